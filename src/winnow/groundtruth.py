@@ -1,0 +1,68 @@
+"""Ground truth written by the degrade stage, and how detectors are scored against it.
+
+``perturbations.parquet`` has one row per (image, perturbation):
+
+========== ======= ==========================================================================
+column     dtype   meaning
+========== ======= ==========================================================================
+id         str     the image's id in the degraded imageset (removed images keep their old id)
+kind       str     one of :data:`KINDS`
+params     str     JSON object of the perturbation's parameters
+source_id  str     for duplicates, the id of the image copied; else None
+original_label int  for label changes, the label before; else -1
+========== ======= ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+PERTURBATION_COLUMNS = ("id", "kind", "params", "source_id", "original_label")
+
+LABEL_KINDS = ("symmetric_noise", "pair_flip")
+REMOVAL_KINDS = ("class_removal", "class_subsample", "subsample")
+CONTAMINATION_KINDS = (
+    "gaussian_noise", "salt_pepper", "brightness", "gamma", "blur", "downscale",
+    "odd_size", "odd_aspect_ratio", "grayscale", "low_information",
+)
+DUPLICATE_KINDS = ("exact_duplicate", "near_duplicate")
+KINDS = LABEL_KINDS + REMOVAL_KINDS + CONTAMINATION_KINDS + DUPLICATE_KINDS
+
+QUALITY_ISSUES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
+
+
+def issue_of(kind: str, params: dict) -> str | None:
+    """The quality issue a contamination is meant to cause, or None when it causes none of them."""
+    if kind == "brightness":
+        factor = float(params.get("factor", 1.0))
+        return "dark" if factor < 1 else "light" if factor > 1 else None
+    if kind in ("blur", "downscale"):
+        return "blurry"
+    if kind in ("low_information", "grayscale", "odd_size", "odd_aspect_ratio"):
+        return kind
+    return None
+
+
+def true_issue_mask(perturbations: pd.DataFrame, ids: pd.Series | np.ndarray, issue: str) -> np.ndarray:
+    """bool ``(len(ids),)``: which of ``ids`` truly carry ``issue`` according to the degrade log."""
+    hit = set()
+    for row in perturbations.itertuples(index=False):
+        if issue_of(row.kind, json.loads(row.params or "{}")) == issue:
+            hit.add(row.id)
+    return np.isin(np.asarray(ids, dtype=object), list(hit))
+
+
+def precision_recall_f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of a boolean prediction against boolean truth (0 where undefined)."""
+    predicted = np.asarray(predicted, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    tp = int(np.sum(predicted & truth))
+    fp = int(np.sum(predicted & ~truth))
+    fn = int(np.sum(~predicted & truth))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}

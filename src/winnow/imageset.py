@@ -1,0 +1,177 @@
+"""The imageset: the one on-disk format passed between pipeline stages.
+
+An imageset is a folder holding
+
+- ``images.npy``: uint8 array of shape ``(N, H, W, C)`` with ``C`` in {1, 3}, read memory-mapped
+  so stages stream large sets without holding them in memory;
+- ``manifest.parquet``: one row per image, columns :data:`MANIFEST_COLUMNS`;
+- ``classes.json``: the class names, index = label.
+
+Writes are atomic: everything goes to a temporary sibling folder which is renamed into place, so an
+interrupted stage never leaves a half-written imageset behind for DVC to hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+
+MANIFEST_COLUMNS = ("id", "split", "label", "source", "orig_h", "orig_w", "orig_mode", "digest")
+SPLITS = ("train", "val", "test")
+
+
+class ImageSetError(WinnowError):
+    """An imageset on disk (or about to be written) breaks the format; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images, their manifest and the class names.
+
+    Attributes:
+        images: uint8 ``(N, H, W, C)``; a read-only memory map when read from disk.
+        manifest: ``N`` rows, row ``i`` describes ``images[i]``; extra columns are allowed.
+        classes: class names; ``label`` indexes this list.
+    """
+
+    images: np.ndarray
+    manifest: pd.DataFrame
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    def split(self, name: str) -> "ImageSet":
+        """The rows of one split, images loaded into memory."""
+        return self.select(self.manifest["split"].to_numpy() == name)
+
+    def select(self, rows: np.ndarray) -> "ImageSet":
+        """A subset by boolean mask or integer positions, in the given order."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        return ImageSet(
+            images=np.asarray(self.images[rows]),
+            manifest=self.manifest.iloc[rows].reset_index(drop=True),
+            classes=list(self.classes),
+        )
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int64 ``(N,)`` labels."""
+        return self.manifest["label"].to_numpy(dtype=np.int64)
+
+
+def pixel_digest(images: np.ndarray) -> np.ndarray:
+    """Hash of each image's decoded pixels (shape included), as 16-char hex strings.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``.
+
+    Returns:
+        object array ``(N,)`` of str. Equal pixels give equal digests.
+    """
+    shape = ",".join(map(str, images.shape[1:])).encode()
+    return np.array(
+        [hashlib.blake2b(shape + np.ascontiguousarray(img).tobytes(), digest_size=8).hexdigest() for img in images],
+        dtype=object,
+    )
+
+
+def validate(images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *, where: str = "imageset") -> None:
+    """Raise :class:`ImageSetError` with one line naming what is wrong; return quietly when sound."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        raise ImageSetError(f"{where}: images must be a uint8 numpy array, got {getattr(images, 'dtype', type(images))}")
+    if images.ndim != 4 or images.shape[3] not in (1, 3):
+        raise ImageSetError(f"{where}: images must have shape (N, H, W, C) with C in {{1, 3}}, got {images.shape}")
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise ImageSetError(f"{where}: manifest lacks column(s) {', '.join(missing)}")
+    if len(manifest) != len(images):
+        raise ImageSetError(f"{where}: manifest has {len(manifest)} rows but images.npy holds {len(images)} images")
+    if manifest["id"].isna().any():
+        raise ImageSetError(f"{where}: manifest has empty ids at rows {np.flatnonzero(manifest['id'].isna())[:5].tolist()}")
+    dup = manifest["id"].duplicated()
+    if dup.any():
+        raise ImageSetError(f"{where}: ids must be unique; {int(dup.sum())} repeat, first {manifest['id'][dup].iloc[0]!r}")
+    bad_split = ~manifest["split"].isin(SPLITS)
+    if bad_split.any():
+        raise ImageSetError(
+            f"{where}: split must be one of {SPLITS}; row {int(np.flatnonzero(bad_split)[0])} "
+            f"has {manifest['split'][bad_split].iloc[0]!r}"
+        )
+    labels = pd.to_numeric(manifest["label"], errors="coerce")
+    bad_label = labels.isna() | (labels < 0) | (labels >= len(classes)) | (labels % 1 != 0)
+    if bad_label.any():
+        row = int(np.flatnonzero(bad_label)[0])
+        raise ImageSetError(
+            f"{where}: labels must be integers in [0, {len(classes) - 1}] (classes.json has {len(classes)}); "
+            f"row {row} has {manifest['label'].iloc[row]!r}"
+        )
+
+
+def write_imageset(
+    path: str | os.PathLike, images: np.ndarray, manifest: pd.DataFrame, classes: list[str]
+) -> None:
+    """Validate and write an imageset atomically, replacing whatever was at ``path``.
+
+    ``digest`` is filled in from the pixels when the column is missing.
+    """
+    path = Path(path)
+    images = np.ascontiguousarray(images)
+    manifest = manifest.reset_index(drop=True).copy()
+    if "digest" not in manifest.columns:
+        manifest["digest"] = pixel_digest(images)
+    manifest["label"] = manifest["label"].astype(np.int64)
+    validate(images, manifest, list(classes), where=str(path))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        np.save(tmp / "images.npy", images)
+        manifest.to_parquet(tmp / "manifest.parquet", index=False)
+        (tmp / "classes.json").write_text(json.dumps(list(classes), indent=1) + "\n")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
+    """Read and validate an imageset; images are memory-mapped read-only unless ``mmap=False``."""
+    path = Path(path)
+    for name in ("images.npy", "manifest.parquet", "classes.json"):
+        if not (path / name).is_file():
+            raise ImageSetError(f"{path}: not an imageset, {name} is missing (run the stage that writes it)")
+    try:
+        images = np.load(path / "images.npy", mmap_mode="r" if mmap else None)
+    except (ValueError, OSError) as err:
+        raise ImageSetError(f"{path / 'images.npy'}: unreadable ({err})") from err
+    try:
+        manifest = pd.read_parquet(path / "manifest.parquet")
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise ImageSetError(f"{path / 'manifest.parquet'}: unreadable ({err})") from err
+    try:
+        classes = json.loads((path / "classes.json").read_text())
+    except json.JSONDecodeError as err:
+        raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({err})") from err
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ImageSetError(f"{path / 'classes.json'}: must be a JSON list of class-name strings")
+    validate(images, manifest, classes, where=str(path))
+    return ImageSet(images=images, manifest=manifest, classes=classes)

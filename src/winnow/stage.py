@@ -1,0 +1,59 @@
+"""What every stage script shares: its params section, atomic JSON output, one-line failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from winnow.errors import WinnowError
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+    """The whole params file as a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise WinnowError(f"{path}: params file not found (run from the project root)")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write JSON atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_to_builtin) + "\n")
+    tmp.replace(path)
+
+
+def write_table(path: str | os.PathLike, frame) -> None:
+    """Write a DataFrame atomically as parquet or CSV, chosen by the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    if path.suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _to_builtin(value: Any) -> Any:
+    # numpy scalars and arrays leak into metrics; JSON wants plain numbers and lists
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage's main; a WinnowError becomes one line on stderr and exit status 1."""
+    try:
+        main()
+    except WinnowError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
