@@ -1,0 +1,292 @@
+"""Inject known problems into the train split of an imageset and record exactly what was done.
+
+A run takes a list of perturbation specs (the ``degrade.perturbations`` params), each a dict with a
+``kind`` from :data:`winnow.groundtruth.KINDS` and its options (see :data:`winnow.degrade_options.OPTIONS`), and returns
+the degraded imageset plus the ground truth, one row per (image, perturbation), in the columns of
+:data:`winnow.groundtruth.PERTURBATION_COLUMNS`. Only train rows change; val and test pass through.
+
+How a run unfolds, so that its ground truth stays exact:
+
+1. Removals (``class_removal``, ``class_subsample``, ``subsample``) drop train rows, in list order.
+2. Every other perturbation picks its images among the surviving train rows, in list order:
+   ``fraction`` is a share of the surviving train rows; ``rates`` (label kinds) maps class → share
+   of that class. With ``disjoint`` (the default) no image is picked twice; without it label and
+   contamination perturbations may share images. Duplicate copies and their sources are always
+   picked apart from everything else, since a copy replaces the pixels and label it lands on.
+3. Duplicates are written, then labels changed, then contamination applied in list order.
+
+Each perturbation draws from its own ``np.random.default_rng([seed, index])``, ``index`` being its
+position in the list, so appending a perturbation never reshuffles the ones before it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from winnow import perturb
+from winnow.degrade_options import Perturbation, parse
+from winnow.errors import WinnowError
+from winnow.groundtruth import (
+    CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
+)
+from winnow.imageset import ImageSet, pixel_digest
+
+
+def degrade(
+    imageset: ImageSet, *, perturbations: list[dict], disjoint: bool = True, seed: int = 0
+) -> tuple[ImageSet, pd.DataFrame]:
+    """Apply ``perturbations`` to the train rows of ``imageset``.
+
+    Args:
+        imageset: images uint8 ``(N, H, W, C)`` and their manifest.
+        perturbations: specs as in params.yaml; validated all together before any work is done.
+        disjoint: no image gets two perturbations (duplicates are always kept apart).
+        seed: same imageset, specs and seed give the same output.
+
+    Returns:
+        The degraded imageset (removed rows gone, added copies at the end; ``digest`` recomputed
+        where pixels changed) and the ground truth as a DataFrame with
+        :data:`winnow.groundtruth.PERTURBATION_COLUMNS`.
+
+    Raises:
+        WinnowError: one line naming the parameter and its allowed range.
+    """
+    specs = parse(perturbations, classes=imageset.classes, images=imageset.images, manifest=imageset.manifest)
+    state = _State.start(imageset)
+    log: list[dict] = []
+    for p in specs:
+        if p.kind in REMOVAL_KINDS:
+            log += _remove(state, p, p.rng(seed))
+    picks = _pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
+    for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
+        for p, (targets, sources) in picks:
+            if p.kind in kind_group:
+                log += _APPLY[kind_group](state, p, targets, sources, p.rng(seed))
+    return state.finish(), perturbation_table(log)
+
+
+def perturbation_table(rows: list[dict]) -> pd.DataFrame:
+    """The ground-truth rows as a DataFrame in the documented columns and dtypes."""
+    table = pd.DataFrame(rows, columns=list(PERTURBATION_COLUMNS))
+    table["original_label"] = table["original_label"].astype(np.int64)
+    table["source_id"] = table["source_id"].astype(object).where(table["source_id"].notna(), None)
+    return table
+
+
+def counts_by_kind(table: pd.DataFrame) -> dict[str, int]:
+    """Rows of the ground truth per kind, every kind listed (0 when absent), so metrics diff cleanly."""
+    counts = table["kind"].value_counts()
+    return {kind: int(counts.get(kind, 0)) for kind in KINDS}
+
+
+@dataclass
+class _State:
+    """The imageset being degraded: a writable copy plus which rows are alive and which changed."""
+
+    images: np.ndarray
+    manifest: pd.DataFrame
+    classes: list[str]
+    alive: np.ndarray  # bool (N,)
+    changed: np.ndarray  # bool (N,): pixels differ from the input, digest to recompute
+    added: list[tuple[np.ndarray, pd.DataFrame]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, imageset: ImageSet) -> "_State":
+        n = len(imageset)
+        return cls(np.array(imageset.images), imageset.manifest.reset_index(drop=True), list(imageset.classes),
+                   np.ones(n, bool), np.zeros(n, bool))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.manifest["label"].to_numpy(dtype=np.int64)
+
+    def train_alive(self) -> np.ndarray:
+        """int ``(M,)`` positions of the surviving train rows."""
+        return np.flatnonzero(self.alive & (self.manifest["split"].to_numpy() == "train"))
+
+    def finish(self) -> ImageSet:
+        manifest = self.manifest.copy()
+        manifest.loc[self.changed, "digest"] = pixel_digest(self.images[self.changed])
+        images, manifest = self.images[self.alive], manifest[self.alive]
+        if self.added:
+            images = np.concatenate([images] + [a[0] for a in self.added])
+            manifest = pd.concat([manifest] + [a[1] for a in self.added])
+        return ImageSet(images=images, manifest=manifest.reset_index(drop=True), classes=self.classes)
+
+
+def _row(p: Perturbation, image_id, *, extra: dict | None = None, source_id=None, original_label=-1) -> dict:
+    params = {**p.params, **(extra or {})}
+    return {"id": image_id, "kind": p.kind, "params": json.dumps(params, sort_keys=True),
+            "source_id": source_id, "original_label": int(original_label)}
+
+
+def _remove(state: _State, p: Perturbation, rng: np.random.Generator) -> list[dict]:
+    """Drop train rows: whole classes, a share of chosen classes, or a share of everything."""
+    train = state.train_alive()
+    labels = state.labels[train]
+    if p.kind == "subsample":
+        keep_share = {None: p.params["keep"]}
+    elif p.kind == "class_removal":
+        keep_share = {c: 0.0 for c in p.params["classes"]}
+    elif "imbalance_ratio" in p.params:
+        # long tail: the i-th of the listed classes keeps ratio ** (-i / (K - 1)) of its images
+        order = p.params["classes"]
+        keep_share = {c: p.params["imbalance_ratio"] ** (-i / max(len(order) - 1, 1)) for i, c in enumerate(order)}
+    else:
+        keep_share = {c: p.params["keep"] for c in p.params["classes"]}
+    dropped = []
+    for cls, share in keep_share.items():
+        members = train if cls is None else train[labels == cls]
+        n_drop = len(members) - round(share * len(members))
+        dropped.append(rng.choice(members, n_drop, replace=False))
+    dropped = np.sort(np.concatenate(dropped)).astype(np.int64)
+    state.alive[dropped] = False
+    return [_row(p, i) for i in state.manifest["id"].to_numpy()[dropped]]
+
+
+def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed: int):
+    """Choose every perturbation's target rows (and copy sources), in list order, before any is applied.
+
+    Returns ``[(perturbation, (targets, sources)), ...]`` with int positions; ``sources`` is None
+    except for duplicates.
+    """
+    train = state.train_alive()
+    labels = state.labels
+    _check_budget(specs, state, disjoint=disjoint)
+    free = np.ones(len(state.manifest), bool)  # not yet picked by anything
+    free_of_copies = free.copy()  # not yet picked by a duplicate (copy or source)
+    picks = []
+    for p in specs:
+        rng = p.rng(seed)
+        is_dup = p.kind in DUPLICATE_KINDS
+        pool = train[(free if disjoint or is_dup else free_of_copies)[train]]
+        if p.kind == "pair_flip":
+            pool = pool[np.isin(labels[pool], list(p.params["mapping"]))]
+        if "rates" in p.params:
+            targets = np.concatenate([
+                _draw(pool[labels[pool] == c], round(rate * np.sum(labels[train] == c)), rng,
+                      where=f"{p.where} rates[{c}]", per=int(np.sum(labels[train] == c)))
+                for c, rate in sorted(p.params["rates"].items())
+            ]).astype(np.int64)
+        else:
+            targets = _draw(pool, _needed(p, len(train)), rng, where=f"{p.where} fraction", per=len(train),
+                            factor=_rows_per_pick(p))
+        sources = None
+        if is_dup:
+            # overwrite: the first half are replaced by copies of the second half; add: all are sources
+            half = len(targets) // 2 if p.params["mode"] == "overwrite" else 0
+            targets, sources = targets[:half], targets[half:]
+            free_of_copies[targets] = free_of_copies[sources] = free[sources] = False
+        free[targets] = False
+        picks.append((p, (targets, sources)))
+    return picks
+
+
+def _rows_per_pick(p: Perturbation) -> int:
+    """Overwriting copies take two train rows each, the copy's position and its source."""
+    return 2 if p.params.get("mode") == "overwrite" else 1
+
+
+def _needed(p: Perturbation, n_train: int) -> int:
+    """Train rows a ``fraction`` perturbation takes."""
+    return round(p.params["fraction"] * n_train) * _rows_per_pick(p)
+
+
+def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1) -> np.ndarray:
+    if n > len(pool):
+        allowed = len(pool) // factor / per if per else 0.0
+        raise WinnowError(
+            f"{where}: needs {n} train images but only {len(pool)} are free (after removals and the "
+            f"perturbations before it); allowed range [0, {allowed:.4f}], or set degrade.disjoint: false"
+        )
+    return rng.choice(pool, n, replace=False)
+
+
+def _check_budget(specs: list[Perturbation], state: _State, *, disjoint: bool) -> None:
+    """Fractions that add up to more than the surviving train rows fail here, naming the total."""
+    train = state.train_alive()
+    needed = [_needed(p, len(train)) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
+    if sum(needed) > len(train):
+        scope = "perturbation fractions" if disjoint else "duplicate fractions"
+        raise WinnowError(
+            f"degrade.perturbations: the {scope} need {sum(needed)} train images (overwriting duplicates count "
+            f"twice: copy and source) but the train split has {len(train)} after removals; their sum must be "
+            f"at most 1" + (", or set degrade.disjoint: false to let them overlap" if disjoint else "")
+        )
+
+
+def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
+    """Copies of ``sources``, exact or colour-jittered, written over ``targets`` or added as new rows."""
+    pixels = state.images[sources]
+    factors = {}
+    if p.kind == "near_duplicate":
+        factors = perturb.jitter_factors(len(sources), low=p.params["low"], high=p.params["high"],
+                                         hue=p.params["hue"], rng=rng)
+        pixels = perturb.jitter(pixels, **factors)
+    ids = state.manifest["id"].to_numpy()
+    copied = ["label", "orig_h", "orig_w", "orig_mode", "source"]
+    if p.params["mode"] == "overwrite":
+        original_labels = state.labels[targets]
+        state.images[targets] = pixels
+        for column in copied:
+            state.manifest.loc[targets, column] = state.manifest[column].to_numpy()[sources]
+        state.changed[targets] = True
+        copy_ids = ids[targets]
+    else:
+        original_labels = np.full(len(sources), -1)
+        rows = state.manifest.iloc[sources].copy()
+        copy_ids = np.array([f"{s}~dup{p.index}" for s in ids[sources]], dtype=object)
+        rows["id"] = copy_ids
+        rows["digest"] = pixel_digest(pixels)
+        state.added.append((pixels, rows))
+    return [
+        _row(p, copy_id, extra={"factors": {k: float(v[i]) for k, v in factors.items()}} if factors else None,
+             source_id=ids[s],
+             original_label=original_labels[i])
+        for i, (copy_id, s) in enumerate(zip(copy_ids, sources))
+    ]
+
+
+def _relabel(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
+    """Symmetric noise: a uniformly chosen other class. Pair flip: the class its mapping names."""
+    old = state.labels[targets]
+    n_classes = len(state.classes)
+    if p.kind == "symmetric_noise":
+        new = (old + rng.integers(1, n_classes, size=len(old))) % n_classes  # never 0 steps: never the same
+    else:
+        new = np.array([p.params["mapping"][c] for c in old], dtype=np.int64)
+    state.manifest.loc[targets, "label"] = new
+    ids = state.manifest["id"].to_numpy()[targets]
+    return [_row(p, i, original_label=o) for i, o in zip(ids, old)]
+
+
+def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
+    """Pixel damage from :mod:`winnow.perturb`; odd size/aspect and grayscale also fix the manifest."""
+    x, params = state.images[targets], p.params
+    shape = params.get("shape")
+    damage = {
+        "gaussian_noise": lambda: perturb.gaussian_noise(x, params["sigma"], rng=rng),
+        "salt_pepper": lambda: perturb.salt_and_pepper(x, params["rate"], rng=rng),
+        "brightness": lambda: perturb.brightness(x, params["factor"]),
+        "gamma": lambda: perturb.gamma(x, params["gamma"]),
+        "blur": lambda: perturb.blur(x, method=params["method"], kernel=params["kernel"]),
+        "downscale": lambda: perturb.resample(x, (params["size"], params["size"])),
+        "odd_size": lambda: perturb.resample(x, shape),
+        "odd_aspect_ratio": lambda: perturb.resample(x, shape),
+        "grayscale": lambda: perturb.grayscale(x),
+        "low_information": lambda: perturb.low_information(x, params["size"]),
+    }[p.kind]
+    state.images[targets] = damage()
+    state.changed[targets] = True
+    if shape is not None:
+        state.manifest.loc[targets, "orig_h"], state.manifest.loc[targets, "orig_w"] = shape
+    if p.kind == "grayscale":
+        state.manifest.loc[targets, "orig_mode"] = "L"
+    return [_row(p, i) for i in state.manifest["id"].to_numpy()[targets]]
+
+
+_APPLY = {DUPLICATE_KINDS: _duplicate, LABEL_KINDS: _relabel, CONTAMINATION_KINDS: _contaminate}

@@ -1,0 +1,263 @@
+"""Validation of the ``degrade.perturbations`` params, all in one place, before any pixel is touched.
+
+Each spec is a dict ``{kind: ..., <option>: ...}``; :data:`OPTIONS` lists what each kind accepts.
+Classes may be given as an index (int) or a name (str, as in classes.json). Every error is one
+line naming the perturbation, the option and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.groundtruth import KINDS, LABEL_KINDS
+from winnow.perturb import BLUR_METHODS
+
+# kind -> the options it accepts besides ``kind``
+OPTIONS = {
+    "symmetric_noise": ("fraction", "rates"),
+    "pair_flip": ("fraction", "rates", "mapping"),
+    "class_removal": ("classes",),
+    "class_subsample": ("classes", "keep", "imbalance_ratio"),
+    "subsample": ("keep",),
+    "gaussian_noise": ("fraction", "sigma"),
+    "salt_pepper": ("fraction", "rate"),
+    "brightness": ("fraction", "factor"),
+    "gamma": ("fraction", "gamma"),
+    "blur": ("fraction", "method", "kernel"),
+    "downscale": ("fraction", "size"),
+    "odd_size": ("fraction", "size"),
+    "odd_aspect_ratio": ("fraction", "ratio"),
+    "grayscale": ("fraction",),
+    "low_information": ("fraction", "size"),
+    "exact_duplicate": ("fraction", "mode"),
+    "near_duplicate": ("fraction", "mode", "low", "high", "hue"),
+}
+assert set(OPTIONS) == set(KINDS)
+DUPLICATE_MODES = ("overwrite", "add")
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One validated perturbation.
+
+    Attributes:
+        index: position in the params list; seeds its random generator.
+        kind: one of :data:`winnow.groundtruth.KINDS`.
+        params: validated options with defaults filled in and classes as indices; JSON-able
+            (it is what perturbations.parquet records).
+    """
+
+    index: int
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"degrade.perturbations[{self.index}] ({self.kind})"
+
+    def rng(self, seed: int) -> np.random.Generator:
+        return np.random.default_rng([seed, self.index])
+
+
+def parse(specs, *, classes: list[str], images: np.ndarray, manifest: pd.DataFrame) -> list[Perturbation]:
+    """Validate every spec against the data; return them with defaults filled in.
+
+    Args:
+        specs: list of dicts, as read from params.yaml.
+        classes: class names (index = label).
+        images: uint8 ``(N, H, W, C)``; only its shape is read.
+        manifest: the imageset's manifest; train label counts decide which classes are in the data.
+
+    Raises:
+        WinnowError: the first problem found, in one line.
+    """
+    if specs is None:
+        return []
+    if not isinstance(specs, list):
+        raise WinnowError(f"degrade.perturbations must be a list of {{kind: ..., ...}} entries, got {type(specs).__name__}")
+    train_labels = manifest.loc[manifest["split"] == "train", "label"].to_numpy(dtype=np.int64)
+    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)))
+    return [_Reader(spec, index, data).parse() for index, spec in enumerate(specs)]
+
+
+@dataclass(frozen=True)
+class _Data:
+    classes: list[str]
+    shape: tuple[int, ...]  # (N, H, W, C)
+    train_counts: np.ndarray  # int (K,)
+
+
+class _Reader:
+    """Reads one spec; each accessor validates one option and names it when it is wrong."""
+
+    def __init__(self, spec, index: int, data: _Data):
+        self.where = f"degrade.perturbations[{index}]"
+        if not isinstance(spec, dict):
+            raise WinnowError(f"{self.where}: must be a mapping like {{kind: blur, fraction: 0.04}}, got {spec!r}")
+        kind = spec.get("kind")
+        if kind not in KINDS:
+            raise WinnowError(f"{self.where}: unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+        self.where = f"{self.where} ({kind})"
+        unknown = sorted(set(spec) - {"kind"} - set(OPTIONS[kind]))
+        if unknown:
+            raise WinnowError(f"{self.where}: unknown option {unknown[0]!r}; allowed: {', '.join(OPTIONS[kind])}")
+        self.spec, self.index, self.kind, self.data = spec, index, kind, data
+
+    def fail(self, option: str, allowed: str, value) -> None:
+        raise WinnowError(f"{self.where}: {option} must be {allowed}, got {value!r}")
+
+    def number(self, option, *, low=0.0, high=math.inf, low_open=False, integer=False, default=_REQUIRED, value=_REQUIRED):
+        if value is _REQUIRED:
+            value = self.spec.get(option, default)
+        kind = "an integer" if integer else "a number"
+        if high == math.inf:
+            allowed = f"{kind} {'>' if low_open else '>='} {low}"
+        else:
+            allowed = f"{kind} in {'(' if low_open else '['}{low}, {high}]"
+        if value is _REQUIRED:
+            raise WinnowError(f"{self.where}: {option} is required ({allowed})")
+        is_number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+        if not is_number or not (low < value if low_open else low <= value) or value > high:
+            self.fail(option, allowed, value)
+        return value
+
+    def fraction(self, option="fraction", **kw) -> float:
+        return float(self.number(option, high=1.0, **kw))
+
+    def choice(self, option, allowed, default):
+        value = self.spec.get(option, default)
+        if value not in allowed:
+            self.fail(option, f"one of {', '.join(allowed)}", value)
+        return value
+
+    def class_index(self, option, value) -> int:
+        classes = self.data.classes
+        index = classes.index(value) if isinstance(value, str) and value in classes else value
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
+            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json", value)
+        if self.data.train_counts[index] == 0:
+            self.fail(option, "a class with train images", value)
+        return index
+
+    def classes(self, option="classes", default=_REQUIRED) -> list[int]:
+        values = self.spec.get(option, default)
+        if values is _REQUIRED or not isinstance(values, list) or not values:
+            self.fail(option, "a non-empty list of classes", None if values is _REQUIRED else values)
+        indices = [self.class_index(option, v) for v in values]
+        if len(set(indices)) != len(indices):
+            self.fail(option, "a list without repeats", values)
+        return indices
+
+    def class_map(self, option, convert) -> dict[int, object]:
+        values = self.spec[option]
+        if not isinstance(values, dict) or not values:
+            self.fail(option, "a non-empty mapping class -> value", values)
+        return {self.class_index(option, k): convert(k, v) for k, v in values.items()}
+
+    def size(self, option="size", *, high: int) -> int:
+        return self.number(option, low=1, high=high, integer=True)
+
+    def parse(self) -> Perturbation:
+        params = getattr(self, f"_{self.kind}")()
+        return Perturbation(self.index, self.kind, params)
+
+    def _selection(self) -> dict:
+        """How many images: ``fraction`` for every non-removal kind, or ``rates`` for label kinds."""
+        if self.kind in LABEL_KINDS and "rates" in self.spec:
+            if "fraction" in self.spec:
+                raise WinnowError(f"{self.where}: give fraction or rates, not both")
+            return {"rates": self.class_map("rates", lambda k, v: self.fraction(f"rates[{k}]", value=v))}
+        return {"fraction": self.fraction()}
+
+    # -- labels -------------------------------------------------------------------------------------
+    def _symmetric_noise(self) -> dict:
+        if len(self.data.classes) < 2:
+            raise WinnowError(f"{self.where}: needs at least 2 classes, classes.json has {len(self.data.classes)}")
+        return self._selection()
+
+    def _pair_flip(self) -> dict:
+        n = len(self.data.classes)
+        if "mapping" in self.spec:
+            mapping = self.class_map("mapping", lambda k, v: self.class_index(f"mapping[{k}]", v))
+            same = [c for c, d in mapping.items() if c == d]
+            if same:
+                self.fail(f"mapping[{same[0]}]", "a class other than itself", same[0])
+        else:  # the classic pair flip: each class to the next one
+            mapping = {c: (c + 1) % n for c in range(n) if self.data.train_counts[c]}
+        return {**self._selection(), "mapping": mapping}
+
+    # -- removals -----------------------------------------------------------------------------------
+    def _class_removal(self) -> dict:
+        return {"classes": self.classes()}
+
+    def _class_subsample(self) -> dict:
+        if ("keep" in self.spec) == ("imbalance_ratio" in self.spec):
+            raise WinnowError(f"{self.where}: give keep (with classes) or imbalance_ratio (long tail), exactly one")
+        if "keep" in self.spec:
+            return {"classes": self.classes(), "keep": self.fraction("keep")}
+        present = [c for c in range(len(self.data.classes)) if self.data.train_counts[c]]
+        return {"classes": self.classes(default=present), "imbalance_ratio": float(self.number("imbalance_ratio", low=1.0))}
+
+    def _subsample(self) -> dict:
+        return {"keep": self.fraction("keep")}
+
+    # -- contamination ------------------------------------------------------------------------------
+    def _gaussian_noise(self) -> dict:
+        return {**self._selection(), "sigma": float(self.number("sigma"))}
+
+    def _salt_pepper(self) -> dict:
+        return {**self._selection(), "rate": self.fraction("rate")}
+
+    def _brightness(self) -> dict:
+        return {**self._selection(), "factor": float(self.number("factor"))}
+
+    def _gamma(self) -> dict:
+        return {**self._selection(), "gamma": float(self.number("gamma", low_open=True))}
+
+    def _blur(self) -> dict:
+        kernel = self.number("kernel", low=3, integer=True)
+        if kernel % 2 == 0:
+            self.fail("kernel", "an odd integer >= 3", kernel)
+        return {**self._selection(), "method": self.choice("method", BLUR_METHODS, "box"), "kernel": kernel}
+
+    def _downscale(self) -> dict:
+        return {**self._selection(), "size": self.size(high=min(self.data.shape[1:3]) - 1)}
+
+    def _odd_size(self) -> dict:
+        size = self.size(high=4 * max(self.data.shape[1:3]))
+        if (size, size) == self.data.shape[1:3]:
+            self.fail("size", f"a size other than the set's {size}x{size}", size)
+        return {**self._selection(), "size": size, "shape": [size, size]}
+
+    def _odd_aspect_ratio(self) -> dict:
+        ratio = float(self.number("ratio", low_open=True))
+        height, width = self.data.shape[1:3]
+        # the odd file is smaller than the set's size in one direction, width / height = ratio
+        shape = [height, max(1, round(width * ratio))] if ratio < 1 else [max(1, round(height / ratio)), width]
+        if tuple(shape) == (height, width):
+            self.fail("ratio", f"far enough from 1 to change a {height}x{width} image's shape", ratio)
+        return {**self._selection(), "ratio": ratio, "shape": shape}
+
+    def _grayscale(self) -> dict:
+        if self.data.shape[3] != 3:
+            raise WinnowError(f"{self.where}: the images have 1 channel, they are grayscale already; remove this entry")
+        return self._selection()
+
+    def _low_information(self) -> dict:
+        return {**self._selection(), "size": self.size(high=min(self.data.shape[1:3]) - 1)}
+
+    # -- duplicates ---------------------------------------------------------------------------------
+    def _exact_duplicate(self) -> dict:
+        return {**self._selection(), "mode": self.choice("mode", DUPLICATE_MODES, "overwrite")}
+
+    def _near_duplicate(self) -> dict:
+        low = float(self.number("low", default=0.8))
+        high = float(self.number("high", low=low, default=1.2))
+        hue = float(self.number("hue", high=0.5, default=0.0))
+        return {**self._exact_duplicate(), "low": low, "high": high, "hue": hue}

@@ -1,0 +1,34 @@
+"""degrade: inject the configured problems into the train split of data/ingest, write data/degrade
+and its ground truth perturbations.parquet. With degrade.enabled false (a user's own data) the
+output equals the input."""
+
+from winnow.degrade import counts_by_kind, degrade, perturbation_table
+from winnow.imageset import read_imageset, write_imageset
+from winnow.stage import load_params, run, write_json, write_table
+
+IN, OUT = "data/ingest", "data/degrade"
+
+
+def main() -> None:
+    params = load_params()
+    p = params["degrade"]
+    source = read_imageset(IN)
+    specs = p.get("perturbations") or []
+    if p.get("enabled", True) and specs:
+        degraded, log = degrade(source, perturbations=specs, disjoint=p.get("disjoint", True), seed=params["seed"])
+    else:
+        degraded, log = source, perturbation_table([])
+        print("degrade: nothing enabled (degrade.enabled is false or no perturbations), output equals input")
+    write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes)
+    write_table(f"{OUT}/perturbations.parquet", log)
+    before = int((source.manifest["split"] == "train").sum())
+    after = int((degraded.manifest["split"] == "train").sum())
+    counts = counts_by_kind(log)
+    write_json("metrics/degrade.json", {"train": {"before": before, "after": after},
+                                        "perturbed_images": int(log["id"].nunique()), "kind": counts})
+    if len(log):
+        print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
+
+
+if __name__ == "__main__":
+    run(main)

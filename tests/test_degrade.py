@@ -1,0 +1,337 @@
+"""degrade: every perturbation does exactly what it says, on small fixed arrays."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from winnow import perturb
+from winnow.degrade import counts_by_kind, degrade
+from winnow.errors import WinnowError
+from winnow.groundtruth import PERTURBATION_COLUMNS, issue_of
+from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
+
+N_TRAIN, N_VAL, N_TEST, N_CLASSES = 200, 20, 20, 4
+
+
+def make_imageset(channels: int = 3, seed: int = 0) -> ImageSet:
+    """240 images of 8x8, values in [1, 255] (so any darkening changes every image), 4 balanced classes."""
+    rng = np.random.default_rng(seed)
+    n = N_TRAIN + N_VAL + N_TEST
+    images = rng.integers(1, 256, size=(n, 8, 8, channels), dtype=np.uint8)
+    manifest = pd.DataFrame({
+        "id": [f"im{i:03d}" for i in range(n)],
+        "split": ["train"] * N_TRAIN + ["val"] * N_VAL + ["test"] * N_TEST,
+        "label": np.arange(n) % N_CLASSES,
+        "source": "synthetic", "orig_h": 8, "orig_w": 8, "orig_mode": "RGB" if channels == 3 else "L",
+        "digest": pixel_digest(images),
+    })
+    return ImageSet(images=images, manifest=manifest, classes=["cat", "dog", "owl", "fox"])
+
+
+def by_id(imageset: ImageSet) -> dict:
+    return dict(zip(imageset.manifest["id"], range(len(imageset))))
+
+
+# -- pixel operations -------------------------------------------------------------------------------
+
+def test_brightness_is_floor_of_clipped_product():
+    x = np.array([0, 10, 100, 200, 255], dtype=np.uint8).reshape(1, 1, 5, 1)
+    assert perturb.brightness(x, 0.05).ravel().tolist() == [0, 0, 5, 10, 12]
+    assert perturb.brightness(x, 3.5).ravel().tolist() == [0, 35, 255, 255, 255]
+
+
+def test_box_blur_spreads_an_impulse_evenly_over_the_kernel():
+    x = np.zeros((1, 7, 7, 3), dtype=np.uint8)
+    x[0, 3, 3] = 90
+    out = perturb.box_blur(x, 3)
+    expected = np.zeros((7, 7), dtype=np.uint8)
+    expected[2:5, 2:5] = 10
+    for channel in range(3):
+        assert np.array_equal(out[0, :, :, channel], expected)
+
+
+def test_median_blur_removes_an_impulse_and_gaussian_stays_inside_the_kernel():
+    x = np.zeros((2, 9, 9, 1), dtype=np.uint8)
+    x[:, 4, 4] = 200
+    assert not perturb.median_blur(x, 3).any()
+    blurred = perturb.gaussian_blur(x, 3)
+    assert blurred[:, 3:6, 3:6].all() and blurred.sum() == blurred[:, 3:6, 3:6].sum()
+    assert np.array_equal(perturb.blur(x, method="median", kernel=3), perturb.median_blur(x, 3))
+
+
+def test_low_information_is_a_bicubic_thumbnail_top_left_on_black():
+    x = make_imageset().images[:3]
+    out = perturb.low_information(x, 3)
+    assert not out[:, 3:].any() and not out[:, :, 3:].any()
+    thumbnail = np.asarray(Image.fromarray(x[1]).resize((3, 3), Image.BICUBIC))
+    assert np.array_equal(out[1, :3, :3], thumbnail)
+
+
+def test_resample_keeps_the_shape_and_a_flat_image():
+    x = np.full((2, 8, 8, 1), 77, dtype=np.uint8)
+    out = perturb.resample(x, (2, 5))
+    assert out.shape == x.shape and np.array_equal(out, x)
+
+
+def test_grayscale_truncates_the_weighted_sum_into_every_channel():
+    x = np.array([[[[100, 50, 200]]]], dtype=np.uint8)
+    gray = int(0.2989 * 100 + 0.587 * 50 + 0.114 * 200)  # 81.04 -> 81
+    assert perturb.grayscale(x).ravel().tolist() == [gray] * 3
+
+
+def test_jitter_follows_the_protocol_step_by_step():
+    x = np.array([[[[100, 50, 200], [10, 20, 30]]]], dtype=np.uint8)  # (1, 1, 2, 3)
+    b, c, s = 1.5, 0.5, 2.0
+
+    def gray(v):
+        return np.trunc(v @ np.array([0.2989, 0.587, 0.114]))[..., None]
+
+    step = np.trunc(np.clip(x * b, 0, 255))
+    step = np.trunc(np.clip(c * step + (1 - c) * gray(step).mean(), 0, 255))
+    step = np.trunc(np.clip(s * step + (1 - s) * gray(step), 0, 255))
+    assert np.array_equal(perturb.jitter(x, brightness=b, contrast=c, saturation=s), step.astype(np.uint8))
+    assert np.array_equal(perturb.jitter(x), x)
+
+
+def test_random_damage_is_seeded_and_bounded():
+    x = make_imageset().images[:5]
+    pepper = perturb.salt_and_pepper(x, 1.0, rng=np.random.default_rng(3))
+    assert set(np.unique(pepper)) <= {0, 255}
+    assert (pepper.min(axis=3) == pepper.max(axis=3)).all()  # all channels of a pixel together
+    assert np.array_equal(perturb.salt_and_pepper(x, 0.0, rng=np.random.default_rng(3)), x)
+    assert np.array_equal(perturb.gaussian_noise(x, 0.0, rng=np.random.default_rng(3)), x)
+    noisy = [perturb.gaussian_noise(x, 20.0, rng=np.random.default_rng(3)) for _ in range(2)]
+    assert np.array_equal(*noisy) and not np.array_equal(noisy[0], x)
+
+
+# -- labels ---------------------------------------------------------------------------------------
+
+def test_symmetric_noise_changes_exactly_the_logged_labels_and_never_keeps_one():
+    source = make_imageset()
+    out, log = degrade(source, perturbations=[{"kind": "symmetric_noise", "fraction": 0.25}], seed=1)
+    assert list(log.columns) == list(PERTURBATION_COLUMNS)
+    assert len(log) == 50 and log["id"].is_unique
+    changed = out.manifest["id"][out.labels != source.labels]
+    assert set(changed) == set(log["id"])
+    rows = by_id(source)
+    assert [source.labels[rows[i]] for i in log["id"]] == log["original_label"].tolist()
+    assert np.array_equal(out.images, source.images)
+
+
+def test_pair_flip_follows_the_mapping_and_per_class_rates_give_exact_counts():
+    source = make_imageset()
+    spec = {"kind": "pair_flip", "rates": {"cat": 0.2, 1: 0.1}, "mapping": {"cat": "owl", "dog": "fox"}}
+    out, log = degrade(source, perturbations=[spec], seed=2)
+    assert log["original_label"].value_counts().to_dict() == {0: 10, 1: 5}
+    new = dict(zip(out.manifest["id"], out.labels))
+    assert all(new[i] == {0: 2, 1: 3}[old] for i, old in zip(log["id"], log["original_label"]))
+
+
+# -- contamination --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, issue", [
+    ({"kind": "brightness", "fraction": 0.1, "factor": 0.5}, "dark"),
+    ({"kind": "brightness", "fraction": 0.1, "factor": 3.5}, "light"),
+    ({"kind": "blur", "fraction": 0.1, "method": "box", "kernel": 3}, "blurry"),
+    ({"kind": "low_information", "fraction": 0.1, "size": 2}, "low_information"),
+    ({"kind": "grayscale", "fraction": 0.1}, "grayscale"),
+    ({"kind": "gaussian_noise", "fraction": 0.1, "sigma": 30}, None),
+])
+def test_contamination_changes_exactly_the_logged_ids(spec, issue):
+    source = make_imageset()
+    out, log = degrade(source, perturbations=[spec], seed=3)
+    assert len(log) == 20 and (log["kind"] == spec["kind"]).all()
+    differs = (out.images != source.images).any(axis=(1, 2, 3))
+    assert set(out.manifest["id"][differs]) == set(log["id"])
+    assert np.array_equal(out.manifest["digest"], pixel_digest(out.images))
+    assert np.array_equal(out.labels, source.labels)
+    assert issue_of(spec["kind"], json.loads(log["params"].iloc[0])) == issue
+
+
+def test_odd_size_and_aspect_ratio_change_the_recorded_original_size():
+    source = make_imageset()
+    specs = [{"kind": "odd_size", "fraction": 0.05, "size": 3}, {"kind": "odd_aspect_ratio", "fraction": 0.05, "ratio": 4}]
+    out, log = degrade(source, perturbations=specs, seed=4)
+    sizes = out.manifest.set_index("id")[["orig_h", "orig_w"]]
+    assert (sizes.loc[log["id"][log["kind"] == "odd_size"]] == 3).all().all()
+    assert sizes.loc[log["id"][log["kind"] == "odd_aspect_ratio"]].drop_duplicates().values.tolist() == [[2, 8]]
+    assert (sizes.drop(log["id"]) == 8).all().all()
+
+
+def test_grayscale_on_one_channel_is_refused():
+    with pytest.raises(WinnowError, match=r"perturbations\[0\] \(grayscale\).*1 channel"):
+        degrade(make_imageset(channels=1), perturbations=[{"kind": "grayscale", "fraction": 0.1}])
+
+
+# -- duplicates -----------------------------------------------------------------------------------
+
+def test_exact_copies_overwrite_positions_with_sources_that_stay():
+    source = make_imageset()
+    out, log = degrade(source, perturbations=[{"kind": "exact_duplicate", "fraction": 0.1}], seed=5)
+    assert len(out) == len(source) and len(log) == 20
+    rows = by_id(out)
+    assert not set(log["source_id"]) & set(log["id"])
+    for copy_id, source_id in zip(log["id"], log["source_id"]):
+        assert np.array_equal(out.images[rows[copy_id]], out.images[rows[source_id]])
+        assert out.labels[rows[copy_id]] == out.labels[rows[source_id]]
+    assert log["original_label"].tolist() == [source.labels[by_id(source)[i]] for i in log["id"]]
+
+
+def test_near_copies_are_jittered_sources_and_can_be_added_as_rows():
+    source = make_imageset()
+    spec = {"kind": "near_duplicate", "fraction": 0.05, "low": 0.5, "high": 1.5, "mode": "add"}
+    out, log = degrade(source, perturbations=[spec], seed=6)
+    assert len(out) == len(source) + 10 and (out.manifest["split"] == "train").sum() == N_TRAIN + 10
+    rows = by_id(out)
+    for row in log.itertuples():
+        factors = json.loads(row.params)["factors"]
+        assert 0.5 <= factors["brightness"] <= 1.5 and row.id == f"{row.source_id}~dup0"
+        expected = perturb.jitter(out.images[[rows[row.source_id]]], **factors)
+        assert np.array_equal(out.images[rows[row.id]], expected[0])
+
+
+# -- removals -------------------------------------------------------------------------------------
+
+def test_removals_drop_exact_counts_from_train_only():
+    source = make_imageset()
+    specs = [{"kind": "class_removal", "classes": ["fox"]}, {"kind": "class_subsample", "classes": [0], "keep": 0.3},
+             {"kind": "subsample", "keep": 0.5}]
+    out, log = degrade(source, perturbations=specs, seed=7)
+    train = out.manifest["split"] == "train"
+    assert counts_by_kind(log)["class_removal"] == 50 and counts_by_kind(log)["class_subsample"] == 35
+    assert train.sum() == round(0.5 * (N_TRAIN - 50 - 35)) and not (out.labels[train] == 3).any()
+    assert not set(log["id"]) & set(out.manifest["id"])
+    assert set(log["id"]) | set(out.manifest["id"]) == set(source.manifest["id"])
+
+
+def test_long_tail_keeps_the_geometric_profile():
+    out, log = degrade(make_imageset(), perturbations=[{"kind": "class_subsample", "imbalance_ratio": 8}], seed=8)
+    train = out.manifest["split"] == "train"
+    assert np.bincount(out.labels[train]).tolist() == [50, 25, 12, 6]  # 50 * 8 ** (-i / 3), rounded
+
+
+# -- the whole run --------------------------------------------------------------------------------
+
+MIX = [
+    {"kind": "class_subsample", "classes": ["owl"], "keep": 0.3},
+    {"kind": "symmetric_noise", "fraction": 0.15},
+    {"kind": "blur", "fraction": 0.04, "method": "box", "kernel": 3},
+    {"kind": "brightness", "fraction": 0.03, "factor": 0.05},
+    {"kind": "near_duplicate", "fraction": 0.05},
+]
+
+
+def test_val_and_test_pass_through_and_images_are_disjoint():
+    source = make_imageset()
+    out, log = degrade(source, perturbations=MIX, seed=9)
+    held_out = source.manifest["split"] != "train"
+    out_held_out = out.manifest["split"] != "train"
+    assert out.manifest[out_held_out].reset_index(drop=True).equals(source.manifest[held_out].reset_index(drop=True))
+    assert np.array_equal(out.images[out_held_out], source.images[held_out])
+    kept = log[log["kind"] != "class_subsample"]
+    touched = list(kept["id"]) + list(kept["source_id"].dropna())
+    assert len(touched) == len(set(touched))
+    assert set(touched) <= set(out.manifest["id"][~out_held_out])
+
+
+def test_overlap_is_allowed_only_without_disjoint():
+    specs = [{"kind": "symmetric_noise", "fraction": 0.8}, {"kind": "blur", "fraction": 0.8, "kernel": 3}]
+    with pytest.raises(WinnowError, match="need 320 train images.*has 200"):
+        degrade(make_imageset(), perturbations=specs)
+    _, log = degrade(make_imageset(), perturbations=specs, disjoint=False)
+    assert len(log) == 320 and log["id"].duplicated().any()
+
+
+def test_same_seed_same_output_and_appending_keeps_earlier_picks():
+    source = make_imageset()
+    first, log1 = degrade(source, perturbations=MIX, seed=10)
+    again, log2 = degrade(source, perturbations=MIX, seed=10)
+    assert np.array_equal(first.images, again.images) and log1.equals(log2)
+    _, log3 = degrade(source, perturbations=MIX + [{"kind": "gamma", "fraction": 0.02, "gamma": 2.0}], seed=10)
+    assert log3[log3["kind"] != "gamma"].reset_index(drop=True).equals(log1)
+    _, other = degrade(source, perturbations=MIX, seed=11)
+    assert not other.equals(log1)
+
+
+def test_nothing_enabled_is_the_identity():
+    source = make_imageset()
+    out, log = degrade(source, perturbations=[], seed=0)
+    assert np.array_equal(out.images, source.images) and out.manifest.equals(source.manifest) and log.empty
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "blur", "fraction": 1.5, "kernel": 3}, r"fraction must be a number in \[0.0, 1.0\], got 1.5"),
+    ({"kind": "gaussian_noise", "fraction": 0.1, "sigma": -2}, r"sigma must be a number >= 0.0, got -2"),
+    ({"kind": "blur", "fraction": 0.1, "kernel": 4}, r"kernel must be an odd integer >= 3, got 4"),
+    ({"kind": "blurr", "fraction": 0.1}, r"unknown kind 'blurr'; allowed: symmetric_noise"),
+    ({"kind": "class_removal", "classes": ["zebra"]}, r"classes must be a class index in \[0, 3\] or a name"),
+    ({"kind": "class_removal", "classes": [7]}, r"classes must be a class index in \[0, 3\]"),
+    ({"kind": "blur", "fraction": 0.1, "kernel": 3, "sigma": 1}, r"unknown option 'sigma'"),
+    ({"kind": "symmetric_noise"}, r"fraction is required"),
+])
+def test_bad_parameters_fail_in_one_line_naming_them(spec, message):
+    with pytest.raises(WinnowError, match=message) as err:
+        degrade(make_imageset(), perturbations=[{"kind": "subsample", "keep": 0.9}, spec])
+    assert "\n" not in str(err.value) and str(err.value).startswith("degrade.perturbations[1]")
+
+
+def test_fractions_beyond_the_data_fail():
+    specs = [{"kind": "symmetric_noise", "fraction": 0.6}, {"kind": "exact_duplicate", "fraction": 0.3}]
+    with pytest.raises(WinnowError, match=r"need 240 train images \(overwriting duplicates count twice"):
+        degrade(make_imageset(), perturbations=specs)
+
+
+# -- the stage ------------------------------------------------------------------------------------
+
+def run_stage(tmp_path, monkeypatch, degrade_params):
+    source = make_imageset()
+    write_imageset(tmp_path / "data/ingest", source.images, source.manifest, source.classes)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "degrade": degrade_params}))
+    monkeypatch.chdir(tmp_path)
+    path = Path(__file__).resolve().parents[1] / "stages" / "degrade.py"
+    spec = importlib.util.spec_from_file_location("degrade_stage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main()
+    return source
+
+
+def test_stage_writes_imageset_ground_truth_and_metrics(tmp_path, monkeypatch):
+    run_stage(tmp_path, monkeypatch, {"enabled": True, "disjoint": True, "perturbations": MIX})
+    out = read_imageset("data/degrade")
+    log = pd.read_parquet("data/degrade/perturbations.parquet")
+    metrics = json.loads(Path("metrics/degrade.json").read_text())
+    assert metrics["kind"]["symmetric_noise"] == len(log[log["kind"] == "symmetric_noise"]) > 0
+    assert metrics["train"]["after"] == (out.manifest["split"] == "train").sum()
+    assert set(log["id"][log["kind"] == "blur"]) <= set(out.manifest["id"])
+
+
+def test_stage_disabled_copies_the_input(tmp_path, monkeypatch, capsys):
+    source = run_stage(tmp_path, monkeypatch, {"enabled": False, "perturbations": MIX})
+    out = read_imageset("data/degrade")
+    assert np.array_equal(out.images, source.images) and out.manifest.equals(source.manifest)
+    assert pd.read_parquet("data/degrade/perturbations.parquet").empty
+    assert "output equals input" in capsys.readouterr().out
+
+
+def test_stage_with_bad_params_writes_nothing(tmp_path, monkeypatch):
+    with pytest.raises(WinnowError):
+        run_stage(tmp_path, monkeypatch, {"perturbations": [{"kind": "blur", "fraction": 0.1, "kernel": 2}]})
+    assert not Path("data/degrade").exists() and not Path("metrics/degrade.json").exists()
+
+
+def test_jitter_on_one_channel_changes_brightness_and_contrast_only():
+    x = make_imageset(channels=1).images[:4]
+    assert np.array_equal(perturb.jitter(x, saturation=1.2, hue=0.3), x)
+    assert np.array_equal(perturb.jitter(x, brightness=0.5), perturb.brightness(x, 0.5))
+
+
+def test_hue_turns_the_colour_wheel():
+    red = np.array([[[[255, 0, 0]]]], dtype=np.uint8)
+    assert perturb.jitter(red, hue=0.5).ravel().tolist() == [0, 255, 255]
