@@ -1,0 +1,85 @@
+"""From a loaded source to the ingest imageset: resize, carve stratified splits, build the manifest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from winnow.errors import WinnowError
+from winnow.sources import Loaded
+
+
+def carve_splits(
+    labels: np.ndarray, *, splits: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """Assign train/val/test, stratified by label, to images the source left without a split.
+
+    A split the source already has is kept as it is; only the missing ones are carved out of train
+    (or out of everything when the source has no splits at all).
+
+    Args:
+        labels: int ``(N,)``.
+        splits: str ``(N,)`` with None where the source gave no split, or None for all.
+
+    Returns:
+        object ``(N,)`` of "train" / "val" / "test".
+    """
+    for name, value in (("ingest.val_fraction", val_fraction), ("ingest.test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise WinnowError(f"{name}: {value} is outside [0, 1)")
+    if val_fraction + test_fraction >= 1:
+        raise WinnowError("ingest.val_fraction + ingest.test_fraction must be below 1")
+    out = np.full(len(labels), "train", dtype=object)
+    given = np.zeros(len(labels), bool) if splits is None else np.array([s is not None for s in splits])
+    if splits is not None:
+        out[given] = splits[given]
+    present = set(out[given])
+    pool = ~given | (out == "train")
+    # carve from what the source calls train (or from everything), the same share of every class
+    wanted = [(name, frac) for name, frac in (("test", test_fraction), ("val", val_fraction)) if name not in present]
+    rng = np.random.default_rng(seed)
+    for label in np.unique(labels[pool]):
+        members = np.flatnonzero(pool & (labels == label))
+        members = members[rng.permutation(len(members))]
+        start = 0
+        for name, frac in wanted:
+            count = int(round(frac * len(members)))
+            out[members[start:start + count]] = name
+            start += count
+    return out
+
+
+def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 ``(N, H, W, C)`` → ``(N, size, size, C)`` with Pillow's antialiased bicubic filter."""
+    if images.shape[1:3] == (size, size):
+        return images
+    out = np.empty((len(images), size, size, images.shape[3]), np.uint8)
+    for i, img in enumerate(images):  # Pillow resizes one image at a time; only on ingest
+        pil = Image.fromarray(img[..., 0] if img.shape[2] == 1 else img)
+        out[i] = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC)).reshape(size, size, -1)
+    return out
+
+
+def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_fraction: float, seed: int):
+    """(images, manifest) ready for :func:`winnow.imageset.write_imageset`."""
+    if len(loaded.images) == 0:
+        raise WinnowError("ingest: the source yielded no readable images")
+    images = loaded.images if size is None else resize_batch(loaded.images, size)
+    bad = (loaded.labels < 0) | (loaded.labels >= len(loaded.classes))
+    if bad.any():
+        raise WinnowError(
+            f"ingest: label {loaded.labels[bad][0]} at {loaded.ids[bad][0]} is outside the {len(loaded.classes)} classes"
+        )
+    splits = carve_splits(loaded.labels, splits=loaded.splits, val_fraction=val_fraction,
+                          test_fraction=test_fraction, seed=seed)
+    manifest = pd.DataFrame({
+        "id": loaded.ids.astype(str),
+        "split": splits.astype(str),
+        "label": loaded.labels,
+        "source": loaded.source,
+        "orig_h": loaded.orig_h,
+        "orig_w": loaded.orig_w,
+        "orig_mode": loaded.orig_mode.astype(str),
+    })
+    return images, manifest

@@ -1,0 +1,109 @@
+"""The classifiers, in torch alone (no torchvision): lenet5, cnn_small and a CIFAR-style resnet18.
+
+Every model maps float ``(B, C, H, W)`` to logits ``(B, classes)`` and exposes ``features(x)``,
+the penultimate activations, for embeddings and Fréchet distances.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from winnow.errors import WinnowError
+
+
+class LeNet5(nn.Module):
+    """LeCun et al. 1998, with ReLU and max pooling; 28x28 inputs are padded to the 32x32 it expects."""
+
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        pad = max(0, (32 - image_size) // 2)
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        )
+        flat = 16 * (((image_size + 2 * pad - 4) // 2 - 4) // 2) ** 2
+        self.head = nn.Sequential(nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
+        self.classifier = nn.Linear(84, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class CNNSmall(nn.Module):
+    """The compact CNN of 004 (Table A-I): conv 32@7x7, pool, conv 64@3x3 x2, pool, dense 64, 32; ELU,
+    dropout 0.5, He-normal initialisation. 'same' padding keeps the table's output shapes."""
+
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 7, padding=3), nn.ELU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ELU(),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ELU(), nn.MaxPool2d(2), nn.Flatten(),
+        )
+        flat = 64 * (image_size // 4) ** 2
+        self.head = nn.Sequential(nn.Linear(flat, 64), nn.ELU(), nn.Dropout(0.5), nn.Linear(64, 32), nn.ELU(),
+                                  nn.Dropout(0.5))
+        self.classifier = nn.Linear(32, num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """He et al. 2016 with the CIFAR stem (3x3 conv, stride 1, no max pool) for small images."""
+
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
+        layers, cin = [], 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.layers(self.stem(x)), 1).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+MODELS = {"lenet5": LeNet5, "cnn_small": CNNSmall, "resnet18": ResNet18}
+
+
+def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
+    """A fresh model by name (see :data:`MODELS`)."""
+    if name not in MODELS:
+        raise WinnowError(f"train.model: unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if image_size < 8:
+        raise WinnowError(f"train.model: images of {image_size}px are too small for {name} (at least 8)")
+    return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)

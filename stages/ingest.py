@@ -1,0 +1,38 @@
+"""ingest: read the configured source, carve splits, write the imageset data/ingest and rejected.csv."""
+
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.imageset import write_imageset
+from winnow.ingest import to_imageset
+from winnow.sources import load_source
+from winnow.stage import load_params, run, write_json, write_table
+
+OUT = "data/ingest"
+
+
+def main() -> None:
+    params = load_params()
+    p = params["ingest"]
+    loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
+                         classes=p.get("classes"))
+    rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
+    total = len(loaded.images) + len(rejected)
+    if total and len(rejected) / total > p["max_reject_fraction"]:
+        write_table(f"{OUT}/rejected.csv", rejected)
+        raise WinnowError(
+            f"ingest: {len(rejected)} of {total} files could not be read, above ingest.max_reject_fraction="
+            f"{p['max_reject_fraction']}; see data/ingest/rejected.csv for each file and its reason"
+        )
+    images, manifest = to_imageset(loaded, size=p.get("size"), val_fraction=p["val_fraction"],
+                                   test_fraction=p["test_fraction"], seed=params["seed"])
+    write_imageset(OUT, images, manifest, loaded.classes)
+    write_table(f"{OUT}/rejected.csv", rejected)
+    counts = manifest.groupby("split").size().to_dict()
+    write_json("metrics/ingest.json", {"images": len(manifest), "rejected": len(rejected), "split": counts,
+                                       "classes": len(loaded.classes)})
+    print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_manifest
+from winnow.imageset import ImageSetError, pixel_digest, read_imageset, write_imageset
+
+
+def _write(tmp_path, rng, n=6):
+    images = rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
+    write_imageset(tmp_path / "set", images, make_manifest(n, labels=np.arange(n) % 2), ["a", "b"])
+    return images
+
+
+def test_round_trip_keeps_pixels_labels_and_fills_digest(tmp_path, rng):
+    images = _write(tmp_path, rng)
+    loaded = read_imageset(tmp_path / "set")
+    assert isinstance(loaded.images, np.memmap)
+    np.testing.assert_array_equal(loaded.images, images)
+    assert loaded.labels.tolist() == [0, 1, 0, 1, 0, 1]
+    assert loaded.classes == ["a", "b"]
+    assert loaded.manifest["digest"].tolist() == pixel_digest(images).tolist()
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]  # no temporary folder left behind
+
+
+def test_rewrite_replaces_atomically(tmp_path, rng):
+    _write(tmp_path, rng)
+    images = _write(tmp_path, rng, n=3)
+    assert len(read_imageset(tmp_path / "set")) == 3
+    np.testing.assert_array_equal(read_imageset(tmp_path / "set").images, images)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+def test_digest_equal_for_equal_pixels_only(rng):
+    images = rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    images[1] = images[0]
+    digests = pixel_digest(images)
+    assert digests[0] == digests[1] != digests[2]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: d["manifest"].drop(index=0).to_parquet(d["path"] / "manifest.parquet"), "manifest has 5 rows"),
+        (lambda d: d["manifest"].assign(id="same").to_parquet(d["path"] / "manifest.parquet"), "ids must be unique"),
+        (lambda d: d["manifest"].assign(label=7).to_parquet(d["path"] / "manifest.parquet"), "labels must be integers"),
+        (lambda d: d["manifest"].assign(split="holdout").to_parquet(d["path"] / "manifest.parquet"), "split must be"),
+        (lambda d: d["manifest"].drop(columns="orig_h").to_parquet(d["path"] / "manifest.parquet"), "lacks column"),
+        (lambda d: np.save(d["path"] / "images.npy", np.zeros((6, 8, 8, 1), np.float32)), "uint8"),
+        (lambda d: np.save(d["path"] / "images.npy", np.zeros((6, 8, 8, 2), np.uint8)), "shape (N, H, W, C)"),
+        (lambda d: (d["path"] / "images.npy").write_bytes(b"garbage"), "unreadable"),
+        (lambda d: (d["path"] / "classes.json").write_text("{"), "not valid JSON"),
+        (lambda d: (d["path"] / "classes.json").unlink(), "classes.json is missing"),
+    ],
+)
+def test_corruption_is_one_clear_line(tmp_path, rng, damage, message):
+    _write(tmp_path, rng)
+    path = tmp_path / "set"
+    damage({"path": path, "manifest": read_imageset(path).manifest})
+    with pytest.raises(ImageSetError) as err:
+        read_imageset(path)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_invalid_write_leaves_nothing(tmp_path, rng):
+    images = rng.integers(0, 256, (2, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(ImageSetError, match="unique"):
+        write_imageset(tmp_path / "set", images, make_manifest(2).assign(id="x"), ["a"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_classes_must_be_strings(tmp_path, rng):
+    _write(tmp_path, rng)
+    (tmp_path / "set" / "classes.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ImageSetError, match="class-name strings"):
+        read_imageset(tmp_path / "set")

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from winnow.metrics import confusion, per_class_table, summarise
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 4, 300)
+    y_pred = np.where(rng.random(300) < 0.7, y_true, rng.integers(0, 4, 300))
+    y_pred[y_pred == 3] = 2  # class 3 is never predicted: precision must be 0, not NaN
+    return y_true, y_pred
+
+
+def test_per_class_matches_scikit_learn(predictions):
+    y_true, y_pred = predictions
+    table = per_class_table(y_true, y_pred, classes=["a", "b", "c", "d"])
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1, 2, 3], zero_division=0)
+    np.testing.assert_allclose(table["precision"], p)
+    np.testing.assert_allclose(table["recall"], r)
+    np.testing.assert_allclose(table["f1"], f)
+    np.testing.assert_array_equal(table["support"], s)
+    np.testing.assert_array_equal(confusion(y_true, y_pred, num_classes=4),
+                                  confusion_matrix(y_true, y_pred, labels=[0, 1, 2, 3]))
+
+
+def test_summary_is_nested_for_dvc(predictions):
+    y_true, y_pred = predictions
+    m = summarise(y_true, y_pred, classes=["a", "b", "c", "d"])
+    _, _, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=[0, 1, 2, 3], zero_division=0)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert m["macro"]["f1"] == pytest.approx(f.mean())
+    assert m["per_class_std"]["f1"] == pytest.approx(f.std())
+    assert m["per_class"]["d"]["precision"] == 0.0
+    assert set(m["per_class"]["a"]) == {"precision", "recall", "f1", "accuracy", "support"}

@@ -1,0 +1,67 @@
+"""End to end: the real dvc.yaml on a tiny config, in a throwaway copy of the project."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _sh(args, cwd, env):
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def tiny_params(params: dict) -> dict:
+    """The default params cut down so the whole DAG runs in about a minute on 2 cores."""
+    params["train"].update(model="lenet5", epochs=2)
+    return params
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    params = tiny_params(yaml.safe_load((dest / "params.yaml").read_text()))
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    _sh(["git", "init", "-q", "-b", "main"], dest, env)
+    _sh(["git", "add", "-A"], dest, env)
+    _sh(["git", "commit", "-qm", "tiny"], dest, env)
+    return dest, env
+
+
+def test_repro_then_experiment_shows_per_class_metrics(project):
+    dest, env = project
+    dvc = [sys.executable, "-m", "dvc"]
+    _sh(dvc + ["repro"], dest, env)
+    metrics = json.loads((dest / "metrics/evaluate/baseline.json").read_text())
+    assert set(metrics["per_class"]) == {str(d) for d in range(10)}
+    assert 0 <= metrics["macro"]["f1"] <= 1 and metrics["accuracy"] > 0.5
+    assert (dest / "models/baseline.pt").is_file() and (dest / "models/oracle.pt").is_file()
+    assert "up to date" in _sh(dvc + ["status"], dest, env)
+
+    _sh(dvc + ["exp", "run", "-S", "train.epochs=1"], dest, env)
+    shown = json.loads(_sh(dvc + ["exp", "show", "--json"], dest, env))
+    experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
+    assert experiments, "dvc exp run left no experiment"
+    data = experiments[0]["revs"][0]["data"]
+    assert data["params"]["params.yaml"]["data"]["train"]["epochs"] == 1
+    evaluated = data["metrics"]["metrics/evaluate/baseline.json"]["data"]
+    assert set(evaluated["per_class"]) == {str(d) for d in range(10)}
+    assert "f1" in evaluated["per_class"]["7"]

@@ -1,0 +1,131 @@
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from winnow.errors import WinnowError
+from winnow.ingest import carve_splits, to_imageset
+from winnow.sources import load_cifar10, load_imagefolder, load_mnist5k, load_npz, load_source
+
+
+def _save(path, array, mode=None, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path, **kw) if mode else Image.fromarray(array).save(path, **kw)
+
+
+def test_mnist5k_is_real_and_balanced():
+    loaded = load_mnist5k()
+    assert loaded.images.shape == (5000, 28, 28, 1) and loaded.images.dtype == np.uint8
+    assert np.bincount(loaded.labels).tolist() == [500] * 10
+    assert loaded.splits is None and len(set(loaded.ids)) == 5000
+
+
+def test_imagefolder_modes_are_converted_as_documented(tmp_path, rng):
+    rgb = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    _save(tmp_path / "cat" / "a.png", rgb)
+    _save(tmp_path / "cat" / "b.jpg", rgb, quality=95)
+    _save(tmp_path / "cat" / "c.bmp", rgb[..., 0], "L")
+    rgba = np.dstack([rgb, np.zeros((10, 12), np.uint8)])  # fully transparent → white
+    _save(tmp_path / "dog" / "d.png", rgba, "RGBA")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "dog" / "e.png")
+    Image.fromarray((np.arange(120).reshape(10, 12) * 500).astype(np.uint16)).save(tmp_path / "dog" / "f.png")
+    _save(tmp_path / "dog" / "g.webp", rgb, lossless=True)
+    loaded = load_imagefolder(tmp_path, size=8)
+    assert loaded.images.shape == (7, 8, 8, 3)
+    assert loaded.classes == ["cat", "dog"] and loaded.labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert loaded.orig_h.tolist() == [10] * 7 and loaded.orig_w.tolist() == [12] * 7
+    modes = dict(zip(loaded.ids, loaded.orig_mode))
+    assert modes["cat/c.bmp"] == "L" and modes["dog/d.png"] == "RGBA" and modes["dog/e.png"] == "P"
+    assert modes["dog/f.png"].startswith("I")
+    white = loaded.images[list(loaded.ids).index("dog/d.png")]
+    assert white.min() == 255
+    gray = loaded.images[list(loaded.ids).index("cat/c.bmp")]
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
+    sixteen = loaded.images[list(loaded.ids).index("dog/f.png")]
+    assert sixteen.max() <= round(119 * 500 * 255 / 65535) + 1
+
+
+def test_imagefolder_rejects_unreadable_with_reasons(tmp_path, rng):
+    _save(tmp_path / "a" / "ok.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
+    _save(tmp_path / "a" / "whole.png", rng.integers(0, 256, (64, 64), dtype=np.uint8), "L")
+    data = (tmp_path / "a" / "whole.png").read_bytes()
+    (tmp_path / "a" / "truncated.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "a" / "fake.jpg").write_bytes(b"this is not a jpeg")
+    (tmp_path / "a" / "notes.txt").write_text("hello")
+    loaded = load_imagefolder(tmp_path, size=8)
+    assert sorted(loaded.ids) == ["a/ok.png", "a/whole.png"]
+    assert loaded.images.shape[3] == 1
+    reasons = {path.split("/")[-1]: reason for path, reason in loaded.rejected}
+    assert set(reasons) == {"truncated.png", "fake.jpg", "notes.txt"}
+    assert "not an image file" in reasons["notes.txt"]
+    assert "not a decodable image" in reasons["fake.jpg"]
+
+
+def test_imagefolder_with_splits_and_mixed_sizes_needs_size(tmp_path, rng):
+    for split in ("train", "test"):
+        for cls in ("x", "y"):
+            _save(tmp_path / split / cls / "1.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
+    _save(tmp_path / "train" / "x" / "2.png", rng.integers(0, 256, (9, 8), dtype=np.uint8), "L")
+    with pytest.raises(WinnowError, match="ingest.size"):
+        load_imagefolder(tmp_path, size=None)
+    loaded = load_imagefolder(tmp_path, size=8)
+    assert loaded.classes == ["x", "y"]
+    assert sorted(loaded.splits.tolist()) == ["test", "test", "train", "train", "train"]
+
+
+def test_npz_layouts(tmp_path, rng):
+    planar = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+    np.savez(tmp_path / "c.npz", train_data=planar, train_labels=[0, 1, 0, 1],
+             test_data=planar[:2], test_labels=[1, 0])
+    loaded = load_npz(tmp_path / "c.npz", classes=["cat", "dog"])
+    assert loaded.images.shape == (6, 32, 32, 3)
+    np.testing.assert_array_equal(loaded.images[0, :, :, 1], planar[0, 1024:2048].reshape(32, 32))
+    assert loaded.splits.tolist() == ["train"] * 4 + ["test"] * 2 and loaded.classes == ["cat", "dog"]
+    np.savez(tmp_path / "p.npz", images=rng.integers(0, 256, (3, 5, 5), dtype=np.uint8), labels=[0, 2, 1])
+    plain = load_npz(tmp_path / "p.npz")
+    assert plain.images.shape == (3, 5, 5, 1) and plain.splits is None and plain.classes == ["0", "1", "2"]
+    np.savez(tmp_path / "bad.npz", images=np.zeros((3, 5, 5)), labels=[0, 1])
+    with pytest.raises(WinnowError, match="one per image"):
+        load_npz(tmp_path / "bad.npz")
+
+
+def test_cifar10_batches_folder(tmp_path, rng):
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8), b"labels": [0, 1, 2]}
+        (root / name).write_bytes(pickle.dumps(batch))
+    (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"a", b"b", b"c"]}))
+    loaded = load_cifar10(root)
+    assert loaded.images.shape == (18, 32, 32, 3) and loaded.classes == ["a", "b", "c"]
+    assert (loaded.splits == "test").sum() == 3
+    with pytest.raises(WinnowError, match="ingest.download"):
+        load_cifar10(tmp_path / "missing")
+
+
+def test_unknown_source():
+    with pytest.raises(WinnowError, match="unknown source"):
+        load_source("s3", path="x", size=None, download=False, classes=None)
+
+
+def test_carve_splits_stratified_and_keeps_given_test():
+    labels = np.repeat(np.arange(4), 50)
+    splits = carve_splits(labels, splits=None, val_fraction=0.1, test_fraction=0.2, seed=0)
+    for label in range(4):
+        got = splits[labels == label]
+        assert (got == "test").sum() == 10 and (got == "val").sum() == 5
+    given = np.array(["train"] * 150 + ["test"] * 50, dtype=object)
+    carved = carve_splits(labels, splits=given, val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert (carved[150:] == "test").all() and (carved[:150] == "test").sum() == 0
+    assert (carved == "val").sum() == 15
+    with pytest.raises(WinnowError, match="val_fraction"):
+        carve_splits(labels, splits=None, val_fraction=1.5, test_fraction=0.2, seed=0)
+
+
+def test_to_imageset_resizes_and_records_origin():
+    loaded = load_mnist5k()
+    images, manifest = to_imageset(loaded, size=32, val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert images.shape == (5000, 32, 32, 1)
+    assert (manifest["orig_h"] == 28).all() and (manifest["orig_mode"] == "L").all()
+    assert manifest.groupby("split").size().to_dict() == {"test": 1000, "train": 3500, "val": 500}
