@@ -1,0 +1,42 @@
+"""The ``winnow`` command: tools that work across experiments (the stages themselves run under dvc).
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``;
+modules are imported only when their subcommand runs, so ``winnow --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from winnow.errors import WinnowError
+
+SUBCOMMANDS = {
+    "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
+    "compare": ("winnow.compare", "per-class tables across variants and seeds, with significance"),
+    "gate": ("winnow.gate", "fail when metrics regress against a base revision beyond the tolerances"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="winnow", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    modules = {}
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # import only the module that will run
+            modules[name] = importlib.import_module(module)
+            modules[name].add_arguments(sub_parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except WinnowError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

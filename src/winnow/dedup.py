@@ -1,0 +1,203 @@
+"""Exact and near-duplicate groups, one image kept per group, label conflicts and split leakage.
+
+Two images are duplicates when their pixel digests are equal (exact) or their 64-bit perceptual
+hashes are at most ``radius`` bits apart (near); a group is a connected component of that relation
+(single linkage, as 004 section IV.B.2 found best). Components are found with the multi-index search
+of :mod:`winnow.hamming_index`, never by comparing all pairs.
+
+Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
+copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
+group goes and the val/test images stay. Other groups keep one train image by ``keep``:
+
+- ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
+- ``first``: the first in manifest order.
+
+A group whose members carry more than one label is a label conflict: its images are flagged
+``label_conflict`` so confident-learn treats them as suspects; the kept image's label is not trusted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, precision_recall_f1
+from winnow.hamming_index import HASH_BITS, components, hamming_components
+
+KEEP_POLICIES = ("best_quality", "first")
+GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
+# why a row is kept or removed; "exact"/"near" say how a removed image relates to the kept one
+REASONS = ("unique", "kept", "exact_duplicate", "near_duplicate", "leak", "eval_copy")
+
+
+def duplicate_groups(*, digests: np.ndarray, phashes: np.ndarray, radius: int | None) -> np.ndarray:
+    """Connected components of "same digest" or "pHash within ``radius``".
+
+    Args:
+        digests: ``(N,)`` pixel digests (any hashable dtype); equal digest = exact duplicate.
+        phashes: uint64 ``(N,)`` perceptual hashes.
+        radius: largest Hamming distance between near duplicates; None finds exact duplicates only.
+
+    Returns:
+        int64 ``(N,)`` group numbers ``0..G-1`` in order of each group's first row.
+    """
+    exact = pd.factorize(pd.Series(digests))[0]
+    labelings = [exact] if radius is None else [exact, hamming_components(phashes, radius=radius)]
+    # equal labels under either relation join: chain each label's rows in row order
+    pairs = []
+    for labels in labelings:
+        order = np.argsort(labels, kind="stable")
+        same = labels[order][1:] == labels[order][:-1]
+        pairs.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
+    return components(len(exact), np.concatenate(pairs))
+
+
+def choose_kept(
+    *,
+    groups: np.ndarray,
+    splits: np.ndarray,
+    digests: np.ndarray,
+    quality: np.ndarray | None,
+    keep: str,
+    drop_leaks: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which images stay, and why.
+
+    Args:
+        groups: int64 ``(N,)`` from :func:`duplicate_groups`.
+        splits: str ``(N,)``, each train/val/test.
+        digests: ``(N,)`` pixel digests, to tell an exact from a near duplicate of the kept image.
+        quality: float ``(N,)`` higher = better, required by ``keep="best_quality"``.
+        keep: one of :data:`KEEP_POLICIES`.
+        drop_leaks: remove train members of groups that hold a val/test image.
+
+    Returns:
+        ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`REASONS`.
+    """
+    n = len(groups)
+    n_groups = int(groups.max()) + 1 if n else 0
+    is_train = np.asarray(splits) == "train"
+    size = np.bincount(groups, minlength=n_groups)[groups]
+    leaky_group = np.zeros(n_groups, dtype=bool)
+    leaky_group[groups[~is_train]] = drop_leaks
+    leaky = leaky_group[groups]
+
+    # rank train images within their group: best first, then manifest order
+    score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
+    order = np.lexsort((np.arange(n), score, ~is_train, groups))
+    first_of_group = np.ones(n, dtype=bool)
+    first_of_group[1:] = groups[order][1:] != groups[order][:-1]
+    winner = np.zeros(n, dtype=bool)
+    winner[order[first_of_group]] = True
+    winner &= is_train & ~leaky
+    kept = ~is_train | winner
+    kept_digest = pd.Series(np.asarray(digests)[winner], index=groups[winner])
+    same_as_kept = kept_digest.reindex(groups).to_numpy() == np.asarray(digests)
+    reason = np.select(
+        [size == 1, ~is_train, winner, leaky, same_as_kept],
+        ["unique", "eval_copy", "kept", "leak", "exact_duplicate"],
+        default="near_duplicate",
+    ).astype(object)
+    return kept, reason
+
+
+def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: the image's group carries more than one distinct label."""
+    if len(groups) == 0:
+        return np.zeros(0, dtype=bool)
+    frame = pd.DataFrame({"group": groups, "label": labels})
+    distinct = frame.groupby("group")["label"].nunique()
+    return distinct.reindex(groups).to_numpy() > 1
+
+
+def dedup_table(
+    manifest: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    radius: int | None,
+    keep: str = "best_quality",
+    drop_leaks: bool = True,
+) -> pd.DataFrame:
+    """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
+
+    Args:
+        manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
+        scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
+        radius, keep, drop_leaks: see :func:`duplicate_groups` and :func:`choose_kept`.
+
+    Returns:
+        DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
+    """
+    merged = _validated(manifest, scores, radius=radius, keep=keep)
+    groups = duplicate_groups(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius)
+    quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
+    kept, reason = choose_kept(
+        groups=groups, splits=merged["split"].to_numpy(), digests=merged["digest"].to_numpy(),
+        quality=quality, keep=keep, drop_leaks=drop_leaks,
+    )
+    labels = merged["label"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "id": merged["id"].to_numpy(),
+        "split": merged["split"].to_numpy(),
+        "label": labels,
+        "group": groups,
+        "group_size": np.bincount(groups)[groups] if len(groups) else np.zeros(0, dtype=np.int64),
+        "kept": kept,
+        "reason": reason,
+        "label_conflict": label_conflicts(groups=groups, labels=labels),
+    })
+
+
+def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
+    """Ids of every image in a planted duplicate group of two or more: the copies and their sources."""
+    planted = perturbations[perturbations["kind"].isin(DUPLICATE_KINDS)]
+    return set(planted["id"]) | set(planted["source_id"].dropna())
+
+
+def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = None) -> dict:
+    """Counts from a :func:`dedup_table`, and detection scores over train images when ground truth exists.
+
+    An image is predicted positive when its group has two or more members, truly positive when it is
+    in :func:`true_duplicate_ids`.
+    """
+    train = table["split"].to_numpy() == "train"
+    in_group = table["group_size"].to_numpy() > 1
+    reason = table["reason"].to_numpy()
+    conflict = table["label_conflict"].to_numpy()
+    metrics = {
+        "images": int(len(table)),
+        "groups": int(table.loc[in_group, "group"].nunique()),
+        "images_in_groups": int(in_group.sum()),
+        "largest_group": int(table["group_size"].max()) if len(table) else 0,
+        "images_removed": int((~table["kept"]).sum()),
+        "removed": {r: int((reason == r).sum()) for r in ("exact_duplicate", "near_duplicate", "leak")},
+        "conflicts": int(table.loc[conflict, "group"].nunique()),
+        "conflict_images": int(conflict.sum()),
+        "leak_groups": int(table.loc[(reason == "eval_copy"), "group"].nunique()),
+    }
+    if perturbations is not None and len(perturbations):
+        truth = table["id"].isin(true_duplicate_ids(perturbations)).to_numpy()
+        metrics["detection"] = precision_recall_f1(in_group[train], truth[train])
+    return metrics
+
+
+def _validated(manifest: pd.DataFrame, scores: pd.DataFrame, *, radius: int | None, keep: str) -> pd.DataFrame:
+    """The manifest joined with the scores it needs, or a one-line :class:`WinnowError`."""
+    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius < HASH_BITS):
+        raise WinnowError(f"params.yaml dedup.radius: must be an integer in [0, {HASH_BITS - 1}] or null, got {radius!r}")
+    if keep not in KEEP_POLICIES:
+        raise WinnowError(f"params.yaml dedup.keep: must be one of {', '.join(KEEP_POLICIES)}, got {keep!r}")
+    needed = ["id", "phash"] + (list(QUALITY_ISSUES) if keep == "best_quality" else [])
+    missing = [c for c in needed if c not in scores.columns]
+    if missing:
+        raise WinnowError(f"scores table lacks column(s) {', '.join(missing)} (re-run the score stage)")
+    merged = manifest[["id", "split", "label", "digest"]].merge(scores[needed], on="id", how="left", validate="1:1")
+    unscored = merged["phash"].isna()
+    if unscored.any():
+        raise WinnowError(
+            f"scores table has no row for {int(unscored.sum())} image(s), first {merged['id'][unscored].iloc[0]!r} "
+            "(re-run the score stage on this imageset)"
+        )
+    merged["phash"] = merged["phash"].astype(np.uint64)
+    return merged

@@ -1,0 +1,145 @@
+"""Pairs of 64-bit hashes within a Hamming radius, without comparing all pairs.
+
+Multi-index hashing (Norouzi, Punjani and Fleet, 2012) by the pigeonhole principle: cut the 64 bits
+into ``m`` chunks; two hashes at distance ``d <= radius`` differ in at most ``radius // m`` bits of
+some chunk. A chunk distance of up to ``2t`` is found with sorting alone: every hash enters each
+chunk's table under its chunk value and every value ``t`` bit flips away, so two hashes whose
+chunks are at most ``2t`` apart share a key (the midpoint). ``m * (2t + 1) > radius`` makes the
+search exact. Hashes sharing a key are compared in full with a popcount, one offset at a time, in
+whole-array numpy operations; only pairs within the radius survive.
+
+The plan (``m``, ``t``) is chosen by an estimate of the work for uniformly spread hashes: table
+entries ``n * V(b, t)`` plus candidate pairs ``(n * V(b, t))**2 / 2**(b + 1)`` per chunk, where
+``V(b, t)`` counts the values within ``t`` flips of a ``b``-bit chunk. Hashes of real images are not
+uniform, so a crowded chunk value costs more; the candidates are still compared block by block and
+never all at once.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from math import comb
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+HASH_BITS = 64
+_MAX_CHUNK_BITS = 32  # a chunk value and a row number share one uint64 sort key
+
+
+def hamming_pairs(hashes: np.ndarray, *, radius: int) -> np.ndarray:
+    """Every pair of rows whose hashes are at most ``radius`` bits apart, each pair once.
+
+    Args:
+        hashes: uint64 ``(N,)``; equal hashes are paired too (distance 0).
+        radius: largest Hamming distance that makes a pair, ``0 <= radius < 64``.
+
+    Returns:
+        int64 ``(P, 2)`` row numbers ``(i, j)`` with ``i < j``, sorted.
+    """
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    n = len(hashes)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    chunk_bounds, flips = search_plan(n, radius=radius)
+    found = [
+        _pairs_sharing_a_key(hashes, low=low, width=high - low, flips=flips, radius=radius)
+        for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:])
+    ]
+    # a pair close in several chunks, or through several midpoints, is found more than once
+    keys = np.unique(np.concatenate(found))
+    return np.stack([keys // n, keys % n], axis=1)
+
+
+def hamming_components(hashes: np.ndarray, *, radius: int) -> np.ndarray:
+    """Connected components of the graph joining hashes at most ``radius`` bits apart.
+
+    Equal hashes are merged before the search, so a thousand copies of one image cost one entry.
+
+    Args:
+        hashes: uint64 ``(N,)``.
+        radius: see :func:`hamming_pairs`.
+
+    Returns:
+        int64 ``(N,)`` component labels, numbered ``0..K-1`` by first appearance.
+    """
+    unique, inverse = np.unique(np.asarray(hashes, dtype=np.uint64), return_inverse=True)
+    return components(len(unique), hamming_pairs(unique, radius=radius))[inverse.ravel()]
+
+
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """int64 ``(n,)`` connected-component labels of ``n`` nodes joined by int ``(P, 2)`` ``pairs``,
+    numbered by first appearance."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return first_seen_numbering(connected_components(graph, directed=False)[1])
+
+
+def first_seen_numbering(labels: np.ndarray) -> np.ndarray:
+    """int64 ``(N,)``: the same partition as ``labels``, numbered 0, 1, ... in order of first row."""
+    _, first_row, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first_row), dtype=np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(len(first_row))
+    return rank[inverse.ravel()]
+
+
+def search_plan(n: int, *, radius: int) -> tuple[list[int], np.ndarray]:
+    """The cheapest exact plan for ``n`` hashes: chunk boundaries and the flip masks of one chunk.
+
+    Returns:
+        ``(bounds, flips)``: bit offsets ``0 = b0 < b1 < ... < bm = 64`` of the ``m`` chunks, and
+        uint64 ``(V,)`` masks of at most ``t`` set bits within the widest chunk (0 first).
+    """
+    if not 0 <= radius < HASH_BITS:
+        raise ValueError(f"radius must be in [0, {HASH_BITS - 1}], got {radius}")
+    best = None
+    fewest_chunks = -(-HASH_BITS // _MAX_CHUNK_BITS)
+    for chunks in range(fewest_chunks, max(radius + 2, fewest_chunks + 1)):
+        width = -(-HASH_BITS // chunks)
+        flips_each_side = -(-(radius + 1 - chunks) // (2 * chunks))  # smallest t with m(2t+1) > radius
+        variants = sum(comb(width, k) for k in range(flips_each_side + 1))
+        entries = n * variants
+        cost = chunks * (entries + entries**2 / 2 ** (width + 1))
+        if best is None or cost < best[0]:
+            best = (cost, chunks, width, flips_each_side)
+    _, chunks, width, flips_each_side = best
+    bounds = [k * HASH_BITS // chunks for k in range(chunks + 1)]  # widths differ by at most one bit
+    masks = [
+        sum(1 << bit for bit in bits)
+        for k in range(flips_each_side + 1)
+        for bits in combinations(range(width), k)
+    ]
+    return bounds, np.array(masks, dtype=np.uint64)
+
+
+def _pairs_sharing_a_key(
+    hashes: np.ndarray, *, low: int, width: int, flips: np.ndarray, radius: int
+) -> np.ndarray:
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table."""
+    n = len(hashes)
+    chunk_mask = np.uint64((1 << width) - 1)
+    chunk = (hashes >> np.uint64(low)) & chunk_mask
+    flips = flips[flips <= chunk_mask]  # the last chunk may be narrower than the widest
+    keys = (chunk[:, None] ^ flips[None, :]).ravel()
+    rows = np.repeat(np.arange(n, dtype=np.uint64), len(flips))
+    # one sort orders by key, then by row, so within a block the earlier row is the smaller one
+    table = np.sort((keys << np.uint64(_MAX_CHUNK_BITS)) | rows)
+    del keys, rows
+    table_keys = table >> np.uint64(_MAX_CHUNK_BITS)
+    table_rows = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    del table
+    table_hashes = hashes[table_rows]
+
+    found = []
+    active = np.flatnonzero(table_keys[:-1] == table_keys[1:])
+    offset = 1
+    while active.size:
+        partner = active + offset
+        close = np.bitwise_count(table_hashes[active] ^ table_hashes[partner]) <= radius
+        found.append(table_rows[active[close]] * n + table_rows[partner[close]])
+        offset += 1
+        # an entry whose block ends before this offset ends before every larger one too
+        active = active[active + offset < len(table_keys)]
+        active = active[table_keys[active + offset] == table_keys[active]]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)

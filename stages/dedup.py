@@ -1,0 +1,37 @@
+"""dedup: exact and near-duplicate groups of data/degrade (pixel digest, pHash from data/score), one
+train image kept per group, label conflicts and train/val/test leakage flagged. Writes
+data/dedup/groups.parquet and metrics/dedup.json (with precision/recall/F1 when degrade planted
+duplicates)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from winnow.dedup import dedup_metrics, dedup_table
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
+from winnow.stage import load_params, run, write_json, write_table
+
+IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
+
+
+def main() -> None:
+    p = load_params()["dedup"]
+    manifest = read_imageset(IMAGESET).manifest
+    if not Path(SCORES).is_file():
+        raise WinnowError(f"{SCORES}: not found (run the score stage first)")
+    table = dedup_table(
+        manifest, pd.read_parquet(SCORES),
+        radius=p.get("radius"), keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
+    )
+    truth_path = Path(IMAGESET) / "perturbations.parquet"
+    perturbations = pd.read_parquet(truth_path) if truth_path.is_file() else None
+    metrics = dedup_metrics(table, perturbations=perturbations)
+    write_table(OUT, table)
+    write_json("metrics/dedup.json", {"radius": p.get("radius"), "keep": p.get("keep", "best_quality")} | metrics)
+    print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
+          f"{metrics['conflicts']} label conflicts, {metrics['leak_groups']} groups reaching val/test")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,161 @@
+"""dedup: the Hamming search against brute force, grouping, the keep policy, conflicts, leakage."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winnow.dedup import dedup_metrics, dedup_table, duplicate_groups
+from winnow.errors import WinnowError
+from winnow.groundtruth import QUALITY_ISSUES
+from winnow.hamming_index import hamming_components, hamming_pairs, search_plan
+
+
+def flip(value: int, *bits: int) -> int:
+    for bit in bits:
+        value ^= 1 << bit
+    return value
+
+
+def as_hashes(values) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)
+
+
+def brute_force_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
+    distance = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    i, j = np.triu_indices(len(hashes), 1)
+    close = distance[i, j] <= radius
+    return np.stack([i[close], j[close]], axis=1)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 3, 6, 8, 13])
+def test_pairs_match_brute_force_on_clustered_hashes(radius):
+    rng = np.random.default_rng(radius)
+    centres = rng.integers(0, 2**63, size=150, dtype=np.uint64)
+    hashes = np.repeat(centres, 6)
+    for _ in range(5):  # up to 5 random bit flips per copy: distances spread across the radius
+        hit = rng.random(len(hashes)) < 0.6
+        hashes[hit] ^= np.uint64(1) << rng.integers(0, 64, size=hit.sum()).astype(np.uint64)
+    assert np.array_equal(hamming_pairs(hashes, radius=radius), brute_force_pairs(hashes, radius))
+
+
+def test_plan_is_exact_by_pigeonhole():
+    for n in (10, 10_000, 1_000_000):
+        for radius in range(0, 20):
+            bounds, flips = search_plan(n, radius=radius)
+            per_side = max(bin(int(m)).count("1") for m in flips)
+            assert (len(bounds) - 1) * (2 * per_side + 1) > radius
+    with pytest.raises(ValueError):
+        search_plan(10, radius=64)
+
+
+def test_exactly_at_the_radius_joins_one_past_it_does_not():
+    base = 0x0123_4567_89AB_CDEF
+    hashes = as_hashes([base, flip(base, 0, 9, 20, 33), flip(base, 1, 10, 21, 34, 50)])
+    groups = hamming_components(hashes, radius=4)
+    assert groups[0] == groups[1]  # distance 4 = radius
+    assert groups[2] != groups[0]  # distance 5 from the first, 9 from the second
+
+
+def test_chains_join_through_their_links():
+    a = 0
+    b = flip(a, 0, 1, 2)  # 3 from a
+    c = flip(b, 10, 11, 12)  # 3 from b, 6 from a
+    d = flip(c, 20, 21, 22)  # 3 from c, 9 from a
+    far = flip(d, *range(30, 40))
+    groups = hamming_components(as_hashes([a, b, c, d, far]), radius=3)
+    assert groups.tolist() == [0, 0, 0, 0, 1]
+
+
+def test_equal_hashes_group_and_labels_follow_first_appearance():
+    groups = hamming_components(as_hashes([7, 2**40, 7, 7, 2**40 + 1]), radius=0)
+    assert groups.tolist() == [0, 1, 0, 0, 2]
+
+
+def test_exact_duplicates_group_by_digest_even_when_hashes_differ():
+    groups = duplicate_groups(digests=np.array(["x", "y", "x"]), phashes=as_hashes([0, 2**64 - 1, 2**32 - 1]), radius=2)
+    assert groups.tolist() == [0, 1, 0]
+
+
+def test_exact_only_when_radius_is_none():
+    groups = duplicate_groups(digests=np.array(["x", "y", "z"]), phashes=as_hashes([5, 5, 4]), radius=None)
+    assert groups.tolist() == [0, 1, 2]
+
+
+def frames(hashes, *, labels=None, splits=None, quality=None, digests=None):
+    n = len(hashes)
+    manifest = pd.DataFrame({
+        "id": [f"i{k}" for k in range(n)],
+        "split": splits or ["train"] * n,
+        "label": labels or [0] * n,
+        "digest": digests or [f"d{k}" for k in range(n)],
+    })
+    scores = pd.DataFrame({"id": manifest["id"], "phash": as_hashes(hashes)})
+    for issue in QUALITY_ISSUES:
+        scores[issue] = np.float32(1.0) if quality is None else np.asarray(quality, dtype=np.float32)
+    return manifest, scores
+
+
+def test_best_quality_is_kept_and_the_others_say_why():
+    base = 0xFFFF_0000_FFFF_0000
+    manifest, scores = frames(
+        [base, flip(base, 3), base, 2**60], quality=[0.2, 0.9, 0.5, 1.0], digests=["a", "b", "a", "c"]
+    )
+    table = dedup_table(manifest, scores, radius=2)
+    assert table["kept"].tolist() == [False, True, False, True]
+    assert table["reason"].tolist() == ["near_duplicate", "kept", "near_duplicate", "unique"]
+    first = dedup_table(manifest, scores, radius=2, keep="first")
+    assert first["kept"].tolist() == [True, False, False, True]
+    assert first["reason"].tolist() == ["kept", "near_duplicate", "exact_duplicate", "unique"]
+
+
+def test_label_conflicts_are_flagged_and_counted():
+    manifest, scores = frames([1, 1, 1, 2**50, 2**50], labels=[0, 3, 0, 1, 1])
+    table = dedup_table(manifest, scores, radius=0)
+    assert table["label_conflict"].tolist() == [True, True, True, False, False]
+    metrics = dedup_metrics(table)
+    assert (metrics["groups"], metrics["conflicts"], metrics["conflict_images"]) == (2, 1, 3)
+    assert metrics["images_removed"] == 3
+
+
+def test_train_copies_of_test_images_leave_and_eval_images_stay():
+    manifest, scores = frames([9, 9, 9, 2**40], splits=["train", "test", "train", "val"])
+    table = dedup_table(manifest, scores, radius=0)
+    assert table["kept"].tolist() == [False, True, False, True]
+    assert table["reason"].tolist() == ["leak", "eval_copy", "leak", "unique"]
+    kept_one = dedup_table(manifest, scores, radius=0, drop_leaks=False)
+    assert kept_one["kept"].tolist() == [True, True, False, True]
+
+
+def test_detection_scores_against_planted_duplicates():
+    manifest, scores = frames([5, 5, 2**30, 2**45, 2**45])
+    truth = pd.DataFrame({"id": ["i1", "i2"], "kind": ["exact_duplicate", "gaussian_noise"],
+                          "params": ["{}", "{}"], "source_id": ["i0", None], "original_label": [-1, -1]})
+    detection = dedup_metrics(dedup_table(manifest, scores, radius=0), perturbations=truth)["detection"]
+    assert (detection["tp"], detection["fp"], detection["fn"]) == (2, 2, 0)
+
+
+def test_empty_and_single_image():
+    for n in (0, 1):
+        manifest, scores = frames([123] * n)
+        table = dedup_table(manifest, scores, radius=6)
+        assert len(table) == n and table["kept"].all()
+        metrics = dedup_metrics(table)
+        assert (metrics["groups"], metrics["images_removed"], metrics["conflicts"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"radius": 64}, "dedup.radius"),
+    ({"radius": 2, "keep": "newest"}, "dedup.keep"),
+])
+def test_bad_params_fail_with_one_line(params, message):
+    manifest, scores = frames([1, 2])
+    with pytest.raises(WinnowError, match=message):
+        dedup_table(manifest, scores, **params)
+
+
+def test_missing_scores_fail_with_one_line():
+    manifest, scores = frames([1, 2])
+    with pytest.raises(WinnowError, match="no row for 1 image"):
+        dedup_table(manifest, scores.iloc[:1], radius=2)
+    with pytest.raises(WinnowError, match="lacks column"):
+        dedup_table(manifest, scores.drop(columns="phash"), radius=2)
