@@ -1,0 +1,289 @@
+"""Per-image quality scores and the 64-bit perceptual hash.
+
+Every score lies in [0, 1] and lower means more likely a problem, as in CleanVision, whose scores
+these start from; each departs from it where CleanVision is known to go wrong:
+
+================= ==========================================================================
+score             definition (``b`` = HSP brightness ``sqrt(.241 R² + .691 G² + .068 B²) / 255``)
+================= ==========================================================================
+dark              99th percentile of ``b`` (as CleanVision)
+light             ``1 - (clipped + p) / 2``: ``clipped`` the share of pixels with a channel at 255
+                  (blown highlights), ``p`` the ``light_percentile``-th percentile of ``b``.
+                  CleanVision uses ``1 -`` the 5th percentile, which an overexposed image still
+                  holding a few dark pixels passes
+blurry            high-frequency share of the luminance: ``std(Laplacian) / (sqrt(20) std(Y))``,
+                  measured at the image's original resolution; ``sqrt(20)`` is white noise's ratio.
+                  Dividing by the contrast keeps flat, dark and low-contrast images from looking
+                  blurry (CleanVision's edge variance calls a flat image blurry), and measuring at
+                  the original size keeps an upscaled small image from looking blurry
+low_information   entropy of the luminance in 16 levels spread over the image's own range, over 4
+                  bits. CleanVision's 8-bit entropy also falls when brightness is only scaled (a
+                  dark image holds a dozen levels); stretched, a dark image still fills the 16
+grayscale         mean over pixels of ``(max(R,G,B) - min(R,G,B)) / 255``: 0 for equal channels
+                  even in an RGB file (CleanVision only looks at the file's mode)
+odd_size          IQR fences on ``log sqrt(h w)`` of the original size; 0.5 at a fence
+odd_aspect_ratio  the same fences on ``log(w / h)``, so a set of panoramas is not odd
+================= ==========================================================================
+
+Scores are computed batch by batch from a (memory-mapped) uint8 ``(N, H, W, C)`` array with numpy
+operations over whole batches; nothing loops over images except the blur score's resampling, which
+loops over the distinct original sizes smaller than the stored one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from winnow.errors import WinnowError
+
+SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
+# where a score's own definition already says "a problem": the IQR fence, equal channels within rounding
+REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
+# clipped or crushed brightness lowers entropy by itself: a light or dark image is not also low-information
+EXPLAINED_BY = {"low_information": ("dark", "light")}
+
+_HSP_WEIGHTS = np.array([0.241, 0.691, 0.068], dtype=np.float32)
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_WHITE_NOISE_LAPLACIAN_RATIO = math.sqrt(20.0)  # std of the 5-point Laplacian of i.i.d. noise / its std
+_PHASH_SIZE = 32
+_ENTROPY_LEVEL_BITS = 4
+
+
+def _check_images(images: np.ndarray) -> None:
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
+        raise WinnowError(
+            f"images must be uint8 (N, H, W, C) with C in 1 or 3, got {getattr(images, 'dtype', type(images))} "
+            f"{getattr(images, 'shape', '')}"
+        )
+
+
+def score_images(
+    images: np.ndarray,
+    *,
+    orig_h: np.ndarray | None = None,
+    orig_w: np.ndarray | None = None,
+    light_percentile: float = 75.0,
+    dark_percentile: float = 99.0,
+    iqr_factor: float = 3.0,
+    min_relative_spread: float = 0.1,
+    batch_size: int = 1024,
+) -> dict[str, np.ndarray]:
+    """The seven quality scores of every image.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, C in {1, 3}; read ``batch_size`` images at a time, so a
+            memory map is never loaded whole.
+        orig_h, orig_w: int ``(N,)`` original sizes before ingest resized the images; default the
+            stored size.
+        light_percentile, dark_percentile: brightness percentiles (0–100) for light and dark.
+        iqr_factor: the odd-size and odd-aspect fences sit ``iqr_factor`` IQRs outside the quartiles.
+        min_relative_spread: the IQR of log size / log aspect counts as at least ``log(1 +
+            min_relative_spread)``, so a set of equal sizes does not call a 1-pixel difference odd.
+
+    Returns:
+        ``{score name: float32 (N,)}`` for each name in :data:`SCORES`.
+    """
+    _check_images(images)
+    n, height, width = images.shape[:3]
+    orig_h = np.full(n, height) if orig_h is None else np.asarray(orig_h, dtype=np.int64)
+    orig_w = np.full(n, width) if orig_w is None else np.asarray(orig_w, dtype=np.int64)
+    if orig_h.shape != (n,) or orig_w.shape != (n,) or (orig_h < 1).any() or (orig_w < 1).any():
+        raise WinnowError(f"orig_h and orig_w must be {n} positive sizes, one per image")
+    if not (0 <= light_percentile <= 100 and 0 <= dark_percentile <= 100):
+        raise WinnowError("score.light_percentile and score.dark_percentile must lie in [0, 100]")
+    pixel_scores = {name: np.empty(n, np.float32) for name in SCORES[:5]}
+    for start in range(0, n, batch_size):
+        rows = slice(start, min(start + batch_size, n))
+        batch = np.asarray(images[rows])
+        for name, values in _pixel_scores(batch, orig_h[rows], orig_w[rows], light_percentile, dark_percentile).items():
+            pixel_scores[name][rows] = values
+    spread = math.log1p(min_relative_spread)
+    log_size = 0.5 * (np.log(orig_h) + np.log(orig_w))
+    pixel_scores["odd_size"] = fence_scores(log_size, iqr_factor=iqr_factor, min_iqr=spread)
+    pixel_scores["odd_aspect_ratio"] = fence_scores(np.log(orig_w / orig_h), iqr_factor=iqr_factor, min_iqr=spread)
+    return pixel_scores
+
+
+def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float) -> np.ndarray:
+    """float32 ``(N,)``: 1 at the middle of the IQR fences, 0.5 at a fence, decaying towards 0 beyond.
+
+    Inside, the score falls linearly with the distance from the middle (as CleanVision's size score);
+    beyond a fence it halves with every further half-width, so far outliers still rank.
+    """
+    q1, q3 = np.percentile(values, [25, 75])
+    half_width = 0.5 * (q3 - q1) + iqr_factor * max(q3 - q1, min_iqr)
+    distance = np.abs(values - 0.5 * (q1 + q3)) / half_width
+    return np.where(distance <= 1, 1 - 0.5 * distance, 0.5 ** distance).astype(np.float32)
+
+
+def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> dict[str, np.ndarray]:
+    pixels = batch.astype(np.float32)
+    if batch.shape[3] == 1:
+        hsp = pixels[..., 0] / 255
+        luma = pixels[..., 0]
+        chroma = np.zeros(len(batch), np.float32)
+    else:
+        hsp = np.sqrt(np.square(pixels) @ _HSP_WEIGHTS) / 255
+        luma = pixels @ _LUMA_WEIGHTS
+        chroma = (batch.max(axis=3) - batch.min(axis=3)).mean(axis=(1, 2)) / 255
+    dark, bright = np.percentile(hsp.reshape(len(batch), -1), [dark_percentile, light_percentile], axis=1)
+    clipped = (batch.max(axis=3) == 255).mean(axis=(1, 2))
+    return {
+        "dark": dark,
+        "light": 1 - 0.5 * (clipped + bright),
+        "blurry": _sharpness(luma, orig_h, orig_w),
+        "low_information": _stretched_entropy_bits(luma) / _ENTROPY_LEVEL_BITS,
+        "grayscale": chroma,
+    }
+
+
+def _stretched_entropy_bits(luma: np.ndarray) -> np.ndarray:
+    """float ``(B,)``: entropy in bits of each image's luminance, ``(B, H, W)``, cut into
+    ``2**_ENTROPY_LEVEL_BITS`` equal levels between its own minimum and maximum (a flat image: 0)."""
+    b = len(luma)
+    flat = luma.reshape(b, -1)
+    low, high = flat.min(axis=1, keepdims=True), flat.max(axis=1, keepdims=True)
+    n_levels = 2**_ENTROPY_LEVEL_BITS
+    levels = np.minimum(((flat - low) / np.maximum(high - low, 1e-6) * n_levels).astype(np.int64), n_levels - 1)
+    counts = np.bincount((levels + n_levels * np.arange(b)[:, None]).ravel(), minlength=n_levels * b)
+    p = counts.reshape(b, n_levels) / flat.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1)
+
+
+def _sharpness(luma: np.ndarray, orig_h: np.ndarray, orig_w: np.ndarray) -> np.ndarray:
+    """float ``(B,)`` in [0, 1]: Laplacian std over luminance std, relative to white noise's ratio.
+
+    Images whose original size is smaller than the stored one are first taken back to that size by
+    area averaging: upscaling by ingest is not blur in the picture.
+    """
+    height, width = luma.shape[1:]
+    target_h, target_w = np.minimum(orig_h, height), np.minimum(orig_w, width)
+    out = np.empty(len(luma))
+    at_stored_size = (target_h == height) & (target_w == width)
+    out[at_stored_size] = _laplacian_ratio(luma[at_stored_size])
+    smaller = np.stack([target_h, target_w], axis=1)[~at_stored_size]
+    for h, w in np.unique(smaller, axis=0):  # one pass per distinct original size, not per image
+        rows = np.flatnonzero(~at_stored_size & (target_h == h) & (target_w == w))
+        small = np.einsum("yh,nhw,xw->nyx", _area_matrix(height, h), luma[rows], _area_matrix(width, w))
+        out[rows] = _laplacian_ratio(small)
+    return np.clip(out / _WHITE_NOISE_LAPLACIAN_RATIO, 0, 1)
+
+
+def _laplacian_ratio(luma: np.ndarray) -> np.ndarray:
+    """float ``(B,)``: std of the 5-point Laplacian (interior pixels) over the luminance std.
+
+    A flat image has no contrast to lose, so it scores as sharp (ratio = white noise's) instead of
+    blurry; an image too small for an interior pixel does too.
+    """
+    if len(luma) == 0 or luma.shape[1] < 3 or luma.shape[2] < 3:
+        return np.full(len(luma), _WHITE_NOISE_LAPLACIAN_RATIO)
+    laplacian = (
+        luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] + luma[:, 1:-1, 2:] - 4 * luma[:, 1:-1, 1:-1]
+    )
+    contrast = luma.reshape(len(luma), -1).std(axis=1)
+    edges = laplacian.reshape(len(luma), -1).std(axis=1)
+    # below a hundredth of a grey level the image is flat: nothing there to be blurred
+    flat = contrast < 0.01
+    return np.where(flat, _WHITE_NOISE_LAPLACIAN_RATIO, edges / np.where(flat, 1.0, contrast))
+
+
+def _area_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """float32 ``(out_size, in_size)``: each output pixel the overlap-weighted mean of the input pixels it covers."""
+    edges = np.linspace(0, in_size, out_size + 1)
+    left, right = edges[:-1, None], edges[1:, None]
+    pixel = np.arange(in_size)[None, :]
+    overlap = np.clip(np.minimum(right, pixel + 1) - np.maximum(left, pixel), 0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+    """64-bit perceptual hashes, bit-identical to ``int(str(imagehash.phash(Image.fromarray(img))), 16)``.
+
+    As imagehash: Pillow's 'L' conversion, Pillow's LANCZOS resize to 32x32, 2-D DCT-II (scipy.fftpack,
+    rows first), the top-left 8x8 coefficients compared with their median, bits read row by row with
+    the first as the most significant. The conversion and the resize reproduce Pillow's fixed-point
+    arithmetic on whole batches.
+
+    Args:
+        images: uint8 ``(N, H, W, C)`` with C in {1, 3}, or ``(N, H, W)``.
+
+    Returns:
+        uint64 ``(N,)``.
+    """
+    from scipy import fftpack
+
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = images[..., None]
+    _check_images(images)
+    height, width = images.shape[1:3]
+    rows_matrix = None if height == _PHASH_SIZE else _pillow_lanczos_matrix(height, _PHASH_SIZE)
+    cols_matrix = None if width == _PHASH_SIZE else _pillow_lanczos_matrix(width, _PHASH_SIZE)
+    bit_values = np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)
+    out = np.empty(len(images), np.uint64)
+    for start in range(0, len(images), batch_size):
+        gray = _pillow_gray(np.asarray(images[start : start + batch_size]))
+        # Pillow resizes horizontally first, rounding and clipping to 8 bits after each pass
+        if cols_matrix is not None:
+            gray = _fixed_point_pass(gray, cols_matrix)
+        if rows_matrix is not None:
+            gray = _fixed_point_pass(gray.transpose(0, 2, 1), rows_matrix).transpose(0, 2, 1)
+        dct = fftpack.dct(fftpack.dct(gray.astype(np.uint8), axis=1), axis=2)[:, :8, :8].reshape(len(gray), 64)
+        bits = dct > np.median(dct, axis=1, keepdims=True)
+        out[start : start + len(gray)] = (bits * bit_values).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def _pillow_gray(batch: np.ndarray) -> np.ndarray:
+    """int64 ``(B, H, W)``: Pillow's RGB→L, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``."""
+    if batch.shape[3] == 1:
+        return batch[..., 0].astype(np.int64)
+    rgb = batch.astype(np.int64)
+    return (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+
+
+_PILLOW_PRECISION_BITS = 32 - 8 - 2
+
+
+def _fixed_point_pass(gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Resample the last axis of int64 ``(B, H, W)`` by Pillow's int ``(out, W)`` weights, as Pillow rounds."""
+    # float64 holds these integer sums exactly (< 2**40), and its matmul is BLAS-fast where int64's is not
+    acc = (gray.astype(np.float64) @ matrix.T.astype(np.float64)).astype(np.int64) + (1 << (_PILLOW_PRECISION_BITS - 1))
+    return np.clip(acc >> _PILLOW_PRECISION_BITS, 0, 255)
+
+
+def _pillow_lanczos_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """int64 ``(out_size, in_size)``: Pillow's fixed-point LANCZOS weights (``precompute_coeffs``).
+
+    Computed with ``math.sin`` in the same order as Pillow's C code, so the rounding to fixed point
+    lands on the same integers.
+    """
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = 3.0 * filter_scale
+
+    def lanczos(x: float) -> float:
+        if not -3.0 <= x < 3.0:
+            return 0.0
+        return _sinc(x) * _sinc(x / 3.0)
+
+    matrix = np.zeros((out_size, in_size), np.int64)
+    for out in range(out_size):  # out_size weights rows, once per size pair: not on the hot path
+        center = (out + 0.5) * scale
+        low = max(int(center - support + 0.5), 0)
+        high = min(int(center + support + 0.5), in_size)
+        weights = [lanczos((x - center + 0.5) * (1.0 / filter_scale)) for x in range(low, high)]
+        total = sum(weights)
+        for x, w in zip(range(low, high), weights):
+            w = w / total if total != 0 else w
+            matrix[out, x] = int(w * (1 << _PILLOW_PRECISION_BITS) + (0.5 if w >= 0 else -0.5))
+    return matrix
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x *= math.pi
+    return math.sin(x) / x

