@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.dedup import dedup_metrics, dedup_table
+from winnow.dedup import dedup_metrics, dedup_table, thumbnail_features
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json, write_table
@@ -17,18 +17,22 @@ IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup
 
 def main() -> None:
     p = load_params()["dedup"]
-    manifest = read_imageset(IMAGESET).manifest
+    imageset = read_imageset(IMAGESET)
     if not Path(SCORES).is_file():
         raise WinnowError(f"{SCORES}: not found (run the score stage first)")
+    min_correlation = p.get("min_correlation")
     table = dedup_table(
-        manifest, pd.read_parquet(SCORES),
+        imageset.manifest, pd.read_parquet(SCORES),
         radius=p.get("radius"), keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
+        features=None if min_correlation is None else thumbnail_features(imageset.images),
+        min_correlation=min_correlation,
     )
     truth_path = Path(IMAGESET) / "perturbations.parquet"
     perturbations = pd.read_parquet(truth_path) if truth_path.is_file() else None
     metrics = dedup_metrics(table, perturbations=perturbations)
     write_table(OUT, table)
-    write_json("metrics/dedup.json", {"radius": p.get("radius"), "keep": p.get("keep", "best_quality")} | metrics)
+    write_json("metrics/dedup.json", {"radius": p.get("radius"), "min_correlation": min_correlation,
+                                      "keep": p.get("keep", "best_quality")} | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
           f"{metrics['conflicts']} label conflicts, {metrics['leak_groups']} groups reaching val/test")
 

@@ -159,3 +159,27 @@ def test_missing_scores_fail_with_one_line():
         dedup_table(manifest, scores.iloc[:1], radius=2)
     with pytest.raises(WinnowError, match="lacks column"):
         dedup_table(manifest, scores.drop(columns="phash"), radius=2)
+
+
+def test_correlation_check_separates_jittered_copies_from_look_alikes():
+    from winnow.dedup import duplicate_groups, thumbnail_features
+    from winnow.perturb import jitter
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 200, (3, 16, 16, 3), dtype=np.uint8)
+    images = np.concatenate([base, jitter(base[:1], brightness=np.array([1.15]), contrast=np.array([0.9]),
+                                          saturation=np.array([1.1]))])
+    features = thumbnail_features(images)
+    same_hash = np.zeros(4, dtype=np.uint64)  # every pair is a pHash candidate: only correlation decides
+    digests = np.arange(4)
+    groups = duplicate_groups(digests=digests, phashes=same_hash, radius=0, features=features, min_correlation=0.98)
+    assert groups[3] == groups[0] and len({groups[0], groups[1], groups[2]}) == 3
+    alone = duplicate_groups(digests=digests, phashes=same_hash, radius=0)
+    assert len(set(alone)) == 1  # pHash alone chains all four
+
+
+def test_flat_images_have_zero_features():
+    from winnow.dedup import thumbnail_features
+
+    flat = np.full((2, 8, 8, 1), 7, dtype=np.uint8)
+    assert not thumbnail_features(flat).any()

@@ -23,7 +23,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, precision_recall_f1
-from winnow.hamming_index import HASH_BITS, components, hamming_components
+from winnow.hamming_index import HASH_BITS, components, hamming_components, hamming_pairs
 
 KEEP_POLICIES = ("best_quality", "first")
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
@@ -31,26 +31,102 @@ GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason"
 REASONS = ("unique", "kept", "exact_duplicate", "near_duplicate", "leak", "eval_copy")
 
 
-def duplicate_groups(*, digests: np.ndarray, phashes: np.ndarray, radius: int | None) -> np.ndarray:
-    """Connected components of "same digest" or "pHash within ``radius``".
+def duplicate_groups(
+    *, digests: np.ndarray, phashes: np.ndarray, radius: int | None,
+    features: np.ndarray | None = None, min_correlation: float | None = None,
+) -> np.ndarray:
+    """Connected components of "same digest" or "near duplicate".
+
+    Near duplicates are pairs whose pHashes are within ``radius`` bits and, when ``features`` are
+    given, whose thumbnails correlate at least ``min_correlation``. The pHash search finds candidates
+    cheaply; the correlation check keeps digits, icons and other sets of look-alike images, whose
+    hashes crowd together, from chaining into one giant group.
 
     Args:
         digests: ``(N,)`` pixel digests (any hashable dtype); equal digest = exact duplicate.
         phashes: uint64 ``(N,)`` perceptual hashes.
         radius: largest Hamming distance between near duplicates; None finds exact duplicates only.
+        features: float32 ``(N, D)`` from :func:`thumbnail_features`, or None for pHash alone.
+        min_correlation: required with ``features``.
 
     Returns:
         int64 ``(N,)`` group numbers ``0..G-1`` in order of each group's first row.
     """
     exact = pd.factorize(pd.Series(digests))[0]
-    labelings = [exact] if radius is None else [exact, hamming_components(phashes, radius=radius)]
-    # equal labels under either relation join: chain each label's rows in row order
-    pairs = []
-    for labels in labelings:
-        order = np.argsort(labels, kind="stable")
-        same = labels[order][1:] == labels[order][:-1]
-        pairs.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
+    order = np.argsort(exact, kind="stable")
+    same = exact[order][1:] == exact[order][:-1]
+    pairs = [np.stack([order[:-1][same], order[1:][same]], axis=1)]
+    if radius is not None:
+        phashes = np.asarray(phashes, dtype=np.uint64)
+        if features is None:
+            labels = hamming_components(phashes, radius=radius)
+            order = np.argsort(labels, kind="stable")
+            same = labels[order][1:] == labels[order][:-1]
+            pairs.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
+        else:
+            candidates = _image_pairs(phashes, radius=radius)
+            pairs.append(candidates[pair_correlation(features, candidates) >= min_correlation])
     return components(len(exact), np.concatenate(pairs))
+
+
+def thumbnail_features(images: np.ndarray, *, side: int = 16, batch_size: int = 4096) -> np.ndarray:
+    """Standardised grayscale thumbnails, for the correlation check of near duplicates.
+
+    Brightness, contrast and saturation changes are (up to clipping) affine maps of the grey levels,
+    so a jittered copy correlates with its source at nearly 1 while a different image does not.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``.
+        side: the thumbnail is about ``side`` pixels on its shorter edge (block means of an integer factor).
+
+    Returns:
+        float32 ``(N, D)``, each row zero-mean with unit norm (all zeros for a flat image).
+    """
+    n, h, w, c = images.shape
+    factor = max(1, min(h, w) // side)
+    th, tw = h // factor, w // factor
+    weights = np.array([0.2989, 0.587, 0.114], np.float32) if c == 3 else np.ones(1, np.float32)
+    out = np.empty((n, th * tw), np.float32)
+    for start in range(0, n, batch_size):
+        batch = np.asarray(images[start:start + batch_size, : th * factor, : tw * factor], dtype=np.float32)
+        gray = batch @ weights
+        thumbs = gray.reshape(len(batch), th, factor, tw, factor).mean(axis=(2, 4)).reshape(len(batch), -1)
+        thumbs -= thumbs.mean(axis=1, keepdims=True)
+        norms = np.linalg.norm(thumbs, axis=1, keepdims=True)
+        out[start:start + batch_size] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
+    return out
+
+
+def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 20) -> np.ndarray:
+    """float32 ``(P,)`` correlation of the two rows of ``features`` named by each of ``pairs`` ``(P, 2)``."""
+    out = np.empty(len(pairs), np.float32)
+    for start in range(0, len(pairs), block):
+        chunk = pairs[start:start + block]
+        out[start:start + block] = np.einsum("ij,ij->i", features[chunk[:, 0]], features[chunk[:, 1]])
+    return out
+
+
+def _image_pairs(phashes: np.ndarray, *, radius: int) -> np.ndarray:
+    """int64 ``(P, 2)`` every pair of images whose hashes are within ``radius``, equal hashes included.
+
+    The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
+    images carrying them.
+    """
+    unique, inverse = np.unique(phashes, return_inverse=True)
+    inverse = inverse.ravel()
+    counts = np.bincount(inverse, minlength=len(unique))
+    members = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    repeated = np.flatnonzero(counts > 1)
+    hash_pairs = np.concatenate([hamming_pairs(unique, radius=radius), np.stack([repeated, repeated], axis=1)])
+    a, b = hash_pairs[:, 0], hash_pairs[:, 1]
+    sizes = counts[a] * counts[b]
+    which = np.repeat(np.arange(len(hash_pairs)), sizes)
+    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    left = members[starts[a][which] + within // counts[b][which]]
+    right = members[starts[b][which] + within % counts[b][which]]
+    keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
+    return np.stack([left[keep], right[keep]], axis=1)
 
 
 def choose_kept(
@@ -118,19 +194,23 @@ def dedup_table(
     radius: int | None,
     keep: str = "best_quality",
     drop_leaks: bool = True,
+    features: np.ndarray | None = None,
+    min_correlation: float | None = None,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, keep, drop_leaks: see :func:`duplicate_groups` and :func:`choose_kept`.
+        radius, features, min_correlation: see :func:`duplicate_groups`; ``features`` rows follow ``manifest``.
+        keep, drop_leaks: see :func:`choose_kept`.
 
     Returns:
         DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
     """
-    merged = _validated(manifest, scores, radius=radius, keep=keep)
-    groups = duplicate_groups(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius)
+    merged = _validated(manifest, scores, radius=radius, keep=keep, min_correlation=min_correlation)
+    groups = duplicate_groups(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
+                              features=features, min_correlation=min_correlation)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
         groups=groups, splits=merged["split"].to_numpy(), digests=merged["digest"].to_numpy(),
@@ -182,8 +262,11 @@ def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = N
     return metrics
 
 
-def _validated(manifest: pd.DataFrame, scores: pd.DataFrame, *, radius: int | None, keep: str) -> pd.DataFrame:
+def _validated(manifest: pd.DataFrame, scores: pd.DataFrame, *, radius: int | None, keep: str,
+               min_correlation: float | None) -> pd.DataFrame:
     """The manifest joined with the scores it needs, or a one-line :class:`WinnowError`."""
+    if min_correlation is not None and not -1 <= min_correlation <= 1:
+        raise WinnowError(f"params.yaml dedup.min_correlation: must lie in [-1, 1] or be null, got {min_correlation!r}")
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius < HASH_BITS):
         raise WinnowError(f"params.yaml dedup.radius: must be an integer in [0, {HASH_BITS - 1}] or null, got {radius!r}")
     if keep not in KEEP_POLICIES:
