@@ -1,0 +1,85 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, write_imageset
+from winnow.variants import (
+    apply_decisions, baseline_rows, cleaner_decisions, load_variant, oracle_rows, write_variant,
+)
+
+
+def _manifest(ids, split, labels):
+    return pd.DataFrame({"id": ids, "split": split, "label": labels, "source": "t", "orig_h": 4, "orig_w": 4,
+                         "orig_mode": "L"})
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """data/ingest with 6 train, 2 val, 2 test images; data/degrade with train relabelled + one removed."""
+    monkeypatch.chdir(tmp_path)
+    ids = [f"i{k}" for k in range(10)]
+    split = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
+    labels = [0, 1, 2, 0, 1, 2, 0, 1, 0, 1]
+    images = np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(4, 1).repeat(4, 2)
+    write_imageset("data/ingest", images, _manifest(ids, split, labels), ["a", "b", "c"])
+    keep = [k for k in range(10) if k != 5]
+    degraded = _manifest([ids[k] for k in keep], [split[k] for k in keep], [labels[k] for k in keep])
+    degraded.loc[0, "label"] = 2  # degrade flipped i0
+    write_imageset("data/degrade", images[keep], degraded, ["a", "b", "c"])
+    return degraded
+
+
+def test_decisions_apply_exactly_as_listed(project):
+    flags = pd.DataFrame({"id": ["i1", "i8"], "dark": [True, True], "blurry": [False, True], "any": [True, True]})
+    groups = pd.DataFrame({"id": ["i2", "i3"], "kept": [False, True], "reason": ["near_duplicate", "kept"]})
+    issues = pd.DataFrame({"id": ["i0", "i4", "i9"], "decision": ["relabel", "keep", "relabel"],
+                           "suggested_label": [0, 1, 1], "reason": ["cl", "cl", "cl"]})
+    decisions = cleaner_decisions(flags=flags, groups=groups, label_issues=issues)
+    rows = apply_decisions(baseline_rows(project), decisions)
+    by_id = rows.set_index("id")
+    assert list(rows["id"]) == ["i0", "i1", "i2", "i3", "i4"]  # val/test never enter; i5 was removed by degrade
+    assert by_id.loc["i0", "action"] == "relabel" and by_id.loc["i0", "label"] == 0
+    assert by_id.loc["i1", "action"] == "drop" and by_id.loc["i1", "reason"] == "dark"
+    assert by_id.loc["i2", "action"] == "drop" and by_id.loc["i2", "stage"] == "dedup"
+    assert set(by_id.loc[["i3", "i4"], "action"]) == {"keep"}
+    assert by_id.loc["i4", "label"] == 1
+
+    write_variant("pruned", rows)
+    train, val = load_variant("pruned")
+    assert train.manifest["id"].tolist() == ["i0", "i3", "i4"]
+    assert train.labels.tolist() == [0, 0, 1]
+    assert train.images[:, 0, 0, 0].tolist() == [0, 3, 4]
+    assert val.manifest["id"].tolist() == ["i6", "i7"] and val.labels.tolist() == [0, 1]
+
+
+def test_drop_wins_and_conflicting_relabels_drop(project):
+    decisions = pd.DataFrame({"id": ["i0", "i0", "i1", "i1"], "action": ["relabel", "drop", "relabel", "relabel"],
+                              "label": [1, -1, 0, 2], "reason": ["x", "y", "p", "q"], "stage": ["a", "b", "c", "c"]})
+    rows = apply_decisions(baseline_rows(project), decisions).set_index("id")
+    assert rows.loc["i0", "action"] == "drop" and rows.loc["i0", "reason"] == "y" and rows.loc["i0", "stage"] == "a+b"
+    assert rows.loc["i1", "action"] == "drop" and rows.loc["i1", "reason"] == "conflicting relabels"
+    assert rows.loc["i0", "label"] == 2  # a dropped row keeps its given label for the record
+
+
+def test_oracle_reads_the_undamaged_split_and_extra_images_are_added(project):
+    from winnow.imageset import read_imageset
+
+    ingested = read_imageset("data/ingest")
+    extra = ImageSet(np.full((2, 4, 4, 1), 99, np.uint8), _manifest(["g0", "g1"], "train", [2, 2]), ["a", "b", "c"])
+    rows = pd.concat([oracle_rows(ingested.manifest),
+                      pd.DataFrame({"id": ["g0", "g1"], "origin": "extra", "label": 2, "action": "add",
+                                    "reason": "gan", "stage": "gan"})], ignore_index=True)
+    write_variant("augmented", rows, extra=extra)
+    train, _ = load_variant("augmented")
+    assert len(train) == 8 and train.labels.tolist() == [0, 1, 2, 0, 1, 2, 2, 2]
+    assert train.images[-1].max() == 99
+
+
+def test_missing_and_empty_variants_are_clear_errors(project):
+    with pytest.raises(WinnowError, match="rows.parquet: not found"):
+        load_variant("pruned")
+    rows = baseline_rows(project).assign(action="drop")
+    write_variant("empty", rows)
+    with pytest.raises(WinnowError, match="every train image was dropped"):
+        load_variant("empty")
