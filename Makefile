@@ -25,6 +25,7 @@ test: setup
 bench-extra: setup
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,bench]'
 
+# re-pin from the current environment; the +cpu/+cu local tag is dropped so the pin fits every host
 lock:
-	$(BIN)/pip freeze | grep -vE '^#|^-e|^winnow' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/' > requirements.lock.new
+	{ grep '^#' requirements.lock; $(BIN)/pip freeze | grep -vE '^#|^-e|^winnow' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock

@@ -24,10 +24,15 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically (temporary name, then rename)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_to_builtin) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (temporary name, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_to_builtin) + "\n")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 

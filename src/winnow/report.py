@@ -1,0 +1,288 @@
+"""The report a person looks at: one self-contained HTML page, ``reports/index.html``.
+
+Each section is a small function that takes tables already loaded and returns an HTML fragment; a
+section whose stage has not run says so instead of failing. Pictures are embedded as ``data:`` URIs
+(:mod:`winnow.report_figures`, :mod:`winnow.report_grids`), the style is a short inline sheet and
+there is no script, so the page opens offline in any browser and travels as one file.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+
+from winnow.compare import class_table, pairwise
+from winnow.metrics import PER_CLASS_METRICS
+from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1180px;margin:0 auto;
+padding:0 24px 48px}
+h1{margin:24px 0 4px}h2{margin-top:36px;border-bottom:2px solid #333;padding-bottom:2px}h3{margin:20px 0 6px}
+nav{font-size:13px;margin-bottom:8px}nav a{margin-right:14px;color:#1f5fa8;text-decoration:none}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}
+th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}
+th{background:#f3f3f3}th:first-child,td:first-child,td.text{text-align:left}
+tr.summary td{border-top:1px solid #999;color:#555}
+.note{color:#777;font-style:italic}.pass{color:#2a7d2a;font-weight:600}.fail{color:#c0271f;font-weight:600}
+img.figure{max-width:100%;display:block;margin:8px 0}
+details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
+.grid{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 12px}
+.tile{margin:0;width:96px;font-size:11px;text-align:center;line-height:1.25}
+.tile img{width:84px;height:84px;image-rendering:pixelated;border:3px solid #ddd;display:block;margin:0 auto 2px}
+.tile.kept img{border-color:#2a7d2a}.tile.dropped img{border-color:#c0271f;opacity:.75}
+.row{display:flex;gap:6px;align-items:flex-start;padding:6px 0;border-bottom:1px dashed #ccc}
+.row .label{width:150px;font-size:12px;color:#555}
+.groups{display:flex;flex-wrap:wrap;gap:10px}.group{border:1px solid #ccc;border-radius:4px;padding:4px 6px}
+.group .label{font-size:12px;color:#555;margin-bottom:3px}.group .grid{margin:0}
+"""
+SIGNIFICANCE_LEVEL = 0.05
+ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
+
+
+def page(*, title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
+    """The whole document: title, a table of contents, then each ``(anchor, heading, body)`` section."""
+    contents = "".join(f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in sections)
+    body = "".join(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{fragment}</section>'
+                   for anchor, heading, fragment in sections)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<link rel="icon" href="data:,"><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>'
+            f'<p class="note">{html.escape(subtitle)}</p><nav>{contents}</nav>{body}</body></html>\n')
+
+
+def not_run(what: str, *, how: str) -> str:
+    """The note a section shows when its input does not exist yet."""
+    return f'<p class="note">{html.escape(what)}: not run ({html.escape(how)}).</p>'
+
+
+def figure(uri: str, *, alt: str) -> str:
+    """An embedded picture."""
+    return f'<img class="figure" src="{uri}" alt="{html.escape(alt)}">'
+
+
+def fmt(value, *, digits: int = 3) -> str:
+    """A cell as text: counts with thousands separators, other numbers to ``digits`` decimals, NaN as –."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, Integral):
+        return f"{int(value):,}"
+    if isinstance(value, Real):
+        return "–" if math.isnan(value) else f"{value:,.{digits}f}"
+    return "–" if value is None else str(value)
+
+
+def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | None = None, index: bool = True,
+               summary_rows: tuple[str, ...] = ()) -> str:
+    """A table of ``frame`` (escaped); ``bold``, a boolean frame of the same shape, marks cells to stress;
+    rows named in ``summary_rows`` are set apart below a rule."""
+    columns = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for position, (name, row) in enumerate(frame.iterrows()):
+        cells = [f'<td class="text">{html.escape(str(name))}</td>'] if index else []
+        for column, value in row.items():
+            text = html.escape(fmt(value, digits=digits))
+            strong = bold is not None and bool(bold.iloc[position][column])
+            cells.append(f"<td>{'<b>' + text + '</b>' if strong else text}</td>")
+        row_class = ' class="summary"' if name in summary_rows else ""
+        body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
+    """Nested dicts and lists as ``a.b.0.c`` → value (a list of plain values joined by commas), for
+    showing a metrics JSON as a table."""
+    flat: dict[str, object] = {}
+    items = mapping.items() if isinstance(mapping, dict) else enumerate(mapping)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+            flat[name] = ", ".join(fmt(v) for v in value)
+        elif isinstance(value, (dict, list)) and value:
+            flat |= flatten(value, prefix=name + ".")
+        else:
+            flat[name] = value
+    return flat
+
+
+def key_value_table(mapping: dict, *, digits: int = 3, limit: int = 60) -> str:
+    """A metrics JSON as a two-column table; true/false read as pass/fail; beyond ``limit`` rows, a count."""
+    flat = list(flatten(mapping).items())
+    if not flat:
+        return ""
+    rows = []
+    for key, value in flat[:limit]:
+        text = html.escape(fmt(value, digits=digits))
+        if isinstance(value, bool):
+            text = f'<span class="{"pass" if value else "fail"}">{"pass" if value else "fail"}</span>'
+        rows.append(f'<tr><td class="text">{html.escape(key)}</td><td class="text">{text}</td></tr>')
+    more = f'<p class="note">… and {len(flat) - limit} more entries.</p>' if len(flat) > limit else ""
+    return f"<table><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def reason_tokens(reason: str) -> list[str]:
+    """The separate reasons in a variant row's ``reason``: ``"3->5: label_issue"`` → ``["label_issue"]``,
+    ``"dark+light; near_duplicate"`` → ``["dark", "light", "near_duplicate"]``."""
+    reason = re.sub(r"^\d+->\d+: ", "", reason or "")
+    return list(dict.fromkeys(t for part in reason.split("; ") for t in part.split("+") if t))
+
+
+def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degrade: dict | None,
+                    variant_rows: dict[str, pd.DataFrame], origin_labels: dict[str, pd.Series],
+                    classes: list[str]) -> str:
+    """What went in and what each data set version removed, relabelled and added: overall, by reason
+    (an image removed for two reasons counts under both) and by class.
+
+    Args:
+        ingest, degrade: ``metrics/ingest.json``, ``metrics/degrade.json``.
+        rejected: ``data/ingest/rejected.csv`` (``path, reason``).
+        variant_rows: variant → its ``rows.parquet``.
+        origin_labels: origin (``ingest``, ``degrade``) → its manifest's label by id, the labels the rows
+            started from.
+    """
+    parts = []
+    if ingest:
+        splits = " · ".join(f"{name} {fmt(n)}" for name, n in ingest.get("split", {}).items())
+        parts.append(f"<p><b>{fmt(ingest['images'])}</b> images read ({splits}) in {fmt(ingest['classes'])} classes; "
+                     f"<b>{fmt(ingest['rejected'])}</b> files rejected.</p>")
+    if rejected is not None and len(rejected):
+        parts.append(html_table(rejected.groupby("reason").size().rename("files").to_frame()))
+    if degrade and degrade.get("kind"):
+        planted = pd.Series(degrade["kind"], name="images").loc[lambda s: s > 0].to_frame()
+        planted.index.name = "problem planted by degrade"
+        parts.append(f"<p>degrade: train split {fmt(degrade['train']['before'])} → {fmt(degrade['train']['after'])} "
+                     f"images; {fmt(degrade['perturbed_images'])} images carry a known problem.</p>"
+                     + html_table(planted))
+    if not variant_rows:
+        return "".join(parts) + not_run("data set versions", how="the variants stage writes data/variants/")
+    changes = {name: _row_changes(rows, origin_labels=origin_labels) for name, rows in variant_rows.items()}
+    overview = pd.DataFrame({name: {"train images": int((c["action"] != "drop").sum()),
+                                    **{title: int((c["action"] == action).sum())
+                                       for action, title in ACTION_TITLES.items()}}
+                             for name, c in changes.items()}).T
+    overview.index.name = "version"
+    parts += ["<h3>Data set versions</h3>", html_table(overview)]
+    by_reason = pd.DataFrame({name: _reason_counts(c) for name, c in changes.items()}).fillna(0).astype(int)
+    if len(by_reason):
+        by_reason.index.name = "decision · reason"
+        parts += ["<h3>By reason</h3>", html_table(by_reason.loc[:, by_reason.any(axis=0)])]
+    parts += ["<h3>By class</h3>", html_table(_class_counts(changes, classes=classes))]
+    return "".join(parts)
+
+
+def _row_changes(rows: pd.DataFrame, *, origin_labels: dict[str, pd.Series]) -> pd.DataFrame:
+    # each row with the label it started from (added images start from their own label)
+    given = rows["label"].copy()
+    for origin, labels in origin_labels.items():
+        mine = rows["origin"] == origin
+        given[mine] = rows.loc[mine, "id"].map(labels).fillna(rows.loc[mine, "label"]).astype(np.int64)
+    return rows.assign(given=given.astype(np.int64))
+
+
+def _reason_counts(changes: pd.DataFrame) -> pd.Series:
+    acted = changes[changes["action"].isin(list(ACTION_TITLES))]
+    keys = [f"{ACTION_TITLES[action]} · {token}" for action, reason in zip(acted["action"], acted["reason"])
+            for token in reason_tokens(reason) or ["(no reason given)"]]
+    return pd.Series(keys, dtype=object).value_counts()
+
+
+def _class_counts(changes: dict[str, pd.DataFrame], *, classes: list[str]) -> pd.DataFrame:
+    # train images per class per version, then the columns of change that are not all zero
+    def per_class(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame[column].value_counts().reindex(range(len(classes)), fill_value=0)
+
+    columns = {}
+    for name, c in changes.items():
+        columns[f"{name} images"] = per_class(c[c["action"] != "drop"], "label")
+    for name, c in changes.items():
+        columns[f"{name} removed"] = per_class(c[c["action"] == "drop"], "given")
+        columns[f"{name} relabelled from"] = per_class(c[c["action"] == "relabel"], "given")
+        columns[f"{name} relabelled to"] = per_class(c[c["action"] == "relabel"], "label")
+        columns[f"{name} added"] = per_class(c[c["action"] == "add"], "label")
+    table = pd.DataFrame(columns).loc[:, lambda t: t.any(axis=0) | t.columns.str.endswith(" images")]
+    table.index = pd.Index(classes, name="class")
+    return table
+
+
+def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.DataFrame]) -> str:
+    """How each version's model does on the untouched test split: headline numbers, per-class F1
+    bars, per-class tables (best version per class in bold) each with the paired t-test across classes
+    between every two versions, and the confusion matrices."""
+    if not metrics:
+        return not_run("evaluation", how="the evaluate stage writes metrics/evaluate/<variant>.json")
+    headline = pd.DataFrame({v: {"accuracy": m["accuracy"], **{f"macro {k}": m["macro"][k] for k in ("precision",
+                             "recall", "f1")}, "F1 std across classes": m["per_class_std"]["f1"]}
+                             for v, m in metrics.items()}).T
+    headline.index.name = "version"
+    f1 = class_table(metrics, metric="f1")
+    parts = [html_table(headline), figure(per_class_f1_figure(f1.drop(index=["average", "std"])),
+                                          alt="per-class F1 per version")]
+    for metric in sorted(PER_CLASS_METRICS, key=lambda m: m != "f1"):  # F1 open first, the others folded
+        table = class_table(metrics, metric=metric)
+        classes = table.drop(index=["average", "std"])
+        best = table.eq(table.max(axis=1), axis=0) & (len(metrics) > 1)
+        best.loc["std"] = False
+        body = (html_table(table, bold=best, summary_rows=("average", "std"))
+                + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics})))
+        parts.append(f"<h3>{metric}</h3>{body}" if metric == "f1" else
+                     f"<details><summary>{metric} per class</summary>{body}</details>")
+    if confusions:
+        parts += ["<h3>Confusion matrices</h3>", figure(confusion_figure(confusions), alt="confusion matrices")]
+    return "".join(parts)
+
+
+def _significance_table(tests: pd.DataFrame) -> str:
+    if tests.empty:
+        return ""
+    rows = pd.DataFrame({
+        "change (to − from)": [f"{d:+.3f}" for d in tests["mean_diff"]],
+        "95% bootstrap CI": [f"{lo:+.3f} … {hi:+.3f}" for lo, hi in zip(tests["ci_low"], tests["ci_high"])],
+        "p (paired t-test)": ["–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in tests["p"]],
+        "reads as": [f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else f"{to} worse" if p < SIGNIFICANCE_LEVEL
+                     else "no clear difference" for to, d, p in zip(tests["to"], tests["mean_diff"], tests["p"])],
+    }, index=pd.Index(tests["from"] + " → " + tests["to"], name="versions (across classes)"))
+    return html_table(rows)
+
+
+def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFrame]) -> str:
+    """Each quality score's distribution with the threshold the threshold stage chose (red = flagged),
+    and how many images each flags; precision and recall where degrade planted the problem."""
+    if not summary:
+        return not_run("thresholds", how="the threshold stage writes metrics/threshold.json")
+    table = pd.DataFrame(summary).T
+    if {"tp", "fp", "fn"} <= set(table.columns):  # undefined (–) rather than 0 where nothing was flagged or planted
+        table.loc[table["flagged"] == 0, "precision"] = np.nan
+        table.loc[table["tp"] + table["fn"] == 0, "recall"] = np.nan
+        table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
+    table = table.drop(columns=["tp", "fp", "fn"], errors="ignore")
+    table.index.name = "issue"
+    titles = {issue: f"{issue}: {s['method']}, " + (f"cut {s['threshold']:.3f}, {s['flagged']:,} flagged"
+                                                    if s.get("threshold") is not None else "no cut")
+              for issue, s in summary.items()}
+    parts = [html_table(table.astype(object).where(table.notna(), None))]
+    if histograms:
+        ordered = {issue: histograms[issue] for issue in summary if issue in histograms}
+        parts.append(figure(threshold_figure(ordered, titles=titles), alt="quality score histograms"))
+    return "".join(parts)
+
+
+def study_section(*, study: pd.DataFrame | None) -> str:
+    """The data-quality study: accuracy and macro F1 of the baseline as each kind of damage grows."""
+    if study is None or study[study["sweep"] != "clean"].empty:
+        return not_run("data-quality study", how="`winnow study collect` writes plots/study/study.csv")
+    return ('<p class="note">Solid: test accuracy; dashed: macro F1; one colour per kind of damage.</p>'
+            + figure(study_figure(study), alt="data-quality study curves"))
+
+
+def contracts_section(*, contracts: dict | None, data_docs: str | None) -> str:
+    """The data contracts' results, with a link to the full Great Expectations Data Docs when present."""
+    if contracts is None:
+        return not_run("data contracts", how="the contracts stage writes metrics/contracts.json")
+    link = (f'<p>Full results: <a href="{html.escape(data_docs)}">Great Expectations Data Docs</a> '
+            '(a separate local page).</p>' if data_docs else "")
+    return link + key_value_table(contracts)

@@ -1,0 +1,93 @@
+"""report: one self-contained HTML page, reports/index.html, from whatever the pipeline has written;
+a section whose stage has not run (confident-learn, gan-synthesize, contracts, the study) says so."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from winnow import report, report_grids
+from winnow.imageset import read_imageset
+from winnow.stage import load_params, run, write_text
+
+OUT = Path("reports/index.html")
+DATA_DOCS = Path("reports/contracts")
+
+
+def main() -> None:
+    params = load_params()
+    p, variants = params["report"], params["variants"]
+    ingested = read_imageset("data/ingest")
+    degraded = optional(read_imageset, "data/degrade")
+    classes = ingested.classes
+    metrics = {v: m for v in variants if (m := optional(read_json, f"metrics/evaluate/{v}.json"))}
+    origin_labels = {"ingest": labels_by_id(ingested.manifest)}
+    if degraded is not None:
+        origin_labels["degrade"] = labels_by_id(degraded.manifest)
+    sections = [
+        ("summary", "What happened to the data", report.summary_section(
+            ingest=optional(read_json, "metrics/ingest.json"),
+            rejected=optional(pd.read_csv, "data/ingest/rejected.csv"),
+            degrade=optional(read_json, "metrics/degrade.json"),
+            variant_rows={v: rows for v in variants
+                          if (rows := optional(pd.read_parquet, f"data/variants/{v}/rows.parquet")) is not None},
+            origin_labels=origin_labels, classes=classes)),
+        ("evaluation", "Versions side by side on the test split", report.evaluation_section(
+            metrics=metrics,
+            confusions={v: confusion_counts(f"plots/evaluate/{v}/confusion.csv", classes=classes) for v in metrics
+                        if Path(f"plots/evaluate/{v}/confusion.csv").is_file()})),
+        ("thresholds", "Quality scores and their thresholds", report.threshold_section(
+            summary=optional(read_json, "metrics/threshold.json"),
+            histograms={path.stem: pd.read_csv(path) for path in sorted(Path("plots/threshold").glob("*.csv"))})),
+        ("flagged", "Most flagged images per issue", report_grids.flagged_section(
+            flags=optional(pd.read_parquet, "data/threshold/flags.parquet"),
+            scores=optional(pd.read_parquet, "data/score/scores.parquet"), imageset=degraded,
+            per_issue=p["images_per_grid"])),
+        ("labels", "Label issues", report_grids.label_issues_section(
+            issues=optional(pd.read_parquet, "data/confident-learn/label_issues.parquet"),
+            summary=optional(read_json, "metrics/confident_learn.json"), imageset=degraded,
+            count=p["images_per_grid"])),
+        ("duplicates", "Duplicate groups", report_grids.duplicates_section(
+            groups=optional(pd.read_parquet, "data/dedup/groups.parquet"),
+            summary=optional(read_json, "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
+        ("gan", "Generated images", report_grids.gan_section(
+            samples=optional(read_imageset, "data/gan"), summary=optional(read_json, "metrics/gan.json"),
+            per_class=p["samples_per_class"])),
+        ("study", "Data-quality study", report.study_section(study=optional(pd.read_csv, "plots/study/study.csv"))),
+        ("contracts", "Data contracts", report.contracts_section(
+            contracts=optional(read_json, "metrics/contracts.json"), data_docs=data_docs_link())),
+    ]
+    subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "
+                "every picture is embedded, so this page needs no network")
+    write_text(OUT, report.page(title="winnow report", subtitle=subtitle, sections=sections))
+    print(f"report: {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, {len(metrics)} evaluated versions)")
+
+
+def optional(read, path: str):
+    """``read(path)``, or None when the file or folder does not exist (its stage has not run)."""
+    return read(path) if Path(path).exists() else None
+
+
+def read_json(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def labels_by_id(manifest: pd.DataFrame) -> pd.Series:
+    return manifest.set_index("id")["label"]
+
+
+def confusion_counts(path: str, *, classes: list[str]) -> pd.DataFrame:
+    """Counts ``(actual, predicted)`` from evaluate's confusion.csv, every class on both axes in class order."""
+    pairs = pd.read_csv(path, dtype=str)
+    return pd.crosstab(pd.Categorical(pairs["actual"], categories=classes),
+                       pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
+
+
+def data_docs_link() -> str | None:
+    """The Great Expectations Data Docs index page, relative to reports/, when the contracts stage wrote one."""
+    pages = sorted(DATA_DOCS.rglob("index.html"), key=lambda page: len(page.parts))
+    return str(pages[0].relative_to(OUT.parent)) if pages else None
+
+
+if __name__ == "__main__":
+    run(main)
