@@ -1,0 +1,146 @@
+"""The tables the data contracts (``contracts/*.yaml``) validate, built without Great Expectations.
+
+- :func:`ingest_table`: one row per ingested image, the manifest plus the image shape and two set-wide
+  class counts;
+- the scores table is ``data/score/scores.parquet`` as the score stage wrote it;
+- :func:`variant_table`: one row per training variant, the rates its contract bounds.
+
+The cleaners' measurements (:func:`measurements`) all describe ``data/degrade``: threshold flags, dedup
+groups and confident-learn issues were computed on its pixels and labels. A measurement applies to a
+variant's row only when the row shows the same pixels (same ``id`` and pixel ``digest``), so the oracle
+(the undamaged train split) is measured on its unperturbed images and a generated image is not measured
+at all. A label issue applies only while the row keeps the label confident-learn judged: a relabelled
+image, or the oracle's true label of a flipped image, is measured and not an issue. Rates are shares of
+the kept rows that were measured, and null when nothing was measured (the contract then fails).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+VARIANT_RATES = ("duplicate_rate", "label_issue_rate", "flagged_rate", "class_balance", "completeness")
+
+
+def class_counts(labels: pd.Series, *, num_classes: int) -> np.ndarray:
+    """int64 ``(num_classes,)``: images per class, 0 for a class with none; labels outside the range ignored."""
+    labels = pd.to_numeric(labels, errors="coerce")
+    valid = labels[labels.between(0, num_classes - 1) & (labels % 1 == 0)].astype(np.int64)
+    return np.bincount(valid.to_numpy(), minlength=num_classes)
+
+
+def balance(counts: np.ndarray) -> float:
+    """Smallest class count over the largest (1 = balanced, 0 = a class is empty or there are no images)."""
+    return float(counts.min() / counts.max()) if len(counts) and counts.max() > 0 else 0.0
+
+
+def ingest_table(manifest: pd.DataFrame, *, image_shape: tuple[int, ...], num_classes: int) -> pd.DataFrame:
+    """The ingest contract's table.
+
+    Args:
+        manifest: ``data/ingest/manifest.parquet`` as read, without the imageset's own validation (the
+            contract reports what is wrong instead of stopping at the first problem).
+        image_shape: the shape of ``images.npy``, ``(N, H, W, C)``.
+        num_classes: the length of ``classes.json``.
+
+    Returns:
+        The manifest with ``height``, ``width``, ``channels`` (from ``image_shape``, the same on every row),
+        ``smallest_class_train_images`` and ``class_balance`` (over the train split, repeated on every row).
+    """
+    _, height, width, channels = image_shape
+    counts = class_counts(manifest.loc[manifest["split"] == "train", "label"], num_classes=num_classes)
+    return manifest.assign(height=height, width=width, channels=channels,
+                           smallest_class_train_images=int(counts.min()) if num_classes else 0,
+                           class_balance=balance(counts))
+
+
+def measurements(
+    manifest: pd.DataFrame, *, flags: pd.DataFrame | None, groups: pd.DataFrame | None,
+    label_issues: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """What the cleaners measured, one row per image of ``data/degrade``.
+
+    Args:
+        manifest: ``data/degrade/manifest.parquet`` (``id``, ``digest``).
+        flags: threshold's ``flags.parquet`` (``id``, ``any``), or None when missing.
+        groups: dedup's ``groups.parquet`` (``id``, ``group``), or None when missing.
+        label_issues: confident-learn's ``label_issues.parquet`` (``id``, ``given_label``, ``is_issue``; only
+            the images it judged), or None when missing.
+
+    Returns:
+        ``id, digest, flagged, group, given_label, is_issue``; a column is all null when its input is None,
+        ``given_label`` and ``is_issue`` are null for images confident-learn did not judge.
+    """
+    out = manifest.loc[:, ["id", "digest"]].reset_index(drop=True)
+    out["flagged"] = _lookup(out["id"], flags, "any")
+    out["group"] = _lookup(out["id"], groups, "group")
+    out["given_label"] = _lookup(out["id"], label_issues, "given_label")
+    out["is_issue"] = _lookup(out["id"], label_issues, "is_issue")
+    return out
+
+
+def _lookup(ids: pd.Series, table: pd.DataFrame | None, column: str) -> pd.Series:
+    if table is None:
+        return pd.Series(None, index=ids.index, dtype=object)
+    return table.set_index("id")[column].reindex(ids).astype(object).reset_index(drop=True)
+
+
+def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """The variant contract's table: one row of rates for variant ``name``.
+
+    Args:
+        rows: the variant's ``rows.parquet`` (``id, label, action``) plus ``digest``, the digest of the
+            pixels the row trains on (null when its image is missing from its origin imageset).
+        measured: :func:`measurements`.
+        num_classes: the length of ``classes.json``.
+
+    Returns:
+        One row: ``variant``, the :data:`VARIANT_RATES` (each in [0, 1], null when not measured),
+        ``kept_images`` and ``measured_share`` (kept rows the cleaners looked at):
+
+        - ``duplicate_rate``: kept rows in a dedup group holding another kept row;
+        - ``label_issue_rate``: judged kept rows confident-learn calls an issue, still under the judged label;
+        - ``flagged_rate``: kept rows with any threshold flag;
+        - ``class_balance``: the smallest class's kept count over the largest's;
+        - ``completeness``: kept rows with a label in range and an existing image.
+    """
+    kept = rows[rows["action"] != "drop"].reset_index(drop=True)
+    labels = pd.to_numeric(kept["label"], errors="coerce")
+    valid_label = labels.between(0, num_classes - 1) & (labels % 1 == 0)
+    seen = kept.loc[:, ["id", "digest", "label"]].merge(measured, on=["id", "digest"], how="inner")
+    grouped = seen[seen["group"].notna()]
+    kept_per_group = grouped.groupby("group")["id"].transform("size")
+    judged = seen[seen["given_label"].notna()]
+    issues = judged["is_issue"].astype(bool) & (judged["label"] == judged["given_label"].astype(np.int64))
+    return pd.DataFrame([{
+        "variant": name,
+        "duplicate_rate": _share(kept_per_group > 1),
+        "label_issue_rate": _share(issues),
+        "flagged_rate": _share(seen.loc[seen["flagged"].notna(), "flagged"].astype(bool)),
+        "class_balance": balance(class_counts(kept["label"], num_classes=num_classes)),
+        "completeness": _share(valid_label & kept["digest"].notna()),
+        "kept_images": len(kept),
+        "measured_share": _share(pd.Series(kept["id"].isin(seen["id"]))),
+    }])
+
+
+def _share(mask: pd.Series) -> float | None:
+    """The share of True values, or None for an empty selection (nothing was measured)."""
+    return float(mask.mean()) if len(mask) else None
+
+
+def with_digests(rows: pd.DataFrame, *, manifests: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``rows`` plus ``digest``: the pixel digest of each row's image in its ``origin`` imageset.
+
+    Args:
+        rows: a variant's ``rows.parquet`` (``id``, ``origin``, ...).
+        manifests: origin (``ingest``, ``degrade``, ``extra``) -> that imageset's manifest (``id``, ``digest``).
+
+    Returns:
+        A copy of ``rows`` with ``digest``, null where the origin or the id is unknown (a missing image).
+    """
+    digest = pd.Series(None, index=rows.index, dtype=object)
+    for origin, manifest in manifests.items():
+        here = rows["origin"] == origin
+        digest[here] = manifest.set_index("id")["digest"].reindex(rows.loc[here, "id"]).to_numpy()
+    return rows.assign(digest=digest)

@@ -1,0 +1,289 @@
+"""Data contracts: versioned Great Expectations suites (``contracts/*.yaml``) checked at the pipeline's gates.
+
+A suite file is a Great Expectations 1.x expectation suite written as YAML: ``name`` and ``expectations``,
+each a ``type`` (``expect_...``), its ``kwargs`` and a ``description`` naming the rule. A bound written
+``{$PARAMETER: name}`` (GX's own placeholder) is filled in by :func:`load_suite` from a flat dict of
+parameters (params.yaml ``contracts.bounds`` plus values taken from the data), so Data Docs show the
+numbers that were enforced; an expectation whose bound is null is left out and listed in
+:attr:`Suite.left_out`.
+
+:func:`validate` runs suites on pandas DataFrames in an ephemeral GX context (no GX project folder),
+returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site.
+great_expectations is imported inside :func:`validate` only: its import takes seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+import yaml
+
+from winnow.errors import WinnowError
+
+SUITES = ("ingest", "scores", "variant")
+SUITES_DIR = "contracts"
+MODES = ("enforce", "warn")
+PARAMETER = "$PARAMETER"
+_EXAMPLES = 3  # unexpected values shown in a failure line
+_BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A suite file with its bounds filled in.
+
+    Attributes:
+        name: the suite's name (``ingest``, ``scores``, ``variant``); path: the file it came from.
+        expectations: GX expectation configurations (``type``, ``kwargs``, ``description``), bounds bound.
+        left_out: one line per expectation dropped because its bound is null.
+    """
+
+    name: str
+    path: str
+    expectations: list[dict[str, Any]]
+    left_out: list[str]
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """One expectation checked on one table.
+
+    Attributes:
+        suite: the suite's name; table: the table checked (the suite's name, or a variant's name).
+        expectation: the GX expectation type; column: the column it looks at (None for a table-wide one).
+        description: the rule in words, from the suite file.
+        observed: the observed value (a number for aggregates, ``"k of n rows, e.g. [...]"`` for per-row
+            rules), ``"not measured"`` when the value is null, ``"error: ..."`` when GX could not evaluate it.
+        bound: the bound in words (``"<= 0.01"``, ``"in [0, 9]"``, ``"in {'train', ...}"``, ``"-"``).
+        success: whether the expectation held.
+    """
+
+    suite: str
+    table: str
+    expectation: str
+    column: str | None
+    description: str
+    observed: Any
+    bound: str
+    success: bool
+
+    def line(self) -> str:
+        """One line for a failure: which rule on which table, the observed value, the bound."""
+        where = self.suite if self.table == self.suite else f"{self.suite}[{self.table}]"
+        target = f"{self.expectation}({self.column})" if self.column else self.expectation
+        return f"{where}: {self.description}: observed {_number(self.observed)}, bound {self.bound} ({target})"
+
+
+class Batch(NamedTuple):
+    """A table to check against a suite; ``table`` names it in results (unique per suite)."""
+
+    suite: Suite
+    table: str
+    frame: pd.DataFrame
+
+
+def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Suite:
+    """Read a suite file and fill in its ``{$PARAMETER: name}`` bounds.
+
+    Raises:
+        WinnowError: the file is missing or malformed, or names a parameter ``parameters`` lacks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WinnowError(f"{path}: contract suite not found")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise WinnowError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
+        raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
+    expectations, left_out = [], []
+    for number, entry in enumerate(spec["expectations"], start=1):
+        if not isinstance(entry, dict) or not str(entry.get("type", "")).startswith("expect_") \
+                or not isinstance(entry.get("kwargs"), dict):
+            raise WinnowError(f"{path}: expectation {number} needs `type: expect_...` and a `kwargs` mapping")
+        kwargs, nulls = {}, set()
+        for key, value in entry["kwargs"].items():
+            kwargs[key] = _bind(value, parameters, where=f"{path}: expectation {number}")
+            if _parameter_name(value) and kwargs[key] is None:
+                nulls.add(_parameter_name(value))
+        description = str(entry.get("description") or entry["type"])
+        if nulls:
+            left_out.append(f"{spec['name']}: {description} left out ({', '.join(sorted(nulls))} is null)")
+            continue
+        expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
+    return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out)
+
+
+def _parameter_name(value: Any) -> str | None:
+    return value[PARAMETER] if isinstance(value, dict) and set(value) == {PARAMETER} else None
+
+
+def _bind(value: Any, parameters: Mapping[str, Any], *, where: str) -> Any:
+    name = _parameter_name(value)
+    if name is None:
+        return value
+    if name not in parameters:
+        raise WinnowError(f"{where}: unknown parameter {name!r}; add it to params.yaml contracts.bounds "
+                          f"(known: {', '.join(sorted(parameters))})")
+    return parameters[name]
+
+
+def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = None) -> list[ExpectationResult]:
+    """Check every batch against its suite in one ephemeral GX context.
+
+    Args:
+        batches: the tables to check; one GX data asset and validation per table.
+        docs_dir: when given, the Data Docs HTML site (an index, one page per suite and per validation)
+            replaces this folder; it is built beside it and renamed into place.
+
+    Returns:
+        One :class:`ExpectationResult` per expectation of each batch's suite, in suite order.
+    """
+    gx, context = _ephemeral_context()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    run_id = RunIdentifier(run_name="winnow-contracts", run_time=pd.Timestamp(0, tz="UTC").to_pydatetime())
+    source, gx_suites, results = context.data_sources.get("winnow"), {}, []
+    for batch in batches:
+        suite = batch.suite
+        if suite.name not in gx_suites:
+            gx_suites[suite.name] = context.suites.add(
+                gx.ExpectationSuite(name=suite.name, expectations=_gx_expectations(suite)))
+        # one asset per table: GX files a validation result under (suite, run, asset)
+        name = suite.name if batch.table == suite.name else f"{suite.name}-{batch.table}"
+        definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=definition, suite=gx_suites[suite.name]))
+        outcome = validation.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id,
+                                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES})
+        results += [_result(suite.name, batch.table, checked) for checked in outcome.results]
+    if docs_dir is not None:
+        _build_docs(context, Path(docs_dir))
+    return results
+
+
+def _gx_expectations(suite: Suite) -> list:
+    """GX expectation objects, or a WinnowError naming the first one GX rejects (GX's own suite
+    constructor only logs an unknown type and drops it)."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    built = []
+    for number, config in enumerate(suite.expectations, start=1):
+        try:
+            built.append(ExpectationConfiguration(**config).to_domain_obj())
+        except Exception as err:  # GX raises several types for an unknown type or bad kwargs
+            raise WinnowError(f"{suite.path}: expectation {number} ({config['type']}) is rejected by Great "
+                              f"Expectations: {' '.join(str(err).split())[:200]}") from err
+    return built
+
+
+def _ephemeral_context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home from a pipeline stage
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.data_sources.add_pandas("winnow")
+    return gx, context
+
+
+def _build_docs(context, docs_dir: Path) -> None:
+    staging = docs_dir.with_name(f".{docs_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    context.add_data_docs_site("winnow", {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    context.build_data_docs(site_names=["winnow"])
+    for page in staging.rglob("*.html"):  # GX stamps the build time on a logo URL; same data, same files
+        page.write_text(_BUILD_STAMP.sub("", page.read_text()))
+    shutil.rmtree(docs_dir, ignore_errors=True)
+    staging.rename(docs_dir)
+
+
+def _result(suite: str, table: str, checked) -> ExpectationResult:
+    config, outcome = checked.expectation_config, checked.result or {}
+    kwargs = config.kwargs
+    error = _error_message(checked.exception_info)
+    if error is not None:
+        observed = f"error: {error}"
+    elif "observed_value" in outcome:
+        observed = outcome["observed_value"]
+    elif "unexpected_count" in outcome:
+        examples = [_number(value) for value in outcome.get("partial_unexpected_list", [])[:_EXAMPLES]]
+        observed = f"{outcome['unexpected_count']} of {outcome['element_count']} rows" + (
+            f", e.g. {examples}" if outcome["unexpected_count"] else "")
+    else:
+        observed = None
+    return ExpectationResult(
+        suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
+        description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
+        success=bool(checked.success))
+
+
+def _error_message(info: Mapping | None) -> str | None:
+    """The first line of the exception GX caught, if any; ``info`` is flat or keyed by metric."""
+    entries = [info] if info and "raised_exception" in info else list((info or {}).values())
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("raised_exception"):
+            return (str(entry.get("exception_message") or "").splitlines() or ["GX could not evaluate it"])[0]
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """A builtin for JSON: numpy scalars become numbers, null and NaN become ``"not measured"``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not measured"
+    return value
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _bound(kwargs: Mapping[str, Any]) -> str:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if "value_set" in kwargs:
+        return f"in {{{', '.join(map(repr, kwargs['value_set']))}}}"
+    if low is not None and high is not None:
+        return f"= {_number(low)}" if low == high else f"in [{_number(low)}, {_number(high)}]"
+    if low is not None:
+        return f">= {_number(low)}"
+    if high is not None:
+        return f"<= {_number(high)}"
+    return "-"
+
+
+def check_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """params.yaml ``contracts``, validated: ``mode``, ``enforce_variants`` and numeric ``bounds``.
+
+    Raises:
+        WinnowError: one line naming the bad key and what would fix it.
+    """
+    section = dict(section or {})
+    mode = section.get("mode", "warn")
+    if mode not in MODES:
+        raise WinnowError(f"params.yaml contracts.mode: must be one of {', '.join(MODES)}, got {mode!r}")
+    enforced = section.get("enforce_variants") or []
+    if not isinstance(enforced, list) or not all(isinstance(v, str) for v in enforced):
+        raise WinnowError(f"params.yaml contracts.enforce_variants: must be a list of variant names, got {enforced!r}")
+    bounds = section.get("bounds") or {}
+    if not isinstance(bounds, dict):
+        raise WinnowError(f"params.yaml contracts.bounds: must map bound names to numbers, got {bounds!r}")
+    for name, value in bounds.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise WinnowError(f"params.yaml contracts.bounds.{name}: must be a number or null, got {value!r}")
+    return {"mode": mode, "enforce_variants": enforced, "bounds": bounds}

@@ -1,0 +1,247 @@
+"""Data contracts: suite files, the tables they check, GX validation, and the contracts stage.
+
+Great Expectations takes seconds to import, so every GX check of the suites runs in one module-scoped
+validation and the stage runs twice (warn, enforce) on one tiny project.
+"""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
+from winnow.contracts import SUITES, Batch, Suite, check_settings, load_suite, validate
+from winnow.errors import WinnowError
+from winnow.imageset import pixel_digest, write_imageset
+from winnow.quality import SCORES
+from winnow.stage import run, write_table
+from winnow.variants import write_variant
+
+ROOT = Path(__file__).resolve().parents[1]
+BOUNDS = {"min_images_per_class": 3, "min_class_balance": 0.2, "max_duplicate_rate": 0.01,
+          "max_label_issue_rate": 0.05, "max_flagged_rate": 0.05, "min_completeness": 0.99}
+PARAMETERS = BOUNDS | {"max_label": 1, "image_size": 4}
+
+
+def _suites(parameters=PARAMETERS):
+    return {name: load_suite(ROOT / "contracts" / f"{name}.yaml", parameters=parameters) for name in SUITES}
+
+
+def _manifest(n=8):
+    return pd.DataFrame({"id": [f"i{k}" for k in range(n)], "split": ["train"] * (n - 2) + ["val", "test"],
+                         "label": [k % 2 for k in range(n)], "source": "t", "orig_h": 4, "orig_w": 4,
+                         "orig_mode": "L", "digest": [f"d{k}" for k in range(n)]})
+
+
+def _variant_row(**rates):
+    good = {"duplicate_rate": 0.0, "label_issue_rate": 0.01, "flagged_rate": 0.0, "class_balance": 0.9,
+            "completeness": 1.0}
+    return pd.DataFrame([{"variant": "v", **good, **rates}])
+
+
+# -- one GX validation of passing and failing tables for every suite -------------------------------
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    suites = _suites()
+    bad_manifest = _manifest()
+    bad_manifest.loc[1, "id"] = "i0"            # repeated id
+    bad_manifest.loc[2, "split"] = "holdout"    # unknown split
+    bad_manifest.loc[3, "label"] = 7            # outside classes.json
+    bad_manifest.loc[4, "digest"] = None        # missing value
+    good_scores = pd.DataFrame({"id": ["a", "b"], **{s: [0.0, 1.0] for s in SCORES}})
+    bad_scores = good_scores.copy()
+    bad_scores.loc[0, "dark"], bad_scores.loc[1, "blurry"] = np.nan, 1.5
+    batches = [
+        Batch(suites["ingest"], "good", ingest_table(_manifest(), image_shape=(8, 4, 4, 1), num_classes=2)),
+        Batch(suites["ingest"], "bad", ingest_table(bad_manifest, image_shape=(8, 4, 5, 2), num_classes=2)),
+        Batch(suites["scores"], "good", good_scores),
+        Batch(suites["scores"], "bad", bad_scores),
+        Batch(suites["variant"], "good", _variant_row()),
+        Batch(suites["variant"], "bad", _variant_row(duplicate_rate=0.03, label_issue_rate=None, class_balance=0.1,
+                                                     completeness=0.9)),
+    ]
+    docs = tmp_path_factory.mktemp("docs") / "contracts"
+    results = validate(batches, docs_dir=docs)
+    return {(s, t): [r for r in results if r.suite == s and r.table == t] for s, t in
+            {(r.suite, r.table) for r in results}}, docs
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_passing_table_passes_every_expectation(checked, suite):
+    results, _ = checked
+    assert results[(suite, "good")] and all(r.success for r in results[(suite, "good")])
+
+
+def test_failing_ingest_table_names_each_broken_rule(checked):
+    failed = {r.description: r for r in checked[0][("ingest", "bad")] if not r.success}
+    assert set(failed) == {"ids unique", "no missing digest", "labels index classes.json",
+                           "split is train, val or test", "image width is ingest.size",
+                           "one (grey) or three (RGB) channels", "enough train images in every class"}
+    assert failed["ids unique"].observed == "2 of 8 rows, e.g. ['i0', 'i0']"
+    assert failed["labels index classes.json"].bound == "in [0, 1]"
+    assert failed["image width is ingest.size"].line() == (
+        "ingest[bad]: image width is ingest.size: observed 8 of 8 rows, e.g. ['5', '5', '5'], bound = 4 "
+        "(expect_column_values_to_be_between(width))")
+
+
+def test_failing_scores_table_catches_nan_and_out_of_range(checked):
+    failed = {(r.expectation, r.column) for r in checked[0][("scores", "bad")] if not r.success}
+    assert failed == {("expect_column_values_to_not_be_null", "dark"),
+                      ("expect_column_values_to_be_between", "blurry")}
+
+
+def test_failing_variant_table_reports_observed_value_bound_and_not_measured(checked):
+    lines = [r.line() for r in checked[0][("variant", "bad")] if not r.success]
+    assert lines == [
+        "variant[bad]: duplicate rate: observed 0.03, bound <= 0.01 (expect_column_max_to_be_between(duplicate_rate))",
+        "variant[bad]: estimated label-issue rate: observed not measured, bound <= 0.05 "
+        "(expect_column_max_to_be_between(label_issue_rate))",
+        "variant[bad]: class balance (smallest / largest class): observed 0.1, bound >= 0.2 "
+        "(expect_column_min_to_be_between(class_balance))",
+        "variant[bad]: completeness: observed 0.9, bound >= 0.99 (expect_column_min_to_be_between(completeness))",
+    ]
+
+
+def test_data_docs_site_has_a_page_per_validation(checked):
+    _, docs = checked
+    pages = {p.name for p in (docs / "validations").rglob("*.html")}
+    assert (docs / "index.html").is_file() and {"winnow-ingest-bad.html", "winnow-variant-good.html"} <= pages
+
+
+def test_missing_column_is_a_failure_with_gx_error_and_unknown_type_a_one_line_error():
+    suite = Suite(name="t", path="t.yaml", left_out=[], expectations=[
+        {"type": "expect_column_max_to_be_between", "kwargs": {"column": "gone", "max_value": 1}, "description": "d"}])
+    [result] = validate([Batch(suite, "t", pd.DataFrame({"a": [1]}))])
+    assert not result.success and result.observed == 'error: Error: The column "gone" in BatchData does not exist.'
+    unknown = Suite(name="u", path="u.yaml", left_out=[], expectations=[
+        {"type": "expect_column_to_be_tidy", "kwargs": {"column": "a"}, "description": "tidy"}])
+    with pytest.raises(WinnowError, match=r"u.yaml: expectation 1 \(expect_column_to_be_tidy\) is rejected"):
+        validate([Batch(unknown, "u", pd.DataFrame({"a": [1]}))])
+
+
+def test_scores_suite_covers_every_quality_score():
+    checked_columns = {e["kwargs"]["column"] for e in _suites()["scores"].expectations}
+    assert checked_columns == set(SCORES)
+
+
+# -- suite files and settings, no GX ---------------------------------------------------------------
+
+def test_null_bound_leaves_its_expectation_out_and_says_so():
+    suite = _suites(PARAMETERS | {"image_size": None})["ingest"]
+    assert "height" not in {e["kwargs"].get("column") for e in suite.expectations}
+    assert suite.left_out == ["ingest: image height is ingest.size left out (image_size is null)",
+                              "ingest: image width is ingest.size left out (image_size is null)"]
+
+
+def test_unknown_parameter_and_bad_settings_are_one_line_errors(tmp_path):
+    with pytest.raises(WinnowError, match=r"variant.yaml: expectation 1: unknown parameter 'max_duplicate_rate'"):
+        load_suite(ROOT / "contracts" / "variant.yaml", parameters={})
+    (tmp_path / "s.yaml").write_text("name: s\nexpectations: [{type: column_max, kwargs: {}}]\n")
+    with pytest.raises(WinnowError, match="expectation 1 needs `type: expect_...`"):
+        load_suite(tmp_path / "s.yaml", parameters={})
+    with pytest.raises(WinnowError, match="contracts.mode: must be one of enforce, warn"):
+        check_settings({"mode": "strict"})
+    with pytest.raises(WinnowError, match="contracts.bounds.max_flagged_rate: must be a number or null"):
+        check_settings({"bounds": {"max_flagged_rate": "5%"}})
+
+
+def test_importing_the_contract_modules_leaves_great_expectations_unimported():
+    code = ("import sys, winnow.contracts, winnow.contract_tables; "
+            "sys.exit('great_expectations' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+# -- the variant rates -------------------------------------------------------------------------------
+
+def test_variant_rates_count_only_what_the_cleaners_measured():
+    degraded = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "digest": ["A", "B2", "C", "D", "E"]})
+    flags = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "any": [False, True, False, False, False]})
+    groups = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "group": [0, 0, 1, 2, 2]})
+    issues = pd.DataFrame({"id": ["c", "d"], "given_label": [1, 0], "is_issue": [True, True]})
+    measured = measurements(degraded, flags=flags, groups=groups, label_issues=issues)
+    # the oracle's "b" holds other pixels than degrade's "b" (B, not B2): neither its flag nor its group apply;
+    # its "d" carries label 1, not the 0 confident-learn doubted
+    rows = pd.DataFrame({"id": ["a", "b", "c", "d", "e", "f"], "origin": "ingest", "label": [0, 1, 1, 1, 0, 5],
+                         "action": ["keep"] * 5 + ["drop"]})
+    rows = with_digests(rows, manifests={"ingest": pd.DataFrame({"id": list("abcde"), "digest": list("ABCDE")})})
+    row = variant_table("oracle", rows, measured=measured, num_classes=2).iloc[0]
+    assert row["duplicate_rate"] == pytest.approx(2 / 4)    # d and e share group 2
+    assert row["flagged_rate"] == 0.0 and row["label_issue_rate"] == pytest.approx(1 / 2)
+    assert row["class_balance"] == pytest.approx(2 / 3) and row["completeness"] == 1.0
+    assert row["measured_share"] == pytest.approx(4 / 5)
+    nothing = measurements(degraded, flags=None, groups=None, label_issues=None)
+    unmeasured = variant_table("v", rows, measured=nothing, num_classes=2).iloc[0]
+    assert unmeasured[["duplicate_rate", "label_issue_rate", "flagged_rate"]].isna().all()
+
+
+# -- the stage ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A tiny pipeline state: 8 ingested images, a clean baseline and a pruned variant holding a duplicate."""
+    root = tmp_path_factory.mktemp("project")
+    images = np.arange(8, dtype=np.uint8)[:, None, None, None].repeat(4, 1).repeat(4, 2)
+    manifest = _manifest().drop(columns="digest")
+    manifest["digest"] = pixel_digest(images)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, ["zero", "one"])
+    tables = {"score/scores.parquet": pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}),
+              "threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),
+              "dedup/groups.parquet": pd.DataFrame({"id": manifest["id"], "group": [0, 0, 1, 2, 3, 4, 5, 6]}),
+              "confident-learn/label_issues.parquet": pd.DataFrame(
+                  {"id": manifest["id"], "given_label": manifest["label"], "is_issue": False})}
+    for path, table in tables.items():
+        write_table(root / "data" / path, table)
+    train = manifest[manifest["split"] == "train"]
+    rows = pd.DataFrame({"id": train["id"], "origin": "degrade", "label": train["label"], "action": "keep",
+                         "reason": "", "stage": ""})
+    write_variant("pruned", rows, root=root / "data/variants")
+    write_variant("baseline", rows.assign(action=["drop"] + ["keep"] * 5), root=root / "data/variants")
+    shutil.copytree(ROOT / "contracts", root / "contracts")
+    return root
+
+
+def _run_stage(root, monkeypatch, **contracts):
+    params = {"ingest": {"size": 4}, "variants": ["baseline", "pruned", "augmented"],
+              "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(root)
+    spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages" / "contracts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run(module.main)
+
+
+DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.01 "
+                  "(expect_column_max_to_be_between(duplicate_rate))")
+
+
+def test_warn_mode_reports_failures_and_succeeds(project, monkeypatch, capsys):
+    _run_stage(project, monkeypatch, mode="warn")
+    out = capsys.readouterr().out
+    assert f"warning: {DUPLICATE_LINE}" in out and "variant augmented not on disk yet" in out
+    metrics = json.loads((project / "metrics/contracts.json").read_text())
+    assert metrics["suites"] == {"ingest": {"passed": 16, "failed": 0}, "scores": {"passed": 14, "failed": 0},
+                                 "variant": {"passed": 9, "failed": 1}}
+    assert metrics["variants"]["baseline"]["duplicate_rate"] == 0.0  # i0 dropped: i1 has no kept copy
+    assert (project / "reports/contracts/index.html").is_file()
+
+
+def test_enforce_mode_stops_with_one_line_per_failed_expectation(project, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["pruned", "augmented"])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"contract failed: {DUPLICATE_LINE}",
+                   "contract failed: variant[augmented]: data/variants/augmented/rows.parquet not found, "
+                   "nothing to certify",
+                   "error: contracts: 2 contract failure(s) in enforce mode (lines above; "
+                   "Data Docs in reports/contracts/index.html)"]
