@@ -129,3 +129,26 @@ def test_to_imageset_resizes_and_records_origin():
     assert images.shape == (5000, 32, 32, 1)
     assert (manifest["orig_h"] == 28).all() and (manifest["orig_mode"] == "L").all()
     assert manifest.groupby("split").size().to_dict() == {"test": 1000, "train": 3500, "val": 500}
+
+
+@pytest.mark.parametrize("shape", [(10, 12), (10, 12, 3), (7, 5, 3)])
+def test_plain_png_fast_path_decodes_exactly_as_pillow(tmp_path, rng, shape):
+    from winnow.sources import _plain_png
+
+    pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    _save(tmp_path / "a.png", pixels)
+    fast = _plain_png((tmp_path / "a.png").read_bytes())
+    assert fast is not None, "a plain PNG should take the fast path"
+    np.testing.assert_array_equal(np.asarray(fast), np.asarray(Image.open(tmp_path / "a.png")))
+
+
+def test_png_with_broken_checksum_is_rejected_not_misread(tmp_path, rng):
+    from winnow.sources import _plain_png
+
+    _save(tmp_path / "c" / "bad.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
+    data = bytearray((tmp_path / "c" / "bad.png").read_bytes())
+    data[-20] ^= 0xFF  # flip bits inside the IDAT chunk: its CRC no longer matches
+    (tmp_path / "c" / "bad.png").write_bytes(bytes(data))
+    assert _plain_png(bytes(data)) is None
+    loaded = load_imagefolder(tmp_path, size=8)
+    assert len(loaded.ids) == 0 and len(loaded.rejected) == 1

@@ -104,3 +104,29 @@ def test_explained_images_are_not_flagged_twice():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="not one of"):
         threshold(BIMODAL, method="magic")
+
+
+def test_auto_looks_past_a_minority_mode_above_the_norm():
+    # blurry scores with odd-size images in the set: upscaled 4x4 thumbnails score sharper than any
+    # photo, a high minority mode that minimum error separates first, leaving most images "below"
+    rng = np.random.default_rng(1)
+    damaged = rng.normal(0.03, 0.005, 480)
+    scores = np.concatenate([damaged, 0.1 + rng.gamma(4, 0.03, 7100), rng.uniform(0.5, 1.0, 480)])
+    flags, cuts = flag_issues({"blurry": scores}, {"blurry": {"method": "auto"}})
+    assert damaged.max() <= cuts["blurry"] < 0.1
+    assert abs(int(flags["blurry"].sum()) - 480) <= 5
+
+
+# low-information scores of the protocol's low information + odd size pair (CIFAR-10, 8,068 images) in
+# 40 bins over [0, 1]: 490 thumbnails at 0.125–0.3, and a clean mode whose tail reaches down towards them
+LOW_INFORMATION_PAIR = [0, 0, 0, 0, 0, 1, 5, 4, 11, 68, 355, 46, 2, 2, 6, 6, 10, 9, 5, 12, 21, 14, 21, 41, 42, 47, 72,
+                        87, 106, 168, 202, 309, 380, 529, 726, 989, 1225, 1333, 1002, 212]
+
+
+def test_auto_cuts_in_the_valley_beside_a_skewed_clean_mode():
+    # two Gaussians' minimum error cut at 0.70 there, into the clean tail: 891 flagged for 490 thumbnails
+    rng = np.random.default_rng(2)
+    scores = np.concatenate([rng.uniform(i / 40, (i + 1) / 40, c) for i, c in enumerate(LOW_INFORMATION_PAIR)])
+    flags, cuts = flag_issues({"low_information": scores}, {"low_information": {"method": "auto"}})
+    assert 0.3 <= cuts["low_information"] < 0.45
+    assert abs(int(flags["low_information"].sum()) - 490) <= 10

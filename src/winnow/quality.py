@@ -127,9 +127,11 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
     else:
         hsp = np.sqrt(np.square(pixels) @ _HSP_WEIGHTS) / 255
         luma = pixels @ _LUMA_WEIGHTS
-        chroma = (batch.max(axis=3) - batch.min(axis=3)).mean(axis=(1, 2)) / 255
+        # elementwise over the three channel planes: numpy's reductions along a length-3 last axis are slow
+        top = np.maximum(np.maximum(batch[..., 0], batch[..., 1]), batch[..., 2])
+        chroma = (top - np.minimum(np.minimum(batch[..., 0], batch[..., 1]), batch[..., 2])).mean(axis=(1, 2)) / 255
     dark, bright = np.percentile(hsp.reshape(len(batch), -1), [dark_percentile, light_percentile], axis=1)
-    clipped = (batch.max(axis=3) == 255).mean(axis=(1, 2))
+    clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
     return {
         "dark": dark,
         "light": 1 - 0.5 * (clipped + bright),
@@ -237,18 +239,20 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
 
 
 def _pillow_gray(batch: np.ndarray) -> np.ndarray:
-    """int64 ``(B, H, W)``: Pillow's RGB→L, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``."""
+    """int32 ``(B, H, W)``: Pillow's RGB→L, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``.
+
+    The weights sum to 2**16, so the sum stays below 2**24 and int32 holds it exactly."""
     if batch.shape[3] == 1:
-        return batch[..., 0].astype(np.int64)
-    rgb = batch.astype(np.int64)
-    return (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+        return batch[..., 0].astype(np.int32)
+    r, g, b = (batch[..., i].astype(np.int32) for i in range(3))
+    return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
 
 
 _PILLOW_PRECISION_BITS = 32 - 8 - 2
 
 
 def _fixed_point_pass(gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Resample the last axis of int64 ``(B, H, W)`` by Pillow's int ``(out, W)`` weights, as Pillow rounds."""
+    """Resample the last axis of integer ``(B, H, W)`` by Pillow's int ``(out, W)`` weights, as Pillow rounds."""
     # float64 holds these integer sums exactly (< 2**40), and its matmul is BLAS-fast where int64's is not
     acc = (gray.astype(np.float64) @ matrix.T.astype(np.float64)).astype(np.int64) + (1 << (_PILLOW_PRECISION_BITS - 1))
     return np.clip(acc >> _PILLOW_PRECISION_BITS, 0, 255)

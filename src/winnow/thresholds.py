@@ -16,8 +16,9 @@ flagged when ``score <= t``. Methods:
 - ``gamma_mixture``: two gamma distributions fitted by maximum likelihood (EM), cut where the
   posteriors cross (as Nouri & Kleinstein 2018 do for B-cell clone distances).
 - ``fixed``: ``value``.
-- ``auto``: nothing unless the scores have a second mode — Hartigan's dip test of unimodality at
-  level ``alpha`` — and then the minimum-error cut; see :func:`auto_threshold`.
+- ``auto``: nothing unless the scores have a second mode below the norm — Hartigan's dip test of
+  unimodality at level ``alpha`` — and then the minimum-error split, its cut moved to the density's
+  valley between the two modes; see :func:`auto_threshold`.
 
 Whatever the method, a cut that would flag more than ``max_flagged_fraction`` of the images flags
 none: a property most images share is the data set's norm, not an issue.
@@ -246,16 +247,59 @@ def dip_critical_value(n: int, bins: int, alpha: float, *, draws: int = 200, see
     return float(np.quantile(dips, 1 - alpha))
 
 
-def auto_threshold(h: Histogram, *, alpha: float = 0.01) -> float:
-    """Minimum-error cut when the dip test rejects unimodality at level ``alpha``; else flag nothing.
+def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) -> float:
+    """The cut for finite ``scores`` float64 ``(N,)``, or :data:`NOTHING` unless they have a low second mode.
 
-    Minimum error fits each side its own spread and share, which suits a narrow damaged mode beside
-    a wide clean one; Otsu assumes equal spreads and shares and cuts into the larger class.
+    1. Hartigan's dip test at level ``alpha``: one mode means no problem class, flag nothing.
+    2. The minimum-error cut, which fits each side its own spread and share, so it finds a narrow
+       damaged mode beside a wide clean one where Otsu (equal spreads) cuts into the larger class.
+    3. If most images fall below that cut, the second mode lies above the norm (upscaled thumbnails
+       scoring sharper than any photo): not a problem class, so drop it and start again below.
+    4. Move the cut to the deepest point of the density between the two sides' modes. Minimum error
+       models both sides as Gaussians; a skewed clean side (a long tail towards the damaged mode) costs
+       it more spread than cutting off that tail does, so with a small damaged group it cuts into
+       the tail. The valley does not assume a shape. The density is the histogram smoothed by a
+       Gaussian of Silverman's bandwidth; with no valley between the modes the minimum-error cut stays.
     """
-    n = int(h.counts.sum())
-    if n < 10 or dip_statistic(h) <= dip_critical_value(n, len(h.counts), alpha):
+    n = len(scores)
+    if n < 10 or scores.min() == scores.max():
         return NOTHING
-    return kittler(h)
+    h = Histogram.of(scores, bins=bins)
+    if dip_statistic(h) <= dip_critical_value(n, bins, alpha):
+        return NOTHING
+    cut = kittler(h)
+    below = scores[scores <= cut]
+    if len(below) > n / 2:
+        return auto_threshold(below, bins=bins, alpha=alpha)
+    return _valley_between_modes(h, cut, bandwidth=_silverman_bandwidth(scores))
+
+
+def _silverman_bandwidth(scores: np.ndarray) -> float:
+    """Silverman's (1986) rule of thumb, ``0.9 min(std, IQR / 1.34) n^(-1/5)``; the std alone when IQR is 0."""
+    q1, q3 = np.percentile(scores, [25, 75])
+    spread = min(scores.std(), (q3 - q1) / 1.34) if q3 > q1 else scores.std()
+    return 0.9 * spread * len(scores) ** -0.2
+
+
+def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float) -> float:
+    """The upper edge of the least dense bin strictly between the modes below and above ``cut``
+    (ties: their middle); ``cut`` itself when the smoothed density has no such valley."""
+    from scipy import ndimage
+
+    width = h.centers[1] - h.centers[0]
+    # at least half a bin, so a bandwidth below the bin width still evens out single-bin noise
+    density = ndimage.gaussian_filter1d(h.counts, max(bandwidth / width, 0.5), mode="constant")
+    low = h.centers <= cut
+    if low.all() or not low.any():
+        return cut
+    low_mode = int(np.argmax(np.where(low, density, -np.inf)))
+    high_mode = int(np.argmax(np.where(low, -np.inf, density)))
+    between = density[low_mode : high_mode + 1]
+    deepest = np.flatnonzero(between == between.min())
+    valley = low_mode + int(np.mean(deepest))
+    if not low_mode < valley < high_mode:
+        return cut
+    return h.cut_after(valley)
 
 
 def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> float:
@@ -278,7 +322,9 @@ def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **op
         return NOTHING  # one value: no second class to separate
     if finite.min() == finite.max():
         return float(finite.max())  # two values: the lower one is its own class
-    algorithm = {"auto": auto_threshold, "otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
+    if method == "auto":
+        return auto_threshold(finite, bins=bins, **options)
+    algorithm = {"otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
                  "valley": valley, "gamma_mixture": gamma_mixture}[method]
     return float(algorithm(Histogram.of(finite, bins=bins), **options))
 
