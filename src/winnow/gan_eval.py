@@ -1,0 +1,137 @@
+"""Around the GAN: which classes are weak, which generated samples to keep, how close they come to the
+real ones, and a grid of samples to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from winnow.errors import WinnowError
+
+
+def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None) -> list[str]:
+    """The classes with the lowest scores (per-class F1, or train image counts), lowest first.
+
+    ``below`` keeps those scoring under the bound, ``k`` caps how many; with neither, none are weak.
+    """
+    if k is not None and k < 0:
+        raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
+    ranked = sorted(scores, key=scores.get)  # stable: ties keep class order
+    if below is not None:
+        ranked = [c for c in ranked if scores[c] < below]
+    elif k is None:
+        raise WinnowError("gan: set weak_k or weak_below to choose the weak classes")
+    return ranked if k is None else ranked[:k]
+
+
+def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: the classifier gives the intended class more than its threshold.
+
+    Args:
+        probs: float ``(N, classes)`` softmax probabilities of the generated images.
+        intended: int ``(N,)`` the class each image was generated for.
+        threshold: one bound for all classes, or float ``(classes,)`` one per class.
+    """
+    bound = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (probs.shape[1],))
+    if not ((bound >= 0.0) & (bound < 1.0)).all():
+        raise WinnowError(f"gan.threshold: must be in [0, 1), got {threshold}")
+    return probs[np.arange(len(intended)), intended] > bound[intended]
+
+
+def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
+    """float ``(classes,)``: per class, the ``quantile`` of the classifier's probability for the true class
+    over real images of it — "as confident as a typical real image". A classifier trained on noisy labels
+    is rarely confident even on real images, so a fixed bound like 0.9 would reject nearly every sample of
+    a weak class; this bound moves with the classifier. Classes without real images get 0.5.
+
+    Args:
+        probs: float ``(N, classes)`` probabilities of real (val) images; labels: int ``(N,)``.
+    """
+    true_class = probs[np.arange(len(labels)), labels]
+    out = np.full(probs.shape[1], 0.5)
+    for label in np.unique(labels):
+        out[label] = np.quantile(true_class[labels == label], quantile)
+    return np.minimum(out, 0.999)
+
+
+def acceptance(accepted: np.ndarray, intended: np.ndarray, *, classes: list[str]) -> dict[str, dict]:
+    """Per generated class: ``generated``, ``accepted`` and their ratio ``rate``."""
+    out = {}
+    for label in np.unique(intended):
+        mine = intended == label
+        out[classes[label]] = {"generated": int(mine.sum()), "accepted": int(accepted[mine].sum()),
+                               "rate": float(accepted[mine].mean())}
+    return out
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to float ``(n, d)`` and ``(m, d)`` feature sets.
+
+    ||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2)); the imaginary part sqrtm leaves from
+    rounding is dropped.
+    """
+    from scipy import linalg
+
+    mu = a.mean(axis=0) - b.mean(axis=0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = linalg.sqrtm(cov_a @ cov_b)
+    return float(mu @ mu + np.trace(cov_a + cov_b - 2.0 * np.real(root)))
+
+
+def class_frechet(real: np.ndarray, generated: np.ndarray, *, seed: int) -> dict:
+    """Generated-vs-real Fréchet distance of one class beside a real-vs-real reference of the same size.
+
+    The real features are split at random into halves A and B; the reference is FD(A, B), the score
+    FD(G, B) with G that many generated samples as A holds, so both carry the same small-sample bias.
+    A covariance needs well over ``d`` samples: with fewer than ``2 d`` per half both sides are
+    projected onto the top ``n_half // 2`` principal components of the real features, and ``dims``
+    says how many were used.
+
+    Args:
+        real, generated: float ``(n, d)``, ``(m, d)`` classifier features of one class.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(real))
+    half = len(real) // 2
+    out = {"real_images": int(len(real)), "generated_images": int(len(generated))}
+    if half < 2 or len(generated) < 2:
+        return {**out, "dims": 0, "generated": None, "real_reference": None,
+                "note": "too few images for a covariance"}
+    a, b = real[order[:half]], real[order[half:2 * half]]
+    g = generated[rng.permutation(len(generated))[:half]]
+    dims = real.shape[1]
+    if min(len(a), len(g)) < 2 * dims:
+        dims = max(1, min(len(a), len(g)) // 2)
+        centre = real.mean(axis=0)
+        basis = np.linalg.svd(real - centre, full_matrices=False)[2][:dims].T  # (d, dims)
+        a, b, g = ((x - centre) @ basis for x in (a, b, g))
+    return {**out, "dims": int(dims), "generated": frechet_distance(g, b), "real_reference": frechet_distance(a, b)}
+
+
+def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, columns: int = 10,
+                notes: dict[str, str] | None = None) -> None:
+    """A PNG with one row per class of up to ``columns`` uint8 ``(n, S, S, C)`` images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = max(1, len(samples))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.0 + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, (name, images) in enumerate(samples.items()):
+        for col, img in enumerate(images[:columns]):
+            axes[row, col].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        note = (notes or {}).get(name, "")
+        axes[row, 0].set_title(f"{name} {note}".strip(), fontsize=8, loc="left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,114 @@
+"""gan-synthesize: train a class-conditional GAN on the pruned variant, generate images for the weak
+classes of the baseline, keep those the baseline classifier assigns to their class, and write them
+as data/gan plus the augmented variant (pruned + kept images).
+
+Weak classes come from the baseline's per-class F1 on the *val* split (``weak_by: f1``), so the test
+split stays unseen until evaluation, or from the pruned train image counts (``weak_by: count``)."""
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.gan import GanConfig, generate, train_gan
+from winnow.gan_eval import acceptance, class_frechet, confident, real_thresholds, sample_grid, weak_classes
+from winnow.imageset import ImageSet, write_imageset
+from winnow.metrics import summarise
+from winnow.stage import load_params, run, write_json, write_table
+from winnow.training import embed, load, predict_proba
+from winnow.variants import load_variant, read_rows, write_variant
+
+SELECTION = ("weak_by", "weak_k", "weak_below", "per_class", "threshold")
+
+
+def main() -> None:
+    params = load_params()
+    section = dict(params["gan"])
+    config = GanConfig.from_params(section.pop("train", {}))
+    unknown = set(section) - set(SELECTION)
+    if unknown:
+        raise WinnowError(f"gan: unknown parameter(s) {', '.join(sorted(unknown))}; known: train, {', '.join(SELECTION)}")
+    seed = params["seed"]
+    pruned, val = load_variant("pruned")
+    classifier, classes = load("models/baseline.pt")
+    val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
+    scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
+    weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"])
+    if not weak:
+        raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
+                          "gan.weak_k, or leave augmented out of variants")
+
+    trained = train_gan(pruned.images, pruned.labels, config=config, num_classes=len(classes), seed=seed,
+                        checkpoint="models/gan.pt")
+    intended = np.repeat([classes.index(c) for c in weak], section["per_class"])
+    images = generate(trained.generator, intended, seed=seed)
+    probs = predict_proba(classifier, images)
+    p_intended = probs[np.arange(len(intended)), intended]
+    # "real_median": as confident as the median real val image of the class; or one number for all classes
+    threshold = (real_thresholds(val_probs, val.labels) if section["threshold"] == "real_median"
+                 else float(section["threshold"]))
+    kept = confident(probs, intended, threshold=threshold)
+
+    counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
+    h, w, c = images.shape[1:]
+    manifest = pd.DataFrame({
+        "id": [f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], "split": "train",
+        "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
+        "p_intended": p_intended, "accepted": kept,
+    })
+    write_imageset("data/gan", images, manifest, classes)
+    added = manifest[kept]
+    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+        "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
+        "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
+    write_variant("augmented", rows, extra=ImageSet(images[kept], added, classes))
+
+    rates = acceptance(kept, intended, classes=classes)
+    # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
+    # (a baseline trained on noisy labels is rarely confident, even on real images)
+    real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
+    for name in weak:
+        rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
+    frechet = {}
+    for name in weak:
+        label = classes.index(name)
+        real = embed(classifier, pruned.images[pruned.labels == label])
+        frechet[name] = {
+            which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
+            for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
+        }
+    write_json("metrics/gan.json", {
+        "weak_classes": weak, "weak_by": section["weak_by"],
+        "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
+        "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
+                            for name in weak},
+        "acceptance": rates, "added": int(kept.sum()), "frechet": frechet,
+        "last_epoch": {k: round(v, 4) for k, v in trained.history[-1].items() if k != "epoch"},
+        "epochs": len(trained.history),
+    })
+    write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
+    grid = {}
+    for name in weak:
+        mine = intended == classes.index(name)
+        grid[f"{name} kept"] = images[mine & kept]
+        grid[f"{name} dropped"] = images[mine & ~kept]
+    sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
+    print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
+        f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
+
+
+def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """Per class: the baseline's F1 on the val split (``f1``, from its probabilities ``val_probs``) or the
+    pruned train image count (``count``)."""
+    if by == "f1":
+        if len(val) == 0:
+            raise WinnowError("gan.weak_by: f1 needs a val split; it is empty (use weak_by: count)")
+        predicted = val_probs.argmax(axis=1)
+        per_class = summarise(val.labels, predicted, classes=classes)["per_class"]
+        return {name: per_class[name]["f1"] for name in classes}
+    if by == "count":
+        return {name: float((pruned.labels == i).sum()) for i, name in enumerate(classes)}
+    raise WinnowError(f"gan.weak_by: unknown {by!r}; choose f1 or count")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,154 @@
+import numpy as np
+import pytest
+import torch
+
+from winnow.errors import WinnowError
+from winnow.gan import GanConfig, build, generate, load_generator, train_gan
+from winnow.gan_eval import acceptance, class_frechet, confident, frechet_distance, sample_grid, weak_classes
+
+TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Nets this small gain nothing from intra-op threads, and on a busy machine the thread pool's
+    synchronisation made each tiny training run take seconds instead of tenths."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _digits(n=32, size=8, channels=1):
+    """Class 0: a bright top half, class 1: a bright bottom half (uint8 NHWC)."""
+    images = np.zeros((n, size, size, channels), np.uint8)
+    labels = np.arange(n) % 2
+    images[labels == 0, : size // 2] = 255
+    images[labels == 1, size // 2:] = 255
+    return images, labels
+
+
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 32)])
+def test_generator_and_discriminator_shapes(channels, size):
+    gen, disc = build(GanConfig(width=8), num_classes=5, channels=channels, image_size=size)
+    z, labels = torch.randn(3, 100), torch.tensor([0, 4, 2])
+    fake = gen(z, labels)
+    assert fake.shape == (3, channels, size, size) and fake.dtype == torch.float32
+    assert fake.min() >= -1 and fake.max() <= 1
+    score, logits = disc(fake, labels)
+    assert score.shape == (3,) and logits.shape == (3, 5)
+
+
+def test_odd_image_sizes_are_a_clear_error():
+    with pytest.raises(WinnowError, match="multiple of 4"):
+        build(GanConfig(), num_classes=2, channels=1, image_size=30)
+
+
+def test_conditional_generation_gives_the_requested_counts(tmp_path):
+    images, labels = _digits()
+    trained = train_gan(images, labels, config=TINY, num_classes=3, seed=0, progress=False,
+                        checkpoint=tmp_path / "gan.pt")
+    wanted = np.repeat([2, 0], [5, 3])
+    out = generate(trained.generator, wanted, seed=1)
+    assert out.shape == (8, 8, 8, 1) and out.dtype == np.uint8
+    assert np.bincount(wanted, minlength=3).tolist() == [3, 0, 5]
+    assert [h["epoch"] for h in trained.history] == [1, 2]
+    reloaded = load_generator(tmp_path / "gan.pt", device="cpu")
+    np.testing.assert_array_equal(generate(reloaded.generator, wanted, seed=1), out)
+
+
+def test_same_seed_same_images_on_cpu_and_resume_continues_the_same_run(tmp_path):
+    images, labels = _digits()
+    wanted = np.array([0, 1, 0, 1])
+    runs = [generate(train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False).generator,
+                     wanted, seed=5) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], generate(
+        train_gan(images, labels, config=TINY, num_classes=2, seed=4, progress=False).generator, wanted, seed=5))
+    # one epoch, then resumed to two from the checkpoint, equals two epochs straight through
+    one = GanConfig(**{**TINY.__dict__, "epochs": 1})
+    train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    resumed = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False,
+                        checkpoint=tmp_path / "c.pt")
+    np.testing.assert_array_equal(generate(resumed.generator, wanted, seed=5), runs[0])
+
+
+class StandIn:
+    """A fixed classifier: class 0 when the top half is brighter than the bottom half, else class 1."""
+
+    def __call__(self, images):
+        half = images.shape[1] // 2
+        top = images[:, :half].mean(axis=(1, 2, 3))
+        bottom = images[:, half:].mean(axis=(1, 2, 3))
+        p0 = np.where(top > bottom, 0.95, 0.05)
+        return np.stack([p0, 1 - p0], axis=1)
+
+
+def test_samples_are_specific_to_the_requested_class():
+    # the auxiliary classifier is what makes the class stick: on this toy the generator without it
+    # (ac_weight=0) drew the wrong half for 22-32% of requests at these settings
+    images, labels = _digits(64)
+    config = GanConfig(latent_dim=8, width=8, epochs=20, batch_size=16, lr=2e-3, lr_d=2e-3, device="cpu")
+    trained = train_gan(images, labels, config=config, num_classes=2, seed=0, progress=False)
+    wanted = np.arange(200) % 2
+    kept = confident(StandIn()(generate(trained.generator, wanted, seed=0)), wanted, threshold=0.9)
+    assert kept.mean() >= 0.9
+    assert trained.history[-1]["ac_real_acc"] == 1.0
+
+
+def test_the_filter_drops_off_class_samples():
+    images, labels = _digits(8)
+    intended = np.concatenate([labels[:4], 1 - labels[4:]])  # rows 0..3 match their picture, 4..7 do not
+    kept = confident(StandIn()(images), intended, threshold=0.9)
+    assert kept.tolist() == [True] * 4 + [False] * 4
+    rates = acceptance(kept, intended, classes=["top", "bottom"])
+    assert rates["top"] == {"generated": 4, "accepted": 2, "rate": 0.5}
+    assert rates["bottom"]["accepted"] == 2
+    with pytest.raises(WinnowError, match="threshold"):
+        confident(StandIn()(images), intended, threshold=1.0)
+
+
+def test_weak_classes_by_count_or_bound():
+    f1 = {"a": 0.9, "b": 0.7, "c": 0.95, "d": 0.7}
+    assert weak_classes(f1, k=2, below=None) == ["b", "d"]
+    assert weak_classes(f1, k=None, below=0.92) == ["b", "d", "a"]
+    assert weak_classes(f1, k=1, below=0.92) == ["b"]
+    assert weak_classes(f1, k=None, below=0.5) == []
+    with pytest.raises(WinnowError, match="weak_k or weak_below"):
+        weak_classes(f1, k=None, below=None)
+
+
+def test_frechet_distance_is_zero_for_equal_sets_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(x, x + 2.0) == pytest.approx(12.0, rel=1e-6)  # |mu|^2 = 3 * 2^2
+
+
+def test_class_frechet_reference_and_projection_for_few_samples():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 4))
+    near = class_frechet(real, rng.normal(size=(300, 4)), seed=0)
+    far = class_frechet(real, rng.normal(loc=3.0, size=(300, 4)), seed=0)
+    assert near["dims"] == 4 and near["generated"] < 1.0 and near["real_reference"] < 1.0
+    assert far["generated"] > 10 * near["real_reference"]
+    few = class_frechet(rng.normal(size=(20, 32)), rng.normal(size=(50, 32)), seed=0)
+    assert few["dims"] == 5  # halves of 10 images: projected to 10 // 2 principal components
+    assert class_frechet(real[:3], real, seed=0)["generated"] is None
+
+
+def test_sample_grid_writes_a_png(tmp_path):
+    images, _ = _digits(6)
+    sample_grid({"top": images[:3], "empty": images[:0]}, tmp_path / "grid.png", columns=4)
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_real_thresholds_follow_the_classifier_per_class():
+    from winnow.gan_eval import confident, real_thresholds
+
+    probs = np.array([[0.6, 0.4], [0.8, 0.2], [0.1, 0.9], [0.3, 0.7]])
+    labels = np.array([0, 0, 1, 1])
+    bounds = real_thresholds(probs, labels)
+    np.testing.assert_allclose(bounds, [0.7, 0.8])
+    generated = np.array([[0.75, 0.25], [0.1, 0.85], [0.1, 0.75]])
+    assert confident(generated, np.array([0, 1, 1]), threshold=bounds).tolist() == [True, True, False]
