@@ -1,0 +1,315 @@
+"""``winnow study``: collect degrade-study experiments and plot test accuracy and per-class F1 against damage.
+
+Two actions:
+
+- ``winnow study queue [--sweeps ...] [--dry-run]`` queues the standard sweeps
+  (:mod:`winnow.study_sweeps`) with ``dvc exp run --queue -S degrade.perturbations=[...]``; run them
+  with ``dvc queue start``.
+- ``winnow study collect`` reads the experiments through DVC's Python API (or a saved
+  ``dvc exp show --json``), names each one's damage and level from its params, and writes a tidy
+  ``plots/study/study.csv`` plus PNGs.
+
+How the damage level is read (:func:`describe`): a study experiment has one perturbation in
+``degrade.perturbations`` (or none: the clean run). Its ``sweep`` and curve (``damage``) follow from the
+kind, and ``level`` is the x value:
+
+=====================  ===========================================  ================================
+sweep                  damage (one curve)                           level
+=====================  ===========================================  ================================
+label_noise            the kind (symmetric_noise, pair_flip)        ``fraction``
+size                   subsample                                    ``keep`` (share of train kept)
+class_deletion         class_removal and the classes                number of classes removed
+imbalance              class_subsample and its classes / long_tail  ``keep`` / ``imbalance_ratio``
+proportion             contamination kind and its options           ``fraction``
+strength               contamination kind, options and fraction     its strength option (kernel, ...)
+=====================  ===========================================  ================================
+
+A contamination experiment is a point of both its ``proportion`` and its ``strength`` curve; the clean
+run is the origin of every curve that has one (level 0, or 1 for size and imbalance). ``--axis PATH``
+overrides all this for sweeps of anything else: ``level`` is the params value at PATH (dots, list
+indices as numbers, e.g. ``degrade.perturbations.1.fraction``) and ``damage`` the rest of the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
+from winnow.stage import write_table
+from winnow.study_sweeps import SWEEPS, queue_commands
+
+DEFAULT_METRICS = "metrics/evaluate/baseline.json"
+STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it is
+    "gaussian_noise": "sigma", "salt_pepper": "rate", "brightness": "factor", "gamma": "gamma",
+    "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
+    "low_information": "size", "near_duplicate": "high",
+}
+AXIS_LABELS = {
+    "label_noise": "share of train labels changed", "size": "share of the train split kept",
+    "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
+    "class_deletion": "classes removed", "imbalance": "keep share / imbalance ratio",
+}
+UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0, "size": 1.0, "imbalance": 1.0}
+LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
+
+
+def experiments_from_show(show: list[dict], *, include_workspace: bool = False) -> list[dict]:
+    """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
+
+    Args:
+        show: baseline records, each with ``rev``, ``name``, ``data`` (``params`` and ``metrics`` by file,
+            each ``{"data": {...}}``) and ``experiments`` (ranges whose ``revs`` are records alike).
+
+    Returns:
+        One dict per commit or experiment that has data: ``experiment`` (name, or rev when unnamed),
+        ``rev``, ``params`` (params.yaml as a dict) and ``metrics`` (file -> dict).
+    """
+    found = []
+
+    def add(record: dict) -> None:
+        data, rev = record.get("data"), record["rev"]
+        if not data or record.get("error") or (rev == "workspace" and not include_workspace):
+            return
+        found.append({
+            "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
+            "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
+            "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
+        })
+
+    for baseline in show:
+        add(baseline)
+        for exp_range in baseline.get("experiments") or []:
+            for record in exp_range.get("revs") or []:
+                add(record)
+    return found
+
+
+def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None) -> list[dict]:
+    """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json``.
+
+    ``repo.experiments.show`` rather than ``dvc.api.exp_show``: the latter flattens the table for
+    display, turning the perturbation list into a repr string and prefixing ambiguous metric names.
+    """
+    if from_json is not None:
+        path = Path(from_json)
+        if not path.is_file():
+            raise WinnowError(f"--from-json: {path} not found (write it with `dvc exp show --json > {path}`)")
+        return experiments_from_show(json.loads(path.read_text()))
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(repo) as dvc_repo:
+            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
+    except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
+        raise WinnowError(f"study collect --repo {repo}: {err}") from err
+    return experiments_from_show([state.dumpd() for state in states])
+
+
+def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, float]]:
+    """The ``(sweep, damage, level)`` points one experiment stands for; empty when it is not a study run.
+
+    Args:
+        params: params.yaml of the experiment.
+        axis: a dotted params path whose value is the level (see the module docstring), or None for
+            the rules by kind.
+    """
+    degrade = params.get("degrade") or {}
+    perturbations = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
+    if axis is not None:
+        level = _lookup(params, axis)
+        if not isinstance(level, (int, float)) or isinstance(level, bool):
+            return []
+        rest = json.loads(json.dumps(perturbations))  # a deep copy, to blank the axis value in the label
+        if axis.startswith("degrade.perturbations."):
+            _blank(rest, axis.removeprefix("degrade.perturbations.").split("."))
+        return [("custom", _label(rest) or "clean", float(level))]
+    if not perturbations:
+        return [("clean", "clean", 0.0)]
+    if len(perturbations) > 1:
+        return []
+    options = dict(perturbations[0])
+    kind = options.pop("kind", None)
+    if kind in LABEL_KINDS and "fraction" in options:
+        return [("label_noise", _label([{"kind": kind, **options}], drop=("fraction",)), float(options["fraction"]))]
+    if kind == "subsample":
+        return [("size", "subsample", float(options["keep"]))]
+    if kind == "class_removal":
+        return [("class_deletion", f"class_removal {_names(options['classes'])}", float(len(options["classes"])))]
+    if kind == "class_subsample":
+        if "imbalance_ratio" in options:
+            return [("imbalance", "long_tail", float(options["imbalance_ratio"]))]
+        return [("imbalance", f"class_subsample {_names(options['classes'])}", float(options["keep"]))]
+    if kind in CONTAMINATION_KINDS + DUPLICATE_KINDS and "fraction" in options:
+        fraction = float(options["fraction"])
+        points = [("proportion", _label([{"kind": kind, **options}], drop=("fraction",)), fraction)]
+        strength = STRENGTH_OPTION.get(kind)
+        if strength in options:
+            damage = _label([{"kind": kind, **options}], drop=("fraction", strength)) + f" at {fraction:g}"
+            points.append(("strength", damage, float(options[strength])))
+        return points
+    return []
+
+
+def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None) -> pd.DataFrame:
+    """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS` then ``f1_<class>``.
+
+    Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
+    study run are left out. The clean run is repeated as the origin of every curve that has one.
+    """
+    rows = []
+    for exp in experiments:
+        metrics = exp["metrics"].get(metrics_file)
+        if not metrics or "accuracy" not in metrics:
+            continue
+        scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": float(metrics["accuracy"]),
+                  "macro_f1": float((metrics.get("macro") or {}).get("f1", np.nan))}
+        scores.update({f"f1_{name}": float(values.get("f1", np.nan))
+                       for name, values in (metrics.get("per_class") or {}).items()})
+        points = describe(exp["params"], axis=axis)
+        rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
+    clean = table[table["sweep"] == "clean"]
+    origins = [clean.assign(sweep=sweep, damage=damage, level=UNDAMAGED_LEVEL[sweep])
+               for sweep, damage in table[["sweep", "damage"]].drop_duplicates().itertuples(index=False)
+               if sweep in UNDAMAGED_LEVEL]
+    table = pd.concat([table, *origins], ignore_index=True)
+    f1_columns = [c for c in table.columns if c.startswith("f1_")]
+    return table[LEADING_COLUMNS + f1_columns].sort_values(["sweep", "damage", "level", "experiment"],
+                                                           ignore_index=True)
+
+
+def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
+    """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
+    (one panel per damage, one line per class); repeated points are averaged. Returns the files."""
+    curves = table[table["sweep"] != "clean"]
+    if curves.empty:
+        raise WinnowError("study: no experiment is a study run (one perturbation or none in degrade.perturbations); "
+                          "queue some with `winnow study queue`, or name the x axis with --axis")
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on a server
+    from matplotlib import pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    f1_columns = [c for c in table.columns if c.startswith("f1_")]
+    means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
+    sweeps = list(dict.fromkeys(means["sweep"]))
+    written = []
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
+    for ax, sweep in zip(axes[0], sweeps):
+        for damage, curve in means[means["sweep"] == sweep].groupby("damage"):
+            ax.plot(curve["level"], curve["accuracy"], marker="o", label=damage)
+        ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
+        ax.legend(fontsize=6)
+    written.append(_save(fig, out_dir / "accuracy.png"))
+    for sweep in sweeps:
+        damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
+        columns = min(4, len(damages))
+        rows = -(-len(damages) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
+        for ax, damage in zip(axes.flat, damages):
+            curve = means[(means["sweep"] == sweep) & (means["damage"] == damage)]
+            for column in f1_columns:
+                ax.plot(curve["level"], curve[column], marker=".", label=column.removeprefix("f1_"))
+            ax.set(title=damage, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="F1", ylim=(0, 1))
+            ax.title.set_fontsize(8)
+        for ax in list(axes.flat)[len(damages):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=6, ncol=2)
+        written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="action")
+    collect = actions.add_parser("collect", help="experiments -> plots/study/study.csv and PNGs")
+    collect.add_argument("--repo", default=".", help="the DVC project (default: here)")
+    collect.add_argument("--rev", action="append", dest="revs", help="baseline revision(s); default HEAD")
+    collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (-1: all)")
+    collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository")
+    collect.add_argument("--metrics", default=DEFAULT_METRICS, help=f"metrics file (default {DEFAULT_METRICS})")
+    collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
+    collect.add_argument("--out", default="plots/study", help="folder for study.csv and the PNGs")
+    queue = actions.add_parser("queue", help="queue the standard sweeps with dvc exp run --queue")
+    queue.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
+    queue.add_argument("--classes", nargs="+", default=[str(c) for c in range(10)],
+                       help="class names (as in classes.json) deleted one at a time by class_deletion")
+    queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
+    queue.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "queue":
+        return _queue(args)
+    experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
+    table = tidy(experiments, metrics_file=args.metrics, axis=args.axis)
+    written = plot(table, out_dir=args.out, axis=args.axis)
+    csv = Path(args.out) / "study.csv"
+    write_table(csv, table.round(4))
+    curves = table[table["sweep"] != "clean"]
+    print(f"study: {curves['experiment'].nunique()} of {len(experiments)} experiments on "
+          f"{curves['sweep'].nunique()} sweeps -> "
+          + ", ".join(str(p) for p in [csv, *written]))
+    return 0
+
+
+def _queue(args: argparse.Namespace) -> int:
+    commands = queue_commands(args.sweeps, classes=args.classes, colour=args.grayscale)
+    for command in commands:
+        print(shlex.join(command), flush=True)
+        if not args.dry_run:
+            result = subprocess.run(command)
+            if result.returncode:
+                raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}")
+    if not args.dry_run:
+        print(f"queued {len(commands)} experiments; run them with `dvc queue start`, then `winnow study collect`")
+    return 0
+
+
+def _lookup(params: dict, path: str):
+    value = params
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _blank(perturbations: list, parts: list[str]) -> None:
+    """Remove the axis option from the label copy, so experiments along the axis share one curve."""
+    if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) < len(perturbations):
+        perturbations[int(parts[0])].pop(parts[1], None)
+
+
+def _names(classes: list) -> str:
+    return ",".join(str(c) for c in classes)
+
+
+def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
+    """``blur method=box kernel=11 + ...``: kinds and options, without ``drop``."""
+    return " + ".join(
+        " ".join([str(p.get("kind"))] + [f"{k}={v}" for k, v in p.items() if k != "kind" and k not in drop])
+        for p in perturbations
+    )
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    from matplotlib import pyplot as plt
+
+    plt.close(fig)
+    return path

@@ -1,0 +1,165 @@
+"""winnow study: experiment records -> tidy table -> PNGs, on fabricated `dvc exp show --json` records."""
+
+import hashlib
+import json
+
+import pytest
+
+from winnow import cli
+from winnow.errors import WinnowError
+from winnow.study import describe, experiments_from_show, plot, tidy
+from winnow.study_sweeps import SWEEPS, hydra_value, queue_commands, sweep_perturbations
+
+CLASSES = ("0", "1", "2")
+
+
+def record(name, perturbations, accuracy, *, f1=(0.9, 0.8, 0.7)):
+    """One experiment as `dvc exp show --json` writes it."""
+    per_class = {c: {"f1": v, "precision": v} for c, v in zip(CLASSES, f1)}
+    metrics = {"accuracy": accuracy, "macro": {"f1": sum(f1) / 3}, "per_class": per_class}
+    return {
+        "rev": hashlib.sha1(name.encode()).hexdigest(), "name": name, "error": None, "experiments": None,
+        "data": {
+            "params": {"params.yaml": {"data": {"seed": 0, "degrade": {"perturbations": perturbations}}}},
+            "metrics": {"metrics/evaluate/baseline.json": {"data": metrics}},
+        },
+    }
+
+
+def show(*experiments):
+    """A baseline commit with the experiments under it, plus the workspace row exp show always lists."""
+    base = record("main", [{"kind": "blur", "fraction": 0.04, "kernel": 5},
+                           {"kind": "symmetric_noise", "fraction": 0.15}], 0.8)
+    base["experiments"] = [{"revs": [e], "executor": None, "name": e["name"]} for e in experiments]
+    workspace = {**record("ws", [], 0.99), "rev": "workspace", "name": None}
+    return [workspace, base]
+
+
+@pytest.fixture()
+def study_show():
+    return show(
+        record("clean", [], 0.95, f1=(0.96, 0.95, 0.94)),
+        record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85),
+        record("noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.70),
+        record("size25", [{"kind": "subsample", "keep": 0.25}], 0.88),
+        record("blur-k11-25", [{"kind": "blur", "fraction": 0.25, "method": "box", "kernel": 11}], 0.9),
+        record("blur-k5-100", [{"kind": "blur", "fraction": 1.0, "method": "box", "kernel": 5}], 0.6),
+        record("blur-k11-100", [{"kind": "blur", "fraction": 1.0, "method": "box", "kernel": 11}], 0.3),
+        record("drop1", [{"kind": "class_removal", "classes": ["1"]}], 0.64, f1=(0.8, 0.0, 0.7)),
+        {**record("queued", [{"kind": "subsample", "keep": 0.5}], 0.0), "data": None},
+    )
+
+
+def test_flatten_skips_workspace_and_records_without_data(study_show):
+    experiments = experiments_from_show(study_show)
+    names = [e["experiment"] for e in experiments]
+    assert names[0] == "main" and "queued" not in names and len(names) == 9
+    assert experiments[1]["params"]["degrade"]["perturbations"] == []
+    assert "workspace" in [e["experiment"] for e in experiments_from_show(study_show, include_workspace=True)]
+
+
+@pytest.mark.parametrize("perturbations, expected", [
+    ([], [("clean", "clean", 0.0)]),
+    ([{"kind": "symmetric_noise", "fraction": 0.4}], [("label_noise", "symmetric_noise", 0.4)]),
+    ([{"kind": "pair_flip", "fraction": 0.1}], [("label_noise", "pair_flip", 0.1)]),
+    ([{"kind": "subsample", "keep": 0.1}], [("size", "subsample", 0.1)]),
+    ([{"kind": "class_removal", "classes": ["3", "7"]}], [("class_deletion", "class_removal 3,7", 2.0)]),
+    ([{"kind": "class_subsample", "imbalance_ratio": 10}], [("imbalance", "long_tail", 10.0)]),
+    ([{"kind": "class_subsample", "classes": [7], "keep": 0.3}], [("imbalance", "class_subsample 7", 0.3)]),
+    ([{"kind": "brightness", "fraction": 0.25, "factor": 0.05}],
+     [("proportion", "brightness factor=0.05", 0.25), ("strength", "brightness at 0.25", 0.05)]),
+    ([{"kind": "blur", "fraction": 1.0, "method": "median", "kernel": 7}],
+     [("proportion", "blur method=median kernel=7", 1.0), ("strength", "blur method=median at 1", 7.0)]),
+    ([{"kind": "downscale", "fraction": 1.0, "size": 4}],
+     [("proportion", "downscale size=4", 1.0), ("strength", "downscale at 1", 4.0)]),
+    ([{"kind": "grayscale", "fraction": 0.5}], [("proportion", "grayscale", 0.5)]),
+    ([{"kind": "exact_duplicate", "fraction": 0.5, "mode": "overwrite"}],
+     [("proportion", "exact_duplicate mode=overwrite", 0.5)]),
+    ([{"kind": "symmetric_noise", "fraction": 0.1}, {"kind": "blur", "fraction": 0.1, "kernel": 5}], []),
+    ([{"kind": "symmetric_noise", "rates": {"3": 0.5}}], []),
+])
+def test_describe_names_the_damage_and_level_of_each_sweep_kind(perturbations, expected):
+    assert describe({"degrade": {"enabled": True, "perturbations": perturbations}}) == expected
+
+
+def test_describe_disabled_degrade_is_clean():
+    assert describe({"degrade": {"enabled": False, "perturbations": [{"kind": "subsample", "keep": 0.5}]}}) == [
+        ("clean", "clean", 0.0)]
+
+
+def test_describe_axis_reads_the_level_from_a_params_path():
+    params = {"degrade": {"perturbations": [{"kind": "symmetric_noise", "fraction": 0.15},
+                                            {"kind": "blur", "fraction": 0.3, "kernel": 5}]}}
+    assert describe(params, axis="degrade.perturbations.1.fraction") == [
+        ("custom", "symmetric_noise fraction=0.15 + blur kernel=5", 0.3)]
+    assert describe(params, axis="degrade.perturbations.5.fraction") == []
+    assert describe({"train": {"epochs": 3}, "degrade": {}}, axis="train.epochs") == [("custom", "clean", 3.0)]
+
+
+def test_every_standard_sweep_is_read_back_by_describe():
+    for sweep in SWEEPS:
+        for perturbations in sweep_perturbations(sweep, classes=["0", "7"], colour=True):
+            sweeps = [s for s, _, _ in describe({"degrade": {"enabled": True, "perturbations": perturbations}})]
+            # grayscale and exact copies have no strength option: on 100% they are points of their proportion curve
+            no_strength = perturbations and perturbations[0]["kind"] in ("grayscale", "exact_duplicate")
+            assert sweep in sweeps or (no_strength and sweeps == ["proportion"]), (sweep, perturbations)
+
+
+def test_tidy_columns_levels_and_clean_origins(study_show):
+    table = tidy(experiments_from_show(study_show))
+    assert list(table.columns[:7]) == ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
+    assert [c for c in table.columns if c.startswith("f1_")] == ["f1_0", "f1_1", "f1_2"]
+    assert "main" not in set(table["experiment"])  # several perturbations: not a study run
+    noise = table[table["sweep"] == "label_noise"]
+    assert noise["level"].tolist() == [0.0, 0.2, 0.4] and noise["accuracy"].tolist() == [0.95, 0.85, 0.70]
+    size = table[table["sweep"] == "size"]
+    assert size["level"].tolist() == [0.25, 1.0]  # the clean run is size 100%
+    strength = table[table["sweep"] == "strength"]
+    assert strength["level"].tolist() == [11.0, 5.0, 11.0]  # no clean origin on a strength axis
+    assert set(strength["damage"]) == {"blur method=box at 0.25", "blur method=box at 1"}
+    deleted = table[(table["sweep"] == "class_deletion") & (table["level"] == 1.0)]
+    assert deleted["f1_1"].tolist() == [0.0]
+
+
+def test_tidy_other_metrics_file_and_empty_input(study_show):
+    assert tidy(experiments_from_show(study_show), metrics_file="metrics/evaluate/pruned.json").empty
+    assert tidy([]).empty
+
+
+def test_plot_without_study_runs_says_what_to_do(tmp_path):
+    with pytest.raises(WinnowError, match="winnow study queue"):
+        plot(tidy(experiments_from_show(show())), out_dir=tmp_path)
+
+
+def test_collect_command_writes_csv_and_pngs(tmp_path, study_show, capsys):
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(study_show))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert (out / "study.csv").read_text().startswith("sweep,damage,level,experiment,rev,accuracy,macro_f1,f1_0")
+    assert "8 of 9 experiments on 5 sweeps" in capsys.readouterr().out
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["accuracy.png", "per_class_f1_class_deletion.png", "per_class_f1_label_noise.png",
+                    "per_class_f1_proportion.png", "per_class_f1_size.png", "per_class_f1_strength.png"]
+    assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
+    assert cli.main(["study", "collect", "--from-json", str(tmp_path / "missing.json")]) == 1
+
+
+def test_hydra_values_keep_types():
+    assert hydra_value([{"kind": "blur", "fraction": 1.0, "method": "box", "kernel": 11}]) == \
+        "[{kind: blur, fraction: 1.0, method: box, kernel: 11}]"
+    assert hydra_value({"classes": ["7", "cat", "true"], "on": False}) == '{classes: ["7", cat, "true"], on: false}'
+    assert hydra_value([]) == "[]"
+
+
+def test_queue_commands_and_dry_run(capsys):
+    commands = queue_commands(["clean", "class_deletion"], classes=["3"], colour=False)
+    assert commands[0][-1] == "degrade.perturbations=[]"
+    assert commands[1][:4] == ["dvc", "exp", "run", "--queue"]
+    assert commands[1][-1] == 'degrade.perturbations=[{kind: class_removal, classes: ["3"]}]'
+    grayscale = [c for c in queue_commands(["strength"], classes=[], colour=True) if "grayscale" in c[-1]]
+    gray_data = queue_commands(["strength"], classes=[], colour=False)
+    assert len(grayscale) == 1 and not any("grayscale" in c[-1] for c in gray_data)
+    assert cli.main(["study", "queue", "--sweeps", "label_noise", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and lines[0].endswith("'degrade.perturbations=[{kind: symmetric_noise, fraction: 0.1}]'")
