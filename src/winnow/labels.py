@@ -1,0 +1,311 @@
+"""Label issues by confident learning: out-of-sample probabilities, cleanlab's filters, decisions.
+
+Read top to bottom:
+
+1. :func:`considered_rows` picks the train images worth judging (those that survived threshold and dedup)
+   and marks dedup's label-conflict suspects among them;
+2. :func:`cross_val_pred_probs` trains the train stage's model once per stratified fold (optionally over
+   several fold splits and seeds, averaged) so every image gets probabilities from a model that never
+   saw its label;
+3. :func:`find_issues` asks cleanlab which labels are wrong and how good each label is;
+4. :func:`decide` turns issues into one decision per image (keep | drop | relabel) with its reason;
+5. :func:`apply_decisions` builds the cleaned train split; :func:`score_against_truth` scores a run
+   against the degrade ground truth; :func:`noise_estimate` summarises the estimated noise.
+
+Only train rows are ever judged or changed: val and test labels are the yardstick.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
+from winnow.imageset import ImageSet
+
+FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
+             "low_normalized_margin", "low_self_confidence")
+RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+ACTIONS = ("prune", "relabel", "both")
+DECISIONS = ("keep", "drop", "relabel")
+# why a row got its decision: not flagged; flagged by cleanlab; a dedup conflict the model disagrees with
+REASONS = ("consistent", "label_issue", "label_conflict")
+ISSUE_COLUMNS = ("id", "given_label", "suggested_label", "suggested_prob", "label_quality", "is_issue", "decision",
+                 "reason")
+
+
+def considered_rows(
+    manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows confident learning judges, and which of them dedup marked as label conflicts.
+
+    Args:
+        manifest: the imageset's manifest (``id``, ``split``, ...), ``N`` rows.
+        flags: threshold's ``flags.parquet`` (``id`` + one bool column per quality issue); a train image
+            with any flag is left out, since a dark or blurred image says little about its label.
+        groups: dedup's ``groups.parquet`` (``id``, ``kept``, ``label_conflict``, ...); removed copies
+            are left out so one image is not judged twice.
+
+    Returns:
+        ``(considered, conflict)``, bool ``(N,)`` each; ``conflict`` is False outside ``considered``.
+    """
+    ids = manifest["id"]
+    considered = manifest["split"].to_numpy() == "train"
+    conflict = np.zeros(len(manifest), bool)
+    if flags is not None:
+        issue_columns = [c for c in flags.columns if c != "id" and flags[c].dtype == bool]
+        flagged = flags.set_index("id")[issue_columns].any(axis=1)
+        considered &= ~flagged.reindex(ids, fill_value=False).to_numpy(bool)
+    if groups is not None:
+        by_id = groups.set_index("id")
+        considered &= by_id["kept"].reindex(ids, fill_value=True).to_numpy(bool)
+        conflict = by_id["label_conflict"].reindex(ids, fill_value=False).to_numpy(bool) & considered
+    return considered, conflict
+
+
+def check_folds(labels: np.ndarray, *, folds: int, classes: list[str]) -> None:
+    """Raise :class:`WinnowError` unless every class can appear in every one of ``folds`` folds.
+
+    Args:
+        labels: int ``(N,)`` given labels of the images to cross-validate.
+    """
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise WinnowError(f"confident_learn.folds: {folds!r} must be an integer of at least 2")
+    counts = np.bincount(labels, minlength=len(classes))
+    present = np.flatnonzero(counts)
+    smallest = present[np.argmin(counts[present])]
+    if counts[smallest] < folds:
+        raise WinnowError(
+            f"confident_learn.folds: {folds} folds but class {classes[smallest]!r} has only {counts[smallest]} "
+            f"train image(s) to judge; lower confident_learn.folds to at most {counts[smallest]} or add images"
+        )
+
+
+def stratified_folds(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    """int64 ``(N,)`` fold number of each image; each class is dealt round-robin over the folds in a
+    seeded random order, so class shares differ between folds by at most one image."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]
+    sorted_labels = labels[order]
+    class_start = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    fold = np.empty(len(labels), np.int64)
+    fold[order] = (np.arange(len(labels)) - class_start) % folds
+    return fold
+
+
+def cross_val_pred_probs(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    config,
+    classes: list[str],
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    """Out-of-sample predicted probabilities from K-fold training with the train stage's model code.
+
+    Each repeat draws a new stratified fold split and new initial weights; the repeats' probabilities
+    are averaged (an ensemble over folds and seeds). The checkpoint of each fold is chosen on the val
+    split, whose labels are trusted, never on the held-out fold, whose labels are the ones on trial.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, the images to judge; labels: int ``(N,)`` their given labels.
+        val_images, val_labels: the val split, uint8 ``(M, H, W, C)`` and int ``(M,)``.
+        config: a :class:`winnow.training.TrainConfig` (its device choice applies: a GPU when present).
+        classes: class names; their count sets the width of the output.
+
+    Returns:
+        float32 ``(N, len(classes))``, rows summing to 1, aligned with ``images``.
+    """
+    from winnow.training import fit, predict_proba
+
+    labels = np.asarray(labels, dtype=np.int64)
+    check_folds(labels, folds=folds, classes=classes)
+    if repeats < 1:
+        raise WinnowError(f"confident_learn.repeats: {repeats!r} must be at least 1")
+    if len(val_images) == 0:
+        raise WinnowError("confident_learn: the val split is empty; fold models pick their epoch on it "
+                          "(set ingest.val_fraction above 0)")
+    pred_probs = np.zeros((len(labels), len(classes)), np.float64)
+    for repeat in range(repeats):
+        fold_of = stratified_folds(labels, folds=folds, seed=seed + repeat)
+        for fold in range(folds):
+            held_out = fold_of == fold
+            trained = fit(images[~held_out], labels[~held_out], val_images, val_labels, config=config,
+                          num_classes=len(classes), seed=seed + repeat * folds + fold, progress=progress)
+            pred_probs[held_out] += predict_proba(trained, images[held_out], batch_size=config.eval_batch_size)
+    return (pred_probs / repeats).astype(np.float32)
+
+
+def find_issues(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    rank_by: str = "self_confidence",
+    frac_noise: float = 1.0,
+    min_examples_per_class: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's verdict on each given label.
+
+    Args:
+        labels: int ``(N,)`` given labels; pred_probs: float ``(N, K)`` out-of-sample probabilities.
+        filter_by: one of :data:`FILTER_BY` (``cleanlab.filter.find_label_issues``).
+        rank_by: one of :data:`RANK_BY` (``cleanlab.rank.get_label_quality_scores``).
+        frac_noise, min_examples_per_class: passed to ``find_label_issues`` as they are.
+
+    Returns:
+        ``(is_issue, label_quality)``: bool ``(N,)`` and float64 ``(N,)`` in [0, 1], lower = more likely wrong.
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels, pred_probs = _check_probs(labels, pred_probs)
+    if filter_by not in FILTER_BY:
+        raise WinnowError(f"confident_learn.filter_by: unknown {filter_by!r}; choose one of {', '.join(FILTER_BY)}")
+    if rank_by not in RANK_BY:
+        raise WinnowError(f"confident_learn.rank_by: unknown {rank_by!r}; choose one of {', '.join(RANK_BY)}")
+    if not 0 < frac_noise <= 1:
+        raise WinnowError(f"confident_learn.frac_noise: {frac_noise} is outside (0, 1]")
+    is_issue = find_label_issues(labels, pred_probs, filter_by=filter_by, frac_noise=frac_noise,
+                                 min_examples_per_class=min_examples_per_class, n_jobs=1)
+    quality = get_label_quality_scores(labels, pred_probs, method=rank_by)
+    return np.asarray(is_issue, bool), np.asarray(quality, np.float64)
+
+
+def noise_estimate(labels: np.ndarray, pred_probs: np.ndarray) -> dict:
+    """Confident learning's estimate of the label noise.
+
+    Returns:
+        ``noise_rate`` (float, share of labels estimated wrong = 1 - trace of the joint),
+        ``noise_matrix`` float ``(K, K)`` with ``[i, j] = P(given = i | true = j)``,
+        ``joint`` float ``(K, K)`` with ``[i, j] = P(given = i, true = j)``.
+    """
+    from cleanlab.count import estimate_py_and_noise_matrices_from_probabilities
+
+    labels, pred_probs = _check_probs(labels, pred_probs)
+    _, noise_matrix, _, confident_joint = estimate_py_and_noise_matrices_from_probabilities(labels, pred_probs)
+    joint = confident_joint / confident_joint.sum()
+    return {"noise_rate": float(1.0 - np.trace(joint)), "noise_matrix": noise_matrix, "joint": joint}
+
+
+def decide(
+    ids: np.ndarray,
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    is_issue: np.ndarray,
+    label_quality: np.ndarray,
+    conflict: np.ndarray | None = None,
+    action: str = "prune",
+    relabel_threshold: float = 0.9,
+) -> pd.DataFrame:
+    """One decision per image, worst label first.
+
+    A dedup label conflict whose given label is not the model's top class counts as an issue even when
+    cleanlab passed it: its copies disagree, and so does the model. When the model agrees with the
+    given label, the conflict is resolved in the label's favour and the image is kept.
+
+    ``action``: ``prune`` drops issues; ``relabel`` moves an issue to the predicted class when that
+    class differs from the given one with probability at least ``relabel_threshold`` and keeps the rest
+    as they are; ``both`` relabels those and drops the rest.
+
+    Args:
+        ids: str ``(N,)``; labels: int ``(N,)``; pred_probs: float ``(N, K)``.
+        is_issue: bool ``(N,)`` and label_quality: float ``(N,)``, from :func:`find_issues`.
+        conflict: bool ``(N,)`` dedup label-conflict suspects, or None.
+
+    Returns:
+        DataFrame with :data:`ISSUE_COLUMNS`, sorted by ``label_quality`` ascending.
+    """
+    labels, pred_probs = _check_probs(labels, pred_probs)
+    if action not in ACTIONS:
+        raise WinnowError(f"confident_learn.action: unknown {action!r}; choose one of {', '.join(ACTIONS)}")
+    if not 0 <= relabel_threshold <= 1:
+        raise WinnowError(f"confident_learn.relabel_threshold: {relabel_threshold} is outside [0, 1]")
+    suggested = pred_probs.argmax(axis=1)
+    suggested_prob = pred_probs.max(axis=1)
+    disagrees = suggested != labels
+    conflict_issue = np.zeros(len(labels), bool) if conflict is None else np.asarray(conflict, bool) & disagrees
+    flagged = np.asarray(is_issue, bool)
+    is_issue = flagged | conflict_issue
+    reason = np.where(flagged, "label_issue", np.where(conflict_issue, "label_conflict", "consistent"))
+
+    confident = is_issue & disagrees & (suggested_prob >= relabel_threshold)
+    decision = np.full(len(labels), "keep", dtype=object)
+    if action in ("relabel", "both"):
+        decision[confident] = "relabel"
+    if action == "prune":
+        decision[is_issue] = "drop"
+    elif action == "both":
+        decision[is_issue & ~confident] = "drop"
+    table = pd.DataFrame({
+        "id": np.asarray(ids, dtype=object), "given_label": labels,
+        # the model's class is the suggestion for every issue, kept, dropped or relabelled, for a reviewer
+        "suggested_label": np.where(is_issue, suggested, labels).astype(np.int64),
+        "suggested_prob": suggested_prob.astype(np.float64), "label_quality": np.asarray(label_quality, np.float64),
+        "is_issue": is_issue, "decision": decision, "reason": reason,
+    })
+    return table.sort_values("label_quality", kind="stable").reset_index(drop=True)
+
+
+def apply_decisions(imageset: ImageSet, issues: pd.DataFrame) -> ImageSet:
+    """The imageset with ``drop`` rows removed and ``relabel`` rows moved to their suggested label.
+
+    Raises:
+        WinnowError: when a drop or relabel names an id that is not a train image of ``imageset``.
+    """
+    changes = issues[issues["decision"] != "keep"]
+    split = imageset.manifest.set_index("id")["split"]
+    target_split = split.reindex(changes["id"])
+    wrong = target_split.isna() | (target_split.to_numpy() != "train")
+    if wrong.any():
+        row = changes[wrong.to_numpy()].iloc[0]
+        raise WinnowError(f"label_issues: {row['decision']} of {row['id']!r}, which is not a train image; "
+                          "only train labels may change")
+    ids = imageset.manifest["id"]
+    dropped = ids.isin(changes.loc[changes["decision"] == "drop", "id"]).to_numpy()
+    cleaned = imageset.select(~dropped)
+    relabel = changes[changes["decision"] == "relabel"].set_index("id")["suggested_label"]
+    new_label = relabel.reindex(cleaned.manifest["id"]).to_numpy(np.float64)
+    given = cleaned.manifest["label"].to_numpy()
+    cleaned.manifest["label"] = np.where(np.isnan(new_label), given, new_label).astype(np.int64)
+    return cleaned
+
+
+def score_against_truth(issues: pd.DataFrame, perturbations: pd.DataFrame) -> dict:
+    """Flagged set against the labels degrade truly changed, and the accuracy of the relabels.
+
+    Args:
+        issues: the output of :func:`decide` (one row per judged image).
+        perturbations: degrade's ground truth (``id``, ``kind``, ``original_label``, ...).
+
+    Returns:
+        precision, recall, f1, tp, fp, fn of ``is_issue``; ``true_noise_rate`` among judged rows;
+        ``relabel_accuracy``: share of relabels that restore the original label (None without relabels).
+    """
+    changed = perturbations[perturbations["kind"].isin(LABEL_KINDS)].set_index("id")["original_label"]
+    original = changed.reindex(issues["id"]).to_numpy(np.float64)
+    truly_changed = ~np.isnan(original)
+    true_label = np.where(truly_changed, original, issues["given_label"].to_numpy()).astype(np.int64)
+    relabelled = (issues["decision"] == "relabel").to_numpy()
+    scores = precision_recall_f1(issues["is_issue"].to_numpy(bool), truly_changed)
+    scores["true_noise_rate"] = float(truly_changed.mean()) if len(issues) else 0.0
+    scores["relabel_accuracy"] = (float(np.mean(issues["suggested_label"].to_numpy()[relabelled]
+                                               == true_label[relabelled])) if relabelled.any() else None)
+    return scores
+
+
+def _check_probs(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels, pred_probs = np.asarray(labels, dtype=np.int64), np.asarray(pred_probs, dtype=np.float64)
+    if pred_probs.ndim != 2 or len(pred_probs) != len(labels):
+        raise WinnowError(f"confident_learn: pred_probs of shape {pred_probs.shape} do not match "
+                          f"{len(labels)} labels (expected ({len(labels)}, classes))")
+    if len(labels) and (labels.min() < 0 or labels.max() >= pred_probs.shape[1]):
+        raise WinnowError(f"confident_learn: labels must lie in [0, {pred_probs.shape[1] - 1}]")
+    return labels, pred_probs

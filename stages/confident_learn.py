@@ -1,0 +1,82 @@
+"""confident-learn: K-fold out-of-sample probabilities for the train images that survived threshold and
+dedup, cleanlab's label issues, one keep | drop | relabel decision per image, metrics."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow import labels as cl
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
+from winnow.stage import load_params, run, write_json, write_table
+from winnow.training import TrainConfig
+
+IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
+FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
+OUT = Path("data/confident-learn")
+METRICS_OUT = "metrics/confident_learn.json"
+# the confident_learn section of params.yaml; "train" overrides the train section for the fold models
+DEFAULTS = {"folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by": "self_confidence",
+            "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9}
+
+
+def main() -> None:
+    params = load_params()
+    p = {**DEFAULTS, **(params.get("confident_learn") or {})}
+    unknown = set(p) - set(DEFAULTS)
+    if unknown:
+        raise WinnowError(f"params.yaml confident_learn: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(DEFAULTS)}")
+    config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
+    data = read_imageset(IMAGESET_IN)
+    flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None
+    groups = pd.read_parquet(GROUPS_IN) if Path(GROUPS_IN).is_file() else None
+    considered, conflict = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    train, val = data.select(considered), data.split("val")
+    ids, given = train.manifest["id"].to_numpy(), train.labels
+
+    pred_probs = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
+                                         config=config, classes=data.classes, folds=p["folds"],
+                                         repeats=p["repeats"], seed=params["seed"], progress=True)
+    is_issue, quality = cl.find_issues(given, pred_probs, filter_by=p["filter_by"], rank_by=p["rank_by"],
+                                       frac_noise=p["frac_noise"])
+    issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
+                       action=p["action"], relabel_threshold=p["relabel_threshold"])
+    noise = cl.noise_estimate(given, pred_probs)
+
+    is_train = data.manifest["split"].to_numpy() == "train"
+    metrics = {
+        "considered": len(train), "left_out": int((is_train & ~considered).sum()),
+        "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),
+        "noise_rate": noise["noise_rate"],
+        # P(given label = row | true label = column), as cleanlab estimates it
+        "noise_matrix": {given_class: dict(zip(data.classes, row.tolist()))
+                         for given_class, row in zip(data.classes, noise["noise_matrix"])},
+        "issues": int(issues["is_issue"].sum()),
+        "decisions": {d: int((issues["decision"] == d).sum()) for d in cl.DECISIONS},
+        "reasons": {r: int((issues["reason"] == r).sum()) for r in cl.REASONS},
+        "label_conflicts": {"considered": int(conflict.sum()),
+                            "flagged": int(issues["reason"].eq("label_conflict").sum())},
+    }
+    if Path(TRUTH_IN).is_file():
+        metrics["truth"] = cl.score_against_truth(issues, pd.read_parquet(TRUTH_IN))
+    write_npy(OUT / "pred_probs.npy", pred_probs)
+    write_json(OUT / "pred_ids.json", ids.tolist())
+    write_table(OUT / "label_issues.parquet", issues)
+    write_json(METRICS_OUT, metrics)
+    print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
+          + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    """Write an .npy atomically (temporary name, then rename), like the other outputs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    run(main)

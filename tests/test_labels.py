@@ -1,0 +1,203 @@
+"""confident-learn: cleanlab finds constructed flips, ids stay aligned, only train labels change, folds."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_manifest
+from winnow import labels as cl
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.training import TrainConfig
+
+CLASSES = [str(c) for c in range(4)]
+
+
+def noisy_problem(*, n_per_class=60, classes=4, flip_share=0.15, seed=0):
+    """(true, given, pred_probs, flipped): a confident model that knows the truth, and labels with flips."""
+    rng = np.random.default_rng(seed)
+    true = np.repeat(np.arange(classes), n_per_class)
+    flipped = rng.random(len(true)) < flip_share
+    given = true.copy()
+    given[flipped] = (true[flipped] + rng.integers(1, classes, flipped.sum())) % classes
+    logits = rng.normal(0, 0.3, (len(true), classes))
+    logits[np.arange(len(true)), true] += 4.0
+    pred_probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return true, given, pred_probs, flipped
+
+
+@pytest.mark.parametrize("filter_by", ["prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+                                       "predicted_neq_given"])
+def test_constructed_flips_are_exactly_the_issues(filter_by):
+    _, given, pred_probs, flipped = noisy_problem()
+    is_issue, quality = cl.find_issues(given, pred_probs, filter_by=filter_by)
+    assert np.array_equal(is_issue, flipped)
+    assert quality[flipped].max() < quality[~flipped].min()  # every flip ranks below every sound label
+
+
+def test_decisions_rank_worst_first_and_relabel_only_when_confident():
+    true, given, pred_probs, flipped = noisy_problem()
+    pred_probs[np.flatnonzero(flipped)[0]] = [0.4, 0.3, 0.2, 0.1]  # a flip the model is unsure about
+    ids = np.array([f"img-{i}" for i in range(len(given))], dtype=object)
+    is_issue, quality = cl.find_issues(given, pred_probs, filter_by="predicted_neq_given")
+    issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, action="both",
+                       relabel_threshold=0.8)
+    assert list(issues.columns) == list(cl.ISSUE_COLUMNS)
+    assert issues["label_quality"].is_monotonic_increasing
+    by_id = issues.set_index("id")
+    unsure = ids[np.flatnonzero(flipped)[0]]
+    if by_id.loc[unsure, "is_issue"]:
+        assert by_id.loc[unsure, "decision"] == "drop"
+    relabelled = by_id[by_id["decision"] == "relabel"]
+    assert len(relabelled) > 0 and (relabelled["suggested_prob"] >= 0.8).all()
+    positions = relabelled.index.str.removeprefix("img-").astype(int)
+    assert np.array_equal(relabelled["suggested_label"].to_numpy(), true[positions])
+    assert (by_id.loc[~by_id["is_issue"], "decision"] == "keep").all()
+
+
+def test_label_conflict_is_an_issue_only_when_the_model_disagrees():
+    given = np.array([0, 1, 0, 1])
+    pred_probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.7, 0.3]])
+    issues = cl.decide(np.array(["a", "b", "c", "d"]), given, pred_probs, is_issue=np.zeros(4, bool),
+                       label_quality=np.array([0.9, 0.8, 0.1, 0.3]), conflict=np.array([True, True, True, False]))
+    by_id = issues.set_index("id")
+    assert by_id.loc["c", "reason"] == "label_conflict" and by_id.loc["c", "decision"] == "drop"
+    assert (by_id.loc[["a", "b", "d"], "decision"] == "keep").all()  # d disagrees but is no conflict
+
+
+def test_score_against_truth_counts_flags_and_relabel_accuracy():
+    issues = pd.DataFrame({"id": ["a", "b", "c", "d"], "given_label": [1, 2, 0, 0], "suggested_label": [0, 1, 0, 1],
+                           "is_issue": [True, True, False, True], "decision": ["relabel", "relabel", "keep", "drop"]})
+    truth = pd.DataFrame({"id": ["a", "b", "x"], "kind": ["symmetric_noise", "pair_flip", "blur"],
+                          "params": "{}", "source_id": None, "original_label": [0, 0, -1]})
+    scores = cl.score_against_truth(issues, truth)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 0)
+    assert scores["relabel_accuracy"] == 0.5 and scores["true_noise_rate"] == 0.5
+
+
+def test_more_folds_than_a_class_has_images_names_the_parameter_and_class():
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 3)
+    with pytest.raises(WinnowError, match=r"confident_learn\.folds: 4 folds but class '2' has only 3"):
+        cl.check_folds(labels, folds=4, classes=["0", "1", "2"])
+    cl.check_folds(labels, folds=3, classes=["0", "1", "2", "absent"])  # an empty class is no obstacle
+
+
+def test_stratified_folds_spread_each_class_evenly():
+    labels = np.repeat([0, 1, 2], [10, 7, 5])
+    fold = cl.stratified_folds(labels, folds=3, seed=1)
+    for c in range(3):
+        counts = np.bincount(fold[labels == c], minlength=3)
+        assert counts.max() - counts.min() <= 1
+
+
+def tiny_imageset(n_train=48, *, seed=0):
+    """8x8 grey images whose brightness encodes the class; val and test rows after the train rows."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.arange(n_train) % 4, np.arange(16) % 4, np.arange(8) % 4])
+    images = (labels[:, None, None, None] * 60 + rng.integers(0, 20, (len(labels), 8, 8, 1))).astype(np.uint8)
+    manifest = make_manifest(len(labels), labels=labels)
+    manifest["split"] = ["train"] * n_train + ["val"] * 16 + ["test"] * 8
+    return ImageSet(images, manifest, CLASSES)
+
+
+@pytest.fixture
+def oracle_model(monkeypatch):
+    """Stand-in for the train stage's fit/predict: reads the class off the brightness, and fails if asked
+    about an image it was trained on, so cross-validation must keep every fold out of its own model."""
+    from winnow import training
+
+    def fit(images, labels, val_images, val_labels, **_):
+        return {img.tobytes() for img in images}
+
+    def predict_proba(seen, images, **_):
+        assert not seen & {img.tobytes() for img in images}, "predicted an image the model trained on"
+        return np.eye(4, dtype=np.float32)[images[:, 0, 0, 0] // 60] * 0.96 + 0.01
+
+    monkeypatch.setattr(training, "fit", fit)
+    monkeypatch.setattr(training, "predict_proba", predict_proba)
+
+
+def test_considered_rows_and_pred_probs_stay_aligned_after_removals(oracle_model):
+    data = tiny_imageset()
+    ids = data.manifest["id"]
+    flags = pd.DataFrame({"id": ids, "dark": ids.isin(["img-1", "img-50"]), "blurry": ids.isin(["img-7"])})
+    groups = pd.DataFrame({"id": ["img-2", "img-3", "img-9", "img-10"], "kept": [True, False, True, True],
+                           "label_conflict": [True, True, False, True]})
+    considered, conflict = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    assert set(ids[data.manifest["split"] != "train"]).isdisjoint(ids[considered])
+    assert set(ids[data.manifest["split"] == "train"]) - set(ids[considered]) == {"img-1", "img-3", "img-7"}
+    assert set(ids[conflict]) == {"img-2", "img-10"}
+
+    train, val = data.select(considered), data.split("val")
+    pred_probs = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                         config=TrainConfig(), classes=CLASSES, folds=3, repeats=2, seed=0)
+    assert pred_probs.shape == (len(train), 4) and pred_probs.dtype == np.float32
+    np.testing.assert_allclose(pred_probs.sum(1), 1, rtol=1e-5)
+    # brightness gives the class away: row i of pred_probs must describe train image i
+    assert np.array_equal(pred_probs.argmax(1), train.labels)
+
+
+def test_cross_validation_trains_the_train_stage_model():
+    data = tiny_imageset(n_train=16)
+    train, val = data.split("train"), data.split("val")
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=8, crop_padding=0, device="cpu")
+    pred_probs = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                         config=config, classes=CLASSES, folds=2, seed=0)
+    assert pred_probs.shape == (16, 4) and np.isfinite(pred_probs).all()
+
+
+def test_apply_decisions_drops_and_relabels_train_rows_only():
+    data = tiny_imageset()
+    issues = pd.DataFrame({"id": ["img-4", "img-5", "img-6"], "suggested_label": [3, 2, 0],
+                           "decision": ["drop", "relabel", "keep"]})
+    cleaned = cl.apply_decisions(data, issues)
+    assert "img-4" not in set(cleaned.manifest["id"])
+    by_id = cleaned.manifest.set_index("id")
+    assert by_id.loc["img-5", "label"] == 2 and by_id.loc["img-6", "label"] == data.labels[6]
+    # images move with their rows: brightness still encodes each image's original label
+    original = pd.Series(data.labels, index=data.manifest["id"])
+    assert np.array_equal(cleaned.images[:, 0, 0, 0] // 60, original[cleaned.manifest["id"]].to_numpy())
+    def evaluation_rows(manifest):
+        return manifest[manifest["split"] != "train"].reset_index(drop=True)
+
+    assert evaluation_rows(cleaned.manifest).equals(evaluation_rows(data.manifest))
+
+    for target in ("img-50", "img-70", "nowhere"):  # a val image, a test image, an unknown id
+        with pytest.raises(WinnowError, match="only train labels may change"):
+            cl.apply_decisions(data, pd.DataFrame({"id": [target], "suggested_label": [0], "decision": ["relabel"]}))
+
+
+def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, monkeypatch, oracle_model):
+    data = tiny_imageset(seed=1)
+    data.manifest.loc[data.manifest["id"] == "img-0", "label"] = 2  # a flipped train label
+    write_imageset(tmp_path / "data/degrade", data.images, data.manifest, CLASSES)
+    written = read_imageset(tmp_path / "data/degrade").manifest
+    pd.DataFrame({"id": ["img-0"], "kind": ["symmetric_noise"], "params": "{}", "source_id": None,
+                  "original_label": [0]}).to_parquet(tmp_path / "data/degrade/perturbations.parquet")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+        "seed": 0,
+        "train": {"model": "lenet5", "epochs": 9, "batch_size": 16, "crop_padding": 0, "lr": 0.01, "device": "cpu"},
+        "confident_learn": {"folds": 2, "repeats": 1, "train": {"epochs": 3}, "filter_by": "prune_by_noise_rate",
+                            "rank_by": "self_confidence", "frac_noise": 1.0, "action": "both",
+                            "relabel_threshold": 0.5},
+    }))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("confident_learn", None)
+    import confident_learn
+
+    confident_learn.main()
+    ids = json.loads(Path("data/confident-learn/pred_ids.json").read_text())
+    pred_probs = np.load("data/confident-learn/pred_probs.npy")
+    issues = pd.read_parquet("data/confident-learn/label_issues.parquet")
+    metrics = json.loads(Path("metrics/confident_learn.json").read_text())
+    assert ids == [f"img-{i}" for i in range(48)] and pred_probs.shape == (48, 4)
+    assert sorted(issues["id"]) == sorted(ids)
+    assert issues.loc[issues["id"] == "img-0", "decision"].item() in ("relabel", "drop")
+    assert metrics["considered"] == 48 and "f1" in metrics["truth"]
+    assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
