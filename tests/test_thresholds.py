@@ -130,3 +130,36 @@ def test_auto_cuts_in_the_valley_beside_a_skewed_clean_mode():
     flags, cuts = flag_issues({"low_information": scores}, {"low_information": {"method": "auto"}})
     assert 0.3 <= cuts["low_information"] < 0.45
     assert abs(int(flags["low_information"].sum()) - 490) <= 10
+
+
+def _pinned_clean_mode_with_long_tail(rng):
+    # MNIST's dark score (99th percentile of a white-on-black digit): most clean images sit on a few
+    # values just under the top, the rest trail down a long tail; no separate group among them
+    atoms = rng.choice([1.0, 254 / 255, 253 / 255, 252 / 255], size=3800, p=[0.08, 0.45, 0.44, 0.03])
+    tail = 1 - rng.gamma(1.2, 0.08, 400)
+    return np.concatenate([atoms, tail[tail > 0.25]])
+
+
+def test_auto_flags_nothing_on_a_pinned_clean_mode_with_a_long_lower_tail():
+    # the dip test rejects unimodality on the atoms; minimum error used to cut into the clean bulk
+    flags, cuts = flag_issues({"dark": _pinned_clean_mode_with_long_tail(np.random.default_rng(3))},
+                              {"dark": {"method": "auto"}})
+    assert cuts["dark"] == NOTHING and not flags["dark"].any()
+
+
+def test_auto_finds_a_small_separate_group_far_below_a_pinned_clean_mode():
+    rng = np.random.default_rng(4)
+    clean = _pinned_clean_mode_with_long_tail(rng)
+    damaged = rng.uniform(0.043, 0.047, 100)  # the same images darkened x0.05
+    scores = np.concatenate([damaged, clean])
+    flags, cuts = flag_issues({"dark": scores}, {"dark": {"method": "auto"}})
+    assert damaged.max() <= cuts["dark"] < clean.min()
+    assert int(flags["dark"].sum()) == 100
+
+
+def test_auto_flags_nothing_when_the_low_side_is_only_a_flank_of_the_clean_mode():
+    # a spike of clean images at the top and a smooth tail rising into it (MNIST's light score):
+    # no peak of its own below any cut, so no second class however the dip test comes out
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([1 - rng.geometric(0.35, 3500) / 1568, 1 - rng.exponential(0.05, 800)])
+    assert threshold(scores[scores > 0.3], method="auto") == NOTHING

@@ -18,7 +18,8 @@ flagged when ``score <= t``. Methods:
 - ``fixed``: ``value``.
 - ``auto``: nothing unless the scores have a second mode below the norm — Hartigan's dip test of
   unimodality at level ``alpha`` — and then the minimum-error split, its cut moved to the density's
-  valley between the two modes; see :func:`auto_threshold`.
+  valley between the two modes; nothing either unless the flagged side is a peak of its own with a
+  valley deeper than chance; see :func:`auto_threshold`.
 
 Whatever the method, a cut that would flag more than ``max_flagged_fraction`` of the images flags
 none: a property most images share is the data set's norm, not an issue.
@@ -259,7 +260,13 @@ def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) 
        models both sides as Gaussians; a skewed clean side (a long tail towards the damaged mode) costs
        it more spread than cutting off that tail does, so with a small damaged group it cuts into
        the tail. The valley does not assume a shape. The density is the histogram smoothed by a
-       Gaussian of Silverman's bandwidth; with no valley between the modes the minimum-error cut stays.
+       Gaussian of Silverman's bandwidth.
+    5. The flagged side must be a separate mode: a peak of its own below the cut (not the rising
+       flank of the clean mode), and a valley that chance does not explain (a binomial test at
+       ``alpha`` of the images near that peak against those near the valley). Otherwise flag
+       nothing. The dip test alone does not show this: a clean mode pinned on a few values near the
+       top with a long lower tail (MNIST's dark and light scores) rejects unimodality on its atoms,
+       and minimum error then cut into the dense clean bulk, flagging a third of a clean set.
     """
     n = len(scores)
     if n < 10 or scores.min() == scores.max():
@@ -271,7 +278,8 @@ def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) 
     below = scores[scores <= cut]
     if len(below) > n / 2:
         return auto_threshold(below, bins=bins, alpha=alpha)
-    return _valley_between_modes(h, cut, bandwidth=_silverman_bandwidth(scores))
+    valley = _valley_between_modes(h, cut, bandwidth=_silverman_bandwidth(scores), alpha=alpha)
+    return NOTHING if valley is None else valley
 
 
 def _silverman_bandwidth(scores: np.ndarray) -> float:
@@ -281,24 +289,40 @@ def _silverman_bandwidth(scores: np.ndarray) -> float:
     return 0.9 * spread * len(scores) ** -0.2
 
 
-def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float) -> float:
+def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float, alpha: float) -> float | None:
     """The upper edge of the least dense bin strictly between the modes below and above ``cut``
-    (ties: their middle); ``cut`` itself when the smoothed density has no such valley."""
-    from scipy import ndimage
+    (ties: their middle); None when the side below ``cut`` is no separate mode: it has no peak of its
+    own, or the images within a bandwidth of that peak do not outnumber those within a bandwidth of
+    the valley at level ``alpha`` (one-sided binomial test, equal density under the null)."""
+    from scipy import ndimage, stats
 
     width = h.centers[1] - h.centers[0]
     # at least half a bin, so a bandwidth below the bin width still evens out single-bin noise
     density = ndimage.gaussian_filter1d(h.counts, max(bandwidth / width, 0.5), mode="constant")
     low = h.centers <= cut
     if low.all() or not low.any():
-        return cut
-    low_mode = int(np.argmax(np.where(low, density, -np.inf)))
+        return None
+    # the low side's mode must be a peak of its own, not the rising flank of the high side's mode
+    falls_after = np.append(density[:-1] > density[1:], False)
+    rises_to = np.insert(density[1:] >= density[:-1], 0, True)
+    peaks = low & falls_after & rises_to
+    if not peaks.any():
+        return None
+    low_mode = int(np.argmax(np.where(peaks, density, -np.inf)))
     high_mode = int(np.argmax(np.where(low, -np.inf, density)))
     between = density[low_mode : high_mode + 1]
     deepest = np.flatnonzero(between == between.min())
     valley = low_mode + int(np.mean(deepest))
     if not low_mode < valley < high_mode:
-        return cut
+        return None
+    # a real valley: the images within a bandwidth of the low peak outnumber those within a bandwidth
+    # of the valley beyond chance (equal density on both would split them as a fair coin)
+    radius = max(1, int(round(bandwidth / width)))
+    window = np.ones(2 * radius + 1)
+    mass = np.convolve(h.counts, window, mode="same")
+    at_peak, at_valley = int(round(mass[low_mode])), int(round(mass[valley]))
+    if stats.binom.sf(at_peak - 1, at_peak + at_valley, 0.5) > alpha:
+        return None
     return h.cut_after(valley)
 
 
