@@ -210,7 +210,7 @@ def project(tmp_path_factory):
 
 
 def _run_stage(root, monkeypatch, **contracts):
-    params = {"ingest": {"size": 4}, "variants": ["baseline", "pruned", "augmented"],
+    params = {"ingest": {"size": 4}, "variants": ["oracle", "baseline", "pruned", "augmented"],
               "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
@@ -227,7 +227,8 @@ DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.
 def test_warn_mode_reports_failures_and_succeeds(project, monkeypatch, capsys):
     _run_stage(project, monkeypatch, mode="warn")
     out = capsys.readouterr().out
-    assert f"warning: {DUPLICATE_LINE}" in out and "variant augmented not on disk yet" in out
+    assert f"warning: {DUPLICATE_LINE}" in out and "variant oracle not on disk yet" in out
+    assert "augmented" not in out  # made after the baseline is trained: never checked here
     metrics = json.loads((project / "metrics/contracts.json").read_text())
     assert metrics["suites"] == {"ingest": {"passed": 16, "failed": 0}, "scores": {"passed": 14, "failed": 0},
                                  "variant": {"passed": 9, "failed": 1}}
@@ -237,11 +238,18 @@ def test_warn_mode_reports_failures_and_succeeds(project, monkeypatch, capsys):
 
 def test_enforce_mode_stops_with_one_line_per_failed_expectation(project, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stopped:
-        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["pruned", "augmented"])
+        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["pruned", "oracle"])
     assert stopped.value.code == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [f"contract failed: {DUPLICATE_LINE}",
-                   "contract failed: variant[augmented]: data/variants/augmented/rows.parquet not found, "
+                   "contract failed: variant[oracle]: data/variants/oracle/rows.parquet not found, "
                    "nothing to certify",
                    "error: contracts: 2 contract failure(s) in enforce mode (lines above; "
                    "Data Docs in reports/contracts/index.html)"]
+
+
+def test_augmented_cannot_be_enforced_before_it_exists(project, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["augmented"])
+    assert stopped.value.code == 1
+    assert "augmented is not checked" in capsys.readouterr().err
