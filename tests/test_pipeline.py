@@ -23,6 +23,9 @@ def _sh(args, cwd, env):
 def tiny_params(params: dict) -> dict:
     """The default params cut down so the whole DAG runs in about a minute on 2 cores."""
     params["train"].update(model="lenet5", epochs=2)
+    params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
+    params["gan"]["train"].update(epochs=1, width=8)
+    params["gan"]["per_class"] = 20
     return params
 
 
@@ -53,7 +56,11 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     metrics = json.loads((dest / "metrics/evaluate/baseline.json").read_text())
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert 0 <= metrics["macro"]["f1"] <= 1 and metrics["accuracy"] > 0.5
-    assert (dest / "models/baseline.pt").is_file() and (dest / "models/oracle.pt").is_file()
+    for variant in ("oracle", "baseline", "pruned", "augmented"):
+        assert (dest / f"models/{variant}.pt").is_file(), variant
+    assert (dest / "reports/index.html").is_file() and (dest / "reports/compare.md").is_file()
+    contracts = json.loads((dest / "metrics/contracts.json").read_text())
+    assert set(contracts["variants"]) == {"oracle", "baseline", "pruned"}
     assert "up to date" in _sh(dvc + ["status"], dest, env)
 
     _sh(dvc + ["exp", "run", "-S", "train.epochs=1"], dest, env)

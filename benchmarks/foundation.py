@@ -1,0 +1,149 @@
+"""Foundation figures: baseline accuracy per data set and model, and the wall time of the two commands.
+
+    python benchmarks/foundation.py models [--only mnist5k:cnn_small ...]   # train and test, CPU
+    python benchmarks/foundation.py timing                                   # fresh clone: make repro, make test
+
+Writes benchmarks/results/foundation.json (merged, so one subcommand keeps the other's numbers).
+Every model trains with the pipeline's own `fit` on the train split, picks its best epoch on val and
+is scored on the untouched test split. MNIST-5k is split as the default pipeline does (20% test, 10%
+val, stratified, seed 0); the CIFAR-10 exact subset keeps its 1,017 test images and carves 10% val.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from winnow.ingest import to_imageset  # noqa: E402
+from winnow.metrics import summarise  # noqa: E402
+from winnow.sources import CIFAR10_CLASSES, load_mnist5k, load_npz  # noqa: E402
+from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
+
+CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"
+RESULTS = ROOT / "benchmarks/results/foundation.json"
+# (data set, model) → the training config; the MNIST ones are the pipeline default (params.yaml train:)
+RUNS = {
+    ("mnist5k", "lenet5"): dict(epochs=15),
+    ("mnist5k", "cnn_small"): dict(epochs=15),
+    ("cifar10_subset", "cnn_small"): dict(epochs=20, crop_padding=4, hflip=True),
+    # 11M parameters on 2 CPU cores: a few epochs is what fits; the GPU host runs it longer
+    ("cifar10_subset", "resnet18"): dict(epochs=4, crop_padding=4, hflip=True, optimizer="sgd", lr=0.05,
+                                         weight_decay=5e-4, schedule="onecycle", batch_size=128),
+}
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, CPU only"
+
+
+def load(name: str):
+    if name == "mnist5k":
+        loaded = load_mnist5k()
+    else:
+        if not CIFAR.is_file():
+            return None
+        loaded = load_npz(CIFAR, classes=CIFAR10_CLASSES)
+    images, manifest = to_imageset(loaded, size=None, val_fraction=0.1, test_fraction=0.2, seed=0)
+    split = manifest["split"].to_numpy()
+    labels = manifest["label"].to_numpy()
+    return {s: (images[split == s], labels[split == s]) for s in ("train", "val", "test")}, loaded.classes
+
+
+def run_models(only: list[str] | None) -> dict:
+    out = {}
+    for (data, model), overrides in RUNS.items():
+        key = f"{data}:{model}"
+        if only and key not in only:
+            continue
+        loaded = load(data)
+        if loaded is None:
+            print(f"skip {key}: {CIFAR} not found")
+            continue
+        splits, classes = loaded
+        config = TrainConfig(model=model, **overrides)
+        start = time.perf_counter()
+        trained = fit(*splits["train"], *splits["val"], config=config, num_classes=len(classes), seed=0)
+        seconds = time.perf_counter() - start
+        predicted = predict_proba(trained, splits["test"][0]).argmax(1)
+        metrics = summarise(splits["test"][1], predicted, classes=classes)
+        out[key] = {"accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro"]["f1"], 4),
+                    "per_class_std_f1": round(metrics["per_class_std"]["f1"], 4), "epochs": config.epochs,
+                    "best_epoch": trained.best_epoch, "train_seconds": round(seconds, 1),
+                    "train_images": len(splits["train"][0]), "config": overrides}
+        print(key, out[key], flush=True)
+        save({"models": {key: out[key]}})
+    return out
+
+
+def run_timing() -> dict:
+    """Clone the committed HEAD into a fresh folder and time `make repro` (with set-up) and `make test`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "winnow"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        timings = {}
+        for name, target in (("setup_and_repro_seconds", "repro"), ("test_seconds", "test")):
+            start = time.perf_counter()
+            subprocess.run(["make", target], cwd=clone, env=env, check=True)
+            timings[name] = round(time.perf_counter() - start, 1)
+        start = time.perf_counter()
+        subprocess.run([str(clone / ".venv/bin/dvc"), "repro", "--force"], cwd=clone, env=env, check=True)
+        timings["repro_seconds"] = round(time.perf_counter() - start, 1)
+    print(timings)
+    return timings
+
+
+def save(update: dict) -> None:
+    current = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for key, value in update.items():
+        current[key] = {**current.get(key, {}), **value} if isinstance(value, dict) else value
+    current["machine"] = machine()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(current, indent=2) + "\n")
+    RESULTS.with_suffix(".md").write_text(markdown(current))
+
+
+def markdown(results: dict) -> str:
+    """The RESULTS.md section, from the JSON."""
+    lines = ["## Foundation: baseline models and the two commands", "",
+             f"`python benchmarks/foundation.py models` and `... timing`; machine: {results.get('machine', '?')}.",
+             "Each model trains with the pipeline's `fit` on the clean train split (best epoch on val) and is",
+             "scored on the untouched test split. CPU only (no GPU was lent to this task). Train seconds were",
+             "measured while other benchmarks shared the 2 cores (load average 5-13): read them as upper bounds.", "",
+             "| data set | model | epochs (best) | test accuracy | macro F1 | std of F1 across classes | train s |",
+             "|---|---|---|---|---|---|---|"]
+    for key, r in results.get("models", {}).items():
+        data, model = key.split(":")
+        lines.append(f"| {data} | {model} | {r['epochs']} ({r['best_epoch']}) | {r['accuracy']:.4f} | "
+                     f"{r['macro_f1']:.4f} | {r['per_class_std_f1']:.4f} | {r['train_seconds']:.0f} |")
+    if "repro_seconds" in results:
+        lines += ["", f"Fresh clone: `make repro` (venv + pinned install + `dvc repro`) "
+                      f"{results['setup_and_repro_seconds']:.0f} s; `dvc repro --force` alone "
+                      f"{results['repro_seconds']:.0f} s; `make test` {results['test_seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["models", "timing"])
+    parser.add_argument("--only", nargs="+", help="data:model keys, e.g. mnist5k:cnn_small")
+    args = parser.parse_args()
+    if args.what == "models":
+        run_models(args.only)
+    else:
+        timings = run_timing()
+        save({k: v for k, v in timings.items()})
+
+
+if __name__ == "__main__":
+    main()
