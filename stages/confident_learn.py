@@ -1,7 +1,6 @@
 """confident-learn: K-fold out-of-sample probabilities for the train images that survived threshold and
 dedup, cleanlab's label issues, one keep | drop | relabel decision per image, metrics."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
 
 IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
@@ -62,20 +61,13 @@ def main() -> None:
     }
     if Path(TRUTH_IN).is_file():
         metrics["truth"] = cl.score_against_truth(issues, pd.read_parquet(TRUTH_IN))
-    write_npy(OUT / "pred_probs.npy", pred_probs)
+    with atomic_path(OUT / "pred_probs.npy") as tmp:
+        np.save(tmp, pred_probs)
     write_json(OUT / "pred_ids.json", ids.tolist())
     write_table(OUT / "label_issues.parquet", issues)
     write_json(METRICS_OUT, metrics)
     print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
-
-
-def write_npy(path: Path, array: np.ndarray) -> None:
-    """Write an .npy atomically (temporary name, then rename), like the other outputs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
-    np.save(tmp, array)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from winnow.errors import WinnowError
+from winnow.stage import atomic_path
 from winnow.training import pick_device, to_tensor
 
 
@@ -235,13 +236,11 @@ def generate(generator: Generator, labels: np.ndarray, *, seed: int, batch_size:
 
 
 def _save(path, *, config, seed, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"config": asdict(config), "seed": seed, "history": history, "num_classes": num_classes,
-                "image_shape": list(image_shape), "generator": gen.state_dict(), "discriminator": disc.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": order_rng.get_state()}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"config": asdict(config), "seed": seed, "history": history, "num_classes": num_classes,
+                    "image_shape": list(image_shape), "generator": gen.state_dict(),
+                    "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "rng": order_rng.get_state()}, tmp)
 
 
 def _resume(path, config, seed, gen, disc, opt_g, opt_d, order_rng) -> tuple[list[dict[str, float]], int]:

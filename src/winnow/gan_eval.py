@@ -5,11 +5,11 @@ real ones, and a grid of samples to look at.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from winnow.errors import WinnowError
+from winnow.stage import atomic_path
 
 
 def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None) -> list[str]:
@@ -129,9 +129,6 @@ def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, colu
         note = (notes or {}).get(name, "")
         axes[row, 0].set_title(f"{name} {note}".strip(), fontsize=8, loc="left")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    tmp.replace(path)

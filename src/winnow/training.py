@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from winnow.errors import WinnowError
 from winnow.models import build_model
+from winnow.stage import atomic_path
 
 
 @dataclass
@@ -242,15 +243,12 @@ def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...]) -> None:
     """Write weights plus everything :func:`load` needs, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({
-        "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-        "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
-        "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
-    }, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({
+            "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+            "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
+            "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
+        }, tmp)
 
 
 def load(path: str | os.PathLike, *, device: str = "auto") -> tuple[Trained, list[str]]:

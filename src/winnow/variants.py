@@ -25,6 +25,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.stage import write_table
 
 INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
@@ -131,9 +132,7 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
         raise WinnowError(f"variant {name}: unknown action(s) {sorted(bad)}")
     if extra is not None:
         write_imageset(folder / "extra", extra.images, extra.manifest, extra.classes)
-    tmp = folder / f".rows.tmp-{os.getpid()}.parquet"
-    rows.loc[:, list(ROW_COLUMNS)].to_parquet(tmp, index=False)
-    tmp.replace(folder / "rows.parquet")
+    write_table(folder / "rows.parquet", rows.loc[:, list(ROW_COLUMNS)])
 
 
 def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> pd.DataFrame:
