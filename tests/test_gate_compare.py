@@ -110,3 +110,11 @@ def test_experiment_rows_are_parsed_and_incomplete_runs_skipped():
             {"rev": "r2", "metrics/evaluate/base.json:per_class.a.f1": 0.4}]
     runs = experiment_runs(rows, variants=["base", "pruned"])
     assert len(runs) == 1 and runs[0]["pruned"]["per_class"]["a"]["f1"] == 0.7 and runs[0]["base"]["accuracy"] == 0.6
+
+
+def test_an_unchanged_workspace_is_not_counted_as_a_second_run():
+    run = {"metrics/evaluate/base.json:per_class.a.f1": 0.5, "metrics/evaluate/pruned.json:per_class.a.f1": 0.7}
+    other = {"metrics/evaluate/base.json:per_class.a.f1": 0.4, "metrics/evaluate/pruned.json:per_class.a.f1": 0.7}
+    rows = [{"rev": "workspace", **run}, {"rev": "main", **run}, {"rev": "exp-1", **other}]
+    runs = experiment_runs(rows, variants=["base", "pruned"])
+    assert [r["base"]["per_class"]["a"]["f1"] for r in runs] == [0.5, 0.4]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from winnow.thresholds import (
-    NOTHING, Histogram, dip_critical_value, dip_statistic, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
+    NOTHING, Histogram, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
     threshold, valley,
 )
 
@@ -62,12 +62,6 @@ def test_ght_with_a_strong_narrow_prior_is_otsu():
     # Barron (2020): nu → ∞ with a small tau gives both classes one variance, leaving Otsu's criterion
     h = Histogram.of(BIMODAL)
     assert ght(h, nu=1e12, tau=1e-3) == otsu(h)
-
-
-def test_dip_is_small_for_one_mode_and_large_for_two():
-    unimodal = Histogram.of(RNG.normal(0.5, 0.1, 5000))
-    assert dip_statistic(unimodal) < dip_critical_value(5000, 256, 0.01)
-    assert dip_statistic(Histogram.of(BIMODAL)) > 2 * dip_critical_value(10000, 256, 0.01)
 
 
 @pytest.mark.parametrize("sample", [
@@ -141,7 +135,7 @@ def _pinned_clean_mode_with_long_tail(rng):
 
 
 def test_auto_flags_nothing_on_a_pinned_clean_mode_with_a_long_lower_tail():
-    # the dip test rejects unimodality on the atoms; minimum error used to cut into the clean bulk
+    # minimum error alone cuts into the clean bulk here; the low side has no peak of its own
     flags, cuts = flag_issues({"dark": _pinned_clean_mode_with_long_tail(np.random.default_rng(3))},
                               {"dark": {"method": "auto"}})
     assert cuts["dark"] == NOTHING and not flags["dark"].any()
@@ -159,7 +153,19 @@ def test_auto_finds_a_small_separate_group_far_below_a_pinned_clean_mode():
 
 def test_auto_flags_nothing_when_the_low_side_is_only_a_flank_of_the_clean_mode():
     # a spike of clean images at the top and a smooth tail rising into it (MNIST's light score):
-    # no peak of its own below any cut, so no second class however the dip test comes out
+    # no peak of its own below any cut, so no second class
     rng = np.random.default_rng(5)
     scores = np.concatenate([1 - rng.geometric(0.35, 3500) / 1568, 1 - rng.exponential(0.05, 800)])
     assert threshold(scores[scores > 0.3], method="auto") == NOTHING
+
+
+def test_auto_finds_a_small_well_separated_group_in_every_draw():
+    # 2.7% blurred among clean scores (MNIST's blurry score at the default damage): Hartigan's dip test,
+    # which auto used to ask first, passed such a group at one seed and missed it at the next
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        clean = rng.normal(0.45, 0.08, 4625).clip(0.19, 1)
+        damaged = rng.uniform(0.05, 0.12, 130)
+        flags, cuts = flag_issues({"blurry": np.concatenate([damaged, clean])}, {"blurry": {"method": "auto"}})
+        assert damaged.max() <= cuts["blurry"] < clean.min()
+        assert int(flags["blurry"].sum()) == 130

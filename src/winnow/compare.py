@@ -105,12 +105,12 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str) -> tuple[pd.DataFr
 def experiment_runs(rows: list[dict], *, variants: list[str]) -> list[dict[str, dict]]:
     """Evaluate metrics per run from ``dvc.api.exp_show()`` rows (one row per commit or experiment).
 
-    Rows lacking any variant's metrics (failed or queued experiments) are left out.
+    Rows lacking any variant's metrics (failed or queued experiments) are left out, and so is a row
+    whose metrics repeat an earlier row's: an unchanged workspace shows HEAD's run a second time, and
+    counting it twice would fake a seed.
     """
     runs, seen = [], set()
     for row in rows:
-        if row.get("rev") in seen:
-            continue
         run = {}
         for variant in variants:
             prefix = f"metrics/evaluate/{variant}.json:"
@@ -119,8 +119,10 @@ def experiment_runs(rows: list[dict], *, variants: list[str]) -> list[dict[str, 
                 break
             run[variant] = _unflatten(flat)
         else:
-            seen.add(row.get("rev"))
-            runs.append(run)
+            key = json.dumps(run, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                runs.append(run)
     return runs
 
 
