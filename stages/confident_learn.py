@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from winnow import labels as cl
-from winnow.errors import WinnowError
+from winnow.errors import check_known
 from winnow.imageset import read_imageset
 from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
@@ -24,10 +24,7 @@ DEFAULTS = {"folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("confident_learn") or {})}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise WinnowError(f"params.yaml confident_learn: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                          f"known: {', '.join(DEFAULTS)}")
+    check_known(p, DEFAULTS, where="params.yaml confident_learn")
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data = read_imageset(IMAGESET_IN)
     flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None

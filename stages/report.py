@@ -8,6 +8,7 @@ import pandas as pd
 
 from winnow import report, report_grids
 from winnow.imageset import read_imageset
+from winnow.report_figures import png_uri
 from winnow.stage import load_params, run, write_text
 
 OUT = Path("reports/index.html")
@@ -47,6 +48,13 @@ def main() -> None:
             issues=optional(pd.read_parquet, "data/confident-learn/label_issues.parquet"),
             summary=optional(read_json, "metrics/confident_learn.json"), imageset=degraded,
             count=p["images_per_grid"])),
+        ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
+            rounds=optional(pd.read_parquet, "data/embedding-clean/rounds.parquet"),
+            summary=optional(read_json, "metrics/embedding_clean.json"), imageset=degraded,
+            count=p["images_per_grid"])),
+        ("balance", "Balanced augmentation", report_grids.balance_section(
+            summary=optional(read_json, "metrics/balance.json"),
+            examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=optional(pd.read_parquet, "data/dedup/groups.parquet"),
             summary=optional(read_json, "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),

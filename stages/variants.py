@@ -15,8 +15,10 @@ from winnow.variants import (
 )
 
 DECISION_FILES = {"threshold": "data/threshold/flags.parquet", "dedup": "data/dedup/groups.parquet",
-                  "confident_learn": "data/confident-learn/label_issues.parquet"}
-ARGUMENT = {"threshold": "flags", "dedup": "groups", "confident_learn": "label_issues"}
+                  "confident_learn": "data/confident-learn/label_issues.parquet",
+                  "embedding_clean": "data/embedding-clean/decisions.parquet"}
+ARGUMENT = {"threshold": "flags", "dedup": "groups", "confident_learn": "label_issues",
+            "embedding_clean": "neighbour_decisions"}
 
 
 def main() -> None:

@@ -18,3 +18,15 @@ def make_manifest(n: int, *, labels=None, split="train") -> pd.DataFrame:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Nets this small gain nothing from intra-op threads, and on a busy machine the thread pool's
+    synchronisation made each tiny training run take seconds instead of tenths."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,14 +9,7 @@ from winnow.gan_eval import acceptance, class_frechet, confident, frechet_distan
 TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Nets this small gain nothing from intra-op threads, and on a busy machine the thread pool's
-    synchronisation made each tiny training run take seconds instead of tenths."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _digits(n=32, size=8, channels=1):

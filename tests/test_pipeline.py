@@ -24,6 +24,7 @@ def tiny_params(params: dict) -> dict:
     """The default params cut down so the whole DAG runs in about a minute on 2 cores."""
     params["train"].update(model="lenet5", epochs=2)
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
+    params["embedding_clean"].update(rounds=2, train={"model": "lenet5", "epochs": 1})  # round 2 trains on balanced copies
     params["gan"]["train"].update(epochs=1, width=8)
     params["gan"]["per_class"] = 20
     return params
@@ -56,9 +57,13 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     metrics = json.loads((dest / "metrics/evaluate/baseline.json").read_text())
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert 0 <= metrics["macro"]["f1"] <= 1 and metrics["accuracy"] > 0.5
-    for variant in ("oracle", "baseline", "pruned", "augmented"):
+    for variant in ("oracle", "baseline", "pruned", "augmented", "balanced"):
         assert (dest / f"models/{variant}.pt").is_file(), variant
     assert (dest / "reports/index.html").is_file() and (dest / "reports/compare.md").is_file()
+    cleaned = json.loads((dest / "metrics/embedding_clean.json").read_text())
+    assert [r["round"] for r in cleaned["rounds"]] == [1, 2] and "truth" in cleaned
+    balanced = json.loads((dest / "metrics/balance.json").read_text())
+    assert len({c["after"] for c in balanced["counts"].values()}) == 1  # every class at the same count
     contracts = json.loads((dest / "metrics/contracts.json").read_text())
     assert set(contracts["variants"]) == {"oracle", "baseline", "pruned"}
     assert "up to date" in _sh(dvc + ["status"], dest, env)

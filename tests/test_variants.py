@@ -53,6 +53,21 @@ def test_decisions_apply_exactly_as_listed(project):
     assert val.manifest["id"].tolist() == ["i6", "i7"] and val.labels.tolist() == [0, 1]
 
 
+def test_neighbour_decisions_join_confident_learn_and_disagreeing_relabels_drop(project):
+    issues = pd.DataFrame({"id": ["i0", "i3"], "decision": ["relabel", "keep"], "suggested_label": [0, 0],
+                           "reason": ["cl", "cl"]})
+    neighbours = pd.DataFrame({"id": ["i0", "i3", "i4"], "decision": ["relabel", "drop", "relabel"],
+                               "suggested_label": [1, -1, 2], "reason": ["neighbours_agree:1", "inside_class:1",
+                                                                         "neighbours_agree:2"]})
+    decisions = cleaner_decisions(label_issues=issues, neighbour_decisions=neighbours)
+    assert set(decisions["stage"]) == {"confident_learn", "embedding_clean"}
+    rows = apply_decisions(baseline_rows(project), decisions).set_index("id")
+    assert rows.loc["i0", "action"] == "drop" and rows.loc["i0", "reason"] == "conflicting relabels"
+    assert rows.loc["i3", "action"] == "drop" and rows.loc["i3", "stage"] == "embedding_clean"
+    assert rows.loc["i4", "action"] == "relabel" and rows.loc["i4", "label"] == 2
+    assert rows.loc["i1", "action"] == "keep"
+
+
 def test_drop_wins_and_conflicting_relabels_drop(project):
     decisions = pd.DataFrame({"id": ["i0", "i0", "i1", "i1"], "action": ["relabel", "drop", "relabel", "relabel"],
                               "label": [1, -1, 0, 2], "reason": ["x", "y", "p", "q"], "stage": ["a", "b", "c", "c"]})

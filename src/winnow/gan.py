@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_known
 from winnow.stage import atomic_path
 from winnow.training import pick_device, to_tensor
 
@@ -50,11 +50,7 @@ class GanConfig:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> "GanConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(section) - known
-        if unknown:
-            raise WinnowError(f"gan.train: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(sorted(known))}")
+        check_known(section, [f.name for f in fields(cls)], where="gan.train")
         return cls(**section)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.imageset import ImageSet
 from winnow.quality import SCORES
-from winnow.report import key_value_table, not_run
+from winnow.report import figure, html_table, key_value_table, not_run
 from winnow.report_figures import image_uri
 
 
@@ -106,3 +106,39 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
         rows.append(f'<div class="row"><div class="label">{html.escape(samples.classes[label])}: '
                     f'{len(members):,} generated</div>{"".join(tiles)}</div>')
     return key_value_table(summary or {}) + "".join(rows)
+
+
+def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
+                       count: int) -> str:
+    """Embedding-clean's decisions round by round: how many images each round relabelled or dropped and
+    why, then the images it acted on (class given → suggested, the neighbours' agreement, the reason)."""
+    if rounds is None or imageset is None:
+        return not_run("neighbour cleansing", how="the embedding-clean stage writes data/embedding-clean/rounds.parquet")
+    names = imageset.classes
+    headline = key_value_table({k: v for k, v in (summary or {}).items() if k != "rounds"})
+    parts = [headline]
+    for number, table in rounds.groupby("round"):
+        acted = table[table["decision"] != "keep"]
+        counts = acted["reason"].str.split(":").str[0].value_counts()
+        shown = acted.sort_values("agreement", ascending=False).head(count)
+        tiles = [tile(image, caption=f"{names[given]} → {names[suggested] if suggested >= 0 else '–'}\n"
+                                     f"{agreement:.0%} agree · {reason}",
+                      kind="dropped" if decision == "drop" else "")
+                 for image, given, suggested, agreement, reason, decision in zip(
+                     images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],
+                     shown["agreement"], shown["reason"], shown["decision"])]
+        summary_line = ", ".join(f"{reason} {n:,}" for reason, n in counts.items()) or "nothing"
+        parts.append(f"<h3>round {number}: {len(table):,} judged; {html.escape(summary_line)}</h3>"
+                     + (f'<div class="grid">{"".join(tiles)}</div>' if tiles else ""))
+    return "".join(parts)
+
+
+def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
+    """The balanced variant: per-class counts before and after, and each augmentation op on one image per class."""
+    if summary is None:
+        return not_run("balanced augmentation", how="the balance stage writes metrics/balance.json")
+    counts = pd.DataFrame(summary["counts"]).T
+    counts.index.name = "class"
+    picture = figure(examples_uri, alt="each augmentation op on one image per class") if examples_uri else ""
+    return (key_value_table({k: v for k, v in summary.items() if k not in ("counts",)})
+            + html_table(counts.astype(int)) + picture)

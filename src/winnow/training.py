@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_known
 from winnow.models import build_model
 from winnow.stage import atomic_path
 
@@ -43,10 +43,7 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(section) - known
-        if unknown:
-            raise WinnowError(f"train: unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        check_known(section, [f.name for f in fields(cls)], where="train")
         return cls(**section)
 
 

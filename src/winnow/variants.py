@@ -31,7 +31,7 @@ INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
 ROW_COLUMNS = ("id", "origin", "label", "action", "reason", "stage")
 ACTIONS = ("keep", "drop", "relabel", "add")
-CLEANERS = ("threshold", "dedup", "confident_learn")
+CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def baseline_rows(degraded: pd.DataFrame) -> pd.DataFrame:
 
 def cleaner_decisions(
     *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None,
-    label_issues: pd.DataFrame | None = None,
+    label_issues: pd.DataFrame | None = None, neighbour_decisions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every drop/relabel decision of the cleaners, one row per (image, decision).
 
@@ -61,6 +61,7 @@ def cleaner_decisions(
         groups: dedup's groups.parquet: ``id``, ``kept``, ``reason``.
         label_issues: confident-learn's label_issues.parquet: ``id``, ``decision`` (keep | drop |
             relabel), ``suggested_label``, ``reason``.
+        neighbour_decisions: embedding-clean's decisions.parquet, the same columns.
 
     Returns:
         DataFrame with ``id, action, label, reason, stage``; ``label`` is the new label for a
@@ -77,12 +78,14 @@ def cleaner_decisions(
         removed = groups[~groups["kept"].astype(bool)]
         parts.append(pd.DataFrame({"id": removed["id"], "action": "drop", "label": -1,
                                    "reason": removed["reason"].astype(str), "stage": "dedup"}))
-    if label_issues is not None:
-        acted = label_issues[label_issues["decision"].isin(["drop", "relabel"])]
+    for table, stage in ((label_issues, "confident_learn"), (neighbour_decisions, "embedding_clean")):
+        if table is None:
+            continue
+        acted = table[table["decision"].isin(["drop", "relabel"])]
         parts.append(pd.DataFrame({
             "id": acted["id"], "action": acted["decision"],
             "label": np.where(acted["decision"] == "relabel", acted["suggested_label"], -1).astype(np.int64),
-            "reason": acted["reason"].astype(str), "stage": "confident_learn",
+            "reason": acted["reason"].astype(str), "stage": stage,
         }))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("id", "action", "label", "reason", "stage")})

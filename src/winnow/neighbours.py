@@ -1,0 +1,246 @@
+"""Neighbour cleansing (001 section 3.3): judge each label by the images next to it in a learned space.
+
+Read top to bottom:
+
+1. a :class:`Space` holds, from one model, the features of the images on trial (queries) and of the
+   labelled images they are compared with (references); distances mean nothing across models;
+2. :func:`nearest` finds each query's k nearest references by cosine similarity of L2-normalised
+   features, in batched matrix products (an image is never its own neighbour);
+3. :func:`evidence` measures, per query, how many neighbours share another label, how far the nearest
+   image of its own class is, and how much closer it sits to another class's centroid;
+4. :func:`cleanse` turns evidence into one keep | drop | relabel decision per image with its reason;
+5. :func:`final_decisions` folds several rounds of decisions into one per image.
+
+The decision table has the columns of confident-learn's ``label_issues.parquet`` that
+:func:`winnow.variants.cleaner_decisions` reads (``id, decision, suggested_label, reason``) and those
+:func:`winnow.labels.score_against_truth` reads (``given_label, is_issue``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from winnow.errors import WinnowError
+from winnow.thresholds import METHODS, flag_issues
+
+DECISIONS = ("keep", "drop", "relabel")
+# reasons are "<rule>" or "<rule>:<class>"; the rules, in the order they are tried
+RULES = ("neighbours_agree", "inside_class", "isolated")
+DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "agreement",
+                    "neighbour_label", "same_class_distance", "centroid_margin")
+
+
+@dataclass(frozen=True)
+class Space:
+    """Features from one model: the images on trial and the labelled images they are compared with.
+
+    Attributes:
+        positions: int64 ``(Q,)`` rows of the judged images in the caller's arrays.
+        features: float32 ``(Q, D)``.
+        reference_positions: int64 ``(R,)``; a reference at a query's own position is never its neighbour.
+        reference_features: float32 ``(R, D)``.
+        reference_labels: int64 ``(R,)``.
+    """
+
+    positions: np.ndarray
+    features: np.ndarray
+    reference_positions: np.ndarray
+    reference_features: np.ndarray
+    reference_labels: np.ndarray
+
+    @property
+    def is_self(self) -> bool:
+        """True when the queries are their own references (one model over every image)."""
+        return np.array_equal(self.positions, self.reference_positions)
+
+
+def _similarities(space: Space, batch_size: int) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Cosine similarities float32 ``(B, R)`` of each batch of queries to every reference, self at -inf."""
+    query, reference = _unit(space.features), _unit(space.reference_features)
+    query_pos = torch.from_numpy(np.array(space.positions, np.int64))
+    reference_pos = torch.from_numpy(np.array(space.reference_positions, np.int64))
+    for start in range(0, len(query), batch_size):
+        rows = slice(start, start + batch_size)
+        sim = query[rows] @ reference.T
+        yield rows, sim.masked_fill(query_pos[rows, None] == reference_pos[None, :], -torch.inf)
+
+
+def nearest(space: Space, *, k: int, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(similarity float32 ``(Q, k)``, reference index int64 ``(Q, k)``), most similar first."""
+    check_k(space, k)
+    sims, index = [], []
+    for _, sim in _similarities(space, batch_size):
+        top = sim.topk(k, dim=1)
+        sims.append(top.values)
+        index.append(top.indices)
+    return torch.cat(sims).numpy(), torch.cat(index).numpy()
+
+
+def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048) -> pd.DataFrame:
+    """Per query, what its neighbourhood says about its label.
+
+    Args:
+        labels: int ``(Q,)`` given labels of the queries.
+
+    Returns:
+        DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
+        given one among the k nearest references, and ``agreement``, the share of the k carrying it;
+        ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
+        largest, when there is none); ``centroid_label``, the other class whose centroid (mean of its
+        unit reference features) is nearest, and ``centroid_margin``, distance to the own class's
+        centroid minus distance to that one (positive: closer to the other class). Where the queries
+        are their own references, an image is in its own class's centroid but never its own neighbour.
+    """
+    labels = torch.from_numpy(np.array(labels, np.int64))  # copies: the inputs may be read-only memory maps
+    reference_labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
+    if len(labels) != len(space.positions):
+        raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
+    index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size)[1])
+    votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
+    own = F.one_hot(labels, num_classes).bool()
+    other_votes = votes.masked_fill(own, -1.0)
+    neighbour_label = other_votes.argmax(dim=1)
+
+    nearest_same = torch.empty(len(labels))
+    for rows, sim in _similarities(space, batch_size):
+        same = reference_labels[None, :] == labels[rows, None]
+        nearest_same[rows] = sim.masked_fill(~same, -torch.inf).max(dim=1).values
+    unit_reference = _unit(space.reference_features)
+    centroids = torch.zeros(num_classes, unit_reference.shape[1]).index_add_(0, reference_labels, unit_reference)
+    centroid_distance = 1 - _unit(space.features) @ F.normalize(centroids, dim=1).T
+    # a class without references has no centroid: infinitely far, so an image of such a class is nearer
+    # to any other class (inside_class), and no image is ever inside it
+    absent = torch.bincount(reference_labels, minlength=num_classes) == 0
+    centroid_distance[:, absent] = torch.inf
+    other_distance = centroid_distance.masked_fill(own, torch.inf)
+    own_distance = centroid_distance.gather(1, labels[:, None])[:, 0]
+    return pd.DataFrame({
+        "position": np.asarray(space.positions, np.int64),
+        "neighbour_label": neighbour_label.numpy().astype(np.int64),
+        "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
+        "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
+        "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
+        "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
+    })
+
+
+def cleanse(
+    ids: np.ndarray,
+    labels: np.ndarray,
+    found: pd.DataFrame,
+    *,
+    agree: float = 0.8,
+    margin: float | None = 0.1,
+    isolation: str | None = "auto",
+    max_isolated_fraction: float = 0.1,
+    bins: int = 256,
+    **isolation_options,
+) -> pd.DataFrame:
+    """One decision per image from its neighbourhood, tried in the order of :data:`RULES`.
+
+    - ``neighbours_agree:c``: relabel to ``c`` when at least ``agree`` of the k neighbours carry ``c``
+      (001: "all neighbours having the same but a different label");
+    - ``inside_class:c``: drop when the image sits closer to class ``c``'s centroid than to its own by at
+      least ``margin`` (None turns the rule off): it belongs to another cluster, but its neighbours are
+      too mixed to say that ``c`` is its label;
+    - ``isolated``: drop when its nearest same-class image is far: the similarity ``1 -
+      same_class_distance`` at or below the cut :func:`winnow.thresholds.threshold` picks with method
+      ``isolation`` (None turns the rule off; ``auto`` cuts only where a low second mode exists) among
+      the images the other rules kept. A cut that would drop more than ``max_isolated_fraction`` of them
+      drops none: a distance most images share is the norm.
+
+    Args:
+        ids: str ``(N,)``; labels: int ``(N,)`` given labels.
+        found: :func:`evidence` for the same ``N`` images in the same order.
+        bins: histogram bins of the threshold method (few hundred images want fewer than the default).
+        isolation_options: passed to the threshold method (``alpha`` for ``auto``, ``value`` for ``fixed``…).
+
+    Returns:
+        DataFrame with :data:`DECISION_COLUMNS`; ``suggested_label`` is the neighbours' label for a
+        relabel and for an ``inside_class`` drop, the given label otherwise.
+    """
+    labels = np.asarray(labels, np.int64)
+    if len(found) != len(labels) or len(ids) != len(labels):
+        raise WinnowError(f"neighbours: {len(ids)} ids, {len(labels)} labels and {len(found)} evidence rows differ")
+    if not 0 < agree <= 1:
+        raise WinnowError(f"embedding_clean.agree: {agree!r} must lie in (0, 1] (a share of the k neighbours)")
+    if margin is not None and not margin >= 0:
+        raise WinnowError(f"embedding_clean.margin: {margin!r} must be at least 0, or null to turn the rule off")
+    if isolation is not None and isolation not in METHODS:
+        raise WinnowError(f"embedding_clean.isolation: unknown {isolation!r}; choose one of {', '.join(METHODS)} "
+                          "or null")
+    if not 0 < max_isolated_fraction <= 1:
+        raise WinnowError(f"embedding_clean.max_isolated_fraction: {max_isolated_fraction!r} is outside (0, 1]")
+
+    relabel = found["agreement"].to_numpy() >= agree
+    inside = np.zeros(len(labels), bool)
+    if margin is not None:
+        inside = ~relabel & (found["centroid_margin"].to_numpy() >= margin)
+    isolated = np.zeros(len(labels), bool)
+    rest = ~relabel & ~inside
+    if isolation is not None and rest.any():
+        similarity = 1 - found["same_class_distance"].to_numpy()[rest]
+        flags, _ = flag_issues({"isolated": similarity}, {"isolated": {"method": isolation, **isolation_options}},
+                               bins=bins, max_flagged_fraction=max_isolated_fraction)
+        isolated[rest] = flags["isolated"]
+
+    neighbour, centroid = found["neighbour_label"].to_numpy(), found["centroid_label"].to_numpy()
+    suggested = np.where(relabel, neighbour, np.where(inside, centroid, labels))
+    decision = np.where(relabel, "relabel", np.where(inside | isolated, "drop", "keep")).astype(object)
+    reason = np.full(len(labels), "", dtype=object)
+    reason[relabel] = [f"neighbours_agree:{c}" for c in neighbour[relabel]]
+    reason[inside] = [f"inside_class:{c}" for c in centroid[inside]]
+    reason[isolated] = "isolated"
+    return pd.DataFrame({
+        "id": np.asarray(ids, dtype=object), "given_label": labels, "suggested_label": suggested.astype(np.int64),
+        "decision": decision, "reason": reason, "is_issue": decision != "keep",
+        "agreement": found["agreement"].to_numpy(), "neighbour_label": neighbour,
+        "same_class_distance": found["same_class_distance"].to_numpy(),
+        "centroid_margin": found["centroid_margin"].to_numpy(),
+    })
+
+
+def final_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
+    """One row per image from the rows of several rounds (column ``round``), in first-seen order.
+
+    An image dropped in any round is dropped; otherwise its label is the one its last relabel gave it,
+    and an image relabelled back to its first given label is kept. ``given_label`` is the label it had
+    before the first round, so :func:`winnow.labels.score_against_truth` scores the whole run.
+    """
+    ordered = decisions.sort_values("round", kind="stable")
+    first = ordered.drop_duplicates("id", keep="first").set_index("id")
+
+    def last(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.drop_duplicates("id", keep="last").set_index("id").reindex(first.index)
+
+    out = last(ordered)
+    drops, relabels = last(ordered[ordered["decision"] == "drop"]), last(ordered[ordered["decision"] == "relabel"])
+    given = first["given_label"].to_numpy(np.int64)
+    dropped = drops["decision"].notna().to_numpy()
+    new_label = relabels["suggested_label"].fillna(first["given_label"]).to_numpy(np.int64)
+    changed = ~dropped & (new_label != given)
+    out["given_label"] = given
+    out["suggested_label"] = np.where(changed, new_label, given)
+    out["decision"] = np.where(dropped, "drop", np.where(changed, "relabel", "keep"))
+    out["reason"] = np.where(dropped, drops["reason"], np.where(changed, relabels["reason"], ""))
+    out["is_issue"] = out["decision"] != "keep"
+    return out.reset_index()
+
+
+def _unit(features: np.ndarray) -> torch.Tensor:
+    """float32 ``(N, D)`` rows scaled to length 1 (an all-zero row stays zero)."""
+    return F.normalize(torch.from_numpy(np.array(features, np.float32)), dim=1)
+
+
+def check_k(space: Space, k: int) -> None:
+    """Raise :class:`WinnowError` unless ``k`` neighbours exist for every query of ``space``."""
+    available = len(space.reference_positions) - (1 if space.is_self else 0)
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= available:
+        raise WinnowError(f"embedding_clean.k: {k!r} neighbours asked but only {available} reference images; "
+                          f"choose an integer in [1, {available}]")

@@ -1,0 +1,90 @@
+"""Outliers in a learned representation (002 section 2.2): isolation forest, local outlier factor and the
+distance to the k nearest neighbours, each as a normality score in [0, 1], higher = more normal (the
+convention of the quality scores: lower = worse), cut by the threshold machinery of
+:mod:`winnow.thresholds` (flag ``score <= cut``).
+
+- ``isolation_forest``: ``1 - s`` with ``s = 2^(-E[h(x)] / c(n))`` the anomaly score of Liu, Ting & Zhou
+  (2008), scikit-learn's ``-score_samples``: ``s`` near 1 is isolated in few splits, below 0.5 is normal;
+- ``lof``: ``1 / LOF`` clipped at 1 (Breunig et al. 2000): LOF is about 1 inside a cluster of even
+  density and grows where the image's neighbourhood is sparser than its neighbours' neighbourhoods;
+- ``knn``: ``1 - d / 2`` with ``d`` the mean cosine distance (in [0, 2]) to the k nearest neighbours.
+
+Every method works on L2-normalised features, so all three see the cosine geometry that neighbour
+cleansing uses. Scores come per :class:`winnow.neighbours.Space`: the detector is fitted on the space's
+references and scores its queries; when the queries are their own references an image is never
+its own neighbour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.neighbours import Space, check_k, nearest
+from winnow.thresholds import flag_issues
+
+METHODS = ("isolation_forest", "lof", "knn")
+
+
+def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0) -> np.ndarray:
+    """float64 ``(Q,)`` normality in [0, 1] of the space's queries, higher = more normal."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor
+
+    if method not in METHODS:
+        raise WinnowError(f"embedding_clean.outliers: unknown method {method!r}; choose from {', '.join(METHODS)}")
+    query, reference = _unit(space.features), _unit(space.reference_features)
+    if method == "knn":
+        similarity, _ = nearest(space, k=k)
+        return np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
+    if method == "isolation_forest":
+        forest = IsolationForest(random_state=seed).fit(reference)
+        return np.clip(1 + forest.score_samples(query), 0, 1)
+    check_k(space, k)  # the same message as the other methods, before scikit-learn's own
+    if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
+        lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
+    else:
+        lof = -LocalOutlierFactor(n_neighbors=k, novelty=True).fit(reference).score_samples(query)
+    return np.clip(1 / lof, 0, 1)
+
+
+def find_outliers(
+    spaces: list[Space],
+    *,
+    methods: tuple[str, ...] | list[str] = METHODS,
+    k: int = 10,
+    threshold: str = "auto",
+    max_flagged_fraction: float = 0.1,
+    bins: int = 256,
+    seed: int = 0,
+    **threshold_options,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Scores and flags of every method for the queries of all ``spaces``, one cut per method over them all.
+
+    Args:
+        spaces: e.g. one per fold model; their queries are the images judged.
+        threshold: a method of :func:`winnow.thresholds.threshold` (``auto`` cuts only where the scores
+            have a low second mode); ``threshold_options`` go to it.
+        max_flagged_fraction: a cut that would flag more than this share of the images flags none.
+        bins: histogram bins of the threshold method (few hundred images want fewer than the default).
+
+    Returns:
+        (DataFrame with ``position`` (int64, the queries' positions, in the order of ``spaces``) and, per
+        method, ``<method>`` float64 score and ``<method>_outlier`` bool; ``{method: cut}``, ``-inf``
+        when nothing was flagged).
+    """
+    if not 0 < max_flagged_fraction <= 1:
+        raise WinnowError(f"embedding_clean.max_outlier_fraction: {max_flagged_fraction!r} is outside (0, 1]")
+    table = pd.DataFrame({"position": np.concatenate([s.positions for s in spaces]).astype(np.int64)})
+    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed) for s in spaces]) for m in methods}
+    flags, cuts = flag_issues(scores, {m: {"method": threshold, **threshold_options} for m in methods},
+                              bins=bins, max_flagged_fraction=max_flagged_fraction)
+    for m in methods:
+        table[m], table[f"{m}_outlier"] = scores[m], flags[m]
+    return table, cuts
+
+
+def _unit(features: np.ndarray) -> np.ndarray:
+    features = np.asarray(features, np.float64)
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,115 @@
+"""balance: the balanced variant, pruned plus augmented copies so that every class has as many train
+images as the target (001 §3.4), edge cases of each class getting more of the copies than the rest.
+
+Edge cases are the images farthest from their class centroid in the features of models/baseline.pt
+(001 finds them in t-SNE of a classifier's penultimate features; the distance is taken in the features
+themselves, which t-SNE only approximates). Writes data/variants/balanced (rows + the copies as extra/),
+metrics/balance.json and plots/balance/examples.png (each op alone, then the policy, on one image per class)."""
+
+import numpy as np
+import pandas as pd
+
+from winnow.balance import Policy, augment, balance_counts, balanced_augment
+from winnow.errors import WinnowError, check_known
+from winnow.gan_eval import sample_grid
+from winnow.imageset import ImageSet
+from winnow.stage import load_params, run, write_json
+from winnow.training import embed, load, pick_device
+from winnow.variants import load_variant, read_rows, write_variant
+
+DEFAULTS = {
+    "target": "max",
+    "policy": {"ops": ["shear", "translate", "rotate", "noise", "crop"], "n": 2, "magnitude": 0.3},
+    "edge_fraction": 0.1,
+    "edge_extra": 2.0,
+    "device": "auto",
+}
+
+
+def main() -> None:
+    params = load_params()
+    given = params.get("balance") or {}
+    check_known(given, DEFAULTS, where="balance")
+    section = {**DEFAULTS, **given}
+    if not isinstance(section["policy"] or {}, dict):
+        raise WinnowError(f"balance.policy: must be a mapping with ops, n, magnitude; got {section['policy']!r}")
+    for key in ("edge_fraction", "edge_extra"):
+        if isinstance(section[key], bool) or not isinstance(section[key], (int, float)):
+            raise WinnowError(f"balance.{key}: must be a number, got {section[key]!r}")
+    policy = Policy.from_params({**DEFAULTS["policy"], **(section["policy"] or {})})
+    device = pick_device(section["device"])
+    seed = params["seed"]
+    pruned, _ = load_variant("pruned")
+    classes, labels = pruned.classes, pruned.labels
+    edge_scores = None
+    if section["edge_fraction"] > 0 and section["edge_extra"] > 0:
+        classifier, _ = load("models/baseline.pt", device=device.type)
+        edge_scores = centroid_distance(embed(classifier, pruned.images), labels)
+
+    made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),
+                            target=section["target"], edge_scores=edge_scores, edge_fraction=section["edge_fraction"],
+                            edge_extra=section["edge_extra"], device=device)
+    source_ids = pruned.manifest["id"].to_numpy()[made.source]
+    copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
+    used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]
+    h, w, c = pruned.images.shape[1:]
+    manifest = pd.DataFrame({
+        "id": [f"bal-{i}-{k}" for i, k in zip(source_ids, copy)], "split": "train", "label": made.labels,
+        "source": "balance", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
+        "source_id": source_ids, "ops": used,
+    })
+    edge = made.edge[made.source]
+    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+        "id": manifest["id"], "origin": "extra", "label": made.labels, "action": "add",
+        "reason": [f"balance{'(edge)' if e else ''}:{ops}" for e, ops in zip(edge, used)], "stage": "balance"})],
+        ignore_index=True)
+    write_variant("balanced", rows, extra=ImageSet(made.images, manifest, classes))
+
+    before = np.bincount(labels, minlength=len(classes))
+    added = np.bincount(made.labels, minlength=len(classes))
+    copies = np.bincount(made.source, minlength=len(labels))
+    needy = balance_counts(labels, num_classes=len(classes), target=section["target"])[labels] > 0
+    write_json("metrics/balance.json", {
+        "target": section["target"], "policy": {"ops": list(policy.ops), "n": policy.n, "magnitude": policy.magnitude},
+        "added": int(len(made.labels)),
+        "counts": {name: {"before": int(before[i]), "added": int(added[i]), "after": int(before[i] + added[i])}
+                   for i, name in enumerate(classes)},
+        "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
+        "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
+                 "images": int(made.edge.sum()),
+                 # over the classes that received copies: what an edge case got against the rest
+                 "mean_copies_edge": _mean(copies[needy & made.edge]),
+                 "mean_copies_other": _mean(copies[needy & ~made.edge])},
+    })
+    _examples(pruned, policy, seed=seed, device=device)
+    print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases); per class now "
+          + ", ".join(f"{name} {before[i] + added[i]}" for i, name in enumerate(classes)))
+
+
+def centroid_distance(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """float ``(N,)``: each image's Euclidean distance to the mean float ``(N, D)`` feature of its class."""
+    distance = np.zeros(len(labels))
+    for label in np.unique(labels):
+        mine = labels == label
+        distance[mine] = np.linalg.norm(features[mine] - features[mine].mean(axis=0), axis=1)
+    return distance
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return round(float(values.mean()), 3) if len(values) else None
+
+
+def _examples(pruned: ImageSet, policy: Policy, *, seed: int, device) -> None:
+    """One image per class, then each op of the policy alone on them, then the policy itself."""
+    first = [int(np.flatnonzero(pruned.labels == i)[0]) for i in np.unique(pruned.labels)]
+    sources = pruned.images[first]
+    grid = {"source": sources}
+    for op in policy.ops:
+        grid[op] = augment(sources, policy=Policy(ops=(op,), n=1, magnitude=policy.magnitude), seed=seed,
+                           device=device)[0]
+    grid[f"policy (n={policy.n})"] = augment(sources, policy=policy, seed=seed, device=device)[0]
+    sample_grid(grid, "plots/balance/examples.png", columns=len(first))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,94 @@
+"""embedding-clean: embeddings of the train images that survived threshold and dedup, neighbour cleansing
+(001 section 3.3) and outlier scores (002 section 2.2), for ``rounds`` rounds; decisions and metrics.
+
+With ``augment_between_rounds`` (001's clean -> augment -> clean), each round after the first trains its
+embedding model on the cleaned images plus balanced augmented copies made with the balance section's
+policy (winnow.balance), so the next round sees every class at the same count."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow import labels as cl
+from winnow.balance import balanced_augment
+from winnow.embeddings import clean_rounds
+from winnow.errors import check_known
+from winnow.imageset import read_imageset
+from winnow.neighbours import DECISIONS, RULES, final_decisions
+from winnow.stage import atomic_path, load_params, run, write_json, write_table
+from winnow.training import TrainConfig
+
+IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
+FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
+OUT = Path("data/embedding-clean")
+METRICS_OUT = "metrics/embedding_clean.json"
+# the embedding_clean section of params.yaml; "train" overrides the train section for the embedding models
+DEFAULTS = {"mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8, "margin": 0.1,
+            "isolation": "auto", "max_isolated_fraction": 0.1, "outliers": ["isolation_forest", "lof", "knn"],
+            "outlier_threshold": "auto", "max_outlier_fraction": 0.1, "drop_outliers": False, "bins": 256,
+            "augment_between_rounds": True}
+REASONS = RULES + ("outlier",)
+
+
+def main() -> None:
+    params = load_params()
+    p = {**DEFAULTS, **(params.get("embedding_clean") or {})}
+    check_known(p, DEFAULTS, where="params.yaml embedding_clean")
+    config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
+    data = read_imageset(IMAGESET_IN)
+    flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None
+    groups = pd.read_parquet(GROUPS_IN) if Path(GROUPS_IN).is_file() else None
+    considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    train, val = data.select(considered), data.split("val")
+
+    result = clean_rounds(
+        train.images, train.labels, train.manifest["id"].to_numpy(), val_images=val.images, val_labels=val.labels,
+        config=config, num_classes=len(data.classes), rounds=p["rounds"], mode=p["mode"], folds=p["folds"], k=p["k"],
+        neighbour_options={"agree": p["agree"], "margin": p["margin"], "isolation": p["isolation"],
+                           "max_isolated_fraction": p["max_isolated_fraction"], "bins": p["bins"]},
+        outlier_options={"methods": tuple(p["outliers"]), "threshold": p["outlier_threshold"],
+                         "max_flagged_fraction": p["max_outlier_fraction"], "bins": p["bins"]},
+        drop_outliers=p["drop_outliers"], seed=params["seed"], progress=True,
+        augment=_balancer(params, classes=len(data.classes)) if p["augment_between_rounds"] else None,
+    )
+    final = final_decisions(result.decisions)
+    is_train = data.manifest["split"].to_numpy() == "train"
+    metrics = {"considered": len(train), "left_out": int((is_train & ~considered).sum()), **_counts(final),
+               "rounds": [{"round": r, "judged": len(table), **_counts(table),
+                           "outliers": {m: int(table[f"{m}_outlier"].sum()) for m in p["outliers"]},
+                           "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
+                          for (r, table), cuts in zip(result.decisions.groupby("round"), result.outlier_cuts)]}
+    if Path(TRUTH_IN).is_file():
+        metrics["truth"] = cl.score_against_truth(final, pd.read_parquet(TRUTH_IN))
+    with atomic_path(OUT / "embeddings.npy") as tmp:
+        np.save(tmp, result.features)
+    write_json(OUT / "embedding_ids.json", result.ids.tolist())
+    write_table(OUT / "decisions.parquet", final)
+    write_table(OUT / "rounds.parquet", result.decisions)
+    write_json(METRICS_OUT, metrics)
+    print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s); "
+          + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
+
+
+def _balancer(params: dict, *, classes: int):
+    """Balanced augmented copies of a round's cleaned images, for the next round's training only."""
+    policy = (params.get("balance") or {}).get("policy") or {}
+
+    def augment(images: np.ndarray, labels: np.ndarray, *, round: int) -> tuple[np.ndarray, np.ndarray]:
+        made = balanced_augment(images, labels, policy=policy, seed=params["seed"] + round, num_classes=classes)
+        return made.images, made.labels
+
+    return augment
+
+
+def _counts(table: pd.DataFrame) -> dict:
+    """Decisions and reasons (by rule, the part before ':'), every one listed so that metrics diff cleanly."""
+    rules = table["reason"].str.split(":").str[0]
+    return {"decisions": {d: int((table["decision"] == d).sum()) for d in DECISIONS},
+            "reasons": {r: int((rules == r).sum()) for r in REASONS}}
+
+
+if __name__ == "__main__":
+    run(main)

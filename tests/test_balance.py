@@ -1,0 +1,159 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from winnow.balance import OPS, Policy, augment, balance_counts, balanced_augment, edge_cases
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset, write_imageset
+from winnow.variants import load_variant, read_rows, write_variant
+
+STAGE = Path(__file__).resolve().parents[1] / "stages" / "balance.py"
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _strokes(n=6, size=12, channels=1):
+    """uint8 NHWC: a bright off-centre 'L' on black, different per image, so every op shows."""
+    images = np.zeros((n, size, size, channels), np.uint8)
+    for i in range(n):
+        images[i, 2:9, 2 + i % 3] = 200
+        images[i, 8, 2:8] = 120 + 20 * i
+    return images
+
+
+def _imbalanced():
+    labels = np.repeat([0, 1, 2], [12, 5, 2])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    return images, labels
+
+
+def test_balance_counts_reach_the_target_and_never_remove():
+    labels = np.repeat([0, 1, 3], [7, 3, 1])  # class 2 has no image to augment from
+    assert balance_counts(labels, num_classes=4).tolist() == [0, 4, 0, 6]
+    assert balance_counts(labels, num_classes=4, target=5).tolist() == [0, 2, 0, 4]
+    with pytest.raises(WinnowError, match="'max' or a number"):
+        balance_counts(labels, num_classes=4, target="most")
+
+
+def test_balancing_equalises_class_counts_and_sources_map_back():
+    images, labels = _imbalanced()
+    made = balanced_augment(images, labels, policy={}, seed=0, num_classes=3)
+    assert np.bincount(np.r_[labels, made.labels]).tolist() == [12, 12, 12]
+    assert made.images.shape == (17, 8, 8, 1) and made.images.dtype == np.uint8
+    assert made.labels.dtype == np.int64 and made.source.dtype == np.int64
+    np.testing.assert_array_equal(labels[made.source], made.labels)
+    # each source of a class is used about evenly: 7 copies over 5 images, 10 over 2
+    assert sorted(np.bincount(made.source, minlength=19)[labels == 1]) == [1, 1, 1, 2, 2]
+    assert np.bincount(made.source, minlength=19)[labels == 2].tolist() == [5, 5]
+    assert made.ops.shape == (17, 5) and (made.ops.sum(axis=1) == 2).all()
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_each_op_keeps_shape_and_dtype_and_changes_pixels(op):
+    for channels in (1, 3):
+        images = _strokes(channels=channels)
+        out, chosen = augment(images, policy={"ops": [op], "n": 1, "magnitude": 0.6}, seed=1)
+        assert out.shape == images.shape and out.dtype == np.uint8 and chosen.all()
+        changed = (out != images).reshape(len(images), -1).any(axis=1)
+        assert changed.all(), f"{op} left {np.flatnonzero(~changed).tolist()} unchanged"
+
+
+def test_invert_twice_and_flip_twice_are_the_identity_and_flip_mirrors():
+    images = _strokes()
+    invert = Policy(ops=("invert",), n=1)
+    once = augment(images, policy=invert, seed=0)[0]
+    np.testing.assert_array_equal(once, 255 - images)
+    np.testing.assert_array_equal(augment(once, policy=invert, seed=5)[0], images)
+    flipped = augment(images, policy={"ops": ["flip"], "n": 1}, seed=0)[0]
+    np.testing.assert_array_equal(flipped, images[:, :, ::-1])  # an exact mirror: no resampling blur
+
+
+def test_geometric_ops_move_the_mass_as_they_should():
+    images = np.zeros((8, 16, 16, 1), np.uint8)
+    images[:, 6:10, 6:10] = 255  # a centred square
+    shifted = augment(images, policy={"ops": ["translate"], "n": 1, "magnitude": 1.0}, seed=0)[0]
+    ys, xs = np.indices((16, 16))
+    centre = [((img[..., 0] * xs).sum() / img.sum(), (img[..., 0] * ys).sum() / img.sum()) for img in shifted]
+    reach = np.hypot(*(np.array(centre) - 7.5).T)
+    assert (reach > 0.3 * 0.5 * 16 - 0.5).all() and (reach < 0.3 * 16 + 0.5).all()  # [m/2, m] of 30% of 16 px
+    noisy = augment(np.full((4, 16, 16, 1), 128, np.uint8), policy={"ops": ["noise"], "n": 1, "magnitude": 1.0},
+                    seed=0)[0]
+    assert 0.1 * 255 * 0.8 < noisy.astype(float).std() < 0.2 * 255 * 1.1  # sigma in [m/2, m] of 51
+
+
+def test_same_seed_same_images_and_other_seed_other_images():
+    images, labels = _imbalanced()
+    policy = {"ops": ["rotate", "crop", "noise", "invert"], "n": 2, "magnitude": 0.5}
+    a = balanced_augment(images, labels, policy=policy, seed=3, num_classes=3)
+    b = balanced_augment(images, labels, policy=policy, seed=3, num_classes=3)
+    c = balanced_augment(images, labels, policy=policy, seed=4, num_classes=3)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.ops, b.ops)
+    assert not np.array_equal(a.images, c.images)
+
+
+def test_edge_cases_receive_more_copies_within_the_same_budget():
+    labels = np.repeat([0, 1], [40, 10])
+    images = np.random.default_rng(1).integers(0, 256, (50, 8, 8, 1), dtype=np.uint8)
+    scores = np.zeros(50)
+    scores[[40, 41]] = [5.0, 4.0]  # the two farthest images of class 1
+    assert np.flatnonzero(edge_cases(scores, labels, fraction=0.2)).tolist()[-2:] == [40, 41]
+    made = balanced_augment(images, labels, policy={}, seed=0, num_classes=2, edge_scores=scores,
+                            edge_fraction=0.2, edge_extra=2.0)
+    copies = np.bincount(made.source, minlength=50)
+    assert np.bincount(np.r_[labels, made.labels]).tolist() == [40, 40]  # still equal
+    # 30 copies, weights 3, 3 and eight 1s: 6.43 each for an edge case, 2.14 for the rest
+    assert copies[[40, 41]].min() >= 6 and copies[42:].max() <= 3 and copies[:40].sum() == 0
+
+
+def test_bad_policy_is_one_clear_error():
+    with pytest.raises(WinnowError, match="unknown \\['twirl'\\]; known ops: flip, crop, shear"):
+        Policy.from_params({"ops": ["rotate", "twirl"]})
+    with pytest.raises(WinnowError, match="unknown parameter\\(s\\) random"):
+        Policy.from_params({"ops": ["rotate"], "random": {"n": 2}})
+    with pytest.raises(WinnowError, match="policy.n: ops per image must be an integer in \\[1, 2\\]"):
+        Policy(ops=("rotate", "noise"), n=3)
+    with pytest.raises(WinnowError, match="magnitude: must be in \\(0, 1\\]"):
+        Policy(magnitude=2)
+    images, labels = _imbalanced()
+    with pytest.raises(WinnowError, match="known ops"):
+        balanced_augment(images, labels, policy={"ops": ["zoom"]}, seed=0, num_classes=3)
+
+
+def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    images, labels = _imbalanced()
+    ids = [f"i{k}" for k in range(len(labels))] + ["v0", "v1"]
+    manifest = pd.DataFrame({"id": ids, "split": ["train"] * len(labels) + ["val"] * 2,
+                             "label": np.r_[labels, 0, 1], "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset("data/ingest", np.concatenate([images, images[:2]]), manifest, ["a", "b", "c"])
+    write_variant("pruned", pd.DataFrame({"id": ids[:-2], "origin": "ingest", "label": labels, "action": "keep",
+                                          "reason": "", "stage": ""}))
+    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "balance": {"edge_fraction": 0, "device": "cpu",
+                                                                           "policy": {"n": 1}}}))
+    spec = importlib.util.spec_from_file_location("balance_stage", STAGE)
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    stage.main()
+
+    rows = read_rows("balanced")
+    added = rows[rows["action"] == "add"]
+    assert len(added) == 17 and added["id"].is_unique and added["id"].str.match(r"bal-i\d+-\d$").all()
+    assert added["reason"].str.match(r"balance:(shear|translate|rotate|noise|crop)$").all()
+    train, _ = load_variant("balanced")
+    assert np.bincount(train.labels).tolist() == [12, 12, 12]
+    extra = read_imageset("data/variants/balanced/extra")
+    assert (extra.manifest["source_id"].map(dict(zip(ids, manifest["label"]))) == extra.labels).all()
+    metrics = json.loads(Path("metrics/balance.json").read_text())
+    assert metrics["counts"]["c"] == {"before": 2, "added": 10, "after": 12}
+    assert sum(metrics["ops_used"].values()) == 17
+    assert Path("plots/balance/examples.png").stat().st_size > 0
+    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "balance": {"targets": 5}}))
+    with pytest.raises(WinnowError, match="unknown parameter\\(s\\) targets; known: target, policy"):
+        stage.main()

@@ -1,0 +1,262 @@
+"""embedding-clean: neighbour cleansing relabels planted flips and drops planted strays, outlier methods flag
+planted outliers, clean clusters stay untouched, ids stay aligned through folds and rounds, rounds repeat."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_manifest
+from winnow.embeddings import clean_rounds, embedding_spaces
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.neighbours import Space, cleanse, evidence, final_decisions
+from winnow.outliers import METHODS, find_outliers
+from winnow.training import TrainConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+CLASSES = [str(c) for c in range(4)]
+BINS = 16  # histogram bins for a few hundred scores (Sturges' rule: about 10 for 400); 256 suits thousands
+
+
+def clusters(*, per_class=100, classes=4, dim=16, spread=0.05, seed=0):
+    """(features float32 (N, dim), labels (N,)): tight clusters around the first ``classes`` axes."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), per_class)
+    features = np.eye(dim)[labels] + rng.normal(0, spread, (len(labels), dim))
+    return features.astype(np.float32), labels
+
+
+def strays(n, *, classes=4, dim=16, seed=1):
+    """``n`` unit features in random directions of the axes no class uses: far from every cluster."""
+    rng = np.random.default_rng(seed)
+    features = np.zeros((n, dim))
+    features[:, classes:] = rng.normal(0, 1, (n, dim - classes))
+    return features.astype(np.float32)
+
+
+def edge_cases(labels, *, angle=60.0, classes=4, dim=16):
+    """Unit features of the given classes, each turned ``angle`` degrees off its class's axis towards an
+    unused axis of its own: next to its class but as far from it as the others of its kind (001's
+    "the closest neighbour being far from the data point")."""
+    features = np.zeros((len(labels), dim))
+    features[np.arange(len(labels)), labels] = np.cos(np.radians(angle))
+    features[np.arange(len(labels)), classes + np.arange(len(labels)) % (dim - classes)] = np.sin(np.radians(angle))
+    return features.astype(np.float32)
+
+
+def whole(features, labels) -> Space:
+    everything = np.arange(len(labels))
+    return Space(everything, features, everything, features, labels)
+
+
+def judge(features, labels, *, k=10, **options):
+    found = evidence(whole(features, labels), labels, k=k, num_classes=4)
+    ids = np.array([f"img-{i}" for i in range(len(labels))], dtype=object)
+    return cleanse(ids, labels, found, bins=BINS, **options).set_index("id")
+
+
+def test_clean_clusters_get_no_decisions_and_no_outliers():
+    features, labels = clusters()
+    decisions = judge(features, labels)
+    assert (decisions["decision"] == "keep").all() and (decisions["reason"] == "").all()
+    assert (decisions["suggested_label"] == decisions["given_label"]).all()
+    flagged, _ = find_outliers([whole(features, labels)], k=10, bins=BINS)
+    assert not flagged[[f"{m}_outlier" for m in METHODS]].to_numpy().any()
+
+
+def test_planted_flips_are_relabelled_to_their_cluster_and_far_edge_cases_dropped_as_isolated():
+    features, labels = clusters()
+    given = labels.copy()
+    flipped = np.array([5, 130, 260, 333])
+    given[flipped] = (labels[flipped] + 1) % 4
+    edge_labels = np.arange(12) % 4
+    features, given = np.concatenate([features, edge_cases(edge_labels)]), np.concatenate([given, edge_labels])
+    decisions = judge(features, given)
+    relabelled = decisions[decisions["decision"] == "relabel"]
+    assert sorted(relabelled.index) == sorted(f"img-{i}" for i in flipped)
+    assert (relabelled["suggested_label"].to_numpy() == labels[[int(i[4:]) for i in relabelled.index]]).all()
+    assert all(r == f"neighbours_agree:{c}" for r, c in zip(relabelled["reason"], relabelled["suggested_label"]))
+    dropped = decisions[decisions["decision"] == "drop"]
+    assert set(dropped.index) == {f"img-{i}" for i in range(400, 412)}
+    assert (dropped["reason"] == "isolated").all()
+    assert dropped["same_class_distance"].min() > decisions.loc[decisions["decision"] == "keep", "same_class_distance"].max()
+
+
+def test_a_pair_inside_another_cluster_without_unanimous_neighbours_is_dropped_as_inside_that_class():
+    features, labels = clusters()
+    given = labels.copy()
+    given[[300, 301]] = 0  # two class-3 images labelled 0: each is the other's nearest neighbour
+    features[301] = features[300] + 1e-3
+    decisions = judge(features, given, agree=1.0)  # 9 of 10 neighbours say 3: not unanimous
+    assert decisions.loc["img-300", "reason"] == "inside_class:3" and decisions.loc["img-300", "decision"] == "drop"
+    assert decisions.loc["img-300", "suggested_label"] == 3
+    assert (decisions.drop(index=["img-300", "img-301"])["decision"] == "keep").all()
+    off = judge(features, given, agree=1.0, margin=None, isolation=None)
+    assert (off["decision"] == "keep").all()  # both drop rules can be turned off
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_outlier_method_flags_the_planted_outliers_in_one_space_and_across_folds(method):
+    features, labels = clusters()
+    features = np.concatenate([features, strays(16)])
+    labels = np.concatenate([labels, np.arange(16) % 4])
+    planted = np.arange(400, 416)
+    flagged, cuts = find_outliers([whole(features, labels)], methods=[method], k=10, bins=BINS)
+    assert set(np.flatnonzero(flagged[f"{method}_outlier"])) == set(planted) and np.isfinite(cuts[method])
+    assert flagged[method].between(0, 1).all()
+    assert flagged[method][planted].max() < flagged[method].drop(index=planted).min()  # higher = more normal
+    # two folds: each half is judged against a detector fitted on the other half
+    fold = np.arange(len(labels)) % 2
+    spaces = [Space(np.flatnonzero(fold == f), features[fold == f], np.flatnonzero(fold != f), features[fold != f],
+                    labels[fold != f]) for f in (0, 1)]
+    flagged, _ = find_outliers(spaces, methods=[method], k=10, bins=BINS)
+    assert set(flagged["position"][flagged[f"{method}_outlier"]]) == set(planted)
+
+
+def test_final_decisions_follow_an_image_through_rounds():
+    rows = pd.DataFrame({
+        "id": ["a", "b", "c", "a", "b", "c", "d"], "round": [1, 1, 1, 2, 2, 2, 2],
+        "given_label": [3, 3, 3, 5, 5, 5, 1], "suggested_label": [5, 5, 5, 3, 5, 5, 1],
+        "decision": ["relabel", "relabel", "relabel", "relabel", "drop", "keep", "keep"],
+        "reason": ["neighbours_agree:5"] * 3 + ["neighbours_agree:3", "isolated", "", ""],
+    })
+    final = final_decisions(rows).set_index("id")
+    assert list(final["decision"]) == ["keep", "drop", "relabel", "keep"]  # a went 3 -> 5 -> 3
+    assert list(final["given_label"]) == [3, 3, 3, 1] and final.loc["c", "suggested_label"] == 5
+    assert final.loc["b", "reason"] == "isolated" and final.loc["c", "reason"] == "neighbours_agree:5"
+
+
+def tiny_images(n_train=64, *, seed=0):
+    """8x8 grey images whose brightness encodes the class (0, 60, 120, 180 + noise); a val split after."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.arange(n_train) % 4, np.arange(16) % 4])
+    images = (labels[:, None, None, None] * 60 + rng.integers(0, 20, (len(labels), 8, 8, 1))).astype(np.uint8)
+    manifest = make_manifest(len(labels), labels=labels)
+    manifest["split"] = ["train"] * n_train + ["val"] * 16
+    return ImageSet(images, manifest, CLASSES)
+
+
+@pytest.fixture
+def brightness_model(monkeypatch):
+    """Stand-in for fit/embed: features are the class that the brightness encodes (plus the image's own
+    pixels, small), so a row's features say which image it came from."""
+    from winnow import training
+
+    monkeypatch.setattr(training, "fit", lambda images, labels, *args, **kwargs: len(images))
+    monkeypatch.setattr(training, "embed", lambda trained, images, **_: (
+        np.eye(4)[images[:, 0, 0, 0] // 60] + images.reshape(len(images), -1)[:, :4] / 1000).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", ["folds", "single"])
+def test_ids_stay_aligned_through_folds_and_rounds(brightness_model, mode):
+    data = tiny_images()
+    train, val = data.split("train"), data.split("val")
+    given = train.labels.copy()
+    given[[3, 17, 40]] = (given[[3, 17, 40]] + 2) % 4
+    order = np.random.default_rng(1).permutation(len(given))  # ids in no particular order
+    ids = train.manifest["id"].to_numpy()[order]
+    result = clean_rounds(train.images[order], given[order], ids, val_images=val.images, val_labels=val.labels,
+                          config=TrainConfig(), num_classes=4, rounds=2, mode=mode, folds=4, k=5,
+                          neighbour_options={"bins": 16}, outlier_options={"bins": 16}, seed=0)
+    first = result.decisions[result.decisions["round"] == 1].set_index("id")
+    assert sorted(first.index[first["decision"] != "keep"]) == ["img-17", "img-3", "img-40"]
+    truth = pd.Series(train.labels, index=train.manifest["id"])
+    relabelled = first[first["decision"] == "relabel"]
+    assert len(relabelled) == 3 and (relabelled["suggested_label"] == truth[relabelled.index]).all()
+    second = result.decisions[result.decisions["round"] == 2].set_index("id")
+    assert (second["decision"] == "keep").all() and (second["given_label"] == truth[second.index]).all()
+    # saved features: row i is image ids[i], whose brightness gives its class
+    assert list(result.ids) == list(ids) and result.features.shape == (64, 4)
+    assert (result.features.argmax(1) == truth[result.ids].to_numpy()).all()
+
+
+def test_rounds_are_deterministic_and_augment_sees_the_cleaned_set():
+    data = tiny_images(n_train=48)
+    train, val = data.split("train"), data.split("val")
+    given = train.labels.copy()
+    given[:6] = (given[:6] + 1) % 4
+    calls = []
+
+    def augment(images, labels, *, round):
+        calls.append((len(images), round))
+        return images[:8], labels[:8]  # the first few again, as if augmented
+
+    def once():
+        return clean_rounds(train.images, given, train.manifest["id"].to_numpy(), val_images=val.images,
+                            val_labels=val.labels, config=TrainConfig(model="lenet5", epochs=1, batch_size=16,
+                                                                      crop_padding=0, device="cpu"),
+                            num_classes=4, rounds=2, mode="folds", folds=2, k=5, neighbour_options={"bins": 16},
+                            outlier_options={"bins": 16}, augment=augment, seed=3)
+
+    a, b = once(), once()
+    pd.testing.assert_frame_equal(a.decisions, b.decisions)
+    np.testing.assert_array_equal(a.features, b.features)
+    first = a.decisions[a.decisions["round"] == 1]
+    kept = first.loc[first["decision"] != "drop", "id"]
+    assert list(a.decisions.loc[a.decisions["round"] == 2, "id"]) == list(kept)
+    assert calls == [(len(kept), 1)] * 2  # once per run, between the rounds, with the images still in
+
+
+def test_bad_parameters_name_the_parameter():
+    features, labels = clusters(per_class=10)
+    space = whole(features, labels)
+    found = evidence(space, labels, k=3, num_classes=4)
+    ids = np.arange(40).astype(str)
+    with pytest.raises(WinnowError, match=r"embedding_clean\.agree"):
+        cleanse(ids, labels, found, agree=1.5)
+    with pytest.raises(WinnowError, match=r"embedding_clean\.isolation: unknown 'median'"):
+        cleanse(ids, labels, found, isolation="median")
+    with pytest.raises(WinnowError, match=r"embedding_clean\.k: 40 neighbours asked but only 39"):
+        evidence(space, labels, k=40, num_classes=4)
+    with pytest.raises(WinnowError, match=r"embedding_clean\.outliers: unknown method 'svm'"):
+        find_outliers([space], methods=["svm"], k=3)
+    data = tiny_images(n_train=16)
+    with pytest.raises(WinnowError, match=r"embedding_clean\.mode: unknown 'tsne'"):
+        embedding_spaces(data.images, data.labels, val_images=data.images, val_labels=data.labels,
+                         config=TrainConfig(), num_classes=4, mode="tsne")
+    with pytest.raises(WinnowError, match=r"embedding_clean\.rounds"):
+        clean_rounds(data.images, data.labels, data.manifest["id"], val_images=data.images, val_labels=data.labels,
+                     config=TrainConfig(), num_classes=4, rounds=0)
+
+
+def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_keys(tmp_path, monkeypatch,
+                                                                                    brightness_model):
+    data = tiny_images()
+    data.manifest.loc[data.manifest["id"] == "img-0", "label"] = 2  # a flipped train label
+    write_imageset(tmp_path / "data/degrade", data.images, data.manifest, CLASSES)
+    written = read_imageset(tmp_path / "data/degrade").manifest
+    pd.DataFrame({"id": ["img-0"], "kind": ["symmetric_noise"], "params": "{}", "source_id": None,
+                  "original_label": [0]}).to_parquet(tmp_path / "data/degrade/perturbations.parquet")
+    pd.DataFrame({"id": ["img-5"], "kept": [False], "label_conflict": [False]}).to_parquet(tmp_path / "groups.parquet")
+    (tmp_path / "data/dedup").mkdir()
+    (tmp_path / "groups.parquet").rename(tmp_path / "data/dedup/groups.parquet")
+    section = {"folds": 2, "rounds": 2, "k": 5, "bins": 16}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "train": {"device": "cpu"},
+                                                          "embedding_clean": section}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("embedding_clean", None)
+    import embedding_clean
+
+    embedding_clean.main()
+    out = Path("data/embedding-clean")
+    ids = json.loads((out / "embedding_ids.json").read_text())
+    features = np.load(out / "embeddings.npy")
+    decisions = pd.read_parquet(out / "decisions.parquet").set_index("id")
+    metrics = json.loads(Path("metrics/embedding_clean.json").read_text())
+    assert "img-5" not in ids and len(ids) == 63 and features.shape == (63, 4)
+    assert (features.argmax(1) == data.manifest.set_index("id").loc[ids, "label"].where(
+        lambda s: s.index != "img-0", 0).to_numpy()).all()
+    assert decisions.loc["img-0", "decision"] == "relabel" and decisions.loc["img-0", "suggested_label"] == 0
+    assert metrics["considered"] == 63 and metrics["left_out"] == 1 and len(metrics["rounds"]) == 2
+    assert metrics["truth"]["f1"] == 1.0 and metrics["truth"]["relabel_accuracy"] == 1.0
+    assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
+
+    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "train": {}, "embedding_clean": {"neighbours": 5}}))
+    with pytest.raises(WinnowError, match="embedding_clean: unknown parameter.*neighbours"):
+        embedding_clean.main()
