@@ -102,6 +102,18 @@ def fabricate_project(root: Path, *, optional_stages: bool) -> None:
             "label_quality": [0.3, 0.9, 0.05], "is_issue": [True, False, True], "decision": ["keep", "keep", "relabel"],
             "reason": ["label_issue", "consistent", "label_issue"]}))
         write(root / "metrics/confident_learn.json", {"considered": 18, "issues": 2, "noise_matrix": {"cat": {}}})
+        write(root / "data/embedding-clean/rounds.parquet", pd.DataFrame({
+            "id": list(train_ids[:3]) * 2, "round": [1, 1, 1, 2, 2, 2], "given_label": [0, 1, 2, 0, 1, 1],
+            "suggested_label": [0, 1, 1, 0, 1, 1], "decision": ["keep", "keep", "relabel", "keep", "drop", "keep"],
+            "reason": ["", "", "neighbours_agree:1", "", "isolated", ""], "agreement": [0.9, 0.8, 0.9, 0.9, 0.2, 0.9]}))
+        write(root / "metrics/embedding_clean.json", {"considered": 18, "rounds": [{"round": 1}, {"round": 2}]})
+        write(root / "metrics/balance.json", {"target": "max", "counts": {c: {"before": 5, "added": 1, "after": 6}
+                                                                          for c in CLASSES}})
+        grid = root / "plots/balance/examples.png"
+        grid.parent.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        Image.fromarray(images[0, :, :, 0]).save(grid)
         write_imageset(root / "data/gan", images[:6], make_manifest(6, labels=np.array([0, 0, 1, 1, 1, 2]))
                        .assign(source="gan", id=[f"gan-{i}" for i in range(6)]), CLASSES)
         write(root / "metrics/gan.json", {"classes": ["cat", "bird"], "accepted": {"cat": 0.5}})
@@ -142,11 +154,13 @@ def test_report_is_self_contained_and_names_classes(full_report):
     assert "cat → dog" in text and "bird → dog" in text and "dog → dog" not in text
     assert "label conflict" in text and 'href="contracts/index.html"' in text
     assert "removed · near_duplicate" in text and "relabelled · label_issue" in text
+    assert "round 2: 3 judged; isolated 1" in text and "neighbours_agree:1" in text
 
 
 def test_missing_optional_stages_read_as_not_run(tmp_path):
     text = build_report(tmp_path, optional_stages=False)
-    for what in ("label issues", "GAN samples", "data-quality study", "data contracts"):
+    for what in ("label issues", "neighbour cleansing", "balanced augmentation", "GAN samples", "data-quality study",
+                 "data contracts"):
         assert f"{what}: not run" in text
     assert "Versions side by side" in text and "<h3>f1</h3>" in text
 

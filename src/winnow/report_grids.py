@@ -121,8 +121,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
         acted = table[table["decision"] != "keep"]
         counts = acted["reason"].str.split(":").str[0].value_counts()
         shown = acted.sort_values("agreement", ascending=False).head(count)
-        tiles = [tile(image, caption=f"{names[given]} → {names[suggested] if suggested >= 0 else '–'}\n"
-                                     f"{agreement:.0%} agree · {reason}",
+        tiles = [tile(image, caption=(f"{names[given]} → {names[suggested]}" if decision == "relabel"
+                                      else f"{names[given]} · {decision}") + f"\n{agreement:.0%} agree · {reason}",
                       kind="dropped" if decision == "drop" else "")
                  for image, given, suggested, agreement, reason, decision in zip(
                      images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],
