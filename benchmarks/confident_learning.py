@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -130,16 +131,26 @@ def run_setting(data: ImageSet, setting: str, args, clean_acc: float, cv_config,
         entry["gap_closed_relabel"] = _gap(entry["acc_relabel"], entry["acc_noisy"], clean_acc)
         publish(entry)
     if args.recipe != "off":
-        started = time.time()
-        recipe_issue = recipe_002(train.images, noisy, args.seed)
-        recipe = cl.decide(ids, noisy, pred_probs, is_issue=recipe_issue, label_quality=quality, action="prune")
-        scores = cl.score_against_truth(recipe, truth)
-        entry["recipe_002"] = {k: scores[k] for k in ("precision", "recall", "f1")} | {
-            "flagged": int(recipe_issue.sum()), "seconds": round(time.time() - started, 1)}
-        if args.recipe == "full" and not args.no_train:
-            acc = test_accuracy(cl.apply_decisions(train, recipe), val, test, config, args.seed)
-            entry["recipe_002"] |= {"acc_pruned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
+        add_recipe(entry, train, val, test, truth, config, clean_acc, args)
+        publish(entry)
     return entry
+
+
+def add_recipe(entry: dict, train: ImageSet, val: ImageSet, test: ImageSet, truth, config: TrainConfig,
+               clean_acc: float | None, args) -> None:
+    """The 002 recipe's flags on the same noisy labels, scored; with ``--recipe full`` also the test accuracy
+    of the same model trained on what the recipe leaves."""
+    started = time.time()
+    ids, noisy = train.manifest["id"].to_numpy(), train.labels
+    recipe_issue = recipe_002(train.images, noisy, args.seed)
+    rows = pd.DataFrame({"id": ids, "given_label": noisy, "suggested_label": noisy, "is_issue": recipe_issue,
+                         "decision": np.where(recipe_issue, "drop", "keep")})
+    scores = cl.score_against_truth(rows, truth)
+    entry["recipe_002"] = {k: scores[k] for k in ("precision", "recall", "f1")} | {
+        "flagged": int(recipe_issue.sum()), "seconds": round(time.time() - started, 1)}
+    if args.recipe == "full" and entry.get("acc_noisy") is not None:
+        acc = test_accuracy(cl.apply_decisions(train, rows), val, test, config, args.seed)
+        entry["recipe_002"] |= {"acc_pruned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
 
 
 def _gap(improved: float, noisy: float, clean: float) -> float | None:
@@ -160,6 +171,8 @@ def main() -> None:
     parser.add_argument("--recipe", default="full", choices=["off", "detect", "full"],
                         help="002 recipe: off, detection only, or also the test accuracy after pruning")
     parser.add_argument("--no-train", action="store_true", help="detection only, no test-time models")
+    parser.add_argument("--recipe-only", action="store_true",
+                        help="add the 002 recipe to the stored settings (same noisy labels), nothing else")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the .json and stop")
     args = parser.parse_args()
@@ -195,7 +208,15 @@ def main() -> None:
                       flush=True)
                 save(name, record, setting, machine)
 
-            run_setting(data, setting, args, record.get("acc_clean"), cv_config, config, publish)
+            if args.recipe_only:
+                entry = _stored(name)["settings"][setting]
+                record["config"] = entry.get("config", record["config"])
+                degraded, truth = degrade(data, perturbations=[SETTINGS[setting]], seed=args.seed)
+                add_recipe(entry, degraded.split("train"), degraded.split("val"), degraded.split("test"), truth,
+                           config, _stored(name).get("acc_clean"), args)
+                publish(entry)
+            else:
+                run_setting(data, setting, args, record.get("acc_clean"), cv_config, config, publish)
 
 
 def _stored(name: str) -> dict:
@@ -211,7 +232,8 @@ def save(name: str, record: dict, setting: str, machine: str) -> None:
     results["machine"] = machine
     stored = results["datasets"].setdefault(name, {"settings": {}})
     stored |= {k: v for k, v in record.items() if k != "settings"}
-    stored["settings"][setting] = record["settings"][setting]
+    # the model and epochs travel with each setting: settings of one data set may come from different runs
+    stored["settings"][setting] = record["settings"][setting] | {"config": record["config"]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "confident-learning.md").write_text(markdown(results))
@@ -228,11 +250,12 @@ def markdown(results: dict) -> str:
                   f"{c['model']}, {c['folds']} folds x {c['repeats']} repeat(s), {c['cv_epochs']} epochs per fold "
                   f"model, {c['epochs']} epochs for the test-time models; pruning by `{c['filter_by']}`, relabel "
                   f"when p >= {c['relabel_threshold']}. Clean accuracy {record.get('acc_clean', float('nan')):.4f}.",
-                  "", "| setting | P | R | F1 | flagged | acc noisy | acc pruned | acc relabel | gap closed "
-                  "| relabel acc | 002 recipe F1 (flagged) | 002 gap closed |", "|" + "---|" * 12]
+                  "", "| setting | model | P | R | F1 | flagged | acc noisy | acc pruned | acc relabel | gap closed "
+                  "| relabel acc | 002 recipe F1 (flagged) | 002 gap closed |", "|" + "---|" * 13]
         for setting, e in record["settings"].items():
-            r = e.get("recipe_002", {})
-            lines.append(f"| {setting} | {e['precision']:.3f} | {e['recall']:.3f} | {e['f1']:.3f} | {e['flagged']} "
+            r, ec = e.get("recipe_002", {}), e.get("config", c)
+            model = f"{ec['model']} ({ec['folds']}x{ec['cv_epochs']} ep)"
+            lines.append(f"| {setting} | {model} | {e['precision']:.3f} | {e['recall']:.3f} | {e['f1']:.3f} | {e['flagged']} "
                          f"| {_f(e.get('acc_noisy'))} | {_f(e.get('acc_pruned'))} | {_f(e.get('acc_relabel'))} "
                          f"| {_f(e.get('gap_closed'))} | {_f(e.get('relabel_accuracy'))} "
                          f"| {_f(r.get('f1'))} ({r.get('flagged', '-')}) | {_f(r.get('gap_closed'))} |")
