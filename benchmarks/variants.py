@@ -60,8 +60,10 @@ def finished(commit: str) -> datetime:
 def wall_seconds(commits: list[str]) -> dict[str, float | None]:
     """Seconds between each experiment's finish and the one before it among all experiments (a queue
     run with one worker starts each as the previous one ends); None for the first and for plain commits."""
-    exps = {line.split()[0]: datetime.fromisoformat(line.split(maxsplit=1)[1])
-            for line in git("for-each-ref", "refs/exps", "--format=%(objectname) %(committerdate:iso-strict)").splitlines()}
+    lines = git("for-each-ref", "refs/exps", "--format=%(refname) %(objectname) %(committerdate:iso-strict)").splitlines()
+    # refs/exps/celery/* is the queue's own stash, moved whenever something is queued: not an experiment
+    exps = {sha: datetime.fromisoformat(date) for ref, sha, date in (line.split() for line in lines)
+            if "/celery/" not in ref}
     order = sorted(exps.values())
     out = {}
     for commit in commits:
@@ -137,7 +139,7 @@ def variants_markdown(results: dict) -> str:
     for name, d in results["datasets"].items():
         walls = [r["wall_seconds"] for r in d["runs"] if r["wall_seconds"]]
         lines += [f"### {name}: {len(d['runs'])} runs ({', '.join(r['run'] for r in d['runs'])})", "",
-                  "Wall time per run (whole pipeline, finish-to-finish in a one-worker queue): "
+                  "Wall time per run (whole pipeline, finish-to-finish in a one-worker queue, while 2-4 other benchmark jobs shared the 2 cores): "
                   + (", ".join(f"{w:.0f} s" for w in walls) if walls else "not measured (plain commits)") + ".",
                   "Train images per variant (first run): "
                   + ", ".join(f"{v} {n}" for v, n in d["runs"][0]["train_images"].items() if n) + ".", "",
@@ -150,9 +152,8 @@ def variants_markdown(results: dict) -> str:
                   "| from | to | mean diff | p | 95% CI |", "|---|---|---|---|---|"]
         for t in d["tests"]:
             if t["row"] == "average":
-                lines.append(f"| {t['from']} | {t['to']} | {t['mean_diff']:+.4f} | {_p(t['p'])} | "
-                             f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] |")
-        significant = [t for t in d["tests"] if t["row"] != "average" and t["p"] == t["p"] and t["p"] < 0.05]
+                lines.append(f"| {t['from']} | {t['to']} | {t['mean_diff']:+.4f} | {_p(t['p'])} | {_ci(t)} |")
+        significant = [t for t in d["tests"] if t["row"] != "average" and t["p"] is not None and t["p"] < 0.05]
         lines += ["", "Classes whose F1 moved with p < 0.05 over the runs: "
                   + (", ".join(f"{t['row']} {t['from']}→{t['to']} {t['mean_diff']:+.3f}" for t in significant) or "none")
                   + ".", ""]
@@ -183,7 +184,7 @@ def gan_markdown(results: dict) -> str:
         for key in ("weak_class_f1", "macro_f1", "std_f1"):
             m, t = g[key], g[key]["test"]
             lines.append(f"| {key} | {m['pruned']:.4f} | {m['augmented']:.4f} | {t['mean_diff']:+.4f} | {_p(t['p'])} | "
-                         f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}] |")
+                         f"{_ci(t)} |")
         met = g["weak_class_f1"]["test"]["mean_diff"] >= 0.02 and g["macro_f1"]["test"]["mean_diff"] >= 0
         lines += ["", f"Target (weak-class F1 up ≥ 2 points, macro F1 not lower): **{'met' if met else 'missed'}** "
                   f"(weak {g['weak_class_f1']['test']['mean_diff'] * 100:+.1f} points, macro "
@@ -199,8 +200,14 @@ def _cells(d: dict):
     return table
 
 
-def _p(p: float) -> str:
-    return "-" if p != p else f"{p:.3g}"
+def _p(p: float | None) -> str:
+    return "-" if p is None or p != p else f"{p:.3g}"
+
+
+def _ci(t: dict) -> str:
+    """The bootstrap CI, or - with a single run."""
+    low, high = t["ci_low"], t["ci_high"]
+    return "-" if low is None or low != low else f"[{low:+.4f}, {high:+.4f}]"
 
 
 def write(stem: str, results: dict, markdown) -> None:
