@@ -138,7 +138,8 @@ def save(update: dict) -> None:
 def markdown(results: dict) -> str:
     """The RESULTS.md section, from the JSON."""
     lines = ["## Foundation: baseline models and the two commands", "",
-             f"`python benchmarks/foundation.py models` and `... timing`; machine: {results.get('machine', '?')}.",
+             "`python benchmarks/foundation.py models`, `... timing` (fresh clone), `... repro` and `... tests` "
+             f"(this checkout); machine: {results.get('machine', '?')}.",
              "Each model trains with the pipeline's `fit` on the clean train split (best epoch on val) and is",
              "scored on the untouched test split. CPU only (no GPU was lent to this task). Train seconds were",
              "measured while other benchmarks shared the 2 cores (load average 5-13): read them as upper bounds.", "",
