@@ -39,7 +39,7 @@ from winnow import labels as cl  # noqa: E402
 from winnow.compare import paired_test  # noqa: E402
 from winnow.dedup import dedup_table, thumbnail_features  # noqa: E402
 from winnow.degrade import degrade  # noqa: E402
-from winnow.embeddings import clean_rounds  # noqa: E402
+from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
 from winnow.quality import EXPLAINED_BY, REFERENCE_THRESHOLDS, SCORES, phash64, score_images  # noqa: E402
@@ -91,11 +91,9 @@ def judge(name: str, data, seed: int) -> dict:
                        action=p["action"])
     cl_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
+    # the pipeline's own settings (outliers are scored but, with drop_outliers off, decide nothing)
     rounds = clean_rounds(train.images, given, ids, val_images=val.images, val_labels=val.labels, config=config,
-                          num_classes=len(data.classes), rounds=e["rounds"], mode=e["mode"], k=e["k"],
-                          neighbour_options={"agree": e["agree"], "margin": e["margin"], "isolation": e["isolation"],
-                                             "max_isolated_fraction": e["max_isolated_fraction"]},
-                          seed=seed)
+                          num_classes=len(data.classes), **round_options(e), seed=seed)
     neighbours = final_decisions(rounds.decisions)
     emb_seconds = time.perf_counter() - t0
 

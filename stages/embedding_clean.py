@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow import labels as cl
 from winnow.balance import balanced_augment
-from winnow.embeddings import clean_rounds
+from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import check_known
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
@@ -45,12 +45,7 @@ def main() -> None:
 
     result = clean_rounds(
         train.images, train.labels, train.manifest["id"].to_numpy(), val_images=val.images, val_labels=val.labels,
-        config=config, num_classes=len(data.classes), rounds=p["rounds"], mode=p["mode"], folds=p["folds"], k=p["k"],
-        neighbour_options={"agree": p["agree"], "margin": p["margin"], "isolation": p["isolation"],
-                           "max_isolated_fraction": p["max_isolated_fraction"], "bins": p["bins"]},
-        outlier_options={"methods": tuple(p["outliers"]), "threshold": p["outlier_threshold"],
-                         "max_flagged_fraction": p["max_outlier_fraction"], "bins": p["bins"]},
-        drop_outliers=p["drop_outliers"], seed=params["seed"], progress=True,
+        config=config, num_classes=len(data.classes), **round_options(p), seed=params["seed"], progress=True,
         augment=_balancer(params, classes=len(data.classes)) if p["augment_between_rounds"] else None,
     )
     final = final_decisions(result.decisions)

@@ -98,6 +98,20 @@ def embedding_spaces(
     return spaces
 
 
+def round_options(section: dict) -> dict:
+    """:func:`clean_rounds` keyword options from a full ``embedding_clean`` params section (the stage's
+    defaults filled in): how many rounds, the mode, and the neighbour and outlier settings."""
+    return {
+        "rounds": section["rounds"], "mode": section["mode"], "folds": section["folds"], "k": section["k"],
+        "neighbour_options": {"agree": section["agree"], "margin": section["margin"],
+                              "isolation": section["isolation"],
+                              "max_isolated_fraction": section["max_isolated_fraction"], "bins": section["bins"]},
+        "outlier_options": {"methods": tuple(section["outliers"]), "threshold": section["outlier_threshold"],
+                            "max_flagged_fraction": section["max_outlier_fraction"], "bins": section["bins"]},
+        "drop_outliers": section["drop_outliers"],
+    }
+
+
 @dataclass(frozen=True)
 class Rounds:
     """What :func:`clean_rounds` found.
