@@ -37,13 +37,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from confident_learning import load_dataset  # noqa: E402
 from winnow import labels as cl  # noqa: E402
 from winnow.compare import paired_test  # noqa: E402
-from winnow.dedup import dedup_table, thumbnail_features  # noqa: E402
+from winnow.dedup import dedup_images  # noqa: E402
 from winnow.degrade import degrade  # noqa: E402
 from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
-from winnow.quality import EXPLAINED_BY, REFERENCE_THRESHOLDS, SCORES, phash64, score_images  # noqa: E402
-from winnow.thresholds import flag_issues  # noqa: E402
+from winnow.quality import quality_flags, score_table  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions  # noqa: E402
 
@@ -58,18 +57,12 @@ TRAIN = {"mnist5k": {}, "cifar10": {"epochs": 12, "crop_padding": 4, "hflip": Tr
 
 def quality_and_dedup(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Threshold flags and dedup groups as the threshold and dedup stages make them, with params.yaml's settings."""
-    m = data.manifest
-    s = PARAMS["score"]
-    scores = score_images(data.images, orig_h=m["orig_h"].to_numpy(), orig_w=m["orig_w"].to_numpy(),
-                          light_percentile=s["light_percentile"], dark_percentile=s["dark_percentile"],
-                          iqr_factor=s["iqr_factor"], min_relative_spread=s["min_relative_spread"])
-    flags, _ = flag_issues(scores, {issue: {"method": "auto"} for issue in SCORES}, explained_by=EXPLAINED_BY,
-                           reference=REFERENCE_THRESHOLDS, max_flagged_fraction=PARAMS["threshold"]["max_flagged_fraction"])
-    flags = pd.DataFrame({"id": m["id"], **flags})
-    table = pd.DataFrame({"id": m["id"], **scores, "digest": m["digest"], "phash": phash64(data.images)})
+    table = score_table(data.images, data.manifest, **PARAMS["score"])
+    t = PARAMS["threshold"]
+    flags, _ = quality_flags(table, t["issues"], bins=t["bins"], max_flagged_fraction=t["max_flagged_fraction"])
     d = PARAMS["dedup"]
-    groups = dedup_table(m, table, radius=d["radius"], keep=d["keep"], drop_leaks=d["drop_leaks"],
-                         features=thumbnail_features(data.images), min_correlation=d["min_correlation"])
+    groups = dedup_images(data.manifest, data.images, table, radius=d["radius"], keep=d["keep"],
+                          drop_leaks=d["drop_leaks"], min_correlation=d["min_correlation"])
     return flags, groups
 
 

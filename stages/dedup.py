@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.dedup import dedup_metrics, dedup_table, thumbnail_features
+from winnow.dedup import dedup_images, dedup_metrics
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json, write_table
@@ -21,12 +21,9 @@ def main() -> None:
     if not Path(SCORES).is_file():
         raise WinnowError(f"{SCORES}: not found (run the score stage first)")
     min_correlation = p.get("min_correlation")
-    table = dedup_table(
-        imageset.manifest, pd.read_parquet(SCORES),
-        radius=p.get("radius"), keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
-        features=None if min_correlation is None else thumbnail_features(imageset.images),
-        min_correlation=min_correlation,
-    )
+    table = dedup_images(imageset.manifest, imageset.images, pd.read_parquet(SCORES), radius=p.get("radius"),
+                         keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
+                         min_correlation=min_correlation)
     truth_path = Path(IMAGESET) / "perturbations.parquet"
     perturbations = pd.read_parquet(truth_path) if truth_path.is_file() else None
     metrics = dedup_metrics(table, perturbations=perturbations)

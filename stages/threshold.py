@@ -6,11 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError
 from winnow.groundtruth import precision_recall_f1, true_issue_mask
-from winnow.quality import EXPLAINED_BY, REFERENCE_THRESHOLDS, SCORES
+from winnow.quality import SCORES, quality_flags
 from winnow.stage import load_params, run, write_json, write_table
-from winnow.thresholds import flag_issues
 
 SCORES_IN, TRUTH_IN = "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
@@ -19,25 +17,18 @@ FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/thr
 def main() -> None:
     p = load_params()["threshold"]
     table = pd.read_parquet(SCORES_IN)
-    unknown = set(p["issues"]) - set(SCORES)
-    if unknown:
-        raise WinnowError(f"params.yaml threshold.issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
-    scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
-    settings = {issue: p["issues"].get(issue) or {"method": "auto"} for issue in SCORES}
-    flags, cuts = flag_issues(scores, settings, explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
-                              bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
+    flags, cuts = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
     truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else pd.DataFrame()
     metrics = {}
     for issue in SCORES:
-        entry = {"method": settings[issue].get("method", "auto"),
+        entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"),
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if len(truth):
-            entry |= precision_recall_f1(flags[issue], true_issue_mask(truth, table["id"], issue))
+            entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))
         metrics[issue] = entry
-        write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(scores[issue], cuts[issue], bins=p["bins"]))
-    out = pd.DataFrame({"id": table["id"], **flags})
-    out["any"] = out[list(SCORES)].any(axis=1)
-    write_table(FLAGS_OUT, out)
+        write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(table[issue].to_numpy(np.float64), cuts[issue],
+                                                               bins=p["bins"]))
+    write_table(FLAGS_OUT, flags)
     write_json(METRICS_OUT, metrics)
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winnow.dedup import dedup_metrics, dedup_table, duplicate_groups
+from winnow.dedup import dedup_images, dedup_metrics, dedup_table, duplicate_groups
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.hamming_index import hamming_components, hamming_pairs, search_plan
@@ -183,3 +183,12 @@ def test_flat_images_have_zero_features():
 
     flat = np.full((2, 8, 8, 1), 7, dtype=np.uint8)
     assert not thumbnail_features(flat).any()
+
+
+def test_dedup_images_checks_pixels_only_when_a_correlation_is_asked_for():
+    manifest, scores = frames([0xABCD, 0xABCD, 2**60], digests=["a", "b", "c"])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)  # same pHash, unrelated pixels
+    assert dedup_images(manifest, images, scores, radius=0)["reason"].tolist()[:2] == ["kept", "near_duplicate"]
+    checked = dedup_images(manifest, images, scores, radius=0, min_correlation=0.98)
+    assert checked["reason"].tolist() == ["unique"] * 3

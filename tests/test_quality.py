@@ -1,9 +1,11 @@
 """Quality scores on constructed images, and pHash bit-identity with imagehash."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from winnow.quality import SCORES, phash64, score_images
+from winnow.errors import WinnowError
+from winnow.quality import SCORES, phash64, quality_flags, score_images, score_table
 
 RNG = np.random.default_rng(0)
 TEXTURE = RNG.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)  # sharp, colourful, full range
@@ -94,3 +96,25 @@ def test_phash64_is_bit_identical_to_imagehash_on_real_images(shape):
     got = phash64(images)
     assert got.dtype == np.uint64
     assert got.tolist() == expected
+
+
+def test_score_table_rows_follow_the_manifest():
+    manifest = pd.DataFrame({"id": [f"img{k}" for k in range(20)], "digest": [f"d{k}" for k in range(20)],
+                             "orig_h": 32, "orig_w": 32})
+    table = score_table(TEXTURE, manifest, batch_size=7)
+    assert table["id"].tolist() == manifest["id"].tolist() and table["digest"].tolist() == manifest["digest"].tolist()
+    direct = score_images(TEXTURE)
+    for name in SCORES:
+        np.testing.assert_array_equal(table[name].to_numpy(), direct[name])
+    np.testing.assert_array_equal(table["phash"].to_numpy(), phash64(TEXTURE))
+
+
+def test_quality_flags_apply_each_setting_and_or_them_into_any():
+    table = pd.DataFrame({"id": [f"img{k}" for k in range(21)],
+                          **score_images(np.concatenate([TEXTURE, np.zeros((1, 32, 32, 3), np.uint8)]))})
+    flags, cuts = quality_flags(table, {"dark": {"method": "fixed", "value": 0.5}})
+    assert set(flags.columns) == {"id", *SCORES, "any"}
+    assert cuts["dark"] == 0.5 and flags["dark"].tolist() == [False] * 20 + [True]
+    assert flags["any"].equals(flags[list(SCORES)].any(axis=1))
+    with pytest.raises(WinnowError, match="unknown issue"):
+        quality_flags(table, {"sharpness": {"method": "otsu"}})

@@ -229,6 +229,16 @@ def dedup_table(
     })
 
 
+def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFrame, *, radius: int | None,
+                 keep: str = "best_quality", drop_leaks: bool = True,
+                 min_correlation: float | None = None) -> pd.DataFrame:
+    """:func:`dedup_table` with the thumbnail features computed from ``images`` (uint8 ``(N, H, W, C)``,
+    rows following ``manifest``) when ``min_correlation`` asks for them."""
+    features = None if min_correlation is None else thumbnail_features(images)
+    return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, features=features,
+                       min_correlation=min_correlation)
+
+
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
     """Ids of every image in a planted duplicate group of two or more: the copies and their sources."""
     planted = perturbations[perturbations["kind"].isin(DUPLICATE_KINDS)]

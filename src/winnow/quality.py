@@ -35,8 +35,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.thresholds import flag_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 # where a score's own definition already says "a problem": the IQR fence, equal channels within rounding
@@ -104,6 +106,46 @@ def score_images(
     pixel_scores["odd_size"] = fence_scores(log_size, iqr_factor=iqr_factor, min_iqr=spread)
     pixel_scores["odd_aspect_ratio"] = fence_scores(np.log(orig_w / orig_h), iqr_factor=iqr_factor, min_iqr=spread)
     return pixel_scores
+
+
+def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, **options) -> pd.DataFrame:
+    """The score stage's table, rows in ``manifest`` order: ``id``, the :data:`SCORES`, ``digest`` and
+    ``phash`` (uint64).
+
+    Args:
+        images: uint8 ``(N, H, W, C)``.
+        manifest: the imageset manifest (``id``, ``digest``, ``orig_h``, ``orig_w``), ``N`` rows.
+        options: the percentiles and fences of :func:`score_images` (``params.yaml`` ``score:``).
+    """
+    scores = score_images(images, orig_h=manifest["orig_h"].to_numpy(), orig_w=manifest["orig_w"].to_numpy(),
+                          batch_size=batch_size, **options)
+    return pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
+                         "digest": manifest["digest"].to_numpy(), "phash": phash64(images, batch_size=batch_size)})
+
+
+def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256,
+                  max_flagged_fraction: float = 0.5) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The threshold stage's flags from a :func:`score_table`.
+
+    Args:
+        table: ``id`` and the :data:`SCORES` columns (float).
+        settings: ``{issue: {"method": ..., **options}}`` (``params.yaml`` ``threshold.issues``); an issue
+            left out is thresholded with ``auto``.
+
+    Returns:
+        ``(flags, cuts)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue: threshold}``
+        (``-inf`` where nothing was flagged).
+    """
+    unknown = set(settings) - set(SCORES)
+    if unknown:
+        raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
+    scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
+    flags, cuts = flag_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
+                              explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, bins=bins,
+                              max_flagged_fraction=max_flagged_fraction)
+    out = pd.DataFrame({"id": table["id"].to_numpy(), **flags})
+    out["any"] = out[list(SCORES)].any(axis=1)
+    return out, cuts
 
 
 def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float) -> np.ndarray:
