@@ -24,6 +24,7 @@ and setting entries) and benchmarks/results/confident-learning.md is rewritten f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -33,19 +34,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from winnow import labels as cl  # noqa: E402
 from winnow.degrade import degrade  # noqa: E402
+from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.imageset import ImageSet, pixel_digest  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
+from winnow.neighbours import final_decisions  # noqa: E402
 from winnow.sources import load_mnist5k, load_npz  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 
 CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"
 RESULTS = ROOT / "benchmarks/results"
+EMBEDDING_CLEAN = yaml.safe_load((ROOT / "params.yaml").read_text())["embedding_clean"]
 SETTINGS = {
     "symmetric_10": {"kind": "symmetric_noise", "fraction": 0.1},
     "symmetric_20": {"kind": "symmetric_noise", "fraction": 0.2},
@@ -133,6 +138,9 @@ def run_setting(data: ImageSet, setting: str, args, clean_acc: float, cv_config,
     if args.recipe != "off":
         add_recipe(entry, train, val, test, truth, config, clean_acc, args)
         publish(entry)
+    if args.embedding != "off":
+        add_embedding_clean(entry, train, val, test, truth, config, clean_acc, args)
+        publish(entry)
     return entry
 
 
@@ -153,6 +161,26 @@ def add_recipe(entry: dict, train: ImageSet, val: ImageSet, test: ImageSet, trut
         entry["recipe_002"] |= {"acc_pruned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
 
 
+def add_embedding_clean(entry: dict, train: ImageSet, val: ImageSet, test: ImageSet, truth, config: TrainConfig,
+                        clean_acc: float | None, args) -> None:
+    """The pipeline's other label cleaner on the same noisy labels: embedding-clean with params.yaml's
+    ``embedding_clean`` section (its judge model on top of the test-time config); with ``--embedding full``
+    also the test accuracy of the same test-time model trained on its drops and relabels applied."""
+    started = time.time()
+    ids, noisy = train.manifest["id"].to_numpy(), train.labels
+    judge = dataclasses.replace(config, **EMBEDDING_CLEAN["train"])
+    rounds = clean_rounds(train.images, noisy, ids, val_images=val.images, val_labels=val.labels, config=judge,
+                          num_classes=len(train.classes), **round_options(EMBEDDING_CLEAN), seed=args.seed)
+    decisions = final_decisions(rounds.decisions)
+    scores = cl.score_against_truth(decisions, truth)
+    entry["embedding_clean"] = {k: scores[k] for k in ("precision", "recall", "f1", "relabel_accuracy")} | {
+        "flagged": int(decisions["is_issue"].sum()), "relabelled": int((decisions["decision"] == "relabel").sum()),
+        "judge": f"{judge.model} ({judge.epochs} ep)", "seconds": round(time.time() - started, 1)}
+    if args.embedding == "full" and entry.get("acc_noisy") is not None:
+        acc = test_accuracy(cl.apply_decisions(train, decisions), val, test, config, args.seed)
+        entry["embedding_clean"] |= {"acc_cleaned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
+
+
 def _gap(improved: float, noisy: float, clean: float) -> float | None:
     return (improved - noisy) / (clean - noisy) if clean != noisy else None
 
@@ -170,9 +198,13 @@ def main() -> None:
     parser.add_argument("--relabel-threshold", type=float, default=0.9)
     parser.add_argument("--recipe", default="full", choices=["off", "detect", "full"],
                         help="002 recipe: off, detection only, or also the test accuracy after pruning")
+    parser.add_argument("--embedding", default="full", choices=["off", "detect", "full"],
+                        help="embedding-clean with params.yaml's settings: off, detection only, or also test accuracy")
     parser.add_argument("--no-train", action="store_true", help="detection only, no test-time models")
     parser.add_argument("--recipe-only", action="store_true",
                         help="add the 002 recipe to the stored settings (same noisy labels), nothing else")
+    parser.add_argument("--embedding-only", action="store_true",
+                        help="add embedding-clean to the stored settings (same noisy labels), nothing else")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown-only", action="store_true", help="rewrite the .md from the .json and stop")
     args = parser.parse_args()
@@ -196,7 +228,7 @@ def main() -> None:
         stored = _stored(name)
         if stored.get("config") == record["config"] and "acc_clean" in stored:
             record["acc_clean"] = stored["acc_clean"]  # same model and epochs: the clean run is not repeated
-        elif not args.no_train:
+        elif not (args.no_train or args.recipe_only or args.embedding_only):
             started = time.time()
             record["acc_clean"] = test_accuracy(data.split("train"), data.split("val"), data.split("test"),
                                                 config, args.seed)
@@ -208,12 +240,15 @@ def main() -> None:
                       flush=True)
                 save(name, record, setting, machine)
 
-            if args.recipe_only:
+            if args.recipe_only or args.embedding_only:
                 entry = _stored(name)["settings"][setting]
                 record["config"] = entry.get("config", record["config"])
                 degraded, truth = degrade(data, perturbations=[SETTINGS[setting]], seed=args.seed)
-                add_recipe(entry, degraded.split("train"), degraded.split("val"), degraded.split("test"), truth,
-                           config, _stored(name).get("acc_clean"), args)
+                add = add_recipe if args.recipe_only else add_embedding_clean
+                c = record["config"]  # the stored run's test-time model, so accuracies stay comparable
+                stored_config = TrainConfig(model=c["model"], epochs=c["epochs"], hflip=name == "cifar10")
+                add(entry, degraded.split("train"), degraded.split("val"), degraded.split("test"), truth,
+                    stored_config, _stored(name).get("acc_clean"), args)
                 publish(entry)
             else:
                 run_setting(data, setting, args, record.get("acc_clean"), cv_config, config, publish)
@@ -263,6 +298,16 @@ def markdown(results: dict) -> str:
                   "| setting | " + " | ".join(cl.FILTER_BY) + " |", "|---|" + "---|" * len(cl.FILTER_BY)]
         for setting, e in record["settings"].items():
             lines.append(f"| {setting} | " + " | ".join(f"{e['methods'][m]['f1']:.3f}" for m in cl.FILTER_BY) + " |")
+        embedded = {setting: e["embedding_clean"] for setting, e in record["settings"].items() if "embedding_clean" in e}
+        if embedded:
+            lines += ["", "embedding-clean (params.yaml's `embedding_clean`: one val-checkpointed judge, k-NN relabel/drop) "
+                      "on the same noisy labels:", "",
+                      "| setting | judge | P | R | F1 | flagged (relabelled) | relabel acc | acc cleaned | gap closed | s |",
+                      "|" + "---|" * 10]
+            for setting, m in embedded.items():
+                lines.append(f"| {setting} | {m['judge']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} "
+                             f"| {m['flagged']} ({m['relabelled']}) | {_f(m['relabel_accuracy'])} "
+                             f"| {_f(m.get('acc_cleaned'))} | {_f(m.get('gap_closed'))} | {m['seconds']:.0f} |")
         t, q = TARGETS[name], RECIPE_QUOTED[name]
         lines += ["", f"Targets at symmetric_20: F1 >= {t['f1']}, gap closed >= {t['gap_closed']}. The 002 recipe "
                   f"as quoted on all train images: F1 {q['f1']}, gap closed {q['gap_closed']}.", ""]
