@@ -77,3 +77,20 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     evaluated = data["metrics"]["metrics/evaluate/baseline.json"]["data"]
     assert set(evaluated["per_class"]) == {str(d) for d in range(10)}
     assert "f1" in evaluated["per_class"]["7"]
+
+
+@pytest.mark.parametrize("stage", sorted(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]))
+def test_stage_commands_import_the_checkout_they_run_in(stage, tmp_path):
+    """A queued experiment runs in a copy of the repository: its stages must import that copy's winnow,
+    not the workspace's editable install, which may have changed since the experiment was queued."""
+    cmd = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["cmd"]
+    prefix = cmd.split("python stages/")[0]
+    (tmp_path / "src/winnow").mkdir(parents=True)
+    (tmp_path / "src/winnow/__init__.py").write_text("")
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/probe.py").write_text("import winnow; print(winnow.__file__)")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run(f"{prefix}python stages/probe.py", shell=True, cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert Path(out.strip()).resolve() == (tmp_path / "src/winnow/__init__.py").resolve()
