@@ -12,7 +12,7 @@ Reads each run's committed metrics (``metrics/evaluate/<variant>.json``, ``metri
 
 - ``results/variants.{json,md}``: the per-class F1 table of every variant as mean ± std over seeds, and
   a paired t-test with a bootstrap CI for every pair of variants (macro F1 and each class), plus the
-  wall time of each run (finish-to-finish interval in a one-worker queue);
+  wall time of each run (finish-to-finish interval in a one-worker queue, or from its ``--started`` time);
 - ``results/gan.{json,md}``: augmented against pruned per seed: the weak classes the run picked, the
   filter's acceptance, Fréchet distances, and the weak classes' and macro F1 with a paired test.
 """
@@ -73,7 +73,7 @@ def wall_seconds(commits: list[str]) -> dict[str, float | None]:
     return out
 
 
-def summarise(name: str, runs: list[str]) -> tuple[dict, dict]:
+def summarise(name: str, runs: list[str], started: dict[str, str]) -> tuple[dict, dict]:
     commits = [resolve(r) for r in runs]
     evaluations = []
     for commit in commits:
@@ -87,6 +87,10 @@ def summarise(name: str, runs: list[str]) -> tuple[dict, dict]:
     macro = {v: [e[v]["macro"]["f1"] for e in evaluations] for v in order}
     accuracy = {v: [e[v]["accuracy"] for e in evaluations] for v in order}
     walls = wall_seconds(commits)
+    for run, commit in zip(runs, commits):
+        if run in started:  # "unknown": the run shared the queue with another and its start was not recorded
+            walls[commit] = (None if started[run] == "unknown"
+                             else (finished(commit) - datetime.fromisoformat(started[run])).total_seconds())
     variants = {
         "runs": [{"run": r, "commit": c[:7], "seed": yaml.safe_load(git("show", f"{c}:params.yaml"))["seed"],
                   "wall_seconds": walls[c], "train_images": {v: read(c, "metrics/variants.json").get(v, {}).get("train_images")
@@ -138,10 +142,11 @@ def variants_markdown(results: dict) -> str:
              "95% bootstrap CI of the mean difference.", ""]
     lines += [f"- {note}" for note in results.get("notes", [])] + ([""] if results.get("notes") else [])
     for name, d in results["datasets"].items():
-        walls = [r["wall_seconds"] for r in d["runs"] if r["wall_seconds"]]
+        walls = [f"{r['run']} {r['wall_seconds']:.0f} s" for r in d["runs"] if r["wall_seconds"]]
         lines += [f"### {name}: {len(d['runs'])} runs ({', '.join(r['run'] for r in d['runs'])})", "",
-                  "Wall time per run (whole pipeline, finish-to-finish in a one-worker queue, while 2-4 other benchmark jobs shared the 2 cores): "
-                  + (", ".join(f"{w:.0f} s" for w in walls) if walls else "not measured (plain commits)") + ".",
+                  "Wall time of the whole pipeline (from the previous experiment's finish in a one-worker queue, "
+                  "or from the run's recorded start; the cores were shared, see the notes): "
+                  + (", ".join(walls) if walls else "not measured (plain commits)") + ".",
                   "Train images per variant (first run): "
                   + ", ".join(f"{v} {n}" for v, n in d["runs"][0]["train_images"].items() if n) + ".", "",
                   "Per-class F1:", "", to_markdown(_cells(d)), "",
@@ -226,14 +231,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", action="append", required=True, metavar="DATASET=RUN,RUN,...",
                         help="a data set's runs: experiment names or git revisions")
+    parser.add_argument("--started", action="append", default=[], metavar="RUN=ISO-TIME",
+                        help="when a run started, where that was not as the previous experiment finished; "
+                             "'unknown' leaves its wall time out")
     parser.add_argument("--note", action="append", default=[], help="a line for the variants section")
     args = parser.parse_args()
-    command = "python benchmarks/variants.py " + " ".join(f"--runs {r}" for r in args.runs)
+    started = dict(spec.split("=", 1) for spec in args.started)
+    command = "python benchmarks/variants.py " + " ".join([f"--runs {r}" for r in args.runs]
+                                                          + [f"--started {s}" for s in args.started])
     machine = f"{platform.machine()}, 2 CPU cores shared with other jobs, no GPU"
     variants, gans = {}, {}
     for spec in args.runs:
         name, _, runs = spec.partition("=")
-        variants[name], gans[name] = summarise(name, runs.split(","))
+        variants[name], gans[name] = summarise(name, runs.split(","), started)
     write("variants", {"command": command, "machine": machine, "notes": args.note, "datasets": variants},
           variants_markdown)
     write("gan", {"command": command, "machine": machine, "datasets": gans}, gan_markdown)
