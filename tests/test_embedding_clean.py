@@ -4,6 +4,7 @@ planted outliers, clean clusters stay untouched, ids stay aligned through folds 
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,8 @@ def brightness_model(monkeypatch):
     pixels, small), so a row's features say which image it came from."""
     from winnow import training
 
-    monkeypatch.setattr(training, "fit", lambda images, labels, *args, **kwargs: len(images))
+    monkeypatch.setattr(training, "fit", lambda images, labels, *args, **kwargs: SimpleNamespace(
+        history=[{"val_acc": 0.5}, {"val_acc": 0.75}, {"val_acc": 0.6}], best_epoch=2))
     monkeypatch.setattr(training, "embed", lambda trained, images, **_: (
         np.eye(4)[images[:, 0, 0, 0] // 60] + images.reshape(len(images), -1)[:, :4] / 1000).astype(np.float32))
 
@@ -171,6 +173,7 @@ def test_ids_stay_aligned_through_folds_and_rounds(brightness_model, mode):
     second = result.decisions[result.decisions["round"] == 2].set_index("id")
     assert (second["decision"] == "keep").all() and (second["given_label"] == truth[second.index]).all()
     # saved features: row i is image ids[i], whose brightness gives its class
+    assert result.judge_accuracy == [0.75, 0.75]  # the kept epoch's val accuracy, per round
     assert list(result.ids) == list(ids) and result.features.shape == (64, 4)
     assert (result.features.argmax(1) == truth[result.ids].to_numpy()).all()
 
@@ -194,6 +197,8 @@ def test_rounds_are_deterministic_and_augment_sees_the_cleaned_set():
                             outlier_options={"bins": 16}, augment=augment, seed=3)
 
     a, b = once(), once()
+    assert a.judge_accuracy == b.judge_accuracy and len(a.judge_accuracy) == 2
+    assert all(0.0 <= acc <= 1.0 for acc in a.judge_accuracy)
     pd.testing.assert_frame_equal(a.decisions, b.decisions)
     np.testing.assert_array_equal(a.features, b.features)
     first = a.decisions[a.decisions["round"] == 1]
@@ -224,7 +229,7 @@ def test_bad_parameters_name_the_parameter():
                      config=TrainConfig(), num_classes=4, rounds=0)
 
 
-def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_keys(tmp_path, monkeypatch,
+def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_keys(tmp_path, monkeypatch, capsys,
                                                                                     brightness_model):
     data = tiny_images()
     data.manifest.loc[data.manifest["id"] == "img-0", "label"] = 2  # a flipped train label
@@ -254,6 +259,8 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
         lambda s: s.index != "img-0", 0).to_numpy()).all()
     assert decisions.loc["img-0", "decision"] == "relabel" and decisions.loc["img-0", "suggested_label"] == 0
     assert metrics["considered"] == 63 and metrics["left_out"] == 1 and len(metrics["rounds"]) == 2
+    assert [r["judge_val_accuracy"] for r in metrics["rounds"]] == [0.75, 0.75]
+    assert "warning: a judge is right on only 75% of the val images" in capsys.readouterr().out
     assert metrics["truth"]["f1"] == 1.0 and metrics["truth"]["relabel_accuracy"] == 1.0
     assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
 

@@ -83,8 +83,9 @@ def embedding_spaces(
 
     if mode == "single":
         everything = np.arange(len(labels))
-        features = embed(train(everything, seed), images, batch_size=config.eval_batch_size)
-        return [Space(everything, features, everything, features, labels)]
+        trained = train(everything, seed)
+        features = embed(trained, images, batch_size=config.eval_batch_size)
+        return [Space(everything, features, everything, features, labels, _val_accuracy(trained))]
     if not isinstance(folds, (int, np.integer)) or not 2 <= folds <= len(labels):
         raise WinnowError(f"embedding_clean.folds: {folds!r} must be an integer from 2 to the {len(labels)} "
                           "images judged")
@@ -94,8 +95,14 @@ def embedding_spaces(
         held_out, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
         trained = train(kept, seed + fold)
         spaces.append(Space(held_out, embed(trained, images[held_out], batch_size=config.eval_batch_size),
-                            kept, embed(trained, images[kept], batch_size=config.eval_batch_size), labels[kept]))
+                            kept, embed(trained, images[kept], batch_size=config.eval_batch_size), labels[kept],
+                            _val_accuracy(trained)))
     return spaces
+
+
+def _val_accuracy(trained) -> float:
+    """Val accuracy of the epoch :func:`winnow.training.fit` kept."""
+    return float(trained.history[trained.best_epoch - 1]["val_acc"])
 
 
 def round_options(section: dict) -> dict:
@@ -123,12 +130,14 @@ class Rounds:
             that judged it (in ``folds`` mode rows of different folds come from different models).
         ids: ``(M,)`` the images judged in the last round.
         outlier_cuts: per round, ``{method: cut}`` (``-inf`` when nothing was flagged).
+        judge_accuracy: per round, the mean val accuracy of its embedding models: how far to trust them.
     """
 
     decisions: pd.DataFrame
     features: np.ndarray
     ids: np.ndarray
     outlier_cuts: list[dict[str, float]]
+    judge_accuracy: list[float]
 
 
 def clean_rounds(
@@ -172,7 +181,7 @@ def clean_rounds(
         raise WinnowError(f"embedding_clean: {len(images)} images, {len(labels)} labels and {len(ids)} ids differ")
     if not isinstance(rounds, (int, np.integer)) or rounds < 1:
         raise WinnowError(f"embedding_clean.rounds: {rounds!r} must be an integer of at least 1")
-    alive, extra, tables, cuts = np.arange(len(labels)), None, [], []
+    alive, extra, tables, cuts, judges = np.arange(len(labels)), None, [], [], []
     for r in range(1, rounds + 1):
         spaces = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
                                   config=config, num_classes=num_classes, mode=mode, folds=folds,
@@ -186,6 +195,7 @@ def clean_rounds(
         table["round"] = r
         tables.append(table)
         cuts.append(round_cuts)
+        judges.append(float(np.mean([space.val_accuracy for space in spaces])))
         if r == rounds:
             break
         relabel = table["decision"].to_numpy() == "relabel"
@@ -196,7 +206,7 @@ def clean_rounds(
     features = np.zeros((len(alive), spaces[0].features.shape[1]), np.float32)
     for s in spaces:
         features[s.positions] = s.features
-    return Rounds(pd.concat(tables, ignore_index=True), features, ids[alive], cuts)
+    return Rounds(pd.concat(tables, ignore_index=True), features, ids[alive], cuts, judges)
 
 
 def _with_outliers(table: pd.DataFrame, scored: pd.DataFrame, *, drop: bool) -> pd.DataFrame:

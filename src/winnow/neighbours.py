@@ -46,6 +46,7 @@ class Space:
         reference_positions: int64 ``(R,)``; a reference at a query's own position is never its neighbour.
         reference_features: float32 ``(R, D)``.
         reference_labels: int64 ``(R,)``.
+        val_accuracy: the model's accuracy on the clean val split at its chosen epoch (None: unknown).
     """
 
     positions: np.ndarray
@@ -53,6 +54,7 @@ class Space:
     reference_positions: np.ndarray
     reference_features: np.ndarray
     reference_labels: np.ndarray
+    val_accuracy: float | None = None
 
     @property
     def is_self(self) -> bool:

@@ -117,6 +117,7 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
     names = imageset.classes
     headline = key_value_table({k: v for k, v in (summary or {}).items() if k != "rounds"})
     parts = [headline]
+    judges = {r["round"]: r.get("judge_val_accuracy") for r in (summary or {}).get("rounds", [])}
     for number, table in rounds.groupby("round"):
         acted = table[table["decision"] != "keep"]
         counts = acted["reason"].str.split(":").str[0].value_counts()
@@ -128,6 +129,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
                      images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],
                      shown["agreement"], shown["reason"], shown["decision"])]
         summary_line = ", ".join(f"{reason} {n:,}" for reason, n in counts.items()) or "nothing"
+        if judges.get(number) is not None:
+            summary_line += f" (judge {judges[number]:.0%} accurate on val)"
         parts.append(f"<h3>round {number}: {len(table):,} judged; {html.escape(summary_line)}</h3>"
                      + (f'<div class="grid">{"".join(tiles)}</div>' if tiles else ""))
     return "".join(parts)
