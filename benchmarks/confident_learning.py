@@ -157,8 +157,8 @@ def add_recipe(entry: dict, train: ImageSet, val: ImageSet, test: ImageSet, trut
     entry["recipe_002"] = {k: scores[k] for k in ("precision", "recall", "f1")} | {
         "flagged": int(recipe_issue.sum()), "seconds": round(time.time() - started, 1)}
     if args.recipe == "full" and entry.get("acc_noisy") is not None:
-        acc = test_accuracy(cl.apply_decisions(train, rows), val, test, config, args.seed)
-        entry["recipe_002"] |= {"acc_pruned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
+        entry["recipe_002"] |= _cleaned_accuracy(train, rows, val, test, config, entry, clean_acc, args.seed,
+                                                  key="acc_pruned")
 
 
 def add_embedding_clean(entry: dict, train: ImageSet, val: ImageSet, test: ImageSet, truth, config: TrainConfig,
@@ -177,8 +177,20 @@ def add_embedding_clean(entry: dict, train: ImageSet, val: ImageSet, test: Image
         "flagged": int(decisions["is_issue"].sum()), "relabelled": int((decisions["decision"] == "relabel").sum()),
         "judge": f"{judge.model} ({judge.epochs} ep)", "seconds": round(time.time() - started, 1)}
     if args.embedding == "full" and entry.get("acc_noisy") is not None:
-        acc = test_accuracy(cl.apply_decisions(train, decisions), val, test, config, args.seed)
-        entry["embedding_clean"] |= {"acc_cleaned": acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
+        entry["embedding_clean"] |= _cleaned_accuracy(train, decisions, val, test, config, entry, clean_acc,
+                                                       args.seed, key="acc_cleaned")
+
+
+def _cleaned_accuracy(train: ImageSet, decisions: pd.DataFrame, val: ImageSet, test: ImageSet, config: TrainConfig,
+                      entry: dict, clean_acc: float | None, seed: int, *, key: str) -> dict:
+    """Test accuracy of the test-time model trained on what a cleaner's decisions leave, and the gap closed."""
+    acc = test_accuracy(cl.apply_decisions(train, decisions), val, test, config, seed)
+    return {key: acc, "gap_closed": _gap(acc, entry["acc_noisy"], clean_acc)}
+
+
+def _test_config(name: str, model: str, epochs: int) -> TrainConfig:
+    """The test-time (and fold) model's config: CIFAR adds horizontal flips."""
+    return TrainConfig(model=model, epochs=epochs, hflip=name == "cifar10")
 
 
 def _gap(improved: float, noisy: float, clean: float) -> float | None:
@@ -219,8 +231,8 @@ def main() -> None:
         if data is None:
             continue
         epochs = args.epochs or (10 if name == "mnist5k" else 8)
-        config = TrainConfig(model=args.model, epochs=epochs, hflip=name == "cifar10")
-        cv_config = TrainConfig(model=args.model, epochs=args.cv_epochs or epochs, hflip=name == "cifar10")
+        config = _test_config(name, args.model, epochs)
+        cv_config = _test_config(name, args.model, args.cv_epochs or epochs)
         record = {"settings": {}}
         record["config"] = {"model": args.model, "folds": args.folds, "repeats": args.repeats,
                             "cv_epochs": cv_config.epochs, "epochs": epochs, "filter_by": args.filter_by,
@@ -246,7 +258,7 @@ def main() -> None:
                 degraded, truth = degrade(data, perturbations=[SETTINGS[setting]], seed=args.seed)
                 add = add_recipe if args.recipe_only else add_embedding_clean
                 c = record["config"]  # the stored run's test-time model, so accuracies stay comparable
-                stored_config = TrainConfig(model=c["model"], epochs=c["epochs"], hflip=name == "cifar10")
+                stored_config = _test_config(name, c["model"], c["epochs"])
                 add(entry, degraded.split("train"), degraded.split("val"), degraded.split("test"), truth,
                     stored_config, _stored(name).get("acc_clean"), args)
                 publish(entry)

@@ -57,9 +57,10 @@ def finished(commit: str) -> datetime:
     return datetime.fromisoformat(git("show", "-s", "--format=%cI", commit).strip())
 
 
-def wall_seconds(commits: list[str]) -> dict[str, float | None]:
+def wall_seconds(commits: list[str], started: dict[str, str]) -> dict[str, float | None]:
     """Seconds between each experiment's finish and the one before it among all experiments (a queue
-    run with one worker starts each as the previous one ends); None for the first and for plain commits."""
+    run with one worker starts each as the previous one ends); None for the first and for plain commits.
+    ``started``: ``{commit: ISO time}`` where a run's start was recorded instead ("unknown": None)."""
     lines = git("for-each-ref", "refs/exps", "--format=%(refname) %(objectname) %(committerdate:iso-strict)").splitlines()
     # refs/exps/celery/* is the queue's own stash, moved whenever something is queued: not an experiment
     exps = {sha: datetime.fromisoformat(date) for ref, sha, date in (line.split() for line in lines)
@@ -67,6 +68,10 @@ def wall_seconds(commits: list[str]) -> dict[str, float | None]:
     order = sorted(exps.values())
     out = {}
     for commit in commits:
+        if commit in started:
+            out[commit] = (None if started[commit] == "unknown"
+                           else (finished(commit) - datetime.fromisoformat(started[commit])).total_seconds())
+            continue
         end = exps.get(commit)
         before = [t for t in order if end is not None and t < end]
         out[commit] = (end - before[-1]).total_seconds() if before else None
@@ -86,11 +91,7 @@ def summarise(name: str, runs: list[str], started: dict[str, str]) -> tuple[dict
     cells, tests = seed_summary(evaluations, metric="f1")
     macro = {v: [e[v]["macro"]["f1"] for e in evaluations] for v in order}
     accuracy = {v: [e[v]["accuracy"] for e in evaluations] for v in order}
-    walls = wall_seconds(commits)
-    for run, commit in zip(runs, commits):
-        if run in started:  # "unknown": the run shared the queue with another and its start was not recorded
-            walls[commit] = (None if started[run] == "unknown"
-                             else (finished(commit) - datetime.fromisoformat(started[run])).total_seconds())
+    walls = wall_seconds(commits, {c: started[r] for r, c in zip(runs, commits) if r in started})
     variants = {
         "runs": [{"run": r, "commit": c[:7], "seed": yaml.safe_load(git("show", f"{c}:params.yaml"))["seed"],
                   "wall_seconds": walls[c], "train_images": {v: read(c, "metrics/variants.json").get(v, {}).get("train_images")

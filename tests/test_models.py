@@ -70,6 +70,7 @@ def test_fit_learns_is_deterministic_on_cpu_and_round_trips(tmp_path, rng):
     assert probs.shape == (120, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert (probs.argmax(1) == labels).mean() > 0.9
     assert first.best_epoch == 1 + int(np.argmax([h["val_acc"] for h in first.history]))
+    assert first.best_val_acc == max(h["val_acc"] for h in first.history)
     save(first, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
     again, classes = load(tmp_path / "m.pt", device="cpu")
     assert classes == ["a", "b", "c"]

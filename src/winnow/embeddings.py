@@ -85,7 +85,7 @@ def embedding_spaces(
         everything = np.arange(len(labels))
         trained = train(everything, seed)
         features = embed(trained, images, batch_size=config.eval_batch_size)
-        return [Space(everything, features, everything, features, labels, _val_accuracy(trained))]
+        return [Space(everything, features, everything, features, labels, trained.best_val_acc)]
     if not isinstance(folds, (int, np.integer)) or not 2 <= folds <= len(labels):
         raise WinnowError(f"embedding_clean.folds: {folds!r} must be an integer from 2 to the {len(labels)} "
                           "images judged")
@@ -96,13 +96,8 @@ def embedding_spaces(
         trained = train(kept, seed + fold)
         spaces.append(Space(held_out, embed(trained, images[held_out], batch_size=config.eval_batch_size),
                             kept, embed(trained, images[kept], batch_size=config.eval_batch_size), labels[kept],
-                            _val_accuracy(trained)))
+                            trained.best_val_acc))
     return spaces
-
-
-def _val_accuracy(trained) -> float:
-    """Val accuracy of the epoch :func:`winnow.training.fit` kept."""
-    return float(trained.history[trained.best_epoch - 1]["val_acc"])
 
 
 def round_options(section: dict) -> dict:

@@ -58,6 +58,11 @@ class Trained:
     best_epoch: int
     config: TrainConfig
 
+    @property
+    def best_val_acc(self) -> float:
+        """Val accuracy at the epoch kept."""
+        return float(self.history[self.best_epoch - 1]["val_acc"])
+
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
