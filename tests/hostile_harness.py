@@ -1,0 +1,97 @@
+"""The hostile-input corpus: run a stage or a ``winnow`` command as DVC or a user would, in a
+throwaway project, and assert the outcome a user must see.
+
+A case is a test marked ``@pytest.mark.hostile("<area>")`` (one of :data:`AREAS`). It builds the bad
+input, runs the real stage script in a subprocess, and asserts exactly one of:
+
+- the one-line error (:func:`assert_error_line`): exit status 1, a single ``error: …`` line on stderr
+  naming the file, row or parameter, no traceback — and nothing partial left behind
+  (:func:`assert_nothing_left`);
+- the quarantine row: the stage succeeds, the bad item is a row with its reason (for example in
+  ``data/ingest/rejected.csv``), and the rest is processed.
+
+``benchmarks/hostile.py`` runs every case and counts, per area, how many end as required
+(``benchmarks/results/hostile.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "gate", "compare", "report",
+         "training", "interrupted")
+TEMPORARY_MARK = ".tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
+
+
+def default_params() -> dict:
+    """The project's params.yaml as a fresh dict."""
+    return copy.deepcopy(_DEFAULTS)
+
+
+_DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def make_project(root: Path, params: dict | None = None, *, text: str | None = None) -> Path:
+    """A project folder at ``root`` whose params.yaml is ``params`` (default: the project's own), or the
+    raw ``text`` when a case needs a malformed file."""
+    root.mkdir(parents=True, exist_ok=True)
+    body = text if text is not None else yaml.safe_dump(default_params() if params is None else params,
+                                                        sort_keys=False)
+    (root / "params.yaml").write_text(body)
+    return root
+
+
+def _env() -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def run_stage(project: Path, stage: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``stages/<stage>.py`` (underscored name) in ``project`` as dvc.yaml's command would."""
+    script = ROOT / "stages" / f"{stage.replace('-', '_')}.py"
+    return subprocess.run([sys.executable, str(script), *args], cwd=project, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_winnow(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the ``winnow`` command in ``project``."""
+    return subprocess.run([sys.executable, "-m", "winnow.cli", *args], cwd=project, env=_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def files_under(project: Path) -> set[str]:
+    """Every file below ``project`` (relative paths), params.yaml included."""
+    return {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def assert_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit status 1 and exactly one ``error: …`` line on stderr containing every fragment; no traceback.
+
+    Returns the line, for a case that checks more of it.
+    """
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, f"traceback instead of one line:\n{output[-3000:]}"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert done.returncode == 1, f"exit status {done.returncode}, expected 1:\n{output[-3000:]}"
+    assert len(errors) == 1, f"expected one 'error:' line, got {errors!r} in:\n{done.stderr[-3000:]}"
+    for fragment in fragments:
+        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+def assert_nothing_left(project: Path, before: set[str], *, allowed: set[str] = frozenset()) -> None:
+    """No file appeared since ``before`` (a :func:`files_under` snapshot) except ``allowed``, and no
+    temporary file of an atomic write remains anywhere in the project."""
+    after = files_under(project)
+    assert not {p for p in after if TEMPORARY_MARK in p}, f"temporary files left: {sorted(after)}"
+    new = after - before - set(allowed)
+    assert not new, f"partial output left behind: {sorted(new)}"
