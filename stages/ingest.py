@@ -1,4 +1,5 @@
-"""ingest: read the configured source, carve splits, write the imageset data/ingest and rejected.csv."""
+"""ingest: read the configured source, carve splits, write the imageset data/ingest, rejected.csv (files
+set aside, with the reason) and oriented.csv (images turned upright by their EXIF orientation)."""
 
 import pandas as pd
 
@@ -9,6 +10,7 @@ from winnow.sources import load_source
 from winnow.stage import load_params, run, write_json, write_table
 
 OUT = "data/ingest"
+SEE = "see data/ingest/rejected.csv for each file and its reason"
 
 
 def main() -> None:
@@ -19,19 +21,27 @@ def main() -> None:
     rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
     total = len(loaded.images) + len(rejected)
     if total and len(rejected) / total > p["max_reject_fraction"]:
-        write_table(f"{OUT}/rejected.csv", rejected)
+        write_table(f"{OUT}/rejected.csv", rejected)  # the one output a failed ingest leaves: where to look
         raise WinnowError(
             f"ingest: {len(rejected)} of {total} files could not be read, above ingest.max_reject_fraction="
-            f"{p['max_reject_fraction']}; see data/ingest/rejected.csv for each file and its reason"
+            f"{p['max_reject_fraction']}; {SEE}"
         )
-    images, manifest = to_imageset(loaded, size=p.get("size"), val_fraction=p["val_fraction"],
-                                   test_fraction=p["test_fraction"], seed=params["seed"])
+    try:
+        images, manifest = to_imageset(loaded, size=p.get("size"), val_fraction=p["val_fraction"],
+                                       test_fraction=p["test_fraction"], seed=params["seed"])
+    except WinnowError as err:
+        if rejected.empty:
+            raise
+        write_table(f"{OUT}/rejected.csv", rejected)  # a class may be empty because its files were set aside
+        raise WinnowError(f"{err} ({len(rejected)} files were set aside: {SEE})") from None
     write_imageset(OUT, images, manifest, loaded.classes)
     write_table(f"{OUT}/rejected.csv", rejected)
+    write_table(f"{OUT}/oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))
     counts = manifest.groupby("split").size().to_dict()
     write_json("metrics/ingest.json", {"images": len(manifest), "rejected": len(rejected), "split": counts,
-                                       "classes": len(loaded.classes)})
-    print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected")
+                                       "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
+    print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
+          f"{len(loaded.oriented)} turned upright by their EXIF orientation")
 
 
 if __name__ == "__main__":

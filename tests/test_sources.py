@@ -6,7 +6,9 @@ from PIL import Image
 
 from winnow.errors import WinnowError
 from winnow.ingest import carve_splits, to_imageset
-from winnow.sources import load_cifar10, load_imagefolder, load_mnist5k, load_npz, load_source
+from winnow.cifar10 import load_cifar10
+from winnow.image_files import load_imagefolder
+from winnow.sources import load_mnist5k, load_npz, load_source
 
 
 def _save(path, array, mode=None, **kw):
@@ -133,7 +135,7 @@ def test_to_imageset_resizes_and_records_origin():
 
 @pytest.mark.parametrize("shape", [(10, 12), (10, 12, 3), (7, 5, 3)])
 def test_plain_png_fast_path_decodes_exactly_as_pillow(tmp_path, rng, shape):
-    from winnow.sources import _plain_png
+    from winnow.image_files import _plain_png
 
     pixels = rng.integers(0, 256, shape, dtype=np.uint8)
     _save(tmp_path / "a.png", pixels)
@@ -143,7 +145,7 @@ def test_plain_png_fast_path_decodes_exactly_as_pillow(tmp_path, rng, shape):
 
 
 def test_png_with_broken_checksum_is_rejected_not_misread(tmp_path, rng):
-    from winnow.sources import _plain_png
+    from winnow.image_files import _plain_png
 
     _save(tmp_path / "c" / "bad.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
     data = bytearray((tmp_path / "c" / "bad.png").read_bytes())

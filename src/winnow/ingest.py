@@ -62,10 +62,10 @@ def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_fraction: float, seed: int):
-    """(images, manifest) ready for :func:`winnow.imageset.write_imageset`."""
+    """(images, manifest) ready for :func:`winnow.imageset.write_imageset`; refuses a set that is not a
+    classification problem (see :func:`check_classes`)."""
     if len(loaded.images) == 0:
         raise WinnowError("ingest: the source yielded no readable images")
-    images = loaded.images if size is None else resize_batch(loaded.images, size)
     bad = (loaded.labels < 0) | (loaded.labels >= len(loaded.classes))
     if bad.any():
         raise WinnowError(
@@ -73,6 +73,8 @@ def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_f
         )
     splits = carve_splits(loaded.labels, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
+    check_classes(loaded.classes, loaded.labels, splits)
+    images = loaded.images if size is None else resize_batch(loaded.images, size)
     manifest = pd.DataFrame({
         "id": loaded.ids.astype(str),
         "split": splits.astype(str),
@@ -83,3 +85,31 @@ def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_f
         "orig_mode": loaded.orig_mode.astype(str),
     })
     return images, manifest
+
+
+def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
+    """Refuse class names that are empty or repeated, fewer than two classes, or a class without train
+    images: it cannot be learnt, and its zero would enter every macro average as if it were a result.
+
+    Args:
+        labels: int ``(N,)`` within ``classes``.
+        splits: object ``(N,)`` of train/val/test.
+    """
+    names = [str(c) for c in classes]
+    repeated = next((c for i, c in enumerate(names) if c in names[:i]), None)
+    if repeated is not None:
+        raise WinnowError(f"ingest: class name {repeated!r} appears twice; class names must be unique")
+    if "" in names:
+        raise WinnowError(f"ingest: class {names.index('')} has an empty name; name every class")
+    train = np.bincount(labels[splits == "train"], minlength=len(names))
+    learnt = [c for c, n in zip(names, train) if n]
+    if len(learnt) < 2:
+        which = f"only class {learnt[0]!r} has" if learnt else "no class has"
+        raise WinnowError(f"ingest: {which} train images; a classifier needs at least 2 classes, so add images "
+                          "of another class")
+    empty = next((c for c, n in zip(names, train) if not n), None)
+    if empty is not None:
+        elsewhere = int((labels == names.index(empty)).sum())
+        which = f"no train images ({elsewhere} in val/test)" if elsewhere else "no images"
+        raise WinnowError(f"ingest: class {empty!r} has {which}; a class with no images is not a class: add train "
+                          "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")

@@ -1,0 +1,191 @@
+"""The ``cifar10`` source: the python batches of CIFAR-10, read without trusting them.
+
+A ``cifar-10-batches-py`` folder holds pickles, and a pickle can name any Python callable to run on
+load. They are read with :class:`BatchUnpickler`, which admits only what the batch format needs —
+dicts, lists, ints, bytes/str, and numpy arrays rebuilt by numpy's own reduce functions
+(``_reconstruct``, ``_frombuffer``, ``scalar``, ``ndarray``, ``dtype``, and ``_codecs.encode``, which
+protocol-2 pickles made by Python 3 use for bytes) — and refuses every other global before anything
+runs. What it returns is then checked: ``data`` uint8 ``(N, 3072)``, ``labels`` N whole numbers inside
+the classes; nothing is cast or wrapped into range.
+
+``ingest.download: true`` fetches the official archive only when ``ingest.path`` does not exist; an
+archive already beside it (``cifar-10-python.tar.gz``) is used instead. Either is checked against
+the official MD5 before it is opened, and extracted only if every member is a plain file or folder
+inside ``cifar-10-batches-py/`` (no absolute paths, ``..``, links or devices), into a temporary folder
+renamed into place.
+"""
+
+from __future__ import annotations
+
+import _codecs
+import hashlib
+import os
+import pickle
+import shutil
+import tarfile
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from winnow.errors import WinnowError
+from winnow.sources import Loaded
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FOLDER = "cifar-10-batches-py"
+BATCHES = (("train", tuple(f"data_batch_{i}" for i in range(1, 6))), ("test", ("test_batch",)))
+_MEMBERS = {name for _, names in BATCHES for name in names} | {"batches.meta", "readme.html"}
+
+
+def _numpy_reducers() -> dict[tuple[str, str], object]:
+    """(module, name) → callable for the globals numpy's pickles name, under numpy 2's ``numpy._core``
+    and numpy 1's ``numpy.core`` (the official batches were pickled by numpy 1)."""
+    found = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for func in (np.zeros(1).__reduce__()[0], np.zeros(1).__reduce_ex__(5)[0], np.int64(0).__reduce__()[0]):
+        for module in ("numpy.core", "numpy._core"):
+            found[(f"{module}.{func.__module__.rsplit('.', 1)[1]}", func.__name__)] = func
+    return found
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """An unpickler for CIFAR batches: every global outside the batch format is refused before it is
+    looked up, so a planted ``os.system`` never runs."""
+
+    ALLOWED = {**_numpy_reducers(), ("_codecs", "encode"): _codecs.encode}
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise Refused(f"{module}.{name}") from None
+
+    def persistent_load(self, pid):
+        raise Refused("a persistent id")
+
+
+class Refused(pickle.UnpicklingError):
+    """A pickle named something outside the batch format; the message says what."""
+
+
+def load_cifar10(root: str | os.PathLike, *, download: bool = False) -> Loaded:
+    """CIFAR-10 from a ``cifar-10-batches-py`` folder (train = data_batch_1..5, test = test_batch);
+    with ``download=True`` and no folder at ``root``, the archive is fetched (see the module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        if root.exists() or not download:
+            raise WinnowError(
+                f"ingest.path: {root} is not a {FOLDER} folder; point it at one or set ingest.download: true")
+        _download(root)
+    classes = CIFAR10_CLASSES
+    if (root / "batches.meta").is_file():
+        classes = _class_names(root / "batches.meta")
+    images, labels, splits, ids = [], [], [], []
+    for split, names in BATCHES:
+        for name in names:
+            data, batch_labels = _batch(root / name, len(classes))
+            images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            labels.append(batch_labels)
+            splits += [split] * len(data)
+            ids += [f"cifar10-{name}-{i:05d}" for i in range(len(data))]
+    return Loaded(
+        np.concatenate(images), np.concatenate(labels), np.array(ids, dtype=object), classes, "cifar10",
+        splits=np.array(splits, dtype=object),
+    )
+
+
+def _unpickle(path: Path) -> dict:
+    """A pickled dict with str keys (bytes keys decoded), read by :class:`BatchUnpickler`."""
+    if not path.is_file():
+        raise WinnowError(f"ingest.path: {path} is missing; a {FOLDER} folder holds data_batch_1..5 and test_batch")
+    try:
+        with path.open("rb") as f:
+            obj = BatchUnpickler(f, encoding="bytes").load()
+    except Refused as err:
+        raise WinnowError(f"{path}: refused to unpickle: it names {err}, which no CIFAR-10 batch holds (only dicts, "
+                          "lists, numbers, bytes and numpy arrays); replace it with the official file") from None
+    except Exception as err:  # crafted opcodes fail in many ways; none may escape as a traceback
+        raise WinnowError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, (bytes, str)) for k in obj):
+        raise WinnowError(f"{path}: not a CIFAR-10 batch (expected a dict with keys data and labels)")
+    return {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(data uint8 ``(N, 3072)``, labels int64 ``(N,)``) of one batch file, checked, never cast."""
+    batch = _unpickle(path)
+    data, labels = batch.get("data"), batch.get("labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise WinnowError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {got}")
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.tolist()
+    if not isinstance(labels, list) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        raise WinnowError(f"{path}: 'labels' must be a list of class numbers")
+    if len(labels) != len(data):
+        raise WinnowError(f"{path}: {len(labels)} labels for {len(data)} images")
+    bad = next((i for i, v in enumerate(labels) if not 0 <= v < n_classes), None)
+    if bad is not None:
+        raise WinnowError(f"{path}: label {labels[bad]} at row {bad} is outside the {n_classes} classes")
+    return data, np.array(labels, dtype=np.int64)
+
+
+def _class_names(path: Path) -> list[str]:
+    names = _unpickle(path).get("label_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
+        raise WinnowError(f"{path}: 'label_names' must be a list of class names")
+    names = [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else n for n in names]
+    if len(set(names)) != len(names):
+        raise WinnowError(f"{path}: 'label_names' repeats a class name")
+    return names
+
+
+def _download(root: Path) -> None:
+    """Fetch (unless already there), verify and extract the official archive so that ``root`` holds the batches."""
+    archive = root.parent / "cifar-10-python.tar.gz"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    if not archive.is_file():
+        partial = archive.with_name(f".{archive.name}.tmp-{os.getpid()}")
+        try:
+            urllib.request.urlretrieve(CIFAR10_URL, partial)
+            _check_md5(partial, what=f"the download of {CIFAR10_URL}", fix="nothing was kept; try again later")
+            partial.replace(archive)
+        except OSError as err:
+            raise WinnowError(f"ingest.download: could not fetch {CIFAR10_URL} ({err}); download it by hand and "
+                              "set ingest.path") from None
+        finally:
+            partial.unlink(missing_ok=True)
+    _check_md5(archive, what=str(archive), fix="delete it to download again, or replace it with the official archive")
+    extract_archive(archive, root)
+
+
+def _check_md5(path: Path, *, what: str, fix: str) -> None:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != CIFAR10_MD5:
+        raise WinnowError(f"{what}: MD5 {digest.hexdigest()} is not the official CIFAR-10 archive's {CIFAR10_MD5}; {fix}")
+
+
+def extract_archive(archive: Path, root: Path) -> None:
+    """Unpack ``archive``'s ``cifar-10-batches-py/`` to ``root``, refusing any member outside it or not a
+    plain file or folder; nothing is left behind when it refuses or fails."""
+    scratch = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = PurePosixPath(member.name).parts
+                inside = parts[:1] == (FOLDER,) and (len(parts) == 1 and member.isdir()
+                                                    or len(parts) == 2 and parts[1] in _MEMBERS and member.isfile())
+                if not inside:
+                    raise WinnowError(f"{archive}: member {member.name!r} is not part of the CIFAR-10 archive "
+                                      f"(only {FOLDER}/<batch files>); refusing to extract it")
+            tar.extractall(scratch, members=members, filter="data")
+        (scratch / FOLDER).rename(root)
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise WinnowError(f"{archive}: not a readable CIFAR-10 archive ({err}); delete it and download again") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

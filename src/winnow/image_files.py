@@ -1,0 +1,314 @@
+"""The ``imagefolder`` source: a folder of image files, one sub-folder per class.
+
+Layouts: ``root/<class>/<file>`` (no splits) or ``root/<split>/<class>/<file>`` with split in
+train/val/test. Conversion of each file to uint8 is described in :mod:`winnow.sources`.
+
+What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, later
+``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
+starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files), which are the file
+system's and tools' own and never read:
+
+- a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
+  decoded, has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
+  ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
+- a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a
+  regular file is followed and read);
+- files below a folder nested in a class folder are rows with reason ``nested folder``: the class of
+  ``cat/kittens/x.png`` is not obvious (``cat``? ``kittens``?), and tools leave such folders behind
+  (``old/``, ``augmented/``), so they are listed rather than guessed;
+- a file beside the class folders (``root/x.png``, ``root/train/x.png``) is a row.
+
+Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
+is ``train`` a class?), a class folder with no files directly inside it (a class with no images is
+not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
+names are written to classes.json).
+
+EXIF orientation (JPEG, WebP, PNG ``eXIf``) is applied with ``PIL.ImageOps.exif_transpose``, so a
+photo is stored as it is shown; ``orig_h``/``orig_w`` are the size as shown, and each image turned
+is listed in ``oriented`` with its orientation tag (2..8).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from winnow.errors import WinnowError
+from winnow.imageset import SPLITS
+from winnow.sources import Loaded
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
+OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
+_SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_MODES = {0: "L", 2: "RGB"}  # 8-bit colour types read without Pillow: grey, truecolour
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def load_imagefolder(root: str | os.PathLike, *, size: int | None) -> Loaded:
+    """Images from ``root/<class>/*`` or ``root/<split>/<class>/*``; see the module docstring for what
+    is read, set aside (``rejected``) or refused."""
+    root = Path(root)
+    if not root.is_dir():
+        raise WinnowError(f"ingest.path: {shown(root)} is not a folder (expected root/<class>/<image files>)")
+    rejected: list[tuple[str, str]] = []
+    top = _folders(root, rejected)
+    split_names = [name for name in top if name in SPLITS]
+    if split_names and len(split_names) < len(top):
+        others = [name for name in top if name not in SPLITS]
+        raise WinnowError(
+            f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
+            f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")
+    split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
+    class_dirs = [(split, name, folder) for split, parent in split_dirs
+                  for name, folder in (_folders(parent, rejected) if split else top).items()]
+    classes = sorted({name for _, name, _ in class_dirs})
+    if not classes:
+        raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
+    files = []
+    for split, name, folder in class_dirs:
+        found = _class_files(folder, rejected)
+        if not found:
+            raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it; a class "
+                              "with no images is not a class: add its images or remove the folder")
+        files += [(split, classes.index(name), f) for f in found]
+    # a small plain PNG costs less decoded in turn than handed to a thread, whose GIL hand-offs cost more
+    # CPU than it decodes; Pillow's C decoders release the GIL, so the rest decode in a thread pool
+    with warnings.catch_warnings():  # the decompression-bomb warning: _decode refuses those files itself
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        decoded = [_decode_plain_png(f, size) for _, _, f in files]
+        rest = [i for i, d in enumerate(decoded) if d is None]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for i, result in zip(rest, pool.map(lambda i: _decode(files[i][2], size), rest)):
+                decoded[i] = result
+    ok = [i for i, d in enumerate(decoded) if isinstance(d[0], np.ndarray)]
+    rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if not isinstance(d[0], np.ndarray)]
+    rejected.sort()
+    ids = np.array([str(files[i][2].relative_to(root)) for i in ok], dtype=object)
+    if not ok:
+        return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
+                      classes, "imagefolder", rejected=rejected)
+    shapes = {decoded[i][0].shape[:2] for i in ok}
+    if len(shapes) > 1:
+        raise WinnowError(f"ingest.size: images have {len(shapes)} different sizes; set ingest.size to resize them to one")
+    colour = any(decoded[i][0].shape[2] == 3 for i in ok)
+    return Loaded(
+        np.stack([_to_channels(decoded[i][0], 3 if colour else 1) for i in ok]),
+        np.array([files[i][1] for i in ok], dtype=np.int64),
+        ids,
+        classes,
+        "imagefolder",
+        splits=np.array([files[i][0] for i in ok], dtype=object) if split_names else None,
+        orig_h=np.array([decoded[i][2][0] for i in ok], dtype=np.int64),
+        orig_w=np.array([decoded[i][2][1] for i in ok], dtype=np.int64),
+        orig_mode=np.array([decoded[i][1] for i in ok], dtype=object),
+        rejected=rejected,
+        oriented=[(ids[k], decoded[i][3]) for k, i in enumerate(ok) if decoded[i][3] != 1],
+    )
+
+
+def _entries(folder: Path) -> list[tuple[Path, str]]:
+    """The non-hidden entries of ``folder`` sorted by name, each with its kind: ``file`` (a regular file,
+    links followed), ``dir`` (likewise) or the reason it is neither. ``os.scandir``'s cached types and
+    string keys, as sorting Paths and a ``stat`` per file cost more than decoding small images."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as err:
+        raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); fix its permissions") from None
+    return [(folder / e.name, _kind(e)) for e in entries]
+
+
+def _kind(entry: os.DirEntry) -> str:
+    try:
+        if entry.is_file():
+            return "file"
+        if entry.is_dir():
+            return "dir"
+    except OSError as err:  # is_file() raises for a link loop instead of answering False
+        return "symbolic link loop" if err.errno == errno.ELOOP else f"unreadable: {err.strerror}"
+    if entry.is_symlink() and not os.path.exists(entry.path):
+        return "dangling symbolic link: its target does not exist"
+    return "not a regular file (a FIFO, socket or device)"
+
+
+def _folders(parent: Path, rejected: list) -> dict[str, Path]:
+    """Sub-folders of ``parent`` by name; any other entry there becomes a rejected row."""
+    folders = {}
+    for path, kind in _entries(parent):
+        if kind != "dir":
+            rejected.append((shown(path), OUTSIDE if kind == "file" else kind))
+        elif not _utf8(path.name):
+            raise WinnowError(f"ingest.path: folder name {shown(path)} is not valid UTF-8; rename it "
+                              "(class names are written to classes.json)")
+        else:
+            folders[path.name] = path
+    return folders
+
+
+def _class_files(folder: Path, rejected: list) -> list[Path]:
+    """The readable candidates in a class folder; every other entry (any depth) becomes a rejected row."""
+    files = []
+    for path, kind in _entries(folder):
+        if kind == "dir":
+            rejected += [(shown(p), NESTED) for p in _everything_below(path)]
+        elif kind != "file":
+            rejected.append((shown(path), kind))
+        elif not _utf8(path.name):
+            rejected.append((shown(path), "file name is not valid UTF-8; rename it"))
+        else:
+            files.append(path)
+    return files
+
+
+def _everything_below(folder: Path) -> list[Path]:
+    """Every non-hidden, non-folder entry below ``folder``; a folder link, or a folder that cannot be
+    listed, is one entry itself (links are not followed, so a loop cannot recur)."""
+    if folder.is_symlink():
+        return [folder]
+    found = []
+    try:
+        with os.scandir(folder) as scan:
+            entries = [e for e in scan if not e.name.startswith(".")]
+    except OSError:
+        return [folder]
+    for entry in entries:
+        found += _everything_below(Path(entry.path)) if entry.is_dir(follow_symlinks=False) else [Path(entry.path)]
+    return sorted(found)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # a name that is not UTF-8 on disk arrives with surrogate escapes
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _decode(path: Path, size: int | None) -> tuple:
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation) or (None, reason).
+
+    Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
+    OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
+    """
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
+    try:
+        with Image.open(path) as img:
+            if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
+                # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
+                return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
+                              f"{Image.MAX_IMAGE_PIXELS}")
+            img.load()
+            return _pixels(img, size)
+    except Image.DecompressionBombError as err:
+        return None, f"decompression bomb: {err}"
+    except UnidentifiedImageError:
+        return None, "not a decodable image"
+    except Exception as err:  # truncated data, broken headers, crafted fields
+        return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+def _decode_plain_png(path: Path, size: int | None) -> tuple | None:
+    """:func:`_decode`'s result for a plain PNG (see :func:`_plain_png`); None for any other file or on
+    any failure, which :func:`_decode` then words."""
+    if path.suffix.lower() != ".png":
+        return None
+    try:
+        img = _plain_png(path.read_bytes())
+    except OSError:
+        return None
+    return None if img is None else _pixels(img, size)
+
+
+def _pixels(img: Image.Image, size: int | None) -> tuple:
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation) of a loaded image: turned upright
+    by its EXIF orientation, converted and resized."""
+    mode = img.mode
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    if orientation in range(2, 9):
+        img = ImageOps.exif_transpose(img)
+    else:
+        orientation = 1  # absent or out of the EXIF range: nothing to apply
+    orig = (img.height, img.width)
+    img = _to_8bit(img)
+    if size is not None and (img.height, img.width) != (size, size):
+        img = img.resize((size, size), Image.Resampling.BICUBIC)
+    pixels = np.asarray(img)
+    return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation)
+
+
+def _plain_png(data: bytes) -> Image.Image | None:
+    """The image of an 8-bit, non-interlaced grey or RGB PNG without palette, transparency or EXIF,
+    every chunk's CRC intact, decoded by Pillow's PNG pixel decoder straight from the bytes; None for
+    anything else.
+
+    A small image costs ``Image.open`` more in Python (plugin sniffing, chunk objects, tile set-up) than
+    in decoding; the common case needs none of it. Anything unusual or broken returns None and goes
+    through ``Image.open``, which reads it or words the rejection.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    view, pos, header, idat = memoryview(data), len(_PNG_SIGNATURE), None, []
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data) or zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            return None
+        if kind == b"IHDR":
+            header = struct.unpack_from(">IIBBBBB", data, pos + 8)
+        elif kind == b"IDAT":
+            idat.append(view[pos + 8 : end - 4])
+        elif kind in (b"PLTE", b"tRNS", b"eXIf"):  # eXIf may carry an orientation: Image.open applies it
+            return None
+        elif kind == b"IEND":
+            break
+        pos = end
+    else:
+        return None
+    if header is None or header[3] not in _PNG_MODES or header[2:] != (8, header[3], 0, 0, 0):
+        return None
+    width, height, mode = header[0], header[1], _PNG_MODES[header[3]]  # IHDR stores width first
+    if Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS:
+        return None  # _decode refuses it as a decompression bomb
+    try:
+        return Image.frombytes(mode, (width, height), b"".join(idat), "zip", mode)
+    except ValueError:  # short or undecodable pixel data
+        return None
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """An 'L' or 'RGB' image, following the conversions in :mod:`winnow.sources`."""
+    if img.mode in ("L", "RGB"):
+        return img
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("LA", "RGBA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("L" if img.mode == "LA" else "RGB")
+    if img.mode in ("1", "L"):
+        return img.convert("L")
+    if img.mode in _SINGLE_CHANNEL_MODES:
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        return Image.fromarray(np.clip(np.rint(values * 255.0 / top), 0, 255).astype(np.uint8), "L")
+    return img.convert("RGB")
+
+
+def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] < channels else pixels
