@@ -1,0 +1,581 @@
+"""Hostile inputs to the ingest stage (issue 16 items 3, 4, 5 and the one-class part of 7).
+
+Each case builds a small bad source outside the project, runs ``stages/ingest.py`` through the harness
+and asserts the outcome a user must see: one ``error:`` line naming the file, key or parameter with
+nothing left behind, or the exact row in ``data/ingest/rejected.csv`` while the other images are read.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import struct
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow.cifar10 import FOLDER, extract_archive
+from winnow.errors import WinnowError
+from winnow.image_files import NESTED, OUTSIDE
+
+REJECTED = "data/ingest/rejected.csv"
+
+
+def run_ingest(tmp_path: Path, source: str, path: Path, **ingest):
+    """(project, files before, finished process) of one ingest run over ``path``."""
+    params = default_params()
+    params["ingest"].update(source=source, path=str(path), **ingest)
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    return project, before, run_stage(project, "ingest", timeout=120)
+
+
+def assert_ingested(done) -> None:
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+
+
+def rejected(project: Path) -> dict[str, str]:
+    return dict(pd.read_csv(project / REJECTED).itertuples(index=False))
+
+
+def ingested(project: Path) -> pd.DataFrame:
+    return pd.read_parquet(project / "data/ingest/manifest.parquet")
+
+
+def image_folder(root: Path, counts: dict[str, int], *, shape=(8, 8)) -> Path:
+    """``root/<class>/<i>.png``: small distinct greyscale images."""
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.fromarray(np.full(shape, 20 * i + 7, np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width x height`` 8-bit grey pixels (every CRC valid, pixel data empty)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+# --- imagefolder: one bad entry becomes a row, the rest is read ----------------------------------------
+
+QUARANTINE = {"max_reject_fraction": 0.25}  # one bad file among twelve is over the default 5%
+
+
+def quarantined(tmp_path, bad_name: str, make_bad) -> tuple[Path, str]:
+    """Run ingest over two classes of six images plus one bad entry made by ``make_bad(path)`` in class a;
+    return the project and the bad entry's path as the rejected row must name it."""
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    bad = data / "a" / bad_name
+    make_bad(bad)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert len(ingested(project)) == 12, "the good images were not all read"
+    return project, str(bad)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_nested_folder_files_are_rows_not_ignored(tmp_path):
+    def nested(path):
+        path.mkdir()
+        image_folder(path, {"deeper": 1})
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(path / "x.png")
+    project, bad = quarantined(tmp_path, "kittens", nested)
+    assert rejected(project) == {f"{bad}/deeper/0.png": NESTED, f"{bad}/x.png": NESTED}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_dangling_symlink_is_a_row(tmp_path):
+    project, bad = quarantined(tmp_path, "gone.png", lambda p: p.symlink_to(p.parent / "nowhere.png"))
+    assert rejected(project) == {bad: "dangling symbolic link: its target does not exist"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_symlink_loop_is_a_row_not_a_traceback(tmp_path):
+    project, bad = quarantined(tmp_path, "loop.png", lambda p: p.symlink_to(p))
+    assert rejected(project) == {bad: "symbolic link loop"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_symlink_loop_beside_class_folders_is_a_row(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    (data / "c").symlink_to(data / "c")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {str(data / "c"): "symbolic link loop"}
+    assert sorted(set(ingested(project)["label"])) == [0, 1]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_symlink_to_an_image_is_read(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.full((8, 8), 99, np.uint8)).save(tmp_path / "elsewhere.png")
+    (data / "b" / "linked.png").symlink_to(tmp_path / "elsewhere.png")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert "b/linked.png" in set(ingested(project)["id"]) and rejected(project) == {}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_decompression_bomb_over_twice_the_limit_is_a_row(tmp_path):
+    # Pillow raises DecompressionBombError on open above 2x Image.MAX_IMAGE_PIXELS (89,478,485)
+    project, bad = quarantined(tmp_path, "bomb.png", lambda p: p.write_bytes(png_header(20_000, 20_000)))
+    assert rejected(project)[bad].startswith("decompression bomb: Image size (400000000 pixels) exceeds limit")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_decompression_bomb_below_twice_the_limit_is_a_row_not_decoded(tmp_path):
+    # between 1x and 2x the limit Pillow only warns and would decode 100 million pixels
+    project, bad = quarantined(tmp_path, "bomb.png", lambda p: p.write_bytes(png_header(10_000, 10_000)))
+    assert rejected(project) == {bad: "decompression bomb: 10000x10000 pixels exceeds Pillow's limit of 89478485"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_non_utf8_file_name_is_a_row(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    with open(os.fsencode(data / "a") + b"/caf\xe9.png", "wb") as f:
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(f, "PNG")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {f"{data}/a/caf\\xe9.png": "file name is not valid UTF-8; rename it"}
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("imagefolder")
+def test_fifo_is_a_row_and_never_read(tmp_path):
+    project, bad = quarantined(tmp_path, "pipe.png", lambda p: os.mkfifo(p))  # reading it would block forever
+    assert rejected(project) == {bad: "not a regular file (a FIFO, socket or device)"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_file_beside_the_class_folders_is_a_row(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / "stray.png")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {str(data / "stray.png"): OUTSIDE}
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("imagefolder")
+def test_empty_file_is_a_row(tmp_path):
+    project, bad = quarantined(tmp_path, "empty.png", lambda p: p.write_bytes(b""))
+    assert rejected(project) == {bad: "not a decodable image"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_jpeg_exif_orientation_is_applied_and_recorded(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(16, 8))
+    stored = np.zeros((8, 16), np.uint8)
+    stored[:, 8:] = 255  # stored 8 high, 16 wide: left half black; orientation 6 shows it turned clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(data / "a" / "photo.jpg", quality=100, exif=exif)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    manifest = ingested(project)
+    row = manifest.index[manifest["id"] == "a/photo.jpg"][0]
+    assert (manifest.loc[row, "orig_h"], manifest.loc[row, "orig_w"]) == (16, 8)
+    shown = np.load(project / "data/ingest/images.npy")[row, :, :, 0]
+    assert shown[:8].max() < 20 and shown[8:].min() > 235  # upright: black on top, white below
+    assert pd.read_csv(project / "data/ingest/oriented.csv").to_dict("records") == [
+        {"id": "a/photo.jpg", "exif_orientation": 6}]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    stored = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # upside down
+    Image.fromarray(stored).save(data / "b" / "turned.png", exif=exif)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    manifest = ingested(project)
+    row = manifest.index[manifest["id"] == "b/turned.png"][0]
+    np.testing.assert_array_equal(np.load(project / "data/ingest/images.npy")[row, :, :, 0], stored[::-1, ::-1])
+
+
+# --- imagefolder: a layout that cannot be read as meant stops with one line ---------------------------
+
+
+@pytest.mark.hostile("imagefolder")
+def test_split_folders_mixed_with_class_folders_are_refused(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    image_folder(data / "train", {"cat": 2, "dog": 2})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, "ingest.path", str(data), "mixes split folders (train) with class folders (cat, dog)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_empty_class_folder_is_refused(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    (data / "emu").mkdir()
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, "ingest.path", f"class folder {data / 'emu'} has no files", "add its images or remove")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_class_folder_holding_only_a_nested_folder_is_refused(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    image_folder(data / "emu", {"chicks": 3})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, f"class folder {data / 'emu'} has no files directly inside it")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_class_whose_files_are_all_unreadable_is_refused_with_the_rows(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    (data / "emu").mkdir()
+    (data / "emu" / "1.png").write_bytes(b"not a png")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_error_line(done, "class 'emu' has no images", "1 files were set aside", REJECTED)
+    assert_nothing_left(project, before, allowed={REJECTED})
+    assert rejected(project) == {str(data / "emu" / "1.png"): "not a decodable image"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_non_utf8_class_folder_is_refused(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    os.rename(data / "dog", os.fsencode(data) + b"/d\xf6g")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, "ingest.path", f"folder name {data}/d\\xf6g is not valid UTF-8", "rename it")
+    assert_nothing_left(project, before)
+
+
+# --- any source: not a classification problem, or too much set aside -------------------------------------
+
+
+@pytest.mark.hostile("ingest")
+def test_one_class_folder_is_refused(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 10})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, "only class 'cat' has train images", "at least 2 classes")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_one_class_npz_is_refused(tmp_path):
+    np.savez(tmp_path / "set.npz", images=np.zeros((10, 4, 4), np.uint8), labels=np.zeros(10, np.int64))
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert_error_line(done, "only class '0' has train images", "at least 2 classes")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_class_only_in_test_split_is_refused(tmp_path):
+    images = np.zeros((6, 4, 4), np.uint8)
+    np.savez(tmp_path / "set.npz", train_images=images, train_labels=[0, 1, 0, 1, 0, 1],
+             test_images=images[:3], test_labels=[0, 1, 2], classes=["a", "b", "c"])
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert_error_line(done, "class 'c' has no train images (1 in val/test)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_too_many_rejected_files_stop_with_the_list(tmp_path):
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    for i in range(3):
+        (data / "dog" / f"broken{i}.jpg").write_bytes(b"\xff\xd8 not really")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, "3 of 15 files could not be read", "ingest.max_reject_fraction=0.05", REJECTED)
+    assert_nothing_left(project, before, allowed={REJECTED})
+    assert set(rejected(project)) == {str(data / "dog" / f"broken{i}.jpg") for i in range(3)}
+
+
+# --- npz: pixels and labels read as they are meant, or refused ------------------------------------------
+
+
+def npz_run(tmp_path, **arrays):
+    np.savez(tmp_path / "set.npz", **arrays)
+    return run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+
+
+def stored_images(project: Path) -> np.ndarray:
+    order = ingested(project)["id"].str.rsplit("-", n=1).str[1].astype(int).to_numpy()
+    return np.load(project / "data/ingest/images.npy")[np.argsort(order)]
+
+
+LABELS = np.arange(10) % 2
+
+
+@pytest.mark.hostile("npz")
+def test_float_images_in_unit_range_are_scaled_not_blackened(tmp_path, rng):
+    pixels = rng.random((10, 4, 4))
+    project, _, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_ingested(done)
+    np.testing.assert_array_equal(stored_images(project)[..., 0], np.rint(pixels * 255).astype(np.uint8))
+
+
+@pytest.mark.hostile("npz")
+def test_float_images_in_byte_range_are_rounded(tmp_path, rng):
+    pixels = rng.random((10, 4, 4)) * 255
+    project, _, done = npz_run(tmp_path, images=pixels.astype(np.float32), labels=LABELS)
+    assert_ingested(done)
+    np.testing.assert_array_equal(stored_images(project)[..., 0], np.rint(pixels.astype(np.float32)).astype(np.uint8))
+
+
+@pytest.mark.hostile("npz")
+def test_nan_pixels_are_refused(tmp_path):
+    pixels = np.full((10, 4, 4), 0.5)
+    pixels[3, 0, :2] = np.nan
+    pixels[7, 1, 1] = np.inf
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "set.npz: images has 3 NaN or infinite pixel values (first in image 3)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_float_pixels_all_zero_or_one_are_ambiguous(tmp_path):
+    pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(np.float32)
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "set.npz: images has float pixels that are all 0 or 1", "store them as uint8")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_float_pixels_just_above_one_are_ambiguous(tmp_path):
+    pixels = np.linspace(0, 1.02, 160).reshape(10, 4, 4)  # [0, 1] data a resize pushed past 1
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "images has float pixels up to 1.02", "clip to [0, 1]")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_int16_pixels_above_255_are_refused_not_wrapped(tmp_path):
+    pixels = np.full((10, 4, 4), 100, np.int16)
+    pixels[2, 0, 0] = 300
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "images has 1 int16 pixel values outside [0, 255] (range [100, 300])", "would wrap")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_negative_integer_pixels_are_refused(tmp_path):
+    pixels = np.full((10, 4, 4), 5, np.int8)
+    pixels[0, 0, 0] = -1
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "images has 1 int8 pixel values outside [0, 255] (range [-1, 5])")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_fractional_labels_are_refused_not_truncated(tmp_path):
+    labels = np.array([0, 1, 0, 1, 0.7, 1.7, 0, 1, 0, 1])
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=labels)
+    assert_error_line(done, "set.npz: labels row 4 is 0.7, not a whole class number")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_negative_label_is_refused(tmp_path):
+    labels = np.array([0, 1, 0, 1, 0, -1, 0, 1, 0, 1])
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=labels)
+    assert_error_line(done, "set.npz: labels row 5 is -1, below 0")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_label_beyond_the_named_classes_is_refused(tmp_path):
+    project, before, done = npz_run(tmp_path, train_images=np.zeros((4, 4, 4), np.uint8), train_labels=[0, 1, 2, 1],
+                                    classes=["cat", "dog"])
+    assert_error_line(done, "set.npz: train_labels row 2 is 2, beyond the 2 classes of", "'classes'")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_label_gap_without_class_names_is_refused(tmp_path):
+    labels = np.array([0, 2] * 5)  # class 1 would exist with no image
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=labels)
+    assert_error_line(done, "set.npz: no image has label 1 (labels go up to 2)", "ingest.classes")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_string_labels_are_refused(tmp_path):
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=np.array(["cat"] * 10))
+    assert_error_line(done, "set.npz: labels has labels of type <U3", "class numbers 0..K-1")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_one_hot_labels_are_refused(tmp_path):
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=np.eye(2)[LABELS])
+    assert_error_line(done, "labels must hold one class number per image, got shape (10, 2)", "argmax")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_unknown_key_is_refused_not_ignored(tmp_path):
+    images = np.zeros((10, 4, 4), np.uint8)
+    project, before, done = npz_run(tmp_path, train_images=images, train_labels=LABELS, test_image=images[:2],
+                                    test_labels=[0, 1])
+    assert_error_line(done, "set.npz: test_labels has no images array")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_extra_array_is_refused_not_ignored(tmp_path):
+    images = np.zeros((10, 4, 4), np.uint8)
+    project, before, done = npz_run(tmp_path, images=images, labels=LABELS, train_images=images)
+    assert_error_line(done, "set.npz: unexpected array(s) train_images", "rename or remove them")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_bad_split_name_is_refused(tmp_path):
+    splits = np.array(["train"] * 8 + ["valid", "test"])
+    project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=LABELS, splits=splits)
+    assert_error_line(done, "set.npz: 'splits' row 8 is 'valid'; each must be train, val or test")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_pickled_object_array_is_refused(tmp_path):
+    images = np.empty(10, dtype=object)
+    images[:] = [np.zeros((4, 4), np.uint8)] * 10
+    project, before, done = npz_run(tmp_path, images=images, labels=LABELS)
+    assert_error_line(done, "set.npz: not a readable .npz without pickles", "allow_pickle")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_file_that_is_not_an_npz_is_refused(tmp_path):
+    (tmp_path / "set.npz").write_bytes(b"PK\x03\x04 but not a zip")
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert_error_line(done, "set.npz: not a readable .npz")
+    assert_nothing_left(project, before)
+
+
+# --- cifar10: pickles are not trusted, archives are checked ----------------------------------------------
+
+
+class Payload:
+    """Unpickles to a call of os.system: the attack a planted batch file makes."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def cifar_folder(root: Path, rng, **replace: bytes) -> Path:
+    """A ``cifar-10-batches-py`` folder of tiny batches (3 images each); ``replace`` swaps a file's bytes."""
+    root.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"batch_label": name.encode(), b"labels": [0, 1, 2],
+                 b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8), b"filenames": [b"a.png", b"b.png", b"c.png"]}
+        (root / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"x", b"y", b"z"], b"num_vis": 3072}))
+    for name, body in replace.items():
+        (root / name).write_bytes(body)
+    return root
+
+
+@pytest.mark.hostile("cifar10")
+def test_planted_os_system_payload_is_refused_and_never_runs(tmp_path, rng):
+    marker = tmp_path / "payload-ran"
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_3=pickle.dumps(Payload(f"touch {marker}")))
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, f"{data / 'data_batch_3'}: refused to unpickle: it names posix.system",
+                      "replace it with the official file")
+    assert_nothing_left(project, before)
+    assert not marker.exists(), "the payload ran"
+
+
+@pytest.mark.hostile("cifar10")
+def test_payload_in_batches_meta_is_refused_and_never_runs(tmp_path, rng):
+    marker = tmp_path / "payload-ran"
+    meta = pickle.dumps({b"label_names": Payload(f"touch {marker}")})
+    data = cifar_folder(tmp_path / FOLDER, rng, **{"batches.meta": meta})
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, "batches.meta: refused to unpickle: it names posix.system")
+    assert_nothing_left(project, before)
+    assert not marker.exists(), "the payload ran"
+
+
+@pytest.mark.hostile("cifar10")
+def test_batch_data_of_the_wrong_type_is_refused_not_cast(tmp_path, rng):
+    batch = {b"labels": [0, 1], b"data": np.full((2, 3072), 300, np.int64)}
+    data = cifar_folder(tmp_path / FOLDER, rng, test_batch=pickle.dumps(batch))
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, "test_batch: 'data' must be a uint8 array of shape (N, 3072), got int64 (2, 3072)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_batch_label_outside_the_classes_is_refused(tmp_path, rng):
+    batch = {b"labels": [0, 3], b"data": np.zeros((2, 3072), np.uint8)}  # batches.meta names 3 classes
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_2=pickle.dumps(batch))
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, "data_batch_2: label 3 at row 1 is outside the 3 classes")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_garbage_batch_is_refused(tmp_path, rng):
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_1=b"\x80\x04 definitely not a pickle")
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, "data_batch_1: not a readable CIFAR-10 batch")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_archive_with_the_wrong_checksum_is_refused(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        body = pickle.dumps({b"labels": [], b"data": np.zeros((0, 3072), np.uint8)})
+        member = tarfile.TarInfo(f"{FOLDER}/data_batch_1")
+        member.size = len(body)
+        tar.addfile(member, io.BytesIO(body))
+    project, before, done = run_ingest(tmp_path, "cifar10", tmp_path / FOLDER, download=True)
+    assert_error_line(done, f"{archive}: MD5", "is not the official CIFAR-10 archive's c58f30108f718f92721af3b95e74349a",
+                      "delete it to download again")
+    assert_nothing_left(project, before)
+    assert not (tmp_path / FOLDER).exists()
+
+
+def archive_with(tmp_path, member: tarfile.TarInfo, body: bytes = b"") -> Path:
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        good = tarfile.TarInfo(f"{FOLDER}/test_batch")
+        good.size = 3
+        tar.addfile(good, io.BytesIO(b"abc"))
+        member.size = len(body)
+        tar.addfile(member, io.BytesIO(body))
+    return archive
+
+
+# The MD5 check admits only the official archive, so a crafted one cannot reach extraction through the
+# stage; these two call the extraction the stage runs after the check.
+@pytest.mark.hostile("cifar10")
+def test_archive_member_escaping_the_folder_is_refused(tmp_path):
+    archive = archive_with(tmp_path, tarfile.TarInfo(f"{FOLDER}/../../escaped"), b"owned")
+    with pytest.raises(WinnowError, match=r"member 'cifar-10-batches-py/../../escaped' is not part of the CIFAR-10 archive"):
+        extract_archive(archive, tmp_path / "out" / FOLDER)
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.hostile("cifar10")
+def test_archive_symlink_member_is_refused(tmp_path):
+    link = tarfile.TarInfo(f"{FOLDER}/data_batch_1")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    archive = archive_with(tmp_path, link)
+    with pytest.raises(WinnowError, match=r"member 'cifar-10-batches-py/data_batch_1' is not part of"):
+        extract_archive(archive, tmp_path / "out" / FOLDER)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]
