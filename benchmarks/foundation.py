@@ -27,9 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from winnow.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
-from winnow.sources import CIFAR10_CLASSES, load_mnist5k, load_npz  # noqa: E402
+from winnow.sources import load_mnist5k, load_npz  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 
 CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"

@@ -28,8 +28,8 @@ from PIL import Image
 
 from winnow import perturb
 from winnow.groundtruth import precision_recall_f1
+from winnow.image_files import load_imagefolder
 from winnow.quality import EXPLAINED_BY, REFERENCE_THRESHOLDS, phash64, score_images
-from winnow.sources import load_imagefolder
 from winnow.thresholds import METHODS, flag_issues
 
 ROOT = Path(__file__).resolve().parent

@@ -154,3 +154,40 @@ def test_png_with_broken_checksum_is_rejected_not_misread(tmp_path, rng):
     assert _plain_png(bytes(data)) is None
     loaded = load_imagefolder(tmp_path, size=8)
     assert len(loaded.ids) == 0 and len(loaded.rejected) == 1
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_unpickler_admits_the_batch_format_of_every_numpy_and_protocol(tmp_path, rng, protocol):
+    from winnow.cifar10 import _batch
+
+    data = rng.integers(0, 256, (3, 3072), dtype=np.uint8)
+    body = pickle.dumps({b"data": data, b"labels": [np.int64(2), 0, 1], b"filenames": [b"a", b"b", b"c"]},
+                        protocol=protocol)
+    if protocol == 2:  # the official batches name numpy 1's module, which numpy 2 only aliases
+        body = body.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+        assert b"numpy.core.multiarray\n_reconstruct" in body
+    (tmp_path / "batch").write_bytes(body)
+    got, labels = _batch(tmp_path / "batch", 3)
+    np.testing.assert_array_equal(got, data)
+    assert labels.tolist() == [2, 0, 1]
+
+
+def test_cifar_archive_beside_the_path_is_checked_and_extracted(tmp_path, rng, monkeypatch):
+    import hashlib
+    import io
+    import tarfile
+
+    import winnow.cifar10
+
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            body = pickle.dumps({b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [0, 9]})
+            member = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            member.size = len(body)
+            tar.addfile(member, io.BytesIO(body))
+    # stands in for the official archive, whose MD5 this test cannot produce offline
+    monkeypatch.setattr(winnow.cifar10, "CIFAR10_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    loaded = load_cifar10(tmp_path / "cifar", download=True)
+    assert loaded.images.shape == (12, 32, 32, 3) and loaded.classes[9] == "truck"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar", "cifar-10-python.tar.gz"]

@@ -34,7 +34,9 @@ An .npz is read as follows; each refusal is one line naming the file and the key
 - labels: one whole number per image, from 0; a float label such as 0.7 is refused at its row, never
   truncated; without class names the labels must run 0..K-1 without a gap;
 - keys: only the documented ones (see :func:`load_npz`); an unknown key, a second layout or two keys
-  for one split is refused, so no array is silently left out.
+  for one split is refused, so no array is silently left out. ``index`` / ``<split>_index`` (row
+  numbers in an original set, as in the CIFAR-10 exact subset) must have one entry per image and are
+  not stored: ids number the rows in file order.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ from winnow.errors import WinnowError
 from winnow.imageset import SPLITS
 
 _NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SPLITS}
-_NPZ_LAYOUTS = ("an .npz holds 'images' + 'labels' (optional 'splits', 'classes') or, per split train/val/test, "
-                "'<split>_images' + '<split>_labels' (optional 'classes')")
+_NPZ_LAYOUTS = ("an .npz holds 'images' + 'labels' (optional 'splits', 'index', 'classes') or, per split "
+                "train/val/test, '<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")
 
 
 @dataclass
@@ -103,7 +105,7 @@ def load_mnist5k() -> Loaded:
 def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None) -> Loaded:
     """Arrays from an .npz: ``images`` + ``labels`` (optionally ``splits``), or per split
     ``<split>_images``/``<split>_data``/``x_<split>`` + ``<split>_labels``/``y_<split>`` for split in
-    train/val/test; optionally ``classes``.
+    train/val/test; optionally ``classes``, and ``index`` / ``<split>_index`` (provenance, checked, not stored).
 
     Images are ``(N, H, W)``, ``(N, H, W, C)`` with C in 1 or 3, or flat rows: 784 values → 28x28x1,
     3072 values → CIFAR's planar R, G, B 32x32x3; converted to uint8 as the module docstring says.
@@ -170,6 +172,12 @@ def _npz_parts(arrays: dict, path: Path) -> list[tuple[str | None, str, str | No
             if present_images:
                 parts.append((split, present_images[0], (present_labels or [None])[0]))
                 known |= {present_images[0], *present_labels}
+    for split, image_key, _ in parts:
+        index = f"{split}_index" if split else "index"
+        if index in arrays:  # provenance (row numbers in an original set): checked for alignment, not stored
+            if arrays[index].shape != arrays[image_key].shape[:1]:
+                raise WinnowError(f"{path}: {index} has shape {arrays[index].shape}, not one entry per image in {image_key}")
+            known.add(index)
     extra = sorted(set(arrays) - known - {"classes"})
     if extra:
         raise WinnowError(f"{path}: unexpected array(s) {', '.join(extra)}; {_NPZ_LAYOUTS}; rename or remove them")
