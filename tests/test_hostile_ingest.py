@@ -436,6 +436,14 @@ def test_extra_array_is_refused_not_ignored(tmp_path):
 
 
 @pytest.mark.hostile("npz")
+def test_index_not_aligned_with_the_images_is_refused(tmp_path):
+    images = np.zeros((10, 4, 4), np.uint8)
+    project, before, done = npz_run(tmp_path, train_images=images, train_labels=LABELS, train_index=np.arange(9))
+    assert_error_line(done, "set.npz: train_index has shape (9,), not one entry per image in train_images")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
 def test_bad_split_name_is_refused(tmp_path):
     splits = np.array(["train"] * 8 + ["valid", "test"])
     project, before, done = npz_run(tmp_path, images=np.zeros((10, 4, 4), np.uint8), labels=LABELS, splits=splits)
