@@ -321,7 +321,7 @@ def test_stage_disabled_copies_the_input(tmp_path, monkeypatch, capsys):
 
 
 def test_stage_with_bad_params_writes_nothing(tmp_path, monkeypatch):
-    with pytest.raises(WinnowError):
+    with pytest.raises(WinnowError, match=r"degrade.perturbations\[0\].*kernel must be an integer >= 3, got 2"):
         run_stage(tmp_path, monkeypatch, {"perturbations": [{"kind": "blur", "fraction": 0.1, "kernel": 2}]})
     assert not Path("data/degrade").exists() and not Path("metrics/degrade.json").exists()
 
