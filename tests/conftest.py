@@ -1,6 +1,23 @@
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+
+
+def require(available, *, what: str, fix: str) -> None:
+    """Go on when ``available`` is truthy; otherwise stop the test, saying ``what`` is missing and ``fix``.
+
+    Under ``CI=true`` the test fails: CI runs ``make setup``, which provides everything a test needs, so
+    a missing piece there is a broken set-up, never a reason to pass quietly. Elsewhere it skips with the
+    same line, so a developer without (say) Chromium still runs the rest and reads why one was left out.
+    """
+    if available:
+        return
+    reason = f"{what} is missing: {fix}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: a missing requirement fails the test)", pytrace=False)
+    pytest.skip(reason)
 
 
 def make_manifest(n: int, *, labels=None, split="train") -> pd.DataFrame:

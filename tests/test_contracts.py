@@ -120,7 +120,8 @@ def test_missing_column_is_a_failure_with_gx_error_and_unknown_type_a_one_line_e
     suite = Suite(name="t", path="t.yaml", left_out=[], expectations=[
         {"type": "expect_column_max_to_be_between", "kwargs": {"column": "gone", "max_value": 1}, "description": "d"}])
     [result] = validate([Batch(suite, "t", pd.DataFrame({"a": [1]}))])
-    assert not result.success and result.observed == 'error: Error: The column "gone" in BatchData does not exist.'
+    # observed carries Great Expectations' own message, which names the column
+    assert not result.success and result.observed.startswith("error: ") and '"gone"' in result.observed
     unknown = Suite(name="u", path="u.yaml", left_out=[], expectations=[
         {"type": "expect_column_to_be_tidy", "kwargs": {"column": "a"}, "description": "tidy"}])
     with pytest.raises(WinnowError, match=r"u.yaml: expectation 1 \(expect_column_to_be_tidy\) is rejected"):
@@ -220,6 +221,8 @@ def _run_stage(root, monkeypatch, **contracts):
     run(module.main)
 
 
+# the project breaks one expectation: pruned keeps i0 and i1, which share dedup group 0, among its 6 train
+# images (2 / 6 = 0.3333 against max_duplicate_rate 0.01); the baseline drops i0, so i1 has no kept copy
 DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.01 "
                   "(expect_column_max_to_be_between(duplicate_rate))")
 
@@ -227,12 +230,20 @@ DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.
 def test_warn_mode_reports_failures_and_succeeds(project, monkeypatch, capsys):
     _run_stage(project, monkeypatch, mode="warn")
     out = capsys.readouterr().out
-    assert f"warning: {DUPLICATE_LINE}" in out and "variant oracle not on disk yet" in out
+    assert [line for line in out.splitlines() if line.startswith("warning:")] == [f"warning: {DUPLICATE_LINE}"]
+    assert "variant oracle not on disk yet" in out
     assert "augmented" not in out  # made after the baseline is trained: never checked here
     metrics = json.loads((project / "metrics/contracts.json").read_text())
-    assert metrics["suites"] == {"ingest": {"passed": 16, "failed": 0}, "scores": {"passed": 14, "failed": 0},
-                                 "variant": {"passed": 9, "failed": 1}}
-    assert metrics["variants"]["baseline"]["duplicate_rate"] == 0.0  # i0 dropped: i1 has no kept copy
+    # every expectation of a suite is checked once per table: ingest and scores once, the variant suite on
+    # baseline and pruned (oracle is not on disk); only pruned's duplicate rate fails
+    sizes = {name: len(suite.expectations) for name, suite in _suites().items()}
+    assert metrics["suites"] == {"ingest": {"passed": sizes["ingest"], "failed": 0},
+                                 "scores": {"passed": sizes["scores"], "failed": 0},
+                                 "variant": {"passed": 2 * sizes["variant"] - 1, "failed": 1}}
+    assert {name: (v["passed"], v["failed"]) for name, v in metrics["variants"].items()} == {
+        "baseline": (sizes["variant"], 0), "pruned": (sizes["variant"] - 1, 1)}
+    assert metrics["variants"]["baseline"]["duplicate_rate"] == 0.0
+    assert metrics["variants"]["pruned"]["duplicate_rate"] == pytest.approx(2 / 6)
     assert (project / "reports/contracts/index.html").is_file()
 
 

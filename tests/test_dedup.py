@@ -44,7 +44,8 @@ def test_plan_is_exact_by_pigeonhole():
             bounds, flips = search_plan(n, radius=radius)
             per_side = max(bin(int(m)).count("1") for m in flips)
             assert (len(bounds) - 1) * (2 * per_side + 1) > radius
-    with pytest.raises(ValueError):
+    # an internal guard (dedup.radius is checked, as a WinnowError, before a plan is made): a plain ValueError
+    with pytest.raises(ValueError, match=r"radius must be in \[0, 63\], got 64"):
         search_plan(10, radius=64)
 
 

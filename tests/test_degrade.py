@@ -307,8 +307,12 @@ def test_stage_writes_imageset_ground_truth_and_metrics(tmp_path, monkeypatch):
     out = read_imageset("data/degrade")
     log = pd.read_parquet("data/degrade/perturbations.parquet")
     metrics = json.loads(Path("metrics/degrade.json").read_text())
-    assert metrics["kind"]["symmetric_noise"] == len(log[log["kind"] == "symmetric_noise"]) > 0
-    assert metrics["train"]["after"] == (out.manifest["split"] == "train").sum()
+    # MIX on 200 train images: owl's 50 keep round(0.3 * 50) = 15, leaving 165; of those round(15%) = 25
+    # get another label, 4% = 7 a blur, 3% = 5 the darkening, and 5% = 8 are overwritten by near copies
+    assert metrics["train"] == {"before": N_TRAIN, "after": 165} and (out.manifest["split"] == "train").sum() == 165
+    assert {kind: n for kind, n in metrics["kind"].items() if n} == {
+        "class_subsample": 35, "symmetric_noise": 25, "blur": 7, "brightness": 5, "near_duplicate": 8}
+    assert log["kind"].value_counts().to_dict() == {kind: n for kind, n in metrics["kind"].items() if n}
     assert set(log["id"][log["kind"] == "blur"]) <= set(out.manifest["id"])
 
 
@@ -321,7 +325,7 @@ def test_stage_disabled_copies_the_input(tmp_path, monkeypatch, capsys):
 
 
 def test_stage_with_bad_params_writes_nothing(tmp_path, monkeypatch):
-    with pytest.raises(WinnowError):
+    with pytest.raises(WinnowError, match=r"degrade.perturbations\[0\].*kernel must be an integer >= 3, got 2"):
         run_stage(tmp_path, monkeypatch, {"perturbations": [{"kind": "blur", "fraction": 0.1, "kernel": 2}]})
     assert not Path("data/degrade").exists() and not Path("metrics/degrade.json").exists()
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -56,7 +57,8 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     _sh(dvc + ["repro"], dest, env)
     metrics = json.loads((dest / "metrics/evaluate/baseline.json").read_text())
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
-    assert 0 <= metrics["macro"]["f1"] <= 1 and metrics["accuracy"] > 0.5
+    assert metrics["macro"]["f1"] == pytest.approx(np.mean([c["f1"] for c in metrics["per_class"].values()]))
+    assert metrics["accuracy"] > 0.5  # five times chance on 10 classes: two epochs of lenet5 learned digits
     for variant in ("oracle", "baseline", "pruned", "augmented", "balanced"):
         assert (dest / f"models/{variant}.pt").is_file(), variant
     assert (dest / "reports/index.html").is_file() and (dest / "reports/compare.md").is_file()

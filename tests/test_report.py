@@ -167,27 +167,21 @@ def test_missing_optional_stages_read_as_not_run(tmp_path):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's chromium, installed with apt-get when missing and this process may."""
+    """Debian's chromium, which `make setup` installs; the tests never install anything themselves."""
+    from conftest import require
+
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and apt-get is not available to this user")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-        failed = subprocess.run(install, env=env, capture_output=True, text=True)
-        if failed.returncode != 0:
-            pytest.skip(f"apt-get install chromium failed: {failed.stderr.strip().splitlines()[-1:]}")
-    return shutil.which("chromium")
+    require(found, what="chromium (the browser check of the report)",
+            fix="`make setup` installs it (apt-get, as root), or `apt-get install chromium`")
+    return found
 
 
 class DevTools:
     """The DevTools protocol over one page's websocket: commands, and the events seen meanwhile."""
 
     def __init__(self, url: str):
-        websocket = pytest.importorskip("websocket", reason="websocket-client drives Chromium")
+        import websocket  # websocket-client, a dev dependency `make setup` installs
+
         self.socket = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self.events: list[dict] = []
         self.last_id = 0

@@ -101,8 +101,9 @@ def test_every_standard_sweep_is_read_back_by_describe():
         for perturbations in sweep_perturbations(sweep, classes=["0", "7"], colour=True):
             sweeps = [s for s, _, _ in describe({"degrade": {"enabled": True, "perturbations": perturbations}})]
             # grayscale and exact copies have no strength option: on 100% they are points of their proportion curve
-            no_strength = perturbations and perturbations[0]["kind"] in ("grayscale", "exact_duplicate")
-            assert sweep in sweeps or (no_strength and sweeps == ["proportion"]), (sweep, perturbations)
+            no_strength = bool(perturbations) and perturbations[0]["kind"] in ("grayscale", "exact_duplicate")
+            expected = "proportion" if no_strength and sweep == "strength" else sweep
+            assert expected in sweeps, (sweep, perturbations)
 
 
 def test_tidy_columns_levels_and_clean_origins(study_show):
