@@ -58,7 +58,7 @@ def main() -> None:
         "label_conflicts": {"considered": int(conflict.sum()),
                             "flagged": int(issues["reason"].eq("label_conflict").sum())},
     }
-    if truth is not None:
+    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
         metrics["truth"] = cl.score_against_truth(issues, truth)
     with atomic_path(OUT / "pred_probs.npy") as tmp:
         np.save(tmp, pred_probs)

@@ -63,7 +63,7 @@ def main() -> None:
                            "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
                           for (r, table), cuts, judge in zip(result.decisions.groupby("round"), result.outlier_cuts,
                                                              result.judge_accuracy)]}
-    if truth is not None:
+    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
         metrics["truth"] = cl.score_against_truth(final, truth)
     with atomic_path(OUT / "embeddings.npy") as tmp:
         np.save(tmp, result.features)
