@@ -4,12 +4,12 @@ dedup, cleanlab's label issues, one keep | drop | relabel decision per image, me
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from winnow import labels as cl
 from winnow.errors import check_known
+from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
-from winnow.stage import atomic_path, load_params, run, write_json, write_table
+from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
 from winnow.training import TrainConfig
 
 IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
@@ -27,8 +27,10 @@ def main() -> None:
     check_known(p, DEFAULTS, where="params.yaml confident_learn")
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data = read_imageset(IMAGESET_IN)
-    flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None
-    groups = pd.read_parquet(GROUPS_IN) if Path(GROUPS_IN).is_file() else None
+    flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "kept", "label_conflict"), missing_ok=True)
+    # read before training, so a damaged file stops the stage at once
+    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     considered, conflict = cl.considered_rows(data.manifest, flags=flags, groups=groups)
     train, val = data.select(considered), data.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
@@ -56,8 +58,8 @@ def main() -> None:
         "label_conflicts": {"considered": int(conflict.sum()),
                             "flagged": int(issues["reason"].eq("label_conflict").sum())},
     }
-    if Path(TRUTH_IN).is_file():
-        metrics["truth"] = cl.score_against_truth(issues, pd.read_parquet(TRUTH_IN))
+    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
+        metrics["truth"] = cl.score_against_truth(issues, truth)
     with atomic_path(OUT / "pred_probs.npy") as tmp:
         np.save(tmp, pred_probs)
     write_json(OUT / "pred_ids.json", ids.tolist())

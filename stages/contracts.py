@@ -4,23 +4,26 @@ Docs site reports/contracts/. With contracts.mode enforce, a failure of the inge
 a variant named in contracts.enforce_variants, stops the stage with one line per failed expectation; every
 other failure (and every failure in warn mode) is printed as a warning."""
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, load_suite, validate
 from winnow.errors import WinnowError
-from winnow.stage import load_params, run, write_json
+from winnow.imageset import read_imageset
+from winnow.stage import load_params, read_table, run, write_json
 
 INGEST, DEGRADE, VARIANTS = Path("data/ingest"), Path("data/degrade"), Path("data/variants")
 ASSEMBLED = ("oracle", "baseline", "pruned")
 SCORES = Path("data/score/scores.parquet")
-CLEANER_OUTPUTS = {"flags": Path("data/threshold/flags.parquet"), "groups": Path("data/dedup/groups.parquet"),
-                   "label_issues": Path("data/confident-learn/label_issues.parquet")}
+# what the rates need of each cleaner's output: (file, the stage writing it, the columns measurements reads)
+CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", ("id", "any")),
+                   "groups": (Path("data/dedup/groups.parquet"), "dedup", ("id", "group")),
+                   "label_issues": (Path("data/confident-learn/label_issues.parquet"), "confident-learn",
+                                    ("id", "given_label", "is_issue"))}
+ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
 METRICS, DOCS = "metrics/contracts.json", "reports/contracts"
 
 
@@ -34,8 +37,10 @@ def main() -> None:
     if unknown:
         raise WinnowError(f"params.yaml contracts.enforce_variants: {unknown[0]!r} is not one of the checked "
                           f"variants {variants} (augmented is not checked: it is made after training the baseline)")
-    classes = json.loads((INGEST / "classes.json").read_text()) if (INGEST / "classes.json").is_file() else []
-    manifests = {"ingest": _table(INGEST / "manifest.parquet"), "degrade": _table(DEGRADE / "manifest.parquet")}
+    ingested, degraded = read_imageset(INGEST), read_imageset(DEGRADE)
+    classes = ingested.classes
+    manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
+    scores = read_table(SCORES, written_by="score")
     from_data = {"max_label": len(classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
     suites = {name: load_suite(f"{SUITES_DIR}/{name}.yaml", parameters=settings["bounds"] | from_data)
               for name in SUITES}
@@ -43,11 +48,10 @@ def main() -> None:
         for line in suite.left_out:
             print(f"contracts: {line}")
 
-    shape = np.load(INGEST / "images.npy", mmap_mode="r").shape
     rates, absent = _variant_rates(variants, manifests=manifests, num_classes=len(classes))
-    batches = [Batch(suites["ingest"], "ingest", ingest_table(manifests["ingest"], image_shape=shape,
+    batches = [Batch(suites["ingest"], "ingest", ingest_table(manifests["ingest"], image_shape=ingested.images.shape,
                                                                 num_classes=len(classes))),
-               Batch(suites["scores"], "scores", _table(SCORES)),
+               Batch(suites["scores"], "scores", scores),
                *(Batch(suites["variant"], name, table) for name, table in rates.items())]
     results = validate(batches, docs_dir=DOCS)
     enforced = {"ingest", "scores", *settings["enforce_variants"]} if settings["mode"] == "enforce" else set()
@@ -70,27 +74,21 @@ def main() -> None:
 
 def _variant_rates(variants: list[str], *, manifests: dict[str, pd.DataFrame], num_classes: int):
     """({variant: its one-row rates table} for the variants on disk, [the variants not on disk])."""
-    found = {key: pd.read_parquet(path) if path.is_file() else None for key, path in CLEANER_OUTPUTS.items()}
+    found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
+             for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
     for key, table in found.items():
         if table is None:
-            print(f"contracts: {CLEANER_OUTPUTS[key]} not found; what it measures counts as not measured")
+            print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
     measured = measurements(manifests["degrade"], **found)
     rates, absent = {}, []
     for name in variants:
         if not (VARIANTS / name / "rows.parquet").is_file():
             absent.append(name)
             continue
-        extra = VARIANTS / name / "extra" / "manifest.parquet"
-        origins = manifests | ({"extra": pd.read_parquet(extra)} if extra.is_file() else {})
-        rows = with_digests(pd.read_parquet(VARIANTS / name / "rows.parquet"), manifests=origins)
+        rows = read_table(VARIANTS / name / "rows.parquet", written_by="variants", columns=ROW_COLUMNS)
+        rows = with_digests(rows, manifests=manifests)
         rates[name] = variant_table(name, rows, measured=measured, num_classes=num_classes)
     return rates, absent
-
-
-def _table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise WinnowError(f"{path}: not found (run the stage that writes it)")
-    return pd.read_parquet(path)
 
 
 def _tally(results) -> list[tuple[str, int, int]]:

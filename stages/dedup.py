@@ -3,29 +3,24 @@ train image kept per group, label conflicts and train/val/test leakage flagged. 
 data/dedup/groups.parquet and metrics/dedup.json (with precision/recall/F1 when degrade planted
 duplicates)."""
 
-from pathlib import Path
-
-import pandas as pd
-
 from winnow.dedup import dedup_images, dedup_metrics
-from winnow.errors import WinnowError
+from winnow.groundtruth import PERTURBATION_COLUMNS, QUALITY_ISSUES
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import load_params, read_table, run, write_json, write_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
+TRUTH_IN = "data/degrade/perturbations.parquet"
 
 
 def main() -> None:
     p = load_params()["dedup"]
     imageset = read_imageset(IMAGESET)
-    if not Path(SCORES).is_file():
-        raise WinnowError(f"{SCORES}: not found (run the score stage first)")
+    scores = read_table(SCORES, written_by="score", columns=("id", "phash", *QUALITY_ISSUES))
+    perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     min_correlation = p.get("min_correlation")
-    table = dedup_images(imageset.manifest, imageset.images, pd.read_parquet(SCORES), radius=p.get("radius"),
+    table = dedup_images(imageset.manifest, imageset.images, scores, radius=p.get("radius"),
                          keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
                          min_correlation=min_correlation)
-    truth_path = Path(IMAGESET) / "perturbations.parquet"
-    perturbations = pd.read_parquet(truth_path) if truth_path.is_file() else None
     metrics = dedup_metrics(table, perturbations=perturbations)
     write_table(OUT, table)
     write_json("metrics/dedup.json", {"radius": p.get("radius"), "min_correlation": min_correlation,

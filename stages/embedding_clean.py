@@ -15,9 +15,10 @@ from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import check_known
+from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
-from winnow.stage import atomic_path, load_params, run, write_json, write_table
+from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
 from winnow.training import TrainConfig
 
 IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
@@ -42,8 +43,10 @@ def main() -> None:
     check_known(p, DEFAULTS, where="params.yaml embedding_clean")
     config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
     data = read_imageset(IMAGESET_IN)
-    flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None
-    groups = pd.read_parquet(GROUPS_IN) if Path(GROUPS_IN).is_file() else None
+    flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "kept", "label_conflict"), missing_ok=True)
+    # read before training, so a damaged file stops the stage at once
+    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
     train, val = data.select(considered), data.split("val")
 
@@ -60,8 +63,8 @@ def main() -> None:
                            "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
                           for (r, table), cuts, judge in zip(result.decisions.groupby("round"), result.outlier_cuts,
                                                              result.judge_accuracy)]}
-    if Path(TRUTH_IN).is_file():
-        metrics["truth"] = cl.score_against_truth(final, pd.read_parquet(TRUTH_IN))
+    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
+        metrics["truth"] = cl.score_against_truth(final, truth)
     with atomic_path(OUT / "embeddings.npy") as tmp:
         np.save(tmp, result.features)
     write_json(OUT / "embedding_ids.json", result.ids.tolist())

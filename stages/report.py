@@ -1,7 +1,6 @@
 """report: one self-contained HTML page, reports/index.html, from whatever the pipeline has written;
 a section whose stage has not run (confident-learn, gan-synthesize, contracts, the study) says so."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +8,8 @@ import pandas as pd
 from winnow import report, report_grids
 from winnow.imageset import read_imageset
 from winnow.report_figures import png_uri
-from winnow.stage import load_params, run, write_text
+from winnow.stage import load_params, read_json, read_table, run, write_text
+from winnow.variants import WRITTEN_BY
 
 OUT = Path("reports/index.html")
 DATA_DOCS = Path("reports/contracts")
@@ -21,49 +21,50 @@ def main() -> None:
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
     classes = ingested.classes
-    metrics = {v: m for v in variants if (m := optional(read_json, f"metrics/evaluate/{v}.json"))}
+    metrics = {v: m for v in variants if (m := json_of(f"evaluate@{v}", f"metrics/evaluate/{v}.json"))}
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
     sections = [
         ("summary", "What happened to the data", report.summary_section(
-            ingest=optional(read_json, "metrics/ingest.json"),
-            rejected=optional(pd.read_csv, "data/ingest/rejected.csv"),
-            degrade=optional(read_json, "metrics/degrade.json"),
-            variant_rows={v: rows for v in variants
-                          if (rows := optional(pd.read_parquet, f"data/variants/{v}/rows.parquet")) is not None},
+            ingest=json_of("ingest", "metrics/ingest.json"),
+            rejected=table_of("ingest", "data/ingest/rejected.csv"),
+            degrade=json_of("degrade", "metrics/degrade.json"),
+            variant_rows={v: rows for v in variants if (rows := table_of(
+                WRITTEN_BY.get(v, "variants"), f"data/variants/{v}/rows.parquet")) is not None},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
             confusions={v: confusion_counts(f"plots/evaluate/{v}/confusion.csv", classes=classes) for v in metrics
                         if Path(f"plots/evaluate/{v}/confusion.csv").is_file()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
-            summary=optional(read_json, "metrics/threshold.json"),
-            histograms={path.stem: pd.read_csv(path) for path in sorted(Path("plots/threshold").glob("*.csv"))})),
+            summary=json_of("threshold", "metrics/threshold.json"),
+            histograms={path.stem: table_of("threshold", path)
+                        for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
-            flags=optional(pd.read_parquet, "data/threshold/flags.parquet"),
-            scores=optional(pd.read_parquet, "data/score/scores.parquet"), imageset=degraded,
+            flags=table_of("threshold", "data/threshold/flags.parquet"),
+            scores=table_of("score", "data/score/scores.parquet"), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
-            issues=optional(pd.read_parquet, "data/confident-learn/label_issues.parquet"),
-            summary=optional(read_json, "metrics/confident_learn.json"), imageset=degraded,
+            issues=table_of("confident-learn", "data/confident-learn/label_issues.parquet"),
+            summary=json_of("confident-learn", "metrics/confident_learn.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
-            rounds=optional(pd.read_parquet, "data/embedding-clean/rounds.parquet"),
-            summary=optional(read_json, "metrics/embedding_clean.json"), imageset=degraded,
+            rounds=table_of("embedding-clean", "data/embedding-clean/rounds.parquet"),
+            summary=json_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("balance", "Balanced augmentation", report_grids.balance_section(
-            summary=optional(read_json, "metrics/balance.json"),
+            summary=json_of("balance", "metrics/balance.json"),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
-            groups=optional(pd.read_parquet, "data/dedup/groups.parquet"),
-            summary=optional(read_json, "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
+            groups=table_of("dedup", "data/dedup/groups.parquet"),
+            summary=json_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
         ("gan", "Generated images", report_grids.gan_section(
-            samples=optional(read_imageset, "data/gan"), summary=optional(read_json, "metrics/gan.json"),
+            samples=optional(read_imageset, "data/gan"), summary=json_of("gan-synthesize", "metrics/gan.json"),
             per_class=p["samples_per_class"])),
         ("study", "Data-quality study", report.study_section(study=optional(pd.read_csv, "plots/study/study.csv"))),
         ("contracts", "Data contracts", report.contracts_section(
-            contracts=optional(read_json, "metrics/contracts.json"), data_docs=data_docs_link())),
+            contracts=json_of("contracts", "metrics/contracts.json"), data_docs=data_docs_link())),
     ]
     subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "
                 "every picture is embedded, so this page needs no network")
@@ -76,8 +77,14 @@ def optional(read, path: str):
     return read(path) if Path(path).exists() else None
 
 
-def read_json(path: str) -> dict:
-    return json.loads(Path(path).read_text())
+def json_of(stage: str, path: str) -> dict | None:
+    """The JSON ``stage`` wrote at ``path``, None when it has not run; a damaged file stops the report."""
+    return read_json(path, written_by=stage, missing_ok=True)
+
+
+def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:
+    """The table ``stage`` wrote at ``path``, as :func:`json_of`."""
+    return read_table(path, written_by=stage, missing_ok=True)
 
 
 def labels_by_id(manifest: pd.DataFrame) -> pd.Series:

@@ -1,14 +1,13 @@
 """threshold: a cut per quality issue from its score distribution; flags, metrics and histogram plots."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from winnow.groundtruth import precision_recall_f1, true_issue_mask
+from winnow.groundtruth import PERTURBATION_COLUMNS, precision_recall_f1, true_issue_mask
 from winnow.quality import SCORES, quality_flags
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import load_params, read_table, run, write_json, write_table
 
 SCORES_IN, TRUTH_IN = "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
@@ -16,14 +15,14 @@ FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/thr
 
 def main() -> None:
     p = load_params()["threshold"]
-    table = pd.read_parquet(SCORES_IN)
+    table = read_table(SCORES_IN, written_by="score", columns=("id", *SCORES))
+    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     flags, cuts = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
-    truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else pd.DataFrame()
     metrics = {}
     for issue in SCORES:
         entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"),
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
-        if len(truth):
+        if truth is not None and len(truth):
             entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))
         metrics[issue] = entry
         write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(table[issue].to_numpy(np.float64), cuts[issue],

@@ -3,39 +3,32 @@ which labels, and why) from the imagesets and the cleaners' decision files; writ
 data/variants/<name>/rows.parquet. (augmented is written by gan-synthesize; params `variants` chooses
 which versions are trained.)"""
 
-from pathlib import Path
-
-import pandas as pd
-
-from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json
 from winnow.variants import (
-    CLEANERS, DEGRADE, INGEST, apply_decisions, baseline_rows, cleaner_decisions, oracle_rows, write_variant,
+    DEGRADE, INGEST, apply_decisions, baseline_rows, check_kept, cleaner_decisions, oracle_rows, read_cleaner_tables,
+    write_variant,
 )
 
-DECISION_FILES = {"threshold": "data/threshold/flags.parquet", "dedup": "data/dedup/groups.parquet",
-                  "confident_learn": "data/confident-learn/label_issues.parquet",
-                  "embedding_clean": "data/embedding-clean/decisions.parquet"}
-ARGUMENT = {"threshold": "flags", "dedup": "groups", "confident_learn": "label_issues",
-            "embedding_clean": "neighbour_decisions"}
+# the versions built on pruned: a class the cleaners emptied is missing from each of them too
+FROM_PRUNED = ("pruned", "augmented", "balanced")
 
 
 def main() -> None:
-    cleaners = load_params()["pruned"]["cleaners"]
-    unknown = set(cleaners) - set(CLEANERS)
-    if unknown:
-        raise WinnowError(f"pruned.cleaners: unknown {sorted(unknown)}; choose from {', '.join(CLEANERS)}")
-    degraded = read_imageset(DEGRADE).manifest
-    missing = [c for c in cleaners if not Path(DECISION_FILES[c]).is_file()]
-    if missing:
-        raise WinnowError(f"pruned.cleaners: {missing[0]} has no decision file ({DECISION_FILES[missing[0]]}); run its stage")
-    tables = {ARGUMENT[c]: pd.read_parquet(DECISION_FILES[c]) for c in cleaners}
+    params = load_params()
+    tables = read_cleaner_tables(params["pruned"]["cleaners"])
+    degraded = read_imageset(DEGRADE)
+    ingested = read_imageset(INGEST)
+    baseline = baseline_rows(degraded.manifest)
     written = {
-        "oracle": oracle_rows(read_imageset(INGEST).manifest),
-        "baseline": baseline_rows(degraded),
-        "pruned": apply_decisions(baseline_rows(degraded), cleaner_decisions(**tables)),
+        "oracle": oracle_rows(ingested.manifest),
+        "baseline": baseline,
+        "pruned": apply_decisions(baseline, cleaner_decisions(**tables)),
     }
+    trained = set(params.get("variants") or [])
+    for name, rows in written.items():
+        if name in trained or (name == "pruned" and trained & set(FROM_PRUNED)):
+            check_kept(name, rows, before=baseline if name == "pruned" else None, classes=ingested.classes)
     summary = {}
     for name, rows in written.items():
         write_variant(name, rows)

@@ -4,8 +4,9 @@ import pytest
 
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, write_imageset
+from winnow.stage import write_table
 from winnow.variants import (
-    apply_decisions, baseline_rows, cleaner_decisions, load_variant, oracle_rows, write_variant,
+    apply_decisions, baseline_rows, check_kept, cleaner_decisions, load_variant, oracle_rows, write_variant,
 )
 
 
@@ -92,9 +93,60 @@ def test_oracle_reads_the_undamaged_split_and_extra_images_are_added(project):
 
 
 def test_missing_and_empty_variants_are_clear_errors(project):
-    with pytest.raises(WinnowError, match="rows.parquet: not found"):
+    with pytest.raises(WinnowError, match="rows.parquet: not found; rerun the variants stage"):
         load_variant("pruned")
     rows = baseline_rows(project).assign(action="drop")
     write_variant("empty", rows)
-    with pytest.raises(WinnowError, match="every train image was dropped"):
+    with pytest.raises(WinnowError, match=r"variant empty: no train image left \(its decisions drop all 5 train images"):
         load_variant("empty")
+
+
+def test_cleaners_that_decide_nothing_leave_every_row_kept(project):
+    """Clean data: threshold flags nothing, dedup removes nothing, the label cleaners keep every label."""
+    flags = pd.DataFrame({"id": ["i0", "i1"], "dark": [False, False], "blurry": [False, False], "any": False})
+    groups = pd.DataFrame({"id": ["i0", "i1"], "kept": [True, True], "reason": ["", ""]})
+    issues = pd.DataFrame({"id": ["i0"], "decision": ["keep"], "suggested_label": [2], "reason": ["consistent"]})
+    nothing = pd.DataFrame({"id": [], "decision": [], "suggested_label": [], "reason": []})
+    decisions = cleaner_decisions(flags=flags, groups=groups, label_issues=issues, neighbour_decisions=nothing)
+    assert decisions.empty and list(decisions.columns) == ["id", "action", "label", "reason", "stage"]
+    rows = baseline_rows(project)
+    assert apply_decisions(rows, decisions).equals(rows)
+
+
+def test_drops_without_any_relabel_keep_their_reasons(project):
+    flags = pd.DataFrame({"id": ["i1", "i2"], "dark": [True, False], "blurry": [True, False], "any": [True, False]})
+    groups = pd.DataFrame({"id": ["i3"], "kept": [False], "reason": ["near_duplicate"]})
+    rows = apply_decisions(baseline_rows(project), cleaner_decisions(flags=flags, groups=groups)).set_index("id")
+    assert rows["action"].to_dict() == {"i0": "keep", "i1": "drop", "i2": "keep", "i3": "drop", "i4": "keep"}
+    assert rows.loc["i1", "reason"] == "dark+blurry" and rows.loc["i3", "reason"] == "near_duplicate"
+    assert rows["label"].tolist() == [2, 1, 2, 0, 1]
+
+
+def test_a_class_emptied_by_the_cleaners_is_refused_but_one_absent_before_is_not(project):
+    before = baseline_rows(project)  # labels 2, 1, 2, 0, 1
+    emptied = before.assign(action=["keep", "keep", "keep", "drop", "keep"], stage=["", "", "", "dedup", ""])
+    with pytest.raises(WinnowError, match=r"^variant pruned: the decisions leave class 'a' no train image \(all 1 "
+                                          r"dropped or relabelled: dedup 1\)"):
+        check_kept("pruned", emptied, before=before, classes=["a", "b", "c"])
+    without_a = before[before["label"] != 0].reset_index(drop=True)
+    check_kept("pruned", without_a.assign(action=["drop", "keep", "keep", "keep"]), before=without_a,
+               classes=["a", "b", "c"])
+    with pytest.raises(WinnowError, match=r"^variant baseline: no train image left \(the train split it is taken "
+                                          r"from is empty\)"):
+        check_kept("baseline", before.iloc[:0], classes=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("action", "maybe", "row 1 has action 'maybe', not one of keep, drop, relabel, add"),
+    ("origin", "elsewhere", "row 1 has origin 'elsewhere', not one of ingest, degrade, extra"),
+    ("id", "i0", "image 'i0' has more than one row"),
+    ("label", 3, "row 1 has label 3, not a class index in [0, 2]"),
+])
+def test_damaged_rows_name_the_row_and_the_variants_stage(project, column, value, message):
+    rows = baseline_rows(project)
+    rows.loc[1, column] = value
+    write_table("data/variants/pruned/rows.parquet", rows)
+    with pytest.raises(WinnowError) as raised:
+        load_variant("pruned")
+    assert str(raised.value) == (f"data/variants/pruned/rows.parquet: {message}; rerun the variants stage "
+                                 "(dvc repro variants)")

@@ -49,6 +49,9 @@ def considered_rows(
 
     Returns:
         ``(considered, conflict)``, bool ``(N,)`` each; ``conflict`` is False outside ``considered``.
+
+    Raises:
+        WinnowError: when no train image is left to judge.
     """
     ids = manifest["id"]
     considered = manifest["split"].to_numpy() == "train"
@@ -61,6 +64,13 @@ def considered_rows(
         by_id = groups.set_index("id")
         considered &= by_id["kept"].reindex(ids, fill_value=True).to_numpy(bool)
         conflict = by_id["label_conflict"].reindex(ids, fill_value=False).to_numpy(bool) & considered
+    if not considered.any():
+        train = int((manifest["split"] == "train").sum())
+        if not train:
+            raise WinnowError("no train image to judge: the imageset's train split is empty")
+        raise WinnowError(f"no train image left to judge: threshold flagged or dedup removed all {train} of them; "
+                          "check data/threshold/flags.parquet and data/dedup/groups.parquet (threshold and dedup "
+                          "params)")
     return considered, conflict
 
 
@@ -74,6 +84,8 @@ def check_folds(labels: np.ndarray, *, folds: int, classes: list[str]) -> None:
         raise WinnowError(f"confident_learn.folds: {folds!r} must be an integer of at least 2")
     counts = np.bincount(labels, minlength=len(classes))
     present = np.flatnonzero(counts)
+    if not len(present):
+        raise WinnowError("confident_learn: no train image to judge")
     smallest = present[np.argmin(counts[present])]
     if counts[smallest] < folds:
         raise WinnowError(

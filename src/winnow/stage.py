@@ -1,11 +1,14 @@
-"""What every stage script shares: its params section, atomic JSON output, one-line failures."""
+"""What every stage script shares: its params section, atomic writes, checked reads of what other stages
+wrote, one-line failures, and the clean-up of temporaries a killed run left behind."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,8 +68,118 @@ def _to_builtin(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> WinnowError:
+    """The one line for an intermediate file that is missing or broken: the file, what is wrong with it and
+    the stage that writes it again (its DVC name, e.g. ``threshold``, ``train@baseline``)."""
+    return WinnowError(f"{path}: {problem}; rerun the {written_by} stage (dvc repro {written_by})")
+
+
+def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
+               missing_ok: bool = False):
+    """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
+
+    A missing, empty, truncated or foreign file, or one without a needed column, raises
+    :func:`rerun_error`; with ``missing_ok`` an absent file gives None (its stage is optional).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if missing_ok and not path.exists():
+        return None
+    if not path.is_file():
+        raise rerun_error(path, "not found", written_by=written_by)
+    kind = "CSV" if path.suffix == ".csv" else "parquet"
+    try:
+        frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
+    except (OSError, ValueError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
+        raise rerun_error(path, f"not a readable {kind} file ({_detail(err)})", written_by=written_by) from err
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=written_by)
+    return frame
+
+
+def read_json(path: str | os.PathLike, *, written_by: str, keys: Iterable[str] = (), missing_ok: bool = False):
+    """JSON another stage wrote; with ``keys``, an object holding at least those keys. Failures as
+    :func:`read_table`."""
+    path = Path(path)
+    if missing_ok and not path.exists():
+        return None
+    if not path.is_file():
+        raise rerun_error(path, "not found", written_by=written_by)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise rerun_error(path, f"not a readable JSON file ({_detail(err)})", written_by=written_by) from err
+    keys = list(keys)
+    if keys and not isinstance(value, dict):
+        raise rerun_error(path, f"holds a JSON {type(value).__name__}, not an object", written_by=written_by)
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise rerun_error(path, f"lacks key(s) {', '.join(missing)}", written_by=written_by)
+    return value
+
+
+def _detail(err: Exception) -> str:
+    """The first line of a reader's error, without the path it repeats (``... source '<path>': why``)."""
+    lines = str(err).strip().splitlines()
+    return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
+
+
+# atomic_path, the imageset writer and the Data Docs builder name their temporaries .<name>.tmp-<pid>[.suffix]
+# (the imageset writer also .<name>.old-<pid> for the folder it replaces)
+OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports")
+_TEMPORARY = re.compile(r"^\..+\.(?:tmp|old)-(\d+)(?:\..*)?$")
+
+
+def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:
+    """Remove the temporaries that writers killed before their rename (kill -9, a power cut) left under
+    ``roots``; those of a process still running are left alone. Returns what was removed."""
+    removed = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                match = _TEMPORARY.match(name)
+                if match is None or _running(int(match.group(1))):
+                    continue
+                path = Path(folder) / name
+                if name in dirs:
+                    dirs.remove(name)  # not walked into: it is going
+                try:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                except OSError:
+                    continue  # not ours to remove (permissions): leave it rather than stop the stage
+                removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows; sweep nothing there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except (OverflowError, ValueError):
+        return False  # no process can have this number
+    try:  # /proc/<pid>/stat: "pid (name) state ..."
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def run(main: Callable[[], None]) -> None:
-    """Run a stage's main; a WinnowError becomes one line on stderr and exit status 1."""
+    """Run a stage's main, first removing what killed runs left behind (:func:`sweep_temporaries`); a
+    WinnowError becomes one line on stderr and exit status 1."""
+    removed = sweep_temporaries()
+    if removed:
+        print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
     try:
         main()
     except WinnowError as err:

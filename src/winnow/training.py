@@ -254,15 +254,43 @@ def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image
 
 
 def load(path: str | os.PathLike, *, device: str = "auto") -> tuple[Trained, list[str]]:
-    """A model saved by :func:`save`, on the chosen device, and its class names."""
+    """A model saved by :func:`save`, on the chosen device, and its class names.
+
+    ``models/<v>.pt`` is written by the ``train@<v>`` stage; a missing, truncated or foreign file (torch
+    loads with ``weights_only``, so a pickle that is not plain tensors and containers is refused, never run)
+    raises :func:`winnow.stage.rerun_error` naming that stage.
+    """
+    import pickle
+    import warnings
+
+    from winnow.stage import rerun_error
+
     path = Path(path)
+    written_by = f"train@{path.stem}"
     if not path.is_file():
-        raise WinnowError(f"{path}: model file not found (run the train stage first)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    config = TrainConfig(**ckpt["config"])
-    h, w, c = ckpt["image_shape"]
-    model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=h)
-    model.load_state_dict(ckpt["state_dict"])
+        raise rerun_error(path, "model file not found", written_by=written_by)
+    try:
+        with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise rerun_error(path, "not a winnow model checkpoint (a pickle torch.load(weights_only=True) refuses)",
+                          written_by=written_by) from err
+    except (EOFError, OSError, RuntimeError, ValueError) as err:
+        detail = str(err).strip().split(". ")[0][:160] or "it ends early"
+        raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
+    needed = {"state_dict", "config", "mean", "std", "classes", "image_shape", "history", "best_epoch"}
+    missing = sorted(needed - set(ckpt)) if isinstance(ckpt, dict) else sorted(needed)
+    if missing:
+        raise rerun_error(path, f"not a winnow model checkpoint (lacks {', '.join(missing)})", written_by=written_by)
+    try:
+        config = TrainConfig(**ckpt["config"])
+        h, w, c = ckpt["image_shape"]
+        model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=h)
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
     model = model.to(pick_device(device)).eval()
     return Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config), ckpt["classes"]
 

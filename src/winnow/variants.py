@@ -25,13 +25,25 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
-from winnow.stage import write_table
+from winnow.stage import read_table, rerun_error, write_table
 
 INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
 ROW_COLUMNS = ("id", "origin", "label", "action", "reason", "stage")
 ACTIONS = ("keep", "drop", "relabel", "add")
-CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")
+# the variants other stages write; every other one is written by the variants stage
+WRITTEN_BY = {"augmented": "gan-synthesize", "balanced": "balance"}
+# per cleaner (pruned.cleaners): its decision file, the stage writing it, the cleaner_decisions argument it
+# fills and the columns cleaner_decisions reads from it
+DECISION_FILES = {
+    "threshold": ("data/threshold/flags.parquet", "threshold", "flags", ("id", "any")),
+    "dedup": ("data/dedup/groups.parquet", "dedup", "groups", ("id", "kept", "reason")),
+    "confident_learn": ("data/confident-learn/label_issues.parquet", "confident-learn", "label_issues",
+                        ("id", "decision", "suggested_label", "reason")),
+    "embedding_clean": ("data/embedding-clean/decisions.parquet", "embedding-clean", "neighbour_decisions",
+                        ("id", "decision", "suggested_label", "reason")),
+}
+CLEANERS = tuple(DECISION_FILES)
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -69,11 +81,14 @@ def cleaner_decisions(
     """
     parts = []
     if flags is not None:
-        issues = [c for c in flags.columns if c not in ("id", "any") and flags[c].dtype == bool]
+        issues = np.array([c for c in flags.columns if c not in ("id", "any") and flags[c].dtype == bool],
+                          dtype=object)
         flagged = flags[flags[issues].any(axis=1)]
-        reasons = flagged[issues].apply(lambda row: "+".join(np.array(issues)[row.to_numpy()]), axis=1)
+        # a list, not DataFrame.apply: apply on zero rows (a clean data set) returns a frame, not a Series
+        reasons = ["+".join(issues[row]) for row in flagged[issues].to_numpy(bool)]
         parts.append(pd.DataFrame({"id": flagged["id"], "action": "drop", "label": -1,
-                                   "reason": reasons.astype(str), "stage": "threshold"}))
+                                   "reason": pd.Series(reasons, index=flagged.index, dtype=object),
+                                   "stage": "threshold"}))
     if groups is not None:
         removed = groups[~groups["kept"].astype(bool)]
         parts.append(pd.DataFrame({"id": removed["id"], "action": "drop", "label": -1,
@@ -87,9 +102,23 @@ def cleaner_decisions(
             "label": np.where(acted["decision"] == "relabel", acted["suggested_label"], -1).astype(np.int64),
             "reason": acted["reason"].astype(str), "stage": stage,
         }))
+    parts = [part for part in parts if len(part)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("id", "action", "label", "reason", "stage")})
     return pd.concat(parts, ignore_index=True)
+
+
+def read_cleaner_tables(cleaners) -> dict[str, pd.DataFrame]:
+    """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
+    :func:`cleaner_decisions` keyword arguments."""
+    unknown = sorted(set(cleaners) - set(CLEANERS))
+    if unknown:
+        raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
+    tables = {}
+    for cleaner in cleaners:
+        path, stage, argument, columns = DECISION_FILES[cleaner]
+        tables[argument] = read_table(path, written_by=stage, columns=columns)
+    return tables
 
 
 def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +143,12 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
     out = rows.merge(summary, how="left", left_on="id", right_index=True)
     drop = out["drops"].eq(True) | out["labels"].gt(1)
     relabel = ~drop & out["labels"].eq(1)
-    old = out["label"].astype(str)
     out.loc[drop, "reason"] = out.loc[drop, "drop_reason"].fillna("conflicting relabels")
-    out.loc[relabel, "reason"] = (old + "->" + out["new_label"].astype("Int64").astype(str) + ": "
-                                  + out["relabel_reason"])[relabel]
+    # built from the relabelled rows only: with no relabel at all their columns are all null, and pandas
+    # refuses to add a null object column to a string one
+    moved = out[relabel]
+    out.loc[relabel, "reason"] = (moved["label"].astype(str) + "->" + moved["new_label"].astype("Int64").astype(str)
+                                  + ": " + moved["relabel_reason"].astype(str))
     out.loc[relabel, "label"] = out.loc[relabel, "new_label"].astype(np.int64)
     out.loc[drop, "action"] = "drop"
     out.loc[relabel, "action"] = "relabel"
@@ -138,33 +169,82 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
     write_table(folder / "rows.parquet", rows.loc[:, list(ROW_COLUMNS)])
 
 
-def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> pd.DataFrame:
-    path = Path(root) / name / "rows.parquet"
-    if not path.is_file():
-        raise WinnowError(f"{path}: not found; the variants stage (or gan-synthesize for augmented) writes it")
-    return pd.read_parquet(path)
+def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = None,
+               classes: list[str]) -> None:
+    """Raise :class:`WinnowError` when variant ``name`` keeps no train image, or when its decisions leave a
+    class without any that ``before`` (the rows the decisions were applied to, same order) had.
+
+    A class already absent from ``before`` (removed on purpose by degrade's class_removal) is no error.
+    """
+    kept = rows["action"] != "drop"
+    if not kept.any():
+        cause = (f"its decisions drop all {len(rows)} train images" if len(rows)
+                 else "the train split it is taken from is empty")
+        raise WinnowError(f"variant {name}: no train image left ({cause}); a model cannot be trained on it")
+    if before is None:
+        return
+    had = np.bincount(before["label"].to_numpy(np.int64), minlength=len(classes))
+    has = np.bincount(rows.loc[kept, "label"].to_numpy(np.int64), minlength=len(classes))
+    lost = np.flatnonzero((had > 0) & (has == 0))
+    if len(lost):
+        label = lost[0]
+        taken = rows[(before["label"].to_numpy() == label) & (rows["action"] != "keep").to_numpy()]
+        by_stage = ", ".join(f"{stage} {n}" for stage, n in taken.groupby("stage").size().items())
+        raise WinnowError(f"variant {name}: the decisions leave class {classes[label]!r} no train image (all "
+                          f"{had[label]} dropped or relabelled: {by_stage}); check those decisions or leave the "
+                          "stage out of pruned.cleaners")
+
+
+def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes: int | None = None) -> pd.DataFrame:
+    """A variant's ``rows.parquet``, checked: :data:`ROW_COLUMNS`, known actions and origins, one row per
+    image and, given ``num_classes``, labels in ``[0, num_classes)``."""
+    path, written_by = _rows_file(name, root)
+    rows = read_table(path, written_by=written_by, columns=ROW_COLUMNS)
+    for column, known in (("action", ACTIONS), ("origin", (*ORIGINS, "extra"))):
+        bad = ~rows[column].isin(known)
+        if bad.any():
+            raise rerun_error(path, f"row {int(np.flatnonzero(bad)[0])} has {column} {rows[column][bad].iloc[0]!r}, "
+                                    f"not one of {', '.join(known)}", written_by=written_by)
+    twice = rows.duplicated(["origin", "id"])
+    if twice.any():
+        raise rerun_error(path, f"image {rows['id'][twice].iloc[0]!r} has more than one row", written_by=written_by)
+    if num_classes is not None:
+        labels = pd.to_numeric(rows["label"], errors="coerce")
+        bad = labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            label = rows["label"].astype(object).iloc[row]
+            raise rerun_error(path, f"row {row} has label {label!r}, not a class index in [0, {num_classes - 1}]",
+                              written_by=written_by)
+    return rows
+
+
+def _rows_file(name: str, root: str | os.PathLike) -> tuple[Path, str]:
+    """A variant's rows.parquet and the stage that writes it."""
+    return Path(root) / name / "rows.parquet", WRITTEN_BY.get(name, "variants")
 
 
 def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[ImageSet, ImageSet]:
     """(train, val) imagesets of a variant, images in memory, labels as the variant decided."""
-    rows = read_rows(name, root=root)
-    rows = rows[rows["action"] != "drop"]
     ingested = read_imageset(INGEST)
-    sources = {"ingest": ingested, "extra": None, "degrade": None}
+    rows = read_rows(name, root=root, num_classes=len(ingested.classes))
+    check_kept(name, rows, classes=ingested.classes)
+    path, written_by = _rows_file(name, root)
+    rows = rows[rows["action"] != "drop"]
+    sources = {"ingest": ingested}
     parts = []
     for origin, chosen in rows.groupby("origin", sort=False):
-        if sources.get(origin) is None:
+        if origin not in sources:
             sources[origin] = read_imageset(Path(root) / name / "extra" if origin == "extra" else ORIGINS[origin])
         imageset = sources[origin]
         position = pd.Series(np.arange(len(imageset)), index=imageset.manifest["id"].to_numpy())
         missing = ~chosen["id"].isin(position.index)
         if missing.any():
-            raise WinnowError(f"variant {name}: id {chosen['id'][missing].iloc[0]!r} is not in the {origin} imageset")
+            raise rerun_error(path, f"image {chosen['id'][missing].iloc[0]!r} is not in the {origin} imageset",
+                              written_by=written_by)
         part = imageset.select(position[chosen["id"]].to_numpy())
         part.manifest["label"] = chosen["label"].to_numpy(np.int64)
         parts.append(part)
-    if not parts:
-        raise WinnowError(f"variant {name}: every train image was dropped")
     train = ImageSet(np.concatenate([p.images for p in parts]),
                      pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
     return train, ingested.split("val")

@@ -1,0 +1,483 @@
+"""Hostile intermediates (issue 16 items 2, 7, 8): a file one stage wrote and another reads is missing,
+empty, truncated, foreign or short of a column; a cleaner's decisions empty a class or the whole train
+split; a run was killed with kill -9 in the middle of a write.
+
+Each case copies a tiny pipeline state (3 classes of random 8x8 images, the score, threshold, dedup,
+confident-learn and embedding-clean tables, the variants' rows), damages one file, runs the real stage
+and asserts the one line that names the file and the stage to rerun, and that nothing was left behind.
+No case trains a model: each error comes before training.
+"""
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
+from winnow.dedup import dedup_images
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.labels import ISSUE_COLUMNS
+from winnow.neighbours import DECISION_COLUMNS
+from winnow.quality import SCORES, score_table
+from winnow.stage import write_table
+from winnow.variants import baseline_rows, oracle_rows, write_variant
+
+CLASSES = ["a", "b", "c"]
+PER_CLASS = {"train": 6, "val": 2, "test": 2}
+
+
+def _params() -> dict:
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["pruned"]["cleaners"] = ["threshold", "dedup"]
+    params["variants"] = ["oracle", "baseline", "pruned"]
+    return params
+
+
+def _decisions(ids: np.ndarray, labels: np.ndarray, columns) -> pd.DataFrame:
+    """A confident-learn or embedding-clean decision table that keeps every image (scores left NaN)."""
+    known = {"id": ids, "given_label": labels, "suggested_label": labels, "decision": "keep",
+             "reason": "consistent", "is_issue": False}
+    return pd.DataFrame({c: known.get(c, np.full(len(ids), np.nan)) for c in columns})
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The pipeline state after the variants stage on clean data: nothing flagged, no duplicate, every
+    label kept."""
+    root = make_project(tmp_path_factory.mktemp("template"), _params())
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    scores = score_table(images, manifest, **_params()["score"])
+    write_table(root / "data/score/scores.parquet", scores)
+    write_table(root / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
+                                                                 min_correlation=0.98))
+    train = manifest[manifest["split"] == "train"]
+    write_table(root / "data/confident-learn/label_issues.parquet",
+                _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))
+    write_table(root / "data/embedding-clean/decisions.parquet",
+                _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
+    for name, variant in (("oracle", oracle_rows(manifest)), ("baseline", baseline_rows(manifest)),
+                          ("pruned", baseline_rows(manifest))):
+        write_variant(name, variant, root=root / "data/variants")
+    shutil.copytree(ROOT / "contracts", root / "contracts")
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_column(path: Path, column: str) -> None:
+    pd.read_parquet(path).drop(columns=column).to_parquet(path, index=False)
+
+
+def _with_cleaners(project: Path, *cleaners: str) -> None:
+    params = _params()
+    params["pruned"]["cleaners"] = list(cleaners)
+    make_project(project, params)
+
+
+def _fails(project: Path, stage: str, *args: str, fragments: tuple[str, ...]) -> str:
+    before = files_under(project)
+    done = run_stage(project, stage, *args)
+    line = assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+    return line
+
+
+# -- decision files read by the variants stage -----------------------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_variants_truncated_flags_name_the_file_and_the_threshold_stage(project):
+    _truncate(project / "data/threshold/flags.parquet")
+    line = _fails(project, "variants", fragments=("data/threshold/flags.parquet: not a readable parquet file (",))
+    assert line.endswith("; rerun the threshold stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_missing_groups_name_the_dedup_stage(project):
+    (project / "data/dedup/groups.parquet").unlink()
+    line = _fails(project, "variants", fragments=())
+    assert line == "error: data/dedup/groups.parquet: not found; rerun the dedup stage (dvc repro dedup)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_flags_without_their_any_column(project):
+    _drop_column(project / "data/threshold/flags.parquet", "any")
+    line = _fails(project, "variants", fragments=())
+    assert line == ("error: data/threshold/flags.parquet: lacks column(s) any; rerun the threshold stage "
+                    "(dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_empty_label_issues_file_names_confident_learn(project):
+    _with_cleaners(project, "threshold", "dedup", "confident_learn")
+    (project / "data/confident-learn/label_issues.parquet").write_bytes(b"")
+    _fails(project, "variants", fragments=("data/confident-learn/label_issues.parquet: not a readable parquet file",
+                                           "rerun the confident-learn stage (dvc repro confident-learn)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_garbage_neighbour_decisions_name_embedding_clean(project):
+    _with_cleaners(project, "embedding_clean")
+    (project / "data/embedding-clean/decisions.parquet").write_bytes(os.urandom(512))
+    _fails(project, "variants", fragments=("data/embedding-clean/decisions.parquet: not a readable parquet file",
+                                           "(dvc repro embedding-clean)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_with_nothing_flagged_keeps_every_train_image(project):
+    """Clean data, the README's own-data path: threshold flags nothing, dedup removes nothing and the
+    label cleaners keep every label. This used to end in a traceback."""
+    _with_cleaners(project, "threshold", "dedup", "confident_learn", "embedding_clean")
+    done = run_stage(project, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    expected = [f"train-{c}-{i}" for c in range(3) for i in range(6)]
+    assert rows["id"].tolist() == expected
+    assert rows["label"].tolist() == [c for c in range(3) for _ in range(6)]
+    assert set(rows["action"]) == {"keep"} and set(rows["origin"]) == {"degrade"}
+    assert "pruned 18 train images" in done.stdout
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_refuses_cleaners_that_empty_a_class(project):
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].str.startswith("train-1-"), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    line = _fails(project, "variants", fragments=())
+    assert line == ("error: variant pruned: the decisions leave class 'b' no train image (all 6 dropped or "
+                    "relabelled: threshold 6); check those decisions or leave the stage out of pruned.cleaners")
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_refuses_cleaners_that_drop_every_image(project):
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].str.startswith("train-"), ["blurry", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    line = _fails(project, "variants", fragments=())
+    assert line == ("error: variant pruned: no train image left (its decisions drop all 18 train images); "
+                    "a model cannot be trained on it")
+
+
+# -- tables read by threshold, dedup, the label cleaners and contracts ------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_garbage_scores_name_the_score_stage(project):
+    (project / "data/score/scores.parquet").write_bytes(b"PAR1" + os.urandom(300))
+    _fails(project, "threshold", fragments=("data/score/scores.parquet: not a readable parquet file (",
+                                            "; rerun the score stage (dvc repro score)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_truncated_ground_truth_names_degrade(project):
+    path = project / "data/degrade/perturbations.parquet"
+    write_table(path, perturbation_table([{"id": "train-0-0", "kind": "blur", "params": "{}", "source_id": None,
+                                           "original_label": 0}]))
+    _truncate(path)
+    _fails(project, "threshold", fragments=("data/degrade/perturbations.parquet: not a readable parquet file",
+                                            "(dvc repro degrade)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_scores_without_phash(project):
+    _drop_column(project / "data/score/scores.parquet", "phash")
+    line = _fails(project, "dedup", fragments=())
+    assert line == "error: data/score/scores.parquet: lacks column(s) phash; rerun the score stage (dvc repro score)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_confident_learn_truncated_groups_stop_it_before_training(project):
+    _truncate(project / "data/dedup/groups.parquet")
+    _fails(project, "confident-learn", fragments=("data/dedup/groups.parquet: not a readable parquet file",
+                                                  "(dvc repro dedup)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_confident_learn_ground_truth_without_original_label_stops_it_before_training(project):
+    _drop_column(project / "data/degrade/perturbations.parquet", "original_label")
+    line = _fails(project, "confident-learn", fragments=())
+    assert line == ("error: data/degrade/perturbations.parquet: lacks column(s) original_label; rerun the degrade "
+                    "stage (dvc repro degrade)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_embedding_clean_empty_flags_file(project):
+    (project / "data/threshold/flags.parquet").write_bytes(b"")
+    _fails(project, "embedding-clean", fragments=("data/threshold/flags.parquet: not a readable parquet file "
+                                                  "(Parquet file size is 0 bytes)", "(dvc repro threshold)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_label_cleaners_refuse_when_threshold_and_dedup_left_nothing_to_judge(project):
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].str.startswith("train-"), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    line = _fails(project, "confident-learn", fragments=())
+    assert line == ("error: no train image left to judge: threshold flagged or dedup removed all 18 of them; check "
+                    "data/threshold/flags.parquet and data/dedup/groups.parquet (threshold and dedup params)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_truncated_scores(project):
+    _truncate(project / "data/score/scores.parquet")
+    _fails(project, "contracts", fragments=("data/score/scores.parquet: not a readable parquet file",
+                                            "(dvc repro score)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_label_issues_without_is_issue(project):
+    _drop_column(project / "data/confident-learn/label_issues.parquet", "is_issue")
+    line = _fails(project, "contracts", fragments=())
+    assert line == ("error: data/confident-learn/label_issues.parquet: lacks column(s) is_issue; rerun the "
+                    "confident-learn stage (dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_report_truncated_metrics_json(project):
+    (project / "metrics").mkdir()
+    (project / "metrics/threshold.json").write_text('{"dark": {"method": "auto", "thr')
+    _fails(project, "report", fragments=("metrics/threshold.json: not a readable JSON file (",
+                                         "; rerun the threshold stage (dvc repro threshold)"))
+
+
+# -- a variant's rows, read by train, balance and gan-synthesize -------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_train_truncated_rows_stop_it_before_training(project):
+    _truncate(project / "data/variants/pruned/rows.parquet")
+    _fails(project, "train", "pruned", fragments=("data/variants/pruned/rows.parquet: not a readable parquet file",
+                                                  "(dvc repro variants)"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_rows_with_a_label_outside_the_classes(project):
+    path = project / "data/variants/baseline/rows.parquet"
+    rows = pd.read_parquet(path)
+    rows.loc[4, "label"] = 7
+    write_table(path, rows)
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == ("error: data/variants/baseline/rows.parquet: row 4 has label 7, not a class index in [0, 2]; "
+                    "rerun the variants stage (dvc repro variants)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_rows_naming_an_image_the_imageset_lacks(project):
+    path = project / "data/variants/oracle/rows.parquet"
+    rows = pd.read_parquet(path)
+    rows.loc[2, "id"] = "train-9-9"
+    write_table(path, rows)
+    line = _fails(project, "train", "oracle", fragments=())
+    assert line == ("error: data/variants/oracle/rows.parquet: image 'train-9-9' is not in the ingest imageset; "
+                    "rerun the variants stage (dvc repro variants)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_balance_missing_pruned_rows(project):
+    (project / "data/variants/pruned/rows.parquet").unlink()
+    line = _fails(project, "balance", fragments=())
+    assert line == ("error: data/variants/pruned/rows.parquet: not found; rerun the variants stage "
+                    "(dvc repro variants)")
+
+
+# -- the trained model read by evaluate, balance and gan-synthesize ----------------------------------------
+
+@pytest.mark.hostile("training")
+def test_evaluate_truncated_model(project):
+    (project / "models").mkdir()
+    torch.save({"state_dict": {"w": torch.zeros(64, 64)}}, project / "models/baseline.pt")
+    _truncate(project / "models/baseline.pt")
+    _fails(project, "evaluate", "baseline", fragments=("models/baseline.pt: not a readable model checkpoint (",
+                                                       "; rerun the train@baseline stage (dvc repro train@baseline)"))
+
+
+class _Payload:
+    """A pickle that would create a file when unpickled by a loader that runs code."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path("pwned"),))
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_foreign_pickle_without_running_it(project):
+    (project / "models").mkdir()
+    (project / "models/pruned.pt").write_bytes(pickle.dumps({"state_dict": _Payload()}))
+    line = _fails(project, "evaluate", "pruned", fragments=())
+    assert line == ("error: models/pruned.pt: not a winnow model checkpoint (a pickle torch.load(weights_only=True) "
+                    "refuses); rerun the train@pruned stage (dvc repro train@pruned)")
+    assert not (project / "pwned").exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_torch_file_that_is_not_a_checkpoint(project):
+    (project / "models").mkdir()
+    torch.save({"weights": torch.zeros(3)}, project / "models/oracle.pt")
+    line = _fails(project, "evaluate", "oracle", fragments=())
+    assert line == ("error: models/oracle.pt: not a winnow model checkpoint (lacks best_epoch, classes, config, "
+                    "history, image_shape, mean, state_dict, std); rerun the train@oracle stage "
+                    "(dvc repro train@oracle)")
+
+
+@pytest.mark.hostile("training")
+def test_balance_empty_baseline_model(project):
+    (project / "models").mkdir()
+    (project / "models/baseline.pt").write_bytes(b"")
+    line = _fails(project, "balance", fragments=())
+    assert line == ("error: models/baseline.pt: not a readable model checkpoint (it ends early); rerun the "
+                    "train@baseline stage (dvc repro train@baseline)")
+
+
+@pytest.mark.hostile("training")
+def test_gan_synthesize_missing_baseline_model(project):
+    line = _fails(project, "gan-synthesize", fragments=())
+    assert line == ("error: models/baseline.pt: model file not found; rerun the train@baseline stage "
+                    "(dvc repro train@baseline)")
+
+
+# -- kill -9 in the middle of a write -----------------------------------------------------------------------
+
+# Runs a stage script, but the write of one output (WINNOW_HANG_AT: the final path of an atomic write, or
+# "imageset" for the first array of an imageset) stops after the temporary is written, prints "HANGING <tmp>"
+# and waits to be killed.
+_LAUNCHER = '''
+import os, runpy, sys, time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import winnow.stage as stage
+
+target, atomic, save = os.environ["WINNOW_HANG_AT"], stage.atomic_path, np.save
+
+
+def hang(tmp):
+    print(f"HANGING {tmp}", flush=True)
+    time.sleep(600)
+
+
+@contextmanager
+def slow_atomic_path(path):
+    with atomic(path) as tmp:
+        yield tmp
+        if str(path) == target:
+            hang(tmp)
+
+
+def slow_save(file, array, *args, **kwargs):
+    save(file, array, *args, **kwargs)
+    if target == "imageset" and ".tmp-" in Path(file).parent.name:
+        hang(Path(file).parent)
+
+
+stage.atomic_path, np.save = slow_atomic_path, slow_save
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+'''
+
+
+def _kill_mid_write(project: Path, stage: str, hang_at: str) -> Path:
+    """Start ``stage`` so that it stops in the write of ``hang_at``, kill -9 it there; the temporary it left."""
+    launcher = project.parent / "launcher.py"
+    launcher.write_text(_LAUNCHER)
+    script = ROOT / "stages" / f"{stage.replace('-', '_')}.py"
+    proc = subprocess.Popen([sys.executable, str(launcher), str(script)], cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**_env(), "WINNOW_HANG_AT": hang_at})
+    try:
+        for line in proc.stdout:
+            if line.startswith("HANGING "):
+                temporary = project / line.split(" ", 1)[1].strip()
+                break
+        else:
+            pytest.fail(f"{stage} ended before the write of {hang_at}: {proc.stderr.read()[-2000:]}")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert f".tmp-{proc.pid}" in temporary.name and temporary.exists()
+    return temporary
+
+
+@pytest.mark.hostile("interrupted")
+def test_threshold_killed_mid_write_leaves_a_temporary_the_next_run_removes(project):
+    first = run_stage(project, "threshold")
+    assert first.returncode == 0, first.stderr
+    clean = {name: (project / name).read_bytes() for name in ("data/threshold/flags.parquet",
+                                                              "metrics/threshold.json")}
+    (project / "metrics/threshold.json").unlink()
+    temporary = _kill_mid_write(project, "threshold", "metrics/threshold.json")
+    assert temporary.parent == project / "metrics" and temporary.suffix == ".json"
+
+    again = run_stage(project, "threshold")
+    assert again.returncode == 0, again.stderr
+    assert not temporary.exists()
+    assert f"removed 1 temporary file(s) left by killed runs: metrics/{temporary.name}" in again.stdout
+    assert {name: (project / name).read_bytes() for name in clean} == clean
+    assert_nothing_left(project, files_under(project))
+
+
+@pytest.mark.hostile("interrupted")
+def test_degrade_killed_mid_imageset_leaves_a_folder_the_next_stage_removes(project):
+    temporary = _kill_mid_write(project, "degrade", "imageset")
+    assert temporary.parent == project / "data" and temporary.is_dir()
+    assert (temporary / "images.npy").is_file()
+
+    done = run_stage(project, "score")
+    assert done.returncode == 0, done.stderr
+    assert not temporary.exists()
+    assert len(pd.read_parquet(project / "data/score/scores.parquet")) == 30
+    assert_nothing_left(project, files_under(project))
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_killed_model_write_is_removed_but_a_running_writer_is_left_alone(project):
+    killed = _kill_mid_write(project, "variants", "data/variants/pruned/rows.parquet")
+    (project / "models").mkdir()
+    dead_model = project / "models" / killed.name.replace("rows", "baseline").replace(".parquet", ".pt")
+    dead_model.write_bytes(b"half a model")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        running = project / "plots" / f".confusion.tmp-{alive.pid}.csv"
+        running.parent.mkdir()
+        running.write_text("actual,predicted\n")
+        done = run_stage(project, "variants")
+        assert done.returncode == 0, done.stderr
+        assert not killed.exists() and not dead_model.exists()
+        assert running.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+    assert len(pd.read_parquet(project / "data/variants/pruned/rows.parquet")) == 18
+
+
+def test_temporaries_are_ignored_by_git():
+    names = ["metrics/.threshold.tmp-123.json", "models/.baseline.tmp-9.pt", "data/.degrade.tmp-77/images.npy",
+             "data/.degrade.old-77/images.npy", "reports/.contracts.tmp-5/index.html"]
+    done = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=ROOT, capture_output=True, text=True)
+    assert done.stdout.split() == names
