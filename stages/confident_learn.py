@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from winnow import labels as cl
-from winnow.errors import check_known
 from winnow.imageset import read_imageset
 from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
@@ -24,7 +23,6 @@ DEFAULTS = {"folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("confident_learn") or {})}
-    check_known(p, DEFAULTS, where="params.yaml confident_learn")
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data = read_imageset(IMAGESET_IN)
     flags = pd.read_parquet(FLAGS_IN) if Path(FLAGS_IN).is_file() else None

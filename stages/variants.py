@@ -11,7 +11,7 @@ from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json
 from winnow.variants import (
-    CLEANERS, DEGRADE, INGEST, apply_decisions, baseline_rows, cleaner_decisions, oracle_rows, write_variant,
+    DEGRADE, INGEST, apply_decisions, baseline_rows, cleaner_decisions, oracle_rows, write_variant,
 )
 
 DECISION_FILES = {"threshold": "data/threshold/flags.parquet", "dedup": "data/dedup/groups.parquet",
@@ -23,9 +23,6 @@ ARGUMENT = {"threshold": "flags", "dedup": "groups", "confident_learn": "label_i
 
 def main() -> None:
     cleaners = load_params()["pruned"]["cleaners"]
-    unknown = set(cleaners) - set(CLEANERS)
-    if unknown:
-        raise WinnowError(f"pruned.cleaners: unknown {sorted(unknown)}; choose from {', '.join(CLEANERS)}")
     degraded = read_imageset(DEGRADE).manifest
     missing = [c for c in cleaners if not Path(DECISION_FILES[c]).is_file()]
     if missing:

@@ -31,7 +31,6 @@ INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
 ROW_COLUMNS = ("id", "origin", "label", "action", "reason", "stage")
 ACTIONS = ("keep", "drop", "relabel", "add")
-CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
