@@ -157,5 +157,5 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     assert sum(metrics["ops_used"].values()) == 17
     assert Path("plots/balance/examples.png").stat().st_size > 0
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"balance": {"targets": 5}}))
-    with pytest.raises(WinnowError, match=r"^params.yaml: balance.targets: unknown parameter \(did you mean target\?\)$"):
+    with pytest.raises(WinnowError, match=r"^params.yaml: balance.targets: unknown parameter \(did you mean target\?\)"):
         stage.main()

@@ -293,7 +293,8 @@ def test_fractions_beyond_the_data_fail():
 def run_stage(tmp_path, monkeypatch, degrade_params, **sections):
     source = make_imageset()
     write_imageset(tmp_path / "data/ingest", source.images, source.manifest, source.classes)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "degrade": degrade_params} | sections))
+    params = default_params() | {"seed": 0, "degrade": degrade_params} | sections
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     path = Path(__file__).resolve().parents[1] / "stages" / "degrade.py"
     spec = importlib.util.spec_from_file_location("degrade_stage", path)

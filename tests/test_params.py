@@ -8,7 +8,8 @@ import pytest
 from hostile_harness import ROOT, default_params
 from winnow import thresholds
 from winnow.errors import WinnowError
-from winnow.params import SCHEMA, Section, ThresholdSetting, from_dataclass, load, validate
+from winnow.param_rules import Section, from_dataclass
+from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
 SECTIONS = ("seed, ingest, degrade, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
             "pruned, train, gan, balance, report, gate")

@@ -7,7 +7,8 @@ one ``affine_grid``/``grid_sample`` call whatever the ops; invert and noise are 
 Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays; the work can run on a CUDA device.
 Random draws come from a CPU ``torch.Generator`` seeded by the caller, so a seed gives the same images.
 
-Read top to bottom: :func:`augment` (its :class:`winnow.configs.Policy` says how), :func:`balance_counts`, :func:`balanced_augment`.
+Read top to bottom: :func:`augment` (its :class:`winnow.configs.Policy` says how), :func:`balance_counts`,
+:func:`balanced_augment`.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    load_params()  # every experiment runs this params.yaml (its perturbations replaced): a bad value would fail them all
+    load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
     commands = queue_commands(args.sweeps, classes=args.classes, colour=args.grayscale)
     for command in commands:
         print(shlex.join(command), flush=True)
