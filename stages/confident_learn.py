@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 
 from winnow import labels as cl
-from winnow.errors import check_known
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
@@ -24,7 +23,6 @@ DEFAULTS = {"folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("confident_learn") or {})}
-    check_known(p, DEFAULTS, where="params.yaml confident_learn")
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data = read_imageset(IMAGESET_IN)
     flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)

@@ -14,7 +14,6 @@ import pandas as pd
 from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.embeddings import clean_rounds, round_options
-from winnow.errors import check_known
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
@@ -40,7 +39,6 @@ WEAK_JUDGE = 0.8
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("embedding_clean") or {})}
-    check_known(p, DEFAULTS, where="params.yaml embedding_clean")
     config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
     data = read_imageset(IMAGESET_IN)
     flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)

@@ -5,13 +5,14 @@ import sys
 import pandas as pd
 
 from winnow.metrics import per_class_table, summarise
-from winnow.stage import run, write_json, write_table
+from winnow.stage import load_params, run, write_json, write_table
 from winnow.training import load, predict_proba
 from winnow.variants import load_test
 
 
 def main() -> None:
     variant = sys.argv[1]
+    load_params()  # reads no parameter, but like every stage refuses to run on a params.yaml that breaks a rule
     trained, classes = load(f"models/{variant}.pt")
     test = load_test()
     predicted = predict_proba(trained, test.images).argmax(1)

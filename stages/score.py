@@ -8,8 +8,9 @@ IN, OUT = "data/degrade", "data/score/scores.parquet"
 
 
 def main() -> None:
+    options = load_params()["score"]
     imageset = read_imageset(IN)
-    table = score_table(imageset.images, imageset.manifest, **load_params()["score"])
+    table = score_table(imageset.images, imageset.manifest, **options)
     write_table(OUT, table)
     print(f"score: {len(table)} images scored")
 

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from winnow.balance import OPS, Policy, augment, balance_counts, balanced_augment, edge_cases
+from hostile_harness import default_params
+from winnow.balance import Policy, augment, balance_counts, balanced_augment, edge_cases
+from winnow.configs import OPS
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.variants import load_variant, read_rows, write_variant
@@ -138,8 +140,8 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     write_imageset("data/ingest", np.concatenate([images, images[:2]]), manifest, ["a", "b", "c"])
     write_variant("pruned", pd.DataFrame({"id": ids[:-2], "origin": "ingest", "label": labels, "action": "keep",
                                           "reason": "", "stage": ""}))
-    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "balance": {"edge_fraction": 0, "device": "cpu",
-                                                                           "policy": {"n": 1}}}))
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
+        "seed": 0, "balance": {"edge_fraction": 0, "device": "cpu", "policy": {"n": 1}}}))
     spec = importlib.util.spec_from_file_location("balance_stage", STAGE)
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
@@ -157,6 +159,6 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     assert metrics["counts"]["c"] == {"before": 2, "added": 10, "after": 12}
     assert sum(metrics["ops_used"].values()) == 17
     assert Path("plots/balance/examples.png").stat().st_size > 0
-    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "balance": {"targets": 5}}))
-    with pytest.raises(WinnowError, match="unknown parameter\\(s\\) targets; known: target, policy"):
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"balance": {"targets": 5}}))
+    with pytest.raises(WinnowError, match=r"^params.yaml: balance.targets: unknown parameter \(did you mean target\?\)"):
         stage.main()

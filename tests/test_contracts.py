@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hostile_harness import default_params
 from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
 from winnow.contracts import SUITES, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
@@ -211,8 +212,9 @@ def project(tmp_path_factory):
 
 
 def _run_stage(root, monkeypatch, **contracts):
-    params = {"ingest": {"size": 4}, "variants": ["oracle", "baseline", "pruned", "augmented"],
-              "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
+    params = default_params()
+    params |= {"ingest": params["ingest"] | {"size": 4}, "variants": ["oracle", "baseline", "pruned", "augmented"],
+               "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
     spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages" / "contracts.py")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from hostile_harness import default_params
 from winnow import perturb
 from winnow.degrade import counts_by_kind, degrade
 from winnow.errors import WinnowError
@@ -289,10 +290,11 @@ def test_fractions_beyond_the_data_fail():
 
 # -- the stage ------------------------------------------------------------------------------------
 
-def run_stage(tmp_path, monkeypatch, degrade_params):
+def run_stage(tmp_path, monkeypatch, degrade_params, **sections):
     source = make_imageset()
     write_imageset(tmp_path / "data/ingest", source.images, source.manifest, source.classes)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "degrade": degrade_params}))
+    params = default_params() | {"seed": 0, "degrade": degrade_params} | sections
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     path = Path(__file__).resolve().parents[1] / "stages" / "degrade.py"
     spec = importlib.util.spec_from_file_location("degrade_stage", path)
@@ -317,7 +319,8 @@ def test_stage_writes_imageset_ground_truth_and_metrics(tmp_path, monkeypatch):
 
 
 def test_stage_disabled_copies_the_input(tmp_path, monkeypatch, capsys):
-    source = run_stage(tmp_path, monkeypatch, {"enabled": False, "perturbations": MIX})
+    source = run_stage(tmp_path, monkeypatch, {"enabled": False, "perturbations": MIX},
+                       variants=["baseline", "pruned"])  # no oracle without degrade
     out = read_imageset("data/degrade")
     assert np.array_equal(out.images, source.images) and out.manifest.equals(source.manifest)
     assert pd.read_parquet("data/degrade/perturbations.parquet").empty

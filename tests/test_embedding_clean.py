@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import make_manifest
+from hostile_harness import default_params
 from winnow.embeddings import clean_rounds, embedding_spaces
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
@@ -255,8 +256,8 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     (tmp_path / "data/dedup").mkdir()
     (tmp_path / "groups.parquet").rename(tmp_path / "data/dedup/groups.parquet")
     section = {"folds": 2, "rounds": 2, "k": 5, "bins": 16}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "train": {"device": "cpu"},
-                                                          "embedding_clean": section}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": {"device": "cpu"},
+                                                                             "embedding_clean": section}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
     sys.modules.pop("embedding_clean", None)
@@ -278,6 +279,6 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     assert metrics["truth"]["f1"] == 1.0 and metrics["truth"]["relabel_accuracy"] == 1.0
     assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
 
-    Path("params.yaml").write_text(yaml.safe_dump({"seed": 0, "train": {}, "embedding_clean": {"neighbours": 5}}))
-    with pytest.raises(WinnowError, match="embedding_clean: unknown parameter.*neighbours"):
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"embedding_clean": {"neighbours": 5}}))
+    with pytest.raises(WinnowError, match=r"^params.yaml: embedding_clean.neighbours: unknown parameter; known: mode,"):
         embedding_clean.main()

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from hostile_harness import default_params
 from winnow.cli import main as winnow
 from winnow.compare import class_table, experiment_runs, paired_test, seed_summary
 
@@ -31,7 +32,7 @@ def repo(tmp_path):
     _git(tmp_path, "init", "-q", "-b", "main")
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/evaluate\n")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"gate": GATE}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"gate": GATE}))
     (tmp_path / "metrics/evaluate").mkdir(parents=True)
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "no metrics yet")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import make_manifest
+from hostile_harness import default_params
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
@@ -179,7 +180,7 @@ def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, mon
     written = read_imageset(tmp_path / "data/degrade").manifest
     pd.DataFrame({"id": ["img-0"], "kind": ["symmetric_noise"], "params": "{}", "source_id": None,
                   "original_label": [0]}).to_parquet(tmp_path / "data/degrade/perturbations.parquet")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {
         "seed": 0,
         "train": {"model": "lenet5", "epochs": 9, "batch_size": 16, "crop_padding": 0, "lr": 0.01, "device": "cpu"},
         "confident_learn": {"folds": 2, "repeats": 1, "train": {"epochs": 3}, "filter_by": "prune_by_noise_rate",

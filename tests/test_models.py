@@ -91,3 +91,11 @@ def test_fit_writes_dvclive_history(tmp_path, rng):
 def test_unknown_train_parameter():
     with pytest.raises(WinnowError, match="unknown parameter"):
         TrainConfig.from_params({"epochz": 3})
+
+
+def test_fit_refuses_zero_epochs_before_dvclive_writes_a_log(tmp_path):
+    images, labels = np.zeros((4, 8, 8, 1), np.uint8), np.array([0, 1, 0, 1])
+    with pytest.raises(WinnowError, match=r"^train.epochs: 0 is below 1$"):
+        fit(images, labels, images, labels, config=TrainConfig(model="lenet5", epochs=0, device="cpu"), num_classes=2,
+            seed=0, log_dir=tmp_path / "live", progress=False)
+    assert not (tmp_path / "live").exists()

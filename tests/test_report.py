@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_manifest
+from hostile_harness import default_params
 from winnow.imageset import write_imageset
 from winnow.metrics import summarise
 from winnow.quality import SCORES
@@ -93,9 +94,10 @@ def fabricate_project(root: Path, *, optional_stages: bool) -> None:
         write(root / f"metrics/evaluate/{variant}.json", summarise(test_labels, predicted, classes=CLASSES))
         write(root / f"plots/evaluate/{variant}/confusion.csv",
               pd.DataFrame({"actual": np.array(CLASSES)[test_labels], "predicted": np.array(CLASSES)[predicted]}))
-    write(root / "params.yaml", json.dumps({"variants": VARIANTS, "ingest": {"source": "npz"},
-                                            "report": {"images_per_grid": 4, "duplicate_groups": 2,
-                                                       "samples_per_class": 3}}))
+    params = default_params()
+    write(root / "params.yaml", json.dumps(params | {
+        "variants": VARIANTS, "ingest": params["ingest"] | {"source": "npz", "path": "set.npz"},
+        "report": {"images_per_grid": 4, "duplicate_groups": 2, "samples_per_class": 3}}))
     if optional_stages:
         write(root / "data/confident-learn/label_issues.parquet", pd.DataFrame({
             "id": train_ids[:3], "given_label": [0, 1, 2], "suggested_label": [1, 1, 1],

@@ -7,25 +7,23 @@ one ``affine_grid``/``grid_sample`` call whatever the ops; invert and noise are 
 Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays; the work can run on a CUDA device.
 Random draws come from a CPU ``torch.Generator`` seeded by the caller, so a seed gives the same images.
 
-Read top to bottom: :class:`Policy`, :func:`augment`, :func:`balance_counts`, :func:`balanced_augment`.
+Read top to bottom: :func:`augment` (its :class:`winnow.configs.Policy` says how), :func:`balance_counts`,
+:func:`balanced_augment`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from winnow.errors import WinnowError, check_known
+from winnow.configs import GEOMETRIC_OPS, Policy
+from winnow.errors import WinnowError
 
-# canonical order of application: geometry (one resampling), then invert, then noise on top
-GEOMETRIC = ("flip", "crop", "shear", "rotate", "translate")
-OPS = (*GEOMETRIC, "invert", "noise")
 # each op's strength at magnitude 1 (RandAugment's largest, on a 0–1 scale)
 MAX_SHEAR = 0.3  # horizontal shear factor
 MAX_ROTATE = math.radians(30.0)
@@ -33,38 +31,6 @@ MAX_TRANSLATE = 0.3  # fraction of the image size
 MAX_CROP = 0.5  # fraction of the area cut away by the random resized crop
 MAX_ASPECT = math.log(4 / 3)  # log of the crop's largest aspect-ratio change
 MAX_NOISE = 0.2 * 255.0  # Gaussian sigma on the 0–255 scale
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at
-    random per image, each at a strength drawn from ``[magnitude / 2, magnitude]`` (times the op's
-    maximum, with a random sign), so several copies of one image differ. ``invert`` and ``flip``
-    (horizontal; leave it out for digits, where a mirrored 2 is not a 2) have no strength."""
-
-    ops: tuple[str, ...] = ("shear", "translate", "rotate", "noise", "crop")
-    n: int = 2
-    magnitude: float = 0.3
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ops", tuple(self.ops))
-        unknown = [op for op in self.ops if op not in OPS]
-        if unknown or not self.ops or len(set(self.ops)) != len(self.ops):
-            what = f"unknown {unknown}" if unknown else "must name each op once, at least one"
-            raise WinnowError(f"balance.policy.ops: {what}; known ops: {', '.join(OPS)}")
-        if not (isinstance(self.n, int) and 1 <= self.n <= len(self.ops)):
-            raise WinnowError(f"balance.policy.n: ops per image must be an integer in [1, {len(self.ops)}], "
-                              f"got {self.n!r}")
-        if not (isinstance(self.magnitude, (int, float)) and 0.0 < self.magnitude <= 1.0):
-            raise WinnowError(f"balance.policy.magnitude: must be in (0, 1], got {self.magnitude!r}")
-
-    @classmethod
-    def from_params(cls, section: Mapping[str, Any] | Policy) -> Policy:
-        """A policy from params (``{"ops": [...], "n": 2, "magnitude": 0.3}``), validated."""
-        if isinstance(section, Policy):
-            return section
-        check_known(section, [f.name for f in fields(cls)], where="balance.policy")
-        return cls(**section)
 
 
 def augment(images: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int, device: str | torch.device = "cpu",
@@ -106,7 +72,7 @@ def _augment_batch(x: torch.Tensor, policy: Policy, generator: torch.Generator) 
     s = {op: strength[:, i] for i, op in enumerate(policy.ops)}
 
     out = x.float()
-    geometric = picked[:, torch.tensor([op in GEOMETRIC for op in policy.ops])].any(dim=1)
+    geometric = picked[:, torch.tensor([op in GEOMETRIC_OPS for op in policy.ops])].any(dim=1)
     if geometric.any():
         theta = _affine(on, s, place, h, w)[geometric, :2].to(x.device)
         grid = F.affine_grid(theta, [int(geometric.sum()), x.shape[1], h, w], align_corners=False)
@@ -150,7 +116,7 @@ def _affine(on: dict[str, torch.Tensor], s: dict[str, torch.Tensor], place: torc
         reach = 2 * MAX_TRANSLATE * s["translate"].abs()  # [-1, 1] spans the image, so a fraction f is 2 f
         steps["translate"] = matrix(one, zero, reach * heading.cos(), zero, one, reach * heading.sin())
     total = torch.eye(3).repeat(b, 1, 1)
-    for op, step in steps.items():  # filled in GEOMETRIC's order
+    for op, step in steps.items():  # filled in GEOMETRIC_OPS's order
         total = torch.where(on[op][:, None, None], total @ step, total)
     return total
 

@@ -19,6 +19,7 @@ from scipy import stats
 
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS
+from winnow.stage import load_params
 
 SUMMARY_ROWS = ("average", "std")
 
@@ -156,9 +157,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import dvc.api
-    import yaml
 
-    variants = args.variants or yaml.safe_load((Path(args.repo) / "params.yaml").read_text())["variants"]
+    variants = args.variants or load_params(Path(args.repo) / "params.yaml")["variants"]
     runs = experiment_runs(dvc.api.exp_show(repo=args.repo, num=args.num), variants=variants)
     if not runs:
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)

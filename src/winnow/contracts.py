@@ -26,11 +26,12 @@ from typing import Any, NamedTuple
 import pandas as pd
 import yaml
 
+from winnow.configs import CONTRACT_MODES
 from winnow.errors import WinnowError
 
 SUITES = ("ingest", "scores", "variant")
 SUITES_DIR = "contracts"
-MODES = ("enforce", "warn")
+MODES = CONTRACT_MODES
 PARAMETER = "$PARAMETER"
 _EXAMPLES = 3  # unexpected values shown in a failure line
 _BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")

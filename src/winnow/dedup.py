@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from winnow.configs import KEEP_POLICIES
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components, hamming_components, hamming_pairs
 
-KEEP_POLICIES = ("best_quality", "first")
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
 # why a row is kept or removed; "exact"/"near" say how a removed image relates to the kept one
 REASONS = ("unique", "kept", "exact_duplicate", "near_duplicate", "leak", "eval_copy")

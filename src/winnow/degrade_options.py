@@ -2,7 +2,9 @@
 
 Each spec is a dict ``{kind: ..., <option>: ...}``; :data:`OPTIONS` lists what each kind accepts.
 Classes may be given as an index (int) or a name (str, as in classes.json). Every error is one
-line naming the perturbation, the option and the allowed range.
+line naming the perturbation, the option and the allowed range. :func:`check` runs the checks that
+need no data (kinds, options, types, fixed ranges; :mod:`winnow.params` runs it before every stage);
+:func:`parse` runs them all against the images and classes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from winnow.configs import BLUR_METHODS
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
-from winnow.perturb import BLUR_METHODS
 
 # kind -> the options it accepts besides ``kind``
 OPTIONS = {
@@ -77,13 +79,29 @@ def parse(specs, *, classes: list[str], images: np.ndarray, manifest: pd.DataFra
     Raises:
         WinnowError: the first problem found, in one line.
     """
+    train_labels = manifest.loc[manifest["split"] == "train", "label"].to_numpy(dtype=np.int64)
+    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)))
+    return [_Reader(spec, index, data).parse() for index, spec in enumerate(_listed(specs))]
+
+
+def check(specs) -> None:
+    """Validate every spec as far as it can be without the data: kinds, option names and types, and the
+    ranges that hold for any images and classes (a class index >= 0, a kernel >= 3, a fraction in
+    [0, 1]). :func:`parse` repeats this and adds the checks against the data.
+
+    Raises:
+        WinnowError: the first problem found, in one line.
+    """
+    for index, spec in enumerate(_listed(specs)):
+        _Reader(spec, index, None).parse()
+
+
+def _listed(specs) -> list:
     if specs is None:
         return []
     if not isinstance(specs, list):
         raise WinnowError(f"degrade.perturbations must be a list of {{kind: ..., ...}} entries, got {type(specs).__name__}")
-    train_labels = manifest.loc[manifest["split"] == "train", "label"].to_numpy(dtype=np.int64)
-    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)))
-    return [_Reader(spec, index, data).parse() for index, spec in enumerate(specs)]
+    return specs
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,10 @@ class _Data:
 
 
 class _Reader:
-    """Reads one spec; each accessor validates one option and names it when it is wrong."""
+    """Reads one spec; each accessor validates one option and names it when it is wrong. Without
+    ``data`` (None) the checks against the images and classes are left out."""
 
-    def __init__(self, spec, index: int, data: _Data):
+    def __init__(self, spec, index: int, data: _Data | None):
         self.where = f"degrade.perturbations[{index}]"
         if not isinstance(spec, dict):
             raise WinnowError(f"{self.where}: must be a mapping like {{kind: blur, fraction: 0.04}}, got {spec!r}")
@@ -137,6 +156,10 @@ class _Reader:
         return value
 
     def class_index(self, option, value) -> int:
+        if self.data is None:  # any index or name: classes.json decides which exist
+            if not (isinstance(value, str) or isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                self.fail(option, "a class index >= 0 or a class name", value)
+            return value
         classes = self.data.classes
         index = classes.index(value) if isinstance(value, str) and value in classes else value
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
@@ -160,8 +183,10 @@ class _Reader:
             self.fail(option, "a non-empty mapping class -> value", values)
         return {self.class_index(option, k): convert(k, v) for k, v in values.items()}
 
-    def size(self, option="size", *, high: int) -> int:
-        return self.number(option, low=1, high=high, integer=True)
+    def size(self, option="size", *, high) -> int:
+        """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data)."""
+        return self.number(option, low=1, high=math.inf if self.data is None else high(*self.data.shape[1:3]),
+                           integer=True)
 
     def parse(self) -> Perturbation:
         params = getattr(self, f"_{self.kind}")()
@@ -177,18 +202,20 @@ class _Reader:
 
     # -- labels -------------------------------------------------------------------------------------
     def _symmetric_noise(self) -> dict:
-        if len(self.data.classes) < 2:
+        if self.data is not None and len(self.data.classes) < 2:
             raise WinnowError(f"{self.where}: needs at least 2 classes, classes.json has {len(self.data.classes)}")
         return self._selection()
 
     def _pair_flip(self) -> dict:
-        n = len(self.data.classes)
         if "mapping" in self.spec:
             mapping = self.class_map("mapping", lambda k, v: self.class_index(f"mapping[{k}]", v))
             same = [c for c, d in mapping.items() if c == d]
             if same:
                 self.fail(f"mapping[{same[0]}]", "a class other than itself", same[0])
+        elif self.data is None:  # the classic pair flip is made from the data's classes
+            mapping = {}
         else:  # the classic pair flip: each class to the next one
+            n = len(self.data.classes)
             mapping = {c: (c + 1) % n for c in range(n) if self.data.train_counts[c]}
         return {**self._selection(), "mapping": mapping}
 
@@ -201,8 +228,13 @@ class _Reader:
             raise WinnowError(f"{self.where}: give keep (with classes) or imbalance_ratio (long tail), exactly one")
         if "keep" in self.spec:
             return {"classes": self.classes(), "keep": self.fraction("keep")}
-        present = [c for c in range(len(self.data.classes)) if self.data.train_counts[c]]
-        return {"classes": self.classes(default=present), "imbalance_ratio": float(self.number("imbalance_ratio", low=1.0))}
+        if "classes" in self.spec:
+            classes = self.classes()
+        elif self.data is None:  # every class with train images: the data decides which
+            classes = []
+        else:
+            classes = self.classes(default=[c for c in range(len(self.data.classes)) if self.data.train_counts[c]])
+        return {"classes": classes, "imbalance_ratio": float(self.number("imbalance_ratio", low=1.0))}
 
     def _subsample(self) -> dict:
         return {"keep": self.fraction("keep")}
@@ -227,16 +259,18 @@ class _Reader:
         return {**self._selection(), "method": self.choice("method", BLUR_METHODS, "box"), "kernel": kernel}
 
     def _downscale(self) -> dict:
-        return {**self._selection(), "size": self.size(high=min(self.data.shape[1:3]) - 1)}
+        return {**self._selection(), "size": self.size(high=lambda h, w: min(h, w) - 1)}
 
     def _odd_size(self) -> dict:
-        size = self.size(high=4 * max(self.data.shape[1:3]))
-        if (size, size) == self.data.shape[1:3]:
+        size = self.size(high=lambda h, w: 4 * max(h, w))
+        if self.data is not None and (size, size) == self.data.shape[1:3]:
             self.fail("size", f"a size other than the set's {size}x{size}", size)
         return {**self._selection(), "size": size, "shape": [size, size]}
 
     def _odd_aspect_ratio(self) -> dict:
         ratio = float(self.number("ratio", low_open=True))
+        if self.data is None:
+            return {**self._selection(), "ratio": ratio}
         height, width = self.data.shape[1:3]
         # the odd file is smaller than the set's size in one direction, width / height = ratio
         shape = [height, max(1, round(width * ratio))] if ratio < 1 else [max(1, round(height / ratio)), width]
@@ -245,12 +279,12 @@ class _Reader:
         return {**self._selection(), "ratio": ratio, "shape": shape}
 
     def _grayscale(self) -> dict:
-        if self.data.shape[3] != 3:
+        if self.data is not None and self.data.shape[3] != 3:
             raise WinnowError(f"{self.where}: the images have 1 channel, they are grayscale already; remove this entry")
         return self._selection()
 
     def _low_information(self) -> dict:
-        return {**self._selection(), "size": self.size(high=min(self.data.shape[1:3]) - 1)}
+        return {**self._selection(), "size": self.size(high=lambda h, w: min(h, w) - 1)}
 
     # -- duplicates ---------------------------------------------------------------------------------
     def _exact_duplicate(self) -> dict:

@@ -31,12 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from winnow.configs import EMBEDDING_MODES
 from winnow.errors import WinnowError
 from winnow.labels import stratified_folds
 from winnow.neighbours import Space, cleanse, evidence
 from winnow.outliers import find_outliers
 
-MODES = ("folds", "single")
+MODES = EMBEDDING_MODES
 # augment(images uint8 (M, H, W, C), labels int (M,), *, round) -> (extra images, extra labels)
 Augment = Callable[..., tuple[np.ndarray, np.ndarray]]
 

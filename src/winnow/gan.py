@@ -1,8 +1,9 @@
 """A class-conditional DCGAN in torch alone: the generator, the discriminator, a small training loop,
 and generation.
 
-Read top to bottom: :class:`GanConfig`, :class:`Generator`, :class:`Discriminator`,
-:func:`train_gan`, :func:`generate`. Filtering and quality measures live in :mod:`winnow.gan_eval`.
+Read top to bottom: :class:`Generator`, :class:`Discriminator`, :func:`train_gan` (its
+:class:`winnow.configs.GanConfig` is the ``gan.train:`` section), :func:`generate`. Filtering and
+quality measures live in :mod:`winnow.gan_eval`.
 
 Stability: every weight of the discriminator is spectrally normalised (Miyato et al. 2018) and both
 nets train on the hinge loss. The class enters the discriminator twice: by projection (Miyato &
@@ -18,9 +19,8 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,30 +28,10 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from winnow.errors import WinnowError, check_known
+from winnow.configs import GanConfig
+from winnow.errors import WinnowError
 from winnow.stage import atomic_path
 from winnow.training import pick_device, to_tensor
-
-
-@dataclass
-class GanConfig:
-    """The ``gan.train:`` section of params.yaml."""
-
-    latent_dim: int = 100
-    width: int = 32  # channels of the widest generator / discriminator layer are 2 * width
-    epochs: int = 25  # ~65 s of one busy CPU core on 2,400 28px images; 15 left classes 7 and 9 mostly off-class
-    batch_size: int = 64
-    lr: float = 4e-4  # the generator's; 2e-4 (DCGAN's) collapsed without AC; with AC, 25 epochs: 30% vs 45% accepted
-    lr_d: float = 4e-4  # the discriminator's; set it above lr for the two time-scale update rule
-    beta1: float = 0.5  # Adam's first momentum, DCGAN's choice
-    ac_weight: float = 2.0  # auxiliary-classifier cross-entropy weight in both losses (0: no AC); MNIST-5k, 25
-    # epochs, share of samples a clean classifier gives > 0.9: 0 → 1% (15 epochs), 0.5 → 36%, 1 → 45%, 2 → 52%
-    device: str = "auto"  # auto | cpu | cuda
-
-    @classmethod
-    def from_params(cls, section: dict[str, Any]) -> "GanConfig":
-        check_known(section, [f.name for f in fields(cls)], where="gan.train")
-        return cls(**section)
 
 
 class Generator(nn.Module):

@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from winnow.compare import to_markdown
 from winnow.errors import WinnowError
+from winnow.stage import load_params
 
 
 def gate_table(diff: dict[str, dict[str, dict]], *, files: list[str], tolerances: dict[str, float]) -> pd.DataFrame:
@@ -65,9 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dvc.repo import Repo
 
-    params = yaml.safe_load((Path(args.repo) / "params.yaml").read_text()) or {}
+    params = load_params(Path(args.repo) / "params.yaml")
     if "gate" not in params:
-        raise WinnowError("params.yaml: no gate section (gate.files and gate.tolerances)")
+        raise WinnowError("params.yaml: gate: missing; winnow gate needs gate.files and gate.tolerances")
     settings = params["gate"]
     with Repo(args.repo) as repo:
         result = repo.metrics.diff(a_rev=args.base, b_rev=args.target, all=True)

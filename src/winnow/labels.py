@@ -20,14 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from winnow.configs import FILTER_BY, LABEL_ACTIONS, RANK_BY
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
 from winnow.imageset import ImageSet
 
-FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
-             "low_normalized_margin", "low_self_confidence")
-RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
-ACTIONS = ("prune", "relabel", "both")
+ACTIONS = LABEL_ACTIONS
 DECISIONS = ("keep", "drop", "relabel")
 # why a row got its decision: not flagged; flagged by cleanlab; a dedup conflict the model disagrees with
 REASONS = ("consistent", "label_issue", "label_conflict")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from winnow.configs import MODEL_NAMES
 from winnow.errors import WinnowError
 
 
@@ -98,6 +99,7 @@ class ResNet18(nn.Module):
 
 
 MODELS = {"lenet5": LeNet5, "cnn_small": CNNSmall, "resnet18": ResNet18}
+assert tuple(MODELS) == MODEL_NAMES  # the names params.yaml is checked against
 
 
 def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int) -> nn.Module:

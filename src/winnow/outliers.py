@@ -20,11 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from winnow.configs import OUTLIER_METHODS
 from winnow.errors import WinnowError
 from winnow.neighbours import Space, check_k, nearest
 from winnow.thresholds import flag_issues
 
-METHODS = ("isolation_forest", "lof", "knn")
+METHODS = OUTLIER_METHODS
 
 
 def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-BLUR_METHODS = ("box", "gaussian", "median")
 _GRAY_WEIGHTS = np.array([0.2989, 0.587, 0.114], dtype=np.float32)  # torchvision's rgb_to_grayscale
 
 
@@ -87,7 +86,7 @@ def median_blur(images: np.ndarray, kernel: int) -> np.ndarray:
 
 
 def blur(images: np.ndarray, *, method: str, kernel: int) -> np.ndarray:
-    """Blur by ``method`` in :data:`BLUR_METHODS` with an odd ``kernel`` size."""
+    """Blur by ``method`` in :data:`winnow.configs.BLUR_METHODS` with an odd ``kernel`` size."""
     return {"box": box_blur, "gaussian": gaussian_blur, "median": median_blur}[method](images, kernel)
 
 

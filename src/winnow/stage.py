@@ -13,17 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from winnow.errors import WinnowError
+from winnow.params import load as load_validated
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
-    """The whole params file as a dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise WinnowError(f"{path}: params file not found (run from the project root)")
-    return yaml.safe_load(path.read_text()) or {}
+    """The whole params file as a dict, validated as a whole (:mod:`winnow.params`) before a stage does
+    any work: a bad value in any section stops every stage with one line."""
+    return load_validated(path)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -43,7 +43,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
-from winnow.stage import write_table
+from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
@@ -264,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _queue(args: argparse.Namespace) -> int:
+    load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
     commands = queue_commands(args.sweeps, classes=args.classes, colour=args.grayscale)
     for command in commands:
         print(shlex.join(command), flush=True)

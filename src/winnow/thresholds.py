@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from winnow.configs import THRESHOLD_METHODS
 from winnow.errors import WinnowError
 
-METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
+METHODS = THRESHOLD_METHODS
 NOTHING = -math.inf  # threshold that flags nothing
 
 

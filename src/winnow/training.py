@@ -1,7 +1,8 @@
 """A small training loop: data as tensors on the device, augmentation in batches on the device,
 best-on-val checkpoint, CUDA with bf16 autocast when present, DistributedDataParallel under torchrun.
 
-Read top to bottom: :class:`TrainConfig`, :func:`fit`, then the helpers it uses.
+Read top to bottom: :func:`fit` (its :class:`winnow.configs.TrainConfig` is the ``train:`` section), then
+the helpers it uses.
 """
 
 from __future__ import annotations
@@ -9,42 +10,18 @@ from __future__ import annotations
 import math
 import os
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from winnow.errors import WinnowError, check_known
+from winnow.configs import TrainConfig
+from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import atomic_path
-
-
-@dataclass
-class TrainConfig:
-    """The ``train:`` section of params.yaml."""
-
-    model: str = "cnn_small"
-    epochs: int = 15
-    batch_size: int = 64
-    optimizer: str = "adam"  # adam | adamw | sgd
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd only
-    schedule: str = "cosine"  # cosine | onecycle | constant
-    label_smoothing: float = 0.0
-    crop_padding: int = 2  # random-crop padding in pixels; 0 turns it off
-    hflip: bool = False  # off for digits, where a mirrored 2 is not a 2
-    device: str = "auto"  # auto | cpu | cuda
-    eval_batch_size: int = 1024
-
-    @classmethod
-    def from_params(cls, section: dict[str, Any]) -> "TrainConfig":
-        check_known(section, [f.name for f in fields(cls)], where="train")
-        return cls(**section)
 
 
 @dataclass
@@ -118,6 +95,8 @@ def fit(
     """
     if len(train_images) == 0:
         raise WinnowError("train: the training split is empty")
+    if config.epochs < 1:  # before dvclive opens its log: zero epochs would leave a summary of nothing
+        raise WinnowError(f"train.epochs: {config.epochs} is below 1")
     rank, world = _distributed_setup()
     device = pick_device(config.device) if world == 1 else _ddp_device(rank)
     torch.manual_seed(seed)

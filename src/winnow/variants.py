@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import read_table, rerun_error, write_table
@@ -43,7 +44,7 @@ DECISION_FILES = {
     "embedding_clean": ("data/embedding-clean/decisions.parquet", "embedding-clean", "neighbour_decisions",
                         ("id", "decision", "suggested_label", "reason")),
 }
-CLEANERS = tuple(DECISION_FILES)
+assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs.CLEANERS
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:

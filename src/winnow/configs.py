@@ -1,0 +1,116 @@
+"""The vocabulary of params.yaml: the dataclasses of the sections the library takes whole (``train``,
+``gan.train``, ``balance.policy``) and the names each choice allows.
+
+Nothing here imports torch or the code that acts on these names. :mod:`winnow.params` checks the whole
+params file against them before any stage works, so every stage imports this module: kept free of
+heavy code, it adds no import time and no dvc dependency that an edit to a training loop or a
+threshold algorithm would touch. The modules that act on a name import it from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from winnow.errors import WinnowError, check_known
+
+SOURCES = ("mnist5k", "cifar10", "imagefolder", "npz")  # ingest.source (winnow.sources)
+BLUR_METHODS = ("box", "gaussian", "median")  # degrade blur method (winnow.perturb)
+THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
+KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
+FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
+             "low_normalized_margin", "low_self_confidence")  # cleanlab's find_label_issues
+RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+LABEL_ACTIONS = ("prune", "relabel", "both")  # confident_learn.action (winnow.labels)
+EMBEDDING_MODES = ("folds", "single")  # embedding_clean.mode (winnow.embeddings)
+OUTLIER_METHODS = ("isolation_forest", "lof", "knn")  # embedding_clean.outliers (winnow.outliers)
+CONTRACT_MODES = ("enforce", "warn")  # contracts.mode (winnow.contracts)
+VARIANTS = ("oracle", "baseline", "pruned", "augmented", "balanced")
+ASSEMBLED_VARIANTS = ("oracle", "baseline", "pruned")  # written by the variants stage, before training
+CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")  # pruned.cleaners (winnow.variants)
+MODEL_NAMES = ("lenet5", "cnn_small", "resnet18")  # train.model (winnow.models)
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "onecycle", "constant")
+WEAK_BY = ("f1", "count")  # gan.weak_by
+# balance.policy.ops in their canonical order of application: geometry (one resampling), then invert, then
+# noise on top (winnow.balance)
+GEOMETRIC_OPS = ("flip", "crop", "shear", "rotate", "translate")
+OPS = (*GEOMETRIC_OPS, "invert", "noise")
+
+
+@dataclass
+class TrainConfig:
+    """The ``train:`` section of params.yaml."""
+
+    model: str = "cnn_small"
+    epochs: int = 15
+    batch_size: int = 64
+    optimizer: str = "adam"  # adam | adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    schedule: str = "cosine"  # cosine | onecycle | constant
+    label_smoothing: float = 0.0
+    crop_padding: int = 2  # random-crop padding in pixels; 0 turns it off
+    hflip: bool = False  # off for digits, where a mirrored 2 is not a 2
+    device: str = "auto"  # auto | cpu | cuda
+    eval_batch_size: int = 1024
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any]) -> "TrainConfig":
+        check_known(section, [f.name for f in fields(cls)], where="train")
+        return cls(**section)
+
+
+@dataclass
+class GanConfig:
+    """The ``gan.train:`` section of params.yaml."""
+
+    latent_dim: int = 100
+    width: int = 32  # channels of the widest generator / discriminator layer are 2 * width
+    epochs: int = 25  # ~65 s of one busy CPU core on 2,400 28px images; 15 left classes 7 and 9 mostly off-class
+    batch_size: int = 64
+    lr: float = 4e-4  # the generator's; 2e-4 (DCGAN's) collapsed without AC; with AC, 25 epochs: 30% vs 45% accepted
+    lr_d: float = 4e-4  # the discriminator's; set it above lr for the two time-scale update rule
+    beta1: float = 0.5  # Adam's first momentum, DCGAN's choice
+    ac_weight: float = 2.0  # auxiliary-classifier cross-entropy weight in both losses (0: no AC); MNIST-5k, 25
+    # epochs, share of samples a clean classifier gives > 0.9: 0 → 1% (15 epochs), 0.5 → 36%, 1 → 45%, 2 → 52%
+    device: str = "auto"  # auto | cpu | cuda
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any]) -> "GanConfig":
+        check_known(section, [f.name for f in fields(cls)], where="gan.train")
+        return cls(**section)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at
+    random per image, each at a strength drawn from ``[magnitude / 2, magnitude]`` (times the op's
+    maximum, with a random sign), so several copies of one image differ. ``invert`` and ``flip``
+    (horizontal; leave it out for digits, where a mirrored 2 is not a 2) have no strength."""
+
+    ops: tuple[str, ...] = ("shear", "translate", "rotate", "noise", "crop")
+    n: int = 2
+    magnitude: float = 0.3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ops", tuple(self.ops))
+        unknown = [op for op in self.ops if op not in OPS]
+        if unknown or not self.ops or len(set(self.ops)) != len(self.ops):
+            what = f"unknown {unknown}" if unknown else "must name each op once, at least one"
+            raise WinnowError(f"balance.policy.ops: {what}; known ops: {', '.join(OPS)}")
+        if not (isinstance(self.n, int) and 1 <= self.n <= len(self.ops)):
+            raise WinnowError(f"balance.policy.n: ops per image must be an integer in [1, {len(self.ops)}], "
+                              f"got {self.n!r}")
+        if not (isinstance(self.magnitude, (int, float)) and 0.0 < self.magnitude <= 1.0):
+            raise WinnowError(f"balance.policy.magnitude: must be in (0, 1], got {self.magnitude!r}")
+
+    @classmethod
+    def from_params(cls, section: Mapping[str, Any] | Policy) -> Policy:
+        """A policy from params (``{"ops": [...], "n": 2, "magnitude": 0.3}``), validated."""
+        if isinstance(section, Policy):
+            return section
+        check_known(section, [f.name for f in fields(cls)], where="balance.policy")
+        return cls(**section)

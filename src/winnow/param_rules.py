@@ -1,0 +1,315 @@
+"""The kinds of value a params.yaml key may hold, each with the one line it gives when a value does not
+fit: ``params.yaml: <dotted path>: <what was given> <what is wrong>; <what is allowed>``.
+
+:mod:`winnow.params` builds the schema of the whole file from these: :class:`Num`, :class:`Choice`,
+:class:`Device`, :class:`Text`, :class:`Bool`, :class:`ListOf`, :class:`MapOf`, :class:`Either` and
+:class:`Section` (a mapping with known keys), plus :func:`from_dataclass` for a section a dataclass defines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from winnow.errors import WinnowError
+
+FILE = "params.yaml"
+
+
+def fail(path: str, problem: str) -> typing.NoReturn:
+    raise WinnowError(f"{FILE}: {path}: {problem}")
+
+
+def show(value: Any) -> str:
+    """A value as YAML would spell it, on one line and short."""
+    if isinstance(value, bool) or value is None:
+        text = {True: "true", False: "false", None: "null"}[value]
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):  # a mapping with keys JSON cannot spell (dates, ...)
+            text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def kind_of(value: Any) -> str:
+    for types_, name in ((bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (list, "a list"),
+                         (dict, "a mapping")):
+        if isinstance(value, types_):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def did_you_mean(word: Any, known) -> str:
+    """``" (did you mean x?)"`` when ``word`` is close to one of ``known``, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+class Rule:
+    """What one parameter may be. ``null=True`` lets it be null too (YAML ``null`` or nothing)."""
+
+    def __init__(self, *, null: bool = False):
+        self.null = null
+
+    @property
+    def allowed(self) -> str:
+        """What fits, in words: the end of every message about this parameter."""
+        return f"null or {self.describe()}" if self.null else self.describe()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self, value: Any, path: str) -> None:
+        """Raise a one-line :class:`WinnowError` naming ``path`` unless ``value`` fits."""
+        if value is None and self.null:
+            return
+        self.verify(value, path)
+
+    def verify(self, value: Any, path: str) -> None:
+        raise NotImplementedError
+
+    def wrong_type(self, value: Any, path: str) -> typing.NoReturn:
+        hint = ""
+        if isinstance(value, str) and isinstance(self, Num):
+            hint = _number_text_hint(value)
+        is_what = "is not" if value is None else f"is {kind_of(value)}, not"
+        fail(path, f"{show(value)} {is_what} {self.allowed}{hint}")
+
+
+def _number_text_hint(text: str) -> str:
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    if "e" in text.lower() and "." not in text:  # YAML 1.1 wants a dot in a float: 1e-3 is text
+        return " (YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"
+    return " (write numbers without quotes)"
+
+
+class Num(Rule):
+    """A number (or with ``integer``, an integer) within ``[low, high]``; ``low_open`` / ``high_open``
+    leave the bound out. A boolean or a quoted number is not a number; nan and inf never fit."""
+
+    def __init__(self, low: float | None = None, high: float | None = None, *, integer: bool = False,
+                 low_open: bool = False, high_open: bool = False, null: bool = False):
+        super().__init__(null=null)
+        self.low, self.high, self.integer, self.low_open, self.high_open = low, high, integer, low_open, high_open
+
+    def describe(self) -> str:
+        what = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{what} in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{what} {'>' if self.low_open else '>='} {self.low}"
+        if self.high is not None:
+            return f"{what} {'<' if self.high_open else '<='} {self.high}"
+        return what
+
+    def verify(self, value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.wrong_type(value, path)
+        if not math.isfinite(value):
+            fail(path, f"{show(value)} is not a finite number; allowed: {self.allowed}")
+        if self.integer and not isinstance(value, int):
+            fail(path, f"{show(value)} is not an integer; allowed: {self.allowed}")
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            fail(path, f"{show(value)} is {'not above' if self.low_open else 'below'} {self.low}")
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            fail(path, f"{show(value)} is {'not below' if self.high_open else 'above'} {self.high}")
+
+
+class Choice(Rule):
+    """One of a few names."""
+
+    def __init__(self, options, *, null: bool = False):
+        super().__init__(null=null)
+        self.options = tuple(options)
+
+    def describe(self) -> str:
+        return self.options[0] if len(self.options) == 1 else f"one of {', '.join(self.options)}"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not (isinstance(value, str) and value in self.options):
+            suggestion = did_you_mean(value, self.options) if isinstance(value, str) else ""
+            fail(path, f"{show(value)} is not {self.allowed}{suggestion}")
+
+
+class Device(Rule):
+    """A torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:<index> or mps."""
+
+    NAMES = ("auto", "cpu", "cuda", "mps")
+
+    def describe(self) -> str:
+        return "one of auto, cpu, cuda, cuda:<index>, mps"
+
+    def verify(self, value: Any, path: str) -> None:
+        index = value[len("cuda:"):] if isinstance(value, str) and value.startswith("cuda:") else None
+        if not (value in self.NAMES or index is not None and index.isdigit()):
+            suggestion = did_you_mean(value, self.NAMES) if isinstance(value, str) else ""
+            fail(path, f"{show(value)} is not {self.allowed}{suggestion}")
+
+
+class Text(Rule):
+    """A non-empty string."""
+
+    def describe(self) -> str:
+        return "a non-empty string"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, str):
+            self.wrong_type(value, path)
+        if not value.strip():
+            fail(path, f"{show(value)} is empty; allowed: {self.allowed}")
+
+
+class Bool(Rule):
+    """true or false."""
+
+    def describe(self) -> str:
+        return "true or false"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, bool):
+            fail(path, f"{show(value)} is not {self.allowed}")
+
+
+class ListOf(Rule):
+    """A list whose every item fits ``item``; ``unique``: no item twice; at least ``min_len`` items."""
+
+    def __init__(self, item: Rule, *, min_len: int = 0, unique: bool = False, null: bool = False):
+        super().__init__(null=null)
+        self.item, self.min_len, self.unique = item, min_len, unique
+
+    def describe(self) -> str:
+        at_least = f" of at least {self.min_len}" if self.min_len > 1 else " (not empty)" if self.min_len else ""
+        return f"a list{at_least}, each item {self.item.describe()}"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            self.wrong_type(value, path)
+        if len(value) < self.min_len:
+            fail(path, f"{show(value)} has {len(value)} item(s); allowed: {self.allowed}")
+        for i, item in enumerate(value):
+            self.item.check(item, f"{path}[{i}]")
+        if self.unique:
+            seen = []
+            for i, item in enumerate(value):
+                if item in seen:
+                    fail(f"{path}[{i}]", f"{show(item)} is listed twice")
+                seen.append(item)
+
+
+class MapOf(Rule):
+    """A mapping of free names (a non-empty string each) to values that fit ``value``."""
+
+    def __init__(self, value: Rule, *, null: bool = False):
+        super().__init__(null=null)
+        self.value = value
+
+    def describe(self) -> str:
+        return f"a mapping of names to {self.value.describe()}"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.wrong_type(value, path)
+        for key, item in value.items():
+            Text().check(key, path)
+            self.value.check(item, f"{path}.{key}")
+
+
+class Either(Rule):
+    """Fits when one of ``rules`` does (``max`` or an integer, ``real_median`` or a number)."""
+
+    def __init__(self, *rules: Rule, null: bool = False):
+        super().__init__(null=null)
+        self.rules = rules
+
+    def describe(self) -> str:
+        return " or ".join(rule.describe() for rule in self.rules)
+
+    def verify(self, value: Any, path: str) -> None:
+        for rule in self.rules:
+            try:
+                rule.check(value, path)
+                return
+            except WinnowError:
+                pass
+        numbers = [rule for rule in self.rules if isinstance(rule, Num)]
+        if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers[0].check(value, path)  # a number out of range: say which bound it breaks
+        options = [o for rule in self.rules if isinstance(rule, Choice) for o in rule.options]
+        hint = ""
+        if isinstance(value, str):
+            hint = did_you_mean(value, options) or (_number_text_hint(value) if numbers else "")
+        fail(path, f"{show(value)} is not {self.allowed}{hint}")
+
+
+Check = Callable[[dict, str], None]  # a rule across the keys of one mapping: (the mapping, its path)
+
+
+class Section(Rule):
+    """A mapping with known keys: ``fields`` maps each to its rule; ``required`` keys must be there (the
+    others may be left out: the code that reads them has defaults); ``checks`` are rules across keys,
+    run once every key fits. ``what`` names a key in the message about an unknown one."""
+
+    def __init__(self, fields: Mapping[str, Rule], *, required=(), checks: tuple[Check, ...] = (),
+                 what: str = "parameter", null: bool = False):
+        super().__init__(null=null)
+        self.fields, self.required, self.checks, self.what = dict(fields), tuple(required), checks, what
+        assert set(self.required) <= set(self.fields), f"required keys {self.required} not among {list(fields)}"
+
+    def describe(self) -> str:
+        return f"a mapping with keys {', '.join(self.fields)}" if self.fields else "an empty mapping"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.wrong_type(value, path)
+        for key in value:
+            if key not in self.fields:
+                known = did_you_mean(key, self.fields) or (f"; known: {', '.join(self.fields)}" if self.fields
+                                                           else f"; {path} takes none")
+                fail(_join(path, key), f"unknown {self.what}{known}")
+        for key in self.required:
+            if key not in value:
+                fail(_join(path, key), f"missing ({self.fields[key].allowed})")
+        for key, item in value.items():
+            self.fields[key].check(item, _join(path, key))
+        for check in self.checks:
+            check(value, path)
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def from_dataclass(cls, ranges: Mapping[str, Rule]) -> dict[str, Rule]:
+    """A rule per field of the dataclass ``cls``, in field order: ``ranges[name]`` where given, else the
+    type of its annotation (int, float, bool, str, optional or not); so a field added to ``cls`` is a
+    parameter at once."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    stale = sorted(set(ranges) - set(names))
+    assert not stale, f"ranges for {stale}, which {cls.__name__} does not have"
+    return {name: ranges[name] if name in ranges else _rule_of_type(hints[name], f"{cls.__name__}.{name}")
+            for name in names}
+
+
+def _rule_of_type(hint, where: str) -> Rule:
+    args = typing.get_args(hint)
+    null = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
+    if null:
+        (hint,) = [a for a in args if a is not type(None)]
+    rule = {bool: Bool, int: lambda null: Num(integer=True, null=null), float: lambda null: Num(null=null),
+            str: Text}.get(hint)
+    if rule is None:
+        raise TypeError(f"{where}: no params rule for the annotation {hint!r}; give it a range in winnow.params")
+    return rule(null=null)

@@ -1,0 +1,325 @@
+"""params.yaml, validated as a whole before any stage works.
+
+:data:`SCHEMA` declares every section: types (a boolean is not an integer, ``"3"`` is not a number),
+ranges, choices, which keys may be null or left out, unknown keys, and the rules across fields, with the
+kinds of value in :mod:`winnow.param_rules`.
+:func:`load` reads and checks the file; every stage gets its params through it
+(:func:`winnow.stage.load_params`), and so do the ``winnow`` commands, so one bad value anywhere stops
+any of them before it reads or writes anything, with one line that names the parameter by its dotted
+path, what was given and what is allowed::
+
+    params.yaml: train.epochs: 0 is below 1
+    params.yaml: ingest.sise: unknown parameter (did you mean size?)
+
+Sections the library takes whole get their keys from its dataclasses (:class:`winnow.configs.TrainConfig`,
+:class:`~winnow.configs.GanConfig`, :class:`~winnow.configs.Policy`): a field added there is a parameter
+here at once, typed by its annotation; ranges are set here. ``degrade.perturbations`` are checked by
+:func:`winnow.degrade_options.check`. Adding a key to a section is one line below.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from winnow.configs import (
+    ASSEMBLED_VARIANTS, CLEANERS, CONTRACT_MODES, EMBEDDING_MODES, FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS,
+    MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    GanConfig, Policy, TrainConfig,
+)
+from winnow.degrade_options import check as check_perturbations
+from winnow.errors import WinnowError
+from winnow.groundtruth import QUALITY_ISSUES
+from winnow.param_rules import (
+    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
+)
+
+
+def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
+    """The params file as a dict, checked against :data:`SCHEMA`.
+
+    Raises:
+        WinnowError: one line: the file is missing, not YAML, not a mapping, or a value breaks a rule.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WinnowError(f"{path}: params file not found (run from the project root)")
+    try:
+        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise WinnowError(f"{FILE}: not valid YAML{where}: {problem}") from err
+    except UnicodeDecodeError as err:
+        raise WinnowError(f"{FILE}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    return validate(params)
+
+
+def validate(params: Any) -> dict[str, Any]:
+    """``params`` (params.yaml as read) unchanged when every rule of :data:`SCHEMA` holds.
+
+    Raises:
+        WinnowError: the first rule broken, in one line.
+    """
+    if not isinstance(params, dict):
+        shown = "empty" if params is None else f"{kind_of(params)}, {show(params)}"
+        raise WinnowError(f"{FILE}: the file is {shown}; it must be a mapping of sections "
+                          f"({', '.join(SCHEMA.fields)})")
+    SCHEMA.check(params, "")
+    return params
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: the plain loader
+    keeps the last value and drops the first without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# -- rules across keys ---------------------------------------------------------------------------------
+
+def _splits_leave_train(section: dict, path: str) -> None:
+    val, test = section["val_fraction"], section["test_fraction"]
+    if val + test >= 1:
+        fail(f"{path}.val_fraction + {path}.test_fraction", f"{val} + {test} is not below 1 (no train images left)")
+
+
+def _source_options(section: dict, path: str) -> None:
+    source = section["source"]
+    if source != "mnist5k" and section.get("path") is None:
+        fail(f"{path}.path", f"missing; source {source} reads its images from it")
+    if section.get("classes") is not None and source != "npz":
+        fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
+    if section.get("download") and source != "cifar10":
+        fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
+
+
+def _weak_classes_chosen(section: dict, path: str) -> None:
+    if section["weak_k"] is None and section["weak_below"] is None:
+        fail(f"{path}.weak_k", "null, and so is weak_below; set one of them to choose the weak classes")
+
+
+def _ops_enough(section: dict, path: str) -> None:
+    ops = section.get("ops", POLICY_DEFAULTS.ops)
+    n = section.get("n", POLICY_DEFAULTS.n)
+    if n > len(ops):
+        fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
+
+
+def _variants_can_be_made(params: dict, path: str) -> None:
+    variants = params["variants"]
+    if "baseline" not in variants:
+        fail("variants", f"{show(variants)} lacks baseline; gan-synthesize and balance start from its model "
+                         "(models/baseline.pt)")
+    if "oracle" in variants and not params["degrade"].get("enabled", True):
+        fail("variants", "oracle needs degrade.enabled: true (without degrade it is the baseline); "
+                         "remove oracle or enable degrade")
+    enforced = (params.get("contracts") or {}).get("enforce_variants") or []
+    for i, name in enumerate(enforced):
+        where = f"contracts.enforce_variants[{i}]"
+        if name not in ASSEMBLED_VARIANTS:
+            fail(where, f"{name} is not checked: the contracts stage runs before it is made (after training "
+                        f"the baseline); allowed: {', '.join(ASSEMBLED_VARIANTS)}")
+        if name not in variants:
+            fail(where, f"{name} is not in variants {show(variants)}")
+
+
+# -- the sections ------------------------------------------------------------------------------------
+
+class ThresholdSetting(Rule):
+    """One quality issue's cut: ``{method: <one of THRESHOLD_METHODS>, <that method's options>}``; null
+    or no method means auto."""
+
+    # each method's options (the keyword arguments of its function in winnow.thresholds)
+    OPTIONS = {
+        "auto": {"alpha": Num(0, 1, low_open=True, high_open=True)},
+        "otsu": {},
+        "li": {"tolerance": Num(0, low_open=True, null=True)},
+        "kittler": {},
+        "kapur": {},
+        "ght": {"nu": Num(0, null=True), "tau": Num(0, null=True), "kappa": Num(0), "omega": Num(0, 1)},
+        "valley": {"valley_window": Num(0, integer=True)},
+        "gamma_mixture": {"iterations": Num(1, integer=True)},
+        "fixed": {"value": Num()},
+    }
+    assert set(OPTIONS) == set(THRESHOLD_METHODS)
+
+    def describe(self) -> str:
+        return f"a mapping with method ({', '.join(THRESHOLD_METHODS)}) and its options"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.wrong_type(value, path)
+        method = value.get("method", "auto")
+        Choice(THRESHOLD_METHODS).check(method, f"{path}.method")
+        Section({"method": Choice(THRESHOLD_METHODS), **self.OPTIONS[method]},
+                required=("value",) if method == "fixed" else (), what=f"option of method {method}").check(value, path)
+
+
+class Perturbations(Rule):
+    """``degrade.perturbations``: a list of ``{kind: ..., <its options>}``, checked by
+    :func:`winnow.degrade_options.check` as far as it can be without the data."""
+
+    def describe(self) -> str:
+        return "a list of {kind: ..., <its options>} mappings"
+
+    def verify(self, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            self.wrong_type(value, path)
+        try:
+            check_perturbations(value)
+        except WinnowError as err:
+            raise WinnowError(f"{FILE}: {err}") from None
+
+
+# embedding_clean.isolation and outlier_threshold name a method but carry no options: fixed needs a value
+CUT_METHODS = tuple(m for m in THRESHOLD_METHODS if m != "fixed")
+POLICY_DEFAULTS = Policy()
+TRAIN_RANGES = {
+    "model": Choice(MODEL_NAMES),
+    "epochs": Num(1, integer=True),
+    "batch_size": Num(1, integer=True),
+    "optimizer": Choice(OPTIMIZERS),
+    "lr": Num(0, low_open=True),
+    "weight_decay": Num(0),
+    "momentum": Num(0, 1, high_open=True),
+    "schedule": Choice(SCHEDULES),
+    "label_smoothing": Num(0, 1, high_open=True),
+    "crop_padding": Num(0, integer=True),
+    "device": Device(),
+    "eval_batch_size": Num(1, integer=True),
+}
+TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
+# confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models
+TRAIN_OVERRIDES = Section(TRAIN_FIELDS, null=True)
+GAN_TRAIN = Section(from_dataclass(GanConfig, {
+    "latent_dim": Num(1, integer=True),
+    "width": Num(1, integer=True),
+    "epochs": Num(1, integer=True),
+    "batch_size": Num(2, integer=True),  # batch norm needs two images to normalise a batch
+    "lr": Num(0, low_open=True),
+    "lr_d": Num(0, low_open=True),
+    "beta1": Num(0, 1, high_open=True),
+    "ac_weight": Num(0),
+    "device": Device(),
+}))
+POLICY = Section(from_dataclass(Policy, {
+    "ops": ListOf(Choice(OPS), min_len=1, unique=True),
+    "n": Num(1, integer=True),
+    "magnitude": Num(0, 1, low_open=True),
+}), checks=(_ops_enough,), null=True)
+FRACTION = Num(0, 1)
+SHARE = Num(0, 1, low_open=True)  # (0, 1], as the functions that take these shares require
+
+SCHEMA = Section({
+    "seed": Num(0, 2**32 - 1, integer=True),  # numpy and scikit-learn seeds
+    "ingest": Section({
+        "source": Choice(SOURCES),
+        "path": Text(null=True),
+        "download": Bool(),
+        "size": Num(1, integer=True, null=True),
+        "classes": ListOf(Text(), min_len=1, unique=True, null=True),
+        "val_fraction": Num(0, 1, high_open=True),
+        "test_fraction": Num(0, 1, high_open=True),
+        "max_reject_fraction": FRACTION,
+    }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
+        checks=(_splits_leave_train, _source_options)),
+    "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
+    "score": Section({
+        "light_percentile": Num(0, 100),
+        "dark_percentile": Num(0, 100),
+        "iqr_factor": Num(0),
+        "min_relative_spread": Num(0),
+        "batch_size": Num(1, integer=True),
+    }),
+    "threshold": Section({
+        "bins": Num(2, integer=True),
+        "max_flagged_fraction": SHARE,
+        "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
+    }, required=("bins", "max_flagged_fraction", "issues")),
+    "dedup": Section({
+        "radius": Num(0, 63, integer=True, null=True),  # Hamming distance between 64-bit pHashes
+        "min_correlation": Num(-1, 1, null=True),
+        "keep": Choice(KEEP_POLICIES),
+        "drop_leaks": Bool(),
+    }),
+    "confident_learn": Section({
+        "folds": Num(2, integer=True),
+        "repeats": Num(1, integer=True),
+        "train": TRAIN_OVERRIDES,
+        "filter_by": Choice(FILTER_BY),
+        "rank_by": Choice(RANK_BY),
+        "frac_noise": SHARE,
+        "action": Choice(LABEL_ACTIONS),
+        "relabel_threshold": FRACTION,
+    }, null=True),
+    "embedding_clean": Section({
+        "mode": Choice(EMBEDDING_MODES),
+        "folds": Num(2, integer=True),
+        "rounds": Num(1, integer=True),
+        "augment_between_rounds": Bool(),
+        "train": TRAIN_OVERRIDES,
+        "k": Num(1, integer=True),
+        "agree": SHARE,
+        "margin": Num(0, null=True),
+        "isolation": Choice(CUT_METHODS, null=True),
+        "max_isolated_fraction": SHARE,
+        "outliers": ListOf(Choice(OUTLIER_METHODS), unique=True),
+        "outlier_threshold": Choice(CUT_METHODS),
+        "max_outlier_fraction": SHARE,
+        "drop_outliers": Bool(),
+        "bins": Num(2, integer=True),
+    }, null=True),
+    "contracts": Section({
+        "mode": Choice(CONTRACT_MODES),
+        "enforce_variants": ListOf(Choice(VARIANTS), unique=True, null=True),
+        "bounds": Section({  # the {$PARAMETER: name} placeholders of contracts/*.yaml; null: no bound
+            "min_images_per_class": Num(0, integer=True, null=True),
+            "min_class_balance": Num(0, 1, null=True),
+            "max_duplicate_rate": Num(0, 1, null=True),
+            "max_label_issue_rate": Num(0, 1, null=True),
+            "max_flagged_rate": Num(0, 1, null=True),
+            "min_completeness": Num(0, 1, null=True),
+        }, null=True),
+    }, null=True),
+    "variants": ListOf(Choice(VARIANTS), min_len=1, unique=True),
+    "pruned": Section({"cleaners": ListOf(Choice(CLEANERS), unique=True)}, required=("cleaners",)),
+    "train": Section(TRAIN_FIELDS),
+    "gan": Section({
+        "weak_by": Choice(WEAK_BY),
+        "weak_k": Num(0, integer=True, null=True),
+        "weak_below": Num(null=True),
+        "per_class": Num(1, integer=True),
+        "threshold": Either(Choice(("real_median",)), Num(0, 1, high_open=True)),
+        "train": GAN_TRAIN,
+    }, required=("weak_by", "weak_k", "weak_below", "per_class", "threshold"), checks=(_weak_classes_chosen,)),
+    "balance": Section({
+        "target": Either(Choice(("max",)), Num(0, integer=True)),
+        "policy": POLICY,
+        "edge_fraction": FRACTION,
+        "edge_extra": Num(0),
+        "device": Device(),
+    }, null=True),
+    "report": Section({
+        "images_per_grid": Num(1, integer=True),
+        "duplicate_groups": Num(1, integer=True),
+        "samples_per_class": Num(1, integer=True),
+    }, required=("images_per_grid", "duplicate_groups", "samples_per_class")),
+    "gate": Section({  # winnow gate
+        "files": ListOf(Text(), min_len=1),
+        "tolerances": MapOf(Num(0)),  # fnmatch pattern over metric keys -> largest allowed drop
+    }, required=("files", "tolerances")),
+}, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
+             "report"), checks=(_variants_can_be_made,))

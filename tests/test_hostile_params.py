@@ -1,0 +1,152 @@
+"""Hostile params.yaml files: every stage and the winnow commands stop before any work, with one line
+that names the parameter, and leave nothing behind (winnow.params)."""
+
+import pytest
+
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+)
+
+SECTIONS = ("seed, ingest, degrade, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+            "pruned, train, gan, balance, report, gate")
+STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
+          ("embedding_clean",), ("variants",), ("contracts",), ("train", "baseline"), ("evaluate", "baseline"),
+          ("gan_synthesize",), ("balance",), ("compare",), ("report",)]
+
+
+def params_with(path: str, value) -> dict:
+    """The project's params with the value at the dotted ``path`` set."""
+    params = default_params()
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    section[last] = value
+    return params
+
+
+def shipped_text(old: str, new: str) -> str:
+    """The project's params.yaml as written, one line of it edited (for what yaml.safe_dump cannot spell)."""
+    text = (ROOT / "params.yaml").read_text()
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def refused(tmp_path, expected: str, *, params=None, text=None, stage=("ingest",), command=None) -> None:
+    """Run a stage (or a winnow command) on the params; it must stop with ``error: params.yaml: <expected>``
+    and write nothing."""
+    project = make_project(tmp_path / "project", params, text=text)
+    before = files_under(project)
+    done = run_winnow(project, *command) if command else run_stage(project, *stage)
+    line = assert_error_line(done, "params.yaml")
+    assert line == f"error: params.yaml: {expected}"
+    assert_nothing_left(project, before)
+
+
+DUPLICATED = shipped_text("  epochs: 15\n", "  epochs: 15\n  epochs: 1\n")  # PyYAML alone keeps the last
+DUPLICATE_LINE = DUPLICATED.splitlines().index("  epochs: 1") + 1
+CASES = {
+    "malformed_yaml": dict(text="seed: 0\ningest:\n\tsource: mnist5k\n",
+                           expected="not valid YAML at line 3: found character '\\t' that cannot start any token"),
+    "duplicate_key": dict(text=DUPLICATED, expected=f"not valid YAML at line {DUPLICATE_LINE}: duplicate key 'epochs'"),
+    "not_a_mapping": dict(text="- seed\n- ingest\n",
+                          expected=f'the file is a list, ["seed", "ingest"]; it must be a mapping of sections '
+                                   f"({SECTIONS})"),
+    "empty_file": dict(text="", expected=f"the file is empty; it must be a mapping of sections ({SECTIONS})"),
+    "missing_section": dict(params={k: v for k, v in default_params().items() if k != "report"},
+                            expected="report: missing (a mapping with keys images_per_grid, duplicate_groups, "
+                                     "samples_per_class)"),
+    "unknown_key_suggested": dict(params=params_with("ingest.sise", 32),
+                                  expected="ingest.sise: unknown parameter (did you mean size?)"),
+    "unknown_section_suggested": dict(params=params_with("trian", {"epochs": 3}),
+                                      expected="trian: unknown parameter (did you mean train?)"),
+    "string_number": dict(params=params_with("ingest.size", "64"),
+                          expected='ingest.size: "64" is a string, not null or an integer >= 1 '
+                                   "(write numbers without quotes)"),
+    "exponent_read_as_text": dict(text=shipped_text("  lr: 0.001\n", "  lr: 1e-3\n"),
+                                  expected='train.lr: "1e-3" is a string, not a number > 0 (YAML reads a number like '
+                                           "1e-3 as text: write 0.001 or 1.0e-3)"),
+    "bool_as_int": dict(params=params_with("train.batch_size", True),
+                        expected="train.batch_size: true is a boolean, not an integer >= 1"),
+    "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 1"),
+    "negative_fraction": dict(params=params_with("ingest.test_fraction", -0.2),
+                              expected="ingest.test_fraction: -0.2 is below 0"),
+    "splits_leave_no_train": dict(params=params_with("ingest.val_fraction", 0.8),
+                                  expected="ingest.val_fraction + ingest.test_fraction: 0.8 + 0.2 is not below 1 "
+                                           "(no train images left)"),
+    "classes_as_string": dict(params=params_with("ingest", default_params()["ingest"] | {
+        "source": "npz", "path": "set.npz", "classes": "cat,dog"}),
+        expected='ingest.classes: "cat,dog" is a string, not null or a list (not empty), each item a non-empty string'),
+    "classes_without_npz": dict(params=params_with("ingest.classes", ["cat", "dog"]),
+                                expected="ingest.classes: only the npz source reads it (source is mnist5k); "
+                                         "set it to null"),
+    "source_without_path": dict(params=params_with("ingest.source", "imagefolder"),
+                                expected="ingest.path: missing; source imagefolder reads its images from it"),
+    "bad_enum": dict(params=params_with("train.optimizer", "adamm"),
+                     expected='train.optimizer: "adamm" is not one of adam, adamw, sgd (did you mean adam?)'),
+    "bad_device": dict(params=params_with("gan.train.device", "gpu"),
+                       expected='gan.train.device: "gpu" is not one of auto, cpu, cuda, cuda:<index>, mps '
+                                "(did you mean cpu?)"),
+    "contract_bound_out_of_range": dict(params=params_with("contracts.bounds.max_label_issue_rate", 5),
+                                        expected="contracts.bounds.max_label_issue_rate: 5 is above 1"),
+    "unknown_variant": dict(params=params_with("variants", ["oracle", "baseline", "pruned", "balance"]),
+                            expected='variants[3]: "balance" is not one of oracle, baseline, pruned, augmented, '
+                                     "balanced (did you mean balanced?)"),
+    "oracle_without_degrade": dict(params=params_with("degrade.enabled", False),
+                                   expected="variants: oracle needs degrade.enabled: true (without degrade it is the "
+                                            "baseline); remove oracle or enable degrade"),
+    "unknown_cleaner": dict(params=params_with("pruned.cleaners", ["threshold", "confident_learning"]),
+                            expected='pruned.cleaners[1]: "confident_learning" is not one of threshold, dedup, '
+                                     "confident_learn, embedding_clean (did you mean confident_learn?)"),
+    "threshold_option_of_another_method": dict(params=params_with("threshold.issues.blurry",
+                                                                  {"method": "otsu", "alpha": 0.05}),
+                                               expected="threshold.issues.blurry.alpha: unknown option of method "
+                                                        "otsu; known: method"),
+    "fixed_threshold_without_value": dict(params=params_with("threshold.issues.dark", {"method": "fixed"}),
+                                          expected="threshold.issues.dark.value: missing (a number)"),
+    "perturbation_unknown_kind": dict(params=params_with("degrade.perturbations", [{"kind": "blurr", "fraction": 0.1}]),
+                                      expected="degrade.perturbations[0]: unknown kind 'blurr'; allowed: "
+                                               "symmetric_noise, pair_flip, class_removal, class_subsample, "
+                                               "subsample, gaussian_noise, salt_pepper, brightness, gamma, blur, "
+                                               "downscale, odd_size, odd_aspect_ratio, grayscale, low_information, "
+                                               "exact_duplicate, near_duplicate"),
+    "perturbation_bad_fraction": dict(params=params_with("degrade.perturbations",
+                                                         [{"kind": "symmetric_noise", "fraction": 1.5}]),
+                                      expected="degrade.perturbations[0] (symmetric_noise): fraction must be a number "
+                                               "in [0.0, 1.0], got 1.5"),
+    "gate_tolerance_string": dict(params=params_with("gate.tolerances.accuracy", "0.005"),
+                                  expected='gate.tolerances.accuracy: "0.005" is a string, not a number >= 0 '
+                                           "(write numbers without quotes)"),
+    "gate_tolerance_negative": dict(params=params_with("gate.tolerances", {"macro.f1": -0.01}),
+                                    expected="gate.tolerances.macro.f1: -0.01 is below 0"),
+    "weak_classes_unchosen": dict(params=params_with("gan.weak_k", None),
+                                  expected="gan.weak_k: null, and so is weak_below; set one of them to choose the "
+                                           "weak classes"),
+    "not_finite": dict(text=shipped_text("  min_correlation: 0.98 ", "  min_correlation: .nan "),
+                       expected="dedup.min_correlation: nan is not a finite number; allowed: null or a number in "
+                                "[-1, 1]"),
+}
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ingest_refuses_a_bad_params_file_before_reading_anything(tmp_path, case):
+    spec = CASES[case]
+    refused(tmp_path, spec["expected"], params=spec.get("params"), text=spec.get("text"))
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("stage", STAGES, ids=[s[0] for s in STAGES])
+def test_every_stage_checks_the_whole_file_first(tmp_path, stage):
+    """A slip in one section stops every stage, also those that never read it (report and compare read
+    no train section), before it looks for its inputs: none of them exist in this project. For train,
+    0 epochs used to reach dvclive, which wrote metrics/train/<variant>/ for a model never trained."""
+    refused(tmp_path, "train.epochs: 0 is below 1", params=params_with("train.epochs", 0), stage=stage)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("command", [("gate", "--base", "HEAD"), ("compare",), ("study", "queue", "--dry-run")],
+                         ids=["gate", "compare", "study"])
+def test_winnow_commands_check_the_file_they_read(tmp_path, command):
+    refused(tmp_path, 'gate.tolerances.accuracy: "0.005" is a string, not a number >= 0 (write numbers without '
+                      "quotes)", params=params_with("gate.tolerances.accuracy", "0.005"), command=command)

@@ -1,0 +1,244 @@
+"""winnow.params: every rule of params.yaml and the one line it gives when broken."""
+
+import inspect
+from dataclasses import dataclass
+
+import pytest
+
+from hostile_harness import ROOT, default_params
+from winnow import thresholds
+from winnow.errors import WinnowError
+from winnow.param_rules import Section, from_dataclass
+from winnow.params import SCHEMA, ThresholdSetting, load, validate
+
+SECTIONS = ("seed, ingest, degrade, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+            "pruned, train, gan, balance, report, gate")
+
+
+def changed(path: str, value) -> dict:
+    """The project's params with the value at the dotted ``path`` set (created if absent)."""
+    params = default_params()
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    section[last] = value
+    return params
+
+
+def without(path: str) -> dict:
+    params = default_params()
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    del section[last]
+    return params
+
+
+def message(params) -> str:
+    with pytest.raises(WinnowError) as raised:
+        validate(params)
+    return str(raised.value)
+
+
+def test_the_shipped_params_yaml_validates():
+    params = load(ROOT / "params.yaml")
+    assert params["train"]["epochs"] == 15 and params["variants"][0] == "oracle"
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    # numbers: type, integer, range, open bounds, non-finite
+    ("train.epochs", 0, "train.epochs: 0 is below 1"),
+    ("ingest.max_reject_fraction", 1.5, "ingest.max_reject_fraction: 1.5 is above 1"),
+    ("train.lr", 0, "train.lr: 0 is not above 0"),
+    ("gan.train.beta1", 1, "gan.train.beta1: 1 is not below 1"),
+    ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer >= 1"),
+    ("train.epochs", True, "train.epochs: true is a boolean, not an integer >= 1"),
+    ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer >= 1 (write numbers without quotes)'),
+    ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number > 0 '
+                         "(YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"),
+    ("train.lr", "fast", 'train.lr: "fast" is a string, not a number > 0'),
+    ("score.batch_size", None, "score.batch_size: null is not an integer >= 1"),
+    ("dedup.min_correlation", float("nan"), "dedup.min_correlation: nan is not a finite number; "
+                                            "allowed: null or a number in [-1, 1]"),
+    ("seed", -1, "seed: -1 is below 0"),
+    ("contracts.bounds.max_label_issue_rate", 5, "contracts.bounds.max_label_issue_rate: 5 is above 1"),
+    # choices, devices, strings, booleans
+    ("train.optimizer", "adamm", 'train.optimizer: "adamm" is not one of adam, adamw, sgd (did you mean adam?)'),
+    ("dedup.keep", 1, "dedup.keep: 1 is not one of best_quality, first"),
+    ("train.device", "gpu", 'train.device: "gpu" is not one of auto, cpu, cuda, cuda:<index>, mps (did you mean cpu?)'),
+    ("ingest.path", " ", 'ingest.path: " " is empty; allowed: null or a non-empty string'),
+    ("train.hflip", "yes", 'train.hflip: "yes" is not true or false'),
+    ("embedding_clean.isolation", "fixed", 'embedding_clean.isolation: "fixed" is not null or one of auto, otsu, '
+                                           "li, kittler, kapur, ght, valley, gamma_mixture"),
+    # lists
+    ("variants", "baseline", 'variants: "baseline" is a string, not a list (not empty), each item one of oracle, '
+                             "baseline, pruned, augmented, balanced"),
+    ("variants", [], "variants: [] has 0 item(s); allowed: a list (not empty), each item one of oracle, baseline, "
+                     "pruned, augmented, balanced"),
+    ("variants", ["baseline", "balance"], 'variants[1]: "balance" is not one of oracle, baseline, pruned, augmented, '
+                                          "balanced (did you mean balanced?)"),
+    ("pruned.cleaners", ["dedup", "dedup"], 'pruned.cleaners[1]: "dedup" is listed twice'),
+    ("embedding_clean.outliers", ["lof", "svm"], 'embedding_clean.outliers[1]: "svm" is not one of isolation_forest, '
+                                                 "lof, knn"),
+    # either-or, mappings of free names
+    ("gan.threshold", 1.0, "gan.threshold: 1.0 is not below 1"),
+    ("gan.threshold", "real_mean", 'gan.threshold: "real_mean" is not real_median or a number in [0, 1) '
+                                   "(did you mean real_median?)"),
+    ("balance.target", "5", 'balance.target: "5" is not max or an integer >= 0 (write numbers without quotes)'),
+    ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number >= 0 '
+                                               "(write numbers without quotes)"),
+    ("gate.tolerances", {"accuracy": -0.01}, "gate.tolerances.accuracy: -0.01 is below 0"),
+    # sections: unknown keys (with and without a near name), wrong type
+    ("ingest.sise", 32, "ingest.sise: unknown parameter (did you mean size?)"),
+    ("trian", {}, "trian: unknown parameter (did you mean train?)"),
+    ("report.zoom", 2, "report.zoom: unknown parameter; known: images_per_grid, duplicate_groups, samples_per_class"),
+    ("confident_learn.train", {"epoch": 3}, "confident_learn.train.epoch: unknown parameter (did you mean epochs?)"),
+    ("gan.train", None, "gan.train: null is not a mapping with keys latent_dim, width, epochs, batch_size, lr, lr_d, "
+                        "beta1, ac_weight, device"),
+    ("report", [4, 2, 8], "report: [4, 2, 8] is a list, not a mapping with keys images_per_grid, duplicate_groups, "
+                          "samples_per_class"),
+    # threshold methods and their options
+    ("threshold.issues.blurry", {"method": "otsu", "alpha": 0.05},
+     "threshold.issues.blurry.alpha: unknown option of method otsu; known: method"),
+    ("threshold.issues.blurry", {"method": "auto", "alpah": 0.05},
+     "threshold.issues.blurry.alpah: unknown option of method auto (did you mean alpha?)"),
+    ("threshold.issues.blurry", {"method": "fixed"}, "threshold.issues.blurry.value: missing (a number)"),
+    ("threshold.issues.blurry", {"method": "otsuu"}, 'threshold.issues.blurry.method: "otsuu" is not one of auto, '
+                                                     "otsu, li, kittler, kapur, ght, valley, gamma_mixture, fixed "
+                                                     "(did you mean otsu?)"),
+    ("threshold.issues.blury", {"method": "auto"}, "threshold.issues.blury: unknown issue (did you mean blurry?)"),
+    ("threshold.issues.dark", {"method": "ght", "omega": 2}, "threshold.issues.dark.omega: 2 is above 1"),
+    # degrade.perturbations: winnow.degrade_options.check, without the data
+    ("degrade.perturbations", [{"kind": "blur", "fraction": 0.1, "kernel": 4}],
+     "degrade.perturbations[0] (blur): kernel must be an odd integer >= 3, got 4"),
+    ("degrade.perturbations", [{"kind": "symmetric_noise", "fraction": "10%"}],
+     "degrade.perturbations[0] (symmetric_noise): fraction must be a number in [0.0, 1.0], got '10%'"),
+    ("degrade.perturbations", [{"kind": "class_removal", "classes": [True]}],
+     "degrade.perturbations[0] (class_removal): classes must be a class index >= 0 or a class name, got True"),
+    ("degrade.perturbations", {"kind": "blur"}, 'degrade.perturbations: {"kind": "blur"} is a mapping, not null or '
+                                                "a list of {kind: ..., <its options>} mappings"),
+])
+def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
+    assert message(changed(path, value)) == f"params.yaml: {expected}"
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("gan", "gan: missing (a mapping with keys weak_by, weak_k, weak_below, per_class, threshold, train)"),
+    ("ingest.source", "ingest.source: missing (one of mnist5k, cifar10, imagefolder, npz)"),
+    ("pruned.cleaners", "pruned.cleaners: missing (a list, each item one of threshold, dedup, confident_learn, "
+                        "embedding_clean)"),
+])
+def test_a_required_key_left_out_is_named(path, expected):
+    assert message(without(path)) == f"params.yaml: {expected}"
+
+
+def test_optional_sections_and_keys_may_be_left_out_or_null():
+    params = default_params()
+    for section in ("confident_learn", "embedding_clean", "contracts", "balance", "gate"):
+        del params[section]
+    del params["train"]["epochs"], params["dedup"]["radius"], params["degrade"]["perturbations"]
+    params["score"] = {}
+    assert validate(params) is params
+    assert validate(changed("balance", None))["balance"] is None
+
+
+def test_rules_across_keys():
+    params = changed("ingest.val_fraction", 0.5)
+    params["ingest"]["test_fraction"] = 0.5
+    assert message(params) == ("params.yaml: ingest.val_fraction + ingest.test_fraction: 0.5 + 0.5 is not below 1 "
+                               "(no train images left)")
+    assert message(changed("ingest.source", "imagefolder")) == (
+        "params.yaml: ingest.path: missing; source imagefolder reads its images from it")
+    assert message(changed("ingest.classes", ["a", "b"])) == (
+        "params.yaml: ingest.classes: only the npz source reads it (source is mnist5k); set it to null")
+    assert message(changed("ingest.download", True)) == (
+        "params.yaml: ingest.download: only the cifar10 source downloads (source is mnist5k); set it to false")
+    params = changed("gan.weak_k", None)
+    assert message(params) == ("params.yaml: gan.weak_k: null, and so is weak_below; set one of them to choose the "
+                               "weak classes")
+    assert message(changed("balance.policy.n", 6)) == (
+        "params.yaml: balance.policy.n: 6 is above 5, the number of ops to draw from")
+    assert message(changed("balance.policy", {"ops": ["flip"]})) == (
+        "params.yaml: balance.policy.n: 2 is above 1, the number of ops to draw from")  # n's default is 2
+
+
+def test_variant_rules():
+    assert message(changed("variants", ["oracle", "pruned"])) == (
+        'params.yaml: variants: ["oracle", "pruned"] lacks baseline; gan-synthesize and balance start from its model '
+        "(models/baseline.pt)")
+    assert message(changed("degrade.enabled", False)) == (
+        "params.yaml: variants: oracle needs degrade.enabled: true (without degrade it is the baseline); "
+        "remove oracle or enable degrade")
+    assert message(changed("contracts.enforce_variants", ["pruned", "augmented"])) == (
+        "params.yaml: contracts.enforce_variants[1]: augmented is not checked: the contracts stage runs before it is "
+        "made (after training the baseline); allowed: oracle, baseline, pruned")
+    params = changed("contracts.enforce_variants", ["oracle"])
+    params["variants"] = ["baseline", "pruned"]
+    assert message(params) == ('params.yaml: contracts.enforce_variants[0]: oracle is not in variants '
+                               '["baseline", "pruned"]')
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("seed: 0\ningest:\n\tsource: mnist5k\n", "not valid YAML at line 3: found character '\\t' that cannot start "
+                                              "any token"),
+    ("seed: 0\nseed: 1\n", "not valid YAML at line 2: duplicate key 'seed'"),
+    ("- seed\n- ingest\n", f'the file is a list, ["seed", "ingest"]; it must be a mapping of sections ({SECTIONS})'),
+    ("", f"the file is empty; it must be a mapping of sections ({SECTIONS})"),
+])
+def test_a_file_that_is_not_a_mapping_of_sections_is_one_line(tmp_path, text, expected):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(WinnowError) as raised:
+        load(tmp_path / "params.yaml")
+    assert str(raised.value) == f"params.yaml: {expected}"
+
+
+def test_a_missing_file_says_where_to_run(tmp_path):
+    with pytest.raises(WinnowError, match=r"params.yaml: params file not found \(run from the project root\)$"):
+        load(tmp_path / "params.yaml")
+
+
+def test_a_field_added_to_a_config_dataclass_is_a_typed_parameter_at_once():
+    @dataclass
+    class Config:
+        epochs: int = 1
+        threads: int = 0
+        deterministic: bool = False
+        scale: float | None = None
+
+    section = Section(from_dataclass(Config, {"epochs": SCHEMA.fields["train"].fields["epochs"]}))
+    for key, value in {"threads": 4, "deterministic": True, "scale": None}.items():
+        section.check({key: value}, "train")
+    expected = {"threads": "train.threads: 2.0 is not an integer; allowed: an integer",
+                "deterministic": 'train.deterministic: "on" is not true or false',
+                "scale": 'train.scale: "big" is a string, not null or a number',
+                "epochs": "train.epochs: 0 is below 1"}
+    given = {"threads": 2.0, "deterministic": "on", "scale": "big", "epochs": 0}
+    for key, line in expected.items():
+        with pytest.raises(WinnowError) as raised:
+            section.check({key: given[key]}, "train")
+        assert str(raised.value) == f"params.yaml: {line}"
+    with pytest.raises(AssertionError, match="ranges for \\['threds'\\]"):
+        from_dataclass(Config, {"threds": SCHEMA.fields["train"].fields["epochs"]})
+
+
+def test_the_train_sections_take_every_trainconfig_field():
+    from dataclasses import fields
+
+    from winnow.configs import TrainConfig
+
+    names = [f.name for f in fields(TrainConfig)]
+    assert list(SCHEMA.fields["train"].fields) == names
+    assert list(SCHEMA.fields["confident_learn"].fields["train"].fields) == names
+
+
+def test_threshold_options_are_the_keyword_arguments_of_the_methods():
+    functions = {"auto": thresholds.auto_threshold, "otsu": thresholds.otsu, "li": thresholds.li,
+                 "kittler": thresholds.kittler, "kapur": thresholds.kapur, "ght": thresholds.ght,
+                 "valley": thresholds.valley, "gamma_mixture": thresholds.gamma_mixture}
+    for method, function in functions.items():
+        keywords = [name for name, p in inspect.signature(function).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY and name != "bins"]
+        assert list(ThresholdSetting.OPTIONS[method]) == keywords, method
+    assert list(ThresholdSetting.OPTIONS["fixed"]) == ["value"]  # thresholds.threshold reads options["value"]
