@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 CORRECTIONS = ("holm", "bonferroni", "none")
 
@@ -59,10 +59,9 @@ class PairedCounts:
 def drop_p_value(counts: PairedCounts) -> float:
     """One-sided exact McNemar p-value for "head is worse than base": P(X >= lost), X ~ Binomial(lost +
     gained, 1/2). One-sided because the gate asks only whether a metric fell; 1.0 with no discordant image."""
-    discordant = counts.lost + counts.gained
-    if discordant == 0:
-        return 1.0
-    return float(stats.binom.sf(counts.lost - 1, discordant, 0.5))
+    n = counts.lost + counts.gained
+    # exact in integers (n is at most the number of test images), and no scipy import for the gate
+    return sum(math.comb(n, k) for k in range(counts.lost, n + 1)) / 2 ** n
 
 
 def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
@@ -80,7 +79,7 @@ def change_interval(counts: PairedCounts, *, confidence: float = 0.95) -> tuple[
     n = counts.n
     if n == 0:
         return math.nan, math.nan
-    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     # in Newcombe's notation p1 is head and p2 base, so that the interval is for head - base
     a, b, c, d = counts.both, counts.gained, counts.lost, counts.neither
     p1, p2 = (a + b) / n, (a + c) / n
