@@ -2,13 +2,12 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from gate_repo import CLASSES, commit, init, labels_of, write_metrics, write_variant, wrong_on
+from gate_repo import CLASSES, commit, init, labels_of, write_variant, wrong_on
 from hostile_harness import ROOT, default_params, make_project, run_stage
 from scipy import stats
 
@@ -71,7 +70,7 @@ def test_identical_predictions_pass(repo, capsys):
     commit(repo)
     code, out = _gate(repo, capsys)
     assert code == 0 and "gate: PASS" in out and "REGRESSED" not in out
-    assert _row(out, "baseline", "all (accuracy)")[3:6] == ["0.9960", "0.9960", "+0.0000"]
+    assert _row(out, "baseline", "all (accuracy)")[3:7] == ["0", "0.9960", "0.9960", "+0.0000"]
 
 
 def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_path):
@@ -83,8 +82,8 @@ def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_p
     code, out = _gate(repo, capsys, "--markdown", str(tmp_path / "gate.md"))
     assert code == 1 and "gate: FAIL — 2 regression(s)" in out
     row = _row(out, "baseline", "3")
-    assert row[2:6] == ["100", "1.0000", "0.8500", "-0.1500"]
-    assert row[7] == "< 0.0001" and row[8] == "0.0003"  # 2^-15; Holm over 10 classes, the others unchanged
+    assert row[2:7] == ["100", "15", "1.0000", "0.8500", "-0.1500"]
+    assert row[8] == "< 0.0001" and row[9] == "0.0003"  # 2^-15; Holm over 10 classes, the others unchanged
     assert row[-1] == "**REGRESSED**"
     assert _row(out, "baseline", "all (accuracy)")[-1] == "**REGRESSED**"  # 15 of 1000 lost, none gained
     assert (tmp_path / "gate.md").read_text() == out  # the pull-request comment says the same
@@ -98,8 +97,8 @@ def test_a_large_drop_on_a_tiny_class_passes_with_its_p_value(repo, capsys):
     write_variant(repo, "baseline", labels, wrong_on(labels, [1000, 1001], classes=classes), classes=classes)
     code, out = _gate(repo, capsys)
     row = _row(out, "baseline", "tiny")
-    assert row[2:6] == ["3", "1.0000", "0.3333", "-0.6667"]  # far beyond the 0.02 tolerance ...
-    assert row[7] == "0.2500" and row[8] == "1.0000"  # ... but 2 of 2 changed images is what chance does 1 in 4
+    assert row[2:7] == ["3", "2", "1.0000", "0.3333", "-0.6667"]  # far beyond the 0.02 tolerance ...
+    assert row[8] == "0.2500" and row[9] == "1.0000"  # ... but 2 of 2 changed images is what chance does 1 in 4
     assert row[-1] == "drop not significant" and code == 0 and "gate: PASS" in out
 
 
@@ -110,7 +109,7 @@ def test_a_significant_drop_within_the_tolerance_passes(repo, capsys):
     write_variant(repo, "baseline", labels, wrong_on(labels, np.arange(5)))  # 5 of 1000 lost: p = 1/32
     code, out = _gate(repo, capsys)
     overall = _row(out, "baseline", "all (accuracy)")
-    assert overall[5] == "-0.0050" and overall[7] == "0.0312" and overall[-1] == "drop within tolerance"
+    assert overall[6] == "-0.0050" and overall[8] == "0.0312" and overall[-1] == "drop within tolerance"
     assert _row(out, "baseline", "0")[-1] == "drop not significant"  # -0.05 on class 0, p 1/32 times 10 classes
     assert code == 0
 
@@ -272,3 +271,21 @@ def test_runs_of_one_setting_over_seeds_are_selected():
     assert [r["experiment"] for r in runs] == ["own-0", "own-1", "own-2"]
     assert "left out 2 run(s) with other settings (ingest.source, train): HEAD, lr" in note
     assert "1 run(s) repeating a seed" in note and "1 run(s) without metrics for all of base, pruned" in note
+
+
+def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tmp_path):
+    from winnow.compare import run_metrics
+    from winnow.errors import WinnowError
+
+    repo = init(make_project(tmp_path / "p"))
+    full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75}, "b": {"f1": 0.9, "accuracy": 0.25}}}
+    (repo / summary_path("base")).parent.mkdir(parents=True)
+    (repo / summary_path("base")).write_text(json.dumps(full))
+    commit(repo, "run")
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    (repo / summary_path("base")).unlink()  # the workspace no longer holds it: git at the run's revision does
+    run = {"experiment": "exp-1", "rev": rev, "variants": {"base": _summary([0.5, 0.9])}}
+    assert run_metrics(run, metric="f1", repo=str(repo)) == {"base": _summary([0.5, 0.9])}
+    assert run_metrics(run, metric="accuracy", repo=str(repo)) == {"base": full}
+    with pytest.raises(WinnowError, match="compare --metrics accuracy: metrics/evaluate/base/summary.json is not in run"):
+        run_metrics({**run, "rev": "workspace"}, metric="accuracy", repo=str(repo))

@@ -43,8 +43,8 @@ from winnow.paired import CORRECTIONS, PairedCounts, adjust, change_interval, dr
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
-COLUMNS = ["variant", "class", "images", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
-           "tolerance", "verdict"]
+COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
+           "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,8 @@ def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, setting
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
         low, high = change_interval(count, confidence=CONFIDENCE)
-        rows.append({"variant": variant, "class": name, "images": count.n, "base": count.base, "head": count.head,
+        rows.append({"variant": variant, "class": name, "images": count.n, "changed": count.lost + count.gained,
+                     "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
                      "tolerance": tolerance, "verdict": verdict(count.change, adjusted, tolerance=tolerance,
                                                                 alpha=settings.alpha)})
@@ -266,17 +267,17 @@ def _variants(repo, rev) -> set[str]:
 def render(table: pd.DataFrame, *, everything: bool = False) -> str:
     """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
     class rows where some image changed sides or the verdict is not ok."""
-    moved = (table["p"] < 1) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
+    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
     shown = table if everything else table[moved]
 
     def signed(x: float) -> str:
         return f"{x:+.4f}"
 
-    rows = [[r.variant, str(r.klass), str(r.images), f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change),
-             f"{signed(r.ci_low)} … {signed(r.ci_high)}", _p(r.p), _p(r.p_adj), f"{r.tolerance:g}",
+    rows = [[r.variant, str(r.klass), str(r.images), str(r.changed), f"{r.base:.4f}", f"{r.head:.4f}",
+             signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}", _p(r.p), _p(r.p_adj), f"{r.tolerance:g}",
              f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
-    header = ["variant", "class (recall)", "images", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
+    header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
               "p adj", "tolerance", "verdict"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows])
