@@ -304,3 +304,14 @@ def test_compare_stage_with_a_class_named_average(tmp_path):
     f1 = (project / "reports/compare.md").read_text().split("## f1")[1]
     assert "| average | 0.2000 | 0.4000 |" in f1 and "| (average) | 0.4000 | 0.5000 |" in f1
     assert "compare: macro F1 baseline 0.4000, pruned 0.5000" in done.stdout
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("text", "fix"), [('[{"rev": ', "is not JSON"), ('{"rev": "x"}', "list of revisions")])
+def test_compare_a_broken_saved_exp_show_fails_with_one_line(tmp_path, text, fix):
+    project = make_project(tmp_path / "project")
+    (tmp_path / "exp.json").write_text(text)
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(tmp_path / "exp.json"), "--variants", "baseline")
+    assert_error_line(done, "--from-json", fix)
+    assert_nothing_left(project, before)

@@ -104,7 +104,14 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         path = Path(from_json)
         if not path.is_file():
             raise WinnowError(f"--from-json: {path} not found (write it with `dvc exp show --json > {path}`)")
-        return experiments_from_show(json.loads(path.read_text()))
+        try:
+            shown = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WinnowError(f"--from-json: {path} is not JSON ({err}); "
+                              f"write it with `dvc exp show --json > {path}`") from err
+        if not isinstance(shown, list):
+            raise WinnowError(f"--from-json: {path} is not a `dvc exp show --json` list of revisions")
+        return experiments_from_show(shown)
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
