@@ -2,31 +2,48 @@
 variants) for this run, and a paired t-test across classes between every pair of variants."""
 
 import json
+from pathlib import Path
 
-from winnow.compare import class_table, pairwise, to_markdown
-from winnow.metrics import PER_CLASS_METRICS
-from winnow.stage import load_params, run, write_table
+from winnow.compare import class_rows, class_table, pairwise, summary_rows, to_markdown
+from winnow.errors import WinnowError
+from winnow.metrics import PER_CLASS_METRICS, summary_path
+from winnow.stage import load_params, run, write_table, write_text
 
 OUT_MD, OUT_CSV = "reports/compare.md", "plots/compare"
 
 
+def read_summary(variant: str) -> dict:
+    """evaluate@<variant>'s summary; one line naming the file when it is missing or broken."""
+    path = Path(summary_path(variant))
+    if not path.is_file():
+        raise WinnowError(f"{path}: not found; run `dvc repro evaluate@{variant}` (variants in params.yaml "
+                          "name what is compared)")
+    try:
+        summary = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WinnowError(f"{path}: not valid JSON ({err}); rerun `dvc repro -f evaluate@{variant}`") from err
+    if not isinstance(summary, dict) or not isinstance(summary.get("per_class"), dict) or not summary["per_class"]:
+        raise WinnowError(f"{path}: no per_class table; rerun `dvc repro -f evaluate@{variant}`")
+    return summary
+
+
 def main() -> None:
     variants = load_params()["variants"]
-    metrics = {v: json.load(open(f"metrics/evaluate/{v}.json")) for v in variants}
+    metrics = {v: read_summary(v) for v in variants}
     parts = ["# Variants side by side (one run; `winnow compare` for mean ± std over seeds)\n"]
     for metric in PER_CLASS_METRICS:
         table = class_table(metrics, metric=metric)
         write_table(f"{OUT_CSV}/{metric}.csv", table.reset_index().round(4))
         parts += [f"## {metric}\n", to_markdown(table), ""]
-        classes = table.drop(index=["average", "std"])
+        classes = class_rows(table)
         tests = pairwise({v: classes[v].to_numpy() for v in variants})
         write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
         parts += [f"Paired t-test across classes on {metric} (to − from) with a 95% bootstrap CI:\n",
                   to_markdown(tests.set_index("from")), ""]
-    with open(OUT_MD, "w") as f:
-        f.write("\n".join(parts))
-    f1 = class_table(metrics, metric="f1").loc["average"]
-    print("compare: macro F1 " + ", ".join(f"{v} {f1[v]:.4f}" for v in variants))
+    write_text(OUT_MD, "\n".join(parts))
+    f1 = class_table(metrics, metric="f1")
+    average = f1.loc[summary_rows(f1)[0]]
+    print("compare: macro F1 " + ", ".join(f"{v} {average[v]:.4f}" for v in variants))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,6 @@ def main() -> None:
         "considered": len(train), "left_out": int((is_train & ~considered).sum()),
         "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),
         "noise_rate": noise["noise_rate"],
-        # P(given label = row | true label = column), as cleanlab estimates it
-        "noise_matrix": {given_class: dict(zip(data.classes, row.tolist()))
-                         for given_class, row in zip(data.classes, noise["noise_matrix"])},
         "issues": int(issues["is_issue"].sum()),
         "decisions": {d: int((issues["decision"] == d).sum()) for d in cl.DECISIONS},
         "reasons": {r: int((issues["reason"] == r).sum()) for r in cl.REASONS},
@@ -62,6 +59,11 @@ def main() -> None:
         np.save(tmp, pred_probs)
     write_json(OUT / "pred_ids.json", ids.tolist())
     write_table(OUT / "label_issues.parquet", issues)
+    # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
+    # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns
+    # ("given/true" as the first column's name: no class name holds a slash, so it never collides)
+    write_table(OUT / "noise_matrix.csv", pd.DataFrame(noise["noise_matrix"], columns=data.classes,
+                                                       index=pd.Index(data.classes, name="given/true")).reset_index())
     write_json(METRICS_OUT, metrics)
     print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))

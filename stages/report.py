@@ -7,6 +7,7 @@ import pandas as pd
 
 from winnow import report, report_grids
 from winnow.imageset import read_imageset
+from winnow.metrics import summary_path
 from winnow.report_figures import png_uri
 from winnow.stage import load_params, read_json, read_table, run, write_text
 from winnow.variants import WRITTEN_BY
@@ -21,7 +22,7 @@ def main() -> None:
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
     classes = ingested.classes
-    metrics = {v: m for v in variants if (m := json_of(f"evaluate@{v}", f"metrics/evaluate/{v}.json"))}
+    metrics = {v: m for v in variants if (m := json_of(f"evaluate@{v}", summary_path(v)))}
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)

@@ -1,85 +1,225 @@
 import json
+import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from gate_repo import CLASSES, commit, init, labels_of, write_variant, wrong_on
+from hostile_harness import ROOT, default_params, make_project, run_stage
 from scipy import stats
 
 from hostile_harness import default_params
 from winnow.cli import main as winnow
-from winnow.compare import class_table, experiment_runs, paired_test, seed_summary
-
-GATE = {"files": ["metrics/evaluate/*.json"],
-        "tolerances": {"accuracy": 0.005, "macro.f1": 0.005, "per_class.*.f1": 0.02}}
-
-
-def _metrics(f1s, accuracy=0.9):
-    return {"accuracy": accuracy, "macro": {"f1": float(np.mean(f1s))},
-            "per_class": {name: {"f1": f} for name, f in zip("ab", f1s)}}
+from winnow.compare import class_rows, class_table, paired_test, seed_summary, select_runs, summary_rows
+from winnow.metrics import headline, metrics_path, predictions_path, summarise, summary_path
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value
 
 
-def _git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
+# --- the paired statistics -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize(("lost", "gained"), [(0, 0), (5, 0), (12, 4), (3, 9), (40, 25)])
+def test_drop_p_value_is_the_exact_one_sided_binomial_test(lost, gained):
+    got = drop_p_value(PairedCounts(both=900, lost=lost, gained=gained, neither=50))
+    want = 1.0 if lost + gained == 0 else stats.binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue
+    assert got == pytest.approx(want)
+
+
+def test_change_interval_matches_newcombes_method_10_as_published():
+    # Fagerland, Lydersen & Laake, Statistical Analysis of Contingency Tables, ch. 8 (the R package
+    # contingencytables' test): table [[59, 6], [16, 80]], estimate -0.0621, 95% CI -0.1186 to -0.0046,
+    # for (row marginal - column marginal); here head = rows, base = columns
+    counts = PairedCounts(both=59, gained=6, lost=16, neither=80)
+    low, high = change_interval(counts, confidence=0.95)
+    assert counts.change == pytest.approx(-0.0621, abs=5e-5)
+    assert (low, high) == (pytest.approx(-0.1186, abs=5e-5), pytest.approx(-0.0046, abs=5e-5))
+
+
+def test_holm_and_bonferroni_adjust_as_defined():
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max
+    np.testing.assert_allclose(adjust(p, method="holm"), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(adjust(p, method="bonferroni"), [0.04, 0.16, 0.12, 0.02])
+    np.testing.assert_allclose(adjust(p, method="none"), p)
+
+
+# --- the gate on a git project ---------------------------------------------------------------------------
 
 @pytest.fixture
 def repo(tmp_path):
-    _git(tmp_path, "init", "-q", "-b", "main")
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/evaluate\n")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"gate": GATE}))
-    (tmp_path / "metrics/evaluate").mkdir(parents=True)
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-qm", "no metrics yet")
-    return tmp_path
+    return init(make_project(tmp_path / "project"))
 
 
-def _commit_metrics(repo, data):
-    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(data))
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "metrics")
-
-
-def _gate(repo, capsys, base="HEAD"):
-    code = winnow(["gate", "--base", base, "--repo", str(repo)])
+def _gate(repo, capsys, *args):
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(repo), *args])
     return code, capsys.readouterr().out
 
 
-def test_gate_passes_within_tolerance(repo, capsys):
-    _commit_metrics(repo, _metrics([0.90, 0.80]))
-    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(_metrics([0.89, 0.805], accuracy=0.898)))
+def _row(out: str, variant: str, klass: str) -> list[str]:
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| ")]
+    found = [r for r in rows if r[:2] == [variant, klass]]
+    assert len(found) == 1, f"no single row {variant}/{klass} in:\n{out}"
+    return found[0]
+
+
+def test_identical_predictions_pass(repo, capsys):
+    labels = labels_of()
+    for variant in ("baseline", "pruned"):
+        write_variant(repo, variant, labels, wrong_on(labels, [3, 250, 251, 777]))
+    commit(repo)
     code, out = _gate(repo, capsys)
-    assert code == 0 and "PASS" in out and "per_class.a.f1" in out
+    assert code == 0 and "gate: PASS" in out and "REGRESSED" not in out
+    assert _row(out, "baseline", "all (accuracy)")[3:7] == ["0", "0.9960", "0.9960", "+0.0000"]
 
 
-def test_gate_fails_beyond_tolerance(repo, capsys):
-    _commit_metrics(repo, _metrics([0.90, 0.80]))
-    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(_metrics([0.95, 0.77])))
+def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_path):
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, wrong_on(labels, [5, 420]))
+    commit(repo)
+    class3 = np.flatnonzero(labels == "3")
+    write_variant(repo, "baseline", labels, wrong_on(labels, [5, 420, *class3[:15]]))  # recall of 3: 1.00 -> 0.85
+    code, out = _gate(repo, capsys, "--markdown", str(tmp_path / "gate.md"))
+    assert code == 1 and "gate: FAIL — 2 regression(s)" in out
+    row = _row(out, "baseline", "3")
+    assert row[2:7] == ["100", "15", "1.0000", "0.8500", "-0.1500"]
+    assert row[8] == "< 0.0001" and row[9] == "0.0003"  # 2^-15; Holm over 10 classes, the others unchanged
+    assert row[-1] == "**REGRESSED**"
+    assert _row(out, "baseline", "all (accuracy)")[-1] == "**REGRESSED**"  # 15 of 1000 lost, none gained
+    assert (tmp_path / "gate.md").read_text() == out  # the pull-request comment says the same
+
+
+def test_a_large_drop_on_a_tiny_class_passes_with_its_p_value(repo, capsys):
+    classes = [*CLASSES, "tiny"]
+    labels = np.concatenate([labels_of(), np.array(["tiny"] * 3, dtype=object)])
+    write_variant(repo, "baseline", labels, labels.copy(), classes=classes)
+    commit(repo)
+    write_variant(repo, "baseline", labels, wrong_on(labels, [1000, 1001], classes=classes), classes=classes)
     code, out = _gate(repo, capsys)
-    assert code == 1 and "regressed" in out and "per_class.b.f1" in out
-    regressed = [line.split("|")[2].strip() for line in out.splitlines() if line.startswith("|") and "regressed" in line]
-    assert regressed == ["per_class.b.f1"]  # macro F1 and class a rose; only class b fell, by 0.03
+    row = _row(out, "baseline", "tiny")
+    assert row[2:7] == ["3", "2", "1.0000", "0.3333", "-0.6667"]  # far beyond the 0.02 tolerance ...
+    assert row[8] == "0.2500" and row[9] == "1.0000"  # ... but 2 of 2 changed images is what chance does 1 in 4
+    assert row[-1] == "drop not significant" and code == 0 and "gate: PASS" in out
 
 
-def test_gate_fails_when_base_has_no_metrics(repo, capsys):
-    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(_metrics([0.9, 0.8])))
+def test_a_significant_drop_within_the_tolerance_passes(repo, capsys):
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, labels.copy())
+    commit(repo)
+    write_variant(repo, "baseline", labels, wrong_on(labels, np.arange(5)))  # 5 of 1000 lost: p = 1/32
     code, out = _gate(repo, capsys)
-    assert code == 1 and "missing" in out
+    overall = _row(out, "baseline", "all (accuracy)")
+    assert overall[6] == "-0.0050" and overall[8] == "0.0312" and overall[-1] == "drop within tolerance"
+    assert _row(out, "baseline", "0")[-1] == "drop not significant"  # -0.05 on class 0, p 1/32 times 10 classes
+    assert code == 0
 
 
-def test_gate_fails_on_added_or_removed_keys(repo, capsys):
-    _commit_metrics(repo, _metrics([0.90, 0.80]))
-    data = _metrics([0.90, 0.80])
-    data["per_class"]["c"] = {"f1": 0.99}
-    del data["per_class"]["a"]
-    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(data))
+def test_a_variant_new_at_head_is_listed_not_gated(repo, capsys):
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, labels.copy())
+    commit(repo)
+    write_variant(repo, "balanced", labels, wrong_on(labels, np.arange(300)))
     code, out = _gate(repo, capsys)
-    assert code == 1 and "added" in out and "removed" in out
+    assert code == 0 and "balanced: new at workspace, nothing at HEAD to compare with (not gated)" in out
+
+
+def test_the_gate_compares_two_commits(repo, capsys):
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, labels.copy())
+    commit(repo, "base")
+    write_variant(repo, "baseline", labels, wrong_on(labels, np.flatnonzero(labels == "7")[:30]))
+    commit(repo, "head")
+    write_variant(repo, "baseline", labels, labels.copy())  # the workspace is not what is gated here
+    code = winnow(["gate", "--base", "HEAD~1", "--target", "HEAD", "--repo", str(repo)])
+    assert code == 1 and _row(capsys.readouterr().out, "baseline", "7")[-1] == "**REGRESSED**"
+
+
+# --- what evaluate writes, and what DVC shows first ------------------------------------------------------
+
+def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
+    import torch
+
+    from winnow.imageset import write_imageset
+    from winnow.models import build_model
+    from winnow.training import Trained, TrainConfig, save
+
+    rng = np.random.default_rng(0)
+    n, classes = 40, ["cat", "dog", "average"]
+    manifest = pd.DataFrame({"id": [f"img-{i}" for i in range(n)], "split": ["train"] * 10 + ["val"] * 10 + ["test"] * 20,
+                             "label": rng.integers(0, 3, n), "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    project = make_project(tmp_path / "p")
+    write_imageset(project / "data/ingest", rng.integers(0, 255, (n, 8, 8, 1), dtype=np.uint8), manifest, classes)
+    torch.manual_seed(0)
+    model = build_model("lenet5", in_channels=1, num_classes=3, image_size=8)
+    save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1, TrainConfig(model="lenet5")),
+         project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1))
+    done = run_stage(project, "evaluate", "baseline")
+    assert done.returncode == 0, done.stderr
+    predictions = pd.read_csv(project / predictions_path("baseline"), dtype={"id": str}, keep_default_na=False)
+    test = manifest[manifest["split"] == "test"]
+    assert list(predictions.columns) == ["id", "label", "predicted", "probability"]
+    assert predictions["id"].tolist() == test["id"].tolist()
+    assert predictions["label"].tolist() == [classes[i] for i in test["label"]]
+    index = {c: i for i, c in enumerate(classes)}
+    summary = json.loads((project / summary_path("baseline")).read_text())
+    assert summary == json.loads(json.dumps(summarise(test["label"].to_numpy(),
+                                                      predictions["predicted"].map(index).to_numpy(), classes=classes)))
+    assert json.loads((project / metrics_path("baseline")).read_text()) == headline(summary)
+
+
+def _first_columns(shown: dict) -> list[str]:
+    return [f"{path}:{key}" for path, result in shown.items() for key in _flat(result.get("data") or {})]
+
+
+def _flat(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_dvc_exp_show_and_metrics_show_open_on_accuracy_macro_f1_and_per_class_f1(tmp_path):
+    """The project's own dvc.yaml and params.yaml, every other stage's metrics file as committed, and
+    evaluate's metrics as the stage writes them: DVC's first columns are what a user compares."""
+    project = tmp_path / "p"
+    project.mkdir()
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    for path in (ROOT / "metrics").rglob("*.json"):
+        if "evaluate" not in path.parts:
+            (project / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, project / path.relative_to(ROOT))
+    variants = yaml.safe_load((ROOT / "params.yaml").read_text())["variants"]
+    labels = labels_of(per_class=5)
+    for variant in variants:
+        write_variant(project, variant, labels, wrong_on(labels, [0]))
+    init(project)
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(dvc + ["init", "-q"], cwd=project, check=True)
+    commit(project, "dvc")
+    want = [f"{metrics_path(v)}:{key}" for v in variants
+            for key in ["accuracy", "macro.f1", *(f"per_class.{c}.f1" for c in CLASSES)]]
+
+    metrics = json.loads(subprocess.run(dvc + ["metrics", "show", "--json"], cwd=project, check=True,
+                                        capture_output=True, text=True).stdout)
+    assert _first_columns(next(iter(metrics.values()))["data"])[:len(want)] == want
+    shown = json.loads(subprocess.run(dvc + ["exp", "show", "--json"], cwd=project, check=True,
+                                      capture_output=True, text=True).stdout)
+    assert _first_columns(shown[0]["data"]["metrics"])[:len(want)] == want
+
+
+# --- compare -------------------------------------------------------------------------------------------
+
+def _summary(f1s, names="ab", accuracy=0.9):
+    return {"accuracy": accuracy, "macro": {"f1": float(np.mean(f1s))},
+            "per_class": {name: {"f1": f} for name, f in zip(names, f1s)}}
+
+
+def _record(name, seed, metrics, **params):
+    return {"experiment": name, "rev": name, "params": {"seed": seed, "ingest": {"source": "mnist5k"}, **params},
+            "metrics": {metrics_path(v): m for v, m in metrics.items()}}
 
 
 def test_paired_test_equals_scipy():
@@ -102,8 +242,8 @@ def test_paired_test_equals_scipy():
 
 
 def test_tables_and_seed_summary():
-    runs = [{"base": _metrics([0.8, 0.6]), "pruned": _metrics([0.9, 0.7])},
-            {"base": _metrics([0.7, 0.6]), "pruned": _metrics([0.8, 0.8])}]
+    runs = [{"base": _summary([0.8, 0.6]), "pruned": _summary([0.9, 0.7])},
+            {"base": _summary([0.7, 0.6]), "pruned": _summary([0.8, 0.8])}]
     table = class_table(runs[0], metric="f1")
     assert list(table.index) == ["a", "b", "average", "std"]
     assert table.loc["average", "pruned"] == pytest.approx(0.8) and table.loc["std", "base"] == pytest.approx(0.1)
@@ -114,17 +254,48 @@ def test_tables_and_seed_summary():
     assert macro["p"] == pytest.approx(want.pvalue) and macro["from"] == "base"
 
 
-def test_experiment_rows_are_parsed_and_incomplete_runs_skipped():
-    rows = [{"rev": "r1", "metrics/evaluate/base.json:per_class.a.f1": 0.5, "metrics/evaluate/base.json:accuracy": 0.6,
-             "metrics/evaluate/pruned.json:per_class.a.f1": 0.7},
-            {"rev": "r2", "metrics/evaluate/base.json:per_class.a.f1": 0.4}]
-    runs = experiment_runs(rows, variants=["base", "pruned"])
-    assert len(runs) == 1 and runs[0]["pruned"]["per_class"]["a"]["f1"] == 0.7 and runs[0]["base"]["accuracy"] == 0.6
+@pytest.mark.parametrize(("name", "rows"), [("average", ["average", "b", "(average)", "std"]),
+                                            ("std", ["std", "b", "average", "(std)"])])
+def test_a_class_named_like_a_summary_row_keeps_its_own_row(name, rows):
+    table = class_table({"base": _summary([0.2, 0.6], names=[name, "b"])}, metric="f1")
+    assert list(table.index) == rows
+    assert table.loc[name, "base"] == pytest.approx(0.2)
+    assert list(class_rows(table).index) == [name, "b"]
+    average, spread = summary_rows(table)
+    assert table.loc[average, "base"] == pytest.approx(0.4) and table.loc[spread, "base"] == pytest.approx(0.2)
 
 
-def test_an_unchanged_workspace_is_not_counted_as_a_second_run():
-    run = {"metrics/evaluate/base.json:per_class.a.f1": 0.5, "metrics/evaluate/pruned.json:per_class.a.f1": 0.7}
-    other = {"metrics/evaluate/base.json:per_class.a.f1": 0.4, "metrics/evaluate/pruned.json:per_class.a.f1": 0.7}
-    rows = [{"rev": "workspace", **run}, {"rev": "main", **run}, {"rev": "exp-1", **other}]
-    runs = experiment_runs(rows, variants=["base", "pruned"])
-    assert [r["base"]["per_class"]["a"]["f1"] for r in runs] == [0.5, 0.4]
+def test_runs_of_one_setting_over_seeds_are_selected():
+    mnist = {"base": _summary([0.8, 0.6]), "pruned": _summary([0.9, 0.7])}
+    own_data = {"base": _summary([0.5, 0.4], names=["cat", "dog"]), "pruned": _summary([0.6, 0.5], names=["cat", "dog"])}
+    records = [
+        _record("HEAD", 0, mnist),                                           # committed: another data set
+        _record("own-0", 0, own_data, ingest={"source": "imagefolder"}),
+        _record("own-1", 1, own_data, ingest={"source": "imagefolder"}),
+        _record("own-2", 2, own_data, ingest={"source": "imagefolder"}),
+        _record("own-2-again", 2, own_data, ingest={"source": "imagefolder"}),  # the same seed is no new run
+        _record("lr", 3, own_data, ingest={"source": "imagefolder"}, train={"lr": 0.1}),  # another setting
+        _record("failed", 4, {"base": own_data["base"]}, ingest={"source": "imagefolder"}),
+    ]
+    runs, note = select_runs(records, variants=["base", "pruned"])
+    assert [r["experiment"] for r in runs] == ["own-0", "own-1", "own-2"]
+    assert "left out 2 run(s) with other settings (ingest.source, train): HEAD, lr" in note
+    assert "1 run(s) repeating a seed" in note and "1 run(s) without metrics for all of base, pruned" in note
+
+
+def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tmp_path):
+    from winnow.compare import run_metrics
+    from winnow.errors import WinnowError
+
+    repo = init(make_project(tmp_path / "p"))
+    full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75}, "b": {"f1": 0.9, "accuracy": 0.25}}}
+    (repo / summary_path("base")).parent.mkdir(parents=True)
+    (repo / summary_path("base")).write_text(json.dumps(full))
+    commit(repo, "run")
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    (repo / summary_path("base")).unlink()  # the workspace no longer holds it: git at the run's revision does
+    run = {"experiment": "exp-1", "rev": rev, "variants": {"base": _summary([0.5, 0.9])}}
+    assert run_metrics(run, metric="f1", repo=str(repo)) == {"base": _summary([0.5, 0.9])}
+    assert run_metrics(run, metric="accuracy", repo=str(repo)) == {"base": full}
+    with pytest.raises(WinnowError, match="compare --metrics accuracy: metrics/evaluate/base/summary.json is not in run"):
+        run_metrics({**run, "rev": "workspace"}, metric="accuracy", repo=str(repo))

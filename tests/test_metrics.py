@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from winnow.metrics import confusion, per_class_table, summarise
+from winnow.metrics import confusion, headline, per_class_table, predictions_table, summarise
 
 
 @pytest.fixture
@@ -35,3 +35,18 @@ def test_summary_is_nested_for_dvc(predictions):
     assert m["per_class_std"]["f1"] == pytest.approx(f.std())
     assert m["per_class"]["d"]["precision"] == 0.0
     assert set(m["per_class"]["a"]) == {"precision", "recall", "f1", "accuracy", "support"}
+
+
+def test_headline_is_what_dvc_shows_in_order(predictions):
+    y_true, y_pred = predictions
+    summary = summarise(y_true, y_pred, classes=["a", "b", "c", "d"])
+    shown = headline(summary)
+    assert list(shown) == ["accuracy", "macro", "per_class"] and shown["macro"] == {"f1": summary["macro"]["f1"]}
+    assert shown["per_class"] == {c: {"f1": summary["per_class"][c]["f1"]} for c in "abcd"}
+
+
+def test_predictions_name_classes_and_the_top_probability():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.25, 0.5, 0.25]])
+    table = predictions_table(np.array([10, 11, 12]), np.array([0, 0, 1]), probabilities, classes=["x", "NA", "y"])
+    assert table.to_dict("list") == {"id": ["10", "11", "12"], "label": ["x", "x", "NA"],
+                                     "predicted": ["x", "y", "NA"], "probability": [0.7, 0.6, 0.5]}

@@ -87,7 +87,7 @@ def test_the_shipped_params_yaml_validates():
     ("gan.threshold", "real_mean", 'gan.threshold: "real_mean" is not real_median or a number in [0, 1) '
                                    "(did you mean real_median?)"),
     ("balance.target", "5", 'balance.target: "5" is not max or an integer >= 0 (write numbers without quotes)'),
-    ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number >= 0 '
+    ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) '
                                                "(write numbers without quotes)"),
     ("gate.tolerances", {"accuracy": -0.01}, "gate.tolerances.accuracy: -0.01 is below 0"),
     # sections: unknown keys (with and without a near name), wrong type

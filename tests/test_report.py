@@ -19,7 +19,7 @@ import pytest
 from conftest import make_manifest
 from hostile_harness import default_params
 from winnow.imageset import write_imageset
-from winnow.metrics import summarise
+from winnow.metrics import summarise, summary_path
 from winnow.quality import SCORES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def fabricate_project(root: Path, *, optional_stages: bool) -> None:
     test_labels = labels[24:]
     for i, variant in enumerate(VARIANTS):
         predicted = np.where(rng.random(6) < 0.3 * i, (test_labels + 1) % 3, test_labels)
-        write(root / f"metrics/evaluate/{variant}.json", summarise(test_labels, predicted, classes=CLASSES))
+        write(root / summary_path(variant), summarise(test_labels, predicted, classes=CLASSES))
         write(root / f"plots/evaluate/{variant}/confusion.csv",
               pd.DataFrame({"actual": np.array(CLASSES)[test_labels], "predicted": np.array(CLASSES)[predicted]}))
     params = default_params()

@@ -1,9 +1,13 @@
 """Variants side by side: the per-class tables of 000 (Tables 1-8), and their significance.
 
-Within one run the tables have rows = classes, then ``average`` and ``std`` (across classes, ddof=0),
-and columns = variants. Across runs (seeds, via ``dvc exp``) each cell is ``mean ± std`` over the
-runs, and every pair of variants gets a paired t-test and a bootstrap confidence interval of the mean
+Within one run the tables have rows = classes, then the average and std across classes (ddof=0), and
+columns = variants. Across runs (seeds, via ``dvc exp``) each cell is ``mean ± std`` over the runs,
+and every pair of variants gets a paired t-test and a bootstrap confidence interval of the mean
 difference, pairing the two variants' values within each run, as 000's before/after t-test does.
+
+Runs count as seeds of one setting only when everything but ``seed`` in their params.yaml is the same
+and they evaluated the same classes: a commit holding another data set's metrics, or experiments with
+other settings, are left out (and named), never averaged in.
 """
 
 from __future__ import annotations
@@ -17,27 +21,55 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from winnow import revisions
 from winnow.errors import WinnowError
-from winnow.metrics import PER_CLASS_METRICS
-from winnow.stage import load_params
+from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
 
 
+def summary_labels(classes) -> tuple[str, str]:
+    """Row names of the average and std across classes: ``average`` and ``std``, put in parentheses as
+    often as needed to differ from every class name (a class may be called ``average``)."""
+    taken, out = set(map(str, classes)), []
+    for label in SUMMARY_ROWS:
+        while label in taken:
+            label = f"({label})"
+        out.append(label)
+    return out[0], out[1]
+
+
 def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
-    """Rows = classes then average and std across classes; columns = variants.
+    """Rows = classes, then the average and std across classes (the last two rows, named by
+    :func:`summary_labels`); columns = variants.
 
     Args:
-        metrics: variant → the evaluate JSON (``per_class.<class>.<metric>``).
+        metrics: variant → a summary (``per_class.<class>.<metric>``, see :func:`winnow.metrics.summarise`).
     """
     columns = {}
     for variant, m in metrics.items():
-        per_class = pd.Series({c: v[metric] for c, v in m["per_class"].items()}, dtype=float)
-        columns[variant] = pd.concat([per_class, pd.Series({"average": per_class.mean(),
-                                                            "std": per_class.std(ddof=0)})])
+        values = {c: v.get(metric) for c, v in m["per_class"].items()}
+        bad = next((c for c, x in values.items() if isinstance(x, bool) or not isinstance(x, int | float)), None)
+        if bad is not None:
+            raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {values[bad]!r}, not a number; "
+                              f"rerun evaluate@{variant}")
+        per_class = pd.Series(values, dtype=float)
+        average, spread = summary_labels(per_class.index)
+        columns[variant] = pd.concat([per_class, pd.Series({average: per_class.mean(),
+                                                            spread: per_class.std(ddof=0)})])
     table = pd.DataFrame(columns)
     table.index.name = "class"
     return table
+
+
+def class_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`class_table` without its two summary rows."""
+    return table.iloc[:-len(SUMMARY_ROWS)]
+
+
+def summary_rows(table: pd.DataFrame) -> tuple[str, ...]:
+    """The names of a :func:`class_table`'s summary rows (average, std)."""
+    return tuple(table.index[-len(SUMMARY_ROWS):])
 
 
 def paired_test(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, confidence: float = 0.95,
@@ -79,7 +111,7 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str) -> tuple[pd.DataFr
     """Tables over several runs.
 
     Args:
-        runs: one dict per run (seed): variant → evaluate JSON. Every run must hold the same variants.
+        runs: one dict per run (seed): variant → summary. Every run must hold the same variants and classes.
 
     Returns:
         ``(cells, tests)``: ``cells`` has rows = classes + average + std and columns = variants, each
@@ -95,46 +127,94 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str) -> tuple[pd.DataFr
     cells = pd.DataFrame([[f"{m:.4f} ± {s:.4f}" for m, s in zip(mr, sr)] for mr, sr in zip(mean, std)],
                          index=index, columns=variants)
     tests = []
-    for row, name in enumerate(index):
-        if name == "std":
-            continue
+    for row, name in enumerate(index[:-1]):  # every class and the average; a std across classes is no effect
         per_variant = {v: stacked[:, row, j] for j, v in enumerate(variants)}
         tests.append(pairwise(per_variant).assign(row=name))
     return cells, pd.concat(tests, ignore_index=True)
 
 
-def experiment_runs(rows: list[dict], *, variants: list[str]) -> list[dict[str, dict]]:
-    """Evaluate metrics per run from ``dvc.api.exp_show()`` rows (one row per commit or experiment).
+def evaluated_variants(records: list[dict]) -> list[str]:
+    """Every variant with an evaluate metrics file in any of ``records`` (see :func:`select_runs`)."""
+    return sorted({v for record in records for path in record["metrics"]
+                   if (v := variant_of(path, METRICS_FILE)) is not None})
 
-    Rows lacking any variant's metrics (failed or queued experiments) are left out, and so is a row
-    whose metrics repeat an earlier row's: an unchanged workspace shows HEAD's run a second time, and
-    counting it twice would fake a seed.
+
+def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict], str]:
+    """The runs that are seeds of one setting.
+
+    Args:
+        records: one dict per commit or experiment, as :func:`winnow.study.experiments_from_show` makes
+            them: ``experiment``, ``rev``, ``params`` (params.yaml) and ``metrics`` (file → dict).
+        variants: every run must have evaluated these.
+
+    Returns:
+        ``(runs, note)``: ``runs`` are the records of the largest group that agree on every param but
+        ``seed`` and on the classes evaluated, one per seed (the first of a repeated seed: an experiment
+        that repeats a commit's run is not a second seed), each with ``variants``: variant → its
+        evaluate metrics; ``note`` says what was left out and why ("" when nothing).
     """
-    runs, seen = [], set()
-    for row in rows:
-        run = {}
-        for variant in variants:
-            prefix = f"metrics/evaluate/{variant}.json:"
-            flat = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix) and v is not None}
-            if not flat:
-                break
-            run[variant] = _unflatten(flat)
-        else:
-            key = json.dumps(run, sort_keys=True)
-            if key not in seen:
-                seen.add(key)
-                runs.append(run)
-    return runs
+    groups: dict[str, list[dict]] = {}
+    incomplete = 0
+    for record in records:
+        evaluated = {v: record["metrics"].get(metrics_path(v)) or {} for v in variants}
+        if not all(m.get("per_class") for m in evaluated.values()):
+            incomplete += 1
+            continue
+        setting = {k: v for k, v in record["params"].items() if k != "seed"}
+        classes = {v: list(m["per_class"]) for v, m in evaluated.items()}
+        key = json.dumps([setting, classes], sort_keys=True, default=str)
+        groups.setdefault(key, []).append({**record, "variants": evaluated})
+    if not groups:
+        return [], ""
+    chosen = max(groups.values(), key=len)  # the first of the largest: exp show lists the commit first
+    runs, seeds = [], set()
+    for record in chosen:
+        seed = json.dumps(record["params"].get("seed"))
+        if seed not in seeds:
+            seeds.add(seed)
+            runs.append(record)
+    notes = []
+    others = [r for g in groups.values() if g is not chosen for r in g]
+    if others:
+        differ = sorted({key for r in others for key in _differing(chosen[0]["params"], r["params"])} - {"seed"})
+        notes.append(f"left out {len(others)} run(s) with other settings "
+                     f"({', '.join(differ[:5]) or 'the classes evaluated'}): "
+                     + ", ".join(r["experiment"] for r in others))
+    if len(chosen) > len(runs):
+        notes.append(f"left out {len(chosen) - len(runs)} run(s) repeating a seed")
+    if incomplete:
+        notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
+    return runs, "; ".join(notes)
 
 
-def _unflatten(flat: dict[str, float]) -> dict:
-    out: dict = {}
-    for key, value in flat.items():
-        if key.startswith("per_class."):
-            name, _, metric = key[len("per_class."):].rpartition(".")
-            out.setdefault("per_class", {}).setdefault(name, {})[metric] = value
-        else:
-            out[key] = value
+def _differing(a: dict, b: dict, prefix: str = "") -> set[str]:
+    """Dotted params paths whose values differ between ``a`` and ``b``."""
+    out = set()
+    for key in set(a) | set(b):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= _differing(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.add(f"{prefix}{key}")
+    return out
+
+
+def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
+    """variant → a summary holding ``metric`` for every class, for one run of :func:`select_runs`.
+
+    The metrics DVC shows hold per-class F1 only; any other metric comes from the run's
+    ``metrics/evaluate/<variant>/summary.json``, read from git at the run's revision."""
+    out = {}
+    for variant, shown in run["variants"].items():
+        if all(metric in values for values in shown["per_class"].values()):
+            out[variant] = shown
+            continue
+        path = summary_path(variant)
+        text = revisions.read_text(repo, run["rev"], path)
+        if text is None:
+            raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
+                              "(evaluated before summaries were written); compare f1, or rerun that experiment")
+        out[variant] = json.loads(text)
     return out
 
 
@@ -151,28 +231,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", default=["f1"], choices=PER_CLASS_METRICS)
     parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count")
+    parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository")
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     parser.add_argument("--repo", default=".", help="the DVC project")
 
 
 def run(args: argparse.Namespace) -> int:
-    import dvc.api
+    from winnow.stage import load_params, write_json, write_text
+    from winnow.study import load_experiments
 
-    variants = args.variants or load_params(Path(args.repo) / "params.yaml")["variants"]
-    runs = experiment_runs(dvc.api.exp_show(repo=args.repo, num=args.num), variants=variants)
+    variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
+    where = "compare --variants" if args.variants else "compare: params.yaml variants"
+    records = load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare")
+    known = evaluated_variants(records)
+    unknown = [v for v in variants if v not in known]
+    if unknown:
+        raise WinnowError(f"{where}: no run has metrics for {', '.join(unknown)} ({metrics_path(unknown[0])}); "
+                          f"runs hold {', '.join(known) or 'no evaluate metrics'}")
+    runs, note = select_runs(records, variants=variants)
     if not runs:
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
                           + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc queue start")
-    parts = [f"# Variants over {len(runs)} run(s)\n"]
+    seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
+    parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:
-        cells, tests = seed_summary(runs, metric=metric)
+        cells, tests = seed_summary([run_metrics(r, metric=metric, repo=args.repo) for r in runs], metric=metric)
         parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
                   f"## {metric}: paired t-test and 95% bootstrap CI of the difference (to − from)\n",
                   to_markdown(tests.set_index("row")), ""]
     text = "\n".join(parts)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps({"runs": len(runs), "variants": variants}, indent=2))
+        write_text(args.out, text)
+        write_json(args.out.with_suffix(".json"), {"runs": [r["experiment"] for r in runs], "variants": variants})
     return 0

@@ -28,6 +28,7 @@ OUTLIER_METHODS = ("isolation_forest", "lof", "knn")  # embedding_clean.outliers
 CONTRACT_MODES = ("enforce", "warn")  # contracts.mode (winnow.contracts)
 VARIANTS = ("oracle", "baseline", "pruned", "augmented", "balanced")
 ASSEMBLED_VARIANTS = ("oracle", "baseline", "pruned")  # written by the variants stage, before training
+CORRECTIONS = ("holm", "bonferroni", "none")  # gate.correction over a variant's classes (winnow.paired)
 CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")  # pruned.cleaners (winnow.variants)
 MODEL_NAMES = ("lenet5", "cnn_small", "resnet18")  # train.model (winnow.models)
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -1,90 +1,308 @@
-"""The merge gate: fail when metrics regress against a base revision beyond the tolerances.
+"""The merge gate: fail only when a variant got worse by more than noise and more than a tolerance.
 
-``winnow gate --base main`` reads both revisions' metrics through DVC (``Repo.metrics.diff``), keeps
-the files matching ``gate.files`` and checks every key matching a pattern of ``gate.tolerances``
-(fnmatch patterns over DVC's flattened keys, e.g. ``per_class.*.f1``): a drop larger than its
-tolerance is a regression (all gated metrics are higher-is-better). It never passes silently: a gated
-file missing at either revision, a gated key added or removed, or no gated metric at all, fails too.
+``winnow gate --base main`` pairs the same test images at two revisions. evaluate writes every test
+image's prediction (``metrics/evaluate/<variant>/predictions.csv``, in git), so for each variant the
+gate knows which images each revision got right, and tests (:mod:`winnow.paired`):
+
+- ``accuracy`` over all test images, and
+- ``per_class.<class>.recall``, the share of that class's own test images classified right,
+
+each with McNemar's exact one-sided test on the images that changed sides and Newcombe's interval of
+the change. Recall rather than F1 per class: it is a proportion over a fixed set of images, so the
+paired test is exact (no resampling, no seed), and a class that starts absorbing other classes' images
+(its precision falls) shows as a recall drop of the classes those images came from. The class p-values
+of one variant are corrected for their number (``gate.correction``: Holm or Bonferroni). A metric
+*regresses* only when its drop is significant at ``gate.alpha`` after that correction **and** larger
+than its ``gate.tolerances`` entry (fnmatch patterns over the keys above): a tolerance alone flags
+noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves several), and
+significance alone flags drops too small to matter.
+
+It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
+string at either revision, predictions missing at either revision, test sets that differ, an unknown
+revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import io
+import json
 import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from winnow.compare import to_markdown
+from winnow import revisions
 from winnow.errors import WinnowError
-from winnow.stage import load_params
+from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value
+
+CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
+OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
+COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
+           "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
 
 
-def gate_table(diff: dict[str, dict[str, dict]], *, files: list[str], tolerances: dict[str, float]) -> pd.DataFrame:
-    """One row per gated (file, key): old, new, change, tolerance, status.
+@dataclass(frozen=True)
+class GateSettings:
+    """The ``gate`` section of params.yaml, validated."""
+
+    files: tuple[str, ...]
+    tolerances: dict[str, float]
+    alpha: float = 0.05
+    correction: str = "holm"
+
+    @classmethod
+    def from_params(cls, section) -> "GateSettings":
+        """From the section as params.yaml holds it (winnow.params has checked every value)."""
+        if not isinstance(section, dict):
+            raise WinnowError("params.yaml gate: missing; winnow gate needs files, tolerances, alpha and correction")
+        return cls(files=tuple(section["files"]), tolerances={str(k): float(v) for k, v in section["tolerances"].items()},
+                   alpha=float(section.get("alpha", cls.alpha)), correction=section.get("correction", cls.correction))
+
+    def tolerance(self, key: str) -> float | None:
+        """The first matching pattern's tolerance, or None."""
+        return next((t for pattern, t in self.tolerances.items() if fnmatch.fnmatchcase(key, pattern)), None)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _flatten(value, prefix: str = ""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], value
+
+
+def metric_problems(text: str, *, where: str) -> list[str]:
+    """What is wrong with one gated metrics file's text: not JSON, or values that are not finite numbers
+    (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return [f"{where}: not valid JSON ({err})"]
+    bad = [f"{key} = {value!r}" for key, value in _flatten(data) if not _is_number(value)]
+    return [f"{where}: {', '.join(bad)}"] if bad else []
+
+
+def read_predictions(text: str, *, where: str) -> pd.DataFrame:
+    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise WinnowError(f"{where}: not a predictions table ({str(err).splitlines()[0]}); rerun evaluate") from err
+    missing = [c for c in ("id", "label", "predicted") if c not in frame.columns]
+    if missing or frame.empty:
+        raise WinnowError(f"{where}: {'no rows' if not missing else 'no column ' + ', '.join(missing)}; "
+                          "rerun evaluate (it writes id, label, predicted, probability)")
+    repeated = frame["id"].duplicated()
+    if repeated.any():
+        raise WinnowError(f"{where}: {int(repeated.sum())} repeated ids, first {frame['id'][repeated].iloc[0]!r}; "
+                          "rerun evaluate")
+    return frame[["id", "label", "predicted"]]
+
+
+def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, settings: GateSettings) -> pd.DataFrame:
+    """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
 
     Args:
-        diff: ``Repo.metrics.diff(..., all=True)["diff"]``: file → flattened key → {old, new, diff}.
-        files: fnmatch patterns of the metric files to gate.
-        tolerances: fnmatch pattern over keys → the largest allowed drop (first matching pattern wins).
-
-    ``status`` is ``ok``, ``regressed``, ``added`` (no old value), ``removed`` (no new value) or
-    ``missing`` (a whole file exists at one revision only).
+        base, head: :func:`read_predictions` frames of the same test images.
     """
+    only_base = sorted(set(base["id"]) - set(head["id"]))
+    only_head = sorted(set(head["id"]) - set(base["id"]))
+    if only_base or only_head:
+        first = (only_base or only_head)[0]
+        raise WinnowError(f"{variant}: base and head were tested on different test sets ({len(only_base)} ids at "
+                          f"base only, {len(only_head)} at head only, e.g. {first!r}); the gate pairs the same "
+                          "images: gate against a base with the same data, or compare the runs with winnow compare")
+    pairs = base.merge(head, on="id", suffixes=("_base", "_head"))
+    relabelled = pairs["label_base"] != pairs["label_head"]
+    if relabelled.any():
+        row = pairs[relabelled].iloc[0]
+        raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at head, e.g. "
+                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_head']!r} at head; the test "
+                          "split must not change between the revisions gated")
+    labels = pairs["label_base"].to_numpy()
+    base_right = pairs["predicted_base"].to_numpy() == labels
+    head_right = pairs["predicted_head"].to_numpy() == labels
+    classes = sorted(set(labels), key=_natural)
+    counts = [PairedCounts.from_correct(base_right, head_right)]
+    counts += [PairedCounts.from_correct(base_right[labels == c], head_right[labels == c]) for c in classes]
+    p = np.array([drop_p_value(c) for c in counts])
+    p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
+    keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
     rows = []
-    for path, keys in sorted(diff.items()):
-        if not any(fnmatch.fnmatch(path, pattern) for pattern in files):
+    for name, key, count, raw, adjusted in zip([OVERALL, *classes], keys, counts, p, p_adj):
+        tolerance = settings.tolerance(key)
+        if tolerance is None:
+            raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
+                              "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
+        low, high = change_interval(count, confidence=CONFIDENCE)
+        rows.append({"variant": variant, "class": name, "images": count.n, "changed": count.lost + count.gained,
+                     "base": count.base, "head": count.head,
+                     "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
+                     "tolerance": tolerance, "verdict": verdict(count.change, adjusted, tolerance=tolerance,
+                                                                alpha=settings.alpha)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> str:
+    """``REGRESSED`` (significant and beyond the tolerance), ``drop not significant``, ``drop within
+    tolerance`` (significant but small), or ``ok``."""
+    beyond = change < -tolerance - 1e-12
+    significant = p_adj < alpha and change < 0
+    if beyond and significant:
+        return "REGRESSED"
+    if beyond:
+        return "drop not significant"
+    return "drop within tolerance" if significant else "ok"
+
+
+def _natural(name: str):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+
+
+def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> list[str]:
+    """Tolerance patterns that match no key the gate tested (e.g. a leftover ``per_class.*.f1``)."""
+    keys = ["accuracy"] + [f"per_class.{c}.recall" for c in table.loc[table["class"] != OVERALL, "class"]]
+    return [p for p in settings.tolerances if not any(fnmatch.fnmatchcase(k, p) for k in keys)]
+
+
+def gate(repo: str | Path, *, base: str, target: str, settings: GateSettings,
+         variants: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Every paired test of every variant evaluated at both revisions.
+
+    Returns:
+        ``(table, notes)``: :data:`COLUMNS` rows; ``notes`` names variants new at ``target`` (nothing to
+        compare them with, so not gated).
+
+    Raises:
+        WinnowError: one line for everything that makes the comparison impossible or untrustworthy.
+    """
+    revs = {"base": revisions.resolve(repo, base, option="--base"),
+            "target": revisions.resolve(repo, target, option="--target")}
+    names = {"base": base, "target": target}
+    problems = []
+    for side, rev in revs.items():
+        for path in revisions.matching(repo, rev, list(settings.files)):
+            problems += metric_problems(revisions.read_text(repo, rev, path) or "", where=f"{path} at {names[side]}")
+    if problems:
+        raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
+                          + " (rerun the stage that writes them and commit its outputs)")
+
+    found = {side: _variants(repo, rev) for side, rev in revs.items()}
+    wanted = variants or sorted(found["base"] | found["target"], key=_natural)
+    unknown = [v for v in wanted if v not in found["base"] | found["target"]]
+    if unknown:
+        raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {base} or {target}; evaluated: "
+                          + (", ".join(sorted(found["base"] | found["target"], key=_natural)) or "none"))
+    notes, compared = [], []
+    for variant in wanted:
+        at = [side for side in revs if variant in found[side]]
+        if at == ["target"] and not variants:
+            notes.append(f"{variant}: new at {target}, nothing at {base} to compare with (not gated)")
             continue
-        olds = [v.get("old") for v in keys.values()]
-        news = [v.get("new") for v in keys.values()]
-        whole_file = all(o is None for o in olds) or all(n is None for n in news)
-        for key, change in keys.items():
-            tolerance = next((t for pattern, t in tolerances.items() if fnmatch.fnmatch(key, pattern)), None)
-            if tolerance is None:
-                continue
-            old, new = change.get("old"), change.get("new")
-            if old is None or new is None:
-                status = "missing" if whole_file else "added" if old is None else "removed"
-                delta = math.nan
-            else:
-                delta = float(new) - float(old)
-                status = "regressed" if delta < -float(tolerance) - 1e-12 else "ok"
-            rows.append({"file": path, "key": key, "old": old, "new": new, "change": delta,
-                         "tolerance": float(tolerance), "status": status})
-    return pd.DataFrame(rows, columns=["file", "key", "old", "new", "change", "tolerance", "status"])
+        missing = [side for side in revs if revisions.read_text(repo, revs[side], predictions_path(variant)) is None]
+        if missing:
+            side = missing[0]
+            problems.append(f"{predictions_path(variant)} missing at {names[side]}"
+                            + (" (the variant is gone there: pass --variants to gate the others)"
+                               if variant not in found[side] else ""))
+        else:
+            compared.append(variant)
+    if problems:
+        raise WinnowError("; ".join(problems) + "; the gate pairs every variant's test predictions at both "
+                          "revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each")
+    if not compared:
+        raise WinnowError(f"no variant has test predictions at both {base} and {target} "
+                          f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
+    tables = []
+    for variant in compared:
+        frames = [read_predictions(revisions.read_text(repo, revs[side], predictions_path(variant)),
+                                   where=f"{predictions_path(variant)} at {names[side]}") for side in revs]
+        tables.append(paired_rows(*frames, variant=variant, settings=settings))
+    table = pd.concat(tables, ignore_index=True)
+    unused = unused_tolerances(table, settings)
+    if unused:
+        raise WinnowError(f"gate.tolerances: {', '.join(unused)} match no metric the gate tests (accuracy, "
+                          "per_class.<class>.recall); remove them or give the pattern of a tested metric")
+    return table, notes
+
+
+def _variants(repo, rev) -> set[str]:
+    """Variants with an evaluate metrics file or predictions at ``rev``."""
+    paths = revisions.matching(repo, rev, [p.format(variant="*") for p in (METRICS_FILE, PREDICTIONS_FILE)])
+    return {v for path in paths for pattern in (METRICS_FILE, PREDICTIONS_FILE)
+            if (v := variant_of(path, pattern)) is not None}
+
+
+def render(table: pd.DataFrame, *, everything: bool = False) -> str:
+    """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
+    class rows where some image changed sides or the verdict is not ok."""
+    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
+    shown = table if everything else table[moved]
+
+    def signed(x: float) -> str:
+        return f"{x:+.4f}"
+
+    rows = [[r.variant, str(r.klass), str(r.images), str(r.changed), f"{r.base:.4f}", f"{r.head:.4f}",
+             signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}", _p(r.p), _p(r.p_adj), f"{r.tolerance:g}",
+             f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
+            for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
+    header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
+              "p adj", "tolerance", "verdict"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows])
+
+
+def _p(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def report(table: pd.DataFrame, notes: list[str], *, base: str, target: str, settings: GateSettings,
+           everything: bool = False) -> tuple[str, bool]:
+    """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
+    regressed = table[table["verdict"] == "REGRESSED"]
+    passed = regressed.empty
+    lines = [f"## Merge gate: {base} → {target}", "",
+             f"Paired on the same test images. p: one-sided exact McNemar test of a drop; p adj: "
+             f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
+             f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything), ""]
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    if passed:
+        lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
+                     "no significant drop beyond its tolerance")
+    else:
+        worst = "; ".join(f"{r.variant} {r.klass} {r.change:+.4f} (p adj {_p(r.p_adj)})"
+                          for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
+        lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
+    return "\n".join(lines) + "\n", passed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, help="the revision to compare against, e.g. main or origin/main")
-    parser.add_argument("--target", default="workspace", help="the revision under test (default: the workspace)")
-    parser.add_argument("--repo", default=".", help="the DVC project")
-    parser.add_argument("--all", action="store_true", help="list unchanged metrics too")
+    parser.add_argument("--target", default=revisions.WORKSPACE,
+                        help="the revision under test (default: the workspace)")
+    parser.add_argument("--repo", default=".", help="the DVC project (a git repository)")
+    parser.add_argument("--variants", nargs="+", help="gate only these variants (default: every one evaluated)")
+    parser.add_argument("--markdown", type=Path, help="also write the report here, e.g. reports/gate.md")
+    parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
 
 def run(args: argparse.Namespace) -> int:
-    from dvc.repo import Repo
+    from winnow.stage import load_params, write_text
 
-    params = load_params(Path(args.repo) / "params.yaml")
-    if "gate" not in params:
-        raise WinnowError("params.yaml: gate: missing; winnow gate needs gate.files and gate.tolerances")
-    settings = params["gate"]
-    with Repo(args.repo) as repo:
-        result = repo.metrics.diff(a_rev=args.base, b_rev=args.target, all=True)
-    for rev, errors in (result.get("errors") or {}).items():
-        if errors:
-            print(f"gate: DVC could not read metrics at {rev}: {errors}")
-    table = gate_table(result.get("diff") or {}, files=settings["files"], tolerances=settings["tolerances"])
-    if table.empty:
-        print(f"gate: FAIL — no gated metrics at {args.base} or {args.target} (gate.files: {settings['files']})")
-        return 1
-    bad = table[table["status"] != "ok"]
-    shown = table if args.all else table[(table["status"] != "ok") | (table["change"].abs() > 1e-12)]
-    print(f"## Metrics {args.base} → {args.target}\n")
-    print(to_markdown(shown.set_index("file")) if len(shown) else "(no metric moved)")
-    if len(bad):
-        counts = bad["status"].value_counts().to_dict()
-        print(f"\ngate: FAIL — {len(bad)} gated metric(s) not ok: {counts}")
-        return 1
-    print(f"\ngate: PASS — {len(table)} gated metrics within tolerance")
-    return 0
+    settings = GateSettings.from_params(load_params(Path(args.repo) / "params.yaml").get("gate"))
+    table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
+    text, passed = report(table, notes, base=args.base, target=args.target, settings=settings, everything=args.all)
+    print(text, end="")
+    if args.markdown:
+        write_text(args.markdown, text)
+    return 0 if passed else 1

@@ -1,4 +1,15 @@
-"""Per-class classification metrics, laid out so DVC flattens them into readable columns."""
+"""Per-class classification metrics, laid out so DVC flattens them into readable columns, and where
+evaluate writes them.
+
+evaluate@<variant> writes three files per variant (paths below):
+
+- ``metrics/evaluate/<variant>.json`` (a DVC metric): only what a user compares across versions —
+  ``accuracy``, ``macro.f1`` and ``per_class.<class>.f1`` — so ``dvc exp show`` opens on them;
+- ``metrics/evaluate/<variant>/summary.json`` (a plain output): every per-class metric, macro
+  averages and the spread across classes (:func:`summarise`), for the report and ``compare``;
+- ``metrics/evaluate/<variant>/predictions.csv`` (a plain output): one row per test image, so the
+  merge gate can pair the same images at two revisions (:data:`PREDICTION_COLUMNS`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,35 @@ import numpy as np
 import pandas as pd
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "accuracy")
+PREDICTION_COLUMNS = ("id", "label", "predicted", "probability")
+
+
+METRICS_FILE = "metrics/evaluate/{variant}.json"
+SUMMARY_FILE = "metrics/evaluate/{variant}/summary.json"
+PREDICTIONS_FILE = "metrics/evaluate/{variant}/predictions.csv"
+
+
+def metrics_path(variant: str) -> str:
+    """The DVC metrics file of a variant: accuracy, macro F1, per-class F1 (:func:`headline`)."""
+    return METRICS_FILE.format(variant=variant)
+
+
+def summary_path(variant: str) -> str:
+    """Every per-class metric of a variant (:func:`summarise`), not shown by DVC."""
+    return SUMMARY_FILE.format(variant=variant)
+
+
+def predictions_path(variant: str) -> str:
+    """One row per test image (:func:`predictions_table`)."""
+    return PREDICTIONS_FILE.format(variant=variant)
+
+
+def variant_of(path: str, pattern: str) -> str | None:
+    """The variant a path names under ``pattern`` (one of the ``*_FILE`` patterns), or None."""
+    prefix, suffix = pattern.split("{variant}")
+    name = path[len(prefix):len(path) - len(suffix)]
+    ok = path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix)
+    return name if ok and "/" not in name else None
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, *, num_classes: int) -> np.ndarray:
@@ -46,3 +86,27 @@ def summarise(y_true: np.ndarray, y_pred: np.ndarray, *, classes: list[str]) -> 
         "per_class": {row["class"]: {**{m: float(row[m]) for m in PER_CLASS_METRICS}, "support": int(row["support"])}
                       for row in table.to_dict("records")},
     }
+
+
+def headline(summary: dict) -> dict:
+    """What DVC shows of a :func:`summarise` result: ``accuracy``, ``macro.f1``, ``per_class.<class>.f1``,
+    in that order (``dvc exp show`` lists columns in the order of the file)."""
+    return {"accuracy": summary["accuracy"], "macro": {"f1": summary["macro"]["f1"]},
+            "per_class": {name: {"f1": values["f1"]} for name, values in summary["per_class"].items()}}
+
+
+def predictions_table(ids: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, *,
+                      classes: list[str]) -> pd.DataFrame:
+    """One row per test image: ``id``, ``label`` and ``predicted`` (class names), ``probability`` (of
+    the predicted class, rounded to 6 digits so the file diffs quietly).
+
+    Args:
+        ids: ``(N,)`` image ids (written as strings).
+        labels: int ``(N,)`` true class indices.
+        probabilities: float ``(N, K)`` class probabilities.
+    """
+    names = np.asarray(classes, dtype=object)
+    predicted = probabilities.argmax(1)
+    return pd.DataFrame({"id": np.asarray(ids).astype(str), "label": names[np.asarray(labels)],
+                         "predicted": names[predicted],
+                         "probability": probabilities[np.arange(len(predicted)), predicted].astype(float).round(6)})

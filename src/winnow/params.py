@@ -27,8 +27,9 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    ASSEMBLED_VARIANTS, CLEANERS, CONTRACT_MODES, EMBEDDING_MODES, FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS,
-    MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    ASSEMBLED_VARIANTS, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, FILTER_BY, KEEP_POLICIES,
+    LABEL_ACTIONS, MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS,
+    VARIANTS, WEAK_BY,
     GanConfig, Policy, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -319,7 +320,9 @@ SCHEMA = Section({
     }, required=("images_per_grid", "duplicate_groups", "samples_per_class")),
     "gate": Section({  # winnow gate
         "files": ListOf(Text(), min_len=1),
-        "tolerances": MapOf(Num(0)),  # fnmatch pattern over metric keys -> largest allowed drop
+        "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
+        "alpha": Num(0, 1, low_open=True, high_open=True),
+        "correction": Choice(CORRECTIONS),
     }, required=("files", "tolerances")),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(_variants_can_be_made,))

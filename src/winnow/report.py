@@ -16,7 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from winnow.compare import class_table, pairwise
+from winnow.compare import class_rows, class_table, pairwise, summary_rows
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
 
@@ -214,20 +214,20 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
     bars, per-class tables (best version per class in bold) each with the paired t-test across classes
     between every two versions, and the confusion matrices."""
     if not metrics:
-        return not_run("evaluation", how="the evaluate stage writes metrics/evaluate/<variant>.json")
+        return not_run("evaluation", how="the evaluate stage writes metrics/evaluate/<variant>/summary.json")
     headline = pd.DataFrame({v: {"accuracy": m["accuracy"], **{f"macro {k}": m["macro"][k] for k in ("precision",
                              "recall", "f1")}, "F1 std across classes": m["per_class_std"]["f1"]}
                              for v, m in metrics.items()}).T
     headline.index.name = "version"
     f1 = class_table(metrics, metric="f1")
-    parts = [html_table(headline), figure(per_class_f1_figure(f1.drop(index=["average", "std"])),
+    parts = [html_table(headline), figure(per_class_f1_figure(class_rows(f1)),
                                           alt="per-class F1 per version")]
     for metric in sorted(PER_CLASS_METRICS, key=lambda m: m != "f1"):  # F1 open first, the others folded
         table = class_table(metrics, metric=metric)
-        classes = table.drop(index=["average", "std"])
+        classes = class_rows(table)
         best = table.eq(table.max(axis=1), axis=0) & (len(metrics) > 1)
-        best.loc["std"] = False
-        body = (html_table(table, bold=best, summary_rows=("average", "std"))
+        best.iloc[-1] = False  # the std across classes is no score to be best at
+        body = (html_table(table, bold=best, summary_rows=summary_rows(table))
                 + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics})))
         parts.append(f"<h3>{metric}</h3>{body}" if metric == "f1" else
                      f"<details><summary>{metric} per class</summary>{body}</details>")

@@ -92,17 +92,26 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
     return found
 
 
-def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None) -> list[dict]:
+def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
+                     where: str = "study collect") -> list[dict]:
     """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json``.
 
     ``repo.experiments.show`` rather than ``dvc.api.exp_show``: the latter flattens the table for
     display, turning the perturbation list into a repr string and prefixing ambiguous metric names.
+    ``where`` names the command in an error line.
     """
     if from_json is not None:
         path = Path(from_json)
         if not path.is_file():
             raise WinnowError(f"--from-json: {path} not found (write it with `dvc exp show --json > {path}`)")
-        return experiments_from_show(json.loads(path.read_text()))
+        try:
+            shown = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WinnowError(f"--from-json: {path} is not JSON ({err}); "
+                              f"write it with `dvc exp show --json > {path}`") from err
+        if not isinstance(shown, list):
+            raise WinnowError(f"--from-json: {path} is not a `dvc exp show --json` list of revisions")
+        return experiments_from_show(shown)
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -110,7 +119,7 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         with Repo(repo) as dvc_repo:
             states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
-        raise WinnowError(f"study collect --repo {repo}: {err}") from err
+        raise WinnowError(f"{where} --repo {repo}: {err}") from err
     return experiments_from_show([state.dumpd() for state in states])
 
 

@@ -1,0 +1,120 @@
+"""Paired comparisons of two classifiers on the same test images: counts, an exact test, an interval.
+
+Two models (base and head) judged on the same n images give a paired 2x2 table: ``both`` right,
+``lost`` (right at base, wrong at head), ``gained`` (wrong at base, right at head), ``neither``. Only
+the discordant images (lost + gained) carry evidence about a change; under "no change" each of them
+is equally likely to fall either way, so the number lost is Binomial(lost + gained, 1/2) — McNemar's
+exact test. The change in accuracy is (gained - lost) / n, with Newcombe's interval for a difference
+of paired proportions (his method 10: Wilson score intervals of the two accuracies combined with the
+correlation of the pairs), which keeps its coverage when counts are small, where the Wald interval is
+zero-width at 0 discordant images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from winnow.configs import CORRECTIONS
+
+
+
+@dataclass(frozen=True)
+class PairedCounts:
+    """The paired 2x2 table of right/wrong at base and head over the same images."""
+
+    both: int
+    lost: int
+    gained: int
+    neither: int
+
+    @classmethod
+    def from_correct(cls, base_right: np.ndarray, head_right: np.ndarray) -> "PairedCounts":
+        """Args: base_right, head_right: bool ``(n,)``, whether each image was classified right."""
+        base_right, head_right = np.asarray(base_right, bool), np.asarray(head_right, bool)
+        return cls(both=int(np.sum(base_right & head_right)), lost=int(np.sum(base_right & ~head_right)),
+                   gained=int(np.sum(~base_right & head_right)), neither=int(np.sum(~base_right & ~head_right)))
+
+    @property
+    def n(self) -> int:
+        return self.both + self.lost + self.gained + self.neither
+
+    @property
+    def base(self) -> float:
+        """Accuracy at base (NaN for no images)."""
+        return (self.both + self.lost) / self.n if self.n else math.nan
+
+    @property
+    def head(self) -> float:
+        return (self.both + self.gained) / self.n if self.n else math.nan
+
+    @property
+    def change(self) -> float:
+        """head - base."""
+        return (self.gained - self.lost) / self.n if self.n else math.nan
+
+
+def drop_p_value(counts: PairedCounts) -> float:
+    """One-sided exact McNemar p-value for "head is worse than base": P(X >= lost), X ~ Binomial(lost +
+    gained, 1/2). One-sided because the gate asks only whether a metric fell; 1.0 with no discordant image."""
+    n = counts.lost + counts.gained
+    # exact in integers (n is at most the number of test images), and no scipy import for the gate
+    return sum(math.comb(n, k) for k in range(counts.lost, n + 1)) / 2 ** n
+
+
+def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def change_interval(counts: PairedCounts, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) interval for head - base accuracy; ``(nan, nan)`` for no images.
+
+    Checked against Fagerland, Lydersen & Laake, *Statistical Analysis of Contingency Tables*, ch. 8.
+    """
+    n = counts.n
+    if n == 0:
+        return math.nan, math.nan
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    # in Newcombe's notation p1 is head and p2 base, so that the interval is for head - base
+    a, b, c, d = counts.both, counts.gained, counts.lost, counts.neither
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = _wilson(a + b, n, z)
+    l2, u2 = _wilson(a + c, n, z)
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    cross = a * d - b * c
+    # Newcombe's continuity adjustment of the correlation: positive values shrink by n/2, never below 0
+    adjusted = cross - n / 2 if cross > n / 2 else cross if cross < 0 else 0.0
+    phi = adjusted / math.sqrt(margins) if margins > 0 else 0.0
+    change = p1 - p2
+    low = change - math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    high = change + math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    return max(low, -1.0), min(high, 1.0)
+
+
+def adjust(p_values: np.ndarray, *, method: str) -> np.ndarray:
+    """Family-wise adjusted p-values (compare each with alpha).
+
+    Args:
+        p_values: float ``(m,)``.
+        method: ``holm`` (step-down: the i-th smallest times m - i + 1, kept monotone), ``bonferroni``
+            (times m) or ``none``.
+    """
+    p = np.asarray(p_values, float)
+    if method == "none" or len(p) == 0:
+        return p.copy()
+    m = len(p)
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    if method != "holm":
+        raise ValueError(f"unknown correction {method!r}; choose from {', '.join(CORRECTIONS)}")
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(np.maximum.accumulate(p[order] * (m - np.arange(m))), 1.0)
+    out = np.empty(m)
+    out[order] = stepped
+    return out

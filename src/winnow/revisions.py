@@ -1,0 +1,64 @@
+"""Files of a git project at a revision, or in its workspace: what the gate and ``compare`` read.
+
+Metrics, summaries and predictions are DVC outputs with ``cache: false``, so git holds them and any
+commit or experiment (a commit under ``refs/exps``) can be read with ``git show`` alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+from pathlib import Path
+
+from winnow.errors import WinnowError
+
+WORKSPACE = "workspace"
+
+
+def _git(repo: str | Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError as err:
+        raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
+
+
+def resolve(repo: str | Path, rev: str, *, option: str) -> str:
+    """The commit a revision names, or :data:`WORKSPACE`; one line naming ``option`` when git knows no
+    such commit."""
+    if rev == WORKSPACE:
+        return WORKSPACE
+    done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    if done.returncode != 0:
+        inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
+        if not inside:
+            raise WinnowError(f"{option} {rev}: {repo} is not a git repository (the gate compares git revisions)")
+        raise WinnowError(f"{option} {rev}: unknown revision; name a branch, tag or commit that exists here "
+                          "(in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin <branch>)")
+    return done.stdout.strip()
+
+
+def read_text(repo: str | Path, rev: str, path: str) -> str | None:
+    """The text of ``path`` (relative to the project root) at ``rev``, or None when it is not there."""
+    if rev == WORKSPACE:
+        file = Path(repo) / path
+        return file.read_text(encoding="utf-8") if file.is_file() else None
+    done = _git(repo, "show", f"{rev}:{path}")
+    return done.stdout if done.returncode == 0 else None
+
+
+def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
+    """Project-relative paths at ``rev`` matching any of ``patterns``, sorted. A pattern is matched part
+    by part as a shell glob (``*`` stays within one folder, as in ``ls``)."""
+    if rev == WORKSPACE:
+        root = Path(repo)
+        paths = {str(p.relative_to(root).as_posix()) for pattern in patterns for p in root.glob(pattern)
+                 if p.is_file()}
+    else:
+        listed = _git(repo, "ls-tree", "-r", "--name-only", rev)
+        paths = {p for p in listed.stdout.splitlines() if any(_matches(p, pattern) for pattern in patterns)}
+    return sorted(paths)
+
+
+def _matches(path: str, pattern: str) -> bool:
+    parts, wanted = path.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))

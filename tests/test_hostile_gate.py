@@ -1,0 +1,319 @@
+"""Hostile inputs to the merge gate and to compare: each ends in one line naming what is wrong (or, for
+compare, in the right table), and the gate never passes a broken metric."""
+
+import json
+
+import pytest
+from gate_repo import commit, init, labels_of, write_metrics, write_variant, wrong_on
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+)
+
+from winnow.metrics import metrics_path, predictions_path, summary_path
+
+REPORT = "reports/gate.md"
+
+
+def gate_project(tmp_path, gate=None):
+    """A committed base where baseline and pruned were evaluated on 1,000 test images."""
+    project = make_project(tmp_path / "project", default_params() | {"gate": gate or default_params()["gate"]})
+    labels = labels_of()
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, wrong_on(labels, [1, 2]))
+    return init(project)
+
+
+def gate(project, *args, base="HEAD"):
+    """The gate as CI runs it, markdown included; returns the run and the files before it."""
+    before = files_under(project)
+    return run_winnow(project, "gate", "--base", base, "--markdown", REPORT, *args), before
+
+
+def headline_of(project, variant="baseline"):
+    return json.loads((project / metrics_path(variant)).read_text())
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (float("inf"), "inf"),
+                                              (float("-inf"), "-inf"), ("0.97", "'0.97'"), (None, "None")])
+def test_a_broken_metric_at_head_fails_with_its_key(tmp_path, value, shown):
+    project = gate_project(tmp_path)
+    metrics = headline_of(project)
+    metrics["per_class"]["3"]["f1"] = value
+    write_metrics(project, "baseline", metrics)
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/baseline.json at workspace", f"per_class.3.f1 = {shown}", "finite")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_nan_at_base_fails_with_its_key(tmp_path):
+    project = gate_project(tmp_path)
+    metrics = headline_of(project, "pruned")
+    metrics["accuracy"] = float("nan")
+    write_metrics(project, "pruned", metrics)
+    commit(project, "a NaN committed")
+    write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), [1, 2]))  # the workspace is fine again
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/pruned.json at HEAD", "accuracy = nan")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_gated_metrics_file_that_is_not_json_fails(tmp_path):
+    project = gate_project(tmp_path)
+    (project / metrics_path("pruned")).write_text('{"accuracy": 0.9')
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/pruned.json at workspace", "not valid JSON")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_an_unknown_base_revision_fails_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    done, before = gate(project, base="origin/nosuch")
+    assert_error_line(done, "--base origin/nosuch", "unknown revision", "git fetch")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_project_outside_git_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "loose")
+    done, before = gate(project)
+    assert_error_line(done, "--base HEAD", "not a git repository")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("section", "names", "fix"), [
+    ({"tolerances": {"accuracy": "0.005", "per_class.*.recall": 0.02}}, "gate.tolerances.accuracy",
+     "is a string, not a number in [0, 1) (write numbers without quotes)"),
+    ({"tolerances": {"accuracy": -0.1, "per_class.*.recall": 0.02}}, "gate.tolerances.accuracy", "-0.1 is below 0"),
+    ({"alpha": 5}, "gate.alpha", "5 is not below 1"),
+    ({"alpha": "0.05"}, "gate.alpha", "is a string, not a number in (0, 1)"),
+    ({"correction": "sidak"}, "gate.correction", "holm, bonferroni, none"),
+    ({"treshold": 0.1}, "gate.treshold", "unknown parameter"),
+    ({"files": []}, "gate.files", "[] has 0 item(s)"),
+])
+def test_bad_gate_params_fail_with_one_line(tmp_path, section, names, fix):
+    project = gate_project(tmp_path, {**default_params()["gate"], **section})
+    done, before = gate(project)
+    assert_error_line(done, names, fix)
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_tolerance_the_gate_never_tests_fails(tmp_path):
+    """The old per-class F1 tolerance would read as gated while nothing tests it."""
+    project = gate_project(tmp_path, {**default_params()["gate"],
+                                      "tolerances": {"accuracy": 0.005, "per_class.*.recall": 0.02,
+                                                     "per_class.*.f1": 0.02}})
+    done, before = gate(project)
+    assert_error_line(done, "gate.tolerances: per_class.*.f1", "match no metric")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_no_gate_section_fails_with_one_line(tmp_path):
+    project = init(make_project(tmp_path / "project", {k: v for k, v in default_params().items() if k != "gate"}))
+    done, before = gate(project)
+    assert_error_line(done, "params.yaml gate", "tolerances")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_predictions_missing_at_head_fail_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    (project / predictions_path("pruned")).unlink()
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/pruned/predictions.csv missing at workspace", "dvc repro evaluate")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_that_predates_predictions_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    write_metrics(project, "baseline", {"accuracy": 0.96, "macro": {"f1": 0.96}, "per_class": {"0": {"f1": 0.9}}})
+    init(project)
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/baseline/predictions.csv missing at HEAD", "commit metrics/evaluate/")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_variant_gone_at_head_fails_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    (project / predictions_path("pruned")).unlink()
+    (project / metrics_path("pruned")).unlink()
+    done, before = gate(project)
+    assert_error_line(done, "pruned/predictions.csv missing at workspace", "pass --variants")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_an_unknown_variant_fails_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    done, before = gate(project, "--variants", "baseline", "prunned")
+    assert_error_line(done, "--variants prunned", "evaluated: baseline, pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_another_test_set_fails_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy(), ids=[f"other-{i}" for i in range(len(labels))])
+    done, before = gate(project)
+    assert_error_line(done, "baseline: base and head were tested on different test sets",
+                      "1000 ids at base only, 1000 at head only")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_relabelled_test_images_fail_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    relabelled = labels.copy()
+    relabelled[:3] = "9"
+    write_variant(project, "baseline", relabelled, relabelled.copy())
+    done, before = gate(project)
+    assert_error_line(done, "baseline: 3 test images carry other labels at head", "'test-0000': '0' at base, '9'")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("text", "fix"), [("id,label\nx,0\n", "no column predicted"),
+                                           ("id,label,predicted\n", "no rows"),
+                                           ("id,label,predicted\nx,0,0\nx,1,1\n", "1 repeated ids, first 'x'")])
+def test_broken_predictions_fail_with_one_line(tmp_path, text, fix):
+    project = gate_project(tmp_path)
+    (project / predictions_path("baseline")).write_text(text)
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/baseline/predictions.csv at workspace", fix)
+    assert_nothing_left(project, before)
+
+
+# --- compare -----------------------------------------------------------------------------------------------
+
+def exp_show(tmp_path, runs):
+    """A saved `dvc exp show --json`: one commit whose experiments are ``runs`` (name, seed, per_class, params)."""
+    def record(name, seed, per_class, params=None):
+        metrics = {metrics_path(v): {"data": {"accuracy": 0.9, "macro": {"f1": 0.8},
+                                              "per_class": {c: {"f1": f} for c, f in f1.items()}}}
+                   for v, f1 in per_class.items()}
+        return {"rev": f"{name:0<40}"[:40], "name": name,
+                "data": {"params": {"params.yaml": {"data": {"seed": seed, **(params or {})}}}, "metrics": metrics}}
+
+    head, *experiments = [record(*run) for run in runs]
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps([{**head, "experiments": [{"revs": [e]} for e in experiments]}]))
+    return path
+
+
+def two_seeds(classes):
+    return [("c0ffee", 0, {"baseline": dict(zip(classes, [0.9, 0.8])), "pruned": dict(zip(classes, [0.95, 0.7]))}),
+            ("exp-1", 1, {"baseline": dict(zip(classes, [0.8, 0.8])), "pruned": dict(zip(classes, [0.9, 0.8]))})]
+
+
+@pytest.mark.hostile("compare")
+def test_compare_an_unknown_variant_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = exp_show(tmp_path, two_seeds(["a", "b"]))
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "prunned")
+    assert_error_line(done, "compare --variants", "no run has metrics for prunned", "runs hold baseline, pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_a_params_variant_nobody_evaluated_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "balanced"],
+                                                                      "contracts": {"enforce_variants": []}})
+    saved = exp_show(tmp_path, two_seeds(["a", "b"]))
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved))
+    assert_error_line(done, "params.yaml variants", "balanced (metrics/evaluate/balanced.json)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("name", "average_row"), [("average", "(average)"), ("std", "average")])
+def test_compare_a_class_named_like_a_summary_row(tmp_path, name, average_row):
+    project = make_project(tmp_path / "project")
+    saved = exp_show(tmp_path, two_seeds([name, "b"]))
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.split("## f1: paired")[0].splitlines()
+            if line.startswith("| ")}
+    assert f"| {name} | 0.8500 ± 0.0707 | 0.9250 ± 0.0354 |" in rows[name]  # the class's own mean over seeds
+    assert f"| {average_row} | 0.8250 ± 0.0354 | 0.8375 ± 0.0177 |" in rows[average_row]
+
+
+@pytest.mark.hostile("compare")
+def test_compare_leaves_out_a_commit_holding_another_data_set(tmp_path):
+    """A fresh clone holds MNIST metrics at HEAD; the user's seeds ran on their own data: no crash, no mixing."""
+    project = make_project(tmp_path / "project")
+    own = {"source": "imagefolder"}
+    saved = exp_show(tmp_path, [
+        ("c0ffee", 0, {"baseline": {"0": 0.99, "1": 0.98}, "pruned": {"0": 0.99, "1": 0.97}}, {"ingest": {"source": "mnist5k"}}),
+        ("own-0", 0, {"baseline": {"cat": 0.7, "dog": 0.6}, "pruned": {"cat": 0.8, "dog": 0.6}}, {"ingest": own}),
+        ("own-1", 1, {"baseline": {"cat": 0.6, "dog": 0.6}, "pruned": {"cat": 0.7, "dog": 0.7}}, {"ingest": own}),
+    ])
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
+    assert done.returncode == 0, done.stderr
+    assert "# Variants over 2 run(s) (seeds 0, 1)" in done.stdout
+    assert "left out 1 run(s) with other settings (ingest.source): c0ffee" in done.stdout
+    assert "| cat | 0.6500 ± 0.0707 | 0.7500 ± 0.0707 |" in done.stdout and "| 0 |" not in done.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_compare_a_metric_that_is_not_a_number_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    runs = two_seeds(["a", "b"])
+    runs[1][2]["pruned"]["b"] = "None"
+    saved = exp_show(tmp_path, runs)
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
+    assert_error_line(done, "pruned: per_class.b.f1 is 'None', not a number", "rerun evaluate@pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_without_a_summary_fails_with_one_line(tmp_path):
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    write_metrics(project, "baseline", {"accuracy": 0.9})
+    (project / summary_path("baseline")).parent.mkdir(parents=True)
+    (project / summary_path("baseline")).write_text(json.dumps({"per_class": {"a": {m: 0.5 for m in
+                                                                                  ("precision", "recall", "f1", "accuracy")}}}))
+    before = files_under(project)
+    done = run_stage(project, "compare")
+    assert_error_line(done, "metrics/evaluate/pruned/summary.json: not found", "dvc repro evaluate@pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_with_a_class_named_average(tmp_path):
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    for variant, score in (("baseline", 0.2), ("pruned", 0.4)):
+        values = {"average": score, "b": 0.6}
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps(
+            {"per_class": {c: {m: v for m in ("precision", "recall", "f1", "accuracy")} for c, v in values.items()}}))
+    done = run_stage(project, "compare")
+    assert done.returncode == 0, done.stderr
+    f1 = (project / "reports/compare.md").read_text().split("## f1")[1]
+    assert "| average | 0.2000 | 0.4000 |" in f1 and "| (average) | 0.4000 | 0.5000 |" in f1
+    assert "compare: macro F1 baseline 0.4000, pruned 0.5000" in done.stdout
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("text", "fix"), [('[{"rev": ', "is not JSON"), ('{"rev": "x"}', "list of revisions")])
+def test_compare_a_broken_saved_exp_show_fails_with_one_line(tmp_path, text, fix):
+    project = make_project(tmp_path / "project")
+    (tmp_path / "exp.json").write_text(text)
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(tmp_path / "exp.json"), "--variants", "baseline")
+    assert_error_line(done, "--from-json", fix)
+    assert_nothing_left(project, before)
