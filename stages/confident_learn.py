@@ -8,6 +8,7 @@ import pandas as pd
 
 from winnow import labels as cl
 from winnow.errors import check_known
+from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.imageset import read_imageset
 from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
@@ -56,8 +57,9 @@ def main() -> None:
         "label_conflicts": {"considered": int(conflict.sum()),
                             "flagged": int(issues["reason"].eq("label_conflict").sum())},
     }
-    if Path(TRUTH_IN).is_file():
-        metrics["truth"] = cl.score_against_truth(issues, pd.read_parquet(TRUTH_IN))
+    truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else None
+    if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
+        metrics["truth"] = cl.score_against_truth(issues, truth)
     with atomic_path(OUT / "pred_probs.npy") as tmp:
         np.save(tmp, pred_probs)
     write_json(OUT / "pred_ids.json", ids.tolist())

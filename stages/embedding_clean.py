@@ -15,6 +15,7 @@ from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import check_known
+from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.stage import atomic_path, load_params, run, write_json, write_table
@@ -60,8 +61,9 @@ def main() -> None:
                            "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
                           for (r, table), cuts, judge in zip(result.decisions.groupby("round"), result.outlier_cuts,
                                                              result.judge_accuracy)]}
-    if Path(TRUTH_IN).is_file():
-        metrics["truth"] = cl.score_against_truth(final, pd.read_parquet(TRUTH_IN))
+    truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else None
+    if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
+        metrics["truth"] = cl.score_against_truth(final, truth)
     with atomic_path(OUT / "embeddings.npy") as tmp:
         np.save(tmp, result.features)
     write_json(OUT / "embedding_ids.json", result.ids.tolist())

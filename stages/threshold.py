@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.groundtruth import precision_recall_f1, true_issue_mask
+from winnow.groundtruth import planted_issues, precision_recall_f1, true_issue_mask
 from winnow.quality import SCORES, quality_flags
 from winnow.stage import load_params, run, write_json, write_table
 
@@ -18,12 +18,13 @@ def main() -> None:
     p = load_params()["threshold"]
     table = pd.read_parquet(SCORES_IN)
     flags, cuts = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
-    truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else pd.DataFrame()
-    metrics = {}
+    truth = pd.read_parquet(TRUTH_IN) if Path(TRUTH_IN).is_file() else None
+    scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
+    metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:
         entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"),
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
-        if len(truth):
+        if issue in scored:
             entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))
         metrics[issue] = entry
         write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(table[issue].to_numpy(np.float64), cuts[issue],
