@@ -13,7 +13,7 @@ from winnow.balance import Policy, augment, balance_counts, balanced_augment
 from winnow.errors import WinnowError, check_known
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
-from winnow.stage import load_params, run, write_json
+from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.training import embed, load, pick_device
 from winnow.variants import load_variant, read_rows, write_variant
 
@@ -24,10 +24,18 @@ DEFAULTS = {
     "edge_extra": 2.0,
     "device": "auto",
 }
+FOLDERS = ("data/variants/balanced", "plots/balance")
+SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
 
 def main() -> None:
     params = load_params()
+    if "balanced" not in (params.get("variants") or []):
+        write_skipped(SKIPPED, folders=FOLDERS)
+        write_json("metrics/balance.json", {"skipped": SKIPPED})
+        print(f"balance: skipped: {SKIPPED}")
+        return
+    clear_skipped(folders=FOLDERS)
     given = params.get("balance") or {}
     check_known(given, DEFAULTS, where="balance")
     section = {**DEFAULTS, **given}
