@@ -71,9 +71,10 @@ def cleaner_decisions(
     if flags is not None:
         issues = [c for c in flags.columns if c not in ("id", "any") and flags[c].dtype == bool]
         flagged = flags[flags[issues].any(axis=1)]
-        reasons = flagged[issues].apply(lambda row: "+".join(np.array(issues)[row.to_numpy()]), axis=1)
-        parts.append(pd.DataFrame({"id": flagged["id"], "action": "drop", "label": -1,
-                                   "reason": reasons.astype(str), "stage": "threshold"}))
+        # a list, not DataFrame.apply: on a set where nothing was flagged apply returns a frame, not reasons
+        reasons = ["+".join(np.array(issues)[row]) for row in flagged[issues].to_numpy(bool)]
+        parts.append(pd.DataFrame({"id": flagged["id"].to_numpy(), "action": "drop", "label": -1,
+                                   "reason": pd.Series(reasons, dtype=object), "stage": "threshold"}))
     if groups is not None:
         removed = groups[~groups["kept"].astype(bool)]
         parts.append(pd.DataFrame({"id": removed["id"], "action": "drop", "label": -1,
