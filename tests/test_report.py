@@ -220,7 +220,8 @@ def test_truth_columns_where_degrade_planted_the_problem(project, full_report):
     flagged = set(flags.loc[flags["dark"], "id"])
     text = section(page_text(full_report), "thresholds")
     assert row(text, "issue")[4:] == ["precision (planted)", "recall (planted)", "F1 (planted)"]
-    assert row(text, "dark")[4:6] == [f"{len(flagged & dark) / len(flagged):.3f}", f"{len(flagged & dark) / len(dark):.3f}"]
+    hit = len(flagged & dark)
+    assert row(text, "dark")[4:6] == [f"{hit / len(flagged):.3f}", f"{hit / len(dark):.3f}"]
     for issue in set(QUALITY_ISSUES) - {"dark"}:  # none of these was planted
         assert row(text, issue)[4:] == ["–", "–", "–"]
     assert "truth.precision" in section(page_text(full_report), "labels")

@@ -8,7 +8,8 @@ of :mod:`winnow.hamming_index`, never by comparing all pairs.
 Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
 group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
-are never changed); :func:`leaks_by_kind` counts them apart so the stage can warn. Other groups keep one train image by ``keep``:
+are never changed); :func:`leaks_by_kind` counts them apart so the stage can warn. Other groups keep
+one train image by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.

@@ -324,7 +324,8 @@ def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_do
         return not_run("data contracts", how="the contracts and variant-contract stages write metrics/contracts")
     parts = []
     if data_docs:
-        links = " · ".join(f'<a href="{html.escape(path)}">{html.escape(name)}</a>' for name, path in data_docs.items())
+        links = " · ".join(f'<a href="{html.escape(path)}">{html.escape(name)}</a>'
+                           for name, path in data_docs.items())
         parts.append(f"<p>Full results in Great Expectations Data Docs (separate local pages): {links}.</p>")
     failures = []
     if inputs:

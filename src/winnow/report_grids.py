@@ -148,7 +148,8 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
     parts = [f"<p>{summary['added']:,} generated images kept (threshold {html.escape(str(summary['threshold']))}) "
              f"after {summary['epochs']} GAN epochs. Real val rate: the share of real val images of the class "
              "that clear the same threshold; Fréchet distance in the baseline's features (real: between two "
-             "halves of the real images).</p>", html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
+             "halves of the real images).</p>",
+             html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
     for label, members in samples.manifest.groupby("label"):
         shown = members.sort_values("accepted", ascending=False, kind="stable").head(per_class)
         tiles = [tile(image, caption=f"p {p:.2f}", kind="kept" if kept else "dropped")
