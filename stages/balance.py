@@ -12,7 +12,7 @@ import pandas as pd
 from winnow.balance import Policy, augment, balance_counts, balanced_augment
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
-from winnow.stage import load_params, run, write_json
+from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.training import embed, load, pick_device
 from winnow.variants import load_variant, read_rows, write_variant
 
@@ -23,10 +23,18 @@ DEFAULTS = {
     "edge_extra": 2.0,
     "device": "auto",
 }
+FOLDERS = ("data/variants/balanced", "plots/balance")
+SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
 
 def main() -> None:
     params = load_params()
+    if "balanced" not in params["variants"]:
+        write_skipped(SKIPPED, folders=FOLDERS)
+        write_json("metrics/balance.json", {"skipped": SKIPPED})
+        print(f"balance: skipped: {SKIPPED}")
+        return
+    clear_skipped(folders=FOLDERS)
     section = {**DEFAULTS, **(params.get("balance") or {})}
     policy = Policy.from_params({**DEFAULTS["policy"], **(section["policy"] or {})})
     device = pick_device(section["device"])

@@ -4,9 +4,10 @@ dedup, cleanlab's label issues, one keep | drop | relabel decision per image, me
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from winnow import labels as cl
-from winnow.groundtruth import PERTURBATION_COLUMNS
+from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
 from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
 from winnow.training import TrainConfig
@@ -53,7 +54,7 @@ def main() -> None:
         "label_conflicts": {"considered": int(conflict.sum()),
                             "flagged": int(issues["reason"].eq("label_conflict").sum())},
     }
-    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
+    if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(issues, truth)
     with atomic_path(OUT / "pred_probs.npy") as tmp:
         np.save(tmp, pred_probs)

@@ -1,7 +1,7 @@
 """dedup: exact and near-duplicate groups of data/degrade (pixel digest, pHash from data/score), one
-train image kept per group, label conflicts and train/val/test leakage flagged. Writes
-data/dedup/groups.parquet and metrics/dedup.json (with precision/recall/F1 when degrade planted
-duplicates)."""
+train image kept per group, label conflicts flagged and cross-split leaks counted by kind (train copies
+of val or test images, val copies of test images). Writes data/dedup/groups.parquet and
+metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.groundtruth import PERTURBATION_COLUMNS, QUALITY_ISSUES
@@ -17,16 +17,41 @@ def main() -> None:
     imageset = read_imageset(IMAGESET)
     scores = read_table(SCORES, written_by="score", columns=("id", "phash", *QUALITY_ISSUES))
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    min_correlation = p.get("min_correlation")
+    min_correlation, drop_leaks = p.get("min_correlation"), p.get("drop_leaks", True)
     table = dedup_images(imageset.manifest, imageset.images, scores, radius=p.get("radius"),
-                         keep=p.get("keep", "best_quality"), drop_leaks=p.get("drop_leaks", True),
-                         min_correlation=min_correlation)
+                         keep=p.get("keep", "best_quality"), drop_leaks=drop_leaks, min_correlation=min_correlation)
     metrics = dedup_metrics(table, perturbations=perturbations)
     write_table(OUT, table)
     write_json("metrics/dedup.json", {"radius": p.get("radius"), "min_correlation": min_correlation,
-                                      "keep": p.get("keep", "best_quality")} | metrics)
+                                      "keep": p.get("keep", "best_quality"), "drop_leaks": drop_leaks} | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
-          f"{metrics['conflicts']} label conflicts, {metrics['leak_groups']} groups reaching val/test")
+          f"{metrics['conflicts']} label conflicts")
+    for line in leak_lines(metrics["leaks"], drop_leaks=drop_leaks,
+                           test_images=int((imageset.manifest["split"] == "test").sum())):
+        print(line)
+
+
+def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int) -> list[str]:
+    """What the cross-split duplicates mean, one line per kind found; ``warning:`` where a score stays
+    flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false)."""
+    lines = []
+    for copied in ("val", "test"):
+        found = leaks[f"train_copies_of_{copied}"]
+        if not found["images"]:
+            continue
+        what = (f"train copies of {copied} images: {found['images']} train image(s) in {found['groups']} group(s) "
+                f"with {found[f'{copied}_images']} {copied} image(s)")
+        lines.append(f"dedup: {what}, dropped from train (dedup.drop_leaks)" if drop_leaks else
+                     f"warning: dedup: {what}, kept in train because dedup.drop_leaks is false: the {copied} "
+                     "score is flattered by images the model trained on")
+    found = leaks["val_copies_of_test"]
+    if found["test_images"]:
+        lines.append(f"warning: dedup: test holds copies of val images: {found['test_images']} test image(s) "
+                     f"({found['test_images'] / max(test_images, 1):.1%} of test) in {found['groups']} group(s) with "
+                     f"{found['images']} val image(s); val picks every checkpoint, so the test score is flattered. "
+                     "dedup never changes val or test: remove the copies from your test split (data/dedup/"
+                     "groups.parquet lists them: same group, splits val and test)")
+    return lines
 
 
 if __name__ == "__main__":

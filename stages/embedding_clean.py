@@ -14,7 +14,7 @@ import pandas as pd
 from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.embeddings import clean_rounds, round_options
-from winnow.groundtruth import PERTURBATION_COLUMNS
+from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
@@ -61,7 +61,7 @@ def main() -> None:
                            "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
                           for (r, table), cuts, judge in zip(result.decisions.groupby("round"), result.outlier_cuts,
                                                              result.judge_accuracy)]}
-    if truth is not None and len(truth):  # degrade off (a user's own data): no ground truth to score against
+    if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(final, truth)
     with atomic_path(OUT / "embeddings.npy") as tmp:
         np.save(tmp, result.features)

@@ -13,13 +13,23 @@ from winnow.gan import GanConfig, generate, train_gan
 from winnow.gan_eval import acceptance, class_frechet, confident, real_thresholds, sample_grid, weak_classes
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
 from winnow.training import embed, load, predict_proba
 from winnow.variants import load_variant, read_rows, write_variant
+
+FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
+SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
 
 
 def main() -> None:
     params = load_params()
+    if "augmented" not in params["variants"]:
+        # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run
+        write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
+        write_json("metrics/gan.json", {"skipped": SKIPPED})
+        print(f"gan-synthesize: skipped: {SKIPPED}")
+        return
+    clear_skipped(folders=FOLDERS, files=FILES)
     section = dict(params["gan"])
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]

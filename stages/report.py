@@ -1,5 +1,6 @@
 """report: one self-contained HTML page, reports/index.html, from whatever the pipeline has written;
-a section whose stage has not run (confident-learn, gan-synthesize, contracts, the study) says so."""
+a section whose stage has not run or was skipped (confident-learn, gan-synthesize and balance without
+their variant, contracts, the study) says so."""
 
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def main() -> None:
     degraded = optional(read_imageset, "data/degrade")
     classes = ingested.classes
     metrics = {v: m for v in variants if (m := json_of(f"evaluate@{v}", summary_path(v)))}
+    gan = json_of("gan-synthesize", "metrics/gan.json")
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
@@ -61,11 +63,13 @@ def main() -> None:
             groups=table_of("dedup", "data/dedup/groups.parquet"),
             summary=json_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
         ("gan", "Generated images", report_grids.gan_section(
-            samples=optional(read_imageset, "data/gan"), summary=json_of("gan-synthesize", "metrics/gan.json"),
+            samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),
         ("study", "Data-quality study", report.study_section(study=optional(pd.read_csv, "plots/study/study.csv"))),
         ("contracts", "Data contracts", report.contracts_section(
-            contracts=json_of("contracts", "metrics/contracts.json"), data_docs=data_docs_link())),
+            inputs=json_of("contracts", "metrics/contracts.json"),
+            variants={v: c for v in variants if (c := json_of(f"variant-contract@{v}", f"metrics/contracts/{v}.json"))},
+            data_docs=data_docs_links(["inputs", *variants]))),
     ]
     subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "
                 "every picture is embedded, so this page needs no network")
@@ -99,10 +103,11 @@ def confusion_counts(path: str, *, classes: list[str]) -> pd.DataFrame:
                        pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
 
 
-def data_docs_link() -> str | None:
-    """The Great Expectations Data Docs index page, relative to reports/, when the contracts stage wrote one."""
-    pages = sorted(DATA_DOCS.rglob("index.html"), key=lambda page: len(page.parts))
-    return str(pages[0].relative_to(OUT.parent)) if pages else None
+def data_docs_links(sites: list[str]) -> dict[str, str]:
+    """Site → its Great Expectations Data Docs index page relative to reports/, for the sites the contracts
+    stages wrote (``inputs``: ingest and scores; one per variant)."""
+    return {site: str((DATA_DOCS / site / "index.html").relative_to(OUT.parent)) for site in sites
+            if (DATA_DOCS / site / "index.html").is_file()}
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from winnow.groundtruth import PERTURBATION_COLUMNS, precision_recall_f1, true_issue_mask
+from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
 from winnow.quality import SCORES, quality_flags
 from winnow.stage import load_params, read_table, run, write_json, write_table
 
@@ -18,11 +18,12 @@ def main() -> None:
     table = read_table(SCORES_IN, written_by="score", columns=("id", *SCORES))
     truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     flags, cuts = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
-    metrics = {}
+    scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
+    metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:
         entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"),
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
-        if truth is not None and len(truth):
+        if issue in scored:
             entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))
         metrics[issue] = entry
         write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(table[issue].to_numpy(np.float64), cuts[issue],

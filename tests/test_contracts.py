@@ -166,7 +166,7 @@ def test_importing_the_contract_modules_leaves_great_expectations_unimported():
 def test_variant_rates_count_only_what_the_cleaners_measured():
     degraded = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "digest": ["A", "B2", "C", "D", "E"]})
     flags = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "any": [False, True, False, False, False]})
-    groups = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "group": [0, 0, 1, 2, 2]})
+    groups = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "split": "train", "group": [0, 0, 1, 2, 2]})
     issues = pd.DataFrame({"id": ["c", "d"], "given_label": [1, 0], "is_issue": [True, True]})
     measured = measurements(degraded, flags=flags, groups=groups, label_issues=issues)
     # the oracle's "b" holds other pixels than degrade's "b" (B, not B2): neither its flag nor its group apply;
@@ -197,7 +197,8 @@ def project(tmp_path_factory):
         write_imageset(root / "data" / name, images, manifest, ["zero", "one"])
     tables = {"score/scores.parquet": pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}),
               "threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),
-              "dedup/groups.parquet": pd.DataFrame({"id": manifest["id"], "group": [0, 0, 1, 2, 3, 4, 5, 6]}),
+              "dedup/groups.parquet": pd.DataFrame({"id": manifest["id"], "split": manifest["split"],
+                                                    "group": [0, 0, 1, 2, 3, 4, 5, 6]}),
               "confident-learn/label_issues.parquet": pd.DataFrame(
                   {"id": manifest["id"], "given_label": manifest["label"], "is_issue": False})}
     for path, table in tables.items():
@@ -211,12 +212,13 @@ def project(tmp_path_factory):
     return root
 
 
-def _run_stage(root, monkeypatch, **contracts):
+def _run_stage(root, monkeypatch, *args, **contracts):
     params = default_params()
     params |= {"ingest": params["ingest"] | {"size": 4}, "variants": ["oracle", "baseline", "pruned", "augmented"],
                "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["contracts.py", *args])
     spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages" / "contracts.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -229,40 +231,64 @@ DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.
                   "(expect_column_max_to_be_between(duplicate_rate))")
 
 
-def test_warn_mode_reports_failures_and_succeeds(project, monkeypatch, capsys):
+def test_inputs_run_checks_ingest_and_scores(project, monkeypatch, capsys):
     _run_stage(project, monkeypatch, mode="warn")
-    out = capsys.readouterr().out
-    assert [line for line in out.splitlines() if line.startswith("warning:")] == [f"warning: {DUPLICATE_LINE}"]
-    assert "variant oracle not on disk yet" in out
-    assert "augmented" not in out  # made after the baseline is trained: never checked here
+    sizes = {name: len(suite.expectations) for name, suite in _suites().items()}  # each checked once
+    assert (f"contracts: ingest {sizes['ingest']}/{sizes['ingest']} passed, "
+            f"scores {sizes['scores']}/{sizes['scores']} passed") in capsys.readouterr().out
     metrics = json.loads((project / "metrics/contracts.json").read_text())
-    # every expectation of a suite is checked once per table: ingest and scores once, the variant suite on
-    # baseline and pruned (oracle is not on disk); only pruned's duplicate rate fails
-    sizes = {name: len(suite.expectations) for name, suite in _suites().items()}
-    assert metrics["suites"] == {"ingest": {"passed": sizes["ingest"], "failed": 0},
-                                 "scores": {"passed": sizes["scores"], "failed": 0},
-                                 "variant": {"passed": 2 * sizes["variant"] - 1, "failed": 1}}
-    assert {name: (v["passed"], v["failed"]) for name, v in metrics["variants"].items()} == {
-        "baseline": (sizes["variant"], 0), "pruned": (sizes["variant"] - 1, 1)}
-    assert metrics["variants"]["baseline"]["duplicate_rate"] == 0.0
-    assert metrics["variants"]["pruned"]["duplicate_rate"] == pytest.approx(2 / 6)
-    assert (project / "reports/contracts/index.html").is_file()
+    assert metrics["suites"] == {"ingest": {"passed": sizes["ingest"], "failed": 0, "failures": []},
+                                 "scores": {"passed": sizes["scores"], "failed": 0, "failures": []}}
+    assert (project / "reports/contracts/inputs/index.html").is_file()
 
 
-def test_enforce_mode_stops_with_one_line_per_failed_expectation(project, monkeypatch, capsys):
+def test_warn_mode_reports_a_variant_failure_and_succeeds(project, monkeypatch, capsys):
+    _run_stage(project, monkeypatch, "pruned", mode="warn")
+    assert f"warning: {DUPLICATE_LINE}" in capsys.readouterr().out
+    metrics = json.loads((project / "metrics/contracts/pruned.json").read_text())
+    assert (metrics["passed"], metrics["failed"], metrics["failures"]) == (4, 1, [DUPLICATE_LINE])
+    _run_stage(project, monkeypatch, "baseline", mode="warn")
+    assert json.loads((project / "metrics/contracts/baseline.json").read_text())["duplicate_rate"] == 0.0  # i0 dropped
+    assert (project / "reports/contracts/pruned/index.html").is_file()
+
+
+def test_enforce_mode_stops_only_the_enforced_variant(project, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stopped:
-        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["pruned", "oracle"])
+        _run_stage(project, monkeypatch, "pruned", mode="enforce", enforce_variants=["pruned"])
     assert stopped.value.code == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [f"contract failed: {DUPLICATE_LINE}",
-                   "contract failed: variant[oracle]: data/variants/oracle/rows.parquet not found, "
-                   "nothing to certify",
-                   "error: contracts: 2 contract failure(s) in enforce mode (lines above; "
-                   "Data Docs in reports/contracts/index.html)"]
+                   "error: contracts: 1 contract failure(s) in enforce mode (lines above; "
+                   "Data Docs in reports/contracts/pruned/index.html)"]
+    _run_stage(project, monkeypatch, "baseline", mode="enforce", enforce_variants=["pruned"])  # not enforced: trains
 
 
-def test_augmented_cannot_be_enforced_before_it_exists(project, monkeypatch, capsys):
+def test_a_variant_without_rows_is_a_one_line_error(project, monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        _run_stage(project, monkeypatch, "oracle", mode="warn")
+    assert capsys.readouterr().err.splitlines() == [
+        "error: data/variants/oracle/rows.parquet: not found; rerun the variants stage (dvc repro variants)"]
+
+
+def test_enforced_variant_must_be_trained(project, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stopped:
-        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["augmented"])
+        _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["balanced"])
     assert stopped.value.code == 1
-    assert "augmented is not checked" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        'error: params.yaml: contracts.enforce_variants[0]: balanced is not in variants '
+        '["oracle", "baseline", "pruned", "augmented"]']
+
+
+# -- duplicates across splits (issue 16) ---------------------------------------------------------------
+
+def test_train_copies_of_val_and_test_images_count_as_duplicates():
+    degraded = pd.DataFrame({"id": ["a", "b", "c", "v", "t"], "digest": list("abcvt")})
+    groups = pd.DataFrame({"id": ["a", "b", "c", "v", "t"], "split": ["train"] * 3 + ["val", "test"],
+                           "group": [0, 1, 2, 0, 1]})  # a copies val image v, b copies test image t
+    measured = measurements(degraded, flags=None, groups=groups, label_issues=None)
+    rows = pd.DataFrame({"id": ["a", "b", "c"], "origin": "degrade", "label": [0, 1, 0], "action": "keep"})
+    rows = with_digests(rows, manifests={"degrade": degraded})
+    assert variant_table("baseline", rows, measured=measured, num_classes=2).iloc[0]["duplicate_rate"] == \
+        pytest.approx(2 / 3)
+    cleaned = rows.assign(action=["drop", "drop", "keep"])
+    assert variant_table("pruned", cleaned, measured=measured, num_classes=2).iloc[0]["duplicate_rate"] == 0.0

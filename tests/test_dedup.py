@@ -193,3 +193,22 @@ def test_dedup_images_checks_pixels_only_when_a_correlation_is_asked_for():
     assert dedup_images(manifest, images, scores, radius=0)["reason"].tolist()[:2] == ["kept", "near_duplicate"]
     checked = dedup_images(manifest, images, scores, radius=0, min_correlation=0.98)
     assert checked["reason"].tolist() == ["unique"] * 3
+
+
+def test_leaks_are_counted_by_kind():
+    # group 9: train, train, val (two train copies of a val image); group 4: val, test, test; group 7: all three
+    manifest, scores = frames([9, 9, 9, 4, 4, 4, 7, 7, 7, 2**40],
+                              splits=["train", "train", "val", "val", "test", "test", "train", "val", "test", "test"])
+    leaks = dedup_metrics(dedup_table(manifest, scores, radius=0))["leaks"]
+    assert leaks == {"train_copies_of_val": {"groups": 2, "images": 3, "val_images": 2},
+                     "train_copies_of_test": {"groups": 1, "images": 1, "test_images": 1},
+                     "val_copies_of_test": {"groups": 2, "images": 2, "test_images": 3}}
+
+
+def test_detection_is_scored_only_against_planted_duplicates():
+    manifest, scores = frames([5, 5, 2**30])
+    noise_only = pd.DataFrame({"id": ["i1"], "kind": ["symmetric_noise"], "params": ["{}"], "source_id": [None],
+                               "original_label": [0]})
+    table = dedup_table(manifest, scores, radius=0)
+    assert "detection" not in dedup_metrics(table, perturbations=noise_only)
+    assert "detection" not in dedup_metrics(table, perturbations=noise_only.iloc[:0])  # degrade off: empty log

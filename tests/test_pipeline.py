@@ -67,7 +67,9 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     balanced = json.loads((dest / "metrics/balance.json").read_text())
     assert len({c["after"] for c in balanced["counts"].values()}) == 1  # every class at the same count
     contracts = json.loads((dest / "metrics/contracts.json").read_text())
-    assert set(contracts["variants"]) == {"oracle", "baseline", "pruned"}
+    assert set(contracts["suites"]) == {"ingest", "scores"}
+    checked = {path.stem for path in (dest / "metrics/contracts").glob("*.json")}
+    assert checked == {"oracle", "baseline", "pruned", "augmented", "balanced"}  # every trained variant
     assert "up to date" in _sh(dvc + ["status"], dest, env)
 
     _sh(dvc + ["exp", "run", "-S", "train.epochs=1"], dest, env)

@@ -1,13 +1,19 @@
-"""The report stage on small fabricated inputs (no training): every section renders, the page is
-self-contained, and headless Chromium loads every image without a console error."""
+"""The report stage on what the real stages write: a tiny generated data set (three shapes, 16x16 grey)
+goes through every stage of dvc.yaml once, in this process (lenet5, a few epochs), and each section is
+checked against the stage outputs it reads; headless Chromium loads every image without a console error.
+
+A second run is "your own data": degrade off and only baseline and pruned requested, so there is no
+ground truth and nothing needs GAN samples or balanced copies."""
 
 import base64
+import html
 import json
 import os
 import re
 import runpy
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,156 +21,259 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import make_manifest
 from hostile_harness import default_params
-from winnow.imageset import write_imageset
-from winnow.metrics import summarise, summary_path
-from winnow.quality import SCORES
+from winnow.groundtruth import QUALITY_ISSUES
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CLASSES = ["cat", "dog", "bird"]
-VARIANTS = ["oracle", "baseline", "pruned"]
+CLASSES = ["square", "cross", "disc"]
+VARIANTS = ["oracle", "baseline", "pruned", "augmented", "balanced"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--remote-debugging-port=0"]
+CLEANERS = ["ingest", "degrade", "score", "threshold", "dedup", "confident_learn", "embedding_clean", "variants"]
 
 
-def write(path: Path, content) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, pd.DataFrame) and path.suffix == ".csv":
-        content.to_csv(path, index=False)
-    elif isinstance(content, pd.DataFrame):
-        content.to_parquet(path, index=False)
-    else:
-        path.write_text(content if isinstance(content, str) else json.dumps(content))
+def shapes(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(3 * per_class, 16, 16)`` bright squares, crosses and discs of random size on noise; labels."""
+    labels = np.repeat(np.arange(3), per_class)
+    images = np.empty((len(labels), 16, 16), np.uint8)
+    yy, xx = np.mgrid[:16, :16]
+    for i, label in enumerate(labels):
+        image = rng.normal(40, 12, (16, 16))
+        low, high = rng.integers(3, 6), rng.integers(10, 13)
+        if label == 0:
+            image[low:high, low:high] = 220
+        elif label == 1:
+            image[low:high, 7:9] = image[7:9, low:high] = 220
+        else:
+            image[(yy - 8) ** 2 + (xx - 8) ** 2 < (high - low) ** 2 / 4] = 220
+        images[i] = np.clip(image, 0, 255)
+    return images, labels
 
 
-def fabricate_project(root: Path, *, optional_stages: bool) -> None:
-    """A project folder holding every stage output the report reads, from 30 random 8x8 images;
-    ``optional_stages`` adds confident-learn, gan, contracts and study outputs."""
+def write_source(root: Path) -> None:
+    """shapes.npz with its own splits; train holds copies of three val images, test copies of two."""
     rng = np.random.default_rng(0)
-    n = 30
-    labels = np.arange(n) % 3
-    manifest = make_manifest(n, labels=labels).assign(split=["train"] * 18 + ["val"] * 6 + ["test"] * 6)
-    images = rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
-    write_imageset(root / "data/ingest", images, manifest, CLASSES)
-    noisy = manifest.assign(label=np.where(np.arange(n) == 4, 2, labels))
-    darkened = np.where(np.arange(n) < 3, 8, 1).astype(np.uint8)[:, None, None, None]
-    write_imageset(root / "data/degrade", images // darkened, noisy, CLASSES)
-    write(root / "data/ingest/rejected.csv", pd.DataFrame({"path": ["a.txt"], "reason": ["not an image"]}))
-    write(root / "metrics/ingest.json", {"images": n, "rejected": 1, "split": {"train": 18, "val": 6, "test": 6},
-                                         "classes": 3})
-    write(root / "metrics/degrade.json", {"train": {"before": 18, "after": 18}, "perturbed_images": 4,
-                                          "kind": {"brightness": 3, "symmetric_noise": 1, "blur": 0}})
-    scores = pd.DataFrame({"id": manifest["id"], **{s: rng.uniform(0.3, 1, n) for s in SCORES}})
-    scores.loc[:2, "dark"] = [0.01, 0.02, 0.05]
-    write(root / "data/score/scores.parquet", scores)
-    flags = pd.DataFrame({"id": manifest["id"], **{s: scores[s] < 0.1 for s in SCORES}})
-    flags["any"] = flags[list(SCORES)].any(axis=1)
-    write(root / "data/threshold/flags.parquet", flags)
-    write(root / "metrics/threshold.json", {s: {"method": "otsu", "threshold": 0.1 if s == "dark" else None,
-                                                "flagged": int(flags[s].sum()), "precision": 1.0, "recall": 1.0,
-                                                "f1": 1.0} for s in SCORES})
-    centres = (np.arange(16) + 0.5) / 16
-    for s in SCORES:
-        write(root / f"plots/threshold/{s}.csv", pd.DataFrame({"score": centres, "count": rng.integers(0, 9, 16),
-                                                               "threshold": 0.1, "flagged": centres <= 0.1}))
-    groups = manifest[["id", "split", "label"]].assign(group=np.arange(n), group_size=1, kept=True, reason="unique",
-                                                       label_conflict=False)
-    groups.loc[[5, 6], ["group", "group_size", "reason", "label_conflict"]] = [[5, 2, "kept", True],
-                                                                               [5, 2, "near_duplicate", True]]
-    groups.loc[6, "kept"] = False
-    write(root / "data/dedup/groups.parquet", groups)
-    write(root / "metrics/dedup.json", {"groups": 1, "images_removed": 1, "conflicts": 1})
-    train_ids = manifest["id"][:18]
-    baseline = pd.DataFrame({"id": train_ids, "origin": "degrade", "label": noisy["label"][:18], "action": "keep",
-                             "reason": "", "stage": ""})
-    pruned = baseline.copy()
-    pruned.loc[[0, 6], ["action", "reason", "stage"]] = [["drop", "dark", "threshold"],
-                                                         ["drop", "near_duplicate", "dedup"]]
-    pruned.loc[4, ["action", "label", "reason", "stage"]] = ["relabel", 1, "2->1: label_issue", "confident_learn"]
-    for name, rows in {"oracle": baseline.assign(origin="ingest", label=labels[:18]), "baseline": baseline,
-                       "pruned": pruned}.items():
-        write(root / f"data/variants/{name}/rows.parquet", rows)
-    test_labels = labels[24:]
-    for i, variant in enumerate(VARIANTS):
-        predicted = np.where(rng.random(6) < 0.3 * i, (test_labels + 1) % 3, test_labels)
-        write(root / summary_path(variant), summarise(test_labels, predicted, classes=CLASSES))
-        write(root / f"plots/evaluate/{variant}/confusion.csv",
-              pd.DataFrame({"actual": np.array(CLASSES)[test_labels], "predicted": np.array(CLASSES)[predicted]}))
+    (train, train_labels), (val, val_labels), (test, test_labels) = (shapes(n, rng) for n in (40, 10, 10))
+    train[:3], train_labels[:3] = val[[0, 10, 20]], val_labels[[0, 10, 20]]
+    test[:2], test_labels[:2] = val[[1, 11]], val_labels[[1, 11]]
+    np.savez(root / "shapes.npz", train_images=train, train_labels=train_labels, val_images=val,
+             val_labels=val_labels, test_images=test, test_labels=test_labels, classes=np.array(CLASSES))
+
+
+def tiny_params(**changes) -> dict:
+    """The project's params on shapes.npz: planted label noise, dark images and exact copies; exact
+    duplicates only (so the leaks can be counted from pixel digests); lenet5 for a few epochs; ``changes``
+    replace whole sections."""
     params = default_params()
-    write(root / "params.yaml", json.dumps(params | {
-        "variants": VARIANTS, "ingest": params["ingest"] | {"source": "npz", "path": "set.npz"},
-        "report": {"images_per_grid": 4, "duplicate_groups": 2, "samples_per_class": 3}}))
-    if optional_stages:
-        write(root / "data/confident-learn/label_issues.parquet", pd.DataFrame({
-            "id": train_ids[:3], "given_label": [0, 1, 2], "suggested_label": [1, 1, 1],
-            "label_quality": [0.3, 0.9, 0.05], "is_issue": [True, False, True], "decision": ["keep", "keep", "relabel"],
-            "reason": ["label_issue", "consistent", "label_issue"]}))
-        write(root / "metrics/confident_learn.json", {"considered": 18, "issues": 2, "noise_matrix": {"cat": {}}})
-        write(root / "data/embedding-clean/rounds.parquet", pd.DataFrame({
-            "id": list(train_ids[:3]) * 2, "round": [1, 1, 1, 2, 2, 2], "given_label": [0, 1, 2, 0, 1, 1],
-            "suggested_label": [0, 1, 1, 0, 1, 1], "decision": ["keep", "keep", "relabel", "keep", "drop", "keep"],
-            "reason": ["", "", "neighbours_agree:1", "", "isolated", ""], "agreement": [0.9, 0.8, 0.9, 0.9, 0.2, 0.9]}))
-        write(root / "metrics/embedding_clean.json", {"considered": 18, "rounds": [{"round": 1}, {"round": 2}]})
-        write(root / "metrics/balance.json", {"target": "max", "counts": {c: {"before": 5, "added": 1, "after": 6}
-                                                                          for c in CLASSES}})
-        grid = root / "plots/balance/examples.png"
-        grid.parent.mkdir(parents=True, exist_ok=True)
-        from PIL import Image
-
-        Image.fromarray(images[0, :, :, 0]).save(grid)
-        write_imageset(root / "data/gan", images[:6], make_manifest(6, labels=np.array([0, 0, 1, 1, 1, 2]))
-                       .assign(source="gan", id=[f"gan-{i}" for i in range(6)]), CLASSES)
-        write(root / "metrics/gan.json", {"classes": ["cat", "bird"], "accepted": {"cat": 0.5}})
-        write(root / "metrics/contracts.json", {"success": False, "results": [{"expectation": "labels in range",
-                                                                               "success": True}]})
-        write(root / "reports/contracts/index.html", "<html></html>")
-        write(root / "plots/study/study.csv", pd.DataFrame({
-            "sweep": ["clean", "label_noise", "label_noise"], "damage": ["none", "symmetric", "symmetric"],
-            "level": [0.0, 0.2, 0.4], "experiment": ["a", "b", "c"], "rev": ["a", "b", "c"],
-            "accuracy": [0.9, 0.8, 0.6], "macro_f1": [0.9, 0.78, 0.55], "f1_cat": [0.9, 0.7, 0.5]}))
+    params["ingest"].update(source="npz", path="shapes.npz")
+    params["degrade"]["perturbations"] = [{"kind": "symmetric_noise", "fraction": 0.1},
+                                          {"kind": "brightness", "fraction": 0.05, "factor": 0.05},
+                                          {"kind": "exact_duplicate", "fraction": 0.05, "mode": "add"}]
+    # dark (planted) chosen from its distribution; the others cut at 0: shapes on noise are no test of them
+    params["threshold"]["issues"] = {issue: {"method": "auto"} if issue == "dark" else {"method": "fixed", "value": 0.0}
+                                     for issue in QUALITY_ISSUES}
+    params["dedup"]["radius"] = None
+    params["contracts"]["bounds"]["min_images_per_class"] = 10
+    params["train"].update(model="lenet5", epochs=10, batch_size=16, lr=0.003)
+    params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 8})
+    params["embedding_clean"].update(k=5, train={"model": "lenet5", "epochs": 8})
+    params["gan"].update(per_class=8, weak_k=1)
+    params["gan"]["train"].update(epochs=1, width=8)
+    params["report"].update(images_per_grid=4, duplicate_groups=4, samples_per_class=4)
+    for key, value in changes.items():
+        params[key] = value
+    return params
 
 
-def build_report(root: Path, *, optional_stages: bool) -> str:
-    fabricate_project(root, optional_stages=optional_stages)
-    cwd = os.getcwd()
+def run_stages(root: Path, commands: list[str]) -> None:
+    """Run each ``stages/<name>.py [arg]`` in ``root`` as dvc.yaml's command would, in this process (torch
+    and Great Expectations are imported once); a stage's error is raised here with its traceback."""
+    import torch
+
+    cwd, argv, threads = os.getcwd(), sys.argv, torch.get_num_threads()
     os.chdir(root)
+    torch.set_num_threads(1)  # nets this small gain nothing from intra-op threads
     try:
-        runpy.run_path(str(ROOT / "stages/report.py"))["main"]()
+        for command in commands:
+            name, *args = command.split()
+            sys.argv = [f"stages/{name}.py", *args]
+            runpy.run_path(str(ROOT / "stages" / f"{name}.py"))["main"]()
     finally:
         os.chdir(cwd)
-    return (root / "reports/index.html").read_text()
+        sys.argv = argv
+        torch.set_num_threads(threads)
+
+
+def make_project(root: Path, params: dict) -> Path:
+    write_source(root)
+    shutil.copytree(ROOT / "contracts", root / "contracts")
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
 
 
 @pytest.fixture(scope="module")
-def full_report(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    build_report(root, optional_stages=True)
-    return root / "reports/index.html"
+def project(tmp_path_factory) -> Path:
+    """Every stage of dvc.yaml, in its order, on the tiny data set with all five variants."""
+    root = make_project(tmp_path_factory.mktemp("project"), tiny_params())
+    trained = [f"{stage} {v}" for v in VARIANTS[:3] for stage in ("contracts", "train", "evaluate")]
+    late = [f"{stage} {v}" for v in VARIANTS[3:] for stage in ("contracts", "train", "evaluate")]
+    run_stages(root, [*CLEANERS, "contracts", *trained, "gan_synthesize", "balance", *late, "compare", "report"])
+    return root
 
 
-def test_report_is_self_contained_and_names_classes(full_report):
-    text = full_report.read_text()
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I)
-    sources = re.findall(r"<img [^>]*src=\"([^\"]*)\"", text)
+@pytest.fixture(scope="module")
+def full_report(project) -> Path:
+    return project / "reports/index.html"
+
+
+@pytest.fixture(scope="module")
+def plain_project(tmp_path_factory) -> Path:
+    """Your own data: degrade off, only baseline and pruned requested; nothing trained."""
+    degrade = {**tiny_params()["degrade"], "enabled": False}
+    root = make_project(tmp_path_factory.mktemp("plain"), tiny_params(degrade=degrade, variants=["baseline", "pruned"]))
+    run_stages(root, [*CLEANERS, "gan_synthesize", "balance", "report"])
+    return root
+
+
+def page_text(path: Path) -> str:
+    """The report with its embedded pictures cut out, entities decoded."""
+    return html.unescape(re.sub(r'src="data:[^"]*"', 'src=""', path.read_text()))
+
+
+def section(text: str, anchor: str) -> str:
+    return re.search(rf'<section id="{anchor}">(.*?)</section>', text, re.S).group(1)
+
+
+def row(text: str, first: str) -> list[str]:
+    """The cells (tags stripped) of the table row whose first cell reads ``first``."""
+    for body in re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", body, re.S)]
+        if cells and cells[0] == first:
+            return cells
+    raise AssertionError(f"no table row starts with {first!r}")
+
+
+def manifest(project: Path, name: str = "data/degrade") -> pd.DataFrame:
+    return pd.read_parquet(project / name / "manifest.parquet")
+
+
+def test_report_is_self_contained_and_every_section_ran(full_report):
+    raw = full_report.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", raw, re.I)
+    sources = re.findall(r"<img [^>]*src=\"([^\"]*)\"", raw)
     assert len(sources) >= 10 and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert "not run" not in text
-    # label issues read given → suggested, and only the issues are shown
-    assert "cat → dog" in text and "bird → dog" in text and "dog → dog" not in text
-    assert "label conflict" in text and 'href="contracts/index.html"' in text
-    assert "removed · near_duplicate" in text and "relabelled · label_issue" in text
-    assert "round 2: 3 judged; isolated 1" in text and "neighbours_agree:1" in text
+    text = page_text(full_report)
+    assert re.findall(r"([\w -]+): not run", text) == ["data-quality study"]  # `winnow study` is not a stage
+    assert 'href="contracts/inputs/index.html"' in text and 'href="contracts/balanced/index.html"' in text
 
 
-def test_missing_optional_stages_read_as_not_run(tmp_path):
-    text = build_report(tmp_path, optional_stages=False)
-    for what in ("label issues", "neighbour cleansing", "balanced augmentation", "GAN samples", "data-quality study",
-                 "data contracts"):
+def test_leaks_are_reported_by_kind_with_a_warning_when_test_holds_copies_of_val(project, full_report):
+    images = manifest(project)
+    digests = {split: images.loc[images["split"] == split, "digest"] for split in ("train", "val", "test")}
+    train_copies = digests["train"][digests["train"].isin(digests["val"])]
+    test_copies = digests["test"][digests["test"].isin(digests["val"])]
+    assert len(train_copies) >= 1 and len(test_copies) == 2  # what write_source planted (degrade may darken one)
+    text = section(page_text(full_report), "duplicates")
+    assert row(text, "train copies of val images") == [
+        "train copies of val images", str(train_copies.nunique()), f"{len(train_copies)} train",
+        f"{digests['val'].isin(train_copies).sum()} val", "dropped from train"]
+    assert row(text, "train copies of test images")[1:] == ["0", "0 train", "0 test", "–"]
+    assert row(text, "val copies of test images") == ["val copies of test images", "2", "2 val", "2 test",
+                                                      "kept: dedup never changes val or test"]
+    assert (f"Warning: test holds copies of val images: 2 test images ({2 / len(digests['test']):.1%} of test)"
+            in text)
+
+
+def test_reasons_name_classes_and_added_images_count_as_one_reason(project, full_report):
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    relabelled = rows.loc[rows["action"] == "relabel", "reason"].str.extract(r"neighbours_agree:(\d+)$")[0].dropna()
+    assert len(relabelled)  # the tiny set gives embedding-clean something to relabel
+    text = page_text(full_report)
+    summary = section(text, "summary")
+    for label, count in relabelled.astype(int).value_counts().items():
+        assert row(summary, f'relabelled · neighbours agree on "{CLASSES[label]}"')[1] == str(count)
+    assert "neighbours_agree:" not in text and "inside_class:" not in text and "gan p=" not in text
+    kept = int(pd.read_parquet(project / "data/gan/manifest.parquet")["accepted"].sum())
+    assert row(summary, "added · GAN sample kept")[1:] == ["0", str(kept), "0"]  # pruned, augmented, balanced
+
+
+def test_gan_acceptances_are_summarised_per_class(project, full_report):
+    samples = pd.read_parquet(project / "data/gan/manifest.parquet")
+    summary = json.loads((project / "metrics/gan.json").read_text())
+    text = section(page_text(full_report), "gan")
+    for label, made in samples.groupby("label"):
+        cells = row(text, CLASSES[label])
+        kept = int(made["accepted"].sum())
+        assert cells[2:5] == [str(len(made)), str(kept), f"{kept / len(made):.3f}"]
+        assert cells[6] == f"{summary['class_threshold'][CLASSES[label]]:.3f}"
+    assert text.count("<tr>") == 1 + samples["label"].nunique()  # header + one row per class, not per sample
+
+
+def test_truth_columns_where_degrade_planted_the_problem(project, full_report):
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    planted = pd.read_parquet(project / "data/degrade/perturbations.parquet")
+    dark = set(planted.loc[planted["kind"] == "brightness", "id"])  # factor 0.05: every one is dark
+    flagged = set(flags.loc[flags["dark"], "id"])
+    text = section(page_text(full_report), "thresholds")
+    assert row(text, "issue")[4:] == ["precision (planted)", "recall (planted)", "F1 (planted)"]
+    hit = len(flagged & dark)
+    assert row(text, "dark")[4:6] == [f"{hit / len(flagged):.3f}", f"{hit / len(dark):.3f}"]
+    for issue in set(QUALITY_ISSUES) - {"dark"}:  # none of these was planted
+        assert row(text, issue)[4:] == ["–", "–", "–"]
+    assert "truth.precision" in section(page_text(full_report), "labels")
+
+
+def test_contracts_check_every_trained_variant_and_count_copies_of_val_images(project, full_report):
+    degraded = manifest(project)
+    oracle = manifest(project, "data/ingest").query("split == 'train'")
+    # the oracle's images that degrade left as they were; dedup groups exact copies (radius null)
+    seen = oracle.merge(degraded[["id", "digest"]], on=["id", "digest"])
+    evaluation = degraded.loc[degraded["split"] != "train", "digest"]
+    duplicate = seen["digest"].isin(evaluation) | seen["digest"].duplicated(keep=False)
+    assert duplicate.any()
+    measured = json.loads((project / "metrics/contracts/oracle.json").read_text())
+    assert measured["duplicate_rate"] == pytest.approx(duplicate.mean())
+    text = section(page_text(full_report), "contracts")
+    assert row(text, "oracle")[4] == f"{duplicate.mean():.3f}"
+    assert [row(text, v)[0] for v in VARIANTS] == VARIANTS
+    assert f"variant[oracle]: duplicate rate: observed {duplicate.mean():.4g}, bound <= 0.01" in text
+
+
+def test_without_degrade_there_is_no_truth_anywhere(plain_project):
+    metrics = {name: json.loads((plain_project / f"metrics/{name}.json").read_text())
+               for name in ("threshold", "dedup", "confident_learn", "embedding_clean")}
+    assert not any("precision" in entry for entry in metrics["threshold"].values())
+    assert "detection" not in metrics["dedup"]
+    assert "truth" not in metrics["confident_learn"] and "truth" not in metrics["embedding_clean"]
+    text = page_text(plain_project / "reports/index.html")
+    assert "(planted)" not in text and "truth." not in text
+    assert row(section(text, "thresholds"), "issue") == ["issue", "method", "threshold", "flagged"]
+
+
+def test_unrequested_gan_and_balance_are_skipped_and_the_report_says_so(plain_project):
+    assert json.loads((plain_project / "metrics/gan.json").read_text()) == {
+        "skipped": "no requested variant needs GAN samples (augmented is not in params.yaml variants)"}
+    for folder in ("data/gan", "data/variants/augmented", "plots/gan", "data/variants/balanced", "plots/balance"):
+        assert [p.name for p in (plain_project / folder).iterdir()] == ["skipped.txt"], folder
+    text = page_text(plain_project / "reports/index.html")
+    assert ("GAN samples: not run (skipped: no requested variant needs GAN samples (augmented is not in "
+            "params.yaml variants))." in text)
+    assert ("balanced augmentation: not run (skipped: no requested variant needs balanced copies (balanced is "
+            "not in params.yaml variants))." in text)
+
+
+def test_missing_optional_stages_read_as_not_run(project, tmp_path):
+    for path in ("params.yaml", "data/ingest", "data/degrade"):
+        (shutil.copytree if (project / path).is_dir() else shutil.copy)(project / path, tmp_path / path)
+    run_stages(tmp_path, ["report"])
+    text = page_text(tmp_path / "reports/index.html")
+    for what in ("evaluation", "thresholds", "flagged images", "label issues", "neighbour cleansing",
+                 "balanced augmentation", "duplicate groups", "GAN samples", "data-quality study", "data contracts"):
         assert f"{what}: not run" in text
-    assert "Versions side by side" in text and "<h3>f1</h3>" in text
 
 
 @pytest.fixture(scope="module")

@@ -63,17 +63,21 @@ def measurements(
     Args:
         manifest: ``data/degrade/manifest.parquet`` (``id``, ``digest``).
         flags: threshold's ``flags.parquet`` (``id``, ``any``), or None when missing.
-        groups: dedup's ``groups.parquet`` (``id``, ``group``), or None when missing.
+        groups: dedup's ``groups.parquet`` (``id``, ``split``, ``group``), or None when missing.
         label_issues: confident-learn's ``label_issues.parquet`` (``id``, ``given_label``, ``is_issue``; only
             the images it judged), or None when missing.
 
     Returns:
-        ``id, digest, flagged, group, given_label, is_issue``; a column is all null when its input is None,
+        ``id, digest, flagged, group, copies_eval, given_label, is_issue``; ``copies_eval`` is True when the
+        image's dedup group holds a val or test image. A column is all null when its input is None;
         ``given_label`` and ``is_issue`` are null for images confident-learn did not judge.
     """
     out = manifest.loc[:, ["id", "digest"]].reset_index(drop=True)
     out["flagged"] = _lookup(out["id"], flags, "any")
     out["group"] = _lookup(out["id"], groups, "group")
+    if groups is not None:
+        groups = groups.assign(copies_eval=groups["group"].isin(groups.loc[groups["split"] != "train", "group"]))
+    out["copies_eval"] = _lookup(out["id"], groups, "copies_eval")
     out["given_label"] = _lookup(out["id"], label_issues, "given_label")
     out["is_issue"] = _lookup(out["id"], label_issues, "is_issue")
     return out
@@ -98,7 +102,8 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
         One row: ``variant``, the :data:`VARIANT_RATES` (each in [0, 1], null when not measured),
         ``kept_images`` and ``measured_share`` (kept rows the cleaners looked at):
 
-        - ``duplicate_rate``: kept rows in a dedup group holding another kept row;
+        - ``duplicate_rate``: kept rows in a dedup group holding another kept row or a val/test image (a
+          train copy of an evaluation image is a duplicate too: it flatters the score that image gives);
         - ``label_issue_rate``: judged kept rows confident-learn calls an issue, still under the judged label;
         - ``flagged_rate``: kept rows with any threshold flag;
         - ``class_balance``: the smallest class's kept count over the largest's;
@@ -114,7 +119,7 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
     issues = judged["is_issue"].astype(bool) & (judged["label"] == judged["given_label"].astype(np.int64))
     return pd.DataFrame([{
         "variant": name,
-        "duplicate_rate": _share(kept_per_group > 1),
+        "duplicate_rate": _share((kept_per_group > 1) | grouped["copies_eval"].astype(bool)),
         "label_issue_rate": _share(issues),
         "flagged_rate": _share(seen.loc[seen["flagged"].notna(), "flagged"].astype(bool)),
         "class_balance": balance(class_counts(kept["label"], num_classes=num_classes)),

@@ -7,7 +7,9 @@ of :mod:`winnow.hamming_index`, never by comparing all pairs.
 
 Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
-group goes and the val/test images stay. Other groups keep one train image by ``keep``:
+group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
+are never changed); :func:`leaks_by_kind` counts them apart so the stage can warn. Other groups keep
+one train image by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.
@@ -23,7 +25,7 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.errors import WinnowError
-from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, precision_recall_f1
+from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components, hamming_components, hamming_pairs
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
@@ -245,8 +247,40 @@ def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
     return set(planted["id"]) | set(planted["source_id"].dropna())
 
 
+# cross-split duplicates by kind: (the split holding the copies, the split they copy)
+LEAK_KINDS = {"train_copies_of_val": ("train", "val"), "train_copies_of_test": ("train", "test"),
+              "val_copies_of_test": ("val", "test")}
+
+
+def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Duplicate groups that span two splits, one entry per :data:`LEAK_KINDS`.
+
+    They differ in what they spoil: train copies of val images flatter the val score that picks every
+    checkpoint, train copies of test images the test score, and val copies of test images make test
+    partly a set the checkpoint was already chosen on. A group holding all three splits counts under
+    each kind.
+
+    Returns:
+        kind -> ``groups`` (groups holding both splits), ``images`` (their members in the copying
+        split, e.g. the train images for ``train_copies_of_val``) and ``<copied split>_images``
+        (their members in the other split).
+    """
+    groups = table["group"].to_numpy(np.int64)
+    splits = table["split"].to_numpy()
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    holds = {s: np.bincount(groups[splits == s], minlength=n_groups) > 0 for s in ("train", "val", "test")}
+    leaks = {}
+    for kind, (copy, copied) in LEAK_KINDS.items():
+        spans = holds[copy] & holds[copied]
+        member = spans[groups] if len(groups) else np.zeros(0, dtype=bool)
+        leaks[kind] = {"groups": int(spans.sum()), "images": int((member & (splits == copy)).sum()),
+                       f"{copied}_images": int((member & (splits == copied)).sum())}
+    return leaks
+
+
 def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = None) -> dict:
-    """Counts from a :func:`dedup_table`, and detection scores over train images when ground truth exists.
+    """Counts from a :func:`dedup_table`: groups, removals, label conflicts, cross-split leaks by kind
+    (:func:`leaks_by_kind`) and, when degrade planted duplicates, detection scores over train images.
 
     An image is predicted positive when its group has two or more members, truly positive when it is
     in :func:`true_duplicate_ids`.
@@ -264,9 +298,9 @@ def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = N
         "removed": {r: int((reason == r).sum()) for r in ("exact_duplicate", "near_duplicate", "leak")},
         "conflicts": int(table.loc[conflict, "group"].nunique()),
         "conflict_images": int(conflict.sum()),
-        "leak_groups": int(table.loc[(reason == "eval_copy"), "group"].nunique()),
+        "leaks": leaks_by_kind(table),
     }
-    if perturbations is not None and len(perturbations):
+    if planted(perturbations, DUPLICATE_KINDS):
         truth = table["id"].isin(true_duplicate_ids(perturbations)).to_numpy()
         metrics["detection"] = precision_recall_f1(in_group[train], truth[train])
     return metrics

@@ -46,6 +46,21 @@ def issue_of(kind: str, params: dict) -> str | None:
     return None
 
 
+def planted(perturbations: pd.DataFrame | None, kinds) -> bool:
+    """Whether degrade planted a perturbation of one of ``kinds``: the condition for scoring a detector
+    against ground truth at all. Without it precision would read 0 and every flag would count as wrong,
+    when nothing is known about those images (degrade off, or it planted other problems)."""
+    return perturbations is not None and bool(perturbations["kind"].isin(list(kinds)).any())
+
+
+def planted_issues(perturbations: pd.DataFrame | None) -> set[str]:
+    """The quality issues (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause."""
+    if perturbations is None:
+        return set()
+    return {issue for row in perturbations.itertuples(index=False)
+            if (issue := issue_of(row.kind, json.loads(row.params or "{}"))) is not None}
+
+
 def true_issue_mask(perturbations: pd.DataFrame, ids: pd.Series | np.ndarray, issue: str) -> np.ndarray:
     """bool ``(len(ids),)``: which of ``ids`` truly carry ``issue`` according to the degrade log."""
     hit = set()

@@ -43,6 +43,11 @@ details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 """
 SIGNIFICANCE_LEVEL = 0.05
 ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
+TRUTH_COLUMNS = {"precision": "precision (planted)", "recall": "recall (planted)", "f1": "F1 (planted)"}
+CONTRACT_COLUMNS = {"enforced": "enforced", "passed": "passed", "failed": "failed", "duplicate_rate": "duplicate rate",
+                    "label_issue_rate": "label-issue rate", "flagged_rate": "flagged rate",
+                    "class_balance": "class balance", "completeness": "completeness", "kept_images": "kept images",
+                    "measured_share": "measured share"}
 
 
 def page(*, title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
@@ -127,9 +132,30 @@ def key_value_table(mapping: dict, *, digits: int = 3, limit: int = 60) -> str:
 
 def reason_tokens(reason: str) -> list[str]:
     """The separate reasons in a variant row's ``reason``: ``"3->5: label_issue"`` → ``["label_issue"]``,
-    ``"dark+light; near_duplicate"`` → ``["dark", "light", "near_duplicate"]``."""
+    ``"dark+light; near_duplicate"`` → ``["dark", "light", "near_duplicate"]``; a reason with options
+    (``"outlier:lof+knn"``, ``"gan p=0.93"``) stays whole."""
     reason = re.sub(r"^\d+->\d+: ", "", reason or "")
-    return list(dict.fromkeys(t for part in reason.split("; ") for t in part.split("+") if t))
+    tokens = (t for part in reason.split("; ") for t in ([part] if re.search(r"[: ]", part) else part.split("+")))
+    return list(dict.fromkeys(t for t in tokens if t))
+
+
+def reason_text(token: str, *, classes: list[str]) -> str:
+    """One reason token in words, classes by name: ``inside_class:7`` → ``inside class "seven"``,
+    ``neighbours_agree:3`` → ``neighbours agree on "three"``; a GAN sample's or balanced copy's reason
+    (which carries its probability or augmentation ops) becomes its kind, so they count as one reason."""
+    rule, _, option = token.partition(":")
+    if rule in ("inside_class", "neighbours_agree") and option.isdigit():
+        name = classes[int(option)] if int(option) < len(classes) else option
+        return f'{"inside class" if rule == "inside_class" else "neighbours agree on"} "{name}"'
+    if rule == "outlier":
+        return "outlier"
+    if token == "leak":
+        return "leak (copy of a val/test image)"
+    if token.startswith("gan p="):
+        return "GAN sample kept"
+    if rule.startswith("balance"):
+        return "balanced copy (edge case)" if rule == "balance(edge)" else "balanced copy"
+    return token
 
 
 def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degrade: dict | None,
@@ -167,7 +193,8 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
                              for name, c in changes.items()}).T
     overview.index.name = "version"
     parts += ["<h3>Data set versions</h3>", html_table(overview)]
-    by_reason = pd.DataFrame({name: _reason_counts(c) for name, c in changes.items()}).fillna(0).astype(int)
+    by_reason = pd.DataFrame({name: _reason_counts(c, classes=classes)
+                              for name, c in changes.items()}).fillna(0).astype(int)
     if len(by_reason):
         by_reason.index.name = "decision · reason"
         parts += ["<h3>By reason</h3>", html_table(by_reason.loc[:, by_reason.any(axis=0)])]
@@ -184,10 +211,11 @@ def _row_changes(rows: pd.DataFrame, *, origin_labels: dict[str, pd.Series]) -> 
     return rows.assign(given=given.astype(np.int64))
 
 
-def _reason_counts(changes: pd.DataFrame) -> pd.Series:
+def _reason_counts(changes: pd.DataFrame, *, classes: list[str]) -> pd.Series:
     acted = changes[changes["action"].isin(list(ACTION_TITLES))]
-    keys = [f"{ACTION_TITLES[action]} · {token}" for action, reason in zip(acted["action"], acted["reason"])
-            for token in reason_tokens(reason) or ["(no reason given)"]]
+    keys = [f"{ACTION_TITLES[action]} · {text}" for action, reason in zip(acted["action"], acted["reason"])
+            for text in dict.fromkeys(reason_text(t, classes=classes) for t in reason_tokens(reason))
+            or ["(no reason given)"]]
     return pd.Series(keys, dtype=object).value_counts()
 
 
@@ -259,12 +287,16 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
         table.loc[table["flagged"] == 0, "precision"] = np.nan
         table.loc[table["tp"] + table["fn"] == 0, "recall"] = np.nan
         table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
-    table = table.drop(columns=["tp", "fp", "fn"], errors="ignore")
+    planted = "precision" in table.columns
+    table = table.drop(columns=["tp", "fp", "fn"], errors="ignore").rename(columns=TRUTH_COLUMNS)
     table.index.name = "issue"
     titles = {issue: f"{issue}: {s['method']}, " + (f"cut {s['threshold']:.3f}, {s['flagged']:,} flagged"
                                                     if s.get("threshold") is not None else "no cut")
               for issue, s in summary.items()}
     parts = [html_table(table.astype(object).where(table.notna(), None))]
+    if planted:  # the stage scores an issue only where degrade planted it; elsewhere nothing is known
+        parts.append('<p class="note">Precision and recall against the problems degrade planted; – where it '
+                     "planted none of that issue or nothing was flagged.</p>")
     if histograms:
         ordered = {issue: histograms[issue] for issue in summary if issue in histograms}
         parts.append(figure(threshold_figure(ordered, titles=titles), alt="quality score histograms"))
@@ -279,10 +311,40 @@ def study_section(*, study: pd.DataFrame | None) -> str:
             + figure(study_figure(study), alt="data-quality study curves"))
 
 
-def contracts_section(*, contracts: dict | None, data_docs: str | None) -> str:
-    """The data contracts' results, with a link to the full Great Expectations Data Docs when present."""
-    if contracts is None:
-        return not_run("data contracts", how="the contracts stage writes metrics/contracts.json")
-    link = (f'<p>Full results: <a href="{html.escape(data_docs)}">Great Expectations Data Docs</a> '
-            '(a separate local page).</p>' if data_docs else "")
-    return link + key_value_table(contracts)
+def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_docs: dict[str, str]) -> str:
+    """The data contracts: the ingest and scores suites, then one row per trained variant with the rates
+    its contract bounds (duplicates across splits included), each failed rule in words, and links to the
+    Great Expectations Data Docs sites.
+
+    Args:
+        inputs: ``metrics/contracts.json``; variants: variant → ``metrics/contracts/<variant>.json``;
+        data_docs: site name → its ``index.html`` relative to the report.
+    """
+    if inputs is None and not variants:
+        return not_run("data contracts", how="the contracts and variant-contract stages write metrics/contracts")
+    parts = []
+    if data_docs:
+        links = " · ".join(f'<a href="{html.escape(path)}">{html.escape(name)}</a>'
+                           for name, path in data_docs.items())
+        parts.append(f"<p>Full results in Great Expectations Data Docs (separate local pages): {links}.</p>")
+    failures = []
+    if inputs:
+        stops = ", ".join(["ingest", "scores", *(inputs.get("enforce_variants") or [])])
+        parts.append(f"<p>mode <b>enforce</b>: a failure of {html.escape(stops)} stops that training</p>"
+                     if inputs.get("mode") == "enforce" else
+                     "<p>mode <b>warn</b>: failures are reported, no training is stopped</p>")
+        suites = pd.DataFrame.from_dict({name: {"passed": s["passed"], "failed": s["failed"]}
+                                         for name, s in inputs.get("suites", {}).items()}, orient="index")
+        suites.index.name = "suite"
+        parts.append(html_table(suites))
+        failures += [line for s in inputs.get("suites", {}).values() for line in s.get("failures", [])]
+    if variants:
+        table = pd.DataFrame.from_dict({name: {column: v.get(key) for key, column in CONTRACT_COLUMNS.items()}
+                                        for name, v in variants.items()}, orient="index")
+        table.index.name = "variant"
+        parts.append(html_table(table.astype(object).where(table.notna(), "not measured")))
+        failures += [line for v in variants.values() for line in v.get("failures", [])]
+    if failures:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in failures)
+        parts.append(f'<h3>Failed rules</h3><ul>{items}</ul>')
+    return "".join(parts)

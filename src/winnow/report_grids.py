@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.imageset import ImageSet
 from winnow.quality import SCORES
-from winnow.report import figure, html_table, key_value_table, not_run
+from winnow.report import figure, html_table, key_value_table, not_run, reason_text
 from winnow.report_figures import image_uri
 
 
@@ -70,15 +70,23 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
                        count: int) -> str:
-    """Duplicate groups side by side (label conflicts first, then groups reaching val/test, then the
-    largest): the kept image framed green, the removed ones red, each with its class and split."""
+    """Cross-split leaks by kind, then duplicate groups side by side (label conflicts first, then groups
+    reaching val/test, then the largest): the kept image framed green, the removed ones red, each with
+    its class and split."""
     if groups is None or imageset is None:
         return not_run("duplicate groups", how="the dedup stage writes data/dedup/groups.parquet")
     shared = groups[groups["group_size"] > 1]
     order = (shared.assign(leak=shared["split"] != "train").groupby("group")
              .agg(conflict=("label_conflict", "any"), leak=("leak", "any"), size=("group_size", "first"))
              .sort_values(["conflict", "leak", "size"], ascending=False).head(count))
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if not isinstance(v, dict)})
+    headline = key_value_table({k: v for k, v in (summary or {}).items()
+                                if not isinstance(v, dict) and k != "drop_leaks"})  # leaks_table says what it did
+    headline += leaks_table((summary or {}).get("leaks"), drop_leaks=(summary or {}).get("drop_leaks", True),
+                            test_images=int((imageset.manifest["split"] == "test").sum()))
+    if "detection" in (summary or {}):
+        headline += ('<p class="note">Against the duplicates degrade planted: '
+                     + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v:,}"
+                                 for k, v in summary["detection"].items()) + ".</p>")
     rows = []
     for group, facts in order.iterrows():
         members = shared[shared["group"] == group]
@@ -95,17 +103,60 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
             f'<div class="groups">{"".join(rows)}</div>')
 
 
-def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: int) -> str:
-    """Generated images, one row per class that received some, with the GAN's own measures."""
-    if samples is None:
-        return not_run("GAN samples", how="the gan-synthesize stage writes data/gan")
+def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> str:
+    """Duplicates across splits by kind (dedup's ``leaks``): how many groups and images, what was done,
+    and a warning when test holds copies of val images, which dedup cannot remove."""
+    if not leaks:
+        return ""
+    fate = {"train": "dropped from train" if drop_leaks else '<span class="fail">kept in train</span> '
+                                                             "(dedup.drop_leaks is false)",
+            "val": '<span class="fail">kept: dedup never changes val or test</span>'}
     rows = []
+    for kind, found in leaks.items():
+        copy, copied = kind.split("_copies_of_")
+        rows.append(f'<tr><td class="text">{copy} copies of {copied} images</td><td>{found["groups"]:,}</td>'
+                    f'<td>{found["images"]:,} {copy}</td><td>{found[f"{copied}_images"]:,} {copied}</td>'
+                    f'<td class="text">{fate[copy] if found["groups"] else "–"}</td></tr>')
+    table = ("<h3>Leaks across splits</h3><table><thead><tr><th>kind</th><th>groups</th><th>copies</th>"
+             f"<th>of images</th><th>what happened</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    held = leaks.get("val_copies_of_test", {}).get("test_images", 0)
+    if held:
+        table += (f'<p class="fail">Warning: test holds copies of val images: {held:,} test images '
+                  f"({held / max(test_images, 1):.1%} of test). Val picks every checkpoint, so the test score "
+                  "is flattered; remove the copies from the test split.</p>")
+    return table
+
+
+def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: int) -> str:
+    """The GAN's samples per weak class: how many were generated and kept, the acceptance rate against
+    the rate real val images reach, the threshold and the Fréchet distances; then the samples, kept
+    (green) before dropped (red), each with the baseline's probability of its class."""
+    if summary is not None and "skipped" in summary:
+        return not_run("GAN samples", how=f"skipped: {summary['skipped']}")
+    if samples is None or summary is None:
+        return not_run("GAN samples", how="the gan-synthesize stage writes data/gan and metrics/gan.json")
+    weak_by = {"f1": "baseline F1 on val", "count": "pruned train images"}.get(summary["weak_by"], summary["weak_by"])
+    per_class_table = pd.DataFrame.from_dict({name: {
+        weak_by: summary["weak_scores"][name], "generated": rate["generated"], "kept": rate["accepted"],
+        "acceptance rate": rate["rate"], "real val rate": rate.get("real_val_rate"),
+        "threshold": summary["class_threshold"][name],
+        "Fréchet generated": summary["frechet"][name]["generated"]["generated"],
+        "Fréchet kept": summary["frechet"][name]["accepted"]["generated"],
+        "Fréchet real": summary["frechet"][name]["generated"]["real_reference"],
+    } for name, rate in summary["acceptance"].items()}, orient="index")
+    per_class_table.index.name = "weak class"
+    parts = [f"<p>{summary['added']:,} generated images kept (threshold {html.escape(str(summary['threshold']))}) "
+             f"after {summary['epochs']} GAN epochs. Real val rate: the share of real val images of the class "
+             "that clear the same threshold; Fréchet distance in the baseline's features (real: between two "
+             "halves of the real images).</p>",
+             html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
     for label, members in samples.manifest.groupby("label"):
-        shown = members.head(per_class)
-        tiles = [tile(image, caption="") for image in images_by_id(samples, shown["id"])]
-        rows.append(f'<div class="row"><div class="label">{html.escape(samples.classes[label])}: '
-                    f'{len(members):,} generated</div>{"".join(tiles)}</div>')
-    return key_value_table(summary or {}) + "".join(rows)
+        shown = members.sort_values("accepted", ascending=False, kind="stable").head(per_class)
+        tiles = [tile(image, caption=f"p {p:.2f}", kind="kept" if kept else "dropped")
+                 for image, p, kept in zip(images_by_id(samples, shown["id"]), shown["p_intended"], shown["accepted"])]
+        parts.append(f'<div class="row"><div class="label">{html.escape(samples.classes[label])}: '
+                     f'{int(members["accepted"].sum()):,} of {len(members):,} kept</div>{"".join(tiles)}</div>')
+    return "".join(parts)
 
 
 def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
@@ -123,7 +174,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
         counts = acted["reason"].str.split(":").str[0].value_counts()
         shown = acted.sort_values("agreement", ascending=False).head(count)
         tiles = [tile(image, caption=(f"{names[given]} → {names[suggested]}" if decision == "relabel"
-                                      else f"{names[given]} · {decision}") + f"\n{agreement:.0%} agree · {reason}",
+                                      else f"{names[given]} · {decision}")
+                      + f"\n{agreement:.0%} agree · {reason_text(reason, classes=names)}",
                       kind="dropped" if decision == "drop" else "")
                  for image, given, suggested, agreement, reason, decision in zip(
                      images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],
@@ -138,6 +190,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
 
 def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
     """The balanced variant: per-class counts before and after, and each augmentation op on one image per class."""
+    if summary is not None and "skipped" in summary:
+        return not_run("balanced augmentation", how=f"skipped: {summary['skipped']}")
     if summary is None:
         return not_run("balanced augmentation", how="the balance stage writes metrics/balance.json")
     counts = pd.DataFrame(summary["counts"]).T

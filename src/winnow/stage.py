@@ -58,6 +58,43 @@ def write_table(path: str | os.PathLike, frame) -> None:
             frame.to_parquet(tmp, index=False)
 
 
+SKIPPED_PREFIX = "skipped: "
+SKIPPED_NOTE = "skipped.txt"
+
+
+def write_skipped(reason: str, *, folders: Iterable[str | os.PathLike] = (),
+                  files: Iterable[str | os.PathLike] = ()) -> None:
+    """Stand-ins for the outputs of a stage that has nothing to do in this configuration (DVC wants every
+    declared output to exist): each folder becomes a folder holding only ``skipped.txt``, each file a
+    text file; both say ``skipped: <reason>``. A metrics JSON says it with ``{"skipped": reason}``."""
+    text = f"{SKIPPED_PREFIX}{reason}\n"
+    for folder in map(Path, folders):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp, old = (folder.with_name(f".{folder.name}.tmp-{tag}{os.getpid()}") for tag in ("", "old-"))
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        (tmp / SKIPPED_NOTE).write_text(text, encoding="utf-8")
+        if folder.exists():
+            folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(folder)
+    for path in files:
+        write_text(path, text)
+
+
+def clear_skipped(*, folders: Iterable[str | os.PathLike] = (), files: Iterable[str | os.PathLike] = ()) -> None:
+    """Remove the stand-ins :func:`write_skipped` left, so a real run starts from nothing (DVC removes
+    outputs before a stage runs; a script run by hand does not)."""
+    for folder in map(Path, folders):
+        if (folder / SKIPPED_NOTE).is_file():
+            shutil.rmtree(folder)
+    for path in map(Path, files):
+        if path.is_file() and path.read_bytes().startswith(SKIPPED_PREFIX.encode()):
+            path.unlink()
+
+
 def _to_builtin(value: Any) -> Any:
     # numpy scalars and arrays leak into metrics; JSON wants plain numbers and lists
     if hasattr(value, "tolist"):

@@ -1,0 +1,180 @@
+"""Hostile inputs around leaks, ground truth, skipped stages and the report (issue 16 items 13 and 14):
+each case runs the real stage scripts in a throwaway project on a few generated 8x8 images."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_manifest
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import SCORES
+from winnow.stage import SKIPPED_NOTE, clear_skipped, write_skipped, write_table
+
+CLASSES = ["a", "b"]
+# train t0..t3, val v0 v1, test x0 x1; t0 copies v0 and x0 copies v1
+SPLITS = ["train"] * 4 + ["val"] * 2 + ["test"] * 2
+
+
+def write_images(project, *, copies: dict[int, int], folders=("data/ingest", "data/degrade")) -> pd.DataFrame:
+    """Random 8x8 images (row ``i`` a pixel copy of row ``j`` for each ``i: j`` of ``copies``) written as
+    each imageset of ``folders``, with an empty degrade log (degrade off); the manifest."""
+    images = np.random.default_rng(0).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
+    for i, j in copies.items():
+        images[i] = images[j]
+    manifest = make_manifest(len(SPLITS), labels=np.arange(len(SPLITS)) % 2).assign(
+        split=SPLITS, id=["t0", "t1", "t2", "t3", "v0", "v1", "x0", "x1"])
+    for folder in folders:
+        write_imageset(project / folder, images, manifest, CLASSES)
+    if "data/degrade" in folders:
+        write_table(project / "data/degrade/perturbations.parquet", perturbation_table([]))
+    return manifest
+
+
+def write_scores(project, manifest: pd.DataFrame, *, copies: dict[int, int]) -> None:
+    """data/score/scores.parquet: every quality score 0.9, pHashes far apart except for the copies."""
+    hashes = np.array([(k + 1) * 0x0F0F_0F0F_0F0F_0F0F % 2**64 for k in range(len(manifest))], dtype=np.uint64)
+    for i, j in copies.items():
+        hashes[i] = hashes[j]
+    write_table(project / "data/score/scores.parquet",
+                pd.DataFrame({"id": manifest["id"], **{s: np.float32(0.9) for s in SCORES}, "phash": hashes}))
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_counts_leaks_by_kind_and_warns_when_test_holds_copies_of_val(tmp_path):
+    project = make_project(tmp_path)
+    copies = {0: 4, 6: 5}
+    write_scores(project, write_images(project, copies=copies), copies=copies)
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert ("dedup: train copies of val images: 1 train image(s) in 1 group(s) with 1 val image(s), dropped from "
+            "train (dedup.drop_leaks)") in lines
+    assert [line for line in lines if line.startswith("warning: ")] == [
+        "warning: dedup: test holds copies of val images: 1 test image(s) (50.0% of test) in 1 group(s) with 1 val "
+        "image(s); val picks every checkpoint, so the test score is flattered. dedup never changes val or test: "
+        "remove the copies from your test split (data/dedup/groups.parquet lists them: same group, splits val and "
+        "test)"]
+    metrics = json.loads((project / "metrics/dedup.json").read_text())
+    assert metrics["leaks"] == {"train_copies_of_val": {"groups": 1, "images": 1, "val_images": 1},
+                                "train_copies_of_test": {"groups": 0, "images": 0, "test_images": 0},
+                                "val_copies_of_test": {"groups": 1, "images": 1, "test_images": 1}}
+    assert "detection" not in metrics  # degrade planted no duplicates: nothing to score against
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id")
+    assert groups.loc["t0", ["kept", "reason"]].tolist() == [False, "leak"]
+    assert groups.loc[["v1", "x0"], "kept"].all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_warns_that_train_copies_stay_when_drop_leaks_is_off(tmp_path):
+    params = default_params()
+    params["dedup"]["drop_leaks"] = False
+    project = make_project(tmp_path, params)
+    copies = {0: 7}
+    write_scores(project, write_images(project, copies=copies), copies=copies)
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
+        "warning: dedup: train copies of test images: 1 train image(s) in 1 group(s) with 1 test image(s), kept in "
+        "train because dedup.drop_leaks is false: the test score is flattered by images the model trained on"]
+    assert pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id").loc["t0", "kept"]
+
+
+@pytest.mark.hostile("report")
+def test_with_degrade_off_neither_threshold_metrics_nor_the_report_show_truth(tmp_path):
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    project = make_project(tmp_path, params)
+    write_scores(project, write_images(project, copies={}), copies={})
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/threshold.json").read_text())
+    assert all(set(entry) == {"method", "threshold", "flagged"} for entry in metrics.values())
+    done = run_stage(project, "report")
+    assert done.returncode == 0, done.stderr
+    text = (project / "reports/index.html").read_text()
+    assert "<th>flagged</th></tr>" in text and "(planted)" not in text and "precision" not in text
+
+
+@pytest.mark.hostile("report")
+def test_gan_synthesize_without_augmented_writes_stand_ins_and_the_report_says_skipped(tmp_path):
+    params = default_params()
+    params["variants"] = ["baseline", "pruned"]
+    project = make_project(tmp_path, params)
+    write_images(project, copies={}, folders=("data/ingest",))
+    done = run_stage(project, "gan_synthesize")  # nothing it would read exists: it must not read anything
+    assert done.returncode == 0, done.stderr
+    reason = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
+    assert done.stdout.splitlines() == [f"gan-synthesize: skipped: {reason}"]
+    assert json.loads((project / "metrics/gan.json").read_text()) == {"skipped": reason}
+    for folder in ("data/gan", "data/variants/augmented", "plots/gan"):
+        assert (project / folder / SKIPPED_NOTE).read_text() == f"skipped: {reason}\n"
+    assert (project / "models/gan.pt").read_text() == f"skipped: {reason}\n"
+    done = run_stage(project, "report")
+    assert done.returncode == 0, done.stderr
+    assert f"GAN samples: not run (skipped: {reason})." in (project / "reports/index.html").read_text()
+
+
+@pytest.mark.hostile("intermediates")
+def test_balance_without_balanced_writes_stand_ins_only(tmp_path):
+    params = default_params()
+    params["variants"] = ["baseline", "pruned", "augmented"]
+    project = make_project(tmp_path, params)
+    before = files_under(project)
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr
+    reason = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
+    assert done.stdout.splitlines() == [f"balance: skipped: {reason}"]
+    assert files_under(project) - before == {"metrics/balance.json", f"data/variants/balanced/{SKIPPED_NOTE}",
+                                             f"plots/balance/{SKIPPED_NOTE}"}
+
+
+@pytest.mark.hostile("params")
+def test_an_enforced_variant_that_is_not_trained_is_a_one_line_error(tmp_path):
+    params = default_params()
+    params["variants"] = ["baseline", "pruned"]
+    params["contracts"].update(mode="enforce", enforce_variants=["augmented"])
+    project = make_project(tmp_path, params)
+    before = files_under(project)
+    done = run_stage(project, "contracts")
+    assert_error_line(done, 'params.yaml: contracts.enforce_variants[0]: augmented is not in variants '
+                            '["baseline", "pruned"]')
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_variant_contract_without_its_rows_is_a_one_line_error(tmp_path):
+    project = make_project(tmp_path)
+    write_images(project, copies={})
+    before = files_under(project)
+    done = run_stage(project, "contracts", "balanced")
+    assert_error_line(done, "data/variants/balanced/rows.parquet: not found", "rerun the balance stage")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_when_threshold_flagged_nothing(tmp_path):
+    params = default_params()
+    params["pruned"]["cleaners"] = ["threshold"]
+    project = make_project(tmp_path, params)
+    manifest = write_images(project, copies={})
+    write_table(project / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{s: False for s in SCORES}, "any": False}))
+    done = run_stage(project, "variants")
+    assert done.returncode == 0, done.stderr
+    pruned = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    assert pruned["id"].tolist() == ["t0", "t1", "t2", "t3"] and (pruned["action"] == "keep").all()
+
+
+def test_stand_ins_are_cleared_before_a_real_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_skipped("not needed", folders=["data/gan"], files=["models/gan.pt"])
+    (tmp_path / "models/other.pt").write_bytes(b"\x80weights")
+    clear_skipped(folders=["data/gan"], files=["models/gan.pt", "models/other.pt"])
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["data", "models", "models/other.pt"]
