@@ -1,3 +1,4 @@
+import datetime
 import hashlib
 import json
 import subprocess
@@ -146,7 +147,9 @@ class _BatchNormNet(torch.nn.Module):
 def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str) -> None:
     """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps
     and its final weights."""
-    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    # a rank left waiting in an allreduce (one step more on the other) fails after a minute instead of hanging
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                                         timeout=datetime.timedelta(seconds=60))
     shards, steps = [], [0]
     real_shard = training.shard
 
