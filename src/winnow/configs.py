@@ -57,6 +57,15 @@ class TrainConfig:
     hflip: bool = False  # off for digits, where a mirrored 2 is not a 2
     device: str = "auto"  # auto | cpu | cuda
     eval_batch_size: int = 1024
+    # torch intra- and inter-op threads while training and whenever this model predicts or embeds; a CPU
+    # kernel splits its sums by thread, so another count gives other weights. None: torch's default
+    threads: int | None = 2
+
+    def __post_init__(self):
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise WinnowError(f"train.threads: must be a whole number >= 1 or null (torch's default), "
+                              f"got {self.threads!r}")
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> "TrainConfig":

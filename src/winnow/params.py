@@ -198,6 +198,7 @@ TRAIN_RANGES = {
     "crop_padding": Num(0, integer=True),
     "device": Device(),
     "eval_batch_size": Num(1, integer=True),
+    "threads": Num(1, integer=True, null=True),
 }
 TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models

@@ -1,6 +1,9 @@
 """A small training loop: data as tensors on the device, augmentation in batches on the device,
 best-on-val checkpoint, CUDA with bf16 autocast when present, DistributedDataParallel under torchrun.
 
+Reproducible where it can be: the same seed, thread count (``threads``) and machine give bit-identical
+weights and probabilities; evaluation runs in float32 on every device (README, Training).
+
 Read top to bottom: :func:`fit` (its :class:`winnow.configs.TrainConfig` is the ``train:`` section), then
 the helpers it uses.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +25,12 @@ from winnow.configs import TrainConfig
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import atomic_path
+
+# cuBLAS picks its workspace size once, when the process first uses it, and only a fixed one is
+# deterministic; set before any CUDA work so torch.use_deterministic_algorithms can hold there too
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+# what torch chose for this machine before anyone changed it: ``threads: null`` goes back to these
+_DEFAULT_THREADS = (torch.get_num_threads(), torch.get_num_interop_threads())
 
 
 @dataclass
@@ -99,69 +108,73 @@ def fit(
         raise WinnowError(f"train.epochs: {config.epochs} is below 1")
     rank, world = _distributed_setup()
     device = pick_device(config.device) if world == 1 else _ddp_device(rank)
-    torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    generator = torch.Generator(device="cpu").manual_seed(seed + rank)
+    with reproducible(threads=config.threads, device=device, training=True):
+        torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
+        # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
+        # shard of it; crops and flips come from a stream of the rank's own
+        shuffle = torch.Generator(device="cpu").manual_seed(seed)
+        generator = torch.Generator(device="cpu").manual_seed(_rank_seed(seed, rank))
 
-    x_train, x_val = to_tensor(train_images, device), to_tensor(val_images, device)
-    y_train = torch.as_tensor(np.array(train_labels), dtype=torch.long, device=device)
-    y_val = torch.as_tensor(np.array(val_labels), dtype=torch.long, device=device)
-    scaled = x_train.float() / 255.0
-    mean, std = scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    del scaled
+        x_train, x_val = to_tensor(train_images, device), to_tensor(val_images, device)
+        y_train = torch.as_tensor(np.array(train_labels), dtype=torch.long, device=device)
+        y_val = torch.as_tensor(np.array(val_labels), dtype=torch.long, device=device)
+        scaled = x_train.float() / 255.0
+        mean, std = scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
+        del scaled
 
-    model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
-                        image_size=x_train.shape[2]).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    steps_per_epoch = math.ceil(len(x_train) / world / config.batch_size)
-    optimizer, scheduler = _optimizer(model, config, steps_per_epoch)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+        model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
+                            image_size=x_train.shape[2]).to(device)
+        if device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        steps_per_epoch = math.ceil(math.ceil(len(x_train) / world) / config.batch_size)
+        optimizer, scheduler = _optimizer(model, config, steps_per_epoch)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
-    live = _live(log_dir) if rank == 0 and log_dir is not None else None
-    history, best_acc, best_epoch, best_state = [], -1.0, 0, None
-    epochs = range(1, config.epochs + 1)
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
+        live = _live(log_dir) if rank == 0 and log_dir is not None else None
+        history, best_acc, best_epoch, best_state = [], -1.0, 0, None
+        epochs = range(1, config.epochs + 1)
+        if progress and rank == 0:
+            from tqdm.auto import tqdm
 
-        epochs = tqdm(epochs, desc=f"train {config.model}", unit="epoch")
-    for epoch in epochs:
-        net.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)[rank::world]
-        total_loss = 0.0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            batch = augment(normalise(x_train[idx], mean, std), padding=config.crop_padding, hflip=config.hflip,
-                            generator=generator)
-            if device.type == "cuda":
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                loss = F.cross_entropy(net(batch), y_train[idx], label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item() * len(idx)
-        val_loss, val_acc = _evaluate(model, x_val, y_val, mean, std, config.eval_batch_size)
-        record = {"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss, "val_acc": val_acc}
-        history.append(record)
-        if val_acc > best_acc or best_state is None:
-            best_acc, best_epoch = val_acc, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            epochs = tqdm(epochs, desc=f"train {config.model}", unit="epoch")
+        for epoch in epochs:
+            net.train()
+            order = shard(torch.randperm(len(x_train), generator=shuffle), rank=rank, world=world).to(device)
+            total_loss = 0.0
+            for start in range(0, len(order), config.batch_size):
+                idx = order[start:start + config.batch_size]
+                batch = augment(normalise(x_train[idx], mean, std), padding=config.crop_padding, hflip=config.hflip,
+                                generator=generator)
+                if device.type == "cuda":
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                with autocast:
+                    loss = F.cross_entropy(net(batch), y_train[idx], label_smoothing=config.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += loss.item() * len(idx)
+            if world > 1:
+                _sync_buffers(model)
+            val_loss, val_acc = _evaluate(model, x_val, y_val, mean, std, config.eval_batch_size)
+            record = {"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss, "val_acc": val_acc}
+            history.append(record)
+            if val_acc > best_acc or best_state is None:
+                best_acc, best_epoch = val_acc, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if live is not None:
+                for key in ("train_loss", "val_loss", "val_acc"):
+                    live.log_metric(key, record[key])
+                live.next_step()
+            if hasattr(epochs, "set_postfix"):
+                epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
         if live is not None:
-            for key in ("train_loss", "val_loss", "val_acc"):
-                live.log_metric(key, record[key])
-            live.next_step()
-        if hasattr(epochs, "set_postfix"):
-            epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
-    if live is not None:
-        live.summary["best_epoch"] = best_epoch
-        live.summary["best_val_acc"] = best_acc
-        live.end()
-    model.load_state_dict(best_state)
-    return Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config)
+            live.summary["best_epoch"] = best_epoch
+            live.summary["best_val_acc"] = best_acc
+            live.end()
+        model.load_state_dict(best_state)
+        return Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, steps_per_epoch: int):
@@ -196,29 +209,35 @@ def _evaluate(model, x, y, mean, std, batch_size) -> tuple[float, float]:
 
 
 def _logits(model, x, mean, std, batch_size) -> torch.Tensor:
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if x.device.type == "cuda" else nullcontext()
-    with autocast:
-        out = [model(normalise(x[i:i + batch_size], mean.to(x.device), std.to(x.device)))
-               for i in range(0, len(x), batch_size)]
+    """float32 ``(N, classes)``. No autocast: training may run in bf16, but the probabilities that rank label
+    issues, clear the relabel threshold and filter GAN samples are float32 on every device, so a CUDA run
+    judges the data as the CPU run does."""
+    mean, std = mean.to(x.device), std.to(x.device)
+    with _float32(x.device):
+        out = [model(normalise(x[i:i + batch_size], mean, std)) for i in range(0, len(x), batch_size)]
     return torch.cat(out).float()
 
 
 @torch.inference_mode()
 def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """float32 ``(N, classes)`` softmax probabilities for uint8 ``(N, H, W, C)`` images."""
+    """float32 ``(N, classes)`` softmax probabilities of float32 logits for uint8 ``(N, H, W, C)`` images,
+    computed with the model's own ``config.threads``."""
     device = next(trained.model.parameters()).device
-    logits = _logits(trained.model.eval(), to_tensor(images, device), trained.mean, trained.std, batch_size)
+    with reproducible(threads=trained.config.threads, device=device, training=False):
+        logits = _logits(trained.model.eval(), to_tensor(images, device), trained.mean, trained.std, batch_size)
     return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
 
 
 @torch.inference_mode()
 def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """float32 ``(N, D)`` penultimate features (``model.features``) for uint8 ``(N, H, W, C)`` images."""
+    """float32 ``(N, D)`` penultimate features (``model.features``) for uint8 ``(N, H, W, C)`` images,
+    computed in float32 with the model's own ``config.threads``."""
     device = next(trained.model.parameters()).device
     x = to_tensor(images, device)
     mean, std = trained.mean.to(device), trained.std.to(device)
-    out = [trained.model.features(normalise(x[i:i + batch_size], mean, std)).float()
-           for i in range(0, len(x), batch_size)]
+    with reproducible(threads=trained.config.threads, device=device, training=False), _float32(device):
+        out = [trained.model.eval().features(normalise(x[i:i + batch_size], mean, std)).float()
+               for i in range(0, len(x), batch_size)]
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), np.float32)
 
 
@@ -285,13 +304,94 @@ def is_main_process() -> bool:
     return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
+@contextmanager
+def reproducible(*, threads: int | None, device: torch.device, training: bool):
+    """Within the block, torch work repeats bit for bit on this machine: ``threads`` intra-op threads (None:
+    torch's default for the machine) and, for training and anything on CUDA, deterministic algorithms (on
+    CUDA with the fixed cuBLAS workspace set at import, and no cuDNN benchmarking). :func:`fit`,
+    :func:`predict_proba` and :func:`embed` run in it, so training, evaluation and every stage that judges
+    data with a model use one thread count. The previous settings come back afterwards."""
+    intra, interop = _DEFAULT_THREADS if threads is None else (threads, threads)
+    if torch.get_num_interop_threads() != interop:
+        try:
+            torch.set_num_interop_threads(interop)
+        except RuntimeError:
+            # torch fixes the inter-op pool at its first use or setting; it only runs forked TorchScript
+            # tasks, which winnow never starts, so a pool of another size changes no number
+            pass
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
+    # a CPU forward pass has no nondeterministic kernel, and the flag imports torch._inductor (seconds in
+    # every stage that only predicts), so CPU inference is left to the thread count
+    deterministic = training or device.type == "cuda"
+    torch.set_num_threads(intra)
+    if deterministic and before[1:3] != (True, False):
+        torch.use_deterministic_algorithms(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False  # benchmarking picks kernels by timing, run to run
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        if deterministic and before[1:3] != (True, False):
+            torch.use_deterministic_algorithms(before[1], warn_only=before[2])
+        torch.backends.cudnn.benchmark = before[3]
+
+
+@contextmanager
+def _float32(device: torch.device):
+    """IEEE float32 in cuDNN convolutions and cuBLAS matmuls (cuDNN defaults to TF32 on Ampere and later,
+    10 mantissa bits). Only the ``fp32_precision`` API: reading the legacy ``allow_tf32`` flags after it was
+    used raises in torch >= 2.9."""
+    if device.type != "cuda":
+        yield
+        return
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = conv.fp32_precision, matmul.fp32_precision
+    conv.fp32_precision = matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = before
+
+
+def shard(order: torch.Tensor, *, rank: int, world: int) -> torch.Tensor:
+    """This rank's part of one epoch's permutation ``order`` (int64 ``(N,)``, the same on every rank).
+
+    The permutation is padded to a multiple of ``world`` by repeating its first entries, then rank r takes
+    entries r, r + world, ... — what ``DistributedSampler(drop_last=False)`` does. Every rank gets
+    ``ceil(N / world)`` indices, so all run the same number of steps: a rank with one step more would wait
+    forever in DDP's gradient allreduce. Padding rather than dropping: every image is seen each epoch, and
+    the at most ``world - 1`` repeats weigh a few images twice.
+    """
+    per_rank = math.ceil(len(order) / world)
+    padded = order.repeat(math.ceil(per_rank * world / len(order)))[:per_rank * world]
+    return padded[rank::world]
+
+
+def _rank_seed(seed: int, rank: int) -> int:
+    """A well-mixed seed for rank ``rank``'s augmentation stream, apart from the shuffling stream ``seed``."""
+    return int(np.random.SeedSequence([seed % 2**64, rank]).generate_state(1, np.uint64)[0])
+
+
+def _sync_buffers(model: nn.Module) -> None:
+    """Rank 0's buffers (batch norm running statistics) to every rank. DDP broadcasts them before each
+    forward, but the last batch of an epoch updates each rank's own copy: without this, ranks would
+    validate different models, could keep different epochs and end with different weights."""
+    for buffer in model.buffers():
+        torch.distributed.broadcast(buffer, src=0)
+
+
 def _distributed_setup() -> tuple[int, int]:
-    """(rank, world size); initialises the process group when launched by torchrun."""
+    """(rank, world size) of a process group already set up, or one initialised here when launched by
+    torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
-    return (torch.distributed.get_rank() if world > 1 else 0), world
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return torch.distributed.get_rank(), world
+    return 0, 1
 
 
 def _ddp_device(rank: int) -> torch.device:

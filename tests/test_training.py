@@ -1,0 +1,273 @@
+import datetime
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from winnow import training
+from winnow.errors import WinnowError
+from winnow.training import TrainConfig, augment, embed, fit, load, predict_proba, save, shard
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toy_data(rng, n=120):
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
+    images[labels == 1, :6] += 150  # class 1: bright top, class 2: bright bottom
+    images[labels == 2, 6:] += 150
+    return images, labels
+
+
+def _weight_bytes(model: torch.nn.Module) -> bytes:
+    """Every parameter and buffer, in name order, as raw bytes: equal only when bit-identical."""
+    return b"".join(t.detach().cpu().contiguous().numpy().tobytes() for _, t in sorted(model.state_dict().items()))
+
+
+def test_augment_crops_within_padding_and_flips():
+    batch = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4) + 1
+    gen = torch.Generator().manual_seed(0)
+    out = augment(batch, padding=1, hflip=False, generator=gen)
+    assert out.shape == batch.shape
+    for i in range(2):  # every output is a 4x4 window of the zero-padded input
+        padded = torch.nn.functional.pad(batch[i, 0], (1, 1, 1, 1))
+        windows = [padded[r:r + 4, c:c + 4] for r in range(3) for c in range(3)]
+        assert any(torch.equal(out[i, 0], w) for w in windows)
+    flipped = augment(batch.repeat(50, 1, 1, 1), padding=0, hflip=True, generator=gen)
+    is_flip = [torch.equal(f, batch[i % 2].flip(2)) for i, f in enumerate(flipped)]
+    is_kept = [torch.equal(f, batch[i % 2]) for i, f in enumerate(flipped)]
+    assert all(f != k for f, k in zip(is_flip, is_kept))  # each image is either mirrored or left as it was
+    assert 30 <= sum(is_flip) <= 70  # a fair coin per image: Binomial(100, 0.5), 50 +- 4 standard deviations
+
+
+def test_unknown_train_parameter():
+    with pytest.raises(WinnowError, match="unknown parameter"):
+        TrainConfig.from_params({"epochz": 3})
+
+
+def test_fit_refuses_zero_epochs_before_dvclive_writes_a_log(tmp_path):
+    images, labels = np.zeros((4, 8, 8, 1), np.uint8), np.array([0, 1, 0, 1])
+    with pytest.raises(WinnowError, match=r"^train.epochs: 0 is below 1$"):
+        fit(images, labels, images, labels, config=TrainConfig(model="lenet5", epochs=0, device="cpu"), num_classes=2,
+            seed=0, log_dir=tmp_path / "live", progress=False)
+    assert not (tmp_path / "live").exists()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_threads_must_be_a_positive_whole_number_or_null(threads):
+    with pytest.raises(WinnowError, match="train.threads: must be a whole number >= 1 or null"):
+        TrainConfig.from_params({"threads": threads})
+
+
+def test_fit_learns_is_deterministic_on_cpu_and_round_trips(tmp_path, rng):
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=3, batch_size=16, crop_padding=1, device="cpu", threads=1)
+    first = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=False)
+    second = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=False)
+    assert first.history == second.history
+    assert _weight_bytes(first.model) == _weight_bytes(second.model)
+    probs = predict_proba(first, images)
+    assert probs.dtype == np.float32 and probs.shape == (120, 3)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert (probs.argmax(1) == labels).mean() > 0.9
+    assert first.best_epoch == 1 + int(np.argmax([h["val_acc"] for h in first.history]))
+    assert first.best_val_acc == max(h["val_acc"] for h in first.history)
+    save(first, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
+    again, classes = load(tmp_path / "m.pt", device="cpu")
+    assert classes == ["a", "b", "c"] and again.config.threads == 1
+    np.testing.assert_array_equal(predict_proba(again, images), probs)
+
+
+def test_fit_writes_dvclive_history(tmp_path, rng):
+    images, labels = _toy_data(rng, n=30)
+    config = TrainConfig(model="lenet5", epochs=2, batch_size=16, device="cpu", threads=1)
+    fit(images, labels, images, labels, config=config, num_classes=3, seed=0, log_dir=tmp_path / "live",
+        progress=False)
+    assert (tmp_path / "live" / "metrics.json").is_file()
+    assert len((tmp_path / "live" / "plots" / "metrics" / "val_acc.tsv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("threads", [3, None])
+def test_threads_and_determinism_hold_wherever_the_model_computes_then_are_restored(rng, monkeypatch, threads):
+    """fit trains under the model's thread count with deterministic algorithms, predict_proba and embed run
+    under the same thread count; the process's own settings come back afterwards."""
+    seen = []  # (training mode, threads, deterministic) at every pass through the model's body
+    real_build = training.build_model
+
+    def observed(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.body.register_forward_pre_hook(lambda module, _: seen.append(
+            (module.training, torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())))
+        return model
+
+    monkeypatch.setattr(training, "build_model", observed)
+    images, labels = _toy_data(rng, n=30)
+    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(False)
+    try:
+        trained = fit(images, labels, images, labels, config=TrainConfig(model="lenet5", epochs=1, batch_size=16,
+                                                                          device="cpu", threads=threads),
+                      num_classes=3, seed=0, progress=False)
+        after_fit = len(seen)
+        predict_proba(trained, images)
+        embed(trained, images)
+        outside = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
+    expected = threads if threads is not None else training._DEFAULT_THREADS[0]
+    assert {(training_mode, n, det) for training_mode, n, det in seen[:after_fit]} == {
+        (True, expected, True), (False, expected, True)}  # two training steps and one validation pass
+    # predict_proba, then embed (on CPU under the thread count alone: forward passes have no nondeterministic
+    # kernel to switch off)
+    assert [(training_mode, n) for training_mode, n, _ in seen[after_fit:]] == [(False, expected)] * 2
+    assert outside == (1, False)
+
+
+def test_shard_pads_like_distributed_sampler():
+    order = torch.tensor([7, 3, 9, 0, 5, 1, 8, 2, 6, 4])
+    parts = [shard(order, rank=r, world=4).tolist() for r in range(4)]
+    assert parts == [[7, 5, 6], [3, 1, 4], [9, 8, 7], [0, 2, 3]]  # 12 = 10 + the first two repeated
+    assert [shard(order[:1], rank=r, world=3).tolist() for r in range(3)] == [[7], [7], [7]]
+
+
+class _BatchNormNet(torch.nn.Module):
+    """A few hundred weights with batch norm and dropout: the layers whose state or randomness could let DDP
+    ranks drift apart. resnet18, winnow's batch norm model, takes half a minute a rank on two CPU cores."""
+
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Conv2d(in_channels, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                                        torch.nn.ReLU(), torch.nn.Dropout(0.2))
+        self.classifier = torch.nn.Linear(8, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str) -> None:
+    """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps
+    and its final weights."""
+    # a rank left waiting in an allreduce (one step more on the other) fails after a minute instead of hanging
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                                         timeout=datetime.timedelta(seconds=60))
+    shards, steps = [], [0]
+    real_shard = training.shard
+
+    def recording_shard(order, *, rank, world):
+        mine = real_shard(order, rank=rank, world=world)
+        shards.append(mine.tolist())
+        return mine
+
+    def counting_build(name, **kwargs):
+        model = _BatchNormNet(**kwargs)
+        model.register_forward_pre_hook(lambda module, _: steps.__setitem__(0, steps[0] + module.training))
+        return model
+
+    training.shard, training.build_model = recording_shard, counting_build
+    data = np.load(data_file)
+    config = TrainConfig(epochs=2, batch_size=8, crop_padding=1, device="cpu", threads=1)
+    trained = fit(data["images"], data["labels"], data["images"][:12], data["labels"][:12], config=config,
+                  num_classes=3, seed=0, progress=False)
+    torch.distributed.destroy_process_group()
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps({
+        "shards": shards, "steps": steps[0], "history": trained.history,
+        "weights": hashlib.sha256(_weight_bytes(trained.model)).hexdigest()}))
+
+
+def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_path, rng):
+    """Two processes on CPU as torchrun would start them."""
+    n, world, batch_size, epochs = 51, 2, 8, 2
+    images, labels = _toy_data(rng, n=n)
+    np.savez(tmp_path / "data.npz", images=images, labels=labels)
+    torch.multiprocessing.start_processes(
+        _rank_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "data.npz"), str(tmp_path)),
+        nprocs=world, start_method="spawn")
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+
+    per_rank = -(-n // world)  # 26: one image repeated to even out 51
+    for epoch in range(epochs):
+        first, second = (r["shards"][epoch] for r in ranks)
+        assert len(first) == len(second) == per_rank
+        interleaved = [i for pair in zip(first, second) for i in pair]  # the shared permutation, padded
+        assert sorted(interleaved[:n]) == list(range(n))
+        assert interleaved[n:] == interleaved[:world * per_rank - n]  # the padding repeats its first entry
+        assert set(first) & set(second) == {interleaved[0]}
+    assert ranks[0]["shards"][0] != ranks[0]["shards"][1]  # a new permutation each epoch
+    assert ranks[0]["steps"] == ranks[1]["steps"] == epochs * -(-per_rank // batch_size)
+    # each rank validates the same model (train_loss is each rank's own): the same epoch is kept everywhere
+    assert [(h["val_loss"], h["val_acc"]) for h in ranks[0]["history"]] == [
+        (h["val_loss"], h["val_acc"]) for h in ranks[1]["history"]]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+_TRAIN = """
+import hashlib, sys
+import numpy as np
+from winnow.training import TrainConfig, fit, predict_proba
+data = np.load(sys.argv[1])
+config = TrainConfig(model="cnn_small", epochs=2, batch_size=16, crop_padding=2, hflip=True, device="cpu", threads=2)
+for seed in sys.argv[2:]:
+    trained = fit(data["images"], data["labels"], data["images"], data["labels"], config=config, num_classes=3,
+                  seed=int(seed), progress=False)
+    weights = b"".join(t.contiguous().numpy().tobytes() for _, t in sorted(trained.model.state_dict().items()))
+    probs = predict_proba(trained, data["images"])
+    print(hashlib.sha256(weights).hexdigest(), hashlib.sha256(probs.tobytes()).hexdigest())
+"""
+
+
+def test_same_seed_and_threads_give_identical_weights_across_processes(tmp_path, rng):
+    """cnn_small, two threads: He-normal initialisation, dropout, random crops, flips and shuffling all drawn
+    from the seed; each run in a fresh process."""
+    images, labels = _toy_data(rng, n=64)
+    np.savez(tmp_path / "data.npz", images=images, labels=labels)
+
+    def train_in_fresh_process(*seeds: int) -> list[list[str]]:
+        done = subprocess.run([sys.executable, "-c", _TRAIN, str(tmp_path / "data.npz"), *map(str, seeds)],
+                              env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""}, capture_output=True, text=True,
+                              check=True)
+        return [line.split() for line in done.stdout.splitlines()]
+
+    [first], [second, other_seed] = train_in_fresh_process(0), train_in_fresh_process(0, 1)
+    assert first == second  # weights and predicted probabilities, byte for byte
+    assert other_seed[0] != first[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
+def test_cuda_trains_in_bf16_and_predicts_in_float32_like_the_cpu(rng, monkeypatch):
+    dtypes = []  # (training mode, logits dtype) of every forward
+    real_build = training.build_model
+
+    def observed(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.register_forward_hook(lambda module, _, out: dtypes.append((module.training, out.dtype)))
+        return model
+
+    monkeypatch.setattr(training, "build_model", observed)
+    images, labels = _toy_data(rng, n=240)
+    config = TrainConfig(model="cnn_small", epochs=4, batch_size=32, device="cuda")
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    assert next(trained.model.parameters()).is_cuda
+    assert set(dtypes) == {(True, torch.bfloat16), (False, torch.float32)}  # bf16 autocast trains, fp32 judges
+    probs = predict_proba(trained, images)
+    assert probs.dtype == np.float32 and probs.shape == (240, 3)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    features = embed(trained, images)
+    assert features.dtype == np.float32 and features.shape == (240, 32) and np.isfinite(features).all()
+
+    trained.model.cpu()
+    cpu_probs = predict_proba(trained, images)
+    # the same float32 weights, IEEE float32 arithmetic on both (no TF32): only the order of sums differs,
+    # so probabilities agree to 1e-4 and at most 1 of 240 top-1 calls (a near tie) may differ
+    np.testing.assert_allclose(probs, cpu_probs, atol=1e-4)
+    assert (probs.argmax(1) != cpu_probs.argmax(1)).sum() <= 1
+    np.testing.assert_allclose(features, embed(trained, images), rtol=1e-3, atol=1e-4)
