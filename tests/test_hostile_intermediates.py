@@ -41,7 +41,7 @@ def _params() -> dict:
     params = default_params()
     params["degrade"]["enabled"] = False
     params["pruned"]["cleaners"] = ["threshold", "dedup"]
-    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    params["variants"] = ["baseline", "pruned", "augmented", "balanced"]  # oracle needs degrade on
     return params
 
 
@@ -254,7 +254,7 @@ def test_contracts_truncated_scores(project):
 @pytest.mark.hostile("intermediates")
 def test_contracts_label_issues_without_is_issue(project):
     _drop_column(project / "data/confident-learn/label_issues.parquet", "is_issue")
-    line = _fails(project, "contracts", fragments=())
+    line = _fails(project, "contracts", "pruned", fragments=())
     assert line == ("error: data/confident-learn/label_issues.parquet: lacks column(s) is_issue; rerun the "
                     "confident-learn stage (dvc repro confident-learn)")
 

@@ -7,12 +7,18 @@ from hostile_harness import (assert_error_line, assert_nothing_left, default_par
 
 
 @pytest.mark.hostile("params")
-@pytest.mark.parametrize("threads", [0, -2, 1.5, "two", True])
-def test_train_stage_rejects_a_thread_count_that_is_not_a_positive_whole_number(tmp_path, threads):
+@pytest.mark.parametrize(("threads", "why"), [
+    (0, "0 is below 1"),
+    (-2, "-2 is below 1"),
+    (1.5, "1.5 is not an integer; allowed: null or an integer >= 1"),
+    ("two", '"two" is a string, not null or an integer >= 1'),
+    (True, "true is a boolean, not null or an integer >= 1"),
+])
+def test_train_stage_rejects_a_thread_count_that_is_not_a_positive_whole_number(tmp_path, threads, why):
     params = default_params()
     params["train"]["threads"] = threads
     project = make_project(tmp_path / "project", params)
     before = files_under(project)
     done = run_stage(project, "train", "baseline")
-    assert_error_line(done, "train.threads", "whole number >= 1 or null", repr(threads))
+    assert assert_error_line(done) == f"error: params.yaml: train.threads: {why}"
     assert_nothing_left(project, before)
