@@ -1,0 +1,299 @@
+"""Representations: one embedding per image of every split, from a source chosen in params (issue 18).
+
+A judge of labels is only as good as the space it looks in, and a model trained on the noisy labels
+learns the noise. So the sources (:data:`SOURCES`) other than ``judge`` never read a label:
+
+- ``selfsup``: SimCLR on the train and val images (:mod:`winnow.selfsup`); test images are only embedded;
+- ``pretrained``: a timm, torchvision or open_clip model by name, or a TorchScript file
+  (:mod:`winnow.pretrained`);
+- ``file``: embeddings computed elsewhere, a ``.npy`` in manifest order or a ``.parquet`` keyed by ``id``;
+- ``judge``: today's supervised judge (:func:`winnow.training.fit` on the train labels, checkpoint chosen
+  on val, :func:`winnow.training.embed`), kept for comparison.
+
+Read top to bottom: :func:`options` (every parameter is checked there), :func:`embed_imageset` (the
+dispatch), :func:`read_embedding_file`, :func:`knn_val_accuracy` (how well an embedding judges labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from winnow import pretrained, selfsup, training
+from winnow.errors import WinnowError, check_known, first_line
+from winnow.imageset import ImageSet
+from winnow.neighbours import Space, nearest
+from winnow.stage import atomic_path
+
+SOURCES = ("selfsup", "pretrained", "file", "judge")
+DEVICES = ("auto", "cpu", "cuda")
+# the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
+DEFAULTS = {"source": "selfsup", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The checked ``represent`` section: the source, the kNN vote's k and each source's settings."""
+
+    source: str
+    knn_k: int
+    selfsup: selfsup.SelfSupConfig
+    pretrained: pretrained.PretrainedConfig
+    file: Path | None
+    judge: training.TrainConfig
+
+
+@dataclass(frozen=True)
+class Representation:
+    """Features aligned to an imageset.
+
+    Attributes:
+        features: float32 ``(N, D)``, all finite; row ``i`` belongs to manifest row ``i`` (every split).
+        ids: object ``(N,)``, the manifest's ids in that order.
+        info: ``source``, ``dim``, ``seconds``, ``epochs`` and ``final_loss`` (None where nothing was
+            trained), and per source: ``best_epoch``/``judge_val_accuracy`` (judge), ``model`` (pretrained),
+            ``file``/``sha256`` (file).
+    """
+
+    features: np.ndarray
+    ids: np.ndarray
+    info: dict[str, Any]
+
+
+def options(section: dict | None, *, train: dict | None = None) -> Options:
+    """Check the ``represent`` section of params.yaml (``train``: the train section, which the judge
+    builds on) and return it typed; any bad value is one :class:`WinnowError` line naming the key."""
+    p = {**DEFAULTS, **(section or {})}
+    check_known(p, DEFAULTS, where="represent")
+    if p["source"] not in SOURCES:
+        raise WinnowError(f"represent.source: unknown {p['source']!r}; choose one of {', '.join(SOURCES)}")
+    _integer(p["knn_k"], "represent.knn_k", low=1)
+    for key in ("selfsup", "pretrained", "judge"):
+        if not isinstance(p[key] or {}, dict):
+            raise WinnowError(f"represent.{key}: must be a mapping of options, got {p[key]!r}")
+    ss = _dataclass(selfsup.SelfSupConfig, p["selfsup"] or {}, "represent.selfsup")
+    _integer(ss.epochs, "represent.selfsup.epochs", low=1)
+    _integer(ss.batch_size, "represent.selfsup.batch_size", low=2)
+    _integer(ss.width, "represent.selfsup.width", low=1)
+    for key in ("temperature", "lr"):
+        _number(getattr(ss, key), f"represent.selfsup.{key}", positive=True)
+    _number(ss.weight_decay, "represent.selfsup.weight_decay", positive=False)
+    if ss.seconds is not None:
+        _number(ss.seconds, "represent.selfsup.seconds", positive=True)
+    if not _is_number(ss.min_scale) or not 0 < ss.min_scale <= 1:
+        raise WinnowError(f"represent.selfsup.min_scale: {ss.min_scale!r} must be a number in (0, 1]")
+    if ss.threads is not None:
+        _integer(ss.threads, "represent.selfsup.threads", low=1)
+    _boolean(ss.hflip, "represent.selfsup.hflip")
+    pre = _dataclass(pretrained.PretrainedConfig, p["pretrained"] or {}, "represent.pretrained")
+    _boolean(pre.download, "represent.pretrained.download")
+    _integer(pre.input_size, "represent.pretrained.input_size", low=8)
+    _integer(pre.batch_size, "represent.pretrained.batch_size", low=1)
+    for key in ("mean", "std"):
+        value = getattr(pre, key)
+        if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(map(_is_number, value)) \
+                or (key == "std" and min(value) <= 0):
+            raise WinnowError(f"represent.pretrained.{key}: {value!r} must be three numbers (R, G, B)"
+                              + (", each > 0" if key == "std" else ""))
+    for where, device in (("selfsup", ss.device), ("pretrained", pre.device)):
+        if device not in DEVICES:
+            raise WinnowError(f"represent.{where}.device: unknown {device!r}; choose one of {', '.join(DEVICES)}")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise WinnowError(f"represent.{where}.device: cuda requested but no CUDA device is visible; use auto or cpu")
+    if p["source"] == "pretrained" and (pre.model is None) == (pre.torchscript is None):
+        raise WinnowError("represent.pretrained: give exactly one of model (timm:NAME, torchvision:NAME, "
+                          "open_clip:ARCH/TAG) or torchscript (a file)")
+    if p["source"] == "file" and not (isinstance(p["file"], str) and p["file"]):
+        raise WinnowError(f"represent.file: {p['file']!r}; source file needs the path of a .npy or .parquet")
+    check_known(p["judge"] or {}, [f.name for f in fields(training.TrainConfig)], where="represent.judge")
+    judge = training.TrainConfig.from_params({**(train or {}), **(p["judge"] or {})})
+    return Options(p["source"], p["knn_k"], ss, pre, Path(p["file"]) if p["file"] else None, judge)
+
+
+def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: bool = True,
+                   model_out: str | os.PathLike | None = None) -> Representation:
+    """Embed every image of ``data`` (train, val and test) with ``options.source``.
+
+    Only ``judge`` reads a label (the train split's, with val's to choose its epoch). ``model_out``, when
+    given, receives the weights (selfsup, judge) or a record of where the features came from
+    (pretrained, file), written only once the features passed their checks.
+    """
+    start, ids = time.perf_counter(), data.manifest["id"].to_numpy()
+    record: dict[str, Any] = {"source": options.source}
+    if options.source == "selfsup":
+        fit = (data.manifest["split"] != "test").to_numpy()  # train + val: the test split is never learnt from
+        trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
+                                   progress=progress)
+        features = selfsup.encode(trained, data.images)
+        info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"]}
+        where = "represent.selfsup"
+    elif options.source == "judge":
+        train, val = data.split("train"), data.split("val")
+        judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
+                              num_classes=len(data.classes), seed=seed, progress=progress)
+        features = training.embed(judged, np.asarray(data.images))
+        info = {"epochs": len(judged.history), "final_loss": judged.history[-1]["train_loss"],
+                "best_epoch": judged.best_epoch, "judge_val_accuracy": judged.best_val_acc}
+        where = "represent.judge"
+    elif options.source == "pretrained":
+        features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
+        info = {"epochs": None, "final_loss": None, "model": name}
+        where = f"represent.pretrained: {name}"
+    else:
+        features = read_embedding_file(options.file, ids)
+        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": _sha256(options.file)}
+        where = f"represent.file: {options.file}"
+    features = _checked(features, ids, where=where)
+    if model_out is not None:
+        if options.source == "selfsup":
+            selfsup.save(trained, model_out)
+        elif options.source == "judge":
+            training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:])
+        else:
+            with atomic_path(model_out) as tmp:
+                torch.save({**record, **info}, tmp)
+    info = {**record, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1), **info}
+    return Representation(features, ids, info)
+
+
+def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
+    """float32 ``(N, D)`` features, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
+    follow the manifest already, or a ``.parquet`` with an ``id`` column and either one list column
+    ``embedding`` (other columns then ignored) or numeric feature columns, in any row order."""
+    path = Path(path)
+    where = f"represent.file: {path}"
+    if not path.is_file():
+        raise WinnowError(f"{where} not found; write the embeddings there or point represent.file at them")
+    if path.suffix == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise WinnowError(f"{where}: unreadable as .npy ({first_line(err)})") from err
+        if values.ndim != 2:
+            raise WinnowError(f"{where}: shape {values.shape}; embeddings must be a 2-D array (N images, D)")
+        if len(values) != len(ids):
+            raise WinnowError(f"{where}: {len(values)} rows but the imageset has {len(ids)} images; a .npy needs one "
+                              "row per image in manifest order (or write a .parquet with an id column)")
+    elif path.suffix == ".parquet":
+        values = _parquet_rows(path, ids, where)
+    else:
+        raise WinnowError(f"{where}: unknown format {path.suffix!r}; write a .npy (rows in manifest order) or a "
+                          ".parquet (an id column)")
+    if values.dtype.kind not in "iuf":
+        raise WinnowError(f"{where}: values are {values.dtype}, not numbers; embeddings must be numeric")
+    if values.shape[1] == 0:
+        raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
+    return values
+
+
+def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
+    """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
+    if "id" not in frame.columns:
+        raise WinnowError(f"{where}: no id column; the rows must say which image they describe "
+                          f"(columns: {', '.join(map(str, frame.columns[:5]))})")
+    repeated = frame["id"][frame["id"].duplicated()]
+    if len(repeated):
+        raise WinnowError(f"{where}: {len(repeated)} repeated id(s), first {repeated.iloc[0]!r}; one row per image")
+    extra = frame["id"][~frame["id"].isin(ids)]
+    if len(extra):
+        raise WinnowError(f"{where}: {len(extra)} id(s) not in the imageset, first {extra.iloc[0]!r}; "
+                          "embed the imageset's images (ids as in data/degrade/manifest.parquet)")
+    missing = ids[~pd.Index(ids).isin(frame["id"])]
+    if len(missing):
+        raise WinnowError(f"{where}: {len(missing)} image(s) of the imageset have no row, first {missing[0]!r}; "
+                          "every image of every split needs an embedding")
+    frame = frame.set_index("id").loc[ids]
+    if "embedding" in frame.columns:
+        cells = frame["embedding"].to_numpy()
+        lengths = np.array([0 if cell is None else np.size(cell) for cell in cells])
+        odd = np.flatnonzero(lengths != lengths[0])
+        if len(odd):
+            raise WinnowError(f"{where}: the embedding of id {ids[odd[0]]!r} has {lengths[odd[0]]} values where id "
+                              f"{ids[0]!r} has {lengths[0]}; every embedding needs the same length")
+        return np.stack([np.asarray([] if cell is None else cell) for cell in cells])
+    odd = [c for c in frame.columns
+           if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    if odd:
+        raise WinnowError(f"{where}: column {odd[0]!r} is {frame[odd[0]].dtype}, not numbers; besides id, give "
+                          "numeric feature columns or one list column named embedding")
+    return frame.to_numpy()
+
+
+def _checked(features: np.ndarray, ids: np.ndarray, *, where: str) -> np.ndarray:
+    """``features`` as float32 ``(N, D)`` when every value is finite (also after the cast); else one line."""
+    if features.ndim != 2 or len(features) != len(ids) or features.shape[1] == 0:
+        raise WinnowError(f"{where}: features of shape {features.shape} for {len(ids)} images; expected (N, D)")
+    with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, reported just below
+        features = np.ascontiguousarray(features, dtype=np.float32)
+    bad = ~np.isfinite(features)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise WinnowError(f"{where}: {int(bad.sum())} non-finite value(s) (NaN, infinity or beyond float32) in "
+                          f"{len(rows)} image(s), first id {ids[rows[0]]!r}; embeddings must be finite numbers")
+    return features
+
+
+def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10) -> float | None:
+    """How well an embedding judges labels: the share of val images whose ``k`` nearest train images
+    (cosine) carry the val image's label by majority (a tie goes to the nearest neighbour's class).
+
+    Val labels are trusted; the train images vote with their given labels, noise and all, as they do when
+    the embedding judges them. ``features`` float ``(N, D)``, ``labels`` int ``(N,)``, ``splits`` ``(N,)``
+    of train | val | test. None without val or train images.
+    """
+    train, val = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
+    if len(train) == 0 or len(val) == 0:
+        return None
+    labels = np.asarray(labels, np.int64)
+    space = Space(positions=val, features=features[val], reference_positions=train,
+                  reference_features=features[train], reference_labels=labels[train])
+    _, index = nearest(space, k=min(k, len(train)))
+    votes = labels[train][index]
+    counts = np.zeros((len(val), labels.max() + 1))
+    np.add.at(counts, (np.arange(len(val))[:, None], votes), 1.0)
+    counts[np.arange(len(val)), votes[:, 0]] += 0.5
+    return float((counts.argmax(1) == labels[val]).mean())
+
+
+def _dataclass(cls, section: dict, where: str):
+    check_known(section, [f.name for f in fields(cls)], where=where)
+    return cls(**section)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value, where: str, *, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise WinnowError(f"{where}: {value!r} must be an integer of at least {low}")
+
+
+def _number(value, where: str, *, positive: bool) -> None:
+    if not _is_number(value) or not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise WinnowError(f"{where}: {value!r} must be a number {'> 0' if positive else '>= 0'}")
+
+
+def _boolean(value, where: str) -> None:
+    if not isinstance(value, bool):
+        raise WinnowError(f"{where}: {value!r} must be true or false")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
