@@ -3,6 +3,7 @@ label-blind, files are aligned by id, and the kNN vote that measures an embeddin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 
@@ -110,6 +111,18 @@ def test_selfsup_is_reproducible_blind_to_labels_and_never_learns_from_the_test_
     assert first.info["epochs"] == 4 and first.info["dim"] == 4 * SELFSUP["width"]
 
 
+def test_saved_weights_give_the_same_features(tmp_path, one_torch_thread):
+    from winnow import training
+
+    data = blobs()
+    for source, options in (("selfsup", opts("selfsup", selfsup=SELFSUP)),
+                            ("judge", opts("judge", judge={"model": "lenet5", "epochs": 1, "crop_padding": 0}))):
+        rep = represent.embed_imageset(data, options=options, seed=0, progress=False, model_out=tmp_path / source)
+        again = (selfsup.encode(selfsup.load(tmp_path / source, device="cpu"), data.images) if source == "selfsup"
+                 else training.embed(training.load(tmp_path / source, device="cpu")[0], data.images))
+        np.testing.assert_array_equal(again, rep.features)
+
+
 def test_selfsup_wall_clock_budget_stops_after_the_epoch_that_would_overrun_it(one_torch_thread):
     data = blobs()
     rep = represent.embed_imageset(data, options=opts("selfsup", selfsup={**SELFSUP, "seconds": 1e-9}), seed=0,
@@ -210,3 +223,30 @@ def test_stage_writes_features_of_every_split_aligned_to_ids_weights_and_metrics
     # blobs this far apart: every val image's 5 nearest train images carry its class (one train label is wrong)
     assert metrics["knn_val_accuracy"] == 1.0
     assert nearest_labels(features, data, FLIPPED) == [0] * 5
+    # what the cleaners read: rows by id, any subset in any order
+    wanted = ["img-47", "img-3", "img-20"]
+    np.testing.assert_array_equal(represent.read_representation(project / "data/represent", wanted),
+                                  features[[47, 3, 20]])
+    with pytest.raises(WinnowError, match=r"ids.json: 1 image\(s\) have no embedding, first 'img-99'; rerun"):
+        represent.read_representation(project / "data/represent", ["img-1", "img-99"])
+
+
+def test_stage_with_a_users_parquet_writes_its_rows_in_manifest_order_and_records_the_file(tmp_path):
+    data = blobs()
+    ids = data.manifest["id"].to_numpy()
+    features = np.random.default_rng(0).normal(size=(len(ids), 5)).astype(np.float32)
+    order = np.random.default_rng(1).permutation(len(ids))
+    params = default_params()
+    params["represent"] = {**params["represent"], "source": "file", "file": "mine.parquet"}
+    project = make_project(tmp_path / "project", params)
+    write_blobs(project, data)
+    pd.DataFrame({"id": ids[order], "embedding": list(features[order])}).to_parquet(project / "mine.parquet")
+    done = run_stage(project, "represent", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(project / "data/represent/embeddings.npy"), features)
+    assert json.loads((project / "data/represent/ids.json").read_text()) == ids.tolist()
+    record = torch.load(project / "models/represent.pt", weights_only=True)
+    metrics = json.loads((project / "metrics/represent.json").read_text())
+    assert record["source"] == "file" and record["file"] == "mine.parquet"
+    assert metrics["sha256"] == record["sha256"] == hashlib.sha256((project / "mine.parquet").read_bytes()).hexdigest()
+    assert metrics["dim"] == 5 and metrics["epochs"] is None

@@ -85,7 +85,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
             net = torch.jit.load(str(path), map_location=device)
         except (RuntimeError, ValueError) as err:
             raise WinnowError(f"represent.pretrained.torchscript: {path} is not a TorchScript file "
-                              f"({first_line(err)}); save one with torch.jit.save(torch.jit.script(model), path)") from err
+                              f"({first_line(err)}); save one with torch.jit.save(torch.jit.script(model), "
+                              "path)") from err
         return net.eval(), str(path)
     library, _, name = str(config.model).partition(":")
     if library not in LIBRARIES or not name:
@@ -94,8 +95,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
     try:
         module = __import__(library)
     except ImportError as err:
-        raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed "
-                          f"(pip install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
+        raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
+                          f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
     path = Path(config.path) if config.path else None
     if path is not None and not path.is_file():
         raise WinnowError(f"represent.pretrained.path: {path} not found; give the weights file of {config.model}")

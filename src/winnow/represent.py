@@ -11,12 +11,14 @@ learns the noise. So the sources (:data:`SOURCES`) other than ``judge`` never re
   on val, :func:`winnow.training.embed`), kept for comparison.
 
 Read top to bottom: :func:`options` (every parameter is checked there), :func:`embed_imageset` (the
-dispatch), :func:`read_embedding_file`, :func:`knn_val_accuracy` (how well an embedding judges labels).
+dispatch), :func:`read_embedding_file`, :func:`read_representation` (the stage's output, rows chosen by
+id, for the cleaners), :func:`knn_val_accuracy` (how well an embedding judges labels).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, fields
@@ -36,7 +38,7 @@ from winnow.stage import atomic_path
 SOURCES = ("selfsup", "pretrained", "file", "judge")
 DEVICES = ("auto", "cpu", "cuda")
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
-DEFAULTS = {"source": "selfsup", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
+DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def options(section: dict | None, *, train: dict | None = None) -> Options:
         if device not in DEVICES:
             raise WinnowError(f"represent.{where}.device: unknown {device!r}; choose one of {', '.join(DEVICES)}")
         if device == "cuda" and not torch.cuda.is_available():
-            raise WinnowError(f"represent.{where}.device: cuda requested but no CUDA device is visible; use auto or cpu")
+            raise WinnowError(f"represent.{where}.device: cuda requested but no CUDA device is visible; "
+                              "use auto or cpu")
     if p["source"] == "pretrained" and (pre.model is None) == (pre.torchscript is None):
         raise WinnowError("represent.pretrained: give exactly one of model (timm:NAME, torchvision:NAME, "
                           "open_clip:ARCH/TAG) or torchscript (a file)")
@@ -127,7 +130,6 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     (pretrained, file), written only once the features passed their checks.
     """
     start, ids = time.perf_counter(), data.manifest["id"].to_numpy()
-    record: dict[str, Any] = {"source": options.source}
     if options.source == "selfsup":
         fit = (data.manifest["split"] != "test").to_numpy()  # train + val: the test split is never learnt from
         trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
@@ -159,8 +161,9 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
             training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:])
         else:
             with atomic_path(model_out) as tmp:
-                torch.save({**record, **info}, tmp)
-    info = {**record, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1), **info}
+                torch.save({"source": options.source, **info}, tmp)
+    info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
+            **info}
     return Representation(features, ids, info)
 
 
@@ -243,6 +246,29 @@ def _checked(features: np.ndarray, ids: np.ndarray, *, where: str) -> np.ndarray
         raise WinnowError(f"{where}: {int(bad.sum())} non-finite value(s) (NaN, infinity or beyond float32) in "
                           f"{len(rows)} image(s), first id {ids[rows[0]]!r}; embeddings must be finite numbers")
     return features
+
+
+def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
+    """float32 ``(len(ids), D)``: the rows of ``folder/embeddings.npy`` (the represent stage's output) for
+    ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``."""
+    folder = Path(folder)
+    for name in ("embeddings.npy", "ids.json"):
+        if not (folder / name).is_file():
+            raise WinnowError(f"{folder / name}: missing; run the represent stage (dvc repro represent)")
+    features = np.load(folder / "embeddings.npy", mmap_mode="r")
+    try:
+        known = pd.Index(json.loads((folder / "ids.json").read_text()))
+    except json.JSONDecodeError as err:
+        raise WinnowError(f"{folder / 'ids.json'}: not valid JSON ({err}); rerun the represent stage") from err
+    if features.ndim != 2 or len(features) != len(known) or not known.is_unique:
+        raise WinnowError(f"{folder}: embeddings.npy {features.shape} and ids.json ({len(known)} ids) do not "
+                          "agree; rerun the represent stage")
+    wanted = np.asarray(ids, dtype=object)
+    rows = known.get_indexer(wanted)
+    if (rows < 0).any():
+        raise WinnowError(f"{folder / 'ids.json'}: {int((rows < 0).sum())} image(s) have no embedding, first "
+                          f"{wanted[rows < 0][0]!r}; rerun the represent stage on this imageset")
+    return np.asarray(features[rows], dtype=np.float32)
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10) -> float | None:

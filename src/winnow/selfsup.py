@@ -6,7 +6,7 @@ and the NT-Xent loss pulls the two views of one image together while pushing the
 images end up close because they look alike, which is what a judge of labels needs.
 
 Read top to bottom: :class:`SelfSupConfig`, :class:`SimCLR` (encoder + head), :func:`augment`,
-:func:`nt_xent`, :func:`pretrain` (the loop), :func:`encode`, :func:`save`.
+:func:`nt_xent`, :func:`pretrain` (the loop), :func:`encode`, :func:`save` and :func:`load`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from winnow.training import pick_device, to_tensor
 class SelfSupConfig:
     """The ``represent.selfsup`` section of params.yaml (checked by :func:`winnow.represent.options`)."""
 
-    epochs: int = 3
+    epochs: int = 30
     seconds: float | None = None  # wall-clock budget: stop after the epoch that would overrun it
-    batch_size: int = 256
+    batch_size: int = 64
     temperature: float = 0.2
     lr: float = 1e-3
     weight_decay: float = 1e-6
@@ -211,6 +211,17 @@ def save(trained: Pretrained, path: str | os.PathLike) -> None:
         torch.save({"source": "selfsup", "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
                     "config": asdict(trained.config), "mean": trained.mean, "std": trained.std,
                     "history": trained.history}, tmp)
+
+
+def load(path: str | os.PathLike, *, device: str = "auto") -> Pretrained:
+    """A model written by :func:`save`, on the chosen device, ready for :func:`encode`."""
+    if not os.path.isfile(path):
+        raise WinnowError(f"{path}: model file not found (run the represent stage with source selfsup)")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    config = SelfSupConfig(**saved["config"])
+    model = SimCLR(in_channels=len(saved["mean"]), width=config.width)
+    model.load_state_dict(saved["state_dict"])
+    return Pretrained(model.to(pick_device(device)).eval(), saved["mean"], saved["std"], saved["history"], config)
 
 
 @contextmanager
