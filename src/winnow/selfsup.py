@@ -53,8 +53,9 @@ class SimCLR(nn.Module):
     projection head the loss sees. Features are the encoder's output, before the head: the head learns
     to discard what the augmentations vary, which later tasks still need (SimCLR section 4.2).
 
-    A 28x28 digit becomes 14x14 after the stem and 7x7 after the pool; the measured cost is in
-    benchmarks/results/represent_speed.json (a deeper width-64 net was ~12x slower per epoch on CPU).
+    A 28x28 digit becomes 14x14 after the stem and 7x7 after the pool. Its cost on two CPU cores is in
+    benchmarks/results/represent_speed.json (about 3 s an epoch on MNIST-5k, 9 s on the CIFAR subset when
+    the machine is quiet); a 6-layer width-64 net was reported at ~4 min an epoch on the CIFAR subset.
     """
 
     def __init__(self, *, in_channels: int, width: int, projection_dim: int = 64):
