@@ -168,9 +168,10 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
 
 
 def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
-    """float32 ``(N, D)`` features, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
+    """Numeric ``(N, D)`` values, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
     follow the manifest already, or a ``.parquet`` with an ``id`` column and either one list column
-    ``embedding`` (other columns then ignored) or numeric feature columns, in any row order."""
+    ``embedding`` (other columns then ignored) or numeric feature columns, in any row order. Finiteness
+    and the float32 cast are :func:`embed_imageset`'s, as for every source."""
     path = Path(path)
     where = f"represent.file: {path}"
     if not path.is_file():
