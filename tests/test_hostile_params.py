@@ -7,7 +7,7 @@ from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
 )
 
-SECTIONS = ("seed, ingest, degrade, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
             "pruned, train, gan, balance, report, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("variants",), ("contracts",), ("train", "baseline"), ("evaluate", "baseline"),

@@ -11,7 +11,7 @@ from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
-SECTIONS = ("seed, ingest, degrade, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
             "pruned, train, gan, balance, report, gate")
 
 

@@ -24,6 +24,7 @@ def _sh(args, cwd, env):
 def tiny_params(params: dict) -> dict:
     """The default params cut down so the whole DAG runs in about a minute on 2 cores."""
     params["train"].update(model="lenet5", epochs=2)
+    params["represent"].update(judge={"model": "lenet5", "epochs": 1})
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
     params["embedding_clean"].update(rounds=2, train={"model": "lenet5", "epochs": 1})  # round 2 trains on balanced copies
     params["gan"]["train"].update(epochs=1, width=8)

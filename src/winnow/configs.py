@@ -10,12 +10,13 @@ threshold algorithm would touch. The modules that act on a name import it from h
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from winnow.errors import WinnowError, check_known
 
 SOURCES = ("mnist5k", "cifar10", "imagefolder", "npz")  # ingest.source (winnow.sources)
+EMBEDDING_SOURCES = ("selfsup", "pretrained", "file", "judge")  # represent.source; only judge reads a label
 BLUR_METHODS = ("box", "gaussian", "median")  # degrade blur method (winnow.perturb)
 THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
 KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
@@ -124,3 +125,35 @@ class Policy:
             return section
         check_known(section, [f.name for f in fields(cls)], where="balance.policy")
         return cls(**section)
+
+
+@dataclass
+class SelfSupConfig:
+    """The ``represent.selfsup`` section of params.yaml (checked by :mod:`winnow.params`)."""
+
+    epochs: int = 30
+    seconds: float | None = None  # wall-clock budget: stop after the epoch that would overrun it
+    batch_size: int = 64
+    temperature: float = 0.2
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    width: int = 32  # encoder channels: width, 2 x width, 4 x width = the feature dimension
+    min_scale: float = 0.3  # smallest area (fraction of the image) of the random resized crop
+    hflip: bool = False  # off for digits, where a mirrored 2 is not a 2
+    threads: int | None = None  # torch CPU threads; features are reproducible for one seed and thread count
+    device: str = "auto"
+
+
+@dataclass
+class PretrainedConfig:
+    """The ``represent.pretrained`` section of params.yaml (checked by :mod:`winnow.params`)."""
+
+    model: str | None = None  # timm:NAME | torchvision:NAME | open_clip:ARCH/TAG
+    torchscript: str | None = None  # or a TorchScript file: float (N, 3, S, S) -> (N, D)
+    path: str | None = None  # model: a weights file instead of the package's cache
+    download: bool = False
+    input_size: int = 224
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    batch_size: int = 128
+    device: str = "auto"

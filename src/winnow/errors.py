@@ -10,3 +10,8 @@ def check_known(given, known, *, where: str) -> None:
     unknown = set(given) - set(known)
     if unknown:
         raise WinnowError(f"{where}: unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name when empty), to quote inside a one-line error."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -183,20 +183,25 @@ class Bool(Rule):
 
 
 class ListOf(Rule):
-    """A list whose every item fits ``item``; ``unique``: no item twice; at least ``min_len`` items."""
+    """A list whose every item fits ``item``; ``unique``: no item twice; at least ``min_len`` items and,
+    with ``max_len``, at most that many."""
 
-    def __init__(self, item: Rule, *, min_len: int = 0, unique: bool = False, null: bool = False):
+    def __init__(self, item: Rule, *, min_len: int = 0, max_len: int | None = None, unique: bool = False,
+                 null: bool = False):
         super().__init__(null=null)
-        self.item, self.min_len, self.unique = item, min_len, unique
+        self.item, self.min_len, self.max_len, self.unique = item, min_len, max_len, unique
 
     def describe(self) -> str:
-        at_least = f" of at least {self.min_len}" if self.min_len > 1 else " (not empty)" if self.min_len else ""
-        return f"a list{at_least}, each item {self.item.describe()}"
+        if self.max_len is not None and self.max_len == self.min_len:
+            size = f" of {self.min_len}"
+        else:
+            size = f" of at least {self.min_len}" if self.min_len > 1 else " (not empty)" if self.min_len else ""
+        return f"a list{size}, each item {self.item.describe()}"
 
     def verify(self, value: Any, path: str) -> None:
         if not isinstance(value, list):
             self.wrong_type(value, path)
-        if len(value) < self.min_len:
+        if len(value) < self.min_len or self.max_len is not None and len(value) > self.max_len:
             fail(path, f"{show(value)} has {len(value)} item(s); allowed: {self.allowed}")
         for i, item in enumerate(value):
             self.item.check(item, f"{path}[{i}]")

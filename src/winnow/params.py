@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, FILTER_BY, KEEP_POLICIES,
+    CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY, KEEP_POLICIES,
     LABEL_ACTIONS, MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS,
     VARIANTS, WEAK_BY,
-    GanConfig, Policy, TrainConfig,
+    GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
@@ -105,6 +105,16 @@ def _source_options(section: dict, path: str) -> None:
         fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
     if section.get("download") and source != "cifar10":
         fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
+
+
+def _embedding_source_ready(section: dict, path: str) -> None:
+    source = section.get("source", "judge")
+    chosen = {key: (section.get("pretrained") or {}).get(key) for key in ("model", "torchscript")}
+    if source == "pretrained" and sum(v is not None for v in chosen.values()) != 1:
+        fail(f"{path}.pretrained", "give exactly one of model (timm:NAME, torchvision:NAME, open_clip:ARCH/TAG) or "
+                                   "torchscript (a file) for source pretrained")
+    if source == "file" and section.get("file") is None:
+        fail(f"{path}.file", "missing; source file reads the embeddings from it (a .npy or .parquet)")
 
 
 def _weak_classes_chosen(section: dict, path: str) -> None:
@@ -219,6 +229,28 @@ POLICY = Section(from_dataclass(Policy, {
     "n": Num(1, integer=True),
     "magnitude": Num(0, 1, low_open=True),
 }), checks=(_ops_enough,), null=True)
+SELFSUP = Section(from_dataclass(SelfSupConfig, {
+    "epochs": Num(1, integer=True),
+    "seconds": Num(0, low_open=True, null=True),
+    "batch_size": Num(2, integer=True),  # NT-Xent needs another image in the batch to contrast with
+    "temperature": Num(0, low_open=True),
+    "lr": Num(0, low_open=True),
+    "weight_decay": Num(0),
+    "width": Num(1, integer=True),
+    "min_scale": Num(0, 1, low_open=True),
+    "threads": Num(1, integer=True, null=True),
+    "device": Device(),
+}), null=True)
+PRETRAINED = Section(from_dataclass(PretrainedConfig, {
+    "model": Text(null=True),
+    "torchscript": Text(null=True),
+    "path": Text(null=True),
+    "input_size": Num(8, integer=True),
+    "mean": ListOf(Num(), min_len=3, max_len=3),  # R, G, B
+    "std": ListOf(Num(0, low_open=True), min_len=3, max_len=3),
+    "batch_size": Num(1, integer=True),
+    "device": Device(),
+}), null=True)
 FRACTION = Num(0, 1)
 SHARE = Num(0, 1, low_open=True)  # (0, 1], as the functions that take these shares require
 
@@ -236,6 +268,14 @@ SCHEMA = Section({
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
         checks=(_splits_leave_train, _source_options)),
     "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
+    "represent": Section({
+        "source": Choice(EMBEDDING_SOURCES),
+        "knn_k": Num(1, integer=True),
+        "selfsup": SELFSUP,
+        "pretrained": PRETRAINED,
+        "file": Text(null=True),
+        "judge": TRAIN_OVERRIDES,
+    }, checks=(_embedding_source_ready,), null=True),
     "score": Section({
         "light_percentile": Num(0, 100),
         "dark_percentile": Num(0, 100),

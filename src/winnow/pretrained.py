@@ -1,0 +1,149 @@
+"""Features from a model trained elsewhere: a TorchScript file, or a timm, torchvision or open_clip model
+by name. Those three packages are optional extras, imported only here and only when named; weights come
+from the package's local cache or a given ``path``, and are downloaded only when ``download: true``.
+
+Every model sees the same input: float ``(N, 3, S, S)`` images scaled to [0, 1], single-channel images
+repeated to three, resized to ``input_size`` with bilinear interpolation (antialiased when shrinking),
+normalised by ``mean`` and ``std`` (ImageNet's by default; set them to your model's own). It must return
+``(N, D)`` features.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from winnow.configs import PretrainedConfig
+from winnow.errors import WinnowError, first_line
+from winnow.training import pick_device, to_tensor
+
+LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
+
+
+@torch.inference_mode()
+def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True) -> tuple[np.ndarray, str]:
+    """(float32 ``(N, D)`` features of uint8 ``(N, H, W, C)`` images, the model's name for the record)."""
+    device = pick_device(config.device)
+    net, name = _load(config, device)
+    size = config.input_size
+    mean = torch.tensor(config.mean, dtype=torch.float32, device=device)[:, None, None]
+    std = torch.tensor(config.std, dtype=torch.float32, device=device)[:, None, None]
+    starts = range(0, len(images), config.batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=f"represent {name}", unit="batch")
+    out = []
+    for start in starts:
+        x = to_tensor(images[start:start + config.batch_size], device).float() / 255.0
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        try:
+            y = net((x - mean) / std)
+        except (RuntimeError, ValueError, TypeError) as err:
+            raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
+                              f"({first_line(err)}); check input_size and that it takes 3-channel images") from err
+        if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
+            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise WinnowError(f"represent.pretrained: {name} returned {shape} for {len(x)} images; a feature "
+                              "extractor must return (N, D) with D >= 1 (pool and flatten inside the model)")
+        out.append(y.float().cpu())
+    return torch.cat(out).numpy(), name
+
+
+def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """(the model as a function of a normalised batch, its name), on ``device`` in eval mode."""
+    if config.torchscript is not None:
+        path = Path(config.torchscript)
+        if not path.is_file():
+            raise WinnowError(f"represent.pretrained.torchscript: {path} not found; save one with "
+                              "torch.jit.save(torch.jit.script(model), path)")
+        try:
+            net = torch.jit.load(str(path), map_location=device)
+        except (RuntimeError, ValueError) as err:
+            raise WinnowError(f"represent.pretrained.torchscript: {path} is not a TorchScript file "
+                              f"({first_line(err)}); save one with torch.jit.save(torch.jit.script(model), "
+                              "path)") from err
+        return net.eval(), str(path)
+    library, _, name = str(config.model).partition(":")
+    if library not in LIBRARIES or not name:
+        raise WinnowError(f"represent.pretrained.model: {config.model!r}; write timm:NAME, torchvision:NAME or "
+                          "open_clip:ARCH/TAG")
+    try:
+        module = __import__(library)
+    except ImportError as err:
+        raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
+                          f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
+    path = Path(config.path) if config.path else None
+    if path is not None and not path.is_file():
+        raise WinnowError(f"represent.pretrained.path: {path} not found; give the weights file of {config.model}")
+    loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
+    try:
+        with _offline(not config.download):
+            net = loader(module, name, path=path, download=config.download)
+    except WinnowError:
+        raise
+    except Exception as err:  # each package fails in its own way: unknown name, no cached weights, bad file
+        raise WinnowError(f"represent.pretrained.model: {library} could not load {name!r} with weights "
+                          f"({first_line(err)}); check the name, give path: a weights file, or set download: "
+                          "true") from err
+    if isinstance(net, nn.Module):
+        net = net.to(device).eval()
+    else:  # open_clip: a bound method of the model
+        net.__self__.to(device).eval()
+    return net, str(config.model)
+
+
+def _timm(timm, name: str, *, path: Path | None, download: bool):
+    overlay = {"pretrained_cfg_overlay": {"file": str(path)}} if path else {}
+    return timm.create_model(name, pretrained=True, num_classes=0, **overlay)  # num_classes=0: pooled features
+
+
+def _torchvision(torchvision, name: str, *, path: Path | None, download: bool):
+    if path is not None:
+        model = torchvision.models.get_model(name, weights=None)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    else:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+        if not download and not cached.is_file():
+            raise WinnowError(f"represent.pretrained.model: torchvision:{name} weights are not in the local cache "
+                              f"({cached}); set download: true or give path: a weights file")
+        model = torchvision.models.get_model(name, weights=weights)
+    for head in ("fc", "classifier", "head", "heads"):  # the classifier goes: what is left ends in features
+        if isinstance(getattr(model, head, None), nn.Module):
+            setattr(model, head, nn.Identity())
+            break
+    return model
+
+
+def _open_clip(open_clip, name: str, *, path: Path | None, download: bool):
+    arch, _, tag = name.partition("/")
+    if path is None and not tag:
+        raise WinnowError(f"represent.pretrained.model: open_clip:{name} names no weights; write open_clip:ARCH/TAG "
+                          "(e.g. open_clip:ViT-B-32/laion2b_s34b_b79k) or give path:")
+    return open_clip.create_model(arch, pretrained=str(path) if path else tag).encode_image
+
+
+@contextmanager
+def _offline(offline: bool):
+    """Hugging Face Hub (timm's and open_clip's weights) kept offline inside the block when ``offline``."""
+    before = os.environ.get("HF_HUB_OFFLINE")
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before

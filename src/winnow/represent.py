@@ -1,0 +1,263 @@
+"""Representations: one embedding per image of every split, from a source chosen in params (issue 18).
+
+A judge of labels is only as good as the space it looks in, and a model trained on the noisy labels
+learns the noise. So the sources (:data:`winnow.configs.EMBEDDING_SOURCES`) other than ``judge`` never read a label:
+
+- ``selfsup``: SimCLR on the train and val images (:mod:`winnow.selfsup`); test images are only embedded;
+- ``pretrained``: a timm, torchvision or open_clip model by name, or a TorchScript file
+  (:mod:`winnow.pretrained`);
+- ``file``: embeddings computed elsewhere, a ``.npy`` in manifest order or a ``.parquet`` keyed by ``id``;
+- ``judge``: today's supervised judge (:func:`winnow.training.fit` on the train labels, checkpoint chosen
+  on val, :func:`winnow.training.embed`), kept for comparison.
+
+Read top to bottom: :func:`options` (every parameter is checked there), :func:`embed_imageset` (the
+dispatch), :func:`read_embedding_file`, :func:`read_representation` (the stage's output, rows chosen by
+id, for the cleaners), :func:`knn_val_accuracy` (how well an embedding judges labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from winnow import pretrained, selfsup, training
+from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
+from winnow.errors import WinnowError, first_line
+from winnow.imageset import ImageSet
+from winnow.neighbours import Space, nearest
+from winnow.stage import atomic_path
+
+# the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
+DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The checked ``represent`` section: the source, the kNN vote's k and each source's settings."""
+
+    source: str
+    knn_k: int
+    selfsup: SelfSupConfig
+    pretrained: PretrainedConfig
+    file: Path | None
+    judge: TrainConfig
+
+
+@dataclass(frozen=True)
+class Representation:
+    """Features aligned to an imageset.
+
+    Attributes:
+        features: float32 ``(N, D)``, all finite; row ``i`` belongs to manifest row ``i`` (every split).
+        ids: object ``(N,)``, the manifest's ids in that order.
+        info: ``source``, ``dim``, ``seconds``, ``epochs`` and ``final_loss`` (None where nothing was
+            trained), and per source: ``best_epoch``/``judge_val_accuracy`` (judge), ``model`` (pretrained),
+            ``file``/``sha256`` (file).
+    """
+
+    features: np.ndarray
+    ids: np.ndarray
+    info: dict[str, Any]
+
+
+def options(section: dict | None, *, train: dict | None = None) -> Options:
+    """The ``represent`` section of params.yaml as typed options (``winnow.params`` has checked every value;
+    ``train``: the train section, which the judge builds on)."""
+    p = {**DEFAULTS, **(section or {})}
+    for where in ("selfsup", "pretrained"):
+        if (p[where] or {}).get("device") == "cuda" and not torch.cuda.is_available():
+            raise WinnowError(f"represent.{where}.device: cuda requested but no CUDA device is visible; "
+                              "use auto or cpu")
+    return Options(p["source"], p["knn_k"], SelfSupConfig(**(p["selfsup"] or {})),
+                   PretrainedConfig(**(p["pretrained"] or {})), Path(p["file"]) if p["file"] else None,
+                   TrainConfig.from_params({**(train or {}), **(p["judge"] or {})}))
+
+
+def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: bool = True,
+                   model_out: str | os.PathLike | None = None) -> Representation:
+    """Embed every image of ``data`` (train, val and test) with ``options.source``.
+
+    Only ``judge`` reads a label (the train split's, with val's to choose its epoch). ``model_out``, when
+    given, receives the weights (selfsup, judge) or a record of where the features came from
+    (pretrained, file), written only once the features passed their checks.
+    """
+    start, ids = time.perf_counter(), data.manifest["id"].to_numpy()
+    if options.source == "selfsup":
+        fit = (data.manifest["split"] != "test").to_numpy()  # train + val: the test split is never learnt from
+        trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
+                                   progress=progress)
+        features = selfsup.encode(trained, data.images)
+        info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"]}
+        where = "represent.selfsup"
+    elif options.source == "judge":
+        train, val = data.split("train"), data.split("val")
+        judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
+                              num_classes=len(data.classes), seed=seed, progress=progress)
+        features = training.embed(judged, np.asarray(data.images))
+        info = {"epochs": len(judged.history), "final_loss": judged.history[-1]["train_loss"],
+                "best_epoch": judged.best_epoch, "judge_val_accuracy": judged.best_val_acc}
+        where = "represent.judge"
+    elif options.source == "pretrained":
+        features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
+        info = {"epochs": None, "final_loss": None, "model": name}
+        where = f"represent.pretrained: {name}"
+    else:
+        features = read_embedding_file(options.file, ids)
+        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": _sha256(options.file)}
+        where = f"represent.file: {options.file}"
+    features = _checked(features, ids, where=where)
+    if model_out is not None:
+        if options.source == "selfsup":
+            selfsup.save(trained, model_out)
+        elif options.source == "judge":
+            training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:])
+        else:
+            with atomic_path(model_out) as tmp:
+                torch.save({"source": options.source, **info}, tmp)
+    info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
+            **info}
+    return Representation(features, ids, info)
+
+
+def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
+    """Numeric ``(N, D)`` values, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
+    follow the manifest already, or a ``.parquet`` with an ``id`` column and either one list column
+    ``embedding`` (other columns then ignored) or numeric feature columns, in any row order. Finiteness
+    and the float32 cast are :func:`embed_imageset`'s, as for every source."""
+    path = Path(path)
+    where = f"represent.file: {path}"
+    if not path.is_file():
+        raise WinnowError(f"{where} not found; write the embeddings there or point represent.file at them")
+    if path.suffix == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise WinnowError(f"{where}: unreadable as .npy ({first_line(err)})") from err
+        if values.ndim != 2:
+            raise WinnowError(f"{where}: shape {values.shape}; embeddings must be a 2-D array (N images, D)")
+        if len(values) != len(ids):
+            raise WinnowError(f"{where}: {len(values)} rows but the imageset has {len(ids)} images; a .npy needs one "
+                              "row per image in manifest order (or write a .parquet with an id column)")
+    elif path.suffix == ".parquet":
+        values = _parquet_rows(path, ids, where)
+    else:
+        raise WinnowError(f"{where}: unknown format {path.suffix!r}; write a .npy (rows in manifest order) or a "
+                          ".parquet (an id column)")
+    if values.dtype.kind not in "iuf":
+        raise WinnowError(f"{where}: values are {values.dtype}, not numbers; embeddings must be numeric")
+    if values.shape[1] == 0:
+        raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
+    return values
+
+
+def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
+    """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
+    if "id" not in frame.columns:
+        raise WinnowError(f"{where}: no id column; the rows must say which image they describe "
+                          f"(columns: {', '.join(map(str, frame.columns[:5]))})")
+    repeated = frame["id"][frame["id"].duplicated()]
+    if len(repeated):
+        raise WinnowError(f"{where}: {len(repeated)} repeated id(s), first {repeated.iloc[0]!r}; one row per image")
+    extra = frame["id"][~frame["id"].isin(ids)]
+    if len(extra):
+        raise WinnowError(f"{where}: {len(extra)} id(s) not in the imageset, first {extra.iloc[0]!r}; "
+                          "embed the imageset's images (ids as in data/degrade/manifest.parquet)")
+    missing = ids[~pd.Index(ids).isin(frame["id"])]
+    if len(missing):
+        raise WinnowError(f"{where}: {len(missing)} image(s) of the imageset have no row, first {missing[0]!r}; "
+                          "every image of every split needs an embedding")
+    frame = frame.set_index("id").loc[ids]
+    if "embedding" in frame.columns:
+        cells = frame["embedding"].to_numpy()
+        lengths = np.array([0 if cell is None else np.size(cell) for cell in cells])
+        odd = np.flatnonzero(lengths != lengths[0])
+        if len(odd):
+            raise WinnowError(f"{where}: the embedding of id {ids[odd[0]]!r} has {lengths[odd[0]]} values where id "
+                              f"{ids[0]!r} has {lengths[0]}; every embedding needs the same length")
+        return np.stack([np.asarray([] if cell is None else cell) for cell in cells])
+    odd = [c for c in frame.columns
+           if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    if odd:
+        raise WinnowError(f"{where}: column {odd[0]!r} is {frame[odd[0]].dtype}, not numbers; besides id, give "
+                          "numeric feature columns or one list column named embedding")
+    return frame.to_numpy()
+
+
+def _checked(features: np.ndarray, ids: np.ndarray, *, where: str) -> np.ndarray:
+    """``features`` as float32 ``(N, D)`` when every value is finite (also after the cast); else one line."""
+    if features.ndim != 2 or len(features) != len(ids) or features.shape[1] == 0:
+        raise WinnowError(f"{where}: features of shape {features.shape} for {len(ids)} images; expected (N, D)")
+    with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, reported just below
+        features = np.ascontiguousarray(features, dtype=np.float32)
+    bad = ~np.isfinite(features)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise WinnowError(f"{where}: {int(bad.sum())} non-finite value(s) (NaN, infinity or beyond float32) in "
+                          f"{len(rows)} image(s), first id {ids[rows[0]]!r}; embeddings must be finite numbers")
+    return features
+
+
+def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
+    """float32 ``(len(ids), D)``: the rows of ``folder/embeddings.npy`` (the represent stage's output) for
+    ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``."""
+    folder = Path(folder)
+    for name in ("embeddings.npy", "ids.json"):
+        if not (folder / name).is_file():
+            raise WinnowError(f"{folder / name}: missing; run the represent stage (dvc repro represent)")
+    features = np.load(folder / "embeddings.npy", mmap_mode="r")
+    try:
+        known = pd.Index(json.loads((folder / "ids.json").read_text()))
+    except json.JSONDecodeError as err:
+        raise WinnowError(f"{folder / 'ids.json'}: not valid JSON ({err}); rerun the represent stage") from err
+    if features.ndim != 2 or len(features) != len(known) or not known.is_unique:
+        raise WinnowError(f"{folder}: embeddings.npy {features.shape} and ids.json ({len(known)} ids) do not "
+                          "agree; rerun the represent stage")
+    wanted = np.asarray(ids, dtype=object)
+    rows = known.get_indexer(wanted)
+    if (rows < 0).any():
+        raise WinnowError(f"{folder / 'ids.json'}: {int((rows < 0).sum())} image(s) have no embedding, first "
+                          f"{wanted[rows < 0][0]!r}; rerun the represent stage on this imageset")
+    return np.asarray(features[rows], dtype=np.float32)
+
+
+def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10) -> float | None:
+    """How well an embedding judges labels: the share of val images whose ``k`` nearest train images
+    (cosine) carry the val image's label by majority (a tie goes to the nearest neighbour's class).
+
+    Val labels are trusted; the train images vote with their given labels, noise and all, as they do when
+    the embedding judges them. ``features`` float ``(N, D)``, ``labels`` int ``(N,)``, ``splits`` ``(N,)``
+    of train | val | test. None without val or train images.
+    """
+    train, val = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
+    if len(train) == 0 or len(val) == 0:
+        return None
+    labels = np.asarray(labels, np.int64)
+    space = Space(positions=val, features=features[val], reference_positions=train,
+                  reference_features=features[train], reference_labels=labels[train])
+    _, index = nearest(space, k=min(k, len(train)))
+    votes = labels[train][index]
+    counts = np.zeros((len(val), labels.max() + 1))
+    np.add.at(counts, (np.arange(len(val))[:, None], votes), 1.0)
+    counts[np.arange(len(val)), votes[:, 0]] += 0.5
+    return float((counts.argmax(1) == labels[val]).mean())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,40 @@
+"""represent: one embedding per image of every split of data/degrade (train, val, test), from the source
+chosen in params (selfsup | pretrained | file | judge), and how well it judges labels: a 10-NN cosine vote
+of each val image among the train images with their given labels (knn_val_accuracy)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from winnow.imageset import read_imageset
+from winnow.represent import embed_imageset, knn_val_accuracy, options
+from winnow.stage import atomic_path, load_params, run, write_json
+
+IMAGESET_IN = "data/degrade"
+OUT = Path("data/represent")  # embeddings.npy: float32 (N, D), row i = ids.json[i] = manifest row i
+MODEL_OUT = "models/represent.pt"  # selfsup / judge weights; for pretrained / file, where the features came from
+METRICS_OUT = "metrics/represent.json"
+
+
+def main() -> None:
+    params = load_params()
+    opts = options(params.get("represent"), train=params.get("train"))
+    data = read_imageset(IMAGESET_IN)
+    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT)
+    splits = data.manifest["split"].to_numpy()
+    # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
+    knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k)
+    metrics = {**rep.info, "images": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
+               "knn_k": opts.knn_k, "knn_val_accuracy": knn}
+    with atomic_path(OUT / "embeddings.npy") as tmp:
+        np.save(tmp, rep.features)
+    write_json(OUT / "ids.json", rep.ids.tolist())
+    write_json(METRICS_OUT, metrics)
+    print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
+          f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"
+                                           if rep.info["epochs"] else "")
+          + ("" if knn is None else f"; {opts.knn_k}-NN vote right on {knn:.1%} of val images"))
+
+
+if __name__ == "__main__":
+    run(main)
