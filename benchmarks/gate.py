@@ -26,6 +26,7 @@ and the paired gate (:func:`winnow.gate.paired_rows` with this checkout's ``gate
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -67,17 +68,15 @@ class Runner:
 
     def run(self, train, val, *, seed: int, threads: int | None = None):
         """``(predictions, summary)`` of a model trained on ``train`` at ``seed``."""
-        import torch
-
         from winnow.training import fit, predict_proba
 
-        torch.set_num_threads(threads or self.threads)
+        # fit and predict_proba set torch's threads from the config (train.threads), so the count travels there
+        config = dataclasses.replace(self.config, threads=threads or self.threads)
         started = time.perf_counter()
-        trained = fit(train.images, train.labels, val.images, val.labels, config=self.config,
+        trained = fit(train.images, train.labels, val.images, val.labels, config=config,
                       num_classes=len(train.classes), seed=seed, progress=False)
         probabilities = predict_proba(trained, self.test.images)
         self.seconds.append(time.perf_counter() - started)
-        torch.set_num_threads(self.threads)
         labels = self.test.labels
         table = predictions_table(self.test.manifest["id"].to_numpy(), labels, probabilities, classes=train.classes)
         return table[["id", "label", "predicted"]], summarise(labels, probabilities.argmax(1), classes=train.classes)
