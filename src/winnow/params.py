@@ -361,6 +361,7 @@ SCHEMA = Section({
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
         "alpha": Num(0, 1, low_open=True, high_open=True),
         "correction": Choice(CORRECTIONS),
+        "overdispersion": Num(1),  # phi of winnow.paired: the spread of seed-to-seed changes over the binomial
     }, required=("files", "tolerances")),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(_variants_can_be_made,))
