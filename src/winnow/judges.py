@@ -75,6 +75,7 @@ class Strength:
                 f"{self.min_precision:g}, from {self.val_relabels} val relabels after {self.planted} planted flips)")
 
     def metrics(self) -> dict:
+        """The figures for a cleaner's metrics ``judge`` block."""
         return {"val_accuracy": self.val_accuracy, "relabel_precision": self.relabel_precision,
                 "relabel_min_precision": self.min_precision, "relabels_allowed": self.relabels_allowed,
                 "val_relabels": self.val_relabels, "planted_flips": self.planted,
