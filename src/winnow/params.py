@@ -265,6 +265,7 @@ SCHEMA = Section({
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
         "max_reject_fraction": FRACTION,
+        "trusted_path": Text(null=True),  # a folder root/<class>/* or an .npz: the trusted split, budget's judge
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
         checks=(_splits_leave_train, _source_options)),
     "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
@@ -335,6 +336,11 @@ SCHEMA = Section({
     }, null=True),
     "variants": ListOf(Choice(VARIANTS), min_len=1, unique=True),
     "pruned": Section({"cleaners": ListOf(Choice(CLEANERS), unique=True)}, required=("cleaners",)),
+    "budget": Section({  # winnow.budget: how much of the cleaners' decisions pruned applies
+        "enabled": Bool(),
+        "fractions": ListOf(SHARE, min_len=1, unique=True),  # shares of the train images, each a label cut
+        "tie_se": Num(0),  # a gap within this many standard errors (or one judge image) is a tie
+    }, null=True),
     "train": Section(TRAIN_FIELDS),
     "gan": Section({
         "weak_by": Choice(WEAK_BY),
