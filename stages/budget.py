@@ -86,6 +86,9 @@ def main() -> None:
         score = "not judged" if row["correct"] is None else f"{row['correct']} right ({row['accuracy']:.4f})"
         print(f"budget: {row['candidate']:>8}: {row['label_images']} label-decided images, {row['dropped']} dropped, "
               f"{row['relabelled']} relabelled: {score}{' <- chosen' if row['chosen'] else ''}")
+    for row in budget.table:
+        if row["note"]:
+            print(f"warning: budget: {row['candidate']} is {row['note']}")
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int((splits == judge_split).sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 
