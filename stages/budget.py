@@ -2,7 +2,8 @@
 decisions of confident-learn and embedding-clean (those in pruned.cleaners) are ranked by how sure their
 cleaner is and cut at budget.fractions of the train images; each cut, plus none, the quality/duplicate
 drops alone (filters) and all, is scored by a linear probe on the represent embedding, fitted on the
-cut's kept train images and judged on the trusted split when ingest read one, else on val. Writes the
+cut's kept train images and judged (budget.score: log-loss or accuracy) on the trusted split when ingest
+read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
 
@@ -25,7 +26,7 @@ from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_deci
 
 REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
-DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0}
+DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss"}
 
 
 def main() -> None:
@@ -73,17 +74,19 @@ def main() -> None:
         budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
                                judge_features=judge_x, judge_labels=labels[splits == judge_split],
                                classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
-                               exclude=exclude)
+                               score=p["score"], exclude=exclude)
     write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
     write_json(METRICS_OUT, summary | {
         "judge": {"split": judge_split, "images": int((splits == judge_split).sum())},
-        "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"], "copies_of_judge_images": len(copies),
+        "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
+        "copies_of_judge_images": len(copies),
         "winner": budget.winner,
         "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
                        for row in budget.table},
     })
     for row in budget.table:
-        score = "not judged" if row["correct"] is None else f"{row['correct']} right ({row['accuracy']:.4f})"
+        score = ("not judged" if row["correct"] is None else
+                 f"{row['correct']} right ({row['accuracy']:.4f}), log-loss {row['log_loss']:.4f}")
         print(f"budget: {row['candidate']:>8}: {row['label_images']} label-decided images, {row['dropped']} dropped, "
               f"{row['relabelled']} relabelled: {score}{' <- chosen' if row['chosen'] else ''}")
     for row in budget.table:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from budget_project import (
-    CLASSES, case, clouds, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
+    CENTRES, CLASSES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
 )
 from hostile_harness import run_stage
 from winnow.budget import candidates, choose, choose_budget, rank_label_decisions, within_tie
@@ -31,12 +31,12 @@ def baseline_of(given: np.ndarray) -> pd.DataFrame:
     return baseline_rows(pd.DataFrame({"id": train_ids(len(given)), "split": "train", "label": given}))
 
 
-def judged(c, issues, *, filters=None, judge=None, fractions=(0.02, 0.1, 0.3)):
-    """choose_budget on case ``c`` with confident-learn's ``issues``, judged on clean val by default."""
-    judge_x, judge_y = judge if judge is not None else (c.val_x, c.val_y)
+def judged(c, issues, *, filters=None, fractions=(0.02, 0.1, 0.3), score="log_loss"):
+    """choose_budget on case ``c`` with confident-learn's ``issues``, judged on its clean val split."""
     budget = choose_budget(filters=filters, ranked=rank_label_decisions({"confident_learn": issues}),
-                           baseline=baseline_of(c.given), train_features=c.train_x, judge_features=judge_x,
-                           judge_labels=judge_y, classes=CLASSES, l2=0.01, fractions=fractions, tie_se=1.0)
+                           baseline=baseline_of(c.given), train_features=c.train_x, judge_features=c.val_x,
+                           judge_labels=c.val_y, classes=CLASSES, l2=0.01, fractions=fractions, tie_se=1.0,
+                           score=score)
     return budget, {row["candidate"]: row for row in budget.table}
 
 
@@ -45,11 +45,15 @@ def test_the_chosen_budget_is_the_cut_with_the_best_judge_score():
     budget, rows = judged(c, planted_fixes_then_mistakes(c))
     assert list(rows) == ["none", "top2%", "top10%", "all"]  # 30% of 1,200 is every decision: named all
     assert rows["top10%"]["relabelled"] == 120 and rows["all"]["relabelled"] == 360
-    # fixing the planted labels raises the probe's accuracy; relabelling clean images lowers it
+    # fixing the planted labels raises the probe's accuracy and lowers its log-loss; relabelling clean images
+    # does the opposite
     assert rows["none"]["correct"] < rows["top2%"]["correct"] < rows["top10%"]["correct"]
     assert rows["all"]["correct"] < rows["none"]["correct"]
+    assert rows["none"]["log_loss"] > rows["top2%"]["log_loss"] > rows["top10%"]["log_loss"]
+    assert rows["all"]["log_loss"] > rows["none"]["log_loss"]
     assert budget.winner == "top10%"
-    assert rows["top10%"]["correct"] == max(row["correct"] for row in rows.values())
+    assert rows["top10%"]["log_loss"] == min(row["log_loss"] for row in rows.values())
+    assert judged(c, planted_fixes_then_mistakes(c), score="accuracy")[0].winner == "top10%"
     ids = train_ids(len(c.given))
     assert set(budget.decisions["id"]) == set(ids[c.planted])
     assert (budget.decisions.set_index("id").loc[ids[c.planted], "label"].to_numpy() == 1).all()
@@ -66,11 +70,34 @@ def test_none_wins_when_every_label_decision_is_wrong():
     issues = pd.concat([issues_table(ids[wrong], relabel_to=np.ones(200), confidence=rng.uniform(0.5, 1, 200)),
                         issues_table(ids[near_left], relabel_to=np.ones(120), confidence=rng.uniform(0.5, 1, 120))
                         .assign(decision="drop")], ignore_index=True)
-    budget, rows = judged(c, issues)
-    assert list(rows) == ["none", "top2%", "top10%", "all"]
-    assert rows["all"]["correct"] < rows["top10%"]["correct"] < rows["none"]["correct"]
-    assert budget.winner == "none"
-    assert budget.decisions.empty
+    for score in ("log_loss", "accuracy"):
+        budget, rows = judged(c, issues, score=score)
+        assert list(rows) == ["none", "top2%", "top10%", "all"]
+        assert rows["all"]["correct"] < rows["top10%"]["correct"] < rows["none"]["correct"]
+        assert rows["all"]["log_loss"] > rows["top10%"]["log_loss"] > rows["none"]["log_loss"]
+        assert budget.winner == "none"
+        assert budget.decisions.empty
+
+
+def test_log_loss_sees_a_fix_that_accuracy_cannot():
+    """Classes far apart with 20% of labels flipped at random: a ridge-regularised probe puts the boundaries
+    in the same places with or without the flips (accuracy ties, so accuracy keeps none), but it is less
+    sure of every class with them (log-loss rewards the fix). MNIST-5k's default damage behaves so."""
+    rng = np.random.default_rng(2)
+    c = case()
+    c.train_x += 2 * CENTRES[c.true].astype(np.float32)  # centres 9 apart, spread 1
+    c.val_x += 2 * CENTRES[c.val_y].astype(np.float32)
+    flipped = rng.choice(len(c.true), 240, replace=False)
+    c.given = c.true.copy()
+    c.given[flipped] = (c.true[flipped] + rng.integers(1, 3, 240)) % 3
+    fixes = issues_table(train_ids(len(c.given))[flipped], relabel_to=c.true[flipped],
+                         confidence=rng.uniform(0.5, 1, 240))
+    by_accuracy, rows = judged(c, fixes, score="accuracy")
+    assert abs(rows["all"]["correct"] - rows["none"]["correct"]) <= 1
+    assert by_accuracy.winner == "none"
+    by_log_loss, rows = judged(c, fixes)
+    assert rows["all"]["log_loss"] < rows["none"]["log_loss"]
+    assert by_log_loss.winner == "all"
 
 
 def test_the_filters_stay_unless_the_judge_measures_that_they_hurt():
@@ -99,20 +126,20 @@ def test_a_gain_within_a_tie_goes_to_less_cleaning():
     none[:300] = True
     one_more = none.copy()
     one_more[300] = True  # one judge image better: a tie
-    assert within_tie(one_more, none, tie_se=0.0)
-    assert choose([none, one_more], names=["none", "top1%"], tie_se=0.0) == 0
+    assert within_tie(one_more, none, tie_se=0.0, floor=1.0)
+    assert choose([none, one_more], names=["none", "top1%"], tie_se=0.0, floor=1.0) == 0
     # six more right overall, but from 23 images gained and 17 lost: the paired standard error is about 6.3
     mixed = none.copy()
     mixed[300:323] = True
     mixed[:17] = False
-    assert choose([none, mixed], names=["none", "top1%"], tie_se=1.0) == 0
-    assert choose([none, mixed], names=["none", "top1%"], tie_se=0.0) == 1  # one image of margin only
+    assert choose([none, mixed], names=["none", "top1%"], tie_se=1.0, floor=1.0) == 0
+    assert choose([none, mixed], names=["none", "top1%"], tie_se=0.0, floor=1.0) == 1  # one image of margin only
     # a clear gain wins, and the least cleaning within a tie of the best is chosen
     better = none.copy()
     better[300:340] = True
     best = better.copy()
     best[340] = True
-    assert choose([none, better, best], names=["none", "top1%", "all"], tie_se=1.0) == 1
+    assert choose([none, better, best], names=["none", "top1%", "all"], tie_se=1.0, floor=1.0) == 1
 
 
 def test_an_image_two_cleaners_decided_ranks_by_the_surer_and_is_cut_whole():

@@ -162,6 +162,7 @@ def test_no_cleaner_leaves_one_candidate_none_and_pruned_the_baseline(project):
     ("fractions", [0.1, 0.1], "budget.fractions[1]: 0.1 is listed twice"),
     ("fractions", 0.1, "budget.fractions: 0.1 is a number, not a list (not empty), each item a number in (0, 1]"),
     ("tie_se", -1, "budget.tie_se: -1 is below 0"),
+    ("score", "f1", 'budget.score: "f1" is not one of log_loss, accuracy'),
     ("enabled", "yes", 'budget.enabled: "yes" is not true or false'),
     ("fractoins", [0.1], "budget.fractoins: unknown parameter (did you mean fractions?)"),
 ])

@@ -263,11 +263,11 @@ def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(proj
     summary = json.loads((plain_project / "metrics/budget.json").read_text())
     text = section(page_text(plain_project / "reports/index.html"), "budget")
     assert f"pruned applies <b>{summary['winner']}</b>, chosen by a linear probe" in text
-    assert f"judged on the <b>val</b> split ({summary['judge']['images']} images)" in text
+    assert f"judged by its log-loss on the <b>val</b> split ({summary['judge']['images']} images)" in text
     for name, scored in summary["candidates"].items():
         cells = row(text, name)
         assert cells[1:4] == [str(scored["label_images"]), str(scored["dropped"]), str(scored["relabelled"])]
-        assert cells[6] == f"{scored['accuracy']:.4f}"
+        assert cells[6:8] == [f"{scored['accuracy']:.4f}", f"{scored['log_loss']:.4f}"]
     assert re.search(rf"<tr><td class=\"text\">{re.escape(summary['winner'])}</td><td><b>", text)
     decisions = pd.read_parquet(plain_project / "data/budget/decisions.parquet")
     rows = pd.read_parquet(plain_project / "data/variants/pruned/rows.parquet")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from winnow.configs import BUDGET_SCORES
 from winnow.errors import WinnowError
 from winnow.probe import fit_probe
 from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
@@ -168,7 +169,8 @@ def _cut(base: pd.DataFrame, ranked: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_features: np.ndarray,
                      judge_features: np.ndarray, judge_labels: np.ndarray, classes: list[str], l2: float,
-                     exclude: np.ndarray | None = None) -> tuple[list[dict], list[np.ndarray | None]]:
+                     score: str = "log_loss", exclude: np.ndarray | None = None,
+                     ) -> tuple[list[dict], list[np.ndarray | None]]:
     """Fit one probe per candidate on its kept train images with their labels and judge it.
 
     Args:
@@ -176,54 +178,61 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
         train_features: float32 ``(N, D)``, row i = baseline row i.
         judge_features: float32 ``(J, D)``; judge_labels: int ``(J,)``, trusted.
         l2: the ridge strength, the same for every candidate.
+        score: what each judge image counts (:data:`winnow.configs.BUDGET_SCORES`): ``log_loss``, the
+            log-probability the probe gives its label (clipped at 1e-12); ``accuracy``, 1 when right.
         exclude: bool ``(N,)``, train images no probe may learn from (copies of judge images, which would
             flatter whichever candidate keeps them); None: none.
 
     Returns:
-        ``(table, right)``: one dict per candidate (``candidate, fraction, label_images, dropped,
-        relabelled, train_images, correct, accuracy, note``; None where not judged) and per candidate a
-        bool ``(J,)`` of the judge
-        images its probe classifies right, None where it is not eligible: a candidate that leaves a class
-        of baseline without train images (the variants stage would refuse it) is listed, with why, and
-        not judged.
+        ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
+        relabelled, train_images, correct, accuracy, log_loss, note``; None where not judged) and per
+        candidate float64 ``(J,)``, what each judge image counts (higher = better), None where it is not
+        eligible: a candidate that leaves a class of baseline without train images (the variants stage
+        would refuse it) is listed, with why, and not judged.
     """
+    if score not in BUDGET_SCORES:
+        raise WinnowError(f"budget.score: unknown {score!r}; choose one of {', '.join(BUDGET_SCORES)}")
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
     judge_labels = np.asarray(judge_labels, np.int64)
-    rows_out, right = [], []
+    rows_out, gains = [], []
     for option in options:
         rows = apply_decisions(baseline, option.decisions)
         actions = rows["action"].to_numpy()
         row = {"candidate": option.name, "fraction": option.fraction, "label_images": option.label_images,
                "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
-               "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None, "note": ""}
+               "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
+               "log_loss": None, "note": ""}
         try:
             check_kept("pruned", rows, before=baseline, classes=classes)
         except WinnowError as err:
             rows_out.append(row | {"note": f"not eligible: {err}"})
-            right.append(None)
+            gains.append(None)
             continue
         learn = (actions != "drop") & ~exclude
         probe = fit_probe(train_features[learn], rows["label"].to_numpy(np.int64)[learn], num_classes=len(classes),
                           l2=l2)
-        hits = probe.predict_proba(judge_features).argmax(1) == judge_labels
-        rows_out.append(row | {"correct": int(hits.sum()), "accuracy": float(hits.mean())})
-        right.append(hits)
-    return rows_out, right
+        probs = probe.predict_proba(judge_features).astype(np.float64)
+        hits = probs.argmax(1) == judge_labels
+        log_p = np.log(np.clip(probs[np.arange(len(judge_labels)), judge_labels], 1e-12, None))
+        rows_out.append(row | {"correct": int(hits.sum()), "accuracy": float(hits.mean()),
+                               "log_loss": float(-log_p.mean())})
+        gains.append(hits.astype(np.float64) if score == "accuracy" else log_p)
+    return rows_out, gains
 
 
-def within_tie(better: np.ndarray, other: np.ndarray, *, tie_se: float) -> bool:
-    """Whether ``other`` scores no more than a tie below ``better`` on the same judge images (bool ``(J,)``
-    each, right or wrong): ``better`` gets at most ``max(1, tie_se * se)`` more images right, ``se`` being
-    the standard error of that count from the paired per-image differences (McNemar's discordant pairs).
-    One image is always a tie; so is a gap the judge's sample cannot tell from luck at ``tie_se`` errors."""
-    d = better.astype(np.int64) - other.astype(np.int64)
+def within_tie(better: np.ndarray, other: np.ndarray, *, tie_se: float, floor: float) -> bool:
+    """Whether ``other`` scores no more than a tie below ``better`` on the same judge images (float ``(J,)``
+    each, what each image counts): the gap of the sums is at most ``max(floor, tie_se * se)``, ``se``
+    being its standard error from the paired per-image differences (for right/wrong, McNemar's discordant
+    images). ``floor``: the gap that is always a tie (one image for accuracy)."""
+    d = np.asarray(better, np.float64) - np.asarray(other, np.float64)
     se = float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
-    return int(d.sum()) <= max(1.0, tie_se * se)
+    return float(d.sum()) <= max(floor, tie_se * se)
 
 
-def choose(right: list[np.ndarray | None], *, names: list[str], tie_se: float) -> int:
+def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, floor: float) -> int:
     """The winning candidate's index among ``names`` (least cleaning first, ``none`` at 0, ``filters`` at 1
-    when present), from each candidate's judged images (None: not eligible).
+    when present), from what each candidate's judge images count (None: not eligible).
 
     Among the label cuts (``filters`` onwards; ``none`` onwards without filters), the best score wins
     unless a cut with less cleaning is within a tie of it (:func:`within_tie`): then the least cleaning
@@ -231,15 +240,15 @@ def choose(right: list[np.ndarray | None], *, names: list[str], tie_se: float) -
     whenever it scores more than a tie above that winner: the filters' drops, which the probe cannot
     reward, are kept unless the judge measures that they hurt.
     """
-    if right[0] is None:
+    if gains[0] is None:
         raise WinnowError("budget: the baseline itself is not a trainable train split")
     first = 1 if len(names) > 1 and names[1] == "filters" else 0
-    ladder = [i for i in range(first, len(right)) if right[i] is not None]
+    ladder = [i for i in range(first, len(gains)) if gains[i] is not None]
     if not ladder:
         return 0
-    best = max(ladder, key=lambda i: (int(right[i].sum()), -i))
-    winner = next(i for i in ladder if within_tie(right[best], right[i], tie_se=tie_se))
-    if first and not within_tie(right[0], right[winner], tie_se=tie_se):
+    best = max(ladder, key=lambda i: (float(gains[i].sum()), -i))
+    winner = next(i for i in ladder if within_tie(gains[best], gains[i], tie_se=tie_se, floor=floor))
+    if first and not within_tie(gains[0], gains[winner], tie_se=tie_se, floor=floor):
         return 0
     return winner
 
@@ -256,13 +265,14 @@ class Budget:
 
 def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
                   train_features: np.ndarray, judge_features: np.ndarray, judge_labels: np.ndarray,
-                  classes: list[str], l2: float, fractions, tie_se: float,
+                  classes: list[str], l2: float, fractions, tie_se: float, score: str = "log_loss",
                   exclude: np.ndarray | None = None) -> Budget:
-    """:func:`candidates`, :func:`judge_candidates` and :func:`choose` in turn (arguments as there)."""
+    """:func:`candidates`, :func:`judge_candidates` and :func:`choose` in turn (arguments as there); with
+    ``accuracy`` one judge image is always a tie, with ``log_loss`` only ``tie_se`` standard errors are."""
     options = candidates(filters, ranked, train_images=len(baseline), fractions=fractions)
-    table, right = judge_candidates(options, baseline=baseline, train_features=train_features,
+    table, gains = judge_candidates(options, baseline=baseline, train_features=train_features,
                                     judge_features=judge_features, judge_labels=judge_labels, classes=classes, l2=l2,
-                                    exclude=exclude)
-    winner = choose(right, names=[o.name for o in options], tie_se=tie_se)
+                                    score=score, exclude=exclude)
+    winner = choose(gains, names=[o.name for o in options], tie_se=tie_se, floor=1.0 if score == "accuracy" else 0.0)
     table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
     return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True))

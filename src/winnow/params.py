@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY, KEEP_POLICIES,
-    LABEL_ACTIONS, MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS,
-    VARIANTS, WEAK_BY,
+    BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY,
+    KEEP_POLICIES, LABEL_ACTIONS, MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES,
+    THRESHOLD_METHODS, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -340,6 +340,7 @@ SCHEMA = Section({
         "enabled": Bool(),
         "fractions": ListOf(SHARE, min_len=1, unique=True),  # shares of the train images, each a label cut
         "tie_se": Num(0),  # a gap within this many standard errors (or one judge image) is a tie
+        "score": Choice(BUDGET_SCORES),
     }, null=True),
     "train": Section(TRAIN_FIELDS),
     "gan": Section({

@@ -305,7 +305,7 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
 
 BUDGET_COLUMNS = {"label_images": "label-decided images", "dropped": "dropped", "relabelled": "relabelled",
                   "train_images": "train images", "correct": "judge images right", "accuracy": "judge accuracy",
-                  "note": "note"}
+                  "log_loss": "judge log-loss", "note": "note"}
 
 
 def budget_section(*, summary: dict | None) -> str:
@@ -322,13 +322,15 @@ def budget_section(*, summary: dict | None) -> str:
     bold.loc[summary["winner"]] = True
     judge = summary["judge"]
     return (f"<p>pruned applies <b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding "
-            f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged on the "
-            f"<b>{html.escape(judge['split'])}</b> split ({fmt(judge['images'])} images).</p>"
+            f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged by its "
+            f"{html.escape(summary['score'].replace('_', '-'))} on the <b>{html.escape(judge['split'])}</b> split "
+            f"({fmt(judge['images'])} images).</p>"
             + html_table(table.astype(object).where(table.notna(), None), digits=4, bold=bold)
             + '<p class="note">filters: the quality and duplicate drops; top p%: the filters plus the label '
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
-              f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference and one judge "
-              "image over doing less; none wins when it beats the chosen cleaning by as much.</p>")
+              f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
+              "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
+              "cleaning by as much.</p>")
 
 
 def study_section(*, study: pd.DataFrame | None) -> str:
