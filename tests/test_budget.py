@@ -212,7 +212,8 @@ def test_variants_builds_pruned_from_the_chosen_decisions(tmp_path):
 
 def test_budget_off_applies_every_decision_unjudged(tmp_path):
     c = case()
-    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), params={"budget": {"enabled": False}})
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"budget": {"enabled": False}})
     (project / "data/represent/embeddings.npy").unlink()  # never read: nothing is judged
     _stage(project, "budget")
     _stage(project, "variants")

@@ -110,7 +110,8 @@ def cleaner_decisions(
     return pd.concat(parts, ignore_index=True)
 
 
-def read_cleaner_tables(cleaners, *, extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
+def read_cleaner_tables(cleaners, *,
+                        extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
     :func:`cleaner_decisions` keyword arguments; ``extra_columns``: per cleaner, columns needed besides
     those :func:`cleaner_decisions` reads."""
