@@ -1,12 +1,13 @@
-"""ingest: read the configured source, carve splits, write the imageset data/ingest, rejected.csv (files
-set aside, with the reason) and oriented.csv (images turned upright by their EXIF orientation)."""
+"""ingest: read the configured source, carve splits, add the trusted split (ingest.trusted_path) when given,
+write the imageset data/ingest, rejected.csv (files set aside, with the reason) and oriented.csv (images
+turned upright by their EXIF orientation)."""
 
 import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
-from winnow.ingest import to_imageset
-from winnow.sources import load_source
+from winnow.ingest import to_imageset, with_trusted
+from winnow.sources import load_source, load_trusted
 from winnow.stage import load_params, run, write_json, write_table
 
 OUT = "data/ingest"
@@ -18,6 +19,11 @@ def main() -> None:
     p = params["ingest"]
     loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                          classes=p.get("classes"))
+    trusted = None
+    if p.get("trusted_path") is not None:
+        trusted = load_trusted(p["trusted_path"], classes=loaded.classes, size=p.get("size"))
+        loaded.rejected += trusted.rejected
+        loaded.oriented += trusted.oriented
     rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
     total = len(loaded.images) + len(rejected)
     if total and len(rejected) / total > p["max_reject_fraction"]:
@@ -34,6 +40,8 @@ def main() -> None:
             raise
         write_table(f"{OUT}/rejected.csv", rejected)  # a class may be empty because its files were set aside
         raise WinnowError(f"{err} ({len(rejected)} files were set aside: {SEE})") from None
+    if trusted is not None:
+        images, manifest = with_trusted(images, manifest, trusted, size=p.get("size"))
     write_imageset(OUT, images, manifest, loaded.classes)
     write_table(f"{OUT}/rejected.csv", rejected)
     write_table(f"{OUT}/oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))

@@ -56,6 +56,7 @@ def main() -> None:
             rounds=table_of("embedding-clean", "data/embedding-clean/rounds.parquet"),
             summary=json_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
             count=p["images_per_grid"])),
+        ("budget", "Cleaning budget", report.budget_section(summary=json_of("budget", "metrics/budget.json"))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=json_of("balance", "metrics/balance.json"),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),

@@ -1,14 +1,15 @@
 """variants: assemble the oracle, baseline and pruned data set versions as rows (which train images,
-which labels, and why) from the imagesets and the cleaners' decision files; writes
-data/variants/<name>/rows.parquet. (augmented is written by gan-synthesize; params `variants` chooses
-which versions are trained.)"""
+which labels, and why) from the imagesets and the decisions the budget stage chose among the cleaners'
+(data/budget/decisions.parquet); writes data/variants/<name>/rows.parquet. (augmented is written by
+gan-synthesize; params `variants` chooses which versions are trained.)"""
 
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json
 from winnow.variants import (
-    DEGRADE, INGEST, apply_decisions, baseline_rows, check_kept, cleaner_decisions, oracle_rows, read_cleaner_tables,
-    write_variant,
+    DEGRADE, INGEST, apply_decisions, baseline_rows, check_kept, oracle_rows, read_decisions, write_variant,
 )
+
+DECISIONS_IN = "data/budget/decisions.parquet"
 
 # the versions built on pruned: a class the cleaners emptied is missing from each of them too
 FROM_PRUNED = ("pruned", "augmented", "balanced")
@@ -16,14 +17,14 @@ FROM_PRUNED = ("pruned", "augmented", "balanced")
 
 def main() -> None:
     params = load_params()
-    tables = read_cleaner_tables(params["pruned"]["cleaners"])
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
+    decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes))
     baseline = baseline_rows(degraded.manifest)
     written = {
         "oracle": oracle_rows(ingested.manifest),
         "baseline": baseline,
-        "pruned": apply_decisions(baseline, cleaner_decisions(**tables)),
+        "pruned": apply_decisions(baseline, decisions),
     }
     trained = set(params.get("variants") or [])
     for name, rows in written.items():

@@ -84,7 +84,7 @@ def test_passing_table_passes_every_expectation(checked, suite):
 def test_failing_ingest_table_names_each_broken_rule(checked):
     failed = {r.description: r for r in checked[0][("ingest", "bad")] if not r.success}
     assert set(failed) == {"ids unique", "no missing digest", "labels index classes.json",
-                           "split is train, val or test", "image width is ingest.size",
+                           "split is train, val, test or trusted", "image width is ingest.size",
                            "one (grey) or three (RGB) channels", "enough train images in every class"}
     assert failed["ids unique"].observed == "2 of 8 rows, e.g. ['i0', 'i0']"
     assert failed["labels index classes.json"].bound == "in [0, 1]"

@@ -3,11 +3,13 @@ empty, truncated, foreign or short of a column; a cleaner's decisions empty a cl
 split; a run was killed with kill -9 in the middle of a write.
 
 Each case copies a tiny pipeline state (3 classes of random 8x8 images, the score, threshold, dedup,
-confident-learn and embedding-clean tables, the variants' rows), damages one file, runs the real stage
+confident-learn and embedding-clean tables, the embedding, the budget's decisions, the variants' rows),
+damages one file, runs the real stage
 and asserts the one line that names the file and the stage to rerun, and that nothing was left behind.
 No case trains a model: each error comes before training.
 """
 
+import json
 import os
 import pickle
 import shutil
@@ -24,6 +26,7 @@ import torch
 from hostile_harness import (
     ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
 )
+from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
 from winnow.dedup import dedup_images
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -76,6 +79,12 @@ def template(tmp_path_factory) -> Path:
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))
     write_table(root / "data/embedding-clean/decisions.parquet",
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
+    (root / "data/represent").mkdir()
+    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
+            .astype(np.float32))
+    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
+                pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS}))
     for name, variant in (("oracle", oracle_rows(manifest)), ("baseline", baseline_rows(manifest)),
                           ("pruned", baseline_rows(manifest))):
         write_variant(name, variant, root=root / "data/variants")
@@ -111,43 +120,43 @@ def _fails(project: Path, stage: str, *args: str, fragments: tuple[str, ...]) ->
     return line
 
 
-# -- decision files read by the variants stage -----------------------------------------------------------
+# -- decision files read by the budget stage -------------------------------------------------------------
 
 @pytest.mark.hostile("intermediates")
-def test_variants_truncated_flags_name_the_file_and_the_threshold_stage(project):
+def test_budget_truncated_flags_name_the_file_and_the_threshold_stage(project):
     _truncate(project / "data/threshold/flags.parquet")
-    line = _fails(project, "variants", fragments=("data/threshold/flags.parquet: not a readable parquet file (",))
+    line = _fails(project, "budget", fragments=("data/threshold/flags.parquet: not a readable parquet file (",))
     assert line.endswith("; rerun the threshold stage (dvc repro threshold)")
 
 
 @pytest.mark.hostile("intermediates")
-def test_variants_missing_groups_name_the_dedup_stage(project):
+def test_budget_missing_groups_name_the_dedup_stage(project):
     (project / "data/dedup/groups.parquet").unlink()
-    line = _fails(project, "variants", fragments=())
+    line = _fails(project, "budget", fragments=())
     assert line == "error: data/dedup/groups.parquet: not found; rerun the dedup stage (dvc repro dedup)"
 
 
 @pytest.mark.hostile("intermediates")
-def test_variants_flags_without_their_any_column(project):
+def test_budget_flags_without_their_any_column(project):
     _drop_column(project / "data/threshold/flags.parquet", "any")
-    line = _fails(project, "variants", fragments=())
+    line = _fails(project, "budget", fragments=())
     assert line == ("error: data/threshold/flags.parquet: lacks column(s) any; rerun the threshold stage "
                     "(dvc repro threshold)")
 
 
 @pytest.mark.hostile("intermediates")
-def test_variants_empty_label_issues_file_names_confident_learn(project):
+def test_budget_empty_label_issues_file_names_confident_learn(project):
     _with_cleaners(project, "threshold", "dedup", "confident_learn")
     (project / "data/confident-learn/label_issues.parquet").write_bytes(b"")
-    _fails(project, "variants", fragments=("data/confident-learn/label_issues.parquet: not a readable parquet file",
+    _fails(project, "budget", fragments=("data/confident-learn/label_issues.parquet: not a readable parquet file",
                                            "rerun the confident-learn stage (dvc repro confident-learn)"))
 
 
 @pytest.mark.hostile("intermediates")
-def test_variants_garbage_neighbour_decisions_name_embedding_clean(project):
+def test_budget_garbage_neighbour_decisions_name_embedding_clean(project):
     _with_cleaners(project, "embedding_clean")
     (project / "data/embedding-clean/decisions.parquet").write_bytes(os.urandom(512))
-    _fails(project, "variants", fragments=("data/embedding-clean/decisions.parquet: not a readable parquet file",
+    _fails(project, "budget", fragments=("data/embedding-clean/decisions.parquet: not a readable parquet file",
                                            "(dvc repro embedding-clean)"))
 
 
@@ -156,6 +165,9 @@ def test_variants_with_nothing_flagged_keeps_every_train_image(project):
     """Clean data, the README's own-data path: threshold flags nothing, dedup removes nothing and the
     label cleaners keep every label. This used to end in a traceback."""
     _with_cleaners(project, "threshold", "dedup", "confident_learn", "embedding_clean")
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert "budget: none chosen on the val split (6 images)" in done.stdout
     done = run_stage(project, "variants")
     assert done.returncode == 0, done.stderr
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
@@ -166,11 +178,21 @@ def test_variants_with_nothing_flagged_keeps_every_train_image(project):
     assert "pruned 18 train images" in done.stdout
 
 
+def _budget_off(project: Path) -> None:
+    """budget.enabled false: every decision goes to variants unjudged, as before budgets."""
+    params = _params()
+    params["budget"] = {"enabled": False}
+    make_project(project, params)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.hostile("intermediates")
 def test_variants_refuses_cleaners_that_empty_a_class(project):
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].str.startswith("train-1-"), ["dark", "any"]] = True
     write_table(project / "data/threshold/flags.parquet", flags)
+    _budget_off(project)
     line = _fails(project, "variants", fragments=())
     assert line == ("error: variant pruned: the decisions leave class 'b' no train image (all 6 dropped or "
                     "relabelled: threshold 6); check those decisions or leave the stage out of pruned.cleaners")
@@ -181,6 +203,7 @@ def test_variants_refuses_cleaners_that_drop_every_image(project):
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].str.startswith("train-"), ["blurry", "any"]] = True
     write_table(project / "data/threshold/flags.parquet", flags)
+    _budget_off(project)
     line = _fails(project, "variants", fragments=())
     assert line == ("error: variant pruned: no train image left (its decisions drop all 18 train images); "
                     "a model cannot be trained on it")

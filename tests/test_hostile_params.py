@@ -8,10 +8,10 @@ from hostile_harness import (
 )
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
-            "pruned, train, gan, balance, report, gate")
+            "pruned, budget, train, gan, balance, report, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
-          ("embedding_clean",), ("variants",), ("contracts",), ("train", "baseline"), ("evaluate", "baseline"),
-          ("gan_synthesize",), ("balance",), ("compare",), ("report",)]
+          ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),
+          ("evaluate", "baseline"), ("gan_synthesize",), ("balance",), ("compare",), ("report",)]
 
 
 def params_with(path: str, value) -> dict:

@@ -12,7 +12,7 @@ from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
-            "pruned, train, gan, balance, report, gate")
+            "pruned, budget, train, gan, balance, report, gate")
 
 
 def changed(path: str, value) -> dict:
@@ -85,6 +85,9 @@ def test_the_shipped_params_yaml_validates():
     ("variants", ["baseline", "balance"], 'variants[1]: "balance" is not one of oracle, baseline, pruned, augmented, '
                                           "balanced (did you mean balanced?)"),
     ("pruned.cleaners", ["dedup", "dedup"], 'pruned.cleaners[1]: "dedup" is listed twice'),
+    ("budget.fractions", [0.05, 0], "budget.fractions[1]: 0 is not above 0"),
+    ("budget.tie_se", -0.5, "budget.tie_se: -0.5 is below 0"),
+    ("ingest.trusted_path", 3, "ingest.trusted_path: 3 is a number, not null or a non-empty string"),
     ("embedding_clean.outliers", ["lof", "svm"], 'embedding_clean.outliers[1]: "svm" is not one of isolation_forest, '
                                                  "lof, knn"),
     # either-or, mappings of free names

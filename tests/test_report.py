@@ -34,7 +34,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--remote-debugging-port=0"]
 CLEANERS = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident_learn", "embedding_clean",
-            "variants"]
+            "budget", "variants"]
 
 
 def shapes(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +84,8 @@ def tiny_params(**changes) -> dict:
     # the tiny set's judge is weak (about half its val relabels right): without a lower bound its relabels
     # would all become drops, and the report's relabel reasons would go untested
     params["embedding_clean"].update(k=5, train={"model": "lenet5", "epochs": 8}, relabel_min_precision=0.0)
+    params["represent"]["judge"] = {"model": "lenet5", "epochs": 4}
+    params["budget"]["enabled"] = False  # every decision reaches pruned: the sections below have relabels to show
     params["gan"].update(per_class=8, weak_k=1, threshold=0.0)  # keep every sample: a 1-epoch GAN may pass none
     params["gan"]["train"].update(epochs=1, width=8)
     params["report"].update(images_per_grid=4, duplicate_groups=4, samples_per_class=4)
@@ -137,7 +139,9 @@ def full_report(project) -> Path:
 def plain_project(tmp_path_factory) -> Path:
     """Your own data: degrade off, only baseline and pruned requested; nothing trained."""
     degrade = {**tiny_params()["degrade"], "enabled": False}
-    root = make_project(tmp_path_factory.mktemp("plain"), tiny_params(degrade=degrade, variants=["baseline", "pruned"]))
+    budget = {**tiny_params()["budget"], "enabled": True}
+    root = make_project(tmp_path_factory.mktemp("plain"), tiny_params(degrade=degrade, variants=["baseline", "pruned"],
+                                                                        budget=budget))
     run_stages(root, [*CLEANERS, "gan_synthesize", "balance", "report"])
     return root
 
@@ -268,6 +272,23 @@ def test_without_degrade_there_is_no_truth_anywhere(plain_project):
     text = page_text(plain_project / "reports/index.html")
     assert "(planted)" not in text and "truth." not in text
     assert row(section(text, "thresholds"), "issue") == ["issue", "method", "threshold", "flagged"]
+
+
+def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(project, plain_project):
+    summary = json.loads((plain_project / "metrics/budget.json").read_text())
+    text = section(page_text(plain_project / "reports/index.html"), "budget")
+    assert f"pruned applies <b>{summary['winner']}</b>, chosen by a linear probe" in text
+    assert f"judged by its log-loss on the <b>val</b> split ({summary['judge']['images']} images)" in text
+    for name, scored in summary["candidates"].items():
+        cells = row(text, name)
+        assert cells[1:4] == [str(scored["label_images"]), str(scored["dropped"]), str(scored["relabelled"])]
+        assert cells[6:8] == [f"{scored['accuracy']:.4f}", f"{scored['log_loss']:.4f}"]
+    assert re.search(rf"<tr><td class=\"text\">{re.escape(summary['winner'])}</td><td><b>", text)
+    decisions = pd.read_parquet(plain_project / "data/budget/decisions.parquet")
+    rows = pd.read_parquet(plain_project / "data/variants/pruned/rows.parquet")
+    assert (rows["action"] != "keep").sum() == decisions["id"].nunique()
+    off = section(page_text(project / "reports/index.html"), "budget")
+    assert "budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged." in off
 
 
 def test_unrequested_gan_and_balance_are_skipped_and_the_report_says_so(plain_project):

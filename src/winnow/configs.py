@@ -33,6 +33,7 @@ VARIANTS = ("oracle", "baseline", "pruned", "augmented", "balanced")
 ASSEMBLED_VARIANTS = ("oracle", "baseline", "pruned")  # written by the variants stage, before training
 CORRECTIONS = ("holm", "bonferroni", "none")  # gate.correction over a variant's classes (winnow.paired)
 CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean")  # pruned.cleaners (winnow.variants)
+BUDGET_SCORES = ("log_loss", "accuracy")  # budget.score: what a judge image counts (winnow.budget)
 MODEL_NAMES = ("lenet5", "cnn_small", "resnet18")  # train.model (winnow.models)
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "constant")

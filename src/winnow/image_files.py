@@ -42,7 +42,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from winnow.errors import WinnowError
-from winnow.imageset import SPLITS
+from winnow.imageset import SOURCE_SPLITS
 from winnow.sources import Loaded
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -67,9 +67,9 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None) -> Loaded:
         raise WinnowError(f"ingest.path: {shown(root)} is not a folder (expected root/<class>/<image files>)")
     rejected: list[tuple[str, str]] = []
     top = _folders(root, rejected)
-    split_names = [name for name in top if name in SPLITS]
+    split_names = [name for name in top if name in SOURCE_SPLITS]
     if split_names and len(split_names) < len(top):
-        others = [name for name in top if name not in SPLITS]
+        others = [name for name in top if name not in SOURCE_SPLITS]
         raise WinnowError(
             f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
             f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")

@@ -26,7 +26,10 @@ import pandas as pd
 from winnow.errors import WinnowError
 
 MANIFEST_COLUMNS = ("id", "split", "label", "source", "orig_h", "orig_w", "orig_mode", "digest")
-SPLITS = ("train", "val", "test")
+SOURCE_SPLITS = ("train", "val", "test")  # the splits a source may name (folders, .npz keys)
+# trusted: a small set whose labels the user checked (ingest.trusted_path); never trained on, judged or changed,
+# only the budget stage reads it (winnow.budget)
+SPLITS = (*SOURCE_SPLITS, "trusted")
 
 
 class ImageSetError(WinnowError):

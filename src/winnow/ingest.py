@@ -1,4 +1,5 @@
-"""From a loaded source to the ingest imageset: resize, carve stratified splits, build the manifest."""
+"""From a loaded source to the ingest imageset: resize, carve stratified splits, build the manifest, and add
+the trusted split when the user gave one."""
 
 from __future__ import annotations
 
@@ -113,3 +114,28 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
         which = f"no train images ({elsewhere} in val/test)" if elsewhere else "no images"
         raise WinnowError(f"ingest: class {empty!r} has {which}; a class with no images is not a class: add train "
                           "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")
+
+
+def with_trusted(images: np.ndarray, manifest: pd.DataFrame, trusted: Loaded, *, size: int | None):
+    """``(images, manifest)`` of :func:`to_imageset` with the trusted set appended as split ``trusted``.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, the data set's; trusted: :func:`winnow.sources.load_trusted`.
+
+    The trusted images are resized like the others; single-channel ones join a colour set as RGB (grey
+    repeated, as Pillow converts), colour ones are refused by a grey set, as are other sizes when
+    ``ingest.size`` is null: nothing turns into different data without a word.
+    """
+    extra = trusted.images if size is None else resize_batch(trusted.images, size)
+    if extra.shape[3] == 1 and images.shape[3] == 3:
+        extra = np.repeat(extra, 3, axis=3)
+    if extra.shape[3] == 3 and images.shape[3] == 1:
+        raise WinnowError("ingest.trusted_path: the trusted images are colour but the data set is single-channel; "
+                          "give grey trusted images")
+    if extra.shape[1:] != images.shape[1:]:
+        raise WinnowError(f"ingest.trusted_path: the trusted images are {extra.shape[1]}x{extra.shape[2]}, the data "
+                          f"set's {images.shape[1]}x{images.shape[2]}; set ingest.size to resize both to one size")
+    rows = pd.DataFrame({"id": trusted.ids.astype(str), "split": "trusted", "label": trusted.labels,
+                         "source": trusted.source, "orig_h": trusted.orig_h, "orig_w": trusted.orig_w,
+                         "orig_mode": trusted.orig_mode.astype(str)})
+    return np.concatenate([images, extra]), pd.concat([manifest, rows], ignore_index=True)

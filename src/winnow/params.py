@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY, KEEP_POLICIES,
-    LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY,
-    SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY,
+    KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS,
+    RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -265,6 +265,7 @@ SCHEMA = Section({
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
         "max_reject_fraction": FRACTION,
+        "trusted_path": Text(null=True),  # a folder root/<class>/* or an .npz: the trusted split, budget's judge
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
         checks=(_splits_leave_train, _source_options)),
     "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
@@ -339,6 +340,12 @@ SCHEMA = Section({
     }, null=True),
     "variants": ListOf(Choice(VARIANTS), min_len=1, unique=True),
     "pruned": Section({"cleaners": ListOf(Choice(CLEANERS), unique=True)}, required=("cleaners",)),
+    "budget": Section({  # winnow.budget: how much of the cleaners' decisions pruned applies
+        "enabled": Bool(),
+        "fractions": ListOf(SHARE, min_len=1, unique=True),  # shares of the train images, each a label cut
+        "tie_se": Num(0),  # a gap within this many standard errors (or one judge image) is a tie
+        "score": Choice(BUDGET_SCORES),
+    }, null=True),
     "train": Section(TRAIN_FIELDS),
     "gan": Section({
         "weak_by": Choice(WEAK_BY),

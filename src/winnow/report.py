@@ -303,6 +303,36 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
     return "".join(parts)
 
 
+BUDGET_COLUMNS = {"label_images": "label-decided images", "dropped": "dropped", "relabelled": "relabelled",
+                  "train_images": "train images", "correct": "judge images right", "accuracy": "judge accuracy",
+                  "log_loss": "judge log-loss", "note": "note"}
+
+
+def budget_section(*, summary: dict | None) -> str:
+    """The cleaning budget (``metrics/budget.json``): each candidate cleaning, what it drops and relabels, how
+    a linear probe fitted on what it keeps scores on the judge split, and the one pruned applies (bold)."""
+    if not summary:
+        return not_run("cleaning budget", how="the budget stage writes metrics/budget.json")
+    if not summary.get("enabled", True):
+        return "<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged.</p>"
+    table = pd.DataFrame.from_dict(summary["candidates"], orient="index").reindex(columns=list(BUDGET_COLUMNS))
+    table = table.rename(columns=BUDGET_COLUMNS)
+    table.index.name = "candidate"
+    bold = pd.DataFrame(False, index=table.index, columns=table.columns)
+    bold.loc[summary["winner"]] = True
+    judge = summary["judge"]
+    return (f"<p>pruned applies <b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding "
+            f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged by its "
+            f"{html.escape(summary['score'].replace('_', '-'))} on the <b>{html.escape(judge['split'])}</b> split "
+            f"({fmt(judge['images'])} images).</p>"
+            + html_table(table.astype(object).where(table.notna(), None), digits=4, bold=bold)
+            + '<p class="note">filters: the quality and duplicate drops; top p%: the filters plus the label '
+              "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
+              f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
+              "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
+              "cleaning by as much.</p>")
+
+
 def study_section(*, study: pd.DataFrame | None) -> str:
     """The data-quality study: accuracy and macro F1 of the baseline as each kind of damage grows."""
     if study is None or study[study["sweep"] != "clean"].empty:

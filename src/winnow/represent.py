@@ -83,7 +83,7 @@ def options(section: dict | None, *, train: dict | None = None) -> Options:
 
 def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: bool = True,
                    model_out: str | os.PathLike | None = None) -> Representation:
-    """Embed every image of ``data`` (train, val and test) with ``options.source``.
+    """Embed every image of ``data`` (every split) with ``options.source``.
 
     Only ``judge`` reads a label (the train split's, with val's to choose its epoch). ``model_out``, when
     given, receives the weights (selfsup, judge) or a record of where the features came from
@@ -91,7 +91,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     """
     start, ids = time.perf_counter(), data.manifest["id"].to_numpy()
     if options.source == "selfsup":
-        fit = (data.manifest["split"] != "test").to_numpy()  # train + val: the test split is never learnt from
+        # train + val: the test split, and the trusted split that judges the cleaning, are never learnt from
+        fit = data.manifest["split"].isin(["train", "val"]).to_numpy()
         trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
                                    progress=progress)
         features = selfsup.encode(trained, data.images)

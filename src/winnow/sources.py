@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.imageset import SPLITS
+from winnow.imageset import SOURCE_SPLITS
 
-_NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SPLITS}
+_NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SOURCE_SPLITS}
 _NPZ_LAYOUTS = ("an .npz holds 'images' + 'labels' (optional 'splits', 'index', 'classes') or, per split "
                 "train/val/test, '<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")
 
@@ -289,11 +289,71 @@ def _npz_splits(values: np.ndarray, n: int, path: Path) -> np.ndarray:
                           f"{values.dtype} {values.shape}")
     names = np.array([v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v for v in values.tolist()],
                      dtype=object)
-    bad = ~np.isin(names, SPLITS)
+    bad = ~np.isin(names, SOURCE_SPLITS)
     if bad.any():
         row = int(np.argmax(bad))
         raise WinnowError(f"{path}: 'splits' row {row} is {names[row]!r}; each must be train, val or test")
     return names
+
+
+TRUSTED_LAYOUTS = "a folder root/<class>/<image files> or an .npz with images + labels (optional classes)"
+
+
+def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | None) -> Loaded:
+    """The trusted set (``ingest.trusted_path``): images whose labels the user checked, one split.
+
+    A folder is read as the imagefolder source, an .npz as the npz source, by the same rules; an .npz
+    without a ``classes`` array labels by index into ``classes``, otherwise every class is matched to
+    ``classes`` by name. Ids are ``trusted/<the reader's id>``.
+
+    Args:
+        classes: the data set's class names (the main source's).
+
+    Raises:
+        WinnowError: a missing path, split folders or keys (the set is one split), a class the data set
+            lacks; the readers' own refusals name ``ingest.trusted_path`` instead of ``ingest.path``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
+    try:
+        if path.is_dir():
+            from winnow.image_files import load_imagefolder  # imports Loaded from here
+
+            loaded = load_imagefolder(path, size=size)
+        else:
+            loaded = load_npz(path, classes=None if _names_classes(path) else classes)
+    except WinnowError as err:  # the readers name the parameter they usually read
+        message = str(err)
+        if message.startswith("ingest.path: "):
+            raise WinnowError("ingest.trusted_path: " + message.removeprefix("ingest.path: ")) from None
+        raise
+    if len(loaded.images) == 0:
+        reason = f" (the first set aside: {loaded.rejected[0][0]}: {loaded.rejected[0][1]})" if loaded.rejected else ""
+        raise WinnowError(f"ingest.trusted_path: {path} yielded no readable image{reason}")
+    if loaded.splits is not None:
+        raise WinnowError(f"ingest.trusted_path: {path} has splits ({', '.join(sorted(set(loaded.splits)))}); the "
+                          f"trusted set is one split: give {TRUSTED_LAYOUTS}")
+    unknown = [c for c in loaded.classes if c not in classes]
+    if unknown:
+        raise WinnowError(f"ingest.trusted_path: class {unknown[0]!r} of {path} is not a class of the data set "
+                          f"({', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''}); name its classes as "
+                          "the data set does")
+    index = np.array([classes.index(c) for c in loaded.classes], dtype=np.int64)
+    ids = np.array([f"trusted/{i}" for i in loaded.ids], dtype=object)
+    return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
+                  orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
+                  oriented=[(f"trusted/{i}", tag) for i, tag in loaded.oriented])
+
+
+def _names_classes(path: Path) -> bool:
+    """Whether the .npz at ``path`` holds a ``classes`` array (False when it is no readable zip:
+    :func:`load_npz` then says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "classes.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def load_source(name: str, *, path: str | None, size: int | None, download: bool, classes: list[str] | None) -> Loaded:

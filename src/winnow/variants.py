@@ -8,7 +8,8 @@ self-contained and training never depends on the stage that produced the additio
 
 - ``oracle``: the train split before degrade (the undamaged reference; needs degrade on);
 - ``baseline``: the train split as degrade left it (for a user's own data: as it came in);
-- ``pruned``: baseline with every drop and relabel decision of the chosen cleaners applied;
+- ``pruned``: baseline with the drop and relabel decisions the budget stage chose among those of the
+  cleaners in ``pruned.cleaners`` (``data/budget/decisions.parquet``, :mod:`winnow.budget`);
 - ``augmented``: pruned plus generated images (written by gan-synthesize).
 
 Every variant validates on the val split and is evaluated on the test split of ``data/ingest``,
@@ -109,17 +110,39 @@ def cleaner_decisions(
     return pd.concat(parts, ignore_index=True)
 
 
-def read_cleaner_tables(cleaners) -> dict[str, pd.DataFrame]:
+def read_cleaner_tables(cleaners, *,
+                        extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
-    :func:`cleaner_decisions` keyword arguments."""
+    :func:`cleaner_decisions` keyword arguments; ``extra_columns``: per cleaner, columns needed besides
+    those :func:`cleaner_decisions` reads."""
     unknown = sorted(set(cleaners) - set(CLEANERS))
     if unknown:
         raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
     tables = {}
     for cleaner in cleaners:
         path, stage, argument, columns = DECISION_FILES[cleaner]
-        tables[argument] = read_table(path, written_by=stage, columns=columns)
+        extra = (extra_columns or {}).get(cleaner, ())
+        tables[argument] = read_table(path, written_by=stage, columns=(*columns, *extra))
     return tables
+
+
+def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int) -> pd.DataFrame:
+    """A file of :func:`cleaner_decisions` rows (``id, action, label, reason, stage``), checked: every action
+    is drop or relabel and every relabel names a class index in ``[0, num_classes)``."""
+    decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"))
+    bad = ~decisions["action"].isin(["drop", "relabel"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise rerun_error(path, f"row {row} has action {decisions['action'].iloc[row]!r}, not drop or relabel",
+                          written_by=written_by)
+    labels = pd.to_numeric(decisions["label"], errors="coerce")
+    relabel = (decisions["action"] == "relabel").to_numpy()
+    bad = relabel & (labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise rerun_error(path, f"row {row} relabels to {decisions['label'].astype(object).iloc[row]!r}, not a class "
+                                f"index in [0, {num_classes - 1}]", written_by=written_by)
+    return decisions
 
 
 def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:

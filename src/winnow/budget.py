@@ -1,0 +1,278 @@
+"""A cleaning budget chosen on held-out labels, so that the pruned variant never ships a cleaning that
+measures worse than doing nothing (issue 18 item 4).
+
+A label cleaner is sure of some decisions and guesses at others; applied whole, the guesses can break
+more correct labels than the sure ones fix. So the label decisions are ranked by how sure their cleaner
+is, cut at a few budgets, and each cut is scored by a quick model — a linear probe on the represent
+embedding (:mod:`winnow.probe`) fitted on the cut's kept train images with their (possibly new) labels —
+on a judge split whose labels are trusted: the val split, or the ``trusted`` split when ingest read one.
+
+Read top to bottom:
+
+1. :func:`label_confidence` and :func:`rank_label_decisions`: every drop/relabel of confident-learn and
+   embedding-clean with a confidence in [0, 1], the most confident first;
+2. :func:`candidates`: the cleanings compared, from none to all of it;
+3. :func:`judge_candidates`: which judge images each candidate's probe gets right;
+4. :func:`choose`: the winner — the least cleaning that scores within a tie of the best, and never a
+   cleaning that scores measurably below doing nothing.
+
+Quality (threshold) and duplicate (dedup) drops are not cut: they come as one step, ``filters``, that
+every cut builds on. A probe on an embedding is nearly blind to them (a dark or duplicated image with a
+correct label teaches it as much as a clean one), so cutting them by its score would decide them by
+noise; what the judge can see is whether they hurt, and then ``none`` wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from winnow.configs import BUDGET_SCORES
+from winnow.errors import WinnowError
+from winnow.probe import fit_probe
+from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
+
+# the cleaners whose decisions are ranked and cut (the others, threshold and dedup, are the filters)
+LABEL_CLEANERS = ("confident_learn", "embedding_clean")
+FILTER_CLEANERS = ("threshold", "dedup")
+# per label cleaner: the columns its confidence is derived from (read beside variants' DECISION_FILES columns)
+CONFIDENCE_COLUMNS = {"confident_learn": ("label_quality",), "embedding_clean": ("agreement", "centroid_margin")}
+DECISION_COLUMNS = ("id", "action", "label", "reason", "stage", "confidence")
+
+
+def label_confidence(table: pd.DataFrame, *, cleaner: str) -> tuple[np.ndarray, np.ndarray]:
+    """How sure ``cleaner`` is of each row of its decision table: ``(confidence, tiebreak)``, float64 ``(N,)``
+    each, higher = surer; rows are ranked by confidence, then tiebreak.
+
+    - confident_learn (``label_issues.parquet``): ``1 - label_quality``. cleanlab's label quality is its
+      score of the given label under out-of-sample probabilities (with the default ``rank_by:
+      self_confidence``, the probability of the given label), so this is how likely the label is wrong.
+    - embedding_clean (``decisions.parquet``): ``agreement``, the share of the image's k nearest neighbours
+      that carry one other label: how strongly its neighbourhood contradicts the given label, on the same
+      scale for its relabels and drops (an isolated or outlying image whose neighbours agree with its label
+      ranks last). Ties (agreement moves in steps of 1/k) go to the larger ``centroid_margin``, how much
+      nearer the image sits to another class's centroid than to its own.
+    """
+    if cleaner == "confident_learn":
+        confidence = 1.0 - table["label_quality"].to_numpy(np.float64)
+        return confidence, np.zeros(len(table))
+    if cleaner == "embedding_clean":
+        margin = table["centroid_margin"].to_numpy(np.float64)
+        return table["agreement"].to_numpy(np.float64), np.where(np.isnan(margin), -np.inf, margin)
+    raise WinnowError(f"budget: no confidence is defined for cleaner {cleaner!r}; rank only {LABEL_CLEANERS}")
+
+
+def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every drop/relabel of the label cleaners, the most confident image first.
+
+    Args:
+        tables: cleaner name (of :data:`LABEL_CLEANERS`) -> its decision table with the columns
+            :data:`winnow.variants.DECISION_FILES` and :data:`CONFIDENCE_COLUMNS` name.
+
+    Returns:
+        :func:`winnow.variants.cleaner_decisions` rows plus ``confidence`` (the decision's own) and ``rank``
+        (int64, 0 = the image decided most surely; an image two cleaners decided ranks by the surer one, and
+        its decisions share that rank, so a cut takes both or neither).
+
+    Raises:
+        WinnowError: a drop or relabel whose confidence is missing or outside [0, 1]: the table is damaged.
+    """
+    parts = []
+    for cleaner, table in tables.items():
+        path, written_by, argument, _ = DECISION_FILES[cleaner]
+        confidence, tiebreak = label_confidence(table, cleaner=cleaner)
+        acting = table["decision"].isin(["drop", "relabel"]).to_numpy()
+        bad = acting & ~((confidence >= 0) & (confidence <= 1))  # NaN fails both
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            columns = " and ".join(CONFIDENCE_COLUMNS[cleaner])
+            raise WinnowError(f"{path}: row {row} (id {table['id'].iloc[row]!r}) decides {table['decision'].iloc[row]} "
+                              f"but its {columns} give no confidence in [0, 1]; rerun the {written_by} stage "
+                              f"(dvc repro {written_by})")
+        # cleaner_decisions keeps the acting rows in table order, so the confidences line up by position
+        decided = cleaner_decisions(**{argument: table})
+        parts.append(decided.assign(confidence=confidence[acting], tiebreak=tiebreak[acting]))
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in (*DECISION_COLUMNS, "rank")})
+    ranked = pd.concat(parts, ignore_index=True)
+    # ids sorted by groupby, then a stable sort: equal confidences keep id order, so a cut is reproducible
+    best = ranked.groupby("id")[["confidence", "tiebreak"]].max()
+    order = best.sort_values(["confidence", "tiebreak"], ascending=False, kind="stable")
+    rank = pd.Series(np.arange(len(order), dtype=np.int64), index=order.index)
+    ranked["rank"] = rank.reindex(ranked["id"]).to_numpy()
+    return (ranked.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
+            .loc[:, [*DECISION_COLUMNS, "rank"]])
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One cleaning compared.
+
+    Attributes:
+        name: ``none`` (nothing applied), ``filters`` (the quality and duplicate drops), ``top<p>%`` (the
+            filters and the label decisions of the ``p`` percent of train images decided most surely) or
+            ``all`` (every decision: what pruned applied before budgets).
+        fraction: ``p`` / 100 for a ``top`` cut, else None.
+        label_images: images whose label decisions it applies.
+        decisions: :func:`winnow.variants.cleaner_decisions` rows plus ``confidence`` (NaN for the filters).
+    """
+
+    name: str
+    fraction: float | None
+    label_images: int
+    decisions: pd.DataFrame
+
+
+def candidates(filters: pd.DataFrame | None, ranked: pd.DataFrame, *, train_images: int,
+               fractions) -> list[Candidate]:
+    """The cleanings compared, least cleaning first: ``none``, ``filters`` (when ``filters`` is not None),
+    a ``top`` cut per fraction, ``all``. A cut that rounds to no image, or takes as many images as a
+    cheaper cut or as ``all``, is left out: it would apply the same decisions under another name, and
+    ``filters`` is left out when it decides nothing.
+
+    Args:
+        filters: the threshold and dedup decisions (``cleaner_decisions`` rows) or None when neither
+            cleaner is chosen.
+        ranked: :func:`rank_label_decisions`.
+        train_images: the train split's size, the base of each fraction.
+        fractions: shares of the train images, each in (0, 1].
+    """
+    for fraction in fractions:
+        if not 0 < fraction <= 1:
+            raise WinnowError(f"budget.fractions: {fraction!r} is outside (0, 1]; give shares of the train images")
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+    base = empty if filters is None else filters.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)]
+    total = int(ranked["rank"].max()) + 1 if len(ranked) else 0
+    out = [Candidate("none", None, 0, empty)]
+    if len(base):
+        out.append(Candidate("filters", None, 0, base))
+    taken = 0
+    for fraction in sorted(set(fractions)):
+        n = int(round(fraction * train_images))
+        if taken < n < total:
+            out.append(Candidate(f"top{fraction * 100:g}%", float(fraction), n, _cut(base, ranked, n)))
+            taken = n
+    if total:
+        out.append(Candidate("all", None, total, _cut(base, ranked, total)))
+    return out
+
+
+def _cut(base: pd.DataFrame, ranked: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The filters plus the label decisions of the ``n`` images ranked first."""
+    chosen = ranked.loc[ranked["rank"] < n, list(DECISION_COLUMNS)]
+    return pd.concat([part for part in (base, chosen) if len(part)], ignore_index=True) if len(base) else \
+        chosen.reset_index(drop=True)
+
+
+def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_features: np.ndarray,
+                     judge_features: np.ndarray, judge_labels: np.ndarray, classes: list[str], l2: float,
+                     score: str = "log_loss", exclude: np.ndarray | None = None,
+                     ) -> tuple[list[dict], list[np.ndarray | None]]:
+    """Fit one probe per candidate on its kept train images with their labels and judge it.
+
+    Args:
+        baseline: :func:`winnow.variants.baseline_rows`, ``N`` train rows.
+        train_features: float32 ``(N, D)``, row i = baseline row i.
+        judge_features: float32 ``(J, D)``; judge_labels: int ``(J,)``, trusted.
+        l2: the ridge strength, the same for every candidate.
+        score: what each judge image counts (:data:`winnow.configs.BUDGET_SCORES`): ``log_loss``, the
+            log-probability the probe gives its label (clipped at 1e-12); ``accuracy``, 1 when right.
+        exclude: bool ``(N,)``, train images no probe may learn from (copies of judge images, which would
+            flatter whichever candidate keeps them); None: none.
+
+    Returns:
+        ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
+        relabelled, train_images, correct, accuracy, log_loss, note``; None where not judged) and per
+        candidate float64 ``(J,)``, what each judge image counts (higher = better), None where it is not
+        eligible: a candidate that leaves a class of baseline without train images (the variants stage
+        would refuse it) is listed, with why, and not judged.
+    """
+    if score not in BUDGET_SCORES:
+        raise WinnowError(f"budget.score: unknown {score!r}; choose one of {', '.join(BUDGET_SCORES)}")
+    exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
+    judge_labels = np.asarray(judge_labels, np.int64)
+    rows_out, gains = [], []
+    for option in options:
+        rows = apply_decisions(baseline, option.decisions)
+        actions = rows["action"].to_numpy()
+        row = {"candidate": option.name, "fraction": option.fraction, "label_images": option.label_images,
+               "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
+               "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
+               "log_loss": None, "note": ""}
+        try:
+            check_kept("pruned", rows, before=baseline, classes=classes)
+        except WinnowError as err:
+            rows_out.append(row | {"note": f"not eligible: {err}"})
+            gains.append(None)
+            continue
+        learn = (actions != "drop") & ~exclude
+        probe = fit_probe(train_features[learn], rows["label"].to_numpy(np.int64)[learn], num_classes=len(classes),
+                          l2=l2)
+        probs = probe.predict_proba(judge_features).astype(np.float64)
+        hits = probs.argmax(1) == judge_labels
+        log_p = np.log(np.clip(probs[np.arange(len(judge_labels)), judge_labels], 1e-12, None))
+        rows_out.append(row | {"correct": int(hits.sum()), "accuracy": float(hits.mean()),
+                               "log_loss": float(-log_p.mean())})
+        gains.append(hits.astype(np.float64) if score == "accuracy" else log_p)
+    return rows_out, gains
+
+
+def within_tie(better: np.ndarray, other: np.ndarray, *, tie_se: float, floor: float) -> bool:
+    """Whether ``other`` scores no more than a tie below ``better`` on the same judge images (float ``(J,)``
+    each, what each image counts): the gap of the sums is at most ``max(floor, tie_se * se)``, ``se``
+    being its standard error from the paired per-image differences (for right/wrong, McNemar's discordant
+    images). ``floor``: the gap that is always a tie (one image for accuracy)."""
+    d = np.asarray(better, np.float64) - np.asarray(other, np.float64)
+    se = float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
+    return float(d.sum()) <= max(floor, tie_se * se)
+
+
+def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, floor: float) -> int:
+    """The winning candidate's index among ``names`` (least cleaning first, ``none`` at 0, ``filters`` at 1
+    when present), from what each candidate's judge images count (None: not eligible).
+
+    Among the label cuts (``filters`` onwards; ``none`` onwards without filters), the best score wins
+    unless a cut with less cleaning is within a tie of it (:func:`within_tie`): then the least cleaning
+    among those wins, so a cleaning has to beat doing less by more than the judge's noise. ``none`` wins
+    whenever it scores more than a tie above that winner: the filters' drops, which the probe cannot
+    reward, are kept unless the judge measures that they hurt.
+    """
+    if gains[0] is None:
+        raise WinnowError("budget: the baseline itself is not a trainable train split")
+    first = 1 if len(names) > 1 and names[1] == "filters" else 0
+    ladder = [i for i in range(first, len(gains)) if gains[i] is not None]
+    if not ladder:
+        return 0
+    best = max(ladder, key=lambda i: (float(gains[i].sum()), -i))
+    winner = next(i for i in ladder if within_tie(gains[best], gains[i], tie_se=tie_se, floor=floor))
+    if first and not within_tie(gains[0], gains[winner], tie_se=tie_se, floor=floor):
+        return 0
+    return winner
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The outcome: ``table`` (:func:`judge_candidates`'s rows, each with ``chosen``), the ``winner``'s name
+    and its ``decisions`` (:data:`DECISION_COLUMNS`, what the variants stage applies to baseline)."""
+
+    table: list[dict]
+    winner: str
+    decisions: pd.DataFrame
+
+
+def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
+                  train_features: np.ndarray, judge_features: np.ndarray, judge_labels: np.ndarray,
+                  classes: list[str], l2: float, fractions, tie_se: float, score: str = "log_loss",
+                  exclude: np.ndarray | None = None) -> Budget:
+    """:func:`candidates`, :func:`judge_candidates` and :func:`choose` in turn (arguments as there); with
+    ``accuracy`` one judge image is always a tie, with ``log_loss`` only ``tie_se`` standard errors are."""
+    options = candidates(filters, ranked, train_images=len(baseline), fractions=fractions)
+    table, gains = judge_candidates(options, baseline=baseline, train_features=train_features,
+                                    judge_features=judge_features, judge_labels=judge_labels, classes=classes, l2=l2,
+                                    score=score, exclude=exclude)
+    winner = choose(gains, names=[o.name for o in options], tie_se=tie_se, floor=1.0 if score == "accuracy" else 0.0)
+    table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
+    return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True))

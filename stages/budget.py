@@ -1,0 +1,100 @@
+"""budget: how much of the cleaners' decisions the pruned variant applies (issue 18 item 4). The label
+decisions of confident-learn and embedding-clean (those in pruned.cleaners) are ranked by how sure their
+cleaner is and cut at budget.fractions of the train images; each cut, plus none, the quality/duplicate
+drops alone (filters) and all, is scored by a linear probe on the represent embedding, fitted on the
+cut's kept train images and judged (budget.score: log-loss or accuracy) on the trusted split when ingest
+read one, else on val. Writes the
+winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
+to metrics/budget.json. budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
+
+import time
+
+import numpy as np
+import torch
+
+from winnow.budget import (
+    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget,
+    rank_label_decisions,
+)
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
+from winnow.probe import choose_l2
+from winnow.represent import read_representation
+from winnow.stage import load_params, read_table, run, write_json, write_table
+from winnow.training import reproducible
+from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_decisions, read_cleaner_tables
+
+REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
+OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
+DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss"}
+
+
+def main() -> None:
+    start = time.perf_counter()
+    params = load_params()
+    p = {**DEFAULTS, **(params.get("budget") or {})}
+    cleaners = params["pruned"]["cleaners"]
+    tables = read_cleaner_tables(cleaners, extra_columns=CONFIDENCE_COLUMNS)
+    by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
+    filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
+    filters = cleaner_decisions(**filter_tables) if filter_tables else None
+    ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
+    data = read_imageset(DEGRADE)
+    baseline = baseline_rows(data.manifest)
+    summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline),
+               "label_decisions": {"images": int(ranked["id"].nunique()),
+                                   **{c: int((ranked["stage"] == c).sum()) for c in LABEL_CLEANERS if c in cleaners}}}
+    if not p["enabled"]:
+        everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
+        write_table(OUT, everything.decisions.loc[:, list(DECISION_COLUMNS)])
+        write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
+        print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
+        return
+
+    splits = data.manifest["split"].to_numpy()
+    judge_split = "trusted" if (splits == "trusted").any() else "val"
+    ridge_split = "val" if (splits == "val").any() else judge_split
+    if not (splits == judge_split).any():
+        raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
+                          "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
+    labels = data.labels
+    train_x = read_representation(REPRESENT_IN, baseline["id"])
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"))
+    # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
+    judged_groups = groups.loc[groups["split"] == judge_split, "group"]
+    copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
+    exclude = baseline["id"].isin(copies).to_numpy()
+    given = baseline["label"].to_numpy(np.int64)
+    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split])
+    judge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == judge_split])
+    # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
+    with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):
+        l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[splits == ridge_split],
+                          num_classes=len(data.classes))
+        budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
+                               judge_features=judge_x, judge_labels=labels[splits == judge_split],
+                               classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
+                               score=p["score"], exclude=exclude)
+    write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
+    write_json(METRICS_OUT, summary | {
+        "judge": {"split": judge_split, "images": int((splits == judge_split).sum())},
+        "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
+        "copies_of_judge_images": len(copies),
+        "winner": budget.winner,
+        "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
+                       for row in budget.table},
+    })
+    for row in budget.table:
+        score = ("not judged" if row["correct"] is None else
+                 f"{row['correct']} right ({row['accuracy']:.4f}), log-loss {row['log_loss']:.4f}")
+        print(f"budget: {row['candidate']:>8}: {row['label_images']} label-decided images, {row['dropped']} dropped, "
+              f"{row['relabelled']} relabelled: {score}{' <- chosen' if row['chosen'] else ''}")
+    for row in budget.table:
+        if row["note"]:
+            print(f"warning: budget: {row['candidate']} is {row['note']}")
+    print(f"budget: {budget.winner} chosen on the {judge_split} split ({int((splits == judge_split).sum())} images) "
+          f"in {time.perf_counter() - start:.1f}s")
+
+
+if __name__ == "__main__":
+    run(main)

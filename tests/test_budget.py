@@ -1,0 +1,223 @@
+"""The cleaning budget (issue 18 item 4): on features where the planted mislabels are known, the cut that
+fixes them and nothing else is chosen; a cleaner that is always wrong leaves the data as it was; ties go
+to less cleaning; the trusted split, when ingest read one, judges instead of val; the variants stage
+builds pruned from the chosen decisions."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from budget_project import (
+    CENTRES, CLASSES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
+)
+from hostile_harness import run_stage
+from winnow.budget import candidates, choose, choose_budget, rank_label_decisions, within_tie
+from winnow.variants import baseline_rows, cleaner_decisions
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Probes this small run fastest on one thread (and the stages run with train.threads 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def baseline_of(given: np.ndarray) -> pd.DataFrame:
+    return baseline_rows(pd.DataFrame({"id": train_ids(len(given)), "split": "train", "label": given}))
+
+
+def judged(c, issues, *, filters=None, fractions=(0.02, 0.1, 0.3), score="log_loss"):
+    """choose_budget on case ``c`` with confident-learn's ``issues``, judged on its clean val split."""
+    budget = choose_budget(filters=filters, ranked=rank_label_decisions({"confident_learn": issues}),
+                           baseline=baseline_of(c.given), train_features=c.train_x, judge_features=c.val_x,
+                           judge_labels=c.val_y, classes=CLASSES, l2=0.01, fractions=fractions, tie_se=1.0,
+                           score=score)
+    return budget, {row["candidate"]: row for row in budget.table}
+
+
+def test_the_chosen_budget_is_the_cut_with_the_best_judge_score():
+    c = case()
+    budget, rows = judged(c, planted_fixes_then_mistakes(c))
+    assert list(rows) == ["none", "top2%", "top10%", "all"]  # 30% of 1,200 is every decision: named all
+    assert rows["top10%"]["relabelled"] == 120 and rows["all"]["relabelled"] == 360
+    # fixing the planted labels raises the probe's accuracy and lowers its log-loss; relabelling clean images
+    # does the opposite
+    assert rows["none"]["correct"] < rows["top2%"]["correct"] < rows["top10%"]["correct"]
+    assert rows["all"]["correct"] < rows["none"]["correct"]
+    assert rows["none"]["log_loss"] > rows["top2%"]["log_loss"] > rows["top10%"]["log_loss"]
+    assert rows["all"]["log_loss"] > rows["none"]["log_loss"]
+    assert budget.winner == "top10%"
+    assert rows["top10%"]["log_loss"] == min(row["log_loss"] for row in rows.values())
+    assert judged(c, planted_fixes_then_mistakes(c), score="accuracy")[0].winner == "top10%"
+    ids = train_ids(len(c.given))
+    assert set(budget.decisions["id"]) == set(ids[c.planted])
+    assert (budget.decisions.set_index("id").loc[ids[c.planted], "label"].to_numpy() == 1).all()
+
+
+def test_none_wins_when_every_label_decision_is_wrong():
+    c = case()
+    rng = np.random.default_rng(1)
+    ids = train_ids(len(c.given))
+    # a weak cleaner: relabels clean left images to middle and drops clean middle images near the left class
+    wrong = rng.choice(np.flatnonzero(c.true == 0), 200, replace=False)
+    middle = np.flatnonzero(c.true == 1)
+    near_left = middle[np.argsort(c.train_x[middle, 0])[:120]]
+    issues = pd.concat([issues_table(ids[wrong], relabel_to=np.ones(200), confidence=rng.uniform(0.5, 1, 200)),
+                        issues_table(ids[near_left], relabel_to=np.ones(120), confidence=rng.uniform(0.5, 1, 120))
+                        .assign(decision="drop")], ignore_index=True)
+    for score in ("log_loss", "accuracy"):
+        budget, rows = judged(c, issues, score=score)
+        assert list(rows) == ["none", "top2%", "top10%", "all"]
+        assert rows["all"]["correct"] < rows["top10%"]["correct"] < rows["none"]["correct"]
+        assert rows["all"]["log_loss"] > rows["top10%"]["log_loss"] > rows["none"]["log_loss"]
+        assert budget.winner == "none"
+        assert budget.decisions.empty
+
+
+def test_log_loss_sees_a_fix_that_accuracy_cannot():
+    """Classes far apart with 20% of labels flipped at random: a ridge-regularised probe puts the boundaries
+    in the same places with or without the flips (accuracy ties, so accuracy keeps none), but it is less
+    sure of every class with them (log-loss rewards the fix). MNIST-5k's default damage behaves so."""
+    rng = np.random.default_rng(2)
+    c = case()
+    c.train_x += 2 * CENTRES[c.true].astype(np.float32)  # centres 9 apart, spread 1
+    c.val_x += 2 * CENTRES[c.val_y].astype(np.float32)
+    flipped = rng.choice(len(c.true), 240, replace=False)
+    c.given = c.true.copy()
+    c.given[flipped] = (c.true[flipped] + rng.integers(1, 3, 240)) % 3
+    fixes = issues_table(train_ids(len(c.given))[flipped], relabel_to=c.true[flipped],
+                         confidence=rng.uniform(0.5, 1, 240))
+    by_accuracy, rows = judged(c, fixes, score="accuracy")
+    assert abs(rows["all"]["correct"] - rows["none"]["correct"]) <= 1
+    assert by_accuracy.winner == "none"
+    by_log_loss, rows = judged(c, fixes)
+    assert rows["all"]["log_loss"] < rows["none"]["log_loss"]
+    assert by_log_loss.winner == "all"
+
+
+def test_the_filters_stay_unless_the_judge_measures_that_they_hurt():
+    c = case()
+    ids = train_ids(len(c.given))
+    issues = planted_fixes_then_mistakes(c)
+    # harmless: a few exact copies removed (the probe cannot reward that; it keeps them all the same)
+    copies = pd.DataFrame({"id": ids[:6], "kept": False, "reason": "exact_duplicate"})
+    _, rows = judged(c, issues, filters=cleaner_decisions(groups=copies))
+    assert rows["filters"]["dropped"] == 6
+    budget, rows = judged(c, issues.iloc[:0], filters=cleaner_decisions(groups=copies))
+    assert list(rows) == ["none", "filters"]
+    assert budget.winner == "filters"
+    # harmful: "dark" drops every left image right of its centre, so the probe's left class shrinks away from
+    # the middle one
+    inner = np.flatnonzero((c.true == 0) & (c.train_x[:, 0] > -3))
+    flags = pd.DataFrame({"id": ids[inner], "dark": True, "any": True})
+    budget, rows = judged(c, issues.iloc[:0], filters=cleaner_decisions(flags=flags))
+    assert rows["filters"]["correct"] < rows["none"]["correct"]
+    assert budget.winner == "none"
+
+
+def test_a_gain_within_a_tie_goes_to_less_cleaning():
+    n = 400
+    none = np.zeros(n, bool)
+    none[:300] = True
+    one_more = none.copy()
+    one_more[300] = True  # one judge image better: a tie
+    assert within_tie(one_more, none, tie_se=0.0, floor=1.0)
+    assert choose([none, one_more], names=["none", "top1%"], tie_se=0.0, floor=1.0) == 0
+    # six more right overall, but from 23 images gained and 17 lost: the paired standard error is about 6.3
+    mixed = none.copy()
+    mixed[300:323] = True
+    mixed[:17] = False
+    assert choose([none, mixed], names=["none", "top1%"], tie_se=1.0, floor=1.0) == 0
+    assert choose([none, mixed], names=["none", "top1%"], tie_se=0.0, floor=1.0) == 1  # one image of margin only
+    # a clear gain wins, and the least cleaning within a tie of the best is chosen
+    better = none.copy()
+    better[300:340] = True
+    best = better.copy()
+    best[340] = True
+    assert choose([none, better, best], names=["none", "top1%", "all"], tie_se=1.0, floor=1.0) == 1
+
+
+def test_an_image_two_cleaners_decided_ranks_by_the_surer_and_is_cut_whole():
+    issues = pd.DataFrame({"id": ["a", "b", "c"], "decision": ["drop", "relabel", "drop"],
+                           "suggested_label": [0, 2, 1], "reason": "label_issue", "label_quality": [0.6, 0.1, 0.3]})
+    neighbours = pd.DataFrame({"id": ["a", "d", "e"], "decision": ["relabel", "drop", "drop"],
+                               "suggested_label": [1, 0, 0], "reason": ["neighbours_agree:1", "isolated",
+                                                                        "inside_class:0"],
+                               "agreement": [0.95, 0.6, 0.6], "centroid_margin": [0.0, 0.01, 0.2]})
+    ranked = rank_label_decisions({"confident_learn": issues, "embedding_clean": neighbours})
+    # a: max(1 - 0.6, 0.95); b: 0.9; c: 0.7; e and d tie on agreement 0.6, e is nearer another class's centroid
+    assert ranked.drop_duplicates("id")["id"].tolist() == ["a", "b", "c", "e", "d"]
+    assert ranked.loc[ranked["id"] == "a", "rank"].tolist() == [0, 0]
+    cuts = candidates(None, ranked, train_images=100, fractions=[0.01, 0.02, 0.04])
+    assert [(o.name, o.label_images) for o in cuts] == [("none", 0), ("top1%", 1), ("top2%", 2), ("top4%", 4),
+                                                        ("all", 5)]
+    assert sorted(cuts[1].decisions["stage"]) == ["confident_learn", "embedding_clean"]  # both of a's decisions
+
+
+def test_cuts_that_repeat_another_are_left_out():
+    ranked = rank_label_decisions({"confident_learn": issues_table([f"i{k}" for k in range(30)],
+                                                                   relabel_to=np.zeros(30),
+                                                                   confidence=np.linspace(0.5, 1, 30))})
+    cuts = candidates(None, ranked, train_images=1000, fractions=[0.0004, 0.01, 0.02, 0.05])
+    # 0.04% of 1,000 rounds to no image; 5% (50 images) takes all 30 decisions: both would repeat another cut
+    assert [(o.name, o.label_images) for o in cuts] == [("none", 0), ("top1%", 10), ("top2%", 20), ("all", 30)]
+
+
+# -- the stage: the trusted split judges; variants applies what was chosen ----------------------------------
+
+def _stage(project, name):
+    done = run_stage(project, name)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_the_trusted_split_judges_instead_of_val(tmp_path):
+    """Val labelled by the same careless process as train rewards learning the mistakes; the trusted split,
+    labelled right, rewards fixing them."""
+    c = case()
+    issues = planted_fixes_then_mistakes(c)
+    with_trusted = write_state(tmp_path / "trusted", c, issues=issues, val_labels=c.noisy_val_y)
+    _stage(with_trusted, "budget")
+    metrics = json.loads((with_trusted / "metrics/budget.json").read_text())
+    assert metrics["judge"] == {"split": "trusted", "images": 300}
+    assert metrics["winner"] == "top10%"
+
+    on_val = write_state(tmp_path / "val", c, issues=issues, val_labels=c.noisy_val_y, trusted=False)
+    _stage(on_val, "budget")
+    metrics = json.loads((on_val / "metrics/budget.json").read_text())
+    assert metrics["judge"] == {"split": "val", "images": 900}
+    scores = {name: row["correct"] for name, row in metrics["candidates"].items()}
+    assert scores["top10%"] < scores["none"]  # the noisy val prefers the mislabels the probe learnt
+    assert metrics["winner"] == "none"
+
+
+def test_variants_builds_pruned_from_the_chosen_decisions(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    _stage(project, "budget")
+    _stage(project, "variants")
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
+    ids = train_ids(len(c.given))
+    assert set(rows.index[rows["action"] != "keep"]) == set(ids[c.planted])
+    assert (rows.loc[ids[c.planted], "label"] == 1).all()
+    assert (rows.loc[ids[c.planted], "stage"] == "confident_learn").all()
+    baseline = pd.read_parquet(project / "data/variants/baseline/rows.parquet")
+    assert (baseline["action"] == "keep").all() and len(baseline) == len(rows)
+
+
+def test_budget_off_applies_every_decision_unjudged(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"budget": {"enabled": False}})
+    (project / "data/represent/embeddings.npy").unlink()  # never read: nothing is judged
+    _stage(project, "budget")
+    _stage(project, "variants")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["enabled"] is False and metrics["winner"] == "all" and metrics["candidates"] == {}
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    assert (rows["action"] == "relabel").sum() == 360

@@ -1,0 +1,294 @@
+"""Hostile inputs around the cleaning budget and the trusted split (issue 18 item 4): a train image without
+an embedding, a decision without a confidence, a damaged decisions file for variants, no split to judge
+on, a cleaning that empties a class, no cleaner at all, bad budget params; a trusted set that is missing,
+split, coloured, sized or named unlike the data set, and one that is read (never changed by degrade)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from budget_project import case, planted_fixes_then_mistakes, train_ids, write_state
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow.imageset import write_imageset
+from winnow.stage import write_table
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    """What the stages before budget wrote for the planted case (judged on clean val, no trusted split)."""
+    c = case()
+    return c, write_state(tmp_path_factory.mktemp("state") / "p", c, issues=planted_fixes_then_mistakes(c),
+                          trusted=False)
+
+
+@pytest.fixture
+def project(state, tmp_path):
+    return shutil.copytree(state[1], tmp_path / "project")
+
+
+def fails(project, stage: str, *fragments: str) -> str:
+    before = files_under(project)
+    done = run_stage(project, stage)
+    line = assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+    return line
+
+
+# -- intermediates --------------------------------------------------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_a_train_image_without_an_embedding_names_it_and_the_represent_stage(project):
+    ids = json.loads((project / "data/represent/ids.json").read_text())
+    features = np.load(project / "data/represent/embeddings.npy")
+    keep = [i for i, name in enumerate(ids) if name != "train-0005"]
+    np.save(project / "data/represent/embeddings.npy", features[keep])
+    (project / "data/represent/ids.json").write_text(json.dumps([ids[i] for i in keep]))
+    line = fails(project, "budget")
+    assert line == ("error: data/represent/ids.json: 1 image(s) have no embedding, first 'train-0005'; rerun the "
+                    "represent stage on this imageset")
+
+
+@pytest.mark.hostile("intermediates")
+def test_embeddings_and_ids_that_disagree_name_the_represent_stage(project):
+    ids = json.loads((project / "data/represent/ids.json").read_text())
+    (project / "data/represent/ids.json").write_text(json.dumps(ids[:-1]))
+    fails(project, "budget", "data/represent: embeddings.npy (2160, 2) and ids.json (2159 ids) do not agree",
+          "rerun the represent stage")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_relabel_without_a_confidence_names_its_row_and_confident_learn(project):
+    path = project / "data/confident-learn/label_issues.parquet"
+    issues = pd.read_parquet(path)
+    issues.loc[3, "label_quality"] = np.nan
+    write_table(path, issues)
+    line = fails(project, "budget")
+    assert line == (f"error: data/confident-learn/label_issues.parquet: row 3 (id {issues['id'][3]!r}) decides "
+                    "relabel but its label_quality give no confidence in [0, 1]; rerun the confident-learn stage "
+                    "(dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_label_issues_without_label_quality_name_confident_learn(project):
+    path = project / "data/confident-learn/label_issues.parquet"
+    pd.read_parquet(path).drop(columns="label_quality").to_parquet(path, index=False)
+    line = fails(project, "budget")
+    assert line == ("error: data/confident-learn/label_issues.parquet: lacks column(s) label_quality; rerun the "
+                    "confident-learn stage (dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_no_val_and_no_trusted_split_is_refused(project):
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    manifest.loc[manifest["split"] == "val", "split"] = "test"
+    write_imageset(project / "data/degrade", np.zeros((len(manifest), 1, 1, 1), np.uint8), manifest,
+                   json.loads((project / "data/degrade/classes.json").read_text()))
+    fails(project, "budget", "budget: the val split is empty and there is no trusted split",
+          "set ingest.val_fraction above 0 or give ingest.trusted_path")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("change, message", [
+    ({"action": "keep"}, "row 0 has action 'keep', not drop or relabel"),
+    ({"label": 7}, "row 0 relabels to 7, not a class index in [0, 2]"),
+])
+def test_variants_refuses_a_damaged_budget_decision(project, change, message):
+    write_table(project / "data/budget/decisions.parquet",
+                pd.DataFrame({"id": ["train-0001"], "action": "relabel", "label": 1, "reason": "r",
+                              "stage": "confident_learn", "confidence": 0.9}).assign(**change))
+    line = fails(project, "variants")
+    assert line == f"error: data/budget/decisions.parquet: {message}; rerun the budget stage (dvc repro budget)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_without_the_budget_decisions_names_the_budget_stage(project):
+    line = fails(project, "variants")
+    assert line == "error: data/budget/decisions.parquet: not found; rerun the budget stage (dvc repro budget)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_cleaning_that_empties_a_class_is_not_eligible_and_said_so(project, state):
+    """Set aside, not fatal: the candidate is listed with why, a warning names it, the others compete."""
+    c, _ = state
+    ids = train_ids(len(c.given))
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].isin(ids[c.given == 0]), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["winner"] == "none"
+    assert list(metrics["candidates"]) == ["none", "filters", "top2%", "top10%", "all"]
+    for name in ("filters", "top2%", "top10%", "all"):  # each drops every left image: threshold flagged them all
+        assert metrics["candidates"][name]["correct"] is None
+        assert metrics["candidates"][name]["note"].startswith(
+            "not eligible: variant pruned: the decisions leave class 'left' no train image (all 400 dropped")
+    assert ("warning: budget: filters is not eligible: variant pruned: the decisions leave class 'left' no train "
+            "image") in done.stdout
+    assert pd.read_parquet(project / "data/budget/decisions.parquet").empty
+
+
+# -- params ---------------------------------------------------------------------------------------------
+
+@pytest.mark.hostile("params")
+def test_no_cleaner_leaves_one_candidate_none_and_pruned_the_baseline(project):
+    params = default_params() | {"pruned": {"cleaners": []}, "variants": ["baseline", "pruned"]}
+    params["degrade"]["enabled"] = False
+    params["contracts"]["enforce_variants"] = []
+    make_project(project, params)
+    for stage in ("budget", "variants"):
+        done = run_stage(project, stage)
+        assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert list(metrics["candidates"]) == ["none"] and metrics["winner"] == "none"
+    pruned = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    baseline = pd.read_parquet(project / "data/variants/baseline/rows.parquet")
+    assert pruned.equals(baseline)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("key, value, expected", [
+    ("fractions", [], "budget.fractions: [] has 0 item(s); allowed: a list (not empty), each item a number in (0, 1]"),
+    ("fractions", [0], "budget.fractions[0]: 0 is not above 0"),
+    ("fractions", [0.05, 1.5], "budget.fractions[1]: 1.5 is above 1"),
+    ("fractions", ["0.1"], 'budget.fractions[0]: "0.1" is a string, not a number in (0, 1] (write numbers without '
+                           "quotes)"),
+    ("fractions", [0.1, 0.1], "budget.fractions[1]: 0.1 is listed twice"),
+    ("fractions", 0.1, "budget.fractions: 0.1 is a number, not a list (not empty), each item a number in (0, 1]"),
+    ("tie_se", -1, "budget.tie_se: -1 is below 0"),
+    ("score", "f1", 'budget.score: "f1" is not one of log_loss, accuracy'),
+    ("enabled", "yes", 'budget.enabled: "yes" is not true or false'),
+    ("fractoins", [0.1], "budget.fractoins: unknown parameter (did you mean fractions?)"),
+])
+def test_bad_budget_params_are_refused(project, key, value, expected):
+    params = default_params()
+    params["budget"][key] = value
+    make_project(project, params)
+    line = fails(project, "budget")
+    assert line == f"error: params.yaml: {expected}"
+
+
+@pytest.mark.hostile("params")
+def test_an_empty_trusted_path_is_refused(tmp_path):
+    params = default_params()
+    params["ingest"]["trusted_path"] = ""
+    project = make_project(tmp_path / "p", params)
+    line = fails(project, "ingest")
+    assert line == 'error: params.yaml: ingest.trusted_path: "" is empty; allowed: null or a non-empty string'
+
+
+# -- ingest: the trusted split ----------------------------------------------------------------------------
+
+CLASSES = ["cat", "dog", "eel"]
+
+
+def source_npz(path) -> None:
+    """A data set of 12 grey 8x8 images per class, with named classes."""
+    labels = np.repeat(np.arange(3), 12)
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    np.savez(path, images=images, labels=labels, classes=np.array(CLASSES))
+
+
+def trusted_folder(root, counts: dict[str, int], *, shape=(8, 8), mode="L"):
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            grey = 30 * i + 5
+            Image.new(mode, shape[::-1], grey if mode == "L" else (grey, grey, grey)).save(root / name / f"{i}.png")
+    return root
+
+
+def ingest_with(tmp_path, trusted, *, degrade=False, **ingest):
+    source_npz(tmp_path / "set.npz")
+    params = default_params()
+    params["ingest"].update(source="npz", path=str(tmp_path / "set.npz"), trusted_path=str(trusted), **ingest)
+    params["degrade"].update(enabled=degrade, perturbations=[{"kind": "symmetric_noise", "fraction": 0.5}])
+    if not degrade:
+        params["variants"] = ["baseline", "pruned"]  # oracle needs degrade
+    project = make_project(tmp_path / "project", params)
+    return project, files_under(project), run_stage(project, "ingest")
+
+
+@pytest.mark.hostile("ingest")
+def test_a_trusted_folder_is_ingested_as_its_own_split_by_class_name_and_never_degraded(tmp_path):
+    trusted = trusted_folder(tmp_path / "book", {"eel": 2, "cat": 3})  # sorted: cat, eel; the data set: cat, dog, eel
+    (trusted / "cat" / "broken.png").write_bytes(b"not a png")
+    project, _, done = ingest_with(tmp_path, trusted, degrade=True, max_reject_fraction=0.5)
+    assert done.returncode == 0, done.stderr
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    rows = manifest[manifest["split"] == "trusted"]
+    assert dict(zip(rows["id"], rows["label"])) == {"trusted/cat/0.png": 0, "trusted/cat/1.png": 0,
+                                                     "trusted/cat/2.png": 0, "trusted/eel/0.png": 2,
+                                                     "trusted/eel/1.png": 2}
+    assert pd.read_csv(project / "data/ingest/rejected.csv")["path"].tolist() == [str(trusted / "cat" / "broken.png")]
+    assert json.loads((project / "metrics/ingest.json").read_text())["split"]["trusted"] == 5
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    degraded = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id")
+    assert (degraded.loc[rows["id"], "label"].to_numpy() == rows["label"].to_numpy()).all()
+    assert (degraded.loc[rows["id"], "split"] == "trusted").all()
+
+
+@pytest.mark.hostile("ingest")
+def test_a_missing_trusted_path_is_named(tmp_path):
+    project, before, done = ingest_with(tmp_path, tmp_path / "nowhere")
+    assert_error_line(done, f"ingest.trusted_path: {tmp_path / 'nowhere'} does not exist; give a folder "
+                            "root/<class>/<image files> or an .npz")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_trusted_class_the_data_set_lacks_is_refused(tmp_path):
+    project, before, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 2, "owl": 2}))
+    assert_error_line(done, "ingest.trusted_path: class 'owl' of", "is not a class of the data set (cat, dog, eel)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_colour_trusted_images_for_a_grey_data_set_are_refused(tmp_path):
+    project, before, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 2}, mode="RGB"))
+    assert_error_line(done, "ingest.trusted_path: the trusted images are colour but the data set is single-channel")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_trusted_images_of_another_size_need_ingest_size(tmp_path):
+    project, before, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 2}, shape=(10, 10)))
+    assert_error_line(done, "ingest.trusted_path: the trusted images are 10x10, the data set's 8x8; set ingest.size")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_with_splits_is_refused(tmp_path):
+    path = tmp_path / "book.npz"
+    np.savez(path, train_images=np.zeros((2, 8, 8), np.uint8), train_labels=np.array([0, 1]),
+             val_images=np.zeros((1, 8, 8), np.uint8), val_labels=np.array([1]))
+    project, before, done = ingest_with(tmp_path, path)
+    assert_error_line(done, f"ingest.trusted_path: {path} has splits (train, val); the trusted set is one split")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_labels_by_index_into_the_data_sets_classes(tmp_path):
+    path = tmp_path / "book.npz"
+    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([2, 2]))  # no class 0 or 1: no gap refused
+    project, _, done = ingest_with(tmp_path, path)
+    assert done.returncode == 0, done.stderr
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    assert manifest.loc[manifest["split"] == "trusted", "label"].tolist() == [2, 2]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_trusted_folder_with_mixed_layouts_names_the_trusted_parameter(tmp_path):
+    trusted = trusted_folder(tmp_path / "book", {"cat": 1, "train/cat": 1})
+    project, before, done = ingest_with(tmp_path, trusted)
+    line = assert_error_line(done, f"ingest.trusted_path: {trusted} mixes split folders (train) with class folders "
+                                   "(cat)")
+    assert "ingest.path" not in line
+    assert_nothing_left(project, before)
