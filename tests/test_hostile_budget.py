@@ -51,7 +51,7 @@ def test_a_train_image_without_an_embedding_names_it_and_the_represent_stage(pro
     (project / "data/represent/ids.json").write_text(json.dumps([ids[i] for i in keep]))
     line = fails(project, "budget")
     assert line == ("error: data/represent/ids.json: 1 image(s) have no embedding, first 'train-0005'; rerun the "
-                    "represent stage on this imageset")
+                    "represent stage (dvc repro represent)")
 
 
 @pytest.mark.hostile("intermediates")
