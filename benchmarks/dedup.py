@@ -351,7 +351,8 @@ def _markdown(r: dict) -> str:
         f"least {r.get('min_correlation', MIN_CORRELATION)}, the",
         f"same test between each image's mirror (flip: {r.get('flip')}) or centre crop (crop: {r.get('crop')} of each "
         "side) and the other images; connected components. Before: without mirrors and crops (the method until",
-        "now); pHash only: no thumbnail check. CleanVision 0.3.7: exact | near duplicate flags.",
+        "now); pHash only: no thumbnail check (mirrors and crops included). CleanVision 0.3.7: exact | near",
+        "duplicate flags.",
         "",
         "| copies | winnow F1 (P / R) | before | winnow pHash only | CleanVision F1, default n_jobs | "
         "CleanVision F1, n_jobs=1 |",
@@ -367,15 +368,20 @@ def _markdown(r: dict) -> str:
                 f"{cv['f1']:.4f} ({cv['images_per_s']:.0f} img/s) | {cv1['f1']:.4f} ({cv1['images_per_s']:.0f} img/s) |"
             )
     lines += ["", "004 Table III at [0.8, 1.2]: CleanVision 0.4579, fastdup 0.6466, 004's method 0.7928.", ""]
+    if "protocol_cpu_seconds" in r:
+        lines += [f"winnow's default grouping of one setting took {r['f1_flip_crop']['cpu_seconds']} CPU s (mirror and "
+                  f"crop hashes and thumbnails included); the whole protocol {r['protocol_cpu_seconds']} CPU s in its "
+                  "own process (CleanVision's worker processes apart), on cores shared with other jobs.", ""]
     if r.get("embedding"):
         lines += _embedding_markdown(r)
     if "mnist5k" in r:
         m = r["mnist5k"]
         lines += ["MNIST-5k, the default pipeline's data (degrade as params.yaml: 5% jittered copies; F1 over train "
-                  "images):", f"before {m['before']['f1']:.4f} (fp {m['before']['fp']}), with the defaults "
-                  f"{m['default']['f1']:.4f} (fp {m['default']['fp']}); the default judge embedding "
-                  f"({m['judge_cpu_seconds']} CPU s), F1 by cosine radius: "
-                  + "; ".join(f"{k}: {v}" for k, v in m["judge"].items()), ""]
+                  f"images): before {m['before']['f1']:.4f} (fp {m['before']['fp']}), with the defaults "
+                  f"{m['default']['f1']:.4f} (fp {m['default']['fp']}). Its default judge embedding "
+                  f"({m['judge_cpu_seconds']} CPU s): alone {_best(m['judge'], 'alone')}, confirmed "
+                  f"{_best(m['judge'], 'confirmed')}, + defaults {_best(m['judge'], 'defaults_plus_confirmed')}; "
+                  f"copies' distance quartiles {m['judge']['copy_distance_quartiles']}.", ""]
     if "radius_sweep" in r:
         lines += ["winnow F1 by radius (the default is where the jittered settings peak together):", ""]
         lines += [f"- {s}: " + ", ".join(f"{k}: {v}" for k, v in sweep.items()) for s, sweep in r["radius_sweep"].items()]
@@ -412,14 +418,17 @@ def _embedding_markdown(r: dict) -> list[str]:
     ]
     for setting, by_source in r["embedding"].items():
         for source, scores in by_source.items():
-            radii = {k: v for k, v in scores.items() if k != "copy_distance_quartiles"}
-            cells = []
-            for how in ("alone", "confirmed", "defaults_plus_confirmed"):
-                best = max(radii, key=lambda k: radii[k][how])
-                cells.append(f"{radii[best][how]:.4f} ({best})")
+            cells = [_best(scores, how) for how in ("alone", "confirmed", "defaults_plus_confirmed")]
             lines.append(f"| {setting} | {source} | {' | '.join(cells)} | {r[f'f1_{setting}']['f1']:.4f} | "
                          f"{scores['copy_distance_quartiles']} |")
     return lines + [""]
+
+
+def _best(scores: dict, how: str) -> str:
+    """The best F1 of ``how`` over the radii of one :func:`embedding_scores`, with its radius."""
+    radii = {k: v for k, v in scores.items() if k != "copy_distance_quartiles"}
+    best = max(radii, key=lambda k: radii[k][how])
+    return f"{radii[best][how]:.4f} ({best})"
 
 
 def main() -> None:

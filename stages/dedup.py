@@ -20,6 +20,7 @@ def main() -> None:
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     settings = {"radius": p.get("radius"), "min_correlation": p.get("min_correlation"), "flip": p.get("flip", False),
                 "crop": p.get("crop"), "embedding_radius": p.get("embedding_radius"),
+                "embedding_confirm": p.get("embedding_confirm", True),
                 "keep": p.get("keep", "best_quality"), "drop_leaks": p.get("drop_leaks", True)}
     embedding = None
     if settings["embedding_radius"] is not None:

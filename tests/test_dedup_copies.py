@@ -91,11 +91,16 @@ def test_embedding_neighbours_within_the_radius_join_with_their_own_reason():
     embedding = np.eye(4, 8, dtype=np.float32)
     embedding[1] = embedding[0] + [0, 0.1, 0, 0, 0, 0, 0, 0]  # cosine distance 0.005 from image 0
     embedding[3] = embedding[2] + [0, 0, 0, 0.2, 0, 0, 0, 0]  # 0.019 from image 2
-    table = dedup(images, min_correlation=None, embedding=embedding, embedding_radius=0.01)
+    table = dedup(images, embedding=embedding, embedding_radius=0.01, embedding_confirm=False)
     assert table["reason"].tolist() == ["kept", "embedding_duplicate", "unique", "unique"]
     # confirmed by the thumbnails, as pHash candidates are: these images differ, so no pair stands
     confirmed = dedup(images, embedding=embedding, embedding_radius=0.01)
     assert confirmed["reason"].tolist() == ["unique"] * 4
+    brighter = perturb.jitter(images[:1], brightness=np.array([1.2]), contrast=np.array([1.0]),
+                              saturation=np.array([1.0]))
+    confirmed_copy = dedup(np.concatenate([images[:1], brighter, images[2:]]), embedding=embedding,
+                           embedding_radius=0.01, radius=None)  # no pHash search: the embedding finds the copy
+    assert confirmed_copy["reason"].tolist() == ["kept", "embedding_duplicate", "unique", "unique"]
 
 
 def test_an_embedding_that_does_not_match_the_images_is_refused():
@@ -134,6 +139,7 @@ def test_block_search_equals_brute_force(monkeypatch, k):
 
 @pytest.mark.parametrize("key, value, expected", [
     ("flip", "yes", 'dedup.flip: "yes" is not true or false'),
+    ("embedding_confirm", None, "dedup.embedding_confirm: null is not true or false"),
     ("crop", 0.5, "dedup.crop: 0.5 is not below 0.5"),
     ("crop", 0, "dedup.crop: 0 is not above 0"),
     ("embedding_radius", -0.01, "dedup.embedding_radius: -0.01 is below 0"),

@@ -58,18 +58,20 @@ def duplicate_groups(
 def duplicate_links(
     *, digests: np.ndarray, phashes: np.ndarray, radius: int | None, looks: Looks | None = None,
     min_correlation: float | None = None, variants: np.ndarray | None = None,
-    embedding: np.ndarray | None = None, embedding_radius: float | None = None,
+    embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
 ) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
     Args:
         digests: ``(N,)`` pixel digests; phashes: uint64 ``(N,)``.
         radius: pHash radius of near and flip/crop duplicates; None: exact (and embedding) only.
-        looks: the images' thumbnails, which confirm every pHash or embedding candidate at
-            ``min_correlation``; None: the candidates are taken as they are.
+        looks: the images' thumbnails, which confirm every pHash candidate, and every embedding
+            candidate when ``embedding_confirm``, at ``min_correlation``; None: candidates taken as they are.
         variants: uint64 ``(V, N)`` pHashes of mirrors and crops (:func:`winnow.copies.variant_hashes`);
             None or ``V = 0``: no flip/crop search.
         embedding: float ``(N, D)``, searched within cosine distance ``embedding_radius`` (None: off).
+        embedding_confirm: False takes the embedding's pairs unchecked. The thumbnails rescue a weak
+            embedding (a supervised judge) but drop most cropped copies that a self-supervised one finds.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     features = None if looks is None else looks.whole
@@ -80,7 +82,8 @@ def duplicate_links(
             links["flip_crop_duplicate"] = flip_crop_pairs(phashes, variants, radius=radius, looks=looks,
                                                            min_correlation=min_correlation)
     if embedding_radius is not None:
-        links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius, looks=looks,
+        links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
+                                                       looks=looks if embedding_confirm else None,
                                                        min_correlation=min_correlation)
     return links
 
@@ -176,14 +179,15 @@ def dedup_table(
     variants: np.ndarray | None = None,
     embedding: np.ndarray | None = None,
     embedding_radius: float | None = None,
+    embedding_confirm: bool = True,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, looks, min_correlation, variants, embedding, embedding_radius: see :func:`duplicate_links`;
-            their rows follow ``manifest``.
+        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm: see
+            :func:`duplicate_links`; their rows follow ``manifest``.
         keep, drop_leaks: see :func:`choose_kept`.
 
     Returns:
@@ -195,7 +199,7 @@ def dedup_table(
                           f"{'no' if embedding is None else len(embedding)} embeddings (rerun the represent stage)")
     links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
-                            embedding_radius=embedding_radius)
+                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
     groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
@@ -218,7 +222,7 @@ def dedup_table(
 def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFrame, *, radius: int | None,
                  keep: str = "best_quality", drop_leaks: bool = True, min_correlation: float | None = None,
                  flip: bool = False, crop: float | None = None, embedding: np.ndarray | None = None,
-                 embedding_radius: float | None = None) -> pd.DataFrame:
+                 embedding_radius: float | None = None, embedding_confirm: bool = True) -> pd.DataFrame:
     """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
     following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
     the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) when
@@ -227,7 +231,7 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
     variants = variant_hashes(images, flip=flip, crop=crop) if radius is not None else None
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
-                       embedding_radius=embedding_radius)
+                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:

@@ -294,6 +294,7 @@ SCHEMA = Section({
         "flip": Bool(),  # also compare each image's mirror
         "crop": Num(0, 0.5, low_open=True, high_open=True, null=True),  # share cut from each side; null = off
         "embedding_radius": Num(0, 2, null=True),  # cosine distance between represent embeddings; null = off
+        "embedding_confirm": Bool(),  # embedding pairs must pass the thumbnail check too
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
     }),
