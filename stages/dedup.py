@@ -1,6 +1,7 @@
-"""dedup: exact and near-duplicate groups of data/degrade (pixel digest, pHash from data/score), one
-train image kept per group, label conflicts flagged and cross-split leaks counted by kind (train copies
-of val or test images, val copies of test images). Writes data/dedup/groups.parquet and
+"""dedup: duplicate groups of data/degrade (pixel digest, pHash from data/score, mirrored and cropped
+copies, and data/represent's embedding when dedup.embedding_radius is set), one train image kept per
+group, label conflicts flagged and cross-split leaks counted by kind (train copies of val or test
+images, val copies of test images). Writes data/dedup/groups.parquet and
 metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
 from winnow.dedup import dedup_images, dedup_metrics
@@ -9,7 +10,7 @@ from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, write_json, write_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
-TRUTH_IN = "data/degrade/perturbations.parquet"
+TRUTH_IN, REPRESENTATION = "data/degrade/perturbations.parquet", "data/represent"
 
 
 def main() -> None:
@@ -17,16 +18,22 @@ def main() -> None:
     imageset = read_imageset(IMAGESET)
     scores = read_table(SCORES, written_by="score", columns=("id", "phash", *QUALITY_ISSUES))
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    min_correlation, drop_leaks = p.get("min_correlation"), p.get("drop_leaks", True)
-    table = dedup_images(imageset.manifest, imageset.images, scores, radius=p.get("radius"),
-                         keep=p.get("keep", "best_quality"), drop_leaks=drop_leaks, min_correlation=min_correlation)
+    settings = {"radius": p.get("radius"), "min_correlation": p.get("min_correlation"), "flip": p.get("flip", False),
+                "crop": p.get("crop"), "embedding_radius": p.get("embedding_radius"),
+                "embedding_confirm": p.get("embedding_confirm", True),
+                "keep": p.get("keep", "best_quality"), "drop_leaks": p.get("drop_leaks", True)}
+    embedding = None
+    if settings["embedding_radius"] is not None:
+        from winnow.represent import read_representation  # torch and the encoders, only when asked for
+
+        embedding = read_representation(REPRESENTATION, imageset.manifest["id"].to_numpy())
+    table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings)
     metrics = dedup_metrics(table, perturbations=perturbations)
     write_table(OUT, table)
-    write_json("metrics/dedup.json", {"radius": p.get("radius"), "min_correlation": min_correlation,
-                                      "keep": p.get("keep", "best_quality"), "drop_leaks": drop_leaks} | metrics)
+    write_json("metrics/dedup.json", settings | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
           f"{metrics['conflicts']} label conflicts")
-    for line in leak_lines(metrics["leaks"], drop_leaks=drop_leaks,
+    for line in leak_lines(metrics["leaks"], drop_leaks=settings["drop_leaks"],
                            test_images=int((imageset.manifest["split"] == "test").sum())):
         print(line)
 

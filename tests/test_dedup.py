@@ -163,7 +163,7 @@ def test_missing_scores_fail_with_one_line():
 
 
 def test_correlation_check_separates_jittered_copies_from_look_alikes():
-    from winnow.dedup import duplicate_groups, thumbnail_features
+    from winnow.thumbnails import thumbnail_features
     from winnow.perturb import jitter
 
     rng = np.random.default_rng(0)
@@ -180,7 +180,7 @@ def test_correlation_check_separates_jittered_copies_from_look_alikes():
 
 
 def test_flat_images_have_zero_features():
-    from winnow.dedup import thumbnail_features
+    from winnow.thumbnails import thumbnail_features
 
     flat = np.full((2, 8, 8, 1), 7, dtype=np.uint8)
     assert not thumbnail_features(flat).any()

@@ -1,9 +1,10 @@
-"""Exact and near-duplicate groups, one image kept per group, label conflicts and split leakage.
+"""Duplicate groups, one image kept per group, label conflicts and split leakage.
 
-Two images are duplicates when their pixel digests are equal (exact) or their 64-bit perceptual
-hashes are at most ``radius`` bits apart (near); a group is a connected component of that relation
-(single linkage, as 004 section IV.B.2 found best). Components are found with the multi-index search
-of :mod:`winnow.hamming_index`, never by comparing all pairs.
+Two images are duplicates when :mod:`winnow.copies` links them: equal pixel digests (exact), pHashes
+within ``radius`` bits whose thumbnails correlate (near), the same between one image's mirror or
+centre crop and the other (flip/crop), or represent embeddings within a cosine radius (embedding). A
+group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
+found by searches that never compare all pairs of hashes.
 
 Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
@@ -13,6 +14,9 @@ one train image by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.
+
+A removed image's reason is the strongest kind of link that joins it to the kept image (exact, then
+near, flip/crop, embedding: the first kind whose links alone already put both in one group).
 
 A group whose members carry more than one label is a label conflict: its images are flagged
 ``label_conflict`` so confident-learn treats them as suspects; the kept image's label is not trusted.
@@ -24,118 +28,86 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
+from winnow.copies import LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, near_pairs, variant_hashes
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
-from winnow.hamming_index import HASH_BITS, components, hamming_components, hamming_pairs
+from winnow.hamming_index import HASH_BITS, components
+from winnow.thumbnails import Looks
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
-# why a row is kept or removed; "exact"/"near" say how a removed image relates to the kept one
-REASONS = ("unique", "kept", "exact_duplicate", "near_duplicate", "leak", "eval_copy")
+# why a row is kept or removed; the LINKS say how a removed image relates to the kept one
+REASONS = ("unique", "kept", *LINKS, "leak", "eval_copy")
 
 
 def duplicate_groups(
     *, digests: np.ndarray, phashes: np.ndarray, radius: int | None,
     features: np.ndarray | None = None, min_correlation: float | None = None,
 ) -> np.ndarray:
-    """Connected components of "same digest" or "near duplicate".
-
-    Near duplicates are pairs whose pHashes are within ``radius`` bits and, when ``features`` are
-    given, whose thumbnails correlate at least ``min_correlation``. The pHash search finds candidates
-    cheaply; the correlation check keeps digits, icons and other sets of look-alike images, whose
-    hashes crowd together, from chaining into one giant group.
-
-    Args:
-        digests: ``(N,)`` pixel digests (any hashable dtype); equal digest = exact duplicate.
-        phashes: uint64 ``(N,)`` perceptual hashes.
-        radius: largest Hamming distance between near duplicates; None finds exact duplicates only.
-        features: float32 ``(N, D)`` from :func:`thumbnail_features`, or None for pHash alone.
-        min_correlation: required with ``features``.
+    """Connected components of "same digest" or "near duplicate" alone (:func:`winnow.copies.near_pairs`:
+    ``features`` are whole-image thumbnails, ``radius`` None finds exact duplicates only).
 
     Returns:
         int64 ``(N,)`` group numbers ``0..G-1`` in order of each group's first row.
     """
-    exact = pd.factorize(pd.Series(digests))[0]
-    order = np.argsort(exact, kind="stable")
-    same = exact[order][1:] == exact[order][:-1]
-    pairs = [np.stack([order[:-1][same], order[1:][same]], axis=1)]
+    pairs = [exact_pairs(digests)]
     if radius is not None:
-        phashes = np.asarray(phashes, dtype=np.uint64)
-        if features is None:
-            labels = hamming_components(phashes, radius=radius)
-            order = np.argsort(labels, kind="stable")
-            same = labels[order][1:] == labels[order][:-1]
-            pairs.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
-        else:
-            candidates = _image_pairs(phashes, radius=radius)
-            pairs.append(candidates[pair_correlation(features, candidates) >= min_correlation])
-    return components(len(exact), np.concatenate(pairs))
+        pairs.append(near_pairs(phashes, radius=radius, features=features, min_correlation=min_correlation))
+    return components(len(digests), np.concatenate(pairs))
 
 
-def thumbnail_features(images: np.ndarray, *, side: int = 16, batch_size: int = 4096) -> np.ndarray:
-    """Standardised grayscale thumbnails, for the correlation check of near duplicates.
-
-    Brightness, contrast and saturation changes are (up to clipping) affine maps of the grey levels,
-    so a jittered copy correlates with its source at nearly 1 while a different image does not.
+def duplicate_links(
+    *, digests: np.ndarray, phashes: np.ndarray, radius: int | None, looks: Looks | None = None,
+    min_correlation: float | None = None, variants: np.ndarray | None = None,
+    embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
+) -> dict[str, np.ndarray]:
+    """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
     Args:
-        images: uint8 ``(N, H, W, C)``.
-        side: the thumbnail is about ``side`` pixels on its shorter edge (block means of an integer factor).
+        digests: ``(N,)`` pixel digests; phashes: uint64 ``(N,)``.
+        radius: pHash radius of near and flip/crop duplicates; None: exact (and embedding) only.
+        looks: the images' thumbnails, which confirm every pHash candidate, and every embedding
+            candidate when ``embedding_confirm``, at ``min_correlation``; None: candidates taken as they are.
+        variants: uint64 ``(V, N)`` pHashes of mirrors and crops (:func:`winnow.copies.variant_hashes`);
+            None or ``V = 0``: no flip/crop search.
+        embedding: float ``(N, D)``, searched within cosine distance ``embedding_radius`` (None: off).
+        embedding_confirm: False takes the embedding's pairs unchecked. The thumbnails rescue a weak
+            embedding (a supervised judge) but drop most cropped copies that a self-supervised one finds.
+    """
+    links = {"exact_duplicate": exact_pairs(digests)}
+    features = None if looks is None else looks.whole
+    if radius is not None:
+        links["near_duplicate"] = near_pairs(phashes, radius=radius, features=features,
+                                             min_correlation=min_correlation)
+        if variants is not None and len(variants):
+            links["flip_crop_duplicate"] = flip_crop_pairs(phashes, variants, radius=radius, looks=looks,
+                                                           min_correlation=min_correlation)
+    if embedding_radius is not None:
+        links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
+                                                       looks=looks if embedding_confirm else None,
+                                                       min_correlation=min_correlation)
+    return links
+
+
+def linked_groups(n: int, links: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The groups of ``n`` images joined by ``links`` (:func:`duplicate_links`), and how strongly.
 
     Returns:
-        float32 ``(N, D)``, each row zero-mean with unit norm (all zeros for a flat image).
+        ``(groups, tiers, kinds)``: int64 ``(N,)`` connected components numbered by first row; int64
+        ``(K, N)`` components of the first ``k + 1`` of the ``K`` kinds present, in :data:`LINKS` order
+        (the last row is the same partition as ``groups``); and those kinds' names.
     """
-    n, h, w, c = images.shape
-    factor = max(1, min(h, w) // side)
-    th, tw = h // factor, w // factor
-    weights = np.array([0.2989, 0.587, 0.114], np.float32) if c == 3 else np.ones(1, np.float32)
-    out = np.empty((n, th * tw), np.float32)
-    for start in range(0, n, batch_size):
-        batch = np.asarray(images[start:start + batch_size, : th * factor, : tw * factor], dtype=np.float32)
-        gray = batch @ weights
-        thumbs = gray.reshape(len(batch), th, factor, tw, factor).mean(axis=(2, 4)).reshape(len(batch), -1)
-        thumbs -= thumbs.mean(axis=1, keepdims=True)
-        norms = np.linalg.norm(thumbs, axis=1, keepdims=True)
-        out[start:start + batch_size] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
-    return out
-
-
-def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, block: int = 1 << 20) -> np.ndarray:
-    """float32 ``(P,)`` correlation of the two rows of ``features`` named by each of ``pairs`` ``(P, 2)``."""
-    out = np.empty(len(pairs), np.float32)
-    for start in range(0, len(pairs), block):
-        chunk = pairs[start:start + block]
-        out[start:start + block] = np.einsum("ij,ij->i", features[chunk[:, 0]], features[chunk[:, 1]])
-    return out
-
-
-def _image_pairs(phashes: np.ndarray, *, radius: int) -> np.ndarray:
-    """int64 ``(P, 2)`` every pair of images whose hashes are within ``radius``, equal hashes included.
-
-    The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
-    images carrying them.
-    """
-    unique, inverse = np.unique(phashes, return_inverse=True)
-    inverse = inverse.ravel()
-    counts = np.bincount(inverse, minlength=len(unique))
-    members = np.argsort(inverse, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    repeated = np.flatnonzero(counts > 1)
-    hash_pairs = np.concatenate([hamming_pairs(unique, radius=radius), np.stack([repeated, repeated], axis=1)])
-    a, b = hash_pairs[:, 0], hash_pairs[:, 1]
-    sizes = counts[a] * counts[b]
-    which = np.repeat(np.arange(len(hash_pairs)), sizes)
-    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    left = members[starts[a][which] + within // counts[b][which]]
-    right = members[starts[b][which] + within % counts[b][which]]
-    keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
-    return np.stack([left[keep], right[keep]], axis=1)
+    kinds = [kind for kind in LINKS if kind in links]
+    tiers = np.stack([components(n, np.concatenate([links[kind] for kind in kinds[:k + 1]]))
+                      for k in range(len(kinds))]) if n else np.zeros((len(kinds), 0), np.int64)
+    return tiers[-1], tiers, kinds
 
 
 def choose_kept(
     *,
     groups: np.ndarray,
     splits: np.ndarray,
-    digests: np.ndarray,
+    tiers: np.ndarray,
+    kinds: list[str],
     quality: np.ndarray | None,
     keep: str,
     drop_leaks: bool,
@@ -143,9 +115,9 @@ def choose_kept(
     """Which images stay, and why.
 
     Args:
-        groups: int64 ``(N,)`` from :func:`duplicate_groups`.
+        groups: int64 ``(N,)`` from :func:`linked_groups`.
         splits: str ``(N,)``, each train/val/test.
-        digests: ``(N,)`` pixel digests, to tell an exact from a near duplicate of the kept image.
+        tiers, kinds: from :func:`linked_groups`, to tell how a removed image is linked to the kept one.
         quality: float ``(N,)`` higher = better, required by ``keep="best_quality"``.
         keep: one of :data:`KEEP_POLICIES`.
         drop_leaks: remove train members of groups that hold a val/test image.
@@ -170,13 +142,19 @@ def choose_kept(
     winner[order[first_of_group]] = True
     winner &= is_train & ~leaky
     kept = ~is_train | winner
-    kept_digest = pd.Series(np.asarray(digests)[winner], index=groups[winner])
-    same_as_kept = kept_digest.reindex(groups).to_numpy() == np.asarray(digests)
-    reason = np.select(
-        [size == 1, ~is_train, winner, leaky, same_as_kept],
-        ["unique", "eval_copy", "kept", "leak", "exact_duplicate"],
-        default="near_duplicate",
-    ).astype(object)
+    # the first tier in which an image already shares a component with its group's kept image
+    kept_row = np.full(n_groups, -1)
+    kept_row[groups[winner]] = np.flatnonzero(winner)
+    kept_row = kept_row[groups]
+    link = np.full(n, "", dtype=object)
+    open_rows = kept_row >= 0
+    for kind, tier in zip(kinds, tiers):
+        joined = open_rows & (tier == tier[np.maximum(kept_row, 0)])
+        link[joined] = kind
+        open_rows &= ~joined
+    reason = np.select([size == 1, ~is_train, winner, leaky], ["unique", "eval_copy", "kept", "leak"],
+                       default="").astype(object)
+    reason[reason == ""] = link[reason == ""]
     return kept, reason
 
 
@@ -196,26 +174,36 @@ def dedup_table(
     radius: int | None,
     keep: str = "best_quality",
     drop_leaks: bool = True,
-    features: np.ndarray | None = None,
+    looks: Looks | None = None,
     min_correlation: float | None = None,
+    variants: np.ndarray | None = None,
+    embedding: np.ndarray | None = None,
+    embedding_radius: float | None = None,
+    embedding_confirm: bool = True,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, features, min_correlation: see :func:`duplicate_groups`; ``features`` rows follow ``manifest``.
+        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm: see
+            :func:`duplicate_links`; their rows follow ``manifest``.
         keep, drop_leaks: see :func:`choose_kept`.
 
     Returns:
         DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
     """
     merged = _validated(manifest, scores, radius=radius, keep=keep, min_correlation=min_correlation)
-    groups = duplicate_groups(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
-                              features=features, min_correlation=min_correlation)
+    if embedding_radius is not None and (embedding is None or len(embedding) != len(merged)):
+        raise WinnowError(f"dedup.embedding_radius: {len(merged)} images but "
+                          f"{'no' if embedding is None else len(embedding)} embeddings (rerun the represent stage)")
+    links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
+                            looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
+                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
+    groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
-        groups=groups, splits=merged["split"].to_numpy(), digests=merged["digest"].to_numpy(),
+        groups=groups, splits=merged["split"].to_numpy(), tiers=tiers, kinds=kinds,
         quality=quality, keep=keep, drop_leaks=drop_leaks,
     )
     labels = merged["label"].to_numpy(dtype=np.int64)
@@ -232,13 +220,18 @@ def dedup_table(
 
 
 def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFrame, *, radius: int | None,
-                 keep: str = "best_quality", drop_leaks: bool = True,
-                 min_correlation: float | None = None) -> pd.DataFrame:
-    """:func:`dedup_table` with the thumbnail features computed from ``images`` (uint8 ``(N, H, W, C)``,
-    rows following ``manifest``) when ``min_correlation`` asks for them."""
-    features = None if min_correlation is None else thumbnail_features(images)
-    return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, features=features,
-                       min_correlation=min_correlation)
+                 keep: str = "best_quality", drop_leaks: bool = True, min_correlation: float | None = None,
+                 flip: bool = False, crop: float | None = None, embedding: np.ndarray | None = None,
+                 embedding_radius: float | None = None, embedding_confirm: bool = True) -> pd.DataFrame:
+    """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
+    following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
+    the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) when
+    ``radius`` is set."""
+    looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop)
+    variants = variant_hashes(images, flip=flip, crop=crop) if radius is not None else None
+    return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
+                       min_correlation=min_correlation, variants=variants, embedding=embedding,
+                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
@@ -295,7 +288,7 @@ def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = N
         "images_in_groups": int(in_group.sum()),
         "largest_group": int(table["group_size"].max()) if len(table) else 0,
         "images_removed": int((~table["kept"]).sum()),
-        "removed": {r: int((reason == r).sum()) for r in ("exact_duplicate", "near_duplicate", "leak")},
+        "removed": {r: int((reason == r).sum()) for r in (*LINKS, "leak")},
         "conflicts": int(table.loc[conflict, "group"].nunique()),
         "conflict_images": int(conflict.sum()),
         "leaks": leaks_by_kind(table),

@@ -292,6 +292,10 @@ SCHEMA = Section({
     "dedup": Section({
         "radius": Num(0, 63, integer=True, null=True),  # Hamming distance between 64-bit pHashes
         "min_correlation": Num(-1, 1, null=True),
+        "flip": Bool(),  # also compare each image's mirror
+        "crop": Num(0, 0.5, low_open=True, high_open=True, null=True),  # share cut from each side; null = off
+        "embedding_radius": Num(0, 2, null=True),  # cosine distance between represent embeddings; null = off
+        "embedding_confirm": Bool(),  # embedding pairs must pass the thumbnail check too
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
     }),

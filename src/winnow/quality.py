@@ -211,7 +211,7 @@ def _sharpness(luma: np.ndarray, orig_h: np.ndarray, orig_w: np.ndarray) -> np.n
     smaller = np.stack([target_h, target_w], axis=1)[~at_stored_size]
     for h, w in np.unique(smaller, axis=0):  # one pass per distinct original size, not per image
         rows = np.flatnonzero(~at_stored_size & (target_h == h) & (target_w == w))
-        small = np.einsum("yh,nhw,xw->nyx", _area_matrix(height, h), luma[rows], _area_matrix(width, w))
+        small = np.einsum("yh,nhw,xw->nyx", area_matrix(height, h), luma[rows], area_matrix(width, w))
         out[rows] = _laplacian_ratio(small)
     return np.clip(out / _WHITE_NOISE_LAPLACIAN_RATIO, 0, 1)
 
@@ -234,9 +234,10 @@ def _laplacian_ratio(luma: np.ndarray) -> np.ndarray:
     return np.where(flat, _WHITE_NOISE_LAPLACIAN_RATIO, edges / np.where(flat, 1.0, contrast))
 
 
-def _area_matrix(in_size: int, out_size: int) -> np.ndarray:
-    """float32 ``(out_size, in_size)``: each output pixel the overlap-weighted mean of the input pixels it covers."""
-    edges = np.linspace(0, in_size, out_size + 1)
+def area_matrix(in_size: int, out_size: int, *, low: float = 0.0, high: float | None = None) -> np.ndarray:
+    """float32 ``(out_size, in_size)``: each output pixel the overlap-weighted mean of the input pixels it covers,
+    the output spanning input pixels ``[low, high)`` (default: all of them)."""
+    edges = np.linspace(low, in_size if high is None else high, out_size + 1)
     left, right = edges[:-1, None], edges[1:, None]
     pixel = np.arange(in_size)[None, :]
     overlap = np.clip(np.minimum(right, pixel + 1) - np.maximum(left, pixel), 0, None)

@@ -1,0 +1,129 @@
+"""Which pairs of images are copies of one another, by kind of evidence (:data:`LINKS`, strongest first).
+
+- ``exact_duplicate``: equal pixel digests;
+- ``near_duplicate``: 64-bit pHashes at most ``radius`` bits apart (the multi-index search of
+  :mod:`winnow.hamming_index`, never all pairs) whose grey thumbnails correlate at least
+  ``min_correlation``: a re-encoded or colour-jittered copy;
+- ``flip_crop_duplicate``: the same test between one image's mirror or centre crop and the other whole
+  image (:func:`variant_hashes`, :class:`winnow.thumbnails.Looks`): a mirrored or cropped copy;
+- ``embedding_duplicate``: represent embeddings within a cosine distance of each other
+  (:mod:`winnow.cosine_index`), confirmed by the thumbnails when a correlation is asked for.
+
+The pHash search finds candidates cheaply; the correlation check keeps digits, icons and other sets of
+look-alike images, whose hashes crowd together, from chaining into one giant group. Each function
+returns int64 ``(P, 2)`` row pairs; the groups are the connected components of all of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from winnow.cosine_index import cosine_pairs
+from winnow.hamming_index import hamming_components, hamming_pairs
+from winnow.quality import phash64
+from winnow.thumbnails import Looks, crop_pixels, pair_correlation
+
+LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")
+EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger groups still join through chains
+
+
+def exact_pairs(digests: np.ndarray) -> np.ndarray:
+    """Rows with equal ``(N,)`` pixel digests (any hashable dtype): consecutive members of each set."""
+    return _chain(pd.factorize(pd.Series(digests))[0])
+
+
+def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None = None,
+               min_correlation: float | None = None) -> np.ndarray:
+    """Near duplicates: uint64 ``(N,)`` pHashes within ``radius`` bits and, when ``features`` (float32
+    ``(N, D)`` whole-image thumbnails) are given, thumbnails correlating at least ``min_correlation``.
+    pHash alone returns enough pairs to join each component (consecutive members)."""
+    phashes = np.asarray(phashes, dtype=np.uint64)
+    if features is None:
+        return _chain(hamming_components(phashes, radius=radius))
+    candidates = image_pairs(phashes, radius=radius)
+    return candidates[pair_correlation(features, candidates) >= min_correlation]
+
+
+def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None) -> np.ndarray:
+    """uint64 ``(V, N)`` pHashes of each image's mirror (``flip``), centre crop (``crop``: the share of
+    height and width cut from each side, :func:`winnow.thumbnails.crop_pixels`) and mirrored crop (both
+    on); ``V`` is 0, 1 or 3.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, memory-mapped or not (hashed in batches).
+    """
+    height, width = images.shape[1:3]
+    cut_h, cut_w = crop_pixels(images.shape[1:], crop or 0.0)
+    views = [images[:, :, ::-1]] if flip else []
+    if crop:
+        cropped = images[:, cut_h:height - cut_h, cut_w:width - cut_w]
+        views += [cropped] + ([cropped[:, :, ::-1]] if flip else [])
+    return np.stack([phash64(view) for view in views]) if views else np.empty((0, len(images)), np.uint64)
+
+
+def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, looks: Looks | None = None,
+                    min_correlation: float | None = None) -> np.ndarray:
+    """Mirrored or cropped copies, ``i < j``, each pair once.
+
+    A pair is a candidate when the pHash of a view of one image (a row of ``variants``, from
+    :func:`variant_hashes`) is within ``radius`` bits of the other image's pHash (of uint64 ``(N,)``
+    ``phashes``), and a copy when, with ``looks``, a view's thumbnail correlates with the other whole
+    thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test.
+    """
+    n = len(phashes)
+    stacked = np.concatenate([np.asarray(phashes, dtype=np.uint64), variants.ravel()])
+    found = image_pairs(stacked, radius=radius)
+    whole, image = found < n, found % n
+    keep = (whole[:, 0] != whole[:, 1]) & (image[:, 0] != image[:, 1])  # a view against another whole image
+    candidates = _unique_pairs(image[keep], n)
+    if looks is None:
+        return candidates
+    return candidates[looks.correlation(candidates, whole=False) >= min_correlation]
+
+
+def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
+                    min_correlation: float | None = None, backend: str = "auto") -> np.ndarray:
+    """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
+    :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
+    ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``)."""
+    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=backend)
+    if looks is None:
+        return candidates
+    return candidates[looks.correlation(candidates, whole=True) >= min_correlation]
+
+
+def image_pairs(phashes: np.ndarray, *, radius: int) -> np.ndarray:
+    """int64 ``(P, 2)`` every pair of rows whose hashes are within ``radius``, equal hashes included.
+
+    The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
+    rows carrying them.
+    """
+    unique, inverse = np.unique(phashes, return_inverse=True)
+    inverse = inverse.ravel()
+    counts = np.bincount(inverse, minlength=len(unique))
+    members = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    repeated = np.flatnonzero(counts > 1)
+    hash_pairs = np.concatenate([hamming_pairs(unique, radius=radius), np.stack([repeated, repeated], axis=1)])
+    a, b = hash_pairs[:, 0], hash_pairs[:, 1]
+    sizes = counts[a] * counts[b]
+    which = np.repeat(np.arange(len(hash_pairs)), sizes)
+    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    left = members[starts[a][which] + within // counts[b][which]]
+    right = members[starts[b][which] + within % counts[b][which]]
+    keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
+    return np.stack([left[keep], right[keep]], axis=1)
+
+
+def _chain(labels: np.ndarray) -> np.ndarray:
+    """Consecutive members of each set of equal int ``(N,)`` ``labels``: enough pairs to join each set."""
+    order = np.argsort(labels, kind="stable")
+    same = labels[order][1:] == labels[order][:-1]
+    return np.stack([order[:-1][same], order[1:][same]], axis=1)
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """int ``(P, 2)`` ``pairs`` as sorted ``(min, max)`` rows, each once."""
+    keys = np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
+    return np.stack([keys // n, keys % n], axis=1)

@@ -1,0 +1,123 @@
+"""Grey thumbnails, for checking that two images are copies of one another.
+
+A thumbnail is the image's grey levels averaged over a grid of about ``side`` cells on its shorter edge
+(area averaging: each cell the mean of the pixels it covers, fractions of pixels weighted), then made
+zero-mean with unit norm. Brightness, contrast and saturation changes are (up to clipping) affine maps
+of the grey levels, so a colour-jittered copy correlates with its source at nearly 1 and a different
+image does not.
+
+A copy may also be mirrored or cropped. A thumbnail of the centre crop (``crop``: the share of height
+and width cut from each side) lands on the same grid as the whole image's, so a copy zoomed in by
+about that much correlates with its source's crop thumbnail; the grid is symmetric, so a mirrored
+image's thumbnail is the thumbnail with its columns reversed (:func:`mirrored`), at no extra cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from winnow.quality import area_matrix
+
+
+def thumbnail_grid(shape: tuple[int, ...], *, side: int = 16) -> tuple[int, int]:
+    """(rows, columns) of the thumbnail of an image of ``shape = (H, W, ...)``: an integer factor
+    ``min(H, W) // side`` (at least 1) fewer cells than pixels on each edge."""
+    height, width = shape[:2]
+    factor = max(1, min(height, width) // side)
+    return height // factor, width // factor
+
+
+def crop_pixels(shape: tuple[int, ...], fraction: float) -> tuple[int, int]:
+    """Pixels cut from each side of an image of ``shape = (H, W, ...)`` for a centre crop of ``fraction``:
+    rounded, at least one when ``fraction > 0``, and always leaving at least one pixel."""
+    if fraction <= 0:
+        return 0, 0
+    return tuple(min(max(1, round(fraction * size)), (size - 1) // 2) for size in shape[:2])
+
+
+def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0,
+                       batch_size: int = 4096) -> np.ndarray:
+    """Standardised grey thumbnails of the images, or of their centre crops.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, C in {1, 3}.
+        side: sets the grid, :func:`thumbnail_grid` of the whole image whatever ``crop``.
+        crop: share of height and width cut from each side first (:func:`crop_pixels`); 0 = none.
+
+    Returns:
+        float32 ``(N, rows * columns)``, each row zero-mean with unit norm (all zeros for a flat image).
+    """
+    n, height, width, channels = images.shape
+    rows, columns = thumbnail_grid(images.shape[1:], side=side)
+    cut_h, cut_w = crop_pixels(images.shape[1:], crop)
+    down = area_matrix(height, rows, low=cut_h, high=height - cut_h)
+    across = area_matrix(width, columns, low=cut_w, high=width - cut_w)
+    weights = np.array([0.2989, 0.587, 0.114], np.float32) if channels == 3 else np.ones(1, np.float32)
+    out = np.empty((n, rows * columns), np.float32)
+    for start in range(0, n, batch_size):
+        gray = np.asarray(images[start:start + batch_size], dtype=np.float32) @ weights
+        thumbs = (down @ gray @ across.T).reshape(len(gray), -1)
+        thumbs -= thumbs.mean(axis=1, keepdims=True)
+        norms = np.linalg.norm(thumbs, axis=1, keepdims=True)
+        out[start:start + batch_size] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
+    return out
+
+
+def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The thumbnails of the left-right mirrored images: ``features`` ``(N, rows * columns)`` with each
+    thumbnail's columns reversed (a view)."""
+    rows, columns = grid
+    return features.reshape(len(features), rows, columns)[:, :, ::-1].reshape(len(features), -1)
+
+
+def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarray | None = None,
+                     block: int = 1 << 20) -> np.ndarray:
+    """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
+    ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``."""
+    other = features if other is None else other
+    out = np.empty(len(pairs), np.float32)
+    for start in range(0, len(pairs), block):
+        chunk = pairs[start:start + block]
+        out[start:start + block] = np.einsum("ij,ij->i", features[chunk[:, 0]], other[chunk[:, 1]])
+    return out
+
+
+
+@dataclass(frozen=True)
+class Looks:
+    """Every image's thumbnail, whole and of its centre crop, on one grid, and which views count.
+
+    Attributes:
+        whole: float32 ``(N, D)`` from :func:`thumbnail_features`.
+        crop: float32 ``(N, D)`` of the centre crops, or None when crops are not compared.
+        grid: the thumbnails' (rows, columns).
+        flip: mirrored views are compared too.
+    """
+
+    whole: np.ndarray
+    crop: np.ndarray | None
+    grid: tuple[int, int]
+    flip: bool
+
+    @classmethod
+    def of(cls, images: np.ndarray, *, flip: bool = False, crop: float | None = None, side: int = 16) -> Looks:
+        """The looks of uint8 ``(N, H, W, C)`` images; ``crop``: see :func:`thumbnail_features` (None: off)."""
+        return cls(whole=thumbnail_features(images, side=side),
+                   crop=thumbnail_features(images, side=side, crop=crop) if crop else None,
+                   grid=thumbnail_grid(images.shape[1:], side=side), flip=flip)
+
+    def views(self) -> list[np.ndarray]:
+        """float32 ``(N, D)`` thumbnails of the mirrored images, the crops and the mirrored crops, those on."""
+        crops = [] if self.crop is None else [self.crop]
+        return [mirrored(t, self.grid) for t in [self.whole, *crops] if self.flip] + crops
+
+    def correlation(self, pairs: np.ndarray, *, whole: bool) -> np.ndarray:
+        """float32 ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, the best correlation of a view of
+        one image (:meth:`views`) with the whole other one, and of the two whole images when ``whole``."""
+        best = pair_correlation(self.whole, pairs) if whole else np.full(len(pairs), -np.inf, np.float32)
+        for view in self.views():
+            for ordered in (pairs, pairs[:, ::-1]):
+                best = np.maximum(best, pair_correlation(view, ordered, other=self.whole))
+        return best

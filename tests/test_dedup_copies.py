@@ -1,0 +1,153 @@
+"""dedup's mirrored, cropped and embedding duplicates (issue 18 item 2): what is grouped, with which
+reason, what is not, and the cosine search against brute force."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winnow import cosine_index, perturb
+from winnow.cosine_index import cosine_pairs
+from winnow.dedup import dedup_images, dedup_metrics
+from winnow.errors import WinnowError
+from winnow.imageset import pixel_digest
+from winnow.params import validate
+from winnow.quality import score_table
+from winnow.thumbnails import Looks, thumbnail_features
+
+from hostile_harness import default_params
+
+DEFAULTS = default_params()["dedup"]
+
+
+def smooth_images(n: int, seed: int = 0, cells: int = 5) -> np.ndarray:
+    """uint8 ``(n, 32, 32, 3)``: random colour grids of ``cells`` x ``cells`` blown up (bicubic), the low
+    frequencies of photographs."""
+    grid = np.random.default_rng(seed).integers(0, 256, (n, cells, cells, 3), dtype=np.uint8)
+    return perturb.resize(grid, (32, 32))
+
+
+def frames(images: np.ndarray, *, labels=None, splits=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = len(images)
+    manifest = pd.DataFrame({"id": [f"i{k}" for k in range(n)], "split": splits or ["train"] * n,
+                             "label": labels or [0] * n, "source": "t", "orig_h": 32, "orig_w": 32,
+                             "orig_mode": "RGB", "digest": pixel_digest(images)})
+    return manifest, score_table(images, manifest)
+
+
+def dedup(images: np.ndarray, *, labels=None, splits=None, **options) -> pd.DataFrame:
+    manifest, scores = frames(images, labels=labels, splits=splits)
+    settings = {k: DEFAULTS[k] for k in ("radius", "min_correlation", "flip", "crop")} | options
+    return dedup_images(manifest, np.ascontiguousarray(images), scores, keep="first", **settings)
+
+
+def cropped(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``(1, H, W, C)``: cut that many pixels from each side, resized back (Pillow bicubic)."""
+    height, width = image.shape[1:3]
+    return perturb.resize(image[:, top:height - bottom, left:width - right], (height, width))
+
+
+def test_a_mirrored_and_a_cropped_copy_join_their_sources_with_their_own_reason():
+    sources = smooth_images(4)
+    mirrored = perturb.jitter(sources[:1, :, ::-1], brightness=np.array([1.05]), contrast=np.array([1.0]),
+                              saturation=np.array([1.0]))
+    images = np.concatenate([sources, mirrored, cropped(sources[1:2], 2, 2, 2, 2)])
+    table = dedup(images)
+    assert table["group"].iloc[4] == table["group"].iloc[0] and table["group"].iloc[5] == table["group"].iloc[1]
+    assert table["reason"].tolist() == ["kept", "kept", "unique", "unique", "flip_crop_duplicate",
+                                        "flip_crop_duplicate"]
+    assert dedup_metrics(table)["removed"]["flip_crop_duplicate"] == 2
+    # the same images without the mirror and crop search: two pairs missed
+    assert set(dedup(images, flip=False, crop=None)["reason"]) == {"unique"}
+
+
+def test_a_look_alike_of_the_mirror_is_not_a_copy():
+    """Two images of one class that share the layout of one's mirror: the pHash search pairs them, the
+    thumbnails (correlation below the bar) keep them apart."""
+    base = smooth_images(1).astype(int)
+    detail = smooth_images(1, seed=1, cells=10).astype(int) - 128  # finer than the layout
+    other = np.clip(base[:, :, ::-1] + detail * 40 // 128, 0, 255)
+    images = np.concatenate([base, other]).astype(np.uint8)  # their pHashes: mirror 10 bits apart
+    assert dedup(images, radius=12)["reason"].tolist() == ["unique", "unique"]
+    assert dedup(images, radius=12, min_correlation=None)["reason"].tolist() == ["kept", "flip_crop_duplicate"]
+
+
+def test_the_strongest_link_to_the_kept_image_names_the_reason():
+    source = smooth_images(1)
+    images = np.concatenate([source, source, source[:, :, ::-1]])
+    assert dedup(images)["reason"].tolist() == ["kept", "exact_duplicate", "flip_crop_duplicate"]
+
+
+def test_a_mirrored_train_copy_of_a_test_image_is_a_leak():
+    source = smooth_images(2)
+    images = np.concatenate([source, source[:1, :, ::-1]])
+    table = dedup(images, splits=["test", "train", "train"], labels=[0, 1, 2])
+    assert table["reason"].tolist() == ["eval_copy", "unique", "leak"]
+    assert table["label_conflict"].tolist() == [True, False, True]
+    assert dedup_metrics(table)["leaks"]["train_copies_of_test"] == {"groups": 1, "images": 1, "test_images": 1}
+
+
+def test_embedding_neighbours_within_the_radius_join_with_their_own_reason():
+    images = smooth_images(4)
+    embedding = np.eye(4, 8, dtype=np.float32)
+    embedding[1] = embedding[0] + [0, 0.1, 0, 0, 0, 0, 0, 0]  # cosine distance 0.005 from image 0
+    embedding[3] = embedding[2] + [0, 0, 0, 0.2, 0, 0, 0, 0]  # 0.019 from image 2
+    table = dedup(images, embedding=embedding, embedding_radius=0.01, embedding_confirm=False)
+    assert table["reason"].tolist() == ["kept", "embedding_duplicate", "unique", "unique"]
+    # confirmed by the thumbnails, as pHash candidates are: these images differ, so no pair stands
+    confirmed = dedup(images, embedding=embedding, embedding_radius=0.01)
+    assert confirmed["reason"].tolist() == ["unique"] * 4
+    brighter = perturb.jitter(images[:1], brightness=np.array([1.2]), contrast=np.array([1.0]),
+                              saturation=np.array([1.0]))
+    confirmed_copy = dedup(np.concatenate([images[:1], brighter, images[2:]]), embedding=embedding,
+                           embedding_radius=0.01, radius=None)  # no pHash search: the embedding finds the copy
+    assert confirmed_copy["reason"].tolist() == ["kept", "embedding_duplicate", "unique", "unique"]
+
+
+def test_an_embedding_that_does_not_match_the_images_is_refused():
+    images = smooth_images(3)
+    with pytest.raises(WinnowError, match="dedup.embedding_radius: 3 images but 2 embeddings"):
+        dedup(images, embedding=np.ones((2, 4), np.float32), embedding_radius=0.1)
+
+
+def test_thumbnails_of_a_mirror_are_the_mirrored_thumbnails():
+    images = np.random.default_rng(1).integers(0, 256, (3, 30, 44, 3), dtype=np.uint8)  # no whole factor
+    looks = Looks.of(images, flip=True, crop=0.1)
+    np.testing.assert_allclose(looks.views()[0], thumbnail_features(np.ascontiguousarray(images[:, :, ::-1])),
+                               atol=1e-6)
+
+
+def brute_force_cosine_pairs(features: np.ndarray, *, radius: float, k: int) -> set[tuple[int, int]]:
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    distance = 1 - unit @ unit.T
+    np.fill_diagonal(distance, np.inf)
+    nearest = np.argsort(distance, axis=1)[:, :k]
+    return {(min(i, j), max(i, j)) for i in range(len(features)) for j in nearest[i] if distance[i, j] <= radius}
+
+
+@pytest.mark.parametrize("k", [3, 59])
+def test_block_search_equals_brute_force(monkeypatch, k):
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(12, 16))
+    features = (centres[rng.integers(0, 12, 60)] + 0.3 * rng.normal(size=(60, 16))).astype(np.float32)
+    monkeypatch.setattr(cosine_index, "_BLOCK_BYTES", 4 * 60 * 7)  # blocks of 7 rows: 9 blocks, the last short
+    found = cosine_pairs(features, radius=0.1, k=k, backend="numpy")
+    expected = brute_force_cosine_pairs(features, radius=0.1, k=k)
+    assert len(expected) > 20  # the radius joins many pairs, and leaves many out
+    assert {tuple(p) for p in found.tolist()} == expected
+    assert (found[:, 0] < found[:, 1]).all()
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("flip", "yes", 'dedup.flip: "yes" is not true or false'),
+    ("embedding_confirm", None, "dedup.embedding_confirm: null is not true or false"),
+    ("crop", 0.5, "dedup.crop: 0.5 is not below 0.5"),
+    ("crop", 0, "dedup.crop: 0 is not above 0"),
+    ("embedding_radius", -0.01, "dedup.embedding_radius: -0.01 is below 0"),
+    ("embedding_radius", 2.5, "dedup.embedding_radius: 2.5 is above 2"),
+])
+def test_bad_copy_settings_are_one_line(key, value, expected):
+    params = default_params()
+    params["dedup"][key] = value
+    with pytest.raises(WinnowError) as raised:
+        validate(params)
+    assert str(raised.value) == f"params.yaml: {expected}"

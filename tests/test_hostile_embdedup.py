@@ -1,0 +1,74 @@
+"""Hostile intermediates of dedup's embedding search (issue 18 item 2): with ``dedup.embedding_radius`` set,
+dedup reads data/represent; an embedding file that lacks an image, or no represent output at all, ends
+the real stage in one line naming the file and the stage to rerun, with nothing left behind."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import score_table
+from winnow.stage import write_json, write_table
+
+SPLITS = {"train": 4, "val": 1, "test": 1}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """data/degrade (two classes of random 8x8 images), its scores and a complete data/represent."""
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    params["dedup"]["embedding_radius"] = 0.05
+    root = make_project(tmp_path / "project", params)
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in SPLITS.items() for c in range(2) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **params["score"]))
+    write_representation(root, manifest["id"].tolist())
+    return root
+
+
+def write_representation(root: Path, ids: list[str]) -> None:
+    """data/represent as the represent stage writes it: one embedding per id."""
+    (root / "data/represent").mkdir(parents=True, exist_ok=True)
+    np.save(root / "data/represent/embeddings.npy", np.eye(len(ids), 16, dtype=np.float32))
+    write_json(root / "data/represent/ids.json", ids)
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_embedding_file_missing_a_train_image(project):
+    ids = pd.read_parquet(project / "data/degrade/manifest.parquet")["id"].tolist()
+    write_representation(project, [image_id for image_id in ids if image_id != "train-1-2"])
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "dedup"))
+    assert line == ("error: data/represent/ids.json: 1 image(s) have no embedding, first 'train-1-2'; rerun the "
+                    "represent stage on this imageset")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_embedding_asked_for_without_the_represent_stage(project):
+    for name in ("embeddings.npy", "ids.json"):
+        (project / "data/represent" / name).unlink()
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "dedup"))
+    assert line == "error: data/represent/embeddings.npy: missing; run the represent stage (dvc repro represent)"
+    assert_nothing_left(project, before)
+
+
+def test_dedup_runs_with_the_embedding_on(project):
+    """The same project, intact: the stage finishes and reports its settings (the cases above fail for
+    the file alone)."""
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = pd.read_json(project / "metrics/dedup.json", typ="series")
+    assert metrics["embedding_radius"] == 0.05 and metrics["images"] == 12
