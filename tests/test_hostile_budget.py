@@ -58,8 +58,8 @@ def test_a_train_image_without_an_embedding_names_it_and_the_represent_stage(pro
 def test_embeddings_and_ids_that_disagree_name_the_represent_stage(project):
     ids = json.loads((project / "data/represent/ids.json").read_text())
     (project / "data/represent/ids.json").write_text(json.dumps(ids[:-1]))
-    fails(project, "budget", "data/represent: embeddings.npy (2160, 2) and ids.json (2159 ids) do not agree",
-          "rerun the represent stage")
+    fails(project, "budget", "data/represent: embeddings.npy has 2160 rows for the 2159 ids of ids.json; the two do "
+          "not agree", "rerun the represent stage")
 
 
 @pytest.mark.hostile("intermediates")
