@@ -38,6 +38,28 @@ def default_params() -> dict:
 _DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
+def params_with(path: str, value) -> dict:
+    """The project's params with the value at the dotted ``path`` set (created if absent)."""
+    params = default_params()
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    section[last] = value
+    return params
+
+
+def params_without(path: str) -> dict:
+    """The project's params with the dotted ``path`` removed."""
+    params = default_params()
+    *parents, last = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    del section[last]
+    return params
+
+
 def make_project(root: Path, params: dict | None = None, *, text: str | None = None) -> Path:
     """A project folder at ``root`` whose params.yaml is ``params`` (default: the project's own), or the
     raw ``text`` when a case needs a malformed file."""

@@ -4,7 +4,8 @@ that names the parameter, and leave nothing behind (winnow.params)."""
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, params_with, run_stage,
+    run_winnow,
 )
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
@@ -12,17 +13,6 @@ SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confiden
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),
           ("evaluate", "baseline"), ("gan_synthesize",), ("balance",), ("compare",), ("report",)]
-
-
-def params_with(path: str, value) -> dict:
-    """The project's params with the value at the dotted ``path`` set."""
-    params = default_params()
-    *parents, last = path.split(".")
-    section = params
-    for key in parents:
-        section = section[key]
-    section[last] = value
-    return params
 
 
 def shipped_text(old: str, new: str) -> str:

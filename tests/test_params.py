@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hostile_harness import ROOT, default_params
+from hostile_harness import ROOT, default_params, params_with, params_without
 from winnow import thresholds
 from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
@@ -13,27 +13,6 @@ from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
             "pruned, budget, train, gan, balance, report, gate")
-
-
-def changed(path: str, value) -> dict:
-    """The project's params with the value at the dotted ``path`` set (created if absent)."""
-    params = default_params()
-    *parents, last = path.split(".")
-    section = params
-    for key in parents:
-        section = section[key]
-    section[last] = value
-    return params
-
-
-def without(path: str) -> dict:
-    params = default_params()
-    *parents, last = path.split(".")
-    section = params
-    for key in parents:
-        section = section[key]
-    del section[last]
-    return params
 
 
 def message(params) -> str:
@@ -129,7 +108,7 @@ def test_the_shipped_params_yaml_validates():
                                                 "a list of {kind: ..., <its options>} mappings"),
 ])
 def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
-    assert message(changed(path, value)) == f"params.yaml: {expected}"
+    assert message(params_with(path, value)) == f"params.yaml: {expected}"
 
 
 @pytest.mark.parametrize("path, expected", [
@@ -139,7 +118,7 @@ def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
                         "embedding_clean)"),
 ])
 def test_a_required_key_left_out_is_named(path, expected):
-    assert message(without(path)) == f"params.yaml: {expected}"
+    assert message(params_without(path)) == f"params.yaml: {expected}"
 
 
 def test_optional_sections_and_keys_may_be_left_out_or_null():
@@ -149,38 +128,38 @@ def test_optional_sections_and_keys_may_be_left_out_or_null():
     del params["train"]["epochs"], params["dedup"]["radius"], params["degrade"]["perturbations"]
     params["score"] = {}
     assert validate(params) is params
-    assert validate(changed("balance", None))["balance"] is None
+    assert validate(params_with("balance", None))["balance"] is None
 
 
 def test_rules_across_keys():
-    params = changed("ingest.val_fraction", 0.5)
+    params = params_with("ingest.val_fraction", 0.5)
     params["ingest"]["test_fraction"] = 0.5
     assert message(params) == ("params.yaml: ingest.val_fraction + ingest.test_fraction: 0.5 + 0.5 is not below 1 "
                                "(no train images left)")
-    assert message(changed("ingest.source", "imagefolder")) == (
+    assert message(params_with("ingest.source", "imagefolder")) == (
         "params.yaml: ingest.path: missing; source imagefolder reads its images from it")
-    assert message(changed("ingest.classes", ["a", "b"])) == (
+    assert message(params_with("ingest.classes", ["a", "b"])) == (
         "params.yaml: ingest.classes: only the npz source reads it (source is mnist5k); set it to null")
-    assert message(changed("ingest.download", True)) == (
+    assert message(params_with("ingest.download", True)) == (
         "params.yaml: ingest.download: only the cifar10 source downloads (source is mnist5k); set it to false")
-    params = changed("gan.weak_k", None)
+    params = params_with("gan.weak_k", None)
     assert message(params) == ("params.yaml: gan.weak_k: null, and so is weak_below; set one of them to choose the "
                                "weak classes")
-    assert message(changed("balance.policy.n", 6)) == (
+    assert message(params_with("balance.policy.n", 6)) == (
         "params.yaml: balance.policy.n: 6 is above 5, the number of ops to draw from")
-    assert message(changed("balance.policy", {"ops": ["flip"]})) == (
+    assert message(params_with("balance.policy", {"ops": ["flip"]})) == (
         "params.yaml: balance.policy.n: 2 is above 1, the number of ops to draw from")  # n's default is 2
 
 
 def test_variant_rules():
-    assert message(changed("variants", ["oracle", "pruned"])) == (
+    assert message(params_with("variants", ["oracle", "pruned"])) == (
         'params.yaml: variants: ["oracle", "pruned"] lacks baseline; gan-synthesize and balance start from its model '
         "(models/baseline.pt)")
-    assert message(changed("degrade.enabled", False)) == (
+    assert message(params_with("degrade.enabled", False)) == (
         "params.yaml: variants: oracle needs degrade.enabled: true (without degrade it is the baseline); "
         "remove oracle or enable degrade")
-    validate(changed("contracts.enforce_variants", ["pruned", "augmented"]))  # each trained variant has a contract
-    params = changed("contracts.enforce_variants", ["oracle"])
+    validate(params_with("contracts.enforce_variants", ["pruned", "augmented"]))  # each trained variant has a contract
+    params = params_with("contracts.enforce_variants", ["oracle"])
     params["variants"] = ["baseline", "pruned"]
     assert message(params) == ('params.yaml: contracts.enforce_variants[0]: oracle is not in variants '
                                '["baseline", "pruned"]')
