@@ -51,7 +51,7 @@ def test_dedup_embedding_file_missing_a_train_image(project):
     before = files_under(project)
     line = assert_error_line(run_stage(project, "dedup"))
     assert line == ("error: data/represent/ids.json: 1 image(s) have no embedding, first 'train-1-2'; rerun the "
-                    "represent stage on this imageset")
+                    "represent stage (dvc repro represent)")
     assert_nothing_left(project, before)
 
 
@@ -61,7 +61,7 @@ def test_dedup_embedding_asked_for_without_the_represent_stage(project):
         (project / "data/represent" / name).unlink()
     before = files_under(project)
     line = assert_error_line(run_stage(project, "dedup"))
-    assert line == "error: data/represent/embeddings.npy: missing; run the represent stage (dvc repro represent)"
+    assert line == "error: data/represent/embeddings.npy: missing; rerun the represent stage (dvc repro represent)"
     assert_nothing_left(project, before)
 
 

@@ -162,10 +162,13 @@ def test_a_variant_contract_without_its_rows_is_a_one_line_error(tmp_path):
 def test_variants_when_threshold_flagged_nothing(tmp_path):
     params = default_params()
     params["pruned"]["cleaners"] = ["threshold"]
+    params["budget"]["enabled"] = False
     project = make_project(tmp_path, params)
     manifest = write_images(project, copies={})
     write_table(project / "data/threshold/flags.parquet",
                 pd.DataFrame({"id": manifest["id"], **{s: False for s in SCORES}, "any": False}))
+    budgeted = run_stage(project, "budget")
+    assert budgeted.returncode == 0, budgeted.stderr
     done = run_stage(project, "variants")
     assert done.returncode == 0, done.stderr
     pruned = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
