@@ -102,7 +102,7 @@ def run_setting(data: ImageSet, setting: str, args, clean_acc: float, cv_config,
     started = time.time()
     pred_probs = cl.cross_val_pred_probs(train.images, noisy, val_images=val.images, val_labels=val.labels,
                                          config=cv_config, classes=data.classes, folds=args.folds,
-                                         repeats=args.repeats, seed=args.seed)
+                                         repeats=args.repeats, seed=args.seed).pred_probs
     entry = {"n_train": len(train), "seconds_cv": round(time.time() - started, 1),
              "cv_accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == noisy))}
     methods = {}

@@ -78,7 +78,7 @@ def judge(name: str, data, seed: int) -> dict:
 
     t0 = time.perf_counter()
     probs = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels, config=config,
-                                    classes=data.classes, folds=p["folds"], seed=seed)
+                                    classes=data.classes, folds=p["folds"], seed=seed).pred_probs
     is_issue, quality = cl.find_issues(given, probs, filter_by=p["filter_by"])
     issues = cl.decide(ids, given, probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
                        action=p["action"])

@@ -26,6 +26,7 @@ and the paired gate (:func:`winnow.gate.paired_rows` with this checkout's ``gate
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -34,12 +35,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from winnow.gate import GateSettings, paired_rows  # noqa: E402
+from winnow.paired import overdispersion  # noqa: E402
 from winnow.metrics import predictions_table, summarise  # noqa: E402
 
 # the tolerances of the gate before the paired test (params.yaml at 515db50), on the metrics files
@@ -67,17 +70,15 @@ class Runner:
 
     def run(self, train, val, *, seed: int, threads: int | None = None):
         """``(predictions, summary)`` of a model trained on ``train`` at ``seed``."""
-        import torch
-
         from winnow.training import fit, predict_proba
 
-        torch.set_num_threads(threads or self.threads)
+        # fit and predict_proba set torch's threads from the config (train.threads), so the count travels there
+        config = dataclasses.replace(self.config, threads=threads or self.threads)
         started = time.perf_counter()
-        trained = fit(train.images, train.labels, val.images, val.labels, config=self.config,
+        trained = fit(train.images, train.labels, val.images, val.labels, config=config,
                       num_classes=len(train.classes), seed=seed, progress=False)
         probabilities = predict_proba(trained, self.test.images)
         self.seconds.append(time.perf_counter() - started)
-        torch.set_num_threads(self.threads)
         labels = self.test.labels
         table = predictions_table(self.test.manifest["id"].to_numpy(), labels, probabilities, classes=train.classes)
         return table[["id", "label", "predicted"]], summarise(labels, probabilities.argmax(1), classes=train.classes)
@@ -102,12 +103,29 @@ def planted(train, *, klass: str, kind: str, level: float, seed: int):
 
 
 def compare(base, head, *, variant: str, settings: GateSettings) -> dict:
-    """Both gates on one variant: the old gate's regressed keys, the paired gate's table and regressed
-    rows, the head's summary, and how many test images changed sides (right at one revision only)."""
+    """The gates on one variant: the old gate's regressed keys; the paired gate's table and regressed rows
+    at the measured overdispersion (``settings``) and, as ``binomial``, at phi = 1 (plain McNemar); the
+    head's summary, and how many test images changed sides (right at one revision only)."""
     rows = paired_rows(base[0], head[0], variant=variant, settings=settings)
+    binomial = paired_rows(base[0], head[0], variant=variant,
+                           settings=dataclasses.replace(settings, overdispersion=1.0))
     right = [frame["predicted"].to_numpy() == frame["label"].to_numpy() for frame in (base[0], head[0])]
     return {"old": old_gate(base[1], head[1]), "new": rows[rows["verdict"] == "REGRESSED"]["class"].tolist(),
+            "binomial": binomial[binomial["verdict"] == "REGRESSED"]["class"].tolist(),
             "rows": rows, "head": head[1], "changed": int(np.sum(right[0] != right[1]))}
+
+
+def class_tables(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """Per class, the images right in ``first`` only (lost) and in ``second`` only (gained)."""
+    pairs = first.merge(second, on="id", suffixes=("_a", "_b"))
+    right_a = pairs["predicted_a"].to_numpy() == pairs["label_a"].to_numpy()
+    right_b = pairs["predicted_b"].to_numpy() == pairs["label_a"].to_numpy()
+    lost, gained = [], []
+    for klass in pairs["label_a"].unique():
+        mine = pairs["label_a"].to_numpy() == klass
+        lost.append(int(np.sum(right_a[mine] & ~right_b[mine])))
+        gained.append(int(np.sum(~right_a[mine] & right_b[mine])))
+    return lost, gained
 
 
 def main() -> None:
@@ -122,6 +140,8 @@ def main() -> None:
     parser.add_argument("--planted-classes", nargs="+", default=["2", "5"])
     parser.add_argument("--flip", nargs="+", type=float, default=[0.2, 0.4])
     parser.add_argument("--cut", type=float, default=0.2, help="share of the class's train images kept")
+    parser.add_argument("--calibration-seeds", nargs="+", type=int, default=[101, 102, 103, 104, 105],
+                        help="training seeds whose runs measure the overdispersion (never a no-op head's seed)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results")
     args = parser.parse_args()
@@ -139,6 +159,19 @@ def main() -> None:
     runner = Runner(config=config, threads=args.threads)
     data = {v: load_variant(v) for v in args.variants}
     bases = {v: runner.run(*data[v], seed=args.base_seed) for v in args.variants}
+    # phi from runs that differ only in their seed (seeds the no-op heads never use): every pair of them
+    calibration = {v: [bases[v]] + [runner.run(*data[v], seed=s) for s in args.calibration_seeds]
+                   for v in args.variants}
+    lost, gained = [], []
+    for runs in calibration.values():
+        for i in range(len(runs)):
+            for j in range(i + 1, len(runs)):
+                pair = class_tables(runs[i][0], runs[j][0])
+                lost += pair[0]
+                gained += pair[1]
+    phi = round(overdispersion(lost, gained), 2)
+    print(f"overdispersion from {len(args.calibration_seeds)} calibration seeds per variant: {phi}", flush=True)
+    settings = dataclasses.replace(settings, overdispersion=phi)
 
     heads = [{"seed": args.base_seed + i, "threads": args.threads} for i in range(1, args.seeds + 1)]
     heads.append({"seed": args.base_seed, "threads": args.other_threads})
@@ -148,6 +181,8 @@ def main() -> None:
                               settings=settings) for v in args.variants}
         no_op.append({**head, "old_alarm": any(r["old"] for r in results.values()),
                       "new_alarm": any(r["new"] for r in results.values()),
+                      "binomial_alarm": any(r["binomial"] for r in results.values()),
+                      "binomial_regressed": {v: r["binomial"] for v, r in results.items() if r["binomial"]},
                       "old_regressed": {v: r["old"] for v, r in results.items() if r["old"]},
                       "new_regressed": {v: r["new"] for v, r in results.items() if r["new"]},
                       "accuracy_change": {v: round(float(r["rows"]["change"].iloc[0]), 4) for v, r in results.items()},
@@ -169,15 +204,17 @@ def main() -> None:
             "recall_change_points": round(100 * float(row["change"]), 1),
             "f1_change_points": round(100 * f1_change, 1),
             "p_adj": float(row["p_adj"]), "caught": bool(result["new"]), "caught_on_class": klass in result["new"],
+            "caught_binomial": bool(result["binomial"]),
             "caught_old": bool(result["old"]), "new_regressed": result["new"], "old_regressed": result["old"]})
         print(f"planted {kind} {level} on class {klass}: recall {planted_runs[-1]['recall_change_points']:+.1f} points, "
               f"new {'caught' if result['new'] else 'missed'}, old {'caught' if result['old'] else 'missed'}", flush=True)
 
-    write(args, settings, no_op, planted_runs, runner, seconds=time.perf_counter() - started)
+    write(args, settings, no_op, planted_runs, runner, seconds=time.perf_counter() - started,
+          calibration={"seeds": args.calibration_seeds, "tables": len(lost), "overdispersion": phi})
 
 
 def write(args, settings: GateSettings, no_op: list[dict], planted_runs: list[dict], runner: Runner, *,
-          seconds: float) -> None:
+          seconds: float, calibration: dict) -> None:
     big = [p for p in planted_runs if p["recall_change_points"] <= -TARGETS["caught_drop_points"]]
     out = {
         "command": "python benchmarks/gate.py " + " ".join(sys.argv[1:]),
@@ -186,10 +223,13 @@ def write(args, settings: GateSettings, no_op: list[dict], planted_runs: list[di
                      "model": runner.config.model, "gate": {"alpha": settings.alpha, "correction": settings.correction,
                                                             "tolerances": settings.tolerances},
                      "old_tolerances": OLD_TOLERANCES},
+        "calibration": calibration,
         "no_op": {"runs": len(no_op), "false_alarms_old": sum(r["old_alarm"] for r in no_op),
-                  "false_alarms_new": sum(r["new_alarm"] for r in no_op), "detail": no_op},
+                  "false_alarms_new": sum(r["new_alarm"] for r in no_op),
+                  "false_alarms_binomial": sum(r["binomial_alarm"] for r in no_op), "detail": no_op},
         "planted": {"total": len(planted_runs), "caught": sum(p["caught"] for p in planted_runs),
                     "caught_old": sum(p["caught_old"] for p in planted_runs),
+                    "caught_binomial": sum(p["caught_binomial"] for p in planted_runs),
                     "at_least_5_points": len(big), "at_least_5_points_caught": sum(p["caught"] for p in big),
                     "detail": planted_runs},
         "train_seconds_mean": round(float(np.mean(runner.seconds)), 1), "seconds": round(seconds, 1),
@@ -215,19 +255,23 @@ def markdown(out: dict) -> str:
         "| gate | false alarms |", "|---|---|",
         f"| today's (tolerance only: {', '.join(f'{k} {v}' for k, v in out['settings']['old_tolerances'].items())}) "
         f"| {no_op['false_alarms_old']} of {no_op['runs']} |",
-        f"| paired (alpha {out['settings']['gate']['alpha']}, {out['settings']['gate']['correction']}, tolerances "
+        f"| paired, binomial (McNemar exact, phi 1) | {no_op['false_alarms_binomial']} of {no_op['runs']} |",
+        f"| paired, phi {out['calibration']['overdispersion']} measured on seeds "
+        f"{', '.join(map(str, out['calibration']['seeds']))} (alpha {out['settings']['gate']['alpha']}, "
+        f"{out['settings']['gate']['correction']}, tolerances "
         f"{', '.join(f'{k} {v}' for k, v in out['settings']['gate']['tolerances'].items())}) "
         f"| {no_op['false_alarms_new']} of {no_op['runs']} |", "",
         f"Target ≤ 1 in 10 for the paired gate: {'met' if rate_ok else 'missed'}.", "",
         "Planted regressions (trained at the base seed, against the base):", "",
-        "| class | damage | recall change (points) | F1 change (points) | p adj | paired gate | today's gate |",
-        "|---|---|---|---|---|---|---|",
+        "| class | damage | recall change (points) | F1 change (points) | p adj | paired gate (phi) | paired (phi 1) "
+        "| today's gate |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in plant["detail"]:
         damage = f"{p['level']:.0%} of labels flipped" if p["kind"] == "flip" else f"cut to {p['level']:.0%}"
         lines.append(f"| {p['class']} | {damage} | {p['recall_change_points']:+.1f} | {p['f1_change_points']:+.1f} | "
                      f"{p['p_adj']:.4f} | {'caught' if p['caught'] else 'missed'} | "
-                     f"{'caught' if p['caught_old'] else 'missed'} |")
+                     f"{'caught' if p['caught_binomial'] else 'missed'} | {'caught' if p['caught_old'] else 'missed'} |")
     lines += ["", f"Caught {plant['caught']} of {plant['total']} (today's gate {plant['caught_old']}); of the "
               f"{plant['at_least_5_points']} that cost their class ≥ 5 points of recall, {plant['at_least_5_points_caught']} "
               f"caught (target: all — {'met' if power_ok else 'missed'}).", ""]

@@ -1,24 +1,30 @@
 """confident-learn: K-fold out-of-sample probabilities for the train images that survived threshold and
-dedup, cleanlab's label issues, one keep | drop | relabel decision per image, metrics."""
+dedup, from linear probes on the represent embedding (judge: probe) or from CNNs (judge: cnn); cleanlab's
+label issues; one keep | drop | relabel decision per image, relabels only where the judge's relabel
+precision, measured on flips planted in val, clears relabel_min_precision; metrics."""
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from winnow import judges
 from winnow import labels as cl
 from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
+from winnow.represent import read_representation
 from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
 from winnow.training import TrainConfig
 
 IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
+REPRESENT_IN = "data/represent"
 FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
 OUT = Path("data/confident-learn")
 METRICS_OUT = "metrics/confident_learn.json"
-# the confident_learn section of params.yaml; "train" overrides the train section for the fold models
-DEFAULTS = {"folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by": "self_confidence",
-            "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9}
+# the confident_learn section of params.yaml; "train" overrides the train section for the CNN folds
+DEFAULTS = {"judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by": "both",
+            "rank_by": "self_confidence", "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9,
+            "relabel_min_precision": 0.8}
 
 
 def main() -> None:
@@ -34,25 +40,38 @@ def main() -> None:
     train, val = data.select(considered), data.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
 
-    pred_probs = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
+    if p["judge"] == "probe":
+        judged = cl.probe_pred_probs(read_representation(REPRESENT_IN, ids),
+                                     given, val_features=read_representation(REPRESENT_IN, val.manifest["id"]),
+                                     val_labels=val.labels, classes=data.classes, folds=p["folds"],
+                                     repeats=p["repeats"], seed=params["seed"])
+    else:
+        judged = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
                                          config=config, classes=data.classes, folds=p["folds"],
                                          repeats=p["repeats"], seed=params["seed"], progress=True)
-    is_issue, quality = cl.find_issues(given, pred_probs, filter_by=p["filter_by"], rank_by=p["rank_by"],
-                                       frac_noise=p["frac_noise"])
+    pred_probs, find_options = judged.pred_probs, {k: p[k] for k in ("filter_by", "rank_by", "frac_noise")}
+    is_issue, quality = cl.find_issues(given, pred_probs, **find_options)
     issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
                        action=p["action"], relabel_threshold=p["relabel_threshold"])
+    strength = cl.relabel_strength(val.labels, judged.val_probs, val_accuracy=judged.val_accuracy,
+                                   seed=params["seed"], min_precision=p["relabel_min_precision"],
+                                   relabel_threshold=p["relabel_threshold"], **find_options)
+    issues = judges.gate_relabels(issues, strength)
     noise = cl.noise_estimate(given, pred_probs)
 
     is_train = data.manifest["split"].to_numpy() == "train"
+    # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": it counts under its own
+    own_reason = issues["reason"].str.split("; ").str[0]
     metrics = {
+        "judge": {"kind": p["judge"], "l2": judged.l2, **strength.metrics(),
+                  "relabels_blocked": judges.blocked(issues)},
         "considered": len(train), "left_out": int((is_train & ~considered).sum()),
         "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),
         "noise_rate": noise["noise_rate"],
         "issues": int(issues["is_issue"].sum()),
         "decisions": {d: int((issues["decision"] == d).sum()) for d in cl.DECISIONS},
-        "reasons": {r: int((issues["reason"] == r).sum()) for r in cl.REASONS},
-        "label_conflicts": {"considered": int(conflict.sum()),
-                            "flagged": int(issues["reason"].eq("label_conflict").sum())},
+        "reasons": {r: int((own_reason == r).sum()) for r in cl.REASONS},
+        "label_conflicts": {"considered": int(conflict.sum()), "flagged": int((own_reason == "label_conflict").sum())},
     }
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(issues, truth)
@@ -67,7 +86,16 @@ def main() -> None:
                                                        index=pd.Index(data.classes, name="given/true")).reset_index())
     write_json(METRICS_OUT, metrics)
     print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
-          + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
+          + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items())
+          + f"; the {p['judge']} judge is right on {judged.val_accuracy:.1%} of val images, relabel precision "
+          + ("unmeasured" if strength.relabel_precision is None else f"{strength.relabel_precision:.2f}")
+          + f" on {strength.planted} flips planted in val")
+    if not strength.relabels_allowed and metrics["judge"]["relabels_blocked"]:
+        print(f"confident-learn: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
+              f"{strength.refusal()}")
+    warning = judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn")
+    if warning:
+        print(warning)
 
 
 if __name__ == "__main__":

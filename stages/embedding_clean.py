@@ -1,7 +1,12 @@
-"""embedding-clean: embeddings of the train images that survived threshold and dedup, neighbour cleansing
-(001 section 3.3) and outlier scores (002 section 2.2), for ``rounds`` rounds; decisions and metrics.
+"""embedding-clean: neighbour cleansing (001 section 3.3) and outlier scores (002 section 2.2) of the train
+images that survived threshold and dedup, in the represent stage's embedding (embedding: represent) or in
+a model trained here on the given labels (embedding: judge), for ``rounds`` rounds; relabels only where
+the judge's relabel precision, measured on flips planted in val, clears relabel_min_precision; decisions
+and metrics.
 
-With ``augment_between_rounds`` (001's clean -> augment -> clean), each round after the first trains its
+With the represent embedding the features are fixed: a later round re-applies the neighbour rules to the
+labels the earlier rounds left, and augment_between_rounds does nothing. With the judge and
+``augment_between_rounds`` (001's clean -> augment -> clean), each round after the first trains its
 embedding model on the cleaned images plus balanced augmented copies made with the balance section's
 policy (winnow.balance), so the next round sees every class at the same count."""
 
@@ -11,29 +16,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow import judges
 from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.embeddings import clean_rounds, round_options
 from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
 from winnow.neighbours import DECISIONS, RULES, final_decisions
+from winnow.represent import read_representation
 from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
 from winnow.training import TrainConfig
 
 IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
+REPRESENT_IN = "data/represent"
 FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
 OUT = Path("data/embedding-clean")
 METRICS_OUT = "metrics/embedding_clean.json"
-# the embedding_clean section of params.yaml; "train" overrides the train section for the embedding models
-DEFAULTS = {"mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8, "margin": 0.1,
-            "isolation": "auto", "max_isolated_fraction": 0.1, "outliers": ["isolation_forest", "lof", "knn"],
-            "outlier_threshold": "auto", "max_outlier_fraction": 0.1, "drop_outliers": False, "bins": 256,
-            "augment_between_rounds": True}
+# the embedding_clean section of params.yaml; "train" overrides the train section for the judge's models
+DEFAULTS = {"embedding": "represent", "mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8,
+            "margin": 0.1, "isolation": "auto", "max_isolated_fraction": 0.1,
+            "outliers": ["isolation_forest", "lof", "knn"], "outlier_threshold": "auto", "max_outlier_fraction": 0.1,
+            "drop_outliers": False, "bins": 256, "augment_between_rounds": True, "relabel_min_precision": 0.8}
 REASONS = RULES + ("outlier",)
-# below this val accuracy, warn: the CIFAR subset's lenet5 judge is right on 46% of val images, half its
-# flags were clean images and pruned lost 3.3 points of macro F1 over 3 seeds (benchmarks/RESULTS.md);
-# MNIST-5k's is right on 95% and pruned gained. 0.8 is a line between the two, not a fitted value
-WEAK_JUDGE = 0.8
 
 
 def main() -> None:
@@ -48,19 +52,32 @@ def main() -> None:
     considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
     train, val = data.select(considered), data.split("val")
 
+    fixed = p["embedding"] == "represent"
+    train_ids = train.manifest["id"].to_numpy()
+    # read before anything is trained or judged, so a missing or misaligned embedding stops the stage at once
+    features = read_representation(REPRESENT_IN, train_ids) if fixed else None
+    val_features = read_representation(REPRESENT_IN, val.manifest["id"]) if fixed else None
+    # fixed features: nothing is trained, so there is nothing to augment for
+    augmented = p["augment_between_rounds"] and not fixed and p["rounds"] > 1
     result = clean_rounds(
-        train.images, train.labels, train.manifest["id"].to_numpy(), val_images=val.images, val_labels=val.labels,
-        config=config, num_classes=len(data.classes), **round_options(p), seed=params["seed"], progress=True,
-        augment=_balancer(params, classes=len(data.classes)) if p["augment_between_rounds"] else None,
+        train.images, train.labels, train_ids, val_images=val.images, val_labels=val.labels,
+        config=config, num_classes=len(data.classes), features=features, val_features=val_features,
+        **round_options(p), seed=params["seed"], progress=True,
+        augment=_balancer(params, classes=len(data.classes)) if augmented else None,
     )
     final = final_decisions(result.decisions)
     is_train = data.manifest["split"].to_numpy() == "train"
-    metrics = {"considered": len(train), "left_out": int((is_train & ~considered).sum()), **_counts(final),
-               "rounds": [{"round": r, "judged": len(table), "judge_val_accuracy": judge, **_counts(table),
+    weakest = _weakest(result.strengths)
+    metrics = {"judge": {"embedding": p["embedding"], **weakest, "relabels_blocked": judges.blocked(final)},
+               "considered": len(train), "left_out": int((is_train & ~considered).sum()), **_counts(final),
+               "augmented_between_rounds": augmented,
+               "rounds": [{"round": r, "judged": len(table), "judge_val_accuracy": strength.val_accuracy,
+                           "relabel_precision": strength.relabel_precision,
+                           "relabels_allowed": strength.relabels_allowed, **_counts(table),
                            "outliers": {m: int(table[f"{m}_outlier"].sum()) for m in p["outliers"]},
                            "outlier_cuts": {m: None if math.isinf(c) else c for m, c in cuts.items()}}
-                          for (r, table), cuts, judge in zip(result.decisions.groupby("round"), result.outlier_cuts,
-                                                             result.judge_accuracy)]}
+                          for (r, table), cuts, strength in zip(result.decisions.groupby("round"), result.outlier_cuts,
+                                                                result.strengths)]}
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(final, truth)
     with atomic_path(OUT / "embeddings.npy") as tmp:
@@ -69,14 +86,32 @@ def main() -> None:
     write_table(OUT / "decisions.parquet", final)
     write_table(OUT / "rounds.parquet", result.decisions)
     write_json(METRICS_OUT, metrics)
-    print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) by judges "
-          f"{', '.join(f'{a:.3f}' for a in result.judge_accuracy)} accurate on val; "
+    print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) in the {p['embedding']} "
+          f"embedding by judges {', '.join(f'{s.val_accuracy:.3f}' for s in result.strengths)} accurate on val, "
+          "relabel precision " + ", ".join("unmeasured" if s.relabel_precision is None else f"{s.relabel_precision:.2f}"
+                                           for s in result.strengths)
+          + f" on {result.strengths[0].planted} flips planted in val; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
-    if min(result.judge_accuracy) < WEAK_JUDGE:
-        print(f"embedding-clean: warning: a judge is right on only {min(result.judge_accuracy):.0%} of the val "
-              "images; judges this weak flag clean images about as often as mislabelled ones. Compare pruned "
-              "with baseline (reports/compare.md) before shipping it, or leave embedding_clean out of "
-              "pruned.cleaners.")
+    if fixed and p["rounds"] > 1 and p["augment_between_rounds"]:
+        print("embedding-clean: note: augment_between_rounds does nothing with the represent embedding (its features "
+              "are fixed; later rounds re-apply the neighbour rules to the updated labels)")
+    refused = [s for s in result.strengths if not s.relabels_allowed]
+    if refused and metrics["judge"]["relabels_blocked"]:
+        print(f"embedding-clean: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
+              f"{refused[0].refusal()}")
+    warning = judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean")
+    if warning:
+        print(warning)
+
+
+def _weakest(strengths: list[judges.Strength]) -> dict:
+    """The judge's figures for the whole run: the weakest round's accuracy and relabel precision (one
+    unmeasured round makes it unmeasured), relabels allowed only if every round allowed them."""
+    precisions = [s.relabel_precision for s in strengths]
+    return {**strengths[0].metrics(),
+            "val_accuracy": min(s.val_accuracy for s in strengths),
+            "relabel_precision": None if None in precisions else min(precisions),
+            "relabels_allowed": all(s.relabels_allowed for s in strengths)}
 
 
 def _balancer(params: dict, *, classes: int):

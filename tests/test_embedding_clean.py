@@ -174,7 +174,7 @@ def test_ids_stay_aligned_through_folds_and_rounds(brightness_model, mode):
     second = result.decisions[result.decisions["round"] == 2].set_index("id")
     assert (second["decision"] == "keep").all() and (second["given_label"] == truth[second.index]).all()
     # saved features: row i is image ids[i], whose brightness gives its class
-    assert result.judge_accuracy == [0.75, 0.75]  # the kept epoch's val accuracy, per round
+    assert [s.val_accuracy for s in result.strengths] == [0.75, 0.75]  # the kept epoch's val accuracy, per round
     assert list(result.ids) == list(ids) and result.features.shape == (64, 4)
     assert (result.features.argmax(1) == truth[result.ids].to_numpy()).all()
 
@@ -212,7 +212,8 @@ def test_rounds_are_deterministic_and_augment_sees_the_cleaned_set(monkeypatch):
     # a round's judge accuracy is the mean over its two fold models (fitted in order) of their val accuracy;
     # 4 epochs of batch 4 at lr 0.01 lift these judges off chance (0.25) and apart (0.5 and 0.75), so a
     # round reporting one model, the other round's, or a constant would not match
-    assert a.judge_accuracy == b.judge_accuracy == pytest.approx([np.mean(measured[0:2]), np.mean(measured[2:4])])
+    accuracies = [[s.val_accuracy for s in run.strengths] for run in (a, b)]
+    assert accuracies[0] == accuracies[1] == pytest.approx([np.mean(measured[0:2]), np.mean(measured[2:4])])
     assert len(measured) == 8 and measured[4:] == measured[:4]  # 2 runs x 2 rounds x 2 folds
     pd.testing.assert_frame_equal(a.decisions, b.decisions)
     np.testing.assert_array_equal(a.features, b.features)
@@ -255,7 +256,7 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     pd.DataFrame({"id": ["img-5"], "kept": [False], "label_conflict": [False]}).to_parquet(tmp_path / "groups.parquet")
     (tmp_path / "data/dedup").mkdir()
     (tmp_path / "groups.parquet").rename(tmp_path / "data/dedup/groups.parquet")
-    section = {"folds": 2, "rounds": 2, "k": 5, "bins": 16}
+    section = {"embedding": "judge", "folds": 2, "rounds": 2, "k": 5, "bins": 16}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": {"device": "cpu"},
                                                                              "embedding_clean": section}))
     monkeypatch.chdir(tmp_path)
@@ -280,5 +281,5 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
 
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"embedding_clean": {"neighbours": 5}}))
-    with pytest.raises(WinnowError, match=r"^params.yaml: embedding_clean.neighbours: unknown parameter; known: mode,"):
+    with pytest.raises(WinnowError, match=r"^params.yaml: embedding_clean.neighbours: unknown parameter; known: embedding, mode,"):
         embedding_clean.main()

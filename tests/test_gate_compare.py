@@ -10,12 +10,10 @@ import yaml
 from gate_repo import CLASSES, commit, init, labels_of, write_variant, wrong_on
 from hostile_harness import ROOT, default_params, make_project, run_stage
 from scipy import stats
-
-from hostile_harness import default_params
 from winnow.cli import main as winnow
 from winnow.compare import class_rows, class_table, paired_test, seed_summary, select_runs, summary_rows
 from winnow.metrics import headline, metrics_path, predictions_path, summarise, summary_path
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion
 
 
 # --- the paired statistics -------------------------------------------------------------------------------
@@ -25,6 +23,24 @@ def test_drop_p_value_is_the_exact_one_sided_binomial_test(lost, gained):
     got = drop_p_value(PairedCounts(both=900, lost=lost, gained=gained, neither=50))
     want = 1.0 if lost + gained == 0 else stats.binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue
     assert got == pytest.approx(want)
+
+
+def test_overdispersion_divides_the_evidence():
+    """phi = 2 turns 10 lost and none gained into 5 of 5: P = 1/32 (Binomial(5, 1/2) all one way)."""
+    assert drop_p_value(PairedCounts(both=90, lost=10, gained=0, neither=0), overdispersion=2) == pytest.approx(1 / 32)
+    counts = PairedCounts(both=80, lost=12, gained=4, neither=4)
+    assert drop_p_value(counts, overdispersion=1.0) == stats.binomtest(12, 16, 0.5, alternative="greater").pvalue
+    assert drop_p_value(counts, overdispersion=3.0) > drop_p_value(counts, overdispersion=1.0)
+    low, high = change_interval(counts)
+    wide_low, wide_high = change_interval(counts, overdispersion=4.0)
+    assert (wide_high - wide_low) == pytest.approx(2 * (high - low))  # sqrt(4) on each side of the change
+
+
+def test_overdispersion_is_pearsons_estimate_and_never_below_one():
+    # all of a class's changes one way, half the tables each way: (10 - 0)^2 / 10 = 10 per table
+    assert overdispersion([10, 0, 10, 0], [0, 10, 0, 10]) == 10.0
+    assert overdispersion([5, 5], [5, 5]) == 1.0  # balanced tables spread less than the binomial: floor 1
+    assert overdispersion([0, 0], [0, 0]) == 1.0  # no discordant image: no evidence of spread
 
 
 def test_change_interval_matches_newcombes_method_10_as_published():

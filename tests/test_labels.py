@@ -135,21 +135,25 @@ def test_considered_rows_and_pred_probs_stay_aligned_after_removals(oracle_model
     assert set(ids[conflict]) == {"img-2", "img-10"}
 
     train, val = data.select(considered), data.split("val")
-    pred_probs = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
-                                         config=TrainConfig(), classes=CLASSES, folds=3, repeats=2, seed=0)
+    judged = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                     config=TrainConfig(), classes=CLASSES, folds=3, repeats=2, seed=0)
+    pred_probs = judged.pred_probs
     assert pred_probs.shape == (len(train), 4) and pred_probs.dtype == np.float32
     np.testing.assert_allclose(pred_probs.sum(1), 1, rtol=1e-5)
-    # brightness gives the class away: row i of pred_probs must describe train image i
+    # brightness gives the class away: row i of pred_probs must describe train image i, and row j of
+    # val_probs val image j (the fold models score the val images too, none trained on them)
     assert np.array_equal(pred_probs.argmax(1), train.labels)
+    assert np.array_equal(judged.val_probs.argmax(1), val.labels) and judged.val_accuracy == 1.0
 
 
 def test_cross_validation_trains_the_train_stage_model():
     data = tiny_imageset(n_train=16)
     train, val = data.split("train"), data.split("val")
     config = TrainConfig(model="lenet5", epochs=1, batch_size=8, crop_padding=0, device="cpu")
-    pred_probs = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
-                                         config=config, classes=CLASSES, folds=2, seed=0)
-    assert pred_probs.shape == (16, 4) and np.isfinite(pred_probs).all()
+    judged = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                     config=config, classes=CLASSES, folds=2, seed=0)
+    assert judged.pred_probs.shape == (16, 4) and np.isfinite(judged.pred_probs).all()
+    assert judged.val_probs.shape == (16, 4) and np.isfinite(judged.val_probs).all()
 
 
 def test_apply_decisions_drops_and_relabels_train_rows_only():
@@ -183,7 +187,7 @@ def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, mon
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {
         "seed": 0,
         "train": {"model": "lenet5", "epochs": 9, "batch_size": 16, "crop_padding": 0, "lr": 0.01, "device": "cpu"},
-        "confident_learn": {"folds": 2, "repeats": 1, "train": {"epochs": 3}, "filter_by": "prune_by_noise_rate",
+        "confident_learn": {"judge": "cnn", "folds": 2, "repeats": 1, "train": {"epochs": 3}, "filter_by": "prune_by_noise_rate",
                             "rank_by": "self_confidence", "frac_noise": 1.0, "action": "both",
                             "relabel_threshold": 0.5},
     }))

@@ -75,6 +75,11 @@ def test_the_shipped_params_yaml_validates():
     ("train.hflip", "yes", 'train.hflip: "yes" is not true or false'),
     ("embedding_clean.isolation", "fixed", 'embedding_clean.isolation: "fixed" is not null or one of auto, otsu, '
                                            "li, kittler, kapur, ght, valley, gamma_mixture"),
+    ("confident_learn.judge", "cnns", 'confident_learn.judge: "cnns" is not one of probe, cnn (did you mean cnn?)'),
+    ("embedding_clean.embedding", "model", 'embedding_clean.embedding: "model" is not one of represent, judge'),
+    ("confident_learn.relabel_min_precision", 1.5, "confident_learn.relabel_min_precision: 1.5 is above 1"),
+    ("embedding_clean.relabel_min_precision", "0.8", 'embedding_clean.relabel_min_precision: "0.8" is a string, not a '
+                                                    "number in [0, 1] (write numbers without quotes)"),
     # lists
     ("variants", "baseline", 'variants: "baseline" is a string, not a list (not empty), each item one of oracle, '
                              "baseline, pruned, augmented, balanced"),

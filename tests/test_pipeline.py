@@ -26,7 +26,8 @@ def tiny_params(params: dict) -> dict:
     params["train"].update(model="lenet5", epochs=2)
     params["represent"].update(judge={"model": "lenet5", "epochs": 1})
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
-    params["embedding_clean"].update(rounds=2, train={"model": "lenet5", "epochs": 1})  # round 2 trains on balanced copies
+    # two rounds in the represent embedding: round 2 re-applies the neighbour rules to round 1's labels
+    params["embedding_clean"].update(rounds=2, train={"model": "lenet5", "epochs": 1})
     params["gan"]["train"].update(epochs=1, width=8)
     params["gan"]["per_class"] = 20
     return params

@@ -33,7 +33,8 @@ VARIANTS = ["oracle", "baseline", "pruned", "augmented", "balanced"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--remote-debugging-port=0"]
-CLEANERS = ["ingest", "degrade", "score", "threshold", "dedup", "confident_learn", "embedding_clean", "variants"]
+CLEANERS = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident_learn", "embedding_clean",
+            "variants"]
 
 
 def shapes(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +81,9 @@ def tiny_params(**changes) -> dict:
     params["contracts"]["bounds"]["min_images_per_class"] = 10
     params["train"].update(model="lenet5", epochs=10, batch_size=16, lr=0.003)
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 8})
-    params["embedding_clean"].update(k=5, train={"model": "lenet5", "epochs": 8})
+    # the tiny set's judge is weak (about half its val relabels right): without a lower bound its relabels
+    # would all become drops, and the report's relabel reasons would go untested
+    params["embedding_clean"].update(k=5, train={"model": "lenet5", "epochs": 8}, relabel_min_precision=0.0)
     params["gan"].update(per_class=8, weak_k=1, threshold=0.0)  # keep every sample: a 1-epoch GAN may pass none
     params["gan"]["train"].update(epochs=1, width=8)
     params["report"].update(images_per_grid=4, duplicate_groups=4, samples_per_class=4)
@@ -199,6 +202,19 @@ def test_reasons_name_classes_and_added_images_count_as_one_reason(project, full
     assert "neighbours_agree:" not in text and "inside_class:" not in text and "gan p=" not in text
     kept = int(pd.read_parquet(project / "data/gan/manifest.parquet")["accepted"].sum())
     assert row(summary, "added · GAN sample kept")[1:] == ["0", str(kept), "0"]  # pruned, augmented, balanced
+
+
+def test_each_cleaners_judge_shows_its_measured_strength(project, full_report):
+    text = page_text(full_report)
+    for anchor, name in (("labels", "confident_learn"), ("neighbours", "embedding_clean")):
+        judge = json.loads((project / f"metrics/{name}.json").read_text())["judge"]
+        note = re.sub(r"<[^>]+>", "", re.search(r"<p><b>Judge</b>(.*?)</p>", section(text, anchor), re.S).group(1))
+        assert (f"is right on {judge['val_accuracy']:.0%} of val images; after {judge['planted_flips']} of the val "
+                f"labels were flipped on purpose, {judge['relabel_precision']:.0%} of its {judge['val_relabels']} val "
+                f"relabels restored the original label (bound {judge['relabel_min_precision']:g})") in note
+        verdict = ("relabels allowed" if judge["relabels_allowed"]
+                   else f"relabels not trusted: {judge['relabels_blocked']} became drops")
+        assert verdict in note
 
 
 def test_gan_acceptances_are_summarised_per_class(project, full_report):

@@ -1,4 +1,11 @@
-"""Learned representations for neighbour cleansing, and rounds of embed → cleanse (→ augment) (001).
+"""Representations for neighbour cleansing, and rounds of embed → cleanse (→ augment) (001).
+
+The features come from the represent stage's embedding (:func:`fixed_judgement`; the default,
+``embedding_clean.embedding: represent``), computed once and never trained on the labels on trial
+unless its source is the supervised judge, or from a model trained here on the given labels
+(:func:`embedding_spaces`; ``embedding: judge``). Each round's judge also judges the val images, with
+a seeded share of their labels flipped, exactly as it judges train images, which measures its relabel
+precision (:mod:`winnow.judges`); relabels stand only where that precision clears ``min_precision``.
 
 A model trained to convergence on noisy labels memorises them: its features put a mislabelled image
 next to its *given* class, and the neighbours then vouch for the wrong label. So the features must come
@@ -31,15 +38,51 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from winnow import judges
 from winnow.configs import EMBEDDING_MODES
 from winnow.errors import WinnowError
-from winnow.labels import stratified_folds
-from winnow.neighbours import Space, cleanse, evidence
+from winnow.labels import dealt_folds, stratified_folds
+from winnow.neighbours import Space, cleanse, evidence, vote
 from winnow.outliers import find_outliers
 
 MODES = EMBEDDING_MODES
 # augment(images uint8 (M, H, W, C), labels int (M,), *, round) -> (extra images, extra labels)
 Augment = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One round's judge.
+
+    Attributes:
+        spaces: the :class:`Space` objects in which the ``N`` images on trial are judged, each exactly
+            once (positions index them).
+        val_spaces: the ``M`` val images as queries against the same references, each exactly once, at
+            positions ``N + j`` for val image j, so that none is taken for the reference at its own index.
+        val_accuracy: the share of val images the judge gets right: the models' at their kept epoch, or
+            the k-NN vote's among the references in a fixed embedding.
+    """
+
+    spaces: list[Space]
+    val_spaces: list[Space]
+    val_accuracy: float
+
+
+def fixed_judgement(features: np.ndarray, labels: np.ndarray, *, val_features: np.ndarray, val_labels: np.ndarray,
+                    k: int, num_classes: int) -> Judgement:
+    """A judge in a fixed embedding (the represent stage's): every image on trial is judged among all the
+    others, every val image among the images on trial; its accuracy is the ``k``-NN vote's on val.
+
+    Args:
+        features: float ``(N, D)`` and labels int ``(N,)`` of the images on trial; val_features float
+            ``(M, D)`` and val_labels int ``(M,)`` (trusted) of the val images.
+    """
+    labels = np.asarray(labels, np.int64)
+    everything = np.arange(len(labels))
+    val_space = Space(len(labels) + np.arange(len(val_labels)), val_features, everything, features, labels)
+    accuracy = float(np.mean(vote(val_space, k=k, num_classes=num_classes) == np.asarray(val_labels)))
+    return Judgement([Space(everything, features, everything, features, labels, accuracy)],
+                     [Space(val_space.positions, val_features, everything, features, labels, accuracy)], accuracy)
 
 
 def embedding_spaces(
@@ -55,20 +98,21 @@ def embedding_spaces(
     seed: int = 0,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
-) -> list[Space]:
-    """Out-of-sample feature spaces in which every image is judged exactly once.
+) -> Judgement:
+    """A judge trained here: out-of-sample feature spaces in which every image is judged exactly once.
 
     Args:
         images: uint8 ``(N, H, W, C)``; labels: int ``(N,)`` their given labels.
         val_images, val_labels: the val split, uint8 ``(M, H, W, C)`` and int ``(M,)``; each model keeps
-            its best epoch on it.
+            its best epoch on it, and embeds the val images it judges (all of them in ``single`` mode, a
+            seeded share in ``folds`` mode) against its own references.
         config: a :class:`winnow.training.TrainConfig` (its device choice applies).
         mode: one of :data:`MODES`; folds: how many, for ``folds``.
         extra: images and labels added to every model's training data, never judged nor references
             (augmented images).
 
     Returns:
-        One :class:`Space` per model; positions index ``images``; features float32 ``(·, D)``.
+        A :class:`Judgement`, one space per model; features float32 ``(·, D)``.
     """
     from winnow.training import embed, fit
 
@@ -82,28 +126,39 @@ def embedding_spaces(
                    val_images, val_labels, config=config, num_classes=num_classes, seed=model_seed,
                    progress=progress)
 
+    def features(trained, some_images: np.ndarray) -> np.ndarray:
+        return embed(trained, some_images, batch_size=config.eval_batch_size)
+
     if mode == "single":
         everything = np.arange(len(labels))
         trained = train(everything, seed)
-        features = embed(trained, images, batch_size=config.eval_batch_size)
-        return [Space(everything, features, everything, features, labels, trained.best_val_acc)]
+        mine = features(trained, images)
+        val_space = Space(len(labels) + np.arange(len(val_labels)), features(trained, val_images), everything, mine,
+                          labels, trained.best_val_acc)
+        return Judgement([Space(everything, mine, everything, mine, labels, trained.best_val_acc)], [val_space],
+                         trained.best_val_acc)
     if not isinstance(folds, (int, np.integer)) or not 2 <= folds <= len(labels):
         raise WinnowError(f"embedding_clean.folds: {folds!r} must be an integer from 2 to the {len(labels)} "
                           "images judged")
-    fold_of = stratified_folds(labels, folds=folds, seed=seed)
-    spaces = []
+    fold_of, val_fold_of = stratified_folds(labels, folds=folds, seed=seed), dealt_folds(len(val_labels), folds=folds,
+                                                                                        seed=seed)
+    spaces, val_spaces = [], []
     for fold in range(folds):
         held_out, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
         trained = train(kept, seed + fold)
-        spaces.append(Space(held_out, embed(trained, images[held_out], batch_size=config.eval_batch_size),
-                            kept, embed(trained, images[kept], batch_size=config.eval_batch_size), labels[kept],
+        references = features(trained, images[kept])
+        spaces.append(Space(held_out, features(trained, images[held_out]), kept, references, labels[kept],
                             trained.best_val_acc))
-    return spaces
+        val_rows = np.flatnonzero(val_fold_of == fold)
+        if len(val_rows):  # fewer val images than folds leaves a fold without
+            val_spaces.append(Space(len(labels) + val_rows, features(trained, val_images[val_rows]), kept, references,
+                                    labels[kept], trained.best_val_acc))
+    return Judgement(spaces, val_spaces, float(np.mean([space.val_accuracy for space in spaces])))
 
 
 def round_options(section: dict) -> dict:
     """:func:`clean_rounds` keyword options from a full ``embedding_clean`` params section (the stage's
-    defaults filled in): how many rounds, the mode, and the neighbour and outlier settings."""
+    defaults filled in): how many rounds, the mode, the neighbour and outlier settings and the relabel bound."""
     return {
         "rounds": section["rounds"], "mode": section["mode"], "folds": section["folds"], "k": section["k"],
         "neighbour_options": {"agree": section["agree"], "margin": section["margin"],
@@ -111,7 +166,7 @@ def round_options(section: dict) -> dict:
                               "max_isolated_fraction": section["max_isolated_fraction"], "bins": section["bins"]},
         "outlier_options": {"methods": tuple(section["outliers"]), "threshold": section["outlier_threshold"],
                             "max_flagged_fraction": section["max_outlier_fraction"], "bins": section["bins"]},
-        "drop_outliers": section["drop_outliers"],
+        "drop_outliers": section["drop_outliers"], "min_precision": section["relabel_min_precision"],
     }
 
 
@@ -126,14 +181,14 @@ class Rounds:
             that judged it (in ``folds`` mode rows of different folds come from different models).
         ids: ``(M,)`` the images judged in the last round.
         outlier_cuts: per round, ``{method: cut}`` (``-inf`` when nothing was flagged).
-        judge_accuracy: per round, the mean val accuracy of its embedding models: how far to trust them.
+        strengths: per round, its judge's :class:`winnow.judges.Strength` (val accuracy, relabel precision).
     """
 
     decisions: pd.DataFrame
     features: np.ndarray
     ids: np.ndarray
     outlier_cuts: list[dict[str, float]]
-    judge_accuracy: list[float]
+    strengths: list[judges.Strength]
 
 
 def clean_rounds(
@@ -145,6 +200,8 @@ def clean_rounds(
     val_labels: np.ndarray,
     config,
     num_classes: int,
+    features: np.ndarray | None = None,
+    val_features: np.ndarray | None = None,
     rounds: int = 1,
     mode: str = "single",
     folds: int = 4,
@@ -152,22 +209,30 @@ def clean_rounds(
     neighbour_options: dict | None = None,
     outlier_options: dict | None = None,
     drop_outliers: bool = False,
+    min_precision: float = 0.8,
     augment: Augment | None = None,
     seed: int = 0,
     progress: bool = False,
 ) -> Rounds:
     """Embed → neighbour cleansing (→ augment), ``rounds`` times, each round on the previous one's result.
 
-    Round r embeds the images still in with their current labels (:func:`embedding_spaces`, seed
-    ``seed + r - 1``), decides by :func:`winnow.neighbours.cleanse` and scores outliers with
-    :func:`winnow.outliers.find_outliers`; its drops leave and its relabels apply before round r + 1.
+    Round r judges the images still in with their current labels, in ``features`` when given (a fixed
+    embedding, :func:`fixed_judgement`), else in models trained here (:func:`embedding_spaces`, seed
+    ``seed + r - 1``); it decides by :func:`winnow.neighbours.cleanse` and scores outliers with
+    :func:`winnow.outliers.find_outliers`. The same round judges the val images with a seeded share of
+    their labels flipped (:func:`winnow.judges.plant_flips`, the same flips every round) by the same
+    rules; when the precision of its val relabels is below ``min_precision`` its relabels become drops
+    (:func:`winnow.judges.gate_relabels`). Its drops leave and its relabels apply before round r + 1.
     With ``drop_outliers`` an image it keeps but an outlier method flags is dropped, reason
     ``outlier:<methods>``. Between rounds ``augment(images, labels, round=r)`` gets the cleaned images
     and labels and returns extra ones for the next round's training only (they replace the previous
-    round's extras, and are never judged). Deterministic for a seed on CPU.
+    round's extras, and are never judged); with fixed ``features`` nothing is trained, so it is never
+    called. Deterministic for a seed on CPU.
 
     Args:
         images: uint8 ``(N, H, W, C)``; labels: int ``(N,)``; ids: ``(N,)`` unique.
+        features, val_features: float ``(N, D)`` and ``(M, D)``, the fixed embedding of ``images`` and of
+            the val images, or None to train.
         neighbour_options: keyword options of :func:`winnow.neighbours.cleanse` (``agree``, ``margin``…).
         outlier_options: keyword options of :func:`winnow.outliers.find_outliers` (``methods``…).
         Others: as :func:`embedding_spaces`.
@@ -177,32 +242,56 @@ def clean_rounds(
         raise WinnowError(f"embedding_clean: {len(images)} images, {len(labels)} labels and {len(ids)} ids differ")
     if not isinstance(rounds, (int, np.integer)) or rounds < 1:
         raise WinnowError(f"embedding_clean.rounds: {rounds!r} must be an integer of at least 1")
-    alive, extra, tables, cuts, judges = np.arange(len(labels)), None, [], [], []
+    planted, flipped = judges.plant_flips(val_labels, num_classes=num_classes, seed=seed)
+    alive, extra, tables, cuts, strengths = np.arange(len(labels)), None, [], [], []
     for r in range(1, rounds + 1):
-        spaces = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
-                                  config=config, num_classes=num_classes, mode=mode, folds=folds,
-                                  seed=seed + r - 1, extra=extra, progress=progress)
+        if features is None:
+            judgement = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
+                                         config=config, num_classes=num_classes, mode=mode, folds=folds,
+                                         seed=seed + r - 1, extra=extra, progress=progress)
+        else:
+            judgement = fixed_judgement(features[alive], labels[alive], val_features=val_features,
+                                        val_labels=val_labels, k=k, num_classes=num_classes)
+        spaces = judgement.spaces
         found = pd.concat([evidence(s, labels[alive][s.positions], k=k, num_classes=num_classes) for s in spaces])
         found = found.sort_values("position").reset_index(drop=True)
         table = cleanse(ids[alive], labels[alive], found, **(neighbour_options or {}))
+        strength = _val_strength(judgement, val_labels, planted, flipped, offset=len(alive), k=k,
+                                 num_classes=num_classes, neighbour_options=neighbour_options,
+                                 min_precision=min_precision)
+        table = judges.gate_relabels(table, strength)
         scored, round_cuts = find_outliers(spaces, k=k, seed=seed, **(outlier_options or {}))
         scored = scored.sort_values("position").reset_index(drop=True)
         table = _with_outliers(table, scored.drop(columns="position"), drop=drop_outliers)
         table["round"] = r
         tables.append(table)
         cuts.append(round_cuts)
-        judges.append(float(np.mean([space.val_accuracy for space in spaces])))
+        strengths.append(strength)
         if r == rounds:
             break
         relabel = table["decision"].to_numpy() == "relabel"
         labels[alive[relabel]] = table["suggested_label"].to_numpy()[relabel]
         alive = alive[table["decision"].to_numpy() != "drop"]
-        if augment is not None:
+        if augment is not None and features is None:
             extra = _checked_extra(augment(images[alive], labels[alive], round=r), images)
-    features = np.zeros((len(alive), spaces[0].features.shape[1]), np.float32)
+    last = np.zeros((len(alive), spaces[0].features.shape[1]), np.float32)
     for s in spaces:
-        features[s.positions] = s.features
-    return Rounds(pd.concat(tables, ignore_index=True), features, ids[alive], cuts, judges)
+        last[s.positions] = s.features
+    return Rounds(pd.concat(tables, ignore_index=True), last, ids[alive], cuts, strengths)
+
+
+def _val_strength(judgement: Judgement, original: np.ndarray, planted: np.ndarray, flipped: np.ndarray, *,
+                  offset: int, k: int, num_classes: int, neighbour_options: dict | None,
+                  min_precision: float) -> judges.Strength:
+    """The round's judge on the val images with the ``planted`` labels, by the rules it applies to train
+    images; val image j sits at position ``offset + j`` of its val space."""
+    found = pd.concat([evidence(s, planted[s.positions - offset], k=k, num_classes=num_classes)
+                       for s in judgement.val_spaces]).sort_values("position").reset_index(drop=True)
+    verdict = cleanse(np.arange(len(planted)), planted, found, **(neighbour_options or {}))
+    decision = verdict["decision"].to_numpy()
+    return judges.measure(original, flipped, relabelled=decision == "relabel",
+                          suggested=verdict["suggested_label"].to_numpy(), flagged=decision != "keep",
+                          val_accuracy=judgement.val_accuracy, min_precision=min_precision)
 
 
 def _with_outliers(table: pd.DataFrame, scored: pd.DataFrame, *, drop: bool) -> pd.DataFrame:

@@ -55,6 +55,7 @@ class GateSettings:
     tolerances: dict[str, float]
     alpha: float = 0.05
     correction: str = "holm"
+    overdispersion: float = 1.0
 
     @classmethod
     def from_params(cls, section) -> "GateSettings":
@@ -62,7 +63,8 @@ class GateSettings:
         if not isinstance(section, dict):
             raise WinnowError("params.yaml gate: missing; winnow gate needs files, tolerances, alpha and correction")
         return cls(files=tuple(section["files"]), tolerances={str(k): float(v) for k, v in section["tolerances"].items()},
-                   alpha=float(section.get("alpha", cls.alpha)), correction=section.get("correction", cls.correction))
+                   alpha=float(section.get("alpha", cls.alpha)), correction=section.get("correction", cls.correction),
+                   overdispersion=float(section.get("overdispersion", cls.overdispersion)))
 
     def tolerance(self, key: str) -> float | None:
         """The first matching pattern's tolerance, or None."""
@@ -135,7 +137,7 @@ def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, setting
     classes = sorted(set(labels), key=_natural)
     counts = [PairedCounts.from_correct(base_right, head_right)]
     counts += [PairedCounts.from_correct(base_right[labels == c], head_right[labels == c]) for c in classes]
-    p = np.array([drop_p_value(c) for c in counts])
+    p = np.array([drop_p_value(c, overdispersion=settings.overdispersion) for c in counts])
     p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
     rows = []
@@ -144,7 +146,7 @@ def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, setting
         if tolerance is None:
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
-        low, high = change_interval(count, confidence=CONFIDENCE)
+        low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=settings.overdispersion)
         rows.append({"variant": variant, "class": name, "images": count.n, "changed": count.lost + count.gained,
                      "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,

@@ -4,12 +4,15 @@ Read top to bottom:
 
 1. :func:`considered_rows` picks the train images worth judging (those that survived threshold and dedup)
    and marks dedup's label-conflict suspects among them;
-2. :func:`cross_val_pred_probs` trains the train stage's model once per stratified fold (optionally over
-   several fold splits and seeds, averaged) so every image gets probabilities from a model that never
-   saw its label;
+2. the judge gives every image probabilities from a model that never saw its label, and the val images
+   probabilities from the same judges (:class:`Judged`): :func:`probe_pred_probs`, K-fold linear probes on
+   a fixed embedding (``confident_learn.judge: probe``), or :func:`cross_val_pred_probs`, the train
+   stage's model once per stratified fold (``cnn``), either optionally over several fold splits, averaged;
 3. :func:`find_issues` asks cleanlab which labels are wrong and how good each label is;
 4. :func:`decide` turns issues into one decision per image (keep | drop | relabel) with its reason;
-5. :func:`apply_decisions` builds the cleaned train split; :func:`score_against_truth` scores a run
+5. :func:`relabel_strength` measures the judge's relabel precision on flips planted in val
+   (:mod:`winnow.judges`), which decides whether its relabels stand;
+6. :func:`apply_decisions` builds the cleaned train split; :func:`score_against_truth` scores a run
    against the degrade ground truth; :func:`noise_estimate` summarises the estimated noise.
 
 Only train rows are ever judged or changed: val and test labels are the yardstick.
@@ -17,9 +20,12 @@ Only train rows are ever judged or changed: val and test labels are the yardstic
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from winnow import judges
 from winnow.configs import FILTER_BY, LABEL_ACTIONS, RANK_BY
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
@@ -104,6 +110,82 @@ def stratified_folds(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray
     return fold
 
 
+def dealt_folds(n: int, *, folds: int, seed: int) -> np.ndarray:
+    """int64 ``(n,)``: the fold whose judge scores each of ``n`` val images, dealt round-robin in a seeded
+    order (no label read), so every fold's judge scores a share of them."""
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Out-of-sample probabilities from one judge.
+
+    Attributes:
+        pred_probs: float32 ``(N, K)`` for the images on trial, row i from judges that never saw label i.
+        val_probs: float32 ``(M, K)`` for the val images, each from one of the same judges (fitted on train
+            only), so a val image is judged as a train image is.
+        val_accuracy: the share of val images whose ``val_probs`` class is their (trusted) label.
+        l2: the probe's ridge strength, chosen on val (None for the CNN folds).
+    """
+
+    pred_probs: np.ndarray
+    val_probs: np.ndarray
+    val_accuracy: float
+    l2: float | None = None
+
+
+def _judged(pred_probs: np.ndarray, val_probs: np.ndarray, val_labels: np.ndarray, *, repeats: int,
+            l2: float | None = None) -> Judged:
+    val_probs = (val_probs / repeats).astype(np.float32)
+    return Judged((pred_probs / repeats).astype(np.float32), val_probs,
+                  float(np.mean(val_probs.argmax(1) == np.asarray(val_labels))), l2)
+
+
+def _check_judge(labels: np.ndarray, val_labels: np.ndarray, *, folds: int, repeats: int, classes: list[str],
+                 why_val: str) -> None:
+    check_folds(labels, folds=folds, classes=classes)
+    if repeats < 1:
+        raise WinnowError(f"confident_learn.repeats: {repeats!r} must be at least 1")
+    if len(val_labels) == 0:
+        raise WinnowError(f"confident_learn: the val split is empty; {why_val} (set ingest.val_fraction above 0)")
+
+
+def probe_pred_probs(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    val_features: np.ndarray,
+    val_labels: np.ndarray,
+    classes: list[str],
+    folds: int = 5,
+    repeats: int = 1,
+    seed: int = 0,
+) -> Judged:
+    """Out-of-sample probabilities from K-fold linear probes on a fixed embedding (:mod:`winnow.probe`).
+
+    The ridge strength is the one whose probe, fitted on every image on trial, is most accurate on the
+    val split (:func:`winnow.probe.choose_l2`); then each repeat deals new folds and averages.
+
+    Args:
+        features: float ``(N, D)`` of the images on trial; labels: int ``(N,)`` their given labels.
+        val_features, val_labels: the val split's, float ``(M, D)`` and int ``(M,)``.
+    """
+    from winnow import probe
+
+    labels = np.asarray(labels, dtype=np.int64)
+    _check_judge(labels, val_labels, folds=folds, repeats=repeats, classes=classes,
+                 why_val="the probe's ridge strength is chosen on it")
+    l2, _ = probe.choose_l2(features, labels, val_features, val_labels, num_classes=len(classes))
+    pred_probs = np.zeros((len(labels), len(classes)), np.float64)
+    val_probs = np.zeros((len(val_labels), len(classes)), np.float64)
+    for repeat in range(repeats):
+        train_part, val_part = probe.out_of_sample_probs(features, labels, num_classes=len(classes), l2=l2,
+                                                         folds=folds, seed=seed + repeat, val_features=val_features)
+        pred_probs += train_part
+        val_probs += val_part
+    return _judged(pred_probs, val_probs, val_labels, repeats=repeats, l2=l2)
+
+
 def cross_val_pred_probs(
     images: np.ndarray,
     labels: np.ndarray,
@@ -116,40 +198,38 @@ def cross_val_pred_probs(
     repeats: int = 1,
     seed: int = 0,
     progress: bool = False,
-) -> np.ndarray:
+) -> Judged:
     """Out-of-sample predicted probabilities from K-fold training with the train stage's model code.
 
     Each repeat draws a new stratified fold split and new initial weights; the repeats' probabilities
     are averaged (an ensemble over folds and seeds). The checkpoint of each fold is chosen on the val
-    split, whose labels are trusted, never on the held-out fold, whose labels are the ones on trial.
+    split, whose labels are trusted, never on the held-out fold, whose labels are the ones on trial; each
+    val image is then scored by one fold model, dealt at random, as a train image is.
 
     Args:
         images: uint8 ``(N, H, W, C)``, the images to judge; labels: int ``(N,)`` their given labels.
         val_images, val_labels: the val split, uint8 ``(M, H, W, C)`` and int ``(M,)``.
         config: a :class:`winnow.training.TrainConfig` (its device choice applies: a GPU when present).
-        classes: class names; their count sets the width of the output.
-
-    Returns:
-        float32 ``(N, len(classes))``, rows summing to 1, aligned with ``images``.
+        classes: class names; their count sets the width of the probabilities.
     """
     from winnow.training import fit, predict_proba
 
     labels = np.asarray(labels, dtype=np.int64)
-    check_folds(labels, folds=folds, classes=classes)
-    if repeats < 1:
-        raise WinnowError(f"confident_learn.repeats: {repeats!r} must be at least 1")
-    if len(val_images) == 0:
-        raise WinnowError("confident_learn: the val split is empty; fold models pick their epoch on it "
-                          "(set ingest.val_fraction above 0)")
+    _check_judge(labels, val_labels, folds=folds, repeats=repeats, classes=classes,
+                 why_val="fold models pick their epoch on it")
     pred_probs = np.zeros((len(labels), len(classes)), np.float64)
+    val_probs = np.zeros((len(val_labels), len(classes)), np.float64)
     for repeat in range(repeats):
         fold_of = stratified_folds(labels, folds=folds, seed=seed + repeat)
+        val_fold_of = dealt_folds(len(val_labels), folds=folds, seed=seed + repeat)
         for fold in range(folds):
-            held_out = fold_of == fold
+            held_out, val_part = fold_of == fold, val_fold_of == fold
             trained = fit(images[~held_out], labels[~held_out], val_images, val_labels, config=config,
                           num_classes=len(classes), seed=seed + repeat * folds + fold, progress=progress)
             pred_probs[held_out] += predict_proba(trained, images[held_out], batch_size=config.eval_batch_size)
-    return (pred_probs / repeats).astype(np.float32)
+            if val_part.any():
+                val_probs[val_part] += predict_proba(trained, val_images[val_part], batch_size=config.eval_batch_size)
+    return _judged(pred_probs, val_probs, val_labels, repeats=repeats)
 
 
 def find_issues(
@@ -262,6 +342,26 @@ def decide(
         "is_issue": is_issue, "decision": decision, "reason": reason,
     })
     return table.sort_values("label_quality", kind="stable").reset_index(drop=True)
+
+
+def relabel_strength(val_labels: np.ndarray, val_probs: np.ndarray, *, val_accuracy: float, seed: int,
+                     min_precision: float, relabel_threshold: float = 0.9, **find_options) -> judges.Strength:
+    """The judge's strength on the val split: :func:`winnow.judges.plant_flips` flips a seeded share of the
+    val labels; cleanlab judges the val images with those labels and the judge's ``val_probs`` as
+    :func:`find_issues` and :func:`decide` judge train images (``find_options``: ``filter_by``,
+    ``rank_by``, ``frac_noise``), and the val images it would relabel (an issue whose class differs with
+    probability at least ``relabel_threshold``, whatever the action) give the relabel precision.
+
+    Args:
+        val_labels: int ``(M,)`` trusted labels; val_probs: float ``(M, K)`` from :class:`Judged`.
+    """
+    planted, flipped = judges.plant_flips(val_labels, num_classes=np.shape(val_probs)[1], seed=seed)
+    is_issue, quality = find_issues(planted, val_probs, **find_options)
+    verdict = decide(np.arange(len(planted)), planted, val_probs, is_issue=is_issue, label_quality=quality,
+                     action="both", relabel_threshold=relabel_threshold).sort_values("id")
+    return judges.measure(val_labels, flipped, relabelled=verdict["decision"].to_numpy() == "relabel",
+                          suggested=verdict["suggested_label"].to_numpy(), flagged=verdict["is_issue"].to_numpy(),
+                          val_accuracy=val_accuracy, min_precision=min_precision)
 
 
 def apply_decisions(imageset: ImageSet, issues: pd.DataFrame) -> ImageSet:

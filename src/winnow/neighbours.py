@@ -5,7 +5,8 @@ Read top to bottom:
 1. a :class:`Space` holds, from one model, the features of the images on trial (queries) and of the
    labelled images they are compared with (references); distances mean nothing across models;
 2. :func:`nearest` finds each query's k nearest references by cosine similarity of L2-normalised
-   features, in batched matrix products (an image is never its own neighbour);
+   features, in batched matrix products (an image is never its own neighbour); :func:`vote` takes their
+   majority label;
 3. :func:`evidence` measures, per query, how many neighbours share another label, how far the nearest
    image of its own class is, and how much closer it sits to another class's centroid;
 4. :func:`cleanse` turns evidence into one keep | drop | relabel decision per image with its reason;
@@ -82,6 +83,17 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048) -> tuple[np.ndarray
         sims.append(top.values)
         index.append(top.indices)
     return torch.cat(sims).numpy(), torch.cat(index).numpy()
+
+
+def vote(space: Space, *, k: int, num_classes: int) -> np.ndarray:
+    """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; a tie that
+    involves the nearest reference's class goes to it."""
+    _, index = nearest(space, k=k)
+    votes = np.asarray(space.reference_labels, np.int64)[index]
+    counts = np.zeros((len(index), num_classes))
+    np.add.at(counts, (np.arange(len(index))[:, None], votes), 1.0)
+    counts[np.arange(len(index)), votes[:, 0]] += 0.5
+    return counts.argmax(1)
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048) -> pd.DataFrame:

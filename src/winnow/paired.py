@@ -8,6 +8,13 @@ exact test. The change in accuracy is (gained - lost) / n, with Newcombe's inter
 of paired proportions (his method 10: Wilson score intervals of the two accuracies combined with the
 correlation of the pairs), which keeps its coverage when counts are small, where the Wald interval is
 zero-width at 0 discordant images.
+
+Two models trained with different seeds are not two measurements of one model: a run that happens to
+be weaker on a class is weaker on many of its images at once, so the discordant images of one class
+come in clumps and their count is overdispersed against the binomial (more spread than Binomial(n, 1/2)
+allows). ``overdispersion`` (phi >= 1, :func:`overdispersion` measures it from runs that differ only in
+their seed) scales the evidence down: the test counts lost / phi of (lost + gained) / phi images, and the
+interval widens by sqrt(phi). With phi = 1 it is McNemar's exact test and Newcombe's interval.
 """
 
 from __future__ import annotations
@@ -57,12 +64,36 @@ class PairedCounts:
         return (self.gained - self.lost) / self.n if self.n else math.nan
 
 
-def drop_p_value(counts: PairedCounts) -> float:
-    """One-sided exact McNemar p-value for "head is worse than base": P(X >= lost), X ~ Binomial(lost +
-    gained, 1/2). One-sided because the gate asks only whether a metric fell; 1.0 with no discordant image."""
+def drop_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> float:
+    """One-sided p-value for "head is worse than base": P(X >= lost), X ~ Binomial(lost + gained, 1/2)
+    (McNemar's exact test), with both counts divided by ``overdispersion`` first. One-sided because the
+    gate asks only whether a metric fell; 1.0 with no image lost."""
     n = counts.lost + counts.gained
-    # exact in integers (n is at most the number of test images), and no scipy import for the gate
-    return sum(math.comb(n, k) for k in range(counts.lost, n + 1)) / 2 ** n
+    if counts.lost == 0:
+        return 1.0
+    if overdispersion == 1:  # exact in integers (n is at most the number of test images)
+        return sum(math.comb(n, k) for k in range(counts.lost, n + 1)) / 2 ** n
+    from scipy.special import betainc
+
+    # P(X >= k) for X ~ Binomial(m, 1/2) is the regularised incomplete beta I_{1/2}(k, m - k + 1), which is
+    # defined for the fractional k = lost / phi and m = n / phi as well
+    k, m = counts.lost / overdispersion, n / overdispersion
+    return float(betainc(k, m - k + 1, 0.5))
+
+
+def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
+    """Pearson's estimate of phi from paired tables of no-op changes (runs that differ only in their seed):
+    the mean of (lost - gained)^2 / (lost + gained) over the tables with a discordant image, at least 1.
+
+    Args:
+        lost, gained: int ``(m,)``, one entry per (class, pair of runs).
+    """
+    lost, gained = np.asarray(lost, float), np.asarray(gained, float)
+    n = lost + gained
+    used = n > 0
+    if not used.any():
+        return 1.0
+    return max(1.0, float(np.mean((lost[used] - gained[used]) ** 2 / n[used])))
 
 
 def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
@@ -72,8 +103,10 @@ def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def change_interval(counts: PairedCounts, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Newcombe's (1998, method 10) interval for head - base accuracy; ``(nan, nan)`` for no images.
+def change_interval(counts: PairedCounts, *, confidence: float = 0.95,
+                    overdispersion: float = 1.0) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) interval for head - base accuracy, each side widened by
+    sqrt(``overdispersion``); ``(nan, nan)`` for no images.
 
     Checked against Fagerland, Lydersen & Laake, *Statistical Analysis of Contingency Tables*, ch. 8.
     """
@@ -91,9 +124,9 @@ def change_interval(counts: PairedCounts, *, confidence: float = 0.95) -> tuple[
     # Newcombe's continuity adjustment of the correlation: positive values shrink by n/2, never below 0
     adjusted = cross - n / 2 if cross > n / 2 else cross if cross < 0 else 0.0
     phi = adjusted / math.sqrt(margins) if margins > 0 else 0.0
-    change = p1 - p2
-    low = change - math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
-    high = change + math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    change, widen = p1 - p2, math.sqrt(overdispersion)
+    low = change - widen * math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    high = change + widen * math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
     return max(low, -1.0), min(high, 1.0)
 
 

@@ -28,8 +28,8 @@ import yaml
 
 from winnow.configs import (
     CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY, KEEP_POLICIES,
-    LABEL_ACTIONS, MODEL_NAMES, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS,
-    VARIANTS, WEAK_BY,
+    LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, RANK_BY,
+    SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -296,6 +296,7 @@ SCHEMA = Section({
         "drop_leaks": Bool(),
     }),
     "confident_learn": Section({
+        "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
         "repeats": Num(1, integer=True),
         "train": TRAIN_OVERRIDES,
@@ -304,8 +305,10 @@ SCHEMA = Section({
         "frac_noise": SHARE,
         "action": Choice(LABEL_ACTIONS),
         "relabel_threshold": FRACTION,
+        "relabel_min_precision": FRACTION,  # the judge's relabel precision measured on val must reach it
     }, null=True),
     "embedding_clean": Section({
+        "embedding": Choice(NEIGHBOUR_EMBEDDINGS),
         "mode": Choice(EMBEDDING_MODES),
         "folds": Num(2, integer=True),
         "rounds": Num(1, integer=True),
@@ -321,6 +324,7 @@ SCHEMA = Section({
         "max_outlier_fraction": SHARE,
         "drop_outliers": Bool(),
         "bins": Num(2, integer=True),
+        "relabel_min_precision": FRACTION,
     }, null=True),
     "contracts": Section({
         "mode": Choice(CONTRACT_MODES),
@@ -362,6 +366,7 @@ SCHEMA = Section({
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
         "alpha": Num(0, 1, low_open=True, high_open=True),
         "correction": Choice(CORRECTIONS),
+        "overdispersion": Num(1),  # phi of winnow.paired: the spread of seed-to-seed changes over the binomial
     }, required=("files", "tolerances")),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(_variants_can_be_made,))

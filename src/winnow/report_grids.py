@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.imageset import ImageSet
+from winnow.judges import WEAK_JUDGE
 from winnow.quality import SCORES
 from winnow.report import figure, html_table, key_value_table, not_run, reason_text
 from winnow.report_figures import image_uri
@@ -63,9 +64,29 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
              for image, given, suggested, quality, decision in zip(
                  images_by_id(imageset, found["id"]), found["given_label"], found["suggested_label"],
                  found["label_quality"], found["decision"])]
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k != "noise_matrix"})
+    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("noise_matrix", "judge")})
     grid = f'<div class="grid">{"".join(tiles)}</div>' if tiles else '<p class="note">No label issue found.</p>'
-    return headline + grid
+    return judge_note((summary or {}).get("judge")) + headline + grid
+
+
+def judge_note(judge: dict | None) -> str:
+    """A cleaner's judge in one paragraph (its metrics' ``judge`` block, :mod:`winnow.judges`): how often it
+    is right on val, its relabel precision measured on flips planted in val, and whether its relabels
+    stood or became drops."""
+    if not judge:
+        return ""
+    kind = judge.get("kind") or judge.get("embedding")
+    precision = judge.get("relabel_precision")
+    measured = ("no val image would have been relabelled, so it is unmeasured" if precision is None
+                else f"{precision:.0%} of its {judge['val_relabels']:,} val relabels restored the original label")
+    verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
+               f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
+    accuracy = judge.get("val_accuracy")
+    right = "" if accuracy is None else f" is right on {accuracy:.0%} of val images;"
+    weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
+            "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
+    return (f"<p><b>Judge</b> ({html.escape(str(kind))}){right} after {judge['planted_flips']:,} of the val labels "
+            f"were flipped on purpose, {measured} (bound {judge['relabel_min_precision']:g}): {verdict}.{weak}</p>")
 
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
@@ -166,8 +187,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
     if rounds is None or imageset is None:
         return not_run("neighbour cleansing", how="the embedding-clean stage writes data/embedding-clean/rounds.parquet")
     names = imageset.classes
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k != "rounds"})
-    parts = [headline]
+    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("rounds", "judge")})
+    parts = [judge_note((summary or {}).get("judge")), headline]
     judges = {r["round"]: r.get("judge_val_accuracy") for r in (summary or {}).get("rounds", [])}
     for number, table in rounds.groupby("round"):
         acted = table[table["decision"] != "keep"]

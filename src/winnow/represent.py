@@ -18,7 +18,6 @@ id, for the cleaners), :func:`knn_val_accuracy` (how well an embedding judges la
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from winnow import pretrained, selfsup, training
 from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet
-from winnow.neighbours import Space, nearest
-from winnow.stage import atomic_path
+from winnow.neighbours import Space, vote
+from winnow.stage import atomic_path, read_json, rerun_error
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
 DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
@@ -213,25 +212,45 @@ def _checked(features: np.ndarray, ids: np.ndarray, *, where: str) -> np.ndarray
 
 def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
     """float32 ``(len(ids), D)``: the rows of ``folder/embeddings.npy`` (the represent stage's output) for
-    ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``."""
+    ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``.
+
+    Raises:
+        WinnowError: one line naming the file and the stage to rerun when a file is missing or damaged,
+            the two files disagree, an id has no row, or a row read holds a non-finite value.
+    """
     folder = Path(folder)
-    for name in ("embeddings.npy", "ids.json"):
-        if not (folder / name).is_file():
-            raise WinnowError(f"{folder / name}: missing; run the represent stage (dvc repro represent)")
-    features = np.load(folder / "embeddings.npy", mmap_mode="r")
+    names = folder / "embeddings.npy", folder / "ids.json"
+    for name in names:
+        if not name.is_file():
+            raise rerun_error(name, "missing", written_by="represent")
     try:
-        known = pd.Index(json.loads((folder / "ids.json").read_text()))
-    except json.JSONDecodeError as err:
-        raise WinnowError(f"{folder / 'ids.json'}: not valid JSON ({err}); rerun the represent stage") from err
-    if features.ndim != 2 or len(features) != len(known) or not known.is_unique:
-        raise WinnowError(f"{folder}: embeddings.npy {features.shape} and ids.json ({len(known)} ids) do not "
-                          "agree; rerun the represent stage")
+        features = np.load(names[0], mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:  # truncated, foreign or pickled
+        raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
+    known = read_json(names[1], written_by="represent")
+    if not isinstance(known, list) or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in known):
+        raise rerun_error(names[1], "not a list of image ids", written_by="represent")
+    known = pd.Index(known)
+    if not known.is_unique:
+        raise rerun_error(names[1], f"{int(known.duplicated().sum())} repeated id(s), first "
+                                    f"{known[known.duplicated()][0]!r}", written_by="represent")
+    if features.ndim != 2 or features.dtype.kind != "f":
+        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}, not float features (N, D)",
+                          written_by="represent")
+    if len(features) != len(known):
+        raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
+                                  "the two do not agree", written_by="represent")
     wanted = np.asarray(ids, dtype=object)
     rows = known.get_indexer(wanted)
     if (rows < 0).any():
-        raise WinnowError(f"{folder / 'ids.json'}: {int((rows < 0).sum())} image(s) have no embedding, first "
-                          f"{wanted[rows < 0][0]!r}; rerun the represent stage on this imageset")
-    return np.asarray(features[rows], dtype=np.float32)
+        raise rerun_error(names[1], f"{int((rows < 0).sum())} image(s) have no embedding, first "
+                                    f"{wanted[rows < 0][0]!r}", written_by="represent")
+    chosen = np.asarray(features[rows], dtype=np.float32)
+    bad = ~np.isfinite(chosen).all(axis=1)
+    if bad.any():
+        raise rerun_error(names[0], f"{int(bad.sum())} embedding(s) hold non-finite values, first id "
+                                    f"{wanted[bad][0]!r}", written_by="represent")
+    return chosen
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10) -> float | None:
@@ -248,12 +267,7 @@ def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarra
     labels = np.asarray(labels, np.int64)
     space = Space(positions=val, features=features[val], reference_positions=train,
                   reference_features=features[train], reference_labels=labels[train])
-    _, index = nearest(space, k=min(k, len(train)))
-    votes = labels[train][index]
-    counts = np.zeros((len(val), labels.max() + 1))
-    np.add.at(counts, (np.arange(len(val))[:, None], votes), 1.0)
-    counts[np.arange(len(val)), votes[:, 0]] += 0.5
-    return float((counts.argmax(1) == labels[val]).mean())
+    return float((vote(space, k=min(k, len(train)), num_classes=labels.max() + 1) == labels[val]).mean())
 
 
 def _sha256(path: Path) -> str:

@@ -1,0 +1,121 @@
+"""Hostile intermediates for the cleaners that judge in the represent embedding (issue 18 items 1 and 3):
+data/represent is missing, damaged, written for another imageset, or its two files disagree.
+
+Each case writes a tiny data/degrade (3 classes, 8x8 images) and a represent output that fits it, damages
+the output, runs confident-learn (judge: probe) or embedding-clean (embedding: represent) through the
+harness, and asserts the one line naming the file and the stage to rerun, and that nothing was left
+behind. No case fits a probe or a model: each error comes before judging.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow.imageset import write_imageset
+
+RERUN = "rerun the represent stage (dvc repro represent)"
+SPLITS = {"train": 8, "val": 3, "test": 2}  # images per class
+
+
+def _project(root: Path) -> Path:
+    """data/degrade and a data/represent that fits it: ids.json in manifest order (train-<class>-<i> first)."""
+    project = make_project(root, default_params())
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in SPLITS.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", np.eye(len(manifest), 6, dtype=np.float32))
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    return project
+
+
+def _ids(project: Path) -> list:
+    return json.loads((project / "data/represent/ids.json").read_text())
+
+
+def _write_ids(project: Path, ids) -> None:
+    (project / "data/represent/ids.json").write_text(json.dumps(ids))
+
+
+def _features(project: Path) -> np.ndarray:
+    return np.load(project / "data/represent/embeddings.npy")
+
+
+def _save(project: Path, values) -> None:
+    np.save(project / "data/represent/embeddings.npy", values)
+
+
+def _missing(project):
+    for name in ("embeddings.npy", "ids.json"):
+        (project / "data/represent" / name).unlink()
+
+
+def _truncated(project):
+    path = project / "data/represent/embeddings.npy"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _another_imagesets_ids(project):
+    _write_ids(project, [i.replace("train-1-", "cat-") for i in _ids(project)])
+
+
+def _a_row_short(project):
+    _save(project, _features(project)[:-1])
+
+
+def _a_repeated_id(project):
+    ids = _ids(project)
+    _write_ids(project, ids[:5] + [ids[3]] + ids[6:])
+
+
+def _not_a_list(project):
+    _write_ids(project, {"ids": _ids(project)})
+
+
+def _nan_in_a_train_row(project):
+    values = _features(project)
+    values[4, 2] = np.nan
+    _save(project, values)
+
+
+def _integer_values(project):
+    _save(project, _features(project).astype(np.int64))
+
+
+CASES = {
+    # name: (damage, stage, fragments of the one line)
+    "missing": (_missing, "confident_learn", ("data/represent/embeddings.npy: missing; " + RERUN,)),
+    "truncated": (_truncated, "embedding_clean", ("data/represent/embeddings.npy: not a readable .npy file (", RERUN)),
+    "another_imagesets_ids": (_another_imagesets_ids, "confident_learn",
+                              ("data/represent/ids.json: 8 image(s) have no embedding, first 'train-1-0'; " + RERUN,)),
+    "a_row_short": (_a_row_short, "embedding_clean",
+                    ("data/represent: embeddings.npy has 38 rows for the 39 ids of ids.json; the two do not agree; "
+                     + RERUN,)),
+    "a_repeated_id": (_a_repeated_id, "confident_learn",
+                      ("data/represent/ids.json: 1 repeated id(s), first 'train-0-3'; " + RERUN,)),
+    "not_a_list": (_not_a_list, "embedding_clean", ("data/represent/ids.json: not a list of image ids; " + RERUN,)),
+    "nan_in_a_train_row": (_nan_in_a_train_row, "confident_learn",
+                           ("data/represent/embeddings.npy: 1 embedding(s) hold non-finite values, first id "
+                            "'train-0-4'; " + RERUN,)),
+    "integer_values": (_integer_values, "embedding_clean",
+                       ("data/represent/embeddings.npy: holds int64 of shape (39, 6), not float features (N, D); "
+                        + RERUN,)),
+}
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_broken_represent_output_stops_the_cleaner_in_one_line(tmp_path, case):
+    damage, stage, fragments = CASES[case]
+    project = _project(tmp_path / "project")
+    damage(project)
+    before = files_under(project)
+    done = run_stage(project, stage, timeout=300)
+    assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)

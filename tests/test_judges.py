@@ -1,0 +1,207 @@
+"""Judges that know their strength (issue 18 item 3), and the cleaners on the represent embedding (item 1).
+
+The probe never scores a row with its own label; the ridge is the one val prefers; relabel precision is
+measured on flips planted in val; a judge whose features carry no class information never relabels (its
+relabels become drops, the reason giving the numbers) while a strong judge on separable features does;
+confident-learn's probe and embedding-clean's neighbours find a planted mislabel in features built by hand.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_manifest
+from hostile_harness import default_params
+from winnow import judges, probe
+from winnow.imageset import write_imageset
+from winnow.labels import stratified_folds
+from winnow.report_grids import judge_note
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+CLASSES = [str(c) for c in range(4)]
+STAGES = Path(__file__).resolve().parents[1] / "stages"
+
+
+# -- the probe -------------------------------------------------------------------------------------------
+
+def test_a_rows_own_label_never_trains_the_probe_that_scores_it():
+    # one feature per row (the identity): a probe can tell a row's label only from that row's own feature,
+    # which is 0 in every other row, so a probe fitted without the row must not know its label
+    labels = np.arange(40) % 4
+    features = np.eye(40, dtype=np.float32)
+    fitted_on_all = probe.fit_probe(features, labels, num_classes=4, l2=1e-3).predict_proba(features)
+    assert (fitted_on_all.argmax(1) == labels).all()  # with its own label the probe recites it: leakage would show
+
+    out, val_out = probe.out_of_sample_probs(features, labels, num_classes=4, l2=1e-3, folds=4, seed=0,
+                                             val_features=np.eye(40, dtype=np.float32)[:6])
+    fold_of = stratified_folds(labels, folds=4, seed=0)
+    for fold in range(4):
+        rows = out[fold_of == fold]
+        # every row of a fold gets the same probabilities, the other folds' class shares, whatever its label
+        np.testing.assert_allclose(rows, np.broadcast_to(rows[0], rows.shape), atol=1e-6)
+        np.testing.assert_allclose(rows[0], np.full(4, 0.25), atol=0.02)
+    assert val_out.shape == (6, 4) and np.isfinite(val_out).all()
+
+
+def test_choose_l2_returns_the_ridge_val_prefers():
+    rng = np.random.default_rng(0)
+    # separable: a weak ridge is right on every val image; a crushing one predicts the larger class only
+    labels = np.r_[np.zeros(30, int), np.ones(10, int)]
+    features = (np.eye(2)[labels] + rng.normal(0, 0.1, (40, 2))).astype(np.float32)
+    assert probe.choose_l2(features, labels, features, labels, num_classes=2, grid=(1e-3, 1e4)) == (1e-3, 1.0)
+    # pure noise, 70% class 0, and a val split of class 0 only: the weak ridge memorises the noise and errs
+    # on val; the crushing ridge predicts the majority, class 0, on every val image
+    noise, noisy_labels = rng.normal(size=(40, 60)).astype(np.float32), (rng.random(40) < 0.3).astype(int)
+    val = rng.normal(size=(30, 60)).astype(np.float32)
+    assert probe.choose_l2(noise, noisy_labels, val, np.zeros(30, int), num_classes=2,
+                           grid=(1e-3, 1e4)) == (1e4, 1.0)
+    # both right on every val image: the tie goes to the lower val cross-entropy, on separable classes the
+    # weaker ridge, whose probabilities are the sharper
+    assert probe.choose_l2(features, labels, features, labels, num_classes=2, grid=(1.0, 1e-2)) == (1e-2, 1.0)
+
+
+# -- measuring a judge -----------------------------------------------------------------------------------
+
+def test_plant_flips_moves_a_seeded_fifth_of_the_labels_to_other_classes():
+    labels = np.arange(50) % 5
+    planted, flipped = judges.plant_flips(labels, num_classes=5, seed=3)
+    assert flipped.sum() == 10 and (planted[flipped] != labels[flipped]).all()
+    assert (planted[~flipped] == labels[~flipped]).all() and planted.max() < 5
+    again, flipped_again = judges.plant_flips(labels, num_classes=5, seed=3)
+    assert np.array_equal(again, planted) and np.array_equal(flipped_again, flipped)
+    assert not np.array_equal(judges.plant_flips(labels, num_classes=5, seed=4)[1], flipped)
+
+
+def test_relabel_precision_counts_a_relabelled_clean_image_against_the_judge():
+    original = np.array([0, 1, 2, 3, 0, 1])
+    flipped = np.array([True, True, True, False, False, False])
+    # rows 0 and 1: planted flips relabelled back; row 2: a flip relabelled to a third class; row 3: a
+    # clean label relabelled; row 4: a clean label dropped
+    strength = judges.measure(original, flipped, relabelled=np.array([1, 1, 1, 1, 0, 0], bool),
+                              suggested=np.array([0, 1, 0, 2, 0, 1]), flagged=np.array([1, 1, 1, 1, 1, 0], bool),
+                              val_accuracy=0.9, min_precision=0.6)
+    assert strength.relabel_precision == 0.5 and strength.val_relabels == 4
+    assert strength.planted == 3 and strength.planted_flagged == 3 and not strength.relabels_allowed
+    unmeasured = judges.measure(original, flipped, relabelled=np.zeros(6, bool), suggested=original,
+                                flagged=np.zeros(6, bool), val_accuracy=0.9, min_precision=0.0)
+    assert unmeasured.relabel_precision is None and not unmeasured.relabels_allowed
+
+
+def test_an_untrusted_judges_relabels_become_drops_that_say_why():
+    table = pd.DataFrame({"id": ["a", "b", "c"], "decision": ["relabel", "drop", "keep"],
+                          "suggested_label": [2, 1, 0], "reason": ["neighbours_agree:2", "isolated", ""]})
+    trusted = judges.Strength(0.95, 0.9, 40, 20, 18, 0.8)
+    assert judges.gate_relabels(table, trusted) is table
+    weak = judges.Strength(0.5, 0.25, 12, 20, 9, 0.8)
+    gated = judges.gate_relabels(table, weak)
+    assert list(gated["decision"]) == ["drop", "drop", "keep"] and gated.loc[0, "suggested_label"] == 2
+    assert gated.loc[0, "reason"] == ("neighbours_agree:2; untrusted_relabel (val relabel precision 0.25 < "
+                                      "relabel_min_precision 0.8, from 12 val relabels after 20 planted flips)")
+    assert list(gated["reason"][1:]) == ["isolated", ""] and judges.blocked(gated) == 1
+    assert list(table["decision"]) == ["relabel", "drop", "keep"]  # the caller's table is not edited
+
+
+def test_the_report_states_each_judges_strength():
+    note = judge_note({"kind": "probe", "val_accuracy": 0.5, "relabel_precision": 0.25, "val_relabels": 12,
+                       "planted_flips": 20, "relabel_min_precision": 0.8, "relabels_allowed": False,
+                       "relabels_blocked": 7})
+    assert "(probe) is right on 50% of val images; after 20 of the val labels were flipped on purpose, 25% of its " \
+           "12 val relabels restored the original label (bound 0.8)" in note
+    assert "relabels not trusted: 7 became drops" in note and "A judge this weak" in note
+    assert judge_note(None) == ""
+
+
+# -- the stages on features built by hand ------------------------------------------------------------------
+
+TRAIN, VAL, TEST = 30, 25, 2  # images per class and split
+FLIPPED = {"img-5": 1, "img-40": 2, "img-77": 3}  # train images whose label degrade moved, to this class
+
+
+def separable(labels, *, seed):
+    """float32 ``(N, 16)``: tight clusters on the first four axes, one per class."""
+    return (np.eye(16)[labels] + np.random.default_rng(seed).normal(0, 0.05, (len(labels), 16))).astype(np.float32)
+
+
+def no_class_information(labels, *, seed):
+    """float32 ``(N, 16)``: noise that says nothing about the label."""
+    return np.random.default_rng(seed).normal(size=(len(labels), 16)).astype(np.float32)
+
+
+def stage_project(root: Path, *, features, section: str, options: dict) -> dict:
+    """A project with data/degrade (4 classes, the FLIPPED train labels moved, their truth recorded) and
+    data/represent written by hand from ``features(true labels, seed=...)``; returns the true labels by id."""
+    labels = np.concatenate([np.repeat(np.arange(4), n) for n in (TRAIN, VAL, TEST)])
+    manifest = make_manifest(len(labels), labels=labels)
+    manifest["split"] = ["train"] * 4 * TRAIN + ["val"] * 4 * VAL + ["test"] * 4 * TEST
+    truth = manifest.set_index("id")["label"].to_dict()
+    for image, label in FLIPPED.items():
+        manifest.loc[manifest["id"] == image, "label"] = label
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    write_imageset(root / "data/degrade", images, manifest, CLASSES)
+    perturbations = pd.DataFrame({"id": list(FLIPPED), "kind": "symmetric_noise", "params": "{}", "source_id": None,
+                                  "original_label": [truth[i] for i in FLIPPED]})
+    perturbations.to_parquet(root / "data/degrade/perturbations.parquet")
+    (root / "data/represent").mkdir(parents=True)
+    np.save(root / "data/represent/embeddings.npy", features(labels, seed=1))
+    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    params = default_params()
+    params[section] = {**params[section], **options}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return truth
+
+
+def run_stage_here(monkeypatch, root: Path, name: str) -> tuple[dict, pd.DataFrame]:
+    """Run ``stages/<name>.py`` in this process inside ``root``: (its metrics, its decisions by id)."""
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(STAGES))
+    sys.modules.pop(name, None)
+    stage = __import__(name)
+    stage.main()
+    return json.loads(Path(stage.METRICS_OUT).read_text()), pd.read_parquet(
+        {"confident_learn": "data/confident-learn/label_issues.parquet",
+         "embedding_clean": "data/embedding-clean/decisions.parquet"}[name]).set_index("id")
+
+
+# confident-learn: relabel_threshold 0 relabels every issue whose probe class differs (whatever its
+# confidence), so the weak judge has relabels to lose; embedding-clean: 2 of 2 neighbours on one other class
+CLEANERS = {
+    "confident_learn": {"judge": "probe", "folds": 3, "action": "both", "relabel_threshold": 0.0},
+    "embedding_clean": {"embedding": "represent", "k": 2, "agree": 1.0, "bins": 16},
+}
+
+
+@pytest.mark.parametrize("name", list(CLEANERS))
+def test_a_strong_judge_on_separable_features_relabels_the_planted_mislabels(tmp_path, monkeypatch, capsys, name):
+    truth = stage_project(tmp_path, features=separable, section=name, options=CLEANERS[name])
+    metrics, decisions = run_stage_here(monkeypatch, tmp_path, name)
+    assert metrics["judge"]["val_accuracy"] > judges.WEAK_JUDGE and metrics["judge"]["relabel_precision"] == 1.0
+    assert metrics["judge"]["relabels_allowed"] and metrics["judge"]["planted_flips"] == 20  # 20% of 100 val
+    relabelled = decisions[decisions["decision"] == "relabel"]
+    assert sorted(relabelled.index) == sorted(FLIPPED)
+    assert all(relabelled.loc[i, "suggested_label"] == truth[i] for i in FLIPPED)
+    assert metrics["truth"]["f1"] == 1.0 and metrics["truth"]["relabel_accuracy"] == 1.0
+    assert "warning" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list(CLEANERS))
+def test_a_judge_without_class_information_never_relabels(tmp_path, monkeypatch, capsys, name):
+    stage_project(tmp_path, features=no_class_information, section=name, options=CLEANERS[name])
+    metrics, decisions = run_stage_here(monkeypatch, tmp_path, name)
+    judge = metrics["judge"]
+    # chance: a relabel restores the original label only for a planted flip (20% of val) moved to the
+    # right one of the 3 other classes, about 0.07; a judge worth trusting reaches 0.8
+    assert judge["relabel_precision"] < 0.3 and judge["val_relabels"] >= 10 and not judge["relabels_allowed"]
+    assert (decisions["decision"] != "relabel").all()
+    blocked = decisions[decisions["reason"].str.contains("untrusted_relabel")]
+    assert len(blocked) == judge["relabels_blocked"] > 0 and (blocked["decision"] == "drop").all()
+    assert blocked["reason"].str.contains(f"val relabel precision {judge['relabel_precision']:.2f} < "
+                                          "relabel_min_precision 0.8").all()
+    assert metrics["decisions"]["relabel"] == 0
+    output = capsys.readouterr().out
+    assert f"{judge['relabels_blocked']} relabel(s) became drops: untrusted_relabel (val relabel precision" in output
+    assert f"warning: a judge is right on only {judge['val_accuracy']:.0%} of the val images" in output
