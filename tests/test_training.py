@@ -114,9 +114,11 @@ def _weights_at_each_validation(monkeypatch) -> list[bytes]:
 
 def test_patience_stops_once_val_accuracy_stops_rising_and_keeps_the_best_epoch(tmp_path, rng, monkeypatch):
     """Toy data that lenet5 separates after one epoch: val accuracy is 1.0 from epoch 1 on, so it can never
-    rise again and a run with patience 2 ends after epoch 3 of its 10, with epoch 1's weights."""
+    rise again and a run with patience 2 ends after epoch 3 of its 10, with epoch 1's weights (constant
+    learning rate: patience counts from the first epoch)."""
     images, labels = _toy_data(rng)
-    config = TrainConfig(model="lenet5", epochs=10, patience=2, batch_size=16, device="cpu", threads=1)
+    config = TrainConfig(model="lenet5", epochs=10, patience=2, schedule="constant", batch_size=16, device="cpu",
+                         threads=1)
     per_epoch = _weights_at_each_validation(monkeypatch)
     early = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, log_dir=tmp_path / "live",
                 progress=False)
@@ -142,15 +144,18 @@ def test_patience_stops_once_val_accuracy_stops_rising_and_keeps_the_best_epoch(
     assert per_epoch[6:9] == per_epoch[:3]
 
 
-def test_patience_waits_for_onecycles_peak(rng):
-    """onecycle raises the learning rate over the first 30% of the budget (3 of 10 epochs): epochs without
-    improvement count from there, not from the best epoch before it."""
+@pytest.mark.parametrize(("schedule", "best", "stopped"), [
+    ("cosine", 1, 6),  # the rate is half its peak at mid-budget: epochs 6.. count
+    ("onecycle", 2, 8),  # 30% climbing, then half way down: 65% of 10 is epoch 7
+])
+def test_patience_counts_once_the_learning_rate_is_down_to_half_its_peak(rng, schedule, best, stopped):
+    """Val accuracy is 1.0 from the best epoch on; with patience 1, only the schedule says when the run ends."""
     images, labels = _toy_data(rng)
-    config = TrainConfig(model="lenet5", epochs=10, patience=1, schedule="onecycle", batch_size=16, device="cpu",
+    config = TrainConfig(model="lenet5", epochs=10, patience=1, schedule=schedule, batch_size=16, device="cpu",
                          threads=1)
     trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=False)
-    assert [h["val_acc"] for h in trained.history][1:] == [1.0, 1.0, 1.0]  # best at epoch 2, in the warm-up
-    assert (trained.best_epoch, len(trained.history)) == (2, 4)
+    assert [h["val_acc"] for h in trained.history][best - 1:] == [1.0] * (stopped - best + 1)
+    assert (trained.best_epoch, len(trained.history), trained.stop_reason) == (best, stopped, "patience")
 
 
 @pytest.mark.parametrize("threads", [3, None])
@@ -217,8 +222,8 @@ class _BatchNormNet(torch.nn.Module):
 
 def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str, options: dict) -> None:
     """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps,
-    its history and its final weights. ``options``: ``epochs``, ``patience`` and ``val_accs`` (None, or per
-    rank the val accuracy each epoch's validation reports on that rank instead of measuring it)."""
+    its history and its final weights. ``options``: ``epochs``, ``patience``, ``schedule`` and ``val_accs``
+    (None, or per rank the val accuracy each epoch's validation reports on that rank instead of measuring it)."""
     # a rank left waiting in an allreduce (one step more on the other) fails after a minute instead of hanging
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
@@ -240,8 +245,8 @@ def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir:
         scripted = iter(options["val_accs"][rank])
         training._evaluate = lambda *_: (0.0, next(scripted))
     data = np.load(data_file)
-    config = TrainConfig(epochs=options["epochs"], patience=options["patience"], batch_size=8, crop_padding=1,
-                         device="cpu", threads=1)
+    config = TrainConfig(epochs=options["epochs"], patience=options["patience"], schedule=options["schedule"], batch_size=8,
+                         crop_padding=1, device="cpu", threads=1)
     trained = fit(data["images"], data["labels"], data["images"][:12], data["labels"][:12], config=config,
                   num_classes=3, seed=0, progress=False)
     torch.distributed.destroy_process_group()
@@ -263,7 +268,7 @@ def _run_ranks(tmp_path, images, labels, **options) -> list[dict]:
 def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_path, rng):
     n, world, batch_size, epochs = 51, 2, 8, 2
     images, labels = _toy_data(rng, n=n)
-    ranks = _run_ranks(tmp_path, images, labels, epochs=epochs, patience=None, val_accs=None)
+    ranks = _run_ranks(tmp_path, images, labels, epochs=epochs, patience=None, schedule="cosine", val_accs=None)
 
     per_rank = -(-n // world)  # 26: one image repeated to even out 51
     for epoch in range(epochs):
@@ -283,10 +288,11 @@ def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_
 
 def test_two_gloo_ranks_stop_at_the_same_epoch_on_rank_0s_val(tmp_path, rng):
     """Rank 0's val accuracy peaks at epoch 2 and stalls; rank 1's (scripted to differ, as two GPUs summing
-    in another order might) rises every epoch. Both ranks keep epoch 2 and stop after epoch 4 of 8 with
-    patience 2, with the same weights: a rank that trained on alone would wait forever in the allreduce."""
+    in another order might) rises every epoch. Both ranks keep epoch 2 and, with patience 2 counted from
+    the constant schedule's first epoch, stop after epoch 4 of 8 with the same weights: a rank that trained
+    on alone would wait forever in the allreduce."""
     images, labels = _toy_data(rng, n=40)
-    ranks = _run_ranks(tmp_path, images, labels, epochs=8, patience=2,
+    ranks = _run_ranks(tmp_path, images, labels, epochs=8, patience=2, schedule="constant",
                        val_accs=[[0.5, 0.75, 0.75, 0.5, 0.75, 0.75, 0.75, 0.75], [0.1 * e for e in range(1, 9)]])
     for rank in ranks:
         assert [h["val_acc"] for h in rank["history"]] == [0.5, 0.75, 0.75, 0.5]  # rank 0's, on both ranks
