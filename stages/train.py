@@ -16,8 +16,7 @@ def main() -> None:
                   num_classes=len(train.classes), seed=params["seed"], log_dir=f"metrics/train/{variant}")
     if is_main_process():
         save(trained, f"models/{variant}.pt", classes=train.classes, image_shape=train.images.shape[1:])
-        print(f"train@{variant}: best val acc {trained.best_val_acc:.4f} "
-              f"at epoch {trained.best_epoch}/{config.epochs} on {len(train)} images")
+        print(f"train@{variant}: {len(train)} images, {trained.stopped()}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def message(params) -> str:
 
 def test_the_shipped_params_yaml_validates():
     params = load(ROOT / "params.yaml")
-    assert params["train"]["epochs"] == 15 and params["variants"][0] == "oracle"
+    assert params["train"]["epochs"] == 20 and params["variants"][0] == "oracle"
 
 
 @pytest.mark.parametrize("path, value, expected", [
@@ -34,6 +34,9 @@ def test_the_shipped_params_yaml_validates():
     ("gan.train.beta1", 1, "gan.train.beta1: 1 is not below 1"),
     ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer >= 1"),
     ("train.epochs", True, "train.epochs: true is a boolean, not an integer >= 1"),
+    ("train.patience", 0, "train.patience: 0 is below 1"),
+    ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
+                                                 "null or an integer >= 1"),
     ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer >= 1 (write numbers without quotes)'),
     ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number > 0 '
                          "(YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"),

@@ -3,6 +3,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,13 @@ def test_fit_refuses_zero_epochs_before_dvclive_writes_a_log(tmp_path):
     assert not (tmp_path / "live").exists()
 
 
+def test_fit_refuses_a_patience_below_one():
+    images, labels = np.zeros((4, 8, 8, 1), np.uint8), np.array([0, 1, 0, 1])
+    with pytest.raises(WinnowError, match=r"^train.patience: 0 is below 1; null runs every epoch$"):
+        fit(images, labels, images, labels, config=TrainConfig(model="lenet5", patience=0, device="cpu"),
+            num_classes=2, seed=0, progress=False)
+
+
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
 def test_threads_must_be_a_positive_whole_number_or_null(threads):
     with pytest.raises(WinnowError, match="train.threads: must be a whole number >= 1 or null"):
@@ -90,6 +98,64 @@ def test_fit_writes_dvclive_history(tmp_path, rng):
         progress=False)
     assert (tmp_path / "live" / "metrics.json").is_file()
     assert len((tmp_path / "live" / "plots" / "metrics" / "val_acc.tsv").read_text().splitlines()) == 3
+
+
+def _weights_at_each_validation(monkeypatch) -> list[bytes]:
+    """The model's weights at every validation inside fit (one per epoch), in order."""
+    seen, real = [], training._evaluate
+
+    def evaluate(model, *args):
+        seen.append(_weight_bytes(model))
+        return real(model, *args)
+
+    monkeypatch.setattr(training, "_evaluate", evaluate)
+    return seen
+
+
+def test_patience_stops_once_val_accuracy_stops_rising_and_keeps_the_best_epoch(tmp_path, rng, monkeypatch):
+    """Toy data that lenet5 separates after one epoch: val accuracy is 1.0 from epoch 1 on, so it can never
+    rise again and a run with patience 2 ends after epoch 3 of its 10, with epoch 1's weights (constant
+    learning rate: patience counts from the first epoch)."""
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=10, patience=2, schedule="constant", batch_size=16, device="cpu",
+                         threads=1)
+    per_epoch = _weights_at_each_validation(monkeypatch)
+    early = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, log_dir=tmp_path / "live",
+                progress=False)
+    assert [h["val_acc"] for h in early.history] == [1.0, 1.0, 1.0]
+    assert (early.best_epoch, early.stop_reason) == (1, "patience")
+    assert len(per_epoch) == 3
+    assert _weight_bytes(early.model) == per_epoch[0] != per_epoch[2]  # epoch 1's weights, not the last epoch's
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert (summary["best_epoch"], summary["stopped_epoch"], summary["stop_reason"]) == (1, 3, "patience")
+    assert early.stopped() == "stopped at epoch 3/10 (patience 2: best val acc 1.0000 at epoch 1)"
+
+    again = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=False)
+    assert again.history == early.history and again.best_epoch == early.best_epoch
+    assert _weight_bytes(again.model) == _weight_bytes(early.model)
+
+    # patience null runs the whole budget; the schedule spans the budget either way, so the early run was
+    # exactly this run's first three epochs
+    every = fit(images, labels, images, labels, config=replace(config, patience=None), num_classes=3, seed=1,
+                progress=False)
+    assert len(every.history) == 10 and every.stop_reason == "budget"
+    assert every.history[:3] == early.history
+    assert per_epoch[3:6] == per_epoch[:3]  # the second run: same weights epoch by epoch
+    assert per_epoch[6:9] == per_epoch[:3]
+
+
+@pytest.mark.parametrize(("schedule", "best", "stopped"), [
+    ("cosine", 1, 6),  # the rate is half its peak at mid-budget: epochs 6.. count
+    ("onecycle", 2, 8),  # 30% climbing, then half way down: 65% of 10 is epoch 7
+])
+def test_patience_counts_once_the_learning_rate_is_down_to_half_its_peak(rng, schedule, best, stopped):
+    """Val accuracy is 1.0 from the best epoch on; with patience 1, only the schedule says when the run ends."""
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=10, patience=1, schedule=schedule, batch_size=16, device="cpu",
+                         threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=False)
+    assert [h["val_acc"] for h in trained.history][best - 1:] == [1.0] * (stopped - best + 1)
+    assert (trained.best_epoch, len(trained.history), trained.stop_reason) == (best, stopped, "patience")
 
 
 @pytest.mark.parametrize("threads", [3, None])
@@ -154,9 +220,10 @@ class _BatchNormNet(torch.nn.Module):
         return self.classifier(self.features(x))
 
 
-def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str) -> None:
-    """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps
-    and its final weights."""
+def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str, options: dict) -> None:
+    """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps,
+    its history and its final weights. ``options``: ``epochs``, ``patience``, ``schedule`` and ``val_accs``
+    (None, or per rank the val accuracy each epoch's validation reports on that rank instead of measuring it)."""
     # a rank left waiting in an allreduce (one step more on the other) fails after a minute instead of hanging
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
@@ -174,25 +241,34 @@ def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir:
         return model
 
     training.shard, training.build_model = recording_shard, counting_build
+    if options["val_accs"] is not None:
+        scripted = iter(options["val_accs"][rank])
+        training._evaluate = lambda *_: (0.0, next(scripted))
     data = np.load(data_file)
-    config = TrainConfig(epochs=2, batch_size=8, crop_padding=1, device="cpu", threads=1)
+    config = TrainConfig(epochs=options["epochs"], patience=options["patience"], schedule=options["schedule"], batch_size=8,
+                         crop_padding=1, device="cpu", threads=1)
     trained = fit(data["images"], data["labels"], data["images"][:12], data["labels"][:12], config=config,
                   num_classes=3, seed=0, progress=False)
     torch.distributed.destroy_process_group()
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps({
-        "shards": shards, "steps": steps[0], "history": trained.history,
+        "shards": shards, "steps": steps[0], "history": trained.history, "best_epoch": trained.best_epoch,
         "weights": hashlib.sha256(_weight_bytes(trained.model)).hexdigest()}))
 
 
-def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_path, rng):
-    """Two processes on CPU as torchrun would start them."""
-    n, world, batch_size, epochs = 51, 2, 8, 2
-    images, labels = _toy_data(rng, n=n)
+def _run_ranks(tmp_path, images, labels, **options) -> list[dict]:
+    """Two processes on CPU as torchrun would start them; what each rank recorded."""
+    world = 2
     np.savez(tmp_path / "data.npz", images=images, labels=labels)
     torch.multiprocessing.start_processes(
-        _rank_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "data.npz"), str(tmp_path)),
+        _rank_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "data.npz"), str(tmp_path), options),
         nprocs=world, start_method="spawn")
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_path, rng):
+    n, world, batch_size, epochs = 51, 2, 8, 2
+    images, labels = _toy_data(rng, n=n)
+    ranks = _run_ranks(tmp_path, images, labels, epochs=epochs, patience=None, schedule="cosine", val_accs=None)
 
     per_rank = -(-n // world)  # 26: one image repeated to even out 51
     for epoch in range(epochs):
@@ -207,6 +283,21 @@ def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_
     # each rank validates the same model (train_loss is each rank's own): the same epoch is kept everywhere
     assert [(h["val_loss"], h["val_acc"]) for h in ranks[0]["history"]] == [
         (h["val_loss"], h["val_acc"]) for h in ranks[1]["history"]]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_two_gloo_ranks_stop_at_the_same_epoch_on_rank_0s_val(tmp_path, rng):
+    """Rank 0's val accuracy peaks at epoch 2 and stalls; rank 1's (scripted to differ, as two GPUs summing
+    in another order might) rises every epoch. Both ranks keep epoch 2 and, with patience 2 counted from
+    the constant schedule's first epoch, stop after epoch 4 of 8 with the same weights: a rank that trained
+    on alone would wait forever in the allreduce."""
+    images, labels = _toy_data(rng, n=40)
+    ranks = _run_ranks(tmp_path, images, labels, epochs=8, patience=2, schedule="constant",
+                       val_accs=[[0.5, 0.75, 0.75, 0.5, 0.75, 0.75, 0.75, 0.75], [0.1 * e for e in range(1, 9)]])
+    for rank in ranks:
+        assert [h["val_acc"] for h in rank["history"]] == [0.5, 0.75, 0.75, 0.5]  # rank 0's, on both ranks
+        assert rank["best_epoch"] == 2
+        assert rank["steps"] == 4 * -(-20 // 8)  # 4 epochs of 20 images a rank in batches of 8
     assert ranks[0]["weights"] == ranks[1]["weights"]
 
 

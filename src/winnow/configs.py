@@ -49,7 +49,9 @@ class TrainConfig:
     """The ``train:`` section of params.yaml."""
 
     model: str = "cnn_small"
-    epochs: int = 15
+    epochs: int = 15  # the most epochs a run may take (the learning-rate schedule spans them all)
+    # stop once this many epochs in a row bring no higher val accuracy; None runs every epoch
+    patience: int | None = None
     batch_size: int = 64
     optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 1e-3

@@ -198,6 +198,7 @@ POLICY_DEFAULTS = Policy()
 TRAIN_RANGES = {
     "model": Choice(MODEL_NAMES),
     "epochs": Num(1, integer=True),
+    "patience": Num(1, integer=True, null=True),
     "batch_size": Num(1, integer=True),
     "optimizer": Choice(OPTIMIZERS),
     "lr": Num(0, low_open=True),

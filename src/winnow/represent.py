@@ -59,8 +59,8 @@ class Representation:
         features: float32 ``(N, D)``, all finite; row ``i`` belongs to manifest row ``i`` (every split).
         ids: object ``(N,)``, the manifest's ids in that order.
         info: ``source``, ``dim``, ``seconds``, ``epochs`` and ``final_loss`` (None where nothing was
-            trained), and per source: ``best_epoch``/``judge_val_accuracy`` (judge), ``model`` (pretrained),
-            ``file``/``sha256`` (file).
+            trained), and per source: ``best_epoch``/``stop_reason``/``judge_val_accuracy`` (judge), ``model``
+            (pretrained), ``file``/``sha256`` (file).
     """
 
     features: np.ndarray
@@ -104,7 +104,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
                               num_classes=len(data.classes), seed=seed, progress=progress)
         features = training.embed(judged, np.asarray(data.images))
         info = {"epochs": len(judged.history), "final_loss": judged.history[-1]["train_loss"],
-                "best_epoch": judged.best_epoch, "judge_val_accuracy": judged.best_val_acc}
+                "best_epoch": judged.best_epoch, "stop_reason": judged.stop_reason,
+                "judge_val_accuracy": judged.best_val_acc}
         where = "represent.judge"
     elif options.source == "pretrained":
         features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
