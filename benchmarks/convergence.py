@@ -23,6 +23,7 @@ trains what is missing. Writes benchmarks/results/convergence.json and convergen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -158,17 +159,13 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
     from winnow.training import TrainConfig
     from winnow.variants import load_test, load_variant
 
-    here = os.getcwd()
-    os.chdir(project)  # the variants module reads the pipeline's outputs by their relative paths
-    try:
+    with contextlib.chdir(project):  # the variants module reads the pipeline's outputs by their relative paths
         variants = {v: load_variant(v) for v in ("baseline", "pruned")}
         test = load_test()
         degraded = read_imageset("data/degrade")
         considered, _ = cl.considered_rows(degraded.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
                                            groups=pd.read_parquet("data/dedup/groups.parquet"))
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
-    finally:
-        os.chdir(here)
     probes = {"test": test.images}
     out = {"data": {**{v: len(t) for v, (t, _) in variants.items()}, "val": len(variants["baseline"][1]),
                     "test": len(test), "judge_train": int((degraded.manifest["split"] == "train").sum())}}
@@ -280,13 +277,9 @@ def check_defaults(project: Path, params: dict, cache: Path) -> dict:
     from winnow.training import TrainConfig, fit, patience_starts, predict_proba
     from winnow.variants import load_test, load_variant
 
-    here = os.getcwd()
-    os.chdir(project)
-    try:
+    with contextlib.chdir(project):
         data = {v: load_variant(v) for v in ("baseline", "pruned")}
         test = load_test()
-    finally:
-        os.chdir(here)
     config = TrainConfig(**{**params["train"], "device": "cpu"})
     out = {"config": {"epochs": config.epochs, "patience": config.patience}}
     for variant, (train, val) in data.items():
@@ -323,15 +316,11 @@ def represent_judges(project: Path, params: dict) -> dict:
     from winnow.imageset import read_imageset
     from winnow.represent import embed_imageset, knn_val_accuracy, options
 
-    here = os.getcwd()
-    os.chdir(project)
-    try:
+    with contextlib.chdir(project):
         data = read_imageset("data/degrade")
         considered, _ = cl.considered_rows(data.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
                                            groups=pd.read_parquet("data/dedup/groups.parquet"))
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
-    finally:
-        os.chdir(here)
     splits, ids = data.manifest["split"].to_numpy(), data.manifest["id"]
     wrong = ids[considered].isin(truth[truth["kind"].isin(LABEL_KINDS)]["id"]).to_numpy()
     cl_params = params["confident_learn"]
