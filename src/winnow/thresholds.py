@@ -31,7 +31,7 @@ flagged when ``score <= t``. Methods:
     (``H`` the harmonic numbers), which gives ``s`` from the lowest score ``m`` left once the ``k``
     are set aside; the normalised spacing ``k (m - x_k)`` is then exponential of scale ``s``
     (Rényi), so its chance is ``exp(-k (m - x_k) / s)``, kept below ``alpha`` over the
-    ``isolated_max`` tests (Bonferroni). The scale comes from the tail itself, so a bounded clean
+    ``isolated_max`` tests (Bonferroni); it needs 20 scores below ``q``. The scale comes from the tail itself, so a bounded clean
     tail (CIFAR's dark score stops at 0.37) makes a smaller ``s`` and a long one (MNIST's dark score
     trails from 0.99 to 0.85) a larger one: a clean unimodal score flags nothing, and a single black
     image among 8,068 CIFAR images is flagged.
@@ -231,15 +231,20 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
     return (cut, "isolated") if cut != NOTHING else (NOTHING, "none")
 
 
+# the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
+# bound false alarms (a 64-image set with 6 scores below its lowest decile flagged a clean image)
+_MIN_TAIL = 20
+
+
 def _isolated_cut(scores: np.ndarray, *, share: float, most: int, alpha: float) -> float:
     """The largest of the lowest ``k <= most`` scores when their gap to the rest is beyond chance
     under an exponential lower tail (module docstring, ``isolated``), else :data:`NOTHING`."""
     x = np.sort(scores)
     top = np.quantile(x, share)
     below = int(np.searchsorted(x, top, side="left"))  # strictly below: a pinned value at the quantile is no tail
-    k = np.arange(1, min(most, below - 2) + 1)
-    if len(k) == 0:
+    if below < _MIN_TAIL:
         return NOTHING
+    k = np.arange(1, min(most, below - 2) + 1)
     # n exponential draws below ``top`` reach their (k+1)-th lowest at sigma (H_n - H_k) on average
     harmonic = np.cumsum(1.0 / np.arange(1, below + 1))
     rest_low = x[k]  # the lowest score left once the k lowest are set aside
