@@ -263,6 +263,15 @@ def test_a_score_at_its_floor_is_flagged_where_the_tail_alone_would_not():
     assert np.flatnonzero(flags["low_information"]).tolist() == [len(scores) - 1]
 
 
+def test_the_floor_leaves_the_rule_alone_where_the_rule_already_flags_the_floor():
+    # a black image far below a clean normal: isolated, whether or not a floor is given
+    rng = np.random.default_rng(8)
+    scores = np.append(rng.normal(0.6, 0.05, 8000), 0.0)
+    flags, cuts, rules = cut_issues({"dark": scores}, {"dark": {"method": "auto"}}, floors={"dark": 1e-6})
+    assert rules["dark"] == "isolated" and cuts["dark"] == 0.0
+    assert np.flatnonzero(flags["dark"]).tolist() == [8000]
+
+
 def test_rules_of_other_methods_and_of_a_cut_flagging_most_images():
     scores = np.concatenate([np.full(900, 0.1), np.full(100, 0.9)])
     _, _, rules = cut_issues({"a": scores, "b": BIMODAL}, {"a": {"method": "fixed", "value": 0.5}, "b": {"method": "otsu"}})

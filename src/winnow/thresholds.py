@@ -35,9 +35,9 @@ flagged when ``score <= t``. Methods:
     tail (CIFAR's dark score stops at 0.37) makes a smaller ``s`` and a long one (MNIST's dark score
     trails from 0.99 to 0.85) a larger one: a clean unimodal score flags nothing, and a single black
     image among 8,068 CIFAR images is flagged.
-  - ``floor`` (:func:`flag_issues` ``floors``): scores at or below the bottom of their range are
+  - ``floor`` (:func:`cut_issues` ``floors``): scores at or below the bottom of their range are
     flagged whatever the rest do (a flat image has no information at all); the cut is the floor
-    unless a rule above cut higher.
+    where a rule above left one of them unflagged.
   - ``none``: nothing flagged.
 
   A ``reference`` cut (a score that defines its own, :func:`flag_issues`) replaces all of these.
@@ -413,7 +413,7 @@ def cut_issues(
             cut, rule = reference[issue], "reference"
         else:
             cut, rule = threshold_rule(values, method=method, bins=bins, **options)
-            if method == "auto" and issue in floors and cut < floors[issue] and (values <= floors[issue]).any():
+            if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
         if eligible.any() and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
