@@ -59,7 +59,7 @@ def quality_and_dedup(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Threshold flags and dedup groups as the threshold and dedup stages make them, with params.yaml's settings."""
     table = score_table(data.images, data.manifest, **PARAMS["score"])
     t = PARAMS["threshold"]
-    flags, _ = quality_flags(table, t["issues"], bins=t["bins"], max_flagged_fraction=t["max_flagged_fraction"])
+    flags, _, _ = quality_flags(table, t["issues"], bins=t["bins"], max_flagged_fraction=t["max_flagged_fraction"])
     d = PARAMS["dedup"]
     groups = dedup_images(data.manifest, data.images, table, radius=d["radius"], keep=d["keep"],
                           drop_leaks=d["drop_leaks"], min_correlation=d["min_correlation"])

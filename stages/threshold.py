@@ -17,11 +17,11 @@ def main() -> None:
     p = load_params()["threshold"]
     table = read_table(SCORES_IN, written_by="score", columns=("id", *SCORES))
     truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    flags, cuts = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
+    flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:
-        entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"),
+        entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"), "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:
             entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))

@@ -95,7 +95,7 @@ def test_with_degrade_off_neither_threshold_metrics_nor_the_report_show_truth(tm
     done = run_stage(project, "threshold")
     assert done.returncode == 0, done.stderr
     metrics = json.loads((project / "metrics/threshold.json").read_text())
-    assert all(set(entry) == {"method", "threshold", "flagged"} for entry in metrics.values())
+    assert all(set(entry) == {"method", "rule", "threshold", "flagged"} for entry in metrics.values())
     done = run_stage(project, "report")
     assert done.returncode == 0, done.stderr
     text = (project / "reports/index.html").read_text()

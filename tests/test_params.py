@@ -100,6 +100,8 @@ def test_the_shipped_params_yaml_validates():
                                                      "(did you mean otsu?)"),
     ("threshold.issues.blury", {"method": "auto"}, "threshold.issues.blury: unknown issue (did you mean blurry?)"),
     ("threshold.issues.dark", {"method": "ght", "omega": 2}, "threshold.issues.dark.omega: 2 is above 1"),
+    ("threshold.issues.dark", {"method": "auto", "tail_share": 1.5}, "threshold.issues.dark.tail_share: 1.5 is not below 1"),
+    ("threshold.issues.dark", {"method": "auto", "isolated_max": 0}, "threshold.issues.dark.isolated_max: 0 is below 1"),
     # degrade.perturbations: winnow.degrade_options.check, without the data
     ("degrade.perturbations", [{"kind": "blur", "fraction": 0.1, "kernel": 4}],
      "degrade.perturbations[0] (blur): kernel must be an odd integer >= 3, got 4"),
@@ -222,7 +224,7 @@ def test_the_train_sections_take_every_trainconfig_field():
 
 
 def test_threshold_options_are_the_keyword_arguments_of_the_methods():
-    functions = {"auto": thresholds.auto_threshold, "otsu": thresholds.otsu, "li": thresholds.li,
+    functions = {"auto": thresholds.auto_cut, "otsu": thresholds.otsu, "li": thresholds.li,
                  "kittler": thresholds.kittler, "kapur": thresholds.kapur, "ght": thresholds.ght,
                  "valley": thresholds.valley, "gamma_mixture": thresholds.gamma_mixture}
     for method, function in functions.items():

@@ -112,7 +112,7 @@ def test_score_table_rows_follow_the_manifest():
 def test_quality_flags_apply_each_setting_and_or_them_into_any():
     table = pd.DataFrame({"id": [f"img{k}" for k in range(21)],
                           **score_images(np.concatenate([TEXTURE, np.zeros((1, 32, 32, 3), np.uint8)]))})
-    flags, cuts = quality_flags(table, {"dark": {"method": "fixed", "value": 0.5}})
+    flags, cuts, _ = quality_flags(table, {"dark": {"method": "fixed", "value": 0.5}})
     assert set(flags.columns) == {"id", *SCORES, "any"}
     assert cuts["dark"] == 0.5 and flags["dark"].tolist() == [False] * 20 + [True]
     assert flags["any"].equals(flags[list(SCORES)].any(axis=1))

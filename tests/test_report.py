@@ -239,11 +239,11 @@ def test_truth_columns_where_degrade_planted_the_problem(project, full_report):
     dark = set(planted.loc[planted["kind"] == "brightness", "id"])  # factor 0.05: every one is dark
     flagged = set(flags.loc[flags["dark"], "id"])
     text = section(page_text(full_report), "thresholds")
-    assert row(text, "issue")[4:] == ["precision (planted)", "recall (planted)", "F1 (planted)"]
+    assert row(text, "issue")[5:] == ["precision (planted)", "recall (planted)", "F1 (planted)"]
     hit = len(flagged & dark)
-    assert row(text, "dark")[4:6] == [f"{hit / len(flagged):.3f}", f"{hit / len(dark):.3f}"]
+    assert row(text, "dark")[5:7] == [f"{hit / len(flagged):.3f}", f"{hit / len(dark):.3f}"]
     for issue in set(QUALITY_ISSUES) - {"dark"}:  # none of these was planted
-        assert row(text, issue)[4:] == ["–", "–", "–"]
+        assert row(text, issue)[5:] == ["–", "–", "–"]
     assert "truth.precision" in section(page_text(full_report), "labels")
 
 
@@ -271,7 +271,7 @@ def test_without_degrade_there_is_no_truth_anywhere(plain_project):
     assert "truth" not in metrics["confident_learn"] and "truth" not in metrics["embedding_clean"]
     text = page_text(plain_project / "reports/index.html")
     assert "(planted)" not in text and "truth." not in text
-    assert row(section(text, "thresholds"), "issue") == ["issue", "method", "threshold", "flagged"]
+    assert row(section(text, "thresholds"), "issue") == ["issue", "method", "rule", "threshold", "flagged"]
 
 
 def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(project, plain_project):

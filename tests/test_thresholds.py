@@ -8,8 +8,8 @@ from scipy import stats
 
 from winnow.errors import WinnowError
 from winnow.thresholds import (
-    NOTHING, Histogram, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
-    threshold, valley,
+    NOTHING, Histogram, cut_issues, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
+    threshold, threshold_rule, valley,
 )
 
 RNG = np.random.default_rng(0)
@@ -187,3 +187,92 @@ def test_auto_finds_a_small_well_separated_group_in_every_draw():
         flags, cuts = flag_issues({"blurry": np.concatenate([damaged, clean])}, {"blurry": {"method": "auto"}})
         assert damaged.max() <= cuts["blurry"] < clean.min()
         assert int(flags["blurry"].sum()) == 130
+
+
+# --- cuts from one image to a large share (issue 20): which rule fired is reported with the cut ---
+
+@pytest.mark.parametrize("seed", range(3))
+def test_auto_flags_nothing_and_says_so_on_clean_unimodal_scores_of_thousands(seed):
+    rng = np.random.default_rng(seed)
+    long_lower_tail = 1 - rng.gamma(1.5, 0.12, 8000)
+    for scores in (rng.normal(0.5, 0.1, 8000), rng.beta(5, 2, 8000), rng.gamma(3, 0.05, 8000),
+                   long_lower_tail[long_lower_tail > 0.05]):
+        flags, cuts, rules = cut_issues({"x": scores}, {"x": {"method": "auto"}})
+        assert not flags["x"].any() and cuts["x"] == NOTHING and rules["x"] == "none"
+
+
+def test_one_percent_of_extreme_values_is_flagged_as_a_mode_of_its_own():
+    rng = np.random.default_rng(7)
+    extreme = rng.uniform(0.0, 0.05, 80)
+    clean = rng.beta(8, 2, 7920)  # its lowest of 7,920 draws lies near 0.2
+    flags, _, rules = cut_issues({"x": np.concatenate([extreme, clean])}, {"x": {"method": "auto"}})
+    assert rules["x"] == "mode"
+    assert flags["x"].tolist() == [True] * 80 + [False] * 7920
+
+
+# low-information scores of 40 thumbnails (0.5%) among 8,028 clean CIFAR-10 images in 50 bins over [0, 1]
+# (benchmarks/quality_detection.py, protocol strength): a narrow group just below a long clean tail
+THUMBNAILS_HALF_PERCENT = [0] * 8 + [1, 0, 1, 3, 10, 25] + [0] * 36
+CLEAN_BESIDE_THEM = [0] * 7 + [1, 1, 0, 0, 0, 0, 2, 2, 1, 2, 2, 9, 5, 10, 5, 7, 9, 11, 13, 19, 18, 21, 39, 29, 48, 48,
+                     64, 84, 99, 133, 167, 212, 267, 336, 402, 590, 706, 843, 1052, 1112, 968, 590, 101]
+
+
+def test_a_half_percent_group_beside_a_long_clean_tail_is_found_in_the_lowest_decile():
+    # over all the scores Silverman's bandwidth smooths the 40 into the clean tail: no peak, no mode cut
+    rng = np.random.default_rng(0)
+    def draw(counts):
+        return np.concatenate([rng.uniform(i / 50, (i + 1) / 50, c) for i, c in enumerate(counts)])
+    thumbnails, clean = draw(THUMBNAILS_HALF_PERCENT), draw(CLEAN_BESIDE_THEM)
+    scores = np.concatenate([thumbnails, clean])
+    assert threshold_rule(scores, method="auto", tail_share=None) == (NOTHING, "none")
+    flags, cuts, rules = cut_issues({"low_information": scores}, {"low_information": {"method": "auto"}})
+    assert rules["low_information"] == "tail"
+    # every thumbnail, and none of the clean tail from where it rises (bin 18, 0.36, 9 images); the
+    # sparse clean bins 13-17 (1-2 images each) are the valley the cut lies in
+    assert thumbnails.max() <= cuts["low_information"] < 0.36
+    assert flags["low_information"][: len(thumbnails)].all()
+    assert not flags["low_information"][len(thumbnails):][clean >= 0.36].any()
+
+
+def test_one_extreme_value_among_thousands_is_flagged_as_isolated():
+    rng = np.random.default_rng(8)
+    clean = rng.normal(0.6, 0.05, 8000)
+    flags, cuts, rules = cut_issues({"x": np.append(clean, 0.1)}, {"x": {"method": "auto"}})
+    assert rules["x"] == "isolated" and cuts["x"] == 0.1
+    assert flags["x"].tolist() == [False] * 8000 + [True]
+
+
+def test_isolated_needs_a_gap_the_tail_does_not_explain():
+    # the same image a little below a clean normal's lowest draw (near 0.41) is its tail, not an outlier
+    rng = np.random.default_rng(8)
+    scores = np.append(rng.normal(0.6, 0.05, 8000), 0.38)
+    assert threshold_rule(scores, method="auto") == (NOTHING, "none")
+
+
+def test_a_score_at_its_floor_is_flagged_where_the_tail_alone_would_not():
+    # a flat image (low_information 0) below a long clean tail: no rule of the distribution flags it,
+    # the floor does; with no floor given nothing is flagged
+    rng = np.random.default_rng(9)
+    clean = 1 - rng.gamma(1.5, 0.12, 8000)
+    scores = np.append(clean[clean > 0.05], 0.0)
+    flags, _, rules = cut_issues({"low_information": scores}, {"low_information": {"method": "auto"}})
+    assert not flags["low_information"].any() and rules["low_information"] == "none"
+    flags, cuts, rules = cut_issues({"low_information": scores}, {"low_information": {"method": "auto"}},
+                                    floors={"low_information": 1e-6})
+    assert rules["low_information"] == "floor" and cuts["low_information"] == 1e-6
+    assert np.flatnonzero(flags["low_information"]).tolist() == [len(scores) - 1]
+
+
+def test_the_floor_leaves_the_rule_alone_where_the_rule_already_flags_the_floor():
+    # a black image far below a clean normal: isolated, whether or not a floor is given
+    rng = np.random.default_rng(8)
+    scores = np.append(rng.normal(0.6, 0.05, 8000), 0.0)
+    flags, cuts, rules = cut_issues({"dark": scores}, {"dark": {"method": "auto"}}, floors={"dark": 1e-6})
+    assert rules["dark"] == "isolated" and cuts["dark"] == 0.0
+    assert np.flatnonzero(flags["dark"]).tolist() == [8000]
+
+
+def test_rules_of_other_methods_and_of_a_cut_flagging_most_images():
+    scores = np.concatenate([np.full(900, 0.1), np.full(100, 0.9)])
+    _, _, rules = cut_issues({"a": scores, "b": BIMODAL}, {"a": {"method": "fixed", "value": 0.5}, "b": {"method": "otsu"}})
+    assert rules == {"a": "too_many", "b": "otsu"}

@@ -152,7 +152,9 @@ class ThresholdSetting(Rule):
 
     # each method's options (the keyword arguments of its function in winnow.thresholds)
     OPTIONS = {
-        "auto": {"alpha": Num(0, 1, low_open=True, high_open=True)},
+        "auto": {"alpha": Num(0, 1, low_open=True, high_open=True),
+                 "tail_share": Num(0, 1, low_open=True, high_open=True, null=True),
+                 "isolated_max": Num(1, integer=True, null=True)},
         "otsu": {},
         "li": {"tolerance": Num(0, low_open=True, null=True)},
         "kittler": {},

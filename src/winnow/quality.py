@@ -38,11 +38,14 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError
-from winnow.thresholds import flag_issues
+from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 # where a score's own definition already says "a problem": the IQR fence, equal channels within rounding
 REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
+# the bottom of a score's range, within float32 rounding, is a problem whatever the other images score:
+# all pixels black (dark), all clipped white (light), one grey level (low_information)
+FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
 # clipped or crushed brightness lowers entropy by itself: a light or dark image is not also low-information
 EXPLAINED_BY = {"low_information": ("dark", "light")}
 
@@ -124,7 +127,7 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256,
-                  max_flagged_fraction: float = 0.5) -> tuple[pd.DataFrame, dict[str, float]]:
+                  max_flagged_fraction: float = 0.5) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
     Args:
@@ -133,19 +136,20 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
             left out is thresholded with ``auto``.
 
     Returns:
-        ``(flags, cuts)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue: threshold}``
-        (``-inf`` where nothing was flagged).
+        ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:
+        threshold}`` (``-inf`` where nothing was flagged); ``{issue: the rule that cut}``
+        (:mod:`winnow.thresholds`).
     """
     unknown = set(settings) - set(SCORES)
     if unknown:
         raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
-    flags, cuts = flag_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
-                              explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, bins=bins,
-                              max_flagged_fraction=max_flagged_fraction)
+    flags, cuts, rules = cut_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
+                                    explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
+                                    bins=bins, max_flagged_fraction=max_flagged_fraction)
     out = pd.DataFrame({"id": table["id"].to_numpy(), **flags})
     out["any"] = out[list(SCORES)].any(axis=1)
-    return out, cuts
+    return out, cuts, rules
 
 
 def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float) -> np.ndarray:

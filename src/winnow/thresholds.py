@@ -16,12 +16,34 @@ flagged when ``score <= t``. Methods:
 - ``gamma_mixture``: two gamma distributions fitted by maximum likelihood (EM), cut where the
   posteriors cross (as Nouri & Kleinstein 2018 do for B-cell clone distances).
 - ``fixed``: ``value``.
-- ``auto``: the minimum-error split, its cut moved to the density's valley between the two modes,
-  and nothing unless the flagged side is a peak of its own with a valley deeper than chance; see
-  :func:`auto_threshold`.
+- ``auto``: the first of these rules that fires (:func:`auto_cut`); the rule is reported with the cut
+  (``metrics/threshold.json`` ``rule``):
+
+  - ``mode``: the minimum-error split, its cut moved to the density's valley between the two modes,
+    kept only when the flagged side is a peak of its own with a valley deeper than chance
+    (:func:`auto_threshold`'s steps). Finds a damaged group from a few percent of the images up.
+  - ``tail``: the same test on the lowest ``tail_share`` of the scores alone. Silverman's bandwidth
+    over all the scores smooths a group of 0.5–2% into the clean tail; within the lowest decile it is
+    a peak of its own again (40 thumbnails among 8,068 CIFAR images: F1 0.90, none before).
+  - ``isolated``: the lowest ``k <= isolated_max`` scores lie below the rest by a gap an exponential
+    lower tail does not explain. Of ``n`` exponential draws of scale ``s`` below ``q`` (the
+    ``tail_share`` quantile), the (k+1)-th lowest lies ``s (H_n - H_k)`` below ``q`` on average
+    (``H`` the harmonic numbers), which gives ``s`` from the lowest score ``m`` left once the ``k``
+    are set aside; the normalised spacing ``k (m - x_k)`` is then exponential of scale ``s``
+    (Rényi), so its chance is ``exp(-k (m - x_k) / s)``, kept below ``alpha`` over the
+    ``isolated_max`` tests (Bonferroni); it needs 20 scores below ``q``. The scale comes from the tail itself, so a bounded clean
+    tail (CIFAR's dark score stops at 0.37) makes a smaller ``s`` and a long one (MNIST's dark score
+    trails from 0.99 to 0.85) a larger one: a clean unimodal score flags nothing, and a single black
+    image among 8,068 CIFAR images is flagged.
+  - ``floor`` (:func:`cut_issues` ``floors``): scores at or below the bottom of their range are
+    flagged whatever the rest do (a flat image has no information at all); the cut is the floor
+    where a rule above left one of them unflagged.
+  - ``none``: nothing flagged.
+
+  A ``reference`` cut (a score that defines its own, :func:`flag_issues`) replaces all of these.
 
 Whatever the method, a cut that would flag more than ``max_flagged_fraction`` of the images flags
-none: a property most images share is the data set's norm, not an issue.
+none (rule ``too_many``): a property most images share is the data set's norm, not an issue.
 """
 
 from __future__ import annotations
@@ -188,8 +210,54 @@ def _gamma_shape(s: np.ndarray, special) -> np.ndarray:
     return k
 
 
+def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
+             isolated_max: int | None = 10) -> tuple[float, str]:
+    """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail`` and
+    ``isolated`` rules (module docstring) that fires, else ``(NOTHING, "none")``.
+
+    ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
+    reference quantile) or ``isolated_max`` None turns that rule off.
+    """
+    cut = auto_threshold(scores, bins=bins, alpha=alpha)
+    if cut != NOTHING:
+        return cut, "mode"
+    if tail_share is None or len(scores) < 10:
+        return NOTHING, "none"
+    lowest = scores[scores <= np.quantile(scores, tail_share)]
+    cut = auto_threshold(lowest, bins=bins, alpha=alpha)
+    if cut != NOTHING:
+        return cut, "tail"
+    cut = _isolated_cut(scores, share=tail_share, most=isolated_max or 0, alpha=alpha)
+    return (cut, "isolated") if cut != NOTHING else (NOTHING, "none")
+
+
+# the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
+# bound false alarms (a 64-image set with 6 scores below its lowest decile flagged a clean image)
+_MIN_TAIL = 20
+
+
+def _isolated_cut(scores: np.ndarray, *, share: float, most: int, alpha: float) -> float:
+    """The largest of the lowest ``k <= most`` scores when their gap to the rest is beyond chance
+    under an exponential lower tail (module docstring, ``isolated``), else :data:`NOTHING`."""
+    x = np.sort(scores)
+    top = np.quantile(x, share)
+    below = int(np.searchsorted(x, top, side="left"))  # strictly below: a pinned value at the quantile is no tail
+    if below < _MIN_TAIL:
+        return NOTHING
+    k = np.arange(1, min(most, below - 2) + 1)
+    # n exponential draws below ``top`` reach their (k+1)-th lowest at sigma (H_n - H_k) on average
+    harmonic = np.cumsum(1.0 / np.arange(1, below + 1))
+    rest_low = x[k]  # the lowest score left once the k lowest are set aside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = (top - rest_low) / (harmonic[-1] - harmonic[k - 1])
+        log_p = np.where(scale > 0, -k * (rest_low - x[k - 1]) / scale, 0.0)
+    best = int(np.argmin(log_p))
+    return float(x[best]) if log_p[best] <= math.log(alpha / len(k)) else NOTHING
+
+
 def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) -> float:
-    """The cut for finite ``scores`` float64 ``(N,)``, or :data:`NOTHING` unless they have a low second mode.
+    """The ``mode`` rule's cut for finite ``scores`` float64 ``(N,)``, or :data:`NOTHING` unless they have a
+    low second mode.
 
     1. The minimum-error cut, which fits each side its own spread and share, so it finds a narrow
        damaged mode beside a wide clean one where Otsu (equal spreads) cuts into the larger class.
@@ -268,40 +336,53 @@ def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float, alpha: 
 def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> float:
     """The threshold ``method`` picks for ``scores`` float ``(N,)``; flag ``scores <= threshold``.
 
-    ``options`` go to the method (``value`` for ``fixed``, ``alpha`` for ``auto``, ``nu``… for ``ght``).
+    ``options`` go to the method (``value`` for ``fixed``, ``alpha``… for ``auto``, ``nu``… for ``ght``).
     """
+    return threshold_rule(scores, method=method, bins=bins, **options)[0]
+
+
+def threshold_rule(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> tuple[float, str]:
+    """``(threshold, rule)``: :func:`threshold` and what made it: ``auto``'s rule (module docstring),
+    ``none`` when nothing is flagged, or the method's name."""
     if method not in METHODS:
         raise WinnowError(f"threshold method {method!r} is not one of {', '.join(METHODS)}")
     if method == "fixed":
         if "value" not in options:
             raise WinnowError("threshold method 'fixed' needs a value")
-        return float(options["value"])
+        return float(options["value"]), "fixed"
     finite = np.asarray(scores, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     # scores pinned at the top of their range (a white 99th percentile…) are one value, not a
     # distribution; they would pull a cut towards the best images, and are never flagged anyway
-    finite = finite[finite < finite.max()]
+    finite = finite[finite < finite.max()] if len(finite) else finite
     if len(finite) == 0:
-        return NOTHING  # one value: no second class to separate
+        return NOTHING, "none"  # one value: no second class to separate
     if finite.min() == finite.max():
-        return float(finite.max())  # two values: the lower one is its own class
+        return float(finite.max()), "mode" if method == "auto" else method  # two values: the lower is its own class
     if method == "auto":
-        return auto_threshold(finite, bins=bins, **options)
+        return auto_cut(finite, bins=bins, **options)
     algorithm = {"otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
                  "valley": valley, "gamma_mixture": gamma_mixture}[method]
-    return float(algorithm(Histogram.of(finite, bins=bins), **options))
+    return float(algorithm(Histogram.of(finite, bins=bins), **options)), method
 
 
-def flag_issues(
+def flag_issues(scores: dict[str, np.ndarray], settings: dict[str, dict], **options) -> tuple[dict, dict]:
+    """``(flags, thresholds)`` of :func:`cut_issues`, without the rules."""
+    flags, cuts, _ = cut_issues(scores, settings, **options)
+    return flags, cuts
+
+
+def cut_issues(
     scores: dict[str, np.ndarray],
     settings: dict[str, dict],
     *,
     explained_by: dict[str, tuple[str, ...]] | None = None,
     reference: dict[str, float] | None = None,
+    floors: dict[str, float] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Flags and thresholds for every issue in ``settings``.
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
+    """Flags, thresholds and the rule behind each for every issue in ``settings``.
 
     Args:
         scores: ``{issue: float (N,)}``.
@@ -309,26 +390,35 @@ def flag_issues(
         explained_by: ``{issue: (other issues…)}``: images flagged for one of the others are neither
             thresholded nor flagged for ``issue`` (clipped or crushed brightness lowers entropy by
             itself, so a light image is not also low-information).
-        reference: ``{issue: threshold}`` that ``auto`` uses as is where a score defines its own cut.
+        reference: ``{issue: threshold}`` that ``auto`` uses as is where a score defines its own cut
+            (rule ``reference``).
+        floors: ``{issue: value}``: with ``auto``, scores at or below ``value`` are flagged whatever
+            the distribution (rule ``floor``, unless ``auto`` cut higher).
 
     Returns:
-        ``({issue: bool (N,)}, {issue: threshold})``; a threshold of ``-inf`` flagged nothing.
+        ``({issue: bool (N,)}, {issue: threshold}, {issue: rule})``; a threshold of ``-inf`` flagged
+        nothing; rules as the module docstring says.
     """
-    explained_by, reference = explained_by or {}, reference or {}
+    explained_by, reference, floors = explained_by or {}, reference or {}, floors or {}
     order = sorted(settings, key=lambda issue: issue in explained_by)  # explainers first
-    flags, cuts = {}, {}
+    flags, cuts, rules = {}, {}, {}
     for issue in order:
         options = dict(settings[issue] or {})
         method = options.pop("method", "auto")
         eligible = np.ones(len(scores[issue]), dtype=bool)
         for other in explained_by.get(issue, ()):
             eligible &= ~flags.get(other, np.zeros_like(eligible))
+        values = scores[issue][eligible]
         if method == "auto" and issue in reference:
-            cut = reference[issue]
+            cut, rule = reference[issue], "reference"
         else:
-            cut = threshold(scores[issue][eligible], method=method, bins=bins, **options)
-        if eligible.any() and np.mean(scores[issue][eligible] <= cut) > max_flagged_fraction:
-            cut = NOTHING
+            cut, rule = threshold_rule(values, method=method, bins=bins, **options)
+            if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
+                cut, rule = floors[issue], "floor"
+        if eligible.any() and np.mean(values <= cut) > max_flagged_fraction:
+            cut, rule = NOTHING, "too_many"
+        if cut == NOTHING and rule != "too_many":
+            rule = "none"
         flags[issue] = eligible & (scores[issue] <= cut)
-        cuts[issue] = cut
-    return flags, cuts
+        cuts[issue], rules[issue] = cut, rule
+    return flags, cuts, rules
