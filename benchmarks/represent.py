@@ -288,6 +288,18 @@ def markdown(results: dict) -> str:
                          f"{r['relabel_accuracy']} | {r['noise_before']} → {r['noise_after']} | "
                          f"{s['baseline_macro_f1']} → {s['pruned_macro_f1']} ({s['seeds']}) | {s['macro_f1_diff']:+.4f} | "
                          f"{s['p_seeds']} | {s['p_classes']} | {represent_s} |")
+    lines += ["", "Each label cleaner on its own (every image it flags, before the budget; mean over seeds): what a "
+              "cleaner finds, where the table above is what the pruned variant ships after the budget's cut.", "",
+              "| data set | source | cleaner | P | R | F1 | flagged |", "|---|---|---|---|---|---|---|"]
+    for dataset, sources in results.items():
+        for source, r in sources.items():
+            for cleaner in LABEL_CLEANERS:
+                found = [run[cleaner] for run in r["runs"] if cleaner in run]
+                if found:
+                    mean = {k: round(float(np.mean([f[k] for f in found])), 4) for k in ("precision", "recall", "f1")}
+                    flagged = round(float(np.mean([f["flagged"] for f in found])))
+                    lines.append(f"| {dataset} | {source} | {cleaner} | {mean['precision']} | {mean['recall']} | "
+                                 f"{mean['f1']} | {flagged} |")
     lines += ["", "Test accuracy (mean over seeds) and seconds per stage of seed 0 (wall, `dvc repro --single-item`; "
               "a stage DVC had cached counts 0; the pretrained/selfsup embedding is computed at seed 0 only). "
               "The 1-minute load at the start and end of each seed's run says how busy the 2 cores were: other "
