@@ -259,3 +259,10 @@ def test_search_stage_off_writes_stand_ins(tmp_path, monkeypatch):
     _stage("augment_search").main()
     assert Path("data/augment-search/skipped.txt").read_text().startswith("skipped: augment_search.enabled is false")
     assert "skipped" in json.loads(Path("metrics/augment_search.json").read_text())
+
+
+def test_the_report_names_images_left_out_for_the_budget_apart_from_copies():
+    from winnow.report import reason_text
+
+    assert reason_text("balance:max_images", classes=["a"]) == "left out for balance.max_images"
+    assert reason_text("balance(edge):rotate+crop", classes=["a"]) == "balanced copy (edge case)"
