@@ -266,3 +266,16 @@ def test_the_report_names_images_left_out_for_the_budget_apart_from_copies():
 
     assert reason_text("balance:max_images", classes=["a"]) == "left out for balance.max_images"
     assert reason_text("balance(edge):rotate+crop", classes=["a"]) == "balanced copy (edge case)"
+
+
+def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
+    from winnow.augment_search import policy_for
+
+    monkeypatch.chdir(tmp_path)
+    params = default_params()
+    assert policy_for(params, "none") is None
+    assert policy_for(params, "fixed") == Policy.from_params(params["balance"]["policy"])
+    assert policy_for({"balance": None}, "fixed") == Policy()  # balance left out: the policy's defaults
+    Path("data/augment-search").mkdir(parents=True)
+    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": {"ops": ["cutout"], "n": 1}}))
+    assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
