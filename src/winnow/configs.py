@@ -110,7 +110,7 @@ class GanConfig:
 class Policy:
     """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at
     random per image, each at a strength drawn from ``[magnitude / 2, magnitude]`` (``kind: rand``) or
-    uniformly from ``[0, magnitude]`` (``kind: trivial``, TrivialAugment's rule; it takes ``n: 1``), times
+    uniformly from ``[0, magnitude]`` (``kind: trivial``, TrivialAugment's rule, which draws ``n: 1``), times
     the op's maximum, with a random sign, so several copies of one image differ. ``invert`` and ``flip``
     (horizontal; leave it out for digits, where a mirrored 2 is not a 2) have no strength. ``fill``: what
     the geometry uncovers and cutout paints, each image's mean border colour or its nearest edge pixel
