@@ -1,20 +1,21 @@
 """augment-search: the augmentation policy chosen on the val split (issue 19): every candidate of
 augment_search (TrivialAugment / RandAugment over op subsets, ops per image and magnitudes) scored by a
 short training of train.model on pruned's train images with that policy on the fly, by its best val
-accuracy. Writes data/augment-search/policy.json (the winner; balance's copies use it, and train.augment:
-searched) and metrics/augment_search.json (the score table, no augmentation first, and the seconds spent).
-Off (augment_search.enabled: false): stand-ins saying so."""
+accuracy (method: train), or by one such model's accuracy on the val images the policy augmented
+(method: density, Fast AutoAugment's density matching). Writes data/augment-search/policy.json (the
+winner; balance's copies use it, and train.augment: searched) and metrics/augment_search.json (the score
+table, no augmentation first, and the seconds spent). Off (augment_search.enabled: false): stand-ins."""
 
 import time
 from dataclasses import replace
 
-from winnow.augment_search import SEARCHED, candidates, search, short_training_scorer
+from winnow.augment_search import SEARCHED, candidates, density_scorer, search, short_training_scorer
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.training import TrainConfig
 from winnow.variants import load_variant
 
-DEFAULTS = {"enabled": False, "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"], "ns": [2],
-            "magnitudes": [0.3, 0.6], "fill": "border",
+DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
+            "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border",
             "op_sets": [["shear", "translate", "rotate", "crop"], ["shear", "translate", "rotate", "crop", "noise",
                                                                       "brightness", "contrast", "cutout"]]}
 FOLDERS = ("data/augment-search",)
@@ -36,8 +37,9 @@ def main() -> None:
                           magnitudes=section["magnitudes"], fill=section["fill"])
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
-    score = short_training_scorer(train.images, train.labels, val.images, val.labels, config=config,
-                                  num_classes=len(train.classes), seed=params["seed"], max_images=section["max_images"])
+    scorer = density_scorer if section["method"] == "density" else short_training_scorer
+    score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
+                   seed=params["seed"], max_images=section["max_images"])
     result = search(policies, score=score)
     seconds = round(time.perf_counter() - started, 1)
     best = max(row["score"] for row in result.table[1:])
@@ -45,10 +47,11 @@ def main() -> None:
                           "no_augmentation_val_accuracy": result.table[0]["score"]})
     write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": best,
                          "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
-                         "epochs": section["epochs"], "max_images": section["max_images"], "seconds": seconds,
+                         "method": section["method"], "epochs": section["epochs"],
+                         "max_images": section["max_images"], "seconds": seconds,
                          "table": result.table})
-    print(f"augment-search: {len(policies)} candidates in {seconds:.0f} s; chose {result.policy.to_params()} "
-          f"(val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation)")
+    print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
+          f"{result.policy.to_params()} (val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation)")
 
 
 if __name__ == "__main__":

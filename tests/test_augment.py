@@ -279,3 +279,24 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     Path("data/augment-search").mkdir(parents=True)
     Path("data/augment-search/policy.json").write_text(json.dumps({"policy": {"ops": ["cutout"], "n": 1}}))
     assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
+
+
+def test_density_matching_trains_once_and_scores_a_policy_by_the_models_accuracy_on_augmented_val(monkeypatch):
+    from winnow import augment_search, training
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (30, 12, 12, 1), dtype=np.uint8), np.repeat([0, 1, 2], 10)
+    fits = []
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **k: fits.append(k.get("policy")) or real_fit(*a, **k))
+    # a model that calls an image class 0 when its mean is dark, 1 otherwise; val: 3 dark, 3 bright images
+    val = np.concatenate([np.full((3, 12, 12, 1), 20, np.uint8), np.full((3, 12, 12, 1), 230, np.uint8)])
+    monkeypatch.setattr(training, "predict_proba", lambda trained, x: np.eye(3)[(x.mean(axis=(1, 2, 3)) > 127).astype(int)])
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu")
+    score = augment_search.density_scorer(images, labels, val, np.array([0, 0, 0, 1, 1, 1]), config=config,
+                                          num_classes=3, seed=0)
+    assert fits == [None]  # one model, no augmentation
+    assert score(None) == 1.0
+    assert score(Policy(ops=("invert",), n=1)) == 0.0  # inverted, every val image crosses to the other class
+    assert score(Policy(ops=("rotate",), n=1, magnitude=0.5)) == 1.0  # rotating a flat image changes nothing
+    assert fits == [None]

@@ -117,6 +117,7 @@ def test_the_shipped_params_yaml_validates():
                                       "trivial?)"),
     ("augment_search.enabled", "yes", 'augment_search.enabled: "yes" is not true or false'),
     ("augment_search.epochs", 0, "augment_search.epochs: 0 is below 1"),
+    ("augment_search.method", "bayes", 'augment_search.method: "bayes" is not one of train, density'),
     ("augment_search.max_images", 0.5, "augment_search.max_images: 0.5 is not an integer; allowed: null or an "
                                        "integer >= 1"),
     ("augment_search.op_sets", [["rotate"], ["twirl"]], 'augment_search.op_sets[1][0]: "twirl" is not one of flip, '

@@ -1,12 +1,14 @@
 """The augmentation policy chosen on the val split (issue 19, 001 §3.4): a cheap search over
 TrivialAugment and RandAugment candidates (op subsets, ops per image, magnitudes), each scored by a short
-training with that policy applied on the fly, by its best val accuracy. No augmentation is scored too,
-as the reference the winner has to beat (it never wins: the search picks a policy).
+training with that policy applied on the fly, by its best val accuracy (:func:`short_training_scorer`), or
+by density matching (:func:`density_scorer`, Fast AutoAugment's criterion: one model, the candidates judged
+by its accuracy on val images they augmented). No augmentation is scored too, as the reference (it never
+wins: the search picks a policy).
 
 All candidates train from the same seed on the same stratified sample of the train split, so they differ
 by their policy alone (common random numbers: the noise of one short run is shared, not compared).
 
-Read top to bottom: :func:`candidates`, :func:`search`, :func:`short_training_scorer`, then
+Read top to bottom: :func:`candidates`, :func:`search`, the scorers, then
 :func:`read_policy` / :func:`policy_for`, which the balance and train stages use.
 """
 
@@ -82,6 +84,34 @@ def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, va
         trained = fit(images, labels, val_images, val_labels, config=config, num_classes=num_classes, seed=seed,
                       policy=policy, progress=False)
         return trained.best_val_acc
+
+    return score
+
+
+def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+                   val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
+                   max_images: int | None = None, draws: int = 2) -> Callable[[Policy | None], float]:
+    """A ``score`` for :func:`search` by density matching (Fast AutoAugment, Lim et al. 2019): one model is
+    fitted without augmentation, as :func:`short_training_scorer` fits each, and a policy scores its
+    accuracy on the val images augmented by that policy (the mean over ``draws`` seeds): the copies that
+    still look like the data to a model of the data win. One training instead of one per candidate; the
+    criterion favours mild policies. No augmentation scores the plain val accuracy.
+    """
+    from winnow.augment import augment
+    from winnow.training import fit, predict_proba
+
+    rows = stratified_sample(train_labels, max_images=max_images, seed=seed)
+    trained = fit(train_images[rows], np.asarray(train_labels)[rows], val_images, val_labels, config=config,
+                  num_classes=num_classes, seed=seed, progress=False)
+    truth = np.asarray(val_labels)
+
+    def accuracy(images: np.ndarray) -> float:
+        return float((predict_proba(trained, images).argmax(1) == truth).mean())
+
+    def score(policy: Policy | None) -> float:
+        if policy is None:
+            return accuracy(val_images)
+        return float(np.mean([accuracy(augment(val_images, policy=policy, seed=seed + d)[0]) for d in range(draws)]))
 
     return score
 

@@ -44,6 +44,7 @@ GEOMETRIC_OPS = ("flip", "crop", "shear", "rotate", "translate")
 OPS = (*GEOMETRIC_OPS, "brightness", "contrast", "cutout", "invert", "noise")
 POLICY_KINDS = ("rand", "trivial")  # strengths in [m/2, m] (RandAugment) | uniform in [0, m] (TrivialAugment)
 FILLS = ("border", "edge")  # what geometry uncovers: each image's border mean | its nearest edge pixel
+SEARCH_METHODS = ("train", "density")  # augment_search.method: a short training per candidate | one model's view
 AUGMENT_CHOICES = ("none", "fixed", "searched")  # train.augment: the policy applied on the fly while training
 
 

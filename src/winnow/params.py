@@ -29,7 +29,7 @@ import yaml
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILLS,
     FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS,
-    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -380,7 +380,8 @@ SCHEMA = Section({
     }, null=True),
     "augment_search": Section({  # winnow.augment_search: balance's policy (and train.augment: searched) chosen on val
         "enabled": Bool(),
-        "epochs": Num(1, integer=True),  # each candidate's short training
+        "method": Choice(SEARCH_METHODS),
+        "epochs": Num(1, integer=True),  # each candidate's short training (density: the one model's)
         "max_images": Num(1, integer=True, null=True),  # a stratified sample of pruned's train images; null: all
         "op_sets": ListOf(ListOf(Choice(OPS), min_len=1, unique=True), min_len=1),
         "kinds": ListOf(Choice(POLICY_KINDS), min_len=1, unique=True),
