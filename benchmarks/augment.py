@@ -4,6 +4,7 @@ baseline and the search's time.
 
     OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --datasets mnist5k --seeds 0 1 2
     OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --datasets cifar10 cifar10n --seeds 0
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --density --datasets mnist5k cifar10 cifar10n
 
 Data sets, as benchmarks/represent.py and benchmarks/variants.py run them: ``mnist5k`` (the default
 pipeline, degrade's default damage), ``cifar10`` (the CIFAR-10 exact subset with the default damage mix,
@@ -19,6 +20,8 @@ model), once with ``balance.policy`` (fixed) and once with the searched policy; 
 the untouched test split. So the seeds vary training and augmentation, not the cleaning. A prepared project
 (``data/variants/pruned`` present) is reused. ``--epochs`` overrides train.epochs (patience scales with it
 unchanged) to fit a slow machine, and is written into the results.
+``--density`` then runs the search by density matching (``augment_search.method: density``) on the data
+sets measured, and fits its policy's balanced variant on the same seeds where it chose another policy.
 
 Writes benchmarks/results/augment.json (``<dataset>.<variant>.macro_f1`` mean over seeds,
 ``<dataset>.<variant>.macro_f1_diff`` and ``.p`` against baseline, ``<dataset>.search``) and augment.md.
@@ -48,7 +51,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import represent as rp  # noqa: E402  (make_project, write_cifar10n, _env: the same projects and data)
 
 RESULTS = ROOT / "benchmarks/results"
-VARIANTS = ("baseline", "pruned", "balanced_fixed", "balanced_searched")
+VARIANTS = ("baseline", "pruned", "balanced_fixed", "balanced_searched", "balanced_density")  # those run
 CIFAR_TRAIN = {"model": "cnn_small", "epochs": 20, "crop_padding": 4, "hflip": True}
 
 
@@ -92,10 +95,10 @@ def prepare(project: Path, params: dict) -> str:
     return f"dvc repro variants, {time.perf_counter() - started:.0f} s"
 
 
-def run_search(project: Path, params: dict) -> dict:
+def run_search(project: Path, params: dict, *, method: str = "train") -> dict:
     """The augment-search stage as DVC runs it (this checkout's code), timed; its metrics."""
     params = json.loads(json.dumps(params))
-    params["augment_search"]["enabled"] = True
+    params["augment_search"] |= {"enabled": True, "method": method}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -110,8 +113,10 @@ def run_search(project: Path, params: dict) -> dict:
             **metrics}
 
 
-def run_seed(project: Path, params: dict, seed: int, searched: dict) -> dict:
-    """Test macro F1 and accuracy of each variant fitted with ``seed`` (see the module docstring)."""
+def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], *, pruned_too: bool = True) -> dict:
+    """Test macro F1 and accuracy of each variant fitted with ``seed`` (see the module docstring): baseline
+    (its model gives the edge cases), pruned unless ``pruned_too`` is false, and a balanced variant per
+    ``balanced`` entry (name → policy params)."""
     from winnow.balance import balanced_augment
     from winnow.configs import Policy, TrainConfig
     from winnow.metrics import summarise
@@ -145,10 +150,11 @@ def run_seed(project: Path, params: dict, seed: int, searched: dict) -> dict:
         return trained
 
     model = score("baseline", baseline.images, baseline.labels)
-    score("pruned", pruned.images, pruned.labels)
+    if pruned_too:
+        score("pruned", pruned.images, pruned.labels)
     edge_scores = centroid_distance(embed(model, pruned.images), pruned.labels)
-    for name, policy in (("balanced_fixed", Policy.from_params(balance["policy"])),
-                         ("balanced_searched", Policy.from_params(searched))):
+    for name, policy in balanced.items():
+        policy = Policy.from_params(policy)
         made = balanced_augment(pruned.images, pruned.labels, policy=policy, seed=seed, num_classes=len(test.classes),
                                 target=balance["target"], edge_scores=edge_scores, edge_fraction=balance["edge_fraction"],
                                 edge_extra=balance["edge_extra"], max_images=balance["max_images"])
@@ -170,7 +176,7 @@ def over_seeds(runs: list[dict]) -> dict:
     """Per variant: macro F1 and accuracy means, and against baseline the mean paired difference and its p;
     for the searched policy also against the fixed one."""
     out = {}
-    for variant in VARIANTS:
+    for variant in [v for v in VARIANTS if v in runs[0]]:
         f1 = [r[variant]["macro_f1"] for r in runs]
         out[variant] = {"macro_f1": round(float(np.mean(f1)), 4),
                         "accuracy": round(float(np.mean([r[variant]["accuracy"] for r in runs])), 4), "runs": f1}
@@ -201,7 +207,7 @@ def markdown(results: dict) -> str:
         lines += [f"### {name}: {d['seeds']} seed(s), train {d['train']}", "",
                   f"`{d['command']}`; {d['machine']}; prepared: {d['prepared']}.", "",
                   "| variant | macro F1 (mean) | accuracy | diff vs baseline | p | per seed |", "|---|---|---|---|---|---|"]
-        for variant in VARIANTS:
+        for variant in [v for v in VARIANTS if v in d]:
             r = d[variant]
             diff = f"{r['macro_f1_diff'] * 100:+.2f} pt" if "macro_f1_diff" in r else ""
             lines.append(f"| {variant} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} | {diff} | {r.get('p', '')} | "
@@ -219,6 +225,15 @@ def markdown(results: dict) -> str:
             lines.append(f"| {label} | {row['score']:.4f} | {row['seconds']:.0f} |")
         s = d["balanced_searched"]
         lines += ["", f"Searched against fixed: {s['diff_vs_fixed'] * 100:+.2f} pt macro F1 (p {s['p_vs_fixed']})."]
+        if "density_search" in d:
+            ds, c = d["density_search"], d["density_search"]["chosen"]
+            same = ("the same policy as the training search, so balanced_density equals balanced_searched"
+                    if ds["same_policy_as_train_search"] else "another policy than the training search; "
+                    "balanced_density fitted per seed (baseline refitted for the edge cases: same macro F1 as "
+                    f"before on {ds['baseline_refits_matching']} of {d['seeds']} seeds)")
+            lines += ["", f"Density matching (`augment_search.method: density`, `{ds['command']}`): {ds['wall_s']:.0f} s "
+                          f"wall, {ds['cpu_s']:.0f} s CPU; chose {c['kind']} {'+'.join(c['ops'])} n={c['n']} "
+                          f"m={c['magnitude']}: {same}."]
         t = d["targets"]
         lines += ["", f"Targets: searched above baseline ({t['needed']}): **{'met' if t['searched_beats_baseline'] else 'missed'}**; "
                       f"search within 10 minutes: **{'met' if t['search_within_10_min'] else 'missed'}**.", ""]
@@ -232,9 +247,13 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="train.epochs for the fits (default: the data set's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/winnow-augment"))
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data", help="the shared data folder")
+    parser.add_argument("--density", action="store_true", help="for data sets already in augment.json: the search "
+                        "by density matching, timed, and balanced_density on the same seeds where its policy differs")
     parser.add_argument("--markdown-only", action="store_true", help="recompute the summaries of augment.json's "
                         "runs and rewrite augment.md; run nothing")
     args = parser.parse_args()
+    if args.density:
+        return add_density(args)
     if args.markdown_only:
         results = json.loads((RESULTS / "augment.json").read_text())
         for name, entry in results["datasets"].items():
@@ -258,7 +277,8 @@ def main() -> int:
         load = os.getloadavg()
         search = run_search(project, params)
         print(f"{dataset}: search {search['wall_s']:.0f} s wall, chose {search['chosen']}", flush=True)
-        runs = [run_seed(project, params, seed, search["chosen"]) for seed in args.seeds]
+        runs = [run_seed(project, params, seed, {"balanced_fixed": params["balance"]["policy"],
+                                                 "balanced_searched": search["chosen"]}) for seed in args.seeds]
         command = ("OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --datasets "
                    f"{dataset} --seeds {' '.join(map(str, args.seeds))}"
                    + (f" --epochs {args.epochs}" if args.epochs is not None else ""))
@@ -271,6 +291,38 @@ def main() -> int:
                  **over_seeds(runs), "search": search, "runs": runs}
         entry["targets"] = targets(dataset, entry)
         results["datasets"][dataset] = entry
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        (RESULTS / "augment.md").write_text(markdown(results))
+    return 0
+
+
+def add_density(args) -> int:
+    """``--density``: the density-matching search on each data set already measured (its prepared project,
+    its epochs), and, where it chose another policy than the training search, that policy's balanced
+    variant fitted on the same seeds."""
+    path = RESULTS / "augment.json"
+    results = json.loads(path.read_text())
+    for dataset in args.datasets:
+        entry = results["datasets"][dataset]
+        params = dataset_params(dataset, args.work / "data")
+        params["train"]["epochs"] = entry["train"]["epochs"]
+        project = args.work / dataset
+        search = run_search(project, params, method="density")
+        search["command"] = ("OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --density --datasets "
+                             + dataset)
+        search["same_policy_as_train_search"] = search["chosen"] == entry["search"]["chosen"]
+        print(f"{dataset}: density search {search['wall_s']:.0f} s wall, chose {search['chosen']}", flush=True)
+        matching = 0
+        for run in entry["runs"]:
+            if search["same_policy_as_train_search"]:
+                run["balanced_density"] = run["balanced_searched"]
+                continue
+            again = run_seed(project, params, run["seed"], {"balanced_density": search["chosen"]}, pruned_too=False)
+            run["balanced_density"] = again["balanced_density"]
+            matching += again["baseline"]["macro_f1"] == run["baseline"]["macro_f1"]
+        search["baseline_refits_matching"] = matching
+        entry["density_search"] = search
+        entry |= over_seeds(entry["runs"])
         path.write_text(json.dumps(results, indent=1) + "\n")
         (RESULTS / "augment.md").write_text(markdown(results))
     return 0
