@@ -247,6 +247,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, help="train.epochs for the fits (default: the data set's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/winnow-augment"))
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data", help="the shared data folder")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where augment.json and augment.md are")
     parser.add_argument("--density", action="store_true", help="for data sets already in augment.json: the search "
                         "by density matching, timed, and balanced_density on the same seeds where its policy differs")
     parser.add_argument("--markdown-only", action="store_true", help="recompute the summaries of augment.json's "
@@ -255,16 +256,16 @@ def main() -> int:
     if args.density:
         return add_density(args)
     if args.markdown_only:
-        results = json.loads((RESULTS / "augment.json").read_text())
+        results = json.loads((args.results / "augment.json").read_text())
         for name, entry in results["datasets"].items():
             entry |= over_seeds(entry["runs"])
             entry["targets"] = targets(name, entry)
-        (RESULTS / "augment.json").write_text(json.dumps(results, indent=1) + "\n")
-        (RESULTS / "augment.md").write_text(markdown(results))
+        (args.results / "augment.json").write_text(json.dumps(results, indent=1) + "\n")
+        (args.results / "augment.md").write_text(markdown(results))
         return 0
     rp.CIFAR = args.shared / "cifar-10-exact-subset/cifar10_exact_subset.npz"
     rp.CIFAR10N = args.shared / "cifar-10n-random1/random_label1_subset.npz"
-    path = RESULTS / "augment.json"
+    path = args.results / "augment.json"
     results = json.loads(path.read_text()) if path.is_file() else {"datasets": {}}
     if any(d != "mnist5k" for d in args.datasets):
         write_cifar(args.work / "data")
@@ -292,7 +293,7 @@ def main() -> int:
         entry["targets"] = targets(dataset, entry)
         results["datasets"][dataset] = entry
         path.write_text(json.dumps(results, indent=1) + "\n")
-        (RESULTS / "augment.md").write_text(markdown(results))
+        (args.results / "augment.md").write_text(markdown(results))
     return 0
 
 
@@ -300,7 +301,7 @@ def add_density(args) -> int:
     """``--density``: the density-matching search on each data set already measured (its prepared project,
     its epochs), and, where it chose another policy than the training search, that policy's balanced
     variant fitted on the same seeds."""
-    path = RESULTS / "augment.json"
+    path = args.results / "augment.json"
     results = json.loads(path.read_text())
     for dataset in args.datasets:
         entry = results["datasets"][dataset]
@@ -324,7 +325,7 @@ def add_density(args) -> int:
         entry["density_search"] = search
         entry |= over_seeds(entry["runs"])
         path.write_text(json.dumps(results, indent=1) + "\n")
-        (RESULTS / "augment.md").write_text(markdown(results))
+        (args.results / "augment.md").write_text(markdown(results))
     return 0
 
 
