@@ -202,6 +202,7 @@ def markdown(results: dict) -> str:
              "defaults (timed), then per seed baseline, pruned and balanced (pruned + the balance stage's copies, "
              "fixed `balance.policy` or the searched policy) fitted and scored on the test split; p: paired t-test "
              "over seeds against baseline. How each line was run is under it.", ""]
+    lines += [f"- {note}" for note in results.get("notes", [])] + ([""] if results.get("notes") else [])
     for name, d in results["datasets"].items():
         search = d["search"]
         lines += [f"### {name}: {d['seeds']} seed(s), train {d['train']}", "",
