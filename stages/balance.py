@@ -1,5 +1,7 @@
 """balance: the balanced variant, pruned plus augmented copies so that every class has as many train
-images as the target (001 §3.4), edge cases of each class getting more of the copies than the rest.
+images as the target (001 §3.4), edge cases of each class getting more of the copies than the rest, the
+whole within balance.max_images. The copies follow balance.policy, or the policy the augment-search stage
+chose on val when augment_search.enabled.
 
 Edge cases are the images farthest from their class centroid in the features of models/baseline.pt
 (001 finds them in t-SNE of a classifier's penultimate features; the distance is taken in the features
@@ -9,20 +11,16 @@ metrics/balance.json and plots/balance/examples.png (each op alone, then the pol
 import numpy as np
 import pandas as pd
 
-from winnow.balance import Policy, augment, balance_counts, balanced_augment
+from winnow.augment import augment
+from winnow.augment_search import policy_for
+from winnow.balance import Policy, balanced_augment
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.training import embed, load, pick_device
 from winnow.variants import load_variant, read_rows, write_variant
 
-DEFAULTS = {
-    "target": "max",
-    "policy": {"ops": ["shear", "translate", "rotate", "noise", "crop"], "n": 2, "magnitude": 0.3},
-    "edge_fraction": 0.1,
-    "edge_extra": 2.0,
-    "device": "auto",
-}
+DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
 SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
@@ -34,9 +32,10 @@ def main() -> None:
         write_json("metrics/balance.json", {"skipped": SKIPPED})
         print(f"balance: skipped: {SKIPPED}")
         return
-    clear_skipped(folders=FOLDERS)
     section = {**DEFAULTS, **(params.get("balance") or {})}
-    policy = Policy.from_params({**DEFAULTS["policy"], **(section["policy"] or {})})
+    searched = (params.get("augment_search") or {}).get("enabled", False)
+    policy = policy_for(params, "searched" if searched else "fixed")
+    clear_skipped(folders=FOLDERS)
     device = pick_device(section["device"])
     seed = params["seed"]
     pruned, _ = load_variant("pruned")
@@ -48,7 +47,8 @@ def main() -> None:
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),
                             target=section["target"], edge_scores=edge_scores, edge_fraction=section["edge_fraction"],
-                            edge_extra=section["edge_extra"], device=device)
+                            edge_extra=section["edge_extra"], max_images=section["max_images"],
+                            device=device)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
     used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]
@@ -59,20 +59,27 @@ def main() -> None:
         "source_id": source_ids, "ops": used,
     })
     edge = made.edge[made.source]
-    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+    rows = read_rows("pruned")
+    # the inputs max_images left out; load_variant returned the rows it kept grouped by origin, in row order
+    live = rows[rows["action"] != "drop"]
+    loaded = np.concatenate([group.index.to_numpy() for _, group in live.groupby("origin", sort=False)])
+    rows.loc[loaded[~made.kept], ["action", "reason", "stage"]] = ["drop", "balance:max_images", "balance"]
+    rows = pd.concat([rows, pd.DataFrame({
         "id": manifest["id"], "origin": "extra", "label": made.labels, "action": "add",
         "reason": [f"balance{'(edge)' if e else ''}:{ops}" for e, ops in zip(edge, used)], "stage": "balance"})],
         ignore_index=True)
     write_variant("balanced", rows, extra=ImageSet(made.images, manifest, classes))
 
     before = np.bincount(labels, minlength=len(classes))
+    left_out = np.bincount(labels[~made.kept], minlength=len(classes))
     added = np.bincount(made.labels, minlength=len(classes))
     copies = np.bincount(made.source, minlength=len(labels))
-    needy = balance_counts(labels, num_classes=len(classes), target=section["target"])[labels] > 0
+    needy = added[labels] > 0
     write_json("metrics/balance.json", {
-        "target": section["target"], "policy": {"ops": list(policy.ops), "n": policy.n, "magnitude": policy.magnitude},
-        "added": int(len(made.labels)),
-        "counts": {name: {"before": int(before[i]), "added": int(added[i]), "after": int(before[i] + added[i])}
+        "target": section["target"], "policy": policy.to_params(), "policy_from": "searched" if searched else "fixed",
+        "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),
+        "counts": {name: {"before": int(before[i]), "left_out": int(left_out[i]), "added": int(added[i]),
+                          "after": int(before[i] - left_out[i] + added[i])}
                    for i, name in enumerate(classes)},
         "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
         "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
@@ -82,8 +89,9 @@ def main() -> None:
                  "mean_copies_other": _mean(copies[needy & ~made.edge])},
     })
     _examples(pruned, policy, seed=seed, device=device)
-    print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases); per class now "
-          + ", ".join(f"{name} {before[i] + added[i]}" for i, name in enumerate(classes)))
+    print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
+          f"{int((~made.kept).sum())} for max_images; per class now "
+          + ", ".join(f"{name} {before[i] - left_out[i] + added[i]}" for i, name in enumerate(classes)))
 
 
 def centroid_distance(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -105,8 +113,8 @@ def _examples(pruned: ImageSet, policy: Policy, *, seed: int, device) -> None:
     sources = pruned.images[first]
     grid = {"source": sources}
     for op in policy.ops:
-        grid[op] = augment(sources, policy=Policy(ops=(op,), n=1, magnitude=policy.magnitude), seed=seed,
-                           device=device)[0]
+        alone = Policy(ops=(op,), n=1, magnitude=policy.magnitude, kind=policy.kind, fill=policy.fill)
+        grid[op] = augment(sources, policy=alone, seed=seed, device=device)[0]
     grid[f"policy (n={policy.n})"] = augment(sources, policy=policy, seed=seed, device=device)[0]
     sample_grid(grid, "plots/balance/examples.png", columns=len(first))
 

@@ -1,7 +1,10 @@
-"""train@<variant>: fit the configured model on one data set version; write models/<variant>.pt."""
+"""train@<variant>: fit the configured model on one data set version; write models/<variant>.pt. With
+train.augment, each batch is augmented on the fly by balance.policy (fixed) or by the policy the
+augment-search stage chose (searched)."""
 
 import sys
 
+from winnow.augment_search import policy_for
 from winnow.stage import load_params, run
 from winnow.training import TrainConfig, fit, is_main_process, save
 from winnow.variants import load_variant
@@ -11,12 +14,14 @@ def main() -> None:
     variant = sys.argv[1]
     params = load_params()
     config = TrainConfig.from_params(params["train"])
+    policy = policy_for(params, config.augment)
     train, val = load_variant(variant)
     trained = fit(train.images, train.labels, val.images, val.labels, config=config,
-                  num_classes=len(train.classes), seed=params["seed"], log_dir=f"metrics/train/{variant}")
+                  num_classes=len(train.classes), seed=params["seed"], log_dir=f"metrics/train/{variant}",
+                  policy=policy)
     if is_main_process():
         save(trained, f"models/{variant}.pt", classes=train.classes, image_shape=train.images.shape[1:])
-        print(f"train@{variant}: {len(train)} images, {trained.stopped()}")
+        print(f"train@{variant}: {len(train)} images, augment {config.augment}, {trained.stopped()}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from hostile_harness import default_params
-from winnow.balance import Policy, augment, balance_counts, balanced_augment, edge_cases
+from winnow.augment import augment
+from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases
 from winnow.configs import OPS
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -59,7 +60,9 @@ def test_balancing_equalises_class_counts_and_sources_map_back():
 @pytest.mark.parametrize("op", OPS)
 def test_each_op_keeps_shape_and_dtype_and_changes_pixels(op):
     for channels in (1, 3):
-        images = _strokes(channels=channels)
+        # a faint texture under the strokes: a cut-out square anywhere covers pixels of another value
+        texture = np.random.default_rng(channels).integers(0, 40, (6, 12, 12, channels), dtype=np.uint8)
+        images = np.maximum(_strokes(channels=channels), texture)
         out, chosen = augment(images, policy={"ops": [op], "n": 1, "magnitude": 0.6}, seed=1)
         assert out.shape == images.shape and out.dtype == np.uint8 and chosen.all()
         changed = (out != images).reshape(len(images), -1).any(axis=1)
@@ -156,7 +159,7 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     extra = read_imageset("data/variants/balanced/extra")
     assert (extra.manifest["source_id"].map(dict(zip(ids, manifest["label"]))) == extra.labels).all()
     metrics = json.loads(Path("metrics/balance.json").read_text())
-    assert metrics["counts"]["c"] == {"before": 2, "added": 10, "after": 12}
+    assert metrics["counts"]["c"] == {"before": 2, "left_out": 0, "added": 10, "after": 12}
     assert sum(metrics["ops_used"].values()) == 17
     assert Path("plots/balance/examples.png").stat().st_size > 0
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"balance": {"targets": 5}}))

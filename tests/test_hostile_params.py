@@ -9,10 +9,10 @@ from hostile_harness import (
 )
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
-            "pruned, budget, train, gan, balance, report, gate")
+            "pruned, budget, train, gan, balance, augment_search, report, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),
-          ("evaluate", "baseline"), ("gan_synthesize",), ("balance",), ("compare",), ("report",)]
+          ("evaluate", "baseline"), ("gan_synthesize",), ("augment_search",), ("balance",), ("compare",), ("report",)]
 
 
 def shipped_text(old: str, new: str) -> str:

@@ -12,7 +12,7 @@ from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
-            "pruned, budget, train, gan, balance, report, gate")
+            "pruned, budget, train, gan, balance, augment_search, report, gate")
 
 
 def message(params) -> str:
@@ -111,6 +111,25 @@ def test_the_shipped_params_yaml_validates():
      "degrade.perturbations[0] (class_removal): classes must be a class index >= 0 or a class name, got True"),
     ("degrade.perturbations", {"kind": "blur"}, 'degrade.perturbations: {"kind": "blur"} is a mapping, not null or '
                                                 "a list of {kind: ..., <its options>} mappings"),
+    # augmentation (issue 19)
+    ("train.augment", "random", 'train.augment: "random" is not one of none, fixed, searched'),
+    ("balance.max_images", 0, "balance.max_images: 0 is below 1"),
+    ("balance.policy.fill", "black", 'balance.policy.fill: "black" is not one of border, edge'),
+    ("balance.policy.kind", "trivia", 'balance.policy.kind: "trivia" is not one of rand, trivial (did you mean '
+                                      "trivial?)"),
+    ("augment_search.enabled", "yes", 'augment_search.enabled: "yes" is not true or false'),
+    ("augment_search.epochs", 0, "augment_search.epochs: 0 is below 1"),
+    ("augment_search.method", "bayes", 'augment_search.method: "bayes" is not one of train, density'),
+    ("augment_search.max_images", 0.5, "augment_search.max_images: 0.5 is not an integer; allowed: null or an "
+                                       "integer >= 1"),
+    ("augment_search.op_sets", [["rotate"], ["twirl"]], 'augment_search.op_sets[1][0]: "twirl" is not one of flip, '
+                                                        "crop, shear, rotate, translate, brightness, contrast, cutout, "
+                                                        "invert, noise"),
+    ("augment_search.kinds", [], "augment_search.kinds: [] has 0 item(s); allowed: a list (not empty), each item "
+                                 "one of rand, trivial"),
+    ("augment_search.ns", [0], "augment_search.ns[0]: 0 is below 1"),
+    ("augment_search.magnitudes", [0.3, 0], "augment_search.magnitudes[1]: 0 is not above 0"),
+    ("augment_search.fill", None, "augment_search.fill: null is not one of border, edge"),
 ])
 def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     assert message(params_with(path, value)) == f"params.yaml: {expected}"
@@ -128,7 +147,7 @@ def test_a_required_key_left_out_is_named(path, expected):
 
 def test_optional_sections_and_keys_may_be_left_out_or_null():
     params = default_params()
-    for section in ("confident_learn", "embedding_clean", "contracts", "balance", "gate"):
+    for section in ("confident_learn", "embedding_clean", "contracts", "balance", "augment_search", "gate"):
         del params[section]
     del params["train"]["epochs"], params["dedup"]["radius"], params["degrade"]["perturbations"]
     params["score"] = {}
@@ -154,6 +173,12 @@ def test_rules_across_keys():
         "params.yaml: balance.policy.n: 6 is above 5, the number of ops to draw from")
     assert message(params_with("balance.policy", {"ops": ["flip"]})) == (
         "params.yaml: balance.policy.n: 2 is above 1, the number of ops to draw from")  # n's default is 2
+    assert message(params_with("train.augment", "searched")) == (
+        "params.yaml: train.augment: searched needs augment_search.enabled: true (the stage that searches the "
+        "policy); or choose fixed (balance.policy) or none")
+    searched = params_with("train.augment", "searched")
+    searched["augment_search"]["enabled"] = True
+    assert validate(searched) is searched
 
 
 def test_variant_rules():

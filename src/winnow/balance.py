@@ -1,125 +1,24 @@
 """Balanced augmentation (001 §3.4): augmented copies bring every class up to the same count, and
-edge cases (images far from their class centre) get more of the copies than typical images.
+edge cases (images far from their class centre) get more of the copies than typical images, within an
+optional budget of images (001's competition allowed 10,000).
 
-The augmentations are torch only (torchvision does not import here) and work on a whole batch at
-once: every geometric op of every image is folded into one affine matrix per image, so a batch takes
-one ``affine_grid``/``grid_sample`` call whatever the ops; invert and noise are elementwise after it.
-Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays; the work can run on a CUDA device.
-Random draws come from a CPU ``torch.Generator`` seeded by the caller, so a seed gives the same images.
+The copies are made by :func:`winnow.augment.augment` (torch only, batched, on the device; its
+:class:`winnow.configs.Policy` says how). Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays.
 
-Read top to bottom: :func:`augment` (its :class:`winnow.configs.Policy` says how), :func:`balance_counts`,
-:func:`balanced_augment`.
+Read top to bottom: :func:`balance_counts`, :func:`edge_cases`, :func:`balanced_augment`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from winnow.configs import GEOMETRIC_OPS, Policy
+from winnow.augment import augment
+from winnow.configs import Policy
 from winnow.errors import WinnowError
-
-# each op's strength at magnitude 1 (RandAugment's largest, on a 0–1 scale)
-MAX_SHEAR = 0.3  # horizontal shear factor
-MAX_ROTATE = math.radians(30.0)
-MAX_TRANSLATE = 0.3  # fraction of the image size
-MAX_CROP = 0.5  # fraction of the area cut away by the random resized crop
-MAX_ASPECT = math.log(4 / 3)  # log of the crop's largest aspect-ratio change
-MAX_NOISE = 0.2 * 255.0  # Gaussian sigma on the 0–255 scale
-
-
-def augment(images: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int, device: str | torch.device = "cpu",
-            batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """One augmented copy of every image.
-
-    Args:
-        images: uint8 ``(N, H, W, C)``.
-        policy: a :class:`Policy` or its params dict.
-        device: where the arithmetic runs; the random draws are made on the CPU either way.
-
-    Returns:
-        uint8 ``(N, H, W, C)`` copies, and bool ``(N, len(policy.ops))``: which ops each copy got. The
-        random draws are made per batch of ``batch_size``, so the same seed and batch size give the same
-        copies (on the CPU; CUDA's resampling may differ in the last bit).
-    """
-    policy = Policy.from_params(policy)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    out, chosen = np.empty_like(images), np.zeros((len(images), len(policy.ops)), bool)
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device)
-        pixels, picked = _augment_batch(batch.permute(0, 3, 1, 2), policy, generator)
-        out[start:start + len(batch)] = pixels.permute(0, 2, 3, 1).cpu().numpy()
-        chosen[start:start + len(batch)] = picked.numpy()
-    return out, chosen
-
-
-def _augment_batch(x: torch.Tensor, policy: Policy, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 ``(B, C, H, W)`` → augmented uint8 ``(B, C, H, W)`` and the bool ``(B, len(ops))`` ops chosen."""
-    b, _, h, w = x.shape
-    k = len(policy.ops)
-    order = torch.rand(b, k, generator=generator).argsort(dim=1)
-    picked = torch.zeros(b, k, dtype=torch.bool).scatter_(1, order[:, :policy.n], True)
-    sign = torch.where(torch.rand(b, k, generator=generator) < 0.5, -1.0, 1.0)
-    strength = policy.magnitude * (0.5 + 0.5 * torch.rand(b, k, generator=generator)) * sign
-    place = torch.rand(b, 3, generator=generator) * 2 - 1  # crop centre and translate direction, in [-1, 1]
-    noise = torch.randn(x.shape, generator=generator) if "noise" in policy.ops else None
-    on = {op: picked[:, i] for i, op in enumerate(policy.ops)}
-    s = {op: strength[:, i] for i, op in enumerate(policy.ops)}
-
-    out = x.float()
-    geometric = picked[:, torch.tensor([op in GEOMETRIC_OPS for op in policy.ops])].any(dim=1)
-    if geometric.any():
-        theta = _affine(on, s, place, h, w)[geometric, :2].to(x.device)
-        grid = F.affine_grid(theta, [int(geometric.sum()), x.shape[1], h, w], align_corners=False)
-        rows = geometric.to(x.device)
-        # zero padding: the background of digits, and what training's random crop pads with
-        out[rows] = F.grid_sample(out[rows], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if "invert" in on:
-        out = torch.where(on["invert"].to(x.device)[:, None, None, None], 255.0 - out, out)
-    if noise is not None:
-        sigma = (on["noise"] * s["noise"].abs() * MAX_NOISE).to(x.device)
-        out = out + noise.to(x.device) * sigma[:, None, None, None]
-    return out.round().clamp(0, 255).to(torch.uint8), picked
-
-
-def _affine(on: dict[str, torch.Tensor], s: dict[str, torch.Tensor], place: torch.Tensor, h: int,
-            w: int) -> torch.Tensor:
-    """float ``(B, 3, 3)``: per image, output → input coordinates (``affine_grid``'s [-1, 1] convention)
-    of its geometric ops composed; the identity for an op it did not draw."""
-    b = len(place)
-    zero, one = torch.zeros(b), torch.ones(b)
-
-    def matrix(*top: torch.Tensor) -> torch.Tensor:  # six float (B,) entries: the top two rows
-        return torch.stack([torch.stack(top[:3], 1), torch.stack(top[3:], 1), torch.stack([zero, zero, one], 1)], 1)
-
-    steps = {}
-    if "flip" in on:
-        steps["flip"] = matrix(-one, zero, zero, zero, one, zero)
-    if "crop" in on:
-        area = 1.0 - MAX_CROP * s["crop"].abs()
-        aspect = torch.exp(MAX_ASPECT * s["crop"])  # the sign picks wider or taller
-        cw, ch = (area * aspect).sqrt().clamp(max=1.0), (area / aspect).sqrt().clamp(max=1.0)
-        steps["crop"] = matrix(cw, zero, place[:, 0] * (1 - cw), zero, ch, place[:, 1] * (1 - ch))
-    # [-1, 1] coordinates stretch a non-square image, so shear and rotation are converted from pixels
-    if "shear" in on:
-        steps["shear"] = matrix(one, MAX_SHEAR * s["shear"] * h / w, zero, zero, one, zero)
-    if "rotate" in on:
-        angle = MAX_ROTATE * s["rotate"]
-        steps["rotate"] = matrix(angle.cos(), -angle.sin() * h / w, zero, angle.sin() * w / h, angle.cos(), zero)
-    if "translate" in on:
-        heading = math.pi * place[:, 2]
-        reach = 2 * MAX_TRANSLATE * s["translate"].abs()  # [-1, 1] spans the image, so a fraction f is 2 f
-        steps["translate"] = matrix(one, zero, reach * heading.cos(), zero, one, reach * heading.sin())
-    total = torch.eye(3).repeat(b, 1, 1)
-    for op, step in steps.items():  # filled in GEOMETRIC_OPS's order
-        total = torch.where(on[op][:, None, None], total @ step, total)
-    return total
-
 
 def balance_counts(labels: np.ndarray, *, num_classes: int, target: int | str = "max") -> np.ndarray:
     """int64 ``(num_classes,)``: how many images each class needs added to reach ``target``.
@@ -165,19 +64,37 @@ def edge_cases(scores: np.ndarray, labels: np.ndarray, *, fraction: float) -> np
 class Balanced(NamedTuple):
     """What :func:`balanced_augment` made: ``images`` uint8 ``(M, H, W, C)``, ``labels`` int64 ``(M,)``,
     ``source`` int64 ``(M,)`` the input each copy was made from, ``ops`` bool ``(M, len(policy.ops))``
-    the ops each copy got, and ``edge`` bool ``(N,)`` which inputs counted as edge cases."""
+    the ops each copy got, ``edge`` bool ``(N,)`` which inputs counted as edge cases, and ``kept`` bool
+    ``(N,)`` which inputs stay in the train set (all of them unless ``max_images`` cut a class down)."""
 
     images: np.ndarray
     labels: np.ndarray
     source: np.ndarray
     ops: np.ndarray
     edge: np.ndarray
+    kept: np.ndarray
+
+
+def budget_caps(counts: np.ndarray, *, max_images: int) -> np.ndarray:
+    """int64 ``(K,)``: the most images each class may end with when the train set, copies included, holds
+    at most ``max_images``: an equal share for every class that has an image (the remainder one each to
+    the largest classes), so a budget keeps the classes balanced. ``counts``: int ``(K,)`` images per class."""
+    if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 1:
+        raise WinnowError(f"balance.max_images: must be a whole number >= 1 or null, got {max_images!r}")
+    counts = np.asarray(counts, dtype=np.int64)
+    present = np.flatnonzero(counts > 0)
+    cap = np.zeros(len(counts), np.int64)
+    if len(present):
+        share, rest = divmod(int(max_images), len(present))
+        cap[present] = share
+        cap[present[np.argsort(-counts[present], kind="stable")[:rest]]] += 1
+    return cap
 
 
 def balanced_augment(
     images: np.ndarray, labels: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int, num_classes: int,
     target: int | str = "max", edge_scores: np.ndarray | None = None, edge_fraction: float = 0.1,
-    edge_extra: float = 2.0, device: str | torch.device = "cpu",
+    edge_extra: float = 2.0, max_images: int | None = None, device: str | torch.device = "cpu",
 ) -> Balanced:
     """Augmented copies that bring every class to ``target`` images (:func:`balance_counts`).
 
@@ -189,6 +106,10 @@ def balanced_augment(
     The extra copies come out of the same per-class budget, so class counts stay equal; a class that
     needs no copies (the largest, under ``target="max"``) gets none, edge cases included; set a
     ``target`` above the largest count to augment every class.
+
+    ``max_images`` caps the train set, inputs and copies together (:func:`budget_caps`): a class gets
+    copies only up to its share, and a class above its share keeps its edge cases first and a random
+    draw (from ``seed``) of the rest; the others are left out (``kept``).
 
     Args:
         images: uint8 ``(N, H, W, C)``; labels: int ``(N,)`` in ``[0, num_classes)``.
@@ -208,6 +129,15 @@ def balanced_augment(
         raise WinnowError(f"balance.edge_extra: must be >= 0, got {edge_extra!r}")
     weight = np.where(edge, 1.0 + edge_extra, 1.0)
     rng = np.random.default_rng(seed)
+    kept = np.ones(len(labels), bool)
+    if max_images is not None:
+        counts = np.bincount(labels, minlength=num_classes)
+        cap = budget_caps(counts, max_images=max_images)
+        needed = np.minimum(needed, np.maximum(cap - counts, 0))
+        for label in np.flatnonzero(counts > cap):
+            members = np.flatnonzero(labels == label)
+            order = np.lexsort((rng.permutation(len(members)), ~edge[members]))  # edge cases first
+            kept[members[order[cap[label]:]]] = False
     copies = np.zeros(len(labels), np.int64)
     for label in np.flatnonzero(needed):
         members = np.flatnonzero(labels == label)
@@ -222,4 +152,4 @@ def balanced_augment(
     source = np.repeat(np.arange(len(labels)), copies)
     source = source[np.argsort(labels[source], kind="stable")]
     new, ops = augment(images[source], policy=policy, seed=seed, device=device)
-    return Balanced(new, labels[source], source, ops, edge)
+    return Balanced(new, labels[source], source, ops, edge, kept)

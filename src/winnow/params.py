@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILTER_BY,
-    KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS,
-    RANK_BY, SCHEDULES, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILLS,
+    FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS,
+    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -129,6 +129,13 @@ def _ops_enough(section: dict, path: str) -> None:
         fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
 
 
+def _searched_policy_made(params: dict, path: str) -> None:
+    augment = (params.get("train") or {}).get("augment", "none")
+    if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):
+        fail("train.augment", "searched needs augment_search.enabled: true (the stage that searches the policy); "
+                              "or choose fixed (balance.policy) or none")
+
+
 def _variants_can_be_made(params: dict, path: str) -> None:
     variants = params["variants"]
     if "baseline" not in variants:
@@ -212,6 +219,7 @@ TRAIN_RANGES = {
     "device": Device(),
     "eval_batch_size": Num(1, integer=True),
     "threads": Num(1, integer=True, null=True),
+    "augment": Choice(AUGMENT_CHOICES),
 }
 TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models
@@ -231,6 +239,8 @@ POLICY = Section(from_dataclass(Policy, {
     "ops": ListOf(Choice(OPS), min_len=1, unique=True),
     "n": Num(1, integer=True),
     "magnitude": Num(0, 1, low_open=True),
+    "kind": Choice(POLICY_KINDS),
+    "fill": Choice(FILLS),
 }), checks=(_ops_enough,), null=True)
 SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "epochs": Num(1, integer=True),
@@ -367,7 +377,19 @@ SCHEMA = Section({
         "policy": POLICY,
         "edge_fraction": FRACTION,
         "edge_extra": Num(0),
+        "max_images": Num(1, integer=True, null=True),  # the train set's budget, copies included; null: none
         "device": Device(),
+    }, null=True),
+    "augment_search": Section({  # winnow.augment_search: balance's policy (and train.augment: searched) chosen on val
+        "enabled": Bool(),
+        "method": Choice(SEARCH_METHODS),
+        "epochs": Num(1, integer=True),  # each candidate's short training (density: the one model's)
+        "max_images": Num(1, integer=True, null=True),  # a stratified sample of pruned's train images; null: all
+        "op_sets": ListOf(ListOf(Choice(OPS), min_len=1, unique=True), min_len=1),
+        "kinds": ListOf(Choice(POLICY_KINDS), min_len=1, unique=True),
+        "ns": ListOf(Num(1, integer=True), min_len=1, unique=True),  # rand: ops per image
+        "magnitudes": ListOf(Num(0, 1, low_open=True), min_len=1, unique=True),
+        "fill": Choice(FILLS),
     }, null=True),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
@@ -382,4 +404,4 @@ SCHEMA = Section({
         "overdispersion": Num(1),  # phi of winnow.paired: the spread of seed-to-seed changes over the binomial
     }, required=("files", "tolerances")),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
-             "report"), checks=(_variants_can_be_made,))
+             "report"), checks=(_variants_can_be_made, _searched_policy_made))

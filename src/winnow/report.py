@@ -153,6 +153,8 @@ def reason_text(token: str, *, classes: list[str]) -> str:
         return "leak (copy of a val/test image)"
     if token.startswith("gan p="):
         return "GAN sample kept"
+    if token == "balance:max_images":
+        return "left out for balance.max_images"
     if rule.startswith("balance"):
         return "balanced copy (edge case)" if rule == "balance(edge)" else "balanced copy"
     return token

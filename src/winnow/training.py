@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from winnow.configs import TrainConfig
+from winnow.augment import apply_policy
+from winnow.configs import Policy, TrainConfig
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import atomic_path
@@ -106,6 +107,7 @@ def fit(
     seed: int,
     log_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    policy: Policy | None = None,
 ) -> Trained:
     """Train ``config.model`` and return the weights of the epoch with the best validation accuracy.
 
@@ -121,6 +123,8 @@ def fit(
         train_images, val_images: uint8 ``(N, H, W, C)``.
         train_labels, val_labels: int ``(N,)`` in ``[0, num_classes)``.
         log_dir: where dvclive writes per-epoch metrics (rank 0 only); None logs nothing.
+        policy: augmentation applied to every training batch on the device before the random crop and
+            flip (:func:`winnow.augment.apply_policy`, drawn from the rank's augmentation stream); None: none.
     """
     if len(train_images) == 0:
         raise WinnowError("train: the training split is empty")
@@ -167,7 +171,8 @@ def fit(
             total_loss = 0.0
             for start in range(0, len(order), config.batch_size):
                 idx = order[start:start + config.batch_size]
-                batch = augment(normalise(x_train[idx], mean, std), padding=config.crop_padding, hflip=config.hflip,
+                batch = x_train[idx] if policy is None else apply_policy(x_train[idx], policy, generator=generator)[0]
+                batch = augment(normalise(batch, mean, std), padding=config.crop_padding, hflip=config.hflip,
                                 generator=generator)
                 if device.type == "cuda":
                     batch = batch.contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,157 @@
+"""The augmentation policy chosen on the val split (issue 19, 001 §3.4): a cheap search over
+TrivialAugment and RandAugment candidates (op subsets, ops per image, magnitudes), each scored by a short
+training with that policy applied on the fly, by its best val accuracy (:func:`short_training_scorer`), or
+by density matching (:func:`density_scorer`, Fast AutoAugment's criterion: one model, the candidates judged
+by its accuracy on val images they augmented). No augmentation is scored too, as the reference (it never
+wins: the search picks a policy).
+
+All candidates train from the same seed on the same stratified sample of the train split, so they differ
+by their policy alone (common random numbers: the noise of one short run is shared, not compared).
+
+Read top to bottom: :func:`candidates`, :func:`search`, the scorers, then
+:func:`read_policy` / :func:`policy_for`, which the balance and train stages use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from winnow.configs import Policy, TrainConfig
+from winnow.errors import WinnowError, first_line
+
+SEARCHED = "data/augment-search/policy.json"
+WRITTEN_BY = "augment-search"
+
+
+def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],
+               magnitudes: Iterable[float], fill: str = "border") -> list[Policy]:
+    """The policies a search scores: for each op subset and magnitude, TrivialAugment (``kind: trivial``,
+    one op per image) and RandAugment with each ``n`` (``kind: rand``; an ``n`` above the subset's size
+    is left out). Order: op set, then kind, then n, then magnitude; a tie in the search goes to the first."""
+    kinds, ns, magnitudes = list(kinds), list(ns), list(magnitudes)
+    out = []
+    for ops in op_sets:
+        ops = tuple(ops)
+        for kind in kinds:
+            for n in ([1] if kind == "trivial" else [n for n in ns if n <= len(ops)]):
+                out += [Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill) for m in magnitudes]
+    return out
+
+
+class SearchResult(NamedTuple):
+    """``policy``: the candidate with the highest score; ``table``: one row per candidate, no
+    augmentation first (``policy`` None), each with its ``score`` and ``seconds``."""
+
+    policy: Policy
+    table: list[dict[str, Any]]
+
+
+def search(policies: list[Policy], *, score: Callable[[Policy | None], float]) -> SearchResult:
+    """Score no augmentation and every policy with ``score`` (higher is better); the best policy wins,
+    the first of them on a tie."""
+    if not policies:
+        raise WinnowError("augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)")
+    table = []
+    for policy in [None, *policies]:
+        started = time.perf_counter()
+        value = float(score(policy))
+        table.append({"policy": None if policy is None else policy.to_params(), "score": value,
+                      "seconds": round(time.perf_counter() - started, 2)})
+    best = max(range(len(policies)), key=lambda i: (table[i + 1]["score"], -i))
+    return SearchResult(policies[best], table)
+
+
+def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+                          val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
+                          max_images: int | None = None) -> Callable[[Policy | None], float]:
+    """A ``score`` for :func:`search`: the best val accuracy of :func:`winnow.training.fit` under ``config``
+    (the short budget) with the policy on the fly, on a stratified sample of at most ``max_images`` train
+    images (all when None) drawn once from ``seed``.
+
+    Args:
+        train_images, val_images: uint8 ``(N, H, W, C)``; train_labels, val_labels: int ``(N,)``.
+    """
+    from winnow.training import fit
+
+    rows = stratified_sample(train_labels, max_images=max_images, seed=seed)
+    images, labels = train_images[rows], np.asarray(train_labels)[rows]
+
+    def score(policy: Policy | None) -> float:
+        trained = fit(images, labels, val_images, val_labels, config=config, num_classes=num_classes, seed=seed,
+                      policy=policy, progress=False)
+        return trained.best_val_acc
+
+    return score
+
+
+def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+                   val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
+                   max_images: int | None = None, draws: int = 2) -> Callable[[Policy | None], float]:
+    """A ``score`` for :func:`search` by density matching (Fast AutoAugment, Lim et al. 2019): one model is
+    fitted without augmentation, as :func:`short_training_scorer` fits each, and a policy scores its
+    accuracy on the val images augmented by that policy (the mean over ``draws`` seeds): the copies that
+    still look like the data to a model of the data win. One training instead of one per candidate; the
+    criterion favours mild policies. No augmentation scores the plain val accuracy.
+    """
+    from winnow.augment import augment
+    from winnow.training import fit, predict_proba
+
+    rows = stratified_sample(train_labels, max_images=max_images, seed=seed)
+    trained = fit(train_images[rows], np.asarray(train_labels)[rows], val_images, val_labels, config=config,
+                  num_classes=num_classes, seed=seed, progress=False)
+    truth = np.asarray(val_labels)
+
+    def accuracy(images: np.ndarray) -> float:
+        return float((predict_proba(trained, images).argmax(1) == truth).mean())
+
+    def score(policy: Policy | None) -> float:
+        if policy is None:
+            return accuracy(val_images)
+        return float(np.mean([accuracy(augment(val_images, policy=policy, seed=seed + d)[0]) for d in range(draws)]))
+
+    return score
+
+
+def stratified_sample(labels: np.ndarray, *, max_images: int | None, seed: int) -> np.ndarray:
+    """int64 indices, sorted: at most ``max_images`` of int ``(N,)`` ``labels``, each class keeping its
+    share (rounded, at least one image); all of them when ``max_images`` is None or not below N."""
+    labels = np.asarray(labels)
+    if max_images is None or max_images >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        take = max(1, round(max_images * len(members) / len(labels)))
+        chosen.append(rng.choice(members, size=min(take, len(members)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def read_policy(path: str = SEARCHED) -> Policy:
+    """The policy the augment-search stage chose; a missing, damaged or invalid file raises its one line
+    (:func:`winnow.stage.rerun_error`)."""
+    from winnow.stage import read_json, rerun_error
+
+    written = read_json(path, written_by=WRITTEN_BY, keys=("policy",))
+    try:
+        if not isinstance(written["policy"], Mapping):
+            raise WinnowError(f"policy is {type(written['policy']).__name__}, not a mapping")
+        return Policy.from_params(written["policy"])
+    except (WinnowError, TypeError, ValueError) as err:
+        raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err
+
+
+def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
+    """The policy ``train.augment`` or the balance stage names: ``none`` → None, ``fixed`` →
+    ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`."""
+    if which == "none":
+        return None
+    if which == "fixed":
+        return Policy.from_params((params.get("balance") or {}).get("policy") or {})
+    if which == "searched":
+        return read_policy()
+    raise WinnowError(f"train.augment: {which!r} is not one of none, fixed, searched")
