@@ -55,7 +55,7 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 LABEL_CLEANERS = {"confident_learn": "data/confident-learn/label_issues.parquet",
                   "embedding_clean": "data/embedding-clean/decisions.parquet"}
 STAGES = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident-learn", "embedding-clean",
-          "budget", "variants", "contracts", "variant-contract@baseline", "variant-contract@pruned",
+          "budget", "variants", "augment-search", "contracts", "variant-contract@baseline", "variant-contract@pruned",
           "train@baseline", "evaluate@baseline", "train@pruned", "evaluate@pruned"]
 
 
@@ -248,8 +248,9 @@ def main() -> int:
                       f" -> {run['test_pruned']['macro_f1']:.4f} ({run['wall_seconds']:.0f} s)", flush=True)
                 if source in ("pretrained", "selfsup") and embedding_file is None:
                     embedding_file = _keep_embedding(project, args.work / f"{dataset}-{source}.parquet")
-            results.setdefault(dataset, {})[source] = {**_headline(runs), "summary": over_seeds(runs), "runs": runs}
-            path.write_text(json.dumps(results, indent=2) + "\n")
+                # written after every seed, so a long run stopped part way keeps the seeds it finished
+                results.setdefault(dataset, {})[source] = {**_headline(runs), "summary": over_seeds(runs), "runs": runs}
+                path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "represent.md").write_text(markdown(results))
     return 0
 
