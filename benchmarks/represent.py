@@ -210,13 +210,13 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--work", type=Path, default=Path("/tmp/winnow-represent"))
     parser.add_argument("--override", nargs="*", default=[], help="params overrides for every run, key=yaml")
+    parser.add_argument("--tag", default="", help="suffix of the results key (<source><tag>) for a run with overrides")
     args = parser.parse_args()
     if "pretrained" in args.sources and not TORCHSCRIPT.is_file():
         raise SystemExit(f"error: {TORCHSCRIPT} not found; run `make bench-extra && python benchmarks/pretrained_model.py`")
     if any(d != "mnist5k" for d in args.datasets) and not CIFAR.is_file():
         raise SystemExit(f"error: {CIFAR} not found (the CIFAR benchmarks need ../shared/data)")
     path = RESULTS / "represent.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
     defaults = yaml.safe_load((ROOT / "params.yaml").read_text())
     write_cifar10n(args.work / "data")
     for dataset in args.datasets:
@@ -248,10 +248,14 @@ def main() -> int:
                       f" -> {run['test_pruned']['macro_f1']:.4f} ({run['wall_seconds']:.0f} s)", flush=True)
                 if source in ("pretrained", "selfsup") and embedding_file is None:
                     embedding_file = _keep_embedding(project, args.work / f"{dataset}-{source}.parquet")
-                # written after every seed, so a long run stopped part way keeps the seeds it finished
-                results.setdefault(dataset, {})[source] = {**_headline(runs), "summary": over_seeds(runs), "runs": runs}
+                # written after every seed, so a long run stopped part way keeps the seeds it finished; read
+                # again first, so runs of other data sets or sources side by side keep theirs
+                results = json.loads(path.read_text()) if path.is_file() else {}
+                results.setdefault(dataset, {})[source + args.tag] = {
+                    **_headline(runs), "summary": over_seeds(runs), "runs": runs,
+                    **({"overrides": args.override} if args.override else {})}
                 path.write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "represent.md").write_text(markdown(results))
+    (RESULTS / "represent.md").write_text(markdown(json.loads(path.read_text())))
     return 0
 
 
