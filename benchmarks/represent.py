@@ -281,7 +281,10 @@ def markdown(results: dict) -> str:
     lines = ["## Cleaning on label-free representations (issue 18)", "",
              "`python benchmarks/represent.py` (each run is the pipeline itself, `dvc repro` stage by stage, in a "
              "copy of the checkout); CPU only. Label F1 is the pruned variant's label decisions against the truth; "
-             "noise is the share of wrong labels among the train images before (baseline) and after (pruned).", "",
+             "noise is the share of wrong labels among the train images before (baseline) and after (pruned). "
+             "pretrained: EfficientNet-Lite0 (ImageNet weights) as TorchScript from benchmarks/pretrained_model.py, "
+             "128 px; CIFAR data sets train cnn_small 20 epochs with crop and flip, MNIST-5k the params.yaml defaults. "
+             "p (seeds): paired t-test of macro F1 over seeds; p (classes): over the seed-averaged per-class F1.", "",
              "| data set | source | label P | label R | label F1 | relabel acc. | noise before → after | "
              "macro F1 baseline → pruned (seeds) | diff | p (seeds) | p (classes) | represent s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -293,6 +296,8 @@ def markdown(results: dict) -> str:
                          f"{r['relabel_accuracy']} | {r['noise_before']} → {r['noise_after']} | "
                          f"{s['baseline_macro_f1']} → {s['pruned_macro_f1']} ({s['seeds']}) | {s['macro_f1_diff']:+.4f} | "
                          f"{s['p_seeds']} | {s['p_classes']} | {represent_s} |")
+    lines += [f"\n- {dataset} {source}: params overrides {', '.join(f'`{o}`' for o in r['overrides'])}"
+              for dataset, sources in results.items() for source, r in sources.items() if r.get("overrides")]
     lines += ["", "Each label cleaner on its own (every image it flags, before the budget; mean over seeds): what a "
               "cleaner finds, where the table above is what the pruned variant ships after the budget's cut.", "",
               "| data set | source | cleaner | P | R | F1 | flagged |", "|---|---|---|---|---|---|---|"]
