@@ -31,6 +31,7 @@ Results of data sets not run this time are kept from the previous file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -126,13 +127,9 @@ def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], 
     sys.path.insert(0, str(ROOT / "stages"))
     from balance import centroid_distance
 
-    here = os.getcwd()
-    os.chdir(project)
-    try:
+    with contextlib.chdir(project):  # the variants are read by their paths relative to the project
         (baseline, val), (pruned, _) = load_variant("baseline"), load_variant("pruned")
         test = load_test()
-    finally:
-        os.chdir(here)
     config = TrainConfig(**{**params["train"], "device": "cpu"})
     balance = params["balance"]
     out = {"seed": seed}

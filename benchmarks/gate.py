@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from winnow.gate import GateSettings, paired_rows  # noqa: E402
-from winnow.paired import overdispersion  # noqa: E402
+from winnow.paired import PairedCounts, overdispersion  # noqa: E402
 from winnow.metrics import predictions_table, summarise  # noqa: E402
 
 # the tolerances of the gate before the paired test (params.yaml at 515db50), on the metrics files
@@ -118,14 +118,10 @@ def compare(base, head, *, variant: str, settings: GateSettings) -> dict:
 def class_tables(first: pd.DataFrame, second: pd.DataFrame) -> tuple[list[int], list[int]]:
     """Per class, the images right in ``first`` only (lost) and in ``second`` only (gained)."""
     pairs = first.merge(second, on="id", suffixes=("_a", "_b"))
-    right_a = pairs["predicted_a"].to_numpy() == pairs["label_a"].to_numpy()
-    right_b = pairs["predicted_b"].to_numpy() == pairs["label_a"].to_numpy()
-    lost, gained = [], []
-    for klass in pairs["label_a"].unique():
-        mine = pairs["label_a"].to_numpy() == klass
-        lost.append(int(np.sum(right_a[mine] & ~right_b[mine])))
-        gained.append(int(np.sum(~right_a[mine] & right_b[mine])))
-    return lost, gained
+    labels = pairs["label_a"].to_numpy()
+    right_a, right_b = pairs["predicted_a"].to_numpy() == labels, pairs["predicted_b"].to_numpy() == labels
+    counts = [PairedCounts.from_correct(right_a[labels == k], right_b[labels == k]) for k in pd.unique(labels)]
+    return [c.lost for c in counts], [c.gained for c in counts]
 
 
 def main() -> None:
