@@ -8,6 +8,8 @@ Edge cases are the images farthest from their class centroid in the features of 
 themselves, which t-SNE only approximates). Writes data/variants/balanced (rows + the copies as extra/),
 metrics/balance.json and plots/balance/examples.png (each op alone, then the policy, on one image per class)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,7 @@ from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.training import embed, load, pick_device
-from winnow.variants import load_variant, read_rows, write_variant
+from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
@@ -33,8 +35,8 @@ def main() -> None:
         print(f"balance: skipped: {SKIPPED}")
         return
     section = {**DEFAULTS, **(params.get("balance") or {})}
-    searched = (params.get("augment_search") or {}).get("enabled", False)
-    policy = policy_for(params, "searched" if searched else "fixed")
+    policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
+    policy = policy_for(params, policy_from)
     clear_skipped(folders=FOLDERS)
     device = pick_device(section["device"])
     seed = params["seed"]
@@ -60,10 +62,8 @@ def main() -> None:
     })
     edge = made.edge[made.source]
     rows = read_rows("pruned")
-    # the inputs max_images left out; load_variant returned the rows it kept grouped by origin, in row order
-    live = rows[rows["action"] != "drop"]
-    loaded = np.concatenate([group.index.to_numpy() for _, group in live.groupby("origin", sort=False)])
-    rows.loc[loaded[~made.kept], ["action", "reason", "stage"]] = ["drop", "balance:max_images", "balance"]
+    # the inputs max_images left out, in the order load_variant gave them
+    rows.loc[loaded_order(rows)[~made.kept], ["action", "reason", "stage"]] = ["drop", "balance:max_images", "balance"]
     rows = pd.concat([rows, pd.DataFrame({
         "id": manifest["id"], "origin": "extra", "label": made.labels, "action": "add",
         "reason": [f"balance{'(edge)' if e else ''}:{ops}" for e, ops in zip(edge, used)], "stage": "balance"})],
@@ -75,11 +75,12 @@ def main() -> None:
     added = np.bincount(made.labels, minlength=len(classes))
     copies = np.bincount(made.source, minlength=len(labels))
     needy = added[labels] > 0
+    after = before - left_out + added
     write_json("metrics/balance.json", {
-        "target": section["target"], "policy": policy.to_params(), "policy_from": "searched" if searched else "fixed",
+        "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
         "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),
         "counts": {name: {"before": int(before[i]), "left_out": int(left_out[i]), "added": int(added[i]),
-                          "after": int(before[i] - left_out[i] + added[i])}
+                          "after": int(after[i])}
                    for i, name in enumerate(classes)},
         "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
         "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
@@ -91,7 +92,7 @@ def main() -> None:
     _examples(pruned, policy, seed=seed, device=device)
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
-          + ", ".join(f"{name} {before[i] - left_out[i] + added[i]}" for i, name in enumerate(classes)))
+          + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
 
 
 def centroid_distance(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -113,7 +114,7 @@ def _examples(pruned: ImageSet, policy: Policy, *, seed: int, device) -> None:
     sources = pruned.images[first]
     grid = {"source": sources}
     for op in policy.ops:
-        alone = Policy(ops=(op,), n=1, magnitude=policy.magnitude, kind=policy.kind, fill=policy.fill)
+        alone = dataclasses.replace(policy, ops=(op,), n=1)
         grid[op] = augment(sources, policy=alone, seed=seed, device=device)[0]
     grid[f"policy (n={policy.n})"] = augment(sources, policy=policy, seed=seed, device=device)[0]
     sample_grid(grid, "plots/balance/examples.png", columns=len(first))

@@ -21,7 +21,7 @@ def main() -> None:
                   policy=policy)
     if is_main_process():
         save(trained, f"models/{variant}.pt", classes=train.classes, image_shape=train.images.shape[1:])
-        print(f"train@{variant}: {len(train)} images, augment {config.augment}, {trained.stopped()}")
+        print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
 
 
 if __name__ == "__main__":

@@ -76,13 +76,14 @@ def apply_policy(x: torch.Tensor, policy: Policy, *, generator: torch.Generator)
     place = torch.rand(b, 5, generator=generator) * 2 - 1  # crop centre, translate heading, cutout centre
     noise = torch.randn(x.shape, generator=generator) if "noise" in policy.ops else None
     on = {op: picked[:, i] for i, op in enumerate(policy.ops)}
-    s = {op: strength[:, i].to(x.device) for i, op in enumerate(policy.ops)}
-    fill = border_mean(x)
+    on_device = strength.to(x.device)  # one copy for the pixel ops; the affine matrices are built on the CPU
+    s = {op: on_device[:, i] for i, op in enumerate(policy.ops)}
+    fill = border_mean(x) if policy.fill != "edge" or "cutout" in on else None  # the colour uncovered pixels take
 
     out = x.to(torch.float32, copy=True)  # the caller's batch stays as it was
     geometric = picked[:, torch.tensor([op in GEOMETRIC_OPS for op in policy.ops])].any(dim=1)
     if geometric.any():
-        theta = _affine(on, {op: v.cpu() for op, v in s.items()}, place, h, w)[geometric, :2].to(x.device)
+        theta = _affine(on, {op: strength[:, i] for i, op in enumerate(policy.ops)}, place, h, w)[geometric, :2].to(x.device)
         grid = F.affine_grid(theta, [int(geometric.sum()), c, h, w], align_corners=False)
         rows = geometric.to(x.device)
         if policy.fill == "edge":

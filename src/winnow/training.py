@@ -217,7 +217,7 @@ def fit(
 _ONECYCLE_WARMUP = 0.3
 # the share of the budget after which the learning rate is at most half its peak: cosine halves it at
 # mid-budget; onecycle climbs for 30% of the steps, then halves it halfway down its cosine descent
-_HALF_RATE = {"cosine": 0.5, "onecycle": 0.65, "constant": 0.0}
+_HALF_RATE = {"cosine": 0.5, "onecycle": _ONECYCLE_WARMUP + (1 - _ONECYCLE_WARMUP) / 2, "constant": 0.0}
 
 
 def patience_starts(config: TrainConfig) -> int:

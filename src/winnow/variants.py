@@ -254,10 +254,9 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     check_kept(name, rows, classes=ingested.classes)
     path, written_by = _rows_file(name, root)
-    rows = rows[rows["action"] != "drop"]
     sources = {"ingest": ingested}
     parts = []
-    for origin, chosen in rows.groupby("origin", sort=False):
+    for origin, chosen in rows.loc[loaded_order(rows)].groupby("origin", sort=False):
         if origin not in sources:
             sources[origin] = read_imageset(Path(root) / name / "extra" if origin == "extra" else ORIGINS[origin])
         imageset = sources[origin]
@@ -272,6 +271,13 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     train = ImageSet(np.concatenate([p.images for p in parts]),
                      pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
     return train, ingested.split("val")
+
+
+def loaded_order(rows: pd.DataFrame) -> np.ndarray:
+    """The index labels of the rows :func:`load_variant` returns as train images, in its order: the kept
+    rows grouped by origin (origins in order of first appearance), each group in row order."""
+    kept = rows[rows["action"] != "drop"]
+    return np.concatenate([group.index.to_numpy() for _, group in kept.groupby("origin", sort=False)])
 
 
 def load_test() -> ImageSet:
