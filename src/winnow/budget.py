@@ -31,7 +31,7 @@ import pandas as pd
 
 from winnow.configs import BUDGET_SCORES
 from winnow.errors import WinnowError
-from winnow.probe import fit_probe
+from winnow.probe import fit_probe, label_log_probs
 from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
 
 # the cleaners whose decisions are ranked and cut (the others, threshold and dedup, are the filters)
@@ -213,7 +213,7 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
                           l2=l2)
         probs = probe.predict_proba(judge_features).astype(np.float64)
         hits = probs.argmax(1) == judge_labels
-        log_p = np.log(np.clip(probs[np.arange(len(judge_labels)), judge_labels], 1e-12, None))
+        log_p = label_log_probs(probs, judge_labels)
         rows_out.append(row | {"correct": int(hits.sum()), "accuracy": float(hits.mean()),
                                "log_loss": float(-log_p.mean())})
         gains.append(hits.astype(np.float64) if score == "accuracy" else log_p)

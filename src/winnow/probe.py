@@ -8,8 +8,8 @@ thread (deterministic). It gives what the cleaners need from an embedding that n
   not see its label (cleanlab's recipe for images with pretrained features), and val images scored by
   the same fold probes;
 - :func:`choose_l2`: the ridge strength that scores best on the val split, and that score;
-- :func:`val_accuracy`: how well a candidate training set teaches a probe, the quick model that
-  chooses a cleaning budget (``winnow.budget``).
+- :func:`label_log_probs`: the log-probability a probe gives each image's label, the score of
+  ``choose_l2`` and of the cleaning budget (``winnow.budget``).
 """
 
 from __future__ import annotations
@@ -107,17 +107,16 @@ def choose_l2(train_features: np.ndarray, train_labels: np.ndarray, val_features
     scores = []
     for l2 in grid:
         probs = fit_probe(train_features, train_labels, num_classes=num_classes, l2=l2).predict_proba(val_features)
-        cross_entropy = -np.log(np.clip(probs[np.arange(len(val_labels)), val_labels], 1e-12, None)).mean()
+        cross_entropy = -label_log_probs(probs, val_labels).mean()
         scores.append((float((probs.argmax(1) == val_labels).mean()), -float(cross_entropy)))
     best = max(range(len(grid)), key=lambda i: scores[i])
     return float(grid[best]), scores[best][0]
 
 
-def val_accuracy(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
-                 val_labels: np.ndarray, *, num_classes: int, l2: float) -> float:
-    """Accuracy on val of a probe fitted on the given training set."""
-    probe = fit_probe(train_features, train_labels, num_classes=num_classes, l2=l2)
-    return float((probe.predict_proba(val_features).argmax(1) == np.asarray(val_labels)).mean())
+def label_log_probs(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """float ``(N,)``: the log of each row's probability of its label (``probs`` float ``(N, K)``, ``labels``
+    int ``(N,)``), floored at 1e-12 so a confident miss costs about 28 nats rather than infinity."""
+    return np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))
 
 
 def out_of_sample_probs(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2: float, folds: int = 5,
@@ -141,8 +140,9 @@ def out_of_sample_probs(features: np.ndarray, labels: np.ndarray, *, num_classes
         held_out = fold_of == fold
         probe = fit_probe(features[~held_out], labels[~held_out], num_classes=num_classes, l2=l2)
         out[held_out] = probe.predict_proba(features[held_out])
-        if (val_fold_of == fold).any():
-            val_out[val_fold_of == fold] = probe.predict_proba(val_features[val_fold_of == fold])
+        val_part = val_fold_of == fold
+        if val_part.any():
+            val_out[val_part] = probe.predict_proba(val_features[val_part])
     return out, val_out
 
 

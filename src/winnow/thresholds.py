@@ -344,6 +344,11 @@ def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **op
 def threshold_rule(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> tuple[float, str]:
     """``(threshold, rule)``: :func:`threshold` and what made it: ``auto``'s rule (module docstring),
     ``none`` when nothing is flagged, or the method's name."""
+    cut, rule = _cut_and_rule(scores, method=method, bins=bins, **options)
+    return cut, "none" if cut == NOTHING else rule
+
+
+def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, **options) -> tuple[float, str]:
     if method not in METHODS:
         raise WinnowError(f"threshold method {method!r} is not one of {', '.join(METHODS)}")
     if method == "fixed":
@@ -417,8 +422,6 @@ def cut_issues(
                 cut, rule = floors[issue], "floor"
         if eligible.any() and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
-        if cut == NOTHING and rule != "too_many":
-            rule = "none"
         flags[issue] = eligible & (scores[issue] <= cut)
         cuts[issue], rules[issue] = cut, rule
     return flags, cuts, rules
