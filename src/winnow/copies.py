@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from winnow.cosine_index import cosine_pairs
+from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.hamming_index import hamming_components, hamming_pairs
 from winnow.quality import phash64
 from winnow.thumbnails import Looks, crop_pixels, pair_correlation
@@ -76,18 +76,18 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     found = image_pairs(stacked, radius=radius)
     whole, image = found < n, found % n
     keep = (whole[:, 0] != whole[:, 1]) & (image[:, 0] != image[:, 1])  # a view against another whole image
-    candidates = _unique_pairs(image[keep], n)
+    candidates = unique_pairs(image[keep], n)
     if looks is None:
         return candidates
     return candidates[looks.correlation(candidates, whole=False) >= min_correlation]
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
-                    min_correlation: float | None = None, backend: str = "auto") -> np.ndarray:
+                    min_correlation: float | None = None) -> np.ndarray:
     """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
     :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
     ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``)."""
-    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=backend)
+    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS)
     if looks is None:
         return candidates
     return candidates[looks.correlation(candidates, whole=True) >= min_correlation]
@@ -121,9 +121,3 @@ def _chain(labels: np.ndarray) -> np.ndarray:
     order = np.argsort(labels, kind="stable")
     same = labels[order][1:] == labels[order][:-1]
     return np.stack([order[:-1][same], order[1:][same]], axis=1)
-
-
-def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
-    """int ``(P, 2)`` ``pairs`` as sorted ``(min, max)`` rows, each once."""
-    keys = np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
-    return np.stack([keys // n, keys % n], axis=1)

@@ -47,8 +47,12 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     similarity, index = search(unit, k=k)
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
     close = (1.0 - similarity.ravel()) <= radius
-    left, right = rows[close], index.ravel()[close]
-    keys = np.unique(np.minimum(left, right) * n + np.maximum(left, right))
+    return unique_pairs(np.stack([rows[close], index.ravel()[close]], axis=1), n)
+
+
+def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """int ``(P, 2)`` ``pairs`` of indices below ``n`` as sorted ``(min, max)`` rows, each once, in order."""
+    keys = np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
     return np.stack([keys // n, keys % n], axis=1)
 
 

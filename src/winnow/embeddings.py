@@ -33,7 +33,7 @@ beside ``fit`` and is not offered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ def fixed_judgement(features: np.ndarray, labels: np.ndarray, *, val_features: n
     val_space = Space(len(labels) + np.arange(len(val_labels)), val_features, everything, features, labels)
     accuracy = float(np.mean(vote(val_space, k=k, num_classes=num_classes) == np.asarray(val_labels)))
     return Judgement([Space(everything, features, everything, features, labels, accuracy)],
-                     [Space(val_space.positions, val_features, everything, features, labels, accuracy)], accuracy)
+                     [replace(val_space, val_accuracy=accuracy)], accuracy)
 
 
 def embedding_spaces(
