@@ -88,8 +88,7 @@ def main() -> None:
     print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items())
           + f"; the {p['judge']} judge is right on {judged.val_accuracy:.1%} of val images, relabel precision "
-          + ("unmeasured" if strength.relabel_precision is None else f"{strength.relabel_precision:.2f}")
-          + f" on {strength.planted} flips planted in val")
+          + f"{strength.precision_text} on {strength.planted} flips planted in val")
     if not strength.relabels_allowed and metrics["judge"]["relabels_blocked"]:
         print(f"confident-learn: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{strength.refusal()}")

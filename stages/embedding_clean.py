@@ -88,8 +88,7 @@ def main() -> None:
     write_json(METRICS_OUT, metrics)
     print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) in the {p['embedding']} "
           f"embedding by judges {', '.join(f'{s.val_accuracy:.3f}' for s in result.strengths)} accurate on val, "
-          "relabel precision " + ", ".join("unmeasured" if s.relabel_precision is None else f"{s.relabel_precision:.2f}"
-                                           for s in result.strengths)
+          "relabel precision " + ", ".join(s.precision_text for s in result.strengths)
           + f" on {result.strengths[0].planted} flips planted in val; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items()))
     if fixed and p["rounds"] > 1 and p["augment_between_rounds"]:

@@ -66,6 +66,11 @@ class Strength:
         """Whether the measured precision clears the bound; an unmeasured one never does."""
         return self.relabel_precision is not None and self.relabel_precision >= self.min_precision
 
+    @property
+    def precision_text(self) -> str:
+        """The measured relabel precision as a cleaner prints it: two decimals, or ``unmeasured``."""
+        return "unmeasured" if self.relabel_precision is None else f"{self.relabel_precision:.2f}"
+
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token (no ``; ``, which separates reasons)."""
         if self.relabel_precision is None:
