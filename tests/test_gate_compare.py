@@ -153,6 +153,90 @@ def test_the_gate_compares_two_commits(repo, capsys):
     assert code == 1 and _row(capsys.readouterr().out, "baseline", "7")[-1] == "**REGRESSED**"
 
 
+# --- several runs a side (seeds of one setting), pooled image by image ---------------------------------
+
+def test_pooled_counts_of_one_run_a_side_are_mcnemars_table():
+    base = np.array([True, True, False, False, True])
+    head = np.array([True, False, True, False, False])
+    assert PairedCounts.from_runs(base[None], head[None]) == PairedCounts(both=1, lost=2, gained=1, neither=1)
+
+
+def test_pooled_counts_keep_the_mean_accuracies_and_scale_to_the_sign_flip_variance():
+    """Two runs a side on 10 images: every base run right everywhere; one head run wrong on image 0 (d =
+    -1/2) and both head runs wrong on image 1 (d = -1). Lost 1.5, variance 1/4 + 1 = 1.25, so c = 1.2:
+    1.8 images lost of 12 counted, and accuracies 1.0 -> 0.85 as the runs' means are."""
+    base = np.ones((2, 10), bool)
+    head = np.ones((2, 10), bool)
+    head[0, 0] = head[:, 1] = False
+    counts = PairedCounts.from_runs(base, head)
+    assert (counts.lost, counts.gained, counts.n) == (pytest.approx(1.8), 0.0, pytest.approx(12.0))
+    assert (counts.base, counts.head, counts.change) == (pytest.approx(1.0), pytest.approx(0.85), pytest.approx(-0.15))
+    # the drop's z under random signs is sum(d) / sqrt(sum(d^2)); the pooled table's McNemar z says the same
+    z_sign_flip = -1.5 / np.sqrt(1.25)
+    z_mcnemar = (counts.gained - counts.lost) / np.sqrt(counts.lost + counts.gained)
+    assert z_mcnemar == pytest.approx(z_sign_flip)
+
+
+def _seed_commit(repo, seed: int, predicted: np.ndarray, labels: np.ndarray, tag: str) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump({**params, "seed": seed}, sort_keys=False))
+    write_variant(repo, "baseline", labels, predicted)
+    commit(repo, tag)
+    subprocess.run(["git", "tag", tag], cwd=repo, check=True)
+
+
+@pytest.fixture
+def seed_runs(tmp_path):
+    """Three base and three head runs (seeds 0-2 each side) of a change that costs class 3 fifteen images at
+    every head seed, among seed noise: each run also misses ten class-3 images and three of every other
+    class of its own (other images at every run), so one run a side sees 25 lost and 10 gained on class 3
+    and 52 lost and 37 gained over all."""
+    repo = init(make_project(tmp_path / "project", params_with("gate.overdispersion", 1.25)))
+    labels = labels_of()
+    class3 = np.flatnonzero(labels == "3")
+    regressed, noise = class3[:15], class3[15:75].reshape(6, 10)
+    others = [np.flatnonzero(labels == c)[:18].reshape(6, 3) for c in CLASSES if c != "3"]
+    noise = [[*noise[run], *(o[run] for o in others)] for run in range(6)]
+    noise = [np.concatenate([np.atleast_1d(i) for i in run]) for run in noise]
+    for run in range(3):
+        _seed_commit(repo, run, wrong_on(labels, noise[run]), labels, f"base{run}")
+    for run in range(3):
+        _seed_commit(repo, run, wrong_on(labels, [*regressed, *noise[3 + run]]), labels, f"head{run}")
+    return repo
+
+
+def test_one_run_a_side_cannot_tell_the_drop_from_seed_noise(seed_runs, capsys):
+    code = winnow(["gate", "--repo", str(seed_runs), "--base", "base0", "--target", "head0"])
+    out = capsys.readouterr().out
+    row = _row(out, "baseline", "3")
+    assert row[2:7] == ["100", "35", "0.9000", "0.7500", "-0.1500"]
+    assert row[-1] == "drop not significant"
+    # over all: 52 lost, 37 gained, z = 15 / sqrt(89) / sqrt(1.25) = 1.42, p 0.08
+    assert _row(out, "baseline", "all (accuracy)")[-1] == "drop not significant" and code == 0
+
+
+def test_three_runs_a_side_pooled_catch_the_drop_the_noise_hid(seed_runs, capsys):
+    """Pooled, the 15 images every head run loses count fully (d = -1) and the images one run misses count a
+    third each way, so the drop stands out: on class 3 z = 15 / sqrt(15 + 60/9) / sqrt(1.25) = 2.88, a
+    normal tail of 0.002 (the binomial form the gate uses, 0.003), below 0.05 after Holm over 10 classes."""
+    code = winnow(["gate", "--repo", str(seed_runs), "--base", "base0", "base1", "base2",
+                   "--target", "head0", "head1", "head2"])
+    out = capsys.readouterr().out
+    row = _row(out, "baseline", "3")
+    assert row[2:7] == ["100", "75", "0.9000", "0.7500", "-0.1500"]  # the runs' means; 75 images moved
+    assert row[-1] == "**REGRESSED**" and code == 1
+    assert "3 run(s) at base, 3 at head, pooled image by image" in out
+    assert float(row[9]) < 0.05
+
+
+def test_a_dvc_experiment_is_named_as_dvc_exp_names_it(seed_runs, capsys):
+    sha = subprocess.run(["git", "rev-parse", "head1"], cwd=seed_runs, capture_output=True, text=True).stdout.strip()
+    subprocess.run(["git", "update-ref", f"refs/exps/ab/{'c' * 38}/sunny-seed", sha], cwd=seed_runs, check=True)
+    code = winnow(["gate", "--repo", str(seed_runs), "--base", "base0", "base1", "base2",
+                   "--target", "head0", "sunny-seed", "head2"])
+    assert code == 1 and "head0 + sunny-seed + head2" in capsys.readouterr().out
+
+
 # --- what evaluate writes, and what DVC shows first ------------------------------------------------------
 
 def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):

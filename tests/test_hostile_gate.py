@@ -317,3 +317,50 @@ def test_compare_a_broken_saved_exp_show_fails_with_one_line(tmp_path, text, fix
     done = run_winnow(project, "compare", "--from-json", str(tmp_path / "exp.json"), "--variants", "baseline")
     assert_error_line(done, "--from-json", fix)
     assert_nothing_left(project, before)
+
+
+def _run_commit(project, tag: str, **params) -> None:
+    """A committed run of ``project`` with these top-level params (the test split and predictions as
+    gate_project wrote them), tagged ``tag``."""
+    import subprocess
+
+    import yaml
+
+    values = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**values, **params}, sort_keys=False))
+    commit(project, tag)
+    subprocess.run(["git", "tag", tag], cwd=project, check=True)
+
+
+@pytest.mark.hostile("gate")
+def test_pooled_runs_that_differ_in_more_than_the_seed_fail_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    _run_commit(project, "a", seed=1)
+    _run_commit(project, "b", seed=2, train={**default_params()["train"], "epochs": 3})
+    done, before = gate(project, "--target", "a", "b")
+    assert_error_line(done, "--target a b: the runs differ in train.epochs, not only in seed",
+                      "dvc exp run -S seed=N")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_pooled_runs_of_one_seed_fail_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    _run_commit(project, "a", seed=4)
+    _run_commit(project, "b", seed=4)
+    done, before = gate(project, "--target", "a", "b")
+    assert_error_line(done, "--target a b: both ran seed 4", "its own seed")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_pooled_run_on_another_test_set_fails_with_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    _run_commit(project, "a", seed=1)
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy(), ids=[f"other-{i}" for i in range(len(labels))])
+    _run_commit(project, "b", seed=2)
+    done, before = gate(project, "--target", "a", "b")
+    assert_error_line(done, "baseline: the runs (a head run and the first base run) were tested on different test "
+                      "sets", "1000 ids at base only, 1000 at head only")
+    assert_nothing_left(project, before)

@@ -176,7 +176,8 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     notes = []
     others = [r for g in groups.values() if g is not chosen for r in g]
     if others:
-        differ = sorted({key for r in others for key in _differing(chosen[0]["params"], r["params"])} - {"seed"})
+        differ = sorted({key for r in others for key in revisions.differing(chosen[0]["params"], r["params"])}
+                        - {"seed"})
         notes.append(f"left out {len(others)} run(s) with other settings "
                      f"({', '.join(differ[:5]) or 'the classes evaluated'}): "
                      + ", ".join(r["experiment"] for r in others))
@@ -185,18 +186,6 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if incomplete:
         notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
     return runs, "; ".join(notes)
-
-
-def _differing(a: dict, b: dict, prefix: str = "") -> set[str]:
-    """Dotted params paths whose values differ between ``a`` and ``b``."""
-    out = set()
-    for key in set(a) | set(b):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out |= _differing(x, y, f"{prefix}{key}.")
-        elif x != y:
-            out.add(f"{prefix}{key}")
-    return out
 
 
 def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:

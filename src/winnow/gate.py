@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from winnow import revisions
 from winnow.errors import WinnowError
@@ -111,48 +112,61 @@ def read_predictions(text: str, *, where: str) -> pd.DataFrame:
     return frame[["id", "label", "predicted"]]
 
 
-def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, settings: GateSettings) -> pd.DataFrame:
+def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataFrame:
     """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
 
     Args:
-        base, head: :func:`read_predictions` frames of the same test images.
+        base, head: :func:`read_predictions` frames of the same test images, a list of them for several
+            runs a side (seeds of one setting, pooled by :meth:`PairedCounts.from_runs`), or one frame.
     """
-    only_base = sorted(set(base["id"]) - set(head["id"]))
-    only_head = sorted(set(head["id"]) - set(base["id"]))
-    if only_base or only_head:
-        first = (only_base or only_head)[0]
-        raise WinnowError(f"{variant}: base and head were tested on different test sets ({len(only_base)} ids at "
-                          f"base only, {len(only_head)} at head only, e.g. {first!r}); the gate pairs the same "
-                          "images: gate against a base with the same data, or compare the runs with winnow compare")
-    pairs = base.merge(head, on="id", suffixes=("_base", "_head"))
-    relabelled = pairs["label_base"] != pairs["label_head"]
-    if relabelled.any():
-        row = pairs[relabelled].iloc[0]
-        raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at head, e.g. "
-                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_head']!r} at head; the test "
-                          "split must not change between the revisions gated")
-    labels = pairs["label_base"].to_numpy()
-    base_right = pairs["predicted_base"].to_numpy() == labels
-    head_right = pairs["predicted_head"].to_numpy() == labels
+    base, head = ([frames] if isinstance(frames, pd.DataFrame) else list(frames) for frames in (base, head))
+    reference = base[0]
+    for side, frame in [("base", f) for f in base[1:]] + [("head", f) for f in head]:
+        _check_same_images(reference, frame, variant=variant, side=side, runs=len(base) + len(head))
+    order = reference["id"]
+    labels = reference["label"].to_numpy()
+    base_right, head_right = ([frame.set_index("id").loc[order, "predicted"].to_numpy() == labels for frame in frames]
+                              for frames in (base, head))
+    base_right, head_right = np.array(list(base_right)), np.array(list(head_right))
+    changed = base_right.mean(axis=0) != head_right.mean(axis=0)
     classes = sorted(set(labels), key=_natural)
-    counts = [PairedCounts.from_correct(base_right, head_right)]
-    counts += [PairedCounts.from_correct(base_right[labels == c], head_right[labels == c]) for c in classes]
+    masks = [np.ones(len(labels), bool)] + [labels == c for c in classes]
+    counts = [PairedCounts.from_runs(base_right[:, m], head_right[:, m]) for m in masks]
     p = np.array([drop_p_value(c, overdispersion=settings.overdispersion) for c in counts])
     p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
     rows = []
-    for name, key, count, raw, adjusted in zip([OVERALL, *classes], keys, counts, p, p_adj):
+    for name, key, mask, count, raw, adjusted in zip([OVERALL, *classes], keys, masks, counts, p, p_adj):
         tolerance = settings.tolerance(key)
         if tolerance is None:
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
         low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=settings.overdispersion)
-        rows.append({"variant": variant, "class": name, "images": count.n, "changed": count.lost + count.gained,
+        rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
                      "tolerance": tolerance, "verdict": verdict(count.change, adjusted, tolerance=tolerance,
                                                                 alpha=settings.alpha)})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int) -> None:
+    """One line when ``frame`` holds other test images, or other labels, than the first base run's."""
+    what = "base and head" if side == "head" and runs == 2 else f"the runs (a {side} run and the first base run)"
+    only_base = sorted(set(reference["id"]) - set(frame["id"]))
+    only_other = sorted(set(frame["id"]) - set(reference["id"]))
+    if only_base or only_other:
+        first = (only_base or only_other)[0]
+        raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids at "
+                          f"base only, {len(only_other)} at {side} only, e.g. {first!r}); the gate pairs the same "
+                          "images: gate against a base with the same data, or compare the runs with winnow compare")
+    pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
+    relabelled = pairs["label_base"] != pairs["label_other"]
+    if relabelled.any():
+        row = pairs[relabelled].iloc[0]
+        raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at {side}, e.g. "
+                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_other']!r} at {side}; the test "
+                          "split must not change between the revisions gated")
 
 
 def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> str:
@@ -177,9 +191,13 @@ def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> list[str]:
     return [p for p in settings.tolerances if not any(fnmatch.fnmatchcase(k, p) for k in keys)]
 
 
-def gate(repo: str | Path, *, base: str, target: str, settings: GateSettings,
+def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], settings: GateSettings,
          variants: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Every paired test of every variant evaluated at both revisions.
+
+    Args:
+        base, target: a revision each, or several: runs that are seeds of one setting (``dvc exp run -S
+            seed=N`` experiments, by name or commit), pooled image by image.
 
     Returns:
         ``(table, notes)``: :data:`COLUMNS` rows; ``notes`` names variants new at ``target`` (nothing to
@@ -188,33 +206,38 @@ def gate(repo: str | Path, *, base: str, target: str, settings: GateSettings,
     Raises:
         WinnowError: one line for everything that makes the comparison impossible or untrustworthy.
     """
-    revs = {"base": revisions.resolve(repo, base, option="--base"),
-            "target": revisions.resolve(repo, target, option="--target")}
-    names = {"base": base, "target": target}
+    names = {side: [runs] if isinstance(runs, str) else list(runs) for side, runs in (("base", base),
+                                                                                       ("target", target))}
+    revs = {side: [revisions.resolve(repo, name, option=f"--{side}") for name in runs] for side, runs in names.items()}
     problems = []
-    for side, rev in revs.items():
-        for path in revisions.matching(repo, rev, list(settings.files)):
-            problems += metric_problems(revisions.read_text(repo, rev, path) or "", where=f"{path} at {names[side]}")
+    for side in revs:
+        for name, rev in zip(names[side], revs[side]):
+            for path in revisions.matching(repo, rev, list(settings.files)):
+                problems += metric_problems(revisions.read_text(repo, rev, path) or "", where=f"{path} at {name}")
     if problems:
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
+    for side in revs:
+        check_seed_runs(repo, revs[side], names=names[side], option=f"--{side}")
 
-    found = {side: _variants(repo, rev) for side, rev in revs.items()}
+    label = {side: " + ".join(runs) for side, runs in names.items()}
+    found = {side: set().union(*(_variants(repo, rev) for rev in revs[side])) for side in revs}
     wanted = variants or sorted(found["base"] | found["target"], key=_natural)
     unknown = [v for v in wanted if v not in found["base"] | found["target"]]
     if unknown:
-        raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {base} or {target}; evaluated: "
-                          + (", ".join(sorted(found["base"] | found["target"], key=_natural)) or "none"))
+        raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {label['base']} or {label['target']}; "
+                          "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=_natural)) or "none"))
     notes, compared = [], []
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]
         if at == ["target"] and not variants:
-            notes.append(f"{variant}: new at {target}, nothing at {base} to compare with (not gated)")
+            notes.append(f"{variant}: new at {label['target']}, nothing at {label['base']} to compare with (not gated)")
             continue
-        missing = [side for side in revs if revisions.read_text(repo, revs[side], predictions_path(variant)) is None]
+        missing = [(side, name) for side in revs for name, rev in zip(names[side], revs[side])
+                   if revisions.read_text(repo, rev, predictions_path(variant)) is None]
         if missing:
-            side = missing[0]
-            problems.append(f"{predictions_path(variant)} missing at {names[side]}"
+            side, name = missing[0]
+            problems.append(f"{predictions_path(variant)} missing at {name}"
                             + (" (the variant is gone there: pass --variants to gate the others)"
                                if variant not in found[side] else ""))
         else:
@@ -223,12 +246,13 @@ def gate(repo: str | Path, *, base: str, target: str, settings: GateSettings,
         raise WinnowError("; ".join(problems) + "; the gate pairs every variant's test predictions at both "
                           "revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each")
     if not compared:
-        raise WinnowError(f"no variant has test predictions at both {base} and {target} "
+        raise WinnowError(f"no variant has test predictions at both {label['base']} and {label['target']} "
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
     tables = []
     for variant in compared:
-        frames = [read_predictions(revisions.read_text(repo, revs[side], predictions_path(variant)),
-                                   where=f"{predictions_path(variant)} at {names[side]}") for side in revs]
+        frames = [[read_predictions(revisions.read_text(repo, rev, predictions_path(variant)),
+                                    where=f"{predictions_path(variant)} at {name}")
+                   for name, rev in zip(names[side], revs[side])] for side in revs]
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
     unused = unused_tolerances(table, settings)
@@ -236,6 +260,32 @@ def gate(repo: str | Path, *, base: str, target: str, settings: GateSettings,
         raise WinnowError(f"gate.tolerances: {', '.join(unused)} match no metric the gate tests (accuracy, "
                           "per_class.<class>.recall); remove them or give the pattern of a tested metric")
     return table, notes
+
+
+def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:
+    """Several runs on one side are pooled only as seeds of one setting: their params.yaml alike but for
+    ``seed``, and each seed once (the same seed, thread count and machine repeat a run bit for bit)."""
+    if len(revs) < 2:
+        return
+    params = []
+    for name, rev in zip(names, revs):
+        text = revisions.read_text(repo, rev, "params.yaml")
+        if text is None:
+            raise WinnowError(f"{option} {name}: no params.yaml there; the gate pools several runs only as seeds "
+                              "of one setting, which it reads from params.yaml")
+        params.append(yaml.safe_load(text) or {})
+    for name, other in zip(names[1:], params[1:]):
+        differ = sorted(revisions.differing(params[0], other) - {"seed"})
+        if differ:
+            raise WinnowError(f"{option} {names[0]} {name}: the runs differ in {', '.join(differ[:5])}, not only "
+                              "in seed; pool only seeds of one setting (dvc exp run -S seed=N)")
+    seen: dict[str, str] = {}
+    for name, values in zip(names, params):
+        seed = json.dumps(values.get("seed"))
+        if seed in seen:
+            raise WinnowError(f"{option} {seen[seed]} {name}: both ran seed {seed}, so the second adds nothing; "
+                              "give each run of a side its own seed (dvc exp run -S seed=N)")
+        seen[seed] = name
 
 
 def _variants(repo, rev) -> set[str]:
@@ -268,13 +318,17 @@ def _p(p: float) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def report(table: pd.DataFrame, notes: list[str], *, base: str, target: str, settings: GateSettings,
-           everything: bool = False) -> tuple[str, bool]:
+def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], target: str | list[str],
+           settings: GateSettings, everything: bool = False) -> tuple[str, bool]:
     """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
     regressed = table[table["verdict"] == "REGRESSED"]
     passed = regressed.empty
-    lines = [f"## Merge gate: {base} → {target}", "",
-             f"Paired on the same test images. p: one-sided exact McNemar test of a drop; p adj: "
+    base, target = ([runs] if isinstance(runs, str) else list(runs) for runs in (base, target))
+    pooled = (f" ({len(base)} run(s) at base, {len(target)} at head, pooled image by image: each image counts by "
+              "its share of runs right)") if len(base) + len(target) > 2 else ""
+    lines = [f"## Merge gate: {' + '.join(base)} → {' + '.join(target)}", "",
+             f"Paired on the same test images{pooled}. p: one-sided "
+             f"{'McNemar test on the pooled counts' if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
              f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything), ""]
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])
@@ -289,9 +343,11 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str, target: str, set
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", required=True, help="the revision to compare against, e.g. main or origin/main")
-    parser.add_argument("--target", default=revisions.WORKSPACE,
-                        help="the revision under test (default: the workspace)")
+    parser.add_argument("--base", required=True, nargs="+",
+                        help="the revision to compare against, e.g. main or origin/main; several (dvc exp names or "
+                             "commits of one setting at other seeds) are pooled")
+    parser.add_argument("--target", default=[revisions.WORKSPACE], nargs="+",
+                        help="the revision under test (default: the workspace); several are pooled, as for --base")
     parser.add_argument("--repo", default=".", help="the DVC project (a git repository)")
     parser.add_argument("--variants", nargs="+", help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=Path, help="also write the report here, e.g. reports/gate.md")

@@ -15,6 +15,16 @@ come in clumps and their count is overdispersed against the binomial (more sprea
 allows). ``overdispersion`` (phi >= 1, :func:`overdispersion` measures it from runs that differ only in
 their seed) scales the evidence down: the test counts lost / phi of (lost + gained) / phi images, and the
 interval widens by sqrt(phi). With phi = 1 it is McNemar's exact test and Newcombe's interval.
+
+Several runs a side (seeds of one setting) are pooled image by image (:meth:`PairedCounts.from_runs`):
+each image's share of runs right at base, r_b, and at head, r_h, and its change d = r_h - r_b. Under "no
+change" every d is as likely to be negative as positive, so sum(d) has variance sum(d^2) (the sign-flip
+variance); with one run a side d is -1, 0 or 1 and that is McNemar's lost + gained. The pooled table
+counts the images lost and gained, sum(-d | d < 0) and sum(d | d > 0), scaled by c = (lost + gained) /
+sum(d^2) >= 1, and every other cell by the same c, so that its accuracies and change are the runs' means
+and its McNemar variance is the sign-flip variance: averaging runs shrinks the noise, and the same tests
+then see it as evidence from c times as many images. phi carries over unchanged: a seed's clumped
+errors shrink with the number of runs exactly as the per-image noise does.
 """
 
 from __future__ import annotations
@@ -31,12 +41,13 @@ from winnow.configs import CORRECTIONS
 
 @dataclass(frozen=True)
 class PairedCounts:
-    """The paired 2x2 table of right/wrong at base and head over the same images."""
+    """The paired 2x2 table of right/wrong at base and head over the same images (whole counts for one
+    run a side; pooled, fractional counts for several, see :meth:`from_runs`)."""
 
-    both: int
-    lost: int
-    gained: int
-    neither: int
+    both: float
+    lost: float
+    gained: float
+    neither: float
 
     @classmethod
     def from_correct(cls, base_right: np.ndarray, head_right: np.ndarray) -> "PairedCounts":
@@ -45,8 +56,30 @@ class PairedCounts:
         return cls(both=int(np.sum(base_right & head_right)), lost=int(np.sum(base_right & ~head_right)),
                    gained=int(np.sum(~base_right & head_right)), neither=int(np.sum(~base_right & ~head_right)))
 
+    @classmethod
+    def from_runs(cls, base_right: np.ndarray, head_right: np.ndarray) -> "PairedCounts":
+        """The pooled table of several runs a side (see the module docstring); with one run a side it is
+        :meth:`from_correct`'s.
+
+        Args:
+            base_right: bool ``(runs_base, n)``; head_right: bool ``(runs_head, n)``: whether each run
+                classified each image right.
+        """
+        base_right, head_right = np.atleast_2d(base_right), np.atleast_2d(head_right)
+        if len(base_right) == 1 and len(head_right) == 1:
+            return cls.from_correct(base_right[0], head_right[0])
+        base_rate, head_rate = base_right.mean(axis=0), head_right.mean(axis=0)
+        change = head_rate - base_rate
+        lost, gained, spread = float(np.sum(-change[change < 0])), float(np.sum(change[change > 0])), float(
+            np.sum(change ** 2))
+        scale = (lost + gained) / spread if spread > 0 else 1.0
+        total, base = len(change) * scale, float(np.sum(base_rate)) * scale
+        both = base - lost * scale
+        return cls(both=both, lost=lost * scale, gained=gained * scale,
+                   neither=total - both - (lost + gained) * scale)
+
     @property
-    def n(self) -> int:
+    def n(self) -> float:
         return self.both + self.lost + self.gained + self.neither
 
     @property
@@ -66,13 +99,15 @@ class PairedCounts:
 
 def drop_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> float:
     """One-sided p-value for "head is worse than base": P(X >= lost), X ~ Binomial(lost + gained, 1/2)
-    (McNemar's exact test), with both counts divided by ``overdispersion`` first. One-sided because the
-    gate asks only whether a metric fell; 1.0 with no image lost."""
+    (McNemar's exact test), with both counts divided by ``overdispersion`` first (pooled, fractional
+    counts go through the same beta form). One-sided because the gate asks only whether a metric fell;
+    1.0 with no image lost."""
     n = counts.lost + counts.gained
     if counts.lost == 0:
         return 1.0
-    if overdispersion == 1:  # exact in integers (n is at most the number of test images)
-        return sum(math.comb(n, k) for k in range(counts.lost, n + 1)) / 2 ** n
+    if overdispersion == 1 and float(counts.lost).is_integer() and float(n).is_integer():
+        n, lost = int(n), int(counts.lost)  # exact in integers (n is at most the number of test images)
+        return sum(math.comb(n, k) for k in range(lost, n + 1)) / 2 ** n
     from scipy.special import betainc
 
     # P(X >= k) for X ~ Binomial(m, 1/2) is the regularised incomplete beta I_{1/2}(k, m - k + 1), which is

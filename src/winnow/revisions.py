@@ -23,18 +23,29 @@ def _git(repo: str | Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def resolve(repo: str | Path, rev: str, *, option: str) -> str:
-    """The commit a revision names, or :data:`WORKSPACE`; one line naming ``option`` when git knows no
-    such commit."""
+    """The commit a revision (a branch, tag, commit or ``dvc exp`` name) names, or :data:`WORKSPACE`; one
+    line naming ``option`` when git knows no such commit."""
     if rev == WORKSPACE:
         return WORKSPACE
     done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
+        experiment = _experiment(repo, rev)
+        if experiment:
+            return experiment
         inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
         if not inside:
             raise WinnowError(f"{option} {rev}: {repo} is not a git repository (the gate compares git revisions)")
         raise WinnowError(f"{option} {rev}: unknown revision; name a branch, tag or commit that exists here "
                           "(in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin <branch>)")
     return done.stdout.strip()
+
+
+def _experiment(repo: str | Path, name: str) -> str | None:
+    """The commit of the DVC experiment called ``name`` (``dvc exp`` keeps them as
+    refs/exps/<xx>/<baseline commit>/<name>), or None."""
+    listed = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
+    found = [line.split()[1] for line in listed.stdout.splitlines() if line.split()[0].endswith(f"/{name}")]
+    return found[0] if len(found) == 1 else None
 
 
 def read_text(repo: str | Path, rev: str, path: str) -> str | None:
@@ -62,3 +73,15 @@ def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
 def _matches(path: str, pattern: str) -> bool:
     parts, wanted = path.split("/"), pattern.split("/")
     return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
+
+
+def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
+    """Dotted paths of the values that differ between two params.yaml mappings ``a`` and ``b``."""
+    out = set()
+    for key in set(a) | set(b):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= differing(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.add(f"{prefix}{key}")
+    return out
