@@ -368,7 +368,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "export":
         queue = export(fiftyone=args.fiftyone)
-        kinds = ", ".join(f"{kind} {n}" for kind, n in queue["kind"].value_counts().reindex(KINDS).dropna().items())
+        counts = queue["kind"].value_counts()
+        kinds = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if kind in counts)
         print(f"review export: {len(queue)} images to review ({kinds or 'nothing raised'}) in {QUEUE_FILE}, "
               f"{TASKS_FILE} and {PAGE_FILE}")
         return 0
