@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from hostile_harness import ROOT, run_stage, run_winnow
 from review_project import CLASSES, GIVEN, write_project
@@ -199,3 +200,18 @@ def test_the_page_shows_each_kind_in_its_own_grid_with_a_class_choice_only_for_l
         "label": [["train-04", True, True], ["train-06", True, True], ["train-05", True, True], ["train-07", True, True]],
         "quality": [["train-00", False, True]], "duplicate": [["train-02", False, True]],
         "outlier": [["train-08", False, True]]}
+
+
+def test_a_clean_data_set_exports_an_empty_queue_and_a_page_that_says_so(tmp_path):
+    project = write_project(tmp_path / "project")
+    for name in ("data/budget/decisions.parquet", "data/dedup/groups.parquet"):
+        table = pd.read_parquet(project / name)
+        (table.iloc[:0] if "budget" in name else table.assign(kept=True)).to_parquet(project / name)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = ["dedup"]  # the only cleaner, and it removed nothing
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_winnow(project, "review", "export")
+    assert done.returncode == 0, done.stderr
+    assert queue(project).empty
+    assert json.loads((project / "reviews/label_studio_tasks.json").read_text()) == []
+    assert "Nothing to review" in (project / "reviews/index.html").read_text()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -248,8 +249,6 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
         raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
     if path.suffix.lower() == ".json":
         return _label_studio_words(path, text)
-    import io
-
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except ValueError as err:  # pandas' parser errors are ValueErrors
