@@ -193,7 +193,7 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
 
     if fiftyone:
         try:
-            import fiftyone as fo  # noqa: F401  (an extra: `pip install fiftyone`)
+            import fiftyone  # noqa: F401  (an extra: `pip install fiftyone`; checked before any work)
         except ImportError as err:
             raise WinnowError(f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); "
                               "`pip install fiftyone`, or export without --fiftyone") from err

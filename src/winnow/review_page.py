@@ -11,7 +11,6 @@ are PNG files beside it (``thumbs/``), so a queue of thousands of images keeps t
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
 from pathlib import Path
