@@ -1,12 +1,15 @@
 """variants: assemble the oracle, baseline and pruned data set versions as rows (which train images,
 which labels, and why) from the imagesets and the decisions the budget stage chose among the cleaners'
-(data/budget/decisions.parquet); writes data/variants/<name>/rows.parquet. (augmented is written by
-gan-synthesize; params `variants` chooses which versions are trained.)"""
+(data/budget/decisions.parquet), with a person's verdicts (reviews/verdicts.csv, `winnow review import`) in
+their place for the images they name; writes data/variants/<name>/rows.parquet and metrics/variants.json,
+whose `review` entry counts the verdicts that confirmed and overruled the decisions. (augmented is written
+by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, run, write_json
 from winnow.variants import (
-    DEGRADE, INGEST, apply_decisions, baseline_rows, check_kept, oracle_rows, read_decisions, write_variant,
+    DEGRADE, INGEST, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept, oracle_rows,
+    read_decisions, read_verdicts, write_variant,
 )
 
 DECISIONS_IN = "data/budget/decisions.parquet"
@@ -21,11 +24,9 @@ def main() -> None:
     ingested = read_imageset(INGEST)
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes))
     baseline = baseline_rows(degraded.manifest)
-    written = {
-        "oracle": oracle_rows(ingested.manifest),
-        "baseline": baseline,
-        "pruned": apply_decisions(baseline, decisions),
-    }
+    verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))
+    pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)
+    written = {"oracle": oracle_rows(ingested.manifest), "baseline": baseline, "pruned": pruned}
     trained = set(params.get("variants") or [])
     for name, rows in written.items():
         if name in trained or (name == "pruned" and trained & set(FROM_PRUNED)):
@@ -40,8 +41,10 @@ def main() -> None:
             dropped = rows[rows["action"] != "keep"]
             summary[name]["by_stage"] = {f"{stage}.{action}": int(n) for (stage, action), n
                                          in dropped.groupby(["stage", "action"]).size().items()}
-    write_json("metrics/variants.json", summary)
-    print("variants: " + ", ".join(f"{n} {s['train_images']} train images" for n, s in summary.items()))
+    write_json("metrics/variants.json", summary | {"review": review})
+    print("variants: " + ", ".join(f"{n} {s['train_images']} train images" for n, s in summary.items())
+          + (f"; {review['verdicts']} verdict(s) of a person: {review['confirmed']} confirmed, {review['overruled']} "
+             f"overruled the decisions" if review["verdicts"] else ""))
 
 
 if __name__ == "__main__":

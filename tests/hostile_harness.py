@@ -26,7 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "gate", "compare", "report",
-         "training", "interrupted", "represent")
+         "training", "interrupted", "represent", "review")
 TEMPORARY_MARK = ".tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
 
 

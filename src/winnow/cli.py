@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
     "compare": ("winnow.compare", "per-class tables across variants and seeds, with significance"),
     "gate": ("winnow.gate", "fail when metrics regress against a base revision beyond the tolerances"),
+    "review": ("winnow.review", "export the cleaners' decisions for a person to review; import their verdicts"),
 }
 
 

@@ -32,13 +32,18 @@ def figure_uri(fig: Figure, *, dpi: int = 100) -> str:
     return png_uri(buffer.getvalue())
 
 
-def image_uri(image: np.ndarray, *, min_side: int = 84) -> str:
-    """One uint8 ``(H, W, C)`` image, enlarged by an integer factor to at least ``min_side`` pixels."""
+def image_png(image: np.ndarray, *, min_side: int = 84) -> bytes:
+    """One uint8 ``(H, W, C)`` image as PNG bytes, enlarged by an integer factor to at least ``min_side`` pixels."""
     scale = max(1, math.ceil(min_side / max(image.shape[:2])))
     big = np.repeat(np.repeat(np.asarray(image), scale, axis=0), scale, axis=1)
     buffer = io.BytesIO()
     Image.fromarray(big[..., 0] if big.shape[-1] == 1 else big).save(buffer, format="PNG")
-    return png_uri(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def image_uri(image: np.ndarray, *, min_side: int = 84) -> str:
+    """:func:`image_png` as a data URI."""
+    return png_uri(image_png(image, min_side=min_side))
 
 
 def per_class_f1_figure(f1: pd.DataFrame) -> str:

@@ -9,7 +9,8 @@ self-contained and training never depends on the stage that produced the additio
 - ``oracle``: the train split before degrade (the undamaged reference; needs degrade on);
 - ``baseline``: the train split as degrade left it (for a user's own data: as it came in);
 - ``pruned``: baseline with the drop and relabel decisions the budget stage chose among those of the
-  cleaners in ``pruned.cleaners`` (``data/budget/decisions.parquet``, :mod:`winnow.budget`);
+  cleaners in ``pruned.cleaners`` (``data/budget/decisions.parquet``, :mod:`winnow.budget`), then a
+  person's verdicts (``reviews/verdicts.csv``, :func:`apply_verdicts`) in place of them where given;
 - ``augmented``: pruned plus generated images (written by gan-synthesize).
 
 Every variant validates on the val split and is evaluated on the test split of ``data/ingest``,
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import read_table, rerun_error, write_table
 
@@ -46,6 +47,12 @@ DECISION_FILES = {
                         ("id", "decision", "suggested_label", "reason")),
 }
 assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs.CLEANERS
+# a person's verdicts (git-tracked, written by `winnow review import`, :mod:`winnow.review`): per image, what
+# they said and the label it trains with afterwards (-1: dropped). accept = the cleaners' suggestion,
+# reject = the given label, relabel = a class the person chose, drop = out whatever the suggestion was
+VERDICTS_FILE = "reviews/verdicts.csv"
+VERDICT_COLUMNS = ("id", "verdict", "label")
+VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -178,6 +185,87 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
     out.loc[relabel, "action"] = "relabel"
     out.loc[drop | relabel, "stage"] = out.loc[drop | relabel, "stages"]
     return out.loc[:, list(rows.columns)].astype({"label": np.int64})
+
+
+def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows): every
+    verdict one of :data:`VERDICTS`, every label a class index or -1, drop with -1, relabel with a class,
+    reject with the image's given label, every id a train image, once. An absent file holds no verdict.
+
+    Returns:
+        DataFrame ``id`` (str), ``verdict`` (str), ``label`` (int64), in file order.
+    """
+    path = Path(path)
+    empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
+                          "label": pd.Series(dtype=np.int64)})
+    fix = "write it with `winnow review import`, or restore the header-only file from git"
+    if not path.exists():
+        return empty
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:  # pandas' parser and decoding errors are ValueErrors
+        raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
+    missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
+    given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
+    labels = pd.to_numeric(frame["label"], errors="coerce")
+    for row, (image, verdict, label, text) in enumerate(zip(frame["id"], frame["verdict"], labels, frame["label"])):
+        where = f"{path}: line {row + 2} (id {image!r})"
+        if verdict not in VERDICTS:
+            raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
+        if not (label % 1 == 0 and -1 <= label < num_classes):  # NaN fails
+            raise WinnowError(f"{where}: label {text!r} is not a class index in [0, {num_classes - 1}] or -1 "
+                              f"(dropped); {fix}")
+        if image not in given.index:
+            raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
+                              "export and review again, or remove the line")
+        expected = {"drop": label == -1, "relabel": label >= 0, "reject": label == given[image]}.get(verdict, True)
+        if not expected:
+            want = {"drop": "-1", "relabel": "a class index", "reject": f"its given label {given[image]}"}[verdict]
+            raise WinnowError(f"{where}: a {verdict} verdict has label {want}, not {text}; {fix}")
+    twice = frame["id"].duplicated()
+    if twice.any():
+        raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
+                          f"has a verdict already; keep one line per image")
+    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64)).reset_index(drop=True)
+
+
+def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
+                   baseline: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows with a person's verdicts in place of the automatic decisions for the images they name.
+
+    A verdict's label -1 drops the image, its given label (from ``baseline``, the rows before any decision,
+    same order as ``rows``) keeps it, another class relabels it. A verdict whose outcome is what the
+    decisions already did **confirms** them (the row keeps its reason, ``review:<verdict>`` added); any
+    other **overrules** them (stage ``review``).
+
+    Returns:
+        (rows, counts): counts ``verdicts``, ``confirmed``, ``overruled`` and ``relabelled_by_person`` (class
+        verdicts: the person chose the label), the ``review`` entry of metrics/variants.json.
+    """
+    by_id = verdicts.set_index("id")
+    verdict = rows["id"].map(by_id["verdict"])
+    reviewed = verdict.notna().to_numpy()
+    out = rows.copy()
+    label = rows["id"].map(by_id["label"]).fillna(-2).to_numpy(np.int64)
+    given = baseline["label"].to_numpy(np.int64)
+    automatic = np.where(rows["action"] == "drop", -1, rows["label"].to_numpy(np.int64))
+    confirmed = reviewed & (label == automatic)
+    overruled = reviewed & ~confirmed
+    note = np.array([f"review:{v}" for v in verdict.fillna("")], dtype=object)
+    reasons, stages = rows["reason"].to_numpy(object), rows["stage"].to_numpy(object)
+    out.loc[confirmed, "reason"] = [f"{r}; {n}" if r else n for r, n in zip(reasons[confirmed], note[confirmed])]
+    out.loc[confirmed, "stage"] = [f"{s}+review" if s else "review" for s in stages[confirmed]]
+    action = np.where(label == -1, "drop", np.where(label == given, "keep", "relabel"))
+    out.loc[overruled, "action"] = action[overruled]
+    out.loc[overruled, "label"] = np.where(label == -1, given, label)[overruled]
+    out.loc[overruled, "reason"] = [f"{g}->{l}: {n}" if a == "relabel" else n for g, l, a, n in zip(
+        given[overruled], label[overruled], action[overruled], note[overruled])]
+    out.loc[overruled, "stage"] = "review"
+    counts = {"verdicts": int(reviewed.sum()), "confirmed": int(confirmed.sum()), "overruled": int(overruled.sum()),
+              "relabelled_by_person": int((verdict == "relabel").sum())}
+    return out.astype({"label": np.int64}), counts
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,

@@ -1,0 +1,379 @@
+"""People in the loop: the cleaners' open decisions out to a person, and the person's verdicts back in.
+
+``winnow review export`` lists, one row per train image, what the cleaners in ``pruned.cleaners`` suggest
+doing with it (:func:`review_queue`): the drops and relabels they decided, a label issue confident-learn
+flagged but kept (suggestion: its class), an outlier embedding-clean flagged but kept (suggestion: drop),
+and what ``pruned`` does with it now (the budget stage's choice, ``data/budget/decisions.parquet``). It
+writes, under ``reviews/``:
+
+- ``queue.csv`` (:data:`QUEUE_COLUMNS`), worst first, with an empty ``verdict`` column to fill in;
+- ``label_studio_tasks.json`` (tasks with the image and a prediction carrying the suggestion) and
+  ``label_studio_config.xml`` (the labelling interface those tasks expect);
+- ``index.html`` and ``thumbs/``: a static page with a grid per kind of decision and a control per image
+  that downloads a verdicts CSV (:mod:`winnow.review_page`);
+- with ``--fiftyone``, a FiftyOne dataset ``winnow-review`` (only where ``fiftyone`` is installed).
+
+``winnow review import FILE`` reads a person's verdicts (the queue CSV edited, the page's download, or a
+Label Studio JSON export) and writes ``reviews/verdicts.csv`` (:data:`winnow.variants.VERDICT_COLUMNS`),
+which the variants stage applies to ``pruned`` in place of the automatic decisions
+(:func:`winnow.variants.apply_verdicts`). A verdict is ``accept`` (the suggestion), ``reject`` (keep the
+image with its given label), ``drop``, or a class (by name, or by index when no class has that name). It
+may name only an image in the exported queue: the person judges what the cleaners raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError, first_line
+from winnow.imageset import read_imageset
+from winnow.stage import load_params, read_table, write_json, write_table, write_text
+from winnow.variants import (
+    DEGRADE, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
+    read_verdicts,
+)
+
+REVIEWS = Path("reviews")
+QUEUE_FILE, PAGE_FILE, THUMBS = REVIEWS / "queue.csv", REVIEWS / "index.html", REVIEWS / "thumbs"
+TASKS_FILE, CONFIG_FILE = REVIEWS / "label_studio_tasks.json", REVIEWS / "label_studio_config.xml"
+BUDGET_IN, SCORES_IN = "data/budget/decisions.parquet", "data/score/scores.parquet"
+FIFTYONE_DATASET = "winnow-review"
+# image: its thumbnail (a PNG under reviews/thumbs/); given, suggested: class names (suggested: the new class
+# of a relabel, or the judge's class for a label issue it drops); action: what accepting does (drop | relabel);
+# pruned: what the pruned variant does without a verdict (keep | drop | relabel); score: how sure the pipeline
+# is that something is wrong, in [0, 1]; copy_of: the image a duplicate copies (the one dedup kept)
+QUEUE_COLUMNS = ("id", "kind", "image", "given", "suggested", "action", "pruned", "reason", "score", "stage",
+                 "copy_of", "verdict")
+# an image's kind is the first of its decisions' kinds in this order (the page shows one grid per kind)
+KINDS = ("label", "quality", "duplicate", "outlier")
+# per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
+REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
+                  "embedding_clean": ("given_label", "agreement", "centroid_margin")}
+KEYWORDS = ("accept", "reject", "drop")  # verdict words; they win over a class of the same name
+
+
+def suggestions(tables: dict[str, pd.DataFrame], *, applied: pd.DataFrame) -> pd.DataFrame:
+    """Every drop or relabel the cleaners suggest, one row per (image, cleaner decision): the decisions they
+    took (:func:`winnow.variants.cleaner_decisions`), a label issue confident-learn kept (a relabel to its
+    class), an outlier embedding-clean kept (a drop), and whatever ``applied`` (the budget's decisions)
+    holds besides.
+
+    Args:
+        tables: :func:`winnow.variants.read_cleaner_tables` with :data:`REVIEW_COLUMNS`.
+        applied: the budget's decisions, ``id, action, label, reason, stage``.
+
+    Returns:
+        DataFrame ``id, action, label, reason, stage`` (label: the new class of a relabel, else -1).
+    """
+    parts = [cleaner_decisions(**tables)]
+    issues = tables.get("label_issues")
+    if issues is not None:
+        kept = issues[(issues["decision"] == "keep") & issues["is_issue"].astype(bool)
+                      & (issues["suggested_label"] != issues["given_label"])]
+        parts.append(pd.DataFrame({"id": kept["id"], "action": "relabel", "label": kept["suggested_label"],
+                                   "reason": "label_issue (kept)", "stage": "confident_learn"}))
+    neighbours = tables.get("neighbour_decisions")
+    if neighbours is not None:
+        flag_columns = [c for c in neighbours.columns if c.endswith("_outlier")]
+        flags = neighbours[flag_columns].to_numpy(bool)
+        kept = (neighbours["decision"] == "keep").to_numpy() & flags.any(axis=1)
+        methods = np.array([c.removesuffix("_outlier") for c in flag_columns], dtype=object)
+        parts.append(pd.DataFrame({"id": neighbours["id"][kept], "action": "drop", "label": -1,
+                                   "reason": ["outlier:" + "+".join(methods[row]) + " (kept)" for row in flags[kept]],
+                                   "stage": "embedding_clean"}))
+    parts.append(applied.loc[:, ["id", "action", "label", "reason", "stage"]])
+    every = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return every.drop_duplicates(["id", "action", "label", "stage"]).astype({"label": np.int64}).reset_index(drop=True)
+
+
+def decision_evidence(decisions: pd.DataFrame, tables: dict[str, pd.DataFrame], *,
+                      scores: pd.DataFrame | None) -> pd.DataFrame:
+    """Per row of :func:`suggestions`: its ``kind`` (:data:`KINDS`), ``score`` (float64 in [0, 1], higher =
+    surer something is wrong: a label decision's confidence as the budget ranks it, one minus the lowest
+    quality score flagged or outlier score flagged, 1 for a duplicate), the judge's class ``hint`` (int64,
+    -1 when none) and ``copy_of`` (the id dedup kept in a duplicate's group, else "")."""
+    from winnow.budget import label_confidence  # imports torch: only an export pays for it
+
+    stage, reason = decisions["stage"].to_numpy(object), decisions["reason"].astype(str)
+    outlier = reason.str.startswith("outlier").to_numpy()
+    kind = np.select([stage == "threshold", stage == "dedup", outlier], ["quality", "duplicate", "outlier"], "label")
+    score = np.full(len(decisions), np.nan)
+    hint = np.where(decisions["action"] == "relabel", decisions["label"], -1).astype(np.int64)
+    copy_of = np.full(len(decisions), "", dtype=object)
+
+    def by_id(values, ids) -> pd.Series:
+        return pd.Series(np.asarray(values), index=np.asarray(ids, dtype=object))
+
+    flags = tables.get("flags")
+    if flags is not None and scores is not None:
+        issues = [c for c in flags.columns if c not in ("id", "any") and flags[c].dtype == bool and c in scores]
+        quality = flags[["id"]].merge(scores[["id", *issues]], on="id", how="left")[issues].to_numpy(np.float64)
+        worst = np.nanmin(np.where(flags[issues].to_numpy(bool), quality, np.inf), axis=1, initial=np.inf)
+        mine = stage == "threshold"
+        score[mine] = decisions["id"][mine].map(by_id(np.where(np.isinf(worst), np.nan, 1 - worst), flags["id"]))
+    groups = tables.get("groups")
+    if groups is not None:
+        mine = stage == "dedup"
+        kept = groups[groups["kept"].astype(bool)].drop_duplicates("group").set_index("group")["id"]
+        copy_of[mine] = decisions["id"][mine].map(by_id(groups["group"].map(kept).fillna(""), groups["id"]))
+        score[mine] = 1.0
+    for argument, cleaner in (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean")):
+        table = tables.get(argument)
+        if table is None:
+            continue
+        mine = stage == cleaner
+        confidence, _ = label_confidence(table, cleaner=cleaner)
+        score[mine & ~outlier] = decisions["id"][mine & ~outlier].map(by_id(confidence, table["id"]))
+        judged = by_id(np.where(table["suggested_label"] != table["given_label"], table["suggested_label"], -1),
+                       table["id"])
+        drops = mine & (hint < 0) & ~outlier
+        hint[drops] = decisions["id"][drops].map(judged).fillna(-1).astype(np.int64)
+        if outlier[mine].any():
+            methods = [c.removesuffix("_outlier") for c in table.columns if c.endswith("_outlier")]
+            flagged = table[[f"{m}_outlier" for m in methods]].to_numpy(bool)
+            lowest = np.min(np.where(flagged, table[methods].to_numpy(np.float64), np.inf), axis=1, initial=np.inf)
+            rows = mine & outlier
+            score[rows] = decisions["id"][rows].map(by_id(np.where(np.isinf(lowest), np.nan, 1 - lowest), table["id"]))
+    return pd.DataFrame({"kind": kind, "score": score, "hint": hint, "copy_of": copy_of}, index=decisions.index)
+
+
+def review_queue(*, baseline: pd.DataFrame, classes: list[str], tables: dict[str, pd.DataFrame],
+                 applied: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per train image some cleaner suggests dropping or relabelling (:data:`QUEUE_COLUMNS`, without
+    ``image``), worst first: by ``score`` (missing last), then kind, then id.
+
+    Args:
+        baseline: :func:`winnow.variants.baseline_rows` (the train images with their given labels).
+        tables: the cleaners' decision files (:func:`winnow.variants.read_cleaner_tables`, :data:`REVIEW_COLUMNS`).
+        applied: the decisions pruned applies (``data/budget/decisions.parquet``).
+        scores: the score stage's table (``id`` and one column per quality issue), for quality drops' scores.
+    """
+    decisions = suggestions(tables, applied=applied)
+    decisions = decisions[decisions["id"].isin(set(baseline["id"]))]  # only train images are ever changed
+    evidence = decision_evidence(decisions, tables, scores=scores)
+    rows = baseline[baseline["id"].isin(set(decisions["id"]))].reset_index(drop=True)
+    suggested, pruned = apply_decisions(rows, decisions), apply_decisions(rows, applied)
+    per_image = decisions.join(evidence).assign(rank=lambda t: t["kind"].map(KINDS.index)).groupby("id", sort=False)
+    facts = pd.DataFrame({
+        "rank": per_image["rank"].min(), "score": per_image["score"].max(),
+        "reason": per_image["reason"].agg(lambda r: "; ".join(dict.fromkeys(map(str, r)))),
+        "stage": per_image["stage"].agg(lambda s: "+".join(dict.fromkeys(s))),
+        "hint": per_image["hint"].max(), "copy_of": per_image["copy_of"].max(),
+    }).reindex(rows["id"])
+    action = suggested["action"].to_numpy(object)
+    new_label = np.where(action == "relabel", suggested["label"], facts["hint"]).astype(np.int64)
+    queue = pd.DataFrame({
+        "id": rows["id"].to_numpy(object), "kind": np.array(KINDS, dtype=object)[facts["rank"].to_numpy(np.int64)],
+        "given": [classes[label] for label in rows["label"]],
+        "suggested": [classes[label] if label >= 0 else "" for label in new_label],
+        "action": action, "pruned": pruned["action"].to_numpy(object), "reason": facts["reason"].to_numpy(object),
+        "score": facts["score"].to_numpy(np.float64), "stage": facts["stage"].to_numpy(object),
+        "copy_of": facts["copy_of"].to_numpy(object), "verdict": "",
+    })
+    queue = queue[queue["action"] != "keep"].assign(rank=lambda t: t["kind"].map(KINDS.index))
+    queue = queue.sort_values(["score", "rank", "id"], ascending=[False, True, True], na_position="last", kind="stable")
+    return queue.drop(columns="rank").reset_index(drop=True)
+
+
+def thumbnail_path(image_id: str) -> str:
+    """Where an image's thumbnail lands, relative to the project (ids may hold any character)."""
+    return f"{THUMBS}/{hashlib.sha1(image_id.encode()).hexdigest()[:16]}.png"
+
+
+def export(*, fiftyone: bool = False) -> pd.DataFrame:
+    """Write the review files under ``reviews/`` (see the module docstring); returns the queue."""
+    from winnow import review_page
+
+    if fiftyone:
+        try:
+            import fiftyone  # noqa: F401  (an extra: `pip install fiftyone`; checked before any work)
+        except ImportError as err:
+            raise WinnowError(f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); "
+                              "`pip install fiftyone`, or export without --fiftyone") from err
+    params = load_params()
+    data = read_imageset(DEGRADE)
+    cleaners = params["pruned"]["cleaners"]
+    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS)
+    scores = read_table(SCORES_IN, written_by="score", columns=("id",)) if "threshold" in cleaners else None
+    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes))
+    queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
+                         applied=applied, scores=scores)
+    queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
+    shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
+    pngs = review_page.thumbnails(data, shown)
+    review_page.write_folder(THUMBS, {Path(thumbnail_path(i)).name: png for i, png in zip(shown, pngs)})
+    write_table(QUEUE_FILE, queue.loc[:, list(QUEUE_COLUMNS)])
+    write_json(TASKS_FILE, review_page.label_studio_tasks(queue, pngs=dict(zip(shown, pngs))))
+    write_text(CONFIG_FILE, review_page.label_studio_config(data.classes))
+    thumbs = {i: str(Path(thumbnail_path(i)).relative_to(REVIEWS)) for i in shown}
+    write_text(PAGE_FILE, review_page.review_page(queue, classes=data.classes, thumbs=thumbs))
+    if fiftyone:
+        review_page.fiftyone_dataset(queue, name=FIFTYONE_DATASET)
+    return queue
+
+
+def _read_queue() -> pd.DataFrame:
+    """The exported queue, indexed by id."""
+    fix = "run `winnow review export` (again) first"
+    if not QUEUE_FILE.is_file():
+        raise WinnowError(f"{QUEUE_FILE}: not found; {fix}: verdicts are checked against the queue a person reviewed")
+    try:
+        queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:
+        raise WinnowError(f"{QUEUE_FILE}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
+    missing = [c for c in ("id", "action", "suggested") if c not in queue.columns]
+    if missing:
+        raise WinnowError(f"{QUEUE_FILE}: lacks column(s) {', '.join(missing)}; {fix}")
+    return queue.drop_duplicates("id").set_index("id")
+
+
+def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
+    """``(where, id, word)`` per verdict in a person's file, in file order; rows without a verdict are left out.
+
+    A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
+    choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
+    """
+    if not path.is_file():
+        raise WinnowError(f"{path}: not found; give the edited reviews/queue.csv, the review page's download or a "
+                          "Label Studio JSON export")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
+    except (OSError, ValueError) as err:
+        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
+    if path.suffix.lower() == ".json":
+        return _label_studio_words(path, text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except ValueError as err:  # pandas' parser errors are ValueErrors
+        raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
+    missing = [c for c in ("id", "verdict") if c not in frame.columns]
+    if missing:
+        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}; the queue's columns id and verdict are needed")
+    return [(f"{path}: line {row + 2}", image, word.strip())
+            for row, (image, word) in enumerate(zip(frame["id"], frame["verdict"])) if word.strip()]
+
+
+def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str]]:
+    fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
+    try:
+        tasks = json.loads(text)
+    except ValueError as err:
+        raise WinnowError(f"{path}: not valid JSON ({first_line(err)}); {fix}") from err
+    if not isinstance(tasks, list):
+        raise WinnowError(f"{path}: holds a JSON {type(tasks).__name__}, not a list of tasks; {fix}")
+    words = []
+    for number, task in enumerate(tasks, start=1):
+        where = f"{path}: task {number}"
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
+            raise WinnowError(f"{where}: no data.winnow_id; {fix}")
+        choices = [choice for annotation in task.get("annotations") or []
+                   if isinstance(annotation, dict) and not annotation.get("was_cancelled")
+                   for result in annotation.get("result") or []
+                   if isinstance(result, dict) and result.get("type") == "choices"
+                   for choice in (result.get("value") or {}).get("choices") or []]
+        if len(set(choices)) > 1:
+            raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
+                              f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
+        if choices:
+            words.append((where, data["winnow_id"], str(choices[0])))
+    return words
+
+
+def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
+    """A person's word for one image as ``(verdict, label)`` (:data:`winnow.variants.VERDICTS`; label -1 =
+    dropped). A class equal to the suggestion is ``accept``, equal to the given label ``reject``, and so is
+    ``drop`` when the suggestion is to drop."""
+    outcome = -1 if action == "drop" else suggested
+    lowered = word.lower()
+    if lowered in KEYWORDS:
+        label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
+    elif word in classes:
+        label = classes.index(word)
+    elif word.lstrip("-").isdigit():
+        label = int(word)
+        if not 0 <= label < len(classes):
+            raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")
+    else:
+        shown = ", ".join(classes[:12]) + (", …" if len(classes) > 12 else "")
+        raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({shown})")
+    if label == outcome:
+        return "accept", label
+    if label == given:
+        return "reject", label
+    return ("drop" if label == -1 else "relabel"), label
+
+
+def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
+    """Check a person's verdicts (:func:`reviewed_words`) against the exported queue and write them into
+    ``reviews/verdicts.csv``, added to those already there (a new verdict for an image replaces its old one)
+    or, with ``replace``, instead of them. Nothing is written unless every verdict is valid. Returns the
+    verdicts read from ``path``."""
+    path = Path(path)
+    words = reviewed_words(path)
+    queue = _read_queue()
+    data = read_imageset(DEGRADE)
+    baseline = baseline_rows(data.manifest)
+    given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy(object))
+    seen: dict[str, tuple[str, tuple[str, int]]] = {}
+    rows = []
+    for where, image, word in words:
+        if image not in queue.index:
+            raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
+                              "images `winnow review export` listed")
+        if image not in given.index:
+            raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
+        item = queue.loc[image]
+        if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel"
+                                                        and item["suggested"] not in data.classes):
+            raise WinnowError(f"{QUEUE_FILE}: id {image!r} suggests {item['action']!r} {item['suggested']!r}, not a "
+                              "drop or a relabel to a class; run `winnow review export` again")
+        suggested = data.classes.index(item["suggested"]) if item["action"] == "relabel" else -1
+        verdict, label = resolve(word, where=f"{where} (id {image!r})", given=int(given[image]),
+                                 action=item["action"], suggested=suggested, classes=data.classes)
+        if image in seen and seen[image][1] != (verdict, label):
+            raise WinnowError(f"{where}: id {image!r} has verdict {word!r} here but {seen[image][0]}; "
+                              "keep one verdict per image")
+        if image not in seen:  # the same verdict twice counts once
+            seen[image] = (f"{word!r} at {where.split(': ')[-1]}", (verdict, label))
+            rows.append((image, verdict, label))
+    new = pd.DataFrame(rows, columns=["id", "verdict", "label"]).astype({"id": object, "verdict": object,
+                                                                         "label": np.int64})
+    old = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(data.classes))
+    kept = old.iloc[:0] if replace else old[~old["id"].isin(set(new["id"]))]
+    write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
+    return new
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="action")
+    out = sub.add_parser("export", help="write reviews/queue.csv, the Label Studio tasks and the review page")
+    out.add_argument("--fiftyone", action="store_true",
+                     help=f"also create the FiftyOne dataset {FIFTYONE_DATASET!r} (needs `pip install fiftyone`)")
+    back = sub.add_parser("import", help="a person's verdicts (edited queue CSV, the page's download or a Label "
+                                         "Studio JSON export) into reviews/verdicts.csv")
+    back.add_argument("file", type=Path)
+    back.add_argument("--replace", action="store_true",
+                      help="drop the verdicts already in reviews/verdicts.csv instead of adding to them")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        queue = export(fiftyone=args.fiftyone)
+        counts = queue["kind"].value_counts()
+        kinds = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if kind in counts)
+        print(f"review export: {len(queue)} images to review ({kinds or 'nothing raised'}) in {QUEUE_FILE}, "
+              f"{TASKS_FILE} and {PAGE_FILE}")
+        return 0
+    new = import_verdicts(args.file, replace=args.replace)
+    counts = ", ".join(f"{v} {n}" for v, n in new["verdict"].value_counts().items())
+    print(f"review import: {len(new)} verdict(s) ({counts or 'none'}) written to {VERDICTS_FILE}; "
+          "`dvc repro variants` applies them to pruned")
+    return 0

@@ -1,0 +1,180 @@
+"""What ``winnow review export`` hands a person (:mod:`winnow.review`): thumbnails, the static review page,
+the Label Studio tasks and labelling interface, and an optional FiftyOne dataset.
+
+The page, ``reviews/index.html``, needs no server: one grid per kind of decision (label issues, quality
+drops, duplicates, outliers), each image with its given and suggested class, the reason and score, and
+accept / reject controls (label issues also a class to relabel to). "Download verdicts" turns the choices
+into a CSV (``id, verdict``; plain JavaScript and a Blob) that ``winnow review import`` reads. Thumbnails
+are PNG files beside it (``thumbs/``), so a queue of thousands of images keeps the page small.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from winnow.imageset import ImageSet
+from winnow.report import CSS
+from winnow.report_figures import image_png, png_uri
+from winnow.report_grids import images_by_id
+
+TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
+DOWNLOAD_NAME = "verdicts-reviewed.csv"
+PAGE_CSS = """
+.item{width:168px}.item img{display:inline-block}.item img.copy{width:40px;height:40px;border-width:2px}
+.controls{text-align:left;margin-top:3px}.controls label{display:block;cursor:pointer}
+.controls select{width:100%;font-size:11px}.item[data-verdict]:not([data-verdict=""]) img{border-color:#1f5fa8}
+.bar{position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd;z-index:1}
+.bar button{font-size:14px;padding:4px 12px}
+"""
+# choices live on each item as data-verdict; the download writes the items that have one
+SCRIPT = """
+function csvCell(text) {
+  text = String(text);
+  return /[",\\r\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+}
+function verdictsCsv() {
+  const lines = ["id,verdict"];
+  for (const item of document.querySelectorAll(".item")) {
+    if (item.dataset.verdict) lines.push(csvCell(item.dataset.id) + "," + csvCell(item.dataset.verdict));
+  }
+  return lines.join("\\n") + "\\n";
+}
+function showCount() {
+  const n = [...document.querySelectorAll(".item")].filter(item => item.dataset.verdict).length;
+  document.getElementById("count").textContent = n + " verdict(s) chosen";
+}
+document.addEventListener("change", event => {
+  const item = event.target.closest(".item");
+  if (!item) return;
+  if (event.target.tagName === "SELECT") {
+    for (const radio of item.querySelectorAll("input[type=radio]")) radio.checked = false;
+  } else {
+    const select = item.querySelector("select");
+    if (select) select.value = "";
+  }
+  item.dataset.verdict = event.target.value;
+  showCount();
+});
+document.getElementById("download").addEventListener("click", () => {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([verdictsCsv()], {type: "text/csv"}));
+  link.download = "%s";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+});
+""" % DOWNLOAD_NAME
+
+
+def thumbnails(imageset: ImageSet, ids: list[str]) -> list[bytes]:
+    """PNG bytes of each image of ``ids`` in ``imageset``, enlarged to at least 84 pixels (as the report's)."""
+    return [image_png(image) for image in images_by_id(imageset, ids)]
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Replace ``folder`` by one holding exactly ``files`` (name → bytes), written beside it first so that
+    a failed export leaves the old folder whole."""
+    tmp, old = (folder.with_name(f".{folder.name}.{tag}-{os.getpid()}") for tag in ("tmp", "old"))
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, str]) -> str:
+    """One image of the queue with its facts and controls (``number`` names its radio group)."""
+    relabel = row["action"] == "relabel"
+    accept = f"accept: relabel → {row['suggested']}" if relabel else "accept: drop"
+    reject = f"reject: keep as {row['given']}"
+    label = (f"{row['given']} → {row['suggested']}" if relabel
+             else f"{row['given']} · judge: {row['suggested']}" if row["suggested"] else row["given"])
+    score = "" if pd.isna(row["score"]) else f" · score {row['score']:.2f}"
+    caption = (f"{html.escape(label)}<br>{html.escape(str(row['reason']))}{score}"
+               f"<br>now: {html.escape(row['pruned'])}")
+    copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
+            f'{html.escape(row["copy_of"])}" title="the copy dedup kept: {html.escape(row["copy_of"])}">'
+            if row["copy_of"] else "")
+    options = "".join(f'<option value="{html.escape(name)}">{html.escape(name)}</option>'
+                      for name in classes if name != row["given"])
+    select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
+              f"{options}</select>" if row["kind"] == "label" else "")
+    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"> {html.escape(text)}</label>'
+                       for value, text in (("accept", accept), ("reject", reject)))
+    return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-verdict="">'
+            f'<img src="{thumbs[row["id"]]}" alt="{html.escape(row["id"])}">{copy}<figcaption>{caption}</figcaption>'
+            f'<div class="controls">{controls}{select}</div></figure>')
+
+
+def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, str]) -> str:
+    """The review page for ``queue`` (:func:`winnow.review.review_queue`), worst first per kind; ``thumbs``:
+    each image's thumbnail (queued images and the copies duplicates show), relative to the page."""
+    sections = []
+    for kind, title in TITLES.items():
+        rows = queue[queue["kind"] == kind]
+        if rows.empty:
+            continue
+        items = "".join(_item(row, number=number, classes=classes, thumbs=thumbs) for number, row in rows.iterrows())
+        sections.append(f'<section id="{kind}"><h2>{title}: {len(rows):,}</h2><div class="grid">{items}</div></section>')
+    body = "".join(sections) or '<p class="note">Nothing to review: no cleaner suggested a drop or a relabel.</p>'
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>winnow review</title>'
+            f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
+            f'<p class="note">{len(queue):,} images the cleaners would drop or relabel, worst first. "now" is what the '
+            "pruned variant does without your verdict. Choose, download, then run "
+            f"<code>winnow review import {DOWNLOAD_NAME}</code> and <code>dvc repro</code>.</p>"
+            f'<div class="bar"><button id="download" type="button">Download verdicts</button> '
+            f'<span id="count">0 verdict(s) chosen</span></div>{body}<script>{SCRIPT}</script></body></html>\n')
+
+
+def label_studio_config(classes: list[str]) -> str:
+    """The labelling interface the tasks expect: the image, the reason, and one choice (``verdict``) of
+    drop or a class."""
+    choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>' for name in ["drop", *classes])
+    return ('<View>\n  <Image name="image" value="$image"/>\n  <Text name="reason" value="$reason"/>\n'
+            f'  <Choices name="verdict" toName="image" choice="single" showInline="true">{choices}\n'
+            "  </Choices>\n</View>\n")
+
+
+def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[dict]:
+    """Label Studio tasks, one per queued image: ``data`` (the thumbnail as a data URI, the id as
+    ``winnow_id``, given, suggested, reason) and a prediction choosing the suggestion (a class, or drop)."""
+    tasks = []
+    for row in queue.itertuples(index=False):
+        choice = row.suggested if row.action == "relabel" else "drop"
+        prediction = {"model_version": "winnow", "result": [
+            {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]}
+        if not pd.isna(row.score):
+            prediction["score"] = float(row.score)
+        tasks.append({"data": {"image": png_uri(pngs[row.id]), "winnow_id": row.id, "kind": row.kind,
+                               "given": row.given, "suggested": row.suggested, "action": row.action,
+                               "reason": row.reason}, "predictions": [prediction]})
+    return tasks
+
+
+def fiftyone_dataset(queue: pd.DataFrame, *, name: str) -> None:
+    """A persistent FiftyOne dataset ``name`` (replacing one of that name): a sample per queued image (its
+    thumbnail), ``ground_truth`` the given class, ``suggestion`` the suggested class (or ``drop``) with the
+    score as confidence, tagged with its kind."""
+    import fiftyone as fo
+
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    dataset = fo.Dataset(name)
+    dataset.persistent = True
+    dataset.add_samples([
+        fo.Sample(filepath=str(Path(row.image).resolve()), tags=[row.kind], winnow_id=row.id, reason=row.reason,
+                  ground_truth=fo.Classification(label=row.given),
+                  suggestion=fo.Classification(label=row.suggested if row.action == "relabel" else "drop",
+                                               confidence=None if pd.isna(row.score) else float(row.score)))
+        for row in queue.itertuples(index=False)])

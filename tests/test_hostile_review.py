@@ -1,0 +1,134 @@
+"""Hostile input to the review (issue 21): a verdict for an image the queue never listed, a class that does
+not exist, a word that is no verdict, one image judged two ways, a Label Studio export whose annotators
+disagree, an import before any export, an export before the budget ran or asking for an absent FiftyOne,
+and a reviews/verdicts.csv edited by hand into nonsense. Each ends in one `error:` line naming the file and
+row, and nothing written: reviews/verdicts.csv stays as it was, variants writes no variant."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage, run_winnow
+from review_project import write_project
+
+HEADER = "id,verdict,label\n"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    root = write_project(tmp_path_factory.mktemp("exported"))
+    done = run_winnow(root, "review", "export")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture
+def project(exported, tmp_path) -> Path:
+    """A fresh copy of the exported project, holding one earlier verdict."""
+    root = Path(shutil.copytree(exported, tmp_path / "project"))
+    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1\n")
+    return root
+
+
+def import_refused(project: Path, name: str, text: str, *fragments: str) -> None:
+    """Importing ``text`` (saved as ``name``) ends in one error line with ``fragments``; nothing changes."""
+    (project / name).write_text(text)
+    before, verdicts = files_under(project), (project / "reviews/verdicts.csv").read_text()
+    done = run_winnow(project, "review", "import", name)
+    assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+    assert (project / "reviews/verdicts.csv").read_text() == verdicts
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_for_an_image_the_queue_never_listed_is_refused(project):
+    # train-09 is a train image no cleaner raised; val-0 is no train image at all
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,accept\ntrain-09,reject\n",
+                   "mine.csv: line 3", "'train-09' is not in the review queue", "winnow review export")
+    import_refused(project, "mine.csv", "id,verdict\nval-0,accept\n", "mine.csv: line 2", "'val-0' is not in the review queue")
+
+
+@pytest.mark.hostile("review")
+def test_an_unknown_class_is_refused_by_name_and_by_index(project):
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,fox\n",
+                   "mine.csv: line 2 (id 'train-04')", "'fox' is neither accept, reject, drop nor a class (cat, dog, owl)")
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,3\n",
+                   "mine.csv: line 2 (id 'train-04')", "class index 3 is outside 0-2")
+
+
+@pytest.mark.hostile("review")
+def test_one_image_judged_two_ways_is_refused(project):
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,accept\ntrain-06,owl\ntrain-04,reject\n",
+                   "mine.csv: line 4", "'train-04' has verdict 'reject' here but 'accept' at line 2",
+                   "one verdict per image")
+
+
+@pytest.mark.hostile("review")
+def test_a_file_without_a_verdict_column_is_refused(project):
+    import_refused(project, "mine.csv", "id,decision\ntrain-04,accept\n", "mine.csv: lacks column(s) verdict")
+
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_export_whose_annotators_disagree_is_refused(project):
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    for task, choices in zip(tasks, (["drop"], ["owl", "cat"])):
+        task["annotations"] = [{"was_cancelled": False, "result": [
+            {"type": "choices", "from_name": "verdict", "value": {"choices": [c]}}]} for c in choices]
+    import_refused(project, "export.json", json.dumps(tasks[:2]),
+                   "export.json: task 2", "its annotations disagree ('owl', 'cat')", "settle them in Label Studio")
+
+
+@pytest.mark.hostile("review")
+def test_a_json_file_that_is_no_label_studio_export_is_refused(project):
+    import_refused(project, "export.json", json.dumps({"tasks": []}), "export.json: holds a JSON dict, not a list of tasks")
+    import_refused(project, "export.json", json.dumps([{"data": {"image": "x.png"}}]),
+                   "export.json: task 1: no data.winnow_id", "reviews/label_studio_tasks.json")
+
+
+@pytest.mark.hostile("review")
+def test_import_before_any_export_is_refused(tmp_path):
+    project = write_project(tmp_path / "project")
+    (project / "mine.csv").write_text("id,verdict\ntrain-04,accept\n")
+    before = files_under(project)
+    done = run_winnow(project, "review", "import", "mine.csv")
+    assert_error_line(done, "reviews/queue.csv: not found", "run `winnow review export`")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_export_before_the_budget_ran_names_the_stage(tmp_path):
+    project = write_project(tmp_path / "project")
+    (project / "data/budget/decisions.parquet").unlink()
+    before = files_under(project)
+    done = run_winnow(project, "review", "export")
+    assert_error_line(done, "data/budget/decisions.parquet: not found", "dvc repro budget")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
+    project = write_project(tmp_path / "project")
+    # shadows an installed fiftyone too (the command runs from the project), so the case means the same anywhere
+    (project / "fiftyone.py").write_text("raise ImportError('No module named fiftyone')\n")
+    before = files_under(project)
+    done = run_winnow(project, "review", "export", "--fiftyone")
+    assert_error_line(done, "--fiftyone: the fiftyone package cannot be imported", "pip install fiftyone")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("line, fragments", [
+    ("val-0,reject,0", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
+    ("train-04,maybe,1", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
+    ("train-04,relabel,7", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
+    ("train-04,reject,2", ("line 3 (id 'train-04')", "a reject verdict has label its given label 1, not 2")),
+    ("train-08,drop,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
+])
+def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1\n" + line + "\n")
+    before = files_under(project)
+    done = run_stage(project, "variants")
+    assert_error_line(done, "reviews/verdicts.csv", *fragments)
+    assert_nothing_left(project, before)

@@ -1,0 +1,217 @@
+"""People in the loop (issue 21): `winnow review export` lists what the cleaners suggest, a person's verdicts
+come back through `winnow review import` (edited CSV, Label Studio export, or the static page's download in
+headless Chromium), and the real variants stage applies them to pruned and counts what they confirmed and
+overruled. The project is tests/review_project.py: each kind of decision once, with a known fate."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from hostile_harness import ROOT, run_stage, run_winnow
+from review_project import CLASSES, GIVEN, write_project
+from test_report import browser, chromium  # noqa: F401  (fixtures: headless Chromium over DevTools)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    root = write_project(tmp_path_factory.mktemp("exported"))
+    done = run_winnow(root, "review", "export")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture
+def project(exported, tmp_path) -> Path:
+    """A fresh copy of the exported project."""
+    return Path(shutil.copytree(exported, tmp_path / "project"))
+
+
+def queue(project: Path) -> pd.DataFrame:
+    return pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+
+
+def verdicts(project: Path) -> list[tuple[str, str, int]]:
+    frame = pd.read_csv(project / "reviews/verdicts.csv", dtype={"id": str, "verdict": str})
+    return sorted(zip(frame["id"], frame["verdict"], frame["label"].astype(int)))
+
+
+def pruned(project: Path) -> pd.DataFrame:
+    return pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
+
+
+def review_metrics(project: Path) -> dict:
+    return json.loads((project / "metrics/variants.json").read_text())["review"]
+
+
+def edit_queue(project: Path, chosen: dict[str, str]) -> Path:
+    """The exported queue with a person's verdicts filled in, saved as a new file."""
+    table = queue(project)
+    table["verdict"] = table["id"].map(chosen).fillna("")
+    path = project / "edited.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_the_queue_lists_every_open_decision_worst_first_with_what_pruned_does_now(exported):
+    table = queue(exported).set_index("id")
+    # score: dedup 1, dark 1 - 0.05, confident-learn 1 - label quality (0.9, 0.6), embedding-clean agreement
+    # (0.9, 0.3) and the outlier 1 - lof 0.2; equal scores by kind, then id
+    assert list(table.index) == ["train-02", "train-00", "train-04", "train-06", "train-08", "train-05", "train-07"]
+    assert table.loc[:, ["kind", "given", "suggested", "action", "pruned"]].to_dict("index") == {
+        "train-02": {"kind": "duplicate", "given": "cat", "suggested": "", "action": "drop", "pruned": "drop"},
+        "train-00": {"kind": "quality", "given": "cat", "suggested": "", "action": "drop", "pruned": "drop"},
+        "train-04": {"kind": "label", "given": "dog", "suggested": "owl", "action": "relabel", "pruned": "relabel"},
+        "train-06": {"kind": "label", "given": "dog", "suggested": "cat", "action": "relabel", "pruned": "relabel"},
+        "train-08": {"kind": "outlier", "given": "owl", "suggested": "", "action": "drop", "pruned": "keep"},
+        "train-05": {"kind": "label", "given": "dog", "suggested": "cat", "action": "relabel", "pruned": "keep"},
+        "train-07": {"kind": "label", "given": "dog", "suggested": "cat", "action": "drop", "pruned": "keep"},
+    }
+    assert table.loc["train-02", "copy_of"] == "train-03"
+    assert all((exported / path).is_file() for path in table["image"])
+    assert (table["verdict"] == "").all()
+
+
+def test_label_studio_tasks_predict_the_suggestion_for_each_queued_image(exported):
+    tasks = json.loads((exported / "reviews/label_studio_tasks.json").read_text())
+    chosen = {t["data"]["winnow_id"]: t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks}
+    assert chosen == {"train-02": ["drop"], "train-00": ["drop"], "train-04": ["owl"], "train-06": ["cat"],
+                      "train-08": ["drop"], "train-05": ["cat"], "train-07": ["drop"]}
+    assert all(t["data"]["image"].startswith("data:image/png;base64,") for t in tasks)
+    config = (exported / "reviews/label_studio_config.xml").read_text()
+    assert all(f'<Choice value="{name}"/>' in config for name in ["drop", *CLASSES])
+    assert 'name="verdict"' in config and 'value="$image"' in config
+
+
+def test_edited_queue_round_trip_changes_pruned_as_the_verdicts_say_and_counts_them(project):
+    edited = edit_queue(project, {
+        "train-00": "reject",   # keep the dark image: overrules the applied drop
+        "train-02": "accept",   # the duplicate goes: confirms
+        "train-04": "accept",   # dog -> owl: confirms
+        "train-05": "accept",   # the kept label issue is applied, dog -> cat: overrules
+        "train-06": "owl",      # a class of the person's own (by name): overrules the relabel to cat
+        "train-07": "1",        # class index 1 = dog, its given label: rejects the drop pruned never applied
+    })
+    done = run_winnow(project, "review", "import", str(edited))
+    assert done.returncode == 0, done.stderr
+    assert verdicts(project) == [("train-00", "reject", 0), ("train-02", "accept", -1), ("train-04", "accept", 2),
+                                 ("train-05", "accept", 0), ("train-06", "relabel", 2), ("train-07", "reject", 1)]
+    done = run_stage(project, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pruned(project)
+    assert rows.loc["train-00", ["action", "label"]].tolist() == ["keep", GIVEN["train-00"]]
+    assert rows.loc["train-02", "action"] == "drop"
+    assert rows.loc["train-04", ["action", "label"]].tolist() == ["relabel", 2]
+    assert rows.loc["train-05", ["action", "label"]].tolist() == ["relabel", 0]
+    assert rows.loc["train-06", ["action", "label", "stage"]].tolist() == ["relabel", 2, "review"]
+    assert rows.loc["train-07", ["action", "label"]].tolist() == ["keep", 1]
+    assert rows.loc["train-08", "action"] == "keep"  # no verdict: the automatic decision stands
+    assert rows.loc["train-04", "reason"] == "1->2: label_issue; review:accept"
+    assert review_metrics(project) == {"verdicts": 6, "confirmed": 3, "overruled": 3, "relabelled_by_person": 1}
+
+
+def test_without_verdicts_pruned_is_the_budgets_decisions_and_nothing_is_counted(project):
+    shutil.copy(ROOT / "reviews/verdicts.csv", project / "reviews/verdicts.csv")  # the committed, header-only file
+    done = run_stage(project, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pruned(project)
+    assert rows["action"].to_dict() == {**{i: "keep" for i in GIVEN}, "train-00": "drop", "train-02": "drop",
+                                        "train-04": "relabel", "train-06": "relabel"}
+    assert not rows["stage"].str.contains("review").any()
+    assert review_metrics(project) == {"verdicts": 0, "confirmed": 0, "overruled": 0, "relabelled_by_person": 0}
+
+
+def test_a_label_studio_export_imports_the_annotators_choices(project):
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    answers = {"train-04": "owl", "train-08": "drop", "train-05": "dog"}  # accept, accept, keep as given
+    for task in tasks:
+        choice = answers.get(task["data"]["winnow_id"])
+        task["annotations"] = [] if choice is None else [
+            {"was_cancelled": True, "result": [{"type": "choices", "from_name": "verdict", "value": {"choices": ["cat"]}}]},
+            {"was_cancelled": False, "result": [{"type": "choices", "from_name": "verdict", "to_name": "image",
+                                                 "value": {"choices": [choice]}}]}]
+    exported = project / "project-1-at-2024.json"
+    exported.write_text(json.dumps(tasks))
+    done = run_winnow(project, "review", "import", str(exported))
+    assert done.returncode == 0, done.stderr
+    assert verdicts(project) == [("train-04", "accept", 2), ("train-05", "reject", 1), ("train-08", "accept", -1)]
+
+
+def test_import_adds_to_earlier_verdicts_and_replace_starts_over(project):
+    assert run_winnow(project, "review", "import", str(edit_queue(project, {"train-00": "reject",
+                                                                           "train-04": "accept"}))).returncode == 0
+    assert run_winnow(project, "review", "import", str(edit_queue(project, {"train-04": "cat"}))).returncode == 0
+    assert verdicts(project) == [("train-00", "reject", 0), ("train-04", "relabel", 0)]
+    assert run_winnow(project, "review", "import", "--replace",
+                      str(edit_queue(project, {"train-07": "accept"}))).returncode == 0
+    assert verdicts(project) == [("train-07", "accept", -1)]
+
+
+def click_and_download(page, project: Path, downloads: Path, script: str) -> Path:
+    """Open the review page, run ``script`` (the clicks), press "Download verdicts"; the saved file."""
+    page.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads), eventsEnabled=True)
+    page.events.clear()
+    page.call("Page.navigate", url=(project / "reviews/index.html").as_uri())
+    page.wait_for("Page.loadEventFired")
+    page.call("Runtime.evaluate", expression=script + ";document.getElementById('download').click()")
+    deadline = time.monotonic() + 30
+    while not any(e["method"] == "Browser.downloadProgress" and e["params"]["state"] == "completed"
+                  for e in page.events):
+        assert time.monotonic() < deadline, "the download did not complete"
+        page.events.append(json.loads(page.socket.recv()))
+    errors = [e for e in page.events if e["method"] == "Runtime.exceptionThrown"]
+    assert not errors, errors
+    return downloads / "verdicts-reviewed.csv"
+
+
+def test_the_review_pages_controls_download_a_file_import_accepts(browser, project, tmp_path):
+    item = "document.querySelector('.item[data-id=\"{}\"] {}')".format
+    script = ";".join([
+        item("train-00", "input[value=accept]") + ".click()",
+        item("train-04", "input[value=reject]") + ".click()",
+        item("train-07", "input[value=accept]") + ".click()",
+        # accept first, then a class: the class is the verdict (one choice per image)
+        item("train-06", "input[value=accept]") + ".click()",
+        item("train-06", "select") + ".value = 'owl'",
+        item("train-06", "select") + ".dispatchEvent(new Event('change', {bubbles: true}))",
+    ])
+    saved = click_and_download(browser, project, tmp_path / "downloads", script)
+    # page order: label issues (worst first), then quality drops
+    assert saved.read_text().splitlines() == ["id,verdict", "train-04,reject", "train-06,owl", "train-07,accept",
+                                              "train-00,accept"]
+    done = run_winnow(project, "review", "import", str(saved))
+    assert done.returncode == 0, done.stderr
+    assert verdicts(project) == [("train-00", "accept", -1), ("train-04", "reject", 1), ("train-06", "relabel", 2),
+                                 ("train-07", "accept", -1)]
+
+
+def test_the_page_shows_each_kind_in_its_own_grid_with_a_class_choice_only_for_label_issues(browser, exported):
+    browser.events.clear()
+    browser.call("Page.navigate", url=(exported / "reviews/index.html").as_uri())
+    browser.wait_for("Page.loadEventFired")
+    grids = browser.call("Runtime.evaluate", returnByValue=True, expression=(
+        "Object.fromEntries([...document.querySelectorAll('section')].map(s => [s.id, [...s.querySelectorAll('.item')]"
+        ".map(i => [i.dataset.id, !!i.querySelector('select'), i.querySelector('img').naturalWidth > 0])]))"))
+    assert grids["result"]["value"] == {
+        "label": [["train-04", True, True], ["train-06", True, True], ["train-05", True, True], ["train-07", True, True]],
+        "quality": [["train-00", False, True]], "duplicate": [["train-02", False, True]],
+        "outlier": [["train-08", False, True]]}
+
+
+def test_a_clean_data_set_exports_an_empty_queue_and_a_page_that_says_so(tmp_path):
+    project = write_project(tmp_path / "project")
+    for name in ("data/budget/decisions.parquet", "data/dedup/groups.parquet"):
+        table = pd.read_parquet(project / name)
+        (table.iloc[:0] if "budget" in name else table.assign(kept=True)).to_parquet(project / name)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = ["dedup"]  # the only cleaner, and it removed nothing
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_winnow(project, "review", "export")
+    assert done.returncode == 0, done.stderr
+    assert queue(project).empty
+    assert json.loads((project / "reviews/label_studio_tasks.json").read_text()) == []
+    assert "Nothing to review" in (project / "reviews/index.html").read_text()
