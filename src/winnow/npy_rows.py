@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-BATCH_BYTES = 64 << 20  # rows per batch: as many as fit in 64 MiB (at least one)
+BATCH_BYTES = 8 << 20  # rows per batch: as many as fit in 8 MiB (at least one)
 
 
 class NpyRows:
@@ -59,7 +59,7 @@ class NpyRows:
 
     @property
     def batch_rows(self) -> int:
-        """Rows per batch of :meth:`batches`: 64 MiB of them, at least one."""
+        """Rows per batch of :meth:`batches`: 8 MiB of them, at least one."""
         return max(1, BATCH_BYTES // max(self.row_bytes, 1))
 
     def write(self, start: int, rows: np.ndarray) -> None:
