@@ -54,9 +54,10 @@ def tracing(probes: dict[str, np.ndarray], record: dict):
     import torch
 
     from winnow import training
+    from winnow.device_rows import to_tensor
 
     real = training._evaluate
-    tensors = {name: training.to_tensor(images, torch.device("cpu")) for name, images in probes.items()}
+    tensors = {name: to_tensor(images, torch.device("cpu")) for name, images in probes.items()}
     record.update(cpu=[], wall=[], probs={name: [] for name in probes})
     clock = [time.process_time(), time.perf_counter()]
 

@@ -318,13 +318,41 @@ def test_stage_writes_imageset_ground_truth_and_metrics(tmp_path, monkeypatch):
     assert set(log["id"][log["kind"] == "blur"]) <= set(out.manifest["id"])
 
 
-def test_stage_disabled_copies_the_input(tmp_path, monkeypatch, capsys):
+def test_stage_disabled_links_the_input_instead_of_copying_it(tmp_path, monkeypatch, capsys):
     source = run_stage(tmp_path, monkeypatch, {"enabled": False, "perturbations": MIX},
                        variants=["baseline", "pruned"])  # no oracle without degrade
     out = read_imageset("data/degrade")
     assert np.array_equal(out.images, source.images) and out.manifest.equals(source.manifest)
     assert pd.read_parquet("data/degrade/perturbations.parquet").empty
     assert "output equals input" in capsys.readouterr().out
+    linked, ingested = Path("data/degrade/images.npy"), Path("data/ingest/images.npy")
+    assert linked.read_bytes() == ingested.read_bytes()
+    assert linked.stat().st_ino == ingested.stat().st_ino  # one file, not a second copy
+
+
+def test_a_passed_on_imageset_is_copied_where_it_cannot_be_linked(tmp_path, monkeypatch):
+    """Another file system (EXDEV) or one without hard links: the same bytes, as a file of its own."""
+    def refuse(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.link", refuse)
+    source = run_stage(tmp_path, monkeypatch, {"enabled": False, "perturbations": MIX},
+                       variants=["baseline", "pruned"])
+    linked, ingested = Path("data/degrade/images.npy"), Path("data/ingest/images.npy")
+    assert linked.read_bytes() == ingested.read_bytes()
+    assert linked.stat().st_ino != ingested.stat().st_ino
+    assert np.array_equal(read_imageset("data/degrade").images, source.images)
+
+
+def test_only_a_whole_unchanged_file_is_linked(tmp_path):
+    """A slice, a selection or a changed copy of a read imageset is written as new bytes."""
+    source = make_imageset()
+    write_imageset(tmp_path / "in", source.images, source.manifest, source.classes)
+    read = read_imageset(tmp_path / "in")
+    head = read.select(np.arange(10))
+    write_imageset(tmp_path / "head", read.images[:10], head.manifest, head.classes)
+    np.testing.assert_array_equal(read_imageset(tmp_path / "head").images, source.images[:10])
+    assert (tmp_path / "head/images.npy").stat().st_ino != (tmp_path / "in/images.npy").stat().st_ino
 
 
 def test_stage_with_bad_params_writes_nothing(tmp_path, monkeypatch):

@@ -113,6 +113,8 @@ def test_the_shipped_params_yaml_validates():
                                                 "a list of {kind: ..., <its options>} mappings"),
     # augmentation (issue 19)
     ("train.augment", "random", 'train.augment: "random" is not one of none, fixed, searched'),
+    # streaming (issue 22)
+    ("train.stream", "sometimes", 'train.stream: "sometimes" is not one of auto, always, never'),
     ("balance.max_images", 0, "balance.max_images: 0 is below 1"),
     ("balance.policy.fill", "black", 'balance.policy.fill: "black" is not one of border, edge'),
     ("balance.policy.kind", "trivia", 'balance.policy.kind: "trivia" is not one of rand, trivial (did you mean '

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from winnow.errors import WinnowError
+from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -69,9 +70,13 @@ class Refused(pickle.UnpicklingError):
     """A pickle named something outside the batch format; the message says what."""
 
 
-def load_cifar10(root: str | os.PathLike, *, download: bool = False) -> Loaded:
+def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str | os.PathLike | None = None) -> Loaded:
     """CIFAR-10 from a ``cifar-10-batches-py`` folder (train = data_batch_1..5, test = test_batch);
-    with ``download=True`` and no folder at ``root``, the archive is fetched (see the module docstring)."""
+    with ``download=True`` and no folder at ``root``, the archive is fetched (see the module docstring).
+
+    With ``into``, each batch file's images are written to that ``.npy`` before the next is read and
+    ``images`` maps it read-only (one batch in memory, not the set); without, they are in memory.
+    """
     root = Path(root)
     if not root.is_dir():
         if root.exists() or not download:
@@ -82,16 +87,23 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False) -> Loaded:
     if (root / "batches.meta").is_file():
         classes = _class_names(root / "batches.meta")
     images, labels, splits, ids = [], [], [], []
+    rows = None if into is None else NpyRows.create(into, (0, 32, 32, 3))
     for split, names in BATCHES:
         for name in names:
             data, batch_labels = _batch(root / name, len(classes))
-            images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            pixels = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            if rows is None:
+                images.append(pixels)
+            else:
+                first = len(rows)
+                rows.resize(first + len(pixels))
+                rows.write(first, pixels)
             labels.append(batch_labels)
             splits += [split] * len(data)
             ids += [f"cifar10-{name}-{i:05d}" for i in range(len(data))]
     return Loaded(
-        np.concatenate(images), np.concatenate(labels), np.array(ids, dtype=object), classes, "cifar10",
-        splits=np.array(splits, dtype=object),
+        np.concatenate(images) if rows is None else rows.array(), np.concatenate(labels),
+        np.array(ids, dtype=object), classes, "cifar10", splits=np.array(splits, dtype=object),
     )
 
 

@@ -46,6 +46,7 @@ POLICY_KINDS = ("rand", "trivial")  # strengths in [m/2, m] (RandAugment) | unif
 FILLS = ("border", "edge")  # what geometry uncovers: each image's border mean | its nearest edge pixel
 SEARCH_METHODS = ("train", "density")  # augment_search.method: a short training per candidate | one model's view
 AUGMENT_CHOICES = ("none", "fixed", "searched")  # train.augment: the policy applied on the fly while training
+STREAM_MODES = ("auto", "always", "never")  # train.stream: see winnow.device_rows
 
 
 @dataclass
@@ -73,6 +74,9 @@ class TrainConfig:
     # the train stage's on-the-fly policy: none | fixed (balance.policy) | searched (the augment-search stage's);
     # the judges (represent, confident_learn, embedding_clean) train without one whatever it says
     augment: str = "none"
+    # images to the device all at once (never), a batch at a time from host memory or the memory-mapped
+    # imageset (always), or batches only when they would take more than half the device's free memory (auto)
+    stream: str = "auto"
 
     def __post_init__(self):
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)

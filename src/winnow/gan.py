@@ -29,9 +29,10 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from winnow.configs import GanConfig
+from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
 from winnow.stage import atomic_path
-from winnow.training import pick_device, to_tensor
+from winnow.training import pick_device
 
 
 class Generator(nn.Module):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
+import tempfile
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,10 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from winnow.errors import WinnowError
 from winnow.imageset import SOURCE_SPLITS
+from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
+BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
 OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
@@ -59,9 +62,21 @@ def shown(path: str | os.PathLike) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def load_imagefolder(root: str | os.PathLike, *, size: int | None) -> Loaded:
+def load_imagefolder(root: str | os.PathLike, *, size: int | None, into: str | os.PathLike | None = None,
+                     progress: bool = False) -> Loaded:
     """Images from ``root/<class>/*`` or ``root/<split>/<class>/*``; see the module docstring for what
-    is read, set aside (``rejected``) or refused."""
+    is read, set aside (``rejected``) or refused.
+
+    The files are decoded in batches straight into the ``.npy`` file ``into``, and ``images`` is a
+    read-only memory map of it, so a set larger than memory can be read; without ``into`` they go to a
+    temporary file and ``images`` is an array in memory. ``progress`` shows a bar on a terminal.
+    """
+    if into is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            loaded = load_imagefolder(root, size=size, into=Path(scratch) / "images.npy", progress=progress)
+            loaded.images = np.array(loaded.images)
+            return loaded
+    into = Path(into)
     root = Path(root)
     if not root.is_dir():
         raise WinnowError(f"ingest.path: {shown(root)} is not a folder (expected root/<class>/<image files>)")
@@ -86,28 +101,18 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None) -> Loaded:
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it; a class "
                               "with no images is not a class: add its images or remove the folder")
         files += [(split, classes.index(name), f) for f in found]
-    # a small plain PNG costs less decoded in turn than handed to a thread, whose GIL hand-offs cost more
-    # CPU than it decodes; Pillow's C decoders release the GIL, so the rest decode in a thread pool
-    with warnings.catch_warnings():  # the decompression-bomb warning: _decode refuses those files itself
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        decoded = [_decode_plain_png(f, size) for _, _, f in files]
-        rest = [i for i, d in enumerate(decoded) if d is None]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for i, result in zip(rest, pool.map(lambda i: _decode(files[i][2], size), rest)):
-                decoded[i] = result
-    ok = [i for i, d in enumerate(decoded) if isinstance(d[0], np.ndarray)]
-    rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if not isinstance(d[0], np.ndarray)]
+    decoded, rows, mixed = _decode_all(files, size, into, progress=progress)
+    ok = [i for i, d in enumerate(decoded) if d[0] is not None]
+    rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if d[0] is None]
     rejected.sort()
     ids = np.array([str(files[i][2].relative_to(root)) for i in ok], dtype=object)
     if not ok:
         return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
                       classes, "imagefolder", rejected=rejected)
-    shapes = {decoded[i][0].shape[:2] for i in ok}
-    if len(shapes) > 1:
-        raise WinnowError(f"ingest.size: images have {len(shapes)} different sizes; set ingest.size to resize them to one")
-    colour = any(decoded[i][0].shape[2] == 3 for i in ok)
+    if mixed:
+        raise WinnowError(f"ingest.size: images have {mixed} different sizes; set ingest.size to resize them to one")
     return Loaded(
-        np.stack([_to_channels(decoded[i][0], 3 if colour else 1) for i in ok]),
+        rows.array(),
         np.array([files[i][1] for i in ok], dtype=np.int64),
         ids,
         classes,
@@ -119,6 +124,65 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None) -> Loaded:
         rejected=rejected,
         oriented=[(ids[k], decoded[i][3]) for k, i in enumerate(ok) if decoded[i][3] != 1],
     )
+
+
+def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
+    """Decode ``files`` (``(split, label, path)``) :data:`BATCH_FILES` at a time, each batch's pixels
+    written to ``into`` (:class:`~winnow.npy_rows.NpyRows`, rows in file order, readable files only) before
+    the next is decoded, so memory holds one batch whatever the number of files.
+
+    Returns:
+        (per file ``(True, mode, (orig_h, orig_w), orientation)`` or ``(None, reason)``, the rows (None
+        when nothing was readable), the number of different sizes when there is more than one, else 0).
+        The set is single-channel until a colour image arrives; the rows so far are then made RGB
+        (grey repeated, as Pillow converts), so any colour file makes the whole set RGB.
+    """
+    decoded, rows, count, shapes = [], None, 0, set()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), desc="ingest", unit="img", disable=None)  # silent without a terminal
+    # a small plain PNG costs less decoded in turn than handed to a thread, whose GIL hand-offs cost more
+    # CPU than it decodes; Pillow's C decoders release the GIL, so the rest decode in a thread pool
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
+        for first in range(0, len(files), BATCH_FILES):
+            paths = [f for _, _, f in files[first:first + BATCH_FILES]]
+            batch = [_decode_plain_png(f, size) for f in paths]
+            rest = [i for i, d in enumerate(batch) if d is None]
+            for i, result in zip(rest, pool.map(lambda i: _decode(paths[i], size), rest)):
+                batch[i] = result
+            pixels = [d[0] for d in batch if isinstance(d[0], np.ndarray)]
+            shapes |= {p.shape[:2] for p in pixels}
+            if pixels and len(shapes) == 1:  # with several sizes ingest stops: nothing more is written
+                if rows is None:
+                    rows = NpyRows.create(into, (len(files), *pixels[0].shape[:2], pixels[0].shape[2]))
+                if rows.shape[3] == 1 and any(p.shape[2] == 3 for p in pixels):
+                    rows = _as_rgb(rows, count)
+                rows.write(count, np.stack([_to_channels(p, rows.shape[3]) for p in pixels]))
+                count += len(pixels)
+            decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are on disk
+            if bar is not None:
+                bar.update(len(paths))
+    if bar is not None:
+        bar.close()
+    if rows is not None:
+        rows.resize(count)
+    return decoded, rows, len(shapes) if len(shapes) > 1 else 0
+
+
+def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
+    """``rows`` (single-channel, the first ``count`` written) as three channels, grey repeated, in place of
+    the file; a batch at a time."""
+    scratch = rows.file.with_name(f".rgb-{rows.file.name}")
+    rgb = NpyRows.create(scratch, (*rows.shape[:3], 3))
+    for start, batch in rows.batches():
+        if start >= count:
+            break
+        rgb.write(start, np.repeat(batch[:count - start], 3, axis=3))
+    os.replace(scratch, rows.file)
+    return NpyRows.open(rows.file)
 
 
 def _entries(folder: Path) -> list[tuple[Path, str]]:

@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.npy_rows import NpyRows
 
+IMAGES = "images.npy"
 MANIFEST_COLUMNS = ("id", "split", "label", "source", "orig_h", "orig_w", "orig_mode", "digest")
 SOURCE_SPLITS = ("train", "val", "test")  # the splits a source may name (folders, .npz keys)
 # trusted: a small set whose labels the user checked (ingest.trusted_path); never trained on, judged or changed,
@@ -127,24 +131,60 @@ def write_imageset(
 ) -> None:
     """Validate and write an imageset atomically, replacing whatever was at ``path``.
 
-    ``digest`` is filled in from the pixels when the column is missing.
+    ``digest`` is filled in from the pixels when the column is missing. ``images`` is copied a batch at a
+    time, so a memory-mapped array is never read whole into memory; a read-only memory map of a whole
+    ``images.npy`` (an imageset passed on unchanged, e.g. degrade with nothing enabled) is hard-linked
+    instead of copied when both lie on one file system (the same bytes, so DVC hashes it as before; a
+    copy otherwise). Every writer makes new files, never rewrites one in place, so a link is never
+    changed behind the other imageset's back.
     """
     path = Path(path)
-    images = np.ascontiguousarray(images)
+    images = np.asanyarray(images)  # a memory map stays one: see whole_file
     manifest = manifest.reset_index(drop=True).copy()
     if "digest" not in manifest.columns:
-        manifest["digest"] = pixel_digest(images)
+        manifest["digest"] = pixel_digest(images)  # image by image: nothing the size of the set is made
     manifest["label"] = manifest["label"].astype(np.int64)
     validate(images, manifest, list(classes), where=str(path))
+    with staged(path) as tmp:
+        source = whole_file(images)
+        if source is not None:
+            link_or_copy(source, tmp / IMAGES)
+        else:
+            rows = NpyRows.create(tmp / IMAGES, images.shape)
+            for start in range(0, len(images), rows.batch_rows):
+                rows.write(start, np.asarray(images[start:start + rows.batch_rows]))
+        _write_tables(tmp, manifest, classes)
 
+
+def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *, where: str) -> None:
+    """Complete an imageset whose ``images.npy`` was filled in ``folder`` (a :func:`staged` folder) by
+    :class:`~winnow.npy_rows.NpyRows`: digests computed a batch at a time, validated, manifest and class
+    names written. ``where`` names the imageset in errors."""
+    manifest = manifest.reset_index(drop=True).copy()
+    digests = [pixel_digest(batch) for _, batch in rows.batches()]
+    manifest["digest"] = np.concatenate(digests) if digests else np.array([], dtype=object)
+    manifest["label"] = manifest["label"].astype(np.int64)
+    validate(rows.array(), manifest, list(classes), where=where)
+    _write_tables(folder, manifest, classes)
+
+
+def _write_tables(folder: Path, manifest: pd.DataFrame, classes: list[str]) -> None:
+    manifest.to_parquet(folder / "manifest.parquet", index=False)
+    (folder / "classes.json").write_text(json.dumps(list(classes), indent=1) + "\n")
+
+
+@contextmanager
+def staged(path: str | os.PathLike) -> Iterator[Path]:
+    """The temporary sibling folder ``.<name>.tmp-<pid>`` an imageset is built in: renamed to ``path``
+    (replacing what was there) when the block ends without error, removed otherwise, so DVC and the next
+    stage never see half an imageset."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        np.save(tmp / "images.npy", images)
-        manifest.to_parquet(tmp / "manifest.parquet", index=False)
-        (tmp / "classes.json").write_text(json.dumps(list(classes), indent=1) + "\n")
+        yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             path.rename(old)
@@ -154,6 +194,29 @@ def write_imageset(
             tmp.rename(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def whole_file(images: np.ndarray) -> Path | None:
+    """The ``.npy`` file ``images`` maps read-only as a whole (every row, in order), or None."""
+    if not isinstance(images, np.memmap) or images.mode != "r" or not images.filename:
+        return None
+    if not images.flags.c_contiguous or images.dtype != np.uint8:
+        return None
+    try:
+        whole = NpyRows.open(images.filename)
+    except (OSError, ValueError):
+        return None
+    # a view with the file's own shape, contiguous, is the file itself (a slice or reshape would differ)
+    return whole.file if whole.shape == images.shape and whole.file.suffix == ".npy" else None
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source``; a copy where links are not possible (another file
+    system, a file system without them)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:

@@ -1,13 +1,19 @@
 """From a loaded source to the ingest imageset: resize, carve stratified splits, build the manifest, and add
-the trusted split when the user gave one."""
+the trusted split when the user gave one. The pixels go to disk a batch at a time
+(:class:`winnow.npy_rows.NpyRows`), so ingest's memory does not grow with the number of images."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from winnow.errors import WinnowError
+from winnow.imageset import whole_file
+from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
 
@@ -63,7 +69,14 @@ def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_fraction: float, seed: int):
-    """(images, manifest) ready for :func:`winnow.imageset.write_imageset`; refuses a set that is not a
+    """(images, manifest) ready for :func:`winnow.imageset.write_imageset`, in memory; the ingest stage
+    uses :func:`ingest_manifest` and :func:`store_images`, which never hold the images whole."""
+    manifest = ingest_manifest(loaded, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    return (loaded.images if size is None else resize_batch(loaded.images, size)), manifest
+
+
+def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float, seed: int) -> pd.DataFrame:
+    """The manifest (without digests) of a loaded source, splits carved; refuses a set that is not a
     classification problem (see :func:`check_classes`)."""
     if len(loaded.images) == 0:
         raise WinnowError("ingest: the source yielded no readable images")
@@ -75,17 +88,36 @@ def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_f
     splits = carve_splits(loaded.labels, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
     check_classes(loaded.classes, loaded.labels, splits)
-    images = loaded.images if size is None else resize_batch(loaded.images, size)
-    manifest = pd.DataFrame({
-        "id": loaded.ids.astype(str),
-        "split": splits.astype(str),
-        "label": loaded.labels,
-        "source": loaded.source,
-        "orig_h": loaded.orig_h,
-        "orig_w": loaded.orig_w,
-        "orig_mode": loaded.orig_mode.astype(str),
-    })
-    return images, manifest
+    return _rows(loaded, splits.astype(str))
+
+
+def _rows(loaded: Loaded, split) -> pd.DataFrame:
+    return pd.DataFrame({"id": loaded.ids.astype(str), "split": split, "label": loaded.labels,
+                         "source": loaded.source, "orig_h": loaded.orig_h, "orig_w": loaded.orig_w,
+                         "orig_mode": loaded.orig_mode.astype(str)})
+
+
+def store_images(file: Path, images: np.ndarray, *, size: int | None) -> NpyRows:
+    """``images`` resized to ``size`` as the ``.npy`` ``file``, a batch at a time.
+
+    Args:
+        images: uint8 ``(N, H, W, C)``, in memory or a memory map; when it maps another ``.npy`` as a
+            whole (a source streamed to disk) that file is read in batches and, already at ``size``,
+            moved to ``file`` instead of copied.
+    """
+    source = whole_file(images)
+    if source is not None and (size is None or images.shape[1:3] == (size, size)):
+        os.replace(source, file)
+        return NpyRows.open(file)
+    side = images.shape[1:3] if size is None else (size, size)
+    rows = NpyRows.create(file, (len(images), *side, images.shape[3]))
+    batches = NpyRows.open(source).batches(rows=rows.batch_rows) if source is not None else (
+        (start, images[start:start + rows.batch_rows]) for start in range(0, len(images), rows.batch_rows))
+    for start, batch in batches:
+        rows.write(start, resize_batch(np.asarray(batch), side[0]) if size is not None else np.asarray(batch))
+    if source is not None:
+        source.unlink()
+    return rows
 
 
 def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
@@ -116,26 +148,25 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
                           "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")
 
 
-def with_trusted(images: np.ndarray, manifest: pd.DataFrame, trusted: Loaded, *, size: int | None):
-    """``(images, manifest)`` of :func:`to_imageset` with the trusted set appended as split ``trusted``.
-
-    Args:
-        images: uint8 ``(N, H, W, C)``, the data set's; trusted: :func:`winnow.sources.load_trusted`.
+def append_trusted(rows: NpyRows, manifest: pd.DataFrame, trusted: Loaded, *, size: int | None) -> pd.DataFrame:
+    """The trusted set appended to the data set's ``rows`` (from :func:`store_images`) as split
+    ``trusted``, a batch at a time; returns the manifest with its rows.
 
     The trusted images are resized like the others; single-channel ones join a colour set as RGB (grey
     repeated, as Pillow converts), colour ones are refused by a grey set, as are other sizes when
     ``ingest.size`` is null: nothing turns into different data without a word.
     """
-    extra = trusted.images if size is None else resize_batch(trusted.images, size)
-    if extra.shape[3] == 1 and images.shape[3] == 3:
-        extra = np.repeat(extra, 3, axis=3)
-    if extra.shape[3] == 3 and images.shape[3] == 1:
+    shape = (*(trusted.images.shape[1:3] if size is None else (size, size)), trusted.images.shape[3])
+    if shape[2] == 3 and rows.shape[3] == 1:
         raise WinnowError("ingest.trusted_path: the trusted images are colour but the data set is single-channel; "
                           "give grey trusted images")
-    if extra.shape[1:] != images.shape[1:]:
-        raise WinnowError(f"ingest.trusted_path: the trusted images are {extra.shape[1]}x{extra.shape[2]}, the data "
-                          f"set's {images.shape[1]}x{images.shape[2]}; set ingest.size to resize both to one size")
-    rows = pd.DataFrame({"id": trusted.ids.astype(str), "split": "trusted", "label": trusted.labels,
-                         "source": trusted.source, "orig_h": trusted.orig_h, "orig_w": trusted.orig_w,
-                         "orig_mode": trusted.orig_mode.astype(str)})
-    return np.concatenate([images, extra]), pd.concat([manifest, rows], ignore_index=True)
+    if shape[:2] != rows.shape[1:3]:
+        raise WinnowError(f"ingest.trusted_path: the trusted images are {shape[0]}x{shape[1]}, the data "
+                          f"set's {rows.shape[1]}x{rows.shape[2]}; set ingest.size to resize both to one size")
+    extra = store_images(rows.file.with_name(f".trusted-{rows.file.name}"), trusted.images, size=size)
+    first = len(rows)
+    rows.resize(first + len(extra))
+    for start, batch in extra.batches(rows=rows.batch_rows):
+        rows.write(first + start, np.repeat(batch, 3, axis=3) if batch.shape[3] < rows.shape[3] else batch)
+    extra.file.unlink()
+    return pd.concat([manifest, _rows(trusted, "trusted")], ignore_index=True)

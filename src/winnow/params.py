@@ -29,7 +29,8 @@ import yaml
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILLS,
     FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS,
-    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS, VARIANTS, WEAK_BY,
+    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VARIANTS,
+    WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -220,6 +221,7 @@ TRAIN_RANGES = {
     "eval_batch_size": Num(1, integer=True),
     "threads": Num(1, integer=True, null=True),
     "augment": Choice(AUGMENT_CHOICES),
+    "stream": Choice(STREAM_MODES),
 }
 TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models

@@ -22,8 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from winnow.configs import PretrainedConfig
+from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, first_line
-from winnow.training import pick_device, to_tensor
+from winnow.training import pick_device
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
 

@@ -23,9 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from winnow.configs import SelfSupConfig
+from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
 from winnow.stage import atomic_path
-from winnow.training import pick_device, to_tensor
+from winnow.training import pick_device
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

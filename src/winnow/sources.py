@@ -299,7 +299,8 @@ def _npz_splits(values: np.ndarray, n: int, path: Path) -> np.ndarray:
 TRUSTED_LAYOUTS = "a folder root/<class>/<image files> or an .npz with images + labels (optional classes)"
 
 
-def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | None) -> Loaded:
+def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | None,
+                 into: str | os.PathLike | None = None) -> Loaded:
     """The trusted set (``ingest.trusted_path``): images whose labels the user checked, one split.
 
     A folder is read as the imagefolder source, an .npz as the npz source, by the same rules; an .npz
@@ -308,6 +309,7 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
 
     Args:
         classes: the data set's class names (the main source's).
+        into: where a folder's pixels are streamed (see :func:`winnow.image_files.load_imagefolder`).
 
     Raises:
         WinnowError: a missing path, split folders or keys (the set is one split), a class the data set
@@ -320,7 +322,7 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         if path.is_dir():
             from winnow.image_files import load_imagefolder  # imports Loaded from here
 
-            loaded = load_imagefolder(path, size=size)
+            loaded = load_imagefolder(path, size=size, into=into)
         else:
             loaded = load_npz(path, classes=None if _names_classes(path) else classes)
     except WinnowError as err:  # the readers name the parameter they usually read
@@ -356,8 +358,11 @@ def _names_classes(path: Path) -> bool:
         return False
 
 
-def load_source(name: str, *, path: str | None, size: int | None, download: bool, classes: list[str] | None) -> Loaded:
-    """Dispatch on ``ingest.source``."""
+def load_source(name: str, *, path: str | None, size: int | None, download: bool, classes: list[str] | None,
+                into: str | os.PathLike | None = None, progress: bool = False) -> Loaded:
+    """Dispatch on ``ingest.source``. ``into``: the ``.npy`` file the sources that stream (cifar10,
+    imagefolder) write their pixels to, batch by batch; ``images`` is then a read-only memory map of it.
+    The others (mnist5k, npz) are read into memory as they are stored."""
     if name == "mnist5k":
         return load_mnist5k()
     if path is None:
@@ -365,11 +370,11 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
     if name == "cifar10":
         from winnow.cifar10 import load_cifar10  # imports Loaded from here
 
-        return load_cifar10(path, download=download)
+        return load_cifar10(path, download=download, into=into)
     if name == "imagefolder":
         from winnow.image_files import load_imagefolder  # imports Loaded from here
 
-        return load_imagefolder(path, size=size)
+        return load_imagefolder(path, size=size, into=into, progress=progress)
     if name == "npz":
         return load_npz(path, classes=classes)
     raise WinnowError(f"ingest.source: unknown source {name!r}; choose mnist5k, cifar10, imagefolder or npz")

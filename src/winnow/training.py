@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from winnow.augment import apply_policy
 from winnow.configs import Policy, TrainConfig
+from winnow.device_rows import channel_stats, device_images
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import atomic_path
@@ -69,11 +70,6 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise WinnowError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
     return torch.device(name)
-
-
-def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 ``(N, H, W, C)`` → uint8 ``(N, C, H, W)`` on the device (scaled later, per batch)."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).contiguous()
 
 
 def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -141,12 +137,12 @@ def fit(
         shuffle = torch.Generator(device="cpu").manual_seed(seed)
         generator = torch.Generator(device="cpu").manual_seed(_rank_seed(seed, rank))
 
-        x_train, x_val = to_tensor(train_images, device), to_tensor(val_images, device)
+        # one device tensor each, or batches read from host memory / the memory map (train.stream)
+        x_train = device_images(train_images, device, stream=config.stream)
+        x_val = device_images(val_images, device, stream=config.stream)
         y_train = torch.as_tensor(np.array(train_labels), dtype=torch.long, device=device)
         y_val = torch.as_tensor(np.array(val_labels), dtype=torch.long, device=device)
-        scaled = x_train.float() / 255.0
-        mean, std = scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
-        del scaled
+        mean, std = channel_stats(x_train)
 
         model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
                             image_size=x_train.shape[2]).to(device)
@@ -288,7 +284,8 @@ def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int = 102
     computed with the model's own ``config.threads``."""
     device = next(trained.model.parameters()).device
     with reproducible(threads=trained.config.threads, device=device, training=False):
-        logits = _logits(trained.model.eval(), to_tensor(images, device), trained.mean, trained.std, batch_size)
+        x = device_images(images, device, stream=trained.config.stream)
+        logits = _logits(trained.model.eval(), x, trained.mean, trained.std, batch_size)
     return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
 
 
@@ -297,7 +294,7 @@ def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np
     """float32 ``(N, D)`` penultimate features (``model.features``) for uint8 ``(N, H, W, C)`` images,
     computed in float32 with the model's own ``config.threads``."""
     device = next(trained.model.parameters()).device
-    x = to_tensor(images, device)
+    x = device_images(images, device, stream=trained.config.stream)
     mean, std = trained.mean.to(device), trained.std.to(device)
     with reproducible(threads=trained.config.threads, device=device, training=False), _float32(device):
         out = [trained.model.eval().features(normalise(x[i:i + batch_size], mean, std)).float()

@@ -1,0 +1,87 @@
+"""Images on their way to the device: all at once as one tensor when they fit (the default path, and
+the one every default output was made with), otherwise a batch at a time from host memory or a memory
+map (``train.stream``).
+
+Both give the model the same uint8 values for the same rows; only the per-channel mean and std differ
+in how they are summed (see :func:`channel_stats`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 ``(N, H, W, C)`` → uint8 ``(N, C, H, W)`` on the device (scaled later, per batch)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).contiguous()
+
+
+class StreamedRows:
+    """uint8 ``(N, H, W, C)`` images left in host memory or on disk (a memory map), indexed like the
+    ``(N, C, H, W)`` device tensor :func:`to_tensor` makes: ``rows[index]`` (a slice or a 1-D integer
+    tensor) reads those rows and returns them on the device, uint8 ``(B, C, H, W)``. On CUDA the batch is
+    pinned and copied without blocking the host.
+
+    Attributes:
+        shape: ``(N, C, H, W)``; device: where batches go.
+    """
+
+    def __init__(self, images: np.ndarray, device: torch.device) -> None:
+        n, h, w, c = images.shape
+        self.images, self.device, self.shape = images, device, (n, c, h, w)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        batch = torch.from_numpy(np.require(self.images[index], requirements=["C", "W"]))  # a copy only if needed
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        return batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).contiguous()
+
+
+def device_images(images: np.ndarray, device: torch.device, *, stream: str) -> torch.Tensor | StreamedRows:
+    """uint8 ``(N, H, W, C)`` images as the model reads them: one device tensor (``stream: never``, or
+    ``auto`` when they fit, :func:`fits`) or :class:`StreamedRows` (``always``, or ``auto`` when they do not)."""
+    if stream == "always" or (stream == "auto" and not fits(images.nbytes, device)):
+        return StreamedRows(images, device)
+    return to_tensor(images, device)
+
+
+def fits(nbytes: int, device: torch.device) -> bool:
+    """Whether ``nbytes`` of images take at most half the device's free memory (host RAM for the CPU): the
+    other half is for the model, its activations and the float copies of a batch."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return nbytes <= free // 2
+
+
+def channel_stats(x: torch.Tensor | StreamedRows, *, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 ``(C,)`` mean and std (unbiased, at least 1e-3) of the images scaled to [0, 1].
+
+    A device tensor is reduced at once, as it always was; streamed rows are summed a batch at a time in
+    float64. The two agree to float32 rounding, and exactly when every sum is exact (e.g. pixels of 0 and
+    255 only); so streamed and all-on-device training give the same weights for a seed when the stats
+    agree, and may differ in the last bits of the stats (hence of the weights) otherwise.
+    """
+    if isinstance(x, torch.Tensor):
+        scaled = x.float() / 255.0
+        return scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    for start in range(0, len(x), batch_size):
+        scaled = x[start:start + batch_size].cpu().to(torch.float64) / 255.0
+        total += scaled.sum(dim=(0, 2, 3))
+        squares += (scaled * scaled).sum(dim=(0, 2, 3))
+    count = len(x) * x.shape[2] * x.shape[3]
+    mean = total / count
+    var = (squares - count * mean * mean) / max(count - 1, 1)
+    std = var.clamp_min(0).sqrt()
+    return mean.float().to(x.device), std.float().clamp_min(1e-3).to(x.device)

@@ -1,0 +1,114 @@
+"""An ``images.npy`` on disk filled, grown and read a batch of rows at a time, never whole in memory.
+
+The file is a standard ``.npy`` (the header :func:`numpy.lib.format.open_memmap` writes, byte for byte what
+:func:`numpy.save` writes for the same array). Rows are written and read with plain ``pwrite``/``pread``
+rather than through a memory map: a map keeps every page it touched resident in the process (its RSS
+grows to the whole file), while the page cache behind plain I/O is the kernel's to evict.
+
+numpy pads the header so that the length of axis 0 can be rewritten in place (up to 21 digits), which is
+what :meth:`NpyRows.resize` relies on: the data never moves when the row count changes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+BATCH_BYTES = 8 << 20  # rows per batch: as many as fit in 8 MiB (at least one)
+
+
+class NpyRows:
+    """A uint8 ``(N, H, W, C)`` ``.npy`` file, written and read by row ranges.
+
+    Attributes:
+        file: the ``.npy`` path.
+        shape: ``(N, H, W, C)``, N the rows the file holds now.
+    """
+
+    def __init__(self, file: str | os.PathLike, shape: tuple[int, ...], offset: int) -> None:
+        self.file = Path(file)
+        self.shape = tuple(int(s) for s in shape)
+        self._offset = offset
+
+    @classmethod
+    def create(cls, file: str | os.PathLike, shape: tuple[int, ...]) -> "NpyRows":
+        """A new file of ``shape`` (rows not yet written read as zeros; the file is sparse until written)."""
+        array = np.lib.format.open_memmap(file, mode="w+", dtype=np.uint8, shape=tuple(shape))
+        offset = array.offset
+        del array  # nothing is written through the map: see the module docstring
+        return cls(file, shape, offset)
+
+    @classmethod
+    def open(cls, file: str | os.PathLike) -> "NpyRows":
+        """An existing uint8 ``.npy`` file."""
+        array = np.load(file, mmap_mode="r")
+        shape, offset = array.shape, array.offset
+        del array
+        return cls(file, shape, offset)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.shape[1:]))
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per batch of :meth:`batches`: 8 MiB of them, at least one."""
+        return max(1, BATCH_BYTES // max(self.row_bytes, 1))
+
+    def write(self, start: int, rows: np.ndarray) -> None:
+        """Write uint8 ``(B, H, W, C)`` ``rows`` at row ``start`` (within the current length)."""
+        if rows.shape[1:] != self.shape[1:] or rows.dtype != np.uint8 or start + len(rows) > len(self):
+            raise ValueError(f"{self.file}: rows {rows.dtype} {rows.shape} at {start} do not fit {self.shape}")
+        data = np.ascontiguousarray(rows).data
+        fd = os.open(self.file, os.O_WRONLY)
+        try:
+            done, where = 0, self._offset + start * self.row_bytes
+            while done < data.nbytes:  # pwrite may write less than asked
+                done += os.pwrite(fd, data[done:], where + done)
+        finally:
+            os.close(fd)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """uint8 ``(stop - start, H, W, C)``, a fresh array in memory."""
+        stop = min(stop, len(self))
+        out = np.empty((max(stop - start, 0), *self.shape[1:]), np.uint8)
+        with open(self.file, "rb") as f:
+            f.seek(self._offset + start * self.row_bytes)
+            if f.readinto(out.data) != out.nbytes:
+                raise OSError(f"{self.file}: shorter than its header says")
+        return out
+
+    def batches(self, *, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, rows)`` for consecutive batches of at most ``rows`` rows (default :attr:`batch_rows`)."""
+        step = rows or self.batch_rows
+        for start in range(0, len(self), step):
+            yield start, self.read(start, start + step)
+
+    def resize(self, n: int) -> None:
+        """Change the row count to ``n`` in place: rows past ``n`` are cut, new rows read as zeros."""
+        shape = (int(n), *self.shape[1:])
+        header = _header(shape)
+        if len(header) != self._offset:
+            raise ValueError(f"{self.file}: a header for {shape} would move the data")  # numpy pads for 21 digits
+        with open(self.file, "r+b") as f:
+            f.write(header)
+            f.truncate(self._offset + n * self.row_bytes)
+        self.shape = shape
+
+    def array(self) -> np.ndarray:
+        """The file as a read-only memory map, ``(N, H, W, C)``."""
+        return np.load(self.file, mmap_mode="r")
+
+
+def _header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header numpy writes for a C-ordered uint8 array of ``shape`` (magic and padding included)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()

@@ -1,0 +1,120 @@
+"""Ingest streams: pixels go to disk a batch at a time, so its memory does not grow with the set, and the
+streamed imageset holds exactly the pixels a plain Pillow read of each file gives."""
+
+import pickle
+import runpy
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+import winnow.image_files
+from hostile_harness import ROOT, default_params, make_project
+from winnow.cifar10 import load_cifar10
+from winnow.imageset import read_imageset, write_imageset
+from winnow.npy_rows import NpyRows
+
+
+def ingest_in_process(project: Path, monkeypatch) -> None:
+    """The ingest stage's main() run in this process (so tracemalloc and monkeypatch reach it)."""
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/ingest.py"), run_name="ingest")["main"]()
+
+
+def folder_project(tmp_path: Path, **ingest) -> Path:
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(tmp_path / "images"), **ingest)
+    return make_project(tmp_path / "project", params)
+
+
+def solid_pngs(root: Path, n: int, side: int) -> None:
+    """``n`` RGB ``side`` x ``side`` PNGs in two classes; one colour each, so they encode and decode fast."""
+    for i in range(n):
+        folder = root / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (side, side), (i % 251, i // 251 % 251, 7)).save(folder / f"{i:05d}.png")
+
+
+def peak_bytes(tmp_path: Path, n: int, monkeypatch) -> int:
+    solid_pngs(tmp_path / "images", n, 64)
+    project = folder_project(tmp_path)
+    tracemalloc.start()
+    try:
+        ingest_in_process(project, monkeypatch)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_ingest_memory_does_not_grow_with_the_pixels_of_the_set(tmp_path, monkeypatch):
+    small = peak_bytes(tmp_path / "small", 1000, monkeypatch)
+    large = peak_bytes(tmp_path / "large", 4000, monkeypatch)
+    extra_pixels = 3000 * 64 * 64 * 3  # 37 MB more pixels; holding them (list + stack) would add twice that
+    assert large - small < extra_pixels / 4, (small, large)
+    images = read_imageset(tmp_path / "large/project/data/ingest").images
+    assert images.shape == (4000, 64, 64, 3)
+
+
+def test_a_folder_larger_than_a_batch_streams_to_the_pixels_pillow_reads(tmp_path, monkeypatch, rng):
+    """Grey files first and a colour one in a later batch (the rows so far become RGB), a broken file
+    among them, a trusted folder appended: every stored image is the file as Pillow reads it."""
+    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 4)
+    root = tmp_path / "images"
+    for i in range(13):
+        folder = root / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if i == 9:
+            Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+        else:
+            Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    (root / "c0" / "99.png").write_bytes(b"not a png")
+    trusted = tmp_path / "trusted" / "c1"
+    trusted.mkdir(parents=True)
+    Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(trusted / "t.png")
+    project = folder_project(tmp_path, trusted_path=str(tmp_path / "trusted"), max_reject_fraction=0.5)
+    ingest_in_process(project, monkeypatch)
+    stored = read_imageset(project / "data/ingest")
+    expected = {row.id: np.asarray(Image.open((root if not row.id.startswith("trusted/") else tmp_path / "trusted")
+                                              / row.id.removeprefix("trusted/")).convert("RGB"))
+                for row in stored.manifest.itertuples()}
+    assert len(stored) == 14 and stored.images.shape == (14, 6, 6, 3)
+    for i, image_id in enumerate(stored.manifest["id"]):
+        np.testing.assert_array_equal(stored.images[i], expected[image_id], err_msg=image_id)
+    assert pd.read_csv(project / "data/ingest/rejected.csv")["path"].str.endswith("c0/99.png").tolist() == [True]
+    assert sorted(p.name for p in (project / "data/ingest").iterdir()) == [
+        "classes.json", "images.npy", "manifest.parquet", "oriented.csv", "rejected.csv"]
+
+
+def test_cifar10_streamed_to_disk_equals_the_batches(tmp_path, rng):
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    data = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data[name] = rng.integers(0, 256, (3, 3072), dtype=np.uint8)
+        (root / name).write_bytes(pickle.dumps({b"data": data[name], b"labels": [0, 1, 2]}))
+    loaded = load_cifar10(root, into=tmp_path / "rows.npy")
+    assert isinstance(loaded.images, np.memmap) and loaded.images.shape == (18, 32, 32, 3)
+    planar = np.concatenate(list(data.values())).reshape(18, 3, 32, 32)
+    np.testing.assert_array_equal(loaded.images, planar.transpose(0, 2, 3, 1))
+
+
+def test_rows_written_in_batches_are_the_bytes_numpy_saves(tmp_path, rng):
+    images = rng.integers(0, 256, (37, 5, 6, 3), dtype=np.uint8)
+    np.save(tmp_path / "saved.npy", images)
+    rows = NpyRows.create(tmp_path / "rows.npy", (10, 5, 6, 3))
+    rows.resize(37)  # grown in place: the header keeps its length
+    for start in range(0, 37, 8):
+        rows.write(start, images[start:start + 8])
+    assert (tmp_path / "rows.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
+    rows.resize(5)
+    np.save(tmp_path / "five.npy", images[:5])
+    assert (tmp_path / "rows.npy").read_bytes() == (tmp_path / "five.npy").read_bytes()
+    write_imageset(tmp_path / "set", images, _manifest(37), ["a"])
+    assert (tmp_path / "set/images.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
+
+
+def _manifest(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"i{k}" for k in range(n)], "split": "train", "label": 0, "source": "t",
+                         "orig_h": 5, "orig_w": 6, "orig_mode": "RGB"})
