@@ -111,27 +111,43 @@ def read_predictions(text: str, *, where: str) -> pd.DataFrame:
     return frame[["id", "label", "predicted"]]
 
 
-def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, settings: GateSettings) -> pd.DataFrame:
-    """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
+def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | None = None) -> pd.DataFrame:
+    """The same test images at base and head side by side: ``id``, ``label`` and ``predicted_base``,
+    ``predicted_head``, one row per image.
 
     Args:
-        base, head: :func:`read_predictions` frames of the same test images.
+        base, head: :func:`read_predictions` frames (``id, label, predicted``).
+        variant: what the error names; fix: what its error says to do (by default, the gate's advice).
+
+    Raises:
+        WinnowError: the two frames hold other images, or the same image with another label.
     """
     only_base = sorted(set(base["id"]) - set(head["id"]))
     only_head = sorted(set(head["id"]) - set(base["id"]))
     if only_base or only_head:
         first = (only_base or only_head)[0]
         raise WinnowError(f"{variant}: base and head were tested on different test sets ({len(only_base)} ids at "
-                          f"base only, {len(only_head)} at head only, e.g. {first!r}); the gate pairs the same "
-                          "images: gate against a base with the same data, or compare the runs with winnow compare")
+                          f"base only, {len(only_head)} at head only, e.g. {first!r}); "
+                          + (fix or "the gate pairs the same images: gate against a base with the same data, or "
+                             "compare the runs with winnow compare"))
     pairs = base.merge(head, on="id", suffixes=("_base", "_head"))
     relabelled = pairs["label_base"] != pairs["label_head"]
     if relabelled.any():
         row = pairs[relabelled].iloc[0]
         raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at head, e.g. "
-                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_head']!r} at head; the test "
-                          "split must not change between the revisions gated")
-    labels = pairs["label_base"].to_numpy()
+                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_head']!r} at head; "
+                          + (fix or "the test split must not change between the revisions gated"))
+    return pairs.rename(columns={"label_base": "label"})[["id", "label", "predicted_base", "predicted_head"]]
+
+
+def paired_rows(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, settings: GateSettings) -> pd.DataFrame:
+    """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
+
+    Args:
+        base, head: :func:`read_predictions` frames of the same test images.
+    """
+    pairs = pair(base, head, variant=variant)
+    labels = pairs["label"].to_numpy()
     base_right = pairs["predicted_base"].to_numpy() == labels
     head_right = pairs["predicted_head"].to_numpy() == labels
     classes = sorted(set(labels), key=_natural)
