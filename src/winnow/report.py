@@ -30,7 +30,7 @@ h1{margin:24px 0 4px}h2{margin-top:36px;border-bottom:2px solid #333;padding-bot
 nav{font-size:13px;margin-bottom:8px}nav a{margin-right:14px;color:#1f5fa8;text-decoration:none}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;max-width:100%}
 th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}
-th,td.text{overflow-wrap:anywhere}
+th{overflow-wrap:break-word}td.text{overflow-wrap:anywhere}
 p.verdict{font-size:17px;font-weight:600;margin:10px 0}
 th{background:#f3f3f3}th:first-child,td:first-child,td.text{text-align:left}
 tr.summary td{border-top:1px solid #999;color:#555}
@@ -48,7 +48,7 @@ details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 """
 SIGNIFICANCE_LEVEL = 0.05
 LONG_ROWS = 12  # a table with more body rows than this is folded (<details>) under a line saying what it holds
-MAX_CLASS_COLUMNS = 12  # beyond this many classes, a table with a column per class is turned on its side
+MAX_CLASS_COLUMNS = 10  # beyond this many classes, a table with a column per class is turned on its side
 ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
 TRUTH_COLUMNS = {"precision": "precision (planted)", "recall": "recall (planted)", "f1": "F1 (planted)"}
 CONTRACT_COLUMNS = {"enforced": "enforced", "passed": "passed", "failed": "failed", "duplicate_rate": "duplicate rate",
@@ -93,7 +93,8 @@ def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | Non
     """A table of ``frame`` (escaped); ``bold``, a boolean frame of the same shape, marks cells to stress;
     rows named in ``summary_rows`` are set apart below a rule."""
     columns = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    # a long name (class, column) may break after an underscore rather than anywhere
+    head = "".join(f"<th>{html.escape(c).replace('_', '_<wbr>')}</th>" for c in columns)
     body = []
     for position, (name, row) in enumerate(frame.iterrows()):
         cells = [f'<td class="text">{html.escape(str(name))}</td>'] if index else []
@@ -272,7 +273,7 @@ def _cleaner_counts(decisions: pd.DataFrame, *, classes: list[str]) -> pd.DataFr
     table = pd.crosstab(pd.Series(keys, name="cleaner · decision · reason"),
                         pd.Categorical(given, categories=classes)).reindex(columns=classes, fill_value=0)
     table.columns = pd.Index(classes)
-    table.insert(0, "all classes", table.sum(axis=1))
+    table.insert(0, "all", table.sum(axis=1))
     order = [*(c.replace("_", "-") for c in CLEANERS), "gan", "balance"]  # the order the pipeline runs them
 
     def position(key: str) -> int:
