@@ -150,3 +150,22 @@ def test_when_no_version_beats_baseline_significantly_the_report_says_so(tmp_pat
 def test_with_nothing_but_baseline_to_ship_the_report_says_there_is_no_choice(tmp_path, versions):
     text = report_text(write_project(tmp_path, {v: wrong_on(BASELINE_ERRORS) for v in versions}))
     assert "Only baseline was evaluated: there is nothing to choose between." in first_section(text)[1]
+
+
+def test_the_per_image_macro_f1_test_agrees_with_scikit_learn_and_an_exact_permutation_count():
+    import itertools
+
+    from winnow.paired import macro_f1_change
+
+    base, head = wrong_on(BASELINE_ERRORS), wrong_on(BASELINE_ERRORS[4:])  # head right on 4 more images
+    test = macro_f1_change(LABELS, base, head, num_classes=3, resamples=2000)
+    assert test["change"] == pytest.approx(macro_f1(head) - macro_f1(base), abs=1e-12)
+    # every way of swapping the 4 images' two predictions (the others agree, so swapping them changes nothing)
+    changes = []
+    for swap in itertools.product([False, True], repeat=4):
+        a, b = base.copy(), head.copy()
+        flip = [i for i, s in zip(BASELINE_ERRORS[:4], swap) if s]
+        a[flip], b[flip] = head[flip], base[flip]
+        changes.append(macro_f1(b) - macro_f1(a))
+    exact = np.mean(np.abs(changes) >= abs(test["change"]) - 1e-12)  # 2 of 16: all four one way or the other
+    assert abs(test["p"] - exact) < 4 * np.sqrt(exact * (1 - exact) / 2000)  # 4 standard errors of 2,000 draws

@@ -139,10 +139,10 @@ def key_value_table(mapping: dict, *, title: str, digits: int = 3, limit: int = 
     return block(title, f"<table><tbody>{''.join(rows)}</tbody></table>{more}", rows=len(flat))
 
 
-def block(title: str, table: str, *, rows: int) -> str:
-    """A table under its heading, or, when it has more than :data:`LONG_ROWS` rows, folded under a line
-    saying what it holds and how many rows, so that the page reads as headlines first."""
-    if rows > LONG_ROWS:
+def block(title: str, table: str, *, rows: int, fold: bool | None = None) -> str:
+    """A table under its heading, or folded under a line saying what it holds and how many rows (``fold``;
+    by default when it has more than :data:`LONG_ROWS` rows), so that the page reads as headlines first."""
+    if rows > LONG_ROWS if fold is None else fold:
         return f"<details><summary>{html.escape(title)} ({rows:,} rows)</summary>{table}</details>"
     return f"<h3>{html.escape(title)}</h3>{table}"
 
@@ -304,8 +304,7 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
         body = (html_table(table, bold=best, summary_rows=summary_rows(table))
                 + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics})))
         title = f"{metric} per class (best version in bold), and the paired t-test over classes"
-        parts.append(block(title, body, rows=len(table)) if metric == "f1" else
-                     f"<details><summary>{html.escape(title)}</summary>{body}</details>")
+        parts.append(block(title, body, rows=len(table), fold=None if metric == "f1" else True))
     if confusions:
         parts += ["<h3>Confusion matrices</h3>", figure(confusion_figure(confusions), alt="confusion matrices")]
     return "".join(parts)
