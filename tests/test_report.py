@@ -240,8 +240,8 @@ def test_gan_acceptances_are_summarised_per_class(project, full_report):
     assert text.count("<tr>") == 1 + samples["label"].nunique()  # header + one row per class, not per sample
     accepted = samples[samples["accepted"]]
     per_class = ", ".join(f"{CLASSES[label]} {n}" for label, n in accepted["label"].value_counts().items())
-    assert (f"{len(accepted)} of {len(samples)} generated images kept (threshold {summary['threshold']}, after 1 GAN epochs); the "
-            f"baseline's probability of the intended class among them: mean {accepted['p_intended'].mean():.2f}, "
+    assert (f"{len(accepted)} of {len(samples)} generated images kept (threshold {summary['threshold']}, after 1 GAN "
+            f"epochs); the baseline's probability of the intended class among them: mean {accepted['p_intended'].mean():.2f}, "
             f"min {accepted['p_intended'].min():.2f}; kept per class: {per_class}.") in re.sub(r"<[^>]+>", "", text)
 
 
@@ -479,7 +479,8 @@ def wide_rows(classes: list[str]) -> tuple[dict[str, pd.DataFrame], pd.Series]:
         first = c * 30
         pruned.loc[first, ["action", "reason", "stage"]] = ["drop", "dark", "threshold"]
         pruned.loc[first + 1, ["action", "reason", "stage"]] = ["drop", "near_duplicate", "dedup"]
-        pruned.loc[first + 2, ["action", "reason", "stage"]] = ["drop", f"inside_class:{(c + 1) % n}", "embedding_clean"]
+        pruned.loc[first + 2, ["action", "reason", "stage"]] = ["drop", f"inside_class:{(c + 1) % n}",
+                                                                "embedding_clean"]
         pruned.loc[first + 3, ["action", "label", "reason", "stage"]] = [
             "relabel", (c + 1) % n, f"{c}->{(c + 1) % n}: neighbours_agree:{(c + 1) % n}", "embedding_clean"]
     added = pd.DataFrame({"id": [f"b{k}" for k in range(2 * n)], "origin": "extra", "label": np.repeat(np.arange(n), 2),

@@ -170,8 +170,9 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
     } for name, rate in summary["acceptance"].items()}, orient="index")
     per_class_table.index.name = "weak class"
     kept = samples.manifest[samples.manifest["accepted"].astype(bool)]
-    probability = (f"the baseline's probability of the intended class among them: mean {kept['p_intended'].mean():.2f}, "
-                   f"min {kept['p_intended'].min():.2f}" if len(kept) else "none passed")
+    probability = ("the baseline's probability of the intended class among them: "
+                   f"mean {kept['p_intended'].mean():.2f}, min {kept['p_intended'].min():.2f}" if len(kept)
+                   else "none passed")
     per_class_kept = ", ".join(f"{samples.classes[label]} {n:,}" for label, n in kept["label"].value_counts().items())
     parts = [f"<p><b>{len(kept):,}</b> of {len(samples):,} generated images kept (threshold "
              f"{html.escape(str(summary['threshold']))}, after {summary['epochs']} GAN epochs); {probability}"
