@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow import report, report_grids
+from winnow import report, report_grids, report_versions
+from winnow.gate import read_predictions
 from winnow.imageset import read_imageset
-from winnow.metrics import summary_path
+from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
-from winnow.stage import load_params, read_json, read_table, run, write_text
+from winnow.stage import load_params, read_json, read_table, rerun_error, run, write_text
 from winnow.variants import WRITTEN_BY
 
 OUT = Path("reports/index.html")
+VARIANTS_SUMMARY = "metrics/variants.json"
 DATA_DOCS = Path("reports/contracts")
 
 
@@ -28,7 +30,12 @@ def main() -> None:
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
+    variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     sections = [
+        ("versions", "Which version to ship", report_versions.versions_section(
+            metrics=metrics, predictions={v: predictions_of(v) for v in metrics},
+            paths={v: predictions_path(v) for v in metrics}, review=variants_summary.get("review"),
+            review_path=VARIANTS_SUMMARY)),
         ("summary", "What happened to the data", report.summary_section(
             ingest=json_of("ingest", "metrics/ingest.json"),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
@@ -91,6 +98,15 @@ def json_of(stage: str, path: str) -> dict | None:
 def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:
     """The table ``stage`` wrote at ``path``, as :func:`json_of`."""
     return read_table(path, written_by=stage, missing_ok=True)
+
+
+def predictions_of(variant: str):
+    """evaluate@<variant>'s prediction of every test image, class names as written (``id, label, predicted``)."""
+    path = Path(predictions_path(variant))
+    if not path.is_file():
+        raise rerun_error(path, "not found (the versions table pairs every version with baseline image by image)",
+                          written_by=f"evaluate@{variant}")
+    return read_predictions(path.read_text(), where=str(path))
 
 
 def labels_by_id(manifest: pd.DataFrame) -> pd.Series:

@@ -33,6 +33,7 @@ VARIANTS = ["oracle", "baseline", "pruned", "augmented", "balanced"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--remote-debugging-port=0"]
+WIDTH = 1400  # the browser window the report must fit: no table wider than the page
 CLEANERS = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident_learn", "embedding_clean",
             "budget", "variants"]
 
@@ -195,17 +196,23 @@ def test_leaks_are_reported_by_kind_with_a_warning_when_test_holds_copies_of_val
             in text)
 
 
-def test_reasons_name_classes_and_added_images_count_as_one_reason(project, full_report):
+def test_what_each_cleaner_did_is_counted_by_reason_and_class_name(project, full_report):
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
-    relabelled = rows.loc[rows["action"] == "relabel", "reason"].str.extract(r"neighbours_agree:(\d+)$")[0].dropna()
-    assert len(relabelled)  # the tiny set gives embedding-clean something to relabel
+    given = manifest(project).set_index("id")["label"]
+    relabels = rows[rows["action"] == "relabel"].assign(given=lambda r: r["id"].map(given))
+    assert len(relabels)  # the tiny set gives embedding-clean something to relabel
     text = page_text(full_report)
     summary = section(text, "summary")
-    for label, count in relabelled.astype(int).value_counts().items():
-        assert row(summary, f'relabelled · neighbours agree on "{CLASSES[label]}"')[1] == str(count)
+    assert row(summary, "cleaner · decision · reason") == ["cleaner · decision · reason", "all", *CLASSES]
+    by_class = relabels["given"].value_counts().reindex(range(len(CLASSES)), fill_value=0)
+    assert row(summary, "embedding-clean · relabelled · neighbours agree on another class")[1:] == [
+        str(len(relabels)), *map(str, by_class)]
+    for (old, new), count in relabels.groupby(["given", "label"]).size().items():
+        assert row(summary, f"{CLASSES[old]} → {CLASSES[new]}")[1] == str(count)
+    samples = pd.read_parquet(project / "data/gan/manifest.parquet")
+    kept = samples.loc[samples["accepted"], "label"].value_counts().reindex(range(len(CLASSES)), fill_value=0)
+    assert row(summary, "gan · added · GAN sample kept")[1:] == [str(kept.sum()), *map(str, kept)]
     assert "neighbours_agree:" not in text and "inside_class:" not in text and "gan p=" not in text
-    kept = int(pd.read_parquet(project / "data/gan/manifest.parquet")["accepted"].sum())
-    assert row(summary, "added · GAN sample kept")[1:] == ["0", str(kept), "0"]  # pruned, augmented, balanced
 
 
 def test_each_cleaners_judge_shows_its_measured_strength(project, full_report):
@@ -231,6 +238,11 @@ def test_gan_acceptances_are_summarised_per_class(project, full_report):
         assert cells[2:5] == [str(len(made)), str(kept), f"{kept / len(made):.3f}"]
         assert cells[6] == f"{summary['class_threshold'][CLASSES[label]]:.3f}"
     assert text.count("<tr>") == 1 + samples["label"].nunique()  # header + one row per class, not per sample
+    accepted = samples[samples["accepted"]]
+    per_class = ", ".join(f"{CLASSES[label]} {n}" for label, n in accepted["label"].value_counts().items())
+    assert (f"{len(accepted)} of {len(samples)} generated images kept (threshold {summary['threshold']}, after 1 GAN "
+            f"epochs); the baseline's probability of the intended class among them: mean {accepted['p_intended'].mean():.2f}, "
+            f"min {accepted['p_intended'].min():.2f}; kept per class: {per_class}.") in re.sub(r"<[^>]+>", "", text)
 
 
 def test_truth_columns_where_degrade_planted_the_problem(project, full_report):
@@ -365,7 +377,7 @@ def browser(chromium, tmp_path_factory):
         page = DevTools(next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page"))
         for domain in ("Page", "Runtime", "Log"):
             page.call(f"{domain}.enable")
-        page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
         yield page
     finally:
         process.terminate()
@@ -391,7 +403,7 @@ def test_chromium_loads_every_image_without_console_errors(browser, full_report)
     assert not errors
     height = browser.call("Page.getLayoutMetrics")["cssContentSize"]["height"]
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                        clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1})
+                        clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1})
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "report.png").write_bytes(base64.b64decode(shot["data"]))
 
@@ -402,3 +414,96 @@ def test_the_browser_check_sees_broken_images_and_console_errors(browser, tmp_pa
     images, errors = open_page(browser, page)
     assert images == [{"alt": "broken", "width": 0}, {"alt": "gone", "width": 0}]
     assert errors  # the missing file is a console error
+
+
+# how the page lays out in the browser: each table's rows, whether it is folded, and (with every fold
+# opened) its width against the room its column gives it; and the page's own width against the window
+LAYOUT = """(() => {
+  const tables = [...document.querySelectorAll('table')];
+  const facts = tables.map(t => {
+    const fold = t.closest('details');
+    const title = fold ? fold.querySelector('summary').textContent
+                       : (t.previousElementSibling ? t.previousElementSibling.textContent : '');
+    return {title: title.slice(0, 90), rows: (t.tBodies[0] || t).rows.length, folded: !!fold,
+            summary: fold ? fold.querySelector('summary').textContent : null};
+  });
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  tables.forEach((t, i) => { facts[i].width = t.scrollWidth; facts[i].room = t.parentElement.clientWidth; });
+  return {page: document.documentElement.scrollWidth, window: innerWidth, tables: facts};
+})()"""
+
+
+def layout(page: DevTools, path: Path, *, screenshot: str) -> dict:
+    """Open ``path`` at :data:`WIDTH` px, save a screenshot of the whole page as a reader first sees it
+    (tests/artifacts/``screenshot``), then measure it (:data:`LAYOUT`)."""
+    images, errors = open_page(page, path)
+    assert not errors
+    height = page.call("Page.getLayoutMetrics")["cssContentSize"]["height"]
+    shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                     clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / screenshot).write_bytes(base64.b64decode(shot["data"]))
+    assert (ARTIFACTS / screenshot).stat().st_size > 10_000
+    return page.call("Runtime.evaluate", expression=LAYOUT, returnByValue=True)["result"]["value"]
+
+
+def assert_fits_and_folds(measured: dict) -> None:
+    assert measured["window"] == WIDTH
+    assert measured["page"] <= WIDTH, "the page scrolls sideways"
+    too_wide = [(t["title"], t["width"], t["room"]) for t in measured["tables"] if t["width"] > t["room"]]
+    assert not too_wide, f"tables wider than the page: {too_wide}"
+    open_long = [(t["title"], t["rows"]) for t in measured["tables"] if t["rows"] > 12 and not t["folded"]]
+    assert not open_long, f"long tables left open: {open_long}"
+    for table in measured["tables"]:
+        if table["folded"]:
+            assert re.search(r"\w+ .*\(\d+ rows\)$", table["summary"]), table["summary"]
+
+
+def test_at_1400_px_no_table_runs_off_the_page_and_long_tables_are_folded(browser, full_report):
+    measured = layout(browser, full_report, screenshot="report-1400.png")
+    assert_fits_and_folds(measured)
+    folded = [t["summary"] for t in measured["tables"] if t["folded"]]
+    assert "confident-learn's figures (metrics/confident_learn.json) (21 rows)" in folded
+    assert next(t for t in measured["tables"] if t["title"].startswith("What each cleaner did"))["rows"] == 8
+
+
+def wide_rows(classes: list[str]) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+    """Versions over ``classes``: 30 train images a class; pruned drops three of each (dark, a near
+    duplicate, inside the next class) and relabels one to the next class; balanced adds two of each."""
+    n = len(classes)
+    labels = np.repeat(np.arange(n), 30)
+    ids = [f"i{k}" for k in range(len(labels))]
+    base = pd.DataFrame({"id": ids, "origin": "degrade", "label": labels, "action": "keep", "reason": "", "stage": ""})
+    pruned = base.copy()
+    for c in range(n):
+        first = c * 30
+        pruned.loc[first, ["action", "reason", "stage"]] = ["drop", "dark", "threshold"]
+        pruned.loc[first + 1, ["action", "reason", "stage"]] = ["drop", "near_duplicate", "dedup"]
+        pruned.loc[first + 2, ["action", "reason", "stage"]] = ["drop", f"inside_class:{(c + 1) % n}",
+                                                                "embedding_clean"]
+        pruned.loc[first + 3, ["action", "label", "reason", "stage"]] = [
+            "relabel", (c + 1) % n, f"{c}->{(c + 1) % n}: neighbours_agree:{(c + 1) % n}", "embedding_clean"]
+    added = pd.DataFrame({"id": [f"b{k}" for k in range(2 * n)], "origin": "extra", "label": np.repeat(np.arange(n), 2),
+                          "action": "add", "reason": "balance:rotate+crop", "stage": "balance"})
+    versions = {"oracle": base, "baseline": base, "pruned": pruned, "augmented": pruned,
+                "balanced": pd.concat([pruned, added], ignore_index=True), "balanced_searched": pd.concat(
+                    [pruned, added], ignore_index=True)}
+    return versions, pd.Series(labels, index=ids)
+
+
+@pytest.mark.parametrize("count", [8, 40])
+def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_path, count):
+    from winnow.report import page, summary_section
+
+    classes = [f"{name}_{k:02d}" for k, name in enumerate(["articulated_lorry", "pickup_truck_with_trailer",
+                                                           "aquarium_fish", "maple_tree"] * (count // 4))]
+    rows, labels = wide_rows(classes)
+    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                           origin_labels={"degrade": labels}, classes=classes)
+    path = tmp_path / "wide.html"
+    path.write_text(page(title="wide", subtitle="many classes", sections=[("summary", "summary", body)]))
+    measured = layout(browser, path, screenshot=f"report-{count}-classes-1400.png")
+    assert_fits_and_folds(measured)
+    cleaners = next(t for t in measured["tables"] if t["title"].startswith("What each cleaner did"))
+    # a column per class while they fit, one row per class (plus all classes) when they would not
+    assert cleaners["rows"] == (5 if count <= 10 else count + 1)

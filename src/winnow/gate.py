@@ -150,7 +150,24 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int) -> None:
+def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | None = None) -> pd.DataFrame:
+    """The same test images at base and head side by side: ``id``, ``label`` and ``predicted_base``,
+    ``predicted_head``, one row per image.
+
+    Args:
+        base, head: :func:`read_predictions` frames (``id, label, predicted``).
+        variant: what the error names; fix: what its error says to do (by default, the gate's advice).
+
+    Raises:
+        WinnowError: the two frames hold other images, or the same image with another label.
+    """
+    _check_same_images(base, head, variant=variant, side="head", runs=2, fix=fix)
+    pairs = base.merge(head, on="id", suffixes=("_base", "_head"))
+    return pairs.rename(columns={"label_base": "label"})[["id", "label", "predicted_base", "predicted_head"]]
+
+
+def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int,
+                       fix: str | None = None) -> None:
     """One line when ``frame`` holds other test images, or other labels, than the first base run's."""
     what = "base and head" if side == "head" and runs == 2 else f"the runs (a {side} run and the first base run)"
     only_base = sorted(set(reference["id"]) - set(frame["id"]))
@@ -158,15 +175,16 @@ def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant:
     if only_base or only_other:
         first = (only_base or only_other)[0]
         raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids at "
-                          f"base only, {len(only_other)} at {side} only, e.g. {first!r}); the gate pairs the same "
-                          "images: gate against a base with the same data, or compare the runs with winnow compare")
+                          f"base only, {len(only_other)} at {side} only, e.g. {first!r}); "
+                          + (fix or "the gate pairs the same images: gate against a base with the same data, or "
+                             "compare the runs with winnow compare"))
     pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
     relabelled = pairs["label_base"] != pairs["label_other"]
     if relabelled.any():
         row = pairs[relabelled].iloc[0]
         raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at {side}, e.g. "
-                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_other']!r} at {side}; the test "
-                          "split must not change between the revisions gated")
+                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_other']!r} at {side}; "
+                          + (fix or "the test split must not change between the revisions gated"))
 
 
 def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> str:

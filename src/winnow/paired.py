@@ -38,7 +38,6 @@ import numpy as np
 from winnow.configs import CORRECTIONS
 
 
-
 @dataclass(frozen=True)
 class PairedCounts:
     """The paired 2x2 table of right/wrong at base and head over the same images (whole counts for one
@@ -116,6 +115,14 @@ def drop_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> float:
     return float(betainc(k, m - k + 1, 0.5))
 
 
+def change_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> float:
+    """Two-sided p-value for "head differs from base" (McNemar's exact test): twice the smaller of the
+    one-sided :func:`drop_p_value` for a drop and for a gain, at most 1."""
+    gain = PairedCounts(both=counts.both, lost=counts.gained, gained=counts.lost, neither=counts.neither)
+    return min(1.0, 2 * min(drop_p_value(counts, overdispersion=overdispersion),
+                            drop_p_value(gain, overdispersion=overdispersion)))
+
+
 def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
     """Pearson's estimate of phi from paired tables of no-op changes (runs that differ only in their seed):
     the mean of (lost - gained)^2 / (lost + gained) over the tables with a discordant image, at least 1.
@@ -186,3 +193,53 @@ def adjust(p_values: np.ndarray, *, method: str) -> np.ndarray:
     out = np.empty(m)
     out[order] = stepped
     return out
+
+
+def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predicted: np.ndarray, *,
+                    num_classes: int, resamples: int = 2000, confidence: float = 0.95,
+                    seed: int = 0) -> dict[str, float]:
+    """head - base macro F1 on the same test images, with a paired permutation test and a paired bootstrap
+    interval, both drawn image by image (the unit the test set was sampled in).
+
+    The permutation test swaps the two models' predictions of each image with probability 1/2 (under "no
+    difference" either model could have made either prediction) and counts how often the swapped change is
+    at least as large as the one seen, in either direction: ``p = (1 + count) / (1 + resamples)``. The
+    interval resamples the images with replacement, keeping each image's two predictions together. Macro F1
+    is evaluate's: the mean over all ``num_classes`` classes of 2 tp / (support + predicted), 0 where both are 0.
+
+    Args:
+        labels, base_predicted, head_predicted: int ``(n,)`` class indices in ``[0, num_classes)``.
+
+    Returns:
+        ``change``, ``p`` (two-sided), ``ci_low``, ``ci_high``.
+    """
+    labels, base_predicted, head_predicted = (np.asarray(a, np.int64) for a in (labels, base_predicted, head_predicted))
+    change = float(_macro_f1(labels[None], head_predicted[None], num_classes)[0]
+                   - _macro_f1(labels[None], base_predicted[None], num_classes)[0])
+    rng = np.random.default_rng(seed)
+    swapped, resampled = [], []
+    for start in range(0, resamples, 250):  # blocks of draws: (250, n) arrays stay small for any test set
+        size = min(250, resamples - start)
+        swap = rng.random((size, len(labels))) < 0.5
+        tiled = np.broadcast_to(labels, swap.shape)
+        swapped.append(_macro_f1(tiled, np.where(swap, base_predicted, head_predicted), num_classes)
+                       - _macro_f1(tiled, np.where(swap, head_predicted, base_predicted), num_classes))
+        drawn = rng.integers(0, len(labels), (size, len(labels)))
+        resampled.append(_macro_f1(labels[drawn], head_predicted[drawn], num_classes)
+                         - _macro_f1(labels[drawn], base_predicted[drawn], num_classes))
+    extreme = int(np.sum(np.abs(np.concatenate(swapped)) >= abs(change) - 1e-12))
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(np.concatenate(resampled), [tail, 1 - tail])
+    return {"change": change, "p": (1 + extreme) / (1 + resamples), "ci_low": float(low), "ci_high": float(high)}
+
+
+def _macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """float ``(m,)``: the macro F1 of each row of int ``(m, n)`` labels and predictions."""
+    rows = np.arange(labels.shape[0])[:, None] * num_classes
+
+    def count(index: np.ndarray) -> np.ndarray:
+        return np.bincount(index.ravel(), minlength=labels.shape[0] * num_classes).reshape(-1, num_classes)
+
+    tp = count((rows + labels)[labels == predicted])
+    both = count(rows + labels) + count(rows + predicted)
+    return np.divide(2 * tp, both, out=np.zeros(tp.shape), where=both > 0).mean(axis=1)

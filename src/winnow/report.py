@@ -3,7 +3,9 @@
 Each section is a small function that takes tables already loaded and returns an HTML fragment; a
 section whose stage has not run says so instead of failing. Pictures are embedded as ``data:`` URIs
 (:mod:`winnow.report_figures`, :mod:`winnow.report_grids`), the style is a short inline sheet and
-there is no script, so the page opens offline in any browser and travels as one file.
+there is no script, so the page opens offline in any browser and travels as one file. It opens with
+the answer (:mod:`winnow.report_versions`: which version to ship); a table longer than
+:data:`LONG_ROWS` rows is folded under a line saying what it holds, and no table is wider than the page.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
+from winnow.configs import CLEANERS
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
 
@@ -25,8 +28,10 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max
 padding:0 24px 48px}
 h1{margin:24px 0 4px}h2{margin-top:36px;border-bottom:2px solid #333;padding-bottom:2px}h3{margin:20px 0 6px}
 nav{font-size:13px;margin-bottom:8px}nav a{margin-right:14px;color:#1f5fa8;text-decoration:none}
-table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;max-width:100%}
 th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right;vertical-align:top}
+th{overflow-wrap:break-word}td.text{overflow-wrap:anywhere}
+p.verdict{font-size:17px;font-weight:600;margin:10px 0}
 th{background:#f3f3f3}th:first-child,td:first-child,td.text{text-align:left}
 tr.summary td{border-top:1px solid #999;color:#555}
 .note{color:#777;font-style:italic}.pass{color:#2a7d2a;font-weight:600}.fail{color:#c0271f;font-weight:600}
@@ -42,6 +47,8 @@ details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 .group .label{font-size:12px;color:#555;margin-bottom:3px}.group .grid{margin:0}
 """
 SIGNIFICANCE_LEVEL = 0.05
+LONG_ROWS = 12  # a table with more body rows than this is folded (<details>) under a line saying what it holds
+MAX_CLASS_COLUMNS = 10  # beyond this many classes, a table with a column per class is turned on its side
 ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
 TRUTH_COLUMNS = {"precision": "precision (planted)", "recall": "recall (planted)", "f1": "F1 (planted)"}
 CONTRACT_COLUMNS = {"enforced": "enforced", "passed": "passed", "failed": "failed", "duplicate_rate": "duplicate rate",
@@ -86,7 +93,8 @@ def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | Non
     """A table of ``frame`` (escaped); ``bold``, a boolean frame of the same shape, marks cells to stress;
     rows named in ``summary_rows`` are set apart below a rule."""
     columns = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    # a long name (class, column) may break after an underscore rather than anywhere
+    head = "".join(f"<th>{html.escape(c).replace('_', '_<wbr>')}</th>" for c in columns)
     body = []
     for position, (name, row) in enumerate(frame.iterrows()):
         cells = [f'<td class="text">{html.escape(str(name))}</td>'] if index else []
@@ -115,8 +123,9 @@ def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def key_value_table(mapping: dict, *, digits: int = 3, limit: int = 60) -> str:
-    """A metrics JSON as a two-column table; true/false read as pass/fail; beyond ``limit`` rows, a count."""
+def key_value_table(mapping: dict, *, title: str, digits: int = 3, limit: int = 60) -> str:
+    """A metrics JSON as a two-column table; true/false read as pass/fail; beyond ``limit`` rows, a count.
+    ``title`` says what it holds: its heading, or the line it is folded under when long (:func:`block`)."""
     flat = list(flatten(mapping).items())
     if not flat:
         return ""
@@ -127,7 +136,25 @@ def key_value_table(mapping: dict, *, digits: int = 3, limit: int = 60) -> str:
             text = f'<span class="{"pass" if value else "fail"}">{"pass" if value else "fail"}</span>'
         rows.append(f'<tr><td class="text">{html.escape(key)}</td><td class="text">{text}</td></tr>')
     more = f'<p class="note">… and {len(flat) - limit} more entries.</p>' if len(flat) > limit else ""
-    return f"<table><tbody>{''.join(rows)}</tbody></table>{more}"
+    return block(title, f"<table><tbody>{''.join(rows)}</tbody></table>{more}", rows=len(flat))
+
+
+def block(title: str, table: str, *, rows: int, fold: bool | None = None) -> str:
+    """A table under its heading, or folded under a line saying what it holds and how many rows (``fold``;
+    by default when it has more than :data:`LONG_ROWS` rows), so that the page reads as headlines first."""
+    if rows > LONG_ROWS if fold is None else fold:
+        return f"<details><summary>{html.escape(title)} ({rows:,} rows)</summary>{table}</details>"
+    return f"<h3>{html.escape(title)}</h3>{table}"
+
+
+def by_class(frame: pd.DataFrame, *, classes: list[str]) -> pd.DataFrame:
+    """``frame`` with one column per class as it is, or turned on its side (one row per class) when there
+    are more than :data:`MAX_CLASS_COLUMNS` classes, so that it never runs off the page."""
+    if len(classes) <= MAX_CLASS_COLUMNS:
+        return frame
+    turned = frame.T
+    turned.index.name, turned.columns.name = "class", None
+    return turned
 
 
 def reason_tokens(reason: str) -> list[str]:
@@ -163,8 +190,9 @@ def reason_text(token: str, *, classes: list[str]) -> str:
 def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degrade: dict | None,
                     variant_rows: dict[str, pd.DataFrame], origin_labels: dict[str, pd.Series],
                     classes: list[str]) -> str:
-    """What went in and what each data set version removed, relabelled and added: overall, by reason
-    (an image removed for two reasons counts under both) and by class.
+    """What went in, what each data set version holds, and what each cleaner did, by reason and by class
+    name (an image removed for two reasons counts under both); then each relabel (given → new class) and
+    the train images per class per version.
 
     Args:
         ingest, degrade: ``metrics/ingest.json``, ``metrics/degrade.json``.
@@ -179,7 +207,8 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
         parts.append(f"<p><b>{fmt(ingest['images'])}</b> images read ({splits}) in {fmt(ingest['classes'])} classes; "
                      f"<b>{fmt(ingest['rejected'])}</b> files rejected.</p>")
     if rejected is not None and len(rejected):
-        parts.append(html_table(rejected.groupby("reason").size().rename("files").to_frame()))
+        reasons = rejected.groupby("reason").size().rename("files").to_frame()
+        parts.append(block("Files ingest rejected, by reason", html_table(reasons), rows=len(reasons)))
     if degrade and degrade.get("kind"):
         planted = pd.Series(degrade["kind"], name="images").loc[lambda s: s > 0].to_frame()
         planted.index.name = "problem planted by degrade"
@@ -195,12 +224,22 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
                              for name, c in changes.items()}).T
     overview.index.name = "version"
     parts += ["<h3>Data set versions</h3>", html_table(overview)]
-    by_reason = pd.DataFrame({name: _reason_counts(c, classes=classes)
-                              for name, c in changes.items()}).fillna(0).astype(int)
-    if len(by_reason):
-        by_reason.index.name = "decision · reason"
-        parts += ["<h3>By reason</h3>", html_table(by_reason.loc[:, by_reason.any(axis=0)])]
-    parts += ["<h3>By class</h3>", html_table(_class_counts(changes, classes=classes))]
+    decisions = pd.concat(changes.values()).loc[lambda c: c["action"].isin(list(ACTION_TITLES))]
+    decisions = decisions.drop_duplicates(["id", "stage", "action", "reason"])  # pruned's decisions recur in its heirs
+    if len(decisions):
+        cleaners = by_class(_cleaner_counts(decisions, classes=classes), classes=classes)
+        parts.append(block("What each cleaner did, by reason and class (the class an image was given)",
+                           html_table(cleaners), rows=len(cleaners)))
+    relabels = decisions[decisions["action"] == "relabel"]
+    if len(relabels):
+        moves = relabels.groupby(["given", "label"]).size().sort_values(ascending=False, kind="stable")
+        moves = moves.rename("images").to_frame().set_axis(
+            pd.Index([f"{classes[a]} → {classes[b]}" for a, b in moves.index], name="given → new class"))
+        parts.append(block("Relabels, given class → new class", html_table(moves), rows=len(moves)))
+    images = pd.DataFrame({name: c.loc[c["action"] != "drop", "label"].value_counts().reindex(range(len(classes)),
+                                                                                         fill_value=0)
+                           for name, c in changes.items()}).set_axis(pd.Index(classes, name="class"))
+    parts.append(block("Train images per class, per version", html_table(images), rows=len(images)))
     return "".join(parts)
 
 
@@ -213,30 +252,35 @@ def _row_changes(rows: pd.DataFrame, *, origin_labels: dict[str, pd.Series]) -> 
     return rows.assign(given=given.astype(np.int64))
 
 
-def _reason_counts(changes: pd.DataFrame, *, classes: list[str]) -> pd.Series:
-    acted = changes[changes["action"].isin(list(ACTION_TITLES))]
-    keys = [f"{ACTION_TITLES[action]} · {text}" for action, reason in zip(acted["action"], acted["reason"])
-            for text in dict.fromkeys(reason_text(t, classes=classes) for t in reason_tokens(reason))
-            or ["(no reason given)"]]
-    return pd.Series(keys, dtype=object).value_counts()
+def reason_kind(token: str) -> str:
+    """:func:`reason_text` without the class a reason names (the class is the table's column):
+    ``inside_class:7`` → ``inside another class``."""
+    rule, _, option = token.partition(":")
+    if rule in ("inside_class", "neighbours_agree") and option.isdigit():
+        return "inside another class" if rule == "inside_class" else "neighbours agree on another class"
+    return reason_text(token, classes=[])
 
 
-def _class_counts(changes: dict[str, pd.DataFrame], *, classes: list[str]) -> pd.DataFrame:
-    # train images per class per version, then the columns of change that are not all zero
-    def per_class(frame: pd.DataFrame, column: str) -> pd.Series:
-        return frame[column].value_counts().reindex(range(len(classes)), fill_value=0)
+def _cleaner_counts(decisions: pd.DataFrame, *, classes: list[str]) -> pd.DataFrame:
+    # one row per cleaner · decision · kind of reason, one column per class (the class given), and all
+    keys, given = [], []
+    for stage, action, reason, label in zip(decisions["stage"], decisions["action"], decisions["reason"],
+                                            decisions["given"]):
+        cleaner = " + ".join(part.replace("_", "-") for part in (stage or "(unknown)").split("+"))
+        for kind in dict.fromkeys(map(reason_kind, reason_tokens(reason))) or ["(no reason given)"]:
+            keys.append(f"{cleaner} · {ACTION_TITLES[action]} · {kind}")
+            given.append(classes[label])
+    table = pd.crosstab(pd.Series(keys, name="cleaner · decision · reason"),
+                        pd.Categorical(given, categories=classes)).reindex(columns=classes, fill_value=0)
+    table.columns = pd.Index(classes)
+    table.insert(0, "all", table.sum(axis=1))
+    order = [*(c.replace("_", "-") for c in CLEANERS), "gan", "balance"]  # the order the pipeline runs them
 
-    columns = {}
-    for name, c in changes.items():
-        columns[f"{name} images"] = per_class(c[c["action"] != "drop"], "label")
-    for name, c in changes.items():
-        columns[f"{name} removed"] = per_class(c[c["action"] == "drop"], "given")
-        columns[f"{name} relabelled from"] = per_class(c[c["action"] == "relabel"], "given")
-        columns[f"{name} relabelled to"] = per_class(c[c["action"] == "relabel"], "label")
-        columns[f"{name} added"] = per_class(c[c["action"] == "add"], "label")
-    table = pd.DataFrame(columns).loc[:, lambda t: t.any(axis=0) | t.columns.str.endswith(" images")]
-    table.index = pd.Index(classes, name="class")
-    return table
+    def position(key: str) -> int:
+        first = key.split(" · ")[0].split(" + ")[0]
+        return order.index(first) if first in order else len(order)
+
+    return table.iloc[sorted(range(len(table)), key=lambda i: (position(table.index[i]), table.index[i]))]
 
 
 def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.DataFrame]) -> str:
@@ -259,8 +303,8 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
         best.iloc[-1] = False  # the std across classes is no score to be best at
         body = (html_table(table, bold=best, summary_rows=summary_rows(table))
                 + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics})))
-        parts.append(f"<h3>{metric}</h3>{body}" if metric == "f1" else
-                     f"<details><summary>{metric} per class</summary>{body}</details>")
+        title = f"{metric} per class (best version in bold), and the paired t-test over classes"
+        parts.append(block(title, body, rows=len(table), fold=None if metric == "f1" else True))
     if confusions:
         parts += ["<h3>Confusion matrices</h3>", figure(confusion_figure(confusions), alt="confusion matrices")]
     return "".join(parts)

@@ -14,7 +14,7 @@ import pandas as pd
 from winnow.imageset import ImageSet
 from winnow.judges import WEAK_JUDGE
 from winnow.quality import SCORES
-from winnow.report import figure, html_table, key_value_table, not_run, reason_text
+from winnow.report import block, figure, html_table, key_value_table, not_run, reason_text
 from winnow.report_figures import image_uri
 
 
@@ -64,7 +64,8 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
              for image, given, suggested, quality, decision in zip(
                  images_by_id(imageset, found["id"]), found["given_label"], found["suggested_label"],
                  found["label_quality"], found["decision"])]
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("noise_matrix", "judge")})
+    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("noise_matrix", "judge")},
+                               title="confident-learn's figures (metrics/confident_learn.json)")
     grid = f'<div class="grid">{"".join(tiles)}</div>' if tiles else '<p class="note">No label issue found.</p>'
     return judge_note((summary or {}).get("judge")) + headline + grid
 
@@ -101,7 +102,8 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
              .agg(conflict=("label_conflict", "any"), leak=("leak", "any"), size=("group_size", "first"))
              .sort_values(["conflict", "leak", "size"], ascending=False).head(count))
     headline = key_value_table({k: v for k, v in (summary or {}).items()
-                                if not isinstance(v, dict) and k != "drop_leaks"})  # leaks_table says what it did
+                                if not isinstance(v, dict) and k != "drop_leaks"},  # leaks_table says what it did
+                               title="dedup's figures (metrics/dedup.json)")
     headline += leaks_table((summary or {}).get("leaks"), drop_leaks=(summary or {}).get("drop_leaks", True),
                             test_images=int((imageset.manifest["split"] == "test").sum()))
     if "detection" in (summary or {}):
@@ -151,7 +153,8 @@ def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> st
 def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: int) -> str:
     """The GAN's samples per weak class: how many were generated and kept, the acceptance rate against
     the rate real val images reach, the threshold and the Fréchet distances; then the samples, kept
-    (green) before dropped (red), each with the baseline's probability of its class."""
+    (green) before dropped (red), each with the baseline's probability of its class. Acceptances are
+    summarised in a few numbers (how many, the mean and least probability, how many per class), never listed."""
     if summary is not None and "skipped" in summary:
         return not_run("GAN samples", how=f"skipped: {summary['skipped']}")
     if samples is None or summary is None:
@@ -166,8 +169,15 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
         "Fréchet real": summary["frechet"][name]["generated"]["real_reference"],
     } for name, rate in summary["acceptance"].items()}, orient="index")
     per_class_table.index.name = "weak class"
-    parts = [f"<p>{summary['added']:,} generated images kept (threshold {html.escape(str(summary['threshold']))}) "
-             f"after {summary['epochs']} GAN epochs. Real val rate: the share of real val images of the class "
+    kept = samples.manifest[samples.manifest["accepted"].astype(bool)]
+    probability = ("the baseline's probability of the intended class among them: "
+                   f"mean {kept['p_intended'].mean():.2f}, min {kept['p_intended'].min():.2f}" if len(kept)
+                   else "none passed")
+    per_class_kept = ", ".join(f"{samples.classes[label]} {n:,}" for label, n in kept["label"].value_counts().items())
+    parts = [f"<p><b>{len(kept):,}</b> of {len(samples):,} generated images kept (threshold "
+             f"{html.escape(str(summary['threshold']))}, after {summary['epochs']} GAN epochs); {probability}"
+             + (f"; kept per class: {html.escape(per_class_kept)}" if per_class_kept else "") + ".</p>"
+             "<p>Real val rate: the share of real val images of the class "
              "that clear the same threshold; Fréchet distance in the baseline's features (real: between two "
              "halves of the real images).</p>",
              html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
@@ -187,7 +197,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
     if rounds is None or imageset is None:
         return not_run("neighbour cleansing", how="the embedding-clean stage writes data/embedding-clean/rounds.parquet")
     names = imageset.classes
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("rounds", "judge")})
+    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("rounds", "judge")},
+                               title="embedding-clean's figures (metrics/embedding_clean.json)")
     parts = [judge_note((summary or {}).get("judge")), headline]
     judges = {r["round"]: r.get("judge_val_accuracy") for r in (summary or {}).get("rounds", [])}
     for number, table in rounds.groupby("round"):
@@ -218,5 +229,7 @@ def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
     counts = pd.DataFrame(summary["counts"]).T
     counts.index.name = "class"
     picture = figure(examples_uri, alt="each augmentation op on one image per class") if examples_uri else ""
-    return (key_value_table({k: v for k, v in summary.items() if k not in ("counts",)})
-            + html_table(counts.astype(int)) + picture)
+    return (key_value_table({k: v for k, v in summary.items() if k not in ("counts",)},
+                            title="balance's settings and counts (metrics/balance.json)")
+            + block("Train images per class, before and after", html_table(counts.astype(int)), rows=len(counts))
+            + picture)

@@ -1,0 +1,165 @@
+"""The report's first answer: which data set version to ship, and by how much it beats baseline.
+
+One table, one row per evaluated version: test accuracy, macro F1, the weakest class and its F1, and
+against baseline, paired on the same test images (``metrics/evaluate/<version>/predictions.csv``):
+
+- the change in macro F1, with a paired permutation test and a paired bootstrap interval drawn image by
+  image (:func:`winnow.paired.macro_f1_change`): is the gain more than the luck of which test images
+  were drawn? This decides;
+- the change in accuracy with McNemar's exact two-sided test (:mod:`winnow.paired`, what the merge gate
+  uses), for the reader who counts images.
+
+Then one sentence: the version to ship is the one with the highest macro F1 among those whose macro F1
+beats baseline's with p < 0.05, or it says plainly that none does. (Whether a gain holds across classes
+is the evaluation section's paired t-test over classes; it cannot see test noise, so it does not decide.)
+``oracle`` (the train split before degrade) is shown as a reference and never chosen: a user never has it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+
+from winnow.gate import CONFIDENCE, pair
+from winnow.paired import PairedCounts, change_p_value, macro_f1_change
+from winnow.report import SIGNIFICANCE_LEVEL, html_table
+from winnow.stage import rerun_error
+
+BASELINE = "baseline"
+REFERENCES = ("oracle",)  # shown for scale, never shipped
+RESAMPLES = 2000  # permutations and bootstrap draws: p resolves to 1/2001, and 1,000 test images take 0.2 s
+REVIEW_KEYS = ("verdicts", "confirmed", "overruled", "relabelled_by_person")
+COLUMNS = ["test accuracy", "macro F1", "weakest class", "its F1", "macro F1 vs baseline",
+           "p (permutation, per image)", f"{CONFIDENCE:.0%} CI (bootstrap, per image)", "accuracy vs baseline",
+           "p (McNemar, per image)"]
+
+
+def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], *,
+                     paths: dict[str, str]) -> pd.DataFrame:
+    """Every evaluated version against baseline.
+
+    Args:
+        metrics: version → its evaluate summary (``accuracy``, ``macro.f1``, ``per_class.<class>.f1``,
+            classes in model order).
+        predictions: version → its ``predictions.csv`` (``id, label, predicted``: class names), for every
+            version of ``metrics``; paths: version → that file's path, for errors.
+
+    Returns:
+        One row per version (index), float columns ``accuracy``, ``macro_f1``, ``weakest_f1``,
+        ``f1_change``, ``f1_p``, ``f1_low``, ``f1_high``, ``acc_change``, ``acc_p`` and the text column
+        ``weakest`` (NaN where a comparison does not apply: baseline itself, or no baseline).
+    """
+    rows = {}
+    for version, summary in metrics.items():
+        f1 = pd.Series({name: values["f1"] for name, values in summary["per_class"].items()}, dtype=float)
+        rows[version] = {"accuracy": float(summary["accuracy"]), "macro_f1": float(summary["macro"]["f1"]),
+                         "weakest": str(f1.idxmin()), "weakest_f1": float(f1.min())}
+        if BASELINE not in metrics or version == BASELINE:
+            continue
+        pairs = pair(predictions[BASELINE], predictions[version], variant=f"{paths[version]} against baseline",
+                     fix="rerun `dvc repro evaluate` so that every version is tested on the same test split")
+        classes = list(summary["per_class"])
+        index = {name: i for i, name in enumerate(classes)}
+        coded = {}
+        for column in ("label", "predicted_base", "predicted_head"):
+            coded[column] = pairs[column].astype(str).map(index)
+            if coded[column].isna().any():
+                unknown = pairs[column].astype(str)[coded[column].isna()].iloc[0]
+                where = paths[BASELINE if column == "predicted_base" else version]
+                raise rerun_error(where, f"class {unknown!r} is not one of the {len(classes)} classes evaluated",
+                                  written_by=f"evaluate@{BASELINE if column == 'predicted_base' else version}")
+        test = macro_f1_change(*(coded[c].to_numpy() for c in coded), num_classes=len(classes),
+                               resamples=RESAMPLES, confidence=CONFIDENCE)
+        counts = PairedCounts.from_correct(coded["predicted_base"] == coded["label"],
+                                           coded["predicted_head"] == coded["label"])
+        rows[version] |= {"f1_change": test["change"], "f1_p": test["p"], "f1_low": test["ci_low"],
+                          "f1_high": test["ci_high"], "acc_change": counts.change, "acc_p": change_p_value(counts)}
+    columns = ["accuracy", "macro_f1", "weakest", "weakest_f1", "f1_change", "f1_p", "f1_low", "f1_high",
+               "acc_change", "acc_p"]
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+
+
+def beats_baseline(table: pd.DataFrame, *, alpha: float) -> pd.Series:
+    """bool per version: a higher macro F1 than baseline's with p < ``alpha`` (per image); never a reference."""
+    return (table["f1_change"] > 0) & (table["f1_p"] < alpha) & ~table.index.isin(REFERENCES)
+
+
+def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
+    """``(winner, sentence)``: the version to ship (None when none beats baseline) and the sentence saying so.
+
+    Args:
+        table: :func:`compare_versions`'s.
+    """
+    if BASELINE not in table.index:
+        return None, "baseline has not been evaluated, so no version can be judged against it."
+    candidates = table.drop(index=[BASELINE, *REFERENCES], errors="ignore")
+    if candidates.empty:
+        return None, "Only baseline was evaluated: there is nothing to choose between."
+    winners = candidates[beats_baseline(candidates, alpha=alpha)]
+    best = (winners if len(winners) else candidates)["macro_f1"].idxmax()
+    row = candidates.loc[best]
+    evidence = (f"{_signed(row['f1_change'])} over baseline (p {_p(row['f1_p'])}, {CONFIDENCE:.0%} CI "
+                f"{_signed(row['f1_low'])} to {_signed(row['f1_high'])}; paired on the test images)")
+    if len(winners):
+        return best, f"Ship `{best}`: macro F1 {row['macro_f1']:.3f}, {evidence}."
+    return None, (f"No version beats baseline significantly: keep `{BASELINE}` (macro F1 "
+                  f"{table.loc[BASELINE, 'macro_f1']:.3f}). The best, `{best}`, reaches macro F1 "
+                  f"{row['macro_f1']:.3f}, {evidence}.")
+
+
+def _signed(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:+.3f}"
+
+
+def _p(p: float) -> str:
+    return "–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def review_line(review: dict | None, *, path: str) -> str:
+    """What people decided (``metrics/variants.json``'s ``review``), one line; nothing when nobody reviewed."""
+    if review is None:
+        return ""
+    bad = [key for key in REVIEW_KEYS if isinstance(review.get(key), bool) or not isinstance(review.get(key), int)]
+    if bad:
+        raise rerun_error(path, f"review.{bad[0]} is {review.get(bad[0])!r}, not a count", written_by="variants")
+    return (f"<p>People reviewed <b>{review['verdicts']:,}</b> decisions: {review['confirmed']:,} confirmed, "
+            f"{review['overruled']:,} overruled, {review['relabelled_by_person']:,} given another label by a "
+            "person.</p>")
+
+
+def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
+                     review: dict | None, review_path: str, alpha: float = SIGNIFICANCE_LEVEL) -> str:
+    """The verdict sentence, the versions table (the winner in bold), how it was decided, and the line
+    saying what people decided in review (when they did). Arguments as :func:`compare_versions`;
+    ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or None."""
+    if not metrics:
+        return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
+    table = compare_versions(metrics, predictions, paths=paths)
+    winner, sentence = verdict(table, alpha=alpha)
+    shown = pd.DataFrame({
+        COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
+        COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed), COLUMNS[5]: table["f1_p"].map(_p),
+        COLUMNS[6]: [f"{_signed(lo)} to {_signed(hi)}" for lo, hi in zip(table["f1_low"], table["f1_high"])],
+        COLUMNS[7]: table["acc_change"].map(_signed), COLUMNS[8]: table["acc_p"].map(_p)})
+    shown[COLUMNS[6]] = shown[COLUMNS[6]].replace("– to –", "–")
+    shown.index = pd.Index([f"{v} (reference)" if v in REFERENCES else v for v in table.index], name="version")
+    bold = pd.DataFrame(np.repeat((table.index == winner)[:, None], len(COLUMNS), axis=1),
+                        index=shown.index, columns=shown.columns)
+    how = (f'<p class="note">Each version is paired with baseline on the same test images. A version beats baseline '
+           f"when its macro F1 is higher with p &lt; {alpha:g} by a paired permutation test (each image's two "
+           f"predictions swapped at random, {RESAMPLES:,} times); the interval resamples the test images. Accuracy: "
+           "McNemar's exact test on the images that changed sides. Of the versions that beat baseline, the one "
+           "with the highest macro F1 is shipped. oracle is the train split before degrade: a ceiling for scale, "
+           "never a version you have. Whether a gain holds across classes: the t-tests under "
+           '<a href="#evaluation">evaluation</a>.</p>')
+    return (f'<p class="verdict">{_code(sentence)}</p>' + html_table(shown, bold=bold) + how
+            + review_line(review, path=review_path))
+
+
+def _code(sentence: str) -> str:
+    """The sentence escaped, with `name` set as code."""
+    parts = html.escape(sentence).split("`")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
