@@ -121,7 +121,7 @@ def compare(base: list, head: list, *, variant: str, settings: GateSettings) -> 
     first head's summary, and how many test images changed sides between the first runs."""
     rows = paired_rows(base[0][0], head[0][0], variant=variant, settings=settings)
     binomial = paired_rows(base[0][0], head[0][0], variant=variant,
-                           settings=dataclasses.replace(settings, overdispersion=1.0))
+                           settings=dataclasses.replace(settings, overdispersion=1.0, accuracy_overdispersion=1.0))
     pooled = paired_rows([run[0] for run in base], [run[0] for run in head], variant=variant, settings=settings)
     right = [frame["predicted"].to_numpy() == frame["label"].to_numpy() for frame in (base[0][0], head[0][0])]
 
@@ -157,6 +157,8 @@ def main() -> None:
     parser.add_argument("--planted-classes", nargs="+", default=["2", "5"])
     parser.add_argument("--flip", nargs="+", type=float, default=[0.2, 0.4])
     parser.add_argument("--cut", type=float, default=0.2, help="share of the class's train images kept")
+    parser.add_argument("--calibration-seeds", nargs="+", type=int, default=[101, 102, 103],
+                        help="more seeds (never a head's) whose runs, with the base runs, measure phi")
     parser.add_argument("--epochs", type=int, help="override train.epochs (a smoke test)")
     parser.add_argument("--cache", type=Path, help="keep every run's predictions here and reuse them (a rerun "
                                                    "trains only what is missing)")
@@ -177,17 +179,23 @@ def main() -> None:
     data = {v: load_variant(v) for v in args.variants}
     base_seeds = [args.base_seed + j for j in range(args.runs)]
     bases = {v: [runner.run(*data[v], seed=s, key=f"{v}-s{s}") for s in base_seeds] for v in args.variants}
-    # phi as benchmarks measure it, from the pairs of base runs (seed-only changes); the gate itself runs
-    # at params.yaml's gate.overdispersion, what a user gets
-    lost, gained = [], []
-    for runs in bases.values():
+    # phi from the pairs of runs that differ only in their seed (the base runs and the calibration runs, never a
+    # head's seed), per class and over all; the gate itself runs at params.yaml's values, what a user gets
+    calibration = {v: bases[v] + [runner.run(*data[v], seed=s, key=f"{v}-s{s}") for s in args.calibration_seeds]
+                   for v in args.variants}
+    lost, gained, overall_lost, overall_gained = [], [], [], []
+    for runs in calibration.values():
         for i in range(len(runs)):
             for j in range(i + 1, len(runs)):
                 pair = class_tables(runs[i][0], runs[j][0])
                 lost += pair[0]
                 gained += pair[1]
+                overall_lost.append(sum(pair[0]))
+                overall_gained.append(sum(pair[1]))
     phi = round(overdispersion(lost, gained), 2)
-    print(f"overdispersion over the base runs' seed pairs: {phi} (the gate uses {settings.overdispersion})", flush=True)
+    phi_accuracy = round(overdispersion(overall_lost, overall_gained), 2)
+    print(f"overdispersion over {len(overall_lost)} seed-only pairs: per class {phi}, accuracy {phi_accuracy} (the "
+          f"gate uses {settings.overdispersion} and {settings.accuracy_overdispersion})", flush=True)
 
     heads = [{"seeds": [args.base_seed + args.runs * i + j for j in range(args.runs)], "threads": args.threads}
              for i in range(1, args.seeds + 1)]
@@ -237,7 +245,8 @@ def main() -> None:
               f"old {'caught' if result['old'] else 'missed'}", flush=True)
 
     write(args, settings, no_op, planted_runs, runner, seconds=time.perf_counter() - started,
-          calibration={"runs": "pairs of the base runs", "tables": len(lost), "overdispersion": phi})
+          calibration={"seeds": base_seeds + args.calibration_seeds, "pairs": len(overall_lost),
+                       "overdispersion": phi, "accuracy_overdispersion": phi_accuracy})
 
 
 def write(args, settings: GateSettings, no_op: list[dict], planted_runs: list[dict], runner: Runner, *,
@@ -250,7 +259,9 @@ def write(args, settings: GateSettings, no_op: list[dict], planted_runs: list[di
         "settings": {"variants": args.variants, "base_seed": args.base_seed, "runs": args.runs,
                      "epochs": runner.config.epochs, "model": runner.config.model,
                      "gate": {"alpha": settings.alpha, "correction": settings.correction,
-                              "overdispersion": settings.overdispersion, "tolerances": settings.tolerances},
+                              "overdispersion": settings.overdispersion,
+                              "accuracy_overdispersion": settings.accuracy_overdispersion,
+                              "tolerances": settings.tolerances},
                      "old_tolerances": OLD_TOLERANCES},
         "calibration": calibration,
         "no_op": {"runs": len(no_op), "false_alarms_old": sum(r["old_alarm"] for r in no_op),
@@ -293,8 +304,11 @@ def markdown(out: dict) -> str:
         f"variants {', '.join(settings['variants'])}; {out['trainings']} trainings at {out['train_seconds_mean']} s "
         f"each, {out['seconds']:.0f} s in all.", "",
         f"Gate settings (params.yaml): alpha {gate['alpha']}, {gate['correction']} over classes, phi "
-        f"{gate['overdispersion']}, tolerances {', '.join(f'{k} {v}' for k, v in gate['tolerances'].items())}. phi "
-        f"measured here over the base runs' seed pairs: {out['calibration']['overdispersion']}.", "",
+        f"{gate['overdispersion']} per class and {gate['accuracy_overdispersion']} for accuracy, tolerances "
+        f"{', '.join(f'{k} {v}' for k, v in gate['tolerances'].items())}. phi measured here over the "
+        f"{out['calibration']['pairs']} seed-only pairs of seeds {', '.join(map(str, out['calibration']['seeds']))} "
+        f"(no head's): {out['calibration']['overdispersion']} per class, "
+        f"{out['calibration']['accuracy_overdispersion']} for accuracy.", "",
         f"No-op changes ({no_op['runs']} heads: {no_op['runs'] - 1} at {runs} other training seeds each, one at the "
         f"base seeds and another thread count; against a base of seeds {settings['base_seed']}…"
         f"{settings['base_seed'] + runs - 1}; an alarm is a failure on any variant):", "",

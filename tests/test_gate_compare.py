@@ -65,9 +65,12 @@ def test_holm_and_bonferroni_adjust_as_defined():
 
 @pytest.fixture
 def repo(tmp_path):
-    """A project whose gate counts every changed image as one (phi 1, plain McNemar), so the p-values below
-    are exact binomial tails worked by hand; the shipped phi is tested on its own above."""
-    return init(make_project(tmp_path / "project", params_with("gate.overdispersion", 1.0)))
+    """A project whose gate counts every changed image as one (phi 1 for classes and accuracy, plain
+    McNemar), so the p-values below are exact binomial tails worked by hand; the shipped phi is tested on
+    its own above and in test_overall_accuracy_has_its_own_phi."""
+    params = params_with("gate.overdispersion", 1.0)
+    params["gate"]["accuracy_overdispersion"] = 1.0
+    return init(make_project(tmp_path / "project", params))
 
 
 def _gate(repo, capsys, *args):
@@ -153,6 +156,22 @@ def test_the_gate_compares_two_commits(repo, capsys):
     assert code == 1 and _row(capsys.readouterr().out, "baseline", "7")[-1] == "**REGRESSED**"
 
 
+def test_overall_accuracy_has_its_own_phi(tmp_path, capsys):
+    """phi 2 for accuracy, 1 for classes: 10 images of class 4 lost and none gained are 2^-10 for the class
+    (times 10 for Holm) but 5 of 5 for accuracy, P = 1/32."""
+    params = params_with("gate.overdispersion", 1.0)
+    params["gate"]["accuracy_overdispersion"] = 2.0
+    repo = init(make_project(tmp_path / "project", params))
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, labels.copy())
+    commit(repo)
+    write_variant(repo, "baseline", labels, wrong_on(labels, np.flatnonzero(labels == "4")[:10]))
+    winnow(["gate", "--base", "HEAD", "--repo", str(repo)])
+    out = capsys.readouterr().out
+    assert _row(out, "baseline", "all (accuracy)")[8] == "0.0312"
+    assert _row(out, "baseline", "4")[8] == "0.0010"  # 2^-10 = 0.00098
+
+
 # --- several runs a side (seeds of one setting), pooled image by image ---------------------------------
 
 def test_pooled_counts_of_one_run_a_side_are_mcnemars_table():
@@ -191,7 +210,9 @@ def seed_runs(tmp_path):
     every head seed, among seed noise: each run also misses ten class-3 images and three of every other
     class of its own (other images at every run), so one run a side sees 25 lost and 10 gained on class 3
     and 52 lost and 37 gained over all."""
-    repo = init(make_project(tmp_path / "project", params_with("gate.overdispersion", 1.25)))
+    params = params_with("gate.overdispersion", 1.25)
+    params["gate"]["accuracy_overdispersion"] = 1.25
+    repo = init(make_project(tmp_path / "project", params))
     labels = labels_of()
     class3 = np.flatnonzero(labels == "3")
     regressed, noise = class3[:15], class3[15:75].reshape(6, 10)

@@ -109,6 +109,8 @@ CASES = {
                                            "(write numbers without quotes)"),
     "gate_tolerance_negative": dict(params=params_with("gate.tolerances", {"macro.f1": -0.01}),
                                     expected="gate.tolerances.macro.f1: -0.01 is below 0"),
+    "gate_accuracy_phi_below_one": dict(params=params_with("gate.accuracy_overdispersion", 0.5),
+                                        expected="gate.accuracy_overdispersion: 0.5 is below 1"),
     "weak_classes_unchosen": dict(params=params_with("gan.weak_k", None),
                                   expected="gan.weak_k: null, and so is weak_below; set one of them to choose the "
                                            "weak classes"),

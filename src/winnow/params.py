@@ -404,6 +404,7 @@ SCHEMA = Section({
         "alpha": Num(0, 1, low_open=True, high_open=True),
         "correction": Choice(CORRECTIONS),
         "overdispersion": Num(1),  # phi of winnow.paired: the spread of seed-to-seed changes over the binomial
+        "accuracy_overdispersion": Num(1),  # the same for overall accuracy, where a seed's shift adds up over classes
     }, required=("files", "tolerances")),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(_variants_can_be_made, _searched_policy_made))
