@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from winnow import labels as cl
+from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
 from winnow.represent import read_representation
@@ -41,6 +42,8 @@ def main() -> None:
     ids, given = train.manifest["id"].to_numpy(), train.labels
     features = read_representation(REPRESENT_IN, ids)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
+    if p["device"] == "cuda" and not torch.cuda.is_available():
+        raise WinnowError("data_valuation.device: cuda requested but no CUDA device is visible; use auto or cpu")
     device = pick_device(p["device"])
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps
     # took 5 s on torch's 2 shared threads, under 1 s on one), and one gives the same sums on every machine
