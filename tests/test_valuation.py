@@ -136,3 +136,20 @@ def test_the_stage_repeats_itself_for_a_seed_and_drops_only_flipped_labels(tmp_p
     assert set(dropped) == {f"train-{i:04d}" for i in flipped_set[2] if i != 3}  # image 3: see above
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
     assert metrics["flagged"] == 5 and {row["id"] for row in metrics["most_harmful"][:5]} == set(dropped)
+
+
+def test_the_report_section_shows_the_most_harmful_then_the_most_helpful_with_their_classes(tmp_path):
+    from winnow.imageset import ImageSet
+    from winnow.report_valuation import valuation_section
+
+    manifest = pd.DataFrame({"id": ["a", "b", "c"], "split": "train", "label": [0, 1, 2], "source": "t",
+                             "orig_h": 1, "orig_w": 1, "orig_mode": "L"})
+    imageset = ImageSet(np.zeros((3, 1, 1, 1), np.uint8), manifest, ["cat", "dog", "emu"])
+    decisions = pd.DataFrame({"id": ["a", "b", "c"], "given_label": [0, 1, 2], "decision": ["keep", "drop", "keep"],
+                              "knn_shapley": [0.5, -0.5, 0.1], "tracin": [2.0, -1.0, 0.3], "harm": [0.0, 1.0, 0.5]})
+    page = valuation_section(decisions=decisions, summary={"considered": 3, "flagged": 1}, imageset=imageset, count=1)
+    harmful, helpful = page.split("Most helpful")
+    assert "<figcaption>dog<br>kNN -5.00e-01 · TracIn -1.00e+00</figcaption>" in harmful
+    assert 'class="tile dropped"' in harmful and "cat" not in harmful
+    assert "<figcaption>cat<br>kNN +5.00e-01 · TracIn +2.00e+00</figcaption>" in helpful and "dog" not in helpful
+    assert "data valuation: not run" in valuation_section(decisions=None, summary=None, imageset=imageset, count=1)
