@@ -57,6 +57,8 @@ def with_params(project, section: dict):
     ({"combine": "all"}, "error: params.yaml: data_valuation.combine:"),
     ({"tracin": {"epochs": 0}}, "error: params.yaml: data_valuation.tracin.epochs: 0 is below 1"),
     ({"tracin": {"lr": 0}}, "error: params.yaml: data_valuation.tracin.lr: 0"),
+    ({"tracin": {"weight_decay": -0.1}}, "error: params.yaml: data_valuation.tracin.weight_decay: -0.1 is below 0"),
+    ({"batch_size": 0}, "error: params.yaml: data_valuation.batch_size: 0 is below 1"),
     ({"bound": True}, "error: params.yaml: data_valuation.bound:"),
     ({"knnk": 5}, "error: params.yaml: data_valuation.knnk: unknown parameter (did you mean knn_k?)"),
 ])
