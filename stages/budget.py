@@ -1,6 +1,6 @@
 """budget: how much of the cleaners' decisions the pruned variant applies (issue 18 item 4). The label
-decisions of confident-learn and embedding-clean (those in pruned.cleaners) are ranked by how sure their
-cleaner is and cut at budget.fractions of the train images; each cut, plus none, the quality/duplicate
+decisions of confident-learn, embedding-clean and data-valuation (those in pruned.cleaners) are ranked by
+how sure their cleaner is and cut at budget.fractions of the train images; each cut, plus none, the quality/duplicate
 drops alone (filters) and all, is scored by a linear probe on the represent embedding, fitted on the
 cut's kept train images and judged (budget.score: log-loss or accuracy) on the trusted split when ingest
 read one, else on val. Writes the

@@ -8,6 +8,7 @@ import pandas as pd
 
 from winnow import report, report_grids, report_versions
 from winnow.gate import read_predictions
+from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
@@ -62,6 +63,10 @@ def main() -> None:
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=table_of("embedding-clean", "data/embedding-clean/rounds.parquet"),
             summary=json_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
+            count=p["images_per_grid"])),
+        ("valuation", "Data valuation: the images that help and hurt", valuation_section(
+            decisions=table_of("data-valuation", "data/data-valuation/decisions.parquet"),
+            summary=json_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("budget", "Cleaning budget", report.budget_section(summary=json_of("budget", "metrics/budget.json"))),
         ("balance", "Balanced augmentation", report_grids.balance_section(

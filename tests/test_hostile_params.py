@@ -8,7 +8,7 @@ from hostile_harness import (
     run_winnow,
 )
 
-SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, contracts, variants, "
             "pruned, budget, train, gan, balance, augment_search, report, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),

@@ -11,7 +11,7 @@ from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
-SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, contracts, variants, "
             "pruned, budget, train, gan, balance, augment_search, report, gate")
 
 
@@ -141,7 +141,7 @@ def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     ("gan", "gan: missing (a mapping with keys weak_by, weak_k, weak_below, per_class, threshold, train)"),
     ("ingest.source", "ingest.source: missing (one of mnist5k, cifar10, imagefolder, npz)"),
     ("pruned.cleaners", "pruned.cleaners: missing (a list, each item one of threshold, dedup, confident_learn, "
-                        "embedding_clean)"),
+                        "embedding_clean, data_valuation)"),
 ])
 def test_a_required_key_left_out_is_named(path, expected):
     assert message(params_without(path)) == f"params.yaml: {expected}"

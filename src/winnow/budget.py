@@ -9,8 +9,8 @@ on a judge split whose labels are trusted: the val split, or the ``trusted`` spl
 
 Read top to bottom:
 
-1. :func:`label_confidence` and :func:`rank_label_decisions`: every drop/relabel of confident-learn and
-   embedding-clean with a confidence in [0, 1], the most confident first;
+1. :func:`label_confidence` and :func:`rank_label_decisions`: every drop/relabel of confident-learn,
+   embedding-clean and data-valuation with a confidence in [0, 1], the most confident first;
 2. :func:`candidates`: the cleanings compared, from none to all of it;
 3. :func:`judge_candidates`: which judge images each candidate's probe gets right;
 4. :func:`choose`: the winner — the least cleaning that scores within a tie of the best, and never a
@@ -35,10 +35,11 @@ from winnow.probe import fit_probe, label_log_probs
 from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
 
 # the cleaners whose decisions are ranked and cut (the others, threshold and dedup, are the filters)
-LABEL_CLEANERS = ("confident_learn", "embedding_clean")
+LABEL_CLEANERS = ("confident_learn", "embedding_clean", "data_valuation")
 FILTER_CLEANERS = ("threshold", "dedup")
 # per label cleaner: the columns its confidence is derived from (read beside variants' DECISION_FILES columns)
-CONFIDENCE_COLUMNS = {"confident_learn": ("label_quality",), "embedding_clean": ("agreement", "centroid_margin")}
+CONFIDENCE_COLUMNS = {"confident_learn": ("label_quality",), "embedding_clean": ("agreement", "centroid_margin"),
+                      "data_valuation": ("harm",)}
 DECISION_COLUMNS = ("id", "action", "label", "reason", "stage", "confidence")
 
 
@@ -54,6 +55,8 @@ def label_confidence(table: pd.DataFrame, *, cleaner: str) -> tuple[np.ndarray, 
       scale for its relabels and drops (an isolated or outlying image whose neighbours agree with its label
       ranks last). Ties (agreement moves in steps of 1/k) go to the larger ``centroid_margin``, how much
       nearer the image sits to another class's centroid than to its own.
+    - data_valuation (``decisions.parquet``): ``harm``, the mean over its two estimators of the share of
+      images valued above it (:func:`winnow.valuation.harm`): 1 for the image both value lowest.
     """
     if cleaner == "confident_learn":
         confidence = 1.0 - table["label_quality"].to_numpy(np.float64)
@@ -61,6 +64,8 @@ def label_confidence(table: pd.DataFrame, *, cleaner: str) -> tuple[np.ndarray, 
     if cleaner == "embedding_clean":
         margin = table["centroid_margin"].to_numpy(np.float64)
         return table["agreement"].to_numpy(np.float64), np.where(np.isnan(margin), -np.inf, margin)
+    if cleaner == "data_valuation":
+        return table["harm"].to_numpy(np.float64), np.zeros(len(table))
     raise WinnowError(f"budget: no confidence is defined for cleaner {cleaner!r}; rank only {LABEL_CLEANERS}")
 
 

@@ -29,7 +29,8 @@ import yaml
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILLS,
     FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS,
-    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VARIANTS,
+    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS,
+    VALUE_COMBINE, VARIANTS,
     WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
@@ -344,6 +345,19 @@ SCHEMA = Section({
         "drop_outliers": Bool(),
         "bins": Num(2, integer=True),
         "relabel_min_precision": FRACTION,
+    }, null=True),
+    "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
+        "knn_k": Num(1, integer=True),
+        "bound": Num(0),  # standard errors (over the val images) a value must lie below zero to count as harmful
+        "combine": Choice(VALUE_COMBINE),
+        "batch_size": Num(1, integer=True),  # val images valued at once
+        "device": Device(),
+        "tracin": Section({
+            "epochs": Num(1, integer=True),  # the budget: SGD epochs of the probe, one checkpoint each
+            "lr": Num(0, low_open=True),
+            "batch_size": Num(1, integer=True),
+            "weight_decay": Num(0),
+        }, null=True),
     }, null=True),
     "contracts": Section({
         "mode": Choice(CONTRACT_MODES),

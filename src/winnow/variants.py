@@ -45,6 +45,8 @@ DECISION_FILES = {
                         ("id", "decision", "suggested_label", "reason")),
     "embedding_clean": ("data/embedding-clean/decisions.parquet", "embedding-clean", "neighbour_decisions",
                         ("id", "decision", "suggested_label", "reason")),
+    "data_valuation": ("data/data-valuation/decisions.parquet", "data-valuation", "valuation_decisions",
+                       ("id", "decision", "suggested_label", "reason")),
 }
 assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs.CLEANERS
 # a person's verdicts (git-tracked, written by `winnow review import`, :mod:`winnow.review`): per image, what
@@ -74,6 +76,7 @@ def baseline_rows(degraded: pd.DataFrame) -> pd.DataFrame:
 def cleaner_decisions(
     *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None,
     label_issues: pd.DataFrame | None = None, neighbour_decisions: pd.DataFrame | None = None,
+    valuation_decisions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every drop/relabel decision of the cleaners, one row per (image, decision).
 
@@ -83,6 +86,7 @@ def cleaner_decisions(
         label_issues: confident-learn's label_issues.parquet: ``id``, ``decision`` (keep | drop |
             relabel), ``suggested_label``, ``reason``.
         neighbour_decisions: embedding-clean's decisions.parquet, the same columns.
+        valuation_decisions: data-valuation's decisions.parquet, the same columns (drops only).
 
     Returns:
         DataFrame with ``id, action, label, reason, stage``; ``label`` is the new label for a
@@ -102,7 +106,8 @@ def cleaner_decisions(
         removed = groups[~groups["kept"].astype(bool)]
         parts.append(pd.DataFrame({"id": removed["id"], "action": "drop", "label": -1,
                                    "reason": removed["reason"].astype(str), "stage": "dedup"}))
-    for table, stage in ((label_issues, "confident_learn"), (neighbour_decisions, "embedding_clean")):
+    for table, stage in ((label_issues, "confident_learn"), (neighbour_decisions, "embedding_clean"),
+                         (valuation_decisions, "data_valuation")):
         if table is None:
             continue
         acted = table[table["decision"].isin(["drop", "relabel"])]

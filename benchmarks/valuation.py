@@ -1,0 +1,261 @@
+"""Data valuation (issue 23): does removing the images valued most harmful help more than removing as many at
+random, or as many of the other label cleaners' surest images?
+
+    python benchmarks/valuation.py                                   # both data sets, seeds 0 1 2, k 2 5 10 %
+    nice -n 10 python benchmarks/valuation.py --datasets mnist5k --seeds 0 --ks 0.05   # the reduced check
+
+Data sets: ``mnist5k`` with params.yaml's default damage (degrade, seeded), the represent section's
+embedding (the judge by default), threshold and dedup as the pipeline runs them; ``cifar10n``: the CIFAR-10
+exact subset with one annotator's CIFAR-10N ``random_label1`` labels on its train images (real human noise;
+10% of train carved out as val with the true labels, which the valuation trusts), embedded by the pretrained
+TorchScript file when ``benchmarks/models/efficientnet_lite0.ts`` exists (``benchmarks/pretrained_model.py``),
+else by SimCLR (``selfsup``, hflip). Skipped with a reason when the shared files are absent.
+
+Per data set and seed, on the train images that survive threshold and dedup (what data-valuation values):
+
+- detection: precision / recall / F1 of the stage's drops ("reliably negative under both estimators") and of
+  each estimator's plain sign (value < 0) against the flipped labels (``label``) and against every damaged
+  image (``damaged``: flipped labels and contaminated images, MNIST only);
+- removal: for k in ``--ks``, the train section's model trained on what is left after removing k% of the
+  train images ranked by: ``valuation`` (harm, most harmful first), ``random``, ``confident_learn`` (K-fold
+  probe: the lowest probability of the given label first), ``embedding_clean`` (the largest share of the 10
+  nearest neighbours carrying one other label first), test macro F1 and accuracy;
+- seconds of the valuation.
+
+Over the seeds: per k and method the mean macro F1, and the paired test (winnow.paired, the test images
+pooled over seeds, gate.overdispersion) of valuation against each other method: the one-sided p-value that
+the other method's model is not worse than valuation's.
+
+Writes benchmarks/results/valuation.{json,md} after every step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from confident_learning import load_dataset  # noqa: E402
+from embedding_clean import quality_and_dedup  # noqa: E402
+from winnow import labels as cl  # noqa: E402
+from winnow.degrade import degrade  # noqa: E402
+from winnow.groundtruth import LABEL_KINDS  # noqa: E402
+from winnow.imageset import ImageSet  # noqa: E402
+from winnow.neighbours import Space, evidence  # noqa: E402
+from winnow.paired import PairedCounts, drop_p_value  # noqa: E402
+from winnow.represent import embed_imageset, options  # noqa: E402
+from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
+from winnow.valuation import decide, knn_shapley, tracin  # noqa: E402
+
+RESULTS = ROOT / "benchmarks/results"
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+SHARED = Path(os.environ.get("WINNOW_SHARED", ROOT.parent / "shared/data"))
+CIFAR = SHARED / "cifar-10-exact-subset/cifar10_exact_subset.npz"
+CIFAR10N = SHARED / "cifar-10n-random1/random_label1_subset.npz"
+TORCHSCRIPT = ROOT / "benchmarks/models/efficientnet_lite0.ts"
+METHODS = ("valuation", "random", "confident_learn", "embedding_clean")
+TRAIN = {"mnist5k": {}, "cifar10n": {"epochs": 20, "crop_padding": 4, "hflip": True}}
+
+
+def prf(flagged: np.ndarray, truth: np.ndarray) -> dict:
+    tp = int(np.sum(flagged & truth))
+    precision = tp / max(int(flagged.sum()), 1)
+    recall = tp / max(int(truth.sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "flagged": int(flagged.sum())}
+
+
+def cifar10n(seed: int) -> tuple[ImageSet, np.ndarray] | None:
+    """The CIFAR subset with the human labels on train (val, carved from train, keeps the true ones), and the
+    true label of every row."""
+    if not (CIFAR.is_file() and CIFAR10N.is_file()):
+        return None
+    data = load_dataset("cifar10", seed)
+    human = np.load(CIFAR10N)
+    original = np.load(CIFAR)
+    assert np.array_equal(human["train_index"], original["train_index"])
+    rows = data.manifest["id"].str.rsplit("-", n=1).str[1].astype(int).to_numpy()  # npz ids number the file's rows
+    true = data.manifest["label"].to_numpy(np.int64)
+    train = (data.manifest["split"] == "train").to_numpy()
+    noisy = true.copy()
+    noisy[train] = human["random_label1"].astype(np.int64)[rows[train]]
+    manifest = data.manifest.copy()
+    manifest["label"] = noisy
+    return ImageSet(data.images, manifest, data.classes), true
+
+
+def prepare(name: str, seed: int):
+    """(damaged imageset, considered rows, flipped bool (N,), damaged bool (N,), represent section) or None."""
+    if name == "mnist5k":
+        clean = load_dataset("mnist5k", seed)
+        data, truth = degrade(clean, perturbations=PARAMS["degrade"]["perturbations"], seed=seed)
+        ids = data.manifest["id"]
+        flipped = ids.isin(truth.loc[truth["kind"].isin(LABEL_KINDS), "id"]).to_numpy()
+        damaged = ids.isin(truth.loc[~truth["kind"].isin(("class_subsample",)), "id"]).to_numpy()
+        flags, groups = quality_and_dedup(data)
+        considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+        return data, considered, flipped, damaged, PARAMS.get("represent") or {}
+    loaded = cifar10n(seed)
+    if loaded is None:
+        return None
+    data, true = loaded
+    flipped = data.labels != true
+    considered = (data.manifest["split"] == "train").to_numpy()  # human noise only: nothing for the filters
+    represent = ({"source": "pretrained", "pretrained": {"torchscript": str(TORCHSCRIPT), "input_size": 128}}
+                 if TORCHSCRIPT.is_file() else {"source": "selfsup", "selfsup": {"hflip": True}})
+    return data, considered, flipped, None, represent
+
+
+def rankings(features, given, val_features, val_labels, *, classes, harm: np.ndarray, seed: int) -> dict:
+    """Per method, the considered train images in removal order (int64 positions, most removable first)."""
+    rng = np.random.default_rng(seed)
+    judged = cl.probe_pred_probs(features, given, val_features=val_features, val_labels=val_labels, classes=classes,
+                                 folds=PARAMS["confident_learn"]["folds"], seed=seed)
+    given_prob = judged.pred_probs[np.arange(len(given)), given]
+    positions = np.arange(len(given))
+    space = Space(positions=positions, features=features, reference_positions=positions, reference_features=features,
+                  reference_labels=given)
+    near = evidence(space, given, k=PARAMS["embedding_clean"]["k"], num_classes=len(classes))
+    margin = np.nan_to_num(near["centroid_margin"].to_numpy(np.float64), nan=-np.inf)
+    return {"valuation": np.argsort(-harm, kind="stable"), "random": rng.permutation(len(given)),
+            "confident_learn": np.argsort(given_prob, kind="stable"),
+            "embedding_clean": np.lexsort((-margin, -near["agreement"].to_numpy(np.float64)))}
+
+
+def one_seed(name: str, seed: int, *, ks, epochs: int | None) -> dict | None:
+    prepared = prepare(name, seed)
+    if prepared is None:
+        return None
+    data, considered, flipped, damaged, represent = prepared
+    t0 = time.perf_counter()
+    embedded = embed_imageset(data, options=options(represent, train=PARAMS["train"]), seed=seed, progress=False)
+    embed_seconds = time.perf_counter() - t0
+    splits = data.manifest["split"].to_numpy()
+    train_rows, val_rows, test_rows = np.flatnonzero(considered), np.flatnonzero(splits == "val"), \
+        np.flatnonzero(splits == "test")
+    x, given = embedded.features[train_rows], data.labels[train_rows]
+    vx, vy = embedded.features[val_rows], data.labels[val_rows]
+    p = PARAMS["data_valuation"]
+    t0 = time.perf_counter()
+    values = {"knn_shapley": knn_shapley(x, given, vx, vy, k=p["knn_k"]),
+              "tracin": tracin(x, given, vx, vy, num_classes=len(data.classes), **p["tracin"], seed=seed)}
+    table = decide(data.manifest["id"].to_numpy()[train_rows], given, values, bound=p["bound"], combine=p["combine"])
+    value_seconds = time.perf_counter() - t0
+    drop = (table["decision"] == "drop").to_numpy()
+    truths = {"label": flipped[train_rows], **({"damaged": damaged[train_rows]} if damaged is not None else {})}
+    detection = {truth: {"stage": prf(drop, wrong), **{f"{e}_negative": prf(v.mean < 0, wrong)
+                                                       for e, v in values.items()}}
+                 for truth, wrong in truths.items()}
+    order = rankings(x, given, vx, vy, classes=data.classes, harm=table["harm"].to_numpy(), seed=seed)
+    config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
+    val = data.select(val_rows)
+    test = data.select(test_rows)
+    removal = {}
+    for k in ks:
+        n = int(round(k * len(train_rows)))
+        for method in METHODS:
+            kept = np.setdiff1d(np.arange(len(train_rows)), order[method][:n])
+            train = data.select(train_rows[kept])
+            trained = fit(train.images, train.labels, val.images, val.labels, config=config,
+                          num_classes=len(data.classes), seed=seed, progress=False)
+            predicted = predict_proba(trained, test.images).argmax(1)
+            removal[f"{k:g}/{method}"] = {"removed": n, "removed_flipped": int(flipped[train_rows][order[method][:n]].sum()),
+                                          "macro_f1": macro_f1(test.labels, predicted, len(data.classes)),
+                                          "accuracy": float(np.mean(predicted == test.labels)),
+                                          "right": (predicted == test.labels).astype(int).tolist()}
+            print(f"{name} seed {seed} k {k:g} {method}: macro F1 {removal[f'{k:g}/{method}']['macro_f1']:.4f}",
+                  flush=True)
+    return {"train_images": len(train_rows), "flipped": int(flipped[train_rows].sum()), "dropped": int(drop.sum()),
+            "embedding": represent.get("source", "judge"), "embed_seconds": round(embed_seconds, 2),
+            "valuation_seconds": round(value_seconds, 2), "tracin_val_accuracy": values["tracin"].val_accuracy,
+            "detection": detection, "removal": removal}
+
+
+def macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(truth, predicted, labels=np.arange(classes), average="macro", zero_division=0))
+
+
+def summarise(runs: dict, *, ks) -> dict:
+    """Per k and method: mean macro F1 over the seeds, and valuation's paired test against each method."""
+    phi = PARAMS["gate"]["overdispersion"]
+    out = {}
+    for k in ks:
+        means = {m: float(np.mean([r["removal"][f"{k:g}/{m}"]["macro_f1"] for r in runs.values()])) for m in METHODS}
+        tests = {}
+        for other in METHODS[1:]:
+            base = np.concatenate([r["removal"][f"{k:g}/valuation"]["right"] for r in runs.values()])
+            head = np.concatenate([r["removal"][f"{k:g}/{other}"]["right"] for r in runs.values()])
+            counts = PairedCounts.from_correct(base, head)
+            tests[other] = {"lost": counts.lost, "gained": counts.gained,
+                            "p_other_worse": drop_p_value(counts, overdispersion=phi)}
+        out[f"{k:g}"] = {"macro_f1": means, "valuation_vs": tests}
+    return out
+
+
+def write(results: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    lean = json.loads(json.dumps(results))
+    for data in lean["datasets"].values():
+        for run in data.get("seeds", {}).values():
+            for cell in run["removal"].values():
+                cell.pop("right")
+    (RESULTS / "valuation.json").write_text(json.dumps(lean, indent=2) + "\n")
+    lines = ["# Data valuation (issue 23)", "", f"Written by benchmarks/valuation.py on {results['machine']}.", ""]
+    for name, data in lean["datasets"].items():
+        if "skipped" in data:
+            lines += [f"## {name}", "", f"skipped: {data['skipped']}", ""]
+            continue
+        lines += [f"## {name}", "", "| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |",
+                  "|---|---|---|---|---|---|"]
+        for seed, run in data["seeds"].items():
+            s = run["detection"]["label"]["stage"]
+            lines.append(f"| {seed} | {run['train_images']} | {run['flipped']} | {run['dropped']} | "
+                         f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} | {run['valuation_seconds']} |")
+        lines += ["", "| k | " + " | ".join(METHODS) + " | p(random not worse) | p(cl) | p(ec) |",
+                  "|---|" + "---|" * (len(METHODS) + 3)]
+        for k, row in data.get("summary", {}).items():
+            p = row["valuation_vs"]
+            lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" for m in METHODS) + " | "
+                         + " | ".join(f"{p[m]['p_other_worse']:.3g}" for m in METHODS[1:]) + " |")
+        lines.append("")
+    (RESULTS / "valuation.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", nargs="+", default=["mnist5k", "cifar10n"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--ks", nargs="+", type=float, default=[0.02, 0.05, 0.1])
+    parser.add_argument("--epochs", type=int, default=None, help="override the train section's epochs (a quick check)")
+    args = parser.parse_args()
+    results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs)", "ks": args.ks, "epochs": args.epochs,
+               "datasets": {}}
+    for name in args.datasets:
+        runs = {}
+        results["datasets"][name] = {"seeds": runs}
+        for seed in args.seeds:
+            run = one_seed(name, seed, ks=args.ks, epochs=args.epochs)
+            if run is None:
+                results["datasets"][name] = {"skipped": f"{CIFAR} or {CIFAR10N} is absent"}
+                break
+            runs[str(seed)] = run
+            results["datasets"][name]["summary"] = summarise(runs, ks=args.ks)
+            write(results)
+    write(results)
+
+
+if __name__ == "__main__":
+    main()

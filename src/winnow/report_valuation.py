@@ -1,0 +1,50 @@
+"""The report's data-valuation section (issue 23): the train images that hurt the model on val most and
+those that help it most, with their labels and values, from the data-valuation stage's decisions and
+metrics. A module of its own so the report's other sections can move without touching it."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from winnow.imageset import ImageSet
+from winnow.report import key_value_table, not_run
+from winnow.report_grids import images_by_id, tile
+
+
+def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
+                      count: int) -> str:
+    """Two grids: the ``count`` most harmful images (highest ``harm``: both estimators value them lowest),
+    framed red where the stage dropped them, and the ``count`` most helpful, each captioned with its given
+    class, its kNN-Shapley value and its TracIn value; above them the stage's counts.
+
+    Args:
+        decisions: ``data/data-valuation/decisions.parquet`` (:data:`winnow.valuation.DECISION_COLUMNS`).
+        summary: ``metrics/data_valuation.json``.
+        imageset: ``data/degrade``, where the train images are.
+    """
+    if decisions is None or summary is None or imageset is None:
+        return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
+    order = decisions.sort_values("harm", ascending=False, kind="stable")
+    names = imageset.classes
+
+    def grid(rows: pd.DataFrame) -> str:
+        tiles = [tile(image, caption=f"{names[label]}\nkNN {knn:+.2e} · TracIn {influence:+.2e}",
+                      kind="dropped" if decision == "drop" else "")
+                 for image, label, knn, influence, decision in zip(
+                     images_by_id(imageset, rows["id"]), rows["given_label"], rows["knn_shapley"], rows["tracin"],
+                     rows["decision"])]
+        return f'<div class="grid">{"".join(tiles)}</div>'
+
+    counts = {"valued": summary.get("considered"), "dropped (reliably negative)": summary.get("flagged"),
+              "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
+              "seconds": summary.get("seconds")}
+    if "truth" in summary:
+        counts |= {f"against planted label noise: {k}": summary["truth"][k] for k in ("precision", "recall", "f1")}
+    return ("<p>Each train image's value for a model judged on the val split: kNN-Shapley (its share of a "
+            "K-nearest-neighbour classifier's val accuracy) and TracIn (how much training on it lowered the val "
+            "loss of a linear layer on the embedding). Negative values hurt.</p>"
+            + key_value_table(counts, title="What the valuation did")
+            + f"<h3>Most harmful ({html.escape(str(count))}; red: dropped)</h3>" + grid(order.head(count))
+            + f"<h3>Most helpful ({html.escape(str(count))})</h3>" + grid(order.iloc[::-1].head(count)))

@@ -1,0 +1,249 @@
+"""Data valuation: which train images help the model on the val split and which hurt it (issue 23, 001 §3.2).
+
+The cleaners judge an image by how it looks or where it sits among its neighbours; a value says what the
+image does to a model judged on val labels, which are trusted. Two estimators, both on the represent
+stage's embedding, both positive for an image that helps and negative for one that hurts:
+
+- :func:`knn_shapley`: the exact Shapley value of each train image for a K-nearest-neighbour classifier's
+  val accuracy (Jia et al. 2019, "Efficient task-specific data valuation for nearest neighbor
+  algorithms", Theorem 1), in closed form from each val image's ranking of the train images: no model is
+  trained;
+- :func:`tracin`: TracIn (Pruthi et al. 2020) on a linear layer over the embedding (a softmax probe)
+  trained here by SGD: the sum over its checkpoints of ``lr * grad loss(train image) . grad loss(val
+  mean)``, the first-order drop of the val loss that a step on the image causes. The per-image gradient of
+  the last linear layer is ``(softmax - onehot) (x) [features, 1]``, so every dot product is closed form.
+
+:func:`decide` turns the two into keep | drop decisions: an image is dropped when both estimators value it
+reliably below zero (by more than ``bound`` standard errors over the val images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from winnow.configs import VALUE_COMBINE
+from winnow.errors import WinnowError
+
+ESTIMATORS = ("knn_shapley", "tracin")
+DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "knn_shapley",
+                    "tracin", "harm")
+
+
+def _pairs(train_features, train_labels, val_features, val_labels) -> tuple[np.ndarray, ...]:
+    """The four arrays as float32 / int64 copies (torch wants writable memory; the inputs may be memory maps),
+    checked to pair up."""
+    x, y = np.array(train_features, np.float32), np.array(train_labels, np.int64)
+    vx, vy = np.array(val_features, np.float32), np.array(val_labels, np.int64)
+    if x.ndim != 2 or vx.ndim != 2 or x.shape[1] != vx.shape[1] or len(x) != len(y) or len(vx) != len(vy):
+        raise WinnowError(f"valuation: train features {x.shape} with {len(y)} labels and val features {vx.shape} "
+                          f"with {len(vy)} labels do not pair up (need (N, D), (N,), (M, D), (M,))")
+    if len(x) == 0 or len(vx) == 0:
+        raise WinnowError("valuation: no train or no val images; values are measured on the val split "
+                          "(set ingest.val_fraction above 0)")
+    return x, y, vx, vy
+
+
+@dataclass(frozen=True)
+class Values:
+    """One estimator's values: the mean over the val images of what each train image does to each.
+
+    Attributes:
+        mean: float64 ``(N,)``, the value (positive helps, negative hurts).
+        se: float64 ``(N,)``, its standard error over the val images (the spread of the per-val-image
+            values over sqrt(M)): how far the val split's draw could move it.
+        val_accuracy: the valued model's accuracy on val (None where none is trained).
+    """
+
+    mean: np.ndarray
+    se: np.ndarray
+    val_accuracy: float | None = None
+
+    @classmethod
+    def of(cls, total: torch.Tensor, squares: torch.Tensor, m: int, **info) -> "Values":
+        """From the per-train-image sums of the per-val values and of their squares over ``m`` val images."""
+        mean = total / m
+        variance = (squares / m - mean.square()).clamp_min(0) * m / max(m - 1, 1)
+        return cls(mean.cpu().numpy(), (variance / m).sqrt().cpu().numpy(), **info)
+
+    def t(self) -> np.ndarray:
+        """float64 ``(N,)``: mean / se, 0 where both are 0 (an image no val image ranks differently from
+        any other)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.se > 0, self.mean / self.se, np.sign(self.mean) * np.inf * (self.mean != 0))
+
+
+def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
+                val_labels: np.ndarray, *, k: int = 10, batch_size: int = 256, device: torch.device | None = None,
+                progress: bool = False) -> np.ndarray:
+    """Each train image's Shapley value for the val accuracy of a ``k``-NN classifier (cosine similarity).
+
+    For one val image, with the train images sorted nearest first (``a_1 .. a_N``) and ``m_j`` = 1 when
+    ``a_j`` carries the val image's label: ``s(a_N) = m_N / N`` and ``s(a_j) = s(a_{j+1}) + (m_j - m_{j+1})
+    / k * min(k, j) / j`` (Jia et al. 2019, Theorem 1), a reverse cumulative sum computed for a batch of
+    val images at once. The value is the mean over the val images.
+
+    Args:
+        train_features: float ``(N, D)``; train_labels: int ``(N,)`` (the given labels, on trial).
+        val_features: float ``(M, D)``; val_labels: int ``(M,)`` (trusted).
+        k: the classifier's neighbours, >= 1 (at most N are used).
+        batch_size: val images ranked at once (memory: ``batch_size * N`` floats).
+        device: where the sorting runs (None: CPU).
+
+    Returns:
+        :class:`Values`; the values sum to the k-NN classifier's val accuracy (the empty set scores 0).
+        Positive helps, negative hurts.
+    """
+    x, y, vx, vy = _pairs(train_features, train_labels, val_features, val_labels)
+    if k < 1:
+        raise WinnowError(f"valuation.knn_k: {k!r} is below 1")
+    device = device or torch.device("cpu")
+    n = len(x)
+    k = min(k, n)
+    train = F.normalize(torch.from_numpy(x).to(device), dim=1)
+    labels = torch.from_numpy(y).to(device)
+    j = torch.arange(1, n + 1, device=device, dtype=torch.float64)
+    # (m_j - m_{j+1}) is weighted by min(k, j) / (k j); the last rank's own term is m_N / N
+    weight = torch.clamp(j, max=k) / (k * j)
+    total = torch.zeros(n, dtype=torch.float64, device=device)
+    squares = torch.zeros(n, dtype=torch.float64, device=device)
+    starts = range(0, len(vx), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="data-valuation knn-shapley", unit="batch")
+    for start in starts:
+        query = F.normalize(torch.from_numpy(vx[start:start + batch_size]).to(device), dim=1)
+        # a stable sort: equal similarities (copies) rank by position, so the values repeat run to run
+        order = torch.sort(query @ train.T, dim=1, descending=True, stable=True).indices
+        match = (labels[order] == torch.from_numpy(vy[start:start + batch_size]).to(device)[:, None]).double()
+        step = torch.zeros_like(match)
+        step[:, :-1] = (match[:, :-1] - match[:, 1:]) * weight[:-1]
+        step[:, -1] = match[:, -1] / n
+        shapley = step.flip(1).cumsum(1).flip(1)  # s(a_j) = sum of the steps from j to N
+        total.scatter_add_(0, order.reshape(-1), shapley.reshape(-1))
+        squares.scatter_add_(0, order.reshape(-1), shapley.reshape(-1).square())
+    return Values.of(total, squares, len(vx))
+
+
+def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray, val_labels: np.ndarray,
+           *, num_classes: int, epochs: int = 10, lr: float = 0.1, batch_size: int = 64, weight_decay: float = 1e-4,
+           val_batch_size: int = 256, seed: int = 0, device: torch.device | None = None,
+           progress: bool = False) -> Values:
+    """TracIn-CP on a softmax probe ``softmax(theta^T [x, 1])`` over standardised features, trained here by
+    plain minibatch SGD (constant ``lr``, ``weight_decay`` on the weights, not the bias) for ``epochs``
+    epochs, one checkpoint after each.
+
+    At checkpoint t, with ``e_i = softmax_i - onehot(y_i)`` (``(K,)``) and ``z_i = [x_i, 1]``, the gradient of
+    image i's cross-entropy with respect to ``theta`` is the outer product ``z_i e_i^T``, so the dot product of
+    two images' gradients is ``(e_i . e_v)(z_i . z_v)``: the influence of train image i on val image v is
+    ``sum_t lr (e_i^t . e_v^t) (z_i . z_v)``, computed for a batch of val images at once as ``(N, B)`` matrix
+    products, no per-image backward pass. The value is its mean over the val images, which equals the dot
+    product with the val images' mean gradient (TracIn against the val loss).
+
+    Args:
+        train_features: float ``(N, D)``; train_labels: int ``(N,)`` in ``[0, num_classes)``.
+        val_features: float ``(M, D)``; val_labels: int ``(M,)``.
+        epochs: the budget: epochs of SGD, one checkpoint each.
+        val_batch_size: val images whose influences are computed at once (memory: ``N * val_batch_size``).
+        seed: the shuffling of the minibatches.
+        device: where it trains (None: CPU).
+
+    Returns:
+        :class:`Values` with the probe's val accuracy at the last checkpoint; a value is positive when
+        training on the image lowered the val loss.
+    """
+    x, y, vx, vy = _pairs(train_features, train_labels, val_features, val_labels)
+    if y.min() < 0 or y.max() >= num_classes or vy.min() < 0 or vy.max() >= num_classes:
+        raise WinnowError(f"valuation: labels outside [0, {num_classes})")
+    device = device or torch.device("cpu")
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
+
+    def lifted(features: np.ndarray) -> torch.Tensor:  # standardised features with a 1 for the bias: (n, D + 1)
+        z = torch.from_numpy((features - mean) / std).to(device, torch.float64)
+        return torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype, device=device)], dim=1)
+
+    z, vz = lifted(x), lifted(vx)
+    onehot = F.one_hot(torch.from_numpy(y).to(device), num_classes).double()
+    val_onehot = F.one_hot(torch.from_numpy(vy).to(device), num_classes).double()
+    theta = torch.zeros(z.shape[1], num_classes, dtype=torch.float64, device=device)  # rows: D weights, then bias
+    decay = torch.ones(z.shape[1], 1, dtype=torch.float64, device=device)
+    decay[-1] = 0.0
+    generator = torch.Generator().manual_seed(seed)
+    errors, val_errors = [], []  # per checkpoint: (N, K) and (M, K), each scaled by the step's lr
+    epochs_run = range(epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs_run = tqdm(epochs_run, desc="data-valuation tracin", unit="epoch")
+    for _ in epochs_run:
+        order = torch.randperm(len(z), generator=generator).to(device)
+        for start in range(0, len(z), batch_size):
+            rows = order[start:start + batch_size]
+            error = torch.softmax(z[rows] @ theta, dim=1) - onehot[rows]
+            theta -= lr * (z[rows].T @ error / len(rows) + weight_decay * decay * theta)
+        errors.append(lr * (torch.softmax(z @ theta, dim=1) - onehot))
+        val_errors.append(torch.softmax(vz @ theta, dim=1) - val_onehot)
+    error, val_error = torch.cat(errors, dim=1), torch.cat(val_errors, dim=1)  # checkpoints side by side
+    total = torch.zeros(len(z), dtype=torch.float64, device=device)
+    squares = torch.zeros_like(total)
+    for start in range(0, len(vz), val_batch_size):
+        rows = slice(start, start + val_batch_size)
+        influence = (error @ val_error[rows].T) * (z @ vz[rows].T)  # (N, B): summed over the checkpoints
+        total += influence.sum(1)
+        squares += influence.square().sum(1)
+    accuracy = float(np.mean((vz @ theta).argmax(1).cpu().numpy() == vy))
+    return Values.of(total, squares, len(vz), val_accuracy=accuracy)
+
+
+def harm(values: dict[str, np.ndarray]) -> np.ndarray:
+    """float64 ``(N,)`` in [0, 1]: how surely an image hurts, the mean over the estimators of the share of
+    images valued above it (1: the lowest value under every estimator). Ranks, not values, because the two
+    estimators' units differ; ties take their mean rank, so equal values rank equally."""
+    from scipy.stats import rankdata
+
+    n = len(next(iter(values.values())))
+    if n == 1:
+        return np.zeros(1)
+    shares = [(n - rankdata(v, method="average")) / (n - 1) for v in values.values()]
+    return np.mean(shares, axis=0)
+
+
+def decide(ids: np.ndarray, given: np.ndarray, values: dict[str, Values], *, bound: float = 1.0,
+           combine: str = "both") -> pd.DataFrame:
+    """One keep | drop decision per image.
+
+    An estimator finds an image harmful when its value is reliably negative: at least ``bound`` standard
+    errors (over the val images) below zero, the one-SE rule of the cleaning budget (``budget.tie_se``), so a
+    value that another draw of val images could turn positive is no evidence. ``combine: both`` (the
+    conservative default) drops an image only when every estimator finds it harmful: two unlike
+    measurements, a neighbour vote and a trained layer's gradients, agree that it hurts; ``either`` when one
+    does. An image no val image tells apart from the rest (value and error 0) is never dropped.
+
+    Args:
+        ids: ``(N,)``; given: int ``(N,)``, the given labels.
+        values: estimator name (:data:`ESTIMATORS`) -> its :class:`Values`.
+        bound: standard errors, >= 0.
+
+    Returns:
+        :data:`DECISION_COLUMNS`: ``suggested_label`` -1 (a value names no better label), ``reason``
+        ``negative_value`` for a drop, each estimator's value, ``harm`` as :func:`harm`.
+    """
+    if combine not in VALUE_COMBINE:
+        raise WinnowError(f"data_valuation.combine: {combine!r} is not one of {', '.join(VALUE_COMBINE)}")
+    if not bound >= 0:
+        raise WinnowError(f"data_valuation.bound: {bound!r} is below 0; give standard errors, 0 or more")
+    harmful = np.stack([v.t() < -bound for v in values.values()])
+    drop = harmful.all(0) if combine == "both" else harmful.any(0)
+    table = pd.DataFrame({
+        "id": np.asarray(ids, dtype=object), "given_label": np.asarray(given, np.int64),
+        "suggested_label": np.full(len(drop), -1, np.int64),
+        "decision": np.where(drop, "drop", "keep"), "reason": np.where(drop, "negative_value", ""),
+        "is_issue": drop, **{name: v.mean for name, v in values.items()},
+        "harm": harm({name: v.mean for name, v in values.items()}),
+    })
+    return table.loc[:, list(DECISION_COLUMNS)]

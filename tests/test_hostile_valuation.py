@@ -1,0 +1,136 @@
+"""Hostile inputs around data-valuation (issue 23): bad data_valuation params, a missing or incomplete
+embedding, an empty val split to value against, and a pruned variant that asks for valuation decisions the
+stage never wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from budget_project import Case, case, planted_fixes_then_mistakes, write_state
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage
+from winnow.imageset import read_imageset, write_imageset
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    """What the stages before data-valuation wrote: two small clouds, clean labels."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 2)) - 3, rng.normal(size=(30, 2)) + 3]).astype(np.float32)
+    y = np.repeat([0, 1], 30)
+    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=x[::3], val_y=y[::3],
+             noisy_val_y=y[::3], trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
+    return write_state(tmp_path_factory.mktemp("state") / "p", c, issues=planted_fixes_then_mistakes(case())[:0],
+                       trusted=False)
+
+
+@pytest.fixture
+def project(state, tmp_path):
+    return shutil.copytree(state, tmp_path / "project")
+
+
+def fails(project, stage: str, *fragments: str) -> str:
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, stage), *fragments)
+    assert_nothing_left(project, before)
+    return line
+
+
+def with_params(project, section: dict):
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data_valuation"] = {**params["data_valuation"], **section}
+    return make_project(project, params)
+
+
+# -- params ---------------------------------------------------------------------------------------------
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("section, message", [
+    ({"bound": -1}, "error: params.yaml: data_valuation.bound: -1 is below 0"),
+    ({"knn_k": 0}, "error: params.yaml: data_valuation.knn_k: 0 is below 1"),
+    ({"combine": "all"}, "error: params.yaml: data_valuation.combine:"),
+    ({"tracin": {"epochs": 0}}, "error: params.yaml: data_valuation.tracin.epochs: 0 is below 1"),
+    ({"tracin": {"lr": 0}}, "error: params.yaml: data_valuation.tracin.lr: 0"),
+    ({"tracin": {"weight_decay": -0.1}}, "error: params.yaml: data_valuation.tracin.weight_decay: -0.1 is below 0"),
+    ({"batch_size": 0}, "error: params.yaml: data_valuation.batch_size: 0 is below 1"),
+    ({"bound": True}, "error: params.yaml: data_valuation.bound:"),
+    ({"knnk": 5}, "error: params.yaml: data_valuation.knnk: unknown parameter (did you mean knn_k?)"),
+])
+def test_bad_valuation_params_stop_the_stage_with_one_line(project, section, message):
+    with_params(project, section)
+    line = fails(project, "data-valuation")
+    assert line.startswith(message), line
+
+
+@pytest.mark.hostile("params")
+def test_a_cuda_device_without_cuda_names_the_parameter(project):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the request is valid here")
+    with_params(project, {"device": "cuda"})
+    line = fails(project, "data-valuation")
+    assert line == "error: data_valuation.device: cuda requested but no CUDA device is visible; use auto or cpu"
+
+
+# -- intermediates --------------------------------------------------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_missing_embeddings_name_the_represent_stage(project):
+    (project / "data/represent/embeddings.npy").unlink()
+    line = fails(project, "data-valuation")
+    assert line == "error: data/represent/embeddings.npy: missing; rerun the represent stage (dvc repro represent)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_train_image_without_an_embedding_names_it(project):
+    ids = json.loads((project / "data/represent/ids.json").read_text())
+    features = np.load(project / "data/represent/embeddings.npy")
+    keep = [i for i, name in enumerate(ids) if name != "train-0007"]
+    np.save(project / "data/represent/embeddings.npy", features[keep])
+    (project / "data/represent/ids.json").write_text(json.dumps([ids[i] for i in keep]))
+    line = fails(project, "data-valuation")
+    assert line == ("error: data/represent/ids.json: 1 image(s) have no embedding, first 'train-0007'; rerun the "
+                    "represent stage (dvc repro represent)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_empty_val_split_names_the_parameter_that_makes_one(project):
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["split"] == "val", "split"] = "test"
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    fails(project, "data-valuation", "no train or no val images", "ingest.val_fraction")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_without_valuation_decisions_names_the_data_valuation_stage(project):
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = ["threshold", "dedup", "data_valuation"]
+    make_project(project, params)
+    line = fails(project, "budget")
+    assert line == ("error: data/data-valuation/decisions.parquet: not found; rerun the data-valuation stage "
+                    "(dvc repro data-valuation)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_valuation_decisions_without_harm_name_the_data_valuation_stage(project):
+    import yaml
+
+    assert run_stage(project, "data-valuation").returncode == 0
+    path = project / "data/data-valuation/decisions.parquet"
+    pd.read_parquet(path).drop(columns="harm").to_parquet(path, index=False)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = ["threshold", "dedup", "data_valuation"]
+    make_project(project, params)
+    line = fails(project, "budget")
+    assert line == ("error: data/data-valuation/decisions.parquet: lacks column(s) harm; rerun the data-valuation "
+                    "stage (dvc repro data-valuation)")
