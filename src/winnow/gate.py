@@ -17,6 +17,11 @@ than its ``gate.tolerances`` entry (fnmatch patterns over the keys above): a tol
 noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves several), and
 significance alone flags drops too small to matter.
 
+Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
+image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and a drop must then also be significant
+against the spread between the runs (:func:`winnow.paired.runs_drop_test`), so one unlucky seed cannot
+fail the gate on its own.
+
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, test sets that differ, an unknown
 revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
@@ -40,9 +45,10 @@ import yaml
 from winnow import revisions
 from winnow.errors import WinnowError
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, runs_drop_test
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
+POOLED_TEST = "McNemar test on the pooled counts or Welch t-test over the runs, whichever p is larger,"
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
 COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
            "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
@@ -137,15 +143,22 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     # a worse seed is a little worse on every class at once, so overall accuracy spreads more than a class does
     phis = [settings.accuracy_overdispersion] + [settings.overdispersion] * len(classes)
     p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
+    intervals = [change_interval(c, confidence=CONFIDENCE, overdispersion=phi) for c, phi in zip(counts, phis)]
+    if len(base_right) > 1 and len(head_right) > 1:
+        # and against the spread between the runs: a drop counts only when both tests call it significant
+        spread = [runs_drop_test(base_right[:, m].mean(axis=1), head_right[:, m].mean(axis=1), confidence=CONFIDENCE)
+                  for m in masks]
+        p = np.maximum(p, [runs[0] for runs in spread])
+        intervals = [(min(low, runs[1]), max(high, runs[2])) for (low, high), runs in zip(intervals, spread)]
     p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
     rows = []
-    for name, key, mask, count, raw, adjusted, phi in zip([OVERALL, *classes], keys, masks, counts, p, p_adj, phis):
+    for name, key, mask, count, raw, adjusted, (low, high) in zip([OVERALL, *classes], keys, masks, counts, p, p_adj,
+                                                                   intervals):
         tolerance = settings.tolerance(key)
         if tolerance is None:
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
-        low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=phi)
         rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
@@ -350,7 +363,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
               "its share of runs right)") if len(base) + len(target) > 2 else ""
     lines = [f"## Merge gate: {' + '.join(base)} → {' + '.join(target)}", "",
              f"Paired on the same test images{pooled}. p: one-sided "
-             f"{'McNemar test on the pooled counts' if pooled else 'exact McNemar test'} of a drop; p adj: "
+             f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
              f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything), ""]
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])

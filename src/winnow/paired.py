@@ -25,6 +25,11 @@ sum(d^2) >= 1, and every other cell by the same c, so that its accuracies and ch
 and its McNemar variance is the sign-flip variance: averaging runs shrinks the noise, and the same tests
 then see it as evidence from c times as many images. phi carries over unchanged: a seed's clumped
 errors shrink with the number of runs exactly as the per-image noise does.
+
+With several runs a side the spread between runs is measured as well, and it catches what phi, a
+single average, cannot: a seed that trains a model worse on every class at once (an unlucky run is a few
+points of accuracy below its siblings). :func:`runs_drop_test` is Welch's one-sided t-test on the runs'
+scores; the gate calls a drop significant only when both tests do.
 """
 
 from __future__ import annotations
@@ -121,6 +126,31 @@ def change_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> floa
     gain = PairedCounts(both=counts.both, lost=counts.gained, gained=counts.lost, neither=counts.neither)
     return min(1.0, 2 * min(drop_p_value(counts, overdispersion=overdispersion),
                             drop_p_value(gain, overdispersion=overdispersion)))
+
+
+def runs_drop_test(base: np.ndarray, head: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Welch's one-sided t-test of "head's runs score lower than base's", and the interval of the change.
+
+    Args:
+        base: float ``(runs_base,)``, head: float ``(runs_head,)``: one score (accuracy, a class's recall)
+            per run, at least 2 runs a side.
+
+    Returns:
+        ``(p, low, high)`` for mean(head) - mean(base). When no side's runs differ at all the spread is
+        unmeasured: p is 0 for a drop (1 otherwise) and the interval is the change itself, so the
+        per-image test alone decides.
+    """
+    from scipy import stats
+
+    base, head = np.asarray(base, float), np.asarray(head, float)
+    change = float(head.mean() - base.mean())
+    var_base, var_head = base.var(ddof=1) / len(base), head.var(ddof=1) / len(head)
+    spread = math.sqrt(var_base + var_head)
+    if spread == 0:
+        return (0.0 if change < 0 else 1.0), change, change
+    df = (var_base + var_head) ** 2 / (var_base ** 2 / (len(base) - 1) + var_head ** 2 / (len(head) - 1))
+    half = float(stats.t.ppf(1 - (1 - confidence) / 2, df)) * spread
+    return float(stats.t.cdf(change / spread, df)), change - half, change + half
 
 
 def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
