@@ -9,7 +9,7 @@ from hostile_harness import (
 )
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, contracts, variants, "
-            "pruned, budget, train, gan, balance, augment_search, report, gate")
+            "pruned, budget, train, gan, balance, augment_search, report, compute, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),
           ("evaluate", "baseline"), ("gan_synthesize",), ("augment_search",), ("balance",), ("compare",), ("report",)]
