@@ -9,9 +9,10 @@ same places and run the same function on the same bytes, so their outputs are by
 
 With ``ray``, each batch is one row of ``ray.data.range(batches)`` mapped by ``map_batches``; a task
 reads its rows from the memory-mapped ``images.npy`` itself (every node must see that path: a shared
-file system), or from the object store for an array held in memory. The tasks run the driver's copy of
-:mod:`winnow` (shipped as a runtime-environment module), so a cluster never runs other code than the
-one DVC hashed. Ray is optional (``pip install 'ray[data]'``; ``make setup`` installs it).
+file system), or from the object store for an array held in memory. When the engine starts Ray it
+ships the driver's copy of :mod:`winnow` to the workers (:func:`runtime_env`), so a cluster never runs
+other code than the one DVC hashed; a caller that starts Ray itself passes the same. Ray is optional
+(``pip install 'ray[data]'``; ``make setup`` installs it).
 """
 
 from __future__ import annotations
@@ -57,8 +58,13 @@ class Engine:
         if ray.is_initialized():
             yield
             return
-        ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
-                 include_dashboard=False, log_to_driver=False)
+        try:
+            ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                     include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+        except ConnectionError as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise WinnowError(f"compute.ray.address: no Ray cluster at {self.address!r} ({reason}); start one with "
+                              "`ray start --head`, or set compute.ray.address: null for a local one") from err
         try:
             yield
         finally:
@@ -97,13 +103,18 @@ class Engine:
         path = whole_file(images)
         source = str(path) if path is not None else _ray().put(np.asarray(images))
         task = _RowsTask(fn, source, batch_size, len(images), columns)
-        winnow = str(Path(__file__).resolve().parent)
         batches = -(-len(images) // batch_size)
-        rows = ray.data.range(batches).map_batches(task, batch_size=1, runtime_env={"py_modules": [winnow]})
+        rows = ray.data.range(batches).map_batches(task, batch_size=1)
         blocks = list(rows.iter_batches(batch_size=None, batch_format="numpy"))
         merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
         order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
         return {name: value[order] for name, value in merged.items()}
+
+
+def runtime_env() -> dict:
+    """Ray's runtime environment for a job that runs winnow's tasks: this process's :mod:`winnow`
+    package, uploaded to every worker, so that no node imports another copy (a stale install)."""
+    return {"py_modules": [str(Path(__file__).resolve().parent)]}
 
 
 def _ray():
