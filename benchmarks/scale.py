@@ -9,7 +9,8 @@ exact and 1% colour-jittered copies, written batch by batch with :class:`winnow.
 generating them never holds the set in memory either. Each step runs the library calls its stage
 makes (``score_table``, ``quality_flags``, ``dedup_images`` with params.yaml's settings) on the
 read-only memory map, with ``compute.engine`` as given. The pages of the map a step touches count in
-its RSS (they are the page cache's to evict); the array's size is written beside the figures.
+its RSS (they are the page cache's to evict); the array's size is written beside the figures. Under
+``ray`` the RSS is the driver's alone: the tasks run in Ray's worker processes.
 
 Merges into benchmarks/results/scale.json: ``{"<n>x<size>": {"array_mib", "<engine>": {"<step>":
 {"seconds", "peak_rss_mib"}}}}``.
