@@ -11,7 +11,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch before anything else: an unpinned resolve would pull several GB of CUDA wheels
 	$(BIN)/pip install --quiet "$$(grep '^torch==' requirements.lock)"
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	# the optional extras too, so that their tests run (and never skip under CI=true)
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,faiss,ray]'
 	touch $(STAMP)
 
 # Debian's chromium for the report's browser check (tests/test_report.py), installed here so that no test
@@ -40,7 +41,7 @@ test: setup
 	pytest -q
 
 bench-extra: setup
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,faiss,ray,bench]'
 
 # re-pin from the current environment; the +cpu/+cu local tag is dropped so the pin fits every host
 lock:

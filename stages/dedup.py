@@ -4,7 +4,9 @@ group, label conflicts flagged and cross-split leaks counted by kind (train copi
 images, val copies of test images). Writes data/dedup/groups.parquet and
 metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
+from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
+from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS, QUALITY_ISSUES
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, write_json, write_table
@@ -14,7 +16,8 @@ TRUTH_IN, REPRESENTATION = "data/degrade/perturbations.parquet", "data/represent
 
 
 def main() -> None:
-    p = load_params()["dedup"]
+    params = load_params()
+    p = params["dedup"]
     imageset = read_imageset(IMAGESET)
     scores = read_table(SCORES, written_by="score", columns=("id", "phash", *QUALITY_ISSUES))
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
@@ -27,7 +30,8 @@ def main() -> None:
         from winnow.represent import read_representation  # torch and the encoders, only when asked for
 
         embedding = read_representation(REPRESENTATION, imageset.manifest["id"].to_numpy())
-    table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings)
+    table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
+                         knn=backend_of(params), engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations)
     write_table(OUT, table)
     write_json("metrics/dedup.json", settings | metrics)

@@ -19,6 +19,7 @@ import pandas as pd
 from winnow import judges
 from winnow import labels as cl
 from winnow.balance import balanced_augment
+from winnow.cosine_index import backend_of
 from winnow.embeddings import clean_rounds, round_options
 from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
 from winnow.imageset import read_imageset
@@ -62,7 +63,7 @@ def main() -> None:
     result = clean_rounds(
         train.images, train.labels, train_ids, val_images=val.images, val_labels=val.labels,
         config=config, num_classes=len(data.classes), features=features, val_features=val_features,
-        **round_options(p), seed=params["seed"], progress=True,
+        **round_options(p), seed=params["seed"], knn=backend_of(params), progress=True,
         augment=_balancer(params, classes=len(data.classes)) if augmented else None,
     )
     final = final_decisions(result.decisions)

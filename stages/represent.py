@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from winnow.cosine_index import backend_of
 from winnow.imageset import read_imageset
 from winnow.represent import embed_imageset, knn_val_accuracy, options
 from winnow.stage import atomic_path, load_params, run, write_json
@@ -23,7 +24,7 @@ def main() -> None:
     rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT)
     splits = data.manifest["split"].to_numpy()
     # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
-    knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k)
+    knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))
     metrics = {**rep.info, "images": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
                "knn_k": opts.knn_k, "knn_val_accuracy": knn}
     with atomic_path(OUT / "embeddings.npy") as tmp:

@@ -1,5 +1,6 @@
 """score: seven quality scores, the pixel digest and the 64-bit pHash of every image in data/degrade."""
 
+from winnow.engine import Engine
 from winnow.imageset import read_imageset
 from winnow.quality import score_table
 from winnow.stage import load_params, run, write_table
@@ -8,9 +9,9 @@ IN, OUT = "data/degrade", "data/score/scores.parquet"
 
 
 def main() -> None:
-    options = load_params()["score"]
+    params = load_params()
     imageset = read_imageset(IN)
-    table = score_table(imageset.images, imageset.manifest, **options)
+    table = score_table(imageset.images, imageset.manifest, engine=Engine.from_params(params), **params["score"])
     write_table(OUT, table)
     print(f"score: {len(table)} images scored")
 

@@ -8,8 +8,8 @@ from hostile_harness import (
     run_winnow,
 )
 
-SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, contracts, variants, "
-            "pruned, budget, train, gan, balance, augment_search, report, gate")
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
+            "contracts, variants, pruned, budget, train, gan, balance, augment_search, report, compute, gate")
 STAGES = [("ingest",), ("degrade",), ("score",), ("threshold",), ("dedup",), ("confident_learn",),
           ("embedding_clean",), ("budget",), ("variants",), ("contracts",), ("train", "baseline"),
           ("evaluate", "baseline"), ("gan_synthesize",), ("augment_search",), ("balance",), ("compare",), ("report",)]
@@ -87,7 +87,7 @@ CASES = {
                                             "baseline); remove oracle or enable degrade"),
     "unknown_cleaner": dict(params=params_with("pruned.cleaners", ["threshold", "confident_learning"]),
                             expected='pruned.cleaners[1]: "confident_learning" is not one of threshold, dedup, '
-                                     "confident_learn, embedding_clean (did you mean confident_learn?)"),
+                                     "confident_learn, embedding_clean, data_valuation (did you mean confident_learn?)"),
     "threshold_option_of_another_method": dict(params=params_with("threshold.issues.blurry",
                                                                   {"method": "otsu", "alpha": 0.05}),
                                                expected="threshold.issues.blurry.alpha: unknown option of method "

@@ -11,8 +11,8 @@ from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
 
-SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, contracts, variants, "
-            "pruned, budget, train, gan, balance, augment_search, report, gate")
+SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
+            "contracts, variants, pruned, budget, train, gan, balance, augment_search, report, compute, gate")
 
 
 def message(params) -> str:
@@ -132,6 +132,9 @@ def test_the_shipped_params_yaml_validates():
     ("augment_search.ns", [0], "augment_search.ns[0]: 0 is below 1"),
     ("augment_search.magnitudes", [0.3, 0], "augment_search.magnitudes[1]: 0 is not above 0"),
     ("augment_search.fill", None, "augment_search.fill: null is not one of border, edge"),
+    ("compute.knn", "fast", 'compute.knn: "fast" is not one of auto, numpy, faiss, faiss_ivf (did you mean faiss?)'),
+    ("compute.engine", "spark", 'compute.engine: "spark" is not one of local, ray'),
+    ("compute.ray.num_cpus", 0, "compute.ray.num_cpus: 0 is below 1"),
 ])
 def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     assert message(params_with(path, value)) == f"params.yaml: {expected}"

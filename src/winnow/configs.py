@@ -48,6 +48,8 @@ FILLS = ("border", "edge")  # what geometry uncovers: each image's border mean |
 SEARCH_METHODS = ("train", "density")  # augment_search.method: a short training per candidate | one model's view
 AUGMENT_CHOICES = ("none", "fixed", "searched")  # train.augment: the policy applied on the fly while training
 STREAM_MODES = ("auto", "always", "never")  # train.stream: see winnow.device_rows
+KNN_BACKENDS = ("auto", "numpy", "faiss", "faiss_ivf")  # compute.knn (winnow.cosine_index)
+ENGINES = ("local", "ray")  # compute.engine: where the per-image stages run (winnow.engine)
 
 
 @dataclass

@@ -16,10 +16,13 @@ returns int64 ``(P, 2)`` row pairs; the groups are the connected components of a
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from winnow.cosine_index import cosine_pairs, unique_pairs
+from winnow.engine import Engine
 from winnow.hamming_index import hamming_components, hamming_pairs
 from winnow.quality import phash64
 from winnow.thumbnails import Looks, crop_pixels, pair_correlation
@@ -45,21 +48,31 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     return candidates[pair_correlation(features, candidates) >= min_correlation]
 
 
-def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None) -> np.ndarray:
+def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
+                   engine: Engine = Engine()) -> np.ndarray:
     """uint64 ``(V, N)`` pHashes of each image's mirror (``flip``), centre crop (``crop``: the share of
     height and width cut from each side, :func:`winnow.thumbnails.crop_pixels`) and mirrored crop (both
     on); ``V`` is 0, 1 or 3.
 
     Args:
         images: uint8 ``(N, H, W, C)``, memory-mapped or not (hashed in batches).
+        engine: where the batches run (:class:`winnow.engine.Engine`).
     """
-    height, width = images.shape[1:3]
-    cut_h, cut_w = crop_pixels(images.shape[1:], crop or 0.0)
-    views = [images[:, :, ::-1]] if flip else []
+    if not flip and not crop:
+        return np.empty((0, len(images)), np.uint64)
+    hashes = engine.map(partial(_view_hashes, flip=flip, crop=crop), images, batch_size=batch_size)
+    return np.stack(list(hashes.values()))
+
+
+def _view_hashes(batch: np.ndarray, *, flip: bool, crop: float | None) -> dict[str, np.ndarray]:
+    """uint64 ``(B,)`` pHashes of the views of uint8 ``(B, H, W, C)``, in :func:`variant_hashes`' order."""
+    height, width = batch.shape[1:3]
+    cut_h, cut_w = crop_pixels(batch.shape[1:], crop or 0.0)
+    views = {"flip": batch[:, :, ::-1]} if flip else {}
     if crop:
-        cropped = images[:, cut_h:height - cut_h, cut_w:width - cut_w]
-        views += [cropped] + ([cropped[:, :, ::-1]] if flip else [])
-    return np.stack([phash64(view) for view in views]) if views else np.empty((0, len(images)), np.uint64)
+        cropped = batch[:, cut_h:height - cut_h, cut_w:width - cut_w]
+        views |= {"crop": cropped} | ({"flip_crop": cropped[:, :, ::-1]} if flip else {})
+    return {name: phash64(view) for name, view in views.items()}
 
 
 def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, looks: Looks | None = None,
@@ -83,11 +96,12 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
-                    min_correlation: float | None = None) -> np.ndarray:
+                    min_correlation: float | None = None, knn: str = "numpy") -> np.ndarray:
     """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
     :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
-    ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``)."""
-    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS)
+    ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
+    ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`."""
+    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
         return candidates
     return candidates[looks.correlation(candidates, whole=True) >= min_correlation]

@@ -1,50 +1,60 @@
-"""Pairs of feature vectors within a cosine distance, by exact nearest-neighbour search in blocks.
+"""Nearest neighbours by cosine similarity, and the pairs of rows within a cosine distance.
 
 Each row's ``k`` nearest other rows (cosine similarity of L2-normalised rows) are found, and the pairs
 at most ``radius`` apart in cosine distance (``1 - similarity``) are kept. Limiting the search to ``k``
 neighbours bounds the output at ``N * k`` pairs whatever the radius; a group of more than ``k + 1``
 copies is still joined, through chains, when its pairs become connected components.
 
-Two backends, with the same answer up to float rounding at the radius:
+The backends (:data:`BACKENDS`, params.yaml ``compute.knn``):
 
-- ``faiss`` (optional, ``pip install faiss-cpu``): ``IndexFlatIP``, an exact inner-product search over
-  every row, multi-threaded; used when it can be imported;
 - ``numpy``: a block of query rows times all rows at a time, so memory stays at ``block x N`` floats,
   never ``N x N``; the work is still ``N**2 * D`` multiply-adds (about a minute for 100,000 rows of 128
-  numbers on two cores).
+  numbers on two cores);
+- ``faiss`` (optional, ``pip install faiss-cpu``, installed by ``make setup``): ``IndexFlatIP``, the same
+  exact search, multi-threaded. It finds the same neighbours; its similarities differ from numpy's in
+  the last bits (another order of summation), so two neighbours within about ``1e-7`` of each other
+  may swap, and among exactly tied neighbours (copies) each backend keeps its own order;
+- ``faiss_ivf``: ``IndexIVFFlat``, approximate: the rows are cut into ``nlist`` k-means cells (about
+  ``4 sqrt(N)``, at least 39 training rows each) and each query searches the ``nprobe`` nearest cells
+  (``nlist / 16``), about 16 times less work than exact, missing a neighbour that lies in a cell not
+  searched;
+- ``auto``: ``faiss`` when it imports, else ``numpy``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-BACKENDS = ("auto", "numpy", "faiss")
+from winnow.configs import KNN_BACKENDS as BACKENDS
+from winnow.errors import WinnowError
+
 _BLOCK_BYTES = 64 << 20  # similarities held at once by the numpy backend
 
 
-def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: str = "auto") -> np.ndarray:
+def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: str = "numpy") -> np.ndarray:
     """Every pair of rows whose cosine distance is at most ``radius`` among each row's ``k`` nearest.
 
     Args:
         features: float ``(N, D)``; an all-zero row is at distance 1 from every row.
         radius: largest cosine distance ``1 - cos`` that makes a pair, in ``[0, 2]``.
         k: nearest other rows examined per row (fewer when ``N - 1`` is smaller).
-        backend: ``auto`` (faiss when it imports, else numpy), ``numpy`` or ``faiss``.
+        backend: one of :data:`BACKENDS`.
 
     Returns:
         int64 ``(P, 2)`` row numbers ``(i, j)`` with ``i < j``, each pair once, sorted.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    unit = _unit_rows(features)
+    backend = resolve(backend)
+    unit = unit_rows(features)
     n = len(unit)
     k = min(k, n - 1)
     if k < 1:
         return np.empty((0, 2), dtype=np.int64)
-    if backend == "auto":
-        backend = "faiss" if _faiss() is not None else "numpy"
-    search = _faiss_neighbours if backend == "faiss" else _numpy_neighbours
-    similarity, index = search(unit, k=k)
+    if backend == "numpy":
+        similarity, index = _numpy_neighbours(unit, k=k)
+    else:
+        similarity, index = faiss_nearest(unit, unit, k=k, exclude=np.arange(n), ivf=backend == "faiss_ivf")
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
     close = (1.0 - similarity.ravel()) <= radius
     return unique_pairs(np.stack([rows[close], index.ravel()[close]], axis=1), n)
@@ -56,7 +66,29 @@ def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
     return np.stack([keys // n, keys % n], axis=1)
 
 
-def _unit_rows(features: np.ndarray) -> np.ndarray:
+def backend_of(params: dict) -> str:
+    """params.yaml's ``compute.knn`` (validated), ``numpy`` when left out."""
+    return (params.get("compute") or {}).get("knn", "numpy")
+
+
+def resolve(backend: str) -> str:
+    """The backend :func:`cosine_pairs` and :func:`winnow.neighbours.nearest` use for ``backend``:
+    ``auto`` becomes ``faiss`` when faiss imports, else ``numpy``.
+
+    Raises:
+        WinnowError: an unknown backend, or faiss asked for but not installed.
+    """
+    if backend not in BACKENDS:
+        raise WinnowError(f"compute.knn: {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "faiss" if _faiss() is not None else "numpy"
+    if backend.startswith("faiss") and _faiss() is None:
+        raise WinnowError(f"compute.knn: {backend} asked for but faiss is not installed: pip install faiss-cpu "
+                          "(make setup installs it), or set compute.knn: numpy")
+    return backend
+
+
+def unit_rows(features: np.ndarray) -> np.ndarray:
     """float32 ``(N, D)`` rows scaled to length 1 (an all-zero row stays zero)."""
     unit = np.array(features, dtype=np.float32, copy=True)
     norms = np.linalg.norm(unit, axis=1, keepdims=True)
@@ -79,20 +111,46 @@ def _numpy_neighbours(unit: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarr
     return similarity, index
 
 
-def _faiss_neighbours(unit: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """As :func:`_numpy_neighbours`, with faiss's exact inner-product index."""
+def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: np.ndarray | None = None,
+                  ivf: bool = False, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each query row's ``k`` most similar reference rows by inner product, most similar first, with faiss.
+
+    Args:
+        query: float32 ``(Q, D)`` and reference float32 ``(R, D)``, rows of length 1 (or 0).
+        k: neighbours per query, at most ``R``.
+        exclude: int ``(Q,)`` the reference row a query may not take (itself), -1 for none. Such a row is
+            given similarity ``-inf`` and put last, as the numpy backend masks it; it is only returned
+            when fewer than ``k`` other rows exist.
+        ivf: approximate inverted-file search (module docstring); ``nprobe`` cells searched per query
+            (default ``nlist / 16``; ``nlist`` searches them all, exactly).
+
+    Returns:
+        (similarity float32 ``(Q, k)``, reference row int64 ``(Q, k)``).
+    """
     faiss = _faiss()
-    if faiss is None:
-        raise ValueError("backend faiss asked for but faiss is not installed (pip install faiss-cpu)")
-    table = faiss.IndexFlatIP(unit.shape[1])
-    table.add(unit)
-    similarity, index = table.search(unit, k + 1)
-    # drop each row itself: first where the search returned it, else the (k+1)-th, which a tie displaced
-    own = index == np.arange(len(unit))[:, None]
-    drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-    keep = np.ones_like(own)
-    keep[np.arange(len(unit)), drop] = False
-    return similarity[keep].reshape(-1, k), index[keep].reshape(-1, k).astype(np.int64)
+    query, reference = np.ascontiguousarray(query, np.float32), np.ascontiguousarray(reference, np.float32)
+    wanted = min(k + (exclude is not None), len(reference))  # one more: the query itself may be among them
+    flat = faiss.IndexFlatIP(reference.shape[1])
+    flat.add(reference)
+    if ivf:
+        nlist = max(1, min(round(4 * math.sqrt(len(reference))), len(reference) // 39))
+        table = faiss.IndexIVFFlat(flat, reference.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        table.train(reference)
+        table.add(reference)
+        table.nprobe = nprobe or max(1, nlist // 16)
+        similarity, index = table.search(query, wanted)
+        short = (index < 0).any(axis=1)  # the cells searched held fewer than k rows: search those exactly
+        if short.any():
+            similarity[short], index[short] = flat.search(query[short], wanted)
+    else:
+        similarity, index = flat.search(query, wanted)
+    index = index.astype(np.int64)
+    if exclude is not None:
+        own = index == np.asarray(exclude, np.int64)[:, None]
+        similarity[own] = -np.inf
+        order = np.argsort(own, axis=1, kind="stable")  # the query itself last, the rest in faiss's order
+        similarity, index = np.take_along_axis(similarity, order, 1), np.take_along_axis(index, order, 1)
+    return similarity[:, :k], index[:, :k]
 
 
 def _faiss():

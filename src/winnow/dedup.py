@@ -29,6 +29,7 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.copies import LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, near_pairs, variant_hashes
+from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components
@@ -59,6 +60,7 @@ def duplicate_links(
     *, digests: np.ndarray, phashes: np.ndarray, radius: int | None, looks: Looks | None = None,
     min_correlation: float | None = None, variants: np.ndarray | None = None,
     embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
+    knn: str = "numpy",
 ) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
@@ -72,6 +74,7 @@ def duplicate_links(
         embedding: float ``(N, D)``, searched within cosine distance ``embedding_radius`` (None: off).
         embedding_confirm: False takes the embedding's pairs unchecked. The thumbnails rescue a weak
             embedding (a supervised judge) but drop most cropped copies that a self-supervised one finds.
+        knn: how the embedding's nearest neighbours are searched (:data:`winnow.cosine_index.BACKENDS`).
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     features = None if looks is None else looks.whole
@@ -84,7 +87,7 @@ def duplicate_links(
     if embedding_radius is not None:
         links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
                                                        looks=looks if embedding_confirm else None,
-                                                       min_correlation=min_correlation)
+                                                       min_correlation=min_correlation, knn=knn)
     return links
 
 
@@ -180,13 +183,14 @@ def dedup_table(
     embedding: np.ndarray | None = None,
     embedding_radius: float | None = None,
     embedding_confirm: bool = True,
+    knn: str = "numpy",
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm: see
+        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn: see
             :func:`duplicate_links`; their rows follow ``manifest``.
         keep, drop_leaks: see :func:`choose_kept`.
 
@@ -199,7 +203,7 @@ def dedup_table(
                           f"{'no' if embedding is None else len(embedding)} embeddings (rerun the represent stage)")
     links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
-                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
+                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn)
     groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
@@ -222,16 +226,18 @@ def dedup_table(
 def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFrame, *, radius: int | None,
                  keep: str = "best_quality", drop_leaks: bool = True, min_correlation: float | None = None,
                  flip: bool = False, crop: float | None = None, embedding: np.ndarray | None = None,
-                 embedding_radius: float | None = None, embedding_confirm: bool = True) -> pd.DataFrame:
+                 embedding_radius: float | None = None, embedding_confirm: bool = True,
+                 knn: str = "numpy", engine: Engine = Engine()) -> pd.DataFrame:
     """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
     following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
     the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) when
-    ``radius`` is set."""
-    looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop)
-    variants = variant_hashes(images, flip=flip, crop=crop) if radius is not None else None
+    ``radius`` is set; their batches run on ``engine`` (:class:`winnow.engine.Engine`)."""
+    with engine.session():
+        looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop, engine=engine)
+        variants = variant_hashes(images, flip=flip, crop=crop, engine=engine) if radius is not None else None
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
-                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm)
+                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:

@@ -69,18 +69,19 @@ class Judgement:
 
 
 def fixed_judgement(features: np.ndarray, labels: np.ndarray, *, val_features: np.ndarray, val_labels: np.ndarray,
-                    k: int, num_classes: int) -> Judgement:
+                    k: int, num_classes: int, knn: str = "numpy") -> Judgement:
     """A judge in a fixed embedding (the represent stage's): every image on trial is judged among all the
     others, every val image among the images on trial; its accuracy is the ``k``-NN vote's on val.
 
     Args:
         features: float ``(N, D)`` and labels int ``(N,)`` of the images on trial; val_features float
             ``(M, D)`` and val_labels int ``(M,)`` (trusted) of the val images.
+        knn: how the k nearest are searched (:func:`winnow.neighbours.nearest`).
     """
     labels = np.asarray(labels, np.int64)
     everything = np.arange(len(labels))
     val_space = Space(len(labels) + np.arange(len(val_labels)), val_features, everything, features, labels)
-    accuracy = float(np.mean(vote(val_space, k=k, num_classes=num_classes) == np.asarray(val_labels)))
+    accuracy = float(np.mean(vote(val_space, k=k, num_classes=num_classes, knn=knn) == np.asarray(val_labels)))
     return Judgement([Space(everything, features, everything, features, labels, accuracy)],
                      [replace(val_space, val_accuracy=accuracy)], accuracy)
 
@@ -212,6 +213,7 @@ def clean_rounds(
     min_precision: float = 0.8,
     augment: Augment | None = None,
     seed: int = 0,
+    knn: str = "numpy",
     progress: bool = False,
 ) -> Rounds:
     """Embed → neighbour cleansing (→ augment), ``rounds`` times, each round on the previous one's result.
@@ -235,6 +237,7 @@ def clean_rounds(
             the val images, or None to train.
         neighbour_options: keyword options of :func:`winnow.neighbours.cleanse` (``agree``, ``margin``…).
         outlier_options: keyword options of :func:`winnow.outliers.find_outliers` (``methods``…).
+        knn: how every k-nearest search of the round runs (:func:`winnow.neighbours.nearest`).
         Others: as :func:`embedding_spaces`.
     """
     labels, ids = np.array(labels, np.int64), np.asarray(ids, dtype=object)
@@ -251,16 +254,17 @@ def clean_rounds(
                                          seed=seed + r - 1, extra=extra, progress=progress)
         else:
             judgement = fixed_judgement(features[alive], labels[alive], val_features=val_features,
-                                        val_labels=val_labels, k=k, num_classes=num_classes)
+                                        val_labels=val_labels, k=k, num_classes=num_classes, knn=knn)
         spaces = judgement.spaces
-        found = pd.concat([evidence(s, labels[alive][s.positions], k=k, num_classes=num_classes) for s in spaces])
+        found = pd.concat([evidence(s, labels[alive][s.positions], k=k, num_classes=num_classes, knn=knn)
+                           for s in spaces])
         found = found.sort_values("position").reset_index(drop=True)
         table = cleanse(ids[alive], labels[alive], found, **(neighbour_options or {}))
         strength = _val_strength(judgement, val_labels, planted, flipped, offset=len(alive), k=k,
                                  num_classes=num_classes, neighbour_options=neighbour_options,
-                                 min_precision=min_precision)
+                                 min_precision=min_precision, knn=knn)
         table = judges.gate_relabels(table, strength)
-        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, **(outlier_options or {}))
+        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, **(outlier_options or {}))
         scored = scored.sort_values("position").reset_index(drop=True)
         table = _with_outliers(table, scored.drop(columns="position"), drop=drop_outliers)
         table["round"] = r
@@ -282,10 +286,10 @@ def clean_rounds(
 
 def _val_strength(judgement: Judgement, original: np.ndarray, planted: np.ndarray, flipped: np.ndarray, *,
                   offset: int, k: int, num_classes: int, neighbour_options: dict | None,
-                  min_precision: float) -> judges.Strength:
+                  min_precision: float, knn: str) -> judges.Strength:
     """The round's judge on the val images with the ``planted`` labels, by the rules it applies to train
     images; val image j sits at position ``offset + j`` of its val space."""
-    found = pd.concat([evidence(s, planted[s.positions - offset], k=k, num_classes=num_classes)
+    found = pd.concat([evidence(s, planted[s.positions - offset], k=k, num_classes=num_classes, knn=knn)
                        for s in judgement.val_spaces]).sort_values("position").reset_index(drop=True)
     verdict = cleanse(np.arange(len(planted)), planted, found, **(neighbour_options or {}))
     decision = verdict["decision"].to_numpy()

@@ -5,8 +5,8 @@ Read top to bottom:
 1. a :class:`Space` holds, from one model, the features of the images on trial (queries) and of the
    labelled images they are compared with (references); distances mean nothing across models;
 2. :func:`nearest` finds each query's k nearest references by cosine similarity of L2-normalised
-   features, in batched matrix products (an image is never its own neighbour); :func:`vote` takes their
-   majority label;
+   features, in batched matrix products or with faiss (``knn``, :mod:`winnow.cosine_index`; an image is
+   never its own neighbour); :func:`vote` takes their majority label;
 3. :func:`evidence` measures, per query, how many neighbours share another label, how far the nearest
    image of its own class is, and how much closer it sits to another class's centroid;
 4. :func:`cleanse` turns evidence into one keep | drop | relabel decision per image with its reason;
@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from winnow.cosine_index import faiss_nearest, resolve, unit_rows
 from winnow.errors import WinnowError
 from winnow.thresholds import METHODS, flag_issues
 
@@ -74,9 +75,16 @@ def _similarities(space: Space, batch_size: int) -> Iterator[tuple[slice, torch.
         yield rows, sim.masked_fill(query_pos[rows, None] == reference_pos[None, :], -torch.inf)
 
 
-def nearest(space: Space, *, k: int, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """(similarity float32 ``(Q, k)``, reference index int64 ``(Q, k)``), most similar first."""
+def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
+    """(similarity float32 ``(Q, k)``, reference index int64 ``(Q, k)``), most similar first.
+
+    ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`; ``numpy`` is the batched torch matrix
+    products here, the faiss ones find the same neighbours up to ties (:mod:`winnow.cosine_index`)."""
     check_k(space, k)
+    backend = resolve(knn)
+    if backend != "numpy":
+        return faiss_nearest(unit_rows(space.features), unit_rows(space.reference_features), k=k,
+                             exclude=_own_reference(space), ivf=backend == "faiss_ivf")
     sims, index = [], []
     for _, sim in _similarities(space, batch_size):
         top = sim.topk(k, dim=1)
@@ -85,10 +93,10 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048) -> tuple[np.ndarray
     return torch.cat(sims).numpy(), torch.cat(index).numpy()
 
 
-def vote(space: Space, *, k: int, num_classes: int) -> np.ndarray:
+def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.ndarray:
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; a tie that
-    involves the nearest reference's class goes to it."""
-    _, index = nearest(space, k=k)
+    involves the nearest reference's class goes to it. ``knn``: as :func:`nearest`."""
+    _, index = nearest(space, k=k, knn=knn)
     votes = np.asarray(space.reference_labels, np.int64)[index]
     counts = np.zeros((len(index), num_classes))
     np.add.at(counts, (np.arange(len(index))[:, None], votes), 1.0)
@@ -96,11 +104,13 @@ def vote(space: Space, *, k: int, num_classes: int) -> np.ndarray:
     return counts.argmax(1)
 
 
-def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048) -> pd.DataFrame:
+def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
+             knn: str = "numpy") -> pd.DataFrame:
     """Per query, what its neighbourhood says about its label.
 
     Args:
         labels: int ``(Q,)`` given labels of the queries.
+        knn: how the k nearest are searched (:func:`nearest`).
 
     Returns:
         DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
@@ -115,7 +125,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     reference_labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     if len(labels) != len(space.positions):
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
-    index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size)[1])
+    index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size, knn=knn)[1])
     votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
     own = F.one_hot(labels, num_classes).bool()
     other_votes = votes.masked_fill(own, -1.0)
@@ -250,6 +260,15 @@ def final_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
 def _unit(features: np.ndarray) -> torch.Tensor:
     """float32 ``(N, D)`` rows scaled to length 1 (an all-zero row stays zero)."""
     return F.normalize(torch.from_numpy(np.array(features, np.float32)), dim=1)
+
+
+def _own_reference(space: Space) -> np.ndarray:
+    """int64 ``(Q,)``: the reference row at each query's own position, -1 where there is none."""
+    reference = np.asarray(space.reference_positions, np.int64)
+    order = np.argsort(reference, kind="stable")
+    at = np.minimum(np.searchsorted(reference[order], space.positions), max(len(reference) - 1, 0))
+    found = reference[order][at] == np.asarray(space.positions, np.int64)
+    return np.where(found, order[at], -1)
 
 
 def check_k(space: Space, k: int) -> None:

@@ -28,8 +28,9 @@ from winnow.thresholds import flag_issues
 METHODS = OUTLIER_METHODS
 
 
-def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0) -> np.ndarray:
-    """float64 ``(Q,)`` normality in [0, 1] of the space's queries, higher = more normal."""
+def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn: str = "numpy") -> np.ndarray:
+    """float64 ``(Q,)`` normality in [0, 1] of the space's queries, higher = more normal; ``knn``: how the
+    ``knn`` method searches (:func:`winnow.neighbours.nearest`)."""
     from sklearn.ensemble import IsolationForest
     from sklearn.neighbors import LocalOutlierFactor
 
@@ -37,7 +38,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0) -> 
         raise WinnowError(f"embedding_clean.outliers: unknown method {method!r}; choose from {', '.join(METHODS)}")
     query, reference = _unit(space.features), _unit(space.reference_features)
     if method == "knn":
-        similarity, _ = nearest(space, k=k)
+        similarity, _ = nearest(space, k=k, knn=knn)
         return np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
     if method == "isolation_forest":
         forest = IsolationForest(random_state=seed).fit(reference)
@@ -59,6 +60,7 @@ def find_outliers(
     max_flagged_fraction: float = 0.1,
     bins: int = 256,
     seed: int = 0,
+    knn: str = "numpy",
     **threshold_options,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Scores and flags of every method for the queries of all ``spaces``, one cut per method over them all.
@@ -69,6 +71,7 @@ def find_outliers(
             have a low second mode); ``threshold_options`` go to it.
         max_flagged_fraction: a cut that would flag more than this share of the images flags none.
         bins: histogram bins of the threshold method (few hundred images want fewer than the default).
+        knn: how the ``knn`` method searches (:func:`winnow.neighbours.nearest`).
 
     Returns:
         (DataFrame with ``position`` (int64, the queries' positions, in the order of ``spaces``) and, per
@@ -78,7 +81,7 @@ def find_outliers(
     if not 0 < max_flagged_fraction <= 1:
         raise WinnowError(f"embedding_clean.max_outlier_fraction: {max_flagged_fraction!r} is outside (0, 1]")
     table = pd.DataFrame({"position": np.concatenate([s.positions for s in spaces]).astype(np.int64)})
-    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed) for s in spaces]) for m in methods}
+    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn) for s in spaces]) for m in methods}
     flags, cuts = flag_issues(scores, {m: {"method": threshold, **threshold_options} for m in methods},
                               bins=bins, max_flagged_fraction=max_flagged_fraction)
     for m in methods:

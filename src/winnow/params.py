@@ -27,11 +27,10 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, FILLS,
-    FILTER_BY, KEEP_POLICIES, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS,
-    OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS,
-    VALUE_COMBINE, VARIANTS,
-    WEAK_BY,
+    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, ENGINES,
+    FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS,
+    OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES,
+    THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -412,6 +411,14 @@ SCHEMA = Section({
         "duplicate_groups": Num(1, integer=True),
         "samples_per_class": Num(1, integer=True),
     }, required=("images_per_grid", "duplicate_groups", "samples_per_class")),
+    "compute": Section({  # where and how the heavy steps run; only knn may change an output (in the last bits)
+        "engine": Choice(ENGINES),  # local | ray: score's and dedup's per-image batches (winnow.engine)
+        "ray": Section({
+            "address": Text(null=True),  # a running cluster (ray start --head), "auto"; null: a local one
+            "num_cpus": Num(1, integer=True, null=True),  # CPUs of the local cluster started when address is null
+        }, null=True),
+        "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
+    }, null=True),
     "gate": Section({  # winnow gate
         "files": ListOf(Text(), min_len=1),
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop

@@ -27,16 +27,19 @@ odd_aspect_ratio  the same fences on ``log(w / h)``, so a set of panoramas is no
 
 Scores are computed batch by batch from a (memory-mapped) uint8 ``(N, H, W, C)`` array with numpy
 operations over whole batches; nothing loops over images except the blur score's resampling, which
-loops over the distinct original sizes smaller than the stored one.
+loops over the distinct original sizes smaller than the stored one. Each image's scores depend on its
+own pixels only, so the batches may run anywhere (:class:`winnow.engine.Engine`: here, or Ray tasks).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
 
+from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.thresholds import cut_issues
 
@@ -74,6 +77,8 @@ def score_images(
     iqr_factor: float = 3.0,
     min_relative_spread: float = 0.1,
     batch_size: int = 1024,
+    engine: Engine = Engine(),
+    phash: bool = False,
 ) -> dict[str, np.ndarray]:
     """The seven quality scores of every image.
 
@@ -86,6 +91,8 @@ def score_images(
         iqr_factor: the odd-size and odd-aspect fences sit ``iqr_factor`` IQRs outside the quartiles.
         min_relative_spread: the IQR of log size / log aspect counts as at least ``log(1 +
             min_relative_spread)``, so a set of equal sizes does not call a 1-pixel difference odd.
+        engine: where the batches run (:class:`winnow.engine.Engine`; the same numbers either way).
+        phash: also ``phash``, uint64 ``(N,)`` (:func:`phash64`), from the same pass over the images.
 
     Returns:
         ``{score name: float32 (N,)}`` for each name in :data:`SCORES`.
@@ -98,12 +105,8 @@ def score_images(
         raise WinnowError(f"orig_h and orig_w must be {n} positive sizes, one per image")
     if not (0 <= light_percentile <= 100 and 0 <= dark_percentile <= 100):
         raise WinnowError("score.light_percentile and score.dark_percentile must lie in [0, 100]")
-    pixel_scores = {name: np.empty(n, np.float32) for name in SCORES[:5]}
-    for start in range(0, n, batch_size):
-        rows = slice(start, min(start + batch_size, n))
-        batch = np.asarray(images[rows])
-        for name, values in _pixel_scores(batch, orig_h[rows], orig_w[rows], light_percentile, dark_percentile).items():
-            pixel_scores[name][rows] = values
+    pixel_scores = engine.map(partial(_score_batch, light_percentile=light_percentile, dark_percentile=dark_percentile,
+                                      phash=phash), images, batch_size=batch_size, orig_h=orig_h, orig_w=orig_w)
     spread = math.log1p(min_relative_spread)
     log_size = 0.5 * (np.log(orig_h) + np.log(orig_w))
     pixel_scores["odd_size"] = fence_scores(log_size, iqr_factor=iqr_factor, min_iqr=spread)
@@ -111,19 +114,21 @@ def score_images(
     return pixel_scores
 
 
-def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, **options) -> pd.DataFrame:
+def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),
+                **options) -> pd.DataFrame:
     """The score stage's table, rows in ``manifest`` order: ``id``, the :data:`SCORES`, ``digest`` and
     ``phash`` (uint64).
 
     Args:
         images: uint8 ``(N, H, W, C)``.
         manifest: the imageset manifest (``id``, ``digest``, ``orig_h``, ``orig_w``), ``N`` rows.
+        engine: where the batches run (params.yaml ``compute``).
         options: the percentiles and fences of :func:`score_images` (``params.yaml`` ``score:``).
     """
     scores = score_images(images, orig_h=manifest["orig_h"].to_numpy(), orig_w=manifest["orig_w"].to_numpy(),
-                          batch_size=batch_size, **options)
+                          batch_size=batch_size, engine=engine, phash=True, **options)
     return pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
-                         "digest": manifest["digest"].to_numpy(), "phash": phash64(images, batch_size=batch_size)})
+                         "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256,
@@ -162,6 +167,14 @@ def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float) -> np
     half_width = 0.5 * (q3 - q1) + iqr_factor * max(q3 - q1, min_iqr)
     distance = np.abs(values - 0.5 * (q1 + q3)) / half_width
     return np.where(distance <= 1, 1 - 0.5 * distance, 0.5 ** distance).astype(np.float32)
+
+
+def _score_batch(batch: np.ndarray, *, orig_h: np.ndarray, orig_w: np.ndarray, light_percentile: float,
+                 dark_percentile: float, phash: bool) -> dict[str, np.ndarray]:
+    """float32 ``(B,)`` per pixel score of uint8 ``(B, H, W, C)`` (and ``phash`` uint64 ``(B,)`` when asked)."""
+    scores = _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile)
+    out = {name: np.asarray(values).astype(np.float32) for name, values in scores.items()}
+    return out | ({"phash": _phash_batch(batch)} if phash else {})
 
 
 def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> dict[str, np.ndarray]:
@@ -248,7 +261,7 @@ def area_matrix(in_size: int, out_size: int, *, low: float = 0.0, high: float | 
     return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+def phash64(images: np.ndarray, *, batch_size: int = 4096, engine: Engine = Engine()) -> np.ndarray:
     """64-bit perceptual hashes, bit-identical to ``int(str(imagehash.phash(Image.fromarray(img))), 16)``.
 
     As imagehash: Pillow's 'L' conversion, Pillow's LANCZOS resize to 32x32, 2-D DCT-II (scipy.fftpack,
@@ -258,31 +271,37 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
 
     Args:
         images: uint8 ``(N, H, W, C)`` with C in {1, 3}, or ``(N, H, W)``.
+        engine: where the batches run (:class:`winnow.engine.Engine`).
 
     Returns:
         uint64 ``(N,)``.
     """
-    from scipy import fftpack
-
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = images[..., None]
     _check_images(images)
-    height, width = images.shape[1:3]
-    rows_matrix = None if height == _PHASH_SIZE else _pillow_lanczos_matrix(height, _PHASH_SIZE)
-    cols_matrix = None if width == _PHASH_SIZE else _pillow_lanczos_matrix(width, _PHASH_SIZE)
+    return engine.map(_phash_rows, images, batch_size=batch_size)["phash"]
+
+
+def _phash_rows(batch: np.ndarray) -> dict[str, np.ndarray]:
+    return {"phash": _phash_batch(batch)}
+
+
+def _phash_batch(batch: np.ndarray) -> np.ndarray:
+    """uint64 ``(B,)``: :func:`phash64` of uint8 ``(B, H, W, C)``."""
+    from scipy import fftpack
+
+    height, width = batch.shape[1:3]
+    gray = _pillow_gray(batch)
+    # Pillow resizes horizontally first, rounding and clipping to 8 bits after each pass
+    if width != _PHASH_SIZE:
+        gray = _fixed_point_pass(gray, _pillow_lanczos_matrix(width, _PHASH_SIZE))
+    if height != _PHASH_SIZE:
+        down = _pillow_lanczos_matrix(height, _PHASH_SIZE)
+        gray = _fixed_point_pass(gray.transpose(0, 2, 1), down).transpose(0, 2, 1)
+    dct = fftpack.dct(fftpack.dct(gray.astype(np.uint8), axis=1), axis=2)[:, :8, :8].reshape(len(gray), 64)
+    bits = dct > np.median(dct, axis=1, keepdims=True)
     bit_values = np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)
-    out = np.empty(len(images), np.uint64)
-    for start in range(0, len(images), batch_size):
-        gray = _pillow_gray(np.asarray(images[start : start + batch_size]))
-        # Pillow resizes horizontally first, rounding and clipping to 8 bits after each pass
-        if cols_matrix is not None:
-            gray = _fixed_point_pass(gray, cols_matrix)
-        if rows_matrix is not None:
-            gray = _fixed_point_pass(gray.transpose(0, 2, 1), rows_matrix).transpose(0, 2, 1)
-        dct = fftpack.dct(fftpack.dct(gray.astype(np.uint8), axis=1), axis=2)[:, :8, :8].reshape(len(gray), 64)
-        bits = dct > np.median(dct, axis=1, keepdims=True)
-        out[start : start + len(gray)] = (bits * bit_values).sum(axis=1, dtype=np.uint64)
-    return out
+    return (bits * bit_values).sum(axis=1, dtype=np.uint64)
 
 
 def _pillow_gray(batch: np.ndarray) -> np.ndarray:
@@ -305,6 +324,7 @@ def _fixed_point_pass(gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.clip(acc >> _PILLOW_PRECISION_BITS, 0, 255)
 
 
+@lru_cache(maxsize=16)  # once per size pair and process, whatever the number of batches
 def _pillow_lanczos_matrix(in_size: int, out_size: int) -> np.ndarray:
     """int64 ``(out_size, in_size)``: Pillow's fixed-point LANCZOS weights (``precompute_coeffs``).
 

@@ -254,13 +254,15 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
     return chosen
 
 
-def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10) -> float | None:
+def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,
+                     knn: str = "numpy") -> float | None:
     """How well an embedding judges labels: the share of val images whose ``k`` nearest train images
     (cosine) carry the val image's label by majority (a tie goes to the nearest neighbour's class).
 
     Val labels are trusted; the train images vote with their given labels, noise and all, as they do when
     the embedding judges them. ``features`` float ``(N, D)``, ``labels`` int ``(N,)``, ``splits`` ``(N,)``
-    of train | val | test. None without val or train images.
+    of train | val | test. None without val or train images. ``knn``: how the k nearest are searched
+    (:func:`winnow.neighbours.nearest`).
     """
     train, val = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
     if len(train) == 0 or len(val) == 0:
@@ -268,7 +270,7 @@ def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarra
     labels = np.asarray(labels, np.int64)
     space = Space(positions=val, features=features[val], reference_positions=train,
                   reference_features=features[train], reference_labels=labels[train])
-    return float((vote(space, k=min(k, len(train)), num_classes=labels.max() + 1) == labels[val]).mean())
+    return float((vote(space, k=min(k, len(train)), num_classes=labels.max() + 1, knn=knn) == labels[val]).mean())
 
 
 def _sha256(path: Path) -> str:

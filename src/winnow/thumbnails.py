@@ -15,9 +15,11 @@ image's thumbnail is the thumbnail with its columns reversed (:func:`mirrored`),
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from winnow.engine import Engine
 from winnow.quality import area_matrix
 
 
@@ -37,31 +39,39 @@ def crop_pixels(shape: tuple[int, ...], fraction: float) -> tuple[int, int]:
     return tuple(min(max(1, round(fraction * size)), (size - 1) // 2) for size in shape[:2])
 
 
-def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0,
-                       batch_size: int = 4096) -> np.ndarray:
+def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0, batch_size: int = 4096,
+                       engine: Engine = Engine()) -> np.ndarray:
     """Standardised grey thumbnails of the images, or of their centre crops.
 
     Args:
         images: uint8 ``(N, H, W, C)``, C in {1, 3}.
         side: sets the grid, :func:`thumbnail_grid` of the whole image whatever ``crop``.
         crop: share of height and width cut from each side first (:func:`crop_pixels`); 0 = none.
+        engine: where the batches run (:class:`winnow.engine.Engine`).
 
     Returns:
         float32 ``(N, rows * columns)``, each row zero-mean with unit norm (all zeros for a flat image).
     """
-    n, height, width, channels = images.shape
-    rows, columns = thumbnail_grid(images.shape[1:], side=side)
-    cut_h, cut_w = crop_pixels(images.shape[1:], crop)
-    down = area_matrix(height, rows, low=cut_h, high=height - cut_h)
-    across = area_matrix(width, columns, low=cut_w, high=width - cut_w)
+    views = {"thumbnail": crop}
+    return engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size)["thumbnail"]
+
+
+def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -> dict[str, np.ndarray]:
+    """``{name: float32 (B, D)}``: :func:`thumbnail_features` of uint8 ``(B, H, W, C)`` for each ``{name:
+    crop share}`` of ``views``."""
+    height, width, channels = batch.shape[1:]
+    rows, columns = thumbnail_grid(batch.shape[1:], side=side)
     weights = np.array([0.2989, 0.587, 0.114], np.float32) if channels == 3 else np.ones(1, np.float32)
-    out = np.empty((n, rows * columns), np.float32)
-    for start in range(0, n, batch_size):
-        gray = np.asarray(images[start:start + batch_size], dtype=np.float32) @ weights
+    gray = batch.astype(np.float32) @ weights
+    out = {}
+    for name, crop in views.items():
+        cut_h, cut_w = crop_pixels(batch.shape[1:], crop)
+        down = area_matrix(height, rows, low=cut_h, high=height - cut_h)
+        across = area_matrix(width, columns, low=cut_w, high=width - cut_w)
         thumbs = (down @ gray @ across.T).reshape(len(gray), -1)
         thumbs -= thumbs.mean(axis=1, keepdims=True)
         norms = np.linalg.norm(thumbs, axis=1, keepdims=True)
-        out[start:start + batch_size] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
+        out[name] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
     return out
 
 
@@ -102,10 +112,13 @@ class Looks:
     flip: bool
 
     @classmethod
-    def of(cls, images: np.ndarray, *, flip: bool = False, crop: float | None = None, side: int = 16) -> Looks:
-        """The looks of uint8 ``(N, H, W, C)`` images; ``crop``: see :func:`thumbnail_features` (None: off)."""
-        return cls(whole=thumbnail_features(images, side=side),
-                   crop=thumbnail_features(images, side=side, crop=crop) if crop else None,
+    def of(cls, images: np.ndarray, *, flip: bool = False, crop: float | None = None, side: int = 16,
+           batch_size: int = 4096, engine: Engine = Engine()) -> Looks:
+        """The looks of uint8 ``(N, H, W, C)`` images, in one pass; ``crop``: see :func:`thumbnail_features`
+        (None: off); ``engine``: where the batches run."""
+        views = {"whole": 0.0, "crop": crop} if crop else {"whole": 0.0}
+        found = engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size)
+        return cls(whole=found["whole"], crop=found.get("crop"),
                    grid=thumbnail_grid(images.shape[1:], side=side), flip=flip)
 
     def views(self) -> list[np.ndarray]:

@@ -1,0 +1,128 @@
+"""Per-image stages at scale (issue 22 item 5): score -> threshold -> dedup on a generated, memory-mapped
+imageset, each step in a fresh process: wall seconds and peak RSS (ru_maxrss of that process).
+
+    python benchmarks/scale.py --n 200000 --size 32                 # local engine
+    python benchmarks/scale.py --n 200000 --size 32 --engines local,ray --ray-cpus 2
+
+The images are smooth colour grids (5x5 cells blown up, the low frequencies of photographs) with 1%
+exact and 1% colour-jittered copies, written batch by batch with :class:`winnow.npy_rows.NpyRows` so
+generating them never holds the set in memory either. Each step runs the library calls its stage
+makes (``score_table``, ``quality_flags``, ``dedup_images`` with params.yaml's settings) on the
+read-only memory map, with ``compute.engine`` as given. The pages of the map a step touches count in
+its RSS (they are the page cache's to evict); the array's size is written beside the figures. Under
+``ray`` the RSS is the driver's alone: the tasks run in Ray's worker processes.
+
+Merges into benchmarks/results/scale.json: ``{"<n>x<size>": {"array_mib", "<engine>": {"<step>":
+{"seconds", "peak_rss_mib"}}}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+OUT = ROOT / "benchmarks/results/scale.json"
+STEPS = ("score", "threshold", "dedup")
+
+
+def generate(folder: Path, *, n: int, size: int, seed: int = 0) -> None:
+    """An imageset of ``n`` uint8 ``(size, size, 3)`` images in ``folder``, written 8,192 at a time."""
+    from winnow import perturb
+    from winnow.imageset import finish_imageset
+    from winnow.npy_rows import NpyRows
+
+    rng = np.random.default_rng(seed)
+    rows = NpyRows.create(folder / "images.npy", (n, size, size, 3))
+    copies = rng.choice(n, size=(n // 50, 2), replace=False)  # (copy, source): 1% exact, 1% jittered
+    for start in range(0, n, 8192):
+        grid = rng.integers(0, 256, (min(8192, n - start), 5, 5, 3), dtype=np.uint8)
+        rows.write(start, perturb.resize(grid, (size, size)))
+    images = np.load(folder / "images.npy", mmap_mode="r+")
+    exact, jittered = copies[: len(copies) // 2], copies[len(copies) // 2:]
+    images[exact[:, 0]] = images[exact[:, 1]]
+    images[jittered[:, 0]] = perturb.jitter(images[jittered[:, 1]],
+                                            **perturb.jitter_factors(len(jittered), low=0.8, high=1.2, rng=rng))
+    images.flush()
+    del images
+    manifest = pd.DataFrame({"id": [f"g{i}" for i in range(n)], "split": "train", "label": np.arange(n) % 10,
+                             "source": "generated", "orig_h": size, "orig_w": size, "orig_mode": "RGB"})
+    finish_imageset(folder, NpyRows.open(folder / "images.npy"), manifest, [str(c) for c in range(10)],
+                    where=str(folder))
+
+
+def step(name: str, folder: Path, engine: str, ray_cpus: int | None) -> dict:
+    """One step in this process (``--step``); its scores and flags are handed on as parquet files."""
+    from winnow.dedup import dedup_images
+    from winnow.engine import Engine
+    from winnow.imageset import read_imageset
+    from winnow.params import load
+    from winnow.quality import quality_flags, score_table
+
+    params = load(ROOT / "params.yaml")
+    data = read_imageset(folder)
+    compute = Engine(engine, None, ray_cpus)
+    started = time.perf_counter()
+    if name == "score":
+        with compute.session():
+            score_table(data.images, data.manifest, engine=compute, **params["score"]).to_parquet(folder / "scores.pq")
+    elif name == "threshold":
+        settings = params["threshold"]
+        quality_flags(pd.read_parquet(folder / "scores.pq"), settings["issues"], bins=settings["bins"],
+                      max_flagged_fraction=settings["max_flagged_fraction"])
+    else:
+        dedup = {k: v for k, v in params["dedup"].items() if k != "embedding_radius"}
+        with compute.session():
+            dedup_images(data.manifest, data.images, pd.read_parquet(folder / "scores.pq"), engine=compute, **dedup)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--engines", default="local")
+    parser.add_argument("--ray-cpus", type=int, default=None)
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:  # a child: one step, its figures on stdout
+        print(json.dumps(step(args.step, args.folder, args.engine, args.ray_cpus)))
+        return
+    key = f"{args.n}x{args.size}"
+    with tempfile.TemporaryDirectory(prefix="winnow-scale-") as tmp:
+        folder = Path(tmp) / "set"
+        folder.mkdir()
+        started = time.perf_counter()
+        generate(folder, n=args.n, size=args.size)
+        result = {"array_mib": round(args.n * args.size * args.size * 3 / 2**20, 1),
+                  "generate_seconds": round(time.perf_counter() - started, 2)}
+        for engine in args.engines.split(","):
+            result[engine] = {}
+            for name in STEPS:
+                command = [sys.executable, __file__, "--step", name, "--folder", str(folder), "--engine", engine]
+                command += ["--ray-cpus", str(args.ray_cpus)] if args.ray_cpus else []
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                result[engine][name] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(key, engine, name, result[engine][name], flush=True)
+    merged = json.loads(OUT.read_text()) if OUT.exists() else {}
+    merged[key] = result
+    OUT.write_text(json.dumps(merged, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
