@@ -33,6 +33,8 @@ loops over the distinct original sizes smaller than the stored one.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -53,8 +55,8 @@ _HSP_WEIGHTS = np.array([0.241, 0.691, 0.068], dtype=np.float32)
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _WHITE_NOISE_LAPLACIAN_RATIO = math.sqrt(20.0)  # std of the 5-point Laplacian of i.i.d. noise / its std
 _PHASH_SIZE = 32
-# pixels scored at a time: each float32 temporary of such a chunk (256 images of 32x32) stays in the CPU's
-# caches, which scoring 1,024 such images at once does not (a third slower)
+# pixels scored or hashed at a time, a chunk per thread: each float32 temporary of such a chunk (256 images
+# of 32x32) stays in the CPU's caches, which scoring 1,024 such images at once does not (a third slower)
 _CHUNK_PIXELS = 256 * 32 * 32
 _ENTROPY_LEVEL_BITS = 4
 
@@ -102,12 +104,13 @@ def score_images(
     if not (0 <= light_percentile <= 100 and 0 <= dark_percentile <= 100):
         raise WinnowError("score.light_percentile and score.dark_percentile must lie in [0, 100]")
     pixel_scores = {name: np.empty(n, np.float32) for name in SCORES[:5]}
-    step = max(1, min(batch_size, _CHUNK_PIXELS // (height * width)))
-    for start in range(0, n, step):
-        rows = slice(start, min(start + step, n))
-        batch = np.asarray(images[rows])
-        for name, values in _pixel_scores(batch, orig_h[rows], orig_w[rows], light_percentile, dark_percentile).items():
+
+    def score_rows(rows: slice) -> None:
+        scores = _pixel_scores(np.asarray(images[rows]), orig_h[rows], orig_w[rows], light_percentile, dark_percentile)
+        for name, values in scores.items():
             pixel_scores[name][rows] = values
+
+    _in_chunks(score_rows, n, max(1, min(batch_size, _CHUNK_PIXELS // (height * width))))
     spread = math.log1p(min_relative_spread)
     log_size = 0.5 * (np.log(orig_h) + np.log(orig_w))
     pixel_scores["odd_size"] = fence_scores(log_size, iqr_factor=iqr_factor, min_iqr=spread)
@@ -275,9 +278,10 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
     arithmetic on whole batches.
 
     Only the 8x8 coefficients are computed, by two matrix products, not the whole 32x32 transform. Their
-    rounding differs from scipy's FFT by far less than a millionth of the DC coefficient (which bounds
-    every coefficient); a bit could flip only where the two middle coefficients lie that close, so those
-    images (flat ones, mirror-symmetric ones) are hashed with scipy's own transform.
+    rounding differs from scipy's FFT by about 1e-15 of the DC coefficient (which bounds every coefficient;
+    at most 64 roundings of terms it bounds, ~1e-14); a bit could flip only where the two middle
+    coefficients lie that close, so images whose middle gap is below 1e-9 of it (ties: flat images,
+    mirror-symmetric ones) are hashed with scipy's own transform.
 
     Args:
         images: uint8 ``(N, H, W, C)`` with C in {1, 3}, or ``(N, H, W)``.
@@ -292,8 +296,9 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
     rows_matrix = None if height == _PHASH_SIZE else _pillow_lanczos_matrix(height, _PHASH_SIZE)
     cols_matrix = None if width == _PHASH_SIZE else _pillow_lanczos_matrix(width, _PHASH_SIZE)
     out = np.empty(len(images), np.uint64)
-    for start in range(0, len(images), batch_size):
-        gray = _pillow_gray(np.asarray(images[start : start + batch_size]))
+
+    def hash_rows(rows: slice) -> None:
+        gray = _pillow_gray(np.asarray(images[rows]))
         # Pillow resizes horizontally first, rounding and clipping to 8 bits after each pass
         if cols_matrix is not None:
             gray = _fixed_point_pass(gray, cols_matrix)
@@ -308,11 +313,23 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
             exact = fftpack.dct(fftpack.dct(gray[near_tie].astype(np.uint8), axis=1), axis=2)
             dct[near_tie] = exact[:, :8, :8].reshape(-1, 64)
         bits = dct > np.median(dct, axis=1, keepdims=True)
-        out[start : start + len(gray)] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+        out[rows] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+
+    _in_chunks(hash_rows, len(images), max(1, min(batch_size, _CHUNK_PIXELS // (height * width))))
     return out
 
 
-_PHASH_TIE = 1e-6  # relative gap of the middle coefficients below which scipy's transform decides (phash64)
+def _in_chunks(work, n: int, step: int) -> None:
+    """``work(rows)`` for consecutive slices of ``step`` of ``n`` rows, on as many threads as cores: numpy
+    releases the GIL in the arithmetic, and each slice is computed alone, so the results do not depend on
+    the thread count. Only the slices being worked on are read (from a memory map, say)."""
+    starts = range(0, n, step)
+    with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1) or 1) as pool:
+        for _ in pool.map(lambda start: work(slice(start, min(start + step, n))), starts):
+            pass  # raises the first failure
+
+
+_PHASH_TIE = 1e-9  # relative gap of the middle coefficients below which scipy's transform decides (phash64)
 
 
 def _low_dct(gray: np.ndarray) -> np.ndarray:
