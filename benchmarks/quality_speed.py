@@ -6,12 +6,12 @@ The files are those ``benchmarks/quality_detection.py`` times: the 8,068 CIFAR-1
 files, the protocol's single odd-size set (12% stored at 4x4), written once to a temporary folder. winnow's
 path is the one ``quality_detection.speed`` times (``load_imagefolder`` + ``score_images`` + ``phash64`` +
 ``flag_issues``), each phase clocked apart (wall and CPU of the process, all threads), ``--reps`` times:
-the first run (what ``speed`` sees: the lazy imports of ingest and pHash included) and the best. Floors of the files on this
-machine, one core: reading them; Pillow's ``Image.open`` + ``load`` file by file; parsing and inflating
-their pixel streams (zlib); unfiltering them (Pillow's PNG decoder, many files a call). CleanVision's
-``find_issues`` at its default n_jobs and at n_jobs=1 on the same files. ``--before-src`` times another
-checkout's ``src`` on the same files in a child process (the previous implementation). Writes
-benchmarks/results/speed.json and .md.
+the first run (what ``speed`` sees: the lazy imports of ingest and pHash included) and the best. Floors
+of the files on this machine, one core: reading them; Pillow's ``Image.open`` + ``load`` file by file;
+parsing and inflating their pixel streams (zlib); unfiltering them (Pillow's PNG decoder, many files a
+call). CleanVision's ``find_issues`` at its default n_jobs and at n_jobs=1 on the same files.
+``--before-src`` times another checkout's ``src`` on the same files in a child process (the previous
+implementation). Writes benchmarks/results/speed.json and .md.
 """
 
 from __future__ import annotations

@@ -118,10 +118,12 @@ def test_files_the_fast_path_does_not_read_are_left_to_image_open(case, rng):
     assert filtered_rows(data) is None
 
 
-def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, rng, monkeypatch):
+@pytest.mark.parametrize("ahead_bytes", [64 << 20, 0])  # the next batch read ahead, or after this one
+def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, rng, monkeypatch, ahead_bytes):
     """Batches of plain PNGs beside files that are not plain (palette, RGBA, JPEG, broken), resized to one
     size: every stored image is ``Image.open(...).convert(...).resize(..., BICUBIC)`` of its file."""
     monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 5)
+    monkeypatch.setattr(winnow.image_files, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(winnow.plain_png, "JOIN_BYTES", 300)
     for k in range(23):
         shape = [(12, 12, 3), (12, 12, 3), (5, 9, 3), (12, 12)][k % 4]

@@ -47,6 +47,7 @@ from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
+AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
 OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
@@ -147,12 +148,16 @@ def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: b
     batches = [[f[2] for f in files[first:first + BATCH_FILES]] for first in range(0, len(files), BATCH_FILES)]
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
-        ahead = pool.submit(_plain_streams, batches[0]) if batches else None
+        ahead = None
         for k, paths in enumerate(batches):
-            streams = ahead.result()
-            if k + 1 < len(batches):
+            streams = ahead.result() if ahead is not None else _plain_streams(paths)
+            # read ahead only while a batch is small: large photos would hold two batches of rows at once
+            held = sum(len(stream[3]) for stream in streams if stream is not None)
+            ahead = None
+            if k + 1 < len(batches) and held <= AHEAD_BYTES:
                 ahead = pool.submit(_plain_streams, batches[k + 1])
             batch = _decode_plain_pngs(streams, size)
+            del streams  # the pixels are decoded: the inflated rows may go
             rest = [i for i, d in enumerate(batch) if d is None]
             for i, result in zip(rest, pool.map(lambda i: _decode(paths[i], size), rest)):
                 batch[i] = result
