@@ -135,23 +135,23 @@ def test_to_imageset_resizes_and_records_origin():
 
 @pytest.mark.parametrize("shape", [(10, 12), (10, 12, 3), (7, 5, 3)])
 def test_plain_png_fast_path_decodes_exactly_as_pillow(tmp_path, rng, shape):
-    from winnow.image_files import _plain_png
+    from winnow.plain_png import decode_many, filtered_rows
 
     pixels = rng.integers(0, 256, shape, dtype=np.uint8)
     _save(tmp_path / "a.png", pixels)
-    fast = _plain_png((tmp_path / "a.png").read_bytes())
+    fast = decode_many([filtered_rows((tmp_path / "a.png").read_bytes())])[0]
     assert fast is not None, "a plain PNG should take the fast path"
-    np.testing.assert_array_equal(np.asarray(fast), np.asarray(Image.open(tmp_path / "a.png")))
+    np.testing.assert_array_equal(fast, np.asarray(Image.open(tmp_path / "a.png")).reshape(fast.shape))
 
 
 def test_png_with_broken_checksum_is_rejected_not_misread(tmp_path, rng):
-    from winnow.image_files import _plain_png
+    from winnow.plain_png import filtered_rows
 
     _save(tmp_path / "c" / "bad.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
     data = bytearray((tmp_path / "c" / "bad.png").read_bytes())
     data[-20] ^= 0xFF  # flip bits inside the IDAT chunk: its CRC no longer matches
     (tmp_path / "c" / "bad.png").write_bytes(bytes(data))
-    assert _plain_png(bytes(data)) is None
+    assert filtered_rows(bytes(data)) is None
     loaded = load_imagefolder(tmp_path, size=8)
     assert len(loaded.ids) == 0 and len(loaded.rejected) == 1
 

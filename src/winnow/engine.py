@@ -17,7 +17,9 @@ other code than the one DVC hashed; a caller that starts Ray itself passes the s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +72,16 @@ class Engine:
         finally:
             ray.shutdown()
 
-    def map(self, fn: Batch, images: np.ndarray, *, batch_size: int, **columns: np.ndarray) -> dict[str, np.ndarray]:
+    def map(self, fn: Batch, images: np.ndarray, *, batch_size: int, threads: bool = False,
+            **columns: np.ndarray) -> dict[str, np.ndarray]:
         """``fn`` over rows ``[i * batch_size, (i + 1) * batch_size)`` of ``images``, results in row order.
 
         Args:
             fn: a module-level function (or a ``functools.partial`` of one): ``fn(batch, **columns) ->
                 {name: array}``, each array's first axis ``len(batch)``.
             images: uint8 ``(N, H, W, C)``, memory-mapped or in memory.
+            threads: locally, run the batches on as many threads as cores (for an ``fn`` whose numpy
+                arithmetic releases the GIL); each batch is computed alone, so the result is the same.
             columns: per-image arrays ``(N, ...)`` sliced with the rows.
 
         Returns:
@@ -91,9 +96,17 @@ class Engine:
             blank = fn(np.zeros((1, *images.shape[1:]), images.dtype),
                        **{name: np.ones((1, *column.shape[1:]), column.dtype) for name, column in columns.items()})
             return {name: value[:0] for name, value in blank.items()}
-        parts = [fn(np.asarray(images[start:start + batch_size]),
-                    **{name: column[start:start + batch_size] for name, column in columns.items()})
-                 for start in range(0, len(images), batch_size)]
+        def one(start: int) -> dict[str, np.ndarray]:
+            return fn(np.asarray(images[start:start + batch_size]),
+                      **{name: column[start:start + batch_size] for name, column in columns.items()})
+
+        starts = range(0, len(images), batch_size)
+        workers = min(len(starts), os.cpu_count() or 1) if threads else 1
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:  # only the batches being worked on are read
+                parts = list(pool.map(one, starts))
+        else:
+            parts = [one(start) for start in starts]
         return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def _ray_map(self, fn: Batch, images: np.ndarray, *, batch_size: int,

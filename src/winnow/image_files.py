@@ -32,28 +32,26 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
 import tempfile
 import warnings
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from winnow import plain_png
 from winnow.errors import WinnowError
 from winnow.imageset import SOURCE_SPLITS
 from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
+AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
 OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
 _SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_MODES = {0: "L", 2: "RGB"}  # 8-bit colour types read without Pillow: grey, truecolour
 
 
 def shown(path: str | os.PathLike) -> str:
@@ -100,12 +98,13 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None, into: str | o
         if not found:
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it; a class "
                               "with no images is not a class: add its images or remove the folder")
-        files += [(split, classes.index(name), f) for f in found]
+        label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
+        files += [(split, label, f, prefix + f.name) for f in found]  # the id: the path below root
     decoded, rows, mixed = _decode_all(files, size, into, progress=progress)
     ok = [i for i, d in enumerate(decoded) if d[0] is not None]
     rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if d[0] is None]
     rejected.sort()
-    ids = np.array([str(files[i][2].relative_to(root)) for i in ok], dtype=object)
+    ids = np.array([files[i][3] for i in ok], dtype=object)
     if not ok:
         return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
                       classes, "imagefolder", rejected=rejected)
@@ -127,7 +126,7 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None, into: str | o
 
 
 def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
-    """Decode ``files`` (``(split, label, path)``) :data:`BATCH_FILES` at a time, each batch's pixels
+    """Decode ``files`` (``(split, label, path, id)``) :data:`BATCH_FILES` at a time, each batch's pixels
     written to ``into`` (:class:`~winnow.npy_rows.NpyRows`, rows in file order, readable files only) before
     the next is decoded, so memory holds one batch whatever the number of files.
 
@@ -143,13 +142,22 @@ def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: b
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), desc="ingest", unit="img", disable=None)  # silent without a terminal
-    # a small plain PNG costs less decoded in turn than handed to a thread, whose GIL hand-offs cost more
-    # CPU than it decodes; Pillow's C decoders release the GIL, so the rest decode in a thread pool
+    # plain PNGs are unfiltered a batch at a time in one Pillow call (winnow.plain_png) on this thread,
+    # while a worker reads and inflates the next batch (zlib releases the GIL, so the two overlap on two
+    # cores); Pillow's C decoders release the GIL too, so the other files decode in the thread pool
+    batches = [[f[2] for f in files[first:first + BATCH_FILES]] for first in range(0, len(files), BATCH_FILES)]
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
-        for first in range(0, len(files), BATCH_FILES):
-            paths = [f for _, _, f in files[first:first + BATCH_FILES]]
-            batch = [_decode_plain_png(f, size) for f in paths]
+        ahead = None
+        for k, paths in enumerate(batches):
+            streams = ahead.result() if ahead is not None else _plain_streams(paths)
+            # read ahead only while a batch is small: large photos would hold two batches of rows at once
+            held = sum(len(stream[3]) for stream in streams if stream is not None)
+            ahead = None
+            if k + 1 < len(batches) and held <= AHEAD_BYTES:
+                ahead = pool.submit(_plain_streams, batches[k + 1])
+            batch = _decode_plain_pngs(streams, size)
+            del streams  # the pixels are decoded: the inflated rows may go
             rest = [i for i, d in enumerate(batch) if d is None]
             for i, result in zip(rest, pool.map(lambda i: _decode(paths[i], size), rest)):
                 batch[i] = result
@@ -287,16 +295,41 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"unreadable: {str(err) or type(err).__name__}"
 
 
-def _decode_plain_png(path: Path, size: int | None) -> tuple | None:
-    """:func:`_decode`'s result for a plain PNG (see :func:`_plain_png`); None for any other file or on
-    any failure, which :func:`_decode` then words."""
-    if path.suffix.lower() != ".png":
-        return None
+def _plain_streams(paths: list[Path]) -> list[tuple | None]:
+    """:func:`winnow.plain_png.filtered_rows` of each file (None: not a plain PNG, or unreadable)."""
+    streams = []
+    for path in paths:
+        try:
+            streams.append(plain_png.filtered_rows(_read(path)) if path.suffix.lower() == ".png" else None)
+        except OSError:
+            streams.append(None)
+    return streams
+
+
+def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tuple | None]:
+    """:func:`_decode`'s result for each plain PNG of a batch (``streams`` from :func:`_plain_streams`),
+    decoded together; None for any other file or on any failure, which :func:`_decode` then words."""
+    out = []
+    for stream, pixels in zip(streams, plain_png.decode_many(streams)):
+        if pixels is None:
+            out.append(None)
+        elif size is None or pixels.shape[:2] == (size, size):
+            out.append((pixels, stream[0], pixels.shape[:2], 1))  # a plain PNG carries no EXIF orientation
+        else:
+            out.append(_pixels(Image.frombytes(stream[0], pixels.shape[1::-1], pixels.tobytes()), size))
+    return out
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of ``path``: plain ``os.read``, half the cost of a buffered file object for a small file."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        img = _plain_png(path.read_bytes())
-    except OSError:
-        return None
-    return None if img is None else _pixels(img, size)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _pixels(img: Image.Image, size: int | None) -> tuple:
@@ -314,45 +347,6 @@ def _pixels(img: Image.Image, size: int | None) -> tuple:
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)
     return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation)
-
-
-def _plain_png(data: bytes) -> Image.Image | None:
-    """The image of an 8-bit, non-interlaced grey or RGB PNG without palette, transparency or EXIF,
-    every chunk's CRC intact, decoded by Pillow's PNG pixel decoder straight from the bytes; None for
-    anything else.
-
-    A small image costs ``Image.open`` more in Python (plugin sniffing, chunk objects, tile set-up) than
-    in decoding; the common case needs none of it. Anything unusual or broken returns None and goes
-    through ``Image.open``, which reads it or words the rejection.
-    """
-    if not data.startswith(_PNG_SIGNATURE):
-        return None
-    view, pos, header, idat = memoryview(data), len(_PNG_SIGNATURE), None, []
-    while pos + 12 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data) or zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
-            return None
-        if kind == b"IHDR":
-            header = struct.unpack_from(">IIBBBBB", data, pos + 8)
-        elif kind == b"IDAT":
-            idat.append(view[pos + 8 : end - 4])
-        elif kind in (b"PLTE", b"tRNS", b"eXIf"):  # eXIf may carry an orientation: Image.open applies it
-            return None
-        elif kind == b"IEND":
-            break
-        pos = end
-    else:
-        return None
-    if header is None or header[3] not in _PNG_MODES or header[2:] != (8, header[3], 0, 0, 0):
-        return None
-    width, height, mode = header[0], header[1], _PNG_MODES[header[3]]  # IHDR stores width first
-    if Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS:
-        return None  # _decode refuses it as a decompression bomb
-    try:
-        return Image.frombytes(mode, (width, height), b"".join(idat), "zip", mode)
-    except ValueError:  # short or undecodable pixel data
-        return None
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:

@@ -1,0 +1,99 @@
+"""The quality scores and the pHash are exact: every score byte equals the definitions in
+:mod:`winnow.quality` computed one image at a time in plain numpy, whatever the batching, chunking and
+threads; every hash equals imagehash's, also where the DCT coefficients tie (flat and symmetric images)."""
+
+import numpy as np
+import pytest
+
+from winnow.quality import SCORES, area_matrix, phash64, score_images
+
+HSP = np.array([0.241, 0.691, 0.068], np.float32)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+NOISE_RATIO = np.sqrt(20.0)
+
+
+def laplacian_ratio(luma: np.ndarray) -> float:
+    if luma.shape[0] < 3 or luma.shape[1] < 3:
+        return NOISE_RATIO
+    lap = luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4 * luma[1:-1, 1:-1]
+    contrast, edges = luma.reshape(1, -1).std(axis=1)[0], lap.reshape(1, -1).std(axis=1)[0]
+    return NOISE_RATIO if contrast < 0.01 else edges / contrast
+
+
+def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: float) -> dict[str, np.float32]:
+    """The five pixel scores of one uint8 ``(H, W, C)`` image, each as the module docstring defines it,
+    written plainly (no chunks, threads, sorting or in-place arithmetic)."""
+    pixels = img.astype(np.float32)
+    if img.shape[2] == 1:
+        hsp, luma, top, chroma = pixels[..., 0] / 255, pixels[..., 0], img[..., 0], 0.0
+    else:
+        hsp, luma = np.sqrt(np.square(pixels) @ HSP) / 255, pixels @ LUMA
+        top = img.max(axis=2)
+        chroma = (top - img.min(axis=2))[None].mean(axis=(1, 2))[0] / 255
+    dark_value, bright = np.percentile(hsp.reshape(1, -1), [dark, light], axis=1)[:, 0]
+    clipped = (top == 255)[None].mean(axis=(1, 2))[0]
+    low, high = luma.min(), luma.max()
+    levels = np.minimum(((luma.ravel() - low) / np.maximum(high - low, 1e-6) * 16).astype(np.int64), 15)
+    p = np.bincount(levels, minlength=16) / levels.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(p > 0, p * np.log2(p), 0.0).sum()
+    height, width = luma.shape
+    h, w = min(orig_h, height), min(orig_w, width)
+    if (h, w) != (height, width):  # sharpness is judged at the original size: area-averaged back down
+        luma = np.einsum("yh,nhw,xw->nyx", area_matrix(height, h), luma[None], area_matrix(width, w))[0]
+    return {name: np.float32(value) for name, value in {
+        "dark": dark_value, "light": 1 - 0.5 * (clipped + bright),
+        "blurry": np.clip(laplacian_ratio(luma) / NOISE_RATIO, 0, 1),
+        "low_information": entropy / 4, "grayscale": chroma}.items()}
+
+
+def varied_set(rng, channels: int, n: int = 300, side: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise, smooth, flat, dark, overexposed and blocky images; some with a smaller original size."""
+    images = rng.integers(0, 256, (n, side, side, channels), dtype=np.uint8)
+    kind = np.arange(n) % 6
+    images[kind == 1] = np.sort(images[kind == 1], axis=2)
+    images[kind == 2] = rng.integers(0, 256, ((kind == 2).sum(), 1, 1, channels), dtype=np.uint8)
+    images[kind == 3] //= 40
+    images[kind == 4] = np.clip(images[kind == 4].astype(int) * 4, 0, 255).astype(np.uint8)
+    images[kind == 5] = images[kind == 5][:, ::8, ::8].repeat(8, axis=1).repeat(8, axis=2)[:, :side, :side]
+    orig = np.where(np.arange(n) % 5 == 0, rng.choice([4, 12, 20], n), side)
+    return images, orig, np.where(np.arange(n) % 7 == 0, rng.choice([8, side, 40], n), orig)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+@pytest.mark.parametrize("light, dark", [(75.0, 99.0), (0.0, 100.0), (50.0, 37.5)])
+def test_scores_equal_the_definitions_image_by_image(rng, channels, light, dark):
+    images, orig_h, orig_w = varied_set(rng, channels)
+    for batch_size in (1024, 7):
+        got = score_images(images, orig_h=orig_h, orig_w=orig_w, light_percentile=light, dark_percentile=dark,
+                           batch_size=batch_size)
+        assert set(got) == set(SCORES)
+        for i, img in enumerate(images):
+            for name, value in reference(img, orig_h[i], orig_w[i], light, dark).items():
+                assert got[name][i].tobytes() == value.tobytes(), (name, i, got[name][i], value)
+
+
+def test_scores_of_an_image_do_not_depend_on_its_neighbours(rng):
+    images, orig_h, orig_w = varied_set(rng, 3, n=40, side=17)
+    together = score_images(images, orig_h=orig_h, orig_w=orig_w)
+    for i in range(len(images)):
+        alone = score_images(images[i : i + 1], orig_h=orig_h[i : i + 1], orig_w=orig_w[i : i + 1])
+        for name in SCORES[:5]:
+            assert together[name][i].tobytes() == alone[name][0].tobytes(), (name, i)
+
+
+@pytest.mark.parametrize("side", [32, 20, 45])
+def test_phash64_equals_imagehash_where_coefficients_tie(rng, side):
+    """Flat, mirror-symmetric and blocky images have DCT coefficients equal to the median up to rounding:
+    their bits are decided by the rounding of imagehash's own transform."""
+    import imagehash
+    from PIL import Image
+
+    images, _, _ = varied_set(rng, 3, n=120, side=side)
+    half = images[:40, :, : side // 2]
+    images[:40, :, side - side // 2 :] = half[:, :, ::-1]  # mirror-symmetric left to right
+    images[40:50] = 0
+    images[50:60, :, :] = images[50:60, :1, :]  # every row the same
+    expected = [int(str(imagehash.phash(Image.fromarray(img))), 16) for img in images]
+    assert phash64(images).tolist() == expected
+    assert phash64(images, batch_size=9).tolist() == expected
