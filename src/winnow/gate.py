@@ -18,9 +18,9 @@ noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves s
 significance alone flags drops too small to matter.
 
 Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
-image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and a drop must then also be significant
-against the spread between the runs (:func:`winnow.paired.runs_drop_test`), so one unlucky seed cannot
-fail the gate on its own.
+image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and the runs of a side measure the seed
+noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the larger of that phi and
+``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, test sets that differ, an unknown
@@ -45,10 +45,10 @@ import yaml
 from winnow import revisions
 from winnow.errors import WinnowError
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, runs_drop_test
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
-POOLED_TEST = "McNemar test on the pooled counts or Welch t-test over the runs, whichever p is larger,"
+POOLED_TEST = "McNemar test on the pooled counts, phi at least what the runs of a side measure,"
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
 COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
            "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
@@ -140,16 +140,13 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     classes = sorted(set(labels), key=_natural)
     masks = [np.ones(len(labels), bool)] + [labels == c for c in classes]
     counts = [PairedCounts.from_runs(base_right[:, m], head_right[:, m]) for m in masks]
-    # a worse seed is a little worse on every class at once, so overall accuracy spreads more than a class does
-    phis = [settings.accuracy_overdispersion] + [settings.overdispersion] * len(classes)
+    # a worse seed is a little worse on every class at once, so overall accuracy spreads more than a class does;
+    # runs of one side differ only in their seed, so they measure both spreads too (1.0 with one run a side)
+    measured = seed_overdispersion([base_right, head_right], masks=masks[1:])
+    phis = [max(settings.accuracy_overdispersion, measured[0])] + [max(settings.overdispersion, measured[1])] * len(
+        classes)
     p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
     intervals = [change_interval(c, confidence=CONFIDENCE, overdispersion=phi) for c, phi in zip(counts, phis)]
-    if len(base_right) > 1 and len(head_right) > 1:
-        # and against the spread between the runs: a drop counts only when both tests call it significant
-        spread = [runs_drop_test(base_right[:, m].mean(axis=1), head_right[:, m].mean(axis=1), confidence=CONFIDENCE)
-                  for m in masks]
-        p = np.maximum(p, [runs[0] for runs in spread])
-        intervals = [(min(low, runs[1]), max(high, runs[2])) for (low, high), runs in zip(intervals, spread)]
     p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
     rows = []

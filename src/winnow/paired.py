@@ -26,10 +26,10 @@ and its McNemar variance is the sign-flip variance: averaging runs shrinks the n
 then see it as evidence from c times as many images. phi carries over unchanged: a seed's clumped
 errors shrink with the number of runs exactly as the per-image noise does.
 
-With several runs a side the spread between runs is measured as well, and it catches what phi, a
-single average, cannot: a seed that trains a model worse on every class at once (an unlucky run is a few
-points of accuracy below its siblings). :func:`runs_drop_test` is Welch's one-sided t-test on the runs'
-scores; the gate calls a drop significant only when both tests do.
+Several runs a side also measure phi themselves: two runs of one side differ only in their seed, so their
+paired tables are exactly what :func:`overdispersion` wants (:func:`seed_overdispersion`). A seed that
+trains a model worse on every class at once, an unlucky run a few points of accuracy below its siblings,
+shows there, and the gate uses the larger of that and the phi it is given.
 """
 
 from __future__ import annotations
@@ -128,31 +128,6 @@ def change_p_value(counts: PairedCounts, *, overdispersion: float = 1.0) -> floa
                             drop_p_value(gain, overdispersion=overdispersion)))
 
 
-def runs_drop_test(base: np.ndarray, head: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Welch's one-sided t-test of "head's runs score lower than base's", and the interval of the change.
-
-    Args:
-        base: float ``(runs_base,)``, head: float ``(runs_head,)``: one score (accuracy, a class's recall)
-            per run, at least 2 runs a side.
-
-    Returns:
-        ``(p, low, high)`` for mean(head) - mean(base). When no side's runs differ at all the spread is
-        unmeasured: p is 0 for a drop (1 otherwise) and the interval is the change itself, so the
-        per-image test alone decides.
-    """
-    from scipy import stats
-
-    base, head = np.asarray(base, float), np.asarray(head, float)
-    change = float(head.mean() - base.mean())
-    var_base, var_head = base.var(ddof=1) / len(base), head.var(ddof=1) / len(head)
-    spread = math.sqrt(var_base + var_head)
-    if spread == 0:
-        return (0.0 if change < 0 else 1.0), change, change
-    df = (var_base + var_head) ** 2 / (var_base ** 2 / (len(base) - 1) + var_head ** 2 / (len(head) - 1))
-    half = float(stats.t.ppf(1 - (1 - confidence) / 2, df)) * spread
-    return float(stats.t.cdf(change / spread, df)), change - half, change + half
-
-
 def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
     """Pearson's estimate of phi from paired tables of no-op changes (runs that differ only in their seed):
     the mean of (lost - gained)^2 / (lost + gained) over the tables with a discordant image, at least 1.
@@ -166,6 +141,27 @@ def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
     if not used.any():
         return 1.0
     return max(1.0, float(np.mean((lost[used] - gained[used]) ** 2 / n[used])))
+
+
+def seed_overdispersion(sides: list[np.ndarray], *, masks: list[np.ndarray]) -> tuple[float, float]:
+    """phi over all images and phi per class (:func:`overdispersion`), from every pair of runs within a side.
+
+    Args:
+        sides: bool ``(runs, n)`` per side: whether each run classified each image right.
+        masks: bool ``(n,)`` per class.
+
+    Returns:
+        ``(overall, per_class)``; 1.0 each when no side has two runs.
+    """
+    overall, per_class = ([], []), ([], [])
+    for right in sides:
+        for i in range(len(right)):
+            for j in range(i + 1, len(right)):
+                for counts, into in [(PairedCounts.from_correct(right[i], right[j]), overall)] + [
+                        (PairedCounts.from_correct(right[i][m], right[j][m]), per_class) for m in masks]:
+                    into[0].append(counts.lost)
+                    into[1].append(counts.gained)
+    return overdispersion(*overall), overdispersion(*per_class)
 
 
 def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
