@@ -70,6 +70,7 @@ class Runner:
 
         self.config, self.threads, self.test, self.cache = config, threads, load_test(), cache
         self.seconds: list[float] = []
+        self.reused = 0  # runs read back from the cache
 
     def run(self, train, val, *, seed: int, key: str, threads: int | None = None):
         """``(predictions, summary)`` of a model trained on ``train`` at ``seed``; ``key`` names the run in
@@ -80,6 +81,7 @@ class Runner:
         cached = self.cache / f"{key}-t{threads}-e{self.config.epochs}.npy" if self.cache else None
         if cached is not None and cached.exists():
             probabilities = np.load(cached)
+            self.reused += 1
         else:
             # fit and predict_proba set torch's threads from the config (train.threads), so the count travels there
             config = dataclasses.replace(self.config, threads=threads)
@@ -313,7 +315,7 @@ def write(args, settings: GateSettings, no_op: list[dict], no_op_pooled: list[di
                     "pooled_at_least_5_points": len(big_pooled),
                     "pooled_at_least_5_points_caught": sum(p["caught_pooled"] for p in big_pooled),
                     "detail": planted_runs},
-        "trainings": len(runner.seconds),
+        "trainings": len(runner.seconds), "reused_from_cache": runner.reused,
         "train_seconds_mean": round(float(np.mean(runner.seconds)), 1) if runner.seconds else None,
         "seconds": round(seconds, 1),
     }
@@ -338,8 +340,9 @@ def markdown(out: dict) -> str:
         "## The merge gate: false alarms and power (issue 17)", "",
         f"`{out['command']}` — {out['machine']['platform']}, {out['machine']['cpus']} CPUs, "
         f"{out['machine']['torch_threads']} torch threads; {settings['model']}, {settings['epochs']} epochs, "
-        f"variants {', '.join(settings['variants'])}; {out['trainings']} trainings at {out['train_seconds_mean']} s "
-        f"each, {out['seconds']:.0f} s in all.", "",
+        f"variants {', '.join(settings['variants'])}; {out['trainings']} trainings in this invocation "
+        f"({out['train_seconds_mean']} s each) and {out['reused_from_cache']} runs read back from --cache, "
+        f"{out['seconds']:.0f} s in all.", "",
         f"Gate settings (params.yaml): alpha {gate['alpha']}, {gate['correction']} over classes, phi "
         f"{gate['overdispersion']} per class and {gate['accuracy_overdispersion']} for accuracy, tolerances "
         f"{', '.join(f'{k} {v}' for k, v in gate['tolerances'].items())}. phi measured here over the "
