@@ -393,10 +393,10 @@ import os, runpy, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
+import winnow.imageset as imageset
 import winnow.stage as stage
 
-target, atomic, save = os.environ["WINNOW_HANG_AT"], stage.atomic_path, np.save
+target, atomic, write_tables = os.environ["WINNOW_HANG_AT"], stage.atomic_path, imageset._write_tables
 
 
 def hang(tmp):
@@ -412,13 +412,14 @@ def slow_atomic_path(path):
             hang(tmp)
 
 
-def slow_save(file, array, *args, **kwargs):
-    save(file, array, *args, **kwargs)
-    if target == "imageset" and ".tmp-" in Path(file).parent.name:
-        hang(Path(file).parent)
+def slow_write_tables(folder, *args, **kwargs):
+    # an imageset's pixels are written, its tables not yet
+    if target == "imageset" and ".tmp-" in Path(folder).name:
+        hang(Path(folder))
+    return write_tables(folder, *args, **kwargs)
 
 
-stage.atomic_path, np.save = slow_atomic_path, slow_save
+stage.atomic_path, imageset._write_tables = slow_atomic_path, slow_write_tables
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 '''

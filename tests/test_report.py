@@ -35,7 +35,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--remote-debugging-port=0"]
 WIDTH = 1400  # the browser window the report must fit: no table wider than the page
 CLEANERS = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident_learn", "embedding_clean",
-            "budget", "variants"]
+            "data_valuation", "budget", "variants"]
 
 
 def shapes(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
