@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.cosine_index import backend_of
+from winnow.engine import Engine
 from winnow.imageset import read_imageset
 from winnow.represent import embed_imageset, knn_val_accuracy, options
 from winnow.stage import atomic_path, load_params, run, write_json
@@ -21,7 +22,8 @@ def main() -> None:
     params = load_params()
     opts = options(params.get("represent"), train=params.get("train"))
     data = read_imageset(IMAGESET_IN)
-    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT)
+    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
+                         engine=Engine.from_params(params))
     splits = data.manifest["split"].to_numpy()
     # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
     knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))

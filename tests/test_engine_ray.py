@@ -1,17 +1,22 @@
-"""compute.engine: ray: score's and dedup's per-image batches as Ray Data tasks on a tiny local cluster
-give the local engine's output byte for byte, rows in order (winnow.engine)."""
+"""compute.engine: ray: score's and dedup's per-image batches as Ray Data tasks, and the represent stage's
+encoders as a Ray Data actor pool, on a tiny local cluster give the local engine's output byte for byte,
+rows in order (winnow.engine)."""
 
 import importlib.util
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conftest import require
 from test_dedup_copies import smooth_images
-from winnow import perturb
+from winnow import perturb, selfsup, training
+from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
 from winnow.engine import Engine, runtime_env
+from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.quality import score_table
 from winnow.thumbnails import Looks
@@ -66,3 +71,41 @@ def test_ray_dedup_equals_local_from_memory_and_from_the_memory_map(ray_cluster,
     looks, ray_looks = (Looks.of(in_memory, flip=True, crop=0.1, batch_size=50, engine=engine)
                         for engine in (Engine(), RAY))
     assert ray_looks.whole.tobytes() == looks.whole.tobytes() and ray_looks.crop.tobytes() == looks.crop.tobytes()
+
+
+def scrambled(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """``model`` with every weight and batch-norm statistic drawn from a seed, in eval mode: weights a
+    fresh build does not have, so features equal only when the actors got these."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            if value.is_floating_point():
+                value.copy_(torch.rand(value.shape, generator=generator) * 0.5 + (0.5 if "running_var" in name else -0.1))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def encoders(imageset):
+    """The project's cnn_small (the judge's encoder) and SimCLR (selfsup's), with seeded weights."""
+    h, _, c = imageset.images.shape[1:]
+    mean, std = torch.tensor([0.4] * c), torch.tensor([0.25] * c)
+    config = TrainConfig(model="cnn_small", threads=1)
+    judge = training.Trained(scrambled(build_model("cnn_small", in_channels=c, num_classes=3, image_size=h), 1),
+                             mean, std, [{"val_acc": 0.5}], 1, config)
+    simclr = selfsup.Pretrained(scrambled(selfsup.SimCLR(in_channels=c, width=8), 2), mean, std, [],
+                                SelfSupConfig(width=8, threads=None))
+    return {"judge": training.encoder(judge, num_classes=3, image_shape=(h, h, c)), "selfsup": selfsup.encoder(simclr)}
+
+
+@pytest.mark.parametrize("name", ["judge", "selfsup"])
+def test_ray_embeddings_equal_local_byte_for_byte_in_row_order(ray_cluster, imageset, encoders, name):
+    # 64 images a batch: four actor calls, the last one short, as the local loop cuts them
+    encoder = encoders[name]
+    local = Engine().embed(encoder, imageset.images, batch_size=64)
+    assert local.dtype == np.float32 and local.shape[0] == len(imageset.images)
+    fresh = Engine().embed(replace(encoder, model=encoder.build().eval()), imageset.images, batch_size=64)
+    assert not np.array_equal(fresh, local)  # the weights matter: equal features mean the actors got them
+    from_file = RAY.embed(encoder, imageset.images, batch_size=64)  # the actors read the memory map
+    assert from_file.dtype == np.float32 and from_file.tobytes() == local.tobytes()
+    from_memory = RAY.embed(encoder, np.array(imageset.images), batch_size=64)  # the object store's copy
+    assert from_memory.tobytes() == local.tobytes()

@@ -13,6 +13,12 @@ file system), or from the object store for an array held in memory. When the eng
 ships the driver's copy of :mod:`winnow` to the workers (:func:`runtime_env`), so a cluster never runs
 other code than the one DVC hashed; a caller that starts Ray itself passes the same. Ray is optional
 (``pip install 'ray[data]'``; ``make setup`` installs it).
+
+Embeddings (:meth:`Engine.embed`) run a trained :class:`Encoder` over the same batches: locally its own
+function over the whole array, on Ray in a pool of actors that each build the model once, load its state
+dict from the object store (its dtypes kept), and embed one batch per call with the same function, in
+eval mode: a GPU per actor when the cluster has GPUs, else one CPU each (running the thread count the
+encoder carries, the driver's, so a CPU gives the same bits as locally).
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +38,24 @@ from winnow.errors import WinnowError
 from winnow.imageset import whole_file
 
 Batch = Callable[..., dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A trained model that embeds images, in the form Ray actors rebuild it from.
+
+    Attributes:
+        model: the torch module ``embed`` runs locally (its weights, on its device).
+        build: a fresh module of the same architecture on the CPU, ``build()``: a module-level function
+            or a ``functools.partial`` of one (it travels to the actors by pickle).
+        embed: ``embed(model, images, *, batch_size) -> float32 (B, D)`` for uint8 ``(B, H, W, C)``
+            images, in batches of ``batch_size``: the local embedding function itself (a module-level
+            function or partial), with the thread count and normalisation it needs bound in.
+    """
+
+    model: Any
+    build: Callable[[], Any]
+    embed: Callable[..., np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -87,8 +112,7 @@ class Engine:
         Returns:
             ``{name: array (N, ...)}``, each the batches' arrays concatenated.
         """
-        if self.kind not in ENGINES:
-            raise WinnowError(f"compute.engine: {self.kind!r} is not one of {', '.join(ENGINES)}")
+        self._check()
         if self.kind == "ray" and len(images):
             with self.session():
                 return self._ray_map(fn, images, batch_size=batch_size, columns=columns)
@@ -109,25 +133,70 @@ class Engine:
             parts = [one(start) for start in starts]
         return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
+    def embed(self, encoder: Encoder, images: np.ndarray, *, batch_size: int) -> np.ndarray:
+        """float32 ``(N, D)`` features of uint8 ``(N, H, W, C)`` ``images`` (memory-mapped or in memory),
+        row ``i`` for image ``i``: ``encoder.embed`` over rows ``[i * batch_size, (i + 1) * batch_size)``.
+
+        Locally the encoder's function runs over the whole array (it cuts the same batches). On Ray each
+        batch is one call of an actor of a pool (:class:`_EmbedActor`; one actor per GPU of the cluster,
+        else one per CPU but one, left for the tasks that hand out the batch numbers); the model goes
+        to the actors once, as a state dict in the object store.
+        """
+        self._check()
+        if self.kind != "ray" or not len(images):
+            return encoder.embed(encoder.model, images, batch_size=batch_size)
+        with self.session():
+            ray = _ray()
+            import ray.data  # Ray is there: _ray() said so
+
+            weights = ray.put({name: value.detach().cpu() for name, value in encoder.model.state_dict().items()})
+            batches = -(-len(images) // batch_size)
+            gpus, cpus = (int(ray.cluster_resources().get(kind, 0)) for kind in ("GPU", "CPU"))
+            actors = min(batches, gpus or max(1, cpus - 1))
+            rows = ray.data.range(batches).map_batches(
+                _EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
+                fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
+                                       "source": _source(images), "batch_size": batch_size, "n": len(images)})
+            return _in_row_order(rows)["features"]
+
+    def _check(self) -> None:
+        if self.kind not in ENGINES:
+            raise WinnowError(f"compute.engine: {self.kind!r} is not one of {', '.join(ENGINES)}")
+
     def _ray_map(self, fn: Batch, images: np.ndarray, *, batch_size: int,
                  columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray.data
 
-        path = whole_file(images)
-        source = str(path) if path is not None else _ray().put(np.asarray(images))
-        task = _RowsTask(fn, source, batch_size, len(images), columns)
-        batches = -(-len(images) // batch_size)
-        rows = ray.data.range(batches).map_batches(task, batch_size=1)
-        blocks = list(rows.iter_batches(batch_size=None, batch_format="numpy"))
-        merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
-        order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
-        return {name: value[order] for name, value in merged.items()}
+        task = _RowsTask(fn, _source(images), batch_size, len(images), columns)
+        return _in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(task, batch_size=1))
 
 
 def runtime_env() -> dict:
     """Ray's runtime environment for a job that runs winnow's tasks: this process's :mod:`winnow`
     package, uploaded to every worker, so that no node imports another copy (a stale install)."""
     return {"py_modules": [str(Path(__file__).resolve().parent)]}
+
+
+def _source(images: np.ndarray) -> object:
+    """Where Ray tasks read ``images`` from: the ``.npy`` path every node can read when the array maps a
+    whole file, else an object reference to the array."""
+    path = whole_file(images)
+    return str(path) if path is not None else _ray().put(np.asarray(images))
+
+
+def _batch_rows(source: object, number: int, batch_size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 rows of batch ``number`` read from ``source`` (:func:`_source`), their int64 row numbers)."""
+    images = np.load(source, mmap_mode="r") if isinstance(source, str) else _ray().get(source)
+    rows = slice(number * batch_size, min((number + 1) * batch_size, n))
+    return np.asarray(images[rows]), np.arange(rows.start, rows.stop, dtype=np.int64)
+
+
+def _in_row_order(dataset) -> dict[str, np.ndarray]:
+    """The outputs of a Ray dataset of tagged batches, concatenated and put in row order (``_row``)."""
+    blocks = list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+    merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
+    order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
+    return {name: value[order] for name, value in merged.items()}
 
 
 def _ray():
@@ -151,8 +220,24 @@ class _RowsTask:
     columns: dict[str, np.ndarray]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        number = int(batch["id"][0])
-        images = np.load(self.source, mmap_mode="r") if isinstance(self.source, str) else _ray().get(self.source)
-        rows = slice(number * self.batch_size, min((number + 1) * self.batch_size, self.n))
-        out = self.fn(np.asarray(images[rows]), **{name: column[rows] for name, column in self.columns.items()})
-        return {**out, "_row": np.arange(rows.start, rows.stop, dtype=np.int64)}
+        images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
+        out = self.fn(images, **{name: column[rows] for name, column in self.columns.items()})
+        return {**out, "_row": rows}
+
+
+class _EmbedActor:
+    """One actor of :meth:`Engine.embed`'s pool: builds the encoder once, with the shipped weights (the
+    state dict's own tensors and dtypes, ``assign``), on its GPU when it has one, in eval mode; each
+    call embeds batch number ``b``, tagged with its rows."""
+
+    def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int) -> None:
+        import torch
+
+        model = encoder.build()
+        model.load_state_dict(_ray().get(weights[0]), assign=True)  # a list: Ray leaves the reference as it is
+        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        self.embed, self.source, self.batch_size, self.n = encoder.embed, source, batch_size, n
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
+        return {"features": self.embed(self.model, images, batch_size=self.batch_size), "_row": rows}

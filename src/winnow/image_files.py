@@ -26,11 +26,15 @@ names are written to classes.json).
 EXIF orientation (JPEG, WebP, PNG ``eXIf``) is applied with ``PIL.ImageOps.exif_transpose``, so a
 photo is stored as it is shown; ``orig_h``/``orig_w`` are the size as shown, and each image turned
 is listed in ``oriented`` with its orientation tag (2..8).
+
+``root`` may be a URL (``s3://``, ``gs://``, ``az://``, ``memory://``, ``file://``; :mod:`winnow.remote_files`):
+the folder is then listed and its files read through fsspec, and decoded exactly as local files.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import tempfile
 import warnings
@@ -44,6 +48,7 @@ from winnow import plain_png
 from winnow.errors import WinnowError
 from winnow.imageset import SOURCE_SPLITS
 from winnow.npy_rows import NpyRows
+from winnow.remote_files import RemotePath, locate
 from winnow.sources import Loaded
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
@@ -56,11 +61,11 @@ _SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
 def shown(path: str | os.PathLike) -> str:
     """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    text = str(path) if isinstance(path, RemotePath) else os.fsencode(path).decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def load_imagefolder(root: str | os.PathLike, *, size: int | None, into: str | os.PathLike | None = None,
+def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, into: str | os.PathLike | None = None,
                      progress: bool = False) -> Loaded:
     """Images from ``root/<class>/*`` or ``root/<split>/<class>/*``; see the module docstring for what
     is read, set aside (``rejected``) or refused.
@@ -75,7 +80,7 @@ def load_imagefolder(root: str | os.PathLike, *, size: int | None, into: str | o
             loaded.images = np.array(loaded.images)
             return loaded
     into = Path(into)
-    root = Path(root)
+    root = root if isinstance(root, RemotePath) else locate(root, param="ingest.path")
     if not root.is_dir():
         raise WinnowError(f"ingest.path: {shown(root)} is not a folder (expected root/<class>/<image files>)")
     rejected: list[tuple[str, str]] = []
@@ -197,6 +202,8 @@ def _entries(folder: Path) -> list[tuple[Path, str]]:
     """The non-hidden entries of ``folder`` sorted by name, each with its kind: ``file`` (a regular file,
     links followed), ``dir`` (likewise) or the reason it is neither. ``os.scandir``'s cached types and
     string keys, as sorting Paths and a ``stat`` per file cost more than decoding small images."""
+    if isinstance(folder, RemotePath):
+        return folder.entries()
     try:
         with os.scandir(folder) as scan:
             entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
@@ -250,6 +257,8 @@ def _class_files(folder: Path, rejected: list) -> list[Path]:
 def _everything_below(folder: Path) -> list[Path]:
     """Every non-hidden, non-folder entry below ``folder``; a folder link, or a folder that cannot be
     listed, is one entry itself (links are not followed, so a loop cannot recur)."""
+    if isinstance(folder, RemotePath):
+        return folder.below()
     if folder.is_symlink():
         return [folder]
     found = []
@@ -280,7 +289,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(path.read_bytes()) if isinstance(path, RemotePath) else path) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
@@ -322,6 +331,8 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
 
 def _read(path: Path) -> bytes:
     """The bytes of ``path``: plain ``os.read``, half the cost of a buffered file object for a small file."""
+    if isinstance(path, RemotePath):
+        return path.read_bytes()
     fd = os.open(path, os.O_RDONLY)
     try:
         chunks = []

@@ -412,7 +412,7 @@ SCHEMA = Section({
         "samples_per_class": Num(1, integer=True),
     }, required=("images_per_grid", "duplicate_groups", "samples_per_class")),
     "compute": Section({  # where and how the heavy steps run; only knn may change an output (in the last bits)
-        "engine": Choice(ENGINES),  # local | ray: score's and dedup's per-image batches (winnow.engine)
+        "engine": Choice(ENGINES),  # local | ray: score's and dedup's batches, represent's encoders (winnow.engine)
         "ray": Section({
             "address": Text(null=True),  # a running cluster (ray start --head), "auto"; null: a local one
             "num_cpus": Num(1, integer=True, null=True),  # CPUs of the local cluster started when address is null

@@ -30,12 +30,14 @@ import torch
 
 from winnow import pretrained, selfsup, training
 from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
+from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet
 from winnow.neighbours import Space, vote
 from winnow.stage import atomic_path, read_json, rerun_error
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
+EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset (an actor's call on Ray)
 DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
 
 
@@ -82,8 +84,11 @@ def options(section: dict | None, *, train: dict | None = None) -> Options:
 
 
 def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: bool = True,
-                   model_out: str | os.PathLike | None = None) -> Representation:
+                   model_out: str | os.PathLike | None = None, engine: Engine = Engine()) -> Representation:
     """Embed every image of ``data`` (every split) with ``options.source``.
+
+    A model trained here (selfsup, judge) embeds the imageset through ``engine`` (``compute.engine``:
+    locally, or on a Ray actor pool with the same bytes out); pretrained models run here.
 
     Only ``judge`` reads a label (the train split's, with val's to choose its epoch). ``model_out``, when
     given, receives the weights (selfsup, judge) or a record of where the features came from
@@ -95,14 +100,16 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         fit = data.manifest["split"].isin(["train", "val"]).to_numpy()
         trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
                                    progress=progress)
-        features = selfsup.encode(trained, data.images)
+        features = engine.embed(selfsup.encoder(trained), data.images, batch_size=EMBED_BATCH)
         info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"]}
         where = "represent.selfsup"
     elif options.source == "judge":
         train, val = data.split("train"), data.split("val")
         judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
                               num_classes=len(data.classes), seed=seed, progress=progress)
-        features = training.embed(judged, np.asarray(data.images))
+        features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
+                                                 image_shape=data.images.shape[1:]),
+                                data.images, batch_size=EMBED_BATCH)
         info = {"epochs": len(judged.history), "final_loss": judged.history[-1]["train_loss"],
                 "best_epoch": judged.best_epoch, "stop_reason": judged.stop_reason,
                 "judge_val_accuracy": judged.best_val_acc}

@@ -15,7 +15,8 @@ import math
 import os
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from torch.nn import functional as F
 
 from winnow.configs import SelfSupConfig
 from winnow.device_rows import to_tensor
+from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.stage import atomic_path
 from winnow.training import pick_device
@@ -189,6 +191,21 @@ def encode(trained: Pretrained, images: np.ndarray, *, batch_size: int = 1024) -
         out = [trained.model.encoder((to_tensor(images[i:i + batch_size], device).float() / 255.0 - mean) / std)
                for i in range(0, len(images), batch_size)]
     return torch.cat(out).float().cpu().numpy() if out else np.zeros((0, trained.model.dim), np.float32)
+
+
+def encoder(trained: Pretrained) -> Encoder:
+    """``trained`` as an :class:`winnow.engine.Encoder` for :meth:`winnow.engine.Engine.embed`: its
+    architecture and :func:`encode`, with ``threads`` fixed to the count it runs with here (``null``: the
+    current one), which actors then use too."""
+    threads = torch.get_num_threads() if trained.config.threads is None else trained.config.threads
+    return Encoder(trained.model, partial(SimCLR, in_channels=len(trained.mean), width=trained.config.width),
+                   partial(_encode_with, mean=trained.mean, std=trained.std,
+                           config=replace(trained.config, threads=threads)))
+
+
+def _encode_with(model: SimCLR, images: np.ndarray, *, batch_size: int, mean: torch.Tensor, std: torch.Tensor,
+                 config: SelfSupConfig) -> np.ndarray:
+    return encode(Pretrained(model, mean, std, [], config), images, batch_size=batch_size)
 
 
 def save(trained: Pretrained, path: str | os.PathLike) -> None:

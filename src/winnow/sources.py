@@ -315,10 +315,15 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         WinnowError: a missing path, split folders or keys (the set is one split), a class the data set
             lacks; the readers' own refusals name ``ingest.trusted_path`` instead of ``ingest.path``.
     """
-    path = Path(path)
-    if not path.exists():
+    from winnow.remote_files import RemotePath, locate
+
+    path = locate(path, param="ingest.trusted_path")
+    if not isinstance(path, RemotePath) and not path.exists():
         raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
     try:
+        if isinstance(path, RemotePath) and not path.is_dir():
+            raise WinnowError(f"ingest.path: {path} is not a folder; at a URL the trusted set is a folder "
+                              "root/<class>/* (an .npz is read from a local path)")
         if path.is_dir():
             from winnow.image_files import load_imagefolder  # imports Loaded from here
 
@@ -367,6 +372,14 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
         return load_mnist5k()
     if path is None:
         raise WinnowError(f"ingest.path: source {name!r} needs a path")
+    from winnow.remote_files import RemotePath, is_url, locate
+
+    where = locate(path, param="ingest.path")  # a URL's protocol and backend are checked here, for every source
+    if isinstance(where, RemotePath) and name != "imagefolder":
+        raise WinnowError(f"ingest.path: {path}: source {name} reads a local file; copy it here (dvc import-url "
+                          "or the cloud's own tool), or use source imagefolder for a folder at a URL")
+    if is_url(path):
+        path = where if isinstance(where, RemotePath) else str(where)  # file:// is the local path it names
     if name == "cifar10":
         from winnow.cifar10 import load_cifar10  # imports Loaded from here
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import os
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from torch.nn import functional as F
 from winnow.augment import apply_policy
 from winnow.configs import Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
+from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import atomic_path
@@ -300,6 +302,23 @@ def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np
         out = [trained.model.eval().features(normalise(x[i:i + batch_size], mean, std)).float()
                for i in range(0, len(x), batch_size)]
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def encoder(trained: Trained, *, num_classes: int, image_shape: tuple[int, ...]) -> Encoder:
+    """``trained`` as an :class:`winnow.engine.Encoder` for :meth:`winnow.engine.Engine.embed`: its
+    architecture (for ``(H, W, C)`` images of ``num_classes`` classes) and :func:`embed`, with ``threads``
+    fixed to the count it runs with here (``null``: this machine's default), which actors then use too."""
+    h, _, c = image_shape
+    threads = _DEFAULT_THREADS[0] if trained.config.threads is None else trained.config.threads
+    return Encoder(trained.model, partial(build_model, trained.config.model, in_channels=c, num_classes=num_classes,
+                                          image_size=h),
+                   partial(_embed_with, mean=trained.mean, std=trained.std,
+                           config=replace(trained.config, threads=threads)))
+
+
+def _embed_with(model: nn.Module, images: np.ndarray, *, batch_size: int, mean: torch.Tensor, std: torch.Tensor,
+                config: TrainConfig) -> np.ndarray:
+    return embed(Trained(model, mean, std, [], 0, config), images, batch_size=batch_size)
 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...]) -> None:

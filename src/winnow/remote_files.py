@@ -1,0 +1,110 @@
+"""Image folders named by URL: ``s3://``, ``gs://``, ``az://``, ``memory://`` or ``file://``, listed and read
+through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_path`` may point at a bucket.
+
+:func:`locate` turns a path parameter into what :mod:`winnow.image_files` walks: a local ``Path`` (a plain
+path, or a ``file://`` URL, which is read exactly as that path) or a :class:`RemotePath`. A remote folder
+is read by the same streaming decoder as a local one, with the same rules for what is set aside; a
+remote store has no links, FIFOs or devices, so those rows cannot arise there. The cloud backends are
+optional extras: a URL whose package is missing ends in one line naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from winnow.errors import WinnowError, first_line
+
+BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "memory": None}  # protocol: the pip package it needs
+
+
+def is_url(path: str | os.PathLike) -> bool:
+    """Whether a path parameter is a URL (``<protocol>://...``) rather than a local path."""
+    return "://" in str(path)
+
+
+def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
+    """The folder or file ``path`` names: a local ``Path``, or a :class:`RemotePath` for a URL of
+    :data:`BACKENDS`; ``param`` (e.g. ``ingest.path``) starts the one-line error for any other URL or a
+    missing backend."""
+    text = str(path)
+    if not is_url(text):
+        return Path(path)
+    protocol, _, rest = text.partition("://")
+    if protocol == "file":
+        return Path(rest)
+    if protocol not in BACKENDS:
+        raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
+                          "az://, memory:// or file:// (or a local path)")
+    import fsspec
+
+    try:
+        fs = fsspec.filesystem(protocol)
+    except ImportError as err:
+        raise WinnowError(f"{param}: {text} needs {BACKENDS[protocol]}, which is not installed: pip install "
+                          f"{BACKENDS[protocol]} (an optional extra)") from err
+    except Exception as err:  # a backend that cannot start: credentials, configuration
+        raise WinnowError(f"{param}: cannot open {protocol}:// ({first_line(err)}); check its credentials and "
+                          "configuration") from err
+    return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/")
+
+
+@dataclass(frozen=True)
+class RemotePath:
+    """A file or folder ``key`` on the fsspec file system ``fs``, with the little of ``pathlib.Path`` that
+    :mod:`winnow.image_files` uses (``name``, ``suffix``, ``/``) and its listing and reading."""
+
+    fs: Any
+    key: str
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.key).name
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.key).suffix
+
+    def __truediv__(self, name: str) -> RemotePath:
+        return RemotePath(self.fs, f"{self.key.rstrip('/')}/{name}")
+
+    def __str__(self) -> str:
+        """The URL, as rejected.csv and messages show it."""
+        return self.fs.unstrip_protocol(self.key)
+
+    def is_dir(self) -> bool:
+        try:
+            return bool(self.fs.isdir(self.key))
+        except Exception as err:  # network, permissions: say so rather than "not a folder"
+            raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
+                              "credentials") from err
+
+    def entries(self) -> list[tuple[RemotePath, str]]:
+        """The non-hidden entries sorted by name, each with its kind (``file``, ``dir`` or why neither),
+        as :func:`winnow.image_files._entries` gives them for a local folder."""
+        try:
+            listed = self.fs.ls(self.key, detail=True)
+        except Exception as err:
+            raise WinnowError(f"ingest.path: cannot list {self} ({first_line(err)}); check its permissions") from err
+        found = sorted((PurePosixPath(entry["name"]).name, entry.get("type")) for entry in listed)
+        kinds = {"file": "file", "directory": "dir"}
+        return [(self / name, kinds.get(kind, "not a regular file (a FIFO, socket or device)"))
+                for name, kind in found if name and not name.startswith(".")]
+
+    def below(self) -> list[RemotePath]:
+        """Every non-hidden file below this folder (none below a hidden folder), sorted."""
+        found = []
+        for path, kind in self.entries():
+            found += path.below() if kind == "dir" else [path]
+        return sorted(found, key=lambda path: path.key)
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes; a failure is an ``OSError`` (the decoder turns it into a rejected row)."""
+        try:
+            return self.fs.cat_file(self.key)
+        except OSError:
+            raise
+        except Exception as err:  # each backend has its own errors
+            raise OSError(first_line(err)) from err
