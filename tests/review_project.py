@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from hostile_harness import default_params, make_project
+from hostile_harness import default_params, make_project, run_winnow
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
@@ -88,3 +89,12 @@ def write_project(root: Path) -> Path:
     params["contracts"]["enforce_variants"] = []
     params["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn", "embedding_clean"]
     return make_project(root, params)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A project whose review queue is exported (``winnow review export`` ran once for the module)."""
+    root = write_project(tmp_path_factory.mktemp("exported"))
+    done = run_winnow(root, "review", "export")
+    assert done.returncode == 0, done.stderr
+    return root

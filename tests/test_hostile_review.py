@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage, run_winnow
-from review_project import write_project
+from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 
 HEADER = "id,verdict,label\n"
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    root = write_project(tmp_path_factory.mktemp("exported"))
-    done = run_winnow(root, "review", "export")
-    assert done.returncode == 0, done.stderr
-    return root
 
 
 @pytest.fixture

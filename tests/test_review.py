@@ -13,16 +13,8 @@ import pytest
 import yaml
 
 from hostile_harness import ROOT, run_stage, run_winnow
-from review_project import CLASSES, GIVEN, write_project
+from review_project import CLASSES, GIVEN, exported, write_project  # noqa: F401  (exported: a fixture)
 from test_report import browser, chromium  # noqa: F401  (fixtures: headless Chromium over DevTools)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    root = write_project(tmp_path_factory.mktemp("exported"))
-    done = run_winnow(root, "review", "export")
-    assert done.returncode == 0, done.stderr
-    return root
 
 
 @pytest.fixture
