@@ -211,9 +211,12 @@ def write(results: dict) -> None:
     for data in lean["datasets"].values():
         for run in data.get("seeds", {}).values():
             for cell in run["removal"].values():
-                cell.pop("right")
+                cell.pop("right", None)
     (RESULTS / "valuation.json").write_text(json.dumps(lean, indent=2) + "\n")
-    lines = ["# Data valuation (issue 23)", "", f"Written by benchmarks/valuation.py on {results['machine']}.", ""]
+    commands = results.get("commands") or ["python benchmarks/valuation.py " + " ".join(sys.argv[1:])]
+    lines = ["# Data valuation (issue 23)", "", f"Written by {'; '.join(f'`{c}`' for c in commands)} on "
+             f"{results['machine']}, shared with other jobs; train section's epochs unless overridden "
+             f"({results.get('epochs')}).", ""]
     for name, data in lean["datasets"].items():
         if "skipped" in data:
             lines += [f"## {name}", "", f"skipped: {data['skipped']}", ""]
