@@ -214,14 +214,14 @@ def write(results: dict) -> None:
                 cell.pop("right", None)
     (RESULTS / "valuation.json").write_text(json.dumps(lean, indent=2) + "\n")
     commands = results.get("commands") or ["python benchmarks/valuation.py " + " ".join(sys.argv[1:])]
-    lines = ["# Data valuation (issue 23)", "", f"Written by {'; '.join(f'`{c}`' for c in commands)} on "
+    lines = ["## Data valuation (issue 23)", "", f"Written by {'; '.join(f'`{c}`' for c in commands)} on "
              f"{results['machine']}, shared with other jobs; train section's epochs unless overridden "
              f"({results.get('epochs')}).", ""]
     for name, data in lean["datasets"].items():
         if "skipped" in data:
-            lines += [f"## {name}", "", f"skipped: {data['skipped']}", ""]
+            lines += [f"### {name}", "", f"skipped: {data['skipped']}", ""]
             continue
-        lines += [f"## {name}", "", "| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |",
+        lines += [f"### {name}", "", "| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |",
                   "|---|---|---|---|---|---|"]
         for seed, run in data["seeds"].items():
             s = run["detection"]["label"]["stage"]
