@@ -124,7 +124,8 @@ def compare(base: list, head: list, *, variant: str, settings: GateSettings) -> 
     rows = paired_rows(base[0][0], head[0][0], variant=variant, settings=settings)
     binomial = paired_rows(base[0][0], head[0][0], variant=variant,
                            settings=dataclasses.replace(settings, overdispersion=1.0, accuracy_overdispersion=1.0))
-    pooled = paired_rows([run[0] for run in base], [run[0] for run in head], variant=variant, settings=settings)
+    pooled = (rows if len(base) == len(head) == 1 else  # one run a side: the pooled gate is the one-run gate
+              paired_rows([run[0] for run in base], [run[0] for run in head], variant=variant, settings=settings))
     right = [frame["predicted"].to_numpy() == frame["label"].to_numpy() for frame in (base[0][0], head[0][0])]
 
     def regressed(table: pd.DataFrame) -> list[str]:

@@ -133,9 +133,8 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
         _check_same_images(reference, frame, variant=variant, side=side, runs=len(base) + len(head))
     order = reference["id"]
     labels = reference["label"].to_numpy()
-    base_right, head_right = ([frame.set_index("id").loc[order, "predicted"].to_numpy() == labels for frame in frames]
-                              for frames in (base, head))
-    base_right, head_right = np.array(list(base_right)), np.array(list(head_right))
+    base_right, head_right = (np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() == labels
+                                        for frame in frames]) for frames in (base, head))
     changed = base_right.mean(axis=0) != head_right.mean(axis=0)
     classes = sorted(set(labels), key=_natural)
     masks = [np.ones(len(labels), bool)] + [labels == c for c in classes]
@@ -238,8 +237,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     Raises:
         WinnowError: one line for everything that makes the comparison impossible or untrustworthy.
     """
-    names = {side: [runs] if isinstance(runs, str) else list(runs) for side, runs in (("base", base),
-                                                                                       ("target", target))}
+    names = {"base": _revisions(base), "target": _revisions(target)}
     revs = {side: [revisions.resolve(repo, name, option=f"--{side}") for name in runs] for side, runs in names.items()}
     problems = []
     for side in revs:
@@ -259,14 +257,16 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     if unknown:
         raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {label['base']} or {label['target']}; "
                           "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=_natural)) or "none"))
-    notes, compared = [], []
+    notes, compared, texts = [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]
         if at == ["target"] and not variants:
             notes.append(f"{variant}: new at {label['target']}, nothing at {label['base']} to compare with (not gated)")
             continue
-        missing = [(side, name) for side in revs for name, rev in zip(names[side], revs[side])
-                   if revisions.read_text(repo, rev, predictions_path(variant)) is None]
+        for side in revs:
+            texts[variant, side] = [revisions.read_text(repo, rev, predictions_path(variant)) for rev in revs[side]]
+        missing = [(side, name) for side in revs for name, text in zip(names[side], texts[variant, side])
+                   if text is None]
         if missing:
             side, name = missing[0]
             problems.append(f"{predictions_path(variant)} missing at {name}"
@@ -282,9 +282,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
     tables = []
     for variant in compared:
-        frames = [[read_predictions(revisions.read_text(repo, rev, predictions_path(variant)),
-                                    where=f"{predictions_path(variant)} at {name}")
-                   for name, rev in zip(names[side], revs[side])] for side in revs]
+        frames = [[read_predictions(text, where=f"{predictions_path(variant)} at {name}")
+                   for name, text in zip(names[side], texts[variant, side])] for side in revs]
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
     unused = unused_tolerances(table, settings)
@@ -292,6 +291,11 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         raise WinnowError(f"gate.tolerances: {', '.join(unused)} match no metric the gate tests (accuracy, "
                           "per_class.<class>.recall); remove them or give the pattern of a tested metric")
     return table, notes
+
+
+def _revisions(runs: str | list[str]) -> list[str]:
+    """One revision or several, as a list (``--base`` and ``--target`` take several)."""
+    return [runs] if isinstance(runs, str) else list(runs)
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:
@@ -355,7 +359,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
     """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
     regressed = table[table["verdict"] == "REGRESSED"]
     passed = regressed.empty
-    base, target = ([runs] if isinstance(runs, str) else list(runs) for runs in (base, target))
+    base, target = _revisions(base), _revisions(target)
     pooled = (f" ({len(base)} run(s) at base, {len(target)} at head, pooled image by image: each image counts by "
               "its share of runs right)") if len(base) + len(target) > 2 else ""
     lines = [f"## Merge gate: {' + '.join(base)} → {' + '.join(target)}", "",
