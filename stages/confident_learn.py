@@ -10,15 +10,12 @@ import pandas as pd
 
 from winnow import judges
 from winnow import labels as cl
-from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
-from winnow.imageset import read_imageset
+from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
-from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
+from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
 
-IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
 REPRESENT_IN = "data/represent"
-FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
 OUT = Path("data/confident-learn")
 METRICS_OUT = "metrics/confident_learn.json"
 # the confident_learn section of params.yaml; "train" overrides the train section for the CNN folds
@@ -31,12 +28,7 @@ def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("confident_learn") or {})}
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
-    data = read_imageset(IMAGESET_IN)
-    flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "kept", "label_conflict"), missing_ok=True)
-    # read before training, so a damaged file stops the stage at once
-    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    considered, conflict = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    data, considered, conflict, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
 

@@ -11,16 +11,13 @@ import torch
 
 from winnow import labels as cl
 from winnow.errors import WinnowError
-from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
-from winnow.imageset import read_imageset
+from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
-from winnow.stage import load_params, read_table, run, write_json, write_table
+from winnow.stage import load_params, run, write_json, write_table
 from winnow.training import pick_device, reproducible
 from winnow.valuation import decide, knn_shapley, tracin
 
-IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
 REPRESENT_IN = "data/represent"
-FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
 OUT, METRICS_OUT = Path("data/data-valuation"), "metrics/data_valuation.json"
 # the data_valuation section of params.yaml
 DEFAULTS = {"knn_k": 10, "bound": 1.0, "combine": "both", "batch_size": 256, "device": "auto",
@@ -33,11 +30,7 @@ def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("data_valuation") or {})}
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
-    data = read_imageset(IMAGESET_IN)
-    flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "kept", "label_conflict"), missing_ok=True)
-    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    data, considered, _, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
     features = read_representation(REPRESENT_IN, ids)

@@ -21,16 +21,13 @@ from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.cosine_index import backend_of
 from winnow.embeddings import clean_rounds, round_options
-from winnow.groundtruth import LABEL_KINDS, PERTURBATION_COLUMNS, planted
-from winnow.imageset import read_imageset
+from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
-from winnow.stage import atomic_path, load_params, read_table, run, write_json, write_table
+from winnow.stage import atomic_path, load_params, run, write_json, write_table
 from winnow.training import TrainConfig
 
-IMAGESET_IN, TRUTH_IN = "data/degrade", "data/degrade/perturbations.parquet"
 REPRESENT_IN = "data/represent"
-FLAGS_IN, GROUPS_IN = "data/threshold/flags.parquet", "data/dedup/groups.parquet"
 OUT = Path("data/embedding-clean")
 METRICS_OUT = "metrics/embedding_clean.json"
 # the embedding_clean section of params.yaml; "train" overrides the train section for the judge's models
@@ -45,12 +42,7 @@ def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("embedding_clean") or {})}
     config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
-    data = read_imageset(IMAGESET_IN)
-    flags = read_table(FLAGS_IN, written_by="threshold", columns=("id", "any"), missing_ok=True)
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "kept", "label_conflict"), missing_ok=True)
-    # read before training, so a damaged file stops the stage at once
-    truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    data, considered, _, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
 
     fixed = p["embedding"] == "represent"

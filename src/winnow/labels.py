@@ -39,6 +39,30 @@ ISSUE_COLUMNS = ("id", "given_label", "suggested_label", "suggested_prob", "labe
                  "reason")
 
 
+def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """The inputs every label cleaner stage (confident-learn, embedding-clean, data-valuation) reads: the
+    degraded imageset, threshold's flags and dedup's groups (each optional), and degrade's planted truth,
+    all read before anything is trained, so a damaged file stops the stage at once.
+
+    Returns:
+        ``(data, considered, conflict, truth)``: data/degrade; :func:`considered_rows` of it; degrade's
+        planted perturbations, or None.
+    """
+    from winnow.groundtruth import PERTURBATION_COLUMNS
+    from winnow.imageset import read_imageset
+    from winnow.stage import read_table
+
+    data = read_imageset("data/degrade")
+    flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
+                       missing_ok=True)
+    groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "kept", "label_conflict"),
+                        missing_ok=True)
+    truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
+                       missing_ok=True)
+    considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups)
+    return data, considered, conflict, truth
+
+
 def considered_rows(
     manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
