@@ -37,8 +37,12 @@ setup: $(STAMP) chromium
 repro: setup
 	dvc repro
 
+# two pytest workers, one per CI core: most tests wait on a subprocess or use one core, and whole files go to
+# one worker, so a module's fixtures are built once. Not nproc: a container may see more cores than it may
+# use. TEST_WORKERS=0 runs the tests in this process.
+TEST_WORKERS ?= 2
 test: setup
-	pytest -q
+	pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench-extra: setup
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,faiss,ray,bench]'

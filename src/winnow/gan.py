@@ -31,8 +31,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
-from winnow.stage import atomic_path
-from winnow.training import pick_device
+from winnow.stage import write_torch
+from winnow.training import deterministic_algorithms, pick_device
 
 
 class Generator(nn.Module):
@@ -131,7 +131,7 @@ def train_gan(
     device = pick_device(config.device)
     torch.manual_seed(seed)
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        deterministic_algorithms(True, warn_only=True)
     order_rng = torch.Generator(device="cpu").manual_seed(seed)
     x = to_tensor(images, device)  # uint8 (N, C, S, S); scaled per batch so the set stays small on device
     y = torch.as_tensor(np.array(labels), dtype=torch.long, device=device)
@@ -213,11 +213,10 @@ def generate(generator: Generator, labels: np.ndarray, *, seed: int, batch_size:
 
 
 def _save(path, *, config, seed, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"config": asdict(config), "seed": seed, "history": history, "num_classes": num_classes,
-                    "image_shape": list(image_shape), "generator": gen.state_dict(),
-                    "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "rng": order_rng.get_state()}, tmp)
+    write_torch(path, {"config": asdict(config), "seed": seed, "history": history, "num_classes": num_classes,
+                       "image_shape": list(image_shape), "generator": gen.state_dict(),
+                       "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                       "rng": order_rng.get_state()})
 
 
 def _resume(path, config, seed, gen, disc, opt_g, opt_d, order_rng) -> tuple[list[dict[str, float]], int]:

@@ -34,7 +34,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet
 from winnow.neighbours import Space, vote
-from winnow.stage import atomic_path, read_json, rerun_error
+from winnow.stage import read_json, rerun_error, write_torch
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
 EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset (an actor's call on Ray)
@@ -129,8 +129,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         elif options.source == "judge":
             training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:])
         else:
-            with atomic_path(model_out) as tmp:
-                torch.save({"source": options.source, **info}, tmp)
+            write_torch(model_out, {"source": options.source, **info})
     info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
             **info}
     return Representation(features, ids, info)

@@ -27,8 +27,8 @@ from winnow.configs import SelfSupConfig
 from winnow.device_rows import to_tensor
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
-from winnow.stage import atomic_path
-from winnow.training import pick_device
+from winnow.stage import write_torch
+from winnow.training import deterministic_algorithms, pick_device
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -139,7 +139,7 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
     with _threads(config.threads):
         torch.manual_seed(seed)
         if device.type == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            deterministic_algorithms(True, warn_only=True)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x = to_tensor(images, device)
         scaled = x.float() / 255.0
@@ -210,10 +210,9 @@ def _encode_with(model: SimCLR, images: np.ndarray, *, batch_size: int, mean: to
 
 def save(trained: Pretrained, path: str | os.PathLike) -> None:
     """Write the weights (encoder and head), normalisation and history, atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"source": "selfsup", "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-                    "config": asdict(trained.config), "mean": trained.mean, "std": trained.std,
-                    "history": trained.history}, tmp)
+    write_torch(path, {"source": "selfsup", "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+                       "config": asdict(trained.config), "mean": trained.mean, "std": trained.std,
+                       "history": trained.history})
 
 
 def load(path: str | os.PathLike, *, device: str = "auto") -> Pretrained:

@@ -49,6 +49,16 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_torch(path: str | os.PathLike, obj) -> None:
+    """``torch.save`` atomically, through a file object. Given a path, torch names the archive's inner folder
+    after the file, and the temporary's name holds the process id: the same weights saved twice differed in
+    bytes, so DVC saw every retrained model as changed and reran what reads it."""
+    import torch  # here: most stages never save a model and skip torch's import
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 def write_table(path: str | os.PathLike, frame) -> None:
     """Write a DataFrame atomically as parquet or CSV, chosen by the suffix."""
     with atomic_path(path) as tmp:

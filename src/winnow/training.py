@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -29,7 +30,7 @@ from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.models import build_model
-from winnow.stage import atomic_path
+from winnow.stage import write_torch
 
 # cuBLAS picks its workspace size once, when the process first uses it, and only a fixed one is
 # deterministic; set before any CUDA work so torch.use_deterministic_algorithms can hold there too
@@ -323,12 +324,11 @@ def _embed_with(model: nn.Module, images: np.ndarray, *, batch_size: int, mean: 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...]) -> None:
     """Write weights plus everything :func:`load` needs, atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({
-            "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-            "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
-            "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
-        }, tmp)
+    write_torch(path, {
+        "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+        "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
+        "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
+    })
 
 
 def load(path: str | os.PathLike, *, device: str = "auto") -> tuple[Trained, list[str]]:
@@ -384,6 +384,17 @@ def is_main_process() -> bool:
     return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
+def deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms`` without its import of ``torch._inductor.config``, which took
+    1.8 s in every process that trains (five trainings and the judges of one default repro). That import only
+    carries the flag to compiled kernels; winnow never compiles, and where something did import inductor
+    the torch call is made as it is."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextmanager
 def reproducible(*, threads: int | None, device: torch.device, training: bool):
     """Within the block, torch work repeats bit for bit on this machine: ``threads`` intra-op threads (None:
@@ -406,7 +417,7 @@ def reproducible(*, threads: int | None, device: torch.device, training: bool):
     deterministic = training or device.type == "cuda"
     torch.set_num_threads(intra)
     if deterministic and before[1:3] != (True, False):
-        torch.use_deterministic_algorithms(True)
+        deterministic_algorithms(True)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False  # benchmarking picks kernels by timing, run to run
     try:
@@ -414,7 +425,7 @@ def reproducible(*, threads: int | None, device: torch.device, training: bool):
     finally:
         torch.set_num_threads(before[0])
         if deterministic and before[1:3] != (True, False):
-            torch.use_deterministic_algorithms(before[1], warn_only=before[2])
+            deterministic_algorithms(before[1], warn_only=before[2])
         torch.backends.cudnn.benchmark = before[3]
 
 
