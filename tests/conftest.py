@@ -47,3 +47,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The end-to-end DVC run first: it takes about a third of the suite on its own, so under ``make test``'s
+    two workers it overlaps the rest instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
