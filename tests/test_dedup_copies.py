@@ -12,7 +12,7 @@ from winnow.errors import WinnowError
 from winnow.imageset import pixel_digest
 from winnow.params import validate
 from winnow.quality import score_table
-from winnow.thumbnails import Looks, thumbnail_features
+from winnow.thumbnails import Looks, mirrored, thumbnail_features
 
 from hostile_harness import default_params
 
@@ -112,8 +112,9 @@ def test_an_embedding_that_does_not_match_the_images_is_refused():
 def test_thumbnails_of_a_mirror_are_the_mirrored_thumbnails():
     images = np.random.default_rng(1).integers(0, 256, (3, 30, 44, 3), dtype=np.uint8)  # no whole factor
     looks = Looks.of(images, flip=True, crop=0.1)
-    np.testing.assert_allclose(looks.views()[0], thumbnail_features(np.ascontiguousarray(images[:, :, ::-1])),
-                               atol=1e-6)
+    thumbnails, grid = looks.views()[0]
+    np.testing.assert_allclose(mirrored(thumbnails, grid),
+                               thumbnail_features(np.ascontiguousarray(images[:, :, ::-1])), atol=1e-6)
 
 
 def brute_force_cosine_pairs(features: np.ndarray, *, radius: float, k: int) -> set[tuple[int, int]]:

@@ -83,14 +83,19 @@ def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarray | None = None,
-                     block: int = 1 << 20) -> np.ndarray:
+                     mirror: tuple[int, int] | None = None, block: int = 1 << 16) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
-    ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``."""
+    ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
+    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
+    two float32 ``(block, D)`` copies (32 MiB each for 16x16 thumbnails), and mirroring only the gathered
+    rows never copies all N thumbnails."""
     other = features if other is None else other
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
         chunk = pairs[start:start + block]
-        out[start:start + block] = np.einsum("ij,ij->i", features[chunk[:, 0]], other[chunk[:, 1]])
+        left = features[chunk[:, 0]]
+        out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
+                                             other[chunk[:, 1]])
     return out
 
 
@@ -121,16 +126,17 @@ class Looks:
         return cls(whole=found["whole"], crop=found.get("crop"),
                    grid=thumbnail_grid(images.shape[1:], side=side), flip=flip)
 
-    def views(self) -> list[np.ndarray]:
-        """float32 ``(N, D)`` thumbnails of the mirrored images, the crops and the mirrored crops, those on."""
+    def views(self) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
+        """The mirrored images, the crops and the mirrored crops, those on: each as float32 ``(N, D)``
+        thumbnails and the grid to mirror them by (None: as they are), mirrored rows made only when read."""
         crops = [] if self.crop is None else [self.crop]
-        return [mirrored(t, self.grid) for t in [self.whole, *crops] if self.flip] + crops
+        return [(t, self.grid) for t in [self.whole, *crops] if self.flip] + [(t, None) for t in crops]
 
     def correlation(self, pairs: np.ndarray, *, whole: bool) -> np.ndarray:
         """float32 ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, the best correlation of a view of
         one image (:meth:`views`) with the whole other one, and of the two whole images when ``whole``."""
         best = pair_correlation(self.whole, pairs) if whole else np.full(len(pairs), -np.inf, np.float32)
-        for view in self.views():
+        for view, mirror in self.views():
             for ordered in (pairs, pairs[:, ::-1]):
-                best = np.maximum(best, pair_correlation(view, ordered, other=self.whole))
+                best = np.maximum(best, pair_correlation(view, ordered, other=self.whole, mirror=mirror))
         return best
