@@ -23,6 +23,7 @@ encoder carries, the driver's, so a CPU gives the same bits as locally).
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -121,8 +122,10 @@ class Engine:
                        **{name: np.ones((1, *column.shape[1:]), column.dtype) for name, column in columns.items()})
             return {name: value[:0] for name, value in blank.items()}
         def one(start: int) -> dict[str, np.ndarray]:
-            return fn(np.asarray(images[start:start + batch_size]),
-                      **{name: column[start:start + batch_size] for name, column in columns.items()})
+            out = fn(np.asarray(images[start:start + batch_size]),
+                     **{name: column[start:start + batch_size] for name, column in columns.items()})
+            release_rows(images, start, start + batch_size)
+            return out
 
         starts = range(0, len(images), batch_size)
         workers = min(len(starts), os.cpu_count() or 1) if threads else 1
@@ -241,3 +244,19 @@ class _EmbedActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
         return {"features": self.embed(self.model, images, batch_size=self.batch_size), "_row": rows}
+
+
+def release_rows(images: np.ndarray, start: int, stop: int) -> None:
+    """Let rows ``[start, stop)`` of a read-only memory map leave this process's resident set
+    (``MADV_DONTNEED``). The pages stay in the page cache for the next reader, but a pass over a set larger
+    than memory no longer keeps every page it has read mapped in: score's RSS on 200,000 128x128 images was
+    the whole 9 GiB file. An array in memory or a writable map is left alone, and so is every platform
+    without ``madvise``."""
+    mapped = getattr(images, "_mmap", None)
+    if (not isinstance(images, np.memmap) or images.mode != "r" or mapped is None or not images.flags.c_contiguous
+            or not hasattr(mmap, "MADV_DONTNEED") or not len(images[start:stop])):
+        return
+    first = images[start:stop].ctypes.data - np.frombuffer(mapped, np.uint8, count=1).ctypes.data
+    aligned = first - first % mmap.PAGESIZE  # madvise takes whole pages; a row shared with the next batch refaults
+    mapped.madvise(mmap.MADV_DONTNEED, aligned, first + len(images[start:stop]) * images.strides[0] - aligned)
+
