@@ -7,6 +7,7 @@ import pytest
 from winnow.dedup import dedup_images, dedup_metrics, dedup_table, duplicate_groups
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
+from winnow import hamming_index
 from winnow.hamming_index import hamming_components, hamming_pairs, search_plan
 
 
@@ -35,6 +36,19 @@ def test_pairs_match_brute_force_on_clustered_hashes(radius):
     for _ in range(5):  # up to 5 random bit flips per copy: distances spread across the radius
         hit = rng.random(len(hashes)) < 0.6
         hashes[hit] ^= np.uint64(1) << rng.integers(0, 64, size=hit.sum()).astype(np.uint64)
+    assert np.array_equal(hamming_pairs(hashes, radius=radius), brute_force_pairs(hashes, radius))
+
+
+@pytest.mark.parametrize("radius", [2, 6])
+def test_tables_built_a_part_of_the_key_space_at_a_time_find_the_same_pairs(monkeypatch, radius):
+    rng = np.random.default_rng(7)
+    hashes = np.repeat(rng.integers(0, 2**63, size=300, dtype=np.uint64), 4)
+    for _ in range(radius):  # copies differ in up to 2 * radius bits: many pairs meet only under a flipped key
+        hit = rng.random(len(hashes)) < 0.8
+        hashes[hit] ^= np.uint64(1) << rng.integers(0, 64, size=hit.sum()).astype(np.uint64)
+    monkeypatch.setattr(hamming_index, "TABLE_ENTRIES", 50)  # 1,200 hashes: hundreds of parts a chunk
+    planned = hamming_index.search_plan  # a million hashes' plan: wide chunks, each hash under its 1-bit flips too
+    monkeypatch.setattr(hamming_index, "search_plan", lambda n, *, radius: planned(10**6, radius=radius))
     assert np.array_equal(hamming_pairs(hashes, radius=radius), brute_force_pairs(hashes, radius))
 
 

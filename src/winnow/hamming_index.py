@@ -18,7 +18,7 @@ never all at once.
 from __future__ import annotations
 
 from itertools import combinations
-from math import comb
+from math import ceil, comb, log2
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 HASH_BITS = 64
 _MAX_CHUNK_BITS = 32  # a chunk value and a row number share one uint64 sort key
+TABLE_ENTRIES = 1 << 22  # entries of one part of a chunk table: a few arrays of 32 MiB, whatever N
 
 
 def hamming_pairs(hashes: np.ndarray, *, radius: int) -> np.ndarray:
@@ -131,16 +132,37 @@ def _interleave(hashes: np.ndarray, *, chunks: int) -> np.ndarray:
 def _pairs_sharing_a_key(
     hashes: np.ndarray, *, low: int, width: int, flips: np.ndarray, radius: int
 ) -> np.ndarray:
-    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table."""
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table.
+
+    The table (every hash under each of its keys) is built and scanned a part of the key space at a time,
+    about :data:`TABLE_ENTRIES` entries a part, so memory stays flat as ``n`` grows: two hashes meet under
+    one key, so never in different parts. With the chunk values sorted, the hashes whose key under a flip
+    falls in a part (its high bits) are one contiguous run.
+    """
     n = len(hashes)
     chunk_mask = np.uint64((1 << width) - 1)
     chunk = (hashes >> np.uint64(low)) & chunk_mask
     flips = flips[flips <= chunk_mask]  # the last chunk may be narrower than the widest
-    keys = (chunk[:, None] ^ flips[None, :]).ravel()
-    rows = np.repeat(np.arange(n, dtype=np.uint64), len(flips))
+    part_bits = min(width, ceil(log2(max(1.0, n * len(flips) / TABLE_ENTRIES))))
+    shift = np.uint64(width - part_bits)
+    order = np.argsort(chunk, kind="stable").astype(np.uint64)
+    chunk = chunk[order]
+    found = []
+    for part in range(1 << part_bits):
+        entries = []
+        for flip in flips:
+            high = np.uint64(part) ^ (flip >> shift)  # the chunks' high bits whose key lands in this part
+            first, last = np.searchsorted(chunk, np.array([high << shift, (high + np.uint64(1)) << shift]))
+            entries.append(((chunk[first:last] ^ flip) << np.uint64(_MAX_CHUNK_BITS)) | order[first:last])
+        found += _scan(hashes, np.concatenate(entries), radius=radius)
+    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+
+
+def _scan(hashes: np.ndarray, entries: np.ndarray, *, radius: int) -> list[np.ndarray]:
+    """Pair keys of the rows that share a key among uint64 ``entries`` (key << 32 | row), within ``radius``."""
+    n = len(hashes)
     # one sort orders by key, then by row, so within a block the earlier row is the smaller one
-    table = np.sort((keys << np.uint64(_MAX_CHUNK_BITS)) | rows)
-    del keys, rows
+    table = np.sort(entries)
     table_keys = table >> np.uint64(_MAX_CHUNK_BITS)
     table_rows = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
     del table
@@ -157,4 +179,4 @@ def _pairs_sharing_a_key(
         # an entry whose block ends before this offset ends before every larger one too
         active = active[active + offset < len(table_keys)]
         active = active[table_keys[active + offset] == table_keys[active]]
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    return found
