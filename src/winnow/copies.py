@@ -16,6 +16,7 @@ returns int64 ``(P, 2)`` row pairs; the groups are the connected components of a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 
 from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.engine import Engine
-from winnow.hamming_index import hamming_components, hamming_pairs
+from winnow.hamming_index import hamming_components, hamming_pair_blocks
 from winnow.quality import phash64
 from winnow.thumbnails import Looks, crop_pixels, pair_correlation
 
@@ -44,8 +45,10 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     phashes = np.asarray(phashes, dtype=np.uint64)
     if features is None:
         return _chain(hamming_components(phashes, radius=radius))
-    candidates = image_pairs(phashes, radius=radius)
-    return candidates[pair_correlation(features, candidates) >= min_correlation]
+    # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
+    confirmed = [block[pair_correlation(features, block) >= min_correlation]
+                 for block in image_pair_blocks(phashes, radius=radius)]
+    return unique_pairs(np.concatenate(confirmed), len(phashes)) if confirmed else np.empty((0, 2), np.int64)
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
@@ -86,13 +89,14 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     """
     n = len(phashes)
     stacked = np.concatenate([np.asarray(phashes, dtype=np.uint64), variants.ravel()])
-    found = image_pairs(stacked, radius=radius)
-    whole, image = found < n, found % n
-    keep = (whole[:, 0] != whole[:, 1]) & (image[:, 0] != image[:, 1])  # a view against another whole image
-    candidates = unique_pairs(image[keep], n)
-    if looks is None:
-        return candidates
-    return candidates[looks.correlation(candidates, whole=False) >= min_correlation]
+    confirmed = []
+    for found in image_pair_blocks(stacked, radius=radius):  # a block at a time, as near_pairs
+        whole, image = found < n, found % n
+        keep = (whole[:, 0] != whole[:, 1]) & (image[:, 0] != image[:, 1])  # a view against another whole image
+        candidates = unique_pairs(image[keep], n)
+        confirmed.append(candidates if looks is None else
+                         candidates[looks.correlation(candidates, whole=False) >= min_correlation])
+    return unique_pairs(np.concatenate(confirmed), n) if confirmed else np.empty((0, 2), np.int64)
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
@@ -107,8 +111,9 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     return candidates[looks.correlation(candidates, whole=True) >= min_correlation]
 
 
-def image_pairs(phashes: np.ndarray, *, radius: int) -> np.ndarray:
-    """int64 ``(P, 2)`` every pair of rows whose hashes are within ``radius``, equal hashes included.
+def image_pair_blocks(phashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+    """int64 ``(P, 2)`` pairs of rows whose hashes are within ``radius``, equal hashes included, a block at a
+    time (:func:`winnow.hamming_index.hamming_pair_blocks`); a pair may come in several blocks.
 
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.
@@ -118,16 +123,21 @@ def image_pairs(phashes: np.ndarray, *, radius: int) -> np.ndarray:
     counts = np.bincount(inverse, minlength=len(unique))
     members = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def rows_of(hash_pairs: np.ndarray) -> np.ndarray:
+        a, b = hash_pairs[:, 0], hash_pairs[:, 1]
+        sizes = counts[a] * counts[b]
+        which = np.repeat(np.arange(len(hash_pairs)), sizes)
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        left = members[starts[a][which] + within // counts[b][which]]
+        right = members[starts[b][which] + within % counts[b][which]]
+        keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
+        return np.stack([left[keep], right[keep]], axis=1)
+
     repeated = np.flatnonzero(counts > 1)
-    hash_pairs = np.concatenate([hamming_pairs(unique, radius=radius), np.stack([repeated, repeated], axis=1)])
-    a, b = hash_pairs[:, 0], hash_pairs[:, 1]
-    sizes = counts[a] * counts[b]
-    which = np.repeat(np.arange(len(hash_pairs)), sizes)
-    within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    left = members[starts[a][which] + within // counts[b][which]]
-    right = members[starts[b][which] + within % counts[b][which]]
-    keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
-    return np.stack([left[keep], right[keep]], axis=1)
+    yield rows_of(np.stack([repeated, repeated], axis=1))
+    for block in hamming_pair_blocks(unique, radius=radius):
+        yield rows_of(block)
 
 
 def _chain(labels: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ never all at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import combinations
 from math import ceil, comb, log2
 
@@ -39,23 +40,31 @@ def hamming_pairs(hashes: np.ndarray, *, radius: int) -> np.ndarray:
     Returns:
         int64 ``(P, 2)`` row numbers ``(i, j)`` with ``i < j``, sorted.
     """
+    n = len(hashes)
+    blocks = [i * n + j for i, j in (block.T for block in hamming_pair_blocks(hashes, radius=radius))]
+    # a pair close in several chunks, or through several midpoints, is found more than once
+    keys = np.unique(np.concatenate(blocks)) if blocks else np.empty(0, dtype=np.int64)
+    return np.stack([keys // n, keys % n], axis=1)
+
+
+def hamming_pair_blocks(hashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+    """:func:`hamming_pairs` a block at a time, for a caller that keeps only some of them (a block: the
+    pairs one part of one chunk's table finds): int64 ``(P, 2)`` rows ``(i, j)``, ``i < j``, in no order,
+    and a pair close in several chunks comes in several blocks. Memory holds one block, however crowded
+    the hashes are: at 400,000 generated images the flip/crop search's candidates took gigabytes at once."""
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(hashes)
     if n < 2:
-        return np.empty((0, 2), dtype=np.int64)
+        return
     chunk_bounds, flips = search_plan(n, radius=radius)
     # a permutation of the bits keeps every distance; interleaved, each chunk holds bits from all over the
     # hash instead of one run of neighbours. A pHash's neighbouring bits are neighbouring DCT coefficients,
     # which vary together, so contiguous chunks crowd: on the flip/crop search of MNIST-5k interleaving
     # cut the candidate pairs 4x, on 50,000 generated smooth images 4x, on the CIFAR subset by 16%
     interleaved = _interleave(hashes, chunks=len(chunk_bounds) - 1)
-    found = [
-        _pairs_sharing_a_key(interleaved, low=low, width=high - low, flips=flips, radius=radius)
-        for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:])
-    ]
-    # a pair close in several chunks, or through several midpoints, is found more than once
-    keys = np.unique(np.concatenate(found))
-    return np.stack([keys // n, keys % n], axis=1)
+    for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:]):
+        for keys in _pairs_sharing_a_key(interleaved, low=low, width=high - low, flips=flips, radius=radius):
+            yield np.stack([keys // n, keys % n], axis=1)
 
 
 def hamming_components(hashes: np.ndarray, *, radius: int) -> np.ndarray:
@@ -131,8 +140,9 @@ def _interleave(hashes: np.ndarray, *, chunks: int) -> np.ndarray:
 
 def _pairs_sharing_a_key(
     hashes: np.ndarray, *, low: int, width: int, flips: np.ndarray, radius: int
-) -> np.ndarray:
-    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table.
+) -> Iterator[np.ndarray]:
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table,
+    an array for each part of the table.
 
     The table (every hash under each of its keys) is built and scanned a part of the key space at a time,
     about :data:`TABLE_ENTRIES` entries a part, so memory stays flat as ``n`` grows: two hashes meet under
@@ -147,15 +157,15 @@ def _pairs_sharing_a_key(
     shift = np.uint64(width - part_bits)
     order = np.argsort(chunk, kind="stable").astype(np.uint64)
     chunk = chunk[order]
-    found = []
     for part in range(1 << part_bits):
         entries = []
         for flip in flips:
             high = np.uint64(part) ^ (flip >> shift)  # the chunks' high bits whose key lands in this part
             first, last = np.searchsorted(chunk, np.array([high << shift, (high + np.uint64(1)) << shift]))
             entries.append(((chunk[first:last] ^ flip) << np.uint64(_MAX_CHUNK_BITS)) | order[first:last])
-        found += _scan(hashes, np.concatenate(entries), radius=radius)
-    return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+        found = _scan(hashes, np.concatenate(entries), radius=radius)
+        if found:
+            yield np.concatenate(found)
 
 
 def _scan(hashes: np.ndarray, entries: np.ndarray, *, radius: int) -> list[np.ndarray]:
