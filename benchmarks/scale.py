@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -121,7 +122,8 @@ def main() -> None:
         started = time.perf_counter()
         generate(folder, n=args.n, size=args.size)
         result = {"array_mib": round(args.n * args.size * args.size * 3 / 2**20, 1),
-                  "generate_seconds": round(time.perf_counter() - started, 2)}
+                  "generate_seconds": round(time.perf_counter() - started, 2),
+                  "load_1min_at_start": round(os.getloadavg()[0], 2)}
         for engine in args.engines.split(","):
             result[engine] = {}
             for name in STEPS:
@@ -138,20 +140,19 @@ def main() -> None:
 
 def markdown(results: dict) -> str:
     """The section of benchmarks/RESULTS.md: one row per set, engine and step."""
-    import os
     import platform
 
     lines = ["## Per-image stages at scale (issue 22)", "",
              f"`python benchmarks/scale.py --n N --size S [--engines local,ray]` — {platform.platform()}, "
-             f"{os.cpu_count()} CPUs shared with other jobs; generated smooth-grid images with 1% exact and 1% "
-             "jittered copies, memory-mapped; each step in a fresh process (peak RSS of that process; under Ray "
-             "the driver's).", "",
-             "| set | array (MiB) | engine | step | seconds | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
+             f"{os.cpu_count()} CPUs (the 1-minute load when the steps of a set began: other jobs may share "
+             "them); generated smooth-grid images with 1% exact and 1% jittered copies, memory-mapped; each step "
+             "in a fresh process (peak RSS of that process; under Ray the driver's).", "",
+             "| set | array (MiB) | load | engine | step | seconds | peak RSS (MiB) |", "|---|---|---|---|---|---|---|"]
     for key, result in results.items():
         for engine in (e for e in result if isinstance(result[e], dict)):
             for name, figures in result[engine].items():
-                lines.append(f"| {key} | {result['array_mib']} | {engine} | {name} | {figures['seconds']} | "
-                             f"{figures['peak_rss_mib']} |")
+                lines.append(f"| {key} | {result['array_mib']} | {result.get('load_1min_at_start', '')} | {engine} "
+                             f"| {name} | {figures['seconds']} | {figures['peak_rss_mib']} |")
     return "\n".join(lines) + "\n"
 
 
