@@ -48,7 +48,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = [block[pair_correlation(features, block) >= min_correlation]
                  for block in image_pair_blocks(phashes, radius=radius)]
-    return unique_pairs(np.concatenate(confirmed), len(phashes)) if confirmed else np.empty((0, 2), np.int64)
+    return unique_pairs(np.concatenate(confirmed), len(phashes))
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
@@ -96,7 +96,7 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
         candidates = unique_pairs(image[keep], n)
         confirmed.append(candidates if looks is None else
                          candidates[looks.correlation(candidates, whole=False) >= min_correlation])
-    return unique_pairs(np.concatenate(confirmed), n) if confirmed else np.empty((0, 2), np.int64)
+    return unique_pairs(np.concatenate(confirmed), n)
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
@@ -113,7 +113,8 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
 
 def image_pair_blocks(phashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs of rows whose hashes are within ``radius``, equal hashes included, a block at a
-    time (:func:`winnow.hamming_index.hamming_pair_blocks`); a pair may come in several blocks.
+    time (:func:`winnow.hamming_index.hamming_pair_blocks`), the pairs of equal hashes first (a block that
+    is always there, perhaps empty); a pair may come in several blocks.
 
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.

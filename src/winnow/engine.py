@@ -134,10 +134,10 @@ class Engine:
         result: dict[str, np.ndarray] = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:  # only the batches being worked on are read
             for start, part in zip(starts, pool.map(one, starts) if workers > 1 else map(one, starts)):
+                rows = min(batch_size, len(images) - start)
                 for name, value in part.items():
-                    if len(value) != len(images[start:start + batch_size]):  # a broken batch function, not data
-                        raise ValueError(f"{fn}: {len(value)} rows of {name!r} for a batch of "
-                                         f"{len(images[start:start + batch_size])} images")
+                    if len(value) != rows:  # a broken batch function, not data
+                        raise ValueError(f"{fn}: {len(value)} rows of {name!r} for a batch of {rows} images")
                     if name not in result:
                         result[name] = np.empty((len(images), *value.shape[1:]), value.dtype)
                     result[name][start:start + len(value)] = value
@@ -261,9 +261,11 @@ def release_rows(images: np.ndarray, start: int, stop: int) -> None:
     without ``madvise``."""
     mapped = getattr(images, "_mmap", None)
     if (not isinstance(images, np.memmap) or images.mode != "r" or mapped is None or not images.flags.c_contiguous
-            or not hasattr(mmap, "MADV_DONTNEED") or not len(images[start:stop])):
+            or not hasattr(mmap, "MADV_DONTNEED")):
         return
-    first = images[start:stop].ctypes.data - np.frombuffer(mapped, np.uint8, count=1).ctypes.data
+    rows = images[start:stop]
+    if not len(rows):
+        return
+    first = rows.ctypes.data - np.frombuffer(mapped, np.uint8, count=1).ctypes.data
     aligned = first - first % mmap.PAGESIZE  # madvise takes whole pages; a row shared with the next batch refaults
-    mapped.madvise(mmap.MADV_DONTNEED, aligned, first + len(images[start:stop]) * images.strides[0] - aligned)
-
+    mapped.madvise(mmap.MADV_DONTNEED, aligned, first + rows.nbytes - aligned)

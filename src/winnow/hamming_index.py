@@ -41,9 +41,8 @@ def hamming_pairs(hashes: np.ndarray, *, radius: int) -> np.ndarray:
         int64 ``(P, 2)`` row numbers ``(i, j)`` with ``i < j``, sorted.
     """
     n = len(hashes)
-    blocks = [i * n + j for i, j in (block.T for block in hamming_pair_blocks(hashes, radius=radius))]
     # a pair close in several chunks, or through several midpoints, is found more than once
-    keys = np.unique(np.concatenate(blocks)) if blocks else np.empty(0, dtype=np.int64)
+    keys = np.unique(np.concatenate([np.empty(0, np.int64), *_key_blocks(hashes, radius=radius)]))
     return np.stack([keys // n, keys % n], axis=1)
 
 
@@ -52,19 +51,24 @@ def hamming_pair_blocks(hashes: np.ndarray, *, radius: int) -> Iterator[np.ndarr
     pairs one part of one chunk's table finds): int64 ``(P, 2)`` rows ``(i, j)``, ``i < j``, in no order,
     and a pair close in several chunks comes in several blocks. Memory holds one block, however crowded
     the hashes are: at 400,000 generated images the flip/crop search's candidates took gigabytes at once."""
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(hashes)
-    if n < 2:
+    for keys in _key_blocks(hashes, radius=radius):
+        yield np.stack([keys // n, keys % n], axis=1)
+
+
+def _key_blocks(hashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of the hashes within ``radius``, a block at a time."""
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    if len(hashes) < 2:
         return
-    chunk_bounds, flips = search_plan(n, radius=radius)
+    chunk_bounds, flips = search_plan(len(hashes), radius=radius)
     # a permutation of the bits keeps every distance; interleaved, each chunk holds bits from all over the
     # hash instead of one run of neighbours. A pHash's neighbouring bits are neighbouring DCT coefficients,
     # which vary together, so contiguous chunks crowd: on the flip/crop search of MNIST-5k interleaving
     # cut the candidate pairs 4x, on 50,000 generated smooth images 4x, on the CIFAR subset by 16%
     interleaved = _interleave(hashes, chunks=len(chunk_bounds) - 1)
     for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:]):
-        for keys in _pairs_sharing_a_key(interleaved, low=low, width=high - low, flips=flips, radius=radius):
-            yield np.stack([keys // n, keys % n], axis=1)
+        yield from _pairs_sharing_a_key(interleaved, low=low, width=high - low, flips=flips, radius=radius)
 
 
 def hamming_components(hashes: np.ndarray, *, radius: int) -> np.ndarray:

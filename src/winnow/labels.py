@@ -45,8 +45,8 @@ def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None
     all read before anything is trained, so a damaged file stops the stage at once.
 
     Returns:
-        ``(data, considered, conflict, truth)``: data/degrade; :func:`considered_rows` of it; degrade's
-        planted perturbations, or None.
+        ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
+        returns for its manifest; degrade's planted perturbations, or None.
     """
     from winnow.groundtruth import PERTURBATION_COLUMNS
     from winnow.imageset import read_imageset
