@@ -1,6 +1,6 @@
 """compute.engine: ray: score's and dedup's per-image batches as Ray Data tasks, and the represent stage's
 encoders as a Ray Data actor pool, on a tiny local cluster give the local engine's output byte for byte,
-rows in order (winnow.engine)."""
+rows in order (winnow.engine); and without a cluster to join, the score stage stops with one line."""
 
 import importlib.util
 from dataclasses import replace
@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import require
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
@@ -22,6 +23,28 @@ from winnow.quality import score_table
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
+
+
+@pytest.mark.hostile("params")
+def test_ray_engine_without_a_running_cluster(tmp_path):
+    """Hostile compute settings: the Ray engine asked to join a cluster that is not there stops the real
+    score stage with one line naming compute.ray.address, before anything is written. First in this module,
+    before ``ray_cluster`` starts one: "auto" joins any cluster on the machine, and with the suite's two
+    workers this module's cluster was found from the other worker when the case lived in a file of its own."""
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    params = default_params()
+    params["compute"] = {"engine": "ray", "ray": {"address": "auto", "num_cpus": None}, "knn": "numpy"}
+    project = make_project(tmp_path / "project", params)
+    manifest = pd.DataFrame({"id": ["a", "b"], "split": "train", "label": 0, "source": "t", "orig_h": 8,
+                             "orig_w": 8, "orig_mode": "L"})
+    write_imageset(project / "data/degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["x"])
+    before = files_under(project)
+    done = run_stage(project, "score")
+    line = assert_error_line(done, "compute.ray.address", "no Ray cluster at 'auto'", "ray start --head",
+                             "compute.ray.address: null")
+    assert line.startswith("error: compute.ray.address: no Ray cluster at 'auto' (Could not find any running Ray")
+    assert_nothing_left(project, before)
 
 
 @pytest.fixture(scope="module")
