@@ -52,6 +52,26 @@ def test_tables_built_a_part_of_the_key_space_at_a_time_find_the_same_pairs(monk
     assert np.array_equal(hamming_pairs(hashes, radius=radius), brute_force_pairs(hashes, radius))
 
 
+@pytest.mark.parametrize("parts", [False, True])
+def test_cross_search_finds_exactly_the_close_left_right_pairs(monkeypatch, parts):
+    rng = np.random.default_rng(11)
+    centres = rng.integers(0, 2**63, size=120, dtype=np.uint64)
+    left, right = np.repeat(centres, 3), np.repeat(centres[40:], 4)  # a third of the left has no partner
+    for side in (left, right):
+        for _ in range(4):
+            hit = rng.random(len(side)) < 0.7
+            side[hit] ^= np.uint64(1) << rng.integers(0, 64, size=hit.sum()).astype(np.uint64)
+    if parts:  # tables built a part at a time, under a large set's plan, as in the test above
+        monkeypatch.setattr(hamming_index, "TABLE_ENTRIES", 50)
+        planned = hamming_index.search_plan
+        monkeypatch.setattr(hamming_index, "search_plan", lambda n, *, radius: planned(10**6, radius=radius))
+    distance = np.bitwise_count(left[:, None] ^ right[None, :])
+    expected = {(int(i), int(j)) for i, j in zip(*np.nonzero(distance <= 6))}
+    found = np.concatenate(list(hamming_index.hamming_cross_blocks(left, right, radius=6)))
+    assert len(expected) > 500 and (distance > 6).any()
+    assert {tuple(p) for p in found.tolist()} == expected  # left-left and right-right pairs never come
+
+
 def test_plan_is_exact_by_pigeonhole():
     for n in (10, 10_000, 1_000_000):
         for radius in range(0, 20):

@@ -28,3 +28,26 @@ def test_a_pass_over_a_memory_map_leaves_none_of_its_pages_in_this_process(tmp_p
     grown = resident_file_kib() - before
     assert grown < 4 * 1024  # under 4 MiB of the 47 read stay mapped in: a page or two per batch edge at most
     assert np.array_equal(found["sum"], np.load(path).reshape(4000, -1).sum(axis=1))  # every row was read
+
+
+def test_thumbnails_past_the_memory_bound_live_on_disk_with_the_same_numbers(tmp_path, monkeypatch):
+    import tempfile
+
+    from winnow import thumbnails
+    from winnow.thumbnails import Looks
+
+    images = np.random.default_rng(1).integers(0, 256, (20000, 32, 32, 3), dtype=np.uint8)
+    pairs = np.random.default_rng(2).integers(0, 20000, (50000, 2))
+    in_memory = Looks.of(images, flip=True, crop=0.1)
+    monkeypatch.setattr(thumbnails, "IN_MEMORY_BYTES", 1 << 20)  # 2 x 20 MiB of thumbnails: both spill
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = resident_file_kib()
+    spilled = Looks.of(images, flip=True, crop=0.1)
+    grown_writing = resident_file_kib() - before
+    correlation = spilled.correlation(pairs, whole=True)
+    grown_reading = resident_file_kib() - before
+    assert isinstance(spilled.whole, np.memmap) and isinstance(spilled.crop, np.memmap)
+    assert np.array_equal(spilled.whole, in_memory.whole) and np.array_equal(spilled.crop, in_memory.crop)
+    assert np.array_equal(correlation, in_memory.correlation(pairs, whole=True))
+    assert grown_writing < 4 * 1024 and grown_reading < 4 * 1024  # of the 40 MiB, under 4 MiB stay mapped in
+    assert list(tmp_path.iterdir()) == []  # the files were unlinked at once: nothing is left behind

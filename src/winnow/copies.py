@@ -24,7 +24,7 @@ import pandas as pd
 
 from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.engine import Engine
-from winnow.hamming_index import hamming_components, hamming_pair_blocks
+from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.quality import phash64
 from winnow.thumbnails import Looks, crop_pixels, pair_correlation
 
@@ -88,15 +88,13 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test.
     """
     n = len(phashes)
-    stacked = np.concatenate([np.asarray(phashes, dtype=np.uint64), variants.ravel()])
     confirmed = []
-    for found in image_pair_blocks(stacked, radius=radius):  # a block at a time, as near_pairs
-        whole, image = found < n, found % n
-        keep = (whole[:, 0] != whole[:, 1]) & (image[:, 0] != image[:, 1])  # a view against another whole image
-        candidates = unique_pairs(image[keep], n)
+    for found in image_cross_blocks(phashes, variants.ravel(), radius=radius):  # a block at a time, as near_pairs
+        image = np.stack([found[:, 0], found[:, 1] % n], axis=1)  # a view's row is v * n + its image
+        candidates = unique_pairs(image[image[:, 0] != image[:, 1]], n)
         confirmed.append(candidates if looks is None else
                          candidates[looks.correlation(candidates, whole=False) >= min_correlation])
-    return unique_pairs(np.concatenate(confirmed), n)
+    return unique_pairs(np.concatenate([np.empty((0, 2), np.int64), *confirmed]), n)
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
@@ -119,26 +117,46 @@ def image_pair_blocks(phashes: np.ndarray, *, radius: int) -> Iterator[np.ndarra
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.
     """
-    unique, inverse = np.unique(phashes, return_inverse=True)
-    inverse = inverse.ravel()
-    counts = np.bincount(inverse, minlength=len(unique))
-    members = np.argsort(inverse, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows = _RowsOfHashes(phashes)
+    repeated = np.flatnonzero(rows.counts > 1)
+    yield rows.pairs(np.stack([repeated, repeated], axis=1), rows)
+    for block in hamming_pair_blocks(rows.unique, radius=radius):
+        yield rows.pairs(block, rows)
 
-    def rows_of(hash_pairs: np.ndarray) -> np.ndarray:
+
+def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+    """int64 ``(P, 2)`` pairs ``(i, j)`` of a row of uint64 ``left`` and a row of uint64 ``right`` whose hashes
+    are within ``radius``, a block at a time (:func:`winnow.hamming_index.hamming_cross_blocks` on the
+    distinct hashes of each side); a pair may come in several blocks."""
+    left_rows, right_rows = _RowsOfHashes(left), _RowsOfHashes(right)
+    for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius):
+        yield left_rows.pairs(block, right_rows)
+
+
+class _RowsOfHashes:
+    """The distinct hashes of uint64 ``(N,)`` ``hashes`` and the rows carrying each."""
+
+    def __init__(self, hashes: np.ndarray):
+        self.unique, inverse = np.unique(np.asarray(hashes, dtype=np.uint64), return_inverse=True)
+        inverse = inverse.ravel()
+        self.counts = np.bincount(inverse, minlength=len(self.unique))
+        self.members = np.argsort(inverse, kind="stable")
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+
+    def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes) -> np.ndarray:
+        """int64 ``(P, 2)``: every pair of a row carrying hash ``a`` here and a row carrying hash ``b`` in
+        ``other``, for each ``(a, b)`` of int ``(K, 2)`` ``hash_pairs``; when ``other`` is this set, a pair
+        within one hash (``a == b``) comes once, ``i < j``."""
         a, b = hash_pairs[:, 0], hash_pairs[:, 1]
-        sizes = counts[a] * counts[b]
+        sizes = self.counts[a] * other.counts[b]
         which = np.repeat(np.arange(len(hash_pairs)), sizes)
         within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        left = members[starts[a][which] + within // counts[b][which]]
-        right = members[starts[b][which] + within % counts[b][which]]
-        keep = (a[which] != b[which]) | (left < right)  # within one hash: each unordered pair once
-        return np.stack([left[keep], right[keep]], axis=1)
-
-    repeated = np.flatnonzero(counts > 1)
-    yield rows_of(np.stack([repeated, repeated], axis=1))
-    for block in hamming_pair_blocks(unique, radius=radius):
-        yield rows_of(block)
+        left = self.members[self.starts[a][which] + within // other.counts[b][which]]
+        right = other.members[other.starts[b][which] + within % other.counts[b][which]]
+        if other is self:
+            keep = (a[which] != b[which]) | (left < right)
+            left, right = left[keep], right[keep]
+        return np.stack([left, right], axis=1)
 
 
 def _chain(labels: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -99,6 +100,7 @@ class Engine:
             ray.shutdown()
 
     def map(self, fn: Batch, images: np.ndarray, *, batch_size: int, threads: bool = False,
+            allocate: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty,
             **columns: np.ndarray) -> dict[str, np.ndarray]:
         """``fn`` over rows ``[i * batch_size, (i + 1) * batch_size)`` of ``images``, results in row order.
 
@@ -108,6 +110,8 @@ class Engine:
             images: uint8 ``(N, H, W, C)``, memory-mapped or in memory.
             threads: locally, run the batches on as many threads as cores (for an ``fn`` whose numpy
                 arithmetic releases the GIL); each batch is computed alone, so the result is the same.
+            allocate: locally, ``allocate(shape, dtype)`` makes each whole result (:func:`spill_array`: on
+                disk); a memory map's rows leave this process's resident set as they are written.
             columns: per-image arrays ``(N, ...)`` sliced with the rows.
 
         Returns:
@@ -139,8 +143,9 @@ class Engine:
                     if len(value) != rows:  # a broken batch function, not data
                         raise ValueError(f"{fn}: {len(value)} rows of {name!r} for a batch of {rows} images")
                     if name not in result:
-                        result[name] = np.empty((len(images), *value.shape[1:]), value.dtype)
+                        result[name] = allocate((len(images), *value.shape[1:]), value.dtype)
                     result[name][start:start + len(value)] = value
+                    release_rows(result[name], start, start + len(value))
         return result
 
     def embed(self, encoder: Encoder, images: np.ndarray, *, batch_size: int) -> np.ndarray:
@@ -254,14 +259,14 @@ class _EmbedActor:
 
 
 def release_rows(images: np.ndarray, start: int, stop: int) -> None:
-    """Let rows ``[start, stop)`` of a read-only memory map leave this process's resident set
-    (``MADV_DONTNEED``). The pages stay in the page cache for the next reader, but a pass over a set larger
-    than memory no longer keeps every page it has read mapped in: score's RSS on 200,000 128x128 images was
-    the whole 9 GiB file. An array in memory or a writable map is left alone, and so is every platform
-    without ``madvise``."""
+    """Let rows ``[start, stop)`` of a memory map shared with its file leave this process's resident set
+    (``MADV_DONTNEED``). The pages stay in the page cache for the next reader (written ones go to the file),
+    but a pass over a set larger than memory no longer keeps every page it has touched mapped in: score's
+    RSS on 200,000 128x128 images was the whole 9 GiB file. An array in memory or a copy-on-write map (whose
+    changes would be lost) is left alone, and so is every platform without ``madvise``."""
     mapped = getattr(images, "_mmap", None)
-    if (not isinstance(images, np.memmap) or images.mode != "r" or mapped is None or not images.flags.c_contiguous
-            or not hasattr(mmap, "MADV_DONTNEED")):
+    if (not isinstance(images, np.memmap) or images.mode not in ("r", "r+", "w+") or mapped is None
+            or not images.flags.c_contiguous or not hasattr(mmap, "MADV_DONTNEED")):
         return
     rows = images[start:stop]
     if not len(rows):
@@ -269,3 +274,16 @@ def release_rows(images: np.ndarray, start: int, stop: int) -> None:
     first = rows.ctypes.data - np.frombuffer(mapped, np.uint8, count=1).ctypes.data
     aligned = first - first % mmap.PAGESIZE  # madvise takes whole pages; a row shared with the next batch refaults
     mapped.madvise(mmap.MADV_DONTNEED, aligned, first + rows.nbytes - aligned)
+
+
+def spill_array(shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
+    """A zeroed array of ``shape`` and ``dtype`` in a temporary file (in ``TMPDIR``), memory-mapped: pages
+    the caller releases (:func:`release_rows`) wait in the page cache, the kernel's to evict, instead of in
+    this process. The file is unlinked at once, so it goes with the array (or the process) and a failed run
+    leaves nothing behind."""
+    handle, path = tempfile.mkstemp(prefix="winnow-spill-", suffix=".npy")
+    os.close(handle)
+    try:
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+    finally:
+        os.unlink(path)

@@ -19,8 +19,12 @@ from functools import partial
 
 import numpy as np
 
-from winnow.engine import Engine
+from winnow.engine import Engine, release_rows, spill_array
 from winnow.quality import area_matrix
+
+# thumbnails take 1 KiB an image and view on the default 16x16 grid: above this they live on disk, so dedup's
+# memory stays flat (1.6 million 32x32 images: 3.2 GiB of whole and crop thumbnails)
+IN_MEMORY_BYTES = 1 << 30
 
 
 def thumbnail_grid(shape: tuple[int, ...], *, side: int = 16) -> tuple[int, int]:
@@ -83,12 +87,12 @@ def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarray | None = None,
-                     mirror: tuple[int, int] | None = None, block: int = 1 << 16) -> np.ndarray:
+                     mirror: tuple[int, int] | None = None, block: int = 1 << 14) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
     of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
-    two float32 ``(block, D)`` copies (32 MiB each for 16x16 thumbnails), and mirroring only the gathered
-    rows never copies all N thumbnails."""
+    two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails) and, from spilled thumbnails, at
+    most ``2 * block`` pages of each file; mirroring only the gathered rows never copies all N thumbnails."""
     other = features if other is None else other
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
@@ -96,6 +100,8 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
         left = features[chunk[:, 0]]
         out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
                                              other[chunk[:, 1]])
+        for array in (features, other):  # spilled thumbnails (Looks.of): only one block's pages stay mapped
+            release_rows(array, 0, len(array))
     return out
 
 
@@ -120,11 +126,14 @@ class Looks:
     def of(cls, images: np.ndarray, *, flip: bool = False, crop: float | None = None, side: int = 16,
            batch_size: int = 4096, engine: Engine = Engine()) -> Looks:
         """The looks of uint8 ``(N, H, W, C)`` images, in one pass; ``crop``: see :func:`thumbnail_features`
-        (None: off); ``engine``: where the batches run."""
+        (None: off); ``engine``: where the batches run. Thumbnails of more than :data:`IN_MEMORY_BYTES` go
+        to a temporary file (:func:`winnow.engine.spill_array`; locally), read a block of pairs at a time."""
         views = {"whole": 0.0, "crop": crop} if crop else {"whole": 0.0}
-        found = engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size)
-        return cls(whole=found["whole"], crop=found.get("crop"),
-                   grid=thumbnail_grid(images.shape[1:], side=side), flip=flip)
+        grid = thumbnail_grid(images.shape[1:], side=side)
+        spill = len(images) * len(views) * grid[0] * grid[1] * 4 > IN_MEMORY_BYTES
+        found = engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size,
+                           allocate=spill_array if spill else np.empty)
+        return cls(whole=found["whole"], crop=found.get("crop"), grid=grid, flip=flip)
 
     def views(self) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
         """The mirrored images, the crops and the mirrored crops, those on: each as float32 ``(N, D)``
