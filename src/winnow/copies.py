@@ -47,7 +47,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return _chain(hamming_components(phashes, radius=radius))
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = [block[pair_correlation(features, block) >= min_correlation]
-                 for block in image_pair_blocks(phashes, radius=radius)]
+                 for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates")]
     return unique_pairs(np.concatenate(confirmed), len(phashes))
 
 
@@ -89,7 +89,8 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     """
     n = len(phashes)
     confirmed = []
-    for found in image_cross_blocks(phashes, variants.ravel(), radius=radius):  # a block at a time, as near_pairs
+    # a block at a time, as near_pairs
+    for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops"):
         image = np.stack([found[:, 0], found[:, 1] % n], axis=1)  # a view's row is v * n + its image
         candidates = unique_pairs(image[image[:, 0] != image[:, 1]], n)
         confirmed.append(candidates if looks is None else
@@ -109,10 +110,10 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     return candidates[looks.correlation(candidates, whole=True) >= min_correlation]
 
 
-def image_pair_blocks(phashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs of rows whose hashes are within ``radius``, equal hashes included, a block at a
     time (:func:`winnow.hamming_index.hamming_pair_blocks`), the pairs of equal hashes first (a block that
-    is always there, perhaps empty); a pair may come in several blocks.
+    is always there, perhaps empty); a pair may come in several blocks. ``progress``: a bar's label.
 
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.
@@ -120,16 +121,17 @@ def image_pair_blocks(phashes: np.ndarray, *, radius: int) -> Iterator[np.ndarra
     rows = _RowsOfHashes(phashes)
     repeated = np.flatnonzero(rows.counts > 1)
     yield rows.pairs(np.stack([repeated, repeated], axis=1), rows)
-    for block in hamming_pair_blocks(rows.unique, radius=radius):
+    for block in hamming_pair_blocks(rows.unique, radius=radius, progress=progress):
         yield rows.pairs(block, rows)
 
 
-def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
+                       progress: str | None = None) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs ``(i, j)`` of a row of uint64 ``left`` and a row of uint64 ``right`` whose hashes
     are within ``radius``, a block at a time (:func:`winnow.hamming_index.hamming_cross_blocks` on the
-    distinct hashes of each side); a pair may come in several blocks."""
+    distinct hashes of each side); a pair may come in several blocks; ``progress``: a bar's label."""
     left_rows, right_rows = _RowsOfHashes(left), _RowsOfHashes(right)
-    for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius):
+    for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius, progress=progress):
         yield left_rows.pairs(block, right_rows)
 
 

@@ -46,20 +46,22 @@ def hamming_pairs(hashes: np.ndarray, *, radius: int) -> np.ndarray:
     return np.stack([keys // n, keys % n], axis=1)
 
 
-def hamming_pair_blocks(hashes: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+def hamming_pair_blocks(hashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:
     """:func:`hamming_pairs` a block at a time, for a caller that keeps only some of them (a block: the
     pairs one part of one chunk's table finds): int64 ``(P, 2)`` rows ``(i, j)``, ``i < j``, in no order,
     and a pair close in several chunks comes in several blocks. Memory holds one block, however crowded
-    the hashes are: at 400,000 generated images the flip/crop search's candidates took gigabytes at once."""
+    the hashes are: at 400,000 generated images the flip/crop search's candidates took gigabytes at once.
+    ``progress``: the label of a progress bar over the blocks, on a terminal (None: no bar)."""
     n = len(hashes)
-    for keys in _key_blocks(hashes, radius=radius):
+    for keys in _key_blocks(hashes, radius=radius, progress=progress):
         yield np.stack([keys // n, keys % n], axis=1)
 
 
-def hamming_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int) -> Iterator[np.ndarray]:
+def hamming_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
+                         progress: str | None = None) -> Iterator[np.ndarray]:
     """Pairs of a ``left`` and a ``right`` hash (uint64 ``(L,)`` and ``(R,)``) within ``radius``, a block at a
-    time as :func:`hamming_pair_blocks`: int64 ``(P, 2)`` rows ``(i, j)``, ``i`` a row of ``left`` and ``j`` of
-    ``right``, in no order, a pair perhaps in several blocks.
+    time as :func:`hamming_pair_blocks` (``progress`` too): int64 ``(P, 2)`` rows ``(i, j)``, ``i`` a row of
+    ``left`` and ``j`` of ``right``, in no order, a pair perhaps in several blocks.
 
     Both sets share the tables, but only a left and a right entry under one key are compared: no pair within
     one set is ever a candidate. dedup's mirrors and crops against the whole images (three views an image)
@@ -69,13 +71,14 @@ def hamming_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int) ->
     if not len(left) or not len(right):
         return
     n = len(hashes)
-    for keys in _key_blocks(hashes, radius=radius, left=len(left)):
+    for keys in _key_blocks(hashes, radius=radius, left=len(left), progress=progress):
         yield np.stack([keys // n, keys % n - len(left)], axis=1)
 
 
-def _key_blocks(hashes: np.ndarray, *, radius: int, left: int | None = None) -> Iterator[np.ndarray]:
-    """Pair keys ``i * n + j`` (int64, ``i < j``) of the hashes within ``radius``, a block at a time; with
-    ``left``, only pairs of a row below ``left`` and a row from ``left`` on."""
+def _key_blocks(hashes: np.ndarray, *, radius: int, left: int | None = None,
+                progress: str | None = None) -> Iterator[np.ndarray]:
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of the hashes within ``radius``, a non-empty block at a time;
+    with ``left``, only pairs of a row below ``left`` and a row from ``left`` on; ``progress``: a bar's label."""
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     if len(hashes) < 2:
         return
@@ -85,9 +88,24 @@ def _key_blocks(hashes: np.ndarray, *, radius: int, left: int | None = None) -> 
     # which vary together, so contiguous chunks crowd: on the flip/crop search of MNIST-5k interleaving
     # cut the candidate pairs 4x, on 50,000 generated smooth images 4x, on the CIFAR subset by 16%
     interleaved = _interleave(hashes, chunks=len(chunk_bounds) - 1)
-    for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:]):
-        yield from _pairs_sharing_a_key(interleaved, low=low, width=high - low, flips=flips, radius=radius,
-                                        left=left)
+    tables = [(low, high - low, flips[flips < np.uint64(1 << (high - low))])  # the last chunk may be narrower
+              for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:])]
+    parts = [min(width, ceil(log2(max(1.0, len(hashes) * len(table_flips) / TABLE_ENTRIES))))
+             for _, width, table_flips in tables]
+    bar = None
+    if progress is not None:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(1 << p for p in parts), desc=progress, unit="table part", disable=None)
+    for (low, width, table_flips), part_bits in zip(tables, parts):
+        for found in _pairs_sharing_a_key(interleaved, low=low, width=width, flips=table_flips,
+                                          part_bits=part_bits, radius=radius, left=left):
+            if bar is not None:
+                bar.update()
+            if len(found):
+                yield found
+    if bar is not None:
+        bar.close()
 
 
 def hamming_components(hashes: np.ndarray, *, radius: int) -> np.ndarray:
@@ -162,21 +180,17 @@ def _interleave(hashes: np.ndarray, *, chunks: int) -> np.ndarray:
 
 
 def _pairs_sharing_a_key(
-    hashes: np.ndarray, *, low: int, width: int, flips: np.ndarray, radius: int, left: int | None
+    hashes: np.ndarray, *, low: int, width: int, flips: np.ndarray, part_bits: int, radius: int, left: int | None
 ) -> Iterator[np.ndarray]:
-    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table,
-    an array for each part of the table.
+    """Pair keys ``i * n + j`` (int64, ``i < j``) of hashes within ``radius`` that meet in one chunk table
+    (``flips``: its masks), an array for each of the ``2 ** part_bits`` parts of the table, perhaps empty.
 
     The table (every hash under each of its keys) is built and scanned a part of the key space at a time,
     about :data:`TABLE_ENTRIES` entries a part, so memory stays flat as ``n`` grows: two hashes meet under
     one key, so never in different parts. With the chunk values sorted, the hashes whose key under a flip
     falls in a part (its high bits) are one contiguous run. ``left``: see :func:`_key_blocks`.
     """
-    n = len(hashes)
-    chunk_mask = np.uint64((1 << width) - 1)
-    chunk = (hashes >> np.uint64(low)) & chunk_mask
-    flips = flips[flips <= chunk_mask]  # the last chunk may be narrower than the widest
-    part_bits = min(width, ceil(log2(max(1.0, n * len(flips) / TABLE_ENTRIES))))
+    chunk = (hashes >> np.uint64(low)) & np.uint64((1 << width) - 1)
     shift = np.uint64(width - part_bits)
     order = np.argsort(chunk, kind="stable").astype(np.uint64)
     chunk = chunk[order]
@@ -189,8 +203,7 @@ def _pairs_sharing_a_key(
         table = np.concatenate(entries)
         found = _scan(hashes, table, radius=radius) if left is None else _scan_across(hashes, table, radius=radius,
                                                                                       left=left)
-        if found:
-            yield np.concatenate(found)
+        yield np.concatenate([np.empty(0, np.int64), *found])
 
 
 def _scan(hashes: np.ndarray, entries: np.ndarray, *, radius: int) -> list[np.ndarray]:
