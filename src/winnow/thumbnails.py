@@ -25,10 +25,6 @@ from winnow.quality import area_matrix
 # thumbnails take 1 KiB an image and view on the default 16x16 grid: above this they live on disk, so dedup's
 # memory stays flat (1.6 million 32x32 images: 3.2 GiB of whole and crop thumbnails)
 IN_MEMORY_BYTES = 1 << 30
-BLOCK_PAIRS = 1 << 14  # pairs a block of pair_correlation: two float32 (block, D) copies, 16 MiB each at 16x16
-# reading one page of a file mapping maps its cached neighbours too (Linux fault-around: 64 KiB), so each
-# thumbnail gathered from a spilled file may map 64 KiB: 4,096 pairs map at most 256 MiB of each file
-SPILLED_BLOCK_PAIRS = 1 << 12
 
 
 def thumbnail_grid(shape: tuple[int, ...], *, side: int = 16) -> tuple[int, int]:
@@ -91,22 +87,22 @@ def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarray | None = None,
-                     mirror: tuple[int, int] | None = None) -> np.ndarray:
+                     mirror: tuple[int, int] | None = None, block: int = 1 << 14) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
-    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered :data:`BLOCK_PAIRS` pairs at a time
-    (:data:`SPILLED_BLOCK_PAIRS` from spilled thumbnails, whose pages are released after each block);
-    mirroring only the gathered rows never copies all N thumbnails."""
+    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
+    two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the gathered rows
+    never copies all N thumbnails. From spilled thumbnails (:meth:`Looks.of`) a block maps the pages it reads,
+    released after it; on Linux a read maps the whole folio around it (up to 2 MiB on ext4), so a block of
+    random pairs may map most of the file: what spilling bounds is the memory the process owns."""
     other = features if other is None else other
-    spilled = isinstance(features, np.memmap) or isinstance(other, np.memmap)
-    block = SPILLED_BLOCK_PAIRS if spilled else BLOCK_PAIRS
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
         chunk = pairs[start:start + block]
         left = features[chunk[:, 0]]
         out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
                                              other[chunk[:, 1]])
-        for array in (features, other):  # spilled thumbnails (Looks.of): only one block's pages stay mapped
+        for array in (features, other):  # spilled thumbnails: the pages go back to the page cache
             release_rows(array, 0, len(array))
     return out
 
