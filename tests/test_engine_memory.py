@@ -51,3 +51,33 @@ def test_thumbnails_past_the_memory_bound_live_on_disk_with_the_same_numbers(tmp
     assert np.array_equal(correlation, in_memory.correlation(pairs, whole=True))
     assert grown_writing < 4 * 1024 and grown_reading < 4 * 1024  # of the 40 MiB, under 4 MiB stay mapped in
     assert list(tmp_path.iterdir()) == []  # the files were unlinked at once: nothing is left behind
+
+
+def test_no_room_for_spilled_thumbnails_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    import pytest
+
+    from winnow import thumbnails
+    from winnow.errors import WinnowError
+    from winnow.thumbnails import Looks
+
+    images = np.zeros((3000, 32, 32, 3), np.uint8)  # 3,000 thumbnails of 1 KiB each
+    monkeypatch.setattr(thumbnails, "IN_MEMORY_BYTES", 1 << 20)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def full(handle, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)  # a full disk, before any page is written
+    with pytest.raises(WinnowError, match=rf"^cannot make a 3 MiB temporary file in {tmp_path} "
+                                          r"\(No space left on device\): free space there, or set TMPDIR"):
+        Looks.of(images)
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with pytest.raises(WinnowError, match=r"^cannot make a 3 MiB temporary file in .*missing "
+                                          r"\(No such file or directory\)"):
+        Looks.of(images)

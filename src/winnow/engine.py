@@ -280,10 +280,29 @@ def spill_array(shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
     """A zeroed array of ``shape`` and ``dtype`` in a temporary file (in ``TMPDIR``), memory-mapped: pages
     the caller releases (:func:`release_rows`) wait in the page cache, the kernel's to evict, instead of in
     this process. The file is unlinked at once, so it goes with the array (or the process) and a failed run
-    leaves nothing behind."""
-    handle, path = tempfile.mkstemp(prefix="winnow-spill-", suffix=".npy")
-    os.close(handle)
+    leaves nothing behind.
+
+    Its blocks are allocated before it is mapped: a write through a map into a full file system is a SIGBUS
+    that kills the process, while a failed allocation here is a one-line :class:`WinnowError`, as is a
+    ``TMPDIR`` that cannot be written.
+    """
+    folder = tempfile.gettempdir()
+    size_mib = int(np.prod(shape)) * np.dtype(dtype).itemsize / 2**20
+    path = None
     try:
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+        handle, path = tempfile.mkstemp(prefix="winnow-spill-", suffix=".npy")
+        os.close(handle)
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+        if hasattr(os, "posix_fallocate"):  # not on macOS
+            handle = os.open(path, os.O_RDWR)
+            try:
+                os.posix_fallocate(handle, 0, os.fstat(handle).st_size)
+            finally:
+                os.close(handle)
+        return array
+    except OSError as err:
+        raise WinnowError(f"cannot make a {size_mib:,.0f} MiB temporary file in {folder} ({err.strerror or err}): "
+                          "free space there, or set TMPDIR to a writable folder with room") from err
     finally:
-        os.unlink(path)
+        if path is not None and os.path.exists(path):
+            os.unlink(path)
