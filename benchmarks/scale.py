@@ -102,7 +102,7 @@ class AnonymousPeak:
     """The largest ``RssAnon`` of this process (KiB), sampled every 20 ms on a thread until :meth:`stop`.
 
     VmHWM also counts file pages mapped in: those of the images and of dedup's spilled thumbnails, which the
-    kernel maps 16 at a time around each page read (fault-around), so a random gather of a few thousand
+    kernel maps a whole page-cache folio at a time around each read, so a random gather of a few thousand
     thumbnails maps most of the file. They are the page cache's, evictable; anonymous memory is what the
     process must hold. Sampled, so a peak shorter than 20 ms can be missed.
     """
@@ -113,12 +113,7 @@ class AnonymousPeak:
         self._thread.start()
 
     def _watch(self) -> None:
-        while True:
-            try:
-                with open("/proc/self/status") as status:
-                    now = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
-            except (OSError, StopIteration):  # not Linux
-                return
+        while (now := status_kib("RssAnon")) is not None:  # None: not Linux
             self.peak = max(self.peak, now)
             if self._done.wait(0.02):
                 return
@@ -133,11 +128,17 @@ def peak_rss_kib() -> int:
     """This process's peak resident set in KiB: VmHWM, which starts afresh at exec. ``ru_maxrss`` does not:
     a child keeps the high-water mark of the parent it was forked from, so every step used to report at
     least this driver's RSS at the fork (the generated set's touched pages: 2.2 GiB for 50,000 128x128)."""
+    peak = status_kib("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if peak is None else peak
+
+
+def status_kib(field: str) -> int | None:
+    """A KiB figure of this process's ``/proc/self/status`` (``VmHWM``, ``RssAnon``); None where there is none."""
     try:
         with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):  # not Linux
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def main() -> None:

@@ -286,23 +286,19 @@ def spill_array(shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
     that kills the process, while a failed allocation here is a one-line :class:`WinnowError`, as is a
     ``TMPDIR`` that cannot be written.
     """
-    folder = tempfile.gettempdir()
-    size_mib = int(np.prod(shape)) * np.dtype(dtype).itemsize / 2**20
-    path = None
+    handle = path = None
     try:
         handle, path = tempfile.mkstemp(prefix="winnow-spill-", suffix=".npy")
-        os.close(handle)
         array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
         if hasattr(os, "posix_fallocate"):  # not on macOS
-            handle = os.open(path, os.O_RDWR)
-            try:
-                os.posix_fallocate(handle, 0, os.fstat(handle).st_size)
-            finally:
-                os.close(handle)
+            os.posix_fallocate(handle, 0, os.fstat(handle).st_size)
         return array
     except OSError as err:
-        raise WinnowError(f"cannot make a {size_mib:,.0f} MiB temporary file in {folder} ({err.strerror or err}): "
-                          "free space there, or set TMPDIR to a writable folder with room") from err
+        size_mib = int(np.prod(shape)) * np.dtype(dtype).itemsize / 2**20
+        raise WinnowError(f"cannot make a {size_mib:,.0f} MiB temporary file in {tempfile.gettempdir()} "
+                          f"({err.strerror or err}): free space there, or set TMPDIR to a writable folder with room"
+                          ) from err
     finally:
-        if path is not None and os.path.exists(path):
+        if path is not None:
+            os.close(handle)
             os.unlink(path)

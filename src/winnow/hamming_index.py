@@ -67,9 +67,9 @@ def hamming_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
     one set is ever a candidate. dedup's mirrors and crops against the whole images (three views an image)
     made 620 million candidates at 200,000 generated images searched as one set, most of them two views.
     """
-    hashes = np.concatenate([np.asarray(left, dtype=np.uint64), np.asarray(right, dtype=np.uint64)])
     if not len(left) or not len(right):
         return
+    hashes = np.concatenate([np.asarray(left, dtype=np.uint64), np.asarray(right, dtype=np.uint64)])
     n = len(hashes)
     for keys in _key_blocks(hashes, radius=radius, left=len(left), progress=progress):
         yield np.stack([keys // n, keys % n - len(left)], axis=1)
@@ -92,20 +92,16 @@ def _key_blocks(hashes: np.ndarray, *, radius: int, left: int | None = None,
               for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:])]
     parts = [min(width, ceil(log2(max(1.0, len(hashes) * len(table_flips) / TABLE_ENTRIES))))
              for _, width, table_flips in tables]
-    bar = None
-    if progress is not None:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(1 << p for p in parts), desc=progress, unit="table part", disable=None)
-    for (low, width, table_flips), part_bits in zip(tables, parts):
-        for found in _pairs_sharing_a_key(interleaved, low=low, width=width, flips=table_flips,
-                                          part_bits=part_bits, radius=radius, left=left):
-            if bar is not None:
+    with tqdm(total=sum(1 << p for p in parts), desc=progress, unit="table part",
+              disable=None if progress else True) as bar:  # None: shown on a terminal only
+        for (low, width, table_flips), part_bits in zip(tables, parts):
+            for found in _pairs_sharing_a_key(interleaved, low=low, width=width, flips=table_flips,
+                                              part_bits=part_bits, radius=radius, left=left):
                 bar.update()
-            if len(found):
-                yield found
-    if bar is not None:
-        bar.close()
+                if len(found):
+                    yield found
 
 
 def hamming_components(hashes: np.ndarray, *, radius: int) -> np.ndarray:
@@ -206,14 +202,17 @@ def _pairs_sharing_a_key(
         yield np.concatenate([np.empty(0, np.int64), *found])
 
 
+def _sorted_table(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 keys and int64 rows of uint64 ``entries`` (key << 32 | row), sorted by key, then by row (one
+    sort of the packed entries), so within a key the earlier entry holds the smaller row."""
+    table = np.sort(entries)
+    return table >> np.uint64(_MAX_CHUNK_BITS), (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def _scan(hashes: np.ndarray, entries: np.ndarray, *, radius: int) -> list[np.ndarray]:
     """Pair keys of the rows that share a key among uint64 ``entries`` (key << 32 | row), within ``radius``."""
     n = len(hashes)
-    # one sort orders by key, then by row, so within a block the earlier row is the smaller one
-    table = np.sort(entries)
-    table_keys = table >> np.uint64(_MAX_CHUNK_BITS)
-    table_rows = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    del table
+    table_keys, table_rows = _sorted_table(entries)
     table_hashes = hashes[table_rows]
 
     found = []
@@ -233,10 +232,7 @@ def _scan(hashes: np.ndarray, entries: np.ndarray, *, radius: int) -> list[np.nd
 def _scan_across(hashes: np.ndarray, entries: np.ndarray, *, radius: int, left: int) -> list[np.ndarray]:
     """:func:`_scan` of only the left rows (below ``left``) against the right rows that share their key."""
     n = len(hashes)
-    table = np.sort(entries)  # within a key the rows ascend, so its left entries come before its right ones
-    table_keys = table >> np.uint64(_MAX_CHUNK_BITS)
-    table_rows = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    del table
+    table_keys, table_rows = _sorted_table(entries)  # within a key, the left rows come first
     if not len(table_rows):
         return []
     starts = np.flatnonzero(np.concatenate([[True], table_keys[1:] != table_keys[:-1]]))

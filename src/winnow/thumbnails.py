@@ -92,9 +92,10 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
     of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
     two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the gathered rows
-    never copies all N thumbnails. From spilled thumbnails (:meth:`Looks.of`) a block maps the pages it reads,
-    released after it; on Linux a read maps the whole folio around it (up to 2 MiB on ext4), so a block of
-    random pairs may map most of the file: what spilling bounds is the memory the process owns."""
+    never copies all N thumbnails. From spilled thumbnails (:meth:`Looks.of`) the pages read are released
+    when the call ends, not block by block: on Linux a read maps the whole folio around it (up to 2 MiB on
+    ext4), so one block of random pairs maps most of the file already; what spilling bounds is the memory
+    the process owns."""
     other = features if other is None else other
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
@@ -102,8 +103,8 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
         left = features[chunk[:, 0]]
         out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
                                              other[chunk[:, 1]])
-        for array in (features, other):  # spilled thumbnails: the pages go back to the page cache
-            release_rows(array, 0, len(array))
+    for array in (features,) if other is features else (features, other):  # spilled: back to the page cache
+        release_rows(array, 0, len(array))
     return out
 
 
