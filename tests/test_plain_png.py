@@ -10,7 +10,7 @@ from PIL import Image
 
 import winnow.image_files
 import winnow.plain_png
-from winnow.image_files import load_imagefolder
+from winnow.image_files import load_imagefolder, resize_batch
 from winnow.plain_png import decode_many, filtered_rows
 
 
@@ -118,11 +118,26 @@ def test_files_the_fast_path_does_not_read_are_left_to_image_open(case, rng):
     assert filtered_rows(data) is None
 
 
-@pytest.mark.parametrize("ahead_bytes", [64 << 20, 0])  # the next batch read ahead, or after this one
-def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, rng, monkeypatch, ahead_bytes):
+@pytest.mark.parametrize("shape", [(4, 4, 3), (5, 9, 1), (37, 23, 3), (23, 37, 3), (60, 20, 1), (12, 30, 3)])
+def test_images_resized_together_equal_pillow_resizing_each_alone(rng, monkeypatch, shape):
+    """Up, down and mixed, grey and colour, shapes Pillow resizes rows first and shapes it resizes columns
+    first, three images a call: each image is Pillow's bicubic resize of that image alone."""
+    monkeypatch.setattr(winnow.image_files, "RESIZE_BYTES", 3 * int(np.prod(shape)))
+    images = rng.integers(0, 256, (7, *shape), dtype=np.uint8)
+    resized = resize_batch(images, 16)
+    assert resized.shape == (7, 16, 16, shape[2])
+    for image, result in zip(images, resized):
+        expected = Image.fromarray(image[..., 0] if shape[2] == 1 else image).resize((16, 16), Image.Resampling.BICUBIC)
+        np.testing.assert_array_equal(result, as_hwc(np.asarray(expected)))
+
+
+@pytest.mark.parametrize(("ahead_bytes", "batch_files"), [(64 << 20, 5), (0, 5), (64 << 20, 64)])
+def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, rng, monkeypatch, ahead_bytes,
+                                                                     batch_files):
     """Batches of plain PNGs beside files that are not plain (palette, RGBA, JPEG, broken), resized to one
-    size: every stored image is ``Image.open(...).convert(...).resize(..., BICUBIC)`` of its file."""
-    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 5)
+    size (one by one in batches of 5, together in a batch of 64): every stored image is
+    ``Image.open(...).convert(...).resize(..., BICUBIC)`` of its file."""
+    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", batch_files)
     monkeypatch.setattr(winnow.image_files, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(winnow.plain_png, "JOIN_BYTES", 300)
     for k in range(23):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from winnow.errors import WinnowError
+from winnow.image_files import resize_batch
 from winnow.imageset import whole_file
 from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
@@ -54,17 +54,6 @@ def carve_splits(
             count = int(round(frac * len(members)))
             out[members[start:start + count]] = name
             start += count
-    return out
-
-
-def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 ``(N, H, W, C)`` → ``(N, size, size, C)`` with Pillow's antialiased bicubic filter."""
-    if images.shape[1:3] == (size, size):
-        return images
-    out = np.empty((len(images), size, size, images.shape[3]), np.uint8)
-    for i, img in enumerate(images):  # Pillow resizes one image at a time; only on ingest
-        pil = Image.fromarray(img[..., 0] if img.shape[2] == 1 else img)
-        out[i] = np.asarray(pil.resize((size, size), Image.Resampling.BICUBIC)).reshape(size, size, -1)
     return out
 
 
