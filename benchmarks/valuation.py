@@ -19,12 +19,14 @@ Per data set and seed, on the train images that survive threshold and dedup (wha
 - removal: for k in ``--ks``, the train section's model trained on what is left after removing k% of the
   train images ranked by: ``valuation`` (harm, most harmful first), ``random``, ``confident_learn`` (K-fold
   probe: the lowest probability of the given label first), ``embedding_clean`` (the largest share of the 10
-  nearest neighbours carrying one other label first), test macro F1 and accuracy;
+  nearest neighbours carrying one other label first), ``oracle`` (the truly wrong labels first: the most any
+  ranking can remove, so the ceiling of removal for this model), test macro F1 and accuracy; ``--methods``
+  runs some of them;
 - seconds of the valuation.
 
 Over the seeds: per k and method the mean macro F1, and the paired test (winnow.paired, the test images
 pooled over seeds, gate.overdispersion) of valuation against each other method: the one-sided p-value that
-the other method's model is not worse than valuation's.
+the other method's model is not worse than valuation's; and the oracle's against random.
 
 Writes benchmarks/results/valuation.{json,md} after every step.
 """
@@ -64,7 +66,7 @@ SHARED = Path(os.environ.get("WINNOW_SHARED", ROOT.parent / "shared/data"))
 CIFAR = SHARED / "cifar-10-exact-subset/cifar10_exact_subset.npz"
 CIFAR10N = SHARED / "cifar-10n-random1/random_label1_subset.npz"
 TORCHSCRIPT = ROOT / "benchmarks/models/efficientnet_lite0.ts"
-METHODS = ("valuation", "random", "confident_learn", "embedding_clean")
+METHODS = ("valuation", "random", "confident_learn", "embedding_clean", "oracle")
 TRAIN = {"mnist5k": {}, "cifar10n": {"epochs": 20, "crop_padding": 4, "hflip": True}}
 
 
@@ -117,9 +119,13 @@ def prepare(name: str, seed: int):
     return data, considered, flipped, None, represent
 
 
-def rankings(features, given, val_features, val_labels, *, classes, harm: np.ndarray, seed: int) -> dict:
-    """Per method, the considered train images in removal order (int64 positions, most removable first)."""
+def rankings(features, given, val_features, val_labels, *, classes, harm: np.ndarray, wrong: np.ndarray,
+             seed: int) -> dict:
+    """Per method, the considered train images in removal order (int64 positions, most removable first).
+    ``oracle`` knows the truth (bool ``wrong``): the wrong labels first, in random order, then the rest; no
+    ranking removes more wrong labels at any k, so it bounds what removal can do for this model."""
     rng = np.random.default_rng(seed)
+    shuffled = np.random.default_rng(seed + 1).permutation(len(given))
     judged = cl.probe_pred_probs(features, given, val_features=val_features, val_labels=val_labels, classes=classes,
                                  folds=PARAMS["confident_learn"]["folds"], seed=seed)
     given_prob = judged.pred_probs[np.arange(len(given)), given]
@@ -130,10 +136,11 @@ def rankings(features, given, val_features, val_labels, *, classes, harm: np.nda
     margin = np.nan_to_num(near["centroid_margin"].to_numpy(np.float64), nan=-np.inf)
     return {"valuation": np.argsort(-harm, kind="stable"), "random": rng.permutation(len(given)),
             "confident_learn": np.argsort(given_prob, kind="stable"),
-            "embedding_clean": np.lexsort((-margin, -near["agreement"].to_numpy(np.float64)))}
+            "embedding_clean": np.lexsort((-margin, -near["agreement"].to_numpy(np.float64))),
+            "oracle": shuffled[np.argsort(~wrong[shuffled], kind="stable")]}
 
 
-def one_seed(name: str, seed: int, *, ks, epochs: int | None) -> dict | None:
+def one_seed(name: str, seed: int, *, ks, epochs: int | None, methods=METHODS) -> dict | None:
     prepared = prepare(name, seed)
     if prepared is None:
         return None
@@ -157,14 +164,15 @@ def one_seed(name: str, seed: int, *, ks, epochs: int | None) -> dict | None:
     detection = {truth: {"stage": prf(drop, wrong), **{f"{e}_negative": prf(v.mean < 0, wrong)
                                                        for e, v in values.items()}}
                  for truth, wrong in truths.items()}
-    order = rankings(x, given, vx, vy, classes=data.classes, harm=table["harm"].to_numpy(), seed=seed)
+    order = rankings(x, given, vx, vy, classes=data.classes, harm=table["harm"].to_numpy(),
+                     wrong=flipped[train_rows], seed=seed)
     config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
     val = data.select(val_rows)
     test = data.select(test_rows)
     removal = {}
     for k in ks:
         n = int(round(k * len(train_rows)))
-        for method in METHODS:
+        for method in methods:
             kept = np.setdiff1d(np.arange(len(train_rows)), order[method][:n])
             train = data.select(train_rows[kept])
             trained = fit(train.images, train.labels, val.images, val.labels, config=config,
@@ -189,20 +197,27 @@ def macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> float:
 
 
 def summarise(runs: dict, *, ks) -> dict:
-    """Per k and method: mean macro F1 over the seeds, and valuation's paired test against each method."""
-    phi = PARAMS["gate"]["overdispersion"]
+    """Per k and method run: mean macro F1 over the seeds; valuation's paired test against each other method,
+    and the oracle's against random (``oracle_vs_random``), where both were run."""
     out = {}
     for k in ks:
-        means = {m: float(np.mean([r["removal"][f"{k:g}/{m}"]["macro_f1"] for r in runs.values()])) for m in METHODS}
-        tests = {}
-        for other in METHODS[1:]:
-            base = np.concatenate([r["removal"][f"{k:g}/valuation"]["right"] for r in runs.values()])
-            head = np.concatenate([r["removal"][f"{k:g}/{other}"]["right"] for r in runs.values()])
-            counts = PairedCounts.from_correct(base, head)
-            tests[other] = {"lost": counts.lost, "gained": counts.gained,
-                            "p_other_worse": drop_p_value(counts, overdispersion=phi)}
-        out[f"{k:g}"] = {"macro_f1": means, "valuation_vs": tests}
+        ran = [m for m in METHODS if all(f"{k:g}/{m}" in r["removal"] for r in runs.values())]
+        means = {m: float(np.mean([r["removal"][f"{k:g}/{m}"]["macro_f1"] for r in runs.values()])) for m in ran}
+        row = {"macro_f1": means}
+        if "valuation" in ran:
+            row["valuation_vs"] = {other: _paired(runs, k, "valuation", other) for other in ran if other != "valuation"}
+        if {"oracle", "random"} <= set(ran):
+            row["oracle_vs_random"] = _paired(runs, k, "oracle", "random")
+        out[f"{k:g}"] = row
     return out
+
+
+def _paired(runs: dict, k: float, base: str, other: str) -> dict:
+    """The paired test over the test images pooled over seeds: the one-sided p that ``other`` is not worse."""
+    counts = PairedCounts.from_correct(*(np.concatenate([r["removal"][f"{k:g}/{m}"]["right"] for r in runs.values()])
+                                         for m in (base, other)))
+    return {"lost": counts.lost, "gained": counts.gained,
+            "p_other_worse": drop_p_value(counts, overdispersion=PARAMS["gate"]["overdispersion"])}
 
 
 def write(results: dict) -> None:
@@ -227,12 +242,13 @@ def write(results: dict) -> None:
             s = run["detection"]["label"]["stage"]
             lines.append(f"| {seed} | {run['train_images']} | {run['flipped']} | {run['dropped']} | "
                          f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} | {run['valuation_seconds']} |")
-        lines += ["", "| k | " + " | ".join(METHODS) + " | p(random not worse) | p(cl) | p(ec) |",
-                  "|---|" + "---|" * (len(METHODS) + 3)]
+        lines += ["", "| k | " + " | ".join(METHODS) + " | p(random not worse) | p(cl) | p(ec) | p(oracle) | "
+                  "p(random not worse than oracle) |", "|---|" + "---|" * (len(METHODS) + 5)]
         for k, row in data.get("summary", {}).items():
-            p = row["valuation_vs"]
-            lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" for m in METHODS) + " | "
-                         + " | ".join(f"{p[m]['p_other_worse']:.3g}" for m in METHODS[1:]) + " |")
+            tests = [row.get("valuation_vs", {}).get(m) for m in METHODS[1:]] + [row.get("oracle_vs_random")]
+            lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" if m in row["macro_f1"] else "-"
+                                                 for m in METHODS) + " | "
+                         + " | ".join(f"{t['p_other_worse']:.3g}" if t else "-" for t in tests) + " |")
         lines.append("")
     (RESULTS / "valuation.md").write_text("\n".join(lines))
 
@@ -243,6 +259,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--ks", nargs="+", type=float, default=[0.02, 0.05, 0.1])
     parser.add_argument("--epochs", type=int, default=None, help="override the train section's epochs (a quick check)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     args = parser.parse_args()
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs)", "ks": args.ks, "epochs": args.epochs,
                "datasets": {}}
@@ -250,7 +267,7 @@ def main() -> None:
         runs = {}
         results["datasets"][name] = {"seeds": runs}
         for seed in args.seeds:
-            run = one_seed(name, seed, ks=args.ks, epochs=args.epochs)
+            run = one_seed(name, seed, ks=args.ks, epochs=args.epochs, methods=args.methods)
             if run is None:
                 results["datasets"][name] = {"skipped": f"{CIFAR} or {CIFAR10N} is absent"}
                 break
