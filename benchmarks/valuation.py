@@ -98,7 +98,8 @@ def cifar10n(seed: int) -> tuple[ImageSet, np.ndarray] | None:
 
 
 def prepare(name: str, seed: int):
-    """(damaged imageset, considered rows, flipped bool (N,), damaged bool (N,), represent section) or None."""
+    """(damaged imageset, considered rows, flipped bool (N,), damaged bool (N,), represent section, the true
+    label of every row) or None."""
     if name == "mnist5k":
         clean = load_dataset("mnist5k", seed)
         data, truth = degrade(clean, perturbations=PARAMS["degrade"]["perturbations"], seed=seed)
@@ -107,7 +108,8 @@ def prepare(name: str, seed: int):
         damaged = ids.isin(truth.loc[~truth["kind"].isin(("class_subsample",)), "id"]).to_numpy()
         flags, groups = quality_and_dedup(data)
         considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
-        return data, considered, flipped, damaged, PARAMS.get("represent") or {}
+        true = ids.map(dict(zip(clean.manifest["id"], clean.labels))).to_numpy(np.int64)
+        return data, considered, flipped, damaged, PARAMS.get("represent") or {}, true
     loaded = cifar10n(seed)
     if loaded is None:
         return None
@@ -116,7 +118,7 @@ def prepare(name: str, seed: int):
     considered = (data.manifest["split"] == "train").to_numpy()  # human noise only: nothing for the filters
     represent = ({"source": "pretrained", "pretrained": {"torchscript": str(TORCHSCRIPT), "input_size": 128}}
                  if TORCHSCRIPT.is_file() else {"source": "selfsup", "selfsup": {"hflip": True}})
-    return data, considered, flipped, None, represent
+    return data, considered, flipped, None, represent, true
 
 
 def rankings(features, given, val_features, val_labels, *, classes, harm: np.ndarray, wrong: np.ndarray,
@@ -144,13 +146,12 @@ def one_seed(name: str, seed: int, *, ks, epochs: int | None, methods=METHODS) -
     prepared = prepare(name, seed)
     if prepared is None:
         return None
-    data, considered, flipped, damaged, represent = prepared
+    data, considered, flipped, damaged, represent, _ = prepared
     t0 = time.perf_counter()
     embedded = embed_imageset(data, options=options(represent, train=PARAMS["train"]), seed=seed, progress=False)
     embed_seconds = time.perf_counter() - t0
     splits = data.manifest["split"].to_numpy()
-    train_rows, val_rows, test_rows = np.flatnonzero(considered), np.flatnonzero(splits == "val"), \
-        np.flatnonzero(splits == "test")
+    train_rows, val_rows = np.flatnonzero(considered), np.flatnonzero(splits == "val")
     x, given = embedded.features[train_rows], data.labels[train_rows]
     vx, vy = embedded.features[val_rows], data.labels[val_rows]
     p = PARAMS["data_valuation"]
@@ -167,27 +168,48 @@ def one_seed(name: str, seed: int, *, ks, epochs: int | None, methods=METHODS) -
     order = rankings(x, given, vx, vy, classes=data.classes, harm=table["harm"].to_numpy(),
                      wrong=flipped[train_rows], seed=seed)
     config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
-    val = data.select(val_rows)
-    test = data.select(test_rows)
     removal = {}
     for k in ks:
         n = int(round(k * len(train_rows)))
         for method in methods:
-            kept = np.setdiff1d(np.arange(len(train_rows)), order[method][:n])
-            train = data.select(train_rows[kept])
-            trained = fit(train.images, train.labels, val.images, val.labels, config=config,
-                          num_classes=len(data.classes), seed=seed, progress=False)
-            predicted = predict_proba(trained, test.images).argmax(1)
+            kept = train_rows[np.setdiff1d(np.arange(len(train_rows)), order[method][:n])]
             removal[f"{k:g}/{method}"] = {"removed": n, "removed_flipped": int(flipped[train_rows][order[method][:n]].sum()),
-                                          "macro_f1": macro_f1(test.labels, predicted, len(data.classes)),
-                                          "accuracy": float(np.mean(predicted == test.labels)),
-                                          "right": (predicted == test.labels).astype(int).tolist()}
+                                          **tested(data, kept, data.labels[kept], config=config, seed=seed)}
             print(f"{name} seed {seed} k {k:g} {method}: macro F1 {removal[f'{k:g}/{method}']['macro_f1']:.4f}",
                   flush=True)
     return {"train_images": len(train_rows), "flipped": int(flipped[train_rows].sum()), "dropped": int(drop.sum()),
             "embedding": represent.get("source", "judge"), "embed_seconds": round(embed_seconds, 2),
             "valuation_seconds": round(value_seconds, 2), "tracin_val_accuracy": values["tracin"].val_accuracy,
             "detection": detection, "removal": removal}
+
+
+def tested(data: ImageSet, rows: np.ndarray, labels: np.ndarray, *, config: TrainConfig, seed: int) -> dict:
+    """Test macro F1, accuracy and per test image right (1) or wrong (0) of the model trained on ``rows`` of
+    ``data`` with ``labels``, early-stopped on the val split."""
+    splits = data.manifest["split"].to_numpy()
+    val, test = data.select(np.flatnonzero(splits == "val")), data.select(np.flatnonzero(splits == "test"))
+    trained = fit(data.images[rows], labels, val.images, val.labels, config=config, num_classes=len(data.classes),
+                  seed=seed, progress=False)
+    predicted = predict_proba(trained, test.images).argmax(1)
+    return {"macro_f1": macro_f1(test.labels, predicted, len(data.classes)),
+            "accuracy": float(np.mean(predicted == test.labels)),
+            "right": (predicted == test.labels).astype(int).tolist()}
+
+
+def reference_seed(name: str, seed: int, *, epochs: int | None) -> dict | None:
+    """The two ends of label cleaning for the model: every considered train image with its given label
+    (``none``: nothing removed) and with its true label (``true_labels``: every wrong label fixed)."""
+    prepared = prepare(name, seed)
+    if prepared is None:
+        return None
+    data, considered, flipped, _, _, true = prepared
+    config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
+    rows = np.flatnonzero(considered)
+    out = {"train_images": len(rows), "flipped": int(flipped[rows].sum())}
+    for method, labels in (("none", data.labels[rows]), ("true_labels", true[rows])):
+        out[method] = tested(data, rows, labels, config=config, seed=seed)
+        print(f"{name} seed {seed} reference {method}: macro F1 {out[method]['macro_f1']:.4f}", flush=True)
+    return out
 
 
 def macro_f1(truth: np.ndarray, predicted: np.ndarray, classes: int) -> float:
@@ -212,10 +234,21 @@ def summarise(runs: dict, *, ks) -> dict:
     return out
 
 
+def summarise_reference(runs: dict) -> dict:
+    """Mean macro F1 of ``none`` and ``true_labels`` over the seeds, and the paired test: the p that the model
+    on the given labels is not worse than on the true ones."""
+    return {"macro_f1": {m: float(np.mean([r[m]["macro_f1"] for r in runs.values()])) for m in ("none", "true_labels")},
+            "true_labels_vs_none": _paired_cells([r["true_labels"] for r in runs.values()],
+                                                 [r["none"] for r in runs.values()])}
+
+
 def _paired(runs: dict, k: float, base: str, other: str) -> dict:
     """The paired test over the test images pooled over seeds: the one-sided p that ``other`` is not worse."""
-    counts = PairedCounts.from_correct(*(np.concatenate([r["removal"][f"{k:g}/{m}"]["right"] for r in runs.values()])
-                                         for m in (base, other)))
+    return _paired_cells(*([r["removal"][f"{k:g}/{m}"] for r in runs.values()] for m in (base, other)))
+
+
+def _paired_cells(base: list[dict], other: list[dict]) -> dict:
+    counts = PairedCounts.from_correct(*(np.concatenate([cell["right"] for cell in cells]) for cells in (base, other)))
     return {"lost": counts.lost, "gained": counts.gained,
             "p_other_worse": drop_p_value(counts, overdispersion=PARAMS["gate"]["overdispersion"])}
 
@@ -227,6 +260,9 @@ def write(results: dict) -> None:
         for run in data.get("seeds", {}).values():
             for cell in run["removal"].values():
                 cell.pop("right", None)
+        for run in data.get("reference", {}).values():
+            for cell in (run["none"], run["true_labels"]):
+                cell.pop("right", None)
     (RESULTS / "valuation.json").write_text(json.dumps(lean, indent=2) + "\n")
     commands = results.get("commands") or ["python benchmarks/valuation.py " + " ".join(sys.argv[1:])]
     lines = ["## Data valuation (issue 23)", "", f"Written by {'; '.join(f'`{c}`' for c in commands)} on "
@@ -236,8 +272,10 @@ def write(results: dict) -> None:
         if "skipped" in data:
             lines += [f"### {name}", "", f"skipped: {data['skipped']}", ""]
             continue
-        lines += [f"### {name}", "", "| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"### {name}", ""]
+        if "seeds" not in data:  # a --reference run
+            data["seeds"], data["summary"] = {}, {}
+        lines += ["| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |", "|---|---|---|---|---|---|"]
         for seed, run in data["seeds"].items():
             s = run["detection"]["label"]["stage"]
             lines.append(f"| {seed} | {run['train_images']} | {run['flipped']} | {run['dropped']} | "
@@ -249,6 +287,11 @@ def write(results: dict) -> None:
             lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" if m in row["macro_f1"] else "-"
                                                  for m in METHODS) + " | "
                          + " | ".join(f"{t['p_other_worse']:.3g}" if t else "-" for t in tests) + " |")
+        if "reference_summary" in data:
+            ref = data["reference_summary"]
+            lines += [f"Every train image kept ({len(data['reference'])} seeds): given labels "
+                      f"{ref['macro_f1']['none']:.4f}, true labels {ref['macro_f1']['true_labels']:.4f}; p that the given "
+                      f"labels are not worse: {ref['true_labels_vs_none']['p_other_worse']:.3g}.", ""]
         lines.append("")
     (RESULTS / "valuation.md").write_text("\n".join(lines))
 
@@ -260,10 +303,23 @@ def main() -> None:
     parser.add_argument("--ks", nargs="+", type=float, default=[0.02, 0.05, 0.1])
     parser.add_argument("--epochs", type=int, default=None, help="override the train section's epochs (a quick check)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--reference", action="store_true",
+                        help="instead: train on every train image with the given and with the true labels")
     args = parser.parse_args()
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs)", "ks": args.ks, "epochs": args.epochs,
                "datasets": {}}
     for name in args.datasets:
+        if args.reference:
+            runs = {}
+            for seed in args.seeds:
+                run = reference_seed(name, seed, epochs=args.epochs)
+                if run is None:
+                    results["datasets"][name] = {"skipped": f"{CIFAR} or {CIFAR10N} is absent"}
+                    break
+                runs[str(seed)] = run
+                results["datasets"][name] = {"reference": runs, "reference_summary": summarise_reference(runs)}
+                write(results)
+            continue
         runs = {}
         results["datasets"][name] = {"seeds": runs}
         for seed in args.seeds:
