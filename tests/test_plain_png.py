@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 import winnow.image_files
+import winnow.ingest
 import winnow.plain_png
-from winnow.image_files import load_imagefolder, resize_batch
+from winnow.image_files import load_imagefolder
+from winnow.ingest import resize_batch
 from winnow.plain_png import decode_many, filtered_rows
 
 
@@ -122,7 +124,7 @@ def test_files_the_fast_path_does_not_read_are_left_to_image_open(case, rng):
 def test_images_resized_together_equal_pillow_resizing_each_alone(rng, monkeypatch, shape):
     """Up, down and mixed, grey and colour, shapes Pillow resizes rows first and shapes it resizes columns
     first, three images a call: each image is Pillow's bicubic resize of that image alone."""
-    monkeypatch.setattr(winnow.image_files, "RESIZE_BYTES", 3 * int(np.prod(shape)))
+    monkeypatch.setattr(winnow.ingest, "RESIZE_BYTES", 3 * int(np.prod(shape)))
     images = rng.integers(0, 256, (7, *shape), dtype=np.uint8)
     resized = resize_batch(images, 16)
     assert resized.shape == (7, 16, 16, shape[2])
