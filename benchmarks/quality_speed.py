@@ -209,7 +209,7 @@ NOTES = [
     "What changed, every output byte the same (tests/test_plain_png.py, tests/test_quality_exact.py): plain "
     "PNGs of one size are inflated file by file and unfiltered together by one call of Pillow's PNG decoder "
     "(winnow.plain_png), a worker thread reading and inflating the next batch meanwhile, and those of one shape "
-    "that need resizing are resized together, two Pillow calls a batch (winnow.image_files.resize_batch; the "
+    "that need resizing are resized together, two Pillow calls a batch (winnow.ingest.resize_batch; the "
     "968 4x4 files cost 58 ms one by one); scores and pHash run "
     "in chunks of 256 32x32 images on as many threads as cores, the percentile from sorted rows, temporaries "
     "in place; the pHash computes only the 8x8 DCT block by two small matrix products and falls back to "

@@ -127,7 +127,7 @@ def rankings(features, given, val_features, val_labels, *, classes, harm: np.nda
     ``oracle`` knows the truth (bool ``wrong``): the wrong labels first, in random order, then the rest; no
     ranking removes more wrong labels at any k, so it bounds what removal can do for this model."""
     rng = np.random.default_rng(seed)
-    shuffled = np.random.default_rng(seed + 1).permutation(len(given))
+    shuffled = np.random.default_rng(seed + 1).permutation(len(given))  # its own stream: random's order stays
     judged = cl.probe_pred_probs(features, given, val_features=val_features, val_labels=val_labels, classes=classes,
                                  folds=PARAMS["confident_learn"]["folds"], seed=seed)
     given_prob = judged.pred_probs[np.arange(len(given)), given]
@@ -167,14 +167,14 @@ def one_seed(name: str, seed: int, *, ks, epochs: int | None, methods=METHODS) -
                  for truth, wrong in truths.items()}
     order = rankings(x, given, vx, vy, classes=data.classes, harm=table["harm"].to_numpy(),
                      wrong=flipped[train_rows], seed=seed)
-    config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
+    trial = Trial(data, config=train_config(name, epochs), seed=seed)
     removal = {}
     for k in ks:
         n = int(round(k * len(train_rows)))
         for method in methods:
             kept = train_rows[np.setdiff1d(np.arange(len(train_rows)), order[method][:n])]
             removal[f"{k:g}/{method}"] = {"removed": n, "removed_flipped": int(flipped[train_rows][order[method][:n]].sum()),
-                                          **tested(data, kept, data.labels[kept], config=config, seed=seed)}
+                                          **trial.tested(kept, data.labels[kept])}
             print(f"{name} seed {seed} k {k:g} {method}: macro F1 {removal[f'{k:g}/{method}']['macro_f1']:.4f}",
                   flush=True)
     return {"train_images": len(train_rows), "flipped": int(flipped[train_rows].sum()), "dropped": int(drop.sum()),
@@ -183,17 +183,30 @@ def one_seed(name: str, seed: int, *, ks, epochs: int | None, methods=METHODS) -
             "detection": detection, "removal": removal}
 
 
-def tested(data: ImageSet, rows: np.ndarray, labels: np.ndarray, *, config: TrainConfig, seed: int) -> dict:
-    """Test macro F1, accuracy and per test image right (1) or wrong (0) of the model trained on ``rows`` of
-    ``data`` with ``labels``, early-stopped on the val split."""
-    splits = data.manifest["split"].to_numpy()
-    val, test = data.select(np.flatnonzero(splits == "val")), data.select(np.flatnonzero(splits == "test"))
-    trained = fit(data.images[rows], labels, val.images, val.labels, config=config, num_classes=len(data.classes),
-                  seed=seed, progress=False)
-    predicted = predict_proba(trained, test.images).argmax(1)
-    return {"macro_f1": macro_f1(test.labels, predicted, len(data.classes)),
-            "accuracy": float(np.mean(predicted == test.labels)),
-            "right": (predicted == test.labels).astype(int).tolist()}
+def train_config(name: str, epochs: int | None) -> TrainConfig:
+    """The train section with the data set's overrides (and ``epochs`` when given)."""
+    return TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
+
+
+class Trial:
+    """Models trained on chosen train rows of one data set and seed, early-stopped on its val split and
+    scored on its test split (both selected once)."""
+
+    def __init__(self, data: ImageSet, *, config: TrainConfig, seed: int):
+        splits = data.manifest["split"].to_numpy()
+        self.data, self.config, self.seed = data, config, seed
+        self.val, self.test = (data.select(np.flatnonzero(splits == s)) for s in ("val", "test"))
+
+    def tested(self, rows: np.ndarray, labels: np.ndarray) -> dict:
+        """Test macro F1, accuracy and per test image right (1) or wrong (0) of the model trained on ``rows``
+        with ``labels``."""
+        classes = len(self.data.classes)
+        trained = fit(self.data.images[rows], labels, self.val.images, self.val.labels, config=self.config,
+                      num_classes=classes, seed=self.seed, progress=False)
+        predicted = predict_proba(trained, self.test.images).argmax(1)
+        return {"macro_f1": macro_f1(self.test.labels, predicted, classes),
+                "accuracy": float(np.mean(predicted == self.test.labels)),
+                "right": (predicted == self.test.labels).astype(int).tolist()}
 
 
 def reference_seed(name: str, seed: int, *, epochs: int | None) -> dict | None:
@@ -203,11 +216,11 @@ def reference_seed(name: str, seed: int, *, epochs: int | None) -> dict | None:
     if prepared is None:
         return None
     data, considered, flipped, _, _, true = prepared
-    config = TrainConfig(**{**PARAMS["train"], **TRAIN[name], **({"epochs": epochs} if epochs else {})})
+    trial = Trial(data, config=train_config(name, epochs), seed=seed)
     rows = np.flatnonzero(considered)
     out = {"train_images": len(rows), "flipped": int(flipped[rows].sum())}
     for method, labels in (("none", data.labels[rows]), ("true_labels", true[rows])):
-        out[method] = tested(data, rows, labels, config=config, seed=seed)
+        out[method] = trial.tested(rows, labels)
         print(f"{name} seed {seed} reference {method}: macro F1 {out[method]['macro_f1']:.4f}", flush=True)
     return out
 
@@ -273,27 +286,31 @@ def write(results: dict) -> None:
             lines += [f"### {name}", "", f"skipped: {data['skipped']}", ""]
             continue
         lines += [f"### {name}", ""]
-        if "seeds" not in data:  # a --reference run
-            data["seeds"], data["summary"] = {}, {}
-        lines += ["| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |", "|---|---|---|---|---|---|"]
-        for seed, run in data["seeds"].items():
-            s = run["detection"]["label"]["stage"]
-            lines.append(f"| {seed} | {run['train_images']} | {run['flipped']} | {run['dropped']} | "
-                         f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} | {run['valuation_seconds']} |")
-        lines += ["", "| k | " + " | ".join(METHODS) + " | p(random not worse) | p(cl) | p(ec) | p(oracle) | "
-                  "p(random not worse than oracle) |", "|---|" + "---|" * (len(METHODS) + 5)]
-        for k, row in data.get("summary", {}).items():
-            tests = [row.get("valuation_vs", {}).get(m) for m in METHODS[1:]] + [row.get("oracle_vs_random")]
-            lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" if m in row["macro_f1"] else "-"
-                                                 for m in METHODS) + " | "
-                         + " | ".join(f"{t['p_other_worse']:.3g}" if t else "-" for t in tests) + " |")
+        if "seeds" in data:
+            lines += _removal_tables(data)
         if "reference_summary" in data:
             ref = data["reference_summary"]
             lines += [f"Every train image kept ({len(data['reference'])} seeds): given labels "
                       f"{ref['macro_f1']['none']:.4f}, true labels {ref['macro_f1']['true_labels']:.4f}; p that the given "
                       f"labels are not worse: {ref['true_labels_vs_none']['p_other_worse']:.3g}.", ""]
-        lines.append("")
     (RESULTS / "valuation.md").write_text("\n".join(lines))
+
+
+def _removal_tables(data: dict) -> list[str]:
+    """Markdown lines: the stage's detection per seed, then per k each ranking's mean macro F1 and the tests."""
+    lines = ["| seed | train | flipped | dropped | stage P / R / F1 vs flipped | seconds |", "|---|---|---|---|---|---|"]
+    for seed, run in data["seeds"].items():
+        s = run["detection"]["label"]["stage"]
+        lines.append(f"| {seed} | {run['train_images']} | {run['flipped']} | {run['dropped']} | "
+                     f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f} | {run['valuation_seconds']} |")
+    lines += ["", "| k | " + " | ".join(METHODS) + " | p(random not worse) | p(cl) | p(ec) | p(oracle) | "
+              "p(random not worse than oracle) |", "|---|" + "---|" * (len(METHODS) + 5)]
+    for k, row in data.get("summary", {}).items():
+        tests = [row.get("valuation_vs", {}).get(m) for m in METHODS[1:]] + [row.get("oracle_vs_random")]
+        lines.append(f"| {k} | " + " | ".join(f"{row['macro_f1'][m]:.4f}" if m in row["macro_f1"] else "-"
+                                             for m in METHODS) + " | "
+                     + " | ".join(f"{t['p_other_worse']:.3g}" if t else "-" for t in tests) + " |")
+    return lines + [""]
 
 
 def main() -> None:
@@ -309,26 +326,16 @@ def main() -> None:
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs)", "ks": args.ks, "epochs": args.epochs,
                "datasets": {}}
     for name in args.datasets:
-        if args.reference:
-            runs = {}
-            for seed in args.seeds:
-                run = reference_seed(name, seed, epochs=args.epochs)
-                if run is None:
-                    results["datasets"][name] = {"skipped": f"{CIFAR} or {CIFAR10N} is absent"}
-                    break
-                runs[str(seed)] = run
-                results["datasets"][name] = {"reference": runs, "reference_summary": summarise_reference(runs)}
-                write(results)
-            continue
         runs = {}
-        results["datasets"][name] = {"seeds": runs}
         for seed in args.seeds:
-            run = one_seed(name, seed, ks=args.ks, epochs=args.epochs, methods=args.methods)
+            run = (reference_seed(name, seed, epochs=args.epochs) if args.reference else
+                   one_seed(name, seed, ks=args.ks, epochs=args.epochs, methods=args.methods))
             if run is None:
                 results["datasets"][name] = {"skipped": f"{CIFAR} or {CIFAR10N} is absent"}
                 break
             runs[str(seed)] = run
-            results["datasets"][name]["summary"] = summarise(runs, ks=args.ks)
+            results["datasets"][name] = ({"reference": runs, "reference_summary": summarise_reference(runs)}
+                                         if args.reference else {"seeds": runs, "summary": summarise(runs, ks=args.ks)})
             write(results)
     write(results)
 

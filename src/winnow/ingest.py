@@ -72,11 +72,12 @@ def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
     n, h, w, c = images.shape
     if (h, w) == (size, size):
         return images
+    out = np.empty((n, size, size, c), np.uint8)
     rows_first = _rows_first(h, w, c, size) if n >= 4 else None  # a probe costs three resizes
     if rows_first is None:
-        return np.stack([_pillow_resize(image, (size, size)) for image in images]) if n else \
-            np.empty((0, size, size, c), np.uint8)
-    out = np.empty((n, size, size, c), np.uint8)
+        for i, image in enumerate(images):
+            out[i] = _pillow_resize(image, (size, size))
+        return out
     per_call = max(1, RESIZE_BYTES // (h * w * c))
     for first in range(0, n, per_call):
         chunk = images[first:first + per_call]
