@@ -92,7 +92,8 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
 
     ``val_labels``: the val split's labels (default the clean ones); ``trusted``: whether ingest read a
     trusted split. Params: the project's, with pruned.cleaners threshold, dedup, confident_learn, the
-    budgets 2%, 10% and 30%, one torch thread, and ``params`` merged per section.
+    budgets 2%, 10% and 30%, no model check (the images are 1x1), one torch thread, and ``params`` merged per
+    section.
     """
     parts = [("train", train_ids(len(c.given)), c.train_x, c.given),
              ("val", None, c.val_x, c.val_y if val_labels is None else val_labels),
@@ -122,7 +123,7 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     settings["variants"] = ["baseline", "pruned"]
     settings["contracts"]["enforce_variants"] = []
     settings["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn"]
-    settings["budget"] = {"enabled": True, "fractions": [0.02, 0.1, 0.3], "tie_se": 1.0}
+    settings["budget"] = {"enabled": True, "fractions": [0.02, 0.1, 0.3], "tie_se": 1.0, "check_epochs": 0}
     settings["train"]["threads"] = 1
     for section, values in (params or {}).items():
         settings[section] = settings[section] | values if isinstance(values, dict) else values

@@ -14,7 +14,9 @@ from budget_project import (
     CENTRES, CLASSES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
 )
 from hostile_harness import run_stage
-from winnow.budget import candidates, choose, choose_budget, rank_label_decisions, within_tie
+from winnow.budget import (
+    Budget, ModelCheck, candidates, choose, choose_budget, model_check, rank_label_decisions, within_tie,
+)
 from winnow.variants import baseline_rows, cleaner_decisions
 
 
@@ -221,3 +223,55 @@ def test_budget_off_applies_every_decision_unjudged(tmp_path):
     assert metrics["enabled"] is False and metrics["winner"] == "all" and metrics["candidates"] == {}
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
     assert (rows["action"] == "relabel").sum() == 360
+
+
+def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_measures_worse():
+    """The check's second training sees exactly the winner's kept images with their new labels (copies of
+    judge images left out of both); a winner whose model gets 10 fewer of 40 judge images right, with no
+    image the other way, does not ship: pruned applies nothing, and the table marks none as chosen."""
+    c = case()
+    baseline = baseline_of(c.given)
+    ids = train_ids(len(c.given))
+    decisions = pd.DataFrame({"id": ids[[0, 1, 2]], "action": ["drop", "relabel", "drop"], "label": [0, 2, 0],
+                              "reason": "r", "stage": "confident_learn", "confidence": 0.9})
+    images = np.arange(len(c.given), dtype=np.uint8).reshape(-1, 1, 1, 1)  # row i holds i % 256: which rows came
+    exclude = np.zeros(len(c.given), bool)
+    exclude[5] = True
+    seen = []
+    judge_labels = np.zeros(40, np.int64)
+
+    def fit_and_predict(train_images, train_labels):
+        seen.append((train_images[:, 0, 0, 0].copy(), train_labels.copy()))
+        return np.where(np.arange(40) < (40 if len(seen) == 1 else 30), 0, 1)  # the winner's model: 10 wrong
+
+    check = model_check(baseline, decisions, train_images=images, judge_images=np.zeros((40, 1, 1, 1), np.uint8),
+                        judge_labels=judge_labels, fit_and_predict=fit_and_predict, tie_se=1.0, exclude=exclude)
+    kept = np.setdiff1d(np.arange(len(c.given)), [0, 2, 5])
+    assert np.array_equal(seen[0][0], np.delete(np.arange(len(c.given)), 5).astype(np.uint8))
+    assert np.array_equal(seen[1][0], kept.astype(np.uint8))
+    assert seen[1][1][0] == 2 and np.array_equal(seen[1][1][1:], c.given[kept[1:]])  # row 1 relabelled to 2
+    assert check.metrics() == {"judged": 40, "none_correct": 40, "winner_correct": 30, "gap_images": 10,
+                               "gap_se": pytest.approx(np.sqrt(40 * np.var([1] * 10 + [0] * 30, ddof=1))),
+                               "holds": False}
+    budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "top10%", "chosen": True}], "top10%",
+                    decisions)
+    shipped = budget.checked(check)
+    assert shipped.winner == "none" and shipped.decisions.empty
+    assert list(shipped.decisions.columns) == list(decisions.columns)
+    assert [row["chosen"] for row in shipped.table] == [True, False]
+
+
+def test_a_winner_the_model_measures_within_a_tie_or_better_ships():
+    """Measured better, or worse by no more than the tie (one image, or tie_se standard errors), the winner
+    stands."""
+    none = np.array([1.0] * 30 + [0.0] * 10)
+    budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "all", "chosen": True}], "all",
+                    pd.DataFrame({"id": ["train-0000"], "action": ["drop"]}))
+    better = np.array([1.0] * 36 + [0.0] * 4)
+    one_fewer = np.array([1.0] * 29 + [0.0] * 11)
+    for winner in (better, one_fewer):
+        assert budget.checked(ModelCheck(none, winner, tie_se=1.0)) is budget
+    mixed = none.copy()
+    mixed[:4], mixed[30:32] = 0.0, 1.0  # 4 lost, 2 gained: 2 images fewer, SE sqrt(6) = 2.4
+    assert budget.checked(ModelCheck(none, mixed, tie_se=1.0)) is budget
+    assert budget.checked(ModelCheck(none, mixed, tie_se=0.5)).winner == "none"

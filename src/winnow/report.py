@@ -376,7 +376,19 @@ def budget_section(*, summary: dict | None) -> str:
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
               f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
               "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
-              "cleaning by as much.</p>")
+              "cleaning by as much.</p>" + model_check_note(summary.get("model_check")))
+
+
+def model_check_note(check: dict | None) -> str:
+    """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence; empty when none ran."""
+    if not check:
+        return ""
+    verdict = (f"{html.escape(check['candidate'])} stands" if check["holds"] else
+               f"<b>{html.escape(check['candidate'])} measured worse: pruned applies none</b>")
+    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, {fmt(check['epochs'])} epochs "
+            f"each): none got {fmt(check['none_correct'])} and {html.escape(check['candidate'])} "
+            f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
+            f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): {verdict}.</p>")
 
 
 def study_section(*, study: pd.DataFrame | None) -> str:
