@@ -5,13 +5,12 @@ drops alone (filters) and all, is scored by a linear probe on the represent embe
 cut's kept train images and judged (budget.score: log-loss or accuracy) on the trusted split when ingest
 read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
-to metrics/budget.json. budget.check_epochs: the winner, unless none, is checked against none by two
-short trainings of train.model judged on the same split, and pruned applies nothing when that model measures
+to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
+trainings of train.model (the train section's) judged on the same split, and pruned applies nothing when that model measures
 the winner worse (winnow.budget.model_check). budget.enabled false: every decision, unjudged (the behaviour
 before budgets)."""
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_deci
 REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
 DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss",
-            "check_epochs": 5}
+            "check": True}
 
 
 def main() -> None:
@@ -81,8 +80,8 @@ def main() -> None:
                                classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
                                score=p["score"], exclude=exclude)
     check = None
-    if p["check_epochs"] and budget.winner != "none":
-        config = replace(TrainConfig.from_params(params["train"]), epochs=p["check_epochs"], patience=None)
+    if p["check"] and budget.winner != "none":
+        config = TrainConfig.from_params(params["train"])
         judge_images, judge_labels = data.images[splits == judge_split], labels[splits == judge_split]
 
         def fit_and_predict(images: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
@@ -90,8 +89,8 @@ def main() -> None:
                           num_classes=len(data.classes), seed=params["seed"], progress=False)
             return predict_proba(trained, judge_images).argmax(1)
 
-        print(f"budget: checking {budget.winner} against none with {p['check_epochs']}-epoch trainings of "
-              f"{config.model}", flush=True)
+        print(f"budget: checking {budget.winner} against none by two trainings of {config.model} "
+              f"({config.epochs} epochs at most)", flush=True)
         check = model_check(baseline, budget.decisions, train_images=data.images[splits == "train"],
                             judge_images=judge_images, judge_labels=judge_labels, fit_and_predict=fit_and_predict,
                             tie_se=p["tie_se"], exclude=exclude)
@@ -103,7 +102,7 @@ def main() -> None:
         "copies_of_judge_images": len(copies),
         "winner": budget.winner,
         "model_check": None if check is None else {"candidate": checked_winner, "model": params["train"]["model"],
-                                                    "epochs": p["check_epochs"], **check.metrics()},
+                                                    "epochs": params["train"]["epochs"], **check.metrics()},
         "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
                        for row in budget.table},
     })
@@ -117,8 +116,7 @@ def main() -> None:
             print(f"warning: budget: {row['candidate']} is {row['note']}")
     if check is not None:
         m = check.metrics()
-        print(f"{'' if check.holds else 'warning: '}budget: {p['check_epochs']}-epoch {params['train']['model']} "
-              f"trainings: none {m['none_correct']} right, {checked_winner} {m['winner_correct']} of {m['judged']} "
+        print(f"{'' if check.holds else 'warning: '}budget: {params['train']['model']} trainings: none {m['none_correct']} right, {checked_winner} {m['winner_correct']} of {m['judged']} "
               f"(gap {m['gap_images']} images, SE {m['gap_se']:.1f}): "
               + (f"{checked_winner} stands" if check.holds else f"{checked_winner} measured worse, pruned applies none"))
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int((splits == judge_split).sum())} images) "

@@ -123,7 +123,7 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     settings["variants"] = ["baseline", "pruned"]
     settings["contracts"]["enforce_variants"] = []
     settings["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn"]
-    settings["budget"] = {"enabled": True, "fractions": [0.02, 0.1, 0.3], "tie_se": 1.0, "check_epochs": 0}
+    settings["budget"] = {"enabled": True, "fractions": [0.02, 0.1, 0.3], "tie_se": 1.0, "check": False}
     settings["train"]["threads"] = 1
     for section, values in (params or {}).items():
         settings[section] = settings[section] | values if isinstance(values, dict) else values

@@ -69,7 +69,7 @@ def test_the_shipped_params_yaml_validates():
     ("pruned.cleaners", ["dedup", "dedup"], 'pruned.cleaners[1]: "dedup" is listed twice'),
     ("budget.fractions", [0.05, 0], "budget.fractions[1]: 0 is not above 0"),
     ("budget.tie_se", -0.5, "budget.tie_se: -0.5 is below 0"),
-    ("budget.check_epochs", 2.5, "budget.check_epochs: 2.5 is not an integer; allowed: null or an integer >= 0"),
+    ("budget.check", "yes", 'budget.check: "yes" is not true or false'),
     ("ingest.trusted_path", 3, "ingest.trusted_path: 3 is a number, not null or a non-empty string"),
     ("embedding_clean.outliers", ["lof", "svm"], 'embedding_clean.outliers[1]: "svm" is not one of isolation_forest, '
                                                  "lof, knn"),

@@ -377,7 +377,7 @@ SCHEMA = Section({
         "fractions": ListOf(SHARE, min_len=1, unique=True),  # shares of the train images, each a label cut
         "tie_se": Num(0),  # a gap within this many standard errors (or one judge image) is a tie
         "score": Choice(BUDGET_SCORES),
-        "check_epochs": Num(0, integer=True, null=True),  # the model check's trainings; 0 or null: no check
+        "check": Bool(),  # the winner against none by two trainings of train.model as the train section says
     }, null=True),
     "train": Section(TRAIN_FIELDS),
     "gan": Section({

@@ -385,8 +385,8 @@ def model_check_note(check: dict | None) -> str:
         return ""
     verdict = (f"{html.escape(check['candidate'])} stands" if check["holds"] else
                f"<b>{html.escape(check['candidate'])} measured worse: pruned applies none</b>")
-    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, {fmt(check['epochs'])} epochs "
-            f"each): none got {fmt(check['none_correct'])} and {html.escape(check['candidate'])} "
+    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most {fmt(check['epochs'])} "
+            f"epochs each): none got {fmt(check['none_correct'])} and {html.escape(check['candidate'])} "
             f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
             f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): {verdict}.</p>")
 
