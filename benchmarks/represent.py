@@ -54,8 +54,8 @@ from winnow.groundtruth import LABEL_KINDS  # noqa: E402
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 LABEL_CLEANERS = {"confident_learn": "data/confident-learn/label_issues.parquet",
                   "embedding_clean": "data/embedding-clean/decisions.parquet"}
-STAGES = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident-learn", "embedding-clean", "data-valuation",
-          "budget", "variants", "augment-search", "contracts", "variant-contract@baseline", "variant-contract@pruned",
+STAGES = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident-learn", "embedding-clean",
+          "data-valuation", "budget", "variants", "augment-search", "contracts", "variant-contract@baseline", "variant-contract@pruned",
           "train@baseline", "evaluate@baseline", "train@pruned", "evaluate@pruned"]
 
 

@@ -6,9 +6,9 @@ cut's kept train images and judged (budget.score: log-loss or accuracy) on the t
 read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
-trainings of train.model (the train section's) judged on the same split, and pruned applies nothing when that model measures
-the winner worse (winnow.budget.model_check). budget.enabled false: every decision, unjudged (the behaviour
-before budgets)."""
+trainings of train.model (the train section's) judged on the same split, and pruned applies nothing when
+that model measures the winner worse (winnow.budget.model_check). budget.enabled false: every decision,
+unjudged (the behaviour before budgets)."""
 
 import time
 
@@ -79,7 +79,7 @@ def main() -> None:
                                judge_features=judge_x, judge_labels=labels[splits == judge_split],
                                classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
                                score=p["score"], exclude=exclude)
-    check = None
+    checked = None  # the model check's metrics block
     if p["check"] and budget.winner != "none":
         config = TrainConfig.from_params(params["train"])
         judge_images, judge_labels = data.images[splits == judge_split], labels[splits == judge_split]
@@ -93,16 +93,16 @@ def main() -> None:
               f"({config.epochs} epochs at most)", flush=True)
         check = model_check(baseline, budget.decisions, train_images=data.images[splits == "train"],
                             judge_images=judge_images, judge_labels=judge_labels, fit_and_predict=fit_and_predict,
-                            tie_se=p["tie_se"], exclude=exclude)
-        checked_winner, budget = budget.winner, budget.checked(check)
+                            tie_se=p["tie_se"], exclude=exclude, candidate=budget.winner)
+        checked = {"candidate": budget.winner, "model": config.model, "epochs": config.epochs, **check.metrics()}
+        budget = budget.checked(check)
     write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
     write_json(METRICS_OUT, summary | {
         "judge": {"split": judge_split, "images": int((splits == judge_split).sum())},
         "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
         "copies_of_judge_images": len(copies),
         "winner": budget.winner,
-        "model_check": None if check is None else {"candidate": checked_winner, "model": params["train"]["model"],
-                                                    "epochs": params["train"]["epochs"], **check.metrics()},
+        "model_check": checked,
         "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
                        for row in budget.table},
     })
@@ -114,11 +114,11 @@ def main() -> None:
     for row in budget.table:
         if row["note"]:
             print(f"warning: budget: {row['candidate']} is {row['note']}")
-    if check is not None:
-        m = check.metrics()
-        print(f"{'' if check.holds else 'warning: '}budget: {params['train']['model']} trainings: none {m['none_correct']} right, {checked_winner} {m['winner_correct']} of {m['judged']} "
-              f"(gap {m['gap_images']} images, SE {m['gap_se']:.1f}): "
-              + (f"{checked_winner} stands" if check.holds else f"{checked_winner} measured worse, pruned applies none"))
+    if checked is not None:
+        c, name = checked, checked["candidate"]
+        print(f"{'' if c['holds'] else 'warning: '}budget: {c['model']} trainings: none {c['none_correct']} right, "
+              f"{name} {c['winner_correct']} of {c['judged']} (gap {c['gap_images']} images, SE {c['gap_se']:.1f}): "
+              + (f"{name} stands" if c["holds"] else f"{name} measured worse, pruned applies none"))
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int((splits == judge_split).sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 

@@ -242,9 +242,15 @@ def within_tie(better: np.ndarray, other: np.ndarray, *, tie_se: float, floor: f
     each, what each image counts): the gap of the sums is at most ``max(floor, tie_se * se)``, ``se``
     being its standard error from the paired per-image differences (for right/wrong, McNemar's discordant
     images). ``floor``: the gap that is always a tie (one image for accuracy)."""
+    gap, se = paired_gap(better, other)
+    return gap <= max(floor, tie_se * se)
+
+
+def paired_gap(better: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """``(gap, se)``: how much more ``better`` sums than ``other`` over the same judge images (float ``(J,)``
+    each), and the standard error of that sum from the paired per-image differences (0 for one image)."""
     d = np.asarray(better, np.float64) - np.asarray(other, np.float64)
-    se = float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
-    return float(d.sum()) <= max(floor, tie_se * se)
+    return float(d.sum()), float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
 
 
 def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, floor: float) -> int:
@@ -294,11 +300,13 @@ class ModelCheck:
     Attributes:
         none_hits, winner_hits: float64 ``(J,)``, 1 where that training classifies a judge image right.
         tie_se: the budget's tie in standard errors (a gap of one image is always a tie).
+        candidate: the winner's name.
     """
 
     none_hits: np.ndarray
     winner_hits: np.ndarray
     tie_se: float
+    candidate: str = "winner"
 
     @property
     def holds(self) -> bool:
@@ -307,15 +315,15 @@ class ModelCheck:
 
     def metrics(self) -> dict:
         """The figures for metrics/budget.json's ``model_check`` block."""
-        d = self.none_hits - self.winner_hits
-        return {"judged": len(d), "none_correct": int(self.none_hits.sum()),
-                "winner_correct": int(self.winner_hits.sum()), "gap_images": int(d.sum()),
-                "gap_se": float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0, "holds": self.holds}
+        gap, se = paired_gap(self.none_hits, self.winner_hits)
+        return {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),
+                "winner_correct": int(self.winner_hits.sum()), "gap_images": int(gap), "gap_se": se,
+                "holds": self.holds}
 
 
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
                 judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict, tie_se: float,
-                exclude: np.ndarray | None = None) -> ModelCheck:
+                exclude: np.ndarray | None = None, candidate: str = "winner") -> ModelCheck:
     """Train twice, on baseline and on baseline with ``decisions`` applied, and judge both.
 
     Args:
@@ -323,8 +331,8 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
         train_images: uint8 ``(N, H, W, C)``, row i = baseline row i; judge_images: uint8 ``(J, H, W, C)``
             and judge_labels int ``(J,)``, trusted.
         fit_and_predict: ``(images, labels) -> classes`` int ``(J,)``: a model trained on those train
-            images and labels, its class for each judge image (the stage's: a short training of
-            train.model with the run's seed, the judge split as its val).
+            images and labels, its class for each judge image (the stage's: train.model trained as the
+            train section says with the run's seed, the judge split as its val).
         exclude: bool ``(N,)``, train images neither training learns from (copies of judge images).
     """
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
@@ -334,7 +342,7 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
         learn = (rows["action"] != "drop").to_numpy() & ~exclude
         classes = fit_and_predict(train_images[np.flatnonzero(learn)], rows["label"].to_numpy(np.int64)[learn])
         hits.append((np.asarray(classes) == judge_labels).astype(np.float64))
-    return ModelCheck(hits[0], hits[1], tie_se)
+    return ModelCheck(hits[0], hits[1], tie_se, candidate)
 
 
 def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
