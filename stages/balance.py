@@ -19,7 +19,8 @@ from winnow.balance import Policy, balanced_augment
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
-from winnow.training import embed, load, pick_device
+from winnow.torch_runtime import pick_device
+from winnow.training import embed, load
 from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}

@@ -24,7 +24,8 @@ from winnow.imageset import read_imageset
 from winnow.probe import choose_l2
 from winnow.represent import read_representation
 from winnow.stage import load_params, read_table, run, write_json, write_table
-from winnow.training import TrainConfig, fit, predict_proba, reproducible
+from winnow.torch_runtime import reproducible
+from winnow.training import TrainConfig, fit, predict_proba
 from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_decisions, read_cleaner_tables
 
 REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"

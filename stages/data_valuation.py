@@ -14,7 +14,7 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
 from winnow.stage import load_params, run, write_json, write_table
-from winnow.training import pick_device, reproducible
+from winnow.torch_runtime import pick_device, reproducible
 from winnow.valuation import decide, knn_shapley, tracin
 
 REPRESENT_IN = "data/represent"

@@ -6,7 +6,8 @@ import sys
 
 from winnow.augment_search import policy_for
 from winnow.stage import load_params, run
-from winnow.training import TrainConfig, fit, is_main_process, save
+from winnow.torch_runtime import is_main_process
+from winnow.training import TrainConfig, fit, save
 from winnow.variants import load_variant
 
 

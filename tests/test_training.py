@@ -12,7 +12,8 @@ import torch
 
 from winnow import training
 from winnow.errors import WinnowError
-from winnow.training import TrainConfig, augment, embed, fit, load, predict_proba, save, shard
+from winnow.torch_runtime import DEFAULT_THREADS, shard
+from winnow.training import TrainConfig, augment, embed, fit, load, predict_proba, save
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,7 +188,7 @@ def test_threads_and_determinism_hold_wherever_the_model_computes_then_are_resto
     finally:
         torch.set_num_threads(before[0])
         torch.use_deterministic_algorithms(before[1])
-    expected = threads if threads is not None else training._DEFAULT_THREADS[0]
+    expected = threads if threads is not None else DEFAULT_THREADS[0]
     assert {(training_mode, n, det) for training_mode, n, det in seen[:after_fit]} == {
         (True, expected, True), (False, expected, True)}  # two training steps and one validation pass
     # predict_proba, then embed (on CPU under the thread count alone: forward passes have no nondeterministic

@@ -32,7 +32,7 @@ from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
 from winnow.stage import write_torch
-from winnow.training import deterministic_algorithms, pick_device
+from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 
 class Generator(nn.Module):

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, first_line
-from winnow.training import pick_device
+from winnow.torch_runtime import pick_device
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
 

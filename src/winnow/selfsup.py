@@ -28,7 +28,7 @@ from winnow.device_rows import to_tensor
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.stage import write_torch
-from winnow.training import deterministic_algorithms, pick_device
+from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

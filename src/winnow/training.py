@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -31,12 +30,10 @@ from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.stage import write_torch
-
-# cuBLAS picks its workspace size once, when the process first uses it, and only a fixed one is
-# deterministic; set before any CUDA work so torch.use_deterministic_algorithms can hold there too
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-# what torch chose for this machine before anyone changed it: ``threads: null`` goes back to these
-_DEFAULT_THREADS = (torch.get_num_threads(), torch.get_num_interop_threads())
+from winnow.torch_runtime import (
+    DEFAULT_THREADS, ddp_device, distributed_setup, float32_math, pick_device, rank_seed, reproducible, shard,
+    sync_buffers,
+)
 
 
 @dataclass
@@ -65,14 +62,6 @@ class Trained:
         why = f"patience {self.config.patience}" if self.stop_reason == "patience" else "budget"
         return (f"stopped at epoch {len(self.history)}/{self.config.epochs} ({why}: best val acc "
                 f"{self.best_val_acc:.4f} at epoch {self.best_epoch})")
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise WinnowError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
-    return torch.device(name)
 
 
 def normalise(batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -131,14 +120,14 @@ def fit(
         raise WinnowError(f"train.epochs: {config.epochs} is below 1")
     if config.patience is not None and config.patience < 1:  # 0 would stop after the first epoch, always
         raise WinnowError(f"train.patience: {config.patience} is below 1; null runs every epoch")
-    rank, world = _distributed_setup()
-    device = pick_device(config.device) if world == 1 else _ddp_device(rank)
+    rank, world = distributed_setup()
+    device = pick_device(config.device) if world == 1 else ddp_device(rank)
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
         # shard of it; crops and flips come from a stream of the rank's own
         shuffle = torch.Generator(device="cpu").manual_seed(seed)
-        generator = torch.Generator(device="cpu").manual_seed(_rank_seed(seed, rank))
+        generator = torch.Generator(device="cpu").manual_seed(rank_seed(seed, rank))
 
         # one device tensor each, or batches read from host memory / the memory map (train.stream)
         x_train = device_images(train_images, device, stream=config.stream)
@@ -183,7 +172,7 @@ def fit(
                 scheduler.step()
                 total_loss += loss.item() * len(idx)
             if world > 1:
-                _sync_buffers(model)
+                sync_buffers(model)
             val_loss, val_acc = _evaluate(model, x_val, y_val, mean, std, config.eval_batch_size)
             if world > 1:
                 val_loss, val_acc = _from_rank0(val_loss, val_acc, device=device)
@@ -276,7 +265,7 @@ def _logits(model, x, mean, std, batch_size) -> torch.Tensor:
     issues, clear the relabel threshold and filter GAN samples are float32 on every device, so a CUDA run
     judges the data as the CPU run does."""
     mean, std = mean.to(x.device), std.to(x.device)
-    with _float32(x.device):
+    with float32_math(x.device):
         out = [model(normalise(x[i:i + batch_size], mean, std)) for i in range(0, len(x), batch_size)]
     return torch.cat(out).float()
 
@@ -299,7 +288,7 @@ def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np
     device = next(trained.model.parameters()).device
     x = device_images(images, device, stream=trained.config.stream)
     mean, std = trained.mean.to(device), trained.std.to(device)
-    with reproducible(threads=trained.config.threads, device=device, training=False), _float32(device):
+    with reproducible(threads=trained.config.threads, device=device, training=False), float32_math(device):
         out = [trained.model.eval().features(normalise(x[i:i + batch_size], mean, std)).float()
                for i in range(0, len(x), batch_size)]
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), np.float32)
@@ -310,7 +299,7 @@ def encoder(trained: Trained, *, num_classes: int, image_shape: tuple[int, ...])
     architecture (for ``(H, W, C)`` images of ``num_classes`` classes) and :func:`embed`, with ``threads``
     fixed to the count it runs with here (``null``: this machine's default), which actors then use too."""
     h, _, c = image_shape
-    threads = _DEFAULT_THREADS[0] if trained.config.threads is None else trained.config.threads
+    threads = DEFAULT_THREADS[0] if trained.config.threads is None else trained.config.threads
     return Encoder(trained.model, partial(build_model, trained.config.model, in_channels=c, num_classes=num_classes,
                                           image_size=h),
                    partial(_embed_with, mean=trained.mean, std=trained.std,
@@ -377,117 +366,3 @@ def _live(log_dir):
     from dvclive import Live
 
     return Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
-
-
-def is_main_process() -> bool:
-    """True outside torchrun and on rank 0 under it: the one process that writes outputs."""
-    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
-
-
-def deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
-    """``torch.use_deterministic_algorithms`` without its import of ``torch._inductor.config``, which took
-    1.8 s in every process that trains (five trainings and the judges of one default repro). That import only
-    carries the flag to compiled kernels; winnow never compiles, and where something did import inductor
-    the torch call is made as it is."""
-    if "torch._inductor.config" in sys.modules:
-        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
-    else:
-        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
-
-
-@contextmanager
-def reproducible(*, threads: int | None, device: torch.device, training: bool):
-    """Within the block, torch work repeats bit for bit on this machine: ``threads`` intra-op threads (None:
-    torch's default for the machine) and, for training and anything on CUDA, deterministic algorithms (on
-    CUDA with the fixed cuBLAS workspace set at import, and no cuDNN benchmarking). :func:`fit`,
-    :func:`predict_proba` and :func:`embed` run in it, so training, evaluation and every stage that judges
-    data with a model use one thread count. The previous settings come back afterwards."""
-    intra, interop = _DEFAULT_THREADS if threads is None else (threads, threads)
-    if torch.get_num_interop_threads() != interop:
-        try:
-            torch.set_num_interop_threads(interop)
-        except RuntimeError:
-            # torch fixes the inter-op pool at its first use or setting; it only runs forked TorchScript
-            # tasks, which winnow never starts, so a pool of another size changes no number
-            pass
-    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
-              torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
-    # a CPU forward pass has no nondeterministic kernel, and the flag imports torch._inductor (seconds in
-    # every stage that only predicts), so CPU inference is left to the thread count
-    deterministic = training or device.type == "cuda"
-    torch.set_num_threads(intra)
-    if deterministic and before[1:3] != (True, False):
-        deterministic_algorithms(True)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False  # benchmarking picks kernels by timing, run to run
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        if deterministic and before[1:3] != (True, False):
-            deterministic_algorithms(before[1], warn_only=before[2])
-        torch.backends.cudnn.benchmark = before[3]
-
-
-@contextmanager
-def _float32(device: torch.device):
-    """IEEE float32 in cuDNN convolutions and cuBLAS matmuls (cuDNN defaults to TF32 on Ampere and later,
-    10 mantissa bits). Only the ``fp32_precision`` API: reading the legacy ``allow_tf32`` flags after it was
-    used raises in torch >= 2.9."""
-    if device.type != "cuda":
-        yield
-        return
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    before = conv.fp32_precision, matmul.fp32_precision
-    conv.fp32_precision = matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = before
-
-
-def shard(order: torch.Tensor, *, rank: int, world: int) -> torch.Tensor:
-    """This rank's part of one epoch's permutation ``order`` (int64 ``(N,)``, the same on every rank).
-
-    The permutation is padded to a multiple of ``world`` by repeating its first entries, then rank r takes
-    entries r, r + world, ... — what ``DistributedSampler(drop_last=False)`` does. Every rank gets
-    ``ceil(N / world)`` indices, so all run the same number of steps: a rank with one step more would wait
-    forever in DDP's gradient allreduce. Padding rather than dropping: every image is seen each epoch, and
-    the at most ``world - 1`` repeats weigh a few images twice.
-    """
-    per_rank = math.ceil(len(order) / world)
-    padded = order.repeat(math.ceil(per_rank * world / len(order)))[:per_rank * world]
-    return padded[rank::world]
-
-
-def _rank_seed(seed: int, rank: int) -> int:
-    """A well-mixed seed for rank ``rank``'s augmentation stream, apart from the shuffling stream ``seed``."""
-    return int(np.random.SeedSequence([seed % 2**64, rank]).generate_state(1, np.uint64)[0])
-
-
-def _sync_buffers(model: nn.Module) -> None:
-    """Rank 0's buffers (batch norm running statistics) to every rank. DDP broadcasts them before each
-    forward, but the last batch of an epoch updates each rank's own copy: without this, ranks would
-    validate different models, could keep different epochs and end with different weights."""
-    for buffer in model.buffers():
-        torch.distributed.broadcast(buffer, src=0)
-
-
-def _distributed_setup() -> tuple[int, int]:
-    """(rank, world size) of a process group already set up, or one initialised here when launched by
-    torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return torch.distributed.get_rank(), world
-    return 0, 1
-
-
-def _ddp_device(rank: int) -> torch.device:
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", rank))
-        torch.cuda.set_device(local)
-        return torch.device("cuda", local)
-    return torch.device("cpu")

@@ -1,0 +1,150 @@
+"""Where and how torch runs: the device, bit-for-bit repeatable settings, and the torchrun process group.
+
+:func:`reproducible` is the block every training and every judging prediction runs in (one thread count,
+deterministic algorithms where they matter); :func:`distributed_setup`, :func:`shard` and
+:func:`sync_buffers` are what :func:`winnow.training.fit` needs under torchrun (DDP).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from winnow.errors import WinnowError
+
+# cuBLAS picks its workspace size once, when the process first uses it, and only a fixed one is
+# deterministic; set before any CUDA work so torch.use_deterministic_algorithms can hold there too
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+# what torch chose for this machine before anyone changed it: ``threads: null`` goes back to these
+DEFAULT_THREADS = (torch.get_num_threads(), torch.get_num_interop_threads())
+
+
+def pick_device(name: str) -> torch.device:
+    """The torch device ``name`` names; ``auto``: CUDA when one is visible, else the CPU. Asking for ``cuda``
+    without one is a one-line error, not a fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise WinnowError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on rank 0 under it: the one process that writes outputs."""
+    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+
+
+def deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms`` without its import of ``torch._inductor.config``, which took
+    1.8 s in every process that trains (five trainings and the judges of one default repro). That import only
+    carries the flag to compiled kernels; winnow never compiles, and where something did import inductor
+    the torch call is made as it is."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
+@contextmanager
+def reproducible(*, threads: int | None, device: torch.device, training: bool):
+    """Within the block, torch work repeats bit for bit on this machine: ``threads`` intra-op threads (None:
+    torch's default for the machine) and, for training and anything on CUDA, deterministic algorithms (on
+    CUDA with the fixed cuBLAS workspace set at import, and no cuDNN benchmarking). Training, prediction and
+    embedding (:mod:`winnow.training`) run in it, so training, evaluation and every stage that judges data
+    with a model use one thread count. The previous settings come back afterwards."""
+    intra, interop = DEFAULT_THREADS if threads is None else (threads, threads)
+    if torch.get_num_interop_threads() != interop:
+        try:
+            torch.set_num_interop_threads(interop)
+        except RuntimeError:
+            # torch fixes the inter-op pool at its first use or setting; it only runs forked TorchScript
+            # tasks, which winnow never starts, so a pool of another size changes no number
+            pass
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark)
+    # a CPU forward pass has no nondeterministic kernel, and the flag imports torch._inductor (seconds in
+    # every stage that only predicts), so CPU inference is left to the thread count
+    deterministic = training or device.type == "cuda"
+    torch.set_num_threads(intra)
+    if deterministic and before[1:3] != (True, False):
+        deterministic_algorithms(True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False  # benchmarking picks kernels by timing, run to run
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        if deterministic and before[1:3] != (True, False):
+            deterministic_algorithms(before[1], warn_only=before[2])
+        torch.backends.cudnn.benchmark = before[3]
+
+
+@contextmanager
+def float32_math(device: torch.device):
+    """IEEE float32 in cuDNN convolutions and cuBLAS matmuls (cuDNN defaults to TF32 on Ampere and later,
+    10 mantissa bits). Only the ``fp32_precision`` API: reading the legacy ``allow_tf32`` flags after it was
+    used raises in torch >= 2.9."""
+    if device.type != "cuda":
+        yield
+        return
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = conv.fp32_precision, matmul.fp32_precision
+    conv.fp32_precision = matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = before
+
+
+def shard(order: torch.Tensor, *, rank: int, world: int) -> torch.Tensor:
+    """This rank's part of one epoch's permutation ``order`` (int64 ``(N,)``, the same on every rank).
+
+    The permutation is padded to a multiple of ``world`` by repeating its first entries, then rank r takes
+    entries r, r + world, ... — what ``DistributedSampler(drop_last=False)`` does. Every rank gets
+    ``ceil(N / world)`` indices, so all run the same number of steps: a rank with one step more would wait
+    forever in DDP's gradient allreduce. Padding rather than dropping: every image is seen each epoch, and
+    the at most ``world - 1`` repeats weigh a few images twice.
+    """
+    per_rank = math.ceil(len(order) / world)
+    padded = order.repeat(math.ceil(per_rank * world / len(order)))[:per_rank * world]
+    return padded[rank::world]
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """A well-mixed seed for rank ``rank``'s augmentation stream, apart from the shuffling stream ``seed``."""
+    return int(np.random.SeedSequence([seed % 2**64, rank]).generate_state(1, np.uint64)[0])
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Rank 0's buffers (batch norm running statistics) to every rank. DDP broadcasts them before each
+    forward, but the last batch of an epoch updates each rank's own copy: without this, ranks would
+    validate different models, could keep different epochs and end with different weights."""
+    for buffer in model.buffers():
+        torch.distributed.broadcast(buffer, src=0)
+
+
+def distributed_setup() -> tuple[int, int]:
+    """(rank, world size) of a process group already set up, or one initialised here when launched by
+    torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return torch.distributed.get_rank(), world
+    return 0, 1
+
+
+def ddp_device(rank: int) -> torch.device:
+    """This rank's device under torchrun: its local GPU (``LOCAL_RANK``) when CUDA is present, else the CPU."""
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
