@@ -55,8 +55,8 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 LABEL_CLEANERS = {"confident_learn": "data/confident-learn/label_issues.parquet",
                   "embedding_clean": "data/embedding-clean/decisions.parquet"}
 STAGES = ["ingest", "degrade", "represent", "score", "threshold", "dedup", "confident-learn", "embedding-clean",
-          "data-valuation", "budget", "variants", "augment-search", "contracts", "variant-contract@baseline", "variant-contract@pruned",
-          "train@baseline", "evaluate@baseline", "train@pruned", "evaluate@pruned"]
+          "data-valuation", "budget", "variants", "augment-search", "contracts", "variant-contract@baseline",
+          "variant-contract@pruned", "train@baseline", "evaluate@baseline", "train@pruned", "evaluate@pruned"]
 
 
 def source_params(source: str, *, dataset: str, embedding_file: Path | None) -> dict:

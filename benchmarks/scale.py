@@ -194,12 +194,11 @@ def markdown(results: dict) -> str:
              "last wrote it; sets without `peak anonymous` predate that column.", "",
              "| set | array (MiB) | load | engine | step | seconds | peak RSS (MiB) | peak anonymous (MiB) |",
              "|---|---|---|---|---|---|---|---|"]
-    for key, result in results.items():
-        for engine in (e for e in result if isinstance(result[e], dict)):
-            for name, figures in result[engine].items():
-                lines.append(f"| {key} | {result['array_mib']} | {result.get('load_1min_at_start', '')} | {engine} "
-                             f"| {name} | {figures['seconds']} | {figures['peak_rss_mib']} "
-                             f"| {figures.get('peak_anon_mib', '')} |")
+    for key, engine, name, figures in _rows(results):
+        result = results[key]
+        lines.append(f"| {key} | {result['array_mib']} | {result.get('load_1min_at_start', '')} | {engine} "
+                     f"| {name} | {figures['seconds']} | {figures['peak_rss_mib']} "
+                     f"| {figures.get('peak_anon_mib', '')} |")
     return "\n".join(lines + ["", target_line(results)]) + "\n"
 
 
@@ -210,8 +209,7 @@ def target_line(results: dict) -> str:
     """The issue's memory target against the rows above: met, or the rows that miss it and why."""
     over = [f"{key} {engine} {name} ({figures['peak_rss_mib']:,.0f} MiB, of which "
             f"{figures.get('peak_anon_mib') or 0:,.0f} anonymous)"
-            for key, result in results.items() for engine in (e for e in result if isinstance(result[e], dict))
-            for name, figures in result[engine].items() if figures["peak_rss_mib"] > TARGET_MIB]
+            for key, engine, name, figures in _rows(results) if figures["peak_rss_mib"] > TARGET_MIB]
     if not over:
         return f"Target (peak RSS of every step at most {TARGET_MIB:,} MiB): met on every row."
     return (f"Target (peak RSS of every step at most {TARGET_MIB:,} MiB): missed by {'; '.join(over)}. "
@@ -220,7 +218,16 @@ def target_line(results: dict) -> str:
             "Measured on 400,000 images (thumbnails forced to disk): releasing the maps after every block, "
             "MADV_RANDOM and dropping the file's page cache before the gather still left 464 MiB of file pages "
             "mapped (the 391 MiB file and the libraries' 77 MiB) within one block; reading the rows with pread "
-            "instead costs a system call a row, too slow for the 32 million pairs correlated at 400,000 images and more than four times as many at 1.6 million.")
+            "instead costs a system call a row, too slow for the 32 million pairs correlated at 400,000 images "
+            "and more than four times as many at 1.6 million.")
+
+
+def _rows(results: dict):
+    """``(set, engine, step, figures)`` for every measured step of scale.json's ``results``, in its order."""
+    for key, result in results.items():
+        for engine in (e for e in result if isinstance(result[e], dict)):
+            for name, figures in result[engine].items():
+                yield key, engine, name, figures
 
 
 if __name__ == "__main__":

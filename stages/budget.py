@@ -59,7 +59,8 @@ def main() -> None:
     splits = data.manifest["split"].to_numpy()
     judge_split = "trusted" if (splits == "trusted").any() else "val"
     ridge_split = "val" if (splits == "val").any() else judge_split
-    if not (splits == judge_split).any():
+    is_judge = splits == judge_split
+    if not is_judge.any():
         raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
@@ -71,19 +72,19 @@ def main() -> None:
     exclude = baseline["id"].isin(copies).to_numpy()
     given = baseline["label"].to_numpy(np.int64)
     ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split])
-    judge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == judge_split])
+    judge_x, judge_labels = read_representation(REPRESENT_IN, data.manifest["id"][is_judge]), labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
     with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):
         l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[splits == ridge_split],
                           num_classes=len(data.classes))
         budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
-                               judge_features=judge_x, judge_labels=labels[splits == judge_split],
+                               judge_features=judge_x, judge_labels=judge_labels,
                                classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
                                score=p["score"], exclude=exclude)
     checked = None  # the model check's metrics block
     if p["check"] and budget.winner != "none":
         config = TrainConfig.from_params(params["train"])
-        judge_images, judge_labels = data.images[splits == judge_split], labels[splits == judge_split]
+        judge_images = data.images[is_judge]
 
         def fit_and_predict(images: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
             trained = fit(images, train_labels, judge_images, judge_labels, config=config,
@@ -95,11 +96,11 @@ def main() -> None:
         check = model_check(baseline, budget.decisions, train_images=data.images[splits == "train"],
                             judge_images=judge_images, judge_labels=judge_labels, fit_and_predict=fit_and_predict,
                             tie_se=p["tie_se"], exclude=exclude, candidate=budget.winner)
-        checked = {"candidate": budget.winner, "model": config.model, "epochs": config.epochs, **check.metrics()}
+        checked = {"model": config.model, "epochs": config.epochs, **check.metrics()}
         budget = budget.checked(check)
     write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
     write_json(METRICS_OUT, summary | {
-        "judge": {"split": judge_split, "images": int((splits == judge_split).sum())},
+        "judge": {"split": judge_split, "images": int(is_judge.sum())},
         "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
         "copies_of_judge_images": len(copies),
         "winner": budget.winner,
@@ -120,7 +121,7 @@ def main() -> None:
         print(f"{'' if c['holds'] else 'warning: '}budget: {c['model']} trainings: none {c['none_correct']} right, "
               f"{name} {c['winner_correct']} of {c['judged']} (gap {c['gap_images']} images, SE {c['gap_se']:.1f}): "
               + (f"{name} stands" if c["holds"] else f"{name} measured worse, pruned applies none"))
-    print(f"budget: {budget.winner} chosen on the {judge_split} split ({int((splits == judge_split).sum())} images) "
+    print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 
 

@@ -250,7 +250,8 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
     assert np.array_equal(seen[0][0], np.delete(np.arange(len(c.given)), 5).astype(np.uint8))
     assert np.array_equal(seen[1][0], kept.astype(np.uint8))
     assert seen[1][1][0] == 2 and np.array_equal(seen[1][1][1:], c.given[kept[1:]])  # row 1 relabelled to 2
-    assert check.metrics() == {"candidate": "winner", "judged": 40, "none_correct": 40, "winner_correct": 30, "gap_images": 10,
+    assert check.metrics() == {"candidate": "winner", "judged": 40, "none_correct": 40, "winner_correct": 30,
+                               "gap_images": 10,
                                "gap_se": pytest.approx(np.sqrt(40 * np.var([1] * 10 + [0] * 30, ddof=1))),
                                "holds": False}
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "top10%", "chosen": True}], "top10%",

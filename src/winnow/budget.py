@@ -16,8 +16,8 @@ Read top to bottom:
 4. :func:`choose`: the winner — the least cleaning that scores within a tie of the best, and never a
    cleaning that scores measurably below doing nothing;
 5. :func:`model_check`: the winner against doing nothing once more, judged by the model the variants
-   train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked` ships none when
-   that model measures the winner worse.
+   train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
+   ships none when that model measures the winner worse.
 
 Why the last step: a probe on a fixed embedding learns little more from more images, so dropping images
 costs it nothing and it rewards a cleaning for what it removes. A model trained from the pixels also

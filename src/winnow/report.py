@@ -383,10 +383,10 @@ def model_check_note(check: dict | None) -> str:
     """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence; empty when none ran."""
     if not check:
         return ""
-    verdict = (f"{html.escape(check['candidate'])} stands" if check["holds"] else
-               f"<b>{html.escape(check['candidate'])} measured worse: pruned applies none</b>")
-    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most {fmt(check['epochs'])} "
-            f"epochs each): none got {fmt(check['none_correct'])} and {html.escape(check['candidate'])} "
+    name = html.escape(check["candidate"])
+    verdict = f"{name} stands" if check["holds"] else f"<b>{name} measured worse: pruned applies none</b>"
+    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
+            f"{fmt(check['epochs'])} epochs each): none got {fmt(check['none_correct'])} and {name} "
             f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
             f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): {verdict}.</p>")
 
