@@ -53,6 +53,33 @@ def test_thumbnails_past_the_memory_bound_live_on_disk_with_the_same_numbers(tmp
     assert list(tmp_path.iterdir()) == []  # the files were unlinked at once: nothing is left behind
 
 
+def test_correlating_spilled_thumbnails_maps_in_two_windows_at_a_time_not_the_files(tmp_path, monkeypatch):
+    # 50,000 random pairs touch every page of both 20 MiB files; read whole, 40 MiB were mapped in before
+    # the call let them go (issue 22: 1.6 GiB at 1.6 million images, over the 3 GiB bound)
+    import tempfile
+
+    from winnow import thumbnails
+    from winnow.thumbnails import Looks
+
+    images = np.random.default_rng(1).integers(0, 256, (20000, 32, 32, 3), dtype=np.uint8)
+    pairs = np.random.default_rng(2).integers(0, 20000, (50000, 2))
+    monkeypatch.setattr(thumbnails, "IN_MEMORY_BYTES", 1 << 20)
+    monkeypatch.setattr(thumbnails, "WINDOW_BYTES", 1 << 20)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spilled = Looks.of(images, flip=True, crop=0.1)
+    mapped_in = []
+    release = thumbnails.release_rows
+
+    def measured_release(array, start, stop):
+        mapped_in.append(resident_file_kib())
+        release(array, start, stop)
+
+    monkeypatch.setattr(thumbnails, "release_rows", measured_release)
+    before = resident_file_kib()
+    spilled.correlation(pairs, whole=True)
+    assert max(mapped_in) - before < 6 * 1024  # two 1 MiB windows and the folios at their edges
+
+
 def test_no_room_for_spilled_thumbnails_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     import errno
     import os

@@ -14,6 +14,7 @@ image's thumbnail is the thumbnail with its columns reversed (:func:`mirrored`),
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,6 +26,8 @@ from winnow.quality import area_matrix
 # thumbnails take 1 KiB an image and view on the default 16x16 grid: above this they live on disk, so dedup's
 # memory stays flat (1.6 million 32x32 images: 3.2 GiB of whole and crop thumbnails)
 IN_MEMORY_BYTES = 1 << 30
+# pairs of spilled thumbnails are read this many bytes of rows at a time from each side (pair_correlation)
+WINDOW_BYTES = 128 << 20
 
 
 def thumbnail_grid(shape: tuple[int, ...], *, side: int = 16) -> tuple[int, int]:
@@ -92,21 +95,48 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
     of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
     two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the gathered rows
-    never copies all N thumbnails. From spilled thumbnails (:meth:`Looks.of`) the pages read are released
-    when the call ends, not block by block: on Linux a read maps the whole folio around it (up to 2 MiB on
-    ext4), so one block of random pairs maps most of the file already; what spilling bounds is the memory
-    the process owns."""
+    never copies all N thumbnails.
+
+    From spilled thumbnails (:meth:`Looks.of`) the pairs go window by window (:func:`_window_groups`) and
+    each window's pages leave this process when its pairs are done, so at most two windows are mapped in:
+    on Linux a read maps the whole page-cache folio around it (up to 2 MiB on ext4), and one block of
+    random pairs used to map the whole file (1.6 GiB at 1.6 million images)."""
     other = features if other is None else other
     out = np.empty(len(pairs), np.float32)
-    for start in range(0, len(pairs), block):
-        chunk = pairs[start:start + block]
-        left = features[chunk[:, 0]]
-        out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
-                                             other[chunk[:, 1]])
-    for array in (features,) if other is features else (features, other):  # spilled: back to the page cache
-        release_rows(array, 0, len(array))
+    for group, windows in _window_groups(pairs, features, other):
+        for start in range(0, len(group), block):
+            rows = group[start:start + block]
+            left = features[pairs[rows, 0]]
+            out[rows] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
+                                  other[pairs[rows, 1]])
+        for array, (first, stop) in windows:  # spilled: back to the page cache
+            release_rows(array, first, stop)
     return out
 
+
+def _window_groups(pairs: np.ndarray, features: np.ndarray, other: np.ndarray
+                   ) -> Iterator[tuple[np.ndarray, list[tuple[np.ndarray, tuple[int, int]]]]]:
+    """The rows of ``pairs`` in the order :func:`pair_correlation` reads them, a group at a time, each with
+    the ``(array, (first, stop))`` row windows to release after it.
+
+    In memory: one group, every pair in order, nothing to release. Spilled (either array a memory map):
+    the pairs grouped by the :data:`WINDOW_BYTES` window of ``features`` holding ``i`` and of ``other``
+    holding ``j``, windows of ``features`` in order; the pages of a group's two windows are released after
+    it, so the first window is read once per group of it (a refault from the page cache, not the disk)."""
+    if not (isinstance(features, np.memmap) or isinstance(other, np.memmap)):
+        yield np.arange(len(pairs)), []
+        return
+    window = max(1, WINDOW_BYTES // max(1, features[:1].nbytes))
+    tiles = np.asarray(pairs, np.int64) // window
+    count = -(-len(features) // window)
+    # a stable sort of small integers is a radix sort in numpy: linear in the number of pairs
+    key = (tiles[:, 0] * count + tiles[:, 1]).astype(np.uint16 if count * count <= 1 << 16 else np.int64)
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    for group in np.split(order, bounds) if len(order) else []:
+        first, second = tiles[group[0]]
+        yield group, [(features, (first * window, (first + 1) * window)),
+                      (other, (second * window, (second + 1) * window))]
 
 
 @dataclass(frozen=True)
