@@ -191,7 +191,9 @@ def markdown(results: dict) -> str:
              "Peak anonymous is RssAnon sampled every 20 ms: the memory the step must hold. `dedup` runs "
              "params.yaml's settings (mirrors and crops searched); `dedup_whole` turns mirrors and crops off, the "
              "defaults when issue 22 measured dedup at 35 s for 400,000 images. A set's row shows the run that "
-             "last wrote it; sets without `peak anonymous` predate that column.", "",
+             "last wrote it; sets without `peak anonymous` predate that column. Spilled thumbnails are correlated "
+             "window by window (`winnow.thumbnails.WINDOW_BYTES`, 128 MiB of rows a side), each window's pages "
+             "released when its pairs are done, so at most two windows of the files are mapped in at a time.", "",
              "| set | array (MiB) | load | engine | step | seconds | peak RSS (MiB) | peak anonymous (MiB) |",
              "|---|---|---|---|---|---|---|---|"]
     for key, engine, name, figures in _rows(results):
@@ -199,7 +201,8 @@ def markdown(results: dict) -> str:
         lines.append(f"| {key} | {result['array_mib']} | {result.get('load_1min_at_start', '')} | {engine} "
                      f"| {name} | {figures['seconds']} | {figures['peak_rss_mib']} "
                      f"| {figures.get('peak_anon_mib', '')} |")
-    return "\n".join(lines + ["", target_line(results)]) + "\n"
+    notes = [f"- {key}: {results[key]['note']}" for key in results if results[key].get("note")]
+    return "\n".join(lines + ["", *notes, *([""] if notes else []), target_line(results)]) + "\n"
 
 
 TARGET_MIB = 3 * 1024  # issue 22: peak RSS of every per-image stage at most 3 GiB, whatever N
@@ -212,14 +215,8 @@ def target_line(results: dict) -> str:
             for key, engine, name, figures in _rows(results) if figures["peak_rss_mib"] > TARGET_MIB]
     if not over:
         return f"Target (peak RSS of every step at most {TARGET_MIB:,} MiB): met on every row."
-    return (f"Target (peak RSS of every step at most {TARGET_MIB:,} MiB): missed by {'; '.join(over)}. "
-            "What exceeds it is mapped page cache of the spilled thumbnails, not memory the step holds: a block "
-            "of random pairs faults in whole page-cache folios, so one 4,096-pair block maps the whole file. "
-            "Measured on 400,000 images (thumbnails forced to disk): releasing the maps after every block, "
-            "MADV_RANDOM and dropping the file's page cache before the gather still left 464 MiB of file pages "
-            "mapped (the 391 MiB file and the libraries' 77 MiB) within one block; reading the rows with pread "
-            "instead costs a system call a row, too slow for the 32 million pairs correlated at 400,000 images "
-            "and more than four times as many at 1.6 million.")
+    return (f"Target (peak RSS of every step at most {TARGET_MIB:,} MiB): missed by {'; '.join(over)}. Peak RSS "
+            "counts mapped file pages: compare the anonymous column, the memory the step must hold.")
 
 
 def _rows(results: dict):

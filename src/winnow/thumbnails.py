@@ -121,8 +121,9 @@ def _window_groups(pairs: np.ndarray, features: np.ndarray, other: np.ndarray
 
     In memory: one group, every pair in order, nothing to release. Spilled (either array a memory map):
     the pairs grouped by the :data:`WINDOW_BYTES` window of ``features`` holding ``i`` and of ``other``
-    holding ``j``, windows of ``features`` in order; the pages of a group's two windows are released after
-    it, so the first window is read once per group of it (a refault from the page cache, not the disk)."""
+    holding ``j``, windows of ``features`` in order. The window of ``other`` is released after each group,
+    that of ``features`` after its last group: each is read once per group or once (a refault from the
+    page cache, not the disk), and two are mapped in at a time."""
     if not (isinstance(features, np.memmap) or isinstance(other, np.memmap)):
         yield np.arange(len(pairs)), []
         return
@@ -132,11 +133,11 @@ def _window_groups(pairs: np.ndarray, features: np.ndarray, other: np.ndarray
     # a stable sort of small integers is a radix sort in numpy: linear in the number of pairs
     key = (tiles[:, 0] * count + tiles[:, 1]).astype(np.uint16 if count * count <= 1 << 16 else np.int64)
     order = np.argsort(key, kind="stable")
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
-    for group in np.split(order, bounds) if len(order) else []:
-        first, second = tiles[group[0]]
-        yield group, [(features, (first * window, (first + 1) * window)),
-                      (other, (second * window, (second + 1) * window))]
+    groups = np.split(order, np.flatnonzero(np.diff(key[order])) + 1) if len(order) else []
+    lefts = [int(tiles[group[0], 0]) for group in groups] + [-1]
+    for k, group in enumerate(groups):
+        done = [(other, int(tiles[group[0], 1]))] + ([(features, lefts[k])] if lefts[k + 1] != lefts[k] else [])
+        yield group, [(array, (tile * window, (tile + 1) * window)) for array, tile in done]
 
 
 @dataclass(frozen=True)
