@@ -116,16 +116,14 @@ def run_search(project: Path, params: dict, *, method: str = "train") -> dict:
 
 def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], *, pruned_too: bool = True) -> dict:
     """Test macro F1 and accuracy of each variant fitted with ``seed`` (see the module docstring): baseline
-    (its model gives the edge cases), pruned unless ``pruned_too`` is false, and a balanced variant per
-    ``balanced`` entry (name → policy params)."""
-    from winnow.balance import balanced_augment
+    (its model gives the edge cases), pruned unless ``pruned_too`` is false (baseline's figures, not
+    refitted, when its train set is baseline's), and a balanced variant per ``balanced`` entry (name →
+    policy params)."""
+    from winnow.balance import balanced_augment, edge_scores
     from winnow.configs import Policy, TrainConfig
     from winnow.metrics import summarise
     from winnow.training import embed, fit, predict_proba
     from winnow.variants import load_test, load_variant
-
-    sys.path.insert(0, str(ROOT / "stages"))
-    from balance import centroid_distance
 
     with contextlib.chdir(project):  # the variants are read by their paths relative to the project
         (baseline, val), (pruned, _) = load_variant("baseline"), load_variant("pruned")
@@ -147,17 +145,25 @@ def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], 
         return trained
 
     model = score("baseline", baseline.images, baseline.labels)
-    if pruned_too:
+    if pruned_too and _same_set(baseline, pruned):  # a fit is deterministic for a seed: the same model again
+        out["pruned"] = {**out["baseline"], "fit_s": 0.0, "same_as": "baseline"}
+    elif pruned_too:
         score("pruned", pruned.images, pruned.labels)
-    edge_scores = centroid_distance(embed(model, pruned.images), pruned.labels)
+    scores = edge_scores(embed(model, pruned.images), pruned.labels)
     for name, policy in balanced.items():
         policy = Policy.from_params(policy)
         made = balanced_augment(pruned.images, pruned.labels, policy=policy, seed=seed, num_classes=len(test.classes),
-                                target=balance["target"], edge_scores=edge_scores, edge_fraction=balance["edge_fraction"],
+                                target=balance["target"], edge_scores=scores, edge_fraction=balance["edge_fraction"],
                                 edge_extra=balance["edge_extra"], max_images=balance["max_images"])
         score(name, np.concatenate([pruned.images[made.kept], made.images]),
               np.concatenate([pruned.labels[made.kept], made.labels]))
     return out
+
+
+def _same_set(one, other) -> bool:
+    """Two variants' train sets are the same images with the same labels in the same order."""
+    return (one.manifest["id"].tolist() == other.manifest["id"].tolist()
+            and np.array_equal(one.labels, other.labels) and np.array_equal(one.images, other.images))
 
 
 def paired(runs: list[dict], variant: str, against: str) -> tuple[float, float | None]:

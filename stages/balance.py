@@ -5,8 +5,10 @@ chose on val when augment_search.enabled.
 
 Edge cases are the images farthest from their class centroid in the features of models/baseline.pt
 (001 finds them in t-SNE of a classifier's penultimate features; the distance is taken in the features
-themselves, which t-SNE only approximates). Writes data/variants/balanced (rows + the copies as extra/),
-metrics/balance.json and plots/balance/examples.png (each op alone, then the policy, on one image per class)."""
+themselves, which t-SNE only approximates), among those nearer their own centroid than any other: one
+nearer another class is more likely a wrong label (winnow.balance.edge_scores). Writes
+data/variants/balanced (rows + the copies as extra/), metrics/balance.json and plots/balance/examples.png
+(each op alone, then the policy, on one image per class)."""
 
 import dataclasses
 
@@ -15,7 +17,7 @@ import pandas as pd
 
 from winnow.augment import augment
 from winnow.augment_search import policy_for
-from winnow.balance import Policy, balanced_augment
+from winnow.balance import Policy, balanced_augment, edge_scores
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
@@ -43,13 +45,13 @@ def main() -> None:
     seed = params["seed"]
     pruned, _ = load_variant("pruned")
     classes, labels = pruned.classes, pruned.labels
-    edge_scores = None
+    scores = None
     if section["edge_fraction"] > 0 and section["edge_extra"] > 0:
         classifier, _ = load("models/baseline.pt", device=device.type)
-        edge_scores = centroid_distance(embed(classifier, pruned.images), labels)
+        scores = edge_scores(embed(classifier, pruned.images), labels)
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),
-                            target=section["target"], edge_scores=edge_scores, edge_fraction=section["edge_fraction"],
+                            target=section["target"], edge_scores=scores, edge_fraction=section["edge_fraction"],
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
@@ -94,15 +96,6 @@ def main() -> None:
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
-
-
-def centroid_distance(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """float ``(N,)``: each image's Euclidean distance to the mean float ``(N, D)`` feature of its class."""
-    distance = np.zeros(len(labels))
-    for label in np.unique(labels):
-        mine = labels == label
-        distance[mine] = np.linalg.norm(features[mine] - features[mine].mean(axis=0), axis=1)
-    return distance
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -9,7 +9,7 @@ import yaml
 
 from hostile_harness import default_params
 from winnow.augment import augment
-from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases
+from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases, edge_scores
 from winnow.configs import OPS
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -165,3 +165,14 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"balance": {"targets": 5}}))
     with pytest.raises(WinnowError, match=r"^params.yaml: balance.targets: unknown parameter \(did you mean target\?\)"):
         stage.main()
+
+
+def test_an_image_nearer_another_class_is_never_an_edge_case():
+    # class 0 round (0, 0), class 1 round (10, 0); image 3 is labelled 0 but sits at (9, 0), with class 1:
+    # by distance to its own centre alone it would be class 0's edge case, and emphasis would copy a wrong label
+    features = np.array([[0, 0], [1, 0], [0, 2], [9, 0], [10, 0], [12, 0], [10, 1]], float)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1])
+    scores = edge_scores(features, labels)
+    assert scores[3] == -1.0
+    np.testing.assert_allclose(scores[[0, 1, 2]], np.linalg.norm(features[[0, 1, 2]] - [2.5, 0.5], axis=1))
+    assert np.flatnonzero(edge_cases(scores, labels, fraction=0.25)).tolist() == [2, 5]

@@ -5,7 +5,7 @@ optional budget of images (001's competition allowed 10,000).
 The copies are made by :func:`winnow.augment.augment` (torch only, batched, on the device; its
 :class:`winnow.configs.Policy` says how). Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays.
 
-Read top to bottom: :func:`balance_counts`, :func:`edge_cases`, :func:`balanced_augment`.
+Read top to bottom: :func:`balance_counts`, :func:`edge_scores`, :func:`edge_cases`, :func:`balanced_augment`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,22 @@ def balance_counts(labels: np.ndarray, *, num_classes: int, target: int | str = 
     else:
         raise WinnowError(f"balance.target: must be 'max' or a number of images >= 0, got {target!r}")
     return np.where(counts > 0, np.maximum(goal - counts, 0), 0).astype(np.int64)
+
+
+def edge_scores(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """float64 ``(N,)``: each image's Euclidean distance to the mean of its class's float ``(N, D)``
+    ``features`` (a classifier's penultimate layer), or -1 where another class's mean is nearer.
+
+    The images farthest from their class are its edge cases, but on noisy labels they are mostly wrong
+    labels: on CIFAR-10N random1 47% of the farthest tenth against 17.5% overall. An image nearer
+    another class's centre is more likely mislabelled than hard, and emphasis would multiply its error,
+    so it ranks below every image that sits with its own class (:func:`edge_cases`)."""
+    features, labels = np.asarray(features, dtype=np.float64), np.asarray(labels)
+    classes, own = np.unique(labels, return_inverse=True)
+    distance = np.stack([np.linalg.norm(features - features[own == k].mean(axis=0), axis=1)
+                         for k in range(len(classes))], axis=1)
+    mine = distance[np.arange(len(labels)), own]
+    return np.where(distance.argmin(axis=1) == own, mine, -1.0)
 
 
 def edge_cases(scores: np.ndarray, labels: np.ndarray, *, fraction: float) -> np.ndarray:
