@@ -276,3 +276,24 @@ def test_a_winner_the_model_measures_within_a_tie_or_better_ships():
     mixed[:4], mixed[30:32] = 0.0, 1.0  # 4 lost, 2 gained: 2 images fewer, SE sqrt(6) = 2.4
     assert budget.checked(ModelCheck(none, mixed, tie_se=1.0)) is budget
     assert budget.checked(ModelCheck(none, mixed, tie_se=0.5)).winner == "none"
+
+
+def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():
+    """Handed the whole imageset (val rows between the train rows), the check trains on the images of the
+    baseline rows it keeps, not on the first rows of the array."""
+    c = case()
+    baseline = baseline_of(c.given)
+    decisions = pd.DataFrame({"id": train_ids(len(c.given))[[0]], "action": ["drop"], "label": [0], "reason": "r",
+                              "stage": "confident_learn", "confidence": 0.9})
+    images = (np.arange(2 * len(c.given)) % 251).astype(np.uint8).reshape(-1, 1, 1, 1)
+    train_rows = 2 * np.arange(len(c.given)) + 1  # row 2i is a val image, row 2i + 1 baseline row i
+    seen = []
+
+    def fit_and_predict(train_images, train_labels):
+        seen.append(train_images[:, 0, 0, 0].copy())
+        return np.zeros(4, np.int64)
+
+    model_check(baseline, decisions, train_images=images, train_rows=train_rows, judge_images=images[:4],
+                judge_labels=np.zeros(4, np.int64), fit_and_predict=fit_and_predict, tie_se=1.0)
+    assert np.array_equal(seen[0], images[1::2, 0, 0, 0])
+    assert np.array_equal(seen[1], images[3::2, 0, 0, 0])  # baseline row 0 dropped

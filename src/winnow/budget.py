@@ -323,24 +323,27 @@ class ModelCheck:
 
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
                 judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict, tie_se: float,
-                exclude: np.ndarray | None = None, candidate: str = "winner") -> ModelCheck:
+                exclude: np.ndarray | None = None, candidate: str = "winner",
+                train_rows: np.ndarray | None = None) -> ModelCheck:
     """Train twice, on baseline and on baseline with ``decisions`` applied, and judge both.
 
     Args:
         baseline: :func:`winnow.variants.baseline_rows`, ``N`` train rows; decisions: the winner's.
-        train_images: uint8 ``(N, H, W, C)``, row i = baseline row i; judge_images: uint8 ``(J, H, W, C)``
-            and judge_labels int ``(J,)``, trusted.
+        train_images: uint8 ``(M, H, W, C)``: row ``train_rows[i]`` (default ``i``) is baseline row i, so a
+            caller hands the whole imageset and only the images each training learns from are copied;
+            judge_images: uint8 ``(J, H, W, C)`` and judge_labels int ``(J,)``, trusted.
         fit_and_predict: ``(images, labels) -> classes`` int ``(J,)``: a model trained on those train
             images and labels, its class for each judge image (the stage's: train.model trained as the
             train section says with the run's seed, the judge split as its val).
         exclude: bool ``(N,)``, train images neither training learns from (copies of judge images).
     """
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
+    train_rows = np.arange(len(baseline)) if train_rows is None else np.asarray(train_rows, np.int64)
     judge_labels = np.asarray(judge_labels, np.int64)
     hits = []
     for rows in (baseline, apply_decisions(baseline, decisions)):
         learn = (rows["action"] != "drop").to_numpy() & ~exclude
-        classes = fit_and_predict(train_images[np.flatnonzero(learn)], rows["label"].to_numpy(np.int64)[learn])
+        classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
         hits.append((np.asarray(classes) == judge_labels).astype(np.float64))
     return ModelCheck(hits[0], hits[1], tie_se, candidate)
 
