@@ -95,8 +95,8 @@ def main() -> None:
               f"({config.epochs} epochs at most)", flush=True)
         check = model_check(baseline, budget.decisions, train_images=data.images,
                             train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images,
-                            judge_labels=judge_labels, fit_and_predict=fit_and_predict, tie_se=p["tie_se"],
-                            exclude=exclude, candidate=budget.winner)
+                            judge_labels=judge_labels, fit_and_predict=fit_and_predict, exclude=exclude,
+                            candidate=budget.winner)
         checked = {"model": config.model, "epochs": config.epochs, **check.metrics()}
         budget = budget.checked(check)
     write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])

@@ -245,7 +245,7 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
         return np.where(np.arange(40) < (40 if len(seen) == 1 else 30), 0, 1)  # the winner's model: 10 wrong
 
     check = model_check(baseline, decisions, train_images=images, judge_images=np.zeros((40, 1, 1, 1), np.uint8),
-                        judge_labels=judge_labels, fit_and_predict=fit_and_predict, tie_se=1.0, exclude=exclude)
+                        judge_labels=judge_labels, fit_and_predict=fit_and_predict, exclude=exclude)
     kept = np.setdiff1d(np.arange(len(c.given)), [0, 2, 5])
     assert np.array_equal(seen[0][0], np.delete(np.arange(len(c.given)), 5).astype(np.uint8))
     assert np.array_equal(seen[1][0], kept.astype(np.uint8))
@@ -262,20 +262,20 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
     assert [row["chosen"] for row in shipped.table] == [True, False]
 
 
-def test_a_winner_the_model_measures_within_a_tie_or_better_ships():
-    """Measured better, or worse by no more than the tie (one image, or tie_se standard errors), the winner
-    stands."""
+def test_a_winner_the_model_measures_better_or_one_image_worse_ships_and_two_worse_does_not():
+    """The check is stricter than the budget's tie: measured better, or one judge image worse, the winner
+    stands; two images worse it does not, even where that is within one standard error (CIFAR-10N random1:
+    the winner 9 of 807 worse, 0.8 SE, tested 2.4 and 2.8 points below baseline)."""
     none = np.array([1.0] * 30 + [0.0] * 10)
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "all", "chosen": True}], "all",
                     pd.DataFrame({"id": ["train-0000"], "action": ["drop"]}))
     better = np.array([1.0] * 36 + [0.0] * 4)
     one_fewer = np.array([1.0] * 29 + [0.0] * 11)
     for winner in (better, one_fewer):
-        assert budget.checked(ModelCheck(none, winner, tie_se=1.0)) is budget
+        assert budget.checked(ModelCheck(none, winner)) is budget
     mixed = none.copy()
     mixed[:4], mixed[30:32] = 0.0, 1.0  # 4 lost, 2 gained: 2 images fewer, SE sqrt(6) = 2.4
-    assert budget.checked(ModelCheck(none, mixed, tie_se=1.0)) is budget
-    assert budget.checked(ModelCheck(none, mixed, tie_se=0.5)).winner == "none"
+    assert budget.checked(ModelCheck(none, mixed)).winner == "none"
 
 
 def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():
@@ -294,6 +294,6 @@ def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():
         return np.zeros(4, np.int64)
 
     model_check(baseline, decisions, train_images=images, train_rows=train_rows, judge_images=images[:4],
-                judge_labels=np.zeros(4, np.int64), fit_and_predict=fit_and_predict, tie_se=1.0)
+                judge_labels=np.zeros(4, np.int64), fit_and_predict=fit_and_predict)
     assert np.array_equal(seen[0], images[1::2, 0, 0, 0])
     assert np.array_equal(seen[1], images[3::2, 0, 0, 0])  # baseline row 0 dropped

@@ -297,21 +297,25 @@ class Budget:
 class ModelCheck:
     """The winner against none, each trained by the variants' model and judged on the judge images.
 
+    The winner ships only if its model gets at least as many judge images right as none's, one image
+    less counting as a tie: the probe already chose it over doing less by more than the judge's noise,
+    and a second measurement that puts it below none is a disagreement the promise (never ship worse than
+    doing nothing) settles for none. Within the budget's one-SE tie it shipped on CIFAR-10N random1, 9 of
+    807 val images worse (0.8 SE), and tested 2.4 and 2.8 points of macro F1 below baseline on two seeds.
+
     Attributes:
         none_hits, winner_hits: float64 ``(J,)``, 1 where that training classifies a judge image right.
-        tie_se: the budget's tie in standard errors (a gap of one image is always a tie).
         candidate: the winner's name.
     """
 
     none_hits: np.ndarray
     winner_hits: np.ndarray
-    tie_se: float
     candidate: str = "winner"
 
     @property
     def holds(self) -> bool:
-        """Whether the winner is within a tie of none or above it: otherwise it does not ship."""
-        return within_tie(self.none_hits, self.winner_hits, tie_se=self.tie_se, floor=1.0)
+        """Whether the winner's model is at most one judge image below none's: otherwise it does not ship."""
+        return within_tie(self.none_hits, self.winner_hits, tie_se=0.0, floor=1.0)
 
     def metrics(self) -> dict:
         """The figures for metrics/budget.json's ``model_check`` block."""
@@ -322,7 +326,7 @@ class ModelCheck:
 
 
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
-                judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict, tie_se: float,
+                judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict,
                 exclude: np.ndarray | None = None, candidate: str = "winner",
                 train_rows: np.ndarray | None = None) -> ModelCheck:
     """Train twice, on baseline and on baseline with ``decisions`` applied, and judge both.
@@ -345,7 +349,7 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
         learn = (rows["action"] != "drop").to_numpy() & ~exclude
         classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
         hits.append((np.asarray(classes) == judge_labels).astype(np.float64))
-    return ModelCheck(hits[0], hits[1], tie_se, candidate)
+    return ModelCheck(hits[0], hits[1], candidate)
 
 
 def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
