@@ -104,28 +104,36 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
     other = features if other is None else other
     out = np.empty(len(pairs), np.float32)
     for group, windows in _window_groups(pairs, features, other):
-        for start in range(0, len(group), block):
-            rows = group[start:start + block]
-            left = features[pairs[rows, 0]]
-            out[rows] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
-                                  other[pairs[rows, 1]])
+        out[group] = _block_correlation(features, other, pairs[group], mirror=mirror, block=block)
         for array, (first, stop) in windows:  # spilled: back to the page cache
             release_rows(array, first, stop)
     return out
 
 
-def _window_groups(pairs: np.ndarray, features: np.ndarray, other: np.ndarray
-                   ) -> Iterator[tuple[np.ndarray, list[tuple[np.ndarray, tuple[int, int]]]]]:
-    """The rows of ``pairs`` in the order :func:`pair_correlation` reads them, a group at a time, each with
-    the ``(array, (first, stop))`` row windows to release after it.
+def _block_correlation(features: np.ndarray, other: np.ndarray, pairs: np.ndarray, *,
+                       mirror: tuple[int, int] | None, block: int) -> np.ndarray:
+    """float32 ``(P,)``: :func:`pair_correlation` of int ``(P, 2)`` ``pairs``, ``block`` pairs at a time."""
+    out = np.empty(len(pairs), np.float32)
+    for start in range(0, len(pairs), block):
+        chunk = pairs[start:start + block]
+        left = features[chunk[:, 0]]
+        out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
+                                             other[chunk[:, 1]])
+    return out
 
-    In memory: one group, every pair in order, nothing to release. Spilled (either array a memory map):
-    the pairs grouped by the :data:`WINDOW_BYTES` window of ``features`` holding ``i`` and of ``other``
-    holding ``j``, windows of ``features`` in order. The window of ``other`` is released after each group,
-    that of ``features`` after its last group: each is read once per group or once (a refault from the
-    page cache, not the disk), and two are mapped in at a time."""
+
+def _window_groups(pairs: np.ndarray, features: np.ndarray, other: np.ndarray
+                   ) -> Iterator[tuple[slice | np.ndarray, list[tuple[np.ndarray, tuple[int, int]]]]]:
+    """The rows of ``pairs`` in the order :func:`pair_correlation` reads them, a group at a time (an index:
+    a slice or int rows), each with the ``(array, (first, stop))`` row windows to release after it.
+
+    In memory: one group, every pair in order (a slice: no copy), nothing to release. Spilled (either
+    array a memory map): the pairs grouped by the :data:`WINDOW_BYTES` window of ``features`` holding
+    ``i`` and of ``other`` holding ``j``, windows of ``features`` in order. The window of ``other`` is
+    released after each group, that of ``features`` after its last group: each is read once per group or
+    once (a refault from the page cache, not the disk), and two are mapped in at a time."""
     if not (isinstance(features, np.memmap) or isinstance(other, np.memmap)):
-        yield np.arange(len(pairs)), []
+        yield slice(None), []
         return
     window = max(1, WINDOW_BYTES // max(1, features[:1].nbytes))
     tiles = np.asarray(pairs, np.int64) // window
