@@ -178,10 +178,11 @@ def stages_for(project: Path, targets: list[str]) -> list[str]:
 
     with Repo(str(project)) as repo:
         graph = repo.index.graph  # edges go from a stage to the stages it depends on
-        wanted = [stage for stage in graph if stage.addressing in targets]
+        # by name: a stage's address is relative to the caller's working directory, not the project
+        wanted = [stage for stage in graph if stage.name in targets]
         needed = graph.subgraph(set().union(*(nx.descendants(graph, stage) | {stage} for stage in wanted)))
-        return [stage.addressing for stage in
-                nx.lexicographical_topological_sort(needed.reverse(), key=lambda stage: stage.addressing)]
+        return [stage.name for stage in
+                nx.lexicographical_topological_sort(needed.reverse(), key=lambda stage: stage.name)]
 
 
 def run_pipeline(project: Path, params: dict) -> dict[str, float]:
