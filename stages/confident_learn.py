@@ -21,7 +21,7 @@ METRICS_OUT = "metrics/confident_learn.json"
 # the confident_learn section of params.yaml; "train" overrides the train section for the CNN folds
 DEFAULTS = {"judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by": "both",
             "rank_by": "self_confidence", "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9,
-            "relabel_min_precision": 0.8}
+            "relabel_min_precision": 0.8, "relabel_judged_on": "all_val_relabels"}
 
 
 def main() -> None:
@@ -47,7 +47,8 @@ def main() -> None:
                        action=p["action"], relabel_threshold=p["relabel_threshold"])
     strength = cl.relabel_strength(val.labels, judged.val_probs, val_accuracy=judged.val_accuracy,
                                    seed=params["seed"], min_precision=p["relabel_min_precision"],
-                                   relabel_threshold=p["relabel_threshold"], **find_options)
+                                   relabel_threshold=p["relabel_threshold"], judged_on=p["relabel_judged_on"],
+                                   **find_options)
     issues = judges.gate_relabels(issues, strength)
     noise = cl.noise_estimate(given, pred_probs)
 

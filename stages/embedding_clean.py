@@ -34,7 +34,8 @@ METRICS_OUT = "metrics/embedding_clean.json"
 DEFAULTS = {"embedding": "represent", "mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8,
             "margin": 0.1, "isolation": "auto", "max_isolated_fraction": 0.1,
             "outliers": ["isolation_forest", "lof", "knn"], "outlier_threshold": "auto", "max_outlier_fraction": 0.1,
-            "drop_outliers": False, "bins": 256, "augment_between_rounds": True, "relabel_min_precision": 0.8}
+            "drop_outliers": False, "bins": 256, "augment_between_rounds": True, "relabel_min_precision": 0.8,
+            "relabel_judged_on": "all_val_relabels"}
 REASONS = RULES + ("outlier",)
 
 
@@ -100,9 +101,11 @@ def _weakest(strengths: list[judges.Strength]) -> dict:
     """The judge's figures for the whole run: the weakest round's accuracy and relabel precision (one
     unmeasured round makes it unmeasured), relabels allowed only if every round allowed them."""
     precisions = [s.relabel_precision for s in strengths]
+    planted = [s.planted_precision for s in strengths]
     return {**strengths[0].metrics(),
             "val_accuracy": min(s.val_accuracy for s in strengths),
             "relabel_precision": None if None in precisions else min(precisions),
+            "relabel_precision_planted": None if None in planted else min(planted),
             "relabels_allowed": all(s.relabels_allowed for s in strengths)}
 
 

@@ -18,6 +18,7 @@ import yaml
 from conftest import make_manifest
 from hostile_harness import default_params
 from winnow import judges, probe
+from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.labels import stratified_folds
 from winnow.report_grids import judge_note
@@ -92,6 +93,23 @@ def test_relabel_precision_counts_a_relabelled_clean_image_against_the_judge():
     assert unmeasured.relabel_precision is None and not unmeasured.relabels_allowed
 
 
+def test_relabel_precision_on_planted_flips_counts_only_the_flipped_labels_relabels():
+    original = np.array([0, 1, 2, 3, 0, 1])
+    flipped = np.array([True, True, True, False, False, False])
+    verdicts = {"relabelled": np.array([1, 1, 1, 1, 0, 0], bool), "suggested": np.array([0, 1, 0, 2, 0, 1]),
+                "flagged": np.array([1, 1, 1, 1, 1, 0], bool), "val_accuracy": 0.9, "min_precision": 0.6}
+    planted = judges.measure(original, flipped, judged_on="planted_flips", **verdicts)
+    # rows 0 and 1 restored, row 2 moved to a third class; row 3 (an unflipped label relabelled) not counted
+    assert planted.relabel_precision == pytest.approx(2 / 3) and planted.relabels_allowed
+    assert planted.planted_relabels == 3 and planted.val_relabels == 4
+    every = judges.measure(original, flipped, **verdicts)
+    assert every.relabel_precision == 0.5 and every.planted_precision == pytest.approx(2 / 3)
+    assert every.metrics()["relabel_precision_planted"] == pytest.approx(2 / 3)
+    with pytest.raises(WinnowError, match=r"^relabel_judged_on: 'flipped' is not one of all_val_relabels, "
+                                          r"planted_flips$"):
+        judges.measure(original, flipped, judged_on="flipped", **verdicts)
+
+
 def test_an_untrusted_judges_relabels_become_drops_that_say_why():
     table = pd.DataFrame({"id": ["a", "b", "c"], "decision": ["relabel", "drop", "keep"],
                           "suggested_label": [2, 1, 0], "reason": ["neighbours_agree:2", "isolated", ""]})
@@ -132,15 +150,20 @@ def no_class_information(labels, *, seed):
     return np.random.default_rng(seed).normal(size=(len(labels), 16)).astype(np.float32)
 
 
-def stage_project(root: Path, *, features, section: str, options: dict) -> dict:
+def stage_project(root: Path, *, features, section: str, options: dict, val_wrong_every: int = 0) -> dict:
     """A project with data/degrade (4 classes, the FLIPPED train labels moved, their truth recorded) and
-    data/represent written by hand from ``features(true labels, seed=...)``; returns the true labels by id."""
+    data/represent written by hand from ``features(true labels, seed=...)``; returns the true labels by id.
+    ``val_wrong_every``: every so many val labels moved to the next class (a val split with label noise
+    of its own; 0: none)."""
     labels = np.concatenate([np.repeat(np.arange(4), n) for n in (TRAIN, VAL, TEST)])
     manifest = make_manifest(len(labels), labels=labels)
     manifest["split"] = ["train"] * 4 * TRAIN + ["val"] * 4 * VAL + ["test"] * 4 * TEST
     truth = manifest.set_index("id")["label"].to_dict()
     for image, label in FLIPPED.items():
         manifest.loc[manifest["id"] == image, "label"] = label
+    if val_wrong_every:
+        wrong = np.flatnonzero(manifest["split"] == "val")[::val_wrong_every]
+        manifest.loc[wrong, "label"] = (manifest.loc[wrong, "label"] + 1) % 4
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
     write_imageset(root / "data/degrade", images, manifest, CLASSES)
     perturbations = pd.DataFrame({"id": list(FLIPPED), "kind": "symmetric_noise", "params": "{}", "source_id": None,
@@ -205,3 +228,25 @@ def test_a_judge_without_class_information_never_relabels(tmp_path, monkeypatch,
     output = capsys.readouterr().out
     assert f"{judge['relabels_blocked']} relabel(s) became drops: untrusted_relabel (val relabel precision" in output
     assert f"warning: a judge is right on only {judge['val_accuracy']:.0%} of the val images" in output
+
+
+@pytest.mark.parametrize("name", list(CLEANERS))
+def test_with_a_noisy_val_split_planted_flips_trusts_a_strong_judge_that_every_relabel_holds_back(
+        tmp_path, monkeypatch, name):
+    # a tenth of the val labels are wrong and the judge, on features of the true classes, relabels them to
+    # the truth: counted as wrong (they differ from the val label) they sink the precision under 0.8
+    outcomes = {}
+    for judged_on in ("all_val_relabels", "planted_flips"):
+        root = tmp_path / judged_on
+        root.mkdir()
+        truth = stage_project(root, features=separable, section=name, val_wrong_every=10,
+                              options={**CLEANERS[name], "relabel_judged_on": judged_on})
+        outcomes[judged_on] = run_stage_here(monkeypatch, root, name)
+    (every, held_back), (planted, relabelled) = outcomes["all_val_relabels"], outcomes["planted_flips"]
+    assert not every["judge"]["relabels_allowed"] and every["judge"]["relabel_precision"] < 0.8
+    assert (held_back["decision"] != "relabel").all()
+    assert planted["judge"]["relabels_allowed"] and planted["judge"]["relabel_precision"] >= 0.8
+    assert planted["judge"]["relabel_precision"] == every["judge"]["relabel_precision_planted"]
+    moved = relabelled[relabelled["decision"] == "relabel"]
+    assert sorted(moved.index) == sorted(FLIPPED) and all(moved.loc[i, "suggested_label"] == truth[i] for i in FLIPPED)
+

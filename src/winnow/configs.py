@@ -26,6 +26,8 @@ RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy"
 LABEL_ACTIONS = ("prune", "relabel", "both")  # confident_learn.action (winnow.labels)
 EMBEDDING_MODES = ("folds", "single")  # embedding_clean.mode (winnow.embeddings)
 LABEL_JUDGES = ("probe", "cnn")  # confident_learn.judge: a linear probe on the represent embedding, or CNN folds
+# a cleaner's relabel_judged_on: which val relabels its relabel precision counts (winnow.judges.measure)
+RELABEL_JUDGED_ON = ("all_val_relabels", "planted_flips")
 NEIGHBOUR_EMBEDDINGS = ("represent", "judge")  # embedding_clean.embedding: the represent stage's, or trained here
 OUTLIER_METHODS = ("isolation_forest", "lof", "knn")  # embedding_clean.outliers (winnow.outliers)
 CONTRACT_MODES = ("enforce", "warn")  # contracts.mode (winnow.contracts)

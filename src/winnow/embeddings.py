@@ -168,6 +168,7 @@ def round_options(section: dict) -> dict:
         "outlier_options": {"methods": tuple(section["outliers"]), "threshold": section["outlier_threshold"],
                             "max_flagged_fraction": section["max_outlier_fraction"], "bins": section["bins"]},
         "drop_outliers": section["drop_outliers"], "min_precision": section["relabel_min_precision"],
+        "judged_on": section["relabel_judged_on"],
     }
 
 
@@ -211,6 +212,7 @@ def clean_rounds(
     outlier_options: dict | None = None,
     drop_outliers: bool = False,
     min_precision: float = 0.8,
+    judged_on: str = "all_val_relabels",
     augment: Augment | None = None,
     seed: int = 0,
     knn: str = "numpy",
@@ -262,7 +264,7 @@ def clean_rounds(
         table = cleanse(ids[alive], labels[alive], found, **(neighbour_options or {}))
         strength = _val_strength(judgement, val_labels, planted, flipped, offset=len(alive), k=k,
                                  num_classes=num_classes, neighbour_options=neighbour_options,
-                                 min_precision=min_precision, knn=knn)
+                                 min_precision=min_precision, knn=knn, judged_on=judged_on)
         table = judges.gate_relabels(table, strength)
         scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, **(outlier_options or {}))
         scored = scored.sort_values("position").reset_index(drop=True)
@@ -286,7 +288,7 @@ def clean_rounds(
 
 def _val_strength(judgement: Judgement, original: np.ndarray, planted: np.ndarray, flipped: np.ndarray, *,
                   offset: int, k: int, num_classes: int, neighbour_options: dict | None,
-                  min_precision: float, knn: str) -> judges.Strength:
+                  min_precision: float, knn: str, judged_on: str) -> judges.Strength:
     """The round's judge on the val images with the ``planted`` labels, by the rules it applies to train
     images; val image j sits at position ``offset + j`` of its val space."""
     found = pd.concat([evidence(s, planted[s.positions - offset], k=k, num_classes=num_classes, knn=knn)
@@ -295,7 +297,7 @@ def _val_strength(judgement: Judgement, original: np.ndarray, planted: np.ndarra
     decision = verdict["decision"].to_numpy()
     return judges.measure(original, flipped, relabelled=decision == "relabel",
                           suggested=verdict["suggested_label"].to_numpy(), flagged=decision != "keep",
-                          val_accuracy=judgement.val_accuracy, min_precision=min_precision)
+                          val_accuracy=judgement.val_accuracy, min_precision=min_precision, judged_on=judged_on)
 
 
 def _with_outliers(table: pd.DataFrame, scored: pd.DataFrame, *, drop: bool) -> pd.DataFrame:

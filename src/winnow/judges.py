@@ -12,7 +12,12 @@ trusted more than train's and which no judge trains on:
   judges, fitted on train only, the same rules and thresholds), and :func:`measure` counts the share of
   the val images it would relabel whose suggested class is the original val label. A relabel of an
   unflipped val image counts against it: relabelling a correct train label is the harm to prevent
-  (issue 18: a weak judge's relabels broke 228 correct labels and fixed 42).
+  (issue 18: a weak judge's relabels broke 228 correct labels and fixed 42). That holds where the val
+  labels are right; where they are as noisy as train's (a val split carved from the same annotations),
+  many of those relabels fix a real error and the count turns against a good judge. On CIFAR-10N
+  random1 (val 19% wrong, pretrained probe, threshold 0.9) it measured 0.71 where the relabels were
+  right on all 24 against the true labels. ``judged_on="planted_flips"`` counts only the relabels of
+  planted flips (0.89 there): it no longer sees a relabel of a right label, so it suits noisy val only.
 
 :func:`gate_relabels` keeps a cleaner's relabels only when that precision clears its
 ``relabel_min_precision``; otherwise every relabel becomes a drop whose reason gives the numbers (never
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from winnow.configs import RELABEL_JUDGED_ON
 from winnow.errors import WinnowError
 
 # the share of val labels flipped to measure relabel precision: near the noise of the sets the issue names
@@ -46,12 +52,15 @@ class Strength:
 
     Attributes:
         val_accuracy: share of val images whose judge's class is their trusted label (None: unknown).
-        relabel_precision: share of the val images the judge would relabel, after the planted flips,
-            whose suggested class is the original label; None when it would relabel none.
+        relabel_precision: share of the val relabels ``judged_on`` counts (every one, or those of planted
+            flips) whose suggested class is the original label; None when there are none.
         val_relabels: how many val images it would relabel (planted flips and others).
         planted: how many val labels were flipped; planted_flagged: how many of those it flagged
             (would drop or relabel).
         min_precision: the cleaner's ``relabel_min_precision``.
+        judged_on: which relabels ``relabel_precision`` counts (:data:`winnow.configs.RELABEL_JUDGED_ON`).
+        planted_relabels: how many of the planted flips it would relabel; planted_precision: the share of
+            those it returns to the original label (None when none), reported whichever ``judged_on``.
     """
 
     val_accuracy: float | None
@@ -60,6 +69,9 @@ class Strength:
     planted: int
     planted_flagged: int
     min_precision: float
+    judged_on: str = "all_val_relabels"
+    planted_relabels: int = 0
+    planted_precision: float | None = None
 
     @property
     def relabels_allowed(self) -> bool:
@@ -73,18 +85,22 @@ class Strength:
 
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token (no ``; ``, which separates reasons)."""
+        counted = self.planted_relabels if self.judged_on == "planted_flips" else self.val_relabels
+        which = "relabels of planted flips" if self.judged_on == "planted_flips" else "val relabels"
         if self.relabel_precision is None:
-            return (f"{UNTRUSTED} (relabel precision unmeasured: the judge relabelled none of the {self.val_relabels} "
-                    f"val images after {self.planted} planted flips; relabel_min_precision {self.min_precision:g})")
+            return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would make none of its {which} after "
+                    f"{self.planted} planted flips; relabel_min_precision {self.min_precision:g})")
         return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} < relabel_min_precision "
-                f"{self.min_precision:g}, from {self.val_relabels} val relabels after {self.planted} planted flips)")
+                f"{self.min_precision:g}, from {counted} {which} after {self.planted} planted flips)")
 
     def metrics(self) -> dict:
         """The figures for a cleaner's metrics ``judge`` block."""
         return {"val_accuracy": self.val_accuracy, "relabel_precision": self.relabel_precision,
                 "relabel_min_precision": self.min_precision, "relabels_allowed": self.relabels_allowed,
-                "val_relabels": self.val_relabels, "planted_flips": self.planted,
-                "planted_flips_flagged": self.planted_flagged}
+                "relabel_judged_on": self.judged_on, "val_relabels": self.val_relabels,
+                "planted_flips": self.planted, "planted_flips_flagged": self.planted_flagged,
+                "planted_flips_relabelled": self.planted_relabels,
+                "relabel_precision_planted": self.planted_precision}
 
 
 def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int,
@@ -108,20 +124,31 @@ def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int,
 
 
 def measure(original: np.ndarray, flipped: np.ndarray, *, relabelled: np.ndarray, suggested: np.ndarray,
-            flagged: np.ndarray, val_accuracy: float | None, min_precision: float) -> Strength:
+            flagged: np.ndarray, val_accuracy: float | None, min_precision: float,
+            judged_on: str = "all_val_relabels") -> Strength:
     """The :class:`Strength` of a judge from its verdicts on the val images after :func:`plant_flips`.
 
     Args:
         original: int ``(M,)`` the val labels before the flips; flipped: bool ``(M,)`` which were flipped.
         relabelled: bool ``(M,)`` the images it would relabel; suggested: int ``(M,)`` its class for them.
         flagged: bool ``(M,)`` the images it would drop or relabel.
+        judged_on: which relabels the precision counts (:data:`winnow.configs.RELABEL_JUDGED_ON`).
+
+    Raises:
+        WinnowError: for a ``judged_on`` not in :data:`winnow.configs.RELABEL_JUDGED_ON`.
     """
+    if judged_on not in RELABEL_JUDGED_ON:
+        raise WinnowError(f"relabel_judged_on: {judged_on!r} is not one of {', '.join(RELABEL_JUDGED_ON)}")
     relabelled, flipped = np.asarray(relabelled, bool), np.asarray(flipped, bool)
-    right = np.asarray(suggested)[relabelled] == np.asarray(original)[relabelled]
+    restored = np.asarray(suggested) == np.asarray(original)
+    share = lambda rows: float(restored[rows].mean()) if rows.any() else None  # noqa: E731
+    planted_precision = share(relabelled & flipped)
     return Strength(val_accuracy=None if val_accuracy is None else float(val_accuracy),
-                    relabel_precision=float(right.mean()) if len(right) else None,
+                    relabel_precision=planted_precision if judged_on == "planted_flips" else share(relabelled),
                     val_relabels=int(relabelled.sum()), planted=int(flipped.sum()),
-                    planted_flagged=int((np.asarray(flagged, bool) & flipped).sum()), min_precision=min_precision)
+                    planted_flagged=int((np.asarray(flagged, bool) & flipped).sum()), min_precision=min_precision,
+                    judged_on=judged_on, planted_relabels=int((relabelled & flipped).sum()),
+                    planted_precision=planted_precision)
 
 
 def gate_relabels(table: pd.DataFrame, strength: Strength) -> pd.DataFrame:

@@ -369,12 +369,14 @@ def decide(
 
 
 def relabel_strength(val_labels: np.ndarray, val_probs: np.ndarray, *, val_accuracy: float, seed: int,
-                     min_precision: float, relabel_threshold: float = 0.9, **find_options) -> judges.Strength:
+                     min_precision: float, relabel_threshold: float = 0.9, judged_on: str = "all_val_relabels",
+                     **find_options) -> judges.Strength:
     """The judge's strength on the val split: :func:`winnow.judges.plant_flips` flips a seeded share of the
     val labels; cleanlab judges the val images with those labels and the judge's ``val_probs`` as
     :func:`find_issues` and :func:`decide` judge train images (``find_options``: ``filter_by``,
     ``rank_by``, ``frac_noise``), and the val images it would relabel (an issue whose class differs with
-    probability at least ``relabel_threshold``, whatever the action) give the relabel precision.
+    probability at least ``relabel_threshold``, whatever the action) give the relabel precision, counted over
+    those ``judged_on`` names (:func:`winnow.judges.measure`).
 
     Args:
         val_labels: int ``(M,)`` trusted labels; val_probs: float ``(M, K)`` from :class:`Judged`.
@@ -385,7 +387,7 @@ def relabel_strength(val_labels: np.ndarray, val_probs: np.ndarray, *, val_accur
                      action="both", relabel_threshold=relabel_threshold).sort_values("id")
     return judges.measure(val_labels, flipped, relabelled=verdict["decision"].to_numpy() == "relabel",
                           suggested=verdict["suggested_label"].to_numpy(), flagged=verdict["is_issue"].to_numpy(),
-                          val_accuracy=val_accuracy, min_precision=min_precision)
+                          val_accuracy=val_accuracy, min_precision=min_precision, judged_on=judged_on)
 
 
 def apply_decisions(imageset: ImageSet, issues: pd.DataFrame) -> ImageSet:

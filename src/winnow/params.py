@@ -29,8 +29,8 @@ import yaml
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, ENGINES,
     FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS,
-    OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES,
-    THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
+    OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SCHEDULES, SEARCH_METHODS, SOURCES,
+    STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -325,6 +325,7 @@ SCHEMA = Section({
         "action": Choice(LABEL_ACTIONS),
         "relabel_threshold": FRACTION,
         "relabel_min_precision": FRACTION,  # the judge's relabel precision measured on val must reach it
+        "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
     }, null=True),
     "embedding_clean": Section({
         "embedding": Choice(NEIGHBOUR_EMBEDDINGS),
@@ -344,6 +345,7 @@ SCHEMA = Section({
         "drop_outliers": Bool(),
         "bins": Num(2, integer=True),
         "relabel_min_precision": FRACTION,
+        "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
     }, null=True),
     "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
         "knn_k": Num(1, integer=True),
