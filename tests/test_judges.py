@@ -132,6 +132,10 @@ def test_the_report_states_each_judges_strength():
            "12 val relabels restored the original label (bound 0.8)" in note
     assert "relabels not trusted: 7 became drops" in note and "A judge this weak" in note
     assert judge_note(None) == ""
+    planted = judge_note({"kind": "probe", "val_accuracy": 0.7, "relabel_precision": 0.89, "val_relabels": 24,
+                          "planted_flips_relabelled": 19, "relabel_judged_on": "planted_flips", "planted_flips": 161,
+                          "relabel_min_precision": 0.8, "relabels_allowed": True})
+    assert "89% of its 19 relabels of planted flips restored the original label (bound 0.8)" in planted
 
 
 # -- the stages on features built by hand ------------------------------------------------------------------
