@@ -108,6 +108,11 @@ def test_relabel_precision_on_planted_flips_counts_only_the_flipped_labels_relab
     with pytest.raises(WinnowError, match=r"^relabel_judged_on: 'flipped' is not one of all_val_relabels, "
                                           r"planted_flips$"):
         judges.measure(original, flipped, judged_on="flipped", **verdicts)
+    unmeasured = judges.measure(original, flipped, judged_on="planted_flips",
+                                **{**verdicts, "relabelled": np.array([0, 0, 0, 1, 0, 0], bool)})
+    assert unmeasured.relabel_precision is None and not unmeasured.relabels_allowed
+    assert unmeasured.refusal() == ("untrusted_relabel (relabel precision unmeasured: the judge would relabel none "
+                                    "of the 3 planted flips; relabel_min_precision 0.6)")
 
 
 def test_an_untrusted_judges_relabels_become_drops_that_say_why():

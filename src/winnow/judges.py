@@ -85,11 +85,14 @@ class Strength:
 
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token (no ``; ``, which separates reasons)."""
-        counted = self.planted_relabels if self.judged_on == "planted_flips" else self.val_relabels
-        which = "relabels of planted flips" if self.judged_on == "planted_flips" else "val relabels"
+        planted_only = self.judged_on == "planted_flips"
+        counted, which = ((self.planted_relabels, "relabels of planted flips") if planted_only
+                          else (self.val_relabels, "val relabels"))
         if self.relabel_precision is None:
-            return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would make none of its {which} after "
-                    f"{self.planted} planted flips; relabel_min_precision {self.min_precision:g})")
+            nothing = (f"none of the {self.planted} planted flips" if planted_only
+                       else f"no val image after {self.planted} planted flips")
+            return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would relabel {nothing}; "
+                    f"relabel_min_precision {self.min_precision:g})")
         return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} < relabel_min_precision "
                 f"{self.min_precision:g}, from {counted} {which} after {self.planted} planted flips)")
 

@@ -81,7 +81,8 @@ def judge_note(judge: dict | None) -> str:
     planted_only = judge.get("relabel_judged_on") == "planted_flips"
     counted, which = ((judge.get("planted_flips_relabelled", 0), "relabels of planted flips") if planted_only
                       else (judge["val_relabels"], "val relabels"))
-    measured = (f"it would have made none of its {which}, so it is unmeasured" if precision is None
+    nothing = "no planted flip" if planted_only else "no val image"
+    measured = (f"{nothing} would have been relabelled, so it is unmeasured" if precision is None
                 else f"{precision:.0%} of its {counted:,} {which} restored the original label")
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
                f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
