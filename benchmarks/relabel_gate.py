@@ -25,12 +25,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import represent as rp  # noqa: E402  (the CIFAR file and the original labels of the cifar10n ids)
+
 RESULTS = ROOT / "benchmarks/results"
 CLEANERS = {  # stage, its decisions, the column holding the class a relabel moves to
     "confident_learn": ("confident_learn", "data/confident-learn/label_issues.parquet", "suggested_label"),
@@ -44,14 +47,13 @@ def run_cleaners(project: Path, judged_on: str) -> dict:
     for section in CLEANERS:
         params[section]["relabel_judged_on"] = judged_on
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    original = np.load(CIFAR)["train_labels"].astype(np.int64)
     out = {}
     for name, (stage, decisions_path, target) in CLEANERS.items():
         subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=project, check=True, capture_output=True,
                        env={**os.environ, "PYTHONPATH": "src"})
         judge = json.loads((project / f"metrics/{stage}.json").read_text())["judge"]
         table = pd.read_parquet(project / decisions_path)
-        truth = original[table["id"].str.rsplit("-", n=1).str[1].astype(int)]  # npz ids number the rows
+        truth = rp.original_cifar_labels(table["id"])
         would = (table["decision"] == "relabel") | table["reason"].str.contains("untrusted_relabel", regex=False)
         right = table.loc[would, target].to_numpy() == truth[would.to_numpy()]
         out[name] = {"measured_precision": judge["relabel_precision"], "val_relabels_counted":
@@ -84,16 +86,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=Path("/tmp/winnow-represent/cifar10n"))
     args = parser.parse_args()
-    if not (args.project / "data/represent/embeddings.npy").is_file() or not CIFAR.is_file():
-        raise SystemExit(f"error: {args.project} has no represent embedding, or {CIFAR} is missing; run "
+    if not (args.project / "data/represent/embeddings.npy").is_file() or not rp.CIFAR.is_file():
+        raise SystemExit(f"error: {args.project} has no represent embedding, or {rp.CIFAR} is missing; run "
                          "`python benchmarks/represent.py --datasets cifar10n --sources pretrained --seeds 0` first")
     for folder in ("src", "stages"):
         shutil.rmtree(args.project / folder)
         shutil.copytree(ROOT / folder, args.project / folder)
     manifest = pd.read_parquet(args.project / "data/degrade/manifest.parquet")
     val = manifest[manifest["split"] == "val"]
-    original = np.load(CIFAR)["train_labels"].astype(np.int64)
-    val_noise = float((val["label"].to_numpy() != original[val["id"].str.rsplit("-", n=1).str[1].astype(int)]).mean())
+    val_noise = float((val["label"].to_numpy() != rp.original_cifar_labels(val["id"])).mean())
     results = {"command": "python benchmarks/relabel_gate.py", "val_noise": val_noise,
                "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
                           f"{platform.python_version()}",

@@ -92,14 +92,18 @@ def write_cifar10n(data_dir: Path) -> None:
              classes=np.array(CIFAR_CLASSES))
 
 
+def original_cifar_labels(ids) -> np.ndarray:
+    """int64 ``(N,)``: the original CIFAR-10 label of each train image id of the cifar10n npz."""
+    rows = pd.Index(ids).str.rsplit("-", n=1).str[1].astype(int)  # npz ids number the file's rows
+    return np.load(CIFAR)["train_labels"].astype(np.int64)[rows]
+
+
 def true_labels(project: Path, dataset: str) -> pd.Series:
     """id -> the true label of every train image the pipeline saw."""
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     train = manifest[manifest["split"] == "train"].set_index("id")["label"]
     if dataset == "cifar10n":
-        original = np.load(CIFAR)["train_labels"].astype(np.int64)
-        rows = train.index.str.rsplit("-", n=1).str[1].astype(int)  # npz ids number the file's rows
-        return pd.Series(original[rows], index=train.index)
+        return pd.Series(original_cifar_labels(train.index), index=train.index)
     truth = pd.read_parquet(project / "data/degrade/perturbations.parquet")
     changed = truth[truth["kind"].isin(LABEL_KINDS)].drop_duplicates("id").set_index("id")["original_label"]
     return train.where(~train.index.isin(changed.index), changed.reindex(train.index)).astype(np.int64)

@@ -100,12 +100,13 @@ def main() -> None:
 def _weakest(strengths: list[judges.Strength]) -> dict:
     """The judge's figures for the whole run: the weakest round's accuracy and relabel precision (one
     unmeasured round makes it unmeasured), relabels allowed only if every round allowed them."""
-    precisions = [s.relabel_precision for s in strengths]
-    planted = [s.planted_precision for s in strengths]
+    def lowest(values: list[float | None]) -> float | None:
+        return None if None in values else min(values)
+
     return {**strengths[0].metrics(),
             "val_accuracy": min(s.val_accuracy for s in strengths),
-            "relabel_precision": None if None in precisions else min(precisions),
-            "relabel_precision_planted": None if None in planted else min(planted),
+            "relabel_precision": lowest([s.relabel_precision for s in strengths]),
+            "relabel_precision_planted": lowest([s.planted_precision for s in strengths]),
             "relabels_allowed": all(s.relabels_allowed for s in strengths)}
 
 
