@@ -6,8 +6,8 @@ cut's kept train images and judged (budget.score: log-loss or accuracy) on the t
 read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
-trainings of train.model (the train section's) judged on the same split, and pruned applies nothing when
-that model measures the winner worse (winnow.budget.model_check). budget.enabled false: every decision,
+trainings of train.model (the train section's) judged on the same split, and pruned applies nothing unless
+that model gets more judge images right with the winner (winnow.budget.model_check). budget.enabled false: every decision,
 unjudged (the behaviour before budgets)."""
 
 import time
@@ -121,7 +121,7 @@ def main() -> None:
         c, name = checked, checked["candidate"]
         print(f"{'' if c['holds'] else 'warning: '}budget: {c['model']} trainings: none {c['none_correct']} right, "
               f"{name} {c['winner_correct']} of {c['judged']} (gap {c['gap_images']} images, SE {c['gap_se']:.1f}): "
-              + (f"{name} stands" if c["holds"] else f"{name} measured worse, pruned applies none"))
+              + (f"{name} stands" if c["holds"] else f"{name} not measured better, pruned applies none"))
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 

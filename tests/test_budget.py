@@ -262,20 +262,21 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
     assert [row["chosen"] for row in shipped.table] == [True, False]
 
 
-def test_a_winner_the_model_measures_better_or_one_image_worse_ships_and_two_worse_does_not():
-    """The check is stricter than the budget's tie: measured better, or one judge image worse, the winner
-    stands; two images worse it does not, even where that is within one standard error (CIFAR-10N random1:
-    the winner 9 of 807 worse, 0.8 SE, tested 2.4 and 2.8 points below baseline)."""
+def test_a_winner_ships_only_when_the_model_gets_more_judge_images_right_than_none():
+    """A cleaning has to earn its place: one judge image more than none and the winner stands; the same
+    count, or one image fewer (CIFAR-10 default damage: 390 against 391 of 808, and that top10% tested
+    3.5 points below baseline), and pruned applies none."""
     none = np.array([1.0] * 30 + [0.0] * 10)
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "all", "chosen": True}], "all",
                     pd.DataFrame({"id": ["train-0000"], "action": ["drop"]}))
-    better = np.array([1.0] * 36 + [0.0] * 4)
+    one_more = np.array([1.0] * 31 + [0.0] * 9)
+    assert budget.checked(ModelCheck(none, one_more)) is budget
+    swapped = none.copy()
+    swapped[0], swapped[30] = 0.0, 1.0  # one lost, one gained: the same count
     one_fewer = np.array([1.0] * 29 + [0.0] * 11)
-    for winner in (better, one_fewer):
-        assert budget.checked(ModelCheck(none, winner)) is budget
-    mixed = none.copy()
-    mixed[:4], mixed[30:32] = 0.0, 1.0  # 4 lost, 2 gained: 2 images fewer, SE sqrt(6) = 2.4
-    assert budget.checked(ModelCheck(none, mixed)).winner == "none"
+    for winner in (none.copy(), swapped, one_fewer):
+        shipped = budget.checked(ModelCheck(none, winner))
+        assert shipped.winner == "none" and shipped.decisions.empty
 
 
 def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():

@@ -17,7 +17,7 @@ Read top to bottom:
    cleaning that scores measurably below doing nothing;
 5. :func:`model_check`: the winner against doing nothing once more, judged by the model the variants
    train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
-   ships none when that model measures the winner worse.
+   ships none unless that model measures the winner better.
 
 Why the last step: a probe on a fixed embedding learns little more from more images, so dropping images
 costs it nothing and it rewards a cleaning for what it removes. A model trained from the pixels also
@@ -297,11 +297,14 @@ class Budget:
 class ModelCheck:
     """The winner against none, each trained by the variants' model and judged on the judge images.
 
-    The winner ships only if its model gets at least as many judge images right as none's, one image
-    less counting as a tie: the probe already chose it over doing less by more than the judge's noise,
-    and a second measurement that puts it below none is a disagreement the promise (never ship worse than
-    doing nothing) settles for none. Within the budget's one-SE tie it shipped on CIFAR-10N random1, 9 of
-    807 val images worse (0.8 SE), and tested 2.4 and 2.8 points of macro F1 below baseline on two seeds.
+    The winner ships only if its model gets more judge images right than none's: a tie or a loss ships
+    none. The burden of proof is on the cleaning, as in :func:`choose` (a cleaning has to beat doing less),
+    because one pair of trainings is a noisy judge and the promise is never to ship worse than doing
+    nothing; a cleaning with no real effect costs nothing when held back. Measured cases (val images right,
+    none against the winner, then the winner's test macro F1 against baseline over 3 seeds):
+    CIFAR-10 default damage 391 vs 390 (-3.5 points) and, on another machine, 395 vs 372 (-3.2);
+    CIFAR-10N random1 9 of 807 fewer (-2.4 and -2.8 on two seeds); MNIST-5k 483 vs 485 (+1.1). The rule
+    before this one let a winner one image below none ship, and the first CIFAR-10 case shipped.
 
     Attributes:
         none_hits, winner_hits: float64 ``(J,)``, 1 where that training classifies a judge image right.
@@ -314,8 +317,8 @@ class ModelCheck:
 
     @property
     def holds(self) -> bool:
-        """Whether the winner's model is at most one judge image below none's: otherwise it does not ship."""
-        return within_tie(self.none_hits, self.winner_hits, tie_se=0.0, floor=1.0)
+        """Whether the winner's model gets more judge images right than none's: otherwise it does not ship."""
+        return float(self.winner_hits.sum()) > float(self.none_hits.sum())
 
     def metrics(self) -> dict:
         """The figures for metrics/budget.json's ``model_check`` block."""

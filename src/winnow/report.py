@@ -384,7 +384,7 @@ def model_check_note(check: dict | None) -> str:
     if not check:
         return ""
     name = html.escape(check["candidate"])
-    verdict = f"{name} stands" if check["holds"] else f"<b>{name} measured worse: pruned applies none</b>"
+    verdict = f"{name} stands" if check["holds"] else f"<b>{name} not measured better: pruned applies none</b>"
     return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
             f"{fmt(check['epochs'])} epochs each): none got {fmt(check['none_correct'])} and {name} "
             f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
