@@ -76,7 +76,7 @@ def test_repro_then_experiment_shows_per_class_metrics(project):
     assert "up to date" in _sh(dvc + ["status"], dest, env)
 
     # an experiment on one variant's recipe: it retrains that variant alone (five stages and the report,
-    # where train.epochs would rerun twenty), and exp show lists its per-class metrics beside the others'
+    # where train.epochs reran most of the pipeline), and exp show lists its per-class metrics beside the others'
     ran = _sh(dvc + ["exp", "run", "-S", "balance.edge_extra=1.0"], dest, env)
     assert "Running stage 'train@balanced'" in ran and "Running stage 'train@baseline'" not in ran
     shown = json.loads(_sh(dvc + ["exp", "show", "--json"], dest, env))
