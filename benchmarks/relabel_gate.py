@@ -29,8 +29,7 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # represent.py puts src on the path itself
 
 import represent as rp  # noqa: E402  (the CIFAR file and the original labels of the cifar10n ids)
 

@@ -6,9 +6,9 @@ cut's kept train images and judged (budget.score: log-loss or accuracy) on the t
 read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
-trainings of train.model (the train section's) judged on the same split, and pruned applies nothing unless
-that model gets more judge images right with the winner (winnow.budget.model_check). budget.enabled false: every decision,
-unjudged (the behaviour before budgets)."""
+trainings of train.model (the train section's) judged on the same split, and pruned applies nothing
+unless that model gets more judge images right with the winner (winnow.budget.model_check).
+budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
 
 import time
 

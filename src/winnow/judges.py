@@ -46,6 +46,14 @@ WEAK_JUDGE = 0.8
 UNTRUSTED = "untrusted_relabel"
 
 
+def counted_relabels(judged_on: str, *, val_relabels: int, planted_relabels: int) -> tuple[int, str]:
+    """``(count, what they are)``: the val relabels a relabel precision judged on ``judged_on`` counts,
+    as the cleaners' refusals and the report name them."""
+    if judged_on == "planted_flips":
+        return planted_relabels, "relabels of planted flips"
+    return val_relabels, "val relabels"
+
+
 @dataclass(frozen=True)
 class Strength:
     """How far one judge can be trusted, measured on the val split.
@@ -85,11 +93,10 @@ class Strength:
 
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token (no ``; ``, which separates reasons)."""
-        planted_only = self.judged_on == "planted_flips"
-        counted, which = ((self.planted_relabels, "relabels of planted flips") if planted_only
-                          else (self.val_relabels, "val relabels"))
+        counted, which = counted_relabels(self.judged_on, val_relabels=self.val_relabels,
+                                          planted_relabels=self.planted_relabels)
         if self.relabel_precision is None:
-            nothing = (f"none of the {self.planted} planted flips" if planted_only
+            nothing = (f"none of the {self.planted} planted flips" if self.judged_on == "planted_flips"
                        else f"no val image after {self.planted} planted flips")
             return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would relabel {nothing}; "
                     f"relabel_min_precision {self.min_precision:g})")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.judges import WEAK_JUDGE
+from winnow.judges import WEAK_JUDGE, counted_relabels
 from winnow.quality import SCORES
 from winnow.report import block, figure, html_table, key_value_table, not_run, reason_text
 from winnow.report_figures import image_uri
@@ -78,10 +78,10 @@ def judge_note(judge: dict | None) -> str:
         return ""
     kind = judge.get("kind") or judge.get("embedding")
     precision = judge.get("relabel_precision")
-    planted_only = judge.get("relabel_judged_on") == "planted_flips"
-    counted, which = ((judge.get("planted_flips_relabelled", 0), "relabels of planted flips") if planted_only
-                      else (judge["val_relabels"], "val relabels"))
-    nothing = "no planted flip" if planted_only else "no val image"
+    judged_on = judge.get("relabel_judged_on", "all_val_relabels")
+    counted, which = counted_relabels(judged_on, val_relabels=judge["val_relabels"],
+                                      planted_relabels=judge.get("planted_flips_relabelled", 0))
+    nothing = "no planted flip" if judged_on == "planted_flips" else "no val image"
     measured = (f"{nothing} would have been relabelled, so it is unmeasured" if precision is None
                 else f"{precision:.0%} of its {counted:,} {which} restored the original label")
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
