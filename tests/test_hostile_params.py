@@ -33,7 +33,7 @@ def refused(tmp_path, expected: str, *, params=None, text=None, stage=("ingest",
     assert_nothing_left(project, before)
 
 
-DUPLICATED = shipped_text("  epochs: 15 ", "  epochs: 1\n  epochs: 15 ")  # PyYAML alone keeps the last
+DUPLICATED = shipped_text("  epochs: 20 ", "  epochs: 1\n  epochs: 20 ")  # PyYAML alone keeps the last
 DUPLICATE_LINE = DUPLICATED.splitlines().index("  epochs: 1") + 2  # the second epochs key, the next line
 CASES = {
     "malformed_yaml": dict(text="seed: 0\ningest:\n\tsource: mnist5k\n",

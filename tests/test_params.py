@@ -23,7 +23,7 @@ def message(params) -> str:
 
 def test_the_shipped_params_yaml_validates():
     params = load(ROOT / "params.yaml")
-    assert params["train"]["epochs"] == 15 and params["variants"][0] == "oracle"
+    assert params["train"]["epochs"] == 20 and params["variants"][0] == "oracle"
 
 
 @pytest.mark.parametrize("path, value, expected", [
