@@ -53,15 +53,6 @@ def read(commit: str, path: str) -> dict:
     return json.loads(git("show", f"{commit}:{path}"))
 
 
-def read_evaluation(commit: str, variant: str) -> dict:
-    """A variant's test metrics: the full table (``<variant>/summary.json``) where the run has one, else the
-    metrics file that held it all before issue 17."""
-    try:
-        return read(commit, f"metrics/evaluate/{variant}/summary.json")
-    except subprocess.CalledProcessError:
-        return read(commit, f"metrics/evaluate/{variant}.json")
-
-
 def finished(commit: str) -> datetime:
     return datetime.fromisoformat(git("show", "-s", "--format=%cI", commit).strip())
 
@@ -91,10 +82,11 @@ def summarise(name: str, runs: list[str], started: dict[str, str]) -> tuple[dict
     commits = [resolve(r) for r in runs]
     evaluations = []
     for commit in commits:
-        # one <variant>.json per variant; the <variant>/ folders beside them hold the full tables (issue 17)
-        names = sorted(p.rsplit("/", 1)[-1][:-5] for p in git("ls-tree", "--name-only", commit, "metrics/evaluate/").split()
-                       if p.endswith(".json"))
-        evaluations.append({v: read_evaluation(commit, v) for v in names})
+        # one <variant>.json per variant; since issue 17 a <variant>/ folder beside it holds the full table
+        entries = [p.rsplit("/", 1)[-1] for p in git("ls-tree", "--name-only", commit, "metrics/evaluate/").split()]
+        names = sorted(e[:-5] for e in entries if e.endswith(".json"))
+        evaluations.append({v: read(commit, f"metrics/evaluate/{v}/summary.json" if v in entries
+                                    else f"metrics/evaluate/{v}.json") for v in names})
     order = [v for v in ("oracle", "baseline", "pruned", "augmented") if all(v in e for e in evaluations)]
     order += sorted(set(evaluations[0]) - set(order))
     evaluations = [{v: e[v] for v in order} for e in evaluations]
