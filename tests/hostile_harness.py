@@ -2,7 +2,8 @@
 throwaway project, and assert the outcome a user must see.
 
 A case is a test marked ``@pytest.mark.hostile("<area>")`` (one of :data:`AREAS`). It builds the bad
-input, runs the real stage script in a subprocess, and asserts exactly one of:
+input, runs the real stage script in a new process (forked from a warm interpreter, :mod:`forked_run`),
+and asserts exactly one of:
 
 - the one-line error (:func:`assert_error_line`): exit status 1, a single ``error: …`` line on stderr
   naming the file, row or parameter, no traceback — and nothing partial left behind
@@ -23,6 +24,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+import forked_run
 
 ROOT = Path(__file__).resolve().parents[1]
 AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "gate", "compare", "report",
@@ -79,14 +82,12 @@ def _env() -> dict:
 def run_stage(project: Path, stage: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``stages/<stage>.py`` (underscored name) in ``project`` as dvc.yaml's command would."""
     script = ROOT / "stages" / f"{stage.replace('-', '_')}.py"
-    return subprocess.run([sys.executable, str(script), *args], cwd=project, env=_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return forked_run.run("script", str(script), list(args), cwd=project, env=_env(), timeout=timeout)
 
 
 def run_winnow(project: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the ``winnow`` command in ``project``."""
-    return subprocess.run([sys.executable, "-m", "winnow.cli", *args], cwd=project, env=_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return forked_run.run("module", "winnow.cli", list(args), cwd=project, env=_env(), timeout=timeout)
 
 
 def files_under(project: Path) -> set[str]:
