@@ -9,10 +9,7 @@ table, no augmentation first, and the seconds spent). Off (augment_search.enable
 import time
 from dataclasses import replace
 
-from winnow.augment_search import SEARCHED, candidates, density_scorer, search, short_training_scorer
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
-from winnow.training import TrainConfig
-from winnow.variants import load_variant
 
 DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
             "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border",
@@ -31,6 +28,11 @@ def main() -> None:
         write_json(METRICS, {"skipped": SKIPPED})
         print(f"augment-search: skipped: {SKIPPED}")
         return
+    # imported here: torch takes seconds to import, and the default run skips the search
+    from winnow.augment_search import SEARCHED, candidates, density_scorer, search, short_training_scorer
+    from winnow.training import TrainConfig
+    from winnow.variants import load_variant
+
     clear_skipped(folders=FOLDERS)
     started = time.perf_counter()
     policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],

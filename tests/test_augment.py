@@ -225,7 +225,9 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
         sampled.update(images=len(train_images), epochs=config.epochs, patience=config.patience, max_images=max_images)
         return lambda p: 0.5 if p is None else {("rotate",): 0.6, ("shear", "cutout"): 0.7}[p.ops] + p.magnitude / 10
 
-    monkeypatch.setattr(stage, "short_training_scorer", scorer)
+    from winnow import augment_search  # the stage imports the scorer when it runs: the search is off by default
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", scorer)
     stage.main()
     winner = {"ops": ["shear", "cutout"], "n": 1, "magnitude": 0.7, "kind": "trivial", "fill": "border"}
     assert json.loads(Path("data/augment-search/policy.json").read_text())["policy"] == winner
