@@ -2,7 +2,10 @@
 and its ground truth perturbations.parquet. With degrade.enabled false (a user's own data) the
 output equals the input."""
 
+import numpy as np
+
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
+from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import load_params, run, write_json, write_table
 
@@ -19,6 +22,12 @@ def main() -> None:
     else:
         degraded, log = source, perturbation_table([])
         print("degrade: nothing enabled (degrade.enabled is false or no perturbations), output equals input")
+    learnt = np.unique(degraded.labels[degraded.manifest["split"].to_numpy() == "train"])
+    if len(learnt) < 2:
+        # as ingest refuses such data: nothing after this stage could train a classifier on it
+        which = f"only class {degraded.classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
+        raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
+                          "least 2 classes, so remove or subsample fewer")
     write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes)
     write_table(f"{OUT}/perturbations.parquet", log)
     before = int((source.manifest["split"] == "train").sum())

@@ -8,7 +8,7 @@ split stays unseen until evaluation, or from the pruned train image counts (``we
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan import GanConfig, generate, train_gan
 from winnow.gan_eval import acceptance, class_frechet, confident, real_thresholds, sample_grid, weak_classes
 from winnow.imageset import ImageSet, write_imageset
@@ -38,9 +38,15 @@ def main() -> None:
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"])
+    if section["weak_k"] == 0:
+        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
+                          "of variants")
     if not weak:
         raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
                           "gan.weak_k, or leave augmented out of variants")
+    # the generator's inputs and its images, all at once: checked before the GAN trains and saves its weights
+    check_fits_in_memory(len(weak) * section["per_class"] * (4 * config.latent_dim + pruned.images[0].nbytes),
+                         what=f"gan.per_class {section['per_class']:,}: {len(weak) * section['per_class']:,} samples")
 
     trained = train_gan(pruned.images, pruned.labels, config=config, num_classes=len(classes), seed=seed,
                         checkpoint="models/gan.pt")

@@ -383,6 +383,86 @@ def test_gan_synthesize_missing_baseline_model(project):
                     "(dvc repro train@baseline)")
 
 
+# -- settings the data cannot meet: refused in one line before any work or output ------------------------
+
+def _baseline_model(project: Path) -> None:
+    """A real models/baseline.pt (one epoch on the template's images): what balance and gan-synthesize load."""
+    from winnow.imageset import read_imageset
+    from winnow.training import TrainConfig, fit, save
+
+    data = read_imageset(project / "data/degrade")
+    train = data.manifest["split"].to_numpy() == "train"
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu")
+    trained = fit(data.images[train], data.labels[train], data.images[~train], data.labels[~train], config=config,
+                  num_classes=len(CLASSES), seed=0, progress=False)
+    (project / "models").mkdir(exist_ok=True)
+    save(trained, project / "models/baseline.pt", classes=CLASSES, image_shape=data.images.shape[1:])
+
+
+def _with_params(project: Path, **sections) -> None:
+    params = _params()
+    for name, values in sections.items():
+        params[name] = {**params[name], **values}
+    make_project(project, params)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("removed, which", [(["a", "b", "c"], "no class keeps"), (["a", "b"], "only class 'c' keeps")])
+def test_degrade_leaving_fewer_than_two_classes_is_refused(project, removed, which):
+    _with_params(project, degrade={"enabled": True, "perturbations": [{"kind": "class_removal", "classes": removed}]})
+    shutil.rmtree(project / "data/degrade")
+    line = _fails(project, "degrade", fragments=())
+    assert line == (f"error: degrade.perturbations: {which} train images after the damage; a classifier needs at "
+                    "least 2 classes, so remove or subsample fewer")
+
+
+@pytest.mark.hostile("params")
+def test_balance_max_images_below_the_class_count_is_refused(project):
+    _with_params(project, balance={"max_images": 2, "edge_fraction": 0})
+    line = _fails(project, "balance", fragments=())
+    assert line == ("error: balance.max_images: 2 is fewer than the 3 classes with train images, so some class "
+                    "would keep none; set at least 3, or null")
+
+
+@pytest.mark.hostile("params")
+def test_balance_target_past_the_machines_memory_is_refused(project):
+    _with_params(project, balance={"target": 10**12, "edge_fraction": 0})
+    line = _fails(project, "balance", fragments=(
+        "error: balance.target 1000000000000: 2,999,999,999,982 augmented copies take ",  # 3 classes of 6 images
+        "more than this machine's"))
+    assert line.endswith(" GiB of memory; lower it")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("gan, expected", [
+    ({"weak_k": 5}, "error: gan.weak_k: 5 is more than the 3 classes; set at most 3"),
+    ({"weak_k": 0}, "error: gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
+                    "of variants"),
+    ({"per_class": 10**9}, "error: gan.per_class 1,000,000,000: 2,000,000,000 samples take "),
+])
+def test_gan_settings_the_classes_or_memory_cannot_meet_are_refused_before_training(project, gan, expected):
+    _with_params(project, gan=gan)
+    _baseline_model(project)
+    line = _fails(project, "gan-synthesize", fragments=(expected,))  # models/gan.pt among what must not appear
+    assert line.startswith(expected)
+
+
+@pytest.mark.hostile("params")
+def test_represent_knn_k_past_the_train_images_is_refused_before_embedding(project):
+    _with_params(project, represent={"knn_k": 19})
+    shutil.rmtree(project / "data/represent")
+    line = _fails(project, "represent", fragments=())
+    assert line == "error: represent.knn_k: 19 neighbours asked but only 18 train images; choose an integer in [1, 18]"
+
+
+@pytest.mark.hostile("params")
+def test_data_valuation_knn_k_past_the_train_images_is_refused(project):
+    _with_params(project, data_valuation={"knn_k": 1000})
+    line = _fails(project, "data-valuation", fragments=())
+    assert line == ("error: data_valuation.knn_k: 1000 neighbours asked but only 18 train images; choose an integer "
+                    "in [1, 18]")
+
+
 # -- kill -9 in the middle of a write -----------------------------------------------------------------------
 
 # Runs a stage script, but the write of one output (WINNOW_HANG_AT: the final path of an atomic write, or

@@ -74,6 +74,8 @@ CASES = {
                                 expected="ingest.path: missing; source imagefolder reads its images from it"),
     "bad_enum": dict(params=params_with("train.optimizer", "adamm"),
                      expected='train.optimizer: "adamm" is not one of adam, adamw, sgd (did you mean adam?)'),
+    # unrelated images' pHashes differ by 32 bits on average: a radius of 24 pairs them and searched past 90 s
+    "dedup_radius_past_16": dict(params=params_with("dedup.radius", 24), expected="dedup.radius: 24 is above 16"),
     "bad_device": dict(params=params_with("gan.train.device", "gpu"),
                        expected='gan.train.device: "gpu" is not one of auto, cpu, cuda, cuda:<index>, mps '
                                 "(did you mean cpu?)"),

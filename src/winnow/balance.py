@@ -18,7 +18,7 @@ import torch
 
 from winnow.augment import augment
 from winnow.configs import Policy
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_fits_in_memory
 
 def balance_counts(labels: np.ndarray, *, num_classes: int, target: int | str = "max") -> np.ndarray:
     """int64 ``(num_classes,)``: how many images each class needs added to reach ``target``.
@@ -99,6 +99,9 @@ def budget_caps(counts: np.ndarray, *, max_images: int) -> np.ndarray:
         raise WinnowError(f"balance.max_images: must be a whole number >= 1 or null, got {max_images!r}")
     counts = np.asarray(counts, dtype=np.int64)
     present = np.flatnonzero(counts > 0)
+    if max_images < len(present):
+        raise WinnowError(f"balance.max_images: {max_images} is fewer than the {len(present)} classes with train "
+                          f"images, so some class would keep none; set at least {len(present)}, or null")
     cap = np.zeros(len(counts), np.int64)
     if len(present):
         share, rest = divmod(int(max_images), len(present))
@@ -154,6 +157,8 @@ def balanced_augment(
             members = np.flatnonzero(labels == label)
             order = np.lexsort((rng.permutation(len(members)), ~edge[members]))  # edge cases first
             kept[members[order[cap[label]:]]] = False
+    check_fits_in_memory(int(needed.sum()) * images[0].nbytes if len(images) else 0,
+                         what=f"balance.target {target!r}: {int(needed.sum()):,} augmented copies")
     copies = np.zeros(len(labels), np.int64)
     for label in np.flatnonzero(needed):
         members = np.flatnonzero(labels == label)

@@ -1,5 +1,7 @@
 """The one error type a stage reports as a single line (see :func:`winnow.stage.run`)."""
 
+import os
+
 
 class WinnowError(ValueError):
     """Bad input or parameters. The message is one line naming the file, row or parameter and the fix."""
@@ -10,6 +12,16 @@ def check_known(given, known, *, where: str) -> None:
     unknown = set(given) - set(known)
     if unknown:
         raise WinnowError(f"{where}: unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+
+
+def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
+    """Raise :class:`WinnowError` naming ``what`` when it needs more bytes than this machine has memory: a
+    setting that asks for the impossible gets one line before any work, not the allocator's traceback after
+    some of it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if n_bytes > total:
+        raise WinnowError(f"{what} take {n_bytes / 2**30:,.1f} GiB, more than this machine's {total / 2**30:,.1f} GiB "
+                          "of memory; lower it")
 
 
 def first_line(err: BaseException) -> str:

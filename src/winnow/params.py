@@ -305,7 +305,9 @@ SCHEMA = Section({
         "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
     }, required=("bins", "max_flagged_fraction", "issues")),
     "dedup": Section({
-        "radius": Num(0, 63, integer=True, null=True),  # Hamming distance between 64-bit pHashes
+        # Hamming distance between 64-bit pHashes. Unrelated images differ by 32 bits on average, so a radius
+        # past 16 pairs images that share nothing, and its search grows past minutes (24: no end in 90 s)
+        "radius": Num(0, 16, integer=True, null=True),
         "min_correlation": Num(-1, 1, null=True),
         "flip": Bool(),  # also compare each image's mirror
         "crop": Num(0, 0.5, low_open=True, high_open=True, null=True),  # share cut from each side; null = off

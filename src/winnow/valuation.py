@@ -103,7 +103,10 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
         raise WinnowError(f"valuation.knn_k: {k!r} is below 1")
     device = device or torch.device("cpu")
     n = len(x)
-    k = min(k, n)
+    if k > n:
+        # every train image would be a neighbour of every val image: all values equal, nothing told apart
+        raise WinnowError(f"data_valuation.knn_k: {k} neighbours asked but only {n} train images; choose an integer "
+                          f"in [1, {n}]")
     train = F.normalize(torch.from_numpy(x).to(device), dim=1)
     labels = torch.from_numpy(y).to(device)
     j = torch.arange(1, n + 1, device=device, dtype=torch.float64)
