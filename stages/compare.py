@@ -4,7 +4,7 @@ variants) for this run, and a paired t-test across classes between every pair of
 import json
 from pathlib import Path
 
-from winnow.compare import class_rows, class_table, pairwise, summary_rows, to_markdown
+from winnow.compare import class_rows, class_table, pairwise, summary_rows, tests_markdown, to_markdown
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 from winnow.stage import load_params, run, write_table, write_text
@@ -39,7 +39,7 @@ def main() -> None:
         tests = pairwise({v: classes[v].to_numpy() for v in variants})
         write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
         parts += [f"Paired t-test across classes on {metric} (to − from) with a 95% bootstrap CI:\n",
-                  to_markdown(tests.set_index("from")), ""]
+                  tests_markdown(tests, index="from", single="one class"), ""]
     write_text(OUT_MD, "\n".join(parts))
     f1 = class_table(metrics, metric="f1")
     average = f1.loc[summary_rows(f1)[0]]

@@ -10,12 +10,11 @@ from winnow.metrics import (
 )
 from winnow.stage import load_params, run, write_json, write_table
 from winnow.training import load, predict_proba
-from winnow.variants import load_test
+from winnow.variants import load_test, variant_argument
 
 
 def main() -> None:
-    variant = sys.argv[1]
-    load_params()  # reads no parameter, but like every stage refuses to run on a params.yaml that breaks a rule
+    variant = variant_argument(sys.argv[1:], stage="evaluate", variants=load_params()["variants"])
     trained, classes = load(f"models/{variant}.pt")
     test = load_test()
     probabilities = predict_proba(trained, test.images)

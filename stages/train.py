@@ -8,12 +8,12 @@ from winnow.augment_search import policy_for
 from winnow.stage import load_params, run
 from winnow.torch_runtime import is_main_process
 from winnow.training import TrainConfig, fit, save
-from winnow.variants import load_variant
+from winnow.variants import load_variant, variant_argument
 
 
 def main() -> None:
-    variant = sys.argv[1]
     params = load_params()
+    variant = variant_argument(sys.argv[1:], stage="train", variants=params["variants"])
     config = TrainConfig.from_params(params["train"])
     policy = policy_for(params, config.augment)
     train, val = load_variant(variant)

@@ -312,12 +312,12 @@ def test_train_rows_with_a_label_outside_the_classes(project):
 
 @pytest.mark.hostile("intermediates")
 def test_train_rows_naming_an_image_the_imageset_lacks(project):
-    path = project / "data/variants/oracle/rows.parquet"
+    path = project / "data/variants/pruned/rows.parquet"
     rows = pd.read_parquet(path)
     rows.loc[2, "id"] = "train-9-9"
     write_table(path, rows)
-    line = _fails(project, "train", "oracle", fragments=())
-    assert line == ("error: data/variants/oracle/rows.parquet: image 'train-9-9' is not in the ingest imageset; "
+    line = _fails(project, "train", "pruned", fragments=())
+    assert line == ("error: data/variants/pruned/rows.parquet: image 'train-9-9' is not in the degrade imageset; "
                     "rerun the variants stage (dvc repro variants)")
 
 
@@ -360,11 +360,11 @@ def test_evaluate_refuses_a_foreign_pickle_without_running_it(project):
 @pytest.mark.hostile("training")
 def test_evaluate_refuses_a_torch_file_that_is_not_a_checkpoint(project):
     (project / "models").mkdir()
-    torch.save({"weights": torch.zeros(3)}, project / "models/oracle.pt")
-    line = _fails(project, "evaluate", "oracle", fragments=())
-    assert line == ("error: models/oracle.pt: not a winnow model checkpoint (lacks best_epoch, classes, config, "
-                    "history, image_shape, mean, state_dict, std); rerun the train@oracle stage "
-                    "(dvc repro train@oracle)")
+    torch.save({"weights": torch.zeros(3)}, project / "models/augmented.pt")
+    line = _fails(project, "evaluate", "augmented", fragments=())
+    assert line == ("error: models/augmented.pt: not a winnow model checkpoint (lacks best_epoch, classes, config, "
+                    "history, image_shape, mean, state_dict, std); rerun the train@augmented stage "
+                    "(dvc repro train@augmented)")
 
 
 @pytest.mark.hostile("training")

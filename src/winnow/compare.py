@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,10 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, confidenc
         a, b: float ``(n,)`` paired observations (the same seeds, or the same classes).
 
     Returns:
-        ``mean_diff``, ``t``, ``p`` (two-sided; NaN when fewer than two pairs or no variance),
-        ``ci_low``, ``ci_high``, ``n``.
+        ``mean_diff``, ``t``, ``p`` (two-sided), ``ci_low``, ``ci_high``, ``n``. Differences without spread
+        get the test's limit: all 0 (identical results) t 0, p 1 and CI [0, 0]; all the same other value
+        t ±inf, p 0 and that value as CI. t, p and the CI are NaN for a single pair that differs (nothing
+        tells its difference from noise); :func:`tests_markdown` writes those in words.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
@@ -89,10 +92,16 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, confidenc
     diff = b - a
     out = {"mean_diff": float(diff.mean()) if len(diff) else float("nan"), "n": int(len(diff)),
            "t": float("nan"), "p": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    if len(diff) >= 2 and np.ptp(diff) > 0:
+    if len(diff) and np.ptp(diff) == 0:
+        # the t statistic divides by the spread, 0 here: scipy answers NaN (identical variants, common on a
+        # small data set) or warns of precision loss, so write the limit it tends to instead
+        if diff[0] == 0:
+            out.update(t=0.0, p=1.0, ci_low=0.0, ci_high=0.0)
+        elif len(diff) >= 2:
+            out.update(t=math.copysign(math.inf, diff[0]), p=0.0, ci_low=float(diff[0]), ci_high=float(diff[0]))
+    elif len(diff) >= 2:
         result = stats.ttest_rel(b, a)
         out["t"], out["p"] = float(result.statistic), float(result.pvalue)
-    if len(diff) >= 2:
         rng = np.random.default_rng(seed)
         means = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
         tail = (1 - confidence) / 2
@@ -216,6 +225,18 @@ def to_markdown(table: pd.DataFrame, *, digits: int = 4) -> str:
     return "\n".join([header, rule] + ["| " + " | ".join(r) + " |" for r in cells])
 
 
+def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int = 4) -> str:
+    """A :func:`pairwise` table as markdown, rows named by its column ``index``, saying in words what its
+    numbers cannot: the p of identical results reads ``1.0000 (identical)``, and a t, p or CI that one pair
+    leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``."""
+    shown = tests.astype(object)
+    for column in ("t", "p", "ci_low", "ci_high"):
+        shown[column] = [f"n/a ({single})" if math.isnan(v) else f"{v:.{digits}f}" for v in tests[column]]
+    identical = tests["mean_diff"].eq(0) & tests["ci_low"].eq(0) & tests["ci_high"].eq(0)
+    shown.loc[identical, "p"] += " (identical)"
+    return to_markdown(shown.set_index(index), digits=digits)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", default=["f1"], choices=PER_CLASS_METRICS)
@@ -225,10 +246,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", help="the DVC project")
 
 
+def check_arguments(*, num: int, out: Path | None) -> None:
+    """Refuse, before any work, what would otherwise go wrong late: a ``--num`` below 1 (dvc exp show takes
+    it as no limit and reads the experiments of every commit, for minutes) and an ``--out``, or the JSON
+    written beside it, that is a folder (the final rename fails after the whole comparison ran)."""
+    if num < 1:
+        raise WinnowError(f"compare --num {num}: must be at least 1 (commits back from HEAD whose experiments "
+                          "count); give e.g. --num 1")
+    for path in (out, out.with_suffix(".json")) if out else ():
+        if path.is_dir():
+            what = "is a folder" if path == out else f"{path}, the JSON written beside it, is a folder"
+            raise WinnowError(f"--out {out}: {what}; give a file path, e.g. --out reports/compare-seeds.md")
+
+
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_json, write_text
     from winnow.study import load_experiments
 
+    check_arguments(num=args.num, out=args.out)
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
     records = load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare")
@@ -247,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
         cells, tests = seed_summary([run_metrics(r, metric=metric, repo=args.repo) for r in runs], metric=metric)
         parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
                   f"## {metric}: paired t-test and 95% bootstrap CI of the difference (to − from)\n",
-                  to_markdown(tests.set_index("row")), ""]
+                  tests_markdown(tests, index="row", single="one run"), ""]
     text = "\n".join(parts)
     print(text)
     if args.out:

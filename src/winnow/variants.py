@@ -373,6 +373,27 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate([group.index.to_numpy() for _, group in kept.groupby("origin", sort=False)])
 
 
+def variant_argument(argv: list[str], *, stage: str, variants: list[str]) -> str:
+    """The one variant a per-variant stage (``<stage>@<variant>`` in dvc.yaml) was started with, checked
+    against params.yaml's ``variants`` before any data is read: a wrong name would otherwise surface as a
+    missing rows.parquet or model, pointing at the wrong stage.
+
+    Args:
+        argv: the stage's arguments (``sys.argv[1:]``).
+        stage: the stage's name, for the message.
+        variants: params.yaml's ``variants``.
+    """
+    known = ", ".join(variants)
+    if len(argv) != 1:
+        got = "none" if not argv else f"{len(argv)}: {' '.join(argv)}"
+        raise WinnowError(f"{stage}: takes one argument, the variant (got {got}); run "
+                          f"python stages/{stage}.py <variant> with one of params.yaml variants ({known})")
+    if argv[0] not in variants:
+        raise WinnowError(f"{stage} {argv[0]}: {argv[0]!r} is not one of params.yaml variants ({known}); "
+                          "choose one of them, or add it to variants")
+    return argv[0]
+
+
 def load_test() -> ImageSet:
     """The untouched test split of the ingest imageset."""
     return read_imageset(INGEST).split("test")

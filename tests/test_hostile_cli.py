@@ -1,0 +1,116 @@
+"""Hostile command lines: a per-variant stage started without its one variant, or with one params.yaml does not
+list; `winnow compare` with a --num below 1 or an --out that is a folder. Each ends in one line before any work.
+And compare's significance tables where the paired differences have no spread: words, never nan."""
+
+import json
+
+import pytest
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+)
+
+from winnow.metrics import PER_CLASS_METRICS, metrics_path, summary_path
+
+VARIANTS = ", ".join(default_params()["variants"])
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("stage", ["train", "evaluate"])
+@pytest.mark.parametrize(("args", "fragments"), [
+    ((), ["takes one argument, the variant (got none)", "run python stages/{stage}.py <variant> with one of "
+                                                        f"params.yaml variants ({VARIANTS})"]),
+    (("baseline", "pruned"), ["takes one argument, the variant (got 2: baseline pruned)"]),
+    (("bogus",), [f"{{stage}} bogus: 'bogus' is not one of params.yaml variants ({VARIANTS}); choose one of "
+                  "them, or add it to variants"]),
+], ids=["none", "two", "unknown"])
+def test_a_per_variant_stage_without_one_listed_variant_fails_with_one_line(tmp_path, stage, args, fragments):
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = run_stage(project, stage, *args)
+    line = assert_error_line(done, *(f.format(stage=stage) for f in fragments))
+    assert line.startswith(f"error: {stage}")
+    assert_nothing_left(project, before)
+
+
+def _one_run(tmp_path, per_class: dict[str, dict[str, float]]):
+    """A saved `dvc exp show --json` holding one run (seed 0): variant -> class -> F1."""
+    metrics = {metrics_path(v): {"data": {"accuracy": 0.9, "macro": {"f1": 0.8},
+                                          "per_class": {c: {"f1": f} for c, f in f1.items()}}}
+               for v, f1 in per_class.items()}
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps([{"rev": "c" * 40, "name": "c0ffee",
+                                 "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": metrics}}]))
+    return path
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize("num", ["0", "-5"])
+def test_compare_a_num_below_one_fails_with_one_line(tmp_path, num):
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--num", num, "--variants", "baseline", "pruned", timeout=60)
+    assert_error_line(done, f"compare --num {num}: must be at least 1", "--num 1")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("out", "folder", "fragment"), [
+    ("reviews", "reviews", "--out reviews: is a folder; give a file path"),
+    ("compare.md", "compare.json", "--out compare.md: compare.json, the JSON written beside it, is a folder; "
+                                   "give a file path"),
+], ids=["out", "json-beside"])
+def test_compare_out_that_is_a_folder_fails_with_one_line(tmp_path, out, folder, fragment):
+    project = make_project(tmp_path / "project")
+    (project / folder).mkdir()
+    (project / folder / "keep.txt").write_text("a person's file\n")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                      "--out", out)
+    assert_error_line(done, fragment)
+    assert done.stdout == ""  # refused before any work
+    assert_nothing_left(project, before)
+    assert (project / folder / "keep.txt").read_text() == "a person's file\n"
+
+
+@pytest.mark.hostile("compare")
+def test_compare_one_run_says_identical_and_one_run_instead_of_nan(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                      "--out", "seeds.md")
+    assert done.returncode == 0, done.stderr
+    tests = done.stdout.split("## f1: paired")[1]
+    # class a: the same F1 in the one run, so no difference at all; class b and the average differ, and one run
+    # cannot tell that from noise
+    assert "| a | baseline | pruned | 0.0000 | 0.0000 | 1.0000 (identical) | 0.0000 | 0.0000 | 1 |" in tests
+    undefined = " | ".join(["n/a (one run)"] * 4)
+    assert f"| b | baseline | pruned | 0.1000 | {undefined} | 1 |" in tests
+    assert f"| average | baseline | pruned | 0.0500 | {undefined} | 1 |" in tests
+    assert "nan" not in done.stdout.lower() and "nan" not in (project / "seeds.md").read_text().lower()
+
+
+def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:
+    """evaluate's summary.json per variant: every per-class metric of a class equal to the given value."""
+    for variant, values in per_class.items():
+        path = project / summary_path(variant)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"per_class": {c: dict.fromkeys(PER_CLASS_METRICS, v) for c, v in values.items()}}))
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("per_class", "row"), [
+    ({"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.7}},
+     "| baseline | pruned | 0.0000 | 0.0000 | 1.0000 (identical) | 0.0000 | 0.0000 | 2 |"),
+    ({"baseline": {"a": 0.5}, "pruned": {"a": 0.75}},
+     "| baseline | pruned | 0.2500 | " + " | ".join(["n/a (one class)"] * 4) + " | 1 |"),
+], ids=["identical", "one-class"])
+def test_compare_stage_writes_what_a_test_without_spread_means_never_nan(tmp_path, per_class, row):
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    _write_summaries(project, per_class)
+    done = run_stage(project, "compare")
+    assert done.returncode == 0, done.stderr
+    report = (project / "reports/compare.md").read_text()
+    assert report.count(row) == len(PER_CLASS_METRICS)
+    written = [report] + [p.read_text() for p in (project / "plots/compare").glob("*.csv")]
+    assert not [text for text in written if "nan" in text.lower()]
