@@ -35,4 +35,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, takes="<variant>")

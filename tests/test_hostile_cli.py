@@ -1,12 +1,13 @@
 """Hostile command lines: a per-variant stage started without its one variant, or with one params.yaml does not
-list; `winnow compare` with a --num below 1 or an --out that is a folder. Each ends in one line before any work.
+list; a stage that takes no arguments given some; `winnow compare` with a --num below 1 or an --out that is a
+folder. Each ends in one line before any work.
 And compare's significance tables where the paired differences have no spread: words, never nan."""
 
 import json
 
 import pytest
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
 )
 
 from winnow.metrics import PER_CLASS_METRICS, metrics_path, summary_path
@@ -114,3 +115,20 @@ def test_compare_stage_writes_what_a_test_without_spread_means_never_nan(tmp_pat
     assert report.count(row) == len(PER_CLASS_METRICS)
     written = [report] + [p.read_text() for p in (project / "plots/compare").glob("*.csv")]
     assert not [text for text in written if "nan" in text.lower()]
+
+
+TAKE_NONE = sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem not in ("train", "evaluate", "contracts"))
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("stage", TAKE_NONE)
+def test_a_stage_that_takes_no_arguments_refuses_them_before_any_work(tmp_path, stage):
+    """`python stages/report.py --help` wrote the report and `ingest.py extra` ingested: an argument a stage
+    does not read is a mistake to name, not to ignore."""
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = run_stage(project, stage, "--help", "extra")
+    line = assert_error_line(done)
+    assert line == (f"error: stages/{stage}.py takes no arguments (got --help extra); run it as dvc.yaml does: "
+                    f"python stages/{stage}.py")
+    assert_nothing_left(project, before)
