@@ -109,13 +109,11 @@ def run_default_model() -> dict:
     import numpy as np
     import yaml
 
-    from winnow.imageset import read_imageset
-    from winnow.variants import load_variant
+    from winnow.variants import load_test, load_variant
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     os.chdir(ROOT)
-    data = read_imageset("data/degrade")
-    test = data.select(data.manifest["split"].to_numpy() == "test")
+    test = load_test()
     rows = {}
     for variant in ("baseline", "pruned"):
         train, val = load_variant(variant)
@@ -125,7 +123,7 @@ def run_default_model() -> dict:
             config = TrainConfig.from_params({**params["train"], "model": model, "epochs": epochs})
             runs = []
             for seed in (0, 1, 2):
-                trained, metrics, seconds = fit_and_score(splits, config=config, classes=data.classes, seed=seed,
+                trained, metrics, seconds = fit_and_score(splits, config=config, classes=test.classes, seed=seed,
                                                           progress=False)
                 runs.append({"accuracy": metrics["accuracy"], "macro_f1": metrics["macro"]["f1"],
                              "epochs_run": len(trained.history), "seconds": seconds})

@@ -119,4 +119,4 @@ def _conclude(results, *, enforced: bool, docs: Path) -> None:
 
 
 if __name__ == "__main__":
-    run(main, takes="[variant]")
+    run(main, reads_arguments=True)

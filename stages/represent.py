@@ -8,7 +8,7 @@ import numpy as np
 
 from winnow.cosine_index import backend_of
 from winnow.engine import Engine
-from winnow.errors import WinnowError
+from winnow.errors import check_neighbour_count
 from winnow.imageset import read_imageset
 from winnow.represent import embed_imageset, knn_val_accuracy, options
 from winnow.stage import atomic_path, load_params, run, write_json
@@ -23,11 +23,9 @@ def main() -> None:
     params = load_params()
     opts = options(params.get("represent"), train=params.get("train"))
     data = read_imageset(IMAGESET_IN)
-    train_images = int((data.manifest["split"] == "train").sum())
-    if opts.knn_k > train_images:
-        # checked before the embedding is made: its vote could not use that many neighbours
-        raise WinnowError(f"represent.knn_k: {opts.knn_k} neighbours asked but only {train_images} train images; "
-                          f"choose an integer in [1, {train_images}]")
+    # checked before the embedding is made: its vote could not use more neighbours than train images
+    check_neighbour_count(opts.knn_k, int((data.manifest["split"] == "train").sum()), where="represent.knn_k",
+                          among="train images")
     rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
                          engine=Engine.from_params(params))
     splits = data.manifest["split"].to_numpy()

@@ -26,4 +26,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main, takes="<variant>")
+    run(main, reads_arguments=True)

@@ -222,7 +222,7 @@ def _run_stage(root, monkeypatch, *args, **contracts):
     spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages" / "contracts.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    run(module.main, takes="[variant]")  # as the stage calls it
+    run(module.main, reads_arguments=True)  # as the stage calls it
 
 
 # the project breaks one expectation: pruned keeps i0 and i1, which share dedup group 0, among its 6 train

@@ -106,9 +106,10 @@ def _drop_column(path: Path, column: str) -> None:
     pd.read_parquet(path).drop(columns=column).to_parquet(path, index=False)
 
 
-def _with_cleaners(project: Path, *cleaners: str) -> None:
+def _with_params(project: Path, **sections) -> None:
     params = _params()
-    params["pruned"]["cleaners"] = list(cleaners)
+    for name, values in sections.items():
+        params[name] = {**params[name], **values}
     make_project(project, params)
 
 
@@ -146,7 +147,7 @@ def test_budget_flags_without_their_any_column(project):
 
 @pytest.mark.hostile("intermediates")
 def test_budget_empty_label_issues_file_names_confident_learn(project):
-    _with_cleaners(project, "threshold", "dedup", "confident_learn")
+    _with_params(project, pruned={"cleaners": ["threshold", "dedup", "confident_learn"]})
     (project / "data/confident-learn/label_issues.parquet").write_bytes(b"")
     _fails(project, "budget", fragments=("data/confident-learn/label_issues.parquet: not a readable parquet file",
                                            "rerun the confident-learn stage (dvc repro confident-learn)"))
@@ -154,7 +155,7 @@ def test_budget_empty_label_issues_file_names_confident_learn(project):
 
 @pytest.mark.hostile("intermediates")
 def test_budget_garbage_neighbour_decisions_name_embedding_clean(project):
-    _with_cleaners(project, "embedding_clean")
+    _with_params(project, pruned={"cleaners": ["embedding_clean"]})
     (project / "data/embedding-clean/decisions.parquet").write_bytes(os.urandom(512))
     _fails(project, "budget", fragments=("data/embedding-clean/decisions.parquet: not a readable parquet file",
                                            "(dvc repro embedding-clean)"))
@@ -164,7 +165,7 @@ def test_budget_garbage_neighbour_decisions_name_embedding_clean(project):
 def test_variants_with_nothing_flagged_keeps_every_train_image(project):
     """Clean data, the README's own-data path: threshold flags nothing, dedup removes nothing and the
     label cleaners keep every label. This used to end in a traceback."""
-    _with_cleaners(project, "threshold", "dedup", "confident_learn", "embedding_clean")
+    _with_params(project, pruned={"cleaners": ["threshold", "dedup", "confident_learn", "embedding_clean"]})
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert "budget: none chosen on the val split (6 images)" in done.stdout
@@ -397,13 +398,6 @@ def _baseline_model(project: Path) -> None:
                   num_classes=len(CLASSES), seed=0, progress=False)
     (project / "models").mkdir(exist_ok=True)
     save(trained, project / "models/baseline.pt", classes=CLASSES, image_shape=data.images.shape[1:])
-
-
-def _with_params(project: Path, **sections) -> None:
-    params = _params()
-    for name, values in sections.items():
-        params[name] = {**params[name], **values}
-    make_project(project, params)
 
 
 @pytest.mark.hostile("params")

@@ -1,5 +1,6 @@
 """The one error type a stage reports as a single line (see :func:`winnow.stage.run`)."""
 
+import numbers
 import os
 
 
@@ -12,6 +13,15 @@ def check_known(given, known, *, where: str) -> None:
     unknown = set(given) - set(known)
     if unknown:
         raise WinnowError(f"{where}: unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+
+
+def check_neighbour_count(k, available: int, *, where: str, among: str) -> None:
+    """Raise :class:`WinnowError` naming ``where`` unless ``k`` is an integer (numpy's too) in
+    ``[1, available]``: past that a k-nearest search has no k neighbours to give (``among``: what they are
+    drawn from, for the message, e.g. "train images")."""
+    if not isinstance(k, numbers.Integral) or not 1 <= k <= available:
+        raise WinnowError(f"{where}: {k!r} neighbours asked but only {available} {among}; choose an integer in "
+                          f"[1, {available}]")
 
 
 def check_fits_in_memory(n_bytes: int, *, what: str) -> None:

@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from winnow.cosine_index import faiss_nearest, resolve, unit_rows
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_neighbour_count
 from winnow.thresholds import METHODS, flag_issues
 
 DECISIONS = ("keep", "drop", "relabel")
@@ -274,6 +274,4 @@ def _own_reference(space: Space) -> np.ndarray:
 def check_k(space: Space, k: int) -> None:
     """Raise :class:`WinnowError` unless ``k`` neighbours exist for every query of ``space``."""
     available = len(space.reference_positions) - (1 if space.is_self else 0)
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= available:
-        raise WinnowError(f"embedding_clean.k: {k!r} neighbours asked but only {available} reference images; "
-                          f"choose an integer in [1, {available}]")
+    check_neighbour_count(k, available, where="embedding_clean.k", among="reference images")

@@ -218,17 +218,17 @@ def _running(pid: int) -> bool:
         return True
 
 
-def run(main: Callable[[], None], *, takes: str | None = None) -> None:
+def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     """Run a stage's main, first removing what killed runs left behind (:func:`sweep_temporaries`); a
     WinnowError becomes one line on stderr and exit status 1.
 
-    ``takes``: how the arguments the stage reads itself are written (``"<variant>"``); a stage that takes
-    none refuses any, so ``python stages/report.py --help`` says so instead of writing the report."""
+    ``reads_arguments``: main checks ``sys.argv`` itself (train, evaluate, contracts); any other stage takes
+    none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report."""
     removed = sweep_temporaries()
     if removed:
         print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
     try:
-        if takes is None and len(sys.argv) > 1:
+        if not reads_arguments and len(sys.argv) > 1:
             script = f"stages/{Path(sys.argv[0]).name}"
             raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
                               f"does: python {script}")

@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from winnow.configs import VALUE_COMBINE
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_neighbour_count
 
 ESTIMATORS = ("knn_shapley", "tracin")
 DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "knn_shapley",
@@ -103,10 +103,8 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
         raise WinnowError(f"valuation.knn_k: {k!r} is below 1")
     device = device or torch.device("cpu")
     n = len(x)
-    if k > n:
-        # every train image would be a neighbour of every val image: all values equal, nothing told apart
-        raise WinnowError(f"data_valuation.knn_k: {k} neighbours asked but only {n} train images; choose an integer "
-                          f"in [1, {n}]")
+    # past n every train image is a neighbour of every val image: all values equal, nothing told apart
+    check_neighbour_count(k, n, where="data_valuation.knn_k", among="train images")
     train = F.normalize(torch.from_numpy(x).to(device), dim=1)
     labels = torch.from_numpy(y).to(device)
     j = torch.arange(1, n + 1, device=device, dtype=torch.float64)
