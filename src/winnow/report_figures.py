@@ -96,13 +96,18 @@ def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
     fig = Figure(figsize=(3.6 * columns, 2.6 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
     for ax, (issue, histogram) in zip(axes, histograms.items()):
-        width = float(np.diff(histogram["score"]).mean()) if len(histogram) > 1 else 1.0
-        colours = np.where(histogram["flagged"].astype(bool), FLAGGED_COLOUR, KEPT_COLOUR)
-        ax.bar(histogram["score"], histogram["count"] + 1, width=width, color=colours, bottom=0)
+        centres = histogram["score"].to_numpy(float)
+        width = float(np.diff(centres).mean()) if len(centres) > 1 else 1.0
+        edges = np.append(centres - width / 2, centres[-1:] + width / 2)
+        heights, flagged = histogram["count"].to_numpy(float) + 1, histogram["flagged"].to_numpy(bool)
+        # two filled outlines, not one bar per bin: 256 bar patches a panel took seconds to lay out
+        for colour, mine in ((KEPT_COLOUR, ~flagged), (FLAGGED_COLOUR, flagged)) if len(centres) else ():
+            ax.stairs(np.where(mine, heights, 1.0), edges, baseline=1.0, fill=True, color=colour)
         cut = histogram["threshold"].iloc[0] if len(histogram) else np.nan
         if np.isfinite(cut):
             ax.axvline(cut, color="black", linestyle="--", linewidth=1)
         ax.set_yscale("log")
+        ax.minorticks_off()  # a log axis's minor ticks were most of this figure's drawing time
         ax.set(xlim=(0, 1), xlabel="score (lower = worse)", ylabel="images + 1")
         ax.set_title(titles.get(issue, issue), fontsize=9)
     for ax in axes[len(histograms):]:
