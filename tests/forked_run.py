@@ -81,6 +81,7 @@ class _Server:
 
 def _serve(fd: int) -> None:
     import numpy, pandas, pyarrow.parquet, scipy.stats, torch, yaml  # noqa: F401 E401 what every stage imports
+    import torch._dynamo  # noqa: F401 every torch.optim optimizer imports it on first use: 2 s a stage here
 
     connection = Connection(fd)
     while True:
