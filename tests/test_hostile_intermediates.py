@@ -419,6 +419,25 @@ def test_balance_max_images_below_the_class_count_is_refused(project):
 
 
 @pytest.mark.hostile("params")
+def test_augment_search_max_images_below_the_class_count_is_refused(project):
+    # before: a search on 3 images silently sampled one of each of the 3 classes... and more, never fewer
+    _with_params(project, augment_search={"enabled": True, "max_images": 2, "epochs": 1})
+    line = _fails(project, "augment-search", fragments=())
+    assert line == ("error: augment_search.max_images: 2 is fewer than the 3 classes with train images, so some "
+                    "class would go unseen by the search; set at least 3, or null")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("padding", [4, 500])
+def test_crop_padding_that_shifts_the_crop_off_the_image_is_refused(project, padding):
+    # before: 500 pixels on 8-pixel images trained on crops that were mostly padding, and exited 0
+    _with_params(project, train={"crop_padding": padding, "epochs": 1})
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == (f"error: train.crop_padding: {padding} pixels on 8x8 images shifts a crop past half the image; "
+                    "set it below 4, or 0 for no crop")
+
+
+@pytest.mark.hostile("params")
 def test_balance_target_past_the_machines_memory_is_refused(project):
     _with_params(project, balance={"target": 10**12, "edge_fraction": 0})
     line = _fails(project, "balance", fragments=(

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from winnow.study import describe, experiments_from_show, plot, tidy
 from winnow.study_sweeps import SWEEPS, hydra_value, queue_commands, sweep_perturbations
 
 CLASSES = ("0", "1", "2")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def record(name, perturbations, accuracy, *, f1=(0.9, 0.8, 0.7)):
@@ -164,3 +166,37 @@ def test_queue_commands_and_dry_run(capsys):
     assert cli.main(["study", "queue", "--sweeps", "label_noise", "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6 and lines[0].endswith("'degrade.perturbations=[{kind: symmetric_noise, fraction: 0.1}]'")
+
+
+@pytest.fixture
+def ingested_project(tmp_path, monkeypatch):
+    """A project folder whose ingest wrote the classes a, b and c."""
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "data/ingest").mkdir(parents=True)
+    (tmp_path / "data/ingest/classes.json").write_text('["a", "b", "c"]')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_queue_refuses_a_class_the_data_lacks_before_queueing_anything(ingested_project, capsys):
+    assert cli.main(["study", "queue", "--sweeps", "clean", "class_deletion", "--classes", "a", "bogus"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ("error: study queue --classes: 'bogus' not among the 3 classes of data/ingest/classes.json "
+                   "(a, b, c)\n")
+    assert out == ""  # not one experiment queued: the clean run's command would have been printed first
+
+
+def test_queue_deletes_every_ingested_class_by_default(ingested_project, capsys):
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{{kind: class_removal, "
+                     f"classes: [{name}]}}]'" for name in "abc"]
+
+
+def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
+    assert capsys.readouterr().err == (
+        "error: study queue: class_deletion needs the class names and data/ingest/classes.json does not exist; run "
+        "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps\n")

@@ -118,10 +118,17 @@ def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_image
 
 def stratified_sample(labels: np.ndarray, *, max_images: int | None, seed: int) -> np.ndarray:
     """int64 indices, sorted: at most ``max_images`` of int ``(N,)`` ``labels``, each class keeping its
-    share (rounded, at least one image); all of them when ``max_images`` is None or not below N."""
+    share (rounded, at least one image); all of them when ``max_images`` is None or not below N.
+
+    Raises:
+        WinnowError: ``max_images`` below the number of classes, which cannot each keep one image."""
     labels = np.asarray(labels)
     if max_images is None or max_images >= len(labels):
         return np.arange(len(labels))
+    classes = len(np.unique(labels))
+    if max_images < classes:
+        raise WinnowError(f"augment_search.max_images: {max_images} is fewer than the {classes} classes with train "
+                          f"images, so some class would go unseen by the search; set at least {classes}, or null")
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(labels):

@@ -41,12 +41,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_line
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
+INGESTED_CLASSES = "data/ingest/classes.json"
 STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it is
     "gaussian_noise": "sigma", "salt_pepper": "rate", "brightness": "factor", "gamma": "gamma",
     "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
@@ -251,8 +252,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--out", default="plots/study", help="folder for study.csv and the PNGs")
     queue = actions.add_parser("queue", help="queue the standard sweeps with dvc exp run --queue")
     queue.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
-    queue.add_argument("--classes", nargs="+", default=[str(c) for c in range(10)],
-                       help="class names (as in classes.json) deleted one at a time by class_deletion")
+    queue.add_argument("--classes", nargs="+",
+                       help="class names deleted one at a time by class_deletion (default: every class of "
+                            f"{INGESTED_CLASSES}, which `dvc repro ingest` writes)")
     queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
     queue.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
 
@@ -274,7 +276,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> int:
     load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
-    commands = queue_commands(args.sweeps, classes=args.classes, colour=args.grayscale)
+    classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
+    commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
     for command in commands:
         print(shlex.join(command), flush=True)
         if not args.dry_run:
@@ -284,6 +287,27 @@ def _queue(args: argparse.Namespace) -> int:
     if not args.dry_run:
         print(f"queued {len(commands)} experiments; run them with `dvc queue start`, then `winnow study collect`")
     return 0
+
+
+def _deletable_classes(asked: list[str] | None) -> list[str]:
+    """The classes class_deletion removes one at a time: ``asked`` (--classes), each checked against the
+    ingested class names when ingest has run, else all of those; a name the data lacks would only fail its
+    experiment later, at degrade."""
+    path = Path(INGESTED_CLASSES)
+    if not path.is_file():
+        if asked is None:
+            raise WinnowError(f"study queue: class_deletion needs the class names and {path} does not exist; run "
+                              "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps")
+        return asked
+    try:
+        known = [str(name) for name in json.loads(path.read_text())]
+    except (ValueError, TypeError) as err:
+        raise WinnowError(f"{path}: not a JSON list of class names ({first_line(err)}); run `dvc repro ingest`") from err
+    unknown = [name for name in asked or [] if name not in known]
+    if unknown:
+        raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
+                          f"of {path} ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+    return known if asked is None else asked
 
 
 def _lookup(params: dict, path: str):

@@ -120,6 +120,10 @@ def fit(
         raise WinnowError(f"train.epochs: {config.epochs} is below 1")
     if config.patience is not None and config.patience < 1:  # 0 would stop after the first epoch, always
         raise WinnowError(f"train.patience: {config.patience} is below 1; null runs every epoch")
+    height, width = train_images.shape[1:3]
+    if 2 * config.crop_padding >= min(height, width):  # the crop could keep less than half the image, or none
+        raise WinnowError(f"train.crop_padding: {config.crop_padding} pixels on {height}x{width} images shifts a crop "
+                          f"past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for no crop")
     rank, world = distributed_setup()
     device = pick_device(config.device) if world == 1 else ddp_device(rank)
     with reproducible(threads=config.threads, device=device, training=True):
