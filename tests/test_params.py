@@ -194,7 +194,7 @@ def test_variant_rules():
     assert message(params_with("degrade.enabled", False)) == (
         "params.yaml: variants: oracle needs degrade.enabled: true (without degrade it is the baseline); "
         "remove oracle or enable degrade")
-    validate(params_with("contracts.enforce_variants", ["pruned", "augmented"]))  # each trained variant has a contract
+    validate(params_with("contracts.enforce_variants", ["pruned", "balanced"]))  # each trained variant has a contract
     params = params_with("contracts.enforce_variants", ["oracle"])
     params["variants"] = ["baseline", "pruned"]
     assert message(params) == ('params.yaml: contracts.enforce_variants[0]: oracle is not in variants '

@@ -29,6 +29,7 @@ def tiny_params(params: dict) -> dict:
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
     # two rounds in the represent embedding: round 2 re-applies the neighbour rules to round 1's labels
     params["embedding_clean"].update(rounds=2, train={"model": "lenet5", "epochs": 1})
+    params["variants"] = ["oracle", "baseline", "pruned", "augmented", "balanced"]  # the GAN's path too
     params["gan"]["train"].update(epochs=1, width=8)
     params["gan"]["per_class"] = 20
     return params
