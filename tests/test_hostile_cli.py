@@ -132,3 +132,23 @@ def test_a_stage_that_takes_no_arguments_refuses_them_before_any_work(tmp_path, 
     assert line == (f"error: stages/{stage}.py takes no arguments (got --help extra); run it as dvc.yaml does: "
                     f"python stages/{stage}.py")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "expected"), [
+    (["compare", "--num", "x"], "error: winnow compare: argument --num: invalid int value: 'x' (see winnow compare "
+                                "--help)"),
+    (["bogus"], "error: winnow: argument command: invalid choice: 'bogus' (choose from 'study', 'compare', 'gate', "
+                "'review') (see winnow --help)"),
+    (["gate"], "error: winnow gate: the following arguments are required: --base (see winnow gate --help)"),
+    (["study", "queue", "--sweeps", "nope"], "error: winnow study queue: argument --sweeps: invalid choice: 'nope' "
+                                             "(choose from 'clean', 'label_noise', 'size', 'strength', 'proportion', "
+                                             "'class_deletion') (see winnow study queue --help)"),
+], ids=["bad-int", "no-such-command", "missing-option", "bad-choice"])
+def test_a_usage_mistake_is_one_line_and_exit_status_2(tmp_path, args, expected):
+    # before: argparse's usage block, several lines, before its own error line
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = run_winnow(project, *args, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", expected + "\n")
+    assert_nothing_left(project, before)

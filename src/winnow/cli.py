@@ -20,9 +20,19 @@ SUBCOMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake ends in one ``error:`` line, as every other winnow error does, not argparse's usage
+    block; exit status 2 (argparse's) tells it from a refusal of the data or settings (1). Subcommand
+    parsers are made of this class too (``add_subparsers`` uses the parent's)."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="winnow", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="winnow", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     modules = {}
