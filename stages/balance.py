@@ -102,9 +102,23 @@ def _mean(values: np.ndarray) -> float | None:
     return round(float(values.mean()), 3) if len(values) else None
 
 
+def _typical(images: np.ndarray, members: np.ndarray) -> int:
+    """The row of ``members`` (int ``(n,)`` rows of uint8 ``(N, H, W, C)`` ``images``) nearest their mean
+    image among those with at least their median edge strength: the mean is smooth, so without that
+    floor a blurred or faded image would be the nearest."""
+    chosen = images[members].astype(np.float32)
+    edges = np.abs(np.diff(chosen, axis=1)).mean(axis=(1, 2, 3)) + np.abs(np.diff(chosen, axis=2)).mean(axis=(1, 2, 3))
+    sharp = edges >= np.median(edges)
+    flat = chosen.reshape(len(members), -1)
+    distance = ((flat - flat.mean(axis=0)) ** 2).sum(axis=1)
+    return int(members[sharp][np.argmin(distance[sharp])])
+
+
 def _examples(pruned: ImageSet, policy: Policy, *, seed: int, device) -> None:
     """One image per class, then each op of the policy alone on them, then the policy itself."""
-    first = [int(np.flatnonzero(pruned.labels == i)[0]) for i in np.unique(pruned.labels)]
+    # each class's typical image: the first of each label was, on data sorted by class with label noise,
+    # an image of another class whose label had been changed
+    first = [_typical(pruned.images, np.flatnonzero(pruned.labels == i)) for i in np.unique(pruned.labels)]
     sources = pruned.images[first]
     grid = {"source": sources}
     for op in policy.ops:
