@@ -14,8 +14,7 @@ with the ceiling (the best F1 any cut of that score reaches) and the rule that c
 defaults, and Li on its scores, 004's best for it) on the same files for the singles at
 ``--cleanvision-rates``. One image among the 8,068: a blank (all-white) one, a black one, a 4x4 one.
 Clean sets (the CIFAR subset and MNIST-5k undamaged): flags per issue, and how many grayscale flags
-are images whose channels are all equal. Then images per second from PNG files on disk to flags,
-winnow and CleanVision, in the same run. ``--images N`` runs on the first N images only (a quick check).
+are images whose channels are all equal (speed: ``benchmarks/quality_speed.py``). ``--images N`` runs on the first N images only (a quick check).
 Writes benchmarks/results/quality_detection.json and .md. CleanVision is a benchmark-only extra
 (``pip install cleanvision``), never a dependency of winnow.
 """
@@ -38,8 +37,7 @@ from PIL import Image
 
 from winnow import perturb
 from winnow.groundtruth import precision_recall_f1
-from winnow.image_files import load_imagefolder
-from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, SCORES, phash64, score_images
+from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, SCORES, score_images
 from winnow.thresholds import METHODS, cut_issues, flag_issues
 
 ROOT = Path(__file__).resolve().parent
@@ -272,35 +270,6 @@ def clean_sets(cifar: np.ndarray, *, cleanvision: bool, workdir: Path) -> dict:
     return out
 
 
-def speed(images: np.ndarray, *, seed: int, workdir: Path, cleanvision: bool) -> dict:
-    """Images per second from the PNG files of the protocol's single odd-size set to flags."""
-    slices = {"odd_size": np.random.default_rng(seed).permutation(len(images))[: round(0.12 * len(images))]}
-    _, _, _, stored = damaged_set(images, slices, "protocol")
-    folder = workdir / "speed"
-    paths = write_pngs(stored, folder)
-    start = time.perf_counter()
-    loaded = load_imagefolder(folder, size=images.shape[1])
-    scores = score_images(loaded.images, orig_h=loaded.orig_h, orig_w=loaded.orig_w)
-    phash64(loaded.images)
-    flag_issues(scores, {k: {"method": "auto"} for k in scores}, explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
-                floors=FLOORS)
-    winnow_seconds = time.perf_counter() - start
-    out = {"images": len(images), "winnow_seconds": winnow_seconds, "winnow_images_per_s": len(images) / winnow_seconds}
-    if not cleanvision:
-        return out
-    _, _, default_seconds = cleanvision_flags(paths)
-    _, _, one_job_seconds = cleanvision_flags(paths, n_jobs=1)
-    out |= {
-        "cleanvision_seconds": default_seconds,
-        "cleanvision_images_per_s": len(images) / default_seconds,
-        "cleanvision_n_jobs_1_seconds": one_job_seconds,
-        "cleanvision_n_jobs_1_images_per_s": len(images) / one_job_seconds,
-    }
-    out["winnow_over_cleanvision"] = out["winnow_images_per_s"] / out["cleanvision_images_per_s"]
-    out["winnow_over_cleanvision_n_jobs_1"] = out["winnow_images_per_s"] / out["cleanvision_n_jobs_1_images_per_s"]
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", default=DEFAULT_NPZ)
@@ -320,7 +289,6 @@ def main() -> None:
         rates = prevalence(images, seed=args.seed, cleanvision_rates=cv_rates, workdir=Path(tmp))
         single_images = one_image(images, seed=args.seed, cleanvision=cleanvision, workdir=Path(tmp))
         clean = clean_sets(images, cleanvision=cleanvision, workdir=Path(tmp))
-        timing = speed(images, seed=args.seed, workdir=Path(tmp), cleanvision=cleanvision)
     command = " ".join(["python benchmarks/quality_detection.py", *sys.argv[1:]])
     report = {
         "command": command,
@@ -345,7 +313,6 @@ def main() -> None:
         "cleanvision": results["protocol"].get("cleanvision"),
         "methods": results["protocol"],
         "mild": results["mild"],
-        "speed": timing,
     }
     out = ROOT / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -375,14 +342,8 @@ def markdown(report: dict) -> str:
               "| method | light | dark | blurry | low info | odd size | single avg | dual avg |",
               "|---|---|---|---|---|---|---|---|"]
     lines += [row(m, r) for m, r in report["mild"].items()]
-    s = report["speed"]
-    lines += ["", "Speed, decoded PNG files on disk to flags, same files, same run:", "",
-              f"- winnow (ingest + score + pHash + threshold): {s['winnow_images_per_s']:.0f} images/s"]
-    if "cleanvision_images_per_s" in s:
-        lines += [f"- CleanVision find_issues, default n_jobs: {s['cleanvision_images_per_s']:.0f} images/s "
-                  f"(winnow {s['winnow_over_cleanvision']:.0f}x)",
-                  f"- CleanVision find_issues, n_jobs=1: {s['cleanvision_n_jobs_1_images_per_s']:.0f} images/s "
-                  f"(winnow {s['winnow_over_cleanvision_n_jobs_1']:.0f}x)"]
+    lines += ["", "Speed, PNG files on disk to flags beside CleanVision: `benchmarks/quality_speed.py` "
+                  "(benchmarks/results/speed.md), phase by phase."]
     lines += ["", "004 reports (CIFAKE, its best, Li): single 0.9468, dual 0.8557; CleanVision defaults 0.6794, 0.7447.", ""]
     return "\n".join(lines + prevalence_markdown(report))
 

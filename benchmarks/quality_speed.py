@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/quality_speed.py [--reps 5] [--before-src DIR] [--skip-cleanvision]
 
-The files are those ``benchmarks/quality_detection.py`` times: the 8,068 CIFAR-10 subset images as PNG
-files, the protocol's single odd-size set (12% stored at 4x4), written once to a temporary folder. winnow's
-path is the one ``quality_detection.speed`` times (``load_imagefolder`` + ``score_images`` + ``phash64`` +
-``flag_issues``), each phase clocked apart (wall and CPU of the process, all threads), ``--reps`` times:
-the first run (what ``speed`` sees: the lazy imports of ingest and pHash included) and the best. Floors
+The files: the 8,068 CIFAR-10 subset images as PNG files, ``benchmarks/quality_detection.py``'s protocol
+single odd-size set (12% stored at 4x4), written once to a temporary folder. winnow's path is
+``load_imagefolder`` + ``score_images`` + ``phash64`` + ``flag_issues``, each phase clocked apart (wall and
+CPU of the process, all threads), ``--reps`` times: the first run (the lazy imports of ingest and pHash
+included) and the best. Floors
 of the files on this machine, one core: reading them; Pillow's ``Image.open`` + ``load`` file by file;
 parsing and inflating their pixel streams (zlib); unfiltering them (Pillow's PNG decoder, many files a
 call). CleanVision's ``find_issues`` at its default n_jobs and at n_jobs=1 on the same files.
@@ -40,13 +40,13 @@ def clocked(work) -> tuple[object, float, float]:
 
 
 def time_winnow(folder: Path, reps: int) -> list[dict]:
-    """Per run ``{phase: (wall s, cpu s)}`` of winnow's path on ``folder``, as ``quality_detection.speed``."""
+    """Per run ``{phase: (wall s, cpu s)}`` of winnow's path on ``folder``."""
     from winnow.image_files import load_imagefolder
     from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, phash64, score_images
     from winnow.thresholds import flag_issues
 
-    # quality_detection.py thresholds scores in its earlier sections, so speed() finds the thresholds'
-    # scipy modules imported (a cold import costs more than the whole path); ingest and pHash it runs cold
+    # the thresholds' scipy modules imported first, as in any run that has thresholded before (a cold
+    # import costs more than the whole path); ingest and pHash run cold
     from scipy import ndimage, special, stats  # noqa: F401
 
     runs = []
