@@ -4,7 +4,7 @@ compare, in the right table), and the gate never passes a broken metric."""
 import json
 
 import pytest
-from gate_repo import commit, init, labels_of, write_metrics, write_variant, wrong_on
+from gate_repo import commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
     assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
 )
@@ -94,6 +94,14 @@ def test_a_project_outside_git_fails_with_one_line(tmp_path):
     ({"correction": "sidak"}, "gate.correction", "holm, bonferroni, none"),
     ({"treshold": 0.1}, "gate.treshold", "unknown parameter"),
     ({"files": []}, "gate.files", "[] has 0 item(s)"),
+    # before: a typo checked nothing, so a NaN metric passed
+    ({"files": ["metrics/evaluate/*.jsn"]}, "gate.files: metrics/evaluate/*.jsn matches no file at HEAD or "
+                                            "workspace", "correct the pattern"),
+    # before: NotImplementedError from pathlib; ../ read files outside the project
+    ({"files": ["/etc/*.conf"]}, 'gate.files[0]: "/etc/*.conf" is not inside the project', "relative to"),
+    ({"files": ["../*.json"]}, 'gate.files[0]: "../*.json" is not inside the project', "relative to"),
+    # before: no upper bound; at 157 a class that lost every image was "drop not significant"
+    ({"overdispersion": 157}, "gate.overdispersion", "157 is above 10"),
 ])
 def test_bad_gate_params_fail_with_one_line(tmp_path, section, names, fix):
     project = gate_project(tmp_path, {**default_params()["gate"], **section})
@@ -364,3 +372,37 @@ def test_a_pooled_run_on_another_test_set_fails_with_one_line(tmp_path):
     assert_error_line(done, "baseline: the runs (a head run and the first base run) were tested on different test "
                       "sets", "1000 ids at base only, 1000 at head only")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize("committed", [False, True], ids=["workspace", "base"])
+def test_a_gated_file_that_is_not_utf8_fails_with_one_line(tmp_path, committed):
+    # before: a UnicodeDecodeError traceback
+    project = gate_project(tmp_path)
+    path = project / metrics_path("pruned")
+    data = path.read_bytes().replace(b'"accuracy"', b'"caf\xe9": 1, "accuracy"', 1)
+    path.write_bytes(data)
+    if committed:
+        commit(project, "a Latin-1 byte committed")
+        write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), [1, 2]))  # the workspace is fine again
+    done, before = gate(project)
+    where = "at " + git(project, "rev-parse", "HEAD").strip()[:12] if committed else "at the workspace"
+    line, offset = assert_error_line(done), data.index(b"\xe9")
+    assert line == (f"error: metrics/evaluate/pruned.json {where}: not UTF-8 text (byte {offset}); "
+                    "rerun the stage that writes it and commit its outputs")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_project_in_a_folder_of_its_git_repository_is_gated(tmp_path):
+    """dvc init --subdir: git lists the project's files relative to it, but git show read them from the
+    repository's root, so every gated file read as invalid JSON. A regression must be found there too."""
+    project = make_project(tmp_path / "mono" / "project")
+    labels = labels_of()
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, wrong_on(labels, [1, 2]))
+    init(tmp_path / "mono")
+    write_variant(project, "pruned", labels, wrong_on(labels, range(100)))  # class 0 lost every image
+    done, before = gate(project)
+    assert done.returncode == 1 and "REGRESSED" in done.stdout, done.stdout + done.stderr
+    assert "error:" not in done.stderr

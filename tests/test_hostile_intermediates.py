@@ -124,6 +124,19 @@ def _fails(project: Path, stage: str, *args: str, fragments: tuple[str, ...]) ->
 # -- decision files read by the budget stage -------------------------------------------------------------
 
 @pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_that_are_nan(project):
+    # before: a NaN score is below no cut, so those images passed every check with exit 0
+    table = pd.read_parquet(project / "data/score/scores.parquet")
+    table.loc[:1, "odd_size"] = np.nan
+    table.loc[:2, "odd_aspect_ratio"] = np.nan
+    table.to_parquet(project / "data/score/scores.parquet", index=False)
+    shutil.rmtree(project / "data/threshold")
+    line = _fails(project, "threshold", fragments=())
+    assert line == ("error: data/score/scores.parquet: no score (NaN) for 2 images in odd_size, 3 images in "
+                    "odd_aspect_ratio; rerun the score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
 def test_budget_truncated_flags_name_the_file_and_the_threshold_stage(project):
     _truncate(project / "data/threshold/flags.parquet")
     line = _fails(project, "budget", fragments=("data/threshold/flags.parquet: not a readable parquet file (",))

@@ -116,6 +116,12 @@ CASES = {
     "weak_classes_unchosen": dict(params=params_with("gan.weak_k", None),
                                   expected="gan.weak_k: null, and so is weak_below; set one of them to choose the "
                                            "weak classes"),
+    # before: with every image of one original size (MNIST) each odd_size and odd_aspect_ratio score was NaN
+    "fence_spread_zero": dict(params=params_with("score.min_relative_spread", 0),
+                              expected="score.min_relative_spread: 0 is not above 0"),
+    "fence_factor_zero": dict(params=params_with("score.iqr_factor", 0), expected="score.iqr_factor: 0 is not above 0"),
+    "fixed_cut_outside_scores": dict(params=params_with("threshold.issues.dark", {"method": "fixed", "value": 5}),
+                                     expected="threshold.issues.dark.value: 5 is above 1"),
     "not_finite": dict(text=shipped_text("  min_correlation: 0.98 ", "  min_correlation: .nan "),
                        expected="dedup.min_correlation: nan is not a finite number; allowed: null or a number in "
                                 "[-1, 1]"),

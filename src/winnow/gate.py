@@ -239,11 +239,17 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     """
     names = {"base": _revisions(base), "target": _revisions(target)}
     revs = {side: [revisions.resolve(repo, name, option=f"--{side}") for name in runs] for side, runs in names.items()}
-    problems = []
+    problems, matched = [], set()
     for side in revs:
         for name, rev in zip(names[side], revs[side]):
             for path in revisions.matching(repo, rev, list(settings.files)):
+                matched.add(path)
                 problems += metric_problems(revisions.read_text(repo, rev, path) or "", where=f"{path} at {name}")
+    unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
+    if unmatched:  # a typo would check nothing and pass
+        raise WinnowError(f"params.yaml gate.files: {', '.join(unmatched)} matches no file at "
+                          f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; "
+                          "correct the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)")
     if problems:
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")

@@ -92,6 +92,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 # -- rules across keys ---------------------------------------------------------------------------------
 
+def _gated_files_inside(section: dict, path: str) -> None:
+    # the gate reads each revision's files with git: a pattern outside the project reads nothing there
+    for i, pattern in enumerate(section["files"]):
+        if pattern.startswith(("/", "\\")) or ".." in pattern.replace("\\", "/").split("/"):
+            fail(f"{path}.files[{i}]", f"{show(pattern)} is not inside the project; give a path relative to "
+                                       "params.yaml's folder, e.g. metrics/evaluate/*.json")
+
+
 def _splits_leave_train(section: dict, path: str) -> None:
     val, test = section["val_fraction"], section["test_fraction"]
     if val + test >= 1:
@@ -170,7 +178,7 @@ class ThresholdSetting(Rule):
         "ght": {"nu": Num(0, null=True), "tau": Num(0, null=True), "kappa": Num(0), "omega": Num(0, 1)},
         "valley": {"valley_window": Num(0, integer=True)},
         "gamma_mixture": {"iterations": Num(1, integer=True)},
-        "fixed": {"value": Num()},
+        "fixed": {"value": Num(0, 1)},  # scores lie in [0, 1]
     }
     assert set(OPTIONS) == set(THRESHOLD_METHODS)
 
@@ -295,8 +303,9 @@ SCHEMA = Section({
     "score": Section({
         "light_percentile": Num(0, 100),
         "dark_percentile": Num(0, 100),
-        "iqr_factor": Num(0),
-        "min_relative_spread": Num(0),
+        # both above 0: with every image of one original size the IQR is 0, and the fences' half-width too
+        "iqr_factor": Num(0, low_open=True),
+        "min_relative_spread": Num(0, low_open=True),
         "batch_size": Num(1, integer=True),
     }),
     "threshold": Section({
@@ -425,12 +434,14 @@ SCHEMA = Section({
         "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
     }, null=True),
     "gate": Section({  # winnow gate
-        "files": ListOf(Text(), min_len=1),
+        "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (_gated_files_inside)
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
         "alpha": Num(0, 1, low_open=True, high_open=True),
         "correction": Choice(CORRECTIONS),
-        "overdispersion": Num(1),  # phi of winnow.paired: the spread of seed-to-seed changes over the binomial
-        "accuracy_overdispersion": Num(1),  # the same for overall accuracy, where a seed's shift adds up over classes
-    }, required=("files", "tolerances")),
+        # phi of winnow.paired: the spread of seed-to-seed changes over the binomial's; measured 1.5-2
+        # (benchmarks/results/gate.md). At most 10: a decimal slip (157) would pass a class that lost every image
+        "overdispersion": Num(1, 10),
+        "accuracy_overdispersion": Num(1, 10),  # the same for overall accuracy, where a seed's shift adds up over classes
+    }, required=("files", "tolerances"), checks=(_gated_files_inside,)),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(_variants_can_be_made, _searched_policy_made))

@@ -15,9 +15,9 @@ from winnow.errors import WinnowError
 WORKSPACE = "workspace"
 
 
-def _git(repo: str | Path, *args: str) -> subprocess.CompletedProcess:
+def _git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False)
     except FileNotFoundError as err:
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
@@ -49,12 +49,23 @@ def _experiment(repo: str | Path, name: str) -> str | None:
 
 
 def read_text(repo: str | Path, rev: str, path: str) -> str | None:
-    """The text of ``path`` (relative to the project root) at ``rev``, or None when it is not there."""
+    """The text of ``path`` (relative to the project root) at ``rev``, or None when it is not there.
+
+    Raises:
+        WinnowError: the file is not UTF-8 text."""
     if rev == WORKSPACE:
         file = Path(repo) / path
-        return file.read_text(encoding="utf-8") if file.is_file() else None
-    done = _git(repo, "show", f"{rev}:{path}")
-    return done.stdout if done.returncode == 0 else None
+        data = file.read_bytes() if file.is_file() else None
+    else:
+        # ./: relative to the project, which may be a folder of its git repository (dvc init --subdir)
+        done = _git(repo, "show", f"{rev}:./{path}", text=False)
+        data = done.stdout if done.returncode == 0 else None
+    try:
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        where = "the workspace" if rev == WORKSPACE else rev[:12]
+        raise WinnowError(f"{path} at {where}: not UTF-8 text (byte {err.start}); rerun the stage that writes it "
+                          "and commit its outputs") from err
 
 
 def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
@@ -66,11 +77,12 @@ def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
                  if p.is_file()}
     else:
         listed = _git(repo, "ls-tree", "-r", "--name-only", rev)
-        paths = {p for p in listed.stdout.splitlines() if any(_matches(p, pattern) for pattern in patterns)}
+        paths = {p for p in listed.stdout.splitlines() if any(matches(p, pattern) for pattern in patterns)}
     return sorted(paths)
 
 
-def _matches(path: str, pattern: str) -> bool:
+def matches(path: str, pattern: str) -> bool:
+    """Whether the project-relative ``path`` matches ``pattern`` as :func:`matching` matches them."""
     parts, wanted = path.split("/"), pattern.split("/")
     return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
 
