@@ -286,6 +286,17 @@ def test_class_only_in_test_split_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("ingest")
+def test_a_val_fraction_that_rounds_to_no_image_is_refused(tmp_path):
+    # before: 0.01 of 7 images a class carved no val image, silently; every training then kept its first epoch
+    data = image_folder(tmp_path / "data", {"cat": 10, "dog": 10, "owl": 10})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.01, test_fraction=0.2)
+    line = assert_error_line(done)
+    assert line == ("error: ingest.val_fraction: 0.01 of 30 images leaves the val split empty (each class's share "
+                    "rounds to 0 images); set at least 0.1")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
 def test_too_many_rejected_files_stop_with_the_list(tmp_path):
     data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
     for i in range(3):

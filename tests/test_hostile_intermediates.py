@@ -432,6 +432,19 @@ def test_balance_max_images_below_the_class_count_is_refused(project):
 
 
 @pytest.mark.hostile("params")
+def test_training_without_val_images_is_refused(project):
+    # before (ingest.val_fraction 0): "best val acc 0.0000 at epoch 1", the first epoch's weights saved, exit 0
+    for name in ("ingest", "degrade"):  # the variant's val images are the ingested ones
+        manifest = pd.read_parquet(project / f"data/{name}/manifest.parquet")
+        manifest.loc[manifest["split"] == "val", "split"] = "test"
+        manifest.to_parquet(project / f"data/{name}/manifest.parquet", index=False)
+    _with_params(project, train={"epochs": 1})
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == ("error: train: the val split is empty; a training keeps the epoch with the best val accuracy, so "
+                    "it needs val images: set ingest.val_fraction above 0")
+
+
+@pytest.mark.hostile("params")
 def test_augment_search_max_images_below_the_class_count_is_refused(project):
     # before: a search on 3 images silently sampled one of each of the 3 classes... and more, never fewer
     _with_params(project, augment_search={"enabled": True, "max_images": 2, "epochs": 1})

@@ -72,6 +72,17 @@ def parquet(frame):
     ("parquet_ragged_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": [[1.0, 2.0]] * 5 + [[1.0]]
                                                                                  + [[1.0, 2.0]] * (N - 6)})),
      ["represent.file: mine.parquet: the embedding of id 'img-5' has 1 values where id 'img-0' has 2"]),
+    # before: an IndexError traceback
+    ("parquet_scalar_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": np.arange(N, dtype=float)})),
+     ["represent.file: mine.parquet: the embedding column holds one number per image; it must hold one list of "
+      "numbers per image (or write each feature as a numeric column)"]),
+    # before: accepted, and confident-learn then dropped 88% of the train images
+    ("npy_all_rows_equal", npy(np.ones((N, 8))),
+     ["represent.file: mine.npy: every image has the same embedding (no feature varies); it cannot tell images "
+      "apart"]),
+    ("npy_zero_row", npy(np.where(np.arange(N)[:, None] == 5, 0.0, np.arange(N)[:, None] + np.ones((N, 3)))),
+     ["represent.file: mine.npy: 1 image(s) have an all-zero embedding, first id 'img-5'; cosine similarity is "
+      "undefined for them"]),
     ("parquet_nan_in_embedding", parquet(pd.DataFrame({"id": ids()[::-1], "embedding": [[1.0, np.nan]]
                                                                                         + [[1.0, 2.0]] * (N - 1)})),
      ["represent.file: mine.parquet: 1 non-finite value(s)", "first id 'img-47'"]),

@@ -57,6 +57,11 @@ def carve_splits(
             count = int(round(frac * len(members)))
             out[members[start:start + count]] = name
             start += count
+    for name, frac in wanted:
+        if frac > 0 and not (out == name).any():  # every class's share rounded to 0 images
+            largest = int(np.bincount(labels[pool]).max()) if pool.any() else 0
+            raise WinnowError(f"ingest.{name}_fraction: {frac} of {int(pool.sum())} images leaves the {name} split "
+                              f"empty (each class's share rounds to 0 images); set at least {1 / max(largest, 1):.2g}")
     return out
 
 

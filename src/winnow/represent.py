@@ -163,6 +163,16 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         raise WinnowError(f"{where}: values are {values.dtype}, not numbers; embeddings must be numeric")
     if values.shape[1] == 0:
         raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
+    # the cleaners compare images by cosine: undefined for a zero vector, and equal for every pair when all
+    # rows are the same (a judge that says nothing, yet confident-learn then dropped 88% of train)
+    with np.errstate(over="ignore", invalid="ignore"):
+        zero = ~np.any(values != 0, axis=1)
+        if zero.any():
+            raise WinnowError(f"{where}: {int(zero.sum())} image(s) have an all-zero embedding, first id "
+                              f"{ids[np.flatnonzero(zero)[0]]!r}; cosine similarity is undefined for them")
+        if len(values) > 1 and not np.any(values != values[0]):
+            raise WinnowError(f"{where}: every image has the same embedding (no feature varies); it cannot tell "
+                              "images apart")
     return values
 
 
@@ -194,7 +204,12 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
         if len(odd):
             raise WinnowError(f"{where}: the embedding of id {ids[odd[0]]!r} has {lengths[odd[0]]} values where id "
                               f"{ids[0]!r} has {lengths[0]}; every embedding needs the same length")
-        return np.stack([np.asarray([] if cell is None else cell) for cell in cells])
+        values = np.stack([np.asarray([] if cell is None else cell) for cell in cells])
+        if values.ndim != 2:  # a number, or a table, per image: not a vector
+            held = "one number" if values.ndim == 1 else f"a {values.ndim - 1}-D array"
+            raise WinnowError(f"{where}: the embedding column holds {held} per image; it must hold one list of "
+                              "numbers per image (or write each feature as a numeric column)")
+        return values
     odd = [c for c in frame.columns
            if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
     if odd:

@@ -116,6 +116,9 @@ def fit(
     """
     if len(train_images) == 0:
         raise WinnowError("train: the training split is empty")
+    if len(val_images) == 0:  # before: best val accuracy 0.0 at epoch 1 kept the first epoch's weights, exit 0
+        raise WinnowError("train: the val split is empty; a training keeps the epoch with the best val accuracy, "
+                          "so it needs val images: set ingest.val_fraction above 0")
     if config.epochs < 1:  # before dvclive opens its log: zero epochs would leave a summary of nothing
         raise WinnowError(f"train.epochs: {config.epochs} is below 1")
     if config.patience is not None and config.patience < 1:  # 0 would stop after the first epoch, always
