@@ -73,6 +73,32 @@ def test_a_label_studio_export_whose_annotators_disagree_is_refused(project):
 
 
 @pytest.mark.hostile("review")
+@pytest.mark.parametrize("annotations, fragment", [
+    # before: AttributeError, TypeError (unhashable) tracebacks, or 0 verdicts and exit 0
+    ([{"result": [{"type": "choices", "value": "drop"}]}], 'a choices result whose value is "drop"'),
+    ([{"result": [{"type": "choices", "value": {"choices": [["drop"]]}}]}], "a choices result whose value is "
+                                                                           '{"choices": [["drop"]]}'),
+    ([{"result": [{"type": "choices", "value": {"choices": "drop"}}]}], 'a choices result whose value is '
+                                                                       '{"choices": "drop"}'),
+    (5, "annotations are not Label Studio's"),
+    ({"a": 1}, "annotations are not Label Studio's"),
+], ids=["value-text", "nested-list", "choices-text", "number", "mapping"])
+def test_label_studio_annotations_of_another_shape_are_refused(project, annotations, fragment):
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    tasks[0]["annotations"] = annotations
+    import_refused(project, "export.json", json.dumps(tasks[:1]), "export.json: task 1", fragment,
+                   "export the project from Label Studio as JSON")
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("word", ["²", "٣", "-0"])
+def test_a_verdict_that_only_looks_like_a_class_index_is_refused(project, word):
+    # before: "²" was a ValueError traceback, "٣" read as class 3 and "-0" as class 0
+    import_refused(project, "mine.csv", f"id,verdict\ntrain-04,{word}\n", "mine.csv: line 2 (id 'train-04')",
+                   f"verdict {word!r} is neither accept, reject, drop nor a class (cat, dog, owl)")
+
+
+@pytest.mark.hostile("review")
 def test_a_json_file_that_is_no_label_studio_export_is_refused(project):
     import_refused(project, "export.json", json.dumps({"tasks": []}), "export.json: holds a JSON dict, not a list of tasks")
     import_refused(project, "export.json", json.dumps([{"data": {"image": "x.png"}}]),
@@ -115,7 +141,12 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
     ("val-0,reject,0", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
     ("train-04,maybe,1", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
     ("train-04,relabel,7", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
-    ("train-04,reject,2", ("line 3 (id 'train-04')", "a reject verdict has label its given label 1, not 2")),
+    ("train-04,reject,2", ("line 3 (id 'train-04')", "verdict reject needs the label its given label 1, not 2")),
+    # before: applied as a relabel to the label the image had, and counted as relabelled by a person
+    ("train-04,relabel,1", ("line 3 (id 'train-04')", "verdict relabel needs the label a class index other than its "
+                                                      "given label 1, not 1")),
+    ("train-04,accept,1", ("line 3 (id 'train-04')", "verdict accept needs the label the suggestion (-1 or a class), "
+                                                     "not its given label 1, not 1")),
     ("train-08,drop,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
 ])
 def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):

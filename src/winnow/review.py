@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -274,17 +275,38 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str]]:
         data = task.get("data") if isinstance(task, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
             raise WinnowError(f"{where}: no data.winnow_id; {fix}")
-        choices = [choice for annotation in task.get("annotations") or []
-                   if isinstance(annotation, dict) and not annotation.get("was_cancelled")
-                   for result in annotation.get("result") or []
-                   if isinstance(result, dict) and result.get("type") == "choices"
-                   for choice in (result.get("value") or {}).get("choices") or []]
+        choices = _choices(task.get("annotations"), where=where, fix=fix)
         if len(set(choices)) > 1:
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
         if choices:
             words.append((where, data["winnow_id"], str(choices[0])))
     return words
+
+
+def _choices(annotations, *, where: str, fix: str) -> list[str]:
+    """The choices of a task's annotations that were not cancelled: Label Studio's
+    ``[{"was_cancelled": .., "result": [{"type": "choices", "value": {"choices": ["<word>"]}}]}]``."""
+    shape = "annotations: [{result: [{type: choices, value: {choices: [a word]}}]}]"
+    if annotations is None:
+        return []
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise WinnowError(f"{where}: annotations are not Label Studio's {shape}; {fix}")
+    choices = []
+    for annotation in annotations:
+        results = annotation.get("result") or []
+        if annotation.get("was_cancelled") or not isinstance(results, list):
+            continue
+        for result in results:
+            if not isinstance(result, dict) or result.get("type") != "choices":
+                continue
+            value = result.get("value")
+            words = value.get("choices") if isinstance(value, dict) else None
+            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+                raise WinnowError(f"{where}: a choices result whose value is {json.dumps(value)[:80]}, not Label "
+                                  f"Studio's {{choices: [a word]}}; {fix}")
+            choices += words
+    return choices
 
 
 def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
@@ -297,7 +319,7 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
         label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
     elif word in classes:
         label = classes.index(word)
-    elif word.lstrip("-").isdigit():
+    elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
         label = int(word)
         if not 0 <= label < len(classes):
             raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")

@@ -225,10 +225,13 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
         if image not in given.index:
             raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
                               "export and review again, or remove the line")
-        expected = {"drop": label == -1, "relabel": label >= 0, "reject": label == given[image]}.get(verdict, True)
-        if not expected:
-            want = {"drop": "-1", "relabel": "a class index", "reject": f"its given label {given[image]}"}[verdict]
-            raise WinnowError(f"{where}: a {verdict} verdict has label {want}, not {text}; {fix}")
+        expected = {"drop": label == -1, "relabel": label >= 0 and label != given[image],
+                    "reject": label == given[image], "accept": label != given[image]}[verdict]
+        if not expected:  # accept takes the suggestion, a drop or another class: keeping the label is reject
+            want = {"drop": "-1", "relabel": f"a class index other than its given label {given[image]}",
+                    "reject": f"its given label {given[image]}",
+                    "accept": f"the suggestion (-1 or a class), not its given label {given[image]}"}[verdict]
+            raise WinnowError(f"{where}: verdict {verdict} needs the label {want}, not {text}; {fix}")
     twice = frame["id"].duplicated()
     if twice.any():
         raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
