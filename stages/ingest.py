@@ -2,6 +2,8 @@
 write the imageset data/ingest, rejected.csv (files set aside, with the reason) and oriented.csv (images
 turned upright by their EXIF orientation)."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from winnow.errors import WinnowError
@@ -22,6 +24,10 @@ def main() -> None:
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
         trusted = None
         if p.get("trusted_path") is not None:
+            if p.get("path") is not None and Path(p["trusted_path"]).resolve() == Path(p["path"]).resolve():
+                # every image would be its own trusted copy: dedup then drops the whole train split as leaks
+                raise WinnowError(f"ingest.trusted_path: {p['trusted_path']} is ingest.path itself; the trusted "
+                                  "split must be images held out from the data it judges")
             trusted = load_trusted(p["trusted_path"], classes=loaded.classes, size=p.get("size"),
                                    into=tmp / "trusted.npy")
             loaded.rejected += trusted.rejected
@@ -46,6 +52,8 @@ def main() -> None:
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))
         finish_imageset(tmp, rows, manifest, loaded.classes, where=OUT)
+        if trusted is not None:
+            _warn_trusted_copies(pd.read_parquet(tmp / "manifest.parquet", columns=["split", "digest"]))
         write_table(tmp / "rejected.csv", rejected)
         write_table(tmp / "oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))
     counts = manifest.groupby("split").size().to_dict()
@@ -53,6 +61,15 @@ def main() -> None:
                                        "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
     print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
+
+
+def _warn_trusted_copies(manifest: pd.DataFrame) -> None:
+    trusted = manifest["split"] == "trusted"
+    copies = manifest.loc[trusted, "digest"].isin(set(manifest.loc[~trusted, "digest"]))
+    if copies.any():
+        print(f"warning: ingest.trusted_path: {int(copies.sum())} of its {int(trusted.sum())} images are pixel-identical "
+              "to images of ingest.path; dedup drops their train copies as leaks, and a trusted split judges best "
+              "when held out")
 
 
 if __name__ == "__main__":

@@ -236,6 +236,29 @@ def test_a_trusted_folder_is_ingested_as_its_own_split_by_class_name_and_never_d
 
 
 @pytest.mark.hostile("ingest")
+def test_a_trusted_path_that_is_the_data_set_itself_is_refused(tmp_path):
+    # before: every image became its own trusted copy, and dedup dropped the whole train split as leaks
+    project, before, done = ingest_with(tmp_path, tmp_path / "set.npz")
+    line = assert_error_line(done)
+    assert line == (f"error: ingest.trusted_path: {tmp_path / 'set.npz'} is ingest.path itself; the trusted split "
+                    "must be images held out from the data it judges")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_trusted_images_that_copy_the_data_set_are_counted_in_a_warning(tmp_path):
+    source_npz(tmp_path / "set.npz")
+    data = np.load(tmp_path / "set.npz")
+    book = tmp_path / "book.npz"  # two of the data set's own images, and one new
+    np.savez(book, images=np.concatenate([data["images"][:2], 255 - data["images"][:1]]), labels=data["labels"][:3],
+             classes=np.array(CLASSES))
+    project, _, done = ingest_with(tmp_path, book)
+    assert done.returncode == 0, done.stderr
+    assert ("warning: ingest.trusted_path: 2 of its 3 images are pixel-identical to images of ingest.path; dedup "
+            "drops their train copies as leaks, and a trusted split judges best when held out") in done.stdout
+
+
+@pytest.mark.hostile("ingest")
 def test_a_missing_trusted_path_is_named(tmp_path):
     project, before, done = ingest_with(tmp_path, tmp_path / "nowhere")
     assert_error_line(done, f"ingest.trusted_path: {tmp_path / 'nowhere'} does not exist; give a folder "
