@@ -51,14 +51,17 @@ CASES = {
     "unknown_section_suggested": dict(params=params_with("trian", {"epochs": 3}),
                                       expected="trian: unknown parameter (did you mean train?)"),
     "string_number": dict(params=params_with("ingest.size", "64"),
-                          expected='ingest.size: "64" is a string, not null or an integer >= 1 '
+                          expected='ingest.size: "64" is a string, not null or an integer in [4, 1024] '
                                    "(write numbers without quotes)"),
     "exponent_read_as_text": dict(text=shipped_text("  lr: 0.001\n", "  lr: 1e-3\n"),
                                   expected='train.lr: "1e-3" is a string, not a number > 0 (YAML reads a number like '
                                            "1e-3 as text: write 0.001 or 1.0e-3)"),
     "bool_as_int": dict(params=params_with("train.batch_size", True),
                         expected="train.batch_size: true is a boolean, not an integer >= 1"),
-    "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 1"),
+    "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 4"),
+    # before: 1 px images went through score and dedup with one pHash for all; 100000 a MemoryError traceback
+    "size_one": dict(params=params_with("ingest.size", 1), expected="ingest.size: 1 is below 4"),
+    "size_huge": dict(params=params_with("ingest.size", 100000), expected="ingest.size: 100000 is above 1024"),
     "negative_fraction": dict(params=params_with("ingest.test_fraction", -0.2),
                               expected="ingest.test_fraction: -0.2 is below 0"),
     "splits_leave_no_train": dict(params=params_with("ingest.val_fraction", 0.8),
@@ -95,7 +98,7 @@ CASES = {
                                                expected="threshold.issues.blurry.alpha: unknown option of method "
                                                         "otsu; known: method"),
     "fixed_threshold_without_value": dict(params=params_with("threshold.issues.dark", {"method": "fixed"}),
-                                          expected="threshold.issues.dark.value: missing (a number)"),
+                                          expected="threshold.issues.dark.value: missing (a number in [0, 1])"),
     "perturbation_unknown_kind": dict(params=params_with("degrade.perturbations", [{"kind": "blurr", "fraction": 0.1}]),
                                       expected="degrade.perturbations[0]: unknown kind 'blurr'; allowed: "
                                                "symmetric_noise, pair_flip, class_removal, class_subsample, "

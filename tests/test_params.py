@@ -37,7 +37,7 @@ def test_the_shipped_params_yaml_validates():
     ("train.patience", 0, "train.patience: 0 is below 1"),
     ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
                                                  "null or an integer >= 1"),
-    ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer >= 1 (write numbers without quotes)'),
+    ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer in [4, 1024] (write numbers without quotes)'),
     ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number > 0 '
                          "(YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"),
     ("train.lr", "fast", 'train.lr: "fast" is a string, not a number > 0'),
@@ -95,7 +95,7 @@ def test_the_shipped_params_yaml_validates():
      "threshold.issues.blurry.alpha: unknown option of method otsu; known: method"),
     ("threshold.issues.blurry", {"method": "auto", "alpah": 0.05},
      "threshold.issues.blurry.alpah: unknown option of method auto (did you mean alpha?)"),
-    ("threshold.issues.blurry", {"method": "fixed"}, "threshold.issues.blurry.value: missing (a number)"),
+    ("threshold.issues.blurry", {"method": "fixed"}, "threshold.issues.blurry.value: missing (a number in [0, 1])"),
     ("threshold.issues.blurry", {"method": "otsuu"}, 'threshold.issues.blurry.method: "otsuu" is not one of auto, '
                                                      "otsu, li, kittler, kapur, ght, valley, gamma_mixture, fixed "
                                                      "(did you mean otsu?)"),

@@ -283,7 +283,8 @@ SCHEMA = Section({
         "source": Choice(SOURCES),
         "path": Text(null=True),
         "download": Bool(),
-        "size": Num(1, integer=True, null=True),
+        # 4 to 1024: at 1 px every pHash is the same; past 1024 the imageset outgrows memory and disk
+        "size": Num(4, 1024, integer=True, null=True),
         "classes": ListOf(Text(), min_len=1, unique=True, null=True),
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
