@@ -30,7 +30,7 @@ import forked_run
 ROOT = Path(__file__).resolve().parents[1]
 AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "gate", "compare", "report",
          "training", "interrupted", "represent", "review")
-TEMPORARY_MARK = ".tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
+TEMPORARY_MARK = ".winnow-tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
 
 
 def default_params() -> dict:

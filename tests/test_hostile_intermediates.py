@@ -533,7 +533,7 @@ def slow_atomic_path(path):
 
 def slow_write_tables(folder, *args, **kwargs):
     # an imageset's pixels are written, its tables not yet
-    if target == "imageset" and ".tmp-" in Path(folder).name:
+    if target == "imageset" and ".winnow-tmp-" in Path(folder).name:
         hang(Path(folder))
     return write_tables(folder, *args, **kwargs)
 
@@ -563,7 +563,7 @@ def _kill_mid_write(project: Path, stage: str, hang_at: str) -> Path:
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    assert f".tmp-{proc.pid}" in temporary.name and temporary.exists()
+    assert f".winnow-tmp-{proc.pid}" in temporary.name and temporary.exists()
     return temporary
 
 
@@ -606,7 +606,7 @@ def test_a_killed_model_write_is_removed_but_a_running_writer_is_left_alone(proj
     dead_model.write_bytes(b"half a model")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-        running = project / "plots" / f".confusion.tmp-{alive.pid}.csv"
+        running = project / "plots" / f".confusion.winnow-tmp-{alive.pid}.csv"
         running.parent.mkdir()
         running.write_text("actual,predicted\n")
         done = run_stage(project, "variants")
@@ -619,8 +619,22 @@ def test_a_killed_model_write_is_removed_but_a_running_writer_is_left_alone(proj
     assert len(pd.read_parquet(project / "data/variants/pruned/rows.parquet")) == 18
 
 
+@pytest.mark.hostile("interrupted")
+def test_a_users_own_dot_files_are_never_taken_for_temporaries(project):
+    # before: .notes.old-2024.txt matched the temporaries' pattern, and no process 2024 ran: it was deleted
+    mine = [project / "data/.notes.old-2024.txt", project / "models/.draft.tmp-7.pt"]
+    for path in mine:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("mine")
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert all(path.read_text() == "mine" for path in mine)
+    assert "temporary" not in done.stdout
+
+
 def test_temporaries_are_ignored_by_git():
-    names = ["metrics/.threshold.tmp-123.json", "models/.baseline.tmp-9.pt", "data/.degrade.tmp-77/images.npy",
-             "data/.degrade.old-77/images.npy", "reports/.contracts.tmp-5/index.html"]
+    names = ["metrics/.threshold.winnow-tmp-123.json", "models/.baseline.winnow-tmp-9.pt",
+             "data/.degrade.winnow-tmp-77/images.npy", "data/.degrade.winnow-old-77/images.npy",
+             "reports/.contracts.winnow-tmp-5/index.html"]
     done = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.split() == names

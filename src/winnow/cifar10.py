@@ -158,7 +158,7 @@ def _download(root: Path) -> None:
     archive = root.parent / "cifar-10-python.tar.gz"
     root.parent.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
-        partial = archive.with_name(f".{archive.name}.tmp-{os.getpid()}")
+        partial = archive.with_name(f".{archive.name}.winnow-tmp-{os.getpid()}")
         try:
             urllib.request.urlretrieve(CIFAR10_URL, partial)
             _check_md5(partial, what=f"the download of {CIFAR10_URL}", fix="nothing was kept; try again later")
@@ -184,7 +184,7 @@ def _check_md5(path: Path, *, what: str, fix: str) -> None:
 def extract_archive(archive: Path, root: Path) -> None:
     """Unpack ``archive``'s ``cifar-10-batches-py/`` to ``root``, refusing any member outside it or not a
     plain file or folder; nothing is left behind when it refuses or fails."""
-    scratch = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    scratch = root.parent / f".{root.name}.winnow-tmp-{os.getpid()}"
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = tar.getmembers()

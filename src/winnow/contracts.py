@@ -199,7 +199,7 @@ def _ephemeral_context():
 
 
 def _build_docs(context, docs_dir: Path) -> None:
-    staging = docs_dir.with_name(f".{docs_dir.name}.tmp-{os.getpid()}")
+    staging = docs_dir.with_name(f".{docs_dir.name}.winnow-tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     context.add_data_docs_site("winnow", {
         "class_name": "SiteBuilder",

@@ -175,18 +175,18 @@ def _write_tables(folder: Path, manifest: pd.DataFrame, classes: list[str]) -> N
 
 @contextmanager
 def staged(path: str | os.PathLike) -> Iterator[Path]:
-    """The temporary sibling folder ``.<name>.tmp-<pid>`` an imageset is built in: renamed to ``path``
+    """The temporary sibling folder ``.<name>.winnow-tmp-<pid>`` an imageset is built in: renamed to ``path``
     (replacing what was there) when the block ends without error, removed otherwise, so DVC and the next
     stage never see half an imageset."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.winnow-tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}.winnow-old-{os.getpid()}")
             path.rename(old)
             tmp.rename(path)
             shutil.rmtree(old)

@@ -35,7 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.winnow-tmp-{os.getpid()}{path.suffix}")
     try:
         yield tmp
         tmp.replace(path)
@@ -80,7 +80,7 @@ def write_skipped(reason: str, *, folders: Iterable[str | os.PathLike] = (),
     text = f"{SKIPPED_PREFIX}{reason}\n"
     for folder in map(Path, folders):
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp, old = (folder.with_name(f".{folder.name}.tmp-{tag}{os.getpid()}") for tag in ("", "old-"))
+        tmp, old = (folder.with_name(f".{folder.name}.winnow-{kind}-{os.getpid()}") for kind in ("tmp", "old"))
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         (tmp / SKIPPED_NOTE).write_text(text, encoding="utf-8")
@@ -170,10 +170,11 @@ def _detail(err: Exception) -> str:
     return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
 
 
-# atomic_path, the imageset writer and the Data Docs builder name their temporaries .<name>.tmp-<pid>[.suffix]
-# (the imageset writer also .<name>.old-<pid> for the folder it replaces)
+# atomic_path, the imageset writer and the Data Docs builder name their temporaries .<name>.winnow-tmp-<pid>[.suffix]
+# (the imageset writer also .<name>.winnow-old-<pid> for the folder it replaces); "winnow-" so a user's own
+# dot-file (.notes.old-2024.txt) is never taken for one
 OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports")
-_TEMPORARY = re.compile(r"^\..+\.(?:tmp|old)-(\d+)(?:\..*)?$")
+_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old)-(\d+)(?:\..*)?$")
 
 
 def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:
