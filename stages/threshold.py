@@ -36,6 +36,10 @@ def main() -> None:
     write_table(FLAGS_OUT, flags)
     write_json(METRICS_OUT, metrics)
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
+    for issue in (i for i in SCORES if rules[i] == "too_many"):
+        print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
+              f"({p['max_flagged_fraction']}) of the images, so it flags none: a property most images share is the "
+              "data set's norm; raise the fraction if it is not")
 
 
 def histogram_plot(scores: np.ndarray, cut: float, *, bins: int) -> pd.DataFrame:

@@ -136,6 +136,18 @@ def test_threshold_refuses_scores_that_are_nan(project):
                     "odd_aspect_ratio; rerun the score stage (dvc repro score)")
 
 
+@pytest.mark.hostile("params")
+def test_a_cut_that_would_flag_most_images_says_it_flags_none(project):
+    # before: replaced by no cut without a word (rule too_many in metrics only)
+    _with_params(project, threshold={"issues": {"dark": {"method": "fixed", "value": 1.0}}})
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the images, "
+            "so it flags none: a property most images share is the data set's norm; raise the fraction if it is not"
+            ) in done.stdout.splitlines()
+    assert json.loads((project / "metrics/threshold.json").read_text())["dark"]["flagged"] == 0
+
+
 @pytest.mark.hostile("intermediates")
 def test_budget_truncated_flags_name_the_file_and_the_threshold_stage(project):
     _truncate(project / "data/threshold/flags.parquet")

@@ -155,3 +155,15 @@ def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, 
     done = run_stage(project, "variants")
     assert_error_line(done, "reviews/verdicts.csv", *fragments)
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(project):
+    # before: pandas took the ids for an index, and the error named id 'accept' and verdict '-1'
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,x\ntrain-04,reject,1,y\n")
+    before = files_under(project)
+    done = run_stage(project, "variants")
+    line = assert_error_line(done)
+    assert line == ("error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label); "
+                    "write it with `winnow review import`, or restore the header-only file from git")
+    assert_nothing_left(project, before)

@@ -9,6 +9,7 @@ in how they are summed (see :func:`channel_stats`).
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -16,7 +17,11 @@ import torch
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 ``(N, H, W, C)`` → uint8 ``(N, C, H, W)`` on the device (scaled later, per batch)."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).contiguous()
+    with warnings.catch_warnings():
+        # a read-only memory map: torch warns that writing would be undefined; nothing writes, and the
+        # permuted copy below is a tensor of its own
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).contiguous()
 
 
 class StreamedRows:

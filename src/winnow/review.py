@@ -254,6 +254,8 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except ValueError as err:  # pandas' parser errors are ValueErrors
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
+        raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
     missing = [c for c in ("id", "verdict") if c not in frame.columns]
     if missing:
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}; the queue's columns id and verdict are needed")

@@ -210,6 +210,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # pandas' parser and decoding errors are ValueErrors
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
+        raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
     if missing:
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
