@@ -57,12 +57,22 @@ def carve_splits(
             count = int(round(frac * len(members)))
             out[members[start:start + count]] = name
             start += count
-    for name, frac in wanted:
-        if frac > 0 and not (out == name).any():  # every class's share rounded to 0 images
+    return out
+
+
+def check_carved(labels: np.ndarray, splits: np.ndarray, *, given: np.ndarray | None, val_fraction: float,
+                 test_fraction: float) -> None:
+    """Refuse a val or test fraction above 0 that carved no image (every class's share rounded to 0):
+    without val images every training would keep its first epoch. ``labels`` int ``(N,)``, ``splits`` the
+    carved object ``(N,)``, ``given`` the source's splits (None where it gave none)."""
+    source = np.full(len(labels), None, dtype=object) if given is None else np.asarray(given, dtype=object)
+    gave = np.array([s is not None for s in source], dtype=bool)
+    present, pool = set(source[gave]), ~gave | (source == "train")  # what carve_splits carves from
+    for name, frac in (("test", test_fraction), ("val", val_fraction)):
+        if frac > 0 and name not in present and not (splits == name).any():
             largest = int(np.bincount(labels[pool]).max()) if pool.any() else 0
             raise WinnowError(f"ingest.{name}_fraction: {frac} of {int(pool.sum())} images leaves the {name} split "
                               f"empty (each class's share rounds to 0 images); set at least {1 / max(largest, 1):.2g}")
-    return out
 
 
 def resize_batch(images: np.ndarray, size: int) -> np.ndarray:
@@ -149,6 +159,7 @@ def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float
     splits = carve_splits(loaded.labels, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
     check_classes(loaded.classes, loaded.labels, splits)
+    check_carved(loaded.labels, splits, given=loaded.splits, val_fraction=val_fraction, test_fraction=test_fraction)
     return _rows(loaded, splits.astype(str))
 
 
