@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError, check_fits_in_memory
-from winnow.gan import GanConfig, generate, train_gan
 from winnow.gan_eval import acceptance, class_frechet, confident, real_thresholds, sample_grid, weak_classes
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
-from winnow.training import embed, load, predict_proba
 from winnow.variants import load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
@@ -29,6 +27,10 @@ def main() -> None:
         write_json("metrics/gan.json", {"skipped": SKIPPED})
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
+    # imported here: torch takes seconds to import, and the default variants skip this stage
+    from winnow.gan import GanConfig, generate, train_gan
+    from winnow.training import embed, load, predict_proba
+
     clear_skipped(folders=FOLDERS, files=FILES)
     section = dict(params["gan"])
     config = GanConfig.from_params(section.pop("train", {}))
