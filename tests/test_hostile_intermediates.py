@@ -443,6 +443,15 @@ def test_balance_max_images_below_the_class_count_is_refused(project):
                     "would keep none; set at least 3, or null")
 
 
+@pytest.mark.hostile("training")
+def test_a_training_whose_loss_becomes_nan_stops_without_a_model(project):
+    # before: "loss=nan", the first epoch's NaN weights saved as models/baseline.pt, exit 0, evaluated at chance
+    # 18 images make one step an epoch: epoch 1's loss is taken before its step, so the NaN shows at epoch 2
+    _with_params(project, train={"lr": 1e20, "optimizer": "sgd", "epochs": 2})
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == "error: train: the training loss became nan at epoch 2 (sgd, lr 1e+20); lower train.lr"
+
+
 @pytest.mark.hostile("params")
 def test_training_without_val_images_is_refused(project):
     # before (ingest.val_fraction 0): "best val acc 0.0000 at epoch 1", the first epoch's weights saved, exit 0

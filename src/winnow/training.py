@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
@@ -184,6 +185,12 @@ def fit(
             if world > 1:
                 val_loss, val_acc = _from_rank0(val_loss, val_acc, device=device)
             record = {"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss, "val_acc": val_acc}
+            if not math.isfinite(record["train_loss"]):  # the weights are NaN too: no epoch after this one is a model
+                if live is not None:
+                    live.end()
+                    shutil.rmtree(log_dir, ignore_errors=True)  # this run's log, a partial one: gone with it
+                raise WinnowError(f"train: the training loss became {record['train_loss']} at epoch {epoch} "
+                                  f"({config.optimizer}, lr {config.lr:g}); lower train.lr")
             history.append(record)
             if val_acc > best_acc or best_state is None:
                 best_acc, best_epoch = val_acc, epoch
