@@ -268,7 +268,7 @@ def test_nothing_enabled_is_the_identity():
 
 @pytest.mark.parametrize("spec, message", [
     ({"kind": "blur", "fraction": 1.5, "kernel": 3}, r"fraction must be a number in \[0.0, 1.0\], got 1.5"),
-    ({"kind": "gaussian_noise", "fraction": 0.1, "sigma": -2}, r"sigma must be a number >= 0.0, got -2"),
+    ({"kind": "gaussian_noise", "fraction": 0.1, "sigma": -2}, r"sigma must be a finite number >= 0.0, got -2"),
     ({"kind": "blur", "fraction": 0.1, "kernel": 4}, r"kernel must be an odd integer >= 3, got 4"),
     ({"kind": "blurr", "fraction": 0.1}, r"unknown kind 'blurr'; allowed: symmetric_noise"),
     ({"kind": "class_removal", "classes": ["zebra"]}, r"classes must be a class index in \[0, 3\] or a name"),

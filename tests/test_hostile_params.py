@@ -109,6 +109,10 @@ CASES = {
                                                          [{"kind": "symmetric_noise", "fraction": 1.5}]),
                                       expected="degrade.perturbations[0] (symmetric_noise): fraction must be a number "
                                                "in [0.0, 1.0], got 1.5"),
+    # before: accepted; the brightened pixels became NaN cast to uint8, and perturbations.parquet said Infinity
+    "perturbation_infinite_factor": dict(params=params_with("degrade.perturbations", [
+        {"kind": "brightness", "fraction": 0.1, "factor": float("inf")}]),
+        expected="degrade.perturbations[0] (brightness): factor must be a finite number >= 0.0, got inf"),
     "gate_tolerance_string": dict(params=params_with("gate.tolerances.accuracy", "0.005"),
                                   expected='gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) '
                                            "(write numbers without quotes)"),

@@ -136,13 +136,14 @@ class _Reader:
             value = self.spec.get(option, default)
         kind = "an integer" if integer else "a number"
         if high == math.inf:
-            allowed = f"{kind} {'>' if low_open else '>='} {low}"
+            allowed = f"{'a finite number' if not integer else kind} {'>' if low_open else '>='} {low}"
         else:
             allowed = f"{kind} in {'(' if low_open else '['}{low}, {high}]"
         if value is _REQUIRED:
             raise WinnowError(f"{self.where}: {option} is required ({allowed})")
         is_number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-        if not is_number or not (low < value if low_open else low <= value) or value > high:
+        # math.isfinite: a factor of .inf passed `value > high` with high = inf and made NaN pixels
+        if not is_number or not math.isfinite(value) or not (low < value if low_open else low <= value) or value > high:
             self.fail(option, allowed, value)
         return value
 
