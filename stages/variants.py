@@ -6,7 +6,7 @@ whose `review` entry counts the verdicts that confirmed and overruled the decisi
 by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, run, write_json
+from winnow.stage import load_params, rerun_error, run, write_json
 from winnow.variants import (
     DEGRADE, INGEST, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept, oracle_rows,
     read_decisions, read_verdicts, write_variant,
@@ -22,6 +22,10 @@ def main() -> None:
     params = load_params()
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
+    if degraded.classes != ingested.classes:  # oracle's labels are ingest's, the others degrade's: one meaning
+        shown = [", ".join(c[:5]) + (", ..." if len(c) > 5 else "") for c in (degraded.classes, ingested.classes)]
+        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({shown[0]}) differ from {INGEST}/classes.json's "
+                          f"({shown[1]})", written_by="degrade")
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes))
     baseline = baseline_rows(degraded.manifest)
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))

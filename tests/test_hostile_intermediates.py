@@ -124,6 +124,31 @@ def _fails(project: Path, stage: str, *args: str, fragments: tuple[str, ...]) ->
 # -- decision files read by the budget stage -------------------------------------------------------------
 
 @pytest.mark.hostile("intermediates")
+def test_a_class_name_written_twice_in_classes_json_is_refused(project):
+    # before: accepted by every stage; two labels under one name merge in every per-class table
+    (project / "data/degrade/classes.json").write_text('["a", "a", "c"]')
+    line = _fails(project, "score", fragments=())
+    assert line == "error: data/degrade/classes.json: class name 'a' appears twice; names must be unique"
+
+
+@pytest.mark.hostile("intermediates")
+def test_degrade_classes_that_differ_from_ingest_are_refused(project):
+    # before: variants built oracle from ingest's labels and the rest from degrade's, under other names, exit 0
+    (project / "data/degrade/classes.json").write_text('["x", "y", "z"]')
+    line = _fails(project, "variants", fragments=())
+    assert line == ("error: data/degrade/classes.json: its classes (x, y, z) differ from data/ingest/classes.json's "
+                    "(a, b, c); rerun the degrade stage (dvc repro degrade)")
+
+
+@pytest.mark.hostile("params")
+def test_a_histogram_of_a_billion_bins_is_refused(project):
+    # before: np.histogram asked for 7.5 GiB and died with a MemoryError traceback
+    _with_params(project, threshold={"bins": 10**9})
+    line = _fails(project, "threshold", fragments=())
+    assert line == "error: params.yaml: threshold.bins: 1000000000 is above 65536"
+
+
+@pytest.mark.hostile("intermediates")
 def test_threshold_refuses_scores_that_are_nan(project):
     # before: a NaN score is below no cut, so those images passed every check with exit 0
     table = pd.read_parquet(project / "data/score/scores.parquet")

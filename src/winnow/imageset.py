@@ -239,5 +239,8 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
         raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({err})") from err
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise ImageSetError(f"{path / 'classes.json'}: must be a JSON list of class-name strings")
+    repeated = next((c for i, c in enumerate(classes) if c in classes[:i]), None)
+    if repeated is not None:  # two labels under one name: every per-class table would merge or drop one
+        raise ImageSetError(f"{path / 'classes.json'}: class name {repeated!r} appears twice; names must be unique")
     validate(images, manifest, classes, where=str(path))
     return ImageSet(images=images, manifest=manifest, classes=classes)

@@ -310,7 +310,7 @@ SCHEMA = Section({
         "batch_size": Num(1, integer=True),
     }),
     "threshold": Section({
-        "bins": Num(2, integer=True),
+        "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "max_flagged_fraction": SHARE,
         "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
     }, required=("bins", "max_flagged_fraction", "issues")),
@@ -355,7 +355,7 @@ SCHEMA = Section({
         "outlier_threshold": Choice(CUT_METHODS),
         "max_outlier_fraction": SHARE,
         "drop_outliers": Bool(),
-        "bins": Num(2, integer=True),
+        "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
     }, null=True),
