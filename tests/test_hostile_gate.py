@@ -289,6 +289,39 @@ def test_compare_a_metric_that_is_not_a_number_fails_with_one_line(tmp_path):
 
 
 @pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (7.0, "7.0"), (-3.0, "-3.0")])
+def test_compare_a_metric_outside_0_1_fails_with_one_line(tmp_path, value, shown):
+    # before: exit 0, "nan ± nan" cells, and an F1 of 7 raised the average to 2.2
+    project = make_project(tmp_path / "project")
+    runs = two_seeds(["a", "b"])
+    runs[1][2]["pruned"]["b"] = value
+    saved = exp_show(tmp_path, runs)
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
+    line = assert_error_line(done)
+    assert line == f"error: pruned: per_class.b.f1 is {shown}, not a number in [0, 1]; rerun evaluate@pruned"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_on_variants_with_other_classes_fails_with_one_line(tmp_path):
+    # before: pandas sorted the union of rows (a, average, b, c, std), so class c was shown as the average
+    # and the average entered the paired test as a class; exit 0
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    for variant, classes in (("baseline", "abc"), ("pruned", "abd")):
+        write_metrics(project, variant, {"accuracy": 0.9})
+        (project / summary_path(variant)).parent.mkdir(parents=True)
+        (project / summary_path(variant)).write_text(json.dumps({"per_class": {
+            c: {m: 0.5 for m in ("precision", "recall", "f1", "accuracy")} for c in classes}}))
+    before = files_under(project)
+    done = run_stage(project, "compare")
+    line = assert_error_line(done)
+    assert line == ("error: pruned: its classes differ from baseline's (lacks c; has d too); variants are compared on "
+                    "one test set: rerun evaluate@pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
 def test_compare_stage_without_a_summary_fails_with_one_line(tmp_path):
     project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
     write_metrics(project, "baseline", {"accuracy": 0.9})

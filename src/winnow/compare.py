@@ -47,14 +47,23 @@ def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
     Args:
         metrics: variant → a summary (``per_class.<class>.<metric>``, see :func:`winnow.metrics.summarise`).
     """
-    columns = {}
+    columns, first = {}, None
     for variant, m in metrics.items():
         values = {c: v.get(metric) for c, v in m["per_class"].items()}
-        bad = next((c for c, x in values.items() if isinstance(x, bool) or not isinstance(x, int | float)), None)
+        bad = next((c for c, x in values.items() if isinstance(x, bool) or not isinstance(x, int | float)
+                    or not 0 <= x <= 1), None)  # NaN fails the range too
         if bad is not None:
-            raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {values[bad]!r}, not a number; "
+            raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {values[bad]!r}, not a number in [0, 1]; "
                               f"rerun evaluate@{variant}")
-        per_class = pd.Series(values, dtype=float)
+        if first is None:
+            first = (variant, list(values))
+        elif set(values) != set(first[1]):  # pandas would align the union, sorted, and misplace the summary rows
+            lacks, extra = sorted(set(first[1]) - set(values)), sorted(set(values) - set(first[1]))
+            raise WinnowError(f"{variant}: its classes differ from {first[0]}'s ("
+                              + "; ".join(part for part in (f"lacks {', '.join(lacks)}" if lacks else "",
+                                                            f"has {', '.join(extra)} too" if extra else "") if part)
+                              + f"); variants are compared on one test set: rerun evaluate@{variant}")
+        per_class = pd.Series(values, dtype=float).reindex(first[1])
         average, spread = summary_labels(per_class.index)
         columns[variant] = pd.concat([per_class, pd.Series({average: per_class.mean(),
                                                             spread: per_class.std(ddof=0)})])
