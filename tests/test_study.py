@@ -200,3 +200,28 @@ def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err == (
         "error: study queue: class_deletion needs the class names and data/ingest/classes.json does not exist; run "
         "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps\n")
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"].update(accuracy="high"),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(ValueError: 'high' is not a number in [0, 1])"),
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"].update(accuracy=float("nan")),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(ValueError: nan is not a number in [0, 1])"),
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"].update(per_class={"a": 0.7}),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(AttributeError: 'float' object has no attribute 'get')"),
+    (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"].update(perturbations=[{"kind": "subsample"}]),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(KeyError: 'keep')"),
+], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep"])
+def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, expected):
+    # before: a ValueError, AttributeError or KeyError traceback, or a NaN accuracy in study.csv with exit 0
+    noisy = record("noisy", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7)
+    edit(noisy)
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(noisy)))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
+    assert capsys.readouterr().err == expected + "\n"
+    assert not (tmp_path / "study").exists()

@@ -112,7 +112,11 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
                               f"write it with `dvc exp show --json > {path}`") from err
         if not isinstance(shown, list):
             raise WinnowError(f"--from-json: {path} is not a `dvc exp show --json` list of revisions")
-        return experiments_from_show(shown)
+        try:
+            return experiments_from_show(shown)
+        except (KeyError, TypeError, AttributeError) as err:
+            raise WinnowError(f"--from-json: {path}: a record is not what `dvc exp show --json` writes "
+                              f"({type(err).__name__}: {first_line(err)})") from err
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -180,11 +184,15 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         metrics = exp["metrics"].get(metrics_file)
         if not metrics or "accuracy" not in metrics:
             continue
-        scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": float(metrics["accuracy"]),
-                  "macro_f1": float((metrics.get("macro") or {}).get("f1", np.nan))}
-        scores.update({f"f1_{name}": float(values.get("f1", np.nan))
-                       for name, values in (metrics.get("per_class") or {}).items()})
-        points = describe(exp["params"], axis=axis)
+        try:
+            scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
+                      "macro_f1": _score((metrics.get("macro") or {}).get("f1"), missing_ok=True)}
+            scores.update({f"f1_{name}": _score(values.get("f1"), missing_ok=True)
+                           for name, values in (metrics.get("per_class") or {}).items()})
+            points = describe(exp["params"], axis=axis)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
+            raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
+                              f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
     clean = table[table["sweep"] == "clean"]
@@ -195,6 +203,15 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     return table[LEADING_COLUMNS + f1_columns].sort_values(["sweep", "damage", "level", "experiment"],
                                                            ignore_index=True)
+
+
+def _score(value, *, missing_ok: bool = False) -> float:
+    """A metric as a float in [0, 1] (NaN only where ``missing_ok`` and the value is absent)."""
+    if value is None and missing_ok:
+        return np.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{value!r} is not a number in [0, 1]")
+    return float(value)
 
 
 def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
