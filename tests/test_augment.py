@@ -16,6 +16,7 @@ from winnow.augment import apply_policy, augment, border_mean
 from winnow.augment_search import candidates, search, stratified_sample
 from winnow.balance import balanced_augment, budget_caps
 from winnow.configs import OPS, POLICY_KINDS, Policy, TrainConfig
+from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.training import fit
 from winnow.variants import load_variant, read_rows, write_variant
@@ -115,6 +116,14 @@ def test_trivial_draws_strengths_below_half_the_magnitude_and_rand_does_not():
 
 
 # -- the search ----------------------------------------------------------------------------------------
+
+def test_trivial_with_more_than_one_op_an_image_is_refused():
+    # before: accepted; two ops at TrivialAugment's strengths, which is neither TrivialAugment nor RandAugment
+    with pytest.raises(WinnowError) as refused:
+        Policy.from_params({"ops": ["rotate", "crop"], "n": 2, "kind": "trivial"})
+    assert str(refused.value) == ("balance.policy.n: kind trivial is TrivialAugment, one op an image; set n: 1, or "
+                                  "kind: rand for 2 ops an image")
+
 
 def test_candidates_are_trivial_and_rand_over_each_op_set():
     made = candidates(op_sets=[["rotate"], ["rotate", "noise", "crop"]], kinds=["trivial", "rand"], ns=[2, 3],

@@ -146,6 +146,9 @@ class Policy:
         for name, allowed in (("kind", POLICY_KINDS), ("fill", FILLS)):
             if getattr(self, name) not in allowed:
                 raise WinnowError(f"balance.policy.{name}: {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.kind == "trivial" and self.n != 1:  # n 2 drew two ops at TrivialAugment's strengths: neither rule
+            raise WinnowError(f"balance.policy.n: kind trivial is TrivialAugment, one op an image; set n: 1, or kind: "
+                              f"rand for {self.n} ops an image")
 
     def to_params(self) -> dict[str, Any]:
         """The params mapping :meth:`from_params` reads back (for JSON outputs)."""
