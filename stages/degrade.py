@@ -28,6 +28,7 @@ def main() -> None:
         which = f"only class {degraded.classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
         raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
                           "least 2 classes, so remove or subsample fewer")
+    _refuse_emptied_classes(source, degraded, specs if p.get("enabled", True) else [])
     write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes)
     write_table(f"{OUT}/perturbations.parquet", log)
     before = int((source.manifest["split"] == "train").sum())
@@ -37,6 +38,20 @@ def main() -> None:
                                         "perturbed_images": int(log["id"].nunique()), "kind": counts})
     if len(log):
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
+
+
+def _refuse_emptied_classes(source, degraded, specs: list[dict]) -> None:
+    """A class that had train images and has none after the damage, unless a class_removal or
+    class_subsample names it: its zero would enter every macro average as if it were a result."""
+    named = {str(degraded.classes[c]) if isinstance(c, int) and not isinstance(c, bool) else str(c)
+             for spec in specs if spec.get("kind") in ("class_removal", "class_subsample")
+             for c in spec.get("classes") or []}
+    had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
+    kept = set(np.unique(degraded.labels[degraded.manifest["split"].to_numpy() == "train"]).tolist())
+    emptied = [degraded.classes[i] for i in sorted(had - kept) if degraded.classes[i] not in named]
+    if emptied:
+        raise WinnowError(f"degrade.perturbations: class {emptied[0]!r} keeps no train image after the damage "
+                          f"({len(emptied)} class(es) in all); keep more, or remove it on purpose with class_removal")
 
 
 if __name__ == "__main__":

@@ -461,6 +461,23 @@ def test_degrade_leaving_fewer_than_two_classes_is_refused(project, removed, whi
 
 
 @pytest.mark.hostile("params")
+def test_degrade_that_empties_a_class_it_does_not_name_is_refused(project):
+    # before: subsample keep 0.001 on MNIST-5k left 4 train images in 10 classes, exit 0, and every macro average
+    # then counted the emptied classes as zeros
+    rows = [(f"{split}-{c}-{i}", split, c) for split, sizes in (("train", (10, 10, 2)), ("val", (2, 2, 2)))
+            for c, n in enumerate(sizes) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/ingest", images, manifest, CLASSES)
+    shutil.rmtree(project / "data/degrade")
+    _with_params(project, degrade={"enabled": True, "perturbations": [{"kind": "subsample", "keep": 0.2}]})
+    line = _fails(project, "degrade", fragments=())
+    assert line == ("error: degrade.perturbations: class 'c' keeps no train image after the damage (1 class(es) in "
+                    "all); keep more, or remove it on purpose with class_removal")
+
+
+@pytest.mark.hostile("params")
 def test_balance_max_images_below_the_class_count_is_refused(project):
     _with_params(project, balance={"max_images": 2, "edge_fraction": 0})
     line = _fails(project, "balance", fragments=())
