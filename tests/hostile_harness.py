@@ -111,6 +111,14 @@ def assert_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str
     return errors[0]
 
 
+def refused_line(project: Path, stage: str, *args: str) -> str:
+    """Run a stage on ``project``; it must end in one ``error:`` line (returned) and leave nothing behind."""
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, stage, *args))
+    assert_nothing_left(project, before)
+    return line
+
+
 def assert_nothing_left(project: Path, before: set[str], *, allowed: set[str] = frozenset()) -> None:
     """No file appeared since ``before`` (a :func:`files_under` snapshot) except ``allowed``, and no
     temporary file of an atomic write remains anywhere in the project."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage, run_winnow
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_stage, run_winnow
 from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 
 HEADER = "id,verdict,label\n"
@@ -161,9 +161,6 @@ def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, 
 def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(project):
     # before: pandas took the ids for an index, and the error named id 'accept' and verdict '-1'
     (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,x\ntrain-04,reject,1,y\n")
-    before = files_under(project)
-    done = run_stage(project, "variants")
-    line = assert_error_line(done)
-    assert line == ("error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label); "
-                    "write it with `winnow review import`, or restore the header-only file from git")
-    assert_nothing_left(project, before)
+    assert refused_line(project, "variants") == (
+        "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label); write it "
+        "with `winnow review import`, or restore the header-only file from git")
