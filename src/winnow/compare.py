@@ -101,7 +101,8 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, confidenc
     diff = b - a
     out = {"mean_diff": float(diff.mean()) if len(diff) else float("nan"), "n": int(len(diff)),
            "t": float("nan"), "p": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    if len(diff) and np.ptp(diff) == 0:
+    # equal within float rounding (0.6 - 0.5 and 0.8 - 0.7 differ in the 17th digit) counts as no spread
+    if len(diff) and np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):
         # the t statistic divides by the spread, 0 here: scipy answers NaN (identical variants, common on a
         # small data set) or warns of precision loss, so write the limit it tends to instead
         if diff[0] == 0:
@@ -236,13 +237,17 @@ def to_markdown(table: pd.DataFrame, *, digits: int = 4) -> str:
 
 def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int = 4) -> str:
     """A :func:`pairwise` table as markdown, rows named by its column ``index``, saying in words what its
-    numbers cannot: the p of identical results reads ``1.0000 (identical)``, and a t, p or CI that one pair
+    numbers cannot: the p of identical results reads ``1.0000 (identical)``, that of one non-zero change in every
+    pair ``0.0000 (the same change in every pair)`` beside t ``inf (no spread)``, and a t, p or CI that one pair
     leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``."""
     shown = tests.astype(object)
     for column in ("t", "p", "ci_low", "ci_high"):
         shown[column] = [f"n/a ({single})" if math.isnan(v) else f"{v:.{digits}f}" for v in tests[column]]
     identical = tests["mean_diff"].eq(0) & tests["ci_low"].eq(0) & tests["ci_high"].eq(0)
     shown.loc[identical, "p"] += " (identical)"
+    constant = np.isinf(tests["t"].to_numpy(float))  # the same non-zero change in every pair: no spread to test
+    shown.loc[constant, "t"] += " (no spread)"
+    shown.loc[constant, "p"] += " (the same change in every pair)"
     return to_markdown(shown.set_index(index), digits=digits)
 
 
