@@ -290,6 +290,21 @@ def test_compare_a_metric_that_is_not_a_number_fails_with_one_line(tmp_path):
 
 
 @pytest.mark.hostile("compare")
+def test_compare_a_seed_that_is_not_an_integer_fails_with_one_line(tmp_path):
+    # before: "0" and 0 counted as two seeds of one setting
+    project = make_project(tmp_path / "project")
+    runs = two_seeds(["a", "b"])
+    runs[1] = (runs[1][0], "0", runs[1][2])
+    saved = exp_show(tmp_path, runs)
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
+    line = assert_error_line(done)
+    assert line == ("error: experiment exp-1: params seed '0' is not an integer; compare reads the runs' params as "
+                    "`dvc exp show --json` writes them")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (7.0, "7.0"), (-3.0, "-3.0")])
 def test_compare_a_metric_outside_0_1_fails_with_one_line(tmp_path, value, shown):
     # before: exit 0, "nan ± nan" cells, and an F1 of 7 raised the average to 2.2

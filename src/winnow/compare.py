@@ -188,7 +188,11 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     chosen = max(groups.values(), key=len)  # the first of the largest: exp show lists the commit first
     runs, seeds = [], set()
     for record in chosen:
-        seed = json.dumps(record["params"].get("seed"))
+        seed = record["params"].get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):  # "0" and 0: two seeds?
+            raise WinnowError(f"experiment {record['experiment']}: params seed {seed!r} is not an integer; "
+                              "compare reads the runs' params as `dvc exp show --json` writes them")
+        seed = json.dumps(seed)
         if seed not in seeds:
             seeds.add(seed)
             runs.append(record)
