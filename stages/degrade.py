@@ -28,7 +28,7 @@ def main() -> None:
         which = f"only class {degraded.classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
         raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
                           "least 2 classes, so remove or subsample fewer")
-    _refuse_emptied_classes(source, degraded, specs if p.get("enabled", True) else [])
+    _refuse_emptied_classes(source, set(learnt.tolist()), log, classes=degraded.classes)
     write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes)
     write_table(f"{OUT}/perturbations.parquet", log)
     before = int((source.manifest["split"] == "train").sum())
@@ -40,15 +40,14 @@ def main() -> None:
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
 
 
-def _refuse_emptied_classes(source, degraded, specs: list[dict]) -> None:
-    """A class that had train images and has none after the damage, unless a class_removal or
-    class_subsample names it: its zero would enter every macro average as if it were a result."""
-    named = {str(degraded.classes[c]) if isinstance(c, int) and not isinstance(c, bool) else str(c)
-             for spec in specs if spec.get("kind") in ("class_removal", "class_subsample")
-             for c in spec.get("classes") or []}
+def _refuse_emptied_classes(source, kept: set[int], log, *, classes: list[str]) -> None:
+    """A class that had train images and keeps none (``kept``: the labels with train images after the
+    damage), unless class_removal or class_subsample took them (``log``, the perturbation table): its zero
+    would enter every macro average as if it were a result."""
+    taken = log.loc[log["kind"].isin(("class_removal", "class_subsample")), "id"]
+    named = set(source.labels[source.manifest["id"].isin(taken).to_numpy()].tolist())
     had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
-    kept = set(np.unique(degraded.labels[degraded.manifest["split"].to_numpy() == "train"]).tolist())
-    emptied = [degraded.classes[i] for i in sorted(had - kept) if degraded.classes[i] not in named]
+    emptied = [classes[i] for i in sorted(had - kept - named)]
     if emptied:
         raise WinnowError(f"degrade.perturbations: class {emptied[0]!r} keeps no train image after the damage "
                           f"({len(emptied)} class(es) in all); keep more, or remove it on purpose with class_removal")

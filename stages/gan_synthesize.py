@@ -40,9 +40,6 @@ def main() -> None:
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"])
-    if section["weak_k"] == 0:
-        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
-                          "of variants")
     if not weak:
         raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
                           "gan.weak_k, or leave augmented out of variants")

@@ -51,9 +51,9 @@ def main() -> None:
         rows = store_images(tmp / IMAGES, loaded.images, size=p.get("size"))
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))
-        finish_imageset(tmp, rows, manifest, loaded.classes, where=OUT)
+        written = finish_imageset(tmp, rows, manifest, loaded.classes, where=OUT)
         if trusted is not None:
-            _warn_trusted_copies(pd.read_parquet(tmp / "manifest.parquet", columns=["split", "digest"]))
+            _warn_trusted_copies(written)
         write_table(tmp / "rejected.csv", rejected)
         write_table(tmp / "oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))
     counts = manifest.groupby("split").size().to_dict()

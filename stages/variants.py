@@ -5,6 +5,7 @@ their place for the images they name; writes data/variants/<name>/rows.parquet a
 whose `review` entry counts the verdicts that confirmed and overruled the decisions. (augmented is written
 by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
+from winnow.errors import listed
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, rerun_error, run, write_json
 from winnow.variants import (
@@ -23,9 +24,8 @@ def main() -> None:
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
     if degraded.classes != ingested.classes:  # oracle's labels are ingest's, the others degrade's: one meaning
-        shown = [", ".join(c[:5]) + (", ..." if len(c) > 5 else "") for c in (degraded.classes, ingested.classes)]
-        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({shown[0]}) differ from {INGEST}/classes.json's "
-                          f"({shown[1]})", written_by="degrade")
+        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({listed(degraded.classes)}) differ from "
+                          f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes))
     baseline = baseline_rows(degraded.manifest)
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))

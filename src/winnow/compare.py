@@ -24,7 +24,7 @@ from scipy import stats
 
 from winnow import revisions
 from winnow.errors import WinnowError
-from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, metrics_path, summary_path, variant_of
+from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
 
@@ -50,8 +50,7 @@ def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
     columns, first = {}, None
     for variant, m in metrics.items():
         values = {c: v.get(metric) for c, v in m["per_class"].items()}
-        bad = next((c for c, x in values.items() if isinstance(x, bool) or not isinstance(x, int | float)
-                    or not 0 <= x <= 1), None)  # NaN fails the range too
+        bad = next((c for c, x in values.items() if not is_rate(x)), None)
         if bad is not None:
             raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {values[bad]!r}, not a number in [0, 1]; "
                               f"rerun evaluate@{variant}")

@@ -34,6 +34,12 @@ def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
                           "of memory; lower it")
 
 
+def listed(names, *, at_most: int = 12) -> str:
+    """``a, b, c`` for a message: the first ``at_most`` names, then ``…`` when there are more."""
+    names = [str(n) for n in names]
+    return ", ".join(names[:at_most]) + (", …" if len(names) > at_most else "")
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type name when empty), to quote inside a one-line error."""
     return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -19,6 +19,9 @@ def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None
     """
     if k is not None and k < 0:
         raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
+    if k == 0:
+        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
+                          "of variants")
     if k is not None and k > len(scores):
         raise WinnowError(f"gan.weak_k: {k} is more than the {len(scores)} classes; set at most {len(scores)}")
     ranked = sorted(scores, key=scores.get)  # stable: ties keep class order

@@ -156,16 +156,28 @@ def write_imageset(
         _write_tables(tmp, manifest, classes)
 
 
-def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *, where: str) -> None:
+def first_repeated(names: list[str]) -> str | None:
+    """The first name that appears a second time in ``names``, or None when all differ."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *,
+                    where: str) -> pd.DataFrame:
     """Complete an imageset whose ``images.npy`` was filled in ``folder`` (a :func:`staged` folder) by
     :class:`~winnow.npy_rows.NpyRows`: digests computed a batch at a time, validated, manifest and class
-    names written. ``where`` names the imageset in errors."""
+    names written. ``where`` names the imageset in errors. Returns the manifest written (digests included)."""
     manifest = manifest.reset_index(drop=True).copy()
     digests = [pixel_digest(batch) for _, batch in rows.batches()]
     manifest["digest"] = np.concatenate(digests) if digests else np.array([], dtype=object)
     manifest["label"] = manifest["label"].astype(np.int64)
     validate(rows.array(), manifest, list(classes), where=where)
     _write_tables(folder, manifest, classes)
+    return manifest
 
 
 def _write_tables(folder: Path, manifest: pd.DataFrame, classes: list[str]) -> None:
@@ -239,7 +251,7 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
         raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({err})") from err
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise ImageSetError(f"{path / 'classes.json'}: must be a JSON list of class-name strings")
-    repeated = next((c for i, c in enumerate(classes) if c in classes[:i]), None)
+    repeated = first_repeated(classes)
     if repeated is not None:  # two labels under one name: every per-class table would merge or drop one
         raise ImageSetError(f"{path / 'classes.json'}: class name {repeated!r} appears twice; names must be unique")
     validate(images, manifest, classes, where=str(path))

@@ -12,7 +12,7 @@ import pandas as pd
 from PIL import Image
 
 from winnow.errors import WinnowError
-from winnow.imageset import whole_file
+from winnow.imageset import first_repeated, whole_file
 from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 
@@ -40,12 +40,7 @@ def carve_splits(
             raise WinnowError(f"{name}: {value} is outside [0, 1)")
     if val_fraction + test_fraction >= 1:
         raise WinnowError("ingest.val_fraction + ingest.test_fraction must be below 1")
-    out = np.full(len(labels), "train", dtype=object)
-    given = np.zeros(len(labels), bool) if splits is None else np.array([s is not None for s in splits])
-    if splits is not None:
-        out[given] = splits[given]
-    present = set(out[given])
-    pool = ~given | (out == "train")
+    out, present, pool = _source_splits(labels, splits)
     # carve from what the source calls train (or from everything), the same share of every class
     wanted = [(name, frac) for name, frac in (("test", test_fraction), ("val", val_fraction)) if name not in present]
     rng = np.random.default_rng(seed)
@@ -60,14 +55,22 @@ def carve_splits(
     return out
 
 
+def _source_splits(labels: np.ndarray, splits: np.ndarray | None) -> tuple[np.ndarray, set, np.ndarray]:
+    """``(out, present, pool)``: object ``(N,)`` with the source's splits and "train" elsewhere, the splits
+    the source gave, and bool ``(N,)`` of the images the missing splits are carved from."""
+    out = np.full(len(labels), "train", dtype=object)
+    given = np.zeros(len(labels), bool) if splits is None else np.array([s is not None for s in splits])
+    if splits is not None:
+        out[given] = splits[given]
+    return out, set(out[given]), ~given | (out == "train")
+
+
 def check_carved(labels: np.ndarray, splits: np.ndarray, *, given: np.ndarray | None, val_fraction: float,
                  test_fraction: float) -> None:
     """Refuse a val or test fraction above 0 that carved no image (every class's share rounded to 0):
     without val images every training would keep its first epoch. ``labels`` int ``(N,)``, ``splits`` the
     carved object ``(N,)``, ``given`` the source's splits (None where it gave none)."""
-    source = np.full(len(labels), None, dtype=object) if given is None else np.asarray(given, dtype=object)
-    gave = np.array([s is not None for s in source], dtype=bool)
-    present, pool = set(source[gave]), ~gave | (source == "train")  # what carve_splits carves from
+    _, present, pool = _source_splits(labels, given)
     for name, frac in (("test", test_fraction), ("val", val_fraction)):
         if frac > 0 and name not in present and not (splits == name).any():
             largest = int(np.bincount(labels[pool]).max()) if pool.any() else 0
@@ -201,7 +204,7 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
         splits: object ``(N,)`` of train/val/test.
     """
     names = [str(c) for c in classes]
-    repeated = next((c for i, c in enumerate(names) if c in names[:i]), None)
+    repeated = first_repeated(names)
     if repeated is not None:
         raise WinnowError(f"ingest: class name {repeated!r} appears twice; class names must be unique")
     if "" in names:

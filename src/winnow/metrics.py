@@ -25,6 +25,12 @@ SUMMARY_FILE = "metrics/evaluate/{variant}/summary.json"
 PREDICTIONS_FILE = "metrics/evaluate/{variant}/predictions.csv"
 
 
+def is_rate(value) -> bool:
+    """Whether ``value`` is a number in [0, 1], as every per-class metric and accuracy is (a boolean, a
+    string and NaN are not)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
+
+
 def metrics_path(variant: str) -> str:
     """The DVC metrics file of a variant: accuracy, macro F1, per-class F1 (:func:`headline`)."""
     return METRICS_FILE.format(variant=variant)

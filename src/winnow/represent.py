@@ -165,14 +165,13 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
     # the cleaners compare images by cosine: undefined for a zero vector, and equal for every pair when all
     # rows are the same (a judge that says nothing, yet confident-learn then dropped 88% of train)
-    with np.errstate(over="ignore", invalid="ignore"):
-        zero = ~np.any(values != 0, axis=1)
-        if zero.any():
-            raise WinnowError(f"{where}: {int(zero.sum())} image(s) have an all-zero embedding, first id "
-                              f"{ids[np.flatnonzero(zero)[0]]!r}; cosine similarity is undefined for them")
-        if len(values) > 1 and not np.any(values != values[0]):
-            raise WinnowError(f"{where}: every image has the same embedding (no feature varies); it cannot tell "
-                              "images apart")
+    zero = ~np.any(values != 0, axis=1)
+    if zero.any():
+        raise WinnowError(f"{where}: {int(zero.sum())} image(s) have an all-zero embedding, first id "
+                          f"{ids[np.flatnonzero(zero)[0]]!r}; cosine similarity is undefined for them")
+    if len(values) > 1 and not np.any(values != values[0]):
+        raise WinnowError(f"{where}: every image has the same embedding (no feature varies); it cannot tell "
+                          "images apart")
     return values
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, listed
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, write_json, write_table, write_text
 from winnow.variants import (
@@ -326,8 +326,7 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
         if not 0 <= label < len(classes):
             raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")
     else:
-        shown = ", ".join(classes[:12]) + (", …" if len(classes) > 12 else "")
-        raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({shown})")
+        raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({listed(classes)})")
     if label == outcome:
         return "accept", label
     if label == given:

@@ -41,8 +41,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
+from winnow.metrics import is_rate
 from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
 
@@ -209,7 +210,7 @@ def _score(value, *, missing_ok: bool = False) -> float:
     """A metric as a float in [0, 1] (NaN only where ``missing_ok`` and the value is absent)."""
     if value is None and missing_ok:
         return np.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    if not is_rate(value):
         raise ValueError(f"{value!r} is not a number in [0, 1]")
     return float(value)
 
@@ -323,7 +324,7 @@ def _deletable_classes(asked: list[str] | None) -> list[str]:
     unknown = [name for name in asked or [] if name not in known]
     if unknown:
         raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
-                          f"of {path} ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+                          f"of {path} ({listed(known)})")
     return known if asked is None else asked
 
 
