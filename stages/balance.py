@@ -8,7 +8,8 @@ Edge cases are the images farthest from their class centroid in the features of 
 themselves, which t-SNE only approximates), among those nearer their own centroid than any other: one
 nearer another class is more likely a wrong label (winnow.balance.edge_scores). Writes
 data/variants/balanced (rows + the copies as extra/), metrics/balance.json and plots/balance/examples.png
-(each op alone, then the policy, on one image per class)."""
+(each op alone, then the policy, on one image per class), then checks the balanced variant's contract
+(winnow.variant_contract)."""
 
 import dataclasses
 
@@ -23,6 +24,7 @@ from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
+from winnow.variant_contract import check_variant, write_not_checked
 from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
@@ -35,6 +37,7 @@ def main() -> None:
     if "balanced" not in params["variants"]:
         write_skipped(SKIPPED, folders=FOLDERS)
         write_json("metrics/balance.json", {"skipped": SKIPPED})
+        write_not_checked("balanced", SKIPPED)
         print(f"balance: skipped: {SKIPPED}")
         return
     section = {**DEFAULTS, **(params.get("balance") or {})}
@@ -96,6 +99,7 @@ def main() -> None:
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
+    check_variant("balanced", params=params)
 
 
 def _mean(values: np.ndarray) -> float | None:

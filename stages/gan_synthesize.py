@@ -3,7 +3,8 @@ classes of the baseline, keep those the baseline classifier assigns to their cla
 as data/gan plus the augmented variant (pruned + kept images).
 
 Weak classes come from the baseline's per-class F1 on the *val* split (``weak_by: f1``), so the test
-split stays unseen until evaluation, or from the pruned train image counts (``weak_by: count``)."""
+split stays unseen until evaluation, or from the pruned train image counts (``weak_by: count``). The
+augmented variant's contract is checked here, once it is written (winnow.variant_contract)."""
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from winnow.gan_eval import acceptance, class_frechet, confident, real_threshold
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
+from winnow.variant_contract import check_variant, write_not_checked
 from winnow.variants import load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
@@ -25,6 +27,7 @@ def main() -> None:
         # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run
         write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
         write_json("metrics/gan.json", {"skipped": SKIPPED})
+        write_not_checked("augmented", SKIPPED)
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default variants skip this stage
@@ -104,6 +107,7 @@ def main() -> None:
     sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
+    check_variant("augmented", params=params)
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow import report, report_grids, report_versions
+from winnow.contract_verdict import CHECKED_BY
 from winnow.gate import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
@@ -81,7 +82,7 @@ def main() -> None:
         ("study", "Data-quality study", report.study_section(study=optional(pd.read_csv, "plots/study/study.csv"))),
         ("contracts", "Data contracts", report.contracts_section(
             inputs=json_of("contracts", "metrics/contracts.json"),
-            variants={v: c for v in variants if (c := json_of(f"variant-contract@{v}", f"metrics/contracts/{v}.json"))},
+            variants={v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))},
             data_docs=data_docs_links(["inputs", *variants]))),
     ]
     subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "

@@ -1,6 +1,7 @@
 """train@<variant>: fit the configured model on one data set version; write models/<variant>.pt. With
 train.augment, each batch is augmented on the fly by balance.policy (fixed) or by the policy the
-augment-search stage chose (searched)."""
+augment-search stage chose (searched). Under contracts.mode enforce, a variant whose contract failed
+(metrics/contracts/<variant>.json) is not trained."""
 
 import sys
 
@@ -8,12 +9,14 @@ from winnow.augment_search import policy_for
 from winnow.stage import load_params, run
 from winnow.torch_runtime import is_main_process
 from winnow.training import TrainConfig, fit, save
+from winnow.contract_verdict import refuse_failed
 from winnow.variants import load_variant, variant_argument
 
 
 def main() -> None:
     params = load_params()
     variant = variant_argument(sys.argv[1:], stage="train", variants=params["variants"])
+    refuse_failed(variant, params=params)  # contracts.mode enforce: a failed contract stops this training
     config = TrainConfig.from_params(params["train"])
     policy = policy_for(params, config.augment)
     train, val = load_variant(variant)

@@ -73,6 +73,17 @@ def make_project(root: Path, params: dict | None = None, *, text: str | None = N
     return root
 
 
+def contract_inputs(root: Path | str = ".") -> None:
+    """What a variant's contract reads beside the variant, for a project made of an ingest imageset and
+    variants alone: the suite files, and data/degrade as a copy of data/ingest (degrade off)."""
+    import shutil
+
+    root = Path(root)
+    shutil.copytree(ROOT / "contracts", root / "contracts", dirs_exist_ok=True)
+    if not (root / "data/degrade").exists():
+        shutil.copytree(root / "data/ingest", root / "data/degrade")
+
+
 def _env() -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from hostile_harness import default_params
+from hostile_harness import contract_inputs, default_params
 from winnow.augment import apply_policy, augment, border_mean
 from winnow.augment_search import candidates, search, stratified_sample
 from winnow.balance import balanced_augment, budget_caps
@@ -217,6 +217,7 @@ def _project(tmp_path, monkeypatch, **sections):
     write_imageset("data/ingest", images, manifest, ["a", "b", "c"])
     write_variant("pruned", pd.DataFrame({"id": ids[:-2], "origin": "ingest", "label": labels, "action": "keep",
                                           "reason": "", "stage": ""}))
+    contract_inputs()  # balance checks balanced's contract
     params = default_params() | {"seed": 0}
     params["balance"] |= {"edge_fraction": 0, "device": "cpu"}
     for section, values in sections.items():

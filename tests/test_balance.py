@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import default_params
+from hostile_harness import contract_inputs, default_params
 from winnow.augment import augment
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases, edge_scores
 from winnow.configs import OPS
@@ -143,6 +143,7 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     write_imageset("data/ingest", np.concatenate([images, images[:2]]), manifest, ["a", "b", "c"])
     write_variant("pruned", pd.DataFrame({"id": ids[:-2], "origin": "ingest", "label": labels, "action": "keep",
                                           "reason": "", "stage": ""}))
+    contract_inputs()  # the stage checks balanced's contract once it is written
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
         "seed": 0, "balance": {"edge_fraction": 0, "device": "cpu", "policy": {"n": 1}}}))
     spec = importlib.util.spec_from_file_location("balance_stage", STAGE)

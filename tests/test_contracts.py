@@ -1,7 +1,7 @@
 """Data contracts: suite files, the tables they check, GX validation, and the contracts stage.
 
 Great Expectations takes seconds to import, so every GX check of the suites runs in one module-scoped
-validation and the stage runs twice (warn, enforce) on one tiny project.
+validation and the stage runs on one tiny project (warn, enforce, and the training it stops).
 """
 
 import importlib.util
@@ -18,6 +18,7 @@ import yaml
 
 from hostile_harness import default_params
 from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
+from winnow.contract_verdict import refuse_failed
 from winnow.contracts import SUITES, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.imageset import pixel_digest, write_imageset
@@ -212,60 +213,90 @@ def project(tmp_path_factory):
     return root
 
 
-def _run_stage(root, monkeypatch, *args, **contracts):
-    params = default_params()
-    params |= {"ingest": params["ingest"] | {"size": 4}, "variants": ["oracle", "baseline", "pruned", "augmented"],
-               "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    monkeypatch.chdir(root)
-    monkeypatch.setattr(sys, "argv", ["contracts.py", *args])
-    spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages" / "contracts.py")
+def _stage_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    run(module.main, reads_arguments=True)  # as the stage calls it
+    return module
+
+
+def _params(variants=("baseline", "pruned", "augmented"), **contracts) -> dict:
+    params = default_params()
+    return params | {"ingest": params["ingest"] | {"size": 4}, "variants": list(variants),
+                     "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
+
+
+def _run_stage(root, monkeypatch, *, variants=("baseline", "pruned", "augmented"), **contracts):
+    (root / "params.yaml").write_text(yaml.safe_dump(_params(variants, **contracts)))
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["contracts.py"])
+    run(_stage_module("contracts").main)  # as the stage calls it
 
 
 # the project breaks one expectation: pruned keeps i0 and i1, which share dedup group 0, among its 6 train
 # images (2 / 6 = 0.3333 against max_duplicate_rate 0.01); the baseline drops i0, so i1 has no kept copy
 DUPLICATE_LINE = ("variant[pruned]: duplicate rate: observed 0.3333, bound <= 0.01 "
                   "(expect_column_max_to_be_between(duplicate_rate))")
+REFUSED = ("error: pruned's contract failed under contracts.mode enforce (1 failure(s), listed in "
+           "metrics/contracts/pruned.json; Data Docs in reports/contracts/pruned/index.html): not trained")
 
 
-def test_inputs_run_checks_ingest_and_scores(project, monkeypatch, capsys):
+def test_one_run_checks_ingest_scores_and_each_variant_the_variants_stage_wrote(project, monkeypatch, capsys):
     _run_stage(project, monkeypatch, mode="warn")
     sizes = {name: len(suite.expectations) for name, suite in _suites().items()}  # each checked once
+    out = capsys.readouterr().out.splitlines()
     assert (f"contracts: ingest {sizes['ingest']}/{sizes['ingest']} passed, "
-            f"scores {sizes['scores']}/{sizes['scores']} passed") in capsys.readouterr().out
+            f"scores {sizes['scores']}/{sizes['scores']} passed") in out
+    assert [line for line in out if line.startswith("contracts: baseline") or line.startswith("contracts: pruned")] \
+        == [f"contracts: baseline {sizes['variant']}/{sizes['variant']} passed",
+            f"contracts: pruned {sizes['variant'] - 1}/{sizes['variant']} passed"]
+    assert f"warning: {DUPLICATE_LINE}" in out
     metrics = json.loads((project / "metrics/contracts.json").read_text())
     assert metrics["suites"] == {"ingest": {"passed": sizes["ingest"], "failed": 0, "failures": []},
                                  "scores": {"passed": sizes["scores"], "failed": 0, "failures": []}}
-    assert (project / "reports/contracts/inputs/index.html").is_file()
-
-
-def test_warn_mode_reports_a_variant_failure_and_succeeds(project, monkeypatch, capsys):
-    _run_stage(project, monkeypatch, "pruned", mode="warn")
-    assert f"warning: {DUPLICATE_LINE}" in capsys.readouterr().out
-    metrics = json.loads((project / "metrics/contracts/pruned.json").read_text())
-    assert (metrics["passed"], metrics["failed"], metrics["failures"]) == (4, 1, [DUPLICATE_LINE])
-    _run_stage(project, monkeypatch, "baseline", mode="warn")
+    pruned = json.loads((project / "metrics/contracts/pruned.json").read_text())
+    assert (pruned["passed"], pruned["failed"], pruned["failures"], pruned["enforced"]) == (4, 1, [DUPLICATE_LINE], False)
     assert json.loads((project / "metrics/contracts/baseline.json").read_text())["duplicate_rate"] == 0.0  # i0 dropped
-    assert (project / "reports/contracts/pruned/index.html").is_file()
+    for site in ("inputs", "baseline", "pruned"):
+        assert (project / "reports/contracts" / site / "index.html").is_file()
+    # oracle is not trained: a stand-in, not a check (augmented is gan-synthesize's to check)
+    assert json.loads((project / "metrics/contracts/oracle.json").read_text()) == {
+        "skipped": "oracle is not in params.yaml variants"}
+    assert [p.name for p in (project / "reports/contracts/oracle").iterdir()] == ["skipped.txt"]
+    assert not (project / "metrics/contracts/augmented.json").exists()
 
 
-def test_enforce_mode_stops_only_the_enforced_variant(project, monkeypatch, capsys):
+def test_enforce_mode_stops_only_the_enforced_variants_training(project, monkeypatch, capsys):
+    _run_stage(project, monkeypatch, mode="enforce", enforce_variants=["pruned"])  # the stage itself goes on
+    assert capsys.readouterr().err.splitlines() == [
+        f"contract failed: {DUPLICATE_LINE}",
+        "contracts: pruned's contract failed under enforce: train@pruned will refuse to train it"]
+    train = _stage_module("train")
+    monkeypatch.setattr(sys, "argv", ["train.py", "pruned"])
     with pytest.raises(SystemExit) as stopped:
-        _run_stage(project, monkeypatch, "pruned", mode="enforce", enforce_variants=["pruned"])
+        run(train.main, reads_arguments=True)
     assert stopped.value.code == 1
-    err = capsys.readouterr().err.splitlines()
-    assert err == [f"contract failed: {DUPLICATE_LINE}",
-                   "error: contracts: 1 contract failure(s) in enforce mode (lines above; "
-                   "Data Docs in reports/contracts/pruned/index.html)"]
-    _run_stage(project, monkeypatch, "baseline", mode="enforce", enforce_variants=["pruned"])  # not enforced: trains
+    assert capsys.readouterr().err.splitlines() == [REFUSED]
+    assert not (project / "models").exists()
+    params = _params(mode="enforce", enforce_variants=["pruned"])
+    refuse_failed("baseline", params=params)  # passed its contract: trains
+    # the same failure in warn mode stops nothing
+    _run_stage(project, monkeypatch, mode="warn", enforce_variants=["pruned"])
+    refuse_failed("pruned", params=_params(mode="warn"))
 
 
-def test_a_variant_without_rows_is_a_one_line_error(project, monkeypatch, capsys):
+def test_enforced_contract_without_a_verdict_is_not_passed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("balanced", params=_params(mode="enforce", enforce_variants=["balanced"]))
+    assert str(refused.value) == ("metrics/contracts/balanced.json holds no verdict of balanced's contract, "
+                                  "enforced by contracts.mode: run the balance stage first (dvc repro balance)")
+    refuse_failed("balanced", params=_params(mode="warn"))  # nothing enforced: a hand-run training goes on
+
+
+def test_a_listed_variant_without_rows_is_a_one_line_error(project, monkeypatch, capsys):
     with pytest.raises(SystemExit):
-        _run_stage(project, monkeypatch, "oracle", mode="warn")
+        _run_stage(project, monkeypatch, variants=("oracle", "baseline"), mode="warn", enforce_variants=[])
     assert capsys.readouterr().err.splitlines() == [
         "error: data/variants/oracle/rows.parquet: not found; rerun the variants stage (dvc repro variants)"]
 
@@ -276,7 +307,7 @@ def test_enforced_variant_must_be_trained(project, monkeypatch, capsys):
     assert stopped.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         'error: params.yaml: contracts.enforce_variants[0]: balanced is not in variants '
-        '["oracle", "baseline", "pruned", "augmented"]']
+        '["baseline", "pruned", "augmented"]']
 
 
 # -- duplicates across splits (issue 16) ---------------------------------------------------------------

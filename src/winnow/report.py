@@ -409,7 +409,7 @@ def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_do
         data_docs: site name → its ``index.html`` relative to the report.
     """
     if inputs is None and not variants:
-        return not_run("data contracts", how="the contracts and variant-contract stages write metrics/contracts")
+        return not_run("data contracts", how="the contracts stage (and balance, gan-synthesize) write metrics/contracts")
     parts = []
     if data_docs:
         links = " · ".join(f'<a href="{html.escape(path)}">{html.escape(name)}</a>'

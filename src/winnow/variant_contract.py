@@ -1,0 +1,100 @@
+"""The variant contract (contracts/variant.yaml) on one training variant, checked where the variant is made.
+
+The variants stage's versions (oracle, baseline, pruned) are checked by the ``contracts`` stage beside the
+ingest and scores suites, balanced by ``balance`` and augmented by ``gan-synthesize``, each right after it is
+written: one Great Expectations import per process instead of one stage and one import per variant. Each
+check writes ``metrics/contracts/<variant>.json`` and Data Docs in ``reports/contracts/<variant>/`` and never
+stops its stage; ``train@<variant>`` reads the verdict (:func:`winnow.contract_verdict.refuse_failed`), so
+under ``contracts.mode: enforce`` a failed contract stops exactly the training of a variant named in
+``contracts.enforce_variants``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from winnow.contract_tables import measurements, variant_table, with_digests
+from winnow.contract_verdict import DOCS, METRICS
+from winnow.contracts import SUITES_DIR, Batch, check_settings, load_suite, validate
+from winnow.imageset import ImageSet, read_imageset
+from winnow.stage import read_table, write_json, write_skipped
+from winnow.variants import WRITTEN_BY
+
+VARIANTS = Path("data/variants")
+# what the rates need of each cleaner's output: (file, the stage writing it, the columns measurements reads)
+CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", ("id", "any")),
+                   "groups": (Path("data/dedup/groups.parquet"), "dedup", ("id", "group", "split")),
+                   "label_issues": (Path("data/confident-learn/label_issues.parquet"), "confident-learn",
+                                    ("id", "given_label", "is_issue"))}
+ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
+
+
+def suite(name: str, parameters: dict):
+    """contracts/<name>.yaml with its bounds filled in; each expectation left out (null bound) is printed."""
+    loaded = load_suite(f"{SUITES_DIR}/{name}.yaml", parameters=parameters)
+    for line in loaded.left_out:
+        print(f"contracts: {line}")
+    return loaded
+
+
+def counts(results, *, suite: str) -> dict:
+    """passed / failed counts of one suite, and its failure lines (what a reader needs without Data Docs)."""
+    mine = [r for r in results if r.suite == suite]
+    return {"passed": sum(r.success for r in mine), "failed": sum(not r.success for r in mine),
+            "failures": [r.line() for r in mine if not r.success]}
+
+
+def summary_line(results) -> str:
+    """``contracts: <table> passed/checked, ...`` over every table in ``results``."""
+    tables = dict.fromkeys(r.table for r in results)
+    return "contracts: " + ", ".join(f"{t} {sum(r.success for r in results if r.table == t)}/"
+                                     f"{sum(r.table == t for r in results)} passed" for t in tables)
+
+
+def check_variant(name: str, *, params: dict, ingested: ImageSet | None = None) -> dict:
+    """Check the variant suite on ``data/variants/<name>`` (its rates over the kept train images).
+
+    Writes ``metrics/contracts/<name>.json`` and the Data Docs; prints the summary, and each failure as a
+    warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will refuse).
+    Returns the metrics written.
+    """
+    settings = check_settings(params.get("contracts"))
+    ingested = read_imageset("data/ingest") if ingested is None else ingested
+    rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
+                      columns=ROW_COLUMNS)
+    found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
+             for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
+    for key, table in found.items():
+        if table is None:
+            print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
+    manifests = {"ingest": ingested.manifest, "degrade": read_imageset("data/degrade").manifest}
+    if (VARIANTS / name / "extra").is_dir():
+        manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
+    rows = with_digests(rows, manifests=manifests)
+    rates = variant_table(name, rows, measured=measurements(manifests["degrade"], **found),
+                          num_classes=len(ingested.classes))
+    results = validate([Batch(suite("variant", settings["bounds"]), name, rates)], docs_dir=DOCS / name)
+    enforced = settings["mode"] == "enforce" and name in settings["enforce_variants"]
+    written = {"variant": name, "mode": settings["mode"], "enforced": enforced, **counts(results, suite="variant"),
+               **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
+    write_json(METRICS / f"{name}.json", written)
+    print(summary_line(results))
+    for line in written["failures"]:
+        if enforced:
+            print(f"contract failed: {line}", file=sys.stderr)
+        else:
+            print(f"warning: {line}")
+    if enforced and written["failures"]:
+        print(f"contracts: {name}'s contract failed under enforce: train@{name} will refuse to train it",
+              file=sys.stderr)
+    return written
+
+
+def write_not_checked(name: str, reason: str) -> None:
+    """Stand-ins for a variant nobody trains: its metrics say ``{"skipped": reason}``, its Data Docs folder
+    holds only skipped.txt."""
+    write_skipped(reason, folders=[DOCS / name])
+    write_json(METRICS / f"{name}.json", {"skipped": reason})
