@@ -7,7 +7,9 @@ read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
 trainings of train.model (the train section's) judged on the same split, and pruned applies nothing
-unless that model gets more judge images right with the winner (winnow.budget.model_check).
+unless that model gets more judge images right with the winner (winnow.budget.model_check); none's
+training is the represent stage's judge when that one was trained alike (source judge, the same train
+section, judged on val, no train copy of a val image left out).
 budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
 
 import time
@@ -22,13 +24,14 @@ from winnow.budget import (
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2
+from winnow.represent import options as represent_options
 from winnow.represent import read_representation
 from winnow.stage import load_params, read_table, run, write_json, write_table
 from winnow.torch_runtime import reproducible
-from winnow.training import TrainConfig, fit, predict_proba
+from winnow.training import TrainConfig, fit, load, predict_proba
 from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_decisions, read_cleaner_tables
 
-REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
+REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
 DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss",
             "check": True}
@@ -91,13 +94,20 @@ def main() -> None:
                           num_classes=len(data.classes), seed=params["seed"], progress=False)
             return predict_proba(trained, judge_images).argmax(1)
 
-        print(f"budget: checking {budget.winner} against none by two trainings of {config.model} "
-              f"({config.epochs} epochs at most)", flush=True)
+        # none's training is the represent judge's when that was trained alike (the default on MNIST-5k): the
+        # same model, the same train images and labels, val, seed and threads give the same weights
+        judge = represent_options(params.get("represent"), train=params["train"])
+        reuse = judge.source == "judge" and judge.judge == config and judge_split == "val" and not exclude.any()
+        none_classes = predict_proba(load(JUDGE_MODEL)[0], judge_images).argmax(1) if reuse else None
+        print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
+              f"{config.model} ({config.epochs} epochs at most){'; none is the represent judge' if reuse else ''}",
+              flush=True)
         check = model_check(baseline, budget.decisions, train_images=data.images,
                             train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images,
                             judge_labels=judge_labels, fit_and_predict=fit_and_predict, exclude=exclude,
-                            candidate=budget.winner)
-        checked = {"model": config.model, "epochs": config.epochs, **check.metrics()}
+                            candidate=budget.winner, none_classes=none_classes)
+        checked = {"model": config.model, "epochs": config.epochs,
+                   "none_trained_by": "represent" if reuse else "budget", **check.metrics()}
         budget = budget.checked(check)
     write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
     write_json(METRICS_OUT, summary | {

@@ -298,3 +298,24 @@ def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():
                 judge_labels=np.zeros(4, np.int64), fit_and_predict=fit_and_predict)
     assert np.array_equal(seen[0], images[1::2, 0, 0, 0])
     assert np.array_equal(seen[1], images[3::2, 0, 0, 0])  # baseline row 0 dropped
+
+
+def test_the_model_check_takes_nones_classes_from_an_identical_training_instead_of_repeating_it():
+    """With none's classes handed in (the represent judge, trained as none would be), the check trains once,
+    on what the winner keeps, and judges none by the classes it was given."""
+    c = case()
+    baseline = baseline_of(c.given)
+    decisions = pd.DataFrame({"id": train_ids(len(c.given))[[0]], "action": ["drop"], "label": [0], "reason": "r",
+                              "stage": "confident_learn", "confidence": 0.9})
+    images = (np.arange(len(c.given)) % 251).astype(np.uint8).reshape(-1, 1, 1, 1)
+    seen = []
+
+    def fit_and_predict(train_images, train_labels):
+        seen.append(train_images[:, 0, 0, 0].copy())
+        return np.array([0, 0, 1, 1])
+
+    check = model_check(baseline, decisions, train_images=images, judge_images=images[:4],
+                        judge_labels=np.array([0, 1, 1, 1]), fit_and_predict=fit_and_predict,
+                        none_classes=np.array([0, 1, 0, 0]))
+    assert len(seen) == 1 and np.array_equal(seen[0], images[1:, 0, 0, 0])  # the winner's training alone
+    assert check.none_hits.tolist() == [1, 1, 0, 0] and check.winner_hits.tolist() == [1, 0, 1, 1]

@@ -13,7 +13,7 @@ import pytest
 from budget_project import Case, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import run_stage
 from winnow.budget import rank_label_decisions
-from winnow.valuation import Values, decide, harm, knn_shapley, tracin
+from winnow.valuation import Values, average_ranks, decide, harm, knn_shapley, tracin
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
 
 CENTRES = np.array([[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
@@ -103,6 +103,12 @@ def test_combine_either_drops_what_one_estimator_finds_harmful():
 
 def test_harm_is_one_for_the_image_every_estimator_values_lowest():
     assert harm({"a": np.array([3.0, -1.0, 0.0]), "b": np.array([2.0, -5.0, 1.0])}).tolist() == [0.0, 1.0, 0.5]
+
+
+def test_tied_values_share_their_mean_rank_and_so_their_harm():
+    # 1.0 ranks 1st, the two 2.0s share ranks 2 and 3, the three 5.0s ranks 4 to 6
+    assert average_ranks(np.array([5.0, 2.0, 1.0, 5.0, 2.0, 5.0])).tolist() == [5.0, 2.5, 1.0, 5.0, 2.5, 5.0]
+    assert harm({"a": np.array([1.0, 1.0, 0.0])}).tolist() == [0.25, 0.25, 1.0]
 
 
 def test_valuation_drops_reach_pruned_and_the_budget_ranks_them_by_harm():

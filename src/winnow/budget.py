@@ -331,7 +331,7 @@ class ModelCheck:
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
                 judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict,
                 exclude: np.ndarray | None = None, candidate: str = "winner",
-                train_rows: np.ndarray | None = None) -> ModelCheck:
+                train_rows: np.ndarray | None = None, none_classes: np.ndarray | None = None) -> ModelCheck:
     """Train twice, on baseline and on baseline with ``decisions`` applied, and judge both.
 
     Args:
@@ -343,6 +343,9 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
             images and labels, its class for each judge image (the stage's: train.model trained as the
             train section says with the run's seed, the judge split as its val).
         exclude: bool ``(N,)``, train images neither training learns from (copies of judge images).
+        none_classes: int ``(J,)``, none's classes for the judge images when a model trained exactly as
+            ``fit_and_predict`` would train on baseline already exists (the represent stage's judge): that
+            training is then not repeated.
     """
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
     train_rows = np.arange(len(baseline)) if train_rows is None else np.asarray(train_rows, np.int64)
@@ -350,7 +353,10 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
     hits = []
     for rows in (baseline, apply_decisions(baseline, decisions)):
         learn = (rows["action"] != "drop").to_numpy() & ~exclude
-        classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
+        if rows is baseline and none_classes is not None:
+            classes = none_classes
+        else:
+            classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
         hits.append((np.asarray(classes) == judge_labels).astype(np.float64))
     return ModelCheck(hits[0], hits[1], candidate)
 

@@ -301,7 +301,7 @@ def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float, alpha: 
     (ties: their middle); None when the side below ``cut`` is no separate mode: it has no peak of its
     own, or the images within a bandwidth of that peak do not outnumber those within a bandwidth of
     the valley at level ``alpha`` (one-sided binomial test, equal density under the null)."""
-    from scipy import ndimage, stats
+    from scipy import ndimage, special  # not scipy.stats: 1.6 s to import, against 0.4 s for special
 
     width = h.centers[1] - h.centers[0]
     # at least half a bin, so a bandwidth below the bin width still evens out single-bin noise
@@ -328,7 +328,7 @@ def _valley_between_modes(h: Histogram, cut: float, *, bandwidth: float, alpha: 
     window = np.ones(2 * radius + 1)
     mass = np.convolve(h.counts, window, mode="same")
     at_peak, at_valley = int(round(mass[low_mode])), int(round(mass[valley]))
-    if stats.binom.sf(at_peak - 1, at_peak + at_valley, 0.5) > alpha:
+    if special.bdtrc(at_peak - 1, at_peak + at_valley, 0.5) > alpha:  # P(Binomial >= at_peak)
         return None
     return h.cut_after(valley)
 
