@@ -179,8 +179,12 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
     study run are left out. The clean run is repeated as the origin of every curve that has one.
+
+    Raises:
+        WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
+            two data sets: their curves and per-class columns would mix).
     """
-    rows = []
+    rows, classes_of = [], {}
     for exp in experiments:
         metrics = exp["metrics"].get(metrics_file)
         if not metrics or "accuracy" not in metrics:
@@ -194,7 +198,9 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
             raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
+        classes_of[exp["experiment"]] = tuple(metrics.get("per_class") or {})
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
+    _one_class_set(classes_of)
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
     clean = table[table["sweep"] == "clean"]
     origins = [clean.assign(sweep=sweep, damage=damage, level=UNDAMAGED_LEVEL[sweep])
@@ -204,6 +210,17 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     return table[LEADING_COLUMNS + f1_columns].sort_values(["sweep", "damage", "level", "experiment"],
                                                            ignore_index=True)
+
+
+def _one_class_set(classes_of: dict[str, tuple]) -> None:
+    """Refuse experiments scored on different classes: every study run evaluates on the ingested test split,
+    class_removal included (a removed class scores 0 there), so another class set is another data set."""
+    first = next(iter(classes_of), None)
+    for name, classes in classes_of.items():
+        if set(classes) != set(classes_of[first]):
+            raise WinnowError(f"study: experiments {first} and {name} were scored on different classes "
+                              f"({listed(classes_of[first])} against {listed(classes)}): collect the runs of one "
+                              "data set (--rev, or a --from-json of those runs)")
 
 
 def _score(value, *, missing_ok: bool = False) -> float:
