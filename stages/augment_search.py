@@ -37,6 +37,12 @@ def main() -> None:
     started = time.perf_counter()
     policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],
                           magnitudes=section["magnitudes"], fill=section["fill"])
+    if "rand" in section["kinds"]:
+        for ops in section["op_sets"]:
+            too_many = [n for n in section["ns"] if n > len(ops)]
+            if too_many:  # RandAugment draws n different ops: more than the set holds is no policy
+                print(f"warning: augment-search: rand with n {', '.join(map(str, too_many))} left out for op set "
+                      f"[{', '.join(ops)}] ({len(ops)} op{'s' if len(ops) > 1 else ''})")
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
     scorer = density_scorer if section["method"] == "density" else short_training_scorer

@@ -265,6 +265,21 @@ def test_balance_stage_budget_leaves_out_rows_and_holds_max_images(tmp_path, mon
         "before": 12, "left_out": 7, "added": 0, "after": 5}
 
 
+def test_search_stage_says_which_randaugment_candidates_an_op_set_cannot_hold(tmp_path, monkeypatch, capsys):
+    """RandAugment draws n different ops, so n 2 over a one-op set is no policy: left out, and said so (the
+    stage used to drop it without a word)."""
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial", "rand"], "ns": [2],
+                                                    "magnitudes": [0.3], "op_sets": [["rotate"], ["shear", "cutout"]]})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.5 if p is None else 0.6)
+    _stage("augment_search").main()
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "warning: augment-search: rand with n 2 left out for op set [rotate] (1 op)"
+    assert len(out) == 2  # the second set holds two ops: nothing left out there
+    assert json.loads(Path("metrics/augment_search.json").read_text())["candidates"] == 3  # 2 trivial, 1 rand
+
+
 def test_search_stage_off_writes_stand_ins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text(yaml.safe_dump(default_params()))

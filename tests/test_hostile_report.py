@@ -132,7 +132,8 @@ def test_balance_without_balanced_writes_stand_ins_only(tmp_path):
     reason = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
     assert done.stdout.splitlines() == [f"balance: skipped: {reason}"]
     assert files_under(project) - before == {"metrics/balance.json", f"data/variants/balanced/{SKIPPED_NOTE}",
-                                             f"plots/balance/{SKIPPED_NOTE}"}
+                                             f"plots/balance/{SKIPPED_NOTE}", "metrics/contracts/balanced.json",
+                                             f"reports/contracts/balanced/{SKIPPED_NOTE}"}
 
 
 @pytest.mark.hostile("params")
@@ -151,10 +152,10 @@ def test_an_enforced_variant_that_is_not_trained_is_a_one_line_error(tmp_path):
 @pytest.mark.hostile("intermediates")
 def test_a_variant_contract_without_its_rows_is_a_one_line_error(tmp_path):
     project = make_project(tmp_path)
-    write_images(project, copies={})
+    write_scores(project, write_images(project, copies={}), copies={})
     before = files_under(project)
-    done = run_stage(project, "contracts", "balanced")
-    assert_error_line(done, "data/variants/balanced/rows.parquet: not found", "rerun the balance stage")
+    done = run_stage(project, "contracts")  # the ingest and scores contracts would pass: nothing is written
+    assert_error_line(done, "data/variants/oracle/rows.parquet: not found", "rerun the variants stage")
     assert_nothing_left(project, before)
 
 

@@ -12,6 +12,7 @@ under ``contracts.mode: enforce`` a failed contract stops exactly the training o
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,28 +55,56 @@ def summary_line(results) -> str:
                                      f"{sum(r.table == t for r in results)} passed" for t in tables)
 
 
-def check_variant(name: str, *, params: dict, ingested: ImageSet | None = None) -> dict:
-    """Check the variant suite on ``data/variants/<name>`` (its rates over the kept train images).
+@dataclass(frozen=True)
+class Measured:
+    """What every variant's rates are measured against: the ingested classes, the ingest and degrade
+    manifests (pixel digests) and the cleaners' outputs (None: that cleaner did not run)."""
 
-    Writes ``metrics/contracts/<name>.json`` and the Data Docs; prints the summary, and each failure as a
-    warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will refuse).
-    Returns the metrics written.
+    num_classes: int
+    manifests: dict[str, pd.DataFrame]
+    measured: pd.DataFrame
+
+
+def read_measured(ingested: ImageSet | None = None) -> Measured:
+    """Read (and check) what the rates need besides the variant's own rows, before a stage writes
+    anything: a damaged cleaner output stops it with nothing left behind.
+
+    Raises:
+        WinnowError: a missing imageset or a damaged cleaner output, one line naming the stage to rerun.
     """
-    settings = check_settings(params.get("contracts"))
     ingested = read_imageset("data/ingest") if ingested is None else ingested
-    rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
-                      columns=ROW_COLUMNS)
     found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
              for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
     for key, table in found.items():
         if table is None:
             print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
     manifests = {"ingest": ingested.manifest, "degrade": read_imageset("data/degrade").manifest}
+    return Measured(len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
+
+
+def variant_rates(name: str, measured: Measured) -> pd.DataFrame:
+    """The variant contract's one-row table for ``data/variants/<name>`` (its rates over the kept train images).
+
+    Raises:
+        WinnowError: the variant's rows are missing or damaged.
+    """
+    rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
+                      columns=ROW_COLUMNS)
+    manifests = dict(measured.manifests)
     if (VARIANTS / name / "extra").is_dir():
         manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
-    rows = with_digests(rows, manifests=manifests)
-    rates = variant_table(name, rows, measured=measurements(manifests["degrade"], **found),
-                          num_classes=len(ingested.classes))
+    return variant_table(name, with_digests(rows, manifests=manifests), measured=measured.measured,
+                         num_classes=measured.num_classes)
+
+
+def check_variant(name: str, rates: pd.DataFrame, *, params: dict) -> dict:
+    """Check the variant suite on ``rates`` (:func:`variant_rates`) of variant ``name``.
+
+    Writes ``metrics/contracts/<name>.json`` and the Data Docs; prints the summary, and each failure as a
+    warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will refuse).
+    Returns the metrics written.
+    """
+    settings = check_settings(params.get("contracts"))
     results = validate([Batch(suite("variant", settings["bounds"]), name, rates)], docs_dir=DOCS / name)
     enforced = settings["mode"] == "enforce" and name in settings["enforce_variants"]
     written = {"variant": name, "mode": settings["mode"], "enforced": enforced, **counts(results, suite="variant"),
