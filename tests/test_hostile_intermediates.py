@@ -324,9 +324,12 @@ def test_contracts_truncated_scores(project):
 
 
 @pytest.mark.hostile("intermediates")
-def test_contracts_label_issues_without_is_issue(project):
+@pytest.mark.parametrize("stage", ["contracts", "balance"])
+def test_contracts_label_issues_without_is_issue(project, stage):
+    # balance checks balanced's contract once written; what a contract reads is checked before anything is
+    # written, so a damaged table leaves no variant behind without its contract
     _drop_column(project / "data/confident-learn/label_issues.parquet", "is_issue")
-    line = _fails(project, "contracts", fragments=())
+    line = _fails(project, stage, fragments=())
     assert line == ("error: data/confident-learn/label_issues.parquet: lacks column(s) is_issue; rerun the "
                     "confident-learn stage (dvc repro confident-learn)")
 
@@ -368,16 +371,6 @@ def test_train_rows_naming_an_image_the_imageset_lacks(project):
     line = _fails(project, "train", "pruned", fragments=())
     assert line == ("error: data/variants/pruned/rows.parquet: image 'train-9-9' is not in the degrade imageset; "
                     "rerun the variants stage (dvc repro variants)")
-
-
-@pytest.mark.hostile("intermediates")
-def test_balance_refuses_a_damaged_cleaner_output_before_writing_the_variant(project):
-    # balance checks balanced's contract once written; what the contract reads is checked first, so a damaged
-    # table stops it with no balanced variant left for DVC to find without its contract
-    _drop_column(project / "data/confident-learn/label_issues.parquet", "is_issue")
-    line = _fails(project, "balance", fragments=())
-    assert line == ("error: data/confident-learn/label_issues.parquet: lacks column(s) is_issue; rerun the "
-                    "confident-learn stage (dvc repro confident-learn)")
 
 
 @pytest.mark.hostile("intermediates")
