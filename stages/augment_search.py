@@ -29,20 +29,20 @@ def main() -> None:
         print(f"augment-search: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default run skips the search
-    from winnow.augment_search import SEARCHED, candidates, density_scorer, search, short_training_scorer
+    from winnow.augment_search import SEARCHED, candidates, density_scorer, rand_ns, search, short_training_scorer
     from winnow.training import TrainConfig
     from winnow.variants import load_variant
 
-    clear_skipped(folders=FOLDERS)
     started = time.perf_counter()
-    policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],
-                          magnitudes=section["magnitudes"], fill=section["fill"])
     if "rand" in section["kinds"]:
         for ops in section["op_sets"]:
-            too_many = [n for n in section["ns"] if n > len(ops)]
-            if too_many:  # RandAugment draws n different ops: more than the set holds is no policy
+            too_many = rand_ns(ops, section["ns"])[1]
+            if too_many:
                 print(f"warning: augment-search: rand with n {', '.join(map(str, too_many))} left out for op set "
                       f"[{', '.join(ops)}] ({len(ops)} op{'s' if len(ops) > 1 else ''})")
+    policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],
+                          magnitudes=section["magnitudes"], fill=section["fill"])  # none: refused here
+    clear_skipped(folders=FOLDERS)
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
     scorer = density_scorer if section["method"] == "density" else short_training_scorer

@@ -24,7 +24,7 @@ from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
-from winnow.variant_contract import check_variant, read_measured, variant_rates, write_not_checked
+from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
@@ -43,7 +43,7 @@ def main() -> None:
     section = {**DEFAULTS, **(params.get("balance") or {})}
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
     policy = policy_for(params, policy_from)
-    measured = read_measured()  # what the variant's contract reads, checked before anything is written
+    contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     clear_skipped(folders=FOLDERS)
     device = pick_device(section["device"])
     seed = params["seed"]
@@ -100,7 +100,7 @@ def main() -> None:
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
-    check_variant("balanced", variant_rates("balanced", measured), params=params)
+    contract.check("balanced", contract.rates("balanced"))
 
 
 def _mean(values: np.ndarray) -> float | None:

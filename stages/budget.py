@@ -98,7 +98,9 @@ def main() -> None:
         # same model, the same train images and labels, val, seed and threads give the same weights
         judge = represent_options(params.get("represent"), train=params["train"])
         reuse = judge.source == "judge" and judge.judge == config and judge_split == "val" and not exclude.any()
-        none_classes = predict_proba(load(JUDGE_MODEL)[0], judge_images).argmax(1) if reuse else None
+        none_classes = None
+        if reuse:
+            none_classes = predict_proba(load(JUDGE_MODEL, written_by="represent")[0], judge_images).argmax(1)
         print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
               f"{config.model} ({config.epochs} epochs at most){'; none is the represent judge' if reuse else ''}",
               flush=True)

@@ -20,9 +20,7 @@ from winnow.contracts import Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, write_json
-from winnow.variant_contract import (
-    check_variant, counts, read_measured, suite, summary_line, variant_rates, write_not_checked,
-)
+from winnow.variant_contract import VariantContract, counts, suite, summary_line, write_not_checked
 
 SCORES = Path("data/score/scores.parquet")
 METRICS = Path("metrics/contracts.json")
@@ -33,25 +31,24 @@ def main() -> None:
     params = load_params()
     settings = check_settings(params.get("contracts"))
     ingested = read_imageset("data/ingest")
+    # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
+    from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
+    suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
     scores = read_table(SCORES, written_by="score")
-    # every table read (and checked) before anything is written: a damaged one leaves nothing behind
-    measured = read_measured(ingested)
-    rates = {name: variant_rates(name, measured) for name in CHECKED_HERE if name in params["variants"]}
-    check_inputs(params, settings=settings, ingested=ingested, scores=scores)
+    contract = VariantContract.read(params, ingested=ingested)
+    rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
+    check_inputs(suites, settings=settings, ingested=ingested, scores=scores)
     for name in CHECKED_HERE:
         if name in rates:
-            check_variant(name, rates[name], params=params)
+            contract.check(name, rates[name])
         else:
             write_not_checked(name, f"{name} is not in params.yaml variants")
 
 
-def check_inputs(params: dict, *, settings: dict, ingested, scores) -> None:
+def check_inputs(suites: list, *, settings: dict, ingested, scores) -> None:
     """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained)."""
-    classes = ingested.classes
-    from_data = {"max_label": len(classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
-    suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
     batches = [Batch(suites[0], "ingest", ingest_table(ingested.manifest, image_shape=ingested.images.shape,
-                                                       num_classes=len(classes))),
+                                                       num_classes=len(ingested.classes))),
                Batch(suites[1], "scores", scores)]
     docs = DOCS / "inputs"
     results = validate(batches, docs_dir=docs)

@@ -14,7 +14,7 @@ from winnow.gan_eval import acceptance, class_frechet, confident, real_threshold
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
-from winnow.variant_contract import check_variant, read_measured, variant_rates, write_not_checked
+from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
@@ -34,7 +34,7 @@ def main() -> None:
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import embed, load, predict_proba
 
-    measured = read_measured()  # what the variant's contract reads, checked before anything is written
+    contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     clear_skipped(folders=FOLDERS, files=FILES)
     section = dict(params["gan"])
     config = GanConfig.from_params(section.pop("train", {}))
@@ -108,7 +108,7 @@ def main() -> None:
     sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
-    check_variant("augmented", variant_rates("augmented", measured), params=params)
+    contract.check("augmented", contract.rates("augmented"))
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

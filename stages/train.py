@@ -6,10 +6,10 @@ augment-search stage chose (searched). Under contracts.mode enforce, a variant w
 import sys
 
 from winnow.augment_search import policy_for
+from winnow.contract_verdict import refuse_failed
 from winnow.stage import load_params, run
 from winnow.torch_runtime import is_main_process
 from winnow.training import TrainConfig, fit, save
-from winnow.contract_verdict import refuse_failed
 from winnow.variants import load_variant, variant_argument
 
 

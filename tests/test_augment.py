@@ -280,6 +280,23 @@ def test_search_stage_says_which_randaugment_candidates_an_op_set_cannot_hold(tm
     assert json.loads(Path("metrics/augment_search.json").read_text())["candidates"] == 3  # 2 trivial, 1 rand
 
 
+def test_search_stage_without_a_candidate_leaves_what_it_found(tmp_path, monkeypatch, capsys):
+    # before: the stand-ins were cleared first, so the refusal left no data/augment-search and a metric that
+    # still said the search was off
+    _project(tmp_path, monkeypatch)
+    stage = _stage("augment_search")
+    stage.main()  # off: stand-ins
+    before = {p: p.read_bytes() for p in Path(".").rglob("*") if p.is_file()}
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"augment_search": {
+        **default_params()["augment_search"], "enabled": True, "kinds": ["rand"], "ns": [2], "op_sets": [["rotate"]]}}))
+    before[Path("params.yaml")] = Path("params.yaml").read_bytes()
+    with pytest.raises(WinnowError, match="^augment_search: no candidate policy"):
+        stage.main()
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "warning: augment-search: rand with n 2 left out for op set [rotate] (1 op)")
+    assert {p: p.read_bytes() for p in Path(".").rglob("*") if p.is_file()} == before
+
+
 def test_search_stage_off_writes_stand_ins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text(yaml.safe_dump(default_params()))

@@ -285,12 +285,41 @@ def test_enforce_mode_stops_only_the_enforced_variants_training(project, monkeyp
     refuse_failed("pruned", params=_params(mode="warn"))
 
 
-def test_enforced_contract_without_a_verdict_is_not_passed(tmp_path, monkeypatch):
+PASSED_INPUTS = {"mode": "enforce", "suites": {"ingest": {"passed": 14, "failed": 0},
+                                               "scores": {"passed": 14, "failed": 0}}}
+NO_VERDICT = ("metrics/contracts/balanced.json holds no verdict of balanced's contract checked under contracts.mode "
+              "enforce: run the balance stage first (dvc repro balance)")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("inputs", "verdict", "expected"), [
+    (None, None, "metrics/contracts.json holds no verdict of the ingest and scores contracts checked under "
+                 "contracts.mode enforce: run the contracts stage first (dvc repro contracts)"),
+    (PASSED_INPUTS | {"mode": "warn"}, None, "metrics/contracts.json holds no verdict of the ingest and scores "
+     "contracts checked under contracts.mode enforce: run the contracts stage first (dvc repro contracts)"),
+    ({"mode": "enforce", "suites": {"ingest": {"failed": 2}, "scores": {"failed": 0}}}, None,
+     "the ingest and scores contracts failed under contracts.mode enforce (2 failure(s), listed in "
+     "metrics/contracts.json; Data Docs in reports/contracts/inputs/index.html): not trained"),
+    (PASSED_INPUTS, None, NO_VERDICT),
+    (PASSED_INPUTS, {"variant": "balanced", "enforced": False, "failed": 3}, NO_VERDICT),  # checked under warn
+    (PASSED_INPUTS, {"variant": "baseline", "enforced": True, "failed": 0}, NO_VERDICT),  # another variant's
+    (PASSED_INPUTS, {"variant": "balanced", "enforced": True, "failed": True}, NO_VERDICT),
+    (PASSED_INPUTS, {"variant": "balanced", "enforced": True}, NO_VERDICT),
+    (PASSED_INPUTS, ["balanced", 0], NO_VERDICT),
+], ids=["no-inputs", "inputs-under-warn", "inputs-failed", "no-verdict", "stale-warn-verdict", "foreign-verdict",
+        "bool-failed", "no-failed", "a-list"])
+def test_an_enforced_training_needs_a_current_passing_verdict(tmp_path, monkeypatch, inputs, verdict, expected):
+    # before: train@v trusted the verdict's own enforced flag: a verdict from a warn run (or without the flag)
+    # let a hand-run training of an enforced variant whose contract failed go on
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "metrics/contracts").mkdir(parents=True)
+    if inputs is not None:
+        (tmp_path / "metrics/contracts.json").write_text(json.dumps(inputs))
+    if verdict is not None:
+        (tmp_path / "metrics/contracts/balanced.json").write_text(json.dumps(verdict))
     with pytest.raises(WinnowError) as refused:
         refuse_failed("balanced", params=_params(mode="enforce", enforce_variants=["balanced"]))
-    assert str(refused.value) == ("metrics/contracts/balanced.json holds no verdict of balanced's contract, "
-                                  "enforced by contracts.mode: run the balance stage first (dvc repro balance)")
+    assert str(refused.value) == expected
     refuse_failed("balanced", params=_params(mode="warn"))  # nothing enforced: a hand-run training goes on
 
 

@@ -392,6 +392,18 @@ def test_evaluate_truncated_model(project):
                                                        "; rerun the train@baseline stage (dvc repro train@baseline)"))
 
 
+@pytest.mark.hostile("training")
+def test_a_truncated_judge_names_the_represent_stage(tmp_path):
+    # the budget's model check loads the represent judge: its error named a train@represent stage, which is none
+    from winnow.errors import WinnowError
+    from winnow.training import load
+
+    torch.save({"state_dict": {"w": torch.zeros(64, 64)}}, tmp_path / "represent.pt")
+    _truncate(tmp_path / "represent.pt")
+    with pytest.raises(WinnowError, match=r"; rerun the represent stage \(dvc repro represent\)$"):
+        load(tmp_path / "represent.pt", written_by="represent")
+
+
 class _Payload:
     """A pickle that would create a file when unpickled by a loader that runs code."""
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_manifest
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, run_stage,
 )
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -153,6 +153,7 @@ def test_an_enforced_variant_that_is_not_trained_is_a_one_line_error(tmp_path):
 def test_a_variant_contract_without_its_rows_is_a_one_line_error(tmp_path):
     project = make_project(tmp_path)
     write_scores(project, write_images(project, copies={}), copies={})
+    contract_inputs(project)
     before = files_under(project)
     done = run_stage(project, "contracts")  # the ingest and scores contracts would pass: nothing is written
     assert_error_line(done, "data/variants/oracle/rows.parquet: not found", "rerun the variants stage")

@@ -232,13 +232,15 @@ def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, e
 def test_collect_refuses_runs_of_two_data_sets(tmp_path, capsys):
     # before: the CIFAR run's classes became columns beside the digits' and its accuracy a point of the digits'
     # noise curve, exit 0
-    cifar = record("cifar-noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.5)
+    cifar = record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.5)
     cifar["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"]["per_class"] = {
         name: {"f1": 0.5} for name in ("airplane", "automobile", "bird")}
     saved = tmp_path / "exps.json"
-    saved.write_text(json.dumps(show(record("clean", [], 0.95), cifar)))
+    # a digits run of the same name on another revision once hid the CIFAR run's classes
+    digits = {**record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8), "rev": "f" * 40}
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), cifar, digits)))
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
     assert capsys.readouterr().err == (
-        "error: study: experiments main and cifar-noise20 were scored on different classes (0, 1, 2 against "
+        "error: study: experiments main and noise20 were scored on different classes (0, 1, 2 against "
         "airplane, automobile, bird): collect the runs of one data set (--rev, or a --from-json of those runs)\n")
     assert not (tmp_path / "study").exists()

@@ -25,6 +25,7 @@ from winnow.errors import WinnowError, first_line
 
 SEARCHED = "data/augment-search/policy.json"
 WRITTEN_BY = "augment-search"
+NO_CANDIDATE = "augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)"
 
 
 def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],
@@ -37,9 +38,18 @@ def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: It
     for ops in op_sets:
         ops = tuple(ops)
         for kind in kinds:
-            for n in ([1] if kind == "trivial" else [n for n in ns if n <= len(ops)]):
+            for n in ([1] if kind == "trivial" else rand_ns(ops, ns)[0]):
                 out += [Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill) for m in magnitudes]
+    if not out:
+        raise WinnowError(NO_CANDIDATE)
     return out
+
+
+def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]]:
+    """``(usable, left_out)`` of RandAugment's ``ns`` over the op set ``ops``: it draws n different ops, so an n
+    above the set's size is no policy."""
+    size = len(tuple(ops))
+    return [n for n in ns if n <= size], [n for n in ns if n > size]
 
 
 class SearchResult(NamedTuple):
@@ -54,7 +64,7 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], float]) -
     """Score no augmentation and every policy with ``score`` (higher is better); the best policy wins,
     the first of them on a tie."""
     if not policies:
-        raise WinnowError("augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)")
+        raise WinnowError(NO_CANDIDATE)
     table = []
     for policy in [None, *policies]:
         started = time.perf_counter()

@@ -184,7 +184,7 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
             two data sets: their curves and per-class columns would mix).
     """
-    rows, classes_of = [], {}
+    rows, classes_of = [], []  # (experiment, its classes): names can repeat across revisions
     for exp in experiments:
         metrics = exp["metrics"].get(metrics_file)
         if not metrics or "accuracy" not in metrics:
@@ -198,7 +198,7 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
             raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
-        classes_of[exp["experiment"]] = tuple(metrics.get("per_class") or {})
+        classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
     _one_class_set(classes_of)
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
@@ -212,14 +212,14 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
                                                            ignore_index=True)
 
 
-def _one_class_set(classes_of: dict[str, tuple]) -> None:
+def _one_class_set(classes_of: list[tuple[str, tuple]]) -> None:
     """Refuse experiments scored on different classes: every study run evaluates on the ingested test split,
     class_removal included (a removed class scores 0 there), so another class set is another data set."""
-    first = next(iter(classes_of), None)
-    for name, classes in classes_of.items():
-        if set(classes) != set(classes_of[first]):
+    for name, classes in classes_of[1:]:
+        first, expected = classes_of[0]
+        if set(classes) != set(expected):
             raise WinnowError(f"study: experiments {first} and {name} were scored on different classes "
-                              f"({listed(classes_of[first])} against {listed(classes)}): collect the runs of one "
+                              f"({listed(expected)} against {listed(classes)}): collect the runs of one "
                               "data set (--rev, or a --from-json of those runs)")
 
 

@@ -334,12 +334,13 @@ def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image
     })
 
 
-def load(path: str | os.PathLike, *, device: str = "auto") -> tuple[Trained, list[str]]:
+def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
-    ``models/<v>.pt`` is written by the ``train@<v>`` stage; a missing, truncated or foreign file (torch
-    loads with ``weights_only``, so a pickle that is not plain tensors and containers is refused, never run)
-    raises :func:`winnow.stage.rerun_error` naming that stage.
+    ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
+    for its judge); a missing, truncated or foreign file (torch loads with ``weights_only``, so a pickle that
+    is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
+    naming that stage.
     """
     import pickle
     import warnings
@@ -347,7 +348,7 @@ def load(path: str | os.PathLike, *, device: str = "auto") -> tuple[Trained, lis
     from winnow.stage import rerun_error
 
     path = Path(path)
-    written_by = f"train@{path.stem}"
+    written_by = written_by or f"train@{path.stem}"
     if not path.is_file():
         raise rerun_error(path, "model file not found", written_by=written_by)
     try:

@@ -3,8 +3,9 @@
 The variants stage's versions (oracle, baseline, pruned) are checked by the ``contracts`` stage beside the
 ingest and scores suites, balanced by ``balance`` and augmented by ``gan-synthesize``, each right after it is
 written: one Great Expectations import per process instead of one stage and one import per variant. Each
-check writes ``metrics/contracts/<variant>.json`` and Data Docs in ``reports/contracts/<variant>/`` and never
-stops its stage; ``train@<variant>`` reads the verdict (:func:`winnow.contract_verdict.refuse_failed`), so
+check writes ``metrics/contracts/<variant>.json`` and Data Docs in ``reports/contracts/<variant>/``; a failed
+expectation never stops its stage (a bad suite file or input does, before anything is written), and
+``train@<variant>`` reads the verdict (:func:`winnow.contract_verdict.refuse_failed`), so
 under ``contracts.mode: enforce`` a failed contract stops exactly the training of a variant named in
 ``contracts.enforce_variants``.
 """
@@ -19,7 +20,7 @@ import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS
-from winnow.contracts import SUITES_DIR, Batch, check_settings, load_suite, validate
+from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
 from winnow.variants import WRITTEN_BY
@@ -56,70 +57,71 @@ def summary_line(results) -> str:
 
 
 @dataclass(frozen=True)
-class Measured:
-    """What every variant's rates are measured against: the ingested classes, the ingest and degrade
-    manifests (pixel digests) and the cleaners' outputs (None: that cleaner did not run)."""
+class VariantContract:
+    """The variant suite with everything a variant's rates are measured against, read (and checked) before a
+    stage writes anything: a damaged suite file or cleaner output stops it with nothing left behind.
 
+    Attributes:
+        settings: params.yaml ``contracts``, checked; suite: contracts/variant.yaml, its bounds filled in.
+        num_classes: the ingested classes; manifests: the ingest and degrade manifests (pixel digests);
+        measured: what the cleaners measured (:func:`winnow.contract_tables.measurements`; a cleaner that did
+            not run counts as not measured).
+    """
+
+    settings: dict
+    suite: Suite
     num_classes: int
     manifests: dict[str, pd.DataFrame]
     measured: pd.DataFrame
 
+    @classmethod
+    def read(cls, params: dict, *, ingested: ImageSet | None = None) -> VariantContract:
+        """Raises WinnowError: a bad suite file, a missing imageset or a damaged cleaner output (one line)."""
+        settings = check_settings(params.get("contracts"))
+        loaded = suite("variant", settings["bounds"])
+        ingested = read_imageset("data/ingest") if ingested is None else ingested
+        found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
+                 for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
+        for key, table in found.items():
+            if table is None:
+                print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
+        manifests = {"ingest": ingested.manifest, "degrade": read_imageset("data/degrade").manifest}
+        return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
 
-def read_measured(ingested: ImageSet | None = None) -> Measured:
-    """Read (and check) what the rates need besides the variant's own rows, before a stage writes
-    anything: a damaged cleaner output stops it with nothing left behind.
+    def rates(self, name: str) -> pd.DataFrame:
+        """The one-row table the suite checks for ``data/variants/<name>`` (its rates over the kept train
+        images). Raises WinnowError: the variant's rows are missing or damaged."""
+        rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
+                          columns=ROW_COLUMNS)
+        manifests = dict(self.manifests)
+        if (VARIANTS / name / "extra").is_dir():
+            manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
+        return variant_table(name, with_digests(rows, manifests=manifests), measured=self.measured,
+                             num_classes=self.num_classes)
 
-    Raises:
-        WinnowError: a missing imageset or a damaged cleaner output, one line naming the stage to rerun.
-    """
-    ingested = read_imageset("data/ingest") if ingested is None else ingested
-    found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
-             for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
-    for key, table in found.items():
-        if table is None:
-            print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
-    manifests = {"ingest": ingested.manifest, "degrade": read_imageset("data/degrade").manifest}
-    return Measured(len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
+    def check(self, name: str, rates: pd.DataFrame) -> dict:
+        """Check the suite on ``rates`` (:meth:`rates`) of variant ``name``.
 
-
-def variant_rates(name: str, measured: Measured) -> pd.DataFrame:
-    """The variant contract's one-row table for ``data/variants/<name>`` (its rates over the kept train images).
-
-    Raises:
-        WinnowError: the variant's rows are missing or damaged.
-    """
-    rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
-                      columns=ROW_COLUMNS)
-    manifests = dict(measured.manifests)
-    if (VARIANTS / name / "extra").is_dir():
-        manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
-    return variant_table(name, with_digests(rows, manifests=manifests), measured=measured.measured,
-                         num_classes=measured.num_classes)
-
-
-def check_variant(name: str, rates: pd.DataFrame, *, params: dict) -> dict:
-    """Check the variant suite on ``rates`` (:func:`variant_rates`) of variant ``name``.
-
-    Writes ``metrics/contracts/<name>.json`` and the Data Docs; prints the summary, and each failure as a
-    warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will refuse).
-    Returns the metrics written.
-    """
-    settings = check_settings(params.get("contracts"))
-    results = validate([Batch(suite("variant", settings["bounds"]), name, rates)], docs_dir=DOCS / name)
-    enforced = settings["mode"] == "enforce" and name in settings["enforce_variants"]
-    written = {"variant": name, "mode": settings["mode"], "enforced": enforced, **counts(results, suite="variant"),
-               **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
-    write_json(METRICS / f"{name}.json", written)
-    print(summary_line(results))
-    for line in written["failures"]:
-        if enforced:
-            print(f"contract failed: {line}", file=sys.stderr)
-        else:
-            print(f"warning: {line}")
-    if enforced and written["failures"]:
-        print(f"contracts: {name}'s contract failed under enforce: train@{name} will refuse to train it",
-              file=sys.stderr)
-    return written
+        Writes ``metrics/contracts/<name>.json`` and the Data Docs; prints the summary, and each failure as a
+        warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will
+        refuse). Returns the metrics written.
+        """
+        results = validate([Batch(self.suite, name, rates)], docs_dir=DOCS / name)
+        enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
+        written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
+                   **counts(results, suite="variant"),
+                   **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
+        write_json(METRICS / f"{name}.json", written)
+        print(summary_line(results))
+        for line in written["failures"]:
+            if enforced:
+                print(f"contract failed: {line}", file=sys.stderr)
+            else:
+                print(f"warning: {line}")
+        if enforced and written["failures"]:
+            print(f"contracts: {name}'s contract failed under enforce: train@{name} will refuse to train it",
+                  file=sys.stderr)
+        return written
 
 
 def write_not_checked(name: str, reason: str) -> None:
