@@ -75,6 +75,36 @@ def test_compare_out_that_is_a_folder_fails_with_one_line(tmp_path, out, folder,
 
 
 @pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("command", "made", "expected"), [
+    (["gate", "--base", "HEAD", "--markdown", "gate.md"], "folder",
+     "--markdown gate.md: is a folder; give a file path, e.g. --markdown reports/gate.md"),
+    (["gate", "--base", "HEAD", "--markdown", "notes/gate.md"], "file",
+     "--markdown notes/gate.md: lies under the file notes; give a file path, e.g. --markdown reports/gate.md"),
+    (["study", "collect", "--out", "study"], "file", "--out study: is a file; give a folder path, e.g. --out plots/study"),
+    (["study", "collect", "--out", "notes/study"], "file",
+     "--out notes/study: lies under the file notes; give a folder path, e.g. --out plots/study"),
+    (["compare", "--variants", "baseline", "pruned", "--out", "notes/compare.md"], "file",
+     "--out notes/compare.md: lies under the file notes; give a file path, e.g. --out reports/compare-seeds.md"),
+], ids=["gate-folder", "gate-under-file", "study-file", "study-under-file", "compare-under-file"])
+def test_an_output_path_of_the_wrong_kind_fails_before_any_work(tmp_path, command, made, expected):
+    # before: the gate printed its verdict and then a traceback (IsADirectoryError); study collect read every
+    # experiment and then a FileExistsError or NotADirectoryError
+    project = make_project(tmp_path / "project")
+    target = project / command[command.index("--out" if "--out" in command else "--markdown") + 1].split("/")[0]
+    if made == "folder":
+        target.mkdir()
+    else:
+        target.write_text("a person's notes\n")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    before = files_under(project)
+    extra = ["--from-json", str(saved)] if command[0] in ("study", "compare") else []
+    done = run_winnow(project, *command, *extra, timeout=60)
+    assert assert_error_line(done) == f"error: {expected}"
+    assert done.stdout == ""
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
 def test_compare_one_run_says_identical_and_one_run_instead_of_nan(tmp_path):
     project = make_project(tmp_path / "project")
     saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})

@@ -146,6 +146,11 @@ def test_collect_command_writes_csv_and_pngs(tmp_path, study_show, capsys):
                     "per_class_f1_proportion.png", "per_class_f1_size.png", "per_class_f1_strength.png"]
     assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
     assert cli.main(["study", "collect", "--from-json", str(tmp_path / "missing.json")]) == 1
+    # collected again with the label-noise sweep alone: the other sweeps' plots go (they showed stale curves)
+    noise20 = record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85)
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), noise20)))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["accuracy.png", "per_class_f1_label_noise.png"]
 
 
 def test_hydra_values_keep_types():

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import revisions
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_output
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -270,10 +270,10 @@ def check_arguments(*, num: int, out: Path | None) -> None:
     if num < 1:
         raise WinnowError(f"compare --num {num}: must be at least 1 (commits back from HEAD whose experiments "
                           "count); give e.g. --num 1")
-    for path in (out, out.with_suffix(".json")) if out else ():
-        if path.is_dir():
-            what = "is a folder" if path == out else f"{path}, the JSON written beside it, is a folder"
-            raise WinnowError(f"--out {out}: {what}; give a file path, e.g. --out reports/compare-seeds.md")
+    check_output(out, option="--out", example="reports/compare-seeds.md")
+    if out and out.with_suffix(".json").is_dir():
+        raise WinnowError(f"--out {out}: {out.with_suffix('.json')}, the JSON written beside it, is a folder; give a "
+                          "file path, e.g. --out reports/compare-seeds.md")
 
 
 def run(args: argparse.Namespace) -> int:

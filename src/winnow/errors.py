@@ -34,6 +34,23 @@ def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
                           "of memory; lower it")
 
 
+def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
+    """Refuse, before any work, an output path of the wrong kind: a file that is a folder, or a folder that is
+    a file or lies under one (the final write fails after the work ran). ``option`` names the argument."""
+    if path is None:
+        return
+    path = os.fspath(path)
+    hint = f", e.g. {option} {example}" if example else ""
+    kind = "folder" if folder else "file"
+    if os.path.isdir(path) if not folder else os.path.isfile(path):
+        raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
+    parts = os.path.normpath(path).split(os.sep)
+    parents = [os.sep.join(parts[:i]) for i in range(1, len(parts))]
+    blocking = next((parent for parent in parents if parent and os.path.isfile(parent)), None)
+    if blocking is not None:
+        raise WinnowError(f"{option} {path}: lies under the file {blocking}; give a {kind} path{hint}")
+
+
 def listed(names, *, at_most: int = 12) -> str:
     """``a, b, c`` for a message: the first ``at_most`` names, then ``…`` when there are more."""
     names = [str(n) for n in names]

@@ -43,7 +43,7 @@ import pandas as pd
 import yaml
 
 from winnow import revisions
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, check_output
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
@@ -399,6 +399,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
+    check_output(args.markdown, option="--markdown", example="reports/gate.md")
     settings = GateSettings.from_params(load_params(Path(args.repo) / "params.yaml").get("gate"))
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
     text, passed = report(table, notes, base=args.base, target=args.target, settings=settings, everything=args.all)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line, listed
+from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import is_rate
 from winnow.stage import load_params, write_table
@@ -246,6 +246,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("per_class_f1_*.png"):  # a sweep this collection lacks would show stale curves
+        old.unlink()
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
@@ -297,6 +299,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "queue":
         return _queue(args)
+    check_output(args.out, option="--out", folder=True, example="plots/study")
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
     table = tidy(experiments, metrics_file=args.metrics, axis=args.axis)
     written = plot(table, out_dir=args.out, axis=args.axis)
