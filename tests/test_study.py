@@ -249,3 +249,17 @@ def test_collect_refuses_runs_of_two_data_sets(tmp_path, capsys):
         "error: study: experiments main and noise20 were scored on different classes (0, 1, 2 against "
         "airplane, automobile, bird): collect the runs of one data set (--rev, or a --from-json of those runs)\n")
     assert not (tmp_path / "study").exists()
+
+
+def test_collect_leaves_out_runs_with_other_settings_and_says_so(tmp_path, capsys):
+    # before: a run trained for 2 epochs became the 0.3 point of the label-noise curve without a word
+    odd = record("noise30-short", [{"kind": "symmetric_noise", "fraction": 0.3}], 0.5)
+    odd["data"]["params"]["params.yaml"]["data"]["train"] = {"epochs": 2}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), record("noise20", [{"kind": "symmetric_noise",
+                                                                                   "fraction": 0.2}], 0.85), odd)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 1 run(s) with other settings (train): noise30-short")
+    assert "noise30-short" not in (out / "study.csv").read_text()
