@@ -221,7 +221,9 @@ def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, ca
     (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"].update(perturbations=[{"kind": "subsample"}]),
      "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
      "(KeyError: 'keep')"),
-], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep"])
+    (lambda r: r["data"]["params"]["params.yaml"].update(data=["seed", 0]),
+     "error: study: experiment noisy: its params are not what a winnow run writes (a list, not a mapping)"),
+], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep", "params-list"])
 def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, expected):
     # before: a ValueError, AttributeError or KeyError traceback, or a NaN accuracy in study.csv with exit 0
     noisy = record("noisy", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7)

@@ -7,10 +7,11 @@ commit or experiment (a commit under ``refs/exps``) can be read with ``git show`
 from __future__ import annotations
 
 import fnmatch
+import json
 import subprocess
 from pathlib import Path
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, listed
 
 WORKSPACE = "workspace"
 
@@ -97,3 +98,36 @@ def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
         elif x != y:
             out.add(f"{prefix}{key}")
     return out
+
+
+def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str) -> tuple[list[dict], str]:
+    """The records (``experiment``, ``params``: params.yaml) of the largest group that agree on every param
+    but the dotted paths ``varied``, the first such group on a tie; and a note naming the rest ("" when none).
+
+    Raises:
+        WinnowError: a record whose params are not a mapping (``where`` names the command).
+    """
+    def setting(params: dict) -> str:
+        kept = json.loads(json.dumps(params, default=str))
+        for path in varied:
+            *parents, last = path.split(".")
+            section = kept
+            for key in parents:
+                section = section.get(key) if isinstance(section, dict) else None
+            if isinstance(section, dict):
+                section.pop(last, None)
+        return json.dumps(kept, sort_keys=True)
+
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        if not isinstance(record["params"], dict):
+            raise WinnowError(f"{where}: experiment {record['experiment']}: its params are not what a winnow run "
+                              f"writes (a {type(record['params']).__name__}, not a mapping)")
+        groups.setdefault(setting(record["params"]), []).append(record)
+    if len(groups) < 2:
+        return list(records), ""
+    chosen = max(groups.values(), key=len)
+    others = [record for group in groups.values() if group is not chosen for record in group]
+    differ = sorted({key for r in others for key in differing(chosen[0]["params"], r["params"])} - set(varied))
+    return chosen, (f"left out {len(others)} run(s) with other settings ({listed(differ, at_most=5)}): "
+                    + listed([record["experiment"] for record in others]))

@@ -44,7 +44,7 @@ import pandas as pd
 from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import is_rate
-from winnow.revisions import differing
+from winnow.revisions import same_setting
 from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
 
@@ -213,35 +213,6 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
                                                            ignore_index=True)
 
 
-def same_setting(experiments: list[dict], *, axis: str | None = None) -> tuple[list[dict], str]:
-    """The experiments of the largest group that agree on every param but what a study varies (the damage,
-    ``degrade.perturbations``; ``seed``; the ``--axis`` path), and a note naming the rest ("" when none):
-    a run with other training settings on a damage curve would read as the damage's effect."""
-    def setting(params: dict) -> str:
-        varied = json.loads(json.dumps(params, default=str))
-        varied.pop("seed", None)
-        for path in ("degrade.perturbations", *([axis] if axis else [])):
-            *parents, last = path.split(".")
-            section = varied
-            for key in parents:
-                section = section.get(key) if isinstance(section, dict) else None
-            if isinstance(section, dict):
-                section.pop(last, None)
-        return json.dumps(varied, sort_keys=True)
-
-    groups: dict[str, list[dict]] = {}
-    for exp in experiments:
-        groups.setdefault(setting(exp["params"]), []).append(exp)
-    if len(groups) < 2:
-        return list(experiments), ""
-    chosen = max(groups.values(), key=len)  # the first of the largest
-    others = [exp for group in groups.values() if group is not chosen for exp in group]
-    differ = sorted({key for exp in others for key in differing(chosen[0]["params"], exp["params"])}
-                    - {"seed", "degrade.perturbations", *([axis] if axis else [])})
-    return chosen, (f"left out {len(others)} run(s) with other settings ({listed(differ, at_most=5)}): "
-                    + listed([exp["experiment"] for exp in others]))
-
-
 def _one_class_set(classes_of: list[tuple[str, tuple]]) -> None:
     """Refuse experiments scored on different classes: every study run evaluates on the ingested test split,
     class_removal included (a removed class scores 0 there), so another class set is another data set."""
@@ -331,7 +302,9 @@ def run(args: argparse.Namespace) -> int:
         return _queue(args)
     check_output(args.out, option="--out", folder=True, example="plots/study")
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
-    kept, note = same_setting(experiments, axis=args.axis)
+    # a run with other training settings on a damage curve would read as the damage's effect
+    varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))
+    kept, note = same_setting(experiments, varied=varied, where="study")
     if note:
         print(f"study: {note}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
