@@ -11,19 +11,17 @@ failed expectation, and with it every training; a failed contract of a variant n
 contracts.enforce_variants is printed here and stops that variant's training (train@<variant> refuses).
 Every other failure (and every failure in warn mode) is printed as a warning."""
 
-import sys
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS
 from winnow.contracts import Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, write_json
-from winnow.variant_contract import VariantContract, counts, suite, summary_line, write_not_checked
+from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
 SCORES = Path("data/score/scores.parquet")
-METRICS = Path("metrics/contracts.json")
 CHECKED_HERE = [name for name, stage in CHECKED_BY.items() if stage == "contracts"]
 
 
@@ -52,17 +50,12 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores) -> None:
                Batch(suites[1], "scores", scores)]
     docs = DOCS / "inputs"
     results = validate(batches, docs_dir=docs)
-    write_json(METRICS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
+    write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
                          "suites": {s.name: counts(results, suite=s.name) for s in suites}})
     print(summary_line(results))
     failed = [r.line() for r in results if not r.success]
-    if settings["mode"] != "enforce":
-        for line in failed:
-            print(f"warning: {line}")
-        return
-    if failed:
-        for line in failed:
-            print(f"contract failed: {line}", file=sys.stderr)
+    print_failures(failed, enforced=settings["mode"] == "enforce")
+    if failed and settings["mode"] == "enforce":
         raise WinnowError(f"contracts: {len(failed)} contract failure(s) in enforce mode (lines above; "
                           f"Data Docs in {docs}/index.html)")
 

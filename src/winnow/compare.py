@@ -171,20 +171,18 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         that repeats a commit's run is not a second seed), each with ``variants``: variant → its
         evaluate metrics; ``note`` says what was left out and why ("" when nothing).
     """
-    groups: dict[str, list[dict]] = {}
-    incomplete = 0
+    complete = []
     for record in records:
         evaluated = {v: record["metrics"].get(metrics_path(v)) or {} for v in variants}
-        if not all(m.get("per_class") for m in evaluated.values()):
-            incomplete += 1
-            continue
-        setting = {k: v for k, v in record["params"].items() if k != "seed"}
-        classes = {v: list(m["per_class"]) for v, m in evaluated.items()}
-        key = json.dumps([setting, classes], sort_keys=True, default=str)
-        groups.setdefault(key, []).append({**record, "variants": evaluated})
-    if not groups:
+        if all(m.get("per_class") for m in evaluated.values()):
+            complete.append({**record, "variants": evaluated})
+    incomplete = len(records) - len(complete)
+    if not complete:
         return [], ""
-    chosen = max(groups.values(), key=len)  # the first of the largest: exp show lists the commit first
+    # the first of the largest group: exp show lists the commit first
+    chosen, other_settings = revisions.same_setting(
+        complete, varied=("seed",), where="compare",
+        also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
     runs, seeds = [], set()
     for record in chosen:
         seed = record["params"].get("seed")
@@ -195,14 +193,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         if seed not in seeds:
             seeds.add(seed)
             runs.append(record)
-    notes = []
-    others = [r for g in groups.values() if g is not chosen for r in g]
-    if others:
-        differ = sorted({key for r in others for key in revisions.differing(chosen[0]["params"], r["params"])}
-                        - {"seed"})
-        notes.append(f"left out {len(others)} run(s) with other settings "
-                     f"({', '.join(differ[:5]) or 'the classes evaluated'}): "
-                     + ", ".join(r["experiment"] for r in others))
+    notes = [other_settings] if other_settings else []
     if len(chosen) > len(runs):
         notes.append(f"left out {len(chosen) - len(runs)} run(s) repeating a seed")
     if incomplete:

@@ -34,10 +34,11 @@ def refuse_failed(name: str, *, params: dict) -> None:
         return
     inputs = _read(INPUTS)
     suites = inputs.get("suites") if isinstance(inputs, dict) and inputs.get("mode") == "enforce" else None
-    if not isinstance(suites, dict) or not all(_failed(s) is not None for s in suites.values()):
+    counted = [_failed(s) for s in suites.values()] if isinstance(suites, dict) else [None]
+    if None in counted:
         raise WinnowError(f"{INPUTS} holds no verdict of the ingest and scores contracts checked under "
                           "contracts.mode enforce: run the contracts stage first (dvc repro contracts)")
-    failed = sum(_failed(s) for s in suites.values())
+    failed = sum(counted)
     if failed:
         raise WinnowError(f"the ingest and scores contracts failed under contracts.mode enforce ({failed} "
                           f"failure(s), listed in {INPUTS}; Data Docs in {DOCS / 'inputs'}/index.html): not trained")
@@ -46,11 +47,12 @@ def refuse_failed(name: str, *, params: dict) -> None:
     path = METRICS / f"{name}.json"
     verdict = _read(path)
     mine = isinstance(verdict, dict) and verdict.get("variant") == name and verdict.get("enforced") is True
-    if not mine or _failed(verdict) is None:
+    failed = _failed(verdict) if mine else None
+    if failed is None:
         raise WinnowError(f"{path} holds no verdict of {name}'s contract checked under contracts.mode enforce: "
                           f"run the {CHECKED_BY[name]} stage first (dvc repro {CHECKED_BY[name]})")
-    if _failed(verdict):
-        raise WinnowError(f"{name}'s contract failed under contracts.mode enforce ({_failed(verdict)} "
+    if failed:
+        raise WinnowError(f"{name}'s contract failed under contracts.mode enforce ({failed} "
                           f"failure(s), listed in {path}; Data Docs in {DOCS / name}/index.html): not trained")
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from winnow.errors import WinnowError, listed
 
@@ -100,9 +102,12 @@ def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
     return out
 
 
-def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str) -> tuple[list[dict], str]:
+def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
+                 also: tuple[str, Callable[[dict], Any]] | None = None) -> tuple[list[dict], str]:
     """The records (``experiment``, ``params``: params.yaml) of the largest group that agree on every param
     but the dotted paths ``varied``, the first such group on a tie; and a note naming the rest ("" when none).
+    ``also``: ``(what, key)``, a JSON-able ``key(record)`` the group must share too, named ``what`` in the
+    note when the params alone do not tell the rest apart.
 
     Raises:
         WinnowError: a record whose params are not a mapping (``where`` names the command).
@@ -116,18 +121,20 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str) ->
                 section = section.get(key) if isinstance(section, dict) else None
             if isinstance(section, dict):
                 section.pop(last, None)
-        return json.dumps(kept, sort_keys=True)
+        return kept
 
     groups: dict[str, list[dict]] = {}
     for record in records:
         if not isinstance(record["params"], dict):
             raise WinnowError(f"{where}: experiment {record['experiment']}: its params are not what a winnow run "
                               f"writes (a {type(record['params']).__name__}, not a mapping)")
-        groups.setdefault(setting(record["params"]), []).append(record)
+        key = [setting(record["params"]), also[1](record) if also else None]
+        groups.setdefault(json.dumps(key, sort_keys=True, default=str), []).append(record)
     if len(groups) < 2:
         return list(records), ""
     chosen = max(groups.values(), key=len)
     others = [record for group in groups.values() if group is not chosen for record in group]
     differ = sorted({key for r in others for key in differing(chosen[0]["params"], r["params"])} - set(varied))
-    return chosen, (f"left out {len(others)} run(s) with other settings ({listed(differ, at_most=5)}): "
+    told = listed(differ, at_most=5) or (also[0] if also else "")
+    return chosen, (f"left out {len(others)} run(s) with other settings ({told}): "
                     + listed([record["experiment"] for record in others]))

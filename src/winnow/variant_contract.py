@@ -56,6 +56,16 @@ def summary_line(results) -> str:
                                      f"{sum(r.table == t for r in results)} passed" for t in tables)
 
 
+def print_failures(lines: list[str], *, enforced: bool) -> None:
+    """Each failed expectation's line: a ``contract failed:`` line on stderr where the contract is enforced,
+    else a warning."""
+    for line in lines:
+        if enforced:
+            print(f"contract failed: {line}", file=sys.stderr)
+        else:
+            print(f"warning: {line}")
+
+
 @dataclass(frozen=True)
 class VariantContract:
     """The variant suite with everything a variant's rates are measured against, read (and checked) before a
@@ -113,11 +123,7 @@ class VariantContract:
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
         write_json(METRICS / f"{name}.json", written)
         print(summary_line(results))
-        for line in written["failures"]:
-            if enforced:
-                print(f"contract failed: {line}", file=sys.stderr)
-            else:
-                print(f"warning: {line}")
+        print_failures(written["failures"], enforced=enforced)
         if enforced and written["failures"]:
             print(f"contracts: {name}'s contract failed under enforce: train@{name} will refuse to train it",
                   file=sys.stderr)
