@@ -8,19 +8,22 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_stage, run_winnow
 from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 
-HEADER = "id,verdict,label\n"
+from winnow.imageset import read_imageset, write_imageset
+
+HEADER = "id,verdict,label,suggested\n"
 
 
 @pytest.fixture
 def project(exported, tmp_path) -> Path:
     """A fresh copy of the exported project, holding one earlier verdict."""
     root = Path(shutil.copytree(exported, tmp_path / "project"))
-    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1\n")
+    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1\n")
     return root
 
 
@@ -138,19 +141,25 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
 
 @pytest.mark.hostile("review")
 @pytest.mark.parametrize("line, fragments", [
-    ("val-0,reject,0", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
-    ("train-04,maybe,1", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
-    ("train-04,relabel,7", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
-    ("train-04,reject,2", ("line 3 (id 'train-04')", "verdict reject needs the label its given label 1, not 2")),
+    ("val-0,reject,0,2", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
+    ("train-04,maybe,1,2", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
+    ("train-04,relabel,7,2", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
+    ("train-04,accept,2,9", ("line 3 (id 'train-04')", "suggested '9' is not a class index in [0, 2] or -1")),
+    ("train-04,accept,2,", ("line 3 (id 'train-04')", "suggested '' is not a class index in [0, 2] or -1")),
+    ("train-04,reject,0,2", ("line 3 (id 'train-04')", "verdict reject needs the label its given label 1, not 0")),
     # before: applied as a relabel to the label the image had, and counted as relabelled by a person
-    ("train-04,relabel,1", ("line 3 (id 'train-04')", "verdict relabel needs the label a class index other than its "
-                                                      "given label 1, not 1")),
-    ("train-04,accept,1", ("line 3 (id 'train-04')", "verdict accept needs the label the suggestion (-1 or a class), "
-                                                     "not its given label 1, not 1")),
-    ("train-08,drop,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
+    ("train-04,relabel,1,2", ("line 3 (id 'train-04')", "verdict relabel needs the label a class index other than its "
+                                                        "given label 1, not 1")),
+    # before (no suggested column): applied as a relabel to cat, and counted as accepting the suggestion owl
+    ("train-04,accept,0,2", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 0")),
+    ("train-04,accept,1,2", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 1")),
+    ("train-04,relabel,2,2", ("line 3 (id 'train-04')", "verdict relabel with label 2 is its suggestion: write accept")),
+    ("train-07,drop,-1,-1", ("line 3 (id 'train-07')", "verdict drop with label -1 is its suggestion: write accept")),
+    ("train-04,reject,1,1", ("line 3 (id 'train-04')", "suggested 1 is its given label; a suggestion drops or relabels")),
+    ("train-08,accept,-1,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
 ])
 def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1\n" + line + "\n")
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1\n" + line + "\n")
     before = files_under(project)
     done = run_stage(project, "variants")
     assert_error_line(done, "reviews/verdicts.csv", *fragments)
@@ -158,9 +167,61 @@ def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, 
 
 
 @pytest.mark.hostile("review")
+def test_a_verdicts_file_without_the_suggestions_is_refused(project):
+    # written before verdicts recorded what accepting did: its accept could not be checked against its label
+    (project / "reviews/verdicts.csv").write_text("id,verdict,label\ntrain-04,accept,0\n")
+    before = files_under(project)
+    assert refused_line(project, "variants") == (
+        "error: reviews/verdicts.csv: lacks column(s) suggested (needs id, verdict, label, suggested); write it with "
+        "`winnow review import`, or restore the header-only file from git")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
 def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(project):
     # before: pandas took the ids for an index, and the error named id 'accept' and verdict '-1'
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,x\ntrain-04,reject,1,y\n")
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,x\ntrain-04,reject,1,2,y\n")
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label); write it "
-        "with `winnow review import`, or restore the header-only file from git")
+        "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label, suggested); "
+        "write it with `winnow review import`, or restore the header-only file from git")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_on_a_label_that_changed_since_the_export_is_refused(project):
+    # before: "reject" (keep dog, as the person saw it) was written as label cat, the image's label now
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["id"] == "train-04", "label"] = 0  # dog -> cat, as another degrade seed might
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,reject\n",
+                   "reviews/queue.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
+                   "run `winnow review export` again")
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("text, fragments", [
+    # before: pandas renamed the second verdict column and the first was read without a word
+    ("id,verdict,verdict\ntrain-04,accept,reject\n", ("mine.csv: the header names verdict twice",
+                                                       "keep one column of each")),
+    ("id;verdict\ntrain-04;accept\n", ("mine.csv: lacks column(s) id, verdict (its header holds semicolons: save it "
+                                       "as comma-separated CSV)",)),
+    # before: blank lines were skipped, so the error named line 3 for the row on line 5
+    ("id,verdict\ntrain-04,accept\n\n\ntrain-05,fox\n", ("mine.csv: line 5 (id 'train-05')",
+                                                          "'fox' is neither accept, reject, drop nor a class")),
+])
+def test_a_csv_the_import_would_misread_is_refused_naming_the_line(project, text, fragments):
+    import_refused(project, "mine.csv", text, *fragments)
+
+
+def test_a_label_studio_result_of_another_control_is_not_a_verdict(project):
+    # before: a second choices control (a comment) read as a verdict disagreeing with the first
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    task = next(t for t in tasks if t["data"]["winnow_id"] == "train-04")
+    task["annotations"] = [{"was_cancelled": False, "result": [
+        {"type": "choices", "from_name": "verdict", "value": {"choices": ["cat"]}},
+        {"type": "choices", "from_name": "comment", "value": {"choices": ["bad-quality"]}}]}]
+    (project / "export.json").write_text(json.dumps([task]))
+    done = run_winnow(project, "review", "import", "export.json")
+    assert done.returncode == 0, done.stderr
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == ["train-08,accept,-1,-1",
+                                                                              "train-04,relabel,0,2"]

@@ -27,9 +27,10 @@ def queue(project: Path) -> pd.DataFrame:
     return pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
 
 
-def verdicts(project: Path) -> list[tuple[str, str, int]]:
+def verdicts(project: Path) -> list[tuple[str, str, int, int]]:
+    """``(id, verdict, label, suggested)`` per line of reviews/verdicts.csv, sorted."""
     frame = pd.read_csv(project / "reviews/verdicts.csv", dtype={"id": str, "verdict": str})
-    return sorted(zip(frame["id"], frame["verdict"], frame["label"].astype(int)))
+    return sorted(zip(frame["id"], frame["verdict"], frame["label"].astype(int), frame["suggested"].astype(int)))
 
 
 def pruned(project: Path) -> pd.DataFrame:
@@ -90,8 +91,9 @@ def test_edited_queue_round_trip_changes_pruned_as_the_verdicts_say_and_counts_t
     })
     done = run_winnow(project, "review", "import", str(edited))
     assert done.returncode == 0, done.stderr
-    assert verdicts(project) == [("train-00", "reject", 0), ("train-02", "accept", -1), ("train-04", "accept", 2),
-                                 ("train-05", "accept", 0), ("train-06", "relabel", 2), ("train-07", "reject", 1)]
+    assert verdicts(project) == [("train-00", "reject", 0, -1), ("train-02", "accept", -1, -1),
+                                 ("train-04", "accept", 2, 2), ("train-05", "accept", 0, 0),
+                                 ("train-06", "relabel", 2, 0), ("train-07", "reject", 1, -1)]
     done = run_stage(project, "variants")
     assert done.returncode == 0, done.stderr
     rows = pruned(project)
@@ -130,17 +132,18 @@ def test_a_label_studio_export_imports_the_annotators_choices(project):
     exported.write_text(json.dumps(tasks))
     done = run_winnow(project, "review", "import", str(exported))
     assert done.returncode == 0, done.stderr
-    assert verdicts(project) == [("train-04", "accept", 2), ("train-05", "reject", 1), ("train-08", "accept", -1)]
+    assert verdicts(project) == [("train-04", "accept", 2, 2), ("train-05", "reject", 1, 0),
+                                 ("train-08", "accept", -1, -1)]
 
 
 def test_import_adds_to_earlier_verdicts_and_replace_starts_over(project):
     assert run_winnow(project, "review", "import", str(edit_queue(project, {"train-00": "reject",
                                                                            "train-04": "accept"}))).returncode == 0
     assert run_winnow(project, "review", "import", str(edit_queue(project, {"train-04": "cat"}))).returncode == 0
-    assert verdicts(project) == [("train-00", "reject", 0), ("train-04", "relabel", 0)]
+    assert verdicts(project) == [("train-00", "reject", 0, -1), ("train-04", "relabel", 0, 2)]
     assert run_winnow(project, "review", "import", "--replace",
                       str(edit_queue(project, {"train-07": "accept"}))).returncode == 0
-    assert verdicts(project) == [("train-07", "accept", -1)]
+    assert verdicts(project) == [("train-07", "accept", -1, -1)]
 
 
 def click_and_download(page, project: Path, downloads: Path, script: str) -> Path:
@@ -177,8 +180,8 @@ def test_the_review_pages_controls_download_a_file_import_accepts(browser, proje
                                               "train-00,accept"]
     done = run_winnow(project, "review", "import", str(saved))
     assert done.returncode == 0, done.stderr
-    assert verdicts(project) == [("train-00", "accept", -1), ("train-04", "reject", 1), ("train-06", "relabel", 2),
-                                 ("train-07", "accept", -1)]
+    assert verdicts(project) == [("train-00", "accept", -1, -1), ("train-04", "reject", 1, 2),
+                                 ("train-06", "relabel", 2, 0), ("train-07", "accept", -1, -1)]
 
 
 def test_the_page_shows_each_kind_in_its_own_grid_with_a_class_choice_only_for_label_issues(browser, exported):

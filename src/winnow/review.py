@@ -24,6 +24,7 @@ may name only an image in the exported queue: the person judges what the cleaner
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import io
 import json
@@ -37,8 +38,8 @@ from winnow.errors import WinnowError, first_line, listed
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, write_json, write_table, write_text
 from winnow.variants import (
-    DEGRADE, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
-    read_verdicts,
+    DEGRADE, VERDICT_COLUMNS, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
+    read_decisions, read_verdicts,
 )
 
 REVIEWS = Path("reviews")
@@ -57,6 +58,7 @@ KINDS = ("label", "quality", "duplicate", "outlier")
 # per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
 REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
                   "embedding_clean": ("given_label", "agreement", "centroid_margin")}
+VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words; they win over a class of the same name
 
 
@@ -229,7 +231,7 @@ def _read_queue() -> pd.DataFrame:
         queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:
         raise WinnowError(f"{QUEUE_FILE}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
-    missing = [c for c in ("id", "action", "suggested") if c not in queue.columns]
+    missing = [c for c in ("id", "given", "action", "suggested") if c not in queue.columns]
     if missing:
         raise WinnowError(f"{QUEUE_FILE}: lacks column(s) {', '.join(missing)}; {fix}")
     return queue.drop_duplicates("id").set_index("id")
@@ -250,15 +252,21 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
         raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
     if path.suffix.lower() == ".json":
         return _label_studio_words(path, text)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    try:  # blank lines kept as rows, so that a row's number is its line's
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except ValueError as err:  # pandas' parser errors are ValueErrors
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
+    header = next(csv.reader(io.StringIO(text)), [])
+    twice = [c for c in ("id", "verdict") if header.count(c) > 1]  # pandas would rename the second one
+    if twice:
+        raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
     missing = [c for c in ("id", "verdict") if c not in frame.columns]
     if missing:
-        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}; the queue's columns id and verdict are needed")
+        hint = " (its header holds semicolons: save it as comma-separated CSV)" if ";" in text.partition("\n")[0] else ""
+        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
+                          "are needed")
     return [(f"{path}: line {row + 2}", image, word.strip())
             for row, (image, word) in enumerate(zip(frame["id"], frame["verdict"])) if word.strip()]
 
@@ -288,7 +296,8 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str]]:
 
 def _choices(annotations, *, where: str, fix: str) -> list[str]:
     """The choices of a task's annotations that were not cancelled: Label Studio's
-    ``[{"was_cancelled": .., "result": [{"type": "choices", "value": {"choices": ["<word>"]}}]}]``."""
+    ``[{"was_cancelled": .., "result": [{"type": "choices", "from_name": "verdict", "value": {"choices":
+    ["<word>"]}}]}]``; results of another control (``from_name``) are not verdicts."""
     shape = "annotations: [{result: [{type: choices, value: {choices: [a word]}}]}]"
     if annotations is None:
         return []
@@ -300,7 +309,9 @@ def _choices(annotations, *, where: str, fix: str) -> list[str]:
         if annotation.get("was_cancelled") or not isinstance(results, list):
             continue
         for result in results:
-            if not isinstance(result, dict) or result.get("type") != "choices":
+            # a labelling interface may hold other choices beside the config's "verdict" (a comment, a tag)
+            if not isinstance(result, dict) or result.get("type") != "choices" or result.get("from_name",
+                                                                                           VERDICT_CONTROL) != VERDICT_CONTROL:
                 continue
             value = result.get("value")
             words = value.get("choices") if isinstance(value, dict) else None
@@ -354,6 +365,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         if image not in given.index:
             raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
         item = queue.loc[image]
+        if item["given"] != data.classes[given[image]]:  # the data changed since the export: the word meant another label
+            raise WinnowError(f"{QUEUE_FILE}: id {image!r} was {item['given']!r} when exported and is "
+                              f"{data.classes[given[image]]!r} in {DEGRADE} now; run `winnow review export` again")
         if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel"
                                                         and item["suggested"] not in data.classes):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} suggests {item['action']!r} {item['suggested']!r}, not a "
@@ -366,9 +380,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "keep one verdict per image")
         if image not in seen:  # the same verdict twice counts once
             seen[image] = (f"{word!r} at {where.split(': ')[-1]}", (verdict, label))
-            rows.append((image, verdict, label))
-    new = pd.DataFrame(rows, columns=["id", "verdict", "label"]).astype({"id": object, "verdict": object,
-                                                                         "label": np.int64})
+            rows.append((image, verdict, label, suggested))
+    new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object,
+                                                                    "label": np.int64, "suggested": np.int64})
     old = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(data.classes))
     kept = old.iloc[:0] if replace else old[~old["id"].isin(set(new["id"]))]
     write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))

@@ -21,6 +21,7 @@ from winnow.imageset import ImageSet
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
+from winnow.review import VERDICT_CONTROL
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
 DOWNLOAD_NAME = "verdicts-reviewed.csv"
@@ -142,7 +143,7 @@ def label_studio_config(classes: list[str]) -> str:
     drop or a class."""
     choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>' for name in ["drop", *classes])
     return ('<View>\n  <Image name="image" value="$image"/>\n  <Text name="reason" value="$reason"/>\n'
-            f'  <Choices name="verdict" toName="image" choice="single" showInline="true">{choices}\n'
+            f'  <Choices name="{VERDICT_CONTROL}" toName="image" choice="single" showInline="true">{choices}\n'
             "  </Choices>\n</View>\n")
 
 

@@ -53,7 +53,9 @@ assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs
 # they said and the label it trains with afterwards (-1: dropped). accept = the cleaners' suggestion,
 # reject = the given label, relabel = a class the person chose, drop = out whatever the suggestion was
 VERDICTS_FILE = "reviews/verdicts.csv"
-VERDICT_COLUMNS = ("id", "verdict", "label")
+# label: the class the image trains with, -1 dropped; suggested: what accepting did when the person judged it
+# (-1 drop, else the class), so the verdict word can be checked against the outcome without the review queue
+VERDICT_COLUMNS = ("id", "verdict", "label", "suggested")
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
@@ -194,15 +196,16 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
 
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows): every
-    verdict one of :data:`VERDICTS`, every label a class index or -1, drop with -1, relabel with a class,
+    verdict one of :data:`VERDICTS`, every label and suggestion a class index or -1, the suggestion not the
+    given label, accept with the suggestion, drop with -1 and relabel with a class (neither the suggestion),
     reject with the image's given label, every id a train image, once. An absent file holds no verdict.
 
     Returns:
-        DataFrame ``id`` (str), ``verdict`` (str), ``label`` (int64), in file order.
+        DataFrame ``id`` (str), ``verdict`` (str), ``label`` (int64), ``suggested`` (int64), in file order.
     """
     path = Path(path)
     empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
-                          "label": pd.Series(dtype=np.int64)})
+                          "label": pd.Series(dtype=np.int64), "suggested": pd.Series(dtype=np.int64)})
     fix = "write it with `winnow review import`, or restore the header-only file from git"
     if not path.exists():
         return empty
@@ -217,28 +220,37 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
     labels = pd.to_numeric(frame["label"], errors="coerce")
-    for row, (image, verdict, label, text) in enumerate(zip(frame["id"], frame["verdict"], labels, frame["label"])):
+    suggestions = pd.to_numeric(frame["suggested"], errors="coerce")
+    for row, (image, verdict, label, text, suggested, suggested_text) in enumerate(zip(
+            frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"])):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
-        if not (label % 1 == 0 and -1 <= label < num_classes):  # NaN fails
-            raise WinnowError(f"{where}: label {text!r} is not a class index in [0, {num_classes - 1}] or -1 "
-                              f"(dropped); {fix}")
+        for column, value, shown in (("label", label, text), ("suggested", suggested, suggested_text)):
+            if not (value % 1 == 0 and -1 <= value < num_classes):  # NaN fails
+                raise WinnowError(f"{where}: {column} {shown!r} is not a class index in [0, {num_classes - 1}] or -1 "
+                                  f"(dropped); {fix}")
         if image not in given.index:
             raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
                               "export and review again, or remove the line")
+        if suggested == given[image]:
+            raise WinnowError(f"{where}: suggested {suggested_text} is its given label; a suggestion drops or "
+                              f"relabels; {fix}")
+        # the verdict word says what the outcome is: the suggestion's outcome is accept, whatever word it took
+        if verdict != "accept" and label == suggested:
+            raise WinnowError(f"{where}: verdict {verdict} with label {text} is its suggestion: write accept; {fix}")
         expected = {"drop": label == -1, "relabel": label >= 0 and label != given[image],
-                    "reject": label == given[image], "accept": label != given[image]}[verdict]
-        if not expected:  # accept takes the suggestion, a drop or another class: keeping the label is reject
+                    "reject": label == given[image], "accept": label == suggested}[verdict]
+        if not expected:
             want = {"drop": "-1", "relabel": f"a class index other than its given label {given[image]}",
-                    "reject": f"its given label {given[image]}",
-                    "accept": f"the suggestion (-1 or a class), not its given label {given[image]}"}[verdict]
+                    "reject": f"its given label {given[image]}", "accept": f"its suggestion {suggested_text}"}[verdict]
             raise WinnowError(f"{where}: verdict {verdict} needs the label {want}, not {text}; {fix}")
     twice = frame["id"].duplicated()
     if twice.any():
         raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
                           f"has a verdict already; keep one line per image")
-    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64)).reset_index(drop=True)
+    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64),
+                                                      suggested=suggestions.astype(np.int64)).reset_index(drop=True)
 
 
 def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
