@@ -3,6 +3,7 @@ compare, in the right table), and the gate never passes a broken metric."""
 
 import json
 
+import numpy as np
 import pytest
 from gate_repo import commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
@@ -451,3 +452,49 @@ def test_a_project_in_a_folder_of_its_git_repository_is_gated(tmp_path):
     done, before = gate(project)
     assert done.returncode == 1 and "REGRESSED" in done.stdout, done.stdout + done.stderr
     assert "error:" not in done.stderr
+
+
+def planted_drop(project):
+    """Class 3 of baseline loses 40 of its 100 test images at the workspace (recall 0.98 -> 0.58)."""
+    labels = labels_of()
+    class3 = np.flatnonzero(labels == "3")
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *class3[:40]]))
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("loosened", "named"), [
+    ({"tolerances": {"accuracy": 0.5, "per_class.*.recall": 0.5}},
+     "gate.tolerances.accuracy, gate.tolerances.per_class.*.recall"),
+    ({"alpha": 1e-7}, "gate.alpha"),
+])
+def test_a_change_cannot_loosen_the_gate_that_judges_it(tmp_path, loosened, named):
+    # before: the gate read gate.* from the workspace it gated, so this change passed its own regression
+    project = gate_project(tmp_path)
+    planted_drop(project)
+    make_project(project, default_params() | {"gate": default_params()["gate"] | loosened})
+    done, _ = gate(project)
+    assert done.returncode == 1 and "gate: FAIL" in done.stdout
+    assert (f"- gate settings: HEAD's; workspace's differ in {named} and judge the changes after it is merged "
+            "(a change cannot loosen its own gate)") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("gate")
+def test_malformed_gate_settings_at_the_base_fail_with_one_line(tmp_path):
+    project = gate_project(tmp_path, {**default_params()["gate"], "alpha": 5})  # committed as HEAD ...
+    make_project(project)  # ... and corrected in the workspace only
+    done, before = gate(project)
+    assert_error_line(done, "params.yaml at HEAD: gate.alpha: 5 is not below 1",
+                      "the gate takes its settings from the base: correct them there")
+    assert_nothing_left(project, before)
+
+
+def test_a_base_from_before_the_gate_lends_the_targets_settings_and_says_so(tmp_path):
+    project = make_project(tmp_path / "project", {k: v for k, v in default_params().items() if k != "gate"})
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
+    init(project)
+    planted_drop(project)
+    make_project(project)
+    done, _ = gate(project)
+    assert done.returncode == 1 and "gate: FAIL" in done.stdout
+    assert "- gate settings: workspace's (params.yaml at HEAD has no gate section)" in done.stdout.splitlines()

@@ -25,6 +25,10 @@ noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, test sets that differ, an unknown
 revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
+
+Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
+``gate`` section (:func:`base_settings`): a change cannot loosen the gate that judges it. A change to that
+section judges the changes after it, once merged; the report says when the two differ.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import pandas as pd
 import yaml
 
 from winnow import revisions
-from winnow.errors import WinnowError, check_output
+from winnow.errors import WinnowError, check_output, first_line
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
@@ -78,6 +82,42 @@ class GateSettings:
     def tolerance(self, key: str) -> float | None:
         """The first matching pattern's tolerance, or None."""
         return next((t for pattern, t in self.tolerances.items() if fnmatch.fnmatchcase(key, pattern)), None)
+
+
+def base_settings(repo: str | Path, *, base: str | list[str], target: str | list[str]) -> tuple[GateSettings, list[str]]:
+    """``(settings, notes)``: the ``gate`` section of params.yaml at the (first) base revision, validated by
+    params.yaml's own rules, and a note when the (first) target's section differs. A base without a ``gate``
+    section (from before the gate) lends the target's, and the note says so."""
+    names = {"base": _revisions(base)[0], "target": _revisions(target)[0]}
+    section = {side: _gate_section(repo, name, option=f"--{side}") for side, name in names.items()}
+    if section["base"] is None:
+        return GateSettings.from_params(section["target"]), [
+            f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate section)"]
+    differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
+    notes = [f"gate settings: {names['base']}'s; {names['target']}'s differ in {', '.join(differ)} and judge the "
+             "changes after it is merged (a change cannot loosen its own gate)"] if differ else []
+    return GateSettings.from_params(section["base"]), notes
+
+
+def _gate_section(repo: str | Path, name: str, *, option: str) -> dict | None:
+    """The ``gate`` section of params.yaml at revision ``name``, checked by :data:`winnow.params.SCHEMA`'s
+    rules for it; None when that params.yaml has none."""
+    from winnow.params import SCHEMA
+
+    text = revisions.read_text(repo, revisions.resolve(repo, name, option=option), "params.yaml")
+    try:
+        params = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as err:
+        raise WinnowError(f"params.yaml at {name}: not valid YAML ({first_line(err)}); the gate reads its "
+                          "settings there") from err
+    section = params.get("gate") if isinstance(params, dict) else None
+    if section is not None:
+        try:
+            SCHEMA.fields["gate"].check(section, "gate")
+        except WinnowError as err:
+            raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
+                              + "; the gate takes its settings from the base: correct them there") from err
+    return section
 
 
 def _is_number(value) -> bool:
@@ -400,9 +440,10 @@ def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
     check_output(args.markdown, option="--markdown", example="reports/gate.md")
-    settings = GateSettings.from_params(load_params(Path(args.repo) / "params.yaml").get("gate"))
+    load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
+    settings, setting_notes = base_settings(args.repo, base=args.base, target=args.target)
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
-    text, passed = report(table, notes, base=args.base, target=args.target, settings=settings, everything=args.all)
+    text, passed = report(table, setting_notes + notes, base=args.base, target=args.target, settings=settings, everything=args.all)
     print(text, end="")
     if args.markdown:
         write_text(args.markdown, text)
