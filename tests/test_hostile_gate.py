@@ -196,7 +196,12 @@ def test_relabelled_test_images_fail_with_one_line(tmp_path):
 @pytest.mark.hostile("gate")
 @pytest.mark.parametrize(("text", "fix"), [("id,label\nx,0\n", "no column predicted"),
                                            ("id,label,predicted\n", "no rows"),
-                                           ("id,label,predicted\nx,0,0\nx,1,1\n", "1 repeated ids, first 'x'")])
+                                           ("id,label,predicted\nx,0,0\nx,1,1\n", "1 repeated ids, first 'x'"),
+                                           # before: both passed, the image counted wrong at head
+                                           ("id,label,predicted\nx,0,zebra\ny,1,1\n",
+                                            "predicted 'zebra' (id 'x', 1 row(s)) is no class of the test labels"),
+                                           ("id,label,predicted\nx,0,\ny,1,1\n",
+                                            "1 row(s) without a predicted, first id 'x'")])
 def test_broken_predictions_fail_with_one_line(tmp_path, text, fix):
     project = gate_project(tmp_path)
     (project / predictions_path("baseline")).write_text(text)
@@ -498,3 +503,20 @@ def test_a_base_from_before_the_gate_lends_the_targets_settings_and_says_so(tmp_
     done, _ = gate(project)
     assert done.returncode == 1 and "gate: FAIL" in done.stdout
     assert "- gate settings: workspace's (params.yaml at HEAD has no gate section)" in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda m: m | {"accuracy": 7}, "accuracy is 7 but its predictions give 0.998000"),
+    (lambda m: m | {"per_class": {**m["per_class"], "4": {"f1": -0.5}}}, "per_class.4.f1 is -0.5 but its predictions "
+                                                                          "give 1.000000"),
+    (lambda m: m | {"per_class": {k: v for k, v in m["per_class"].items() if k != "4"}},
+     "per_class.4.f1 is None but its predictions give 1.000000"),
+])
+def test_metrics_that_disagree_with_their_predictions_fail_with_one_line(tmp_path, edit, fragment):
+    # before: the gate passed, and dvc exp show went on showing the edited numbers
+    project = gate_project(tmp_path)
+    write_metrics(project, "baseline", edit(headline_of(project)))
+    done, before = gate(project)
+    assert_error_line(done, "metrics/evaluate/baseline.json at workspace", fragment, "rerun evaluate")
+    assert_nothing_left(project, before)

@@ -23,8 +23,9 @@ noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the 
 ``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
-string at either revision, predictions missing at either revision, test sets that differ, an unknown
-revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
+string at either revision, predictions missing at either revision, a blank prediction or one naming no
+test class, an evaluate metrics file that disagrees with its predictions (:func:`check_headline`), test
+sets that differ, an unknown revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
 ``gate`` section (:func:`base_settings`): a change cannot loosen the gate that judges it. A change to that
@@ -48,7 +49,9 @@ import yaml
 
 from winnow import revisions
 from winnow.errors import WinnowError, check_output, first_line
-from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, predictions_path, variant_of
+from winnow.metrics import (
+    METRICS_FILE, PREDICTIONS_FILE, headline, metrics_path, predictions_path, summarise, variant_of,
+)
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
@@ -84,7 +87,8 @@ class GateSettings:
         return next((t for pattern, t in self.tolerances.items() if fnmatch.fnmatchcase(key, pattern)), None)
 
 
-def base_settings(repo: str | Path, *, base: str | list[str], target: str | list[str]) -> tuple[GateSettings, list[str]]:
+def base_settings(repo: str | Path, *, base: str | list[str],
+                  target: str | list[str]) -> tuple[GateSettings, list[str]]:
     """``(settings, notes)``: the ``gate`` section of params.yaml at the (first) base revision, validated by
     params.yaml's own rules, and a note when the (first) target's section differs. A base without a ``gate``
     section (from before the gate) lends the target's, and the note says so."""
@@ -157,7 +161,42 @@ def read_predictions(text: str, *, where: str) -> pd.DataFrame:
     if repeated.any():
         raise WinnowError(f"{where}: {int(repeated.sum())} repeated ids, first {frame['id'][repeated].iloc[0]!r}; "
                           "rerun evaluate")
+    for column in ("label", "predicted"):
+        blank = frame[column].str.strip() == ""
+        if blank.any():
+            raise WinnowError(f"{where}: {int(blank.sum())} row(s) without a {column}, first id "
+                              f"{frame['id'][blank].iloc[0]!r}; rerun evaluate")
+    # a name that is no test class (a typo, a hand edit) would count as wrong and look like a real change
+    unknown = ~frame["predicted"].isin(set(frame["label"]))
+    if unknown.any():
+        raise WinnowError(f"{where}: predicted {frame['predicted'][unknown].iloc[0]!r} (id "
+                          f"{frame['id'][unknown].iloc[0]!r}, {int(unknown.sum())} row(s)) is no class of the test "
+                          "labels; rerun evaluate")
     return frame[["id", "label", "predicted"]]
+
+
+def check_headline(text: str | None, frame: pd.DataFrame, *, where: str) -> None:
+    """Raise unless the metrics file's text (None: absent) says what its predictions do: the accuracy and
+    each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within 1e-6. DVC shows
+    the file and the gate tests the predictions; evaluate writes both, so a difference is a hand edit or a
+    stale file."""
+    if text is None:
+        return
+    try:
+        written = dict(_flatten(json.loads(text)))
+    except json.JSONDecodeError as err:
+        raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate") from err
+    # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
+    known = [key[len("per_class."):-len(".f1")] for key in written
+             if key.startswith("per_class.") and key.endswith(".f1")]
+    classes = list(dict.fromkeys([*known, *sorted(set(frame["label"]), key=_natural)]))
+    index = {name: i for i, name in enumerate(classes)}
+    truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
+    for key, value in _flatten(headline(summarise(truth, predicted, classes=classes))):
+        found = written.get(key)
+        if not _is_number(found) or abs(found - value) > 1e-6:
+            raise WinnowError(f"{where}: {key} is {found!r} but its predictions give {value:.6f}; rerun evaluate "
+                              "and commit both files")
 
 
 def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataFrame:
@@ -330,6 +369,10 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     for variant in compared:
         frames = [[read_predictions(text, where=f"{predictions_path(variant)} at {name}")
                    for name, text in zip(names[side], texts[variant, side])] for side in revs]
+        for side, side_frames in zip(revs, frames):
+            for name, rev, frame in zip(names[side], revs[side], side_frames):
+                check_headline(revisions.read_text(repo, rev, metrics_path(variant)), frame,
+                               where=f"{metrics_path(variant)} at {name}")
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
     unused = unused_tolerances(table, settings)

@@ -310,8 +310,8 @@ def _choices(annotations, *, where: str, fix: str) -> list[str]:
             continue
         for result in results:
             # a labelling interface may hold other choices beside the config's "verdict" (a comment, a tag)
-            if not isinstance(result, dict) or result.get("type") != "choices" or result.get("from_name",
-                                                                                           VERDICT_CONTROL) != VERDICT_CONTROL:
+            if (not isinstance(result, dict) or result.get("type") != "choices"
+                    or result.get("from_name", VERDICT_CONTROL) != VERDICT_CONTROL):
                 continue
             value = result.get("value")
             words = value.get("choices") if isinstance(value, dict) else None
