@@ -67,13 +67,24 @@ def main() -> None:
         raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
+    given = baseline["label"].to_numpy(np.int64)
+    # a class the judge split lacks cannot show what its cleaning does (a one-class trusted set scored 240
+    # wrong relabels of the other classes as a gain): without a judge for every class, ship no cleaning
+    unjudged = [data.classes[c] for c in sorted(set(given.tolist()) - set(labels[is_judge].tolist()))]
+    if unjudged:
+        write_table(OUT, candidates(filters, ranked, train_images=len(baseline), fractions=[])[0].decisions)
+        write_json(METRICS_OUT, summary | {"judge": {"split": judge_split, "images": int(is_judge.sum()),
+                                                     "classes_without_images": unjudged},
+                                           "winner": "none", "candidates": {}})
+        print(f"warning: budget: the {judge_split} split holds no image of class(es) {', '.join(map(repr, unjudged))}, "
+              "so no cleaning can be judged: pruned applies none; give the split images of every class")
+        return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"))
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
     exclude = baseline["id"].isin(copies).to_numpy()
-    given = baseline["label"].to_numpy(np.int64)
     ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split])
     judge_x, judge_labels = read_representation(REPRESENT_IN, data.manifest["id"][is_judge]), labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it

@@ -5,6 +5,7 @@ split, coloured, sized or named unlike the data set, and one that is read (never
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -314,4 +315,32 @@ def test_a_trusted_folder_with_mixed_layouts_names_the_trusted_parameter(tmp_pat
     line = assert_error_line(done, f"ingest.trusted_path: {trusted} mixes split folders (train) with class folders "
                                    "(cat)")
     assert "ingest.path" not in line
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_judge_split_without_every_class_ships_no_cleaning_and_says_why(tmp_path):
+    # before: a trusted split of one class judged all (360 relabels, 240 of them wrong) the best, exit 0
+    c = case()
+    one_class = c.trusted_y == 1
+    c = dataclasses.replace(c, trusted_x=c.trusted_x[one_class], trusted_y=c.trusted_y[one_class])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: budget: the trusted split holds no image of class(es) 'left', 'right', so no cleaning can be "
+            "judged: pruned applies none; give the split images of every class") in done.stdout.splitlines()
+    assert pd.read_parquet(project / "data/budget/decisions.parquet").empty
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["winner"] == "none" and metrics["judge"]["classes_without_images"] == ["left", "right"]
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_that_names_a_class_twice_is_refused(tmp_path):
+    # before: cat and cat both matched class cat, so the labels [0, 1, 2] became [0, 0, 1]
+    path = tmp_path / "book.npz"
+    np.savez(path, images=np.zeros((3, 8, 8), np.uint8), labels=np.array([0, 1, 2]),
+             classes=np.array(["cat", "cat", "dog"]))
+    project, before, done = ingest_with(tmp_path, path)
+    assert_error_line(done, f"ingest.trusted_path: class name 'cat' appears twice in {path}",
+                      "class names must be unique")
     assert_nothing_left(project, before)

@@ -88,6 +88,23 @@ def test_more_folds_than_a_class_has_images_names_the_parameter_and_class():
     cl.check_folds(labels, folds=3, classes=["0", "1", "2", "absent"])  # an empty class is no obstacle
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_class_of_one_image_asks_for_images_not_for_fewer_folds_than_two():
+    # before: "lower confident_learn.folds to at most 1", which params.yaml then refused as below 2
+    with pytest.raises(WinnowError) as raised:
+        cl.check_folds(np.array([0] * 10 + [1]), folds=4, classes=["0", "1"])
+    assert str(raised.value) == ("confident_learn.folds: 4 folds but class '1' has only 1 train image(s) to judge; "
+                                 "add images")
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_images_of_one_class_left_to_judge_are_refused_in_one_line():
+    # before: cleanlab's "Labels must contain at least 2 classes" traceback, once threshold flagged class 0's images
+    with pytest.raises(WinnowError) as raised:
+        cl.check_folds(np.array([1] * 10), folds=4, classes=["0", "1"])
+    assert str(raised.value).startswith("confident_learn: only class '1' has train images left to judge")
+
+
 def test_stratified_folds_spread_each_class_evenly():
     labels = np.repeat([0, 1, 2], [10, 7, 5])
     fold = cl.stratified_folds(labels, folds=3, seed=1)

@@ -114,11 +114,17 @@ def check_folds(labels: np.ndarray, *, folds: int, classes: list[str]) -> None:
     present = np.flatnonzero(counts)
     if not len(present):
         raise WinnowError("confident_learn: no train image to judge")
+    if len(present) < 2:  # cleanlab cannot rank labels of one class against nothing
+        raise WinnowError(f"confident_learn: only class {classes[present[0]]!r} has train images left to judge "
+                          "(threshold and dedup removed the others'); label issues need two classes: check "
+                          "data/threshold/flags.parquet and data/dedup/groups.parquet")
     smallest = present[np.argmin(counts[present])]
     if counts[smallest] < folds:
+        # folds cannot go below 2, so a class of one image needs another image, not fewer folds
+        lower = f"lower confident_learn.folds to at most {counts[smallest]} or " if counts[smallest] >= 2 else ""
         raise WinnowError(
             f"confident_learn.folds: {folds} folds but class {classes[smallest]!r} has only {counts[smallest]} "
-            f"train image(s) to judge; lower confident_learn.folds to at most {counts[smallest]} or add images"
+            f"train image(s) to judge; {lower}add images"
         )
 
 

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.imageset import SOURCE_SPLITS
+from winnow.imageset import SOURCE_SPLITS, first_repeated
 
 _NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SOURCE_SPLITS}
 _NPZ_LAYOUTS = ("an .npz holds 'images' + 'labels' (optional 'splits', 'index', 'classes') or, per split "
@@ -344,6 +344,10 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     if loaded.splits is not None:
         raise WinnowError(f"ingest.trusted_path: {path} has splits ({', '.join(sorted(set(loaded.splits)))}); the "
                           f"trusted set is one split: give {TRUSTED_LAYOUTS}")
+    repeated = first_repeated([str(c) for c in loaded.classes])
+    if repeated is not None:  # two names matched to one class would merge them without a word
+        raise WinnowError(f"ingest.trusted_path: class name {repeated!r} appears twice in {path}; class names must be "
+                          "unique")
     unknown = [c for c in loaded.classes if c not in classes]
     if unknown:
         raise WinnowError(f"ingest.trusted_path: class {unknown[0]!r} of {path} is not a class of the data set "
