@@ -424,6 +424,27 @@ def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tm
         run_metrics({**run, "rev": "workspace"}, metric="accuracy", repo=str(repo))
 
 
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("text", "problem"), [('{"per_class": ', "not valid JSON"),
+                                               ("{}", "holds no per_class.<class>.accuracy table"),
+                                               ('{"per_class": [0.5]}', "holds no per_class.<class>.accuracy table")])
+def test_a_runs_broken_summary_is_refused_in_one_line(tmp_path, text, problem):
+    # before: JSONDecodeError and KeyError tracebacks
+    from winnow.compare import run_metrics
+    from winnow.errors import WinnowError
+
+    repo = init(make_project(tmp_path / "p"))
+    (repo / summary_path("base")).parent.mkdir(parents=True)
+    (repo / summary_path("base")).write_text(text)
+    commit(repo, "run")
+    run = {"experiment": "exp-1", "rev": "HEAD", "variants": {"base": _summary([0.5, 0.9])}}
+    with pytest.raises(WinnowError) as raised:
+        run_metrics(run, metric="accuracy", repo=str(repo))
+    assert str(raised.value).startswith(f"compare --metrics accuracy: metrics/evaluate/base/summary.json in run "
+                                        f"exp-1: {problem}")
+    assert str(raised.value).endswith("rerun evaluate@base there")
+
+
 def test_one_unlucky_head_seed_does_not_fail_the_pooled_gate(tmp_path, capsys):
     """Every run misses its own 20 images (2 a class); one head run also misses 60 more, 6 of every class,
     as a seed that trained a worse model does. Image by image every d is -1/3 or +1/3: sum(d) = -60/3 = -20

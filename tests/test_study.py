@@ -219,11 +219,29 @@ def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, ca
      "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
      "(AttributeError: 'float' object has no attribute 'get')"),
     (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"].update(perturbations=[{"kind": "subsample"}]),
-     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
-     "(KeyError: 'keep')"),
+     "error: study: experiment noisy: degrade.perturbations[0] (subsample): keep is required (a number in "
+     "[0.0, 1.0])"),
+    # before: each of these became a point of a curve, exit 0
+    (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"]["perturbations"][0].update(fraction="0.4"),
+     "error: study: experiment noisy: degrade.perturbations[0] (symmetric_noise): fraction must be a number in "
+     "[0.0, 1.0], got '0.4'"),
+    (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"]["perturbations"][0].update(fraction=True),
+     "error: study: experiment noisy: degrade.perturbations[0] (symmetric_noise): fraction must be a number in "
+     "[0.0, 1.0], got True"),
+    (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"]["perturbations"][0].update(fraction=-5),
+     "error: study: experiment noisy: degrade.perturbations[0] (symmetric_noise): fraction must be a number in "
+     "[0.0, 1.0], got -5"),
+    (lambda r: r["data"]["params"]["params.yaml"]["data"]["degrade"].update(
+        perturbations=[{"kind": "class_removal", "classes": "abc"}]),
+     "error: study: experiment noisy: degrade.perturbations[0] (class_removal): classes must be a non-empty list of "
+     "classes, got 'abc'"),
+    # before: the experiment was left out without a word
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"].update(data=[0.7]),
+     "error: study: experiment noisy: metrics/evaluate/baseline.json holds a list, not the mapping evaluate writes"),
     (lambda r: r["data"]["params"]["params.yaml"].update(data=["seed", 0]),
      "error: study: experiment noisy: its params are not what a winnow run writes (a list, not a mapping)"),
-], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep", "params-list"])
+], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep", "text-fraction",
+        "bool-fraction", "negative-fraction", "text-classes", "metrics-list", "params-list"])
 def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, expected):
     # before: a ValueError, AttributeError or KeyError traceback, or a NaN accuracy in study.csv with exit 0
     noisy = record("noisy", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7)

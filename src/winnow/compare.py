@@ -216,7 +216,15 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
         if text is None:
             raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
                               "(evaluated before summaries were written); compare f1, or rerun that experiment")
-        out[variant] = json.loads(text)
+        where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
+        try:
+            summary = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate@{variant} there") from err
+        per_class = summary.get("per_class") if isinstance(summary, dict) else None
+        if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
+            raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
+        out[variant] = summary  # class_table checks each value
     return out
 
 

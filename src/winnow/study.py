@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import is_rate
@@ -140,6 +141,7 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     """
     degrade = params.get("degrade") or {}
     perturbations = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
+    check_perturbations(perturbations)  # a level must be what degrade would have run ("0.4", true, -5 are not)
     if axis is not None:
         level = _lookup(params, axis)
         if not isinstance(level, (int, float)) or isinstance(level, bool):
@@ -188,6 +190,9 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
     rows, classes_of = [], []  # (experiment, its classes): names can repeat across revisions
     for exp in experiments:
         metrics = exp["metrics"].get(metrics_file)
+        if metrics is not None and not isinstance(metrics, dict):
+            raise WinnowError(f"study: experiment {exp['experiment']}: {metrics_file} holds a "
+                              f"{type(metrics).__name__}, not the mapping evaluate writes")
         if not metrics or "accuracy" not in metrics:
             continue
         try:
@@ -196,6 +201,8 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             scores.update({f"f1_{name}": _score(values.get("f1"), missing_ok=True)
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
+        except WinnowError as err:  # degrade_options names the parameter
+            raise WinnowError(f"study: experiment {exp['experiment']}: {err}") from err
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
             raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
