@@ -249,6 +249,19 @@ def test_overlap_is_allowed_only_without_disjoint():
     assert len(log) == 320 and log["id"].duplicated().any()
 
 
+def test_two_size_damages_that_may_meet_on_one_image_are_refused():
+    # before: with disjoint false an image could be resized twice, the ground truth keeping the size it lost
+    specs = [{"kind": "odd_size", "fraction": 0.5, "size": 12},
+             {"kind": "odd_aspect_ratio", "fraction": 0.5, "ratio": 0.5}]
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs, disjoint=False)
+    assert str(err.value) == ("degrade.perturbations[1] (odd_aspect_ratio): with degrade.disjoint false it may resize "
+                              "images perturbations[0] (odd_size) resized, while the ground truth would keep both; set "
+                              "degrade.disjoint: true or keep one of them")
+    _, log = degrade(make_imageset(), perturbations=specs)  # disjoint: each image gets one size
+    assert not log["id"].duplicated().any()
+
+
 def test_same_seed_same_output_and_appending_keeps_earlier_picks():
     source = make_imageset()
     first, log1 = degrade(source, perturbations=MIX, seed=10)
@@ -275,6 +288,15 @@ def test_nothing_enabled_is_the_identity():
     ({"kind": "class_removal", "classes": [7]}, r"classes must be a class index in \[0, 3\]"),
     ({"kind": "blur", "fraction": 0.1, "kernel": 3, "sigma": 1}, r"unknown option 'sigma'"),
     ({"kind": "symmetric_noise"}, r"fraction is required"),
+    # before: each changed no pixel and was recorded in the ground truth as damage
+    ({"kind": "gaussian_noise", "fraction": 0.1, "sigma": 0}, r"sigma must be other than 0 \(at 0 it changes no pixel"),
+    ({"kind": "salt_pepper", "fraction": 0.1, "rate": 0}, r"rate must be other than 0 \(at 0 it changes no pixel"),
+    ({"kind": "brightness", "fraction": 0.1, "factor": 1}, r"factor must be other than 1 \(at 1 it changes no pixel"),
+    ({"kind": "gamma", "fraction": 0.1, "gamma": 1.0}, r"gamma must be other than 1 \(at 1 it changes no pixel"),
+    ({"kind": "near_duplicate", "fraction": 0.1, "low": 1, "high": 1},
+     r"low and high must be a range other than 1 to 1 without hue \(that copies exactly: use exact_duplicate\)"),
+    # before: no bound; 301 on 28x28 images took 3 s an image and blurred no more than 17
+    ({"kind": "blur", "fraction": 0.1, "kernel": 19}, r"kernel must be an integer in \[3, 17\], got 19"),
 ])
 def test_bad_parameters_fail_in_one_line_naming_them(spec, message):
     with pytest.raises(WinnowError, match=message) as err:

@@ -56,6 +56,12 @@ def degrade(
         WinnowError: one line naming the parameter and its allowed range.
     """
     specs = parse(perturbations, classes=imageset.classes, images=imageset.images, manifest=imageset.manifest)
+    sized = [p for p in specs if "shape" in p.params]
+    if not disjoint and len(sized) > 1:  # on an image both pick, the later size replaces the earlier one
+        first, later = sized[:2]
+        raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
+                          f"resize images perturbations[{first.index}] ({first.kind}) resized, while the ground truth "
+                          "would keep both; set degrade.disjoint: true or keep one of them")
     state = _State.start(imageset)
     log: list[dict] = []
     for p in specs:

@@ -147,6 +147,14 @@ class _Reader:
             self.fail(option, allowed, value)
         return value
 
+    def changing(self, option, value, *, identity):
+        """``value`` unless it is the option's ``identity``: a damage that changes no pixel would still be
+        recorded in the ground truth as done."""
+        if value == identity:
+            self.fail(option, f"other than {identity:g} (at {identity:g} it changes no pixel, yet the images would "
+                              "be recorded as damaged)", value)
+        return value
+
     def fraction(self, option="fraction", **kw) -> float:
         return float(self.number(option, high=1.0, **kw))
 
@@ -242,19 +250,22 @@ class _Reader:
 
     # -- contamination ------------------------------------------------------------------------------
     def _gaussian_noise(self) -> dict:
-        return {**self._selection(), "sigma": float(self.number("sigma"))}
+        return {**self._selection(), "sigma": float(self.changing("sigma", self.number("sigma"), identity=0))}
 
     def _salt_pepper(self) -> dict:
-        return {**self._selection(), "rate": self.fraction("rate")}
+        return {**self._selection(), "rate": self.changing("rate", self.fraction("rate"), identity=0)}
 
     def _brightness(self) -> dict:
-        return {**self._selection(), "factor": float(self.number("factor"))}
+        return {**self._selection(), "factor": float(self.changing("factor", self.number("factor"), identity=1))}
 
     def _gamma(self) -> dict:
-        return {**self._selection(), "gamma": float(self.number("gamma", low_open=True))}
+        return {**self._selection(),
+                "gamma": float(self.changing("gamma", self.number("gamma", low_open=True), identity=1))}
 
     def _blur(self) -> dict:
-        kernel = self.number("kernel", low=3, integer=True)
+        # beyond twice the image's side a kernel blurs no further, only slower (301 took 3 s an image)
+        widest = math.inf if self.data is None else 2 * max(self.data.shape[1:3]) + 1
+        kernel = self.number("kernel", low=3, high=widest, integer=True)
         if kernel % 2 == 0:
             self.fail("kernel", "an odd integer >= 3", kernel)
         return {**self._selection(), "method": self.choice("method", BLUR_METHODS, "box"), "kernel": kernel}
@@ -295,4 +306,7 @@ class _Reader:
         low = float(self.number("low", default=0.8))
         high = float(self.number("high", low=low, default=1.2))
         hue = float(self.number("hue", high=0.5, default=0.0))
+        if low == high == 1 and hue == 0:
+            self.fail("low and high", "a range other than 1 to 1 without hue (that copies exactly: use "
+                                      "exact_duplicate)", [low, high])
         return {**self._exact_duplicate(), "low": low, "high": high, "hue": hue}
