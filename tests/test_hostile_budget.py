@@ -344,3 +344,13 @@ def test_a_trusted_npz_that_names_a_class_twice_is_refused(tmp_path):
     assert_error_line(done, f"ingest.trusted_path: class name 'cat' appears twice in {path}",
                       "class names must be unique")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_label_beyond_the_data_sets_classes_names_them(tmp_path):
+    # before: "beyond the 3 classes of ingest.classes", a parameter left null
+    path = tmp_path / "book.npz"
+    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([0, 3]))
+    project, before, done = ingest_with(tmp_path, path)
+    assert_error_line(done, f"{path}: labels row 1 is 3, beyond the 3 classes of the data set")
+    assert_nothing_left(project, before)

@@ -473,10 +473,11 @@ def test_pickled_object_array_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("npz")
-def test_file_that_is_not_an_npz_is_refused(tmp_path):
-    (tmp_path / "set.npz").write_bytes(b"PK\x03\x04 but not a zip")
+@pytest.mark.parametrize("content", [b"PK\x03\x04 but not a zip", b"hello"])  # before: "hello" read as pickled data
+def test_file_that_is_not_an_npz_is_refused(tmp_path, content):
+    (tmp_path / "set.npz").write_bytes(content)
     project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
-    assert_error_line(done, "set.npz: not a readable .npz")
+    assert_error_line(done, "set.npz: not an .npz archive (no zip file and no .npy array)")
     assert_nothing_left(project, before)
 
 

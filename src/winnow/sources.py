@@ -105,14 +105,16 @@ def load_mnist5k() -> Loaded:
     return Loaded(images, labels.astype(np.int64), ids, [str(d) for d in range(10)], "mnist5k")
 
 
-def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None) -> Loaded:
+def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
+             classes_from: str = "ingest.classes") -> Loaded:
     """Arrays from an .npz: ``images`` + ``labels`` (optionally ``splits``), or per split
     ``<split>_images``/``<split>_data``/``x_<split>`` + ``<split>_labels``/``y_<split>`` for split in
     train/val/test; optionally ``classes``, and ``index`` / ``<split>_index`` (provenance, checked, not stored).
 
     Images are ``(N, H, W)``, ``(N, H, W, C)`` with C in 1 or 3, or flat rows: 784 values → 28x28x1,
     3072 values → CIFAR's planar R, G, B 32x32x3; converted to uint8 as the module docstring says.
-    Class names come from a ``classes`` array, the ``classes`` argument, or the label numbers.
+    Class names come from a ``classes`` array, the ``classes`` argument (where it came from:
+    ``classes_from``, named by an error), or the label numbers.
     """
     path = Path(path)
     if not path.is_file():
@@ -135,7 +137,7 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None) -> Lo
         raise WinnowError(f"{path}: holds no images")
     if len({im.shape[1:] for im in images}) > 1:
         raise WinnowError(f"{path}: splits have different image shapes {[im.shape[1:] for im in images]}")
-    classes = _npz_classes(arrays, labels, path, given=classes)
+    classes = _npz_classes(arrays, labels, path, given=classes, given_from=classes_from)
     if "splits" in arrays:
         split_array = _npz_splits(arrays["splits"], len(splits), path)
     else:
@@ -145,6 +147,11 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None) -> Lo
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as file:
+        magic = file.read(6)
+    # np.load reads whatever is neither a zip nor a .npy as a pickle, and says "pickled data" of any junk
+    if not zipfile.is_zipfile(path) and magic != b"\x93NUMPY":
+        raise WinnowError(f"{path}: not an .npz archive (no zip file and no .npy array); {_NPZ_LAYOUTS}")
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -258,7 +265,8 @@ def _npz_labels(values: np.ndarray, key: str, path: Path) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _npz_classes(arrays: dict, labels: list[tuple[str, np.ndarray]], path: Path, *, given: list[str] | None) -> list[str]:
+def _npz_classes(arrays: dict, labels: list[tuple[str, np.ndarray]], path: Path, *, given: list[str] | None,
+                 given_from: str) -> list[str]:
     """Class names from the file, the ``ingest.classes`` parameter or the label numbers; every label must name one."""
     if "classes" in arrays:
         names = arrays["classes"]
@@ -266,10 +274,11 @@ def _npz_classes(arrays: dict, labels: list[tuple[str, np.ndarray]], path: Path,
             raise WinnowError(f"{path}: 'classes' must be a 1-D array of class names, got {names.dtype} {names.shape}")
         classes = [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n) for n in names.tolist()]
         if given is not None and list(given) != classes:
-            raise WinnowError(f"ingest.classes: {path} names its own classes; set ingest.classes: null or make them equal")
+            raise WinnowError(f"{given_from}: {path} names its own classes; set ingest.classes: null or make them "
+                              "equal")
         where = f"{path}'s 'classes'"
     elif given is not None:
-        classes, where = [str(c) for c in given], "ingest.classes"
+        classes, where = [str(c) for c in given], given_from
     else:
         present = np.unique(np.concatenate([lab for _, lab in labels]))
         gap = next((i for i, v in enumerate(present) if v != i), None)
@@ -332,7 +341,7 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
 
             loaded = load_imagefolder(path, size=size, into=into)
         else:
-            loaded = load_npz(path, classes=None if _names_classes(path) else classes)
+            loaded = load_npz(path, classes=None if _names_classes(path) else classes, classes_from="the data set")
     except WinnowError as err:  # the readers name the parameter they usually read
         message = str(err)
         if message.startswith("ingest.path: "):
