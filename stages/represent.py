@@ -40,7 +40,10 @@ def main() -> None:
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"
                                            if rep.info["epochs"] else "")
-          + ("" if knn is None else f"; {opts.knn_k}-NN vote right on {knn:.1%} of val images"))
+          + ("" if knn is None else f"; {opts.knn_k}-NN vote right on {knn:.1%} of val images")
+          # a user's features out of float32's comfortable range were stored times a power of two
+          + ("" if rep.info.get("scale", 1.0) == 1.0 else f"; values stored times {rep.info['scale']:.3g} "
+                                                           "(scale in metrics/represent.json)"))
 
 
 if __name__ == "__main__":

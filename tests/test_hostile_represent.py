@@ -6,6 +6,8 @@ settings that cannot work. Each runs ``stages/represent.py`` through the harness
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from torch import nn
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from test_represent import blobs, write_blobs
+from winnow.probe import fit_probe
 
 N = 48  # blobs(): 32 train, 8 val, 8 test images, ids img-0 .. img-47
 
@@ -142,4 +145,237 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path):
 def test_settings_that_cannot_work_are_one_line(tmp_path, section, fragments):
     project, before, done = run_represent(tmp_path, **section)
     assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+
+
+# --- a user's features: their scale, what is stored, and files or models that are not what they claim ---
+
+def separable(factor=1.0):
+    """float32 ``(N, 2)``: each image near its true class's axis (blobs' classes alternate), times ``factor``."""
+    noise = np.random.default_rng(0).normal(scale=0.1, size=(N, 2))
+    return ((np.eye(2)[np.arange(N) % 2] + noise) * factor).astype(np.float32)
+
+
+def torchscript(module, name="model.pt"):
+    return lambda project: torch.jit.save(torch.jit.script(module), str(project / name))
+
+
+def probe_val_accuracy(features):
+    """A linear probe's accuracy on the val images, fitted on the train images with their true classes."""
+    classes = np.arange(N) % 2
+    probe = fit_probe(features[:32], classes[:32], num_classes=2, l2=0.01)
+    return float((probe.predict_proba(features[32:40]).argmax(1) == classes[32:40]).mean())
+
+
+def outputs(project):
+    """(stored embeddings, metrics) of a represent run that succeeded."""
+    return (np.load(project / "data/represent/embeddings.npy"),
+            json.loads((project / "metrics/represent.json").read_text()))
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("factor", [1.0, 1e25, 1e-25])
+def test_a_users_embedding_at_any_scale_is_stored_near_unit_norm_and_judges_alike(tmp_path, factor):
+    # before: stored as given; at 1e25 float32 norms overflowed (10-NN vote 50%), at 1e-25 the probe's std
+    # clamp flattened every feature (probe 50%)
+    values = separable(factor)
+    project, _, done = run_represent(tmp_path, write=npy(values), source="file", file="mine.npy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, metrics = outputs(project)
+    assert metrics["knn_val_accuracy"] == 1.0 and probe_val_accuracy(stored) == 1.0
+    scale = metrics["scale"]
+    assert np.frexp(scale)[0] == 0.5 and (scale == 1.0) == (factor == 1.0)  # a power of two, 1 when not needed
+    np.testing.assert_array_equal(stored, (values.astype(np.float64) * scale).astype(np.float32))
+    assert 0.5 < np.median(np.linalg.norm(stored, axis=1)) < 2
+    assert ("values stored times" in done.stdout) == (factor != 1.0)
+
+
+class Extremes(nn.Module):
+    """Brightest and darkest normalised value per image (blobs' classes apart), times ``factor``."""
+
+    def __init__(self, factor: float = 1.0):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x.amax(dim=(1, 2, 3)), -x.amin(dim=(1, 2, 3))], dim=1) * self.factor
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_models_features_far_from_unit_scale_are_stored_near_unit_norm(tmp_path):
+    # before: stored as given (norms ~1e25), float32 norms overflowed downstream
+    project, _, done = run_represent(tmp_path, write=torchscript(Extremes(1e25)), source="pretrained",
+                                     pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, metrics = outputs(project)
+    assert metrics["knn_val_accuracy"] == 1.0 and probe_val_accuracy(stored) == 1.0
+    assert np.frexp(metrics["scale"])[0] == 0.5 and metrics["scale"] < 1e-24
+    assert 0.5 < np.median(np.linalg.norm(stored, axis=1)) < 2
+
+
+class Constant(nn.Module):
+    """The same four values for every image."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full([x.shape[0], 4], self.value)
+
+
+class Asserting(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[-1] == 224, "this encoder takes 224-pixel images"
+        return x.flatten(1)
+
+
+class Raising(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != 1:
+            raise ValueError("expected grey (N, 1, S, S) images")
+        return x.flatten(1)
+
+
+class Mismatched(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) @ torch.ones(5, 3)
+
+
+class Complex(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.complex(x.amax(dim=(1, 2, 3)), x.amin(dim=(1, 2, 3)))[:, None]
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("module, fragments", [
+    # before: accepted (48 zero rows stored)
+    (Constant(0.0), ["represent.pretrained: model.pt: 48 image(s) have an all-zero embedding, first id 'img-0'; "
+                     "cosine similarity is undefined for them"]),
+    # before: accepted (one row for every image)
+    (Constant(1.0), ["represent.pretrained: model.pt: every image has the same embedding (no feature varies)"]),
+    # before: a torch.jit.Error traceback
+    (Asserting(), ["represent.pretrained: model.pt failed on a float (B, 3, 16, 16) batch (",
+                   "AssertionError: this encoder takes 224-pixel images at `assert x.shape[-1] == 224, "
+                   "\"this encoder takes 224-pixel images\"`); check input_size"]),
+    # before: a torch.jit.Error traceback
+    (Raising(), ["represent.pretrained: model.pt failed on a float (B, 3, 16, 16) batch (builtins.ValueError: "
+                 "expected grey (N, 1, S, S) images at `raise ValueError("]),
+    # before: one line quoting only "The following operation failed in the TorchScript interpreter."
+    (Mismatched(), ["represent.pretrained: model.pt failed on a float (B, 3, 16, 16) batch (RuntimeError: mat1 "
+                    "and mat2 shapes cannot be multiplied (48x768 and 5x3) at `return"]),
+    # before: cast to real, the imaginary part dropped without a word
+    (Complex(), ["represent.pretrained: model.pt returned complex features (torch.complex64); embeddings must be "
+                 "real numbers"]),
+])
+def test_a_torchscript_model_that_fails_or_says_nothing_is_one_line(tmp_path, module, fragments):
+    project, before, done = run_represent(tmp_path, write=torchscript(module), source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
+    assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+
+
+def npz_named_npy(project):
+    with open(project / "mine.npy", "wb") as handle:
+        np.savez(handle, features=np.ones((N, 2)))
+
+
+def lying_header(project):
+    """A .npy whose header claims 10**13 float64 values; the file holds 80 bytes."""
+    with open(project / "mine.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False,
+                                                      "shape": (10**7, 10**6)})
+        handle.write(bytes(80))
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("write, fragments", [
+    # before: AttributeError 'NpzFile' object has no attribute 'ndim'
+    (npz_named_npy, ["represent.file: mine.npy: a .npz archive (arrays: features), not one .npy array; save the "
+                     "(N, D) array with np.save"]),
+    # before: an EOFError traceback
+    (lambda project: (project / "mine.npy").write_bytes(b""),
+     ["represent.file: mine.npy: unreadable as .npy (No data left in file)"]),
+    # before: a MemoryError traceback (72.8 TiB asked)
+    (lying_header, ["represent.file: mine.npy: unreadable as .npy (mmap length is greater than file size)"]),
+    # before: "not found"
+    (lambda project: (project / "mine.npy").mkdir(),
+     ["represent.file: mine.npy is a folder, not a file; write the embeddings there"]),
+    # before: "not found"
+    (lambda project: (project / "mine.npy").symlink_to("mine.npy"),
+     ["represent.file: mine.npy is a symlink loop (it points back to itself), not a file"]),
+    # before: "not found"
+    (lambda project: (project / "mine.npy").symlink_to("gone.npy"),
+     ["represent.file: mine.npy is a dangling symlink (to gone.npy, which does not exist)"]),
+    # before: accepted; the rows differ only beyond float32's 24 bits, so every stored row is the same
+    (npy(np.stack([2**40 + np.arange(N, dtype=np.uint64), np.full(N, 2**40, np.uint64)], 1)),
+     ["represent.file: mine.npy: every image has the same embedding (no feature varies)"]),
+    # before: accepted; row 5 became 0.0 in float32
+    (npy(np.where(np.arange(N)[:, None] == 5, 1e-50, separable())),
+     ["represent.file: mine.npy: 1 image(s) have an all-zero embedding, first id 'img-5'"]),
+    # before: accepted; row 6 (1e-30) is no zero in float32, but its float32 norm is
+    (npy(np.where(np.arange(N)[:, None] == 6, 1e-30, separable())),
+     ["represent.file: mine.npy: 1 image(s) have an embedding over 100,000,000 times longer or shorter than the "
+      "median image's, first id 'img-6'; float32 cannot normalise rows that far apart"]),
+    # before: accepted; cosine similarity 1 for every pair
+    (npy(np.arange(1, N + 1)[:, None] * np.array([[0.3, -1.0, 2.0]])),
+     ["represent.file: mine.npy: every image's embedding points the same way (each a positive multiple of one "
+      "vector: cosine similarity 1 between every pair"]),
+    # before: "values are complex128, not numbers"
+    (npy(np.ones((N, 2)) * 1j), ["represent.file: mine.npy: values are complex (complex128); embeddings must be "
+                                 "real numbers"]),
+])
+def test_a_users_npy_that_is_not_a_usable_embedding_is_one_line(tmp_path, write, fragments):
+    project, before, done = run_represent(tmp_path, write=write, source="file", file="mine.npy")
+    assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_path_that_is_a_folder_is_named_so(tmp_path):
+    # before: "not found"
+    project, before, done = run_represent(tmp_path, write=lambda project: (project / "model.pt").mkdir(),
+                                          source="pretrained", pretrained={"torchscript": "model.pt"})
+    assert_error_line(done, "represent.pretrained.torchscript: model.pt is a folder, not a file; save one with "
+                            "torch.jit.save")
+    assert_nothing_left(project, before)
+
+
+def with_ints(frame, *columns):
+    """``frame`` with ``columns`` as pandas' nullable Int64."""
+    return frame.astype({c: "Int64" for c in columns})
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("write", [
+    # before: refused, "values are object, not numbers", naming no column
+    parquet(with_ints(pd.DataFrame({"id": ids(), "f0": np.arange(N) % 2, "f1": 1 - np.arange(N) % 2,
+                                    "f2": np.linspace(0, 1, N)}), "f0", "f1")),
+    # before: refused, "no id column"
+    lambda project: pd.DataFrame({"id": ids(), "f0": np.arange(N) % 2, "f1": 1 - np.arange(N) % 2,
+                                  "f2": np.linspace(0, 1, N)}).set_index("id").to_parquet(project / "mine.parquet"),
+])
+def test_a_parquet_with_nullable_integer_columns_or_ids_as_index_is_read(tmp_path, write):
+    project, _, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, metrics = outputs(project)
+    expected = np.stack([np.arange(N) % 2, 1 - np.arange(N) % 2, np.linspace(0, 1, N)], 1).astype(np.float32)
+    np.testing.assert_array_equal(stored, expected)
+    assert metrics["scale"] == 1.0 and metrics["knn_val_accuracy"] == 1.0
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("frame, fragments", [
+    # before: "values are object, not numbers", naming no column
+    (pd.DataFrame({"id": ids(), "f0": pd.array([1, 2, 3, None] + [1] * (N - 4), dtype="Int64"), "f1": np.ones(N)}),
+     ["represent.file: mine.parquet: column 'f0' has 1 missing value(s), first id 'img-3'; every image needs every "
+      "feature"]),
+    # before: "first np.int64(0)"
+    (pd.DataFrame({"id": np.arange(N), "f": np.ones(N)}),
+     ["represent.file: mine.parquet: 48 id(s) not in the imageset, first 0; embed the imageset's images (ids as in "
+      "data/degrade/manifest.parquet, e.g. 'img-0')"]),
+])
+def test_a_parquet_with_missing_features_or_foreign_ids_is_one_line(tmp_path, frame, fragments):
+    project, before, done = run_represent(tmp_path, write=parquet(frame), source="file", file="mine.parquet")
+    assert "np.int64" not in assert_error_line(done, *fragments)
     assert_nothing_left(project, before)

@@ -1,7 +1,10 @@
 """The one error type a stage reports as a single line (see :func:`winnow.stage.run`)."""
 
+import errno
 import numbers
 import os
+import stat
+from pathlib import Path
 
 
 class WinnowError(ValueError):
@@ -49,6 +52,27 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     blocking = next((parent for parent in parents if parent and os.path.isfile(parent)), None)
     if blocking is not None:
         raise WinnowError(f"{option} {path}: lies under the file {blocking}; give a {kind} path{hint}")
+
+
+def check_input_file(path: Path, *, option: str, fix: str) -> None:
+    """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
+    to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            what = "is a symlink loop (it points back to itself), not a file"
+        elif path.is_symlink():
+            what = f"is a dangling symlink (to {os.readlink(path)}, which does not exist)"
+        elif err.errno in (errno.ENOENT, errno.ENOTDIR):
+            what = "not found"
+        else:
+            what = f"cannot be read ({err.strerror})"
+    else:
+        if stat.S_ISREG(mode):
+            return
+        what = "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file (a FIFO, socket or device)"
+    raise WinnowError(f"{option}: {path} {what}; {fix}")
 
 
 def listed(names, *, at_most: int = 12) -> str:

@@ -5,7 +5,7 @@ from the package's local cache or a given ``path``, and are downloaded only when
 Every model sees the same input: float ``(N, 3, S, S)`` images scaled to [0, 1], single-channel images
 repeated to three, resized to ``input_size`` with bilinear interpolation (antialiased when shrinking),
 normalised by ``mean`` and ``std`` (ImageNet's by default; set them to your model's own). It must return
-``(N, D)`` features.
+``(N, D)`` real features.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, check_input_file, first_line
 from winnow.torch_runtime import pick_device
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
@@ -31,7 +31,9 @@ LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_cl
 
 @torch.inference_mode()
 def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True) -> tuple[np.ndarray, str]:
-    """(float32 ``(N, D)`` features of uint8 ``(N, H, W, C)`` images, the model's name for the record)."""
+    """(``(N, D)`` features of uint8 ``(N, H, W, C)`` images, the model's name for the record): float64 when
+    the model returns float64 or integers, else float32, so that :func:`winnow.represent.embed_imageset`
+    scales them before any value is rounded to float32."""
     device = pick_device(config.device)
     net, name = _load(config, device)
     size = config.input_size
@@ -50,24 +52,39 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         try:
             y = net((x - mean) / std)
-        except (RuntimeError, ValueError, TypeError) as err:
+        # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError
+        except (RuntimeError, ValueError, TypeError, AssertionError, torch.jit.Error) as err:
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
-                              f"({first_line(err)}); check input_size and that it takes 3-channel images") from err
+                              f"({_failure(err)}); check input_size and that it takes 3-channel images") from err
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise WinnowError(f"represent.pretrained: {name} returned {shape} for {len(x)} images; a feature "
                               "extractor must return (N, D) with D >= 1 (pool and flatten inside the model)")
-        out.append(y.float().cpu())
+        if y.is_complex():  # a cast to real would drop the imaginary part without a word
+            raise WinnowError(f"represent.pretrained: {name} returned complex features ({y.dtype}); embeddings "
+                              "must be real numbers (return .real, .abs() or both as features from the model)")
+        # float16 / bfloat16 / float32 fit float32 exactly; float64 and integers wait for the scaling
+        out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).cpu())
     return torch.cat(out).numpy(), name
+
+
+def _failure(err: BaseException) -> str:
+    """What a model's exception says, for a one-line error: its first line, or for TorchScript, whose first
+    line only says that the interpreter failed, the model's own message (its last line) and the statement
+    that raised it (the line above the last ``<--- HERE``)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("The following operation failed in the TorchScript interpreter"):
+        return first_line(err)
+    here = [i for i, line in enumerate(lines) if line.endswith("<--- HERE")]
+    return lines[-1] + (f" at `{lines[here[-1] - 1]}`" if here and here[-1] > 0 else "")
 
 
 def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """(the model as a function of a normalised batch, its name), on ``device`` in eval mode."""
     if config.torchscript is not None:
         path = Path(config.torchscript)
-        if not path.is_file():
-            raise WinnowError(f"represent.pretrained.torchscript: {path} not found; save one with "
-                              "torch.jit.save(torch.jit.script(model), path)")
+        check_input_file(path, option="represent.pretrained.torchscript",
+                   fix="save one with torch.jit.save(torch.jit.script(model), path)")
         try:
             net = torch.jit.load(str(path), map_location=device)
         except (RuntimeError, ValueError) as err:
@@ -85,8 +102,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
                           f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
     path = Path(config.path) if config.path else None
-    if path is not None and not path.is_file():
-        raise WinnowError(f"represent.pretrained.path: {path} not found; give the weights file of {config.model}")
+    if path is not None:
+        check_input_file(path, option="represent.pretrained.path", fix=f"give the weights file of {config.model}")
     loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
     try:
         with _offline(not config.download):
