@@ -4,10 +4,12 @@ their variant, contracts, the study) says so."""
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from winnow import report, report_grids, report_versions
 from winnow.contract_verdict import CHECKED_BY
+from winnow.errors import WinnowError, first_line
 from winnow.gate import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
@@ -19,6 +21,8 @@ from winnow.variants import WRITTEN_BY
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
 DATA_DOCS = Path("reports/contracts")
+STUDY = "plots/study/study.csv"
+STUDY_COLUMNS = ("sweep", "damage", "level", "accuracy", "macro_f1")  # what the study figure draws
 
 
 def main() -> None:
@@ -27,7 +31,9 @@ def main() -> None:
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
     classes = ingested.classes
-    metrics = {v: m for v in variants if (m := json_of(f"evaluate@{v}", summary_path(v)))}
+    summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
+    metrics = {v: report_versions.check_summary(s, variant=v) for v, s in summaries.items() if s is not None}
+    unevaluated = [v for v, s in summaries.items() if s is None]
     gan = json_of("gan-synthesize", "metrics/gan.json")
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
@@ -36,8 +42,8 @@ def main() -> None:
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics, predictions={v: predictions_of(v) for v in metrics},
-            paths={v: predictions_path(v) for v in metrics}, review=variants_summary.get("review"),
-            review_path=VARIANTS_SUMMARY)),
+            paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
+            review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY)),
         ("summary", "What happened to the data", report.summary_section(
             ingest=json_of("ingest", "metrics/ingest.json"),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
@@ -47,8 +53,8 @@ def main() -> None:
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
-            confusions={v: confusion_counts(f"plots/evaluate/{v}/confusion.csv", classes=classes) for v in metrics
-                        if Path(f"plots/evaluate/{v}/confusion.csv").is_file()})),
+            confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()
+                        if Path(confusion_path(v)).is_file()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=json_of("threshold", "metrics/threshold.json"),
             histograms={path.stem: table_of("threshold", path)
@@ -79,7 +85,7 @@ def main() -> None:
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),
-        ("study", "Data-quality study", report.study_section(study=optional(pd.read_csv, "plots/study/study.csv"))),
+        ("study", "Data-quality study", report.study_section(study=optional(study_of, STUDY))),
         ("contracts", "Data contracts", report.contracts_section(
             inputs=json_of("contracts", "metrics/contracts.json"),
             variants={v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))},
@@ -88,7 +94,8 @@ def main() -> None:
     subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "
                 "every picture is embedded, so this page needs no network")
     write_text(OUT, report.page(title="winnow report", subtitle=subtitle, sections=sections))
-    print(f"report: {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, {len(metrics)} evaluated versions)")
+    left_out = f"; not evaluated: {', '.join(unevaluated)}" if metrics and unevaluated else ""
+    print(f"report: {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, {len(metrics)} evaluated versions{left_out})")
 
 
 def optional(read, path: str):
@@ -119,11 +126,69 @@ def labels_by_id(manifest: pd.DataFrame) -> pd.Series:
     return manifest.set_index("id")["label"]
 
 
-def confusion_counts(path: str, *, classes: list[str]) -> pd.DataFrame:
-    """Counts ``(actual, predicted)`` from evaluate's confusion.csv, every class on both axes in class order."""
-    pairs = pd.read_csv(path, dtype=str)
+def confusion_path(variant: str) -> str:
+    return f"plots/evaluate/{variant}/confusion.csv"
+
+
+def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
+    """Counts ``(actual, predicted)`` from evaluate@<variant>'s confusion.csv, every class of its ``summary``
+    (checked) on both axes in that order; one line naming the file when it is not one row per test image the
+    summary counts, each of a class evaluated (a lost row would draw fewer images than the tables beside it,
+    an unknown class would vanish from the matrix)."""
+    path, stage = confusion_path(variant), f"evaluate@{variant}"
+    try:  # names as written: read as numbers or NA, a class called "7" or "NA" would not match its name
+        pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors
+        raise rerun_error(path, f"not a readable CSV file ({first_line(err)})", written_by=stage) from err
+    missing = [c for c in ("actual", "predicted") if c not in pairs.columns]
+    if missing:
+        raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=stage)
+    classes = list(summary["per_class"])
+    for column in ("actual", "predicted"):
+        unknown = ~pairs[column].isin(classes)
+        if unknown.any():
+            raise rerun_error(path, f"{column} {pairs[column][unknown].iloc[0]!r} on line {unknown.idxmax() + 2} "
+                              f"is not one of the {len(classes)} classes evaluated", written_by=stage)
+    support = pd.Series({name: values["support"] for name, values in summary["per_class"].items()})
+    counted = pairs["actual"].value_counts().reindex(classes, fill_value=0)
+    if len(pairs) != support.sum():
+        raise rerun_error(path, f"{len(pairs):,} rows, but {summary_path(variant)} counts {support.sum():,} test "
+                          "images (per_class.<class>.support)", written_by=stage)
+    differ = counted.index[counted != support]
+    if len(differ):
+        name = differ[0]
+        raise rerun_error(path, f"{counted[name]:,} rows of actual class {name!r}, but {summary_path(variant)} "
+                          f"counts {support[name]:,} (per_class.{name}.support)", written_by=stage)
     return pd.crosstab(pd.Categorical(pairs["actual"], categories=classes),
                        pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
+
+
+def study_of(path: str) -> pd.DataFrame:
+    """``winnow study collect``'s table (``sweep, damage, level, accuracy, macro_f1``, one row per curve point);
+    one line naming the file, the column and the line when it is not what collect writes: a hand-edited
+    accuracy of 7 would be drawn as measured, a blank sweep would drop its point from every curve."""
+    def refuse(problem: str) -> WinnowError:
+        return WinnowError(f"{path}: {problem}; rerun `winnow study collect` (it writes {path})")
+
+    try:
+        study = pd.read_csv(path)
+    except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors
+        raise refuse(f"not a readable CSV file ({first_line(err)})") from err
+    missing = [c for c in STUDY_COLUMNS if c not in study.columns]
+    if missing:
+        raise refuse(f"lacks column(s) {', '.join(missing)}")
+    number = {c: pd.to_numeric(study[c], errors="coerce") for c in ("level", "accuracy", "macro_f1")}
+    wrong = {"sweep": (study["sweep"].isna(), "a name"), "damage": (study["damage"].isna(), "a name"),
+             "level": (~np.isfinite(number["level"]), "a finite number"),
+             "accuracy": (~number["accuracy"].between(0, 1), "a number in [0, 1]"),
+             # collect leaves macro F1 blank for a run whose metrics hold none: a gap in its dashed curve
+             "macro_f1": (~number["macro_f1"].between(0, 1) & study["macro_f1"].notna(), "a number in [0, 1]")}
+    for column, (bad, what) in wrong.items():
+        if bad.any():
+            value = study[column][bad.idxmax()]
+            raise refuse(f"{column} on line {bad.idxmax() + 2} is {'empty or NaN' if pd.isna(value) else value}, "
+                         f"not {what}")
+    return study
 
 
 def data_docs_links(sites: list[str]) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Hostile inputs around leaks, ground truth, skipped stages and the report (issue 16 items 13 and 14):
-each case runs the real stage scripts in a throwaway project on a few generated 8x8 images."""
+"""Hostile inputs around leaks, ground truth, skipped stages and the report (issue 16 items 13 and 14; the
+study table it draws): each case runs the real stage scripts in a throwaway project on a few generated 8x8
+images."""
 
 import json
 
@@ -9,7 +10,8 @@ import pytest
 
 from conftest import make_manifest
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, run_stage,
+    assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, refused_line,
+    run_stage,
 )
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -183,3 +185,50 @@ def test_stand_ins_are_cleared_before_a_real_run(tmp_path, monkeypatch):
     (tmp_path / "models/other.pt").write_bytes(b"\x80weights")
     clear_skipped(folders=["data/gan"], files=["models/gan.pt", "models/other.pt"])
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["data", "models", "models/other.pt"]
+
+
+# what `winnow study collect` writes: the clean run, repeated as the origin of the label-noise curve, and two points
+STUDY = """sweep,damage,level,experiment,rev,accuracy,macro_f1,f1_a,f1_b
+clean,clean,0.0,exp-0,r0,0.95,0.94,0.95,0.93
+label_noise,symmetric_noise,0.0,exp-0,r0,0.95,0.94,0.95,0.93
+label_noise,symmetric_noise,0.2,exp-1,r1,0.85,0.84,0.86,0.82
+label_noise,symmetric_noise,0.4,exp-2,r2,0.7,,0.71,0.69
+"""
+
+
+def study_project(tmp_path, text: str):
+    """A project holding data/ingest and plots/study/study.csv as ``text``, nothing else the report reads."""
+    project = make_project(tmp_path)
+    write_images(project, copies={}, folders=("data/ingest",))
+    (project / "plots/study").mkdir(parents=True)
+    (project / "plots/study/study.csv").write_text(text)
+    return project
+
+
+@pytest.mark.hostile("report")
+def test_the_study_is_drawn_with_a_gap_where_a_run_has_no_macro_f1(tmp_path):
+    # drawn before as well: the checks must accept the blank collect leaves where a run's metrics hold no macro F1
+    project = study_project(tmp_path, STUDY)
+    done = run_stage(project, "report")
+    assert done.returncode == 0, done.stderr
+    assert ('<p class="note">Solid: test accuracy; dashed: macro F1; one colour per kind of damage.</p>'
+            '<img class="figure" src="data:image/png') in (project / "reports/index.html").read_text()
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("text, problem", [
+    ("a,b\n1,2\n", "lacks column(s) sweep, damage, level, accuracy, macro_f1"),  # before: KeyError 'sweep'
+    ("", "not a readable CSV file (No columns to parse from file)"),  # before: EmptyDataError traceback
+    (STUDY.replace("0.85,0.84", "hello,0.84"), "accuracy on line 4 is hello, not a number in [0, 1]"),  # TypeError
+    (STUDY.replace("0.85,0.84", "nan,0.84"), "accuracy on line 4 is empty or NaN, not a number in [0, 1]"),  # drawn
+    (STUDY.replace("0.85,0.84", "7,0.84"), "accuracy on line 4 is 7.0, not a number in [0, 1]"),  # drawn off the axis
+    (STUDY.replace("0.85,0.84", "0.85,-3"), "macro_f1 on line 4 is -3.0, not a number in [0, 1]"),  # drawn
+    (STUDY.replace(",0.4,", ",much,"), "level on line 5 is much, not a finite number"),  # drawn as a category
+    (STUDY.replace("label_noise,symmetric_noise,0.2", "label_noise,,0.2"),  # the point silently left every curve
+     "damage on line 4 is empty or NaN, not a name"),
+], ids=["foreign-header", "empty", "accuracy-text", "accuracy-nan", "accuracy-7", "macro-f1-negative",
+        "level-text", "damage-blank"])
+def test_a_study_table_collect_cannot_have_written_stops_the_report(tmp_path, text, problem):
+    line = refused_line(study_project(tmp_path, text), "report")
+    assert line == (f"error: plots/study/study.csv: {problem}; rerun `winnow study collect` (it writes "
+                    "plots/study/study.csv)")

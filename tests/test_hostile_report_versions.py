@@ -1,11 +1,16 @@
-"""Hostile inputs to the report's versions table (issue 21 item 4): what it pairs image by image and the
-review counts it shows; each case runs the real report stage on a project holding only what it reads."""
+"""Hostile inputs to what the report reads of each evaluated version (issue 21 item 4): the summary whose
+numbers it shows and ships by, the predictions it pairs image by image, the confusion matrix, the versions
+it leaves out and the review counts it shows; each case runs the real report stage on a project holding only
+what it reads."""
+
+import json
+import re
 
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
-from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
+from test_report_versions import BASELINE_ERRORS, first_section, plain, wrong_on, write_project
 
 VERSIONS = ("baseline", "pruned")
 
@@ -48,8 +53,9 @@ def test_a_prediction_of_a_class_the_model_does_not_have_stops_the_report(tmp_pa
     table.to_csv(path, index=False)
     before = files_under(root)
     done = run_stage(root, "report")
-    assert_error_line(done, "metrics/evaluate/pruned/predictions.csv: class 'wolf' is not one of the 3 classes "
-                            "evaluated", "rerun the evaluate@pruned stage")
+    # winnow.gate.read_predictions refuses a predicted name that no test label has before any pairing
+    assert_error_line(done, "metrics/evaluate/pruned/predictions.csv: predicted 'wolf' (id 'x005', 1 row",
+                      "is no class of the test labels; rerun evaluate")
     assert_nothing_left(root, before)
 
 
@@ -61,3 +67,109 @@ def test_a_review_count_that_is_not_a_count_stops_the_report(tmp_path):
     assert_error_line(done, "metrics/variants.json: review.confirmed is 'nine', not a count",
                       "rerun the variants stage")
     assert_nothing_left(root, before)
+
+
+def refused(root, *fragments: str) -> None:
+    """The report ends in one error line holding every fragment and writes nothing."""
+    before = files_under(root)
+    assert_error_line(run_stage(root, "report"), *fragments)
+    assert_nothing_left(root, before)
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("key, value, shown", [
+    ("accuracy", 7, "accuracy is 7, not a number in [0, 1]"),  # was shown in the versions table, exit 0
+    ("macro.f1", -2, "macro.f1 is -2, not a number in [0, 1]"),  # was shown, and could have been shipped
+    ("accuracy", "high", 'accuracy is "high", not a number in [0, 1]'),  # was a ValueError traceback
+    ("per_class_std.f1", float("nan"), "per_class_std.f1 is NaN, not a number in [0, 1]"),  # was shown as –
+    ("per_class.dog.recall", None, "per_class.dog.recall is null, not a number in [0, 1]"),  # was a TypeError
+    ("per_class.dog.support", -3, "per_class.dog.support is -3, not a count of test images"),  # was never read
+    ("macro", None, "macro is null, not an object of rates"),  # was a TypeError traceback
+])
+def test_a_summary_number_that_evaluate_cannot_have_written_stops_the_report(tmp_path, key, value, shown):
+    root = project(tmp_path)
+    path = root / "metrics/evaluate/pruned/summary.json"
+    summary = json.loads(path.read_text())
+    *parents, last = key.split(".")
+    section = summary
+    for name in parents:
+        section = section[name]
+    section[last] = value
+    path.write_text(json.dumps(summary))
+    refused(root, f"metrics/evaluate/pruned/summary.json: {shown}; rerun the evaluate@pruned stage "
+                  "(dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
+def test_a_summary_without_its_per_class_table_stops_the_report(tmp_path):
+    root = project(tmp_path)
+    path = root / "metrics/evaluate/baseline/summary.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "per_class"}))
+    # before: KeyError 'per_class' traceback
+    refused(root, "metrics/evaluate/baseline/summary.json: per_class is missing, not an object of classes; rerun the "
+                  "evaluate@baseline stage (dvc repro evaluate@baseline)")
+
+
+@pytest.mark.hostile("report")
+def test_a_requested_version_not_evaluated_is_named_beside_the_verdict(tmp_path):
+    predicted = {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:27]),
+                 "balanced": wrong_on([])}
+    root = write_project(tmp_path, predicted)
+    for name in ("summary.json", "predictions.csv"):
+        (root / "metrics/evaluate/balanced" / name).unlink()
+    done = run_stage(root, "report")
+    # before: balanced silently left out of the table and of the verdict, which read as made among all versions
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"report: reports/index\.html \(\d+\.\d MB, 2 evaluated versions; not evaluated: balanced\)",
+                        done.stdout.strip())
+    body = first_section((root / "reports/index.html").read_text())[1]
+    sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
+    assert sentence.startswith("No version beats baseline significantly: keep baseline")
+    assert sentence.endswith(" Not evaluated, so left out of this choice: balanced (no "
+                             "metrics/evaluate/<version>/summary.json; run dvc repro evaluate@balanced).")
+
+
+def with_confusion(root, version: str = "pruned"):
+    """Writes the confusion.csv evaluate@<version> writes beside its predictions; its path."""
+    predictions = pd.read_csv(root / "metrics/evaluate" / version / "predictions.csv", dtype=str)
+    path = root / "plots/evaluate" / version / "confusion.csv"
+    path.parent.mkdir(parents=True)
+    predictions.rename(columns={"label": "actual"})[["actual", "predicted"]].to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.hostile("report")
+def test_the_confusion_matrix_evaluate_writes_is_drawn(tmp_path):
+    root = project(tmp_path)
+    with_confusion(root)  # drawn before as well: the checks below must refuse no file evaluate writes
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr
+    assert '<h3>Confusion matrices</h3><img class="figure" src="data:image/png' in (root / "reports/index.html").read_text()
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("damage, problem", [
+    # before: KeyError 'actual' traceback
+    (lambda t: t.rename(columns={"actual": "truth"}), "lacks column(s) actual"),
+    # before: EmptyDataError traceback
+    (lambda t: None, "not a readable CSV file (No columns to parse from file)"),
+    # before: the row silently vanished from the matrix
+    (lambda t: t.assign(predicted=t["predicted"].mask(t.index == 5, "wolf")),
+     "predicted 'wolf' on line 7 is not one of the 3 classes evaluated"),
+    # before: a matrix of 60 images beside tables of 120
+    (lambda t: t.iloc[::2], "60 rows, but metrics/evaluate/pruned/summary.json counts 120 test images "
+                            "(per_class.<class>.support)"),
+    # before: one cat drawn as a dog beside tables that count 40 of each
+    (lambda t: t.assign(actual=t["actual"].mask(t.index == 0, "dog")),
+     "39 rows of actual class 'cat', but metrics/evaluate/pruned/summary.json counts 40 (per_class.cat.support)"),
+], ids=["renamed", "empty", "unknown-class", "half-the-rows", "class-moved"])
+def test_a_confusion_matrix_that_is_not_the_test_images_stops_the_report(tmp_path, damage, problem):
+    root = project(tmp_path)
+    path = with_confusion(root)
+    table = damage(pd.read_csv(path, dtype=str))
+    if table is None:
+        path.write_text("")
+    else:
+        table.to_csv(path, index=False)
+    refused(root, f"plots/evaluate/pruned/confusion.csv: {problem}; rerun the evaluate@pruned stage "
+                  "(dvc repro evaluate@pruned)")

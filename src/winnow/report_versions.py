@@ -18,12 +18,14 @@ is the evaluation section's paired t-test over classes; it cannot see test noise
 from __future__ import annotations
 
 import html
+import json
 import math
 
 import numpy as np
 import pandas as pd
 
 from winnow.gate import CONFIDENCE, pair
+from winnow.metrics import PER_CLASS_METRICS, is_rate, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change
 from winnow.report import SIGNIFICANCE_LEVEL, html_table
 from winnow.stage import rerun_error
@@ -35,6 +37,39 @@ REVIEW_KEYS = ("verdicts", "confirmed", "overruled", "relabelled_by_person")
 COLUMNS = ["test accuracy", "macro F1", "weakest class", "its F1", "macro F1 vs baseline",
            "p (permutation, per image)", f"{CONFIDENCE:.0%} CI (bootstrap, per image)", "accuracy vs baseline",
            "p (McNemar, per image)"]
+_ABSENT = object()  # a key the summary lacks (None is JSON null, a value someone wrote)
+
+
+def check_summary(summary, *, variant: str) -> dict:
+    """evaluate@<variant>'s ``summary.json`` as :func:`winnow.metrics.summarise` writes it, or one line naming
+    the file and the key: every rate the report reads (``accuracy``, ``macro.<m>``, ``per_class_std.<m>``,
+    ``per_class.<class>.<m>``) a number in [0, 1], every ``per_class.<class>.support`` a count of test images.
+
+    A hand-edited accuracy of 7 would be shown, and could be shipped, as if measured.
+    """
+    def refuse(key: str, value, *, what: str) -> Exception:
+        shown = "missing" if value is _ABSENT else json.dumps(value)[:40]  # as the file spells it: NaN, null, "x"
+        return rerun_error(summary_path(variant), f"{key} is {shown}, not {what}", written_by=f"evaluate@{variant}")
+
+    sections = {name: summary.get(name, _ABSENT) if isinstance(summary, dict) else _ABSENT
+                for name in ("macro", "per_class_std", "per_class")}
+    for name, value in sections.items():
+        if not (isinstance(value, dict) and value):
+            raise refuse(name, value, what="an object of classes" if name == "per_class" else "an object of rates")
+    rates = {"accuracy": summary.get("accuracy", _ABSENT)}
+    rates |= {f"{name}.{m}": sections[name].get(m, _ABSENT) for name in ("macro", "per_class_std")
+              for m in PER_CLASS_METRICS}
+    for name, values in sections["per_class"].items():
+        if not isinstance(values, dict):
+            raise refuse(f"per_class.{name}", values, what="an object of rates")
+        rates |= {f"per_class.{name}.{m}": values.get(m, _ABSENT) for m in PER_CLASS_METRICS}
+        support = values.get("support", _ABSENT)
+        if isinstance(support, bool) or not isinstance(support, int) or support < 0:
+            raise refuse(f"per_class.{name}.support", support, what="a count of test images")
+    bad = next((key for key, value in rates.items() if not is_rate(value)), None)
+    if bad is not None:
+        raise refuse(bad, rates[bad], what="a number in [0, 1]")
+    return summary
 
 
 def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], *,
@@ -130,15 +165,30 @@ def review_line(review: dict | None, *, path: str) -> str:
             "person.</p>")
 
 
+def unevaluated_sentence(unevaluated: list[str]) -> str:
+    """What the verdict leaves out: the requested versions evaluate has not scored (none: empty)."""
+    if not unevaluated:
+        return ""
+    names = ", ".join(f"`{v}`" for v in unevaluated)
+    return (f" Not evaluated, so left out of this choice: {names} (no {summary_path('<version>')}; run "
+            f"`dvc repro {' '.join(f'evaluate@{v}' for v in unevaluated)}`).")
+
+
 def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
-                     review: dict | None, review_path: str, alpha: float = SIGNIFICANCE_LEVEL) -> str:
-    """The verdict sentence, the versions table (the winner in bold), how it was decided, and the line
-    saying what people decided in review (when they did). Arguments as :func:`compare_versions`;
-    ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or None."""
+                     unevaluated: list[str], review: dict | None, review_path: str,
+                     alpha: float = SIGNIFICANCE_LEVEL) -> str:
+    """The verdict sentence (naming the requested versions left out because evaluate has not scored them),
+    the versions table (the winner in bold), how it was decided, and the line saying what people decided in
+    review (when they did). Arguments as :func:`compare_versions`; ``unevaluated``: the versions params.yaml
+    requests that have no summary; ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or
+    None."""
     if not metrics:
         return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
     table = compare_versions(metrics, predictions, paths=paths)
     winner, sentence = verdict(table, alpha=alpha)
+    # evaluate writes no stand-in for a version: outside `dvc repro` a requested one may simply not have run yet,
+    # and a verdict silently made without it would read as made among all
+    sentence += unevaluated_sentence(unevaluated)
     shown = pd.DataFrame({
         COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
         COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed), COLUMNS[5]: table["f1_p"].map(_p),
