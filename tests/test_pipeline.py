@@ -40,8 +40,10 @@ def project(tmp_path_factory):
     dest = tmp_path_factory.mktemp("project")
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.split()
+    inputs = {"plots/study/study.csv"}  # the report's input, committed header-only; the rest of plots/ is output
     for name in files:
-        if (ROOT / name).is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
+        if (ROOT / name).is_file() and (name in inputs or not name.startswith(("metrics/", "plots/"))) \
+                and name != "dvc.lock":
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     params = tiny_params(yaml.safe_load((dest / "params.yaml").read_text()))
