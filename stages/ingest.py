@@ -61,6 +61,20 @@ def main() -> None:
                                        "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
     print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
+    _warn_judge_splits_lacking_classes(manifest, loaded.classes)
+
+
+def _warn_judge_splits_lacking_classes(manifest: pd.DataFrame, classes: list[str]) -> None:
+    """A val or trusted split without images of a class cannot judge it: checkpoints, the relabel gate and the
+    budget are chosen on these splits (the budget then ships no cleaning)."""
+    taught = set(manifest.loc[manifest["split"] == "train", "label"])
+    for split in ("val", "trusted"):
+        held = manifest.loc[manifest["split"] == split, "label"]
+        lacking = [classes[c] for c in sorted(taught - set(held))]
+        if len(held) and lacking:
+            print(f"warning: ingest: the {split} split ({len(held)} images) holds no image of {len(lacking)} of the "
+                  f"{len(taught)} classes, first {lacking[0]!r}: checkpoints, the relabel gate and the cleaning "
+                  "budget are judged on it; give it images of every class")
 
 
 def _warn_trusted_copies(manifest: pd.DataFrame) -> None:

@@ -229,6 +229,10 @@ def test_a_trusted_folder_is_ingested_as_its_own_split_by_class_name_and_never_d
                                                      "trusted/eel/1.png": 2}
     assert pd.read_csv(project / "data/ingest/rejected.csv")["path"].tolist() == [str(trusted / "cat" / "broken.png")]
     assert json.loads((project / "metrics/ingest.json").read_text())["split"]["trusted"] == 5
+    # the budget will ship no cleaning on a split without dog: said where the split is made
+    assert ("warning: ingest: the trusted split (5 images) holds no image of 1 of the 3 classes, first 'dog': "
+            "checkpoints, the relabel gate and the cleaning budget are judged on it; give it images of every class"
+            ) in done.stdout.splitlines()
     done = run_stage(project, "degrade")
     assert done.returncode == 0, done.stderr
     degraded = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id")
