@@ -41,7 +41,8 @@ def main() -> None:
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
-            metrics=metrics, predictions={v: predictions_of(v) for v in metrics},
+            metrics=metrics,
+            predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY)),
         ("summary", "What happened to the data", report.summary_section(
@@ -113,13 +114,14 @@ def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:
     return read_table(path, written_by=stage, missing_ok=True)
 
 
-def predictions_of(variant: str):
-    """evaluate@<variant>'s prediction of every test image, class names as written (``id, label, predicted``)."""
+def predictions_of(variant: str, *, classes: list[str]):
+    """evaluate@<variant>'s prediction of every test image, class names as written (``id, label, predicted``),
+    each a class of ``classes`` (its summary's) or of the test labels."""
     path = Path(predictions_path(variant))
     if not path.is_file():
         raise rerun_error(path, "not found (the versions table pairs every version with baseline image by image)",
                           written_by=f"evaluate@{variant}")
-    return read_predictions(path.read_text(), where=str(path))
+    return read_predictions(path.read_text(), where=str(path), classes=classes)
 
 
 def labels_by_id(manifest: pd.DataFrame) -> pd.Series:

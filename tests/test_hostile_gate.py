@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from gate_repo import commit, git, init, labels_of, write_metrics, write_variant, wrong_on
+from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
     assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line, run_stage,
     run_winnow,
@@ -489,7 +489,7 @@ def test_malformed_gate_settings_at_the_base_fail_with_one_line(tmp_path):
     make_project(project)  # ... and corrected in the workspace only
     done, before = gate(project)
     assert_error_line(done, "params.yaml at HEAD: gate.alpha: 5 is not below 1",
-                      "the gate takes its settings from the base: correct them there")
+                      "the gate takes its settings from HEAD: correct them there")
     assert_nothing_left(project, before)
 
 
@@ -520,3 +520,39 @@ def test_metrics_that_disagree_with_their_predictions_fail_with_one_line(tmp_pat
     done, before = gate(project)
     assert_error_line(done, "metrics/evaluate/baseline.json at workspace", fragment, "rerun evaluate")
     assert_nothing_left(project, before)
+
+
+def test_a_prediction_of_a_class_without_test_images_is_gated(tmp_path):
+    # before: refused as "no class of the test labels", though evaluate knew the class (F1 0 in its metrics)
+    project = make_project(tmp_path / "project")
+    labels = labels_of(classes=CLASSES[:9])  # class 9 has no test image
+    predicted = labels.copy()
+    predicted[[5, 6]] = "9"
+    write_variant(project, "baseline", labels, predicted)
+    init(project)
+    done, _ = gate(project)
+    assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_a_target_with_malformed_gate_settings_is_judged_by_the_bases(tmp_path):
+    # before: refused, telling the user to correct the base's settings, which were fine
+    project = gate_project(tmp_path)
+    make_project(project, default_params() | {"gate": default_params()["gate"] | {"alpha": 5}})
+    commit(project, "a change that breaks gate.alpha")
+    make_project(project)  # the workspace's own params.yaml is valid (every command checks it whole)
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
+    done = run_winnow(project, "gate", "--base", "HEAD~1", "--target", "HEAD")
+    assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
+    assert ("- gate settings: HEAD~1's; HEAD's differ in gate.alpha and judge the changes after it is merged (a "
+            "change cannot loosen its own gate)") in done.stdout.splitlines()
+
+
+def test_a_gate_key_renamed_since_the_base_is_left_out_and_said(tmp_path):
+    # before: "unknown parameter" at the base, so the change that renamed the key could never pass
+    project = gate_project(tmp_path, default_params()["gate"] | {"phi": 1.5})
+    make_project(project)
+    done, _ = gate(project)
+    assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
+    assert "- gate settings: HEAD's gate.phi is no parameter now; left out" in done.stdout.splitlines()

@@ -89,39 +89,53 @@ class GateSettings:
 
 def base_settings(repo: str | Path, *, base: str | list[str],
                   target: str | list[str]) -> tuple[GateSettings, list[str]]:
-    """``(settings, notes)``: the ``gate`` section of params.yaml at the (first) base revision, validated by
+    """``(settings, notes)``: the ``gate`` section of params.yaml at the (first) base revision, checked by
     params.yaml's own rules, and a note when the (first) target's section differs. A base without a ``gate``
-    section (from before the gate) lends the target's, and the note says so."""
+    section (from before the gate) lends the target's, and the note says so. A key the base holds that is no
+    parameter now (renamed since) is left out with a note: the change that renamed it could never pass."""
     names = {"base": _revisions(base)[0], "target": _revisions(target)[0]}
     section = {side: _gate_section(repo, name, option=f"--{side}") for side, name in names.items()}
-    if section["base"] is None:
-        return GateSettings.from_params(section["target"]), [
-            f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate section)"]
+    used = "base" if section["base"] is not None else "target"
+    if section[used] is None:
+        GateSettings.from_params(None)  # says the section is missing
+    settings, dropped = _checked_section(section[used], name=names[used])
+    notes = [f"gate settings: {names[used]}'s gate.{key} is no parameter now; left out" for key in dropped]
+    if used == "target":
+        return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
+                          "section)", *notes]
     differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
-    notes = [f"gate settings: {names['base']}'s; {names['target']}'s differ in {', '.join(differ)} and judge the "
-             "changes after it is merged (a change cannot loosen its own gate)"] if differ else []
-    return GateSettings.from_params(section["base"]), notes
+    if differ:
+        notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in {', '.join(differ)} and "
+                     "judge the changes after it is merged (a change cannot loosen its own gate)")
+    return settings, notes
 
 
-def _gate_section(repo: str | Path, name: str, *, option: str) -> dict | None:
-    """The ``gate`` section of params.yaml at revision ``name``, checked by :data:`winnow.params.SCHEMA`'s
-    rules for it; None when that params.yaml has none."""
-    from winnow.params import SCHEMA
-
+def _gate_section(repo: str | Path, name: str, *, option: str):
+    """The ``gate`` section of params.yaml at revision ``name`` as written, or None when there is none."""
     text = revisions.read_text(repo, revisions.resolve(repo, name, option=option), "params.yaml")
     try:
         params = yaml.safe_load(text or "") or {}
     except yaml.YAMLError as err:
         raise WinnowError(f"params.yaml at {name}: not valid YAML ({first_line(err)}); the gate reads its "
                           "settings there") from err
-    section = params.get("gate") if isinstance(params, dict) else None
-    if section is not None:
-        try:
-            SCHEMA.fields["gate"].check(section, "gate")
-        except WinnowError as err:
-            raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
-                              + "; the gate takes its settings from the base: correct them there") from err
-    return section
+    return params.get("gate") if isinstance(params, dict) else None
+
+
+def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
+    """(the settings of ``section``, params.yaml's ``gate`` at revision ``name``, checked by
+    :data:`winnow.params.SCHEMA`'s rules, the keys left out as no parameter now)."""
+    from winnow.params import SCHEMA
+
+    rule = SCHEMA.fields["gate"]
+    dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
+    if dropped:
+        section = {k: v for k, v in section.items() if k not in dropped}
+    try:
+        rule.check(section, "gate")
+    except WinnowError as err:
+        raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
+                          + f"; the gate takes its settings from {name}: correct them there") from err
+    return GateSettings.from_params(section), dropped
 
 
 def _is_number(value) -> bool:
@@ -147,8 +161,10 @@ def metric_problems(text: str, *, where: str) -> list[str]:
     return [f"{where}: {', '.join(bad)}"] if bad else []
 
 
-def read_predictions(text: str, *, where: str) -> pd.DataFrame:
-    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired."""
+def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
+    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired.
+    A prediction must name a test label or one of ``classes`` (those evaluate knew: a class without test
+    images can still be predicted)."""
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -166,30 +182,40 @@ def read_predictions(text: str, *, where: str) -> pd.DataFrame:
         if blank.any():
             raise WinnowError(f"{where}: {int(blank.sum())} row(s) without a {column}, first id "
                               f"{frame['id'][blank].iloc[0]!r}; rerun evaluate")
-    # a name that is no test class (a typo, a hand edit) would count as wrong and look like a real change
-    unknown = ~frame["predicted"].isin(set(frame["label"]))
+    # a name that is no class (a typo, a hand edit) would count as wrong and look like a real change
+    unknown = ~frame["predicted"].isin(set(frame["label"]) | set(classes))
     if unknown.any():
         raise WinnowError(f"{where}: predicted {frame['predicted'][unknown].iloc[0]!r} (id "
                           f"{frame['id'][unknown].iloc[0]!r}, {int(unknown.sum())} row(s)) is no class of the test "
-                          "labels; rerun evaluate")
+                          "labels or of its metrics; rerun evaluate")
     return frame[["id", "label", "predicted"]]
 
 
-def check_headline(text: str | None, frame: pd.DataFrame, *, where: str) -> None:
-    """Raise unless the metrics file's text (None: absent) says what its predictions do: the accuracy and
-    each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within 1e-6. DVC shows
-    the file and the gate tests the predictions; evaluate writes both, so a difference is a hand edit or a
-    stale file."""
+def read_headline(text: str | None, *, where: str) -> dict | None:
+    """An evaluate metrics file's text (None: absent) as flattened ``{key: value}``, or None."""
     if text is None:
-        return
+        return None
     try:
-        written = dict(_flatten(json.loads(text)))
+        return dict(_flatten(json.loads(text)))
     except json.JSONDecodeError as err:
         raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate") from err
+
+
+def headline_classes(written: dict | None) -> list[str]:
+    """The classes a :func:`read_headline` result scores (``per_class.<class>.f1``), in file order."""
+    return [key[len("per_class."):-len(".f1")] for key in written or {}
+            if key.startswith("per_class.") and key.endswith(".f1")]
+
+
+def check_headline(written: dict | None, frame: pd.DataFrame, *, where: str) -> None:
+    """Raise unless the metrics file (:func:`read_headline`; None: absent) says what its predictions do: the
+    accuracy and each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within
+    1e-6. DVC shows the file and the gate tests the predictions; evaluate writes both, so a difference is a
+    hand edit or a stale file."""
+    if written is None:
+        return
     # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
-    known = [key[len("per_class."):-len(".f1")] for key in written
-             if key.startswith("per_class.") and key.endswith(".f1")]
-    classes = list(dict.fromkeys([*known, *sorted(set(frame["label"]), key=_natural)]))
+    classes = list(dict.fromkeys([*headline_classes(written), *sorted(set(frame["label"]), key=_natural)]))
     index = {name: i for i, name in enumerate(classes)}
     truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
     for key, value in _flatten(headline(summarise(truth, predicted, classes=classes))):
@@ -367,12 +393,16 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
     tables = []
     for variant in compared:
-        frames = [[read_predictions(text, where=f"{predictions_path(variant)} at {name}")
-                   for name, text in zip(names[side], texts[variant, side])] for side in revs]
-        for side, side_frames in zip(revs, frames):
-            for name, rev, frame in zip(names[side], revs[side], side_frames):
-                check_headline(revisions.read_text(repo, rev, metrics_path(variant)), frame,
-                               where=f"{metrics_path(variant)} at {name}")
+        frames = []
+        for side in revs:
+            frames.append([])
+            for name, rev, text in zip(names[side], revs[side], texts[variant, side]):
+                where = f"{metrics_path(variant)} at {name}"
+                written = read_headline(revisions.read_text(repo, rev, metrics_path(variant)), where=where)
+                frame = read_predictions(text, where=f"{predictions_path(variant)} at {name}",
+                                         classes=headline_classes(written))
+                check_headline(written, frame, where=where)
+                frames[-1].append(frame)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
     unused = unused_tolerances(table, settings)
@@ -486,7 +516,8 @@ def run(args: argparse.Namespace) -> int:
     load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
     settings, setting_notes = base_settings(args.repo, base=args.base, target=args.target)
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
-    text, passed = report(table, setting_notes + notes, base=args.base, target=args.target, settings=settings, everything=args.all)
+    text, passed = report(table, setting_notes + notes, base=args.base, target=args.target, settings=settings,
+                          everything=args.all)
     print(text, end="")
     if args.markdown:
         write_text(args.markdown, text)
