@@ -68,16 +68,20 @@ def main() -> None:
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
     given = baseline["label"].to_numpy(np.int64)
-    # a class the judge split lacks cannot show what its cleaning does (a one-class trusted set scored 240
-    # wrong relabels of the other classes as a gain): without a judge for every class, ship no cleaning
+    # a class the judge split lacks cannot show what its label cleaning does (a one-class trusted set scored 240
+    # wrong relabels of the other classes as a gain): ship the filters, which the judge never decides anyway
     unjudged = [data.classes[c] for c in sorted(set(given.tolist()) - set(labels[is_judge].tolist()))]
     if unjudged:
-        write_table(OUT, candidates(filters, ranked, train_images=len(baseline), fractions=[])[0].decisions)
-        write_json(METRICS_OUT, summary | {"judge": {"split": judge_split, "images": int(is_judge.sum()),
-                                                     "classes_without_images": unjudged},
-                                           "winner": "none", "candidates": {}})
+        shipped = candidates(filters, ranked, train_images=len(baseline), fractions=[])
+        shipped = next((c for c in shipped if c.name == "filters"), shipped[0])
+        write_table(OUT, shipped.decisions.loc[:, list(DECISION_COLUMNS)])
+        write_json(METRICS_OUT, summary | {
+            "judge": {"split": judge_split, "images": int(is_judge.sum()), "classes_without_images": unjudged},
+            "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
+            "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
         print(f"warning: budget: the {judge_split} split holds no image of class(es) {', '.join(map(repr, unjudged))}, "
-              "so no cleaning can be judged: pruned applies none; give the split images of every class")
+              f"so no label cleaning can be judged: pruned applies {shipped.name} (the quality and duplicate drops "
+              "need no judge); give the split images of every class")
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"))

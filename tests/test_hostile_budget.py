@@ -16,6 +16,7 @@ from PIL import Image
 
 from budget_project import case, planted_fixes_then_mistakes, train_ids, write_state
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow import report
 from winnow.imageset import write_imageset
 from winnow.stage import write_table
 
@@ -323,19 +324,26 @@ def test_a_trusted_folder_with_mixed_layouts_names_the_trusted_parameter(tmp_pat
 
 
 @pytest.mark.hostile("intermediates")
-def test_a_judge_split_without_every_class_ships_no_cleaning_and_says_why(tmp_path):
+def test_a_judge_split_without_every_class_ships_only_the_filters_and_says_why(tmp_path):
     # before: a trusted split of one class judged all (360 relabels, 240 of them wrong) the best, exit 0
     c = case()
     one_class = c.trusted_y == 1
     c = dataclasses.replace(c, trusted_x=c.trusted_x[one_class], trusted_y=c.trusted_y[one_class])
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[0, ["dark", "any"]] = True  # train-0000: a quality drop, which needs no judge
+    write_table(project / "data/threshold/flags.parquet", flags)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
-    assert ("warning: budget: the trusted split holds no image of class(es) 'left', 'right', so no cleaning can be "
-            "judged: pruned applies none; give the split images of every class") in done.stdout.splitlines()
-    assert pd.read_parquet(project / "data/budget/decisions.parquet").empty
+    assert ("warning: budget: the trusted split holds no image of class(es) 'left', 'right', so no label cleaning "
+            "can be judged: pruned applies filters (the quality and duplicate drops need no judge); give the split "
+            "images of every class") in done.stdout.splitlines()
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
-    assert metrics["winner"] == "none" and metrics["judge"]["classes_without_images"] == ["left", "right"]
+    assert metrics["winner"] == "filters" and metrics["judge"]["classes_without_images"] == ["left", "right"]
+    page = report.budget_section(summary=metrics)  # the report says it instead of a candidates table
+    assert "<b>No label cleaning was judged</b>: the trusted split holds no image of left, right" in page
 
 
 @pytest.mark.hostile("npz")

@@ -361,6 +361,12 @@ def budget_section(*, summary: dict | None) -> str:
         return not_run("cleaning budget", how="the budget stage writes metrics/budget.json")
     if not summary.get("enabled", True):
         return "<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged.</p>"
+    lacking = summary["judge"].get("classes_without_images")
+    if lacking:
+        return (f"<p><b>No label cleaning was judged</b>: the {html.escape(summary['judge']['split'])} split holds "
+                f"no image of {html.escape(', '.join(lacking))}, so pruned applies "
+                f"<b>{html.escape(summary['winner'])}</b> (the quality and duplicate drops, which need no judge). "
+                "Give that split images of every class.</p>")
     table = pd.DataFrame.from_dict(summary["candidates"], orient="index").reindex(columns=list(BUDGET_COLUMNS))
     table = table.rename(columns=BUDGET_COLUMNS)
     table.index.name = "candidate"
