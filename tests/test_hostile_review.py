@@ -155,7 +155,8 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
     ("train-04,accept,1,2", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 1")),
     ("train-04,relabel,2,2", ("line 3 (id 'train-04')", "verdict relabel with label 2 is its suggestion: write accept")),
     ("train-07,drop,-1,-1", ("line 3 (id 'train-07')", "verdict drop with label -1 is its suggestion: write accept")),
-    ("train-04,reject,1,1", ("line 3 (id 'train-04')", "suggested 1 is its given label; a suggestion drops or relabels")),
+    ("train-04,reject,1,1", ("line 3 (id 'train-04')", "suggested 1 is its label in data/degrade; a suggestion drops "
+                                                       "or relabels: if the data changed since the review")),
     ("train-08,accept,-1,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
 ])
 def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):
@@ -172,9 +173,15 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
     (project / "reviews/verdicts.csv").write_text("id,verdict,label\ntrain-04,accept,0\n")
     before = files_under(project)
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: lacks column(s) suggested (needs id, verdict, label, suggested); write it with "
-        "`winnow review import`, or restore the header-only file from git")
+        "error: reviews/verdicts.csv: lacks column suggested (written by an older winnow); import the reviewed file "
+        "again with `winnow review import --replace FILE`, which writes it anew")
     assert_nothing_left(project, before)
+    # and that advice works: --replace does not read the old file
+    (project / "mine.csv").write_text("id,verdict\ntrain-04,accept\n")
+    done = run_winnow(project, "review", "import", "--replace", "mine.csv")
+    assert done.returncode == 0, done.stderr
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == ["id,verdict,label,suggested",
+                                                                          "train-04,accept,2,2"]
 
 
 @pytest.mark.hostile("review")
@@ -195,7 +202,34 @@ def test_a_verdict_on_a_label_that_changed_since_the_export_is_refused(project):
     write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
     import_refused(project, "mine.csv", "id,verdict\ntrain-04,reject\n",
                    "reviews/queue.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
-                   "run `winnow review export` again")
+                   "export the queue again and review that image anew")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_made_before_a_label_changed_is_refused_after_a_new_export_too(project):
+    # before: the queue exported again after the change said cat, so the old file's "reject" kept cat, not dog
+    queue = (project / "reviews/queue.csv").read_text()
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["id"] == "train-04", "label"] = 0
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    done = run_winnow(project, "review", "export")
+    assert done.returncode == 0, done.stderr
+    # the old queue as the person filled it in: verdict is its last column
+    lines = [line + ("reject" if line.startswith("train-04,") else "") for line in queue.splitlines()]
+    import_refused(project, "mine.csv", "\n".join(lines) + "\n",
+                   "mine.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
+                   "export the queue again and review that image anew")
+
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_export_from_another_interface_is_refused(project):
+    # before: its "choice" results were left out without a word: 0 verdicts, exit 0
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    tasks[0]["annotations"] = [{"result": [{"type": "choices", "from_name": "choice", "value": {"choices": ["cat"]}}]}]
+    import_refused(project, "export.json", json.dumps(tasks[:1]), "export.json: task 1",
+                   "its choices come from control(s) 'choice', not 'verdict'",
+                   "reviews/label_studio_config.xml as the project's labelling interface")
 
 
 @pytest.mark.hostile("review")

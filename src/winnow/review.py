@@ -237,8 +237,10 @@ def _read_queue() -> pd.DataFrame:
     return queue.drop_duplicates("id").set_index("id")
 
 
-def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
-    """``(where, id, word)`` per verdict in a person's file, in file order; rows without a verdict are left out.
+def reviewed_words(path: Path) -> list[tuple[str, str, str, str]]:
+    """``(where, id, word, given)`` per verdict in a person's file, in file order; rows without a verdict are
+    left out. ``given``: the class the person saw (the file's ``given`` column or a task's ``data.given``, as
+    exported), "" where the file does not say.
 
     A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
     choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
@@ -267,11 +269,12 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str]]:
         hint = " (its header holds semicolons: save it as comma-separated CSV)" if ";" in text.partition("\n")[0] else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
-    return [(f"{path}: line {row + 2}", image, word.strip())
-            for row, (image, word) in enumerate(zip(frame["id"], frame["verdict"])) if word.strip()]
+    seen = frame["given"] if "given" in frame.columns else pd.Series("", index=frame.index)
+    return [(f"{path}: line {row + 2}", image, word.strip(), given)
+            for row, (image, word, given) in enumerate(zip(frame["id"], frame["verdict"], seen)) if word.strip()]
 
 
-def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str]]:
+def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str]]:
     fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
     try:
         tasks = json.loads(text)
@@ -285,33 +288,39 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str]]:
         data = task.get("data") if isinstance(task, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
             raise WinnowError(f"{where}: no data.winnow_id; {fix}")
-        choices = _choices(task.get("annotations"), where=where, fix=fix)
+        choices, others = _choices(task.get("annotations"), where=where, fix=fix)
+        if others and not choices:  # another labelling interface: its words are no verdicts, and none would be read
+            raise WinnowError(f"{where} (id {data['winnow_id']!r}): its choices come from control(s) "
+                              f"{', '.join(map(repr, others))}, not {VERDICT_CONTROL!r}; label with "
+                              "reviews/label_studio_config.xml as the project's labelling interface")
         if len(set(choices)) > 1:
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
         if choices:
-            words.append((where, data["winnow_id"], str(choices[0])))
+            words.append((where, data["winnow_id"], str(choices[0]), str(data.get("given") or "")))
     return words
 
 
-def _choices(annotations, *, where: str, fix: str) -> list[str]:
-    """The choices of a task's annotations that were not cancelled: Label Studio's
+def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]]:
+    """(the choices of a task's annotations that were not cancelled: Label Studio's
     ``[{"was_cancelled": .., "result": [{"type": "choices", "from_name": "verdict", "value": {"choices":
-    ["<word>"]}}]}]``; results of another control (``from_name``) are not verdicts."""
+    ["<word>"]}}]}]``, the other controls (``from_name``) whose choices are no verdicts)."""
     shape = "annotations: [{result: [{type: choices, value: {choices: [a word]}}]}]"
     if annotations is None:
-        return []
+        return [], []
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
         raise WinnowError(f"{where}: annotations are not Label Studio's {shape}; {fix}")
-    choices = []
+    choices, others = [], []
     for annotation in annotations:
         results = annotation.get("result") or []
         if annotation.get("was_cancelled") or not isinstance(results, list):
             continue
         for result in results:
-            # a labelling interface may hold other choices beside the config's "verdict" (a comment, a tag)
-            if (not isinstance(result, dict) or result.get("type") != "choices"
-                    or result.get("from_name", VERDICT_CONTROL) != VERDICT_CONTROL):
+            if not isinstance(result, dict) or result.get("type") != "choices":
+                continue
+            control = result.get("from_name", VERDICT_CONTROL)
+            if control != VERDICT_CONTROL:  # a labelling interface may hold other choices (a comment, a tag)
+                others += [str(control)] if str(control) not in others else []
                 continue
             value = result.get("value")
             words = value.get("choices") if isinstance(value, dict) else None
@@ -319,7 +328,7 @@ def _choices(annotations, *, where: str, fix: str) -> list[str]:
                 raise WinnowError(f"{where}: a choices result whose value is {json.dumps(value)[:80]}, not Label "
                                   f"Studio's {{choices: [a word]}}; {fix}")
             choices += words
-    return choices
+    return choices, others
 
 
 def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
@@ -358,16 +367,20 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy(object))
     seen: dict[str, tuple[str, tuple[str, int]]] = {}
     rows = []
-    for where, image, word in words:
+    for where, image, word, saw in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
                               "images `winnow review export` listed")
         if image not in given.index:
             raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
         item = queue.loc[image]
-        if item["given"] != data.classes[given[image]]:  # the data changed since the export: the word meant another label
-            raise WinnowError(f"{QUEUE_FILE}: id {image!r} was {item['given']!r} when exported and is "
-                              f"{data.classes[given[image]]!r} in {DEGRADE} now; run `winnow review export` again")
+        now = data.classes[given[image]]
+        # the data changed since the person looked: the word meant another label (the file's own given says which
+        # they saw; the queue's, which they may have exported again since, when the file does not say)
+        for what, was in ((str(path), saw), (str(QUEUE_FILE), item["given"])):
+            if was and was != now:
+                raise WinnowError(f"{what}: id {image!r} was {was!r} when exported and is {now!r} in {DEGRADE} now; "
+                                  "export the queue again and review that image anew")
         if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel"
                                                         and item["suggested"] not in data.classes):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} suggests {item['action']!r} {item['suggested']!r}, not a "
@@ -383,8 +396,11 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             rows.append((image, verdict, label, suggested))
     new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object,
                                                                     "label": np.int64, "suggested": np.int64})
-    old = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(data.classes))
-    kept = old.iloc[:0] if replace else old[~old["id"].isin(set(new["id"]))]
+    if replace:  # the old file is not read: a file of an older format is replaced too
+        kept = new.iloc[:0]
+    else:
+        old = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(data.classes))
+        kept = old[~old["id"].isin(set(new["id"]))]
     write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
     return new
 

@@ -216,6 +216,9 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
+    if missing == ["suggested"]:  # written before verdicts recorded what accepting did
+        raise WinnowError(f"{path}: lacks column suggested (written by an older winnow); import the reviewed file "
+                          "again with `winnow review import --replace FILE`, which writes it anew")
     if missing:
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
@@ -233,9 +236,10 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
         if image not in given.index:
             raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
                               "export and review again, or remove the line")
-        if suggested == given[image]:
-            raise WinnowError(f"{where}: suggested {suggested_text} is its given label; a suggestion drops or "
-                              f"relabels; {fix}")
+        if suggested == given[image]:  # by hand, or the label changed to the suggestion since the review
+            raise WinnowError(f"{where}: suggested {suggested_text} is its label in data/degrade; a suggestion drops "
+                              "or relabels: if the data changed since the review, export and review again, or "
+                              "remove the line")
         # the verdict word says what the outcome is: the suggestion's outcome is accept, whatever word it took
         if verdict != "accept" and label == suggested:
             raise WinnowError(f"{where}: verdict {verdict} with label {text} is its suggestion: write accept; {fix}")
