@@ -262,6 +262,18 @@ def test_two_size_damages_that_may_meet_on_one_image_are_refused():
     assert not log["id"].duplicated().any()
 
 
+@pytest.mark.parametrize(("spec", "setting"), [
+    ({"kind": "brightness", "fraction": 0.1, "factor": 1.002}, "factor 1.002"),
+    ({"kind": "gamma", "fraction": 0.1, "gamma": 1.0001}, "gamma 1.0001"),
+])
+def test_a_damage_that_rounds_back_to_the_same_pixels_is_refused(spec, setting):
+    # before: recorded as damage on every picked image though no pixel changed
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=[spec])
+    assert str(err.value) == (f"degrade.perturbations[0] ({spec['kind']}): changed no pixel of the 20 images it "
+                              f"picked ({setting}: too close to no change); give a stronger setting")
+
+
 def test_same_seed_same_output_and_appending_keeps_earlier_picks():
     source = make_imageset()
     first, log1 = degrade(source, perturbations=MIX, seed=10)

@@ -286,7 +286,14 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
         "grayscale": lambda: perturb.grayscale(x),
         "low_information": lambda: perturb.low_information(x, params["size"]),
     }[p.kind]
-    state.images[targets] = damage()
+    damaged = damage()
+    # a setting near its identity (brightness 1.002, sigma 0.1) rounds back to the same pixels: recorded as damage,
+    # it would count as missed by every detector; size and mode kinds also change the manifest
+    if len(targets) and shape is None and p.kind != "grayscale" and np.array_equal(damaged, x):
+        raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
+                          f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
+                          "too close to no change); give a stronger setting")
+    state.images[targets] = damaged
     state.changed[targets] = True
     if shape is not None:
         state.manifest.loc[targets, "orig_h"], state.manifest.loc[targets, "orig_w"] = shape

@@ -266,7 +266,8 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str]]:
         raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
     missing = [c for c in ("id", "verdict") if c not in frame.columns]
     if missing:
-        hint = " (its header holds semicolons: save it as comma-separated CSV)" if ";" in text.partition("\n")[0] else ""
+        semicolons = ";" in text.partition("\n")[0]
+        hint = " (its header holds semicolons: save it as comma-separated CSV)" if semicolons else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
     seen = frame["given"] if "given" in frame.columns else pd.Series("", index=frame.index)
