@@ -315,8 +315,8 @@ def lying_header(project):
      ["represent.file: mine.npy: 1 image(s) have an all-zero embedding, first id 'img-5'"]),
     # before: accepted; row 6 (1e-30) is no zero in float32, but its float32 norm is
     (npy(np.where(np.arange(N)[:, None] == 6, 1e-30, separable())),
-     ["represent.file: mine.npy: 1 image(s) have an embedding over 100,000,000 times longer or shorter than the "
-      "median image's, first id 'img-6'; float32 cannot normalise rows that far apart"]),
+     ["represent.file: mine.npy: 1 image(s) have an embedding over 1,000,000,000 times longer or shorter than the "
+      "median image's, first id 'img-6'; cosine similarity in float32 cannot use rows that far apart"]),
     # before: accepted; cosine similarity 1 for every pair
     (npy(np.arange(1, N + 1)[:, None] * np.array([[0.3, -1.0, 2.0]])),
      ["represent.file: mine.npy: every image's embedding points the same way (each a positive multiple of one "
@@ -379,3 +379,11 @@ def test_a_parquet_with_missing_features_or_foreign_ids_is_one_line(tmp_path, fr
     project, before, done = run_represent(tmp_path, write=parquet(frame), source="file", file="mine.parquet")
     assert "np.int64" not in assert_error_line(done, *fragments)
     assert_nothing_left(project, before)
+
+
+def test_a_users_row_far_shorter_than_the_others_yet_within_float32s_reach_is_kept(tmp_path):
+    # before: a row 1e-8 of the median was refused, though torch's L2 normalisation (floor 1e-12) handles it
+    values = np.where(np.arange(N)[:, None] == 6, 1e-8 * separable(), separable())
+    project, _, done = run_represent(tmp_path, write=npy(values), source="file", file="mine.npy")
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(np.load(project / "data/represent/embeddings.npy"), values.astype(np.float32))

@@ -45,7 +45,9 @@ EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset 
 DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
 USER_SOURCES = ("pretrained", "file")  # features made elsewhere: scaled and checked before they are stored
 SCALE_BAND = 8  # user features whose median row norm is within 2**±8 are stored as given
-NORM_SPREAD = 1e8  # a user row this many times longer or shorter than the median row is refused
+# a user row this many times shorter than the median row, itself at least 2**-8 once scaled, nears the 1e-12
+# floor of torch's L2 normalisation (1e-9 of a median of 2**-8 is 4e-12): refused, as one this much longer
+NORM_SPREAD = 1e9
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,7 @@ def _rescaled(values: np.ndarray) -> tuple[np.ndarray, float]:
 def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> None:
     """One line unless the cosine judges can use float32 ``features`` ``(N, D)`` as stored: no row zero (a 1e-50
     row becomes one in float32) or over :data:`NORM_SPREAD` times longer or shorter than the median row (its
-    float32 norm underflows, or falls under the 1e-12 floor of torch's L2 normalisation), and the rows neither
+    norm falls under the 1e-12 floor of torch's L2 normalisation), and the rows neither
     all equal nor all one direction."""
     zero = ~np.any(features != 0, axis=1)
     if zero.any():  # cosine similarity is undefined for a zero vector
@@ -301,8 +303,8 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> 
     if far.any():
         raise WinnowError(f"{where}: {int(far.sum())} image(s) have an embedding over {NORM_SPREAD:,.0f} times "
                           f"longer or shorter than the median image's, first id {_shown(ids[np.flatnonzero(far)[0]])};"
-                          " float32 cannot normalise rows that far apart for cosine similarity: fix or drop those "
-                          "images")
+                          " cosine similarity in float32 cannot use rows that far apart: recompute those images' "
+                          "features")
     if len(features) < 2:
         return
     # all rows the same, or all one direction: cosine similarity 1 for every pair, a judge that says
