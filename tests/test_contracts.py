@@ -156,6 +156,33 @@ def test_unknown_parameter_and_bad_settings_are_one_line_errors(tmp_path):
         check_settings({"bounds": {"max_flagged_rate": "5%"}})
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("text", "message"), [
+    # before: stored under scores, so the file's own expectations never ran and an enforced contract passed
+    ("name: scores\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n",
+     "ingest.yaml: name 'scores' must be 'ingest', the file's own name"),
+    # before: TypeError (unhashable list) and Great Expectations' SuiteParameterError tracebacks
+    ("name: ingest\nexpectations: [{type: expect_column_min_to_be_between, kwargs: {column: a, min_value: "
+     "{$PARAMETER: [image_size]}}}]\n", "ingest.yaml: expectation 1: {$PARAMETER: ...} takes one bound name and "
+                                         "nothing beside it"),
+    ("name: ingest\nexpectations: [{type: expect_column_min_to_be_between, kwargs: {column: a, min_value: "
+     "{$PARAMETER: image_size, x: 1}}}]\n", "ingest.yaml: expectation 1: {$PARAMETER: ...} takes one bound name"),
+])
+def test_a_suite_file_edited_into_nonsense_is_one_line(tmp_path, text, message):
+    (tmp_path / "ingest.yaml").write_text(text)
+    with pytest.raises(WinnowError) as raised:
+        load_suite(tmp_path / "ingest.yaml", parameters=PARAMETERS)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_suite_file_that_is_not_utf8_is_one_line(tmp_path):
+    # before: UnicodeDecodeError traceback
+    (tmp_path / "ingest.yaml").write_bytes(b"name: ingest\nexpectations: [\xff]\n")
+    with pytest.raises(WinnowError, match=r"ingest.yaml: not UTF-8 text \(invalid start byte at byte 28\)"):
+        load_suite(tmp_path / "ingest.yaml", parameters=PARAMETERS)
+
+
 def test_importing_the_contract_modules_leaves_great_expectations_unimported():
     code = ("import sys, winnow.contracts, winnow.contract_tables; "
             "sys.exit('great_expectations' in sys.modules)")

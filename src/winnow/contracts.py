@@ -101,11 +101,15 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     if not path.is_file():
         raise WinnowError(f"{path}: contract suite not found")
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise WinnowError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+    except UnicodeDecodeError as err:
+        raise WinnowError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
+    if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one
+        raise WinnowError(f"{path}: name {spec['name']!r} must be {path.stem!r}, the file's own name")
     expectations, left_out = [], []
     for number, entry in enumerate(spec["expectations"], start=1):
         if not isinstance(entry, dict) or not str(entry.get("type", "")).startswith("expect_") \
@@ -129,6 +133,9 @@ def _parameter_name(value: Any) -> str | None:
 
 
 def _bind(value: Any, parameters: Mapping[str, Any], *, where: str) -> Any:
+    if isinstance(value, dict) and PARAMETER in value and (set(value) != {PARAMETER}
+                                                          or not isinstance(value[PARAMETER], str)):
+        raise WinnowError(f"{where}: {{{PARAMETER}: ...}} takes one bound name and nothing beside it, got {value!r}")
     name = _parameter_name(value)
     if name is None:
         return value
