@@ -13,6 +13,7 @@ import pytest
 from budget_project import Case, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import run_stage
 from winnow.budget import rank_label_decisions
+from winnow.errors import WinnowError
 from winnow.valuation import Values, average_ranks, decide, harm, knn_shapley, tracin
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
 
@@ -159,3 +160,13 @@ def test_the_report_section_shows_the_most_harmful_then_the_most_helpful_with_th
     assert 'class="tile dropped"' in harmful and "cat" not in harmful
     assert "<figcaption>cat<br>kNN +5.00e-01 · TracIn +2.00e+00</figcaption>" in helpful and "dog" not in helpful
     assert "data valuation: not run" in valuation_section(decisions=None, summary=None, imageset=imageset, count=1)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_tracin_probe_that_diverges_is_one_line(flipped_set):
+    # before: every TracIn value NaN, metrics/data_valuation.json holding bare NaN, and exit 0
+    x, given, _, val_x, val_y = flipped_set
+    with pytest.raises(WinnowError) as raised:
+        tracin(x * 1e3, given, val_x * 1e3, val_y, num_classes=3, epochs=2, lr=1e300, seed=0)
+    assert str(raised.value) == ("data_valuation.tracin: the probe diverged (non-finite weights) at lr 1e+300; lower "
+                                 "data_valuation.tracin.lr")

@@ -189,6 +189,8 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
             theta -= lr * (z[rows].T @ error / len(rows) + weight_decay * decay * theta)
         errors.append(lr * (torch.softmax(z @ theta, dim=1) - onehot))
         val_errors.append(torch.softmax(vz @ theta, dim=1) - val_onehot)
+        if not (torch.isfinite(errors[-1]).all() and torch.isfinite(val_errors[-1]).all()):
+            _diverged(lr)
     error, val_error = torch.cat(errors, dim=1), torch.cat(val_errors, dim=1)  # checkpoints side by side
     total = torch.zeros(len(z), dtype=torch.float64, device=device)
     squares = torch.zeros_like(total)
@@ -197,8 +199,16 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
         influence = (error @ val_error[rows].T) * (z @ vz[rows].T)  # (N, B): summed over the checkpoints
         total += influence.sum(1)
         squares += influence.square().sum(1)
+    if not (torch.isfinite(total).all() and torch.isfinite(squares).all()):
+        _diverged(lr)
     accuracy = float(np.mean((vz @ theta).argmax(1).cpu().numpy() == vy))
     return Values.of(total, squares, len(vz), val_accuracy=accuracy)
+
+
+def _diverged(lr: float) -> None:
+    """A step too large: the influences would be NaN or infinite, every value equal or meaningless."""
+    raise WinnowError(f"data_valuation.tracin: the probe diverged (non-finite weights) at lr {lr:g}; lower "
+                      "data_valuation.tracin.lr")
 
 
 def harm(values: dict[str, np.ndarray]) -> np.ndarray:
