@@ -105,6 +105,27 @@ def test_an_output_path_of_the_wrong_kind_fails_before_any_work(tmp_path, comman
 
 
 @pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("command", "expected"), [
+    (["gate", "--base", "HEAD", "--markdown", "/proc/gate.md"],
+     "--markdown /proc/gate.md: cannot write in /proc (No such file or directory); give a file path where you can "
+     "write, e.g. --markdown reports/gate.md"),
+    (["compare", "--variants", "baseline", "pruned", "--out", "/dev/null/compare.md"],
+     "--out /dev/null/compare.md: lies under the file /dev/null; give a file path, e.g. --out "
+     "reports/compare-seeds.md"),
+], ids=["gate-proc", "compare-under-device"])
+def test_an_output_where_nothing_can_be_written_fails_before_any_work(tmp_path, command, expected):
+    # before: the gate printed its whole report, gate: PASS included, then a FileNotFoundError traceback
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    before = files_under(project)
+    extra = ["--from-json", str(saved)] if command[0] == "compare" else []
+    done = run_winnow(project, *command, *extra, timeout=60)
+    assert assert_error_line(done) == f"error: {expected}"
+    assert done.stdout == ""
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
 def test_compare_one_run_says_identical_and_one_run_instead_of_nan(tmp_path):
     project = make_project(tmp_path / "project")
     saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})

@@ -259,3 +259,14 @@ def test_a_label_studio_result_of_another_control_is_not_a_verdict(project):
     assert done.returncode == 0, done.stderr
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == ["train-08,accept,-1,-1",
                                                                               "train-04,relabel,0,2"]
+
+
+@pytest.mark.hostile("review")
+def test_export_where_the_queue_is_a_folder_fails_before_any_thumbnail(tmp_path):
+    # before: an IsADirectoryError traceback after hundreds of thumbnails were written
+    project = write_project(tmp_path / "project")
+    (project / "reviews/queue.csv").mkdir(parents=True)
+    before = files_under(project)
+    done = run_winnow(project, "review", "export")
+    assert assert_error_line(done) == "error: review export: reviews/queue.csv: is a folder; give a file path"
+    assert_nothing_left(project, before)

@@ -4,6 +4,7 @@ import errno
 import numbers
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -48,10 +49,18 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     if os.path.isdir(path) if not folder else os.path.isfile(path):
         raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
     parts = os.path.normpath(path).split(os.sep)
-    parents = [os.sep.join(parts[:i]) for i in range(1, len(parts))]
-    blocking = next((parent for parent in parents if parent and os.path.isfile(parent)), None)
+    parents = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))] or [os.curdir]
+    blocking = next((parent for parent in parents if os.path.exists(parent) and not os.path.isdir(parent)), None)
     if blocking is not None:
         raise WinnowError(f"{option} {path}: lies under the file {blocking}; give a {kind} path{hint}")
+    # the deepest folder that exists must take a new file (permissions, a read-only or virtual file system)
+    nearest = next((parent for parent in reversed(parents) if os.path.isdir(parent)), os.curdir)
+    try:
+        with tempfile.TemporaryFile(dir=nearest):
+            pass
+    except OSError as err:
+        raise WinnowError(f"{option} {path}: cannot write in {nearest} ({err.strerror}); give a {kind} path where "
+                          f"you can write{hint}") from err
 
 
 def check_input_file(path: Path, *, option: str, fix: str) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line, listed
+from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, write_json, write_table, write_text
 from winnow.variants import (
@@ -200,6 +200,9 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
         except ImportError as err:
             raise WinnowError(f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); "
                               "`pip install fiftyone`, or export without --fiftyone") from err
+    for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written
+        check_output(path, option="review export:")
+    check_output(THUMBS, option="review export:", folder=True)
     params = load_params()
     data = read_imageset(DEGRADE)
     cleaners = params["pruned"]["cleaners"]
