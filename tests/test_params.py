@@ -96,6 +96,10 @@ def test_the_shipped_params_yaml_validates():
     ("threshold.issues.blurry", {"method": "auto", "alpah": 0.05},
      "threshold.issues.blurry.alpah: unknown option of method auto (did you mean alpha?)"),
     ("threshold.issues.blurry", {"method": "fixed"}, "threshold.issues.blurry.value: missing (a number in [0, 1])"),
+    # before: OverflowError and "cannot convert float NaN to integer" tracebacks
+    ("threshold.issues.dark", {"method": "ght", "tau": 1e155}, "threshold.issues.dark.tau: 1e+155 is above 1000"),
+    ("threshold.issues.dark", {"method": "ght", "kappa": 1e308}, "threshold.issues.dark.kappa: 1e+308 is above "
+                                                                 "1000000000"),
     ("threshold.issues.blurry", {"method": "otsuu"}, 'threshold.issues.blurry.method: "otsuu" is not one of auto, '
                                                      "otsu, li, kittler, kapur, ght, valley, gamma_mixture, fixed "
                                                      "(did you mean otsu?)"),

@@ -175,7 +175,10 @@ class ThresholdSetting(Rule):
         "li": {"tolerance": Num(0, low_open=True, null=True)},
         "kittler": {},
         "kapur": {},
-        "ght": {"nu": Num(0, null=True), "tau": Num(0, null=True), "kappa": Num(0), "omega": Num(0, 1)},
+        # bounded: scores lie in [0, 1], so a spread tau beyond 1e3 or a weight beyond 1e9 means nothing more, and
+        # tau 1e155 overflowed (tau squared), kappa 1e308 made the criterion NaN
+        "ght": {"nu": Num(0, 10**9, null=True), "tau": Num(0, 1000, null=True), "kappa": Num(0, 10**9),
+                "omega": Num(0, 1)},
         "valley": {"valley_window": Num(0, integer=True)},
         "gamma_mixture": {"iterations": Num(1, integer=True)},
         "fixed": {"value": Num(0, 1)},  # scores lie in [0, 1]
