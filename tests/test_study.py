@@ -283,3 +283,12 @@ def test_collect_leaves_out_runs_with_other_settings_and_says_so(tmp_path, capsy
     assert capsys.readouterr().out.splitlines()[0] == (
         "study: left out 1 run(s) with other settings (train): noise30-short")
     assert "noise30-short" not in (out / "study.csv").read_text()
+
+
+@pytest.mark.hostile("compare")
+def test_collect_from_json_given_a_folder_says_so(tmp_path, capsys):
+    # before: "not found", for a folder that is there
+    (tmp_path / "exps").mkdir()
+    assert cli.main(["study", "collect", "--from-json", str(tmp_path / "exps"), "--out", str(tmp_path / "s")]) == 1
+    assert capsys.readouterr().err == (f"error: --from-json: {tmp_path / 'exps'} is a folder, not a file (write it "
+                                       f"with `dvc exp show --json > {tmp_path / 'exps'}`)\n")

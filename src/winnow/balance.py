@@ -157,7 +157,8 @@ def balanced_augment(
             members = np.flatnonzero(labels == label)
             order = np.lexsort((rng.permutation(len(members)), ~edge[members]))  # edge cases first
             kept[members[order[cap[label]:]]] = False
-    check_fits_in_memory(int(needed.sum()) * images[0].nbytes if len(images) else 0,
+    # the gathered sources, the augmented copies and the variant they join: three arrays of the copies' size
+    check_fits_in_memory(3 * int(needed.sum()) * images[0].nbytes if len(images) else 0,
                          what=f"balance.target {target!r}: {int(needed.sum()):,} augmented copies")
     copies = np.zeros(len(labels), np.int64)
     for label in np.flatnonzero(needed):

@@ -107,7 +107,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
     if from_json is not None:
         path = Path(from_json)
         if not path.is_file():
-            raise WinnowError(f"--from-json: {path} not found (write it with `dvc exp show --json > {path}`)")
+            what = "is a folder, not a file" if path.is_dir() else "not found"
+            raise WinnowError(f"--from-json: {path} {what} (write it with `dvc exp show --json > {path}`)")
         try:
             shown = json.loads(path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
