@@ -344,12 +344,19 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     """
     names = {"base": _revisions(base), "target": _revisions(target)}
     revs = {side: [revisions.resolve(repo, name, option=f"--{side}") for name in runs] for side, runs in names.items()}
+    read: dict[tuple[str, str], str | None] = {}  # (rev, path) -> text: a gated metrics file is checked twice
+
+    def text_at(rev: str, path: str) -> str | None:
+        if (rev, path) not in read:
+            read[rev, path] = revisions.read_text(repo, rev, path)
+        return read[rev, path]
+
     problems, matched = [], set()
     for side in revs:
         for name, rev in zip(names[side], revs[side]):
             for path in revisions.matching(repo, rev, list(settings.files)):
                 matched.add(path)
-                problems += metric_problems(revisions.read_text(repo, rev, path) or "", where=f"{path} at {name}")
+                problems += metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")
     unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
     if unmatched:  # a typo would check nothing and pass
         raise WinnowError(f"params.yaml gate.files: {', '.join(unmatched)} matches no file at "
@@ -398,7 +405,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             frames.append([])
             for name, rev, text in zip(names[side], revs[side], texts[variant, side]):
                 where = f"{metrics_path(variant)} at {name}"
-                written = read_headline(revisions.read_text(repo, rev, metrics_path(variant)), where=where)
+                written = read_headline(text_at(rev, metrics_path(variant)), where=where)
                 frame = read_predictions(text, where=f"{predictions_path(variant)} at {name}",
                                          classes=headline_classes(written))
                 check_headline(written, frame, where=where)
