@@ -61,20 +61,28 @@ def main() -> None:
                                        "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
     print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
-    _warn_judge_splits_lacking_classes(manifest, loaded.classes)
+    _warn_weak_judge_splits(manifest, loaded.classes)
 
 
-def _warn_judge_splits_lacking_classes(manifest: pd.DataFrame, classes: list[str]) -> None:
-    """A val or trusted split without images of a class cannot judge it: checkpoints, the relabel gate and the
-    budget are chosen on these splits (the budget then ships no cleaning)."""
+JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"
+MIN_JUDGE_IMAGES_PER_CLASS = 5  # below this one image moves a split's accuracy by more than a 20th of a class
+
+
+def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
+    """A val or trusted split without images of a class cannot judge it (the budget then ships no cleaning),
+    and one of a handful of images judges by chance: checkpoints, the relabel gate and the budget are chosen on
+    these splits."""
     taught = set(manifest.loc[manifest["split"] == "train", "label"])
     for split in ("val", "trusted"):
         held = manifest.loc[manifest["split"] == split, "label"]
         lacking = [classes[c] for c in sorted(taught - set(held))]
         if len(held) and lacking:
             print(f"warning: ingest: the {split} split ({len(held)} images) holds no image of {len(lacking)} of the "
-                  f"{len(taught)} classes, first {lacking[0]!r}: checkpoints, the relabel gate and the cleaning "
-                  "budget are judged on it; give it images of every class")
+                  f"{len(taught)} classes, first {lacking[0]!r}: {JUDGED_ON}; give it images of every class")
+        elif 0 < len(held) < MIN_JUDGE_IMAGES_PER_CLASS * len(taught):
+            print(f"warning: ingest: the {split} split holds {len(held)} images, fewer than "
+                  f"{MIN_JUDGE_IMAGES_PER_CLASS} per class of the {len(taught)}: {JUDGED_ON}, and one image moves "
+                  f"its accuracy by {100 / len(held):.0f} points; give it more images")
 
 
 def _warn_trusted_copies(manifest: pd.DataFrame) -> None:

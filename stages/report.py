@@ -54,8 +54,7 @@ def main() -> None:
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
-            confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()
-                        if Path(confusion_path(v)).is_file()})),
+            confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=json_of("threshold", "metrics/threshold.json"),
             histograms={path.stem: table_of("threshold", path)
@@ -138,6 +137,10 @@ def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
     summary counts, each of a class evaluated (a lost row would draw fewer images than the tables beside it,
     an unknown class would vanish from the matrix)."""
     path, stage = confusion_path(variant), f"evaluate@{variant}"
+    if not Path(path).is_file():  # evaluate writes it beside the summary: without it the matrices would
+        # silently leave one version out
+        raise rerun_error(path, "not found (evaluate writes it beside the summary the report read)",
+                          written_by=stage)
     try:  # names as written: read as numbers or NA, a class called "7" or "NA" would not match its name
         pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors

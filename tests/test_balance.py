@@ -57,6 +57,18 @@ def test_balancing_equalises_class_counts_and_sources_map_back():
     assert made.ops.shape == (17, 5) and (made.ops.sum(axis=1) == 2).all()
 
 
+def test_the_memory_guard_counts_the_three_arrays_of_copies_balance_holds_at_once(monkeypatch):
+    images, labels = _imbalanced()  # 17 copies of 8x8x1 images: 1,088 bytes an array
+    pages = {}
+    monkeypatch.setattr("winnow.errors.os.sysconf", lambda name: 1 if name == "SC_PAGE_SIZE" else pages["n"])
+    pages["n"] = 3 * 1088  # the sources, the copies and the variant they join fit exactly
+    assert len(balanced_augment(images, labels, policy={}, seed=0, num_classes=3).labels) == 17
+    pages["n"] = 3 * 1088 - 1  # one byte short; before, the guard counted one array and passed it
+    with pytest.raises(WinnowError, match=r"^balance\.target 'max': 17 augmented copies take 0\.0 GiB, more than "
+                                          r"this machine's 0\.0 GiB of memory; lower it$"):
+        balanced_augment(images, labels, policy={}, seed=0, num_classes=3)
+
+
 @pytest.mark.parametrize("op", OPS)
 def test_each_op_keeps_shape_and_dtype_and_changes_pixels(op):
     for channels in (1, 3):

@@ -2,6 +2,7 @@
 planted outliers, clean clusters stay untouched, ids stay aligned through folds and rounds, rounds repeat."""
 
 import json
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -221,6 +222,17 @@ def test_rounds_are_deterministic_and_augment_sees_the_cleaned_set(monkeypatch):
     kept = first.loc[first["decision"] != "drop", "id"]
     assert list(a.decisions.loc[a.decisions["round"] == 2, "id"]) == list(kept)
     assert calls == [(len(kept), 1)] * 2  # once per run, between the rounds, with the images still in
+
+
+def test_a_k_too_large_names_one_range_whichever_space_is_searched_first():
+    features, labels = clusters(per_class=10)  # 40 images on trial: 39 others each, 40 for each val image
+    val_features, val_labels = clusters(per_class=2, seed=1)
+    for k in (41, 40):  # before: 41 named [1, 40] (the val search), then 40 named [1, 39]
+        with pytest.raises(WinnowError, match=re.escape(
+                f"embedding_clean.k: {k} neighbours asked but only 39 reference images; choose an integer in [1, 39]")):
+            clean_rounds(np.zeros((40, 2, 2, 1), np.uint8), labels, np.arange(40).astype(str),
+                         val_images=np.zeros((8, 2, 2, 1), np.uint8), val_labels=val_labels, config=TrainConfig(),
+                         num_classes=4, features=features, val_features=val_features, k=k)
 
 
 def test_bad_parameters_name_the_parameter():

@@ -218,6 +218,20 @@ def ingest_with(tmp_path, trusted, *, degrade=False, **ingest):
 
 
 @pytest.mark.hostile("ingest")
+def test_a_trusted_split_of_a_handful_of_images_is_warned_of_where_it_is_made(tmp_path):
+    _, _, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 1, "dog": 1, "eel": 1}))
+    assert done.returncode == 0, done.stderr
+    # before: accepted without a word, and every checkpoint and budget then turned on one image in three
+    assert ("warning: ingest: the trusted split holds 3 images, fewer than 5 per class of the 3: checkpoints, the "
+            "relabel gate and the cleaning budget are judged on it, and one image moves its accuracy by 33 points; "
+            "give it more images") in done.stdout.splitlines()
+    (tmp_path / "enough").mkdir()
+    _, _, enough = ingest_with(tmp_path / "enough", trusted_folder(tmp_path / "book5", {"cat": 5, "dog": 5, "eel": 5}))
+    assert enough.returncode == 0, enough.stderr
+    assert [line for line in enough.stdout.splitlines() if "the trusted split" in line] == []
+
+
+@pytest.mark.hostile("ingest")
 def test_a_trusted_folder_is_ingested_as_its_own_split_by_class_name_and_never_degraded(tmp_path):
     trusted = trusted_folder(tmp_path / "book", {"eel": 2, "cat": 3})  # sorted: cat, eel; the data set: cat, dog, eel
     (trusted / "cat" / "broken.png").write_bytes(b"not a png")

@@ -130,21 +130,25 @@ def test_a_requested_version_not_evaluated_is_named_beside_the_verdict(tmp_path)
 
 
 def with_confusion(root, version: str = "pruned"):
-    """Writes the confusion.csv evaluate@<version> writes beside its predictions; its path."""
-    predictions = pd.read_csv(root / "metrics/evaluate" / version / "predictions.csv", dtype=str)
-    path = root / "plots/evaluate" / version / "confusion.csv"
-    path.parent.mkdir(parents=True)
-    predictions.rename(columns={"label": "actual"})[["actual", "predicted"]].to_csv(path, index=False)
-    return path
+    """The confusion.csv evaluate@<version> writes beside its predictions (the project holds one); its path."""
+    return root / "plots/evaluate" / version / "confusion.csv"
 
 
 @pytest.mark.hostile("report")
 def test_the_confusion_matrix_evaluate_writes_is_drawn(tmp_path):
-    root = project(tmp_path)
-    with_confusion(root)  # drawn before as well: the checks below must refuse no file evaluate writes
+    root = project(tmp_path)  # the checks below must refuse no file evaluate writes
     done = run_stage(root, "report")
     assert done.returncode == 0, done.stderr
     assert '<h3>Confusion matrices</h3><img class="figure" src="data:image/png' in (root / "reports/index.html").read_text()
+
+
+@pytest.mark.hostile("report")
+def test_an_evaluated_version_without_its_confusion_matrix_stops_the_report(tmp_path):
+    root = project(tmp_path)
+    with_confusion(root).unlink()
+    # before: the matrices silently showed baseline alone beside tables of both versions
+    refused(root, "plots/evaluate/pruned/confusion.csv: not found (evaluate writes it beside the summary the report "
+                  "read); rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
 
 
 @pytest.mark.hostile("report")

@@ -41,7 +41,8 @@ BASELINE_ERRORS = [c * PER_CLASS + k for c in range(3) for k in range(10)]
 
 def write_project(root: Path, predicted: dict[str, np.ndarray], *, review: dict | None = None) -> Path:
     """params.yaml (``variants`` = the keys of ``predicted``), data/ingest and, per version, the
-    summary.json and predictions.csv evaluate writes; metrics/variants.json with ``review`` when given."""
+    summary.json, predictions.csv and confusion.csv evaluate writes; metrics/variants.json with ``review`` when
+    given."""
     params = default_params()
     params["variants"] = list(predicted)
     params["contracts"]["enforce_variants"] = []  # which versions exist is the case
@@ -58,6 +59,10 @@ def write_project(root: Path, predicted: dict[str, np.ndarray], *, review: dict 
         (folder / "summary.json").write_text(json.dumps(summarise(LABELS, guesses, classes=CLASSES)))
         pd.DataFrame({"id": IDS, "label": np.array(CLASSES)[LABELS], "predicted": np.array(CLASSES)[guesses],
                       "probability": 0.9}).to_csv(folder / "predictions.csv", index=False)
+        plots = root / "plots/evaluate" / version
+        plots.mkdir(parents=True)
+        pd.DataFrame({"actual": np.array(CLASSES)[LABELS], "predicted": np.array(CLASSES)[guesses]}).to_csv(
+            plots / "confusion.csv", index=False)
     if review is not None:
         (root / "metrics/variants.json").write_text(json.dumps({"baseline": {"train_images": 6}, "review": review}))
     return root

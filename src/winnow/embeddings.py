@@ -42,7 +42,7 @@ from winnow import judges
 from winnow.configs import EMBEDDING_MODES
 from winnow.errors import WinnowError
 from winnow.labels import dealt_folds, stratified_folds
-from winnow.neighbours import Space, cleanse, evidence, vote
+from winnow.neighbours import Space, check_k, cleanse, evidence, vote
 from winnow.outliers import find_outliers
 
 MODES = EMBEDDING_MODES
@@ -81,9 +81,10 @@ def fixed_judgement(features: np.ndarray, labels: np.ndarray, *, val_features: n
     labels = np.asarray(labels, np.int64)
     everything = np.arange(len(labels))
     val_space = Space(len(labels) + np.arange(len(val_labels)), val_features, everything, features, labels)
+    space = Space(everything, features, everything, features, labels)
+    check_k(k, space, val_space)
     accuracy = float(np.mean(vote(val_space, k=k, num_classes=num_classes, knn=knn) == np.asarray(val_labels)))
-    return Judgement([Space(everything, features, everything, features, labels, accuracy)],
-                     [replace(val_space, val_accuracy=accuracy)], accuracy)
+    return Judgement([replace(space, val_accuracy=accuracy)], [replace(val_space, val_accuracy=accuracy)], accuracy)
 
 
 def embedding_spaces(
@@ -258,6 +259,7 @@ def clean_rounds(
             judgement = fixed_judgement(features[alive], labels[alive], val_features=val_features,
                                         val_labels=val_labels, k=k, num_classes=num_classes, knn=knn)
         spaces = judgement.spaces
+        check_k(k, *spaces, *judgement.val_spaces)  # one range for all: each space alone names its own
         found = pd.concat([evidence(s, labels[alive][s.positions], k=k, num_classes=num_classes, knn=knn)
                            for s in spaces])
         found = found.sort_values("position").reset_index(drop=True)

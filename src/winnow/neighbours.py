@@ -80,7 +80,7 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
 
     ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`; ``numpy`` is the batched torch matrix
     products here, the faiss ones find the same neighbours up to ties (:mod:`winnow.cosine_index`)."""
-    check_k(space, k)
+    check_k(k, space)
     backend = resolve(knn)
     if backend != "numpy":
         return faiss_nearest(unit_rows(space.features), unit_rows(space.reference_features), k=k,
@@ -271,7 +271,8 @@ def _own_reference(space: Space) -> np.ndarray:
     return np.where(found, order[at], -1)
 
 
-def check_k(space: Space, k: int) -> None:
-    """Raise :class:`WinnowError` unless ``k`` neighbours exist for every query of ``space``."""
-    available = len(space.reference_positions) - (1 if space.is_self else 0)
+def check_k(k: int, *spaces: Space) -> None:
+    """Raise :class:`WinnowError` unless ``k`` neighbours exist for every query of every space; the range it
+    names is the narrowest of them, so that no other space refuses the value it suggests."""
+    available = min(len(s.reference_positions) - (1 if s.is_self else 0) for s in spaces)
     check_neighbour_count(k, available, where="embedding_clean.k", among="reference images")

@@ -43,7 +43,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     if method == "isolation_forest":
         forest = IsolationForest(random_state=seed).fit(reference)
         return np.clip(1 + forest.score_samples(query), 0, 1)
-    check_k(space, k)  # the same message as the other methods, before scikit-learn's own
+    check_k(k, space)  # the same message as the other methods, before scikit-learn's own
     if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
         lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
     else:

@@ -279,7 +279,7 @@ def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
     automatic = np.where(rows["action"] == "drop", -1, rows["label"].to_numpy(np.int64))
     confirmed = reviewed & (label == automatic)
     overruled = reviewed & ~confirmed
-    note = np.array([f"review:{v}" for v in verdict.fillna("")], dtype=object)
+    note = np.array([f"review:{v}" for v in verdict.astype(object).fillna("")], dtype=object)  # no verdict: NaN floats
     reasons, stages = rows["reason"].to_numpy(object), rows["stage"].to_numpy(object)
     out.loc[confirmed, "reason"] = [f"{r}; {n}" if r else n for r, n in zip(reasons[confirmed], note[confirmed])]
     out.loc[confirmed, "stage"] = [f"{s}+review" if s else "review" for s in stages[confirmed]]
