@@ -10,7 +10,7 @@ import pandas as pd
 from winnow import report, report_grids, report_versions
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
-from winnow.gate import read_predictions
+from winnow.evaluated import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path

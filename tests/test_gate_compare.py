@@ -475,7 +475,7 @@ def test_one_unlucky_head_seed_does_not_fail_the_pooled_gate(tmp_path, capsys):
 
 def _image_test_alone(repo) -> float:
     """The pooled per-image test's p-value for overall accuracy (phi 1), without the spread between runs."""
-    from winnow.gate import read_predictions
+    from winnow.evaluated import read_predictions
     from winnow.revisions import read_text
 
     frames = [[read_predictions(read_text(repo, f"{side}{run}", predictions_path("baseline")), where=side)

@@ -53,7 +53,7 @@ def test_a_prediction_of_a_class_the_model_does_not_have_stops_the_report(tmp_pa
     table.to_csv(path, index=False)
     before = files_under(root)
     done = run_stage(root, "report")
-    # winnow.gate.read_predictions refuses a predicted name that no test label has before any pairing
+    # winnow.evaluated.read_predictions refuses a predicted name that no test label has before any pairing
     assert_error_line(done, "metrics/evaluate/pruned/predictions.csv: predicted 'wolf' (id 'x005', 1 row",
                       "is no class of the test labels or of its metrics; rerun evaluate")
     assert_nothing_left(root, before)

@@ -24,7 +24,7 @@ noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the 
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
-test class, an evaluate metrics file that disagrees with its predictions (:func:`check_headline`), test
+test class, an evaluate metrics file that disagrees with its predictions (:func:`winnow.evaluated.check_headline`), test
 sets that differ, an unknown revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
@@ -36,10 +36,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import io
 import json
-import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +46,9 @@ import yaml
 
 from winnow import revisions
 from winnow.errors import WinnowError, check_output, first_line
-from winnow.metrics import (
-    METRICS_FILE, PREDICTIONS_FILE, headline, metrics_path, predictions_path, summarise, variant_of,
-)
+from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
+    read_predictions
+from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, variant_of
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
@@ -138,98 +135,11 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     return GateSettings.from_params(section), dropped
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _flatten(value, prefix: str = ""):
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _flatten(inner, f"{prefix}{key}.")
-    else:
-        yield prefix[:-1], value
-
-
-def metric_problems(text: str, *, where: str) -> list[str]:
-    """What is wrong with one gated metrics file's text: not JSON, or values that are not finite numbers
-    (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return [f"{where}: not valid JSON ({err})"]
-    bad = [f"{key} = {value!r}" for key, value in _flatten(data) if not _is_number(value)]
-    return [f"{where}: {', '.join(bad)}"] if bad else []
-
-
-def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
-    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired.
-    A prediction must name a test label or one of ``classes`` (those evaluate knew: a class without test
-    images can still be predicted)."""
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise WinnowError(f"{where}: not a predictions table ({str(err).splitlines()[0]}); rerun evaluate") from err
-    missing = [c for c in ("id", "label", "predicted") if c not in frame.columns]
-    if missing or frame.empty:
-        raise WinnowError(f"{where}: {'no rows' if not missing else 'no column ' + ', '.join(missing)}; "
-                          "rerun evaluate (it writes id, label, predicted, probability)")
-    repeated = frame["id"].duplicated()
-    if repeated.any():
-        raise WinnowError(f"{where}: {int(repeated.sum())} repeated ids, first {frame['id'][repeated].iloc[0]!r}; "
-                          "rerun evaluate")
-    for column in ("label", "predicted"):
-        blank = frame[column].str.strip() == ""
-        if blank.any():
-            raise WinnowError(f"{where}: {int(blank.sum())} row(s) without a {column}, first id "
-                              f"{frame['id'][blank].iloc[0]!r}; rerun evaluate")
-    # a name that is no class (a typo, a hand edit) would count as wrong and look like a real change
-    unknown = ~frame["predicted"].isin(set(frame["label"]) | set(classes))
-    if unknown.any():
-        raise WinnowError(f"{where}: predicted {frame['predicted'][unknown].iloc[0]!r} (id "
-                          f"{frame['id'][unknown].iloc[0]!r}, {int(unknown.sum())} row(s)) is no class of the test "
-                          "labels or of its metrics; rerun evaluate")
-    return frame[["id", "label", "predicted"]]
-
-
-def read_headline(text: str | None, *, where: str) -> dict | None:
-    """An evaluate metrics file's text (None: absent) as flattened ``{key: value}``, or None."""
-    if text is None:
-        return None
-    try:
-        return dict(_flatten(json.loads(text)))
-    except json.JSONDecodeError as err:
-        raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate") from err
-
-
-def headline_classes(written: dict | None) -> list[str]:
-    """The classes a :func:`read_headline` result scores (``per_class.<class>.f1``), in file order."""
-    return [key[len("per_class."):-len(".f1")] for key in written or {}
-            if key.startswith("per_class.") and key.endswith(".f1")]
-
-
-def check_headline(written: dict | None, frame: pd.DataFrame, *, where: str) -> None:
-    """Raise unless the metrics file (:func:`read_headline`; None: absent) says what its predictions do: the
-    accuracy and each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within
-    1e-6. DVC shows the file and the gate tests the predictions; evaluate writes both, so a difference is a
-    hand edit or a stale file."""
-    if written is None:
-        return
-    # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
-    classes = list(dict.fromkeys([*headline_classes(written), *sorted(set(frame["label"]), key=_natural)]))
-    index = {name: i for i, name in enumerate(classes)}
-    truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
-    for key, value in _flatten(headline(summarise(truth, predicted, classes=classes))):
-        found = written.get(key)
-        if not _is_number(found) or abs(found - value) > 1e-6:
-            raise WinnowError(f"{where}: {key} is {found!r} but its predictions give {value:.6f}; rerun evaluate "
-                              "and commit both files")
-
-
 def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataFrame:
     """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
 
     Args:
-        base, head: :func:`read_predictions` frames of the same test images, a list of them for several
+        base, head: :func:`winnow.evaluated.read_predictions` frames of the same test images, a list of them for several
             runs a side (seeds of one setting, pooled by :meth:`PairedCounts.from_runs`), or one frame.
     """
     base, head = ([frames] if isinstance(frames, pd.DataFrame) else list(frames) for frames in (base, head))
@@ -241,7 +151,7 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     base_right, head_right = (np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() == labels
                                         for frame in frames]) for frames in (base, head))
     changed = base_right.mean(axis=0) != head_right.mean(axis=0)
-    classes = sorted(set(labels), key=_natural)
+    classes = sorted(set(labels), key=natural_order)
     masks = [np.ones(len(labels), bool)] + [labels == c for c in classes]
     counts = [PairedCounts.from_runs(base_right[:, m], head_right[:, m]) for m in masks]
     # a worse seed is a little worse on every class at once, so overall accuracy spreads more than a class does;
@@ -273,7 +183,7 @@ def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | Non
     ``predicted_head``, one row per image.
 
     Args:
-        base, head: :func:`read_predictions` frames (``id, label, predicted``).
+        base, head: :func:`winnow.evaluated.read_predictions` frames (``id, label, predicted``).
         variant: what the error names; fix: what its error says to do (by default, the gate's advice).
 
     Raises:
@@ -315,10 +225,6 @@ def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> s
     if beyond:
         return "drop not significant"
     return "drop within tolerance" if significant else "ok"
-
-
-def _natural(name: str):
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> list[str]:
@@ -370,11 +276,11 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
 
     label = {side: " + ".join(runs) for side, runs in names.items()}
     found = {side: set().union(*(_variants(repo, rev) for rev in revs[side])) for side in revs}
-    wanted = variants or sorted(found["base"] | found["target"], key=_natural)
+    wanted = variants or sorted(found["base"] | found["target"], key=natural_order)
     unknown = [v for v in wanted if v not in found["base"] | found["target"]]
     if unknown:
         raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {label['base']} or {label['target']}; "
-                          "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=_natural)) or "none"))
+                          "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=natural_order)) or "none"))
     notes, compared, texts = [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]

@@ -1,0 +1,111 @@
+"""What evaluate wrote, read back as text from any revision and checked before anything is computed from it:
+the merge gate pairs these files across revisions, and the report reads them from the workspace.
+
+- :func:`read_predictions`: ``metrics/evaluate/<variant>/predictions.csv`` (one row per test image);
+- :func:`read_headline`, :func:`check_headline`: ``metrics/evaluate/<variant>.json`` (what DVC shows), which
+  must say what its predictions say;
+- :func:`metric_problems`: any gated metrics file holding a value that is not a finite number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.metrics import headline, summarise
+
+
+def natural_order(name: str):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+
+
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def flatten(value, prefix: str = ""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from flatten(inner, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], value
+
+
+def metric_problems(text: str, *, where: str) -> list[str]:
+    """What is wrong with one gated metrics file's text: not JSON, or values that are not finite numbers
+    (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return [f"{where}: not valid JSON ({err})"]
+    bad = [f"{key} = {value!r}" for key, value in flatten(data) if not is_number(value)]
+    return [f"{where}: {', '.join(bad)}"] if bad else []
+
+
+def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
+    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired.
+    A prediction must name a test label or one of ``classes`` (those evaluate knew: a class without test
+    images can still be predicted)."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise WinnowError(f"{where}: not a predictions table ({str(err).splitlines()[0]}); rerun evaluate") from err
+    missing = [c for c in ("id", "label", "predicted") if c not in frame.columns]
+    if missing or frame.empty:
+        raise WinnowError(f"{where}: {'no rows' if not missing else 'no column ' + ', '.join(missing)}; "
+                          "rerun evaluate (it writes id, label, predicted, probability)")
+    repeated = frame["id"].duplicated()
+    if repeated.any():
+        raise WinnowError(f"{where}: {int(repeated.sum())} repeated ids, first {frame['id'][repeated].iloc[0]!r}; "
+                          "rerun evaluate")
+    for column in ("label", "predicted"):
+        blank = frame[column].str.strip() == ""
+        if blank.any():
+            raise WinnowError(f"{where}: {int(blank.sum())} row(s) without a {column}, first id "
+                              f"{frame['id'][blank].iloc[0]!r}; rerun evaluate")
+    # a name that is no class (a typo, a hand edit) would count as wrong and look like a real change
+    unknown = ~frame["predicted"].isin(set(frame["label"]) | set(classes))
+    if unknown.any():
+        raise WinnowError(f"{where}: predicted {frame['predicted'][unknown].iloc[0]!r} (id "
+                          f"{frame['id'][unknown].iloc[0]!r}, {int(unknown.sum())} row(s)) is no class of the test "
+                          "labels or of its metrics; rerun evaluate")
+    return frame[["id", "label", "predicted"]]
+
+
+def read_headline(text: str | None, *, where: str) -> dict | None:
+    """An evaluate metrics file's text (None: absent) as flattened ``{key: value}``, or None."""
+    if text is None:
+        return None
+    try:
+        return dict(flatten(json.loads(text)))
+    except json.JSONDecodeError as err:
+        raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate") from err
+
+
+def headline_classes(written: dict | None) -> list[str]:
+    """The classes a :func:`read_headline` result scores (``per_class.<class>.f1``), in file order."""
+    return [key[len("per_class."):-len(".f1")] for key in written or {}
+            if key.startswith("per_class.") and key.endswith(".f1")]
+
+
+def check_headline(written: dict | None, frame: pd.DataFrame, *, where: str) -> None:
+    """Raise unless the metrics file (:func:`read_headline`; None: absent) says what its predictions do: the
+    accuracy and each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within
+    1e-6. DVC shows the file and the gate tests the predictions; evaluate writes both, so a difference is a
+    hand edit or a stale file."""
+    if written is None:
+        return
+    # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
+    classes = list(dict.fromkeys([*headline_classes(written), *sorted(set(frame["label"]), key=natural_order)]))
+    index = {name: i for i, name in enumerate(classes)}
+    truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
+    for key, value in flatten(headline(summarise(truth, predicted, classes=classes))):
+        found = written.get(key)
+        if not is_number(found) or abs(found - value) > 1e-6:
+            raise WinnowError(f"{where}: {key} is {found!r} but its predictions give {value:.6f}; rerun evaluate "
+                              "and commit both files")
