@@ -540,6 +540,14 @@ def test_crop_padding_that_shifts_the_crop_off_the_image_is_refused(project, pad
 
 
 @pytest.mark.hostile("params")
+def test_a_train_device_the_machine_lacks_is_one_line(project):
+    # params accept cuda:<index> and mps; before, the stage ended in torch's AssertionError or RuntimeError
+    _with_params(project, train={"device": "mps", "epochs": 1})
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == "error: train.device: mps requested but this machine has no MPS device; use auto or cpu"
+
+
+@pytest.mark.hostile("params")
 def test_balance_target_past_the_machines_memory_is_refused(project):
     _with_params(project, balance={"target": 10**12, "edge_fraction": 0})
     line = _fails(project, "balance", fragments=(

@@ -128,7 +128,7 @@ def train_gan(
     """
     if len(images) < 2:
         raise WinnowError(f"gan: {len(images)} training image(s); a GAN needs at least a batch of real images")
-    device = pick_device(config.device)
+    device = pick_device(config.device, option="gan.train.device")
     torch.manual_seed(seed)
     if device.type == "cpu":
         deterministic_algorithms(True, warn_only=True)

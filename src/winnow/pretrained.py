@@ -34,7 +34,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
     """(``(N, D)`` features of uint8 ``(N, H, W, C)`` images, the model's name for the record): float64 when
     the model returns float64 or integers, else float32, so that :func:`winnow.represent.embed_imageset`
     scales them before any value is rounded to float32."""
-    device = pick_device(config.device)
+    device = pick_device(config.device, option="represent.pretrained.device")
     net, name = _load(config, device)
     size = config.input_size
     mean = torch.tensor(config.mean, dtype=torch.float32, device=device)[:, None, None]

@@ -135,7 +135,7 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
     """
     if len(images) < 2:
         raise WinnowError(f"represent.selfsup: {len(images)} image(s) to learn from; contrastive learning needs two")
-    device = pick_device(config.device)
+    device = pick_device(config.device, option="represent.selfsup.device")
     with _threads(config.threads):
         torch.manual_seed(seed)
         if device.type == "cpu":

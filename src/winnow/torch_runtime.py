@@ -25,13 +25,20 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 DEFAULT_THREADS = (torch.get_num_threads(), torch.get_num_interop_threads())
 
 
-def pick_device(name: str) -> torch.device:
-    """The torch device ``name`` names; ``auto``: CUDA when one is visible, else the CPU. Asking for ``cuda``
-    without one is a one-line error, not a fallback."""
+def pick_device(name: str, *, option: str = "train.device") -> torch.device:
+    """The torch device ``name`` names; ``auto``: CUDA when one is visible, else the CPU. Asking for a device
+    this machine lacks (``cuda``, ``cuda:<index>`` past the devices visible, ``mps``) is a one-line error naming
+    ``option``, not a fallback nor torch's assertion."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise WinnowError("train.device: cuda requested but no CUDA device is visible; use auto or cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name[len("cuda:"):] or 0) if ":" in name else 0
+        if index >= visible:
+            seen = "no CUDA device is visible" if not visible else f"only {visible} CUDA device(s) are visible"
+            raise WinnowError(f"{option}: {name} requested but {seen}; use auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise WinnowError(f"{option}: mps requested but this machine has no MPS device; use auto or cpu")
     return torch.device(name)
 
 
