@@ -47,6 +47,32 @@ def test_ray_engine_without_a_running_cluster(tmp_path):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("address, problem", [
+    # before: Ray retried for ever, printing "Failed to connect to GCS" and deaf to SIGINT and SIGTERM
+    ("127.0.0.1:1", "no Ray cluster at '127.0.0.1:1' (ConnectionRefusedError: Connection refused); start one with "
+                    "`ray start --head`, or set compute.ray.address: null for a local one"),
+    # before: ValueError "Unable to parse port number" traceback
+    ("nohost:abc", "'nohost:abc' is not host:port, ray://host:port, auto or null; give the address `ray start "
+                   "--head` printed"),
+    # before: ValueError "Ray Client requires pip package ray[client]" traceback
+    ("ray://127.0.0.1:1", "no Ray cluster at 'ray://127.0.0.1:1' (ConnectionRefusedError: Connection refused); "
+                          "start one with `ray start --head`, or set compute.ray.address: null for a local one"),
+])
+def test_a_ray_address_nothing_answers_at_is_one_line_at_once(tmp_path, address, problem):
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    params = default_params()
+    params["compute"] = {"engine": "ray", "ray": {"address": address, "num_cpus": None}, "knn": "numpy"}
+    project = make_project(tmp_path / "project", params)
+    manifest = pd.DataFrame({"id": ["a", "b"], "split": "train", "label": 0, "source": "t", "orig_h": 8,
+                             "orig_w": 8, "orig_mode": "L"})
+    write_imageset(project / "data/degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["x"])
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "score")) == f"error: compute.ray.address: {problem}"
+    assert_nothing_left(project, before)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     require(importlib.util.find_spec("ray") is not None, what="Ray",

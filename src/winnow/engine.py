@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,13 +88,13 @@ class Engine:
         if ray.is_initialized():
             yield
             return
+        if self.address not in (None, "auto", "local"):
+            _check_reachable(self.address)
         try:
             ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-        except ConnectionError as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise WinnowError(f"compute.ray.address: no Ray cluster at {self.address!r} ({reason}); start one with "
-                              "`ray start --head`, or set compute.ray.address: null for a local one") from err
+        except (ConnectionError, ValueError, RuntimeError) as err:  # ray:// without ray[client] is a ValueError
+            raise _no_cluster(self.address, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
         try:
             yield
         finally:
@@ -212,6 +213,29 @@ def _in_row_order(dataset) -> dict[str, np.ndarray]:
     merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
     order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
     return {name: value[order] for name, value in merged.items()}
+
+
+CONNECT_SECONDS = 10.0  # ray.init retries an address that does not answer for ever, deaf to SIGINT and SIGTERM
+
+
+def _no_cluster(address: str | None, reason: str) -> WinnowError:
+    return WinnowError(f"compute.ray.address: no Ray cluster at {address!r} ({reason}); start one with "
+                       "`ray start --head`, or set compute.ray.address: null for a local one")
+
+
+def _check_reachable(address: str) -> None:
+    """One line unless ``address`` (``host:port`` or ``ray://host:port``) accepts a TCP connection within
+    :data:`CONNECT_SECONDS`: Ray itself would hang on it, or raise a parser's traceback."""
+    import socket
+
+    found = re.fullmatch(r"(?:ray://)?\[?([^\[\]/]+?)\]?:(\d{1,5})", address)
+    if found is None or not 0 < int(found.group(2)) < 65536:
+        raise WinnowError(f"compute.ray.address: {address!r} is not host:port, ray://host:port, auto or null; "
+                          "give the address `ray start --head` printed")
+    try:
+        socket.create_connection((found.group(1), int(found.group(2))), timeout=CONNECT_SECONDS).close()
+    except OSError as err:  # refused, unreachable, unknown host, or no answer in time
+        raise _no_cluster(address, f"{type(err).__name__}: {err.strerror or err}") from err
 
 
 def _ray():
