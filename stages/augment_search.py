@@ -4,7 +4,7 @@ short training of train.model on pruned's train images with that policy on the f
 accuracy (method: train), or by one such model's accuracy on the val images the policy augmented
 (method: density, Fast AutoAugment's density matching). Writes data/augment-search/policy.json (the
 winner; balance's copies use it, and train.augment: searched) and metrics/augment_search.json (the score
-table, no augmentation first, and the seconds spent). Off (augment_search.enabled: false): stand-ins."""
+table, no augmentation first, the images sampled and the seconds spent). Off (augment_search.enabled: false): stand-ins."""
 
 import time
 from dataclasses import replace
@@ -48,6 +48,8 @@ def main() -> None:
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
                    seed=params["seed"], max_images=section["max_images"])
+    # the stratified sample each candidate trains on: max_images exactly, or all when there are not more
+    sampled = len(train.labels) if section["max_images"] is None else min(section["max_images"], len(train.labels))
     result = search(policies, score=score)
     seconds = round(time.perf_counter() - started, 1)
     best = max(row["score"] for row in result.table[1:])
@@ -56,7 +58,7 @@ def main() -> None:
     write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": best,
                          "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                          "method": section["method"], "epochs": section["epochs"],
-                         "max_images": section["max_images"], "seconds": seconds,
+                         "max_images": section["max_images"], "images": sampled, "seconds": seconds,
                          "table": result.table})
     print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
           f"{result.policy.to_params()} (val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation)")

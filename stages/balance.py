@@ -18,7 +18,7 @@ import pandas as pd
 
 from winnow.augment import augment
 from winnow.augment_search import policy_for
-from winnow.balance import Policy, balanced_augment, edge_scores
+from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
@@ -41,11 +41,11 @@ def main() -> None:
         print(f"balance: skipped: {SKIPPED}")
         return
     section = {**DEFAULTS, **(params.get("balance") or {})}
+    device = pick_device(section["device"], option="balance.device")  # settings first, then files
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
     policy = policy_for(params, policy_from)
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     clear_skipped(folders=FOLDERS)
-    device = pick_device(section["device"])
     seed = params["seed"]
     pruned, _ = load_variant("pruned")
     classes, labels = pruned.classes, pruned.labels
@@ -100,6 +100,9 @@ def main() -> None:
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
+    warning = few_sources(labels, made, classes)
+    if warning:
+        print(warning)
     contract.check("balanced", contract.rates("balanced"))
 
 

@@ -165,6 +165,20 @@ def test_stratified_sample_keeps_each_class_share():
     assert stratified_sample(labels, max_images=None, seed=0).tolist() == list(range(1000))
 
 
+@pytest.mark.parametrize("max_images, taken", [
+    (15, [2, 1, 2, 2, 1, 1, 2, 1, 1, 2]),  # one each, then one more to the five largest remainders
+    (25, [3, 2, 3, 3, 3, 2, 3, 1, 2, 3]),
+    (3244, [346, 336, 360, 354, 339, 334, 343, 137, 328, 367]),
+])
+def test_stratified_sample_takes_exactly_max_images(max_images, taken):
+    # before: each share rounded alone, at least one: pruned's 3,255 train images gave 19 for max_images 15, 28
+    # for 25 and 3,246 for 3,244, while metrics/augment_search.json said 15, 25 and 3,244
+    labels = np.repeat(np.arange(10), [347, 337, 361, 355, 340, 335, 344, 138, 329, 369])
+    rows = stratified_sample(labels, max_images=max_images, seed=0)
+    assert len(np.unique(rows)) == len(rows) == max_images
+    assert np.bincount(labels[rows], minlength=10).tolist() == taken
+
+
 # -- the budget ----------------------------------------------------------------------------------------
 
 def test_budget_caps_share_the_budget_equally_over_the_classes_present():
@@ -243,6 +257,7 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
     assert json.loads(Path("data/augment-search/policy.json").read_text())["policy"] == winner
     metrics = json.loads(Path("metrics/augment_search.json").read_text())
     assert metrics["chosen"] == winner and metrics["candidates"] == 4 and len(metrics["table"]) == 5
+    assert metrics["images"] == 19  # the sample the candidates trained on: all 19, fewer than max_images
     assert sampled == {"images": 19, "epochs": 6, "patience": None, "max_images": 2000}
 
     balance = _stage("balance")
@@ -263,6 +278,16 @@ def test_balance_stage_budget_leaves_out_rows_and_holds_max_images(tmp_path, mon
     assert np.bincount(train.labels).tolist() == [5, 5, 5]
     assert json.loads(Path("metrics/balance.json").read_text())["counts"]["a"] == {
         "before": 12, "left_out": 7, "added": 0, "after": 5}
+
+
+def test_balance_stage_says_when_the_budget_leaves_a_class_on_few_images(tmp_path, monkeypatch, capsys):
+    # before: max_images 3 kept one image a class (its edge case first, when edge cases are on) without a word
+    _project(tmp_path, monkeypatch, balance={"max_images": 3, "edge_fraction": 0, "device": "cpu"})
+    _stage("balance").main()
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: balance:")]
+    assert warnings == ["warning: balance: class a ends with 1 train image from 1 source image (0 augmented copies, "
+                        "11 left out for balance.max_images), and 2 more classes from fewer than 5; so few sources "
+                        "add little variety: raise balance.max_images"]
 
 
 def test_search_stage_says_which_randaugment_candidates_an_op_set_cannot_hold(tmp_path, monkeypatch, capsys):
@@ -321,7 +346,8 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     assert policy_for(params, "fixed") == Policy.from_params(params["balance"]["policy"])
     assert policy_for({"balance": None}, "fixed") == Policy()  # balance left out: the policy's defaults
     Path("data/augment-search").mkdir(parents=True)
-    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": {"ops": ["cutout"], "n": 1}}))
+    # every field augment-search writes: one left out is refused (test_hostile_augment), not filled from the defaults
+    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params()}))
     assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
 
 

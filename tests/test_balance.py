@@ -9,7 +9,7 @@ import yaml
 
 from hostile_harness import contract_inputs, default_params
 from winnow.augment import augment
-from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases, edge_scores
+from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases, edge_scores, few_sources
 from winnow.configs import OPS
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -144,6 +144,46 @@ def test_bad_policy_is_one_clear_error():
     images, labels = _imbalanced()
     with pytest.raises(WinnowError, match="known ops"):
         balanced_augment(images, labels, policy={"ops": ["zoom"]}, seed=0, num_classes=3)
+    # before: a boolean is an int to Python, so n: true ran as one op an image and magnitude: true as 1
+    with pytest.raises(WinnowError, match="^balance.policy.n: ops per image must be an integer in \\[1, 2\\], got True$"):
+        Policy(ops=("rotate", "noise"), n=True)
+    with pytest.raises(WinnowError, match="^balance.policy.magnitude: must be in \\(0, 1\\], got True$"):
+        Policy(magnitude=True)
+
+
+def test_an_edge_extra_near_floats_limit_gives_every_copy_to_the_edge_cases():
+    # before: 1e308 overflowed the weights' sum to inf, the shares to NaN and the copy count to a negative
+    # int64: ValueError "repeats may not contain negative values" (1e300 still worked)
+    labels = np.repeat([0, 1], [40, 10])
+    images = np.random.default_rng(1).integers(0, 256, (50, 8, 8, 1), dtype=np.uint8)
+    scores = np.zeros(50)
+    scores[[40, 41]] = [5.0, 4.0]
+    made = {extra: balanced_augment(images, labels, policy={}, seed=0, num_classes=2, edge_scores=scores,
+                                    edge_fraction=0.2, edge_extra=extra) for extra in (1e300, 1e308)}
+    np.testing.assert_array_equal(made[1e308].source, made[1e300].source)
+    assert np.bincount(made[1e308].source, minlength=50)[[40, 41]].tolist() == [15, 15]  # all 30 copies
+    with pytest.raises(WinnowError, match="^balance.edge_extra: must be a finite number >= 0, got inf$"):
+        balanced_augment(images, labels, policy={}, seed=0, num_classes=2, edge_scores=scores, edge_extra=float("inf"))
+
+
+def test_a_class_resting_on_few_source_images_gets_one_warning_line():
+    # before: a class of one pruned image got 368 copies of it without a word
+    labels = np.repeat([0, 1, 2], [369, 1, 3])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 4, 4, 1), dtype=np.uint8)
+    made = balanced_augment(images, labels, policy={}, seed=0, num_classes=3)
+    assert few_sources(labels, made, ["big", "one", "three"]) == (
+        "warning: balance: class one ends with 369 train images from 1 source image (368 augmented copies), and 1 "
+        "more class from fewer than 5; so few sources add little variety: give the class more train images")
+    # a budget of one image a class keeps each class's edge case; said so (before: without a word)
+    scores = np.arange(len(labels), dtype=float)
+    cut = balanced_augment(images, labels, policy={}, seed=0, num_classes=3, edge_scores=scores, max_images=3)
+    assert few_sources(labels, cut, ["big", "one", "three"]) == (
+        "warning: balance: class big ends with 1 train image from 1 source image (0 augmented copies, 368 left out "
+        "for balance.max_images, 1 of them an edge case), and 1 more class from fewer than 5; so few sources add "
+        "little variety: raise balance.max_images")  # three, cut to one; one's single image got no copy here
+    plenty = np.repeat([0, 1], [9, 5])
+    assert few_sources(plenty, balanced_augment(images[:14], plenty, policy={}, seed=0, num_classes=2),
+                       ["a", "b"]) is None  # 5 sources and up: no warning
 
 
 def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):

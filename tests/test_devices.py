@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from winnow.configs import GanConfig, PretrainedConfig, SelfSupConfig
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
@@ -55,3 +56,15 @@ def test_each_model_names_its_own_device_option(cpu_only, run, option):
     # before: cuda named train.device, a parameter the user had not touched, and cuda:0 was torch's traceback
     with pytest.raises(WinnowError, match=rf"^{option}: cuda:0 requested but no CUDA device is visible; "):
         run(np.zeros((4, 8, 8, 1), np.uint8))
+
+
+@pytest.mark.hostile("params")
+def test_the_balance_stage_names_balance_device(tmp_path):
+    # before: error: train.device: cuda requested ..., a parameter the user had not touched
+    params = default_params()
+    params["balance"]["device"] = "mps"
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "balance")) == (
+        "error: balance.device: mps requested but this machine has no MPS device; use auto or cpu")
+    assert_nothing_left(project, before)

@@ -12,6 +12,7 @@ from hostile_harness import (
 
 POLICY = "data/augment-search/policy.json"
 RERUN = "rerun the augment-search stage (dvc repro augment-search)"
+WRITTEN = {"ops": ["rotate", "shear"], "n": 1, "magnitude": 0.3, "kind": "trivial", "fill": "border"}  # as the stage writes
 
 
 def _searched() -> dict:
@@ -48,9 +49,18 @@ def test_bad_augmentation_params_are_one_line(tmp_path, stage, params, parameter
     (("train", "baseline"), '{"policy": {"ops": [', "not a readable JSON file"),
     (("train", "baseline"), "[1, 2]", "holds a JSON list, not an object"),
     (("train", "baseline"), json.dumps({"val_accuracy": 0.9}), "lacks key(s) policy"),
-    (("train", "pruned"), json.dumps({"policy": {"ops": ["rotate", "twirl"], "n": 1}}),
+    (("train", "pruned"), json.dumps({"policy": {**WRITTEN, "ops": ["rotate", "twirl"]}}),
      "holds no valid policy (balance.policy.ops: unknown ['twirl']"),
-    (("balance",), json.dumps({"policy": {"ops": ["rotate"], "n": "two"}}), "holds no valid policy"),
+    (("balance",), json.dumps({"policy": {**WRITTEN, "n": "two"}}),
+     'holds no valid policy (policy.n is "two", not a whole number)'),
+    # before: {} was read as Policy() (not even balance.policy) and metrics said policy_from: searched
+    (("balance",), json.dumps({"policy": {}}), "holds no valid policy (policy lacks field(s) ops, n, magnitude, kind, fill)"),
+    (("balance",), json.dumps({"policy": {"ops": ["rotate", "shear"], "n": True, "magnitude": True}}),
+     "holds no valid policy (policy lacks field(s) kind, fill)"),
+    # before: a boolean passed for a number: n true ran as one op an image and metrics recorded n: true
+    (("balance",), json.dumps({"policy": {**WRITTEN, "n": True}}), "holds no valid policy (policy.n is true, not a whole number)"),
+    (("train", "baseline"), json.dumps({"policy": {**WRITTEN, "magnitude": True}}),
+     "holds no valid policy (policy.magnitude is true, not a number)"),
     (("balance",), json.dumps({"policy": "trivial"}), "holds no valid policy (policy is str, not a mapping)"),
 ])
 def test_a_missing_or_damaged_searched_policy_names_its_stage(tmp_path, stage, content, problem):

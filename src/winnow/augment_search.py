@@ -79,8 +79,8 @@ def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, va
                           val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
                           max_images: int | None = None) -> Callable[[Policy | None], float]:
     """A ``score`` for :func:`search`: the best val accuracy of :func:`winnow.training.fit` under ``config``
-    (the short budget) with the policy on the fly, on a stratified sample of at most ``max_images`` train
-    images (all when None) drawn once from ``seed``.
+    (the short budget) with the policy on the fly, on a stratified sample of ``max_images`` train
+    images (all when None or not fewer) drawn once from ``seed`` (:func:`stratified_sample`).
 
     Args:
         train_images, val_images: uint8 ``(N, H, W, C)``; train_labels, val_labels: int ``(N,)``.
@@ -127,36 +127,80 @@ def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_image
 
 
 def stratified_sample(labels: np.ndarray, *, max_images: int | None, seed: int) -> np.ndarray:
-    """int64 indices, sorted: at most ``max_images`` of int ``(N,)`` ``labels``, each class keeping its
-    share (rounded, at least one image); all of them when ``max_images`` is None or not below N.
+    """int64 indices, sorted: exactly ``max_images`` of int ``(N,)`` ``labels``, each class keeping its
+    share (at least one image; the images rounding leaves over go to the largest remainders, so the
+    sample is the budget and no more); all of them when ``max_images`` is None or not below N.
 
     Raises:
         WinnowError: ``max_images`` below the number of classes, which cannot each keep one image."""
     labels = np.asarray(labels)
     if max_images is None or max_images >= len(labels):
         return np.arange(len(labels))
-    classes = len(np.unique(labels))
-    if max_images < classes:
-        raise WinnowError(f"augment_search.max_images: {max_images} is fewer than the {classes} classes with train "
-                          f"images, so some class would go unseen by the search; set at least {classes}, or null")
+    names, counts = np.unique(labels, return_counts=True)
+    if max_images < len(names):
+        raise WinnowError(f"augment_search.max_images: {max_images} is fewer than the {len(names)} classes with train "
+                          f"images, so some class would go unseen by the search; set at least {len(names)}, or null")
+    take = _sample_counts(counts, max_images=int(max_images))
     rng = np.random.default_rng(seed)
-    chosen = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        take = max(1, round(max_images * len(members) / len(labels)))
-        chosen.append(rng.choice(members, size=min(take, len(members)), replace=False))
+    chosen = [rng.choice(np.flatnonzero(labels == label), size=k, replace=False) for label, k in zip(names, take)]
     return np.sort(np.concatenate(chosen))
 
 
+def _sample_counts(counts: np.ndarray, *, max_images: int) -> np.ndarray:
+    """int64 ``(K,)``: how many of each class's ``counts`` (int ``(K,)``, each >= 1) a sample of exactly
+    ``max_images`` (in ``[K, counts.sum()]``) takes: the class's share of it rounded down, at least one and
+    at most all of the class, then one more each to the largest remainders (one fewer each from the
+    smallest, where the at-least-one took too many). Rounding each share alone took 19 images for a budget of 15."""
+    counts = np.asarray(counts, dtype=np.int64)
+    quota = max_images * counts / counts.sum()
+    take = np.clip(np.floor(quota).astype(np.int64), 1, counts)
+    order = np.argsort(-(quota - take), kind="stable")  # largest remainder first; a tie to the first class
+    while take.sum() < max_images:
+        grow = next(k for k in order if take[k] < counts[k])
+        take[grow] += 1
+        order = np.argsort(-(quota - take), kind="stable")
+    while take.sum() > max_images:
+        shrink = next(k for k in order[::-1] if take[k] > 1)
+        take[shrink] -= 1
+        order = np.argsort(-(quota - take), kind="stable")
+    return take
+
+
+# what augment-search writes for the winner (Policy.to_params): a file without one of these, or with one of
+# another type, was edited or damaged; filled with the defaults it would train on a policy nobody chose
+SEARCHED_FIELDS = {
+    "ops": ("a list of op names", lambda v: isinstance(v, list) and all(isinstance(op, str) for op in v)),
+    "n": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "magnitude": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "kind": ("a name", lambda v: isinstance(v, str)),
+    "fill": ("a name", lambda v: isinstance(v, str)),
+}
+
+
+def check_searched(policy: Any) -> None:
+    """Raise :class:`WinnowError` (the problem alone: :func:`read_policy` adds the file) unless ``policy``,
+    the ``policy`` of the searched file, holds every field augment-search writes, each of its type
+    (a boolean is not a number). :class:`Policy` then checks the values."""
+    import json
+
+    if not isinstance(policy, Mapping):
+        raise WinnowError(f"policy is {type(policy).__name__}, not a mapping")
+    missing = [name for name in SEARCHED_FIELDS if name not in policy]
+    if missing:
+        raise WinnowError(f"policy lacks field(s) {', '.join(missing)}")
+    for name, (what, fits) in SEARCHED_FIELDS.items():
+        if not fits(policy[name]):
+            raise WinnowError(f"policy.{name} is {json.dumps(policy[name])}, not {what}")
+
+
 def read_policy(path: str = SEARCHED) -> Policy:
-    """The policy the augment-search stage chose; a missing, damaged or invalid file raises its one line
-    (:func:`winnow.stage.rerun_error`)."""
+    """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
+    field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage.rerun_error`)."""
     from winnow.stage import read_json, rerun_error
 
     written = read_json(path, written_by=WRITTEN_BY, keys=("policy",))
     try:
-        if not isinstance(written["policy"], Mapping):
-            raise WinnowError(f"policy is {type(written['policy']).__name__}, not a mapping")
+        check_searched(written["policy"])
         return Policy.from_params(written["policy"])
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err

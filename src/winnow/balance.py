@@ -5,7 +5,8 @@ optional budget of images (001's competition allowed 10,000).
 The copies are made by :func:`winnow.augment.augment` (torch only, batched, on the device; its
 :class:`winnow.configs.Policy` says how). Images go in and come out as uint8 ``(N, H, W, C)`` numpy arrays.
 
-Read top to bottom: :func:`balance_counts`, :func:`edge_scores`, :func:`edge_cases`, :func:`balanced_augment`.
+Read top to bottom: :func:`balance_counts`, :func:`edge_scores`, :func:`edge_cases`, :func:`balanced_augment`,
+:func:`few_sources`.
 """
 
 from __future__ import annotations
@@ -144,8 +145,8 @@ def balanced_augment(
     needed = balance_counts(labels, num_classes=num_classes, target=target)
     edge = (np.zeros(len(labels), bool) if edge_scores is None
             else edge_cases(edge_scores, labels, fraction=edge_fraction))
-    if edge_extra < 0:
-        raise WinnowError(f"balance.edge_extra: must be >= 0, got {edge_extra!r}")
+    if not 0 <= edge_extra < np.inf:
+        raise WinnowError(f"balance.edge_extra: must be a finite number >= 0, got {edge_extra!r}")
     weight = np.where(edge, 1.0 + edge_extra, 1.0)
     rng = np.random.default_rng(seed)
     kept = np.ones(len(labels), bool)
@@ -163,7 +164,14 @@ def balanced_augment(
     copies = np.zeros(len(labels), np.int64)
     for label in np.flatnonzero(needed):
         members = np.flatnonzero(labels == label)
-        share = needed[label] * weight[members] / weight[members].sum()
+        with np.errstate(over="ignore", invalid="ignore"):
+            share = needed[label] * weight[members] / weight[members].sum()
+        if not np.isfinite(share).all():
+            # edge_extra near float's limit (1e308): the products or the sum overflowed, and the NaN shares
+            # became a negative copy count. The same shares with the weights over the largest stay finite;
+            # computed only here, so every edge_extra that worked before gives the same copies
+            scaled = weight[members] / weight[members].max()
+            share = needed[label] * scaled / scaled.sum()
         whole = np.floor(share).astype(np.int64)
         # the copies floor() left over go to the largest remainders; ties (all of them when the weights
         # are equal) fall in a random order, so no image is favoured for its position
@@ -175,3 +183,37 @@ def balanced_augment(
     source = source[np.argsort(labels[source], kind="stable")]
     new, ops = augment(images[source], policy=policy, seed=seed, device=device)
     return Balanced(new, labels[source], source, ops, edge, kept)
+
+
+HANDFUL = 5  # a class resting on fewer source images than this after balance gets the warning of few_sources
+
+
+def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str | None:
+    """The one warning line when balance left a class on fewer than :data:`HANDFUL` source images, by copying
+    them (a class of one pruned image got 368 copies of it) or by ``max_images`` cutting the class down
+    (keeping its edge cases first: at one image a class, each class's farthest from its centre); None when
+    none. Names the first such class, its images, copies and sources, and how many more classes there are.
+
+    Args:
+        labels: int ``(N,)``, the inputs :func:`balanced_augment` made ``made`` from; classes: their names.
+    """
+    labels, k = np.asarray(labels, dtype=np.int64), len(classes)
+    sources = np.bincount(labels[made.kept], minlength=k)
+    added = np.bincount(made.labels, minlength=k)
+    left_out = np.bincount(labels[~made.kept], minlength=k)
+    edges = np.bincount(labels[made.kept & made.edge], minlength=k)
+    few = np.flatnonzero((sources > 0) & (sources < HANDFUL) & ((added > 0) | (left_out > 0)))
+    if not len(few):
+        return None
+    c = few[0]
+    details = [f"{added[c]} augmented cop{'y' if added[c] == 1 else 'ies'}"]
+    if left_out[c]:
+        details.append(f"{left_out[c]} left out for balance.max_images")
+    if edges[c]:
+        details.append(f"{edges[c]} of them {'an edge case' if edges[c] == 1 else 'edge cases'}")
+    more = f", and {len(few) - 1} more class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}" if len(few) > 1 else ""
+    fix = "raise balance.max_images" if left_out[few].any() else "give the class more train images"
+    total = sources[c] + added[c]
+    return (f"warning: balance: class {classes[c]} ends with {total} train image{'s' if total != 1 else ''} from "
+            f"{sources[c]} source image{'s' if sources[c] != 1 else ''} ({', '.join(details)}){more}; so few sources "
+            f"add little variety: {fix}")

@@ -138,10 +138,12 @@ class Policy:
         if unknown or not self.ops or len(set(self.ops)) != len(self.ops):
             what = f"unknown {unknown}" if unknown else "must name each op once, at least one"
             raise WinnowError(f"balance.policy.ops: {what}; known ops: {', '.join(OPS)}")
-        if not (isinstance(self.n, int) and 1 <= self.n <= len(self.ops)):
+        # a boolean is an int to Python: n true was one op an image, magnitude true the strongest
+        if isinstance(self.n, bool) or not (isinstance(self.n, int) and 1 <= self.n <= len(self.ops)):
             raise WinnowError(f"balance.policy.n: ops per image must be an integer in [1, {len(self.ops)}], "
                               f"got {self.n!r}")
-        if not (isinstance(self.magnitude, (int, float)) and 0.0 < self.magnitude <= 1.0):
+        if isinstance(self.magnitude, bool) or not (isinstance(self.magnitude, (int, float))
+                                                    and 0.0 < self.magnitude <= 1.0):
             raise WinnowError(f"balance.policy.magnitude: must be in (0, 1], got {self.magnitude!r}")
         for name, allowed in (("kind", POLICY_KINDS), ("fill", FILLS)):
             if getattr(self, name) not in allowed:
