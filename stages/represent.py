@@ -26,8 +26,9 @@ def main() -> None:
     # checked before the embedding is made: its vote could not use more neighbours than train images
     check_neighbour_count(opts.knn_k, int((data.manifest["split"] == "train").sum()), where="represent.knn_k",
                           among="train images")
-    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
-                         engine=Engine.from_params(params))
+    engine = Engine.from_params(params)
+    engine.check_ready()  # before the model trains, not after
+    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT, engine=engine)
     splits = data.manifest["split"].to_numpy()
     # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
     knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))

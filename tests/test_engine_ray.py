@@ -3,6 +3,7 @@ encoders as a Ray Data actor pool, on a tiny local cluster give the local engine
 rows in order (winnow.engine); and without a cluster to join, the score stage stops with one line."""
 
 import importlib.util
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -17,6 +18,7 @@ from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
 from winnow.engine import Engine, runtime_env
+from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.quality import score_table
@@ -71,6 +73,31 @@ def test_a_ray_address_nothing_answers_at_is_one_line_at_once(tmp_path, address,
     before = files_under(project)
     assert assert_error_line(run_stage(project, "score")) == f"error: compute.ray.address: {problem}"
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_represent_refuses_a_ray_address_before_any_other_work(tmp_path):
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    params = default_params()
+    params["compute"] = {"engine": "ray", "ray": {"address": "127.0.0.1:1", "num_cpus": None}, "knn": "numpy"}
+    # a missing features file is found by the embedding's own work: the engine's line must come first
+    # (before: represent trained its judge for a minute, then gave the engine's error)
+    params["represent"].update(source="file", file=str(tmp_path / "absent.npy"), knn_k=1)
+    project = make_project(tmp_path / "project", params)
+    manifest = pd.DataFrame({"id": ["a", "b"], "split": "train", "label": 0, "source": "t", "orig_h": 8,
+                             "orig_w": 8, "orig_mode": "L"})
+    write_imageset(project / "data/degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["x"])
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "represent")).startswith(
+        "error: compute.ray.address: no Ray cluster at '127.0.0.1:1' (ConnectionRefusedError")
+    assert_nothing_left(project, before)
+
+
+def test_ray_asked_for_but_not_installed_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing it now fails, as when it is not installed
+    with pytest.raises(WinnowError, match=r"^compute\.engine: ray asked for but Ray is not installed: pip install "):
+        Engine("ray").check_ready()
 
 
 @pytest.fixture(scope="module")

@@ -179,6 +179,15 @@ class Engine:
         if self.kind not in ENGINES:
             raise WinnowError(f"compute.engine: {self.kind!r} is not one of {', '.join(ENGINES)}")
 
+    def check_ready(self) -> None:
+        """One line now, not after the work that comes before the engine's first use (represent trains its
+        model first), when Ray is asked for but not installed or its address does not answer."""
+        self._check()
+        if self.kind == "ray":
+            _ray()
+            if self.address not in (None, "auto", "local"):
+                _check_reachable(self.address)
+
     def _ray_map(self, fn: Batch, images: np.ndarray, *, batch_size: int,
                  columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray.data
