@@ -42,9 +42,10 @@ def main() -> None:
 
 def _refuse_emptied_classes(source, kept: set[int], log, *, classes: list[str]) -> None:
     """A class that had train images and keeps none (``kept``: the labels with train images after the
-    damage), unless class_removal or class_subsample took them (``log``, the perturbation table): its zero
-    would enter every macro average as if it were a result."""
-    taken = log.loc[log["kind"].isin(("class_removal", "class_subsample")), "id"]
+    damage), unless class_removal took them (``log``, the perturbation table): its zero would enter every
+    macro average as if it were a result. class_subsample is no excuse: degrade refuses one that empties a
+    class, and one that only thinned it must not cover for a later subsample that took the rest."""
+    taken = log.loc[log["kind"] == "class_removal", "id"]
     named = set(source.labels[source.manifest["id"].isin(taken).to_numpy()].tolist())
     had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
     emptied = [classes[i] for i in sorted(had - kept - named)]

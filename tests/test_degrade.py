@@ -134,6 +134,40 @@ def test_pair_flip_follows_the_mapping_and_per_class_rates_give_exact_counts():
     assert all(new[i] == {0: 2, 1: 3}[old] for i, old in zip(log["id"], log["original_label"]))
 
 
+def test_label_noise_after_a_class_removal_never_gives_the_removed_class():
+    # before: symmetric noise and the classic pair flip (owl -> fox) gave fox back as labels that were all wrong
+    source = make_imageset()
+    specs = [{"kind": "class_removal", "classes": ["fox"]}, {"kind": "symmetric_noise", "fraction": 0.3},
+             {"kind": "pair_flip", "fraction": 0.1}]
+    out, log = degrade(source, perturbations=specs, seed=1)
+    train = out.manifest["split"] == "train"
+    assert np.bincount(out.labels[train], minlength=4)[3] == 0
+    assert sorted(np.unique(out.labels[train]).tolist()) == [0, 1, 2]
+    flips = log[log["kind"] == "pair_flip"]
+    assert json.loads(flips["params"].iloc[0])["mapping"] == {"0": 1, "1": 2, "2": 0}  # owl -> cat, as recorded
+    assert counts_by_kind(log)["symmetric_noise"] == 45 and len(flips) == 15
+
+
+def test_a_pair_flip_mapping_onto_a_removed_class_is_refused():
+    # before: accepted; every image it flipped carried the label of a class with no train image left
+    specs = [{"kind": "class_removal", "classes": ["fox"]},
+             {"kind": "pair_flip", "fraction": 0.1, "mapping": {"owl": "fox"}}]
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs)
+    assert str(err.value) == ("degrade.perturbations[1] (pair_flip): mapping['owl'] is 'fox', a class the removals "
+                              "leave without train images (a removed class stays removed); map 'owl' to a class that "
+                              "keeps some")
+
+
+def test_label_noise_with_one_class_left_is_refused():
+    # before: symmetric noise drew among all 4 classes, so the 3 removed ones came back as labels
+    specs = [{"kind": "class_removal", "classes": ["dog", "owl", "fox"]}, {"kind": "symmetric_noise", "fraction": 0.1}]
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs)
+    assert str(err.value) == ("degrade.perturbations[1] (symmetric_noise): needs 2 classes with train images to move "
+                              "labels between, the removals leave 1; remove fewer classes")
+
+
 # -- contamination --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec, issue", [
@@ -209,6 +243,29 @@ def test_removals_drop_exact_counts_from_train_only():
     assert train.sum() == round(0.5 * (N_TRAIN - 50 - 35)) and not (out.labels[train] == 3).any()
     assert not set(log["id"]) & set(out.manifest["id"])
     assert set(log["id"]) | set(out.manifest["id"]) == set(source.manifest["id"])
+
+
+def test_a_long_tail_that_empties_a_class_is_refused_naming_the_largest_ratio():
+    # before: imbalance_ratio 1e6 on MNIST-5k left classes 5-9 without a train image, exit 0
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=[{"kind": "class_subsample", "imbalance_ratio": 101}])
+    assert str(err.value) == ("degrade.perturbations[0] (class_subsample): imbalance_ratio 101 leaves 1 class(es) "
+                              "without a train image, first 'fox'; set it at most 99.9 (the largest ratio that keeps "
+                              "one train image of every class), or remove classes on purpose with class_removal")
+    out, _ = degrade(make_imageset(), perturbations=[{"kind": "class_subsample", "imbalance_ratio": 99.9}])
+    train = out.manifest["split"] == "train"
+    assert np.bincount(out.labels[train]).tolist() == [50, 11, 2, 1]  # the ratio it names keeps fox's last image
+
+
+def test_a_class_subsample_keep_that_empties_its_class_is_refused():
+    # before: keep 0.005 of owl's 50 images kept round(0.25) = 0 and the stage excused it as a class_subsample
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=[{"kind": "class_subsample", "classes": ["owl"], "keep": 0.005}])
+    assert str(err.value) == ("degrade.perturbations[0] (class_subsample): keep 0.005 leaves class 'owl' without a "
+                              "train image (50 x 0.005 rounds to 0); set keep to at least 0.0101, or remove the class "
+                              "on purpose with class_removal")
+    out, _ = degrade(make_imageset(), perturbations=[{"kind": "class_subsample", "classes": ["owl"], "keep": 0.0101}])
+    assert np.bincount(out.labels[out.manifest["split"] == "train"]).tolist() == [50, 50, 1, 50]
 
 
 def test_long_tail_keeps_the_geometric_profile():
@@ -309,11 +366,38 @@ def test_nothing_enabled_is_the_identity():
      r"low and high must be a range other than 1 to 1 without hue \(that copies exactly: use exact_duplicate\)"),
     # before: no bound; 301 on 28x28 images took 3 s an image and blurred no more than 17
     ({"kind": "blur", "fraction": 0.1, "kernel": 19}, r"kernel must be an integer in \[3, 17\], got 19"),
+    # before: the factors overflowed float32 into NaN, and every copy, all black, was recorded as a near duplicate
+    ({"kind": "near_duplicate", "fraction": 0.1, "high": 1.0e300},
+     r"high must be a number in \[0.8, 255.0\], got 1e\+300$"),
+    ({"kind": "near_duplicate", "fraction": 0.1, "low": 1.0e39, "high": 1.0e40},
+     r"low must be a number in \[0.0, 255.0\], got 1e\+39$"),
 ])
 def test_bad_parameters_fail_in_one_line_naming_them(spec, message):
     with pytest.raises(WinnowError, match=message) as err:
         degrade(make_imageset(), perturbations=[{"kind": "subsample", "keep": 0.9}, spec])
     assert "\n" not in str(err.value) and str(err.value).startswith("degrade.perturbations[1]")
+
+
+def test_a_shortage_without_disjoint_does_not_advise_setting_it_false():
+    # before: "...; allowed range [0, 0.0000], or set degrade.disjoint: false" though it was false already
+    specs = [{"kind": "exact_duplicate", "fraction": 0.5, "mode": "overwrite"},
+             {"kind": "symmetric_noise", "fraction": 0.5}]
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs, disjoint=False)
+    assert str(err.value) == ("degrade.perturbations[1] (symmetric_noise) fraction: needs 100 train images but only 0 "
+                              "are free (after removals and the duplicates before it, which share their images with "
+                              "nothing); allowed range [0, 0.0000]")
+
+
+def test_a_duplicate_short_of_images_does_not_advise_disjoint_false_either():
+    # before: advised degrade.disjoint: false, which frees nothing for a duplicate
+    specs = [{"kind": "pair_flip", "rates": {"cat": 1.0}, "mapping": {"cat": "dog"}},
+             {"kind": "exact_duplicate", "fraction": 0.4}]
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs, disjoint=False)
+    assert str(err.value) == ("degrade.perturbations[1] (exact_duplicate) fraction: needs 160 train images but only "
+                              "150 are free (after removals and the perturbations before it: a duplicate shares its "
+                              "images with nothing, whatever degrade.disjoint says); allowed range [0, 0.3750]")
 
 
 def test_fractions_beyond_the_data_fail():
@@ -393,6 +477,16 @@ def test_stage_with_bad_params_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(WinnowError, match=r"degrade.perturbations\[0\].*kernel must be an integer >= 3, got 2"):
         run_stage(tmp_path, monkeypatch, {"perturbations": [{"kind": "blur", "fraction": 0.1, "kernel": 2}]})
     assert not Path("data/degrade").exists() and not Path("metrics/degrade.json").exists()
+
+
+def test_jitter_refuses_factors_that_would_overflow_into_garbage():
+    # before: a factor of 1e300 became inf in float32, the pixels NaN, and the cast gave black images
+    x = make_imageset().images[:2]
+    with pytest.raises(ValueError, match=r"^jitter: brightness factors must lie in \[0, 255\], got 1e\+300$"):
+        perturb.jitter(x, brightness=1e300)
+    with pytest.raises(ValueError, match=r"^jitter: contrast factors must lie in \[0, 255\], got nan$"):
+        perturb.jitter(x, contrast=float("nan"))
+    assert np.array_equal(perturb.jitter(x, brightness=255.0), np.where(x > 0, 255, 0).astype(np.uint8))
 
 
 def test_jitter_on_one_channel_changes_brightness_and_contrast_only():

@@ -7,7 +7,10 @@ the degraded imageset plus the ground truth, one row per (image, perturbation), 
 
 How a run unfolds, so that its ground truth stays exact:
 
-1. Removals (``class_removal``, ``class_subsample``, ``subsample``) drop train rows, in list order.
+1. Removals (``class_removal``, ``class_subsample``, ``subsample``) drop train rows, in list order. A
+   ``class_subsample`` that would leave a class it names without a train image is refused (cutting a
+   class to nothing is ``class_removal``'s job). A removed class stays removed: label noise only ever
+   gives a class that keeps train images (:func:`winnow.degrade_options.after_removals`).
 2. Every other perturbation picks its images among the surviving train rows, in list order:
    ``fraction`` is a share of the surviving train rows; ``rates`` (label kinds) maps class → share
    of that class. With ``disjoint`` (the default) no image is picked twice; without it label and
@@ -28,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from winnow import perturb
-from winnow.degrade_options import Perturbation, parse
+from winnow.degrade_options import (
+    Perturbation, after_removals, check_class_subsample, kept, long_tail_shares, parse,
+)
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
     CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
@@ -67,6 +72,8 @@ def degrade(
     for p in specs:
         if p.kind in REMOVAL_KINDS:
             log += _remove(state, p, p.rng(seed))
+    state.classes_left = np.unique(state.labels[state.train_alive()])
+    specs = after_removals(specs, left=state.classes_left, classes=state.classes)
     picks = _pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
     for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
         for p, (targets, sources) in picks:
@@ -99,6 +106,7 @@ class _State:
     alive: np.ndarray  # bool (N,)
     changed: np.ndarray  # bool (N,): pixels differ from the input, digest to recompute
     added: list[tuple[np.ndarray, pd.DataFrame]] = field(default_factory=list)
+    classes_left: np.ndarray | None = None  # int (K',) sorted: the classes with train images after the removals
 
     @classmethod
     def start(cls, imageset: ImageSet) -> "_State":
@@ -139,16 +147,16 @@ def _remove(state: _State, p: Perturbation, rng: np.random.Generator) -> list[di
     elif p.kind == "class_removal":
         keep_share = {c: 0.0 for c in p.params["classes"]}
     elif "imbalance_ratio" in p.params:
-        # long tail: the i-th of the listed classes keeps ratio ** (-i / (K - 1)) of its images
-        order = p.params["classes"]
-        keep_share = {c: p.params["imbalance_ratio"] ** (-i / max(len(order) - 1, 1)) for i, c in enumerate(order)}
+        keep_share = long_tail_shares(p.params["classes"], p.params["imbalance_ratio"])
     else:
         keep_share = {c: p.params["keep"] for c in p.params["classes"]}
+    members = {cls: train if cls is None else train[labels == cls] for cls in keep_share}
+    if p.kind == "class_subsample":
+        check_class_subsample(p, {c: len(m) for c, m in members.items()}, classes=state.classes)
     dropped = []
     for cls, share in keep_share.items():
-        members = train if cls is None else train[labels == cls]
-        n_drop = len(members) - round(share * len(members))
-        dropped.append(rng.choice(members, n_drop, replace=False))
+        n_drop = len(members[cls]) - kept(share, len(members[cls]))
+        dropped.append(rng.choice(members[cls], n_drop, replace=False))
     dropped = np.sort(np.concatenate(dropped)).astype(np.int64)
     state.alive[dropped] = False
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[dropped]]
@@ -170,17 +178,26 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
         rng = p.rng(seed)
         is_dup = p.kind in DUPLICATE_KINDS
         pool = train[(free if disjoint or is_dup else free_of_copies)[train]]
+        # what took the other images, and whether degrade.disjoint: false would free some: it is false already, or
+        # the perturbation is a duplicate, whose images are kept apart whatever it says
+        if is_dup:
+            shortage = ("the perturbations before it: a duplicate shares its images with nothing, whatever "
+                        "degrade.disjoint says", "")
+        elif disjoint:
+            shortage = ("the perturbations before it", ", or set degrade.disjoint: false")
+        else:
+            shortage = ("the duplicates before it, which share their images with nothing", "")
         if p.kind == "pair_flip":
             pool = pool[np.isin(labels[pool], list(p.params["mapping"]))]
         if "rates" in p.params:
             targets = np.concatenate([
                 _draw(pool[labels[pool] == c], round(rate * np.sum(labels[train] == c)), rng,
-                      where=f"{p.where} rates[{c}]", per=int(np.sum(labels[train] == c)))
+                      where=f"{p.where} rates[{c}]", per=int(np.sum(labels[train] == c)), shortage=shortage)
                 for c, rate in sorted(p.params["rates"].items())
             ]).astype(np.int64)
         else:
             targets = _draw(pool, _needed(p, len(train)), rng, where=f"{p.where} fraction", per=len(train),
-                            factor=_rows_per_pick(p))
+                            factor=_rows_per_pick(p), shortage=shortage)
         sources = None
         if is_dup:
             # overwrite: the first half are replaced by copies of the second half; add: all are sources
@@ -202,13 +219,14 @@ def _needed(p: Perturbation, n_train: int) -> int:
     return round(p.params["fraction"] * n_train) * _rows_per_pick(p)
 
 
-def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1) -> np.ndarray:
+def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,
+          shortage: tuple[str, str]) -> np.ndarray:
+    """``n`` of ``pool``; ``shortage``: what took the rest of the train rows, and the advice beyond the range."""
     if n > len(pool):
         allowed = len(pool) // factor / per if per else 0.0
-        raise WinnowError(
-            f"{where}: needs {n} train images but only {len(pool)} are free (after removals and the "
-            f"perturbations before it); allowed range [0, {allowed:.4f}], or set degrade.disjoint: false"
-        )
+        taken, advice = shortage
+        raise WinnowError(f"{where}: needs {n} train images but only {len(pool)} are free (after removals and "
+                          f"{taken}); allowed range [0, {allowed:.4f}]{advice}")
     return rng.choice(pool, n, replace=False)
 
 
@@ -258,11 +276,16 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
 
 
 def _relabel(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
-    """Symmetric noise: a uniformly chosen other class. Pair flip: the class its mapping names."""
+    """Symmetric noise: a uniformly chosen other class among those with train images after the removals (a
+    removed class stays removed: a label of it would be wrong on every image that carries it). Pair flip: the
+    class its mapping names (:func:`winnow.degrade_options.after_removals` made it so)."""
     old = state.labels[targets]
-    n_classes = len(state.classes)
+    left = state.classes_left
     if p.kind == "symmetric_noise":
-        new = (old + rng.integers(1, n_classes, size=len(old))) % n_classes  # never 0 steps: never the same
+        # 1 to K'-1 steps round the classes left, never 0: never the same; with every class left this is the
+        # draw it always was, so unremoved data degrades as before
+        steps = rng.integers(1, len(left), size=len(old))
+        new = left[(np.searchsorted(left, old) + steps) % len(left)]
     else:
         new = np.array([p.params["mapping"][c] for c in old], dtype=np.int64)
     state.manifest.loc[targets, "label"] = new

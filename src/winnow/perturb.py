@@ -16,6 +16,10 @@ import numpy as np
 from PIL import Image
 
 _GRAY_WEIGHTS = np.array([0.2989, 0.587, 0.114], dtype=np.float32)  # torchvision's rgb_to_grayscale
+# the largest brightness / contrast / saturation factor :func:`jitter` takes: at 255 brightness already turns
+# every lit pixel white, so more only pushes pixels further into the clip, while the float32 arithmetic overflows
+# past ~1e36 into NaN that casts to black
+MAX_JITTER_FACTOR = 255.0
 
 
 def _to_uint8(values: np.ndarray, *, rounding: str) -> np.ndarray:
@@ -151,8 +155,18 @@ def jitter(
 
     Args:
         images: uint8 ``(N, H, W, C)``; on one channel saturation and hue change nothing.
-        brightness, contrast, saturation, hue: one factor for all images, or float ``(N,)``.
+        brightness, contrast, saturation, hue: one factor for all images, or float ``(N,)``;
+            brightness, contrast and saturation in [0, :data:`MAX_JITTER_FACTOR`].
+
+    Raises:
+        ValueError: a brightness, contrast or saturation factor outside that range (or NaN): in float32 it
+        would overflow into NaN pixels, cast to garbage instead of a copy.
     """
+    for name, factor in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+        factor = np.asarray(factor, dtype=np.float64).ravel()
+        bad = factor[~((factor >= 0) & (factor <= MAX_JITTER_FACTOR))]  # NaN fails both comparisons
+        if len(bad):
+            raise ValueError(f"jitter: {name} factors must lie in [0, {MAX_JITTER_FACTOR:g}], got {bad[0]:g}")
 
     def per_image(factor):
         return np.asarray(factor, dtype=np.float32).reshape(-1, 1, 1, 1)

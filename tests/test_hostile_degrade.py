@@ -1,0 +1,91 @@
+"""Hostile degrade.perturbations (a probe's findings): a combination of perturbations that each pass on
+their own but together give labels of a removed class, empty a class, overflow into black copies, or
+advise a setting that is already set. Each case runs the real degrade stage on a tiny data/ingest (three
+classes of random 8x8 images) and asserts the one line, or the exact data, a user gets."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, files_under, make_project, params_with, run_stage,
+)
+from winnow.imageset import write_imageset
+
+CLASSES = ["a", "b", "c"]
+
+
+def project_with(tmp_path, perturbations, *, disjoint=True, train=(10, 10, 10)):
+    """A project whose data/ingest holds ``train`` images per class (and 2 val, 2 test each), with the
+    given degrade settings; returns it and its files before the stage runs."""
+    params = params_with("degrade", {"enabled": True, "disjoint": disjoint, "perturbations": perturbations})
+    project = make_project(tmp_path / "project", params)
+    sizes = {"train": train, "val": (2, 2, 2), "test": (2, 2, 2)}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in sizes.items() for c in range(3) for i in range(n[c])]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/ingest", images, manifest, CLASSES)
+    return project, files_under(project)
+
+
+def refused(tmp_path, perturbations, **kw) -> str:
+    project, before = project_with(tmp_path, perturbations, **kw)
+    line = assert_error_line(run_stage(project, "degrade"))
+    assert_nothing_left(project, before)
+    return line
+
+
+@pytest.mark.hostile("params")
+def test_label_noise_after_a_class_removal_keeps_the_class_removed(tmp_path):
+    # before: exit 0 and train held images labelled with the removed class, all of them wrong; the classic pair
+    # flip recorded "b": 2 (MNIST-5k: 73 images labelled 7 after removing 7, mapping "6": 7)
+    project, _ = project_with(tmp_path, [{"kind": "class_removal", "classes": ["c"]},
+                                         {"kind": "symmetric_noise", "fraction": 0.3},
+                                         {"kind": "pair_flip", "fraction": 0.2}])
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    assert np.bincount(manifest.loc[manifest["split"] == "train", "label"], minlength=3).tolist()[2] == 0
+    log = pd.read_parquet(project / "data/degrade/perturbations.parquet")
+    assert log["kind"].value_counts().to_dict() == {"class_removal": 10, "symmetric_noise": 6, "pair_flip": 4}
+    assert json.loads(log.loc[log["kind"] == "pair_flip", "params"].iloc[0])["mapping"] == {"0": 1, "1": 0}
+
+
+@pytest.mark.hostile("params")
+def test_a_long_tail_that_empties_classes_is_refused_with_the_largest_ratio(tmp_path):
+    # before: exit 0; imbalance_ratio 1e6 left 5 of MNIST-5k's classes without a train image, excused as a
+    # class_subsample
+    line = refused(tmp_path, [{"kind": "class_subsample", "imbalance_ratio": 1000000.0}])
+    assert line == ("error: degrade.perturbations[0] (class_subsample): imbalance_ratio 1e+06 leaves 2 class(es) "
+                    "without a train image, first 'b'; set it at most 19.9 (the largest ratio that keeps one train "
+                    "image of every class), or remove classes on purpose with class_removal")
+
+
+@pytest.mark.hostile("params")
+def test_a_subsample_that_empties_what_a_class_subsample_thinned_is_refused(tmp_path):
+    # before: the class_subsample that thinned c to one image excused the subsample that took it, exit 0
+    line = refused(tmp_path, [{"kind": "class_subsample", "classes": ["c"], "keep": 0.1},
+                              {"kind": "subsample", "keep": 0.5}], train=(20, 20, 10))
+    assert line == ("error: degrade.perturbations: class 'c' keeps no train image after the damage (1 class(es) in "
+                    "all); keep more, or remove it on purpose with class_removal")
+
+
+@pytest.mark.hostile("params")
+def test_a_near_duplicate_factor_beyond_the_range_is_refused(tmp_path):
+    # before: exit 0 with numpy overflow warnings, and every copy, all black, recorded as a near duplicate
+    line = refused(tmp_path, [{"kind": "near_duplicate", "fraction": 0.1, "high": 1.0e300}])
+    assert line == ("error: params.yaml: degrade.perturbations[0] (near_duplicate): high must be a number in "
+                    "[0.8, 255.0], got 1e+300")
+
+
+@pytest.mark.hostile("params")
+def test_a_shortage_with_disjoint_false_does_not_advise_setting_it_false(tmp_path):
+    # before: "...; allowed range [0, 0.0000], or set degrade.disjoint: false" with disjoint already false
+    line = refused(tmp_path, [{"kind": "exact_duplicate", "fraction": 0.5, "mode": "overwrite"},
+                              {"kind": "symmetric_noise", "fraction": 0.5}], disjoint=False)
+    assert line == ("error: degrade.perturbations[1] (symmetric_noise) fraction: needs 15 train images but only 0 "
+                    "are free (after removals and the duplicates before it, which share their images with nothing); "
+                    "allowed range [0, 0.0000]")
