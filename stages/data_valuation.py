@@ -1,7 +1,13 @@
 """data-valuation: what each train image that survived threshold and dedup does to a model judged on the
 val split (issue 23, 001 §3.2): kNN-Shapley and TracIn on a linear layer, both on the represent stage's
 embedding (winnow.valuation); an image both value reliably below zero is dropped. Decisions with the
-other cleaners' columns (plus the values and ``harm``, the budget's confidence) and metrics."""
+other cleaners' columns (plus the values and ``harm``, the budget's confidence) and metrics.
+
+The train images of a class with fewer than MIN_CLASS_VAL val images are valued with the rest (they stay in
+every variant, so they shape the others' values) but decided nothing: they get no row, so every variant keeps
+them, and a warning names the class. Not a refusal: a thin val split of one class says nothing against the
+others' values, and keeping is what a cleaner does when it has no evidence. A val split too thin for every class
+is refused, as an empty one is."""
 
 import time
 from pathlib import Path
@@ -15,7 +21,7 @@ from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
 from winnow.stage import load_params, run, write_json, write_table
 from winnow.torch_runtime import pick_device, reproducible
-from winnow.valuation import decide, knn_shapley, tracin
+from winnow.valuation import MIN_CLASS_VAL, decide, knn_shapley, thin_classes, tracin
 
 REPRESENT_IN = "data/represent"
 OUT, METRICS_OUT = Path("data/data-valuation"), "metrics/data_valuation.json"
@@ -35,9 +41,13 @@ def main() -> None:
     ids, given = train.manifest["id"].to_numpy(), train.labels
     features = read_representation(REPRESENT_IN, ids)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
-    if p["device"] == "cuda" and not torch.cuda.is_available():
-        raise WinnowError("data_valuation.device: cuda requested but no CUDA device is visible; use auto or cpu")
-    device = pick_device(p["device"])
+    thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
+    if thin and len(thin) == len(np.unique(given)):
+        raise WinnowError(f"data/degrade/manifest.parquet: the val split's {len(val)} image(s) hold fewer than "
+                          f"{MIN_CLASS_VAL} of every class with train images, and a value is measured against val "
+                          f"images of the valued image's class; give the val split at least {MIN_CLASS_VAL} images "
+                          "of each class (raise ingest.val_fraction)")
+    device = pick_device(p["device"], option="data_valuation.device")
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps
     # took 5 s on torch's 2 shared threads, under 1 s on one), and one gives the same sums on every machine
     with reproducible(threads=1, device=device, training=False):
@@ -48,15 +58,26 @@ def main() -> None:
                              **tracin_options, val_batch_size=p["batch_size"], seed=params["seed"], device=device,
                              progress=True),
         }
-    table = decide(ids, given, values, bound=p["bound"], combine=p["combine"])
+    valued = ~np.isin(given, list(thin))
+    values = {name: v.take(valued) for name, v in values.items()}
+    table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
     write_table(OUT / "decisions.parquet", table)
     is_train = (data.manifest["split"] == "train").to_numpy()
     metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=int((is_train & ~considered).sum()))
-    metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type}
+    metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type,
+                "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
+                              "classes": {data.classes[c]: {"val_images": k, "train_images": int((given == c).sum())}
+                                          for c, k in thin.items()}}}
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(table, truth)
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     write_json(METRICS_OUT, metrics)
+    if thin:
+        print(f"warning: data-valuation: class(es) "
+              + ", ".join(f"{data.classes[c]!r} ({k} val image(s))" for c, k in thin.items())
+              + f" have fewer than {MIN_CLASS_VAL} val images, so their {int((~valued).sum())} train image(s) are "
+              "left undecided and kept (a value is measured against val images of the image's class); give the val "
+              f"split at least {MIN_CLASS_VAL} images of each class")
     print(f"data-valuation: {metrics['flagged']} of {len(table)} train images valued reliably below zero by "
           f"{'both estimators' if p['combine'] == 'both' else 'either estimator'} (bound {p['bound']} SE) on "
           f"{len(val)} val images; TracIn probe {values['tracin'].val_accuracy:.3f} accurate on val; "

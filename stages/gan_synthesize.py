@@ -4,13 +4,21 @@ as data/gan plus the augmented variant (pruned + kept images).
 
 Weak classes come from the baseline's per-class F1 on the *val* split (``weak_by: f1``), so the test
 split stays unseen until evaluation, or from the pruned train image counts (``weak_by: count``). The
-augmented variant's contract is checked here, once it is written (winnow.variant_contract)."""
+augmented variant's contract is checked here, once it is written (winnow.variant_contract).
+
+A weak class without pruned train images gets no samples: the GAN never saw it, so what it draws under that
+label is noise. It is left out with a warning rather than refused, because a class may be absent on purpose
+(degrade's class_removal, which pruned keeps absent) and, with no train image of it, is always the weakest
+by count and by F1: a refusal would leave no setting but dropping augmented. With no weak class left, the
+stage is refused, as when no class is weak."""
 
 import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError, check_fits_in_memory
-from winnow.gan_eval import acceptance, class_frechet, confident, real_thresholds, sample_grid, weak_classes
+from winnow.gan_eval import (
+    acceptance, check_weak_below, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
+)
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
@@ -34,9 +42,10 @@ def main() -> None:
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import embed, load, predict_proba
 
+    section = dict(params["gan"])
+    check_weak_below(section["weak_by"], section["weak_below"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     clear_skipped(folders=FOLDERS, files=FILES)
-    section = dict(params["gan"])
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]
     pruned, val = load_variant("pruned")
@@ -47,6 +56,18 @@ def main() -> None:
     if not weak:
         raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
                           "gan.weak_k, or leave augmented out of variants")
+    unseen = unlearnable(weak, pruned.labels, classes)
+    if unseen:
+        named = ", ".join(map(repr, unseen))
+        which = f"weak class {named} has" if len(unseen) == 1 else f"weak classes {named} have"
+        if len(unseen) == len(weak):
+            raise WinnowError(f"gan: {which} no pruned train images to learn from, so no weak class is left to "
+                              "generate; raise gan.weak_k (or gan.weak_below) to take in classes the GAN can learn, "
+                              "or leave augmented out of variants")
+        weak = [name for name in weak if name not in unseen]
+        print(f"warning: gan-synthesize: {which} no pruned train images to learn from, so "
+              f"{'it gets' if len(unseen) == 1 else 'they get'} no samples; "
+              f"generating for {', '.join(map(repr, weak))} only")
     # the generator's inputs and its images, all at once: checked before the GAN trains and saves its weights
     check_fits_in_memory(len(weak) * section["per_class"] * (4 * config.latent_dim + pruned.images[0].nbytes),
                          what=f"gan.per_class {section['per_class']:,}: {len(weak) * section['per_class']:,} samples")
@@ -91,7 +112,7 @@ def main() -> None:
             for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
         }
     write_json("metrics/gan.json", {
-        "weak_classes": weak, "weak_by": section["weak_by"],
+        "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
         "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
         "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
                             for name in weak},

@@ -1,10 +1,19 @@
+import json
+import shutil
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
 from winnow.errors import WinnowError
 from winnow.gan import GanConfig, build, generate, load_generator, train_gan
-from winnow.gan_eval import acceptance, class_frechet, confident, frechet_distance, sample_grid, weak_classes
+from winnow.gan_eval import (
+    acceptance, check_weak_below, class_frechet, confident, frechet_distance, sample_grid, unlearnable, weak_classes,
+)
 
 TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")
 
@@ -151,3 +160,102 @@ def test_real_thresholds_follow_the_classifier_per_class():
     np.testing.assert_allclose(bounds, [0.7, 0.8])
     generated = np.array([[0.75, 0.25], [0.1, 0.85], [0.1, 0.75]])
     assert confident(generated, np.array([0, 1, 1]), threshold=bounds).tolist() == [True, True, False]
+
+
+# -- the stage: which weak classes it may generate ----------------------------------------------------------
+
+def test_a_weak_below_is_checked_against_what_weak_by_scores():
+    check_weak_below("f1", 1.0)  # every class short of a perfect F1: a bound that means something
+    check_weak_below("count", 50)  # 50 train images
+    check_weak_below("f1", None)
+    with pytest.raises(WinnowError, match=r"^gan\.weak_below: 1\.5 is above 1, "):
+        check_weak_below("f1", 1.5)
+
+
+def test_weak_classes_without_train_images_are_unlearnable():
+    assert unlearnable(["c", "a"], np.array([0, 0, 1]), ["a", "b", "c"]) == ["c"]
+    assert unlearnable(["a", "b"], np.array([0, 1]), ["a", "b", "c"]) == []
+
+
+@pytest.mark.hostile("params")
+def test_an_f1_bound_given_as_a_percentage_is_refused_before_anything(tmp_path):
+    # before: weak_by f1 with weak_below 50 made every class weak (every F1 is below 50), exit 0
+    params = default_params()
+    params["variants"] = ["oracle", "baseline", "pruned", "augmented"]
+    params["gan"].update(weak_by="f1", weak_k=None, weak_below=50)
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "gan-synthesize"))
+    assert_nothing_left(project, before)
+    assert line == ("error: gan.weak_below: 50 is above 1, but weak_by f1 scores a class by its F1, which lies in "
+                    "[0, 1], so every class would be weak; give a fraction such as 0.9 (or weak_by count to bound the "
+                    "pruned train images of a class)")
+
+
+CLASSES = ["a", "b", "c"]
+
+
+def gan_project(root, *, weak_k: int):
+    """Three classes of random 8x8 images (6 train, 2 val, 2 test each), a pruned variant that drops every train
+    image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count."""
+    from winnow.degrade import perturbation_table
+    from winnow.imageset import write_imageset
+    from winnow.stage import write_table
+    from winnow.training import TrainConfig, fit, save
+    from winnow.variants import baseline_rows, write_variant
+
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned", "augmented"]
+    params["gan"].update(weak_by="count", weak_k=weak_k, weak_below=None, threshold=0.0, per_class=4)
+    params["gan"]["train"].update(epochs=1, width=4, latent_dim=8, batch_size=4, device="cpu")
+    make_project(root, params)
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in (("train", 6), ("val", 2), ("test", 2))
+            for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    pruned = baseline_rows(manifest)
+    pruned.loc[pruned["label"] == 2, ["action", "reason", "stage"]] = ["drop", "test", "test"]
+    write_variant("pruned", pruned, root=root / "data/variants")
+    shutil.copytree(ROOT / "contracts", root / "contracts")
+    train = manifest["split"].to_numpy() == "train"
+    labels = manifest["label"].to_numpy()
+    trained = fit(images[train], labels[train], images[~train], labels[~train],
+                  config=TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu"),
+                  num_classes=3, seed=0, progress=False)
+    (root / "models").mkdir()
+    save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:])
+    return root
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_weak_class_without_pruned_train_images_alone_is_refused(tmp_path):
+    # before (MNIST-5k, every pruned '7' dropped, weak_by count, weak_k 1): "weak classes 7; kept 7 50/50", exit 0:
+    # 50 samples of an untrained class embedding added to augmented as '7' (Frechet real_images: 0)
+    project = gan_project(tmp_path / "project", weak_k=1)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "gan-synthesize"))
+    assert_nothing_left(project, before)
+    assert line == ("error: gan: weak class 'c' has no pruned train images to learn from, so no weak class is left to "
+                    "generate; raise gan.weak_k (or gan.weak_below) to take in classes the GAN can learn, or leave "
+                    "augmented out of variants")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_weak_class_without_pruned_train_images_gets_no_samples_and_a_warning(tmp_path):
+    # before: 'c' got samples too, under its label, from a GAN that never saw one
+    project = gan_project(tmp_path / "project", weak_k=2)
+    done = run_stage(project, "gan-synthesize")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ("warning: gan-synthesize: weak class 'c' has no pruned train images to learn from, so it gets no "
+            "samples; generating for 'a' only") in done.stdout.splitlines()
+    metrics = json.loads((project / "metrics/gan.json").read_text())
+    assert metrics["weak_classes"] == ["a"] and metrics["weak_without_train_images"] == ["c"]
+    generated = pd.read_parquet(project / "data/gan/manifest.parquet")
+    assert generated["label"].tolist() == [0] * 4
+    rows = pd.read_parquet(project / "data/variants/augmented/rows.parquet")
+    assert not ((rows["label"] == 2) & (rows["action"] != "drop")).any()

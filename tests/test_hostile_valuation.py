@@ -134,3 +134,53 @@ def test_valuation_decisions_without_harm_name_the_data_valuation_stage(project)
     line = fails(project, "budget")
     assert line == ("error: data/data-valuation/decisions.parquet: lacks column(s) harm; rerun the data-valuation "
                     "stage (dvc repro data-valuation)")
+
+
+@pytest.mark.hostile("params")
+def test_a_weight_decay_that_erases_the_probe_is_refused_naming_weight_decay(project):
+    # before: "the probe diverged (non-finite weights) at lr 0.1; lower data_valuation.tracin.lr", which blamed lr
+    with_params(project, {"tracin": {"weight_decay": 1000000.0}})
+    line = fails(project, "data-valuation")
+    assert line == ("error: data_valuation.tracin.weight_decay: 1e+06 at lr 0.1 makes each SGD step scale the weights "
+                    "by 1 - lr * weight_decay = -99999, where a probe that learns needs a factor just under 1; lower "
+                    "data_valuation.tracin.weight_decay so that lr * weight_decay is well below 1 "
+                    "(the default is 1e-4)")
+
+
+def keep_val_images(project, per_class: dict[int, int]) -> None:
+    """Move all but the first ``per_class[label]`` val images of each named class to test."""
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    for label, keep in per_class.items():
+        rows = manifest.index[(manifest["split"] == "val") & (manifest["label"] == label)]
+        manifest.loc[rows[keep:], "split"] = "test"
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("left", [0, 1])
+def test_a_class_with_too_few_val_images_is_left_undecided_with_a_warning(project, left):
+    # before (MNIST-5k, no val image of '7'): all 120 train images of '7' valued negative and dropped, exit 0, no
+    # warning (35 dropped with its 50 val images); one val image gave a standard error from one value
+    keep_val_images(project, {1: left})  # class 1 ('middle'): train-0030 .. train-0059; class 0 keeps its 10
+    done = run_stage(project, "data-valuation")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (f"warning: data-valuation: class(es) 'middle' ({left} val image(s)) have fewer than 2 val images, so "
+            "their 30 train image(s) are left undecided and kept (a value is measured against val images of the "
+            "image's class); give the val split at least 2 images of each class") in done.stdout.splitlines()
+    table = pd.read_parquet(project / "data/data-valuation/decisions.parquet")
+    assert table["id"].tolist() == [f"train-{i:04d}" for i in range(30)]  # no row: no variant drops them
+    metrics = json.loads((project / "metrics/data_valuation.json").read_text())
+    assert metrics["undecided"] == {"images": 30, "min_class_val": 2,
+                                    "classes": {"middle": {"val_images": left, "train_images": 30}}}
+    assert metrics["considered"] == 30
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_split_too_thin_for_every_class_is_refused(project):
+    # before (MNIST-5k cut to 3 val images): 577 train images "reliably" harmful, standard errors over 3 values
+    keep_val_images(project, {0: 1, 1: 1})
+    line = fails(project, "data-valuation")
+    assert line == ("error: data/degrade/manifest.parquet: the val split's 2 image(s) hold fewer than 2 of every class "
+                    "with train images, and a value is measured against val images of the valued image's class; give "
+                    "the val split at least 2 images of each class (raise ingest.val_fraction)")

@@ -14,7 +14,7 @@ from budget_project import Case, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import run_stage
 from winnow.budget import rank_label_decisions
 from winnow.errors import WinnowError
-from winnow.valuation import Values, average_ranks, decide, harm, knn_shapley, tracin
+from winnow.valuation import MIN_CLASS_VAL, Values, average_ranks, decide, harm, knn_shapley, thin_classes, tracin
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
 
 CENTRES = np.array([[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
@@ -166,7 +166,41 @@ def test_the_report_section_shows_the_most_harmful_then_the_most_helpful_with_th
 def test_a_tracin_probe_that_diverges_is_one_line(flipped_set):
     # before: every TracIn value NaN, metrics/data_valuation.json holding bare NaN, and exit 0
     x, given, _, val_x, val_y = flipped_set
+    # weight_decay 0: with the default 1e-4, lr 1e300 is refused before training (lr * weight_decay >= 1)
     with pytest.raises(WinnowError) as raised:
-        tracin(x * 1e3, given, val_x * 1e3, val_y, num_classes=3, epochs=2, lr=1e300, seed=0)
-    assert str(raised.value) == ("data_valuation.tracin: the probe diverged (non-finite weights) at lr 1e+300; lower "
-                                 "data_valuation.tracin.lr")
+        tracin(x * 1e3, given, val_x * 1e3, val_y, num_classes=3, epochs=2, lr=1e300, weight_decay=0.0, seed=0)
+    assert str(raised.value) == ("data_valuation.tracin.lr: the probe diverged (non-finite weights) at lr 1e+300 with "
+                                 "weight_decay 0; lower data_valuation.tracin.lr")
+
+
+@pytest.mark.hostile("params")
+def test_a_weight_decay_that_erases_the_probe_names_weight_decay_not_lr(flipped_set):
+    # before: weight_decay 1e6 at lr 0.1 diverged and the line told the user to lower data_valuation.tracin.lr,
+    # which was not the cause; a decay at lr * weight_decay in [1, 2) would not even diverge, only give noise
+    x, given, _, val_x, val_y = flipped_set
+    with pytest.raises(WinnowError) as raised:
+        tracin(x, given, val_x, val_y, num_classes=3, epochs=2, lr=0.1, weight_decay=1e6, seed=0)
+    assert str(raised.value) == ("data_valuation.tracin.weight_decay: 1e+06 at lr 0.1 makes each SGD step scale the "
+                                 "weights by 1 - lr * weight_decay = -99999, where a probe that learns needs a factor "
+                                 "just under 1; lower data_valuation.tracin.weight_decay so that lr * weight_decay is "
+                                 "well below 1 (the default is 1e-4)")
+    with pytest.raises(WinnowError, match=r"^data_valuation\.tracin\.weight_decay: 15 at lr 0\.1 .* = -0\.5,"):
+        tracin(x, given, val_x, val_y, num_classes=3, epochs=2, lr=0.1, weight_decay=15.0, seed=0)
+
+
+def test_one_val_image_gives_no_standard_error_so_nothing_is_reliably_negative(flipped_set):
+    # before: the variance over one val image was divided by max(m - 1, 1), so the standard error was 0, every
+    # negative value infinitely many standard errors below zero, and every such image dropped
+    x, given, flipped, val_x, val_y = flipped_set
+    values = {"knn_shapley": knn_shapley(x, given, val_x[:1], val_y[:1], k=5),
+              "tracin": tracin(x, given, val_x[:1], val_y[:1], num_classes=3, epochs=5, seed=0)}
+    assert np.isinf(values["knn_shapley"].se).all() and np.isinf(values["tracin"].se).all()
+    assert (values["knn_shapley"].mean < 0).sum() > 0  # negative values there are, yet none is reliable
+    assert (decide(np.arange(len(x)), given, values, bound=0.0)["decision"] == "keep").all()
+
+
+def test_classes_with_fewer_val_images_than_the_minimum_are_thin():
+    assert MIN_CLASS_VAL == 2
+    # train classes 0, 1, 3; val: two of 0, one of 1, none of 3, and two of 2 (no train image: not asked about)
+    assert thin_classes(np.array([0, 1, 3, 3, 0]), np.array([0, 0, 1, 2, 2])) == {1: 1, 3: 0}
+    assert thin_classes(np.array([0, 1]), np.array([0, 1, 1, 0])) == {}

@@ -32,6 +32,26 @@ def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None
     return ranked if k is None else ranked[:k]
 
 
+# gan.weak_by scores that are rates in [0, 1]: a weak_below above 1 would make every class weak
+RATE_SCORES = ("f1",)
+
+
+def check_weak_below(by: str, below: float | None) -> None:
+    """Refuse a ``gan.weak_below`` that cannot be meant for the ``gan.weak_by`` scores: above 1 for a rate
+    (F1), where it makes every class weak (50 meant as a percentage)."""
+    if below is not None and by in RATE_SCORES and below > 1:
+        raise WinnowError(f"gan.weak_below: {below:g} is above 1, but weak_by {by} scores a class by its {by.upper()}, "
+                          f"which lies in [0, 1], so every class would be weak; give a fraction such as 0.9 (or "
+                          "weak_by count to bound the pruned train images of a class)")
+
+
+def unlearnable(weak: list[str], train_labels: np.ndarray, classes: list[str]) -> list[str]:
+    """The weak classes without a train image: the GAN never sees them, so its samples of them are noise
+    labelled as the class (its class embedding is never trained)."""
+    present = set(np.unique(np.asarray(train_labels, np.int64)).tolist())
+    return [name for name in weak if classes.index(name) not in present]
+
+
 def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.ndarray) -> np.ndarray:
     """bool ``(N,)``: the classifier gives the intended class more than its threshold.
 

@@ -32,6 +32,13 @@ from winnow.errors import WinnowError, check_neighbour_count
 ESTIMATORS = ("knn_shapley", "tracin")
 DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "knn_shapley",
                     "tracin", "harm")
+# The fewest val images of a class for its train images to be valued. Only a val image that carries an image's
+# given label can value it positively (kNN-Shapley's match term, TracIn's one-hot), so with none every image of
+# the class is valued at or below zero by construction (MNIST-5k, no val image of '7': all 120 dropped, 35 with
+# its 50), and with one the positive side rests on a single observation whose spread, which the standard error
+# is made of, cannot be measured. Two is enough in practice: on MNIST-5k's default damage, three draws of 2 val
+# images a class dropped 150, 120 and 123 train images, 149, 118 and 123 of them planted label noise.
+MIN_CLASS_VAL = 2
 
 
 def _pairs(train_features, train_labels, val_features, val_labels) -> tuple[np.ndarray, ...]:
@@ -65,10 +72,19 @@ class Values:
 
     @classmethod
     def of(cls, total: torch.Tensor, squares: torch.Tensor, m: int, **info) -> "Values":
-        """From the per-train-image sums of the per-val values and of their squares over ``m`` val images."""
+        """From the per-train-image sums of the per-val values and of their squares over ``m`` val images.
+
+        One val image has no spread: its standard error is infinite (no value is reliable), not 0 (every
+        negative value "reliably" negative, as it was)."""
         mean = total / m
-        variance = (squares / m - mean.square()).clamp_min(0) * m / max(m - 1, 1)
+        if m < 2:
+            return cls(mean.cpu().numpy(), np.full(len(mean), np.inf), **info)
+        variance = (squares / m - mean.square()).clamp_min(0) * m / (m - 1)
         return cls(mean.cpu().numpy(), (variance / m).sqrt().cpu().numpy(), **info)
+
+    def take(self, rows: np.ndarray) -> "Values":
+        """The values of the train images ``rows`` (indices or a bool mask)."""
+        return Values(self.mean[rows], self.se[rows], self.val_accuracy)
 
     def t(self) -> np.ndarray:
         """float64 ``(N,)``: mean / se, 0 where both are 0 (an image no val image ranks differently from
@@ -161,6 +177,14 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
     x, y, vx, vy = _pairs(train_features, train_labels, val_features, val_labels)
     if y.min() < 0 or y.max() >= num_classes or vy.min() < 0 or vy.max() >= num_classes:
         raise WinnowError(f"valuation: labels outside [0, {num_classes})")
+    # each step scales the weights by 1 - lr * weight_decay before the gradient: at 0 or below the decay erases
+    # (or flips) what the probe learnt every step, and below -1 the weights grow without bound; softmax saturates,
+    # so a slow growth need not end in the non-finite values _diverged catches, and the values would be noise
+    if lr * weight_decay >= 1:
+        raise WinnowError(f"data_valuation.tracin.weight_decay: {weight_decay:g} at lr {lr:g} makes each SGD step "
+                          f"scale the weights by 1 - lr * weight_decay = {1 - lr * weight_decay:g}, where a probe that "
+                          "learns needs a factor just under 1; lower data_valuation.tracin.weight_decay so that "
+                          "lr * weight_decay is well below 1 (the default is 1e-4)")
     device = device or torch.device("cpu")
     mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
 
@@ -190,7 +214,7 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
         errors.append(lr * (torch.softmax(z @ theta, dim=1) - onehot))
         val_errors.append(torch.softmax(vz @ theta, dim=1) - val_onehot)
         if not (torch.isfinite(errors[-1]).all() and torch.isfinite(val_errors[-1]).all()):
-            _diverged(lr)
+            _diverged(lr, weight_decay)
     error, val_error = torch.cat(errors, dim=1), torch.cat(val_errors, dim=1)  # checkpoints side by side
     total = torch.zeros(len(z), dtype=torch.float64, device=device)
     squares = torch.zeros_like(total)
@@ -200,15 +224,24 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
         total += influence.sum(1)
         squares += influence.square().sum(1)
     if not (torch.isfinite(total).all() and torch.isfinite(squares).all()):
-        _diverged(lr)
+        _diverged(lr, weight_decay)
     accuracy = float(np.mean((vz @ theta).argmax(1).cpu().numpy() == vy))
     return Values.of(total, squares, len(vz), val_accuracy=accuracy)
 
 
-def _diverged(lr: float) -> None:
-    """A step too large: the influences would be NaN or infinite, every value equal or meaningless."""
-    raise WinnowError(f"data_valuation.tracin: the probe diverged (non-finite weights) at lr {lr:g}; lower "
-                      "data_valuation.tracin.lr")
+def _diverged(lr: float, weight_decay: float) -> None:
+    """A step too large: the influences would be NaN or infinite, every value equal or meaningless. The step is
+    lr's: a weight decay that could diverge (lr * weight_decay >= 1) is refused before training."""
+    raise WinnowError(f"data_valuation.tracin.lr: the probe diverged (non-finite weights) at lr {lr:g} with "
+                      f"weight_decay {weight_decay:g}; lower data_valuation.tracin.lr")
+
+
+def thin_classes(train_labels: np.ndarray, val_labels: np.ndarray) -> dict[int, int]:
+    """Label -> its number of val images, for each class of ``train_labels`` with fewer than
+    :data:`MIN_CLASS_VAL` val images: its train images cannot be valued (see there)."""
+    counts = np.bincount(np.asarray(val_labels, np.int64),
+                         minlength=int(np.max(train_labels, initial=-1)) + 1)
+    return {int(c): int(counts[c]) for c in np.unique(train_labels) if counts[c] < MIN_CLASS_VAL}
 
 
 def harm(values: dict[str, np.ndarray]) -> np.ndarray:
