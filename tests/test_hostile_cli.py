@@ -4,10 +4,13 @@ folder. Each ends in one line before any work.
 And compare's significance tables where the paired differences have no spread: words, never nan."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    run_winnow,
 )
 
 from winnow.metrics import PER_CLASS_METRICS, metrics_path, summary_path
@@ -140,6 +143,57 @@ def test_compare_one_run_says_identical_and_one_run_instead_of_nan(tmp_path):
     assert f"| b | baseline | pruned | 0.1000 | {undefined} | 1 |" in tests
     assert f"| average | baseline | pruned | 0.0500 | {undefined} | 1 |" in tests
     assert "nan" not in done.stdout.lower() and "nan" not in (project / "seeds.md").read_text().lower()
+
+
+@pytest.mark.hostile("compare")
+def test_compare_of_one_variant_shows_its_tables_and_says_there_is_no_pair(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}})
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline")
+    # before: numpy's UFuncNoLoopError traceback
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("## f1: paired")[1].splitlines()[2] == "_One variant: no pair to test._"
+    twice = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "baseline")
+    assert assert_error_line(twice) == "error: compare --variants: baseline given twice; name each variant once"
+
+
+def test_compare_stage_of_one_variant_says_there_is_no_pair(tmp_path):
+    params = default_params() | {"variants": ["baseline"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"baseline": {"a": 0.5, "b": 0.7}})
+    done = run_stage(project, "compare")
+    assert done.returncode == 0, done.stderr  # before: the same traceback, after rewriting plots/compare
+    assert (project / "reports/compare.md").read_text().count("_One variant: no pair to test._") == len(PER_CLASS_METRICS)
+
+
+def _fresh_winnow(project, *args: str, env: dict | None = None, stdout=subprocess.PIPE):
+    """The winnow command in a new interpreter: the streams' encoding is chosen as Python starts."""
+    return subprocess.run([sys.executable, "-m", "winnow.cli", *args], cwd=project, stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, env={**_env(), **(env or {})}, timeout=300)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_under_an_ascii_locale_escapes_what_it_cannot_write(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})
+    done = _fresh_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned", env={
+        "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""})
+    # before: UnicodeEncodeError traceback on the first "±", and no table
+    assert done.returncode == 0, done.stderr
+    assert "## f1 (mean \\xb1 std over runs)" in done.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_a_full_output_stream_is_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})
+    with open("/dev/full", "w") as full:
+        done = _fresh_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                             stdout=full)
+    done.stdout = ""  # it went to /dev/full
+    # before: OSError traceback from print
+    assert assert_error_line(done) == "error: compare: output stream: No space left on device [ENOSPC]"
 
 
 def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, escape_unencodable_output, fault_line
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
@@ -42,11 +42,16 @@ def main(argv: list[str] | None = None) -> int:
             modules[name] = importlib.import_module(module)
             modules[name].add_arguments(sub_parser)
     args = parser.parse_args(argv)
+    escape_unencodable_output()
     try:
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except (OSError, MemoryError, KeyboardInterrupt) as err:
+        line, status = fault_line(err)
+        print(f"error: {args.command}: {line}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -241,7 +241,10 @@ def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int 
     """A :func:`pairwise` table as markdown, rows named by its column ``index``, saying in words what its
     numbers cannot: the p of identical results reads ``1.0000 (identical)``, that of one non-zero change in every
     pair ``0.0000 (the same change in every pair)`` beside t ``inf (no spread)``, and a t, p or CI that one pair
-    leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``."""
+    leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``; with one variant there
+    is no pair, and it says so."""
+    if tests.empty:  # one variant (params and --variants allow it): its tables stand alone
+        return "_One variant: no pair to test._"
     shown = tests.astype(object)
     for column in ("t", "p", "ci_low", "ci_high"):
         shown[column] = [f"n/a ({single})" if math.isnan(v) else f"{v:.{digits}f}" for v in tests[column]]
@@ -280,6 +283,9 @@ def run(args: argparse.Namespace) -> int:
     from winnow.study import load_experiments
 
     check_arguments(num=args.num, out=args.out)
+    repeated = next((v for i, v in enumerate(args.variants or []) if v in args.variants[:i]), None)
+    if repeated is not None:  # before: a pair of a variant with itself, and a traceback when it was the only one
+        raise WinnowError(f"compare --variants: {repeated} given twice; name each variant once")
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
     records = load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare")

@@ -4,12 +4,43 @@ import errno
 import numbers
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
 
 class WinnowError(ValueError):
     """Bad input or parameters. The message is one line naming the file, row or parameter and the fix."""
+
+
+def escape_unencodable_output() -> None:
+    """stdout and stderr write a character their encoding lacks as an escape (``\\u2192``) instead of raising
+    UnicodeEncodeError: under ``LANG=C`` the gate's arrows and compare's ± ended both commands."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
+
+
+def fault_line(err: BaseException) -> tuple[str, int] | None:
+    """``(line, exit status)`` for a fault of the machine rather than of the input: the disk or a folder's
+    permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user
+    interrupts; None for anything else (a bug: its traceback is wanted). Writers stage every output and
+    rename it only when whole, so a fault leaves the last complete outputs in place."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
+    if isinstance(err, MemoryError):
+        return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
+    if isinstance(err, OSError):
+        code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
+        what = f"{err.strerror or type(err).__name__}{code}"
+        if err.filename is None:  # print() to a full disk or a closed pipe
+            return f"output stream: {what}", 1
+        paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+        return f"{paths}: {what}; free space, or fix the path or its permissions, then rerun", 1
+    return None
 
 
 def check_known(given, known, *, where: str) -> None:
