@@ -1,6 +1,7 @@
 """ingest: read the configured source, carve splits, add the trusted split (ingest.trusted_path) when given,
 write the imageset data/ingest, rejected.csv (files set aside, with the reason) and oriented.csv (images
-turned upright by their EXIF orientation)."""
+turned upright by their EXIF orientation). A refusal after files were set aside (too many, or a class left
+empty) leaves data/ingest holding only that run's rejected.csv, and no metrics/ingest.json."""
 
 from pathlib import Path
 
@@ -9,25 +10,45 @@ import pandas as pd
 from winnow.errors import WinnowError
 from winnow.imageset import IMAGES, finish_imageset, staged
 from winnow.ingest import append_trusted, ingest_manifest, store_images
+from winnow.remote_files import locate, place
 from winnow.sources import load_source, load_trusted
 from winnow.stage import load_params, run, write_json, write_table
 
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"
+METRICS = "metrics/ingest.json"
+
+
+class _SetAside(Exception):
+    """A refusal after files were set aside: the rejected rows are the one output it leaves."""
+
+    def __init__(self, message: str, rejected: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.rejected = rejected
 
 
 def main() -> None:
     params = load_params()
+    try:
+        _ingest(params)
+    except _SetAside as refused:
+        # data/ingest becomes a folder holding only this run's rejected.csv: the previous run's imageset (and its
+        # metrics) must not stay beside it, read downstream as the current data
+        with staged(OUT) as tmp:
+            write_table(tmp / "rejected.csv", refused.rejected)
+        Path(METRICS).unlink(missing_ok=True)
+        raise WinnowError(str(refused)) from None
+
+
+def _ingest(params: dict) -> None:
     p = params["ingest"]
     with staged(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
         loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
         trusted = None
         if p.get("trusted_path") is not None:
-            if p.get("path") is not None and Path(p["trusted_path"]).resolve() == Path(p["path"]).resolve():
-                # every image would be its own trusted copy: dedup then drops the whole train split as leaks
-                raise WinnowError(f"ingest.trusted_path: {p['trusted_path']} is ingest.path itself; the trusted "
-                                  "split must be images held out from the data it judges")
+            if p.get("path") is not None:
+                _refuse_trusted_is_path(p["trusted_path"], p["path"])
             trusted = load_trusted(p["trusted_path"], classes=loaded.classes, size=p.get("size"),
                                    into=tmp / "trusted.npy")
             loaded.rejected += trusted.rejected
@@ -35,19 +56,17 @@ def main() -> None:
         rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
         total = len(loaded.images) + len(rejected)
         if total and len(rejected) / total > p["max_reject_fraction"]:
-            write_table(f"{OUT}/rejected.csv", rejected)  # the one output a failed ingest leaves: where to look
-            raise WinnowError(
+            raise _SetAside(
                 f"ingest: {len(rejected)} of {total} files could not be read, above ingest.max_reject_fraction="
-                f"{p['max_reject_fraction']}; {SEE}"
-            )
+                f"{p['max_reject_fraction']}; {SEE}", rejected)
         try:
             manifest = ingest_manifest(loaded, val_fraction=p["val_fraction"], test_fraction=p["test_fraction"],
                                        seed=params["seed"])
         except WinnowError as err:
             if rejected.empty:
                 raise
-            write_table(f"{OUT}/rejected.csv", rejected)  # a class may be empty because its files were set aside
-            raise WinnowError(f"{err} ({len(rejected)} files were set aside: {SEE})") from None
+            # a class may be empty because its files were set aside
+            raise _SetAside(f"{err} ({len(rejected)} files were set aside: {SEE})", rejected) from None
         rows = store_images(tmp / IMAGES, loaded.images, size=p.get("size"))
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))
@@ -57,11 +76,20 @@ def main() -> None:
         write_table(tmp / "rejected.csv", rejected)
         write_table(tmp / "oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))
     counts = manifest.groupby("split").size().to_dict()
-    write_json("metrics/ingest.json", {"images": len(manifest), "rejected": len(rejected), "split": counts,
-                                       "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
+    write_json(METRICS, {"images": len(manifest), "rejected": len(rejected), "split": counts,
+                         "classes": len(loaded.classes), "exif_oriented": len(loaded.oriented)})
     print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
     _warn_weak_judge_splits(manifest, loaded.classes)
+
+
+def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
+    """Refuse ``ingest.trusted_path`` naming the folder or file of ``ingest.path``, however spelt (a link, a
+    ``file://`` URL): every image would be its own trusted copy, and dedup would drop the whole train split as
+    leaks."""
+    if place(locate(trusted_path, param="ingest.trusted_path")) == place(locate(path, param="ingest.path")):
+        raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
+                          "must be images held out from the data it judges")
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"

@@ -600,3 +600,35 @@ def test_archive_symlink_member_is_refused(tmp_path):
         extract_archive(archive, tmp_path / "out" / FOLDER)
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["cifar-10-python.tar.gz"]
+
+
+@pytest.mark.hostile("ingest")
+def test_a_failed_ingest_leaves_only_its_rejected_rows_not_the_previous_imageset(tmp_path):
+    # before: data/ingest kept the previous run's imageset beside this run's rejected.csv (one output mixing two
+    # runs), and metrics/ingest.json still counted the previous run's images
+    good = image_folder(tmp_path / "good", {"cat": 6, "dog": 6})
+    project, _, done = run_ingest(tmp_path, "imagefolder", good)
+    assert_ingested(done)
+    bad = image_folder(tmp_path / "bad", {"cat": 6, "dog": 6})
+    (bad / "dog" / "broken.png").write_bytes(b"not a png")
+    _, before, done = run_ingest(tmp_path, "imagefolder", bad, max_reject_fraction=0.01)
+    line = assert_error_line(done)
+    assert line == ("error: ingest: 1 of 13 files could not be read, above ingest.max_reject_fraction=0.01; "
+                    "see data/ingest/rejected.csv for each file and its reason")
+    assert sorted(p.name for p in (project / "data/ingest").iterdir()) == ["rejected.csv"]
+    assert rejected(project) == {str(bad / "dog" / "broken.png"): "not a decodable image"}
+    assert not (project / "metrics/ingest.json").exists()
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_class_folders_named_alike_under_unicode_normalisation_are_refused(tmp_path):
+    # before: café as one code point (NFC) and as e + a combining accent (NFD) were ingested as two classes
+    # whose names display identically
+    data = image_folder(tmp_path / "data", {"caf\u00e9": 6, "cafe\u0301": 6, "dog": 6})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    line = assert_error_line(done)
+    assert line == (f"error: ingest.path: class folders {data}/cafe\u0301 and {data}/caf\u00e9 have names equal under "
+                    "Unicode normalisation ('cafe\\u0301' and 'caf\\xe9'), two classes shown alike; merge them into "
+                    "one folder or rename one")
+    assert_nothing_left(project, before)

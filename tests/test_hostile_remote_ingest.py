@@ -92,12 +92,14 @@ def test_memory_url_folder_ingests_as_the_same_local_folder(tmp_path, memory_fol
     assert dict(local_rows.itertuples(index=False)) == {str(local / name): reason for name, reason in REJECTED.items()}
 
 
-def test_file_url_is_the_local_path(tmp_path):
+# file://localhost/<path>: before, read as the relative path localhost/<path> ("is not a folder")
+@pytest.mark.parametrize("spelling", ["file://{}", "file://localhost{}"])
+def test_file_url_is_the_local_path(tmp_path, spelling):
     local = tmp_path / "images"
     for name, data in sample_files().items():
         (local / name).parent.mkdir(parents=True, exist_ok=True)
         (local / name).write_bytes(data)
-    by_url = load_source("imagefolder", path=f"file://{local}", size=None, download=False, classes=None)
+    by_url = load_source("imagefolder", path=spelling.format(local), size=None, download=False, classes=None)
     by_path = load_source("imagefolder", path=str(local), size=None, download=False, classes=None)
     assert by_url.images.tobytes() == by_path.images.tobytes()
     assert list(by_url.ids) == list(by_path.ids) and by_url.rejected == by_path.rejected
@@ -170,13 +172,54 @@ def test_npz_at_a_url_is_one_line(tmp_path):
     assert_nothing_left(project, before)
 
 
-@pytest.mark.hostile("ingest")
-def test_trusted_path_with_unknown_protocol_is_one_line(tmp_path):
-    images = tmp_path / "images"
+def good_images(root: Path) -> Path:
+    """The readable files of :func:`sample_files` under ``root``."""
     for name, data in sample_files().items():
         if "/" in name and not name.startswith(("dog/old", "cat/broken", "dog/notes")):
-            (images / name).parent.mkdir(parents=True, exist_ok=True)
-            (images / name).write_bytes(data)
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.hostile("ingest")
+def test_trusted_path_with_unknown_protocol_is_one_line(tmp_path):
+    images = good_images(tmp_path / "images")
     project, before, done = refused(tmp_path, source="imagefolder", path=str(images), trusted_path="http://h/t")
     assert_error_line(done, "ingest.trusted_path", "http://h/t", "protocol 'http'")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("spelling", ["file://{}", "file://localhost{}", "{}/"])
+def test_trusted_path_spelt_otherwise_as_ingest_path_is_refused(tmp_path, spelling):
+    # before: file:///<the same folder> passed the trusted_path == path check; ingest ended with exit 0 and only a
+    # warning that all 24 trusted images were pixel-identical to images of ingest.path
+    images = good_images(tmp_path / "images")
+    trusted = spelling.format(images)
+    project, before, done = refused(tmp_path, source="imagefolder", path=str(images), trusted_path=trusted)
+    line = assert_error_line(done)
+    assert line == (f"error: ingest.trusted_path: {trusted} is ingest.path itself; the trusted split must be images "
+                    "held out from the data it judges")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("url", ["file://", "file://localhost"])
+def test_file_url_without_a_path_is_one_line(tmp_path, url):
+    # before: file:// read the current folder (the project) and stopped with "class folder data has no files
+    # directly inside it"
+    project, before, done = refused(tmp_path, source="imagefolder", path=url)
+    line = assert_error_line(done)
+    assert line == (f"error: ingest.path: {url} names no folder; write file:///<absolute path> (three slashes) or a "
+                    "plain local path")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_file_url_naming_another_host_is_one_line(tmp_path):
+    # before: file://fileserver/images was read as the relative path fileserver/images
+    project, before, done = refused(tmp_path, source="imagefolder", path="file://fileserver/images")
+    line = assert_error_line(done)
+    assert line == ("error: ingest.path: file://fileserver/images names the host 'fileserver'; file:// reads this "
+                    "machine only: write file:///<absolute path> (three slashes) or a plain local path")
     assert_nothing_left(project, before)

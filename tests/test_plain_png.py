@@ -133,13 +133,18 @@ def test_images_resized_together_equal_pillow_resizing_each_alone(rng, monkeypat
         np.testing.assert_array_equal(result, as_hwc(np.asarray(expected)))
 
 
-@pytest.mark.parametrize(("ahead_bytes", "batch_files"), [(64 << 20, 5), (0, 5), (64 << 20, 64)])
+@pytest.mark.parametrize(("ahead_bytes", "batch_files", "batch_bytes", "resize_bytes"),
+                         [(64 << 20, 5, 256 << 20, 32 << 20), (0, 5, 256 << 20, 32 << 20),
+                          (64 << 20, 64, 256 << 20, 32 << 20), (64 << 20, 64, 1000, 300)])
 def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, rng, monkeypatch, ahead_bytes,
-                                                                     batch_files):
+                                                                     batch_files, batch_bytes, resize_bytes):
     """Batches of plain PNGs beside files that are not plain (palette, RGBA, JPEG, broken), resized to one
-    size (one by one in batches of 5, together in a batch of 64): every stored image is
+    size (one by one in batches of 5, together in a batch of 64, or in batches cut at 1000 bytes of decoded
+    pixels, decoded and resized 300 bytes at a time): every stored image is
     ``Image.open(...).convert(...).resize(..., BICUBIC)`` of its file."""
     monkeypatch.setattr(winnow.image_files, "BATCH_FILES", batch_files)
+    monkeypatch.setattr(winnow.image_files, "BATCH_BYTES", batch_bytes)
+    monkeypatch.setattr(winnow.image_files, "RESIZE_BYTES", resize_bytes)
     monkeypatch.setattr(winnow.image_files, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(winnow.plain_png, "JOIN_BYTES", 300)
     for k in range(23):

@@ -201,3 +201,53 @@ def test_cifar_archive_beside_the_path_is_checked_and_extracted(tmp_path, rng, m
     loaded = load_cifar10(tmp_path / "cifar", download=True)
     assert loaded.images.shape == (12, 32, 32, 3) and loaded.classes[9] == "truck"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar", "cifar-10-python.tar.gz"]
+
+
+def _white_composite(path, mode):
+    """Pillow's own compositing of the file over white, as ``mode``."""
+    with Image.open(path) as img:
+        rgba = img.convert("RGBA")
+    return np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, (255,) * 4), rgba).convert(mode))
+
+
+def test_grey_palettes_and_grey_colour_keys_keep_a_grey_set_single_channel(tmp_path, rng):
+    # before: a grey palette PNG made the whole grey set RGB (P was always converted to RGB), and a grey PNG with
+    # a tRNS colour key kept the key's value (7) where README composites transparency over white
+    grey = rng.integers(0, 256, (6, 6), dtype=np.uint8)
+    grey[0, :3] = 7
+    for k in range(3):
+        _save(tmp_path / f"c{k % 2}" / f"{k}.png", rng.integers(0, 256, (6, 6), dtype=np.uint8))
+    Image.fromarray(grey).convert("P").save(tmp_path / "c0" / "palette.png")
+    Image.fromarray(grey).convert("P").save(tmp_path / "c0" / "palette_key.png", transparency=7)
+    _save(tmp_path / "c1" / "key.png", grey, transparency=7)
+    sixteen = (grey.astype(np.uint16) * 257)
+    Image.fromarray(sixteen).save(tmp_path / "c1" / "key16.png", transparency=7 * 257)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.images.shape == (7, 6, 6, 1)
+    stored = dict(zip(loaded.ids, loaded.images[..., 0]))
+    assert dict(zip(loaded.ids, loaded.orig_mode))["c0/palette.png"] == "P"
+    np.testing.assert_array_equal(stored["c0/palette.png"], grey)
+    for name in ("c0/palette_key.png", "c1/key.png"):
+        np.testing.assert_array_equal(stored[name], _white_composite(tmp_path / name, "L"), err_msg=name)
+    keyed = np.where(grey == 7, 255, grey)
+    np.testing.assert_array_equal(stored["c1/key.png"], keyed)
+    np.testing.assert_array_equal(stored["c1/key16.png"], keyed)  # 16-bit: x * 257 scales back to x exactly
+
+
+def test_a_colour_key_on_rgb_is_composited_over_white_and_a_colour_palette_is_rgb(tmp_path, rng):
+    # before: an RGB PNG with a tRNS colour key stored the key's colour instead of white
+    rgb = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    rgb[2, 2:5] = (10, 20, 30)
+    _save(tmp_path / "a" / "key.png", rgb, transparency=(10, 20, 30))
+    _save(tmp_path / "a" / "grey.png", rng.integers(0, 256, (6, 6), dtype=np.uint8))
+    (tmp_path / "b").mkdir()
+    Image.fromarray(rgb).convert("P").save(tmp_path / "b" / "palette.png")
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.images.shape == (3, 6, 6, 3)
+    stored = dict(zip(loaded.ids, loaded.images))
+    expected = rgb.copy()
+    expected[2, 2:5] = 255
+    np.testing.assert_array_equal(stored["a/key.png"], expected)
+    np.testing.assert_array_equal(stored["a/key.png"], _white_composite(tmp_path / "a/key.png", "RGB"))
+    with Image.open(tmp_path / "b/palette.png") as img:
+        np.testing.assert_array_equal(stored["b/palette.png"], np.asarray(img.convert("RGB")))

@@ -118,3 +118,24 @@ def test_rows_written_in_batches_are_the_bytes_numpy_saves(tmp_path, rng):
 def _manifest(n: int) -> pd.DataFrame:
     return pd.DataFrame({"id": [f"i{k}" for k in range(n)], "split": "train", "label": 0, "source": "t",
                          "orig_h": 5, "orig_w": 6, "orig_mode": "RGB"})
+
+
+def test_a_batch_holds_at_most_batch_bytes_of_decoded_pixels_and_at_least_one_file(tmp_path, monkeypatch):
+    # before: a batch was always 256 files, so 128 grey 3000x3000 plain PNGs were all held at full resolution
+    # before resizing (3.5 GB with ingest.size 16)
+    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 4)
+    monkeypatch.setattr(winnow.image_files, "BATCH_BYTES", 500)
+    sides = {"a": 10, "b": 10, "c": 20, "d": 10, "e": 10, "f": 10, "g": 10, "h": 10, "i": 30, "j": 10}
+    for name, side in sides.items():  # plain grey PNGs: a 10x10 file holds 100 bytes of pixels, 20x20 400, 30x30 900
+        Image.new("L", (side, side), 9).save(tmp_path / f"{name}.png")
+    Image.new("RGB", (9, 9)).convert("P").save(tmp_path / "k.png")  # not plain: decoded alone, held as size x size RGB
+    Image.new("RGB", (9, 9)).save(tmp_path / "l.jpg")
+    paths = [tmp_path / f"{name}.png" for name in sides] + [tmp_path / "k.png", tmp_path / "l.jpg"]
+
+    def boundaries(size):
+        return [(first, len(streams)) for first, streams in winnow.image_files._batches(paths, size)]
+
+    # 100+100 (+400 is over 500) | 400+100 | four files | 900, over the budget alone | 100 + k + l
+    assert boundaries(4) == [(0, 2), (2, 2), (4, 4), (8, 1), (9, 3)]  # k and l count 4*4*3 = 48 bytes each
+    # at full size k and l count 9*9*3 = 243 bytes each, from their headers: 100 + 243 (+243 is over 500)
+    assert boundaries(None) == [(0, 2), (2, 2), (4, 4), (8, 1), (9, 2), (11, 1)]

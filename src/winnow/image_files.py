@@ -21,7 +21,8 @@ system's and tools' own and never read:
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
 is ``train`` a class?), a class folder with no files directly inside it (a class with no images is
 not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
-names are written to classes.json).
+names are written to classes.json), two class folders whose names are equal under Unicode NFC
+normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike).
 
 EXIF orientation (JPEG, WebP, PNG ``eXIf``) is applied with ``PIL.ImageOps.exif_transpose``, so a
 photo is stored as it is shown; ``orig_h``/``orig_w`` are the size as shown, and each image turned
@@ -37,6 +38,7 @@ import errno
 import io
 import os
 import tempfile
+import unicodedata
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,12 +49,13 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from winnow import plain_png
 from winnow.errors import WinnowError
 from winnow.imageset import SOURCE_SPLITS
-from winnow.ingest import resize_batch
+from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath, locate
 from winnow.sources import Loaded
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
+BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
@@ -96,6 +99,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     class_dirs = [(split, name, folder) for split, parent in split_dirs
                   for name, folder in (_folders(parent, rejected) if split else top).items()]
     classes = sorted({name for _, name, _ in class_dirs})
+    _refuse_names_shown_alike(class_dirs)
     if not classes:
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
     files = []
@@ -131,8 +135,20 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     )
 
 
+def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
+    """Refuse two class folders whose names are equal under Unicode NFC normalisation (``café`` typed as
+    one code point and as ``e`` + a combining accent): they would be two classes shown with one name."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for _, name, folder in class_dirs:
+        other = seen.setdefault(unicodedata.normalize("NFC", name), (name, folder))
+        if other[0] != name:
+            raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal under "
+                              f"Unicode normalisation ({ascii(other[0])} and {ascii(name)}), two classes shown alike; "
+                              "merge them into one folder or rename one")
+
+
 def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
-    """Decode ``files`` (``(split, label, path, id)``) :data:`BATCH_FILES` at a time, each batch's pixels
+    """Decode ``files`` (``(split, label, path, id)``) a batch at a time (:func:`_batches`), each batch's pixels
     written to ``into`` (:class:`~winnow.npy_rows.NpyRows`, rows in file order, readable files only) before
     the next is decoded, so memory holds one batch whatever the number of files.
 
@@ -151,21 +167,21 @@ def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: b
     # plain PNGs are unfiltered a batch at a time in one Pillow call (winnow.plain_png) on this thread,
     # while a worker reads and inflates the next batch (zlib releases the GIL, so the two overlap on two
     # cores); Pillow's C decoders release the GIL too, so the other files decode in the thread pool
-    batches = [[f[2] for f in files[first:first + BATCH_FILES]] for first in range(0, len(files), BATCH_FILES)]
+    paths = [f[2] for f in files]
+    reader = _batches(paths, size)  # a generator: only ever advanced by one thread at a time
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
-        ahead = None
-        for k, paths in enumerate(batches):
-            streams = ahead.result() if ahead is not None else _plain_streams(paths)
+        upcoming = next(reader, None)
+        while upcoming is not None:
+            first, streams = upcoming
+            batch_paths = paths[first:first + len(streams)]
             # read ahead only while a batch is small: large photos would hold two batches of rows at once
             held = sum(len(stream[3]) for stream in streams if stream is not None)
-            ahead = None
-            if k + 1 < len(batches) and held <= AHEAD_BYTES:
-                ahead = pool.submit(_plain_streams, batches[k + 1])
+            ahead = pool.submit(next, reader, None) if held <= AHEAD_BYTES else None
             batch = _decode_plain_pngs(streams, size)
-            del streams  # the pixels are decoded: the inflated rows may go
+            del streams, upcoming  # the pixels are decoded: the inflated rows may go
             rest = [i for i, d in enumerate(batch) if d is None]
-            for i, result in zip(rest, pool.map(lambda i: _decode(paths[i], size), rest)):
+            for i, result in zip(rest, pool.map(lambda i: _decode(batch_paths[i], size), rest)):
                 batch[i] = result
             pixels = [d[0] for d in batch if isinstance(d[0], np.ndarray)]
             shapes |= {p.shape[:2] for p in pixels}
@@ -177,8 +193,10 @@ def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: b
                 rows.write(count, np.stack([_to_channels(p, rows.shape[3]) for p in pixels]))
                 count += len(pixels)
             decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are on disk
+            del batch, pixels
             if bar is not None:
-                bar.update(len(paths))
+                bar.update(len(batch_paths))
+            upcoming = ahead.result() if ahead is not None else next(reader, None)
     if bar is not None:
         bar.close()
     if rows is not None:
@@ -305,33 +323,75 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"unreadable: {str(err) or type(err).__name__}"
 
 
-def _plain_streams(paths: list[Path]) -> list[tuple | None]:
-    """:func:`winnow.plain_png.filtered_rows` of each file (None: not a plain PNG, or unreadable)."""
-    streams = []
-    for path in paths:
+def _batches(paths: list, size: int | None):
+    """Yield ``(first, streams)`` for consecutive batches of ``paths``: ``streams`` the
+    :func:`winnow.plain_png.filtered_rows` of each file of the batch (None: not a plain PNG, or unreadable).
+
+    A batch is at most :data:`BATCH_FILES` files and at most :data:`BATCH_BYTES` of decoded pixels, but
+    never empty: a file that would take the batch past the budget starts the next one (its inflated rows
+    carried over, not read twice). A file counts the pixels the batch holds of it (:func:`_held_bytes`): a
+    plain PNG its full-resolution pixels (unfiltered together, resized only then), any other file what
+    :func:`_decode` keeps of it (``size x size`` RGB, or its full size when ``size`` is None).
+    """
+    first, streams, held = 0, [], 0
+    for index, path in enumerate(paths):
         try:
-            streams.append(plain_png.filtered_rows(_read(path)) if path.suffix.lower() == ".png" else None)
+            data = _read(path) if path.suffix.lower() == ".png" else None
         except OSError:
-            streams.append(None)
-    return streams
+            data = None  # unreadable: _decode words the reason
+        try:
+            stream = plain_png.filtered_rows(data) if data is not None else None
+        except Exception:  # a crafted header the fast path cannot parse: Image.open words the reason
+            stream = None
+        cost = _held_bytes(path, data, stream, size)
+        del data
+        if streams and (len(streams) == BATCH_FILES or held + cost > BATCH_BYTES):
+            yield first, streams
+            first, streams, held = index, [], 0
+        streams.append(stream)
+        held += cost
+    if streams:
+        yield first, streams
+
+
+def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None) -> int:
+    """The bytes of pixels a batch holds of one file (see :func:`_batches`); 0 for a file whose header
+    cannot be read (it is set aside without being decoded)."""
+    if stream is not None:
+        mode, height, width, _ = stream
+        return height * width * len(mode)
+    if size is not None:
+        return size * size * 3
+    try:  # Image.open reads the header only; the pixels are decoded later, once
+        with (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb") if isinstance(path, RemotePath)
+              else open(path, "rb")) as file, Image.open(file) as img:
+            return img.width * img.height * 3
+    except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
+        return 0
 
 
 def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tuple | None]:
-    """:func:`_decode`'s result for each plain PNG of a batch (``streams`` from :func:`_plain_streams`),
-    decoded together and resized together by shape; None for any other file or on any failure, which
-    :func:`_decode` then words."""
-    decoded = plain_png.decode_many(streams)
+    """:func:`_decode`'s result for each plain PNG of a batch (``streams`` from :func:`_batches`),
+    decoded together by shape; None for any other file or on any failure, which :func:`_decode` then
+    words. Files to resize are decoded and resized :data:`winnow.ingest.RESIZE_BYTES` of pixels at a
+    time, so the batch's full-resolution pixels are never all held at once."""
     out: list[tuple | None] = [None] * len(streams)
     by_shape: dict[tuple, list[int]] = {}
-    for i, (stream, pixels) in enumerate(zip(streams, decoded)):
-        if pixels is not None:
-            out[i] = (pixels, stream[0], pixels.shape[:2], 1)  # a plain PNG carries no EXIF orientation
-            if size is not None and pixels.shape[:2] != (size, size):
-                by_shape.setdefault(pixels.shape, []).append(i)
-    for members in by_shape.values():
-        resized = resize_batch(np.stack([decoded[i] for i in members]), size)
-        for i, pixels in zip(members, resized):
-            out[i] = (pixels, *out[i][1:])
+    for i, stream in enumerate(streams):
+        if stream is not None:
+            by_shape.setdefault(stream[:3], []).append(i)
+    for (mode, height, width), members in by_shape.items():
+        resize = size is not None and (height, width) != (size, size)
+        per_call = max(1, RESIZE_BYTES // (height * width * len(mode))) if resize else len(members)
+        for first in range(0, len(members), per_call):
+            chunk = members[first:first + per_call]
+            pixels = plain_png.decode_many([streams[i] for i in chunk])
+            done = [(i, p) for i, p in zip(chunk, pixels) if p is not None]
+            if resize and done:
+                pixels = resize_batch(np.stack([p for _, p in done]), size)
+                done = [(i, p) for (i, _), p in zip(done, pixels)]
+            for i, p in done:
+                out[i] = (p, mode, (height, width), 1)  # a plain PNG carries no EXIF orientation
     return out
 
 
@@ -367,22 +427,40 @@ def _pixels(img: Image.Image, size: int | None) -> tuple:
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """An 'L' or 'RGB' image, following the conversions in :mod:`winnow.sources`."""
-    if img.mode in ("L", "RGB"):
+    """An 'L' or 'RGB' image, following the conversions in :mod:`winnow.sources`: a palette whose shown
+    pixels are all grey is one channel; transparency (an alpha channel, a palette's or a colour key,
+    PNG ``tRNS``) is composited over white."""
+    if img.mode in ("L", "RGB") and "transparency" not in img.info:
         return img
+    palette = img.mode in ("P", "PA")
+    key = img.info.get("transparency")
     if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        img = img.convert("RGBA" if key is not None else "RGB")
+    elif key is not None and img.mode in ("1", "L", "RGB"):  # a colour key: pixels of that value are transparent
+        img = img.convert("RGBA" if img.mode == "RGB" else "LA")
     if img.mode in ("LA", "RGBA", "PA"):
+        grey = img.mode == "LA"
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba).convert("L" if img.mode == "LA" else "RGB")
+        img = Image.alpha_composite(background, rgba).convert("L" if grey else "RGB")
+    if palette and _all_grey(img):  # "P without colour": one channel, its values exactly the palette's grey
+        return img.convert("L")
     if img.mode in ("1", "L"):
         return img.convert("L")
     if img.mode in _SINGLE_CHANNEL_MODES:
         values = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") else max(float(values.max()), 1.0)
-        return Image.fromarray(np.clip(np.rint(values * 255.0 / top), 0, 255).astype(np.uint8), "L")
+        scaled = np.clip(np.rint(values * 255.0 / top), 0, 255).astype(np.uint8)
+        if isinstance(key, int):  # a 16-bit or 32-bit grey colour key: fully transparent over white
+            scaled[values == key] = 255
+        return Image.fromarray(scaled, "L")
     return img.convert("RGB")
+
+
+def _all_grey(img: Image.Image) -> bool:
+    """Whether every pixel of an RGB image has equal red, green and blue."""
+    pixels = np.asarray(img)
+    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
 
 
 def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:

@@ -2,9 +2,10 @@
 through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_path`` may point at a bucket.
 
 :func:`locate` turns a path parameter into what :mod:`winnow.image_files` walks: a local ``Path`` (a plain
-path, or a ``file://`` URL, which is read exactly as that path) or a :class:`RemotePath`. A remote folder
-is read by the same streaming decoder as a local one, with the same rules for what is set aside; a
-remote store has no links, FIFOs or devices, so those rows cannot arise there. The cloud backends are
+path, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``, read as
+that path) or a :class:`RemotePath`. A remote folder is read by the same streaming decoder as a local
+one, with the same rules for what is set aside; a remote store has no links, FIFOs or devices, so those
+rows cannot arise there. The cloud backends are
 optional extras: a URL whose package is missing ends in one line naming it.
 """
 
@@ -34,7 +35,7 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
         return Path(path)
     protocol, _, rest = text.partition("://")
     if protocol == "file":
-        return Path(rest)
+        return _file_url(text, rest, param=param)
     if protocol not in BACKENDS:
         raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
                           "az://, memory:// or file:// (or a local path)")
@@ -49,6 +50,27 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
         raise WinnowError(f"{param}: cannot open {protocol}:// ({first_line(err)}); check its credentials and "
                           "configuration") from err
     return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/")
+
+
+def _file_url(text: str, rest: str, *, param: str) -> Path:
+    """The local path of a ``file://`` URL (``rest``: what follows ``file://``). As RFC 8089 reads it, the
+    authority before the path's ``/`` is a host: empty or ``localhost`` is this machine, any other host
+    (``file://data/images`` read as a relative path would be a different folder) is refused, and so is a
+    URL without a path (``file://``, which names no folder)."""
+    host, slash, below = rest.partition("/")
+    if host not in ("", "localhost"):
+        raise WinnowError(f"{param}: {text} names the host {host!r}; file:// reads this machine only: write "
+                          "file:///<absolute path> (three slashes) or a plain local path")
+    if not slash:
+        raise WinnowError(f"{param}: {text} names no folder; write file:///<absolute path> (three slashes) or a "
+                          "plain local path")
+    return Path("/" + below)
+
+
+def place(where: Path | RemotePath) -> str:
+    """Where :func:`locate`'s result points, resolved, so two spellings of one folder compare equal: the
+    absolute path with links resolved, or the URL as fsspec normalises it."""
+    return str(where) if isinstance(where, RemotePath) else str(Path(where).resolve())
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ read. The sources' own rules are in :mod:`winnow.image_files` (imagefolder) and 
 
 Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode):
 
-- ``1``, ``L``, ``P`` without colour, ``I;16*``, ``I``, ``F``: one channel; 16-bit values are scaled
-  by 255/65535 and 32-bit ones by their own range, rounded;
+- ``1``, ``L``, ``P`` without colour (every pixel shown grey), ``I;16*``, ``I``, ``F``: one channel; 16-bit
+  values are scaled by 255/65535 and 32-bit ones by their own range, rounded;
 - ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion;
-- ``LA``, ``RGBA``, ``PA`` and palettes with transparency: composited over white, then as above;
+- ``LA``, ``RGBA``, ``PA``, palettes with transparency and grey or RGB images with a colour key (PNG
+  ``tRNS``: pixels of that value are transparent): composited over white, then as above;
 - EXIF orientation is applied first (the image is stored as shown); an animated file gives its first frame.
 
 A set whose files are all single-channel gives ``C = 1``; any colour file makes the whole set RGB.
