@@ -4,6 +4,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from winnow import cli
@@ -196,6 +197,48 @@ def test_queue_deletes_every_ingested_class_by_default(ingested_project, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{{kind: class_removal, "
                      f"classes: [{name}]}}]'" for name in "abc"]
+
+
+@pytest.mark.parametrize("written, shown", [
+    ('{"a": 1}', '{"a": 1}'),  # before: queued the deletion of class a
+    ("[]", "[]"),  # before: queued nothing, exit 0, without a word
+    ('["0", "0"]', '["0", "0"]'),  # before: the same experiment twice
+    ("[1, null]", "[1, null]"),  # before: queued classes: [None]
+])
+def test_queue_refuses_ingested_class_names_ingest_cannot_have_written(ingested_project, capsys, written, shown):
+    (ingested_project / "data/ingest/classes.json").write_text(written)
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
+    assert capsys.readouterr().err == (f"error: data/ingest/classes.json: not a JSON list of distinct class names "
+                                       f"(it holds {shown}); run `dvc repro ingest`\n")
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--sweeps", "clean", "clean"], "--sweeps: clean given twice; each queues its experiments once"),
+    (["--sweeps", "class_deletion", "--classes", "a", "a"], "--classes: a given twice; each queues its experiments once"),
+    # before: --classes was read by nothing, and the queue went ahead without a word
+    (["--sweeps", "label_noise", "--classes", "a"], "--classes: only class_deletion reads it, and --sweeps leaves it "
+                                                    "out; add class_deletion to --sweeps or drop --classes"),
+])
+def test_queue_refuses_arguments_that_would_queue_twice_or_say_nothing(ingested_project, capsys, args, expected):
+    assert cli.main(["study", "queue", *args, "--dry-run"]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"error: study queue {expected}\n")
+
+
+def test_queue_refuses_grayscale_conversion_of_one_channel_data(ingested_project, capsys):
+    np.save(ingested_project / "data/ingest/images.npy", np.zeros((3, 4, 4, 1), np.uint8))
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--grayscale", "--dry-run"]) == 1
+    # before: queued an experiment whose degrade refuses it ("images have 1 channel")
+    assert capsys.readouterr().err == ("error: study queue --grayscale: data/ingest/images.npy holds 1-channel "
+                                       "images, which are grayscale already (degrade refuses the conversion); drop "
+                                       "--grayscale\n")
+
+
+@pytest.mark.parametrize("num", ["0", "-2"])
+def test_collect_refuses_a_number_of_commits_below_one_but_all(tmp_path, capsys, num):
+    assert cli.main(["study", "collect", "--num", num, "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (f"error: study collect --num {num}: give the number of commits back from HEAD "
+                                       "whose experiments count (at least 1), or -1 for all\n")
 
 
 def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, capsys):

@@ -44,6 +44,7 @@ import pandas as pd
 from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
+from winnow.imageset import first_repeated
 from winnow.metrics import is_rate
 from winnow.revisions import same_setting
 from winnow.stage import load_params, write_table
@@ -309,6 +310,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "queue":
         return _queue(args)
     check_output(args.out, option="--out", folder=True, example="plots/study")
+    if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
+        raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
+                          "experiments count (at least 1), or -1 for all")
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
     # a run with other training settings on a damage curve would read as the damage's effect
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))
@@ -328,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _queue(args: argparse.Namespace) -> int:
     load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
     for command in commands:
@@ -341,6 +346,27 @@ def _queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_queue_arguments(args: argparse.Namespace) -> None:
+    """One line for arguments that would queue an experiment twice, one that degrade refuses, or nothing they
+    say: each queued experiment is a full `dvc repro`."""
+    for option, given in (("--sweeps", args.sweeps), ("--classes", args.classes or [])):
+        repeated = first_repeated(list(given))
+        if repeated is not None:
+            raise WinnowError(f"study queue {option}: {repeated} given twice; each queues its experiments once")
+    if args.classes and "class_deletion" not in args.sweeps:
+        raise WinnowError("study queue --classes: only class_deletion reads it, and --sweeps leaves it out; add "
+                          "class_deletion to --sweeps or drop --classes")
+    images = Path(INGESTED_CLASSES).parent / "images.npy"
+    if args.grayscale and images.is_file():
+        try:
+            channels = np.load(images, mmap_mode="r").shape[-1]
+        except (OSError, ValueError, IndexError):
+            return  # a damaged imageset: the queued runs' ingest says so
+        if channels == 1:
+            raise WinnowError(f"study queue --grayscale: {images} holds 1-channel images, which are grayscale "
+                              "already (degrade refuses the conversion); drop --grayscale")
+
+
 def _deletable_classes(asked: list[str] | None) -> list[str]:
     """The classes class_deletion removes one at a time: ``asked`` (--classes), each checked against the
     ingested class names when ingest has run, else all of those; a name the data lacks would only fail its
@@ -352,9 +378,14 @@ def _deletable_classes(asked: list[str] | None) -> list[str]:
                               "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps")
         return asked
     try:
-        known = [str(name) for name in json.loads(path.read_text())]
-    except (ValueError, TypeError) as err:
+        known = json.loads(path.read_text())
+    except (ValueError, OSError) as err:  # UnicodeDecodeError is a ValueError
         raise WinnowError(f"{path}: not a JSON list of class names ({first_line(err)}); run `dvc repro ingest`") from err
+    # before: {"a": 1} queued class a, [1, null] queued None, [] queued nothing without a word
+    if not (isinstance(known, list) and known and all(isinstance(name, str) and name for name in known)
+            and first_repeated(known) is None):
+        raise WinnowError(f"{path}: not a JSON list of distinct class names (it holds {first_line(json.dumps(known))[:80]}); "
+                          "run `dvc repro ingest`")
     unknown = [name for name in asked or [] if name not in known]
     if unknown:
         raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
