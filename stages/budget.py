@@ -84,7 +84,7 @@ def main() -> None:
               "need no judge); give the split images of every class")
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"))
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"), unique="id")
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])

@@ -7,8 +7,9 @@ metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates).""
 from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.engine import Engine
-from winnow.groundtruth import PERTURBATION_COLUMNS, QUALITY_ISSUES
+from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
+from winnow.quality import read_scores
 from winnow.stage import load_params, read_table, run, write_json, write_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
@@ -19,7 +20,7 @@ def main() -> None:
     params = load_params()
     p = params["dedup"]
     imageset = read_imageset(IMAGESET)
-    scores = read_table(SCORES, written_by="score", columns=("id", "phash", *QUALITY_ISSUES))
+    scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",))
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     settings = {"radius": p.get("radius"), "min_correlation": p.get("min_correlation"), "flip": p.get("flip", False),
                 "crop": p.get("crop"), "embedding_radius": p.get("embedding_radius"),

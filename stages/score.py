@@ -3,7 +3,7 @@
 from winnow.engine import Engine
 from winnow.imageset import read_imageset
 from winnow.quality import score_table
-from winnow.stage import load_params, run, write_table
+from winnow.stage import load_params, rerun_error, run, write_table
 
 IN, OUT = "data/degrade", "data/score/scores.parquet"
 
@@ -11,6 +11,8 @@ IN, OUT = "data/degrade", "data/score/scores.parquet"
 def main() -> None:
     params = load_params()
     imageset = read_imageset(IN)
+    if not len(imageset):  # the quantiles of the size fences have nothing to take
+        raise rerun_error(IN, "holds no images, so there is nothing to score", written_by="degrade")
     table = score_table(imageset.images, imageset.manifest, engine=Engine.from_params(params), **params["score"])
     write_table(OUT, table)
     print(f"score: {len(table)} images scored")

@@ -6,21 +6,19 @@ import numpy as np
 import pandas as pd
 
 from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
-from winnow.quality import SCORES, quality_flags
-from winnow.stage import load_params, read_table, rerun_error, run, write_json, write_table
+from winnow.imageset import read_imageset
+from winnow.quality import SCORES, quality_flags, read_scores
+from winnow.stage import load_params, read_table, run, write_json, write_table
 
-SCORES_IN, TRUTH_IN = "data/score/scores.parquet", "data/degrade/perturbations.parquet"
+IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
 
 
 def main() -> None:
     p = load_params()["threshold"]
-    table = read_table(SCORES_IN, written_by="score", columns=("id", *SCORES))
-    unscored = {issue: int(n) for issue, n in table[list(SCORES)].isna().sum().items() if n}
-    if unscored:  # a NaN score is neither above nor below any cut: the image would pass unexamined
-        raise rerun_error(SCORES_IN, "no score (NaN) for " + ", ".join(f"{n} images in {issue}"
-                                                                       for issue, n in unscored.items()),
-                          written_by="score")
+    # one finite score in [0, 1] per image of data/degrade: a missing image would never be examined, a stale or
+    # foreign one would be flagged for a set that no longer holds it
+    table = read_scores(SCORES_IN, imageset=IMAGESET, ids=read_imageset(IMAGESET).manifest["id"])
     truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"])
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere

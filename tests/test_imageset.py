@@ -1,3 +1,4 @@
+import io
 import json
 
 import numpy as np
@@ -76,3 +77,65 @@ def test_classes_must_be_strings(tmp_path, rng):
     (tmp_path / "set" / "classes.json").write_text(json.dumps([1, 2]))
     with pytest.raises(ImageSetError, match="class-name strings"):
         read_imageset(tmp_path / "set")
+
+
+def test_class_names_that_are_not_utf8_are_one_line(tmp_path, rng):
+    # before: UnicodeDecodeError traceback (only JSONDecodeError was caught)
+    _write(tmp_path, rng)
+    (tmp_path / "set" / "classes.json").write_bytes(b'["a", "\xff"]')
+    with pytest.raises(ImageSetError) as err:
+        read_imageset(tmp_path / "set")
+    assert str(err.value) == (f"{tmp_path / 'set' / 'classes.json'}: not UTF-8 text (invalid start byte at byte 7); "
+                              "the class names are a JSON list written in UTF-8")
+
+
+def test_an_empty_images_file_is_one_line(tmp_path, rng):
+    # before: EOFError traceback from np.load (neither a ValueError nor an OSError)
+    _write(tmp_path, rng)
+    (tmp_path / "set" / "images.npy").write_bytes(b"")
+    with pytest.raises(ImageSetError) as err:
+        read_imageset(tmp_path / "set")
+    assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: unreadable (EOF: reading magic string, expected "
+                              "8 bytes got 0)")
+
+
+def _header(path, **fields) -> None:
+    """Rewrite the .npy header at ``path`` with ``fields`` changed, at its old length; the pixel bytes stay."""
+    offset = np.load(path, mmap_mode="r").offset
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (6, 8, 8, 1),
+                                                  **fields})
+    assert len(header.getvalue()) == offset
+    path.write_bytes(header.getvalue() + path.read_bytes()[offset:])
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+@pytest.mark.parametrize("damage, problem", [
+    # before: each read as other pixels, silently
+    (lambda path: _header(path, shape=(6, 4, 16, 1)),
+     "image 0 ('img-0', shape (4, 16, 1)) is not the image its manifest digest describes; images.npy changed after "
+     "it was written (rerun the stage that writes it)"),
+    (lambda path: _header(path, fortran_order=True),
+     "its header says Fortran order, so each image would be read transposed; an imageset's images are stored in C "
+     "order (rerun the stage that writes it)"),
+    (lambda path: path.write_bytes(path.read_bytes() + bytes(64)),
+     "holds 448 bytes of pixels but its header's shape (6, 8, 8, 1) needs 384 (rerun the stage that writes it)"),
+])
+def test_images_read_as_other_pixels_are_refused(tmp_path, rng, mmap, damage, problem):
+    _write(tmp_path, rng)
+    damage(tmp_path / "set" / "images.npy")
+    with pytest.raises(ImageSetError) as err:
+        read_imageset(tmp_path / "set", mmap=mmap)
+    assert str(err.value) == f"{tmp_path / 'set' / 'images.npy'}: {problem}"
+
+
+def test_other_pixels_of_the_same_shape_are_caught_on_the_last_image(tmp_path, rng):
+    # before: read as they were; the first image is intact, so only the last one's digest shows it
+    images = _write(tmp_path, rng)
+    images[-1] = 255 - images[-1]
+    np.save(tmp_path / "set" / "images.npy", images)
+    with pytest.raises(ImageSetError) as err:
+        read_imageset(tmp_path / "set")
+    assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: image 5 ('img-5', shape (8, 8, 1)) is not the "
+                              "image its manifest digest describes; images.npy changed after it was written (rerun "
+                              "the stage that writes it)")

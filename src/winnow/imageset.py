@@ -237,6 +237,7 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     for name in ("images.npy", "manifest.parquet", "classes.json"):
         if not (path / name).is_file():
             raise ImageSetError(f"{path}: not an imageset, {name} is missing (run the stage that writes it)")
+    _check_layout(path)
     try:
         images = np.load(path / "images.npy", mmap_mode="r" if mmap else None)
     except (ValueError, OSError) as err:
@@ -246,7 +247,10 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise ImageSetError(f"{path / 'manifest.parquet'}: unreadable ({err})") from err
     try:
-        classes = json.loads((path / "classes.json").read_text())
+        classes = json.loads((path / "classes.json").read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ImageSetError(f"{path / 'classes.json'}: not UTF-8 text ({err.reason} at byte {err.start}); the class "
+                            "names are a JSON list written in UTF-8") from err
     except json.JSONDecodeError as err:
         raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({err})") from err
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
@@ -255,4 +259,44 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     if repeated is not None:  # two labels under one name: every per-class table would merge or drop one
         raise ImageSetError(f"{path / 'classes.json'}: class name {repeated!r} appears twice; names must be unique")
     validate(images, manifest, classes, where=str(path))
+    _check_digests(path, images, manifest)
     return ImageSet(images=images, manifest=manifest, classes=classes)
+
+
+def _check_layout(path: Path) -> None:
+    """Refuse an ``images.npy`` whose header numpy would read as other pixels than the bytes were written as:
+    Fortran order (every image transposed) or a data length other than the header's shape needs (bytes
+    appended, or cut: the shape was rewritten). Reads the header and the file's size only."""
+    file = path / IMAGES
+    try:
+        with open(file, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in ((1, 0), (2, 0)):  # what np.save writes for a plain uint8 array
+                raise ValueError(f".npy format version {version[0]}.{version[1]}")
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError) as err:  # EOFError: an empty or cut-off header
+        raise ImageSetError(f"{file}: unreadable ({err})") from err
+    if fortran and sum(size > 1 for size in shape) > 1:  # one axis longer than 1: the same bytes either way
+        raise ImageSetError(f"{file}: its header says Fortran order, so each image would be read transposed; "
+                            "an imageset's images are stored in C order (rerun the stage that writes it)")
+    if dtype.hasobject:
+        return  # a pickled array: np.load refuses it
+    needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    held = file.stat().st_size - offset
+    if held != needed:
+        raise ImageSetError(f"{file}: holds {held:,} bytes of pixels but its header's shape {tuple(shape)} needs "
+                            f"{needed:,} (rerun the stage that writes it)")
+
+
+def _check_digests(path: Path, images: np.ndarray, manifest: pd.DataFrame) -> None:
+    """Refuse pixels that are not those the manifest's ``digest`` was computed from, checked on the first and
+    the last image only (two hashes, whatever N): a header rewritten to another image shape (the digest
+    hashes the shape too), or another array of the same shape, fails both."""
+    for row in dict.fromkeys((0, len(images) - 1)) if len(images) else ():
+        if pixel_digest(images[row:row + 1])[0] != manifest["digest"].iloc[row]:
+            raise ImageSetError(f"{path / IMAGES}: image {row} ({manifest['id'].iloc[row]!r}, shape "
+                                f"{tuple(images.shape[1:])}) is not the image its manifest digest describes; "
+                                "images.npy changed after it was written (rerun the stage that writes it)")

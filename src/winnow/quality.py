@@ -41,6 +41,7 @@ import pandas as pd
 
 from winnow.engine import Engine
 from winnow.errors import WinnowError
+from winnow.stage import read_table, rerun_error
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -133,6 +134,38 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
                           batch_size=batch_size, engine=engine, phash=True, **options)
     return pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
                          "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
+
+
+def read_scores(path, *, imageset: str, ids, columns=()) -> pd.DataFrame:
+    """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
+    imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage.read_table` ``rows_of``),
+    and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
+    ``columns``: further columns needed (``phash``).
+
+    Raises:
+        WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
+            missing score (NaN: below no cut, the image would pass unexamined) or one outside [0, 1] (an
+            infinity or a foreign number, flagged or passed by a cut it was never meant for).
+    """
+    table = read_table(path, written_by="score", columns=("id", *SCORES, *columns), rows_of=(imageset, ids))
+    odd = [issue for issue in SCORES
+           if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
+    if odd:
+        raise rerun_error(path, f"column {odd[0]} holds {table[odd[0]].dtype}, not scores", written_by="score")
+    values = table[list(SCORES)].to_numpy(np.float64, na_value=np.nan)  # pd.NA of a nullable column too
+    unscored = np.isnan(values).sum(axis=0)
+    if unscored.any():
+        raise rerun_error(path, "no score (NaN) for " + ", ".join(f"{n} images in {issue}" for issue, n
+                                                                   in zip(SCORES, unscored) if n), written_by="score")
+    outside = ~((values >= 0) & (values <= 1))
+    if outside.any():
+        shown = []
+        for column in np.flatnonzero(outside.any(axis=0)):
+            rows = np.flatnonzero(outside[:, column])
+            shown.append(f"{len(rows)} images in {SCORES[column]} (first {table['id'].iloc[rows[0]]!r}: "
+                         f"{values[rows[0], column]:g})")
+        raise rerun_error(path, "scores outside [0, 1] for " + ", ".join(shown), written_by="score")
+    return table
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256,

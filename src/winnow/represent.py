@@ -351,6 +351,9 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
     if features.ndim != 2 or features.dtype.kind != "f":
         raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}, not float features (N, D)",
                           written_by="represent")
+    if features.shape[1] == 0:  # every distance 0, every probe a constant: the judges would decide on nothing
+        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}: no feature values (D = 0)",
+                          written_by="represent")
     if len(features) != len(known):
         raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
                                   "the two do not agree", written_by="represent")

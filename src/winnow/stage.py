@@ -119,11 +119,19 @@ def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> Wi
 
 
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
-               missing_ok: bool = False):
+               missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
 
     A missing, empty, truncated or foreign file, or one without a needed column, raises
     :func:`rerun_error`; with ``missing_ok`` an absent file gives None (its stage is optional).
+
+    Args:
+        unique: a column no two rows may share (``"id"`` for a table of one row per image): a repeated
+            value would make a merge fail or a lookup by id pick one of two rows.
+        rows_of: ``(imageset, ids)``: the table must hold exactly one row per id of ``ids`` (the images of
+            the imageset folder ``imageset``, named in the message) and no row for another id, in any
+            order; implies ``unique="id"``. A missing image would pass unexamined, an unknown one is
+            another imageset's.
     """
     import pandas as pd
 
@@ -137,10 +145,44 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
         frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
     except (OSError, ValueError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
         raise rerun_error(path, f"not a readable {kind} file ({_detail(err)})", written_by=written_by) from err
+    if rows_of is not None:
+        unique = "id"
+    columns = [*columns, *([unique] if unique is not None and unique not in columns else [])]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=written_by)
+    if unique is not None:
+        repeated = frame[unique].duplicated()
+        if repeated.any():
+            noun = "id(s)" if unique == "id" else f"value(s) of {unique}"
+            raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first "
+                                    f"{_shown(frame[unique][repeated].iloc[0])}", written_by=written_by)
+    if rows_of is not None:
+        problem = _rows_problem(frame["id"], *rows_of)
+        if problem:
+            raise rerun_error(path, problem, written_by=written_by)
     return frame
+
+
+def _rows_problem(table_ids, imageset: str, ids) -> str | None:
+    """What keeps unique ``table_ids`` from being one row per id of ``ids`` (imageset ``imageset``'s), or None."""
+    import pandas as pd
+
+    known = pd.Index(ids)
+    present = pd.Index(table_ids)
+    extra = table_ids[~present.isin(known)]
+    absent = known[~known.isin(present)]
+    problems = []
+    if len(extra):
+        problems.append(f"{len(extra)} id(s) not in {imageset}, first {_shown(extra.iloc[0])}")
+    if len(absent):
+        problems.append(f"no row for {len(absent)} image(s) of {imageset}, first {_shown(absent[0])}")
+    return ", and ".join(problems) or None
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: ``'img-3'`` or ``7``, not ``np.int64(7)``."""
+    return repr(value.item() if type(value).__module__ == "numpy" else value)
 
 
 def read_json(path: str | os.PathLike, *, written_by: str, keys: Iterable[str] = (), missing_ok: bool = False):

@@ -1,0 +1,291 @@
+"""Hostile intermediates, continued: a table of one row per image (scores, flags, groups) with a repeated,
+missing or unknown id or a score outside [0, 1], an images.npy whose header was rewritten without its
+bytes, an embedding of no features and an imageset of no images.
+
+Each case copies a tiny pipeline state (3 classes of random 8x8 images in data/degrade, its scores, flags,
+groups and embedding), damages one file, runs the real stage and asserts the one line that names the file
+and the stage to rerun, and that nothing was left behind. No case trains a model: each error comes first.
+"""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import default_params, make_project, refused_line, run_stage
+from winnow.dedup import dedup_images
+from winnow.degrade import perturbation_table
+from winnow.imageset import read_imageset, write_imageset
+from winnow.quality import SCORES, score_table
+from winnow.stage import write_table
+
+CLASSES = ["a", "b", "c"]
+PER_CLASS = {"train": 6, "val": 2, "test": 2}
+IMAGES = 30  # 3 classes of 10
+
+
+def _params() -> dict:
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    return params
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """data/degrade, and the score, threshold, dedup and represent outputs for it: nothing flagged, no
+    duplicate."""
+    root = make_project(tmp_path_factory.mktemp("template"), _params())
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    scores = score_table(images, manifest, **_params()["score"])
+    write_table(root / "data/score/scores.parquet", scores)
+    write_table(root / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
+                                                                 min_correlation=0.98))
+    (root / "data/represent").mkdir()
+    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
+            .astype(np.float32))
+    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+def _edit(path: Path, change) -> None:
+    """Rewrite the parquet table at ``path`` as ``change`` returns it."""
+    pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
+
+
+def _repeat_first(n: int):
+    return lambda table: pd.concat([table, table.iloc[:n]], ignore_index=True)
+
+
+# what each refusing stage writes, removed before it runs so that a write would show as a new file
+OUTPUTS = {"score": "data/score", "threshold": "data/threshold", "dedup": "data/dedup"}
+
+
+def _refused(project: Path, stage: str) -> str:
+    """:func:`refused_line` after the stage's own outputs (those the template holds) are removed."""
+    if stage in OUTPUTS:
+        shutil.rmtree(project / OUTPUTS[stage])
+    return refused_line(project, stage)
+
+
+def _with_params(project: Path, **sections) -> None:
+    params = _params()
+    for name, values in sections.items():
+        params[name] = {**params[name], **values}
+    make_project(project, params)
+
+
+# -- a repeated id in a table of one row per image ---------------------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_refuses_scores_with_repeated_ids(project):
+    # before: pandas MergeError traceback ("Merge keys are not unique in right dataset") from dedup._validated
+    _edit(project / "data/score/scores.parquet", _repeat_first(5))
+    line = _refused(project, "dedup")
+    assert line == ("error: data/score/scores.parquet: 5 repeated id(s), first 'train-0-0'; rerun the score stage "
+                    "(dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_with_repeated_ids(project):
+    # before: exit 0, flags written with the repeated images twice
+    _edit(project / "data/score/scores.parquet", _repeat_first(2))
+    line = _refused(project, "threshold")
+    assert line == ("error: data/score/scores.parquet: 2 repeated id(s), first 'train-0-0'; rerun the score stage "
+                    "(dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_confident_learn_refuses_flags_with_repeated_ids(project):
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
+    _edit(project / "data/threshold/flags.parquet", _repeat_first(3))
+    line = _refused(project, "confident-learn")
+    assert line == ("error: data/threshold/flags.parquet: 3 repeated id(s), first 'train-0-0'; rerun the threshold "
+                    "stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_embedding_clean_refuses_groups_with_repeated_ids(project):
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
+    _edit(project / "data/dedup/groups.parquet", _repeat_first(3))
+    line = _refused(project, "embedding-clean")
+    assert line == ("error: data/dedup/groups.parquet: 3 repeated id(s), first 'train-0-0'; rerun the dedup stage "
+                    "(dvc repro dedup)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_groups_with_repeated_ids(project):
+    # before: exit 0 on two rows for one image, each of which may name another group (the copies of val images
+    # that no probe may learn from are found by group)
+    _with_params(project, pruned={"cleaners": ["threshold", "dedup"]})
+    _edit(project / "data/dedup/groups.parquet", _repeat_first(2))
+    line = _refused(project, "budget")
+    assert line == ("error: data/dedup/groups.parquet: 2 repeated id(s), first 'train-0-0'; rerun the dedup stage "
+                    "(dvc repro dedup)")
+
+
+# -- scores that are not data/degrade's images, or not scores ---------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_missing_images(project):
+    # before: exit 0; the 4 images without a score had no flags row, and the label cleaners took them for unflagged
+    _edit(project / "data/score/scores.parquet", lambda table: table.iloc[4:])
+    line = _refused(project, "threshold")
+    assert line == ("error: data/score/scores.parquet: no row for 4 image(s) of data/degrade, first 'train-0-0'; "
+                    "rerun the score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_of_other_images(project):
+    # before: exit 0, flags written for 30 ids no image has
+    _edit(project / "data/score/scores.parquet", lambda table: table.assign(id="old-" + table["id"]))
+    line = _refused(project, "threshold")
+    assert line == ("error: data/score/scores.parquet: 30 id(s) not in data/degrade, first 'old-train-0-0', and no "
+                    "row for 30 image(s) of data/degrade, first 'train-0-0'; rerun the score stage "
+                    "(dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_old_scores_of_an_imageset_now_empty(project):
+    # before: exit 0, flags written for 30 images that no longer exist
+    data = read_imageset(project / "data/degrade")
+    write_imageset(project / "data/degrade", np.asarray(data.images[:0]), data.manifest.iloc[:0], data.classes)
+    line = _refused(project, "threshold")
+    assert line == ("error: data/score/scores.parquet: 30 id(s) not in data/degrade, first 'train-0-0'; rerun the "
+                    "score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_outside_zero_to_one(project):
+    # before: exit 0; the -inf and -3 images were flagged dark, the others passed, by cuts on a foreign scale
+    def damage(table):
+        table["dark"] = table["dark"].astype(np.float64)
+        table.loc[[1, 2, 3, 4], "dark"] = [np.inf, -np.inf, 7.0, -3.0]
+        table.loc[6, "blurry"] = 1.5
+        return table
+
+    _edit(project / "data/score/scores.parquet", damage)
+    line = _refused(project, "threshold")
+    assert line == ("error: data/score/scores.parquet: scores outside [0, 1] for 4 images in dark (first "
+                    "'train-0-1': inf), 1 images in blurry (first 'train-1-0': 1.5); rerun the score stage "
+                    "(dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_refuses_scores_missing_images(project):
+    # before: "scores table has no row for 1 image(s) ... (re-run the score stage on this imageset)", not the
+    # rerun line every other damaged intermediate gives
+    _edit(project / "data/score/scores.parquet", lambda table: table[table["id"] != "val-2-1"])
+    line = _refused(project, "dedup")
+    assert line == ("error: data/score/scores.parquet: no row for 1 image(s) of data/degrade, first 'val-2-1'; "
+                    "rerun the score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_confident_learn_refuses_flags_missing_images(project):
+    # before: exit 0; an image without a flags row counted as examined and unflagged, and was judged
+    _edit(project / "data/threshold/flags.parquet", lambda table: table[table["id"] != "train-2-5"])
+    line = _refused(project, "confident-learn")
+    assert line == ("error: data/threshold/flags.parquet: no row for 1 image(s) of data/degrade, first 'train-2-5'; "
+                    "rerun the threshold stage (dvc repro threshold)")
+
+
+# -- an embedding of no features ---------------------------------------------------------------------------
+
+def _zero_width_embedding(project: Path) -> None:
+    path = project / "data/represent/embeddings.npy"
+    np.save(path, np.load(path)[:, :0])
+
+
+ZERO_WIDTH = ("error: data/represent/embeddings.npy: holds float32 of shape (30, 0): no feature values (D = 0); "
+              "rerun the represent stage (dvc repro represent)")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["confident-learn", "embedding-clean", "dedup"])
+def test_an_embedding_of_no_features_is_refused(project, stage):
+    # before: confident-learn exit 0 and dropped most train images (every probe a constant); embedding-clean a
+    # ValueError traceback from IsolationForest; dedup (embedding_radius set) found no pair, exit 0
+    _with_params(project, dedup={"embedding_radius": 0.05})
+    _zero_width_embedding(project)
+    assert _refused(project, stage) == ZERO_WIDTH
+
+
+# -- images.npy that numpy would read as other pixels -------------------------------------------------------
+
+def _rewrite_header(path: Path, **fields) -> None:
+    """The .npy header of ``path`` rewritten with ``fields`` changed, at its old length; the pixel bytes stay."""
+    offset = np.load(path, mmap_mode="r").offset
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (IMAGES, 8, 8, 1),
+                                                  **fields})
+    assert len(header.getvalue()) == offset
+    path.write_bytes(header.getvalue() + path.read_bytes()[offset:])
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("shape", [(4, 16, 1), (64, 1, 1)])
+def test_score_refuses_images_whose_header_gives_another_shape(project, shape):
+    # before: exit 0, every image scored as a 4x16 (or 64x1) picture of the same bytes
+    _rewrite_header(project / "data/degrade/images.npy", shape=(IMAGES, *shape))
+    line = _refused(project, "score")
+    assert line == (f"error: data/degrade/images.npy: image 0 ('train-0-0', shape {shape}) is not the image its "
+                    "manifest digest describes; images.npy changed after it was written (rerun the stage that "
+                    "writes it)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_score_refuses_images_in_fortran_order(project):
+    # before: exit 0, every image read transposed
+    _rewrite_header(project / "data/degrade/images.npy", fortran_order=True)
+    line = _refused(project, "score")
+    assert line == ("error: data/degrade/images.npy: its header says Fortran order, so each image would be read "
+                    "transposed; an imageset's images are stored in C order (rerun the stage that writes it)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_score_refuses_bytes_after_the_images(project):
+    # before: exit 0, the 640 bytes appended never looked at
+    with open(project / "data/degrade/images.npy", "ab") as handle:
+        handle.write(bytes(640))
+    line = _refused(project, "score")
+    assert line == ("error: data/degrade/images.npy: holds 2,560 bytes of pixels but its header's shape "
+                    "(30, 8, 8, 1) needs 1,920 (rerun the stage that writes it)")
+
+
+# -- an imageset of no images ------------------------------------------------------------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_score_refuses_an_imageset_of_no_images(project):
+    # before: IndexError traceback from np.quantile (the odd-size fences of no image)
+    data = read_imageset(project / "data/degrade")
+    write_imageset(project / "data/degrade", np.asarray(data.images[:0]), data.manifest.iloc[:0], data.classes)
+    line = _refused(project, "score")
+    assert line == ("error: data/degrade: holds no images, so there is nothing to score; rerun the degrade stage "
+                    "(dvc repro degrade)")
+
+
+def test_the_template_passes_the_stages_the_cases_refuse(project):
+    """The same project, intact: threshold and dedup finish (each case above fails for its damage alone)."""
+    for stage in ("threshold", "dedup"):
+        done = run_stage(project, stage)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert len(pd.read_parquet(project / "data/threshold/flags.parquet")) == IMAGES
