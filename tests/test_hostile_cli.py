@@ -193,7 +193,8 @@ def test_a_full_output_stream_is_one_line(tmp_path):
                              stdout=full)
     done.stdout = ""  # it went to /dev/full
     # before: OSError traceback from print
-    assert assert_error_line(done) == "error: compare: output stream: No space left on device [ENOSPC]"
+    assert assert_error_line(done) == ("error: compare: No space left on device [ENOSPC]; free space, or fix the path "
+                                       "or its permissions, then rerun")
 
 
 def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:

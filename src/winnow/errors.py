@@ -36,10 +36,9 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     if isinstance(err, OSError):
         code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
         what = f"{err.strerror or type(err).__name__}{code}"
-        if err.filename is None:  # print() to a full disk or a closed pipe
-            return f"output stream: {what}", 1
         paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
-        return f"{paths}: {what}; free space, or fix the path or its permissions, then rerun", 1
+        where = f"{paths}: " if paths else ""  # numpy's and print()'s writes name no file; pyarrow's say it inside
+        return f"{where}{what}; free space, or fix the path or its permissions, then rerun", 1
     return None
 
 

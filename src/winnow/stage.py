@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, escape_unencodable_output, fault_line
 from winnow.params import load as load_validated
 
 
@@ -267,10 +267,11 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
 
     ``reads_arguments``: main checks ``sys.argv`` itself (train, evaluate, contracts); any other stage takes
     none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report."""
-    removed = sweep_temporaries()
-    if removed:
-        print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
+    escape_unencodable_output()
     try:
+        removed = sweep_temporaries()
+        if removed:
+            print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
         if not reads_arguments and len(sys.argv) > 1:
             script = f"stages/{Path(sys.argv[0]).name}"
             raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
@@ -279,3 +280,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
+    except (OSError, MemoryError, KeyboardInterrupt) as err:  # the disk, memory or the user, not the input
+        line, status = fault_line(err)
+        print(f"error: stages/{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
+        sys.exit(status)

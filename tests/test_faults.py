@@ -1,0 +1,53 @@
+"""Faults of the machine rather than of the input — a full disk, a folder where a file goes, permissions,
+memory, Ctrl-C — end a stage in one line naming the path (winnow.errors.fault_line), never a traceback."""
+
+import errno
+import re
+
+import pytest
+
+from hostile_harness import assert_error_line, make_project, run_stage
+from winnow.stage import run
+
+
+def _ran(monkeypatch, capsys, fault: BaseException) -> tuple[int, str]:
+    def main():
+        raise fault
+
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda: [])
+    with pytest.raises(SystemExit) as ended:
+        run(main)
+    return ended.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault, status, line", [
+    (OSError(errno.EFBIG, "File too large"), 1,  # numpy's write past `ulimit -f` names no file
+     "error: stages/score.py: File too large [EFBIG]; free space, or fix the path or its permissions, then rerun"),
+    (PermissionError(errno.EACCES, "Permission denied", "params.yaml"), 1,
+     "error: stages/score.py: params.yaml: Permission denied [EACCES]; free space, or fix the path or its "
+     "permissions, then rerun"),
+    (MemoryError(), 1, "error: stages/score.py: out of memory (MemoryError); free memory or lower the batch or data "
+                       "size, then rerun"),
+    (KeyboardInterrupt(), 130, "error: stages/score.py: interrupted; outputs not yet complete were left unwritten: "
+                               "rerun it"),
+])
+def test_a_fault_of_the_machine_is_one_line_naming_the_path(monkeypatch, capsys, fault, status, line):
+    # before: each was Python's traceback
+    assert _ran(monkeypatch, capsys, fault) == (status, line + "\n")
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda: [])
+    with pytest.raises(ZeroDivisionError):  # not a fault of the machine: whoever fixes it needs the stack
+        run(lambda: 1 / 0)
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_output_that_is_a_folder_is_one_line_naming_it(tmp_path):
+    project = make_project(tmp_path / "project")
+    (project / "metrics/ingest.json").mkdir(parents=True)
+    line = assert_error_line(run_stage(project, "ingest"))  # before: IsADirectoryError traceback
+    assert re.fullmatch(r"error: stages/ingest\.py: metrics/\.ingest\.winnow-tmp-\d+\.json -> metrics/ingest\.json: "
+                        r"Is a directory \[EISDIR\]; free space, or fix the path or its permissions, then rerun", line)
