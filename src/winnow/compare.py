@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import revisions
-from winnow.errors import WinnowError, check_output
+from winnow.errors import WinnowError, check_output, first_repeated
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     from winnow.study import load_experiments
 
     check_arguments(num=args.num, out=args.out)
-    repeated = next((v for i, v in enumerate(args.variants or []) if v in args.variants[:i]), None)
+    repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: a pair of a variant with itself, and a traceback when it was the only one
         raise WinnowError(f"compare --variants: {repeated} given twice; name each variant once")
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []

@@ -18,6 +18,10 @@ from winnow.errors import WinnowError, check_known
 SOURCES = ("mnist5k", "cifar10", "imagefolder", "npz")  # ingest.source (winnow.sources)
 EMBEDDING_SOURCES = ("selfsup", "pretrained", "file", "judge")  # represent.source; only judge reads a label
 BLUR_METHODS = ("box", "gaussian", "median")  # degrade blur method (winnow.perturb)
+# the largest brightness / contrast / saturation factor winnow.perturb.jitter takes: at 255 brightness already
+# turns every lit pixel white, so more only pushes pixels further into the clip, while the float32 arithmetic
+# overflows past ~1e36 into NaN that casts to black
+MAX_JITTER_FACTOR = 255.0
 THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
 KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",

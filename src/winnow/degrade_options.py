@@ -18,10 +18,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from winnow.configs import BLUR_METHODS
+from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
-from winnow.perturb import MAX_JITTER_FACTOR
 
 # kind -> the options it accepts besides ``kind``
 OPTIONS = {

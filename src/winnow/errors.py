@@ -42,6 +42,16 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def first_repeated(names: list[str]) -> str | None:
+    """The first name that appears a second time in ``names``, or None when all differ."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def check_known(given, known, *, where: str) -> None:
     """Raise :class:`WinnowError` naming ``where`` when ``given`` (a params mapping) has keys outside ``known``."""
     unknown = set(given) - set(known)

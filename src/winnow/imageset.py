@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
 
 IMAGES = "images.npy"
@@ -154,16 +154,6 @@ def write_imageset(
             for start in range(0, len(images), rows.batch_rows):
                 rows.write(start, np.asarray(images[start:start + rows.batch_rows]))
         _write_tables(tmp, manifest, classes)
-
-
-def first_repeated(names: list[str]) -> str | None:
-    """The first name that appears a second time in ``names``, or None when all differ."""
-    seen = set()
-    for name in names:
-        if name in seen:
-            return name
-        seen.add(name)
-    return None
 
 
 def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *,

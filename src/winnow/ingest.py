@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from winnow.errors import WinnowError
-from winnow.imageset import first_repeated, whole_file
+from winnow.errors import WinnowError, first_repeated
+from winnow.imageset import whole_file
 from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded
 

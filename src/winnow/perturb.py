@@ -15,11 +15,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from winnow.configs import MAX_JITTER_FACTOR
+
 _GRAY_WEIGHTS = np.array([0.2989, 0.587, 0.114], dtype=np.float32)  # torchvision's rgb_to_grayscale
-# the largest brightness / contrast / saturation factor :func:`jitter` takes: at 255 brightness already turns
-# every lit pixel white, so more only pushes pixels further into the clip, while the float32 arithmetic overflows
-# past ~1e36 into NaN that casts to black
-MAX_JITTER_FACTOR = 255.0
 
 
 def _to_uint8(values: np.ndarray, *, rounding: str) -> np.ndarray:

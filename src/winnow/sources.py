@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.errors import WinnowError
-from winnow.imageset import SOURCE_SPLITS, first_repeated
+from winnow.errors import WinnowError, first_repeated
+from winnow.imageset import SOURCE_SPLITS
 
 _NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SOURCE_SPLITS}
 _NPZ_LAYOUTS = ("an .npz holds 'images' + 'labels' (optional 'splits', 'index', 'classes') or, per split "

@@ -42,9 +42,8 @@ import numpy as np
 import pandas as pd
 
 from winnow.degrade_options import check as check_perturbations
-from winnow.errors import WinnowError, check_output, first_line, listed
+from winnow.errors import WinnowError, check_output, first_line, first_repeated, listed
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
-from winnow.imageset import first_repeated
 from winnow.metrics import is_rate
 from winnow.revisions import same_setting
 from winnow.stage import load_params, write_table
