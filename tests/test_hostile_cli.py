@@ -197,6 +197,17 @@ def test_a_full_output_stream_is_one_line(tmp_path):
                                        "or its permissions, then rerun")
 
 
+@pytest.mark.hostile("compare")
+def test_compare_reads_a_saved_table_from_standard_input(tmp_path):
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "compare", "--from-json", "-", "--variants", "baseline",
+                           "pruned"], cwd=project, input=saved.read_text(), capture_output=True, text=True, env=_env(),
+                          timeout=300)
+    assert done.returncode == 0, done.stderr  # before: "--from-json: /dev/stdin not found"; no way to pipe
+    assert "| average | baseline | pruned | 0.0500 |" in done.stdout
+
+
 def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:
     """evaluate's summary.json per variant: every per-class metric of a class equal to the given value."""
     for variant, values in per_class.items():
@@ -253,7 +264,13 @@ def test_a_stage_that_takes_no_arguments_refuses_them_before_any_work(tmp_path, 
     (["study", "queue", "--sweeps", "nope"], "error: winnow study queue: argument --sweeps: invalid choice: 'nope' "
                                              "(choose from 'clean', 'label_noise', 'size', 'strength', 'proportion', "
                                              "'class_deletion') (see winnow study queue --help)"),
-], ids=["bad-int", "no-such-command", "missing-option", "bad-choice"])
+    # before: a report file named "-" beside the project, and "" read as the current folder
+    (["gate", "--base", "HEAD", "--markdown", "-"], "error: winnow gate: argument --markdown: '-' is no path to write "
+                                                    "to; give one (a report is printed to the screen as well) (see "
+                                                    "winnow gate --help)"),
+    (["compare", "--out", ""], "error: winnow compare: argument --out: '' is no path to write to; give one (a report "
+                               "is printed to the screen as well) (see winnow compare --help)"),
+], ids=["bad-int", "no-such-command", "missing-option", "bad-choice", "markdown-dash", "out-empty"])
 def test_a_usage_mistake_is_one_line_and_exit_status_2(tmp_path, args, expected):
     # before: argparse's usage block, several lines, before its own error line
     project = make_project(tmp_path / "project")

@@ -79,6 +79,14 @@ def test_an_unknown_base_revision_fails_with_one_line(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
+    project = gate_project(tmp_path)
+    done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines
+    assert_error_line(done, "--base 'HEAD\\nfoo': unknown revision")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_project_outside_git_fails_with_one_line(tmp_path):
     project = make_project(tmp_path / "loose")
     done, before = gate(project)

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import revisions
-from winnow.errors import WinnowError, check_output, first_repeated
+from winnow.errors import WinnowError, check_output, first_repeated, output_path
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -260,8 +260,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", default=["f1"], choices=PER_CLASS_METRICS)
     parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count")
-    parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository")
-    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
+                                            "standard input)")
+    parser.add_argument("--out", type=output_path, help="also write the markdown here")
     parser.add_argument("--repo", default=".", help="the DVC project")
 
 

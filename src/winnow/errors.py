@@ -103,6 +103,17 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
                           f"you can write{hint}") from err
 
 
+def output_path(text: str) -> Path:
+    """An argparse ``type`` for a file or folder a command writes: "" (read as the current folder) and "-" (a
+    file named "-" where a user meant standard output; the text is printed anyway) are usage mistakes."""
+    import argparse
+
+    if text.strip() in ("", "-"):
+        raise argparse.ArgumentTypeError(f"{text!r} is no path to write to; give one (a report is printed to the "
+                                         "screen as well)")
+    return Path(text)
+
+
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
     """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
     to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""

@@ -45,7 +45,7 @@ import pandas as pd
 import yaml
 
 from winnow import revisions
-from winnow.errors import WinnowError, check_output, first_line
+from winnow.errors import WinnowError, check_output, first_line, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, variant_of
@@ -418,7 +418,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the revision under test (default: the workspace); several are pooled, as for --base")
     parser.add_argument("--repo", default=".", help="the DVC project (a git repository)")
     parser.add_argument("--variants", nargs="+", help="gate only these variants (default: every one evaluated)")
-    parser.add_argument("--markdown", type=Path, help="also write the report here, e.g. reports/gate.md")
+    parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
 

@@ -36,9 +36,10 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
         if experiment:
             return experiment
         inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
+        shown = rev if rev.isprintable() else repr(rev)  # a newline in the name would break the one line
         if not inside:
-            raise WinnowError(f"{option} {rev}: {repo} is not a git repository (the gate compares git revisions)")
-        raise WinnowError(f"{option} {rev}: unknown revision; name a branch, tag or commit that exists here "
+            raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
+        raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag or commit that exists here "
                           "(in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin <branch>)")
     return done.stdout.strip()
 

@@ -36,13 +36,14 @@ import argparse
 import json
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from winnow.degrade_options import check as check_perturbations
-from winnow.errors import WinnowError, check_output, first_line, first_repeated, listed
+from winnow.errors import WinnowError, check_output, first_line, first_repeated, listed, output_path
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import is_rate
 from winnow.revisions import same_setting
@@ -106,11 +107,12 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
     """
     if from_json is not None:
         path = Path(from_json)
-        if not path.is_file():
-            what = "is a folder, not a file" if path.is_dir() else "not found"
+        if from_json != "-" and not path.is_file():
+            what = ("is a folder, not a file" if path.is_dir() else "is not a regular file (to read a pipe, give "
+                    "--from-json -)" if path.exists() else "not found")
             raise WinnowError(f"--from-json: {path} {what} (write it with `dvc exp show --json > {path}`)")
-        try:
-            shown = json.loads(path.read_text())
+        try:  # "-": standard input, as `dvc exp show --json | winnow compare --from-json -`
+            shown = json.loads(sys.stdin.read() if from_json == "-" else path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise WinnowError(f"--from-json: {path} is not JSON ({err}); "
                               f"write it with `dvc exp show --json > {path}`") from err
@@ -292,10 +294,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--repo", default=".", help="the DVC project (default: here)")
     collect.add_argument("--rev", action="append", dest="revs", help="baseline revision(s); default HEAD")
     collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (-1: all)")
-    collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository")
+    collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
+                                             "standard input)")
     collect.add_argument("--metrics", default=DEFAULT_METRICS, help=f"metrics file (default {DEFAULT_METRICS})")
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
-    collect.add_argument("--out", default="plots/study", help="folder for study.csv and the PNGs")
+    collect.add_argument("--out", default="plots/study", type=output_path, help="folder for study.csv and the PNGs")
     queue = actions.add_parser("queue", help="queue the standard sweeps with dvc exp run --queue")
     queue.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
     queue.add_argument("--classes", nargs="+",
