@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from winnow.degrade import perturbation_table
@@ -72,3 +73,23 @@ def test_dedup_runs_with_the_embedding_on(project):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = pd.read_json(project / "metrics/dedup.json", typ="series")
     assert metrics["embedding_radius"] == 0.05 and metrics["images"] == 12
+    assert "warning: dedup" not in done.stdout
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_radius_that_chains_most_of_train_into_one_group_is_warned_of(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["dedup"]["embedding_confirm"] = False  # the embedding alone links images
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ids = pd.read_parquet(project / "data/degrade/manifest.parquet")["id"].tolist()
+    # every image a small step from the previous one: each pair of neighbours within the radius, the ends not
+    angles = np.arange(len(ids)) * 0.2
+    np.save(project / "data/represent/embeddings.npy",
+            np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32))
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr[-2000:]
+    # before: exit 0 without a word while most of train went (2,981 of 3,500 MNIST images at radius 0.05)
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: dedup: removes")] == [
+        "warning: dedup: removes 8 of 8 train images (100%) in 1 group(s), the largest of 12: near-duplicate links chain "
+        "(a group holds every image linked to any of its members); unless the data really is mostly copies, lower "
+        "dedup.radius or dedup.embedding_radius, or keep dedup.embedding_confirm: true"]
