@@ -7,6 +7,7 @@ import re
 import pytest
 
 from hostile_harness import assert_error_line, make_project, run_stage
+from winnow.errors import fault_line
 from winnow.stage import run
 
 
@@ -35,6 +36,17 @@ def _ran(monkeypatch, capsys, fault: BaseException) -> tuple[int, str]:
 def test_a_fault_of_the_machine_is_one_line_naming_the_path(monkeypatch, capsys, fault, status, line):
     # before: each was Python's traceback
     assert _ran(monkeypatch, capsys, fault) == (status, line + "\n")
+
+
+def test_an_error_raised_while_handling_ctrl_c_is_the_interrupt():
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:  # a library that wraps the interrupt in its own error
+            raise ValueError("Error tokenizing data. C error: Calling read(nbytes) on source failed") from None
+    except ValueError as err:
+        # the probe saw an interrupted ingest end in pandas' ParserError, which reads as damaged input
+        assert fault_line(err) == ("interrupted; outputs not yet complete were left unwritten: rerun it", 130)
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):

@@ -48,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except (OSError, MemoryError, KeyboardInterrupt) as err:
-        line, status = fault_line(err)
-        print(f"error: {args.command}: {line}", file=sys.stderr)
-        return status
+    except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
+        fault = fault_line(err)
+        if fault is None:
+            raise
+        print(f"error: {args.command}: {fault[0]}", file=sys.stderr)
+        return fault[1]
 
 
 if __name__ == "__main__":

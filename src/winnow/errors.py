@@ -29,7 +29,7 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user
     interrupts; None for anything else (a bug: its traceback is wanted). Writers stage every output and
     rename it only when whole, so a fault leaves the last complete outputs in place."""
-    if isinstance(err, KeyboardInterrupt):
+    if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if isinstance(err, MemoryError):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
@@ -50,6 +50,18 @@ def first_repeated(names: list[str]) -> str | None:
             return name
         seen.add(name)
     return None
+
+
+def _interrupted(err: BaseException | None) -> bool:
+    """Ctrl-C, or an error raised while handling one (a library that wraps the interrupt in its own error
+    would read as damaged input)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def check_known(given, known, *, where: str) -> None:
