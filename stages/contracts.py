@@ -21,19 +21,21 @@ from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, write_json
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
-SCORES = Path("data/score/scores.parquet")
+SCORES, DEGRADE = Path("data/score/scores.parquet"), "data/degrade"
 CHECKED_HERE = [name for name, stage in CHECKED_BY.items() if stage == "contracts"]
 
 
 def main() -> None:
     params = load_params()
     settings = check_settings(params.get("contracts"))
-    ingested = read_imageset("data/ingest")
+    ingested, degraded = read_imageset("data/ingest"), read_imageset(DEGRADE)
     # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
     from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
     suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
-    scores = read_table(SCORES, written_by="score")
-    contract = VariantContract.read(params, ingested=ingested)
+    # one row per image of data/degrade (a repeated, missing or foreign row is one line here); the scores' values
+    # are what the scores contract checks, so a NaN or one outside [0, 1] is its failure, warned or enforced
+    scores = read_table(SCORES, written_by="score", columns=("id",), rows_of=(DEGRADE, degraded.manifest["id"]))
+    contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
     check_inputs(suites, settings=settings, ingested=ingested, scores=scores)
     for name in CHECKED_HERE:

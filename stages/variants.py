@@ -26,7 +26,9 @@ def main() -> None:
     if degraded.classes != ingested.classes:  # oracle's labels are ingest's, the others degrade's: one meaning
         raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({listed(degraded.classes)}) differ from "
                           f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
-    decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes))
+    # an id data/degrade lacks means decisions of another data version: refused, not silently ignored
+    decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
+                               ids=degraded.manifest["id"])
     baseline = baseline_rows(degraded.manifest)
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))
     pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)

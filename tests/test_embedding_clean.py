@@ -14,11 +14,13 @@ import yaml
 
 from conftest import make_manifest
 from hostile_harness import default_params
+from winnow.dedup import GROUP_COLUMNS
 from winnow.embeddings import clean_rounds, embedding_spaces
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.neighbours import Space, cleanse, evidence, final_decisions
 from winnow.outliers import METHODS, find_outliers
+from winnow.stage import write_table
 from winnow.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -265,9 +267,12 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     written = read_imageset(tmp_path / "data/degrade").manifest
     pd.DataFrame({"id": ["img-0"], "kind": ["symmetric_noise"], "params": "{}", "source_id": None,
                   "original_label": [0]}).to_parquet(tmp_path / "data/degrade/perturbations.parquet")
-    pd.DataFrame({"id": ["img-5"], "kept": [False], "label_conflict": [False]}).to_parquet(tmp_path / "groups.parquet")
-    (tmp_path / "data/dedup").mkdir()
-    (tmp_path / "groups.parquet").rename(tmp_path / "data/dedup/groups.parquet")
+    # dedup's table, one row per image: img-5 a near duplicate of img-1 (both class 1), removed
+    groups = written.loc[:, ["id", "split", "label"]].assign(group=np.arange(len(written)), group_size=1, kept=True,
+                                                              reason="unique", label_conflict=False)
+    groups.loc[groups["id"].isin(["img-1", "img-5"]), ["group", "group_size", "reason"]] = [1, 2, "kept"]
+    groups.loc[groups["id"] == "img-5", ["kept", "reason"]] = [False, "near_duplicate"]
+    write_table(tmp_path / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     section = {"embedding": "judge", "folds": 2, "rounds": 2, "k": 5, "bins": 16}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": {"device": "cpu"},
                                                                              "embedding_clean": section}))

@@ -36,7 +36,8 @@ import pandas as pd
 
 from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, read_table, write_json, write_table, write_text
+from winnow.quality import read_scores
+from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
     DEGRADE, VERDICT_COLUMNS, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
     read_decisions, read_verdicts,
@@ -206,9 +207,11 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     params = load_params()
     data = read_imageset(DEGRADE)
     cleaners = params["pruned"]["cleaners"]
-    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS)
-    scores = read_table(SCORES_IN, written_by="score", columns=("id",)) if "threshold" in cleaners else None
-    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes))
+    ids = data.manifest["id"]
+    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
+    # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
+    scores = read_scores(SCORES_IN, imageset=DEGRADE, ids=ids) if "threshold" in cleaners else None
+    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes), ids=ids)
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])

@@ -23,7 +23,7 @@ from winnow.contract_verdict import DOCS, METRICS
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
-from winnow.variants import WRITTEN_BY
+from winnow.variants import DEGRADE, WRITTEN_BY
 
 VARIANTS = Path("data/variants")
 # what the rates need of each cleaner's output: (file, the stage writing it, the columns measurements reads)
@@ -31,6 +31,8 @@ CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", 
                    "groups": (Path("data/dedup/groups.parquet"), "dedup", ("id", "group", "split")),
                    "label_issues": (Path("data/confident-learn/label_issues.parquet"), "confident-learn",
                                     ("id", "given_label", "is_issue"))}
+# the cleaner outputs of one row per image of data/degrade (label_issues: one per train image confident-learn judged)
+PER_IMAGE = ("flags", "groups")
 ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
 
 
@@ -85,17 +87,23 @@ class VariantContract:
     measured: pd.DataFrame
 
     @classmethod
-    def read(cls, params: dict, *, ingested: ImageSet | None = None) -> VariantContract:
-        """Raises WinnowError: a bad suite file, a missing imageset or a damaged cleaner output (one line)."""
+    def read(cls, params: dict, *, ingested: ImageSet | None = None,
+             degraded: ImageSet | None = None) -> VariantContract:
+        """Raises WinnowError: a bad suite file, a missing imageset or a damaged cleaner output (one line): flags
+        and groups must hold one row per image of data/degrade, label_issues one per image it judged (a
+        repeated row would make an image's measurement one of two)."""
         settings = check_settings(params.get("contracts"))
         loaded = suite("variant", settings["bounds"])
         ingested = read_imageset("data/ingest") if ingested is None else ingested
-        found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True)
+        degraded = read_imageset(DEGRADE) if degraded is None else degraded
+        ids = degraded.manifest["id"]
+        found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True,
+                                 **({"rows_of": (DEGRADE, ids)} if key in PER_IMAGE else {"unique": "id"}))
                  for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
         for key, table in found.items():
             if table is None:
                 print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
-        manifests = {"ingest": ingested.manifest, "degrade": read_imageset("data/degrade").manifest}
+        manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
         return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
 
     def rates(self, name: str) -> pd.DataFrame:

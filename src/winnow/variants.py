@@ -49,6 +49,8 @@ DECISION_FILES = {
                        ("id", "decision", "suggested_label", "reason")),
 }
 assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs.CLEANERS
+# the decision files of one row per image of data/degrade (the rest: one per train image their cleaner judged)
+PER_IMAGE = ("flags", "groups")
 # a person's verdicts (git-tracked, written by `winnow review import`, :mod:`winnow.review`): per image, what
 # they said and the label it trains with afterwards (-1: dropped). accept = the cleaners' suggestion,
 # reject = the given label, relabel = a class the person chose, drop = out whatever the suggestion was
@@ -124,26 +126,51 @@ def cleaner_decisions(
     return pd.concat(parts, ignore_index=True)
 
 
-def read_cleaner_tables(cleaners, *,
-                        extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
+def read_cleaner_tables(cleaners, *, extra_columns: dict[str, tuple[str, ...]] | None = None,
+                        ids=None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
     :func:`cleaner_decisions` keyword arguments; ``extra_columns``: per cleaner, columns needed besides
-    those :func:`cleaner_decisions` reads."""
+    those :func:`cleaner_decisions` reads; ``ids``: data/degrade's ids (read from it when None).
+
+    threshold's flags and dedup's groups must hold one row per image of data/degrade
+    (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
+    each an image of data/degrade: a repeated row would count one image's decision twice (or two different
+    ones), a missing one would pass it unexamined, an unknown one is another data version's.
+
+    Raises:
+        WinnowError: one line naming the file and the stage that writes it again.
+    """
     unknown = sorted(set(cleaners) - set(CLEANERS))
     if unknown:
         raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
+    if cleaners and ids is None:
+        ids = read_imageset(DEGRADE).manifest["id"]
     tables = {}
     for cleaner in cleaners:
         path, stage, argument, columns = DECISION_FILES[cleaner]
-        extra = (extra_columns or {}).get(cleaner, ())
-        tables[argument] = read_table(path, written_by=stage, columns=(*columns, *extra))
+        columns = (*columns, *(extra_columns or {}).get(cleaner, ()))
+        if argument in PER_IMAGE:
+            tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, ids))
+        else:
+            tables[argument] = read_table(path, written_by=stage, columns=columns, unique="id")
+            _refuse_unknown_ids(tables[argument]["id"], ids, path=path, written_by=stage)
     return tables
 
 
-def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int) -> pd.DataFrame:
-    """A file of :func:`cleaner_decisions` rows (``id, action, label, reason, stage``), checked: every action
-    is drop or relabel and every relabel names a class index in ``[0, num_classes)``."""
+def _refuse_unknown_ids(table_ids: pd.Series, ids, *, path: str | os.PathLike, written_by: str) -> None:
+    """Raise :func:`winnow.stage.rerun_error` for ``path`` when ``table_ids`` name an image ``ids`` (data/degrade's)
+    lacks: decisions of another data version."""
+    unknown = table_ids[~table_ids.isin(pd.Index(ids))].drop_duplicates().tolist()
+    if unknown:
+        raise rerun_error(path, f"{len(unknown)} id(s) not in {DEGRADE}, first {unknown[0]!r}", written_by=written_by)
+
+
+def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int, ids) -> pd.DataFrame:
+    """A file of :func:`cleaner_decisions` rows (``id, action, label, reason, stage``), checked: every id an
+    image of data/degrade (``ids``; another id means decisions of another data version), every action drop or
+    relabel and every relabel a class index in ``[0, num_classes)``."""
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"))
+    _refuse_unknown_ids(decisions["id"], ids, path=path, written_by=written_by)
     bad = ~decisions["action"].isin(["drop", "relabel"])
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -163,8 +190,9 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
     """Rows with the decisions applied to the train images they name.
 
     A drop wins over a relabel; two relabels of one image to different labels drop it (the cleaners
-    disagree, so neither label is trusted). Decisions for ids outside ``rows`` (val, test, or images
-    already gone) are ignored: only train images change.
+    disagree, so neither label is trusted). Decisions for ids outside ``rows`` (val and test images) are
+    ignored: only train images change. An id the data lacks is refused where the decisions are read
+    (:func:`read_cleaner_tables`, :func:`read_decisions`).
     """
     decisions = decisions[decisions["id"].isin(set(rows["id"]))]
     if decisions.empty:

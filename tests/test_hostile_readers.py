@@ -1,0 +1,315 @@
+"""Hostile intermediates, read by the stages after the cleaners: threshold's flags or dedup's groups with a
+repeated or missing image, a label cleaner's decisions with a repeated id or an image the data lacks, the
+budget's decisions naming an image the data lacks, scores with a repeated, missing or NaN row, as the
+budget, the variants stage, the contracts (and balance, which checks balanced's contract) and `winnow review
+export` read them (winnow.variants.read_cleaner_tables and read_decisions, winnow.variant_contract,
+winnow.review).
+
+Each case copies a tiny pipeline state (3 classes of random 8x8 images, every table the cleaners write,
+the budget's decisions, the variants' rows; or the review project of review_project.py), damages one
+file, runs the real stage or command and asserts the one line that names the file and the stage to
+rerun, and that nothing was left behind. No case trains a model: each error comes first.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line, run_stage,
+    run_winnow,
+)
+from review_project import write_project
+from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
+from winnow.dedup import dedup_images
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.labels import ISSUE_COLUMNS
+from winnow.neighbours import DECISION_COLUMNS as NEIGHBOUR_COLUMNS
+from winnow.quality import SCORES, score_table
+from winnow.stage import write_table
+from winnow.valuation import DECISION_COLUMNS as VALUATION_COLUMNS
+from winnow.variants import baseline_rows, write_variant
+
+CLASSES = ["a", "b", "c"]
+PER_CLASS = {"train": 6, "val": 2, "test": 2}
+# per label cleaner (pruned.cleaners): its decision file and the stage writing it
+LABEL_FILES = {"confident_learn": ("data/confident-learn/label_issues.parquet", "confident-learn"),
+               "embedding_clean": ("data/embedding-clean/decisions.parquet", "embedding-clean"),
+               "data_valuation": ("data/data-valuation/decisions.parquet", "data-valuation")}
+
+
+def _params() -> dict:
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["pruned"]["cleaners"] = ["threshold", "dedup"]
+    params["variants"] = ["baseline", "pruned", "balanced"]  # oracle needs degrade on
+    return params
+
+
+def _decisions(train: pd.DataFrame, columns) -> pd.DataFrame:
+    """A label cleaner's decision table that keeps every train image (its scores left NaN)."""
+    known = {"id": train["id"].to_numpy(), "given_label": train["label"].to_numpy(),
+             "suggested_label": train["label"].to_numpy(), "decision": "keep", "reason": "", "is_issue": False}
+    return pd.DataFrame({c: known.get(c, np.full(len(train), np.nan)) for c in columns})
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The pipeline state after the variants stage on clean data: nothing flagged, no duplicate, every label
+    kept by every label cleaner."""
+    root = make_project(tmp_path_factory.mktemp("template"), _params())
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    scores = score_table(images, manifest, **_params()["score"])
+    write_table(root / "data/score/scores.parquet", scores)
+    write_table(root / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
+                                                                 min_correlation=0.98))
+    train = manifest[manifest["split"] == "train"]
+    for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
+        write_table(root / path, _decisions(train, columns))
+    (root / "data/represent").mkdir()
+    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
+            .astype(np.float32))
+    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
+                pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS}))
+    for name in ("baseline", "pruned"):
+        write_variant(name, baseline_rows(manifest), root=root / "data/variants")
+    shutil.copytree(ROOT / "contracts", root / "contracts")
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+def _edit(path: Path, change) -> None:
+    """Rewrite the parquet table at ``path`` as ``change`` returns it."""
+    pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
+
+
+def _repeat_first(n: int):
+    return lambda table: pd.concat([table, table.iloc[:n]], ignore_index=True)
+
+
+def _without(image: str):
+    return lambda table: table[table["id"] != image]
+
+
+def _with_unknown(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` plus a sure drop of train-9-9, an image data/degrade does not hold."""
+    sure = {"label_quality": 0.1, "agreement": 0.9, "centroid_margin": 0.2, "harm": 0.9}  # the budget's confidences
+    extra = table.iloc[:1].assign(id="train-9-9", decision="drop", reason="isolated", is_issue=True,
+                                  **{column: value for column, value in sure.items() if column in table})
+    return pd.concat([table, extra], ignore_index=True)
+
+
+# what each refusing stage writes that the template holds, removed before it runs so that a write would show
+OUTPUTS = {"budget": "data/budget", "variants": "data/variants"}
+
+
+def _refused(project: Path, stage: str) -> str:
+    """:func:`refused_line` after the stage's own outputs (those the template holds) are removed."""
+    if stage in OUTPUTS:
+        shutil.rmtree(project / OUTPUTS[stage])
+    return refused_line(project, stage)
+
+
+def _with_cleaners(project: Path, cleaners: list[str]) -> None:
+    params = _params()
+    params["pruned"]["cleaners"] = cleaners
+    make_project(project, params)
+
+
+def _rerun(path: str, problem: str, stage: str) -> str:
+    return f"error: {path}: {problem}; rerun the {stage} stage (dvc repro {stage})"
+
+
+# -- the budget: the cleaners' decision files (winnow.variants.read_cleaner_tables) ------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_flags_with_repeated_ids(project):
+    # before: exit 0 on three images with two rows each (two rows of one image may flag it differently)
+    _edit(project / "data/threshold/flags.parquet", _repeat_first(3))
+    assert _refused(project, "budget") == _rerun("data/threshold/flags.parquet",
+                                                 "3 repeated id(s), first 'train-0-0'", "threshold")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_flags_missing_an_image(project):
+    # before: exit 0; the image without a flags row was never dropped, as if threshold had examined it
+    _edit(project / "data/threshold/flags.parquet", _without("train-2-5"))
+    assert _refused(project, "budget") == _rerun(
+        "data/threshold/flags.parquet", "no row for 1 image(s) of data/degrade, first 'train-2-5'", "threshold")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_groups_missing_an_image(project):
+    # before: exit 0; the image without a groups row was never dropped, as if dedup had compared it
+    _edit(project / "data/dedup/groups.parquet", _without("train-1-3"))
+    assert _refused(project, "budget") == _rerun(
+        "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'train-1-3'", "dedup")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_groups_of_another_imageset(project):
+    # before: exit 0; every group named an image data/degrade does not hold, so none of its images was compared
+    _edit(project / "data/dedup/groups.parquet", lambda table: table.assign(id="old-" + table["id"]))
+    assert _refused(project, "budget") == _rerun(
+        "data/dedup/groups.parquet", "30 id(s) not in data/degrade, first 'old-train-0-0', and no row for 30 "
+                                     "image(s) of data/degrade, first 'train-0-0'", "dedup")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+def test_budget_refuses_label_decisions_with_repeated_ids(project, cleaner):
+    # before: exit 0, each repeated image's decision read twice (a drop and a relabel of one image would both rank)
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    _edit(project / path, _repeat_first(2))
+    assert _refused(project, "budget") == _rerun(path, "2 repeated id(s), first 'train-0-0'", stage)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+def test_budget_refuses_label_decisions_for_an_image_the_data_lacks(project, cleaner):
+    # before: exit 0; the drop of train-9-9 (decisions of another data version) counted as the "all" candidate's
+    # one label-decided image, and dropped nothing
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    _edit(project / path, _with_unknown)
+    assert _refused(project, "budget") == _rerun(path, "1 id(s) not in data/degrade, first 'train-9-9'", stage)
+
+
+# -- the variants stage: the budget's decisions (winnow.variants.read_decisions) ---------------------------
+
+@pytest.mark.hostile("intermediates")
+def test_variants_refuses_decisions_for_an_image_the_data_lacks(project):
+    # before: exit 0, the drop of train-9-9 silently ignored (apply_decisions skips ids outside the train rows)
+    write_table(project / "data/budget/decisions.parquet", pd.DataFrame(
+        {"id": ["train-0-1", "train-9-9"], "action": "drop", "label": -1, "reason": "dark", "stage": "threshold",
+         "confidence": np.nan}))
+    assert _refused(project, "variants") == _rerun("data/budget/decisions.parquet",
+                                                   "1 id(s) not in data/degrade, first 'train-9-9'", "budget")
+
+
+# -- the contracts (and balance, which checks balanced's): scores, flags, groups, label issues ------------
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_refuse_scores_with_repeated_ids(project):
+    # before: exit 0, the scores contract checked 32 rows for 30 images and passed
+    _edit(project / "data/score/scores.parquet", _repeat_first(2))
+    assert _refused(project, "contracts") == _rerun("data/score/scores.parquet",
+                                                    "2 repeated id(s), first 'train-0-0'", "score")
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_refuse_scores_missing_an_image(project):
+    # before: exit 0, the scores contract passed on 29 rows: the image without one was never checked
+    _edit(project / "data/score/scores.parquet", _without("val-2-1"))
+    assert _refused(project, "contracts") == _rerun(
+        "data/score/scores.parquet", "no row for 1 image(s) of data/degrade, first 'val-2-1'", "score")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["contracts", "balance"])
+def test_variant_contracts_refuse_flags_with_repeated_ids(project, stage):
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (contract_tables._lookup)
+    _edit(project / "data/threshold/flags.parquet", _repeat_first(2))
+    assert _refused(project, stage) == _rerun("data/threshold/flags.parquet", "2 repeated id(s), first 'train-0-0'",
+                                              "threshold")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["contracts", "balance"])
+def test_variant_contracts_refuse_groups_missing_an_image(project, stage):
+    # before: contracts exit 0 (the image without a groups row counted as not measured, and the contract passed);
+    # balance went on past the check
+    _edit(project / "data/dedup/groups.parquet", _without("train-1-3"))
+    assert _refused(project, stage) == _rerun(
+        "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'train-1-3'", "dedup")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["contracts", "balance"])
+def test_variant_contracts_refuse_label_issues_with_repeated_ids(project, stage):
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (contract_tables._lookup)
+    _edit(project / "data/confident-learn/label_issues.parquet", _repeat_first(1))
+    assert _refused(project, stage) == _rerun("data/confident-learn/label_issues.parquet",
+                                              "1 repeated id(s), first 'train-0-0'", "confident-learn")
+
+
+# -- winnow review export: scores, the cleaners' tables and the budget's decisions -------------------------
+
+@pytest.fixture
+def review(tmp_path) -> Path:
+    """review_project's project (every cleaner in pruned.cleaners), not yet exported."""
+    return write_project(tmp_path / "review")
+
+
+def _export_refused(project: Path) -> str:
+    """`winnow review export` ends in one error line (returned) and writes nothing."""
+    before = files_under(project)
+    line = assert_error_line(run_winnow(project, "review", "export"))
+    assert_nothing_left(project, before)
+    return line
+
+
+@pytest.mark.hostile("intermediates")
+def test_review_export_refuses_scores_with_repeated_ids(review):
+    # before: "ValueError: operands could not be broadcast together" traceback (review.decision_evidence)
+    _edit(review / "data/score/scores.parquet", _repeat_first(2))
+    assert _export_refused(review) == _rerun("data/score/scores.parquet", "2 repeated id(s), first 'train-00'",
+                                             "score")
+
+
+@pytest.mark.hostile("intermediates")
+def test_review_export_refuses_a_nan_score(review):
+    # before: exit 0, train-00's quality drop listed without a score, last instead of first
+    _edit(review / "data/score/scores.parquet", lambda table: table.assign(dark=table["dark"].where(
+        table["id"] != "train-00")))
+    assert _export_refused(review) == _rerun("data/score/scores.parquet", "no score (NaN) for 1 images in dark",
+                                             "score")
+
+
+@pytest.mark.hostile("intermediates")
+def test_review_export_refuses_groups_missing_an_image(review):
+    # before: exit 0, a queue built on a groups table that had never seen val-1
+    _edit(review / "data/dedup/groups.parquet", _without("val-1"))
+    assert _export_refused(review) == _rerun(
+        "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'val-1'", "dedup")
+
+
+@pytest.mark.hostile("intermediates")
+def test_review_export_refuses_budget_decisions_for_an_image_the_data_lacks(review):
+    # before: exit 0, the drop of train-99 silently left out of the queue
+    _edit(review / "data/budget/decisions.parquet", lambda table: pd.concat(
+        [table, table.iloc[:1].assign(id="train-99")], ignore_index=True))
+    assert _export_refused(review) == _rerun("data/budget/decisions.parquet",
+                                             "1 id(s) not in data/degrade, first 'train-99'", "budget")
+
+
+def test_the_template_passes_the_stages_the_cases_refuse(project, review):
+    """The same projects, intact: budget, variants and contracts finish, and so does the review export (each
+    case above fails for its damage alone)."""
+    _with_cleaners(project, ["threshold", "dedup", *LABEL_FILES])
+    for stage in ("budget", "variants", "contracts"):
+        done = run_stage(project, stage)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert pd.read_parquet(project / "data/variants/pruned/rows.parquet")["action"].eq("keep").all()
+    done = run_winnow(review, "review", "export")
+    assert done.returncode == 0, done.stderr[-2000:]
