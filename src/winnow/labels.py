@@ -57,7 +57,7 @@ def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None
     flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
                        missing_ok=True, rows_of=("data/degrade", data.manifest["id"]))
     groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "kept", "label_conflict"),
-                        missing_ok=True, unique="id")
+                        missing_ok=True, rows_of=("data/degrade", data.manifest["id"]))  # dedup: a row an image
     truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
                        missing_ok=True)
     considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups)
