@@ -8,7 +8,7 @@ import pandas as pd
 from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
 from winnow.imageset import read_imageset
 from winnow.quality import SCORES, quality_flags, read_scores
-from winnow.stage import load_params, read_table, run, write_json, write_table
+from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
@@ -16,6 +16,8 @@ FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/thr
 
 def main() -> None:
     p = load_params()["threshold"]
+    plots = {issue: f"{PLOTS_OUT}/{issue}.csv" for issue in SCORES}
+    check_outputs(stage="threshold", files=[METRICS_OUT, FLAGS_OUT, *plots.values()])
     # one finite score in [0, 1] per image of data/degrade: a missing image would never be examined, a stale or
     # foreign one would be flagged for a set that no longer holds it
     table = read_scores(SCORES_IN, imageset=IMAGESET, ids=read_imageset(IMAGESET).manifest["id"])
@@ -29,10 +31,11 @@ def main() -> None:
         if issue in scored:
             entry |= precision_recall_f1(flags[issue].to_numpy(), true_issue_mask(truth, table["id"], issue))
         metrics[issue] = entry
-        write_table(f"{PLOTS_OUT}/{issue}.csv", histogram_plot(table[issue].to_numpy(np.float64), cuts[issue],
-                                                               bins=p["bins"]))
-    write_table(FLAGS_OUT, flags)
-    write_json(METRICS_OUT, metrics)
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        write_json(METRICS_OUT, metrics)
+        write_table(FLAGS_OUT, flags)
+        for issue, path in plots.items():
+            write_table(path, histogram_plot(table[issue].to_numpy(np.float64), cuts[issue], bins=p["bins"]))
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
     for issue in (i for i in SCORES if rules[i] == "too_many"):
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "

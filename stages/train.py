@@ -7,7 +7,7 @@ import sys
 
 from winnow.augment_search import policy_for
 from winnow.contract_verdict import refuse_failed
-from winnow.stage import load_params, run
+from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import is_main_process
 from winnow.training import TrainConfig, fit, save
 from winnow.variants import load_variant, variant_argument
@@ -19,12 +19,18 @@ def main() -> None:
     refuse_failed(variant, params=params)  # contracts.mode enforce: a failed contract stops this training
     config = TrainConfig.from_params(params["train"])
     policy = policy_for(params, config.augment)
+    model_path, log_dir = f"models/{variant}.pt", f"metrics/train/{variant}"
+    check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])
     train, val = load_variant(variant)
-    trained = fit(train.images, train.labels, val.images, val.labels, config=config,
-                  num_classes=len(train.classes), seed=params["seed"], log_dir=f"metrics/train/{variant}",
-                  policy=policy)
+    # the model and its training log (dvclive's, written epoch by epoch) replace the last run's together, or
+    # not at all: an interrupted or failed run leaves the last complete pair
+    with together() as outputs:
+        trained = fit(train.images, train.labels, val.images, val.labels, config=config,
+                      num_classes=len(train.classes), seed=params["seed"], log_dir=outputs.folder(log_dir),
+                      policy=policy)
+        if is_main_process():
+            save(trained, model_path, classes=train.classes, image_shape=train.images.shape[1:])
     if is_main_process():
-        save(trained, f"models/{variant}.pt", classes=train.classes, image_shape=train.images.shape[1:])
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
 
 

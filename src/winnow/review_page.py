@@ -22,6 +22,7 @@ from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
 from winnow.review import VERDICT_CONTROL
+from winnow.stage import sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
 DOWNLOAD_NAME = "verdicts-reviewed.csv"
@@ -79,8 +80,11 @@ def thumbnails(imageset: ImageSet, ids: list[str]) -> list[bytes]:
 
 def write_folder(folder: Path, files: dict[str, bytes]) -> None:
     """Replace ``folder`` by one holding exactly ``files`` (name → bytes), written beside it first so that
-    a failed export leaves the old folder whole."""
-    tmp, old = (folder.with_name(f".{folder.name}.{tag}-{os.getpid()}") for tag in ("tmp", "old"))
+    a failed export leaves the old folder whole. The temporaries carry the mark of every writer's
+    (:func:`winnow.stage.sweep_temporaries`): what a killed export left beside ``folder`` goes first, and the
+    next stage removes it too."""
+    sweep_temporaries([folder.parent])
+    tmp, old = (folder.with_name(f".{folder.name}.winnow-{tag}-{os.getpid()}") for tag in ("tmp", "old"))
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

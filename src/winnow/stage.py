@@ -3,11 +3,13 @@ wrote, one-line failures, and the clean-up of temporaries a killed run left behi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,19 +30,130 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_to_builtin) + "\n")
 
 
+def _temporary(path: Path, kind: str = "tmp") -> Path:
+    """The sibling of ``path`` a writer stages it in (``tmp``) or moves the old one aside to (``old``):
+    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`sweep_temporaries` removes once the process is gone."""
+    return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary sibling of ``path`` (same suffix, so writers that go by it still do) to write to; it is
     renamed to ``path`` when the block ends without error and removed otherwise, so a reader or DVC never
-    sees a half-written file."""
+    sees a half-written file. Inside :func:`together` the rename waits for the end of that block."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.winnow-tmp-{os.getpid()}{path.suffix}")
+    tmp = _temporary(path)
     try:
         yield tmp
-        tmp.replace(path)
+        if _staged is None:
+            tmp.replace(path)
+        else:
+            _staged[path] = tmp
     finally:
-        tmp.unlink(missing_ok=True)
+        if _staged is None or _staged.get(path) != tmp:
+            tmp.unlink(missing_ok=True)
+
+
+# final path -> its written temporary, while a together() block runs; None outside one
+_staged: dict[Path, Path] | None = None
+
+
+class Outputs:
+    """What :func:`together` yields: :meth:`folder` stages an output folder."""
+
+    def folder(self, path: str | os.PathLike) -> Path:
+        """Where to write the folder ``path``: a temporary sibling (not created), moved into place with the
+        other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
+        path = Path(path)
+        tmp = _temporary(path)
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's of a process id used again
+        _staged[path] = tmp
+        return tmp
+
+
+@contextmanager
+def together() -> Iterator[Outputs]:
+    """Write a stage's outputs as one: every atomic write in the block (:func:`write_json`,
+    :func:`write_table`, ...) and every :meth:`Outputs.folder` is kept as a temporary, and all are renamed
+    into place when the block ends without error, or removed when it fails or is interrupted: never some
+    outputs new and the rest old. Check the outputs before any work (:func:`check_outputs`)."""
+    global _staged
+    if _staged is not None:
+        raise RuntimeError("together() blocks do not nest")
+    _staged = {}
+    try:
+        yield Outputs()
+        staged, _staged = _staged, None
+        _commit(staged)
+    finally:
+        for tmp in (_staged or {}).values():
+            _remove(tmp)
+        _staged = None
+
+
+def _commit(staged: dict[Path, Path]) -> None:
+    """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place;
+    should one move fail, every output gets back what it held."""
+    done = []  # (path, what it held before, set aside, or None)
+    try:
+        for path, tmp in staged.items():
+            if not tmp.exists():
+                continue
+            if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
+                raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
+                                      str(path))
+            old = _temporary(path, "old") if path.exists() or path.is_symlink() else None
+            if old is not None:
+                path.rename(old)
+            try:
+                tmp.rename(path)
+            except BaseException:
+                if old is not None:
+                    old.rename(path)
+                raise
+            done.append((path, old))
+    except BaseException:
+        for path, old in reversed(done):
+            _remove(path)
+            if old is not None:
+                old.rename(path)
+        for tmp in staged.values():
+            _remove(tmp)
+        raise
+    for _, old in done:
+        if old is not None:
+            _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, link or folder, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
+                  folders: Iterable[str | os.PathLike] = ()) -> None:
+    """Refuse, before any work, an output ``stage`` could not write at its end: a folder where it writes a
+    file, a file where it writes a folder, a path under a file, or a folder that takes no new file."""
+    for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
+        other = "folder" if kind == "file" else "file"
+        wrong_kind = path.is_dir() if kind == "file" else path.exists() and not path.is_dir()
+        if wrong_kind:
+            raise WinnowError(f"{stage}: {path} is a {other}, where the stage writes a {kind}; move it away, "
+                              "then rerun")
+        blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise WinnowError(f"{stage}: {path} lies under the file {blocking}; move that away, then rerun")
+        nearest = next(p for p in path.parents if p.is_dir())
+        try:
+            with tempfile.TemporaryFile(dir=nearest):
+                pass
+        except OSError as err:
+            raise WinnowError(f"{stage}: cannot write {path} in {nearest} ({err.strerror}); fix its "
+                              "permissions, then rerun") from err
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -212,10 +325,10 @@ def _detail(err: Exception) -> str:
     return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
 
 
-# atomic_path, the imageset writer and the Data Docs builder name their temporaries .<name>.winnow-tmp-<pid>[.suffix]
-# (the imageset writer also .<name>.winnow-old-<pid> for the folder it replaces); "winnow-" so a user's own
-# dot-file (.notes.old-2024.txt) is never taken for one
-OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports")
+# atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their
+# temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
+# "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one
+OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
 _TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old)-(\d+)(?:\..*)?$")
 
 

@@ -111,7 +111,8 @@ def fit(
     Args:
         train_images, val_images: uint8 ``(N, H, W, C)``.
         train_labels, val_labels: int ``(N,)`` in ``[0, num_classes)``.
-        log_dir: where dvclive writes per-epoch metrics (rank 0 only); None logs nothing.
+        log_dir: where dvclive writes per-epoch metrics (rank 0 only), epoch by epoch; None logs nothing. A
+            caller replacing an older log gives a staging folder (stages/train.py: winnow.stage.together).
         policy: augmentation applied to every training batch on the device before the random crop and
             flip (:func:`winnow.augment.apply_policy`, drawn from the rank's augmentation stream); None: none.
     """

@@ -1,0 +1,252 @@
+"""A stage that fails or is interrupted part-way leaves its last complete outputs, every one byte for byte:
+never some rewritten and the rest old (winnow.stage.together, check_outputs), and no temporary that the
+next run would not remove (winnow.stage.sweep_temporaries).
+
+Each case runs the real stage once in a tiny project (3 classes of random 8x8 images), changes a parameter
+so that a new run would write different outputs, and makes the second run fail: an output that is a
+folder, a write that hits a full disk (or ``ulimit -f``), a Ctrl-C during training, a kill -9."""
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import forked_run
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    run_winnow,
+)
+from review_project import write_project
+from winnow.degrade import perturbation_table
+from winnow.errors import INTERRUPTED
+from winnow.imageset import write_imageset
+from winnow.quality import score_table
+from winnow.stage import together, write_table, write_text
+from winnow.variants import baseline_rows, write_variant
+
+CLASSES = ["a", "b", "c"]
+PER_CLASS = {"train": 6, "val": 2, "test": 2}
+MODEL, LOG = "models/baseline.pt", "metrics/train/baseline"
+THRESHOLD_OUT = ["data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"]
+EVALUATE_OUT = ["metrics/evaluate/baseline.json", "metrics/evaluate/baseline", "plots/evaluate/baseline"]
+
+
+def _params(**train) -> dict:
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline"]
+    params["contracts"]["enforce_variants"] = []
+    params["train"] |= {"epochs": 3, "patience": None, "batch_size": 8, "crop_padding": 1, "threads": 1,
+                        "device": "cpu", **train}
+    return params
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """Scores, the baseline variant, and the outputs of threshold, train@baseline and evaluate@baseline."""
+    root = make_project(tmp_path_factory.mktemp("template"), _params())
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **_params()["score"]))
+    write_variant("baseline", baseline_rows(manifest), root=root / "data/variants")
+    for stage in (("threshold",), ("train", "baseline"), ("evaluate", "baseline")):
+        done = run_stage(root, *stage)
+        assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+def _contents(project: Path, *paths: str) -> dict[str, bytes]:
+    """Every file at or under ``paths``, by its path in the project."""
+    found = [p for path in paths for p in [project / path, *(project / path).rglob("*")] if p.is_file()]
+    return {str(p.relative_to(project)): p.read_bytes() for p in found}
+
+
+# Runs a stage script with one fault (WINNOW_FAULT): "interrupt" presses Ctrl-C in the validation of epoch 2
+# (epoch 1 is in dvclive's log by then); "model" and "parquet" fill the disk in the first torch.save or
+# DataFrame.to_parquet, as `ulimit -f` or a full disk does.
+_LAUNCHER = '''
+import errno, os, runpy, sys
+
+fault = os.environ["WINNOW_FAULT"]
+if fault == "interrupt":
+    import winnow.training as training
+
+    evaluate, calls = training._evaluate, []
+
+    def interrupted(*args):
+        calls.append(None)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return evaluate(*args)
+
+    training._evaluate = interrupted
+else:
+    import pandas, torch
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if fault == "model":
+        torch.save = full
+    else:
+        pandas.DataFrame.to_parquet = full
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+'''
+
+
+def _run_with_fault(project: Path, fault: str, stage: str, *args: str) -> subprocess.CompletedProcess:
+    launcher = project.parent / "launcher.py"
+    launcher.write_text(_LAUNCHER)
+    return forked_run.run("script", str(launcher), [str(ROOT / "stages" / f"{stage}.py"), *args], cwd=project,
+                          env={**_env(), "WINNOW_FAULT": fault}, timeout=600)
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_interrupted_training_leaves_the_last_model_and_its_log(project):
+    # before: models/baseline.pt kept, metrics/train/baseline/ rewritten with the one epoch run so far
+    make_project(project, _params(epochs=2, lr=0.01))
+    before, old = files_under(project), _contents(project, MODEL, LOG)
+    done = _run_with_fault(project, "interrupt", "train", "baseline")
+    assert done.returncode == INTERRUPTED, done.stderr
+    assert "error: stages/train.py: interrupted" in done.stderr
+    assert _contents(project, MODEL, LOG) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_training_whose_model_write_fails_leaves_the_last_model_and_its_log(project):
+    # before: the full disk stopped the model's write, but the log of the new run stayed, with the old model
+    make_project(project, _params(epochs=2, lr=0.01))
+    before, old = files_under(project), _contents(project, MODEL, LOG)
+    assert_error_line(_run_with_fault(project, "model", "train", "baseline"), "No space left on device [ENOSPC]")
+    assert _contents(project, MODEL, LOG) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_model_path_that_is_a_folder_stops_train_before_it_trains(project):
+    # before: it trained, rewrote metrics/train/baseline/, then failed on the folder
+    make_project(project, _params(epochs=2, lr=0.01))
+    (project / MODEL).unlink()
+    (project / MODEL).mkdir()
+    before, old = files_under(project), _contents(project, LOG)
+    done = run_stage(project, "train", "baseline")
+    assert assert_error_line(done) == ("error: train@baseline: models/baseline.pt is a folder, where the stage writes "
+                                       "a file; move it away, then rerun")
+    assert "epoch" not in done.stderr  # no training ran
+    assert _contents(project, LOG) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_threshold_whose_flags_write_fails_leaves_every_old_output(project):
+    # before (`ulimit -f 20`): the plots rewritten, flags and metrics old, then EFBIG at the flags
+    make_project(project, _params() | {"threshold": _params()["threshold"] | {"bins": 64}})
+    before, old = files_under(project), _contents(project, *THRESHOLD_OUT)
+    assert_error_line(_run_with_fault(project, "parquet", "threshold"), "No space left on device [ENOSPC]")
+    assert _contents(project, *THRESHOLD_OUT) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_evaluate_whose_summary_path_is_a_folder_rewrites_nothing(project):
+    # before: predictions.csv of the new model written, then IsADirectoryError; summary and metrics old
+    checkpoint = torch.load(project / MODEL, weights_only=True)  # another model: new outputs would differ
+    checkpoint["state_dict"] = {k: v * 2 if v.is_floating_point() else v for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, project / MODEL)
+    (project / "metrics/evaluate/baseline/summary.json").unlink()
+    (project / "metrics/evaluate/baseline/summary.json").mkdir()
+    before, old = files_under(project), _contents(project, *EVALUATE_OUT)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == ("error: evaluate@baseline: metrics/evaluate/baseline/summary.json is a folder, "
+                                       "where the stage writes a file; move it away, then rerun")
+    assert _contents(project, *EVALUATE_OUT) == old
+    assert_nothing_left(project, before)
+
+
+def test_together_puts_every_old_output_back_when_a_rename_fails(tmp_path, monkeypatch):
+    # the commit itself failing half-way (b's rename) must not leave a new and b old
+    monkeypatch.chdir(tmp_path)
+    write_text("a.txt", "old a")
+    write_text("b.txt", "old b")
+    rename = Path.rename
+
+    def failing(self, target):
+        if ".winnow-tmp-" in self.name and Path(target).name == "b.txt":
+            raise OSError(errno.EIO, "Input/output error")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(OSError, match="Input/output error"), together():
+        write_text("a.txt", "new a")
+        write_text("b.txt", "new b")
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a.txt": "old a", "b.txt": "old b"}
+
+
+# Replaces reviews/thumbs as `winnow review export` does, but is killed (kill -9) after two thumbnails.
+_KILLED_EXPORT = '''
+import os, signal
+from pathlib import Path
+
+from winnow.review_page import write_folder
+
+
+class Killed(dict):
+    def items(self):
+        yield "one.png", b"1"
+        yield "two.png", b"2"
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+write_folder(Path("reviews/thumbs"), Killed())
+'''
+
+
+def _killed_export(project: Path) -> Path:
+    """The temporary folder a killed thumbnail write left in reviews/."""
+    proc = subprocess.run([sys.executable, "-c", _KILLED_EXPORT], cwd=project, env=_env(), capture_output=True,
+                          text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    [left] = [p for p in (project / "reviews").iterdir() if p.name.startswith(".thumbs.")]
+    assert left.name.startswith(".thumbs.winnow-tmp-") and sorted(os.listdir(left)) == ["one.png", "two.png"]
+    return left
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_killed_review_export_leaves_thumbnails_the_next_export_and_any_stage_remove(tmp_path):
+    # before: reviews/.thumbs.tmp-<pid>/ (155 PNGs) stayed for good: no sweep knew its name or looked in reviews/
+    project = write_project(tmp_path / "project")
+    assert run_winnow(project, "review", "export").returncode == 0
+    thumbs = _contents(project, "reviews/thumbs")
+
+    left = _killed_export(project)
+    assert _contents(project, "reviews/thumbs") == thumbs
+    done = run_winnow(project, "review", "export")
+    assert done.returncode == 0, done.stderr
+    assert not left.exists() and _contents(project, "reviews/thumbs") == thumbs
+
+    left = _killed_export(project)
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert f"removed 1 temporary file(s) left by killed runs: reviews/{left.name}" in done.stdout
+    assert_nothing_left(project, files_under(project))
