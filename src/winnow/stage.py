@@ -393,7 +393,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
-    except (OSError, MemoryError, KeyboardInterrupt) as err:  # the disk, memory or the user, not the input
-        line, status = fault_line(err)
-        print(f"error: stages/{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
-        sys.exit(status)
+    except (Exception, KeyboardInterrupt) as err:  # the disk, memory or the user is one line; a bug its traceback
+        fault = fault_line(err)
+        if fault is None:
+            raise
+        print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
+        sys.exit(fault[1])
