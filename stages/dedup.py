@@ -47,14 +47,16 @@ def main() -> None:
 
 
 CHAIN_SHARE = 0.2  # copies are a few percent of a real data set; a fifth of train is links chaining distinct images
+CHAIN_GROUP = 10  # and a chain makes groups far larger than the handful of copies an image has
 
 
 def chain_warning(metrics: dict, *, train_images: int) -> str | None:
-    """A ``warning:`` line when dedup removes more than :data:`CHAIN_SHARE` of the train images: groups are
-    linked pairs closed transitively, so a radius a little too wide chains distinct images into a few huge
-    groups (embedding_radius 0.05 without the thumbnail check removed 2,981 of 3,500 MNIST train images)."""
+    """A ``warning:`` line when dedup removes more than :data:`CHAIN_SHARE` of the train images in a group of
+    more than :data:`CHAIN_GROUP`: groups are linked pairs closed transitively, so a radius a little too wide
+    chains distinct images into a few huge groups (embedding_radius 0.05 without the thumbnail check removed
+    2,981 of 3,500 MNIST train images)."""
     removed = metrics["images_removed"]
-    if not train_images or removed <= CHAIN_SHARE * train_images:
+    if removed <= CHAIN_SHARE * train_images or metrics["largest_group"] <= CHAIN_GROUP:
         return None
     return (f"warning: dedup: removes {removed:,} of {train_images:,} train images ({removed / train_images:.0%}) in "
             f"{metrics['groups']:,} group(s), the largest of {metrics['largest_group']:,}: near-duplicate links chain "
