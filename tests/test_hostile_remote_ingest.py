@@ -105,6 +105,17 @@ def test_file_url_is_the_local_path(tmp_path, spelling):
     assert list(by_url.ids) == list(by_path.ids) and by_url.rejected == by_path.rejected
 
 
+def test_a_file_url_as_path_as_uri_writes_it_is_the_local_path(tmp_path):
+    local = tmp_path / "my images"  # as_uri() writes the space as %20
+    for name, data in sample_files().items():
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+    # before: "/.../my%20images does not exist"
+    by_url = load_source("imagefolder", path=local.as_uri(), size=None, download=False, classes=None)
+    by_path = load_source("imagefolder", path=str(local), size=None, download=False, classes=None)
+    assert by_url.images.tobytes() == by_path.images.tobytes()
+
+
 def test_trusted_set_at_a_memory_url(tmp_path, memory_folder, monkeypatch):
     url, fs = memory_folder
     trusted = f"{url}-trusted"

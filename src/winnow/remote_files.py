@@ -3,7 +3,7 @@ through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_pat
 
 :func:`locate` turns a path parameter into what :mod:`winnow.image_files` walks: a local ``Path`` (a plain
 path, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``, read as
-that path) or a :class:`RemotePath`. A remote folder is read by the same streaming decoder as a local
+that path once percent-decoded) or a :class:`RemotePath`. A remote folder is read by the same streaming decoder as a local
 one, with the same rules for what is set aside; a remote store has no links, FIFOs or devices, so those
 rows cannot arise there. The cloud backends are
 optional extras: a URL whose package is missing ends in one line naming it.
@@ -12,6 +12,7 @@ optional extras: a URL whose package is missing ends in one line naming it.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -56,7 +57,8 @@ def _file_url(text: str, rest: str, *, param: str) -> Path:
     """The local path of a ``file://`` URL (``rest``: what follows ``file://``). As RFC 8089 reads it, the
     authority before the path's ``/`` is a host: empty or ``localhost`` is this machine, any other host
     (``file://data/images`` read as a relative path would be a different folder) is refused, and so is a
-    URL without a path (``file://``, which names no folder)."""
+    URL without a path (``file://``, which names no folder). The path is percent-decoded, as
+    ``Path.as_uri()`` writes a space (``%20``)."""
     host, slash, below = rest.partition("/")
     if host not in ("", "localhost"):
         raise WinnowError(f"{param}: {text} names the host {host!r}; file:// reads this machine only: write "
@@ -64,7 +66,7 @@ def _file_url(text: str, rest: str, *, param: str) -> Path:
     if not slash:
         raise WinnowError(f"{param}: {text} names no folder; write file:///<absolute path> (three slashes) or a "
                           "plain local path")
-    return Path("/" + below)
+    return Path("/" + urllib.parse.unquote(below))
 
 
 def place(where: Path | RemotePath) -> str:
