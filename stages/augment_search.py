@@ -62,6 +62,11 @@ def main() -> None:
                          "table": result.table})
     print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
           f"{result.policy.to_params()} (val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation)")
+    if best <= result.table[0]["score"]:  # balance needs a policy for its copies; training on the fly does not
+        print(f"warning: augment-search: no policy beat training without augmentation on val ({best:.4f} against "
+              f"{result.table[0]['score']:.4f}); balance still uses the best for its copies, but with "
+              "train.augment: searched every variant would train on a policy that did not help: consider "
+              "train.augment: none")
 
 
 if __name__ == "__main__":

@@ -268,6 +268,20 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
         "balance:shear", "balance:cutout"}
 
 
+def test_search_stage_warns_when_no_policy_beats_no_augmentation(tmp_path, monkeypatch, capsys):
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.2],
+                                                    "op_sets": [["rotate"]]})
+    from winnow import augment_search
+
+    # a tie, as a probe met it (0.1002 both): before, the policy was chosen without a word
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.25)
+    _stage("augment_search").main()
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
+        "warning: augment-search: no policy beat training without augmentation on val (0.2500 against 0.2500); "
+        "balance still uses the best for its copies, but with train.augment: searched every variant would train on "
+        "a policy that did not help: consider train.augment: none"]
+
+
 def test_balance_stage_budget_leaves_out_rows_and_holds_max_images(tmp_path, monkeypatch):
     _project(tmp_path, monkeypatch, balance={"max_images": 15, "edge_fraction": 0, "device": "cpu"})
     _stage("balance").main()
