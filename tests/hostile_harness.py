@@ -137,3 +137,34 @@ def assert_nothing_left(project: Path, before: set[str], *, allowed: set[str] = 
     assert not {p for p in after if TEMPORARY_MARK in p}, f"temporary files left: {sorted(after)}"
     new = after - before - set(allowed)
     assert not new, f"partial output left behind: {sorted(new)}"
+
+
+TINY_CLASSES = ["a", "b", "c"]
+TINY_PER_CLASS = {"train": 6, "val": 2, "test": 2}
+
+
+def tiny_degraded(root: Path, *, score: dict):
+    """data/ingest and data/degrade of 3 classes of random 8x8 images (``TINY_PER_CLASS`` of each per split;
+    ids ``<split>-<class>-<i>``), degrade's empty perturbation table and the scores ``score`` (params.yaml's
+    score section) gives them: the start of the template projects the hostile cases copy. Returns the manifest
+    as written (digests included), the images and the scores."""
+    import numpy as np
+    import pandas as pd
+
+    from winnow.degrade import perturbation_table
+    from winnow.imageset import write_imageset
+    from winnow.quality import score_table
+    from winnow.stage import write_table
+
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in TINY_PER_CLASS.items()
+            for c in range(len(TINY_CLASSES)) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(root / "data" / name, images, manifest, TINY_CLASSES)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    scores = score_table(images, manifest, **score)
+    write_table(root / "data/score/scores.parquet", scores)
+    return manifest, images, scores

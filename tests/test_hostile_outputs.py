@@ -14,26 +14,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 import forked_run
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
-    run_winnow,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under,
+    make_project, run_stage, run_winnow, tiny_degraded,
 )
 from review_project import write_project
-from winnow.degrade import perturbation_table
 from winnow.errors import INTERRUPTED
-from winnow.imageset import write_imageset
-from winnow.quality import score_table
-from winnow.stage import together, write_table, write_text
+from winnow.stage import together, write_text
 from winnow.variants import baseline_rows, write_variant
 
-CLASSES = ["a", "b", "c"]
-PER_CLASS = {"train": 6, "val": 2, "test": 2}
 MODEL, LOG = "models/baseline.pt", "metrics/train/baseline"
 THRESHOLD_OUT = ["data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"]
 EVALUATE_OUT = ["metrics/evaluate/baseline.json", "metrics/evaluate/baseline", "plots/evaluate/baseline"]
@@ -53,15 +46,7 @@ def _params(**train) -> dict:
 def template(tmp_path_factory) -> Path:
     """Scores, the baseline variant, and the outputs of threshold, train@baseline and evaluate@baseline."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    for name in ("ingest", "degrade"):
-        write_imageset(root / "data" / name, images, manifest, CLASSES)
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
-    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **_params()["score"]))
+    manifest, images, scores = tiny_degraded(root, score=_params()["score"])
     write_variant("baseline", baseline_rows(manifest), root=root / "data/variants")
     for stage in (("threshold",), ("train", "baseline"), ("evaluate", "baseline")):
         done = run_stage(root, *stage)

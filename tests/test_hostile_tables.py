@@ -16,15 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, make_project, refused_line, run_stage
+from hostile_harness import (
+    default_params, make_project, refused_line, run_stage, tiny_degraded,
+)
 from winnow.dedup import dedup_images
-from winnow.degrade import perturbation_table
 from winnow.imageset import read_imageset, write_imageset
-from winnow.quality import SCORES, score_table
+from winnow.quality import SCORES
 from winnow.stage import write_table
 
-CLASSES = ["a", "b", "c"]
-PER_CLASS = {"train": 6, "val": 2, "test": 2}
 IMAGES = 30  # 3 classes of 10
 
 
@@ -40,16 +39,7 @@ def template(tmp_path_factory) -> Path:
     """data/degrade, and the score, threshold, dedup and represent outputs for it: nothing flagged, no
     duplicate."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in PER_CLASS.items() for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    for name in ("ingest", "degrade"):
-        write_imageset(root / "data" / name, images, manifest, CLASSES)
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
-    scores = score_table(images, manifest, **_params()["score"])
-    write_table(root / "data/score/scores.parquet", scores)
+    manifest, images, scores = tiny_degraded(root, score=_params()["score"])
     write_table(root / "data/threshold/flags.parquet",
                 pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
     write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
