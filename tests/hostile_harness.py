@@ -143,17 +143,19 @@ TINY_CLASSES = ["a", "b", "c"]
 TINY_PER_CLASS = {"train": 6, "val": 2, "test": 2}
 
 
-def tiny_degraded(root: Path, *, score: dict):
+def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     """data/ingest and data/degrade of 3 classes of random 8x8 images (``TINY_PER_CLASS`` of each per split;
     ids ``<split>-<class>-<i>``), degrade's empty perturbation table and the scores ``score`` (params.yaml's
-    score section) gives them: the start of the template projects the hostile cases copy. Returns the manifest
-    as written (digests included), the images and the scores."""
+    score section) gives them: the start of the template projects the hostile cases copy; with
+    ``clean_tables`` also threshold's flags (nothing flagged) and dedup's groups. Returns the manifest as
+    written (digests included), the images and the scores."""
     import numpy as np
     import pandas as pd
 
+    from winnow.dedup import dedup_images
     from winnow.degrade import perturbation_table
     from winnow.imageset import write_imageset
-    from winnow.quality import score_table
+    from winnow.quality import SCORES, score_table
     from winnow.stage import write_table
 
     rows = [(f"{split}-{c}-{i}", split, c) for split, n in TINY_PER_CLASS.items()
@@ -167,4 +169,23 @@ def tiny_degraded(root: Path, *, score: dict):
     manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
     scores = score_table(images, manifest, **score)
     write_table(root / "data/score/scores.parquet", scores)
+    if clean_tables:
+        write_table(root / "data/threshold/flags.parquet",
+                    pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+        write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
+                                                                     min_correlation=0.98))
     return manifest, images, scores
+
+
+def edit_table(path: Path, change) -> None:
+    """Rewrite the parquet table at ``path`` as ``change`` (a function of the frame) returns it."""
+    import pandas as pd
+
+    pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
+
+
+def repeat_first(n: int):
+    """A ``change`` for :func:`edit_table`: the table with its first ``n`` rows once more at the end."""
+    import pandas as pd
+
+    return lambda table: pd.concat([table, table.iloc[:n]], ignore_index=True)

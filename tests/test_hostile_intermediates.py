@@ -28,12 +28,10 @@ from hostile_harness import (
     refused_line, run_stage, tiny_degraded,
 )
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
-from winnow.dedup import dedup_images
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS
-from winnow.quality import SCORES
 from winnow.stage import write_table
 from winnow.variants import baseline_rows, oracle_rows, write_variant
 
@@ -60,11 +58,7 @@ def template(tmp_path_factory) -> Path:
     """The pipeline state after the variants stage on clean data: nothing flagged, no duplicate, every
     label kept."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
-    manifest, images, scores = tiny_degraded(root, score=_params()["score"])
-    write_table(root / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
-    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
-                                                                 min_correlation=0.98))
+    manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
     train = manifest[manifest["split"] == "train"]
     write_table(root / "data/confident-learn/label_issues.parquet",
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))

@@ -20,15 +20,13 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under,
-    make_project, refused_line, run_stage, run_winnow, tiny_degraded,
+    ROOT, assert_error_line, assert_nothing_left, default_params, edit_table, files_under, make_project,
+    refused_line, repeat_first, run_stage, run_winnow, tiny_degraded,
 )
 from review_project import write_project
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
-from winnow.dedup import dedup_images
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS as NEIGHBOUR_COLUMNS
-from winnow.quality import SCORES
 from winnow.stage import write_table
 from winnow.valuation import DECISION_COLUMNS as VALUATION_COLUMNS
 from winnow.variants import baseline_rows, write_variant
@@ -59,11 +57,7 @@ def template(tmp_path_factory) -> Path:
     """The pipeline state after the variants stage on clean data: nothing flagged, no duplicate, every label
     kept by every label cleaner."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
-    manifest, images, scores = tiny_degraded(root, score=_params()["score"])
-    write_table(root / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
-    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
-                                                                 min_correlation=0.98))
+    manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
     train = manifest[manifest["split"] == "train"]
     for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
         write_table(root / path, _decisions(train, columns))
@@ -82,15 +76,6 @@ def template(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(template, tmp_path) -> Path:
     return Path(shutil.copytree(template, tmp_path / "project"))
-
-
-def _edit(path: Path, change) -> None:
-    """Rewrite the parquet table at ``path`` as ``change`` returns it."""
-    pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
-
-
-def _repeat_first(n: int):
-    return lambda table: pd.concat([table, table.iloc[:n]], ignore_index=True)
 
 
 def _without(image: str):
@@ -131,7 +116,7 @@ def _rerun(path: str, problem: str, stage: str) -> str:
 @pytest.mark.hostile("intermediates")
 def test_budget_refuses_flags_with_repeated_ids(project):
     # before: exit 0 on three images with two rows each (two rows of one image may flag it differently)
-    _edit(project / "data/threshold/flags.parquet", _repeat_first(3))
+    edit_table(project / "data/threshold/flags.parquet", repeat_first(3))
     assert _refused(project, "budget") == _rerun("data/threshold/flags.parquet",
                                                  "3 repeated id(s), first 'train-0-0'", "threshold")
 
@@ -139,7 +124,7 @@ def test_budget_refuses_flags_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_budget_refuses_flags_missing_an_image(project):
     # before: exit 0; the image without a flags row was never dropped, as if threshold had examined it
-    _edit(project / "data/threshold/flags.parquet", _without("train-2-5"))
+    edit_table(project / "data/threshold/flags.parquet", _without("train-2-5"))
     assert _refused(project, "budget") == _rerun(
         "data/threshold/flags.parquet", "no row for 1 image(s) of data/degrade, first 'train-2-5'", "threshold")
 
@@ -147,7 +132,7 @@ def test_budget_refuses_flags_missing_an_image(project):
 @pytest.mark.hostile("intermediates")
 def test_budget_refuses_groups_missing_an_image(project):
     # before: exit 0; the image without a groups row was never dropped, as if dedup had compared it
-    _edit(project / "data/dedup/groups.parquet", _without("train-1-3"))
+    edit_table(project / "data/dedup/groups.parquet", _without("train-1-3"))
     assert _refused(project, "budget") == _rerun(
         "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'train-1-3'", "dedup")
 
@@ -155,7 +140,7 @@ def test_budget_refuses_groups_missing_an_image(project):
 @pytest.mark.hostile("intermediates")
 def test_budget_refuses_groups_of_another_imageset(project):
     # before: exit 0; every group named an image data/degrade does not hold, so none of its images was compared
-    _edit(project / "data/dedup/groups.parquet", lambda table: table.assign(id="old-" + table["id"]))
+    edit_table(project / "data/dedup/groups.parquet", lambda table: table.assign(id="old-" + table["id"]))
     assert _refused(project, "budget") == _rerun(
         "data/dedup/groups.parquet", "30 id(s) not in data/degrade, first 'old-train-0-0', and no row for 30 "
                                      "image(s) of data/degrade, first 'train-0-0'", "dedup")
@@ -167,7 +152,7 @@ def test_budget_refuses_label_decisions_with_repeated_ids(project, cleaner):
     # before: exit 0, each repeated image's decision read twice (a drop and a relabel of one image would both rank)
     path, stage = LABEL_FILES[cleaner]
     _with_cleaners(project, [cleaner])
-    _edit(project / path, _repeat_first(2))
+    edit_table(project / path, repeat_first(2))
     assert _refused(project, "budget") == _rerun(path, "2 repeated id(s), first 'train-0-0'", stage)
 
 
@@ -178,7 +163,7 @@ def test_budget_refuses_label_decisions_for_an_image_the_data_lacks(project, cle
     # one label-decided image, and dropped nothing
     path, stage = LABEL_FILES[cleaner]
     _with_cleaners(project, [cleaner])
-    _edit(project / path, _with_unknown)
+    edit_table(project / path, _with_unknown)
     assert _refused(project, "budget") == _rerun(path, "1 id(s) not in data/degrade, first 'train-9-9'", stage)
 
 
@@ -199,7 +184,7 @@ def test_variants_refuses_decisions_for_an_image_the_data_lacks(project):
 @pytest.mark.hostile("intermediates")
 def test_contracts_refuse_scores_with_repeated_ids(project):
     # before: exit 0, the scores contract checked 32 rows for 30 images and passed
-    _edit(project / "data/score/scores.parquet", _repeat_first(2))
+    edit_table(project / "data/score/scores.parquet", repeat_first(2))
     assert _refused(project, "contracts") == _rerun("data/score/scores.parquet",
                                                     "2 repeated id(s), first 'train-0-0'", "score")
 
@@ -207,7 +192,7 @@ def test_contracts_refuse_scores_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_contracts_refuse_scores_missing_an_image(project):
     # before: exit 0, the scores contract passed on 29 rows: the image without one was never checked
-    _edit(project / "data/score/scores.parquet", _without("val-2-1"))
+    edit_table(project / "data/score/scores.parquet", _without("val-2-1"))
     assert _refused(project, "contracts") == _rerun(
         "data/score/scores.parquet", "no row for 1 image(s) of data/degrade, first 'val-2-1'", "score")
 
@@ -216,7 +201,7 @@ def test_contracts_refuse_scores_missing_an_image(project):
 @pytest.mark.parametrize("stage", ["contracts", "balance"])
 def test_variant_contracts_refuse_flags_with_repeated_ids(project, stage):
     # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (contract_tables._lookup)
-    _edit(project / "data/threshold/flags.parquet", _repeat_first(2))
+    edit_table(project / "data/threshold/flags.parquet", repeat_first(2))
     assert _refused(project, stage) == _rerun("data/threshold/flags.parquet", "2 repeated id(s), first 'train-0-0'",
                                               "threshold")
 
@@ -226,7 +211,7 @@ def test_variant_contracts_refuse_flags_with_repeated_ids(project, stage):
 def test_variant_contracts_refuse_groups_missing_an_image(project, stage):
     # before: contracts exit 0 (the image without a groups row counted as not measured, and the contract passed);
     # balance went on past the check
-    _edit(project / "data/dedup/groups.parquet", _without("train-1-3"))
+    edit_table(project / "data/dedup/groups.parquet", _without("train-1-3"))
     assert _refused(project, stage) == _rerun(
         "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'train-1-3'", "dedup")
 
@@ -235,7 +220,7 @@ def test_variant_contracts_refuse_groups_missing_an_image(project, stage):
 @pytest.mark.parametrize("stage", ["contracts", "balance"])
 def test_variant_contracts_refuse_label_issues_with_repeated_ids(project, stage):
     # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (contract_tables._lookup)
-    _edit(project / "data/confident-learn/label_issues.parquet", _repeat_first(1))
+    edit_table(project / "data/confident-learn/label_issues.parquet", repeat_first(1))
     assert _refused(project, stage) == _rerun("data/confident-learn/label_issues.parquet",
                                               "1 repeated id(s), first 'train-0-0'", "confident-learn")
 
@@ -259,7 +244,7 @@ def _export_refused(project: Path) -> str:
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_scores_with_repeated_ids(review):
     # before: "ValueError: operands could not be broadcast together" traceback (review.decision_evidence)
-    _edit(review / "data/score/scores.parquet", _repeat_first(2))
+    edit_table(review / "data/score/scores.parquet", repeat_first(2))
     assert _export_refused(review) == _rerun("data/score/scores.parquet", "2 repeated id(s), first 'train-00'",
                                              "score")
 
@@ -267,7 +252,7 @@ def test_review_export_refuses_scores_with_repeated_ids(review):
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_a_nan_score(review):
     # before: exit 0, train-00's quality drop listed without a score, last instead of first
-    _edit(review / "data/score/scores.parquet", lambda table: table.assign(dark=table["dark"].where(
+    edit_table(review / "data/score/scores.parquet", lambda table: table.assign(dark=table["dark"].where(
         table["id"] != "train-00")))
     assert _export_refused(review) == _rerun("data/score/scores.parquet", "no score (NaN) for 1 images in dark",
                                              "score")
@@ -276,7 +261,7 @@ def test_review_export_refuses_a_nan_score(review):
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_groups_missing_an_image(review):
     # before: exit 0, a queue built on a groups table that had never seen val-1
-    _edit(review / "data/dedup/groups.parquet", _without("val-1"))
+    edit_table(review / "data/dedup/groups.parquet", _without("val-1"))
     assert _export_refused(review) == _rerun(
         "data/dedup/groups.parquet", "no row for 1 image(s) of data/degrade, first 'val-1'", "dedup")
 
@@ -284,7 +269,7 @@ def test_review_export_refuses_groups_missing_an_image(review):
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_budget_decisions_for_an_image_the_data_lacks(review):
     # before: exit 0, the drop of train-99 silently left out of the queue
-    _edit(review / "data/budget/decisions.parquet", lambda table: pd.concat(
+    edit_table(review / "data/budget/decisions.parquet", lambda table: pd.concat(
         [table, table.iloc[:1].assign(id="train-99")], ignore_index=True))
     assert _export_refused(review) == _rerun("data/budget/decisions.parquet",
                                              "1 id(s) not in data/degrade, first 'train-99'", "budget")

@@ -17,12 +17,9 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    default_params, make_project, refused_line, run_stage, tiny_degraded,
+    default_params, edit_table, make_project, refused_line, repeat_first, run_stage, tiny_degraded,
 )
-from winnow.dedup import dedup_images
 from winnow.imageset import read_imageset, write_imageset
-from winnow.quality import SCORES
-from winnow.stage import write_table
 
 IMAGES = 30  # 3 classes of 10
 
@@ -39,11 +36,7 @@ def template(tmp_path_factory) -> Path:
     """data/degrade, and the score, threshold, dedup and represent outputs for it: nothing flagged, no
     duplicate."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
-    manifest, images, scores = tiny_degraded(root, score=_params()["score"])
-    write_table(root / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
-    write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
-                                                                 min_correlation=0.98))
+    manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
     (root / "data/represent").mkdir()
     np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
             .astype(np.float32))
@@ -54,15 +47,6 @@ def template(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(template, tmp_path) -> Path:
     return Path(shutil.copytree(template, tmp_path / "project"))
-
-
-def _edit(path: Path, change) -> None:
-    """Rewrite the parquet table at ``path`` as ``change`` returns it."""
-    pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
-
-
-def _repeat_first(n: int):
-    return lambda table: pd.concat([table, table.iloc[:n]], ignore_index=True)
 
 
 # what each refusing stage writes, removed before it runs so that a write would show as a new file
@@ -88,7 +72,7 @@ def _with_params(project: Path, **sections) -> None:
 @pytest.mark.hostile("intermediates")
 def test_dedup_refuses_scores_with_repeated_ids(project):
     # before: pandas MergeError traceback ("Merge keys are not unique in right dataset") from dedup._validated
-    _edit(project / "data/score/scores.parquet", _repeat_first(5))
+    edit_table(project / "data/score/scores.parquet", repeat_first(5))
     line = _refused(project, "dedup")
     assert line == ("error: data/score/scores.parquet: 5 repeated id(s), first 'train-0-0'; rerun the score stage "
                     "(dvc repro score)")
@@ -97,7 +81,7 @@ def test_dedup_refuses_scores_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_threshold_refuses_scores_with_repeated_ids(project):
     # before: exit 0, flags written with the repeated images twice
-    _edit(project / "data/score/scores.parquet", _repeat_first(2))
+    edit_table(project / "data/score/scores.parquet", repeat_first(2))
     line = _refused(project, "threshold")
     assert line == ("error: data/score/scores.parquet: 2 repeated id(s), first 'train-0-0'; rerun the score stage "
                     "(dvc repro score)")
@@ -106,7 +90,7 @@ def test_threshold_refuses_scores_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_confident_learn_refuses_flags_with_repeated_ids(project):
     # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
-    _edit(project / "data/threshold/flags.parquet", _repeat_first(3))
+    edit_table(project / "data/threshold/flags.parquet", repeat_first(3))
     line = _refused(project, "confident-learn")
     assert line == ("error: data/threshold/flags.parquet: 3 repeated id(s), first 'train-0-0'; rerun the threshold "
                     "stage (dvc repro threshold)")
@@ -115,7 +99,7 @@ def test_confident_learn_refuses_flags_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_embedding_clean_refuses_groups_with_repeated_ids(project):
     # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
-    _edit(project / "data/dedup/groups.parquet", _repeat_first(3))
+    edit_table(project / "data/dedup/groups.parquet", repeat_first(3))
     line = _refused(project, "embedding-clean")
     assert line == ("error: data/dedup/groups.parquet: 3 repeated id(s), first 'train-0-0'; rerun the dedup stage "
                     "(dvc repro dedup)")
@@ -126,7 +110,7 @@ def test_budget_refuses_groups_with_repeated_ids(project):
     # before: exit 0 on two rows for one image, each of which may name another group (the copies of val images
     # that no probe may learn from are found by group)
     _with_params(project, pruned={"cleaners": ["threshold", "dedup"]})
-    _edit(project / "data/dedup/groups.parquet", _repeat_first(2))
+    edit_table(project / "data/dedup/groups.parquet", repeat_first(2))
     line = _refused(project, "budget")
     assert line == ("error: data/dedup/groups.parquet: 2 repeated id(s), first 'train-0-0'; rerun the dedup stage "
                     "(dvc repro dedup)")
@@ -137,7 +121,7 @@ def test_budget_refuses_groups_with_repeated_ids(project):
 @pytest.mark.hostile("intermediates")
 def test_threshold_refuses_scores_missing_images(project):
     # before: exit 0; the 4 images without a score had no flags row, and the label cleaners took them for unflagged
-    _edit(project / "data/score/scores.parquet", lambda table: table.iloc[4:])
+    edit_table(project / "data/score/scores.parquet", lambda table: table.iloc[4:])
     line = _refused(project, "threshold")
     assert line == ("error: data/score/scores.parquet: no row for 4 image(s) of data/degrade, first 'train-0-0'; "
                     "rerun the score stage (dvc repro score)")
@@ -146,7 +130,7 @@ def test_threshold_refuses_scores_missing_images(project):
 @pytest.mark.hostile("intermediates")
 def test_threshold_refuses_scores_of_other_images(project):
     # before: exit 0, flags written for 30 ids no image has
-    _edit(project / "data/score/scores.parquet", lambda table: table.assign(id="old-" + table["id"]))
+    edit_table(project / "data/score/scores.parquet", lambda table: table.assign(id="old-" + table["id"]))
     line = _refused(project, "threshold")
     assert line == ("error: data/score/scores.parquet: 30 id(s) not in data/degrade, first 'old-train-0-0', and no "
                     "row for 30 image(s) of data/degrade, first 'train-0-0'; rerun the score stage "
@@ -172,7 +156,7 @@ def test_threshold_refuses_scores_outside_zero_to_one(project):
         table.loc[6, "blurry"] = 1.5
         return table
 
-    _edit(project / "data/score/scores.parquet", damage)
+    edit_table(project / "data/score/scores.parquet", damage)
     line = _refused(project, "threshold")
     assert line == ("error: data/score/scores.parquet: scores outside [0, 1] for 4 images in dark (first "
                     "'train-0-1': inf), 1 images in blurry (first 'train-1-0': 1.5); rerun the score stage "
@@ -183,7 +167,7 @@ def test_threshold_refuses_scores_outside_zero_to_one(project):
 def test_dedup_refuses_scores_missing_images(project):
     # before: "scores table has no row for 1 image(s) ... (re-run the score stage on this imageset)", not the
     # rerun line every other damaged intermediate gives
-    _edit(project / "data/score/scores.parquet", lambda table: table[table["id"] != "val-2-1"])
+    edit_table(project / "data/score/scores.parquet", lambda table: table[table["id"] != "val-2-1"])
     line = _refused(project, "dedup")
     assert line == ("error: data/score/scores.parquet: no row for 1 image(s) of data/degrade, first 'val-2-1'; "
                     "rerun the score stage (dvc repro score)")
@@ -192,7 +176,7 @@ def test_dedup_refuses_scores_missing_images(project):
 @pytest.mark.hostile("intermediates")
 def test_confident_learn_refuses_flags_missing_images(project):
     # before: exit 0; an image without a flags row counted as examined and unflagged, and was judged
-    _edit(project / "data/threshold/flags.parquet", lambda table: table[table["id"] != "train-2-5"])
+    edit_table(project / "data/threshold/flags.parquet", lambda table: table[table["id"] != "train-2-5"])
     line = _refused(project, "confident-learn")
     assert line == ("error: data/threshold/flags.parquet: no row for 1 image(s) of data/degrade, first 'train-2-5'; "
                     "rerun the threshold stage (dvc repro threshold)")
