@@ -147,8 +147,10 @@ def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     """data/ingest and data/degrade of 3 classes of random 8x8 images (``TINY_PER_CLASS`` of each per split;
     ids ``<split>-<class>-<i>``), degrade's empty perturbation table and the scores ``score`` (params.yaml's
     score section) gives them: the start of the template projects the hostile cases copy; with
-    ``clean_tables`` also threshold's flags (nothing flagged) and dedup's groups. Returns the manifest as
-    written (digests included), the images and the scores."""
+    ``clean_tables`` also threshold's flags (nothing flagged), dedup's groups and a random 4-d represent
+    embedding. Returns the manifest as written (digests included), the images and the scores."""
+    import json
+
     import numpy as np
     import pandas as pd
 
@@ -174,6 +176,10 @@ def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
                     pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
         write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
                                                                      min_correlation=0.98))
+        (root / "data/represent").mkdir()
+        np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
+                .astype(np.float32))
+        (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     return manifest, images, scores
 
 

@@ -64,10 +64,6 @@ def template(tmp_path_factory) -> Path:
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))
     write_table(root / "data/embedding-clean/decisions.parquet",
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
-    (root / "data/represent").mkdir()
-    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
-            .astype(np.float32))
-    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
                 pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS}))
     for name, variant in (("oracle", oracle_rows(manifest)), ("baseline", baseline_rows(manifest)),

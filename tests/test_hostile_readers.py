@@ -11,7 +11,6 @@ file, runs the real stage or command and asserts the one line that names the fil
 rerun, and that nothing was left behind. No case trains a model: each error comes first.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -61,10 +60,6 @@ def template(tmp_path_factory) -> Path:
     train = manifest[manifest["split"] == "train"]
     for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
         write_table(root / path, _decisions(train, columns))
-    (root / "data/represent").mkdir()
-    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
-            .astype(np.float32))
-    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
                 pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS}))
     for name in ("baseline", "pruned"):

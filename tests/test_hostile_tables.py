@@ -8,7 +8,6 @@ and the stage to rerun, and that nothing was left behind. No case trains a model
 """
 
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -37,10 +36,6 @@ def template(tmp_path_factory) -> Path:
     duplicate."""
     root = make_project(tmp_path_factory.mktemp("template"), _params())
     manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
-    (root / "data/represent").mkdir()
-    np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
-            .astype(np.float32))
-    (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     return root
 
 
