@@ -26,7 +26,7 @@ from winnow.imageset import read_imageset
 from winnow.probe import choose_l2
 from winnow.represent import options as represent_options
 from winnow.represent import read_representation
-from winnow.stage import load_params, read_table, run, write_json, write_table
+from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, load, predict_proba
 from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_decisions, read_cleaner_tables
@@ -41,6 +41,7 @@ def main() -> None:
     start = time.perf_counter()
     params = load_params()
     p = {**DEFAULTS, **(params.get("budget") or {})}
+    check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
     tables = read_cleaner_tables(cleaners, extra_columns=CONFIDENCE_COLUMNS)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
@@ -54,8 +55,9 @@ def main() -> None:
                                    **{c: int((ranked["stage"] == c).sum()) for c in LABEL_CLEANERS if c in cleaners}}}
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
-        write_table(OUT, everything.decisions.loc[:, list(DECISION_COLUMNS)])
-        write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
+        with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+            write_table(OUT, everything.decisions.loc[:, list(DECISION_COLUMNS)])
+            write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         return
 
@@ -74,11 +76,12 @@ def main() -> None:
     if unjudged:
         shipped = candidates(filters, ranked, train_images=len(baseline), fractions=[])
         shipped = next((c for c in shipped if c.name == "filters"), shipped[0])
-        write_table(OUT, shipped.decisions.loc[:, list(DECISION_COLUMNS)])
-        write_json(METRICS_OUT, summary | {
-            "judge": {"split": judge_split, "images": int(is_judge.sum()), "classes_without_images": unjudged},
-            "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
-            "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
+        with together():
+            write_table(OUT, shipped.decisions.loc[:, list(DECISION_COLUMNS)])
+            write_json(METRICS_OUT, summary | {
+                "judge": {"split": judge_split, "images": int(is_judge.sum()), "classes_without_images": unjudged},
+                "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
+                "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
         print(f"warning: budget: the {judge_split} split holds no image of class(es) {', '.join(map(repr, unjudged))}, "
               f"so no label cleaning can be judged: pruned applies {shipped.name} (the quality and duplicate drops "
               "need no judge); give the split images of every class")
@@ -126,16 +129,17 @@ def main() -> None:
         checked = {"model": config.model, "epochs": config.epochs,
                    "none_trained_by": "represent" if reuse else "budget", **check.metrics()}
         budget = budget.checked(check)
-    write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
-    write_json(METRICS_OUT, summary | {
-        "judge": {"split": judge_split, "images": int(is_judge.sum())},
-        "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
-        "copies_of_judge_images": len(copies),
-        "winner": budget.winner,
-        "model_check": checked,
-        "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
-                       for row in budget.table},
-    })
+    with together():
+        write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
+        write_json(METRICS_OUT, summary | {
+            "judge": {"split": judge_split, "images": int(is_judge.sum())},
+            "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
+            "copies_of_judge_images": len(copies),
+            "winner": budget.winner,
+            "model_check": checked,
+            "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
+                           for row in budget.table},
+        })
     for row in budget.table:
         score = ("not judged" if row["correct"] is None else
                  f"{row['correct']} right ({row['accuracy']:.4f}), log-loss {row['log_loss']:.4f}")

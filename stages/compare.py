@@ -7,7 +7,7 @@ from pathlib import Path
 from winnow.compare import class_rows, class_table, pairwise, summary_rows, tests_markdown, to_markdown
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
-from winnow.stage import load_params, run, write_table, write_text
+from winnow.stage import check_outputs, load_params, run, together, write_table, write_text
 
 OUT_MD, OUT_CSV = "reports/compare.md", "plots/compare"
 
@@ -29,18 +29,21 @@ def read_summary(variant: str) -> dict:
 
 def main() -> None:
     variants = load_params()["variants"]
+    check_outputs(stage="compare", files=[OUT_MD, *(f"{OUT_CSV}/{metric}{kind}.csv" for metric in PER_CLASS_METRICS
+                                                   for kind in ("", "_significance"))])
     metrics = {v: read_summary(v) for v in variants}
     parts = ["# Variants side by side (one run; `winnow compare` for mean ± std over seeds)\n"]
-    for metric in PER_CLASS_METRICS:
-        table = class_table(metrics, metric=metric)
-        write_table(f"{OUT_CSV}/{metric}.csv", table.reset_index().round(4))
-        parts += [f"## {metric}\n", to_markdown(table), ""]
-        classes = class_rows(table)
-        tests = pairwise({v: classes[v].to_numpy() for v in variants})
-        write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
-        parts += [f"Paired t-test across classes on {metric} (to − from) with a 95% bootstrap CI:\n",
-                  tests_markdown(tests, index="from", single="one class"), ""]
-    write_text(OUT_MD, "\n".join(parts))
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        for metric in PER_CLASS_METRICS:
+            table = class_table(metrics, metric=metric)
+            write_table(f"{OUT_CSV}/{metric}.csv", table.reset_index().round(4))
+            parts += [f"## {metric}\n", to_markdown(table), ""]
+            classes = class_rows(table)
+            tests = pairwise({v: classes[v].to_numpy() for v in variants})
+            write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
+            parts += [f"Paired t-test across classes on {metric} (to − from) with a 95% bootstrap CI:\n",
+                      tests_markdown(tests, index="from", single="one class"), ""]
+        write_text(OUT_MD, "\n".join(parts))
     f1 = class_table(metrics, metric="f1")
     average = f1.loc[summary_rows(f1)[0]]
     print("compare: macro F1 " + ", ".join(f"{v} {average[v]:.4f}" for v in variants))

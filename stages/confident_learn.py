@@ -12,7 +12,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
-from winnow.stage import atomic_path, load_params, run, write_json, write_table
+from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
 from winnow.training import TrainConfig
 
 REPRESENT_IN = "data/represent"
@@ -27,6 +27,8 @@ DEFAULTS = {"judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by"
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("confident_learn") or {})}
+    check_outputs(stage="confident-learn", files=[OUT / "pred_probs.npy", OUT / "pred_ids.json",
+                                                  OUT / "label_issues.parquet", OUT / "noise_matrix.csv", METRICS_OUT])
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data, considered, conflict, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
@@ -68,16 +70,18 @@ def main() -> None:
     }
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(issues, truth)
-    with atomic_path(OUT / "pred_probs.npy") as tmp:
-        np.save(tmp, pred_probs)
-    write_json(OUT / "pred_ids.json", ids.tolist())
-    write_table(OUT / "label_issues.parquet", issues)
-    # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
-    # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns
-    # ("given/true" as the first column's name: no class name holds a slash, so it never collides)
-    write_table(OUT / "noise_matrix.csv", pd.DataFrame(noise["noise_matrix"], columns=data.classes,
-                                                       index=pd.Index(data.classes, name="given/true")).reset_index())
-    write_json(METRICS_OUT, metrics)
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        with atomic_path(OUT / "pred_probs.npy") as tmp:
+            np.save(tmp, pred_probs)
+        write_json(OUT / "pred_ids.json", ids.tolist())
+        write_table(OUT / "label_issues.parquet", issues)
+        # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
+        # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns
+        # ("given/true" as the first column's name: no class name holds a slash, so it never collides)
+        noise_matrix = pd.DataFrame(noise["noise_matrix"], columns=data.classes,
+                                    index=pd.Index(data.classes, name="given/true"))
+        write_table(OUT / "noise_matrix.csv", noise_matrix.reset_index())
+        write_json(METRICS_OUT, metrics)
     print(f"confident-learn: {metrics['issues']} issues among {len(train)} train images; "
           + ", ".join(f"{d} {n}" for d, n in metrics["decisions"].items())
           + f"; the {p['judge']} judge is right on {judged.val_accuracy:.1%} of val images, relabel precision "

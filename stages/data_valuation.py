@@ -19,7 +19,7 @@ from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device, reproducible
 from winnow.valuation import MIN_CLASS_VAL, decide, knn_shapley, thin_classes, tracin
 
@@ -36,6 +36,7 @@ def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("data_valuation") or {})}
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
+    check_outputs(stage="data-valuation", files=[OUT / "decisions.parquet", METRICS_OUT])
     data, considered, _, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
@@ -61,17 +62,20 @@ def main() -> None:
     valued = ~np.isin(given, list(thin))
     values = {name: v.take(valued) for name, v in values.items()}
     table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
-    write_table(OUT / "decisions.parquet", table)
-    is_train = (data.manifest["split"] == "train").to_numpy()
-    metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=int((is_train & ~considered).sum()))
-    metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type,
-                "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
-                              "classes": {data.classes[c]: {"val_images": k, "train_images": int((given == c).sum())}
-                                          for c, k in thin.items()}}}
-    if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
-        metrics["truth"] = cl.score_against_truth(table, truth)
-    metrics["seconds"] = round(time.perf_counter() - start, 2)
-    write_json(METRICS_OUT, metrics)
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        write_table(OUT / "decisions.parquet", table)
+        is_train = (data.manifest["split"] == "train").to_numpy()
+        metrics = summary(table, values, classes=data.classes, bound=p["bound"],
+                          left_out=int((is_train & ~considered).sum()))
+        metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type,
+                    "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
+                                  "classes": {data.classes[c]: {"val_images": k,
+                                                                "train_images": int((given == c).sum())}
+                                              for c, k in thin.items()}}}
+        if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
+            metrics["truth"] = cl.score_against_truth(table, truth)
+        metrics["seconds"] = round(time.perf_counter() - start, 2)
+        write_json(METRICS_OUT, metrics)
     if thin:
         print(f"warning: data-valuation: class(es) "
               + ", ".join(f"{data.classes[c]!r} ({k} val image(s))" for c, k in thin.items())

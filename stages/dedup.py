@@ -10,15 +10,17 @@ from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
-from winnow.stage import load_params, read_table, run, write_json, write_table
+from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
 TRUTH_IN, REPRESENTATION = "data/degrade/perturbations.parquet", "data/represent"
+METRICS_OUT = "metrics/dedup.json"
 
 
 def main() -> None:
     params = load_params()
     p = params["dedup"]
+    check_outputs(stage="dedup", files=[OUT, METRICS_OUT])
     imageset = read_imageset(IMAGESET)
     scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",))
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
@@ -34,8 +36,9 @@ def main() -> None:
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations)
-    write_table(OUT, table)
-    write_json("metrics/dedup.json", settings | metrics)
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        write_table(OUT, table)
+        write_json(METRICS_OUT, settings | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
           f"{metrics['conflicts']} label conflicts")
     chained = chain_warning(metrics, train_images=int((imageset.manifest["split"] == "train").sum()))

@@ -24,7 +24,7 @@ from winnow.embeddings import clean_rounds, round_options
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
-from winnow.stage import atomic_path, load_params, run, write_json, write_table
+from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
 from winnow.training import TrainConfig
 
 REPRESENT_IN = "data/represent"
@@ -42,6 +42,8 @@ REASONS = RULES + ("outlier",)
 def main() -> None:
     params = load_params()
     p = {**DEFAULTS, **(params.get("embedding_clean") or {})}
+    check_outputs(stage="embedding-clean", files=[OUT / "embeddings.npy", OUT / "embedding_ids.json",
+                                                  OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
     config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
     data, considered, _, truth = cl.read_judged()
     train, val = data.select(considered), data.split("val")
@@ -74,12 +76,13 @@ def main() -> None:
                                                                 result.strengths)]}
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(final, truth)
-    with atomic_path(OUT / "embeddings.npy") as tmp:
-        np.save(tmp, result.features)
-    write_json(OUT / "embedding_ids.json", result.ids.tolist())
-    write_table(OUT / "decisions.parquet", final)
-    write_table(OUT / "rounds.parquet", result.decisions)
-    write_json(METRICS_OUT, metrics)
+    with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
+        with atomic_path(OUT / "embeddings.npy") as tmp:
+            np.save(tmp, result.features)
+        write_json(OUT / "embedding_ids.json", result.ids.tolist())
+        write_table(OUT / "decisions.parquet", final)
+        write_table(OUT / "rounds.parquet", result.decisions)
+        write_json(METRICS_OUT, metrics)
     print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) in the {p['embedding']} "
           f"embedding by judges {', '.join(f'{s.val_accuracy:.3f}' for s in result.strengths)} accurate on val, "
           "relabel precision " + ", ".join(s.precision_text for s in result.strengths)
