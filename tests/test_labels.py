@@ -41,6 +41,16 @@ def test_constructed_flips_are_exactly_the_issues(filter_by):
     assert quality[flipped].max() < quality[~flipped].min()  # every flip ranks below every sound label
 
 
+def test_a_class_without_train_images_gets_no_cleanlab_warning_and_a_thin_one_keeps_it(recwarn):
+    _, given, pred_probs, _ = noisy_problem()
+    given[given == 3] = 2  # class 3 removed on purpose; its probability column stays
+    given[np.flatnonzero(given == 1)[1:]] = 0  # class 1 left with one image: cleanlab cannot judge it
+    cl.find_issues(given, pred_probs, filter_by="prune_by_noise_rate")
+    messages = [str(w.message) for w in recwarn if "May not flag all label issues" in str(w.message)]
+    # before: the removed class warned too, in cleanlab's words, every run
+    assert [m.split(",")[0] for m in messages] == ["May not flag all label issues in class: 1"]
+
+
 def test_decisions_rank_worst_first_and_relabel_only_when_confident():
     true, given, pred_probs, flipped = noisy_problem()
     unsure = np.flatnonzero(flipped)[0]
