@@ -43,12 +43,12 @@ def main() -> None:
     p = {**DEFAULTS, **(params.get("budget") or {})}
     check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
-    tables = read_cleaner_tables(cleaners, extra_columns=CONFIDENCE_COLUMNS)
+    data = read_imageset(DEGRADE)
+    tables = read_cleaner_tables(cleaners, extra_columns=CONFIDENCE_COLUMNS, ids=data.manifest["id"])
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
     ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
-    data = read_imageset(DEGRADE)
     baseline = baseline_rows(data.manifest)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline),
                "label_decisions": {"images": int(ranked["id"].nunique()),
@@ -87,7 +87,8 @@ def main() -> None:
               "need no judge); give the split images of every class")
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"), unique="id")
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"),
+                        rows_of=(DEGRADE, data.manifest["id"]))
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])

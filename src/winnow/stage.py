@@ -232,7 +232,8 @@ def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> Wi
 
 
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
-               missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None):
+               missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
+               ids_of: tuple[str, Any] | None = None):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
 
     A missing, empty, truncated or foreign file, or one without a needed column, raises
@@ -245,6 +246,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             the imageset folder ``imageset``, named in the message) and no row for another id, in any
             order; implies ``unique="id"``. A missing image would pass unexamined, an unknown one is
             another imageset's.
+        ids_of: ``(imageset, ids)``: every row names an id of ``ids`` (a table of some of the images, such
+            as decisions), no row for another id.
     """
     import pandas as pd
 
@@ -270,21 +273,22 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             noun = "id(s)" if unique == "id" else f"value(s) of {unique}"
             raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first "
                                     f"{_shown(frame[unique][repeated].iloc[0])}", written_by=written_by)
-    if rows_of is not None:
-        problem = _rows_problem(frame["id"], *rows_of)
+    for given, every in ((rows_of, True), (ids_of, False)):
+        problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
         if problem:
             raise rerun_error(path, problem, written_by=written_by)
     return frame
 
 
-def _rows_problem(table_ids, imageset: str, ids) -> str | None:
-    """What keeps unique ``table_ids`` from being one row per id of ``ids`` (imageset ``imageset``'s), or None."""
+def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:
+    """What keeps ``table_ids`` from naming only ids of ``ids`` (imageset ``imageset``'s) and, with ``every``,
+    each of them once, or None."""
     import pandas as pd
 
     known = pd.Index(ids)
     present = pd.Index(table_ids)
-    extra = table_ids[~present.isin(known)]
-    absent = known[~known.isin(present)]
+    extra = table_ids[~present.isin(known)].drop_duplicates()
+    absent = known[~known.isin(present)] if every else known[:0]
     problems = []
     if len(extra):
         problems.append(f"{len(extra)} id(s) not in {imageset}, first {_shown(extra.iloc[0])}")

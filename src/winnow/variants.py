@@ -152,25 +152,17 @@ def read_cleaner_tables(cleaners, *, extra_columns: dict[str, tuple[str, ...]] |
         if argument in PER_IMAGE:
             tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, ids))
         else:
-            tables[argument] = read_table(path, written_by=stage, columns=columns, unique="id")
-            _refuse_unknown_ids(tables[argument]["id"], ids, path=path, written_by=stage)
+            tables[argument] = read_table(path, written_by=stage, columns=columns, unique="id",
+                                          ids_of=(DEGRADE, ids))
     return tables
-
-
-def _refuse_unknown_ids(table_ids: pd.Series, ids, *, path: str | os.PathLike, written_by: str) -> None:
-    """Raise :func:`winnow.stage.rerun_error` for ``path`` when ``table_ids`` name an image ``ids`` (data/degrade's)
-    lacks: decisions of another data version."""
-    unknown = table_ids[~table_ids.isin(pd.Index(ids))].drop_duplicates().tolist()
-    if unknown:
-        raise rerun_error(path, f"{len(unknown)} id(s) not in {DEGRADE}, first {unknown[0]!r}", written_by=written_by)
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int, ids) -> pd.DataFrame:
     """A file of :func:`cleaner_decisions` rows (``id, action, label, reason, stage``), checked: every id an
     image of data/degrade (``ids``; another id means decisions of another data version), every action drop or
     relabel and every relabel a class index in ``[0, num_classes)``."""
-    decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"))
-    _refuse_unknown_ids(decisions["id"], ids, path=path, written_by=written_by)
+    decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"),
+                           ids_of=(DEGRADE, ids))
     bad = ~decisions["action"].isin(["drop", "relabel"])
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
