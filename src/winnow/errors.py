@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import tempfile
+from typing import NamedTuple
 from pathlib import Path
 
 
@@ -90,29 +91,51 @@ def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
                           "of memory; lower it")
 
 
-def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
-    """Refuse, before any work, an output path of the wrong kind: a file that is a folder, or a folder that is
-    a file or lies under one (the final write fails after the work ran). ``option`` names the argument."""
-    if path is None:
-        return
+class Obstacle(NamedTuple):
+    """What stops a write at a path (:func:`output_obstacle`): ``kind`` (a folder where a file goes, or the
+    reverse), ``under`` (``where``: the file the path lies under) or ``unwritable`` (``where``: the deepest
+    existing folder, which takes no new file; ``why``: the system's reason)."""
+
+    what: str
+    where: str = ""
+    why: str = ""
+
+
+def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacle | None:
+    """What would stop writing the file (or, with ``folder``, the folder) ``path`` at the end of the work, or
+    None; checked before any work, since the final write fails only after the work ran."""
     path = os.fspath(path)
-    hint = f", e.g. {option} {example}" if example else ""
-    kind = "folder" if folder else "file"
-    if os.path.isdir(path) if not folder else os.path.isfile(path):
-        raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
+    if os.path.isdir(path) if not folder else os.path.exists(path) and not os.path.isdir(path):
+        return Obstacle("kind")
     parts = os.path.normpath(path).split(os.sep)
     parents = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))] or [os.curdir]
     blocking = next((parent for parent in parents if os.path.exists(parent) and not os.path.isdir(parent)), None)
     if blocking is not None:
-        raise WinnowError(f"{option} {path}: lies under the file {blocking}; give a {kind} path{hint}")
+        return Obstacle("under", blocking)
     # the deepest folder that exists must take a new file (permissions, a read-only or virtual file system)
     nearest = next((parent for parent in reversed(parents) if os.path.isdir(parent)), os.curdir)
     try:
         with tempfile.TemporaryFile(dir=nearest):
             pass
     except OSError as err:
-        raise WinnowError(f"{option} {path}: cannot write in {nearest} ({err.strerror}); give a {kind} path where "
-                          f"you can write{hint}") from err
+        return Obstacle("unwritable", nearest, err.strerror)
+    return None
+
+
+def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
+    """Refuse, before any work, an output path a command could not write (:func:`output_obstacle`); ``option``
+    names the argument."""
+    obstacle = None if path is None else output_obstacle(path, folder=folder)
+    if obstacle is None:
+        return
+    path, kind = os.fspath(path), "folder" if folder else "file"
+    hint = f", e.g. {option} {example}" if example else ""
+    if obstacle.what == "kind":
+        raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
+    if obstacle.what == "under":
+        raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
+    raise WinnowError(f"{option} {path}: cannot write in {obstacle.where} ({obstacle.why}); give a {kind} path "
+                      f"where you can write{hint}")
 
 
 def output_path(text: str) -> Path:

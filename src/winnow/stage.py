@@ -9,13 +9,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError, escape_unencodable_output, fault_line
+from winnow.errors import WinnowError, escape_unencodable_output, fault_line, output_obstacle
 from winnow.params import load as load_validated
 
 
@@ -139,21 +138,16 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
     """Refuse, before any work, an output ``stage`` could not write at its end: a folder where it writes a
     file, a file where it writes a folder, a path under a file, or a folder that takes no new file."""
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
-        other = "folder" if kind == "file" else "file"
-        wrong_kind = path.is_dir() if kind == "file" else path.exists() and not path.is_dir()
-        if wrong_kind:
-            raise WinnowError(f"{stage}: {path} is a {other}, where the stage writes a {kind}; move it away, "
-                              "then rerun")
-        blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            raise WinnowError(f"{stage}: {path} lies under the file {blocking}; move that away, then rerun")
-        nearest = next(p for p in path.parents if p.is_dir())
-        try:
-            with tempfile.TemporaryFile(dir=nearest):
-                pass
-        except OSError as err:
-            raise WinnowError(f"{stage}: cannot write {path} in {nearest} ({err.strerror}); fix its "
-                              "permissions, then rerun") from err
+        obstacle = output_obstacle(path, folder=kind == "folder")
+        if obstacle is None:
+            continue
+        if obstacle.what == "kind":
+            raise WinnowError(f"{stage}: {path} is a {'folder' if kind == 'file' else 'file'}, where the stage "
+                              f"writes a {kind}; move it away, then rerun")
+        if obstacle.what == "under":
+            raise WinnowError(f"{stage}: {path} lies under the file {obstacle.where}; move that away, then rerun")
+        raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
+                          "permissions, then rerun")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
