@@ -21,7 +21,7 @@ from winnow.augment_search import policy_for
 from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
-from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped
+from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
 from winnow.variant_contract import VariantContract, write_not_checked
@@ -29,6 +29,7 @@ from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
+METRICS = "metrics/balance.json"
 SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
 
@@ -36,10 +37,11 @@ def main() -> None:
     params = load_params()
     if "balanced" not in params["variants"]:
         write_skipped(SKIPPED, folders=FOLDERS)
-        write_json("metrics/balance.json", {"skipped": SKIPPED})
+        write_json(METRICS, {"skipped": SKIPPED})
         write_not_checked("balanced", SKIPPED)
         print(f"balance: skipped: {SKIPPED}")
         return
+    check_outputs(stage="balance", folders=FOLDERS, files=[METRICS])
     section = {**DEFAULTS, **(params.get("balance") or {})}
     device = pick_device(section["device"], option="balance.device")  # settings first, then files
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
@@ -75,28 +77,28 @@ def main() -> None:
         "id": manifest["id"], "origin": "extra", "label": made.labels, "action": "add",
         "reason": [f"balance{'(edge)' if e else ''}:{ops}" for e, ops in zip(edge, used)], "stage": "balance"})],
         ignore_index=True)
-    write_variant("balanced", rows, extra=ImageSet(made.images, manifest, classes))
-
     before = np.bincount(labels, minlength=len(classes))
     left_out = np.bincount(labels[~made.kept], minlength=len(classes))
     added = np.bincount(made.labels, minlength=len(classes))
     copies = np.bincount(made.source, minlength=len(labels))
     needy = added[labels] > 0
     after = before - left_out + added
-    write_json("metrics/balance.json", {
-        "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
-        "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),
-        "counts": {name: {"before": int(before[i]), "left_out": int(left_out[i]), "added": int(added[i]),
-                          "after": int(after[i])}
-                   for i, name in enumerate(classes)},
-        "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
-        "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
-                 "images": int(made.edge.sum()),
-                 # over the classes that received copies: what an edge case got against the rest
-                 "mean_copies_edge": _mean(copies[needy & made.edge]),
-                 "mean_copies_other": _mean(copies[needy & ~made.edge])},
-    })
-    _examples(pruned, policy, seed=seed, device=device)
+    with together():  # the copies, their rows, the counts and the examples land as one; then the contract
+        write_variant("balanced", rows, extra=ImageSet(made.images, manifest, classes))
+        write_json(METRICS, {
+            "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
+            "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),
+            "counts": {name: {"before": int(before[i]), "left_out": int(left_out[i]), "added": int(added[i]),
+                              "after": int(after[i])}
+                       for i, name in enumerate(classes)},
+            "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
+            "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
+                     "images": int(made.edge.sum()),
+                     # over the classes that received copies: what an edge case got against the rest
+                     "mean_copies_edge": _mean(copies[needy & made.edge]),
+                     "mean_copies_other": _mean(copies[needy & ~made.edge])},
+        })
+        _examples(pruned, policy, seed=seed, device=device)
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))

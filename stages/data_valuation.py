@@ -77,7 +77,7 @@ def main() -> None:
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         write_json(METRICS_OUT, metrics)
     if thin:
-        print(f"warning: data-valuation: class(es) "
+        print("warning: data-valuation: class(es) "
               + ", ".join(f"{data.classes[c]!r} ({k} val image(s))" for c, k in thin.items())
               + f" have fewer than {MIN_CLASS_VAL} val images, so their {int((~valued).sum())} train image(s) are "
               "left undecided and kept (a value is measured against val images of the image's class); give the val "

@@ -7,13 +7,14 @@ import numpy as np
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json
 
-IN, OUT = "data/ingest", "data/degrade"
+IN, OUT, METRICS = "data/ingest", "data/degrade", "metrics/degrade.json"
 
 
 def main() -> None:
     params = load_params()
+    check_outputs(stage="degrade", folders=[OUT], files=[METRICS])
     p = params["degrade"]
     source = read_imageset(IN)
     specs = p.get("perturbations") or []
@@ -29,13 +30,14 @@ def main() -> None:
         raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
                           "least 2 classes, so remove or subsample fewer")
     _refuse_emptied_classes(source, set(learnt.tolist()), log, classes=degraded.classes)
-    write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes)
-    write_table(f"{OUT}/perturbations.parquet", log)
     before = int((source.manifest["split"] == "train").sum())
     after = int((degraded.manifest["split"] == "train").sum())
     counts = counts_by_kind(log)
-    write_json("metrics/degrade.json", {"train": {"before": before, "after": after},
-                                        "perturbed_images": int(log["id"].nunique()), "kind": counts})
+    with together():  # never damaged images beside another run's perturbation log or counts
+        write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes,
+                       tables={"perturbations.parquet": log})
+        write_json(METRICS, {"train": {"before": before, "after": after},
+                             "perturbed_images": int(log["id"].nunique()), "kind": counts})
     if len(log):
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
 

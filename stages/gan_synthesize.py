@@ -21,11 +21,14 @@ from winnow.gan_eval import (
 )
 from winnow.imageset import ImageSet, write_imageset
 from winnow.metrics import summarise
-from winnow.stage import clear_skipped, load_params, run, write_json, write_skipped, write_table
+from winnow.stage import (
+    check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped, write_table,
+)
 from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
+METRICS = "metrics/gan.json"
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
 
 
@@ -34,7 +37,7 @@ def main() -> None:
     if "augmented" not in params["variants"]:
         # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run
         write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
-        write_json("metrics/gan.json", {"skipped": SKIPPED})
+        write_json(METRICS, {"skipped": SKIPPED})
         write_not_checked("augmented", SKIPPED)
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
@@ -42,6 +45,7 @@ def main() -> None:
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import embed, load, predict_proba
 
+    check_outputs(stage="gan-synthesize", folders=FOLDERS, files=[*FILES, METRICS])
     section = dict(params["gan"])
     check_weak_below(section["weak_by"], section["weak_below"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
@@ -90,43 +94,45 @@ def main() -> None:
         "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "p_intended": p_intended, "accepted": kept,
     })
-    write_imageset("data/gan", images, manifest, classes)
-    added = manifest[kept]
-    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
-        "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
-        "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
-    write_variant("augmented", rows, extra=ImageSet(images[kept], added, classes))
+    # the samples, the variant, the counts and the plots land as one (models/gan.pt stays as trained: it resumes)
+    with together():
+        write_imageset("data/gan", images, manifest, classes)
+        added = manifest[kept]
+        rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+            "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
+            "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
+        write_variant("augmented", rows, extra=ImageSet(images[kept], added, classes))
 
-    rates = acceptance(kept, intended, classes=classes)
-    # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
-    # (a baseline trained on noisy labels is rarely confident, even on real images)
-    real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
-    for name in weak:
-        rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
-    frechet = {}
-    for name in weak:
-        label = classes.index(name)
-        real = embed(classifier, pruned.images[pruned.labels == label])
-        frechet[name] = {
-            which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
-            for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
-        }
-    write_json("metrics/gan.json", {
-        "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
-        "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
-        "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
-                            for name in weak},
-        "acceptance": rates, "added": int(kept.sum()), "frechet": frechet,
-        "last_epoch": {k: round(v, 4) for k, v in trained.history[-1].items() if k != "epoch"},
-        "epochs": len(trained.history),
-    })
-    write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
-    grid = {}
-    for name in weak:
-        mine = intended == classes.index(name)
-        grid[f"{name} kept"] = images[mine & kept]
-        grid[f"{name} dropped"] = images[mine & ~kept]
-    sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
+        rates = acceptance(kept, intended, classes=classes)
+        # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
+        # (a baseline trained on noisy labels is rarely confident, even on real images)
+        real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
+        for name in weak:
+            rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
+        frechet = {}
+        for name in weak:
+            label = classes.index(name)
+            real = embed(classifier, pruned.images[pruned.labels == label])
+            frechet[name] = {
+                which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
+                for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
+            }
+        write_json(METRICS, {
+            "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
+            "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
+            "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
+                                for name in weak},
+            "acceptance": rates, "added": int(kept.sum()), "frechet": frechet,
+            "last_epoch": {k: round(v, 4) for k, v in trained.history[-1].items() if k != "epoch"},
+            "epochs": len(trained.history),
+        })
+        write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
+        grid = {}
+        for name in weak:
+            mine = intended == classes.index(name)
+            grid[f"{name} kept"] = images[mine & kept]
+            grid[f"{name} dropped"] = images[mine & ~kept]
+        sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
     contract.check("augmented", contract.rates("augmented"))

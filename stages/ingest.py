@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError
-from winnow.imageset import IMAGES, finish_imageset, staged
+from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import locate, place
 from winnow.sources import load_source, load_trusted
-from winnow.stage import load_params, run, write_json, write_table
+from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
 
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"
@@ -29,12 +29,14 @@ class _SetAside(Exception):
 
 def main() -> None:
     params = load_params()
+    check_outputs(stage="ingest", folders=[OUT], files=[METRICS])
     try:
-        _ingest(params)
+        with together():  # the imageset and its metrics land as one: never new data beside old counts
+            _ingest(params)
     except _SetAside as refused:
         # data/ingest becomes a folder holding only this run's rejected.csv: the previous run's imageset (and its
         # metrics) must not stay beside it, read downstream as the current data
-        with staged(OUT) as tmp:
+        with atomic_folder(OUT) as tmp:
             write_table(tmp / "rejected.csv", refused.rejected)
         Path(METRICS).unlink(missing_ok=True)
         raise WinnowError(str(refused)) from None
@@ -42,7 +44,7 @@ def main() -> None:
 
 def _ingest(params: dict) -> None:
     p = params["ingest"]
-    with staged(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
+    with atomic_folder(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
         loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
         trusted = None

@@ -11,7 +11,7 @@ from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import read_imageset
 from winnow.represent import embed_imageset, knn_val_accuracy, options
-from winnow.stage import atomic_path, load_params, run, write_json
+from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
 IMAGESET_IN = "data/degrade"
 OUT = Path("data/represent")  # embeddings.npy: float32 (N, D), row i = ids.json[i] = manifest row i
@@ -21,6 +21,7 @@ METRICS_OUT = "metrics/represent.json"
 
 def main() -> None:
     params = load_params()
+    check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", MODEL_OUT, METRICS_OUT])
     opts = options(params.get("represent"), train=params.get("train"))
     data = read_imageset(IMAGESET_IN)
     # checked before the embedding is made: its vote could not use more neighbours than train images
@@ -28,16 +29,18 @@ def main() -> None:
                           among="train images")
     engine = Engine.from_params(params)
     engine.check_ready()  # before the model trains, not after
-    rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT, engine=engine)
-    splits = data.manifest["split"].to_numpy()
-    # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
-    knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))
-    metrics = {**rep.info, "images": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
-               "knn_k": opts.knn_k, "knn_val_accuracy": knn}
-    with atomic_path(OUT / "embeddings.npy") as tmp:
-        np.save(tmp, rep.features)
-    write_json(OUT / "ids.json", rep.ids.tolist())
-    write_json(METRICS_OUT, metrics)
+    with together():  # the weights, the features and their ids land as one: never one run's beside another's
+        rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
+                             engine=engine)
+        splits = data.manifest["split"].to_numpy()
+        # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
+        knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))
+        metrics = {**rep.info, "images": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
+                   "knn_k": opts.knn_k, "knn_val_accuracy": knn}
+        with atomic_path(OUT / "embeddings.npy") as tmp:
+            np.save(tmp, rep.features)
+        write_json(OUT / "ids.json", rep.ids.tolist())
+        write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"
                                            if rep.info["epochs"] else "")

@@ -7,20 +7,23 @@ by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
 from winnow.errors import listed
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, rerun_error, run, write_json
+from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json
 from winnow.variants import (
-    DEGRADE, INGEST, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept, oracle_rows,
-    read_decisions, read_verdicts, write_variant,
+    DEGRADE, INGEST, VARIANTS_DIR, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept,
+    oracle_rows, read_decisions, read_verdicts, write_variant,
 )
 
 DECISIONS_IN = "data/budget/decisions.parquet"
 
+WRITTEN = ("oracle", "baseline", "pruned")
+METRICS = "metrics/variants.json"
 # the versions built on pruned: a class the cleaners emptied is missing from each of them too
 FROM_PRUNED = ("pruned", "augmented", "balanced")
 
 
 def main() -> None:
     params = load_params()
+    check_outputs(stage="variants", folders=[f"{VARIANTS_DIR}/{name}" for name in WRITTEN], files=[METRICS])
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
     if degraded.classes != ingested.classes:  # oracle's labels are ingest's, the others degrade's: one meaning
@@ -32,22 +35,23 @@ def main() -> None:
     baseline = baseline_rows(degraded.manifest)
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))
     pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)
-    written = {"oracle": oracle_rows(ingested.manifest), "baseline": baseline, "pruned": pruned}
+    written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))
     trained = set(params.get("variants") or [])
     for name, rows in written.items():
         if name in trained or (name == "pruned" and trained & set(FROM_PRUNED)):
             check_kept(name, rows, before=baseline if name == "pruned" else None, classes=ingested.classes)
     summary = {}
-    for name, rows in written.items():
-        write_variant(name, rows)
-        counts = rows["action"].value_counts().to_dict()
-        summary[name] = {"train_images": int((rows["action"] != "drop").sum()),
-                         **{action: int(counts.get(action, 0)) for action in ("keep", "drop", "relabel")}}
-        if name == "pruned":
-            dropped = rows[rows["action"] != "keep"]
-            summary[name]["by_stage"] = {f"{stage}.{action}": int(n) for (stage, action), n
-                                         in dropped.groupby(["stage", "action"]).size().items()}
-    write_json("metrics/variants.json", summary | {"review": review})
+    with together():  # oracle, baseline and pruned land as one: never pruned of one budget beside another's counts
+        for name, rows in written.items():
+            write_variant(name, rows)
+            counts = rows["action"].value_counts().to_dict()
+            summary[name] = {"train_images": int((rows["action"] != "drop").sum()),
+                             **{action: int(counts.get(action, 0)) for action in ("keep", "drop", "relabel")}}
+            if name == "pruned":
+                dropped = rows[rows["action"] != "keep"]
+                summary[name]["by_stage"] = {f"{stage}.{action}": int(n) for (stage, action), n
+                                             in dropped.groupby(["stage", "action"]).size().items()}
+        write_json(METRICS, summary | {"review": review})
     print("variants: " + ", ".join(f"{n} {s['train_images']} train images" for n, s in summary.items())
           + (f"; {review['verdicts']} verdict(s) of a person: {review['confirmed']} confirmed, {review['overruled']} "
              f"overruled the decisions" if review["verdicts"] else ""))

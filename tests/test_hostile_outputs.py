@@ -14,8 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import forked_run
 from hostile_harness import (
@@ -66,8 +68,8 @@ def _contents(project: Path, *paths: str) -> dict[str, bytes]:
 
 
 # Runs a stage script with one fault (WINNOW_FAULT): "interrupt" presses Ctrl-C in the validation of epoch 2
-# (epoch 1 is in dvclive's log by then); "model" and "parquet" fill the disk in the first torch.save or
-# DataFrame.to_parquet, as `ulimit -f` or a full disk does.
+# (epoch 1 is in dvclive's log by then); "model", "parquet" and "json" fill the disk in the first torch.save,
+# DataFrame.to_parquet or JSON file (a stage's metrics, its last write), as `ulimit -f` or a full disk does.
 _LAUNCHER = '''
 import errno, os, runpy, sys
 
@@ -92,6 +94,10 @@ else:
 
     if fault == "model":
         torch.save = full
+    elif fault == "json":
+        import winnow.stage
+
+        winnow.stage.write_text = full
     else:
         pandas.DataFrame.to_parquet = full
 sys.argv = sys.argv[1:]
@@ -166,6 +172,38 @@ def test_evaluate_whose_summary_path_is_a_folder_rewrites_nothing(project):
     assert assert_error_line(done) == ("error: evaluate@baseline: metrics/evaluate/baseline/summary.json is a folder, "
                                        "where the stage writes a file; move it away, then rerun")
     assert _contents(project, *EVALUATE_OUT) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_degrade_whose_metrics_write_fails_leaves_the_last_damaged_imageset(project):
+    # before: data/degrade held the new damage and its perturbation log, metrics/degrade.json the old counts
+    assert run_stage(project, "degrade").returncode == 0  # degrade.enabled false: the imageset passed on
+    make_project(project, _params() | {"degrade": {"enabled": True, "perturbations": [
+        {"kind": "symmetric_noise", "fraction": 0.5}]}})
+    before, old = files_under(project), _contents(project, "data/degrade", "metrics/degrade.json")
+    assert_error_line(_run_with_fault(project, "json", "degrade"), "No space left on device [ENOSPC]")
+    assert _contents(project, "data/degrade", "metrics/degrade.json") == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_ingest_whose_metrics_write_fails_leaves_the_last_imageset(tmp_path):
+    # before: data/ingest held the new images, metrics/ingest.json the old counts
+    source = tmp_path / "images"
+    for c in range(3):
+        (source / f"c{c}").mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((8, 8), 20 * c + i, np.uint8)).save(source / f"c{c}" / f"{i}.png")
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(source), size=None)
+    project = make_project(tmp_path / "project", params)
+    assert run_stage(project, "ingest").returncode == 0
+    params["seed"] += 1  # another split of the same files
+    make_project(project, params)
+    before, old = files_under(project), _contents(project, "data/ingest", "metrics/ingest.json")
+    assert_error_line(_run_with_fault(project, "json", "ingest"), "No space left on device [ENOSPC]")
+    assert _contents(project, "data/ingest", "metrics/ingest.json") == old
     assert_nothing_left(project, before)
 
 

@@ -17,8 +17,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
+from winnow.stage import atomic_folder
 
 IMAGES = "images.npy"
 MANIFEST_COLUMNS = ("id", "split", "label", "source", "orig_h", "orig_w", "orig_mode", "digest")
@@ -127,9 +127,11 @@ def validate(images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *, 
 
 
 def write_imageset(
-    path: str | os.PathLike, images: np.ndarray, manifest: pd.DataFrame, classes: list[str]
+    path: str | os.PathLike, images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Validate and write an imageset atomically, replacing whatever was at ``path``.
+    """Validate and write an imageset atomically, replacing whatever was at ``path``; ``tables`` (file name ->
+    frame, parquet) are written in the folder beside it (degrade's ``perturbations.parquet``).
 
     ``digest`` is filled in from the pixels when the column is missing. ``images`` is copied a batch at a
     time, so a memory-mapped array is never read whole into memory; a read-only memory map of a whole
@@ -145,7 +147,7 @@ def write_imageset(
         manifest["digest"] = pixel_digest(images)  # image by image: nothing the size of the set is made
     manifest["label"] = manifest["label"].astype(np.int64)
     validate(images, manifest, list(classes), where=str(path))
-    with staged(path) as tmp:
+    with atomic_folder(path) as tmp:
         source = whole_file(images)
         if source is not None:
             link_or_copy(source, tmp / IMAGES)
@@ -154,11 +156,13 @@ def write_imageset(
             for start in range(0, len(images), rows.batch_rows):
                 rows.write(start, np.asarray(images[start:start + rows.batch_rows]))
         _write_tables(tmp, manifest, classes)
+        for name, frame in (tables or {}).items():
+            frame.to_parquet(tmp / name, index=False)
 
 
 def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *,
                     where: str) -> pd.DataFrame:
-    """Complete an imageset whose ``images.npy`` was filled in ``folder`` (a :func:`staged` folder) by
+    """Complete an imageset whose ``images.npy`` was filled in ``folder`` (an :func:`~winnow.stage.atomic_folder`) by
     :class:`~winnow.npy_rows.NpyRows`: digests computed a batch at a time, validated, manifest and class
     names written. ``where`` names the imageset in errors. Returns the manifest written (digests included)."""
     manifest = manifest.reset_index(drop=True).copy()
@@ -173,29 +177,6 @@ def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes
 def _write_tables(folder: Path, manifest: pd.DataFrame, classes: list[str]) -> None:
     manifest.to_parquet(folder / "manifest.parquet", index=False)
     (folder / "classes.json").write_text(json.dumps(list(classes), indent=1) + "\n")
-
-
-@contextmanager
-def staged(path: str | os.PathLike) -> Iterator[Path]:
-    """The temporary sibling folder ``.<name>.winnow-tmp-<pid>`` an imageset is built in: renamed to ``path``
-    (replacing what was there) when the block ends without error, removed otherwise, so DVC and the next
-    stage never see half an imageset."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.winnow-tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.winnow-old-{os.getpid()}")
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def whole_file(images: np.ndarray) -> Path | None:

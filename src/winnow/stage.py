@@ -54,6 +54,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
 
 
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """:func:`atomic_path` for a folder: an empty temporary sibling folder to fill, which replaces ``path``
+    (whatever was there) when the block ends without error and is removed otherwise, so DVC and the next
+    stage never see half an imageset. Inside :func:`together` the rename waits for the end of that block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    _remove(tmp)  # a killed run's, of a process id used again
+    tmp.mkdir()
+    try:
+        yield tmp
+        if _staged is None:
+            _commit({path: tmp})
+        else:
+            _staged[path] = tmp
+    finally:
+        if _staged is None or _staged.get(path) != tmp:
+            _remove(tmp)
+
+
 # final path -> its written temporary, while a together() block runs; None outside one
 _staged: dict[Path, Path] | None = None
 
@@ -96,7 +117,8 @@ def _commit(staged: dict[Path, Path]) -> None:
     should one move fail, every output gets back what it held."""
     done = []  # (path, what it held before, set aside, or None)
     try:
-        for path, tmp in staged.items():
+        # the deepest first: a file written into a staged folder lands there before the folder moves
+        for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts)):
             if not tmp.exists():
                 continue
             if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
