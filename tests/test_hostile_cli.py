@@ -146,6 +146,28 @@ def test_compare_one_run_says_identical_and_one_run_instead_of_nan(tmp_path):
 
 
 @pytest.mark.hostile("compare")
+@pytest.mark.parametrize("workspace_f1, notes", [
+    (0.9, ["_left out the workspace: its metrics of baseline, pruned are in no commit or experiment; commit them "
+           "(or run them with dvc exp run) to count them_"]),
+    (0.6, []),  # a clean workspace: the commit's own metrics, nothing left out
+], ids=["uncommitted", "clean"])
+def test_compare_says_when_it_leaves_out_uncommitted_results(tmp_path, workspace_f1, notes):
+    # before: dvc exp show's workspace row was dropped without a word, fresh results of `dvc repro` with it
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    shown = json.loads(saved.read_text())
+    workspace = json.loads(json.dumps(shown[0]))
+    workspace.update(rev="workspace", name=None)
+    workspace["data"]["metrics"][metrics_path("pruned")]["data"]["per_class"]["a"]["f1"] = workspace_f1
+    saved.write_text(json.dumps([workspace, *shown]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
+                      "--variants", "baseline", "pruned")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "# Variants over 1 run(s) (seeds 0)"
+    assert [line for line in lines if line.startswith("_")] == notes
+
+
+@pytest.mark.hostile("compare")
 def test_compare_of_one_variant_shows_its_tables_and_says_there_is_no_pair(tmp_path):
     project = make_project(tmp_path / "project")
     saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}})

@@ -157,6 +157,22 @@ def evaluated_variants(records: list[dict]) -> list[str]:
                    if (v := variant_of(path, METRICS_FILE)) is not None})
 
 
+def without_workspace(records: list[dict], *, variants: list[str]) -> tuple[list[dict], str]:
+    """``records`` without the workspace's, and a note when the workspace holds evaluate metrics of
+    ``variants`` that no commit or experiment holds: a run not yet committed, which compare cannot pair with
+    its revision's files ("" otherwise; a clean workspace repeats its commit's metrics)."""
+    kept = [r for r in records if r["rev"] != revisions.WORKSPACE]
+    paths = [metrics_path(v) for v in variants]
+    for record in records:
+        if record["rev"] != revisions.WORKSPACE:
+            continue
+        shown = [record["metrics"].get(p) for p in paths]
+        if any(shown) and all([r["metrics"].get(p) for p in paths] != shown for r in kept):
+            return kept, ("left out the workspace: its metrics of " + ", ".join(variants) + " are in no commit or "
+                          "experiment; commit them (or run them with dvc exp run) to count them")
+    return kept, ""
+
+
 def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict], str]:
     """The runs that are seeds of one setting.
 
@@ -289,16 +305,21 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError(f"compare --variants: {repeated} given twice; name each variant once")
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
-    records = load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare")
+    records, uncommitted = without_workspace(
+        load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
+                         include_workspace=True), variants=variants)
     known = evaluated_variants(records)
     unknown = [v for v in variants if v not in known]
     if unknown:
         raise WinnowError(f"{where}: no run has metrics for {', '.join(unknown)} ({metrics_path(unknown[0])}); "
-                          f"runs hold {', '.join(known) or 'no evaluate metrics'}")
+                          f"runs hold {', '.join(known) or 'no evaluate metrics'}"
+                          + (f" ({uncommitted})" if uncommitted else ""))
     runs, note = select_runs(records, variants=variants)
     if not runs:
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
+                          + (f" ({uncommitted})" if uncommitted else "")
                           + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc queue start")
+    note = "; ".join(n for n in (uncommitted, note) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:

@@ -98,8 +98,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
 
 
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
-                     where: str = "study collect") -> list[dict]:
-    """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json``.
+                     where: str = "study collect", include_workspace: bool = False) -> list[dict]:
+    """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
+    as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
 
     ``repo.experiments.show`` rather than ``dvc.api.exp_show``: the latter flattens the table for
     display, turning the perturbation list into a repr string and prefixing ambiguous metric names.
@@ -119,7 +120,7 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         if not isinstance(shown, list):
             raise WinnowError(f"--from-json: {path} is not a `dvc exp show --json` list of revisions")
         try:
-            return experiments_from_show(shown)
+            return experiments_from_show(shown, include_workspace=include_workspace)
         except (KeyError, TypeError, AttributeError) as err:
             raise WinnowError(f"--from-json: {path}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
@@ -131,7 +132,7 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
         raise WinnowError(f"{where} --repo {repo}: {err}") from err
-    return experiments_from_show([state.dumpd() for state in states])
+    return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace)
 
 
 def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, float]]:
