@@ -232,3 +232,22 @@ def test_a_study_table_collect_cannot_have_written_stops_the_report(tmp_path, te
     line = refused_line(study_project(tmp_path, text), "report")
     assert line == (f"error: plots/study/study.csv: {problem}; rerun `winnow study collect` (it writes "
                     "plots/study/study.csv)")
+
+
+FORMULA_NAMES = ["$\\foo$", "a$x^2$b"]  # the first raised matplotlib's ParseFatalException, the second drew x²
+
+
+@pytest.mark.hostile("report")
+def test_class_names_that_read_as_formulas_are_drawn_as_text(tmp_path):
+    from matplotlib.text import Text
+
+    from winnow.gan_eval import sample_grid
+    from winnow.report_figures import confusion_figure, per_class_f1_figure
+
+    f1 = pd.DataFrame({"baseline": [0.5, 0.6], "pruned": [0.7, 0.4]}, index=FORMULA_NAMES)
+    assert per_class_f1_figure(f1).startswith("data:image/png;base64,")
+    matrix = pd.DataFrame([[3, 1], [0, 4]], index=FORMULA_NAMES, columns=FORMULA_NAMES)
+    assert confusion_figure({"baseline": matrix}).startswith("data:image/png;base64,")
+    sample_grid({name: np.zeros((2, 8, 8, 1), np.uint8) for name in FORMULA_NAMES}, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes().startswith(b"\x89PNG")
+    assert not Text(text=FORMULA_NAMES[1]).get_parse_math()  # drawn as typed, no superscript

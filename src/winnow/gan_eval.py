@@ -139,8 +139,10 @@ def class_frechet(real: np.ndarray, generated: np.ndarray, *, seed: int) -> dict
 def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, columns: int = 10,
                 notes: dict[str, str] | None = None) -> None:
     """A PNG with one row per class of up to ``columns`` uint8 ``(n, S, S, C)`` images."""
+    import matplotlib
     from matplotlib.figure import Figure
 
+    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
     rows = max(1, len(samples))
     fig = Figure(figsize=(columns * 0.9, rows * 1.0 + 0.3))
     # one axes a row, its images tiled by numpy: an axes per image (70 for balance's grid) took seconds

@@ -10,12 +10,16 @@ import base64
 import io
 import math
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
 from winnow.study import AXIS_LABELS
+
+# class names, ids and paths are drawn as typed: "$x$" is text, never a formula (a class "$\foo$" raised)
+matplotlib.rcParams["text.parse_math"] = False
 
 FLAGGED_COLOUR, KEPT_COLOUR = "#d62728", "#7f7f7f"
 

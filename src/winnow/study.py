@@ -254,6 +254,7 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display on a server
+    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
     from matplotlib import pyplot as plt
 
     out_dir = Path(out_dir)
