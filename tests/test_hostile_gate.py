@@ -564,3 +564,51 @@ def test_a_gate_key_renamed_since_the_base_is_left_out_and_said(tmp_path):
     done, _ = gate(project)
     assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
     assert "- gate settings: HEAD's gate.phi is no parameter now; left out" in done.stdout.splitlines()
+
+
+# names a class folder can hold: a cell break, a line break, a tag, a right-to-left override
+HOSTILE_NAMES = ["a|b", "line\nbreak", "<img src=x onerror=alert(1)>", "\u202eevil", "plain"]
+HOSTILE_SHOWN = ["a\\|b", "line\\u000abreak", "&lt;img src=x onerror=alert(1)&gt;", "\\u202eevil", "plain"]
+
+
+def _cells(line: str) -> int:
+    """The cells of a markdown table row: its unescaped ``|`` less one."""
+    return line.replace("\\|", "").count("|") - 1
+
+
+@pytest.mark.hostile("gate")
+def test_class_names_from_the_data_cannot_break_or_mark_up_the_gate_report(tmp_path):
+    # before: the line break split the table, the tag was written raw into the pull-request comment, and the
+    # override showed the rest of its row (numbers and verdict) reversed
+    project = make_project(tmp_path / "project")
+    labels = labels_of(classes=HOSTILE_NAMES)
+    write_variant(project, "baseline", labels, labels, classes=HOSTILE_NAMES)
+    init(project)
+    every = np.flatnonzero(labels != "plain")
+    write_variant(project, "baseline", labels, wrong_on(labels, every, classes=HOSTILE_NAMES), classes=HOSTILE_NAMES)
+    done, _ = gate(project, "--all")
+    assert done.returncode == 1, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| baseline |")]
+    assert sorted(row.split(" | ")[1] for row in rows) == sorted(["all (accuracy)", *HOSTILE_SHOWN])
+    assert {_cells(row) for row in rows} == {12}
+    fail = done.stdout.splitlines()[-1]
+    assert fail.startswith("gate: FAIL — 5 regression(s): ")
+    assert all(f"baseline {shown} -1.0000" in fail for shown in HOSTILE_SHOWN[:4])
+    assert (project / REPORT).read_text() == done.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_class_names_from_the_data_cannot_break_the_compare_tables(tmp_path):
+    # before: a|b added a cell, so baseline's F1 stood in pruned's column; the line break ended the table
+    metrics = {metrics_path(v): {"data": {"accuracy": 0.9, "macro": {"f1": 0.8},
+                                          "per_class": {c: {"f1": f} for c in HOSTILE_NAMES}}}
+               for v, f in (("baseline", 0.5), ("pruned", 0.75))}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([{"rev": "c" * 40, "name": "c0ffee",
+                                  "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": metrics}}]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
+                      "--variants", "baseline", "pruned")
+    assert done.returncode == 0, done.stderr
+    means = done.stdout.split("## f1 (mean ± std over runs)\n")[1].strip().split("\n\n")[0].splitlines()
+    assert [row.split(" | ")[0][2:] for row in means[2:]] == [*HOSTILE_SHOWN, "average", "std"]
+    assert {_cells(row) for row in means} == {3}

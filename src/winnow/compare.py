@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from winnow import revisions
+from winnow import markdown, revisions
 from winnow.errors import WinnowError, check_output, first_repeated, output_path
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
@@ -247,10 +247,9 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
 def to_markdown(table: pd.DataFrame, *, digits: int = 4) -> str:
     """A GitHub markdown table (no tabulate dependency)."""
     frame = table.reset_index()
-    cells = [[f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row] for row in frame.to_numpy()]
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    return "\n".join([header, rule] + ["| " + " | ".join(r) + " |" for r in cells])
+    cells = [[f"{v:.{digits}f}" if isinstance(v, float) else markdown.cell(str(v)) for v in row]
+             for row in frame.to_numpy()]
+    return markdown.table([markdown.cell(str(c)) for c in frame.columns], cells)
 
 
 def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int = 4) -> str:

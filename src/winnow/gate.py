@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from winnow import revisions
+from winnow import markdown, revisions
 from winnow.errors import WinnowError, check_output, first_line, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
@@ -372,14 +372,13 @@ def render(table: pd.DataFrame, *, everything: bool = False) -> str:
     def signed(x: float) -> str:
         return f"{x:+.4f}"
 
-    rows = [[r.variant, str(r.klass), str(r.images), str(r.changed), f"{r.base:.4f}", f"{r.head:.4f}",
+    rows = [[markdown.cell(r.variant), markdown.cell(str(r.klass)), str(r.images), str(r.changed), f"{r.base:.4f}", f"{r.head:.4f}",
              signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}", _p(r.p), _p(r.p_adj), f"{r.tolerance:g}",
              f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
     header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
               "p adj", "tolerance", "verdict"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows])
+    return markdown.table(header, rows)
 
 
 def _p(p: float) -> str:
@@ -404,7 +403,8 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
         lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
                      "no significant drop beyond its tolerance")
     else:
-        worst = "; ".join(f"{r.variant} {r.klass} {r.change:+.4f} (p adj {_p(r.p_adj)})"
+        worst = "; ".join(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))} {r.change:+.4f} "
+                          f"(p adj {_p(r.p_adj)})"
                           for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
         lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
     return "\n".join(lines) + "\n", passed

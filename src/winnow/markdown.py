@@ -1,0 +1,22 @@
+"""GitHub markdown tables of names that come from the data: the merge gate's pull-request comment and
+``compare``'s seed tables. A class or variant name is shown as typed, and never as markup."""
+
+from __future__ import annotations
+
+import html
+
+
+def cell(text: str) -> str:
+    """``text`` as one table cell: ``|`` (a cell break) escaped, ``<``, ``>`` and ``&`` as HTML entities (a
+    name holding a tag is shown, not rendered), and each character that is not printable as its ``\\u``
+    escape: a line break ends the table, and a bidirectional override (U+202E) shows the rest of the row,
+    numbers and verdict included, reversed."""
+    escaped = html.escape(text, quote=False).replace("|", "\\|")
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table of ``rows`` (lists of cell texts, as long as ``header``); a cell that holds a name
+    from the data must have passed :func:`cell`."""
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                      + ["| " + " | ".join(row) + " |" for row in rows])
