@@ -2,13 +2,17 @@
 compare, in the right table), and the gate never passes a broken metric."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line, run_stage,
-    run_winnow,
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line,
+    run_stage, run_winnow,
 )
 
 from winnow.metrics import metrics_path, predictions_path, summary_path
@@ -612,3 +616,68 @@ def test_class_names_from_the_data_cannot_break_the_compare_tables(tmp_path):
     means = done.stdout.split("## f1 (mean ± std over runs)\n")[1].strip().split("\n\n")[0].splitlines()
     assert [row.split(" | ")[0][2:] for row in means[2:]] == [*HOSTILE_SHOWN, "average", "std"]
     assert {_cells(row) for row in means} == {3}
+
+
+# A DVC pipeline in the shape of the project's: train@baseline writes a "model" (how many test images it gets
+# wrong), evaluate@baseline its predictions and metrics
+STALE_DVC_YAML = """stages:
+  train:
+    foreach: [baseline]
+    do:
+      cmd: mkdir -p models && cp recipe.txt models/${item}.txt
+      deps: [recipe.txt]
+      outs:
+        - models/${item}.txt
+  evaluate:
+    foreach: [baseline]
+    do:
+      cmd: python evaluate.py
+      deps:
+        - evaluate.py
+        - models/${item}.txt
+      outs:
+        - metrics/evaluate/${item}/predictions.csv:
+            cache: false
+      metrics:
+        - metrics/evaluate/${item}.json:
+            cache: false
+"""
+STALE_EVALUATE = """import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from gate_repo import labels_of, write_variant, wrong_on
+labels = labels_of()
+write_variant(Path("."), "baseline", labels, wrong_on(labels, list(range(int(Path("models/baseline.txt").read_text())))))
+"""
+
+
+def _dvc(project, *args):
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
+                                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
+    # before: after `dvc repro -s train@baseline` (or a changed param, or a run killed between train and evaluate)
+    # the old predictions and metrics still agreed with each other, and the gate passed a model that got 400 of
+    # 1,000 test images wrong
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_text(STALE_DVC_YAML)
+    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
+    (project / "recipe.txt").write_text("2")
+    git(project, "init", "-q", "-b", "main")
+    _dvc(project, "init", "-q")
+    _dvc(project, "repro")
+    commit(project, "base")
+    (project / "recipe.txt").write_text("400")
+    _dvc(project, "repro", "-s", "train@baseline")
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, "
+        "first evaluate@baseline (changed deps: models/baseline.txt modified); run `dvc repro`, then again")
+    assert_nothing_left(project, before)
+    _dvc(project, "repro")
+    done, _ = gate(project)
+    assert done.returncode == 1 and "gate: FAIL — " in done.stdout

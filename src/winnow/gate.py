@@ -304,6 +304,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     if not compared:
         raise WinnowError(f"no variant has test predictions at both {label['base']} and {label['target']} "
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
+    if revisions.WORKSPACE in revs["base"] + revs["target"]:
+        revisions.check_workspace_current(repo, [f"evaluate@{variant}" for variant in compared])
     tables = []
     for variant in compared:
         frames = []

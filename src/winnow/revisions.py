@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError, listed
+from winnow.errors import WinnowError, first_line, listed
 
 WORKSPACE = "workspace"
 
@@ -139,3 +139,41 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
     told = listed(differ, at_most=5) or (also[0] if also else "")
     return chosen, (f"left out {len(others)} run(s) with other settings ({told}): "
                     + listed([record["experiment"] for record in others]))
+
+
+def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
+    """Refuse to read the workspace's outputs of the DVC stages ``targets`` (``evaluate@baseline``) when DVC
+    says they are not what the workspace's code, params and data make (``dvc status`` of the targets and
+    every stage before them): after ``dvc repro -s train@baseline``, a changed param or an interrupted run, old
+    predictions and their metrics still agree with each other, so nothing else shows they are stale. A
+    folder without dvc.yaml is read as it is."""
+    if not (Path(repo) / "dvc.yaml").is_file():
+        return
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo)) as dvc_repo:
+            stale = dvc_repo.status(targets=targets, with_deps=True)
+    except DvcException as err:
+        raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
+                          f"{first_line(err)}); the workspace's outputs count only as its pipeline made them") from err
+    if stale:
+        stage, changes = next(iter(stale.items()))
+        raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
+                          f"{len(stale)} stage(s) up to them, first {stage} ({_changes(changes)}); run `dvc repro`, "
+                          "then again")
+
+
+def _changes(changes: list) -> str:
+    """What one stage's entry of ``dvc status`` says, on one line: ``changed deps: models/baseline.pt modified``."""
+    said = []
+    for change in changes:
+        if not isinstance(change, dict):
+            said.append(str(change))  # "always changed", "changed checksum"
+            continue
+        for kind, paths in change.items():
+            items = paths.items() if isinstance(paths, dict) else []
+            said.append(f"{kind}: " + ", ".join(
+                f"{path} {' '.join(state) if isinstance(state, dict) else state}" for path, state in items))
+    return "; ".join(said)
