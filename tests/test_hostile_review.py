@@ -270,3 +270,25 @@ def test_export_where_the_queue_is_a_folder_fails_before_any_thumbnail(tmp_path)
     done = run_winnow(project, "review", "export")
     assert assert_error_line(done) == "error: review export: reviews/queue.csv: is a folder; give a file path"
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class(tmp_path, monkeypatch):
+    # before: the page offered "relabel to Reject" as the value Reject, which the import read as the verdict
+    # reject (train-05 kept as dog); a class drop stood twice among Label Studio's choices
+    import review_project
+
+    monkeypatch.setattr(review_project, "CLASSES", ["cat", "dog", "Reject"])
+    project = write_project(tmp_path / "project")
+    assert run_winnow(project, "review", "export").returncode == 0
+    assert '<option value="class:Reject">Reject</option>' in (project / "reviews/index.html").read_text()
+    config = (project / "reviews/label_studio_config.xml").read_text()
+    assert [line.strip() for line in config.splitlines() if "<Choice " in line] == [
+        '<Choice value="drop"/>', '<Choice value="cat"/>', '<Choice value="dog"/>', '<Choice value="class:Reject"/>']
+    (project / "mine.csv").write_text("id,verdict\ntrain-05,class:Reject\ntrain-06,Reject\n")
+    done = run_winnow(project, "review", "import", "mine.csv")
+    assert done.returncode == 0, done.stderr
+    rows = (project / "reviews/verdicts.csv").read_text().splitlines()
+    # train-05 (dog): relabelled to class 2, Reject; train-06 (dog, embedding-clean's relabel to cat): the word
+    # Reject, typed by hand, is the verdict, as the docs say: kept as dog
+    assert rows[1:] == ["train-05,relabel,2,0", "train-06,reject,1,0"]

@@ -21,7 +21,7 @@ from winnow.imageset import ImageSet
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
-from winnow.review import VERDICT_CONTROL
+from winnow.review import VERDICT_CONTROL, class_verdict
 from winnow.stage import sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
@@ -111,7 +111,7 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
     copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
             f'{html.escape(row["copy_of"])}" title="the copy dedup kept: {html.escape(row["copy_of"])}">'
             if row["copy_of"] else "")
-    options = "".join(f'<option value="{html.escape(name)}">{html.escape(name)}</option>'
+    options = "".join(f'<option value="{html.escape(class_verdict(name))}">{html.escape(name)}</option>'
                       for name in classes if name != row["given"])
     select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
               f"{options}</select>" if row["kind"] == "label" else "")
@@ -144,8 +144,9 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
 
 def label_studio_config(classes: list[str]) -> str:
     """The labelling interface the tasks expect: the image, the reason, and one choice (``verdict``) of
-    drop or a class."""
-    choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>' for name in ["drop", *classes])
+    drop or a class (:func:`~winnow.review.class_verdict`)."""
+    choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>'
+                      for name in ["drop", *map(class_verdict, classes)])
     return ('<View>\n  <Image name="image" value="$image"/>\n  <Text name="reason" value="$reason"/>\n'
             f'  <Choices name="{VERDICT_CONTROL}" toName="image" choice="single" showInline="true">{choices}\n'
             "  </Choices>\n</View>\n")
