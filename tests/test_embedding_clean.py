@@ -274,7 +274,8 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     groups.loc[groups["id"] == "img-5", ["kept", "reason"]] = [False, "near_duplicate"]
     write_table(tmp_path / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     section = {"embedding": "judge", "folds": 2, "rounds": 2, "k": 5, "bins": 16}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": {"device": "cpu"},
+    train = {"model": "cnn_small", "epochs": 15, "patience": None, "device": "cpu"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": train,
                                                                              "embedding_clean": section}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))

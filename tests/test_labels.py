@@ -213,7 +213,8 @@ def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, mon
                   "original_label": [0]}).to_parquet(tmp_path / "data/degrade/perturbations.parquet")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {
         "seed": 0,
-        "train": {"model": "lenet5", "epochs": 9, "batch_size": 16, "crop_padding": 0, "lr": 0.01, "device": "cpu"},
+        "train": {"model": "lenet5", "epochs": 9, "patience": None, "batch_size": 16, "crop_padding": 0, "lr": 0.01,
+                  "device": "cpu"},
         "confident_learn": {"judge": "cnn", "folds": 2, "repeats": 1, "train": {"epochs": 3}, "filter_by": "prune_by_noise_rate",
                             "rank_by": "self_confidence", "frac_noise": 1.0, "action": "both",
                             "relabel_threshold": 0.5},

@@ -150,6 +150,15 @@ def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     ("ingest.source", "ingest.source: missing (one of mnist5k, cifar10, imagefolder, npz)"),
     ("pruned.cleaners", "pruned.cleaners: missing (a list, each item one of threshold, dedup, confident_learn, "
                         "embedding_clean, data_valuation)"),
+    # left out, each meant another run than params.yaml documents: dedup found no group without radius and
+    # min_correlation, compared no mirror without flip; train fell back to cnn_small, 15 epochs, no patience
+    ("dedup.radius", "dedup.radius: missing (null or an integer in [0, 16])"),
+    ("dedup.min_correlation", "dedup.min_correlation: missing (null or a number in [-1, 1])"),
+    ("dedup.flip", "dedup.flip: missing (true or false)"),
+    ("dedup.crop", "dedup.crop: missing (null or a number in (0, 0.5))"),
+    ("train.model", "train.model: missing (one of lenet5, cnn_small, resnet18)"),
+    ("train.epochs", "train.epochs: missing (an integer >= 1)"),
+    ("train.patience", "train.patience: missing (null or an integer >= 1)"),
 ])
 def test_a_required_key_left_out_is_named(path, expected):
     assert message(params_without(path)) == f"params.yaml: {expected}"
@@ -159,7 +168,7 @@ def test_optional_sections_and_keys_may_be_left_out_or_null():
     params = default_params()
     for section in ("confident_learn", "embedding_clean", "contracts", "balance", "augment_search", "gate"):
         del params[section]
-    del params["train"]["epochs"], params["dedup"]["radius"], params["degrade"]["perturbations"]
+    del params["train"]["batch_size"], params["dedup"]["keep"], params["degrade"]["perturbations"]
     params["score"] = {}
     assert validate(params) is params
     assert validate(params_with("balance", None))["balance"] is None

@@ -328,7 +328,7 @@ SCHEMA = Section({
         "embedding_confirm": Bool(),  # embedding pairs must pass the thumbnail check too
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
-    }),
+    }, required=("radius", "min_correlation", "flip", "crop")),  # left out, each would mean another dedup (null: off)
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
@@ -396,7 +396,8 @@ SCHEMA = Section({
         "score": Choice(BUDGET_SCORES),
         "check": Bool(),  # the winner against none by two trainings of train.model as the train section says
     }, null=True),
-    "train": Section(TRAIN_FIELDS),
+    # left out, these would be the library's defaults (cnn_small, 15 epochs, no patience), not this project's
+    "train": Section(TRAIN_FIELDS, required=("model", "epochs", "patience")),
     "gan": Section({
         "weak_by": Choice(WEAK_BY),
         "weak_k": Num(0, integer=True, null=True),
