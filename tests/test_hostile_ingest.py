@@ -8,6 +8,7 @@ nothing left behind, or the exact row in ``data/ingest/rejected.csv`` while the 
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import struct
@@ -632,3 +633,16 @@ def test_class_folders_named_alike_under_unicode_normalisation_are_refused(tmp_p
                     "Unicode normalisation ('cafe\\u0301' and 'caf\\xe9'), two classes shown alike; merge them into "
                     "one folder or rename one")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_hidden_folder_of_images_beside_the_classes_is_left_out_with_a_warning(tmp_path):
+    # before: a class folder named .c (12 images) vanished: classes a and b, no row, no word
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12, ".c": 12, ".ipynb_checkpoints": 0})
+    (data / ".ipynb_checkpoints" / "notes-checkpoint.ipynb").write_text("{}")  # a tool's: no warning
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("warning: ingest.path")]
+    assert warnings == [f"warning: ingest.path: left out the hidden folder {data / '.c'} (12 image file(s)): a name "
+                        "starting with '.' is never read; rename it if it is a class"]
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == ["a", "b"]

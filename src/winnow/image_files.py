@@ -6,7 +6,8 @@ train/val/test. Conversion of each file to uint8 is described in :mod:`winnow.so
 What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, later
 ``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files), which are the file
-system's and tools' own and never read:
+system's and tools' own and never read (a hidden folder of image files beside the class folders gets a
+``warning:`` line: it may be a class):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
   decoded, has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
@@ -96,6 +97,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
             f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
             f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
+    _warn_hidden_classes([parent for _, parent in split_dirs])
     class_dirs = [(split, name, folder) for split, parent in split_dirs
                   for name, folder in (_folders(parent, rejected) if split else top).items()]
     classes = sorted({name for _, name, _ in class_dirs})
@@ -256,6 +258,28 @@ def _folders(parent: Path, rejected: list) -> dict[str, Path]:
         else:
             folders[path.name] = path
     return folders
+
+
+def _warn_hidden_classes(parents: list[Path]) -> None:
+    """A ``warning:`` line for each hidden folder beside the class folders that holds image files: it is
+    left out as ``.ipynb_checkpoints`` is, but a class folder named ``.c`` would vanish without a word."""
+    for parent in parents:
+        if isinstance(parent, RemotePath):
+            continue
+        try:
+            with os.scandir(parent) as scan:
+                hidden = sorted(e.path for e in scan if e.name.startswith(".") and e.is_dir())
+        except OSError:
+            continue  # listed again right after, and refused there in one line
+        for folder in hidden:
+            try:
+                with os.scandir(folder) as scan:
+                    images = sum(Path(e.name).suffix.lower() in IMAGE_SUFFIXES for e in scan)
+            except OSError:
+                continue
+            if images:
+                print(f"warning: ingest.path: left out the hidden folder {shown(Path(folder))} ({images} image "
+                      "file(s)): a name starting with '.' is never read; rename it if it is a class")
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:
