@@ -83,8 +83,9 @@ def main() -> None:
     copies = np.bincount(made.source, minlength=len(labels))
     needy = added[labels] > 0
     after = before - left_out + added
-    with together():  # the copies, their rows, the counts and the examples land as one; then the contract
-        write_variant("balanced", rows, extra=ImageSet(made.images, manifest, classes))
+    with together():  # the copies, their rows, the counts, the examples and the contract's record land as one
+        extra = ImageSet(made.images, manifest, classes)
+        write_variant("balanced", rows, extra=extra)
         write_json(METRICS, {
             "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
             "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),
@@ -99,13 +100,13 @@ def main() -> None:
                      "mean_copies_other": _mean(copies[needy & ~made.edge])},
         })
         _examples(pruned, policy, seed=seed, device=device)
+        contract.check("balanced", contract.rates("balanced", rows=rows, extra=extra))
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
     warning = few_sources(labels, made, classes)
     if warning:
         print(warning)
-    contract.check("balanced", contract.rates("balanced"))
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -18,7 +18,7 @@ from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS
 from winnow.contracts import Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, read_table, run, write_json
+from winnow.stage import load_params, read_table, run, together, write_json
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
 SCORES, DEGRADE = Path("data/score/scores.parquet"), "data/degrade"
@@ -37,16 +37,21 @@ def main() -> None:
     scores = read_table(SCORES, written_by="score", columns=("id",), rows_of=(DEGRADE, degraded.manifest["id"]))
     contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
-    check_inputs(suites, settings=settings, ingested=ingested, scores=scores)
-    for name in CHECKED_HERE:
-        if name in rates:
-            contract.check(name, rates[name])
-        else:
-            write_not_checked(name, f"{name} is not in params.yaml variants")
+    with together():  # every record and its Data Docs land as one: never one verdict beside another run's
+        failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores)
+        for name in CHECKED_HERE:
+            if name in rates:
+                contract.check(name, rates[name])
+            else:
+                write_not_checked(name, f"{name} is not in params.yaml variants")
+    if failed and settings["mode"] == "enforce":  # after the records landed: they say why
+        raise WinnowError(f"contracts: {len(failed)} contract failure(s) in enforce mode (lines above; "
+                          f"Data Docs in {DOCS / 'inputs'}/index.html)")
 
 
-def check_inputs(suites: list, *, settings: dict, ingested, scores) -> None:
-    """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained)."""
+def check_inputs(suites: list, *, settings: dict, ingested, scores) -> list[str]:
+    """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained);
+    returns the failures, one line each."""
     batches = [Batch(suites[0], "ingest", ingest_table(ingested.manifest, image_shape=ingested.images.shape,
                                                        num_classes=len(ingested.classes))),
                Batch(suites[1], "scores", scores)]
@@ -57,9 +62,7 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores) -> None:
     print(summary_line(results))
     failed = [r.line() for r in results if not r.success]
     print_failures(failed, enforced=settings["mode"] == "enforce")
-    if failed and settings["mode"] == "enforce":
-        raise WinnowError(f"contracts: {len(failed)} contract failure(s) in enforce mode (lines above; "
-                          f"Data Docs in {docs}/index.html)")
+    return failed
 
 
 if __name__ == "__main__":

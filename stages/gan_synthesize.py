@@ -94,14 +94,16 @@ def main() -> None:
         "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "p_intended": p_intended, "accepted": kept,
     })
-    # the samples, the variant, the counts and the plots land as one (models/gan.pt stays as trained: it resumes)
+    # the samples, the variant, the counts, the plots and the contract's record land as one (models/gan.pt stays
+    # as trained: it resumes)
     with together():
         write_imageset("data/gan", images, manifest, classes)
         added = manifest[kept]
         rows = pd.concat([read_rows("pruned"), pd.DataFrame({
             "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
             "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
-        write_variant("augmented", rows, extra=ImageSet(images[kept], added, classes))
+        extra = ImageSet(images[kept], added, classes)
+        write_variant("augmented", rows, extra=extra)
 
         rates = acceptance(kept, intended, classes=classes)
         # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
@@ -133,9 +135,9 @@ def main() -> None:
             grid[f"{name} kept"] = images[mine & kept]
             grid[f"{name} dropped"] = images[mine & ~kept]
         sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
+        contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
-    contract.check("augmented", contract.rates("augmented"))
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

@@ -273,3 +273,103 @@ def test_a_killed_review_export_leaves_thumbnails_the_next_export_and_any_stage_
     assert done.returncode == 0, done.stderr
     assert f"removed 1 temporary file(s) left by killed runs: reviews/{left.name}" in done.stdout
     assert_nothing_left(project, files_under(project))
+
+
+# Moves a.txt and the folder f into place together, the real rename replaced by one that stops the process
+# with os._exit (as kill -9 does: no clean-up runs) at the rename numbered kill_at, after one that fails with EIO
+# at fail_at when given (the undo's renames are counted on)
+def _commit_killed(project: Path, *, kill_at: int, fail_at: int | None = None) -> None:
+    script = project / "commit.py"
+    script.write_text(f"""
+import errno, os
+from pathlib import Path
+
+from winnow.outputs import atomic_folder, atomic_path, together
+
+renames = []
+real = Path.rename
+
+def rename(self, target):
+    renames.append(target)
+    if len(renames) == {fail_at!r}:
+        raise OSError(errno.EIO, "Input/output error")
+    if len(renames) == {kill_at}:
+        os._exit(9)
+    return real(self, target)
+
+Path.rename = rename
+with together():
+    with atomic_path("a.txt") as tmp:
+        tmp.write_text("new a")
+    with atomic_folder("f") as tmp:
+        (tmp / "x.txt").write_text("new x")
+""")
+    done = subprocess.run([sys.executable, str(script)], cwd=project, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+
+
+def _old_outputs(project: Path) -> None:
+    (project / "a.txt").write_text("old a")
+    (project / "f").mkdir()
+    (project / "f/x.txt").write_text("old x")
+
+
+def _outputs(project: Path) -> dict[str, str]:
+    return {str(p.relative_to(project)): p.read_text() for p in sorted(project.rglob("*.txt"))}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("kill_at", [1, 2, 3])  # a.txt set aside; a.txt in place; f set aside
+def test_a_commit_killed_part_way_is_finished_by_the_next_stage(tmp_path, monkeypatch, kill_at):
+    # before: kill -9 between the renames left f new beside a.txt old (or an output missing), and the next
+    # stage's sweep removed the old copy it had set aside
+    _old_outputs(tmp_path)
+    _commit_killed(tmp_path, kill_at=kill_at)
+    monkeypatch.chdir(tmp_path)
+    from winnow.outputs import finish_killed_commits, sweep_temporaries
+
+    assert [p.name for p in finish_killed_commits()] == ["a.txt", "f"]
+    sweep_temporaries(["."])
+    assert _outputs(tmp_path) == {"a.txt": "new a", "f/x.txt": "new x"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage(tmp_path, monkeypatch):
+    # the move of f failed (EIO), and the process was killed while it put a.txt back
+    _old_outputs(tmp_path)
+    _commit_killed(tmp_path, fail_at=3, kill_at=4)
+    monkeypatch.chdir(tmp_path)
+    from winnow.outputs import finish_killed_commits, sweep_temporaries
+
+    finish_killed_commits()
+    sweep_temporaries(["."])
+    assert _outputs(tmp_path) == {"a.txt": "old a", "f/x.txt": "old x"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_ctrl_c_during_the_moves_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    # before: the KeyboardInterrupt came out of a rename that had already happened, the undo failed on the
+    # new folder (ENOTEMPTY), and f was new beside a.txt old
+    from winnow.outputs import atomic_folder, atomic_path
+
+    monkeypatch.chdir(tmp_path)
+    _old_outputs(tmp_path)
+    rename = Path.rename
+
+    def interrupted(self, target):
+        moved = rename(self, target)
+        if Path(target).name == "f":
+            os.kill(os.getpid(), signal.SIGINT)
+        return moved
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt), together():
+        with atomic_path("a.txt") as tmp:
+            tmp.write_text("new a")
+        with atomic_folder("f") as tmp:
+            (tmp / "x.txt").write_text("new x")
+    assert _outputs(tmp_path) == {"a.txt": "new a", "f/x.txt": "new x"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "f"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 
 from winnow.configs import CONTRACT_MODES
 from winnow.errors import WinnowError
+from winnow.outputs import atomic_folder
 
 SUITES = ("ingest", "scores", "variant")
 SUITES_DIR = "contracts"
@@ -206,18 +206,17 @@ def _ephemeral_context():
 
 
 def _build_docs(context, docs_dir: Path) -> None:
-    staging = docs_dir.with_name(f".{docs_dir.name}.winnow-tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    context.add_data_docs_site("winnow", {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
-    context.build_data_docs(site_names=["winnow"])
-    for page in staging.rglob("*.html"):  # GX stamps the build time on a logo URL; same data, same files
-        page.write_text(_BUILD_STAMP.sub("", page.read_text()))
-    shutil.rmtree(docs_dir, ignore_errors=True)
-    staging.rename(docs_dir)
+    # replaced as one folder (with the stage's other outputs, inside winnow.outputs.together): a kill between
+    # removing the old docs and renaming the new ones had left neither
+    with atomic_folder(docs_dir) as staging:
+        context.add_data_docs_site("winnow", {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+        context.build_data_docs(site_names=["winnow"])
+        for page in staging.rglob("*.html"):  # GX stamps the build time on a logo URL; same data, same files
+            page.write_text(_BUILD_STAMP.sub("", page.read_text()))
 
 
 def _result(suite: str, table: str, checked) -> ExpectationResult:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
-from winnow.stage import atomic_folder
+from winnow.outputs import atomic_folder
 
 IMAGES = "images.npy"
 MANIFEST_COLUMNS = ("id", "split", "label", "source", "orig_h", "orig_w", "orig_mode", "digest")
@@ -162,7 +162,7 @@ def write_imageset(
 
 def finish_imageset(folder: Path, rows: NpyRows, manifest: pd.DataFrame, classes: list[str], *,
                     where: str) -> pd.DataFrame:
-    """Complete an imageset whose ``images.npy`` was filled in ``folder`` (an :func:`~winnow.stage.atomic_folder`) by
+    """Complete an imageset whose ``images.npy`` was filled in ``folder`` (an :func:`~winnow.outputs.atomic_folder`) by
     :class:`~winnow.npy_rows.NpyRows`: digests computed a batch at a time, validated, manifest and class
     names written. ``where`` names the imageset in errors. Returns the manifest written (digests included)."""
     manifest = manifest.reset_index(drop=True).copy()

@@ -3,18 +3,18 @@ wrote, one-line failures, and the clean-up of temporaries a killed run left behi
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError, escape_unencodable_output, fault_line, output_obstacle
+from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
+    Outputs, atomic_folder, atomic_path, finish_killed_commits, sweep_temporaries, together,
+)
 from winnow.params import load as load_validated
 
 
@@ -27,132 +27,6 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically (temporary name, then rename)."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_to_builtin) + "\n")
-
-
-def _temporary(path: Path, kind: str = "tmp") -> Path:
-    """The sibling of ``path`` a writer stages it in (``tmp``) or moves the old one aside to (``old``):
-    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`sweep_temporaries` removes once the process is gone."""
-    return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary sibling of ``path`` (same suffix, so writers that go by it still do) to write to; it is
-    renamed to ``path`` when the block ends without error and removed otherwise, so a reader or DVC never
-    sees a half-written file. Inside :func:`together` the rename waits for the end of that block."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    try:
-        yield tmp
-        if _staged is None:
-            tmp.replace(path)
-        else:
-            _staged[path] = tmp
-    finally:
-        if _staged is None or _staged.get(path) != tmp:
-            tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
-    """:func:`atomic_path` for a folder: an empty temporary sibling folder to fill, which replaces ``path``
-    (whatever was there) when the block ends without error and is removed otherwise, so DVC and the next
-    stage never see half an imageset. Inside :func:`together` the rename waits for the end of that block."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
-    _remove(tmp)  # a killed run's, of a process id used again
-    tmp.mkdir()
-    try:
-        yield tmp
-        if _staged is None:
-            _commit({path: tmp})
-        else:
-            _staged[path] = tmp
-    finally:
-        if _staged is None or _staged.get(path) != tmp:
-            _remove(tmp)
-
-
-# final path -> its written temporary, while a together() block runs; None outside one
-_staged: dict[Path, Path] | None = None
-
-
-class Outputs:
-    """What :func:`together` yields: :meth:`folder` stages an output folder."""
-
-    def folder(self, path: str | os.PathLike) -> Path:
-        """Where to write the folder ``path``: a temporary sibling (not created), moved into place with the
-        other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
-        path = Path(path)
-        tmp = _temporary(path)
-        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's of a process id used again
-        _staged[path] = tmp
-        return tmp
-
-
-@contextmanager
-def together() -> Iterator[Outputs]:
-    """Write a stage's outputs as one: every atomic write in the block (:func:`write_json`,
-    :func:`write_table`, ...) and every :meth:`Outputs.folder` is kept as a temporary, and all are renamed
-    into place when the block ends without error, or removed when it fails or is interrupted: never some
-    outputs new and the rest old. Check the outputs before any work (:func:`check_outputs`)."""
-    global _staged
-    if _staged is not None:
-        raise RuntimeError("together() blocks do not nest")
-    _staged = {}
-    try:
-        yield Outputs()
-        staged, _staged = _staged, None
-        _commit(staged)
-    finally:
-        for tmp in (_staged or {}).values():
-            _remove(tmp)
-        _staged = None
-
-
-def _commit(staged: dict[Path, Path]) -> None:
-    """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place;
-    should one move fail, every output gets back what it held."""
-    done = []  # (path, what it held before, set aside, or None)
-    try:
-        # the deepest first: a file written into a staged folder lands there before the folder moves
-        for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts)):
-            if not tmp.exists():
-                continue
-            if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
-                raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
-                                      str(path))
-            old = _temporary(path, "old") if path.exists() or path.is_symlink() else None
-            if old is not None:
-                path.rename(old)
-            try:
-                tmp.rename(path)
-            except BaseException:
-                if old is not None:
-                    old.rename(path)
-                raise
-            done.append((path, old))
-    except BaseException:
-        for path, old in reversed(done):
-            _remove(path)
-            if old is not None:
-                old.rename(path)
-        for tmp in staged.values():
-            _remove(tmp)
-        raise
-    for _, old in done:
-        if old is not None:
-            _remove(old)
-
-
-def _remove(path: Path) -> None:
-    """Remove a file, link or folder, if there."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
@@ -207,18 +81,9 @@ def write_skipped(reason: str, *, folders: Iterable[str | os.PathLike] = (),
     declared output to exist): each folder becomes a folder holding only ``skipped.txt``, each file a
     text file; both say ``skipped: <reason>``. A metrics JSON says it with ``{"skipped": reason}``."""
     text = f"{SKIPPED_PREFIX}{reason}\n"
-    for folder in map(Path, folders):
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp, old = (folder.with_name(f".{folder.name}.winnow-{kind}-{os.getpid()}") for kind in ("tmp", "old"))
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        (tmp / SKIPPED_NOTE).write_text(text, encoding="utf-8")
-        if folder.exists():
-            folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(folder)
+    for folder in folders:
+        with atomic_folder(folder) as tmp:
+            (tmp / SKIPPED_NOTE).write_text(text, encoding="utf-8")
     for path in files:
         write_text(path, text)
 
@@ -345,55 +210,6 @@ def _detail(err: Exception) -> str:
     return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
 
 
-# atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their
-# temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
-# "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one
-OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
-_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old)-(\d+)(?:\..*)?$")
-
-
-def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:
-    """Remove the temporaries that writers killed before their rename (kill -9, a power cut) left under
-    ``roots``; those of a process still running are left alone. Returns what was removed."""
-    removed = []
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            for name in [*dirs, *files]:
-                match = _TEMPORARY.match(name)
-                if match is None or _running(int(match.group(1))):
-                    continue
-                path = Path(folder) / name
-                if name in dirs:
-                    dirs.remove(name)  # not walked into: it is going
-                try:
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
-                    else:
-                        path.unlink()
-                except OSError:
-                    continue  # not ours to remove (permissions): leave it rather than stop the stage
-                removed.append(path)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would end the process on Windows; sweep nothing there
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    except (OverflowError, ValueError):
-        return False  # no process can have this number
-    try:  # /proc/<pid>/stat: "pid (name) state ..."
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     """Run a stage's main, first removing what killed runs left behind (:func:`sweep_temporaries`); a
     WinnowError becomes one line on stderr and exit status 1.
@@ -402,6 +218,10 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report."""
     escape_unencodable_output()
     try:
+        finished = finish_killed_commits()
+        if finished:
+            print(f"finished moving {len(finished)} output(s) of a killed run into place: "
+                  f"{', '.join(map(str, finished))}")
         removed = sweep_temporaries()
         if removed:
             print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")

@@ -21,7 +21,7 @@ import pandas as pd
 from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
-from winnow.imageset import ImageSet, read_imageset
+from winnow.imageset import ImageSet, pixel_digest, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
 
@@ -106,14 +106,19 @@ class VariantContract:
         manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
         return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
 
-    def rates(self, name: str) -> pd.DataFrame:
+    def rates(self, name: str, *, rows: pd.DataFrame | None = None, extra: ImageSet | None = None) -> pd.DataFrame:
         """The one-row table the suite checks for ``data/variants/<name>`` (its rates over the kept train
-        images). Raises WinnowError: the variant's rows are missing or damaged."""
-        rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
-                          columns=ROW_COLUMNS)
+        images). ``rows`` and ``extra``: the variant as its stage writes it, inside
+        :func:`~winnow.outputs.together` (its files land with the contract's record, so they are not in
+        place yet); otherwise they are read. Raises WinnowError: the variant's rows are missing or damaged."""
         manifests = dict(self.manifests)
-        if (VARIANTS / name / "extra").is_dir():
-            manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
+        if rows is None:
+            rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
+                              columns=ROW_COLUMNS)
+            if (VARIANTS / name / "extra").is_dir():
+                manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
+        elif extra is not None:
+            manifests["extra"] = extra.manifest.assign(digest=pixel_digest(extra.images))
         return variant_table(name, with_digests(rows, manifests=manifests), measured=self.measured,
                              num_classes=self.num_classes)
 

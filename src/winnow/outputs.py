@@ -1,0 +1,267 @@
+"""Moving a stage's outputs into place: atomic writes of a file (:func:`atomic_path`) or a folder
+(:func:`atomic_folder`), all of a stage's outputs at once (:func:`together`), and the clean-up of what killed
+runs left behind (:func:`finish_killed_commits`, :func:`sweep_temporaries`). Stage scripts import these
+through :mod:`winnow.stage`."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _temporary(path: Path, kind: str = "tmp") -> Path:
+    """The sibling of ``path`` a writer stages it in (``tmp``) or moves the old one aside to (``old``):
+    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`sweep_temporaries` removes once the process is gone."""
+    return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary sibling of ``path`` (same suffix, so writers that go by it still do) to write to; it is
+    renamed to ``path`` when the block ends without error and removed otherwise, so a reader or DVC never
+    sees a half-written file. Inside :func:`together` the rename waits for the end of that block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    try:
+        yield tmp
+        if _staged is None:
+            tmp.replace(path)
+        else:
+            _staged[path] = tmp
+    finally:
+        if _staged is None or _staged.get(path) != tmp:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """:func:`atomic_path` for a folder: an empty temporary sibling folder to fill, which replaces ``path``
+    (whatever was there) when the block ends without error and is removed otherwise, so DVC and the next
+    stage never see half an imageset. Inside :func:`together` the rename waits for the end of that block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path)
+    _remove(tmp)  # a killed run's, of a process id used again
+    tmp.mkdir()
+    try:
+        yield tmp
+        if _staged is None:
+            _commit({path: tmp})
+        else:
+            _staged[path] = tmp
+    finally:
+        if _staged is None or _staged.get(path) != tmp:
+            _remove(tmp)
+
+
+# final path -> its written temporary, while a together() block runs; None outside one
+_staged: dict[Path, Path] | None = None
+
+
+class Outputs:
+    """What :func:`together` yields: :meth:`folder` stages an output folder."""
+
+    def folder(self, path: str | os.PathLike) -> Path:
+        """Where to write the folder ``path``: a temporary sibling (not created), moved into place with the
+        other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
+        path = Path(path)
+        tmp = _temporary(path)
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's of a process id used again
+        _staged[path] = tmp
+        return tmp
+
+
+@contextmanager
+def together() -> Iterator[Outputs]:
+    """Write a stage's outputs as one: every atomic write in the block (:func:`write_json`,
+    :func:`write_table`, ...) and every :meth:`Outputs.folder` is kept as a temporary, and all are renamed
+    into place when the block ends without error, or removed when it fails or is interrupted: never some
+    outputs new and the rest old. Check the outputs before any work (:func:`check_outputs`)."""
+    global _staged
+    if _staged is not None:
+        raise RuntimeError("together() blocks do not nest")
+    _staged = {}
+    try:
+        yield Outputs()
+        staged, _staged = _staged, None
+        _commit(staged)
+    finally:
+        for tmp in (_staged or {}).values():
+            _remove(tmp)
+        _staged = None
+
+
+def _commit(staged: dict[Path, Path]) -> None:
+    """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place.
+    The moves are written to a journal first: a run killed part-way (kill -9, a power cut) is finished by the
+    next stage (:func:`finish_killed_commits`), and SIGINT and SIGTERM wait until the moves are done (a
+    Ctrl-C inside a rename had left some outputs new, the rest old). Should a move fail, every output gets
+    back what it held."""
+    # the deepest first: a file written into a staged folder lands there before the folder moves
+    moves = [(path, tmp, _temporary(path, "old"))
+             for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts)) if tmp.exists()]
+    for path, tmp, _ in moves:
+        if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
+            for _, leftover, _ in moves:
+                _remove(leftover)
+            raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
+                                  str(path))
+    if not moves:
+        return
+    journal = Path(JOURNAL.format(pid=os.getpid()))
+    with _signals_held():
+        try:
+            _write_journal(journal, moves, "forward")
+            for path, tmp, old in moves:
+                if os.path.lexists(path):
+                    path.rename(old)
+                tmp.rename(path)
+        except BaseException:
+            try:
+                _write_journal(journal, moves, "back")  # a kill while undoing must not finish forward
+            except OSError:
+                journal.unlink(missing_ok=True)
+            _finish(moves, "back")
+            journal.unlink(missing_ok=True)
+            raise
+        _finish(moves, "forward")
+        journal.unlink()
+
+
+# the moves of a commit under way, in the working folder (the project's root for a stage): path, temporary
+# and the name the old output is set aside under, and which way to finish them
+JOURNAL = ".winnow-commit-{pid}.json"
+
+
+def _write_journal(journal: Path, moves: list[tuple[Path, Path, Path]], direction: str) -> None:
+    part = journal.with_name(journal.name + ".part")
+    part.write_text(json.dumps({"direction": direction,
+                                "moves": [[str(p.absolute()) for p in move] for move in moves]}))
+    os.replace(part, journal)
+
+
+def _finish(moves: list[tuple[Path, Path, Path]], direction: str) -> None:
+    """Complete ``moves`` from wherever they stopped: ``forward`` puts every temporary in place (all new),
+    ``back`` gives every output what it held (all old); then removes what was set aside or left over."""
+    for path, tmp, old in moves:
+        if direction == "forward":
+            if tmp.exists():
+                if os.path.lexists(path):
+                    path.rename(old)
+                tmp.rename(path)
+        else:
+            if not tmp.exists():  # it had landed
+                _remove(path)
+            if os.path.lexists(old):
+                old.rename(path)
+    for _, tmp, old in moves:
+        _remove(tmp)
+        _remove(old)
+
+
+def finish_killed_commits() -> list[Path]:
+    """Finish the commits of runs killed part-way (their journals, :data:`JOURNAL`, in the working folder):
+    all their outputs new, or all old where the moves were being undone. Returns the outputs moved."""
+    finished = []
+    for journal in sorted(Path(".").glob(".winnow-commit-*.json*")):
+        pid = journal.name.removeprefix(".winnow-commit-").split(".")[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        if journal.name.endswith(".part"):  # cut short before any move began
+            journal.unlink(missing_ok=True)
+            continue
+        try:
+            record = json.loads(journal.read_text())
+            moves = [tuple(map(Path, move)) for move in record["moves"]]
+            direction = record["direction"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not one of ours: left alone
+        _finish(moves, direction)
+        journal.unlink()
+        finished += [path for path, _, _ in moves]
+    return finished
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then reach the process as they would have (in the main
+    thread; elsewhere the block runs as it is)."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or None in map(signal.getsignal, held):
+        yield
+        return
+    caught: list[int] = []
+    before = {number: signal.signal(number, lambda number, _frame: caught.append(number)) for number in held}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(caught):
+            os.kill(os.getpid(), number)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, link or folder, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+# atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their
+# temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
+# "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one
+OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
+_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old)-(\d+)(?:\..*)?$")
+
+
+def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:
+    """Remove the temporaries that writers killed before their rename (kill -9, a power cut) left under
+    ``roots``; those of a process still running are left alone. Returns what was removed."""
+    removed = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                match = _TEMPORARY.match(name)
+                if match is None or _running(int(match.group(1))):
+                    continue
+                path = Path(folder) / name
+                if name in dirs:
+                    dirs.remove(name)  # not walked into: it is going
+                try:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                except OSError:
+                    continue  # not ours to remove (permissions): leave it rather than stop the stage
+                removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows; sweep nothing there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except (OverflowError, ValueError):
+        return False  # no process can have this number
+    try:  # /proc/<pid>/stat: "pid (name) state ..."
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
