@@ -69,6 +69,7 @@ def _ingest(params: dict) -> None:
                 raise
             # a class may be empty because its files were set aside
             raise _SetAside(f"{err} ({len(rejected)} files were set aside: {SEE})", rejected) from None
+        _refuse_untested_classes(manifest, loaded.classes)
         rows = store_images(tmp / IMAGES, loaded.images, size=p.get("size"))
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))
@@ -92,6 +93,17 @@ def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
     if place(locate(trusted_path, param="ingest.trusted_path")) == place(locate(path, param="ingest.path")):
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
                           "must be images held out from the data it judges")
+
+
+def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None:
+    """A class with train images and none in the test split: evaluate would score it 0 and average the zero
+    into macro F1, and compare and the gate would test a number that measures nothing."""
+    test = manifest.loc[manifest["split"] == "test", "label"]
+    untested = sorted(set(manifest.loc[manifest["split"] == "train", "label"]) - set(test))
+    if len(test) and untested:
+        raise WinnowError(f"ingest: the test split holds no image of class {classes[untested[0]]!r} ({len(untested)} "
+                          "class(es) in all): evaluate would score it 0 and average the zero into macro F1; give the "
+                          "test split images of every class (a larger ingest.test_fraction, or more images of it)")
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"

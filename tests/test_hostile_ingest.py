@@ -646,3 +646,22 @@ def test_a_hidden_folder_of_images_beside_the_classes_is_left_out_with_a_warning
     assert warnings == [f"warning: ingest.path: left out the hidden folder {data / '.c'} (12 image file(s)): a name "
                         "starting with '.' is never read; rename it if it is a class"]
     assert json.loads((project / "data/ingest/classes.json").read_text()) == ["a", "b"]
+
+
+@pytest.mark.hostile("ingest")
+def test_a_test_split_without_a_class_is_refused(tmp_path):
+    # before: evaluate scored class c 0 (precision, recall, F1) on no image at all, macro F1 averaged the zero
+    # in, and compare and the gate tested it
+    data = tmp_path / "data"
+    image_folder(data / "train", {"a": 12, "b": 12, "c": 12})
+    image_folder(data / "val", {"a": 3, "b": 3, "c": 3})
+    image_folder(data / "test", {"a": 3, "b": 3})
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data))
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "ingest", timeout=120))
+    assert line == ("error: ingest: the test split holds no image of class 'c' (1 class(es) in all): evaluate would "
+                    "score it 0 and average the zero into macro F1; give the test split images of every class (a "
+                    "larger ingest.test_fraction, or more images of it)")
+    assert_nothing_left(project, before)
