@@ -61,10 +61,15 @@ def chain_warning(metrics: dict, *, train_images: int) -> str | None:
     removed = metrics["images_removed"]
     if removed <= CHAIN_SHARE * train_images or metrics["largest_group"] <= CHAIN_GROUP:
         return None
-    return (f"warning: dedup: removes {removed:,} of {train_images:,} train images ({removed / train_images:.0%}) in "
-            f"{metrics['groups']:,} group(s), the largest of {metrics['largest_group']:,}: near-duplicate links chain "
-            "(a group holds every image linked to any of its members); unless the data really is mostly copies, "
-            "lower dedup.radius or dedup.embedding_radius, or keep dedup.embedding_confirm: true")
+    said = (f"warning: dedup: removes {removed:,} of {train_images:,} train images ({removed / train_images:.0%}) in "
+            f"{metrics['groups']:,} group(s), the largest of {metrics['largest_group']:,}: ")
+    exact = metrics["removed"]["exact_duplicate"]
+    if 2 * exact >= removed:  # no radius separates pixel-identical images
+        return said + (f"{exact:,} of them are pixel-identical to an image kept; check how the data was made, or "
+                       "leave dedup out of pruned.cleaners if such copies are what the data holds")
+    return said + ("near-duplicate links chain (a group holds every image linked to any of its members); unless "
+                   "the data really is mostly copies, lower dedup.radius or dedup.embedding_radius, or keep "
+                   "dedup.embedding_confirm: true")
 
 
 def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int) -> list[str]:

@@ -2,6 +2,7 @@
 dedup reads data/represent; an embedding file that lacks an image, or no represent output at all, ends
 the real stage in one line naming the file and the stage to rerun, with nothing left behind."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,19 @@ def test_a_radius_that_chains_most_of_train_into_one_group_is_warned_of(project)
         "warning: dedup: removes 8 of 8 train images (100%) in 1 group(s), the largest of 12: near-duplicate links chain "
         "(a group holds every image linked to any of its members); unless the data really is mostly copies, lower "
         "dedup.radius or dedup.embedding_radius, or keep dedup.embedding_confirm: true"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_removal_that_is_mostly_exact_copies_does_not_blame_the_radius(monkeypatch):
+    # before: 63 pixel-identical images (a constant class) got the advice to lower the radius, which changes nothing
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("dedup", None)
+    from dedup import chain_warning
+
+    metrics = {"images_removed": 63, "groups": 3, "largest_group": 30,
+               "removed": {"exact_duplicate": 60, "near_duplicate": 3, "flip_crop_duplicate": 0,
+                           "embedding_duplicate": 0, "leak": 0}}
+    assert chain_warning(metrics, train_images=90) == (
+        "warning: dedup: removes 63 of 90 train images (70%) in 3 group(s), the largest of 30: 60 of them are "
+        "pixel-identical to an image kept; check how the data was made, or leave dedup out of pruned.cleaners if "
+        "such copies are what the data holds")
