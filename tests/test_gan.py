@@ -259,3 +259,18 @@ def test_a_weak_class_without_pruned_train_images_gets_no_samples_and_a_warning(
     assert generated["label"].tolist() == [0] * 4
     rows = pd.read_parquet(project / "data/variants/augmented/rows.parquet")
     assert not ((rows["label"] == 2) & (rows["action"] != "drop")).any()
+
+
+def test_a_checkpoint_resumes_only_on_the_data_it_was_trained_on(tmp_path):
+    # before: a run killed after one epoch resumed on other images (a person's verdicts had changed the pruned
+    # variant since), and its samples differed from a run on those images without a word
+    images, labels = _digits()
+    wanted = np.array([0, 1, 0, 1])
+    one = GanConfig(**{**TINY.__dict__, "epochs": 1})
+    train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    other = images // 2  # the same digits, dimmer
+    straight = train_gan(other, labels, config=TINY, num_classes=2, seed=3, progress=False)
+    resumed = train_gan(other, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    np.testing.assert_array_equal(generate(resumed.generator, wanted, seed=5),
+                                  generate(straight.generator, wanted, seed=5))

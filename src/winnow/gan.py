@@ -17,6 +17,7 @@ with batch norm, tanh out, the class as a learned embedding that scales the late
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -141,7 +142,8 @@ def train_gan(
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    history, start = _resume(checkpoint, config, seed, gen, disc, opt_g, opt_d, order_rng)
+    data = _fingerprint(images, labels)
+    history, start = _resume(checkpoint, config, seed, data, gen, disc, opt_g, opt_d, order_rng)
 
     epochs = range(start + 1, config.epochs + 1)
     if progress:
@@ -186,7 +188,7 @@ def train_gan(
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}")
         if checkpoint is not None:
-            _save(checkpoint, config=config, seed=seed, history=history, gen=gen, disc=disc,
+            _save(checkpoint, config=config, seed=seed, data=data, history=history, gen=gen, disc=disc,
                   opt_g=opt_g, opt_d=opt_d, order_rng=order_rng, num_classes=num_classes, image_shape=images.shape[1:])
     return TrainedGan(gen.eval(), history, config)
 
@@ -212,19 +214,30 @@ def generate(generator: Generator, labels: np.ndarray, *, seed: int, batch_size:
     return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def _save(path, *, config, seed, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
-    write_torch(path, {"config": asdict(config), "seed": seed, "history": history, "num_classes": num_classes,
+def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """The SHA-256 of the training images and labels: a checkpoint resumes only on the data it was trained on
+    (a run killed before a person's verdicts changed the pruned variant had resumed on other images)."""
+    digest = hashlib.sha256(np.ascontiguousarray(np.asarray(labels, dtype=np.int64)).tobytes())
+    for start in range(0, len(images), 4096):  # a memory map is read a slice at a time
+        digest.update(np.ascontiguousarray(images[start:start + 4096]).tobytes())
+    return digest.hexdigest()
+
+
+def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
+    write_torch(path, {"config": asdict(config), "seed": seed, "data": data, "history": history,
+                       "num_classes": num_classes,
                        "image_shape": list(image_shape), "generator": gen.state_dict(),
                        "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                        "rng": order_rng.get_state()})
 
 
-def _resume(path, config, seed, gen, disc, opt_g, opt_d, order_rng) -> tuple[list[dict[str, float]], int]:
+def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng) -> tuple[list[dict[str, float]], int]:
     """(history, epochs done) from a checkpoint of the same run, or ([], 0) to start afresh."""
     if path is None or not Path(path).is_file():
         return [], 0
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    same_run = {**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed
+    same_run = ({**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed
+                and ckpt.get("data") == data)
     if not same_run or len(ckpt["history"]) >= config.epochs:
         return [], 0  # another run's checkpoint, or one as long already: start over and overwrite it
     gen.load_state_dict(ckpt["generator"])
