@@ -350,7 +350,7 @@ def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage
 
 
 @pytest.mark.hostile("interrupted")
-def test_ctrl_c_during_the_moves_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+def test_ctrl_c_during_the_moves_waits_until_every_output_is_in_place(tmp_path, monkeypatch, request):
     # before: the KeyboardInterrupt came out of a rename that had already happened, the undo failed on the
     # new folder (ENOTEMPTY), and f was new beside a.txt old
     from winnow.outputs import atomic_folder, atomic_path
@@ -366,6 +366,9 @@ def test_ctrl_c_during_the_moves_waits_until_every_output_is_in_place(tmp_path, 
         return moved
 
     monkeypatch.setattr(Path, "rename", interrupted)
+    # Ctrl-C as a terminal delivers it (a pytest-xdist worker ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt), together():
         with atomic_path("a.txt") as tmp:
             tmp.write_text("new a")
