@@ -12,6 +12,7 @@ from winnow.stage import check_outputs, load_params, read_table, run, together, 
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
+LARGE_SHARE = 0.2  # of the images flagged by one issue: more than a real data set's damage, a property of the set
 
 
 def main() -> None:
@@ -37,6 +38,11 @@ def main() -> None:
         for issue, path in plots.items():
             write_table(path, histogram_plot(table[issue].to_numpy(np.float64), cuts[issue], bins=p["bins"]))
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
+    for issue in (i for i in SCORES if metrics[i]["flagged"] > LARGE_SHARE * len(table)):
+        print(f"warning: threshold: {issue} flags {metrics[issue]['flagged']:,} of {len(table):,} images "
+              f"({metrics[issue]['flagged'] / len(table):.0%}): damage is a few percent of a real data set, so check "
+              f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues, "
+              "or set its method: fixed); the budget keeps the filters' drops unless its judge measures that they hurt")
     for issue in (i for i in SCORES if rules[i] == "too_many"):
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
               f"({p['max_flagged_fraction']}) of the images, so it flags none: a property most images share is the "

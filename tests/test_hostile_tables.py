@@ -258,3 +258,19 @@ def test_the_template_passes_the_stages_the_cases_refuse(project):
         done = run_stage(project, stage)
         assert done.returncode == 0, done.stderr[-2000:]
     assert len(pd.read_parquet(project / "data/threshold/flags.parquet")) == IMAGES
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_warns_when_one_issue_flags_a_large_share_of_the_images(project):
+    # before: a clean set with a normal spread of exposure had a quarter of its images flagged dark and half
+    # blurry without a word; the cut here flags 12 of the 30 images dark
+    dark = np.sort(pd.read_parquet(project / "data/score/scores.parquet")["dark"].to_numpy())
+    issues = {**_params()["threshold"]["issues"], "dark": {"method": "fixed", "value": float(dark[11])}}
+    _with_params(project, threshold={"issues": issues})
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
+        f"warning: threshold: dark flags 12 of {IMAGES} images (40%): damage is a few percent of a real data "
+        "set, so check that these are not a kind of image it holds on purpose (then leave dark out of "
+        "threshold.issues, or set its method: fixed); the budget keeps the filters' drops unless its judge measures "
+        "that they hurt"]
