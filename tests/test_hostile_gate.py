@@ -676,7 +676,8 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     done, before = gate(project)
     assert assert_error_line(done) == (
         "error: the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, "
-        "first evaluate@baseline (changed deps: models/baseline.txt modified); run `dvc repro`, then again")
+        "first evaluate@baseline (changed deps: models/baseline.txt modified); run `dvc repro` (or `dvc pull`), then "
+        "again, or name a commit whose outputs count (e.g. --target HEAD)")
     assert_nothing_left(project, before)
     _dvc(project, "repro")
     done, _ = gate(project)

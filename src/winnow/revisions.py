@@ -161,8 +161,8 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     if stale:
         stage, changes = next(iter(stale.items()))
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
-                          f"{len(stale)} stage(s) up to them, first {stage} ({_changes(changes)}); run `dvc repro`, "
-                          "then again")
+                          f"{len(stale)} stage(s) up to them, first {stage} ({_changes(changes)}); run `dvc repro` "
+                          "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
 
 
 def _changes(changes: list) -> str:
