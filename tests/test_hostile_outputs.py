@@ -329,7 +329,8 @@ def test_a_commit_killed_part_way_is_finished_by_the_next_stage(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     from winnow.outputs import finish_killed_commits, sweep_temporaries
 
-    assert [p.name for p in finish_killed_commits()] == ["a.txt", "f"]
+    finished, dropped = finish_killed_commits()
+    assert ([p.name for p in finished], dropped) == (["a.txt", "f"], [])
     sweep_temporaries(["."])
     assert _outputs(tmp_path) == {"a.txt": "new a", "f/x.txt": "new x"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
@@ -343,10 +344,53 @@ def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage
     monkeypatch.chdir(tmp_path)
     from winnow.outputs import finish_killed_commits, sweep_temporaries
 
+    journal = next(tmp_path.glob(".winnow-commit-*.json")).read_text()
+    finish_killed_commits()
+    assert _outputs(tmp_path) == {"a.txt": "old a", "f/x.txt": "old x"}
+    # finishing the undo again (a copy of the journal, a second kill) changes nothing: it had removed a.txt
+    (tmp_path / ".winnow-commit-999999999.json").write_text(journal)
     finish_killed_commits()
     sweep_temporaries(["."])
     assert _outputs(tmp_path) == {"a.txt": "old a", "f/x.txt": "old x"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_killed_commit_whose_outputs_were_written_since_is_dropped(tmp_path, monkeypatch):
+    # before: DVC restored a.txt from its run cache (or a checkout or pull did), and the next stage still moved
+    # the killed run's f over it: a.txt of one run beside f of another
+    _old_outputs(tmp_path)
+    _commit_killed(tmp_path, kill_at=3)  # a.txt new in place, f about to be set aside
+    (tmp_path / "a.txt").unlink()
+    (tmp_path / "a.txt").write_text("restored a")
+    shutil.rmtree(tmp_path / "f")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f/x.txt").write_text("restored x")
+    monkeypatch.chdir(tmp_path)
+    from winnow.outputs import finish_killed_commits, sweep_temporaries
+
+    finished, dropped = finish_killed_commits()
+    assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
+    sweep_temporaries(["."])
+    assert _outputs(tmp_path) == {"a.txt": "restored a", "f/x.txt": "restored x"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_copy_of_a_checkout_with_a_killed_commit_leaves_the_original_alone(tmp_path, monkeypatch):
+    # before: the journal named absolute paths, so the copy finished the original's moves and not its own
+    original = tmp_path / "original"
+    original.mkdir()
+    _old_outputs(original)
+    _commit_killed(original, kill_at=2)  # a.txt new in place, f old
+    before = _outputs(original)
+    copy = Path(shutil.copytree(original, tmp_path / "copy"))
+    monkeypatch.chdir(copy)
+    from winnow.outputs import finish_killed_commits
+
+    finished, dropped = finish_killed_commits()
+    assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
+    assert _outputs(original) == before
 
 
 @pytest.mark.hostile("interrupted")

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from stat import S_ISDIR
+from typing import NamedTuple
 
 
 def _temporary(path: Path, kind: str = "tmp") -> Path:
@@ -100,6 +102,32 @@ def together() -> Iterator[Outputs]:
         _staged = None
 
 
+class Move(NamedTuple):
+    """One output of a commit: its ``path``, the temporary ``tmp`` that replaces it, the name ``old`` it is
+    set aside under, and the identities (:func:`_identity`) of the temporary and of what ``path`` held
+    (None: nothing). A rename keeps an identity; anything else that writes the path (DVC's run cache or checkout,
+    a pull, a copy of the checkout) makes a new one."""
+
+    path: Path
+    tmp: Path
+    old: Path
+    tmp_id: tuple[int, ...]
+    path_id: tuple[int, ...] | None
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """(device, inode) of a folder, and of a file with its modification time and size too: a file written
+    anew may get the inode just freed. A folder's own time changes when a file is moved into it (the deepest
+    moves first), so it is left out; a folder written anew on an inode just freed goes unseen."""
+    try:
+        stat = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if S_ISDIR(stat.st_mode):
+        return stat.st_dev, stat.st_ino
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def _commit(staged: dict[Path, Path]) -> None:
     """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place.
     The moves are written to a journal first: a run killed part-way (kill -9, a power cut) is finished by the
@@ -107,24 +135,25 @@ def _commit(staged: dict[Path, Path]) -> None:
     Ctrl-C inside a rename had left some outputs new, the rest old). Should a move fail, every output gets
     back what it held."""
     # the deepest first: a file written into a staged folder lands there before the folder moves
-    moves = [(path, tmp, _temporary(path, "old"))
-             for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts)) if tmp.exists()]
-    for path, tmp, _ in moves:
+    ordered = [(path, tmp) for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts))
+               if tmp.exists()]
+    for path, tmp in ordered:
         if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
-            for _, leftover, _ in moves:
+            for _, leftover in ordered:
                 _remove(leftover)
             raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
                                   str(path))
+    moves = [Move(path, tmp, _temporary(path, "old"), _identity(tmp), _identity(path)) for path, tmp in ordered]
     if not moves:
         return
     journal = Path(JOURNAL.format(pid=os.getpid()))
     with _signals_held():
         try:
             _write_journal(journal, moves, "forward")
-            for path, tmp, old in moves:
-                if os.path.lexists(path):
-                    path.rename(old)
-                tmp.rename(path)
+            for move in moves:
+                if os.path.lexists(move.path):
+                    move.path.rename(move.old)
+                move.tmp.rename(move.path)
         except BaseException:
             try:
                 _write_journal(journal, moves, "back")  # a kill while undoing must not finish forward
@@ -137,41 +166,53 @@ def _commit(staged: dict[Path, Path]) -> None:
         journal.unlink()
 
 
-# the moves of a commit under way, in the working folder (the project's root for a stage): path, temporary
-# and the name the old output is set aside under, and which way to finish them
+# the moves of a commit under way, in the working folder (the project's root for a stage), paths relative to
+# it, and which way to finish them
 JOURNAL = ".winnow-commit-{pid}.json"
 
 
-def _write_journal(journal: Path, moves: list[tuple[Path, Path, Path]], direction: str) -> None:
+def _write_journal(journal: Path, moves: list[Move], direction: str) -> None:
     part = journal.with_name(journal.name + ".part")
-    part.write_text(json.dumps({"direction": direction,
-                                "moves": [[str(p.absolute()) for p in move] for move in moves]}))
+    part.write_text(json.dumps({"direction": direction, "moves": [
+        [os.path.relpath(move.path), os.path.relpath(move.tmp), os.path.relpath(move.old), move.tmp_id, move.path_id]
+        for move in moves]}))
     os.replace(part, journal)
 
 
-def _finish(moves: list[tuple[Path, Path, Path]], direction: str) -> None:
+def _finish(moves: list[Move], direction: str) -> None:
     """Complete ``moves`` from wherever they stopped: ``forward`` puts every temporary in place (all new),
-    ``back`` gives every output what it held (all old); then removes what was set aside or left over."""
-    for path, tmp, old in moves:
+    ``back`` gives every output what it held (all old); then removes what was set aside or left over. Either
+    may run again over its own result and changes nothing."""
+    for move in moves:
         if direction == "forward":
-            if tmp.exists():
-                if os.path.lexists(path):
-                    path.rename(old)
-                tmp.rename(path)
+            if os.path.lexists(move.tmp):
+                if os.path.lexists(move.path):
+                    move.path.rename(move.old)
+                move.tmp.rename(move.path)
         else:
-            if not tmp.exists():  # it had landed
-                _remove(path)
-            if os.path.lexists(old):
-                old.rename(path)
-    for _, tmp, old in moves:
-        _remove(tmp)
-        _remove(old)
+            if _identity(move.path) == move.tmp_id:  # the new output had landed
+                _remove(move.path)
+            if os.path.lexists(move.old):
+                move.old.rename(move.path)
+    for move in moves:
+        _remove(move.tmp)
+        _remove(move.old)
 
 
-def finish_killed_commits() -> list[Path]:
+def _as_left(move: Move) -> bool:
+    """Whether ``move``'s three paths hold only what the commit put there: the temporary, the old output
+    set aside, and at the path one of the two (or nothing)."""
+    return (_identity(move.tmp) in (None, move.tmp_id) and _identity(move.old) in (None, move.path_id)
+            and _identity(move.path) in (None, move.tmp_id, move.path_id))
+
+
+def finish_killed_commits() -> tuple[list[Path], list[Path]]:
     """Finish the commits of runs killed part-way (their journals, :data:`JOURNAL`, in the working folder):
-    all their outputs new, or all old where the moves were being undone. Returns the outputs moved."""
-    finished = []
+    all their outputs new, or all old where the moves were being undone. A commit whose outputs were written
+    since by something else (DVC's run cache or checkout, a pull, a copy of the checkout) is dropped: its
+    temporaries are removed and the outputs stay as they are. Returns ``(finished, dropped)``: the outputs of
+    each kind."""
+    finished, dropped = [], []
     for journal in sorted(Path(".").glob(".winnow-commit-*.json*")):
         pid = journal.name.removeprefix(".winnow-commit-").split(".")[0]
         if not pid.isdigit() or _running(int(pid)):
@@ -181,14 +222,23 @@ def finish_killed_commits() -> list[Path]:
             continue
         try:
             record = json.loads(journal.read_text())
-            moves = [tuple(map(Path, move)) for move in record["moves"]]
+            moves = [Move(Path(path), Path(tmp), Path(old), tuple(tmp_id), None if path_id is None else tuple(path_id))
+                     for path, tmp, old, tmp_id, path_id in record["moves"]]
             direction = record["direction"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not one of ours: left alone
-        _finish(moves, direction)
+        if all(map(_as_left, moves)):
+            _finish(moves, direction)
+            finished += [move.path for move in moves]
+        else:
+            for move in moves:
+                if _identity(move.tmp) == move.tmp_id:
+                    _remove(move.tmp)
+                if _identity(move.old) == move.path_id:
+                    _remove(move.old)
+            dropped += [move.path for move in moves]
         journal.unlink()
-        finished += [path for path, _, _ in moves]
-    return finished
+    return finished, dropped
 
 
 @contextmanager

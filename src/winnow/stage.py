@@ -218,10 +218,13 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report."""
     escape_unencodable_output()
     try:
-        finished = finish_killed_commits()
+        finished, dropped = finish_killed_commits()
         if finished:
             print(f"finished moving {len(finished)} output(s) of a killed run into place: "
                   f"{', '.join(map(str, finished))}")
+        if dropped:
+            print(f"left {len(dropped)} output(s) of a killed run as they are, since written anew: "
+                  f"{', '.join(map(str, dropped))}")
         removed = sweep_temporaries()
         if removed:
             print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
