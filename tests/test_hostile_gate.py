@@ -682,3 +682,9 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     _dvc(project, "repro")
     done, _ = gate(project)
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout
+    # a fresh clone holds the committed predictions but not the cached model: data not pulled is not stale
+    commit(project, "head")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    done, _ = gate(clone, base="HEAD~1")
+    assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr

@@ -154,26 +154,38 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
 
     try:
         with Repo(str(repo)) as dvc_repo:
-            stale = dvc_repo.status(targets=targets, with_deps=True)
+            status = dvc_repo.status(targets=targets, with_deps=True)
     except DvcException as err:
         raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
-                          f"{first_line(err)}); the workspace's outputs count only as its pipeline made them") from err
+                          f"{first_line(err)}); name the variants the pipeline evaluates (--variants), or a commit "
+                          "as --target") from err
+    stale = {stage: said for stage, changes in status.items() if (said := _changes(changes))}
     if stale:
-        stage, changes = next(iter(stale.items()))
+        stage, said = next(iter(stale.items()))
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
-                          f"{len(stale)} stage(s) up to them, first {stage} ({_changes(changes)}); run `dvc repro` "
+                          f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
 
 
+# what dvc status says of an output or dependency that does not make the outputs after it stale: data not
+# pulled (a fresh clone holds the committed predictions, not every stage's data), or no copy in the cache
+_ABSENT = ("deleted", "not in cache")
+
+
 def _changes(changes: list) -> str:
-    """What one stage's entry of ``dvc status`` says, on one line: ``changed deps: models/baseline.pt modified``."""
+    """What one stage's entry of ``dvc status`` says made it stale, on one line (``changed deps:
+    models/baseline.pt modified``), or "" when nothing did: an upstream output not pulled or not cached, and
+    an always_changed stage, leave what was computed from the committed data as it is."""
     said = []
     for change in changes:
         if not isinstance(change, dict):
-            said.append(str(change))  # "always changed", "changed checksum"
+            if change != "always changed":
+                said.append(str(change))  # "changed checksum": the stage's definition changed
             continue
         for kind, paths in change.items():
-            items = paths.items() if isinstance(paths, dict) else []
-            said.append(f"{kind}: " + ", ".join(
-                f"{path} {' '.join(state) if isinstance(state, dict) else state}" for path, state in items))
+            items = [f"{path} {' '.join(state)}" if isinstance(state, dict) else f"{path} {state}"
+                     for path, state in (paths.items() if isinstance(paths, dict) else [])
+                     if isinstance(state, dict) or state not in _ABSENT]
+            if items:
+                said.append(f"{kind}: " + ", ".join(items))
     return "; ".join(said)
