@@ -103,7 +103,9 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
     if len(test) and untested:
         raise WinnowError(f"ingest: the test split holds no image of class {classes[untested[0]]!r} ({len(untested)} "
                           "class(es) in all): evaluate would score it 0 and average the zero into macro F1; give the "
-                          "test split images of every class (a larger ingest.test_fraction, or more images of it)")
+                          "test split images of every class (more images of it, a larger ingest.test_fraction where "
+                          "ingest carves the splits, or a test folder of it where the source holds them), or remove "
+                          "the class")
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"
