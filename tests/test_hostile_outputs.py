@@ -319,6 +319,15 @@ def _outputs(project: Path) -> dict[str, str]:
     return {str(p.relative_to(project)): p.read_text() for p in sorted(project.rglob("*.txt"))}
 
 
+def _assert_settled(project: Path, expected: dict[str, str]) -> None:
+    """After the next stage's sweep: the outputs hold ``expected``, and no journal or temporary is left."""
+    from winnow.outputs import sweep_temporaries
+
+    sweep_temporaries([project])
+    assert _outputs(project) == expected
+    assert sorted(p.name for p in project.iterdir()) == ["a.txt", "commit.py", "f"]
+
+
 @pytest.mark.hostile("interrupted")
 @pytest.mark.parametrize("kill_at", [1, 2, 3])  # a.txt set aside; a.txt in place; f set aside
 def test_a_commit_killed_part_way_is_finished_by_the_next_stage(tmp_path, monkeypatch, kill_at):
@@ -327,13 +336,11 @@ def test_a_commit_killed_part_way_is_finished_by_the_next_stage(tmp_path, monkey
     _old_outputs(tmp_path)
     _commit_killed(tmp_path, kill_at=kill_at)
     monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits, sweep_temporaries
+    from winnow.outputs import finish_killed_commits
 
     finished, dropped = finish_killed_commits()
     assert ([p.name for p in finished], dropped) == (["a.txt", "f"], [])
-    sweep_temporaries(["."])
-    assert _outputs(tmp_path) == {"a.txt": "new a", "f/x.txt": "new x"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+    _assert_settled(tmp_path, {"a.txt": "new a", "f/x.txt": "new x"})
 
 
 @pytest.mark.hostile("interrupted")
@@ -342,7 +349,7 @@ def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage
     _old_outputs(tmp_path)
     _commit_killed(tmp_path, fail_at=3, kill_at=4)
     monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits, sweep_temporaries
+    from winnow.outputs import finish_killed_commits
 
     journal = next(tmp_path.glob(".winnow-commit-*.json")).read_text()
     finish_killed_commits()
@@ -350,9 +357,7 @@ def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage
     # finishing the undo again (a copy of the journal, a second kill) changes nothing: it had removed a.txt
     (tmp_path / ".winnow-commit-999999999.json").write_text(journal)
     finish_killed_commits()
-    sweep_temporaries(["."])
-    assert _outputs(tmp_path) == {"a.txt": "old a", "f/x.txt": "old x"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+    _assert_settled(tmp_path, {"a.txt": "old a", "f/x.txt": "old x"})
 
 
 @pytest.mark.hostile("interrupted")
@@ -367,13 +372,11 @@ def test_a_killed_commit_whose_outputs_were_written_since_is_dropped(tmp_path, m
     (tmp_path / "f").mkdir()
     (tmp_path / "f/x.txt").write_text("restored x")
     monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits, sweep_temporaries
+    from winnow.outputs import finish_killed_commits
 
     finished, dropped = finish_killed_commits()
     assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
-    sweep_temporaries(["."])
-    assert _outputs(tmp_path) == {"a.txt": "restored a", "f/x.txt": "restored x"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "commit.py", "f"]
+    _assert_settled(tmp_path, {"a.txt": "restored a", "f/x.txt": "restored x"})
 
 
 @pytest.mark.hostile("interrupted")
