@@ -6,9 +6,11 @@ through :mod:`winnow.stage`."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import threading
@@ -111,21 +113,34 @@ class Move(NamedTuple):
     path: Path
     tmp: Path
     old: Path
-    tmp_id: tuple[int, ...]
-    path_id: tuple[int, ...] | None
+    tmp_id: list
+    path_id: list | None
 
 
-def _identity(path: Path) -> tuple[int, ...] | None:
-    """(device, inode) of a folder, and of a file with its modification time and size too: a file written
-    anew may get the inode just freed. A folder's own time changes when a file is moved into it (the deepest
-    moves first), so it is left out; a folder written anew on an inode just freed goes unseen."""
+def _identity(path: Path) -> list | None:
+    """What tells this file or folder from one written in its place: device, inode, and for a file its
+    modification time and size (a file written anew may get the inode just freed); for a folder, the same of
+    every file below it (DVC's checkout rewrites a folder's files in place). A file moved within the folder
+    keeps all of these (the deepest moves first), so only the names are left out. None: nothing there."""
     try:
         stat = os.lstat(path)
     except FileNotFoundError:
         return None
-    if S_ISDIR(stat.st_mode):
-        return stat.st_dev, stat.st_ino
-    return stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+    if not S_ISDIR(stat.st_mode):
+        return [stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size]
+    below = hashlib.sha256()
+    for entry in sorted(_file_stats(path)):
+        below.update(repr(entry).encode())
+    return [stat.st_dev, stat.st_ino, below.hexdigest()]
+
+
+def _file_stats(folder: Path) -> list[tuple[int, int, int]]:
+    found = []
+    for root, _, files in os.walk(folder):
+        for name in files:
+            stat = os.lstat(os.path.join(root, name))
+            found.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    return found
 
 
 def _commit(staged: dict[Path, Path]) -> None:
@@ -146,7 +161,7 @@ def _commit(staged: dict[Path, Path]) -> None:
     moves = [Move(path, tmp, _temporary(path, "old"), _identity(tmp), _identity(path)) for path, tmp in ordered]
     if not moves:
         return
-    journal = Path(JOURNAL.format(pid=os.getpid()))
+    journal = _journal_path()
     with _signals_held():
         try:
             _write_journal(journal, moves, "forward")
@@ -167,8 +182,13 @@ def _commit(staged: dict[Path, Path]) -> None:
 
 
 # the moves of a commit under way, in the working folder (the project's root for a stage), paths relative to
-# it, and which way to finish them
-JOURNAL = ".winnow-commit-{pid}.json"
+# it, and which way to finish them; a token of its own, so a process with a reused id never writes over a
+# killed run's journal
+JOURNAL = ".winnow-commit-{pid}-{token}.json"
+
+
+def _journal_path() -> Path:
+    return Path(JOURNAL.format(pid=os.getpid(), token=secrets.token_hex(4)))
 
 
 def _write_journal(journal: Path, moves: list[Move], direction: str) -> None:
@@ -209,36 +229,54 @@ def _as_left(move: Move) -> bool:
 def finish_killed_commits() -> tuple[list[Path], list[Path]]:
     """Finish the commits of runs killed part-way (their journals, :data:`JOURNAL`, in the working folder):
     all their outputs new, or all old where the moves were being undone. A commit whose outputs were written
-    since by something else (DVC's run cache or checkout, a pull, a copy of the checkout) is dropped: its
-    temporaries are removed and the outputs stay as they are. Returns ``(finished, dropped)``: the outputs of
-    each kind."""
+    since by something else (DVC's run cache or checkout, a pull, a copy of the checkout) is dropped
+    (:func:`_drop`). Each journal is first claimed, renamed to one of this process, so that of processes
+    starting together (the ranks of a torchrun) one finishes it, and a kill while finishing leaves it for the
+    next. Returns ``(finished, dropped)``: the outputs of each kind."""
     finished, dropped = [], []
     for journal in sorted(Path(".").glob(".winnow-commit-*.json*")):
-        pid = journal.name.removeprefix(".winnow-commit-").split(".")[0]
-        if not pid.isdigit() or _running(int(pid)):
+        pid = journal.name.removeprefix(".winnow-commit-").split("-")[0].split(".")[0]
+        # one of this process's id is a killed run's that had the id before: this one has committed nothing yet
+        if not pid.isdigit() or (int(pid) != os.getpid() and _running(int(pid))):
             continue
         if journal.name.endswith(".part"):  # cut short before any move began
             journal.unlink(missing_ok=True)
             continue
         try:
             record = json.loads(journal.read_text())
-            moves = [Move(Path(path), Path(tmp), Path(old), tuple(tmp_id), None if path_id is None else tuple(path_id))
+            moves = [Move(Path(path), Path(tmp), Path(old), tmp_id, path_id)
                      for path, tmp, old, tmp_id, path_id in record["moves"]]
             direction = record["direction"]
+        except FileNotFoundError:
+            continue  # finished by another process meanwhile
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not one of ours: left alone
+        claimed = _journal_path()
+        try:
+            os.rename(journal, claimed)
+        except FileNotFoundError:
+            continue  # claimed by another process
         if all(map(_as_left, moves)):
             _finish(moves, direction)
             finished += [move.path for move in moves]
         else:
-            for move in moves:
-                if _identity(move.tmp) == move.tmp_id:
-                    _remove(move.tmp)
-                if _identity(move.old) == move.path_id:
-                    _remove(move.old)
+            _drop(moves)
             dropped += [move.path for move in moves]
-        journal.unlink()
+        claimed.unlink()
     return finished, dropped
+
+
+def _drop(moves: list[Move]) -> None:
+    """Give up ``moves`` whose outputs were written since: the temporaries not yet in place are removed,
+    and an old output set aside goes back where its path is empty (never both copies of an output lost);
+    outputs in place stay as they are."""
+    for move in moves:
+        _remove(move.tmp)
+        if os.path.lexists(move.old):
+            if os.path.lexists(move.path):
+                _remove(move.old)
+            else:
+                move.old.rename(move.path)
 
 
 @contextmanager
