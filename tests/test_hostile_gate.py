@@ -677,9 +677,19 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     done, before = gate(project)
     assert assert_error_line(done) == (
         "error: the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, "
-        "first evaluate@baseline (changed deps: models/baseline.txt modified); run `dvc repro` (or `dvc pull`), then "
-        "again, or name a commit whose outputs count (e.g. --target HEAD)")
+        "first evaluate@baseline (changed deps: models/baseline.txt modified; dvc.lock: models/baseline.txt not what "
+        "the stage writing them made); run `dvc repro` (or `dvc pull`), then again, or name a commit whose outputs "
+        "count (e.g. --target HEAD)")
     assert_nothing_left(project, before)
+    # committed as it was, then cloned without the data: dvc status says only "not in cache" there, and the lock
+    # shows that evaluate's model is not the one train made
+    commit(project, "train only")
+    git(tmp_path, "clone", "-q", str(project), str(tmp_path / "train-only"))
+    done, _ = gate(tmp_path / "train-only", base="HEAD~1")
+    assert assert_error_line(done) == (
+        "error: the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, "
+        "first evaluate@baseline (dvc.lock: models/baseline.txt not what the stage writing them made); run `dvc "
+        "repro` (or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
     _dvc(project, "repro")
     done, _ = gate(project)
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout
@@ -687,5 +697,5 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     commit(project, "head")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(project), str(clone))
-    done, _ = gate(clone, base="HEAD~1")
+    done, _ = gate(clone, base="HEAD~2")
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr

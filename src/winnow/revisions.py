@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from winnow.errors import WinnowError, first_line, listed
 
 WORKSPACE = "workspace"
@@ -159,7 +161,12 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
         raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
                           f"{first_line(err)}); name the variants the pipeline evaluates (--variants), or a commit "
                           "as --target") from err
-    stale = {stage: said for stage, changes in status.items() if (said := _changes(changes))}
+    locked = _locked_stages(Path(repo))
+    outputs = {out["path"]: str(out.get("md5", "")) for entry in locked.values() for out in entry.get("outs") or []
+               if isinstance(out, dict) and "path" in out}
+    stale = {stage: said for stage, changes in status.items()
+             if (said := "; ".join(filter(None, [_changes(changes, outputs=outputs),
+                                                 _lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
     if stale:
         stage, said = next(iter(stale.items()))
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
@@ -167,15 +174,17 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
 
 
-# what dvc status says of an output or dependency that does not make the outputs after it stale: data not
-# pulled (a fresh clone holds the committed predictions, not every stage's data), or no copy in the cache
+# what dvc status says of a stage's output, or of a dependency that is one, that does not make the outputs
+# after it stale: data not pulled (a fresh clone holds the committed predictions, not every stage's data), or
+# no copy in the cache; the lock file says whether what was not pulled is what they were computed from
 _ABSENT = ("deleted", "not in cache")
 
 
-def _changes(changes: list) -> str:
+def _changes(changes: list, *, outputs: dict[str, str]) -> str:
     """What one stage's entry of ``dvc status`` says made it stale, on one line (``changed deps:
-    models/baseline.pt modified``), or "" when nothing did: an upstream output not pulled or not cached, and
-    an always_changed stage, leave what was computed from the committed data as it is."""
+    models/baseline.pt modified``), or "" when nothing did: an output of a stage (``outputs``: path -> its
+    hash in dvc.lock) not pulled or not cached, and an always_changed stage, leave what was computed from the
+    committed data as it is; a deleted file of the project's own (code) counts."""
     said = []
     for change in changes:
         if not isinstance(change, dict):
@@ -183,9 +192,28 @@ def _changes(changes: list) -> str:
                 said.append(str(change))  # "changed checksum": the stage's definition changed
             continue
         for kind, paths in change.items():
-            items = [f"{path} {' '.join(state)}" if isinstance(state, dict) else f"{path} {state}"
+            items = [f"{path} {' '.join(f'{k} {v}' for k, v in state.items())}" if isinstance(state, dict)
+                     else f"{path} {state}"
                      for path, state in (paths.items() if isinstance(paths, dict) else [])
-                     if isinstance(state, dict) or state not in _ABSENT]
+                     if isinstance(state, dict) or state not in _ABSENT or path not in outputs]
             if items:
                 said.append(f"{kind}: " + ", ".join(items))
     return "; ".join(said)
+
+
+def _locked_stages(repo: Path) -> dict[str, dict]:
+    """dvc.lock's entries by stage (empty when there is none: dvc status has refused the project then)."""
+    try:
+        stages = (yaml.safe_load((repo / "dvc.lock").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return {}
+    return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
+
+
+def _lock_disagrees(entry: dict, *, outputs: dict[str, str]) -> str:
+    """The dependencies of a stage's dvc.lock ``entry`` whose hash differs from the one the stage that writes
+    them recorded (``outputs``): a run interrupted between the two stages, or `dvc repro -s` of the first,
+    committed as it was (in a clone without the data, dvc status says only "not in cache")."""
+    differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
+              and dep.get("path") in outputs and str(dep.get("md5", "")) != outputs[dep["path"]]]
+    return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
