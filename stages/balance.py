@@ -20,7 +20,7 @@ from winnow.augment import augment
 from winnow.augment_search import policy_for
 from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
 from winnow.gan_eval import sample_grid
-from winnow.imageset import ImageSet
+from winnow.imageset import ImageSet, pixel_digest
 from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
@@ -68,6 +68,7 @@ def main() -> None:
         "id": [f"bal-{i}-{k}" for i, k in zip(source_ids, copy)], "split": "train", "label": made.labels,
         "source": "balance", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "source_id": source_ids, "ops": used,
+        "digest": pixel_digest(made.images),  # once: the variant's extra images and its contract use it
     })
     edge = made.edge[made.source]
     rows = read_rows("pruned")

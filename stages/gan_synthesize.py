@@ -19,7 +19,7 @@ from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
     acceptance, check_weak_below, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
 )
-from winnow.imageset import ImageSet, write_imageset
+from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import (
     check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped, write_table,
@@ -93,32 +93,37 @@ def main() -> None:
         "id": [f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], "split": "train",
         "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "p_intended": p_intended, "accepted": kept,
+        "digest": pixel_digest(images),  # once: the imageset, the variant's extra images and its contract use it
     })
+    added = manifest[kept]
+    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+        "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
+        "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
+    extra = ImageSet(images[kept], added, classes)
+    rates = acceptance(kept, intended, classes=classes)
+    # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
+    # (a baseline trained on noisy labels is rarely confident, even on real images)
+    real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
+    for name in weak:
+        rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
+    frechet = {}
+    for name in weak:
+        label = classes.index(name)
+        real = embed(classifier, pruned.images[pruned.labels == label])
+        frechet[name] = {
+            which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
+            for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
+        }
+    grid = {}
+    for name in weak:
+        mine = intended == classes.index(name)
+        grid[f"{name} kept"] = images[mine & kept]
+        grid[f"{name} dropped"] = images[mine & ~kept]
     # the samples, the variant, the counts, the plots and the contract's record land as one (models/gan.pt stays
     # as trained: it resumes)
     with together():
         write_imageset("data/gan", images, manifest, classes)
-        added = manifest[kept]
-        rows = pd.concat([read_rows("pruned"), pd.DataFrame({
-            "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
-            "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
-        extra = ImageSet(images[kept], added, classes)
         write_variant("augmented", rows, extra=extra)
-
-        rates = acceptance(kept, intended, classes=classes)
-        # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
-        # (a baseline trained on noisy labels is rarely confident, even on real images)
-        real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
-        for name in weak:
-            rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
-        frechet = {}
-        for name in weak:
-            label = classes.index(name)
-            real = embed(classifier, pruned.images[pruned.labels == label])
-            frechet[name] = {
-                which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
-                for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
-            }
         write_json(METRICS, {
             "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
             "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
@@ -129,11 +134,6 @@ def main() -> None:
             "epochs": len(trained.history),
         })
         write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
-        grid = {}
-        for name in weak:
-            mine = intended == classes.index(name)
-            grid[f"{name} kept"] = images[mine & kept]
-            grid[f"{name} dropped"] = images[mine & ~kept]
         sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(

@@ -6,8 +6,8 @@ import os
 import stat
 import sys
 import tempfile
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 
 class WinnowError(ValueError):

@@ -327,10 +327,7 @@ def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list
                 if name in dirs:
                     dirs.remove(name)  # not walked into: it is going
                 try:
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
-                    else:
-                        path.unlink()
+                    _remove(path)
                 except OSError:
                     continue  # not ours to remove (permissions): leave it rather than stop the stage
                 removed.append(path)

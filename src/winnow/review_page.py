@@ -11,8 +11,6 @@ are PNG files beside it (``thumbs/``), so a queue of thousands of images keeps t
 from __future__ import annotations
 
 import html
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +20,7 @@ from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
 from winnow.review import VERDICT_CONTROL, class_verdict
-from winnow.stage import sweep_temporaries
+from winnow.outputs import atomic_folder, sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
 DOWNLOAD_NAME = "verdicts-reviewed.csv"
@@ -79,23 +77,13 @@ def thumbnails(imageset: ImageSet, ids: list[str]) -> list[bytes]:
 
 
 def write_folder(folder: Path, files: dict[str, bytes]) -> None:
-    """Replace ``folder`` by one holding exactly ``files`` (name → bytes), written beside it first so that
-    a failed export leaves the old folder whole. The temporaries carry the mark of every writer's
-    (:func:`winnow.stage.sweep_temporaries`): what a killed export left beside ``folder`` goes first, and the
-    next stage removes it too."""
+    """Replace ``folder`` by one holding exactly ``files`` (name → bytes), written beside it first
+    (:func:`~winnow.outputs.atomic_folder`) so that a failed export leaves the old folder whole; what a killed
+    export left beside ``folder`` goes first, and the next stage removes it too."""
     sweep_temporaries([folder.parent])
-    tmp, old = (folder.with_name(f".{folder.name}.winnow-{tag}-{os.getpid()}") for tag in ("tmp", "old"))
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(folder) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, str]) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
-from winnow.imageset import ImageSet, pixel_digest, read_imageset
+from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
 
@@ -108,8 +108,8 @@ class VariantContract:
 
     def rates(self, name: str, *, rows: pd.DataFrame | None = None, extra: ImageSet | None = None) -> pd.DataFrame:
         """The one-row table the suite checks for ``data/variants/<name>`` (its rates over the kept train
-        images). ``rows`` and ``extra``: the variant as its stage writes it, inside
-        :func:`~winnow.outputs.together` (its files land with the contract's record, so they are not in
+        images). ``rows`` and ``extra`` (its manifest with digests): the variant as its stage writes it,
+        inside :func:`~winnow.outputs.together` (its files land with the contract's record, so they are not in
         place yet); otherwise they are read. Raises WinnowError: the variant's rows are missing or damaged."""
         manifests = dict(self.manifests)
         if rows is None:
@@ -118,7 +118,7 @@ class VariantContract:
             if (VARIANTS / name / "extra").is_dir():
                 manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
         elif extra is not None:
-            manifests["extra"] = extra.manifest.assign(digest=pixel_digest(extra.images))
+            manifests["extra"] = extra.manifest
         return variant_table(name, with_digests(rows, manifests=manifests), measured=self.measured,
                              num_classes=self.num_classes)
 
