@@ -319,6 +319,14 @@ def _outputs(project: Path) -> dict[str, str]:
     return {str(p.relative_to(project)): p.read_text() for p in sorted(project.rglob("*.txt"))}
 
 
+def _next_stage(project: Path, monkeypatch) -> tuple[list[Path], list[Path]]:
+    """What the next stage started in ``project`` does first: :func:`winnow.outputs.finish_killed_commits`."""
+    from winnow.outputs import finish_killed_commits
+
+    monkeypatch.chdir(project)
+    return finish_killed_commits()
+
+
 def _assert_settled(project: Path, expected: dict[str, str]) -> None:
     """After the next stage's sweep: the outputs hold ``expected``, and no journal or temporary is left."""
     from winnow.outputs import sweep_temporaries
@@ -335,10 +343,7 @@ def test_a_commit_killed_part_way_is_finished_by_the_next_stage(tmp_path, monkey
     # stage's sweep removed the old copy it had set aside
     _old_outputs(tmp_path)
     _commit_killed(tmp_path, kill_at=kill_at)
-    monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits
-
-    finished, dropped = finish_killed_commits()
+    finished, dropped = _next_stage(tmp_path, monkeypatch)
     assert ([p.name for p in finished], dropped) == (["a.txt", "f"], [])
     _assert_settled(tmp_path, {"a.txt": "new a", "f/x.txt": "new x"})
 
@@ -371,10 +376,7 @@ def test_a_killed_commit_whose_outputs_were_written_since_is_dropped(tmp_path, m
     shutil.rmtree(tmp_path / "f")
     (tmp_path / "f").mkdir()
     (tmp_path / "f/x.txt").write_text("restored x")
-    monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits
-
-    finished, dropped = finish_killed_commits()
+    finished, dropped = _next_stage(tmp_path, monkeypatch)
     assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
     _assert_settled(tmp_path, {"a.txt": "restored a", "f/x.txt": "restored x"})
 
@@ -388,10 +390,7 @@ def test_a_copy_of_a_checkout_with_a_killed_commit_leaves_the_original_alone(tmp
     _commit_killed(original, kill_at=2)  # a.txt new in place, f old
     before = _outputs(original)
     copy = Path(shutil.copytree(original, tmp_path / "copy"))
-    monkeypatch.chdir(copy)
-    from winnow.outputs import finish_killed_commits
-
-    finished, dropped = finish_killed_commits()
+    finished, dropped = _next_stage(copy, monkeypatch)
     assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
     assert _outputs(original) == before
 
@@ -432,10 +431,7 @@ def test_a_dropped_commit_puts_an_old_output_it_had_set_aside_back(tmp_path, mon
     _old_outputs(tmp_path)
     _commit_killed(tmp_path, kill_at=4)
     os.utime(tmp_path / "a.txt", ns=(1, 1))
-    monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits
-
-    finished, dropped = finish_killed_commits()
+    finished, dropped = _next_stage(tmp_path, monkeypatch)
     assert (finished, [p.name for p in dropped]) == ([], ["a.txt", "f"])
     _assert_settled(tmp_path, {"a.txt": "new a", "f/x.txt": "old x"})
 
@@ -448,9 +444,6 @@ def test_a_killed_commit_under_this_process_id_is_a_killed_runs(tmp_path, monkey
     _commit_killed(tmp_path, kill_at=4)
     journal = next(tmp_path.glob(".winnow-commit-*.json"))
     journal.rename(tmp_path / f".winnow-commit-{os.getpid()}-0000.json")
-    monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits
-
-    finished, _ = finish_killed_commits()
+    finished, _ = _next_stage(tmp_path, monkeypatch)
     assert [p.name for p in finished] == ["a.txt", "f"]
     _assert_settled(tmp_path, {"a.txt": "new a", "f/x.txt": "new x"})
