@@ -52,7 +52,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import represent as rp  # noqa: E402  (make_project, write_cifar10n, _env: the same projects and data)
 
 RESULTS = ROOT / "benchmarks/results"
-VARIANTS = ("baseline", "pruned", "balanced_fixed", "balanced_searched", "balanced_density")  # those run
+VARIANTS = ("baseline", "pruned", "balanced_fixed", "balanced_searched", "balanced_density", "onthefly_fixed",
+            "onthefly_searched")  # those run
 CIFAR_TRAIN = {"model": "cnn_small", "epochs": 20, "crop_padding": 4, "hflip": True}
 
 
@@ -114,11 +115,13 @@ def run_search(project: Path, params: dict, *, method: str = "train") -> dict:
             **metrics}
 
 
-def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], *, pruned_too: bool = True) -> dict:
+def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], *, pruned_too: bool = True,
+             onthefly: dict[str, dict] | None = None) -> dict:
     """Test macro F1 and accuracy of each variant fitted with ``seed`` (see the module docstring): baseline
     (its model gives the edge cases), pruned unless ``pruned_too`` is false (baseline's figures, not
-    refitted, when its train set is baseline's), and a balanced variant per ``balanced`` entry (name →
-    policy params)."""
+    refitted, when its train set is baseline's), a balanced variant per ``balanced`` entry (name →
+    policy params), and per ``onthefly`` entry pruned fitted with that policy applied to every batch
+    (what ``train.augment: fixed|searched`` does in the train stage)."""
     from winnow.balance import balanced_augment, edge_scores
     from winnow.configs import Policy, TrainConfig
     from winnow.metrics import summarise
@@ -132,10 +135,10 @@ def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], 
     balance = params["balance"]
     out = {"seed": seed}
 
-    def score(name: str, images: np.ndarray, labels: np.ndarray):
+    def score(name: str, images: np.ndarray, labels: np.ndarray, policy: Policy | None = None):
         started = time.perf_counter()
         trained = fit(images, labels, val.images, val.labels, config=config, num_classes=len(test.classes), seed=seed,
-                      progress=False)
+                      progress=False, policy=policy)
         summary = summarise(test.labels, predict_proba(trained, test.images).argmax(1), classes=test.classes)
         out[name] = {"macro_f1": round(summary["macro"]["f1"], 4), "accuracy": round(summary["accuracy"], 4),
                      "train_images": len(labels), "epochs": len(trained.history),
@@ -149,6 +152,8 @@ def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], 
         out["pruned"] = {**out["baseline"], "fit_s": 0.0, "same_as": "baseline"}
     elif pruned_too:
         score("pruned", pruned.images, pruned.labels)
+    for name, policy in (onthefly or {}).items():
+        score(name, pruned.images, pruned.labels, Policy.from_params(policy))
     scores = edge_scores(embed(model, pruned.images), pruned.labels)
     for name, policy in balanced.items():
         policy = Policy.from_params(policy)
@@ -253,6 +258,8 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where augment.json and augment.md are")
     parser.add_argument("--density", action="store_true", help="for data sets already in augment.json: the search "
                         "by density matching, timed, and balanced_density on the same seeds where its policy differs")
+    parser.add_argument("--onthefly", action="store_true", help="also fit pruned with the fixed and the searched "
+                        "policy applied on the fly (train.augment: fixed, searched) on every seed")
     parser.add_argument("--markdown-only", action="store_true", help="recompute the summaries of augment.json's "
                         "runs and rewrite augment.md; run nothing")
     args = parser.parse_args()
@@ -281,11 +288,14 @@ def main() -> int:
         load = os.getloadavg()
         search = run_search(project, params)
         print(f"{dataset}: search {search['wall_s']:.0f} s wall, chose {search['chosen']}", flush=True)
-        runs = [run_seed(project, params, seed, {"balanced_fixed": params["balance"]["policy"],
-                                                 "balanced_searched": search["chosen"]}) for seed in args.seeds]
+        policies = {"fixed": params["balance"]["policy"], "searched": search["chosen"]}
+        runs = [run_seed(project, params, seed, {f"balanced_{k}": v for k, v in policies.items()},
+                         onthefly={f"onthefly_{k}": v for k, v in policies.items()} if args.onthefly else None)
+                for seed in args.seeds]
         command = ("OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/augment.py --datasets "
                    f"{dataset} --seeds {' '.join(map(str, args.seeds))}"
-                   + (f" --epochs {args.epochs}" if args.epochs is not None else ""))
+                   + (f" --epochs {args.epochs}" if args.epochs is not None else "")
+                   + (" --onthefly" if args.onthefly else ""))
         entry = {"command": command, "seeds": len(runs), "prepared": prepared,
                  "train": {k: params["train"][k] for k in ("model", "epochs", "patience", "threads")},
                  "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores shared with other jobs "
