@@ -10,6 +10,7 @@ import pandas as pd
 
 from winnow import judges
 from winnow import labels as cl
+from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -31,7 +32,10 @@ def main() -> None:
                                                   OUT / "label_issues.parquet", OUT / "noise_matrix.csv", METRICS_OUT])
     config = TrainConfig.from_params({**params["train"], **(p.get("train") or {})})
     data, considered, conflict, truth = cl.read_judged()
+    left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
+    considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
     train, val = data.select(considered), data.split("val")
+    val = val.select(~np.isin(val.labels, [data.classes.index(name) for name in unjudged]))  # no judge learns them
     ids, given = train.manifest["id"].to_numpy(), train.labels
 
     if p["judge"] == "probe":
@@ -54,13 +58,13 @@ def main() -> None:
     issues = judges.gate_relabels(issues, strength)
     noise = cl.noise_estimate(given, pred_probs)
 
-    is_train = data.manifest["split"].to_numpy() == "train"
     # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": it counts under its own
     own_reason = issues["reason"].str.split("; ").str[0]
     metrics = {
         "judge": {"kind": p["judge"], "l2": judged.l2, **strength.metrics(),
                   "relabels_blocked": judges.blocked(issues)},
-        "considered": len(train), "left_out": int((is_train & ~considered).sum()),
+        "considered": len(train), "left_out": left_out,
+        "unjudged": {"classes": unjudged, "images": sum(unjudged.values())},
         "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),
         "noise_rate": noise["noise_rate"],
         "issues": int(issues["is_issue"].sum()),
@@ -92,6 +96,31 @@ def main() -> None:
     warning = judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn")
     if warning:
         print(warning)
+
+
+def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple[np.ndarray, dict[str, int]]:
+    """``considered`` less the train images of classes too small for ``folds`` folds, and those classes'
+    ``{name: images}``; each such class is named in a warning. A rare class does not stop the stage (it
+    stopped the whole pipeline even where confident_learn was not among pruned.cleaners): its images are
+    kept as they are, unjudged."""
+    rows = np.flatnonzero(considered)
+    small = cl.too_small_to_judge(data.labels[rows], folds=folds, classes=data.classes)
+    if not small:
+        return considered, small
+    judgeable = set(data.classes[k] for k in np.unique(data.labels[rows])) - set(small)
+    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in small.items())
+    if len(judgeable) < 2:
+        raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "
+                          f"({folds}) train images; {len(judgeable)} have that many, fewer in {named}: add images or "
+                          "lower confident_learn.folds")
+    skipped = np.isin(data.labels[rows], [data.classes.index(name) for name in small])
+    kept = considered.copy()
+    kept[rows[skipped]] = False
+    fewest = min(small.values())
+    lower = f", or lower confident_learn.folds to {fewest}" if fewest >= 2 else ""
+    print(f"warning: confident-learn: fewer train images than confident_learn.folds ({folds}) in {named}: kept "
+          f"unjudged, since out-of-sample judging needs other images of the class; add images{lower}")
+    return kept, small
 
 
 if __name__ == "__main__":

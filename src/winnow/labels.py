@@ -131,6 +131,19 @@ def check_folds(labels: np.ndarray, *, folds: int, classes: list[str]) -> None:
         )
 
 
+def too_small_to_judge(labels: np.ndarray, *, folds: int, classes: list[str]) -> dict[str, int]:
+    """``{class name: images}`` of the classes in ``labels`` (int ``(N,)``) with fewer images than ``folds``.
+
+    K-fold judging holds each image out and asks a judge trained on the others of its class; a class of
+    fewer images than folds has folds without it, so its images would be judged by models that never saw
+    their label and flagged whatever they show. The confident-learn stage keeps them unjudged.
+    """
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise WinnowError(f"confident_learn.folds: {folds!r} must be an integer of at least 2")
+    counts = np.bincount(labels, minlength=len(classes))
+    return {classes[k]: int(counts[k]) for k in np.flatnonzero((counts > 0) & (counts < folds))}
+
+
 def stratified_folds(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
     """int64 ``(N,)`` fold number of each image; each class is dealt round-robin over the folds in a
     seeded random order, so class shares differ between folds by at most one image."""
