@@ -91,10 +91,12 @@ def damaged_set(images: np.ndarray, slices: dict[str, np.ndarray], strength: str
     return out, orig[:, 0], orig[:, 1], stored
 
 
-def auto_cuts(images, orig_h, orig_w, issues=ISSUES):
-    """``(flags, rules, scores)`` of the ``auto`` default with the score stage's reference cuts and floors."""
+def auto_cuts(images, orig_h, orig_w, issues=ISSUES, *, auto_options: dict | None = None):
+    """``(flags, rules, scores)`` of the ``auto`` default with the score stage's reference cuts and floors;
+    ``auto_options`` (``alpha``…) go to every issue's ``auto``."""
     scores = score_images(images, orig_h=orig_h, orig_w=orig_w)
-    flags, _, rules = cut_issues({k: scores[k] for k in issues}, {k: {"method": "auto"} for k in issues},
+    settings = {k: {"method": "auto", **(auto_options or {})} for k in issues}
+    flags, _, rules = cut_issues({k: scores[k] for k in issues}, settings,
                                  explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS)
     return flags, rules, scores
 
@@ -197,8 +199,10 @@ def rate_key(rate: float) -> str:
     return f"{rate:g}"
 
 
-def prevalence(images: np.ndarray, *, seed: int, cleanvision_rates: tuple[float, ...], workdir: Path) -> dict:
-    """``auto`` F1 per strength, damage and rate, single and dual; ceilings, rules, CleanVision's F1."""
+def prevalence(images: np.ndarray, *, seed: int, cleanvision_rates: tuple[float, ...], workdir: Path,
+               auto_options: dict | None = None) -> dict:
+    """``auto`` F1 per strength, damage and rate, single and dual; ceilings, rules, CleanVision's F1.
+    ``auto_options`` go to :func:`auto_cuts`."""
     n, rng = len(images), np.random.default_rng(seed)
     out = {key: {s: {} for s in STRENGTHS} for key in ("single", "dual", "ceiling", "rule")}
     out |= {key: {s: {} for s in STRENGTHS} for key in ("cleanvision", "cleanvision_li")} if cleanvision_rates else {}
@@ -207,7 +211,7 @@ def prevalence(images: np.ndarray, *, seed: int, cleanvision_rates: tuple[float,
         for issue in ISSUES:
             slices = {issue: rng.permutation(n)[:size]}
             x, orig_h, orig_w, stored = damaged_set(images, slices, strength)
-            flags, rules, scores = auto_cuts(x, orig_h, orig_w)
+            flags, rules, scores = auto_cuts(x, orig_h, orig_w, auto_options=auto_options)
             truth = np.zeros(n, bool)
             truth[slices[issue]] = True
             out["single"][strength].setdefault(issue, {})[r] = f1s(flags, slices, n)[issue]
@@ -221,7 +225,8 @@ def prevalence(images: np.ndarray, *, seed: int, cleanvision_rates: tuple[float,
             rows = rng.permutation(n)[: 2 * size]
             slices = {a: rows[:size], b: rows[size:]}
             x, orig_h, orig_w, _ = damaged_set(images, slices, strength)
-            out["dual"][strength].setdefault(f"{a}+{b}", {})[r] = f1s(auto_cuts(x, orig_h, orig_w)[0], slices, n)
+            flags = auto_cuts(x, orig_h, orig_w, auto_options=auto_options)[0]
+            out["dual"][strength].setdefault(f"{a}+{b}", {})[r] = f1s(flags, slices, n)
         print(f"prevalence {strength} {r}: " + ", ".join(f"{i} {out['single'][strength][i][r]:.3f}" for i in ISSUES),
               file=sys.stderr)
     return out
