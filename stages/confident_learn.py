@@ -35,8 +35,12 @@ def main() -> None:
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
     train, val = data.select(considered), data.split("val")
-    val = val.select(~np.isin(val.labels, [data.classes.index(name) for name in unjudged]))  # no judge learns them
     ids, given = train.manifest["id"].to_numpy(), train.labels
+    # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would pull the
+    # probe's ridge strength towards uniform probabilities and lower its measured accuracy; flips planted
+    # into such a class would be caught for free
+    learned = np.unique(given)
+    val = val.select(np.isin(val.labels, learned))
 
     if p["judge"] == "probe":
         judged = cl.probe_pred_probs(read_representation(REPRESENT_IN, ids),
@@ -54,7 +58,7 @@ def main() -> None:
     strength = cl.relabel_strength(val.labels, judged.val_probs, val_accuracy=judged.val_accuracy,
                                    seed=params["seed"], min_precision=p["relabel_min_precision"],
                                    relabel_threshold=p["relabel_threshold"], judged_on=p["relabel_judged_on"],
-                                   **find_options)
+                                   classes=learned, **find_options)
     issues = judges.gate_relabels(issues, strength)
     noise = cl.noise_estimate(given, pred_probs)
 
@@ -110,9 +114,10 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     judgeable = set(data.classes[k] for k in np.unique(data.labels[rows])) - set(small)
     named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in small.items())
     if len(judgeable) < 2:
+        lower = " or lower confident_learn.folds" if folds > 2 else ""  # it cannot go below 2
         raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "
-                          f"({folds}) train images; {len(judgeable)} have that many, fewer in {named}: add images or "
-                          "lower confident_learn.folds")
+                          f"({folds}) train images; {len(judgeable)} have that many, fewer in {named}: add images"
+                          f"{lower}")
     skipped = np.isin(data.labels[rows], [data.classes.index(name) for name in small])
     kept = considered.copy()
     kept[rows[skipped]] = False

@@ -121,12 +121,14 @@ def test_a_broken_represent_output_stops_the_cleaner_in_one_line(tmp_path, case)
     assert_nothing_left(project, before)
 
 
-@pytest.mark.hostile("intermediates")
-def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tmp_path):
-    # before: "confident_learn.folds: 4 folds but class 'c' has only 2 train image(s)" stopped the stage, and
-    # with it every dvc repro, even where confident_learn was not among pruned.cleaners
-    project = make_project(tmp_path / "project", default_params())
-    per_class = {"train": (40, 40, 2), "val": (8, 8, 2), "test": (2, 2, 2)}
+
+def _small_class_project(root: Path, train: tuple[int, int, int], *, params: dict | None = None,
+                         wrong: str | None = None) -> Path:
+    """data/degrade of classes a, b, c with ``train`` images each (val 8, 8, 2; test 2 each) and a represent
+    embedding where each image sits at its class's corner (noise 0.5 on a side of 10), the image ``wrong`` at
+    class b's: labelled a, it looks like b."""
+    project = make_project(root, params or default_params())
+    per_class = {"train": train, "val": (8, 8, 2), "test": (2, 2, 2)}
     rows = [(f"{split}-{c}-{i}", split, c) for split, counts in per_class.items() for c in range(3)
             for i in range(counts[c])]
     manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
@@ -134,11 +136,19 @@ def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tm
     images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
     write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
     seen_as = manifest["label"].to_numpy().copy()
-    seen_as[manifest["id"] == "train-0-0"] = 1  # labelled a, looks like b: the one wrong label
+    seen_as[manifest["id"] == wrong] = 1
     features = 10 * np.eye(3, dtype=np.float32)[seen_as] + np.random.default_rng(1).normal(0, 0.5, (len(manifest), 3))
     (project / "data/represent").mkdir()
     np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
     (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tmp_path):
+    # before: "confident_learn.folds: 4 folds but class 'c' has only 2 train image(s)" stopped the stage, and
+    # with it every dvc repro, even where confident_learn was not among pruned.cleaners
+    project = _small_class_project(tmp_path / "project", (40, 40, 2), wrong="train-0-0")
 
     done = run_stage(project, "confident_learn", timeout=300)
 
@@ -146,6 +156,7 @@ def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tm
     assert ("warning: confident-learn: fewer train images than confident_learn.folds (4) in 'c' (2 images): kept "
             "unjudged, since out-of-sample judging needs other images of the class; add images, or lower "
             "confident_learn.folds to 2") in done.stdout.splitlines()
+    assert "Warning" not in done.stderr  # no raw cleanlab warning about the small class either
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
     assert sorted(issues["id"]) == sorted(f"train-{c}-{i}" for c in (0, 1) for i in range(40))
     assert issues.loc[issues["is_issue"], "id"].tolist() == ["train-0-0"]
@@ -155,23 +166,21 @@ def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tm
 
 
 @pytest.mark.hostile("intermediates")
-def test_too_few_classes_left_to_judge_after_the_small_ones_is_one_line(tmp_path):
-    project = make_project(tmp_path / "project", default_params())
-    per_class = {"train": (12, 3, 2), "val": (4, 4, 4), "test": (2, 2, 2)}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, counts in per_class.items() for c in range(3)
-            for i in range(counts[c])]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    write_imageset(project / "data/degrade", np.zeros((len(manifest), 8, 8, 1), np.uint8), manifest, ["a", "b", "c"])
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", np.eye(len(manifest), 6, dtype=np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+@pytest.mark.parametrize("folds, train, line", [
+    (4, (12, 3, 2), "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) "
+                    "train images; 1 have that many, fewer in 'b' (3 images), 'c' (2 images): add images or lower "
+                    "confident_learn.folds"),
+    # folds cannot go below 2: no advice to lower them
+    (2, (12, 1, 1), "error: confident_learn: label issues need two classes of at least confident_learn.folds (2) "
+                    "train images; 1 have that many, fewer in 'b' (1 image), 'c' (1 image): add images"),
+])
+def test_too_few_classes_left_to_judge_after_the_small_ones_is_one_line(tmp_path, folds, train, line):
+    params = default_params()
+    params["confident_learn"]["folds"] = folds
+    project = _small_class_project(tmp_path / "project", train, params=params)
     before = files_under(project)
 
     done = run_stage(project, "confident_learn", timeout=300)
 
-    line = assert_error_line(done, "confident_learn")
-    assert line == ("error: confident_learn: label issues need two classes of at least confident_learn.folds (4) train "
-                    "images; 1 have that many, fewer in 'b' (3 images), 'c' (2 images): add images or lower "
-                    "confident_learn.folds")
+    assert assert_error_line(done, "confident_learn") == line
     assert_nothing_left(project, before)

@@ -78,6 +78,15 @@ def test_plant_flips_moves_a_seeded_fifth_of_the_labels_to_other_classes():
     assert not np.array_equal(judges.plant_flips(labels, num_classes=5, seed=4)[1], flipped)
 
 
+def test_flips_are_planted_only_among_the_classes_the_judge_learned():
+    # before: a flip into a class no judge learned (kept unjudged, too small for the folds) was caught for
+    # free, a judge's probabilities for it being ~0, and flattered its relabel precision
+    labels = np.arange(200) % 3 * 2  # classes 0, 2 and 4 of 6; 1, 3 and 5 never learned
+    planted, flipped = judges.plant_flips(labels, num_classes=6, seed=0, classes=np.array([0, 2, 4]))
+    assert flipped.sum() == 40 and set(planted[flipped]) == {0, 2, 4}
+    assert (planted[flipped] != labels[flipped]).all() and (planted[~flipped] == labels[~flipped]).all()
+
+
 def test_relabel_precision_counts_a_relabelled_clean_image_against_the_judge():
     original = np.array([0, 1, 2, 3, 0, 1])
     flipped = np.array([True, True, True, False, False, False])

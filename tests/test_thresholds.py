@@ -110,6 +110,23 @@ def test_explained_images_are_not_flagged_twice():
     assert flags["light"][:100].all() and not flags["low_information"].any()
 
 
+@pytest.mark.hostile("intermediates")
+def test_auto_flags_nothing_when_one_value_is_left_below_the_top():
+    # before: 3 digits whose brightest pixel is 254, not 255, among 97 at 255 were flagged dark (rule mode):
+    # a second value is no second mode; and 0.80 among three 0.81 scores, 0.5 beside 0.6, were flagged
+    for scores in (np.r_[np.ones(97), np.full(3, 254 / 255)], np.array([0.80, 0.81, 0.81, 0.81]),
+                   np.array([0.5, 0.6]), np.array([0.5, 0.5, 0.9, 0.9])):
+        assert threshold_rule(scores, method="auto") == (NOTHING, "none")
+    # a method named on purpose still cuts between the two values
+    assert threshold_rule(np.array([0.5, 0.6]), method="otsu") == (0.5, "otsu")
+
+
+def test_a_black_image_among_one_value_is_still_flagged_by_its_floor():
+    scores = np.r_[np.ones(97), np.full(3, 254 / 255), 0.0]
+    flags, cuts, rules = cut_issues({"dark": scores}, {"dark": {"method": "auto"}}, floors={"dark": 1e-6})
+    assert np.flatnonzero(flags["dark"]).tolist() == [100] and rules["dark"] == "floor"
+
+
 def test_unknown_method_is_refused():
     with pytest.raises(WinnowError, match="threshold method 'magic' is not one of auto, "):
         threshold(BIMODAL, method="magic")

@@ -192,7 +192,8 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str |
     """The one warning line when balance left a class on fewer than :data:`HANDFUL` source images, by copying
     them (a class of one pruned image got 368 copies of it) or by ``max_images`` cutting the class down
     (keeping its edge cases first: at one image a class, each class's farthest from its centre); None when
-    none. Names the first such class, its images, copies and sources, and how many more classes there are.
+    none. Names the class of fewest sources (the first of a tie), its images, copies and sources, and how many
+    more classes there are.
 
     Args:
         labels: int ``(N,)``, the inputs :func:`balanced_augment` made ``made`` from; classes: their names.
@@ -205,7 +206,7 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str |
     few = np.flatnonzero((sources > 0) & (sources < HANDFUL) & ((added > 0) | (left_out > 0)))
     if not len(few):
         return None
-    c = few[0]
+    c = few[np.argmin(sources[few])]
     details = [f"{added[c]} augmented cop{'y' if added[c] == 1 else 'ies'}"]
     if left_out[c]:
         details.append(f"{left_out[c]} left out for balance.max_images")

@@ -113,15 +113,18 @@ class Strength:
                 "relabel_precision_planted": self.planted_precision}
 
 
-def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int,
-                fraction: float = PLANTED_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int, fraction: float = PLANTED_FRACTION,
+                classes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(planted labels int64 ``(M,)``, flipped bool ``(M,)``): ``round(fraction * M)`` of ``labels``, chosen
-    with ``seed``, each moved to a uniformly drawn other class; the rest unchanged.
+    with ``seed``, each moved to a uniformly drawn other class of ``classes`` (int, sorted; every label one of
+    them; None: all ``num_classes``); the rest unchanged. A flip to a class the judge never learned would be
+    caught for free and flatter its relabel precision, so a caller that judges some classes names them.
 
     Raises:
         WinnowError: when there is no val label to plant flips in.
     """
     labels = np.asarray(labels, np.int64)
+    classes = np.arange(num_classes) if classes is None else np.asarray(classes, np.int64)
     if len(labels) == 0:
         raise WinnowError("the val split is empty: a judge's strength is measured on it (set ingest.val_fraction "
                           "above 0)")
@@ -129,7 +132,8 @@ def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int,
     flipped = np.zeros(len(labels), bool)
     flipped[rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)] = True
     planted = labels.copy()
-    planted[flipped] = (labels[flipped] + rng.integers(1, num_classes, size=int(flipped.sum()))) % num_classes
+    position = np.searchsorted(classes, labels[flipped])
+    planted[flipped] = classes[(position + rng.integers(1, len(classes), size=int(flipped.sum()))) % len(classes)]
     return planted, flipped
 
 

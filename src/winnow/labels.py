@@ -400,7 +400,7 @@ def decide(
 
 def relabel_strength(val_labels: np.ndarray, val_probs: np.ndarray, *, val_accuracy: float, seed: int,
                      min_precision: float, relabel_threshold: float = 0.9, judged_on: str = "all_val_relabels",
-                     **find_options) -> judges.Strength:
+                     classes: np.ndarray | None = None, **find_options) -> judges.Strength:
     """The judge's strength on the val split: :func:`winnow.judges.plant_flips` flips a seeded share of the
     val labels; cleanlab judges the val images with those labels and the judge's ``val_probs`` as
     :func:`find_issues` and :func:`decide` judge train images (``find_options``: ``filter_by``,
@@ -410,9 +410,12 @@ def relabel_strength(val_labels: np.ndarray, val_probs: np.ndarray, *, val_accur
 
     Args:
         val_labels: int ``(M,)`` trusted labels; val_probs: float ``(M, K)`` from :class:`Judged`.
+        classes: the class indices the judge learned, sorted (None: all K); flips go only among them.
     """
-    planted, flipped = judges.plant_flips(val_labels, num_classes=np.shape(val_probs)[1], seed=seed)
-    is_issue, quality = find_issues(planted, val_probs, **find_options)
+    planted, flipped = judges.plant_flips(val_labels, num_classes=np.shape(val_probs)[1], seed=seed, classes=classes)
+    with warnings.catch_warnings():  # a val class with one planted label is no train class cleanlab skips
+        warnings.filterwarnings("ignore", message="May not flag all label issues in class")
+        is_issue, quality = find_issues(planted, val_probs, **find_options)
     verdict = decide(np.arange(len(planted)), planted, val_probs, is_issue=is_issue, label_quality=quality,
                      action="both", relabel_threshold=relabel_threshold).sort_values("id")
     return judges.measure(val_labels, flipped, relabelled=verdict["decision"].to_numpy() == "relabel",

@@ -370,7 +370,10 @@ def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, **options) -> t
     if len(finite) == 0:
         return NOTHING, "none"  # one value: no second class to separate
     if finite.min() == finite.max():
-        return float(finite.max()), "mode" if method == "auto" else method  # two values: the lower is its own class
+        # two values: a method cuts between them; auto has no spread to test a second mode against (3 of 100
+        # digits whose brightest pixel is 254, not 255, were flagged dark), so it flags nothing here; an
+        # image at the bottom of the range is still flagged by its floor (cut_issues)
+        return (NOTHING, "none") if method == "auto" else (float(finite.max()), method)
     if method == "auto":
         return auto_cut(finite, bins=bins, **options)
     algorithm = {"otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
