@@ -8,9 +8,11 @@ the pipeline itself (dvc repro, one stage at a time, timed), in throwaway copies
 Data sets: ``mnist5k`` (the default pipeline: degrade's default damage mix), ``cifar10_sym20`` (the
 CIFAR-10 exact subset with 20% symmetric label noise planted by degrade) and ``cifar10n`` (the same
 images with one human annotator's CIFAR-10N ``random_label1`` labels: 17.4% wrong, real class- and
-image-dependent noise; degrade off, so nothing in the pipeline knows the truth). The truth for scoring
-comes from outside the pipeline: degrade's record for the first two, the original CIFAR-10 labels for
-the third.
+image-dependent noise; degrade off, so nothing in the pipeline knows the truth). ``cifar10n_trusted`` is
+cifar10n with 50 train images a class (seeded) taken out and given, with their original labels, as
+``ingest.trusted_path``: a small set whose labels a user checked (001's label book), which judges the
+cleaning budget instead of the noisy val split. The truth for scoring comes from outside the pipeline:
+degrade's record for cifar10_sym20 and MNIST-5k, the original CIFAR-10 labels for the others.
 
 Per (data set, source, seed) it records, against the truth: label-error precision / recall / F1 of each
 label cleaner (``is_issue``) and of the pruned variant's label decisions (an image dropped or relabelled
@@ -55,6 +57,7 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 LABEL_CLEANERS = {"confident_learn": "data/confident-learn/label_issues.parquet",
                   "embedding_clean": "data/embedding-clean/decisions.parquet"}
 TARGETS = ["evaluate@baseline", "evaluate@pruned"]  # the stages run are these and all they depend on
+TRUSTED_PER_CLASS = 50  # cifar10n_trusted: train images a class given with their checked labels
 
 
 def source_params(source: str, *, dataset: str, embedding_file: Path | None) -> dict:
@@ -77,8 +80,11 @@ def dataset_params(dataset: str, data_dir: Path) -> dict:
         return {"ingest": {"source": "npz", "path": str(CIFAR)}, "train": train,
                 "degrade": {"enabled": True, "disjoint": True,
                             "perturbations": [{"kind": "symmetric_noise", "fraction": 0.2}]}}
-    return {"ingest": {"source": "npz", "path": str(data_dir / "cifar10n.npz")}, "train": train,
-            "degrade": {"enabled": False, "disjoint": True, "perturbations": []}}
+    ingest = {"source": "npz", "path": str(data_dir / "cifar10n.npz")}
+    if dataset == "cifar10n_trusted":
+        ingest = {"source": "npz", "path": str(data_dir / "cifar10n_untrusted.npz"),
+                  "trusted_path": str(data_dir / "cifar10n_trusted_set.npz")}
+    return {"ingest": ingest, "train": train, "degrade": {"enabled": False, "disjoint": True, "perturbations": []}}
 
 
 def write_cifar10n(data_dir: Path) -> None:
@@ -86,24 +92,44 @@ def write_cifar10n(data_dir: Path) -> None:
     cifar, human = np.load(CIFAR), np.load(CIFAR10N)
     assert np.array_equal(human["train_index"], cifar["train_index"])
     data_dir.mkdir(parents=True, exist_ok=True)
+    test = {"test_data": cifar["test_data"], "test_index": cifar["test_index"],
+            "test_labels": cifar["test_labels"].astype(np.int64), "classes": np.array(CIFAR_CLASSES)}
     np.savez(data_dir / "cifar10n.npz", train_data=cifar["train_data"], train_index=cifar["train_index"],
-             train_labels=human["random_label1"].astype(np.int64), test_data=cifar["test_data"],
-             test_index=cifar["test_index"], test_labels=cifar["test_labels"].astype(np.int64),
-             classes=np.array(CIFAR_CLASSES))
+             train_labels=human["random_label1"].astype(np.int64), **test)
+    trusted, kept = trusted_rows(cifar["train_labels"]), untrusted_rows(cifar["train_labels"])
+    np.savez(data_dir / "cifar10n_untrusted.npz", train_data=cifar["train_data"][kept],
+             train_index=cifar["train_index"][kept], train_labels=human["random_label1"].astype(np.int64)[kept], **test)
+    np.savez(data_dir / "cifar10n_trusted_set.npz", images=cifar["train_data"][trusted],
+             labels=cifar["train_labels"].astype(np.int64)[trusted], classes=np.array(CIFAR_CLASSES))
 
 
-def original_cifar_labels(ids) -> np.ndarray:
-    """int64 ``(N,)``: the original CIFAR-10 label of each train image id of the cifar10n npz."""
-    rows = pd.Index(ids).str.rsplit("-", n=1).str[1].astype(int)  # npz ids number the file's rows
-    return np.load(CIFAR)["train_labels"].astype(np.int64)[rows]
+def trusted_rows(true_labels: np.ndarray) -> np.ndarray:
+    """The train rows of cifar10n_trusted's checked set: :data:`TRUSTED_PER_CLASS` of each true class, seeded."""
+    rng = np.random.default_rng(18)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(true_labels == c), TRUSTED_PER_CLASS, replace=False)
+                                   for c in range(len(CIFAR_CLASSES))]))
+
+
+def untrusted_rows(true_labels: np.ndarray) -> np.ndarray:
+    """The train rows left to cifar10n_trusted's pipeline, in file order."""
+    return np.setdiff1d(np.arange(len(true_labels)), trusted_rows(true_labels))
+
+
+def original_cifar_labels(ids, *, dataset: str = "cifar10n") -> np.ndarray:
+    """int64 ``(N,)``: the original CIFAR-10 label of each train image id of the data set's npz."""
+    rows = pd.Index(ids).str.rsplit("-", n=1).str[1].astype(int).to_numpy()  # npz ids number the file's rows
+    original = np.load(CIFAR)["train_labels"].astype(np.int64)
+    if dataset == "cifar10n_trusted":
+        rows = untrusted_rows(original)[rows]
+    return original[rows]
 
 
 def true_labels(project: Path, dataset: str) -> pd.Series:
     """id -> the true label of every train image the pipeline saw."""
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     train = manifest[manifest["split"] == "train"].set_index("id")["label"]
-    if dataset == "cifar10n":
-        return pd.Series(original_cifar_labels(train.index), index=train.index)
+    if dataset.startswith("cifar10n"):
+        return pd.Series(original_cifar_labels(train.index, dataset=dataset), index=train.index)
     truth = pd.read_parquet(project / "data/degrade/perturbations.parquet")
     changed = truth[truth["kind"].isin(LABEL_KINDS)].drop_duplicates("id").set_index("id")["original_label"]
     return train.where(~train.index.isin(changed.index), changed.reindex(train.index)).astype(np.int64)
