@@ -191,6 +191,10 @@ def over_seeds(runs: list[dict]) -> dict:
             out[variant]["macro_f1_diff"], out[variant]["p"] = paired(runs, variant, "baseline")
     out["balanced_searched"]["diff_vs_fixed"], out["balanced_searched"]["p_vs_fixed"] = paired(
         runs, "balanced_searched", "balanced_fixed")
+    for policy in ("fixed", "searched"):  # the same policy on the fly against its materialised copies
+        if f"onthefly_{policy}" in runs[0]:
+            entry = out[f"onthefly_{policy}"]
+            entry["diff_vs_balanced"], entry["p_vs_balanced"] = paired(runs, f"onthefly_{policy}", f"balanced_{policy}")
     return out
 
 
@@ -233,6 +237,12 @@ def markdown(results: dict) -> str:
             lines.append(f"| {label} | {row['score']:.4f} | {row['seconds']:.0f} |")
         s = d["balanced_searched"]
         lines += ["", f"Searched against fixed: {s['diff_vs_fixed'] * 100:+.2f} pt macro F1 (p {s['p_vs_fixed']})."]
+        for policy in ("fixed", "searched"):
+            if f"onthefly_{policy}" in d:
+                o = d[f"onthefly_{policy}"]
+                lines += ["", f"The {policy} policy on the fly (train.augment: {policy}, every batch) against its "
+                              f"materialised copies (balanced_{policy}): {o['diff_vs_balanced'] * 100:+.2f} pt macro F1 "
+                              f"(p {o['p_vs_balanced']})."]
         if "density_search" in d:
             ds, c = d["density_search"], d["density_search"]["chosen"]
             same = ("the same policy as the training search, so balanced_density equals balanced_searched"
