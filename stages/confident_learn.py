@@ -20,6 +20,7 @@ REPRESENT_IN = "data/represent"
 OUT = Path("data/confident-learn")
 METRICS_OUT = "metrics/confident_learn.json"
 # the confident_learn section of params.yaml; "train" overrides the train section for the CNN folds
+NAMED = 5  # small classes a warning names one by one
 DEFAULTS = {"judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by": "both",
             "rank_by": "self_confidence", "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9,
             "relabel_min_precision": 0.8, "relabel_judged_on": "all_val_relabels"}
@@ -112,7 +113,9 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     if not small:
         return considered, small
     judgeable = set(data.classes[k] for k in np.unique(data.labels[rows])) - set(small)
-    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in small.items())
+    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
+    if len(small) > NAMED:  # a long tail of rare classes stays one readable line
+        named += f" and {len(small) - NAMED} more classes"
     if len(judgeable) < 2:
         lower = " or lower confident_learn.folds" if folds > 2 else ""  # it cannot go below 2
         raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "

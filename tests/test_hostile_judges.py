@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from winnow.imageset import write_imageset
 
 RERUN = "rerun the represent stage (dvc repro represent)"
@@ -163,6 +163,28 @@ def test_a_class_too_small_for_the_folds_is_kept_unjudged_and_the_rest_judged(tm
     metrics = json.loads((project / "metrics/confident_learn.json").read_text())
     assert metrics["unjudged"] == {"classes": {"c": 2}, "images": 2}
     assert metrics["considered"] == 80 and metrics["left_out"] == 0
+
+
+def test_a_long_tail_of_small_classes_is_named_in_one_short_line(tmp_path, capsys):
+    import importlib.util
+
+    from winnow.imageset import read_imageset
+
+    spec = importlib.util.spec_from_file_location("confident_learn_stage", ROOT / "stages/confident_learn.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+
+    labels = np.repeat(np.arange(10), [20, 20, 3, 3, 2, 2, 1, 1, 1, 1])
+    manifest = pd.DataFrame({"id": [f"t{i}" for i in range(len(labels))], "split": "train", "label": labels}).assign(
+        source="t", orig_h=8, orig_w=8, orig_mode="L")
+    write_imageset(tmp_path / "d", np.zeros((len(labels), 8, 8, 1), np.uint8), manifest, [f"c{k}" for k in range(10)])
+    kept, small = stage._without_small_classes(read_imageset(tmp_path / "d"), np.ones(len(labels), bool), folds=4)
+    assert small == {"c2": 3, "c3": 3, "c4": 2, "c5": 2, "c6": 1, "c7": 1, "c8": 1, "c9": 1}
+    assert kept.tolist() == [True] * 40 + [False] * 14
+    assert capsys.readouterr().out == (
+        "warning: confident-learn: fewer train images than confident_learn.folds (4) in 'c2' (3 images), 'c3' "
+        "(3 images), 'c4' (2 images), 'c5' (2 images), 'c6' (1 image) and 3 more classes: kept unjudged, since "
+        "out-of-sample judging needs other images of the class; add images\n")
 
 
 @pytest.mark.hostile("intermediates")
