@@ -341,6 +341,8 @@ def markdown(results: dict) -> str:
                          f"{s['p_seeds']} | {s['p_classes']} | {represent_s} |")
     lines += [f"\n- {dataset} {source}: params overrides {', '.join(f'`{o}`' for o in r['overrides'])}"
               for dataset, sources in results.items() for source, r in sources.items() if r.get("overrides")]
+    lines += [f"\n- {dataset} {source}: {r['note']}" for dataset, sources in results.items()
+              for source, r in sources.items() if r.get("note")]  # how a run was made, written by hand after it
     lines += ["", "Each label cleaner on its own (every image it flags, before the budget; mean over seeds): what a "
               "cleaner finds, where the table above is what the pruned variant ships after the budget's cut.", "",
               "| data set | source | cleaner | P | R | F1 | flagged |", "|---|---|---|---|---|---|---|"]
