@@ -119,6 +119,8 @@ def test_auto_flags_nothing_when_one_value_is_left_below_the_top():
         assert threshold_rule(scores, method="auto") == (NOTHING, "none")
     # a method named on purpose still cuts between the two values
     assert threshold_rule(np.array([0.5, 0.6]), method="otsu") == (0.5, "otsu")
+    # far below the rest (digits darkened to 5% beside digits reaching white) the lower value is a class
+    assert threshold_rule(np.r_[np.ones(97), np.full(3, 12 / 255)], method="auto") == (12 / 255, "mode")
 
 
 def test_a_black_image_among_one_value_is_still_flagged_by_its_floor():

@@ -366,14 +366,19 @@ def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, **options) -> t
     finite = finite[np.isfinite(finite)]
     # scores pinned at the top of their range (a white 99th percentile…) are one value, not a
     # distribution; they would pull a cut towards the best images, and are never flagged anyway
-    finite = finite[finite < finite.max()] if len(finite) else finite
+    top = float(finite.max()) if len(finite) else NOTHING
+    finite = finite[finite < top]
     if len(finite) == 0:
         return NOTHING, "none"  # one value: no second class to separate
     if finite.min() == finite.max():
-        # two values: a method cuts between them; auto has no spread to test a second mode against (3 of 100
-        # digits whose brightest pixel is 254, not 255, were flagged dark), so it flags nothing here; an
-        # image at the bottom of the range is still flagged by its floor (cut_issues)
-        return (NOTHING, "none") if method == "auto" else (float(finite.max()), method)
+        # two values: a method cuts between them. auto has no spread to test a second mode against, so it
+        # asks for a gap no rounding makes: a score measured from 0 up at less than half the top value (digits
+        # darkened to 5%: 12/255 beside 1). One quantisation step is no class (3 of 100 digits whose brightest
+        # pixel is 254, not 255, were flagged dark), nor is 0.5 beside 0.6
+        lower = float(finite.max())
+        if method != "auto":
+            return lower, method
+        return (lower, "mode") if 0 <= lower < 0.5 * top else (NOTHING, "none")
     if method == "auto":
         return auto_cut(finite, bins=bins, **options)
     algorithm = {"otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
