@@ -70,6 +70,11 @@ CLEANVISION_ISSUES = {"light": "light", "dark": "dark", "blurry": "blurry", "low
                       "odd_size": "odd_size"}
 
 
+def cifar_train_images(npz: str | os.PathLike) -> np.ndarray:
+    """uint8 ``(N, 32, 32, 3)``: the CIFAR subset's train images from their planar rows."""
+    return np.load(npz)["train_data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+
+
 def damaged_set(images: np.ndarray, slices: dict[str, np.ndarray], strength: str | dict):
     """(images, orig_h, orig_w, stored) with each issue's damage applied to its slice; ``stored`` are the
     images as files hold them (odd-size ones small). ``strength`` names a :data:`STRENGTHS` entry or is
@@ -284,7 +289,7 @@ def main() -> None:
                         help="prevalence rates at which CleanVision also runs on the singles (comma-separated)")
     parser.add_argument("--images", type=int, default=None, help="use only the first N images (a quick check)")
     args = parser.parse_args()
-    images = np.load(args.npz)["train_data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()[: args.images]
+    images = cifar_train_images(args.npz)[: args.images]
     cleanvision = not args.skip_cleanvision
     cv_rates = tuple(float(r) for r in args.cleanvision_rates.split(",") if r) if cleanvision else ()
     load_before, started = os.getloadavg(), time.perf_counter()

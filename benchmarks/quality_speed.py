@@ -123,7 +123,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import quality_detection as qd
 
-    images = np.load(args.npz or qd.DEFAULT_NPZ)["train_data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+    images = qd.cifar_train_images(args.npz or qd.DEFAULT_NPZ)
     slices = {"odd_size": np.random.default_rng(0).permutation(len(images))[: round(0.12 * len(images))]}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:

@@ -96,7 +96,8 @@ def write_cifar10n(data_dir: Path) -> None:
             "test_labels": cifar["test_labels"].astype(np.int64), "classes": np.array(CIFAR_CLASSES)}
     np.savez(data_dir / "cifar10n.npz", train_data=cifar["train_data"], train_index=cifar["train_index"],
              train_labels=human["random_label1"].astype(np.int64), **test)
-    trusted, kept = trusted_rows(cifar["train_labels"]), untrusted_rows(cifar["train_labels"])
+    trusted = trusted_rows(cifar["train_labels"])
+    kept = np.setdiff1d(np.arange(len(cifar["train_labels"])), trusted)  # untrusted_rows, without drawing again
     np.savez(data_dir / "cifar10n_untrusted.npz", train_data=cifar["train_data"][kept],
              train_index=cifar["train_index"][kept], train_labels=human["random_label1"].astype(np.int64)[kept], **test)
     np.savez(data_dir / "cifar10n_trusted_set.npz", images=cifar["train_data"][trusted],

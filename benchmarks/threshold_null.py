@@ -83,7 +83,7 @@ def main() -> None:
               "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
               "seeds": args.seeds, "false_alarms": {str(a): false_alarms(a, args.seeds) for a in args.alphas}}
     if any(a != 0.01 for a in args.alphas) and Path(args.npz).is_file():
-        images = np.load(args.npz)["train_data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        images = qd.cifar_train_images(args.npz)
         with tempfile.TemporaryDirectory() as tmp:
             runs = {a: f1_table(qd.prevalence(images, seed=0, cleanvision_rates=(), workdir=Path(tmp),
                                               auto_options={"alpha": a})) for a in {0.01, *args.alphas}}

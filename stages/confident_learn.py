@@ -35,13 +35,13 @@ def main() -> None:
     data, considered, conflict, truth = cl.read_judged()
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
-    train, val = data.select(considered), data.split("val")
+    train = data.select(considered)
     ids, given = train.manifest["id"].to_numpy(), train.labels
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would pull the
     # probe's ridge strength towards uniform probabilities and lower its measured accuracy; flips planted
     # into such a class would be caught for free
     learned = np.unique(given)
-    val = val.select(np.isin(val.labels, learned))
+    val = data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
 
     if p["judge"] == "probe":
         judged = cl.probe_pred_probs(read_representation(REPRESENT_IN, ids),
@@ -109,19 +109,20 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     stopped the whole pipeline even where confident_learn was not among pruned.cleaners): its images are
     kept as they are, unjudged."""
     rows = np.flatnonzero(considered)
-    small = cl.too_small_to_judge(data.labels[rows], folds=folds, classes=data.classes)
+    labels = data.labels[rows]
+    small = cl.too_small_to_judge(labels, folds=folds, classes=data.classes)
     if not small:
         return considered, small
-    judgeable = set(data.classes[k] for k in np.unique(data.labels[rows])) - set(small)
+    skipped = np.isin(labels, [data.classes.index(name) for name in small])
+    judgeable = len(np.unique(labels[~skipped]))
     named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
     if len(small) > NAMED:  # a long tail of rare classes stays one readable line
         named += f" and {len(small) - NAMED} more classes"
-    if len(judgeable) < 2:
+    if judgeable < 2:
         lower = " or lower confident_learn.folds" if folds > 2 else ""  # it cannot go below 2
         raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "
-                          f"({folds}) train images; {len(judgeable)} have that many, fewer in {named}: add images"
+                          f"({folds}) train images; {judgeable} have that many, fewer in {named}: add images"
                           f"{lower}")
-    skipped = np.isin(data.labels[rows], [data.classes.index(name) for name in small])
     kept = considered.copy()
     kept[rows[skipped]] = False
     fewest = min(small.values())

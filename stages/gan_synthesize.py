@@ -109,9 +109,9 @@ def main() -> None:
     frechet = {}
     for name in weak:
         label = classes.index(name)
-        real = embed(classifier, pruned.images[pruned.labels == label])
+        real_features = embed(classifier, pruned.images[pruned.labels == label])
         frechet[name] = {
-            which: class_frechet(real, embed(classifier, images[mask]), seed=seed)
+            which: class_frechet(real_features, embed(classifier, images[mask]), seed=seed)
             for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
         }
     grid = {}

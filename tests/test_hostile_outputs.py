@@ -353,15 +353,12 @@ def test_a_commit_killed_while_undoing_a_failed_move_is_undone_by_the_next_stage
     # the move of f failed (EIO), and the process was killed while it put a.txt back
     _old_outputs(tmp_path)
     _commit_killed(tmp_path, fail_at=3, kill_at=4)
-    monkeypatch.chdir(tmp_path)
-    from winnow.outputs import finish_killed_commits
-
     journal = next(tmp_path.glob(".winnow-commit-*.json")).read_text()
-    finish_killed_commits()
+    _next_stage(tmp_path, monkeypatch)
     assert _outputs(tmp_path) == {"a.txt": "old a", "f/x.txt": "old x"}
     # finishing the undo again (a copy of the journal, a second kill) changes nothing: it had removed a.txt
     (tmp_path / ".winnow-commit-999999999.json").write_text(journal)
-    finish_killed_commits()
+    _next_stage(tmp_path, monkeypatch)
     _assert_settled(tmp_path, {"a.txt": "old a", "f/x.txt": "old x"})
 
 

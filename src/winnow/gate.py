@@ -375,8 +375,8 @@ def render(table: pd.DataFrame, *, everything: bool = False) -> str:
         return f"{x:+.4f}"
 
     rows = [[markdown.cell(r.variant), markdown.cell(str(r.klass)), str(r.images), str(r.changed),
-             f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}", _p(r.p), _p(r.p_adj), f"{r.tolerance:g}",
-             f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
+             f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}",
+             _p(r.p), _p(r.p_adj), f"{r.tolerance:g}", f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
     header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
               "p adj", "tolerance", "verdict"]

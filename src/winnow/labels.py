@@ -111,24 +111,20 @@ def check_folds(labels: np.ndarray, *, folds: int, classes: list[str]) -> None:
     Args:
         labels: int ``(N,)`` given labels of the images to cross-validate.
     """
-    if not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise WinnowError(f"confident_learn.folds: {folds!r} must be an integer of at least 2")
-    counts = np.bincount(labels, minlength=len(classes))
-    present = np.flatnonzero(counts)
+    small = too_small_to_judge(labels, folds=folds, classes=classes)  # checks folds too
+    present = np.flatnonzero(np.bincount(labels, minlength=len(classes)))
     if not len(present):
         raise WinnowError("confident_learn: no train image to judge")
     if len(present) < 2:  # cleanlab cannot rank labels of one class against nothing
         raise WinnowError(f"confident_learn: only class {classes[present[0]]!r} has train images left to judge "
                           "(threshold and dedup removed the others'); label issues need two classes: check "
                           "data/threshold/flags.parquet and data/dedup/groups.parquet")
-    smallest = present[np.argmin(counts[present])]
-    if counts[smallest] < folds:
+    if small:
+        name, count = min(small.items(), key=lambda item: item[1])  # the first of the smallest
         # folds cannot go below 2, so a class of one image needs another image, not fewer folds
-        lower = f"lower confident_learn.folds to at most {counts[smallest]} or " if counts[smallest] >= 2 else ""
-        raise WinnowError(
-            f"confident_learn.folds: {folds} folds but class {classes[smallest]!r} has only {counts[smallest]} "
-            f"train image(s) to judge; {lower}add images"
-        )
+        lower = f"lower confident_learn.folds to at most {count} or " if count >= 2 else ""
+        raise WinnowError(f"confident_learn.folds: {folds} folds but class {name!r} has only {count} train image(s) "
+                          f"to judge; {lower}add images")
 
 
 def too_small_to_judge(labels: np.ndarray, *, folds: int, classes: list[str]) -> dict[str, int]:

@@ -79,7 +79,7 @@ class Outputs:
         other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
         path = Path(path)
         tmp = _temporary(path)
-        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's of a process id used again
+        _remove(tmp)  # a killed run's of a process id used again
         _staged[path] = tmp
         return tmp
 
@@ -166,9 +166,7 @@ def _commit(staged: dict[Path, Path]) -> None:
         try:
             _write_journal(journal, moves, "forward")
             for move in moves:
-                if os.path.lexists(move.path):
-                    move.path.rename(move.old)
-                move.tmp.rename(move.path)
+                _put_in_place(move)
         except BaseException:
             try:
                 _write_journal(journal, moves, "back")  # a kill while undoing must not finish forward
@@ -206,9 +204,7 @@ def _finish(moves: list[Move], direction: str) -> None:
     for move in moves:
         if direction == "forward":
             if os.path.lexists(move.tmp):
-                if os.path.lexists(move.path):
-                    move.path.rename(move.old)
-                move.tmp.rename(move.path)
+                _put_in_place(move)
         else:
             if _identity(move.path) == move.tmp_id:  # the new output had landed
                 _remove(move.path)
@@ -217,6 +213,13 @@ def _finish(moves: list[Move], direction: str) -> None:
     for move in moves:
         _remove(move.tmp)
         _remove(move.old)
+
+
+def _put_in_place(move: Move) -> None:
+    """Set aside what ``move.path`` holds, if anything, and rename the temporary onto it."""
+    if os.path.lexists(move.path):
+        move.path.rename(move.old)
+    move.tmp.rename(move.path)
 
 
 def _as_left(move: Move) -> bool:
