@@ -317,6 +317,14 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
     assert model_check_note(None) == ""
 
 
+def test_an_empty_figure_reads_none_in_a_metrics_table():
+    from winnow.report import flatten
+
+    # confident-learn with every class large enough to judge writes "unjudged": {"classes": {}, "images": 0}
+    assert flatten({"unjudged": {"classes": {}, "images": 0}, "names": [], "kept": ["a", "b"]}) == {
+        "unjudged.classes": "none", "unjudged.images": 0, "names": "none", "kept": "a, b"}
+
+
 def test_unrequested_gan_and_balance_are_skipped_and_the_report_says_so(plain_project):
     assert json.loads((plain_project / "metrics/gan.json").read_text()) == {
         "skipped": "no requested variant needs GAN samples (augmented is not in params.yaml variants)"}

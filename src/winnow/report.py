@@ -114,9 +114,11 @@ def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
     items = mapping.items() if isinstance(mapping, dict) else enumerate(mapping)
     for key, value in items:
         name = f"{prefix}{key}"
-        if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        if isinstance(value, (dict, list)) and not value:  # no class left unjudged…: none, not {} or a blank
+            flat[name] = "none"
+        elif isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
             flat[name] = ", ".join(fmt(v) for v in value)
-        elif isinstance(value, (dict, list)) and value:
+        elif isinstance(value, (dict, list)):
             flat |= flatten(value, prefix=name + ".")
         else:
             flat[name] = value
