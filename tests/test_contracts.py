@@ -6,6 +6,7 @@ validation and the stage runs on one tiny project (warn, enforce, and the traini
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -50,8 +51,8 @@ def _variant_row(**rates):
 
 # -- one GX validation of passing and failing tables for every suite -------------------------------
 
-@pytest.fixture(scope="module")
-def checked(tmp_path_factory):
+def _batches() -> list[Batch]:
+    """A passing and a failing table for every suite."""
     suites = _suites()
     bad_manifest = _manifest()
     bad_manifest.loc[1, "id"] = "i0"            # repeated id
@@ -70,8 +71,13 @@ def checked(tmp_path_factory):
         Batch(suites["variant"], "bad", _variant_row(duplicate_rate=0.03, label_issue_rate=None, class_balance=0.1,
                                                      completeness=0.9)),
     ]
+    return batches
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
     docs = tmp_path_factory.mktemp("docs") / "contracts"
-    results = validate(batches, docs_dir=docs)
+    results = validate(_batches(), docs_dir=docs)
     return {(s, t): [r for r in results if r.suite == s and r.table == t] for s, t in
             {(r.suite, r.table) for r in results}}, docs
 
@@ -116,6 +122,18 @@ def test_data_docs_site_has_a_page_per_validation(checked):
     _, docs = checked
     pages = {p.name for p in (docs / "validations").rglob("*.html")}
     assert (docs / "index.html").is_file() and {"winnow-ingest-bad.html", "winnow-variant-good.html"} <= pages
+
+
+def test_data_docs_are_the_same_bytes_when_the_same_tables_are_checked_again(checked, tmp_path):
+    # the docs folders are DVC outputs: a rerun on the same data must not make them (and dvc status) differ
+    _, docs = checked
+    again = tmp_path / "again"
+    validate(_batches(), docs_dir=again)
+    pages = sorted(p.relative_to(docs) for p in docs.rglob("*") if p.is_file())
+    assert pages == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert [p for p in pages if (docs / p).read_bytes() != (again / p).read_bytes()] == []
+    page = (docs / "validations").rglob("winnow-ingest-good.html").__next__().read_text()
+    assert "ge_load_time" in page and not re.search(r"20\d{6}T\d{6}", page)  # the load time is not kept
 
 
 def test_missing_column_is_a_failure_with_gx_error_and_unknown_type_a_one_line_error():
