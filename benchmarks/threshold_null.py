@@ -4,7 +4,8 @@
 
 A clean score has one mode; ``auto`` should flag nothing on it. Per shape (uniform: flat, the least
 favourable unimodal shape for a valley test; normal; gamma(2), skewed; the negative of an exponential,
-a long lower tail; beta(5, 2); a triangle rising to its top), per size (1,000 and 5,000 scores) and per
+a long lower tail; beta(5, 2); a triangle rising to its top; uniform and gamma(2) scores on a grid, rounded
+to 0.01 and 0.1, as a share of pixels or a rounded measurement is), per size (1,000 and 5,000 scores) and per
 ``alpha``: on how many of ``--seeds`` seeded draws each rule fired, and the median number flagged when
 it did. Then, for each ``alpha`` other than the default 0.01, the prevalence benchmark's F1 (the CIFAR
 subset, every damage at 0.5-12%, protocol and mild strength, single and every dual pair, as
@@ -40,6 +41,8 @@ SHAPES = {
     "negative_exponential": lambda rng, n: -rng.exponential(1.0, n),
     "beta_5_2": lambda rng, n: rng.beta(5.0, 2.0, n),
     "triangle": lambda rng, n: rng.triangular(0.0, 1.0, 1.0, n),
+    "uniform_grid_0.01": lambda rng, n: np.round(rng.uniform(0.0, 1.0, n), 2),
+    "gamma2_grid_0.1": lambda rng, n: np.round(rng.gamma(2.0, 1.0, n), 1),
 }
 SIZES = (1000, 5000)
 

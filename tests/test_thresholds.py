@@ -220,6 +220,27 @@ def test_auto_flags_nothing_and_says_so_on_clean_unimodal_scores_of_thousands(se
         assert not flags["x"].any() and cuts["x"] == NOTHING and rules["x"] == "none"
 
 
+@pytest.mark.parametrize("size", [1000, 5000])
+def test_auto_flags_nothing_on_flat_scores(size):
+    # uniform: a plateau whose ripples once passed for a peak and a valley (7 and 20 of these 200 draws fired,
+    # flagging about a third); the valley must lie deep below the main mode
+    fired = [seed for seed in range(200)
+             if threshold_rule(np.random.default_rng(seed).uniform(0.9, 0.99, size), method="auto")[1] != "none"]
+    assert fired == []
+
+
+@pytest.mark.parametrize("name, draw", [
+    ("uniform rounded to 0.01", lambda rng: np.round(rng.uniform(0, 1, 5000), 2)),
+    ("gamma(2) rounded to 0.1", lambda rng: np.round(rng.gamma(2.0, 1.0, 5000), 1)),
+])
+def test_auto_flags_nothing_on_clean_scores_on_a_grid(name, draw):
+    # smoothed by less than their step, scores on a grid are a comb of valleys (the tail rule fired on 289 of
+    # 1,000 rounded uniform draws), and a few scores a single step below the rest are no isolated group (75
+    # of 300 rounded gamma draws)
+    fired = [seed for seed in range(100) if threshold_rule(draw(np.random.default_rng(seed)), method="auto")[1] != "none"]
+    assert fired == [], name
+
+
 def test_one_percent_of_extreme_values_is_flagged_as_a_mode_of_its_own():
     rng = np.random.default_rng(7)
     extreme = rng.uniform(0.0, 0.05, 80)
