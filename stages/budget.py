@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from winnow.budget import (
-    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget, model_check,
-    rank_label_decisions,
+    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, check_augmentation, choose_budget,
+    model_check, rank_label_decisions,
 )
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
@@ -107,27 +107,30 @@ def main() -> None:
     if p["check"] and budget.winner != "none":
         config = TrainConfig.from_params(params["train"])
         judge_images = data.images[is_judge]
+        policy, augment = check_augmentation(params)  # as the variants train, but for a searched policy
 
         def fit_and_predict(images: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
             trained = fit(images, train_labels, judge_images, judge_labels, config=config,
-                          num_classes=len(data.classes), seed=params["seed"], progress=False)
+                          num_classes=len(data.classes), seed=params["seed"], progress=False, policy=policy)
             return predict_proba(trained, judge_images).argmax(1)
 
         # none's training is the represent judge's when that was trained alike (the default on MNIST-5k): the
-        # same model, the same train images and labels, val, seed and threads give the same weights
+        # same model, the same train images and labels, val, seed and threads give the same weights (the judge
+        # trains without augmentation)
         judge = represent_options(params.get("represent"), train=params["train"])
-        reuse = judge.source == "judge" and judge.judge == config and judge_split == "val" and not exclude.any()
+        reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
+                 and not exclude.any())
         none_classes = None
         if reuse:
             none_classes = predict_proba(load(JUDGE_MODEL, written_by="represent")[0], judge_images).argmax(1)
         print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
-              f"{config.model} ({config.epochs} epochs at most){'; none is the represent judge' if reuse else ''}",
-              flush=True)
+              f"{config.model} ({config.epochs} epochs at most, augmentation {augment})"
+              f"{'; none is the represent judge' if reuse else ''}", flush=True)
         check = model_check(baseline, budget.decisions, train_images=data.images,
                             train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images,
                             judge_labels=judge_labels, fit_and_predict=fit_and_predict, exclude=exclude,
                             candidate=budget.winner, none_classes=none_classes)
-        checked = {"model": config.model, "epochs": config.epochs,
+        checked = {"model": config.model, "epochs": config.epochs, "augment": augment,
                    "none_trained_by": "represent" if reuse else "budget", **check.metrics()}
         budget = budget.checked(check)
     with together():

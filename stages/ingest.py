@@ -63,7 +63,7 @@ def _ingest(params: dict) -> None:
                 f"{p['max_reject_fraction']}; {SEE}", rejected)
         try:
             manifest = ingest_manifest(loaded, val_fraction=p["val_fraction"], test_fraction=p["test_fraction"],
-                                       seed=params["seed"])
+                                       seed=p.get("split_seed", 0))
         except WinnowError as err:
             if rejected.empty:
                 raise

@@ -13,7 +13,7 @@ import torch
 from budget_project import (
     CENTRES, CLASSES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
 )
-from hostile_harness import run_stage
+from hostile_harness import default_params, run_stage
 from winnow.budget import (
     Budget, ModelCheck, candidates, choose, choose_budget, model_check, rank_label_decisions, within_tie,
 )
@@ -223,6 +223,21 @@ def test_budget_off_applies_every_decision_unjudged(tmp_path):
     assert metrics["enabled"] is False and metrics["winner"] == "all" and metrics["candidates"] == {}
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
     assert (rows["action"] == "relabel").sum() == 360
+
+
+def test_the_model_check_augments_as_the_variants_train_and_says_when_it_cannot():
+    from winnow.augment import Policy
+    from winnow.budget import check_augmentation
+
+    params = default_params()
+    # before: train.augment fixed trained the variants with balance.policy, the check without it
+    params["train"]["augment"] = "fixed"
+    assert check_augmentation(params) == (Policy.from_params(params["balance"]["policy"]), "fixed")
+    params["train"]["augment"] = "none"
+    assert check_augmentation(params) == (None, "none")
+    params["train"]["augment"] = "searched"  # chosen on pruned, which the budget decides
+    assert check_augmentation(params) == (
+        None, "none (train.augment searched: its policy is chosen on pruned, after the budget)")
 
 
 def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_measures_worse():

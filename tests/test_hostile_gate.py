@@ -433,7 +433,8 @@ def test_a_pooled_run_on_another_test_set_fails_with_one_line(tmp_path):
     _run_commit(project, "b", seed=2)
     done, before = gate(project, "--target", "a", "b")
     assert_error_line(done, "baseline: the runs (a head run and the first base run) were tested on different test "
-                      "sets", "1000 ids at base only, 1000 at head only")
+                      "sets", "1000 ids in the first base run only, 1000 in that head run only",
+                      "gate runs of the same data and ingest.split_seed")
     assert_nothing_left(project, before)
 
 

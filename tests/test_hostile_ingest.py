@@ -207,6 +207,33 @@ def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path):
     np.testing.assert_array_equal(np.load(project / "data/ingest/images.npy")[row, :, :, 0], stored[::-1, ::-1])
 
 
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("chunk", ["zTXt raw exif profile", "iTXt xmp"])
+def test_png_orientation_in_a_text_chunk_is_applied_not_skipped_by_the_fast_path(tmp_path, chunk):
+    # before: Pillow read orientation 3 from these chunks, but the fast path stored the pixels unturned and
+    # oriented.csv stayed empty
+    from PIL import PngImagePlugin
+
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    stored = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    info, exif = PngImagePlugin.PngInfo(), Image.Exif()
+    exif[0x0112] = 3  # upside down
+    if chunk.startswith("zTXt"):  # as ImageMagick writes it
+        raw = exif.tobytes()
+        info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=True)
+    else:
+        info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
+                      '1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                      'tiff:Orientation="3"/></rdf:RDF></x:xmpmeta>')
+    Image.fromarray(stored).save(data / "b" / "turned.png", pnginfo=info)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    manifest = ingested(project)
+    row = manifest.index[manifest["id"] == "b/turned.png"][0]
+    np.testing.assert_array_equal(np.load(project / "data/ingest/images.npy")[row, :, :, 0], stored[::-1, ::-1])
+    assert pd.read_csv(project / "data/ingest/oriented.csv")["id"].tolist() == ["b/turned.png"]
+
+
 # --- imagefolder: a layout that cannot be read as meant stops with one line ---------------------------
 
 
@@ -284,6 +311,28 @@ def test_class_only_in_test_split_is_refused(tmp_path):
     project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
     assert_error_line(done, "class 'c' has no train images (1 in val/test)")
     assert_nothing_left(project, before)
+
+
+def test_the_carved_splits_follow_split_seed_not_seed(tmp_path):
+    # before: `seed` carved val and test too, so runs at seeds 0 and 1 (dvc exp run -S seed=1) shared 199 of
+    # MNIST-5k's 1,000 test images and the gate, which pairs images, refused every seed it was told to pool
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "set.npz", images=rng.integers(0, 256, (60, 4, 4), dtype=np.uint8),
+             labels=np.arange(60) % 2)
+
+    def splits(name: str, **settings) -> pd.Series:
+        params = default_params()
+        params["ingest"].update(source="npz", path=str(tmp_path / "set.npz"))
+        for key, value in settings.items():
+            (params if key == "seed" else params["ingest"])[key] = value
+        project = make_project(tmp_path / name, params)
+        assert_ingested(run_stage(project, "ingest", timeout=120))
+        return ingested(project).set_index("id")["split"]
+
+    first = splits("seed0", seed=0)
+    assert (first == "test").sum() == 12 and (first == "val").sum() == 6
+    assert first.equals(splits("seed1", seed=1))
+    assert not first.equals(splits("split_seed1", split_seed=1))
 
 
 @pytest.mark.hostile("ingest")
@@ -630,8 +679,33 @@ def test_class_folders_named_alike_under_unicode_normalisation_are_refused(tmp_p
     project, before, done = run_ingest(tmp_path, "imagefolder", data)
     line = assert_error_line(done)
     assert line == (f"error: ingest.path: class folders {data}/cafe\u0301 and {data}/caf\u00e9 have names equal under "
-                    "Unicode normalisation ('cafe\\u0301' and 'caf\\xe9'), two classes shown alike; merge them into "
-                    "one folder or rename one")
+                    "Unicode normalisation or but for spaces ('cafe\\u0301' and 'caf\\xe9'), two classes shown alike; "
+                    "merge them into one folder or rename one")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_class_names_alike_but_for_spaces_or_unicode_form_are_refused_from_every_source(tmp_path):
+    # before: folders cat and "cat " were two classes, and a review verdict "cat " (keep its label) was read as
+    # cat and relabelled the image; an npz's two spellings of café, or ingest.classes, were accepted too
+    data = image_folder(tmp_path / "data", {"cat": 6, "cat ": 6, "dog": 6})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (
+        f"error: ingest.path: class folders {data}/cat and {data}/cat  have names equal under Unicode normalisation "
+        "or but for spaces ('cat' and 'cat '), two classes shown alike; merge them into one folder or rename one")
+    assert_nothing_left(project, before)
+    images = np.random.default_rng(0).integers(0, 256, (30, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "set.npz", images=images, labels=np.arange(30) % 3, classes=["caf\u00e9", "cafe\u0301", "tea"])
+    project, before, done = run_ingest(tmp_path / "npz", "npz", tmp_path / "set.npz")
+    assert assert_error_line(done) == (
+        "error: ingest: class names 'caf\\xe9' and 'cafe\\u0301' differ only in Unicode form or surrounding spaces, "
+        "two classes shown alike; rename one")
+    assert_nothing_left(project, before)
+    np.savez(tmp_path / "plain.npz", images=images, labels=np.arange(30) % 3)
+    project, before, done = run_ingest(tmp_path / "named", "npz", tmp_path / "plain.npz", classes=["cat", " cat", "dog"])
+    assert assert_error_line(done) == (
+        "error: ingest: class names 'cat' and ' cat' differ only in Unicode form or surrounding spaces, two classes "
+        "shown alike; rename one")
     assert_nothing_left(project, before)
 
 

@@ -73,6 +73,18 @@ CASES = {
     "classes_without_npz": dict(params=params_with("ingest.classes", ["cat", "dog"]),
                                 expected="ingest.classes: only the npz source reads it (source is mnist5k); "
                                          "set it to null"),
+    # before: ingest.path beside source mnist5k was never read, and the run said 5000 images from mnist5k
+    "path_with_mnist5k": dict(params=params_with("ingest.path", "my_images"),
+                              expected="ingest.path: the mnist5k source is built in and reads no path; set it to "
+                                       "null, or set source to the one that reads it (cifar10, imagefolder, npz)"),
+    # before: a file (even a missing one) beside source judge trained the judge, and the metrics said judge
+    "represent_file_with_judge": dict(params=params_with("represent.file", "mine.npy"),
+                                      expected="represent.file: only source file reads it (source is judge); set it "
+                                               "to null"),
+    "represent_torchscript_with_selfsup": dict(
+        params=params_with("represent", default_params()["represent"] | {
+            "source": "selfsup", "pretrained": default_params()["represent"]["pretrained"] | {"torchscript": "m.pt"}}),
+        expected="represent.pretrained.torchscript: only source pretrained reads it (source is selfsup); set it to null"),
     "source_without_path": dict(params=params_with("ingest.source", "imagefolder"),
                                 expected="ingest.path: missing; source imagefolder reads its images from it"),
     "bad_enum": dict(params=params_with("train.optimizer", "adamm"),

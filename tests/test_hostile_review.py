@@ -16,14 +16,14 @@ from review_project import exported, write_project  # noqa: F401  (exported: a f
 
 from winnow.imageset import read_imageset, write_imageset
 
-HEADER = "id,verdict,label,suggested\n"
+HEADER = "id,verdict,label,suggested,given\n"
 
 
 @pytest.fixture
 def project(exported, tmp_path) -> Path:
     """A fresh copy of the exported project, holding one earlier verdict."""
     root = Path(shutil.copytree(exported, tmp_path / "project"))
-    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1\n")
+    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2\n")
     return root
 
 
@@ -141,26 +141,29 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
 
 @pytest.mark.hostile("review")
 @pytest.mark.parametrize("line, fragments", [
-    ("val-0,reject,0,2", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
-    ("train-04,maybe,1,2", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
-    ("train-04,relabel,7,2", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
-    ("train-04,accept,2,9", ("line 3 (id 'train-04')", "suggested '9' is not a class index in [0, 2] or -1")),
-    ("train-04,accept,2,", ("line 3 (id 'train-04')", "suggested '' is not a class index in [0, 2] or -1")),
-    ("train-04,reject,0,2", ("line 3 (id 'train-04')", "verdict reject needs the label its given label 1, not 0")),
+    ("val-0,reject,0,2,0", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
+    ("train-04,maybe,1,2,1", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
+    ("train-04,relabel,7,2,1", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
+    ("train-04,accept,2,9,1", ("line 3 (id 'train-04')", "suggested '9' is not a class index in [0, 2] or -1")),
+    ("train-04,accept,2,,1", ("line 3 (id 'train-04')", "suggested '' is not a class index in [0, 2] or -1")),
+    ("train-04,reject,0,2,1", ("line 3 (id 'train-04')", "verdict reject needs the label its given label 1, not 0")),
     # before: applied as a relabel to the label the image had, and counted as relabelled by a person
-    ("train-04,relabel,1,2", ("line 3 (id 'train-04')", "verdict relabel needs the label a class index other than its "
+    ("train-04,relabel,1,2,1", ("line 3 (id 'train-04')", "verdict relabel needs the label a class index other than its "
                                                         "given label 1, not 1")),
     # before (no suggested column): applied as a relabel to cat, and counted as accepting the suggestion owl
-    ("train-04,accept,0,2", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 0")),
-    ("train-04,accept,1,2", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 1")),
-    ("train-04,relabel,2,2", ("line 3 (id 'train-04')", "verdict relabel with label 2 is its suggestion: write accept")),
-    ("train-07,drop,-1,-1", ("line 3 (id 'train-07')", "verdict drop with label -1 is its suggestion: write accept")),
-    ("train-04,reject,1,1", ("line 3 (id 'train-04')", "suggested 1 is its label in data/degrade; a suggestion drops "
+    ("train-04,accept,0,2,1", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 0")),
+    ("train-04,accept,1,2,1", ("line 3 (id 'train-04')", "verdict accept needs the label its suggestion 2, not 1")),
+    ("train-04,relabel,2,2,1", ("line 3 (id 'train-04')", "verdict relabel with label 2 is its suggestion: write accept")),
+    ("train-07,drop,-1,-1,1", ("line 3 (id 'train-07')", "verdict drop with label -1 is its suggestion: write accept")),
+    ("train-04,reject,1,1,1", ("line 3 (id 'train-04')", "suggested 1 is its label in data/degrade; a suggestion drops "
                                                        "or relabels: if the data changed since the review")),
-    ("train-08,accept,-1,-1", ("line 3: id 'train-08' has a verdict already", "one line per image")),
+    ("train-08,accept,-1,-1,2", ("line 3: id 'train-08' has a verdict already", "one line per image")),
+    ("train-04,accept,2,2,", ("line 3 (id 'train-04')", "given '' is not a class index in [0, 2]")),
+    ("train-04,reject,0,2,0", ("line 3 (id 'train-04')", "its label was 0 when reviewed and is 1 in data/degrade now",
+                               "export and review again")),
 ])
 def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1\n" + line + "\n")
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2\n" + line + "\n")
     before = files_under(project)
     done = run_stage(project, "variants")
     assert_error_line(done, "reviews/verdicts.csv", *fragments)
@@ -173,23 +176,24 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
     (project / "reviews/verdicts.csv").write_text("id,verdict,label\ntrain-04,accept,0\n")
     before = files_under(project)
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: lacks column suggested (written by an older winnow); import the reviewed file "
-        "again with `winnow review import --replace FILE`, which writes it anew")
+        "error: reviews/verdicts.csv: lacks columns suggested, given (written by an older winnow); import the reviewed "
+        "file again with `winnow review import --replace FILE`, which writes it anew")
     assert_nothing_left(project, before)
     # and that advice works: --replace does not read the old file
     (project / "mine.csv").write_text("id,verdict\ntrain-04,accept\n")
     done = run_winnow(project, "review", "import", "--replace", "mine.csv")
     assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines() == ["id,verdict,label,suggested",
-                                                                          "train-04,accept,2,2"]
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == ["id,verdict,label,suggested,given",
+                                                                          "train-04,accept,2,2,1"]
 
 
 @pytest.mark.hostile("review")
 def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(project):
     # before: pandas took the ids for an index, and the error named id 'accept' and verdict '-1'
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,x\ntrain-04,reject,1,2,y\n")
+    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2,x\ntrain-04,reject,1,2,1,y\n")
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label, suggested); "
+        "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label, suggested, "
+        "given); "
         "write it with `winnow review import`, or restore the header-only file from git")
 
 
@@ -203,6 +207,23 @@ def test_a_verdict_on_a_label_that_changed_since_the_export_is_refused(project):
     import_refused(project, "mine.csv", "id,verdict\ntrain-04,reject\n",
                    "reviews/queue.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
                    "export the queue again and review that image anew")
+
+
+@pytest.mark.hostile("review")
+def test_an_imported_verdict_stops_applying_when_the_label_changes_under_it(project):
+    # before: a dog judged "accept cat" became an owl (another degrade seed), and variants relabelled owl -> cat,
+    # a change nobody judged, counted as the person's verdict
+    (project / "mine.csv").write_text("id,verdict\ntrain-06,accept\n")
+    assert run_winnow(project, "review", "import", "mine.csv").returncode == 0
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["id"] == "train-06", "label"] = 2  # dog -> owl
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    before = files_under(project)
+    assert refused_line(project, "variants") == (
+        "error: reviews/verdicts.csv: line 3 (id 'train-06'): its label was 1 when reviewed and is 2 in data/degrade "
+        "now; the verdict was for the label the person saw: export and review again, or remove the line")
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("review")
@@ -257,8 +278,8 @@ def test_a_label_studio_result_of_another_control_is_not_a_verdict(project):
     (project / "export.json").write_text(json.dumps([task]))
     done = run_winnow(project, "review", "import", "export.json")
     assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == ["train-08,accept,-1,-1",
-                                                                              "train-04,relabel,0,2"]
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == ["train-08,accept,-1,-1,2",
+                                                                              "train-04,relabel,0,2,1"]
 
 
 @pytest.mark.hostile("review")
@@ -291,4 +312,4 @@ def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class
     rows = (project / "reviews/verdicts.csv").read_text().splitlines()
     # train-05 (dog): relabelled to class 2, Reject; train-06 (dog, embedding-clean's relabel to cat): the word
     # Reject, typed by hand, is the verdict, as the docs say: kept as dog
-    assert rows[1:] == ["train-05,relabel,2,0", "train-06,reject,1,0"]
+    assert rows[1:] == ["train-05,relabel,2,0,1", "train-06,reject,1,0,1"]

@@ -183,6 +183,8 @@ def test_rules_across_keys():
         "params.yaml: ingest.path: missing; source imagefolder reads its images from it")
     assert message(params_with("ingest.classes", ["a", "b"])) == (
         "params.yaml: ingest.classes: only the npz source reads it (source is mnist5k); set it to null")
+    assert message(params_with("ingest.split_seed", -1)) == (
+        "params.yaml: ingest.split_seed: -1 is below 0")
     assert message(params_with("ingest.download", True)) == (
         "params.yaml: ingest.download: only the cifar10 source downloads (source is mnist5k); set it to false")
     params = params_with("gan.weak_k", None)

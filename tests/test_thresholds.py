@@ -241,6 +241,22 @@ def test_auto_flags_nothing_on_clean_scores_on_a_grid(name, draw):
     assert fired == [], name
 
 
+def test_images_left_out_of_the_cut_do_not_move_it_but_are_flagged_by_it():
+    # the threshold stage leaves the trusted split out: a label book stored otherwise (its own low mode) once
+    # made a cut that flagged train images
+    rng = np.random.default_rng(3)
+    data, book = rng.normal(0.6, 0.08, 3000), rng.normal(0.1, 0.02, 300)
+    scores = {"x": np.concatenate([data, book])}
+    cut_on = np.arange(3300) < 3000
+    assert cut_issues(scores, {"x": {"method": "auto"}})[2]["x"] == "mode"  # the book alone is a mode
+    flags, cuts, rules = cut_issues(scores, {"x": {"method": "auto"}}, cut_on=cut_on)
+    assert rules["x"] == "none" and not flags["x"].any()
+    damaged = {"x": np.concatenate([data[:2940], rng.normal(0.1, 0.02, 60), book])}  # 2% of the data set
+    flags, cuts, rules = cut_issues(damaged, {"x": {"method": "auto"}}, cut_on=cut_on)
+    assert rules["x"] == "mode" and flags["x"][2940:3000].all() and flags["x"][3000:].all()
+    assert not flags["x"][:2940].any()
+
+
 def test_one_percent_of_extreme_values_is_flagged_as_a_mode_of_its_own():
     rng = np.random.default_rng(7)
     extreme = rng.uniform(0.0, 0.05, 80)

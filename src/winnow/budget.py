@@ -328,6 +328,18 @@ class ModelCheck:
                 "holds": self.holds}
 
 
+def check_augmentation(params: dict) -> tuple[object, str]:
+    """``(policy, name)``: the :class:`winnow.augment.Policy` (or None) the model check trains with, as the
+    variants train (``train.augment`` on every batch), and how its metrics name it. The searched policy is
+    chosen on pruned, which the budget decides, so under ``searched`` the check trains without one."""
+    from winnow.augment_search import policy_for
+
+    which = (params.get("train") or {}).get("augment", "none")
+    if which == "searched":
+        return None, "none (train.augment searched: its policy is chosen on pruned, after the budget)"
+    return policy_for(params, which), which
+
+
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
                 judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict,
                 exclude: np.ndarray | None = None, candidate: str = "winner",

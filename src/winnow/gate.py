@@ -197,15 +197,19 @@ def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | Non
 def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int,
                        fix: str | None = None) -> None:
     """One line when ``frame`` holds other test images, or other labels, than the first base run's."""
-    what = "base and head" if side == "head" and runs == 2 else f"the runs (a {side} run and the first base run)"
+    two = side == "head" and runs == 2
+    what = "base and head" if two else f"the runs (a {side} run and the first base run)"
+    # with several runs a side, "at base only" would name both sides when two base runs differ
+    here, there = ("at base", f"at {side}") if two else ("in the first base run", f"in that {side} run")
     only_base = sorted(set(reference["id"]) - set(frame["id"]))
     only_other = sorted(set(frame["id"]) - set(reference["id"]))
     if only_base or only_other:
         first = (only_base or only_other)[0]
-        raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids at "
-                          f"base only, {len(only_other)} at {side} only, e.g. {first!r}); "
-                          + (fix or "the gate pairs the same images: gate against a base with the same data, or "
-                             "compare the runs with winnow compare"))
+        raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids {here} "
+                          f"only, {len(only_other)} {there} only, e.g. {first!r}); "
+                          + (fix or "the gate pairs the same images: gate runs of the same data and "
+                             "ingest.split_seed (it carves val and test; seed does not), or compare them with "
+                             "winnow compare"))
     pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
     relabelled = pairs["label_base"] != pairs["label_other"]
     if relabelled.any():

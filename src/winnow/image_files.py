@@ -39,7 +39,6 @@ import errno
 import io
 import os
 import tempfile
-import unicodedata
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,7 +49,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from winnow import plain_png
 from winnow.errors import WinnowError
 from winnow.imageset import SOURCE_SPLITS
-from winnow.ingest import RESIZE_BYTES, resize_batch
+from winnow.ingest import RESIZE_BYTES, alike, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath, locate
 from winnow.sources import Loaded
@@ -139,14 +138,15 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
 
 def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
     """Refuse two class folders whose names are equal under Unicode NFC normalisation (``café`` typed as
-    one code point and as ``e`` + a combining accent): they would be two classes shown with one name."""
+    one code point and as ``e`` + a combining accent) or but for surrounding spaces (``cat`` and ``cat ``): they
+    would be two classes shown with one name (:func:`winnow.ingest.alike`)."""
     seen: dict[str, tuple[str, Path]] = {}
     for _, name, folder in class_dirs:
-        other = seen.setdefault(unicodedata.normalize("NFC", name), (name, folder))
+        other = seen.setdefault(alike(name), (name, folder))
         if other[0] != name:
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal under "
-                              f"Unicode normalisation ({ascii(other[0])} and {ascii(name)}), two classes shown alike; "
-                              "merge them into one folder or rename one")
+                              f"Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
+                              "classes shown alike; merge them into one folder or rename one")
 
 
 def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:

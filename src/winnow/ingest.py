@@ -5,6 +5,7 @@ the trusted split when the user gave one. The pixels go to disk a batch at a tim
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,11 @@ def store_images(file: Path, images: np.ndarray, *, size: int | None) -> NpyRows
     return rows
 
 
+def alike(name: str) -> str:
+    """A class name as a person reads it: Unicode NFC, without surrounding spaces."""
+    return unicodedata.normalize("NFC", name).strip()
+
+
 def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
     """Refuse class names that are empty or repeated, fewer than two classes, or a class without train
     images: it cannot be learnt, and its zero would enter every macro average as if it were a result.
@@ -207,6 +213,12 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
     repeated = first_repeated(names)
     if repeated is not None:
         raise WinnowError(f"ingest: class name {repeated!r} appears twice; class names must be unique")
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(alike(name), name)
+        if other != name:  # a review import or a reader of classes.json takes them for one class
+            raise WinnowError(f"ingest: class names {ascii(other)} and {ascii(name)} differ only in Unicode form or "
+                              "surrounding spaces, two classes shown alike; rename one")
     if "" in names:
         raise WinnowError(f"ingest: class {names.index('')} has an empty name; name every class")
     train = np.bincount(labels[splits == "train"], minlength=len(names))

@@ -110,6 +110,9 @@ def _source_options(section: dict, path: str) -> None:
     source = section["source"]
     if source != "mnist5k" and section.get("path") is None:
         fail(f"{path}.path", f"missing; source {source} reads its images from it")
+    if source == "mnist5k" and section.get("path") is not None:
+        fail(f"{path}.path", "the mnist5k source is built in and reads no path; set it to null, or set source to "
+                             "the one that reads it (cifar10, imagefolder, npz)")
     if section.get("classes") is not None and source != "npz":
         fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
     if section.get("download") and source != "cifar10":
@@ -124,6 +127,12 @@ def _embedding_source_ready(section: dict, path: str) -> None:
                                    "torchscript (a file) for source pretrained")
     if source == "file" and section.get("file") is None:
         fail(f"{path}.file", "missing; source file reads the embeddings from it (a .npy or .parquet)")
+    # set for another source, a file or model would be ignored while the run looked as if it used it
+    if source != "file" and section.get("file") is not None:
+        fail(f"{path}.file", f"only source file reads it (source is {source}); set it to null")
+    for key, value in chosen.items():
+        if source != "pretrained" and value is not None:
+            fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
 
 
 def _weak_classes_chosen(section: dict, path: str) -> None:
@@ -291,6 +300,7 @@ SCHEMA = Section({
         "classes": ListOf(Text(), min_len=1, unique=True, null=True),
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
+        "split_seed": Num(0, 2**32 - 1, integer=True),  # the carve's own: `seed` must not move the test split
         "max_reject_fraction": FRACTION,
         "trusted_path": Text(null=True),  # a folder root/<class>/* or an .npz: the trusted split, budget's judge
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),

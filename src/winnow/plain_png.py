@@ -1,7 +1,8 @@
 """Plain PNG files decoded many at a time by one call of Pillow's PNG pixel decoder.
 
-A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency or EXIF, every chunk's
-CRC intact: what most data sets hold. A small one costs ``Image.open`` far more in Python (plugin
+A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency or EXIF (an ``eXIf``
+chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC intact: what most data sets
+hold. A small one costs ``Image.open`` far more in Python (plugin
 sniffing, chunk objects, tile set-up, the array conversion) than in decoding, so here each file's
 pixel stream is only inflated (``zlib``, in C) and the filtered rows of many files of one size are
 joined and unfiltered by Pillow's ``zip`` decoder in a single call.
@@ -24,6 +25,9 @@ from PIL import Image
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MODES = {0: ("L", 1), 2: ("RGB", 3)}  # 8-bit colour types read here: grey, truecolour
 _MAX_FILTER = 4  # PNG filter types 0..4 (None, Sub, Up, Average, Paeth)
+# text chunks (tEXt, zTXt, iTXt) whose keyword Pillow reads an EXIF orientation from: ImageMagick's raw EXIF
+# profile and Adobe's XMP packet (tiff:Orientation)
+_ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
 
 
@@ -45,6 +49,9 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
         elif kind == b"IDAT":
             idat.append(view[pos + 8 : end - 4])
         elif kind in (b"PLTE", b"tRNS", b"eXIf"):  # eXIf may carry an orientation: Image.open applies it
+            return None
+        elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(view[pos + 8 : end - 4]).split(b"\0", 1)[0] \
+                in _ORIENTING_KEYWORDS:  # so may these: before, such files were stored unturned
             return None
         elif kind == b"IEND":
             break

@@ -168,14 +168,16 @@ def read_scores(path, *, imageset: str, ids, columns=()) -> pd.DataFrame:
     return table
 
 
-def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256,
-                  max_flagged_fraction: float = 0.5) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
+def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
+                  cut_on: np.ndarray | None = None) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
     Args:
         table: ``id`` and the :data:`SCORES` columns (float).
         settings: ``{issue: {"method": ..., **options}}`` (``params.yaml`` ``threshold.issues``); an issue
             left out is thresholded with ``auto``.
+        cut_on: bool ``(len(table),)``: the rows whose scores choose the cuts (default all); every row is
+            flagged by them.
 
     Returns:
         ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:
@@ -188,7 +190,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
     flags, cuts, rules = cut_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
                                     explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
-                                    bins=bins, max_flagged_fraction=max_flagged_fraction)
+                                    bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     out = pd.DataFrame({"id": table["id"].to_numpy(), **flags})
     out["any"] = out[list(SCORES)].any(axis=1)
     return out, cuts, rules

@@ -410,9 +410,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "keep one verdict per image")
         if image not in seen:  # the same verdict twice counts once
             seen[image] = (f"{word!r} at {where.split(': ')[-1]}", (verdict, label))
-            rows.append((image, verdict, label, suggested))
-    new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object,
-                                                                    "label": np.int64, "suggested": np.int64})
+            rows.append((image, verdict, label, suggested, int(given[image])))
+    new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object, "label": np.int64,
+                                                                    "suggested": np.int64, "given": np.int64})
     if replace:  # the old file is not read: a file of an older format is replaced too
         kept = new.iloc[:0]
     else:

@@ -424,6 +424,7 @@ def cut_issues(
     floors: dict[str, float] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
+    cut_on: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, str]]:
     """Flags, thresholds and the rule behind each for every issue in ``settings``.
 
@@ -437,6 +438,8 @@ def cut_issues(
             (rule ``reference``).
         floors: ``{issue: value}``: with ``auto``, scores at or below ``value`` are flagged whatever
             the distribution (rule ``floor``, unless ``auto`` cut higher).
+        cut_on: bool ``(N,)``, the images whose scores choose the cuts (default all); every image is
+            flagged by them.
 
     Returns:
         ``({issue: bool (N,)}, {issue: threshold}, {issue: rule})``; a threshold of ``-inf`` flagged
@@ -451,14 +454,14 @@ def cut_issues(
         eligible = np.ones(len(scores[issue]), dtype=bool)
         for other in explained_by.get(issue, ()):
             eligible &= ~flags.get(other, np.zeros_like(eligible))
-        values = scores[issue][eligible]
+        values = scores[issue][eligible if cut_on is None else eligible & cut_on]
         if method == "auto" and issue in reference:
             cut, rule = reference[issue], "reference"
         else:
             cut, rule = threshold_rule(values, method=method, bins=bins, **options)
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
-        if eligible.any() and np.mean(values <= cut) > max_flagged_fraction:
+        if len(values) and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
         flags[issue] = eligible & (scores[issue] <= cut)
         cuts[issue], rules[issue] = cut, rule

@@ -56,8 +56,9 @@ PER_IMAGE = ("flags", "groups")
 # reject = the given label, relabel = a class the person chose, drop = out whatever the suggestion was
 VERDICTS_FILE = "reviews/verdicts.csv"
 # label: the class the image trains with, -1 dropped; suggested: what accepting did when the person judged it
-# (-1 drop, else the class), so the verdict word can be checked against the outcome without the review queue
-VERDICT_COLUMNS = ("id", "verdict", "label", "suggested")
+# (-1 drop, else the class), so the verdict word can be checked against the outcome without the review queue;
+# given: the class the image had when the person judged it (a verdict holds only while that is its label)
+VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given")
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
@@ -216,16 +217,17 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
 
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows): every
-    verdict one of :data:`VERDICTS`, every label and suggestion a class index or -1, the suggestion not the
-    given label, accept with the suggestion, drop with -1 and relabel with a class (neither the suggestion),
-    reject with the image's given label, every id a train image, once. An absent file holds no verdict.
+    verdict one of :data:`VERDICTS`, every label and suggestion a class index or -1, the label the person saw
+    (``given``) still the image's label, the suggestion not that label, accept with the suggestion, drop with
+    -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
+    train image, once. An absent file holds no verdict.
 
     Returns:
-        DataFrame ``id`` (str), ``verdict`` (str), ``label`` (int64), ``suggested`` (int64), in file order.
+        DataFrame ``id`` (str), ``verdict`` (str), ``label``, ``suggested``, ``given`` (int64), in file order.
     """
     path = Path(path)
     empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
-                          "label": pd.Series(dtype=np.int64), "suggested": pd.Series(dtype=np.int64)})
+                          **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")}})
     fix = "write it with `winnow review import`, or restore the header-only file from git"
     if not path.exists():
         return empty
@@ -236,16 +238,17 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
-    if missing == ["suggested"]:  # written before verdicts recorded what accepting did
-        raise WinnowError(f"{path}: lacks column suggested (written by an older winnow); import the reviewed file "
-                          "again with `winnow review import --replace FILE`, which writes it anew")
+    if missing and set(missing) <= {"suggested", "given"}:  # written before verdicts recorded these
+        raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
+                          "an older winnow); import the reviewed file again with `winnow review import --replace "
+                          "FILE`, which writes it anew")
     if missing:
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
-    labels = pd.to_numeric(frame["label"], errors="coerce")
-    suggestions = pd.to_numeric(frame["suggested"], errors="coerce")
-    for row, (image, verdict, label, text, suggested, suggested_text) in enumerate(zip(
-            frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"])):
+    labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
+    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text) in enumerate(zip(
+            frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
+            frame["given"])):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
@@ -253,9 +256,16 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
             if not (value % 1 == 0 and -1 <= value < num_classes):  # NaN fails
                 raise WinnowError(f"{where}: {column} {shown!r} is not a class index in [0, {num_classes - 1}] or -1 "
                                   f"(dropped); {fix}")
+        if not (seen % 1 == 0 and 0 <= seen < num_classes):
+            raise WinnowError(f"{where}: given {seen_text!r} is not a class index in [0, {num_classes - 1}]; {fix}")
         if image not in given.index:
             raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
                               "export and review again, or remove the line")
+        # another degrade seed or source changed the label: the verdict was about the label the person saw
+        if seen != given[image]:
+            raise WinnowError(f"{where}: its label was {seen_text} when reviewed and is {given[image]} in data/degrade "
+                              "now; the verdict was for the label the person saw: export and review again, or "
+                              "remove the line")
         if suggested == given[image]:  # by hand, or the label changed to the suggestion since the review
             raise WinnowError(f"{where}: suggested {suggested_text} is its label in data/degrade; a suggestion drops "
                               "or relabels: if the data changed since the review, export and review again, or "
@@ -273,8 +283,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
     if twice.any():
         raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
                           f"has a verdict already; keep one line per image")
-    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64),
-                                                      suggested=suggestions.astype(np.int64)).reset_index(drop=True)
+    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64), suggested=suggestions.astype(
+        np.int64), given=saw.astype(np.int64)).reset_index(drop=True)
 
 
 def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
