@@ -194,24 +194,10 @@ def test_jpeg_exif_orientation_is_applied_and_recorded(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
-def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path):
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    stored = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    exif = Image.Exif()
-    exif[0x0112] = 3  # upside down
-    Image.fromarray(stored).save(data / "b" / "turned.png", exif=exif)
-    project, _, done = run_ingest(tmp_path, "imagefolder", data)
-    assert_ingested(done)
-    manifest = ingested(project)
-    row = manifest.index[manifest["id"] == "b/turned.png"][0]
-    np.testing.assert_array_equal(np.load(project / "data/ingest/images.npy")[row, :, :, 0], stored[::-1, ::-1])
-
-
-@pytest.mark.hostile("imagefolder")
-@pytest.mark.parametrize("chunk", ["zTXt raw exif profile", "iTXt xmp"])
-def test_png_orientation_in_a_text_chunk_is_applied_not_skipped_by_the_fast_path(tmp_path, chunk):
-    # before: Pillow read orientation 3 from these chunks, but the fast path stored the pixels unturned and
-    # oriented.csv stayed empty
+@pytest.mark.parametrize("chunk", ["eXIf", "zTXt raw exif profile", "iTXt xmp"])
+def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path, chunk):
+    # before, for the text chunks: Pillow read orientation 3 from them, but the fast path stored the pixels
+    # unturned and oriented.csv stayed empty
     from PIL import PngImagePlugin
 
     data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
@@ -221,11 +207,11 @@ def test_png_orientation_in_a_text_chunk_is_applied_not_skipped_by_the_fast_path
     if chunk.startswith("zTXt"):  # as ImageMagick writes it
         raw = exif.tobytes()
         info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=True)
-    else:
+    elif chunk.startswith("iTXt"):
         info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
                       '1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
                       'tiff:Orientation="3"/></rdf:RDF></x:xmpmeta>')
-    Image.fromarray(stored).save(data / "b" / "turned.png", pnginfo=info)
+    Image.fromarray(stored).save(data / "b" / "turned.png", pnginfo=info, **({"exif": exif} if chunk == "eXIf" else {}))
     project, _, done = run_ingest(tmp_path, "imagefolder", data)
     assert_ingested(done)
     manifest = ingested(project)
