@@ -298,6 +298,15 @@ def test_one_extreme_value_among_thousands_is_flagged_as_isolated():
     assert flags["x"].tolist() == [False] * 8000 + [True]
 
 
+@pytest.mark.hostile("params")
+def test_isolated_max_null_turns_the_isolated_rule_off(tmp_path):
+    # before: null was read as 0 tests and raised ValueError (argmin of an empty sequence) wherever the mode
+    # and tail rules found nothing on 20 or more tail scores
+    scores = np.append(np.random.default_rng(5).normal(0.6, 0.05, 5000), 0.0)
+    assert threshold_rule(scores, method="auto")[1] == "isolated"
+    assert threshold_rule(scores, method="auto", isolated_max=None) == (NOTHING, "none")
+
+
 def test_isolated_needs_a_gap_the_tail_does_not_explain():
     # the same image a little below a clean normal's lowest draw (near 0.41) is its tail, not an outlier
     rng = np.random.default_rng(8)

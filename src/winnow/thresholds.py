@@ -235,7 +235,9 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
     cut = auto_threshold(lowest, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "tail"
-    cut = _isolated_cut(scores, share=tail_share, most=isolated_max or 0, alpha=alpha)
+    if isolated_max is None:  # before: read as 0 tests, and the search for the best of none raised ValueError
+        return NOTHING, "none"
+    cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
     return (cut, "isolated") if cut != NOTHING else (NOTHING, "none")
 
 
