@@ -18,8 +18,8 @@ on baseline and on pruned; balanced is pruned plus :func:`winnow.balance.balance
 as the balance stage makes them (edge cases by the distance to the class centroid in this seed's baseline
 model), once with ``balance.policy`` (fixed) and once with the searched policy; each is fitted and scored on
 the untouched test split. So the seeds vary training and augmentation, not the cleaning. A prepared project
-(``data/variants/pruned`` present) is reused. ``--epochs`` overrides train.epochs (patience scales with it
-unchanged) to fit a slow machine, and is written into the results. ``--balance-target N`` makes the balanced
+(``data/variants/pruned`` present) is reused. ``--epochs`` overrides train.epochs (train.patience stays as
+it is) and writes the results as ``<dataset>_epochs<N>``. ``--balance-target N`` makes the balanced
 variants ``N`` images per class (001's competition budget was 10,000 images: 1,000 per class on ten classes)
 instead of the data set's ``balance.target`` (max: the largest class, few copies on near-balanced data) and
 writes the results as ``<dataset>_target<N>``.
@@ -303,7 +303,9 @@ def main() -> int:
         name = dataset
         if args.balance_target is not None:
             params["balance"]["target"] = args.balance_target
-            name = f"{dataset}_target{args.balance_target}"
+            name = f"{name}_target{args.balance_target}"
+        if args.epochs is not None:  # another training budget: its own entry beside the data set's defaults
+            name = f"{name}_epochs{args.epochs}"
         prepared = prepare(project, params)
         load = os.getloadavg()
         search = run_search(project, params)
