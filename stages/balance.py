@@ -53,7 +53,8 @@ def main() -> None:
     classes, labels = pruned.classes, pruned.labels
     scores = None
     if section["edge_fraction"] > 0 and section["edge_extra"] > 0:
-        classifier, _ = load("models/baseline.pt", device=device.type)
+        classifier, _ = load("models/baseline.pt", device=device.type, classes=classes,
+                             image_shape=pruned.images.shape[1:])
         scores = edge_scores(embed(classifier, pruned.images), labels)
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),

@@ -122,7 +122,9 @@ def main() -> None:
                  and not exclude.any())
         none_classes = None
         if reuse:
-            none_classes = predict_proba(load(JUDGE_MODEL, written_by="represent")[0], judge_images).argmax(1)
+            judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
+                               image_shape=data.images.shape[1:])[0]
+            none_classes = predict_proba(judge_model, judge_images).argmax(1)
         print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
               f"{config.model} ({config.epochs} epochs at most, augmentation {augment})"
               f"{'; none is the represent judge' if reuse else ''}", flush=True)

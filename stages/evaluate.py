@@ -19,8 +19,9 @@ def main() -> None:
     check_outputs(stage=f"evaluate@{variant}", files=[predictions_path(variant), summary_path(variant),
                                                       metrics_path(variant), f"{plots}/per_class.csv",
                                                       f"{plots}/confusion.csv"])
-    trained, classes = load(f"models/{variant}.pt")
     test = load_test()
+    # a model of other classes or in another order would have its indices read as this data's classes
+    trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:])
     probabilities = predict_proba(trained, test.images)
     predicted = probabilities.argmax(1)
     summary = summarise(test.labels, predicted, classes=classes)

@@ -53,7 +53,7 @@ def main() -> None:
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]
     pruned, val = load_variant("pruned")
-    classifier, classes = load("models/baseline.pt")
+    classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:])
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"])

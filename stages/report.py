@@ -16,7 +16,7 @@ from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
 from winnow.stage import load_params, read_json, read_table, rerun_error, run, write_text
-from winnow.variants import WRITTEN_BY
+from winnow.variants import WRITTEN_BY, check_same_classes
 
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
@@ -30,7 +30,18 @@ def main() -> None:
     p, variants = params["report"], params["variants"]
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
+    if degraded is not None:
+        check_same_classes(degraded, ingested)
     classes = ingested.classes
+
+    def of_images(stage: str, path: str) -> pd.DataFrame | None:
+        """A table of some of data/degrade's images, by id: one of another data set stops the report in a line
+        naming ``stage`` (its images could not be shown)."""
+        if degraded is None:
+            return table_of(stage, path)
+        return read_table(path, written_by=stage, missing_ok=True, columns=("id",),
+                          ids_of=("data/degrade", degraded.manifest["id"]))
+
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
     metrics = {v: report_versions.check_summary(s, variant=v) for v, s in summaries.items() if s is not None}
     unevaluated = [v for v, s in summaries.items() if s is None]
@@ -60,19 +71,19 @@ def main() -> None:
             histograms={path.stem: table_of("threshold", path)
                         for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
-            flags=table_of("threshold", "data/threshold/flags.parquet"),
-            scores=table_of("score", "data/score/scores.parquet"), imageset=degraded,
+            flags=of_images("threshold", "data/threshold/flags.parquet"),
+            scores=of_images("score", "data/score/scores.parquet"), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
-            issues=table_of("confident-learn", "data/confident-learn/label_issues.parquet"),
+            issues=of_images("confident-learn", "data/confident-learn/label_issues.parquet"),
             summary=json_of("confident-learn", "metrics/confident_learn.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
-            rounds=table_of("embedding-clean", "data/embedding-clean/rounds.parquet"),
+            rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet"),
             summary=json_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
-            decisions=table_of("data-valuation", "data/data-valuation/decisions.parquet"),
+            decisions=of_images("data-valuation", "data/data-valuation/decisions.parquet"),
             summary=json_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("budget", "Cleaning budget", report.budget_section(summary=json_of("budget", "metrics/budget.json"))),
@@ -80,7 +91,7 @@ def main() -> None:
             summary=json_of("balance", "metrics/balance.json"),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
-            groups=table_of("dedup", "data/dedup/groups.parquet"),
+            groups=of_images("dedup", "data/dedup/groups.parquet"),
             summary=json_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,

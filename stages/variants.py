@@ -5,12 +5,11 @@ their place for the images they name; writes data/variants/<name>/rows.parquet a
 whose `review` entry counts the verdicts that confirmed and overruled the decisions. (augmented is written
 by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
-from winnow.errors import listed
 from winnow.imageset import read_imageset
-from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json
+from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
     DEGRADE, INGEST, VARIANTS_DIR, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept,
-    oracle_rows, read_decisions, read_verdicts, write_variant,
+    check_same_classes, oracle_rows, read_decisions, read_verdicts, write_variant,
 )
 
 DECISIONS_IN = "data/budget/decisions.parquet"
@@ -26,9 +25,7 @@ def main() -> None:
     check_outputs(stage="variants", folders=[f"{VARIANTS_DIR}/{name}" for name in WRITTEN], files=[METRICS])
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
-    if degraded.classes != ingested.classes:  # oracle's labels are ingest's, the others degrade's: one meaning
-        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({listed(degraded.classes)}) differ from "
-                          f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
+    check_same_classes(degraded, ingested)
     # an id data/degrade lacks means decisions of another data version: refused, not silently ignored
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                ids=degraded.manifest["id"])

@@ -180,6 +180,10 @@ def test_an_unknown_variant_fails_with_one_line(tmp_path):
     done, before = gate(project, "--variants", "baseline", "prunned")
     assert_error_line(done, "--variants prunned", "evaluated: baseline, pruned")
     assert_nothing_left(project, before)
+    # before: baseline's rows were tested twice and every regression of it counted twice
+    done, before = gate(project, "--variants", "baseline", "baseline")
+    assert assert_error_line(done) == "error: gate --variants: baseline given twice; name each variant once"
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")

@@ -29,6 +29,7 @@ from hostile_harness import (
 )
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
 from winnow.degrade import perturbation_table
+from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS
@@ -376,7 +377,6 @@ def test_evaluate_truncated_model(project):
 @pytest.mark.hostile("training")
 def test_a_truncated_judge_names_the_represent_stage(tmp_path):
     # the budget's model check loads the represent judge: its error named a train@represent stage, which is none
-    from winnow.errors import WinnowError
     from winnow.training import load
 
     torch.save({"state_dict": {"w": torch.zeros(64, 64)}}, tmp_path / "represent.pt")
@@ -428,10 +428,37 @@ def test_gan_synthesize_missing_baseline_model(project):
                     "(dvc repro train@baseline)")
 
 
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("stage, args, model", [("evaluate", ("baseline",), "baseline"), ("balance", (), "baseline"),
+                                                ("gan-synthesize", (), "baseline")])
+def test_a_model_of_another_class_order_is_refused_where_it_is_used(project, stage, args, model):
+    # before: evaluate read the model's class indices as the test split's (a model of another data set with the
+    # same classes reversed scored 0.275 where it was 0.475, exit 0), and another class count was a traceback
+    _baseline_model(project, classes=CLASSES[::-1], name=model)
+    line = _fails(project, stage, *args, fragments=())
+    assert line == (f"error: models/{model}.pt: trained on classes ({', '.join(CLASSES[::-1])}), the data has "
+                    f"({', '.join(CLASSES)}); rerun the train@{model} stage (dvc repro train@{model})")
+
+
+def test_a_model_of_another_image_shape_or_class_count_is_refused_naming_its_stage(project):
+    from winnow.imageset import read_imageset
+    from winnow.training import load
+
+    _baseline_model(project, name="represent")
+    h, w, c = read_imageset(project / "data/degrade").images.shape[1:]
+    with pytest.raises(WinnowError) as refused:
+        load(project / "models/represent.pt", written_by="represent", image_shape=(h + 1, w, c))
+    assert str(refused.value) == (f"{project}/models/represent.pt: trained on {h}x{w}x{c} images, the data's are "
+                                  f"{h + 1}x{w}x{c}; rerun the represent stage (dvc repro represent)")
+    with pytest.raises(WinnowError, match=r"trained on classes \(a, b, c\), the data has \(a, b\); rerun the represent"):
+        load(project / "models/represent.pt", written_by="represent", classes=CLASSES[:2])
+
+
 # -- settings the data cannot meet: refused in one line before any work or output ------------------------
 
-def _baseline_model(project: Path) -> None:
-    """A real models/baseline.pt (one epoch on the template's images): what balance and gan-synthesize load."""
+def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = "baseline") -> None:
+    """A real models/<name>.pt (one epoch on the template's images): what balance and gan-synthesize load;
+    ``classes``: the names it is saved with."""
     from winnow.imageset import read_imageset
     from winnow.training import TrainConfig, fit, save
 
@@ -441,7 +468,7 @@ def _baseline_model(project: Path) -> None:
     trained = fit(data.images[train], data.labels[train], data.images[~train], data.labels[~train], config=config,
                   num_classes=len(CLASSES), seed=0, progress=False)
     (project / "models").mkdir(exist_ok=True)
-    save(trained, project / "models/baseline.pt", classes=CLASSES, image_shape=data.images.shape[1:])
+    save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:])
 
 
 @pytest.mark.hostile("params")

@@ -27,9 +27,11 @@ def project(exported, tmp_path) -> Path:
     return root
 
 
-def import_refused(project: Path, name: str, text: str, *fragments: str) -> None:
-    """Importing ``text`` (saved as ``name``) ends in one error line with ``fragments``; nothing changes."""
-    (project / name).write_text(text)
+def import_refused(project: Path, name: str, text: str | None, *fragments: str) -> None:
+    """Importing ``text`` (saved as ``name``; None: as ``name`` is) ends in one error line with ``fragments``;
+    nothing changes."""
+    if text is not None:
+        (project / name).write_text(text)
     before, verdicts = files_under(project), (project / "reviews/verdicts.csv").read_text()
     done = run_winnow(project, "review", "import", name)
     assert_error_line(done, *fragments)
@@ -116,6 +118,13 @@ def test_import_before_any_export_is_refused(tmp_path):
     done = run_winnow(project, "review", "import", "mine.csv")
     assert_error_line(done, "reviews/queue.csv: not found", "run `winnow review export`")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_importing_a_missing_file_or_a_folder_says_which(project):
+    (project / "mine").mkdir()
+    import_refused(project, "absent.csv", None, "error: absent.csv: not found; give the edited reviews/queue.csv")
+    import_refused(project, "mine", None, "error: mine: a folder, not a file; give the edited reviews/queue.csv")
 
 
 @pytest.mark.hostile("review")

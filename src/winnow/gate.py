@@ -45,7 +45,7 @@ import pandas as pd
 import yaml
 
 from winnow import markdown, revisions
-from winnow.errors import WinnowError, check_output, first_line, output_path
+from winnow.errors import WinnowError, check_output, first_line, first_repeated, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, variant_of
@@ -432,6 +432,9 @@ def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
     check_output(args.markdown, option="--markdown", example="reports/gate.md")
+    repeated = first_repeated(args.variants or [])
+    if repeated is not None:  # before: its rows were tested twice and each regression counted twice
+        raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")
     load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
     settings, setting_notes = base_settings(args.repo, base=args.base, target=args.target)
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)

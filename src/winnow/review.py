@@ -260,7 +260,8 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str]]:
     choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
     """
     if not path.is_file():
-        raise WinnowError(f"{path}: not found; give the edited reviews/queue.csv, the review page's download or a "
+        what = "a folder, not a file" if path.is_dir() else "not found"
+        raise WinnowError(f"{path}: {what}; give the edited reviews/queue.csv, the review page's download or a "
                           "Label Studio JSON export")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark

@@ -335,13 +335,15 @@ def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image
     })
 
 
-def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None) -> tuple[Trained, list[str]]:
+def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
+         classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
     for its judge); a missing, truncated or foreign file (torch loads with ``weights_only``, so a pickle that
     is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
-    naming that stage.
+    naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
+    ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes.
     """
     import pickle
     import warnings
@@ -374,8 +376,24 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
+    if classes is not None and list(ckpt["classes"]) != list(classes):
+        raise rerun_error(path, f"trained on classes {_listed(ckpt['classes'])}, the data has {_listed(classes)}",
+                          written_by=written_by)
+    if image_shape is not None and tuple(ckpt["image_shape"]) != tuple(image_shape):
+        raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
+                                f"{_shape(image_shape)}", written_by=written_by)
     model = model.to(pick_device(device)).eval()
     return Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config), ckpt["classes"]
+
+
+def _listed(names, most: int = 6) -> str:
+    shown = ", ".join(map(str, list(names)[:most]))
+    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
+
+
+def _shape(shape) -> str:
+    h, w, c = shape
+    return f"{h}x{w}x{c}"
 
 
 def _live(log_dir):

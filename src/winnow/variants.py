@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, listed
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import read_table, rerun_error, write_table
 
@@ -213,6 +213,15 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame
     out.loc[relabel, "action"] = "relabel"
     out.loc[drop | relabel, "stage"] = out.loc[drop | relabel, "stages"]
     return out.loc[:, list(rows.columns)].astype({"label": np.int64})
+
+
+def check_same_classes(degraded: ImageSet, ingested: ImageSet) -> None:
+    """Refuse a data/degrade whose classes are not data/ingest's (another data set's, or another order):
+    oracle's labels are ingest's, the others degrade's, and a report would count one set's classes under the
+    other's names."""
+    if degraded.classes != ingested.classes:
+        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({listed(degraded.classes)}) differ from "
+                          f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
 
 
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classes: int) -> pd.DataFrame:
