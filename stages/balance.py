@@ -19,6 +19,7 @@ import pandas as pd
 from winnow.augment import augment
 from winnow.augment_search import policy_for
 from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
+from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
@@ -61,6 +62,11 @@ def main() -> None:
                             target=section["target"], edge_scores=scores, edge_fraction=section["edge_fraction"],
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
+    # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies: duplication recorded as augmentation
+    same = (made.images == pruned.images[made.source]).reshape(len(made.source), -1).all(axis=1)
+    if len(same) and same.mean() > 0.5:
+        raise WinnowError(f"balance.policy: {int(same.sum())} of {len(same)} copies equal their source pixel for pixel "
+                          f"(magnitude {policy.magnitude:g}: too close to no change); raise balance.policy.magnitude")
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
     used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]

@@ -223,6 +223,16 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {"balance": {"targets": 5}}))
     with pytest.raises(WinnowError, match=r"^params.yaml: balance.targets: unknown parameter \(did you mean target\?\)"):
         stage.main()
+    # before: a policy too weak to move a pixel wrote 17 exact copies recorded as augmented
+    written = read_rows("balanced")
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
+        "seed": 0, "balance": {"edge_fraction": 0, "device": "cpu",
+                               "policy": {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001}}}))
+    with pytest.raises(WinnowError) as refused:
+        stage.main()
+    assert str(refused.value) == ("balance.policy: 17 of 17 copies equal their source pixel for pixel (magnitude "
+                                  "0.0001: too close to no change); raise balance.policy.magnitude")
+    assert read_rows("balanced").equals(written)
 
 
 def test_an_image_nearer_another_class_is_never_an_edge_case():

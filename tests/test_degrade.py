@@ -331,6 +331,19 @@ def test_a_damage_that_rounds_back_to_the_same_pixels_is_refused(spec, setting):
                               f"picked ({setting}: too close to no change); give a stronger setting")
 
 
+def test_near_duplicates_that_round_back_to_their_source_are_refused():
+    # before: hue on one-channel images changed no pixel, and 16 of 16 exact copies were recorded as near
+    # duplicates (the ground truth a dedup detector is scored on)
+    spec = {"kind": "near_duplicate", "fraction": 0.1, "low": 1.0, "high": 1.0, "hue": 0.5}
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(channels=1), perturbations=[spec])
+    assert str(err.value) == ("degrade.perturbations[0] (near_duplicate): 20 of 20 copies equal their source pixel "
+                              "for pixel (low 1.0, high 1.0, hue 0.5: too close to no change; hue changes no "
+                              "one-channel image); widen low/high, or use exact_duplicate")
+    _, log = degrade(make_imageset(channels=3), perturbations=[spec])  # on colour images the hue turn is damage
+    assert (log["kind"] == "near_duplicate").sum() == 20
+
+
 def test_same_seed_same_output_and_appending_keeps_earlier_picks():
     source = make_imageset()
     first, log1 = degrade(source, perturbations=MIX, seed=10)

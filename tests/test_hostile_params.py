@@ -54,7 +54,7 @@ CASES = {
                           expected='ingest.size: "64" is a string, not null or an integer in [4, 1024] '
                                    "(write numbers without quotes)"),
     "exponent_read_as_text": dict(text=shipped_text("  lr: 0.001\n", "  lr: 1e-3\n"),
-                                  expected='train.lr: "1e-3" is a string, not a number > 0 (YAML reads a number like '
+                                  expected='train.lr: "1e-3" is a string, not a number in (0, 1000000] (YAML reads a number like '
                                            "1e-3 as text: write 0.001 or 1.0e-3)"),
     "bool_as_int": dict(params=params_with("train.batch_size", True),
                         expected="train.batch_size: true is a boolean, not an integer >= 1"),
@@ -137,8 +137,11 @@ CASES = {
                                            "weak classes"),
     # before: with every image of one original size (MNIST) each odd_size and odd_aspect_ratio score was NaN
     "fence_spread_zero": dict(params=params_with("score.min_relative_spread", 0),
-                              expected="score.min_relative_spread: 0 is not above 0"),
-    "fence_factor_zero": dict(params=params_with("score.iqr_factor", 0), expected="score.iqr_factor: 0 is not above 0"),
+                              expected="score.min_relative_spread: 0 is below 1e-06"),
+    # before: 1e-200 each made a fence of width 0 and every odd_size score NaN, which threshold then refused
+    "fence_underflow": dict(params=params_with("score.iqr_factor", 1.0e-200),
+                            expected="score.iqr_factor: 1e-200 is below 1e-06"),
+    "fence_factor_zero": dict(params=params_with("score.iqr_factor", 0), expected="score.iqr_factor: 0 is below 1e-06"),
     "fixed_cut_outside_scores": dict(params=params_with("threshold.issues.dark", {"method": "fixed", "value": 5}),
                                      expected="threshold.issues.dark.value: 5 is above 1"),
     "not_finite": dict(text=shipped_text("  min_correlation: 0.98 ", "  min_correlation: .nan "),

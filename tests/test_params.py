@@ -38,9 +38,14 @@ def test_the_shipped_params_yaml_validates():
     ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
                                                  "null or an integer >= 1"),
     ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer in [4, 1024] (write numbers without quotes)'),
-    ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number > 0 '
+    ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number in (0, 1000000] '
                          "(YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"),
-    ("train.lr", "fast", 'train.lr: "fast" is a string, not a number > 0'),
+    ("train.lr", "fast", 'train.lr: "fast" is a string, not a number in (0, 1000000]'),
+    ("train.lr", 1.0e39, "train.lr: 1e+39 is above 1000000"),  # before: a float32 overflow traceback in the step
+    ("data_valuation.tracin.lr", 1.0e-200, "data_valuation.tracin.lr: 1e-200 is below 1e-12"),
+    ("threshold.issues.blurry", {"method": "valley", "valley_window": 10**20},
+     "threshold.issues.blurry.valley_window: 100000000000000000000 is above 65536"),
+    ("balance.target", 10**20, "balance.target: 100000000000000000000 is above 1000000000000"),
     ("score.batch_size", None, "score.batch_size: null is not an integer >= 1"),
     ("dedup.min_correlation", float("nan"), "dedup.min_correlation: nan is not a finite number; "
                                             "allowed: null or a number in [-1, 1]"),
@@ -77,7 +82,8 @@ def test_the_shipped_params_yaml_validates():
     ("gan.threshold", 1.0, "gan.threshold: 1.0 is not below 1"),
     ("gan.threshold", "real_mean", 'gan.threshold: "real_mean" is not real_median or a number in [0, 1) '
                                    "(did you mean real_median?)"),
-    ("balance.target", "5", 'balance.target: "5" is not max or an integer >= 0 (write numbers without quotes)'),
+    ("balance.target", "5", 'balance.target: "5" is not max or an integer in [0, 1000000000000] (write numbers '
+                            'without quotes)'),
     ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) '
                                                "(write numbers without quotes)"),
     ("gate.tolerances", {"accuracy": -0.01}, "gate.tolerances.accuracy: -0.01 is below 0"),

@@ -251,6 +251,14 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
         factors = perturb.jitter_factors(len(sources), low=p.params["low"], high=p.params["high"],
                                          hue=p.params["hue"], rng=rng)
         pixels = perturb.jitter(pixels, **factors)
+        # jitter near its identity (low and high about 1, hue alone on one-channel images) rounds back to the
+        # source: exact copies recorded as near duplicates, which a detector would be scored on as such
+        same = (pixels == state.images[sources]).reshape(len(sources), -1).all(axis=1)
+        if len(sources) and same.mean() > 0.5:
+            raise WinnowError(f"degrade.perturbations[{p.index}] (near_duplicate): {int(same.sum())} of {len(sources)} "
+                              f"copies equal their source pixel for pixel (low {p.params['low']}, high "
+                              f"{p.params['high']}, hue {p.params['hue']}: too close to no change; hue changes no "
+                              "one-channel image); widen low/high, or use exact_duplicate")
     ids = state.manifest["id"].to_numpy()
     copied = ["label", "orig_h", "orig_w", "orig_mode", "source"]
     if p.params["mode"] == "overwrite":

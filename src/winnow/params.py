@@ -188,7 +188,7 @@ class ThresholdSetting(Rule):
         # tau 1e155 overflowed (tau squared), kappa 1e308 made the criterion NaN
         "ght": {"nu": Num(0, 10**9, null=True), "tau": Num(0, 1000, null=True), "kappa": Num(0, 10**9),
                 "omega": Num(0, 1)},
-        "valley": {"valley_window": Num(0, integer=True)},
+        "valley": {"valley_window": Num(0, 65536, integer=True)},  # bins' own bound: 1e20 was a traceback
         "gamma_mixture": {"iterations": Num(1, integer=True)},
         "fixed": {"value": Num(0, 1)},  # scores lie in [0, 1]
     }
@@ -225,14 +225,18 @@ class Perturbations(Rule):
 # embedding_clean.isolation and outlier_threshold name a method but carry no options: fixed needs a value
 CUT_METHODS = tuple(m for m in THRESHOLD_METHODS if m != "fixed")
 POLICY_DEFAULTS = Policy()
+# a learning rate or decay above 1e6 is no setting anyone means, and past float32's range (1e39) the optimiser's
+# step raised an overflow traceback where 1e30 already diverged to NaN and is refused in a line
+LEARNING_RATE = Num(0, 10**6, low_open=True)
+DECAY = Num(0, 10**6)
 TRAIN_RANGES = {
     "model": Choice(MODEL_NAMES),
     "epochs": Num(1, integer=True),
     "patience": Num(1, integer=True, null=True),
     "batch_size": Num(1, integer=True),
     "optimizer": Choice(OPTIMIZERS),
-    "lr": Num(0, low_open=True),
-    "weight_decay": Num(0),
+    "lr": LEARNING_RATE,
+    "weight_decay": DECAY,
     "momentum": Num(0, 1, high_open=True),
     "schedule": Choice(SCHEDULES),
     "label_smoothing": Num(0, 1, high_open=True),
@@ -251,8 +255,8 @@ GAN_TRAIN = Section(from_dataclass(GanConfig, {
     "width": Num(1, integer=True),
     "epochs": Num(1, integer=True),
     "batch_size": Num(2, integer=True),  # batch norm needs two images to normalise a batch
-    "lr": Num(0, low_open=True),
-    "lr_d": Num(0, low_open=True),
+    "lr": LEARNING_RATE,
+    "lr_d": LEARNING_RATE,
     "beta1": Num(0, 1, high_open=True),
     "ac_weight": Num(0),
     "device": Device(),
@@ -269,8 +273,8 @@ SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "seconds": Num(0, low_open=True, null=True),
     "batch_size": Num(2, integer=True),  # NT-Xent needs another image in the batch to contrast with
     "temperature": Num(0, low_open=True),
-    "lr": Num(0, low_open=True),
-    "weight_decay": Num(0),
+    "lr": LEARNING_RATE,
+    "weight_decay": DECAY,
     "width": Num(1, integer=True),
     "min_scale": Num(0, 1, low_open=True),
     "threads": Num(1, integer=True, null=True),
@@ -318,8 +322,10 @@ SCHEMA = Section({
         "light_percentile": Num(0, 100),
         "dark_percentile": Num(0, 100),
         # both above 0: with every image of one original size the IQR is 0, and the fences' half-width too
-        "iqr_factor": Num(0, low_open=True),
-        "min_relative_spread": Num(0, low_open=True),
+        # from 1e-6: at 1e-200 each their product underflowed to a fence of width 0, and every odd_size and
+        # odd_aspect_ratio score was 0/0 = NaN
+        "iqr_factor": Num(1e-6),
+        "min_relative_spread": Num(1e-6),
         "batch_size": Num(1, integer=True),
     }),
     "threshold": Section({
@@ -380,9 +386,11 @@ SCHEMA = Section({
         "device": Device(),
         "tracin": Section({
             "epochs": Num(1, integer=True),  # the budget: SGD epochs of the probe, one checkpoint each
-            "lr": Num(0, low_open=True),
+            # from 1e-12: below about 1e-154 the influences' squares underflowed to 0, their standard error with
+            # them, and every negative value counted as reliably harmful whatever data_valuation.bound said
+            "lr": Num(1e-12, 10**6),
             "batch_size": Num(1, integer=True),
-            "weight_decay": Num(0),
+            "weight_decay": DECAY,
         }, null=True),
     }, null=True),
     "contracts": Section({
@@ -417,11 +425,11 @@ SCHEMA = Section({
         "train": GAN_TRAIN,
     }, required=("weak_by", "weak_k", "weak_below", "per_class", "threshold"), checks=(_weak_classes_chosen,)),
     "balance": Section({
-        "target": Either(Choice(("max",)), Num(0, integer=True)),
+        "target": Either(Choice(("max",)), Num(0, 10**12, integer=True)),  # 1e20 overflowed numpy's int64
         "policy": POLICY,
         "edge_fraction": FRACTION,
         "edge_extra": Num(0),
-        "max_images": Num(1, integer=True, null=True),  # the train set's budget, copies included; null: none
+        "max_images": Num(1, 10**12, integer=True, null=True),  # the train set's budget, copies included; null: none
         "device": Device(),
     }, null=True),
     "augment_search": Section({  # winnow.augment_search: balance's policy (and train.augment: searched) chosen on val
