@@ -43,6 +43,8 @@ def test_the_shipped_params_yaml_validates():
     ("train.lr", "fast", 'train.lr: "fast" is a string, not a number in (0, 1000000]'),
     ("train.lr", 1.0e39, "train.lr: 1e+39 is above 1000000"),  # before: a float32 overflow traceback in the step
     ("data_valuation.tracin.lr", 1.0e-200, "data_valuation.tracin.lr: 1e-200 is below 1e-12"),
+    ("confident_learn.repeats", 10**20, "confident_learn.repeats: 100000000000000000000 is above 1000"),
+    ("represent.selfsup.temperature", 1.0e-300, "represent.selfsup.temperature: 1e-300 is below 0.001"),
     ("threshold.issues.blurry", {"method": "valley", "valley_window": 10**20},
      "threshold.issues.blurry.valley_window: 100000000000000000000 is above 65536"),
     ("balance.target", 10**20, "balance.target: 100000000000000000000 is above 1000000000000"),

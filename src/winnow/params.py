@@ -272,7 +272,7 @@ SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "epochs": Num(1, integer=True),
     "seconds": Num(0, low_open=True, null=True),
     "batch_size": Num(2, integer=True),  # NT-Xent needs another image in the batch to contrast with
-    "temperature": Num(0, low_open=True),
+    "temperature": Num(1e-3, 100),  # NT-Xent's logits are divided by it: 1e-300 made every embedding non-finite
     "lr": LEARNING_RATE,
     "weight_decay": DECAY,
     "width": Num(1, integer=True),
@@ -348,7 +348,7 @@ SCHEMA = Section({
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
-        "repeats": Num(1, integer=True),
+        "repeats": Num(1, 1000, integer=True),  # each repeat is folds trainings: 1e20 ran with no end
         "train": TRAIN_OVERRIDES,
         "filter_by": Choice(FILTER_BY),
         "rank_by": Choice(RANK_BY),
