@@ -63,7 +63,7 @@ def main() -> None:
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
     # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies: duplication recorded as augmentation
-    same = (made.images == pruned.images[made.source]).reshape(len(made.source), -1).all(axis=1)
+    same = (made.images == pruned.images[made.source]).reshape(len(made.source), -1 if len(made.source) else 0).all(axis=1)
     if len(same) and same.mean() > 0.5:
         raise WinnowError(f"balance.policy: {int(same.sum())} of {len(same)} copies equal their source pixel for pixel "
                           f"(magnitude {policy.magnitude:g}: too close to no change); raise balance.policy.magnitude")

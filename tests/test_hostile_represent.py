@@ -138,7 +138,7 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path):
     ({"source": "pretrained"}, ["represent.pretrained: give exactly one of model", "or torchscript"]),
     ({"source": "pretrained", "pretrained": {"model": "keras:resnet50"}},
      ["represent.pretrained.model: 'keras:resnet50'; write timm:NAME, torchvision:NAME or open_clip:ARCH/TAG"]),
-    ({"selfsup": {"temperature": 0}}, ["params.yaml: represent.selfsup.temperature: 0 is not above 0"]),
+    ({"selfsup": {"temperature": 0}}, ["params.yaml: represent.selfsup.temperature: 0 is below 0.001"]),
     ({"epochs": 5}, ["params.yaml: represent.epochs: unknown parameter; known: source, knn_k, selfsup, "
                      "pretrained, file, judge"]),
 ])
