@@ -40,6 +40,9 @@ def main() -> None:
                              "perturbed_images": int(log["id"].nunique()), "kind": counts})
     if len(log):
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
+    elif p.get("enabled", True) and specs:
+        print(f"degrade: the {len(specs)} perturbation(s) took none of the {before} train images (a fraction "
+              "that rounds to no image takes none); output equals input")
 
 
 def _refuse_emptied_classes(source, kept: set[int], log, *, classes: list[str]) -> None:

@@ -89,3 +89,14 @@ def test_a_shortage_with_disjoint_false_does_not_advise_setting_it_false(tmp_pat
     assert line == ("error: degrade.perturbations[1] (symmetric_noise) fraction: needs 15 train images but only 0 "
                     "are free (after removals and the duplicates before it, which share their images with nothing); "
                     "allowed range [0, 0.0000]")
+
+
+@pytest.mark.hostile("params")
+def test_a_fraction_that_rounds_to_no_image_says_the_output_equals_the_input(tmp_path):
+    # before: exit 0 and not a word: the user could not tell a damage that took no image from one that ran
+    project, _ = project_with(tmp_path, [{"kind": "symmetric_noise", "fraction": 0.01}])
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == ("degrade: the 1 perturbation(s) took none of the 30 train images (a "
+                                                    "fraction that rounds to no image takes none); output equals input")
+    assert len(pd.read_parquet(project / "data/degrade/perturbations.parquet")) == 0
