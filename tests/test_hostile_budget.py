@@ -294,6 +294,18 @@ def test_a_trusted_class_the_data_set_lacks_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("ingest")
+def test_a_trusted_class_spelt_in_another_unicode_form_says_so(tmp_path):
+    # before: "class 'dog ' ... is not a class of the data set (cat, dog, eel)", with no word on why not; a name
+    # in another Unicode form ('do\u0301g' against 'd\xf3g') printed exactly alike
+    book = trusted_folder(tmp_path / "book", {"cat": 2, "dog ": 2})
+    project, before, done = ingest_with(tmp_path, book)
+    assert assert_error_line(done) == (
+        f"error: ingest.trusted_path: class 'dog ' of {book} and the data set's class 'dog' differ only in Unicode "
+        "form or surrounding spaces; name the trusted folder as the data set does")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
 def test_colour_trusted_images_for_a_grey_data_set_are_refused(tmp_path):
     project, before, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 2}, mode="RGB"))
     assert_error_line(done, "ingest.trusted_path: the trusted images are colour but the data set is single-channel")

@@ -726,3 +726,23 @@ def test_a_test_split_without_a_class_is_refused(tmp_path):
                     "images of it, a larger ingest.test_fraction where ingest carves the splits, or a test folder of "
                     "it where the source holds them), or remove the class")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_content_of_a_format_not_read_is_set_aside_whatever_its_suffix(tmp_path):
+    # before: a float TIFF named .png was stored black where it held a NaN and clipped where negative (two numpy
+    # warnings the only sign), a GIF named .png was read while x.gif was set aside; a JPEG named .png is JPEG
+    # content, read as before
+    data = image_folder(tmp_path / "data", {"a": 10, "b": 10})
+    values = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(values, "F").save(data / "a" / "signed.png", format="TIFF")
+    Image.fromarray(np.full((8, 8), 90, np.uint8)).save(data / "a" / "moving.png", format="GIF")
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(data / "b" / "photo.png", format="JPEG")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.5)
+    assert_ingested(done)
+    assert rejected(project) == {
+        str(data / "a" / "signed.png"): "content is TIFF, not an image format read here (PNG, JPEG, BMP, WebP) "
+                                        "whatever the suffix .png says",
+        str(data / "a" / "moving.png"): "content is GIF, not an image format read here (PNG, JPEG, BMP, WebP) "
+                                        "whatever the suffix .png says"}
+    assert "b/photo.png" in set(ingested(project)["id"])

@@ -5,6 +5,7 @@ URLs); an unknown protocol, a missing cloud backend or a URL with no folder ends
 from __future__ import annotations
 
 import importlib.util
+import json
 import io
 import sys
 import uuid
@@ -90,6 +91,20 @@ def test_memory_url_folder_ingests_as_the_same_local_folder(tmp_path, memory_fol
                                                       for name, reason in REJECTED.items()}
     local_rows = pd.read_csv(by_path / "data/ingest/rejected.csv")
     assert dict(local_rows.itertuples(index=False)) == {str(local / name): reason for name, reason in REJECTED.items()}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_hidden_folder_at_a_url_is_left_out_with_the_warning_a_local_one_gets(tmp_path, memory_folder, monkeypatch,
+                                                                                capsys):
+    # before: memory://…/.lion (3 images) vanished without a word; on disk the same folder was named in a warning
+    url, fs = memory_folder
+    for i in range(3):
+        fs.pipe(f"{url.removeprefix('memory://')}/.lion/{i}.png", sample_files()["cat/00.png"])
+    project = ingest_project(tmp_path, "url", url, monkeypatch)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ingest.path")]
+    assert warnings == [f"warning: ingest.path: left out the hidden folder {url}/.lion (3 image file(s)): a name "
+                        "starting with '.' is never read; rename it if it is a class"]
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == ["cat", "dog"]
 
 
 # file://localhost/<path>: before, read as the relative path localhost/<path> ("is not a folder")

@@ -106,6 +106,30 @@ def with_header(data: bytes, body: bytes) -> bytes:
     return data[:8] + _chunk(b"IHDR", body) + data[33:]
 
 
+def chunks_of(data: bytes) -> list[bytes]:
+    """The chunks of a PNG (length, kind, body and CRC each), signature left out."""
+    found, pos = [], 8
+    while pos < len(data):
+        end = pos + 12 + struct.unpack_from(">I", data, pos)[0]
+        found.append(data[pos:end])
+        pos = end
+    return found
+
+
+@pytest.mark.parametrize("order", ["second IHDR", "IDAT before IHDR", "IDAT split by tEXt"])
+def test_chunks_out_of_the_order_pillow_reads_leave_the_fast_path(order, rng):
+    # before: a file IHDR(16x16) IDAT IHDR(8x8) was read here as 8x8 garbage from the last header, where Pillow
+    # reads it as 16x16 from the first; IDAT before IHDR or split by a text chunk, which Pillow refuses, were read
+    pixels = rng.integers(0, 5, (16, 16, 3), dtype=np.uint8)  # values <= 4 pass for filter bytes at 8x8 too
+    ihdr, first, second = chunks_of(encode(pixels, [0] * 16, idat_chunks=2))[:3]
+    end = _chunk(b"IEND", b"")
+    body = {"second IHDR": [ihdr, first, second, _chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))],
+            "IDAT before IHDR": [first, ihdr, second],
+            "IDAT split by tEXt": [ihdr, first, _chunk(b"tEXt", b"Comment\0hello"), second]}[order]
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(body) + end
+    assert filtered_rows(data) is None
+
+
 @pytest.mark.parametrize("case", ["unknown filter", "short stream", "palette", "interlaced", "16-bit"])
 def test_files_the_fast_path_does_not_read_are_left_to_image_open(case, rng):
     pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)

@@ -58,6 +58,10 @@ BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory in
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
+# file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
+# set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
+READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "WEBP")
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
 OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
 _SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
@@ -120,7 +124,12 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
                       classes, "imagefolder", rejected=rejected)
     if mixed:
-        raise WinnowError(f"ingest.size: images have {mixed} different sizes; set ingest.size to resize them to one")
+        first = {}  # the first file of each size, to name two
+        for i in ok:
+            first.setdefault(decoded[i][2], files[i][2])
+        seen = ", ".join(f"{shown(path)} {h}x{w}" for (h, w), path in list(first.items())[:2])
+        raise WinnowError(f"ingest.size: the images of {shown(root)} have {mixed} different sizes (first seen: {seen}); "
+                          "set ingest.size to resize them to one")
     return Loaded(
         rows.array(),
         np.array([files[i][1] for i in ok], dtype=np.int64),
@@ -219,15 +228,16 @@ def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
     return NpyRows.open(rows.file)
 
 
-def _entries(folder: Path) -> list[tuple[Path, str]]:
-    """The non-hidden entries of ``folder`` sorted by name, each with its kind: ``file`` (a regular file,
-    links followed), ``dir`` (likewise) or the reason it is neither. ``os.scandir``'s cached types and
-    string keys, as sorting Paths and a ``stat`` per file cost more than decoding small images."""
+def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
+    """The non-hidden entries of ``folder`` (``hidden``: only those whose name starts with '.') sorted by
+    name, each with its kind: ``file`` (a regular file, links followed), ``dir`` (likewise) or the reason it
+    is neither. ``os.scandir``'s cached types and string keys, as sorting Paths and a ``stat`` per file cost
+    more than decoding small images."""
     if isinstance(folder, RemotePath):
-        return folder.entries()
+        return folder.entries(hidden=hidden)
     try:
         with os.scandir(folder) as scan:
-            entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
+            entries = sorted((e for e in scan if e.name.startswith(".") == hidden), key=lambda e: e.name)
     except OSError as err:
         raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); fix its permissions") from None
     return [(folder / e.name, _kind(e)) for e in entries]
@@ -264,21 +274,18 @@ def _warn_hidden_classes(parents: list[Path]) -> None:
     """A ``warning:`` line for each hidden folder beside the class folders that holds image files: it is
     left out as ``.ipynb_checkpoints`` is, but a class folder named ``.c`` would vanish without a word."""
     for parent in parents:
-        if isinstance(parent, RemotePath):
-            continue
         try:
-            with os.scandir(parent) as scan:
-                hidden = sorted(e.path for e in scan if e.name.startswith(".") and e.is_dir())
-        except OSError:
+            hidden = [folder for folder, kind in _entries(parent, hidden=True) if kind == "dir"]
+        except WinnowError:
             continue  # listed again right after, and refused there in one line
         for folder in hidden:
             try:
-                with os.scandir(folder) as scan:
-                    images = sum(Path(e.name).suffix.lower() in IMAGE_SUFFIXES for e in scan)
-            except OSError:
+                images = sum(kind == "file" and path.suffix.lower() in IMAGE_SUFFIXES
+                             for path, kind in _entries(folder))
+            except WinnowError:
                 continue
             if images:
-                print(f"warning: ingest.path: left out the hidden folder {shown(Path(folder))} ({images} image "
+                print(f"warning: ingest.path: left out the hidden folder {shown(folder)} ({images} image "
                       "file(s)): a name starting with '.' is never read; rename it if it is a class")
 
 
@@ -337,6 +344,9 @@ def _decode(path: Path, size: int | None) -> tuple:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
                               f"{Image.MAX_IMAGE_PIXELS}")
+            if img.format not in READ_FORMATS:
+                return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
+                              f"whatever the suffix {path.suffix} says")
             img.load()
             return _pixels(img, size)
     except Image.DecompressionBombError as err:

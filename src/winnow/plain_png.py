@@ -38,15 +38,19 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
     Pillow's ``Image.MAX_IMAGE_PIXELS`` (refused as a decompression bomb by ``Image.open``)."""
     if not data.startswith(_SIGNATURE):
         return None
-    view, pos, header, idat = memoryview(data), len(_SIGNATURE), None, []
+    view, pos, header, idat, previous = memoryview(data), len(_SIGNATURE), None, [], None
     while pos + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if end > len(data) or zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             return None
+        if (kind == b"IHDR") != (previous is None):
+            return None  # IHDR first and only once, as Pillow requires: it keeps the first, refuses IDAT before it
         if kind == b"IHDR":
             header = struct.unpack_from(">IIBBBBB", data, pos + 8)
         elif kind == b"IDAT":
+            if idat and previous != b"IDAT":
+                return None  # PNG's IDATs are consecutive: Pillow refuses a stream split by another chunk
             idat.append(view[pos + 8 : end - 4])
         elif kind in (b"PLTE", b"tRNS", b"eXIf"):  # eXIf may carry an orientation: Image.open applies it
             return None
@@ -55,7 +59,7 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
             return None
         elif kind == b"IEND":
             break
-        pos = end
+        pos, previous = end, kind
     else:
         return None
     if header is None or header[3] not in _MODES or header[2:] != (8, header[3], 0, 0, 0):

@@ -105,9 +105,10 @@ class RemotePath:
             raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
                               "credentials") from err
 
-    def entries(self) -> list[tuple[RemotePath, str]]:
-        """The non-hidden entries sorted by name, each with its kind (``file``, ``dir`` or why neither),
-        as :func:`winnow.image_files._entries` gives them for a local folder."""
+    def entries(self, *, hidden: bool = False) -> list[tuple[RemotePath, str]]:
+        """The non-hidden entries (``hidden``: only those whose name starts with '.') sorted by name, each
+        with its kind (``file``, ``dir`` or why neither), as :func:`winnow.image_files._entries` gives them
+        for a local folder."""
         try:
             listed = self.fs.ls(self.key, detail=True)
         except Exception as err:
@@ -115,7 +116,7 @@ class RemotePath:
         found = sorted((PurePosixPath(entry["name"]).name, entry.get("type")) for entry in listed)
         kinds = {"file": "file", "directory": "dir"}
         return [(self / name, kinds.get(kind, "not a regular file (a FIFO, socket or device)"))
-                for name, kind in found if name and not name.startswith(".")]
+                for name, kind in found if name and name.startswith(".") == hidden]
 
     def below(self) -> list[RemotePath]:
         """Every non-hidden file below this folder (none below a hidden folder), sorted."""

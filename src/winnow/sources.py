@@ -360,6 +360,13 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
                           "unique")
     unknown = [c for c in loaded.classes if c not in classes]
     if unknown:
+        from winnow.ingest import alike  # winnow.ingest imports this module
+
+        twin = next((c for c in classes if alike(c) == alike(unknown[0])), None)
+        if twin is not None:  # the two print alike: say why they are not one class
+            raise WinnowError(f"ingest.trusted_path: class {ascii(unknown[0])} of {path} and the data set's class "
+                              f"{ascii(twin)} differ only in Unicode form or surrounding spaces; name the trusted "
+                              "folder as the data set does")
         raise WinnowError(f"ingest.trusted_path: class {unknown[0]!r} of {path} is not a class of the data set "
                           f"({', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''}); name its classes as "
                           "the data set does")
