@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 from gate_repo import CLASSES, commit, init, labels_of, write_variant, wrong_on
-from hostile_harness import ROOT, default_params, make_project, params_with, run_stage
+from hostile_harness import ROOT, make_project, params_with, run_stage
 from scipy import stats
 from winnow.cli import main as winnow
 from winnow.compare import class_rows, class_table, paired_test, seed_summary, select_runs, summary_rows
+from winnow.errors import WinnowError
 from winnow.metrics import headline, metrics_path, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion
 
@@ -406,9 +407,24 @@ def test_runs_of_one_setting_over_seeds_are_selected():
     assert "1 run(s) repeating a seed" in note and "1 run(s) without metrics for all of base, pruned" in note
 
 
+@pytest.mark.parametrize(("shown", "quoted"), [
+    ("oops", "'oops'"), ([0.9], "'[0.9]'"),
+    ({"accuracy": 0.9, "per_class": {"1": 0.9}}, "\"{'accuracy': 0.9, 'per_class': {'1': 0.9}}\""),
+    ({"accuracy": 0.9, "per_class": [0.9, 0.8]}, "\"{'accuracy': 0.9, 'per_class': [0.9, 0.8]}\""),
+])
+def test_hand_edited_evaluate_metrics_of_a_run_are_one_line(shown, quoted):
+    # before: TypeError ("argument of type 'float' is not iterable"), AttributeError ('str' object has no
+    # attribute 'get', 'list' object has no attribute 'values') tracebacks from winnow compare
+    records = [_record("HEAD", 0, {"base": _summary([0.8, 0.6])}), _record("edited", 1, {"base": shown})]
+    with pytest.raises(WinnowError) as raised:
+        select_runs(records, variants=["base"])
+    assert str(raised.value) == (f"experiment edited: metrics/evaluate/base.json is not evaluate's metrics (a mapping "
+                                 f"whose per_class maps each class to its metrics): {quoted}; rerun evaluate@base "
+                                 "there, or leave the run out")
+
+
 def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tmp_path):
     from winnow.compare import run_metrics
-    from winnow.errors import WinnowError
 
     repo = init(make_project(tmp_path / "p"))
     full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75}, "b": {"f1": 0.9, "accuracy": 0.25}}}
@@ -431,7 +447,6 @@ def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tm
 def test_a_runs_broken_summary_is_refused_in_one_line(tmp_path, text, problem):
     # before: JSONDecodeError and KeyError tracebacks
     from winnow.compare import run_metrics
-    from winnow.errors import WinnowError
 
     repo = init(make_project(tmp_path / "p"))
     (repo / summary_path("base")).parent.mkdir(parents=True)
@@ -471,6 +486,31 @@ def test_one_unlucky_head_seed_does_not_fail_the_pooled_gate(tmp_path, capsys):
     assert overall[4:7] == ["0.9800", "0.9600", "-0.0200"]
     assert overall[-1] == "drop not significant" and overall[8] == "0.1509"
     assert code == 0
+
+
+def test_a_drop_every_head_run_shows_is_not_pooled_away_by_their_noise_elsewhere(tmp_path, capsys):
+    """Base right everywhere; both head runs miss the same 30 of class 3's 100 images, and each misses 20 more
+    of other classes the other gets right (head0 of 0, 2, 4, 6, 8; head1 of 1, 5, 7, 9). Within the head side
+    each of those nine class tables is 20 lost against 0, (20 - 0)^2 / 20 = 20, so the runs measure phi 20 for
+    every class; class 3's pooled table (30 lost, none gained) at phi 20 is P = 0.5^1.5 = 0.35, and 1.0 after
+    Holm, so the pooled test alone passed the drop. Tested alone at phi 1 each head run loses 30 of 30:
+    P = 2^-30, times 10 classes after Holm, far below 0.05 in both runs."""
+    params = params_with("gate.overdispersion", 1.0)
+    params["gate"].update(accuracy_overdispersion=1.0, tolerances={"accuracy": 0.5, "per_class.*.recall": 0.02})
+    repo = init(make_project(tmp_path / "project", params))
+    labels = labels_of()
+    rows = {c: np.flatnonzero(labels == c) for c in CLASSES}
+    _seed_commit(repo, 0, labels.copy(), labels, "base0")
+    for run, noisy in enumerate([("0", "2", "4", "6", "8"), ("1", "5", "7", "9")]):
+        _seed_commit(repo, run, wrong_on(labels, [*rows["3"][:30], *(i for c in noisy for i in rows[c][50:70])]),
+                     labels, f"head{run}")
+    code = winnow(["gate", "--repo", str(repo), "--base", "base0", "--target", "head0", "head1"])
+    out = capsys.readouterr().out
+    row = _row(out, "baseline", "3")
+    assert row[4:7] == ["1.0000", "0.7000", "-0.3000"]
+    assert row[8:10] == ["< 0.0001", "< 0.0001"] and row[-1] == "**REGRESSED**"
+    assert _row(out, "baseline", "all (accuracy)")[-1] == "drop within tolerance"
+    assert code == 1 and "gate: FAIL — 1 regression(s): baseline 3 -0.3000" in out
 
 
 def _image_test_alone(repo) -> float:

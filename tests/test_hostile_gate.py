@@ -3,6 +3,7 @@ compare, in the right table), and the gate never passes a broken metric."""
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +105,9 @@ def test_a_project_outside_git_fails_with_one_line(tmp_path):
      "is a string, not a number in [0, 1) (write numbers without quotes)"),
     ({"tolerances": {"accuracy": -0.1, "per_class.*.recall": 0.02}}, "gate.tolerances.accuracy", "-0.1 is below 0"),
     ({"alpha": 5}, "gate.alpha", "5 is not below 1"),
-    ({"alpha": "0.05"}, "gate.alpha", "is a string, not a number in (0, 1)"),
+    ({"alpha": "0.05"}, "gate.alpha", "is a string, not a number in [0.0001, 1)"),
+    # before: allowed, and a class that lost 20 of its 100 test images passed
+    ({"alpha": 1e-300}, "gate.alpha", "1e-300 is below 0.0001"),
     ({"correction": "sidak"}, "gate.correction", "holm, bonferroni, none"),
     ({"treshold": 0.1}, "gate.treshold", "unknown parameter"),
     ({"files": []}, "gate.files", "[] has 0 item(s)"),
@@ -132,6 +135,33 @@ def test_a_tolerance_the_gate_never_tests_fails(tmp_path):
                                                      "per_class.*.f1": 0.02}})
     done, before = gate(project)
     assert_error_line(done, "gate.tolerances: per_class.*.f1", "match no metric")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
+    # before: the first matching pattern won, so per_class.1.recall: 0 after per_class.*.recall: 0.95 was never
+    # read, and class 1 losing 90 of its 100 images passed as "drop within tolerance"
+    tolerances = {"accuracy": 0.5, "per_class.*.recall": 0.95, "per_class.1.recall": 0.0}
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
+    labels = labels_of()
+    lost = [i for i in np.flatnonzero(labels == "1")[:90] if i not in (1, 2)]
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *lost]))
+    done, _ = gate(project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "gate: FAIL — 1 regression(s): baseline 1 -0.9000" in done.stdout
+
+
+@pytest.mark.hostile("gate")
+def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
+    # before: a looser pattern after per_class.*.recall was never read, and nothing said so
+    tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.5}
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: gate.tolerances: per_class.?.recall: 0.5 decide no metric: each metric a pattern matches takes its "
+        "own key's entry, else the strictest pattern that matches it, whatever the order; remove them or make them "
+        "stricter than what overrides them")
     assert_nothing_left(project, before)
 
 
@@ -487,7 +517,7 @@ def planted_drop(project):
 @pytest.mark.parametrize(("loosened", "named"), [
     ({"tolerances": {"accuracy": 0.5, "per_class.*.recall": 0.5}},
      "gate.tolerances.accuracy, gate.tolerances.per_class.*.recall"),
-    ({"alpha": 1e-7}, "gate.alpha"),
+    ({"alpha": 1e-4}, "gate.alpha"),
 ])
 def test_a_change_cannot_loosen_the_gate_that_judges_it(tmp_path, loosened, named):
     # before: the gate read gate.* from the workspace it gated, so this change passed its own regression
@@ -704,3 +734,25 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     git(tmp_path, "clone", "-q", str(project), str(clone))
     done, _ = gate(clone, base="HEAD~2")
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize("kind", ["symbolic link", "FIFO"])
+def test_a_markdown_path_that_is_a_link_or_a_fifo_is_refused(tmp_path, kind):
+    # before: exit 0 and the link (or FIFO) replaced by a regular file, its target still holding the old text;
+    # as root, --markdown /dev/full replaced the device node
+    project = gate_project(tmp_path)
+    report = project / "reports/gate.md"
+    report.parent.mkdir(exist_ok=True)
+    if kind == "FIFO":
+        os.mkfifo(report)
+    else:
+        (project / "target.md").write_text("old")
+        report.symlink_to(project / "target.md")
+    done, before = gate(project)
+    shown = "a symbolic link" if kind == "symbolic link" else "a FIFO, socket or device"
+    assert assert_error_line(done) == (f"error: --markdown {REPORT}: is {shown}, which the write would replace with "
+                                       "a regular file; give the path of a regular file, e.g. --markdown "
+                                       "reports/gate.md")
+    assert_nothing_left(project, before)
+    assert report.is_symlink() if kind == "symbolic link" else stat.S_ISFIFO(report.lstat().st_mode)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_stage, run_winnow
@@ -322,3 +323,33 @@ def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class
     # train-05 (dog): relabelled to class 2, Reject; train-06 (dog, embedding-clean's relabel to cat): the word
     # Reject, typed by hand, is the verdict, as the docs say: kept as dog
     assert rows[1:] == ["train-05,relabel,2,0,1", "train-06,reject,1,0,1"]
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project):
+    # before: exit 0 and the verdict column empty again: a person's review (reviews/ is not in git) lost
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    queue.loc[queue["id"] == "train-04", "verdict"] = "accept"
+    queue.loc[queue["id"] == "train-08", "verdict"] = "drop"  # imported already (the fixture's verdicts.csv)
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")) == (
+        "error: reviews/queue.csv: holds 1 verdict(s) not imported (first: id 'train-04', 'accept'), which a new "
+        "export would overwrite; import them first (winnow review import reviews/queue.csv), or delete the file to "
+        "discard them")
+    assert_nothing_left(project, before)
+    assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
+    assert run_winnow(project, "review", "export").returncode == 0
+
+
+@pytest.mark.hostile("review")
+def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_import(project):
+    # before: the import wrote "accept" of a relabel to the given class; the variants stage refused it only later
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    row = queue.index[queue["action"] == "relabel"][0]
+    image = queue.loc[row, "id"]
+    queue.loc[row, "suggested"] = queue.loc[row, "given"]
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    import_refused(project, "mine.csv", f"id,verdict\n{image},accept\n",
+                   f"reviews/queue.csv: id {image!r} suggests 'relabel' {queue.loc[row, 'given']!r}, not a drop or a "
+                   "relabel to a class; run `winnow review export` again")

@@ -126,8 +126,27 @@ def test_tidy_columns_levels_and_clean_origins(study_show):
 
 
 def test_tidy_other_metrics_file_and_empty_input(study_show):
-    assert tidy(experiments_from_show(study_show), metrics_file="metrics/evaluate/pruned.json").empty
+    # before: an empty table, then "no experiment is a study run" when a --metrics file no run holds was named
+    with pytest.raises(WinnowError) as refused:
+        tidy(experiments_from_show(study_show), metrics_file="metrics/evaluate/pruned.json")
+    assert str(refused.value) == ("study: no experiment holds metrics/evaluate/pruned.json (files they hold: "
+                                  "metrics/evaluate/baseline.json); give --metrics the evaluate metrics file of a "
+                                  "variant they ran")
     assert tidy([]).empty
+
+
+@pytest.mark.hostile("study")
+def test_collect_where_the_table_cannot_go_writes_no_plot(tmp_path, study_show, capsys):
+    # before: one error line, but new accuracy.png and per_class_f1_*.png written beside the old study.csv (and the
+    # old per_class_f1_* plots deleted first)
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(study_show))
+    out = tmp_path / "study"
+    (out / "study.csv").mkdir(parents=True)
+    (out / "per_class_f1_old.png").write_bytes(b"old")
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == f"error: --out {out / 'study.csv'}: is a folder; give a file path\n"
+    assert sorted(p.name for p in out.iterdir()) == ["per_class_f1_old.png", "study.csv"]
 
 
 def test_plot_without_study_runs_says_what_to_do(tmp_path):

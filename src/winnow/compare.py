@@ -189,7 +189,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     """
     complete = []
     for record in records:
-        evaluated = {v: record["metrics"].get(metrics_path(v)) or {} for v in variants}
+        evaluated = {v: _evaluated(record, v) for v in variants}
         if all(m.get("per_class") for m in evaluated.values()):
             complete.append({**record, "variants": evaluated})
     incomplete = len(records) - len(complete)
@@ -215,6 +215,21 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if incomplete:
         notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
     return runs, "; ".join(notes)
+
+
+def _evaluated(record: dict, variant: str) -> dict:
+    """The evaluate metrics of ``variant`` in one record ({} when it has none), refused in one line when they are
+    not a mapping whose ``per_class`` maps each class to its metrics (a hand edit, a file of another kind)."""
+    shown = record["metrics"].get(metrics_path(variant))
+    if shown is None:
+        return {}
+    per_class = shown.get("per_class") if isinstance(shown, dict) else None
+    if not isinstance(shown, dict) or (per_class is not None and not (
+            isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values()))):
+        raise WinnowError(f"experiment {record['experiment']}: {metrics_path(variant)} is not evaluate's metrics "
+                          f"(a mapping whose per_class maps each class to its metrics): {str(shown)[:60]!r}; rerun "
+                          f"evaluate@{variant} there, or leave the run out")
+    return shown
 
 
 def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:

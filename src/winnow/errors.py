@@ -125,11 +125,20 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
 def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
     """Refuse, before any work, an output path a command could not write (:func:`output_obstacle`); ``option``
     names the argument."""
-    obstacle = None if path is None else output_obstacle(path, folder=folder)
-    if obstacle is None:
+    if path is None:
         return
+    obstacle = output_obstacle(path, folder=folder)
     path, kind = os.fspath(path), "folder" if folder else "file"
     hint = f", e.g. {option} {example}" if example else ""
+    if obstacle is None:
+        # a file is written beside and renamed over: a link would become a regular file, its target unchanged,
+        # and a device (/dev/stdout, as root) would be replaced. (A stage's outputs may be DVC's links: not here.)
+        special = None if folder else "a symbolic link" if os.path.islink(path) else "a FIFO, socket or device" if (
+            os.path.exists(path) and not os.path.isfile(path)) else None
+        if special:
+            raise WinnowError(f"{option} {path}: is {special}, which the write would replace with a regular file; "
+                              f"give the path of a regular file{hint}")
+        return
     if obstacle.what == "kind":
         raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
     if obstacle.what == "under":

@@ -13,14 +13,17 @@ paired test is exact (no resampling, no seed), and a class that starts absorbing
 (its precision falls) shows as a recall drop of the classes those images came from. The class p-values
 of one variant are corrected for their number (``gate.correction``: Holm or Bonferroni). A metric
 *regresses* only when its drop is significant at ``gate.alpha`` after that correction **and** larger
-than its ``gate.tolerances`` entry (fnmatch patterns over the keys above): a tolerance alone flags
+than its ``gate.tolerances`` entry (fnmatch patterns over the keys above; the key's own entry, else the
+strictest matching pattern, whatever their order): a tolerance alone flags
 noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves several), and
 significance alone flags drops too small to matter.
 
 Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
 image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and the runs of a side measure the seed
 noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the larger of that phi and
-``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone.
+``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone. That
+phi is one figure for every class, so each head run is also tested alone: a drop that regresses in every
+one of them regresses, however unstable the runs are on other classes.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
@@ -52,7 +55,8 @@ from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predict
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
-POOLED_TEST = "McNemar test on the pooled counts, phi at least what the runs of a side measure,"
+POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
+               "run shows alone: the largest p of their own tests),")
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
 COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
            "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
@@ -79,9 +83,18 @@ class GateSettings:
                    overdispersion=float(section.get("overdispersion", cls.overdispersion)),
                    accuracy_overdispersion=float(section.get("accuracy_overdispersion", cls.accuracy_overdispersion)))
 
+    def deciding(self, key: str) -> str | None:
+        """The entry that sets ``key``'s tolerance: the key's own entry, else the strictest pattern that
+        matches it, whatever the order (a specific entry after ``per_class.*.recall`` was once ignored), or None."""
+        if key in self.tolerances:
+            return key
+        matching = [pattern for pattern in self.tolerances if fnmatch.fnmatchcase(key, pattern)]
+        return min(matching, key=self.tolerances.__getitem__, default=None)
+
     def tolerance(self, key: str) -> float | None:
-        """The first matching pattern's tolerance, or None."""
-        return next((t for pattern, t in self.tolerances.items() if fnmatch.fnmatchcase(key, pattern)), None)
+        """The tolerance of ``key`` (:meth:`deciding`), or None."""
+        entry = self.deciding(key)
+        return None if entry is None else self.tolerances[entry]
 
 
 def base_settings(repo: str | Path, *, base: str | list[str],
@@ -159,14 +172,27 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     measured = seed_overdispersion([base_right, head_right], masks=masks[1:])
     phis = [max(settings.accuracy_overdispersion, measured[0])] + [max(settings.overdispersion, measured[1])] * len(
         classes)
-    p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
+    p, p_adj = _drop_tests(counts, phis, correction=settings.correction)
     intervals = [change_interval(c, confidence=CONFIDENCE, overdispersion=phi) for c, phi in zip(counts, phis)]
-    p_adj = np.concatenate([p[:1], adjust(p[1:], method=settings.correction)])
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
+    tolerances = [settings.tolerance(key) for key in keys]
+    if len(head) > 1:
+        # the measured phi is one figure for every class, so runs unstable on other classes could pool away a
+        # drop every head run shows: each run is also tested alone (the settings' phi, as with one run a side),
+        # and a drop that regresses in every one of them regresses, its p the largest of theirs
+        alone = []
+        for run in range(len(head)):
+            run_counts = [PairedCounts.from_runs(base_right[:, m], head_right[run:run + 1, m]) for m in masks]
+            run_p, run_adj = _drop_tests(run_counts, [settings.accuracy_overdispersion]
+                                         + [settings.overdispersion] * len(classes), correction=settings.correction)
+            alone.append([(c.change, raw, adjusted) for c, raw, adjusted in zip(run_counts, run_p, run_adj)])
+        for k, tolerance in enumerate(tolerances):
+            if tolerance is not None and all(verdict(change, adjusted, tolerance=tolerance, alpha=settings.alpha)
+                                             == "REGRESSED" for change, _, adjusted in (r[k] for r in alone)):
+                p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
     rows = []
-    for name, key, mask, count, raw, adjusted, (low, high) in zip([OVERALL, *classes], keys, masks, counts, p, p_adj,
-                                                                   intervals):
-        tolerance = settings.tolerance(key)
+    for name, key, mask, count, raw, adjusted, (low, high), tolerance in zip(
+            [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances):
         if tolerance is None:
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
@@ -176,6 +202,13 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
                      "tolerance": tolerance, "verdict": verdict(count.change, adjusted, tolerance=tolerance,
                                                                 alpha=settings.alpha)})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _drop_tests(counts: list[PairedCounts], phis: list[float], *, correction: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(p, p_adj)``: the one-sided drop test of each table (overall first, then the classes) and the p-values
+    adjusted over the classes (the overall row stays as it is)."""
+    p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
+    return p, np.concatenate([p[:1], adjust(p[1:], method=correction)])
 
 
 def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | None = None) -> pd.DataFrame:
@@ -231,10 +264,15 @@ def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> s
     return "drop within tolerance" if significant else "ok"
 
 
-def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> list[str]:
-    """Tolerance patterns that match no key the gate tested (e.g. a leftover ``per_class.*.f1``)."""
+def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list[str], list[str]]:
+    """``(unmatched, overridden)`` tolerance entries: those that match no key the gate tested (e.g. a leftover
+    ``per_class.*.f1``), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
+    they match takes its own entry or a stricter pattern's)."""
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in table.loc[table["class"] != OVERALL, "class"]]
-    return [p for p in settings.tolerances if not any(fnmatch.fnmatchcase(k, p) for k in keys)]
+    matched = {p: [k for k in keys if fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
+    decided = {settings.deciding(k) for k in keys}
+    return ([p for p, found in matched.items() if not found],
+            [p for p, found in matched.items() if found and p not in decided])
 
 
 def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], settings: GateSettings,
@@ -324,10 +362,15 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 frames[-1].append(frame)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
-    unused = unused_tolerances(table, settings)
-    if unused:
-        raise WinnowError(f"gate.tolerances: {', '.join(unused)} match no metric the gate tests (accuracy, "
+    unmatched, overridden = unused_tolerances(table, settings)
+    if unmatched:
+        raise WinnowError(f"gate.tolerances: {', '.join(unmatched)} match no metric the gate tests (accuracy, "
                           "per_class.<class>.recall); remove them or give the pattern of a tested metric")
+    if overridden:  # a user who wrote it meant it to apply somewhere: say that it never does
+        shown = ", ".join(f"{p}: {settings.tolerances[p]:g}" for p in overridden)
+        raise WinnowError(f"gate.tolerances: {shown} decide no metric: each metric a pattern matches takes its own "
+                          "key's entry, else the strictest pattern that matches it, whatever the order; remove them "
+                          "or make them stricter than what overrides them")
     return table, notes
 
 

@@ -459,7 +459,9 @@ SCHEMA = Section({
     "gate": Section({  # winnow gate
         "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (_gated_files_inside)
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
-        "alpha": Num(0, 1, low_open=True, high_open=True),
+        # at least 1e-4: a class of 100 test images that loses 20 and gains none tests at 2^-20, 1e-5 after Holm
+        # over 10 classes; a smaller alpha (1e-300 was allowed) passes such drops while it reads as a gate
+        "alpha": Num(1e-4, 1, high_open=True),
         "correction": Choice(CORRECTIONS),
         # phi of winnow.paired: the spread of seed-to-seed changes over the binomial's; measured 1.5-2
         # (benchmarks/results/gate.md). At most 10: a decimal slip (157) would pass a class that lost every image

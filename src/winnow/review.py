@@ -211,6 +211,7 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
                               "`pip install fiftyone`, or export without --fiftyone") from err
     for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written
         check_output(path, option="review export:")
+    _refuse_unimported_verdicts()
     check_output(THUMBS, option="review export:", folder=True)
     params = load_params()
     data = read_imageset(DEGRADE)
@@ -234,6 +235,24 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     if fiftyone:
         review_page.fiftyone_dataset(queue, name=FIFTYONE_DATASET)
     return queue
+
+
+def _refuse_unimported_verdicts() -> None:
+    """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported:
+    reviews/ is not under version control, so that work would be lost."""
+    try:
+        queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        imported = set(pd.read_csv(VERDICTS_FILE, dtype=str)["id"]) if Path(VERDICTS_FILE).is_file() else set()
+    except (OSError, ValueError, KeyError):  # no queue, or none this export could have written: nothing to keep
+        return
+    if not {"id", "verdict"} <= set(queue.columns):
+        return
+    waiting = queue[(queue["verdict"].str.strip() != "") & ~queue["id"].isin(imported)]
+    if len(waiting):
+        first = waiting.iloc[0]
+        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported (first: id {first['id']!r}, "
+                          f"{first['verdict'].strip()!r}), which a new export would overwrite; import them first "
+                          f"(winnow review import {QUEUE_FILE}), or delete the file to discard them")
 
 
 def _read_queue() -> pd.DataFrame:
@@ -399,8 +418,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             if was and was != now:
                 raise WinnowError(f"{what}: id {image!r} was {was!r} when exported and is {now!r} in {DEGRADE} now; "
                                   "export the queue again and review that image anew")
-        if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel"
-                                                        and item["suggested"] not in data.classes):
+        if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel" and (
+                item["suggested"] not in data.classes or item["suggested"] == now)):  # a relabel to its own label
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} suggests {item['action']!r} {item['suggested']!r}, not a "
                               "drop or a relabel to a class; run `winnow review export` again")
         suggested = data.classes.index(item["suggested"]) if item["action"] == "relabel" else -1

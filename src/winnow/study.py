@@ -46,6 +46,7 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, first_repeated, listed, output_path
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import is_rate
+from winnow.outputs import atomic_path, together
 from winnow.revisions import same_setting
 from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
@@ -212,6 +213,10 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
         classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
+    if experiments and not classes_of and not any(metrics_file in exp["metrics"] for exp in experiments):
+        raise WinnowError(f"study: no experiment holds {metrics_file} (files they hold: "
+                          f"{', '.join(sorted({f for exp in experiments for f in exp['metrics']})[:6]) or 'none'}); "
+                          "give --metrics the evaluate metrics file of a variant they ran")
     _one_class_set(classes_of)
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
     clean = table[table["sweep"] == "clean"]
@@ -258,9 +263,6 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
     from matplotlib import pyplot as plt
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("per_class_f1_*.png"):  # a sweep this collection lacks would show stale curves
-        old.unlink()
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
@@ -314,6 +316,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "queue":
         return _queue(args)
     check_output(args.out, option="--out", folder=True, example="plots/study")
+    for name in ("study.csv", "accuracy.png"):
+        check_output(Path(args.out) / name, option="--out")
     if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
         raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
                           "experiments count (at least 1), or -1 for all")
@@ -324,9 +328,12 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(f"study: {note}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
-    written = plot(table, out_dir=args.out, axis=args.axis)
     csv = Path(args.out) / "study.csv"
-    write_table(csv, table.round(4))
+    with together():  # the table and its plots as one: never new plots beside an old table
+        written = plot(table, out_dir=args.out, axis=args.axis)
+        write_table(csv, table.round(4))
+    for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
+        old.unlink()
     curves = table[table["sweep"] != "clean"]
     print(f"study: {curves['experiment'].nunique()} of {len(experiments)} experiments on "
           f"{curves['sweep'].nunique()} sweeps -> "
@@ -429,7 +436,8 @@ def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     from matplotlib import pyplot as plt
 
     plt.close(fig)
