@@ -756,3 +756,15 @@ def test_a_markdown_path_that_is_a_link_or_a_fifo_is_refused(tmp_path, kind):
                                        "reports/gate.md")
     assert_nothing_left(project, before)
     assert report.is_symlink() if kind == "symbolic link" else stat.S_ISFIFO(report.lstat().st_mode)
+
+
+@pytest.mark.hostile("gate")
+def test_a_metrics_file_deleted_beside_its_predictions_fails(tmp_path):
+    # before: the headline check was skipped and the gate passed on predictions DVC no longer showed metrics for
+    project = gate_project(tmp_path)
+    (project / metrics_path("baseline")).unlink()
+    done, before = gate(project)
+    assert assert_error_line(done) == ("error: metrics/evaluate/baseline.json at workspace: missing beside its "
+                                       "predictions; evaluate writes both, so one alone is a deletion or a stale "
+                                       "file: rerun evaluate@baseline there")
+    assert_nothing_left(project, before)

@@ -93,13 +93,11 @@ def headline_classes(written: dict | None) -> list[str]:
             if key.startswith("per_class.") and key.endswith(".f1")]
 
 
-def check_headline(written: dict | None, frame: pd.DataFrame, *, where: str) -> None:
-    """Raise unless the metrics file (:func:`read_headline`; None: absent) says what its predictions do: the
+def check_headline(written: dict, frame: pd.DataFrame, *, where: str) -> None:
+    """Raise unless the metrics file (:func:`read_headline`) says what its predictions do: the
     accuracy and each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within
     1e-6. DVC shows the file and the gate tests the predictions; evaluate writes both, so a difference is a
     hand edit or a stale file."""
-    if written is None:
-        return
     # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
     classes = list(dict.fromkeys([*headline_classes(written), *sorted(set(frame["label"]), key=natural_order)]))
     index = {name: i for i, name in enumerate(classes)}

@@ -27,7 +27,7 @@ one of them regresses, however unstable the runs are on other classes.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
-test class, an evaluate metrics file that disagrees with its predictions (:func:`winnow.evaluated.check_headline`), test
+test class, an evaluate metrics file missing beside its predictions or disagreeing with them (:func:`winnow.evaluated.check_headline`), test
 sets that differ, an unknown revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
@@ -356,6 +356,9 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             for name, rev, text in zip(names[side], revs[side], texts[variant, side]):
                 where = f"{metrics_path(variant)} at {name}"
                 written = read_headline(text_at(rev, metrics_path(variant)), where=where)
+                if written is None:  # DVC would show no metrics for it while the gate tested its predictions
+                    raise WinnowError(f"{where}: missing beside its predictions; evaluate writes both, so one alone "
+                                      f"is a deletion or a stale file: rerun evaluate@{variant} there")
                 frame = read_predictions(text, where=f"{predictions_path(variant)} at {name}",
                                          classes=headline_classes(written))
                 check_headline(written, frame, where=where)
