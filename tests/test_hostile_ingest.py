@@ -746,3 +746,15 @@ def test_content_of_a_format_not_read_is_set_aside_whatever_its_suffix(tmp_path)
         str(data / "a" / "moving.png"): "content is GIF, not an image format read here (PNG, JPEG, BMP, WebP) "
                                         "whatever the suffix .png says"}
     assert "b/photo.png" in set(ingested(project)["id"])
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):
+    # before: lion -> cat became a third class holding cat's images, each read twice under two labels, unsaid
+    data = image_folder(tmp_path / "data", {"cat": 10, "dog": 10})
+    (data / "lion").symlink_to(data / "cat", target_is_directory=True)
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (
+        f"error: ingest.path: class folders {data / 'cat'} and {data / 'lion'} are one folder (a symbolic link), so "
+        "each of its images would be two classes' image; remove the link or copy the images a class really shares")
+    assert_nothing_left(project, before)

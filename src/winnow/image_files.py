@@ -105,6 +105,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                   for name, folder in (_folders(parent, rejected) if split else top).items()]
     classes = sorted({name for _, name, _ in class_dirs})
     _refuse_names_shown_alike(class_dirs)
+    _refuse_one_folder_twice(class_dirs)
     if not classes:
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
     files = []
@@ -156,6 +157,20 @@ def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal under "
                               f"Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
                               "classes shown alike; merge them into one folder or rename one")
+
+
+def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
+    """Refuse two class folders that are one folder (a symbolic link to another class's): every image in it
+    would be read twice, under two labels."""
+    seen: dict[str, Path] = {}
+    for _, _, folder in class_dirs:
+        if isinstance(folder, RemotePath):
+            continue
+        other = seen.setdefault(os.path.realpath(folder), folder)
+        if other != folder:
+            raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
+                              "symbolic link), so each of its images would be two classes' image; remove the link "
+                              "or copy the images a class really shares")
 
 
 def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
