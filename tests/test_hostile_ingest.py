@@ -758,3 +758,39 @@ def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):
         f"error: ingest.path: class folders {data / 'cat'} and {data / 'lion'} are one folder (a symbolic link), so "
         "each of its images would be two classes' image; remove the link or copy the images a class really shares")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize(("name", "line"), [
+    # before: "accept " reached the review page as a class, and its download "accept " imported as the verdict accept
+    ("accept ", "error: ingest: class name 'accept ' holds surrounding spaces, which the review, its verdict files and "
+                "the pages cannot carry as written; rename the class"),
+    # before: a verdict for the class " " was stripped to no verdict on import, without a word
+    (" ", "error: ingest: class name ' ' holds surrounding spaces, which the review, its verdict files and the pages "
+          "cannot carry as written; rename the class"),
+    # before: label_studio_config.xml was not well-formed XML (a control character), or read x\ny as "x y"
+    ("a\x0bb", "error: ingest: class name 'a\\x0bb' holds the character '\\x0b', which the review, its verdict files "
+               "and the pages cannot carry as written; rename the class"),
+    ("x\ny", "error: ingest: class name 'x\\ny' holds the character '\\n', which the review, its verdict files and "
+             "the pages cannot carry as written; rename the class"),
+    # before: the review page showed "dog → owl" as "dog lwo →" (a right-to-left override)
+    ("dog\u202e", "error: ingest: class name 'dog\\u202e' holds the character '\\u202e', which the review, its verdict "
+                  "files and the pages cannot carry as written; rename the class"),
+])
+def test_a_class_name_the_review_and_pages_cannot_carry_is_refused(tmp_path, name, line):
+    images = np.random.default_rng(0).integers(0, 256, (30, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "set.npz", images=images, labels=np.arange(30) % 3, classes=["cat", name, "owl"])
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert assert_error_line(done) == line
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_class_named_as_the_review_writes_another_class_is_refused(tmp_path):
+    # before: the page's "relabel to Reject" (class:Reject) imported as the class literally named class:Reject
+    images = np.random.default_rng(0).integers(0, 256, (30, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "set.npz", images=images, labels=np.arange(30) % 3, classes=["cat", "class:Reject", "Reject"])
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert assert_error_line(done) == ("error: ingest: class names 'class:Reject' and 'Reject' read alike in a review "
+                                       "verdict (class:<class> names a class); rename one")
+    assert_nothing_left(project, before)

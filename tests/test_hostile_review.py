@@ -316,6 +316,11 @@ def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class
     config = (project / "reviews/label_studio_config.xml").read_text()
     assert [line.strip() for line in config.splitlines() if "<Choice " in line] == [
         '<Choice value="drop"/>', '<Choice value="cat"/>', '<Choice value="dog"/>', '<Choice value="class:Reject"/>']
+    # before: the tasks' prediction chose "Reject", none of the config's choices, and for a class named drop the
+    # verdict drop: accepting the prediction dropped the image the suggestion relabelled
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    predicted = {t["data"]["winnow_id"]: t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks}
+    assert predicted["train-04"] == ["class:Reject"]
     (project / "mine.csv").write_text("id,verdict\ntrain-05,class:Reject\ntrain-06,Reject\n")
     done = run_winnow(project, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr

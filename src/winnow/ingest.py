@@ -201,6 +201,20 @@ def alike(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip()
 
 
+VERDICT_CLASS_PREFIX = "class:"  # winnow.review.CLASS_PREFIX (that module reads the data this one writes)
+
+
+def _check_printable(name: str) -> None:
+    """Refuse a class name with surrounding spaces, a control character (a newline, a tab) or an invisible
+    formatting one (a right-to-left override): a verdict CSV strips the spaces, an XML attribute turns a newline
+    into a space or cannot hold the control character, and an override shows "dog → owl" as "dog lwo →"."""
+    odd = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if odd is not None or name != name.strip():
+        what = f"the character {ascii(odd)}" if odd is not None else "surrounding spaces"
+        raise WinnowError(f"ingest: class name {ascii(name)} holds {what}, which the review, its verdict files "
+                          "and the pages cannot carry as written; rename the class")
+
+
 def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
     """Refuse class names that are empty or repeated, fewer than two classes, or a class without train
     images: it cannot be learnt, and its zero would enter every macro average as if it were a result.
@@ -221,6 +235,13 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
                               "surrounding spaces, two classes shown alike; rename one")
     if "" in names:
         raise WinnowError(f"ingest: class {names.index('')} has an empty name; name every class")
+    for name in names:
+        _check_printable(name)
+    prefixed = next((n for n in names if n.startswith(VERDICT_CLASS_PREFIX)
+                     and n[len(VERDICT_CLASS_PREFIX):] in names), None)
+    if prefixed is not None:  # the review writes "relabel to X" as class:X when X reads as a verdict word
+        raise WinnowError(f"ingest: class names {ascii(prefixed)} and {ascii(prefixed[len(VERDICT_CLASS_PREFIX):])} "
+                          f"read alike in a review verdict ({VERDICT_CLASS_PREFIX}<class> names a class); rename one")
     train = np.bincount(labels[splits == "train"], minlength=len(names))
     learnt = [c for c, n in zip(names, train) if n]
     if len(learnt) < 2:

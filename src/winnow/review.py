@@ -36,6 +36,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.imageset import read_imageset
+from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
 from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
@@ -61,7 +62,7 @@ REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_is
                   "embedding_clean": ("given_label", "agreement", "centroid_margin")}
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
-CLASS_PREFIX = "class:"  # "class:Reject": relabel to the class Reject, never the verdict reject
+CLASS_PREFIX = VERDICT_CLASS_PREFIX  # "class:Reject": relabel to the class Reject, never the verdict reject
 
 
 def class_verdict(name: str) -> str:

@@ -145,7 +145,7 @@ def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[d
     ``winnow_id``, given, suggested, reason) and a prediction choosing the suggestion (a class, or drop)."""
     tasks = []
     for row in queue.itertuples(index=False):
-        choice = row.suggested if row.action == "relabel" else "drop"
+        choice = class_verdict(row.suggested) if row.action == "relabel" else "drop"  # as the config's choices
         prediction = {"model_version": "winnow", "result": [
             {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]}
         if not pd.isna(row.score):
