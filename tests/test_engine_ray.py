@@ -185,3 +185,29 @@ def test_ray_embeddings_equal_local_byte_for_byte_in_row_order(ray_cluster, imag
     assert from_file.dtype == np.float32 and from_file.tobytes() == local.tobytes()
     from_memory = RAY.embed(encoder, np.array(imageset.images), batch_size=64)  # the object store's copy
     assert from_memory.tobytes() == local.tobytes()
+
+
+ONE_CPU_EMBED = """
+import sys
+import numpy as np, torch
+from winnow import selfsup
+from winnow.configs import SelfSupConfig
+from winnow.engine import Engine, runtime_env
+torch.manual_seed(0)
+model = selfsup.SimCLR(in_channels=1, width=8).eval()
+encoder = selfsup.encoder(selfsup.Pretrained(model, torch.tensor([0.4]), torch.tensor([0.25]), [],
+                                             SelfSupConfig(width=8, threads=None)))
+images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), dtype=np.uint8)
+local = Engine().embed(encoder, images, batch_size=16)
+on_ray = Engine("ray", num_cpus=1).embed(encoder, images, batch_size=16)
+sys.exit(0 if on_ray.tobytes() == local.tobytes() else 3)
+"""
+
+
+def test_ray_embeddings_on_a_cluster_of_one_cpu_finish_and_equal_local(ray_cluster):
+    # before: the one actor held the only CPU, the task handing out batch numbers waited for it, and represent
+    # hung with no output (compute.ray.num_cpus: 1, or null on a one-CPU machine)
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", ONE_CPU_EMBED], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]

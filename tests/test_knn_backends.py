@@ -78,6 +78,17 @@ def test_duplicate_pairs_are_the_same_with_either_backend(faiss_installed, rng):
     np.testing.assert_array_equal(cosine_pairs(features, radius=0.05, k=10, backend="faiss"), expected)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "faiss"])
+def test_radius_zero_pairs_every_exact_copy_on_either_backend(faiss_installed, rng, backend):
+    # before: 30 embeddings three times each made 50 groups with numpy and 52 with faiss, not 30: a copy's
+    # float32 similarity came out at 1.0000001 or a hair under 1
+    sources = rng.normal(size=(30, 512)).astype(np.float32)
+    features = np.concatenate([sources, sources, sources])
+    pairs = cosine_pairs(features, radius=0.0, k=10, backend=backend)
+    expected = sorted((i + a * 30, i + b * 30) for i in range(30) for a, b in ((0, 1), (0, 2), (1, 2)))
+    assert pairs.tolist() == [list(pair) for pair in expected]
+
+
 def test_ivf_searching_every_cell_is_the_exact_search(faiss_installed, rng):
     unit = unit_rows(rng.normal(size=(2000, 16)))
     exact_sims, exact = faiss_nearest(unit, unit, k=5, exclude=np.arange(2000))

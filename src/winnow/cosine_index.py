@@ -33,12 +33,18 @@ from winnow.errors import WinnowError
 _BLOCK_BYTES = 64 << 20  # similarities held at once by the numpy backend
 
 
+# float32 dot products of two equal unit rows land a few ulps either side of 1 (a row of 512 dimensions: up to
+# about 1e-6), so radius 0 found some exact copies and not others, and numpy and faiss different ones
+ROUNDING = 1e-5
+
+
 def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: str = "numpy") -> np.ndarray:
     """Every pair of rows whose cosine distance is at most ``radius`` among each row's ``k`` nearest.
 
     Args:
         features: float ``(N, D)``; an all-zero row is at distance 1 from every row.
-        radius: largest cosine distance ``1 - cos`` that makes a pair, in ``[0, 2]``.
+        radius: largest cosine distance ``1 - cos`` that makes a pair, in ``[0, 2]``, give or take
+            :data:`ROUNDING` (so that 0 pairs equal rows on every backend).
         k: nearest other rows examined per row (fewer when ``N - 1`` is smaller).
         backend: one of :data:`BACKENDS`.
 
@@ -56,7 +62,7 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     else:
         similarity, index = faiss_nearest(unit, unit, k=k, exclude=np.arange(n), ivf=backend == "faiss_ivf")
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    close = (1.0 - similarity.ravel()) <= radius
+    close = (1.0 - similarity.ravel()) <= radius + ROUNDING
     return unique_pairs(np.stack([rows[close], index.ravel()[close]], axis=1), n)
 
 

@@ -155,8 +155,9 @@ class Engine:
 
         Locally the encoder's function runs over the whole array (it cuts the same batches). On Ray each
         batch is one call of an actor of a pool (:class:`_EmbedActor`; one actor per GPU of the cluster,
-        else one per CPU but one, left for the tasks that hand out the batch numbers); the model goes
-        to the actors once, as a state dict in the object store.
+        else one per CPU but one, left for the tasks that hand out the batch numbers; a cluster of one CPU
+        and no GPU runs them here, as locally); the model goes to the actors once, as a state dict in the
+        object store.
         """
         self._check()
         if self.kind != "ray" or not len(images):
@@ -165,10 +166,14 @@ class Engine:
             ray = _ray()
             import ray.data  # Ray is there: _ray() said so
 
+            gpus, cpus = (int(ray.cluster_resources().get(kind, 0)) for kind in ("GPU", "CPU"))
+            if not gpus and cpus < 2:
+                # an actor holding the only CPU leaves none for the task that hands out the batch numbers, and
+                # Ray waits for ever: here, where Ray has nothing to spread, the same calls run in this process
+                return encoder.embed(encoder.model, images, batch_size=batch_size)
             weights = ray.put({name: value.detach().cpu() for name, value in encoder.model.state_dict().items()})
             batches = -(-len(images) // batch_size)
-            gpus, cpus = (int(ray.cluster_resources().get(kind, 0)) for kind in ("GPU", "CPU"))
-            actors = min(batches, gpus or max(1, cpus - 1))
+            actors = min(batches, gpus or cpus - 1)
             rows = ray.data.range(batches).map_batches(
                 _EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
                 fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
