@@ -78,6 +78,22 @@ def test_equal_pixels_are_searched_once_and_keep_their_copies_links():
     assert np.bincount(groups).tolist() == [1501, 1, 1] and groups[1502] == groups[0]
 
 
+def test_candidates_in_small_blocks_and_confirmed_pairs_cut_to_a_forest_make_the_same_groups(monkeypatch):
+    # before: every candidate pair of crowded hashes was expanded at once and every confirmed one kept (10,000
+    # near-identical images: 50 million pairs, 5.8 GB); a block of 7 pairs cuts both, and the groups stay
+    rng = np.random.default_rng(5)
+    noisy = np.clip(smooth_images(1).astype(np.int16) + rng.integers(-2, 3, (80, 32, 32, 3)), 0, 255).astype(np.uint8)
+    images = np.concatenate([noisy, smooth_images(5, seed=9), noisy[:3, :, ::-1]])
+    expected = dedup(images)
+    assert (expected["group_size"] == 83).sum() == 83  # the 80 and their 3 mirrors: one group
+    monkeypatch.setattr(copies, "PAIR_BLOCK", 7)
+    pd.testing.assert_frame_equal(dedup(images), expected)
+    manifest, scores = frames(images)
+    near = copies.near_pairs(scores["phash"].to_numpy(), radius=6, features=Looks.of(images).whole,
+                             min_correlation=0.98)
+    assert len(near) <= 4 * len(images) + 7 < 80 * 79 // 2  # a forest and the blocks since, not all 3,160
+
+
 def test_a_look_alike_of_the_mirror_is_not_a_copy():
     """Two images of one class that share the layout of one's mirror: the pHash search pairs them, the
     thumbnails (correlation below the bar) keep them apart."""

@@ -24,11 +24,12 @@ import pandas as pd
 
 from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.engine import Engine
-from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
+from winnow.hamming_index import components, hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.quality import phash64
 from winnow.thumbnails import Looks, crop_pixels, pair_correlation
 
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")
+PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger groups still join through chains
 
 
@@ -46,9 +47,10 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     if features is None:
         return _chain(hamming_components(phashes, radius=radius))
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
-    confirmed = [block[pair_correlation(features, block) >= min_correlation]
-                 for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates")]
-    return unique_pairs(np.concatenate(confirmed), len(phashes))
+    confirmed = _Spanning(len(phashes))
+    for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
+        confirmed.add(block[pair_correlation(features, block) >= min_correlation])
+    return confirmed.pairs()
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
@@ -88,14 +90,14 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test.
     """
     n = len(phashes)
-    confirmed = []
+    confirmed = _Spanning(n)
     # a block at a time, as near_pairs
     for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops"):
         image = np.stack([found[:, 0], found[:, 1] % n], axis=1)  # a view's row is v * n + its image
         candidates = unique_pairs(image[image[:, 0] != image[:, 1]], n)
-        confirmed.append(candidates if looks is None else
-                         candidates[looks.correlation(candidates, whole=False) >= min_correlation])
-    return unique_pairs(np.concatenate([np.empty((0, 2), np.int64), *confirmed]), n)
+        confirmed.add(candidates if looks is None else
+                      candidates[looks.correlation(candidates, whole=False) >= min_correlation])
+    return confirmed.pairs()
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
@@ -112,17 +114,17 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
 
 def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs of rows whose hashes are within ``radius``, equal hashes included, a block at a
-    time (:func:`winnow.hamming_index.hamming_pair_blocks`), the pairs of equal hashes first (a block that
-    is always there, perhaps empty); a pair may come in several blocks. ``progress``: a bar's label.
+    time (:func:`winnow.hamming_index.hamming_pair_blocks`, each cut to :data:`PAIR_BLOCK` pairs), the pairs of
+    equal hashes first; a pair may come in several blocks. ``progress``: a bar's label.
 
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.
     """
     rows = _RowsOfHashes(phashes)
     repeated = np.flatnonzero(rows.counts > 1)
-    yield rows.pairs(np.stack([repeated, repeated], axis=1), rows)
+    yield from rows.pairs(np.stack([repeated, repeated], axis=1), rows)
     for block in hamming_pair_blocks(rows.unique, radius=radius, progress=progress):
-        yield rows.pairs(block, rows)
+        yield from rows.pairs(block, rows)
 
 
 def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
@@ -132,7 +134,7 @@ def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
     distinct hashes of each side); a pair may come in several blocks; ``progress``: a bar's label."""
     left_rows, right_rows = _RowsOfHashes(left), _RowsOfHashes(right)
     for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius, progress=progress):
-        yield left_rows.pairs(block, right_rows)
+        yield from left_rows.pairs(block, right_rows)
 
 
 class _RowsOfHashes:
@@ -145,20 +147,42 @@ class _RowsOfHashes:
         self.members = np.argsort(inverse, kind="stable")
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
 
-    def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes) -> np.ndarray:
-        """int64 ``(P, 2)``: every pair of a row carrying hash ``a`` here and a row carrying hash ``b`` in
-        ``other``, for each ``(a, b)`` of int ``(K, 2)`` ``hash_pairs``; when ``other`` is this set, a pair
-        within one hash (``a == b``) comes once, ``i < j``."""
+    def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes) -> Iterator[np.ndarray]:
+        """int64 ``(P, 2)`` blocks of at most :data:`PAIR_BLOCK` pairs: every pair of a row carrying hash ``a``
+        here and a row carrying hash ``b`` in ``other``, for each ``(a, b)`` of int ``(K, 2)`` ``hash_pairs``;
+        when ``other`` is this set, a pair within one hash (``a == b``) comes once, ``i < j``. Blocks, since
+        10,000 images of one hash are 50 million pairs."""
         a, b = hash_pairs[:, 0], hash_pairs[:, 1]
         sizes = self.counts[a] * other.counts[b]
-        which = np.repeat(np.arange(len(hash_pairs)), sizes)
-        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        left = self.members[self.starts[a][which] + within // other.counts[b][which]]
-        right = other.members[other.starts[b][which] + within % other.counts[b][which]]
-        if other is self:
-            keep = (a[which] != b[which]) | (left < right)
-            left, right = left[keep], right[keep]
-        return np.stack([left, right], axis=1)
+        ends = np.cumsum(sizes)
+        for first in range(0, int(ends[-1]) if len(ends) else 0, PAIR_BLOCK):
+            index = np.arange(first, min(first + PAIR_BLOCK, int(ends[-1])))
+            which = np.searchsorted(ends, index, side="right")  # the hash pair each index expands
+            within = index - (ends[which] - sizes[which])
+            left = self.members[self.starts[a][which] + within // other.counts[b][which]]
+            right = other.members[other.starts[b][which] + within % other.counts[b][which]]
+            if other is self:
+                keep = (a[which] != b[which]) | (left < right)
+                left, right = left[keep], right[keep]
+            yield np.stack([left, right], axis=1)
+
+
+class _Spanning:
+    """Confirmed pairs of ``n`` rows gathered block by block, cut to a spanning forest (consecutive members
+    of each connected component) whenever they pass ``4 n`` + :data:`PAIR_BLOCK`: only the groups they make
+    are used, and near-identical images confirm every pair of one another (memory grew with N squared)."""
+
+    def __init__(self, n: int):
+        self.n, self.held = n, [np.empty((0, 2), np.int64)]
+
+    def add(self, pairs: np.ndarray) -> None:
+        self.held.append(pairs)
+        if sum(len(p) for p in self.held) > 4 * self.n + PAIR_BLOCK:
+            self.held = [_chain(components(self.n, np.concatenate(self.held)))]
+
+    def pairs(self) -> np.ndarray:
+        """int64 ``(P, 2)``, ``i < j``, each once, sorted."""
+        return unique_pairs(np.concatenate(self.held), self.n)
 
 
 def _chain(labels: np.ndarray) -> np.ndarray:
