@@ -39,16 +39,21 @@ def exact_pairs(digests: np.ndarray) -> np.ndarray:
 
 
 def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None = None,
-               min_correlation: float | None = None) -> np.ndarray:
-    """Near duplicates: uint64 ``(N,)`` pHashes within ``radius`` bits and, when ``features`` (float32
+               min_correlation: float | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+    """Near duplicates: uint64 ``(M,)`` pHashes within ``radius`` bits and, when ``features`` (float32
     ``(N, D)`` whole-image thumbnails) are given, thumbnails correlating at least ``min_correlation``.
-    pHash alone returns enough pairs to join each component (consecutive members)."""
+    pHash alone returns enough pairs to join each component (consecutive members).
+
+    ``rows``: int ``(M,)``, increasing, the image row of each hash (default ``0 .. M - 1``): the pairs are of
+    image rows, and ``features`` is read at them, never copied."""
     phashes = np.asarray(phashes, dtype=np.uint64)
+    rows = np.arange(len(phashes)) if rows is None else rows
     if features is None:
-        return _chain(hamming_components(phashes, radius=radius))
+        return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
-    confirmed = _Spanning(len(phashes))
+    confirmed = _Spanning(len(features))
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
+        block = rows[block]
         confirmed.add(block[pair_correlation(features, block) >= min_correlation])
     return confirmed.pairs()
 
@@ -81,20 +86,23 @@ def _view_hashes(batch: np.ndarray, *, flip: bool, crop: float | None) -> dict[s
 
 
 def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, looks: Looks | None = None,
-                    min_correlation: float | None = None) -> np.ndarray:
+                    min_correlation: float | None = None, rows: np.ndarray | None = None) -> np.ndarray:
     """Mirrored or cropped copies, ``i < j``, each pair once.
 
     A pair is a candidate when the pHash of a view of one image (a row of ``variants``, from
-    :func:`variant_hashes`) is within ``radius`` bits of the other image's pHash (of uint64 ``(N,)``
+    :func:`variant_hashes`) is within ``radius`` bits of the other image's pHash (of uint64 ``(M,)``
     ``phashes``), and a copy when, with ``looks``, a view's thumbnail correlates with the other whole
-    thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test.
+    thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test; ``rows``
+    as there.
     """
-    n = len(phashes)
+    m = len(phashes)
+    rows = np.arange(m) if rows is None else rows
+    n = int(rows[-1]) + 1 if m else 0
     confirmed = _Spanning(n)
     # a block at a time, as near_pairs
     for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops"):
-        image = np.stack([found[:, 0], found[:, 1] % n], axis=1)  # a view's row is v * n + its image
-        candidates = unique_pairs(image[image[:, 0] != image[:, 1]], n)
+        image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
+        candidates = unique_pairs(rows[image[image[:, 0] != image[:, 1]]], n)
         confirmed.add(candidates if looks is None else
                       candidates[looks.correlation(candidates, whole=False) >= min_correlation])
     return confirmed.pairs()

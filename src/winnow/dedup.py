@@ -24,8 +24,6 @@ A group whose members carry more than one label is a label conflict: its images 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -84,14 +82,12 @@ def duplicate_links(
         # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
         # candidate pairs of one another (349 s, 6.7 GB); the groups are the same
         first = np.unique(pd.factorize(pd.Series(digests))[0], return_index=True)[1]  # increasing rows
-        first_looks = None if looks is None else replace(
-            looks, whole=looks.whole[first], crop=None if looks.crop is None else looks.crop[first])
-        links["near_duplicate"] = first[near_pairs(phashes[first], radius=radius,
-                                                   features=None if looks is None else first_looks.whole,
-                                                   min_correlation=min_correlation)]
+        links["near_duplicate"] = near_pairs(phashes[first], radius=radius, rows=first,
+                                             features=None if looks is None else looks.whole,
+                                             min_correlation=min_correlation)
         if variants is not None and len(variants):
-            links["flip_crop_duplicate"] = first[flip_crop_pairs(phashes[first], variants[:, first], radius=radius,
-                                                                 looks=first_looks, min_correlation=min_correlation)]
+            links["flip_crop_duplicate"] = flip_crop_pairs(phashes[first], variants[:, first], radius=radius,
+                                                           rows=first, looks=looks, min_correlation=min_correlation)
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
         links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
                                                        looks=looks if embedding_confirm else None,
