@@ -211,3 +211,14 @@ def test_ray_embeddings_on_a_cluster_of_one_cpu_finish_and_equal_local(ray_clust
 
     done = subprocess.run([sys.executable, "-c", ONE_CPU_EMBED], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_local_address_starts_a_cluster_of_the_cpus_asked_for(ray_cluster):
+    # before: compute.ray.address: local left compute.ray.num_cpus out, so the cluster took every CPU
+    import subprocess
+
+    script = ("import ray\nfrom winnow.engine import Engine\nwith Engine('ray', address='local', num_cpus=1).session():\n"
+              "    print(int(ray.cluster_resources()['CPU']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "1"

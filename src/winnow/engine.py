@@ -91,7 +91,8 @@ class Engine:
         if self.address not in (None, "auto", "local"):
             _check_reachable(self.address)
         try:
-            ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+            # "local" starts a cluster here, as None does, so it takes num_cpus too; a cluster joined has its own
+            ray.init(address=self.address, num_cpus=self.num_cpus if self.address in (None, "local") else None,
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
         except (ConnectionError, ValueError, RuntimeError) as err:  # ray:// without ray[client] is a ValueError
             raise _no_cluster(self.address, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
