@@ -129,26 +129,28 @@ def test_images_read_as_other_pixels_are_refused(tmp_path, rng, mmap, damage, pr
     assert str(err.value) == f"{tmp_path / 'set' / 'images.npy'}: {problem}"
 
 
-def test_rows_shuffled_or_replaced_in_the_middle_are_caught(tmp_path, rng):
-    # before: only the first and last images were checked, so a stale images.npy whose middle rows changed was
-    # scored and hashed while dedup's exact-copy test read the manifest's old digests
-    images = _write(tmp_path, rng, n=1000)
+def _middle_reversed(images):
     images[100:900] = images[100:900][::-1]
-    np.save(tmp_path / "set" / "images.npy", images)
-    with pytest.raises(ImageSetError) as err:
-        read_imageset(tmp_path / "set")
-    assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: image 111 ('img-111', shape (8, 8, 1)) is not "
-                              "the image its manifest digest describes; images.npy changed after it was written "
-                              "(rerun the stage that writes it)")
 
 
-def test_other_pixels_of_the_same_shape_are_caught_on_the_last_image(tmp_path, rng):
-    # before: read as they were; the first image is intact, so only the last one's digest shows it
-    images = _write(tmp_path, rng)
+def _last_inverted(images):
     images[-1] = 255 - images[-1]
+
+
+@pytest.mark.parametrize(("n", "damage", "row"), [
+    # before: only the first and last images were checked, so a stale images.npy whose middle rows changed was
+    # scored and hashed while dedup's exact-copy test read the manifest's old digests; row 111 is the first of
+    # the 64 checked rows (every 999/63th) inside the reversed block
+    (1000, _middle_reversed, 111),
+    # before: read as they were; the first image is intact, so only the last one's digest shows it
+    (6, _last_inverted, 5),
+])
+def test_other_pixels_of_the_same_shape_are_caught(tmp_path, rng, n, damage, row):
+    images = _write(tmp_path, rng, n=n)
+    damage(images)
     np.save(tmp_path / "set" / "images.npy", images)
     with pytest.raises(ImageSetError) as err:
         read_imageset(tmp_path / "set")
-    assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: image 5 ('img-5', shape (8, 8, 1)) is not the "
-                              "image its manifest digest describes; images.npy changed after it was written (rerun "
-                              "the stage that writes it)")
+    assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: image {row} ('img-{row}', shape (8, 8, 1)) is "
+                              "not the image its manifest digest describes; images.npy changed after it was "
+                              "written (rerun the stage that writes it)")
