@@ -144,6 +144,24 @@ def test_a_gain_within_a_tie_goes_to_less_cleaning():
     assert choose([none, better, best], names=["none", "top1%", "all"], tie_se=1.0, floor=1.0) == 1
 
 
+def test_filters_that_hurt_are_no_floor_for_a_label_cut_tying_none():
+    # before: filters 40 judge images below none, filters plus a label cut 1 below (a tie): the cut shipped,
+    # being "the best label cut" and within a tie of none, though doing nothing scored higher than both
+    n = 400
+    none = np.zeros(n, bool)
+    none[:300] = True
+    filters = none.copy()
+    filters[260:300] = False
+    cut = none.copy()
+    cut[299] = False
+    assert not within_tie(none, filters, tie_se=1.0, floor=1.0) and within_tie(none, cut, tie_se=1.0, floor=1.0)
+    assert choose([none, filters, cut], names=["none", "filters", "top5%"], tie_se=1.0, floor=1.0) == 0
+    # filters within a tie of none stay the floor: a cut ten images above them ships on top of them
+    harmless, gain = cut.copy(), none.copy()
+    gain[300:310] = True
+    assert choose([none, harmless, gain], names=["none", "filters", "top5%"], tie_se=1.0, floor=1.0) == 2
+
+
 def test_an_image_two_cleaners_decided_ranks_by_the_surer_and_is_cut_whole():
     issues = pd.DataFrame({"id": ["a", "b", "c"], "decision": ["drop", "relabel", "drop"],
                            "suggested_label": [0, 2, 1], "reason": "label_issue", "label_quality": [0.6, 0.1, 0.3]})

@@ -109,8 +109,13 @@ def test_relabel_precision_on_planted_flips_counts_only_the_flipped_labels_relab
                 "flagged": np.array([1, 1, 1, 1, 1, 0], bool), "val_accuracy": 0.9, "min_precision": 0.6}
     planted = judges.measure(original, flipped, judged_on="planted_flips", **verdicts)
     # rows 0 and 1 restored, row 2 moved to a third class; row 3 (an unflipped label relabelled) not counted
-    assert planted.relabel_precision == pytest.approx(2 / 3) and planted.relabels_allowed
-    assert planted.planted_relabels == 3 and planted.val_relabels == 4
+    assert planted.relabel_precision == pytest.approx(2 / 3)
+    assert planted.planted_relabels == 3 and planted.val_relabels == 4 and planted.measured_relabels == 3
+    # above the bound, but on 3 relabels: too few to trust (before: allowed)
+    assert not planted.relabels_allowed
+    assert planted.refusal() == ("untrusted_relabel (val relabel precision 0.67 from only 3 relabels of planted "
+                                 "flips after 3 planted flips, fewer than the 10 a precision needs; "
+                                 "relabel_min_precision 0.6)")
     every = judges.measure(original, flipped, **verdicts)
     assert every.relabel_precision == 0.5 and every.planted_precision == pytest.approx(2 / 3)
     assert every.metrics()["relabel_precision_planted"] == pytest.approx(2 / 3)
@@ -122,6 +127,15 @@ def test_relabel_precision_on_planted_flips_counts_only_the_flipped_labels_relab
     assert unmeasured.relabel_precision is None and not unmeasured.relabels_allowed
     assert unmeasured.refusal() == ("untrusted_relabel (relabel precision unmeasured: the judge would relabel none "
                                     "of the 3 planted flips; relabel_min_precision 0.6)")
+
+
+def test_a_precision_measured_on_fewer_than_ten_relabels_never_allows_relabels():
+    # before: a judge right on 37% of an 8-image val relabelled 123 train images on a precision of 1 of 1
+    one_of_one = judges.Strength(0.375, 1.0, 1, 2, 1, 0.8, judged_on="planted_flips", planted_relabels=1)
+    assert not one_of_one.relabels_allowed and one_of_one.metrics()["relabels_allowed"] is False
+    nine = judges.Strength(0.95, 1.0, 9, 20, 12, 0.8)
+    ten = judges.Strength(0.95, 1.0, 10, 20, 12, 0.8)
+    assert not nine.relabels_allowed and ten.relabels_allowed
 
 
 def test_an_untrusted_judges_relabels_become_drops_that_say_why():

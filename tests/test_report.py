@@ -530,3 +530,15 @@ def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_pa
     cleaners = next(t for t in measured["tables"] if t["title"].startswith("What each cleaner did"))
     # a column per class while they fit, one row per class (plus all classes) when they would not
     assert cleaners["rows"] == (5 if count <= 10 else count + 1)
+
+
+def test_a_boolean_setting_reads_yes_or_no_and_only_a_checks_outcome_pass_or_fail():
+    # before: every true/false read pass/fail, so embedding-clean's augmented_between_rounds: false (not
+    # applicable) showed as a red "fail" beside the judges' figures
+    from winnow.report import key_value_table
+
+    page = key_value_table({"augmented_between_rounds": False, "flip": True, "model_check": {"holds": False}},
+                           title="t")
+    assert '<td class="text">augmented_between_rounds</td><td class="text">no</td>' in page
+    assert '<td class="text">flip</td><td class="text">yes</td>' in page
+    assert '<td class="text">model_check.holds</td><td class="text"><span class="fail">fail</span></td>' in page

@@ -257,3 +257,25 @@ def test_stage_with_a_users_parquet_writes_its_rows_in_manifest_order_and_record
     assert record["source"] == "file" and record["file"] == "mine.parquet"
     assert metrics["sha256"] == record["sha256"] == hashlib.sha256((project / "mine.parquet").read_bytes()).hexdigest()
     assert metrics["dim"] == 5 and metrics["epochs"] is None
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("rows", ["equal", "one_direction"])
+def test_a_judge_whose_embeddings_collapsed_to_one_point_is_refused(monkeypatch, one_torch_thread, rows):
+    # before: represent.judge at lr 1000 stored one embedding for all 400 images without a word, and
+    # confident-learn then flagged 127 of 190 train images; file and pretrained sources were refused so
+    from winnow.engine import Engine
+
+    def collapsed(self, encoder, images, *, batch_size):
+        scale = np.ones(len(images)) if rows == "equal" else np.arange(1, len(images) + 1)
+        return (np.array([[0.5, 1.0, 0.0, 2.0]]) * scale[:, None]).astype(np.float32)
+
+    monkeypatch.setattr(Engine, "embed", collapsed)
+    options = opts("judge", judge={"model": "lenet5", "epochs": 1, "batch_size": 8, "crop_padding": 0})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False)
+    what = ("every image has the same embedding (no feature varies); it cannot tell images apart" if rows == "equal"
+            else "every image's embedding points the same way (each a positive multiple of one vector: cosine "
+                 "similarity 1 between every pair, to float32 precision); cosine neighbours cannot tell images apart")
+    assert str(refused.value) == (f"represent.judge: {what}; its training diverged or collapsed: lower "
+                                  "represent.judge.lr or choose another source")

@@ -261,11 +261,16 @@ def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, f
     unless a cut with less cleaning is within a tie of it (:func:`within_tie`): then the least cleaning
     among those wins, so a cleaning has to beat doing less by more than the judge's noise. ``none`` wins
     whenever it scores more than a tie above that winner: the filters' drops, which the probe cannot
-    reward, are kept unless the judge measures that they hurt.
+    reward, are kept unless the judge measures that they hurt; when it does (``filters`` more than a tie
+    below ``none``), ``none`` joins the ladder, so a label cut has to beat doing nothing by more than a tie.
     """
     if gains[0] is None:
         raise WinnowError("budget: the baseline itself is not a trainable train split")
     first = 1 if len(names) > 1 and names[1] == "filters" else 0
+    if first and gains[1] is not None and not within_tie(gains[0], gains[1], tie_se=tie_se, floor=floor):
+        # the judge measured that the filters' drops hurt: they are no floor for the label cuts, which would
+        # otherwise ship on a tie with none (a probe: filters far below none, filters plus 5% within a tie)
+        first = 0
     ladder = [i for i in range(first, len(gains)) if gains[i] is not None]
     if not ladder:
         return 0

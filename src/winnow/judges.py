@@ -46,6 +46,11 @@ WEAK_JUDGE = 0.8
 UNTRUSTED = "untrusted_relabel"
 
 
+# a precision from fewer relabels says little: 1 of 1 let a judge right on 37% of an 8-image val relabel 123
+# train images (a probe); 1 of 1 right by chance is as likely as not
+MIN_MEASURED_RELABELS = 10
+
+
 def counted_relabels(judged_on: str, *, val_relabels: int, planted_relabels: int) -> tuple[int, str]:
     """``(count, what they are)``: the val relabels a relabel precision judged on ``judged_on`` counts,
     as the cleaners' refusals and the report name them."""
@@ -82,9 +87,17 @@ class Strength:
     planted_precision: float | None = None
 
     @property
+    def measured_relabels(self) -> int:
+        """How many relabels the precision was measured on (:func:`counted_relabels`)."""
+        return counted_relabels(self.judged_on, val_relabels=self.val_relabels,
+                                planted_relabels=self.planted_relabels)[0]
+
+    @property
     def relabels_allowed(self) -> bool:
-        """Whether the measured precision clears the bound; an unmeasured one never does."""
-        return self.relabel_precision is not None and self.relabel_precision >= self.min_precision
+        """Whether the measured precision clears the bound, measured on at least :data:`MIN_MEASURED_RELABELS`
+        relabels; an unmeasured one never does."""
+        return (self.relabel_precision is not None and self.measured_relabels >= MIN_MEASURED_RELABELS
+                and self.relabel_precision >= self.min_precision)
 
     @property
     def precision_text(self) -> str:
@@ -99,6 +112,10 @@ class Strength:
             nothing = (f"none of the {self.planted} planted flips" if self.judged_on == "planted_flips"
                        else f"no val image after {self.planted} planted flips")
             return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would relabel {nothing}; "
+                    f"relabel_min_precision {self.min_precision:g})")
+        if counted < MIN_MEASURED_RELABELS:
+            return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} from only {counted} {which} "
+                    f"after {self.planted} planted flips, fewer than the {MIN_MEASURED_RELABELS} a precision needs; "
                     f"relabel_min_precision {self.min_precision:g})")
         return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} < relabel_min_precision "
                 f"{self.min_precision:g}, from {counted} {which} after {self.planted} planted flips)")

@@ -125,17 +125,24 @@ def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+VERDICT_KEYS = ("holds", "success", "passed")  # boolean metrics that say whether a check passed
+
+
 def key_value_table(mapping: dict, *, title: str, digits: int = 3, limit: int = 60) -> str:
-    """A metrics JSON as a two-column table; true/false read as pass/fail; beyond ``limit`` rows, a count.
-    ``title`` says what it holds: its heading, or the line it is folded under when long (:func:`block`)."""
+    """A metrics JSON as a two-column table; beyond ``limit`` rows, a count. true/false read as pass/fail
+    where the key is a check's outcome (:data:`VERDICT_KEYS`), else as yes/no (a setting, or whether a step
+    applied: ``augmented_between_rounds: false`` was a red "fail"). ``title`` says what it holds: its heading,
+    or the line it is folded under when long (:func:`block`)."""
     flat = list(flatten(mapping).items())
     if not flat:
         return ""
     rows = []
     for key, value in flat[:limit]:
         text = html.escape(fmt(value, digits=digits))
-        if isinstance(value, bool):
+        if isinstance(value, bool) and key.rsplit(".", 1)[-1] in VERDICT_KEYS:
             text = f'<span class="{"pass" if value else "fail"}">{"pass" if value else "fail"}</span>'
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
         rows.append(f'<tr><td class="text">{html.escape(key)}</td><td class="text">{text}</td></tr>')
     more = f'<p class="note">… and {len(flat) - limit} more entries.</p>' if len(flat) > limit else ""
     return block(title, f"<table><tbody>{''.join(rows)}</tbody></table>{more}", rows=len(flat))

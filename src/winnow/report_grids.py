@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.judges import WEAK_JUDGE, counted_relabels
+from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels
 from winnow.quality import SCORES
 from winnow.report import block, figure, html_table, key_value_table, not_run, reason_text
 from winnow.report_figures import image_uri
@@ -83,7 +83,9 @@ def judge_note(judge: dict | None) -> str:
                                       planted_relabels=judge.get("planted_flips_relabelled", 0))
     nothing = "no planted flip" if judged_on == "planted_flips" else "no val image"
     measured = (f"{nothing} would have been relabelled, so it is unmeasured" if precision is None
-                else f"{precision:.0%} of its {counted:,} {which} restored the original label")
+                else f"{precision:.0%} of its {counted:,} {which} restored the original label"
+                + (f", fewer than the {MIN_MEASURED_RELABELS} a precision needs" if counted < MIN_MEASURED_RELABELS
+                   else ""))
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
                f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
     accuracy = judge.get("val_accuracy")

@@ -255,6 +255,9 @@ def _checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool) -
     _refuse_non_finite(features, ids, where=where)
     if user:
         _refuse_degenerate(features, ids, where=where)
+    else:  # a model of our own that diverged or collapsed (represent.judge.lr 1000): one point for every image
+        _refuse_one_point(features, where=where, fix=f"its training diverged or collapsed: lower {where}.lr or "
+                                                     "choose another source")
     return features, scale
 
 
@@ -305,18 +308,28 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> 
                           f"longer or shorter than the median image's, first id {_shown(ids[np.flatnonzero(far)[0]])};"
                           " cosine similarity in float32 cannot use rows that far apart: recompute those images' "
                           "features")
+    _refuse_one_point(features, where=where)
+
+
+def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> None:
+    """One line when every row of float32 ``features`` ``(N, D)`` is the same, or all point one way: cosine
+    similarity 1 for every pair, a judge that says nothing (the first made confident-learn drop 88% of train).
+    Rows of zeros in a model's own features (a ReLU's) are left to the cosine's convention."""
     if len(features) < 2:
         return
-    # all rows the same, or all one direction: cosine similarity 1 for every pair, a judge that says
-    # nothing (the first made confident-learn drop 88% of train)
+    fix = f"; {fix}" if fix else ""
     if not np.any(features != features[0]):
         raise WinnowError(f"{where}: every image has the same embedding (no feature varies); it cannot tell "
-                          "images apart")
+                          f"images apart{fix}")
+    wide = features.astype(np.float64)
+    norms = np.linalg.norm(wide, axis=1)
+    if not norms.all():
+        return  # a zero row next to others: not one direction
     cosine = (wide @ wide[0]) / (norms * norms[0])
     if np.all(1 - cosine <= np.finfo(np.float32).eps):
         raise WinnowError(f"{where}: every image's embedding points the same way (each a positive multiple of one "
                           "vector: cosine similarity 1 between every pair, to float32 precision); cosine "
-                          "neighbours cannot tell images apart")
+                          f"neighbours cannot tell images apart{fix}")
 
 
 def _shown(value) -> str:
