@@ -21,7 +21,7 @@ from winnow.augment_search import policy_for
 from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
-from winnow.imageset import ImageSet, pixel_digest
+from winnow.imageset import ImageSet, equal_images, pixel_digest
 from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
@@ -63,7 +63,7 @@ def main() -> None:
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
     # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies: duplication recorded as augmentation
-    same = (made.images == pruned.images[made.source]).reshape(len(made.source), -1 if len(made.source) else 0).all(axis=1)
+    same = equal_images(made.images, pruned.images[made.source])
     if len(same) and same.mean() > 0.5:
         raise WinnowError(f"balance.policy: {int(same.sum())} of {len(same)} copies equal their source pixel for pixel "
                           f"(magnitude {policy.magnitude:g}: too close to no change); raise balance.policy.magnitude")

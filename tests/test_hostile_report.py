@@ -243,11 +243,9 @@ def test_a_table_of_another_data_sets_images_stops_the_report_in_one_line(tmp_pa
     groups = pd.DataFrame({"id": ["t0", "other-7"], "split": "train", "label": 0, "group": [0, 0], "group_size": 2,
                            "kept": [True, False], "reason": ["kept", "near_duplicate"], "label_conflict": False})
     write_table(project / "data/dedup/groups.parquet", groups)
-    before = files_under(project)
     assert refused_line(project, "report") == (
         "error: data/dedup/groups.parquet: 1 id(s) not in data/degrade, first 'other-7'; rerun the dedup stage "
         "(dvc repro dedup)")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("report")
@@ -258,11 +256,9 @@ def test_a_degrade_of_other_classes_stops_the_report_in_one_line(tmp_path):
     manifest = write_images(project, copies={})
     images = np.zeros((len(manifest), 8, 8, 1), np.uint8)
     write_imageset(project / "data/ingest", images, manifest, [*CLASSES, "c"])
-    before = files_under(project)
     assert refused_line(project, "report") == (
         "error: data/degrade/classes.json: its classes (a, b) differ from data/ingest/classes.json's (a, b, c); "
         "rerun the degrade stage (dvc repro degrade)")
-    assert_nothing_left(project, before)
 
 
 FORMULA_NAMES = ["$\\foo$", "a$x^2$b"]  # the first raised matplotlib's ParseFatalException, the second drew x²

@@ -181,12 +181,14 @@ class _Spanning:
     are used, and near-identical images confirm every pair of one another (memory grew with N squared)."""
 
     def __init__(self, n: int):
-        self.n, self.held = n, [np.empty((0, 2), np.int64)]
+        self.n, self.held, self.count = n, [np.empty((0, 2), np.int64)], 0
 
     def add(self, pairs: np.ndarray) -> None:
         self.held.append(pairs)
-        if sum(len(p) for p in self.held) > 4 * self.n + PAIR_BLOCK:
+        self.count += len(pairs)
+        if self.count > 4 * self.n + PAIR_BLOCK:
             self.held = [_chain(components(self.n, np.concatenate(self.held)))]
+            self.count = len(self.held[0])
 
     def pairs(self) -> np.ndarray:
         """int64 ``(P, 2)``, ``i < j``, each once, sorted."""

@@ -81,7 +81,7 @@ def duplicate_links(
         # the first image of each set of equal pixels stands for the set in the pHash searches (its hashes and
         # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
         # candidate pairs of one another (349 s, 6.7 GB); the groups are the same
-        first = np.unique(pd.factorize(pd.Series(digests))[0], return_index=True)[1]  # increasing rows
+        first = np.flatnonzero(~pd.Series(digests).duplicated().to_numpy())  # increasing rows
         links["near_duplicate"] = near_pairs(phashes[first], radius=radius, rows=first,
                                              features=None if looks is None else looks.whole,
                                              min_correlation=min_correlation)

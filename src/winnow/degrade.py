@@ -38,7 +38,7 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import (
     CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
 )
-from winnow.imageset import ImageSet, pixel_digest
+from winnow.imageset import ImageSet, equal_images, pixel_digest
 
 
 def degrade(
@@ -253,7 +253,7 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
         pixels = perturb.jitter(pixels, **factors)
         # jitter near its identity (low and high about 1, hue alone on one-channel images) rounds back to the
         # source: exact copies recorded as near duplicates, which a detector would be scored on as such
-        same = (pixels == state.images[sources]).reshape(len(sources), -1).all(axis=1)
+        same = equal_images(pixels, state.images[sources])
         if len(sources) and same.mean() > 0.5:
             raise WinnowError(f"degrade.perturbations[{p.index}] (near_duplicate): {int(same.sum())} of {len(sources)} "
                               f"copies equal their source pixel for pixel (low {p.params['low']}, high "

@@ -131,10 +131,7 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     path, kind = os.fspath(path), "folder" if folder else "file"
     hint = f", e.g. {option} {example}" if example else ""
     if obstacle is None:
-        # a file is written beside and renamed over: a link would become a regular file, its target unchanged,
-        # and a device (/dev/stdout, as root) would be replaced. (A stage's outputs may be DVC's links: not here.)
-        special = None if folder else "a symbolic link" if os.path.islink(path) else "a FIFO, socket or device" if (
-            os.path.exists(path) and not os.path.isfile(path)) else None
+        special = None if folder else _not_a_regular_file(path)
         if special:
             raise WinnowError(f"{option} {path}: is {special}, which the write would replace with a regular file; "
                               f"give the path of a regular file{hint}")
@@ -145,6 +142,17 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
         raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
     raise WinnowError(f"{option} {path}: cannot write in {obstacle.where} ({obstacle.why}); give a {kind} path "
                       f"where you can write{hint}")
+
+
+def _not_a_regular_file(path: str) -> str | None:
+    """What an existing ``path`` is when a file written beside it and renamed over would replace something other
+    than a regular file: a link (its target left unchanged) or a device (/dev/stdout, as root), else None. A
+    stage's outputs may be DVC's links, so only the commands' own output options ask."""
+    if os.path.islink(path):
+        return "a symbolic link"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return "a FIFO, socket or device"
+    return None
 
 
 def output_path(text: str) -> Path:

@@ -81,6 +81,12 @@ class ImageSet:
 CHECKED_ROWS = 64  # images whose digests reading an imageset checks (_check_digests): before, the first and last
 
 
+def equal_images(images: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: whether each of uint8 ``(N, H, W, C)`` ``images`` equals the same row of ``others`` pixel
+    for pixel (``N`` may be 0)."""
+    return np.all(images == others, axis=tuple(range(1, images.ndim)))
+
+
 def pixel_digest(images: np.ndarray) -> np.ndarray:
     """Hash of each image's decoded pixels (shape included), as 16-char hex strings.
 

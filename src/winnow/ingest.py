@@ -201,7 +201,7 @@ def alike(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip()
 
 
-VERDICT_CLASS_PREFIX = "class:"  # winnow.review.CLASS_PREFIX (that module reads the data this one writes)
+VERDICT_CLASS_PREFIX = "class:"  # a review's "class:Reject": relabel to the class Reject, never the verdict reject
 
 
 def _check_printable(name: str) -> None:

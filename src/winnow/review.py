@@ -62,14 +62,13 @@ REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_is
                   "embedding_clean": ("given_label", "agreement", "centroid_margin")}
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
-CLASS_PREFIX = VERDICT_CLASS_PREFIX  # "class:Reject": relabel to the class Reject, never the verdict reject
 
 
 def class_verdict(name: str) -> str:
     """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
     ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
     reject, and a class ``drop`` stood twice among Label Studio's choices)."""
-    return f"{CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
+    return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
 
 
 def suggestions(tables: dict[str, pd.DataFrame], *, applied: pd.DataFrame) -> pd.DataFrame:
@@ -377,8 +376,8 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
         label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
     elif word in classes:
         label = classes.index(word)
-    elif word.startswith(CLASS_PREFIX) and word[len(CLASS_PREFIX):] in classes:
-        label = classes.index(word[len(CLASS_PREFIX):])
+    elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
+        label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
     elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
         label = int(word)
         if not 0 <= label < len(classes):
