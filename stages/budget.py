@@ -10,11 +10,15 @@ trainings of train.model (the train section's) judged on the same split, and pru
 unless that model gets more judge images right with the winner (winnow.budget.model_check); none's
 training is the represent stage's judge when that one was trained alike (source judge, the same train
 section, judged on val, no train copy of a val image left out).
+dedup's leak drops (train copies of val or test images) ship whatever the budget chooses: they are no
+cleaning to weigh but the splits' integrity, which no judge sees (a copy of a test image flatters the test
+score), so no probe or check trains on them and pruned drops them even when none wins.
 budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
 
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 from winnow.budget import (
@@ -29,12 +33,16 @@ from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, load, predict_proba
-from winnow.variants import DECISION_FILES, DEGRADE, baseline_rows, cleaner_decisions, read_cleaner_tables
+from winnow.variants import (
+    DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, check_kept, cleaner_decisions, read_cleaner_tables,
+)
 
 REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
+# min_judge_images: below it one image is over 1% of the judge, and a tiny trusted set could ship a cleaning its
+# model check measured one image better than doing nothing
 DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss",
-            "check": True}
+            "check": True, "min_judge_images": 100}
 
 
 def main() -> None:
@@ -48,9 +56,10 @@ def main() -> None:
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
+    leaks = _leak_drops(filters)
     ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
     baseline = baseline_rows(data.manifest)
-    summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline),
+    summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
                "label_decisions": {"images": int(ranked["id"].nunique()),
                                    **{c: int((ranked["stage"] == c).sum()) for c in LABEL_CLEANERS if c in cleaners}}}
     if not p["enabled"]:
@@ -71,20 +80,29 @@ def main() -> None:
     labels = data.labels
     given = baseline["label"].to_numpy(np.int64)
     # a class the judge split lacks cannot show what its label cleaning does (a one-class trusted set scored 240
-    # wrong relabels of the other classes as a gain): ship the filters, which the judge never decides anyway
+    # wrong relabels of the other classes as a gain), nor can a handful of judge images show any (a tiny
+    # trusted set could ship a cleaning on one image more right): ship the filters, which need no judge
     unjudged = [data.classes[c] for c in sorted(set(given.tolist()) - set(labels[is_judge].tolist()))]
-    if unjudged:
+    judged = int(is_judge.sum())
+    too_few = judged < p["min_judge_images"]
+    if unjudged or too_few:
         shipped = candidates(filters, ranked, train_images=len(baseline), fractions=[])
-        shipped = next((c for c in shipped if c.name == "filters"), shipped[0])
+        shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes)),
+                       shipped[0])
         with together():
-            write_table(OUT, shipped.decisions.loc[:, list(DECISION_COLUMNS)])
+            write_table(OUT, _with_leaks(shipped.decisions, leaks))
             write_json(METRICS_OUT, summary | {
-                "judge": {"split": judge_split, "images": int(is_judge.sum()), "classes_without_images": unjudged},
+                "judge": {"split": judge_split, "images": judged, "classes_without_images": unjudged,
+                          "min_images": p["min_judge_images"], "too_few_images": too_few},
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
-        print(f"warning: budget: the {judge_split} split holds no image of class(es) {', '.join(map(repr, unjudged))}, "
-              f"so no label cleaning can be judged: pruned applies {shipped.name} (the quality and duplicate drops "
-              "need no judge); give the split images of every class")
+        why, give = ((f"holds no image of class(es) {', '.join(map(repr, unjudged))}", "images of every class")
+                     if unjudged else (f"holds {judged} images, fewer than the {p['min_judge_images']} that tell a "
+                                       "cleaning from noise (budget.min_judge_images)",
+                                       f"at least {p['min_judge_images']} images"))
+        print(f"warning: budget: the {judge_split} split {why}, so no label cleaning can be judged: pruned applies "
+              f"{shipped.name} (the quality and duplicate drops need no judge); give the split {give}")
+        _say_leaks(shipped.decisions, leaks)
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"),
@@ -92,7 +110,7 @@ def main() -> None:
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
-    exclude = baseline["id"].isin(copies).to_numpy()
+    exclude = baseline["id"].isin(copies | set(leaks["id"])).to_numpy()
     ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split])
     judge_x, judge_labels = read_representation(REPRESENT_IN, data.manifest["id"][is_judge]), labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
@@ -136,7 +154,7 @@ def main() -> None:
                    "none_trained_by": "represent" if reuse else "budget", **check.metrics()}
         budget = budget.checked(check)
     with together():
-        write_table(OUT, budget.decisions.loc[:, list(DECISION_COLUMNS)])
+        write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
             "judge": {"split": judge_split, "images": int(is_judge.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
@@ -159,8 +177,41 @@ def main() -> None:
         print(f"{'' if c['holds'] else 'warning: '}budget: {c['model']} trainings: none {c['none_correct']} right, "
               f"{name} {c['winner_correct']} of {c['judged']} (gap {c['gap_images']} images, SE {c['gap_se']:.1f}): "
               + (f"{name} stands" if c["holds"] else f"{name} not measured better, pruned applies none"))
+    _say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
+
+
+def _leak_drops(filters: pd.DataFrame | None) -> pd.DataFrame:
+    """dedup's leak drops among ``filters`` (:data:`DECISION_COLUMNS`, no confidence), none without dedup."""
+    if filters is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+    leaks = filters[(filters["stage"] == "dedup") & (filters["reason"] == "leak")]
+    return leaks.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)].reset_index(drop=True)
+
+
+def _with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
+    """The winner's decisions plus every leak drop they lack: what pruned applies."""
+    missing = leaks[~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])]
+    parts = [part.loc[:, list(DECISION_COLUMNS)] for part in (decisions, missing) if len(part)]
+    return pd.concat(parts, ignore_index=True) if parts else decisions.loc[:, list(DECISION_COLUMNS)]
+
+
+def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
+    added = int((~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])).sum())
+    if added:
+        print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val or test image (leaks), "
+              "whatever the budget chooses")
+
+
+def _eligible(candidate, baseline: pd.DataFrame, classes: list[str]) -> bool:
+    """Whether ``candidate`` leaves every class that baseline has a train image (as judged candidates must)."""
+    try:
+        check_kept("pruned", apply_decisions(baseline, candidate.decisions), before=baseline, classes=classes)
+    except WinnowError as err:
+        print(f"warning: budget: {candidate.name} is not eligible: {err}")
+        return False
+    return True
 
 
 if __name__ == "__main__":

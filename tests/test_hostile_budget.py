@@ -372,6 +372,89 @@ def test_a_judge_split_without_every_class_ships_only_the_filters_and_says_why(t
     assert "<b>No label cleaning was judged</b>: the trusted split holds no image of left, right" in page
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_path):
+    # before: a trusted split of 30 images judged the planted cleaning, and a model check one image better would
+    # have shipped it
+    c = case()
+    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
+    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[0, ["dark", "any"]] = True  # train-0000: a quality drop, which needs no judge
+    write_table(project / "data/threshold/flags.parquet", flags)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: budget: the trusted split holds 99 images, fewer than the 100 that tell a cleaning from noise "
+            "(budget.min_judge_images), so no label cleaning can be judged: pruned applies filters (the quality and duplicate drops need no "
+            "judge); give the split at least 100 images") in done.stdout.splitlines()
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["winner"] == "filters" and metrics["judge"] == {
+        "split": "trusted", "images": 99, "classes_without_images": [], "min_images": 100, "too_few_images": True}
+    page = report.budget_section(summary=metrics)
+    assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
+            "cleaning from noise") in page
+
+
+def plant_a_leak(project) -> None:
+    """train-0005 a copy of test-0000, which dedup drops as a leak."""
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    leak, test = groups.index[groups["id"] == "train-0005"][0], groups.index[groups["id"] == "test-0000"][0]
+    groups.loc[[leak, test], "group_size"] = 2
+    groups.loc[leak, ["group", "kept", "reason"]] = [groups.loc[test, "group"], False, "leak"]
+    write_table(project / "data/dedup/groups.parquet", groups)
+
+
+LEAK_SHIPPED = ("budget: pruned also drops the 1 train image(s) dedup found copying a val or test image (leaks), "
+                "whatever the budget chooses")
+
+
+@pytest.mark.hostile("intermediates")
+def test_leak_drops_ship_even_when_the_budget_chooses_none(tmp_path):
+    # before: none won (a probe cannot see a test copy), so pruned trained on a copy of a test image while the
+    # report said the copies were dropped from train
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0])
+    plant_a_leak(project)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")  # quality drops that measurably hurt
+    flags.loc[flags["id"].isin(train_ids(len(c.given))[c.given == 1][5:]), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert LEAK_SHIPPED in done.stdout.splitlines(), done.stdout
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    assert decisions[["id", "action", "reason", "stage"]].values.tolist() == [["train-0005", "drop", "leak", "dedup"]]
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["winner"], metrics["leak_drops"]) == ("none", 1)
+    assert ("Whatever the budget chooses, pruned drops the 1 train image(s) dedup found copying a val or test "
+            "image") in report.budget_section(summary=metrics)
+
+
+@pytest.mark.hostile("intermediates")
+def test_unjudged_filters_that_empty_a_class_are_not_shipped_but_the_leak_drops_are(tmp_path):
+    # before: with no judge the filters shipped unchecked and the variants stage refused them (a class left no
+    # train image), where the judged path lists such a candidate as not eligible
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0],
+                          params={"budget": {"min_judge_images": 10_000}})
+    plant_a_leak(project)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    left = flags["id"].isin(train_ids(len(c.given))[c.given == 0])
+    flags.loc[left, ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("warning: budget: filters is not eligible: variant pruned: the decisions leave class "
+                               "'left' no train image"), lines
+    assert LEAK_SHIPPED in lines
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    assert decisions[["id", "action", "reason"]].values.tolist() == [["train-0005", "drop", "leak"]]
+    assert json.loads((project / "metrics/budget.json").read_text())["winner"] == "none"
+
+
 @pytest.mark.hostile("npz")
 def test_a_trusted_npz_that_names_a_class_twice_is_refused(tmp_path):
     # before: cat and cat both matched class cat, so the labels [0, 1, 2] became [0, 0, 1]

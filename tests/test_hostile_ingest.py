@@ -153,6 +153,21 @@ def test_non_utf8_file_name_is_a_row(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
+def test_file_names_alike_under_unicode_normalisation_are_one_image_and_a_row(tmp_path):
+    # before: cafe\u0301.png and caf\xe9.png were two ids printed alike; an editor that saves the review queue in
+    # NFC gave the first one's verdict to the second
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    for name, value in (("cafe\u0301.png", 1), ("caf\u00e9.png", 2)):
+        Image.fromarray(np.full((8, 8), value, np.uint8)).save(data / "a" / name)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {f"{data}/a/caf\u00e9.png": "its name is 'cafe\\u0301.png' in another Unicode form "
+                                                            "('caf\\xe9.png'), two images shown with one name; rename one"}
+    assert "a/cafe\u0301.png" in set(ingested(project)["id"])
+    assert len(ingested(project)) == 13
+
+
+@pytest.mark.hostile("imagefolder")
 def test_fifo_is_a_row_and_never_read(tmp_path):
     project, bad = quarantined(tmp_path, "pipe.png", lambda p: os.mkfifo(p))  # reading it would block forever
     assert rejected(project) == {bad: "not a regular file (a FIFO, socket or device)"}

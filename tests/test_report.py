@@ -87,6 +87,7 @@ def tiny_params(**changes) -> dict:
     params["embedding_clean"].update(k=5, train={"model": "lenet5", "epochs": 8}, relabel_min_precision=0.0)
     params["represent"]["judge"] = {"model": "lenet5", "epochs": 4}
     params["budget"]["enabled"] = False  # every decision reaches pruned: the sections below have relabels to show
+    params["budget"]["min_judge_images"] = 10  # the tiny set's 30 val images still judge (plain_project's budget)
     params["variants"] = list(VARIANTS)  # the default leaves augmented out; its sections are tested here
     params["gan"].update(per_class=8, weak_k=1, threshold=0.0)  # keep every sample: a 1-epoch GAN may pass none
     params["gan"]["train"].update(epochs=1, width=8)

@@ -297,13 +297,21 @@ def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, ca
         perturbations=[{"kind": "class_removal", "classes": "abc"}]),
      "error: study: experiment noisy: degrade.perturbations[0] (class_removal): classes must be a non-empty list of "
      "classes, got 'abc'"),
+    # before: NaN in study.csv and a gap in the class's curve, exit 0 without a word
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"]["per_class"]["0"].pop("f1"),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(ValueError: None is not a number in [0, 1])"),
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"].pop("macro"),
+     "error: study: experiment noisy: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+     "(ValueError: None is not a number in [0, 1])"),
     # before: the experiment was left out without a word
     (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"].update(data=[0.7]),
      "error: study: experiment noisy: metrics/evaluate/baseline.json holds a list, not the mapping evaluate writes"),
     (lambda r: r["data"]["params"]["params.yaml"].update(data=["seed", 0]),
      "error: study: experiment noisy: its params are not what a winnow run writes (a list, not a mapping)"),
 ], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep", "text-fraction",
-        "bool-fraction", "negative-fraction", "text-classes", "metrics-list", "params-list"])
+        "bool-fraction", "negative-fraction", "text-classes", "class-f1-missing", "macro-missing", "metrics-list",
+        "params-list"])
 def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, expected):
     # before: a ValueError, AttributeError or KeyError traceback, or a NaN accuracy in study.csv with exit 0
     noisy = record("noisy", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7)

@@ -14,6 +14,8 @@ system's and tools' own and never read (a hidden folder of image files beside th
   ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
 - a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a
   regular file is followed and read);
+- a file whose name equals an earlier file's of its class folder under Unicode NFC normalisation (``café.png``
+  as one code point and as ``e`` + a combining accent) is a row: two ids shown alike;
 - files below a folder nested in a class folder are rows with reason ``nested folder``: the class of
   ``cat/kittens/x.png`` is not obvious (``cat``? ``kittens``?), and tools leave such folders behind
   (``old/``, ``augmented/``), so they are listed rather than guessed;
@@ -39,6 +41,7 @@ import errno
 import io
 import os
 import tempfile
+import unicodedata
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -305,8 +308,11 @@ def _warn_hidden_classes(parents: list[Path]) -> None:
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:
-    """The readable candidates in a class folder; every other entry (any depth) becomes a rejected row."""
-    files = []
+    """The readable candidates in a class folder; every other entry (any depth) becomes a rejected row, and so
+    does a file whose name equals an earlier one's under Unicode NFC normalisation (``café.png`` typed two
+    ways): the two ids would be shown alike, and a tool that normalises names (an editor saving the review
+    queue, a copy to macOS) would give one image's verdict or file to the other."""
+    files, names = [], {}
     for path, kind in _entries(folder):
         if kind == "dir":
             rejected += [(shown(p), NESTED) for p in _everything_below(path)]
@@ -314,6 +320,9 @@ def _class_files(folder: Path, rejected: list) -> list[Path]:
             rejected.append((shown(path), kind))
         elif not _utf8(path.name):
             rejected.append((shown(path), "file name is not valid UTF-8; rename it"))
+        elif (twin := names.setdefault(unicodedata.normalize("NFC", path.name), path.name)) != path.name:
+            rejected.append((shown(path), f"its name is {ascii(twin)} in another Unicode form ({ascii(path.name)}), "
+                                          "two images shown with one name; rename one"))
         else:
             files.append(path)
     return files

@@ -413,6 +413,7 @@ SCHEMA = Section({
         "tie_se": Num(0),  # a gap within this many standard errors (or one judge image) is a tie
         "score": Choice(BUDGET_SCORES),
         "check": Bool(),  # the winner against none by two trainings of train.model as the train section says
+        "min_judge_images": Num(1, integer=True),  # fewer judge images: no label cleaning is judged (filters)
     }, null=True),
     # left out, these would be the library's defaults (cnn_small, 15 epochs, no patience), not this project's
     "train": Section(TRAIN_FIELDS, required=("model", "epochs", "patience")),

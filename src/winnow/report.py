@@ -370,18 +370,23 @@ def budget_section(*, summary: dict | None) -> str:
         return not_run("cleaning budget", how="the budget stage writes metrics/budget.json")
     if not summary.get("enabled", True):
         return "<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged.</p>"
-    lacking = summary["judge"].get("classes_without_images")
-    if lacking:
-        return (f"<p><b>No label cleaning was judged</b>: the {html.escape(summary['judge']['split'])} split holds "
-                f"no image of {html.escape(', '.join(lacking))}, so pruned applies "
-                f"<b>{html.escape(summary['winner'])}</b> (the quality and duplicate drops, which need no judge). "
-                "Give that split images of every class.</p>")
+    judge = summary["judge"]
+    leaks = (f"<p>Whatever the budget chooses, pruned drops the {fmt(summary['leak_drops'])} train image(s) dedup "
+             "found copying a val or test image: no judge sees them, and a copy of a test image flatters the test "
+             "score.</p>" if summary.get("leak_drops") else "")
+    lacking = judge.get("classes_without_images")
+    if lacking or judge.get("too_few_images"):
+        why, give = ((f"no image of {html.escape(', '.join(lacking))}", "images of every class") if lacking else
+                     (f"{fmt(judge['images'])} images, fewer than the {fmt(judge['min_images'])} that tell a cleaning "
+                      "from noise", f"at least {fmt(judge['min_images'])} images"))
+        return (f"<p><b>No label cleaning was judged</b>: the {html.escape(judge['split'])} split holds {why}, so "
+                f"pruned applies <b>{html.escape(summary['winner'])}</b> (the quality and duplicate drops, which "
+                f"need no judge). Give that split {give}.</p>" + leaks)
     table = pd.DataFrame.from_dict(summary["candidates"], orient="index").reindex(columns=list(BUDGET_COLUMNS))
     table = table.rename(columns=BUDGET_COLUMNS)
     table.index.name = "candidate"
     bold = pd.DataFrame(False, index=table.index, columns=table.columns)
     bold.loc[summary["winner"]] = True
-    judge = summary["judge"]
     return (f"<p>pruned applies <b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding "
             f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged by its "
             f"{html.escape(summary['score'].replace('_', '-'))} on the <b>{html.escape(judge['split'])}</b> split "
@@ -391,7 +396,7 @@ def budget_section(*, summary: dict | None) -> str:
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
               f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
               "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
-              "cleaning by as much.</p>" + model_check_note(summary.get("model_check")))
+              "cleaning by as much.</p>" + model_check_note(summary.get("model_check")) + leaks)
 
 
 def model_check_note(check: dict | None) -> str:

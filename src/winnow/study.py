@@ -202,8 +202,8 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             continue
         try:
             scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
-                      "macro_f1": _score((metrics.get("macro") or {}).get("f1"), missing_ok=True)}
-            scores.update({f"f1_{name}": _score(values.get("f1"), missing_ok=True)
+                      "macro_f1": _score((metrics.get("macro") or {}).get("f1"))}
+            scores.update({f"f1_{name}": _score(values.get("f1"))
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
         except WinnowError as err:  # degrade_options names the parameter
@@ -240,10 +240,8 @@ def _one_class_set(classes_of: list[tuple[str, tuple]]) -> None:
                               "data set (--rev, or a --from-json of those runs)")
 
 
-def _score(value, *, missing_ok: bool = False) -> float:
-    """A metric as a float in [0, 1] (NaN only where ``missing_ok`` and the value is absent)."""
-    if value is None and missing_ok:
-        return np.nan
+def _score(value) -> float:
+    """A metric as a float in [0, 1]: evaluate writes every F1, so an absent one (a gap in a curve) is refused."""
     if not is_rate(value):
         raise ValueError(f"{value!r} is not a number in [0, 1]")
     return float(value)
