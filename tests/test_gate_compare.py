@@ -123,6 +123,32 @@ def test_a_large_drop_on_a_tiny_class_passes_with_its_p_value(repo, capsys):
     assert row[2:7] == ["3", "2", "1.0000", "0.3333", "-0.6667"]  # far beyond the 0.02 tolerance ...
     assert row[8] == "0.2500" and row[9] == "1.0000"  # ... but 2 of 2 changed images is what chance does 1 in 4
     assert row[-1] == "drop not significant" and code == 0 and "gate: PASS" in out
+    assert ("- warning: baseline: class(es) tiny (3) hold too few test images for any drop to be significant (losing "
+            "every one tests at p adj ≥ 0.05): the gate cannot see them fall unless they collapse; give the test split "
+            "more of their images") in out.splitlines()
+
+
+def test_a_small_class_the_head_no_longer_recognises_fails_whatever_its_p(tmp_path, capsys):
+    # before: 8 of 8 right -> 0 of 8 tested at p adj 0.32 (the shipped phi 1.57, Holm over 11 classes): PASS
+    repo = init(make_project(tmp_path / "project", params_with("gate.overdispersion", 1.57)))
+    classes = [*CLASSES, "rare"]
+    labels = np.concatenate([labels_of(), np.array(["rare"] * 8, dtype=object)])
+    write_variant(repo, "baseline", labels, labels.copy(), classes=classes)
+    commit(repo)
+    rare = np.flatnonzero(labels == "rare")
+    write_variant(repo, "baseline", labels, wrong_on(labels, rare, classes=classes), classes=classes)
+    code, out = _gate(repo, capsys)
+    row = _row(out, "baseline", "rare")
+    assert row[2:7] == ["8", "8", "1.0000", "0.0000", "-1.0000"] and row[-1] == "**REGRESSED**"
+    assert float(row[9]) > 0.05  # not significant by the test alone
+    assert ("- baseline rare: recall 1.0000 → 0 on its 8 test images: a class the head no longer recognises "
+            f"regresses whatever its p (p adj {row[9]})") in out.splitlines()
+    assert code == 1 and out.splitlines()[-1].startswith("gate: FAIL — 1 regression(s): baseline rare -1.0000")
+    # 6 of 8 still right: no collapse, a drop the gate cannot test, said
+    write_variant(repo, "baseline", labels, wrong_on(labels, rare[:2], classes=classes), classes=classes)
+    code, out = _gate(repo, capsys)
+    assert code == 0 and _row(out, "baseline", "rare")[-1] == "drop not significant"
+    assert "- warning: baseline: class(es) rare (8) hold too few test images" in out
 
 
 def test_a_significant_drop_within_the_tolerance_passes(repo, capsys):

@@ -332,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
                           + (f" ({uncommitted})" if uncommitted else "")
-                          + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc queue start")
+                          + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc exp run --run-all")
     note = "; ".join(n for n in (uncommitted, note) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])

@@ -16,7 +16,11 @@ of one variant are corrected for their number (``gate.correction``: Holm or Bonf
 than its ``gate.tolerances`` entry (fnmatch patterns over the keys above; the key's own entry, else the
 strictest matching pattern, whatever their order): a tolerance alone flags
 noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves several), and
-significance alone flags drops too small to matter.
+significance alone flags drops too small to matter. Two exceptions for small classes: a class whose
+recall falls to 0 from 0.5 or more, losing at least :data:`COLLAPSE_MIN_LOST` images, regresses whatever its
+p (the head no longer recognises it); and a class too small for any drop to be significant (losing every
+image right at base would test at p adj >= alpha) is named in a ``warning:`` note, as the gate cannot see it
+fall short of a collapse.
 
 Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
 image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and the runs of a side measure the seed
@@ -59,7 +63,13 @@ POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of
                "run shows alone: the largest p of their own tests),")
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
 COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
-           "tolerance", "verdict"]  # changed: images right at one revision only (the test looks at these)
+           "tolerance", "verdict", "floor_p", "collapsed"]  # changed: images right at one revision only (the test
+# looks at these); floor_p: the smallest p adj the class could reach, every image right at base lost; collapsed: the
+# head recognises none of a class the base recognised (see COLLAPSE_MIN_LOST)
+# a class whose recall falls to 0 from 0.5 or more, losing at least this many images, regresses whatever its p: a
+# class of 8 test images that lost all 8 tested at p adj 0.18 (phi 1.57, Holm over 4 classes), and a test set's
+# rare classes are often that small; seed noise does not make a model stop recognising a class it knew
+COLLAPSE_MIN_LOST = 3
 
 
 @dataclass(frozen=True)
@@ -191,16 +201,23 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
                                              == "REGRESSED" for change, _, adjusted in (r[k] for r in alone)):
                 p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
     rows = []
-    for name, key, mask, count, raw, adjusted, (low, high), tolerance in zip(
-            [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances):
+    for k, (name, key, mask, count, raw, adjusted, (low, high), tolerance) in enumerate(zip(
+            [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances)):
         if tolerance is None:
             raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
                               "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
+        # every image right at base lost, none gained: the least p the test can give; Holm's (and Bonferroni's)
+        # adjustment of the least p of a variant multiplies it by the number of classes
+        worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
+        floor = min(1.0, drop_p_value(worst, overdispersion=phis[k]) * (1 if k == 0 else len(classes)))
+        collapsed = bool(k and count.head == 0 and count.base >= 0.5 and count.lost - count.gained >= COLLAPSE_MIN_LOST
+                         and count.change < -tolerance - 1e-12)
+        said = verdict(count.change, adjusted, tolerance=tolerance, alpha=settings.alpha)
         rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
-                     "tolerance": tolerance, "verdict": verdict(count.change, adjusted, tolerance=tolerance,
-                                                                alpha=settings.alpha)})
+                     "tolerance": tolerance, "verdict": "REGRESSED" if collapsed else said, "floor_p": floor,
+                     "collapsed": collapsed})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -450,6 +467,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
              f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
              f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything), ""]
+    notes = notes + _blind_spots(table, alpha=settings.alpha)
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])
     if passed:
         lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
@@ -460,6 +478,23 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
                           for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
         lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
     return "\n".join(lines) + "\n", passed
+
+
+def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
+    """Notes for the classes that collapsed (regressed whatever their p) and for those too small to test: even
+    losing every image right at base would not be significant, so the gate cannot see them fall."""
+    notes = []
+    for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
+        notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → 0 on its "
+                     f"{r.images} test images: a class the head no longer recognises regresses whatever its p (p adj "
+                     f"{_p(r.p_adj)})")
+    blind = table[(table["class"] != OVERALL) & (table["floor_p"] >= alpha) & (table["base"] > 0) & ~table["collapsed"]]
+    for variant, rows in blind.groupby("variant", sort=False):
+        names = ", ".join(f"{markdown.cell(str(c))} ({n})" for c, n in zip(rows["class"], rows["images"]))
+        notes.append(f"warning: {markdown.cell(variant)}: class(es) {names} hold too few test images for any drop to "
+                     f"be significant (losing every one tests at p adj ≥ {alpha:g}): the gate cannot see them fall "
+                     "unless they collapse; give the test split more of their images")
+    return notes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

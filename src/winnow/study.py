@@ -4,7 +4,7 @@ Two actions:
 
 - ``winnow study queue [--sweeps ...] [--dry-run]`` queues the standard sweeps
   (:mod:`winnow.study_sweeps`) with ``dvc exp run --queue -S degrade.perturbations=[...]``; run them
-  with ``dvc queue start``.
+  with ``dvc exp run --run-all`` (which waits for them; ``dvc queue start`` returns at once).
 - ``winnow study collect`` reads the experiments through DVC's Python API (or a saved
   ``dvc exp show --json``), names each one's damage and level from its params, and writes a tidy
   ``plots/study/study.csv`` plus PNGs.
@@ -351,7 +351,7 @@ def _queue(args: argparse.Namespace) -> int:
             if result.returncode:
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}")
     if not args.dry_run:
-        print(f"queued {len(commands)} experiments; run them with `dvc queue start`, then `winnow study collect`")
+        print(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0
 
 
