@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line,
@@ -594,6 +595,24 @@ def test_a_target_with_malformed_gate_settings_is_judged_by_the_bases(tmp_path):
     assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
     assert ("- gate settings: HEAD~1's; HEAD's differ in gate.alpha and judge the changes after it is merged (a "
             "change cannot loosen its own gate)") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("gate")
+def test_files_a_variant_left_behind_when_dropped_from_variants_are_not_gated(tmp_path):
+    # before: DVC never deletes a dropped variant's evaluate outputs, so the gate tested pruned's files from the run
+    # before it was dropped (and any variant's left from another data set) and passed
+    project = gate_project(tmp_path)
+    params = default_params()
+    params["variants"], params["contracts"]["enforce_variants"] = ["oracle", "baseline", "balanced"], ["baseline"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: pruned is not in params.yaml's variants at workspace, so its evaluate files there are left over from "
+        "a run before it was dropped (pass --variants to gate the others); the gate pairs every variant's test "
+        "predictions at both revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each")
+    assert files_under(project) == before
+    done, _ = gate(project, "--variants", "baseline")
+    assert done.returncode == 0 and "gate: PASS — 1 variant(s)" in done.stdout, done.stderr
 
 
 def test_a_gate_key_renamed_since_the_base_is_left_out_and_said(tmp_path):

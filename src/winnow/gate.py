@@ -334,7 +334,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         check_seed_runs(repo, revs[side], names=names[side], option=f"--{side}")
 
     label = {side: " + ".join(runs) for side, runs in names.items()}
-    found = {side: set().union(*(_variants(repo, rev) for rev in revs[side])) for side in revs}
+    at_rev = {rev: _variants(repo, rev) for side in revs for rev in revs[side]}
+    found = {side: set().union(*(at_rev[rev] for rev in revs[side])) for side in revs}
     wanted = variants or sorted(found["base"] | found["target"], key=natural_order)
     unknown = [v for v in wanted if v not in found["base"] | found["target"]]
     if unknown:
@@ -348,13 +349,18 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             continue
         for side in revs:
             texts[variant, side] = [revisions.read_text(repo, rev, predictions_path(variant)) for rev in revs[side]]
-        missing = [(side, name) for side in revs for name, text in zip(names[side], texts[variant, side])
-                   if text is None]
+        missing = [(side, name, text) for side in revs
+                   for name, rev, text in zip(names[side], revs[side], texts[variant, side])
+                   if text is None or variant not in at_rev[rev]]
         if missing:
-            side, name = missing[0]
-            problems.append(f"{predictions_path(variant)} missing at {name}"
-                            + (" (the variant is gone there: pass --variants to gate the others)"
-                               if variant not in found[side] else ""))
+            side, name, text = missing[0]
+            if text is not None:
+                problems.append(f"{variant} is not in params.yaml's variants at {name}, so its evaluate files there "
+                                "are left over from a run before it was dropped (pass --variants to gate the others)")
+            else:
+                problems.append(f"{predictions_path(variant)} missing at {name}"
+                                + (" (the variant is gone there: pass --variants to gate the others)"
+                                   if variant not in found[side] else ""))
         else:
             compared.append(variant)
     if problems:
@@ -426,10 +432,16 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
 
 
 def _variants(repo, rev) -> set[str]:
-    """Variants with an evaluate metrics file or predictions at ``rev``."""
+    """Variants with an evaluate metrics file or predictions at ``rev``, less those its params.yaml ``variants``
+    leaves out: DVC never deletes a dropped variant's outputs, and gating them tested stale files."""
     paths = revisions.matching(repo, rev, [p.format(variant="*") for p in (METRICS_FILE, PREDICTIONS_FILE)])
-    return {v for path in paths for pattern in (METRICS_FILE, PREDICTIONS_FILE)
-            if (v := variant_of(path, pattern)) is not None}
+    found = {v for path in paths for pattern in (METRICS_FILE, PREDICTIONS_FILE)
+             if (v := variant_of(path, pattern)) is not None}
+    try:
+        listed = (yaml.safe_load(revisions.read_text(repo, rev, "params.yaml") or "") or {}).get("variants")
+    except (yaml.YAMLError, AttributeError):
+        listed = None  # no readable list there (a project before variants were listed): every evaluated one
+    return found & set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else found
 
 
 def render(table: pd.DataFrame, *, everything: bool = False) -> str:
