@@ -745,7 +745,12 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
         "first evaluate@baseline (dvc.lock: models/baseline.txt not what the stage writing them made); run `dvc "
         "repro` (or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
     _dvc(project, "repro")
-    done, _ = gate(project)
+    done, _ = gate(project)  # the base is that train-only commit: its lock contradicts its evaluate outputs
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: evaluate@baseline: dvc.lock: models/baseline.txt not what the stage writing them made); rerun `dvc "
+        "repro` there and commit dvc.lock and metrics/ together")
+    done, _ = gate(project, base="HEAD~1")
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout
     # a fresh clone holds the committed predictions but not the cached model: data not pulled is not stale
     commit(project, "head")
@@ -753,6 +758,45 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     git(tmp_path, "clone", "-q", str(project), str(clone))
     done, _ = gate(clone, base="HEAD~2")
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_refuses_commits_whose_lock_or_params_contradict_their_predictions(tmp_path):
+    # before: `--target HEAD` read whatever predictions the commit held: the base's copied over the head's (the
+    # class that collapsed at head then passed), or a params change committed without dvc repro
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_text(STALE_DVC_YAML.replace("deps: [recipe.txt]", "deps: [recipe.txt]\n      "
+                                                             "params: [seed]"))
+    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
+    (project / "recipe.txt").write_text("2")
+    git(project, "init", "-q", "-b", "main")
+    _dvc(project, "init", "-q")
+    _dvc(project, "repro")
+    commit(project, "base")
+    good = (project / predictions_path("baseline")).read_bytes()
+    (project / "recipe.txt").write_text("400")
+    _dvc(project, "repro")
+    (project / predictions_path("baseline")).write_bytes(good)  # the base's predictions, and its metrics, copied over
+    (project / metrics_path("baseline")).write_text(git(project, "show", f"HEAD:{metrics_path('baseline')}"))
+    commit(project, "head")
+    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (2 problem(s), "
+        "first: metrics/evaluate/baseline.json is not the file dvc.lock says evaluate@baseline wrote); "
+        "rerun `dvc repro` there and commit dvc.lock and metrics/ together")
+    assert_nothing_left(project, before)
+    _dvc(project, "repro", "--force")
+    commit(project, "head, reproduced")
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~2")
+    assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr
+    params = default_params() | {"seed": 7}  # a params change committed without dvc repro
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(project, "seed 7, not reproduced")
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~3")
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: params.yaml's seed is 7 where dvc.lock's train@baseline ran with 0); rerun `dvc repro` there and "
+        "commit dvc.lock and metrics/ together")
 
 
 @pytest.mark.hostile("gate")

@@ -31,8 +31,10 @@ one of them regresses, however unstable the runs are on other classes.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
-test class, an evaluate metrics file missing beside its predictions or disagreeing with them (:func:`winnow.evaluated.check_headline`), test
-sets that differ, an unknown revision or bad ``gate`` params each end in one ``error:`` line (exit status 1).
+test class, an evaluate metrics file missing beside its predictions or disagreeing with them
+(:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its predictions
+(:func:`winnow.revisions.check_commit_current`), test sets that differ, an unknown revision or bad ``gate`` params
+each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
 ``gate`` section (:func:`base_settings`): a change cannot loosen the gate that judges it. A change to that
@@ -369,8 +371,13 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     if not compared:
         raise WinnowError(f"no variant has test predictions at both {label['base']} and {label['target']} "
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
+    evaluated = [f"evaluate@{variant}" for variant in compared]
     if revisions.WORKSPACE in revs["base"] + revs["target"]:
-        revisions.check_workspace_current(repo, [f"evaluate@{variant}" for variant in compared])
+        revisions.check_workspace_current(repo, evaluated)
+    for side in revs:
+        for name, rev in zip(names[side], revs[side]):
+            if rev != revisions.WORKSPACE:
+                revisions.check_commit_current(repo, rev, name=name, targets=evaluated)
     tables = []
     for variant in compared:
         frames = []

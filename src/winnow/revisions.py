@@ -7,6 +7,7 @@ commit or experiment (a commit under ``refs/exps``) can be read with ``git show`
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -172,6 +173,78 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
                           f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
+
+
+def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list[str]) -> None:
+    """Refuse a commit's outputs of the DVC stages ``targets`` that the commit's own dvc.lock and params.yaml
+    contradict (the workspace has :func:`check_workspace_current`): an output whose md5 is not the one the lock
+    records (a hand edit, or files copied from another run and committed), a stage whose lock says it used
+    another output than the stage before it made (`dvc repro -s`, an interrupted run), or a params.yaml value
+    that differs from the one the lock says a stage up to them ran with (a params change committed without
+    `dvc repro`). A commit without dvc.lock, or whose lock lacks a target, is read as it is."""
+    text = read_text(repo, rev, "dvc.lock")
+    if text is None:
+        return
+    try:
+        stages = (yaml.safe_load(text) or {}).get("stages") or {}
+        params = yaml.safe_load(read_text(repo, rev, "params.yaml") or "") or {}
+    except (yaml.YAMLError, AttributeError) as err:
+        raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
+                          "checks a commit's outputs against them: fix the file and commit it") from err
+    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
+    outputs = {out["path"]: str(out.get("md5", "")) for entry in entries.values() for out in entry.get("outs") or []
+               if isinstance(out, dict) and "path" in out}
+    problems = []
+    for stage in (t for t in targets if t in entries):
+        for out in entries[stage].get("outs") or []:
+            committed = read_text(repo, rev, out["path"]) if isinstance(out, dict) and "path" in out else None
+            if committed is not None and out.get("hash") == "md5" and \
+                    hashlib.md5(committed.encode("utf-8")).hexdigest() != str(out.get("md5")):
+                problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
+    upstream = _upstream(entries, [t for t in targets if t in entries])
+    for stage in upstream:
+        said = _lock_disagrees(entries[stage], outputs=outputs)
+        if said:
+            problems.append(f"{stage}: {said}")
+        for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
+            value = _lookup(params, str(key))
+            if value != locked:
+                problems.append(f"params.yaml's {key} is {'absent' if value is _ABSENT_KEY else json.dumps(value)} "
+                                f"where dvc.lock's {stage} ran with {json.dumps(locked)}")
+    if problems:
+        raise WinnowError(f"{name}: its outputs of {', '.join(targets)} are not what its dvc.lock and params.yaml "
+                          f"say ({len(problems)} problem(s), first: {problems[0]}); rerun `dvc repro` there and "
+                          "commit dvc.lock and metrics/ together")
+
+
+_ABSENT_KEY = object()
+
+
+def _lookup(params: Any, key: str) -> Any:
+    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params), or :data:`_ABSENT_KEY`."""
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT_KEY
+        node = node[part]
+    return node
+
+
+def _upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
+    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth."""
+    producers = {out["path"]: stage for stage, entry in entries.items() for out in entry.get("outs") or []
+                 if isinstance(out, dict) and "path" in out}
+    seen, todo = [], list(targets)
+    while todo:
+        stage = todo.pop()
+        if stage in seen or stage not in entries:
+            continue
+        seen.append(stage)
+        for dep in entries[stage].get("deps") or []:
+            path = str(dep.get("path", "")) if isinstance(dep, dict) else ""
+            todo += [producer for out, producer in producers.items()
+                     if path and (path == out or path.startswith(out + "/") or out.startswith(path + "/"))]
+    return seen
 
 
 # what dvc status says of a stage's output, or of a dependency that is one, that does not make the outputs
