@@ -29,7 +29,8 @@ def main() -> None:
     names = pd.Series(classes)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(predictions_path(variant),
-                    predictions_table(test.manifest["id"].to_numpy(), test.labels, probabilities, classes=classes))
+                    predictions_table(test.manifest["id"].to_numpy(), test.labels, probabilities, classes=classes,
+                                      digests=test.manifest["digest"].to_numpy()))
         write_json(summary_path(variant), summary)
         write_json(metrics_path(variant), headline(summary))
         write_table(f"{plots}/per_class.csv", table.round(4))

@@ -308,8 +308,10 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     assert done.returncode == 0, done.stderr
     predictions = pd.read_csv(project / predictions_path("baseline"), dtype={"id": str}, keep_default_na=False)
     test = manifest[manifest["split"] == "test"]
-    assert list(predictions.columns) == ["id", "label", "predicted", "probability"]
+    assert list(predictions.columns) == ["id", "label", "predicted", "probability", "digest"]
     assert predictions["id"].tolist() == test["id"].tolist()
+    written = pd.read_parquet(project / "data/ingest/manifest.parquet").set_index("id")
+    assert predictions["digest"].tolist() == written.loc[test["id"], "digest"].tolist()  # the pixels the gate pairs
     assert predictions["label"].tolist() == [classes[i] for i in test["label"]]
     index = {c: i for i, c in enumerate(classes)}
     summary = json.loads((project / summary_path("baseline")).read_text())

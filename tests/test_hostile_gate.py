@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
@@ -595,6 +596,32 @@ def test_a_target_with_malformed_gate_settings_is_judged_by_the_bases(tmp_path):
     assert done.returncode == 0 and "gate: PASS" in done.stdout, done.stdout + done.stderr
     assert ("- gate settings: HEAD~1's; HEAD's differ in gate.alpha and judge the changes after it is merged (a "
             "change cannot loosen its own gate)") in done.stdout.splitlines()
+
+
+def _with_digests(project, variant, digests) -> None:
+    path = project / predictions_path(variant)
+    frame = pd.read_csv(path, dtype=str)
+    frame["digest"] = digests
+    frame.to_csv(path, index=False)
+
+
+@pytest.mark.hostile("gate")
+def test_test_images_with_other_pixels_under_the_same_ids_are_refused(tmp_path):
+    # before: ids are file paths, so a test set re-exported with the same names and other pixels (or hard test
+    # images swapped for easy ones) was paired image by image and the gate passed
+    project = make_project(tmp_path / "project")
+    labels = labels_of()
+    digests = [f"{i:016x}" for i in range(len(labels))]
+    write_variant(project, "baseline", labels, labels.copy())
+    _with_digests(project, "baseline", digests)
+    init(project)
+    write_variant(project, "baseline", labels, labels.copy())
+    _with_digests(project, "baseline", digests[:7] + ["f" * 16] + digests[8:])
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: baseline: 1 test images have other pixels at head under the same id, e.g. 'test-0007'; the gate "
+        "pairs the same images: the test split must not change between the revisions gated")
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")

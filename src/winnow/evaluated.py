@@ -48,7 +48,8 @@ def metric_problems(text: str, *, where: str) -> list[str]:
 
 
 def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
-    """``id, label, predicted`` (strings) from a predictions CSV's text; one line when it cannot be paired.
+    """``id, label, predicted`` (strings), and ``digest`` when the file has one (evaluate writes it since the gate
+    pairs pixels too), from a predictions CSV's text; one line when it cannot be paired.
     A prediction must name a test label or one of ``classes`` (those evaluate knew: a class without test
     images can still be predicted)."""
     try:
@@ -74,7 +75,7 @@ def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
         raise WinnowError(f"{where}: predicted {frame['predicted'][unknown].iloc[0]!r} (id "
                           f"{frame['id'][unknown].iloc[0]!r}, {int(unknown.sum())} row(s)) is no class of the test "
                           "labels or of its metrics; rerun evaluate")
-    return frame[["id", "label", "predicted"]]
+    return frame[["id", "label", "predicted", *(["digest"] if "digest" in frame.columns else [])]]
 
 
 def read_headline(text: str | None, *, where: str) -> dict | None:

@@ -263,6 +263,14 @@ def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant:
                              "ingest.split_seed (it carves val and test; seed does not), or compare them with "
                              "winnow compare"))
     pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
+    if "digest_base" in pairs.columns:  # both files name each image's pixels (older revisions did not)
+        repainted = pairs["digest_base"] != pairs["digest_other"]
+        if repainted.any():
+            row = pairs[repainted].iloc[0]
+            raise WinnowError(f"{variant}: {int(repainted.sum())} test images have other pixels at {side} under the "
+                              f"same id, e.g. {row['id']!r}; "
+                              + (fix or "the gate pairs the same images: the test split must not change between "
+                                        "the revisions gated"))
     relabelled = pairs["label_base"] != pairs["label_other"]
     if relabelled.any():
         row = pairs[relabelled].iloc[0]

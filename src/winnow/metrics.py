@@ -102,17 +102,20 @@ def headline(summary: dict) -> dict:
 
 
 def predictions_table(ids: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, *,
-                      classes: list[str]) -> pd.DataFrame:
+                      classes: list[str], digests: np.ndarray | None = None) -> pd.DataFrame:
     """One row per test image: ``id``, ``label`` and ``predicted`` (class names), ``probability`` (of
-    the predicted class, rounded to 6 digits so the file diffs quietly).
+    the predicted class, rounded to 6 digits so the file diffs quietly) and, given ``digests``, ``digest``:
+    the image's pixel digest, so the gate pairs the same pixels and not only the same file names.
 
     Args:
         ids: ``(N,)`` image ids (written as strings).
         labels: int ``(N,)`` true class indices.
         probabilities: float ``(N, K)`` class probabilities.
+        digests: ``(N,)`` the manifest's ``digest`` of each image, or None.
     """
     names = np.asarray(classes, dtype=object)
     predicted = probabilities.argmax(1)
     return pd.DataFrame({"id": np.asarray(ids).astype(str), "label": names[np.asarray(labels)],
                          "predicted": names[predicted],
-                         "probability": probabilities[np.arange(len(predicted)), predicted].astype(float).round(6)})
+                         "probability": probabilities[np.arange(len(predicted)), predicted].astype(float).round(6),
+                         **({} if digests is None else {"digest": np.asarray(digests).astype(str)})})
