@@ -44,7 +44,7 @@ def main() -> None:
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if thin and len(thin) == len(np.unique(given)):
-        raise WinnowError(f"data/degrade/manifest.parquet: the val split's {len(val)} image(s) hold fewer than "
+        raise WinnowError(f"data-valuation: the val split's {len(val)} image(s) hold fewer than "
                           f"{MIN_CLASS_VAL} of every class with train images, and a value is measured against val "
                           f"images of the valued image's class; give the val split at least {MIN_CLASS_VAL} images "
                           "of each class (raise ingest.val_fraction)")

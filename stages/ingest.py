@@ -74,6 +74,7 @@ def _ingest(params: dict) -> None:
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))
         written = finish_imageset(tmp, rows, manifest, loaded.classes, where=OUT)
+        _refuse_one_picture(written)
         if trusted is not None:
             _warn_trusted_copies(written)
         write_table(tmp / "rejected.csv", rejected)
@@ -93,6 +94,16 @@ def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
     if place(locate(trusted_path, param="ingest.trusted_path")) == place(locate(path, param="ingest.path")):
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
                           "must be images held out from the data it judges")
+
+
+def _refuse_one_picture(manifest: pd.DataFrame) -> None:
+    """Every train image the same pixels (all black, or one file copied under every name): no model can tell
+    the classes apart, and the first stage to notice was represent, whose advice was to lower its lr."""
+    train = manifest.loc[manifest["split"] == "train", "digest"]
+    if len(train) > 1 and train.nunique() == 1:
+        raise WinnowError(f"ingest: all {len(train)} train images are one picture (pixel for pixel the same, e.g. "
+                          f"{manifest.loc[train.index[0], 'id']!r}); nothing tells the classes apart: check "
+                          "ingest.path and what wrote the images")
 
 
 def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None:

@@ -168,6 +168,22 @@ def test_file_names_alike_under_unicode_normalisation_are_one_image_and_a_row(tm
 
 
 @pytest.mark.hostile("imagefolder")
+def test_train_images_that_are_all_one_picture_are_refused(tmp_path):
+    # before: ingest took 12 black images of two classes, and represent then refused its collapsed judge with the
+    # advice to lower its learning rate
+    data = tmp_path / "data"
+    for name in ("a", "b"):
+        (data / name).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / name / f"{i}.png")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.0, test_fraction=0.0)
+    assert assert_error_line(done) == ("error: ingest: all 12 train images are one picture (pixel for pixel the same, "
+                                       "e.g. 'a/0.png'); nothing tells the classes apart: check ingest.path and what "
+                                       "wrote the images")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
 def test_fifo_is_a_row_and_never_read(tmp_path):
     project, bad = quarantined(tmp_path, "pipe.png", lambda p: os.mkfifo(p))  # reading it would block forever
     assert rejected(project) == {bad: "not a regular file (a FIFO, socket or device)"}

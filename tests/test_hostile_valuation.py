@@ -181,6 +181,6 @@ def test_a_val_split_too_thin_for_every_class_is_refused(project):
     # before (MNIST-5k cut to 3 val images): 577 train images "reliably" harmful, standard errors over 3 values
     keep_val_images(project, {0: 1, 1: 1})
     line = fails(project, "data-valuation")
-    assert line == ("error: data/degrade/manifest.parquet: the val split's 2 image(s) hold fewer than 2 of every class "
+    assert line == ("error: data-valuation: the val split's 2 image(s) hold fewer than 2 of every class "
                     "with train images, and a value is measured against val images of the valued image's class; give "
                     "the val split at least 2 images of each class (raise ingest.val_fraction)")

@@ -113,6 +113,22 @@ def _weights_at_each_validation(monkeypatch) -> list[bytes]:
     return seen
 
 
+def test_a_run_that_keeps_its_first_epoch_says_so(rng, capsys):
+    # before: a 9-image val split tied every epoch, so the model of epoch 1 of 15 shipped (probabilities near 1/3 for
+    # every image) with only "best val acc 0.8889 at epoch 1" to show for it
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=3, schedule="constant", lr=1e-9, batch_size=16, device="cpu", threads=1)
+    stuck = fit(images, labels, images[:9], labels[:9], config=config, num_classes=3, seed=1, progress=True)
+    assert stuck.best_epoch == 1 and stuck.best_val_acc < 1
+    assert (f"warning: train lenet5: the model kept is epoch 1's: none of the 2 later epochs beat its val accuracy "
+            f"{stuck.best_val_acc:.4f} on 9 val images; a val split this small ties every epoch, and a learning rate "
+            "too high never improves: add val images or check train.lr") in capsys.readouterr().out.splitlines()
+    solved = fit(images, labels, images, labels, config=TrainConfig(model="lenet5", epochs=2, schedule="constant",
+                 batch_size=16, device="cpu", threads=1), num_classes=3, seed=1, progress=True)
+    assert solved.best_epoch == 1 and solved.best_val_acc == 1.0  # nothing left to beat: no warning
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_patience_stops_once_val_accuracy_stops_rising_and_keeps_the_best_epoch(tmp_path, rng, monkeypatch):
     """Toy data that lenet5 separates after one epoch: val accuracy is 1.0 from epoch 1 on, so it can never
     rise again and a run with patience 2 ends after epoch 3 of its 10, with epoch 1's weights (constant

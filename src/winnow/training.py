@@ -209,6 +209,11 @@ def fit(
         if hasattr(epochs, "close"):
             epochs.close()  # a bar left at 12/30 by an early stop would otherwise stay open until collected
             print(f"train {config.model}: {trained.stopped()}", flush=True)
+            if best_epoch == 1 and len(history) > 1 and best_acc < 1:  # a 9-image val split tied every epoch and kept an untrained net
+                print(f"warning: train {config.model}: the model kept is epoch 1's: none of the {len(history) - 1} "
+                      f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
+                      "this small ties every epoch, and a learning rate too high never improves: add val images or "
+                      "check train.lr", flush=True)
         if live is not None:
             live.summary.update(best_epoch=best_epoch, best_val_acc=best_acc, stopped_epoch=len(history),
                                 stop_reason=trained.stop_reason)
