@@ -201,9 +201,17 @@ def test_a_variant_gone_at_head_fails_with_one_line(tmp_path):
     project = gate_project(tmp_path)
     (project / predictions_path("pruned")).unlink()
     (project / metrics_path("pruned")).unlink()
+    # still in params.yaml's variants: its files are missing, not the variant (before: the advice to pass
+    # --variants, which would leave a failed evaluate out of the gate)
     done, before = gate(project)
-    assert_error_line(done, "pruned/predictions.csv missing at workspace", "pass --variants")
+    line = assert_error_line(done, "pruned/predictions.csv missing at workspace", "run `dvc repro evaluate`")
+    assert "pass --variants" not in line
     assert_nothing_left(project, before)
+    params = default_params()
+    params["variants"], params["contracts"]["enforce_variants"] = ["oracle", "baseline", "balanced"], ["baseline"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    done, _ = gate(project)
+    assert_error_line(done, "pruned/predictions.csv missing at workspace (the variant is gone there: pass --variants")
 
 
 @pytest.mark.hostile("gate")
@@ -785,6 +793,26 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     git(tmp_path, "clone", "-q", str(project), str(clone))
     done, _ = gate(clone, base="HEAD~2")
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_a_broken_lock_file_is_named_with_advice_that_fits_it(tmp_path):
+    # before: "dvc.lock ... corrupted" came with the advice to name the variants the pipeline evaluates
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_text(STALE_DVC_YAML)
+    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
+    (project / "recipe.txt").write_text("2")
+    git(project, "init", "-q", "-b", "main")
+    _dvc(project, "init", "-q")
+    _dvc(project, "repro")
+    commit(project, "base")
+    (project / "dvc.lock").write_text("stages: [unclosed\n")
+    done, before = gate(project)
+    line = assert_error_line(done, "error: cannot tell whether the workspace's evaluate@baseline are up to date "
+                                   "(dvc status: ")
+    assert line.endswith("; fix that file (git diff shows what changed), or name a commit as --target"), line
+    assert "dvc.lock" in line and "--variants" not in line
+    assert files_under(project) == before
 
 
 @pytest.mark.hostile("gate")

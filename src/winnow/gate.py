@@ -344,7 +344,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         check_seed_runs(repo, revs[side], names=names[side], option=f"--{side}")
 
     label = {side: " + ".join(runs) for side, runs in names.items()}
-    at_rev = {rev: _variants(repo, rev) for side in revs for rev in revs[side]}
+    listed_at = {rev: _listed_variants(repo, rev) for side in revs for rev in revs[side]}
+    at_rev = {rev: _variants(repo, rev, listed=listed_at[rev]) for rev in listed_at}
     found = {side: set().union(*(at_rev[rev] for rev in revs[side])) for side in revs}
     wanted = variants or sorted(found["base"] | found["target"], key=natural_order)
     unknown = [v for v in wanted if v not in found["base"] | found["target"]]
@@ -367,10 +368,11 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             if text is not None:
                 problems.append(f"{variant} is not in params.yaml's variants at {name}, so its evaluate files there "
                                 "are left over from a run before it was dropped (pass --variants to gate the others)")
-            else:
+            else:  # "gone" only where params.yaml leaves it out (or lists nothing and no file of it is left)
+                listed = listed_at[revs[side][names[side].index(name)]]
+                gone = variant not in listed if listed is not None else variant not in found[side]
                 problems.append(f"{predictions_path(variant)} missing at {name}"
-                                + (" (the variant is gone there: pass --variants to gate the others)"
-                                   if variant not in found[side] else ""))
+                                + (" (the variant is gone there: pass --variants to gate the others)" if gone else ""))
         else:
             compared.append(variant)
     if problems:
@@ -446,17 +448,22 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
         seen[seed] = name
 
 
-def _variants(repo, rev) -> set[str]:
+def _variants(repo, rev, *, listed: set[str] | None) -> set[str]:
     """Variants with an evaluate metrics file or predictions at ``rev``, less those its params.yaml ``variants``
-    leaves out: DVC never deletes a dropped variant's outputs, and gating them tested stale files."""
+    (``listed``) leaves out: DVC never deletes a dropped variant's outputs, and gating them tested stale files."""
     paths = revisions.matching(repo, rev, [p.format(variant="*") for p in (METRICS_FILE, PREDICTIONS_FILE)])
     found = {v for path in paths for pattern in (METRICS_FILE, PREDICTIONS_FILE)
              if (v := variant_of(path, pattern)) is not None}
+    return found if listed is None else found & listed
+
+
+def _listed_variants(repo, rev) -> set[str] | None:
+    """params.yaml's ``variants`` at ``rev``, or None where it lists none readably (a project before the list)."""
     try:
         listed = (yaml.safe_load(revisions.read_text(repo, rev, "params.yaml") or "") or {}).get("variants")
     except (yaml.YAMLError, AttributeError):
-        listed = None  # no readable list there (a project before variants were listed): every evaluated one
-    return found & set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else found
+        return None
+    return set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else None
 
 
 def render(table: pd.DataFrame, *, everything: bool = False) -> str:

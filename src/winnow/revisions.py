@@ -152,16 +152,24 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     folder without dvc.yaml is read as it is."""
     if not (Path(repo) / "dvc.yaml").is_file():
         return
-    from dvc.exceptions import DvcException
+    from dvc.exceptions import DvcException, NoOutputOrStageError, StageNotFoundError
+    from dvc.lock import LockError
+    from dvc.utils.serialize import ParseError
+
     from dvc.repo import Repo
 
     try:
         with Repo(str(repo)) as dvc_repo:
             status = dvc_repo.status(targets=targets, with_deps=True)
     except DvcException as err:
+        # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
+        fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
+               if isinstance(err, (NoOutputOrStageError, StageNotFoundError)) else
+               "wait for the running dvc command to end, then again" if isinstance(err, LockError) else
+               "fix that file (git diff shows what changed), or name a commit as --target" if isinstance(err, ParseError)
+               else "name a commit as --target")
         raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
-                          f"{first_line(err)}); name the variants the pipeline evaluates (--variants), or a commit "
-                          "as --target") from err
+                          f"{first_line(err)}); {fix}") from err
     locked = _locked_stages(Path(repo))
     outputs = {out["path"]: str(out.get("md5", "")) for entry in locked.values() for out in entry.get("outs") or []
                if isinstance(out, dict) and "path" in out}
