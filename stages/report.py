@@ -55,7 +55,9 @@ def main() -> None:
             metrics=metrics,
             predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
-            review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY)),
+            review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
+            contract_failures={v: c.get("failed") or 0 for v in variants
+                               if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))})),
         ("summary", "What happened to the data", report.summary_section(
             ingest=json_of("ingest", "metrics/ingest.json"),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),

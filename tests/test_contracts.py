@@ -174,6 +174,19 @@ def test_unknown_parameter_and_bad_settings_are_one_line_errors(tmp_path):
         check_settings({"bounds": {"max_flagged_rate": "5%"}})
 
 
+
+def test_bounds_left_out_or_a_null_section_are_no_bounds():
+    # before: params.yaml allowed contracts.bounds: null, every stage ran, and the contracts stage then refused
+    # "unknown parameter 'min_images_per_class'"
+    nothing = dict.fromkeys(["min_images_per_class", "min_class_balance", "max_duplicate_rate", "max_label_issue_rate",
+                             "max_flagged_rate", "min_completeness"])
+    assert check_settings({"bounds": None})["bounds"] == nothing == check_settings({})["bounds"]
+    assert check_settings({"bounds": {"max_flagged_rate": 0.1}})["bounds"] == nothing | {"max_flagged_rate": 0.1}
+    suite = load_suite(ROOT / "contracts" / "variant.yaml", parameters=nothing)
+    assert suite.expectations == [] and len(suite.left_out) == 5
+    assert "variant: duplicate rate left out (max_duplicate_rate is null)" in suite.left_out
+
+
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize(("text", "message"), [
     # before: stored under scores, so the file's own expectations never ran and an enforced contract passed
@@ -225,6 +238,9 @@ def test_variant_rates_count_only_what_the_cleaners_measured():
     assert row["flagged_rate"] == 0.0 and row["label_issue_rate"] == pytest.approx(1 / 2)
     assert row["class_balance"] == pytest.approx(2 / 3) and row["completeness"] == 1.0
     assert row["measured_share"] == pytest.approx(4 / 5)
+    # before: labels written as text ("1") matched no given label, so the rate read 0.0 and the check passed
+    as_text = variant_table("oracle", rows.assign(label=rows["label"].astype(str)), measured=measured, num_classes=2)
+    assert as_text.iloc[0]["label_issue_rate"] == pytest.approx(1 / 2)
     nothing = measurements(degraded, flags=None, groups=None, label_issues=None)
     unmeasured = variant_table("v", rows, measured=nothing, num_classes=2).iloc[0]
     assert unmeasured[["duplicate_rate", "label_issue_rate", "flagged_rate"]].isna().all()

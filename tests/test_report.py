@@ -320,6 +320,25 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
     assert model_check_note(None) == ""
 
 
+def test_the_budget_sentence_names_the_probe_s_choice_when_the_model_check_overruled_it():
+    # before: "pruned applies none, chosen by a linear probe", where the probe chose all and the check overruled it
+    from winnow.report import budget_section
+
+    row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 100, "correct": 90,
+           "accuracy": 0.9, "log_loss": 0.3, "note": ""}
+    summary = {"enabled": True, "judge": {"split": "val", "images": 100}, "score": "log_loss", "l2": 0.1,
+               "l2_chosen_on": "val", "tie_se": 1.0, "winner": "none", "leak_drops": 0,
+               "candidates": {"none": row, "all": row | {"label_images": 9, "dropped": 9, "log_loss": 0.2}},
+               "model_check": {"candidate": "all", "model": "lenet5", "epochs": 20, "judged": 100, "none_correct": 90,
+                               "winner_correct": 89, "gap_images": 1, "gap_se": 2.0, "holds": False}}
+    text = re.sub(r"<[^>]+>", "", budget_section(summary=summary))
+    assert text.startswith("pruned applies none: a linear probe on the embedding chose all, and the model check "
+                           "below overruled it.")
+    held = summary | {"winner": "all", "model_check": summary["model_check"] | {"winner_correct": 91, "holds": True}}
+    assert re.sub(r"<[^>]+>", "", budget_section(summary=held)).startswith(
+        "pruned applies all, chosen by a linear probe on the embedding")
+
+
 def test_an_empty_figure_reads_none_in_a_metrics_table():
     from winnow.report import flatten
 

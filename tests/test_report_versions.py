@@ -135,6 +135,25 @@ def test_the_report_opens_with_the_versions_and_names_the_version_that_wins(tmp_
     assert text.index('<section id="versions">') < text.index('<section id="summary">')
 
 
+def test_the_verdict_says_when_the_version_it_recommends_failed_its_data_contract(tmp_path):
+    # before: "Ship balanced" with no word of the contract that version failed (contracts.mode warn), said only in
+    # the contracts section further down
+    predicted = {"baseline": wrong_on(BASELINE_ERRORS), "balanced": wrong_on([0, 1, 40, 80])}
+    root = write_project(tmp_path, predicted)
+    failure = ("variant[balanced]: estimated label-issue rate: observed 0.1299, bound <= 0.05 "
+               "(expect_column_max_to_be_between(label_issue_rate))")
+    (root / "metrics/contracts").mkdir(parents=True)
+    (root / "metrics/contracts/balanced.json").write_text(json.dumps({
+        "variant": "balanced", "mode": "warn", "enforced": False, "passed": 4, "failed": 1, "failures": [failure],
+        "duplicate_rate": 0.0, "label_issue_rate": 0.1299, "flagged_rate": 0.0, "class_balance": 1.0,
+        "completeness": 1.0, "kept_images": 6, "measured_share": 1.0}))
+    body = first_section(report_text(root))[1]
+    sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
+    assert sentence.startswith("Ship balanced: ")
+    assert sentence.endswith(" balanced failed 1 check(s) of its data contract (see Data contracts): weigh that "
+                             "before shipping it."), sentence
+
+
 def test_when_no_version_beats_baseline_significantly_the_report_says_so(tmp_path):
     predicted = {
         "baseline": wrong_on(BASELINE_ERRORS),

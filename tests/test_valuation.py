@@ -5,6 +5,7 @@ data-valuation stage repeats itself for a seed."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -160,6 +161,11 @@ def test_the_report_section_shows_the_most_harmful_then_the_most_helpful_with_th
     assert 'class="tile dropped"' in harmful and "cat" not in harmful
     assert "<figcaption>cat<br>kNN +5.00e-01 · TracIn +2.00e+00</figcaption>" in helpful and "dog" not in helpful
     assert "data valuation: not run" in valuation_section(decisions=None, summary=None, imageset=imageset, count=1)
+    # nothing dropped against planted noise: precision is 0/0, said as such (before: "precision 0.000")
+    truth = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 4}
+    none_dropped = valuation_section(decisions=decisions, summary={"considered": 3, "flagged": 0, "truth": truth},
+                                     imageset=imageset, count=1)
+    assert re.search(r"against planted label noise: precision</t[dh]><td[^>]*>– \(nothing dropped\)<", none_dropped)
 
 
 @pytest.mark.hostile("intermediates")

@@ -116,7 +116,10 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
     grouped = seen[seen["group"].notna()]
     kept_per_group = grouped.groupby("group")["id"].transform("size")
     judged = seen[seen["given_label"].notna()]
-    issues = judged["is_issue"].astype(bool) & (judged["label"] == judged["given_label"].astype(np.int64))
+    # numbers compared as numbers: a label column written as text ("1") trains as 1 (read_rows), and compared as
+    # text it matched no given label, so the rate read 0.0 and the check passed
+    issues = judged["is_issue"].astype(bool) & (pd.to_numeric(judged["label"], errors="coerce").to_numpy()
+                                                == judged["given_label"].astype(np.int64).to_numpy())
     return pd.DataFrame([{
         "variant": name,
         "duplicate_rate": _share((kept_per_group > 1) | grouped["copies_eval"].astype(bool)),

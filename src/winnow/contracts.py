@@ -306,4 +306,9 @@ def check_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
     for name, value in bounds.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise WinnowError(f"params.yaml contracts.bounds.{name}: must be a number or null, got {value!r}")
-    return {"mode": mode, "enforce_variants": enforced, "bounds": bounds}
+    # a bound params.yaml leaves out (or a null section, which params.py allows) is no bound, as a null one is:
+    # before, every stage ran and the contracts stage then refused "unknown parameter 'min_images_per_class'"
+    from winnow.params import SCHEMA
+
+    known = SCHEMA.fields["contracts"].fields["bounds"].fields
+    return {"mode": mode, "enforce_variants": enforced, "bounds": dict.fromkeys(known) | bounds}

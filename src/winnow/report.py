@@ -387,7 +387,12 @@ def budget_section(*, summary: dict | None) -> str:
     table.index.name = "candidate"
     bold = pd.DataFrame(False, index=table.index, columns=table.columns)
     bold.loc[summary["winner"]] = True
-    return (f"<p>pruned applies <b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding "
+    check = summary.get("model_check") or {}
+    overruled = check and not check.get("holds")  # the probe chose another; the model check shipped none
+    chosen = (f"<b>none</b>: a linear probe on the embedding chose <b>{html.escape(str(check.get('candidate')))}</b>, "
+              "and the model check below overruled it. The probe was fitted" if overruled else
+              f"<b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding")
+    return (f"<p>pruned applies {chosen} "
             f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged by its "
             f"{html.escape(summary['score'].replace('_', '-'))} on the <b>{html.escape(judge['split'])}</b> split "
             f"({fmt(judge['images'])} images).</p>"

@@ -41,7 +41,10 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
               "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
               "seconds": summary.get("seconds")}
     if "truth" in summary:
-        counts |= {f"against planted label noise: {k}": summary["truth"][k] for k in ("precision", "recall", "f1")}
+        truth = summary["truth"]
+        counts |= {f"against planted label noise: {k}": truth[k] for k in ("precision", "recall", "f1")}
+        if not truth.get("tp", 0) + truth.get("fp", 0):  # 0/0: the file's 0.0 is no precision
+            counts["against planted label noise: precision"] = "– (nothing dropped)"
     return ("<p>Each train image's value for a model judged on the val split: kNN-Shapley (its share of a "
             "K-nearest-neighbour classifier's val accuracy) and TracIn (how much training on it lowered the val "
             "loss of a linear layer on the embedding). Negative values hurt.</p>"

@@ -176,12 +176,13 @@ def unevaluated_sentence(unevaluated: list[str]) -> str:
 
 def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
                      unevaluated: list[str], review: dict | None, review_path: str,
-                     alpha: float = SIGNIFICANCE_LEVEL) -> str:
+                     contract_failures: dict[str, int] | None = None, alpha: float = SIGNIFICANCE_LEVEL) -> str:
     """The verdict sentence (naming the requested versions left out because evaluate has not scored them),
     the versions table (the winner in bold), how it was decided, and the line saying what people decided in
     review (when they did). Arguments as :func:`compare_versions`; ``unevaluated``: the versions params.yaml
     requests that have no summary; ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or
-    None."""
+    None; ``contract_failures``: per version, the checks its data contract failed (``metrics/contracts/<v>.json``),
+    said beside the version the sentence recommends."""
     if not metrics:
         return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
     table = compare_versions(metrics, predictions, paths=paths)
@@ -189,6 +190,12 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
     # evaluate writes no stand-in for a version: outside `dvc repro` a requested one may simply not have run yet,
     # and a verdict silently made without it would read as made among all
     sentence += unevaluated_sentence(unevaluated)
+    # a contract in warn mode does not stop a version, but the page must not recommend one without saying it broke
+    recommended = winner or BASELINE
+    failed = (contract_failures or {}).get(recommended, 0)
+    if failed:
+        sentence += (f" `{recommended}` failed {failed} check(s) of its data contract (see Data contracts): "
+                     "weigh that before shipping it.")
     shown = pd.DataFrame({
         COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
         COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed), COLUMNS[5]: table["f1_p"].map(_p),
