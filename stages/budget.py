@@ -99,7 +99,8 @@ def main() -> None:
         why, give = ((f"holds no image of class(es) {', '.join(map(repr, unjudged))}", "images of every class")
                      if unjudged else (f"holds {judged} images, fewer than the {p['min_judge_images']} that tell a "
                                        "cleaning from noise (budget.min_judge_images)",
-                                       f"at least {p['min_judge_images']} images"))
+                                       f"at least {p['min_judge_images']} images, or lower budget.min_judge_images to "
+                                       "judge on fewer"))
         print(f"warning: budget: the {judge_split} split {why}, so no label cleaning can be judged: pruned applies "
               f"{shipped.name} (the quality and duplicate drops need no judge); give the split {give}")
         _say_leaks(shipped.decisions, leaks)

@@ -1,6 +1,11 @@
 """source: a fingerprint of what ingest reads (winnow.source_listing), written to data/source.json. DVC cannot
 see a folder outside the project, or a bucket, change, so this stage always runs; ingest depends on its
-output, so DVC reruns ingest when a file there was added, edited or deleted, and only then."""
+output, so DVC reruns ingest when a file there was added, edited or deleted, and only then. Where a path
+cannot be read (a clone without the raw data, a backend not installed here) the last listing is kept
+(the output persists), so a change after ingest (train.lr in an experiment) does not rerun and fail ingest."""
+
+import json
+from pathlib import Path
 
 from winnow.source_listing import fingerprint
 from winnow.stage import check_outputs, load_params, run, write_json
@@ -12,11 +17,24 @@ def main() -> None:
     params = load_params()
     check_outputs(stage="source", files=[OUT])
     p = params["ingest"]
-    listed = {"ingest.path": fingerprint(p["source"], p.get("path")),
-              "ingest.trusted_path": fingerprint("imagefolder", p.get("trusted_path"), param="ingest.trusted_path")}
+    try:
+        last = json.loads(Path(OUT).read_text())
+    except (OSError, ValueError):
+        last = {}
+    listed, said = {}, []
+    for key, source, path in (("ingest.path", p["source"], p.get("path")),
+                              ("ingest.trusted_path", "imagefolder", p.get("trusted_path"))):
+        now = fingerprint(source, path, param=key)
+        kept = last.get(key) if isinstance(last, dict) else None
+        if "unreadable" in now and isinstance(kept, dict) and "files" in kept:
+            print(f"warning: source: {key} cannot be read here ({now['unreadable']}); kept its last listing, so "
+                  "ingest does not rerun for it and its outputs stay those of the files it last read")
+            now = kept
+        listed[key] = now
+        said.append(f"{key} {now['files']} file(s)" if "files" in now else f"{key} unreadable" if "unreadable" in now
+                    else f"{key} the embedded data set" if now else "")
     write_json(OUT, listed)
-    said = ", ".join(f"{key} {value['files']} file(s)" for key, value in listed.items() if "files" in value)
-    print(f"source: {said or 'the embedded data set'} -> {OUT}")
+    print(f"source: {', '.join(filter(None, said))} -> {OUT}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,31 @@ def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_p
     assert (tmp_path / "gate.md").read_text() == out  # the pull-request comment says the same
 
 
+def test_a_collapse_every_pooled_head_run_shares_regresses_and_the_floor_follows_the_correction():
+    # before: pooled counts put head recall at -9e-17, not 0, on some draws, and the collapse passed; and the
+    # too-small warning multiplied by the classes under correction none too
+    from hostile_harness import default_params
+    from winnow.gate import GateSettings, paired_rows
+
+    labels = np.array(["x"] * 8 + ["y"] * 300 + ["z"] * 300, dtype=object)
+    ids = [f"t{i}" for i in range(len(labels))]
+    rng = np.random.default_rng(3)
+
+    def run(right_x: np.ndarray) -> pd.DataFrame:
+        predicted = labels.copy()
+        predicted[:8] = np.where(right_x, "x", "y")
+        return pd.DataFrame({"id": ids, "label": labels, "predicted": predicted})
+
+    base = [run(rng.random(8) < 0.6) for _ in range(3)]
+    head = [run(np.zeros(8, bool)) for _ in range(3)]
+    section = default_params()["gate"]
+    row = paired_rows(base, head, variant="v", settings=GateSettings.from_params(section)).set_index("class").loc["x"]
+    assert row["collapsed"] and row["verdict"] == "REGRESSED" and row["p_adj"] > 0.05
+    one = paired_rows(base[0], run(np.r_[np.ones(7, bool), False]), variant="v",
+                      settings=GateSettings.from_params(section | {"correction": "none", "overdispersion": 1.0}))
+    assert one.set_index("class").loc["x", "floor_p"] == pytest.approx(2.0 ** -int(np.sum(base[0]["predicted"][:8] == "x")))
+
+
 def test_a_large_drop_on_a_tiny_class_passes_with_its_p_value(repo, capsys):
     classes = [*CLASSES, "tiny"]
     labels = np.concatenate([labels_of(), np.array(["tiny"] * 3, dtype=object)])

@@ -386,8 +386,9 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert ("warning: budget: the trusted split holds 99 images, fewer than the 100 that tell a cleaning from noise "
-            "(budget.min_judge_images), so no label cleaning can be judged: pruned applies filters (the quality and duplicate drops need no "
-            "judge); give the split at least 100 images") in done.stdout.splitlines()
+            "(budget.min_judge_images), so no label cleaning can be judged: pruned applies filters (the quality and "
+            "duplicate drops need no judge); give the split at least 100 images, or lower budget.min_judge_images to "
+            "judge on fewer") in done.stdout.splitlines()
     decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
     assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())

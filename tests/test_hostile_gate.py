@@ -820,8 +820,9 @@ def test_the_gate_refuses_commits_whose_lock_or_params_contradict_their_predicti
     # before: `--target HEAD` read whatever predictions the commit held: the base's copied over the head's (the
     # class that collapsed at head then passed), or a params change committed without dvc repro
     project = make_project(tmp_path / "project")
+    # represent: a section holding 1e-06, which DVC writes to dvc.lock as 1e-06 and PyYAML reads back as text
     (project / "dvc.yaml").write_text(STALE_DVC_YAML.replace("deps: [recipe.txt]", "deps: [recipe.txt]\n      "
-                                                             "params: [seed]"))
+                                                             "params: [seed, represent]"))
     (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
     (project / "recipe.txt").write_text("2")
     git(project, "init", "-q", "-b", "main")
@@ -842,16 +843,26 @@ def test_the_gate_refuses_commits_whose_lock_or_params_contradict_their_predicti
     assert_nothing_left(project, before)
     _dvc(project, "repro", "--force")
     commit(project, "head, reproduced")
-    done, _ = gate(project, "--target", "HEAD", base="HEAD~2")
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~2")  # a reproduced commit is read (floats included)
     assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr
     params = default_params() | {"seed": 7}  # a params change committed without dvc repro
+    params["represent"]["selfsup"]["weight_decay"] = 2e-06
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit(project, "seed 7, not reproduced")
     done, _ = gate(project, "--target", "HEAD", base="HEAD~3")
     assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (2 problem(s), "
+        "first: params.yaml's represent.selfsup.weight_decay is 2e-06 where dvc.lock's train@baseline ran with "
+        "1e-06); rerun `dvc repro` there and commit dvc.lock and metrics/ together")
+    git(project, "checkout", "-q", "HEAD~1", "--", "params.yaml")
+    with open(project / "evaluate.py", "a") as code:  # the stage's code edited, committed without dvc repro
+        code.write("# changed\n")
+    commit(project, "evaluate.py edited, not reproduced")
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~4")
+    assert assert_error_line(done) == (
         "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
-        "first: params.yaml's seed is 7 where dvc.lock's train@baseline ran with 0); rerun `dvc repro` there and "
-        "commit dvc.lock and metrics/ together")
+        "first: evaluate.py changed since dvc.lock's evaluate@baseline ran); rerun `dvc repro` there and commit "
+        "dvc.lock and metrics/ together")
 
 
 @pytest.mark.hostile("gate")

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from hostile_harness import ROOT, default_params, make_project
+from winnow.errors import WinnowError
+from winnow.revisions import check_workspace_current
 from winnow.source_listing import fingerprint
 
 
@@ -49,7 +52,7 @@ def _dvc(project: Path, *args: str) -> str:
     return done.stdout
 
 
-def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path):
+def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path, monkeypatch):
     # before: "Data and pipelines are up to date" after images were added to or deleted from ingest.path, and every
     # output (and the gate) went on with the old images
     data = image_folder(tmp_path / "data")
@@ -65,8 +68,23 @@ def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path):
     manifest = project / "data/ingest/manifest.parquet"
     assert len(pd.read_parquet(manifest)) == 12
     assert "Stage 'ingest' didn't change, skipping" in _dvc(project, "repro", "ingest")
+    monkeypatch.chdir(project)  # the gate runs in the project: DVC names stages from the working directory
+    check_workspace_current(project, ["ingest"])  # what the gate asks before reading the workspace: current
     Image.fromarray(np.full((8, 8), 250, np.uint8)).save(data / "a" / "new.png")
     (data / "b" / "0.png").unlink()
+    # dvc status cannot see the folder (only `dvc repro` runs the source stage): the gate's check lists it again
+    with pytest.raises(WinnowError) as stale:
+        check_workspace_current(project, ["ingest"])
+    assert str(stale.value) == ("the workspace's ingest.path has changed since the source stage listed it (files 12 "
+                                "then, 12 now, or edited): ingest and everything after it are stale; run `dvc repro`, "
+                                "then again")
     _dvc(project, "repro", "ingest")
+    check_workspace_current(project, ["ingest"])
+    # the raw folder not here (a clone of the outputs, another machine): the last listing holds, ingest stays
+    data.rename(tmp_path / "elsewhere")
+    ran = _dvc(project, "repro", "ingest")
+    assert ("kept its last listing, so ingest does not rerun for it and its outputs stay those of the files it last "
+            "read") in ran and "warning: source: ingest.path cannot be read here (" in ran
+    assert "Stage 'ingest' didn't change, skipping" in ran
     ids = set(pd.read_parquet(manifest)["id"])
     assert len(ids) == 12 and "a/new.png" in ids and "b/0.png" not in ids

@@ -211,9 +211,12 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
         # every image right at base lost, none gained: the least p the test can give; Holm's (and Bonferroni's)
         # adjustment of the least p of a variant multiplies it by the number of classes
         worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
-        floor = min(1.0, drop_p_value(worst, overdispersion=phis[k]) * (1 if k == 0 else len(classes)))
-        collapsed = bool(k and count.head == 0 and count.base >= 0.5 and count.lost - count.gained >= COLLAPSE_MIN_LOST
-                         and count.change < -tolerance - 1e-12)
+        factor = 1 if k == 0 or settings.correction == "none" else len(classes)
+        floor = min(1.0, drop_p_value(worst, overdispersion=phis[k]) * factor)
+        # from the images themselves: pooled counts are rescaled, and a head of 0 came out as -9e-17
+        net_lost = float(base_right[:, mask].mean(axis=0).sum() - head_right[:, mask].mean(axis=0).sum())
+        collapsed = bool(k and not head_right[:, mask].any() and base_right[:, mask].mean() >= 0.5
+                         and net_lost >= COLLAPSE_MIN_LOST and count.change < -tolerance - 1e-12)
         said = verdict(count.change, adjusted, tolerance=tolerance, alpha=settings.alpha)
         rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,

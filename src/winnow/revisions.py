@@ -55,18 +55,22 @@ def _experiment(repo: str | Path, name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def read_bytes(repo: str | Path, rev: str, path: str) -> bytes | None:
+    """The bytes of ``path`` (relative to the project root) at ``rev``, or None when it is not there."""
+    if rev == WORKSPACE:
+        file = Path(repo) / path
+        return file.read_bytes() if file.is_file() else None
+    # ./: relative to the project, which may be a folder of its git repository (dvc init --subdir)
+    done = _git(repo, "show", f"{rev}:./{path}", text=False)
+    return done.stdout if done.returncode == 0 else None
+
+
 def read_text(repo: str | Path, rev: str, path: str) -> str | None:
     """The text of ``path`` (relative to the project root) at ``rev``, or None when it is not there.
 
     Raises:
         WinnowError: the file is not UTF-8 text."""
-    if rev == WORKSPACE:
-        file = Path(repo) / path
-        data = file.read_bytes() if file.is_file() else None
-    else:
-        # ./: relative to the project, which may be a folder of its git repository (dvc init --subdir)
-        done = _git(repo, "show", f"{rev}:./{path}", text=False)
-        data = done.stdout if done.returncode == 0 else None
+    data = read_bytes(repo, rev, path)
     try:
         return None if data is None else data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -181,6 +185,32 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
                           f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
+    _check_source_listing(Path(repo), locked)
+
+
+def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
+    """Refuse when what ingest reads has changed since the source stage listed it: that stage runs only under
+    `dvc repro`, so dvc status alone never sees an image edited in ingest.path. A path not readable here (a clone
+    without the raw data) cannot be checked and is left as pulled."""
+    listed = repo / "data/source.json"
+    if "source" not in locked or not listed.is_file():
+        return
+    from winnow.source_listing import fingerprint
+
+    try:
+        recorded = json.loads(listed.read_text())
+        p = (yaml.safe_load((repo / "params.yaml").read_text()) or {}).get("ingest") or {}
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
+        return  # dvc status has judged these files already
+    for key, source, path in (("ingest.path", p.get("source"), p.get("path")),
+                              ("ingest.trusted_path", "imagefolder", p.get("trusted_path"))):
+        if path is not None and not Path(str(path)).is_absolute() and "://" not in str(path):
+            path = str(repo / str(path))
+        now = fingerprint(str(source), path, param=key)
+        if "unreadable" not in now and now != recorded.get(key):
+            raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
+                              f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): ingest "
+                              "and everything after it are stale; run `dvc repro`, then again")
 
 
 def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list[str]) -> None:
@@ -193,10 +223,16 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     text = read_text(repo, rev, "dvc.lock")
     if text is None:
         return
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    # both read as DVC reads them (YAML 1.2): PyYAML reads the lock's 1e-06 as text, params.yaml's 0.000001 as a
+    # number, and every commit made with the default params was refused
+    loader = YAML(typ="safe", pure=True)
     try:
-        stages = (yaml.safe_load(text) or {}).get("stages") or {}
-        params = yaml.safe_load(read_text(repo, rev, "params.yaml") or "") or {}
-    except (yaml.YAMLError, AttributeError) as err:
+        stages = (loader.load(text) or {}).get("stages") or {}
+        params = loader.load(read_text(repo, rev, "params.yaml") or "") or {}
+    except (YAMLError, AttributeError) as err:
         raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
                           "checks a commit's outputs against them: fix the file and commit it") from err
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
@@ -205,20 +241,23 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     problems = []
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
-            committed = read_text(repo, rev, out["path"]) if isinstance(out, dict) and "path" in out else None
-            if committed is not None and out.get("hash") == "md5" and \
-                    hashlib.md5(committed.encode("utf-8")).hexdigest() != str(out.get("md5")):
+            if isinstance(out, dict) and not _same_file(repo, rev, out):
                 problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
     upstream = _upstream(entries, [t for t in targets if t in entries])
     for stage in upstream:
         said = _lock_disagrees(entries[stage], outputs=outputs)
         if said:
             problems.append(f"{stage}: {said}")
+        # the files git holds that the stage read (its code, a suite, the review's verdicts): edited since it ran
+        edited = [dep["path"] for dep in entries[stage].get("deps") or []
+                  if isinstance(dep, dict) and dep.get("path") not in outputs and not _same_file(repo, rev, dep)]
+        if edited:
+            problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
         for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
             value = _lookup(params, str(key))
             if value != locked:
-                problems.append(f"params.yaml's {key} is {'absent' if value is _ABSENT_KEY else json.dumps(value)} "
-                                f"where dvc.lock's {stage} ran with {json.dumps(locked)}")
+                where, now, then = _first_difference(str(key), value, locked)
+                problems.append(f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}")
     if problems:
         raise WinnowError(f"{name}: its outputs of {', '.join(targets)} are not what its dvc.lock and params.yaml "
                           f"say ({len(problems)} problem(s), first: {problems[0]}); rerun `dvc repro` there and "
@@ -226,6 +265,32 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
 
 
 _ABSENT_KEY = object()
+
+
+def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
+    """The dotted path of the first value below ``key`` that differs between params.yaml (``value``) and
+    dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole section shown would hide
+    the one value that differs."""
+    if isinstance(value, dict) and isinstance(locked, dict):
+        sub = sorted(differing(value, locked))[0]
+        return _first_difference(f"{key}.{sub}", _lookup(value, sub), _lookup(locked, sub))
+
+    def shown(v: Any) -> str:
+        return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
+    return key, shown(value), shown(locked)
+
+
+def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
+    """Whether the file a dvc.lock ``entry`` names (``path``, ``md5``) holds those bytes at ``rev``; True where
+    it cannot tell: a folder (``.dir``), a file git does not hold there (DVC's data), another hash. A checkout
+    with CRLF line ends (git's autocrlf) hashes the working file DVC saw, so the blob counts with either."""
+    md5 = str(entry.get("md5", ""))
+    if entry.get("hash") != "md5" or not md5 or md5.endswith(".dir") or "path" not in entry:
+        return True
+    data = read_bytes(repo, rev, str(entry["path"]))
+    if data is None:
+        return True
+    return md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest())
 
 
 def _lookup(params: Any, key: str) -> Any:
