@@ -796,6 +796,32 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_reproduced_commit_is_read_whatever_shape_its_lock_has(tmp_path):
+    # before: refused as stale, though dvc status called it up to date: a param named by list index
+    # (degrade.perturbations.1.fraction read as absent), and the lock entry a stage renamed and back left behind
+    # (DVC never removes one; its old md5 stood for the output)
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_text(STALE_DVC_YAML.replace(
+        "deps: [recipe.txt]", "deps: [recipe.txt]\n      params: [degrade.perturbations.1.fraction]"))
+    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
+    (project / "recipe.txt").write_text("2")
+    git(project, "init", "-q", "-b", "main")
+    _dvc(project, "init", "-q")
+    _dvc(project, "repro")
+    commit(project, "base")
+    (project / "dvc.yaml").write_text((project / "dvc.yaml").read_text().replace("  train:", "  fit:"))
+    _dvc(project, "repro")
+    commit(project, "renamed")
+    (project / "dvc.yaml").write_text((project / "dvc.yaml").read_text().replace("  fit:", "  train:"))
+    (project / "recipe.txt").write_text("400")
+    _dvc(project, "repro")
+    commit(project, "renamed back, retrained")
+    assert "fit@baseline" in (project / "dvc.lock").read_text()
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~2")
+    assert done.returncode == 1 and "gate: FAIL — " in done.stdout, done.stderr  # read, and the drop found
+
+
+@pytest.mark.hostile("gate")
 def test_a_broken_lock_file_is_named_with_advice_that_fits_it(tmp_path):
     # before: "dvc.lock ... corrupted" came with the advice to name the variants the pipeline evaluates
     project = make_project(tmp_path / "project")

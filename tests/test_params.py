@@ -238,6 +238,15 @@ def test_a_file_that_is_not_a_mapping_of_sections_is_one_line(tmp_path, text, ex
     assert str(raised.value) == f"params.yaml: {expected}"
 
 
+def test_a_float_written_with_an_exponent_and_no_dot_is_a_number(tmp_path):
+    # before: `dvc exp run -S train.lr=1e-05` writes lr: 1e-05, which YAML 1.1 reads as text, and every stage
+    # refused the experiment ("train.lr: '1e-05' is a string")
+    text = (ROOT / "params.yaml").read_text().replace("\n  lr: 0.001\n", "\n  lr: 1e-05\n", 1)
+    assert "lr: 1e-05" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load(tmp_path / "params.yaml")["train"]["lr"] == 1e-05
+
+
 def test_a_missing_file_says_where_to_run(tmp_path):
     with pytest.raises(WinnowError, match=r"params.yaml: params file not found \(run from the project root\)$"):
         load(tmp_path / "params.yaml")

@@ -20,6 +20,7 @@ here at once, typed by its annotation; ranges are set here. ``degrade.perturbati
 from __future__ import annotations
 
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,9 @@ def validate(params: Any) -> dict[str, Any]:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error: the plain loader
-    keeps the last value and drops the first without a word."""
+    keeps the last value and drops the first without a word; and that ``1e-05`` is a number, as in YAML 1.2
+    and DVC: PyYAML's YAML 1.1 wants a dot, so ``dvc exp run -S train.lr=1e-05``, which DVC writes as ``1e-05``,
+    was refused as a string."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -88,6 +91,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# the YAML 1.1 float forms plus those with an exponent and no dot (1e-05, 2E+3)
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
 # -- rules across keys ---------------------------------------------------------------------------------

@@ -175,8 +175,7 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
         raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
                           f"{first_line(err)}); {fix}") from err
     locked = _locked_stages(Path(repo))
-    outputs = {out["path"]: str(out.get("md5", "")) for entry in locked.values() for out in entry.get("outs") or []
-               if isinstance(out, dict) and "path" in out}
+    outputs = _locked_outputs(locked)
     stale = {stage: said for stage, changes in status.items()
              if (said := "; ".join(filter(None, [_changes(changes, outputs=outputs),
                                                  _lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
@@ -236,21 +235,26 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
                           "checks a commit's outputs against them: fix the file and commit it") from err
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    outputs = {out["path"]: str(out.get("md5", "")) for entry in entries.values() for out in entry.get("outs") or []
-               if isinstance(out, dict) and "path" in out}
+    outputs = _locked_outputs(entries)
+    unchecked = _unchecked_stages(read_text(repo, rev, "dvc.yaml"), loader)
     problems = []
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
             if isinstance(out, dict) and not _same_file(repo, rev, out):
                 problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
     upstream = _upstream(entries, [t for t in targets if t in entries])
+    changed = _changed_since_lock(repo, rev, [
+        str(dep["path"]) for stage in upstream if stage.split("@")[0] not in unchecked
+        for dep in entries[stage].get("deps") or [] if isinstance(dep, dict) and dep.get("path") not in outputs])
     for stage in upstream:
         said = _lock_disagrees(entries[stage], outputs=outputs)
         if said:
             problems.append(f"{stage}: {said}")
+        if stage.split("@")[0] in unchecked:
+            continue
         # the files git holds that the stage read (its code, a suite, the review's verdicts): edited since it ran
-        edited = [dep["path"] for dep in entries[stage].get("deps") or []
-                  if isinstance(dep, dict) and dep.get("path") not in outputs and not _same_file(repo, rev, dep)]
+        edited = [str(dep["path"]) for dep in entries[stage].get("deps") or [] if isinstance(dep, dict)
+                  and dep.get("path") not in outputs and _touched(str(dep.get("path", "")), changed)]
         if edited:
             problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
         for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
@@ -265,6 +269,50 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
 
 
 _ABSENT_KEY = object()
+
+
+def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
+    """Each output path of dvc.lock's ``entries`` with the md5s recorded for it: a stage renamed and back leaves
+    its old entry in the lock (DVC never removes one), so a path may have two, and either is the stage's."""
+    outputs: dict[str, set[str]] = {}
+    for entry in entries.values():
+        for out in entry.get("outs") or []:
+            if isinstance(out, dict) and "path" in out:
+                outputs.setdefault(str(out["path"]), set()).add(str(out.get("md5", "")))
+    return outputs
+
+
+def _unchecked_stages(text: str | None, loader) -> set[str]:
+    """Stages of dvc.yaml (``text``) whose dependencies and params the commit check leaves alone: those with a
+    ``wdir`` (their paths are relative to it, not to the project) and frozen ones (DVC does not rerun them)."""
+    try:
+        stages = (loader.load(text or "") or {}).get("stages") or {}
+    except Exception:  # noqa: BLE001 (ruamel's errors vary): a dvc.yaml DVC refuses has been refused before
+        return set()
+    unchecked = set()
+    for name, definition in stages.items():
+        body = definition.get("do", definition) if isinstance(definition, dict) else {}
+        if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
+            unchecked.add(str(name))
+    return unchecked
+
+
+def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
+    """Which of ``paths`` (files or folders git holds) differ between ``rev`` and the last commit before it that
+    wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read alike on
+    both sides. A change made in the commit that wrote the lock itself is not seen."""
+    written = _git(repo, "log", "-1", "--format=%H", rev, "--", "dvc.lock").stdout.strip()
+    local = [p for p in dict.fromkeys(paths) if p and not Path(p).is_absolute() and "://" not in p]
+    if not written or not local:
+        return set()
+    done = _git(repo, "diff", "--name-only", "--relative", "--no-renames", written, rev, "--", *local)
+    return set(done.stdout.splitlines())
+
+
+def _touched(path: str, changed: set[str]) -> bool:
+    """Whether ``path`` (a file, or a folder) is among or holds one of the ``changed`` files."""
+    folder = path.rstrip("/") + "/"
+    return path in changed or any(c.startswith(folder) for c in changed)
 
 
 def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
@@ -288,18 +336,27 @@ def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
     if entry.get("hash") != "md5" or not md5 or md5.endswith(".dir") or "path" not in entry:
         return True
     data = read_bytes(repo, rev, str(entry["path"]))
-    if data is None:
+    if data is None or data.startswith(b"version https://git-lfs"):  # an LFS pointer: DVC hashed the file itself
         return True
-    return md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest())
+    if md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest()):
+        return True
+    mode = _git(repo, "ls-tree", rev, "--", str(entry["path"])).stdout.split()[:1]
+    return mode == ["120000"]  # a symbolic link: git holds its target's name, DVC hashed the target
 
 
 def _lookup(params: Any, key: str) -> Any:
-    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params), or :data:`_ABSENT_KEY`."""
+    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
+    indexes a list, ``cls.3`` an integer key), or :data:`_ABSENT_KEY`."""
     node = params
     for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, dict) and part.lstrip("-").isdigit() and int(part) in node:
+            node = node[int(part)]
+        else:
             return _ABSENT_KEY
-        node = node[part]
     return node
 
 
@@ -326,7 +383,7 @@ def _upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
 _ABSENT = ("deleted", "not in cache")
 
 
-def _changes(changes: list, *, outputs: dict[str, str]) -> str:
+def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
     """What one stage's entry of ``dvc status`` says made it stale, on one line (``changed deps:
     models/baseline.pt modified``), or "" when nothing did: an output of a stage (``outputs``: path -> its
     hash in dvc.lock) not pulled or not cached, and an always_changed stage, leave what was computed from the
@@ -356,10 +413,10 @@ def _locked_stages(repo: Path) -> dict[str, dict]:
     return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
 
 
-def _lock_disagrees(entry: dict, *, outputs: dict[str, str]) -> str:
-    """The dependencies of a stage's dvc.lock ``entry`` whose hash differs from the one the stage that writes
-    them recorded (``outputs``): a run interrupted between the two stages, or `dvc repro -s` of the first,
-    committed as it was (in a clone without the data, dvc status says only "not in cache")."""
+def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
+    """The dependencies of a stage's dvc.lock ``entry`` whose hash is none the stage that writes them recorded
+    (``outputs``, :func:`_locked_outputs`): a run interrupted between the two stages, or `dvc repro -s` of the
+    first, committed as it was (in a clone without the data, dvc status says only "not in cache")."""
     differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
-              and dep.get("path") in outputs and str(dep.get("md5", "")) != outputs[dep["path"]]]
+              and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
     return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
