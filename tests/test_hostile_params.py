@@ -53,9 +53,6 @@ CASES = {
     "string_number": dict(params=params_with("ingest.size", "64"),
                           expected='ingest.size: "64" is a string, not null or an integer in [4, 1024] '
                                    "(write numbers without quotes)"),
-    "exponent_read_as_text": dict(text=shipped_text("  lr: 0.001\n", "  lr: 1e-3\n"),
-                                  expected='train.lr: "1e-3" is a string, not a number in (0, 1000000] (YAML reads a number like '
-                                           "1e-3 as text: write 0.001 or 1.0e-3)"),
     "bool_as_int": dict(params=params_with("train.batch_size", True),
                         expected="train.batch_size: true is a boolean, not an integer >= 1"),
     "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 4"),

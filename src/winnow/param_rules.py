@@ -90,8 +90,6 @@ def _number_text_hint(text: str) -> str:
         float(text)
     except ValueError:
         return ""
-    if "e" in text.lower() and "." not in text:  # YAML 1.1 wants a dot in a float: 1e-3 is text
-        return " (YAML reads a number like 1e-3 as text: write 0.001 or 1.0e-3)"
     return " (write numbers without quotes)"
 
 
