@@ -323,6 +323,15 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
     assert model_check_note(None) == ""
 
 
+def test_the_cleaners_grids_say_their_decisions_are_not_what_pruned_applies(full_report):
+    # before: tiles captioned "drop" in the red frame of a removal, for images the budget kept in pruned
+    page = page_text(full_report)
+    for name in ("labels", "neighbours"):
+        assert ("These are the cleaner's own decisions. What pruned applies of them is the cleaning budget's choice "
+                "(cleaning budget): a decision shown here may be kept in pruned.") in re.sub(r"<[^>]+>", "",
+                                                                                            section(page, name))
+
+
 def test_the_budget_sentence_names_the_probe_s_choice_when_the_model_check_overruled_it():
     # before: "pruned applies none, chosen by a linear probe", where the probe chose all and the check overruled it
     from winnow.report import budget_section

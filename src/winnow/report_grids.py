@@ -67,7 +67,13 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
     headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("noise_matrix", "judge")},
                                title="confident-learn's figures (metrics/confident_learn.json)")
     grid = f'<div class="grid">{"".join(tiles)}</div>' if tiles else '<p class="note">No label issue found.</p>'
-    return judge_note((summary or {}).get("judge")) + headline + grid
+    return judge_note((summary or {}).get("judge")) + headline + grid + (DECIDED_NOT_APPLIED if tiles else "")
+
+
+# under a cleaner's grid: a red frame or "drop" read as a removal from pruned, which the budget may not have made
+DECIDED_NOT_APPLIED = ('<p class="note">These are the cleaner\'s own decisions. What pruned applies of them is the '
+                       'cleaning budget\'s choice (<a href="#budget">cleaning budget</a>): a decision shown here may '
+                       "be kept in pruned.</p>")
 
 
 def judge_note(judge: dict | None) -> str:
@@ -223,7 +229,7 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
             summary_line += f" (judge {judges[number]:.0%} accurate on val)"
         parts.append(f"<h3>round {number}: {len(table):,} judged; {html.escape(summary_line)}</h3>"
                      + (f'<div class="grid">{"".join(tiles)}</div>' if tiles else ""))
-    return "".join(parts)
+    return "".join(parts) + DECIDED_NOT_APPLIED
 
 
 def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
