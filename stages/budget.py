@@ -191,15 +191,19 @@ def _leak_drops(filters: pd.DataFrame | None) -> pd.DataFrame:
     return leaks.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)].reset_index(drop=True)
 
 
+def _missing_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
+    """The leak drops the winner's ``decisions`` lack (none when it took dedup's drops with the filters)."""
+    return leaks[~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])]
+
+
 def _with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
     """The winner's decisions plus every leak drop they lack: what pruned applies."""
-    missing = leaks[~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])]
-    parts = [part.loc[:, list(DECISION_COLUMNS)] for part in (decisions, missing) if len(part)]
+    parts = [part.loc[:, list(DECISION_COLUMNS)] for part in (decisions, _missing_leaks(decisions, leaks)) if len(part)]
     return pd.concat(parts, ignore_index=True) if parts else decisions.loc[:, list(DECISION_COLUMNS)]
 
 
 def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
-    added = int((~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])).sum())
+    added = len(_missing_leaks(decisions, leaks))
     if added:
         print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val or test image (leaks), "
               "whatever the budget chooses")

@@ -50,14 +50,14 @@ def main() -> None:
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
+    contracted = {v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
             predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
-            contract_failures={v: c.get("failed") or 0 for v in variants
-                               if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))})),
+            contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()})),
         ("summary", "What happened to the data", report.summary_section(
             ingest=json_of("ingest", "metrics/ingest.json"),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
@@ -101,7 +101,7 @@ def main() -> None:
         ("study", "Data-quality study", report.study_section(study=optional(study_of, STUDY))),
         ("contracts", "Data contracts", report.contracts_section(
             inputs=json_of("contracts", "metrics/contracts.json"),
-            variants={v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))},
+            variants=contracted,
             data_docs=data_docs_links(["inputs", *variants]))),
     ]
     subtitle = (f"source {params['ingest']['source']} · {len(classes)} classes · versions {', '.join(variants)} · "

@@ -7,7 +7,7 @@ cannot be read (a clone without the raw data, a backend not installed here) the 
 import json
 from pathlib import Path
 
-from winnow.source_listing import fingerprint
+from winnow.source_listing import listing
 from winnow.stage import check_outputs, load_params, run, write_json
 
 OUT = "data/source.json"
@@ -21,16 +21,13 @@ def main() -> None:
         last = json.loads(Path(OUT).read_text())
     except (OSError, ValueError):
         last = {}
-    listed, said = {}, []
-    for key, source, path in (("ingest.path", p["source"], p.get("path")),
-                              ("ingest.trusted_path", "imagefolder", p.get("trusted_path"))):
-        now = fingerprint(source, path, param=key)
+    listed, said = listing(p), []
+    for key, now in listed.items():
         kept = last.get(key) if isinstance(last, dict) else None
         if "unreadable" in now and isinstance(kept, dict) and "files" in kept:
             print(f"warning: source: {key} cannot be read here ({now['unreadable']}); kept its last listing, so "
                   "ingest does not rerun for it and its outputs stay those of the files it last read")
-            now = kept
-        listed[key] = now
+            now = listed[key] = kept
         said.append(f"{key} {now['files']} file(s)" if "files" in now else f"{key} unreadable" if "unreadable" in now
                     else f"{key} the embedded data set" if now else "")
     write_json(OUT, listed)

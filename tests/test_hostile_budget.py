@@ -356,9 +356,7 @@ def test_a_judge_split_without_every_class_ships_only_the_filters_and_says_why(t
     one_class = c.trusted_y == 1
     c = dataclasses.replace(c, trusted_x=c.trusted_x[one_class], trusted_y=c.trusted_y[one_class])
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    flags.loc[0, ["dark", "any"]] = True  # train-0000: a quality drop, which needs no judge
-    write_table(project / "data/threshold/flags.parquet", flags)
+    flag_dark(project, ["train-0000"])  # a quality drop, which needs no judge
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert ("warning: budget: the trusted split holds no image of class(es) 'left', 'right', so no label cleaning "
@@ -380,9 +378,7 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
     c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    flags.loc[0, ["dark", "any"]] = True  # train-0000: a quality drop, which needs no judge
-    write_table(project / "data/threshold/flags.parquet", flags)
+    flag_dark(project, ["train-0000"])  # a quality drop, which needs no judge
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert ("warning: budget: the trusted split holds 99 images, fewer than the 100 that tell a cleaning from noise "
@@ -397,6 +393,13 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     page = report.budget_section(summary=metrics)
     assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
             "cleaning from noise") in page
+
+
+def flag_dark(project, ids) -> None:
+    """threshold's flags with ``ids`` flagged dark: quality drops, the filters every cut builds on."""
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].isin(ids), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
 
 
 def plant_a_leak(project) -> None:
@@ -419,9 +422,7 @@ def test_leak_drops_ship_even_when_the_budget_chooses_none(tmp_path):
     c = case()
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0])
     plant_a_leak(project)
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")  # quality drops that measurably hurt
-    flags.loc[flags["id"].isin(train_ids(len(c.given))[c.given == 1][5:]), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    flag_dark(project, train_ids(len(c.given))[c.given == 1][5:])  # quality drops that measurably hurt
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert LEAK_SHIPPED in done.stdout.splitlines(), done.stdout
@@ -441,10 +442,7 @@ def test_unjudged_filters_that_empty_a_class_are_not_shipped_but_the_leak_drops_
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0],
                           params={"budget": {"min_judge_images": 10_000}})
     plant_a_leak(project)
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    left = flags["id"].isin(train_ids(len(c.given))[c.given == 0])
-    flags.loc[left, ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    flag_dark(project, train_ids(len(c.given))[c.given == 0])
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -748,19 +748,25 @@ def _dvc(project, *args):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.hostile("gate")
-def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
-    # before: after `dvc repro -s train@baseline` (or a changed param, or a run killed between train and evaluate)
-    # the old predictions and metrics still agreed with each other, and the gate passed a model that got 400 of
-    # 1,000 test images wrong
+def _dvc_project(tmp_path, dvc_yaml: str = STALE_DVC_YAML):
+    """The stale-pipeline project (``dvc_yaml``) reproduced at recipe 2 and committed as ``base``."""
     project = make_project(tmp_path / "project")
-    (project / "dvc.yaml").write_text(STALE_DVC_YAML)
+    (project / "dvc.yaml").write_text(dvc_yaml)
     (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
     (project / "recipe.txt").write_text("2")
     git(project, "init", "-q", "-b", "main")
     _dvc(project, "init", "-q")
     _dvc(project, "repro")
     commit(project, "base")
+    return project
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
+    # before: after `dvc repro -s train@baseline` (or a changed param, or a run killed between train and evaluate)
+    # the old predictions and metrics still agreed with each other, and the gate passed a model that got 400 of
+    # 1,000 test images wrong
+    project = _dvc_project(tmp_path)
     (project / "recipe.txt").write_text("400")
     _dvc(project, "repro", "-s", "train@baseline")
     done, before = gate(project)
@@ -800,15 +806,8 @@ def test_a_reproduced_commit_is_read_whatever_shape_its_lock_has(tmp_path):
     # before: refused as stale, though dvc status called it up to date: a param named by list index
     # (degrade.perturbations.1.fraction read as absent), and the lock entry a stage renamed and back left behind
     # (DVC never removes one; its old md5 stood for the output)
-    project = make_project(tmp_path / "project")
-    (project / "dvc.yaml").write_text(STALE_DVC_YAML.replace(
+    project = _dvc_project(tmp_path, STALE_DVC_YAML.replace(
         "deps: [recipe.txt]", "deps: [recipe.txt]\n      params: [degrade.perturbations.1.fraction]"))
-    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
-    (project / "recipe.txt").write_text("2")
-    git(project, "init", "-q", "-b", "main")
-    _dvc(project, "init", "-q")
-    _dvc(project, "repro")
-    commit(project, "base")
     (project / "dvc.yaml").write_text((project / "dvc.yaml").read_text().replace("  train:", "  fit:"))
     _dvc(project, "repro")
     commit(project, "renamed")
@@ -824,14 +823,7 @@ def test_a_reproduced_commit_is_read_whatever_shape_its_lock_has(tmp_path):
 @pytest.mark.hostile("gate")
 def test_a_broken_lock_file_is_named_with_advice_that_fits_it(tmp_path):
     # before: "dvc.lock ... corrupted" came with the advice to name the variants the pipeline evaluates
-    project = make_project(tmp_path / "project")
-    (project / "dvc.yaml").write_text(STALE_DVC_YAML)
-    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
-    (project / "recipe.txt").write_text("2")
-    git(project, "init", "-q", "-b", "main")
-    _dvc(project, "init", "-q")
-    _dvc(project, "repro")
-    commit(project, "base")
+    project = _dvc_project(tmp_path)
     (project / "dvc.lock").write_text("stages: [unclosed\n")
     done, before = gate(project)
     line = assert_error_line(done, "error: cannot tell whether the workspace's evaluate@baseline are up to date "
@@ -845,16 +837,9 @@ def test_a_broken_lock_file_is_named_with_advice_that_fits_it(tmp_path):
 def test_the_gate_refuses_commits_whose_lock_or_params_contradict_their_predictions(tmp_path):
     # before: `--target HEAD` read whatever predictions the commit held: the base's copied over the head's (the
     # class that collapsed at head then passed), or a params change committed without dvc repro
-    project = make_project(tmp_path / "project")
     # represent: a section holding 1e-06, which DVC writes to dvc.lock as 1e-06 and PyYAML reads back as text
-    (project / "dvc.yaml").write_text(STALE_DVC_YAML.replace("deps: [recipe.txt]", "deps: [recipe.txt]\n      "
-                                                             "params: [seed, represent]"))
-    (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
-    (project / "recipe.txt").write_text("2")
-    git(project, "init", "-q", "-b", "main")
-    _dvc(project, "init", "-q")
-    _dvc(project, "repro")
-    commit(project, "base")
+    project = _dvc_project(tmp_path, STALE_DVC_YAML.replace("deps: [recipe.txt]",
+                                                            "deps: [recipe.txt]\n      params: [seed, represent]"))
     good = (project / predictions_path("baseline")).read_bytes()
     (project / "recipe.txt").write_text("400")
     _dvc(project, "repro")

@@ -363,17 +363,16 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             continue
         for side in revs:
             texts[variant, side] = [revisions.read_text(repo, rev, predictions_path(variant)) for rev in revs[side]]
-        missing = [(side, name, text) for side in revs
+        missing = [(side, name, rev, text) for side in revs
                    for name, rev, text in zip(names[side], revs[side], texts[variant, side])
                    if text is None or variant not in at_rev[rev]]
         if missing:
-            side, name, text = missing[0]
+            side, name, rev, text = missing[0]
             if text is not None:
                 problems.append(f"{variant} is not in params.yaml's variants at {name}, so its evaluate files there "
                                 "are left over from a run before it was dropped (pass --variants to gate the others)")
             else:  # "gone" only where params.yaml leaves it out (or lists nothing and no file of it is left)
-                listed = listed_at[revs[side][names[side].index(name)]]
-                gone = variant not in listed if listed is not None else variant not in found[side]
+                gone = variant not in listed_at[rev] if listed_at[rev] is not None else variant not in found[side]
                 problems.append(f"{predictions_path(variant)} missing at {name}"
                                 + (" (the variant is gone there: pass --variants to gate the others)" if gone else ""))
         else:

