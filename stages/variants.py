@@ -9,7 +9,7 @@ from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
     DEGRADE, INGEST, VARIANTS_DIR, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept,
-    check_same_classes, oracle_rows, read_decisions, read_verdicts, write_variant,
+    check_same_classes, oracle_rows, read_decisions, read_verdicts, refuse_kept_leaks, write_variant,
 )
 
 DECISIONS_IN = "data/budget/decisions.parquet"
@@ -30,7 +30,9 @@ def main() -> None:
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                ids=degraded.manifest["id"])
     baseline = baseline_rows(degraded.manifest)
-    verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(ingested.classes))
+    digests = degraded.manifest.set_index("id")["digest"]
+    verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, num_classes=len(ingested.classes))
+    refuse_kept_leaks(verdicts, decisions, where=VERDICTS_FILE)
     pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)
     written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))
     trained = set(params.get("variants") or [])

@@ -91,6 +91,12 @@ def write_project(root: Path) -> Path:
     return make_project(root, params)
 
 
+def digest(root: Path, image_id: str) -> str:
+    """The pixel digest of ``image_id`` in the project's data/degrade (what a verdict records the person saw)."""
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    return manifest.set_index("id").loc[image_id, "digest"]
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """A project whose review queue is exported (``winnow review export`` ran once for the module)."""

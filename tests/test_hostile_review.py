@@ -13,18 +13,23 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_stage, run_winnow
-from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
+from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
 from winnow.imageset import read_imageset, write_imageset
 
-HEADER = "id,verdict,label,suggested,given\n"
+HEADER = "id,verdict,label,suggested,given,digest\n"
+
+
+def row(project: Path, text: str) -> str:
+    """A verdicts.csv line: ``text`` and the digest of its id's pixels in the project now."""
+    return f"{text},{digest(project, text.split(',')[0])}"
 
 
 @pytest.fixture
 def project(exported, tmp_path) -> Path:
     """A fresh copy of the exported project, holding one earlier verdict."""
     root = Path(shutil.copytree(exported, tmp_path / "project"))
-    (root / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2\n")
+    (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-08,accept,-1,-1,2") + "\n")
     return root
 
 
@@ -173,7 +178,8 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
                                "export and review again")),
 ])
 def test_a_verdicts_file_edited_into_nonsense_stops_the_variants_stage(project, line, fragments):
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2\n" + line + "\n")
+    (project / "reviews/verdicts.csv").write_text(
+        HEADER + row(project, "train-08,accept,-1,-1,2") + "\n" + row(project, line) + "\n")
     before = files_under(project)
     done = run_stage(project, "variants")
     assert_error_line(done, "reviews/verdicts.csv", *fragments)
@@ -185,23 +191,25 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
     # written before verdicts recorded what accepting did: its accept could not be checked against its label
     (project / "reviews/verdicts.csv").write_text("id,verdict,label\ntrain-04,accept,0\n")
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: lacks columns suggested, given (written by an older winnow); import the reviewed "
+        "error: reviews/verdicts.csv: lacks columns suggested, given, digest (written by an older winnow); import the "
+        "reviewed "
         "file again with `winnow review import --replace FILE`, which writes it anew")
     # and that advice works: --replace does not read the old file
     (project / "mine.csv").write_text("id,verdict\ntrain-04,accept\n")
     done = run_winnow(project, "review", "import", "--replace", "mine.csv")
     assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines() == ["id,verdict,label,suggested,given",
-                                                                          "train-04,accept,2,2,1"]
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
+        "id,verdict,label,suggested,given,digest", row(project, "train-04,accept,2,2,1")]
 
 
 @pytest.mark.hostile("review")
 def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(project):
     # before: pandas took the ids for an index, and the error named id 'accept' and verdict '-1'
-    (project / "reviews/verdicts.csv").write_text(HEADER + "train-08,accept,-1,-1,2,x\ntrain-04,reject,1,2,1,y\n")
+    (project / "reviews/verdicts.csv").write_text(
+        HEADER + row(project, "train-08,accept,-1,-1,2") + ",x\n" + row(project, "train-04,reject,1,2,1") + ",y\n")
     assert refused_line(project, "variants") == (
         "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label, suggested, "
-        "given); "
+        "given, digest); "
         "write it with `winnow review import`, or restore the header-only file from git")
 
 
@@ -284,8 +292,8 @@ def test_a_label_studio_result_of_another_control_is_not_a_verdict(project):
     (project / "export.json").write_text(json.dumps([task]))
     done = run_winnow(project, "review", "import", "export.json")
     assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == ["train-08,accept,-1,-1,2",
-                                                                              "train-04,relabel,0,2,1"]
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-04,relabel,0,2,1")]
 
 
 @pytest.mark.hostile("review")
@@ -323,7 +331,7 @@ def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class
     rows = (project / "reviews/verdicts.csv").read_text().splitlines()
     # train-05 (dog): relabelled to class 2, Reject; train-06 (dog, embedding-clean's relabel to cat): the word
     # Reject, typed by hand, is the verdict, as the docs say: kept as dog
-    assert rows[1:] == ["train-05,relabel,2,0,1", "train-06,reject,1,0,1"]
+    assert rows[1:] == [row(project, "train-05,relabel,2,0,1"), row(project, "train-06,reject,1,0,1")]
 
 
 @pytest.mark.hostile("review")
@@ -335,7 +343,8 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
     queue.to_csv(project / "reviews/queue.csv", index=False)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "review", "export")) == (
-        "error: reviews/queue.csv: holds 1 verdict(s) not imported (first: id 'train-04', 'accept'), which a new "
+        "error: reviews/queue.csv: holds 1 verdict(s) not imported, or changed since (first: id 'train-04', 'accept'), "
+        "which a new "
         "export would overwrite; import them first (winnow review import reviews/queue.csv), or delete the file to "
         "discard them")
     assert_nothing_left(project, before)
@@ -348,9 +357,125 @@ def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_impor
     # before: the import wrote "accept" of a relabel to the given class; the variants stage refused it only later
     queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
     row = queue.index[queue["action"] == "relabel"][0]
-    image = queue.loc[row, "id"]
+    image, suggested = queue.loc[row, "id"], queue.loc[row, "suggested"]
     queue.loc[row, "suggested"] = queue.loc[row, "given"]
     queue.to_csv(project / "reviews/queue.csv", index=False)
     import_refused(project, "mine.csv", f"id,verdict\n{image},accept\n",
-                   f"reviews/queue.csv: id {image!r} suggests 'relabel' {queue.loc[row, 'given']!r}, not a drop or a "
-                   "relabel to a class; run `winnow review export` again")
+                   f"reviews/queue.csv: id {image!r} says relabel {queue.loc[row, 'given']!r}, and the cleaners suggest "
+                   f"relabel {suggested!r}: the queue was edited")
+
+
+def replace_pixels(project: Path, image_id: str) -> None:
+    """Other pixels under ``image_id`` in data/degrade, its label unchanged (another degrade seed, or a file
+    replaced under its name)."""
+    data = read_imageset(project / "data/degrade")
+    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
+    images[manifest.index[manifest["id"] == image_id][0]] ^= 0xFF
+    write_imageset(project / "data/degrade", images, manifest, data.classes)
+
+
+@pytest.mark.hostile("review")
+def test_an_imported_verdict_stops_applying_when_the_pixels_change_under_its_id(project):
+    # before: "accept" (drop train-07) stayed in force when train-07 came to hold another picture of a dog, and
+    # variants dropped that picture as the person's verdict
+    (project / "mine.csv").write_text("id,verdict\ntrain-07,accept\n")
+    assert run_winnow(project, "review", "import", "mine.csv").returncode == 0
+    seen = digest(project, "train-07")
+    replace_pixels(project, "train-07")
+    assert refused_line(project, "variants") == (
+        f"error: reviews/verdicts.csv: line 3 (id 'train-07'): its pixels changed since the review (digest {seen!r} "
+        f"then, {digest(project, 'train-07')!r} in data/degrade now); the verdict was for the picture the person "
+        "saw: export and review again, or remove the line")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_on_pixels_that_changed_since_the_export_is_refused_at_import(project):
+    seen = digest(project, "train-07")
+    replace_pixels(project, "train-07")
+    import_refused(project, "mine.csv", f"id,verdict,given,digest\ntrain-07,accept,dog,{seen}\n",
+                   f"mine.csv: id 'train-07' showed pixels of digest {seen!r}, and data/degrade holds other pixels "
+                   "under that id now", "export the queue again and review that image anew")
+
+
+@pytest.mark.hostile("review")
+def test_a_page_download_made_before_a_label_changed_is_refused_after_a_new_export(project):
+    # before: the page's file had no given column, so its "reject" (keep dog) was checked against the queue
+    # exported again after the change, and kept cat
+    (project / "verdicts-reviewed.csv").write_text(
+        f"id,verdict,given,digest\ntrain-04,reject,dog,{digest(project, 'train-04')}\n")
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["id"] == "train-04", "label"] = 0
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    (project / "reviews/queue.csv").unlink()  # a new export, of the data as it is now
+    assert run_winnow(project, "review", "export").returncode == 0
+    import_refused(project, "verdicts-reviewed.csv", None,
+                   "verdicts-reviewed.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now")
+
+
+@pytest.mark.hostile("review")
+def test_a_queue_edited_to_suggest_what_no_cleaner_did_is_refused_at_import(project):
+    # before: the dark image train-00 (a quality drop), edited into "relabel to dog" and accepted, was relabelled
+    # cat -> dog, and counted as accepting a cleaner's suggestion
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    queue.loc[queue["id"] == "train-00", ["action", "suggested", "verdict"]] = ["relabel", "dog", "accept"]
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    import_refused(project, "reviews/queue.csv", None,
+                   "reviews/queue.csv: id 'train-00' says relabel 'dog', and the cleaners suggest drop '': the queue "
+                   "was edited, or the pipeline ran again since the export; run `winnow review export` again (edit "
+                   "only the verdict column)")
+
+
+@pytest.mark.hostile("review")
+def test_a_bare_number_is_refused_where_classes_are_named_by_numbers(tmp_path, monkeypatch):
+    # before: a spreadsheet saved the class "01" as 1, read as index 1: the class "02", train-07's own, so the
+    # person's "relabel to 01" became reject
+    import review_project
+
+    monkeypatch.setattr(review_project, "CLASSES", ["01", "02", "03"])
+    project = write_project(tmp_path / "project")
+    assert run_winnow(project, "review", "export").returncode == 0
+    (project / "reviews/verdicts.csv").write_text(HEADER)
+    import_refused(project, "mine.csv", "id,verdict\ntrain-07,1\n",
+                   "mine.csv: line 2 (id 'train-07'): verdict '1' names no class, and with classes named by numbers "
+                   "('01', '02', '03') an index is ambiguous (a spreadsheet drops leading zeros); write the class name "
+                   "as it is, and keep the column as text")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_that_keeps_a_train_copy_of_a_test_image_is_refused(tmp_path):
+    # before: "reject" kept train-09, a copy of test-2 the budget dropped, and the report still said every such
+    # copy was dropped
+    project = write_project(tmp_path / "project")
+    applied = pd.read_parquet(project / "data/budget/decisions.parquet")
+    leak = pd.DataFrame({"id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["leak"],
+                         "stage": ["dedup"], "confidence": [np.nan]})
+    pd.concat([applied, leak], ignore_index=True).to_parquet(project / "data/budget/decisions.parquet", index=False)
+    assert run_winnow(project, "review", "export").returncode == 0
+    (project / "reviews/verdicts.csv").write_text(HEADER)
+    import_refused(project, "mine.csv", "id,verdict\ntrain-09,reject\n",
+                   "mine.csv: id 'train-09': verdict reject keeps a train copy of a val or test image (dedup: leak), "
+                   "which pruned always drops")
+    # and written by hand, variants refuses it
+    (project / "reviews/verdicts.csv").write_text(HEADER + row(project, "train-09,reject,2,-1,2") + "\n")
+    assert refused_line(project, "variants") == (
+        "error: reviews/verdicts.csv: id 'train-09': verdict reject keeps a train copy of a val or test image (dedup: "
+        "leak), which pruned always drops: the test would score an image the model learnt; write drop or accept for "
+        "it, or remove the verdict")
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_a_queue_whose_verdict_changed_since_its_import_is_refused(project):
+    # before: the person's second thought (reject) was wiped by the export, and verdicts.csv kept accept
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    queue.loc[queue["id"] == "train-04", "verdict"] = "accept"
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
+    queue.loc[queue["id"] == "train-04", "verdict"] = "reject"
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")) == (
+        "error: reviews/queue.csv: holds 1 verdict(s) not imported, or changed since (first: id 'train-04', "
+        "'reject'), which a new export would overwrite; import them first (winnow review import reviews/queue.csv), "
+        "or delete the file to discard them")
+    assert_nothing_left(project, before)

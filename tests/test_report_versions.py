@@ -21,6 +21,7 @@ from hostile_harness import default_params
 from test_report import run_stages
 from winnow.imageset import write_imageset
 from winnow.metrics import summarise
+from winnow.report_versions import review_line
 
 CLASSES = ["cat", "dog", "bird"]
 PER_CLASS = 40
@@ -193,3 +194,9 @@ def test_the_per_image_macro_f1_test_agrees_with_scikit_learn_and_an_exact_permu
         changes.append(macro_f1(b) - macro_f1(a))
     exact = np.mean(np.abs(changes) >= abs(test["change"]) - 1e-12)  # 2 of 16: all four one way or the other
     assert abs(test["p"] - exact) < 4 * np.sqrt(exact * (1 - exact) / 2000)  # 4 standard errors of 2,000 draws
+
+
+def test_no_review_line_when_variants_counted_no_verdict():
+    # before: "People reviewed 0 decisions: 0 confirmed, …" on every report, since variants always writes the entry
+    assert review_line({"verdicts": 0, "confirmed": 0, "overruled": 0, "relabelled_by_person": 0},
+                       path="metrics/variants.json") == ""

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from hostile_harness import ROOT, run_stage, run_winnow
-from review_project import CLASSES, GIVEN, exported, write_project  # noqa: F401  (exported: a fixture)
+from review_project import CLASSES, GIVEN, digest, exported, write_project  # noqa: F401  (exported: a fixture)
 from test_report import browser, chromium  # noqa: F401  (fixtures: headless Chromium over DevTools)
 
 
@@ -176,8 +176,11 @@ def test_the_review_pages_controls_download_a_file_import_accepts(browser, proje
     ])
     saved = click_and_download(browser, project, tmp_path / "downloads", script)
     # page order: label issues (worst first), then quality drops
-    assert saved.read_text().splitlines() == ["id,verdict", "train-04,reject", "train-06,owl", "train-07,accept",
-                                              "train-00,accept"]
+    # each with the label and the pixels the person saw, which import checks against the data
+    assert saved.read_text().splitlines() == ["id,verdict,given,digest"] + [
+        f"{image},{word},{given},{digest(project, image)}" for image, word, given in (
+            ("train-04", "reject", "dog"), ("train-06", "owl", "dog"), ("train-07", "accept", "dog"),
+            ("train-00", "accept", "cat"))]
     done = run_winnow(project, "review", "import", str(saved))
     assert done.returncode == 0, done.stderr
     assert verdicts(project) == [("train-00", "accept", -1, -1), ("train-04", "reject", 1, 2),

@@ -160,6 +160,8 @@ def review_line(review: dict | None, *, path: str) -> str:
     bad = [key for key in REVIEW_KEYS if isinstance(review.get(key), bool) or not isinstance(review.get(key), int)]
     if bad:
         raise rerun_error(path, f"review.{bad[0]} is {review.get(bad[0])!r}, not a count", written_by="variants")
+    if review["verdicts"] == 0:  # variants always counts them: 0 is nobody reviewing, not a review that found nothing
+        return ""
     return (f"<p>People reviewed <b>{review['verdicts']:,}</b> decisions: {review['confirmed']:,} confirmed, "
             f"{review['overruled']:,} overruled, {review['relabelled_by_person']:,} given another label by a "
             "person.</p>")

@@ -41,7 +41,7 @@ from winnow.quality import read_scores
 from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
     DEGRADE, VERDICT_COLUMNS, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
-    read_decisions, read_verdicts,
+    read_decisions, read_verdicts, refuse_kept_leaks,
 )
 
 REVIEWS = Path("reviews")
@@ -52,9 +52,10 @@ FIFTYONE_DATASET = "winnow-review"
 # image: its thumbnail (a PNG under reviews/thumbs/); given, suggested: class names (suggested: the new class
 # of a relabel, or the judge's class for a label issue it drops); action: what accepting does (drop | relabel);
 # pruned: what the pruned variant does without a verdict (keep | drop | relabel); score: how sure the pipeline
-# is that something is wrong, in [0, 1]; copy_of: the image a duplicate copies (the one dedup kept)
+# is that something is wrong, in [0, 1]; copy_of: the image a duplicate copies (the one dedup kept); digest: the
+# pixels shown (the imageset's digest), so that a verdict never lands on another picture filed under the same id
 QUEUE_COLUMNS = ("id", "kind", "image", "given", "suggested", "action", "pruned", "reason", "score", "stage",
-                 "copy_of", "verdict")
+                 "copy_of", "digest", "verdict")
 # an image's kind is the first of its decisions' kinds in this order (the page shows one grid per kind)
 KINDS = ("label", "quality", "duplicate", "outlier")
 # per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
@@ -211,18 +212,10 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
                               "`pip install fiftyone`, or export without --fiftyone") from err
     for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written
         check_output(path, option="review export:")
-    _refuse_unimported_verdicts()
-    check_output(THUMBS, option="review export:", folder=True)
-    params = load_params()
     data = read_imageset(DEGRADE)
-    cleaners = params["pruned"]["cleaners"]
-    ids = data.manifest["id"]
-    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
-    # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
-    scores = read_scores(SCORES_IN, imageset=DEGRADE, ids=ids) if "threshold" in cleaners else None
-    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes), ids=ids)
-    queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
-                         applied=applied, scores=scores)
+    _refuse_unimported_verdicts(data.classes)
+    check_output(THUMBS, option="review export:", folder=True)
+    queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
     pngs = review_page.thumbnails(data, shown)
@@ -237,22 +230,52 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     return queue
 
 
-def _refuse_unimported_verdicts() -> None:
-    """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported:
-    reviews/ is not under version control, so that work would be lost."""
+def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`review_queue` of the decision files as they are now, with each image's ``digest``; the budget's
+    decisions), for ``data`` (the ``data/degrade`` imageset)."""
+    cleaners = load_params()["pruned"]["cleaners"]
+    ids = data.manifest["id"]
+    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
+    # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
+    scores = read_scores(SCORES_IN, imageset=DEGRADE, ids=ids) if "threshold" in cleaners else None
+    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes), ids=ids)
+    queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
+                         applied=applied, scores=scores)
+    queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))
+    return queue, applied
+
+
+def _refuse_unimported_verdicts(classes: list[str]) -> None:
+    """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported
+    (an id reviews/verdicts.csv lacks, or a verdict other than the one imported for it): reviews/ is not under
+    version control, so that work would be lost."""
     try:
         queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        imported = set(pd.read_csv(VERDICTS_FILE, dtype=str)["id"]) if Path(VERDICTS_FILE).is_file() else set()
+        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
+                    else pd.DataFrame(columns=["id", "verdict", "label"]))
+        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
     except (OSError, ValueError, KeyError):  # no queue, or none this export could have written: nothing to keep
         return
-    if not {"id", "verdict"} <= set(queue.columns):
+    if not {"id", "verdict", "given", "action", "suggested"} <= set(queue.columns):
         return
-    waiting = queue[(queue["verdict"].str.strip() != "") & ~queue["id"].isin(imported)]
+    written = queue[queue["verdict"].str.strip() != ""]
+    waiting = written[[_word_outcome(row, classes) != imported.get(row["id"]) for _, row in written.iterrows()]]
     if len(waiting):
         first = waiting.iloc[0]
-        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported (first: id {first['id']!r}, "
+        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported, or changed since (first: id {first['id']!r}, "
                           f"{first['verdict'].strip()!r}), which a new export would overwrite; import them first "
                           f"(winnow review import {QUEUE_FILE}), or delete the file to discard them")
+
+
+def _word_outcome(row: pd.Series, classes: list[str]) -> tuple[str, int] | None:
+    """``(verdict, label)`` a queue row's verdict word resolves to, None where it does not resolve."""
+    try:
+        index = {name: i for i, name in enumerate(classes)}
+        suggested = index[row["suggested"]] if row["action"] == "relabel" else -1
+        return resolve(row["verdict"].strip(), where="", given=index[row["given"]], action=row["action"],
+                       suggested=suggested, classes=classes)
+    except (KeyError, WinnowError):
+        return None
 
 
 def _read_queue() -> pd.DataFrame:
@@ -270,10 +293,11 @@ def _read_queue() -> pd.DataFrame:
     return queue.drop_duplicates("id").set_index("id")
 
 
-def reviewed_words(path: Path) -> list[tuple[str, str, str, str]]:
-    """``(where, id, word, given)`` per verdict in a person's file, in file order; rows without a verdict are
-    left out. ``given``: the class the person saw (the file's ``given`` column or a task's ``data.given``, as
-    exported), "" where the file does not say.
+def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str]]:
+    """``(where, id, word, given, digest)`` per verdict in a person's file, in file order; rows without a verdict
+    are left out. ``given`` and ``digest``: the class and the pixels the person saw (the file's ``given`` and
+    ``digest`` columns or a task's ``data.given`` and ``data.digest``, as exported), "" where the file does not
+    say.
 
     A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
     choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
@@ -304,12 +328,13 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str]]:
         hint = " (its header holds semicolons: save it as comma-separated CSV)" if semicolons else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
-    seen = frame["given"] if "given" in frame.columns else pd.Series("", index=frame.index)
-    return [(f"{path}: line {row + 2}", image, word.strip(), given)
-            for row, (image, word, given) in enumerate(zip(frame["id"], frame["verdict"], seen)) if word.strip()]
+    seen, pixels = (frame[c] if c in frame.columns else pd.Series("", index=frame.index) for c in ("given", "digest"))
+    return [(f"{path}: line {row + 2}", image, word.strip(), given, digest)
+            for row, (image, word, given, digest) in enumerate(zip(frame["id"], frame["verdict"], seen, pixels))
+            if word.strip()]
 
 
-def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str]]:
+def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str]]:
     fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
     try:
         tasks = json.loads(text)
@@ -332,7 +357,8 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str]
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
         if choices:
-            words.append((where, data["winnow_id"], str(choices[0]), str(data.get("given") or "")))
+            words.append((where, data["winnow_id"], str(choices[0]), str(data.get("given") or ""),
+                          str(data.get("digest") or "")))
     return words
 
 
@@ -379,6 +405,11 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
         label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
     elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
+        named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
+        if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
+            raise WinnowError(f"{where}: verdict {word!r} names no class, and with classes named by numbers "
+                              f"({', '.join(map(repr, named[:5]))}{'…' if len(named) > 5 else ''}) an index is ambiguous (a spreadsheet drops leading zeros); write "
+                              "the class name as it is, and keep the column as text")
         label = int(word)
         if not 0 <= label < len(classes):
             raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")
@@ -402,9 +433,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     data = read_imageset(DEGRADE)
     baseline = baseline_rows(data.manifest)
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy(object))
+    digests = data.manifest.set_index("id")["digest"]
+    current, applied = current_queue(data)
+    current = current.set_index("id")
     seen: dict[str, tuple[str, tuple[str, int]]] = {}
     rows = []
-    for where, image, word, saw in words:
+    for where, image, word, saw, saw_digest in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
                               "images `winnow review export` listed")
@@ -418,10 +452,22 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             if was and was != now:
                 raise WinnowError(f"{what}: id {image!r} was {was!r} when exported and is {now!r} in {DEGRADE} now; "
                                   "export the queue again and review that image anew")
-        if item["action"] not in ("drop", "relabel") or (item["action"] == "relabel" and (
-                item["suggested"] not in data.classes or item["suggested"] == now)):  # a relabel to its own label
-            raise WinnowError(f"{QUEUE_FILE}: id {image!r} suggests {item['action']!r} {item['suggested']!r}, not a "
-                              "drop or a relabel to a class; run `winnow review export` again")
+        # the same id and label, another picture (another degrade seed, a file replaced under its name)
+        for what, was in ((str(path), saw_digest), (str(QUEUE_FILE), item.get("digest", ""))):
+            if was and was != digests[image]:
+                raise WinnowError(f"{what}: id {image!r} showed pixels of digest {was!r}, and {DEGRADE} holds other "
+                                  f"pixels under that id now ({digests[image]!r}); export the queue again and review "
+                                  "that image anew")
+        # what accepting does comes from the cleaners' files, never from the editable queue; a queue that says
+        # otherwise was edited, or the pipeline ran again since the export
+        if image not in current.index:
+            raise WinnowError(f"{QUEUE_FILE}: id {image!r}: no cleaner suggests a drop or relabel of it now (the "
+                              "pipeline ran again since the export); run `winnow review export` again")
+        if (item["action"], item["suggested"]) != tuple(current.loc[image, ["action", "suggested"]]):
+            raise WinnowError(f"{QUEUE_FILE}: id {image!r} says {item['action']} {item['suggested']!r}, and the "
+                              f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "
+                              "the queue was edited, or the pipeline ran again since the export; run `winnow review "
+                              "export` again (edit only the verdict column)")
         suggested = data.classes.index(item["suggested"]) if item["action"] == "relabel" else -1
         verdict, label = resolve(word, where=f"{where} (id {image!r})", given=int(given[image]),
                                  action=item["action"], suggested=suggested, classes=data.classes)
@@ -430,13 +476,15 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "keep one verdict per image")
         if image not in seen:  # the same verdict twice counts once
             seen[image] = (f"{word!r} at {where.split(': ')[-1]}", (verdict, label))
-            rows.append((image, verdict, label, suggested, int(given[image])))
+            rows.append((image, verdict, label, suggested, int(given[image]), digests[image]))
     new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object, "label": np.int64,
-                                                                    "suggested": np.int64, "given": np.int64})
+                                                                    "suggested": np.int64, "given": np.int64,
+                                                                    "digest": object})
+    refuse_kept_leaks(new, applied, where=str(path))
     if replace:  # the old file is not read: a file of an older format is replaced too
         kept = new.iloc[:0]
     else:
-        old = read_verdicts(VERDICTS_FILE, baseline=baseline, num_classes=len(data.classes))
+        old = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, num_classes=len(data.classes))
         kept = old[~old["id"].isin(set(new["id"]))]
     write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
     return new

@@ -38,9 +38,11 @@ function csvCell(text) {
   return /[",\\r\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
 }
 function verdictsCsv() {
-  const lines = ["id,verdict"];
+  // given and digest: the label and the pixels the person saw, which import checks against the data now
+  const lines = ["id,verdict,given,digest"];
   for (const item of document.querySelectorAll(".item")) {
-    if (item.dataset.verdict) lines.push(csvCell(item.dataset.id) + "," + csvCell(item.dataset.verdict));
+    if (item.dataset.verdict) lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given,
+                                          item.dataset.digest].map(csvCell).join(","));
   }
   return lines.join("\\n") + "\\n";
 }
@@ -105,7 +107,8 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
               f"{options}</select>" if row["kind"] == "label" else "")
     controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"> {html.escape(text)}</label>'
                        for value, text in (("accept", accept), ("reject", reject)))
-    return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-verdict="">'
+    return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
+            f'data-digest="{html.escape(row["digest"])}" data-verdict="">'
             f'<img src="{thumbs[row["id"]]}" alt="{html.escape(row["id"])}">{copy}<figcaption>{caption}</figcaption>'
             f'<div class="controls">{controls}{select}</div></figure>')
 
@@ -152,7 +155,7 @@ def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[d
             prediction["score"] = float(row.score)
         tasks.append({"data": {"image": png_uri(pngs[row.id]), "winnow_id": row.id, "kind": row.kind,
                                "given": row.given, "suggested": row.suggested, "action": row.action,
-                               "reason": row.reason}, "predictions": [prediction]})
+                               "reason": row.reason, "digest": row.digest}, "predictions": [prediction]})
     return tasks
 
 

@@ -58,7 +58,9 @@ VERDICTS_FILE = "reviews/verdicts.csv"
 # label: the class the image trains with, -1 dropped; suggested: what accepting did when the person judged it
 # (-1 drop, else the class), so the verdict word can be checked against the outcome without the review queue;
 # given: the class the image had when the person judged it (a verdict holds only while that is its label)
-VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given")
+# given: the label the person saw; digest: the pixels they saw (imageset ``digest``), so that a verdict never
+# lands on another picture filed under the same id
+VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest")
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
@@ -224,10 +226,12 @@ def check_same_classes(degraded: ImageSet, ingested: ImageSet) -> None:
                           f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
 
 
-def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classes: int) -> pd.DataFrame:
-    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows): every
-    verdict one of :data:`VERDICTS`, every label and suggestion a class index or -1, the label the person saw
-    (``given``) still the image's label, the suggestion not that label, accept with the suggestion, drop with
+def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
+                  num_classes: int) -> pd.DataFrame:
+    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows) and
+    ``digests`` (str pixel digests indexed by id, the imageset's): every verdict one of :data:`VERDICTS`,
+    every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
+    label and the pixels they saw (``digest``) still its pixels, the suggestion not that label, accept with the suggestion, drop with
     -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
     train image, once. An absent file holds no verdict.
 
@@ -236,7 +240,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
     """
     path = Path(path)
     empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
-                          **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")}})
+                          **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")},
+                          "digest": pd.Series(dtype=object)})
     fix = "write it with `winnow review import`, or restore the header-only file from git"
     if not path.exists():
         return empty
@@ -247,7 +252,7 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
-    if missing and set(missing) <= {"suggested", "given"}:  # written before verdicts recorded these
+    if missing and set(missing) <= {"suggested", "given", "digest"}:  # written before verdicts recorded these
         raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
                           "an older winnow); import the reviewed file again with `winnow review import --replace "
                           "FILE`, which writes it anew")
@@ -255,9 +260,9 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
     labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
-    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text) in enumerate(zip(
+    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest) in enumerate(zip(
             frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
-            frame["given"])):
+            frame["given"], frame["digest"])):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
@@ -275,6 +280,11 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
             raise WinnowError(f"{where}: its label was {seen_text} when reviewed and is {given[image]} in data/degrade "
                               "now; the verdict was for the label the person saw: export and review again, or "
                               "remove the line")
+        # another degrade seed, or a file replaced under its name: the same id and label, another picture
+        if digest != digests[image]:
+            raise WinnowError(f"{where}: its pixels changed since the review (digest {digest!r} then, "
+                              f"{digests[image]!r} in data/degrade now); the verdict was for the picture the person "
+                              "saw: export and review again, or remove the line")
         if suggested == given[image]:  # by hand, or the label changed to the suggestion since the review
             raise WinnowError(f"{where}: suggested {suggested_text} is its label in data/degrade; a suggestion drops "
                               "or relabels: if the data changed since the review, export and review again, or "
@@ -294,6 +304,19 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, num_classe
                           f"has a verdict already; keep one line per image")
     return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64), suggested=suggestions.astype(
         np.int64), given=saw.astype(np.int64)).reset_index(drop=True)
+
+
+def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where: str) -> None:
+    """One line when a verdict keeps an image that ``decisions`` (the budget's) drop as dedup's ``leak``: a
+    train copy of a val or test image is never trained on, whatever a person or the budget says, or the test
+    would score an image the model learnt."""
+    leaks = set(decisions.loc[(decisions["stage"] == "dedup") & (decisions["reason"] == "leak"), "id"])
+    kept = verdicts[verdicts["id"].isin(leaks) & (verdicts["label"] != -1)]
+    if len(kept):
+        first = kept.iloc[0]
+        raise WinnowError(f"{where}: id {first['id']!r}: verdict {first['verdict']} keeps a train copy of a val or "
+                          "test image (dedup: leak), which pruned always drops: the test would score an image the "
+                          "model learnt; write drop or accept for it, or remove the verdict")
 
 
 def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
