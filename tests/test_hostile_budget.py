@@ -339,6 +339,28 @@ def test_a_trusted_npz_labels_by_index_into_the_data_sets_classes(tmp_path):
     assert manifest.loc[manifest["split"] == "trusted", "label"].tolist() == [2, 2]
 
 
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_labelling_by_index_classes_named_by_other_numbers_is_refused(tmp_path):
+    # before: with class folders 0..10 sorted by name ('10' at index 2), the label 2 meant class '10': 9 of 11
+    # classes of the trusted set, which judges the budget, got another class's label
+    path = tmp_path / "book.npz"
+    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([2, 3]))
+    params = default_params()
+    labels = np.repeat(np.arange(4), 12)
+    np.savez(tmp_path / "set.npz", images=np.random.default_rng(0).integers(0, 256, (48, 8, 8), dtype=np.uint8),
+             labels=labels, classes=np.array(["0", "1", "10", "2"]))
+    params["ingest"].update(source="npz", path=str(tmp_path / "set.npz"), trusted_path=str(path))
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "ingest")) == (
+        f"error: ingest.trusted_path: {path} labels by index (it holds no classes array), and the data set's classes "
+        "are named by numbers that are not their indices (class '10' is index 2); add a classes array naming each "
+        "label's class")
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("imagefolder")
 def test_a_trusted_folder_with_mixed_layouts_names_the_trusted_parameter(tmp_path):
     trusted = trusted_folder(tmp_path / "book", {"cat": 1, "train/cat": 1})

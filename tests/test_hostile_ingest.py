@@ -128,6 +128,74 @@ def test_symlink_to_an_image_is_read(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
+def test_a_link_to_another_class_image_is_a_row_not_a_second_label(tmp_path):
+    # before: read twice, as a and as b: one picture, two labels
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    (data / "a" / "zz.png").symlink_to(data / "b" / "0.png")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {str(data / "a" / "zz.png"): f"the same file as {data / 'b' / '0.png'} (a link), "
+                                                             "read already as class 'b'"}
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("depth, expected", [(2, [0, 255, 255, 255]), (4, [0, 255, 255, 119])])
+def test_a_low_bit_grey_png_colour_key_is_composited(tmp_path, depth, expected):
+    # before: Pillow scales 2- and 4-bit pixels to 8 bits but not the tRNS key, so key 1 matched no pixel
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    top = 2**depth - 1
+    bits = "".join(format(v, f"0{depth}b") for v in (0, 1, top, top // 2))
+    row = b"\0" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(1, 4))
+    (data / "a" / "keyed.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 1, depth, 0, 0, 0, 0))
+        + chunk(b"tRNS", struct.pack(">H", 1)) + chunk(b"IDAT", zlib.compress(row)) + chunk(b"IEND", b""))
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, size=None)
+    assert_ingested(done)
+    row_of = ingested(project).reset_index(drop=True)
+    pixels = np.load(project / "data/ingest/images.npy")[row_of.index[row_of["id"] == "a/keyed.png"][0]]
+    assert pixels[..., 0].ravel().tolist() == expected  # the key's pixels (value 1) white, the rest as scaled
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_bmp_whose_alpha_is_zero_everywhere_is_read_opaque(tmp_path):
+    # before: a 32-bit BMP with an alpha mask and every alpha byte 0 (as Windows writes them) became white
+    width, height = 4, 2
+    body = bytes([30, 20, 10, 0]) * (width * height)  # BGRA: red 10, green 20, blue 30, alpha 0
+    dib = struct.pack("<IiiHHIIiiII", 108, width, height, 1, 32, 3, len(body), 2835, 2835, 0, 0)
+    dib += struct.pack("<IIII", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
+    dib += b"\0" * (108 - len(dib))
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(2, 4))
+    (data / "a" / "x.bmp").write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(dib) + len(body), 0, 0, 14 + len(dib))
+                                       + dib + body)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, size=None)
+    assert_ingested(done)
+    row_of = ingested(project).reset_index(drop=True)
+    pixels = np.load(project / "data/ingest/images.npy")[row_of.index[row_of["id"] == "a/x.bmp"][0]]
+    assert pixels.reshape(-1, 3).tolist() == [[10, 20, 30]] * (width * height)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_16_bit_grey_and_alpha_png_stays_grey(tmp_path):
+    # before: Pillow loads it as RGBA, and the one file made a set of grey images RGB
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    values = np.array([[[0, 65535], [32896, 65535], [65535, 65535], [257, 65535]]], dtype=">u2")  # opaque
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(1, 4))
+    (data / "a" / "la16.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 1, 16, 4, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" + values.tobytes())) + chunk(b"IEND", b""))
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, size=None)
+    assert_ingested(done)
+    images = np.load(project / "data/ingest/images.npy")
+    assert images.shape[1:] == (1, 4, 1)
+    row_of = ingested(project).reset_index(drop=True)
+    assert images[row_of.index[row_of["id"] == "a/la16.png"][0]].ravel().tolist() == [0, 128, 255, 1]
+
+
+@pytest.mark.hostile("imagefolder")
 def test_decompression_bomb_over_twice_the_limit_is_a_row(tmp_path):
     # Pillow raises DecompressionBombError on open above 2x Image.MAX_IMAGE_PIXELS (89,478,485)
     project, bad = quarantined(tmp_path, "bomb.png", lambda p: p.write_bytes(png_header(20_000, 20_000)))
@@ -422,6 +490,26 @@ def test_float_pixels_all_zero_or_one_are_ambiguous(tmp_path):
     pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(np.float32)
     project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
     assert_error_line(done, "set.npz: images has float pixels that are all 0 or 1", "store them as uint8")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_integer_pixels_all_zero_or_one_are_ambiguous(tmp_path):
+    # before: stored as black images (0 and 1 out of 255), where the same floats were refused
+    pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(np.int64)
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "set.npz: images has int64 pixels that are all 0 or 1", "store them as uint8")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_float_images_of_two_scales_joined_are_refused(tmp_path, rng):
+    # before: the array reached 255, so the [0, 1] images were stored black (95% of this set)
+    pixels = rng.random((10, 4, 4))
+    pixels[7:] *= 255
+    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
+    assert_error_line(done, "set.npz: images mixes scales: its pixels reach", "but 7 image(s) hold fractions within "
+                      "[0, 1] (first: image 0), which [0, 255] would store black; scale every image alike")
     assert_nothing_left(project, before)
 
 

@@ -70,6 +70,11 @@ def parquet(frame):
      ["represent.file: mine.parquet: 1 repeated id(s), first 'img-7'; one row per image"]),
     ("parquet_no_id", parquet(pd.DataFrame({"name": ids(), "f": np.ones(N)})),
      ["represent.file: mine.parquet: no id column"]),
+    # before: the label became two features, and the label cleaners judged labels by the labels themselves
+    ("parquet_label_column", parquet(pd.DataFrame({"id": ids(), "label": np.arange(N) % 3, "f0": np.arange(N) * 1.0,
+                                                   "f1": np.ones(N)})),
+     ["represent.file: mine.parquet: column 'label' reads as a label, split or row index, not a feature: the "
+      "embedding would carry what the label cleaners judge; write only id and the features"]),
     ("parquet_text_column", parquet(pd.DataFrame({"id": ids(), "f": np.ones(N), "path": ["a.png"] * N})),
      ["represent.file: mine.parquet: column 'path' is ", "not numbers"]),  # pandas names the text dtype
     ("parquet_ragged_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": [[1.0, 2.0]] * 5 + [[1.0]]

@@ -119,6 +119,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                               "with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
         files += [(split, label, f, prefix + f.name) for f in found]  # the id: the path below root
+    files = _read_each_file_once(files, classes, rejected)
     decoded, rows, mixed = _decode_all(files, size, into, progress=progress)
     ok = [i for i, d in enumerate(decoded) if d[0] is not None]
     rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if d[0] is None]
@@ -174,6 +175,32 @@ def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
             raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
                               "symbolic link), so each of its images would be two classes' image; remove the link "
                               "or copy the images a class really shares")
+
+
+def _read_each_file_once(files: list[tuple], classes: list[str], rejected: list) -> list[tuple]:
+    """``files`` (``(split, label, path, id)``) less those that are a file read already (a symbolic or hard
+    link to another's image, which would be read twice, perhaps under two labels), each set aside in
+    ``rejected`` naming the file it is; a file that is no link is the one read."""
+    links = [not isinstance(f[2], RemotePath) and os.path.islink(f[2]) for f in files]
+    seen: dict[tuple[int, int], int] = {}
+    kept = []
+    for index in sorted(range(len(files)), key=lambda i: links[i]):  # the real files first
+        path = files[index][2]
+        try:
+            stat = None if isinstance(path, RemotePath) else os.stat(path)
+        except OSError:  # a dangling link or an unreadable file: decoding says why
+            stat = None
+        if stat is None:
+            kept.append(index)
+            continue
+        first = seen.setdefault((stat.st_dev, stat.st_ino), index)
+        if first == index:
+            kept.append(index)
+            continue
+        split, label, other, _ = files[first]
+        rejected.append((shown(path), f"the same file as {shown(other)} (a link), read already as class "
+                                      f"{classes[label]!r}{f' of {split}' if split else ''}"))
+    return [files[i] for i in sorted(kept)]
 
 
 def _decode_all(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
@@ -371,8 +398,12 @@ def _decode(path: Path, size: int | None) -> tuple:
             if img.format not in READ_FORMATS:
                 return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
                               f"whatever the suffix {path.suffix} says")
+            # how the file stores its pixels, which loading forgets: "L;2" (2-bit grey), "LA;16B" (16-bit grey
+            # and alpha, which Pillow holds as RGBA)
+            args = img.tile[0].args if img.tile else None
+            rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
-            return _pixels(img, size)
+            return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")
     except Image.DecompressionBombError as err:
         return None, f"decompression bomb: {err}"
     except UnidentifiedImageError:
@@ -467,37 +498,48 @@ def _read(path: Path) -> bytes:
         os.close(fd)
 
 
-def _pixels(img: Image.Image, size: int | None) -> tuple:
+def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "") -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation) of a loaded image: turned upright
-    by its EXIF orientation, converted and resized."""
-    mode = img.mode
+    by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
+    resized."""
+    fmt, mode = img.format, img.mode
     orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
     if orientation in range(2, 9):
         img = ImageOps.exif_transpose(img)
     else:
         orientation = 1  # absent or out of the EXIF range: nothing to apply
     orig = (img.height, img.width)
-    img = _to_8bit(img)
+    img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     if size is not None and (img.height, img.width) != (size, size):
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)
     return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation)
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
+def _to_8bit(img: Image.Image, *, rawmode: str = "", fmt: str | None = None) -> Image.Image:
     """An 'L' or 'RGB' image, following the conversions in :mod:`winnow.sources`: a palette whose shown
     pixels are all grey is one channel; transparency (an alpha channel, a palette's or a colour key,
-    PNG ``tRNS``) is composited over white."""
+    PNG ``tRNS``) is composited over white. ``rawmode`` (the file's pixel layout, as Pillow's decoder names
+    it) and ``fmt`` (Pillow's format) settle what the loaded mode hides: a 16-bit grey-and-alpha PNG
+    (``LA;16B``, loaded as RGBA) stays grey; a 2- or 4-bit grey PNG's colour key is in the file's units,
+    its pixels already scaled to 8 bits; a BMP whose alpha is 0 everywhere has no alpha (Windows writes
+    the fourth byte unused, and viewers show such a file opaque)."""
+    if fmt == "BMP" and img.mode == "RGBA" and img.getchannel("A").getextrema() == (0, 0):
+        img = img.convert("RGB")
     if img.mode in ("L", "RGB") and "transparency" not in img.info:
         return img
     palette = img.mode in ("P", "PA")
     key = img.info.get("transparency")
+    bits = {"L;2": 2, "L;4": 4}.get(rawmode)
+    if bits and isinstance(key, int):  # Pillow scaled the pixels (1 -> 85 at 2 bits) but not the key
+        key = key * 255 // (2**bits - 1)
+        img.info["transparency"] = key
     if img.mode == "P":
         img = img.convert("RGBA" if key is not None else "RGB")
     elif key is not None and img.mode in ("1", "L", "RGB"):  # a colour key: pixels of that value are transparent
         img = img.convert("RGBA" if img.mode == "RGB" else "LA")
     if img.mode in ("LA", "RGBA", "PA"):
-        grey = img.mode == "LA"
+        grey = img.mode == "LA" or rawmode.startswith("LA")
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba).convert("L" if grey else "RGB")

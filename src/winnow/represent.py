@@ -186,6 +186,16 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     return values
 
 
+_BOOKKEEPING = {"label", "labels", "target", "targets", "class", "classes", "y", "split", "index", "row", "row_number",
+                "row_id", "idx"}
+
+
+def _bookkeeping_column(name: str) -> bool:
+    """Whether a parquet column named ``name`` is a label, split or row number rather than a feature."""
+    lowered = name.lower()
+    return lowered in _BOOKKEEPING or "label" in lowered or lowered.startswith(("unnamed", "__index_level"))
+
+
 def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
     """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
     try:
@@ -224,6 +234,10 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
             raise WinnowError(f"{where}: the embedding column holds {held} per image; it must hold one list of "
                               "numbers per image (or write each feature as a numeric column)")
         return values
+    bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c))]
+    if bookkeeping:  # a label beside the features would let the label cleaners judge labels by themselves
+        raise WinnowError(f"{where}: column {bookkeeping[0]!r} reads as a label, split or row index, not a feature: "
+                          "the embedding would carry what the label cleaners judge; write only id and the features")
     odd = [c for c in frame.columns
            if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
     if odd:

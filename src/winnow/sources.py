@@ -232,14 +232,22 @@ def _to_uint8(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
         outside = int(((pixels < 0) | (pixels > 255)).sum())
         raise WinnowError(f"{path}: {key} has {outside} {pixels.dtype} pixel values outside [0, 255] (range "
                           f"[{lo:g}, {hi:g}]); scale them to 8 bits yourself, a cast would wrap or clip them")
+    if hi == 1 and np.isin(pixels, (0, 1)).all():
+        raise WinnowError(f"{path}: {key} has {'float' if kind == 'f' else pixels.dtype} pixels that are all 0 or 1: "
+                          "[0, 1] (black and white) or [0, 255] (black)? store them as uint8")
     if kind in "iu":
         return pixels.astype(np.uint8)
-    if hi == 1 and np.isin(pixels, (0, 1)).all():
-        raise WinnowError(f"{path}: {key} has float pixels that are all 0 or 1: [0, 1] (black and white) or "
-                          "[0, 255] (black)? store them as uint8")
     if 1 < hi < 2:
         raise WinnowError(f"{path}: {key} has float pixels up to {hi:g}, just above 1: [0, 1] values that overshoot, "
                           "or a nearly black [0, 255] image? clip to [0, 1] or store uint8")
+    if hi > 1:  # read as [0, 255]: an image of fractions within [0, 1] is one of another scale, joined in
+        flat = pixels.reshape(len(pixels), -1)
+        other = (flat.max(axis=1) <= 1) & ((flat > 0) & (flat < 1)).any(axis=1)
+        if other.any():
+            first = int(np.flatnonzero(other)[0])
+            raise WinnowError(f"{path}: {key} mixes scales: its pixels reach {hi:g} ([0, 255]), but {int(other.sum())} "
+                              f"image(s) hold fractions within [0, 1] (first: image {first}), which [0, 255] would store "
+                              "black; scale every image alike")
     scale = 255.0 if hi <= 1 else 1.0
     return np.rint(pixels.astype(np.float32, copy=False) * np.float32(scale)).astype(np.uint8)
 
@@ -342,7 +350,10 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
 
             loaded = load_imagefolder(path, size=size, into=into)
         else:
-            loaded = load_npz(path, classes=None if _names_classes(path) else classes, classes_from="the data set")
+            named = _names_classes(path)
+            if not named:
+                _refuse_numbered_classes(path, classes)
+            loaded = load_npz(path, classes=None if named else classes, classes_from="the data set")
     except WinnowError as err:  # the readers name the parameter they usually read
         message = str(err)
         if message.startswith("ingest.path: "):
@@ -375,6 +386,18 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
                   orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
                   oriented=[(f"trusted/{i}", tag) for i, tag in loaded.oriented])
+
+
+def _refuse_numbered_classes(path, classes: list[str]) -> None:
+    """One line when a trusted .npz labels by index (no ``classes`` array) into classes named by numbers
+    that are not their indices: the label 2 would mean the class at index 2 (``'10'`` among ``0…10`` sorted
+    by name), where the user meant the class named 2."""
+    numbered = [(i, c) for i, c in enumerate(classes) if c.isascii() and c.isdigit() and int(c) != i]
+    if numbered:
+        index, name = numbered[0]
+        raise WinnowError(f"ingest.trusted_path: {path} labels by index (it holds no classes array), and the data "
+                          f"set's classes are named by numbers that are not their indices (class {name!r} is index "
+                          f"{index}); add a classes array naming each label's class")
 
 
 def _names_classes(path: Path) -> bool:
