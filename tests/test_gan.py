@@ -46,6 +46,13 @@ def test_odd_image_sizes_are_a_clear_error():
         build(GanConfig(), num_classes=2, channels=1, image_size=30)
 
 
+def test_non_square_images_are_a_clear_error():
+    # before: the generator drew 8x8 images for 8x12 data, and the discriminator's shapes failed in a traceback
+    images, labels = np.zeros((16, 8, 12, 1), np.uint8), np.arange(16) % 2
+    with pytest.raises(WinnowError, match="gan: images of 8x12px; the generator makes square images: set ingest.size"):
+        train_gan(images, labels, config=TINY, num_classes=2, seed=0, progress=False)
+
+
 def test_each_image_is_drawn_for_its_own_requested_label_in_order(tmp_path):
     images, labels = _digits()
     trained = train_gan(images, labels, config=TINY, num_classes=3, seed=0, progress=False,

@@ -35,3 +35,20 @@ def test_unknown_model_is_a_clear_error():
     with pytest.raises(WinnowError, match="unknown model 'vit'"):
         build_model("vit", in_channels=1, num_classes=2, image_size=28)
 
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("height, width", [(28, 40), (40, 28)])
+def test_non_square_images_give_logits(name, height, width):
+    # before: lenet5 and cnn_small sized their dense layer from the height alone, and represent's judge stopped
+    # with "mat1 and mat2 shapes cannot be multiplied (64x640 and 400x120)" on 28x40 digits
+    model = build_model(name, in_channels=1, num_classes=5, image_size=(height, width)).eval()
+    assert model(torch.randn(2, 1, height, width)).shape == (2, 5)
+
+
+def test_square_models_keep_their_weights_shapes():
+    # a side and (side, side) are one architecture: checkpoints written before (H, W) was accepted still load
+    for name in MODELS:
+        side = build_model(name, in_channels=3, num_classes=4, image_size=32).state_dict()
+        pair = build_model(name, in_channels=3, num_classes=4, image_size=(32, 32)).state_dict()
+        assert {k: v.shape for k, v in side.items()} == {k: v.shape for k, v in pair.items()}

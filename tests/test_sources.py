@@ -128,16 +128,31 @@ def test_unknown_source():
 
 def test_carve_splits_stratified_and_keeps_given_test():
     labels = np.repeat(np.arange(4), 50)
-    splits = carve_splits(labels, splits=None, val_fraction=0.1, test_fraction=0.2, seed=0)
+    ids = np.array([f"x{i}" for i in range(200)], dtype=object)
+    splits = carve_splits(labels, ids=ids, splits=None, val_fraction=0.1, test_fraction=0.2, seed=0)
     for label in range(4):
         got = splits[labels == label]
         assert (got == "test").sum() == 10 and (got == "val").sum() == 5
     given = np.array(["train"] * 150 + ["test"] * 50, dtype=object)
-    carved = carve_splits(labels, splits=given, val_fraction=0.1, test_fraction=0.2, seed=0)
+    carved = carve_splits(labels, ids=ids, splits=given, val_fraction=0.1, test_fraction=0.2, seed=0)
     assert (carved[150:] == "test").all() and (carved[:150] == "test").sum() == 0
     assert (carved == "val").sum() == 15
     with pytest.raises(WinnowError, match="val_fraction"):
-        carve_splits(labels, splits=None, val_fraction=1.5, test_fraction=0.2, seed=0)
+        carve_splits(labels, ids=ids, splits=None, val_fraction=1.5, test_fraction=0.2, seed=0)
+
+
+def test_an_image_added_to_one_class_leaves_every_other_image_in_its_split():
+    # before: one generator drew every class in turn, so one image more in class 0 redrew the splits of classes
+    # 1 and 2 (about a third of their images moved), and a metrics diff compared other test images
+    labels = np.repeat(np.arange(3), 131)
+    ids = np.array([f"{label}/{i}.png" for label, i in zip(labels, np.tile(np.arange(131), 3))], dtype=object)
+    before = carve_splits(labels, ids=ids, splits=None, val_fraction=0.1, test_fraction=0.2, seed=0)
+    grown_labels, grown_ids = np.append(labels, 0), np.append(ids, "0/131.png")
+    after = carve_splits(grown_labels, ids=grown_ids, splits=None, val_fraction=0.1, test_fraction=0.2, seed=0)
+    moved = before != after[:-1]
+    assert not moved[labels != 0].any()
+    assert moved.sum() <= 2  # class 0: 26 test of 131, 26 of 132; the new image may take a boundary place
+    assert list(after[:-1][labels != 0]) == list(before[labels != 0])
 
 
 def test_to_imageset_resizes_and_records_origin():

@@ -136,6 +136,9 @@ def train_gan(
     order_rng = torch.Generator(device="cpu").manual_seed(seed)
     x = to_tensor(images, device)  # uint8 (N, C, S, S); scaled per batch so the set stays small on device
     y = torch.as_tensor(np.array(labels), dtype=torch.long, device=device)
+    if x.shape[2] != x.shape[3]:  # the generator's transposed convolutions make square images
+        raise WinnowError(f"gan: images of {x.shape[2]}x{x.shape[3]}px; the generator makes square images: set "
+                          "ingest.size to resize them, or leave augmented out of variants")
     gen, disc = build(config, num_classes=num_classes, channels=x.shape[1], image_size=x.shape[2])
     gen, disc = gen.to(device), disc.to(device)
     # betas (0.5, 0.999): DCGAN's; a lower beta1 keeps Adam from overshooting against a moving target

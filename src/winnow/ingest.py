@@ -4,6 +4,7 @@ the trusted split when the user gave one. The pixels go to disk a batch at a tim
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 from pathlib import Path
@@ -22,15 +23,20 @@ _PASS_ORDER: dict[tuple, bool | None] = {}  # _rows_first's probes, by shape and
 
 
 def carve_splits(
-    labels: np.ndarray, *, splits: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
+    labels: np.ndarray, *, ids: np.ndarray, splits: np.ndarray | None, val_fraction: float, test_fraction: float,
+    seed: int,
 ) -> np.ndarray:
     """Assign train/val/test, stratified by label, to images the source left without a split.
 
     A split the source already has is kept as it is; only the missing ones are carved out of train
-    (or out of everything when the source has no splits at all).
+    (or out of everything when the source has no splits at all). Within a class, images are ordered by a
+    hash of ``seed`` and their id, and the first of that order go to test, then val: an image keeps its
+    split when others are added or removed (a class grown by one moves at most the image at a boundary,
+    and no other class moves), so the test set of a data set that grew is the old one's, not a new draw.
 
     Args:
         labels: int ``(N,)``.
+        ids: ``(N,)`` the images' ids (unique).
         splits: str ``(N,)`` with None where the source gave no split, or None for all.
 
     Returns:
@@ -44,10 +50,11 @@ def carve_splits(
     out, present, pool = _source_splits(labels, splits)
     # carve from what the source calls train (or from everything), the same share of every class
     wanted = [(name, frac) for name, frac in (("test", test_fraction), ("val", val_fraction)) if name not in present]
-    rng = np.random.default_rng(seed)
+    keys = np.array([int.from_bytes(hashlib.blake2b(f"{seed}:{image}".encode(), digest_size=8).digest(), "big")
+                     for image in ids], dtype=np.uint64)
     for label in np.unique(labels[pool]):
         members = np.flatnonzero(pool & (labels == label))
-        members = members[rng.permutation(len(members))]
+        members = members[np.argsort(keys[members], kind="stable")]
         start = 0
         for name, frac in wanted:
             count = int(round(frac * len(members)))
@@ -160,7 +167,7 @@ def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float
         raise WinnowError(
             f"ingest: label {loaded.labels[bad][0]} at {loaded.ids[bad][0]} is outside the {len(loaded.classes)} classes"
         )
-    splits = carve_splits(loaded.labels, splits=loaded.splits, val_fraction=val_fraction,
+    splits = carve_splits(loaded.labels, ids=loaded.ids, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
     check_classes(loaded.classes, loaded.labels, splits)
     check_carved(loaded.labels, splits, given=loaded.splits, val_fraction=val_fraction, test_fraction=test_fraction)

@@ -1,7 +1,8 @@
 """The classifiers, in torch alone (no torchvision): lenet5, cnn_small and a CIFAR-style resnet18.
 
 Every model maps float ``(B, C, H, W)`` to logits ``(B, classes)`` and exposes ``features(x)``,
-the penultimate activations, for embeddings and Fréchet distances.
+the penultimate activations, for embeddings and Fréchet distances. ``image_size`` is the side of square
+images or ``(H, W)``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from winnow.errors import WinnowError
 class LeNet5(nn.Module):
     """LeCun et al. 1998, with ReLU and max pooling; 28x28 inputs are padded to the 32x32 it expects."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]):
         super().__init__()
-        pad = max(0, (32 - image_size) // 2)
+        pads = [max(0, (32 - side) // 2) for side in _sides(image_size)]
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 6, 5, padding=tuple(pads)), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         )
-        flat = 16 * (((image_size + 2 * pad - 4) // 2 - 4) // 2) ** 2
+        h, w = (((side + 2 * pad - 4) // 2 - 4) // 2 for side, pad in zip(_sides(image_size), pads))
+        flat = 16 * h * w
         self.head = nn.Sequential(nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU())
         self.classifier = nn.Linear(84, num_classes)
 
@@ -39,14 +41,15 @@ class CNNSmall(nn.Module):
     """The compact CNN of 004 (Table A-I): conv 32@7x7, pool, conv 64@3x3 x2, pool, dense 64, 32; ELU,
     dropout 0.5, He-normal initialisation. 'same' padding keeps the table's output shapes."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, 32, 7, padding=3), nn.ELU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ELU(),
             nn.Conv2d(64, 64, 3, padding=1), nn.ELU(), nn.MaxPool2d(2), nn.Flatten(),
         )
-        flat = 64 * (image_size // 4) ** 2
+        h, w = _sides(image_size)
+        flat = 64 * (h // 4) * (w // 4)
         self.head = nn.Sequential(nn.Linear(flat, 64), nn.ELU(), nn.Dropout(0.5), nn.Linear(64, 32), nn.ELU(),
                                   nn.Dropout(0.5))
         self.classifier = nn.Linear(32, num_classes)
@@ -81,7 +84,7 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """He et al. 2016 with the CIFAR stem (3x3 conv, stride 1, no max pool) for small images."""
 
-    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
         layers, cin = [], 64
@@ -104,10 +107,15 @@ MODELS = {"lenet5": LeNet5, "cnn_small": CNNSmall, "resnet18": ResNet18}
 assert tuple(MODELS) == MODEL_NAMES  # the names params.yaml is checked against
 
 
-def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
-    """A fresh model by name (see :data:`MODELS`)."""
+def _sides(image_size: int | tuple[int, int]) -> tuple[int, int]:
+    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+
+
+def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]) -> nn.Module:
+    """A fresh model by name (see :data:`MODELS`) for images of side ``image_size`` or ``(H, W)``."""
     if name not in MODELS:
         raise WinnowError(f"train.model: unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    if image_size < 8:
-        raise WinnowError(f"train.model: images of {image_size}px are too small for {name} (at least 8)")
+    if min(_sides(image_size)) < 8:
+        shown = "x".join(map(str, _sides(image_size)))
+        raise WinnowError(f"train.model: images of {shown}px are too small for {name} (at least 8)")
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)

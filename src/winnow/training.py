@@ -146,7 +146,7 @@ def fit(
         mean, std = channel_stats(x_train)
 
         model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
-                            image_size=x_train.shape[2]).to(device)
+                            image_size=tuple(x_train.shape[2:4])).to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -318,10 +318,10 @@ def encoder(trained: Trained, *, num_classes: int, image_shape: tuple[int, ...])
     """``trained`` as an :class:`winnow.engine.Encoder` for :meth:`winnow.engine.Engine.embed`: its
     architecture (for ``(H, W, C)`` images of ``num_classes`` classes) and :func:`embed`, with ``threads``
     fixed to the count it runs with here (``null``: this machine's default), which actors then use too."""
-    h, _, c = image_shape
+    h, w, c = image_shape
     threads = DEFAULT_THREADS[0] if trained.config.threads is None else trained.config.threads
     return Encoder(trained.model, partial(build_model, trained.config.model, in_channels=c, num_classes=num_classes,
-                                          image_size=h),
+                                          image_size=(h, w)),
                    partial(_embed_with, mean=trained.mean, std=trained.std,
                            config=replace(trained.config, threads=threads)))
 
@@ -376,7 +376,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     try:
         config = TrainConfig(**ckpt["config"])
         h, w, c = ckpt["image_shape"]
-        model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=h)
+        model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=(h, w))
         model.load_state_dict(ckpt["state_dict"])
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
