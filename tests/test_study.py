@@ -362,3 +362,46 @@ def test_collect_from_json_given_a_folder_says_so(tmp_path, capsys):
     assert cli.main(["study", "collect", "--from-json", str(tmp_path / "exps"), "--out", str(tmp_path / "s")]) == 1
     assert capsys.readouterr().err == (f"error: --from-json: {tmp_path / 'exps'} is a folder, not a file (write it "
                                        f"with `dvc exp show --json > {tmp_path / 'exps'}`)\n")
+
+
+@pytest.mark.parametrize("name", ["café", "日本", "a\\b", "a\\", 'a"b', '\\"', "x,y", "it's", "${x}", "true", "7"])
+def test_a_class_name_reaches_degrade_as_it_is_written(name):
+    # before: "café" went bare and Hydra's lexer refused it after three experiments were queued; "a\b" was
+    # JSON-escaped and Hydra kept the escape, so the experiment deleted a class 'a\\b' the data lacks
+    from hydra.core.override_parser.overrides_parser import OverridesParser  # how dvc exp run -S reads it
+
+    override = queue_commands(["class_deletion"], classes=[name], colour=False)[0][-1]
+    parsed = OverridesParser.create().parse_override(override).value()
+    assert parsed == [{"kind": "class_removal", "classes": [name]}]
+
+
+def test_the_default_queue_runs_each_experiment_once():
+    # before: strength and proportion both queued brightness 3.0, blur 5 … at fraction 1: 9 full runs twice
+    commands = queue_commands(list(SWEEPS), classes=["a", "b"], colour=True)
+    overrides = [command[-1] for command in commands]
+    assert len(overrides) == len(set(overrides))
+    every = {f"degrade.perturbations={hydra_value(p)}" for sweep in SWEEPS
+             for p in sweep_perturbations(sweep, classes=["a", "b"], colour=True)}
+    assert set(overrides) == every
+
+
+def test_a_queue_that_fails_midway_removes_what_it_queued(ingested_project, monkeypatch, capsys):
+    # before: the experiments queued before the failing one stayed queued, a partial study
+    bin_dir = ingested_project / "bin"
+    bin_dir.mkdir()
+    log = ingested_project / "dvc.log"
+    (bin_dir / "dvc").write_text(f"""#!/bin/sh
+echo "$@" >> {log}
+if [ "$2" = "run" ]; then
+  n=$(grep -c "exp run" {log})
+  if [ "$n" -ge 3 ]; then echo "ERROR: lexer" >&2; exit 255; fi
+  echo "Queued experiment 'exp-$n' for future execution."
+fi
+""")
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: study queue: `dvc exp run --queue")
+    assert err.endswith("failed with status 255; the 2 queued before it were removed\n")
+    assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"

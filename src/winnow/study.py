@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -344,12 +345,19 @@ def _queue(args: argparse.Namespace) -> int:
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
+    queued = []  # the names DVC gave the experiments queued so far, removed again if a later one fails
     for command in commands:
         print(shlex.join(command), flush=True)
         if not args.dry_run:
-            result = subprocess.run(command)
+            result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+            print(result.stdout, end="", flush=True)
+            queued += re.findall(r"Queued experiment '([^']+)'", result.stdout)
             if result.returncode:
-                raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}")
+                removed = subprocess.run(["dvc", "queue", "remove", *queued], capture_output=True).returncode == 0
+                kept = ("" if not queued else f"; the {len(queued)} queued before it were removed" if removed else
+                        f"; the {len(queued)} queued before it are still queued: `dvc queue remove --queued`")
+                raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
+                                  f"{kept}")
     if not args.dry_run:
         print(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0

@@ -6,7 +6,7 @@ clean run), so :func:`winnow.study.describe` can read its damage and level back 
 
 from __future__ import annotations
 
-import json
+import re
 
 # 003: label noise 0-60%, data set size 10-100%; 004 Table B-I..B-IV: each contamination on the whole
 # train split at several strengths; B-V..B-VII: the share of contaminated images 4%-100%
@@ -71,17 +71,26 @@ def hydra_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        # a bare word reads as a string; anything Hydra would read as a number, bool or null is quoted
-        bare = value.isidentifier() and value.lower() not in ("true", "false", "null", "nan", "inf")
-        return value if bare else json.dumps(value)
+        # a bare word reads as a string; anything Hydra would read as a number, bool or null is quoted, and so
+        # is a word beyond ASCII, which Hydra's lexer refuses bare ("café")
+        bare = value.isascii() and value.isidentifier() and value.lower() not in ("true", "false", "null", "nan",
+                                                                                   "inf")
+        return value if bare else _quoted(value)
     return repr(value)
+
+
+def _quoted(text: str) -> str:
+    """``text`` as Hydra's quoted string: a backslash is itself except where backslashes run into a quote or
+    the end, which Hydra reads as escapes, so those runs are doubled and a quote escaped (JSON's escapes,
+    ``\\u00e9`` and a doubled backslash everywhere, Hydra would keep as they are)."""
+    return '"' + re.sub(r'(\\*)("|$)', lambda m: m.group(1) * 2 + ('\\"' if m.group(2) else ""), text) + '"'
+
 
 
 def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[list[str]]:
     """``dvc exp run --queue -S degrade.perturbations=...`` argument lists, one per experiment, in order."""
-    commands = []
-    for sweep in sweeps:
+    overrides = {}  # a point two sweeps share (strength and proportion at fraction 1) is one experiment: collect
+    for sweep in sweeps:  # reads it onto both curves
         for perturbations in sweep_perturbations(sweep, classes=classes, colour=colour):
-            override = f"degrade.perturbations={hydra_value(perturbations)}"
-            commands.append(["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override])
-    return commands
+            overrides.setdefault(f"degrade.perturbations={hydra_value(perturbations)}", None)
+    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override] for override in overrides]
