@@ -166,14 +166,34 @@ def test_a_small_class_the_head_no_longer_recognises_fails_whatever_its_p(tmp_pa
     row = _row(out, "baseline", "rare")
     assert row[2:7] == ["8", "8", "1.0000", "0.0000", "-1.0000"] and row[-1] == "**REGRESSED**"
     assert float(row[9]) > 0.05  # not significant by the test alone
-    assert ("- baseline rare: recall 1.0000 → 0 on its 8 test images: a class the head no longer recognises "
-            f"regresses whatever its p (p adj {row[9]})") in out.splitlines()
+    assert ("- baseline rare: recall 1.0000 → 0.0000 on its 8 test images: a class whose recall halves regresses "
+            f"whatever its p (p adj {row[9]})") in out.splitlines()
     assert code == 1 and out.splitlines()[-1].startswith("gate: FAIL — 1 regression(s): baseline rare -1.0000")
     # 6 of 8 still right: no collapse, a drop the gate cannot test, said
     write_variant(repo, "baseline", labels, wrong_on(labels, rare[:2], classes=classes), classes=classes)
     code, out = _gate(repo, capsys)
     assert code == 0 and _row(out, "baseline", "rare")[-1] == "drop not significant"
     assert "- warning: baseline: class(es) rare (8) hold too few test images" in out
+
+
+def test_a_small_class_whose_recall_halves_fails_whatever_its_p(tmp_path, capsys):
+    # before: 13 of 13 right -> 1 of 13 tested at p adj 0.055 (phi 1.57, Holm over 11 classes), no collapse
+    # since one image was still right, and no warning since losing all 13 would have been significant: PASS
+    repo = init(make_project(tmp_path / "project", params_with("gate.overdispersion", 1.57)))
+    classes = [*CLASSES, "rare"]
+    labels = np.concatenate([labels_of(), np.array(["rare"] * 13, dtype=object)])
+    write_variant(repo, "baseline", labels, labels.copy(), classes=classes)
+    commit(repo)
+    rare = np.flatnonzero(labels == "rare")
+    write_variant(repo, "baseline", labels, wrong_on(labels, rare[:12], classes=classes), classes=classes)
+    code, out = _gate(repo, capsys)
+    row = _row(out, "baseline", "rare")
+    assert row[2:7] == ["13", "12", "1.0000", "0.0769", "-0.9231"] and row[-1] == "**REGRESSED**"
+    assert float(row[9]) > 0.05 and code == 1
+    # 7 of 13 still right: more than half, a drop left to the test
+    write_variant(repo, "baseline", labels, wrong_on(labels, rare[:6], classes=classes), classes=classes)
+    code, out = _gate(repo, capsys)
+    assert _row(out, "baseline", "rare")[-1] != "**REGRESSED**" and code == 0
 
 
 def test_a_significant_drop_within_the_tolerance_passes(repo, capsys):

@@ -908,3 +908,45 @@ def test_a_metrics_file_deleted_beside_its_predictions_fails(tmp_path):
                                        "predictions; evaluate writes both, so one alone is a deletion or a stale "
                                        "file: rerun evaluate@baseline there")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_code_edited_before_a_later_lock_rewrite_is_still_refused(tmp_path):
+    # before: evaluate.py edited and committed without dvc repro was refused alone, but a later commit that
+    # rewrote dvc.lock for another reason (here a second evaluate entry's hash) hid it: git's diff ran from that
+    # commit, and the gate passed outputs the edited code never made
+    project = _dvc_project(tmp_path)
+    with open(project / "evaluate.py", "a") as code:
+        code.write("# changed, not reproduced\n")
+    commit(project, "code")
+    lock = (project / "dvc.lock").read_text()
+    (project / "dvc.lock").write_text(lock + "  unrelated:\n    cmd: 'true'\n")
+    commit(project, "the lock rewritten")
+    done, before = gate(project, "--target", "HEAD", base="HEAD~2")
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: evaluate.py changed since dvc.lock's evaluate@baseline ran); rerun `dvc repro` there and commit "
+        "dvc.lock and metrics/ together")
+    assert files_under(project) == before
+
+
+@pytest.mark.hostile("gate")
+def test_pooled_runs_of_other_code_are_refused(tmp_path):
+    # before: a seed run made by the code before the change under test pooled with the change's own run, and the
+    # old code's good results hid the new code's drop
+    project = _dvc_project(tmp_path, STALE_DVC_YAML.replace("deps: [recipe.txt]",
+                                                            "deps: [recipe.txt]\n      params: [seed]"))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump(params | {"seed": 1}, sort_keys=False))
+    _dvc(project, "repro")
+    commit(project, "old code, seed 1")
+    with open(project / "evaluate.py", "a") as code:
+        code.write("# new code\n")
+    (project / "params.yaml").write_text(yaml.safe_dump(params | {"seed": 2}, sort_keys=False))
+    _dvc(project, "repro")
+    commit(project, "new code, seed 2")
+    done, before = gate(project, "--target", "HEAD", "HEAD~1", base="HEAD~2")
+    assert assert_error_line(done) == (
+        "error: --target HEAD HEAD~1: the runs ran other code or inputs (evaluate.py differ in their dvc.lock), not "
+        "only another seed; pool only seeds of one commit (dvc exp run -S seed=N)")
+    assert files_under(project) == before

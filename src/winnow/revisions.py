@@ -214,7 +214,9 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     records (a hand edit, or files copied from another run and committed), a stage whose lock says it used
     another output than the stage before it made (`dvc repro -s`, an interrupted run), or a params.yaml value
     that differs from the one the lock says a stage up to them ran with (a params change committed without
-    `dvc repro`). A commit without dvc.lock, or whose lock lacks a target, is read as it is."""
+    `dvc repro`), or a file git holds that a stage up to them read whose md5 is not the one the lock records (code
+    edited without `dvc repro`, even when a later commit rewrote the lock for another stage). A commit without
+    dvc.lock, or whose lock lacks a target, is read as it is."""
     text = read_text(repo, rev, "dvc.lock")
     if text is None:
         return
@@ -232,7 +234,14 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
                           "checks a commit's outputs against them: fix the file and commit it") from err
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
     outputs = _locked_outputs(entries)
-    unchecked = _unchecked_stages(read_text(repo, rev, "dvc.yaml"), loader)
+    checked: dict[tuple, bool] = {}  # a file read by many stages is hashed once
+
+    def same_file(path: str, md5: str, kind) -> bool:
+        if (path, md5) not in checked:
+            checked[path, md5] = _same_file(repo, rev, {"path": path, "md5": md5, "hash": kind})
+        return checked[path, md5]
+
+    defined, unchecked = _dvc_yaml_stages(read_text(repo, rev, "dvc.yaml"), loader)
     problems = []
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
@@ -249,8 +258,14 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         if stage.split("@")[0] in unchecked:
             continue
         # the files git holds that the stage read (its code, a suite, the review's verdicts): edited since it ran
-        edited = [str(dep["path"]) for dep in entries[stage].get("deps") or [] if isinstance(dep, dict)
-                  and dep.get("path") not in outputs and _touched(str(dep.get("path", "")), changed)]
+        inputs = [dep for dep in entries[stage].get("deps") or [] if isinstance(dep, dict)
+                  and dep.get("path") not in outputs]
+        # git's diff since the lock was written sees a folder's files; the md5 the lock recorded sees a file edited
+        # before a later commit rewrote the lock for another stage (dvc repro -s report)
+        # a stage renamed and back leaves its old entry in the lock, recording the inputs of its last run then
+        current = defined is None or stage.split("@")[0] in defined
+        edited = [str(dep["path"]) for dep in inputs if _touched(str(dep.get("path", "")), changed)
+                  or current and not same_file(str(dep.get("path", "")), str(dep.get("md5", "")), dep.get("hash"))]
         if edited:
             problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
         for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
@@ -267,6 +282,22 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
 _ABSENT_KEY = object()
 
 
+def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
+    """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
+    raw data's listing, params files aside): two runs with equal inputs ran the same code (empty without a
+    lock)."""
+    from ruamel.yaml import YAML
+
+    try:
+        stages = (YAML(typ="safe", pure=True).load(read_text(repo, rev, "dvc.lock") or "") or {}).get("stages") or {}
+    except Exception:  # noqa: BLE001 (ruamel's errors vary): check_commit_current has refused a broken lock
+        return {}
+    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
+    outputs = _locked_outputs(entries)
+    return {str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values() for dep in entry.get("deps") or []
+            if isinstance(dep, dict) and "path" in dep and dep["path"] not in outputs}
+
+
 def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
     """Each output path of dvc.lock's ``entries`` with the md5s recorded for it: a stage renamed and back leaves
     its old entry in the lock (DVC never removes one), so a path may have two, and either is the stage's."""
@@ -278,19 +309,22 @@ def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
     return outputs
 
 
-def _unchecked_stages(text: str | None, loader) -> set[str]:
-    """Stages of dvc.yaml (``text``) whose dependencies and params the commit check leaves alone: those with a
-    ``wdir`` (their paths are relative to it, not to the project) and frozen ones (DVC does not rerun them)."""
+def _dvc_yaml_stages(text: str | None, loader) -> tuple[set[str] | None, set[str]]:
+    """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
+    the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
+    (DVC does not rerun them))."""
     try:
         stages = (loader.load(text or "") or {}).get("stages") or {}
     except Exception:  # noqa: BLE001 (ruamel's errors vary): a dvc.yaml DVC refuses has been refused before
-        return set()
+        return None, set()
+    if not isinstance(stages, dict):
+        return None, set()
     unchecked = set()
     for name, definition in stages.items():
         body = definition.get("do", definition) if isinstance(definition, dict) else {}
         if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
             unchecked.add(str(name))
-    return unchecked
+    return {str(name) for name in stages}, unchecked
 
 
 def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
