@@ -98,9 +98,12 @@ def main() -> None:
     if not strength.relabels_allowed and metrics["judge"]["relabels_blocked"]:
         print(f"confident-learn: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{strength.refusal()}")
-    warning = judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn")
-    if warning:
-        print(warning)
+    for warning in (judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn"),
+                    judges.label_echo_warning("confident-learn", train_agreement=metrics["accuracy_vs_given"],
+                                              train_images=len(given), val_accuracy=judged.val_accuracy,
+                                              val_images=int((data.manifest["split"] == "val").sum()))):
+        if warning:
+            print(warning)
 
 
 def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple[np.ndarray, dict[str, int]]:

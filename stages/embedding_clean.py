@@ -101,16 +101,13 @@ def main() -> None:
 
 
 def _weakest(strengths: list[judges.Strength]) -> dict:
-    """The judge's figures for the whole run: the weakest round's accuracy and relabel precision (one
-    unmeasured round makes it unmeasured), relabels allowed only if every round allowed them."""
-    def lowest(values: list[float | None]) -> float | None:
-        return None if None in values else min(values)
-
-    return {**strengths[0].metrics(),
-            "val_accuracy": min(s.val_accuracy for s in strengths),
-            "relabel_precision": lowest([s.relabel_precision for s in strengths]),
-            "relabel_precision_planted": lowest([s.planted_precision for s in strengths]),
-            "relabels_allowed": all(s.relabels_allowed for s in strengths)}
+    """The judge's figures for the whole run: every figure of its weakest round (the lowest relabel precision,
+    an unmeasured one lowest of all; then the lowest val accuracy), so a precision is told with its own counts
+    (before: round 3's 0.907 beside round 1's 86 relabels), and relabels allowed only if every round allowed
+    them."""
+    weakest = min(strengths, key=lambda s: (s.relabel_precision is not None, s.relabel_precision or 0.0,
+                                            s.val_accuracy))
+    return {**weakest.metrics(), "relabels_allowed": all(s.relabels_allowed for s in strengths)}
 
 
 def _balancer(params: dict, *, classes: int):

@@ -15,7 +15,7 @@ from budget_project import (
 )
 from hostile_harness import default_params, run_stage
 from winnow.budget import (
-    Budget, ModelCheck, candidates, choose, choose_budget, model_check, rank_label_decisions, within_tie,
+    LOG_LOSS_FLOOR, Budget, ModelCheck, candidates, choose, choose_budget, model_check, rank_label_decisions, within_tie,
 )
 from winnow.variants import baseline_rows, cleaner_decisions
 
@@ -120,6 +120,17 @@ def test_the_filters_stay_unless_the_judge_measures_that_they_hurt():
     budget, rows = judged(c, issues.iloc[:0], filters=cleaner_decisions(flags=flags))
     assert rows["filters"]["correct"] < rows["none"]["correct"]
     assert budget.winner == "none"
+
+
+def test_a_log_loss_gap_below_one_images_doubt_keeps_the_filters():
+    # before: a near-perfect probe (every judge image right either way) threw away 492 quality and duplicate
+    # drops for 0.0006 nats summed over 500 images, which its tiny paired standard error (0.0003) called real
+    rng = np.random.default_rng(0)
+    none = -0.0014245 + rng.normal(0, 1e-7, 500)  # log p of each judge image's label
+    filters = none - 1.27e-6 + rng.normal(0, 1e-7, 500)
+    assert choose([none, filters], names=["none", "filters"], tie_se=1.0, floor=LOG_LOSS_FLOOR) == 1
+    # a gap of one image's doubt and more still counts
+    assert choose([none, filters - 0.002], names=["none", "filters"], tie_se=1.0, floor=LOG_LOSS_FLOOR) == 0
 
 
 def test_a_gain_within_a_tie_goes_to_less_cleaning():

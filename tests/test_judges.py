@@ -282,3 +282,30 @@ def test_with_a_noisy_val_split_planted_flips_trusts_a_strong_judge_that_every_r
     moved = relabelled[relabelled["decision"] == "relabel"]
     assert sorted(moved.index) == sorted(FLIPPED) and all(moved.loc[i, "suggested_label"] == truth[i] for i in FLIPPED)
 
+
+
+@pytest.mark.parametrize("train_agreement, val_accuracy, agrees", [
+    # one-hot labels as the embedding file (before: every check perfect, no word)
+    (1.0, 1.0, "with every given train label"),
+    # features of a model trained on the noisy train labels: memorised
+    (0.99, 0.90, "with 99.0% of the given train labels and is right on only 90.0% of val"),
+])
+def test_a_judge_echoing_the_given_labels_is_warned_of(train_agreement, val_accuracy, agrees):
+    from winnow.judges import label_echo_warning
+
+    assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
+                              val_accuracy=val_accuracy, val_images=500) == (
+        f"confident-learn: warning: out of fold the judge agrees {agrees}: its features carry the train labels (a "
+        "model trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
+        "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
+
+
+@pytest.mark.parametrize("train_agreement, val_accuracy", [
+    (0.7988, 0.946),  # the default run: label-blind features, 17% of the train labels wrong
+    (0.95, 0.955),  # clean labels, a strong label-blind embedding
+])
+def test_a_label_blind_judge_is_not_warned_of(train_agreement, val_accuracy):
+    from winnow.judges import label_echo_warning
+
+    assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
+                              val_accuracy=val_accuracy, val_images=500) is None
