@@ -300,3 +300,21 @@ def test_a_usage_mistake_is_one_line_and_exit_status_2(tmp_path, args, expected)
     done = run_winnow(project, *args, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", expected + "\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_a_reader_closing_the_pipe_is_no_error(tmp_path):
+    # before: `winnow compare ... | head` ended in "error: compare: Broken pipe [EPIPE]; free space, or fix the
+    # path or its permissions", advice for a full disk
+    metrics = {metrics_path("baseline"): {"data": {"accuracy": 0.9, "macro": {"f1": 0.9},
+                                                   "per_class": {"a": {"f1": 0.9}, "b": {"f1": 0.9}}}}}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([{"rev": "c" * 40, "name": "c0ffee",
+                                  "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": metrics}}]))
+    project = make_project(tmp_path / "project")
+    reader = subprocess.Popen([sys.executable, "-m", "winnow.cli", "compare", "--from-json", str(saved),
+                               "--variants", "baseline"], cwd=project, env=_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.close()  # before winnow has imported anything: its first line meets a closed pipe
+    errors = reader.stderr.read().decode()
+    assert reader.wait(timeout=120) == 0 and errors == ""

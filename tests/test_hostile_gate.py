@@ -950,3 +950,36 @@ def test_pooled_runs_of_other_code_are_refused(tmp_path):
         "error: --target HEAD HEAD~1: the runs ran other code or inputs (evaluate.py differ in their dvc.lock), not "
         "only another seed; pool only seeds of one commit (dvc exp run -S seed=N)")
     assert files_under(project) == before
+
+
+@pytest.mark.hostile("compare")
+def test_compare_leaves_out_runs_of_other_code(tmp_path):
+    # before: two seed runs of the old code and one of the new were averaged as three seeds of one setting
+    def record(rev: str, name: str, seed: int, f1: float, code: str) -> dict:
+        metrics = {metrics_path("baseline"): {"data": {"accuracy": f1, "macro": {"f1": f1},
+                                                       "per_class": {c: {"f1": f1} for c in ("a", "b")}}}}
+        return {"rev": rev * 40, "name": name, "data": {"params": {"params.yaml": {"data": {"seed": seed}}},
+                                                        "metrics": metrics,
+                                                        "deps": {"ev.py": {"hash": code, "size": 1}}}}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([record("a", "new", 3, 0.5, "n" * 32), record("b", "old-1", 1, 0.95, "o" * 32),
+                                 record("c", "old-2", 2, 0.95, "o" * 32)]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
+                      "--variants", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Variants over 2 run(s) (seeds 1, 2)\n\n_left out 1 run(s) of other code or "
+                                  "inputs (ev.py): new_\n"), done.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_compare_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path):
+    # before: a commit that changed the code without dvc repro counted with the last run's metrics as its own
+    project = _dvc_project(tmp_path)
+    with open(project / "evaluate.py", "a") as code:
+        code.write("# changed, not reproduced\n")
+    commit(project, "code, not reproduced")
+    done = run_winnow(project, "compare", "--num", "2", "--variants", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Variants over 1 run(s) (seeds 0)\n\n_left out 1 run(s) whose metrics their own "
+                                  "dvc.lock contradicts (evaluate.py changed since dvc.lock's evaluate@baseline ran; "
+                                  "rerun `dvc repro` there): "), done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from winnow.errors import WinnowError, escape_unencodable_output, fault_line
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader closed the pipe (`winnow compare | head`): it has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
         fault = fault_line(err)
         if fault is None:

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown, revisions
-from winnow.errors import WinnowError, check_output, first_repeated, output_path
+from winnow.errors import WinnowError, check_output, first_repeated, listed, output_path
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -199,6 +199,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
         also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
+    chosen, other_code = _same_inputs(chosen)
     runs, seeds = [], set()
     for record in chosen:
         seed = record["params"].get("seed")
@@ -209,12 +210,50 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         if seed not in seeds:
             seeds.add(seed)
             runs.append(record)
-    notes = [other_settings] if other_settings else []
+    notes = [n for n in (other_settings, other_code) if n]
     if len(chosen) > len(runs):
         notes.append(f"left out {len(chosen) - len(runs)} run(s) repeating a seed")
     if incomplete:
         notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
     return runs, "; ".join(notes)
+
+
+def _current_runs(records: list[dict], *, repo: str, variants: list[str]) -> tuple[list[dict], str]:
+    """The records whose commit's outputs of ``evaluate@<variant>`` are what its own dvc.lock and params.yaml say
+    (:func:`winnow.revisions.check_commit_current`), and a note naming the rest: a commit that changed code or
+    params without `dvc repro` holds the last run's metrics under its own settings."""
+    kept, stale = [], []
+    for record in records:
+        try:
+            revisions.check_commit_current(repo, record["rev"], name=record["experiment"],
+                                           targets=[f"evaluate@{v}" for v in variants])
+        except WinnowError as err:
+            stale.append((record["experiment"], str(err)))
+            continue
+        kept.append(record)
+    if not stale:
+        return kept, ""
+    first = stale[0][1].split("first: ", 1)[-1].rstrip(")").split("); ")[0]
+    return kept, (f"left out {len(stale)} run(s) whose metrics their own dvc.lock contradicts ({first}; rerun "
+                  f"`dvc repro` there): " + listed([name for name, _ in stale]))
+
+
+def _same_inputs(records: list[dict]) -> tuple[list[dict], str]:
+    """The records of the largest group that read the same code and inputs (``inputs``, as DVC hashed them),
+    the first on a tie, and a note naming the rest: runs of one params.yaml made by other code are not seeds
+    of one setting."""
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(json.dumps(record.get("inputs") or {}, sort_keys=True), []).append(record)
+    if len(groups) < 2:
+        return records, ""
+    chosen = max(groups.values(), key=len)
+    others = [record for group in groups.values() if group is not chosen for record in group]
+    mine = chosen[0].get("inputs") or {}
+    differ = sorted({path for r in others for path, value in (r.get("inputs") or {}).items() if mine.get(path) != value}
+                    | {path for r in others for path in mine if path not in (r.get("inputs") or {})})
+    return chosen, (f"left out {len(others)} run(s) of other code or inputs ({listed(differ, at_most=3)}): "
+                    + listed([record["experiment"] for record in others]))
 
 
 def _evaluated(record: dict, variant: str) -> dict:
@@ -328,12 +367,16 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError(f"{where}: no run has metrics for {', '.join(unknown)} ({metrics_path(unknown[0])}); "
                           f"runs hold {', '.join(known) or 'no evaluate metrics'}"
                           + (f" ({uncommitted})" if uncommitted else ""))
+    stale = ""
+    if args.from_json is None:  # a saved exp show holds no commit to check
+        records, stale = _current_runs(records, repo=args.repo, variants=variants)
     runs, note = select_runs(records, variants=variants)
     if not runs:
+        said = "; ".join(n for n in (uncommitted, stale) if n)
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
-                          + (f" ({uncommitted})" if uncommitted else "")
+                          + (f" ({said})" if said else "")
                           + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc exp run --run-all")
-    note = "; ".join(n for n in (uncommitted, note) if n)
+    note = "; ".join(n for n in (uncommitted, stale, note) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:

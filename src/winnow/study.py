@@ -77,7 +77,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
 
     Returns:
         One dict per commit or experiment that has data: ``experiment`` (name, or rev when unnamed),
-        ``rev``, ``params`` (params.yaml as a dict) and ``metrics`` (file -> dict).
+        ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict) and ``inputs`` (what the
+        stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
     """
     found = []
 
@@ -89,6 +90,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
             "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
             "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
+            "inputs": {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
+                       if isinstance(result, dict) or result is None},
         })
 
     for baseline in show:
