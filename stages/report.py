@@ -15,7 +15,7 @@ from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
-from winnow.stage import load_params, read_json, read_table, rerun_error, run, write_text
+from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
 from winnow.variants import WRITTEN_BY, check_same_classes
 
 OUT = Path("reports/index.html")
@@ -27,6 +27,7 @@ STUDY_COLUMNS = ("sweep", "damage", "level", "accuracy", "macro_f1")  # what the
 
 def main() -> None:
     params = load_params()
+    check_outputs(stage="report", files=[OUT])
     p, variants = params["report"], params["variants"]
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")

@@ -108,3 +108,22 @@ def test_no_room_for_spilled_thumbnails_is_one_line_and_leaves_nothing(tmp_path,
     with pytest.raises(WinnowError, match=r"^cannot make a 3 MiB temporary file in .*missing "
                                           r"\(No such file or directory\)"):
         Looks.of(images)
+
+
+def test_dedup_thumbnails_hold_a_batch_of_pixels_not_of_images(tmp_path):
+    # before: 4,096 images a batch whatever their size, each converted to float32 whole: 4,096 images of
+    # 256x256 RGB took 4 GiB, 1024x1024 ones would have taken 64 GiB
+    import tracemalloc
+
+    from winnow.thumbnails import Looks
+
+    images = np.lib.format.open_memmap(tmp_path / "images.npy", mode="w+", dtype=np.uint8, shape=(4096, 64, 64, 3))
+    images[:] = 7
+    images.flush()
+    images = np.load(tmp_path / "images.npy", mmap_mode="r")
+    tracemalloc.start()
+    Looks.of(images, flip=True, crop=0.1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # a batch of 4,096 would hold 200 MB of float32 pixels and 67 MB of grey; 1,024 images hold a quarter
+    assert peak < 100 * 2**20, peak

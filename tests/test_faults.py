@@ -63,3 +63,9 @@ def test_an_output_that_is_a_folder_is_one_line_naming_it(tmp_path):
     # checked before the images are read, so nothing was ingested beside the metrics it could not write
     assert line == "error: ingest: metrics/ingest.json is a folder, where the stage writes a file; move it away, then rerun"
     assert not (project / "data/ingest").exists()
+
+
+def test_an_os_error_without_a_reason_keeps_its_message():
+    # before: numpy's short write on a full disk said only "OSError; free space, ..."
+    assert fault_line(OSError("5040 requested and 992 written")) == (
+        "5040 requested and 992 written; free space, or fix the path or its permissions, then rerun", 1)

@@ -444,3 +444,15 @@ def test_a_killed_commit_under_this_process_id_is_a_killed_runs(tmp_path, monkey
     finished, _ = _next_stage(tmp_path, monkeypatch)
     assert [p.name for p in finished] == ["a.txt", "f"]
     _assert_settled(tmp_path, {"a.txt": "new a", "f/x.txt": "new x"})
+
+
+@pytest.mark.hostile("intermediates")
+def test_score_whose_output_is_a_folder_stops_before_scoring(project):
+    # before: every image scored, then the write failed: on a large set the work thrown away
+    (project / "data/score/scores.parquet").unlink()
+    (project / "data/score/scores.parquet").mkdir()
+    before = files_under(project)
+    done = run_stage(project, "score")
+    assert assert_error_line(done) == ("error: score: data/score/scores.parquet is a folder, where the stage writes "
+                                       "a file; move it away, then rerun")
+    assert_nothing_left(project, before)

@@ -249,3 +249,16 @@ def test_file_url_naming_another_host_is_one_line(tmp_path):
     assert line == ("error: ingest.path: file://fileserver/images names the host 'fileserver'; file:// reads this "
                     "machine only: write file:///<absolute path> (three slashes) or a plain local path")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_url_holding_credentials_is_refused_without_repeating_them(tmp_path):
+    # before: "s3://AKIA…:secret@bucket/imgs needs s3fs" went to stderr, and into data/source.json, which DVC
+    # caches and pushes
+    url = "s3://AKIAEXAMPLE:SuperSecret123@bucket/imgs"
+    project, before, done = refused(tmp_path, source="imagefolder", path=url)
+    line = assert_error_line(done, "ingest.path: a s3:// URL holds credentials before its bucket (user:secret@)")
+    assert "SuperSecret123" not in done.stdout + done.stderr, line
+    assert_nothing_left(project, before)
+    listed = run_stage(project, "source")
+    assert "SuperSecret123" not in listed.stdout + listed.stderr + (project / "data/source.json").read_text()

@@ -10,9 +10,11 @@ from hostile_harness import (assert_error_line, assert_nothing_left, default_par
 @pytest.mark.parametrize(("threads", "why"), [
     (0, "0 is below 1"),
     (-2, "-2 is below 1"),
-    (1.5, "1.5 is not an integer; allowed: null or an integer >= 1"),
-    ("two", '"two" is a string, not null or an integer >= 1'),
-    (True, "true is a boolean, not null or an integer >= 1"),
+    (1.5, "1.5 is not an integer; allowed: null or an integer in [1, 1024]"),
+    ("two", '"two" is a string, not null or an integer in [1, 1024]'),
+    (True, "true is a boolean, not null or an integer in [1, 1024]"),
+    (100_000, "100000 is above 1024"),  # before: torch segfaulted (exit 139, no word)
+    (2**31, "2147483648 is above 1024"),  # before: a traceback, "Overflow when unpacking long"
 ])
 def test_train_stage_rejects_a_thread_count_that_is_not_a_positive_whole_number(tmp_path, threads, why):
     params = default_params()

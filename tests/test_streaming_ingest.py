@@ -1,6 +1,7 @@
 """Ingest streams: pixels go to disk a batch at a time, so its memory does not grow with the set, and the
 streamed imageset holds exactly the pixels a plain Pillow read of each file gives."""
 
+import os
 import pickle
 import runpy
 import tracemalloc
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 import winnow.image_files
@@ -139,3 +141,24 @@ def test_a_batch_holds_at_most_batch_bytes_of_decoded_pixels_and_at_least_one_fi
     assert boundaries(4) == [(0, 2), (2, 2), (4, 4), (8, 1), (9, 3)]  # k and l count 4*4*3 = 48 bytes each
     # at full size k and l count 9*9*3 = 243 bytes each, from their headers: 100 + 243 (+243 is over 500)
     assert boundaries(None) == [(0, 2), (2, 2), (4, 4), (8, 1), (9, 2), (11, 1)]
+
+
+def test_short_writes_land_every_byte_where_it_belongs(tmp_path, monkeypatch):
+    # before: a short pwrite was retried from data[done:] of the 4-D view, which skips rows, not bytes: the rest
+    # of the rows went elsewhere, then an empty write returned 0 forever (a full disk hung ingest at 100% CPU)
+    from winnow.npy_rows import NpyRows
+
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real(fd, bytes(data)[:1000], offset))
+    rows = (np.arange(10 * 16 * 16) % 251).astype(np.uint8).reshape(10, 16, 16, 1)
+    NpyRows.create(tmp_path / "images.npy", rows.shape).write(0, rows)
+    np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), rows)
+
+
+def test_a_write_the_disk_takes_nothing_of_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    from winnow.npy_rows import NpyRows
+
+    out = NpyRows.create(tmp_path / "images.npy", (2, 4, 4, 1))
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: 0)
+    with pytest.raises(OSError, match="No space left on device"):
+        out.write(0, np.zeros((2, 4, 4, 1), np.uint8))

@@ -36,7 +36,8 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
     if isinstance(err, OSError):
         code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
-        what = f"{err.strerror or type(err).__name__}{code}"
+        # numpy's short write says only "5040 requested and 992 written": its message, not a bare "OSError"
+        what = f"{err.strerror or first_line(err)}{code}"
         paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
         where = f"{paths}: " if paths else ""  # numpy's and print()'s writes name no file; pyarrow's say it inside
         return f"{where}{what}; free space, or fix the path or its permissions, then rerun", 1

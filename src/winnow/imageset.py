@@ -275,8 +275,9 @@ def _check_digests(path: Path, images: np.ndarray, manifest: pd.DataFrame) -> No
     """Refuse pixels that are not those the manifest's ``digest`` was computed from, checked on
     :data:`CHECKED_ROWS` images spread evenly from the first to the last (a few hashes, whatever N): a header
     rewritten to another image shape (the digest hashes the shape too), another array of the same shape, rows
-    shuffled or a block of them replaced fail it; one changed image among many may pass (DVC's hash of the
-    file sees it: ``dvc status``)."""
+    shuffled throughout, or a block of them reaching a checked row fail it; a swap or a block between two
+    checked rows (about N/63 apart) and one changed image among many pass (DVC's hash of the file sees them:
+    ``dvc status``; a stage run outside DVC does not)."""
     rows = np.unique(np.linspace(0, len(images) - 1, CHECKED_ROWS).round().astype(np.int64)) if len(images) else ()
     for row in rows:
         if pixel_digest(images[row:row + 1])[0] != manifest["digest"].iloc[row]:

@@ -11,6 +11,7 @@ what :meth:`NpyRows.resize` relies on: the data never moves when the row count c
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from collections.abc import Iterator
@@ -66,12 +67,15 @@ class NpyRows:
         """Write uint8 ``(B, H, W, C)`` ``rows`` at row ``start`` (within the current length)."""
         if rows.shape[1:] != self.shape[1:] or rows.dtype != np.uint8 or start + len(rows) > len(self):
             raise ValueError(f"{self.file}: rows {rows.dtype} {rows.shape} at {start} do not fit {self.shape}")
-        data = np.ascontiguousarray(rows).data
+        data = np.ascontiguousarray(rows).data.cast("B")  # bytes: a slice of the 4-D view would skip rows
         fd = os.open(self.file, os.O_WRONLY)
         try:
             done, where = 0, self._offset + start * self.row_bytes
             while done < data.nbytes:  # pwrite may write less than asked
-                done += os.pwrite(fd, data[done:], where + done)
+                wrote = os.pwrite(fd, data[done:], where + done)
+                if wrote == 0:  # a full disk may answer a short write with 0 rather than ENOSPC: never spin
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.file))
+                done += wrote
         finally:
             os.close(fd)
 

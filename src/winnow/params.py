@@ -41,6 +41,9 @@ from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
 )
 
+# torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
+MAX_THREADS = 1024
+
 
 def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     """The params file as a dict, checked against :data:`SCHEMA`.
@@ -252,7 +255,7 @@ TRAIN_RANGES = {
     "crop_padding": Num(0, integer=True),
     "device": Device(),
     "eval_batch_size": Num(1, integer=True),
-    "threads": Num(1, integer=True, null=True),
+    "threads": Num(1, MAX_THREADS, integer=True, null=True),
     "augment": Choice(AUGMENT_CHOICES),
     "stream": Choice(STREAM_MODES),
 }
@@ -286,7 +289,7 @@ SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "weight_decay": DECAY,
     "width": Num(1, integer=True),
     "min_scale": Num(0, 1, low_open=True),
-    "threads": Num(1, integer=True, null=True),
+    "threads": Num(1, MAX_THREADS, integer=True, null=True),
     "device": Device(),
 }), null=True)
 PRETRAINED = Section(from_dataclass(PretrainedConfig, {

@@ -37,6 +37,11 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     protocol, _, rest = text.partition("://")
     if protocol == "file":
         return _file_url(text, rest, param=param)
+    authority = rest.split("/", 1)[0]
+    if "@" in authority and protocol != "file":  # never echoed: the secret would land in logs and data/source.json
+        raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its bucket (user:secret@); "
+                          "remove them from params.yaml (and its history) and give them as the backend reads them "
+                          "(environment variables or its configuration file)")
     if protocol not in BACKENDS:
         raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
                           "az://, memory:// or file:// (or a local path)")

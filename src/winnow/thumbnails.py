@@ -46,6 +46,17 @@ def crop_pixels(shape: tuple[int, ...], fraction: float) -> tuple[int, int]:
     return tuple(min(max(1, round(fraction * size)), (size - 1) // 2) for size in shape[:2])
 
 
+# pixels of one batch: 4,096 images of 32x32. Counted in images, a batch of 256x256 RGB images held 4 GiB of
+# float32 temporaries, and 1024x1024 ones would have needed 64 GiB
+BATCH_PIXELS = 4096 * 32 * 32
+
+
+def batch_rows(images: np.ndarray, batch_size: int) -> int:
+    """Images per batch of uint8 ``(N, H, W, C)`` ``images``: at most ``batch_size``, and at most
+    :data:`BATCH_PIXELS` pixels, at least one image."""
+    return max(1, min(batch_size, BATCH_PIXELS // max(1, images.shape[1] * images.shape[2])))
+
+
 def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0, batch_size: int = 4096,
                        engine: Engine = Engine()) -> np.ndarray:
     """Standardised grey thumbnails of the images, or of their centre crops.
@@ -60,7 +71,8 @@ def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0,
         float32 ``(N, rows * columns)``, each row zero-mean with unit norm (all zeros for a flat image).
     """
     views = {"thumbnail": crop}
-    return engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size)["thumbnail"]
+    return engine.map(partial(_thumbnail_batch, side=side, views=views), images,
+                      batch_size=batch_rows(images, batch_size))["thumbnail"]
 
 
 def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -> dict[str, np.ndarray]:
@@ -173,8 +185,8 @@ class Looks:
         views = {"whole": 0.0, "crop": crop} if crop else {"whole": 0.0}
         grid = thumbnail_grid(images.shape[1:], side=side)
         spill = len(images) * len(views) * grid[0] * grid[1] * 4 > IN_MEMORY_BYTES
-        found = engine.map(partial(_thumbnail_batch, side=side, views=views), images, batch_size=batch_size,
-                           allocate=spill_array if spill else np.empty)
+        found = engine.map(partial(_thumbnail_batch, side=side, views=views), images,
+                           batch_size=batch_rows(images, batch_size), allocate=spill_array if spill else np.empty)
         return cls(whole=found["whole"], crop=found.get("crop"), grid=grid, flip=flip)
 
     def views(self) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
