@@ -748,6 +748,13 @@ def _dvc(project, *args):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _edit_code(project, message: str) -> None:
+    """The stage's code edited and committed without dvc repro."""
+    with open(project / "evaluate.py", "a") as code:
+        code.write("# changed, not reproduced\n")
+    commit(project, message)
+
+
 def _dvc_project(tmp_path, dvc_yaml: str = STALE_DVC_YAML):
     """The stale-pipeline project (``dvc_yaml``) reproduced at recipe 2 and committed as ``base``."""
     project = make_project(tmp_path / "project")
@@ -916,9 +923,7 @@ def test_code_edited_before_a_later_lock_rewrite_is_still_refused(tmp_path):
     # rewrote dvc.lock for another reason (here a second evaluate entry's hash) hid it: git's diff ran from that
     # commit, and the gate passed outputs the edited code never made
     project = _dvc_project(tmp_path)
-    with open(project / "evaluate.py", "a") as code:
-        code.write("# changed, not reproduced\n")
-    commit(project, "code")
+    _edit_code(project, "code")
     lock = (project / "dvc.lock").read_text()
     (project / "dvc.lock").write_text(lock + "  unrelated:\n    cmd: 'true'\n")
     commit(project, "the lock rewritten")
@@ -975,9 +980,7 @@ def test_compare_leaves_out_runs_of_other_code(tmp_path):
 def test_compare_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path):
     # before: a commit that changed the code without dvc repro counted with the last run's metrics as its own
     project = _dvc_project(tmp_path)
-    with open(project / "evaluate.py", "a") as code:
-        code.write("# changed, not reproduced\n")
-    commit(project, "code, not reproduced")
+    _edit_code(project, "code, not reproduced")
     done = run_winnow(project, "compare", "--num", "2", "--variants", "baseline")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# Variants over 1 run(s) (seeds 0)\n\n_left out 1 run(s) whose metrics their own "

@@ -486,19 +486,12 @@ def test_nan_pixels_are_refused(tmp_path):
 
 
 @pytest.mark.hostile("npz")
-def test_float_pixels_all_zero_or_one_are_ambiguous(tmp_path):
-    pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(np.float32)
+@pytest.mark.parametrize("dtype, named", [(np.float32, "float"), (np.int64, "int64")])
+def test_pixels_all_zero_or_one_are_ambiguous(tmp_path, dtype, named):
+    # int64: before, stored as black images (0 and 1 out of 255), where the same floats were refused
+    pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(dtype)
     project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
-    assert_error_line(done, "set.npz: images has float pixels that are all 0 or 1", "store them as uint8")
-    assert_nothing_left(project, before)
-
-
-@pytest.mark.hostile("npz")
-def test_integer_pixels_all_zero_or_one_are_ambiguous(tmp_path):
-    # before: stored as black images (0 and 1 out of 255), where the same floats were refused
-    pixels = (np.arange(160).reshape(10, 4, 4) % 2).astype(np.int64)
-    project, before, done = npz_run(tmp_path, images=pixels, labels=LABELS)
-    assert_error_line(done, "set.npz: images has int64 pixels that are all 0 or 1", "store them as uint8")
+    assert_error_line(done, f"set.npz: images has {named} pixels that are all 0 or 1", "store them as uint8")
     assert_nothing_left(project, before)
 
 
