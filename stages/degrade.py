@@ -36,8 +36,13 @@ def main() -> None:
     with together():  # never damaged images beside another run's perturbation log or counts
         write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes,
                        tables={"perturbations.parquet": log})
+        # perturbed_images: every image the damage touched, removed ones (class_subsample, class_removal) too;
+        # carrying: those still in data/degrade's train split, the images a detector could find
+        carrying = int(log["id"].isin(degraded.manifest.loc[degraded.manifest["split"] == "train", "id"]).groupby(
+            log["id"]).first().sum()) if len(log) else 0
         write_json(METRICS, {"train": {"before": before, "after": after},
-                             "perturbed_images": int(log["id"].nunique()), "kind": counts})
+                             "perturbed_images": int(log["id"].nunique()), "carrying_images": carrying,
+                             "kind": counts})
     if len(log):
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
     elif p.get("enabled", True) and specs:

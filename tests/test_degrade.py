@@ -447,6 +447,8 @@ def test_stage_writes_imageset_ground_truth_and_metrics(tmp_path, monkeypatch):
         "class_subsample": 35, "symmetric_noise": 25, "blur": 7, "brightness": 5, "near_duplicate": 8}
     assert log["kind"].value_counts().to_dict() == {kind: n for kind, n in metrics["kind"].items() if n}
     assert set(log["id"][log["kind"] == "blur"]) <= set(out.manifest["id"])
+    # disjoint: 80 images touched, of which the 35 subsampled are gone; the report said all 80 "carry" a problem
+    assert (metrics["perturbed_images"], metrics["carrying_images"]) == (80, 45)
 
 
 def test_stage_disabled_links_the_input_instead_of_copying_it(tmp_path, monkeypatch, capsys):

@@ -26,7 +26,7 @@ from hostile_harness import (
 )
 from review_project import write_project
 from winnow.errors import INTERRUPTED
-from winnow.stage import together, write_text
+from winnow.stage import together, write_table, write_text
 from winnow.variants import baseline_rows, write_variant
 
 MODEL, LOG = "models/baseline.pt", "metrics/train/baseline"
@@ -456,3 +456,32 @@ def test_score_whose_output_is_a_folder_stops_before_scoring(project):
     assert assert_error_line(done) == ("error: score: data/score/scores.parquet is a folder, where the stage writes "
                                        "a file; move it away, then rerun")
     assert_nothing_left(project, before)
+
+
+def test_threshold_scores_its_flags_against_the_damage_on_train_only(tmp_path):
+    # before: a flagged test image (degrade never damages test) counted as a false positive, and an issue
+    # that flagged nothing reported precision 0, "every flag was wrong", where the report said "–"
+    import json
+
+    from winnow.degrade import perturbation_table
+
+    params = _params()
+    params["threshold"]["issues"] = {"dark": {"method": "fixed", "value": 0.1},
+                                     "light": {"method": "fixed", "value": 0.0}}
+    root = make_project(tmp_path / "project", params)
+    manifest, _, scores = tiny_degraded(root, score=params["score"])
+    dark = ["train-0-0", "train-1-0"]
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table(
+        [{"id": i, "kind": "brightness", "params": json.dumps({"factor": 0.05}), "source_id": None,
+          "original_label": 0} for i in dark]
+        + [{"id": "train-2-0", "kind": "brightness", "params": json.dumps({"factor": 3.0}), "source_id": None,
+            "original_label": 2}]))
+    scores.loc[scores["id"].isin([*dark, "test-0-0"]), "dark"] = 0.01  # the test image dark by nature
+    write_table(root / "data/score/scores.parquet", scores)
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((root / "metrics/threshold.json").read_text())
+    assert (metrics["dark"]["flagged"], metrics["dark"]["tp"], metrics["dark"]["fp"]) == (3, 2, 0)
+    assert metrics["dark"]["precision"] == 1.0
+    assert metrics["light"]["flagged"] == 0 and metrics["light"]["precision"] is None
+    assert metrics["light"]["recall"] == 0.0 and metrics["light"]["fn"] == 1

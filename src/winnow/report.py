@@ -222,7 +222,9 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
         planted = pd.Series(degrade["kind"], name="images").loc[lambda s: s > 0].to_frame()
         planted.index.name = "problem planted by degrade"
         parts.append(f"<p>degrade: train split {fmt(degrade['train']['before'])} → {fmt(degrade['train']['after'])} "
-                     f"images; {fmt(degrade['perturbed_images'])} images carry a known problem.</p>"
+                     f"images; {fmt(degrade['perturbed_images'])} images perturbed"
+                     + (f", of which {fmt(degrade['carrying_images'])} are left in it carrying a known problem (the "
+                        "rest removed)" if "carrying_images" in degrade else "") + ".</p>"
                      + html_table(planted))
     if not variant_rows:
         return "".join(parts) + not_run("data set versions", how="the variants stage writes data/variants/")
