@@ -230,8 +230,17 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
                                "policy": {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001}}}))
     with pytest.raises(WinnowError) as refused:
         stage.main()
-    assert str(refused.value) == ("balance.policy: 17 of 17 copies equal their source pixel for pixel (magnitude "
-                                  "0.0001: too close to no change); raise balance.policy.magnitude")
+    assert str(refused.value) == ("balance.policy: 16 of 16 copies made with translate equal their source pixel for "
+                                  "pixel (magnitude 0.0001: too close to no change); raise balance.policy.magnitude")
+    assert read_rows("balanced").equals(written)
+    # before: invert, which always moves pixels, kept the share of exact copies under a half, and the copies
+    # recorded as rotated, every one equal to its source, passed
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
+        "seed": 0, "balance": {"edge_fraction": 0, "device": "cpu",
+                               "policy": {"ops": ["invert", "rotate"], "n": 1, "magnitude": 0.0001}}}))
+    with pytest.raises(WinnowError, match=r"^balance.policy: \d+ of \d+ copies made with rotate equal their source "
+                                          r"pixel for pixel \(magnitude 0.0001"):
+        stage.main()
     assert read_rows("balanced").equals(written)
 
 

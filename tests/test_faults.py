@@ -69,3 +69,13 @@ def test_an_os_error_without_a_reason_keeps_its_message():
     # before: numpy's short write on a full disk said only "OSError; free space, ..."
     assert fault_line(OSError("5040 requested and 992 written")) == (
         "5040 requested and 992 written; free space, or fix the path or its permissions, then rerun", 1)
+
+
+def test_torch_running_out_of_memory_is_a_fault_not_a_bug():
+    # before: a traceback ("DefaultCPUAllocator: can't allocate memory: you tried to allocate 720000000000 bytes")
+    import torch
+
+    with pytest.raises(RuntimeError) as caught:
+        torch.empty(1 << 50, dtype=torch.uint8)
+    assert fault_line(caught.value) == (
+        "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1)

@@ -110,3 +110,19 @@ def test_a_removal_that_is_mostly_exact_copies_does_not_blame_the_radius(monkeyp
         "warning: dedup: removes 63 of 90 train images (70%) in 3 group(s), the largest of 30: 60 of them are "
         "pixel-identical to an image kept; check how the data was made, or leave dedup out of pruned.cleaners if "
         "such copies are what the data holds")
+
+
+def test_embedding_pairs_to_confirm_without_a_thumbnail_check_are_refused():
+    # before: embedding_confirm true with min_correlation null removed unrelated images on their embedding
+    # alone, and metrics/dedup.json still said "embedding_confirm": true
+    from hostile_harness import default_params
+    from winnow.errors import WinnowError
+    from winnow.params import validate
+
+    params = default_params()
+    params["dedup"] |= {"embedding_radius": 0.05, "embedding_confirm": True, "min_correlation": None}
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (
+        "params.yaml: dedup.embedding_confirm: true, but min_correlation is null: there is no thumbnail check to "
+        "confirm embedding pairs with; set min_correlation or embedding_confirm: false")

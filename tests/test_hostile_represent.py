@@ -392,3 +392,73 @@ def test_a_users_row_far_shorter_than_the_others_yet_within_float32s_reach_is_ke
     project, _, done = run_represent(tmp_path, write=npy(values), source="file", file="mine.npy")
     assert done.returncode == 0, done.stderr
     assert np.array_equal(np.load(project / "data/represent/embeddings.npy"), values.astype(np.float32))
+
+
+class Buffered(nn.Module):
+    """Fills one buffer and returns it: every call hands back the same tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("out", torch.zeros(16, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.out[: x.shape[0]] = x.mean(dim=(2, 3))
+        return self.out[: x.shape[0]]
+
+
+@pytest.mark.hostile("represent")
+def test_a_model_returning_one_tensor_every_call_gives_each_image_its_own_features(tmp_path):
+    # before: rows 0-15 and 16-31 held the last batch's features (13 distinct rows of 48), every train image
+    # a test image's features, and the 10-NN vote read 100%
+    project, _, done = run_represent(tmp_path, write=torchscript(Buffered()), source="pretrained",
+                                     pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu",
+                                                 "batch_size": 16})
+    assert done.returncode == 0, done.stderr
+    features = np.load(project / "data/represent/embeddings.npy")
+    assert len(np.unique(features.round(6), axis=0)) == N
+
+
+class Dropping(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(x.mean(dim=(2, 3)) + 1.0)
+
+
+class Exporting(nn.Module):
+    """A TorchScript module with an exported method and no forward."""
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+
+class Widening(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, : 4 * x.shape[0]]  # the width follows the batch
+
+
+def traced_in_training_mode(project):
+    model = Dropping().train()
+    torch.jit.save(torch.jit.trace(model, torch.rand(2, 3, 16, 16)), str(project / "model.pt"))
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("write, fragments", [
+    # before: every run stored other features for the same images, rc 0
+    (traced_in_training_mode, ["represent.pretrained: model.pt gives other features for the same images on a second "
+                               "call (dropout or batch statistics left on"]),
+    # before: AttributeError traceback ('RecursiveScriptModule' object has no attribute 'forward')
+    (torchscript(Exporting()), ["represent.pretrained: model.pt failed on a float (B, 3, 16, 16) batch"]),
+    # before: a traceback from torch.cat (sizes of tensors must match)
+    (torchscript(Widening()), ["represent.pretrained: model.pt returned 64 features for a batch at image 32 and 128 "
+                               "for the first; a feature extractor returns one width"]),
+])
+def test_a_model_that_is_not_one_function_of_its_input_is_one_line(tmp_path, write, fragments):
+    project, before, done = run_represent(tmp_path, write=write, source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu",
+                                                      "batch_size": 32})
+    assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)

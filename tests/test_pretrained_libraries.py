@@ -173,3 +173,15 @@ def test_open_clip_without_a_tag_or_a_file_is_one_line(fake_open_clip):
     assert str(err.value) == ("represent.pretrained.model: open_clip:ViT-B-32 names no weights; write "
                               "open_clip:ARCH/TAG (e.g. open_clip:ViT-B-32/laion2b_s34b_b79k) or give path:")
     assert fake_open_clip == []
+
+
+def test_no_connection_leaves_the_process_while_downloads_are_off():
+    # before: HF_HUB_OFFLINE was set after timm had imported the hub (which reads it once, at import), and
+    # URL-hosted weights (torch.hub) heed no variable: download false did not keep the run offline
+    import socket
+
+    connect = socket.socket.connect
+    with pretrained._offline(True):
+        with pytest.raises(OSError, match="represent.pretrained.download is false: no connection is made"):
+            socket.create_connection(("127.0.0.1", 9), timeout=1)
+    assert socket.socket.connect is connect

@@ -190,8 +190,18 @@ def test_a_model_from_a_package_that_is_not_installed_is_one_line(monkeypatch, l
     ({"selfsup": {"hflip": "yes"}}, 'represent.selfsup.hflip: "yes" is not true or false'),
     ({"selfsup": {"depth": 6}}, "represent.selfsup.depth: unknown parameter (did you mean width?)"),
     ({"pretrained": {"mean": [0.5]}}, "represent.pretrained.mean: [0.5] has 1 item(s); allowed: a list of 3, "
-                                      "each item a number"),
-    ({"pretrained": {"std": [1, 0, 1]}}, "represent.pretrained.std[1]: 0 is not above 0"),
+                                      "each item a number in [0, 1]"),
+    ({"pretrained": {"std": [1, 0, 1]}}, "represent.pretrained.std[1]: 0 is below 0.001"),
+    # before: accepted on the 0-255 scale, and the model saw -2 everywhere (pixels are scaled to [0, 1] first)
+    ({"pretrained": {"mean": [123.675, 116.28, 103.53]}}, "represent.pretrained.mean[0]: 123.675 is above 1"),
+    ({"pretrained": {"std": [1e-300, 1, 1]}}, "represent.pretrained.std[0]: 1e-300 is below 0.001"),
+    ({"selfsup": {"width": 100_000}}, "represent.selfsup.width: 100000 is above 4096"),  # before: 720 GB asked
+    ({"pretrained": {"input_size": 100_000}}, "represent.pretrained.input_size: 100000 is above 2048"),
+    ({"source": "pretrained", "pretrained": {"torchscript": "m.pt", "path": "w.pth"}},
+     "represent.pretrained.path: only a library model (model:) reads it, and torchscript is set; set it to null"),
+    ({"source": "file", "file": "data/represent/mine.npy"},  # before: dvc repro deleted it before reading it
+     "represent.file: data/represent/mine.npy lies in data/represent, the stage's own output, which dvc repro "
+     "empties before it runs; keep your file elsewhere"),
     ({"judge": {"epoch": 3}}, "represent.judge.epoch: unknown parameter (did you mean epochs?)"),
     ({"knn_k": 0}, "represent.knn_k: 0 is below 1"),
     ({"source": "pretrained"}, "represent.pretrained: give exactly one of model (timm:NAME, torchvision:NAME, "
@@ -279,3 +289,15 @@ def test_a_judge_whose_embeddings_collapsed_to_one_point_is_refused(monkeypatch,
                  "similarity 1 between every pair, to float32 precision); cosine neighbours cannot tell images apart")
     assert str(refused.value) == (f"represent.judge: {what}; its training diverged or collapsed: lower "
                                   "represent.judge.lr or choose another source")
+
+
+def test_selfsup_on_images_below_3_pixels_is_one_line():
+    # before: ingest took 2x2 images, and represent ended in a torch traceback ("Output size is too small")
+    from winnow.configs import SelfSupConfig
+    from winnow.selfsup import pretrain
+
+    with pytest.raises(WinnowError) as refused:
+        pretrain(np.zeros((8, 2, 16, 1), np.uint8), config=SelfSupConfig(epochs=1, device="cpu"), seed=0,
+                 progress=False)
+    assert str(refused.value) == ("represent.selfsup: images of 2x16 pixels; the encoder needs at least 3x3: set "
+                                  "ingest.size, or choose represent.source judge or pretrained")

@@ -32,7 +32,7 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     rename it only when whole, so a fault leaves the last complete outputs in place."""
     if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
-    if isinstance(err, MemoryError):
+    if isinstance(err, MemoryError) or _torch_out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
     if isinstance(err, OSError):
         code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
@@ -42,6 +42,13 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         where = f"{paths}: " if paths else ""  # numpy's and print()'s writes name no file; pyarrow's say it inside
         return f"{where}{what}; free space, or fix the path or its permissions, then rerun", 1
     return None
+
+
+def _torch_out_of_memory(err: BaseException) -> bool:
+    """torch's out of memory: ``torch.OutOfMemoryError`` on a GPU, a plain RuntimeError from its CPU allocator
+    ("DefaultCPUAllocator: can't allocate memory"); both RuntimeErrors, which read as bugs otherwise."""
+    return isinstance(err, RuntimeError) and (type(err).__name__ == "OutOfMemoryError"
+                                              or "DefaultCPUAllocator: can't allocate memory" in str(err))
 
 
 def first_repeated(names: list[str]) -> str | None:

@@ -145,6 +145,25 @@ def _embedding_source_ready(section: dict, path: str) -> None:
     for key, value in chosen.items():
         if source != "pretrained" and value is not None:
             fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
+    pretrained = section.get("pretrained") or {}
+    if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
+        for key, unused in (("path", None), ("download", False)):
+            if pretrained.get(key, unused) != unused:
+                fail(f"{path}.pretrained.{key}", f"only a library model (model:) reads it, and torchscript is set; "
+                                                 f"set it to {show(unused)}")
+    # dvc repro deletes a stage's outputs before it runs: a user's file kept there is gone before it is read
+    for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
+                       ("pretrained.path", pretrained.get("path"))):
+        if isinstance(value, str) and Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
+            fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
+                                  "before it runs; keep your file elsewhere")
+
+
+def _embedding_pairs_confirmed(section: dict, path: str) -> None:
+    if (section.get("embedding_radius") is not None and section.get("embedding_confirm")
+            and section.get("min_correlation") is None):
+        fail(f"{path}.embedding_confirm", "true, but min_correlation is null: there is no thumbnail check to confirm "
+                                          "embedding pairs with; set min_correlation or embedding_confirm: false")
 
 
 def _weak_classes_chosen(section: dict, path: str) -> None:
@@ -287,7 +306,7 @@ SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "temperature": Num(1e-3, 100),  # NT-Xent's logits are divided by it: 1e-300 made every embedding non-finite
     "lr": LEARNING_RATE,
     "weight_decay": DECAY,
-    "width": Num(1, integer=True),
+    "width": Num(1, 4096, integer=True),  # 100,000 asked the CPU allocator for 720 GB
     "min_scale": Num(0, 1, low_open=True),
     "threads": Num(1, MAX_THREADS, integer=True, null=True),
     "device": Device(),
@@ -296,9 +315,10 @@ PRETRAINED = Section(from_dataclass(PretrainedConfig, {
     "model": Text(null=True),
     "torchscript": Text(null=True),
     "path": Text(null=True),
-    "input_size": Num(8, integer=True),
-    "mean": ListOf(Num(), min_len=3, max_len=3),  # R, G, B
-    "std": ListOf(Num(0, low_open=True), min_len=3, max_len=3),
+    "input_size": Num(8, 2048, integer=True),  # 100,000 asked for 120 GB a batch
+    # on pixels scaled to [0, 1] (ImageNet's 0.485 …): 123.675 on the 0-255 scale fed the model -2 everywhere
+    "mean": ListOf(Num(0, 1), min_len=3, max_len=3),  # R, G, B
+    "std": ListOf(Num(1e-3, 1), min_len=3, max_len=3),
     "batch_size": Num(1, integer=True),
     "device": Device(),
 }), null=True)
@@ -356,7 +376,8 @@ SCHEMA = Section({
         "embedding_confirm": Bool(),  # embedding pairs must pass the thumbnail check too
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
-    }, required=("radius", "min_correlation", "flip", "crop")),  # left out, each would mean another dedup (null: off)
+    }, required=("radius", "min_correlation", "flip", "crop"),  # left out, each would mean another dedup (null: off)
+        checks=(_embedding_pairs_confirmed,)),
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),

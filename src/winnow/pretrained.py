@@ -44,6 +44,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
 
         starts = tqdm(starts, desc=f"represent {name}", unit="batch")
     out = []
+    first = None  # the first batch's features, embedded twice: a model traced in training mode differs
     for start in starts:
         x = to_tensor(images[start:start + config.batch_size], device).float() / 255.0
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
@@ -51,8 +52,11 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         try:
             y = net((x - mean) / std)
-        # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError
-        except (RuntimeError, ValueError, TypeError, AssertionError, torch.jit.Error) as err:
+            if first is None:
+                again = net((x - mean) / std)
+        # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
+        # TorchScript module that exports methods but no forward
+        except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
                               f"({_failure(err)}); check input_size and that it takes 3-channel images") from err
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
@@ -62,8 +66,19 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         if y.is_complex():  # a cast to real would drop the imaginary part without a word
             raise WinnowError(f"represent.pretrained: {name} returned complex features ({y.dtype}); embeddings "
                               "must be real numbers (return .real, .abs() or both as features from the model)")
-        # float16 / bfloat16 / float32 fit float32 exactly; float64 and integers wait for the scaling
-        out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).cpu())
+        if out and y.shape[1] != out[0].shape[1]:
+            raise WinnowError(f"represent.pretrained: {name} returned {y.shape[1]} features for a batch at image "
+                              f"{start} and {out[0].shape[1]} for the first; a feature extractor returns one width")
+        # float16 / bfloat16 / float32 fit float32 exactly; float64 and integers wait for the scaling. A copy:
+        # a model may hand back the same tensor every call (a buffer it fills), which the next batch overwrites
+        out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).cpu().clone())
+        if first is None:
+            first = out[0]
+            if not isinstance(again, torch.Tensor) or again.shape != y.shape or not torch.equal(
+                    again.to(first.dtype).cpu(), first):
+                raise WinnowError(f"represent.pretrained: {name} gives other features for the same images on a "
+                                  "second call (dropout or batch statistics left on: a model traced or scripted in "
+                                  "training mode); call model.eval() before torch.jit.trace or script, then save")
     return torch.cat(out).numpy(), name
 
 
@@ -96,7 +111,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         raise WinnowError(f"represent.pretrained.model: {config.model!r}; write timm:NAME, torchvision:NAME or "
                           "open_clip:ARCH/TAG")
     try:
-        module = __import__(library)
+        with _offline(not config.download):  # imported offline: the hub reads its variable at import
+            module = __import__(library)
     except ImportError as err:
         raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
                           f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
@@ -153,13 +169,23 @@ def _open_clip(open_clip, name: str, *, path: Path | None, download: bool):
 
 @contextmanager
 def _offline(offline: bool):
-    """Hugging Face Hub (timm's and open_clip's weights) kept offline inside the block when ``offline``."""
-    before = os.environ.get("HF_HUB_OFFLINE")
+    """No connection leaves the process inside the block when ``offline``: Hugging Face Hub told so (its
+    variable is read when it is imported, which may have happened before) and every socket's connect refused,
+    since timm's and open_clip's URL-hosted weights (torch.hub) heed no variable."""
+    import socket
+
+    before, connect = os.environ.get("HF_HUB_OFFLINE"), socket.socket.connect
+
+    def refused(self, *args, **kwargs):
+        raise OSError("represent.pretrained.download is false: no connection is made")
+
     if offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
+        socket.socket.connect = refused
     try:
         yield
     finally:
+        socket.socket.connect = connect
         if before is None:
             os.environ.pop("HF_HUB_OFFLINE", None)
         else:

@@ -127,6 +127,9 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     elif options.source == "pretrained":
         features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
         info = {"epochs": None, "final_loss": None, "model": name}
+        weights = options.pretrained.torchscript or options.pretrained.path
+        if weights is not None:  # DVC does not watch these files: the record says which bytes were used
+            info["sha256"] = _sha256(Path(weights))
         where = f"represent.pretrained: {name}"
     else:
         features = read_embedding_file(options.file, ids)

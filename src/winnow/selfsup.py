@@ -135,6 +135,9 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
     """
     if len(images) < 2:
         raise WinnowError(f"represent.selfsup: {len(images)} image(s) to learn from; contrastive learning needs two")
+    if min(images.shape[1:3]) < 3:  # the stem's stride and the pooling leave nothing of a 2x2 image
+        raise WinnowError(f"represent.selfsup: images of {images.shape[1]}x{images.shape[2]} pixels; the encoder "
+                          "needs at least 3x3: set ingest.size, or choose represent.source judge or pretrained")
     device = pick_device(config.device, option="represent.selfsup.device")
     with _threads(config.threads):
         torch.manual_seed(seed)
