@@ -198,6 +198,16 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
                                          "nothing beside it"),
     ("name: ingest\nexpectations: [{type: expect_column_min_to_be_between, kwargs: {column: a, min_value: "
      "{$PARAMETER: image_size, x: 1}}}]\n", "ingest.yaml: expectation 1: {$PARAMETER: ...} takes one bound name"),
+    # before: no bound, a null or a NaN one passed on anything, and an enforced contract trained
+    ("name: ingest\nexpectations: [{type: expect_column_max_to_be_between, kwargs: {column: a, max_value: .nan}}]\n",
+     "ingest.yaml: expectation 1 (expect_column_max_to_be_between) has no finite min_value or max_value, so it "
+     "passes on anything"),
+    ("name: ingest\nexpectations: [{type: expect_column_max_to_be_between, kwargs: {column: a, max_value: null}}]\n",
+     "ingest.yaml: expectation 1 (expect_column_max_to_be_between) has no finite min_value or max_value"),
+    # before: the second expectations list replaced the first, and only its one rule was checked
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n"
+     "expectations: [{type: expect_column_values_to_not_be_null, kwargs: {column: id}}]\n",
+     "ingest.yaml: not valid YAML (duplicate key 'expectations' in"),
 ])
 def test_a_suite_file_edited_into_nonsense_is_one_line(tmp_path, text, message):
     (tmp_path / "ingest.yaml").write_text(text)

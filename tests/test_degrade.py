@@ -306,6 +306,23 @@ def test_overlap_is_allowed_only_without_disjoint():
     assert len(log) == 320 and log["id"].duplicated().any()
 
 
+@pytest.mark.parametrize("specs, said", [
+    # before: 338 ids got two label rows, 37 ended with their true label yet logged as noise twice, and every
+    # label cleaner's truth scoring ended in a traceback (duplicate ids)
+    ([{"kind": "symmetric_noise", "fraction": 0.3}, {"kind": "pair_flip", "fraction": 0.3}],
+     "degrade.perturbations[1] (pair_flip): with degrade.disjoint false it may relabel images perturbations[0] "
+     "(symmetric_noise) changed"),
+    # before: 890 images darkened x0.5 then lightened x2 were logged as dark and light, their pixels restored
+    ([{"kind": "brightness", "fraction": 0.5, "factor": 0.5}, {"kind": "brightness", "fraction": 0.5, "factor": 2.0}],
+     "degrade.perturbations[1] (brightness): with degrade.disjoint false it may damage again images "
+     "perturbations[0] (brightness) changed"),
+])
+def test_two_changes_of_one_kind_that_may_meet_on_one_image_are_refused(specs, said):
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=specs, disjoint=False)
+    assert str(err.value) == said + ", while the ground truth would keep both; set degrade.disjoint: true or keep one of them"
+
+
 def test_two_size_damages_that_may_meet_on_one_image_are_refused():
     # before: with disjoint false an image could be resized twice, the ground truth keeping the size it lost
     specs = [{"kind": "odd_size", "fraction": 0.5, "size": 12},
@@ -513,3 +530,15 @@ def test_jitter_on_one_channel_changes_brightness_and_contrast_only():
 def test_hue_turns_the_colour_wheel():
     red = np.array([[[[255, 0, 0]]]], dtype=np.uint8)
     assert perturb.jitter(red, hue=0.5).ravel().tolist() == [0, 255, 255]
+
+
+def test_a_class_number_that_is_also_another_class_name_is_refused():
+    # before: with folders 1, 10, 2 (sorted by name) the class 1 removed the class "10", index 1
+    data = make_imageset()
+    data = ImageSet(images=data.images, manifest=data.manifest, classes=["1", "10", "2", "3"])
+    with pytest.raises(WinnowError) as err:
+        degrade(data, perturbations=[{"kind": "class_removal", "classes": [1]}])
+    assert str(err.value).endswith("classes must be unambiguous (class '10' by index, class '1' by name); write the "
+                                   "name as text, quoted, got 1")
+    _, log = degrade(data, perturbations=[{"kind": "class_removal", "classes": ["1"]}])
+    assert set(data.manifest.set_index("id").loc[log["id"], "label"]) == {0}

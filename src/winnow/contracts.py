@@ -104,7 +104,9 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     if not path.is_file():
         raise WinnowError(f"{path}: contract suite not found")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from winnow.params import UniqueKeyLoader  # a key given twice: a second expectations list replaced the first
+
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise WinnowError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
     except UnicodeDecodeError as err:
@@ -127,6 +129,13 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         if nulls:
             left_out.append(f"{spec['name']}: {description} left out ({', '.join(sorted(nulls))} is null)")
             continue
+        if entry["type"].endswith("_to_be_between") and not any(
+                isinstance(kwargs.get(k), (int, float)) and not isinstance(kwargs.get(k), bool)
+                and math.isfinite(kwargs[k]) for k in ("min_value", "max_value")):
+            # no finite bound: always true, and an enforced contract passed on any data
+            raise WinnowError(f"{path}: expectation {number} ({description}) has no finite min_value or max_value, "
+                              "so it passes on anything; give a bound, or {$PARAMETER: name} to set it in "
+                              "contracts.bounds")
         expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
     return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out)
 

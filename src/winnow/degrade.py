@@ -67,6 +67,17 @@ def degrade(
         raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
                           f"resize images perturbations[{first.index}] ({first.kind}) resized, while the ground truth "
                           "would keep both; set degrade.disjoint: true or keep one of them")
+    if not disjoint:  # likewise two relabellings of one image, or one damage twice (x0.5 then x2 undoes it)
+        labels = [p for p in specs if p.kind in LABEL_KINDS]
+        twice = next(((a, b) for i, a in enumerate(specs) for b in specs[i + 1:]
+                      if a.kind == b.kind and a.kind in CONTAMINATION_KINDS), None)
+        pair = tuple(labels[:2]) if len(labels) > 1 else twice
+        if pair is not None:
+            first, later = pair
+            what = "relabel" if later.kind in LABEL_KINDS else "damage again"
+            raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
+                              f"{what} images perturbations[{first.index}] ({first.kind}) changed, while the ground "
+                              "truth would keep both; set degrade.disjoint: true or keep one of them")
     state = _State.start(imageset)
     log: list[dict] = []
     for p in specs:

@@ -278,6 +278,11 @@ class _Reader:
                 self.fail(option, "a class index >= 0 or a class name", value)
             return value
         classes = self.data.classes
+        # classes named by numbers ("1", "10", "2" sorted by name): the index 1 is the class "10"
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(classes) \
+                and str(value) in classes and classes.index(str(value)) != value:
+            self.fail(option, f"unambiguous (class {classes[value]!r} by index, class {str(value)!r} by name); write "
+                              "the name as text, quoted", value)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
             self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json", value)

@@ -55,7 +55,7 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     if not path.is_file():
         raise WinnowError(f"{path}: params file not found (run from the project root)")
     try:
-        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        params = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -80,7 +80,7 @@ def validate(params: Any) -> dict[str, Any]:
     return params
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error: the plain loader
     keeps the last value and drops the first without a word; and that ``1e-05`` is a number, as in YAML 1.2
     and DVC: PyYAML's YAML 1.1 wants a dot, so ``dvc exp run -S train.lr=1e-05``, which DVC writes as ``1e-05``,
@@ -97,7 +97,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 # the YAML 1.1 float forms plus those with an exponent and no dot (1e-05, 2E+3)
-_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
