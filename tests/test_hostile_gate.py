@@ -986,3 +986,37 @@ def test_compare_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path
     assert done.stdout.startswith("# Variants over 1 run(s) (seeds 0)\n\n_left out 1 run(s) whose metrics their own "
                                   "dvc.lock contradicts (evaluate.py changed since dvc.lock's evaluate@baseline ran; "
                                   "rerun `dvc repro` there): "), done.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_compare_pools_seeds_whose_stage_outputs_differ(tmp_path):
+    # before: exp show lists every dependency, stage outputs (data/degrade, a metrics file, plots) too, which
+    # change with the seed, so two real seeds of one commit were told apart as "other code" and one was dropped
+    def record(rev: str, name: str, seed: int, f1: float) -> dict:
+        metrics = {metrics_path("baseline"): {"data": {"accuracy": f1, "macro": {"f1": f1},
+                                                       "per_class": {c: {"f1": f1} for c in ("a", "b")}}},
+                   "metrics/budget.json": {"data": {"seed": seed}}}
+        deps = {"src/winnow/ev.py": {"hash": "c" * 32, "size": 1, "nfiles": None},
+                "data/degrade": {"hash": f"{seed}" * 32 + ".dir", "size": 9, "nfiles": 3},
+                "metrics/budget.json": {"hash": f"{seed}" * 32, "size": 1, "nfiles": None},
+                "plots/evaluate": {"hash": f"{seed}" * 32 + ".dir", "size": 9, "nfiles": 2}}
+        return {"rev": rev * 40, "name": name, "data": {"params": {"params.yaml": {"data": {"seed": seed}}},
+                                                        "metrics": metrics, "deps": deps,
+                                                        "outs": {"data/degrade": {"hash": "x"}}}}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([record("a", "s0", 0, 0.9), record("b", "s1", 1, 0.8)]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
+                      "--variants", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Variants over 2 run(s) (seeds 0, 1)\n\n## f1"), done.stdout
+
+
+@pytest.mark.hostile("study")
+def test_study_collect_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path):
+    # before: a commit that changed the damage (or the code) without dvc repro became a curve point with the
+    # last run's metrics, plotted at the new damage level
+    project = _dvc_project(tmp_path)
+    _edit_code(project, "code, not reproduced")
+    done = run_winnow(project, "study", "collect", "--num", "2", "--out", str(tmp_path / "study"))
+    assert ("study: left out 1 run(s) whose metrics their own dvc.lock contradicts (evaluate.py changed since "
+            "dvc.lock's evaluate@baseline ran; rerun `dvc repro` there): ") in done.stdout, done.stdout + done.stderr

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown, revisions
-from winnow.errors import WinnowError, check_output, first_repeated, listed, output_path
+from winnow.errors import WinnowError, check_output, first_repeated, output_path
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -199,7 +199,9 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
         also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
-    chosen, other_code = _same_inputs(chosen)
+    from winnow.study import same_inputs  # study reads the runs compare selects from
+
+    chosen, other_code = same_inputs(chosen)
     runs, seeds = [], set()
     for record in chosen:
         seed = record["params"].get("seed")
@@ -216,44 +218,6 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if incomplete:
         notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
     return runs, "; ".join(notes)
-
-
-def _current_runs(records: list[dict], *, repo: str, variants: list[str]) -> tuple[list[dict], str]:
-    """The records whose commit's outputs of ``evaluate@<variant>`` are what its own dvc.lock and params.yaml say
-    (:func:`winnow.revisions.check_commit_current`), and a note naming the rest: a commit that changed code or
-    params without `dvc repro` holds the last run's metrics under its own settings."""
-    kept, stale = [], []
-    for record in records:
-        try:
-            revisions.check_commit_current(repo, record["rev"], name=record["experiment"],
-                                           targets=[f"evaluate@{v}" for v in variants])
-        except WinnowError as err:
-            stale.append((record["experiment"], str(err)))
-            continue
-        kept.append(record)
-    if not stale:
-        return kept, ""
-    first = stale[0][1].split("first: ", 1)[-1].rstrip(")").split("); ")[0]
-    return kept, (f"left out {len(stale)} run(s) whose metrics their own dvc.lock contradicts ({first}; rerun "
-                  f"`dvc repro` there): " + listed([name for name, _ in stale]))
-
-
-def _same_inputs(records: list[dict]) -> tuple[list[dict], str]:
-    """The records of the largest group that read the same code and inputs (``inputs``, as DVC hashed them),
-    the first on a tie, and a note naming the rest: runs of one params.yaml made by other code are not seeds
-    of one setting."""
-    groups: dict[str, list[dict]] = {}
-    for record in records:
-        groups.setdefault(json.dumps(record.get("inputs") or {}, sort_keys=True), []).append(record)
-    if len(groups) < 2:
-        return records, ""
-    chosen = max(groups.values(), key=len)
-    others = [record for group in groups.values() if group is not chosen for record in group]
-    mine = chosen[0].get("inputs") or {}
-    differ = sorted({path for r in others for path, value in (r.get("inputs") or {}).items() if mine.get(path) != value}
-                    | {path for r in others for path in mine if path not in (r.get("inputs") or {})})
-    return chosen, (f"left out {len(others)} run(s) of other code or inputs ({listed(differ, at_most=3)}): "
-                    + listed([record["experiment"] for record in others]))
 
 
 def _evaluated(record: dict, variant: str) -> dict:
@@ -350,7 +314,7 @@ def check_arguments(*, num: int, out: Path | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_json, write_text
-    from winnow.study import load_experiments
+    from winnow.study import current_runs, load_experiments
 
     check_arguments(num=args.num, out=args.out)
     repeated = first_repeated(args.variants or [])
@@ -369,7 +333,7 @@ def run(args: argparse.Namespace) -> int:
                           + (f" ({uncommitted})" if uncommitted else ""))
     stale = ""
     if args.from_json is None:  # a saved exp show holds no commit to check
-        records, stale = _current_runs(records, repo=args.repo, variants=variants)
+        records, stale = current_runs(records, repo=args.repo, targets=[f"evaluate@{v}" for v in variants])
     runs, note = select_runs(records, variants=variants)
     if not runs:
         said = "; ".join(n for n in (uncommitted, stale) if n)

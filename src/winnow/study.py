@@ -46,8 +46,9 @@ import pandas as pd
 from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, first_repeated, listed, output_path
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
-from winnow.metrics import is_rate
+from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
+from winnow import revisions
 from winnow.revisions import same_setting
 from winnow.stage import load_params, write_table
 from winnow.study_sweeps import SWEEPS, queue_commands
@@ -90,8 +91,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
             "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
             "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
-            "inputs": {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
-                       if isinstance(result, dict) or result is None},
+            "inputs": _inputs(data),
         })
 
     for baseline in show:
@@ -100,6 +100,58 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
             for record in exp_range.get("revs") or []:
                 add(record)
     return found
+
+
+def _inputs(data: dict) -> dict[str, str | None]:
+    """``path -> hash`` of what a record's stages read that no stage writes (code, suites): its ``deps`` less
+    its ``outs`` and ``metrics``, what lies below them and the folders holding them, since a stage's output (data/degrade, a model) changes with the
+    seed, and two seeds of one commit would never read alike."""
+    written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})]
+    return {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
+            if (isinstance(result, dict) or result is None)
+            # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
+            # show does not list; and not an output, what lies below one, or a folder holding one
+            and not str((result or {}).get("hash") or "").endswith(".dir") and (result or {}).get("nfiles") is None
+            and not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
+                        for out in written)}
+
+
+def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple[list[dict], str]:
+    """The records whose commit's outputs of the DVC stages ``targets`` are what its own dvc.lock and params.yaml say
+    (:func:`winnow.revisions.check_commit_current`), and a note naming the rest: a commit that changed code or
+    params without `dvc repro` holds the last run's metrics under its own settings."""
+    kept, stale = [], []
+    for record in records:
+        try:
+            revisions.check_commit_current(repo, record["rev"], name=record["experiment"],
+                                           targets=targets)
+        except WinnowError as err:
+            stale.append((record["experiment"], str(err)))
+            continue
+        kept.append(record)
+    if not stale:
+        return kept, ""
+    first = stale[0][1].split("first: ", 1)[-1].rstrip(")").split("); ")[0]
+    return kept, (f"left out {len(stale)} run(s) whose metrics their own dvc.lock contradicts ({first}; rerun "
+                  f"`dvc repro` there): " + listed([name for name, _ in stale]))
+
+
+def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
+    """The records of the largest group that read the same code and inputs (``inputs``, as DVC hashed them),
+    the first on a tie, and a note naming the rest: runs of one params.yaml made by other code are not seeds
+    of one setting."""
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(json.dumps(record.get("inputs") or {}, sort_keys=True), []).append(record)
+    if len(groups) < 2:
+        return records, ""
+    chosen = max(groups.values(), key=len)
+    others = [record for group in groups.values() if group is not chosen for record in group]
+    mine = chosen[0].get("inputs") or {}
+    differ = sorted({path for r in others for path, value in (r.get("inputs") or {}).items() if mine.get(path) != value}
+                    | {path for r in others for path in mine if path not in (r.get("inputs") or {})})
+    return chosen, (f"left out {len(others)} run(s) of other code or inputs ({listed(differ, at_most=3)}): "
+                    + listed([record["experiment"] for record in others]))
 
 
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
@@ -324,11 +376,18 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
                           "experiments count (at least 1), or -1 for all")
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
-    # a run with other training settings on a damage curve would read as the damage's effect
-    varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))
+    stale = ""
+    if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
+        variant = variant_of(args.metrics, METRICS_FILE)
+        if variant is not None:
+            experiments, stale = current_runs(experiments, repo=args.repo, targets=[f"evaluate@{variant}"])
+    # a run with other training settings, or made by other code, on a damage curve would read as the damage's
+    varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(experiments, varied=varied, where="study")
-    if note:
-        print(f"study: {note}")
+    kept, other_code = same_inputs(kept)
+    for said in (stale, note, other_code):
+        if said:
+            print(f"study: {said}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
