@@ -405,3 +405,13 @@ fi
     assert err.startswith("error: study queue: `dvc exp run --queue")
     assert err.endswith("failed with status 255; the 2 queued before it were removed\n")
     assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
+
+
+def test_a_saved_show_whose_experiment_name_is_no_text_is_one_line(tmp_path, capsys):
+    # before: a pandas traceback (unhashable type: 'dict') when the table was sorted
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([{"rev": "c" * 40, "name": {"a": 1},
+                                  "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": {}}}]))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (f"error: --from-json: {saved}: a record is not what `dvc exp show --json` writes "
+                                       "(TypeError: name \"{'a': 1}\" is not text)\n")

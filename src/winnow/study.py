@@ -87,6 +87,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
         data, rev = record.get("data"), record["rev"]
         if not data or record.get("error") or (rev == "workspace" and not include_workspace):
             return
+        if not isinstance(record.get("name"), (str, type(None))):  # a mapping as a name broke pandas' sort later
+            raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
         found.append({
             "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
