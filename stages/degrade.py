@@ -38,8 +38,8 @@ def main() -> None:
                        tables={"perturbations.parquet": log})
         # perturbed_images: every image the damage touched, removed ones (class_subsample, class_removal) too;
         # carrying: those still in data/degrade's train split, the images a detector could find
-        carrying = int(log["id"].isin(degraded.manifest.loc[degraded.manifest["split"] == "train", "id"]).groupby(
-            log["id"]).first().sum()) if len(log) else 0
+        train_ids = degraded.manifest.loc[degraded.manifest["split"] == "train", "id"]
+        carrying = int(log["id"].drop_duplicates().isin(train_ids).sum())
         write_json(METRICS, {"train": {"before": before, "after": after},
                              "perturbed_images": int(log["id"].nunique()), "carrying_images": carrying,
                              "kind": counts})

@@ -25,8 +25,8 @@ import pandas as pd
 from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.engine import Engine
 from winnow.hamming_index import components, hamming_components, hamming_cross_blocks, hamming_pair_blocks
-from winnow.quality import phash64
-from winnow.thumbnails import Looks, batch_rows, crop_pixels, pair_correlation
+from winnow.quality import batch_rows, phash64
+from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
@@ -70,7 +70,8 @@ def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_
     """
     if not flip and not crop:
         return np.empty((0, len(images)), np.uint64)
-    hashes = engine.map(partial(_view_hashes, flip=flip, crop=crop), images, batch_size=batch_rows(images, batch_size))
+    hashes = engine.map(partial(_view_hashes, flip=flip, crop=crop), images,
+                        batch_size=batch_rows(images, batch_size, pixels=BATCH_PIXELS))
     return np.stack(list(hashes.values()))
 
 

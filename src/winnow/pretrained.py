@@ -44,16 +44,16 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
 
         starts = tqdm(starts, desc=f"represent {name}", unit="batch")
     out = []
-    first = None  # the first batch's features, embedded twice: a model traced in training mode differs
     for start in starts:
         x = to_tensor(images[start:start + config.batch_size], device).float() / 255.0
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        x = (x - mean) / std
         try:
-            y = net((x - mean) / std)
-            if first is None:
-                again = net((x - mean) / std)
+            y = net(x)
+            # the first batch embedded twice: a model traced in training mode (dropout on) answers otherwise
+            again = None if out else net(x)
         # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
         # TorchScript module that exports methods but no forward
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
@@ -71,11 +71,11 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
                               f"{start} and {out[0].shape[1]} for the first; a feature extractor returns one width")
         # float16 / bfloat16 / float32 fit float32 exactly; float64 and integers wait for the scaling. A copy:
         # a model may hand back the same tensor every call (a buffer it fills), which the next batch overwrites
-        out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).cpu().clone())
-        if first is None:
-            first = out[0]
+        out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).to(
+            "cpu", copy=True))
+        if again is not None:
             if not isinstance(again, torch.Tensor) or again.shape != y.shape or not torch.equal(
-                    again.to(first.dtype).cpu(), first):
+                    again.to(out[0].dtype).cpu(), out[0]):
                 raise WinnowError(f"represent.pretrained: {name} gives other features for the same images on a "
                                   "second call (dropout or batch statistics left on: a model traced or scripted in "
                                   "training mode); call model.eval() before torch.jit.trace or script, then save")

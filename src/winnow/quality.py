@@ -63,6 +63,12 @@ _CHUNK_PIXELS = 256 * 32 * 32
 _ENTROPY_LEVEL_BITS = 4
 
 
+def batch_rows(images: np.ndarray, batch_size: int, *, pixels: int) -> int:
+    """Images per batch of uint8 ``(N, H, W, C)`` ``images``: at most ``batch_size`` and at most ``pixels``
+    pixels, at least one image."""
+    return max(1, min(batch_size, pixels // max(1, images.shape[1] * images.shape[2])))
+
+
 def _check_images(images: np.ndarray) -> None:
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
         raise WinnowError(
@@ -109,7 +115,7 @@ def score_images(
         raise WinnowError(f"orig_h and orig_w must be {n} positive sizes, one per image")
     if not (0 <= light_percentile <= 100 and 0 <= dark_percentile <= 100):
         raise WinnowError("score.light_percentile and score.dark_percentile must lie in [0, 100]")
-    step = max(1, min(batch_size, _CHUNK_PIXELS // (height * width)))  # chunks that stay in the CPU caches
+    step = batch_rows(images, batch_size, pixels=_CHUNK_PIXELS)  # chunks that stay in the CPU caches
     pixel_scores = engine.map(partial(_score_batch, light_percentile=light_percentile, dark_percentile=dark_percentile,
                                       phash=phash), images, batch_size=step, threads=True, orig_h=orig_h, orig_w=orig_w)
     spread = math.log1p(min_relative_spread)
@@ -338,8 +344,7 @@ def phash64(images: np.ndarray, *, batch_size: int = 4096, engine: Engine = Engi
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = images[..., None]
     _check_images(images)
-    height, width = images.shape[1:3]
-    step = max(1, min(batch_size, _CHUNK_PIXELS // (height * width)))
+    step = batch_rows(images, batch_size, pixels=_CHUNK_PIXELS)
     return engine.map(_phash_rows, images, batch_size=step, threads=True)["phash"]
 
 

@@ -259,18 +259,19 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
     if not {"id", "verdict", "given", "action", "suggested"} <= set(queue.columns):
         return
     written = queue[queue["verdict"].str.strip() != ""]
-    waiting = written[[_word_outcome(row, classes) != imported.get(row["id"]) for _, row in written.iterrows()]]
+    index = {name: i for i, name in enumerate(classes)}
+    waiting = written[[_word_outcome(row, classes, index) != imported.get(row["id"]) for _, row in written.iterrows()]]
     if len(waiting):
         first = waiting.iloc[0]
-        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported, or changed since (first: id {first['id']!r}, "
-                          f"{first['verdict'].strip()!r}), which a new export would overwrite; import them first "
+        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported, or changed since (first: id "
+                          f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
                           f"(winnow review import {QUEUE_FILE}), or delete the file to discard them")
 
 
-def _word_outcome(row: pd.Series, classes: list[str]) -> tuple[str, int] | None:
-    """``(verdict, label)`` a queue row's verdict word resolves to, None where it does not resolve."""
+def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> tuple[str, int] | None:
+    """``(verdict, label)`` a queue row's verdict word resolves to (``index``: class name -> index), None where
+    it does not resolve."""
     try:
-        index = {name: i for i, name in enumerate(classes)}
         suggested = index[row["suggested"]] if row["action"] == "relabel" else -1
         return resolve(row["verdict"].strip(), where="", given=index[row["given"]], action=row["action"],
                        suggested=suggested, classes=classes)
@@ -407,9 +408,10 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
         named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
         if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
+            shown = ", ".join(map(repr, named[:5])) + ("…" if len(named) > 5 else "")
             raise WinnowError(f"{where}: verdict {word!r} names no class, and with classes named by numbers "
-                              f"({', '.join(map(repr, named[:5]))}{'…' if len(named) > 5 else ''}) an index is ambiguous (a spreadsheet drops leading zeros); write "
-                              "the class name as it is, and keep the column as text")
+                              f"({shown}) an index is ambiguous (a spreadsheet drops leading zeros); write the class "
+                              "name as it is, and keep the column as text")
         label = int(word)
         if not 0 <= label < len(classes):
             raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")

@@ -106,8 +106,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
 
 def _inputs(data: dict) -> dict[str, str | None]:
     """``path -> hash`` of what a record's stages read that no stage writes (code, suites): its ``deps`` less
-    its ``outs`` and ``metrics``, what lies below them and the folders holding them, since a stage's output (data/degrade, a model) changes with the
-    seed, and two seeds of one commit would never read alike."""
+    its ``outs`` and ``metrics``, what lies below them and the folders holding them, since a stage's output
+    (data/degrade, a model) changes with the seed, and two seeds of one commit would never read alike; files
+    only (see below)."""
     written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})]
     return {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
             if (isinstance(result, dict) or result is None)

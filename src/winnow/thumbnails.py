@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 
 from winnow.engine import Engine, release_rows, spill_array
-from winnow.quality import area_matrix
+from winnow.quality import area_matrix, batch_rows
 
 # thumbnails take 1 KiB an image and view on the default 16x16 grid: above this they live on disk, so dedup's
 # memory stays flat (1.6 million 32x32 images: 3.2 GiB of whole and crop thumbnails)
@@ -51,12 +51,6 @@ def crop_pixels(shape: tuple[int, ...], fraction: float) -> tuple[int, int]:
 BATCH_PIXELS = 4096 * 32 * 32
 
 
-def batch_rows(images: np.ndarray, batch_size: int) -> int:
-    """Images per batch of uint8 ``(N, H, W, C)`` ``images``: at most ``batch_size``, and at most
-    :data:`BATCH_PIXELS` pixels, at least one image."""
-    return max(1, min(batch_size, BATCH_PIXELS // max(1, images.shape[1] * images.shape[2])))
-
-
 def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0, batch_size: int = 4096,
                        engine: Engine = Engine()) -> np.ndarray:
     """Standardised grey thumbnails of the images, or of their centre crops.
@@ -72,7 +66,7 @@ def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0,
     """
     views = {"thumbnail": crop}
     return engine.map(partial(_thumbnail_batch, side=side, views=views), images,
-                      batch_size=batch_rows(images, batch_size))["thumbnail"]
+                      batch_size=batch_rows(images, batch_size, pixels=BATCH_PIXELS))["thumbnail"]
 
 
 def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -> dict[str, np.ndarray]:
@@ -186,7 +180,8 @@ class Looks:
         grid = thumbnail_grid(images.shape[1:], side=side)
         spill = len(images) * len(views) * grid[0] * grid[1] * 4 > IN_MEMORY_BYTES
         found = engine.map(partial(_thumbnail_batch, side=side, views=views), images,
-                           batch_size=batch_rows(images, batch_size), allocate=spill_array if spill else np.empty)
+                           batch_size=batch_rows(images, batch_size, pixels=BATCH_PIXELS),
+                           allocate=spill_array if spill else np.empty)
         return cls(whole=found["whole"], crop=found.get("crop"), grid=grid, flip=flip)
 
     def views(self) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
