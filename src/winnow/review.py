@@ -24,20 +24,17 @@ may name only an image in the exported queue: the person judges what the cleaner
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, check_output, first_line, listed
+from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
 from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
+from winnow.review_words import KEYWORDS, resolve, reviewed_words
 from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
     DEGRADE, VERDICT_COLUMNS, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
@@ -61,8 +58,6 @@ KINDS = ("label", "quality", "duplicate", "outlier")
 # per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
 REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
                   "embedding_clean": ("given_label", "agreement", "centroid_margin")}
-VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
-KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
 
 
 def class_verdict(name: str) -> str:
@@ -292,136 +287,6 @@ def _read_queue() -> pd.DataFrame:
     if missing:
         raise WinnowError(f"{QUEUE_FILE}: lacks column(s) {', '.join(missing)}; {fix}")
     return queue.drop_duplicates("id").set_index("id")
-
-
-def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str]]:
-    """``(where, id, word, given, digest)`` per verdict in a person's file, in file order; rows without a verdict
-    are left out. ``given`` and ``digest``: the class and the pixels the person saw (the file's ``given`` and
-    ``digest`` columns or a task's ``data.given`` and ``data.digest``, as exported), "" where the file does not
-    say.
-
-    A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
-    choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
-    """
-    if not path.is_file():
-        what = "a folder, not a file" if path.is_dir() else "not found"
-        raise WinnowError(f"{path}: {what}; give the edited reviews/queue.csv, the review page's download or a "
-                          "Label Studio JSON export")
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
-    except (OSError, ValueError) as err:
-        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
-    if path.suffix.lower() == ".json":
-        return _label_studio_words(path, text)
-    try:  # blank lines kept as rows, so that a row's number is its line's
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except ValueError as err:  # pandas' parser errors are ValueErrors
-        raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
-    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
-        raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
-    header = next(csv.reader(io.StringIO(text)), [])
-    twice = [c for c in ("id", "verdict") if header.count(c) > 1]  # pandas would rename the second one
-    if twice:
-        raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
-    missing = [c for c in ("id", "verdict") if c not in frame.columns]
-    if missing:
-        semicolons = ";" in text.partition("\n")[0]
-        hint = " (its header holds semicolons: save it as comma-separated CSV)" if semicolons else ""
-        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
-                          "are needed")
-    seen, pixels = (frame[c] if c in frame.columns else pd.Series("", index=frame.index) for c in ("given", "digest"))
-    return [(f"{path}: line {row + 2}", image, word.strip(), given, digest)
-            for row, (image, word, given, digest) in enumerate(zip(frame["id"], frame["verdict"], seen, pixels))
-            if word.strip()]
-
-
-def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str]]:
-    fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
-    try:
-        tasks = json.loads(text)
-    except ValueError as err:
-        raise WinnowError(f"{path}: not valid JSON ({first_line(err)}); {fix}") from err
-    if not isinstance(tasks, list):
-        raise WinnowError(f"{path}: holds a JSON {type(tasks).__name__}, not a list of tasks; {fix}")
-    words = []
-    for number, task in enumerate(tasks, start=1):
-        where = f"{path}: task {number}"
-        data = task.get("data") if isinstance(task, dict) else None
-        if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
-            raise WinnowError(f"{where}: no data.winnow_id; {fix}")
-        choices, others = _choices(task.get("annotations"), where=where, fix=fix)
-        if others and not choices:  # another labelling interface: its words are no verdicts, and none would be read
-            raise WinnowError(f"{where} (id {data['winnow_id']!r}): its choices come from control(s) "
-                              f"{', '.join(map(repr, others))}, not {VERDICT_CONTROL!r}; label with "
-                              "reviews/label_studio_config.xml as the project's labelling interface")
-        if len(set(choices)) > 1:
-            raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
-                              f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
-        if choices:
-            words.append((where, data["winnow_id"], str(choices[0]), str(data.get("given") or ""),
-                          str(data.get("digest") or "")))
-    return words
-
-
-def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]]:
-    """(the choices of a task's annotations that were not cancelled: Label Studio's
-    ``[{"was_cancelled": .., "result": [{"type": "choices", "from_name": "verdict", "value": {"choices":
-    ["<word>"]}}]}]``, the other controls (``from_name``) whose choices are no verdicts)."""
-    shape = "annotations: [{result: [{type: choices, value: {choices: [a word]}}]}]"
-    if annotations is None:
-        return [], []
-    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
-        raise WinnowError(f"{where}: annotations are not Label Studio's {shape}; {fix}")
-    choices, others = [], []
-    for annotation in annotations:
-        results = annotation.get("result") or []
-        if annotation.get("was_cancelled") or not isinstance(results, list):
-            continue
-        for result in results:
-            if not isinstance(result, dict) or result.get("type") != "choices":
-                continue
-            control = result.get("from_name", VERDICT_CONTROL)
-            if control != VERDICT_CONTROL:  # a labelling interface may hold other choices (a comment, a tag)
-                others += [str(control)] if str(control) not in others else []
-                continue
-            value = result.get("value")
-            words = value.get("choices") if isinstance(value, dict) else None
-            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-                raise WinnowError(f"{where}: a choices result whose value is {json.dumps(value)[:80]}, not Label "
-                                  f"Studio's {{choices: [a word]}}; {fix}")
-            choices += words
-    return choices, others
-
-
-def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
-    """A person's word for one image as ``(verdict, label)`` (:data:`winnow.variants.VERDICTS`; label -1 =
-    dropped). A class equal to the suggestion is ``accept``, equal to the given label ``reject``, and so is
-    ``drop`` when the suggestion is to drop."""
-    outcome = -1 if action == "drop" else suggested
-    lowered = word.lower()
-    if lowered in KEYWORDS:
-        label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
-    elif word in classes:
-        label = classes.index(word)
-    elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
-        label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
-    elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
-        named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
-        if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
-            shown = ", ".join(map(repr, named[:5])) + ("…" if len(named) > 5 else "")
-            raise WinnowError(f"{where}: verdict {word!r} names no class, and with classes named by numbers "
-                              f"({shown}) an index is ambiguous (a spreadsheet drops leading zeros); write the class "
-                              "name as it is, and keep the column as text")
-        label = int(word)
-        if not 0 <= label < len(classes):
-            raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")
-    else:
-        raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({listed(classes)})")
-    if label == outcome:
-        return "accept", label
-    if label == given:
-        return "reject", label
-    return ("drop" if label == -1 else "relabel"), label
 
 
 def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:

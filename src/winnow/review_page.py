@@ -19,7 +19,8 @@ from winnow.imageset import ImageSet
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
-from winnow.review import VERDICT_CONTROL, class_verdict
+from winnow.review import class_verdict
+from winnow.review_words import VERDICT_CONTROL
 from winnow.outputs import atomic_folder, sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
