@@ -5,7 +5,7 @@ images, val copies of test images). Writes data/dedup/groups.parquet and
 metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
 from winnow.cosine_index import backend_of
-from winnow.dedup import dedup_images, dedup_metrics
+from winnow.dedup import dedup_images, dedup_metrics, leaks_kept, removed_identical
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
@@ -41,11 +41,12 @@ def main() -> None:
         write_json(METRICS_OUT, settings | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
           f"{metrics['conflicts']} label conflicts")
-    chained = chain_warning(metrics, train_images=int((imageset.manifest["split"] == "train").sum()))
+    chained = chain_warning(metrics, train_images=int((imageset.manifest["split"] == "train").sum()),
+                            identical=removed_identical(table, imageset.manifest["digest"].to_numpy()))
     if chained:
         print(chained)
     for line in leak_lines(metrics["leaks"], drop_leaks=settings["drop_leaks"],
-                           test_images=int((imageset.manifest["split"] == "test").sum())):
+                           test_images=int((imageset.manifest["split"] == "test").sum()), kept=leaks_kept(table)):
         print(line)
 
 
@@ -53,17 +54,26 @@ CHAIN_SHARE = 0.2  # copies are a few percent of a real data set; a fifth of tra
 CHAIN_GROUP = 10  # and a chain makes groups far larger than the handful of copies an image has
 
 
-def chain_warning(metrics: dict, *, train_images: int) -> str | None:
+def chain_warning(metrics: dict, *, train_images: int, identical: int | None = None) -> str | None:
     """A ``warning:`` line when dedup removes more than :data:`CHAIN_SHARE` of the train images in a group of
     more than :data:`CHAIN_GROUP`: groups are linked pairs closed transitively, so a radius a little too wide
     chains distinct images into a few huge groups (embedding_radius 0.05 without the thumbnail check removed
-    2,981 of 3,500 MNIST train images)."""
+    2,981 of 3,500 MNIST train images).
+
+    ``identical``: the removed images pixel-identical to an image that stays (:func:`winnow.dedup.removed_identical`;
+    default the ``exact_duplicate`` removals). A train copy of a val or test image counts as a ``leak``, however
+    it is linked: 500 pixel-identical train copies of one test image were blamed on the radius."""
     removed = metrics["images_removed"]
     if removed <= CHAIN_SHARE * train_images or metrics["largest_group"] <= CHAIN_GROUP:
         return None
     said = (f"warning: dedup: removes {removed:,} of {train_images:,} train images ({removed / train_images:.0%}) in "
             f"{metrics['groups']:,} group(s), the largest of {metrics['largest_group']:,}: ")
-    exact = metrics["removed"]["exact_duplicate"]
+    exact = metrics["removed"]["exact_duplicate"] if identical is None else identical
+    leaks = metrics["removed"]["leak"]
+    if 2 * exact >= removed and 2 * leaks >= removed:  # pruned drops leaks whatever its cleaners: that advice is void
+        return said + (f"{exact:,} of them are pixel-identical to an image kept and {leaks:,} are train copies of val "
+                       "or test images, which pruned drops whatever pruned.cleaners says; check how the data and its "
+                       "splits were made")
     if 2 * exact >= removed:  # no radius separates pixel-identical images
         return said + (f"{exact:,} of them are pixel-identical to an image kept; check how the data was made, or "
                        "leave dedup out of pruned.cleaners if such copies are what the data holds")
@@ -72,9 +82,13 @@ def chain_warning(metrics: dict, *, train_images: int) -> str | None:
                    "dedup.embedding_confirm: true")
 
 
-def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int) -> list[str]:
+def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[str, int] | None = None) -> list[str]:
     """What the cross-split duplicates mean, one line per kind found; ``warning:`` where a score stays
-    flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false)."""
+    flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false).
+
+    ``kept``: per copied split, the train copies that stay (:func:`winnow.dedup.leaks_kept`; default all of
+    them when drop_leaks is false). With drop_leaks false dedup still keeps one train image per group: three
+    train copies of a test image were reported as three kept in train, where one was."""
     lines = []
     for copied in ("val", "test"):
         found = leaks[f"train_copies_of_{copied}"]
@@ -82,9 +96,16 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int) -> list[str]:
             continue
         what = (f"train copies of {copied} images: {found['images']} train image(s) in {found['groups']} group(s) "
                 f"with {found[f'{copied}_images']} {copied} image(s)")
-        lines.append(f"dedup: {what}, dropped from train (dedup.drop_leaks)" if drop_leaks else
-                     f"warning: dedup: {what}, kept in train because dedup.drop_leaks is false: the {copied} "
-                     "score is flattered by images the model trained on")
+        staying = found["images"] if kept is None else kept[copied]
+        if drop_leaks:
+            lines.append(f"dedup: {what}, dropped from train (dedup.drop_leaks)")
+        elif staying == found["images"]:
+            lines.append(f"warning: dedup: {what}, kept in train because dedup.drop_leaks is false: the {copied} "
+                         "score is flattered by images the model trained on")
+        else:
+            lines.append(f"warning: dedup: {what}; {staying} of them kept in train because dedup.drop_leaks is false "
+                         f"(the other {found['images'] - staying} removed as duplicates of those): the {copied} score "
+                         "is flattered by images the model trained on")
     found = leaks["val_copies_of_test"]
     if found["test_images"]:
         lines.append(f"warning: dedup: test holds copies of val images: {found['test_images']} test image(s) "

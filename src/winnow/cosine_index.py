@@ -94,11 +94,24 @@ def resolve(backend: str) -> str:
     return backend
 
 
+# a float32 row norm below this (squares under about 1e-38, float32's smallest normal number) has lost its digits
+TINY_NORM = 1e-18
+
+
 def unit_rows(features: np.ndarray) -> np.ndarray:
     """float32 ``(N, D)`` rows scaled to length 1 (an all-zero row stays zero)."""
     unit = np.array(features, dtype=np.float32, copy=True)
-    norms = np.linalg.norm(unit, axis=1, keepdims=True)
-    return np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
+    with np.errstate(over="ignore", under="ignore"):  # such rows are normalised again below
+        norms = np.linalg.norm(unit, axis=1, keepdims=True)
+    out = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
+    # a norm summed in float32 overflows for entries past about 1e19 and underflows below about 1e-19: such a row
+    # became all zeros or kept its length, and its exact copies were found by no radius. Those rows alone are
+    # normalised in float64, so every other row keeps its bits
+    odd = ~np.isfinite(norms[:, 0]) | ((norms[:, 0] < TINY_NORM) & unit.any(axis=1))
+    if odd.any():
+        wide = unit[odd].astype(np.float64)
+        out[odd] = (wide / np.linalg.norm(wide, axis=1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def _numpy_neighbours(unit: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -281,6 +281,32 @@ def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
     return leaks
 
 
+def removed_identical(table: pd.DataFrame, digests: np.ndarray) -> int:
+    """How many removed images are pixel-identical to an image that stays (its group's kept train image, or a
+    val/test image): no radius separates those. ``digests``: ``(N,)`` pixel digests following the table's rows.
+
+    The ``removed`` counts cannot tell: a train copy of a val or test image is counted as a ``leak``, whatever
+    links it."""
+    digests = pd.Series(np.asarray(digests, dtype=object))
+    kept = table["kept"].to_numpy(bool)
+    return int((~kept & digests.isin(digests[kept]).to_numpy()).sum())
+
+
+def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
+    """Per copied split (``val``, ``test``): the train images that stay in train in groups holding an image of
+    that split, which is one per group with ``drop_leaks`` false (the group's other train images go as its
+    duplicates) and none with it true."""
+    groups = table["group"].to_numpy(np.int64)
+    splits = table["split"].to_numpy()
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    staying = (splits == "train") & table["kept"].to_numpy(bool)
+    kept = {}
+    for copied in ("val", "test"):
+        holds = np.bincount(groups[splits == copied], minlength=n_groups) > 0
+        kept[copied] = int((staying & holds[groups]).sum()) if len(groups) else 0
+    return kept
+
+
 def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = None) -> dict:
     """Counts from a :func:`dedup_table`: groups, removals, label conflicts, cross-split leaks by kind
     (:func:`leaks_by_kind`) and, when degrade planted duplicates, detection scores over train images.

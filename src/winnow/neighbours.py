@@ -259,7 +259,16 @@ def final_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
 
 def _unit(features: np.ndarray) -> torch.Tensor:
     """float32 ``(N, D)`` rows scaled to length 1 (an all-zero row stays zero)."""
-    return F.normalize(torch.from_numpy(np.array(features, np.float32)), dim=1)
+    values = torch.from_numpy(np.array(features, np.float32))
+    unit = F.normalize(values, dim=1)
+    # F.normalize's float32 norm overflows past entries of about 1e19 (the row became zeros) and leaves rows
+    # shorter than its eps 1e-12 unscaled (every similarity about 0): those rows alone are normalised in float64,
+    # as winnow.cosine_index.unit_rows does, so every other row keeps its bits
+    norms = torch.linalg.vector_norm(values, dim=1)
+    odd = ~torch.isfinite(norms) | ((norms < 1e-12) & (values != 0).any(dim=1))
+    if odd.any():
+        unit[odd] = F.normalize(values[odd].double(), dim=1, eps=0.0).float()
+    return unit
 
 
 def _own_reference(space: Space) -> np.ndarray:

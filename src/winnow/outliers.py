@@ -44,10 +44,23 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
         forest = IsolationForest(random_state=seed).fit(reference)
         return np.clip(1 + forest.score_samples(query), 0, 1)
     check_k(k, space)  # the same message as the other methods, before scikit-learn's own
-    if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
-        lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
+    # copies (equal unit rows) are one point to LOF: k or more of them have a k-distance of 0 and a local density
+    # of 1e10, so every image that had them among its neighbours scored LOF ~1e10 (normality 0, flagged), and
+    # scikit-learn warned "Duplicate values are leading to incorrect results"
+    distinct, inverse = np.unique(reference, axis=0, return_inverse=True)
+    if len(distinct) == len(reference):
+        if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
+            lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
+        else:
+            lof = -LocalOutlierFactor(n_neighbors=k, novelty=True).fit(reference).score_samples(query)
+    elif len(distinct) == 1:  # one point, however many copies: nothing is sparser than anything else
+        lof = np.ones(len(query))
     else:
-        lof = -LocalOutlierFactor(n_neighbors=k, novelty=True).fit(reference).score_samples(query)
+        neighbours = min(k, len(distinct) - 1)
+        if space.is_self:
+            lof = -LocalOutlierFactor(n_neighbors=neighbours).fit(distinct).negative_outlier_factor_[inverse.ravel()]
+        else:
+            lof = -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(distinct).score_samples(query)
     return np.clip(1 / lof, 0, 1)
 
 
