@@ -24,6 +24,11 @@ def read_summary(variant: str) -> dict:
         raise WinnowError(f"{path}: not valid JSON ({err}); rerun `dvc repro -f evaluate@{variant}`") from err
     if not isinstance(summary, dict) or not isinstance(summary.get("per_class"), dict) or not summary["per_class"]:
         raise WinnowError(f"{path}: no per_class table; rerun `dvc repro -f evaluate@{variant}`")
+    # each class maps to its metrics; a bare number (a hand edit) has none to read by name
+    bad = next((c for c, values in summary["per_class"].items() if not isinstance(values, dict)), None)
+    if bad is not None:
+        raise WinnowError(f"{path}: per_class.{bad} is {repr(summary['per_class'][bad])[:40]}, not a mapping of "
+                          f"its metrics; rerun `dvc repro -f evaluate@{variant}`")
     return summary
 
 

@@ -3,12 +3,14 @@ prediction for every test image (what the merge gate pairs across revisions)."""
 
 import sys
 
+import numpy as np
 import pandas as pd
 
+from winnow.errors import WinnowError
 from winnow.metrics import (
     headline, metrics_path, per_class_table, predictions_path, predictions_table, summarise, summary_path,
 )
-from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
 from winnow.training import load, predict_proba
 from winnow.variants import load_test, variant_argument
 
@@ -20,12 +22,26 @@ def main() -> None:
                                                       metrics_path(variant), f"{plots}/per_class.csv",
                                                       f"{plots}/confusion.csv"])
     test = load_test()
+    if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
+        raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
+                          "measured; raise ingest.test_fraction or give the source test images, then dvc repro")
     # a model of other classes or in another order would have its indices read as this data's classes
     trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:])
     probabilities = predict_proba(trained, test.images)
+    broken = ~np.isfinite(probabilities).all(axis=1)
+    if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing
+        raise rerun_error(f"models/{variant}.pt", f"gives non-finite probabilities (NaN or infinity) for "
+                          f"{int(broken.sum())} of {len(broken)} test images, first "
+                          f"{test.manifest['id'].iloc[int(np.argmax(broken))]!r}, so its predictions mean nothing",
+                          written_by=f"train@{variant}")
     predicted = probabilities.argmax(1)
     summary = summarise(test.labels, predicted, classes=classes)
     table = per_class_table(test.labels, predicted, classes=classes)
+    unmeasured = table.loc[table["support"] == 0, "class"].tolist()
+    if unmeasured:  # their 0 is a convention (as scikit-learn's zero_division=0), not how the model does on them
+        print(f"warning: evaluate@{variant}: class(es) {', '.join(map(repr, unmeasured))} have no test images: their "
+              "recall, F1 and accuracy are written as 0 and count in the macro averages, but say nothing of the "
+              "model; give the test split images of every class")
     names = pd.Series(classes)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(predictions_path(variant),
@@ -36,7 +52,8 @@ def main() -> None:
         write_table(f"{plots}/per_class.csv", table.round(4))
         write_table(f"{plots}/confusion.csv",
                     pd.DataFrame({"actual": names[test.labels].to_numpy(), "predicted": names[predicted].to_numpy()}))
-    worst = table.loc[table["f1"].idxmin()]
+    measured = table[table["support"] > 0]  # the weakest class is one the test split measured
+    worst = measured.loc[measured["f1"].idxmin()]
     print(f"evaluate@{variant}: accuracy {summary['accuracy']:.4f}, macro F1 {summary['macro']['f1']:.4f}, "
           f"weakest class {worst['class']} (F1 {worst['f1']:.3f})")
 

@@ -248,6 +248,12 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
         path = summary_path(variant)
         text = revisions.read_text(repo, run["rev"], path)
         if text is None:
+            try:  # a saved exp show names commits of the clone it came from, which this one may lack
+                revisions.resolve(repo, run["rev"], option="--repo")
+            except WinnowError as err:
+                raise WinnowError(f"compare --metrics {metric}: run {run['experiment']}'s commit {run['rev'][:12]} is "
+                                  f"not in the repository at {repo}, so its {path} cannot be read; compare f1 (the "
+                                  "metrics DVC shows hold it), or run compare where that commit is") from err
             raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
                               "(evaluated before summaries were written); compare f1, or rerun that experiment")
         where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
@@ -302,11 +308,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(*, num: int, out: Path | None) -> None:
     """Refuse, before any work, what would otherwise go wrong late: a ``--num`` below 1 (dvc exp show takes
     it as no limit and reads the experiments of every commit, for minutes) and an ``--out``, or the JSON
-    written beside it, that is a folder (the final rename fails after the whole comparison ran)."""
+    written beside it, that is a folder (the final rename fails after the whole comparison ran), or an ``--out``
+    ending in ``.json`` (that JSON would replace the markdown)."""
     if num < 1:
         raise WinnowError(f"compare --num {num}: must be at least 1 (commits back from HEAD whose experiments "
                           "count); give e.g. --num 1")
     check_output(out, option="--out", example="reports/compare-seeds.md")
+    if out and out.suffix == ".json":  # the JSON beside it would be written over the markdown, which is lost
+        raise WinnowError(f"--out {out}: the runs' JSON is written beside the markdown as {out.with_suffix('.json')}, "
+                          "the same file; give a markdown path, e.g. --out reports/compare-seeds.md")
     if out and out.with_suffix(".json").is_dir():
         raise WinnowError(f"--out {out}: {out.with_suffix('.json')}, the JSON written beside it, is a folder; give a "
                           "file path, e.g. --out reports/compare-seeds.md")

@@ -1,0 +1,148 @@
+"""Hostile evaluation and comparison: a test split without images, or without images of one class; a model whose
+probabilities are NaN; a summary a hand edit broke; `winnow compare` told to write its markdown where its own JSON
+goes, or to read a run's summary from a commit this repository lacks. Each ends in one line, or says what its
+numbers do not measure.
+
+Each evaluate case builds a two- or three-class imageset of random 8x8 images and a LeNet-5 whose weights are all 0
+but the last bias, so its prediction is known without training: the class of the largest bias, for every image.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
+)
+
+from winnow.configs import TrainConfig
+from winnow.imageset import write_imageset
+from winnow.metrics import metrics_path, predictions_path, summary_path
+from winnow.models import build_model
+from winnow.training import Trained, save
+
+
+def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: list[float]) -> Path:
+    """A project whose ingest imageset holds 3 train and 1 val image of each class and ``test[c]`` test images of
+    class c, and whose models/baseline.pt predicts the class of the largest of ``bias`` (one value per class)."""
+    project = make_project(root)
+    counts = {"train": [3] * len(classes), "val": [1] * len(classes), "test": test}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in counts.items() for c in range(len(classes))
+            for i in range(n[c])]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/ingest", images, manifest, classes)
+    model = build_model("lenet5", in_channels=1, num_classes=len(classes), image_size=(8, 8))
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.zero_()
+        list(model.parameters())[-1].copy_(torch.tensor(bias))  # the output layer's bias: the logits themselves
+    trained = Trained(model, torch.tensor([0.5]), torch.tensor([0.25]), [{"val_acc": 0.5}], 1,
+                      TrainConfig(model="lenet5"))
+    save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1))
+    return project
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_of_a_test_split_without_images_fails_with_one_line(tmp_path):
+    # before: a ValueError traceback from torch.cat (ingest.test_fraction: 0 is a valid setting)
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [0, 0], bias=[1.0, 0.0])
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: evaluate@baseline: the test split of data/ingest holds no images, so nothing can be measured; raise "
+        "ingest.test_fraction or give the source test images, then dvc repro")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("value", [math.nan, math.inf], ids=["nan", "inf"])
+def test_evaluate_refuses_a_model_whose_probabilities_are_not_finite(tmp_path, value):
+    # before: argmax read every NaN row as class a, and evaluate wrote accuracy 0.5 and macro F1 0.3333 for a model
+    # that predicts nothing, exit status 0
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[value, 0.0])
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: gives non-finite probabilities (NaN or infinity) for 4 of 4 test images, first "
+        "'test-0-0', so its predictions mean nothing; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_says_which_classes_the_test_split_cannot_measure(tmp_path):
+    # class a has train images but no test image; the model predicts b, which is every test image's class
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [0, 2], bias=[0.0, 1.0])
+    done = run_stage(project, "evaluate", "baseline")
+    assert done.returncode == 0, done.stderr
+    # before: nothing said a's 0 was no result, and the one right model was summed up as "weakest class a (F1 0.000)"
+    assert done.stdout.splitlines() == [
+        "warning: evaluate@baseline: class(es) 'a' have no test images: their recall, F1 and accuracy are written as 0 "
+        "and count in the macro averages, but say nothing of the model; give the test split images of every class",
+        "evaluate@baseline: accuracy 1.0000, macro F1 0.5000, weakest class b (F1 1.000)"]
+    summary = json.loads((project / summary_path("baseline")).read_text())
+    assert summary["per_class"]["a"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0, "support": 0}
+    assert summary["per_class"]["b"]["support"] == 2
+    assert pd.read_csv(project / predictions_path("baseline"))["predicted"].tolist() == ["b", "b"]
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_refuses_a_summary_whose_class_holds_a_bare_number(tmp_path):
+    # before: AttributeError traceback ('float' object has no attribute 'get')
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    for variant, table in (("baseline", {"a": 0.5, "b": {"f1": 0.2}}), ("pruned", {"a": {"f1": 0.4}})):
+        path = project / summary_path(variant)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"per_class": table}))
+    before = files_under(project)
+    done = run_stage(project, "compare")
+    assert assert_error_line(done) == ("error: metrics/evaluate/baseline/summary.json: per_class.a is 0.5, not a "
+                                       "mapping of its metrics; rerun `dvc repro -f evaluate@baseline`")
+    assert_nothing_left(project, before)
+
+
+def _saved_run(path: Path) -> Path:
+    """A saved `dvc exp show --json` of one run (seed 0) of baseline and pruned over classes a and b."""
+    metrics = {metrics_path(v): {"data": {"accuracy": 0.9, "macro": {"f1": 0.8},
+                                          "per_class": {"a": {"f1": f}, "b": {"f1": 0.7}}}}
+               for v, f in (("baseline", 0.5), ("pruned", 0.6))}
+    path.write_text(json.dumps([{"rev": "c" * 40, "name": "c0ffee",
+                                 "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": metrics}}]))
+    return path
+
+
+@pytest.mark.hostile("compare")
+def test_compare_out_ending_in_json_is_refused_before_its_json_replaces_the_markdown(tmp_path):
+    # before: the markdown was written to seeds.json, then the runs' JSON over it: no markdown anywhere, exit 0
+    project = make_project(tmp_path / "project")
+    saved = _saved_run(tmp_path / "exp.json")
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                      "--out", "seeds.json", timeout=60)
+    assert assert_error_line(done) == ("error: --out seeds.json: the runs' JSON is written beside the markdown as "
+                                       "seeds.json, the same file; give a markdown path, e.g. --out "
+                                       "reports/compare-seeds.md")
+    assert done.stdout == ""
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_a_metric_of_a_commit_this_repository_lacks_says_so(tmp_path):
+    # before: "... is not in run c0ffee (evaluated before summaries were written)", a cause that was not the one
+    project = make_project(tmp_path / "project")
+    saved = _saved_run(tmp_path / "exp.json")
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                      "--metrics", "precision", timeout=60)
+    assert assert_error_line(done) == (
+        "error: compare --metrics precision: run c0ffee's commit cccccccccccc is not in the repository at ., so its "
+        "metrics/evaluate/baseline/summary.json cannot be read; compare f1 (the metrics DVC shows hold it), or run "
+        "compare where that commit is")
+    assert done.stdout == ""
+    assert_nothing_left(project, before)
