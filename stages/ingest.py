@@ -107,11 +107,14 @@ def _refuse_one_picture(manifest: pd.DataFrame) -> None:
 
 
 def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None:
-    """A class with train images and none in the test split: evaluate would score it 0 and average the zero
-    into macro F1, and compare and the gate would test a number that measures nothing."""
+    """No test split at all, or a class with train images and none in the test split: evaluate would score it 0
+    and average the zero into macro F1, and compare and the gate would test a number that measures nothing."""
     test = manifest.loc[manifest["split"] == "test", "label"]
+    if not len(test):  # else the whole pipeline ran, to stop at evaluate with nothing to measure
+        raise WinnowError("ingest: the test split holds no images, so evaluate would have nothing to measure; set "
+                          "ingest.test_fraction above 0 where ingest carves the splits, or give the source a test split")
     untested = sorted(set(manifest.loc[manifest["split"] == "train", "label"]) - set(test))
-    if len(test) and untested:
+    if untested:
         raise WinnowError(f"ingest: the test split holds no image of class {classes[untested[0]]!r} ({len(untested)} "
                           "class(es) in all): evaluate would score it 0 and average the zero into macro F1; give the "
                           "test split images of every class (more images of it, a larger ingest.test_fraction where "

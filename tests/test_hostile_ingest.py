@@ -244,8 +244,8 @@ def test_train_images_that_are_all_one_picture_are_refused(tmp_path):
         (data / name).mkdir(parents=True)
         for i in range(6):
             Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / name / f"{i}.png")
-    project, before, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.0, test_fraction=0.0)
-    assert assert_error_line(done) == ("error: ingest: all 12 train images are one picture (pixel for pixel the same, "
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.0, test_fraction=0.5)
+    assert assert_error_line(done) == ("error: ingest: all 6 train images are one picture (pixel for pixel the same, "
                                        "e.g. 'a/0.png'); nothing tells the classes apart: check ingest.path and what "
                                        "wrote the images")
     assert_nothing_left(project, before)
@@ -837,6 +837,19 @@ def test_a_test_split_without_a_class_is_refused(tmp_path):
                     "score it 0 and average the zero into macro F1; give the test split images of every class (more "
                     "images of it, a larger ingest.test_fraction where ingest carves the splits, or a test folder of "
                     "it where the source holds them), or remove the class")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_no_test_split_is_refused_before_any_training(tmp_path):
+    # before: ingest.test_fraction 0 on a source without a test split was taken, every stage ran, and evaluate
+    # stopped at the end with nothing to measure
+    data = tmp_path / "data"
+    image_folder(data, {"a": 12, "b": 12})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.2, test_fraction=0.0)
+    assert assert_error_line(done) == (
+        "error: ingest: the test split holds no images, so evaluate would have nothing to measure; set "
+        "ingest.test_fraction above 0 where ingest carves the splits, or give the source a test split")
     assert_nothing_left(project, before)
 
 
