@@ -109,6 +109,36 @@ def test_an_output_path_of_the_wrong_kind_fails_before_any_work(tmp_path, comman
 
 @pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("command", "expected"), [
+    (["compare", "--variants", "baseline", "pruned", "--out", "params.yaml"],
+     "--out params.yaml: is the project's params.yaml, which this would overwrite; give another path, e.g. --out "
+     "reports/compare-seeds.md"),
+    (["gate", "--base", "HEAD", "--markdown", "dvc.lock"],
+     "--markdown dvc.lock: is the project's dvc.lock, which this would overwrite; give another path, e.g. --markdown "
+     "reports/gate.md"),
+    (["compare", "--variants", "baseline", "pruned", "--out", "reports/compare.md"],
+     "--out reports/compare.md: is an output of the compare stage (reports/compare.md), which this would "
+     "overwrite; give another path, e.g. --out reports/compare-seeds.md"),
+    (["study", "collect", "--out", "metrics/evaluate"],
+     "--out metrics/evaluate: is an output of the evaluate stage (metrics/evaluate/), which this would overwrite; "
+     "give another path, e.g. --out plots/study"),
+], ids=["compare-params", "gate-lock", "compare-stage-output", "study-stage-output"])
+def test_an_output_over_the_pipelines_own_files_is_refused(tmp_path, command, expected):
+    # before: `winnow compare --out params.yaml` replaced the project's params with markdown, exit 0, and every
+    # later command failed on it
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_bytes((ROOT / "dvc.yaml").read_bytes())
+    (project / "dvc.lock").write_text("schema: '2.0'\n")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    extra = ["--from-json", str(saved)] if command[0] in ("study", "compare") else []
+    done = run_winnow(project, *command, *extra, timeout=60)
+    assert assert_error_line(done) == f"error: {expected}"
+    assert done.stdout == ""
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("command", "expected"), [
     (["gate", "--base", "HEAD", "--markdown", "/proc/gate.md"],
      "--markdown /proc/gate.md: cannot write in /proc (No such file or directory); give a file path where you can "
      "write, e.g. --markdown reports/gate.md"),

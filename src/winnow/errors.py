@@ -139,6 +139,9 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     path, kind = os.fspath(path), "folder" if folder else "file"
     hint = f", e.g. {option} {example}" if example else ""
     if obstacle is None:
+        owned = _project_file(path)
+        if owned:
+            raise WinnowError(f"{option} {path}: is {owned}, which this would overwrite; give another path{hint}")
         special = None if folder else _not_a_regular_file(path)
         if special:
             raise WinnowError(f"{option} {path}: is {special}, which the write would replace with a regular file; "
@@ -150,6 +153,39 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
         raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
     raise WinnowError(f"{option} {path}: cannot write in {obstacle.where} ({obstacle.why}); give a {kind} path "
                       f"where you can write{hint}")
+
+
+_PIPELINE_FILES = {"params.yaml": "the project's params.yaml", "dvc.yaml": "the project's dvc.yaml",
+                   "dvc.lock": "the project's dvc.lock", ".git": "git's own folder", ".dvc": "DVC's own folder"}
+
+
+def _project_file(path: str) -> str | None:
+    """What ``path`` is to the DVC project in the current folder when a command's output there would overwrite
+    the pipeline's own files: params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies
+    under one); else None. ``winnow compare --out params.yaml`` replaced the params with markdown."""
+    import yaml
+
+    root = os.path.realpath(os.getcwd())
+    target = os.path.realpath(path)
+    if os.path.commonpath([root, target]) != root:
+        return None
+    relative = os.path.relpath(target, root)
+    top = relative.split(os.sep)[0]
+    if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
+        return _PIPELINE_FILES[top]
+    try:
+        stages = (yaml.safe_load(Path(root, "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, ValueError, yaml.YAMLError):  # no dvc.yaml, or a broken one, which is for dvc to report
+        return None
+    for name, stage in stages.items():
+        for key in ("outs", "metrics", "plots"):
+            for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
+                out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
+                out = out.split("${")[0]  # a templated out (metrics/evaluate/${item.variant}.json): its folder
+                if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
+                            or (out.endswith("/") and relative.startswith(out))):
+                    return f"an output of the {name} stage ({out})"
+    return None
 
 
 def _not_a_regular_file(path: str) -> str | None:
