@@ -6,16 +6,17 @@ from __future__ import annotations
 import html
 
 
-MARKUP = "\\`*_[]|~@#"  # backslash-escaped: emphasis, code, links, a cell break, strike-through, a mention,
-# an issue reference (#1)
+MARKUP = "\\`*_[]|~@#$"  # backslash-escaped: emphasis, code, links, a cell break, strike-through, a mention,
+# an issue reference (#1), inline math (GitHub draws "$x^2$" as a formula and "$\frac{1}{0}$" as an error)
 
 
 def cell(text: str) -> str:
     """``text`` as one table cell, shown as typed: each character of :data:`MARKUP` backslash-escaped (``|``
-    breaks the cell, ``*cat*`` is emphasis, ``[a](b)`` a link, ``@team`` a mention and ``#1`` a link to
-    issue 1 in a pull request), ``<``, ``>`` and ``&`` as HTML entities (a name holding a tag is shown, not
-    rendered), and each character that is not printable as its ``\\u`` escape: a line break ends the table,
-    and a bidirectional override (U+202E) shows the rest of the row, numbers and verdict included, reversed."""
+    breaks the cell, ``*cat*`` is emphasis, ``[a](b)`` a link, ``@team`` a mention, ``#1`` a link to
+    issue 1 in a pull request and ``$x^2$`` a formula), ``<``, ``>`` and ``&`` as HTML entities (a name
+    holding a tag is shown, not rendered), and each character that is not printable as its ``\\u`` escape: a
+    line break ends the table, and a bidirectional override (U+202E) shows the rest of the row, numbers and
+    verdict included, reversed."""
     escaped = "".join(f"\\{c}" if c in MARKUP else c for c in html.escape(text, quote=False))
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
 

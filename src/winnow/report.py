@@ -125,6 +125,24 @@ def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def truth_scores(scores):
+    """Scores against the problems degrade planted (``precision, recall, f1`` beside ``tp, fp, fn``, as
+    :func:`winnow.groundtruth.precision_recall_f1` writes them, which puts 0 where a score is undefined), with
+    None (shown –) where it is undefined: precision when nothing was flagged, recall when nothing planted was
+    among the images judged, F1 when either is. A cleaner that flagged nothing read "precision 0.000", as if
+    every image it flagged were clean. Anything else is returned as it is."""
+    if not isinstance(scores, dict) or not all(isinstance(scores.get(k), Integral) for k in ("tp", "fp", "fn")):
+        return scores
+    out = dict(scores)
+    if "precision" in out and scores["tp"] + scores["fp"] == 0:
+        out["precision"] = None
+    if "recall" in out and scores["tp"] + scores["fn"] == 0:
+        out["recall"] = None
+    if "f1" in out and (out.get("precision") is None or out.get("recall") is None):
+        out["f1"] = None
+    return out
+
+
 VERDICT_KEYS = ("holds", "success", "passed")  # boolean metrics that say whether a check passed
 
 
@@ -384,7 +402,10 @@ def budget_section(*, summary: dict | None) -> str:
         return (f"<p><b>No label cleaning was judged</b>: the {html.escape(judge['split'])} split holds {why}, so "
                 f"pruned applies <b>{html.escape(summary['winner'])}</b> (the quality and duplicate drops, which "
                 f"need no judge). Give that split {give}.</p>" + leaks)
-    table = pd.DataFrame.from_dict(summary["candidates"], orient="index").reindex(columns=list(BUDGET_COLUMNS))
+    # values as written: a candidate not eligible has no count of judge images right, and pandas made that column
+    # float, so every other candidate's count read "477.0000"
+    table = pd.DataFrame(list(summary["candidates"].values()), index=list(summary["candidates"]),
+                         dtype=object).reindex(columns=list(BUDGET_COLUMNS))
     table = table.rename(columns=BUDGET_COLUMNS)
     table.index.name = "candidate"
     bold = pd.DataFrame(False, index=table.index, columns=table.columns)

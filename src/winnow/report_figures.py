@@ -14,6 +14,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
 from winnow.study import AXIS_LABELS
@@ -22,6 +24,8 @@ from winnow.study import AXIS_LABELS
 matplotlib.rcParams["text.parse_math"] = False
 
 FLAGGED_COLOUR, KEPT_COLOUR = "#d62728", "#7f7f7f"
+MAX_LABEL = 25  # characters of a class name on an axis (longer ones are cut in the middle)
+EDGE_MARGIN = 0.03  # the score axis runs this far beyond [0, 1], so the end bins show
 
 
 def png_uri(png: bytes) -> str:
@@ -60,7 +64,8 @@ def per_class_f1_figure(f1: pd.DataFrame) -> str:
     for i, variant in enumerate(variants):
         ax.bar(positions + (i - (len(variants) - 1) / 2) * width, f1[variant], width, label=variant)
     ax.set(xticks=positions, ylabel="F1 on the test split", ylim=(0, 1.05), xlabel="class")
-    ax.set_xticklabels(classes, rotation=_tick_rotation(classes), ha="right" if _tick_rotation(classes) else "center")
+    names = axis_labels(classes)
+    ax.set_xticklabels(names, rotation=_tick_rotation(names), ha="right" if _tick_rotation(names) else "center")
     ax.legend(ncols=len(variants), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return figure_uri(fig)
@@ -68,12 +73,12 @@ def per_class_f1_figure(f1: pd.DataFrame) -> str:
 
 def confusion_figure(confusions: dict[str, pd.DataFrame]) -> str:
     """One confusion matrix per variant, side by side: counts written in, colour = share of the true class."""
-    fig = Figure(figsize=(4.6 * len(confusions), 4.4))
+    fig = Figure(figsize=(4.6 * len(confusions), 4.4), layout="constrained")  # room for each panel's class names
     for ax, (variant, matrix) in zip(np.atleast_1d(fig.subplots(1, len(confusions))), confusions.items()):
         counts = matrix.to_numpy()
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-        labels = list(matrix.index)
+        labels = axis_labels(list(matrix.index))
         ax.set(title=variant, xlabel="predicted", ylabel="actual", xticks=range(len(labels)),
                yticks=range(len(labels)))
         ax.set_xticklabels(labels, rotation=_tick_rotation(labels), ha="right" if _tick_rotation(labels) else "center",
@@ -95,6 +100,11 @@ def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
             (``score, count, threshold, flagged``).
         titles: issue → the panel title.
     """
+    return figure_uri(threshold_panels(histograms, titles=titles))
+
+
+def threshold_panels(histograms: dict[str, pd.DataFrame], *, titles: dict[str, str]) -> Figure:
+    """:func:`threshold_figure`'s figure, before it is rendered (its axes can be read back)."""
     columns = min(4, len(histograms))
     rows = math.ceil(len(histograms) / columns)
     fig = Figure(figsize=(3.6 * columns, 2.6 * rows), layout="constrained")
@@ -112,11 +122,16 @@ def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
             ax.axvline(cut, color="black", linestyle="--", linewidth=1)
         ax.set_yscale("log")
         ax.minorticks_off()  # a log axis's minor ticks were most of this figure's drawing time
-        ax.set(xlim=(0, 1), xlabel="score (lower = worse)", ylabel="images + 1")
+        # the counts as plain numbers: the log axis's own labels are formulas ("$\mathdefault{10^{3}}$"), and
+        # with text.parse_math off (above) the page showed them as that source text
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
+        # a margin either side: a bin at 0 or 1 (every image grey, every image of the usual size) lay under the
+        # frame, and a panel holding all the images looked empty
+        ax.set(xlim=(-EDGE_MARGIN, 1 + EDGE_MARGIN), xlabel="score (lower = worse)", ylabel="images + 1")
         ax.set_title(titles.get(issue, issue), fontsize=9)
     for ax in axes[len(histograms):]:
         ax.set_visible(False)
-    return figure_uri(fig)
+    return fig
 
 
 def study_figure(study: pd.DataFrame) -> str:
@@ -135,6 +150,23 @@ def study_figure(study: pd.DataFrame) -> str:
         ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
     return figure_uri(fig)
+
+
+def axis_labels(names: list[str]) -> list[str]:
+    """Class names as an axis draws them: a character the font lacks as its ``\\u`` escape (drawn, it was an
+    empty box, and classes 猫 and 犬 read the same), a name longer than :data:`MAX_LABEL` characters cut in its
+    middle (an 80-character name on the confusion matrix ran across the panel beside it, over its counts), and
+    each label numbered by its place when two would still read the same. The tables beside the figure carry
+    every name in full."""
+    font = get_font(findfont(FontProperties()))
+    shown = []
+    for name in map(str, names):
+        text = "".join(c if font.get_char_index(ord(c)) else f"\\u{ord(c):04x}" for c in name)
+        half = (MAX_LABEL - 1) // 2
+        shown.append(text if len(text) <= MAX_LABEL else f"{text[:half]}…{text[-half:]}")
+    if len(set(shown)) < len(shown):
+        shown = [f"{i}: {text}" for i, text in enumerate(shown)]
+    return shown
 
 
 def _tick_rotation(labels: list[str]) -> int:

@@ -14,7 +14,7 @@ import pandas as pd
 from winnow.imageset import ImageSet
 from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels
 from winnow.quality import SCORES
-from winnow.report import block, figure, html_table, key_value_table, not_run, reason_text
+from winnow.report import block, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
 from winnow.report_figures import image_uri
 
 
@@ -64,7 +64,8 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
              for image, given, suggested, quality, decision in zip(
                  images_by_id(imageset, found["id"]), found["given_label"], found["suggested_label"],
                  found["label_quality"], found["decision"])]
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("noise_matrix", "judge")},
+    headline = key_value_table({k: truth_scores(v) if k == "truth" else v for k, v in (summary or {}).items()
+                                if k not in ("noise_matrix", "judge")},
                                title="confident-learn's figures (metrics/confident_learn.json)")
     grid = f'<div class="grid">{"".join(tiles)}</div>' if tiles else '<p class="note">No label issue found.</p>'
     return judge_note((summary or {}).get("judge")) + headline + grid + (DECIDED_NOT_APPLIED if tiles else "")
@@ -120,8 +121,8 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
                             test_images=int((imageset.manifest["split"] == "test").sum()))
     if "detection" in (summary or {}):
         headline += ('<p class="note">Against the duplicates degrade planted: '
-                     + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v:,}"
-                                 for k, v in summary["detection"].items()) + ".</p>")
+                     + html.escape(", ".join(f"{k} {fmt(v)}" for k, v in truth_scores(summary["detection"]).items()))
+                     + ".</p>")
     rows = []
     for group, facts in order.iterrows():
         members = shared[shared["group"] == group]
@@ -209,7 +210,8 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
     if rounds is None or imageset is None:
         return not_run("neighbour cleansing", how="the embedding-clean stage writes data/embedding-clean/rounds.parquet")
     names = imageset.classes
-    headline = key_value_table({k: v for k, v in (summary or {}).items() if k not in ("rounds", "judge")},
+    headline = key_value_table({k: truth_scores(v) if k == "truth" else v for k, v in (summary or {}).items()
+                                if k not in ("rounds", "judge")},
                                title="embedding-clean's figures (metrics/embedding_clean.json)")
     parts = [judge_note((summary or {}).get("judge")), headline]
     judges = {r["round"]: r.get("judge_val_accuracy") for r in (summary or {}).get("rounds", [])}

@@ -9,7 +9,7 @@ import html
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.report import key_value_table, not_run
+from winnow.report import key_value_table, not_run, truth_scores
 from winnow.report_grids import images_by_id, tile
 
 
@@ -41,10 +41,12 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
               "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
               "seconds": summary.get("seconds")}
     if "truth" in summary:
-        truth = summary["truth"]
+        truth = truth_scores(summary["truth"])  # 0/0: the file's 0.0 is no score
         counts |= {f"against planted label noise: {k}": truth[k] for k in ("precision", "recall", "f1")}
-        if not truth.get("tp", 0) + truth.get("fp", 0):  # 0/0: the file's 0.0 is no precision
+        if truth["precision"] is None:
             counts["against planted label noise: precision"] = "– (nothing dropped)"
+        if truth["recall"] is None:
+            counts["against planted label noise: recall"] = "– (no planted flip among the images valued)"
     return ("<p>Each train image's value for a model judged on the val split: kNN-Shapley (its share of a "
             "K-nearest-neighbour classifier's val accuracy) and TracIn (how much training on it lowered the val "
             "loss of a linear layer on the embedding). Negative values hurt.</p>"

@@ -1,7 +1,8 @@
 """The report's first answer: which data set version to ship, and by how much it beats baseline.
 
-One table, one row per evaluated version: test accuracy, macro F1, the weakest class and its F1, and
-against baseline, paired on the same test images (``metrics/evaluate/<version>/predictions.csv``):
+One table, one row per evaluated version: test accuracy, macro F1, the weakest class (of those the test split
+holds) and its F1, and against baseline, paired on the same test images
+(``metrics/evaluate/<version>/predictions.csv``):
 
 - the change in macro F1, with a paired permutation test and a paired bootstrap interval drawn image by
   image (:func:`winnow.paired.macro_f1_change`): is the gain more than the luck of which test images
@@ -89,7 +90,11 @@ def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFra
     """
     rows = {}
     for version, summary in metrics.items():
+        # the weakest class is one the test split measured, as evaluate says it: a class without test images
+        # has F1 0 by convention, and was named the weakest as if the model failed it
         f1 = pd.Series({name: values["f1"] for name, values in summary["per_class"].items()}, dtype=float)
+        tested = pd.Series({name: values["support"] > 0 for name, values in summary["per_class"].items()})
+        f1 = f1[tested] if tested.any() else f1
         rows[version] = {"accuracy": float(summary["accuracy"]), "macro_f1": float(summary["macro"]["f1"]),
                          "weakest": str(f1.idxmin()), "weakest_f1": float(f1.min())}
         if BASELINE not in metrics or version == BASELINE:
@@ -153,6 +158,19 @@ def _p(p: float) -> str:
     return "–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def unmeasured_note(metrics: dict[str, dict]) -> str:
+    """A paragraph naming the classes evaluate found no test image of (``per_class.<class>.support`` 0 in any
+    version's summary), whose 0 counts in every macro figure on the page; empty when every class was tested."""
+    unmeasured = list(dict.fromkeys(name for summary in metrics.values()
+                                    for name, values in summary["per_class"].items() if values["support"] == 0))
+    if not unmeasured:
+        return ""
+    names = ", ".join(f"<b>{html.escape(name)}</b>" for name in unmeasured)
+    return (f'<p class="fail">No test image of {names}: {"its" if len(unmeasured) == 1 else "their"} precision, '
+            "recall and F1 are written as 0 and count in every macro figure on this page, but say nothing of the "
+            "model. Give the test split images of every class.</p>")
+
+
 def review_line(review: dict | None, *, path: str) -> str:
     """What people decided (``metrics/variants.json``'s ``review``), one line; nothing when nobody reviewed."""
     if review is None:
@@ -214,8 +232,8 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
            "with the highest macro F1 is shipped. oracle is the train split before degrade: a ceiling for scale, "
            "never a version you have. Whether a gain holds across classes: the t-tests under "
            '<a href="#evaluation">evaluation</a>.</p>')
-    return (f'<p class="verdict">{_code(sentence)}</p>' + html_table(shown, bold=bold) + how
-            + review_line(review, path=review_path))
+    return (f'<p class="verdict">{_code(sentence)}</p>' + unmeasured_note(metrics) + html_table(shown, bold=bold)
+            + how + review_line(review, path=review_path))
 
 
 def _code(sentence: str) -> str:

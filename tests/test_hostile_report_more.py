@@ -1,0 +1,200 @@
+"""More hostile cases for the report and what it tells the user: figures whose axes read as formula source or
+hid a bin, class names a figure could not draw, scores the pipeline could not have measured shown as 0, a class
+the test split lacks named the weakest, counts shown as decimals, and a class name GitHub drew as a formula.
+The expected figures are worked out here from the inputs (scikit-learn, plain counting), never read back from
+winnow's own output."""
+
+import html
+import json
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.metrics import f1_score
+
+from conftest import make_manifest
+from hostile_harness import default_params, files_under, run_stage
+from winnow.groundtruth import precision_recall_f1
+from winnow.imageset import read_imageset, write_imageset
+from winnow.markdown import cell
+from winnow.metrics import summarise
+from winnow.report import budget_section
+from winnow.report_figures import MAX_LABEL, axis_labels, confusion_figure, threshold_panels
+from winnow.report_grids import duplicates_section, label_issues_section
+from winnow.report_valuation import valuation_section
+
+
+def plain(fragment: str) -> str:
+    """Text without tags, entities decoded, cells and paragraphs separated by " | "."""
+    return html.unescape(re.sub(r"(\s*<[^>]+>\s*)+", " | ", fragment)).strip(" |")
+
+
+def bins(counts: dict[int, int], *, cut: float = float("nan")) -> pd.DataFrame:
+    """A threshold histogram as the threshold stage writes it: 256 bins over [0, 1], ``counts`` by bin index."""
+    centres = (np.arange(256) + 0.5) / 256
+    count = np.zeros(256, np.int64)
+    for index, n in counts.items():
+        count[index] = n
+    return pd.DataFrame({"score": centres, "count": count, "threshold": cut, "flagged": centres <= cut})
+
+
+@pytest.mark.hostile("report")
+def test_the_histogram_counts_read_as_numbers_and_a_bin_at_either_end_shows():
+    # before: the log axis read "$\mathdefault{10^{3}}$" (text.parse_math is off for class names), and a panel
+    # whose images all sat in the first or last bin (every MNIST image is grey) looked empty: the bin lay under
+    # the frame
+    fig = threshold_panels({"grayscale": bins({0: 4755}), "odd_size": bins({255: 4755}, cut=0.5)},
+                           titles={"grayscale": "grayscale", "odd_size": "odd_size"})
+    fig.draw_without_rendering()
+    for ax in fig.axes[:2]:
+        low, high = ax.get_ylim()
+        shown = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+        assert shown == ["1", "10", "100", "1,000"]
+        left, right = ax.get_xlim()
+        assert left < 0 and right > 1  # the bins [0, 1/256] and [255/256, 1] lie inside the frame
+
+
+@pytest.mark.hostile("report")
+def test_class_names_a_figure_cannot_draw_are_told_apart_and_long_ones_are_cut_in_the_middle():
+    # before: 猫 and 犬 were both drawn as an empty box (a "Glyph missing" warning), and an 80-character name ran
+    # across the confusion matrix beside it, over its counts
+    long_a, long_b = "x" * 79 + "a", "x" * 79 + "b"
+    names = ["猫", "犬", long_a, long_b, "<b>|1</b>"]
+    shown = axis_labels(names)
+    assert shown[:2] == ["\\u732b", "\\u72ac"]
+    assert shown[2:4] == ["x" * 12 + "…" + "x" * 11 + "a", "x" * 12 + "…" + "x" * 11 + "b"]
+    assert shown[4] == "<b>|1</b>" and max(map(len, shown)) <= MAX_LABEL
+    matrix = pd.DataFrame(np.eye(len(names), dtype=np.int64) * 3, index=names, columns=names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph the font lacks warns while the figure is drawn
+        assert confusion_figure({"baseline": matrix, "pruned": matrix}).startswith("data:image/png;base64,")
+
+
+@pytest.mark.hostile("report")
+def test_names_that_would_still_read_the_same_on_an_axis_are_numbered():
+    # two long names that differ only in their middle would be cut to one label
+    names = ["a" * 20 + "1" + "b" * 20, "a" * 20 + "2" + "b" * 20, "c"]
+    shown = axis_labels(names)
+    assert shown == ["0: " + "a" * 12 + "…" + "b" * 12, "1: " + "a" * 12 + "…" + "b" * 12, "2: c"]
+
+
+def tiny_imageset(tmp_path):
+    """A real imageset of four 8x8 train images of classes a and b."""
+    manifest = make_manifest(4, labels=np.array([0, 1, 0, 1])).assign(id=["t0", "t1", "t2", "t3"])
+    write_imageset(tmp_path / "set", np.zeros((4, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    return read_imageset(tmp_path / "set")
+
+
+@pytest.mark.hostile("report")
+def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_path):
+    # before: "truth.precision 0.000" and "truth.f1 0.000": a cleaner that flagged nothing read as one whose every
+    # flag was wrong (the file writes 0 where a score is undefined)
+    imageset = tiny_imageset(tmp_path)
+    planted = np.array([True, True, False, False])
+    truth = precision_recall_f1(np.zeros(4, bool), planted) | {"true_noise_rate": 0.5, "relabel_accuracy": None}
+    issues = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "is_issue": False, "label_quality": 0.9,
+                           "given_label": [0, 1, 0, 1], "suggested_label": [0, 1, 0, 1], "decision": "keep"})
+    text = plain(label_issues_section(issues=issues, summary={"considered": 4, "issues": 0, "truth": truth},
+                                      imageset=imageset, count=4))
+    assert ("truth.precision | – | truth.recall | 0.000 | truth.f1 | – | truth.tp | 0 | truth.fp | 0 | truth.fn | 2"
+            in text)
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 1, 0, 1],
+                           "group": [0, 1, 2, 3], "group_size": 1, "kept": True, "reason": "kept",
+                           "label_conflict": False})
+    found = precision_recall_f1(np.zeros(4, bool), np.array([True, False, True, False]))
+    text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 0, "detection": found},
+                                    imageset=imageset, count=4))
+    assert "Against the duplicates degrade planted: precision –, recall 0.000, f1 –, tp 0, fp 0, fn 2." in text
+
+
+@pytest.mark.hostile("report")
+def test_valuation_with_no_planted_flip_among_the_valued_images_shows_no_recall(tmp_path):
+    # before: "recall 0.000" when threshold and dedup had removed every flipped image before valuation
+    imageset = tiny_imageset(tmp_path)
+    decisions = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "given_label": [0, 1, 0, 1], "decision": "keep",
+                              "knn_shapley": [0.1, 0.2, 0.3, 0.4], "tracin": [0.1, 0.2, 0.3, 0.4],
+                              "harm": [0.4, 0.3, 0.2, 0.1]})
+    truth = precision_recall_f1(np.array([True, False, False, False]), np.zeros(4, bool))
+    text = plain(valuation_section(decisions=decisions, summary={"considered": 4, "flagged": 1, "truth": truth},
+                                   imageset=imageset, count=2))
+    assert ("against planted label noise: precision | 0.000 | against planted label noise: recall | – (no planted "
+            "flip among the images valued) | against planted label noise: f1 | –") in text
+
+
+CLASSES = ["cat", "dog", "bird"]
+TEST_LABELS = np.repeat([0, 1], 20)  # the test split holds no bird
+
+
+def versions_project(root):
+    """A project holding what the versions section reads: baseline and pruned evaluated on a test split without
+    any bird (evaluate writes bird's F1 as 0, support 0)."""
+    params = default_params()
+    params["variants"] = ["baseline", "pruned"]
+    params["contracts"]["enforce_variants"] = []
+    root.mkdir(parents=True)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ids = [f"x{i:02d}" for i in range(len(TEST_LABELS))]
+    labels = np.concatenate([[0, 1, 2, 0, 1, 2], TEST_LABELS])
+    manifest = make_manifest(len(labels), labels=labels).assign(
+        split=["train"] * 3 + ["val"] * 3 + ["test"] * len(TEST_LABELS), id=[f"t{i}" for i in range(6)] + ids)
+    write_imageset(root / "data/ingest", np.zeros((len(labels), 8, 8, 1), np.uint8), manifest, CLASSES)
+    predicted = {"baseline": TEST_LABELS.copy(), "pruned": TEST_LABELS.copy()}
+    predicted["baseline"][[0, 1, 2, 20]] = 1 - TEST_LABELS[[0, 1, 2, 20]]  # cat worse than dog
+    predicted["pruned"][[0, 20, 21, 22]] = 1 - TEST_LABELS[[0, 20, 21, 22]]  # dog worse than cat
+    names = np.array(CLASSES)
+    for version, guesses in predicted.items():
+        folder = root / "metrics/evaluate" / version
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps(summarise(TEST_LABELS, guesses, classes=CLASSES)))
+        pd.DataFrame({"id": ids, "label": names[TEST_LABELS], "predicted": names[guesses], "probability": 0.9}
+                     ).to_csv(folder / "predictions.csv", index=False)
+        (root / "plots/evaluate" / version).mkdir(parents=True)
+        pd.DataFrame({"actual": names[TEST_LABELS], "predicted": names[guesses]}).to_csv(
+            root / "plots/evaluate" / version / "confusion.csv", index=False)
+    return root, predicted
+
+
+@pytest.mark.hostile("report")
+def test_a_class_without_test_images_is_not_named_the_weakest_and_the_page_says_so(tmp_path):
+    # before: "weakest class bird, its F1 0.000" for both versions, while evaluate itself said bird had no test
+    # images and named another class
+    root, predicted = versions_project(tmp_path / "project")
+    before = files_under(root)
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr
+    assert files_under(root) - before == {"reports/index.html"}
+    page = (root / "reports/index.html").read_text()
+    versions = re.search(r'<section id="versions">(.*?)</section>', page, re.S).group(1)
+    for version, guesses in predicted.items():
+        f1 = f1_score(TEST_LABELS, guesses, labels=[0, 1], average=None)
+        row = re.search(rf'<tr><td class="text">{version}</td>(.*?)</tr>', versions).group(1)
+        cells = [plain(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        assert cells[2:4] == [CLASSES[int(np.argmin(f1))], f"{f1.min():.3f}"]
+    assert ("No test image of bird: its precision, recall and F1 are written as 0 and count in every macro figure "
+            "on this page, but say nothing of the model. Give the test split images of every class.") in \
+        html.unescape(re.sub(r"<[^>]+>", "", versions))
+
+
+@pytest.mark.hostile("report")
+def test_a_candidate_the_budget_could_not_judge_leaves_the_others_counts_whole():
+    # before: the not-eligible candidate's missing count made pandas turn the column to floats: "477.0000" images
+    candidate = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 40,
+                 "correct": 27, "accuracy": 0.9, "log_loss": 0.3, "note": ""}
+    summary = {"enabled": True, "judge": {"split": "val", "images": 30}, "score": "log_loss", "l2": 0.01,
+               "l2_chosen_on": "val", "tie_se": 1.0, "winner": "none", "leak_drops": 0,
+               "candidates": {"none": candidate,
+                              "all": candidate | {"label_images": 5, "dropped": 5, "train_images": 35, "correct": None,
+                                                  "accuracy": None, "log_loss": None,
+                                                  "note": "not eligible: it empties class b"}}}
+    text = plain(budget_section(summary=summary))
+    assert "none | 0 | 0 | 0 | 40 | 27 | 0.9000 | 0.3000 | all | 5 | 5 | 0 | 35 | – | – | – | not eligible" in text
+
+
+@pytest.mark.hostile("report")
+def test_a_class_name_holding_dollar_signs_is_no_formula_in_a_markdown_table():
+    # before: "$x^2$" went into the gate's pull-request comment and compare.md as is, and GitHub drew x²
+    assert cell("$x^2$") == "\\$x^2\\$"
+    assert cell("$5 bill|$10 bill") == "\\$5 bill\\|\\$10 bill"
