@@ -178,7 +178,9 @@ def test_block_search_equals_brute_force(monkeypatch, k):
     ("crop", 0.5, "dedup.crop: 0.5 is not below 0.5"),
     ("crop", 0, "dedup.crop: 0 is not above 0"),
     ("embedding_radius", -0.01, "dedup.embedding_radius: -0.01 is below 0"),
-    ("embedding_radius", 2.5, "dedup.embedding_radius: 2.5 is above 2"),
+    ("embedding_radius", 2.5, "dedup.embedding_radius: 2.5 is not below 1"),
+    # an all-zero embedding lies at cosine distance 1 from every image: at 1 it was a copy of all of them
+    ("embedding_radius", 1, "dedup.embedding_radius: 1 is not below 1"),
 ])
 def test_bad_copy_settings_are_one_line(key, value, expected):
     params = default_params()

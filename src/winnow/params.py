@@ -372,7 +372,9 @@ SCHEMA = Section({
         "min_correlation": Num(-1, 1, null=True),
         "flip": Bool(),  # also compare each image's mirror
         "crop": Num(0, 0.5, low_open=True, high_open=True, null=True),  # share cut from each side; null = off
-        "embedding_radius": Num(0, 2, null=True),  # cosine distance between represent embeddings; null = off
+        # cosine distance between represent embeddings; null = off. From 1 on it links images whose embeddings are
+        # orthogonal (an all-zero row, which a ReLU encoder gives, lies at 1 from every image): no copies
+        "embedding_radius": Num(0, 1, high_open=True, null=True),
         "embedding_confirm": Bool(),  # embedding pairs must pass the thumbnail check too
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
