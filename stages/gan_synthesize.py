@@ -10,7 +10,8 @@ A weak class without pruned train images gets no samples: the GAN never saw it, 
 label is noise. It is left out with a warning rather than refused, because a class may be absent on purpose
 (degrade's class_removal, which pruned keeps absent) and, with no train image of it, is always the weakest
 by count and by F1: a refusal would leave no setting but dropping augmented. With no weak class left, the
-stage is refused, as when no class is weak."""
+stage is refused, as when no class is weak. Under ``weak_by: f1`` a class without val images has no F1: it is
+left out of the ranking with a warning, and a weak class learnt from fewer than HANDFUL train images gets one."""
 
 import numpy as np
 import pandas as pd
@@ -30,15 +31,23 @@ from winnow.variants import load_variant, read_rows, write_variant
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
+# a weak class learnt from fewer train images than this gets a warning; balance's HANDFUL, not imported, since
+# winnow.balance would join this stage's deps (an edit there would rerun the GAN)
+HANDFUL = 5
 
 
 def main() -> None:
     params = load_params()
     if "augmented" not in params["variants"]:
-        # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run
-        write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
-        write_json(METRICS, {"skipped": SKIPPED})
-        write_not_checked("augmented", SKIPPED)
+        # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run. The stand-ins
+        # are checked first and land as one: written one by one, a path in the way (or a kill) left data/gan a
+        # stand-in beside the last real run's metrics/gan.json and verdict
+        check_outputs(stage="gan-synthesize", folders=[*FOLDERS, "reports/contracts/augmented"],
+                      files=[*FILES, METRICS, "metrics/contracts/augmented.json"])
+        with together():
+            write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
+            write_json(METRICS, {"skipped": SKIPPED})
+            write_not_checked("augmented", SKIPPED)
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default variants skip this stage
@@ -56,7 +65,17 @@ def main() -> None:
     classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:])
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
-    weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"])
+    unscored = [name for name in classes if name not in scores]
+    if unscored:
+        named = ", ".join(map(repr, unscored))
+        print(f"warning: gan-synthesize: class{'es' if len(unscored) > 1 else ''} {named} "
+              f"{'have' if len(unscored) > 1 else 'has'} no val image, so no F1 to rank by and "
+              f"{'are' if len(unscored) > 1 else 'is'} left out of the weak classes; give the val split images of "
+              "every class (raise ingest.val_fraction), or set gan.weak_by: count")
+    k = section["weak_k"]
+    if unscored and k is not None and k <= len(classes):  # a cap on the classes ranked: at most those with an F1
+        k = min(k, len(scores))
+    weak = weak_classes(scores, k=k, below=section["weak_below"])
     if not weak:
         raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
                           "gan.weak_k, or leave augmented out of variants")
@@ -72,6 +91,17 @@ def main() -> None:
         print(f"warning: gan-synthesize: {which} no pruned train images to learn from, so "
               f"{'it gets' if len(unseen) == 1 else 'they get'} no samples; "
               f"generating for {', '.join(map(repr, weak))} only")
+    # as balance warns of a class copied from a handful of images: a class embedding learnt from one or two
+    # images draws copies of them or noise, and the filter alone decided what joined augmented without a word
+    learnt = {name: int((pruned.labels == classes.index(name)).sum()) for name in weak}
+    few = {name: n for name, n in learnt.items() if n < HANDFUL}
+    if few:
+        c = min(few, key=few.get)
+        more = f", and {len(few) - 1} more weak class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}"
+        print(f"warning: gan-synthesize: weak class {c!r} has {few[c]} pruned train image{'s' if few[c] != 1 else ''} "
+              f"to learn from{more if len(few) > 1 else ''}; its samples can be little more than copies of "
+              f"{'it' if few[c] == 1 else 'them'} or noise: give the class more train images, or leave augmented "
+              "out of variants")
     # the generator's inputs and its images, all at once: checked before the GAN trains and saves its weights
     check_fits_in_memory(len(weak) * section["per_class"] * (4 * config.latent_dim + pruned.images[0].nbytes),
                          what=f"gan.per_class {section['per_class']:,}: {len(weak) * section['per_class']:,} samples")
@@ -126,7 +156,9 @@ def main() -> None:
         write_variant("augmented", rows, extra=extra)
         write_json(METRICS, {
             "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
-            "weak_scores": {name: round(v, 4) for name, v in scores.items()}, "threshold": section["threshold"],
+            # null: a class without val images has no F1 (it was 0.0, as if measured, and ranked weakest)
+            "weak_scores": {name: round(scores[name], 4) if name in scores else None for name in classes},
+            "threshold": section["threshold"],
             "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
                                 for name in weak},
             "acceptance": rates, "added": int(kept.sum()), "frechet": frechet,
@@ -142,14 +174,15 @@ def main() -> None:
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:
     """Per class: the baseline's F1 on the val split (``f1``, from its probabilities ``val_probs``) or the
-    pruned train image count (``count``)."""
+    pruned train image count (``count``). A class without val images has no F1 and is left out: summarise's 0.0
+    for it made it the weakest class on no evidence."""
     if by == "count":
         return {name: float((pruned.labels == i).sum()) for i, name in enumerate(classes)}
     if len(val) == 0:
         raise WinnowError("gan.weak_by: f1 needs a val split; it is empty (use weak_by: count)")
     predicted = val_probs.argmax(axis=1)
     per_class = summarise(val.labels, predicted, classes=classes)["per_class"]
-    return {name: per_class[name]["f1"] for name in classes}
+    return {name: per_class[name]["f1"] for name in classes if per_class[name]["support"] > 0}
 
 
 if __name__ == "__main__":

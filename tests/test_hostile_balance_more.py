@@ -1,0 +1,142 @@
+"""Hostile inputs of balance and gan-synthesize: images one pixel high, classes of one-colour images that no
+geometric op can change, and a class the val split holds no image of, ranked by its F1."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, contract_inputs, default_params, edit_table, files_under, make_project,
+    run_stage,
+)
+from test_gan import gan_project
+from winnow.gan_eval import frechet_distance
+from winnow.imageset import read_imageset, write_imageset
+from winnow.variants import write_variant
+
+CLASSES = ["a", "b", "c"]
+
+
+def balance_project(root, images: np.ndarray, labels: np.ndarray, *, policy: dict):
+    """A project of uint8 ``(N, H, W, C)`` train ``images`` with int ``(N,)`` ``labels`` (plus two val images), a
+    pruned variant that keeps them all and params that balance them with ``policy``, no edge cases, on the CPU."""
+    ids = [f"i{k}" for k in range(len(labels))] + ["v0", "v1"]
+    h, w, c = images.shape[1:]
+    manifest = pd.DataFrame({"id": ids, "split": ["train"] * len(labels) + ["val"] * 2,
+                             "label": np.r_[labels, 0, 1], "source": "t", "orig_h": h, "orig_w": w,
+                             "orig_mode": "L" if c == 1 else "RGB"})
+    params = default_params()
+    params["variants"] = ["baseline", "pruned", "balanced"]
+    params["balance"] = {"edge_fraction": 0, "device": "cpu", "policy": policy}
+    make_project(root, params)
+    write_imageset(root / "data/ingest", np.concatenate([images, images[:2]]), manifest, CLASSES)
+    write_variant("pruned", pd.DataFrame({"id": ids[:-2], "origin": "ingest", "label": labels, "action": "keep",
+                                          "reason": "", "stage": ""}), root=root / "data/variants")
+    contract_inputs(root)
+    return root
+
+
+@pytest.mark.hostile("intermediates")
+def test_images_one_pixel_high_are_balanced_not_a_traceback(tmp_path):
+    # before: the examples grid's "typical image" took the mean of no vertical steps (NaN), found no sharp image
+    # and ended the stage in "ValueError: attempt to get argmin of an empty sequence"
+    labels = np.repeat([0, 1, 2], [5, 3, 1])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 1, 6, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    metrics = json.loads((project / "metrics/balance.json").read_text())
+    assert {name: c["after"] for name, c in metrics["counts"].items()} == {"a": 5, "b": 5, "c": 5}
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    assert extra.images.shape == (6, 1, 6, 1)  # 2 copies for b, 4 for c, each as high as its source
+    assert np.bincount(extra.labels).tolist() == [0, 2, 4]
+    assert (project / "plots/balance/examples.png").stat().st_size > 0
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("colour", [(0,), (255,), (255, 0, 0)], ids=["black", "white", "red"])
+@pytest.mark.parametrize("magnitude", [0.3, 1.0])
+def test_copies_of_one_colour_images_name_the_images_not_the_magnitude(tmp_path, colour, magnitude):
+    # before: "... (magnitude 1: too close to no change); raise balance.policy.magnitude", at magnitude 1 too:
+    # no magnitude rotates a blank image into another one
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (9, 8, 8, len(colour)), dtype=np.uint8)
+    images[7:] = colour  # class b: two images of one colour, needing 5 copies to reach a's 7
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["rotate"], "n": 1, "magnitude": magnitude})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 of "
+                    "them copy one-colour images, which rotate leaves as they are at any magnitude; add noise to "
+                    "balance.policy.ops, or leave the one-colour images out of the train set")
+
+
+@pytest.mark.hostile("intermediates")
+def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
+    # the way out the refusal names: with noise, a one-colour image's copies differ from it
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 0
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["noise"], "n": 1})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    assert len(extra) == 5 and (extra.images.reshape(5, -1).max(axis=1) > 0).all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_without_val_images_is_not_ranked_weakest_by_f1(tmp_path):
+    # before: summarise gives a class without val images F1 0.0, so weak_by f1 ranked 'b' weakest on no evidence,
+    # generated for it, and metrics/gan.json said weak_scores b: 0.0
+    project = gan_project(tmp_path / "project", weak_k=1)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["weak_by"] = "f1"
+    make_project(project, params)
+    edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: rows.assign(action="keep", reason="",
+                                                                                        stage=""))
+    for name in ("ingest", "degrade"):  # b's val images become test images
+        edit_table(project / f"data/{name}/manifest.parquet", lambda m: m.assign(
+            split=np.where(m["id"].str.startswith("val-1-"), "test", m["split"])))
+    done = run_stage(project, "gan-synthesize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("warning: gan-synthesize: class 'b' has no val image, so no F1 to rank by and is left out of the weak "
+            "classes; give the val split images of every class (raise ingest.val_fraction), or set gan.weak_by: "
+            "count") in done.stdout.splitlines()
+    metrics = json.loads((project / "metrics/gan.json").read_text())
+    assert metrics["weak_scores"]["b"] is None
+    assert len(metrics["weak_classes"]) == 1 and metrics["weak_classes"][0] != "b"
+    generated = pd.read_parquet(project / "data/gan/manifest.parquet")
+    assert (generated["label"] != 1).all() and len(generated) == 4
+
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_weak_class_of_one_train_image_is_generated_with_a_warning(tmp_path):
+    # before: 'c', learnt from its one pruned train image, got 4 samples into augmented without a word (balance
+    # warns of a class copied from fewer than 5 images; the GAN did not)
+    project = gan_project(tmp_path / "project", weak_k=1)
+    edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: rows.assign(
+        action=np.where(rows["id"] == "train-2-0", "keep", rows["action"])))
+    done = run_stage(project, "gan-synthesize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("warning: gan-synthesize: weak class 'c' has 1 pruned train image to learn from; its samples can be "
+            "little more than copies of it or noise: give the class more train images, or leave augmented out of "
+            "variants") in done.stdout.splitlines()
+    assert json.loads((project / "metrics/gan.json").read_text())["weak_classes"] == ["c"]  # warned, not refused
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_frechet_distance_of_repeated_features_is_their_squared_distance_not_nan():
+    # before: 4 of these 20 pairs gave NaN (the root of a product of two covariances of rounding dust), and
+    # metrics/gan.json carried it; two sets of one repeated point lie the squared distance of the points apart
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        a, b = (np.tile(rng.normal(size=(1, 8)), (20, 1)) for _ in range(2))
+        assert frechet_distance(a, b) == pytest.approx(float(((a[0] - b[0]) ** 2).sum()), rel=1e-6)
+    assert frechet_distance(a, a) == 0.0
