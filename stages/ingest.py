@@ -111,8 +111,9 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
     and average the zero into macro F1, and compare and the gate would test a number that measures nothing."""
     test = manifest.loc[manifest["split"] == "test", "label"]
     if not len(test):  # else the whole pipeline ran, to stop at evaluate with nothing to measure
-        raise WinnowError("ingest: the test split holds no images, so evaluate would have nothing to measure; set "
-                          "ingest.test_fraction above 0 where ingest carves the splits, or give the source a test split")
+        raise WinnowError("ingest: the test split holds no images, so evaluate would have nothing to measure; "
+                          "set ingest.test_fraction above 0 where ingest carves the splits, or give the source a "
+                          "test split")
     untested = sorted(set(manifest.loc[manifest["split"] == "train", "label"]) - set(test))
     if untested:
         raise WinnowError(f"ingest: the test split holds no image of class {classes[untested[0]]!r} ({len(untested)} "

@@ -9,7 +9,9 @@ import yaml
 
 from hostile_harness import contract_inputs, default_params
 from winnow.augment import augment
-from winnow.balance import Policy, balance_counts, balanced_augment, edge_cases, edge_scores, few_sources
+from winnow.balance import (
+    COPY_BOOKKEEPING_BYTES, Policy, balance_counts, balanced_augment, edge_cases, edge_scores, few_sources,
+)
 from winnow.configs import OPS
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -61,9 +63,10 @@ def test_the_memory_guard_counts_the_three_arrays_of_copies_balance_holds_at_onc
     images, labels = _imbalanced()  # 17 copies of 8x8x1 images: 1,088 bytes an array
     pages = {}
     monkeypatch.setattr("winnow.errors.os.sysconf", lambda name: 1 if name == "SC_PAGE_SIZE" else pages["n"])
-    pages["n"] = 3 * 1088  # the sources, the copies and the variant they join fit exactly
+    # the sources, the copies and the variant they join, and each copy's bookkeeping, fit exactly
+    pages["n"] = 3 * 1088 + 17 * COPY_BOOKKEEPING_BYTES
     assert len(balanced_augment(images, labels, policy={}, seed=0, num_classes=3).labels) == 17
-    pages["n"] = 3 * 1088 - 1  # one byte short; before, the guard counted one array and passed it
+    pages["n"] -= 1  # one byte short; before, the guard counted one array and passed it
     with pytest.raises(WinnowError, match=r"^balance\.target 'max': 17 augmented copies take 0\.0 GiB, more than "
                                           r"this machine's 0\.0 GiB of memory; lower it$"):
         balanced_augment(images, labels, policy={}, seed=0, num_classes=3)

@@ -21,6 +21,11 @@ from winnow.augment import augment
 from winnow.configs import Policy
 from winnow.errors import WinnowError, check_fits_in_memory
 
+# what a copy costs beside its pixels (its source and label indices, its ops, its id and manifest row): on 8x8 images
+# a copy took about 680 bytes at the peak where three arrays of pixels count 192, and 40,000 of them passed the guard
+COPY_BOOKKEEPING_BYTES = 512
+
+
 def balance_counts(labels: np.ndarray, *, num_classes: int, target: int | str = "max") -> np.ndarray:
     """int64 ``(num_classes,)``: how many images each class needs added to reach ``target``.
 
@@ -158,8 +163,9 @@ def balanced_augment(
             members = np.flatnonzero(labels == label)
             order = np.lexsort((rng.permutation(len(members)), ~edge[members]))  # edge cases first
             kept[members[order[cap[label]:]]] = False
-    # the gathered sources, the augmented copies and the variant they join: three arrays of the copies' size
-    check_fits_in_memory(3 * int(needed.sum()) * images[0].nbytes if len(images) else 0,
+    # the gathered sources, the augmented copies and the variant they join: three arrays of the copies' size, and
+    # each copy's bookkeeping whatever its size
+    check_fits_in_memory(int(needed.sum()) * (3 * images[0].nbytes + COPY_BOOKKEEPING_BYTES) if len(images) else 0,
                          what=f"balance.target {target!r}: {int(needed.sum()):,} augmented copies")
     copies = np.zeros(len(labels), np.int64)
     for label in np.flatnonzero(needed):
