@@ -24,8 +24,11 @@ def main() -> None:
     params = load_params()
     section = {**DEFAULTS, **(params.get("augment_search") or {})}
     if not section["enabled"]:
-        write_skipped(SKIPPED, folders=FOLDERS)
-        write_json(METRICS, {"skipped": SKIPPED})
+        # checked first and landed as one: never a stand-in policy beside the last search's table
+        check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS])
+        with together():
+            write_skipped(SKIPPED, folders=FOLDERS)
+            write_json(METRICS, {"skipped": SKIPPED})
         print(f"augment-search: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default run skips the search

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError, escape_unencodable_output, fault_line, output_obstacle
+from winnow.errors import INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, output_obstacle
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, finish_killed_commits, sweep_temporaries, together,
 )
@@ -215,8 +217,12 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     WinnowError becomes one line on stderr and exit status 1.
 
     ``reads_arguments``: main checks ``sys.argv`` itself (train, evaluate, contracts); any other stage takes
-    none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report."""
+    none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report.
+
+    SIGTERM (``timeout``, ``kill``, a cancelled CI job) ends the stage as Ctrl-C does: one line, status 143, and
+    every temporary removed on the way out (:func:`_terminate_as_interrupt`)."""
     escape_unencodable_output()
+    _terminate_as_interrupt()
     try:
         finished, dropped = finish_killed_commits()
         if finished:
@@ -240,5 +246,31 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         fault = fault_line(err)
         if fault is None:
             raise
-        print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
-        sys.exit(fault[1])
+        line, status = fault
+        if _TERMINATED and status == INTERRUPTED:
+            line, status = line.replace("interrupted", "terminated (SIGTERM)", 1), 128 + signal.SIGTERM
+        print(f"error: stages/{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
+        sys.exit(status)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where it arrives, as Ctrl-C raises KeyboardInterrupt."""
+
+
+_TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
+
+
+def _terminate_as_interrupt() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread. Its default action ended the process on the
+    spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
+    data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
+    during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
+    else (a launcher) is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+
+    def terminated(number: int, _frame) -> None:
+        _TERMINATED.append(number)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
