@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import winnow.image_files
+import winnow.image_decode
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
@@ -79,7 +79,7 @@ def test_memory_url_folder_ingests_as_the_same_local_folder(tmp_path, memory_fol
     for name, data in sample_files().items():
         (local / name).parent.mkdir(parents=True, exist_ok=True)
         (local / name).write_bytes(data)
-    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 5)  # several batches, the last one short
+    monkeypatch.setattr(winnow.image_decode, "BATCH_FILES", 5)  # several batches, the last one short
     by_path = ingest_project(tmp_path, "local", str(local), monkeypatch)
     by_url = ingest_project(tmp_path, "url", url, monkeypatch)
     for name in OUT:

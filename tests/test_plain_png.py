@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import winnow.image_files
+import winnow.image_decode
 import winnow.ingest
 import winnow.plain_png
 from winnow.image_files import load_imagefolder
@@ -166,10 +166,10 @@ def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, 
     size (one by one in batches of 5, together in a batch of 64, or in batches cut at 1000 bytes of decoded
     pixels, decoded and resized 300 bytes at a time): every stored image is
     ``Image.open(...).convert(...).resize(..., BICUBIC)`` of its file."""
-    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", batch_files)
-    monkeypatch.setattr(winnow.image_files, "BATCH_BYTES", batch_bytes)
-    monkeypatch.setattr(winnow.image_files, "RESIZE_BYTES", resize_bytes)
-    monkeypatch.setattr(winnow.image_files, "AHEAD_BYTES", ahead_bytes)
+    monkeypatch.setattr(winnow.image_decode, "BATCH_FILES", batch_files)
+    monkeypatch.setattr(winnow.image_decode, "BATCH_BYTES", batch_bytes)
+    monkeypatch.setattr(winnow.image_decode, "RESIZE_BYTES", resize_bytes)
+    monkeypatch.setattr(winnow.image_decode, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(winnow.plain_png, "JOIN_BYTES", 300)
     for k in range(23):
         shape = [(12, 12, 3), (12, 12, 3), (5, 9, 3), (12, 12)][k % 4]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import winnow.image_files
+import winnow.image_decode
 from hostile_harness import ROOT, default_params, make_project
 from winnow.cifar10 import load_cifar10
 from winnow.imageset import read_imageset, write_imageset
@@ -62,7 +62,7 @@ def test_ingest_memory_does_not_grow_with_the_pixels_of_the_set(tmp_path, monkey
 def test_a_folder_larger_than_a_batch_streams_to_the_pixels_pillow_reads(tmp_path, monkeypatch, rng):
     """Grey files first and a colour one in a later batch (the rows so far become RGB), a broken file
     among them, a trusted folder appended: every stored image is the file as Pillow reads it."""
-    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 4)
+    monkeypatch.setattr(winnow.image_decode, "BATCH_FILES", 4)
     root = tmp_path / "images"
     for i in range(13):
         folder = root / f"c{i % 2}"
@@ -125,8 +125,8 @@ def _manifest(n: int) -> pd.DataFrame:
 def test_a_batch_holds_at_most_batch_bytes_of_decoded_pixels_and_at_least_one_file(tmp_path, monkeypatch):
     # before: a batch was always 256 files, so 128 grey 3000x3000 plain PNGs were all held at full resolution
     # before resizing (3.5 GB with ingest.size 16)
-    monkeypatch.setattr(winnow.image_files, "BATCH_FILES", 4)
-    monkeypatch.setattr(winnow.image_files, "BATCH_BYTES", 500)
+    monkeypatch.setattr(winnow.image_decode, "BATCH_FILES", 4)
+    monkeypatch.setattr(winnow.image_decode, "BATCH_BYTES", 500)
     sides = {"a": 10, "b": 10, "c": 20, "d": 10, "e": 10, "f": 10, "g": 10, "h": 10, "i": 30, "j": 10}
     for name, side in sides.items():  # plain grey PNGs: a 10x10 file holds 100 bytes of pixels, 20x20 400, 30x30 900
         Image.new("L", (side, side), 9).save(tmp_path / f"{name}.png")
@@ -135,7 +135,7 @@ def test_a_batch_holds_at_most_batch_bytes_of_decoded_pixels_and_at_least_one_fi
     paths = [tmp_path / f"{name}.png" for name in sides] + [tmp_path / "k.png", tmp_path / "l.jpg"]
 
     def boundaries(size):
-        return [(first, len(streams)) for first, streams in winnow.image_files._batches(paths, size)]
+        return [(first, len(streams)) for first, streams in winnow.image_decode._batches(paths, size)]
 
     # 100+100 (+400 is over 500) | 400+100 | four files | 900, over the budget alone | 100 + k + l
     assert boundaries(4) == [(0, 2), (2, 2), (4, 4), (8, 1), (9, 3)]  # k and l count 4*4*3 = 48 bytes each

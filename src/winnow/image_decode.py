@@ -1,0 +1,289 @@
+"""Image files to pixels for the ``imagefolder`` source (:mod:`winnow.image_files`): a batch of files at a
+time, plain PNGs unfiltered together in one Pillow call (:mod:`winnow.plain_png`) while a worker reads and
+inflates the next batch, every other file decoded by Pillow in a thread pool, each batch's pixels written
+to disk before the next is decoded. Conversion of each file to uint8 is described in :mod:`winnow.sources`.
+
+A file that cannot be read is a reason, never an exception (:func:`_decode`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from winnow import plain_png
+from winnow.ingest import RESIZE_BYTES, resize_batch
+from winnow.npy_rows import NpyRows
+from winnow.remote_files import RemotePath
+
+BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
+BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
+AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
+# file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
+# set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
+READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "WEBP")
+_SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
+    """Decode ``files`` (``(split, label, path, id)``) a batch at a time (:func:`_batches`), each batch's pixels
+    written to ``into`` (:class:`~winnow.npy_rows.NpyRows`, rows in file order, readable files only) before
+    the next is decoded, so memory holds one batch whatever the number of files.
+
+    Returns:
+        (per file ``(True, mode, (orig_h, orig_w), orientation)`` or ``(None, reason)``, the rows (None
+        when nothing was readable), the number of different sizes when there is more than one, else 0).
+        The set is single-channel until a colour image arrives; the rows so far are then made RGB
+        (grey repeated, as Pillow converts), so any colour file makes the whole set RGB.
+    """
+    decoded, rows, count, shapes = [], None, 0, set()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), desc="ingest", unit="img", disable=None)  # silent without a terminal
+    # plain PNGs are unfiltered a batch at a time in one Pillow call (winnow.plain_png) on this thread,
+    # while a worker reads and inflates the next batch (zlib releases the GIL, so the two overlap on two
+    # cores); Pillow's C decoders release the GIL too, so the other files decode in the thread pool
+    paths = [f[2] for f in files]
+    reader = _batches(paths, size)  # a generator: only ever advanced by one thread at a time
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
+        upcoming = next(reader, None)
+        while upcoming is not None:
+            first, streams = upcoming
+            batch_paths = paths[first:first + len(streams)]
+            # read ahead only while a batch is small: large photos would hold two batches of rows at once
+            held = sum(len(stream[3]) for stream in streams if stream is not None)
+            ahead = pool.submit(next, reader, None) if held <= AHEAD_BYTES else None
+            batch = _decode_plain_pngs(streams, size)
+            del streams, upcoming  # the pixels are decoded: the inflated rows may go
+            rest = [i for i, d in enumerate(batch) if d is None]
+            for i, result in zip(rest, pool.map(lambda i: _decode(batch_paths[i], size), rest)):
+                batch[i] = result
+            pixels = [d[0] for d in batch if isinstance(d[0], np.ndarray)]
+            shapes |= {p.shape[:2] for p in pixels}
+            if pixels and len(shapes) == 1:  # with several sizes ingest stops: nothing more is written
+                if rows is None:
+                    rows = NpyRows.create(into, (len(files), *pixels[0].shape[:2], pixels[0].shape[2]))
+                if rows.shape[3] == 1 and any(p.shape[2] == 3 for p in pixels):
+                    rows = _as_rgb(rows, count)
+                rows.write(count, np.stack([_to_channels(p, rows.shape[3]) for p in pixels]))
+                count += len(pixels)
+            decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are on disk
+            del batch, pixels
+            if bar is not None:
+                bar.update(len(batch_paths))
+            upcoming = ahead.result() if ahead is not None else next(reader, None)
+    if bar is not None:
+        bar.close()
+    if rows is not None:
+        rows.resize(count)
+    return decoded, rows, len(shapes) if len(shapes) > 1 else 0
+
+
+def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
+    """``rows`` (single-channel, the first ``count`` written) as three channels, grey repeated, in place of
+    the file; a batch at a time."""
+    scratch = rows.file.with_name(f".rgb-{rows.file.name}")
+    rgb = NpyRows.create(scratch, (*rows.shape[:3], 3))
+    for start, batch in rows.batches():
+        if start >= count:
+            break
+        rgb.write(start, np.repeat(batch[:count - start], 3, axis=3))
+    os.replace(scratch, rows.file)
+    return NpyRows.open(rows.file)
+
+
+def _decode(path: Path, size: int | None) -> tuple:
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation) or (None, reason).
+
+    Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
+    OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
+    """
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
+    try:
+        with Image.open(io.BytesIO(path.read_bytes()) if isinstance(path, RemotePath) else path) as img:
+            if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
+                # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
+                return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
+                              f"{Image.MAX_IMAGE_PIXELS}")
+            if img.format not in READ_FORMATS:
+                return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
+                              f"whatever the suffix {path.suffix} says")
+            # how the file stores its pixels, which loading forgets: "L;2" (2-bit grey), "LA;16B" (16-bit grey
+            # and alpha, which Pillow holds as RGBA)
+            args = img.tile[0].args if img.tile else None
+            rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
+            img.load()
+            return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")
+    except Image.DecompressionBombError as err:
+        return None, f"decompression bomb: {err}"
+    except UnidentifiedImageError:
+        return None, "not a decodable image"
+    except Exception as err:  # truncated data, broken headers, crafted fields
+        return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+def _batches(paths: list, size: int | None):
+    """Yield ``(first, streams)`` for consecutive batches of ``paths``: ``streams`` the
+    :func:`winnow.plain_png.filtered_rows` of each file of the batch (None: not a plain PNG, or unreadable).
+
+    A batch is at most :data:`BATCH_FILES` files and at most :data:`BATCH_BYTES` of decoded pixels, but
+    never empty: a file that would take the batch past the budget starts the next one (its inflated rows
+    carried over, not read twice). A file counts the pixels the batch holds of it (:func:`_held_bytes`): a
+    plain PNG its full-resolution pixels (unfiltered together, resized only then), any other file what
+    :func:`_decode` keeps of it (``size x size`` RGB, or its full size when ``size`` is None).
+    """
+    first, streams, held = 0, [], 0
+    for index, path in enumerate(paths):
+        try:
+            data = _read(path) if path.suffix.lower() == ".png" else None
+        except OSError:
+            data = None  # unreadable: _decode words the reason
+        try:
+            stream = plain_png.filtered_rows(data) if data is not None else None
+        except Exception:  # a crafted header the fast path cannot parse: Image.open words the reason
+            stream = None
+        cost = _held_bytes(path, data, stream, size)
+        del data
+        if streams and (len(streams) == BATCH_FILES or held + cost > BATCH_BYTES):
+            yield first, streams
+            first, streams, held = index, [], 0
+        streams.append(stream)
+        held += cost
+    if streams:
+        yield first, streams
+
+
+def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None) -> int:
+    """The bytes of pixels a batch holds of one file (see :func:`_batches`); 0 for a file whose header
+    cannot be read (it is set aside without being decoded)."""
+    if stream is not None:
+        mode, height, width, _ = stream
+        return height * width * len(mode)
+    if size is not None:
+        return size * size * 3
+    try:  # Image.open reads the header only; the pixels are decoded later, once
+        with (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb") if isinstance(path, RemotePath)
+              else open(path, "rb")) as file, Image.open(file) as img:
+            return img.width * img.height * 3
+    except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
+        return 0
+
+
+def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tuple | None]:
+    """:func:`_decode`'s result for each plain PNG of a batch (``streams`` from :func:`_batches`),
+    decoded together by shape; None for any other file or on any failure, which :func:`_decode` then
+    words. Files to resize are decoded and resized :data:`winnow.ingest.RESIZE_BYTES` of pixels at a
+    time, so the batch's full-resolution pixels are never all held at once."""
+    out: list[tuple | None] = [None] * len(streams)
+    by_shape: dict[tuple, list[int]] = {}
+    for i, stream in enumerate(streams):
+        if stream is not None:
+            by_shape.setdefault(stream[:3], []).append(i)
+    for (mode, height, width), members in by_shape.items():
+        resize = size is not None and (height, width) != (size, size)
+        per_call = max(1, RESIZE_BYTES // (height * width * len(mode))) if resize else len(members)
+        for first in range(0, len(members), per_call):
+            chunk = members[first:first + per_call]
+            pixels = plain_png.decode_many([streams[i] for i in chunk])
+            done = [(i, p) for i, p in zip(chunk, pixels) if p is not None]
+            if resize and done:
+                pixels = resize_batch(np.stack([p for _, p in done]), size)
+                done = [(i, p) for (i, _), p in zip(done, pixels)]
+            for i, p in done:
+                out[i] = (p, mode, (height, width), 1)  # a plain PNG carries no EXIF orientation
+    return out
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of ``path``: plain ``os.read``, half the cost of a buffered file object for a small file."""
+    if isinstance(path, RemotePath):
+        return path.read_bytes()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "") -> tuple:
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation) of a loaded image: turned upright
+    by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
+    resized."""
+    fmt, mode = img.format, img.mode
+    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    if orientation in range(2, 9):
+        img = ImageOps.exif_transpose(img)
+    else:
+        orientation = 1  # absent or out of the EXIF range: nothing to apply
+    orig = (img.height, img.width)
+    img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
+    if size is not None and (img.height, img.width) != (size, size):
+        img = img.resize((size, size), Image.Resampling.BICUBIC)
+    pixels = np.asarray(img)
+    return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation)
+
+
+def _to_8bit(img: Image.Image, *, rawmode: str = "", fmt: str | None = None) -> Image.Image:
+    """An 'L' or 'RGB' image, following the conversions in :mod:`winnow.sources`: a palette whose shown
+    pixels are all grey is one channel; transparency (an alpha channel, a palette's or a colour key,
+    PNG ``tRNS``) is composited over white. ``rawmode`` (the file's pixel layout, as Pillow's decoder names
+    it) and ``fmt`` (Pillow's format) settle what the loaded mode hides: a 16-bit grey-and-alpha PNG
+    (``LA;16B``, loaded as RGBA) stays grey; a 2- or 4-bit grey PNG's colour key is in the file's units,
+    its pixels already scaled to 8 bits; a BMP whose alpha is 0 everywhere has no alpha (Windows writes
+    the fourth byte unused, and viewers show such a file opaque)."""
+    if fmt == "BMP" and img.mode == "RGBA" and img.getchannel("A").getextrema() == (0, 0):
+        img = img.convert("RGB")
+    if img.mode in ("L", "RGB") and "transparency" not in img.info:
+        return img
+    palette = img.mode in ("P", "PA")
+    key = img.info.get("transparency")
+    bits = {"L;2": 2, "L;4": 4}.get(rawmode)
+    if bits and isinstance(key, int):  # Pillow scaled the pixels (1 -> 85 at 2 bits) but not the key
+        key = key * 255 // (2**bits - 1)
+        img.info["transparency"] = key
+    if img.mode == "P":
+        img = img.convert("RGBA" if key is not None else "RGB")
+    elif key is not None and img.mode in ("1", "L", "RGB"):  # a colour key: pixels of that value are transparent
+        img = img.convert("RGBA" if img.mode == "RGB" else "LA")
+    if img.mode in ("LA", "RGBA", "PA"):
+        grey = img.mode == "LA" or rawmode.startswith("LA")
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba).convert("L" if grey else "RGB")
+    if palette and _all_grey(img):  # "P without colour": one channel, its values exactly the palette's grey
+        return img.convert("L")
+    if img.mode in ("1", "L"):
+        return img.convert("L")
+    if img.mode in _SINGLE_CHANNEL_MODES:
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        scaled = np.clip(np.rint(values * 255.0 / top), 0, 255).astype(np.uint8)
+        if isinstance(key, int):  # a 16-bit or 32-bit grey colour key: fully transparent over white
+            scaled[values == key] = 255
+        return Image.fromarray(scaled, "L")
+    return img.convert("RGB")
+
+
+def _all_grey(img: Image.Image) -> bool:
+    """Whether every pixel of an RGB image has equal red, green and blue."""
+    pixels = np.asarray(img)
+    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
+
+
+def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] < channels else pixels
