@@ -6,7 +6,19 @@ clean run), so :func:`winnow.study.describe` can read its damage and level back 
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from winnow.errors import WinnowError, first_line, first_repeated, listed
+from winnow.stage import load_params
+
+INGESTED_CLASSES = "data/ingest/classes.json"
 
 # 003: label noise 0-60%, data set size 10-100%; 004 Table B-I..B-IV: each contamination on the whole
 # train split at several strengths; B-V..B-VII: the share of contaminated images 4%-100%
@@ -94,3 +106,75 @@ def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[li
         for perturbations in sweep_perturbations(sweep, classes=classes, colour=colour):
             overrides.setdefault(f"degrade.perturbations={hydra_value(perturbations)}", None)
     return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override] for override in overrides]
+
+
+def queue(args: argparse.Namespace) -> int:
+    """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
+    printed with ``--dry-run``; when one fails, those queued before it are removed again."""
+    load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    _check_queue_arguments(args)
+    classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
+    commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
+    queued = []  # the names DVC gave the experiments queued so far, removed again if a later one fails
+    for command in commands:
+        print(shlex.join(command), flush=True)
+        if not args.dry_run:
+            result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+            print(result.stdout, end="", flush=True)
+            queued += re.findall(r"Queued experiment '([^']+)'", result.stdout)
+            if result.returncode:
+                removed = subprocess.run(["dvc", "queue", "remove", *queued], capture_output=True).returncode == 0
+                kept = ("" if not queued else f"; the {len(queued)} queued before it were removed" if removed else
+                        f"; the {len(queued)} queued before it are still queued: `dvc queue remove --queued`")
+                raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
+                                  f"{kept}")
+    if not args.dry_run:
+        print(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
+    return 0
+
+
+def _check_queue_arguments(args: argparse.Namespace) -> None:
+    """One line for arguments that would queue an experiment twice, one that degrade refuses, or nothing they
+    say: each queued experiment is a full `dvc repro`."""
+    for option, given in (("--sweeps", args.sweeps), ("--classes", args.classes or [])):
+        repeated = first_repeated(list(given))
+        if repeated is not None:
+            raise WinnowError(f"study queue {option}: {repeated} given twice; each queues its experiments once")
+    if args.classes and "class_deletion" not in args.sweeps:
+        raise WinnowError("study queue --classes: only class_deletion reads it, and --sweeps leaves it out; add "
+                          "class_deletion to --sweeps or drop --classes")
+    images = Path(INGESTED_CLASSES).parent / "images.npy"
+    if args.grayscale and images.is_file():
+        try:
+            channels = np.load(images, mmap_mode="r").shape[-1]
+        except (OSError, ValueError, IndexError):
+            return  # a damaged imageset: the queued runs' ingest says so
+        if channels == 1:
+            raise WinnowError(f"study queue --grayscale: {images} holds 1-channel images, which are grayscale "
+                              "already (degrade refuses the conversion); drop --grayscale")
+
+
+def _deletable_classes(asked: list[str] | None) -> list[str]:
+    """The classes class_deletion removes one at a time: ``asked`` (--classes), each checked against the
+    ingested class names when ingest has run, else all of those; a name the data lacks would only fail its
+    experiment later, at degrade."""
+    path = Path(INGESTED_CLASSES)
+    if not path.is_file():
+        if asked is None:
+            raise WinnowError(f"study queue: class_deletion needs the class names and {path} does not exist; run "
+                              "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps")
+        return asked
+    try:
+        known = json.loads(path.read_text())
+    except (ValueError, OSError) as err:  # UnicodeDecodeError is a ValueError
+        raise WinnowError(f"{path}: not a JSON list of class names ({first_line(err)}); run `dvc repro ingest`") from err
+    # before: {"a": 1} queued class a, [1, null] queued None, [] queued nothing without a word
+    if not (isinstance(known, list) and known and all(isinstance(name, str) and name for name in known)
+            and first_repeated(known) is None):
+        raise WinnowError(f"{path}: not a JSON list of distinct class names (it holds {first_line(json.dumps(known))[:80]}); "
+                          "run `dvc repro ingest`")
+    unknown = [name for name in asked or [] if name not in known]
+    if unknown:
+        raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
+                          f"of {path} ({listed(known)})")
+    return known if asked is None else asked
