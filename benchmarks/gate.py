@@ -20,7 +20,7 @@ Trains with the library (``winnow.training.fit`` / ``predict_proba`` on the vari
 
 Each head goes through today's gate (the tolerance-only check of the metrics files that ``winnow gate``
 made before the paired test: a drop larger than 0.005 in accuracy or macro F1 or 0.02 in a class's F1)
-and the paired gate (:func:`winnow.gate.paired_rows` with this checkout's ``gate`` params). Writes
+and the paired gate (:func:`winnow.gate_table.paired_rows` with this checkout's ``gate`` params). Writes
 ``benchmarks/results/gate.json`` (``no_op.runs``, ``no_op.false_alarms_old``, ``no_op.false_alarms_new``,
 ``no_op.false_alarms_pooled``, ``planted.total``, ``planted.caught``, ``planted.caught_pooled`` and the
 detail) and ``gate.md``. ``--cache`` keeps each run's test probabilities, so a stopped run resumes.
@@ -44,7 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from winnow.gate import GateSettings, paired_rows  # noqa: E402
+from winnow.gate_table import GateSettings, paired_rows  # noqa: E402
 from winnow.paired import PairedCounts, overdispersion  # noqa: E402
 from winnow.metrics import predictions_table, summarise  # noqa: E402
 

@@ -116,7 +116,7 @@ def test_a_collapse_every_pooled_head_run_shares_regresses_and_the_floor_follows
     # before: pooled counts put head recall at -9e-17, not 0, on some draws, and the collapse passed; and the
     # too-small warning multiplied by the classes under correction none too
     from hostile_harness import default_params
-    from winnow.gate import GateSettings, paired_rows
+    from winnow.gate_table import GateSettings, paired_rows
 
     labels = np.array(["x"] * 8 + ["y"] * 300 + ["z"] * 300, dtype=object)
     ids = [f"t{i}" for i in range(len(labels))]

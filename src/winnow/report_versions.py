@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from winnow.gate import CONFIDENCE, pair
+from winnow.gate_table import CONFIDENCE, pair
 from winnow.metrics import PER_CLASS_METRICS, is_rate, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change
 from winnow.report import SIGNIFICANCE_LEVEL, html_table
