@@ -1,37 +1,50 @@
-"""source: a fingerprint of what ingest reads (winnow.source_listing), written to data/source.json. DVC cannot
-see a folder outside the project, or a bucket, change, so this stage always runs; ingest depends on its
-output, so DVC reruns ingest when a file there was added, edited or deleted, and only then. Where a path
-cannot be read (a clone without the raw data, a backend not installed here) the last listing is kept
-(the output persists), so a change after ingest (train.lr in an experiment) does not rerun and fail ingest."""
+"""source: a fingerprint of what ingest reads (winnow.source_listing), written to data/source.json, and of the
+files represent reads (represent.file, represent.pretrained.torchscript and .path), written to
+data/represent-source.json. DVC cannot see a folder outside the project, or a bucket, change, so this stage
+always runs; ingest and represent depend on its outputs, so DVC reruns them when a file there was added,
+edited or deleted, and only then. Where a path cannot be read (a clone without the raw data, a backend not
+installed here) the last listing is kept (the outputs persist), so a change after ingest (train.lr in an
+experiment) does not rerun and fail ingest."""
 
 import json
 from pathlib import Path
 
-from winnow.source_listing import listing
-from winnow.stage import check_outputs, load_params, run, write_json
+from winnow.source_listing import listing, represent_listing
+from winnow.stage import check_outputs, load_params, run, together, write_json
 
 OUT = "data/source.json"
+REPRESENT_OUT = "data/represent-source.json"
 
 
 def main() -> None:
     params = load_params()
-    check_outputs(stage="source", files=[OUT])
-    p = params["ingest"]
+    check_outputs(stage="source", files=[OUT, REPRESENT_OUT])
+    ingest, said = kept_where_unreadable(listing(params["ingest"]), OUT, reader="ingest")
+    represent, said_too = kept_where_unreadable(represent_listing(params.get("represent") or {}), REPRESENT_OUT,
+                                                reader="represent")
+    with together():
+        write_json(OUT, ingest)
+        write_json(REPRESENT_OUT, represent)
+    print(f"source: {', '.join(filter(None, said + said_too))} -> {OUT}, {REPRESENT_OUT}")
+
+
+def kept_where_unreadable(listed: dict[str, dict], path: str, *, reader: str) -> tuple[dict[str, dict], list[str]]:
+    """(``listed`` with the last listing in ``path`` kept for each key that cannot be read here, a phrase a
+    key for the summary line); ``reader``: the stage that reads those files."""
     try:
-        last = json.loads(Path(OUT).read_text())
+        last = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         last = {}
-    listed, said = listing(p), []
+    said = []
     for key, now in listed.items():
         kept = last.get(key) if isinstance(last, dict) else None
         if "unreadable" in now and isinstance(kept, dict) and "files" in kept:
             print(f"warning: source: {key} cannot be read here ({now['unreadable']}); kept its last listing, so "
-                  "ingest does not rerun for it and its outputs stay those of the files it last read")
+                  f"{reader} does not rerun for it and its outputs stay those of the files it last read")
             now = listed[key] = kept
         said.append(f"{key} {now['files']} file(s)" if "files" in now else f"{key} unreadable" if "unreadable" in now
                     else f"{key} the embedded data set" if now else "")
-    write_json(OUT, listed)
-    print(f"source: {', '.join(filter(None, said))} -> {OUT}")
+    return listed, said
 
 
 if __name__ == "__main__":

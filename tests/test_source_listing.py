@@ -88,3 +88,34 @@ def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path, m
     assert "Stage 'ingest' didn't change, skipping" in ran
     ids = set(pd.read_parquet(manifest)["id"])
     assert len(ids) == 12 and "a/new.png" in ids and "b/0.png" not in ids
+
+
+def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_replaced(tmp_path):
+    # before: DVC watched no file outside the project, so an embeddings file replaced in place (the same name, new
+    # features) left represent and every cleaner after it on the old features while dvc status said up to date
+    import json
+
+    from hostile_harness import run_stage
+    from winnow.revisions import _check_source_listing
+
+    embeddings = tmp_path / "embeddings.npy"
+    np.save(embeddings, np.zeros((3, 2), np.float32))
+    params = default_params()
+    params["represent"].update(source="file", file=str(embeddings))
+    project = make_project(tmp_path / "project", params)
+    assert run_stage(project, "source").returncode == 0
+    listed = json.loads((project / "data/represent-source.json").read_text())
+    assert listed["represent.file"] == fingerprint("file", str(embeddings), param="represent.file")
+    assert listed["represent.file"]["files"] == 1
+    assert listed["represent.pretrained.torchscript"] == {} and listed["represent.pretrained.path"] == {}
+    _check_source_listing(project, {"source": {}})  # as listed: current
+    np.save(embeddings, np.ones((3, 2), np.float32))  # the same size, new features
+    os.utime(embeddings, ns=(1, 1))
+    with pytest.raises(WinnowError) as stale:
+        _check_source_listing(project, {"source": {}})
+    assert str(stale.value) == ("the workspace's represent.file has changed since the source stage listed it (files 1 "
+                                "then, 1 now, or edited): represent and everything after it are stale; run `dvc "
+                                "repro`, then again")
+    assert run_stage(project, "source").returncode == 0
+    assert json.loads((project / "data/represent-source.json").read_text()) != listed
+    _check_source_listing(project, {"source": {}})

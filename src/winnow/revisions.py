@@ -188,24 +188,32 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
 
 
 def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
-    """Refuse when what ingest reads has changed since the source stage listed it: that stage runs only under
-    `dvc repro`, so dvc status alone never sees an image edited in ingest.path. A path not readable here (a clone
+    """Refuse when what ingest or represent reads outside the project has changed since the source stage listed it
+    (data/source.json, data/represent-source.json): that stage runs only under `dvc repro`, so dvc status alone
+    never sees an image edited in ingest.path or an embedding file replaced. A path not readable here (a clone
     without the raw data) cannot be checked and is left as pulled."""
-    listed = repo / "data/source.json"
-    if "source" not in locked or not listed.is_file():
+    if "source" not in locked:
         return
-    from winnow.source_listing import listing
+    from winnow.source_listing import listing, represent_listing
 
     try:
-        recorded = json.loads(listed.read_text())
-        p = (yaml.safe_load((repo / "params.yaml").read_text()) or {}).get("ingest") or {}
-    except (OSError, ValueError, yaml.YAMLError, AttributeError):
-        return  # dvc status has judged these files already
-    for key, now in listing(p, root=repo).items():
-        if "unreadable" not in now and now != recorded.get(key):
-            raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
-                              f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): ingest "
-                              "and everything after it are stale; run `dvc repro`, then again")
+        params = yaml.safe_load((repo / "params.yaml").read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return  # dvc status has judged this file already
+    for path, section, lists in (("data/source.json", "ingest", listing),
+                                 ("data/represent-source.json", "represent", represent_listing)):
+        try:
+            recorded = json.loads((repo / path).read_text())
+            now_listed = lists(params.get(section) or {}, root=repo)
+        except (OSError, ValueError, AttributeError):
+            continue  # not written yet (a lock from before it), or dvc status has judged it
+        if not isinstance(recorded, dict):
+            continue
+        for key, now in now_listed.items():
+            if "unreadable" not in now and now != recorded.get(key):
+                raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
+                                  f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): "
+                                  f"{section} and everything after it are stale; run `dvc repro`, then again")
 
 
 def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list[str]) -> None:

