@@ -21,7 +21,7 @@ from winnow.groundtruth import precision_recall_f1
 from winnow.imageset import read_imageset, write_imageset
 from winnow.markdown import cell
 from winnow.metrics import summarise
-from winnow.report import budget_section
+from winnow.report import budget_section, contracts_section
 from winnow.report_figures import MAX_LABEL, axis_labels, confusion_figure, threshold_panels
 from winnow.report_grids import duplicates_section, label_issues_section
 from winnow.report_valuation import valuation_section
@@ -198,3 +198,16 @@ def test_a_class_name_holding_dollar_signs_is_no_formula_in_a_markdown_table():
     # before: "$x^2$" went into the gate's pull-request comment and compare.md as is, and GitHub drew x²
     assert cell("$x^2$") == "\\$x^2\\$"
     assert cell("$5 bill|$10 bill") == "\\$5 bill\\|\\$10 bill"
+
+
+@pytest.mark.hostile("report")
+def test_a_count_one_variants_contract_lacks_leaves_the_others_counts_whole():
+    # before: pandas made the column float, and baseline's 3500 kept images read "3,500.000"
+    variants = {"baseline": {"kept_images": 3500, "passed": 5, "duplicate_rate": 0.01},
+                "pruned": {"passed": 4, "duplicate_rate": 0.02}}
+    cells = re.findall(r"<td>([^<]*)</td>", contracts_section(inputs=None, variants=variants, data_docs={}))
+    header = ["enforced", "passed", "failed", "duplicate rate", "label-issue rate", "flagged rate", "class balance",
+              "completeness", "kept images", "measured share"]
+    rows = [dict(zip(header, cells[i:i + len(header)])) for i in (0, len(header))]
+    assert rows[0]["kept images"] == "3,500" and rows[1]["kept images"] == "not measured"
+    assert rows[0]["passed"] == "5" and rows[1]["passed"] == "4"

@@ -475,10 +475,11 @@ def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_do
         parts.append(html_table(suites))
         failures += [line for s in inputs.get("suites", {}).values() for line in s.get("failures", [])]
     if variants:
-        table = pd.DataFrame.from_dict({name: {column: v.get(key) for key, column in CONTRACT_COLUMNS.items()}
-                                        for name, v in variants.items()}, orient="index")
+        # object cells from the start: a count missing in one variant's file made its column float ("3,500.000")
+        table = pd.DataFrame({column: pd.Series([v.get(key) for v in variants.values()], index=list(variants),
+                                                dtype=object) for key, column in CONTRACT_COLUMNS.items()})
         table.index.name = "variant"
-        parts.append(html_table(table.astype(object).where(table.notna(), "not measured")))
+        parts.append(html_table(table.where(table.notna(), "not measured")))
         failures += [line for v in variants.values() for line in v.get("failures", [])]
     if failures:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in failures)
