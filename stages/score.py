@@ -1,5 +1,7 @@
 """score: seven quality scores, the pixel digest and the 64-bit pHash of every image in data/degrade."""
 
+import numpy as np
+
 from winnow.engine import Engine
 from winnow.imageset import read_imageset
 from winnow.quality import score_table
@@ -14,6 +16,17 @@ def main() -> None:
     imageset = read_imageset(IN)
     if not len(imageset):  # the quantiles of the size fences have nothing to take
         raise rerun_error(IN, "holds no images, so there is nothing to score", written_by="degrade")
+    # the size scores take logs of the original sizes: before, a size of 0 or NaN ended in "orig_h and orig_w must
+    # be 30 positive sizes" (NaN after a RuntimeWarning), naming neither the file nor the image
+    manifest = imageset.manifest
+    sizes = manifest[["orig_h", "orig_w"]].to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        unsized = np.flatnonzero(~((sizes >= 1) & (sizes == np.round(sizes)) & np.isfinite(sizes)).all(axis=1))
+    if len(unsized):
+        first = manifest.iloc[unsized[0]]
+        raise rerun_error(f"{IN}/manifest.parquet", f"{len(unsized)} image(s) without a whole original size of at "
+                          f"least 1 pixel, first {first['id']!r} ({first['orig_h']} x {first['orig_w']})",
+                          written_by="degrade")
     table = score_table(imageset.images, imageset.manifest, engine=Engine.from_params(params), **params["score"])
     write_table(OUT, table)
     print(f"score: {len(table)} images scored")

@@ -13,6 +13,7 @@ from winnow.stage import check_outputs, load_params, read_table, run, together, 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
 LARGE_SHARE = 0.2  # of the images flagged by one issue: more than a real data set's damage, a property of the set
+CLASS_SHARE = 0.5  # of one class's train images flagged by one issue: how that class looks, more likely than damage
 
 
 def main() -> None:
@@ -21,8 +22,10 @@ def main() -> None:
     check_outputs(stage="threshold", files=[METRICS_OUT, FLAGS_OUT, *plots.values()])
     # one finite score in [0, 1] per image of data/degrade: a missing image would never be examined, a stale or
     # foreign one would be flagged for a set that no longer holds it
-    manifest = read_imageset(IMAGESET).manifest
-    table = read_scores(SCORES_IN, imageset=IMAGESET, ids=manifest["id"])
+    imageset = read_imageset(IMAGESET)
+    manifest = imageset.manifest
+    # the digests too: scores the stage wrote before degrade changed the pixels under the same ids are stale
+    table = read_scores(SCORES_IN, imageset=IMAGESET, ids=manifest["id"], digests=manifest["digest"])
     truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     # the trusted split (a label book, often photographed or stored otherwise) must not move a cut on the data
     # set: 40 trusted digits among 160 once made low_information a mode of its own and flagged 24 train images
@@ -52,10 +55,37 @@ def main() -> None:
               f"({metrics[issue]['flagged'] / len(table):.0%}): damage is a few percent of a real data set, so check "
               f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues, "
               "or set its method: fixed); the budget keeps the filters' drops unless its judge measures that they hurt")
+    labels = manifest.set_index("id").loc[table["id"], "label"].to_numpy()
+    for issue in SCORES:
+        taken = classes_taken(flags[issue].to_numpy()[on_train], labels[on_train])
+        if taken:
+            print(f"warning: threshold: {issue} flags most train images of class(es) "
+                  + ", ".join(f"{imageset.classes[c]} ({k} of {n})" for c, k, n in taken)
+                  + ": a class whose images mostly score so is more likely how that class looks than damage, so "
+                  f"check them (then leave {issue} out of threshold.issues, or set its method: fixed); dropping them "
+                  "would leave that class little or nothing to learn from")
     for issue in (i for i in SCORES if rules[i] == "too_many"):
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
               f"({p['max_flagged_fraction']}) of the images, so it flags none: a property most images share is the "
               "data set's norm; raise the fraction if it is not")
+
+
+def classes_taken(flagged: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(class, flagged, images)`` for each class of ``labels`` int ``(N,)`` of which ``flagged`` bool ``(N,)``
+    takes more than ``CLASS_SHARE`` while the other classes lose at most ``LARGE_SHARE``.
+
+    A cut that takes most of one class (a class of naturally dark images) is invisible in the totals, and the
+    budget's drops would take that class out of training: before, 30 of 30 images of one class of ten were
+    flagged dark without a word. Where the other classes lose as much, the whole set shares the property, and
+    the warning on the totals says so.
+    """
+    taken = []
+    for c in np.unique(labels):
+        of_class = labels == c
+        k, n, rest = int(flagged[of_class].sum()), int(of_class.sum()), int((~of_class).sum())
+        if k > CLASS_SHARE * n and flagged[~of_class].sum() <= LARGE_SHARE * rest:
+            taken.append((int(c), k, n))
+    return taken
 
 
 def histogram_plot(scores: np.ndarray, cut: float, *, bins: int) -> pd.DataFrame:

@@ -142,18 +142,29 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
                          "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
 
 
-def read_scores(path, *, imageset: str, ids, columns=()) -> pd.DataFrame:
+def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.DataFrame:
     """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
     imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage.read_table` ``rows_of``),
     and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
-    ``columns``: further columns needed (``phash``).
+    ``columns``: further columns needed (``phash``). ``digests``: the imageset's pixel digests, one per id
+    of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's.
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
-            missing score (NaN: below no cut, the image would pass unexamined) or one outside [0, 1] (an
-            infinity or a foreign number, flagged or passed by a cut it was never meant for).
+            row scored from other pixels than its image now holds (a table the score stage wrote before the
+            images changed under the same ids), a missing score (NaN: below no cut, the image would pass
+            unexamined) or one outside [0, 1] (an infinity or a foreign number, flagged or passed by a cut it
+            was never meant for).
     """
     table = read_table(path, written_by="score", columns=("id", *SCORES, *columns), rows_of=(imageset, ids))
+    if digests is not None and "digest" in table.columns:  # a table made by hand may leave it out
+        # the ids alone say nothing of the pixels: degrade rerun with other damage keeps every id, and scores of
+        # the old pixels passed black images unflagged with exit 0
+        now = pd.Series(np.asarray(digests, dtype=object), index=pd.Index(ids)).reindex(table["id"]).to_numpy()
+        stale = np.flatnonzero(table["digest"].to_numpy(dtype=object) != now)
+        if len(stale):
+            raise rerun_error(path, f"{len(stale)} image(s) scored from other pixels than {imageset} now holds "
+                                    f"(digest differs), first {table['id'].iloc[stale[0]]!r}", written_by="score")
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:
@@ -194,9 +205,12 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     if unknown:
         raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
-    flags, cuts, rules = cut_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
-                                    explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
-                                    bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
+    try:
+        flags, cuts, rules = cut_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
+                                        explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
+                                        bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
+    except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
+        raise WinnowError(f"params.yaml: threshold.issues.{err}") from None
     out = pd.DataFrame({"id": table["id"].to_numpy(), **flags})
     out["any"] = out[list(SCORES)].any(axis=1)
     return out, cuts, rules
@@ -295,9 +309,11 @@ def _laplacian_ratio(luma: np.ndarray) -> np.ndarray:
     """float ``(B,)``: std of the 5-point Laplacian (interior pixels) over the luminance std.
 
     A flat image has no contrast to lose, so it scores as sharp (ratio = white noise's) instead of
-    blurry; an image too small for an interior pixel does too.
+    blurry; an image too small for two interior pixels does too.
     """
-    if len(luma) == 0 or luma.shape[1] < 3 or luma.shape[2] < 3:
+    # one interior pixel (3x3) has a Laplacian but no spread of it: its std of 0 scored every 3x3 image, and every
+    # image upscaled from a 3x3 original, as blurry as can be, beside 2x2 images scored sharp
+    if len(luma) == 0 or luma.shape[1] < 3 or luma.shape[2] < 3 or (luma.shape[1] - 2) * (luma.shape[2] - 2) < 2:
         return np.full(len(luma), _WHITE_NOISE_LAPLACIAN_RATIO)
     laplacian = luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1]  # summed in place, in the order of up + down + left + right
     laplacian += luma[:, 1:-1, :-2]

@@ -51,7 +51,8 @@ flagged when ``score <= t``. Methods:
   A ``reference`` cut (a score that defines its own, :func:`flag_issues`) replaces all of these.
 
 Whatever the method, a cut that would flag more than ``max_flagged_fraction`` of the images flags
-none (rule ``too_many``): a property most images share is the data set's norm, not an issue.
+none (rule ``too_many``): a property most images share is the data set's norm, not an issue. Scores at
+their floor stay flagged even then (rule ``floor``): a set of mostly black images is broken, not its norm.
 """
 
 from __future__ import annotations
@@ -173,9 +174,24 @@ def ght(h: Histogram, *, nu: float | None = None, tau: float | None = None, kapp
 
 
 def valley(h: Histogram, *, valley_window: int = 5) -> float:
+    """Fan & Lei's criterion; the mass near cut ``i`` (bins ``0..i`` below) is that of bins ``i - w .. i + w``
+    within the histogram.
+
+    Raises:
+        WinnowError: ``valley_window`` reaches every bin from every cut, so every cut weighs 0.
+    """
+    bins = len(h.counts)
+    if valley_window >= bins - 1:
+        # the window then holds all the mass around every cut: every cut weighs 0, and the argmax of zeros
+        # would flag the lowest bin as if it were a valley
+        raise WinnowError(f"method valley: valley_window {valley_window} reaches across the whole histogram of "
+                          f"{bins} bins, so no cut has a valley to weigh; use a window below {bins - 1} or more bins")
     p = h.counts / h.counts.sum()
-    kernel = np.ones(2 * valley_window + 1)
-    near_cut = np.convolve(p, kernel, mode="same")[:-1]
+    # a windowed sum clipped at the histogram's ends: np.convolve(mode="same") returns the longer of the two
+    # inputs, so a window of 2w + 1 > bins gave an array of another length (a broadcast traceback)
+    total = np.concatenate([[0.0], np.cumsum(p)])
+    cuts = np.arange(bins - 1)
+    near_cut = total[np.minimum(cuts + valley_window + 1, bins)] - total[np.maximum(cuts - valley_window, 0)]
     return h.cut_after(int(np.argmax((1 - near_cut) * _between_class_variance(h))))
 
 
@@ -439,7 +455,7 @@ def cut_issues(
         reference: ``{issue: threshold}`` that ``auto`` uses as is where a score defines its own cut
             (rule ``reference``).
         floors: ``{issue: value}``: with ``auto``, scores at or below ``value`` are flagged whatever
-            the distribution (rule ``floor``, unless ``auto`` cut higher).
+            the distribution (rule ``floor``, unless ``auto`` cut higher), and however many there are.
         cut_on: bool ``(N,)``, the images whose scores choose the cuts (default all); every image is
             flagged by them.
 
@@ -460,11 +476,18 @@ def cut_issues(
         if method == "auto" and issue in reference:
             cut, rule = reference[issue], "reference"
         else:
-            cut, rule = threshold_rule(values, method=method, bins=bins, **options)
+            try:
+                cut, rule = threshold_rule(values, method=method, bins=bins, **options)
+            except WinnowError as err:
+                raise WinnowError(f"{issue}: {err}") from None
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
         if len(values) and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
+            # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
+            # before, 20 black images among 30 flagged none (the floor's cut was replaced by too_many's nothing)
+            if method == "auto" and issue in floors and (values <= floors[issue]).any():
+                cut, rule = floors[issue], "floor"
         flags[issue] = eligible & (scores[issue] <= cut)
         cuts[issue], rules[issue] = cut, rule
     return flags, cuts, rules

@@ -1,0 +1,165 @@
+"""More hostile cases of the score and threshold stages: scores of pixels degrade has since changed, a
+valley window as wide as the histogram, a set mostly made of black images, a class that a cut takes whole,
+and images too small for the blur score. Stage cases run the real script in a throwaway project of a few
+8x8 images; the others call the library the stages call."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, tiny_degraded,
+)
+from winnow.degrade import perturbation_table
+from winnow.imageset import read_imageset, write_imageset
+from winnow.quality import score_images
+from winnow.stage import write_table
+from winnow.thresholds import Histogram, _between_class_variance, cut_issues, valley
+
+
+def _params() -> dict:
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    return params
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """data/degrade of 30 random 8x8 images (3 classes) and their scores, as the score stage writes them."""
+    root = make_project(tmp_path_factory.mktemp("template"), _params())
+    tiny_degraded(root, score=_params()["score"])
+    return root
+
+
+@pytest.fixture
+def project(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "project"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_threshold_refuses_scores_of_pixels_degrade_has_since_changed(project):
+    # before: exit 0 and nothing flagged dark: degrade turned 5 images black under the same ids, and the
+    # scores of their old pixels (the score stage not rerun: `dvc repro -s threshold`, a script run) passed them
+    data = read_imageset(project / "data/degrade")
+    images = np.asarray(data.images).copy()
+    images[:5] = 0
+    write_imageset(project / "data/degrade", images, data.manifest.drop(columns=["digest"]), data.classes)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "threshold"))
+    assert line == ("error: data/score/scores.parquet: 5 image(s) scored from other pixels than data/degrade now "
+                    "holds (digest differs), first 'train-0-0'; rerun the score stage (dvc repro score)")
+    assert_nothing_left(project, before)
+    assert not (project / "metrics").exists() and not (project / "data/threshold").exists()
+
+
+@pytest.mark.hostile("params")
+def test_a_valley_window_across_the_whole_histogram_is_one_line(project):
+    # before: any valley_window of half the bins or more (128 of the default 256) ended in a ValueError
+    # traceback (np.convolve's "same" output took the window's length); a window over every bin weighs every
+    # cut 0, and would flag the lowest bin as if it were a valley
+    params = _params()
+    params["threshold"]["issues"]["dark"] = {"method": "valley", "valley_window": 255}
+    make_project(project, params)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "threshold"))
+    assert line == ("error: params.yaml: threshold.issues.dark: method valley: valley_window 255 reaches across the "
+                    "whole histogram of 256 bins, so no cut has a valley to weigh; use a window below 255 or more bins")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("bins, window", [(256, 128), (256, 200), (8, 5), (3, 1)])
+def test_a_wide_valley_window_weighs_each_cut_by_the_mass_within_it(bins, window):
+    # before: a ValueError traceback for the first three (a window of 2w + 1 bins wider than the histogram); the
+    # last is an ordinary window, unchanged. Fan & Lei's weight, one minus the mass within the window of the
+    # cut, written out bin by bin
+    rng = np.random.default_rng(0)
+    h = Histogram.of(np.r_[rng.normal(0.8, 0.05, 500), rng.normal(0.2, 0.03, 30)], bins=bins)
+    p = h.counts / h.counts.sum()
+    weight = [1 - sum(p[j] for j in range(bins) if abs(j - i) <= window) for i in range(bins - 1)]
+    best = int(np.argmax(np.array(weight) * _between_class_variance(h)))
+    assert valley(h, valley_window=window) == h.cut_after(best)
+
+
+@pytest.mark.hostile("intermediates")
+def test_black_images_stay_flagged_when_they_are_most_of_the_set():
+    # before: 20 black images among 30 flagged none (rule too_many, "a property most images share is the
+    # data set's norm"), where the floor rule says a flat image is flagged whatever the rest do
+    dark = np.r_[np.zeros(20), np.linspace(0.5, 0.9, 10)]
+    flags, cuts, rules = cut_issues({"dark": dark}, {"dark": {"method": "auto"}}, floors={"dark": 1e-6})
+    assert np.flatnonzero(flags["dark"]).tolist() == list(range(20))
+    assert (cuts["dark"], rules["dark"]) == (1e-6, "floor")
+    # a cut of another method that would flag most images still flags none: there is no floor to keep
+    flags, _, rules = cut_issues({"dark": dark}, {"dark": {"method": "fixed", "value": 0.6}}, floors={"dark": 1e-6})
+    assert not flags["dark"].any() and rules["dark"] == "too_many"
+
+
+def _dark_class_project(root: Path) -> tuple[Path, list[str]]:
+    """5 classes of 20 random 8x8 train images; class c3's at an eighth of the brightness, as a class of
+    night scenes would be. Returns the project and the ids of c3."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 20)
+    images = rng.integers(0, 256, (100, 8, 8, 1)).astype(np.float64)
+    images[labels == 3] *= 0.125
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(100)], "split": "train", "label": labels,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    make_project(root, _params())
+    write_imageset(root / "data/degrade", images.astype(np.uint8), manifest, [f"c{c}" for c in range(5)])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    return root, manifest["id"][labels == 3].tolist()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_cut_that_takes_a_whole_class_says_so(tmp_path):
+    # before: the 20 images of class c3 (naturally dark) were all flagged dark with exit 0 and not a word: 20
+    # of 100 images is no large share of the set, but the budget's drops would take the class out of training
+    root, dark_class = _dark_class_project(tmp_path / "project")
+    assert run_stage(root, "score").returncode == 0
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
+        "warning: threshold: dark flags most train images of class(es) c3 (20 of 20): a class whose images mostly "
+        "score so is more likely how that class looks than damage, so check them (then leave dark out of "
+        "threshold.issues, or set its method: fixed); dropping them would leave that class little or nothing to "
+        "learn from"]
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    assert flags.loc[flags["dark"], "id"].tolist() == dark_class
+    assert json.loads((root / "metrics/threshold.json").read_text())["dark"]["flagged"] == len(dark_class)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_3x3_image_is_too_small_to_be_called_blurry():
+    # before: a 3x3 image has one interior pixel, so its Laplacian's std is 0: every 3x3 image, and every image
+    # ingest upscaled from a 3x3 original, scored blurry 0 (as blurry as can be) beside 2x2 images scored 1
+    rng = np.random.default_rng(0)
+    for side in (2, 3):
+        assert score_images(rng.integers(0, 256, (4, side, side, 1), dtype=np.uint8))["blurry"].tolist() == [1.0] * 4
+    upscaled = rng.integers(0, 256, (4, 12, 12, 3), dtype=np.uint8)
+    assert score_images(upscaled, orig_h=np.full(4, 3), orig_w=np.full(4, 3))["blurry"].tolist() == [1.0] * 4
+    # a 3x4 original has two interior pixels: a spread, so it is measured (noise is sharp, a smooth ramp not)
+    ramp = np.broadcast_to(np.arange(0, 240, 60, dtype=np.uint8)[None, None, :, None], (1, 3, 4, 1))
+    noise = np.array([[[[0], [255], [0], [255]], [[255], [0], [255], [0]], [[0], [255], [0], [255]]]], np.uint8)
+    assert score_images(np.concatenate([ramp, noise]))["blurry"].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("size, shown", [(0, "0 x 8"), (np.nan, "nan x 8")])
+def test_score_names_the_manifest_row_without_an_original_size(project, size, shown):
+    # before: "error: orig_h and orig_w must be 30 positive sizes, one per image" (after a RuntimeWarning for
+    # NaN), naming neither the file nor the image; the size scores take logs of these sizes
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.drop(columns=["digest"])
+    manifest["orig_h"] = manifest["orig_h"].astype(np.float64 if np.isnan(size) else np.int64)
+    manifest.loc[3, "orig_h"] = size
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    shutil.rmtree(project / "data/score")
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "score"))
+    assert line == ("error: data/degrade/manifest.parquet: 1 image(s) without a whole original size of at least 1 "
+                    f"pixel, first 'train-0-3' ({shown}); rerun the degrade stage (dvc repro degrade)")
+    assert_nothing_left(project, before)
