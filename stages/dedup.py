@@ -22,7 +22,9 @@ def main() -> None:
     p = params["dedup"]
     check_outputs(stage="dedup", files=[OUT, METRICS_OUT])
     imageset = read_imageset(IMAGESET)
-    scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",))
+    # pHashes of the pixels now under each id: degrade rerun keeps every id, and old hashes found old copies
+    scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",),
+                         digests=imageset.manifest["digest"])
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     settings = {"radius": p.get("radius"), "min_correlation": p.get("min_correlation"), "flip": p.get("flip", False),
                 "crop": p.get("crop"), "embedding_radius": p.get("embedding_radius"),

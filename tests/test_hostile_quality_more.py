@@ -42,19 +42,21 @@ def project(template, tmp_path) -> Path:
 
 
 @pytest.mark.hostile("intermediates")
-def test_threshold_refuses_scores_of_pixels_degrade_has_since_changed(project):
+@pytest.mark.parametrize("stage", ["threshold", "dedup"])
+def test_threshold_refuses_scores_of_pixels_degrade_has_since_changed(project, stage):
     # before: exit 0 and nothing flagged dark: degrade turned 5 images black under the same ids, and the
-    # scores of their old pixels (the score stage not rerun: `dvc repro -s threshold`, a script run) passed them
+    # scores of their old pixels (the score stage not rerun: `dvc repro -s threshold`, a script run) passed them;
+    # dedup grouped copies by the old pixels' pHashes
     data = read_imageset(project / "data/degrade")
     images = np.asarray(data.images).copy()
     images[:5] = 0
     write_imageset(project / "data/degrade", images, data.manifest.drop(columns=["digest"]), data.classes)
     before = files_under(project)
-    line = assert_error_line(run_stage(project, "threshold"))
+    line = assert_error_line(run_stage(project, stage))
     assert line == ("error: data/score/scores.parquet: 5 image(s) scored from other pixels than data/degrade now "
                     "holds (digest differs), first 'train-0-0'; rerun the score stage (dvc repro score)")
     assert_nothing_left(project, before)
-    assert not (project / "metrics").exists() and not (project / "data/threshold").exists()
+    assert not (project / "metrics").exists() and not (project / f"data/{stage}").exists()
 
 
 @pytest.mark.hostile("params")

@@ -232,7 +232,8 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     ids = data.manifest["id"]
     tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
-    scores = read_scores(SCORES_IN, imageset=DEGRADE, ids=ids) if "threshold" in cleaners else None
+    scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
+              if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes), ids=ids)
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
