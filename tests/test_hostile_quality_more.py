@@ -15,7 +15,9 @@ from hostile_harness import (
     assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, tiny_degraded,
 )
 from winnow.degrade import perturbation_table
+from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
+from winnow.params import validate
 from winnow.quality import score_images
 from winnow.stage import write_table
 from winnow.thresholds import Histogram, _between_class_variance, cut_issues, valley
@@ -69,8 +71,9 @@ def test_a_valley_window_across_the_whole_histogram_is_one_line(project):
     make_project(project, params)
     before = files_under(project)
     line = assert_error_line(run_stage(project, "threshold"))
-    assert line == ("error: params.yaml: threshold.issues.dark: method valley: valley_window 255 reaches across the "
-                    "whole histogram of 256 bins, so no cut has a valley to weigh; use a window below 255 or more bins")
+    assert line == ("error: params.yaml: threshold.issues.dark.valley_window: method valley with a window of 255 bins "
+                    "reaches across the whole histogram of threshold.bins 256, so no cut has a valley to weigh; use "
+                    "more bins (at least 257), a smaller window or another method")
     assert_nothing_left(project, before)
 
 
@@ -165,3 +168,16 @@ def test_score_names_the_manifest_row_without_an_original_size(project, size, sh
     assert line == ("error: data/degrade/manifest.parquet: 1 image(s) without a whole original size of at least 1 "
                     f"pixel, first 'train-0-3' ({shown}); rerun the degrade stage (dvc repro degrade)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_embedding_clean_valley_cut_on_too_few_bins_is_refused_before_any_stage(tmp_path):
+    # before: embedding-clean's valley cut (its default window of 5 bins) on 6 bins or fewer reached the stage
+    params = _params()
+    params["embedding_clean"].update(bins=6, isolation="valley")
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (
+        "params.yaml: embedding_clean.isolation: method valley with a window of 5 bins reaches across the whole "
+        "histogram of embedding_clean.bins 6, so no cut has a valley to weigh; use more bins (at least 7), a smaller "
+        "window or another method")

@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, ENGINES,
-    FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS,
-    OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SCHEDULES, SEARCH_METHODS, SOURCES,
-    STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
+    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, DEFAULT_VALLEY_WINDOW, EMBEDDING_MODES,
+    EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES,
+    NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SCHEDULES,
+    SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -164,6 +164,27 @@ def _embedding_pairs_confirmed(section: dict, path: str) -> None:
             and section.get("min_correlation") is None):
         fail(f"{path}.embedding_confirm", "true, but min_correlation is null: there is no thumbnail check to confirm "
                                           "embedding pairs with; set min_correlation or embedding_confirm: false")
+
+
+def _valley_windows_fit(section: dict, path: str) -> None:
+    """The valley method weighs each cut by the histogram's mass outside ``valley_window`` bins of it: a window of
+    ``bins - 1`` or more holds every bin from every cut (winnow.thresholds.valley refuses it), so say so here,
+    before any stage runs, for threshold's issues and embedding-clean's cuts (the default window of 5)."""
+    bins = section.get("bins")
+    if bins is None:
+        return
+    if "issues" in section:
+        windows = {f"{path}.issues.{issue}.valley_window": setting.get("valley_window", DEFAULT_VALLEY_WINDOW)
+                   for issue, setting in (section.get("issues") or {}).items()
+                   if isinstance(setting, dict) and setting.get("method") == "valley"}
+    else:
+        windows = {f"{path}.{key}": DEFAULT_VALLEY_WINDOW for key in ("isolation", "outlier_threshold")
+                   if section.get(key) == "valley"}
+    for where, window in windows.items():
+        if window >= bins - 1:
+            fail(where, f"method valley with a window of {window} bins reaches across the whole histogram of "
+                        f"{path}.bins {bins}, so no cut has a valley to weigh; use more bins (at least {window + 2}), "
+                        "a smaller window or another method")
 
 
 def _weak_classes_chosen(section: dict, path: str) -> None:
@@ -364,7 +385,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "max_flagged_fraction": SHARE,
         "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
-    }, required=("bins", "max_flagged_fraction", "issues")),
+    }, required=("bins", "max_flagged_fraction", "issues"), checks=(_valley_windows_fit,)),
     "dedup": Section({
         # Hamming distance between 64-bit pHashes. Unrelated images differ by 32 bits on average, so a radius
         # past 16 pairs images that share nothing, and its search grows past minutes (24: no end in 90 s)
@@ -412,7 +433,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
-    }, null=True),
+    }, null=True, checks=(_valley_windows_fit,)),
     "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
         "knn_k": Num(1, integer=True),
         "bound": Num(0),  # standard errors (over the val images) a value must lie below zero to count as harmful

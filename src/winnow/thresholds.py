@@ -62,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from winnow.configs import THRESHOLD_METHODS
+from winnow.configs import DEFAULT_VALLEY_WINDOW, THRESHOLD_METHODS
 from winnow.errors import WinnowError
 
 METHODS = THRESHOLD_METHODS
@@ -173,7 +173,7 @@ def ght(h: Histogram, *, nu: float | None = None, tau: float | None = None, kapp
     return h.cut_after(int(np.mean(np.flatnonzero(score == score.max()))))  # ties: their middle, as Barron's code
 
 
-def valley(h: Histogram, *, valley_window: int = 5) -> float:
+def valley(h: Histogram, *, valley_window: int = DEFAULT_VALLEY_WINDOW) -> float:
     """Fan & Lei's criterion; the mass near cut ``i`` (bins ``0..i`` below) is that of bins ``i - w .. i + w``
     within the histogram.
 
