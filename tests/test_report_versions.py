@@ -171,6 +171,23 @@ def test_when_no_version_beats_baseline_significantly_the_report_says_so(tmp_pat
     assert "People reviewed" not in plain(body)  # nobody reviewed: metrics/variants.json has no review section
 
 
+def test_when_every_version_scores_below_baseline_none_is_called_the_best(tmp_path):
+    # before: "The best, pruned, reaches macro F1 0.352, -0.140 over baseline" on a user's own data, where every
+    # version scored below baseline
+    predicted = {
+        "baseline": wrong_on(BASELINE_ERRORS),
+        "pruned": wrong_on(BASELINE_ERRORS + [41, 42]),  # the closest, still worse
+        "balanced": wrong_on(BASELINE_ERRORS + [41, 42, 43, 44, 85]),
+    }
+    body = first_section(report_text(write_project(tmp_path, predicted)))[1]
+    sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
+    assert sentence.startswith(f"No version beats baseline significantly: keep baseline (macro F1 "
+                               f"{macro_f1(predicted['baseline']):.3f}). No other version scores above it; the closest, "
+                               f"pruned, reaches macro F1 {macro_f1(predicted['pruned']):.3f}, "
+                               f"{macro_f1(predicted['pruned']) - macro_f1(predicted['baseline']):+.3f} over baseline")
+    assert "The best" not in sentence
+
+
 @pytest.mark.parametrize("versions", [["baseline"], ["oracle", "baseline"]])
 def test_with_nothing_but_baseline_to_ship_the_report_says_there_is_no_choice(tmp_path, versions):
     text = report_text(write_project(tmp_path, {v: wrong_on(BASELINE_ERRORS) for v in versions}))

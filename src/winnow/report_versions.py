@@ -145,9 +145,11 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
                 f"{_signed(row['f1_low'])} to {_signed(row['f1_high'])}; paired on the test images)")
     if len(winners):
         return best, f"Ship `{best}`: macro F1 {row['macro_f1']:.3f}, {evidence}."
+    # "the best" of versions that all score below baseline read as praise of a worse version
+    which = (f"The best, `{best}`, reaches" if row["macro_f1"] > table.loc[BASELINE, "macro_f1"] else
+             f"No other version scores above it; the closest, `{best}`, reaches")
     return None, (f"No version beats baseline significantly: keep `{BASELINE}` (macro F1 "
-                  f"{table.loc[BASELINE, 'macro_f1']:.3f}). The best, `{best}`, reaches macro F1 "
-                  f"{row['macro_f1']:.3f}, {evidence}.")
+                  f"{table.loc[BASELINE, 'macro_f1']:.3f}). {which} macro F1 {row['macro_f1']:.3f}, {evidence}.")
 
 
 def _signed(x: float) -> str:
