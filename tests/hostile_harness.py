@@ -41,6 +41,15 @@ def default_params() -> dict:
 _DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
+def undamaged_params(*variants: str) -> dict:
+    """The project's params with degrade off (the data as it came) and ``variants`` (default baseline and
+    pruned; oracle needs degrade on)."""
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = list(variants or ("baseline", "pruned"))
+    return params
+
+
 def params_with(path: str, value) -> dict:
     """The project's params with the value at the dotted ``path`` set (created if absent)."""
     params = default_params()

@@ -24,8 +24,8 @@ import pytest
 import torch
 
 from hostile_harness import (
-    ROOT, TINY_CLASSES, _env, assert_nothing_left, default_params, files_under, make_project,
-    refused_line, run_stage, tiny_degraded,
+    ROOT, TINY_CLASSES, _env, assert_nothing_left, files_under, make_project,
+    refused_line, run_stage, tiny_degraded, undamaged_params,
 )
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
 from winnow.degrade import perturbation_table
@@ -40,10 +40,8 @@ CLASSES = TINY_CLASSES
 
 
 def _params() -> dict:
-    params = default_params()
-    params["degrade"]["enabled"] = False
+    params = undamaged_params("baseline", "pruned", "augmented", "balanced")
     params["pruned"]["cleaners"] = ["threshold", "dedup"]
-    params["variants"] = ["baseline", "pruned", "augmented", "balanced"]  # oracle needs degrade on
     return params
 
 

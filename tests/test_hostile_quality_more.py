@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, tiny_degraded,
+    assert_error_line, assert_nothing_left, files_under, make_project, run_stage, tiny_degraded, undamaged_params,
 )
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
@@ -24,10 +24,7 @@ from winnow.thresholds import Histogram, _between_class_variance, cut_issues, va
 
 
 def _params() -> dict:
-    params = default_params()
-    params["degrade"]["enabled"] = False
-    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
-    return params
+    return undamaged_params()
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, edit_table, files_under, make_project,
-    refused_line, repeat_first, run_stage, run_winnow, tiny_degraded,
+    ROOT, assert_error_line, assert_nothing_left, edit_table, files_under, make_project,
+    refused_line, repeat_first, run_stage, run_winnow, tiny_degraded, undamaged_params,
 )
 from review_project import write_project
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
@@ -37,10 +37,8 @@ LABEL_FILES = {"confident_learn": ("data/confident-learn/label_issues.parquet", 
 
 
 def _params() -> dict:
-    params = default_params()
-    params["degrade"]["enabled"] = False
+    params = undamaged_params("baseline", "pruned", "balanced")
     params["pruned"]["cleaners"] = ["threshold", "dedup"]
-    params["variants"] = ["baseline", "pruned", "balanced"]  # oracle needs degrade on
     return params
 
 

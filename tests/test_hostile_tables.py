@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    default_params, edit_table, make_project, refused_line, repeat_first, run_stage, tiny_degraded,
+    edit_table, make_project, refused_line, repeat_first, run_stage, tiny_degraded, undamaged_params,
 )
 from winnow.imageset import read_imageset, write_imageset
 
@@ -24,10 +24,7 @@ IMAGES = 30  # 3 classes of 10
 
 
 def _params() -> dict:
-    params = default_params()
-    params["degrade"]["enabled"] = False
-    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
-    return params
+    return undamaged_params()
 
 
 @pytest.fixture(scope="module")
