@@ -39,6 +39,8 @@ def main() -> None:
         entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"), "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:  # on train, where degrade plants: a flagged test image is no false positive of it
+            # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
+            entry["flagged_train"] = int(flags[issue].to_numpy()[on_train].sum())
             entry |= precision_recall_f1(flags[issue].to_numpy()[on_train],
                                          true_issue_mask(truth, table["id"], issue)[on_train])
             if entry["tp"] + entry["fp"] == 0:  # nothing flagged: no precision, not "every flag was wrong"

@@ -178,3 +178,25 @@ def test_embedding_clean_valley_cut_on_too_few_bins_is_refused_before_any_stage(
         "params.yaml: embedding_clean.isolation: method valley with a window of 5 bins reaches across the whole "
         "histogram of embedding_clean.bins 6, so no cut has a valley to weigh; use more bins (at least 7), a smaller "
         "window or another method")
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_flags_the_precision_counts_are_given_beside_every_splits(tmp_path):
+    # before: metrics/threshold.json said "flagged": 102 beside precision 0.98 of tp + fp = 100 (the precision
+    # counts train images, where degrade plants), and nothing said which 100
+    rng = np.random.default_rng(1)
+    images = rng.integers(60, 256, (60, 8, 8, 1)).astype(np.uint8)
+    images[:8] = 0  # 6 black train images that degrade logged, 2 black test images it did not plant
+    split = np.array(["train"] * 6 + ["test"] * 2 + ["train"] * 40 + ["test"] * 12)
+    manifest = pd.DataFrame({"id": [f"i{k:02d}" for k in range(60)], "split": split, "label": np.arange(60) % 2,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    make_project(tmp_path, _params())
+    write_imageset(tmp_path / "data/degrade", images, manifest, ["a", "b"])
+    write_table(tmp_path / "data/degrade/perturbations.parquet", perturbation_table(
+        [{"id": f"i{k:02d}", "kind": "brightness", "params": json.dumps({"factor": 0.0}), "source_id": None,
+          "original_label": k % 2} for k in range(6)]))
+    assert run_stage(tmp_path, "score").returncode == 0
+    done = run_stage(tmp_path, "threshold")
+    assert done.returncode == 0, done.stderr
+    dark = json.loads((tmp_path / "metrics/threshold.json").read_text())["dark"]
+    assert (dark["flagged"], dark["flagged_train"], dark["tp"], dark["fp"], dark["precision"]) == (8, 6, 6, 0, 1.0)
