@@ -363,15 +363,17 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
         table.loc[table["tp"] + table["fn"] == 0, "recall"] = np.nan
         table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
     planted = "precision" in table.columns
-    table = table.drop(columns=["tp", "fp", "fn"], errors="ignore").rename(columns=TRUTH_COLUMNS)
+    table = (table.drop(columns=["tp", "fp", "fn"], errors="ignore")
+             .rename(columns={**TRUTH_COLUMNS, "flagged_train": "flagged in train (planted)"}))
     table.index.name = "issue"
     titles = {issue: f"{issue}: {s['method']}, " + (f"cut {s['threshold']:.3f}, {s['flagged']:,} flagged"
                                                     if s.get("threshold") is not None else "no cut")
               for issue, s in summary.items()}
     parts = [html_table(table.astype(object).where(table.notna(), None))]
     if planted:  # the stage scores an issue only where degrade planted it; elsewhere nothing is known
-        parts.append('<p class="note">Precision and recall against the problems degrade planted; – where it '
-                     "planted none of that issue or nothing was flagged.</p>")
+        parts.append('<p class="note">Precision and recall against the problems degrade planted, over the train '
+                     "images, where it plants them (flagged in train); – where it planted none of that issue or "
+                     "nothing was flagged.</p>")
     if histograms:
         ordered = {issue: histograms[issue] for issue in summary if issue in histograms}
         parts.append(figure(threshold_figure(ordered, titles=titles), alt="quality score histograms"))
