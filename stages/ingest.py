@@ -56,7 +56,8 @@ def _ingest(params: dict) -> None:
             loaded.rejected += trusted.rejected
             loaded.oriented += trusted.oriented
         rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
-        total = len(loaded.images) + len(rejected)
+        # every file read counts, the trusted set's too: its rejected rows are in the numerator
+        total = len(loaded.images) + (len(trusted.images) if trusted is not None else 0) + len(rejected)
         if total and len(rejected) / total > p["max_reject_fraction"]:
             raise _SetAside(
                 f"ingest: {len(rejected)} of {total} files could not be read, above ingest.max_reject_fraction="
@@ -64,12 +65,12 @@ def _ingest(params: dict) -> None:
         try:
             manifest = ingest_manifest(loaded, val_fraction=p["val_fraction"], test_fraction=p["test_fraction"],
                                        seed=p.get("split_seed", 0))
+            _refuse_untested_classes(manifest, loaded.classes)
         except WinnowError as err:
             if rejected.empty:
                 raise
-            # a class may be empty because its files were set aside
+            # a class (of the data, or of the test split) may be empty because its files were set aside
             raise _SetAside(f"{err} ({len(rejected)} files were set aside: {SEE})", rejected) from None
-        _refuse_untested_classes(manifest, loaded.classes)
         rows = store_images(tmp / IMAGES, loaded.images, size=p.get("size"))
         if trusted is not None:
             manifest = append_trusted(rows, manifest, trusted, size=p.get("size"))

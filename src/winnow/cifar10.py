@@ -30,7 +30,7 @@ import numpy as np
 
 from winnow.errors import WinnowError
 from winnow.npy_rows import NpyRows
-from winnow.sources import Loaded
+from winnow.sources import Loaded, utf8_name
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -147,7 +147,8 @@ def _class_names(path: Path) -> list[str]:
     names = _unpickle(path).get("label_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
         raise WinnowError(f"{path}: 'label_names' must be a list of class names")
-    names = [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else n for n in names]
+    names = [utf8_name(n, what=f"{path}: 'label_names' row {i}") if isinstance(n, bytes) else n
+             for i, n in enumerate(names)]
     if len(set(names)) != len(names):
         raise WinnowError(f"{path}: 'label_names' repeats a class name")
     return names

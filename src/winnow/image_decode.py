@@ -120,6 +120,11 @@ def _decode(path: Path, size: int | None) -> tuple:
             if img.format not in READ_FORMATS:
                 return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
                               f"whatever the suffix {path.suffix} says")
+            if getattr(img, "is_animated", False) and img.format != "MPO":
+                # an APNG or animated WebP: loading gives its first frame, a GIF's fate unsaid; which frame
+                # is the image? (MPO is a camera's JPEG: its first picture is the photo, the rest previews)
+                return None, (f"animated {img.format} ({img.n_frames} frames): only still images are read; save "
+                              "the frame you mean as an image of its own")
             # how the file stores its pixels, which loading forgets: "L;2" (2-bit grey), "LA;16B" (16-bit grey
             # and alpha, which Pillow holds as RGBA)
             args = img.tile[0].args if img.tile else None

@@ -10,7 +10,7 @@ system's and tools' own and never read (a hidden folder of image files beside th
 ``warning:`` line: it may be a class):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
-  decoded, has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
+  decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
   ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
 - a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a
   regular file is followed and read);
@@ -101,8 +101,11 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     for split, name, folder in class_dirs:
         found = _class_files(folder, rejected)
         if not found:
-            raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it; a class "
-                              "with no images is not a class: add its images or remove the folder")
+            # "Train", "TEST": split folders as another tool names them, read as classes (split names are lower case)
+            split_like = f" ({name!r} is not the split folder {name.casefold()!r}: split folders are named in lower " \
+                         "case)" if split is None and name != name.casefold() and name.casefold() in SOURCE_SPLITS else ""
+            raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{split_like}; a "
+                              "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
         files += [(split, label, f, prefix + f.name) for f in found]  # the id: the path below root
     files = _read_each_file_once(files, classes, rejected)

@@ -17,7 +17,9 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
 - ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion;
 - ``LA``, ``RGBA``, ``PA``, palettes with transparency and grey or RGB images with a colour key (PNG
   ``tRNS``: pixels of that value are transparent): composited over white, then as above;
-- EXIF orientation is applied first (the image is stored as shown); an animated file gives its first frame.
+- EXIF orientation is applied first (the image is stored as shown); an animated file (APNG, animated WebP) is
+  set aside with its frame count, as no frame is the image more than another (an MPO, a camera's JPEG with
+  previews, gives its first picture, the photo).
 
 A set whose files are all single-channel gives ``C = 1``; any colour file makes the whole set RGB.
 Every image is resized to ``size x size`` with Pillow's antialiased bicubic filter when a size is
@@ -281,7 +283,8 @@ def _npz_classes(arrays: dict, labels: list[tuple[str, np.ndarray]], path: Path,
         names = arrays["classes"]
         if names.ndim != 1 or names.dtype.kind not in "USiu":
             raise WinnowError(f"{path}: 'classes' must be a 1-D array of class names, got {names.dtype} {names.shape}")
-        classes = [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else str(n) for n in names.tolist()]
+        classes = [utf8_name(n, what=f"{path}: 'classes' row {i}") if isinstance(n, bytes) else str(n)
+                   for i, n in enumerate(names.tolist())]
         if given is not None and list(given) != classes:
             raise WinnowError(f"{given_from}: {path} names its own classes; set ingest.classes: null or make them "
                               "equal")
@@ -315,6 +318,16 @@ def _npz_splits(values: np.ndarray, n: int, path: Path) -> np.ndarray:
         row = int(np.argmax(bad))
         raise WinnowError(f"{path}: 'splits' row {row} is {names[row]!r}; each must be train, val or test")
     return names
+
+
+def utf8_name(name: bytes, *, what: str) -> str:
+    """A class name stored as bytes, decoded as UTF-8; refused (``what`` names where it is) otherwise: a
+    ``\\xff`` written in its place would be another class name, unsaid, as a folder name that is not UTF-8 is
+    refused by the imagefolder source (class names are written to classes.json)."""
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WinnowError(f"{what}: class name {name!r} is not valid UTF-8; store the names as UTF-8 text") from None
 
 
 TRUSTED_LAYOUTS = "a folder root/<class>/<image files> or an .npz with images + labels (optional classes)"

@@ -1,0 +1,168 @@
+"""Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
+files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
+batches.meta, and split folders named in another case.
+
+Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
+reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_ingest import (REJECTED, assert_ingested, cifar_folder, image_folder, ingested, rejected,
+                                 run_ingest)
+from winnow.cifar10 import FOLDER
+
+SEE = "see data/ingest/rejected.csv for each file and its reason"
+
+
+def grey_folder(root: Path, counts: dict[str, int], *, offset: int = 0) -> Path:
+    """``root/<class>/<i>.png``: 8x8 grey images, each one value (``11 i + offset``, up to 20 a class)."""
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.fromarray(np.full((8, 8), 11 * i + offset, np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def junk(folder: Path, count: int) -> list[str]:
+    """``count`` files in ``folder`` that are no image; their paths as rejected.csv names them."""
+    for i in range(count):
+        (folder / f"junk{i}.png").write_bytes(b"not a png")
+    return [str(folder / f"junk{i}.png") for i in range(count)]
+
+
+# --- the trusted set's files count in ingest.max_reject_fraction ---------------------------------------------
+
+@pytest.mark.hostile("ingest")
+def test_the_trusted_sets_images_count_in_the_reject_fraction(tmp_path):
+    # before: 3 set-aside trusted files were counted against the 40 data images alone ("3 of 43 files could not
+    # be read", 7% > 5%) and ingest stopped, though 63 files were read and 3 of them (4.8%) set aside
+    data = grey_folder(tmp_path / "data", {"a": 20, "b": 20})
+    trusted = grey_folder(tmp_path / "trusted", {"a": 10, "b": 10}, offset=5)
+    bad = junk(trusted / "a", 3)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(trusted), max_reject_fraction=0.05)
+    assert_ingested(done)
+    assert rejected(project) == {path: "not a decodable image" for path in bad}
+    metrics = json.loads((project / "metrics/ingest.json").read_text())
+    assert (metrics["images"], metrics["rejected"], metrics["split"]["trusted"]) == (60, 3, 20)
+    assert len(ingested(project)) == 60
+
+
+@pytest.mark.hostile("ingest")
+def test_a_refusal_over_the_reject_fraction_counts_the_trusted_sets_images(tmp_path):
+    data = grey_folder(tmp_path / "data", {"a": 20, "b": 20})
+    trusted = grey_folder(tmp_path / "trusted", {"a": 10, "b": 10}, offset=5)
+    junk(trusted / "b", 4)
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(trusted),
+                                       max_reject_fraction=0.05)
+    line = assert_error_line(done)  # 40 + 20 images read, 4 files set aside: 4 of 64 (before: "4 of 44")
+    assert line == f"error: ingest: 4 of 64 files could not be read, above ingest.max_reject_fraction=0.05; {SEE}"
+    assert_nothing_left(project, before, allowed={REJECTED})
+
+
+# --- a test class emptied by set-aside files says so and leaves the rows -----------------------------------
+
+@pytest.mark.hostile("imagefolder")
+def test_a_test_class_whose_files_were_all_set_aside_is_refused_with_the_rows(tmp_path):
+    # before: "the test split holds no image of class 'b' ... give the test split images" with no word of the two
+    # files of test/b set aside, and no rejected.csv to find them in
+    data = image_folder(tmp_path / "data" / "train", {"a": 10, "b": 10}).parent
+    image_folder(data / "test", {"a": 3})
+    (data / "test" / "b").mkdir()
+    bad = junk(data / "test" / "b", 2)
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.25)
+    assert_error_line(done, "error: ingest: the test split holds no image of class 'b'", "2 files were set aside",
+                      SEE)
+    assert sorted(p.name for p in (project / "data/ingest").iterdir()) == ["rejected.csv"]
+    assert rejected(project) == {path: "not a decodable image" for path in bad}
+    assert not (project / "metrics/ingest.json").exists()
+    assert_nothing_left(project, before, allowed={REJECTED})
+
+
+# --- an animated file is a row, not its first frame ----------------------------------------------------------
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize(("suffix", "fmt", "options"), [(".png", "PNG", {}), (".webp", "WEBP", {"lossless": True})])
+def test_an_animated_png_or_webp_is_a_row_not_its_first_frame(tmp_path, suffix, fmt, options):
+    # before: the first frame was read as the image without a word (a GIF is set aside for the same reason)
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    frames[0].save(data / "a" / f"clip{suffix}", save_all=True, append_images=frames[1:], duration=100, **options)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.25)
+    assert_ingested(done)
+    assert rejected(project) == {str(data / "a" / f"clip{suffix}"): f"animated {fmt} (3 frames): only still images "
+                                 "are read; save the frame you mean as an image of its own"}
+    assert len(ingested(project)) == 12
+    assert np.load(project / "data/ingest/images.npy").shape[3] == 1  # no colour frame made the grey set RGB
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_with_one_frame_of_animation_is_read_as_a_still(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.new("L", (8, 8), 200).save(data / "a" / "still.png", save_all=True, append_images=[], duration=100)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    manifest = ingested(project)
+    assert len(manifest) == 13 and pd.read_csv(project / REJECTED).empty
+    row = manifest.index[manifest["id"] == "a/still.png"][0]
+    assert (np.load(project / "data/ingest/images.npy")[row] == 200).all()
+
+
+# --- class names that are not UTF-8 are refused, not renamed -----------------------------------------------
+
+@pytest.mark.hostile("npz")
+def test_npz_class_names_not_utf8_are_refused_not_rewritten(tmp_path, rng):
+    # before: b"\xffcat" became the class '\\xffcat' (a backslash and three letters) without a word
+    np.savez(tmp_path / "set.npz", images=rng.integers(0, 256, (10, 4, 4), dtype=np.uint8), labels=np.arange(10) % 2,
+             classes=np.array([b"dog", b"\xffcat"]))
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz", val_fraction=0.2)
+    assert_error_line(done, f"error: {tmp_path / 'set.npz'}: 'classes' row 1: class name b'\\xffcat' is not valid "
+                            "UTF-8; store the names as UTF-8 text")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_cifar_label_names_not_utf8_are_refused_not_rewritten(tmp_path, rng):
+    meta = pickle.dumps({b"label_names": [b"x", b"y\xfe", b"z"], b"num_vis": 3072})
+    data = cifar_folder(tmp_path / FOLDER, rng, **{"batches.meta": meta})
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, f"error: {data / 'batches.meta'}: 'label_names' row 1: class name b'y\\xfe' is not "
+                            "valid UTF-8")
+    assert_nothing_left(project, before)
+
+
+# --- split folders named in another case -----------------------------------------------------------------------
+
+@pytest.mark.hostile("imagefolder")
+def test_split_folders_named_in_another_case_are_named_in_the_refusal(tmp_path):
+    # before: "class folder .../Test has no files directly inside it", as if Test were a class left empty
+    data = tmp_path / "data"
+    image_folder(data / "Train", {"a": 6, "b": 6})
+    image_folder(data / "Test", {"a": 2, "b": 2})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_error_line(done, f"class folder {data / 'Test'} has no files directly inside it ('Test' is not the split "
+                            "folder 'test': split folders are named in lower case)")
+    assert_nothing_left(project, before)
+
+
+def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():
+    from winnow import plain_png
+
+    out = io.BytesIO()
+    frames = [Image.new("L", (4, 4), v) for v in (10, 90)]
+    frames[0].save(out, "PNG", save_all=True, append_images=frames[1:])
+    still = io.BytesIO()
+    frames[0].save(still, "PNG")
+    assert plain_png.filtered_rows(out.getvalue()) is None
+    assert plain_png.filtered_rows(still.getvalue()) is not None
