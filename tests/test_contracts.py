@@ -356,8 +356,8 @@ def test_enforce_mode_stops_only_the_enforced_variants_training(project, monkeyp
     refuse_failed("pruned", params=_params(mode="warn"))
 
 
-PASSED_INPUTS = {"mode": "enforce", "suites": {"ingest": {"passed": 14, "failed": 0},
-                                               "scores": {"passed": 14, "failed": 0}}}
+PASSED_INPUTS = {"mode": "enforce", "bounds": BOUNDS, "suites": {"ingest": {"passed": 14, "failed": 0},
+                                                                 "scores": {"passed": 14, "failed": 0}}}
 NO_VERDICT = ("metrics/contracts/balanced.json holds no verdict of balanced's contract checked under contracts.mode "
               "enforce: run the balance stage first (dvc repro balance)")
 

@@ -5,15 +5,34 @@ retrains nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from winnow.errors import WinnowError
-from winnow.variants import WRITTEN_BY
+from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")
 # the stage that checks each variant's contract: the one that writes it, or contracts for the variants stage's
 CHECKED_BY = {"oracle": "contracts", "baseline": "contracts", "pruned": "contracts", **WRITTEN_BY}
+FINGERPRINTED = ("id", "origin", "label", "action")  # what a variant trains on, of rows.parquet
+assert set(FINGERPRINTED) <= set(ROW_COLUMNS)
+
+
+def bounds_of(section) -> dict:
+    """params.yaml ``contracts``'s bounds that bound something (a null or missing one bounds nothing): what a
+    verdict records, and what :func:`refuse_failed` finds in params.yaml when it reads one."""
+    bounds = (section or {}).get("bounds") if isinstance(section, dict) else None
+    return {key: value for key, value in sorted((bounds or {}).items()) if value is not None}
+
+
+def rows_fingerprint(rows) -> str:
+    """sha256 of a variant's rows (a DataFrame with :data:`FINGERPRINTED`, in order): the rows a verdict was
+    checked on, so that train@<variant> can tell them from rows written since."""
+    text = rows.loc[:, list(FINGERPRINTED)].astype(str)
+    return hashlib.sha256(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def refuse_failed(name: str, *, params: dict) -> None:
@@ -24,7 +43,8 @@ def refuse_failed(name: str, *, params: dict) -> None:
     (``metrics/contracts/<name>.json``). A verdict counts only when it is this variant's and was checked
     under enforce; a missing, damaged, foreign or stale one (checked under warn) is no pass. Under warn
     nothing is refused. The stage that checks is rerun by DVC before train whenever the verdict would change;
-    this guards the training run by hand.
+    this guards the training run by hand, so a verdict checked under other ``contracts.bounds`` than params.yaml
+    now holds, or on rows other than ``data/variants/<name>/rows.parquet`` now holds, is no pass either.
 
     Raises:
         WinnowError: one line naming what failed or is missing, and where it is described.
@@ -33,6 +53,7 @@ def refuse_failed(name: str, *, params: dict) -> None:
     if section.get("mode") != "enforce":
         return
     inputs = _read(INPUTS)
+    bounds = bounds_of(section)
     suites = inputs.get("suites") if isinstance(inputs, dict) and inputs.get("mode") == "enforce" else None
     counted = [_failed(s) for s in suites.values()] if isinstance(suites, dict) else [None]
     if None in counted:
@@ -42,18 +63,37 @@ def refuse_failed(name: str, *, params: dict) -> None:
     if failed:
         raise WinnowError(f"the ingest and scores contracts failed under contracts.mode enforce ({failed} "
                           f"failure(s), listed in {INPUTS}; Data Docs in {DOCS / 'inputs'}/index.html): not trained")
+    if inputs.get("bounds") != bounds:  # a pass under looser bounds is no pass under today's
+        raise WinnowError(f"{INPUTS} holds a verdict checked under other contracts.bounds than params.yaml's: "
+                          "run the contracts stage first (dvc repro contracts)")
     if name not in (section.get("enforce_variants") or []):
         return
     path = METRICS / f"{name}.json"
     verdict = _read(path)
     mine = isinstance(verdict, dict) and verdict.get("variant") == name and verdict.get("enforced") is True
     failed = _failed(verdict) if mine else None
+    rerun = f"run the {CHECKED_BY[name]} stage first (dvc repro {CHECKED_BY[name]})"
     if failed is None:
-        raise WinnowError(f"{path} holds no verdict of {name}'s contract checked under contracts.mode enforce: "
-                          f"run the {CHECKED_BY[name]} stage first (dvc repro {CHECKED_BY[name]})")
+        raise WinnowError(f"{path} holds no verdict of {name}'s contract checked under contracts.mode enforce: {rerun}")
     if failed:
         raise WinnowError(f"{name}'s contract failed under contracts.mode enforce ({failed} "
                           f"failure(s), listed in {path}; Data Docs in {DOCS / name}/index.html): not trained")
+    if verdict.get("bounds") != bounds:
+        raise WinnowError(f"{path} holds a verdict checked under other contracts.bounds than params.yaml's: {rerun}")
+    now = _fingerprint_of(name)
+    if now is not None and verdict.get("rows") != now:
+        raise WinnowError(f"{path} holds a verdict of other rows than {VARIANTS_DIR}/{name}/rows.parquet holds now "
+                          f"(written after the check): {rerun}")
+
+
+def _fingerprint_of(name: str) -> str | None:
+    """:func:`rows_fingerprint` of ``data/variants/<name>/rows.parquet``, or None when it cannot be read (the
+    training then stops on it with its own line)."""
+    try:
+        rows = pd.read_parquet(Path(VARIANTS_DIR) / name / "rows.parquet", columns=list(FINGERPRINTED))
+    except Exception:  # noqa: BLE001 - missing, damaged or without the columns: no rows to match the verdict
+        return None
+    return rows_fingerprint(rows)
 
 
 def _read(path: Path):

@@ -68,6 +68,8 @@ class ExpectationResult:
             rules), ``"not measured"`` when the value is null, ``"error: ..."`` when GX could not evaluate it.
         bound: the bound in words (``"<= 0.01"``, ``"in [0, 9]"``, ``"in {'train', ...}"``, ``"-"``).
         success: whether the expectation held.
+        limits: the numeric bounds (min_value, max_value), so that a failure line never prints its observed
+            value rounded onto one of them.
     """
 
     suite: str
@@ -78,12 +80,14 @@ class ExpectationResult:
     observed: Any
     bound: str
     success: bool
+    limits: tuple = ()
 
     def line(self) -> str:
         """One line for a failure: which rule on which table, the observed value, the bound."""
         where = self.suite if self.table == self.suite else f"{self.suite}[{self.table}]"
         target = f"{self.expectation}({self.column})" if self.column else self.expectation
-        return f"{where}: {self.description}: observed {_number(self.observed)}, bound {self.bound} ({target})"
+        observed = _number(self.observed, apart_from=self.limits)
+        return f"{where}: {self.description}: observed {observed}, bound {self.bound} ({target})"
 
 
 class Batch(NamedTuple):
@@ -258,7 +262,8 @@ def _result(suite: str, table: str, checked) -> ExpectationResult:
     return ExpectationResult(
         suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
         description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
-        success=bool(checked.success))
+        success=bool(checked.success),
+        limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
 
 
 def _error_message(info: Mapping | None) -> str | None:
@@ -279,8 +284,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _number(value: Any, *, apart_from: tuple = ()) -> str:
+    """A float to 4 significant digits, more where 4 would print it as one of the bounds ``apart_from`` it
+    differs from: a class balance of 0.19995 failing ``>= 0.2`` read "observed 0.2, bound >= 0.2"."""
+    if not isinstance(value, float):
+        return str(value)
+    digits = 4
+    while digits < 17 and any(value != limit and f"{value:.{digits}g}" == f"{float(limit):.{digits}g}"
+                              for limit in apart_from):
+        digits += 1
+    return f"{value:.{digits}g}"
 
 
 def _bound(kwargs: Mapping[str, Any]) -> str:

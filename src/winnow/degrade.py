@@ -17,6 +17,7 @@ How a run unfolds, so that its ground truth stays exact:
    contamination perturbations may share images. Duplicate copies and their sources are always
    picked apart from everything else, since a copy replaces the pixels and label it lands on.
 3. Duplicates are written, then labels changed, then contamination applied in list order.
+   A contamination that leaves a picked image pixel for pixel as it was does not record it (and says so).
 
 Each perturbation draws from its own ``np.random.default_rng([seed, index])``, ``index`` being its
 position in the list, so appending a perturbation never reshuffles the ones before it.
@@ -200,6 +201,8 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
             shortage = ("the duplicates before it, which share their images with nothing", "")
         if p.kind == "pair_flip":
             pool = pool[np.isin(labels[pool], list(p.params["mapping"]))]
+            # the mapping limits the pool whatever the others took: said, or disjoint: false read as the cure
+            shortage = (f"{shortage[0]}, of the classes its mapping moves", shortage[1])
         if "rates" in p.params:
             targets = np.concatenate([
                 _draw(pool[labels[pool] == c], round(rate * np.sum(labels[train] == c)), rng,
@@ -335,6 +338,15 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
         raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
                           f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
                           "too close to no change); give a stronger setting")
+    if shape is None and p.kind != "grayscale":
+        # per image too: a light factor on a black-and-white scan, a blur of a flat image, a few salt-and-pepper
+        # pixels that missed leave some images as they were; recorded, each would count as damage every detector
+        # missed. Such an image is left unrecorded (and stays taken: the others' picks do not move)
+        same = equal_images(damaged, x)
+        if same.any():
+            print(f"degrade: perturbations[{p.index}] ({p.kind}) left {int(same.sum())} of the {len(targets)} "
+                  "images it picked pixel for pixel as they were; they are not recorded as damaged")
+            targets, damaged = targets[~same], damaged[~same]
     state.images[targets] = damaged
     state.changed[targets] = True
     if shape is not None:

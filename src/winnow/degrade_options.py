@@ -175,7 +175,8 @@ def after_removals(specs: list[Perturbation], *, left, classes: list[str]) -> li
 
     A removed class stays removed: symmetric noise draws only among ``left`` (:mod:`winnow.degrade`), the
     classic pair flip (no ``mapping`` given) is remade as each class of ``left`` to the next one of
-    ``left`` (and recorded so), and a given mapping that names a removed class as a target is refused.
+    ``left`` (and recorded so), and a given mapping that names a removed class (as a source or a target), or
+    rates of one, are refused.
     Otherwise a removed class would come back as images that all carry a wrong label.
 
     Raises:
@@ -187,6 +188,14 @@ def after_removals(specs: list[Perturbation], *, left, classes: list[str]) -> li
         if p.kind in LABEL_KINDS and len(left) < 2:
             raise WinnowError(f"{p.where}: needs 2 classes with train images to move labels between, the removals "
                               f"leave {len(left)}; remove fewer classes")
+        # a rate (or a given mapping) of a class the removals emptied moved nothing, silently, or failed as a
+        # shortage of free images that degrade.disjoint: false was said to cure
+        gone = [c for c in [*p.params.get("rates", {}), *(p.params["mapping"] if "mapping" in p.given else {})]
+                if c not in left]
+        if p.kind in LABEL_KINDS and gone:
+            option = "rates" if gone[0] in p.params.get("rates", {}) else "mapping"
+            raise WinnowError(f"{p.where}: {option}[{classes[gone[0]]!r}] names a class the removals leave without "
+                              f"train images, so it has no label to move; leave {classes[gone[0]]!r} out of {option}")
         if p.kind == "pair_flip" and "mapping" in p.given:
             for source, target in p.params["mapping"].items():
                 if target not in left:
@@ -339,7 +348,14 @@ class _Reader:
         else:  # the classic pair flip: each class to the next one
             # remade by after_removals from the classes the removals leave
             mapping = _next_class([c for c in range(len(self.data.classes)) if self.data.train_counts[c]])
-        return {**self._selection(), "mapping": mapping}
+        selection = self._selection()
+        if "mapping" in self.spec and "rates" in selection and self.data is not None:
+            for key, rate in self.spec["rates"].items():
+                if self.class_index("rates", key) not in mapping:  # its images were never candidates: the user
+                    # heard of a shortage of free images that degrade.disjoint: false would cure
+                    moved = ", ".join(repr(self.data.classes[c]) for c in mapping)
+                    self.fail(f"rates[{key}]", f"given for a class the mapping moves ({moved})", rate)
+        return {**selection, "mapping": mapping}
 
     # -- removals -----------------------------------------------------------------------------------
     def _class_removal(self) -> dict:

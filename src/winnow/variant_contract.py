@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
-from winnow.contract_verdict import DOCS, METRICS
+from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
@@ -119,8 +119,9 @@ class VariantContract:
                 manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
         elif extra is not None:
             manifests["extra"] = extra.manifest
+        # the rows it was checked on travel with the verdict: train@<name> refuses a pass of other rows
         return variant_table(name, with_digests(rows, manifests=manifests), measured=self.measured,
-                             num_classes=self.num_classes)
+                             num_classes=self.num_classes).assign(rows=rows_fingerprint(rows))
 
     def check(self, name: str, rates: pd.DataFrame) -> dict:
         """Check the suite on ``rates`` (:meth:`rates`) of variant ``name``.
@@ -132,6 +133,7 @@ class VariantContract:
         results = validate([Batch(self.suite, name, rates)], docs_dir=DOCS / name)
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
+                   "bounds": bounds_of(self.settings),
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
         write_json(METRICS / f"{name}.json", written)

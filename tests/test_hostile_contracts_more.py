@@ -1,0 +1,139 @@
+"""Hostile degrade settings, data contracts and variant verdicts (a probe's findings): ground truth that recorded
+images a damage left as they were, label noise asked of a class that has no train images to move, a failed
+contract whose line printed the observed value rounded onto its bound, and a passing verdict that outlived the
+bounds or the rows it was checked on. Each case asserts the one line, or the exact data, a user gets."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, params_with, run_stage
+from test_contracts import BOUNDS, _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from winnow.contract_verdict import refuse_failed, rows_fingerprint
+from winnow.contracts import Batch, load_suite, validate
+from winnow.errors import WinnowError
+from winnow.imageset import write_imageset
+from winnow.variants import write_variant
+
+CLASSES = ["a", "b", "c"]
+
+
+def degrade_project(tmp_path, perturbations, *, images=None):
+    """data/ingest of 10 train, 2 val and 2 test 8x8 one-channel images per class (ids ``<split>-<class>-<i>``),
+    random unless ``images`` is given, and the degrade settings; returns the project, its files and the images."""
+    params = params_with("degrade", {"enabled": True, "disjoint": True, "perturbations": perturbations})
+    project = make_project(tmp_path / "project", params)
+    sizes = {"train": 10, "val": 2, "test": 2}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in sizes.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    if images is None:
+        images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/ingest", images, manifest, CLASSES)
+    return project, files_under(project), images
+
+
+@pytest.mark.hostile("params")
+def test_a_damage_that_leaves_picked_images_as_they_were_records_only_the_changed_ones(tmp_path):
+    # before: a light factor on black-and-white images changed 3 of the 30 it picked and all 30 were recorded as
+    # "light": 27 images nothing had touched counted as damage every detector missed (metrics: brightness 30)
+    rng = np.random.default_rng(0)
+    images = np.where(rng.random((42, 8, 8, 1)) < 0.5, 0, 255).astype(np.uint8)  # x 3.5, clipped: the same
+    images[:3] = 60  # train-0-0..2: grey, x 3.5 = 210
+    project, _, _ = degrade_project(tmp_path, [{"kind": "brightness", "fraction": 1.0, "factor": 3.5}], images=images)
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    assert ("degrade: perturbations[0] (brightness) left 27 of the 30 images it picked pixel for pixel as they "
+            "were; they are not recorded as damaged") in done.stdout.splitlines()
+    log = pd.read_parquet(project / "data/degrade/perturbations.parquet")
+    assert sorted(log["id"]) == ["train-0-0", "train-0-1", "train-0-2"]
+    # recomputed from the pixels: every logged image changed, every changed image is logged
+    after = np.load(project / "data/degrade/images.npy")
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    changed = manifest.loc[(after != images).any(axis=(1, 2, 3)), "id"]
+    assert sorted(changed) == sorted(log["id"])
+    metrics = json.loads((project / "metrics/degrade.json").read_text())
+    assert (metrics["kind"]["brightness"], metrics["perturbed_images"], metrics["carrying_images"]) == (3, 3, 3)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("perturbations", "message"), [
+    # before: exit 0, and the 50% asked of a removed class moved nothing, without a word
+    ([{"kind": "class_removal", "classes": ["a"]}, {"kind": "symmetric_noise", "rates": {"a": 0.5}}],
+     "error: degrade.perturbations[1] (symmetric_noise): rates['a'] names a class the removals leave without train "
+     "images, so it has no label to move; leave 'a' out of rates"),
+    # before: "needs 2 train images but only 0 are free ...; allowed range [0, 0.0000], or set degrade.disjoint: false"
+    ([{"kind": "class_removal", "classes": ["a"]}, {"kind": "pair_flip", "mapping": {"a": "b"}, "fraction": 0.1}],
+     "error: degrade.perturbations[1] (pair_flip): mapping['a'] names a class the removals leave without train "
+     "images, so it has no label to move; leave 'a' out of mapping"),
+    # before: "rates[2]: needs 5 train images but only 0 are free ..., or set degrade.disjoint: false"
+    ([{"kind": "pair_flip", "mapping": {"a": "b"}, "rates": {"c": 0.5}}],
+     "error: degrade.perturbations[0] (pair_flip): rates[c] must be given for a class the mapping moves ('a'), "
+     "got 0.5"),
+    # before: the same shortage with the same cure, when the mapping's one class was all there was to take
+    ([{"kind": "pair_flip", "mapping": {"a": "b"}, "fraction": 0.5}],
+     "error: degrade.perturbations[0] (pair_flip) fraction: needs 15 train images but only 10 are free (after "
+     "removals and the perturbations before it, of the classes its mapping moves); allowed range [0, 0.3333], or "
+     "set degrade.disjoint: false"),
+], ids=["rates-of-a-removed-class", "mapping-from-a-removed-class", "rates-outside-the-mapping",
+        "fraction-beyond-the-mapping"])
+def test_label_noise_of_a_class_with_no_label_to_move_is_refused(tmp_path, perturbations, message):
+    project, before, _ = degrade_project(tmp_path, perturbations)
+    assert assert_error_line(run_stage(project, "degrade")) == message
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_failed_bound_never_prints_the_observed_value_rounded_onto_it():
+    # before: "class balance ...: observed 0.2, bound >= 0.2" for 819 / 4096 = 0.19995, and "observed 0.01, bound
+    # <= 0.01" for 41 duplicates among 4099 kept images: a failure that read as a pass
+    suite = load_suite("contracts/variant.yaml", parameters=BOUNDS)
+    rates = {"variant": "v", "duplicate_rate": 41 / 4099, "label_issue_rate": 0.0, "flagged_rate": 0.0,
+             "class_balance": 819 / 4096, "completeness": 1.0}
+    lines = [r.line() for r in validate([Batch(suite, "v", pd.DataFrame([rates]))]) if not r.success]
+    assert lines == [
+        "variant[v]: duplicate rate: observed 0.010002, bound <= 0.01 (expect_column_max_to_be_between(duplicate_rate))",
+        "variant[v]: class balance (smallest / largest class): observed 0.19995, bound >= 0.2 "
+        "(expect_column_min_to_be_between(class_balance))"]
+
+
+STALE = "run the contracts stage first (dvc repro contracts)"
+
+
+@pytest.mark.hostile("training")
+def test_a_passing_verdict_of_other_bounds_or_other_rows_trains_nothing(
+        project, tmp_path, monkeypatch):  # noqa: F811
+    # before: an enforced baseline that passed under min_class_balance 0.2 trained by hand under 0.9 (it keeps
+    # 2:3 of its classes), and after its rows were rewritten to keep a duplicate (duplicate rate 0 -> 0.33)
+    root = shutil.copytree(project, tmp_path / "copy")
+    _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
+    enforced = _params(mode="enforce", enforce_variants=["baseline"])
+    refuse_failed("baseline", params=enforced)  # as checked: trains
+    stricter = _params(mode="enforce", enforce_variants=["baseline"], bounds=BOUNDS | {"min_class_balance": 0.9})
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=stricter)
+    assert str(refused.value) == ("metrics/contracts.json holds a verdict checked under other contracts.bounds than "
+                                  f"params.yaml's: {STALE}")
+    rows = pd.read_parquet(root / "data/variants/baseline/rows.parquet")
+    write_variant("baseline", rows.assign(action="keep"), root=root / "data/variants")  # written after the check
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=enforced)
+    assert str(refused.value) == ("metrics/contracts/baseline.json holds a verdict of other rows than "
+                                  f"data/variants/baseline/rows.parquet holds now (written after the check): {STALE}")
+    _run_stage(root, monkeypatch, mode="warn", enforce_variants=["baseline"])
+    refuse_failed("baseline", params=_params(mode="warn"))  # nothing enforced: a hand-run training goes on
+
+
+def test_the_rows_fingerprint_of_a_variant_in_memory_is_that_of_its_written_file(tmp_path):
+    # balance and gan-synthesize check their variant before its rows.parquet is in place: the verdict's
+    # fingerprint must be the one train@<variant> computes from the file
+    rows = pd.DataFrame({"id": ["x", "y~dup3", "g0"], "origin": ["degrade", "degrade", "extra"],
+                         "label": np.array([0, 2, 1], dtype=np.int64), "action": ["keep", "relabel", "add"],
+                         "reason": ["", "embedding_clean", ""], "stage": ["", "embedding_clean", ""]})
+    write_variant("v", rows, root=tmp_path)
+    written = pd.read_parquet(tmp_path / "v/rows.parquet")
+    assert rows_fingerprint(written) == rows_fingerprint(rows)
+    assert rows_fingerprint(written.assign(label=[0, 2, 2])) != rows_fingerprint(rows)
