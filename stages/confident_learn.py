@@ -75,7 +75,7 @@ def main() -> None:
         "issues": int(issues["is_issue"].sum()),
         "decisions": {d: int((issues["decision"] == d).sum()) for d in cl.DECISIONS},
         "reasons": {r: int((own_reason == r).sum()) for r in cl.REASONS},
-        "label_conflicts": {"considered": int(conflict.sum()), "flagged": int((own_reason == "label_conflict").sum())},
+        "label_conflicts": {"considered": int(conflict[considered].sum()), "flagged": int((own_reason == "label_conflict").sum())},
     }
     if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
         metrics["truth"] = cl.score_against_truth(issues, truth)

@@ -10,6 +10,7 @@ labels the earlier rounds left, and augment_between_rounds does nothing. With th
 embedding model on the cleaned images plus balanced augmented copies made with the balance section's
 policy (winnow.balance), so the next round sees every class at the same count."""
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.cosine_index import backend_of
 from winnow.embeddings import clean_rounds, round_options
+from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
@@ -37,6 +39,7 @@ DEFAULTS = {"embedding": "represent", "mode": "single", "folds": 4, "rounds": 1,
             "drop_outliers": False, "bins": 256, "augment_between_rounds": True, "relabel_min_precision": 0.8,
             "relabel_judged_on": "all_val_relabels"}
 REASONS = RULES + ("outlier",)
+NAMED = 5  # small classes a warning names one by one
 
 
 def main() -> None:
@@ -46,7 +49,15 @@ def main() -> None:
                                                   OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
     config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
     data, considered, _, truth = cl.read_judged()
-    train, val = data.select(considered), data.split("val")
+    left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
+    considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"])
+    train = data.select(considered)
+    # the judge works among the classes it has train images of (as confident-learn's): a val image of another
+    # class (degrade's class_removal, or a class kept unjudged) is voted wrong whatever the judge, and a flip
+    # planted into such a class is voted back for free, so both would misstate its accuracy and precision.
+    # Labels go to clean_rounds as indices into `learned` and come back as class indices
+    learned = np.unique(train.labels)
+    val = data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
@@ -56,16 +67,17 @@ def main() -> None:
     # fixed features: nothing is trained, so there is nothing to augment for
     augmented = p["augment_between_rounds"] and not fixed and p["rounds"] > 1
     result = clean_rounds(
-        train.images, train.labels, train_ids, val_images=val.images, val_labels=val.labels,
-        config=config, num_classes=len(data.classes), features=features, val_features=val_features,
-        **round_options(p), seed=params["seed"], knn=backend_of(params), progress=True,
-        augment=_balancer(params, classes=len(data.classes)) if augmented else None,
+        train.images, np.searchsorted(learned, train.labels), train_ids, val_images=val.images,
+        val_labels=np.searchsorted(learned, val.labels), config=config, num_classes=len(learned), features=features,
+        val_features=val_features, **round_options(p), seed=params["seed"], knn=backend_of(params), progress=True,
+        augment=_balancer(params, classes=len(learned)) if augmented else None,
     )
+    result = dataclasses.replace(result, decisions=_in_classes(result.decisions, learned))
     final = final_decisions(result.decisions)
-    is_train = data.manifest["split"].to_numpy() == "train"
     weakest = _weakest(result.strengths)
     metrics = {"judge": {"embedding": p["embedding"], **weakest, "relabels_blocked": judges.blocked(final)},
-               "considered": len(train), "left_out": int((is_train & ~considered).sum()), **_counts(final),
+               "considered": len(train), "left_out": left_out,
+               "unjudged": {"classes": unjudged, "images": sum(unjudged.values())}, **_counts(final),
                "augmented_between_rounds": augmented,
                "rounds": [{"round": r, "judged": len(table), "judge_val_accuracy": strength.val_accuracy,
                            "relabel_precision": strength.relabel_precision,
@@ -98,6 +110,57 @@ def main() -> None:
     warning = judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean")
     if warning:
         print(warning)
+
+
+def _neighbours_needed(*, k: int, agree: float) -> int:
+    """The fewest train images a class needs before its own images can outvote a relabel: with ``n`` of them an
+    image has at most ``n - 1`` of its class among its ``k`` neighbours, so the others' share is at least
+    ``(k - n + 1) / k``; below this ``n`` that share reaches ``agree`` whatever the image shows."""
+    return next(n for n in range(1, k + 2) if (k - (n - 1)) / k < agree)
+
+
+def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float) -> tuple[np.ndarray, dict[str, int]]:
+    """``considered`` less the train images of classes too small for the neighbour vote
+    (:func:`_neighbours_needed`), and those classes' ``{name: images}``, named in a warning. Judged, a class of 3
+    images among k = 10 neighbours at agree 0.8 was relabelled whole to the class next to it, and its val images,
+    voted by 3 references, took a perfect judge's measured val accuracy to 0.667: its images are kept as they are,
+    unjudged, as confident-learn keeps a class too small for its folds. Fewer than two classes left: one line."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1 or not 0 < agree <= 1:
+        return considered, {}  # clean_rounds refuses these in its own words
+    needed = _neighbours_needed(k=int(k), agree=agree)
+    rows = np.flatnonzero(considered)
+    counts = np.bincount(data.labels[rows], minlength=len(data.classes))
+    small = {data.classes[c]: int(counts[c]) for c in np.flatnonzero((counts > 0) & (counts < needed))}
+    judgeable = int((counts >= needed).sum())
+    if not small and judgeable >= 2:
+        return considered, small
+    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
+    if len(small) > NAMED:  # a long tail of rare classes stays one readable line
+        named += f" and {len(small) - NAMED} more classes"
+    if judgeable < 2:
+        fewer = f", fewer in {named}" if small else ""
+        raise WinnowError(f"embedding_clean: neighbour cleansing needs two classes of at least {needed} train images "
+                          f"(embedding_clean.k {k}, agree {agree:g}); {judgeable} ha{'s' if judgeable == 1 else 've'} "
+                          f"that many{fewer}: add images, or leave embedding_clean out of pruned.cleaners")
+    kept = considered.copy()
+    kept[rows[np.isin(data.labels[rows], [data.classes.index(name) for name in small])]] = False
+    print(f"warning: embedding-clean: fewer train images than the neighbour vote needs ({needed}, from "
+          f"embedding_clean.k {k} and agree {agree:g}) in {named}: kept unjudged, since most of such an image's "
+          "nearest neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k")
+    return kept, small
+
+
+def _in_classes(decisions: pd.DataFrame, learned: np.ndarray) -> pd.DataFrame:
+    """``decisions`` whose labels are indices into ``learned`` (int, sorted class indices) with class indices
+    instead: the label columns and the class a reason names (``neighbours_agree:<c>``, ``inside_class:<c>``)."""
+    if np.array_equal(learned, np.arange(len(learned))):
+        return decisions
+    out = decisions.copy()
+    for column in ("given_label", "suggested_label", "neighbour_label"):
+        out[column] = learned[out[column].to_numpy(np.int64)]
+    out["reason"] = out["reason"].astype(str).str.replace(
+        r"^(\w+):(\d+)", lambda m: f"{m.group(1)}:{learned[int(m.group(2))]}", regex=True)
+    return out
 
 
 def _weakest(strengths: list[judges.Strength]) -> dict:

@@ -1,0 +1,158 @@
+"""Hostile cases for the label cleaners, second pass: a class too small for the neighbour vote, a class with no
+train image, one class left to judge, a judge sure to the last bit, and the figures confident-learn writes.
+
+Each stage case writes a tiny data/degrade whose represent embedding puts every class in a tight cluster of its
+own (so which labels are right is known by construction), runs the stage through the harness and asserts the
+outcome a user relies on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from winnow import labels as cl
+from winnow.dedup import GROUP_COLUMNS
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import SCORES
+from winnow.stage import write_table
+
+
+def _project(root: Path, train: list[int], *, val: int = 30, centres: np.ndarray | None = None,
+             flips: dict[str, int] | None = None, conflicts: tuple[str, ...] = ()) -> Path:
+    """data/degrade of ``len(train)`` classes (``train[c]`` train images, ``val`` val and 2 test images each;
+    ids ``<split>-<class>-<i>``) with an 8-d embedding: class c's images at ``centres[c]`` (default 4 on axis c)
+    with noise 0.3. ``flips``: train id -> the label degrade gave it (its cluster stays its true class's), with
+    the ground truth; nothing flagged by threshold; dedup's groups with ``conflicts`` marked as label conflicts."""
+    classes = [chr(ord("a") + c) for c in range(len(train))]
+    centres = 4 * np.eye(len(classes), 8) if centres is None else centres
+    per = {"train": train, "val": [val] * len(classes), "test": [2] * len(classes)}
+    rows = [(f"{s}-{c}-{i}", s, c) for s, counts in per.items() for c in range(len(classes)) for i in range(counts[c])]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=4, orig_w=4,
+                                                                           orig_mode="L")
+    rng = np.random.default_rng(0)
+    features = (centres[manifest["label"]] + rng.normal(0, 0.3, (len(manifest), 8))).astype(np.float32)
+    truth = []
+    for image, label in (flips or {}).items():
+        at = manifest.index[manifest["id"] == image][0]
+        truth.append({"id": image, "kind": "symmetric_noise", "params": "{}", "source_id": None,
+                      "original_label": int(manifest.loc[at, "label"])})
+        manifest.loc[at, "label"] = label
+    params = default_params()
+    params["train"]["threads"] = 1
+    project = make_project(root, params)
+    images = rng.integers(0, 256, (len(manifest), 4, 4, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, classes)
+    write_table(project / "data/degrade/perturbations.parquet", perturbation_table(truth))
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", features)
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    write_table(project / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+    groups = pd.DataFrame({"id": manifest["id"], "split": manifest["split"], "label": manifest["label"],
+                           "group": np.arange(len(manifest)), "group_size": 1, "kept": True, "reason": "unique",
+                           "label_conflict": manifest["id"].isin(conflicts)})
+    write_table(project / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
+    return project
+
+
+def _metrics(project: Path, name: str) -> dict:
+    return json.loads((project / "metrics" / f"{name}.json").read_text())
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_too_small_for_the_neighbour_vote_is_kept_unjudged_by_embedding_clean(tmp_path):
+    # before: class c's 3 train images, a cluster of their own beside a's, were each outvoted by a's images among
+    # their 10 neighbours and all relabelled a (pruned would have emptied c); and c's val images, voted by 3
+    # references, made the perfect judge measure 0.667 val accuracy, with the weak-judge warning
+    centres = 4 * np.eye(3, 8)
+    centres[2] = centres[0] + 2.5 * np.eye(8)[3]  # c beside a, still apart from it
+    project = _project(tmp_path / "p", [60, 60, 3], centres=centres)
+
+    done = run_stage(project, "embedding_clean")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("warning: embedding-clean: fewer train images than the neighbour vote needs (4, from embedding_clean.k 10 "
+            "and agree 0.8) in 'c' (3 images): kept unjudged, since most of such an image's nearest neighbours are of "
+            "other classes whatever it shows; add images, or lower embedding_clean.k") in done.stdout.splitlines()
+    decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet")
+    assert sorted(decisions["id"]) == sorted(f"train-{c}-{i}" for c in (0, 1) for i in range(60))
+    assert (decisions["decision"] == "keep").all()
+    metrics = _metrics(project, "embedding_clean")
+    assert metrics["unjudged"] == {"classes": {"c": 3}, "images": 3}
+    assert (metrics["considered"], metrics["left_out"]) == (120, 0)
+    assert metrics["judge"]["val_accuracy"] == 1.0  # judged on the val images of a and b, which it tells apart
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_without_train_images_does_not_misstate_the_embedding_judge(tmp_path):
+    # degrade's class_removal leaves b no train image while val keeps b's. Before: b's val images, voted a, c or d
+    # whatever the judge, made a perfect judge measure 0.75 val accuracy and relabel precision 0.51, so its three
+    # right relabels became drops; now it is judged on a, c and d, and its relabels name the real classes
+    project = _project(tmp_path / "p", [40, 0, 40, 40], flips={"train-0-0": 2, "train-3-0": 0, "train-2-0": 3})
+
+    done = run_stage(project, "embedding_clean")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet").set_index("id")
+    relabelled = decisions[decisions["decision"] == "relabel"]
+    assert relabelled[["given_label", "suggested_label", "reason"]].sort_index().values.tolist() == [
+        [2, 0, "neighbours_agree:0"], [3, 2, "neighbours_agree:2"], [0, 3, "neighbours_agree:3"]]
+    assert (decisions.drop(relabelled.index)["decision"] == "keep").all()
+    metrics = _metrics(project, "embedding_clean")
+    assert metrics["judge"]["val_accuracy"] == 1.0
+    assert metrics["judge"]["planted_flips"] == 18  # 20% of the 90 val images of a, c and d
+    assert metrics["truth"]["relabel_accuracy"] == 1.0 and metrics["truth"]["recall"] == 1.0
+    assert metrics["unjudged"] == {"classes": {}, "images": 0}
+
+
+@pytest.mark.hostile("intermediates")
+def test_one_class_left_for_the_neighbour_vote_is_one_line(tmp_path):
+    # before: 60 train images of a and 2 of b: b's two were dropped, the val images of b and c voted a (a judge
+    # right on 33%, relabel precision 0.12), and the stage wrote its decisions with exit 0
+    project = _project(tmp_path / "p", [60, 2, 0])
+    before = files_under(project)
+
+    done = run_stage(project, "embedding_clean")
+
+    assert assert_error_line(done) == (
+        "error: embedding_clean: neighbour cleansing needs two classes of at least 4 train images (embedding_clean.k "
+        "10, agree 0.8); 1 has that many, fewer in 'b' (2 images): add images, or leave embedding_clean out of "
+        "pruned.cleaners")
+    assert_nothing_left(project, before)
+
+
+def test_confidence_weighted_entropy_puts_a_sure_judges_wrong_labels_first():
+    # before (cleanlab 2.9's score with its 1e-6 clips): the label the judge gave 1 - 2e-20 scored 0.0, the worst,
+    # and the label it gave 1e-8 scored 0.86, above the one it gave 0.3; so the budget cut the surest wrong labels
+    # last. The score is log(1 + x) / x of x = entropy / p(label): 1 where the judge is sure the label is right
+    probs = np.array([[1.0, 0.0, 0.0], [1 - 2e-20, 1e-20, 1e-20], [0.6, 0.3, 0.1], [1 - 2e-8, 1e-8, 1e-8],
+                      [0.0, 1.0, 0.0]])
+    labels = np.array([0, 0, 1, 1, 0])
+    _, quality = cl.find_issues(labels, probs, rank_by="confidence_weighted_entropy", filter_by="predicted_neq_given")
+    assert quality[0] == 1.0 and quality[1] == pytest.approx(1.0)
+    assert quality[4] == 0.0  # the judge gives its label no chance at all
+    assert quality[4] < quality[3] < quality[2] < quality[1]  # the less the label's probability, the worse
+    # between the extremes it is cleanlab's score unchanged
+    x = -(0.6 * np.log(0.6) + 0.3 * np.log(0.3) + 0.1 * np.log(0.1)) / np.log(3) / 0.3  # entropy over p(label 1)
+    assert quality[2] == pytest.approx(np.log1p(x) / x)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_label_conflict_of_an_unjudged_class_is_not_counted_as_considered(tmp_path):
+    # before: metrics/confident_learn.json counted the dedup label conflicts of class c (2 images, kept unjudged
+    # for the 4 folds) under label_conflicts.considered: 3 considered, 2 of them images never judged
+    project = _project(tmp_path / "p", [40, 40, 2], conflicts=("train-2-0", "train-2-1", "train-0-5"))
+
+    done = run_stage(project, "confident_learn")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    metrics = _metrics(project, "confident_learn")
+    assert metrics["unjudged"] == {"classes": {"c": 2}, "images": 2}
+    assert metrics["label_conflicts"] == {"considered": 1, "flagged": 0}  # train-0-5, which the judge calls a
