@@ -284,9 +284,22 @@ def test_with_a_noisy_val_split_planted_flips_trusts_a_strong_judge_that_every_r
 
 
 
+def test_a_judge_perfect_on_train_and_val_says_it_may_be_clean_data_or_echoed_labels():
+    # one-hot labels as the embedding file (before: every check perfect, no word) read exactly as clean, perfectly
+    # separable data: the warning blamed the features on clean data
+    from winnow.judges import label_echo_warning
+
+    assert label_echo_warning("confident-learn", train_agreement=1.0, train_images=2763, val_accuracy=1.0,
+                              val_images=500) == (
+        "confident-learn: warning: out of fold the judge agrees with every given train label and every val label: "
+        "either no label is wrong, or its features carry the labels (a model trained on them, or a label column in "
+        "represent.file) and it would repeat their errors instead of finding them; if the labels may be noisy, embed "
+        "with features that never saw them (represent.source: selfsup or pretrained)")
+
+
 @pytest.mark.parametrize("train_agreement, val_accuracy, agrees", [
-    # one-hot labels as the embedding file (before: every check perfect, no word)
-    (1.0, 1.0, "with every given train label"),
+    # one-hot labels in the train rows alone: every train label echoed, val judged by the rest
+    (1.0, 0.93, "with every given train label"),
     # features of a model trained on the noisy train labels: memorised
     (0.99, 0.90, "with 99.0% of the given train labels and is right on only 90.0% of val"),
 ])

@@ -216,6 +216,11 @@ def label_echo_warning(stage: str, *, train_agreement: float, train_images: int,
     every = train_agreement == 1.0 and train_images >= 100
     if not every and train_agreement - val_accuracy <= max(0.05, 3 * se):
         return None
+    if every and val_accuracy >= 1.0:  # clean, perfectly separable data reads the same: say both
+        return (f"{stage}: warning: out of fold the judge agrees with every given train label and every val label: "
+                "either no label is wrong, or its features carry the labels (a model trained on them, or a label "
+                "column in represent.file) and it would repeat their errors instead of finding them; if the labels "
+                "may be noisy, embed with features that never saw them (represent.source: selfsup or pretrained)")
     agrees = ("with every given train label" if every else
               f"with {train_agreement:.1%} of the given train labels and is right on only {val_accuracy:.1%} of val")
     return (f"{stage}: warning: out of fold the judge agrees {agrees}: its features carry the train labels (a model "
