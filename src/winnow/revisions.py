@@ -35,24 +35,29 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
         return WORKSPACE
     done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
-        experiment = _experiment(repo, rev)
-        if experiment:
-            return experiment
-        inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
         shown = rev if rev.isprintable() else repr(rev)  # a newline in the name would break the one line
+        experiments = _experiments(repo, rev)
+        if len(experiments) == 1:
+            return experiments[0]
+        if experiments:  # before: "unknown revision", though dvc exp show lists it (a name reused on two branches)
+            raise WinnowError(f"{option} {shown}: names {len(experiments)} dvc experiments (commits "
+                              f"{', '.join(commit[:12] for commit in experiments)}: `dvc exp run -n` reused on "
+                              "another baseline); name the one you mean by its commit")
+        inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
         if not inside:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
-        raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag or commit that exists here "
-                          "(in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin <branch>)")
+        raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
+                          "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
+                          "origin <branch>; an experiment: dvc exp pull origin <name>)")
     return done.stdout.strip()
 
 
-def _experiment(repo: str | Path, name: str) -> str | None:
-    """The commit of the DVC experiment called ``name`` (``dvc exp`` keeps them as
-    refs/exps/<xx>/<baseline commit>/<name>), or None."""
+def _experiments(repo: str | Path, name: str) -> list[str]:
+    """The commits of the DVC experiments called ``name`` (``dvc exp`` keeps them as
+    refs/exps/<xx>/<baseline commit>/<name>): one, none, or several where the name was reused on another
+    baseline."""
     listed = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
-    found = [line.split()[1] for line in listed.stdout.splitlines() if line.split()[0].endswith(f"/{name}")]
-    return found[0] if len(found) == 1 else None
+    return sorted({line.split()[1] for line in listed.stdout.splitlines() if line.split()[0].endswith(f"/{name}")})
 
 
 def read_bytes(repo: str | Path, rev: str, path: str) -> bytes | None:
@@ -223,10 +228,14 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     another output than the stage before it made (`dvc repro -s`, an interrupted run), or a params.yaml value
     that differs from the one the lock says a stage up to them ran with (a params change committed without
     `dvc repro`), or a file git holds that a stage up to them read whose md5 is not the one the lock records (code
-    edited without `dvc repro`, even when a later commit rewrote the lock for another stage). A commit without
-    dvc.lock, or whose lock lacks a target, is read as it is."""
+    edited without `dvc repro`, even when a later commit rewrote the lock for another stage), or a stage whose
+    dvc.yaml definition asks for what its locked run did not have (another command, a new dependency, params key or
+    output: dvc.yaml edited without `dvc repro`), or a target dvc.yaml defines that the lock has no entry for (the
+    outputs committed without the lock, or from a run DVC never recorded). A commit with neither dvc.yaml nor
+    dvc.lock is read as it is (a project whose outputs DVC does not make)."""
     text = read_text(repo, rev, "dvc.lock")
-    if text is None:
+    pipeline = read_text(repo, rev, "dvc.yaml")
+    if text is None and pipeline is None:
         return
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -235,7 +244,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     # number, and every commit made with the default params was refused
     loader = YAML(typ="safe", pure=True)
     try:
-        stages = (loader.load(text) or {}).get("stages") or {}
+        stages = (loader.load(text or "") or {}).get("stages") or {}
         params = loader.load(read_text(repo, rev, "params.yaml") or "") or {}
     except (YAMLError, AttributeError) as err:
         raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
@@ -249,8 +258,12 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
             checked[path, md5] = _same_file(repo, rev, {"path": path, "md5": md5, "hash": kind})
         return checked[path, md5]
 
-    defined, unchecked = _dvc_yaml_stages(read_text(repo, rev, "dvc.yaml"), loader)
-    problems = []
+    defined, unchecked = _dvc_yaml_stages(pipeline, loader)
+    # before: a commit whose dvc.lock had no entry for a target (or no dvc.lock at all) was read as it was, so
+    # predictions committed by hand, or without the lock of the run that made them, were gated as if DVC made them
+    problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
+                "the lock of the run that made them)" for stage in targets
+                if stage not in entries and defined is not None and stage.split("@")[0] in defined]
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
             if isinstance(out, dict) and not _same_file(repo, rev, out):
@@ -281,10 +294,50 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
             if value != locked:
                 where, now, then = _first_difference(str(key), value, locked)
                 problems.append(f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}")
+    if pipeline is not None and not problems:
+        problems += _definition_changes(repo, rev, [stage for stage in upstream if stage.split("@")[0] not in unchecked],
+                                        name=name)
     if problems:
         raise WinnowError(f"{name}: its outputs of {', '.join(targets)} are not what its dvc.lock and params.yaml "
                           f"say ({len(problems)} problem(s), first: {problems[0]}); rerun `dvc repro` there and "
                           "commit dvc.lock and metrics/ together")
+
+
+def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: str) -> list[str]:
+    """What dvc.yaml at ``rev`` asks of each of ``stages`` (``train@baseline``) that its dvc.lock entry does not
+    record, one line each: another command, a dependency, a params key or an output its run never had (dvc.yaml
+    edited and committed without `dvc repro`; dvc status says "changed command", "new"). DVC itself reads the
+    file at that revision, so a templated stage (``matrix``, ``${item.variant}``) is compared as DVC resolves it."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.exceptions import DvcException
+    from dvc.fs import GitFileSystem
+    from dvc.repo import Repo
+    from dvc.scm import SCM
+
+    problems = []
+    # the project may be a folder of its git repository (dvc init --subdir): Repo(rev=...) would look at the root
+    folder = "/" + _git(repo, "rev-parse", "--show-prefix").stdout.strip().rstrip("/")
+    try:
+        scm = SCM(str(repo))
+        with Repo(folder, fs=GitFileSystem(scm=scm, rev=rev), scm=scm) as dvc_repo:
+            defined = {stage.name: stage for stage in dvc_repo.index.stages if stage.path_in_repo == "dvc.yaml"}
+            for stage in (defined[s] for s in stages if s in defined):
+                if stage.cmd_changed:
+                    problems.append(f"dvc.yaml's command of {stage.name} is not the one dvc.lock says it ran")
+                for dep in stage.deps:
+                    if isinstance(dep, ParamsDependency):
+                        locked = dep.hash_info.value if isinstance(dep.hash_info.value, dict) else {}
+                        problems += [f"dvc.yaml's {stage.name} reads {dep.def_path}'s {key}, which dvc.lock says its "
+                                     "run did not" for key in dep.params if key not in locked]
+                    elif not dep.hash_info:
+                        problems.append(f"dvc.yaml's {stage.name} reads {dep.def_path}, which dvc.lock says its run "
+                                        "did not")
+                problems += [f"dvc.yaml's {stage.name} writes {out.def_path}, which dvc.lock says its run did not"
+                             for out in stage.outs if not out.hash_info]
+    except DvcException as err:
+        raise WinnowError(f"dvc.yaml at {name}: DVC cannot read it ({first_line(err)}); the gate checks a commit's "
+                          "outputs against it: fix the file and commit it") from err
+    return problems
 
 
 _ABSENT_KEY = object()
