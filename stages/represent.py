@@ -9,7 +9,7 @@ import numpy as np
 from winnow.cosine_index import backend_of
 from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
-from winnow.imageset import read_imageset
+from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
 from winnow.represent import embed_imageset, knn_val_accuracy, options
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
@@ -35,7 +35,10 @@ def main() -> None:
         splits = data.manifest["split"].to_numpy()
         # labels are read here, after the features exist: the vote measures the embedding, it never shapes it
         knn = knn_val_accuracy(rep.features, data.labels, splits, k=opts.knn_k, knn=backend_of(params))
-        metrics = {**rep.info, "images": {s: int((splits == s).sum()) for s in ("train", "val", "test")},
+        # every split embedded, the trusted one too when ingested (before: left out, so the counts summed
+        # to fewer images than the embedding holds)
+        counted = {s: int((splits == s).sum()) for s in SPLITS}
+        metrics = {**rep.info, "images": {s: n for s, n in counted.items() if n or s in SOURCE_SPLITS},
                    "knn_k": opts.knn_k, "knn_val_accuracy": knn}
         with atomic_path(OUT / "embeddings.npy") as tmp:
             np.save(tmp, rep.features)

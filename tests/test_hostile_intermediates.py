@@ -511,10 +511,11 @@ def test_balance_max_images_below_the_class_count_is_refused(project):
 def test_a_training_whose_loss_becomes_nan_stops_without_a_model(project):
     # before: "loss=nan", the first epoch's NaN weights saved as models/baseline.pt, exit 0, evaluated at chance
     # 18 images make one step an epoch: epoch 1's loss is taken before its step; lr 1e6 (the largest the rules
-    # allow) sends the loss to 1e22 at epoch 2 and past float32's range, nan, at epoch 3
+    # allow) sends the training loss to 1e22 at epoch 2, whose step leaves weights that give nan on val already
+    # (the training loss would reach nan only at epoch 3)
     _with_params(project, train={"lr": 1e6, "optimizer": "sgd", "epochs": 6})
     line = _fails(project, "train", "baseline", fragments=())
-    assert line == "error: train: the training loss became nan at epoch 3 (sgd, lr 1e+06); lower train.lr"
+    assert line == "error: train: the val loss became nan at epoch 2 (sgd, lr 1e+06); lower train.lr"
 
 
 @pytest.mark.hostile("params")

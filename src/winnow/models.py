@@ -111,6 +111,27 @@ def _sides(image_size: int | tuple[int, int]) -> tuple[int, int]:
     return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
 
+def lone_image_fails(model: nn.Module, *, in_channels: int, image_size: int | tuple[int, int]) -> bool:
+    """Whether a training batch of one image leaves some batch norm of ``model`` one value per channel, which
+    it cannot normalise (torch raises): resnet18 on 8x8 images, whose last stage is 1x1. Found by one
+    forward pass of a zero image in eval mode (no batch statistic, no random number used), the mode restored."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+    single = []
+    hooks = [m.register_forward_pre_hook(lambda _, args: single.append(args[0][0].numel() == args[0].shape[1]))
+             for m in norms]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, in_channels, *_sides(image_size)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return any(single)
+
+
 def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]) -> nn.Module:
     """A fresh model by name (see :data:`MODELS`) for images of side ``image_size`` or ``(H, W)``."""
     if name not in MODELS:

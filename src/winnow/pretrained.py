@@ -43,7 +43,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc=f"represent {name}", unit="batch")
-    out = []
+    out, checked_pair = [], None
     for start in starts:
         x = to_tensor(images[start:start + config.batch_size], device).float() / 255.0
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
@@ -52,8 +52,11 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         x = (x - mean) / std
         try:
             y = net(x)
-            # the first batch embedded twice: a model traced in training mode (dropout on) answers otherwise
+            # the first batch embedded twice: a model traced in training mode (dropout on) answers otherwise;
+            # and its first two images alone: batch norm traced in training mode (eval() cannot undo a trace)
+            # normalises by the batch's own statistics, so an image's features followed its batch mates
             again = None if out else net(x)
+            pair = net(x[:2]) if not out and len(x) > 2 else None
         # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
         # TorchScript module that exports methods but no forward
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
@@ -79,7 +82,29 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
                 raise WinnowError(f"represent.pretrained: {name} gives other features for the same images on a "
                                   "second call (dropout or batch statistics left on: a model traced or scripted in "
                                   "training mode); call model.eval() before torch.jit.trace or script, then save")
+        if pair is not None:  # a copy, as above: a buffer the next batches fill
+            checked_pair = (pair.to("cpu", copy=True) if isinstance(pair, torch.Tensor) else pair), len(x)
+    # checked once every batch passed its own checks, so a width that follows the batch is named as such first
+    if checked_pair is not None:
+        pair, first_batch = checked_pair
+        if not isinstance(pair, torch.Tensor) or pair.shape[1:] != out[0].shape[1:] or len(pair) != 2:
+            shape = tuple(pair.shape) if isinstance(pair, torch.Tensor) else type(pair).__name__
+            raise WinnowError(f"represent.pretrained: {name} returned {shape} for a batch of 2 images and "
+                              f"{tuple(out[0].shape)} for the first batch of {first_batch}; a feature extractor "
+                              "returns (N, D), one width")
+        if not _agree(pair, out[0][:2]):
+            raise WinnowError(f"represent.pretrained: {name} gives an image other features when other images share "
+                              "its batch (batch statistics left on: batch norm traced in training mode); call "
+                              "model.eval() before torch.jit.trace, then save")
     return torch.cat(out).numpy(), name
+
+
+def _agree(pair: torch.Tensor, first: torch.Tensor) -> bool:
+    """Whether ``pair``, the model's ``(2, D)`` output for the first two images of the first batch alone,
+    matches ``first``, their rows within that batch, up to the float rounding another batch size may bring (a
+    kernel sums in another order): a thousandth of the features' largest magnitude."""
+    pair, first = pair.double().cpu(), first.double()
+    return bool(((pair - first).abs() <= 1e-3 * first.abs().max()).all())
 
 
 def _failure(err: BaseException) -> str:

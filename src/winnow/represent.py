@@ -226,12 +226,16 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
     frame = frame.set_index("id").loc[ids]
     if "embedding" in frame.columns:
         cells = frame["embedding"].to_numpy()
-        lengths = np.array([0 if cell is None else np.size(cell) for cell in cells])
+        missing = np.flatnonzero([cell is None for cell in cells])  # a null list cell (pyarrow gives None)
+        if len(missing):  # before: a null first cell blamed the next image for having values
+            raise WinnowError(f"{where}: {len(missing)} embedding(s) are missing (null), first id "
+                              f"{_shown(ids[missing[0]])}; every image of every split needs an embedding")
+        lengths = np.array([np.size(cell) for cell in cells])
         odd = np.flatnonzero(lengths != lengths[0])
         if len(odd):
             raise WinnowError(f"{where}: the embedding of id {_shown(ids[odd[0]])} has {lengths[odd[0]]} values "
                               f"where id {_shown(ids[0])} has {lengths[0]}; every embedding needs the same length")
-        values = np.stack([np.asarray([] if cell is None else cell) for cell in cells])
+        values = np.stack([np.asarray(cell) for cell in cells])
         if values.ndim != 2:  # a number, or a table, per image: not a vector
             held = "one number" if values.ndim == 1 else f"a {values.ndim - 1}-D array"
             raise WinnowError(f"{where}: the embedding column holds {held} per image; it must hold one list of "

@@ -29,7 +29,7 @@ from winnow.configs import Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
-from winnow.models import build_model
+from winnow.models import build_model, lone_image_fails
 from winnow.stage import write_torch
 from winnow.torch_runtime import (
     DEFAULT_THREADS, ddp_device, distributed_setup, float32_math, pick_device, rank_seed, reproducible, shard,
@@ -146,12 +146,17 @@ def fit(
         mean, std = channel_stats(x_train)
 
         model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
-                            image_size=tuple(x_train.shape[2:4])).to(device)
+                            image_size=tuple(x_train.shape[2:4]))
+        # before: resnet18 on 8x8 images stopped in a ValueError traceback on a batch of one image
+        batches = _batches(math.ceil(len(x_train) / world), config.batch_size,
+                           lone_fails=lone_image_fails(model, in_channels=x_train.shape[1],
+                                                       image_size=tuple(x_train.shape[2:4])),
+                           model=config.model, image_shape=(height, width))
+        model = model.to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-        steps_per_epoch = math.ceil(math.ceil(len(x_train) / world) / config.batch_size)
-        optimizer, scheduler = _optimizer(model, config, steps_per_epoch)
+        optimizer, scheduler = _optimizer(model, config, len(batches))
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
         live = _live(log_dir) if rank == 0 and log_dir is not None else None
@@ -166,8 +171,8 @@ def fit(
             net.train()
             order = shard(torch.randperm(len(x_train), generator=shuffle), rank=rank, world=world).to(device)
             total_loss = 0.0
-            for start in range(0, len(order), config.batch_size):
-                idx = order[start:start + config.batch_size]
+            for start, stop in batches:
+                idx = order[start:stop]
                 batch = x_train[idx] if policy is None else apply_policy(x_train[idx], policy, generator=generator)[0]
                 batch = augment(normalise(batch, mean, std), padding=config.crop_padding, hflip=config.hflip,
                                 generator=generator)
@@ -186,11 +191,16 @@ def fit(
             if world > 1:
                 val_loss, val_acc = _from_rank0(val_loss, val_acc, device=device)
             record = {"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss, "val_acc": val_acc}
-            if not math.isfinite(record["train_loss"]):  # the weights are NaN too: no epoch after this one is a model
+            # the weights are NaN too: no epoch after this one is a model. The val loss as well: the epoch's last
+            # step can break the weights after its (finite) loss was taken, and NaN logits argmax to class 0, so
+            # such an epoch could score best on val and be saved (before: epochs 2, lr 1e6, exit 0, NaN model)
+            broken = next((name for name in ("train_loss", "val_loss") if not math.isfinite(record[name])), None)
+            if broken is not None:
                 if live is not None:
                     live.end()
                     shutil.rmtree(log_dir, ignore_errors=True)  # this run's log, a partial one: gone with it
-                raise WinnowError(f"train: the training loss became {record['train_loss']} at epoch {epoch} "
+                what = "training loss" if broken == "train_loss" else "val loss"
+                raise WinnowError(f"train: the {what} became {record[broken]} at epoch {epoch} "
                                   f"({config.optimizer}, lr {config.lr:g}); lower train.lr")
             history.append(record)
             if val_acc > best_acc or best_state is None:
@@ -219,6 +229,22 @@ def fit(
                                 stop_reason=trained.stop_reason)
             live.end()
         return trained
+
+
+def _batches(count: int, batch_size: int, *, lone_fails: bool, model: str,
+             image_shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each batch of an epoch of ``count`` images (a rank's share). When a batch of one
+    image fails the model's batch norm (``lone_fails``, :func:`winnow.models.lone_image_fails`), a last
+    batch of one joins the batch before it; a batch size of 1, or a single image, is refused."""
+    if lone_fails and (batch_size == 1 or count == 1):
+        h, w = image_shape
+        why = "train.batch_size: 1 image a batch" if batch_size == 1 else "train: 1 train image"
+        raise WinnowError(f"{why} leaves {model}'s batch norm one value per channel on {h}x{w} images, which it "
+                          "cannot normalise; train on at least 2 images a batch (or larger images, or lenet5)")
+    bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    if lone_fails and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], count)]
+    return bounds
 
 
 # the share of onecycle's steps spent raising the learning rate to its peak (torch's default)
