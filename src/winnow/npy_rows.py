@@ -15,6 +15,7 @@ import errno
 import io
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ class NpyRows:
     @classmethod
     def create(cls, file: str | os.PathLike, shape: tuple[int, ...]) -> "NpyRows":
         """A new file of ``shape`` (rows not yet written read as zeros; the file is sparse until written)."""
-        array = np.lib.format.open_memmap(file, mode="w+", dtype=np.uint8, shape=tuple(shape))
+        with _naming(file):
+            array = np.lib.format.open_memmap(file, mode="w+", dtype=np.uint8, shape=tuple(shape))
         offset = array.offset
         del array  # nothing is written through the map: see the module docstring
         return cls(file, shape, offset)
@@ -72,7 +74,8 @@ class NpyRows:
         try:
             done, where = 0, self._offset + start * self.row_bytes
             while done < data.nbytes:  # pwrite may write less than asked
-                wrote = os.pwrite(fd, data[done:], where + done)
+                with _naming(self.file):
+                    wrote = os.pwrite(fd, data[done:], where + done)
                 if wrote == 0:  # a full disk may answer a short write with 0 rather than ENOSPC: never spin
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.file))
                 done += wrote
@@ -101,7 +104,7 @@ class NpyRows:
         header = _header(shape)
         if len(header) != self._offset:
             raise ValueError(f"{self.file}: a header for {shape} would move the data")  # numpy pads for 21 digits
-        with open(self.file, "r+b") as f:
+        with _naming(self.file), open(self.file, "r+b") as f:
             f.write(header)
             f.truncate(self._offset + n * self.row_bytes)
         self.shape = shape
@@ -109,6 +112,18 @@ class NpyRows:
     def array(self) -> np.ndarray:
         """The file as a read-only memory map, ``(N, H, W, C)``."""
         return np.load(self.file, mmap_mode="r")
+
+
+@contextmanager
+def _naming(file: str | os.PathLike) -> Iterator[None]:
+    """An OSError of the block names ``file``: ``pwrite`` and a file object's write say only "No space left on
+    device", and the stage's one line then named no disk."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror, os.fspath(file)) from err
+        raise
 
 
 def _header(shape: tuple[int, ...]) -> bytes:

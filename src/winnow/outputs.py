@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.replace(path)
         else:
             _staged[path] = tmp
+    except OSError as err:
+        # a full disk fails a file object's write or close, np.save's and torch.save's writes naming no file: the
+        # stage's one line said "No space left on device" and nothing of where
+        if err.filename is None and (err.errno is not None or type(err) is OSError):  # not a library's own kind
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     finally:
         if _staged is None or _staged.get(path) != tmp:
             tmp.unlink(missing_ok=True)
@@ -191,9 +198,16 @@ def _journal_path() -> Path:
 
 def _write_journal(journal: Path, moves: list[Move], direction: str) -> None:
     part = journal.with_name(journal.name + ".part")
-    part.write_text(json.dumps({"direction": direction, "moves": [
-        [os.path.relpath(move.path), os.path.relpath(move.tmp), os.path.relpath(move.old), move.tmp_id, move.path_id]
-        for move in moves]}))
+    try:
+        part.write_text(json.dumps({"direction": direction, "moves": [
+            [os.path.relpath(move.path), os.path.relpath(move.tmp), os.path.relpath(move.old), move.tmp_id,
+             move.path_id] for move in moves]}))
+    except OSError as err:
+        # a full disk fails the write (or its close) after the file was made: an empty .part stayed in the project
+        part.unlink(missing_ok=True)
+        if err.filename is None:  # the close names no file, and the line must say which disk is full
+            raise OSError(err.errno, err.strerror, str(part)) from err
+        raise
     os.replace(part, journal)
 
 
@@ -304,9 +318,20 @@ def _signals_held() -> Iterator[None]:
 def _remove(path: Path) -> None:
     """Remove a file, link or folder, if there."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_naming_the_path)
+        else:
+            shutil.rmtree(path, onerror=lambda function, name, info: _naming_the_path(function, name, info[1]))
     else:
         path.unlink(missing_ok=True)
+
+
+def _naming_the_path(_function, name: str, err: BaseException) -> None:
+    """Raise ``err`` of :func:`shutil.rmtree` naming the whole path of what it could not remove: its own names only
+    the entry (``manifest.parquet``), and the line then said nothing of where."""
+    if isinstance(err, OSError) and err.filename != name:
+        raise OSError(err.errno, err.strerror, name) from err
+    raise err
 
 
 # atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their

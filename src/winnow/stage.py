@@ -38,6 +38,10 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
         obstacle = output_obstacle(path, folder=kind == "folder")
         if obstacle is None:
+            locked = _unremovable(path) if kind == "folder" else None
+            if locked is not None:
+                raise WinnowError(f"{stage}: cannot replace {path}: {locked} is read-only; make it writable (chmod -R "
+                                  f"u+w {path}), then rerun")
             continue
         if obstacle.what == "kind":
             raise WinnowError(f"{stage}: {path} is a {'folder' if kind == 'file' else 'file'}, where the stage "
@@ -46,6 +50,24 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
             raise WinnowError(f"{stage}: {path} lies under the file {obstacle.where}; move that away, then rerun")
         raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
                           "permissions, then rerun")
+
+
+def _unremovable(folder: Path) -> Path | None:
+    """The first folder at or below an existing output ``folder`` whose entries this process cannot remove (a
+    folder made read-only), or None. The new folder is moved in beside it and the old one removed after every
+    output is in place: a read-only one failed there, with the new outputs already in and the old copy left
+    hidden (``.<name>.winnow-old-<pid>``), and so every later stage, which retried the removal."""
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    removable = os.R_OK | os.W_OK | os.X_OK  # to list, unlink from and enter
+    if not os.access(folder, removable):
+        return folder
+    for root, dirs, _ in os.walk(folder):  # a folder it cannot list it never walks into: each is checked here
+        for name in dirs:
+            below = Path(root, name)
+            if not below.is_symlink() and not os.access(below, removable):
+                return below
+    return None
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
