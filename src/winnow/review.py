@@ -247,14 +247,23 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
     version control, so that work would be lost."""
     try:
         queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
-                    else pd.DataFrame(columns=["id", "verdict", "label"]))
-        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
-    except (OSError, ValueError, KeyError):  # no queue, or none this export could have written: nothing to keep
+    except (OSError, ValueError):  # no queue, or none this export could have written: nothing to keep
         return
     if not {"id", "verdict", "given", "action", "suggested"} <= set(queue.columns):
         return
     written = queue[queue["verdict"].str.strip() != ""]
+    if not len(written):
+        return
+    try:
+        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
+                    else pd.DataFrame(columns=["id", "verdict", "label"]))
+        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
+    except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
+        # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
+        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}), so whether the {len(written)} "
+                          f"verdict(s) in {QUEUE_FILE} were imported is unknown, and a new export would overwrite "
+                          f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
+                          f"--replace {QUEUE_FILE}`") from err
     index = {name: i for i, name in enumerate(classes)}
     waiting = written[[_word_outcome(row, classes, index) != imported.get(row["id"]) for _, row in written.iterrows()]]
     if len(waiting):
@@ -273,6 +282,12 @@ def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> 
                        suggested=suggested, classes=classes)
     except (KeyError, WinnowError):
         return None
+
+
+def _accepting(action: str, suggested: str) -> str:
+    """What accepting a suggestion does, in words: ``drop`` or ``relabel to '<class>'`` (a drop's suggested
+    class is only the judge's hint, which accepting does not apply)."""
+    return f"relabel to {suggested!r}" if action == "relabel" else action
 
 
 def _read_queue() -> pd.DataFrame:
@@ -306,7 +321,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     current = current.set_index("id")
     seen: dict[str, tuple[str, tuple[str, int]]] = {}
     rows = []
-    for where, image, word, saw, saw_digest in words:
+    for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
                               "images `winnow review export` listed")
@@ -336,6 +351,14 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "
                               "the queue was edited, or the pipeline ran again since the export; run `winnow review "
                               "export` again (edit only the verdict column)")
+        # accept means the suggestion the person saw: the file's own, when it says (an edited queue of an earlier
+        # export, or Label Studio's tasks), which the cleaners may have changed since (dog -> cat then, -> owl now)
+        now_does = _accepting(item["action"], item["suggested"])
+        if word.lower() == "accept" and saw_action and _accepting(saw_action, saw_suggested) != now_does:
+            raise WinnowError(f"{where} (id {image!r}): accept meant {_accepting(saw_action, saw_suggested)} when "
+                              f"exported and means {now_does} now (the cleaners' suggestion changed); export the "
+                              "queue again and review that image anew, or write the outcome you chose (drop, or a "
+                              "class) instead of accept")
         suggested = data.classes.index(item["suggested"]) if item["action"] == "relabel" else -1
         verdict, label = resolve(word, where=f"{where} (id {image!r})", given=int(given[image]),
                                  action=item["action"], suggested=suggested, classes=data.classes)

@@ -23,14 +23,15 @@ VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, wh
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
 
 
-def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str]]:
-    """``(where, id, word, given, digest)`` per verdict in a person's file, in file order; rows without a verdict
-    are left out. ``given`` and ``digest``: the class and the pixels the person saw (the file's ``given`` and
-    ``digest`` columns or a task's ``data.given`` and ``data.digest``, as exported), "" where the file does not
-    say.
+def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]:
+    """``(where, id, word, given, digest, action, suggested)`` per verdict in a person's file, in file order; rows
+    without a verdict are left out. ``given`` and ``digest``: the class and the pixels the person saw;
+    ``action`` and ``suggested``: the suggestion they saw, which their ``accept`` means (the file's columns of
+    those names or a task's ``data`` entries, as exported), "" where the file does not say.
 
     A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
-    choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict``.
+    choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict`` (or
+    ``winnow_id``, which then names the image: Label Studio's CSV export, whose ``id`` is its task number).
     """
     if not path.is_file():
         what = "a folder, not a file" if path.is_dir() else "not found"
@@ -49,22 +50,25 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str]]:
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
     header = next(csv.reader(io.StringIO(text)), [])
-    twice = [c for c in ("id", "verdict") if header.count(c) > 1]  # pandas would rename the second one
+    # Label Studio's CSV export: the task's data (winnow_id, given, digest, ...) as columns, and its own task
+    # number as id, which would name another image of the queue (or none)
+    key = "winnow_id" if "winnow_id" in header else "id"
+    twice = [c for c in (key, "verdict") if header.count(c) > 1]  # pandas would rename the second one
     if twice:
         raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
-    missing = [c for c in ("id", "verdict") if c not in frame.columns]
+    missing = [c for c in ("id", "verdict") if c not in frame.columns and not (c == "id" and key == "winnow_id")]
     if missing:
         semicolons = ";" in text.partition("\n")[0]
         hint = " (its header holds semicolons: save it as comma-separated CSV)" if semicolons else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
-    seen, pixels = (frame[c] if c in frame.columns else pd.Series("", index=frame.index) for c in ("given", "digest"))
-    return [(f"{path}: line {row + 2}", image, word.strip(), given, digest)
-            for row, (image, word, given, digest) in enumerate(zip(frame["id"], frame["verdict"], seen, pixels))
-            if word.strip()]
+    said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
+            for c in ("given", "digest", "action", "suggested")]
+    return [(f"{path}: line {row + 2}", image, word.strip(), *facts)
+            for row, (image, word, *facts) in enumerate(zip(frame[key], frame["verdict"], *said)) if word.strip()]
 
 
-def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str]]:
+def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str, str, str]]:
     fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
     try:
         tasks = json.loads(text)
@@ -87,8 +91,8 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
         if choices:
-            words.append((where, data["winnow_id"], str(choices[0]), str(data.get("given") or ""),
-                          str(data.get("digest") or "")))
+            words.append((where, data["winnow_id"], str(choices[0]),
+                          *(str(data.get(key) or "") for key in ("given", "digest", "action", "suggested"))))
     return words
 
 

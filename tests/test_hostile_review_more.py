@@ -1,0 +1,103 @@
+"""More hostile input to the review (issue 21), from a reviewer's side: a queue edited before the cleaners
+changed their suggestion and imported after, Label Studio's CSV export (whose id is its own task number), and
+an export over a queue holding verdicts while reviews/verdicts.csv is unreadable (a git merge conflict). Each
+ends with every verdict on the image and label the person meant, or in one `error:` line and nothing written."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
+from review_project import exported  # noqa: F401  (a fixture)
+from test_hostile_review import HEADER, import_refused, row
+
+
+@pytest.fixture
+def project(exported, tmp_path) -> Path:
+    """A fresh copy of the exported project, holding one earlier verdict (train-08 dropped)."""
+    root = Path(shutil.copytree(exported, tmp_path / "project"))
+    (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-08,accept,-1,-1,2") + "\n")
+    return root
+
+
+def queue(project: Path) -> pd.DataFrame:
+    return pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.mark.hostile("review")
+def test_accept_of_a_suggestion_the_cleaners_changed_since_the_export_is_refused(project):
+    # the person accepts train-05's suggestion dog -> cat in a copy of the queue; then the pipeline runs again,
+    # confident-learn now suggests owl, and the queue is exported anew before the import.
+    # before: exit 0 and train-05 relabelled to owl, a label the person never saw suggested
+    edited = queue(project)
+    edited.loc[edited["id"] == "train-05", "verdict"] = "accept"
+    edited.to_csv(project / "mine.csv", index=False)
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    issues.loc[issues["id"] == "train-05", "suggested_label"] = 2  # owl
+    issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    assert run_winnow(project, "review", "export").returncode == 0
+    assert queue(project).set_index("id").loc["train-05", "suggested"] == "owl"
+    import_refused(project, "mine.csv", None,
+                   "mine.csv: line 7 (id 'train-05'): accept meant relabel to 'cat' when exported and means relabel "
+                   "to 'owl' now (the cleaners' suggestion changed)", "export the queue again")
+
+
+@pytest.mark.hostile("review")
+def test_a_class_word_for_a_suggestion_that_changed_keeps_the_class_the_person_chose(project):
+    # a class is an outcome, whatever was suggested: the same edit with "cat" instead of accept relabels to cat
+    edited = queue(project)
+    edited.loc[edited["id"] == "train-05", "verdict"] = "cat"
+    edited.to_csv(project / "mine.csv", index=False)
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    issues.loc[issues["id"] == "train-05", "suggested_label"] = 2
+    issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    assert run_winnow(project, "review", "export").returncode == 0
+    done = run_winnow(project, "review", "import", "mine.csv")
+    assert done.returncode == 0, done.stderr
+    # dog (1) -> cat (0), with owl (2) the suggestion now: the person's own class
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-05,relabel,0,2,1")]
+
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_csv_export_lands_each_verdict_on_its_winnow_id(project):
+    # Label Studio's CSV export: the task's data as columns, its task number as id, the verdict control's choice
+    # (and one row per annotation: two annotators agreeing on train-04, a skipped task with no choice).
+    # before: "id '3' is not in the review queue": the task numbers were read as image ids
+    data = queue(project).drop(columns=["image", "verdict", "pruned", "score", "stage", "copy_of"])
+    tasks = data.rename(columns={"id": "winnow_id"}).assign(id=range(1, len(data) + 1))
+    chosen = {"train-04": "cat", "train-07": "drop"}
+    rows = [tasks.assign(verdict=tasks["winnow_id"].map(chosen).fillna(""), annotator=1),
+            tasks[tasks["winnow_id"] == "train-04"].assign(verdict="cat", annotator=2)]
+    pd.concat(rows).to_csv(project / "project-1-at-2024.csv", index=False)
+    done = run_winnow(project, "review", "import", "project-1-at-2024.csv")
+    assert done.returncode == 0, done.stderr
+    # train-04 (dog, suggested owl) relabelled to cat by the person; train-07's drop accepted
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-04,relabel,0,2,1"),
+        row(project, "train-07,accept,-1,-1,1")]
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is_refused(project):
+    # reviews/verdicts.csv is tracked by git: a merge leaves conflict markers in it.
+    # before: exit 0 and the queue exported anew, its verdict column empty: the person's accept was lost
+    edited = queue(project)
+    edited.loc[edited["id"] == "train-04", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    (project / "reviews/verdicts.csv").write_text(
+        HEADER + "<<<<<<< HEAD\n" + row(project, "train-08,accept,-1,-1,2") + "\n=======\n>>>>>>> theirs\n")
+    before = files_under(project)
+    kept = (project / "reviews/queue.csv").read_text()
+    done = run_winnow(project, "review", "export")
+    assert assert_error_line(done) == (
+        "error: reviews/verdicts.csv: not readable (invalid literal for int() with base 10: ''), so whether the 1 "
+        "verdict(s) in reviews/queue.csv were imported is unknown, and a new export would overwrite them; mend it "
+        "(restore it from git), or import the queue anew with `winnow review import --replace reviews/queue.csv`")
+    assert_nothing_left(project, before)
+    assert (project / "reviews/queue.csv").read_text() == kept
+    # the way out the line names works, and the verdict lands where the person put it
+    assert run_winnow(project, "review", "import", "--replace", "reviews/queue.csv").returncode == 0
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [row(project, "train-04,accept,2,2,1")]
