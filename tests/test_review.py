@@ -177,10 +177,12 @@ def test_the_review_pages_controls_download_a_file_import_accepts(browser, proje
     saved = click_and_download(browser, project, tmp_path / "downloads", script)
     # page order: label issues (worst first), then quality drops
     # each with the label and the pixels the person saw, which import checks against the data
-    assert saved.read_text().splitlines() == ["id,verdict,given,digest"] + [
-        f"{image},{word},{given},{digest(project, image)}" for image, word, given in (
-            ("train-04", "reject", "dog"), ("train-06", "owl", "dog"), ("train-07", "accept", "dog"),
-            ("train-00", "accept", "cat"))]
+    # and what accept meant there (action, suggested), which import checks against what it means now
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert saved.read_text().splitlines() == ["id,verdict,given,digest,action,suggested"] + [
+        f"{image},{word},{given},{digest(project, image)},{queue.loc[image, 'action']},{queue.loc[image, 'suggested']}"
+        for image, word, given in (("train-04", "reject", "dog"), ("train-06", "owl", "dog"),
+                                   ("train-07", "accept", "dog"), ("train-00", "accept", "cat"))]
     done = run_winnow(project, "review", "import", str(saved))
     assert done.returncode == 0, done.stderr
     assert verdicts(project) == [("train-00", "accept", -1, -1), ("train-04", "reject", 1, 2),

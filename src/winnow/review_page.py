@@ -39,11 +39,13 @@ function csvCell(text) {
   return /[",\\r\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
 }
 function verdictsCsv() {
-  // given and digest: the label and the pixels the person saw, which import checks against the data now
-  const lines = ["id,verdict,given,digest"];
+  // given and digest: the label and the pixels the person saw, which import checks against the data now; action
+  // and suggested: what accept meant on this page, which import checks against what it means now
+  const lines = ["id,verdict,given,digest,action,suggested"];
   for (const item of document.querySelectorAll(".item")) {
     if (item.dataset.verdict) lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given,
-                                          item.dataset.digest].map(csvCell).join(","));
+                                          item.dataset.digest, item.dataset.action,
+                                          item.dataset.suggested].map(csvCell).join(","));
   }
   return lines.join("\\n") + "\\n";
 }
@@ -109,7 +111,8 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
     controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"> {html.escape(text)}</label>'
                        for value, text in (("accept", accept), ("reject", reject)))
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
-            f'data-digest="{html.escape(row["digest"])}" data-verdict="">'
+            f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
+            f'data-suggested="{html.escape(row["suggested"])}" data-verdict="">'
             f'<img src="{thumbs[row["id"]]}" alt="{html.escape(row["id"])}">{copy}<figcaption>{caption}</figcaption>'
             f'<div class="controls">{controls}{select}</div></figure>')
 
