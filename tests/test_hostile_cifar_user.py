@@ -1,0 +1,107 @@
+"""A CIFAR-10 user, hostile pass: the README's CIFAR commands as written, and CIFAR arrays as other tools
+store them.
+
+- the README's ``ingest.source=cifar10`` command must get through degrade on CIFAR's own class names
+  (the default damage named MNIST's class "7", which no CIFAR class is);
+- flat ``(N, 3072)`` rows in an .npz are read as CIFAR's planar R, G, B; rows flattened pixel by pixel
+  (torchvision's and Keras's ``(N, 32, 32, 3)`` arrays, ``reshape(N, -1)``) were read the same way and
+  every image came out scrambled without a word: now one ``error:`` line, nothing left behind.
+
+Every case generates its own tiny CIFAR-shaped data; none reads /work/shared.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, files_under, make_project, run_stage
+from test_hostile_ingest import assert_ingested, ingested, run_ingest
+from winnow.cifar10 import CIFAR10_CLASSES, FOLDER
+
+README = (ROOT / "README.md").read_text()
+
+
+def smooth_images(rng, n: int) -> np.ndarray:
+    """uint8 ``(n, 32, 32, 3)`` photo-like images: random 4x4 colour blocks blown up to 32x32, so that
+    neighbouring pixels are alike as in a photograph (noise has no layout to tell)."""
+    small = rng.integers(0, 256, (n, 4, 4, 3), dtype=np.uint8)
+    return small.repeat(8, axis=1).repeat(8, axis=2)
+
+
+def planar(images: np.ndarray) -> np.ndarray:
+    """CIFAR's own flat rows: ``(n, 3072)``, 1024 R values, then G, then B."""
+    return images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+
+
+def cifar_batches(root: Path, rng, *, per_class: int = 2) -> Path:
+    """A ``cifar-10-batches-py`` folder: each batch ``per_class`` images of each of CIFAR's 10 classes,
+    batches.meta naming them as the official one does."""
+    root.mkdir(parents=True)
+    labels = [c for c in range(10) for _ in range(per_class)]
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"batch_label": name.encode(), b"labels": labels, b"data": planar(smooth_images(rng, len(labels))),
+                 b"filenames": [b"x.png"] * len(labels)}
+        (root / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_cases_per_batch": 10000, b"num_vis": 3072}
+    (root / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return root
+
+
+def readme_command(fragment: str) -> list[str]:
+    """The words of the one README ``dvc exp run`` containing ``fragment`` (continuation lines joined)."""
+    joined = README.replace("\\\n", " ")
+    found = [line for line in joined.splitlines() if line.startswith("dvc exp run") and fragment in line]
+    assert len(found) == 1, found
+    return shlex.split(found[0].split("  #")[0])
+
+
+@pytest.mark.hostile("cifar10")
+def test_the_readme_cifar10_command_gets_through_degrade_on_cifar_class_names(tmp_path, rng):
+    from dvc.utils.hydra import apply_overrides
+
+    # before: degrade stopped with "class_subsample: classes must be a class index in [0, 9] or a name in
+    # classes.json, got '7'" on the first run of the README's CIFAR command
+    data = cifar_batches(tmp_path / FOLDER, rng)
+    words = readme_command("ingest.source=cifar10")
+    overrides = [words[i + 1] for i, word in enumerate(words) if word == "-S"]
+    overrides = [f"ingest.path={data}" if o.startswith("ingest.path=") else o for o in overrides]
+    project = make_project(tmp_path / "project")
+    apply_overrides(project / "params.yaml", overrides)  # what `dvc exp run -S` does to params.yaml
+    for stage in ("ingest", "degrade"):
+        done = run_stage(project, stage, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == CIFAR10_CLASSES
+    assert ingested(project)["split"].value_counts().to_dict() == {"train": 90, "val": 10, "test": 20}
+
+
+@pytest.mark.hostile("npz")
+def test_flat_rows_flattened_pixel_by_pixel_are_refused_not_scrambled(tmp_path, rng):
+    images = smooth_images(rng, 40)
+    labels = np.arange(40) % 4
+    path = tmp_path / "set.npz"
+    np.savez(path, train_data=images.reshape(40, -1), train_labels=labels)  # (N, 32, 32, 3) flattened
+    project, before, done = run_ingest(tmp_path, "npz", path)
+    assert_error_line(done, f"{path}: train_data holds flat rows of 3072 values laid out pixel by pixel "
+                      "(R, G, B, R, G, B, ...), not CIFAR's planar layout (1024 R, then G, then B) that flat rows "
+                      "are read as; store them as (N, 32, 32, 3) instead")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_planar_flat_rows_of_the_same_images_are_read_as_the_images(tmp_path, rng):
+    # the control: CIFAR's own layout of the same photo-like images is read, pixel for pixel
+    images = smooth_images(rng, 40)
+    path = tmp_path / "set.npz"
+    np.savez(path, train_data=planar(images), train_labels=np.arange(40) % 4)
+    project, _, done = run_ingest(tmp_path, "npz", path)
+    assert_ingested(done)
+    stored = np.load(project / "data/ingest/images.npy")
+    order = [int(re.search(r"(\d+)$", i).group(1)) for i in ingested(project)["id"]]
+    assert np.array_equal(stored, images[order])
