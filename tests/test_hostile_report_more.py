@@ -211,3 +211,14 @@ def test_a_count_one_variants_contract_lacks_leaves_the_others_counts_whole():
     rows = [dict(zip(header, cells[i:i + len(header)])) for i in (0, len(header))]
     assert rows[0]["kept images"] == "3,500" and rows[1]["kept images"] == "not measured"
     assert rows[0]["passed"] == "5" and rows[1]["passed"] == "4"
+
+
+@pytest.mark.hostile("report")
+def test_a_reason_holding_its_own_semicolon_is_one_reason():
+    # before: the untrusted relabel's reason, whose parenthesis holds "; relabel_min_precision 0.8", made the table of
+    # what each cleaner did show a bogus reason "relabel_min_precision 0.8)" beside it, counted 30 times
+    from winnow.report import reason_tokens
+
+    assert reason_tokens("neighbours_agree:8; untrusted_relabel (a, b needs; relabel_min_precision 0.8)") == [
+        "neighbours_agree:8", "untrusted_relabel (a, b needs; relabel_min_precision 0.8)"]
+    assert reason_tokens("3->5: dark+light; near_duplicate") == ["dark", "light", "near_duplicate"]

@@ -106,7 +106,8 @@ class Strength:
         return "unmeasured" if self.relabel_precision is None else f"{self.relabel_precision:.2f}"
 
     def refusal(self) -> str:
-        """Why relabels became drops, with the numbers, as a reason token (no ``; ``, which separates reasons)."""
+        """Why relabels became drops, with the numbers, as a reason token: its ``; `` lie inside its parenthesis,
+        where they separate no reasons (:func:`winnow.report.reason_tokens`)."""
         counted, which = counted_relabels(self.judged_on, val_relabels=self.val_relabels,
                                           planted_relabels=self.planted_relabels)
         if self.relabel_precision is None:

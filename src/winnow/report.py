@@ -187,9 +187,11 @@ def by_class(frame: pd.DataFrame, *, classes: list[str]) -> pd.DataFrame:
 def reason_tokens(reason: str) -> list[str]:
     """The separate reasons in a variant row's ``reason``: ``"3->5: label_issue"`` → ``["label_issue"]``,
     ``"dark+light; near_duplicate"`` → ``["dark", "light", "near_duplicate"]``; a reason with options
-    (``"outlier:lof+knn"``, ``"gan p=0.93"``) stays whole."""
+    (``"outlier:lof+knn"``, ``"gan p=0.93"``) stays whole, and so does a reason's own parenthesis
+    (``"untrusted_relabel (a, b needs; relabel_min_precision 0.8)"``: its "; " split it into a bogus row)."""
     reason = re.sub(r"^\d+->\d+: ", "", reason or "")
-    tokens = (t for part in reason.split("; ") for t in ([part] if re.search(r"[: ]", part) else part.split("+")))
+    parts = re.split(r"; (?![^()]*\))", reason)  # "; " outside parentheses
+    tokens = (t for part in parts for t in ([part] if re.search(r"[: ]", part) else part.split("+")))
     return list(dict.fromkeys(t for t in tokens if t))
 
 
