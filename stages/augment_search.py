@@ -46,9 +46,9 @@ def main() -> None:
                       f"[{', '.join(ops)}] ({len(ops)} op{'s' if len(ops) > 1 else ''})")
     policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],
                           magnitudes=section["magnitudes"], fill=section["fill"])  # none: refused here
-    clear_skipped(folders=FOLDERS)
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
+    check_val_classes(val.labels, val.classes)
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
                    seed=params["seed"], max_images=section["max_images"])
@@ -57,6 +57,9 @@ def main() -> None:
     result = search(policies, score=score)
     seconds = round(time.perf_counter() - started, 1)
     best = max(row["score"] for row in result.table[1:])
+    # only now: a refusal or a fault before (an empty val split, a training that ran out of memory) used to leave
+    # no data/augment-search beside the metrics of the last skipped run, which still said skipped
+    clear_skipped(folders=FOLDERS)
     with together():  # the policy balance reads and the table that shows why land as one
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": best,
                               "no_augmentation_val_accuracy": result.table[0]["score"]})
@@ -65,13 +68,40 @@ def main() -> None:
                              "method": section["method"], "epochs": section["epochs"],
                              "max_images": section["max_images"], "images": sampled, "seconds": seconds,
                              "table": result.table})
+    scored = (f"val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation"
+              if section["method"] == "train" else  # density trains no model with the policy
+              f"accuracy {best:.4f} on the val images it augmented, {result.table[0]['score']:.4f} on val as it is")
     print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
-          f"{result.policy.to_params()} (val accuracy {best:.4f}, {result.table[0]['score']:.4f} without augmentation)")
-    if best <= result.table[0]["score"]:  # balance needs a policy for its copies; training on the fly does not
+          f"{result.policy.to_params()} ({scored})")
+    # density scores a policy by one unaugmented model's accuracy on val images the policy changed, which lies
+    # below its accuracy on the plain val images almost always: the comparison says nothing of what training with
+    # the policy does, and the warning fired on every density search
+    if section["method"] == "train" and best <= result.table[0]["score"]:
+        # balance needs a policy for its copies; training on the fly does not
         print(f"warning: augment-search: no policy beat training without augmentation on val ({best:.4f} against "
               f"{result.table[0]['score']:.4f}); balance still uses the best for its copies, but with "
               "train.augment: searched every variant would train on a policy that did not help: consider "
               "train.augment: none")
+
+
+def check_val_classes(val_labels, classes: list[str]) -> None:
+    """Refuse a val split of fewer than two classes (int ``(M,)`` ``val_labels``): every candidate is scored by
+    accuracy on it, which the model that names its one class everywhere maximises, so every candidate ties at
+    1.0 and the first wins by its place in the list (as a probe met it: 1.0000 for every candidate)."""
+    import numpy as np
+
+    from winnow.errors import WinnowError
+
+    present = np.unique(np.asarray(val_labels, np.int64))
+    if len(present) >= 2:
+        return
+    if not len(present):
+        raise WinnowError("augment-search: pruned's val split holds no images, and a candidate is scored by its "
+                          "accuracy on val: set ingest.val_fraction above 0, or augment_search.enabled: false")
+    raise WinnowError(f"augment-search: pruned's val split holds images of one class only "
+                      f"({classes[int(present[0])]!r}); a candidate is scored by its accuracy on val, which a model "
+                      "naming that class everywhere maximises, so no policy can be told apart: give the val split "
+                      "images of at least 2 classes (raise ingest.val_fraction), or set augment_search.enabled: false")
 
 
 if __name__ == "__main__":

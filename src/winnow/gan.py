@@ -238,24 +238,61 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng) -> tup
     """(history, epochs done) from a checkpoint of the same run, or ([], 0) to start afresh."""
     if path is None or not Path(path).is_file():
         return [], 0
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = _read_checkpoint(path, needed=CHECKPOINT_KEYS)
     same_run = ({**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed
                 and ckpt.get("data") == data)
     if not same_run or len(ckpt["history"]) >= config.epochs:
         return [], 0  # another run's checkpoint, or one as long already: start over and overwrite it
-    gen.load_state_dict(ckpt["generator"])
-    disc.load_state_dict(ckpt["discriminator"])
-    opt_g.load_state_dict(ckpt["opt_g"])
-    opt_d.load_state_dict(ckpt["opt_d"])
-    order_rng.set_state(ckpt["rng"])
+    try:
+        gen.load_state_dict(ckpt["generator"])
+        disc.load_state_dict(ckpt["discriminator"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        order_rng.set_state(ckpt["rng"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:  # nets of another shape (another version)
+        raise _damaged(path, f"its weights do not fit this run's nets ({_detail(err)})") from err
     return ckpt["history"], len(ckpt["history"])
+
+
+# what _save writes; a resumed run reads them all (the optimisers' and the order's state too)
+CHECKPOINT_KEYS = ("config", "seed", "history", "num_classes", "image_shape", "generator", "discriminator", "opt_g",
+                   "opt_d", "rng")
+
+
+def _read_checkpoint(path, *, needed) -> dict:
+    """The dict :func:`_save` wrote at ``path``; a truncated, foreign or incomplete file raises one line that
+    names it. Before: torch's traceback ("PytorchStreamReader failed reading zip archive") or a KeyError."""
+    import pickle
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise _damaged(path, "not a GAN checkpoint (a pickle torch.load(weights_only=True) refuses)") from err
+    except (EOFError, OSError, RuntimeError, ValueError) as err:
+        raise _damaged(path, f"not a readable GAN checkpoint ({_detail(err)})") from err
+    missing = [key for key in needed if key not in ckpt] if isinstance(ckpt, dict) else list(needed)
+    if missing:
+        raise _damaged(path, f"not a GAN checkpoint of this version (lacks {', '.join(missing)})")
+    return ckpt
+
+
+def _detail(err: BaseException) -> str:
+    return str(err).strip().split(". ")[0].splitlines()[0][:160] if str(err).strip() else type(err).__name__
+
+
+def _damaged(path, problem: str) -> WinnowError:
+    # the stage's own checkpoint, read back to resume: rerunning would read it again, so the fix is to remove it
+    return WinnowError(f"{path}: {problem}; remove it to train the GAN afresh (gan-synthesize writes it anew)")
 
 
 def load_generator(path: str | os.PathLike, *, device: str = "auto") -> TrainedGan:
     """The generator of a checkpoint written by :func:`train_gan`."""
     if not Path(path).is_file():
         raise WinnowError(f"{path}: GAN checkpoint not found (run gan-synthesize)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = _read_checkpoint(path, needed=("config", "history", "num_classes", "image_shape", "generator"))
     config = GanConfig(**ckpt["config"])
     size, _, channels = ckpt["image_shape"]
     gen, _ = build(config, num_classes=ckpt["num_classes"], channels=channels, image_size=size)

@@ -95,7 +95,7 @@ class Values:
 
 def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
                 val_labels: np.ndarray, *, k: int = 10, batch_size: int = 256, device: torch.device | None = None,
-                progress: bool = False) -> np.ndarray:
+                progress: bool = False) -> "Values":
     """Each train image's Shapley value for the val accuracy of a ``k``-NN classifier (cosine similarity).
 
     For one val image, with the train images sorted nearest first (``a_1 .. a_N``) and ``m_j`` = 1 when
@@ -121,6 +121,14 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
     n = len(x)
     # past n every train image is a neighbour of every val image: all values equal, nothing told apart
     check_neighbour_count(k, n, where="data_valuation.knn_k", among="train images")
+    if k == n and n > 1:
+        # at k = n too: every step's weight is 1 / n, so s(a_j) = m_j / n, never below zero: a value is only the
+        # share of val images carrying the image's label, and no image could be dropped (a probe met 0 of 1,200
+        # flagged, 120 of them planted flips, reported as if valued)
+        raise WinnowError(f"data_valuation.knn_k: {k} is every one of the {n} train images, so each val image's "
+                          "neighbours are all of them and kNN-Shapley values no image below zero (its value is its "
+                          "label's share of the val images over N); choose an integer in "
+                          f"[1, {n - 1}], well below the train set's size")
     train = F.normalize(torch.from_numpy(x).to(device), dim=1)
     labels = torch.from_numpy(y).to(device)
     j = torch.arange(1, n + 1, device=device, dtype=torch.float64)
