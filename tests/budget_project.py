@@ -141,3 +141,14 @@ def planted_fixes_then_mistakes(c: Case, seed: int = 0) -> pd.DataFrame:
                                    confidence=rng.uniform(0.8, 1.0, len(c.planted))),
                       issues_table(ids[wrong], relabel_to=np.ones(len(wrong)), confidence=rng.uniform(0.3, 0.7, 240))],
                      ignore_index=True)
+
+
+def clean_clouds_state(root: Path) -> Path:
+    """What the stages before data-valuation wrote at ``root``: two clouds of 30 train images each (2-d
+    embeddings), clean labels, every third image in val, no label issue."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 2)) - 3, rng.normal(size=(30, 2)) + 3]).astype(np.float32)
+    y = np.repeat([0, 1], 30)
+    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=x[::3], val_y=y[::3],
+             noisy_val_y=y[::3], trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
+    return write_state(root, c, issues=planted_fixes_then_mistakes(case())[:0], trusted=False)

@@ -106,15 +106,9 @@ def test_density_does_not_claim_no_policy_helped_training(tmp_path, monkeypatch,
 @pytest.fixture(scope="module")
 def valuation_state(tmp_path_factory):
     """What the stages before data-valuation wrote: two clouds of 30 train images each, clean labels."""
-    from budget_project import Case, case, planted_fixes_then_mistakes, write_state
+    from budget_project import clean_clouds_state
 
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.normal(size=(30, 2)) - 3, rng.normal(size=(30, 2)) + 3]).astype(np.float32)
-    y = np.repeat([0, 1], 30)
-    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=x[::3], val_y=y[::3],
-             noisy_val_y=y[::3], trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
-    return write_state(tmp_path_factory.mktemp("state") / "p", c, issues=planted_fixes_then_mistakes(case())[:0],
-                       trusted=False)
+    return clean_clouds_state(tmp_path_factory.mktemp("state") / "p")
 
 
 @pytest.mark.hostile("params")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget_project import Case, case, planted_fixes_then_mistakes, write_state
+from budget_project import clean_clouds_state
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage
 from winnow.imageset import read_imageset, write_imageset
 
@@ -19,13 +19,7 @@ from winnow.imageset import read_imageset, write_imageset
 @pytest.fixture(scope="module")
 def state(tmp_path_factory):
     """What the stages before data-valuation wrote: two small clouds, clean labels."""
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.normal(size=(30, 2)) - 3, rng.normal(size=(30, 2)) + 3]).astype(np.float32)
-    y = np.repeat([0, 1], 30)
-    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=x[::3], val_y=y[::3],
-             noisy_val_y=y[::3], trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
-    return write_state(tmp_path_factory.mktemp("state") / "p", c, issues=planted_fixes_then_mistakes(case())[:0],
-                       trusted=False)
+    return clean_clouds_state(tmp_path_factory.mktemp("state") / "p")
 
 
 @pytest.fixture
