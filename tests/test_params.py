@@ -30,7 +30,8 @@ def test_the_shipped_params_yaml_validates():
     # numbers: type, integer, range, open bounds, non-finite
     ("train.epochs", 0, "train.epochs: 0 is below 1"),
     ("ingest.max_reject_fraction", 1.5, "ingest.max_reject_fraction: 1.5 is above 1"),
-    ("train.lr", 0, "train.lr: 0 is not above 0"),
+    ("train.lr", 0, "train.lr: 0 is below 1e-12"),
+    ("train.lr", 1e-300, "train.lr: 1e-300 is below 1e-12"),  # before: taken, and nothing trained
     ("gan.train.beta1", 1, "gan.train.beta1: 1 is not below 1"),
     ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer >= 1"),
     ("train.epochs", True, "train.epochs: true is a boolean, not an integer >= 1"),
@@ -38,8 +39,8 @@ def test_the_shipped_params_yaml_validates():
     ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
                                                  "null or an integer >= 1"),
     ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer in [4, 1024] (write numbers without quotes)'),
-    ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number in (0, 1000000] (write numbers without quotes)'),
-    ("train.lr", "fast", 'train.lr: "fast" is a string, not a number in (0, 1000000]'),
+    ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number in [1e-12, 1000000] (write numbers without quotes)'),
+    ("train.lr", "fast", 'train.lr: "fast" is a string, not a number in [1e-12, 1000000]'),
     ("train.lr", 1.0e39, "train.lr: 1e+39 is above 1000000"),  # before: a float32 overflow traceback in the step
     ("data_valuation.tracin.lr", 1.0e-200, "data_valuation.tracin.lr: 1e-200 is below 1e-12"),
     ("confident_learn.repeats", 10**20, "confident_learn.repeats: 100000000000000000000 is above 1000"),

@@ -279,7 +279,8 @@ CUT_METHODS = tuple(m for m in THRESHOLD_METHODS if m != "fixed")
 POLICY_DEFAULTS = Policy()
 # a learning rate or decay above 1e6 is no setting anyone means, and past float32's range (1e39) the optimiser's
 # step raised an overflow traceback where 1e30 already diverged to NaN and is refused in a line
-LEARNING_RATE = Num(0, 10**6, low_open=True)
+# below 1e-12 a step moves no float32 weight (its spacing near 1 is 1.2e-7): lr 1e-300 trained nothing, without a word
+LEARNING_RATE = Num(1e-12, 10**6)
 DECAY = Num(0, 10**6)
 TRAIN_RANGES = {
     "model": Choice(MODEL_NAMES),
