@@ -41,6 +41,22 @@ def default_params() -> dict:
 _DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
+def imagefolder_project(root: Path) -> tuple[Path, dict]:
+    """(``root/project``, its params): a project whose ingest reads ``root/images``, 3 class folders of 12
+    distinct grey 8x8 PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    source = root / "images"
+    for c in range(3):
+        (source / f"c{c}").mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((8, 8), 20 * c + i, np.uint8)).save(source / f"c{c}" / f"{i}.png")
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(source), size=None)
+    return make_project(root / "project", params), params
+
+
 def undamaged_params(*variants: str) -> dict:
     """The project's params with degrade off (the data as it came) and ``variants`` (default baseline and
     pruned; oracle needs degrade on)."""

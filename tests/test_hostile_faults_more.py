@@ -12,13 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import forked_run
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project,
+    ROOT, _env, assert_error_line, assert_nothing_left, files_under, imagefolder_project, make_project,
 )
 from winnow.stage import run, together, write_json, write_text
 
@@ -28,14 +26,7 @@ NOBODY = 65534
 def _ingested(root: Path) -> Path:
     """A project whose ingest ran once on 3 classes of 12 8x8 PNGs, its params then changed (another seed) so
     that a new run would write other outputs."""
-    source = root / "images"
-    for c in range(3):
-        (source / f"c{c}").mkdir(parents=True)
-        for i in range(12):
-            Image.fromarray(np.full((8, 8), 20 * c + i, np.uint8)).save(source / f"c{c}" / f"{i}.png")
-    params = default_params()
-    params["ingest"].update(source="imagefolder", path=str(source), size=None)
-    project = make_project(root / "project", params)
+    project, params = imagefolder_project(root)
     done = forked_run.run("script", str(ROOT / "stages/ingest.py"), [], cwd=project, env=_env(), timeout=300)
     assert done.returncode == 0, done.stderr
     params["seed"] += 1

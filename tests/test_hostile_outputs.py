@@ -14,15 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import forked_run
 from hostile_harness import (
     ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under,
-    make_project, run_stage, run_winnow, tiny_degraded,
+    imagefolder_project, make_project, run_stage, run_winnow, tiny_degraded,
 )
 from review_project import write_project
 from winnow.errors import INTERRUPTED
@@ -190,14 +188,7 @@ def test_degrade_whose_metrics_write_fails_leaves_the_last_damaged_imageset(proj
 @pytest.mark.hostile("interrupted")
 def test_ingest_whose_metrics_write_fails_leaves_the_last_imageset(tmp_path):
     # before: data/ingest held the new images, metrics/ingest.json the old counts
-    source = tmp_path / "images"
-    for c in range(3):
-        (source / f"c{c}").mkdir(parents=True)
-        for i in range(12):
-            Image.fromarray(np.full((8, 8), 20 * c + i, np.uint8)).save(source / f"c{c}" / f"{i}.png")
-    params = default_params()
-    params["ingest"].update(source="imagefolder", path=str(source), size=None)
-    project = make_project(tmp_path / "project", params)
+    project, params = imagefolder_project(tmp_path)
     assert run_stage(project, "ingest").returncode == 0
     params["seed"] += 1  # another split of the same files
     make_project(project, params)
