@@ -89,6 +89,8 @@ def test_score_against_truth_counts_flags_and_relabel_accuracy():
     scores = cl.score_against_truth(issues, truth)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 0)
     assert scores["relabel_accuracy"] == 0.5 and scores["true_noise_rate"] == 0.5
+    # recall counts the flips among the judged images; every flip degrade planted is given beside it
+    assert scores["flips_planted"] == 2
 
 
 def test_more_folds_than_a_class_has_images_names_the_parameter_and_class():
@@ -239,3 +241,13 @@ def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, mon
     assert issues.loc[issues["id"] != "img-0", "decision"].eq("keep").all()
     assert metrics["considered"] == 48 and metrics["truth"]["f1"] == 1.0
     assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
+
+
+def test_flips_outside_the_judged_images_are_counted_beside_the_recall():
+    # before: a flip in an image threshold or dedup removed counted nowhere, and recall 1.0 read as every flip found
+    issues = pd.DataFrame({"id": ["a", "b"], "given_label": [1, 0], "suggested_label": [0, 0],
+                           "is_issue": [True, False], "decision": ["relabel", "keep"]})
+    truth = pd.DataFrame({"id": ["a", "gone"], "kind": ["symmetric_noise", "symmetric_noise"], "params": "{}",
+                          "source_id": None, "original_label": [0, 1]})
+    scores = cl.score_against_truth(issues, truth)
+    assert (scores["recall"], scores["tp"] + scores["fn"], scores["flips_planted"]) == (1.0, 1, 2)

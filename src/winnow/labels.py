@@ -474,8 +474,11 @@ def score_against_truth(issues: pd.DataFrame, perturbations: pd.DataFrame) -> di
         perturbations: degrade's ground truth (``id``, ``kind``, ``original_label``, ...).
 
     Returns:
-        precision, recall, f1, tp, fp, fn of ``is_issue``; ``true_noise_rate`` among judged rows;
-        ``relabel_accuracy``: share of relabels that restore the original label (None without relabels).
+        precision, recall, f1, tp, fp, fn of ``is_issue`` over the judged rows (recall: of the flips among
+        them, ``tp + fn``); ``flips_planted``: every label degrade changed, judged or not (flips in images
+        threshold or dedup removed, or in classes too small to judge, are no cleaner's to find);
+        ``true_noise_rate`` among judged rows; ``relabel_accuracy``: share of relabels that restore the
+        original label (None without relabels).
     """
     changed = perturbations[perturbations["kind"].isin(LABEL_KINDS)].set_index("id")["original_label"]
     original = changed.reindex(issues["id"]).to_numpy(np.float64)
@@ -483,6 +486,7 @@ def score_against_truth(issues: pd.DataFrame, perturbations: pd.DataFrame) -> di
     true_label = np.where(truly_changed, original, issues["given_label"].to_numpy()).astype(np.int64)
     relabelled = (issues["decision"] == "relabel").to_numpy()
     scores = precision_recall_f1(issues["is_issue"].to_numpy(bool), truly_changed)
+    scores["flips_planted"] = int(changed.index.nunique())
     scores["true_noise_rate"] = float(truly_changed.mean()) if len(issues) else 0.0
     scores["relabel_accuracy"] = (float(np.mean(issues["suggested_label"].to_numpy()[relabelled]
                                                == true_label[relabelled])) if relabelled.any() else None)
