@@ -37,11 +37,10 @@ def main() -> None:
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
     train = data.select(considered)
     ids, given = train.manifest["id"].to_numpy(), train.labels
-    # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would pull the
-    # probe's ridge strength towards uniform probabilities and lower its measured accuracy; flips planted
-    # into such a class would be caught for free
+    # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
+    # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
-    val = data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
+    val = cl.learned_val(data, learned)
 
     if p["judge"] == "probe":
         judged = cl.probe_pred_probs(read_representation(REPRESENT_IN, ids),

@@ -52,12 +52,10 @@ def main() -> None:
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"])
     train = data.select(considered)
-    # the judge works among the classes it has train images of (as confident-learn's): a val image of another
-    # class (degrade's class_removal, or a class kept unjudged) is voted wrong whatever the judge, and a flip
-    # planted into such a class is voted back for free, so both would misstate its accuracy and precision.
-    # Labels go to clean_rounds as indices into `learned` and come back as class indices
+    # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
+    # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
-    val = data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
+    val = cl.learned_val(data, learned)
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()

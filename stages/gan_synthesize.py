@@ -16,6 +16,7 @@ left out of the ranking with a warning, and a weak class learnt from fewer than 
 import numpy as np
 import pandas as pd
 
+from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
     acceptance, check_weak_below, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
@@ -31,9 +32,6 @@ from winnow.variants import load_variant, read_rows, write_variant
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
-# a weak class learnt from fewer train images than this gets a warning; balance's HANDFUL, not imported, since
-# winnow.balance would join this stage's deps (an edit there would rerun the GAN)
-HANDFUL = 5
 
 
 def main() -> None:

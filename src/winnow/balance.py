@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from winnow.augment import augment
-from winnow.configs import Policy
+from winnow.configs import HANDFUL, Policy
 from winnow.errors import WinnowError, check_fits_in_memory
 
 # what a copy costs beside its pixels (its source and label indices, its ops, its id and manifest row): on 8x8 images
@@ -191,7 +191,6 @@ def balanced_augment(
     return Balanced(new, labels[source], source, ops, edge, kept)
 
 
-HANDFUL = 5  # a class resting on fewer source images than this after balance gets the warning of few_sources
 
 
 def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str | None:

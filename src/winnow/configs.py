@@ -23,6 +23,9 @@ BLUR_METHODS = ("box", "gaussian", "median")  # degrade blur method (winnow.pert
 # overflows past ~1e36 into NaN that casts to black
 MAX_JITTER_FACTOR = 255.0
 THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
+# a class made from fewer source images than this (balance's copies, the GAN's samples) gets a warning: its new
+# images can be little more than copies of those few
+HANDFUL = 5
 DEFAULT_VALLEY_WINDOW = 5  # bins either side of a cut whose mass the valley method weighs against it
 KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",

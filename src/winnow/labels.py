@@ -66,6 +66,13 @@ def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None
     return data, considered, conflict, truth
 
 
+def learned_val(data, learned: np.ndarray):
+    """The val images of ``data`` (an imageset) whose class is in ``learned`` (int, the classes a judge has train
+    images of): a val image of another class is voted wrong whatever the judge, and a flip planted into such a
+    class is caught for free, so both would misstate the judge's accuracy and relabel precision."""
+    return data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
+
+
 def considered_rows(
     manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

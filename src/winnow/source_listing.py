@@ -25,12 +25,16 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
     """``{"ingest.path": ..., "ingest.trusted_path": ...}``: :func:`fingerprint` of each path of params.yaml's
     ``ingest`` section (a relative path taken from ``root``, default the working directory), as
     ``data/source.json`` holds them."""
-    def where(path):
-        relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
-        return str(root / str(path)) if relative else path
-    return {"ingest.path": fingerprint(str(ingest.get("source")), where(ingest.get("path")), param="ingest.path"),
-            "ingest.trusted_path": fingerprint("imagefolder", where(ingest.get("trusted_path")),
+    return {"ingest.path": fingerprint(str(ingest.get("source")), _from_root(ingest.get("path"), root),
+                                       param="ingest.path"),
+            "ingest.trusted_path": fingerprint("imagefolder", _from_root(ingest.get("trusted_path"), root),
                                                param="ingest.trusted_path")}
+
+
+def _from_root(path, root: Path | None):
+    """A relative local ``path`` taken from ``root`` (None: the working directory); a URL or absolute path as is."""
+    relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
+    return str(root / str(path)) if relative else path
 
 
 def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str, dict]:
@@ -41,11 +45,7 @@ def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str,
     pretrained = represent.get("pretrained") or {}
     paths = {"represent.file": represent.get("file"), "represent.pretrained.torchscript": pretrained.get("torchscript"),
              "represent.pretrained.path": pretrained.get("path")}
-    out = {}
-    for key, path in paths.items():
-        relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
-        out[key] = fingerprint("file", str(root / str(path)) if relative else path, param=key)
-    return out
+    return {key: fingerprint("file", _from_root(path, root), param=key) for key, path in paths.items()}
 
 
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") -> dict:
