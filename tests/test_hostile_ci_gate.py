@@ -147,3 +147,25 @@ def test_ci_never_comments_a_gate_report_this_run_did_not_write():
                and "if" not in step and "continue-on-error" not in step]
     assert removed and removed[0] < gate_step < comment, runs
     assert "--markdown reports/gate.md" in runs[gate_step]
+
+
+
+@pytest.mark.hostile("gate")
+def test_a_lock_with_every_hash_stripped_is_refused_at_a_commit(tmp_path):
+    # a hand-forged lock: every md5 of every stage deleted, so no file could be compared with what DVC recorded,
+    # and predictions written by hand under it must still not pass as a run's
+    project = _dvc_project(tmp_path)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    for entry in lock["stages"].values():
+        for file in entry.get("deps", []) + entry.get("outs", []):
+            file.pop("md5")
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [5]))  # better than the model got: by hand
+    commit(project, "predictions by hand under a lock without hashes")
+    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
+    # six entries: evaluate's two outputs and two inputs, train's input and output
+    assert assert_error_line(done) == STALE.replace("(1 problem(s)", "(6 problem(s)").format(
+        first="dvc.lock's evaluate@baseline records no md5 for metrics/evaluate/baseline.json (not a lock `dvc repro` "
+              "wrote)")
+    assert_nothing_left(project, before)

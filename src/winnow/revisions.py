@@ -264,11 +264,15 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
                 "the lock of the run that made them)" for stage in targets
                 if stage not in entries and defined is not None and stage.split("@")[0] in defined]
+    upstream = _upstream(entries, [t for t in targets if t in entries])
+    # an entry without its hash cannot be compared with anything, and `dvc repro` never writes one: a forged lock
+    problems += [f"dvc.lock's {stage} records no md5 for {file['path']} (not a lock `dvc repro` wrote)"
+                 for stage in upstream for file in (entries[stage].get("outs") or []) + (entries[stage].get("deps") or [])
+                 if _unhashed(file)]
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
             if isinstance(out, dict) and not _same_file(repo, rev, out):
                 problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
-    upstream = _upstream(entries, [t for t in targets if t in entries])
     changed = _changed_since_lock(repo, rev, [
         str(dep["path"]) for stage in upstream if stage.split("@")[0] not in unchecked
         for dep in entries[stage].get("deps") or [] if isinstance(dep, dict) and dep.get("path") not in outputs])
@@ -433,6 +437,16 @@ def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
         return True
     mode = _git(repo, "ls-tree", rev, "--", str(entry["path"])).stdout.split()[:1]
     return mode == ["120000"]  # a symbolic link: git holds its target's name, DVC hashed the target
+
+
+def _unhashed(entry: Any) -> bool:
+    """Whether a dvc.lock dependency or output ``entry`` names a project file but records no hash of it (DVC
+    records a URL's etag or checksum instead, so those are left alone)."""
+    if not isinstance(entry, dict) or "path" not in entry:
+        return False
+    path = str(entry["path"])
+    return "://" not in path and not Path(path).is_absolute() and not any(
+        entry.get(key) for key in ("md5", "etag", "checksum"))
 
 
 def _lookup(params: Any, key: str) -> Any:
