@@ -15,7 +15,7 @@ from PIL import Image
 
 from hostile_harness import ROOT, default_params, make_project
 from winnow.errors import WinnowError
-from winnow.revisions import check_workspace_current
+from winnow.staleness import check_workspace_current
 from winnow.source_listing import fingerprint
 
 
@@ -96,7 +96,7 @@ def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_
     import json
 
     from hostile_harness import run_stage
-    from winnow.revisions import _check_source_listing
+    from winnow.staleness import _check_source_listing
 
     embeddings = tmp_path / "embeddings.npy"
     np.save(embeddings, np.zeros((3, 2), np.float32))

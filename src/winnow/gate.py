@@ -34,7 +34,7 @@ It never passes on broken input: a gated metrics file (``gate.files``) holding N
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
 test class, an evaluate metrics file missing beside its predictions or disagreeing with them
 (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its predictions
-(:func:`winnow.revisions.check_commit_current`), test sets that differ, an unknown revision or bad ``gate`` params
+(:func:`winnow.staleness.check_commit_current`), test sets that differ, an unknown revision or bad ``gate`` params
 each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
@@ -51,7 +51,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from winnow import revisions
+from winnow import revisions, staleness
 from winnow.errors import WinnowError, check_output, first_line, first_repeated, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
@@ -190,11 +190,11 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
     evaluated = [f"evaluate@{variant}" for variant in compared]
     if revisions.WORKSPACE in revs["base"] + revs["target"]:
-        revisions.check_workspace_current(repo, evaluated)
+        staleness.check_workspace_current(repo, evaluated)
     for side in revs:
         for name, rev in zip(names[side], revs[side]):
             if rev != revisions.WORKSPACE:
-                revisions.check_commit_current(repo, rev, name=name, targets=evaluated)
+                staleness.check_commit_current(repo, rev, name=name, targets=evaluated)
     tables = []
     for variant in compared:
         frames = []
@@ -242,7 +242,7 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
             raise WinnowError(f"{option} {names[0]} {name}: the runs differ in {', '.join(differ[:5])}, not only "
                               "in seed; pool only seeds of one setting (dvc exp run -S seed=N)")
     # the same params run by other code (a seed run from before the change under test) is another setting too
-    inputs = [revisions.locked_inputs(repo, rev) for rev in revs]
+    inputs = [staleness.locked_inputs(repo, rev) for rev in revs]
     for name, other in zip(names[1:], inputs[1:]):
         differ = sorted(path for path in set(inputs[0]) | set(other) if inputs[0].get(path) != other.get(path))
         if differ:

@@ -7,21 +7,18 @@ commit or experiment (a commit under ``refs/exps``) can be read with ``git show`
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from winnow.errors import WinnowError, first_line, listed
+from winnow.errors import WinnowError, listed
 
 WORKSPACE = "workspace"
 
 
-def _git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False)
     except FileNotFoundError as err:
@@ -33,7 +30,7 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
     line naming ``option`` when git knows no such commit."""
     if rev == WORKSPACE:
         return WORKSPACE
-    done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    done = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
         shown = rev if rev.isprintable() else repr(rev)  # a newline in the name would break the one line
         experiments = _experiments(repo, rev)
@@ -43,7 +40,7 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             raise WinnowError(f"{option} {shown}: names {len(experiments)} dvc experiments (commits "
                               f"{', '.join(commit[:12] for commit in experiments)}: `dvc exp run -n` reused on "
                               "another baseline); name the one you mean by its commit")
-        inside = _git(repo, "rev-parse", "--git-dir").returncode == 0
+        inside = run_git(repo, "rev-parse", "--git-dir").returncode == 0
         if not inside:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
@@ -56,7 +53,7 @@ def _experiments(repo: str | Path, name: str) -> list[str]:
     """The commits of the DVC experiments called ``name`` (``dvc exp`` keeps them as
     refs/exps/<xx>/<baseline commit>/<name>): one, none, or several where the name was reused on another
     baseline."""
-    listed = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
+    listed = run_git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
     return sorted({line.split()[1] for line in listed.stdout.splitlines() if line.split()[0].endswith(f"/{name}")})
 
 
@@ -66,7 +63,7 @@ def read_bytes(repo: str | Path, rev: str, path: str) -> bytes | None:
         file = Path(repo) / path
         return file.read_bytes() if file.is_file() else None
     # ./: relative to the project, which may be a folder of its git repository (dvc init --subdir)
-    done = _git(repo, "show", f"{rev}:./{path}", text=False)
+    done = run_git(repo, "show", f"{rev}:./{path}", text=False)
     return done.stdout if done.returncode == 0 else None
 
 
@@ -92,7 +89,7 @@ def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
         paths = {str(p.relative_to(root).as_posix()) for pattern in patterns for p in root.glob(pattern)
                  if p.is_file()}
     else:
-        listed = _git(repo, "ls-tree", "-r", "--name-only", rev)
+        listed = run_git(repo, "ls-tree", "-r", "--name-only", rev)
         paths = {p for p in listed.stdout.splitlines() if any(matches(p, pattern) for pattern in patterns)}
     return sorted(paths)
 
@@ -151,377 +148,3 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
     told = listed(differ, at_most=5) or (also[0] if also else "")
     return chosen, (f"left out {len(others)} run(s) with other settings ({told}): "
                     + listed([record["experiment"] for record in others]))
-
-
-def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
-    """Refuse to read the workspace's outputs of the DVC stages ``targets`` (``evaluate@baseline``) when DVC
-    says they are not what the workspace's code, params and data make (``dvc status`` of the targets and
-    every stage before them): after ``dvc repro -s train@baseline``, a changed param or an interrupted run, old
-    predictions and their metrics still agree with each other, so nothing else shows they are stale. A
-    folder without dvc.yaml is read as it is."""
-    if not (Path(repo) / "dvc.yaml").is_file():
-        return
-    from dvc.exceptions import DvcException, NoOutputOrStageError, StageNotFoundError
-    from dvc.lock import LockError
-    from dvc.utils.serialize import ParseError
-
-    from dvc.repo import Repo
-
-    try:
-        with Repo(str(repo)) as dvc_repo:
-            status = dvc_repo.status(targets=targets, with_deps=True)
-    except DvcException as err:
-        # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
-        fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
-               if isinstance(err, (NoOutputOrStageError, StageNotFoundError)) else
-               "wait for the running dvc command to end, then again" if isinstance(err, LockError) else
-               "fix that file (git diff shows what changed), or name a commit as --target" if isinstance(err, ParseError)
-               else "name a commit as --target")
-        raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
-                          f"{first_line(err)}); {fix}") from err
-    locked = _locked_stages(Path(repo))
-    outputs = _locked_outputs(locked)
-    stale = {stage: said for stage, changes in status.items()
-             if (said := "; ".join(filter(None, [_changes(changes, outputs=outputs),
-                                                 _lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
-    if stale:
-        stage, said = next(iter(stale.items()))
-        raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
-                          f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
-                          "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
-    _check_source_listing(Path(repo), locked)
-
-
-def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
-    """Refuse when what ingest or represent reads outside the project has changed since the source stage listed it
-    (data/source.json, data/represent-source.json): that stage runs only under `dvc repro`, so dvc status alone
-    never sees an image edited in ingest.path or an embedding file replaced. A path not readable here (a clone
-    without the raw data) cannot be checked and is left as pulled."""
-    if "source" not in locked:
-        return
-    from winnow.source_listing import listing, represent_listing
-
-    try:
-        params = yaml.safe_load((repo / "params.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
-        return  # dvc status has judged this file already
-    for path, section, lists in (("data/source.json", "ingest", listing),
-                                 ("data/represent-source.json", "represent", represent_listing)):
-        try:
-            recorded = json.loads((repo / path).read_text())
-            now_listed = lists(params.get(section) or {}, root=repo)
-        except (OSError, ValueError, AttributeError):
-            continue  # not written yet (a lock from before it), or dvc status has judged it
-        if not isinstance(recorded, dict):
-            continue
-        for key, now in now_listed.items():
-            if "unreadable" not in now and now != recorded.get(key):
-                raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
-                                  f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): "
-                                  f"{section} and everything after it are stale; run `dvc repro`, then again")
-
-
-def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list[str]) -> None:
-    """Refuse a commit's outputs of the DVC stages ``targets`` that the commit's own dvc.lock and params.yaml
-    contradict (the workspace has :func:`check_workspace_current`): an output whose md5 is not the one the lock
-    records (a hand edit, or files copied from another run and committed), a stage whose lock says it used
-    another output than the stage before it made (`dvc repro -s`, an interrupted run), or a params.yaml value
-    that differs from the one the lock says a stage up to them ran with (a params change committed without
-    `dvc repro`), or a file git holds that a stage up to them read whose md5 is not the one the lock records (code
-    edited without `dvc repro`, even when a later commit rewrote the lock for another stage), or a stage whose
-    dvc.yaml definition asks for what its locked run did not have (another command, a new dependency, params key or
-    output: dvc.yaml edited without `dvc repro`), or a target dvc.yaml defines that the lock has no entry for (the
-    outputs committed without the lock, or from a run DVC never recorded). A commit with neither dvc.yaml nor
-    dvc.lock is read as it is (a project whose outputs DVC does not make)."""
-    text = read_text(repo, rev, "dvc.lock")
-    pipeline = read_text(repo, rev, "dvc.yaml")
-    if text is None and pipeline is None:
-        return
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    # both read as DVC reads them (YAML 1.2): PyYAML reads the lock's 1e-06 as text, params.yaml's 0.000001 as a
-    # number, and every commit made with the default params was refused
-    loader = YAML(typ="safe", pure=True)
-    try:
-        stages = (loader.load(text or "") or {}).get("stages") or {}
-        params = loader.load(read_text(repo, rev, "params.yaml") or "") or {}
-    except (YAMLError, AttributeError) as err:
-        raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
-                          "checks a commit's outputs against them: fix the file and commit it") from err
-    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    outputs = _locked_outputs(entries)
-    checked: dict[tuple, bool] = {}  # a file read by many stages is hashed once
-
-    def same_file(path: str, md5: str, kind) -> bool:
-        if (path, md5) not in checked:
-            checked[path, md5] = _same_file(repo, rev, {"path": path, "md5": md5, "hash": kind})
-        return checked[path, md5]
-
-    defined, unchecked = _dvc_yaml_stages(pipeline, loader)
-    # before: a commit whose dvc.lock had no entry for a target (or no dvc.lock at all) was read as it was, so
-    # predictions committed by hand, or without the lock of the run that made them, were gated as if DVC made them
-    problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
-                "the lock of the run that made them)" for stage in targets
-                if stage not in entries and defined is not None and stage.split("@")[0] in defined]
-    upstream = _upstream(entries, [t for t in targets if t in entries])
-    # an entry without its hash cannot be compared with anything, and `dvc repro` never writes one: a forged lock
-    problems += [f"dvc.lock's {stage} records no md5 for {file['path']} (not a lock `dvc repro` wrote)"
-                 for stage in upstream for file in (entries[stage].get("outs") or []) + (entries[stage].get("deps") or [])
-                 if _unhashed(file)]
-    for stage in (t for t in targets if t in entries):
-        for out in entries[stage].get("outs") or []:
-            if isinstance(out, dict) and not _same_file(repo, rev, out):
-                problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
-    changed = _changed_since_lock(repo, rev, [
-        str(dep["path"]) for stage in upstream if stage.split("@")[0] not in unchecked
-        for dep in entries[stage].get("deps") or [] if isinstance(dep, dict) and dep.get("path") not in outputs])
-    for stage in upstream:
-        said = _lock_disagrees(entries[stage], outputs=outputs)
-        if said:
-            problems.append(f"{stage}: {said}")
-        if stage.split("@")[0] in unchecked:
-            continue
-        # the files git holds that the stage read (its code, a suite, the review's verdicts): edited since it ran
-        inputs = [dep for dep in entries[stage].get("deps") or [] if isinstance(dep, dict)
-                  and dep.get("path") not in outputs]
-        # git's diff since the lock was written sees a folder's files; the md5 the lock recorded sees a file edited
-        # before a later commit rewrote the lock for another stage (dvc repro -s report)
-        # a stage renamed and back leaves its old entry in the lock, recording the inputs of its last run then
-        current = defined is None or stage.split("@")[0] in defined
-        edited = [str(dep["path"]) for dep in inputs if _touched(str(dep.get("path", "")), changed)
-                  or current and not same_file(str(dep.get("path", "")), str(dep.get("md5", "")), dep.get("hash"))]
-        if edited:
-            problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
-        for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
-            value = _lookup(params, str(key))
-            if value != locked:
-                where, now, then = _first_difference(str(key), value, locked)
-                problems.append(f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}")
-    if pipeline is not None and not problems:
-        problems += _definition_changes(repo, rev, [stage for stage in upstream if stage.split("@")[0] not in unchecked],
-                                        name=name)
-    if problems:
-        raise WinnowError(f"{name}: its outputs of {', '.join(targets)} are not what its dvc.lock and params.yaml "
-                          f"say ({len(problems)} problem(s), first: {problems[0]}); rerun `dvc repro` there and "
-                          "commit dvc.lock and metrics/ together")
-
-
-def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: str) -> list[str]:
-    """What dvc.yaml at ``rev`` asks of each of ``stages`` (``train@baseline``) that its dvc.lock entry does not
-    record, one line each: another command, a dependency, a params key or an output its run never had (dvc.yaml
-    edited and committed without `dvc repro`; dvc status says "changed command", "new"). DVC itself reads the
-    file at that revision, so a templated stage (``matrix``, ``${item.variant}``) is compared as DVC resolves it."""
-    from dvc.dependency.param import ParamsDependency
-    from dvc.exceptions import DvcException
-    from dvc.fs import GitFileSystem
-    from dvc.repo import Repo
-    from dvc.scm import SCM
-
-    problems = []
-    # the project may be a folder of its git repository (dvc init --subdir): Repo(rev=...) would look at the root
-    folder = "/" + _git(repo, "rev-parse", "--show-prefix").stdout.strip().rstrip("/")
-    try:
-        scm = SCM(str(repo))
-        with Repo(folder, fs=GitFileSystem(scm=scm, rev=rev), scm=scm) as dvc_repo:
-            defined = {stage.name: stage for stage in dvc_repo.index.stages if stage.path_in_repo == "dvc.yaml"}
-            for stage in (defined[s] for s in stages if s in defined):
-                if stage.cmd_changed:
-                    problems.append(f"dvc.yaml's command of {stage.name} is not the one dvc.lock says it ran")
-                for dep in stage.deps:
-                    if isinstance(dep, ParamsDependency):
-                        locked = dep.hash_info.value if isinstance(dep.hash_info.value, dict) else {}
-                        problems += [f"dvc.yaml's {stage.name} reads {dep.def_path}'s {key}, which dvc.lock says its "
-                                     "run did not" for key in dep.params if key not in locked]
-                    elif not dep.hash_info:
-                        problems.append(f"dvc.yaml's {stage.name} reads {dep.def_path}, which dvc.lock says its run "
-                                        "did not")
-                problems += [f"dvc.yaml's {stage.name} writes {out.def_path}, which dvc.lock says its run did not"
-                             for out in stage.outs if not out.hash_info]
-    except DvcException as err:
-        raise WinnowError(f"dvc.yaml at {name}: DVC cannot read it ({first_line(err)}); the gate checks a commit's "
-                          "outputs against it: fix the file and commit it") from err
-    return problems
-
-
-_ABSENT_KEY = object()
-
-
-def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
-    """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
-    raw data's listing, params files aside): two runs with equal inputs ran the same code (empty without a
-    lock)."""
-    from ruamel.yaml import YAML
-
-    try:
-        stages = (YAML(typ="safe", pure=True).load(read_text(repo, rev, "dvc.lock") or "") or {}).get("stages") or {}
-    except Exception:  # noqa: BLE001 (ruamel's errors vary): check_commit_current has refused a broken lock
-        return {}
-    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    outputs = _locked_outputs(entries)
-    return {str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values() for dep in entry.get("deps") or []
-            if isinstance(dep, dict) and "path" in dep and dep["path"] not in outputs}
-
-
-def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
-    """Each output path of dvc.lock's ``entries`` with the md5s recorded for it: a stage renamed and back leaves
-    its old entry in the lock (DVC never removes one), so a path may have two, and either is the stage's."""
-    outputs: dict[str, set[str]] = {}
-    for entry in entries.values():
-        for out in entry.get("outs") or []:
-            if isinstance(out, dict) and "path" in out:
-                outputs.setdefault(str(out["path"]), set()).add(str(out.get("md5", "")))
-    return outputs
-
-
-def _dvc_yaml_stages(text: str | None, loader) -> tuple[set[str] | None, set[str]]:
-    """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
-    the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
-    (DVC does not rerun them))."""
-    try:
-        stages = (loader.load(text or "") or {}).get("stages") or {}
-    except Exception:  # noqa: BLE001 (ruamel's errors vary): a dvc.yaml DVC refuses has been refused before
-        return None, set()
-    if not isinstance(stages, dict):
-        return None, set()
-    unchecked = set()
-    for name, definition in stages.items():
-        body = definition.get("do", definition) if isinstance(definition, dict) else {}
-        if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
-            unchecked.add(str(name))
-    return {str(name) for name in stages}, unchecked
-
-
-def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
-    """Which of ``paths`` (files or folders git holds) differ between ``rev`` and the last commit before it that
-    wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read alike on
-    both sides. A change made in the commit that wrote the lock itself is not seen."""
-    written = _git(repo, "log", "-1", "--format=%H", rev, "--", "dvc.lock").stdout.strip()
-    local = [p for p in dict.fromkeys(paths) if p and not Path(p).is_absolute() and "://" not in p]
-    if not written or not local:
-        return set()
-    done = _git(repo, "diff", "--name-only", "--relative", "--no-renames", written, rev, "--", *local)
-    return set(done.stdout.splitlines())
-
-
-def _touched(path: str, changed: set[str]) -> bool:
-    """Whether ``path`` (a file, or a folder) is among or holds one of the ``changed`` files."""
-    folder = path.rstrip("/") + "/"
-    return path in changed or any(c.startswith(folder) for c in changed)
-
-
-def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
-    """The dotted path of the first value below ``key`` that differs between params.yaml (``value``) and
-    dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole section shown would hide
-    the one value that differs."""
-    if isinstance(value, dict) and isinstance(locked, dict):
-        sub = sorted(differing(value, locked))[0]
-        return _first_difference(f"{key}.{sub}", _lookup(value, sub), _lookup(locked, sub))
-
-    def shown(v: Any) -> str:
-        return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
-    return key, shown(value), shown(locked)
-
-
-def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
-    """Whether the file a dvc.lock ``entry`` names (``path``, ``md5``) holds those bytes at ``rev``; True where
-    it cannot tell: a folder (``.dir``), a file git does not hold there (DVC's data), another hash. A checkout
-    with CRLF line ends (git's autocrlf) hashes the working file DVC saw, so the blob counts with either."""
-    md5 = str(entry.get("md5", ""))
-    if entry.get("hash") != "md5" or not md5 or md5.endswith(".dir") or "path" not in entry:
-        return True
-    data = read_bytes(repo, rev, str(entry["path"]))
-    if data is None or data.startswith(b"version https://git-lfs"):  # an LFS pointer: DVC hashed the file itself
-        return True
-    if md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest()):
-        return True
-    mode = _git(repo, "ls-tree", rev, "--", str(entry["path"])).stdout.split()[:1]
-    return mode == ["120000"]  # a symbolic link: git holds its target's name, DVC hashed the target
-
-
-def _unhashed(entry: Any) -> bool:
-    """Whether a dvc.lock dependency or output ``entry`` names a project file but records no hash of it (DVC
-    records a URL's etag or checksum instead, so those are left alone)."""
-    if not isinstance(entry, dict) or "path" not in entry:
-        return False
-    path = str(entry["path"])
-    return "://" not in path and not Path(path).is_absolute() and not any(
-        entry.get(key) for key in ("md5", "etag", "checksum"))
-
-
-def _lookup(params: Any, key: str) -> Any:
-    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
-    indexes a list, ``cls.3`` an integer key), or :data:`_ABSENT_KEY`."""
-    node = params
-    for part in key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, dict) and part.lstrip("-").isdigit() and int(part) in node:
-            node = node[int(part)]
-        else:
-            return _ABSENT_KEY
-    return node
-
-
-def _upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
-    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth."""
-    producers = {out["path"]: stage for stage, entry in entries.items() for out in entry.get("outs") or []
-                 if isinstance(out, dict) and "path" in out}
-    seen, todo = [], list(targets)
-    while todo:
-        stage = todo.pop()
-        if stage in seen or stage not in entries:
-            continue
-        seen.append(stage)
-        for dep in entries[stage].get("deps") or []:
-            path = str(dep.get("path", "")) if isinstance(dep, dict) else ""
-            todo += [producer for out, producer in producers.items()
-                     if path and (path == out or path.startswith(out + "/") or out.startswith(path + "/"))]
-    return seen
-
-
-# what dvc status says of a stage's output, or of a dependency that is one, that does not make the outputs
-# after it stale: data not pulled (a fresh clone holds the committed predictions, not every stage's data), or
-# no copy in the cache; the lock file says whether what was not pulled is what they were computed from
-_ABSENT = ("deleted", "not in cache")
-
-
-def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
-    """What one stage's entry of ``dvc status`` says made it stale, on one line (``changed deps:
-    models/baseline.pt modified``), or "" when nothing did: an output of a stage (``outputs``: path -> its
-    hash in dvc.lock) not pulled or not cached, and an always_changed stage, leave what was computed from the
-    committed data as it is; a deleted file of the project's own (code) counts."""
-    said = []
-    for change in changes:
-        if not isinstance(change, dict):
-            if change != "always changed":
-                said.append(str(change))  # "changed checksum": the stage's definition changed
-            continue
-        for kind, paths in change.items():
-            items = [f"{path} {' '.join(f'{k} {v}' for k, v in state.items())}" if isinstance(state, dict)
-                     else f"{path} {state}"
-                     for path, state in (paths.items() if isinstance(paths, dict) else [])
-                     if isinstance(state, dict) or state not in _ABSENT or path not in outputs]
-            if items:
-                said.append(f"{kind}: " + ", ".join(items))
-    return "; ".join(said)
-
-
-def _locked_stages(repo: Path) -> dict[str, dict]:
-    """dvc.lock's entries by stage (empty when there is none: dvc status has refused the project then)."""
-    try:
-        stages = (yaml.safe_load((repo / "dvc.lock").read_text()) or {}).get("stages") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
-        return {}
-    return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
-
-
-def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
-    """The dependencies of a stage's dvc.lock ``entry`` whose hash is none the stage that writes them recorded
-    (``outputs``, :func:`_locked_outputs`): a run interrupted between the two stages, or `dvc repro -s` of the
-    first, committed as it was (in a clone without the data, dvc status says only "not in cache")."""
-    differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
-              and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
-    return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""

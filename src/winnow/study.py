@@ -44,7 +44,7 @@ from winnow.errors import WinnowError, check_output, first_line, listed, output_
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
-from winnow import revisions
+from winnow import staleness
 from winnow.revisions import same_setting
 from winnow.stage import write_table
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
@@ -116,12 +116,12 @@ def _inputs(data: dict) -> dict[str, str | None]:
 
 def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple[list[dict], str]:
     """The records whose commit's outputs of the DVC stages ``targets`` are what its own dvc.lock and params.yaml say
-    (:func:`winnow.revisions.check_commit_current`), and a note naming the rest: a commit that changed code or
+    (:func:`winnow.staleness.check_commit_current`), and a note naming the rest: a commit that changed code or
     params without `dvc repro` holds the last run's metrics under its own settings."""
     kept, stale = [], []
     for record in records:
         try:
-            revisions.check_commit_current(repo, record["rev"], name=record["experiment"],
+            staleness.check_commit_current(repo, record["rev"], name=record["experiment"],
                                            targets=targets)
         except WinnowError as err:
             stale.append((record["experiment"], str(err)))
