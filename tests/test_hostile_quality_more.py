@@ -20,7 +20,8 @@ from winnow.imageset import read_imageset, write_imageset
 from winnow.params import validate
 from winnow.quality import score_images
 from winnow.stage import write_table
-from winnow.thresholds import Histogram, _between_class_variance, cut_issues, valley
+from winnow.histogram_cuts import Histogram, _between_class_variance, valley
+from winnow.thresholds import cut_issues
 
 
 def _params() -> dict:

@@ -7,10 +7,8 @@ import pytest
 from scipy import stats
 
 from winnow.errors import WinnowError
-from winnow.thresholds import (
-    NOTHING, Histogram, cut_issues, flag_issues, ght, gamma_mixture, kapur, kittler, li, otsu,
-    threshold, threshold_rule, valley,
-)
+from winnow.histogram_cuts import NOTHING, Histogram, gamma_mixture, ght, kapur, kittler, li, otsu, valley
+from winnow.thresholds import cut_issues, flag_issues, threshold, threshold_rule
 
 RNG = np.random.default_rng(0)
 
