@@ -8,9 +8,10 @@ by gan-synthesize; params `variants` chooses which versions are trained.)"""
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
-    DEGRADE, INGEST, VARIANTS_DIR, VERDICTS_FILE, apply_decisions, apply_verdicts, baseline_rows, check_kept,
-    check_same_classes, oracle_rows, read_decisions, read_verdicts, refuse_kept_leaks, write_variant,
+    DEGRADE, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
+    read_decisions, write_variant,
 )
+from winnow.verdicts import VERDICTS_FILE, apply_verdicts, read_verdicts, refuse_kept_leaks
 
 DECISIONS_IN = "data/budget/decisions.parquet"
 

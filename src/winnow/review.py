@@ -14,9 +14,9 @@ writes, under ``reviews/``:
 - with ``--fiftyone``, a FiftyOne dataset ``winnow-review`` (only where ``fiftyone`` is installed).
 
 ``winnow review import FILE`` reads a person's verdicts (the queue CSV edited, the page's download, or a
-Label Studio JSON export) and writes ``reviews/verdicts.csv`` (:data:`winnow.variants.VERDICT_COLUMNS`),
+Label Studio JSON export) and writes ``reviews/verdicts.csv`` (:data:`winnow.verdicts.VERDICT_COLUMNS`),
 which the variants stage applies to ``pruned`` in place of the automatic decisions
-(:func:`winnow.variants.apply_verdicts`). A verdict is ``accept`` (the suggestion), ``reject`` (keep the
+(:func:`winnow.verdicts.apply_verdicts`). A verdict is ``accept`` (the suggestion), ``reject`` (keep the
 image with its given label), ``drop``, or a class (by name, or by index when no class has that name). It
 may name only an image in the exported queue: the person judges what the cleaners raised.
 """
@@ -37,9 +37,9 @@ from winnow.quality import read_scores
 from winnow.review_words import KEYWORDS, resolve, reviewed_words
 from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
-    DEGRADE, VERDICT_COLUMNS, VERDICTS_FILE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
-    read_decisions, read_verdicts, refuse_kept_leaks,
+    DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
 )
+from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, read_verdicts, refuse_kept_leaks
 
 REVIEWS = Path("reviews")
 QUEUE_FILE, PAGE_FILE, THUMBS = REVIEWS / "queue.csv", REVIEWS / "index.html", REVIEWS / "thumbs"

@@ -127,7 +127,7 @@ def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]
 
 
 def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
-    """A person's word for one image as ``(verdict, label)`` (:data:`winnow.variants.VERDICTS`; label -1 =
+    """A person's word for one image as ``(verdict, label)`` (:data:`winnow.verdicts.VERDICTS`; label -1 =
     dropped). A class equal to the suggestion is ``accept``, equal to the given label ``reject``, and so is
     ``drop`` when the suggestion is to drop."""
     outcome = -1 if action == "drop" else suggested

@@ -1,0 +1,156 @@
+"""A person's verdicts on the cleaners' decisions (``reviews/verdicts.csv``, written by ``winnow review
+import``, :mod:`winnow.review`), read, checked against the data they were given on, and applied to the
+pruned variant in place of the cleaners' decisions (:mod:`winnow.variants`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import WinnowError, first_line
+
+# a person's verdicts (git-tracked, written by `winnow review import`, :mod:`winnow.review`): per image, what
+# they said and the label it trains with afterwards (-1: dropped). accept = the cleaners' suggestion,
+# reject = the given label, relabel = a class the person chose, drop = out whatever the suggestion was
+VERDICTS_FILE = "reviews/verdicts.csv"
+# label: the class the image trains with, -1 dropped; suggested: what accepting did when the person judged it
+# (-1 drop, else the class), so the verdict word can be checked against the outcome without the review queue;
+# given: the class the image had when the person judged it (a verdict holds only while that is its label)
+# given: the label the person saw; digest: the pixels they saw (imageset ``digest``), so that a verdict never
+# lands on another picture filed under the same id
+VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest")
+VERDICTS = ("accept", "reject", "relabel", "drop")
+
+
+def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
+                  num_classes: int) -> pd.DataFrame:
+    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows) and
+    ``digests`` (str pixel digests indexed by id, the imageset's): every verdict one of :data:`VERDICTS`,
+    every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
+    label and the pixels they saw (``digest``) still its pixels, the suggestion not that label, accept with the suggestion, drop with
+    -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
+    train image, once. An absent file holds no verdict.
+
+    Returns:
+        DataFrame ``id`` (str), ``verdict`` (str), ``label``, ``suggested``, ``given`` (int64), in file order.
+    """
+    path = Path(path)
+    empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
+                          **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")},
+                          "digest": pd.Series(dtype=object)})
+    fix = "write it with `winnow review import`, or restore the header-only file from git"
+    if not path.exists():
+        return empty
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:  # pandas' parser and decoding errors are ValueErrors
+        raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
+        raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
+    missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
+    if missing and set(missing) <= {"suggested", "given", "digest"}:  # written before verdicts recorded these
+        raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
+                          "an older winnow); import the reviewed file again with `winnow review import --replace "
+                          "FILE`, which writes it anew")
+    if missing:
+        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
+    given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
+    labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
+    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest) in enumerate(zip(
+            frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
+            frame["given"], frame["digest"])):
+        where = f"{path}: line {row + 2} (id {image!r})"
+        if verdict not in VERDICTS:
+            raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
+        for column, value, shown in (("label", label, text), ("suggested", suggested, suggested_text)):
+            if not (value % 1 == 0 and -1 <= value < num_classes):  # NaN fails
+                raise WinnowError(f"{where}: {column} {shown!r} is not a class index in [0, {num_classes - 1}] or -1 "
+                                  f"(dropped); {fix}")
+        if not (seen % 1 == 0 and 0 <= seen < num_classes):
+            raise WinnowError(f"{where}: given {seen_text!r} is not a class index in [0, {num_classes - 1}]; {fix}")
+        if image not in given.index:
+            raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
+                              "export and review again, or remove the line")
+        # another degrade seed or source changed the label: the verdict was about the label the person saw
+        if seen != given[image]:
+            raise WinnowError(f"{where}: its label was {seen_text} when reviewed and is {given[image]} in data/degrade "
+                              "now; the verdict was for the label the person saw: export and review again, or "
+                              "remove the line")
+        # another degrade seed, or a file replaced under its name: the same id and label, another picture
+        if digest != digests[image]:
+            raise WinnowError(f"{where}: its pixels changed since the review (digest {digest!r} then, "
+                              f"{digests[image]!r} in data/degrade now); the verdict was for the picture the person "
+                              "saw: export and review again, or remove the line")
+        if suggested == given[image]:  # by hand, or the label changed to the suggestion since the review
+            raise WinnowError(f"{where}: suggested {suggested_text} is its label in data/degrade; a suggestion drops "
+                              "or relabels: if the data changed since the review, export and review again, or "
+                              "remove the line")
+        # the verdict word says what the outcome is: the suggestion's outcome is accept, whatever word it took
+        if verdict != "accept" and label == suggested:
+            raise WinnowError(f"{where}: verdict {verdict} with label {text} is its suggestion: write accept; {fix}")
+        expected = {"drop": label == -1, "relabel": label >= 0 and label != given[image],
+                    "reject": label == given[image], "accept": label == suggested}[verdict]
+        if not expected:
+            want = {"drop": "-1", "relabel": f"a class index other than its given label {given[image]}",
+                    "reject": f"its given label {given[image]}", "accept": f"its suggestion {suggested_text}"}[verdict]
+            raise WinnowError(f"{where}: verdict {verdict} needs the label {want}, not {text}; {fix}")
+    twice = frame["id"].duplicated()
+    if twice.any():
+        raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
+                          f"has a verdict already; keep one line per image")
+    return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64), suggested=suggestions.astype(
+        np.int64), given=saw.astype(np.int64)).reset_index(drop=True)
+
+
+def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where: str) -> None:
+    """One line when a verdict keeps an image that ``decisions`` (the budget's) drop as dedup's ``leak``: a
+    train copy of a val or test image is never trained on, whatever a person or the budget says, or the test
+    would score an image the model learnt."""
+    leaks = set(decisions.loc[(decisions["stage"] == "dedup") & (decisions["reason"] == "leak"), "id"])
+    kept = verdicts[verdicts["id"].isin(leaks) & (verdicts["label"] != -1)]
+    if len(kept):
+        first = kept.iloc[0]
+        raise WinnowError(f"{where}: id {first['id']!r}: verdict {first['verdict']} keeps a train copy of a val or "
+                          "test image (dedup: leak), which pruned always drops: the test would score an image the "
+                          "model learnt; write drop or accept for it, or remove the verdict")
+
+
+def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
+                   baseline: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Rows with a person's verdicts in place of the automatic decisions for the images they name.
+
+    A verdict's label -1 drops the image, its given label (from ``baseline``, the rows before any decision,
+    same order as ``rows``) keeps it, another class relabels it. A verdict whose outcome is what the
+    decisions already did **confirms** them (the row keeps its reason, ``review:<verdict>`` added); any
+    other **overrules** them (stage ``review``).
+
+    Returns:
+        (rows, counts): counts ``verdicts``, ``confirmed``, ``overruled`` and ``relabelled_by_person`` (class
+        verdicts: the person chose the label), the ``review`` entry of metrics/variants.json.
+    """
+    by_id = verdicts.set_index("id")
+    verdict = rows["id"].map(by_id["verdict"])
+    reviewed = verdict.notna().to_numpy()
+    out = rows.copy()
+    label = rows["id"].map(by_id["label"]).fillna(-2).to_numpy(np.int64)
+    given = baseline["label"].to_numpy(np.int64)
+    automatic = np.where(rows["action"] == "drop", -1, rows["label"].to_numpy(np.int64))
+    confirmed = reviewed & (label == automatic)
+    overruled = reviewed & ~confirmed
+    note = np.array([f"review:{v}" for v in verdict.astype(object).fillna("")], dtype=object)  # no verdict: NaN floats
+    reasons, stages = rows["reason"].to_numpy(object), rows["stage"].to_numpy(object)
+    out.loc[confirmed, "reason"] = [f"{r}; {n}" if r else n for r, n in zip(reasons[confirmed], note[confirmed])]
+    out.loc[confirmed, "stage"] = [f"{s}+review" if s else "review" for s in stages[confirmed]]
+    action = np.where(label == -1, "drop", np.where(label == given, "keep", "relabel"))
+    out.loc[overruled, "action"] = action[overruled]
+    out.loc[overruled, "label"] = np.where(label == -1, given, label)[overruled]
+    out.loc[overruled, "reason"] = [f"{g}->{l}: {n}" if a == "relabel" else n for g, l, a, n in zip(
+        given[overruled], label[overruled], action[overruled], note[overruled])]
+    out.loc[overruled, "stage"] = "review"
+    counts = {"verdicts": int(reviewed.sum()), "confirmed": int(confirmed.sum()), "overruled": int(overruled.sum()),
+              "relabelled_by_person": int((verdict == "relabel").sum())}
+    return out.astype({"label": np.int64}), counts
