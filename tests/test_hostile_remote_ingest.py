@@ -22,7 +22,7 @@ from hostile_harness import assert_error_line, assert_nothing_left, default_para
 from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
 from winnow.image_files import NESTED, OUTSIDE
-from winnow.sources import load_source
+from winnow.sources import load_source, load_trusted
 
 OUT = ("images.npy", "manifest.parquet", "classes.json", "oriented.csv")
 
@@ -186,9 +186,32 @@ def test_each_missing_backend_names_its_package(monkeypatch, url, package):
 @pytest.mark.hostile("ingest")
 def test_url_with_no_folder_is_one_line(tmp_path):
     # a fresh process: its memory file system is empty
+    # before: "is not a folder", as for a file, though nothing is there at all
     project, before, done = refused(tmp_path, source="imagefolder", path="memory://nothing/here")
-    assert_error_line(done, "ingest.path", "memory:///nothing/here", "is not a folder")
+    assert assert_error_line(done) == ("error: ingest.path: memory:///nothing/here does not exist (expected "
+                                       "root/<class>/<image files>)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_a_local_path_that_is_no_folder_says_which(tmp_path, kind):
+    # before: a mistyped ingest.path was "not a folder" too, which sends a user checking what kind of thing it is
+    path = tmp_path / "images"
+    if kind == "a file":
+        path.write_bytes(b"not a folder")
+    project, before, done = refused(tmp_path, source="imagefolder", path=str(path))
+    said = "does not exist" if kind == "missing" else "is not a folder"
+    assert assert_error_line(done) == f"error: ingest.path: {path} {said} (expected root/<class>/<image files>)"
+    assert_nothing_left(project, before)
+
+
+def test_a_trusted_url_with_nothing_there_names_the_trusted_path():
+    # before: "ingest.path: memory:///… is not a folder", naming the other parameter
+    with pytest.raises(WinnowError) as raised:
+        load_trusted("memory://no/trusted/set", classes=["cat", "dog"], size=None)
+    assert str(raised.value) == ("ingest.trusted_path: memory:///no/trusted/set does not exist; at a URL the trusted "
+                                 "set is a folder root/<class>/* (an .npz is read from a local path)")
 
 
 @pytest.mark.hostile("ingest")

@@ -78,8 +78,9 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
             return loaded
     into = Path(into)
     root = root if isinstance(root, RemotePath) else locate(root, param="ingest.path")
-    if not root.is_dir():
-        raise WinnowError(f"ingest.path: {shown(root)} is not a folder (expected root/<class>/<image files>)")
+    if not root.is_dir():  # before: a mistyped path was "not a folder" too, which sent people looking at its type
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise WinnowError(f"ingest.path: {shown(root)} {what} (expected root/<class>/<image files>)")
     rejected: list[tuple[str, str]] = []
     top = _folders(root, rejected)
     split_names = [name for name in top if name in SOURCE_SPLITS]

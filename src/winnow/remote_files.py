@@ -110,6 +110,13 @@ class RemotePath:
             raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
                               "credentials") from err
 
+    def exists(self) -> bool:
+        try:
+            return bool(self.fs.exists(self.key))
+        except Exception as err:  # as is_dir
+            raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
+                              "credentials") from err
+
     def entries(self, *, hidden: bool = False) -> list[tuple[RemotePath, str]]:
         """The non-hidden entries (``hidden``: only those whose name starts with '.') sorted by name, each
         with its kind (``file``, ``dir`` or why neither), as :func:`winnow.image_files._entries` gives them

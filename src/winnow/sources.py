@@ -379,8 +379,8 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
     try:
         if isinstance(path, RemotePath) and not path.is_dir():
-            raise WinnowError(f"ingest.path: {path} is not a folder; at a URL the trusted set is a folder "
-                              "root/<class>/* (an .npz is read from a local path)")
+            raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
+                              "; at a URL the trusted set is a folder root/<class>/* (an .npz is read from a local path)")
         if path.is_dir():
             from winnow.image_files import load_imagefolder  # imports Loaded from here
 
