@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown, revisions
-from winnow.errors import WinnowError, check_output, first_repeated, output_path
+from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -196,10 +196,11 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if not complete:
         return [], ""
     # the first of the largest group: exp show lists the commit first
+    from winnow.study import same_inputs  # study reads the runs compare selects from
+
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
         also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
-    from winnow.study import same_inputs  # study reads the runs compare selects from
 
     chosen, other_code = same_inputs(chosen)
     runs, seeds = [], set()
@@ -320,37 +321,48 @@ def check_arguments(*, num: int, out: Path | None) -> None:
     if out and out.with_suffix(".json").is_dir():
         raise WinnowError(f"--out {out}: {out.with_suffix('.json')}, the JSON written beside it, is a folder; give a "
                           "file path, e.g. --out reports/compare-seeds.md")
+    # before: --out metrics/budget.md replaced the budget stage's metrics/budget.json with the runs' JSON, exit 0
+    beside = out.with_suffix(".json") if out else None
+    taken = beside and (project_file(str(beside)) or not_a_regular_file(str(beside)))
+    if taken:
+        raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is {taken}, which this would "
+                          "overwrite; give another path, e.g. --out reports/compare-seeds.md")
 
 
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_json, write_text
-    from winnow.study import current_runs, load_experiments
+    from winnow.study import current_runs, load_experiments, unfinished_note
 
     check_arguments(num=args.num, out=args.out)
     repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: a pair of a variant with itself, and a traceback when it was the only one
         raise WinnowError(f"compare --variants: {repeated} given twice; name each variant once")
+    repeated = first_repeated(args.metrics)
+    if repeated is not None:  # before: the same two tables twice, in the screen's text and in --out
+        raise WinnowError(f"compare --metrics: {repeated} given twice; name each metric once")
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
+    unfinished: list[str] = []
     records, uncommitted = without_workspace(
         load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
-                         include_workspace=True), variants=variants)
+                         include_workspace=True, unfinished=unfinished), variants=variants)
+    running = unfinished_note(unfinished)
     known = evaluated_variants(records)
     unknown = [v for v in variants if v not in known]
     if unknown:
         raise WinnowError(f"{where}: no run has metrics for {', '.join(unknown)} ({metrics_path(unknown[0])}); "
                           f"runs hold {', '.join(known) or 'no evaluate metrics'}"
-                          + (f" ({uncommitted})" if uncommitted else ""))
+                          + "".join(f" ({n})" for n in (running, uncommitted) if n))
     stale = ""
     if args.from_json is None:  # a saved exp show holds no commit to check
         records, stale = current_runs(records, repo=args.repo, targets=[f"evaluate@{v}" for v in variants])
     runs, note = select_runs(records, variants=variants)
     if not runs:
-        said = "; ".join(n for n in (uncommitted, stale) if n)
+        said = "; ".join(n for n in (running, uncommitted, stale) if n)
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
                           + (f" ({said})" if said else "")
                           + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc exp run --run-all")
-    note = "; ".join(n for n in (uncommitted, stale, note) if n)
+    note = "; ".join(n for n in (running, uncommitted, stale, note) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:

@@ -139,10 +139,10 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     path, kind = os.fspath(path), "folder" if folder else "file"
     hint = f", e.g. {option} {example}" if example else ""
     if obstacle is None:
-        owned = _project_file(path)
+        owned = project_file(path)
         if owned:
             raise WinnowError(f"{option} {path}: is {owned}, which this would overwrite; give another path{hint}")
-        special = None if folder else _not_a_regular_file(path)
+        special = None if folder else not_a_regular_file(path)
         if special:
             raise WinnowError(f"{option} {path}: is {special}, which the write would replace with a regular file; "
                               f"give the path of a regular file{hint}")
@@ -159,7 +159,7 @@ _PIPELINE_FILES = {"params.yaml": "the project's params.yaml", "dvc.yaml": "the 
                    "dvc.lock": "the project's dvc.lock", ".git": "git's own folder", ".dvc": "DVC's own folder"}
 
 
-def _project_file(path: str) -> str | None:
+def project_file(path: str) -> str | None:
     """What ``path`` is to the DVC project in the current folder when a command's output there would overwrite
     the pipeline's own files: params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies
     under one); else None. ``winnow compare --out params.yaml`` replaced the params with markdown."""
@@ -188,7 +188,7 @@ def _project_file(path: str) -> str | None:
     return None
 
 
-def _not_a_regular_file(path: str) -> str | None:
+def not_a_regular_file(path: str) -> str | None:
     """What an existing ``path`` is when a file written beside it and renamed over would replace something other
     than a regular file: a link (its target left unchanged) or a device (/dev/stdout, as root), else None. A
     stage's outputs may be DVC's links, so only the commands' own output options ask."""

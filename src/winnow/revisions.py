@@ -112,10 +112,24 @@ def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
     return out
 
 
+def as_values(value: Any) -> Any:
+    """``value`` (params) with every whole float written as the int it equals (``0.0`` as ``0``), booleans as they
+    are: ``-S train.weight_decay=0`` and params.yaml's ``0.0`` are one setting (the params' rules read both as the
+    number), though their JSON differs."""
+    if isinstance(value, dict):
+        return {key: as_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_values(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
                  also: tuple[str, Callable[[dict], Any]] | None = None) -> tuple[list[dict], str]:
     """The records (``experiment``, ``params``: params.yaml) of the largest group that agree on every param
-    but the dotted paths ``varied``, the first such group on a tie; and a note naming the rest ("" when none).
+    but the dotted paths ``varied`` (compared as values: :func:`as_values`), the first such group on a tie; and a
+    note naming the rest ("" when none).
     ``also``: ``(what, key)``, a JSON-able ``key(record)`` the group must share too, named ``what`` in the
     note when the params alone do not tell the rest apart.
 
@@ -123,7 +137,8 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
         WinnowError: a record whose params are not a mapping (``where`` names the command).
     """
     def setting(params: dict) -> str:
-        kept = json.loads(json.dumps(params, default=str))
+        # as values: before, 0 and 0.0 made two groups, and the note named no param that differs
+        kept = json.loads(json.dumps(as_values(params), default=str))
         for path in varied:
             *parents, last = path.split(".")
             section = kept
@@ -144,7 +159,8 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
         return list(records), ""
     chosen = max(groups.values(), key=len)
     others = [record for group in groups.values() if group is not chosen for record in group]
-    differ = sorted({key for r in others for key in differing(chosen[0]["params"], r["params"])} - set(varied))
+    differ = sorted({key for r in others for key in differing(as_values(chosen[0]["params"]), as_values(r["params"]))}
+                    - set(varied))
     told = listed(differ, at_most=5) or (also[0] if also else "")
     return chosen, (f"left out {len(others)} run(s) with other settings ({told}): "
                     + listed([record["experiment"] for record in others]))

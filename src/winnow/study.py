@@ -39,13 +39,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.degrade_options import check as check_perturbations
+from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, listed, output_path
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
 from winnow import staleness
-from winnow.revisions import same_setting
+from winnow.revisions import as_values, same_setting
 from winnow.stage import write_table
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -64,7 +64,11 @@ UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0,
 LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
 
 
-def experiments_from_show(show: list[dict], *, include_workspace: bool = False) -> list[dict]:
+UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
+
+
+def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
+                          unfinished: list[str] | None = None) -> list[dict]:
     """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
 
     Args:
@@ -75,6 +79,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
         One dict per commit or experiment that has data: ``experiment`` (name, or rev when unnamed),
         ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict) and ``inputs`` (what the
         stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
+        An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
+        show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
+        until its evaluate ends, which would read as the new setting's results.
     """
     found = []
 
@@ -94,9 +101,23 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False) 
     for baseline in show:
         add(baseline)
         for exp_range in baseline.get("experiments") or []:
+            executor = exp_range.get("executor")
+            if isinstance(executor, dict) and executor.get("state") in UNFINISHED_STATES:
+                if unfinished is not None:
+                    first = (exp_range.get("revs") or [{}])[0]
+                    unfinished.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7]))
+                continue
             for record in exp_range.get("revs") or []:
                 add(record)
     return found
+
+
+def unfinished_note(names: list[str]) -> str:
+    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run ("" for none)."""
+    if not names:
+        return ""
+    return (f"left out {len(names)} experiment(s) still running or queued ({listed(names)}); run this again when "
+            "`dvc queue status` shows them done")
 
 
 def _inputs(data: dict) -> dict[str, str | None]:
@@ -153,7 +174,8 @@ def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
 
 
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
-                     where: str = "study collect", include_workspace: bool = False) -> list[dict]:
+                     where: str = "study collect", include_workspace: bool = False,
+                     unfinished: list[str] | None = None) -> list[dict]:
     """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
     as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
 
@@ -167,17 +189,25 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             what = ("is a folder, not a file" if path.is_dir() else "is not a regular file (to read a pipe, give "
                     "--from-json -)" if path.exists() else "not found")
             raise WinnowError(f"--from-json: {path} {what} (write it with `dvc exp show --json > {path}`)")
-        try:  # "-": standard input, as `dvc exp show --json | winnow compare --from-json -`
-            shown = json.loads(sys.stdin.read() if from_json == "-" else path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise WinnowError(f"--from-json: {path} is not JSON ({err}); "
-                              f"write it with `dvc exp show --json > {path}`") from err
-        if not isinstance(shown, list):
-            raise WinnowError(f"--from-json: {path} is not a `dvc exp show --json` list of revisions")
+        # "-": standard input, as `dvc exp show --json | winnow compare --from-json -`; its hint is the pipe, never
+        # a file named "-" (before: "write it with `dvc exp show --json > -`")
+        stdin = from_json == "-"
+        named, fix = (("standard input", "pipe `dvc exp show --json` into it") if stdin else
+                      (str(path), f"write it with `dvc exp show --json > {path}`"))
         try:
-            return experiments_from_show(shown, include_workspace=include_workspace)
+            text = sys.stdin.buffer.read().decode() if stdin else path.read_text()
+            if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
+                raise WinnowError("--from-json: standard input is empty (did `dvc exp show --json` before the pipe "
+                                  "fail?); pipe `dvc exp show --json` into it, or give a saved file")
+            shown = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WinnowError(f"--from-json: {named} is not JSON ({first_line(err)}); {fix}") from err
+        if not isinstance(shown, list):
+            raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
+        try:
+            return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished)
         except (KeyError, TypeError, AttributeError) as err:
-            raise WinnowError(f"--from-json: {path}: a record is not what `dvc exp show --json` writes "
+            raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
@@ -187,7 +217,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
         raise WinnowError(f"{where} --repo {repo}: {err}") from err
-    return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace)
+    return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
+                                 unfinished=unfinished)
 
 
 def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, float]]:
@@ -373,7 +404,9 @@ def run(args: argparse.Namespace) -> int:
     if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
         raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
                           "experiments count (at least 1), or -1 for all")
-    experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json)
+    unfinished: list[str] = []
+    experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
+                                   unfinished=unfinished)
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
@@ -383,10 +416,16 @@ def run(args: argparse.Namespace) -> int:
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(experiments, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (stale, note, other_code):
+    for said in (unfinished_note(unfinished), stale, note, other_code):
         if said:
             print(f"study: {said}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
+    numbers = [_lookup(e["params"], args.axis) for e in kept] if args.axis else []
+    if kept and args.axis and not any(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+        # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
+        raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
+                          "list index past the end); give the dotted params path of the value the runs vary, e.g. "
+                          "degrade.perturbations.0.fraction")
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
         written = plot(table, out_dir=args.out, axis=args.axis)
@@ -423,11 +462,17 @@ def _names(classes: list) -> str:
 
 
 def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
-    """``blur method=box kernel=11 + ...``: kinds and options, without ``drop``."""
-    return " + ".join(
-        " ".join([str(p.get("kind"))] + [f"{k}={v}" for k, v in p.items() if k != "kind" and k not in drop])
-        for p in perturbations
-    )
+    """``blur method=box kernel=11 + ...``: kinds and options, without ``drop``, each option in the order degrade
+    declares it and spelled as its value (``2`` for 2.0): one damage is one curve however the experiment's override
+    was written (before, ``{kind: brightness, factor: 2, ...}`` queued by hand beside the sweep's ``factor: 2.0``, or
+    ``{kind: blur, kernel: 5, method: box}`` beside ``method: box, kernel: 5``, drew a curve of its own)."""
+    def options(p: dict) -> list[str]:
+        order = DEGRADE_OPTIONS.get(p.get("kind"), ())
+        keys = sorted((k for k in p if k != "kind" and k not in drop),
+                      key=lambda k: (order.index(k) if k in order else len(order), str(k)))
+        return [f"{k}={as_values(p[k])}" for k in keys]
+
+    return " + ".join(" ".join([str(p.get("kind"))] + options(p)) for p in perturbations)
 
 
 def _save(fig, path: Path) -> Path:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,21 +118,42 @@ def queue(args: argparse.Namespace) -> int:
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
     queued = []  # the names DVC gave the experiments queued so far, removed again if a later one fails
+    say = _say if args.dry_run else _say_while_queueing
     for command in commands:
-        print(shlex.join(command), flush=True)
+        say(shlex.join(command))
         if not args.dry_run:
-            result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-            print(result.stdout, end="", flush=True)
+            try:
+                result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+            except FileNotFoundError as err:  # before: "dvc: No such file or directory; free space, or fix the path"
+                raise WinnowError("study queue: the dvc command is not on PATH; install DVC (pip install dvc) or "
+                                  "activate the environment that has it, then rerun") from err
+            say(result.stdout, end="")
             queued += re.findall(r"Queued experiment '([^']+)'", result.stdout)
             if result.returncode:
                 removed = subprocess.run(["dvc", "queue", "remove", *queued], capture_output=True).returncode == 0
+                # the names, never --queued: that would remove every queued experiment, the user's own ones too
                 kept = ("" if not queued else f"; the {len(queued)} queued before it were removed" if removed else
-                        f"; the {len(queued)} queued before it are still queued: `dvc queue remove --queued`")
+                        f"; the {len(queued)} queued before it are still queued: "
+                        f"`{shlex.join(['dvc', 'queue', 'remove', *queued])}`")
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
                                   f"{kept}")
     if not args.dry_run:
-        print(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
+        say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0
+
+
+def _say(text: str, *, end: str = "\n") -> None:
+    print(text, end=end, flush=True)
+
+
+def _say_while_queueing(text: str, *, end: str = "\n") -> None:
+    """:func:`_say`, but a reader that closed the pipe (``winnow study queue | head``) stops only the printing: the
+    queueing goes on to the last experiment. Before, the first line past the reader's ended the command with exit 0
+    and a part of the study queued."""
+    try:
+        _say(text, end=end)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the rest, and Python's last flush, go nowhere
 
 
 def _check_queue_arguments(args: argparse.Namespace) -> None:
