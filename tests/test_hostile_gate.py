@@ -369,7 +369,8 @@ def test_compare_a_seed_that_is_not_an_integer_fails_with_one_line(tmp_path):
 @pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (7.0, "7.0"), (-3.0, "-3.0")])
 def test_compare_a_metric_outside_0_1_fails_with_one_line(tmp_path, value, shown):
-    # before: exit 0, "nan ± nan" cells, and an F1 of 7 raised the average to 2.2
+    # before: exit 0, "nan ± nan" cells, and an F1 of 7 raised the average to 2.2; then a line that did not say
+    # which of the runs held it
     project = make_project(tmp_path / "project")
     runs = two_seeds(["a", "b"])
     runs[1][2]["pruned"]["b"] = value
@@ -377,7 +378,8 @@ def test_compare_a_metric_outside_0_1_fails_with_one_line(tmp_path, value, shown
     before = files_under(project)
     done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned")
     line = assert_error_line(done)
-    assert line == f"error: pruned: per_class.b.f1 is {shown}, not a number in [0, 1]; rerun evaluate@pruned"
+    assert line == (f"error: experiment exp-1: pruned: per_class.b.f1 is {shown}, not a number in [0, 1]; rerun "
+                    "evaluate@pruned")
     assert_nothing_left(project, before)
 
 

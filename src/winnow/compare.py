@@ -366,7 +366,13 @@ def run(args: argparse.Namespace) -> int:
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:
-        cells, tests = seed_summary([run_metrics(r, metric=metric, repo=args.repo) for r in runs], metric=metric)
+        per_run = [run_metrics(r, metric=metric, repo=args.repo) for r in runs]
+        for record, metrics in zip(runs, per_run):  # before: a NaN's line named the variant, not which of the runs
+            try:
+                class_table(metrics, metric=metric)
+            except WinnowError as err:
+                raise WinnowError(f"experiment {record['experiment']}: {err}") from err
+        cells, tests = seed_summary(per_run, metric=metric)
         parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
                   f"## {metric}: paired t-test and 95% bootstrap CI of the difference (to − from)\n",
                   tests_markdown(tests, index="row", single="one run"), ""]
