@@ -40,7 +40,7 @@ def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: flo
     height, width = luma.shape
     h, w = min(orig_h, height), min(orig_w, width)
     if (h, w) != (height, width):  # sharpness is judged at the original size: area-averaged back down
-        luma = np.einsum("yh,nhw,xw->nyx", area_matrix(height, h), luma[None], area_matrix(width, w))[0]
+        luma = area_matrix(height, h) @ luma @ area_matrix(width, w).T
     return {name: np.float32(value) for name, value in {
         "dark": dark_value, "light": 1 - 0.5 * (clipped + bright),
         "blurry": np.clip(laplacian_ratio(luma) / NOISE_RATIO, 0, 1),

@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import torch
 
+from winnow.engine import release_rows
+
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 ``(N, H, W, C)`` → uint8 ``(N, C, H, W)`` on the device (scaled later, per batch)."""
@@ -45,6 +47,11 @@ class StreamedRows:
         if isinstance(index, torch.Tensor):
             index = index.cpu().numpy()
         batch = torch.from_numpy(np.require(self.images[index], requirements=["C", "W"]))  # a copy only if needed
+        if isinstance(index, slice) and index.step in (None, 1):
+            # a run of rows of a memory map (embedding, prediction, the channel stats) leaves this process once
+            # copied, as the per-image stages' batches do: a pass over a streamed set kept every page of it mapped in
+            start, stop, _ = index.indices(len(self.images))
+            release_rows(self.images, start, stop)
         if self.device.type == "cuda":
             batch = batch.pin_memory()
         return batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).contiguous()
@@ -68,25 +75,43 @@ def fits(nbytes: int, device: torch.device) -> bool:
     return nbytes <= free // 2
 
 
-def channel_stats(x: torch.Tensor | StreamedRows, *, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+# bytes of int64 values in one batch of :func:`channel_stats`' streamed sums: 4,096 rows, as it once read, held
+# 0.9 GiB of float64 copies (twice) at 96x96 RGB, 6 GiB at 224x224, for a set streamed because it is large
+STATS_BYTES = 32 << 20
+
+
+def channel_stats(x: torch.Tensor | StreamedRows, *, batch_size: int | None = None,
+                  batch_bytes: int = STATS_BYTES) -> tuple[torch.Tensor, torch.Tensor]:
     """float32 ``(C,)`` mean and std (unbiased, at least 1e-3) of the images scaled to [0, 1].
 
-    A device tensor is reduced at once, as it always was; streamed rows are summed a batch at a time in
-    float64. The two agree to float32 rounding, and exactly when every sum is exact (e.g. pixels of 0 and
-    255 only); so streamed and all-on-device training give the same weights for a seed when the stats
-    agree, and may differ in the last bits of the stats (hence of the weights) otherwise.
+    A device tensor is reduced at once, as it always was (divided in place: the same values, one float
+    copy of the set fewer). Streamed rows are summed a batch of at most ``batch_bytes`` of int64 values (and
+    at most ``batch_size`` rows, when given) at a time, exactly: integer sums of the pixels and of their
+    squares, so their mean and std are the exact values rounded, whatever the batches. They agree with the
+    device reduction to float32 rounding, and exactly when that one is exact (e.g. pixels of 0 and 255
+    only), so streamed and all-on-device training give the same weights for a seed when the stats agree,
+    and may differ in the last bits otherwise.
     """
     if isinstance(x, torch.Tensor):
-        scaled = x.float() / 255.0
+        scaled = x.to(torch.float32, copy=True)  # its own copy, divided in place
+        scaled /= 255.0
         return scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    total = torch.zeros(x.shape[1], dtype=torch.float64)
-    squares = torch.zeros(x.shape[1], dtype=torch.float64)
-    for start in range(0, len(x), batch_size):
-        scaled = x[start:start + batch_size].cpu().to(torch.float64) / 255.0
-        total += scaled.sum(dim=(0, 2, 3))
-        squares += (scaled * scaled).sum(dim=(0, 2, 3))
+    channels = x.shape[1]
+    step = max(1, min(batch_size or len(x), batch_bytes // max(1, 8 * channels * x.shape[2] * x.shape[3])))
+    total, squares = [0] * channels, [0] * channels  # Python integers: exact however many pixels
+    for start in range(0, len(x), step):
+        batch = x[start:start + step].to(torch.int64)
+        total = [a + b for a, b in zip(total, batch.sum(dim=(0, 2, 3)).tolist())]
+        batch.mul_(batch)
+        squares = [a + b for a, b in zip(squares, batch.sum(dim=(0, 2, 3)).tolist())]
+        del batch
     count = len(x) * x.shape[2] * x.shape[3]
-    mean = total / count
-    var = (squares - count * mean * mean) / max(count - 1, 1)
-    std = var.clamp_min(0).sqrt()
-    return mean.float().to(x.device), std.float().clamp_min(1e-3).to(x.device)
+    if not count:  # no pixels: NaN, as the device reduction gives
+        nan = torch.full((channels,), float("nan"))
+        return nan.to(x.device), nan.to(x.device)
+    # int / int is the correctly rounded float: the mean of the scaled pixels and their unbiased variance
+    mean = [t / (count * 255) for t in total]
+    var = [max(count * q - t * t, 0) / (count * max(count - 1, 1) * 255 * 255) for t, q in zip(total, squares)]
+    std = torch.tensor(var, dtype=torch.float64).sqrt()
+    return (torch.tensor(mean, dtype=torch.float64).float().to(x.device),
+            std.float().clamp_min(1e-3).to(x.device))

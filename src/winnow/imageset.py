@@ -109,6 +109,8 @@ def validate(images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *, 
         raise ImageSetError(f"{where}: images must be a uint8 numpy array, got {getattr(images, 'dtype', type(images))}")
     if images.ndim != 4 or images.shape[3] not in (1, 3):
         raise ImageSetError(f"{where}: images must have shape (N, H, W, C) with C in {{1, 3}}, got {images.shape}")
+    if 0 in images.shape[1:3]:  # no pixel to score, hash or train on: score ended in numpy's IndexError
+        raise ImageSetError(f"{where}: images must be at least 1x1 pixels, got shape {images.shape}")
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise ImageSetError(f"{where}: manifest lacks column(s) {', '.join(missing)}")

@@ -28,6 +28,10 @@ from winnow.quality import area_matrix, batch_rows
 IN_MEMORY_BYTES = 1 << 30
 # pairs of spilled thumbnails are read this many bytes of rows at a time from each side (pair_correlation)
 WINDOW_BYTES = 128 << 20
+# bytes of one side's gathered thumbnails in a block of pairs (pair_correlation): 16,384 pairs of 16x16 ones. Counted
+# in pairs, 8x2048 images (16,384-cell thumbnails: the grid keeps ``side`` cells on the shorter edge) gathered 1 GiB
+# a side, and 125 MiB of thumbnails took a 3 GiB peak to correlate
+BLOCK_BYTES = 16 << 20
 
 
 def thumbnail_grid(shape: tuple[int, ...], *, side: int = 16) -> tuple[int, int]:
@@ -99,15 +103,17 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
                      mirror: tuple[int, int] | None = None, block: int = 1 << 14) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
-    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time: a block holds
-    two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the gathered rows
-    never copies all N thumbnails.
+    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time, fewer where
+    their thumbnails would take more than :data:`BLOCK_BYTES` a side (long thumbnails of wide images): a
+    block holds two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the
+    gathered rows never copies all N thumbnails. Each pair's correlation is its own, whatever the blocks.
 
     From spilled thumbnails (:meth:`Looks.of`) the pairs go window by window (:func:`_window_groups`) and
     each window's pages leave this process when its pairs are done, so at most two windows are mapped in:
     on Linux a read maps the whole page-cache folio around it (up to 2 MiB on ext4), and one block of
     random pairs used to map the whole file (1.6 GiB at 1.6 million images)."""
     other = features if other is None else other
+    block = max(1, min(block, BLOCK_BYTES // max(1, features[:1].nbytes)))
     out = np.empty(len(pairs), np.float32)
     for group, windows in _window_groups(pairs, features, other):
         out[group] = _block_correlation(features, other, pairs[group], mirror=mirror, block=block)
@@ -122,9 +128,11 @@ def _block_correlation(features: np.ndarray, other: np.ndarray, pairs: np.ndarra
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
         chunk = pairs[start:start + block]
+        if len(chunk) == 1:  # numpy's einsum sums a lone row past 8,192 cells in another order than rows of a block
+            chunk = np.repeat(chunk, 2, axis=0)
         left = features[chunk[:, 0]]
-        out[start:start + block] = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror),
-                                             other[chunk[:, 1]])
+        found = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror), other[chunk[:, 1]])
+        out[start:start + block] = found[:min(block, len(pairs) - start)]
     return out
 
 
