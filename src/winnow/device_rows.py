@@ -84,18 +84,13 @@ def channel_stats(x: torch.Tensor | StreamedRows, *, batch_size: int | None = No
                   batch_bytes: int = STATS_BYTES) -> tuple[torch.Tensor, torch.Tensor]:
     """float32 ``(C,)`` mean and std (unbiased, at least 1e-3) of the images scaled to [0, 1].
 
-    A device tensor is reduced at once, as it always was (divided in place: the same values, one float
-    copy of the set fewer). Streamed rows are summed a batch of at most ``batch_bytes`` of int64 values (and
-    at most ``batch_size`` rows, when given) at a time, exactly: integer sums of the pixels and of their
-    squares, so their mean and std are the exact values rounded, whatever the batches. They agree with the
-    device reduction to float32 rounding, and exactly when that one is exact (e.g. pixels of 0 and 255
-    only), so streamed and all-on-device training give the same weights for a seed when the stats agree,
-    and may differ in the last bits otherwise.
+    Summed a batch of at most ``batch_bytes`` of int64 values (and at most ``batch_size`` rows, when given)
+    at a time, exactly: integer sums of the pixels and of their squares, so the mean and std are the exact
+    values rounded, whatever the batches and whether the rows sit on the device or are streamed. Before, a
+    device tensor was reduced at once in float32, which could differ from the streamed sums in the last bit,
+    so ``train.stream: auto``, which streams by the free memory of the moment, could give another model for
+    the same seed from one run to the next.
     """
-    if isinstance(x, torch.Tensor):
-        scaled = x.to(torch.float32, copy=True)  # its own copy, divided in place
-        scaled /= 255.0
-        return scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)).clamp_min(1e-3)
     channels = x.shape[1]
     step = max(1, min(batch_size or len(x), batch_bytes // max(1, 8 * channels * x.shape[2] * x.shape[3])))
     total, squares = [0] * channels, [0] * channels  # Python integers: exact however many pixels
