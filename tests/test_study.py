@@ -9,7 +9,8 @@ import pytest
 
 from winnow import cli
 from winnow.errors import WinnowError
-from winnow.study import describe, experiments_from_show, plot, tidy
+from winnow.experiments import experiments_from_show
+from winnow.study import describe, plot, tidy
 from winnow.study_sweeps import SWEEPS, hydra_value, queue_commands, sweep_perturbations
 
 CLASSES = ("0", "1", "2")

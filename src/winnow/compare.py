@@ -24,6 +24,7 @@ from scipy import stats
 
 from winnow import markdown, revisions
 from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file
+from winnow.experiments import current_runs, load_experiments, same_inputs, unfinished_note
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -177,7 +178,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     """The runs that are seeds of one setting.
 
     Args:
-        records: one dict per commit or experiment, as :func:`winnow.study.experiments_from_show` makes
+        records: one dict per commit or experiment, as :func:`winnow.experiments.experiments_from_show` makes
             them: ``experiment``, ``rev``, ``params`` (params.yaml) and ``metrics`` (file → dict).
         variants: every run must have evaluated these.
 
@@ -196,8 +197,6 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if not complete:
         return [], ""
     # the first of the largest group: exp show lists the commit first
-    from winnow.study import same_inputs  # study reads the runs compare selects from
-
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
         also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
@@ -331,7 +330,6 @@ def check_arguments(*, num: int, out: Path | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_json, write_text
-    from winnow.study import current_runs, load_experiments, unfinished_note
 
     check_arguments(num=args.num, out=args.out)
     repeated = first_repeated(args.variants or [])

@@ -6,7 +6,7 @@ Two actions:
   (:mod:`winnow.study_sweeps`) with ``dvc exp run --queue -S degrade.perturbations=[...]``; run them
   with ``dvc exp run --run-all`` (which waits for them; ``dvc queue start`` returns at once).
 - ``winnow study collect`` reads the experiments through DVC's Python API (or a saved
-  ``dvc exp show --json``), names each one's damage and level from its params, and writes a tidy
+  ``dvc exp show --json``; :mod:`winnow.experiments`), names each one's damage and level from its params, and writes a tidy
   ``plots/study/study.csv`` plus PNGs.
 
 How the damage level is read (:func:`describe`): a study experiment has one perturbation in
@@ -34,17 +34,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, listed, output_path
+from winnow.experiments import current_runs, load_experiments, same_inputs, unfinished_note
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
-from winnow import staleness
 from winnow.revisions import as_values, same_setting
 from winnow.stage import write_table
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
@@ -62,163 +61,6 @@ AXIS_LABELS = {
 }
 UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0, "size": 1.0, "imbalance": 1.0}
 LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
-
-
-UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
-
-
-def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
-                          unfinished: list[str] | None = None) -> list[dict]:
-    """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
-
-    Args:
-        show: baseline records, each with ``rev``, ``name``, ``data`` (``params`` and ``metrics`` by file,
-            each ``{"data": {...}}``) and ``experiments`` (ranges whose ``revs`` are records alike).
-
-    Returns:
-        One dict per commit or experiment that has data: ``experiment`` (name, or rev when unnamed),
-        ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict) and ``inputs`` (what the
-        stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
-        An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
-        show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
-        until its evaluate ends, which would read as the new setting's results.
-    """
-    found = []
-
-    def add(record: dict) -> None:
-        data, rev = record.get("data"), record["rev"]
-        if not data or record.get("error") or (rev == "workspace" and not include_workspace):
-            return
-        if not isinstance(record.get("name"), (str, type(None))):  # a mapping as a name broke pandas' sort later
-            raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
-        found.append({
-            "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
-            "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
-            "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
-            "inputs": _inputs(data),
-        })
-
-    for baseline in show:
-        add(baseline)
-        for exp_range in baseline.get("experiments") or []:
-            executor = exp_range.get("executor")
-            if isinstance(executor, dict) and executor.get("state") in UNFINISHED_STATES:
-                if unfinished is not None:
-                    first = (exp_range.get("revs") or [{}])[0]
-                    unfinished.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7]))
-                continue
-            for record in exp_range.get("revs") or []:
-                add(record)
-    return found
-
-
-def unfinished_note(names: list[str]) -> str:
-    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run ("" for none)."""
-    if not names:
-        return ""
-    return (f"left out {len(names)} experiment(s) still running or queued ({listed(names)}); run this again when "
-            "`dvc queue status` shows them done")
-
-
-def _inputs(data: dict) -> dict[str, str | None]:
-    """``path -> hash`` of what a record's stages read that no stage writes (code, suites): its ``deps`` less
-    its ``outs`` and ``metrics``, what lies below them and the folders holding them, since a stage's output
-    (data/degrade, a model) changes with the seed, and two seeds of one commit would never read alike; files
-    only (see below)."""
-    written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})]
-    return {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
-            if (isinstance(result, dict) or result is None)
-            # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
-            # show does not list; and not an output, what lies below one, or a folder holding one
-            and not str((result or {}).get("hash") or "").endswith(".dir") and (result or {}).get("nfiles") is None
-            and not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
-                        for out in written)}
-
-
-def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple[list[dict], str]:
-    """The records whose commit's outputs of the DVC stages ``targets`` are what its own dvc.lock and params.yaml say
-    (:func:`winnow.staleness.check_commit_current`), and a note naming the rest: a commit that changed code or
-    params without `dvc repro` holds the last run's metrics under its own settings."""
-    kept, stale = [], []
-    for record in records:
-        try:
-            staleness.check_commit_current(repo, record["rev"], name=record["experiment"],
-                                           targets=targets)
-        except WinnowError as err:
-            stale.append((record["experiment"], str(err)))
-            continue
-        kept.append(record)
-    if not stale:
-        return kept, ""
-    first = stale[0][1].split("first: ", 1)[-1].rstrip(")").split("); ")[0]
-    return kept, (f"left out {len(stale)} run(s) whose metrics their own dvc.lock contradicts ({first}; rerun "
-                  f"`dvc repro` there): " + listed([name for name, _ in stale]))
-
-
-def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
-    """The records of the largest group that read the same code and inputs (``inputs``, as DVC hashed them),
-    the first on a tie, and a note naming the rest: runs of one params.yaml made by other code are not seeds
-    of one setting."""
-    groups: dict[str, list[dict]] = {}
-    for record in records:
-        groups.setdefault(json.dumps(record.get("inputs") or {}, sort_keys=True), []).append(record)
-    if len(groups) < 2:
-        return records, ""
-    chosen = max(groups.values(), key=len)
-    others = [record for group in groups.values() if group is not chosen for record in group]
-    mine = chosen[0].get("inputs") or {}
-    differ = sorted({path for r in others for path, value in (r.get("inputs") or {}).items() if mine.get(path) != value}
-                    | {path for r in others for path in mine if path not in (r.get("inputs") or {})})
-    return chosen, (f"left out {len(others)} run(s) of other code or inputs ({listed(differ, at_most=3)}): "
-                    + listed([record["experiment"] for record in others]))
-
-
-def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
-                     where: str = "study collect", include_workspace: bool = False,
-                     unfinished: list[str] | None = None) -> list[dict]:
-    """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
-    as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
-
-    ``repo.experiments.show`` rather than ``dvc.api.exp_show``: the latter flattens the table for
-    display, turning the perturbation list into a repr string and prefixing ambiguous metric names.
-    ``where`` names the command in an error line.
-    """
-    if from_json is not None:
-        path = Path(from_json)
-        if from_json != "-" and not path.is_file():
-            what = ("is a folder, not a file" if path.is_dir() else "is not a regular file (to read a pipe, give "
-                    "--from-json -)" if path.exists() else "not found")
-            raise WinnowError(f"--from-json: {path} {what} (write it with `dvc exp show --json > {path}`)")
-        # "-": standard input, as `dvc exp show --json | winnow compare --from-json -`; its hint is the pipe, never
-        # a file named "-" (before: "write it with `dvc exp show --json > -`")
-        stdin = from_json == "-"
-        named, fix = (("standard input", "pipe `dvc exp show --json` into it") if stdin else
-                      (str(path), f"write it with `dvc exp show --json > {path}`"))
-        try:
-            text = sys.stdin.buffer.read().decode() if stdin else path.read_text()
-            if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
-                raise WinnowError("--from-json: standard input is empty (did `dvc exp show --json` before the pipe "
-                                  "fail?); pipe `dvc exp show --json` into it, or give a saved file")
-            shown = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise WinnowError(f"--from-json: {named} is not JSON ({first_line(err)}); {fix}") from err
-        if not isinstance(shown, list):
-            raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
-        try:
-            return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished)
-        except (KeyError, TypeError, AttributeError) as err:
-            raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
-                              f"({type(err).__name__}: {first_line(err)})") from err
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
-    try:
-        with Repo(repo) as dvc_repo:
-            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
-    except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
-        raise WinnowError(f"{where} --repo {repo}: {err}") from err
-    return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
-                                 unfinished=unfinished)
 
 
 def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, float]]:
