@@ -1,18 +1,26 @@
 """compute.engine: ray: score's and dedup's per-image batches as Ray Data tasks, and the represent stage's
 encoders as a Ray Data actor pool, on a tiny local cluster give the local engine's output byte for byte,
-rows in order (winnow.engine); and without a cluster to join, the score stage stops with one line."""
+rows in order (winnow.engine); and without a cluster to join, the score stage stops with one line. Then the
+hostile cases: a file replaced under the tasks, views of a memory map, a batch function's one-line errors, a
+worker that dies, a stage terminated (winnow.ray_tasks)."""
 
 import importlib.util
+import os
+import subprocess
 import sys
 from dataclasses import replace
 
+import imagehash
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from conftest import require
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
 from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
@@ -21,7 +29,8 @@ from winnow.engine import Engine, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
-from winnow.quality import score_table
+from winnow.quality import phash64, score_table
+from winnow.ray_tasks import FileRows
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
@@ -108,6 +117,7 @@ def ray_cluster():
 
     # this checkout's winnow on the workers, not the one installed in the environment
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     yield
     ray.shutdown()
 
@@ -222,3 +232,156 @@ def test_a_local_address_starts_a_cluster_of_the_cpus_asked_for(ray_cluster):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "1"
+
+
+# -- hostile intermediates on Ray: the image file changing under the tasks, a view of a memory map, a batch
+# function's one-line errors, a worker that dies, a stage terminated. In this module, not one of their own: a
+# cluster started in the suite's other worker is one "auto" joins (test_ray_engine_without_a_running_cluster)
+
+def first_pixels(batch: np.ndarray) -> dict[str, np.ndarray]:
+    return {"first": batch.reshape(len(batch), -1)[:, 0].astype(np.int64)}
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_image_file_replaced_while_ray_reads_it_is_one_line_not_mixed_batches(ray_cluster, tmp_path):
+    # before: each task reopened images.npy by its path, so the batches read after another run replaced the
+    # file came from the new images: [0 0 0 7 7 7 7 7 7 7], silently, where the local engine (which keeps the
+    # file it mapped) gives all zeros
+    path, replacement, marker = tmp_path / "images.npy", tmp_path / "new.npy", tmp_path / "replaced"
+    np.save(path, np.zeros((10, 4, 4, 1), np.uint8))
+    np.save(replacement, np.full((10, 4, 4, 1), 7, np.uint8))
+
+    def replaces_the_file_once(batch: np.ndarray) -> dict[str, np.ndarray]:
+        if not marker.exists():  # another run writing the same imageset, while the first batch is worked on
+            marker.touch()
+            os.replace(replacement, path)
+        return first_pixels(batch)
+
+    images = np.load(path, mmap_mode="r")
+    with pytest.raises(WinnowError) as raised:
+        RAY.map(replaces_the_file_once, images, batch_size=3)
+    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: ray read it (another run "
+                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
+                                 "writes it")
+    assert marker.exists() and sorted(files_under(tmp_path)) == ["images.npy", "replaced"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_view_of_a_memory_map_is_read_from_its_file_and_hashes_as_imagehash(ray_cluster, tmp_path):
+    # before: any memory map but a whole .npy (here the (N, H, W) grey file phash64 gives a channel axis, a
+    # slice, every third row mirrored) was copied whole into Ray's object store from this process, a set
+    # larger than memory read into it at once; now the tasks map the file's bytes under the view themselves
+    grey = np.random.default_rng(0).integers(0, 256, (11, 16, 16), dtype=np.uint8)
+    np.save(tmp_path / "grey.npy", grey)
+    images = np.load(tmp_path / "grey.npy", mmap_mode="r")
+    for view, pixels in [(images, grey), (images[3:9], grey[3:9]), (images[::-3, :, ::-1], grey[::-3, :, ::-1])]:
+        assert FileRows.of(view[..., None]) is not None  # the tasks' source: the file, not the object store
+        expected = [int(str(imagehash.phash(Image.fromarray(img))), 16) for img in pixels]
+        assert phash64(view, batch_size=4, engine=RAY).tolist() == expected
+
+
+def raises_winnow_error(batch: np.ndarray) -> dict[str, np.ndarray]:
+    raise WinnowError(f"image {int(batch[0, 0, 0, 0])}: not an image this function takes")
+
+
+def raises_disk_full(batch: np.ndarray) -> dict[str, np.ndarray]:
+    raise OSError(28, "No space left on device", f"/scratch/part-{int(batch[0, 0, 0, 0])}.npy")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("fn", [raises_winnow_error, raises_disk_full])
+def test_a_batch_functions_one_line_error_is_the_local_engines_on_ray(ray_cluster, tmp_path, fn):
+    # before: a RayTaskError(UserCodeException) holding the worker's traceback, which a stage prints as a
+    # traceback; with the original exception asked for, Ray Data appended its retry advice to the message (and
+    # in place of an OSError's file name)
+    np.save(tmp_path / "images.npy", np.full((5, 4, 4, 1), 9, np.uint8))
+    images = np.load(tmp_path / "images.npy", mmap_mode="r")
+    with pytest.raises(Exception) as local:
+        Engine().map(fn, images, batch_size=2)
+    with pytest.raises(Exception) as on_ray:
+        RAY.map(fn, images, batch_size=2)
+    assert type(on_ray.value) is type(local.value) and on_ray.value.args == local.value.args
+    assert str(on_ray.value) == str(local.value)
+
+
+KILLED_WORKER = f"""
+import os, signal, sys
+import numpy as np
+sys.path.insert(0, {str(ROOT / "src")!r})
+sys.argv = ["stages/score.py"]
+from winnow.engine import Engine
+from winnow.stage import run
+
+def killed(batch):  # a batch that kills its worker every time (a crash in native code, the OOM killer)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def main():
+    Engine("ray", num_cpus=1).map(killed, np.zeros((4, 4, 4, 1), np.uint8), batch_size=2)
+    print("finished")
+
+run(main)
+"""
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_worker_killed_by_every_try_of_a_batch_ends_the_stage_in_one_line(tmp_path):
+    # before: Ray Data retried the task for ever, a new worker each time, and the stage never ended (still
+    # running after 6 minutes); now 3 retries, then one line, and Ray Data's tracebacks stay in its log file
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    before = files_under(tmp_path)
+    done = subprocess.run([sys.executable, "-c", KILLED_WORKER], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180, env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
+    assert assert_error_line(done) == (
+        "error: compute.engine: ray: a Ray worker died running a batch, 4 times (WorkerCrashedError); its log is "
+        "under /tmp/ray/session_latest/logs; or set compute.engine: local")
+    assert "finished" not in done.stdout
+    assert files_under(tmp_path) == before
+
+
+SLOW_BATCH = f"""
+import signal, sys, time
+import numpy as np
+sys.path.insert(0, {str(ROOT / "src")!r})
+sys.argv = ["stages/score.py"]
+from pathlib import Path
+from winnow.engine import Engine
+from winnow.stage import run
+
+def slow(batch):  # says it started, then outlasts the test
+    Path(STARTED).touch()
+    time.sleep(300)
+    return {{"x": np.zeros(len(batch))}}
+
+def main():
+    Engine("ray", num_cpus=1).map(slow, np.zeros((4, 4, 4, 1), np.uint8), batch_size=2)
+    print("finished")
+
+run(main)
+"""
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_stage_terminated_while_ray_runs_its_batches_ends_in_one_line(tmp_path):
+    # before: ray.init put Ray's own SIGTERM handler in place of the stage's: `timeout` or a cancelled CI job
+    # ended the stage with a C stack dump ("*** SIGTERM received ... PC: @ ...") and exit status 15, no error line
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import time
+
+    started = tmp_path / "started"
+    before = files_under(tmp_path)
+    stage = subprocess.Popen([sys.executable, "-c", SLOW_BATCH.replace("STARTED", repr(str(started)))], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
+    deadline = time.monotonic() + 120
+    while not started.exists() and stage.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stage.terminate()
+    stdout, stderr = stage.communicate(timeout=120)
+    assert started.exists(), stderr[-3000:]
+    assert stage.returncode == 143, stderr[-3000:]
+    assert "Traceback" not in stdout + stderr and "SIGTERM received" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [
+        "error: stages/score.py: terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it"]
+    assert files_under(tmp_path) == before | {"started"}

@@ -26,7 +26,9 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -38,7 +40,9 @@ import numpy as np
 
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
-from winnow.imageset import whole_file
+from winnow.ray_tasks import (
+    RETRIES, EmbedActor, RowsTask, check_unchanged, import_ray, in_row_order, ray_failures, rows_source,
+)
 
 Batch = Callable[..., dict[str, np.ndarray]]
 
@@ -84,18 +88,25 @@ class Engine:
         if self.kind != "ray":
             yield
             return
-        ray = _ray()
+        ray = import_ray()
         if ray.is_initialized():
             yield
             return
         if self.address not in (None, "auto", "local"):
             _check_reachable(self.address)
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
         try:
             # "local" starts a cluster here, as None does, so it takes num_cpus too; a cluster joined has its own
             ray.init(address=self.address, num_cpus=self.num_cpus if self.address in (None, "local") else None,
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
         except (ConnectionError, ValueError, RuntimeError) as err:  # ray:// without ray[client] is a ValueError
             raise _no_cluster(self.address, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+        if threading.current_thread() is threading.main_thread():
+            # Ray puts its own C handler (a stack dump, exit status 15) in place of a Python one, such as the one a
+            # stage sets to end in one line and remove its temporaries (winnow.stage.run); the Python one goes back
+            for number, handler in handlers.items():
+                if callable(handler):
+                    signal.signal(number, handler)
         try:
             yield
         finally:
@@ -155,7 +166,7 @@ class Engine:
         row ``i`` for image ``i``: ``encoder.embed`` over rows ``[i * batch_size, (i + 1) * batch_size)``.
 
         Locally the encoder's function runs over the whole array (it cuts the same batches). On Ray each
-        batch is one call of an actor of a pool (:class:`_EmbedActor`; one actor per GPU of the cluster,
+        batch is one call of an actor of a pool (:class:`EmbedActor`; one actor per GPU of the cluster,
         else one per CPU but one, left for the tasks that hand out the batch numbers; a cluster of one CPU
         and no GPU runs them here, as locally); the model goes to the actors once, as a state dict in the
         object store.
@@ -164,8 +175,8 @@ class Engine:
         if self.kind != "ray" or not len(images):
             return encoder.embed(encoder.model, images, batch_size=batch_size)
         with self.session():
-            ray = _ray()
-            import ray.data  # Ray is there: _ray() said so
+            ray = import_ray()
+            import ray.data  # Ray is there: import_ray() said so
 
             gpus, cpus = (int(ray.cluster_resources().get(kind, 0)) for kind in ("GPU", "CPU"))
             if not gpus and cpus < 2:
@@ -175,11 +186,16 @@ class Engine:
             weights = ray.put({name: value.detach().cpu() for name, value in encoder.model.state_dict().items()})
             batches = -(-len(images) // batch_size)
             actors = min(batches, gpus or cpus - 1)
-            rows = ray.data.range(batches).map_batches(
-                _EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
-                fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
-                                       "source": _source(images), "batch_size": batch_size, "n": len(images)})
-            return _in_row_order(rows)["features"]
+            source = rows_source(images)
+            with ray_failures():
+                rows = ray.data.range(batches).map_batches(
+                    EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0,
+                    num_cpus=0 if gpus else 1, max_restarts=RETRIES, max_task_retries=RETRIES,
+                    fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
+                                           "source": source, "batch_size": batch_size, "n": len(images)})
+                features = in_row_order(rows)["features"]
+            check_unchanged(source)
+            return features
 
     def _check(self) -> None:
         if self.kind not in ENGINES:
@@ -190,7 +206,7 @@ class Engine:
         model first), when Ray is asked for but not installed or its address does not answer."""
         self._check()
         if self.kind == "ray":
-            _ray()
+            import_ray()
             if self.address not in (None, "auto", "local"):
                 _check_reachable(self.address)
 
@@ -198,36 +214,19 @@ class Engine:
                  columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray.data
 
-        task = _RowsTask(fn, _source(images), batch_size, len(images), columns)
-        return _in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(task, batch_size=1))
+        source = rows_source(images)
+        task = RowsTask(fn, source, batch_size, len(images), columns)
+        with ray_failures():
+            found = in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(
+                task, batch_size=1, max_retries=RETRIES))
+        check_unchanged(source)
+        return found
 
 
 def runtime_env() -> dict:
     """Ray's runtime environment for a job that runs winnow's tasks: this process's :mod:`winnow`
     package, uploaded to every worker, so that no node imports another copy (a stale install)."""
     return {"py_modules": [str(Path(__file__).resolve().parent)]}
-
-
-def _source(images: np.ndarray) -> object:
-    """Where Ray tasks read ``images`` from: the ``.npy`` path every node can read when the array maps a
-    whole file, else an object reference to the array."""
-    path = whole_file(images)
-    return str(path) if path is not None else _ray().put(np.asarray(images))
-
-
-def _batch_rows(source: object, number: int, batch_size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 rows of batch ``number`` read from ``source`` (:func:`_source`), their int64 row numbers)."""
-    images = np.load(source, mmap_mode="r") if isinstance(source, str) else _ray().get(source)
-    rows = slice(number * batch_size, min((number + 1) * batch_size, n))
-    return np.asarray(images[rows]), np.arange(rows.start, rows.stop, dtype=np.int64)
-
-
-def _in_row_order(dataset) -> dict[str, np.ndarray]:
-    """The outputs of a Ray dataset of tagged batches, concatenated and put in row order (``_row``)."""
-    blocks = list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
-    merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
-    order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
-    return {name: value[order] for name, value in merged.items()}
 
 
 CONNECT_SECONDS = 10.0  # ray.init retries an address that does not answer for ever, deaf to SIGINT and SIGTERM
@@ -251,50 +250,6 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((found.group(1), int(found.group(2))), timeout=CONNECT_SECONDS).close()
     except OSError as err:  # refused, unreachable, unknown host, or no answer in time
         raise _no_cluster(address, f"{type(err).__name__}: {err.strerror or err}") from err
-
-
-def _ray():
-    """The ray module, or a one-line error naming the parameter when it is not installed (optional)."""
-    try:
-        import ray
-    except ImportError as err:
-        raise WinnowError("compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' "
-                          "(make setup installs it), or set compute.engine: local") from err
-    return ray
-
-
-@dataclass(frozen=True)
-class _RowsTask:
-    """One Ray task: batch number ``b`` -> ``fn`` of rows ``b * batch_size ...``, tagged with their rows."""
-
-    fn: Batch
-    source: object  # the .npy path every node can read, or an object reference to the array
-    batch_size: int
-    n: int
-    columns: dict[str, np.ndarray]
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
-        out = self.fn(images, **{name: column[rows] for name, column in self.columns.items()})
-        return {**out, "_row": rows}
-
-
-class _EmbedActor:
-    """One actor of :meth:`Engine.embed`'s pool: builds the encoder once, with the shipped weights (the
-    state dict's own tensors and dtypes, ``assign``), on its GPU when it has one, in eval mode; each
-    call embeds batch number ``b``, tagged with its rows."""
-
-    def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int) -> None:
-        import torch
-
-        model = encoder.build()
-        model.load_state_dict(_ray().get(weights[0]), assign=True)  # a list: Ray leaves the reference as it is
-        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-        self.embed, self.source, self.batch_size, self.n = encoder.embed, source, batch_size, n
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
-        return {"features": self.embed(self.model, images, batch_size=self.batch_size), "_row": rows}
 
 
 def release_rows(images: np.ndarray, start: int, stop: int) -> None:

@@ -1,0 +1,241 @@
+"""What :class:`winnow.engine.Engine` runs on Ray: the tasks and the embedding actors, where they read their rows
+(the memory-mapped file itself, checked unchanged, or the object store), and how a Ray failure reaches the stage
+as the local engine's would (the batch function's own error, or one line for a worker that kept dying).
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from winnow.errors import WinnowError
+
+if TYPE_CHECKING:
+    from winnow.engine import Batch, Encoder
+
+
+def import_ray():
+    """The ray module, or a one-line error naming the parameter when it is not installed (optional)."""
+    try:
+        import ray
+    except ImportError as err:
+        raise WinnowError("compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' "
+                          "(make setup installs it), or set compute.engine: local") from err
+    return ray
+
+
+@dataclass(frozen=True)
+class RowsTask:
+    """One Ray task: batch number ``b`` -> ``fn`` of rows ``b * batch_size ...``, tagged with their rows."""
+
+    fn: Batch
+    source: object  # the file every node can read (FileRows), or an object reference to the array
+    batch_size: int
+    n: int
+    columns: dict[str, np.ndarray]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with _carried():
+            images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
+            out = self.fn(images, **{name: column[rows] for name, column in self.columns.items()})
+        return {**out, "_row": rows}
+
+
+class _BatchFailed(Exception):
+    """Carries a task's WinnowError, OSError or MemoryError to the driver as it was raised (``error``): Ray
+    Data appends its retry advice to an exception's first argument, or after an OSError's filename."""
+
+    def __init__(self, error: BaseException, *notes: object) -> None:
+        super().__init__(error, *notes)
+        self.error = error
+
+
+@contextmanager
+def _carried() -> Iterator[None]:
+    """In a Ray task: the errors a stage reports in one line, wrapped in :class:`_BatchFailed`."""
+    try:
+        yield
+    except (WinnowError, OSError, MemoryError) as err:
+        raise _BatchFailed(err) from None
+
+
+class EmbedActor:
+    """One actor of :meth:`Engine.embed`'s pool: builds the encoder once, with the shipped weights (the
+    state dict's own tensors and dtypes, ``assign``), on its GPU when it has one, in eval mode; each
+    call embeds batch number ``b``, tagged with its rows."""
+
+    def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int) -> None:
+        import torch
+
+        model = encoder.build()
+        model.load_state_dict(import_ray().get(weights[0]), assign=True)  # a list: Ray leaves the reference as it is
+        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        self.embed, self.source, self.batch_size, self.n = encoder.embed, source, batch_size, n
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with _carried():
+            images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
+            return {"features": self.embed(self.model, images, batch_size=self.batch_size), "_row": rows}
+
+
+def rows_source(images: np.ndarray) -> object:
+    """Where Ray tasks read ``images`` from: the file every node can read when the array maps one read-only
+    (:class:`FileRows`: the whole ``.npy`` or any view of it: a slice, an added axis), else an object
+    reference to the array (in memory, or a map the file may not hold, copy-on-write or writable)."""
+    found = FileRows.of(images)
+    return found if found is not None else import_ray().put(np.asarray(images))
+
+
+def _batch_rows(source: object, number: int, batch_size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 rows of batch ``number`` read from ``source`` (:func:`rows_source`), their int64 row numbers)."""
+    images = source.read() if isinstance(source, FileRows) else import_ray().get(source)
+    rows = slice(number * batch_size, min((number + 1) * batch_size, n))
+    return np.asarray(images[rows]), np.arange(rows.start, rows.stop, dtype=np.int64)
+
+
+def _stamp(status: os.stat_result) -> tuple[int, int, int]:
+    """A file's identity and version: (inode, size, modification time in ns)."""
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _changed(path: str) -> WinnowError:
+    return WinnowError(f"{path} was rewritten or replaced while compute.engine: ray read it (another run writing "
+                       "it?); its batches would mix old and new images: rerun when nothing else writes it")
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """An array mapped read-only from a file, as a task on any node reads it: the array of ``shape``,
+    ``dtype`` and ``strides`` whose first element lies ``offset`` bytes into ``path``, and the file's
+    :func:`_stamp` when the run began. Tasks reopen the file by its path, so a file replaced or rewritten
+    during the run is refused (each task checks the file it opened; :meth:`Engine.map` the path at the
+    end) instead of giving some batches of the old images and some of the new."""
+
+    path: str
+    offset: int
+    shape: tuple[int, ...]
+    dtype: str
+    strides: tuple[int, ...]
+    stamp: tuple[int, int, int]
+
+    @classmethod
+    def of(cls, images: np.ndarray) -> FileRows | None:
+        """``images`` as a view of its file, or None when it is not a read-only memory map of one."""
+        mapped = getattr(images, "_mmap", None)
+        if (not isinstance(images, np.memmap) or images.mode != "r" or mapped is None or not images.filename
+                or not images.size):
+            return None
+        base = np.frombuffer(mapped, np.uint8, count=1).ctypes.data  # the map starts at the page below .offset
+        offset = images.ctypes.data - base + images.offset - images.offset % mmap.ALLOCATIONGRANULARITY
+        try:
+            stamp = _stamp(os.stat(images.filename))
+        except OSError:  # gone from its path: this process's map is all that holds the images
+            return None
+        if _mapped_inode(base) not in (None, stamp[0]):  # the path names another file than the one mapped here
+            raise _changed(str(images.filename))
+        return cls(str(images.filename), int(offset), tuple(images.shape), images.dtype.str, tuple(images.strides),
+                   stamp)
+
+    def read(self) -> np.ndarray:
+        """The array, mapped from the file (rows are read when sliced); a WinnowError if the file changed."""
+        with open(self.path, "rb") as handle:
+            if _stamp(os.fstat(handle.fileno())) != self.stamp:
+                raise _changed(self.path)
+            raw = np.memmap(handle, np.uint8, mode="r")
+        return np.ndarray(self.shape, self.dtype, buffer=raw, offset=self.offset, strides=self.strides)
+
+
+def _mapped_inode(address: int) -> int | None:
+    """The inode of the file mapped at ``address`` in this process (Linux's /proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                low, high = (int(bound, 16) for bound in fields[0].split("-"))
+                if low <= address < high:
+                    return int(fields[4]) or None
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_unchanged(source: object) -> None:
+    """After a run: the file the tasks read (:class:`FileRows`) is still the one they began with."""
+    if isinstance(source, FileRows):
+        try:
+            now = _stamp(os.stat(source.path))
+        except OSError:
+            now = None
+        if now != source.stamp:
+            raise _changed(source.path)
+
+
+RETRIES = 3  # a task whose worker died is run again this often; Ray Data's default, for ever, hung on a batch that kills
+
+
+@contextmanager
+def ray_failures() -> Iterator[None]:
+    """A Ray run's failure as the local engine's: the batch function's own WinnowError, OSError or MemoryError
+    (:class:`_BatchFailed`; one line in a stage), Ray killing a worker for memory as a MemoryError, and a worker
+    or node that died :data:`RETRIES` times more as one line; anything else (a bug) as Ray raised it. Ray Data's
+    console lines meanwhile are only its warnings (:func:`_quiet`), and its deprecation of the ``max_retries``
+    it has no other way to take is not shown."""
+    ray = import_ray()
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    raising = context.raise_original_map_exception
+    context.raise_original_map_exception = True  # the batch function's own exception, not Ray Data's wrapper
+    consoles = [handler for handler in logging.getLogger("ray.data").handlers
+                if isinstance(handler, logging.StreamHandler)]
+    for handler in consoles:
+        handler.addFilter(_quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*`ray_remote_args` is deprecated")
+            yield
+    except ray.exceptions.RayError as err:
+        seen, chain = set(), [err]
+        while chain:
+            cause = chain.pop(0)
+            if cause is None or id(cause) in seen:
+                continue
+            seen.add(id(cause))
+            if isinstance(cause, _BatchFailed):
+                raise cause.error from None
+            if isinstance(cause, ray.exceptions.OutOfMemoryError):
+                raise MemoryError(str(cause).splitlines()[0] if str(cause) else "Ray's memory monitor") from None
+            if isinstance(cause, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                                  ray.exceptions.ActorDiedError, ray.exceptions.ObjectLostError)):
+                raise WinnowError(f"compute.engine: ray: a Ray worker died running a batch, {RETRIES + 1} times "
+                                  f"({type(cause).__name__}); its log is under /tmp/ray/session_latest/logs; "
+                                  "or set compute.engine: local") from None
+            chain += [getattr(cause, "cause", None), cause.__cause__, cause.__context__]
+        raise
+    finally:
+        context.raise_original_map_exception = raising
+        for handler in consoles:
+            handler.removeFilter(_quiet)
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """Ray Data's console lines kept during a run: its warnings. Its progress reports (a dozen INFO lines per
+    dataset, every few seconds) and its errors, tracebacks and "please open an issue" before it raises what
+    :func:`ray_failures` reports go to its log file only (/tmp/ray/session_latest/logs/ray-data)."""
+    return record.levelno == logging.WARNING
+
+
+def in_row_order(dataset) -> dict[str, np.ndarray]:
+    """The outputs of a Ray dataset of tagged batches, concatenated and put in row order (``_row``)."""
+    blocks = list(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+    merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
+    order = np.argsort(merged.pop("_row"))  # blocks may come back in any order
+    return {name: value[order] for name, value in merged.items()}
