@@ -304,23 +304,31 @@ def test_a_batch_functions_one_line_error_is_the_local_engines_on_ray(ray_cluste
     assert str(on_ray.value) == str(local.value)
 
 
-KILLED_WORKER = f"""
-import os, signal, sys
+def ray_stage_script(batch_function: str) -> str:
+    """Python source of a stage (``stages/score.py`` as :func:`winnow.stage.run` runs one) whose main maps
+    ``batch_function`` (the source of a function ``batch``) over four images in two batches on Ray, then
+    prints "finished"."""
+    return f"""
+import os, signal, sys, time
+from pathlib import Path
 import numpy as np
 sys.path.insert(0, {str(ROOT / "src")!r})
 sys.argv = ["stages/score.py"]
 from winnow.engine import Engine
 from winnow.stage import run
-
-def killed(batch):  # a batch that kills its worker every time (a crash in native code, the OOM killer)
-    os.kill(os.getpid(), signal.SIGKILL)
-
+{batch_function}
 def main():
-    Engine("ray", num_cpus=1).map(killed, np.zeros((4, 4, 4, 1), np.uint8), batch_size=2)
+    Engine("ray", num_cpus=1).map(batch, np.zeros((4, 4, 4, 1), np.uint8), batch_size=2)
     print("finished")
 
 run(main)
 """
+
+
+KILLED_WORKER = ray_stage_script("""
+def batch(images):  # kills its worker every time (a crash in native code, the OOM killer)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
 
 
 @pytest.mark.hostile("intermediates")
@@ -339,26 +347,12 @@ def test_a_worker_killed_by_every_try_of_a_batch_ends_the_stage_in_one_line(tmp_
     assert files_under(tmp_path) == before
 
 
-SLOW_BATCH = f"""
-import signal, sys, time
-import numpy as np
-sys.path.insert(0, {str(ROOT / "src")!r})
-sys.argv = ["stages/score.py"]
-from pathlib import Path
-from winnow.engine import Engine
-from winnow.stage import run
-
-def slow(batch):  # says it started, then outlasts the test
+SLOW_BATCH = ray_stage_script("""
+def batch(images):  # says it started, then outlasts the test
     Path(STARTED).touch()
     time.sleep(300)
-    return {{"x": np.zeros(len(batch))}}
-
-def main():
-    Engine("ray", num_cpus=1).map(slow, np.zeros((4, 4, 4, 1), np.uint8), batch_size=2)
-    print("finished")
-
-run(main)
-"""
+    return {"x": np.zeros(len(images))}
+""")
 
 
 @pytest.mark.hostile("intermediates")

@@ -1,20 +1,9 @@
 """Automatic thresholds on one score distribution: lower scores are the problem class.
 
-Every method returns a threshold ``t``; an image is flagged when ``score <= t``. Methods (the classic
-ones on a :class:`~winnow.histogram_cuts.Histogram` of the scores, in :mod:`winnow.histogram_cuts`):
+Every method returns a threshold ``t``; an image is flagged when ``score <= t``. Methods:
 
-- ``otsu``: maximum between-class variance (Otsu 1979).
-- ``li``: minimum cross-entropy, iterated from the mean (Li & Lee 1993; Li & Tam 1998), as
-  scikit-image's ``threshold_li`` but on the histogram.
-- ``kittler``: minimum error, two Gaussians of their own variance (Kittler & Illingworth 1986).
-- ``kapur``: maximum sum of the two classes' entropies (Kapur, Sahoo & Wong 1985).
-- ``ght``: Barron's generalized histogram thresholding (ECCV 2020) with its priors ``nu, tau,
-  kappa, omega``; ``nu = kappa = 0`` is minimum error, ``nu → ∞`` is Otsu.
-- ``valley``: neighbourhood valley-emphasis (Fan & Lei 2012): Otsu's between-class variance weighted
-  by one minus the histogram mass within ``valley_window`` bins of the cut; ``valley_window = 0``
-  is Ng's (2006) original valley-emphasis.
-- ``gamma_mixture``: two gamma distributions fitted by maximum likelihood (EM), cut where the
-  posteriors cross (as Nouri & Kleinstein 2018 do for B-cell clone distances).
+- ``otsu``, ``li``, ``kittler``, ``kapur``, ``ght``, ``valley``, ``gamma_mixture``: the classic methods on the
+  histogram, each described in :mod:`winnow.histogram_cuts`.
 - ``fixed``: ``value``.
 - ``auto``: the first of these rules that fires (:func:`auto_cut`); the rule is reported with the cut
   (``metrics/threshold.json`` ``rule``):
