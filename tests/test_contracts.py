@@ -262,7 +262,7 @@ def test_variant_rates_count_only_what_the_cleaners_measured():
 def project(tmp_path_factory):
     """A tiny pipeline state: 8 ingested images, a clean baseline and a pruned variant holding a duplicate."""
     root = tmp_path_factory.mktemp("project")
-    images = np.arange(8, dtype=np.uint8)[:, None, None, None].repeat(4, 1).repeat(4, 2)
+    images = np.arange(8, dtype=np.uint8)[:, None, None, None].repeat(8, 1).repeat(8, 2)
     manifest = _manifest().drop(columns="digest")
     manifest["digest"] = pixel_digest(images)
     for name in ("ingest", "degrade"):
@@ -293,7 +293,7 @@ def _stage_module(name: str):
 
 def _params(variants=("baseline", "pruned", "augmented"), **contracts) -> dict:
     params = default_params()
-    return params | {"ingest": params["ingest"] | {"size": 4}, "variants": list(variants),
+    return params | {"ingest": params["ingest"] | {"size": 8}, "variants": list(variants),
                      "contracts": {"mode": "warn", "enforce_variants": ["pruned"], "bounds": BOUNDS} | contracts}
 
 

@@ -51,13 +51,16 @@ CASES = {
     "unknown_section_suggested": dict(params=params_with("trian", {"epochs": 3}),
                                       expected="trian: unknown parameter (did you mean train?)"),
     "string_number": dict(params=params_with("ingest.size", "64"),
-                          expected='ingest.size: "64" is a string, not null or an integer in [4, 1024] '
+                          expected='ingest.size: "64" is a string, not null or an integer in [8, 1024] '
                                    "(write numbers without quotes)"),
     "bool_as_int": dict(params=params_with("train.batch_size", True),
                         expected="train.batch_size: true is a boolean, not an integer >= 1"),
-    "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 4"),
+    "size_zero": dict(params=params_with("ingest.size", 0), expected="ingest.size: 0 is below 8"),
     # before: 1 px images went through score and dedup with one pHash for all; 100000 a MemoryError traceback
-    "size_one": dict(params=params_with("ingest.size", 1), expected="ingest.size: 1 is below 4"),
+    "size_one": dict(params=params_with("ingest.size", 1), expected="ingest.size: 1 is below 8"),
+    # before: 5 px images went through ingest, degrade, represent, score and the cleaners, and only train said
+    # "images of 5x5px are too small for lenet5 (at least 8)", minutes later
+    "size_below_the_models": dict(params=params_with("ingest.size", 5), expected="ingest.size: 5 is below 8"),
     "size_huge": dict(params=params_with("ingest.size", 100000), expected="ingest.size: 100000 is above 1024"),
     "negative_fraction": dict(params=params_with("ingest.test_fraction", -0.2),
                               expected="ingest.test_fraction: -0.2 is below 0"),

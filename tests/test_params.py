@@ -38,7 +38,7 @@ def test_the_shipped_params_yaml_validates():
     ("train.patience", 0, "train.patience: 0 is below 1"),
     ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
                                                  "null or an integer >= 1"),
-    ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer in [4, 1024] (write numbers without quotes)'),
+    ("ingest.size", "64", 'ingest.size: "64" is a string, not null or an integer in [8, 1024] (write numbers without quotes)'),
     ("train.lr", "1e-3", 'train.lr: "1e-3" is a string, not a number in [1e-12, 1000000] (write numbers without quotes)'),
     ("train.lr", "fast", 'train.lr: "fast" is a string, not a number in [1e-12, 1000000]'),
     ("train.lr", 1.0e39, "train.lr: 1e+39 is above 1000000"),  # before: a float32 overflow traceback in the step

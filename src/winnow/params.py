@@ -353,8 +353,9 @@ SCHEMA = Section({
         "source": Choice(SOURCES),
         "path": Text(null=True),
         "download": Bool(),
-        # 4 to 1024: at 1 px every pHash is the same; past 1024 the imageset outgrows memory and disk
-        "size": Num(4, 1024, integer=True, null=True),
+        # 8 to 1024: below 8 no model trains (train refused it only after every stage before it had run); at 1 px
+        # every pHash is the same; past 1024 the imageset outgrows memory and disk
+        "size": Num(8, 1024, integer=True, null=True),
         "classes": ListOf(Text(), min_len=1, unique=True, null=True),
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
