@@ -191,8 +191,6 @@ def balanced_augment(
     return Balanced(new, labels[source], source, ops, edge, kept)
 
 
-
-
 def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str | None:
     """The one warning line when balance left a class on fewer than :data:`HANDFUL` source images, by copying
     them (a class of one pruned image got 368 copies of it) or by ``max_images`` cutting the class down

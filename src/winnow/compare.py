@@ -126,11 +126,14 @@ def pairwise(values: dict[str, np.ndarray], **kw) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["from", "to", "mean_diff", "t", "p", "ci_low", "ci_high", "n"])
 
 
-def seed_summary(runs: list[dict[str, dict]], *, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def seed_summary(runs: list[dict[str, dict]], *, metric: str,
+                 names: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tables over several runs.
 
     Args:
         runs: one dict per run (seed): variant → summary. Every run must hold the same variants and classes.
+        names: the runs' names, which a refused value's line starts with (before, a NaN's line named the
+            variant, not which of the runs held it).
 
     Returns:
         ``(cells, tests)``: ``cells`` has rows = classes + average + std and columns = variants, each
@@ -139,9 +142,16 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str) -> tuple[pd.DataFr
     """
     if not runs:
         raise WinnowError("compare: no runs to summarise")
-    variants = list(runs[0])
-    stacked = np.stack([class_table(run, metric=metric)[variants].to_numpy() for run in runs])  # (runs, rows, v)
-    index = class_table(runs[0], metric=metric).index
+    variants, tables = list(runs[0]), []
+    for number, run in enumerate(runs):
+        try:
+            tables.append(class_table(run, metric=metric))
+        except WinnowError as err:
+            if names is None:
+                raise
+            raise WinnowError(f"experiment {names[number]}: {err}") from err
+    stacked = np.stack([table[variants].to_numpy() for table in tables])  # (runs, rows, v)
+    index = tables[0].index
     mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(stacked.shape[1:])
     cells = pd.DataFrame([[f"{m:.4f} ± {s:.4f}" for m, s in zip(mr, sr)] for mr, sr in zip(mean, std)],
                          index=index, columns=variants)
@@ -364,13 +374,8 @@ def run(args: argparse.Namespace) -> int:
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:
-        per_run = [run_metrics(r, metric=metric, repo=args.repo) for r in runs]
-        for record, metrics in zip(runs, per_run):  # before: a NaN's line named the variant, not which of the runs
-            try:
-                class_table(metrics, metric=metric)
-            except WinnowError as err:
-                raise WinnowError(f"experiment {record['experiment']}: {err}") from err
-        cells, tests = seed_summary(per_run, metric=metric)
+        cells, tests = seed_summary([run_metrics(r, metric=metric, repo=args.repo) for r in runs], metric=metric,
+                                    names=[r["experiment"] for r in runs])
         parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
                   f"## {metric}: paired t-test and 95% bootstrap CI of the difference (to − from)\n",
                   tests_markdown(tests, index="row", single="one run"), ""]

@@ -125,6 +125,22 @@ def as_values(value: Any) -> Any:
     return value
 
 
+def lookup(params: Any, key: str, *, missing: Any = None) -> Any:
+    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
+    indexes a list, ``cls.3`` an integer key), or ``missing``."""
+    node = params
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, dict) and part.lstrip("-").isdigit() and int(part) in node:
+            node = node[int(part)]
+        else:
+            return missing
+    return node
+
+
 def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
                  also: tuple[str, Callable[[dict], Any]] | None = None) -> tuple[list[dict], str]:
     """The records (``experiment``, ``params``: params.yaml) of the largest group that agree on every param

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from winnow.errors import WinnowError, first_line
-from winnow.revisions import differing, read_bytes, read_text, run_git
+from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
 
 
 def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
@@ -157,7 +157,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         if edited:
             problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
         for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
-            value = _lookup(params, str(key))
+            value = lookup(params, str(key), missing=_ABSENT_KEY)
             if value != locked:
                 where, now, then = _first_difference(str(key), value, locked)
                 problems.append(f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}")
@@ -279,7 +279,8 @@ def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]
     the one value that differs."""
     if isinstance(value, dict) and isinstance(locked, dict):
         sub = sorted(differing(value, locked))[0]
-        return _first_difference(f"{key}.{sub}", _lookup(value, sub), _lookup(locked, sub))
+        return _first_difference(f"{key}.{sub}", lookup(value, sub, missing=_ABSENT_KEY),
+                                 lookup(locked, sub, missing=_ABSENT_KEY))
 
     def shown(v: Any) -> str:
         return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
@@ -310,22 +311,6 @@ def _unhashed(entry: Any) -> bool:
     path = str(entry["path"])
     return "://" not in path and not Path(path).is_absolute() and not any(
         entry.get(key) for key in ("md5", "etag", "checksum"))
-
-
-def _lookup(params: Any, key: str) -> Any:
-    """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
-    indexes a list, ``cls.3`` an integer key), or :data:`_ABSENT_KEY`."""
-    node = params
-    for part in key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, dict) and part.lstrip("-").isdigit() and int(part) in node:
-            node = node[int(part)]
-        else:
-            return _ABSENT_KEY
-    return node
 
 
 def _upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:

@@ -44,7 +44,7 @@ from winnow.experiments import current_runs, load_experiments, same_inputs, unfi
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
-from winnow.revisions import as_values, same_setting
+from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import write_table
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -75,7 +75,7 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     perturbations = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
     check_perturbations(perturbations)  # a level must be what degrade would have run ("0.4", true, -5 are not)
     if axis is not None:
-        level = _lookup(params, axis)
+        level = lookup(params, axis)
         if not isinstance(level, (int, float)) or isinstance(level, bool):
             return []
         rest = json.loads(json.dumps(perturbations))  # a deep copy, to blank the axis value in the label
@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         if said:
             print(f"study: {said}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
-    numbers = [_lookup(e["params"], args.axis) for e in kept] if args.axis else []
+    numbers = [lookup(e["params"], args.axis) for e in kept] if args.axis else []
     if kept and args.axis and not any(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
         # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
         raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
@@ -279,18 +279,6 @@ def run(args: argparse.Namespace) -> int:
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
-
-
-def _lookup(params: dict, path: str):
-    value = params
-    for part in path.split("."):
-        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return None
-    return value
 
 
 def _blank(perturbations: list, parts: list[str]) -> None:
