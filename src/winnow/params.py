@@ -1,8 +1,8 @@
 """params.yaml, validated as a whole before any stage works.
 
 :data:`SCHEMA` declares every section: types (a boolean is not an integer, ``"3"`` is not a number),
-ranges, choices, which keys may be null or left out, unknown keys, and the rules across fields, with the
-kinds of value in :mod:`winnow.param_rules`.
+ranges, choices, which keys may be null or left out, unknown keys, and the rules across fields
+(:mod:`winnow.param_checks`), with the kinds of value in :mod:`winnow.param_rules`.
 :func:`load` reads and checks the file; every stage gets its params through it
 (:func:`winnow.stage.load_params`), and so do the ``winnow`` commands, so one bad value anywhere stops
 any of them before it reads or writes anything, with one line that names the parameter by its dotted
@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from winnow.configs import (
-    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, DEFAULT_VALLEY_WINDOW, EMBEDDING_MODES,
+    AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES,
     EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES,
     NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SCHEDULES,
     SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
@@ -37,8 +37,12 @@ from winnow.configs import (
 from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
+from winnow.param_checks import (
+    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside, ops_enough, searched_policy_made,
+    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
+)
 from winnow.param_rules import (
-    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
+    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
 )
 
 # torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
@@ -102,125 +106,6 @@ UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
-# -- rules across keys ---------------------------------------------------------------------------------
-
-def _gated_files_inside(section: dict, path: str) -> None:
-    # the gate reads each revision's files with git: a pattern outside the project reads nothing there
-    for i, pattern in enumerate(section["files"]):
-        if pattern.startswith(("/", "\\")) or ".." in pattern.replace("\\", "/").split("/"):
-            fail(f"{path}.files[{i}]", f"{show(pattern)} is not inside the project; give a path relative to "
-                                       "params.yaml's folder, e.g. metrics/evaluate/*.json")
-
-
-def _splits_leave_train(section: dict, path: str) -> None:
-    val, test = section["val_fraction"], section["test_fraction"]
-    if val + test >= 1:
-        fail(f"{path}.val_fraction + {path}.test_fraction", f"{val} + {test} is not below 1 (no train images left)")
-
-
-def _source_options(section: dict, path: str) -> None:
-    source = section["source"]
-    if source != "mnist5k" and section.get("path") is None:
-        fail(f"{path}.path", f"missing; source {source} reads its images from it")
-    if source == "mnist5k" and section.get("path") is not None:
-        fail(f"{path}.path", "the mnist5k source is built in and reads no path; set it to null, or set source to "
-                             "the one that reads it (cifar10, imagefolder, npz)")
-    if section.get("classes") is not None and source != "npz":
-        fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
-    if section.get("download") and source != "cifar10":
-        fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
-
-
-def _embedding_source_ready(section: dict, path: str) -> None:
-    source = section.get("source", "judge")
-    chosen = {key: (section.get("pretrained") or {}).get(key) for key in ("model", "torchscript")}
-    if source == "pretrained" and sum(v is not None for v in chosen.values()) != 1:
-        fail(f"{path}.pretrained", "give exactly one of model (timm:NAME, torchvision:NAME, open_clip:ARCH/TAG) or "
-                                   "torchscript (a file) for source pretrained")
-    if source == "file" and section.get("file") is None:
-        fail(f"{path}.file", "missing; source file reads the embeddings from it (a .npy or .parquet)")
-    # set for another source, a file or model would be ignored while the run looked as if it used it
-    if source != "file" and section.get("file") is not None:
-        fail(f"{path}.file", f"only source file reads it (source is {source}); set it to null")
-    for key, value in chosen.items():
-        if source != "pretrained" and value is not None:
-            fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
-    pretrained = section.get("pretrained") or {}
-    if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
-        for key, unused in (("path", None), ("download", False)):
-            if pretrained.get(key, unused) != unused:
-                fail(f"{path}.pretrained.{key}", f"only a library model (model:) reads it, and torchscript is set; "
-                                                 f"set it to {show(unused)}")
-    # dvc repro deletes a stage's outputs before it runs: a user's file kept there is gone before it is read
-    for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
-                       ("pretrained.path", pretrained.get("path"))):
-        if isinstance(value, str) and Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
-            fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
-                                  "before it runs; keep your file elsewhere")
-
-
-def _embedding_pairs_confirmed(section: dict, path: str) -> None:
-    if (section.get("embedding_radius") is not None and section.get("embedding_confirm")
-            and section.get("min_correlation") is None):
-        fail(f"{path}.embedding_confirm", "true, but min_correlation is null: there is no thumbnail check to confirm "
-                                          "embedding pairs with; set min_correlation or embedding_confirm: false")
-
-
-def _valley_windows_fit(section: dict, path: str) -> None:
-    """The valley method weighs each cut by the histogram's mass outside ``valley_window`` bins of it: a window of
-    ``bins - 1`` or more holds every bin from every cut (winnow.thresholds.valley refuses it), so say so here,
-    before any stage runs, for threshold's issues and embedding-clean's cuts (the default window of 5)."""
-    bins = section.get("bins")
-    if bins is None:
-        return
-    if "issues" in section:
-        windows = {f"{path}.issues.{issue}.valley_window": setting.get("valley_window", DEFAULT_VALLEY_WINDOW)
-                   for issue, setting in (section.get("issues") or {}).items()
-                   if isinstance(setting, dict) and setting.get("method") == "valley"}
-    else:
-        windows = {f"{path}.{key}": DEFAULT_VALLEY_WINDOW for key in ("isolation", "outlier_threshold")
-                   if section.get(key) == "valley"}
-    for where, window in windows.items():
-        if window >= bins - 1:
-            fail(where, f"method valley with a window of {window} bins reaches across the whole histogram of "
-                        f"{path}.bins {bins}, so no cut has a valley to weigh; use more bins (at least {window + 2}), "
-                        "a smaller window or another method")
-
-
-def _weak_classes_chosen(section: dict, path: str) -> None:
-    if section["weak_k"] is None and section["weak_below"] is None:
-        fail(f"{path}.weak_k", "null, and so is weak_below; set one of them to choose the weak classes")
-
-
-def _ops_enough(section: dict, path: str) -> None:
-    ops = section.get("ops", POLICY_DEFAULTS.ops)
-    n = section.get("n", POLICY_DEFAULTS.n)
-    if n > len(ops):
-        fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
-
-
-def _searched_policy_made(params: dict, path: str) -> None:
-    augment = (params.get("train") or {}).get("augment", "none")
-    if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):
-        fail("train.augment", "searched needs augment_search.enabled: true (the stage that searches the policy); "
-                              "or choose fixed (balance.policy) or none")
-
-
-def _variants_can_be_made(params: dict, path: str) -> None:
-    variants = params["variants"]
-    if "baseline" not in variants:
-        fail("variants", f"{show(variants)} lacks baseline; gan-synthesize and balance start from its model "
-                         "(models/baseline.pt)")
-    if "oracle" in variants and not params["degrade"].get("enabled", True):
-        fail("variants", "oracle needs degrade.enabled: true (without degrade it is the baseline); "
-                         "remove oracle or enable degrade")
-    enforced = (params.get("contracts") or {}).get("enforce_variants") or []
-    for i, name in enumerate(enforced):
-        where = f"contracts.enforce_variants[{i}]"
-        if name not in variants:
-            fail(where, f"{name} is not in variants {show(variants)}")
-
-
 # -- the sections ------------------------------------------------------------------------------------
 
 class ThresholdSetting(Rule):
@@ -276,7 +161,6 @@ class Perturbations(Rule):
 
 # embedding_clean.isolation and outlier_threshold name a method but carry no options: fixed needs a value
 CUT_METHODS = tuple(m for m in THRESHOLD_METHODS if m != "fixed")
-POLICY_DEFAULTS = Policy()
 # a learning rate or decay above 1e6 is no setting anyone means, and past float32's range (1e39) the optimiser's
 # step raised an overflow traceback where 1e30 already diverged to NaN and is refused in a line
 # below 1e-12 a step moves no float32 weight (its spacing near 1 is 1.2e-7): lr 1e-300 trained nothing, without a word
@@ -320,7 +204,7 @@ POLICY = Section(from_dataclass(Policy, {
     "magnitude": Num(0, 1, low_open=True),
     "kind": Choice(POLICY_KINDS),
     "fill": Choice(FILLS),
-}), checks=(_ops_enough,), null=True)
+}), checks=(ops_enough,), null=True)
 SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "epochs": Num(1, integer=True),
     "seconds": Num(0, low_open=True, null=True),
@@ -363,7 +247,7 @@ SCHEMA = Section({
         "max_reject_fraction": FRACTION,
         "trusted_path": Text(null=True),  # a folder root/<class>/* or an .npz: the trusted split, budget's judge
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
-        checks=(_splits_leave_train, _source_options)),
+        checks=(splits_leave_train, source_options)),
     "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
     "represent": Section({
         "source": Choice(EMBEDDING_SOURCES),
@@ -372,7 +256,7 @@ SCHEMA = Section({
         "pretrained": PRETRAINED,
         "file": Text(null=True),
         "judge": TRAIN_OVERRIDES,
-    }, checks=(_embedding_source_ready,), null=True),
+    }, checks=(embedding_source_ready,), null=True),
     "score": Section({
         "light_percentile": Num(0, 100),
         "dark_percentile": Num(0, 100),
@@ -387,7 +271,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "max_flagged_fraction": SHARE,
         "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
-    }, required=("bins", "max_flagged_fraction", "issues"), checks=(_valley_windows_fit,)),
+    }, required=("bins", "max_flagged_fraction", "issues"), checks=(valley_windows_fit,)),
     "dedup": Section({
         # Hamming distance between 64-bit pHashes. Unrelated images differ by 32 bits on average, so a radius
         # past 16 pairs images that share nothing, and its search grows past minutes (24: no end in 90 s)
@@ -402,7 +286,7 @@ SCHEMA = Section({
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
     }, required=("radius", "min_correlation", "flip", "crop"),  # left out, each would mean another dedup (null: off)
-        checks=(_embedding_pairs_confirmed,)),
+        checks=(embedding_pairs_confirmed,)),
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
@@ -435,7 +319,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
-    }, null=True, checks=(_valley_windows_fit,)),
+    }, null=True, checks=(valley_windows_fit,)),
     "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
         "knn_k": Num(1, integer=True),
         "bound": Num(0),  # standard errors (over the val images) a value must lie below zero to count as harmful
@@ -482,7 +366,7 @@ SCHEMA = Section({
         "per_class": Num(1, integer=True),
         "threshold": Either(Choice(("real_median",)), Num(0, 1, high_open=True)),
         "train": GAN_TRAIN,
-    }, required=("weak_by", "weak_k", "weak_below", "per_class", "threshold"), checks=(_weak_classes_chosen,)),
+    }, required=("weak_by", "weak_k", "weak_below", "per_class", "threshold"), checks=(weak_classes_chosen,)),
     "balance": Section({
         "target": Either(Choice(("max",)), Num(0, 10**12, integer=True)),  # 1e20 overflowed numpy's int64
         "policy": POLICY,
@@ -516,7 +400,7 @@ SCHEMA = Section({
         "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
     }, null=True),
     "gate": Section({  # winnow gate
-        "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (_gated_files_inside)
+        "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (winnow.param_checks.gated_files_inside)
         "tolerances": MapOf(Num(0, 1, high_open=True)),  # fnmatch pattern over tested keys -> largest allowed drop
         # at least 1e-4: a class of 100 test images that loses 20 and gains none tests at 2^-20, 1e-5 after Holm
         # over 10 classes; a smaller alpha (1e-300 was allowed) passes such drops while it reads as a gate
@@ -526,6 +410,6 @@ SCHEMA = Section({
         # (benchmarks/results/gate.md). At most 10: a decimal slip (157) would pass a class that lost every image
         "overdispersion": Num(1, 10),
         "accuracy_overdispersion": Num(1, 10),  # the same for overall accuracy, where a seed's shift adds up over classes
-    }, required=("files", "tolerances"), checks=(_gated_files_inside,)),
+    }, required=("files", "tolerances"), checks=(gated_files_inside,)),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
-             "report"), checks=(_variants_can_be_made, _searched_policy_made))
+             "report"), checks=(variants_can_be_made, searched_policy_made))

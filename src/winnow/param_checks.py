@@ -1,0 +1,136 @@
+"""The rules of params.yaml that tie keys to one another, within a section (``ingest.source`` and
+``ingest.path``, ``threshold.bins`` and each method's window) or across sections (``train.augment: searched``
+and ``augment_search.enabled``, ``variants`` and ``degrade``). Each is a check of :data:`winnow.params.SCHEMA`,
+run on a section (or the whole file) once every key of it has passed its own rule; it raises one line
+naming the keys through :func:`winnow.param_rules.fail`.
+
+A module of its own: :mod:`winnow.params` declares what each key may hold, this one what keys may hold
+together.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from winnow.configs import DEFAULT_VALLEY_WINDOW, Policy
+from winnow.param_rules import fail, show
+
+POLICY_DEFAULTS = Policy()
+
+
+def gated_files_inside(section: dict, path: str) -> None:
+    # the gate reads each revision's files with git: a pattern outside the project reads nothing there
+    for i, pattern in enumerate(section["files"]):
+        if pattern.startswith(("/", "\\")) or ".." in pattern.replace("\\", "/").split("/"):
+            fail(f"{path}.files[{i}]", f"{show(pattern)} is not inside the project; give a path relative to "
+                                       "params.yaml's folder, e.g. metrics/evaluate/*.json")
+
+
+def splits_leave_train(section: dict, path: str) -> None:
+    val, test = section["val_fraction"], section["test_fraction"]
+    if val + test >= 1:
+        fail(f"{path}.val_fraction + {path}.test_fraction", f"{val} + {test} is not below 1 (no train images left)")
+
+
+def source_options(section: dict, path: str) -> None:
+    source = section["source"]
+    if source != "mnist5k" and section.get("path") is None:
+        fail(f"{path}.path", f"missing; source {source} reads its images from it")
+    if source == "mnist5k" and section.get("path") is not None:
+        fail(f"{path}.path", "the mnist5k source is built in and reads no path; set it to null, or set source to "
+                             "the one that reads it (cifar10, imagefolder, npz)")
+    if section.get("classes") is not None and source != "npz":
+        fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
+    if section.get("download") and source != "cifar10":
+        fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
+
+
+def embedding_source_ready(section: dict, path: str) -> None:
+    source = section.get("source", "judge")
+    chosen = {key: (section.get("pretrained") or {}).get(key) for key in ("model", "torchscript")}
+    if source == "pretrained" and sum(v is not None for v in chosen.values()) != 1:
+        fail(f"{path}.pretrained", "give exactly one of model (timm:NAME, torchvision:NAME, open_clip:ARCH/TAG) or "
+                                   "torchscript (a file) for source pretrained")
+    if source == "file" and section.get("file") is None:
+        fail(f"{path}.file", "missing; source file reads the embeddings from it (a .npy or .parquet)")
+    # set for another source, a file or model would be ignored while the run looked as if it used it
+    if source != "file" and section.get("file") is not None:
+        fail(f"{path}.file", f"only source file reads it (source is {source}); set it to null")
+    for key, value in chosen.items():
+        if source != "pretrained" and value is not None:
+            fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
+    pretrained = section.get("pretrained") or {}
+    if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
+        for key, unused in (("path", None), ("download", False)):
+            if pretrained.get(key, unused) != unused:
+                fail(f"{path}.pretrained.{key}", f"only a library model (model:) reads it, and torchscript is set; "
+                                                 f"set it to {show(unused)}")
+    # dvc repro deletes a stage's outputs before it runs: a user's file kept there is gone before it is read
+    for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
+                       ("pretrained.path", pretrained.get("path"))):
+        if isinstance(value, str) and Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
+            fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
+                                  "before it runs; keep your file elsewhere")
+
+
+def embedding_pairs_confirmed(section: dict, path: str) -> None:
+    if (section.get("embedding_radius") is not None and section.get("embedding_confirm")
+            and section.get("min_correlation") is None):
+        fail(f"{path}.embedding_confirm", "true, but min_correlation is null: there is no thumbnail check to confirm "
+                                          "embedding pairs with; set min_correlation or embedding_confirm: false")
+
+
+def valley_windows_fit(section: dict, path: str) -> None:
+    """The valley method weighs each cut by the histogram's mass outside ``valley_window`` bins of it: a window of
+    ``bins - 1`` or more holds every bin from every cut (winnow.histogram_cuts.valley refuses it), so say so here,
+    before any stage runs, for threshold's issues and embedding-clean's cuts (the default window of 5)."""
+    bins = section.get("bins")
+    if bins is None:
+        return
+    if "issues" in section:
+        windows = {f"{path}.issues.{issue}.valley_window": setting.get("valley_window", DEFAULT_VALLEY_WINDOW)
+                   for issue, setting in (section.get("issues") or {}).items()
+                   if isinstance(setting, dict) and setting.get("method") == "valley"}
+    else:
+        windows = {f"{path}.{key}": DEFAULT_VALLEY_WINDOW for key in ("isolation", "outlier_threshold")
+                   if section.get(key) == "valley"}
+    for where, window in windows.items():
+        if window >= bins - 1:
+            fail(where, f"method valley with a window of {window} bins reaches across the whole histogram of "
+                        f"{path}.bins {bins}, so no cut has a valley to weigh; use more bins (at least {window + 2}), "
+                        "a smaller window or another method")
+
+
+def weak_classes_chosen(section: dict, path: str) -> None:
+    if section["weak_k"] is None and section["weak_below"] is None:
+        fail(f"{path}.weak_k", "null, and so is weak_below; set one of them to choose the weak classes")
+
+
+def ops_enough(section: dict, path: str) -> None:
+    ops = section.get("ops", POLICY_DEFAULTS.ops)
+    n = section.get("n", POLICY_DEFAULTS.n)
+    if n > len(ops):
+        fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
+
+
+def searched_policy_made(params: dict, path: str) -> None:
+    augment = (params.get("train") or {}).get("augment", "none")
+    if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):
+        fail("train.augment", "searched needs augment_search.enabled: true (the stage that searches the policy); "
+                              "or choose fixed (balance.policy) or none")
+
+
+def variants_can_be_made(params: dict, path: str) -> None:
+    variants = params["variants"]
+    if "baseline" not in variants:
+        fail("variants", f"{show(variants)} lacks baseline; gan-synthesize and balance start from its model "
+                         "(models/baseline.pt)")
+    if "oracle" in variants and not params["degrade"].get("enabled", True):
+        fail("variants", "oracle needs degrade.enabled: true (without degrade it is the baseline); "
+                         "remove oracle or enable degrade")
+    enforced = (params.get("contracts") or {}).get("enforce_variants") or []
+    for i, name in enumerate(enforced):
+        where = f"contracts.enforce_variants[{i}]"
+        if name not in variants:
+            fail(where, f"{name} is not in variants {show(variants)}")
