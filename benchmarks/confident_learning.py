@@ -9,7 +9,7 @@ For each data set the images are ingested as the pipeline does (stratified val c
 also gets a 20% test split), then each noise setting is injected into the train split with
 ``winnow.degrade.degrade`` (symmetric noise 10/20/40%, pair flip 20%) and
 
-1. K-fold cross-validated probabilities come from :func:`winnow.labels.cross_val_pred_probs` (the train
+1. K-fold cross-validated probabilities come from :func:`winnow.out_of_sample.cross_val_pred_probs` (the train
    stage's model code, checkpoint chosen on the clean val split);
 2. every ``filter_by`` of ``cleanlab.filter.find_label_issues`` is scored against the truly flipped labels;
 3. the same model and epochs are trained on the noisy, pruned (``--filter-by``), relabelled and clean
@@ -45,6 +45,7 @@ from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.imageset import ImageSet, pixel_digest  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
+from winnow.out_of_sample import cross_val_pred_probs  # noqa: E402
 from winnow.sources import load_mnist5k, load_npz  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 
@@ -100,9 +101,9 @@ def run_setting(data: ImageSet, setting: str, args, clean_acc: float, cv_config,
     train, val, test = degraded.split("train"), degraded.split("val"), degraded.split("test")
     ids, noisy = train.manifest["id"].to_numpy(), train.labels
     started = time.time()
-    pred_probs = cl.cross_val_pred_probs(train.images, noisy, val_images=val.images, val_labels=val.labels,
-                                         config=cv_config, classes=data.classes, folds=args.folds,
-                                         repeats=args.repeats, seed=args.seed).pred_probs
+    pred_probs = cross_val_pred_probs(train.images, noisy, val_images=val.images, val_labels=val.labels,
+                                      config=cv_config, classes=data.classes, folds=args.folds,
+                                      repeats=args.repeats, seed=args.seed).pred_probs
     entry = {"n_train": len(train), "seconds_cv": round(time.time() - started, 1),
              "cv_accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == noisy))}
     methods = {}

@@ -157,6 +157,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
+    from winnow.out_of_sample import stratified_folds
     from winnow.training import TrainConfig
     from winnow.variants import load_test, load_variant
 
@@ -193,7 +194,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
 
     # confident_learn.train: 4 fold models (seed 0), label-error F1 of cleanlab on their held-out probabilities
     folds = params["confident_learn"]["folds"]
-    fold_of = cl.stratified_folds(judged.labels, folds=folds, seed=params["seed"])
+    fold_of = stratified_folds(judged.labels, folds=folds, seed=params["seed"])
     changed = truth[truth["kind"].isin(LABEL_KINDS)]["id"]
     wrong = judged.manifest["id"].isin(changed).to_numpy()
     out["folds"] = {"images": len(judged), "wrong_labels": int(wrong.sum())}
@@ -315,6 +316,7 @@ def represent_judges(project: Path, params: dict) -> dict:
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
+    from winnow.out_of_sample import probe_pred_probs
     from winnow.represent import embed_imageset, knn_val_accuracy, options
 
     with contextlib.chdir(project):
@@ -332,10 +334,10 @@ def represent_judges(project: Path, params: dict) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
         rep = embed_imageset(data, options=opts, seed=params["seed"], progress=False)
         seconds = time.perf_counter() - start, time.process_time() - cpu
-        judged = cl.probe_pred_probs(rep.features[considered], data.labels[considered],
-                                     val_features=rep.features[splits == "val"], val_labels=data.labels[splits == "val"],
-                                     classes=data.classes, folds=cl_params["folds"], repeats=cl_params["repeats"],
-                                     seed=params["seed"])
+        judged = probe_pred_probs(rep.features[considered], data.labels[considered],
+                                  val_features=rep.features[splits == "val"], val_labels=data.labels[splits == "val"],
+                                  classes=data.classes, folds=cl_params["folds"], repeats=cl_params["repeats"],
+                                  seed=params["seed"])
         is_issue, _ = cl.find_issues(data.labels[considered], judged.pred_probs, filter_by=cl_params["filter_by"],
                                      rank_by=cl_params["rank_by"], frac_noise=cl_params["frac_noise"])
         scores = precision_recall_f1(is_issue, wrong)

@@ -42,6 +42,7 @@ from winnow.degrade import degrade  # noqa: E402
 from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
+from winnow.out_of_sample import cross_val_pred_probs  # noqa: E402
 from winnow.quality import quality_flags, score_table  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions  # noqa: E402
@@ -77,8 +78,8 @@ def judge(name: str, data, seed: int) -> dict:
     p, e = PARAMS["confident_learn"], PARAMS["embedding_clean"]
 
     t0 = time.perf_counter()
-    probs = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels, config=config,
-                                    classes=data.classes, folds=p["folds"], seed=seed).pred_probs
+    probs = cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels, config=config,
+                                 classes=data.classes, folds=p["folds"], seed=seed).pred_probs
     is_issue, quality = cl.find_issues(given, probs, filter_by=p["filter_by"])
     issues = cl.decide(ids, given, probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
                        action=p["action"])

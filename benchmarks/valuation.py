@@ -55,6 +55,7 @@ from winnow.degrade import degrade  # noqa: E402
 from winnow.groundtruth import LABEL_KINDS  # noqa: E402
 from winnow.imageset import ImageSet  # noqa: E402
 from winnow.neighbours import Space, evidence  # noqa: E402
+from winnow.out_of_sample import probe_pred_probs  # noqa: E402
 from winnow.paired import PairedCounts, drop_p_value  # noqa: E402
 from winnow.represent import embed_imageset, options  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
@@ -128,8 +129,8 @@ def rankings(features, given, val_features, val_labels, *, classes, harm: np.nda
     ranking removes more wrong labels at any k, so it bounds what removal can do for this model."""
     rng = np.random.default_rng(seed)
     shuffled = np.random.default_rng(seed + 1).permutation(len(given))  # its own stream: random's order stays
-    judged = cl.probe_pred_probs(features, given, val_features=val_features, val_labels=val_labels, classes=classes,
-                                 folds=PARAMS["confident_learn"]["folds"], seed=seed)
+    judged = probe_pred_probs(features, given, val_features=val_features, val_labels=val_labels, classes=classes,
+                              folds=PARAMS["confident_learn"]["folds"], seed=seed)
     given_prob = judged.pred_probs[np.arange(len(given)), given]
     positions = np.arange(len(given))
     space = Space(positions=positions, features=features, reference_positions=positions, reference_features=features,

@@ -12,6 +12,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
 from winnow.training import TrainConfig
@@ -43,14 +44,14 @@ def main() -> None:
     val = cl.learned_val(data, learned)
 
     if p["judge"] == "probe":
-        judged = cl.probe_pred_probs(read_representation(REPRESENT_IN, ids),
-                                     given, val_features=read_representation(REPRESENT_IN, val.manifest["id"]),
-                                     val_labels=val.labels, classes=data.classes, folds=p["folds"],
-                                     repeats=p["repeats"], seed=params["seed"])
+        judged = probe_pred_probs(read_representation(REPRESENT_IN, ids),
+                                  given, val_features=read_representation(REPRESENT_IN, val.manifest["id"]),
+                                  val_labels=val.labels, classes=data.classes, folds=p["folds"],
+                                  repeats=p["repeats"], seed=params["seed"])
     else:
-        judged = cl.cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
-                                         config=config, classes=data.classes, folds=p["folds"],
-                                         repeats=p["repeats"], seed=params["seed"], progress=True)
+        judged = cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
+                                      config=config, classes=data.classes, folds=p["folds"],
+                                      repeats=p["repeats"], seed=params["seed"], progress=True)
     pred_probs, find_options = judged.pred_probs, {k: p[k] for k in ("filter_by", "rank_by", "frac_noise")}
     is_issue, quality = cl.find_issues(given, pred_probs, **find_options)
     issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
@@ -112,7 +113,7 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     kept as they are, unjudged."""
     rows = np.flatnonzero(considered)
     labels = data.labels[rows]
-    small = cl.too_small_to_judge(labels, folds=folds, classes=data.classes)
+    small = too_small_to_judge(labels, folds=folds, classes=data.classes)
     if not small:
         return considered, small
     skipped = np.isin(labels, [data.classes.index(name) for name in small])

@@ -20,7 +20,7 @@ from hostile_harness import default_params
 from winnow import judges, probe
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
-from winnow.labels import stratified_folds
+from winnow.out_of_sample import stratified_folds
 from winnow.report_grids import judge_note
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

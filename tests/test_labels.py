@@ -14,6 +14,7 @@ from hostile_harness import default_params
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.out_of_sample import check_folds, cross_val_pred_probs, stratified_folds
 from winnow.training import TrainConfig
 
 CLASSES = [str(c) for c in range(4)]
@@ -96,15 +97,15 @@ def test_score_against_truth_counts_flags_and_relabel_accuracy():
 def test_more_folds_than_a_class_has_images_names_the_parameter_and_class():
     labels = np.array([0] * 10 + [1] * 10 + [2] * 3)
     with pytest.raises(WinnowError, match=r"confident_learn\.folds: 4 folds but class '2' has only 3"):
-        cl.check_folds(labels, folds=4, classes=["0", "1", "2"])
-    cl.check_folds(labels, folds=3, classes=["0", "1", "2", "absent"])  # an empty class is no obstacle
+        check_folds(labels, folds=4, classes=["0", "1", "2"])
+    check_folds(labels, folds=3, classes=["0", "1", "2", "absent"])  # an empty class is no obstacle
 
 
 @pytest.mark.hostile("intermediates")
 def test_a_class_of_one_image_asks_for_images_not_for_fewer_folds_than_two():
     # before: "lower confident_learn.folds to at most 1", which params.yaml then refused as below 2
     with pytest.raises(WinnowError) as raised:
-        cl.check_folds(np.array([0] * 10 + [1]), folds=4, classes=["0", "1"])
+        check_folds(np.array([0] * 10 + [1]), folds=4, classes=["0", "1"])
     assert str(raised.value) == ("confident_learn.folds: 4 folds but class '1' has only 1 train image(s) to judge; "
                                  "add images")
 
@@ -113,13 +114,13 @@ def test_a_class_of_one_image_asks_for_images_not_for_fewer_folds_than_two():
 def test_train_images_of_one_class_left_to_judge_are_refused_in_one_line():
     # before: cleanlab's "Labels must contain at least 2 classes" traceback, once threshold flagged class 0's images
     with pytest.raises(WinnowError) as raised:
-        cl.check_folds(np.array([1] * 10), folds=4, classes=["0", "1"])
+        check_folds(np.array([1] * 10), folds=4, classes=["0", "1"])
     assert str(raised.value).startswith("confident_learn: only class '1' has train images left to judge")
 
 
 def test_stratified_folds_spread_each_class_evenly():
     labels = np.repeat([0, 1, 2], [10, 7, 5])
-    fold = cl.stratified_folds(labels, folds=3, seed=1)
+    fold = stratified_folds(labels, folds=3, seed=1)
     for c in range(3):
         counts = np.bincount(fold[labels == c], minlength=3)
         assert counts.max() - counts.min() <= 1
@@ -167,8 +168,8 @@ def test_considered_rows_and_pred_probs_stay_aligned_after_removals(oracle_model
     assert set(ids[conflict]) == {"img-2", "img-10"}
 
     train, val = data.select(considered), data.split("val")
-    judged = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
-                                     config=TrainConfig(), classes=CLASSES, folds=3, repeats=2, seed=0)
+    judged = cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                  config=TrainConfig(), classes=CLASSES, folds=3, repeats=2, seed=0)
     pred_probs = judged.pred_probs
     assert pred_probs.shape == (len(train), 4) and pred_probs.dtype == np.float32
     np.testing.assert_allclose(pred_probs.sum(1), 1, rtol=1e-5)
@@ -182,8 +183,8 @@ def test_cross_validation_trains_the_train_stage_model():
     data = tiny_imageset(n_train=16)
     train, val = data.split("train"), data.split("val")
     config = TrainConfig(model="lenet5", epochs=1, batch_size=8, crop_padding=0, device="cpu")
-    judged = cl.cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
-                                     config=config, classes=CLASSES, folds=2, seed=0)
+    judged = cross_val_pred_probs(train.images, train.labels, val_images=val.images, val_labels=val.labels,
+                                  config=config, classes=CLASSES, folds=2, seed=0)
     assert judged.pred_probs.shape == (16, 4) and np.isfinite(judged.pred_probs).all()
     assert judged.val_probs.shape == (16, 4) and np.isfinite(judged.val_probs).all()
 

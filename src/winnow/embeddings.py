@@ -41,8 +41,8 @@ import pandas as pd
 from winnow import judges
 from winnow.configs import EMBEDDING_MODES
 from winnow.errors import WinnowError
-from winnow.labels import dealt_folds, stratified_folds
 from winnow.neighbours import Space, check_k, cleanse, evidence, vote
+from winnow.out_of_sample import dealt_folds, stratified_folds
 from winnow.outliers import find_outliers
 
 MODES = EMBEDDING_MODES

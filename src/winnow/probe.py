@@ -128,7 +128,7 @@ def out_of_sample_probs(features: np.ndarray, labels: np.ndarray, *, num_classes
     comes from the probe of the fold that row j is dealt to (a seeded deal, no label read), so a val image
     is judged by a probe fitted on the same share of the train rows as a train image is.
     """
-    from winnow.labels import dealt_folds, stratified_folds
+    from winnow.out_of_sample import dealt_folds, stratified_folds
 
     labels = np.asarray(labels, np.int64)
     val_features = np.zeros((0, np.shape(features)[1]), np.float32) if val_features is None else val_features
