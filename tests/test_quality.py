@@ -31,6 +31,21 @@ def test_flat_grey_image_is_not_blurry_but_is_low_information():
     assert flat["low_information"] == 0.0
 
 
+def test_picture_on_a_flat_canvas_scores_the_share_of_the_image_it_covers():
+    # a 20x20 picture pasted on a black 32x32 canvas (padding, a placeholder): 400 of 1,024 pixels are off
+    # the canvas's one exact colour, whatever the picture holds
+    canvas = np.zeros((32, 32, 3), np.uint8)
+    canvas[:20, :20] = TEXTURE[0, :20, :20]
+    assert scores_of(canvas)["low_information"] == np.float32(400 / 1024)
+
+
+def test_dimmed_or_brightened_picture_keeps_its_information():
+    # scaling brightness leaves every pixel distinct: not low information (CleanVision's 8-bit entropy falls)
+    dim = (TEXTURE[0] * 0.3).astype(np.uint8)
+    assert scores_of(dim)["low_information"] > 0.99
+    assert scores_of(TEXTURE[0])["low_information"] > 0.99
+
+
 def test_box_blurred_image_scores_blurrier_than_its_source():
     from scipy import ndimage
 

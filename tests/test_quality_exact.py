@@ -32,11 +32,7 @@ def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: flo
         chroma = (top - img.min(axis=2))[None].mean(axis=(1, 2))[0] / 255
     dark_value, bright = np.percentile(hsp.reshape(1, -1), [dark, light], axis=1)[:, 0]
     clipped = (top == 255)[None].mean(axis=(1, 2))[0]
-    low, high = luma.min(), luma.max()
-    levels = np.minimum(((luma.ravel() - low) / np.maximum(high - low, 1e-6) * 16).astype(np.int64), 15)
-    p = np.bincount(levels, minlength=16) / levels.size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.where(p > 0, p * np.log2(p), 0.0).sum()
+    off_mode = 1 - np.unique(hsp, return_counts=True)[1].max() / hsp.size
     height, width = luma.shape
     h, w = min(orig_h, height), min(orig_w, width)
     if (h, w) != (height, width):  # sharpness is judged at the original size: area-averaged back down
@@ -44,7 +40,7 @@ def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: flo
     return {name: np.float32(value) for name, value in {
         "dark": dark_value, "light": 1 - 0.5 * (clipped + bright),
         "blurry": np.clip(laplacian_ratio(luma) / NOISE_RATIO, 0, 1),
-        "low_information": entropy / 4, "grayscale": chroma}.items()}
+        "low_information": off_mode, "grayscale": chroma}.items()}
 
 
 def varied_set(rng, channels: int, n: int = 300, side: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
