@@ -7,7 +7,7 @@ import numpy as np
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
-from winnow.stage import check_outputs, load_params, run, together, write_json
+from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
 
 IN, OUT, METRICS = "data/ingest", "data/degrade", "metrics/degrade.json"
 
@@ -18,8 +18,19 @@ def main() -> None:
     p = params["degrade"]
     source = read_imageset(IN)
     specs = p.get("perturbations") or []
+    # the degraded images are written here a batch at a time and hard-linked into data/degrade: only the
+    # damaged rows are ever in memory
+    with scratch_folder(OUT) as work:
+        degrade_and_write(params, source, specs, workdir=work)
+
+
+def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> None:
+    """Damage ``source`` as ``specs`` say (its images file made in ``workdir``), refuse what no later stage
+    could use, and write data/degrade and its metrics together."""
+    p = params["degrade"]
     if p.get("enabled", True) and specs:
-        degraded, log = degrade(source, perturbations=specs, disjoint=p.get("disjoint", True), seed=params["seed"])
+        degraded, log = degrade(source, perturbations=specs, disjoint=p.get("disjoint", True), seed=params["seed"],
+                                workdir=workdir)
     else:
         degraded, log = source, perturbation_table([])
         print("degrade: nothing enabled (degrade.enabled is false or no perturbations), output equals input")

@@ -542,3 +542,54 @@ def test_a_class_number_that_is_also_another_class_name_is_refused():
                                    "name as text, quoted, got 1")
     _, log = degrade(data, perturbations=[{"kind": "class_removal", "classes": ["1"]}])
     assert set(data.manifest.set_index("id").loc[log["id"], "label"]) == {0}
+
+
+# -- a set larger than memory -----------------------------------------------------------------------
+
+
+def private_kib() -> int:
+    """Memory this process holds that no file backs (Linux ``RssAnon``): what a set larger than memory exhausts."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+
+
+def test_a_memory_mapped_set_degrades_in_the_memory_of_its_damaged_rows(tmp_path):
+    n = 4000  # 47 MiB of 64x64 colour images; the damage touches 2% of the pixels and 10% of the labels
+    rng = np.random.default_rng(3)
+    manifest = pd.DataFrame({"id": [f"im{i:04d}" for i in range(n)], "split": ["train"] * 3600 + ["val"] * 200 + ["test"] * 200,
+                             "label": np.arange(n) % 4, "source": "synthetic", "orig_h": 64, "orig_w": 64,
+                             "orig_mode": "RGB"})
+    images = rng.integers(1, 256, (n, 64, 64, 3), dtype=np.uint8)
+    write_imageset(tmp_path / "in", images, manifest, ["a", "b", "c", "d"])
+    source = read_imageset(tmp_path / "in")
+    specs = [{"kind": "symmetric_noise", "fraction": 0.1}, {"kind": "blur", "fraction": 0.02, "method": "box", "kernel": 3},
+             {"kind": "subsample", "keep": 0.9}, {"kind": "exact_duplicate", "fraction": 0.01, "mode": "add"}]
+    (tmp_path / "work").mkdir()
+    # the first damage imports and sets up what it uses (15 MiB of it): that once, on an in-memory slice
+    degrade(source.select(np.arange(0, n, 10)), perturbations=specs, seed=1)
+    before = private_kib()
+    streamed, log = degrade(source, perturbations=specs, seed=1, workdir=tmp_path / "work")
+    grown = private_kib() - before
+    in_memory, same_log = degrade(ImageSet(images=images, manifest=source.manifest, classes=source.classes),
+                                  perturbations=specs, seed=1)
+    # the whole set in memory is 47 MiB; streamed, the 72 blurred and 36 added images and a batch of 8 MiB
+    assert grown < 16 * 1024
+    assert isinstance(streamed.images, np.memmap) and Path(streamed.images.filename) == tmp_path / "work/images.npy"
+    assert np.array_equal(streamed.images, in_memory.images)
+    pd.testing.assert_frame_equal(streamed.manifest, in_memory.manifest)
+    pd.testing.assert_frame_equal(log, same_log)
+    assert np.array_equal(np.load(tmp_path / "in/images.npy"), images)  # the input file is never written
+
+
+def test_the_degrade_stage_sweeps_a_killed_runs_scratch_folder_and_leaves_none(tmp_path, monkeypatch):
+    from winnow.outputs import sweep_temporaries
+
+    killed = tmp_path / "data/.degrade.winnow-scratch-999999999"  # no such process: a killed run's half-written file
+    killed.mkdir(parents=True)
+    (killed / "images.npy").write_bytes(b"half")
+    assert sweep_temporaries([tmp_path / "data"]) == [killed]  # what every stage does first (winnow.stage.run)
+    run_stage(tmp_path, monkeypatch, {"enabled": True, "disjoint": True,
+                                      "perturbations": [{"kind": "blur", "fraction": 0.1, "method": "box", "kernel": 3}]})
+    assert sorted(p.name for p in Path("data").iterdir()) == ["degrade", "ingest"]
+    assert pd.read_parquet("data/degrade/perturbations.parquet")["kind"].tolist() == ["blur"] * 20
+    assert Path("data/degrade/images.npy").stat().st_nlink == 1  # linked from the scratch file, which is gone

@@ -26,7 +26,9 @@ position in the list, so appending a perturbation never reshuffles the ones befo
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,11 +41,13 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import (
     CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
 )
-from winnow.imageset import ImageSet, equal_images, pixel_digest
+from winnow.imageset import IMAGES, ImageSet, equal_images, pixel_digest, whole_file
+from winnow.npy_rows import NpyRows
 
 
 def degrade(
-    imageset: ImageSet, *, perturbations: list[dict], disjoint: bool = True, seed: int = 0
+    imageset: ImageSet, *, perturbations: list[dict], disjoint: bool = True, seed: int = 0,
+    workdir: str | os.PathLike | None = None,
 ) -> tuple[ImageSet, pd.DataFrame]:
     """Apply ``perturbations`` to the train rows of ``imageset``.
 
@@ -52,10 +56,15 @@ def degrade(
         perturbations: specs as in params.yaml; validated all together before any work is done.
         disjoint: no image gets two perturbations (duplicates are always kept apart).
         seed: same imageset, specs and seed give the same output.
+        workdir: a folder for the degraded images file, or None to hold them in memory. With a folder
+            and ``imageset.images`` a read-only memory map of its whole file, only the damaged rows are
+            ever held in memory (a copy-on-write map of the input, the rows kept written out a batch at a
+            time): a set larger than memory degrades.
 
     Returns:
         The degraded imageset (removed rows gone, added copies at the end; ``digest`` recomputed
-        where pixels changed) and the ground truth as a DataFrame with
+        where pixels changed; its images a read-only memory map of ``workdir/images.npy`` when
+        ``workdir`` is given) and the ground truth as a DataFrame with
         :data:`winnow.groundtruth.PERTURBATION_COLUMNS`.
 
     Raises:
@@ -79,7 +88,7 @@ def degrade(
             raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
                               f"{what} images perturbations[{first.index}] ({first.kind}) changed, while the ground "
                               "truth would keep both; set degrade.disjoint: true or keep one of them")
-    state = _State.start(imageset)
+    state = _State.start(imageset, streamed=workdir is not None)
     log: list[dict] = []
     for p in specs:
         if p.kind in REMOVAL_KINDS:
@@ -91,7 +100,7 @@ def degrade(
         for p, (targets, sources) in picks:
             if p.kind in kind_group:
                 log += _APPLY[kind_group](state, p, targets, sources, p.rng(seed))
-    return state.finish(), perturbation_table(log)
+    return state.finish(workdir), perturbation_table(log)
 
 
 def perturbation_table(rows: list[dict]) -> pd.DataFrame:
@@ -121,9 +130,12 @@ class _State:
     classes_left: np.ndarray | None = None  # int (K',) sorted: the classes with train images after the removals
 
     @classmethod
-    def start(cls, imageset: ImageSet) -> "_State":
-        n = len(imageset)
-        return cls(np.array(imageset.images), imageset.manifest.reset_index(drop=True), list(imageset.classes),
+    def start(cls, imageset: ImageSet, *, streamed: bool = False) -> "_State":
+        """``streamed``: a memory map of a whole file is mapped copy-on-write (the damage writes private
+        pages of the rows it changes, never the input file) instead of read into memory."""
+        n, source = len(imageset), whole_file(imageset.images) if streamed else None
+        images = np.array(imageset.images) if source is None else np.load(source, mmap_mode="c")
+        return cls(images, imageset.manifest.reset_index(drop=True), list(imageset.classes),
                    np.ones(n, bool), np.zeros(n, bool))
 
     @property
@@ -134,14 +146,31 @@ class _State:
         """int ``(M,)`` positions of the surviving train rows."""
         return np.flatnonzero(self.alive & (self.manifest["split"].to_numpy() == "train"))
 
-    def finish(self) -> ImageSet:
+    def finish(self, workdir: str | os.PathLike | None = None) -> ImageSet:
+        """The surviving rows, then the added ones: in memory, or written to ``workdir`` a batch at a time
+        and memory-mapped from there."""
         manifest = self.manifest.copy()
         manifest.loc[self.changed, "digest"] = pixel_digest(self.images[self.changed])
-        images, manifest = self.images[self.alive], manifest[self.alive]
-        if self.added:
-            images = np.concatenate([images] + [a[0] for a in self.added])
-            manifest = pd.concat([manifest] + [a[1] for a in self.added])
+        manifest = pd.concat([manifest[self.alive]] + [a[1] for a in self.added])
+        kept, added = np.flatnonzero(self.alive), [a[0] for a in self.added]
+        if workdir is None:
+            images = np.concatenate([self.images[kept], *added])
+        else:
+            images = _write_rows(Path(workdir) / IMAGES, self.images, kept, added)
         return ImageSet(images=images, manifest=manifest.reset_index(drop=True), classes=self.classes)
+
+
+def _write_rows(file: Path, images: np.ndarray, kept: np.ndarray, added: list[np.ndarray]) -> np.memmap:
+    """``images[kept]`` followed by each of ``added``, written to the ``.npy`` ``file`` a batch at a time;
+    returns its read-only memory map."""
+    rows = NpyRows.create(file, (len(kept) + sum(len(a) for a in added), *images.shape[1:]))
+    for start in range(0, len(kept), rows.batch_rows):
+        rows.write(start, np.asarray(images[kept[start:start + rows.batch_rows]]))
+    start = len(kept)
+    for more in added:
+        rows.write(start, more)
+        start += len(more)
+    return np.load(file, mmap_mode="r")
 
 
 def _row(p: Perturbation, image_id, *, extra: dict | None = None, source_id=None, original_label=-1) -> dict:

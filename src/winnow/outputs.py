@@ -74,6 +74,22 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
             _remove(tmp)
 
 
+@contextmanager
+def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """An empty sibling folder of ``path`` for the work files a stage needs until its outputs are written: on
+    the same file system, so an output can hard-link a file made there (never ``/tmp``, which may be memory).
+    Removed when the block ends, and by :func:`sweep_temporaries` after a killed run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(path, "scratch")
+    _remove(tmp)  # a killed run's, of a process id used again
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        _remove(tmp)
+
+
 # final path -> its written temporary, while a together() block runs; None outside one
 _staged: dict[Path, Path] | None = None
 
@@ -338,7 +354,7 @@ def _naming_the_path(_function, name: str, err: BaseException) -> None:
 # temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
 # "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one
 OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
-_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old)-(\d+)(?:\..*)?$")
+_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old|scratch)-(\d+)(?:\..*)?$")
 
 
 def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:

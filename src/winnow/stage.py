@@ -15,7 +15,7 @@ from typing import Any
 
 from winnow.errors import INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, output_obstacle
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
-    Outputs, atomic_folder, atomic_path, finish_killed_commits, sweep_temporaries, together,
+    Outputs, atomic_folder, atomic_path, finish_killed_commits, scratch_folder, sweep_temporaries, together,
 )
 from winnow.params import load as load_validated
 
