@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow import report, report_grids, report_versions
+from winnow import report, report_grids, report_summary, report_versions
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
@@ -59,7 +59,7 @@ def main() -> None:
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
             contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()})),
-        ("summary", "What happened to the data", report.summary_section(
+        ("summary", "What happened to the data", report_summary.summary_section(
             ingest=json_of("ingest", "metrics/ingest.json"),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
             degrade=json_of("degrade", "metrics/degrade.json"),

@@ -553,7 +553,8 @@ def wide_rows(classes: list[str]) -> tuple[dict[str, pd.DataFrame], pd.Series]:
 
 @pytest.mark.parametrize("count", [8, 40])
 def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_path, count):
-    from winnow.report import page, summary_section
+    from winnow.report import page
+    from winnow.report_summary import summary_section
 
     classes = [f"{name}_{k:02d}" for k, name in enumerate(["articulated_lorry", "pickup_truck_with_trailer",
                                                            "aquarium_fish", "maple_tree"] * (count // 4))]

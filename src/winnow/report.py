@@ -4,8 +4,9 @@ Each section is a small function that takes tables already loaded and returns an
 section whose stage has not run says so instead of failing. Pictures are embedded as ``data:`` URIs
 (:mod:`winnow.report_figures`, :mod:`winnow.report_grids`), the style is a short inline sheet and
 there is no script, so the page opens offline in any browser and travels as one file. It opens with
-the answer (:mod:`winnow.report_versions`: which version to ship); a table longer than
-:data:`LONG_ROWS` rows is folded under a line saying what it holds, and no table is wider than the page.
+the answer (:mod:`winnow.report_versions`: which version to ship), then what happened to the data
+(:mod:`winnow.report_summary`); a table longer than :data:`LONG_ROWS` rows is folded under a line saying
+what it holds, and no table is wider than the page.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
-from winnow.configs import CLEANERS
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
 
@@ -49,7 +49,6 @@ details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 SIGNIFICANCE_LEVEL = 0.05
 LONG_ROWS = 12  # a table with more body rows than this is folded (<details>) under a line saying what it holds
 MAX_CLASS_COLUMNS = 10  # beyond this many classes, a table with a column per class is turned on its side
-ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
 TRUTH_COLUMNS = {"precision": "precision (planted)", "recall": "recall (planted)", "f1": "F1 (planted)"}
 CONTRACT_COLUMNS = {"enforced": "enforced", "passed": "passed", "failed": "failed", "duplicate_rate": "duplicate rate",
                     "label_issue_rate": "label-issue rate", "flagged_rate": "flagged rate",
@@ -214,104 +213,6 @@ def reason_text(token: str, *, classes: list[str]) -> str:
     if rule.startswith("balance"):
         return "balanced copy (edge case)" if rule == "balance(edge)" else "balanced copy"
     return token
-
-
-def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degrade: dict | None,
-                    variant_rows: dict[str, pd.DataFrame], origin_labels: dict[str, pd.Series],
-                    classes: list[str]) -> str:
-    """What went in, what each data set version holds, and what each cleaner did, by reason and by class
-    name (an image removed for two reasons counts under both); then each relabel (given → new class) and
-    the train images per class per version.
-
-    Args:
-        ingest, degrade: ``metrics/ingest.json``, ``metrics/degrade.json``.
-        rejected: ``data/ingest/rejected.csv`` (``path, reason``).
-        variant_rows: variant → its ``rows.parquet``.
-        origin_labels: origin (``ingest``, ``degrade``) → its manifest's label by id, the labels the rows
-            started from.
-    """
-    parts = []
-    if ingest:
-        splits = " · ".join(f"{name} {fmt(n)}" for name, n in ingest.get("split", {}).items())
-        parts.append(f"<p><b>{fmt(ingest['images'])}</b> images read ({splits}) in {fmt(ingest['classes'])} classes; "
-                     f"<b>{fmt(ingest['rejected'])}</b> files rejected.</p>")
-    if rejected is not None and len(rejected):
-        reasons = rejected.groupby("reason").size().rename("files").to_frame()
-        parts.append(block("Files ingest rejected, by reason", html_table(reasons), rows=len(reasons)))
-    if degrade and degrade.get("kind"):
-        planted = pd.Series(degrade["kind"], name="images").loc[lambda s: s > 0].to_frame()
-        planted.index.name = "problem planted by degrade"
-        parts.append(f"<p>degrade: train split {fmt(degrade['train']['before'])} → {fmt(degrade['train']['after'])} "
-                     f"images; {fmt(degrade['perturbed_images'])} images perturbed"
-                     + (f", of which {fmt(degrade['carrying_images'])} are left in it carrying a known problem (the "
-                        "rest removed)" if "carrying_images" in degrade else "") + ".</p>"
-                     + html_table(planted))
-    if not variant_rows:
-        return "".join(parts) + not_run("data set versions", how="the variants stage writes data/variants/")
-    changes = {name: _row_changes(rows, origin_labels=origin_labels) for name, rows in variant_rows.items()}
-    overview = pd.DataFrame({name: {"train images": int((c["action"] != "drop").sum()),
-                                    **{title: int((c["action"] == action).sum())
-                                       for action, title in ACTION_TITLES.items()}}
-                             for name, c in changes.items()}).T
-    overview.index.name = "version"
-    parts += ["<h3>Data set versions</h3>", html_table(overview)]
-    decisions = pd.concat(changes.values()).loc[lambda c: c["action"].isin(list(ACTION_TITLES))]
-    decisions = decisions.drop_duplicates(["id", "stage", "action", "reason"])  # pruned's decisions recur in its heirs
-    if len(decisions):
-        cleaners = by_class(_cleaner_counts(decisions, classes=classes), classes=classes)
-        parts.append(block("What each cleaner did, by reason and class (the class an image was given)",
-                           html_table(cleaners), rows=len(cleaners)))
-    relabels = decisions[decisions["action"] == "relabel"]
-    if len(relabels):
-        moves = relabels.groupby(["given", "label"]).size().sort_values(ascending=False, kind="stable")
-        moves = moves.rename("images").to_frame().set_axis(
-            pd.Index([f"{classes[a]} → {classes[b]}" for a, b in moves.index], name="given → new class"))
-        parts.append(block("Relabels, given class → new class", html_table(moves), rows=len(moves)))
-    images = pd.DataFrame({name: c.loc[c["action"] != "drop", "label"].value_counts().reindex(range(len(classes)),
-                                                                                         fill_value=0)
-                           for name, c in changes.items()}).set_axis(pd.Index(classes, name="class"))
-    parts.append(block("Train images per class, per version", html_table(images), rows=len(images)))
-    return "".join(parts)
-
-
-def _row_changes(rows: pd.DataFrame, *, origin_labels: dict[str, pd.Series]) -> pd.DataFrame:
-    # each row with the label it started from (added images start from their own label)
-    given = rows["label"].copy()
-    for origin, labels in origin_labels.items():
-        mine = rows["origin"] == origin
-        given[mine] = rows.loc[mine, "id"].map(labels).fillna(rows.loc[mine, "label"]).astype(np.int64)
-    return rows.assign(given=given.astype(np.int64))
-
-
-def reason_kind(token: str) -> str:
-    """:func:`reason_text` without the class a reason names (the class is the table's column):
-    ``inside_class:7`` → ``inside another class``."""
-    rule, _, option = token.partition(":")
-    if rule in ("inside_class", "neighbours_agree") and option.isdigit():
-        return "inside another class" if rule == "inside_class" else "neighbours agree on another class"
-    return reason_text(token, classes=[])
-
-
-def _cleaner_counts(decisions: pd.DataFrame, *, classes: list[str]) -> pd.DataFrame:
-    # one row per cleaner · decision · kind of reason, one column per class (the class given), and all
-    keys, given = [], []
-    for stage, action, reason, label in zip(decisions["stage"], decisions["action"], decisions["reason"],
-                                            decisions["given"]):
-        cleaner = " + ".join(part.replace("_", "-") for part in (stage or "(unknown)").split("+"))
-        for kind in dict.fromkeys(map(reason_kind, reason_tokens(reason))) or ["(no reason given)"]:
-            keys.append(f"{cleaner} · {ACTION_TITLES[action]} · {kind}")
-            given.append(classes[label])
-    table = pd.crosstab(pd.Series(keys, name="cleaner · decision · reason"),
-                        pd.Categorical(given, categories=classes)).reindex(columns=classes, fill_value=0)
-    table.columns = pd.Index(classes)
-    table.insert(0, "all", table.sum(axis=1))
-    order = [*(c.replace("_", "-") for c in CLEANERS), "gan", "balance"]  # the order the pipeline runs them
-
-    def position(key: str) -> int:
-        first = key.split(" · ")[0].split(" + ")[0]
-        return order.index(first) if first in order else len(order)
-
-    return table.iloc[sorted(range(len(table)), key=lambda i: (position(table.index[i]), table.index[i]))]
 
 
 def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.DataFrame]) -> str:
