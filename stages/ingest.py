@@ -11,8 +11,9 @@ from winnow.errors import WinnowError
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import locate, place
-from winnow.sources import load_source, load_trusted
+from winnow.sources import load_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
+from winnow.trusted_set import load_trusted
 
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"

@@ -22,7 +22,8 @@ from hostile_harness import assert_error_line, assert_nothing_left, default_para
 from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
 from winnow.image_files import NESTED, OUTSIDE
-from winnow.sources import load_source, load_trusted
+from winnow.sources import load_source
+from winnow.trusted_set import load_trusted
 
 OUT = ("images.npy", "manifest.parquet", "classes.json", "oriented.csv")
 

@@ -1,0 +1,107 @@
+"""The trusted set (``ingest.trusted_path``): images whose labels the user checked, one split, read by the
+sources' own readers (:mod:`winnow.sources`: a folder as the imagefolder source, an .npz as the npz source)
+and matched to the data set's classes by name; ingest appends it as the trusted split, the budget's judge.
+
+A module of its own: the sources read a data set as it comes, this one reads a second set against the
+classes of the first.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from winnow.errors import WinnowError, first_repeated
+from winnow.image_files import load_imagefolder
+from winnow.ingest import alike
+from winnow.remote_files import RemotePath, locate
+from winnow.sources import Loaded, load_npz
+
+TRUSTED_LAYOUTS = "a folder root/<class>/<image files> or an .npz with images + labels (optional classes)"
+
+
+def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | None,
+                 into: str | os.PathLike | None = None) -> Loaded:
+    """The trusted set (``ingest.trusted_path``): images whose labels the user checked, one split.
+
+    A folder is read as the imagefolder source, an .npz as the npz source, by the same rules; an .npz
+    without a ``classes`` array labels by index into ``classes``, otherwise every class is matched to
+    ``classes`` by name. Ids are ``trusted/<the reader's id>``.
+
+    Args:
+        classes: the data set's class names (the main source's).
+        into: where a folder's pixels are streamed (see :func:`winnow.image_files.load_imagefolder`).
+
+    Raises:
+        WinnowError: a missing path, split folders or keys (the set is one split), a class the data set
+            lacks; the readers' own refusals name ``ingest.trusted_path`` instead of ``ingest.path``.
+    """
+    path = locate(path, param="ingest.trusted_path")
+    if not isinstance(path, RemotePath) and not path.exists():
+        raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
+    try:
+        if isinstance(path, RemotePath) and not path.is_dir():
+            raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
+                              "; at a URL the trusted set is a folder root/<class>/* (an .npz is read from a local path)")
+        if path.is_dir():
+            loaded = load_imagefolder(path, size=size, into=into)
+        else:
+            named = _names_classes(path)
+            if not named:
+                _refuse_numbered_classes(path, classes)
+            loaded = load_npz(path, classes=None if named else classes, classes_from="the data set")
+    except WinnowError as err:  # the readers name the parameter they usually read
+        message = str(err)
+        if message.startswith("ingest.path: "):
+            raise WinnowError("ingest.trusted_path: " + message.removeprefix("ingest.path: ")) from None
+        raise
+    if len(loaded.images) == 0:
+        reason = f" (the first set aside: {loaded.rejected[0][0]}: {loaded.rejected[0][1]})" if loaded.rejected else ""
+        raise WinnowError(f"ingest.trusted_path: {path} yielded no readable image{reason}")
+    if loaded.splits is not None:
+        raise WinnowError(f"ingest.trusted_path: {path} has splits ({', '.join(sorted(set(loaded.splits)))}); the "
+                          f"trusted set is one split: give {TRUSTED_LAYOUTS}")
+    repeated = first_repeated([str(c) for c in loaded.classes])
+    if repeated is not None:  # two names matched to one class would merge them without a word
+        raise WinnowError(f"ingest.trusted_path: class name {repeated!r} appears twice in {path}; class names must be "
+                          "unique")
+    unknown = [c for c in loaded.classes if c not in classes]
+    if unknown:
+        twin = next((c for c in classes if alike(c) == alike(unknown[0])), None)
+        if twin is not None:  # the two print alike: say why they are not one class
+            raise WinnowError(f"ingest.trusted_path: class {ascii(unknown[0])} of {path} and the data set's class "
+                              f"{ascii(twin)} differ only in Unicode form or surrounding spaces; name the trusted "
+                              "folder as the data set does")
+        raise WinnowError(f"ingest.trusted_path: class {unknown[0]!r} of {path} is not a class of the data set "
+                          f"({', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''}); name its classes as "
+                          "the data set does")
+    index = np.array([classes.index(c) for c in loaded.classes], dtype=np.int64)
+    ids = np.array([f"trusted/{i}" for i in loaded.ids], dtype=object)
+    return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
+                  orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
+                  oriented=[(f"trusted/{i}", tag) for i, tag in loaded.oriented])
+
+
+def _refuse_numbered_classes(path, classes: list[str]) -> None:
+    """One line when a trusted .npz labels by index (no ``classes`` array) into classes named by numbers
+    that are not their indices: the label 2 would mean the class at index 2 (``'10'`` among ``0…10`` sorted
+    by name), where the user meant the class named 2."""
+    numbered = [(i, c) for i, c in enumerate(classes) if c.isascii() and c.isdigit() and int(c) != i]
+    if numbered:
+        index, name = numbered[0]
+        raise WinnowError(f"ingest.trusted_path: {path} labels by index (it holds no classes array), and the data "
+                          f"set's classes are named by numbers that are not their indices (class {name!r} is index "
+                          f"{index}); add a classes array naming each label's class")
+
+
+def _names_classes(path: Path) -> bool:
+    """Whether the .npz at ``path`` holds a ``classes`` array (False when it is no readable zip:
+    :func:`load_npz` then says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "classes.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
