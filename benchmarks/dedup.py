@@ -72,7 +72,7 @@ PLANTED_FRACTION = 0.01  # of the hashes at each size: copies of another hash wi
 def phashes(images: np.ndarray) -> np.ndarray:
     """uint64 ``(N,)`` pHash; the vectorised one of winnow.quality when present (bit-identical)."""
     try:
-        from winnow.quality import phash64
+        from winnow.phash import phash64
     except ImportError:
         import imagehash
         from PIL import Image

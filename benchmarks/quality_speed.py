@@ -42,7 +42,8 @@ def clocked(work) -> tuple[object, float, float]:
 def time_winnow(folder: Path, reps: int) -> list[dict]:
     """Per run ``{phase: (wall s, cpu s)}`` of winnow's path on ``folder``."""
     from winnow.image_files import load_imagefolder
-    from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, phash64, score_images
+    from winnow.phash import phash64
+    from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, score_images
     from winnow.thresholds import flag_issues
 
     # the thresholds' scipy modules imported first, as in any run that has thresholded before (a cold

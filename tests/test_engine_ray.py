@@ -29,7 +29,8 @@ from winnow.engine import Engine, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
-from winnow.quality import phash64, score_table
+from winnow.phash import phash64
+from winnow.quality import score_table
 from winnow.ray_tasks import FileRows
 from winnow.thumbnails import Looks
 

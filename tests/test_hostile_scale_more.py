@@ -19,7 +19,8 @@ from hostile_harness import make_project, refused_line, tiny_degraded, undamaged
 from winnow import thumbnails
 from winnow.device_rows import STATS_BYTES, StreamedRows, channel_stats
 from winnow.imageset import ImageSetError, pixel_digest, write_imageset
-from winnow.quality import phash64, score_table
+from winnow.phash import phash64
+from winnow.quality import score_table
 from winnow.thumbnails import BLOCK_BYTES, Looks, pair_correlation
 
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from winnow.errors import WinnowError
-from winnow.quality import SCORES, phash64, quality_flags, score_images, score_table
+from winnow.phash import phash64
+from winnow.quality import SCORES, quality_flags, score_images, score_table
 
 RNG = np.random.default_rng(0)
 TEXTURE = RNG.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)  # sharp, colourful, full range

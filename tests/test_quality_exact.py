@@ -5,7 +5,8 @@ threads; every hash equals imagehash's, also where the DCT coefficients tie (fla
 import numpy as np
 import pytest
 
-from winnow.quality import SCORES, area_matrix, phash64, score_images
+from winnow.phash import phash64
+from winnow.quality import SCORES, area_matrix, score_images
 
 HSP = np.array([0.241, 0.691, 0.068], np.float32)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

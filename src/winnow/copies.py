@@ -25,7 +25,8 @@ import pandas as pd
 from winnow.cosine_index import cosine_pairs, unique_pairs
 from winnow.engine import Engine
 from winnow.hamming_index import components, hamming_components, hamming_cross_blocks, hamming_pair_blocks
-from winnow.quality import batch_rows, phash64
+from winnow.phash import phash64
+from winnow.pixel_batches import batch_rows
 from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")

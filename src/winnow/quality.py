@@ -38,13 +38,15 @@ own pixels only, so the batches may run anywhere (:class:`winnow.engine.Engine`:
 from __future__ import annotations
 
 import math
-from functools import lru_cache, partial
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from winnow.engine import Engine
 from winnow.errors import WinnowError
+from winnow.phash import phash_batch
+from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.stage import read_table, rerun_error
 from winnow.thresholds import cut_issues
 
@@ -54,30 +56,13 @@ REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1
 # the bottom of a score's range, within float32 rounding, is a problem whatever the other images score:
 # all pixels black (dark), all clipped white (light), one grey level (low_information)
 FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
-# clipped or crushed brightness lowers entropy by itself: a light or dark image is not also low-information
+# clipped or crushed brightness puts many pixels on one value by itself: a light or dark image is not also
+# low-information
 EXPLAINED_BY = {"low_information": ("dark", "light")}
 
 _HSP_WEIGHTS = np.array([0.241, 0.691, 0.068], dtype=np.float32)
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _WHITE_NOISE_LAPLACIAN_RATIO = math.sqrt(20.0)  # std of the 5-point Laplacian of i.i.d. noise / its std
-_PHASH_SIZE = 32
-# pixels scored or hashed at a time, a chunk per thread: each float32 temporary of such a chunk (256 images
-# of 32x32) stays in the CPU's caches, which scoring 1,024 such images at once does not (a third slower)
-_CHUNK_PIXELS = 256 * 32 * 32
-
-
-def batch_rows(images: np.ndarray, batch_size: int, *, pixels: int) -> int:
-    """Images per batch of uint8 ``(N, H, W, C)`` ``images``: at most ``batch_size`` and at most ``pixels``
-    pixels, at least one image."""
-    return max(1, min(batch_size, pixels // max(1, images.shape[1] * images.shape[2])))
-
-
-def _check_images(images: np.ndarray) -> None:
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
-        raise WinnowError(
-            f"images must be uint8 (N, H, W, C) with C in 1 or 3, got {getattr(images, 'dtype', type(images))} "
-            f"{getattr(images, 'shape', '')}"
-        )
 
 
 def score_images(
@@ -105,12 +90,12 @@ def score_images(
         min_relative_spread: the IQR of log size / log aspect counts as at least ``log(1 +
             min_relative_spread)``, so a set of equal sizes does not call a 1-pixel difference odd.
         engine: where the batches run (:class:`winnow.engine.Engine`; the same numbers either way).
-        phash: also ``phash``, uint64 ``(N,)`` (:func:`phash64`), from the same pass over the images.
+        phash: also ``phash``, uint64 ``(N,)`` (:func:`winnow.phash.phash64`), from the same pass over the images.
 
     Returns:
         ``{score name: float32 (N,)}`` for each name in :data:`SCORES`.
     """
-    _check_images(images)
+    check_images(images)
     n, height, width = images.shape[:3]
     orig_h = np.full(n, height) if orig_h is None else np.asarray(orig_h, dtype=np.int64)
     orig_w = np.full(n, width) if orig_w is None else np.asarray(orig_w, dtype=np.int64)
@@ -118,7 +103,7 @@ def score_images(
         raise WinnowError(f"orig_h and orig_w must be {n} positive sizes, one per image")
     if not (0 <= light_percentile <= 100 and 0 <= dark_percentile <= 100):
         raise WinnowError("score.light_percentile and score.dark_percentile must lie in [0, 100]")
-    step = batch_rows(images, batch_size, pixels=_CHUNK_PIXELS)  # chunks that stay in the CPU caches
+    step = batch_rows(images, batch_size, pixels=CHUNK_PIXELS)  # chunks that stay in the CPU caches
     pixel_scores = engine.map(partial(_score_batch, light_percentile=light_percentile, dark_percentile=dark_percentile,
                                       phash=phash), images, batch_size=step, threads=True, orig_h=orig_h, orig_w=orig_w)
     spread = math.log1p(min_relative_spread)
@@ -236,7 +221,7 @@ def _score_batch(batch: np.ndarray, *, orig_h: np.ndarray, orig_w: np.ndarray, l
     """float32 ``(B,)`` per pixel score of uint8 ``(B, H, W, C)`` (and ``phash`` uint64 ``(B,)`` when asked)."""
     scores = _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile)
     out = {name: np.asarray(values).astype(np.float32) for name, values in scores.items()}
-    return out | ({"phash": _phash_batch(batch)} if phash else {})
+    return out | ({"phash": phash_batch(batch)} if phash else {})
 
 
 def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> dict[str, np.ndarray]:
@@ -336,168 +321,3 @@ def area_matrix(in_size: int, out_size: int, *, low: float = 0.0, high: float | 
     pixel = np.arange(in_size)[None, :]
     overlap = np.clip(np.minimum(right, pixel + 1) - np.maximum(left, pixel), 0, None)
     return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def phash64(images: np.ndarray, *, batch_size: int = 4096, engine: Engine = Engine()) -> np.ndarray:
-    """64-bit perceptual hashes, bit-identical to ``int(str(imagehash.phash(Image.fromarray(img))), 16)``.
-
-    As imagehash: Pillow's 'L' conversion, Pillow's LANCZOS resize to 32x32 (its two passes in the order the
-    installed Pillow runs them, :func:`_pillow_vertical_first`), 2-D DCT-II (scipy.fftpack,
-    rows first), the top-left 8x8 coefficients compared with their median, bits read row by row with
-    the first as the most significant. The conversion and the resize reproduce Pillow's fixed-point
-    arithmetic on whole batches.
-
-    Only the 8x8 coefficients are computed, by two matrix products, not the whole 32x32 transform. Their
-    rounding differs from scipy's FFT by about 1e-15 of the DC coefficient (which bounds every coefficient;
-    at most 64 roundings of terms it bounds, ~1e-14); a bit could flip only where the two middle
-    coefficients lie that close, so images whose middle gap is below 1e-9 of it (ties: flat images,
-    mirror-symmetric ones) are hashed with scipy's own transform.
-
-    Args:
-        images: uint8 ``(N, H, W, C)`` with C in {1, 3}, or ``(N, H, W)``.
-        engine: where the batches run (:class:`winnow.engine.Engine`).
-
-    Returns:
-        uint64 ``(N,)``.
-    """
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        images = images[..., None]
-    _check_images(images)
-    step = batch_rows(images, batch_size, pixels=_CHUNK_PIXELS)
-    return engine.map(_phash_rows, images, batch_size=step, threads=True)["phash"]
-
-
-def _phash_rows(batch: np.ndarray) -> dict[str, np.ndarray]:
-    return {"phash": _phash_batch(batch)}
-
-
-def _phash_batch(batch: np.ndarray) -> np.ndarray:
-    """uint64 ``(B,)``: :func:`phash64` of uint8 ``(B, H, W, C)``."""
-    height, width = batch.shape[1:3]
-    gray = _pillow_resize(_pillow_gray(batch), vertical_first=_pillow_vertical_first(height, width))
-    dct = _low_dct(gray)
-    middle = np.partition(dct, (31, 32), axis=1)
-    near_tie = middle[:, 32] - middle[:, 31] <= _PHASH_TIE * (1.0 + np.abs(dct[:, 0]))
-    if near_tie.any():
-        from scipy import fftpack
-
-        exact = fftpack.dct(fftpack.dct(gray[near_tie].astype(np.uint8), axis=1), axis=2)
-        dct[near_tie] = exact[:, :8, :8].reshape(-1, 64)
-    bits = dct > np.median(dct, axis=1, keepdims=True)
-    return np.packbits(bits, axis=1).view(">u8")[:, 0].astype(np.uint64)
-
-
-_PHASH_TIE = 1e-9  # relative gap of the middle coefficients below which scipy's transform decides (phash64)
-
-
-def _pillow_resize(gray: np.ndarray, *, vertical_first: bool) -> np.ndarray:
-    """Integer ``(B, H, W)`` resized to ``(B, 32, 32)`` as Pillow's LANCZOS resize does: a horizontal and a
-    vertical pass, in the order given, each rounding and clipping to 8 bits (a pass is skipped where the
-    size is already 32)."""
-    height, width = gray.shape[1:3]
-
-    def across(values: np.ndarray) -> np.ndarray:
-        if width == _PHASH_SIZE:
-            return values
-        return _fixed_point_pass(values, _pillow_lanczos_matrix(width, _PHASH_SIZE))
-
-    def down(values: np.ndarray) -> np.ndarray:
-        if height == _PHASH_SIZE:
-            return values
-        matrix = _pillow_lanczos_matrix(height, _PHASH_SIZE)
-        return _fixed_point_pass(values.transpose(0, 2, 1), matrix).transpose(0, 2, 1)
-
-    return across(down(gray)) if vertical_first else down(across(gray))
-
-
-@lru_cache(maxsize=256)  # once per image shape and process
-def _pillow_vertical_first(height: int, width: int) -> bool:
-    """Whether the installed Pillow resizes a ``height x width`` grey image to 32x32 vertical pass first.
-
-    Pillow up to 12 always ran the horizontal pass first; Pillow 13 runs the vertical one first for tall
-    images (height above 32 and width below about ``(height + 32) / 2``: 200x7, 40x20, 33x31), and the
-    rounding after each pass makes the order show in the hash: 17 of 20 random 200x7 images hashed apart
-    from ``imagehash.phash`` when this always went horizontal first. The order is read off the installed
-    Pillow itself, by resizing one noise image of the shape both ways; horizontal first where the two
-    orders agree on it (or neither matches)."""
-    if height == _PHASH_SIZE or width == _PHASH_SIZE:
-        return False  # one pass only
-    from PIL import Image
-
-    probe = np.random.default_rng([height, width]).integers(0, 256, (height, width), dtype=np.uint8)
-    expected = np.asarray(Image.fromarray(probe).resize((_PHASH_SIZE, _PHASH_SIZE), Image.Resampling.LANCZOS))
-    gray = probe[None].astype(np.float32)
-    vertical = np.array_equal(_pillow_resize(gray, vertical_first=True)[0], expected)
-    return vertical and not np.array_equal(_pillow_resize(gray, vertical_first=False)[0], expected)
-
-
-def _low_dct(gray: np.ndarray) -> np.ndarray:
-    """float64 ``(B, 64)``: the top-left 8x8 of scipy.fftpack's unnormalised 2-D DCT-II of ``(B, 32, 32)``,
-    row by row."""
-    # one small product per image: a single tall one would be split over BLAS threads, which on shared
-    # cores costs several times its work
-    return (_DCT_BASIS @ gray.astype(np.float64) @ _DCT_BASIS.T).reshape(len(gray), 64)
-
-
-# the first 8 rows of the unnormalised DCT-II matrix: 2 cos(pi k (2n + 1) / 2N)
-_DCT_BASIS = 2.0 * np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(_PHASH_SIZE) + 1) / (2 * _PHASH_SIZE))
-
-
-def _pillow_gray(batch: np.ndarray) -> np.ndarray:
-    """``(B, H, W)`` integers in float32: Pillow's RGB→L, ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``.
-
-    The weights sum to 2**16, so every product and partial sum is an integer below 2**24, which float32
-    holds exactly whatever order the matrix product adds in; dividing by 2**16 is exact too."""
-    if batch.shape[3] == 1:
-        return batch[..., 0].astype(np.float32)
-    gray = batch.astype(np.float32) @ _PILLOW_GRAY_WEIGHTS
-    gray += 0x8000
-    gray /= 0x10000
-    return np.floor(gray, out=gray)
-
-
-_PILLOW_GRAY_WEIGHTS = np.array([19595, 38470, 7471], dtype=np.float32)
-_PILLOW_PRECISION_BITS = 32 - 8 - 2
-
-
-def _fixed_point_pass(gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Resample the last axis of integer ``(B, H, W)`` by Pillow's int ``(out, W)`` weights, as Pillow rounds."""
-    # float64 holds these integer sums exactly (< 2**40), and its matmul is BLAS-fast where int64's is not
-    acc = (gray.astype(np.float64) @ matrix.T.astype(np.float64)).astype(np.int64) + (1 << (_PILLOW_PRECISION_BITS - 1))
-    return np.clip(acc >> _PILLOW_PRECISION_BITS, 0, 255)
-
-
-@lru_cache(maxsize=16)  # once per size pair and process, whatever the number of batches
-def _pillow_lanczos_matrix(in_size: int, out_size: int) -> np.ndarray:
-    """int64 ``(out_size, in_size)``: Pillow's fixed-point LANCZOS weights (``precompute_coeffs``).
-
-    Computed with ``math.sin`` in the same order as Pillow's C code, so the rounding to fixed point
-    lands on the same integers.
-    """
-    scale = in_size / out_size
-    filter_scale = max(scale, 1.0)
-    support = 3.0 * filter_scale
-
-    def lanczos(x: float) -> float:
-        if not -3.0 <= x < 3.0:
-            return 0.0
-        return _sinc(x) * _sinc(x / 3.0)
-
-    matrix = np.zeros((out_size, in_size), np.int64)
-    for out in range(out_size):  # out_size weights rows, once per size pair: not on the hot path
-        center = (out + 0.5) * scale
-        low = max(int(center - support + 0.5), 0)
-        high = min(int(center + support + 0.5), in_size)
-        weights = [lanczos((x - center + 0.5) * (1.0 / filter_scale)) for x in range(low, high)]
-        total = sum(weights)
-        for x, w in zip(range(low, high), weights):
-            w = w / total if total != 0 else w
-            matrix[out, x] = int(w * (1 << _PILLOW_PRECISION_BITS) + (0.5 if w >= 0 else -0.5))
-    return matrix
-
-
-def _sinc(x: float) -> float:
-    if x == 0.0:
-        return 1.0
-    x *= math.pi
-    return math.sin(x) / x
