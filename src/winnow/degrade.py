@@ -154,7 +154,7 @@ class _State:
         manifest = pd.concat([manifest[self.alive]] + [a[1] for a in self.added])
         kept, added = np.flatnonzero(self.alive), [a[0] for a in self.added]
         if workdir is None:
-            images = np.concatenate([self.images[kept], *added])
+            images = np.concatenate([self.images[kept], *added]) if added else self.images[kept]
         else:
             images = _write_rows(Path(workdir) / IMAGES, self.images, kept, added)
         return ImageSet(images=images, manifest=manifest.reset_index(drop=True), classes=self.classes)
@@ -164,11 +164,10 @@ def _write_rows(file: Path, images: np.ndarray, kept: np.ndarray, added: list[np
     """``images[kept]`` followed by each of ``added``, written to the ``.npy`` ``file`` a batch at a time;
     returns its read-only memory map."""
     rows = NpyRows.create(file, (len(kept) + sum(len(a) for a in added), *images.shape[1:]))
-    for start in range(0, len(kept), rows.batch_rows):
-        rows.write(start, np.asarray(images[kept[start:start + rows.batch_rows]]))
+    rows.write_rows(0, images, kept)
     start = len(kept)
     for more in added:
-        rows.write(start, more)
+        rows.write_rows(start, more)
         start += len(more)
     return np.load(file, mmap_mode="r")
 

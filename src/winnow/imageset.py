@@ -163,9 +163,7 @@ def write_imageset(
         if source is not None:
             link_or_copy(source, tmp / IMAGES)
         else:
-            rows = NpyRows.create(tmp / IMAGES, images.shape)
-            for start in range(0, len(images), rows.batch_rows):
-                rows.write(start, np.asarray(images[start:start + rows.batch_rows]))
+            NpyRows.create(tmp / IMAGES, images.shape).write_rows(0, images)
         _write_tables(tmp, manifest, classes)
         for name, frame in (tables or {}).items():
             frame.to_parquet(tmp / name, index=False)

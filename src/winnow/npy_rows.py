@@ -82,6 +82,14 @@ class NpyRows:
         finally:
             os.close(fd)
 
+    def write_rows(self, start: int, images: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Write ``images[rows]`` (all of ``images`` when ``rows`` is None) from row ``start`` on, a batch of
+        :attr:`batch_rows` at a time, so a memory-mapped ``images`` is never read whole into memory."""
+        count = len(images) if rows is None else len(rows)
+        for done in range(0, count, self.batch_rows):
+            chosen = slice(done, done + self.batch_rows) if rows is None else rows[done:done + self.batch_rows]
+            self.write(start + done, np.asarray(images[chosen]))
+
     def read(self, start: int, stop: int) -> np.ndarray:
         """uint8 ``(stop - start, H, W, C)``, a fresh array in memory."""
         stop = min(stop, len(self))
