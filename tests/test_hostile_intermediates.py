@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -658,8 +659,25 @@ def _kill_mid_write(project: Path, stage: str, hang_at: str) -> Path:
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    assert f".winnow-tmp-{proc.pid}" in temporary.name and temporary.exists()
+    # the stage ran in a child its process watched (winnow.stage.run); killing the process took the child
+    writer = int(temporary.name.split(".winnow-tmp-")[1].split(".")[0])
+    assert writer != proc.pid and temporary.exists()
+    _wait_until_gone(writer)
     return temporary
+
+
+def _wait_until_gone(pid: int) -> None:
+    """Return once process ``pid`` has ended (a zombie counts as ended); fail after 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+    pytest.fail(f"process {pid} outlived the stage process killed with kill -9")
 
 
 @pytest.mark.hostile("interrupted")

@@ -1,0 +1,80 @@
+"""Deaths no Python code sees — a memory-mapped input cut short under the reader (SIGBUS), the out-of-memory
+killer (SIGKILL), a crash in native code — end a stage in one line from the parent that watches it
+(winnow.stage.run), with its temporaries removed and the shell's status for the signal."""
+
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hostile_harness import ROOT, _env, assert_nothing_left, files_under
+
+# A stage script that dies, inside an atomic write of data/score/scores.txt, as WINNOW_DEATH says.
+_DYING_STAGE = '''
+import ctypes, os, signal
+import numpy as np
+from winnow.stage import atomic_path, run
+
+
+def main():
+    death = os.environ["WINNOW_DEATH"]
+    with atomic_path("data/score/scores.txt") as tmp:
+        tmp.write_text("half written")
+        if death == "truncated":  # another program rewrites the imageset while the stage maps it, as
+            pixels = np.load("data/ingest/images.npy", mmap_mode="r")  # read_imageset maps images.npy
+            os.truncate("data/ingest/images.npy", 128)
+            print(int(pixels[-1].sum()))
+        elif death == "killed":  # what the out-of-memory killer sends
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif death == "crashed":  # a native library reading address 0
+            ctypes.string_at(0)
+
+
+run(main)
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_DYING_STAGE)
+    (tmp_path / "data/ingest").mkdir(parents=True)
+    (tmp_path / "data/score").mkdir()
+    np.save(tmp_path / "data/ingest/images.npy", np.full((256, 28, 28, 1), 7, np.uint8))
+    return tmp_path
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("death, number, line", [
+    # before: exit status 135 and not a word: a bare "Bus error" from the shell, if any
+    ("truncated", signal.SIGBUS,
+     "error: stages/score.py: a file it read through a memory map was cut short while it ran, or its disk failed "
+     "(SIGBUS); outputs not yet complete were left unwritten: rerun it once nothing else writes its inputs"),
+    # before: exit status 137 and not a word
+    ("killed", signal.SIGKILL,
+     "error: stages/score.py: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory "
+     "runs out (dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower "
+     "the batch or data size, then rerun"),
+    ("crashed", signal.SIGSEGV,
+     "error: stages/score.py: crashed in native code (SIGSEGV): a bug in winnow or a library it runs; outputs not "
+     "yet complete were left unwritten; rerun with PYTHONFAULTHANDLER=1 to see where, and report it"),
+])
+def test_a_death_no_python_code_sees_is_one_line_and_leaves_no_temporary(project, death, number, line):
+    before = files_under(project)
+    done = subprocess.run([sys.executable, "stages/score.py"], cwd=project, capture_output=True, text=True,
+                          env={**_env(), "WINNOW_DEATH": death}, timeout=120)
+    assert done.stderr.splitlines()[-1] == line, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and done.stdout.splitlines()[-1].startswith(
+        "removed 1 temporary file(s) left by killed runs: data/score/.scores.winnow-tmp-")
+    assert done.returncode == 128 + number  # the shell's status for the signal, as before
+    assert_nothing_left(project, before)
+
+
+def test_every_stage_script_runs_through_the_watching_run():
+    # the parent that speaks for a dead child exists only where a stage script calls run() at its top level
+    scripts = sorted((ROOT / "stages").glob("*.py"))
+    assert len(scripts) == 20
+    assert [s.name for s in scripts if not s.read_text().rstrip().endswith(("run(main)", "run(main, "
+                                                                             "reads_arguments=True)"))] == []
