@@ -32,6 +32,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the subcommand ``argv`` names (``sys.argv[1:]`` when None: the ``winnow`` command itself, which runs
+    it in a child its parent watches, :func:`winnow.watched.watched_by_a_parent`); returns the exit status."""
+    called_as_command = argv is None
     argv = sys.argv[1:] if argv is None else argv
     parser = _Parser(prog="winnow", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -43,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
             modules[name] = importlib.import_module(module)
             modules[name].add_arguments(sub_parser)
     args = parser.parse_args(argv)
+    if called_as_command:  # a test calling main() in-process is never forked
+        from winnow.stage import tidy_killed_runs
+        from winnow.watched import watched_by_a_parent
+
+        watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs)
     escape_unencodable_output()
     try:
         return int(modules[args.command].run(args) or 0)

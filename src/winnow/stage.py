@@ -18,6 +18,7 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
     Outputs, atomic_folder, atomic_path, finish_killed_commits, scratch_folder, sweep_temporaries, together,
 )
 from winnow.params import load as load_validated
+from winnow.watched import watched_by_a_parent
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
@@ -245,13 +246,13 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     every temporary removed on the way out (:func:`_terminate_as_interrupt`).
 
     Called from a script's top level, the stage runs in a forked child that its parent watches
-    (:func:`_watched_by_a_parent`), so that even a death no Python code sees is one line."""
+    (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
     if sys._getframe(1).f_globals.get("__name__") == "__main__":  # in-process callers (tests) are never forked
-        _watched_by_a_parent()
+        watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs)
     escape_unencodable_output()
     _terminate_as_interrupt()
     try:
-        _tidy_killed_runs()
+        tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
             script = f"stages/{Path(sys.argv[0]).name}"
             raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
@@ -271,7 +272,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         sys.exit(status)
 
 
-def _tidy_killed_runs() -> None:
+def tidy_killed_runs() -> None:
     """Finish or drop the output moves of killed runs and remove their temporaries, saying what was done."""
     finished, dropped = finish_killed_commits()
     if finished:
@@ -283,77 +284,6 @@ def _tidy_killed_runs() -> None:
     removed = sweep_temporaries()
     if removed:
         print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
-
-
-_NATIVE_CRASH = ("crashed in native code ({name}): a bug in winnow or a library it runs; outputs not yet complete "
-                 "were left unwritten; rerun with PYTHONFAULTHANDLER=1 to see where, and report it")
-_DEATH_LINES = {
-    # an input mapped into memory (an imageset's pixels) that shrinks under the reader: the read faults
-    "SIGBUS": "a file it read through a memory map was cut short while it ran, or its disk failed (SIGBUS); outputs "
-              "not yet complete were left unwritten: rerun it once nothing else writes its inputs",
-    "SIGKILL": "killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out (dmesg "
-               "says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch "
-               "or data size, then rerun",
-    **{name: _NATIVE_CRASH.format(name=name) for name in ("SIGSEGV", "SIGABRT", "SIGILL", "SIGFPE")},
-}
-
-
-def death_line(number: int) -> str:
-    """What a stage says when signal ``number`` ended its process before any Python code could speak."""
-    name = signal.Signals(number).name
-    return _DEATH_LINES.get(name, f"ended by {name}; outputs not yet complete were left unwritten: rerun it")
-
-
-def _watched_by_a_parent() -> None:
-    """Fork; return in the child, which runs the stage; the parent waits and leaves with the child's status.
-
-    A death no Python code sees (a memory-mapped input truncated under the reader: SIGBUS; the out-of-memory
-    killer: SIGKILL; a crash in a native library) ended the stage with a bare status, 135 or 137, and no word.
-    The parent sees it: it removes the temporaries the child left, says in one line what happened and leaves
-    with the shell's status for it (128 + the signal). SIGTERM sent to the parent goes on to the child, which
-    ends as it always did; Ctrl-C reaches the child through the terminal, as under a shell, so the parent
-    ignores it. A parent killed outright takes the child with it (Linux's parent-death signal)."""
-    if not hasattr(os, "fork"):
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none lost between fork and handler
-    child = os.fork()
-    if child == 0:
-        _die_with(parent)
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda number, _frame: _send(child, number))
-    signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-    if status < 0:
-        _tidy_killed_runs()
-        print(f"error: stages/{Path(sys.argv[0]).name}: {death_line(-status)}", file=sys.stderr)
-        status = 128 - status
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel SIGKILL this process when ``parent`` dies (Linux; elsewhere nothing)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    except (AttributeError, OSError):
-        return
-    if os.getppid() != parent:  # it died before the request took hold
-        os._exit(128 + signal.SIGKILL)
-
-
-def _send(pid: int, number: int) -> None:
-    try:
-        os.kill(pid, number)
-    except ProcessLookupError:  # it has just ended; waitpid reports how
-        pass
 
 
 class Terminated(KeyboardInterrupt):

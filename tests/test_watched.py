@@ -1,6 +1,6 @@
 """Deaths no Python code sees — a memory-mapped input cut short under the reader (SIGBUS), the out-of-memory
-killer (SIGKILL), a crash in native code — end a stage in one line from the parent that watches it
-(winnow.stage.run), with its temporaries removed and the shell's status for the signal."""
+killer (SIGKILL), a crash in native code — end a stage or a ``winnow`` command in one line from the parent
+that watches it (winnow.watched), with its temporaries removed and the shell's status for the signal."""
 
 import signal
 import subprocess
@@ -78,3 +78,30 @@ def test_every_stage_script_runs_through_the_watching_run():
     assert len(scripts) == 20
     assert [s.name for s in scripts if not s.read_text().rstrip().endswith(("run(main)", "run(main, "
                                                                              "reads_arguments=True)"))] == []
+
+
+# The winnow command with one more subcommand, which the out-of-memory killer ends.
+_DYING_COMMAND = """
+import os, signal, sys, types
+from winnow import cli
+
+dying = types.ModuleType("dying")
+dying.add_arguments = lambda parser: None
+dying.run = lambda args: os.kill(os.getpid(), signal.SIGKILL)
+sys.modules["dying"] = dying
+cli.SUBCOMMANDS["dying"] = ("dying", "dies")
+sys.argv = ["winnow", "dying"]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_winnow_command_killed_outright_says_so_in_one_line(tmp_path):
+    # before: status 137 and not a word (review export reads imagesets through memory maps, as stages do)
+    done = subprocess.run([sys.executable, "-c", _DYING_COMMAND], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+    assert done.stderr.splitlines() == [
+        "error: dying: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out "
+        "(dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch "
+        "or data size, then rerun"]
+    assert done.returncode == 128 + signal.SIGKILL

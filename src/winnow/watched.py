@@ -1,0 +1,82 @@
+"""A process watched by its parent: deaths no Python code sees become one line.
+
+A stage (:func:`winnow.stage.run`) or a ``winnow`` command forks before its work; the parent only waits. A
+signal that ends the child outright leaves Python no chance to speak, so the parent speaks for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+_NATIVE_CRASH = ("crashed in native code ({name}): a bug in winnow or a library it runs; outputs not yet complete "
+                 "were left unwritten; rerun with PYTHONFAULTHANDLER=1 to see where, and report it")
+_DEATH_LINES = {
+    # an input mapped into memory (an imageset's pixels) that shrinks under the reader: the read faults
+    "SIGBUS": "a file it read through a memory map was cut short while it ran, or its disk failed (SIGBUS); outputs "
+              "not yet complete were left unwritten: rerun it once nothing else writes its inputs",
+    "SIGKILL": "killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out (dmesg "
+               "says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch "
+               "or data size, then rerun",
+    **{name: _NATIVE_CRASH.format(name=name) for name in ("SIGSEGV", "SIGABRT", "SIGILL", "SIGFPE")},
+}
+
+
+def death_line(number: int) -> str:
+    """What a stage or command says when signal ``number`` ended its process before any Python code could
+    speak."""
+    name = signal.Signals(number).name
+    return _DEATH_LINES.get(name, f"ended by {name}; outputs not yet complete were left unwritten: rerun it")
+
+
+def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None]) -> None:
+    """Fork; return in the child, which does the work; the parent waits and leaves with the child's status.
+
+    A death no Python code sees (a memory-mapped input truncated under the reader: SIGBUS; the out-of-memory
+    killer: SIGKILL; a crash in a native library) ended a stage or command with a bare status, 135 or 137, and no word.
+    The parent sees it: it calls ``tidy`` (which removes the temporaries the child left), says in one line
+    ``error: <speaker>: <what happened>`` and leaves with the shell's status for it (128 + the signal). SIGTERM sent to the parent goes on to the child, which
+    ends as it always did; Ctrl-C reaches the child through the terminal, as under a shell, so the parent
+    ignores it. A parent killed outright takes the child with it (Linux's parent-death signal)."""
+    if not hasattr(os, "fork"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none lost between fork and handler
+    child = os.fork()
+    if child == 0:
+        _die_with(parent)
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda number, _frame: _send(child, number))
+    signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+    if status < 0:
+        tidy()
+        print(f"error: {speaker}: {death_line(-status)}", file=sys.stderr)
+        status = 128 - status
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies (Linux; elsewhere nothing)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:  # it died before the request took hold
+        os._exit(128 + signal.SIGKILL)
+
+
+def _send(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:  # it has just ended; waitpid reports how
+        pass
