@@ -47,11 +47,37 @@ def test_dimmed_or_brightened_picture_keeps_its_information():
     assert scores_of(TEXTURE[0])["low_information"] > 0.99
 
 
+def picture(rng: np.random.Generator, side: int = 32) -> np.ndarray:
+    """float ``(side, side)`` in [0, 1] with a photograph's statistics: amplitude falling as 1/frequency."""
+    frequency = np.hypot(*np.meshgrid(np.fft.fftfreq(side), np.fft.fftfreq(side), indexing="ij"))
+    frequency[0, 0] = 1.0
+    field = np.fft.ifft2((rng.normal(size=(side, side)) + 1j * rng.normal(size=(side, side))) / frequency).real
+    return (field - field.min()) / (field.max() - field.min())
+
+
+def grey(values: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(values).round().astype(np.uint8)[..., None], 3, axis=2)
+
+
 def test_box_blurred_image_scores_blurrier_than_its_source():
     from scipy import ndimage
 
-    smooth = ndimage.uniform_filter(TEXTURE[0].astype(float), size=(9, 9, 1)).round().astype(np.uint8)
-    assert scores_of(smooth)["blurry"] < 0.5 * scores_of(TEXTURE[0])["blurry"]
+    source = grey(255 * picture(np.random.default_rng(0)))
+    smooth = ndimage.uniform_filter(source.astype(float), size=(9, 9, 1)).round().astype(np.uint8)
+    assert scores_of(smooth)["blurry"] < 0.5 * scores_of(source)["blurry"]
+
+
+def test_a_slow_change_across_a_sharp_picture_is_not_blur():
+    # a sky's gradient under the picture's own detail: most of the image's contrast, none of its blur. Scored
+    # against the contrast (until stop 50) it fell to 0.09, as low as the picture's 5x5 box blur (0.08)
+    from scipy import ndimage
+
+    detail = picture(np.random.default_rng(0))
+    source = grey(255 * detail)
+    under_a_ramp = grey(60 * detail + np.linspace(0, 190, 32)[None, :])
+    blurred = ndimage.uniform_filter(source.astype(float), size=(5, 5, 1)).round().astype(np.uint8)
+    half_the_source = 0.5 * scores_of(source)["blurry"]
+    assert scores_of(under_a_ramp)["blurry"] > half_the_source > scores_of(blurred)["blurry"]
 
 
 def test_all_black_image_is_dark_and_not_light():
@@ -123,6 +149,19 @@ def test_score_table_rows_follow_the_manifest():
     for name in SCORES:
         np.testing.assert_array_equal(table[name].to_numpy(), direct[name])
     np.testing.assert_array_equal(table["phash"].to_numpy(), phash64(TEXTURE))
+
+
+def test_a_thumbnail_flagged_odd_size_is_not_also_called_blurry():
+    # 1,000 sharp images, 30 blurred ones and 30 tiny originals that score as low on blur (a few pixels judged
+    # after ingest's resampling): the thumbnails carry odd_size alone, the blurred images blurry
+    rng = np.random.default_rng(0)
+    blurry = np.concatenate([rng.normal(0.65, 0.04, 1000), np.full(30, 0.2), np.full(30, 0.2)])
+    odd_size = np.concatenate([np.ones(1030), np.full(30, 0.1)])
+    table = pd.DataFrame({"id": [f"img{k}" for k in range(1060)], **{name: np.ones(1060) for name in SCORES},
+                          "blurry": blurry, "odd_size": odd_size})
+    flags = quality_flags(table, {})[0]
+    assert np.flatnonzero(flags["blurry"]).tolist() == list(range(1000, 1030))
+    assert np.flatnonzero(flags["odd_size"]).tolist() == list(range(1030, 1060))
 
 
 def test_quality_flags_apply_each_setting_and_or_them_into_any():

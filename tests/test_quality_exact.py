@@ -10,15 +10,17 @@ from winnow.quality import SCORES, area_matrix, score_images
 
 HSP = np.array([0.241, 0.691, 0.068], np.float32)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-NOISE_RATIO = np.sqrt(20.0)
+NOISE_RATIO = np.sqrt(5.0)
 
 
 def laplacian_ratio(luma: np.ndarray) -> float:
     if luma.shape[0] < 3 or luma.shape[1] < 3:
         return NOISE_RATIO
     lap = luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4 * luma[1:-1, 1:-1]
-    contrast, edges = luma.reshape(1, -1).std(axis=1)[0], lap.reshape(1, -1).std(axis=1)[0]
-    return NOISE_RATIO if contrast < 0.01 else edges / contrast
+    down, across = luma[1:] - luma[:-1], luma[:, 1:] - luma[:, :-1]
+    gradient = np.sqrt(np.square(down)[None].mean(axis=(1, 2))[0] + np.square(across)[None].mean(axis=(1, 2))[0])
+    edges = lap.reshape(1, -1).std(axis=1)[0]
+    return NOISE_RATIO if gradient < 0.01 else edges / gradient
 
 
 def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: float) -> dict[str, np.float32]:
