@@ -158,8 +158,13 @@ def run_seed(project: Path, params: dict, seed: int, balanced: dict[str, dict], 
     for name, policy in (onthefly or {}).items():
         score(name, pruned.images, pruned.labels, Policy.from_params(policy))
     scores = edge_scores(embed(model, pruned.images), pruned.labels)
+    fitted = {}  # policy -> the variant fitted with it: one policy, one set of copies, one deterministic fit
     for name, policy in balanced.items():
         policy = Policy.from_params(policy)
+        if policy in fitted:
+            out[name] = {**out[fitted[policy]], "fit_s": 0.0, "same_as": fitted[policy]}
+            continue
+        fitted[policy] = name
         made = balanced_augment(pruned.images, pruned.labels, policy=policy, seed=seed, num_classes=len(test.classes),
                                 target=balance["target"], edge_scores=scores, edge_fraction=balance["edge_fraction"],
                                 edge_extra=balance["edge_extra"], max_images=balance["max_images"])
@@ -210,6 +215,18 @@ def targets(name: str, d: dict) -> dict:
             "search_within_10_min": d["search"]["wall_s"] <= 600}
 
 
+def _against_fixed(search: dict) -> str:
+    """The sentence on how the best other candidate fared against balance.policy (augment_search.with_fixed)."""
+    against = search.get("against_fixed")
+    if not against or against["challenger"] is None:
+        return ""
+    c = against["challenger"]
+    return (f" The best other candidate ({c['kind']} {'+'.join(c['ops'])} n={c['n']} m={c['magnitude']}) scored "
+            f"{against['gain'] * 100:+.1f} points against balance.policy, SE {against['gain_se'] * 100:.1f}: "
+            + ("within" if against["kept"] else "beyond") + f" {search['tie_se']:g} SE, so "
+            + ("balance.policy stays." if against["kept"] else "it replaces balance.policy."))
+
+
 def markdown(results: dict) -> str:
     lines = ["## Augmentation: the fixed policy against the searched one (issue 19)", "",
              "Each data set: the pipeline up to `variants` once (seed 0), the real augment-search stage at its "
@@ -233,11 +250,13 @@ def markdown(results: dict) -> str:
                       f"{search['max_images']} train images: {search['wall_s']:.0f} s wall, {search['cpu_s']:.0f} s "
                       f"CPU. Chose {chosen['kind']} {'+'.join(chosen['ops'])} n={chosen['n']} m={chosen['magnitude']} "
                       f"(val accuracy {search['val_accuracy']:.4f}; no augmentation "
-                      f"{search['no_augmentation_val_accuracy']:.4f}).", "",
+                      f"{search['no_augmentation_val_accuracy']:.4f})."
+                      + _against_fixed(search), "",
                   "| policy | val accuracy | s |", "|---|---|---|"]
         for row in search["table"]:
             p = row["policy"]
             label = "none" if p is None else f"{p['kind']} {'+'.join(p['ops'])} n={p['n']} m={p['magnitude']}"
+            label += " (balance.policy)" if p is not None and p == search.get("fixed") else ""
             lines.append(f"| {label} | {row['score']:.4f} | {row['seconds']:.0f} |")
         s = d["balanced_searched"]
         lines += ["", f"Searched against fixed: {s['diff_vs_fixed'] * 100:+.2f} pt macro F1 (p {s['p_vs_fixed']})."]

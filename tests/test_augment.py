@@ -23,6 +23,7 @@ from winnow.variants import load_variant, read_rows, write_variant
 
 STAGES = Path(__file__).resolve().parents[1] / "stages"
 STRENGTH_OPS = [op for op in OPS if op not in ("flip", "invert")]  # flip and invert have no strength to draw
+FIXED = Policy.from_params(default_params()["balance"]["policy"])  # the test projects' balance.policy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -158,6 +159,28 @@ def test_a_tie_goes_to_the_first_candidate():
     assert search(policies, score=lambda p: 0.0 if p is None or p.magnitude < 0.2 else 0.8).policy.magnitude == 0.2
 
 
+def test_the_fixed_policy_stays_unless_a_candidate_beats_it_by_more_than_one_standard_error():
+    # 100 val images; the fixed policy gets the first 50 right. Both challengers get 55 right (+0.05), one on the
+    # same images and 5 more (paired SE sqrt(0.05 * 0.95 / 99) = 0.022), the other on images 20-74, losing 20 of
+    # the fixed policy's and winning 25 (SE sqrt((45 - 100 * 0.05**2) / 99) / 10 = 0.067)
+    fixed, challenger = Policy(), Policy(ops=("rotate",), n=1)
+    image = np.arange(100)
+    right = {None: image < 40, fixed: image < 50}
+
+    def score_with(challenger_right):
+        return lambda policy: {**right, challenger: challenger_right}[policy].astype(float)
+
+    clear = search([fixed, challenger], score=score_with(image < 55), incumbent=True)
+    assert clear.policy == challenger and not clear.incumbent["kept"]
+    assert clear.incumbent["gain_se"] == pytest.approx(np.sqrt(0.05 * 0.95 / 99))
+    close = search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True)
+    assert close.policy == fixed and close.incumbent == {"challenger": challenger.to_params(), "gain": pytest.approx(0.05),
+                                                         "gain_se": pytest.approx(np.sqrt(44.75 / 99) / 10), "kept": True}
+    assert search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True,
+                  tie_se=0.5).policy == challenger  # 0.05 beyond half the SE
+    assert search([fixed, challenger], score=score_with((20 <= image) & (image < 75))).policy == challenger
+
+
 def test_stratified_sample_keeps_each_class_share():
     labels = np.repeat([0, 1, 2], [600, 300, 100])
     rows = stratified_sample(labels, max_images=100, seed=0)
@@ -247,7 +270,8 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
 
     def scorer(train_images, train_labels, val_images, val_labels, *, config, num_classes, seed, max_images):
         sampled.update(images=len(train_images), epochs=config.epochs, patience=config.patience, max_images=max_images)
-        return lambda p: 0.5 if p is None else {("rotate",): 0.6, ("shear", "cutout"): 0.7}[p.ops] + p.magnitude / 10
+        scores = {("rotate",): 0.6, ("shear", "cutout"): 0.7, FIXED.ops: 0.6}  # balance.policy competes too
+        return lambda p: 0.5 if p is None else scores[p.ops] + p.magnitude / 10
 
     from winnow import augment_search  # the stage imports the scorer when it runs: the search is off by default
 
@@ -256,7 +280,8 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
     winner = {"ops": ["shear", "cutout"], "n": 1, "magnitude": 0.7, "kind": "trivial", "fill": "border"}
     assert json.loads(Path("data/augment-search/policy.json").read_text())["policy"] == winner
     metrics = json.loads(Path("metrics/augment_search.json").read_text())
-    assert metrics["chosen"] == winner and metrics["candidates"] == 4 and len(metrics["table"]) == 5
+    assert metrics["chosen"] == winner and metrics["candidates"] == 5 and len(metrics["table"]) == 6
+    assert metrics["table"][1]["policy"] == FIXED.to_params() and not metrics["chosen_is_fixed"]
     assert metrics["images"] == 19  # the sample the candidates trained on: all 19, fewer than max_images
     assert sampled == {"images": 19, "epochs": 6, "patience": None, "max_images": 2000}
 
@@ -268,6 +293,23 @@ def test_search_stage_writes_the_winner_and_balance_uses_it(tmp_path, monkeypatc
         "balance:shear", "balance:cutout"}
 
 
+def test_search_stage_keeps_the_fixed_policy_unless_a_candidate_scores_higher(tmp_path, monkeypatch, capsys):
+    # before: the search never scored balance.policy, and on all three benchmark sets shipped a policy that then
+    # gained less than the fixed one over three seeds
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.3, 0.6],
+                                                    "op_sets": [["rotate"]]})
+    from winnow import augment_search
+
+    ties = {None: 0.5, 0.3: 0.6, 0.6: 0.7}  # trivial rotate at 0.6 ties with the fixed policy
+    monkeypatch.setattr(augment_search, "short_training_scorer",
+                        lambda *a, **k: lambda p: 0.7 if p == FIXED else ties[None if p is None else p.magnitude])
+    _stage("augment_search").main()
+    metrics = json.loads(Path("metrics/augment_search.json").read_text())
+    assert metrics["chosen"] == metrics["fixed"] == FIXED.to_params() and metrics["chosen_is_fixed"]
+    assert json.loads(Path("data/augment-search/policy.json").read_text())["policy"] == FIXED.to_params()
+    assert "chose balance.policy, " in capsys.readouterr().out
+
+
 def test_search_stage_warns_when_no_policy_beats_no_augmentation(tmp_path, monkeypatch, capsys):
     _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.2],
                                                     "op_sets": [["rotate"]]})
@@ -277,8 +319,8 @@ def test_search_stage_warns_when_no_policy_beats_no_augmentation(tmp_path, monke
     monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.25)
     _stage("augment_search").main()
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
-        "warning: augment-search: no policy beat training without augmentation on val (0.2500 against 0.2500); "
-        "balance still uses the best for its copies, but with train.augment: searched every variant would train on "
+        "warning: augment-search: the chosen policy did not beat training without augmentation on val (0.2500 "
+        "against 0.2500); balance still uses it for its copies, but with train.augment: searched every variant would train on "
         "a policy that did not help: consider train.augment: none"]
 
 
@@ -308,7 +350,8 @@ def test_search_stage_says_which_randaugment_candidates_an_op_set_cannot_hold(tm
     """RandAugment draws n different ops, so n 2 over a one-op set is no policy: left out, and said so (the
     stage used to drop it without a word)."""
     _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial", "rand"], "ns": [2],
-                                                    "magnitudes": [0.3], "op_sets": [["rotate"], ["shear", "cutout"]]})
+                                                    "magnitudes": [0.3], "op_sets": [["rotate"], ["shear", "cutout"]],
+                                                    "with_fixed": False})
     from winnow import augment_search
 
     monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.5 if p is None else 0.6)
@@ -380,7 +423,7 @@ def test_density_matching_trains_once_and_scores_a_policy_by_the_models_accuracy
     score = augment_search.density_scorer(images, labels, val, np.array([0, 0, 0, 1, 1, 1]), config=config,
                                           num_classes=3, seed=0)
     assert fits == [None]  # one model, no augmentation
-    assert score(None) == 1.0
-    assert score(Policy(ops=("invert",), n=1)) == 0.0  # inverted, every val image crosses to the other class
-    assert score(Policy(ops=("rotate",), n=1, magnitude=0.5)) == 1.0  # rotating a flat image changes nothing
+    assert score(None).tolist() == [1.0] * 6  # per val image
+    assert score(Policy(ops=("invert",), n=1)).tolist() == [0.0] * 6  # inverted, every image crosses to the other class
+    assert score(Policy(ops=("rotate",), n=1, magnitude=0.5)).tolist() == [1.0] * 6  # a flat image rotated is the same
     assert fits == [None]

@@ -53,47 +53,69 @@ def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]
 
 
 class SearchResult(NamedTuple):
-    """``policy``: the candidate with the highest score; ``table``: one row per candidate, no
-    augmentation first (``policy`` None), each with its ``score`` and ``seconds``."""
+    """``policy``: the winner; ``table``: one row per candidate, no augmentation first (``policy`` None),
+    each with its ``score`` and ``seconds``; ``incumbent``: with an incumbent, how the best challenger
+    fared against it (``challenger``, ``gain``, ``gain_se``, ``kept``), else None."""
 
     policy: Policy
     table: list[dict[str, Any]]
+    incumbent: dict[str, Any] | None = None
 
 
-def search(policies: list[Policy], *, score: Callable[[Policy | None], float]) -> SearchResult:
+def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], incumbent: bool = False,
+           tie_se: float = 1.0) -> SearchResult:
     """Score no augmentation and every policy with ``score`` (higher is better); the best policy wins,
-    the first of them on a tie."""
+    the first of them on a tie.
+
+    ``score`` returns float ``(M,)``, one value per val image (1.0 right, 0.0 wrong), or a plain number
+    (no spread); a policy's score is the mean. With ``incumbent``, ``policies[0]`` (the hand-set policy)
+    stays unless the best of the others beats it by more than ``tie_se`` standard errors of the paired
+    per-image difference: short trainings on one seed rank close policies by chance (on three benchmark
+    sets their winners, chosen over the fixed policy by 7-39 val images of 500-808, gained less than it
+    did over three full-length fits; benchmarks/results/augment.md)."""
     if not policies:
         raise WinnowError(NO_CANDIDATE)
-    table = []
+    table, per_image = [], []
     for policy in [None, *policies]:
         started = time.perf_counter()
-        value = float(score(policy))
-        table.append({"policy": None if policy is None else policy.to_params(), "score": value,
+        values = np.atleast_1d(np.asarray(score(policy), dtype=np.float64))
+        per_image.append(values)
+        table.append({"policy": None if policy is None else policy.to_params(), "score": float(values.mean()),
                       "seconds": round(time.perf_counter() - started, 2)})
     best = max(range(len(policies)), key=lambda i: (table[i + 1]["score"], -i))
-    return SearchResult(policies[best], table)
+    if not incumbent or best == 0:
+        kept = {"challenger": None, "gain": 0.0, "gain_se": 0.0, "kept": True} if incumbent else None
+        return SearchResult(policies[best], table, kept)
+    challenger = max(range(1, len(policies)), key=lambda i: (table[i + 1]["score"], -i))
+    difference = per_image[challenger + 1] - per_image[1]
+    gain = float(difference.mean())
+    gain_se = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
+    kept = not gain > tie_se * gain_se
+    return SearchResult(policies[0 if kept else challenger], table,
+                        {"challenger": policies[challenger].to_params(), "gain": gain, "gain_se": gain_se, "kept": kept})
 
 
 def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
                           val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
                           max_images: int | None = None) -> Callable[[Policy | None], float]:
-    """A ``score`` for :func:`search`: the best val accuracy of :func:`winnow.training.fit` under ``config``
-    (the short budget) with the policy on the fly, on a stratified sample of ``max_images`` train
-    images (all when None or not fewer) drawn once from ``seed`` (:func:`stratified_sample`).
+    """A ``score`` for :func:`search`: float ``(M,)``, which val images the model of the epoch with the best
+    val accuracy gets right, after :func:`winnow.training.fit` under ``config`` (the short budget) with the
+    policy on the fly, on a stratified sample of ``max_images`` train images (all when None or not fewer)
+    drawn once from ``seed`` (:func:`stratified_sample`).
 
     Args:
         train_images, val_images: uint8 ``(N, H, W, C)``; train_labels, val_labels: int ``(N,)``.
     """
-    from winnow.training import fit
+    from winnow.training import fit, predict_proba
 
     rows = stratified_sample(train_labels, max_images=max_images, seed=seed)
     images, labels = train_images[rows], np.asarray(train_labels)[rows]
+    truth = np.asarray(val_labels)
 
-    def score(policy: Policy | None) -> float:
+    def score(policy: Policy | None) -> np.ndarray:
         trained = fit(images, labels, val_images, val_labels, config=config, num_classes=num_classes, seed=seed,
                       policy=policy, progress=False)
-        return trained.best_val_acc
+        return (predict_proba(trained, val_images).argmax(1) == truth).astype(np.float64)
 
     return score
 
@@ -102,8 +124,8 @@ def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_image
                    val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
                    max_images: int | None = None, draws: int = 2) -> Callable[[Policy | None], float]:
     """A ``score`` for :func:`search` by density matching (Fast AutoAugment, Lim et al. 2019): one model is
-    fitted without augmentation, as :func:`short_training_scorer` fits each, and a policy scores its
-    accuracy on the val images augmented by that policy (the mean over ``draws`` seeds): the copies that
+    fitted without augmentation, as :func:`short_training_scorer` fits each, and a policy scores, per val
+    image, how often the model gets it right augmented by that policy (over ``draws`` seeds): the copies that
     still look like the data to a model of the data win. One training instead of one per candidate; the
     criterion favours mild policies. No augmentation scores the plain val accuracy.
     """
@@ -115,13 +137,13 @@ def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_image
                   num_classes=num_classes, seed=seed, progress=False)
     truth = np.asarray(val_labels)
 
-    def accuracy(images: np.ndarray) -> float:
-        return float((predict_proba(trained, images).argmax(1) == truth).mean())
+    def right(images: np.ndarray) -> np.ndarray:
+        return (predict_proba(trained, images).argmax(1) == truth).astype(np.float64)
 
-    def score(policy: Policy | None) -> float:
+    def score(policy: Policy | None) -> np.ndarray:
         if policy is None:
-            return accuracy(val_images)
-        return float(np.mean([accuracy(augment(val_images, policy=policy, seed=seed + d)[0]) for d in range(draws)]))
+            return right(val_images)
+        return np.mean([right(augment(val_images, policy=policy, seed=seed + d)[0]) for d in range(draws)], axis=0)
 
     return score
 

@@ -385,6 +385,8 @@ SCHEMA = Section({
         "ns": ListOf(Num(1, integer=True), min_len=1, unique=True),  # rand: ops per image
         "magnitudes": ListOf(Num(0, 1, low_open=True), min_len=1, unique=True),
         "fill": Choice(FILLS),
+        "with_fixed": Bool(),  # balance.policy is a candidate too, scored first: it wins its ties
+        "tie_se": Num(0),  # with_fixed: balance.policy stays unless beaten by more than this many standard errors
     }, null=True),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
