@@ -223,7 +223,8 @@ def _against_fixed(search: dict) -> str:
     c = against["challenger"]
     return (f" The best other candidate ({c['kind']} {'+'.join(c['ops'])} n={c['n']} m={c['magnitude']}) scored "
             f"{against['gain'] * 100:+.1f} points against balance.policy, SE {against['gain_se'] * 100:.1f}: "
-            + ("within" if against["kept"] else "beyond") + f" {search['tie_se']:g} SE, so "
+            + ("within" if against["kept"] else "beyond")
+            + f" {against.get('bar_se', search['tie_se']):.2f} SE, so "
             + ("balance.policy stays." if against["kept"] else "it replaces balance.policy."))
 
 

@@ -86,7 +86,8 @@ def main() -> None:
         against = result.incumbent
         scored += (f"; the best other candidate scored {against['gain'] * 100:+.1f} points against balance.policy "
                    f"(SE {against['gain_se'] * 100:.1f}): {'within' if against['kept'] else 'beyond'} "
-                   f"{section['tie_se']:g} SE, so {'balance.policy stays' if against['kept'] else 'it replaces it'}")
+                   f"{against['bar_se']:.2f} SE (tie_se {section['tie_se']:g} for one of {len(policies) - 1} "
+                   f"challengers), so {'balance.policy stays' if against['kept'] else 'it replaces it'}")
     print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
           f"{'balance.policy, ' if result.policy == fixed else ''}{result.policy.to_params()} ({scored})")
     # density scores a policy by one unaugmented model's accuracy on val images the policy changed, which lies

@@ -175,10 +175,30 @@ def test_the_fixed_policy_stays_unless_a_candidate_beats_it_by_more_than_one_sta
     assert clear.incumbent["gain_se"] == pytest.approx(np.sqrt(0.05 * 0.95 / 99))
     close = search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True)
     assert close.policy == fixed and close.incumbent == {"challenger": challenger.to_params(), "gain": pytest.approx(0.05),
-                                                         "gain_se": pytest.approx(np.sqrt(44.75 / 99) / 10), "kept": True}
+                                                         "gain_se": pytest.approx(np.sqrt(44.75 / 99) / 10),
+                                                         "bar_se": pytest.approx(1.0), "kept": True}
     assert search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True,
                   tie_se=0.5).policy == challenger  # 0.05 beyond half the SE
     assert search([fixed, challenger], score=score_with((20 <= image) & (image < 75))).policy == challenger
+
+
+def test_the_bar_rises_with_the_number_of_challengers():
+    # the best of several challengers no better than the fixed policy beats one standard error far more often than
+    # one challenger does: a gain of 1.39 SE (loses 4 of the fixed policy's images, wins 9 others) displaces it when
+    # it is the only challenger, not when two more were scored (bar 1.62 SE: P(Z > 1) / 3 = P(Z > 1.6175))
+    fixed, challenger = Policy(), Policy(ops=("rotate",), n=1)
+    also_ran = [Policy(ops=("shear",), n=1), Policy(ops=("crop",), n=1)]
+    image = np.arange(100)
+    right = {None: image < 40, fixed: image < 50, challenger: (image >= 4) & (image < 59),
+             **{policy: image < 30 for policy in also_ran}}
+
+    def score(policy):
+        return right[policy].astype(float)
+
+    assert search([fixed, challenger], score=score, incumbent=True).policy == challenger
+    three = search([fixed, challenger, *also_ran], score=score, incumbent=True)
+    assert three.policy == fixed and three.incumbent["bar_se"] == pytest.approx(1.6175, abs=1e-4)
+    assert three.incumbent["gain"] / three.incumbent["gain_se"] == pytest.approx(0.05 / np.sqrt(12.75 / 99) * 10)
 
 
 def test_stratified_sample_keeps_each_class_share():
