@@ -105,3 +105,67 @@ def test_a_winnow_command_killed_outright_says_so_in_one_line(tmp_path):
         "(dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch "
         "or data size, then rerun"]
     assert done.returncode == 128 + signal.SIGKILL
+
+
+_SLEEPING_STAGE = '''
+import time
+from winnow.stage import run
+
+
+def main():
+    print("working", flush=True)
+    time.sleep(60)
+    print("finished normally")
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path):
+    # before: the watching parent ignored SIGINT (Ctrl-C reaches the child from the terminal), so kill -INT,
+    # timeout -s INT or Popen.send_signal(SIGINT), which reach the parent alone, did nothing: the stage ran on
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_SLEEPING_STAGE)
+    stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=_env())
+    assert stage.stdout.readline() == "working\n"  # the child is at work
+    stage.send_signal(signal.SIGINT)
+    out, err = stage.communicate(timeout=60)
+    assert (out, err.splitlines()) == ("", [
+        "error: stages/score.py: interrupted; outputs not yet complete were left unwritten: rerun it"])
+    assert stage.returncode == 130
+
+
+# A watched child killed outright whose parent's sweep fails, and an exit handler the parent must not run.
+_SWEEP_FAILS = """
+import atexit, os, signal
+from winnow.watched import watched_by_a_parent
+
+atexit.register(lambda: print("exit handler ran in", "child" if os.getppid() != PARENT else "parent"))
+PARENT = os.getppid()
+
+
+def tidy():
+    raise PermissionError(13, "Permission denied", "data/score/.scores.winnow-tmp-1")
+
+
+watched_by_a_parent(speaker="stages/score.py", tidy=tidy)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_failed_sweep_after_a_death_still_says_what_happened_with_the_signal_status(tmp_path):
+    # before: the sweep ran first and unguarded: its PermissionError was a traceback and status 1, the death went
+    # unsaid, and the parent ran its copies of the exit handlers
+    done = subprocess.run([sys.executable, "-c", _SWEEP_FAILS], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+    assert done.stderr.splitlines() == [
+        "error: stages/score.py: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory "
+        "runs out (dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower "
+        "the batch or data size, then rerun",
+        "error: stages/score.py: its temporaries were not all removed ([Errno 13] Permission denied: "
+        "'data/score/.scores.winnow-tmp-1'); the next stage to start removes them"]
+    assert done.stdout == "" and done.returncode == 128 + signal.SIGKILL

@@ -10,6 +10,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from winnow.errors import first_line
+
 _NATIVE_CRASH = ("crashed in native code ({name}): a bug in winnow or a library it runs; outputs not yet complete "
                  "were left unwritten; rerun with PYTHONFAULTHANDLER=1 to see where, and report it")
 _DEATH_LINES = {
@@ -30,15 +32,18 @@ def death_line(number: int) -> str:
     return _DEATH_LINES.get(name, f"ended by {name}; outputs not yet complete were left unwritten: rerun it")
 
 
-def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None]) -> None:
+def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callable[[], None] | None = None) -> None:
     """Fork; return in the child, which does the work; the parent waits and leaves with the child's status.
 
     A death no Python code sees (a memory-mapped input truncated under the reader: SIGBUS; the out-of-memory
     killer: SIGKILL; a crash in a native library) ended a stage or command with a bare status, 135 or 137, and no word.
     The parent sees it: it calls ``tidy`` (which removes the temporaries the child left), says in one line
-    ``error: <speaker>: <what happened>`` and leaves with the shell's status for it (128 + the signal). SIGTERM sent to the parent goes on to the child, which
-    ends as it always did; Ctrl-C reaches the child through the terminal, as under a shell, so the parent
-    ignores it. A parent killed outright takes the child with it (Linux's parent-death signal)."""
+    ``error: <speaker>: <what happened>`` and leaves with the shell's status for it (128 + the signal), whatever
+    ``tidy`` meets. SIGTERM sent to the parent goes on to the child, which ends as it always did, and so does a
+    SIGINT unless the terminal sent it (Ctrl-C reaches the child from the terminal too, as under a shell;
+    ``kill -INT`` or ``timeout -s INT`` reach the parent alone). ``setup`` runs in the child before SIGTERM
+    is let through (a handler for it), so none arrives before it. A parent killed outright takes the child
+    with it (Linux's parent-death signal)."""
     if not hasattr(os, "fork"):
         return
     sys.stdout.flush()
@@ -48,19 +53,31 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None]) -> None:
     child = os.fork()
     if child == 0:
         _die_with(parent)
+        if setup is not None:
+            setup()
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, lambda number, _frame: None if _from_the_terminal() else _send(child, number))
     signal.signal(signal.SIGTERM, lambda number, _frame: _send(child, number))
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-    if status < 0:
-        tidy()
-        print(f"error: {speaker}: {death_line(-status)}", file=sys.stderr)
-        status = 128 - status
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
+    status = 1
+    try:
+        status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        for number in (signal.SIGINT, signal.SIGTERM):  # reaped: its pid may be another process's soon
+            signal.signal(number, signal.SIG_IGN)
+        if status < 0:
+            number, status = -status, 128 - status
+            try:
+                tidy()
+            finally:  # said even when the sweep fails (a temporary it may not remove): the next stage sweeps again
+                print(f"error: {speaker}: {death_line(number)}", file=sys.stderr)
+    except Exception as err:  # the sweep's own failure, after the line above: one more line
+        print(f"error: {speaker}: its temporaries were not all removed ({first_line(err)}); the next stage to "
+              "start removes them", file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
 
 
 def _die_with(parent: int) -> None:
@@ -73,6 +90,18 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # it died before the request took hold
         os._exit(128 + signal.SIGKILL)
+
+
+def _from_the_terminal() -> bool:
+    """Whether a SIGINT to this process most likely came from its terminal's Ctrl-C, which the child gets too:
+    this process's group is the terminal's foreground group."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        try:
+            if os.isatty(stream.fileno()):
+                return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+        except (AttributeError, OSError, ValueError):  # closed, replaced, or no terminal after all
+            continue
+    return False
 
 
 def _send(pid: int, number: int) -> None:
