@@ -278,7 +278,9 @@ def markdown(results: dict) -> str:
                           f"m={c['magnitude']}: {same}."]
         t = d["targets"]
         lines += ["", f"Targets: searched above baseline ({t['needed']}): **{'met' if t['searched_beats_baseline'] else 'missed'}**; "
-                      f"search within 10 minutes: **{'met' if t['search_within_10_min'] else 'missed'}**.", ""]
+                      f"search within 10 minutes: **{'met' if t['search_within_10_min'] else 'missed'}**."
+                      + (" The search kept balance.policy: searched is the fixed policy, not a better one it found."
+                         if search.get("chosen_is_fixed") else ""), ""]
     return "\n".join(lines) + "\n"
 
 
