@@ -36,6 +36,11 @@ run(main)
 '''
 
 
+KILLED = ("killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out (dmesg says), "
+          "or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch or data size, "
+          "then rerun")
+
+
 @pytest.fixture
 def project(tmp_path):
     (tmp_path / "stages").mkdir()
@@ -53,10 +58,7 @@ def project(tmp_path):
      "error: stages/score.py: a file it read through a memory map was cut short while it ran, or its disk failed "
      "(SIGBUS); outputs not yet complete were left unwritten: rerun it once nothing else writes its inputs"),
     # before: exit status 137 and not a word
-    ("killed", signal.SIGKILL,
-     "error: stages/score.py: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory "
-     "runs out (dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower "
-     "the batch or data size, then rerun"),
+    ("killed", signal.SIGKILL, f"error: stages/score.py: {KILLED}"),
     ("crashed", signal.SIGSEGV,
      "error: stages/score.py: crashed in native code (SIGSEGV): a bug in winnow or a library it runs; outputs not "
      "yet complete were left unwritten; rerun with PYTHONFAULTHANDLER=1 to see where, and report it"),
@@ -101,9 +103,7 @@ def test_a_winnow_command_killed_outright_says_so_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", _DYING_COMMAND], cwd=tmp_path, capture_output=True, text=True,
                           env=_env(), timeout=120)
     assert done.stderr.splitlines() == [
-        "error: dying: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out "
-        "(dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch "
-        "or data size, then rerun"]
+        f"error: dying: {KILLED}"]
     assert done.returncode == 128 + signal.SIGKILL
 
 
@@ -163,9 +163,7 @@ def test_a_failed_sweep_after_a_death_still_says_what_happened_with_the_signal_s
     done = subprocess.run([sys.executable, "-c", _SWEEP_FAILS], cwd=tmp_path, capture_output=True, text=True,
                           env=_env(), timeout=120)
     assert done.stderr.splitlines() == [
-        "error: stages/score.py: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory "
-        "runs out (dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower "
-        "the batch or data size, then rerun",
+        f"error: stages/score.py: {KILLED}",
         "error: stages/score.py: its temporaries were not all removed ([Errno 13] Permission denied: "
         "'data/score/.scores.winnow-tmp-1'); the next stage to start removes them"]
     assert done.stdout == "" and done.returncode == 128 + signal.SIGKILL
