@@ -215,13 +215,17 @@ def targets(name: str, d: dict) -> dict:
             "search_within_10_min": d["search"]["wall_s"] <= 600}
 
 
+def _label(policy: dict) -> str:
+    """A policy's params as the tables show it: kind, ops, n and magnitude."""
+    return f"{policy['kind']} {'+'.join(policy['ops'])} n={policy['n']} m={policy['magnitude']}"
+
+
 def _against_fixed(search: dict) -> str:
     """The sentence on how the best other candidate fared against balance.policy (augment_search.with_fixed)."""
     against = search.get("against_fixed")
     if not against or against["challenger"] is None:
         return ""
-    c = against["challenger"]
-    return (f" The best other candidate ({c['kind']} {'+'.join(c['ops'])} n={c['n']} m={c['magnitude']}) scored "
+    return (f" The best other candidate ({_label(against['challenger'])}) scored "
             f"{against['gain'] * 100:+.1f} points against balance.policy, SE {against['gain_se'] * 100:.1f}: "
             + ("within" if against["kept"] else "beyond")
             + f" {against.get('bar_se', search['tie_se']):.2f} SE, so "
@@ -249,14 +253,14 @@ def markdown(results: dict) -> str:
         chosen = search["chosen"]
         lines += ["", f"Search: {search['candidates']} candidates + no augmentation, {search['epochs']} epochs each on "
                       f"{search['max_images']} train images: {search['wall_s']:.0f} s wall, {search['cpu_s']:.0f} s "
-                      f"CPU. Chose {chosen['kind']} {'+'.join(chosen['ops'])} n={chosen['n']} m={chosen['magnitude']} "
+                      f"CPU. Chose {_label(chosen)} "
                       f"(val accuracy {search['val_accuracy']:.4f}; no augmentation "
                       f"{search['no_augmentation_val_accuracy']:.4f})."
                       + _against_fixed(search), "",
                   "| policy | val accuracy | s |", "|---|---|---|"]
         for row in search["table"]:
             p = row["policy"]
-            label = "none" if p is None else f"{p['kind']} {'+'.join(p['ops'])} n={p['n']} m={p['magnitude']}"
+            label = "none" if p is None else _label(p)
             label += " (balance.policy)" if p is not None and p == search.get("fixed") else ""
             lines.append(f"| {label} | {row['score']:.4f} | {row['seconds']:.0f} |")
         s = d["balanced_searched"]
@@ -274,8 +278,7 @@ def markdown(results: dict) -> str:
                     "balanced_density fitted per seed (baseline refitted for the edge cases: same macro F1 as "
                     f"before on {ds['baseline_refits_matching']} of {d['seeds']} seeds)")
             lines += ["", f"Density matching (`augment_search.method: density`, `{ds['command']}`): {ds['wall_s']:.0f} s "
-                          f"wall, {ds['cpu_s']:.0f} s CPU; chose {c['kind']} {'+'.join(c['ops'])} n={c['n']} "
-                          f"m={c['magnitude']}: {same}."]
+                          f"wall, {ds['cpu_s']:.0f} s CPU; chose {_label(c)}: {same}."]
         t = d["targets"]
         lines += ["", f"Targets: searched above baseline ({t['needed']}): **{'met' if t['searched_beats_baseline'] else 'missed'}**; "
                       f"search within 10 minutes: **{'met' if t['search_within_10_min'] else 'missed'}**."

@@ -64,7 +64,7 @@ def main() -> None:
     result = search(policies, score=score, incumbent=fixed is not None, tie_se=section["tie_se"])
     seconds = round(time.perf_counter() - started, 1)
     best = max(row["score"] for row in result.table[1:])
-    chosen = next(row["score"] for row in result.table[1:] if row["policy"] == result.policy.to_params())
+    chosen = result.table[policies.index(result.policy) + 1]["score"]
     # only now: a refusal or a fault before (an empty val split, a training that ran out of memory) used to leave
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped
     clear_skipped(folders=FOLDERS)

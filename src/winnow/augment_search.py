@@ -86,19 +86,19 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], inc
         table.append({"policy": None if policy is None else policy.to_params(), "score": float(values.mean()),
                       "seconds": round(time.perf_counter() - started, 2)})
     best = max(range(len(policies)), key=lambda i: (table[i + 1]["score"], -i))
-    if not incumbent or best == 0:
-        kept = ({"challenger": None, "gain": 0.0, "gain_se": 0.0, "bar_se": challenger_bar(tie_se, challengers=len(
-            policies) - 1), "kept": True} if incumbent else None)
-        return SearchResult(policies[best], table, kept)
-    challenger = max(range(1, len(policies)), key=lambda i: (table[i + 1]["score"], -i))
-    difference = per_image[challenger + 1] - per_image[1]
+    if not incumbent:
+        return SearchResult(policies[best], table)
+    bar = challenger_bar(tie_se, challengers=len(policies) - 1)
+    if best == 0:  # no challenger scored higher
+        return SearchResult(policies[0], table, {"challenger": None, "gain": 0.0, "gain_se": 0.0, "bar_se": bar,
+                                                 "kept": True})
+    difference = per_image[best + 1] - per_image[1]  # best is the best challenger: it outscored the incumbent
     gain = float(difference.mean())
     gain_se = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
-    bar = challenger_bar(tie_se, challengers=len(policies) - 1)
     kept = not gain > bar * gain_se
-    return SearchResult(policies[0 if kept else challenger], table,
-                        {"challenger": policies[challenger].to_params(), "gain": gain, "gain_se": gain_se,
-                         "bar_se": bar, "kept": kept})
+    return SearchResult(policies[0 if kept else best], table,
+                        {"challenger": policies[best].to_params(), "gain": gain, "gain_se": gain_se, "bar_se": bar,
+                         "kept": kept})
 
 
 def challenger_bar(tie_se: float, *, challengers: int) -> float:
@@ -112,7 +112,7 @@ def challenger_bar(tie_se: float, *, challengers: int) -> float:
 
 def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
                           val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
-                          max_images: int | None = None) -> Callable[[Policy | None], float]:
+                          max_images: int | None = None) -> Callable[[Policy | None], np.ndarray]:
     """A ``score`` for :func:`search`: float ``(M,)``, which val images the model of the epoch with the best
     val accuracy gets right, after :func:`winnow.training.fit` under ``config`` (the short budget) with the
     policy on the fly, on a stratified sample of ``max_images`` train images (all when None or not fewer)
@@ -137,7 +137,7 @@ def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, va
 
 def density_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
                    val_labels: np.ndarray, *, config: TrainConfig, num_classes: int, seed: int,
-                   max_images: int | None = None, draws: int = 2) -> Callable[[Policy | None], float]:
+                   max_images: int | None = None, draws: int = 2) -> Callable[[Policy | None], np.ndarray]:
     """A ``score`` for :func:`search` by density matching (Fast AutoAugment, Lim et al. 2019): one model is
     fitted without augmentation, as :func:`short_training_scorer` fits each, and a policy scores, per val
     image, how often the model gets it right augmented by that policy (over ``draws`` seeds): the copies that

@@ -249,9 +249,10 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
     if sys._getframe(1).f_globals.get("__name__") == "__main__":  # in-process callers (tests) are never forked
         watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
-                            setup=_terminate_as_interrupt)
+                            setup=_terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
+    else:
+        _terminate_as_interrupt()
     escape_unencodable_output()
-    _terminate_as_interrupt()
     try:
         tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
