@@ -255,6 +255,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/winnow-represent"))
     parser.add_argument("--override", nargs="*", default=[], help="params overrides for every run, key=yaml")
     parser.add_argument("--tag", default="", help="suffix of the results key (<source><tag>) for a run with overrides")
+    parser.add_argument("--embedding", type=Path, default=None,
+                        help="a label-free embedding computed elsewhere (.parquet: id, embedding), every seed's "
+                             "`file` source: benchmarks/device_check.py's GPU selfsup, say")
     args = parser.parse_args()
     if "pretrained" in args.sources and not TORCHSCRIPT.is_file():
         raise SystemExit(f"error: {TORCHSCRIPT} not found; run `make bench-extra && python benchmarks/pretrained_model.py`")
@@ -266,7 +269,7 @@ def main() -> int:
     for dataset in args.datasets:
         project = make_project(args.work / dataset)
         for source in args.sources:
-            runs, embedding_file = [], None
+            runs, embedding_file = [], args.embedding
             for seed in args.seeds:
                 params = json.loads(json.dumps(defaults))
                 for section, values in dataset_params(dataset, args.work / "data").items():
