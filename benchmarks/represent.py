@@ -300,7 +300,8 @@ def main() -> int:
                 results = json.loads(path.read_text()) if path.is_file() else {}
                 results.setdefault(dataset, {})[source + args.tag] = {
                     **_headline(runs), "summary": over_seeds(runs), "runs": runs,
-                    **({"overrides": args.override} if args.override else {})}
+                    **({"overrides": args.override} if args.override else {}),
+                    **({"embedding": str(args.embedding)} if args.embedding else {})}
                 path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "represent.md").write_text(markdown(json.loads(path.read_text())))
     return 0
@@ -345,6 +346,8 @@ def markdown(results: dict) -> str:
                          f"{s['p_seeds']} | {s['p_classes']} | {represent_s} |")
     lines += [f"\n- {dataset} {source}: params overrides {', '.join(f'`{o}`' for o in r['overrides'])}"
               for dataset, sources in results.items() for source, r in sources.items() if r.get("overrides")]
+    lines += [f"\n- {dataset} {source}: every seed's embedding read from `{r['embedding']}`"
+              for dataset, sources in results.items() for source, r in sources.items() if r.get("embedding")]
     lines += [f"\n- {dataset} {source}: {r['note']}" for dataset, sources in results.items()
               for source, r in sources.items() if r.get("note")]  # how a run was made, written by hand after it
     lines += ["", "Each label cleaner on its own (every image it flags, before the budget; mean over seeds): what a "
