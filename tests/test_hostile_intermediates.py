@@ -119,6 +119,22 @@ def test_degrade_classes_that_differ_from_ingest_are_refused(project):
                     "(a, b, c); rerun the degrade stage (dvc repro degrade)")
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("relabel, shown", [(lambda labels: labels.map(lambda v: f"{v}.0"), "str values (row 0 has '0.0')"),
+                                            (lambda labels: labels > 0, "bool values (row 0 has False)")])
+def test_labels_stored_as_text_or_booleans_are_refused(project, relabel, shown):
+    # before: '9.0' strings passed the check and were a ValueError traceback where dedup read them as int64;
+    # booleans passed as 0 and 1, and dedup and represent ran on a 3-class set judged as 2 classes, exit 0
+    path = project / "data/degrade/manifest.parquet"
+    manifest = pd.read_parquet(path)
+    manifest.assign(label=relabel(manifest["label"])).to_parquet(path, index=False)
+    before = {name: (project / name).read_bytes() for name in files_under(project)}
+    line = _fails(project, "dedup", fragments=())
+    assert line == ("error: data/degrade: labels must be integers in [0, 2] (classes.json has 3); the label column "
+                    f"holds {shown}")
+    assert {name: (project / name).read_bytes() for name in files_under(project)} == before  # nothing written
+
+
 @pytest.mark.hostile("params")
 def test_a_histogram_of_a_billion_bins_is_refused(project):
     # before: np.histogram asked for 7.5 GiB and died with a MemoryError traceback

@@ -127,14 +127,17 @@ def validate(images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *, 
             f"{where}: split must be one of {SPLITS}; row {int(np.flatnonzero(bad_split)[0])} "
             f"has {manifest['split'][bad_split].iloc[0]!r}"
         )
-    labels = pd.to_numeric(manifest["label"], errors="coerce")
-    bad_label = labels.isna() | (labels < 0) | (labels >= len(classes)) | (labels % 1 != 0)
+    expected = f"{where}: labels must be integers in [0, {len(classes) - 1}] (classes.json has {len(classes)})"
+    # the stored type too, not only the values: '9.0' strings passed and were a traceback where a stage read them as
+    # int64, and booleans passed as 0 and 1, a 10-class set quietly judged as 2 classes
+    if len(manifest) and not pd.api.types.is_integer_dtype(manifest["label"].dtype):
+        raise ImageSetError(f"{expected}; the label column holds {manifest['label'].dtype} values "
+                            f"(row 0 has {manifest['label'].iloc[:1].tolist()[0]!r})")
+    labels = manifest["label"].to_numpy(dtype=np.float64, na_value=np.nan)  # a nullable column's missing: NaN
+    bad_label = np.isnan(labels) | (labels < 0) | (labels >= len(classes))
     if bad_label.any():
         row = int(np.flatnonzero(bad_label)[0])
-        raise ImageSetError(
-            f"{where}: labels must be integers in [0, {len(classes) - 1}] (classes.json has {len(classes)}); "
-            f"row {row} has {manifest['label'].iloc[row]!r}"
-        )
+        raise ImageSetError(f"{expected}; row {row} has {manifest['label'].iloc[row]!r}")
 
 
 def write_imageset(
