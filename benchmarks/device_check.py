@@ -45,16 +45,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import foundation  # noqa: E402
+import represent as represent_benchmark  # noqa: E402
 
 from winnow.augment_search import candidates, policy_for, search, short_training_scorer  # noqa: E402
 from winnow.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from winnow.configs import SelfSupConfig  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
-from winnow.metrics import summarise  # noqa: E402
 from winnow.represent import knn_val_accuracy  # noqa: E402
 from winnow.selfsup import encode, pretrain  # noqa: E402
 from winnow.sources import load_npz  # noqa: E402
-from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
+from winnow.training import TrainConfig  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results/device_check.json"
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -84,14 +87,11 @@ class Clock:
 def cifar10n(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The CIFAR-10N set as the pipeline ingests it: uint8 ``(N, 32, 32, 3)`` images, then ``(N,)`` each:
     split, human label (train, val; test: the original), original label, id."""
-    cifar, human = np.load(data / "cifar10_exact_subset.npz"), np.load(data / "random_label1_subset.npz")
-    assert np.array_equal(human["train_index"], cifar["train_index"])
-    path = data / "cifar10n.npz"  # the stem names the ids, as in benchmarks/represent.py
-    np.savez(path, train_data=cifar["train_data"], train_index=cifar["train_index"],
-             train_labels=human["random_label1"].astype(np.int64), test_data=cifar["test_data"],
-             test_index=cifar["test_index"], test_labels=cifar["test_labels"].astype(np.int64),
-             classes=np.array(CIFAR10_CLASSES))
-    images, manifest = to_imageset(load_npz(path), size=None, val_fraction=PARAMS["ingest"]["val_fraction"],
+    represent_benchmark.CIFAR = data / "cifar10_exact_subset.npz"  # where write_cifar10n reads them
+    represent_benchmark.CIFAR10N = data / "random_label1_subset.npz"
+    represent_benchmark.write_cifar10n(data)  # cifar10n.npz, whose stem names the ids
+    cifar = np.load(represent_benchmark.CIFAR)
+    images, manifest = to_imageset(load_npz(data / "cifar10n.npz"), size=None, val_fraction=PARAMS["ingest"]["val_fraction"],
                                    test_fraction=PARAMS["ingest"]["test_fraction"], seed=PARAMS["ingest"]["split_seed"])
     original = np.concatenate([cifar["train_labels"], cifar["test_labels"]]).astype(np.int64)  # load_npz's order
     return (images, manifest["split"].to_numpy().astype(str), manifest["label"].to_numpy().astype(np.int64),
@@ -103,10 +103,8 @@ def cifar_config(**overrides) -> TrainConfig:
 
 
 def fit_and_score(splits: dict, config: TrainConfig, *, seed: int, policy=None) -> dict:
-    trained = fit(*splits["train"], *splits["val"], config=config, num_classes=10, seed=seed, policy=policy,
-                  progress=False)
-    predicted = predict_proba(trained, splits["test"][0]).argmax(1)
-    metrics = summarise(splits["test"][1], predicted, classes=CIFAR10_CLASSES)
+    trained, metrics, _ = foundation.fit_and_score(splits, config=config, classes=CIFAR10_CLASSES, seed=seed,
+                                                   progress=False, policy=policy)
     return {"accuracy": round(metrics["accuracy"], 4), "macro_f1": round(metrics["macro"]["f1"], 4),
             "best_epoch": trained.best_epoch, "epochs_run": len(trained.history)}
 

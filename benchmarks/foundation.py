@@ -65,12 +65,13 @@ def load(name: str):
     return {s: (images[split == s], labels[split == s]) for s in ("train", "val", "test")}, loaded.classes
 
 
-def fit_and_score(splits: dict, *, config: TrainConfig, classes: list[str], seed: int, progress: bool = True):
+def fit_and_score(splits: dict, *, config: TrainConfig, classes: list[str], seed: int, progress: bool = True,
+                  policy=None):
     """``(trained, test metrics, train seconds)``: ``config`` fitted on ``splits["train"]`` with its epoch chosen
-    on ``splits["val"]``, scored on ``splits["test"]`` (each an ``(images, labels)`` pair)."""
+    on ``splits["val"]``, scored on ``splits["test"]`` (each an ``(images, labels)`` pair); ``policy``: on the fly."""
     start = time.perf_counter()
     trained = fit(*splits["train"], *splits["val"], config=config, num_classes=len(classes), seed=seed,
-                  progress=progress)
+                  policy=policy, progress=progress)
     seconds = time.perf_counter() - start
     predicted = predict_proba(trained, splits["test"][0]).argmax(1)
     return trained, summarise(splits["test"][1], predicted, classes=classes), seconds
