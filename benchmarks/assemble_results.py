@@ -10,7 +10,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ORDER = ["foundation", "hostile", "reproducibility", "gate", "convergence", "represent", "relabel_gate",
-         "embedding_clean", "dedup", "degrade_study", "quality_detection", "threshold_null", "confident-learning", "variants", "gan"]
+         "embedding_clean", "dedup", "degrade_study", "quality_detection", "blur_contrast", "threshold_null", "confident-learning", "variants", "gan"]
 HEADER = """# Benchmark results
 
 Every figure below was measured by the command named in its section, on the machine it names, and is
