@@ -207,7 +207,7 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
     # before: the second expectations list replaced the first, and only its one rule was checked
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n"
      "expectations: [{type: expect_column_values_to_not_be_null, kwargs: {column: id}}]\n",
-     "ingest.yaml: not valid YAML (duplicate key 'expectations' in"),
+     'ingest.yaml: not valid YAML at line 3: found duplicate key "expectations"'),
 ])
 def test_a_suite_file_edited_into_nonsense_is_one_line(tmp_path, text, message):
     (tmp_path / "ingest.yaml").write_text(text)

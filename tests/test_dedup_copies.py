@@ -173,7 +173,7 @@ def test_block_search_equals_brute_force(monkeypatch, k):
 
 
 @pytest.mark.parametrize("key, value, expected", [
-    ("flip", "yes", 'dedup.flip: "yes" is not true or false'),
+    ("flip", "yes", 'dedup.flip: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ("embedding_confirm", None, "dedup.embedding_confirm: null is not true or false"),
     ("crop", 0.5, "dedup.crop: 0.5 is not below 0.5"),
     ("crop", 0, "dedup.crop: 0 is not above 0"),

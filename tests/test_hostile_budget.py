@@ -165,7 +165,7 @@ def test_no_cleaner_leaves_one_candidate_none_and_pruned_the_baseline(project):
     ("fractions", 0.1, "budget.fractions: 0.1 is a number, not a list (not empty), each item a number in (0, 1]"),
     ("tie_se", -1, "budget.tie_se: -1 is below 0"),
     ("score", "f1", 'budget.score: "f1" is not one of log_loss, accuracy'),
-    ("enabled", "yes", 'budget.enabled: "yes" is not true or false'),
+    ("enabled", "yes", 'budget.enabled: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ("fractoins", [0.1], "budget.fractoins: unknown parameter (did you mean fractions?)"),
 ])
 def test_bad_budget_params_are_refused(project, key, value, expected):

@@ -38,7 +38,16 @@ DUPLICATE_LINE = DUPLICATED.splitlines().index("  epochs: 1") + 2  # the second 
 CASES = {
     "malformed_yaml": dict(text="seed: 0\ningest:\n\tsource: mnist5k\n",
                            expected="not valid YAML at line 3: found character '\\t' that cannot start any token"),
-    "duplicate_key": dict(text=DUPLICATED, expected=f"not valid YAML at line {DUPLICATE_LINE}: duplicate key 'epochs'"),
+    "duplicate_key": dict(text=DUPLICATED, expected=f'not valid YAML at line {DUPLICATE_LINE}: found duplicate key '
+                                                    '"epochs"'),
+    # DVC reads params.yaml as YAML 1.2 and records these as text; PyYAML's YAML 1.1 read false and 90, so
+    # `dvc exp run -S degrade.enabled=off` ran with degradation off, and -S seed=1:30 ran seed 90, exit 0, while
+    # dvc.lock, `dvc params diff` and `dvc exp show` said 'off' and '1:30'
+    "yaml11_off": dict(text=shipped_text("  enabled: true            # false: output equals",
+                                         "  enabled: off            # false: output equals"),
+                       expected='degrade.enabled: "off" is text to DVC (YAML 1.2), not a boolean; write false'),
+    "yaml11_sexagesimal": dict(text=shipped_text("seed: 0\n\ningest:", "seed: 1:30\n\ningest:"),
+                               expected='seed: "1:30" is a string, not an integer in [0, 4294967295]'),
     "not_a_mapping": dict(text="- seed\n- ingest\n",
                           expected=f'the file is a list, ["seed", "ingest"]; it must be a mapping of sections '
                                    f"({SECTIONS})"),

@@ -10,6 +10,7 @@ from winnow import histogram_cuts, thresholds
 from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
+from winnow.yaml_text import load_yaml
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
             "contracts, variants, pruned, budget, train, gan, balance, augment_search, report, compute, gate")
@@ -58,7 +59,7 @@ def test_the_shipped_params_yaml_validates():
     ("dedup.keep", 1, "dedup.keep: 1 is not one of best_quality, first"),
     ("train.device", "gpu", 'train.device: "gpu" is not one of auto, cpu, cuda, cuda:<index>, mps (did you mean cpu?)'),
     ("ingest.path", " ", 'ingest.path: " " is empty; allowed: null or a non-empty string'),
-    ("train.hflip", "yes", 'train.hflip: "yes" is not true or false'),
+    ("train.hflip", "yes", 'train.hflip: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ("embedding_clean.isolation", "fixed", 'embedding_clean.isolation: "fixed" is not null or one of auto, otsu, '
                                            "li, kittler, kapur, ght, valley, gamma_mixture"),
     ("confident_learn.judge", "cnns", 'confident_learn.judge: "cnns" is not one of probe, cnn (did you mean cnn?)'),
@@ -76,7 +77,7 @@ def test_the_shipped_params_yaml_validates():
     ("pruned.cleaners", ["dedup", "dedup"], 'pruned.cleaners[1]: "dedup" is listed twice'),
     ("budget.fractions", [0.05, 0], "budget.fractions[1]: 0 is not above 0"),
     ("budget.tie_se", -0.5, "budget.tie_se: -0.5 is below 0"),
-    ("budget.check", "yes", 'budget.check: "yes" is not true or false'),
+    ("budget.check", "yes", 'budget.check: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ("ingest.trusted_path", 3, "ingest.trusted_path: 3 is a number, not null or a non-empty string"),
     ("embedding_clean.outliers", ["lof", "svm"], 'embedding_clean.outliers[1]: "svm" is not one of isolation_forest, '
                                                  "lof, knn"),
@@ -132,7 +133,7 @@ def test_the_shipped_params_yaml_validates():
     ("balance.policy.fill", "black", 'balance.policy.fill: "black" is not one of border, edge'),
     ("balance.policy.kind", "trivia", 'balance.policy.kind: "trivia" is not one of rand, trivial (did you mean '
                                       "trivial?)"),
-    ("augment_search.enabled", "yes", 'augment_search.enabled: "yes" is not true or false'),
+    ("augment_search.enabled", "yes", 'augment_search.enabled: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ("augment_search.epochs", 0, "augment_search.epochs: 0 is below 1"),
     ("augment_search.method", "bayes", 'augment_search.method: "bayes" is not one of train, density'),
     ("augment_search.max_images", 0.5, "augment_search.max_images: 0.5 is not an integer; allowed: null or an "
@@ -227,7 +228,8 @@ def test_variant_rules():
 @pytest.mark.parametrize("text, expected", [
     ("seed: 0\ningest:\n\tsource: mnist5k\n", "not valid YAML at line 3: found character '\\t' that cannot start "
                                               "any token"),
-    ("seed: 0\nseed: 1\n", "not valid YAML at line 2: duplicate key 'seed'"),
+    ("seed: 0\nseed: 1\n", 'not valid YAML at line 2: found duplicate key "seed"'),
+    ("[" * 1500 + "]" * 1500, "not valid YAML: nested deeper than the parser reads"),  # before: a RecursionError
     ("- seed\n- ingest\n", f'the file is a list, ["seed", "ingest"]; it must be a mapping of sections ({SECTIONS})'),
     ("", f"the file is empty; it must be a mapping of sections ({SECTIONS})"),
 ])
@@ -247,6 +249,25 @@ def test_a_float_written_with_an_exponent_and_no_dot_is_a_number(tmp_path):
     assert load(tmp_path / "params.yaml")["train"]["lr"] == 1e-05
 
 
+@pytest.mark.parametrize("spelling", ["off", "on", "yes", "no", "010", "09", "0o10", "1:30", "12:30:00", "1e-05",
+                                      "1_000", "0x20", ".inf", "~", "True", "2001-12-14"])
+def test_a_value_is_read_as_dvc_reads_it(spelling):
+    # dvc.lock, `dvc params diff` and `dvc exp show` record what DVC's parser reads; a stage must run with that
+    # value. Before: PyYAML read off as false, 010 as 8 and 1:30 as 90, where DVC records 'off', 10 and '1:30'
+    from dvc.utils.serialize import parse_yaml
+
+    text = f"x: {spelling}\n"
+    ours, dvcs = load_yaml(text, name="params.yaml")["x"], parse_yaml(text, "params.yaml")["x"]
+    assert (type(ours), ours) == (type(dvcs), dvcs)
+
+
+def test_an_octal_looking_number_trains_as_many_epochs_as_dvc_records(tmp_path):
+    text = (ROOT / "params.yaml").read_text().replace("\n  epochs: 20 ", "\n  epochs: 010 ", 1)
+    assert "epochs: 010" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load(tmp_path / "params.yaml")["train"]["epochs"] == 10  # PyYAML: 8
+
+
 def test_a_missing_file_says_where_to_run(tmp_path):
     with pytest.raises(WinnowError, match=r"params.yaml: params file not found \(run from the project root\)$"):
         load(tmp_path / "params.yaml")
@@ -264,7 +285,7 @@ def test_a_field_added_to_a_config_dataclass_is_a_typed_parameter_at_once():
     for key, value in {"threads": 4, "deterministic": True, "scale": None}.items():
         section.check({key: value}, "train")
     expected = {"threads": "train.threads: 2.0 is not an integer; allowed: an integer",
-                "deterministic": 'train.deterministic: "on" is not true or false',
+                "deterministic": 'train.deterministic: "on" is text to DVC (YAML 1.2), not a boolean; write true',
                 "scale": 'train.scale: "big" is a string, not null or a number',
                 "epochs": "train.epochs: 0 is below 1"}
     given = {"threads": 2.0, "deterministic": "on", "scale": "big", "epochs": 0}

@@ -187,7 +187,7 @@ def test_a_model_from_a_package_that_is_not_installed_is_one_line(monkeypatch, l
     ({"selfsup": {"batch_size": 1}}, "represent.selfsup.batch_size: 1 is below 2"),  # NT-Xent needs a partner
     ({"selfsup": {"min_scale": 0}}, "represent.selfsup.min_scale: 0 is not above 0"),
     ({"selfsup": {"seconds": -5}}, "represent.selfsup.seconds: -5 is not above 0"),
-    ({"selfsup": {"hflip": "yes"}}, 'represent.selfsup.hflip: "yes" is not true or false'),
+    ({"selfsup": {"hflip": "yes"}}, 'represent.selfsup.hflip: "yes" is text to DVC (YAML 1.2), not a boolean; write true'),
     ({"selfsup": {"depth": 6}}, "represent.selfsup.depth: unknown parameter (did you mean width?)"),
     ({"pretrained": {"mean": [0.5]}}, "represent.pretrained.mean: [0.5] has 1 item(s); allowed: a list of 3, "
                                       "each item a number in [0, 1]"),

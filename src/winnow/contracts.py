@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
-import yaml
 
 from winnow.configs import CONTRACT_MODES
 from winnow.errors import WinnowError
 from winnow.outputs import atomic_folder
+from winnow.yaml_text import load_yaml
 
 SUITES = ("ingest", "scores", "variant")
 SUITES_DIR = "contracts"
@@ -108,13 +108,10 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     if not path.is_file():
         raise WinnowError(f"{path}: contract suite not found")
     try:
-        from winnow.params import UniqueKeyLoader  # a key given twice: a second expectations list replaced the first
-
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
-    except yaml.YAMLError as err:
-        raise WinnowError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise WinnowError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    spec = load_yaml(text, name=str(path))  # a key given twice is refused: a second expectations list replaced the first
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
     if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one

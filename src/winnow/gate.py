@@ -49,14 +49,14 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from winnow import revisions, staleness
-from winnow.errors import WinnowError, check_output, first_line, first_repeated, output_path
+from winnow.errors import WinnowError, check_output, first_repeated, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
 from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, variant_of
+from winnow.yaml_text import load_yaml
 
 
 def base_settings(repo: str | Path, *, base: str | list[str],
@@ -85,11 +85,7 @@ def base_settings(repo: str | Path, *, base: str | list[str],
 def _gate_section(repo: str | Path, name: str, *, option: str):
     """The ``gate`` section of params.yaml at revision ``name`` as written, or None when there is none."""
     text = revisions.read_text(repo, revisions.resolve(repo, name, option=option), "params.yaml")
-    try:
-        params = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError as err:
-        raise WinnowError(f"params.yaml at {name}: not valid YAML ({first_line(err)}); the gate reads its "
-                          "settings there") from err
+    params = load_yaml(text or "", name=f"params.yaml at {name}") or {}
     return params.get("gate") if isinstance(params, dict) else None
 
 
@@ -235,7 +231,7 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
         if text is None:
             raise WinnowError(f"{option} {name}: no params.yaml there; the gate pools several runs only as seeds "
                               "of one setting, which it reads from params.yaml")
-        params.append(yaml.safe_load(text) or {})
+        params.append(load_yaml(text, name=f"params.yaml at {name}") or {})
     for name, other in zip(names[1:], params[1:]):
         differ = sorted(revisions.differing(params[0], other) - {"seed"})
         if differ:
@@ -270,8 +266,8 @@ def _variants(repo, rev, *, listed: set[str] | None) -> set[str]:
 def _listed_variants(repo, rev) -> set[str] | None:
     """params.yaml's ``variants`` at ``rev``, or None where it lists none readably (a project before the list)."""
     try:
-        listed = (yaml.safe_load(revisions.read_text(repo, rev, "params.yaml") or "") or {}).get("variants")
-    except (yaml.YAMLError, AttributeError):
+        listed = (load_yaml(revisions.read_text(repo, rev, "params.yaml") or "", name="params.yaml") or {}).get("variants")
+    except (WinnowError, AttributeError):
         return None
     return set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else None
 

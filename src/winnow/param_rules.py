@@ -176,8 +176,15 @@ class Bool(Rule):
         return "true or false"
 
     def verify(self, value: Any, path: str) -> None:
+        if isinstance(value, str) and value.lower() in YAML11_BOOLEANS:  # what a YAML 1.1 habit writes for a boolean
+            meant = "true" if YAML11_BOOLEANS[value.lower()] else "false"
+            fail(path, f"{show(value)} is text to DVC (YAML 1.2), not a boolean; write {meant}")
         if not isinstance(value, bool):
             fail(path, f"{show(value)} is not {self.allowed}")
+
+
+# YAML 1.1's other spellings of a boolean, which YAML 1.2 (DVC's reader, and winnow's: winnow.yaml_text) reads as text
+YAML11_BOOLEANS = {"yes": True, "on": True, "y": True, "no": False, "off": False, "n": False}
 
 
 class ListOf(Rule):

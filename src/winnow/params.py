@@ -20,12 +20,8 @@ here at once, typed by its annotation; ranges are set here. ``degrade.perturbati
 from __future__ import annotations
 
 import os
-import re
-import typing
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES,
@@ -44,6 +40,7 @@ from winnow.param_checks import (
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
 )
+from winnow.yaml_text import load_yaml
 
 # torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
 MAX_THREADS = 1024
@@ -59,15 +56,10 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     if not path.is_file():
         raise WinnowError(f"{path}: params file not found (run from the project root)")
     try:
-        params = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(getattr(err, "problem", None) or err).split())
-        raise WinnowError(f"{FILE}: not valid YAML{where}: {problem}") from err
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise WinnowError(f"{FILE}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-    return validate(params)
+    return validate(load_yaml(text, name=FILE))  # as DVC reads it, so a run uses the values dvc.lock records
 
 
 def validate(params: Any) -> dict[str, Any]:
@@ -82,28 +74,6 @@ def validate(params: Any) -> dict[str, Any]:
                           f"({', '.join(SCHEMA.fields)})")
     SCHEMA.check(params, "")
     return params
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error: the plain loader
-    keeps the last value and drops the first without a word; and that ``1e-05`` is a number, as in YAML 1.2
-    and DVC: PyYAML's YAML 1.1 wants a dot, so ``dvc exp run -S train.lr=1e-05``, which DVC writes as ``1e-05``,
-    was refused as a string."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, typing.Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-# the YAML 1.1 float forms plus those with an exponent and no dot (1e-05, 2E+3)
-UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
-    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
 # -- the sections ------------------------------------------------------------------------------------

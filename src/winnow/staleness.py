@@ -14,6 +14,7 @@ import yaml
 
 from winnow.errors import WinnowError, first_line
 from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
+from winnow.yaml_text import load_yaml
 
 
 def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
@@ -65,8 +66,8 @@ def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
     from winnow.source_listing import listing, represent_listing
 
     try:
-        params = yaml.safe_load((repo / "params.yaml").read_text()) or {}
-    except (OSError, ValueError, yaml.YAMLError):
+        params = load_yaml((repo / "params.yaml").read_text(), name="params.yaml") or {}
+    except (OSError, ValueError, WinnowError):
         return  # dvc status has judged this file already
     for path, section, lists in (("data/source.json", "ingest", listing),
                                  ("data/represent-source.json", "represent", represent_listing)):

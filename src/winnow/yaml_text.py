@@ -1,0 +1,38 @@
+"""YAML read as DVC reads it: params.yaml, and the contract suites beside it.
+
+DVC parses params.yaml with ruamel.yaml's safe loader (YAML 1.2) and records what it read in dvc.lock,
+``dvc params diff`` and ``dvc exp show``. PyYAML, which winnow used until stop 52, reads YAML 1.1, where the
+same text means other values: ``off``, ``on``, ``yes`` and ``no`` are booleans (DVC: text), ``010`` is 8
+(DVC: 10), ``1:30`` is 90 (DVC: the text '1:30'). So ``dvc exp run -S degrade.enabled=off`` ran with
+degradation off while the lock and ``exp show`` recorded 'off', and ``-S seed=1:30`` ran seed 90 exit 0.
+Read this way, winnow runs with the values DVC records, and its checks refuse the ones that are text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from winnow.errors import WinnowError
+
+
+def load_yaml(text: str, *, name: str) -> Any:
+    """The value of YAML ``text`` (dicts, lists, str, int, float, bool, None, dates) as DVC reads it.
+
+    Raises:
+        WinnowError: one line, ``<name>: not valid YAML at line N: <problem>``; a key given twice in one
+            mapping is such a problem (PyYAML kept the last value without a word).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        # ruamel shows a list's or a mapping's value as "[]": the key and the line say it
+        problem = problem.split(" with value ")[0] if problem.startswith("found duplicate key") else problem
+        raise WinnowError(f"{name}: not valid YAML{where}: {problem}") from err
+    except RecursionError as err:  # brackets nested a thousand deep: the parser recurses once a level
+        raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
