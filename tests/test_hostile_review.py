@@ -93,12 +93,29 @@ def test_a_label_studio_export_whose_annotators_disagree_is_refused(project):
                                                                        '{"choices": "drop"}'),
     (5, "annotations are not Label Studio's"),
     ({"a": 1}, "annotations are not Label Studio's"),
-], ids=["value-text", "nested-list", "choices-text", "number", "mapping"])
+    # before: each of these was skipped, the person's verdict lost: "0 verdict(s)", exit 0
+    ([{"result": {"type": "choices", "from_name": "verdict", "value": {"choices": ["drop"]}}}],
+     "an annotation's result is {\"type\": \"choices\""),
+    ([{"result": ["drop"]}], "an annotation's result is [\"drop\"]"),
+], ids=["value-text", "nested-list", "choices-text", "number", "mapping", "result-mapping", "result-words"])
 def test_label_studio_annotations_of_another_shape_are_refused(project, annotations, fragment):
     tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
     tasks[0]["annotations"] = annotations
     import_refused(project, "export.json", json.dumps(tasks[:1]), "export.json: task 1", fragment,
                    "export the project from Label Studio as JSON")
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("result, kind", [
+    ({"from_name": "verdict", "value": {"choices": ["drop"]}}, "null"),
+    ({"type": "taxonomy", "from_name": "verdict", "value": {"taxonomy": [["drop"]]}}, '"taxonomy"'),
+], ids=["no-type", "taxonomy"])
+def test_a_verdict_control_that_is_no_choices_is_refused(project, result, kind):
+    # before: skipped, the person's verdict lost: "0 verdict(s)", exit 0
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    tasks[0]["annotations"] = [{"result": [result]}]
+    import_refused(project, "export.json", json.dumps(tasks[:1]), "export.json: task 1: a result of the 'verdict' "
+                   f"control has type {kind}, not choices", "reviews/label_studio_config.xml")
 
 
 @pytest.mark.hostile("review")
@@ -280,6 +297,40 @@ def test_a_label_studio_export_from_another_interface_is_refused(project):
 ])
 def test_a_csv_the_import_would_misread_is_refused_naming_the_line(project, text, fragments):
     import_refused(project, "mine.csv", text, *fragments)
+
+
+@pytest.mark.hostile("review")
+def test_a_csv_cut_short_or_a_row_short_of_fields_is_refused_naming_the_line(project):
+    # before: pandas read the missing fields as empty, so the verdict on that row was lost: exit 0
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,accept\ntrain-05\n",
+                   "mine.csv: line 3 holds 1 of the header's 2 fields", "fix or remove that line")
+    # the exported queue with two verdicts filled in, the file ending part way through the second row
+    queue = (project / "reviews/queue.csv").read_text().splitlines()
+    header = queue[0].split(",")
+    assert header[-1] == "verdict" and len(queue) > 2
+    rows = [line.split(",") for line in queue[1:3]]
+    cut = ",".join(rows[1][:6])
+    import_refused(project, "queue_cut.csv", "\n".join([queue[0], ",".join(rows[0][:-1] + ["accept"]), cut]) + "\n",
+                   f"queue_cut.csv: line 3 holds 6 of the header's {len(header)} fields")
+
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_export_nested_too_deep_is_refused(project):
+    # before: a RecursionError traceback
+    import_refused(project, "export.json", "[" * 1500 + "]" * 1500, "export.json: not a Label Studio export "
+                   "(JSON nested deeper than the parser reads)")
+
+
+def test_an_old_label_studio_export_with_completions_is_read(project):
+    # Label Studio before 1.0 named the annotations "completions"; before, such a file gave 0 verdicts, exit 0
+    tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
+    task = next(t for t in tasks if t["data"]["winnow_id"] == "train-04")
+    task["completions"] = [{"result": [{"type": "choices", "from_name": "verdict", "value": {"choices": [" cat "]}}]}]
+    (project / "export.json").write_text(json.dumps([task]))
+    done = run_winnow(project, "review", "import", "export.json")
+    assert done.returncode == 0, done.stderr
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-04,relabel,0,2,1")]
 
 
 def test_a_label_studio_result_of_another_control_is_not_a_verdict(project):

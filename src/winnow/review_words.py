@@ -49,7 +49,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
-    header = next(csv.reader(io.StringIO(text)), [])
+    header = _short_row_check(path, text)
     # Label Studio's CSV export: the task's data (winnow_id, given, digest, ...) as columns, and its own task
     # number as id, which would name another image of the queue (or none)
     key = "winnow_id" if "winnow_id" in header else "id"
@@ -68,12 +68,26 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
             for row, (image, word, *facts) in enumerate(zip(frame[key], frame["verdict"], *said)) if word.strip()]
 
 
+def _short_row_check(path: Path, text: str) -> list[str]:
+    """The header's fields, once no line holds fewer fields than it: pandas reads a short row's missing
+    fields as empty, so a file cut off mid-row, or a row that lost its comma, lost its verdict without a word."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, [])
+    for fields in rows:
+        if fields and len(fields) < len(header):
+            raise WinnowError(f"{path}: line {rows.line_num} holds {len(fields)} of the header's {len(header)} "
+                              "fields (a file cut short, or a row that lost a comma); fix or remove that line")
+    return header
+
+
 def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str, str, str]]:
     fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
     try:
         tasks = json.loads(text)
     except ValueError as err:
         raise WinnowError(f"{path}: not valid JSON ({first_line(err)}); {fix}") from err
+    except RecursionError as err:  # before: a traceback on '[' nested 1,500 deep
+        raise WinnowError(f"{path}: not a Label Studio export (JSON nested deeper than the parser reads); {fix}") from err
     if not isinstance(tasks, list):
         raise WinnowError(f"{path}: holds a JSON {type(tasks).__name__}, not a list of tasks; {fix}")
     words = []
@@ -82,7 +96,9 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
         data = task.get("data") if isinstance(task, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
             raise WinnowError(f"{where}: no data.winnow_id; {fix}")
-        choices, others = _choices(task.get("annotations"), where=where, fix=fix)
+        # Label Studio before 1.0 named a task's annotations "completions"
+        annotations = task.get("annotations") if "annotations" in task else task.get("completions")
+        choices, others = _choices(annotations, where=where, fix=fix)
         if others and not choices:  # another labelling interface: its words are no verdicts, and none would be read
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its choices come from control(s) "
                               f"{', '.join(map(repr, others))}, not {VERDICT_CONTROL!r}; label with "
@@ -91,7 +107,7 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
         if choices:
-            words.append((where, data["winnow_id"], str(choices[0]),
+            words.append((where, data["winnow_id"], str(choices[0]).strip(),
                           *(str(data.get(key) or "") for key in ("given", "digest", "action", "suggested"))))
     return words
 
@@ -107,16 +123,23 @@ def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]
         raise WinnowError(f"{where}: annotations are not Label Studio's {shape}; {fix}")
     choices, others = [], []
     for annotation in annotations:
-        results = annotation.get("result") or []
-        if annotation.get("was_cancelled") or not isinstance(results, list):
+        if annotation.get("was_cancelled"):
             continue
+        results = annotation.get("result") or []
+        # before: a result that was no list, or held no mappings, was skipped and the verdict lost, exit 0
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise WinnowError(f"{where}: an annotation's result is {json.dumps(results)[:80]}, not Label Studio's "
+                              f"{shape}; {fix}")
         for result in results:
-            if not isinstance(result, dict) or result.get("type") != "choices":
-                continue
             control = result.get("from_name", VERDICT_CONTROL)
-            if control != VERDICT_CONTROL:  # a labelling interface may hold other choices (a comment, a tag)
-                others += [str(control)] if str(control) not in others else []
+            if control != VERDICT_CONTROL:  # a labelling interface may hold other controls (a comment, a tag)
+                if result.get("type") == "choices" and str(control) not in others:
+                    others.append(str(control))
                 continue
+            if result.get("type") != "choices":  # the verdict's control is a Choices: anything else is not its word
+                raise WinnowError(f"{where}: a result of the {VERDICT_CONTROL!r} control has type "
+                                  f"{json.dumps(result.get('type'))}, not choices; label with "
+                                  "reviews/label_studio_config.xml as the project's labelling interface")
             value = result.get("value")
             words = value.get("choices") if isinstance(value, dict) else None
             if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
