@@ -5,6 +5,7 @@ and a reviews/verdicts.csv edited by hand into nonsense. Each ends in one `error
 row, and nothing written: reviews/verdicts.csv stays as it was, variants writes no variant."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -148,6 +149,8 @@ def test_importing_a_missing_file_or_a_folder_says_which(project):
     (project / "mine").mkdir()
     import_refused(project, "absent.csv", None, "error: absent.csv: not found; give the edited reviews/queue.csv")
     import_refused(project, "mine", None, "error: mine: a folder, not a file; give the edited reviews/queue.csv")
+    os.mkfifo(project / "pipe.csv")  # before: "not found", beside the file a listing shows
+    import_refused(project, "pipe.csv", None, "error: pipe.csv: not a regular file; give the edited reviews/queue.csv")
 
 
 @pytest.mark.hostile("review")

@@ -34,7 +34,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
     ``winnow_id``, which then names the image: Label Studio's CSV export, whose ``id`` is its task number).
     """
     if not path.is_file():
-        what = "a folder, not a file" if path.is_dir() else "not found"
+        what = "a folder, not a file" if path.is_dir() else "not a regular file" if path.exists() else "not found"
         raise WinnowError(f"{path}: {what}; give the edited reviews/queue.csv, the review page's download or a "
                           "Label Studio JSON export")
     try:
