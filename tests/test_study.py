@@ -2,6 +2,11 @@
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -405,6 +410,35 @@ fi
     err = capsys.readouterr().err
     assert err.startswith("error: study queue: `dvc exp run --queue")
     assert err.endswith("failed with status 255; the 2 queued before it were removed\n")
+    assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_queue_interrupted_midway_removes_what_it_queued(ingested_project, number):
+    # before: "interrupted; outputs not yet complete were left unwritten", with part of the study left queued
+    bin_dir, log, busy = ingested_project / "bin", ingested_project / "dvc.log", ingested_project / "busy"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(f"""#!/bin/sh
+echo "$@" >> {log}
+if [ "$2" = "run" ]; then
+  n=$(grep -c "exp run" {log})
+  if [ "$n" -eq 2 ]; then touch {busy}; sleep 2; fi
+  echo "Queued experiment 'exp-$n' for future execution."
+fi
+""")
+    (bin_dir / "dvc").chmod(0o755)
+    env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    study = subprocess.Popen([sys.executable, "-m", "winnow.cli", "study", "queue", "--sweeps", "class_deletion"],
+                             cwd=ingested_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not busy.exists() and study.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    study.send_signal(number)  # while the second experiment is being queued
+    _, err = study.communicate(timeout=60)
+    assert study.returncode == 1
+    assert err == (f"error: study queue: interrupted ({number.name}) after 2 of 3 experiments; the 2 queued were "
+                   "removed\n")
     assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
 
 

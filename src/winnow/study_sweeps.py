@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -112,34 +113,54 @@ def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[li
 
 def queue(args: argparse.Namespace) -> int:
     """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
-    printed with ``--dry-run``; when one fails, those queued before it are removed again."""
+    printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
     load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
-    queued = []  # the names DVC gave the experiments queued so far, removed again if a later one fails
-    say = _say if args.dry_run else _say_while_queueing
-    for command in commands:
-        say(shlex.join(command))
-        if not args.dry_run:
-            try:
-                result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if args.dry_run:
+        for command in commands:
+            _say(shlex.join(command))
+        return 0
+    queued = []  # the names DVC gave the experiments queued so far, removed again if the study stops part way
+    # a stop is taken between two experiments: one dvc command cut short left an experiment queued under a name
+    # never read and DVC's lock file behind. Before, an interrupt left part of the study queued, exit 1
+    stop = []
+    handlers = {number: signal.signal(number, lambda number, _frame: stop.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for done, command in enumerate(commands):
+            if stop:
+                raise WinnowError(f"study queue: interrupted ({signal.Signals(stop[0]).name}) after {done} of "
+                                  f"{len(commands)} experiments{_unqueue(queued)}")
+            _say_while_queueing(shlex.join(command))
+            try:  # its own session: a Ctrl-C reaches this process alone, which stops after the command
+                result = subprocess.run(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
             except FileNotFoundError as err:  # before: "dvc: No such file or directory; free space, or fix the path"
                 raise WinnowError("study queue: the dvc command is not on PATH; install DVC (pip install dvc) or "
                                   "activate the environment that has it, then rerun") from err
-            say(result.stdout, end="")
+            _say_while_queueing(result.stdout, end="")
             queued += re.findall(r"Queued experiment '([^']+)'", result.stdout)
             if result.returncode:
-                removed = subprocess.run(["dvc", "queue", "remove", *queued], capture_output=True).returncode == 0
-                # the names, never --queued: that would remove every queued experiment, the user's own ones too
-                kept = ("" if not queued else f"; the {len(queued)} queued before it were removed" if removed else
-                        f"; the {len(queued)} queued before it are still queued: "
-                        f"`{shlex.join(['dvc', 'queue', 'remove', *queued])}`")
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
-                                  f"{kept}")
-    if not args.dry_run:
-        say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
+                                  f"{_unqueue(queued, before=True)}")
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    _say_while_queueing(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then "
+                        "`winnow study collect`")
     return 0
+
+
+def _unqueue(queued: list[str], *, before: bool = False) -> str:
+    """Remove the experiments ``queued`` (by name, never ``--queued``: that would remove every queued experiment,
+    the user's own ones too); what became of them, as the end of an error line."""
+    if not queued:
+        return ""
+    removed = subprocess.run(["dvc", "queue", "remove", *queued], capture_output=True).returncode == 0
+    which = f"the {len(queued)} queued{' before it' if before else ''}"
+    return (f"; {which} were removed" if removed else
+            f"; {which} are still queued: `{shlex.join(['dvc', 'queue', 'remove', *queued])}`")
 
 
 def _say(text: str, *, end: str = "\n") -> None:
