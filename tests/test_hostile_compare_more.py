@@ -124,6 +124,27 @@ def test_compare_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
 
 
 @pytest.mark.hostile("compare")
+@pytest.mark.parametrize("how", ["executor", "record"])
+def test_compare_names_an_experiment_whose_run_failed(tmp_path, how):
+    # dvc exp show lists a failed run with its executor's state "failed", its record holding an "error"; before,
+    # its seed dropped out of the table without a word, exit 0 ("over 2 run(s) (seeds 0, 1)")
+    commit = record("a", None, 0, TWO_CLASSES)
+    failed = {**record("c", "exp-2", 2, TWO_CLASSES), "name": "exp-2",
+              "error": {"type": "", "msg": "Experiment run failed"}}
+    commit["experiments"] = [
+        {"revs": [record("b", "exp-1", 1, shifted(TWO_CLASSES, 0.1))], "name": "exp-1", "executor": None},
+        {"revs": [failed], "name": "exp-2",
+         "executor": {"state": "failed", "name": "dvc-task", "local": None} if how == "executor" else None},
+    ]
+    project = make_project(tmp_path / "project")
+    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned", stdin=json.dumps([commit]))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "# Variants over 2 run(s) (seeds 0, 1)"
+    assert lines[2] == "_left out 1 experiment(s) whose run failed (exp-2); `dvc queue logs exp-2` says why_"
+
+
+@pytest.mark.hostile("compare")
 def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     # before: the running noise-0.6 experiment became the 0.6 point of the label-noise curve with the clean run's
     # accuracy (the metrics its folder held before evaluate ran)

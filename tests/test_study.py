@@ -442,6 +442,16 @@ fi
     assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
 
 
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("rev", ["", "  "])
+def test_collect_refuses_an_empty_revision(tmp_path, capsys, rev):
+    # before: DVC read it as HEAD and the study was collected from a revision nobody named, exit 0
+    assert cli.main(["study", "collect", "--rev", rev, "--out", str(tmp_path / "s")]) == 1
+    assert capsys.readouterr().err == ("error: study collect --rev: an empty revision; give a commit, branch or tag "
+                                       "(default HEAD)\n")
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_saved_show_whose_experiment_name_is_no_text_is_one_line(tmp_path, capsys):
     # before: a pandas traceback (unhashable type: 'dict') when the table was sorted
     saved = tmp_path / "exp.json"

@@ -351,10 +351,11 @@ def run(args: argparse.Namespace) -> int:
     variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
     unfinished: list[str] = []
+    failed: list[str] = []
     records, uncommitted = without_workspace(
         load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
-                         include_workspace=True, unfinished=unfinished), variants=variants)
-    running = unfinished_note(unfinished)
+                         include_workspace=True, unfinished=unfinished, failed=failed), variants=variants)
+    running = unfinished_note(unfinished, failed)
     known = evaluated_variants(records)
     unknown = [v for v in variants if v not in known]
     if unknown:

@@ -16,7 +16,7 @@ UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while 
 
 
 def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
-                          unfinished: list[str] | None = None) -> list[dict]:
+                          unfinished: list[str] | None = None, failed: list[str] | None = None) -> list[dict]:
     """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
 
     Args:
@@ -29,16 +29,24 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
         An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
         show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
-        until its evaluate ends, which would read as the new setting's results.
+        until its evaluate ends, which would read as the new setting's results. An experiment whose run failed (or
+        a record DVC could not read) is left out too, its name added to ``failed``: before, it dropped out of a
+        study's curve or a comparison's seeds without a word.
     """
     found = []
 
     def add(record: dict) -> None:
         data, rev = record.get("data"), record["rev"]
-        if not data or record.get("error") or (rev == "workspace" and not include_workspace):
+        if rev == "workspace" and not include_workspace:
             return
         if not isinstance(record.get("name"), (str, type(None))):  # a mapping as a name broke pandas' sort later
             raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
+        if record.get("error"):
+            if failed is not None:
+                failed.append(record.get("name") or str(rev)[:7])
+            return
+        if not data:
+            return
         found.append({
             "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
@@ -50,22 +58,29 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         add(baseline)
         for exp_range in baseline.get("experiments") or []:
             executor = exp_range.get("executor")
-            if isinstance(executor, dict) and executor.get("state") in UNFINISHED_STATES:
-                if unfinished is not None:
+            state = executor.get("state") if isinstance(executor, dict) else None
+            if state in (*UNFINISHED_STATES, "failed"):
+                names = unfinished if state in UNFINISHED_STATES else failed
+                if names is not None:
                     first = (exp_range.get("revs") or [{}])[0]
-                    unfinished.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7]))
+                    names.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7]))
                 continue
             for record in exp_range.get("revs") or []:
                 add(record)
     return found
 
 
-def unfinished_note(names: list[str]) -> str:
-    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run ("" for none)."""
-    if not names:
-        return ""
-    return (f"left out {len(names)} experiment(s) still running or queued ({listed(names)}); run this again when "
-            "`dvc queue status` shows them done")
+def unfinished_note(names: list[str], failed: list[str] = ()) -> str:
+    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, and as
+    failed ("" for none)."""
+    notes = []
+    if names:
+        notes.append(f"left out {len(names)} experiment(s) still running or queued ({listed(names)}); run this again "
+                     "when `dvc queue status` shows them done")
+    if failed:
+        notes.append(f"left out {len(failed)} experiment(s) whose run failed ({listed(failed)}); `dvc queue logs "
+                     f"{failed[0]}` says why")
+    return "; ".join(notes)
 
 
 def _inputs(data: dict) -> dict[str, str | None]:
@@ -123,7 +138,7 @@ def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
 
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
                      where: str = "study collect", include_workspace: bool = False,
-                     unfinished: list[str] | None = None) -> list[dict]:
+                     unfinished: list[str] | None = None, failed: list[str] | None = None) -> list[dict]:
     """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
     as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
 
@@ -153,7 +168,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         if not isinstance(shown, list):
             raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
         try:
-            return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished)
+            return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished,
+                                         failed=failed)
         except (KeyError, TypeError, AttributeError) as err:
             raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
@@ -162,8 +178,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
 
     try:
         with Repo(repo) as dvc_repo:
-            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=True)
+            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=False)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
         raise WinnowError(f"{where} --repo {repo}: {err}") from err
     return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
-                                 unfinished=unfinished)
+                                 unfinished=unfinished, failed=failed)

@@ -243,12 +243,15 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, option="--out", folder=True, example="plots/study")
     for name in ("study.csv", "accuracy.png"):
         check_output(Path(args.out) / name, option="--out")
+    if any(not rev.strip() for rev in args.revs or []):  # before: DVC read an empty revision as HEAD, exit 0
+        raise WinnowError("study collect --rev: an empty revision; give a commit, branch or tag (default HEAD)")
     if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
         raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
                           "experiments count (at least 1), or -1 for all")
     unfinished: list[str] = []
+    failed: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
-                                   unfinished=unfinished)
+                                   unfinished=unfinished, failed=failed)
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
@@ -258,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(experiments, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (unfinished_note(unfinished), stale, note, other_code):
+    for said in (unfinished_note(unfinished, failed), stale, note, other_code):
         if said:
             print(f"study: {said}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
