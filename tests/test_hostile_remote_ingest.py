@@ -108,6 +108,25 @@ def test_a_hidden_folder_at_a_url_is_left_out_with_the_warning_a_local_one_gets(
     assert json.loads((project / "data/ingest/classes.json").read_text()) == ["cat", "dog"]
 
 
+@pytest.mark.hostile("imagefolder")
+def test_keys_no_folder_can_hold_are_rejected_rows_naming_them(tmp_path, memory_folder, monkeypatch):
+    # an object store allows a key with '//' and a key that is a file beside keys below it. Before, the first stopped
+    # ingest with "cannot list memory://…/cat/cat", a folder that is not there; the second was a row naming
+    # …/cat/sub/sub, and the file below it was never named
+    url, fs = memory_folder
+    root = url.removeprefix("memory://")
+    png = sample_files()["cat/00.png"]
+    fs.pipe(f"{root}/cat//double.png", png)
+    fs.pipe(f"{root}/dog/both/inner.png", png)
+    fs.store[f"{root}/dog/both"] = fs.store[f"{root}/dog/00.png"]  # the key dog/both is a file too
+    project = ingest_project(tmp_path, "url", url, monkeypatch)
+    rejected = dict(pd.read_csv(project / "data/ingest/rejected.csv").itertuples(index=False))
+    assert rejected[f"{url}/cat/"] == "a key with an empty folder name ('//' in it), which no folder path can name"
+    assert rejected[f"{url}/dog/both"] == ("a key that is a file and a folder at once (an object store allows it, a "
+                                           "folder cannot)")
+    assert np.load(project / "data/ingest/images.npy").shape == (24, 10, 10, 3)  # the good files, all read
+
+
 # file://localhost/<path>: before, read as the relative path localhost/<path> ("is not a folder")
 @pytest.mark.parametrize("spelling", ["file://{}", "file://localhost{}"])
 def test_file_url_is_the_local_path(tmp_path, spelling):

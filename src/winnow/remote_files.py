@@ -74,6 +74,19 @@ def _file_url(text: str, rest: str, *, param: str) -> Path:
     return Path("/" + urllib.parse.unquote(below))
 
 
+def _remote_kind(name: str, types: set) -> str:
+    """What :func:`winnow.image_files._entries` calls an entry named ``name`` listed with the fsspec ``types``."""
+    if name == "" or "/" in name:
+        return "a key with an empty folder name ('//' in it), which no folder path can name"
+    if types == {"file"}:
+        return "file"
+    if types == {"directory"}:
+        return "dir"
+    if types == {"file", "directory"}:
+        return "a key that is a file and a folder at once (an object store allows it, a folder cannot)"
+    return "not a regular file (a FIFO, socket or device)"
+
+
 def place(where: Path | RemotePath) -> str:
     """Where :func:`locate`'s result points, resolved, so two spellings of one folder compare equal: the
     absolute path with links resolved, or the URL as fsspec normalises it."""
@@ -125,10 +138,16 @@ class RemotePath:
             listed = self.fs.ls(self.key, detail=True)
         except Exception as err:
             raise WinnowError(f"ingest.path: cannot list {self} ({first_line(err)}); check its permissions") from err
-        found = sorted((PurePosixPath(entry["name"]).name, entry.get("type")) for entry in listed)
-        kinds = {"file": "file", "directory": "dir"}
-        return [(self / name, kinds.get(kind, "not a regular file (a FIFO, socket or device)"))
-                for name, kind in found if name and name.startswith(".") == hidden]
+        # names below this key, not the last part of each entry's: a key holding '//' lists a folder named ''
+        # (read as this folder's own name, the message named a folder that is not there), and a key that is a
+        # file and a folder at once is listed twice (its files were read below the file's name)
+        base = self.key.rstrip("/")
+        kinds: dict[str, set] = {}
+        for entry in listed:
+            if str(entry["name"]).startswith(base + "/"):
+                kinds.setdefault(str(entry["name"])[len(base) + 1:].rstrip("/"), set()).add(entry.get("type"))
+        return [(self / name, _remote_kind(name, types)) for name, types in sorted(kinds.items())
+                if name.startswith(".") == hidden]
 
     def below(self) -> list[RemotePath]:
         """Every non-hidden file below this folder (none below a hidden folder), sorted."""
