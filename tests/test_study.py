@@ -142,6 +142,22 @@ def test_tidy_other_metrics_file_and_empty_input(study_show):
 
 
 @pytest.mark.hostile("study")
+def test_collect_given_a_metrics_file_that_is_no_evaluate_one_says_so(tmp_path, study_show, capsys):
+    # before: "no experiment is a study run ... queue some with winnow study queue", to runs that were study runs
+    for exp in study_show[1]["experiments"]:
+        for record in (r for r in exp["revs"] if r["data"]):  # the queued one has none
+            record["data"]["metrics"]["metrics/ingest.json"] = {"data": {"images": {"train": 3255}}}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps(study_show))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--metrics", "metrics/ingest.json",
+                     "--out", str(tmp_path / "s")]) == 1
+    assert capsys.readouterr().err == ("error: study: metrics/ingest.json holds no accuracy in any experiment (not an "
+                                       "evaluate metrics file); give --metrics the evaluate metrics file of a variant "
+                                       "they ran\n")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.hostile("study")
 def test_collect_where_the_table_cannot_go_writes_no_plot(tmp_path, study_show, capsys):
     # before: one error line, but new accuracy.png and per_class_f1_*.png written beside the old study.csv (and the
     # old per_class_f1_* plots deleted first)

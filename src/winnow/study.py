@@ -119,6 +119,7 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
             two data sets: their curves and per-class columns would mix).
     """
+    check_metrics_held(experiments, metrics_file)
     rows, classes_of = [], []  # (experiment, its classes): names can repeat across revisions
     for exp in experiments:
         metrics = exp["metrics"].get(metrics_file)
@@ -140,10 +141,6 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
         classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
-    if experiments and not classes_of and not any(metrics_file in exp["metrics"] for exp in experiments):
-        raise WinnowError(f"study: no experiment holds {metrics_file} (files they hold: "
-                          f"{', '.join(sorted({f for exp in experiments for f in exp['metrics']})[:6]) or 'none'}); "
-                          "give --metrics the evaluate metrics file of a variant they ran")
     _one_class_set(classes_of)
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
     clean = table[table["sweep"] == "clean"]
@@ -154,6 +151,20 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     return table[LEADING_COLUMNS + f1_columns].sort_values(["sweep", "damage", "level", "experiment"],
                                                            ignore_index=True)
+
+
+def check_metrics_held(experiments: list[dict], metrics_file: str) -> None:
+    """Refuse a ``metrics_file`` no experiment holds, or one that holds no accuracy anywhere (not an evaluate
+    metrics file): before, both ended in "no experiment is a study run", which sent the user to queue runs."""
+    held = [exp["metrics"][metrics_file] for exp in experiments if metrics_file in exp["metrics"]]
+    fix = "give --metrics the evaluate metrics file of a variant they ran"
+    if experiments and not held:
+        raise WinnowError(f"study: no experiment holds {metrics_file} (files they hold: "
+                          f"{', '.join(sorted({f for exp in experiments for f in exp['metrics']})[:6]) or 'none'}); "
+                          f"{fix}")
+    if held and all(isinstance(metrics, dict) for metrics in held) and not any("accuracy" in m for m in held):
+        raise WinnowError(f"study: {metrics_file} holds no accuracy in any experiment (not an evaluate metrics "
+                          f"file); {fix}")
 
 
 def _one_class_set(classes_of: list[tuple[str, tuple]]) -> None:
@@ -252,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
     failed: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
                                    unfinished=unfinished, failed=failed)
+    check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
