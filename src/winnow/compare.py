@@ -24,7 +24,7 @@ from scipy import stats
 
 from winnow import markdown, revisions
 from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file
-from winnow.experiments import current_runs, load_experiments, same_inputs, unfinished_note
+from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
 SUMMARY_ROWS = ("average", "std")
@@ -355,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
     records, uncommitted = without_workspace(
         load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
                          include_workspace=True, unfinished=unfinished, failed=failed), variants=variants)
-    running = unfinished_note(unfinished, failed)
+    running = left_out_note(unfinished, failed)
     known = evaluated_variants(records)
     unknown = [v for v in variants if v not in known]
     if unknown:

@@ -70,13 +70,13 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
     return found
 
 
-def unfinished_note(names: list[str], failed: list[str] = ()) -> str:
+def left_out_note(unfinished: list[str], failed: list[str]) -> str:
     """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, and as
     failed ("" for none)."""
     notes = []
-    if names:
-        notes.append(f"left out {len(names)} experiment(s) still running or queued ({listed(names)}); run this again "
-                     "when `dvc queue status` shows them done")
+    if unfinished:
+        notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
+                     "this again when `dvc queue status` shows them done")
     if failed:
         notes.append(f"left out {len(failed)} experiment(s) whose run failed ({listed(failed)}); `dvc queue logs "
                      f"{failed[0]}` says why")

@@ -266,7 +266,8 @@ def _variants(repo, rev, *, listed: set[str] | None) -> set[str]:
 def _listed_variants(repo, rev) -> set[str] | None:
     """params.yaml's ``variants`` at ``rev``, or None where it lists none readably (a project before the list)."""
     try:
-        listed = (load_yaml(revisions.read_text(repo, rev, "params.yaml") or "", name="params.yaml") or {}).get("variants")
+        text = revisions.read_text(repo, rev, "params.yaml") or ""
+        listed = (load_yaml(text, name="params.yaml") or {}).get("variants")
     except (WinnowError, AttributeError):
         return None
     return set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else None

@@ -87,7 +87,8 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
     except ValueError as err:
         raise WinnowError(f"{path}: not valid JSON ({first_line(err)}); {fix}") from err
     except RecursionError as err:  # before: a traceback on '[' nested 1,500 deep
-        raise WinnowError(f"{path}: not a Label Studio export (JSON nested deeper than the parser reads); {fix}") from err
+        raise WinnowError(f"{path}: not a Label Studio export (JSON nested deeper than the parser reads); "
+                          f"{fix}") from err
     if not isinstance(tasks, list):
         raise WinnowError(f"{path}: holds a JSON {type(tasks).__name__}, not a list of tasks; {fix}")
     words = []

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from winnow.errors import WinnowError, first_line
 from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
@@ -101,16 +100,12 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     pipeline = read_text(repo, rev, "dvc.yaml")
     if text is None and pipeline is None:
         return
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     # both read as DVC reads them (YAML 1.2): PyYAML reads the lock's 1e-06 as text, params.yaml's 0.000001 as a
     # number, and every commit made with the default params was refused
-    loader = YAML(typ="safe", pure=True)
     try:
-        stages = (loader.load(text or "") or {}).get("stages") or {}
-        params = loader.load(read_text(repo, rev, "params.yaml") or "") or {}
-    except (YAMLError, AttributeError) as err:
+        stages = (load_yaml(text or "", name="dvc.lock") or {}).get("stages") or {}
+        params = load_yaml(read_text(repo, rev, "params.yaml") or "", name="params.yaml") or {}
+    except (WinnowError, AttributeError) as err:
         raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
                           "checks a commit's outputs against them: fix the file and commit it") from err
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
@@ -122,7 +117,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
             checked[path, md5] = _same_file(repo, rev, {"path": path, "md5": md5, "hash": kind})
         return checked[path, md5]
 
-    defined, unchecked = _dvc_yaml_stages(pipeline, loader)
+    defined, unchecked = _dvc_yaml_stages(pipeline)
     # before: a commit whose dvc.lock had no entry for a target (or no dvc.lock at all) was read as it was, so
     # predictions committed by hand, or without the lock of the run that made them, were gated as if DVC made them
     problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
@@ -215,11 +210,9 @@ def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
     """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
     raw data's listing, params files aside): two runs with equal inputs ran the same code (empty without a
     lock)."""
-    from ruamel.yaml import YAML
-
     try:
-        stages = (YAML(typ="safe", pure=True).load(read_text(repo, rev, "dvc.lock") or "") or {}).get("stages") or {}
-    except Exception:  # noqa: BLE001 (ruamel's errors vary): check_commit_current has refused a broken lock
+        stages = (load_yaml(read_text(repo, rev, "dvc.lock") or "", name="dvc.lock") or {}).get("stages") or {}
+    except (WinnowError, AttributeError):  # check_commit_current has refused a broken lock
         return {}
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
     outputs = _locked_outputs(entries)
@@ -238,13 +231,13 @@ def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
     return outputs
 
 
-def _dvc_yaml_stages(text: str | None, loader) -> tuple[set[str] | None, set[str]]:
+def _dvc_yaml_stages(text: str | None) -> tuple[set[str] | None, set[str]]:
     """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
     the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
     (DVC does not rerun them))."""
     try:
-        stages = (loader.load(text or "") or {}).get("stages") or {}
-    except Exception:  # noqa: BLE001 (ruamel's errors vary): a dvc.yaml DVC refuses has been refused before
+        stages = (load_yaml(text or "", name="dvc.yaml") or {}).get("stages") or {}
+    except (WinnowError, AttributeError):  # a dvc.yaml DVC refuses has been refused before
         return None, set()
     if not isinstance(stages, dict):
         return None, set()
@@ -361,8 +354,8 @@ def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
 def _locked_stages(repo: Path) -> dict[str, dict]:
     """dvc.lock's entries by stage (empty when there is none: dvc status has refused the project then)."""
     try:
-        stages = (yaml.safe_load((repo / "dvc.lock").read_text()) or {}).get("stages") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
+        stages = (load_yaml((repo / "dvc.lock").read_text(), name="dvc.lock") or {}).get("stages") or {}
+    except (OSError, ValueError, WinnowError, AttributeError):
         return {}
     return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
 

@@ -40,7 +40,7 @@ import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations
 from winnow.errors import WinnowError, check_output, first_line, listed, output_path
-from winnow.experiments import current_runs, load_experiments, same_inputs, unfinished_note
+from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
@@ -273,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(experiments, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (unfinished_note(unfinished, failed), stale, note, other_code):
+    for said in (left_out_note(unfinished, failed), stale, note, other_code):
         if said:
             print(f"study: {said}")
     table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
