@@ -230,6 +230,7 @@ def test_variant_rules():
                                               "any token"),
     ("seed: 0\nseed: 1\n", 'not valid YAML at line 2: found duplicate key "seed"'),
     ("[" * 1500 + "]" * 1500, "not valid YAML: nested deeper than the parser reads"),  # before: a RecursionError
+    ("seed: !!int x\n", "not valid YAML: invalid literal for int() with base 10: 'x'"),  # before: a ValueError
     ("- seed\n- ingest\n", f'the file is a list, ["seed", "ingest"]; it must be a mapping of sections ({SECTIONS})'),
     ("", f"the file is empty; it must be a mapping of sections ({SECTIONS})"),
 ])

@@ -36,3 +36,5 @@ def load_yaml(text: str, *, name: str) -> Any:
         raise WinnowError(f"{name}: not valid YAML{where}: {problem}") from err
     except RecursionError as err:  # brackets nested a thousand deep: the parser recurses once a level
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
+    except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
+        raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}") from err
