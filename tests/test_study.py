@@ -430,8 +430,9 @@ fi
 
 
 @pytest.mark.hostile("study")
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_queue_interrupted_midway_removes_what_it_queued(ingested_project, number):
+@pytest.mark.parametrize("number, busy_at", [(signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGINT, 3)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-during-the-last"])
+def test_a_queue_interrupted_midway_removes_what_it_queued(ingested_project, number, busy_at):
     # before: "interrupted; outputs not yet complete were left unwritten", with part of the study left queued
     bin_dir, log, busy = ingested_project / "bin", ingested_project / "dvc.log", ingested_project / "busy"
     bin_dir.mkdir()
@@ -439,7 +440,7 @@ def test_a_queue_interrupted_midway_removes_what_it_queued(ingested_project, num
 echo "$@" >> {log}
 if [ "$2" = "run" ]; then
   n=$(grep -c "exp run" {log})
-  if [ "$n" -eq 2 ]; then touch {busy}; sleep 2; fi
+  if [ "$n" -eq {busy_at} ]; then touch {busy}; sleep 2; fi
   echo "Queued experiment 'exp-$n' for future execution."
 fi
 """)
@@ -450,12 +451,12 @@ fi
     deadline = time.monotonic() + 60
     while not busy.exists() and study.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    study.send_signal(number)  # while the second experiment is being queued
+    study.send_signal(number)  # while experiment busy_at is being queued: the stop comes once it is
     _, err = study.communicate(timeout=60)
     assert study.returncode == 1
-    assert err == (f"error: study queue: interrupted ({number.name}) after 2 of 3 experiments; the 2 queued were "
-                   "removed\n")
-    assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
+    assert err == (f"error: study queue: interrupted ({number.name}) after {busy_at} of 3 experiments; the "
+                   f"{busy_at} queued were removed\n")
+    assert log.read_text().splitlines()[-1] == "queue remove " + " ".join(f"exp-{i}" for i in range(1, busy_at + 1))
 
 
 @pytest.mark.hostile("study")

@@ -129,10 +129,7 @@ def queue(args: argparse.Namespace) -> int:
     handlers = {number: signal.signal(number, lambda number, _frame: stop.append(number))
                 for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for done, command in enumerate(commands):
-            if stop:
-                raise WinnowError(f"study queue: interrupted ({signal.Signals(stop[0]).name}) after {done} of "
-                                  f"{len(commands)} experiments{_unqueue(queued)}")
+        for done, command in enumerate(commands, start=1):
             _say_while_queueing(shlex.join(command))
             try:  # its own session: a Ctrl-C reaches this process alone, which stops after the command
                 result = subprocess.run(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -144,6 +141,9 @@ def queue(args: argparse.Namespace) -> int:
             if result.returncode:
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
                                   f"{_unqueue(queued, before=True)}")
+            if stop:  # after each command, the last one too: before, a stop asked for during it was lost, exit 0
+                raise WinnowError(f"study queue: interrupted ({signal.Signals(stop[0]).name}) after {done} of "
+                                  f"{len(commands)} experiments{_unqueue(queued)}")
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
