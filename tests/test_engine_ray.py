@@ -380,3 +380,54 @@ def test_a_stage_terminated_while_ray_runs_its_batches_ends_in_one_line(tmp_path
     assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [
         "error: stages/score.py: terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it"]
     assert files_under(tmp_path) == before | {"started"}
+
+
+# a SIGTERM that comes while ray.init connects, at two moments of it: as Ray sets its own SIGTERM handler, and once
+# the driver has connected (Ray's C failure handler in place), before winnow puts the stage's handler back
+TERMINATED_IN_INIT = {
+    "as Ray sets its handler": """
+from winnow.ray_tasks import import_ray
+import_ray()  # as the engine imports it, first
+import ray._private.utils
+set_handler = ray._private.utils.set_sigterm_handler
+def set_and_terminate(handler):
+    set_handler(handler)
+    os.kill(os.getpid(), signal.SIGTERM)
+ray._private.utils.set_sigterm_handler = set_and_terminate
+""",
+    "once the driver has connected": """
+from winnow.ray_tasks import import_ray
+import_ray()  # as the engine imports it, first
+import ray._private.worker
+connect = ray._private.worker.connect
+def connect_and_terminate(*args, **kwargs):
+    connect(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # a signal handler runs here
+ray._private.worker.connect = connect_and_terminate
+""",
+}
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("moment", TERMINATED_IN_INIT)
+def test_a_stage_terminated_while_ray_starts_ends_in_one_line(tmp_path, moment):
+    # before: Ray's handler, set first thing in ray.init, ended the stage with sys.exit(15): status 15, no line;
+    # once connected, Ray's C failure handler dumped a stack ("*** SIGTERM received") and the stage then aborted
+    # (status 134) after its line
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    script = ray_stage_script("""
+def batch(images):
+    return {"x": np.zeros(len(images))}
+""").replace("from winnow.stage import run\n", "from winnow.stage import run\n" + TERMINATED_IN_INIT[moment])
+    before = files_under(tmp_path)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                          env={k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",
+                                                                                "RAY_DISABLE_FAILURE_SIGNAL_HANDLER")})
+    assert done.returncode == 143, done.stderr[-3000:]
+    assert "finished" not in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr and "SIGTERM received" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: stages/score.py: terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it"]
+    assert files_under(tmp_path) == before

@@ -101,6 +101,16 @@ class Engine:
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
         except (ConnectionError, ValueError, RuntimeError) as err:  # ray:// without ray[client] is a ValueError
             raise _no_cluster(self.address, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+        except SystemExit as stop:
+            # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended the
+            # stage with status 15 and no line. The handler that was in place gets that SIGTERM instead.
+            handler = handlers[signal.SIGTERM]
+            if stop.code != signal.SIGTERM or not callable(handler):
+                raise
+            ray.shutdown()
+            signal.signal(signal.SIGTERM, handler)
+            handler(signal.SIGTERM, None)
+            raise
         if threading.current_thread() is threading.main_thread():
             # Ray puts its own C handler (a stack dump, exit status 15) in place of a Python one, such as the one a
             # stage sets to end in one line and remove its temporaries (winnow.stage.run); the Python one goes back

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +24,24 @@ if TYPE_CHECKING:
 
 
 def import_ray():
-    """The ray module, or a one-line error naming the parameter when it is not installed (optional)."""
+    """The ray module, or a one-line error naming the parameter when it is not installed (optional).
+
+    Imported here first, Ray leaves out its C failure handler in this process: installed as ray.init connects, it
+    dumped a stack on a SIGTERM that came before the stage's handler was back, then aborted the stage after its
+    line (SIGABRT); :mod:`winnow.watched` speaks for the crashes it would report. Ray reads the switch at import,
+    so the processes of a cluster started from here keep theirs."""
+    switch = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
+    first = "ray" not in sys.modules and switch not in os.environ
+    if first:
+        os.environ[switch] = "1"
     try:
         import ray
     except ImportError as err:
         raise WinnowError("compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' "
                           "(make setup installs it), or set compute.engine: local") from err
+    finally:
+        if first:
+            del os.environ[switch]
     return ray
 
 
