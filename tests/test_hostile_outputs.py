@@ -8,6 +8,7 @@ folder, a write that hits a full disk (or ``ulimit -f``), a Ctrl-C during traini
 
 import errno
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -66,8 +67,9 @@ def _contents(project: Path, *paths: str) -> dict[str, bytes]:
 
 
 # Runs a stage script with one fault (WINNOW_FAULT): "interrupt" presses Ctrl-C in the validation of epoch 2
-# (epoch 1 is in dvclive's log by then); "model", "parquet" and "json" fill the disk in the first torch.save,
-# DataFrame.to_parquet or JSON file (a stage's metrics, its last write), as `ulimit -f` or a full disk does.
+# (epoch 1 is in dvclive's log by then); "model" limits the size of a file the stage writes (`ulimit -f`) below the
+# model's, so its torch.save fails as on a full disk; "parquet" and "json" fill the disk in the first
+# DataFrame.to_parquet or JSON file (a stage's metrics, its last write).
 _LAUNCHER = '''
 import errno, os, runpy, sys
 
@@ -84,15 +86,17 @@ if fault == "interrupt":
         return evaluate(*args)
 
     training._evaluate = interrupted
+elif fault == "model":
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (32 * 1024, 32 * 1024))  # Python ignores SIGXFSZ: writes fail EFBIG
 else:
     import pandas, torch
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    if fault == "model":
-        torch.save = full
-    elif fault == "json":
+    if fault == "json":
         import winnow.stage
 
         winnow.stage.write_text = full
@@ -124,10 +128,34 @@ def test_an_interrupted_training_leaves_the_last_model_and_its_log(project):
 
 @pytest.mark.hostile("interrupted")
 def test_a_training_whose_model_write_fails_leaves_the_last_model_and_its_log(project):
-    # before: the full disk stopped the model's write, but the log of the new run stayed, with the old model
+    # before: the full disk stopped the model's write, but the log of the new run stayed, with the old model; and
+    # torch's own RuntimeError for the failed write ("unexpected pos ...") was a traceback
     make_project(project, _params(epochs=2, lr=0.01))
     before, old = files_under(project), _contents(project, MODEL, LOG)
-    assert_error_line(_run_with_fault(project, "model", "train", "baseline"), "No space left on device [ENOSPC]")
+    assert assert_error_line(_run_with_fault(project, "model", "train", "baseline")) == (
+        "error: stages/train.py: models/baseline.pt: File too large [EFBIG]; free space, or fix the path or its "
+        "permissions, then rerun")
+    assert _contents(project, MODEL, LOG) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_training_whose_dvc_state_cannot_be_written_ends_in_one_line(project, tmp_path):
+    # before: dvclive opens the DVC repository, and sqlite's "disk I/O error" (a full disk under DVC's site cache)
+    # was a traceback from dvclive's start-up
+    make_project(project, _params(epochs=2, lr=0.01))
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"],
+                    ["dvc", "config", "--local", "core.site_cache_dir", str(tmp_path / "site-cache")]):
+        subprocess.run(command, cwd=project, check=True, env=_env())
+    before, old = files_under(project), _contents(project, MODEL, LOG)
+    # no file can grow past 64 bytes (`ulimit -f`): tempfile's probe of /tmp (4 bytes) passes, and the first larger
+    # write is dvclive's, to DVC's state database. A process of its own, since a forked run's stderr is a file
+    done = subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "baseline"], cwd=project, env=_env(),
+                          capture_output=True, text=True, timeout=600,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)))
+    assert assert_error_line(done) == (
+        "error: train: dvclive could not open DVC's state database (disk I/O error); free space where DVC keeps it "
+        "(`dvc config core.site_cache_dir`; by default under /var/tmp/dvc), then rerun")
     assert _contents(project, MODEL, LOG) == old
     assert_nothing_left(project, before)
 

@@ -84,7 +84,15 @@ def write_torch(path: str | os.PathLike, obj) -> None:
     import torch  # here: most stages never save a model and skip torch's import
 
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(obj, handle)
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as err:
+            # torch's archive writer answers a failed write (a full disk, `ulimit -f`) with its own RuntimeError,
+            # "unexpected pos ...", which read as a bug: a traceback instead of the disk's one line
+            failed = err.__context__
+            if not isinstance(failed, OSError):
+                raise
+            raise OSError(failed.errno, failed.strerror or str(failed), str(path)) from err
 
 
 def write_table(path: str | os.PathLike, frame) -> None:
