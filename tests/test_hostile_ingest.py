@@ -236,6 +236,31 @@ def test_file_names_alike_under_unicode_normalisation_are_one_image_and_a_row(tm
 
 
 @pytest.mark.hostile("imagefolder")
+def test_a_file_name_with_a_carriage_return_is_a_row(tmp_path):
+    # before: cat/photo\r4.png became an id that pandas writes unquoted, so predictions.csv held a row cut in two:
+    # the report stopped on "1 row(s) without a label, first id 'cat/photo'; rerun evaluate", which could not help,
+    # and a review queue holding it could not be imported
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(data / "a" / "photo\r4.png")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
+    assert_ingested(done)
+    assert rejected(project) == {f"{data}/a/photo\\r4.png": "file name holds a carriage return (\\r), which the CSV "
+                                                         "files of predictions and reviews cannot carry as written; "
+                                                         "rename it"}
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("npz")
+def test_an_npz_path_that_is_a_folder_is_named_a_folder(tmp_path):
+    # before: "ingest.path: <folder> does not exist (expected an .npz file)" for a folder that exists
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    project, before, done = run_ingest(tmp_path, "npz", data)
+    assert assert_error_line(done) == (f"error: ingest.path: {data} is a folder (ingest.source: imagefolder reads a "
+                                       "folder); expected an .npz file")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
 def test_train_images_that_are_all_one_picture_are_refused(tmp_path):
     # before: ingest took 12 black images of two classes, and represent then refused its collapsed judge with the
     # advice to lower its learning rate

@@ -267,6 +267,9 @@ def _class_files(folder: Path, rejected: list) -> list[Path]:
             rejected.append((shown(path), kind))
         elif not _utf8(path.name):
             rejected.append((shown(path), "file name is not valid UTF-8; rename it"))
+        elif "\r" in path.name:  # pandas writes a lone \r unquoted, and every reader ends the row there
+            rejected.append((shown(path), "file name holds a carriage return (\\r), which the CSV files of "
+                                          "predictions and reviews cannot carry as written; rename it"))
         elif (twin := names.setdefault(unicodedata.normalize("NFC", path.name), path.name)) != path.name:
             rejected.append((shown(path), f"its name is {ascii(twin)} in another Unicode form ({ascii(path.name)}), "
                                           "two images shown with one name; rename one"))

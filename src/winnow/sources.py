@@ -122,7 +122,8 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     """
     path = Path(path)
     if not path.is_file():
-        raise WinnowError(f"ingest.path: {path} does not exist (expected an .npz file)")
+        what = "is a folder (ingest.source: imagefolder reads a folder)" if path.is_dir() else "does not exist"
+        raise WinnowError(f"ingest.path: {path} {what}; expected an .npz file")
     arrays = _read_npz(path)
     images, labels, splits, ids = [], [], [], []
     for split, image_key, label_key in _npz_parts(arrays, path):
