@@ -235,6 +235,39 @@ def test_file_names_alike_under_unicode_normalisation_are_one_image_and_a_row(tm
     assert len(ingested(project)) == 13
 
 
+def _zero_filled(image: np.ndarray, format: str, **options) -> bytes:
+    """``image`` encoded as ``format``, its second half zeros: a copy or download cut short at full length."""
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format, **options)
+    data = encoded.getvalue()
+    return data[:len(data) // 2] + bytes(len(data) - len(data) // 2)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_jpeg_and_webp_files_whose_end_is_zeros_are_rows(tmp_path):
+    # before: libjpeg and libwebp decoded the zeros into garbage pixels without an error, and the three files were
+    # train, val or test images
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(32, 32))
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    (data / "a" / "lossy.webp").write_bytes(_zero_filled(noise, "WEBP", quality=90))
+    (data / "a" / "lossless.webp").write_bytes(_zero_filled(noise, "WEBP", lossless=True))
+    (data / "b" / "photo.jpg").write_bytes(_zero_filled(noise, "JPEG", quality=90))
+    encoded = io.BytesIO()
+    Image.fromarray(noise).save(encoded, "JPEG", quality=90)
+    (data / "b" / "padded.jpg").write_bytes(encoded.getvalue() + bytes(4096))  # zeros after the end marker: whole
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.25)
+    assert_ingested(done)
+    webp = "its last {} bytes are zeros: the end of the file was never written (an interrupted copy or download)"
+    lossy, lossless = (len(_zero_filled(noise, "WEBP", **o)) - len(_zero_filled(noise, "WEBP", **o)) // 2
+                       for o in ({"quality": 90}, {"lossless": True}))
+    assert rejected(project) == {
+        f"{data}/a/lossy.webp": webp.format(lossy), f"{data}/a/lossless.webp": webp.format(lossless),
+        f"{data}/b/photo.jpg": "no end-of-image marker after its last scan: the end of the file is missing or was "
+                               "never written (an interrupted copy or download)"}
+    assert "b/padded.jpg" in set(ingested(project)["id"])
+    assert len(ingested(project)) == 13
+
+
 @pytest.mark.hostile("imagefolder")
 def test_a_file_name_with_a_carriage_return_is_a_row(tmp_path):
     # before: cat/photo\r4.png became an id that pandas writes unquoted, so predictions.csv held a row cut in two:

@@ -112,7 +112,8 @@ def _decode(path: Path, size: int | None) -> tuple:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
-        with Image.open(io.BytesIO(path.read_bytes()) if isinstance(path, RemotePath) else path) as img:
+        held = path.read_bytes() if isinstance(path, RemotePath) else None
+        with Image.open(io.BytesIO(held) if held is not None else path) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
@@ -130,6 +131,10 @@ def _decode(path: Path, size: int | None) -> tuple:
             args = img.tile[0].args if img.tile else None
             rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
+            if img.format in ("JPEG", "MPO", "WEBP"):
+                unwritten = unwritten_end(held if held is not None else path.read_bytes(), img.format)
+                if unwritten:
+                    return None, unwritten
             return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")
     except Image.DecompressionBombError as err:
         return None, f"decompression bomb: {err}"
@@ -137,6 +142,27 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, "not a decodable image"
     except Exception as err:  # truncated data, broken headers, crafted fields
         return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+ZERO_TAIL = 64  # a lossy WebP's encoder ends it with up to 4 zero bytes (none of 603 CIFAR and MNIST images more)
+
+
+def unwritten_end(data: bytes, format: str) -> str | None:
+    """Why a JPEG or WebP file that decoded still lacks its end, or None. A copy or download cut short often leaves
+    the file at full length with its end zero-filled, and libjpeg and libwebp decode those zeros into garbage pixels
+    without an error: a JPEG then has no end-of-image marker after its last scan (zeros hold no marker), a WebP
+    ends in a run of zero bytes. A JPEG cut and closed with a new end marker still decodes, grey below the cut."""
+    if format == "WEBP":
+        zeros = len(data) - len(data.rstrip(b"\0"))
+        if zeros >= ZERO_TAIL:
+            return (f"its last {zeros} bytes are zeros: the end of the file was never written (an interrupted copy "
+                    "or download)")
+        return None
+    last_scan = data.rfind(b"\xff\xda")
+    if last_scan >= 0 and data.find(b"\xff\xd9", last_scan) < 0:
+        return ("no end-of-image marker after its last scan: the end of the file is missing or was never written "
+                "(an interrupted copy or download)")
+    return None
 
 
 def _batches(paths: list, size: int | None):
