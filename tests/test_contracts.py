@@ -423,3 +423,22 @@ def test_train_copies_of_val_and_test_images_count_as_duplicates():
         pytest.approx(2 / 3)
     cleaned = rows.assign(action=["drop", "drop", "keep"])
     assert variant_table("pruned", cleaned, measured=measured, num_classes=2).iloc[0]["duplicate_rate"] == 0.0
+
+
+def test_a_data_docs_page_that_fails_to_render_stops_the_build_and_writes_no_docs(tmp_path, monkeypatch, capsys):
+    # before: Great Expectations caught the page's exception, logged it with its traceback and went on, so the docs
+    # folder lacked that page and the stage ended without a word about it
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    def broken(self, document, *args, **kwargs):  # every page fails as a template bug or a full disk would
+        raise RuntimeError("template missing")
+
+    monkeypatch.setattr(DefaultJinjaPageView, "render", broken)
+    docs = tmp_path / "contracts"
+    with pytest.raises(WinnowError) as refused:
+        validate(_batches(), docs_dir=docs)
+    assert str(refused.value).startswith("contracts: Great Expectations could not render ")
+    assert str(refused.value).endswith(f" Data Docs page(s) of {docs} (first: RuntimeError: \"template missing\"); "
+                                       "none of them is written: fix that, then rerun")
+    assert "data docs rendering" not in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -4,13 +4,20 @@ contract whose line printed the observed value rounded onto its bound, and a pas
 bounds or the rows it was checked on. Each case asserts the one line, or the exact data, a user gets."""
 
 import json
+import resource
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, params_with, run_stage
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with, run_stage,
+)
 from test_contracts import BOUNDS, _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from winnow.contract_verdict import refuse_failed, rows_fingerprint
 from winnow.contracts import Batch, load_suite, validate
@@ -137,3 +144,20 @@ def test_the_rows_fingerprint_of_a_variant_in_memory_is_that_of_its_written_file
     written = pd.read_parquet(tmp_path / "v/rows.parquet")
     assert rows_fingerprint(written) == rows_fingerprint(rows)
     assert rows_fingerprint(written.assign(label=[0, 2, 2])) != rows_fingerprint(rows)
+
+
+@pytest.mark.hostile("interrupted")
+def test_data_docs_that_cannot_be_written_end_contracts_in_one_line_naming_them(project, tmp_path):
+    # before (`ulimit -f 30`): Great Expectations logged each page it could not write with its traceback and went
+    # on, then its copy of the static files failed with an error naming no file: two tracebacks, then
+    # "error: stages/contracts.py: File too large [EFBIG]; ..."
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    (root / "params.yaml").write_text(yaml.safe_dump(_params(("baseline", "pruned"))))
+    before = files_under(root)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
+                          capture_output=True, text=True, timeout=600,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (30 << 10, 30 << 10)))
+    assert assert_error_line(done) == ("error: stages/contracts.py: reports/contracts/inputs: File too large [EFBIG]; "
+                                       "free space, or fix the path or its permissions, then rerun")
+    assert "data docs rendering" not in done.stderr
+    assert_nothing_left(root, before)

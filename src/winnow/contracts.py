@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -228,9 +229,47 @@ def _build_docs(context, docs_dir: Path) -> None:
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
-        context.build_data_docs(site_names=["winnow"])
+        with _render_errors() as failed:
+            try:
+                context.build_data_docs(site_names=["winnow"])
+            except OSError as err:
+                if err.filename is None:  # GX's copy of its static files names none: "File too large", but which?
+                    raise OSError(err.errno, err.strerror or str(err), str(docs_dir)) from err
+                raise
+        if failed:
+            raise WinnowError(f"contracts: Great Expectations could not render {len(failed)} Data Docs page(s) of "
+                              f"{docs_dir} (first: {failed[0]}); none of them is written: fix that, then rerun")
         for page in staging.rglob("*.html"):
             page.write_text(_same_data_same_page(page.read_text()))
+
+
+@contextmanager
+def _render_errors() -> Iterator[list[str]]:
+    """The errors GX logs while it builds Data Docs, each as ``Type: "message"``. GX catches an exception rendering
+    or writing a page (a full disk), logs it with its traceback and goes on: the docs lacked pages without a word
+    to the stage, and the log's tracebacks came before the stage's own line."""
+    import logging
+
+    failed: list[str] = []
+
+    class Kept(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            found = _RENDER_ERROR.search(text)
+            failed.append(found.group(1) if found else text.strip().splitlines()[0])
+
+    gx_logger = logging.getLogger("great_expectations")
+    kept, propagated = Kept(logging.ERROR), gx_logger.propagate
+    gx_logger.addHandler(kept)
+    gx_logger.propagate = False
+    try:
+        yield failed
+    finally:
+        gx_logger.removeHandler(kept)
+        gx_logger.propagate = propagated
+
+
+_RENDER_ERROR = re.compile(r'Detailed information follows:\s*(\w+: ".*?")\.  Traceback', re.DOTALL)
 
 
 def _same_data_same_page(page: str) -> str:
