@@ -167,3 +167,39 @@ def test_a_failed_sweep_after_a_death_still_says_what_happened_with_the_signal_s
         "error: stages/score.py: its temporaries were not all removed ([Errno 13] Permission denied: "
         "'data/score/.scores.winnow-tmp-1'); the next stage to start removes them"]
     assert done.stdout == "" and done.returncode == 128 + signal.SIGKILL
+
+
+# a stage stuck where no Python code runs: SIGTERM held back, as in a native call that never returns
+_STUCK_STAGE = '''
+import signal, time
+import winnow.watched
+from winnow.stage import run
+
+winnow.watched.TERM_GRACE = 2.0
+
+
+def main():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    print("working", flush=True)
+    time.sleep(120)
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_that_cannot_answer_sigterm_is_killed_after_a_grace_and_says_so(tmp_path):
+    # before: under `ulimit -v` confident-learn hung in OpenBLAS's allocation retries inside an import, where the
+    # SIGTERM handler never ran: `timeout` and a cancelled CI job could not end it, only kill -9 of the child
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_STUCK_STAGE)
+    stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=_env())
+    assert stage.stdout.readline() == "working\n"
+    stage.terminate()
+    out, err = stage.communicate(timeout=60)
+    assert (out, err.splitlines()) == ("", [
+        "error: stages/score.py: did not end within 2 s of SIGTERM (stuck in native code), so it was killed "
+        "(SIGKILL); outputs not yet complete were left unwritten: rerun it"])
+    assert stage.returncode == 128 + signal.SIGTERM

@@ -25,6 +25,11 @@ _DEATH_LINES = {
 }
 
 
+# how long a child has to end after a SIGTERM before it is killed: one stuck in native code (OpenBLAS retrying an
+# allocation under `ulimit -v`, forever) never runs the handler that would end it in one line
+TERM_GRACE = 30.0
+
+
 def death_line(number: int) -> str:
     """What a stage or command says when signal ``number`` ended its process before any Python code could
     speak."""
@@ -41,7 +46,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     ``error: <speaker>: <what happened>`` and leaves with the shell's status for it (128 + the signal), whatever
     ``tidy`` meets. SIGTERM sent to the parent goes on to the child, which ends as it always did, and so does a
     SIGINT unless the terminal sent it (Ctrl-C reaches the child from the terminal too, as under a shell;
-    ``kill -INT`` or ``timeout -s INT`` reach the parent alone). ``setup`` runs in the child before SIGTERM
+    ``kill -INT`` or ``timeout -s INT`` reach the parent alone); a child still running :data:`TERM_GRACE` seconds
+    after a SIGTERM is killed, and the parent says so. ``setup`` runs in the child before SIGTERM
     is let through (a handler for it), so none arrives before it. A parent killed outright takes the child
     with it (Linux's parent-death signal)."""
     if not hasattr(os, "fork"):
@@ -57,20 +63,38 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
             setup()
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         return
+    killed_after_term: list[int] = []
+
+    def terminate(number: int, _frame) -> None:
+        _send(child, number)
+        if signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+            signal.setitimer(signal.ITIMER_REAL, TERM_GRACE)
+
+    def kill_after_term(_number: int, _frame) -> None:
+        killed_after_term.append(signal.SIGKILL)
+        _send(child, signal.SIGKILL)
+
     signal.signal(signal.SIGINT, lambda number, _frame: None if _from_the_terminal() else _send(child, number))
-    signal.signal(signal.SIGTERM, lambda number, _frame: _send(child, number))
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGALRM, kill_after_term)
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
     status = 1
     try:
         status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-        for number in (signal.SIGINT, signal.SIGTERM):  # reaped: its pid may be another process's soon
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):  # reaped: its pid may be another's soon
             signal.signal(number, signal.SIG_IGN)
         if status < 0:
             number, status = -status, 128 - status
+            line = death_line(number)
+            if killed_after_term and number == signal.SIGKILL:
+                line, status = (f"did not end within {TERM_GRACE:g} s of SIGTERM (stuck in native code), so it was "
+                                "killed (SIGKILL); outputs not yet complete were left unwritten: rerun it",
+                                128 + signal.SIGTERM)
             try:
                 tidy()
             finally:  # said even when the sweep fails (a temporary it may not remove): the next stage sweeps again
-                print(f"error: {speaker}: {death_line(number)}", file=sys.stderr)
+                print(f"error: {speaker}: {line}", file=sys.stderr)
     except Exception as err:  # the sweep's own failure, after the line above: one more line
         print(f"error: {speaker}: its temporaries were not all removed ({first_line(err)}); the next stage to "
               "start removes them", file=sys.stderr)
