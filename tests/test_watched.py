@@ -203,3 +203,31 @@ def test_a_stage_that_cannot_answer_sigterm_is_killed_after_a_grace_and_says_so(
         "error: stages/score.py: did not end within 2 s of SIGTERM (stuck in native code), so it was killed "
         "(SIGKILL); outputs not yet complete were left unwritten: rerun it"])
     assert stage.returncode == 128 + signal.SIGTERM
+
+
+# a SIGTERM that arrives once the stage's main has returned, while the process winds down (exit handlers run)
+_TERMINATED_WINDING_DOWN = '''
+import atexit, os, signal, time
+from winnow.stage import run
+
+
+def main():
+    atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(1), print("wound down")))
+    print("outputs written", flush=True)
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_sigterm_after_the_outputs_are_written_lets_the_stage_finish(tmp_path):
+    # before: the stage's handler raised its interrupt inside the exit handler ("Exception ignored in atexit
+    # callback ... Terminated" on stderr, the handler cut short); later in the exit, with SIGTERM's default action
+    # back, the process died of it and the parent said "ended by SIGTERM; outputs not yet complete were left
+    # unwritten", status 143, though every output was written
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_TERMINATED_WINDING_DOWN)
+    done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "outputs written\nwound down\n", "")

@@ -255,7 +255,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
 
     Called from a script's top level, the stage runs in a forked child that its parent watches
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
-    if sys._getframe(1).f_globals.get("__name__") == "__main__":  # in-process callers (tests) are never forked
+    forked = sys._getframe(1).f_globals.get("__name__") == "__main__"  # in-process callers (tests) never are
+    if forked:
         watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
                             setup=_terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
     else:
@@ -268,6 +269,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
             raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
                               f"does: python {script}")
         main()
+        if forked:  # every output is in place: a stop asked for while the process winds down has nothing to stop, and
+            for number in (signal.SIGINT, signal.SIGTERM):  # its line said outputs were left unwritten
+                signal.signal(number, signal.SIG_IGN)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
