@@ -122,15 +122,21 @@ run(main)
 '''
 
 
+def _working_stage(tmp_path, source: str) -> subprocess.Popen:
+    """``source`` run as stages/score.py in ``tmp_path``, once it has printed "working" (its child is at work)."""
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(source)
+    stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=_env())
+    assert stage.stdout.readline() == "working\n"
+    return stage
+
+
 @pytest.mark.hostile("interrupted")
 def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path):
     # before: the watching parent ignored SIGINT (Ctrl-C reaches the child from the terminal), so kill -INT,
     # timeout -s INT or Popen.send_signal(SIGINT), which reach the parent alone, did nothing: the stage ran on
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages/score.py").write_text(_SLEEPING_STAGE)
-    stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=_env())
-    assert stage.stdout.readline() == "working\n"  # the child is at work
+    stage = _working_stage(tmp_path, _SLEEPING_STAGE)
     stage.send_signal(signal.SIGINT)
     out, err = stage.communicate(timeout=60)
     assert (out, err.splitlines()) == ("", [
@@ -192,11 +198,7 @@ run(main)
 def test_a_stage_that_cannot_answer_sigterm_is_killed_after_a_grace_and_says_so(tmp_path):
     # before: under `ulimit -v` confident-learn hung in OpenBLAS's allocation retries inside an import, where the
     # SIGTERM handler never ran: `timeout` and a cancelled CI job could not end it, only kill -9 of the child
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages/score.py").write_text(_STUCK_STAGE)
-    stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=_env())
-    assert stage.stdout.readline() == "working\n"
+    stage = _working_stage(tmp_path, _STUCK_STAGE)
     stage.terminate()
     out, err = stage.communicate(timeout=60)
     assert (out, err.splitlines()) == ("", [
