@@ -180,3 +180,69 @@ def test_a_null_embedding_names_its_own_image(tmp_path):
     assert_error_line(done, "represent.file: mine.parquet: 1 embedding(s) are missing (null), first id 'img-0'; "
                             "every image of every split needs an embedding")
     assert_nothing_left(project, before)
+
+
+class Flipped(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :4].flip(0)  # each image gets the features of its batch mate
+
+
+def traced_in_batches_of_two(project):
+    torch.jit.save(torch.jit.trace(Normed().train(), torch.rand(2, 3, 16, 16)), str(project / "model.pt"))
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("write, batch_size", [(traced_in_batches_of_two, 2), (torchscript(Flipped()), 2),
+                                               (torchscript(Flipped()), 32)])
+def test_features_that_follow_the_batch_are_one_line_at_any_batch_size(tmp_path, write, batch_size):
+    # before: at batch_size 2 the first two images alone were the whole first batch, so the check compared a batch
+    # with itself: batch norm traced in training mode (each pair of images the negatives of each other; a last
+    # image alone ~1e-7) and a model that hands each image its batch mate's features were accepted, exit 0
+    project, before, done = run_represent(tmp_path, write=write, source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu",
+                                                      "batch_size": batch_size})
+    assert assert_error_line(done) == (
+        "error: represent.pretrained: model.pt gives an image other features when other images share its batch "
+        "(batch statistics left on: batch norm traced in training mode); call model.eval() before torch.jit.trace, "
+        "then save")
+    assert_nothing_left(project, before)
+
+
+class Quantized(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.quantize_per_tensor(x.flatten(1)[:, :4], 0.1, 0, torch.quint8)  # no DeQuantStub at the end
+
+
+class Sparse(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :4].to_sparse()
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("module, kind", [(Quantized(), "quantized features (torch.quint8)"),
+                                          (Sparse(), "torch.sparse_coo features (torch.float32)")])
+def test_a_model_that_returns_quantized_or_sparse_features_is_one_line(tmp_path, module, kind):
+    # before: tracebacks: "Creation of quantized tensor requires quantized dtype" from the float cast, and
+    # "Could not run 'aten::equal' ... 'SparseCPU'" from the second-call check
+    project, before, done = run_represent(tmp_path, write=torchscript(module), source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
+    assert assert_error_line(done) == (
+        f"error: represent.pretrained: model.pt returned {kind}; a feature extractor returns a dense tensor of "
+        "numbers (dequantize() or to_dense() at the end of the model)")
+    assert_nothing_left(project, before)
+
+
+class NanForFirst(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = x.flatten(1)[:, :4].clone()
+        features[0] = float("nan")  # the first image of every batch: say, a blank one standardised by its spread
+        return features
+
+
+@pytest.mark.hostile("represent")
+def test_non_finite_features_in_the_first_batch_are_named_as_such(tmp_path):
+    # before: "gives other features for the same images on a second call (dropout ...)": NaN is not equal to NaN
+    project, before, done = run_represent(tmp_path, write=torchscript(NanForFirst()), source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
+    assert_error_line(done, "non-finite value(s)", "first id 'img-0'")
+    assert_nothing_left(project, before)

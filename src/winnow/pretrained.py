@@ -56,7 +56,9 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             # and its first two images alone: batch norm traced in training mode (eval() cannot undo a trace)
             # normalises by the batch's own statistics, so an image's features followed its batch mates
             again = None if out else net(x)
-            pair = net(x[:2]) if not out and len(x) > 2 else None
+            # with a batch of two or fewer, the first image alone: two images are the whole batch, whose rows a
+            # batch-norm pair (the negatives of each other) or a model that reorders its batch gets wrong
+            pair = None if out else net(x[:2] if len(x) > 2 else x[:1])
         # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
         # TorchScript module that exports methods but no forward
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
@@ -66,6 +68,11 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise WinnowError(f"represent.pretrained: {name} returned {shape} for {len(x)} images; a feature "
                               "extractor must return (N, D) with D >= 1 (pool and flatten inside the model)")
+        if y.is_quantized or y.layout != torch.strided or y.device.type == "meta":
+            kind = "quantized" if y.is_quantized else "meta-device" if y.device.type == "meta" else str(y.layout)
+            raise WinnowError(f"represent.pretrained: {name} returned {kind} features ({y.dtype}); a feature "
+                              "extractor returns a dense tensor of numbers (dequantize() or to_dense() at the end of "
+                              "the model)")
         if y.is_complex():  # a cast to real would drop the imaginary part without a word
             raise WinnowError(f"represent.pretrained: {name} returned complex features ({y.dtype}); embeddings "
                               "must be real numbers (return .real, .abs() or both as features from the model)")
@@ -76,7 +83,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         # a model may hand back the same tensor every call (a buffer it fills), which the next batch overwrites
         out.append((y.double() if y.dtype == torch.float64 or not y.is_floating_point() else y.float()).to(
             "cpu", copy=True))
-        if again is not None:
+        if again is not None and bool(torch.isfinite(out[0]).all()):  # non-finite values: named with their id later
             if not isinstance(again, torch.Tensor) or again.shape != y.shape or not torch.equal(
                     again.to(out[0].dtype).cpu(), out[0]):
                 raise WinnowError(f"represent.pretrained: {name} gives other features for the same images on a "
@@ -85,14 +92,15 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         if pair is not None:  # a copy, as above: a buffer the next batches fill
             checked_pair = (pair.to("cpu", copy=True) if isinstance(pair, torch.Tensor) else pair), len(x)
     # checked once every batch passed its own checks, so a width that follows the batch is named as such first
-    if checked_pair is not None:
+    if checked_pair is not None and bool(torch.isfinite(out[0]).all()):
         pair, first_batch = checked_pair
-        if not isinstance(pair, torch.Tensor) or pair.shape[1:] != out[0].shape[1:] or len(pair) != 2:
+        alone = 2 if first_batch > 2 else 1
+        if not isinstance(pair, torch.Tensor) or pair.shape[1:] != out[0].shape[1:] or len(pair) != alone:
             shape = tuple(pair.shape) if isinstance(pair, torch.Tensor) else type(pair).__name__
-            raise WinnowError(f"represent.pretrained: {name} returned {shape} for a batch of 2 images and "
+            raise WinnowError(f"represent.pretrained: {name} returned {shape} for a batch of {alone} image{'s' * (alone > 1)} and "
                               f"{tuple(out[0].shape)} for the first batch of {first_batch}; a feature extractor "
                               "returns (N, D), one width")
-        if not _agree(pair, out[0][:2]):
+        if not _agree(pair, out[0][:alone]):
             raise WinnowError(f"represent.pretrained: {name} gives an image other features when other images share "
                               "its batch (batch statistics left on: batch norm traced in training mode); call "
                               "model.eval() before torch.jit.trace, then save")
@@ -100,7 +108,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
 
 
 def _agree(pair: torch.Tensor, first: torch.Tensor) -> bool:
-    """Whether ``pair``, the model's ``(2, D)`` output for the first two images of the first batch alone,
+    """Whether ``pair``, the model's ``(k, D)`` output for the first k images of the first batch alone,
     matches ``first``, their rows within that batch, up to the float rounding another batch size may bring (a
     kernel sums in another order): a thousandth of the features' largest magnitude."""
     pair, first = pair.double().cpu(), first.double()
