@@ -14,7 +14,7 @@ import pytest
 import yaml
 from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line,
     run_stage, run_winnow,
 )
 
@@ -1022,3 +1022,32 @@ def test_study_collect_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tm
     done = run_winnow(project, "study", "collect", "--num", "2", "--out", str(tmp_path / "study"))
     assert ("study: left out 1 run(s) whose metrics their own dvc.lock contradicts (evaluate.py changed since "
             "dvc.lock's evaluate@baseline ran; rerun `dvc repro` there): ") in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_a_failing_gate_whose_reader_left_still_fails_and_writes_its_report(tmp_path):
+    # before: `winnow gate ... | true` (the reader gone before the first line): exit 0 and no reports/gate.md, so a
+    # pipeline step that read the gate's status through the pipe saw a pass
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    write_variant(project, "pruned", labels, wrong_on(labels, range(100)))  # class 0 lost every image
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD", "--markdown", REPORT],
+                          cwd=project, stdout=write_end, stderr=subprocess.PIPE, text=True, env=_env(), timeout=300)
+    os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")
+    assert "**REGRESSED**" in (project / REPORT).read_text()
+
+
+@pytest.mark.hostile("gate")
+def test_a_gate_whose_stdout_is_closed_still_gates(tmp_path):
+    # before: a traceback from the watching parent's flush of a stdout that Python had set to None (`>&-`)
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    write_variant(project, "pruned", labels, wrong_on(labels, range(100)))
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD", "--markdown", REPORT],
+                          cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
+                          timeout=300, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "")
+    assert "**REGRESSED**" in (project / REPORT).read_text()

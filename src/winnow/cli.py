@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-from winnow.errors import WinnowError, escape_unencodable_output, fault_line
+from winnow.errors import WinnowError, escape_unencodable_output, fault_line, let_the_reader_leave
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
@@ -52,14 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
         watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs)
     escape_unencodable_output()
+    if called_as_command:
+        let_the_reader_leave()
     try:
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # the reader closed the pipe (`winnow compare | head`): it has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
-        return 0
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
         fault = fault_line(err)
         if fault is None:

@@ -22,6 +22,40 @@ def escape_unencodable_output() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+class _ReaderMayLeave:
+    """A command's stdout whose reader may close the pipe before the end (``winnow gate | head -1``): from then on
+    the output goes to /dev/null and the command goes on, so the files it writes are written and its exit status
+    is its own. Before, the first write past the reader ended a failing gate with status 0 and no report."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())  # Python's last flush goes nowhere too
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def let_the_reader_leave() -> None:
+    """Wrap ``sys.stdout`` (when there is one) in :class:`_ReaderMayLeave`, for a command run as a process."""
+    if sys.stdout is not None and not isinstance(sys.stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(sys.stdout)
+
+
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 
 

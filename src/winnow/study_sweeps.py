@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -130,13 +128,13 @@ def queue(args: argparse.Namespace) -> int:
                 for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         for done, command in enumerate(commands, start=1):
-            _say_while_queueing(shlex.join(command))
+            _say(shlex.join(command))
             try:  # its own session: a Ctrl-C reaches this process alone, which stops after the command
                 result = subprocess.run(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
             except FileNotFoundError as err:  # before: "dvc: No such file or directory; free space, or fix the path"
                 raise WinnowError("study queue: the dvc command is not on PATH; install DVC (pip install dvc) or "
                                   "activate the environment that has it, then rerun") from err
-            _say_while_queueing(result.stdout, end="")
+            _say(result.stdout, end="")
             queued += re.findall(r"Queued experiment '([^']+)'", result.stdout)
             if result.returncode:
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
@@ -147,7 +145,7 @@ def queue(args: argparse.Namespace) -> int:
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
-    _say_while_queueing(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then "
+    _say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then "
                         "`winnow study collect`")
     return 0
 
@@ -165,16 +163,6 @@ def _unqueue(queued: list[str], *, before: bool = False) -> str:
 
 def _say(text: str, *, end: str = "\n") -> None:
     print(text, end=end, flush=True)
-
-
-def _say_while_queueing(text: str, *, end: str = "\n") -> None:
-    """:func:`_say`, but a reader that closed the pipe (``winnow study queue | head``) stops only the printing: the
-    queueing goes on to the last experiment. Before, the first line past the reader's ended the command with exit 0
-    and a part of the study queued."""
-    try:
-        _say(text, end=end)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the rest, and Python's last flush, go nowhere
 
 
 def _check_queue_arguments(args: argparse.Namespace) -> None:

@@ -52,8 +52,7 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     with it (Linux's parent-death signal)."""
     if not hasattr(os, "fork"):
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     parent = os.getpid()
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # none lost between fork and handler
     child = os.fork()
@@ -99,9 +98,16 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
         print(f"error: {speaker}: its temporaries were not all removed ({first_line(err)}); the next stage to "
               "start removes them", file=sys.stderr)
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
         os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
+
+
+def _flush() -> None:
+    """Flush stdout and stderr; Python sets either to None when its file descriptor was closed at the start
+    (``winnow gate >&-``)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 def _die_with(parent: int) -> None:
