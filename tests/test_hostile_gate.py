@@ -3,6 +3,7 @@ compare, in the right table), and the gate never passes a broken metric."""
 
 import json
 import os
+import resource
 import stat
 import subprocess
 import sys
@@ -1051,3 +1052,34 @@ def test_a_gate_whose_stdout_is_closed_still_gates(tmp_path):
                           timeout=300, preexec_fn=lambda: os.close(1))
     assert (done.returncode, done.stderr) == (1, "")
     assert "**REGRESSED**" in (project / REPORT).read_text()
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_of_a_project_named_by_repo_from_another_folder_gates_it(tmp_path):
+    # before: "cannot tell whether the workspace's evaluate@baseline are up to date (dvc status: 'evaluate@baseline'
+    # does not exist as an output or a stage name in 'dvc.yaml'); name the variants ...": DVC resolved the stage
+    # name against the working directory, not --repo
+    project = _dvc_project(tmp_path)
+    (project / "recipe.txt").write_text("400")
+    _dvc(project, "repro")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_winnow(elsewhere, "gate", "--repo", str(project), "--base", "HEAD", "--variants", "baseline")
+    assert done.returncode == 1 and "**REGRESSED**" in done.stdout, done.stdout + done.stderr
+    assert "error:" not in done.stderr
+
+
+@pytest.mark.hostile("gate")
+def test_a_gate_whose_dvc_state_cannot_be_written_is_one_line(tmp_path):
+    # before: sqlite3.OperationalError traceback from dvc status (DVC's site cache on a read-only or full disk)
+    project = _dvc_project(tmp_path)
+    _dvc(project, "config", "--local", "core.site_cache_dir", str(tmp_path / "site-cache"))
+    before = files_under(project)
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project, env=_env(),
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)))  # as ulimit -f
+    assert assert_error_line(done) == (
+        "error: gate: DVC's state database could not be opened or written (disk I/O error); it is in DVC's site "
+        "cache (`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, free "
+        "space there, or point core.site_cache_dir elsewhere, then rerun")
+    assert_nothing_left(project, before)

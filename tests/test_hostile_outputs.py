@@ -154,8 +154,9 @@ def test_a_training_whose_dvc_state_cannot_be_written_ends_in_one_line(project, 
                           capture_output=True, text=True, timeout=600,
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)))
     assert assert_error_line(done) == (
-        "error: train: dvclive could not open DVC's state database (disk I/O error); free space where DVC keeps it "
-        "(`dvc config core.site_cache_dir`; by default under /var/tmp/dvc), then rerun")
+        "error: stages/train.py: DVC's state database could not be opened or written (disk I/O error); it is in DVC's "
+        "site cache (`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, "
+        "free space there, or point core.site_cache_dir elsewhere, then rerun")
     assert _contents(project, MODEL, LOG) == old
     assert_nothing_left(project, before)
 

@@ -62,12 +62,18 @@ INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 def fault_line(err: BaseException) -> tuple[str, int] | None:
     """``(line, exit status)`` for a fault of the machine rather than of the input: the disk or a folder's
     permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user
-    interrupts; None for anything else (a bug: its traceback is wanted). Writers stage every output and
+    interrupts, or DVC's sqlite state cannot be opened or written; None for anything else (a bug: its traceback is wanted). Writers stage every output and
     rename it only when whole, so a fault leaves the last complete outputs in place."""
     if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if isinstance(err, MemoryError) or _torch_out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
+    import sqlite3  # DVC keeps its state (file hashes, experiment caches) in sqlite files: sqlite's error names none
+
+    if isinstance(err, sqlite3.Error):
+        return (f"DVC's state database could not be opened or written ({first_line(err)}); it is in DVC's site cache "
+                "(`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, free "
+                "space there, or point core.site_cache_dir elsewhere, then rerun"), 1
     if isinstance(err, OSError):
         code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
         # numpy's short write says only "5040 requested and 992 written": its message, not a bare "OSError"

@@ -5,6 +5,7 @@ checked against its own dvc.lock, params.yaml and dvc.yaml, read from git (:mod:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -30,8 +31,8 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
 
     from dvc.repo import Repo
 
-    try:
-        with Repo(str(repo)) as dvc_repo:
+    try:  # from the project's root: DVC resolves a stage name against the working directory (gate --repo DIR)
+        with contextlib.chdir(repo), Repo(".") as dvc_repo:
             status = dvc_repo.status(targets=targets, with_deps=True)
     except DvcException as err:
         # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken

@@ -428,12 +428,6 @@ def _shape(shape) -> str:
 
 
 def _live(log_dir):
-    import sqlite3
-
     from dvclive import Live
 
-    try:
-        return Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
-    except sqlite3.Error as err:  # dvclive opens the DVC repository, whose state database is in DVC's site cache
-        raise WinnowError(f"train: dvclive could not open DVC's state database ({err}); free space where DVC keeps it "
-                          f"(`dvc config core.site_cache_dir`; by default under /var/tmp/dvc), then rerun") from err
+    return Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
