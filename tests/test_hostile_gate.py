@@ -19,6 +19,7 @@ from hostile_harness import (
     run_stage, run_winnow,
 )
 
+from winnow.errors import WinnowError
 from winnow.metrics import metrics_path, predictions_path, summary_path
 
 REPORT = "reports/gate.md"
@@ -1083,3 +1084,36 @@ def test_a_gate_whose_dvc_state_cannot_be_written_is_one_line(tmp_path):
         "cache (`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, free "
         "space there, or point core.site_cache_dir elsewhere, then rerun")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_checkout_git_refuses_as_another_users_is_named_so(tmp_path):
+    # before: "--base HEAD: . is not a git repository", where git refused a checkout owned by another user (a CI
+    # container's), whose fix is git's safe.directory
+    project = gate_project(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project,
+                          env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert assert_error_line(done) == (
+        f"error: --base HEAD: git refuses {project.resolve()}: it is owned by another user (git's \"dubious "
+        f"ownership\"); if you trust it, run `git config --global --add safe.directory {project.resolve()}`, then "
+        "again")
+
+
+def test_experiments_of_a_checkout_libgit2_refuses_as_another_users_are_one_line(tmp_path, monkeypatch):
+    # before: pygit2's GitError traceback from compare and study collect (DVC lists experiments through libgit2,
+    # which refuses a repository owned by another user with this message)
+    import dvc.repo
+    import pygit2
+
+    from winnow.experiments import load_experiments
+
+    def refused(*args, **kwargs):
+        raise pygit2.GitError(f"{tmp_path}/.git/: repository path '{tmp_path}' is not owned by current user")
+
+    monkeypatch.setattr(dvc.repo.Repo, "__init__", refused)
+    with pytest.raises(WinnowError) as refusal:
+        load_experiments(repo=str(tmp_path), revs=None, num=1, from_json=None, where="compare")
+    assert str(refusal.value) == (
+        f"compare --repo {tmp_path}: git refuses {tmp_path.resolve()}: it is owned by another user (git's \"dubious "
+        f"ownership\"); if you trust it, run `git config --global --add safe.directory {tmp_path.resolve()}`, then again")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from winnow import staleness
 from winnow.errors import WinnowError, first_line, listed
+from winnow.revisions import not_owned
 
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
 
@@ -181,5 +182,9 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=False)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
         raise WinnowError(f"{where} --repo {repo}: {err}") from err
+    except Exception as err:  # libgit2's GitError (scmrepo's pygit2) for a checkout another user owns
+        if "not owned by current user" not in str(err):
+            raise
+        raise WinnowError(f"{where} --repo {repo}: {not_owned(repo)}") from err
     return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
                                  unfinished=unfinished, failed=failed)

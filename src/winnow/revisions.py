@@ -40,13 +40,22 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             raise WinnowError(f"{option} {shown}: names {len(experiments)} dvc experiments (commits "
                               f"{', '.join(commit[:12] for commit in experiments)}: `dvc exp run -n` reused on "
                               "another baseline); name the one you mean by its commit")
-        inside = run_git(repo, "rev-parse", "--git-dir").returncode == 0
-        if not inside:
+        inside = run_git(repo, "rev-parse", "--git-dir")
+        if "dubious ownership" in inside.stderr:
+            raise WinnowError(f"{option} {shown}: {not_owned(repo)}")
+        if inside.returncode != 0:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
     return done.stdout.strip()
+
+
+def not_owned(repo: str | Path) -> str:
+    """What to say when git refuses ``repo`` as owned by another user (a CI container's checkout)."""
+    where = Path(repo).resolve()
+    return (f"git refuses {where}: it is owned by another user (git's \"dubious ownership\"); if you trust it, "
+            f"run `git config --global --add safe.directory {where}`, then again")
 
 
 def _experiments(repo: str | Path, name: str) -> list[str]:
