@@ -12,6 +12,8 @@ import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import tarfile
 import zlib
 from pathlib import Path
@@ -21,7 +23,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
 from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
 from winnow.image_files import NESTED, OUTSIDE
@@ -977,3 +981,19 @@ def test_a_class_named_as_the_review_writes_another_class_is_refused(tmp_path):
     assert assert_error_line(done) == ("error: ingest: class names 'class:Reject' and 'Reject' read alike in a review "
                                        "verdict (class:<class> names a class); rename one")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_locale_that_is_not_utf8_reads_the_class_names_as_written(tmp_path):
+    # before (LC_ALL=C with PYTHONUTF8=0, or a Latin-1 locale): names were decoded in the locale's encoding: under C
+    # the folder 'café' was refused as "not valid UTF-8", under Latin-1 it became class 'cafÃ©'; the Data Docs pages
+    # failed on a dash. Each stage and command now runs itself again in Python's UTF-8 mode
+    data = image_folder(tmp_path / "data", {"café": 6, "dog": 6})
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data))
+    project = make_project(tmp_path / "project", params)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/ingest.py")], cwd=project, capture_output=True,
+                          text=True, timeout=300, env={**_env(), "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                                                       "PYTHONCOERCECLOCALE": "0"})
+    assert_ingested(done)
+    assert json.loads((project / "data/ingest/classes.json").read_text(encoding="utf-8")) == ["café", "dog"]

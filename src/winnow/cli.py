@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if called_as_command:  # a test calling main() in-process is never forked
         from winnow.stage import tidy_killed_runs
-        from winnow.watched import watched_by_a_parent
+        from winnow.watched import in_utf8_mode, watched_by_a_parent
 
+        in_utf8_mode()
         watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs)
     escape_unencodable_output()
     if called_as_command:

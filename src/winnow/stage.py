@@ -18,7 +18,7 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
     Outputs, atomic_folder, atomic_path, finish_killed_commits, scratch_folder, sweep_temporaries, together,
 )
 from winnow.params import load as load_validated
-from winnow.watched import watched_by_a_parent
+from winnow.watched import in_utf8_mode, watched_by_a_parent
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
@@ -257,6 +257,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
     forked = sys._getframe(1).f_globals.get("__name__") == "__main__"  # in-process callers (tests) never are
     if forked:
+        in_utf8_mode()
         watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
                             setup=_terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
     else:

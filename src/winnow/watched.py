@@ -5,6 +5,7 @@ signal that ends the child outright leaves Python no chance to speak, so the par
 
 from __future__ import annotations
 
+import locale
 import os
 import signal
 import sys
@@ -100,6 +101,18 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     finally:
         _flush()
         os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
+
+
+def in_utf8_mode() -> None:
+    """Run this process again in Python's UTF-8 mode when the locale's encoding is another (a Latin-1 locale, or
+    ``LC_ALL=C`` with ``PYTHONUTF8=0``): file names were decoded in the locale's encoding (class ``cafÃ©`` where the
+    folder is ``café``; under C, valid UTF-8 names refused as not UTF-8), and text files read and written in it (Data
+    Docs pages failed on a dash). The project's files are UTF-8 whatever the locale."""
+    encodings = {sys.getfilesystemencoding(), locale.getpreferredencoding(False)}
+    if sys.flags.utf8_mode or {e.lower().replace("-", "") for e in encodings} == {"utf8"}:
+        return
+    _flush()
+    os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
 
 
 def _flush() -> None:
