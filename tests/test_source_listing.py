@@ -133,12 +133,14 @@ def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_
     project = make_project(tmp_path / "project", params)
     assert run_stage(project, "source").returncode == 0
     listed = json.loads((project / "data/represent-source.json").read_text())
-    assert listed["represent.file"] == fingerprint("file", str(embeddings), param="represent.file")
+    assert listed["represent.file"] == fingerprint("file", str(embeddings), param="represent.file", content=True)
     assert listed["represent.file"]["files"] == 1
     assert listed["represent.pretrained.torchscript"] == {} and listed["represent.pretrained.path"] == {}
     _check_source_listing(project, {"source": {}})  # as listed: current
+    listed_time = embeddings.stat().st_mtime_ns
     np.save(embeddings, np.ones((3, 2), np.float32))  # the same size, new features
-    os.utime(embeddings, ns=(1, 1))
+    # and the same time (`cp -p`, a tar with fixed times): before, a listing of sizes and times did not see it
+    os.utime(embeddings, ns=(listed_time, listed_time))
     with pytest.raises(WinnowError) as stale:
         _check_source_listing(project, {"source": {}})
     assert str(stale.value) == ("the workspace's represent.file has changed since the source stage listed it (files 1 "

