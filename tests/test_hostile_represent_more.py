@@ -246,3 +246,41 @@ def test_non_finite_features_in_the_first_batch_are_named_as_such(tmp_path):
                                           pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
     assert_error_line(done, "non-finite value(s)", "first id 'img-0'")
     assert_nothing_left(project, before)
+
+
+def _npy_with_ids(values, listed):
+    def write(project):
+        np.save(project / "mine.npy", values)
+        (project / "ids.json").write_text(json.dumps(listed))
+    return write
+
+
+@pytest.mark.hostile("represent")
+def test_a_npy_whose_ids_json_lists_another_order_is_one_line(tmp_path):
+    # before: a .npy was matched to the images by its row count alone: after a change of degrade's seed kept the
+    # count but reordered the manifest, 242 rows of the probe's file described other images, accepted without a word
+    features = separable()
+    shuffled = list(ids())
+    shuffled[3], shuffled[4] = shuffled[4], shuffled[3]
+    project, before, done = run_represent(tmp_path, write=_npy_with_ids(features, shuffled), source="file",
+                                          file="mine.npy")
+    assert assert_error_line(done) == (
+        "error: represent.file: mine.npy: row 3 is 'img-4' in ids.json but 'img-3' in data/degrade/manifest.parquet: "
+        "the file was made for another manifest (degrade's seed or perturbations changed); write it again for this "
+        "one")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_npy_with_its_ids_json_is_read_and_one_without_is_warned_about(tmp_path):
+    features = separable()
+    project, _, done = run_represent(tmp_path, write=_npy_with_ids(features, list(ids())), source="file",
+                                     file="mine.npy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "warning:" not in done.stdout + done.stderr
+    project, _, done = run_represent(tmp_path / "bare", write=npy(features), source="file", file="mine.npy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("warning: represent.file: mine.npy: no ids.json beside it, so its rows are taken in "
+            "data/degrade/manifest.parquet's order, which a change to degrade (its seed, its perturbations) reorders "
+            "without a word; write the ids in row order to ids.json beside it (as data/represent/ids.json), or a "
+            ".parquet with an id column") in done.stdout

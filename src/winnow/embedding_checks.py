@@ -9,6 +9,7 @@ Every refusal is one line naming the file or source (``where``) and the first im
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         if len(values) != len(ids):
             raise WinnowError(f"{where}: {len(values)} rows but the imageset has {len(ids)} images; a .npy needs one "
                               "row per image in manifest order (or write a .parquet with an id column)")
+        _check_row_ids(path, ids, where)
     elif path.suffix == ".parquet":
         values = _parquet_rows(path, ids, where)
     else:
@@ -60,6 +62,31 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     if values.shape[1] == 0:
         raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
     return values
+
+
+def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
+    """A .npy holds no ids: its rows are taken in the manifest's order, which a change to degrade (its seed, its
+    perturbations) reorders at the same count, so the rows then describe other images. ``ids.json`` beside it (the
+    ids in row order, as represent writes ``data/represent/ids.json``) is checked against the manifest; without
+    one, a warning says what is assumed."""
+    listed_path = path.with_name("ids.json")
+    if not listed_path.is_file():
+        print(f"warning: {where}: no ids.json beside it, so its rows are taken in data/degrade/manifest.parquet's "
+              "order, which a change to degrade (its seed, its perturbations) reorders without a word; write the ids "
+              "in row order to ids.json beside it (as data/represent/ids.json), or a .parquet with an id column")
+        return
+    try:
+        listed = json.loads(listed_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise WinnowError(f"{where}: {listed_path} is not a JSON list of ids ({first_line(err)})") from err
+    if not isinstance(listed, list) or len(listed) != len(ids):
+        count = f"{len(listed)} ids" if isinstance(listed, list) else type(listed).__name__
+        raise WinnowError(f"{where}: {listed_path} holds {count} for {len(ids)} rows; it lists the ids in row order")
+    differ = next((row for row, (a, b) in enumerate(zip(listed, ids)) if str(a) != str(b)), None)
+    if differ is not None:
+        raise WinnowError(f"{where}: row {differ} is {listed[differ]!r} in {listed_path.name} but {ids[differ]!r} in "
+                          "data/degrade/manifest.parquet: the file was made for another manifest (degrade's seed or "
+                          "perturbations changed); write it again for this one")
 
 
 _BOOKKEEPING = {"label", "labels", "target", "targets", "class", "classes", "y", "split", "index", "row", "row_number",
