@@ -145,6 +145,22 @@ def test_compare_names_an_experiment_whose_run_failed(tmp_path, how):
 
 
 @pytest.mark.hostile("compare")
+def test_compare_says_when_dvc_cannot_read_the_workspace(tmp_path):
+    # before (conflict markers in dvc.lock): exit 0 and "_left out 1 experiment(s) whose run failed (workspa);
+    # `dvc queue logs workspa` says why_", a run that never was
+    commit = record("a", None, 0, TWO_CLASSES)
+    workspace = {"rev": "workspace", "name": None, "data": None,
+                 "error": {"type": "YAMLFileCorruptedError", "msg": "unable to read: 'dvc.lock', YAML file structure "
+                                                                   "is corrupted"}}
+    project = make_project(tmp_path / "project")
+    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned",
+                 stdin=json.dumps([workspace, commit]))
+    assert assert_error_line(done) == (
+        "error: dvc exp show cannot read the workspace (unable to read: 'dvc.lock', YAML file structure is corrupted); "
+        "fix its dvc.lock or params.yaml (`git diff` shows what changed: a merge's conflict markers?), then again")
+
+
+@pytest.mark.hostile("compare")
 def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     # before: the running noise-0.6 experiment became the 0.6 point of the label-noise curve with the clean run's
     # accuracy (the metrics its folder held before evaluate ran)

@@ -43,6 +43,12 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         if not isinstance(record.get("name"), (str, type(None))):  # a mapping as a name broke pandas' sort later
             raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
         if record.get("error"):
+            if rev == "workspace":  # no run failed: DVC cannot read the workspace's dvc.lock or params.yaml
+                error = record["error"]
+                said = (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
+                raise WinnowError(f"dvc exp show cannot read the workspace ({said}); fix "
+                                  "its dvc.lock or params.yaml (`git diff` shows what changed: a merge's conflict "
+                                  "markers?), then again")
             if failed is not None:
                 failed.append(record.get("name") or str(rev)[:7])
             return
