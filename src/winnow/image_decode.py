@@ -144,24 +144,37 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"unreadable: {str(err) or type(err).__name__}"
 
 
-ZERO_TAIL = 64  # a lossy WebP's encoder ends it with up to 4 zero bytes (none of 603 CIFAR and MNIST images more)
+ZERO_TAIL = 64  # a lossy WebP's encoder ends its data with up to 4 zero bytes (none of 603 CIFAR and MNIST images more)
 
 
 def unwritten_end(data: bytes, format: str) -> str | None:
     """Why a JPEG or WebP file that decoded still lacks its end, or None. A copy or download cut short often leaves
     the file at full length with its end zero-filled, and libjpeg and libwebp decode those zeros into garbage pixels
-    without an error: a JPEG then has no end-of-image marker after its last scan (zeros hold no marker), a WebP
-    ends in a run of zero bytes. A JPEG cut and closed with a new end marker still decodes, grey below the cut."""
+    without an error: a WebP's image chunk then ends in a run of zero bytes, and a JPEG ends in one with no
+    end-of-image marker after its last scan before it (zeros hold no marker). What follows a JPEG's end marker (a
+    phone's motion-photo video, padding) or a WebP's image chunk (EXIF) is the file's own. A JPEG cut and closed
+    with a new end marker still decodes, grey below the cut."""
     if format == "WEBP":
-        zeros = len(data) - len(data.rstrip(b"\0"))
-        if zeros >= ZERO_TAIL:
-            return (f"its last {zeros} bytes are zeros: the end of the file was never written (an interrupted copy "
-                    "or download)")
-        return None
-    last_scan = data.rfind(b"\xff\xda")
-    if last_scan >= 0 and data.find(b"\xff\xd9", last_scan) < 0:
-        return ("no end-of-image marker after its last scan: the end of the file is missing or was never written "
-                "(an interrupted copy or download)")
+        image = _webp_image_chunk(data)
+        unwritten = image is not None and len(image) - len(image.rstrip(b"\0")) >= ZERO_TAIL
+    else:
+        written = data.rstrip(b"\0")
+        last_scan = written.rfind(b"\xff\xda")
+        unwritten = (len(data) - len(written) >= ZERO_TAIL and last_scan >= 0
+                     and written.find(b"\xff\xd9", last_scan) < 0)
+    return ("its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
+            if unwritten else None)
+
+
+def _webp_image_chunk(data: bytes) -> bytes | None:
+    """The payload of a WebP's image chunk (``VP8 `` or ``VP8L``), as far as the file holds it; None when the RIFF
+    chunks do not lead to one (Pillow decoded the file: nothing more is checked)."""
+    at = 12  # "RIFF", size, "WEBP"
+    while at + 8 <= len(data):
+        kind, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if kind in (b"VP8 ", b"VP8L"):
+            return data[at + 8:at + 8 + size]
+        at += 8 + size + (size & 1)
     return None
 
 
