@@ -1100,6 +1100,22 @@ def test_a_checkout_git_refuses_as_another_users_is_named_so(tmp_path):
         "again")
 
 
+@pytest.mark.hostile("gate")
+def test_a_project_in_a_folder_of_a_checkout_git_refuses_names_the_checkout(tmp_path):
+    # found in review: safe.directory must name the repository's top folder, not the project's folder inside it
+    project = make_project(tmp_path / "mono" / "project")
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
+    init(tmp_path / "mono")
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project,
+                          env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    top = (tmp_path / "mono").resolve()
+    assert assert_error_line(done) == (
+        f"error: --base HEAD: git refuses {top}: it is owned by another user (git's \"dubious ownership\"); if you "
+        f"trust it, run `git config --global --add safe.directory {top}`, then again")
+
+
 def test_experiments_of_a_checkout_libgit2_refuses_as_another_users_are_one_line(tmp_path, monkeypatch):
     # before: pygit2's GitError traceback from compare and study collect (DVC lists experiments through libgit2,
     # which refuses a repository owned by another user with this message)

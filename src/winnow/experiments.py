@@ -191,6 +191,6 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
     except Exception as err:  # libgit2's GitError (scmrepo's pygit2) for a checkout another user owns
         if "not owned by current user" not in str(err):
             raise
-        raise WinnowError(f"{where} --repo {repo}: {not_owned(repo)}") from err
+        raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
     return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
                                  unfinished=unfinished, failed=failed)

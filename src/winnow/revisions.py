@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,7 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                               "another baseline); name the one you mean by its commit")
         inside = run_git(repo, "rev-parse", "--git-dir")
         if "dubious ownership" in inside.stderr:
-            raise WinnowError(f"{option} {shown}: {not_owned(repo)}")
+            raise WinnowError(f"{option} {shown}: {not_owned(repo, inside.stderr)}")
         if inside.returncode != 0:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
@@ -51,9 +52,12 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
     return done.stdout.strip()
 
 
-def not_owned(repo: str | Path) -> str:
-    """What to say when git refuses ``repo`` as owned by another user (a CI container's checkout)."""
-    where = Path(repo).resolve()
+def not_owned(repo: str | Path, said: str) -> str:
+    """What to say when git refuses ``repo`` as owned by another user (a CI container's checkout): ``said`` is git's
+    or libgit2's message, which names the repository's top folder, the one safe.directory must name (a project in a
+    folder of its repository, ``dvc init --subdir``, is not it)."""
+    named = re.search(r"(?:in repository at|repository path) '([^']+)'", said)
+    where = named.group(1) if named else Path(repo).resolve()
     return (f"git refuses {where}: it is owned by another user (git's \"dubious ownership\"); if you trust it, "
             f"run `git config --global --add safe.directory {where}`, then again")
 

@@ -109,7 +109,8 @@ def in_utf8_mode() -> None:
     folder is ``café``; under C, valid UTF-8 names refused as not UTF-8), and text files read and written in it (Data
     Docs pages failed on a dash). The project's files are UTF-8 whatever the locale."""
     encodings = {sys.getfilesystemencoding(), locale.getpreferredencoding(False)}
-    if sys.flags.utf8_mode or {e.lower().replace("-", "") for e in encodings} == {"utf8"}:
+    # not on Windows, whose os.execv ends this process at once with status 0 and runs the new one detached
+    if os.name != "posix" or sys.flags.utf8_mode or {e.lower().replace("-", "") for e in encodings} == {"utf8"}:
         return
     _flush()
     os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
