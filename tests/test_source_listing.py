@@ -149,3 +149,26 @@ def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_
     assert run_stage(project, "source").returncode == 0
     assert json.loads((project / "data/represent-source.json").read_text()) != listed
     _check_source_listing(project, {"source": {}})
+
+
+def test_the_ids_json_beside_a_npy_of_embeddings_is_listed_too(tmp_path):
+    # found in review: ids.json decides which image each row of a .npy is, but was not listed, so adding or fixing
+    # it reran nothing and the gate called the old embeddings current
+    import json
+
+    from hostile_harness import run_stage
+    from winnow.staleness import _check_source_listing
+
+    embeddings = tmp_path / "embeddings.npy"
+    np.save(embeddings, np.zeros((3, 2), np.float32))
+    params = default_params()
+    params["represent"].update(source="file", file=str(embeddings))
+    project = make_project(tmp_path / "project", params)
+    assert run_stage(project, "source").returncode == 0
+    assert json.loads((project / "data/represent-source.json").read_text())["represent.file ids.json"] == {}
+    (tmp_path / "ids.json").write_text(json.dumps(["a", "b", "c"]))
+    with pytest.raises(WinnowError) as stale:
+        _check_source_listing(project, {"source": {}})
+    assert str(stale.value) == ("the workspace's represent.file ids.json has changed since the source stage listed it "
+                                "(files 0 then, 1 now, or edited): represent and everything after it are stale; run "
+                                "`dvc repro`, then again")

@@ -39,14 +39,27 @@ def _from_root(path, root: Path | None):
 
 
 def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str, dict]:
-    """``{"represent.file": ..., "represent.pretrained.torchscript": ..., "represent.pretrained.path": ...}``:
+    """``{"represent.file": ..., "represent.pretrained.torchscript": ..., "represent.pretrained.path": ...}``, and
+    ``"represent.file ids.json"`` for a .npy:
     :func:`fingerprint` of each file or folder params.yaml's ``represent`` section names, as
     ``data/represent-source.json`` holds them (``{}`` where one is not set). DVC does not watch files outside
     the project: a user's embeddings or model replaced in place left represent's outputs stale."""
     pretrained = represent.get("pretrained") or {}
     paths = {"represent.file": represent.get("file"), "represent.pretrained.torchscript": pretrained.get("torchscript"),
              "represent.pretrained.path": pretrained.get("path")}
-    return {key: fingerprint("file", _from_root(path, root), param=key, content=True) for key, path in paths.items()}
+    listed = {key: fingerprint("file", _from_root(path, root), param=key, content=True) for key, path in paths.items()}
+    row_ids = _row_ids(_from_root(represent.get("file"), root))
+    if row_ids is not None:  # a .npy's ids.json decides which image each row is (winnow.embedding_checks)
+        listed["represent.file ids.json"] = fingerprint("file", row_ids, param="represent.file",
+                                                        content=True) if Path(row_ids).is_file() else {}
+    return listed
+
+
+def _row_ids(embeddings) -> str | None:
+    """The ids.json beside a local .npy of embeddings, or None for any other file (or none)."""
+    if embeddings is None or "://" in str(embeddings) or not str(embeddings).endswith(".npy"):
+        return None
+    return str(Path(str(embeddings)).with_name("ids.json"))
 
 
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False) -> dict:

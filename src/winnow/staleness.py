@@ -81,7 +81,7 @@ def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
         for key, now in now_listed.items():
             if "unreadable" not in now and now != recorded.get(key):
                 raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
-                                  f"{recorded.get(key, {}).get('files')} then, {now.get('files')} now, or edited): "
+                                  f"{recorded.get(key, {}).get('files', 0)} then, {now.get('files', 0)} now, or edited): "
                                   f"{section} and everything after it are stale; run `dvc repro`, then again")
 
 
