@@ -442,3 +442,19 @@ def test_a_data_docs_page_that_fails_to_render_stops_the_build_and_writes_no_doc
                                        "none of them is written: fix that, then rerun")
     assert "data docs rendering" not in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_part_of_a_page_gx_could_not_render_is_told_apart_from_a_page(capsys):
+    # found in review: GX logs a content block it could not render at ERROR too, and still writes the page with a
+    # placeholder; counted as a page, it failed the stage with "none of them is written"
+    import logging
+
+    from winnow.contracts import _render_errors
+
+    message = ('An unexpected Exception occurred during data docs rendering.  Detailed information follows:\n'
+               '                ValueError: "bad cell".  Traceback: "Traceback (most recent call last): ...".')
+    with _render_errors() as (pages, parts):
+        logging.getLogger("great_expectations.render.renderer.content_block.content_block").error(message)
+        logging.getLogger("great_expectations.render.renderer.site_builder").error(message.replace("cell", "page"))
+    assert (pages, parts) == (['ValueError: "bad page"'], ['ValueError: "bad cell"'])
+    assert capsys.readouterr().err == ""

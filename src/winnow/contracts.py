@@ -229,41 +229,47 @@ def _build_docs(context, docs_dir: Path) -> None:
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
-        with _render_errors() as failed:
+        with _render_errors() as (pages, parts):
             try:
                 context.build_data_docs(site_names=["winnow"])
             except OSError as err:
                 if err.filename is None:  # GX's copy of its static files names none: "File too large", but which?
                     raise OSError(err.errno, err.strerror or str(err), str(docs_dir)) from err
                 raise
-        if failed:
-            raise WinnowError(f"contracts: Great Expectations could not render {len(failed)} Data Docs page(s) of "
-                              f"{docs_dir} (first: {failed[0]}); none of them is written: fix that, then rerun")
+        if pages:
+            raise WinnowError(f"contracts: Great Expectations could not render {len(pages)} Data Docs page(s) of "
+                              f"{docs_dir} (first: {pages[0]}); none of them is written: fix that, then rerun")
+        if parts:  # a cell or block of a page GX drew with a placeholder instead
+            print(f"warning: contracts: Great Expectations could not render {len(parts)} part(s) of the Data Docs "
+                  f"pages of {docs_dir} (first: {parts[0]}); the pages show a placeholder there")
         for page in staging.rglob("*.html"):
             page.write_text(_same_data_same_page(page.read_text()))
 
 
 @contextmanager
-def _render_errors() -> Iterator[list[str]]:
-    """The errors GX logs while it builds Data Docs, each as ``Type: "message"``. GX catches an exception rendering
-    or writing a page (a full disk), logs it with its traceback and goes on: the docs lacked pages without a word
-    to the stage, and the log's tracebacks came before the stage's own line."""
+def _render_errors() -> Iterator[tuple[list[str], list[str]]]:
+    """(pages, parts): the errors GX logs while it builds Data Docs, each as ``Type: "message"``, of a whole page (its
+    site builders') and of a part of one (a content block, which GX draws with a placeholder). GX catches an
+    exception rendering or writing a page (a full disk), logs it with its traceback and goes on: the docs lacked
+    pages without a word to the stage, and the log's tracebacks came before the stage's own line."""
     import logging
 
-    failed: list[str] = []
+    pages: list[str] = []
+    parts: list[str] = []
 
     class Kept(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             text = record.getMessage()
             found = _RENDER_ERROR.search(text)
-            failed.append(found.group(1) if found else text.strip().splitlines()[0])
+            page = record.name.endswith((".site_builder", ".site_index_page_renderer"))
+            (pages if page else parts).append(found.group(1) if found else (text.strip().splitlines() or ["?"])[0])
 
     gx_logger = logging.getLogger("great_expectations")
     kept, propagated = Kept(logging.ERROR), gx_logger.propagate
     gx_logger.addHandler(kept)
     gx_logger.propagate = False
     try:
-        yield failed
+        yield pages, parts
     finally:
         gx_logger.removeHandler(kept)
         gx_logger.propagate = propagated
