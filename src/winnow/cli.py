@@ -45,15 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             modules[name] = importlib.import_module(module)
             modules[name].add_arguments(sub_parser)
     args = parser.parse_args(argv)
+    escape_unencodable_output()
     if called_as_command:  # a test calling main() in-process is never forked
         from winnow.stage import tidy_killed_runs
         from winnow.watched import in_utf8_mode, watched_by_a_parent
 
         in_utf8_mode()
+        let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
         watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs)
-    escape_unencodable_output()
-    if called_as_command:
-        let_the_reader_leave()
     try:
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
