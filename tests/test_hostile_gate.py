@@ -1026,6 +1026,14 @@ def test_study_collect_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tm
             "dvc.lock's evaluate@baseline ran; rerun `dvc repro` there): ") in done.stdout, done.stdout + done.stderr
 
 
+def gate_process(project, *args: str, env: dict | None = None, **how) -> subprocess.CompletedProcess:
+    """``winnow gate --base HEAD *args`` as a process of its own (a forked run's streams and limits are the
+    server's): ``how`` as subprocess.run takes it, output captured unless it says otherwise."""
+    how = how if "stdout" in how else {"capture_output": True, **how}
+    return subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD", *args], cwd=project,
+                          env=env or _env(), text=True, timeout=300, **how)
+
+
 @pytest.mark.hostile("gate")
 def test_a_failing_gate_whose_reader_left_still_fails_and_writes_its_report(tmp_path):
     # before: `winnow gate ... | true` (the reader gone before the first line): exit 0 and no reports/gate.md, so a
@@ -1035,8 +1043,7 @@ def test_a_failing_gate_whose_reader_left_still_fails_and_writes_its_report(tmp_
     write_variant(project, "pruned", labels, wrong_on(labels, range(100)))  # class 0 lost every image
     read_end, write_end = os.pipe()
     os.close(read_end)
-    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD", "--markdown", REPORT],
-                          cwd=project, stdout=write_end, stderr=subprocess.PIPE, text=True, env=_env(), timeout=300)
+    done = gate_process(project, "--markdown", REPORT, stdout=write_end, stderr=subprocess.PIPE)
     os.close(write_end)
     assert (done.returncode, done.stderr) == (1, "")
     assert "**REGRESSED**" in (project / REPORT).read_text()
@@ -1048,9 +1055,8 @@ def test_a_gate_whose_stdout_is_closed_still_gates(tmp_path):
     project = gate_project(tmp_path)
     labels = labels_of()
     write_variant(project, "pruned", labels, wrong_on(labels, range(100)))
-    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD", "--markdown", REPORT],
-                          cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
-                          timeout=300, preexec_fn=lambda: os.close(1))
+    done = gate_process(project, "--markdown", REPORT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                        preexec_fn=lambda: os.close(1))
     assert (done.returncode, done.stderr) == (1, "")
     assert "**REGRESSED**" in (project / REPORT).read_text()
 
@@ -1076,9 +1082,7 @@ def test_a_gate_whose_dvc_state_cannot_be_written_is_one_line(tmp_path):
     project = _dvc_project(tmp_path)
     _dvc(project, "config", "--local", "core.site_cache_dir", str(tmp_path / "site-cache"))
     before = files_under(project)
-    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project, env=_env(),
-                          capture_output=True, text=True, timeout=300,
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)))  # as ulimit -f
+    done = gate_process(project, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)))  # ulimit -f
     assert assert_error_line(done) == (
         "error: gate: DVC's state database could not be opened or written (disk I/O error); it is in DVC's site "
         "cache (`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, free "
@@ -1091,9 +1095,7 @@ def test_a_checkout_git_refuses_as_another_users_is_named_so(tmp_path):
     # before: "--base HEAD: . is not a git repository", where git refused a checkout owned by another user (a CI
     # container's), whose fix is git's safe.directory
     project = gate_project(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project,
-                          env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    done = gate_process(project, env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"})
     assert assert_error_line(done) == (
         f"error: --base HEAD: git refuses {project.resolve()}: it is owned by another user (git's \"dubious "
         f"ownership\"); if you trust it, run `git config --global --add safe.directory {project.resolve()}`, then "
@@ -1107,9 +1109,7 @@ def test_a_project_in_a_folder_of_a_checkout_git_refuses_names_the_checkout(tmp_
     labels = labels_of()
     write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
     init(tmp_path / "mono")
-    done = subprocess.run([sys.executable, "-m", "winnow.cli", "gate", "--base", "HEAD"], cwd=project,
-                          env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    done = gate_process(project, env={**_env(), "GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"})
     top = (tmp_path / "mono").resolve()
     assert assert_error_line(done) == (
         f"error: --base HEAD: git refuses {top}: it is owned by another user (git's \"dubious ownership\"); if you "

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hostile_harness import ROOT, default_params, make_project
+from hostile_harness import ROOT, default_params, make_project, run_stage
 from winnow.errors import WinnowError
 from winnow.staleness import check_workspace_current
 from winnow.source_listing import fingerprint
@@ -118,20 +118,25 @@ def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path, m
     assert len(ids) == 12 and "a/new.png" in ids and "b/0.png" not in ids
 
 
-def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_replaced(tmp_path):
-    # before: DVC watched no file outside the project, so an embeddings file replaced in place (the same name, new
-    # features) left represent and every cleaner after it on the old features while dvc status said up to date
-    import json
-
-    from hostile_harness import run_stage
-    from winnow.staleness import _check_source_listing
-
+def _listed_embeddings(tmp_path) -> tuple[Path, Path]:
+    """(a (3, 2) .npy of embeddings outside the project, a project whose represent reads it, the source stage run)."""
     embeddings = tmp_path / "embeddings.npy"
     np.save(embeddings, np.zeros((3, 2), np.float32))
     params = default_params()
     params["represent"].update(source="file", file=str(embeddings))
     project = make_project(tmp_path / "project", params)
     assert run_stage(project, "source").returncode == 0
+    return embeddings, project
+
+
+def test_the_source_stage_lists_the_files_represent_reads_and_the_gate_sees_one_replaced(tmp_path):
+    # before: DVC watched no file outside the project, so an embeddings file replaced in place (the same name, new
+    # features) left represent and every cleaner after it on the old features while dvc status said up to date
+    import json
+
+    from winnow.staleness import _check_source_listing
+
+    embeddings, project = _listed_embeddings(tmp_path)
     listed = json.loads((project / "data/represent-source.json").read_text())
     assert listed["represent.file"] == fingerprint("file", str(embeddings), param="represent.file", content=True)
     assert listed["represent.file"]["files"] == 1
@@ -156,15 +161,9 @@ def test_the_ids_json_beside_a_npy_of_embeddings_is_listed_too(tmp_path):
     # it reran nothing and the gate called the old embeddings current
     import json
 
-    from hostile_harness import run_stage
     from winnow.staleness import _check_source_listing
 
-    embeddings = tmp_path / "embeddings.npy"
-    np.save(embeddings, np.zeros((3, 2), np.float32))
-    params = default_params()
-    params["represent"].update(source="file", file=str(embeddings))
-    project = make_project(tmp_path / "project", params)
-    assert run_stage(project, "source").returncode == 0
+    embeddings, project = _listed_embeddings(tmp_path)
     assert json.loads((project / "data/represent-source.json").read_text())["represent.file ids.json"] == {}
     (tmp_path / "ids.json").write_text(json.dumps(["a", "b", "c"]))
     with pytest.raises(WinnowError) as stale:
