@@ -2,6 +2,7 @@
 killer (SIGKILL), a crash in native code — end a stage or a ``winnow`` command in one line from the parent
 that watches it (winnow.watched), with its temporaries removed and the shell's status for the signal."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -233,3 +234,29 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_stage_finish(tmp_path)
     done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
                           env=_env(), timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "outputs written\nwound down\n", "")
+
+
+# The winnow command, killed outright after it began a write (its temporary under data/), its reader gone.
+_DYING_MID_WRITE = _DYING_COMMAND.replace(
+    'dying.run = lambda args: os.kill(os.getpid(), signal.SIGKILL)',
+    'from pathlib import Path\n'
+    'from winnow.outputs import _temporary\n'
+    'def run(args):\n'
+    '    Path("data/x").mkdir(parents=True)\n'
+    '    _temporary(Path("data/x/out.json")).write_text("{")\n'
+    '    os.kill(os.getpid(), signal.SIGKILL)\n'
+    'dying.run = run')
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_killed_command_whose_reader_left_says_only_what_happened(tmp_path):
+    # found in review: the watching parent's "removed 1 temporary file(s)" met the closed pipe, and a second line
+    # said "its temporaries were not all removed ([Errno 32] Broken pipe)", though they were
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    done = subprocess.run([sys.executable, "-c", _DYING_MID_WRITE], cwd=tmp_path, stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, env=_env(), timeout=120)
+    os.close(write_end)
+    assert done.stderr.splitlines() == [f"error: dying: {KILLED}"]
+    assert done.returncode == 128 + signal.SIGKILL
+    assert list((tmp_path / "data/x").iterdir()) == []
