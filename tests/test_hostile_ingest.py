@@ -1003,3 +1003,19 @@ def test_a_locale_that_is_not_utf8_reads_the_class_names_as_written(tmp_path):
                                                        "PYTHONCOERCECLOCALE": "0"})
     assert_ingested(done)
     assert json.loads((project / "data/ingest/classes.json").read_text(encoding="utf-8")) == ["café", "dog"]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_what_windows_and_a_macos_zip_leave_beside_the_images_is_never_read(tmp_path):
+    # found by probing: Thumbs.db in each class folder was a rejected row each (2 of 14 files here: over the
+    # default max_reject_fraction, so ingest stopped), and a __MACOSX folder was refused as a class with no images
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    for name in ("a", "b"):
+        (data / name / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(60))
+    (data / "desktop.ini").write_text("[.ShellClassInfo]\n")
+    (data / "__MACOSX" / "a").mkdir(parents=True)
+    (data / "__MACOSX" / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    assert len(ingested(project)) == 12

@@ -171,3 +171,13 @@ def test_the_ids_json_beside_a_npy_of_embeddings_is_listed_too(tmp_path):
     assert str(stale.value) == ("the workspace's represent.file ids.json has changed since the source stage listed it "
                                 "(files 0 then, 1 now, or edited): represent and everything after it are stale; run "
                                 "`dvc repro`, then again")
+
+
+def test_what_windows_and_a_macos_zip_leave_beside_the_images_leaves_the_listing_as_it_was(tmp_path):
+    data = image_folder(tmp_path / "data")
+    first = fingerprint("imagefolder", str(data))
+    (data / "a" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (data / "Desktop.ini").write_text("[.ShellClassInfo]\n")
+    (data / "__MACOSX" / "a").mkdir(parents=True)
+    (data / "__MACOSX" / "a" / "0.png").write_bytes(b"AppleDouble")
+    assert fingerprint("imagefolder", str(data)) == first

@@ -5,8 +5,8 @@ train/val/test. Conversion of each file to uint8 is described in :mod:`winnow.so
 
 What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, later
 ``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
-starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files), which are the file
-system's and tools' own and never read (a hidden folder of image files beside the class folders gets a
+starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
+``desktop.ini``, a macOS zip's ``__MACOSX``), which are the file system's and tools' own and never read (a hidden folder of image files beside the class folders gets a
 ``warning:`` line: it may be a class):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
@@ -49,7 +49,7 @@ from winnow.errors import WinnowError
 from winnow.image_decode import IMAGE_SUFFIXES, decode_files
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
-from winnow.remote_files import RemotePath, locate
+from winnow.remote_files import RemotePath, is_hidden, locate
 from winnow.sources import Loaded
 
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
@@ -194,7 +194,7 @@ def _read_each_file_once(files: list[tuple], classes: list[str], rejected: list)
 
 
 def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
-    """The non-hidden entries of ``folder`` (``hidden``: only those whose name starts with '.') sorted by
+    """The non-hidden entries of ``folder`` (``hidden``: only the hidden ones, :func:`is_hidden`) sorted by
     name, each with its kind: ``file`` (a regular file, links followed), ``dir`` (likewise) or the reason it
     is neither. ``os.scandir``'s cached types and string keys, as sorting Paths and a ``stat`` per file cost
     more than decoding small images."""
@@ -202,7 +202,7 @@ def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
         return folder.entries(hidden=hidden)
     try:
         with os.scandir(folder) as scan:
-            entries = sorted((e for e in scan if e.name.startswith(".") == hidden), key=lambda e: e.name)
+            entries = sorted((e for e in scan if is_hidden(e.name) == hidden), key=lambda e: e.name)
     except OSError as err:
         raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); fix its permissions") from None
     return [(folder / e.name, _kind(e)) for e in entries]
@@ -288,7 +288,7 @@ def _everything_below(folder: Path) -> list[Path]:
     found = []
     try:
         with os.scandir(folder) as scan:
-            entries = [e for e in scan if not e.name.startswith(".")]
+            entries = [e for e in scan if not is_hidden(e.name)]
     except OSError:
         return [folder]
     for entry in entries:

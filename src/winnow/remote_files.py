@@ -93,6 +93,18 @@ def place(where: Path | RemotePath) -> str:
     return str(where) if isinstance(where, RemotePath) else str(Path(where).resolve())
 
 
+# what Windows' Explorer and a zip made on macOS leave beside the images: the system's own, never read, as a name
+# starting with '.' (before, Thumbs.db in each class folder was a rejected row that could stop ingest at its
+# max_reject_fraction, and a __MACOSX folder was refused as a class with no images)
+SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx"})
+
+
+def is_hidden(name: str) -> bool:
+    """Whether an entry of an image folder is the file system's or a tool's own, never read: its name starts with
+    '.' (``.DS_Store``, ``.ipynb_checkpoints``) or is one of :data:`SYSTEM_NAMES`, in any case."""
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES
+
+
 @dataclass(frozen=True)
 class RemotePath:
     """A file or folder ``key`` on the fsspec file system ``fs``, with the little of ``pathlib.Path`` that
@@ -131,7 +143,7 @@ class RemotePath:
                               "credentials") from err
 
     def entries(self, *, hidden: bool = False) -> list[tuple[RemotePath, str]]:
-        """The non-hidden entries (``hidden``: only those whose name starts with '.') sorted by name, each
+        """The non-hidden entries (``hidden``: only the hidden ones, :func:`is_hidden`) sorted by name, each
         with its kind (``file``, ``dir`` or why neither), as :func:`winnow.image_files._entries` gives them
         for a local folder."""
         try:
@@ -147,7 +159,7 @@ class RemotePath:
             if str(entry["name"]).startswith(base + "/"):
                 kinds.setdefault(str(entry["name"])[len(base) + 1:].rstrip("/"), set()).add(entry.get("type"))
         return [(self / name, _remote_kind(name, types)) for name, types in sorted(kinds.items())
-                if name.startswith(".") == hidden]
+                if is_hidden(name) == hidden]
 
     def below(self) -> list[RemotePath]:
         """Every non-hidden file below this folder (none below a hidden folder), sorted."""

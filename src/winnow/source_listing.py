@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from winnow.errors import first_line
-from winnow.remote_files import RemotePath, locate
+from winnow.remote_files import RemotePath, is_hidden, locate
 
 
 def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
@@ -102,7 +102,7 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
         seen.add(real)
         try:
             with os.scandir(folder) as scan:
-                entries = sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
+                entries = sorted((e for e in scan if not is_hidden(e.name)), key=lambda e: e.name)
         except OSError as err:
             found.append((prefix, f"unlistable {err.errno}"))
             return
@@ -134,4 +134,4 @@ def _remote(root: RemotePath) -> list[tuple[str, str]]:
     return sorted((key[len(root.key):].lstrip("/"), f"{int(info.get('size') or 0)} "
                                                       f"{info.get('ETag') or info.get('etag') or info.get('mtime') or ''}")
                   for key, info in listed.items()
-                  if not any(part.startswith(".") for part in key[len(root.key):].split("/")))
+                  if not any(map(is_hidden, key[len(root.key):].split("/"))))
