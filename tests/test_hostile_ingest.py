@@ -1019,3 +1019,67 @@ def test_what_windows_and_a_macos_zip_leave_beside_the_images_is_never_read(tmp_
     assert_ingested(done)
     assert rejected(project) == {}
     assert len(ingested(project)) == 12
+
+
+def _npz_members(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    """A zip written member by member (np.savez cannot repeat a name or hold a member that is no .npy)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, body in members:
+            archive.writestr(name, body)
+    return path
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    return buffer.getvalue()
+
+
+@pytest.mark.hostile("npz")
+def test_an_npz_member_that_is_no_array_is_one_line(tmp_path):
+    # found by probing: numpy hands back a member that is no .npy as its raw bytes: "AttributeError: 'bytes' object
+    # has no attribute 'ndim'" traceback
+    path = _npz_members(tmp_path / "set.npz", [("images.npy", _npy_bytes(np.zeros((10, 4, 4), np.uint8))),
+                                               ("labels", b"hello")])
+    project, before, done = run_ingest(tmp_path, "npz", path)
+    assert assert_error_line(done) == (f"error: {path}: member 'labels' is not an .npy array (5 raw bytes); every "
+                                       "member of an .npz is one array (np.savez writes them so)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_an_npz_holding_two_members_of_one_name_is_one_line(tmp_path):
+    # found by probing: images.npy and images (the inverted pictures), labels.npy and labels (shifted by one): one of
+    # each was read, exit 0
+    images = np.random.default_rng(0).integers(0, 256, (10, 4, 4), dtype=np.uint8)
+    path = _npz_members(tmp_path / "set.npz", [("images.npy", _npy_bytes(images)), ("images", _npy_bytes(255 - images)),
+                                               ("labels.npy", _npy_bytes(LABELS))])
+    project, before, done = run_ingest(tmp_path, "npz", path)
+    assert assert_error_line(done) == f"error: {path}: holds two members named 'images'; which is meant? keep one"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_float_splits_stored_at_two_scales_are_one_line(tmp_path, rng):
+    # found by probing: train_images in [0, 255] and val_images in [0, 1] were each converted alone, val's times 255,
+    # exit 0 (one array mixing the scales was refused already)
+    np.savez(tmp_path / "set.npz", train_images=rng.integers(0, 256, (10, 4, 4)).astype(np.float32),
+             train_labels=LABELS, val_images=(rng.random((10, 4, 4)) * 0.9).astype(np.float32), val_labels=LABELS)
+    project, before, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz")
+    assert_error_line(done, "set.npz: train_images reaches", "([0, 255]) but val_images stays within [0, 1]: the "
+                      "splits are stored at two scales; scale every split alike")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_batch_holding_a_key_as_bytes_and_as_text_is_one_line(tmp_path, rng):
+    # found by probing: {b'data': ..., 'data': zeros, b'labels': ..., 'labels': [2, ...]} kept the text keys' arrays
+    batch = {b"data": np.zeros((2, 3072), np.uint8), "data": np.full((2, 3072), 9, np.uint8), b"labels": [0, 1],
+             "labels": [2, 2]}
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_1=pickle.dumps(batch))
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert assert_error_line(done) == (f"error: {data / 'data_batch_1'}: holds the key 'data' twice (as bytes and as "
+                                       "text); which is meant? keep one")
+    assert_nothing_left(project, before)

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
 from winnow.sources import Loaded, utf8_name
 
@@ -121,7 +121,11 @@ def _unpickle(path: Path) -> dict:
         raise WinnowError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict) or not all(isinstance(k, (bytes, str)) for k in obj):
         raise WinnowError(f"{path}: not a CIFAR-10 batch (expected a dict with keys data and labels)")
-    return {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    decoded = [k.decode("latin-1") if isinstance(k, bytes) else k for k in obj]
+    twice = first_repeated(decoded)
+    if twice is not None:  # b'data' and 'data': one of the two was kept without a word
+        raise WinnowError(f"{path}: holds the key {twice!r} twice (as bytes and as text); which is meant? keep one")
+    return dict(zip(decoded, obj.values()))
 
 
 def _batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

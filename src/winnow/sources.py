@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_repeated
 from winnow.imageset import SOURCE_SPLITS
 
 _NPZ_SPLIT_KEYS = {s: ((f"{s}_images", f"{s}_data", f"x_{s}"), (f"{s}_labels", f"y_{s}")) for s in SOURCE_SPLITS}
@@ -125,8 +125,10 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
         what = "is a folder (ingest.source: imagefolder reads a folder)" if path.is_dir() else "does not exist"
         raise WinnowError(f"ingest.path: {path} {what}; expected an .npz file")
     arrays = _read_npz(path)
+    parts = _npz_parts(arrays, path)
+    _check_one_scale(arrays, [image_key for _, image_key, _ in parts], path)
     images, labels, splits, ids = [], [], [], []
-    for split, image_key, label_key in _npz_parts(arrays, path):
+    for split, image_key, label_key in parts:
         pixels = _npz_images(arrays[image_key], image_key, path)
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
@@ -163,11 +165,20 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise WinnowError(f"{path}: not a readable .npz without pickles ({err})") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise WinnowError(f"ingest.path: {path} is a single array, not an .npz archive; {_NPZ_LAYOUTS}")
+    twice = first_repeated(list(npz.files))
+    if twice is not None:  # a zip may hold two members of one name (or images and images.npy): one was kept unsaid
+        npz.close()
+        raise WinnowError(f"{path}: holds two members named {twice!r}; which is meant? keep one")
     try:
         with npz:
-            return dict(npz)
+            arrays = dict(npz)
     except Exception as err:  # a damaged or crafted member fails in many ways; none may escape as a traceback
         raise WinnowError(f"{path}: not a readable .npz without pickles ({type(err).__name__}: {err})") from None
+    raw = next((key for key, value in arrays.items() if not isinstance(value, np.ndarray)), None)
+    if raw is not None:  # numpy hands back the bytes of a member that is no .npy
+        raise WinnowError(f"{path}: member {raw!r} is not an .npy array ({len(arrays[raw])} raw bytes); every member "
+                          f"of an .npz is one array (np.savez writes them so)")
+    return arrays
 
 
 def _npz_parts(arrays: dict, path: Path) -> list[tuple[str | None, str, str | None]]:
@@ -239,6 +250,19 @@ def _interleaved(rows: np.ndarray) -> bool:
     lag_32 = np.abs(sample[:, 32:] - sample[:, :-32]).mean()
     lag_96 = np.abs(sample[:, 96:] - sample[:, :-96]).mean()
     return bool(lag_96 < 0.5 * lag_32)
+
+
+def _check_one_scale(arrays: dict, keys: list[str], path: Path) -> None:
+    """Refuse float image arrays of one file stored at two scales: each was converted on its own, so a train split
+    in [0, 255] and a val split in [0, 1] were both read as 8 bits, one multiplied by 255, without a word (within
+    one array :func:`_to_uint8` refuses the mix)."""
+    peaks = {key: float(arrays[key].max()) for key in keys
+             if arrays[key].dtype.kind == "f" and arrays[key].size and np.isfinite(arrays[key]).all()}
+    fractions = [key for key, peak in peaks.items() if peak <= 1]
+    eight_bit = [key for key, peak in peaks.items() if peak > 1]
+    if fractions and eight_bit:
+        raise WinnowError(f"{path}: {eight_bit[0]} reaches {peaks[eight_bit[0]]:g} ([0, 255]) but {fractions[0]} stays "
+                          "within [0, 1]: the splits are stored at two scales; scale every split alike")
 
 
 def _to_uint8(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
