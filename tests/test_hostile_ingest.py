@@ -1083,3 +1083,17 @@ def test_a_batch_holding_a_key_as_bytes_and_as_text_is_one_line(tmp_path, rng):
     assert assert_error_line(done) == (f"error: {data / 'data_batch_1'}: holds the key 'data' twice (as bytes and as "
                                        "text); which is meant? keep one")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_files_of_a_cifar_folder_ingest_does_not_read_are_rows(tmp_path, rng):
+    # found by probing: a data_batch_6 of 40 images was left out without a row, where the README says ingest lists
+    # every file it did not read with a reason
+    data = cifar_folder(tmp_path / FOLDER, rng)
+    (data / "data_batch_6").write_bytes((data / "data_batch_1").read_bytes())
+    (data / "readme.html").write_text("<html></html>")  # the official archive's own
+    project, _, done = run_ingest(tmp_path, "cifar10", data, max_reject_fraction=0.25, val_fraction=0.2)
+    assert_ingested(done)
+    assert rejected(project) == {
+        str(data / "data_batch_6"): "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch"}
+    assert len(ingested(project)) == 18

@@ -101,9 +101,12 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
             labels.append(batch_labels)
             splits += [split] * len(data)
             ids += [f"cifar10-{name}-{i:05d}" for i in range(len(data))]
+    read = {name for _, names in BATCHES for name in names} | {"batches.meta", "readme.html"}  # the official folder's
+    unread = sorted(p for p in root.iterdir() if p.name not in read and not p.name.startswith("."))
     return Loaded(
         np.concatenate(images) if rows is None else rows.array(), np.concatenate(labels),
         np.array(ids, dtype=object), classes, "cifar10", splits=np.array(splits, dtype=object),
+        rejected=[(str(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch") for p in unread],
     )
 
 
