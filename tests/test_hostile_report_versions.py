@@ -177,3 +177,41 @@ def test_a_confusion_matrix_that_is_not_the_test_images_stops_the_report(tmp_pat
         table.to_csv(path, index=False)
     refused(root, f"plots/evaluate/pruned/confusion.csv: {problem}; rerun the evaluate@pruned stage "
                   "(dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("key, value", [("accuracy", 0.5), ("macro.f1", 0.999)])
+def test_a_summary_its_predictions_contradict_stops_the_report(tmp_path, key, value):
+    # found by probing: a summary's accuracy 0.5 and macro F1 0.999, both rates, were shown and shipped by ("the
+    # best, `balanced`, reaches macro F1 0.999") beside predictions that gave 0.959
+    root = project(tmp_path)
+    path = root / "metrics/evaluate/pruned/summary.json"
+    summary = json.loads(path.read_text())
+    recorded = summary["accuracy"] if key == "accuracy" else summary["macro"]["f1"]
+    if key == "accuracy":
+        summary["accuracy"] = value
+    else:
+        summary["macro"]["f1"] = value
+    path.write_text(json.dumps(summary))
+    refused(root, f"metrics/evaluate/pruned/summary.json: {key} is {value:.4f} but its "
+                  f"metrics/evaluate/pruned/predictions.csv gives {recorded:.4f}: the two are from different runs, or "
+                  "edited; rerun the evaluate@pruned stage")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("review", [
+    {"verdicts": -3, "confirmed": 0, "overruled": -3, "relabelled_by_person": 0},
+    {"verdicts": 3, "confirmed": 50, "overruled": -47, "relabelled_by_person": 0},
+])
+def test_review_counts_below_zero_are_not_counts(tmp_path, review):
+    # found by probing: "People reviewed -3 decisions: 50 confirmed, -53 overruled" was shown
+    root = project(tmp_path, review=review)
+    first = next(key for key, count in review.items() if count < 0)
+    refused(root, f"metrics/variants.json: review.{first} is {review[first]}, not a count", "rerun the variants stage")
+
+
+@pytest.mark.hostile("report")
+def test_review_counts_that_do_not_add_up_stop_the_report(tmp_path):
+    root = project(tmp_path, review={"verdicts": 12, "confirmed": 9, "overruled": 9, "relabelled_by_person": 2})
+    refused(root, "metrics/variants.json: review counts 12 verdicts but 9 confirmed, 9 overruled and 2 relabelled: "
+                  "they do not add up", "rerun the variants stage")

@@ -98,7 +98,11 @@ def test_a_label_studio_export_whose_annotators_disagree_is_refused(project):
     ([{"result": {"type": "choices", "from_name": "verdict", "value": {"choices": ["drop"]}}}],
      "an annotation's result is {\"type\": \"choices\""),
     ([{"result": ["drop"]}], "an annotation's result is [\"drop\"]"),
-], ids=["value-text", "nested-list", "choices-text", "number", "mapping", "result-mapping", "result-words"])
+    # found by probing: the text "false" counted as cancelled, the verdict lost, exit 0
+    ([{"was_cancelled": "false", "result": [{"type": "choices", "from_name": "verdict", "value": {"choices": ["drop"]}}]}],
+     "an annotation's was_cancelled is \"false\", not true or false"),
+], ids=["value-text", "nested-list", "choices-text", "number", "mapping", "result-mapping", "result-words",
+        "cancelled-text"])
 def test_label_studio_annotations_of_another_shape_are_refused(project, annotations, fragment):
     tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
     tasks[0]["annotations"] = annotations

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.gate_table import CONFIDENCE, pair
-from winnow.metrics import PER_CLASS_METRICS, is_rate, summary_path
+from winnow.metrics import PER_CLASS_METRICS, is_rate, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change
 from winnow.report import SIGNIFICANCE_LEVEL, html_table
 from winnow.stage import rerun_error
@@ -173,13 +173,35 @@ def unmeasured_note(metrics: dict[str, dict]) -> str:
             "model. Give the test split images of every class.</p>")
 
 
+def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, variant: str) -> None:
+    """One line naming the summary when its accuracy or macro F1 is not what its predictions.csv gives: the report
+    ranks and ships the versions by the summary, and a summary edited, or left from another run, was shown beside
+    predictions that contradict it (accuracy 0.500 with a change of +0.008 against baseline's 0.959)."""
+    classes = list(summary["per_class"])
+    index = {name: i for i, name in enumerate(classes)}
+    recount = summarise(predictions["label"].map(index).to_numpy(), predictions["predicted"].map(index).to_numpy(),
+                        classes=classes)
+    for key, said, counted in (("accuracy", summary["accuracy"], recount["accuracy"]),
+                               ("macro.f1", summary["macro"]["f1"], recount["macro"]["f1"])):
+        if not math.isclose(said, counted, abs_tol=1e-9):
+            raise rerun_error(summary_path(variant), f"{key} is {said:.4f} but its {predictions_path(variant)} gives "
+                                                     f"{counted:.4f}: the two are from different runs, or edited",
+                              written_by=f"evaluate@{variant}")
+
+
 def review_line(review: dict | None, *, path: str) -> str:
     """What people decided (``metrics/variants.json``'s ``review``), one line; nothing when nobody reviewed."""
     if review is None:
         return ""
-    bad = [key for key in REVIEW_KEYS if isinstance(review.get(key), bool) or not isinstance(review.get(key), int)]
+    bad = [key for key in REVIEW_KEYS
+           if isinstance(review.get(key), bool) or not isinstance(review.get(key), int) or review.get(key) < 0]
     if bad:
         raise rerun_error(path, f"review.{bad[0]} is {review.get(bad[0])!r}, not a count", written_by="variants")
+    if review["confirmed"] + review["overruled"] != review["verdicts"] or review["relabelled_by_person"] > review[
+            "verdicts"]:
+        raise rerun_error(path, f"review counts {review['verdicts']} verdicts but {review['confirmed']} confirmed, "
+                                f"{review['overruled']} overruled and {review['relabelled_by_person']} relabelled: "
+                                "they do not add up", written_by="variants")
     if review["verdicts"] == 0:  # variants always counts them: 0 is nobody reviewing, not a review that found nothing
         return ""
     return (f"<p>People reviewed <b>{review['verdicts']:,}</b> decisions: {review['confirmed']:,} confirmed, "
@@ -207,6 +229,8 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
     said beside the version the sentence recommends."""
     if not metrics:
         return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
+    for variant, summary in metrics.items():
+        check_against_predictions(summary, predictions[variant], variant=variant)
     table = compare_versions(metrics, predictions, paths=paths)
     winner, sentence = verdict(table, alpha=alpha)
     # evaluate writes no stand-in for a version: outside `dvc repro` a requested one may simply not have run yet,

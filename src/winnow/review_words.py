@@ -124,7 +124,11 @@ def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]
         raise WinnowError(f"{where}: annotations are not Label Studio's {shape}; {fix}")
     choices, others = [], []
     for annotation in annotations:
-        if annotation.get("was_cancelled"):
+        cancelled = annotation.get("was_cancelled", False)
+        if not isinstance(cancelled, bool):  # before: the text "false" counted as cancelled, the verdict lost
+            raise WinnowError(f"{where}: an annotation's was_cancelled is {json.dumps(cancelled)[:40]}, not true or "
+                              f"false; {fix}")
+        if cancelled:
             continue
         results = annotation.get("result") or []
         # before: a result that was no list, or held no mappings, was skipped and the verdict lost, exit 0
