@@ -60,7 +60,7 @@ def main() -> None:
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
             contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()})),
         ("summary", "What happened to the data", report_summary.summary_section(
-            ingest=json_of("ingest", "metrics/ingest.json"),
+            ingest=ingest_counts(json_of("ingest", "metrics/ingest.json")),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
             degrade=json_of("degrade", "metrics/degrade.json"),
             variant_rows={v: rows for v in variants if (rows := table_of(
@@ -70,7 +70,7 @@ def main() -> None:
             metrics=metrics,
             confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
-            summary=json_of("threshold", "metrics/threshold.json"),
+            summary=threshold_numbers(json_of("threshold", "metrics/threshold.json")),
             histograms={path.stem: table_of("threshold", path)
                         for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
@@ -120,6 +120,24 @@ def optional(read, path: str):
 def json_of(stage: str, path: str) -> dict | None:
     """The JSON ``stage`` wrote at ``path``, None when it has not run; a damaged file stops the report."""
     return read_json(path, written_by=stage, missing_ok=True)
+
+
+def ingest_counts(ingest: dict | None) -> dict | None:
+    """metrics/ingest.json with every count a count (one line naming the key otherwise)."""
+    counts = ["images", "rejected", "classes", "exif_oriented"]
+    if isinstance(ingest, dict) and isinstance(ingest.get("split"), dict):
+        counts += [f"split.{name}" for name in ingest["split"]]
+    return report.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts)
+
+
+def threshold_numbers(summary: dict | None) -> dict | None:
+    """metrics/threshold.json with each issue's counts, rates and cut as the threshold stage writes them."""
+    issues = list(summary) if isinstance(summary, dict) else []
+    return report.checked_numbers(
+        summary, path="metrics/threshold.json", stage="threshold",
+        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "tp", "fp", "fn")],
+        rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
+        finite=[f"{i}.threshold" for i in issues])
 
 
 def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:

@@ -215,3 +215,24 @@ def test_review_counts_that_do_not_add_up_stop_the_report(tmp_path):
     root = project(tmp_path, review={"verdicts": 12, "confirmed": 9, "overruled": 9, "relabelled_by_person": 2})
     refused(root, "metrics/variants.json: review counts 12 verdicts but 9 confirmed, 9 overruled and 2 relabelled: "
                   "they do not add up", "rerun the variants stage")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("path, content, line", [
+    ("metrics/ingest.json", {"images": -7, "rejected": 0, "split": {"train": 5}, "classes": 2},
+     "metrics/ingest.json: images is -7, not a count; rerun the ingest stage"),
+    ("metrics/ingest.json", {"images": 7, "rejected": 0, "split": {"train": 7.5}, "classes": 2},
+     "metrics/ingest.json: split.train is 7.5, not a count; rerun the ingest stage"),
+    ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": 0.2, "flagged": -12}},
+     "metrics/threshold.json: dark.flagged is -12, not a count; rerun the threshold stage"),
+    ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": float("inf"), "flagged": 3}},
+     "metrics/threshold.json: dark.threshold is Infinity, not a finite number; rerun the threshold stage"),
+    ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": 0.2, "flagged": 3, "precision": 1.5}},
+     "metrics/threshold.json: dark.precision is 1.5, not a number in [0, 1]; rerun the threshold stage"),
+])
+def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, path, content, line):
+    # found by probing: "-7 images read (test -7 · train -7 · val -7) in -7 classes", "flagged -12" and a cut of
+    # 1e308 written out in 300 digits were shown as if measured
+    root = project(tmp_path)
+    (root / path).write_text(json.dumps(content))
+    refused(root, line)
