@@ -30,6 +30,7 @@ import numpy as np
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
+from winnow.remote_files import is_hidden
 from winnow.sources import Loaded, utf8_name
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -102,7 +103,7 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
             splits += [split] * len(data)
             ids += [f"cifar10-{name}-{i:05d}" for i in range(len(data))]
     read = {name for _, names in BATCHES for name in names} | {"batches.meta", "readme.html"}  # the official folder's
-    unread = sorted(p for p in root.iterdir() if p.name not in read and not p.name.startswith("."))
+    unread = sorted(p for p in root.iterdir() if p.name not in read and not is_hidden(p.name))
     return Loaded(
         np.concatenate(images) if rows is None else rows.array(), np.concatenate(labels),
         np.array(ids, dtype=object), classes, "cifar10", splits=np.array(splits, dtype=object),

@@ -62,8 +62,9 @@ INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 def fault_line(err: BaseException) -> tuple[str, int] | None:
     """``(line, exit status)`` for a fault of the machine rather than of the input: the disk or a folder's
     permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user
-    interrupts, or DVC's sqlite state cannot be opened or written; None for anything else (a bug: its traceback is wanted). Writers stage every output and
-    rename it only when whole, so a fault leaves the last complete outputs in place."""
+    interrupts, or DVC's sqlite state cannot be opened or written; None for anything else (a bug: its traceback
+    is wanted). Writers stage every output and rename it only when whole, so a fault leaves the last complete
+    outputs in place."""
     if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if isinstance(err, MemoryError) or _torch_out_of_memory(err):

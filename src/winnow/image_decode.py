@@ -112,8 +112,8 @@ def _decode(path: Path, size: int | None) -> tuple:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
-        held = path.read_bytes() if isinstance(path, RemotePath) else None
-        with Image.open(io.BytesIO(held) if held is not None else path) as img:
+        data = path.read_bytes()  # once: the JPEG and WebP check below reads the bytes Pillow decoded
+        with Image.open(io.BytesIO(data)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
@@ -132,7 +132,7 @@ def _decode(path: Path, size: int | None) -> tuple:
             rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
             if img.format in ("JPEG", "MPO", "WEBP"):
-                unwritten = unwritten_end(held if held is not None else path.read_bytes(), img.format)
+                unwritten = unwritten_end(data, img.format)
                 if unwritten:
                     return None, unwritten
             return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")

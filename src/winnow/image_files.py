@@ -6,8 +6,9 @@ train/val/test. Conversion of each file to uint8 is described in :mod:`winnow.so
 What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, later
 ``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
-``desktop.ini``, a macOS zip's ``__MACOSX``), which are the file system's and tools' own and never read (a hidden folder of image files beside the class folders gets a
-``warning:`` line: it may be a class):
+``desktop.ini``, a macOS zip's ``__MACOSX``: :func:`winnow.remote_files.is_hidden`), which are the file system's
+and tools' own and never read (a hidden folder of image files beside the class folders gets a ``warning:`` line:
+it may be a class):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
   decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's

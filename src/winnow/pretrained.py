@@ -97,7 +97,8 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         alone = 2 if first_batch > 2 else 1
         if not isinstance(pair, torch.Tensor) or pair.shape[1:] != out[0].shape[1:] or len(pair) != alone:
             shape = tuple(pair.shape) if isinstance(pair, torch.Tensor) else type(pair).__name__
-            raise WinnowError(f"represent.pretrained: {name} returned {shape} for a batch of {alone} image{'s' * (alone > 1)} and "
+            images = f"{alone} image{'s' * (alone > 1)}"
+            raise WinnowError(f"represent.pretrained: {name} returned {shape} for a batch of {images} and "
                               f"{tuple(out[0].shape)} for the first batch of {first_batch}; a feature extractor "
                               "returns (N, D), one width")
         if not _agree(pair, out[0][:alone]):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
-from winnow.metrics import PER_CLASS_METRICS
+from winnow.metrics import PER_CLASS_METRICS, is_rate
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
 from winnow.stage import rerun_error
 
@@ -280,7 +280,7 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
 
     for keys, fits, what in ((counts, lambda v: isinstance(v, Integral) and not isinstance(v, bool) and v >= 0,
                               "a count"),
-                             (rates, lambda v: v is None or (number(v) and 0 <= v <= 1), "a number in [0, 1]"),
+                             (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
                              (finite, lambda v: v is None or number(v), "a finite number")):
         for key in keys:
             found = value(key)

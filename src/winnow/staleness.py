@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-
 from winnow.errors import WinnowError, first_line
 from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
 from winnow.yaml_text import load_yaml
@@ -80,8 +79,9 @@ def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
             continue
         for key, now in now_listed.items():
             if "unreadable" not in now and now != recorded.get(key):
+                then, listed = recorded.get(key, {}).get("files", 0), now.get("files", 0)
                 raise WinnowError(f"the workspace's {key} has changed since the source stage listed it (files "
-                                  f"{recorded.get(key, {}).get('files', 0)} then, {now.get('files', 0)} now, or edited): "
+                                  f"{then} then, {listed} now, or edited): "
                                   f"{section} and everything after it are stale; run `dvc repro`, then again")
 
 

@@ -145,8 +145,7 @@ def queue(args: argparse.Namespace) -> int:
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
-    _say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then "
-                        "`winnow study collect`")
+    _say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0
 
 
