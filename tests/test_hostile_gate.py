@@ -106,7 +106,7 @@ def test_a_project_outside_git_fails_with_one_line(tmp_path):
 @pytest.mark.hostile("gate")
 @pytest.mark.parametrize(("section", "names", "fix"), [
     ({"tolerances": {"accuracy": "0.005", "per_class.*.recall": 0.02}}, "gate.tolerances.accuracy",
-     "is a string, not a number in [0, 1) (write numbers without quotes)"),
+     "is a string, not a number in [0, 0.25] (write numbers without quotes)"),
     ({"tolerances": {"accuracy": -0.1, "per_class.*.recall": 0.02}}, "gate.tolerances.accuracy", "-0.1 is below 0"),
     ({"alpha": 5}, "gate.alpha", "5 is not below 1"),
     ({"alpha": "0.05"}, "gate.alpha", "is a string, not a number in [0.0001, 1)"),
@@ -146,7 +146,7 @@ def test_a_tolerance_the_gate_never_tests_fails(tmp_path):
 def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
     # before: the first matching pattern won, so per_class.1.recall: 0 after per_class.*.recall: 0.95 was never
     # read, and class 1 losing 90 of its 100 images passed as "drop within tolerance"
-    tolerances = {"accuracy": 0.5, "per_class.*.recall": 0.95, "per_class.1.recall": 0.0}
+    tolerances = {"accuracy": 0.25, "per_class.*.recall": 0.25, "per_class.1.recall": 0.0}
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
     labels = labels_of()
     lost = [i for i in np.flatnonzero(labels == "1")[:90] if i not in (1, 2)]
@@ -159,11 +159,11 @@ def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
 @pytest.mark.hostile("gate")
 def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
     # before: a looser pattern after per_class.*.recall was never read, and nothing said so
-    tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.5}
+    tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.25}
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
     done, before = gate(project)
     assert assert_error_line(done) == (
-        "error: gate.tolerances: per_class.?.recall: 0.5 decide no metric: each metric a pattern matches takes its "
+        "error: gate.tolerances: per_class.?.recall: 0.25 decide no metric: each metric a pattern matches takes its "
         "own key's entry, else the strictest pattern that matches it, whatever the order; remove them or make them "
         "stricter than what overrides them")
     assert_nothing_left(project, before)
@@ -529,7 +529,7 @@ def planted_drop(project):
 
 @pytest.mark.hostile("gate")
 @pytest.mark.parametrize(("loosened", "named"), [
-    ({"tolerances": {"accuracy": 0.5, "per_class.*.recall": 0.5}},
+    ({"tolerances": {"accuracy": 0.25, "per_class.*.recall": 0.25}},
      "gate.tolerances.accuracy, gate.tolerances.per_class.*.recall"),
     ({"alpha": 1e-4}, "gate.alpha"),
 ])

@@ -135,7 +135,7 @@ CASES = {
         {"kind": "brightness", "fraction": 0.1, "factor": float("inf")}]),
         expected="degrade.perturbations[0] (brightness): factor must be a finite number >= 0.0, got inf"),
     "gate_tolerance_string": dict(params=params_with("gate.tolerances.accuracy", "0.005"),
-                                  expected='gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) '
+                                  expected='gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 0.25] '
                                            "(write numbers without quotes)"),
     "gate_tolerance_negative": dict(params=params_with("gate.tolerances", {"macro.f1": -0.01}),
                                     expected="gate.tolerances.macro.f1: -0.01 is below 0"),
@@ -179,5 +179,5 @@ def test_every_stage_checks_the_whole_file_first(tmp_path, stage):
 @pytest.mark.parametrize("command", [("gate", "--base", "HEAD"), ("compare",), ("study", "queue", "--dry-run")],
                          ids=["gate", "compare", "study"])
 def test_winnow_commands_check_the_file_they_read(tmp_path, command):
-    refused(tmp_path, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) (write numbers without '
+    refused(tmp_path, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 0.25] (write numbers without '
                       "quotes)", params=params_with("gate.tolerances.accuracy", "0.005"), command=command)

@@ -87,9 +87,11 @@ def test_the_shipped_params_yaml_validates():
                                    "(did you mean real_median?)"),
     ("balance.target", "5", 'balance.target: "5" is not max or an integer in [0, 1000000000000] (write numbers '
                             'without quotes)'),
-    ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 1) '
-                                               "(write numbers without quotes)"),
+    ("gate.tolerances", {"accuracy": "0.005"}, 'gate.tolerances.accuracy: "0.005" is a string, not a number in '
+                                               "[0, 0.25] (write numbers without quotes)"),
     ("gate.tolerances", {"accuracy": -0.01}, "gate.tolerances.accuracy: -0.01 is below 0"),
+    # 0.95 passed an accuracy that fell from 1.0 to 0.1 as a drop within tolerance
+    ("gate.tolerances", {"accuracy": 0.95}, "gate.tolerances.accuracy: 0.95 is above 0.25"),
     # sections: unknown keys (with and without a near name), wrong type
     ("ingest.sise", 32, "ingest.sise: unknown parameter (did you mean size?)"),
     ("trian", {}, "trian: unknown parameter (did you mean train?)"),

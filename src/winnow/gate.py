@@ -26,9 +26,11 @@ collapse.
 Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
 image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and the runs of a side measure the seed
 noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the larger of that phi and
-``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone. That
-phi is one figure for every class, so each head run is also tested alone: a drop that regresses in every
-one of them regresses, however unstable the runs are on other classes.
+``gate.overdispersion`` / ``gate.accuracy_overdispersion``, so one unlucky seed cannot fail it alone. A
+class's phi comes from the other classes' tables: a head seed that lost the class would otherwise widen the
+phi that judges the loss (a second head seed once turned a failing gate into a pass). Runs unstable on
+other classes still widen it, so each head run is also tested alone: a drop that regresses in every one of
+them regresses; and a class that any one head run halves is collapsed.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
 string at either revision, predictions missing at either revision, a blank prediction or one naming no

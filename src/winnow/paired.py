@@ -29,7 +29,8 @@ errors shrink with the number of runs exactly as the per-image noise does.
 Several runs a side also measure phi themselves: two runs of one side differ only in their seed, so their
 paired tables are exactly what :func:`overdispersion` wants (:func:`seed_overdispersion`). A seed that
 trains a model worse on every class at once, an unlucky run a few points of accuracy below its siblings,
-shows there, and the gate uses the larger of that and the phi it is given.
+shows there, and the gate uses the larger of that and the phi it is given. A class's phi is measured on the
+other classes, so that a seed which lost that class does not widen the phi that tests the loss.
 """
 
 from __future__ import annotations
@@ -143,25 +144,34 @@ def overdispersion(lost: np.ndarray, gained: np.ndarray) -> float:
     return max(1.0, float(np.mean((lost[used] - gained[used]) ** 2 / n[used])))
 
 
-def seed_overdispersion(sides: list[np.ndarray], *, masks: list[np.ndarray]) -> tuple[float, float]:
-    """phi over all images and phi per class (:func:`overdispersion`), from every pair of runs within a side.
+def seed_overdispersion(sides: list[np.ndarray], *, masks: list[np.ndarray]) -> tuple[float, list[float]]:
+    """phi over all images, and each class's phi from the other classes' tables (:func:`overdispersion`), from
+    every pair of runs within a side.
+
+    A class's own tables are left out of its phi: a seed that lost one class would otherwise widen the phi
+    that tests that loss.
 
     Args:
         sides: bool ``(runs, n)`` per side: whether each run classified each image right.
-        masks: bool ``(n,)`` per class.
+        masks: bool ``(n,)`` per class, at least two.
 
     Returns:
-        ``(overall, per_class)``; 1.0 each when no side has two runs.
+        ``(overall, per_class)``, ``per_class`` one float per mask; 1.0 each when no side has two runs.
     """
-    overall, per_class = ([], []), ([], [])
+    overall, per_class = ([], []), ([], [])  # per_class: (lost, gained) rows of one entry per mask
     for right in sides:
         for i in range(len(right)):
             for j in range(i + 1, len(right)):
-                for counts, into in [(PairedCounts.from_correct(right[i], right[j]), overall)] + [
-                        (PairedCounts.from_correct(right[i][m], right[j][m]), per_class) for m in masks]:
-                    into[0].append(counts.lost)
-                    into[1].append(counts.gained)
-    return overdispersion(*overall), overdispersion(*per_class)
+                counts = PairedCounts.from_correct(right[i], right[j])
+                overall[0].append(counts.lost)
+                overall[1].append(counts.gained)
+                tables = [PairedCounts.from_correct(right[i][m], right[j][m]) for m in masks]
+                per_class[0].append([t.lost for t in tables])
+                per_class[1].append([t.gained for t in tables])
+    lost, gained = (np.array(rows, float).reshape(-1, len(masks)) for rows in per_class)
+    others = ~np.eye(len(masks), dtype=bool)
+    return overdispersion(*overall), [overdispersion(lost[:, keep].ravel(), gained[:, keep].ravel())
+                                      for keep in others]
 
 
 def _wilson(successes: int, n: int, z: float) -> tuple[float, float]:
