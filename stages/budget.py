@@ -56,7 +56,11 @@ def main() -> None:
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
-    leaks = _leak_drops(filters)
+    # whatever pruned.cleaners says: without dedup among them, its leak drops were once left out of pruned
+    # while dedup and the report said they were dropped
+    groups = by_cleaner.get("dedup")
+    leaks = _leak_drops(cleaner_decisions(groups=read_cleaner_tables(["dedup"], ids=data.manifest["id"])["groups"]
+                                          if groups is None else groups))
     ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
     baseline = baseline_rows(data.manifest)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
@@ -65,7 +69,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            write_table(OUT, everything.decisions.loc[:, list(DECISION_COLUMNS)])
+            write_table(OUT, _with_leaks(everything.decisions, leaks).loc[:, list(DECISION_COLUMNS)])
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         return
@@ -183,11 +187,10 @@ def main() -> None:
           f"in {time.perf_counter() - start:.1f}s")
 
 
-def _leak_drops(filters: pd.DataFrame | None) -> pd.DataFrame:
-    """dedup's leak drops among ``filters`` (:data:`DECISION_COLUMNS`, no confidence), none without dedup."""
-    if filters is None:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
-    leaks = filters[(filters["stage"] == "dedup") & (filters["reason"] == "leak")]
+def _leak_drops(dedup: pd.DataFrame) -> pd.DataFrame:
+    """dedup's leak drops among its decisions ``dedup`` (:func:`cleaner_decisions` rows; :data:`DECISION_COLUMNS`,
+    no confidence)."""
+    leaks = dedup[dedup["reason"] == "leak"]
     return leaks.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)].reset_index(drop=True)
 
 

@@ -476,6 +476,27 @@ def test_unjudged_filters_that_empty_a_class_are_not_shipped_but_the_leak_drops_
     assert json.loads((project / "metrics/budget.json").read_text())["winner"] == "none"
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("budget", [{}, {"enabled": False}], ids=["judged", "budget-off"])
+def test_leak_drops_ship_when_dedup_is_not_among_the_cleaners(tmp_path, budget):
+    # before: the leak drops were read from the cleaners' decisions only, so without dedup in pruned.cleaners
+    # pruned trained on train-0005, a copy of test-0000, while dedup and the report said it was dropped
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}, "budget": budget})
+    plant_a_leak(project)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((project / "metrics/budget.json").read_text())["leak_drops"] == 1
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    # (confident-learn also relabels it, with every decision under budget.enabled false; the drop wins)
+    assert ["drop", "leak", "dedup"] in decisions.loc[decisions["id"] == "train-0005",
+                                                      ["action", "reason", "stage"]].values.tolist()
+    assert run_stage(project, "variants").returncode == 0
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    assert rows.loc[rows["id"] == "train-0005", "action"].tolist() == ["drop"]
+
+
 @pytest.mark.hostile("npz")
 def test_a_trusted_npz_that_names_a_class_twice_is_refused(tmp_path):
     # before: cat and cat both matched class cat, so the labels [0, 1, 2] became [0, 0, 1]
