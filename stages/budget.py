@@ -10,7 +10,7 @@ trainings of train.model (the train section's) judged on the same split, and pru
 unless that model gets more judge images right with the winner (winnow.budget.model_check); none's
 training is the represent stage's judge when that one was trained alike (source judge, the same train
 section, judged on val, no train copy of a val image left out).
-dedup's leak drops (train copies of val or test images) ship whatever the budget chooses: they are no
+dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no
 cleaning to weigh but the splits' integrity, which no judge sees (a copy of a test image flatters the test
 score), so no probe or check trains on them and pruned drops them even when none wins.
 budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
@@ -77,7 +77,18 @@ def main() -> None:
     splits = data.manifest["split"].to_numpy()
     judge_split = "trusted" if (splits == "trusted").any() else "val"
     ridge_split = "val" if (splits == "val").any() else judge_split
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"),
+                        rows_of=(DEGRADE, data.manifest["id"]))
+    group_of = groups.set_index("id")["group"].loc[data.manifest["id"]].to_numpy()
     is_judge = splits == judge_split
+    # a picture repeated in the judge split counts once: a label book of 6 pictures 30 times over passed
+    # min_judge_images as 180 images and chose a cleaning, each copy weighed as another picture
+    repeats = np.zeros(len(splits), bool)
+    repeats[np.flatnonzero(is_judge)[pd.Series(group_of[is_judge]).duplicated().to_numpy()]] = True
+    is_judge &= ~repeats
+    if repeats.any():
+        print(f"budget: the {judge_split} split holds {int(is_judge.sum() + repeats.sum())} images of "
+              f"{int(is_judge.sum())} distinct pictures (dedup's groups): each picture is judged once")
     if not is_judge.any():
         raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
@@ -96,7 +107,8 @@ def main() -> None:
         with together():
             write_table(OUT, _with_leaks(shipped.decisions, leaks))
             write_json(METRICS_OUT, summary | {
-                "judge": {"split": judge_split, "images": judged, "classes_without_images": unjudged,
+                "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
+                          "classes_without_images": unjudged,
                           "min_images": p["min_judge_images"], "too_few_images": too_few},
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
@@ -110,8 +122,6 @@ def main() -> None:
         _say_leaks(shipped.decisions, leaks)
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"),
-                        rows_of=(DEGRADE, data.manifest["id"]))
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
@@ -142,7 +152,7 @@ def main() -> None:
         # trains without augmentation)
         judge = represent_options(params.get("represent"), train=params["train"])
         reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
-                 and not exclude.any())
+                 and not exclude.any() and not repeats.any())
         none_classes = None
         if reuse:
             judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
@@ -161,7 +171,7 @@ def main() -> None:
     with together():
         write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
-            "judge": {"split": judge_split, "images": int(is_judge.sum())},
+            "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
             "copies_of_judge_images": len(copies),
             "winner": budget.winner,
@@ -208,8 +218,8 @@ def _with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
 def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
     added = len(_missing_leaks(decisions, leaks))
     if added:
-        print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val or test image (leaks), "
-              "whatever the budget chooses")
+        print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val, test or trusted "
+              "image (leaks), whatever the budget chooses")
 
 
 def _eligible(candidate, baseline: pd.DataFrame, classes: list[str]) -> bool:

@@ -92,9 +92,9 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[st
     them when drop_leaks is false). With drop_leaks false dedup still keeps one train image per group: three
     train copies of a test image were reported as three kept in train, where one was."""
     lines = []
-    for copied in ("val", "test"):
-        found = leaks[f"train_copies_of_{copied}"]
-        if not found["images"]:
+    for copied in ("val", "test", "trusted"):
+        found = leaks.get(f"train_copies_of_{copied}")
+        if not found or not found["images"]:
             continue
         what = (f"train copies of {copied} images: {found['images']} train image(s) in {found['groups']} group(s) "
                 f"with {found[f'{copied}_images']} {copied} image(s)")
@@ -115,6 +115,12 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[st
                      f"{found['images']} val image(s); val picks every checkpoint, so the test score is flattered. "
                      "dedup never changes val or test: remove the copies from your test split (data/dedup/"
                      "groups.parquet lists them: same group, splits val and test)")
+    found = leaks.get("trusted_copies_of_test")
+    if found and found["images"]:
+        lines.append(f"warning: dedup: the trusted split holds copies of test images: {found['images']} trusted "
+                     f"image(s) in {found['groups']} group(s) with {found['test_images']} test image(s); the budget "
+                     "chooses the cleaning on the trusted split, so partly on test images. Remove them from "
+                     "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)")
     return lines
 
 

@@ -411,7 +411,8 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["winner"] == "filters" and metrics["judge"] == {
-        "split": "trusted", "images": 99, "classes_without_images": [], "min_images": 100, "too_few_images": True}
+        "split": "trusted", "images": 99, "repeats_left_out": 0, "classes_without_images": [], "min_images": 100,
+        "too_few_images": True}
     page = report.budget_section(summary=metrics)
     assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
             "cleaning from noise") in page
@@ -433,7 +434,8 @@ def plant_a_leak(project) -> None:
     write_table(project / "data/dedup/groups.parquet", groups)
 
 
-LEAK_SHIPPED = ("budget: pruned also drops the 1 train image(s) dedup found copying a val or test image (leaks), "
+LEAK_SHIPPED = ("budget: pruned also drops the 1 train image(s) dedup found copying a val, test or trusted image "
+                "(leaks), "
                 "whatever the budget chooses")
 
 
@@ -452,8 +454,8 @@ def test_leak_drops_ship_even_when_the_budget_chooses_none(tmp_path):
     assert decisions[["id", "action", "reason", "stage"]].values.tolist() == [["train-0005", "drop", "leak", "dedup"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert (metrics["winner"], metrics["leak_drops"]) == ("none", 1)
-    assert ("Whatever the budget chooses, pruned drops the 1 train image(s) dedup found copying a val or test "
-            "image") in report.budget_section(summary=metrics)
+    assert ("Whatever the budget chooses, pruned drops the 1 train image(s) dedup found copying a val, test or "
+            "trusted image") in report.budget_section(summary=metrics)
 
 
 @pytest.mark.hostile("intermediates")
@@ -495,6 +497,30 @@ def test_leak_drops_ship_when_dedup_is_not_among_the_cleaners(tmp_path, budget):
     assert run_stage(project, "variants").returncode == 0
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
     assert rows.loc[rows["id"] == "train-0005", "action"].tolist() == ["drop"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_split_of_repeated_pictures_counts_each_picture_once(tmp_path):
+    # before: 6 pictures 30 times over passed budget.min_judge_images (100) as 180 images and chose a cleaning
+    c = case()
+    pick = np.array([0, 1, 100, 101, 200, 201])
+    c.trusted_x, c.trusted_y = np.repeat(c.trusted_x[pick], 30, axis=0), np.repeat(c.trusted_y[pick], 30)
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    trusted = np.flatnonzero(groups["split"] == "trusted")
+    groups.loc[trusted, "group"] = groups["group"].to_numpy()[trusted[::30]].repeat(30)  # dedup groups the copies
+    groups.loc[trusted, "group_size"] = 30
+    write_table(project / "data/dedup/groups.parquet", groups)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == ("budget: the trusted split holds 180 images of 6 distinct pictures (dedup's groups): each "
+                        "picture is judged once")
+    assert lines[1].startswith("warning: budget: the trusted split holds 6 images, fewer than the 100 that tell a "
+                               "cleaning from noise (budget.min_judge_images), so no label cleaning can be judged")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["judge"]["images"], metrics["judge"]["repeats_left_out"], metrics["label_decisions"]["images"],
+            metrics["winner"]) == (6, 174, 360, "none")
 
 
 @pytest.mark.hostile("npz")

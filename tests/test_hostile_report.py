@@ -23,14 +23,15 @@ CLASSES = ["a", "b"]
 SPLITS = ["train"] * 4 + ["val"] * 2 + ["test"] * 2
 
 
-def write_images(project, *, copies: dict[int, int], folders=("data/ingest", "data/degrade")) -> pd.DataFrame:
+def write_images(project, *, copies: dict[int, int], folders=("data/ingest", "data/degrade"),
+                 splits=SPLITS) -> pd.DataFrame:
     """Random 8x8 images (row ``i`` a pixel copy of row ``j`` for each ``i: j`` of ``copies``) written as
     each imageset of ``folders``, with an empty degrade log (degrade off); the manifest."""
     images = np.random.default_rng(0).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
     for i, j in copies.items():
         images[i] = images[j]
     manifest = make_manifest(len(SPLITS), labels=np.arange(len(SPLITS)) % 2).assign(
-        split=SPLITS, id=["t0", "t1", "t2", "t3", "v0", "v1", "x0", "x1"])
+        split=splits, id=["t0", "t1", "t2", "t3", "v0", "v1", "x0", "x1"])
     for folder in folders:
         write_imageset(project / folder, images, manifest, CLASSES)
     if "data/degrade" in folders:
@@ -70,6 +71,29 @@ def test_dedup_counts_leaks_by_kind_and_warns_when_test_holds_copies_of_val(tmp_
     groups = pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id")
     assert groups.loc["t0", ["kept", "reason"]].tolist() == [False, "leak"]
     assert groups.loc[["v1", "x0"], "kept"].all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_dedup_counts_trusted_copies_and_warns_when_the_trusted_split_copies_test(tmp_path):
+    # before: train copies of a trusted image were dropped as leaks but counted under no kind (removed.leak 123,
+    # every leaks.*.images 0), and a label book holding test images judged the budget without a word
+    project = make_project(tmp_path)
+    copies = {0: 5, 6: 5}  # t0 and x0 copy v1, here a trusted image
+    manifest = write_images(project, copies=copies, splits=["train"] * 4 + ["val", "trusted"] + ["test"] * 2)
+    write_scores(project, manifest, copies=copies)
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert ("dedup: train copies of trusted images: 1 train image(s) in 1 group(s) with 1 trusted image(s), dropped "
+            "from train (dedup.drop_leaks)") in lines
+    assert [line for line in lines if line.startswith("warning: ")] == [
+        "warning: dedup: the trusted split holds copies of test images: 1 trusted image(s) in 1 group(s) with 1 test "
+        "image(s); the budget chooses the cleaning on the trusted split, so partly on test images. Remove them from "
+        "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)"]
+    leaks = json.loads((project / "metrics/dedup.json").read_text())["leaks"]
+    assert (leaks["train_copies_of_trusted"], leaks["trusted_copies_of_test"], leaks["trusted_copies_of_val"]) == (
+        {"groups": 1, "images": 1, "trusted_images": 1}, {"groups": 1, "images": 1, "test_images": 1},
+        {"groups": 0, "images": 0, "val_images": 0})
 
 
 @pytest.mark.hostile("intermediates")
@@ -171,6 +195,8 @@ def test_variants_when_threshold_flagged_nothing(tmp_path):
     manifest = write_images(project, copies={})
     write_table(project / "data/threshold/flags.parquet",
                 pd.DataFrame({"id": manifest["id"], **{s: False for s in SCORES}, "any": False}))
+    write_scores(project, manifest, copies={})
+    assert run_stage(project, "dedup").returncode == 0  # its leak drops ship whatever pruned.cleaners says
     budgeted = run_stage(project, "budget")
     assert budgeted.returncode == 0, budgeted.stderr
     done = run_stage(project, "variants")

@@ -253,10 +253,15 @@ def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
 # cross-split duplicates by kind: (the split holding the copies, the split they copy)
 LEAK_KINDS = {"train_copies_of_val": ("train", "val"), "train_copies_of_test": ("train", "test"),
               "val_copies_of_test": ("val", "test")}
+# counted only when ingest read a trusted split (the label book the budget judges on): its train copies are
+# dropped like any leak, and copies of test in it make the budget choose partly on test images
+TRUSTED_LEAK_KINDS = {"train_copies_of_trusted": ("train", "trusted"), "trusted_copies_of_val": ("trusted", "val"),
+                      "trusted_copies_of_test": ("trusted", "test")}
 
 
 def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Duplicate groups that span two splits, one entry per :data:`LEAK_KINDS`.
+    """Duplicate groups that span two splits, one entry per :data:`LEAK_KINDS` (and :data:`TRUSTED_LEAK_KINDS`
+    when the table holds a trusted split).
 
     They differ in what they spoil: train copies of val images flatter the val score that picks every
     checkpoint, train copies of test images the test score, and val copies of test images make test
@@ -271,9 +276,9 @@ def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
     groups = table["group"].to_numpy(np.int64)
     splits = table["split"].to_numpy()
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    holds = {s: np.bincount(groups[splits == s], minlength=n_groups) > 0 for s in ("train", "val", "test")}
+    holds = {s: np.bincount(groups[splits == s], minlength=n_groups) > 0 for s in ("train", "val", "test", "trusted")}
     leaks = {}
-    for kind, (copy, copied) in LEAK_KINDS.items():
+    for kind, (copy, copied) in (LEAK_KINDS | (TRUSTED_LEAK_KINDS if (splits == "trusted").any() else {})).items():
         spans = holds[copy] & holds[copied]
         member = spans[groups] if len(groups) else np.zeros(0, dtype=bool)
         leaks[kind] = {"groups": int(spans.sum()), "images": int((member & (splits == copy)).sum()),
@@ -293,15 +298,15 @@ def removed_identical(table: pd.DataFrame, digests: np.ndarray) -> int:
 
 
 def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
-    """Per copied split (``val``, ``test``): the train images that stay in train in groups holding an image of
-    that split, which is one per group with ``drop_leaks`` false (the group's other train images go as its
-    duplicates) and none with it true."""
+    """Per copied split (``val``, ``test``, ``trusted``): the train images that stay in train in groups holding an
+    image of that split, which is one per group with ``drop_leaks`` false (the group's other train images go as
+    its duplicates) and none with it true."""
     groups = table["group"].to_numpy(np.int64)
     splits = table["split"].to_numpy()
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     staying = (splits == "train") & table["kept"].to_numpy(bool)
     kept = {}
-    for copied in ("val", "test"):
+    for copied in ("val", "test", "trusted"):
         holds = np.bincount(groups[splits == copied], minlength=n_groups) > 0
         kept[copied] = int((staying & holds[groups]).sum()) if len(groups) else 0
     return kept

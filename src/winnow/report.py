@@ -331,8 +331,8 @@ def budget_section(*, summary: dict | None) -> str:
         return "<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged.</p>"
     judge = summary["judge"]
     leaks = (f"<p>Whatever the budget chooses, pruned drops the {fmt(summary['leak_drops'])} train image(s) dedup "
-             "found copying a val or test image: no judge sees them, and a copy of a test image flatters the test "
-             "score.</p>" if summary.get("leak_drops") else "")
+             "found copying a val, test or trusted image: no judge sees them, and a copy of a test image flatters "
+             "the test score.</p>" if summary.get("leak_drops") else "")
     lacking = judge.get("classes_without_images")
     if lacking or judge.get("too_few_images"):
         why, give = ((f"no image of {html.escape(', '.join(lacking))}", "images of every class") if lacking else

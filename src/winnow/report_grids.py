@@ -146,7 +146,8 @@ def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> st
         return ""
     fate = {"train": "dropped from train" if drop_leaks else '<span class="fail">kept in train</span> '
                                                              "(dedup.drop_leaks is false)",
-            "val": '<span class="fail">kept: dedup never changes val or test</span>'}
+            "val": '<span class="fail">kept: dedup never changes val or test</span>',
+            "trusted": '<span class="fail">kept: dedup never changes the trusted split</span>'}
     rows = []
     for kind, found in leaks.items():
         copy, copied = kind.split("_copies_of_")
@@ -160,6 +161,11 @@ def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> st
         table += (f'<p class="fail">Warning: test holds copies of val images: {held:,} test images '
                   f"({held / max(test_images, 1):.1%} of test). Val picks every checkpoint, so the test score "
                   "is flattered; remove the copies from the test split.</p>")
+    held = leaks.get("trusted_copies_of_test", {}).get("images", 0)
+    if held:
+        table += (f'<p class="fail">Warning: the trusted split holds copies of test images: {held:,} trusted images. '
+                  "The budget chooses the cleaning on the trusted split, so partly on test images; remove them from "
+                  "ingest.trusted_path.</p>")
     return table
 
 
