@@ -411,6 +411,34 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
 
 
 @pytest.mark.hostile("review")
+def test_an_export_over_verdicts_that_do_not_resolve_is_refused(project):
+    # before: a verdict import refused (keep: no such word) counted as imported, so the export its error line
+    # pointed to wiped every verdict with exit 0
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    queue["verdict"] = "keep"
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")).startswith(
+        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) not imported, or changed since (first: id "
+        f"{queue['id'][0]!r}, 'keep'), which a new export would overwrite")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_a_cut_down_queue_holding_verdicts_is_refused(project):
+    # before: a queue kept as id,image,verdict made import ask for a new export, which wiped the verdicts
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    queue = queue.loc[:, ["id", "image", "verdict"]].assign(verdict="accept")
+    queue.to_csv(project / "reviews/queue.csv", index=False)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")) == (
+        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) but lacks column(s) action, given, suggested, so "
+        "whether they were imported cannot be told, and a new export would overwrite them; restore the columns and "
+        "import it (winnow review import reviews/queue.csv), or delete the file to discard them")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
 def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_import(project):
     # before: the import wrote "accept" of a relabel to the given class; the variants stage refused it only later
     queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)

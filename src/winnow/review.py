@@ -249,11 +249,17 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
         queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, ValueError):  # no queue, or none this export could have written: nothing to keep
         return
-    if not {"id", "verdict", "given", "action", "suggested"} <= set(queue.columns):
+    if not {"id", "verdict"} <= set(queue.columns):
         return
     written = queue[queue["verdict"].str.strip() != ""]
     if not len(written):
         return
+    lacking = sorted({"given", "action", "suggested"} - set(queue.columns))
+    if lacking:  # a person's cut-down copy: which verdicts were imported cannot be told, and export once wiped them
+        raise WinnowError(f"{QUEUE_FILE}: holds {len(written)} verdict(s) but lacks column(s) {', '.join(lacking)}, so "
+                          "whether they were imported cannot be told, and a new export would overwrite them; restore "
+                          f"the columns and import it (winnow review import {QUEUE_FILE}), or delete the file to "
+                          "discard them")
     try:
         imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
                     else pd.DataFrame(columns=["id", "verdict", "label"]))
@@ -265,7 +271,9 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
                           f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
                           f"--replace {QUEUE_FILE}`") from err
     index = {name: i for i, name in enumerate(classes)}
-    waiting = written[[_word_outcome(row, classes, index) != imported.get(row["id"]) for _, row in written.iterrows()]]
+    # a verdict that resolves to nothing (a typo, a spreadsheet's TRUE for class true) was never imported either
+    outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
+    waiting = written[[outcome is None or outcome != imported.get(i) for outcome, i in zip(outcomes, written["id"])]]
     if len(waiting):
         first = waiting.iloc[0]
         raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported, or changed since (first: id "
