@@ -867,6 +867,14 @@ def test_class_names_alike_but_for_spaces_or_unicode_form_are_refused_from_every
         "error: ingest: class names 'caf\\xe9' and 'cafe\\u0301' differ only in Unicode form or surrounding spaces, "
         "two classes shown alike; rename one")
     assert_nothing_left(project, before)
+    # a no-break space, or a ligature, shows as the plain letters: a verdict typed as shown landed on the other
+    np.savez(tmp_path / "nbsp.npz", images=images, labels=np.arange(30) % 3,
+             classes=["big cat", "big\u00a0cat", "\ufb01sh"])
+    project, before, done = run_ingest(tmp_path / "nbsp", "npz", tmp_path / "nbsp.npz")
+    assert assert_error_line(done) == (
+        "error: ingest: class names 'big cat' and 'big\\xa0cat' differ only in Unicode form or surrounding spaces, "
+        "two classes shown alike; rename one")
+    assert_nothing_left(project, before)
     np.savez(tmp_path / "plain.npz", images=images, labels=np.arange(30) % 3)
     project, before, done = run_ingest(tmp_path / "named", "npz", tmp_path / "plain.npz", classes=["cat", " cat", "dog"])
     assert assert_error_line(done) == (

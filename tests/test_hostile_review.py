@@ -411,6 +411,16 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
 
 
 @pytest.mark.hostile("review")
+def test_a_class_typed_in_another_unicode_form_is_that_class():
+    # before: "café" typed on a keyboard (one code point) for a class folder named on macOS (e + a combining
+    # accent) was "neither accept, reject, drop nor a class (café, dog, owl)": a list that showed it
+    from winnow.review_words import resolve
+
+    classes = ["cafe\u0301", "dog", "owl"]
+    assert resolve("caf\u00e9", where="x", given=1, action="drop", suggested=-1, classes=classes) == ("relabel", 0)
+
+
+@pytest.mark.hostile("review")
 def test_an_export_over_verdicts_that_do_not_resolve_is_refused(project):
     # before: a verdict import refused (keep: no such word) counted as imported, so the export its error line
     # pointed to wiped every verdict with exit 0

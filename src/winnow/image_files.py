@@ -142,9 +142,9 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
 
 
 def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
-    """Refuse two class folders whose names are equal under Unicode NFC normalisation (``café`` typed as
-    one code point and as ``e`` + a combining accent) or but for surrounding spaces (``cat`` and ``cat ``): they
-    would be two classes shown with one name (:func:`winnow.ingest.alike`)."""
+    """Refuse two class folders whose names are equal under Unicode NFKC normalisation (``café`` typed as
+    one code point and as ``e`` + a combining accent; a no-break space) or but for spaces (``cat`` and ``cat ``):
+    they would be two classes shown with one name (:func:`winnow.ingest.alike`)."""
     seen: dict[str, tuple[str, Path]] = {}
     for _, name, folder in class_dirs:
         other = seen.setdefault(alike(name), (name, folder))

@@ -204,8 +204,10 @@ def store_images(file: Path, images: np.ndarray, *, size: int | None) -> NpyRows
 
 
 def alike(name: str) -> str:
-    """A class name as a person reads it: Unicode NFC, without surrounding spaces."""
-    return unicodedata.normalize("NFC", name).strip()
+    """A class name as a person reads it: Unicode NFKC (a no-break space is a space, the ligature "ﬁ" is "fi"),
+    runs of spaces as one, without surrounding spaces. NFC alone let "big cat" and "big cat" with a no-break space
+    through as two classes, and a verdict typed as the one shown landed on the other."""
+    return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
 VERDICT_CLASS_PREFIX = "class:"  # a review's "class:Reject": relabel to the class Reject, never the verdict reject

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
-from winnow.ingest import VERDICT_CLASS_PREFIX
+from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -166,6 +166,8 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
         label = classes.index(word)
     elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
         label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
+    elif [alike(name) for name in classes].count(alike(word)) == 1:  # "café" typed for a folder named on macOS
+        label = [alike(name) for name in classes].index(alike(word))
     elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
         named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
         if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
