@@ -95,6 +95,36 @@ def test_a_train_image_without_an_embedding_names_it(project):
 
 
 @pytest.mark.hostile("intermediates")
+def test_val_images_of_a_class_without_train_images_do_not_value_the_others(project):
+    # before: val images of a class with no train image (class 7 removed by degrade) were predicted as the
+    # look-alike class, and TracIn valued that class's clean train images below zero: 346 of 350 clean 9s dropped
+    with_params(project, {"combine": "either"})
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    moved = np.flatnonzero((manifest["split"] == "val") & (manifest["label"] == 1))[:5]
+    manifest.iloc[moved, manifest.columns.get_loc("label")] = 2  # class 'right': no train image, in class 1's cloud
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    done = run_stage(project, "data-valuation")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == ("data-valuation: 5 val image(s) of class(es) with no train image left to value are left out "
+                        "of the judging")
+    assert "on 15 val images" in lines[-1]
+    assert json.loads((project / "metrics/data_valuation.json").read_text())["val_left_out"] == 5
+
+
+@pytest.mark.hostile("params")
+def test_a_knn_k_too_wide_to_value_any_image_below_zero_says_so(project):
+    # before: knn_k 1,000 of 2,763 train images valued none below zero and dropped nothing, without a word
+    with_params(project, {"knn_k": 50})
+    done = run_stage(project, "data-valuation")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k 50 of 60 "
+            "train images: a vote that wide changes with no one image), so under combine both nothing can be "
+            "dropped; lower data_valuation.knn_k") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("intermediates")
 def test_an_empty_val_split_names_the_parameter_that_makes_one(project):
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
