@@ -570,6 +570,19 @@ def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_pa
     assert cleaners["rows"] == (5 if count <= 10 else count + 1)
 
 
+@pytest.mark.hostile("report")
+def test_a_class_called_all_keeps_its_column_beside_the_total():
+    # before: ValueError "cannot insert all, already exists", and no report
+    from winnow.report_summary import summary_section
+
+    classes = ["all", "some"]
+    rows, labels = wide_rows(classes)
+    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                           origin_labels={"degrade": labels}, classes=classes)
+    assert "<th>cleaner · decision · reason</th><th>(all)</th><th>all</th><th>some</th>" in body
+    assert '<td class="text">balance · added · balanced copy</td><td>4</td><td>2</td><td>2</td>' in body
+
+
 def test_a_boolean_setting_reads_yes_or_no_and_only_a_checks_outcome_pass_or_fail():
     # before: every true/false read pass/fail, so embedding-clean's augmented_between_rounds: false (not
     # applicable) showed as a red "fail" beside the judges' figures

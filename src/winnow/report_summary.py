@@ -102,7 +102,10 @@ def _cleaner_counts(decisions: pd.DataFrame, *, classes: list[str]) -> pd.DataFr
     table = pd.crosstab(pd.Series(keys, name="cleaner · decision · reason"),
                         pd.Categorical(given, categories=classes)).reindex(columns=classes, fill_value=0)
     table.columns = pd.Index(classes)
-    table.insert(0, "all", table.sum(axis=1))
+    total = "all"
+    while total in classes:  # a class called "all" crashed the page: the total is "(all)" beside it
+        total = f"({total})"
+    table.insert(0, total, table.sum(axis=1))
     order = [*(c.replace("_", "-") for c in CLEANERS), "gan", "balance"]  # the order the pipeline runs them
 
     def position(key: str) -> int:
