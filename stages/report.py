@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow import report, report_grids, report_summary, report_versions
+from winnow import report, report_grids, report_numbers, report_summary, report_versions
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
@@ -79,23 +79,23 @@ def main() -> None:
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
             issues=of_images("confident-learn", "data/confident-learn/label_issues.parquet"),
-            summary=json_of("confident-learn", "metrics/confident_learn.json"), imageset=degraded,
+            summary=numbers_of("confident-learn", "metrics/confident_learn.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet"),
-            summary=json_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
+            summary=numbers_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=of_images("data-valuation", "data/data-valuation/decisions.parquet"),
-            summary=json_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
+            summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"])),
-        ("budget", "Cleaning budget", report.budget_section(summary=json_of("budget", "metrics/budget.json"))),
+        ("budget", "Cleaning budget", report.budget_section(summary=numbers_of("budget", "metrics/budget.json"))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=json_of("balance", "metrics/balance.json"),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=of_images("dedup", "data/dedup/groups.parquet"),
-            summary=json_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
+            summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),
@@ -122,18 +122,23 @@ def json_of(stage: str, path: str) -> dict | None:
     return read_json(path, written_by=stage, missing_ok=True)
 
 
+def numbers_of(stage: str, path: str) -> dict | None:
+    """:func:`json_of` with its counts and rates checked (:func:`winnow.report_numbers.checked_metrics`)."""
+    return report_numbers.checked_metrics(json_of(stage, path), path=path, stage=stage)
+
+
 def ingest_counts(ingest: dict | None) -> dict | None:
     """metrics/ingest.json with every count a count (one line naming the key otherwise)."""
     counts = ["images", "rejected", "classes", "exif_oriented"]
     if isinstance(ingest, dict) and isinstance(ingest.get("split"), dict):
         counts += [f"split.{name}" for name in ingest["split"]]
-    return report.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts)
+    return report_numbers.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts)
 
 
 def threshold_numbers(summary: dict | None) -> dict | None:
     """metrics/threshold.json with each issue's counts, rates and cut as the threshold stage writes them."""
     issues = list(summary) if isinstance(summary, dict) else []
-    return report.checked_numbers(
+    return report_numbers.checked_numbers(
         summary, path="metrics/threshold.json", stage="threshold",
         counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "tp", "fp", "fn")],
         rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],

@@ -229,6 +229,23 @@ def test_review_counts_that_do_not_add_up_stop_the_report(tmp_path):
      "metrics/threshold.json: dark.threshold is Infinity, not a finite number; rerun the threshold stage"),
     ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": 0.2, "flagged": 3, "precision": 1.5}},
      "metrics/threshold.json: dark.precision is 1.5, not a number in [0, 1]; rerun the threshold stage"),
+    # found by probing: a ValueError traceback ("Cannot specify ',' with 's'") for a count written as text, and
+    # "-2 groups", "5,000 test images (3571.4% of test)" and "right on 750% of val images" shown as measured
+    ("metrics/dedup.json", {"leaks": {"train_copies_of_val": {"groups": "2", "images": 1, "val_images": 1}}},
+     'metrics/dedup.json: leaks.train_copies_of_val.groups is "2", not a count; rerun the dedup stage'),
+    ("metrics/dedup.json", {"leaks": {"train_copies_of_val": {"groups": -2, "images": 1, "val_images": 1}}},
+     "metrics/dedup.json: leaks.train_copies_of_val.groups is -2, not a count; rerun the dedup stage"),
+    ("metrics/embedding_clean.json", {"judge": {"planted_flips": "14"}},
+     'metrics/embedding_clean.json: judge.planted_flips is "14", not a count; rerun the embedding-clean stage'),
+    ("metrics/embedding_clean.json", {"judge": {"val_accuracy": 7.5}},
+     "metrics/embedding_clean.json: judge.val_accuracy is 7.5, not a number in [0, 1]; rerun the embedding-clean "
+     "stage"),
+    ("metrics/confident_learn.json", {"truth": {"tp": -1}},
+     "metrics/confident_learn.json: truth.tp is -1, not a count; rerun the confident-learn stage"),
+    ("metrics/data_valuation.json", {"values": {"tracin": {"negative": 2.5}}},
+     "metrics/data_valuation.json: values.tracin.negative is 2.5, not a count; rerun the data-valuation stage"),
+    ("metrics/budget.json", {"candidates": {"none": {"accuracy": 1.2}}},
+     "metrics/budget.json: candidates.none.accuracy is 1.2, not a number in [0, 1]; rerun the budget stage"),
 ])
 def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, path, content, line):
     # found by probing: "-7 images read (test -7 · train -7 · val -7) in -7 classes", "flagged -12" and a cut of

@@ -12,7 +12,6 @@ what it holds, and no table is wider than the page.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from numbers import Integral, Real
@@ -21,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
-from winnow.metrics import PER_CLASS_METRICS, is_rate
+from winnow.metrics import PER_CLASS_METRICS
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
-from winnow.stage import rerun_error
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1180px;margin:0 auto;
@@ -255,38 +253,6 @@ def _significance_table(tests: pd.DataFrame) -> str:
                      else "no clear difference" for to, d, p in zip(tests["to"], tests["mean_diff"], tests["p"])],
     }, index=pd.Index(tests["from"] + " → " + tests["to"], name="versions (across classes)"))
     return html_table(rows)
-
-
-_ABSENT = object()
-
-
-def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=()) -> dict | None:
-    """``data``, a stage's metrics JSON, when each dotted key of ``counts`` holds a whole number >= 0, of ``rates`` a
-    number in [0, 1] or null, of ``finite`` a finite number or null (a key not there is not checked); else one line
-    naming the file and the key. A hand-edited "-7 images read" or a cut of 1e308 was shown as if measured."""
-    if data is None:
-        return None
-
-    def value(key: str):
-        node = data
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return _ABSENT
-            node = node[part]
-        return node
-
-    def number(v) -> bool:
-        return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
-
-    for keys, fits, what in ((counts, lambda v: isinstance(v, Integral) and not isinstance(v, bool) and v >= 0,
-                              "a count"),
-                             (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
-                             (finite, lambda v: v is None or number(v), "a finite number")):
-        for key in keys:
-            found = value(key)
-            if found is not _ABSENT and not fits(found):
-                raise rerun_error(path, f"{key} is {json.dumps(found)[:40]}, not {what}", written_by=stage)
-    return data
 
 
 def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFrame]) -> str:
