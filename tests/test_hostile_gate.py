@@ -1015,6 +1015,30 @@ def test_compare_pools_seeds_whose_stage_outputs_differ(tmp_path):
     assert done.stdout.startswith("# Variants over 2 run(s) (seeds 0, 1)\n\n## f1"), done.stdout
 
 
+@pytest.mark.hostile("compare")
+def test_compare_leaves_out_runs_of_other_raw_data(tmp_path):
+    # before: data/source.json (the listing of the raw images) is a stage output, so it never counted as an
+    # input, and a run made after images were added to ingest.path was averaged in as another seed
+    def record(rev: str, name: str, seed: int, f1: float, listing: str) -> dict:
+        metrics = {metrics_path("baseline"): {"data": {"accuracy": f1, "macro": {"f1": f1},
+                                                       "per_class": {c: {"f1": f1} for c in ("a", "b")}}}}
+        deps = {"src/winnow/ev.py": {"hash": "c" * 32, "size": 1, "nfiles": None},
+                "data/source.json": {"hash": listing * 32, "size": 1, "nfiles": None},
+                "data/ingest": {"hash": listing * 32 + ".dir", "size": 9, "nfiles": 3}}
+        return {"rev": rev * 40, "name": name, "data": {"params": {"params.yaml": {"data": {"seed": seed}}},
+                                                        "metrics": metrics, "deps": deps,
+                                                        "outs": {"data/source.json": {"hash": listing * 32},
+                                                                 "data/ingest": {"hash": listing * 32 + ".dir"}}}}
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([record("a", "s0", 0, 0.9, "1"), record("b", "s1", 1, 0.8, "1"),
+                                 record("c", "more-images", 2, 0.5, "2")]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
+                      "--variants", "baseline")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Variants over 2 run(s) (seeds 0, 1)"), done.stdout
+    assert "left out 1 run(s) of other code or inputs (data/source.json): more-images" in done.stdout, done.stdout
+
+
 @pytest.mark.hostile("study")
 def test_study_collect_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path):
     # before: a commit that changed the damage (or the code) without dvc repro became a curve point with the

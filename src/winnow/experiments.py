@@ -90,12 +90,18 @@ def left_out_note(unfinished: list[str], failed: list[str]) -> str:
     return "; ".join(notes)
 
 
+# the source stage's listings of the raw files: outputs, but of no seed; they tell one data set from another
+SOURCE_LISTINGS = ("data/source.json", "data/represent-source.json")
+
+
 def _inputs(data: dict) -> dict[str, str | None]:
-    """``path -> hash`` of what a record's stages read that no stage writes (code, suites): its ``deps`` less
-    its ``outs`` and ``metrics``, what lies below them and the folders holding them, since a stage's output
-    (data/degrade, a model) changes with the seed, and two seeds of one commit would never read alike; files
-    only (see below)."""
-    written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})]
+    """``path -> hash`` of what a record's stages read that no stage writes (code, suites), and the raw data's
+    listings (:data:`SOURCE_LISTINGS`): its ``deps`` less its ``outs`` and ``metrics``, what lies below them and
+    the folders holding them, since a stage's output (data/degrade, a model) changes with the seed, and two seeds
+    of one commit would never read alike; files only (see below). The listings are kept: without them runs on
+    other images (images added to ingest.path, then `dvc exp run -S seed=1`) were pooled as seeds of one setting."""
+    written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})
+               if str(path).rstrip("/") not in SOURCE_LISTINGS]
     return {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
             if (isinstance(result, dict) or result is None)
             # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
