@@ -36,7 +36,8 @@ def main() -> None:
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:
-        entry = {"method": (p["issues"].get(issue) or {}).get("method", "auto"), "rule": rules[issue],
+        entry = {"method": (p["issues"][issue] or {}).get("method", "auto") if issue in p["issues"] else "off",
+                 "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:  # on train, where degrade plants: a flagged test image is no false positive of it
             # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
@@ -55,8 +56,8 @@ def main() -> None:
     for issue in (i for i in SCORES if metrics[i]["flagged"] > LARGE_SHARE * len(table)):
         print(f"warning: threshold: {issue} flags {metrics[issue]['flagged']:,} of {len(table):,} images "
               f"({metrics[issue]['flagged'] / len(table):.0%}): damage is a few percent of a real data set, so check "
-              f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues, "
-              "or set its method: fixed); the budget keeps the filters' drops unless its judge measures that they hurt")
+              f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues); "
+              "the budget keeps the filters' drops unless its judge measures that they hurt")
     labels = manifest.set_index("id").loc[table["id"], "label"].to_numpy()
     for issue in SCORES:
         taken = classes_taken(flags[issue].to_numpy()[on_train], labels[on_train])
@@ -64,7 +65,7 @@ def main() -> None:
             print(f"warning: threshold: {issue} flags most train images of class(es) "
                   + ", ".join(f"{imageset.classes[c]} ({k} of {n})" for c, k, n in taken)
                   + ": a class whose images mostly score so is more likely how that class looks than damage, so "
-                  f"check them (then leave {issue} out of threshold.issues, or set its method: fixed); dropping them "
+                  f"check them (then leave {issue} out of threshold.issues); dropping them "
                   "would leave that class little or nothing to learn from")
     for issue in (i for i in SCORES if rules[i] == "too_many"):
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "

@@ -128,11 +128,20 @@ def test_a_cut_that_takes_a_whole_class_says_so(tmp_path):
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
         "warning: threshold: dark flags most train images of class(es) c3 (20 of 20): a class whose images mostly "
         "score so is more likely how that class looks than damage, so check them (then leave dark out of "
-        "threshold.issues, or set its method: fixed); dropping them would leave that class little or nothing to "
-        "learn from"]
+        "threshold.issues); dropping them would leave that class little or nothing to learn from"]
     flags = pd.read_parquet(root / "data/threshold/flags.parquet")
     assert flags.loc[flags["dark"], "id"].tolist() == dark_class
     assert json.loads((root / "metrics/threshold.json").read_text())["dark"]["flagged"] == len(dark_class)
+    # the advice works: before, an issue left out was cut with auto all the same, the same 20 flagged
+    params = _params()
+    del params["threshold"]["issues"]["dark"]
+    make_project(root, params)
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert not [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")]
+    assert not pd.read_parquet(root / "data/threshold/flags.parquet")["dark"].any()
+    assert json.loads((root / "metrics/threshold.json").read_text())["dark"] == {
+        "method": "off", "rule": "off", "threshold": None, "flagged": 0}
 
 
 @pytest.mark.hostile("intermediates")

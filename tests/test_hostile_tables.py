@@ -269,5 +269,4 @@ def test_threshold_warns_when_one_issue_flags_a_large_share_of_the_images(projec
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
         f"warning: threshold: dark flags 12 of {IMAGES} images (40%): damage is a few percent of a real data "
         "set, so check that these are not a kind of image it holds on purpose (then leave dark out of "
-        "threshold.issues, or set its method: fixed); the budget keeps the filters' drops unless its judge measures "
-        "that they hurt"]
+        "threshold.issues); the budget keeps the filters' drops unless its judge measures that they hurt"]

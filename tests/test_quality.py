@@ -159,7 +159,7 @@ def test_a_thumbnail_flagged_odd_size_is_not_also_called_blurry():
     odd_size = np.concatenate([np.ones(1030), np.full(30, 0.1)])
     table = pd.DataFrame({"id": [f"img{k}" for k in range(1060)], **{name: np.ones(1060) for name in SCORES},
                           "blurry": blurry, "odd_size": odd_size})
-    flags = quality_flags(table, {})[0]
+    flags = quality_flags(table, {issue: {"method": "auto"} for issue in SCORES})[0]
     assert np.flatnonzero(flags["blurry"]).tolist() == list(range(1000, 1030))
     assert np.flatnonzero(flags["odd_size"]).tolist() == list(range(1030, 1060))
 

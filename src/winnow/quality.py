@@ -187,7 +187,8 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     Args:
         table: ``id`` and the :data:`SCORES` columns (float).
         settings: ``{issue: {"method": ..., **options}}`` (``params.yaml`` ``threshold.issues``); an issue
-            left out is thresholded with ``auto``.
+            left out flags nothing (rule ``off``): the threshold warnings advise leaving an issue out, and it was
+            thresholded with ``auto`` all the same.
         cut_on: bool ``(len(table),)``: the rows whose scores choose the cuts (default all); every row is
             flagged by them.
 
@@ -201,11 +202,13 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
         raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
     try:
-        flags, cuts, rules = cut_issues(scores, {issue: settings.get(issue) or {"method": "auto"} for issue in SCORES},
+        flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
         raise WinnowError(f"params.yaml: threshold.issues.{err}") from None
+    for issue in (i for i in SCORES if i not in settings):
+        flags[issue], cuts[issue], rules[issue] = np.zeros(len(table), bool), -math.inf, "off"
     out = pd.DataFrame({"id": table["id"].to_numpy(), **flags})
     out["any"] = out[list(SCORES)].any(axis=1)
     return out, cuts, rules
