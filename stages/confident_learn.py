@@ -118,7 +118,11 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
         return considered, small
     skipped = np.isin(labels, [data.classes.index(name) for name in small])
     judgeable = len(np.unique(labels[~skipped]))
-    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
+    # a class that threshold and dedup thinned was once named as if it had only what they left: "add images"
+    in_train = np.bincount(data.labels[(data.manifest["split"] == "train").to_numpy()], minlength=len(data.classes))
+    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''}" + (
+        f" of its {in_train[data.classes.index(name)]} train images: threshold and dedup left out the rest)"
+        if in_train[data.classes.index(name)] > n else ")") for name, n in list(small.items())[:NAMED])
     if len(small) > NAMED:  # a long tail of rare classes stays one readable line
         named += f" and {len(small) - NAMED} more classes"
     if judgeable < 2:

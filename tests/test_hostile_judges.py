@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
-from winnow.imageset import write_imageset
+from winnow.imageset import read_imageset, write_imageset
+from winnow.stage import write_table
 
 RERUN = "rerun the represent stage (dvc repro represent)"
 SPLITS = {"train": 8, "val": 3, "test": 2}  # images per class
@@ -142,6 +143,23 @@ def _small_class_project(root: Path, train: tuple[int, int, int], *, params: dic
     np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
     (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_thinned_by_threshold_says_how_many_images_it_had(tmp_path):
+    # before: "fewer in 'b' (2 images), 'c' (2 images): add images", of classes of 12 train images each, 10 of
+    # them flagged by threshold
+    project = _small_class_project(tmp_path / "project", (12, 12, 12))
+    ids = read_imageset(project / "data/degrade").manifest["id"]
+    flagged = ids.str.match(r"train-[12]-([0-9])$")  # train images 0-9 of classes b and c
+    write_table(project / "data/threshold/flags.parquet", pd.DataFrame({"id": ids, "dark": flagged, "any": flagged}))
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "confident_learn", timeout=300)) == (
+        "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) train images; "
+        "1 have that many, fewer in 'b' (2 images of its 12 train images: threshold and dedup left out the rest), "
+        "'c' (2 images of its 12 train images: threshold and dedup left out the rest): add images or lower "
+        "confident_learn.folds")
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("intermediates")
