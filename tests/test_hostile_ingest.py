@@ -30,6 +30,7 @@ from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
 from winnow.image_decode import ZERO_TAIL
 from winnow.image_files import NESTED, OUTSIDE
+from winnow.imageset import read_imageset
 
 REJECTED = "data/ingest/rejected.csv"
 
@@ -835,6 +836,20 @@ def test_a_failed_ingest_leaves_only_its_rejected_rows_not_the_previous_imageset
     assert rejected(project) == {str(bad / "dog" / "broken.png"): "not a decodable image"}
     assert not (project / "metrics/ingest.json").exists()
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_of_a_few_test_images_is_named_at_ingest(tmp_path):
+    # before: a class of one test image went 0.000 -> 1.000 in the report, in bold, a quarter of the macro F1 that
+    # shipped a version, and nothing anywhere said how few images it rested on
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12, "rare": 6})
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, test_fraction=0.5)
+    assert_ingested(done)
+    manifest = read_imageset(project / "data/ingest").manifest
+    rare = int(((manifest["split"] == "test") & (manifest["label"] == 2)).sum())
+    assert (f"warning: ingest: the test split holds fewer than 5 images of 1 class(es), first 'rare' ({rare}: one "
+            f"image is {1 / rare:.2f} of its recall), and each one's F1 counts in every macro figure the report ships "
+            "a version by; give the test split more of them") in done.stdout.splitlines()
 
 
 @pytest.mark.hostile("imagefolder")

@@ -179,6 +179,18 @@ def test_a_class_without_test_images_is_not_named_the_weakest_and_the_page_says_
 
 
 @pytest.mark.hostile("report")
+def test_classes_of_a_few_test_images_are_named_above_the_versions_table():
+    # before: a class of one test image went 0.000 -> 1.000 in bold, a quarter of the macro F1 that shipped the
+    # version, and the page never said it rested on one image
+    from winnow.report_versions import unmeasured_note
+
+    summary = {"per_class": {"cat": {"support": 40}, "rare": {"support": 1}, "owl": {"support": 3}}}
+    assert html.unescape(re.sub(r"<[^>]+>", "", unmeasured_note({"baseline": summary, "pruned": summary}))) == (
+        "Few test images of rare (1), owl (3): one image moves a recall by 1/3 or more, so their F1 and their share "
+        "of every macro figure on this page rest on a handful of images. Give the test split more of them.")
+
+
+@pytest.mark.hostile("report")
 def test_a_candidate_the_budget_could_not_judge_leaves_the_others_counts_whole():
     # before: the not-eligible candidate's missing count made pandas turn the column to floats: "477.0000" images
     candidate = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 40,

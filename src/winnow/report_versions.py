@@ -34,6 +34,7 @@ from winnow.stage import rerun_error
 BASELINE = "baseline"
 REFERENCES = ("oracle",)  # shown for scale, never shipped
 RESAMPLES = 2000  # permutations and bootstrap draws: p resolves to 1/2001, and 1,000 test images take 0.2 s
+FEW_TEST_IMAGES = 5  # below it one test image moves a class's recall by more than 0.2
 REVIEW_KEYS = ("verdicts", "confirmed", "overruled", "relabelled_by_person")
 COLUMNS = ["test accuracy", "macro F1", "weakest class", "its F1", "macro F1 vs baseline",
            "p (permutation, per image)", f"{CONFIDENCE:.0%} CI (bootstrap, per image)", "accuracy vs baseline",
@@ -162,15 +163,27 @@ def _p(p: float) -> str:
 
 def unmeasured_note(metrics: dict[str, dict]) -> str:
     """A paragraph naming the classes evaluate found no test image of (``per_class.<class>.support`` 0 in any
-    version's summary), whose 0 counts in every macro figure on the page; empty when every class was tested."""
-    unmeasured = list(dict.fromkeys(name for summary in metrics.values()
-                                    for name, values in summary["per_class"].items() if values["support"] == 0))
-    if not unmeasured:
-        return ""
-    names = ", ".join(f"<b>{html.escape(name)}</b>" for name in unmeasured)
-    return (f'<p class="fail">No test image of {names}: {"its" if len(unmeasured) == 1 else "their"} precision, '
-            "recall and F1 are written as 0 and count in every macro figure on this page, but say nothing of the "
-            "model. Give the test split images of every class.</p>")
+    version's summary), whose 0 counts in every macro figure on the page, and one naming the classes of fewer
+    than :data:`FEW_TEST_IMAGES` (a class of one test image was shown going 0.000 -> 1.000 in bold, a quarter of
+    the macro F1 that shipped a version, without a word); empty when every class has enough."""
+    support = {}
+    for summary in metrics.values():
+        for name, values in summary["per_class"].items():
+            support[name] = min(support.get(name, values["support"]), values["support"])
+    unmeasured = [name for name, n in support.items() if n == 0]
+    few = {name: n for name, n in support.items() if 0 < n < FEW_TEST_IMAGES}
+    note = ""
+    if unmeasured:
+        names = ", ".join(f"<b>{html.escape(name)}</b>" for name in unmeasured)
+        note += (f'<p class="fail">No test image of {names}: {"its" if len(unmeasured) == 1 else "their"} precision, '
+                 "recall and F1 are written as 0 and count in every macro figure on this page, but say nothing of the "
+                 "model. Give the test split images of every class.</p>")
+    if few:
+        names = ", ".join(f"<b>{html.escape(name)}</b> ({n})" for name, n in few.items())
+        note += (f'<p class="fail">Few test images of {names}: one image moves a recall by 1/{max(few.values())} or '
+                 "more, so their F1 and their share of every macro figure on this page rest on a handful of images. "
+                 "Give the test split more of them.</p>")
+    return note
 
 
 def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, variant: str) -> None:
