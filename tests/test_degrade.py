@@ -400,7 +400,7 @@ def test_nothing_enabled_is_the_identity():
     ({"kind": "near_duplicate", "fraction": 0.1, "high": 1.0e300},
      r"high must be a number in \[0.8, 255.0\], got 1e\+300$"),
     ({"kind": "near_duplicate", "fraction": 0.1, "low": 1.0e39, "high": 1.0e40},
-     r"low must be a number in \[0.0, 255.0\], got 1e\+39$"),
+     r"low must be a number in \[0.25, 255.0\], got 1e\+39$"),
 ])
 def test_bad_parameters_fail_in_one_line_naming_them(spec, message):
     with pytest.raises(WinnowError, match=message) as err:

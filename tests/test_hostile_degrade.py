@@ -65,6 +65,27 @@ def test_a_long_tail_that_empties_classes_is_refused_with_the_largest_ratio(tmp_
 
 
 @pytest.mark.hostile("params")
+@pytest.mark.parametrize("spec, line", [
+    # before: both ran as no-ops, "a fraction that rounds to no image takes none"
+    ({"classes": ["c"], "imbalance_ratio": 100000}, "error: params.yaml: degrade.perturbations[0] (class_subsample): "
+     "classes must be two or more classes for a long tail (one class keeps all its images), got ['c']"),
+    ({"imbalance_ratio": 1}, "error: params.yaml: degrade.perturbations[0] (class_subsample): imbalance_ratio must be "
+     "a finite number > 1.0, got 1"),
+])
+def test_a_long_tail_that_cannot_thin_any_class_is_refused(tmp_path, spec, line):
+    assert refused(tmp_path, [{"kind": "class_subsample", **spec}]) == line
+
+
+@pytest.mark.hostile("params")
+def test_near_duplicates_darkened_to_black_are_refused(tmp_path):
+    # before: low 0 made every copy black, recorded as near duplicates of their sources: the dark detector,
+    # right on every one of them, was scored as 175 false positives
+    assert refused(tmp_path, [{"kind": "near_duplicate", "fraction": 0.1, "low": 0.0, "high": 0.0}]) == (
+        "error: params.yaml: degrade.perturbations[0] (near_duplicate): low must be a number in [0.25, 255.0], "
+        "got 0.0")
+
+
+@pytest.mark.hostile("params")
 def test_a_subsample_that_empties_what_a_class_subsample_thinned_is_refused(tmp_path):
     # before: the class_subsample that thinned c to one image excused the subsample that took it, exit 0
     line = refused(tmp_path, [{"kind": "class_subsample", "classes": ["c"], "keep": 0.1},

@@ -22,6 +22,8 @@ from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
 
+MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
+
 # kind -> the options it accepts besides ``kind``
 OPTIONS = {
     "symmetric_noise": ("fraction", "rates"),
@@ -372,7 +374,12 @@ class _Reader:
             classes = []
         else:
             classes = self.classes(default=[c for c in range(len(self.data.classes)) if self.data.train_counts[c]])
-        return {"classes": classes, "imbalance_ratio": float(self.number("imbalance_ratio", low=1.0))}
+        # a ratio of 1, or one class, keeps every image: it ran as a no-op "that rounds to no image"
+        ratio = float(self.number("imbalance_ratio", low=1.0, low_open=True))
+        if len(classes) == 1:
+            self.fail("classes", "two or more classes for a long tail (one class keeps all its images)",
+                      self.spec.get("classes", classes))
+        return {"classes": classes, "imbalance_ratio": ratio}
 
     def _subsample(self) -> dict:
         return {"keep": self.fraction("keep")}
@@ -434,7 +441,8 @@ class _Reader:
     def _near_duplicate(self) -> dict:
         # bounded: past float32's range (~3e38) a factor overflowed to inf, the pixels to NaN, and every copy was
         # recorded as a near duplicate while it was black; well before that it only pushes pixels into the clip
-        low = float(self.number("low", high=MAX_JITTER_FACTOR, default=0.8))
+        # at least a quarter: low 0 made every copy black, a dark image recorded as a near duplicate of its source
+        low = float(self.number("low", low=MIN_COPY_FACTOR, high=MAX_JITTER_FACTOR, default=0.8))
         high = float(self.number("high", low=low, high=MAX_JITTER_FACTOR, default=1.2))
         hue = float(self.number("hue", high=0.5, default=0.0))
         if low == high == 1 and hue == 0:

@@ -95,8 +95,9 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     if kind == "class_removal":
         return [("class_deletion", f"class_removal {_names(options['classes'])}", float(len(options["classes"])))]
     if kind == "class_subsample":
-        if "imbalance_ratio" in options:
-            return [("imbalance", "long_tail", float(options["imbalance_ratio"]))]
+        if "imbalance_ratio" in options:  # the classes' order is the tail's: two orders are two curves
+            return [("imbalance", f"long_tail {_names(options['classes'])}" if "classes" in options else "long_tail",
+                     float(options["imbalance_ratio"]))]
         return [("imbalance", f"class_subsample {_names(options['classes'])}", float(options["keep"]))]
     if kind in CONTAMINATION_KINDS + DUPLICATE_KINDS and "fraction" in options:
         fraction = float(options["fraction"])
