@@ -192,6 +192,9 @@ def test_a_weight_decay_that_erases_the_probe_names_weight_decay_not_lr(flipped_
                                  "well below 1 (the default is 1e-4)")
     with pytest.raises(WinnowError, match=r"^data_valuation\.tracin\.weight_decay: 15 at lr 0\.1 .* = -0\.5,"):
         tracin(x, given, val_x, val_y, num_classes=3, epochs=2, lr=0.1, weight_decay=15.0, seed=0)
+    # and a learning rate of 1e6 at the default decay is the learning rate's fault, not the decay's
+    with pytest.raises(WinnowError, match=r"^data_valuation\.tracin\.lr: 1e\+06 at weight_decay 0\.0001 .* = -99,"):
+        tracin(x, given, val_x, val_y, num_classes=3, epochs=2, lr=1e6, weight_decay=1e-4, seed=0)
 
 
 def test_one_val_image_gives_no_standard_error_so_nothing_is_reliably_negative(flipped_set):

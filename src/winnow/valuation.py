@@ -189,6 +189,12 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
     # (or flips) what the probe learnt every step, and below -1 the weights grow without bound; softmax saturates,
     # so a slow growth need not end in the non-finite values _diverged catches, and the values would be noise
     if lr * weight_decay >= 1:
+        # named by the one further above its default: lr 1e6 at the default decay once blamed weight_decay
+        if lr / 0.1 > weight_decay / 1e-4:
+            raise WinnowError(f"data_valuation.tracin.lr: {lr:g} at weight_decay {weight_decay:g} makes each SGD step "
+                              f"scale the weights by 1 - lr * weight_decay = {1 - lr * weight_decay:g}, where a probe "
+                              "that learns needs a factor just under 1; lower data_valuation.tracin.lr (the default "
+                              "is 0.1)")
         raise WinnowError(f"data_valuation.tracin.weight_decay: {weight_decay:g} at lr {lr:g} makes each SGD step "
                           f"scale the weights by 1 - lr * weight_decay = {1 - lr * weight_decay:g}, where a probe that "
                           "learns needs a factor just under 1; lower data_valuation.tracin.weight_decay so that "
