@@ -17,7 +17,8 @@ CLASS_SHARE = 0.5  # of one class's train images flagged by one issue: how that 
 
 
 def main() -> None:
-    p = load_params()["threshold"]
+    params = load_params()
+    p = params["threshold"]
     plots = {issue: f"{PLOTS_OUT}/{issue}.csv" for issue in SCORES}
     check_outputs(stage="threshold", files=[METRICS_OUT, FLAGS_OUT, *plots.values()])
     # one finite score in [0, 1] per image of data/degrade: a missing image would never be examined, a stale or
@@ -32,7 +33,8 @@ def main() -> None:
     split = manifest.set_index("id").loc[table["id"], "split"].to_numpy()
     cut_on, on_train = split != "trusted", split == "train"
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
-                                       cut_on=cut_on)
+                                       cut_on=cut_on,
+                                       dark_percentile=(params.get("score") or {}).get("dark_percentile", 99.0))
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:

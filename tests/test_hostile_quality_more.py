@@ -18,7 +18,7 @@ from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.params import validate
-from winnow.quality import score_images
+from winnow.quality import quality_flags, score_images
 from winnow.stage import write_table
 from winnow.histogram_cuts import Histogram, _between_class_variance, valley
 from winnow.thresholds import cut_issues
@@ -100,6 +100,20 @@ def test_black_images_stay_flagged_when_they_are_most_of_the_set():
     # a cut of another method that would flag most images still flags none: there is no floor to keep
     flags, _, rules = cut_issues({"dark": dark}, {"dark": {"method": "fixed", "value": 0.6}}, floors={"dark": 1e-6})
     assert not flags["dark"].any() and rules["dark"] == "too_many"
+
+
+@pytest.mark.hostile("params")
+def test_a_dark_score_of_a_low_percentile_has_no_black_floor():
+    # before: at score.dark_percentile 90 a thin clean digit (under a tenth of its pixels lit) scored 0, and the
+    # floor rule, meant for all-black images, flagged 199 of them and bypassed max_flagged_fraction at 50
+    digits = np.zeros((40, 28, 28, 1), np.uint8)
+    digits[:, 4:24, 13:15] = 255  # a stroke on 40 of 784 pixels: 5% lit
+    digits[30:] = 0  # ten black images
+    # at the 90th percentile a digit reads as black as a black image: no floor can tell them apart
+    for percentile, flagged in ((90, []), (99, list(range(30, 40)))):
+        scored = pd.DataFrame({"id": [f"i{k}" for k in range(40)], **score_images(digits, dark_percentile=percentile)})
+        flags, _, rules = quality_flags(scored, {"dark": {"method": "auto"}}, dark_percentile=percentile)
+        assert np.flatnonzero(flags["dark"]).tolist() == flagged, (percentile, rules["dark"])
 
 
 def _dark_class_project(root: Path) -> tuple[Path, list[str]]:

@@ -60,6 +60,10 @@ REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1
 # the bottom of a score's range, within float32 rounding, is a problem whatever the other images score:
 # all pixels black (dark), all clipped white (light), one grey level (low_information)
 FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
+# dark's floor means an all-black image only when its score reads a top percentile of the pixels: at
+# score.dark_percentile 90, thin clean digits (under a tenth of their pixels lit) scored 0 and the floor flagged 199
+# of them while it missed the dark images; at 50 it flagged 98% of the images past max_flagged_fraction
+DARK_FLOOR_PERCENTILE = 99
 # clipped or crushed brightness puts many pixels on one value by itself: a light or dark image is not also
 # low-information. An image of odd size is not also blurry: its sharpness is judged on a round trip through
 # ingest's resampling, from a handful of pixels (half of CIFAR's 4x4 thumbnails scored below clean CIFAR's
@@ -181,7 +185,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
-                  cut_on: np.ndarray | None = None) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
+                  cut_on: np.ndarray | None = None, dark_percentile: float = DARK_FLOOR_PERCENTILE,
+                  ) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
     Args:
@@ -191,6 +196,8 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
             thresholded with ``auto`` all the same.
         cut_on: bool ``(len(table),)``: the rows whose scores choose the cuts (default all); every row is
             flagged by them.
+        dark_percentile: ``score.dark_percentile``, what the dark score was computed at; dark's floor applies
+            only from :data:`DARK_FLOOR_PERCENTILE` up.
 
     Returns:
         ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:
@@ -203,7 +210,9 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
     try:
         flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
-                                        explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
+                                        explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
+                                        floors={k: v for k, v in FLOORS.items()
+                                                if k != "dark" or dark_percentile >= DARK_FLOOR_PERCENTILE},
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
         raise WinnowError(f"params.yaml: threshold.issues.{err}") from None
