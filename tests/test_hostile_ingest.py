@@ -992,6 +992,14 @@ def test_a_class_folder_linked_to_another_class_is_refused(tmp_path):
     # before: the review page showed "dog → owl" as "dog lwo →" (a right-to-left override)
     ("dog\u202e", "error: ingest: class name 'dog\\u202e' holds the character '\\u202e', which the review, its verdict "
                   "files and the pages cannot carry as written; rename the class"),
+    # before: accepted, and the review queue (made to be opened in a spreadsheet) ran it as a formula
+    ('=HYPERLINK("evil.example","x")', "error: ingest: class name '=HYPERLINK(\"evil.example\",\"x\")' starts with '=', "
+                                       "which a spreadsheet opening the review queue or predictions.csv reads as a "
+                                       "formula; rename the class"),
+    ("+cmd", "error: ingest: class name '+cmd' starts with '+', which a spreadsheet opening the review queue or "
+             "predictions.csv reads as a formula; rename the class"),
+    ("-x", "error: ingest: class name '-x' starts with '-', which a spreadsheet opening the review queue or "
+           "predictions.csv reads as a formula; rename the class"),
 ])
 def test_a_class_name_the_review_and_pages_cannot_carry_is_refused(tmp_path, name, line):
     images = np.random.default_rng(0).integers(0, 256, (30, 4, 4), dtype=np.uint8)

@@ -222,6 +222,11 @@ def _check_printable(name: str) -> None:
         what = f"the character {ascii(odd)}" if odd is not None else "surrounding spaces"
         raise WinnowError(f"ingest: class name {ascii(name)} holds {what}, which the review, its verdict files "
                           "and the pages cannot carry as written; rename the class")
+    # a spreadsheet runs a cell that starts so as a formula: the review queue is made to be opened in one, and
+    # predictions.csv and the confusion tables name classes too (=HYPERLINK(...) was accepted); "-" and "-1" stay
+    if name[:1] in "=+@" or (name[:1] == "-" and len(name) > 1 and not name[1:].replace(".", "", 1).isdigit()):
+        raise WinnowError(f"ingest: class name {ascii(name)} starts with {name[0]!r}, which a spreadsheet opening the "
+                          "review queue or predictions.csv reads as a formula; rename the class")
 
 
 def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:

@@ -345,6 +345,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                                   "export the queue again and review that image anew")
         # the same id and label, another picture (another degrade seed, a file replaced under its name)
         for what, was in ((str(path), saw_digest), (str(QUEUE_FILE), item.get("digest", ""))):
+            # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
+            if was and was.isdigit() and len(was) < len(digests[image]):
+                was = was.zfill(len(digests[image]))
             if was and was != digests[image]:
                 raise WinnowError(f"{what}: id {image!r} showed pixels of digest {was!r}, and {DEGRADE} holds other "
                                   f"pixels under that id now ({digests[image]!r}); export the queue again and review "
