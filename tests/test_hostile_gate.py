@@ -663,10 +663,12 @@ def test_a_gate_key_renamed_since_the_base_is_left_out_and_said(tmp_path):
     assert "- gate settings: HEAD's gate.phi is no parameter now; left out" in done.stdout.splitlines()
 
 
-# names a class folder can hold: a cell break, a line break, a tag, a right-to-left override, emphasis, a mention, an issue link
-HOSTILE_NAMES = ["a|b", "line\nbreak", "<img src=x onerror=alert(1)>", "\u202eevil", "*cat*", "@team", "#1", "plain"]
+# names a class folder can hold: a cell break, a line break, a tag, a right-to-left override, emphasis, a mention, an
+# issue link, a Hebrew name (isolated: it showed its row's numbers swapped in a bidi-aware plain-text view)
+HOSTILE_NAMES = ["a|b", "line\nbreak", "<img src=x onerror=alert(1)>", "\u202eevil", "*cat*", "@team", "#1",
+                 "\u05d7\u05ea\u05d5\u05dc", "plain"]
 HOSTILE_SHOWN = ["a\\|b", "line\\u000abreak", "&lt;img src=x onerror=alert(1)&gt;", "\\u202eevil", "\\*cat\\*",
-                 "\\@team", "\\#1", "plain"]
+                 "\\@team", "\\#1", "\u2068\u05d7\u05ea\u05d5\u05dc\u2069", "plain"]
 
 
 def _cells(line: str) -> int:
@@ -690,7 +692,7 @@ def test_class_names_from_the_data_cannot_break_or_mark_up_the_gate_report(tmp_p
     assert sorted(row.split(" | ")[1] for row in rows) == sorted(["all (accuracy)", *HOSTILE_SHOWN])
     assert {_cells(row) for row in rows} == {12}
     fail = done.stdout.splitlines()[-1]
-    assert fail.startswith("gate: FAIL — 8 regression(s): ")
+    assert fail.startswith("gate: FAIL — 9 regression(s): ")
     assert all(f"baseline {shown} -1.0000" in fail for shown in HOSTILE_SHOWN[:-1])
     assert (project / REPORT).read_text() == done.stdout
 

@@ -583,6 +583,19 @@ def test_a_class_called_all_keeps_its_column_beside_the_total():
     assert '<td class="text">balance · added · balanced copy</td><td>4</td><td>2</td><td>2</td>' in body
 
 
+@pytest.mark.hostile("report")
+def test_right_to_left_class_names_keep_the_relabel_arrow_from_given_to_new():
+    # before: "חתול → כלב" displayed as "כלב → חתול" (the bidi algorithm reordered the run), the arrow pointing
+    # from the new class to the given one
+    from winnow.report_summary import summary_section
+
+    classes = ["\u05d7\u05ea\u05d5\u05dc", "\u05db\u05dc\u05d1"]
+    rows, labels = wide_rows(classes)
+    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                           origin_labels={"degrade": labels}, classes=classes)
+    assert f'<td class="text">\u2068{classes[0]}\u2069 → \u2068{classes[1]}\u2069</td>' in body
+
+
 def test_a_boolean_setting_reads_yes_or_no_and_only_a_checks_outcome_pass_or_fail():
     # before: every true/false read pass/fail, so embedding-clean's augmented_between_rounds: false (not
     # applicable) showed as a red "fail" beside the judges' figures

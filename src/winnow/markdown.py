@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 
 
 MARKUP = "\\`*_[]|~@#$"  # backslash-escaped: emphasis, code, links, a cell break, strike-through, a mention,
@@ -18,7 +19,17 @@ def cell(text: str) -> str:
     line break ends the table, and a bidirectional override (U+202E) shows the rest of the row, numbers and
     verdict included, reversed."""
     escaped = "".join(f"\\{c}" if c in MARKUP else c for c in html.escape(text, quote=False))
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    return isolate("".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped))
+
+
+def isolate(name: str) -> str:
+    """``name`` between Unicode's first-strong isolate and its pop (U+2068, U+2069) when it holds a right-to-left
+    letter, else as it is: a Hebrew or Arabic name otherwise reorders what stands beside it, so "חתול → כלב" showed
+    the arrow from the new class to the given one, and a markdown row "| חתול | 0.9000 | 0.4000 |" showed the two
+    versions' numbers swapped in any bidi-aware plain-text view."""
+    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in name):
+        return f"\u2068{name}\u2069"
+    return name
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

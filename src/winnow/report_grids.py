@@ -13,6 +13,7 @@ import pandas as pd
 
 from winnow.imageset import ImageSet
 from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels
+from winnow.markdown import isolate
 from winnow.quality import SCORES
 from winnow.report import block, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
 from winnow.report_figures import image_uri
@@ -60,7 +61,7 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
         return not_run("label issues", how="the confident-learn stage writes data/confident-learn/label_issues.parquet")
     found = issues[issues["is_issue"].astype(bool)].sort_values("label_quality").head(count)
     names = imageset.classes
-    tiles = [tile(image, caption=f"{names[given]} → {names[suggested]}\nquality {quality:.2f} · {decision}")
+    tiles = [tile(image, caption=f"{isolate(names[given])} → {isolate(names[suggested])}\nquality {quality:.2f} · {decision}")
              for image, given, suggested, quality, decision in zip(
                  images_by_id(imageset, found["id"]), found["given_label"], found["suggested_label"],
                  found["label_quality"], found["decision"])]
@@ -225,7 +226,7 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
         acted = table[table["decision"] != "keep"]
         counts = acted["reason"].str.split(":").str[0].value_counts()
         shown = acted.sort_values("agreement", ascending=False).head(count)
-        tiles = [tile(image, caption=(f"{names[given]} → {names[suggested]}" if decision == "relabel"
+        tiles = [tile(image, caption=(f"{isolate(names[given])} → {isolate(names[suggested])}" if decision == "relabel"
                                       else f"{names[given]} · {decision}")
                       + f"\n{agreement:.0%} agree · {reason_text(reason, classes=names)}",
                       kind="dropped" if decision == "drop" else "")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
+from winnow.markdown import isolate
 from winnow.report import block, by_class, fmt, html_table, not_run, reason_text, reason_tokens
 
 ACTION_TITLES = {"drop": "removed", "relabel": "relabelled", "add": "added"}
@@ -63,7 +64,8 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
     if len(relabels):
         moves = relabels.groupby(["given", "label"]).size().sort_values(ascending=False, kind="stable")
         moves = moves.rename("images").to_frame().set_axis(
-            pd.Index([f"{classes[a]} → {classes[b]}" for a, b in moves.index], name="given → new class"))
+            pd.Index([f"{isolate(classes[a])} → {isolate(classes[b])}" for a, b in moves.index],
+                     name="given → new class"))
         parts.append(block("Relabels, given class → new class", html_table(moves), rows=len(moves)))
     images = pd.DataFrame({name: c.loc[c["action"] != "drop", "label"].value_counts().reindex(range(len(classes)),
                                                                                          fill_value=0)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.imageset import ImageSet
+from winnow.markdown import isolate
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
@@ -94,10 +95,11 @@ def write_folder(folder: Path, files: dict[str, bytes]) -> None:
 def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, str]) -> str:
     """One image of the queue with its facts and controls (``number`` names its radio group)."""
     relabel = row["action"] == "relabel"
-    accept = f"accept: relabel → {row['suggested']}" if relabel else "accept: drop"
-    reject = f"reject: keep as {row['given']}"
-    label = (f"{row['given']} → {row['suggested']}" if relabel
-             else f"{row['given']} · judge: {row['suggested']}" if row["suggested"] else row["given"])
+    given, suggested = isolate(row["given"]), isolate(row["suggested"])  # a right-to-left name reordered "→"
+    accept = f"accept: relabel → {suggested}" if relabel else "accept: drop"
+    reject = f"reject: keep as {given}"
+    label = (f"{given} → {suggested}" if relabel
+             else f"{given} · judge: {suggested}" if row["suggested"] else given)
     score = "" if pd.isna(row["score"]) else f" · score {row['score']:.2f}"
     caption = (f"{html.escape(label)}<br>{html.escape(str(row['reason']))}{score}"
                f"<br>now: {html.escape(row['pruned'])}")
