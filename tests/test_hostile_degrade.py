@@ -77,6 +77,14 @@ def test_a_long_tail_that_cannot_thin_any_class_is_refused(tmp_path, spec, line)
 
 
 @pytest.mark.hostile("params")
+def test_a_downscale_to_one_pixel_is_refused(tmp_path):
+    # before: a 1-pixel image scaled back up is flat, recorded as blurred: the blurry detector (flat is sharp) was
+    # scored as missing all 140, which the dark detector flagged
+    assert refused(tmp_path, [{"kind": "downscale", "fraction": 0.1, "size": 1}]) == (
+        "error: params.yaml: degrade.perturbations[0] (downscale): size must be an integer >= 2, got 1")
+
+
+@pytest.mark.hostile("params")
 def test_near_duplicates_darkened_to_black_are_refused(tmp_path):
     # before: low 0 made every copy black, recorded as near duplicates of their sources: the dark detector,
     # right on every one of them, was scored as 175 false positives

@@ -316,9 +316,9 @@ class _Reader:
             self.fail(option, "a non-empty mapping class -> value", values)
         return {self.class_index(option, k): convert(k, v) for k, v in values.items()}
 
-    def size(self, option="size", *, high) -> int:
+    def size(self, option="size", *, high, low: int = 1) -> int:
         """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data)."""
-        return self.number(option, low=1, high=math.inf if self.data is None else high(*self.data.shape[1:3]),
+        return self.number(option, low=low, high=math.inf if self.data is None else high(*self.data.shape[1:3]),
                            integer=True)
 
     def parse(self) -> Perturbation:
@@ -407,7 +407,9 @@ class _Reader:
         return {**self._selection(), "method": self.choice("method", BLUR_METHODS, "box"), "kernel": kernel}
 
     def _downscale(self) -> dict:
-        return {**self._selection(), "size": self.size(high=lambda h, w: min(h, w) - 1)}
+        # at least 2: one pixel scaled back up is a flat image, no information rather than blur (140 recorded as
+        # blurred were flagged dark, and the blurry detector scored them as misses)
+        return {**self._selection(), "size": self.size(high=lambda h, w: min(h, w) - 1, low=2)}
 
     def _odd_size(self) -> dict:
         size = self.size(high=lambda h, w: 4 * max(h, w))
