@@ -253,3 +253,13 @@ def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, pat
     root = project(tmp_path)
     (root / path).write_text(json.dumps(content))
     refused(root, line)
+
+
+@pytest.mark.hostile("report")
+def test_a_class_named_like_a_rate_is_not_checked_as_one(tmp_path):
+    # the unjudged classes are keyed by class name: a class called "precision" holds its count of images
+    root = project(tmp_path)
+    (root / "metrics/confident_learn.json").write_text(json.dumps({"unjudged": {"classes": {"precision": 3},
+                                                                                "images": 3}}))
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr

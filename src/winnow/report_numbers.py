@@ -65,6 +65,8 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for key, value in items:
             here = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+            if key == "classes" and isinstance(value, dict):
+                continue  # keyed by class names: a class called "precision" holds a count of its images
             if isinstance(value, (dict, list)):
                 walk(value, here.lstrip("."))
             elif not isinstance(key, str) or value is None:
