@@ -21,7 +21,7 @@ from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device, reproducible
-from winnow.valuation import MIN_CLASS_VAL, decide, knn_shapley, thin_classes, tracin
+from winnow.valuation import MIN_CLASS_VAL, Values, decide, knn_shapley, thin_classes, tracin
 
 REPRESENT_IN = "data/represent"
 OUT, METRICS_OUT = Path("data/data-valuation"), "metrics/data_valuation.json"
@@ -47,11 +47,18 @@ def main() -> None:
     features = read_representation(REPRESENT_IN, ids)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
-    if thin and len(thin) == len(np.unique(given)):
-        raise WinnowError(f"data-valuation: the val split's {len(val)} image(s) hold fewer than "
-                          f"{MIN_CLASS_VAL} of every class with train images, and a value is measured against val "
-                          f"images of the valued image's class; give the val split at least {MIN_CLASS_VAL} images "
-                          "of each class (raise ingest.val_fraction)")
+    if (thin and len(thin) == len(np.unique(given))) or not len(val):
+        why = (f"the val split's {len(val)} image(s) hold fewer than {MIN_CLASS_VAL} of every class with train "
+               "images, and a value is measured against val images of the valued image's class; give the val split "
+               f"at least {MIN_CLASS_VAL} images of each class (raise ingest.val_fraction)")
+        if "data_valuation" not in params["pruned"]["cleaners"]:
+            # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
+            _write_undecided(considered=len(ids), why=why, start=start)
+            print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
+                  "image and the pipeline goes on")
+            return
+        if len(val):  # an empty one: the estimators refuse it, naming both splits
+            raise WinnowError(f"data-valuation: {why}")
     device = pick_device(p["device"], option="data_valuation.device")
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps
     # took 5 s on torch's 2 shared threads, under 1 s on one), and one gives the same sums on every machine
@@ -97,6 +104,18 @@ def main() -> None:
           f"{'both estimators' if p['combine'] == 'both' else 'either estimator'} (bound {p['bound']} SE) on "
           f"{len(val)} val images; TracIn probe {values['tracin'].val_accuracy:.3f} accurate on val; "
           f"{metrics['seconds']:.1f}s on {device.type}")
+
+
+def _write_undecided(*, considered: int, why: str, start: float) -> None:
+    """No decision and metrics that say why: an empty decisions table, every train image kept."""
+    nothing = Values(mean=np.zeros(0), se=np.zeros(0))
+    table = decide(np.zeros(0, object), np.zeros(0, np.int64), {"knn_shapley": nothing, "tracin": nothing})
+    with together():
+        write_table(OUT / "decisions.parquet", table)
+        write_json(METRICS_OUT, {"considered": 0, "left_out": 0, "flagged": 0, "decisions": {"keep": 0, "drop": 0},
+                                 "values": {}, "most_harmful": [], "most_helpful": [],
+                                 "undecided": {"images": considered, "why": why},
+                                 "seconds": round(time.perf_counter() - start, 2)})
 
 
 def summary(table, values, *, classes: list[str], bound: float, left_out: int) -> dict:

@@ -130,6 +130,7 @@ def test_an_empty_val_split_names_the_parameter_that_makes_one(project):
     manifest = data.manifest.copy()
     manifest.loc[manifest["split"] == "val", "split"] = "test"
     write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    with_cleaners(project, ["threshold", "dedup", "data_valuation"])  # else it goes on without deciding (below)
     fails(project, "data-valuation", "no train or no val images", "ingest.val_fraction")
 
 
@@ -171,6 +172,14 @@ def test_a_weight_decay_that_erases_the_probe_is_refused_naming_weight_decay(pro
                     "(the default is 1e-4)")
 
 
+def with_cleaners(project, cleaners: list[str]):
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = cleaners
+    return make_project(project, params)
+
+
 def keep_val_images(project, per_class: dict[int, int]) -> None:
     """Move all but the first ``per_class[label]`` val images of each named class to test."""
     data = read_imageset(project / "data/degrade")
@@ -204,7 +213,27 @@ def test_a_class_with_too_few_val_images_is_left_undecided_with_a_warning(projec
 def test_a_val_split_too_thin_for_every_class_is_refused(project):
     # before (MNIST-5k cut to 3 val images): 577 train images "reliably" harmful, standard errors over 3 values
     keep_val_images(project, {0: 1, 1: 1})
+    with_cleaners(project, ["threshold", "dedup", "data_valuation"])
     line = fails(project, "data-valuation")
     assert line == ("error: data-valuation: the val split's 2 image(s) hold fewer than 2 of every class "
                     "with train images, and a value is measured against val images of the valued image's class; give "
                     "the val split at least 2 images of each class (raise ingest.val_fraction)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_split_too_thin_to_value_anything_goes_on_when_pruned_does_not_use_valuation(project):
+    # before: the same refusal stopped the default dvc repro on a small legal data set, where data_valuation is
+    # not among pruned.cleaners and its decisions go nowhere
+    keep_val_images(project, {0: 1, 1: 1})
+    before = files_under(project)
+    done = run_stage(project, "data-valuation")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "warning: data-valuation: the val split's 2 image(s) hold fewer than 2 of every class with train images, and "
+        "a value is measured against val images of the valued image's class; give the val split at least 2 images "
+        "of each class (raise ingest.val_fraction). data_valuation is not among pruned.cleaners, so it values no "
+        "image and the pipeline goes on"]
+    assert files_under(project) - before == {"data/data-valuation/decisions.parquet", "metrics/data_valuation.json"}
+    assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
+    metrics = json.loads((project / "metrics/data_valuation.json").read_text())
+    assert (metrics["considered"], metrics["flagged"], metrics["undecided"]["images"]) == (0, 0, 60)
