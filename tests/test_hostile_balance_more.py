@@ -78,6 +78,22 @@ def test_copies_of_one_colour_images_name_the_images_not_the_magnitude(tmp_path,
 
 
 @pytest.mark.hostile("intermediates")
+def test_brightness_on_black_images_names_the_images_not_the_magnitude(tmp_path):
+    # before: "... (magnitude 1: too close to no change); raise balance.policy.magnitude" at magnitude 1: no
+    # brightness factor moves a black pixel
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 0
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["brightness"], "n": 1, "magnitude": 1.0})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with brightness equal their source pixel for pixel; 5 "
+                    "of them copy one-colour images, which brightness leaves as they are at any magnitude; add noise "
+                    "to balance.policy.ops, or leave the one-colour images out of the train set")
+
+
+@pytest.mark.hostile("intermediates")
 def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
     # the way out the refusal names: with noise, a one-colour image's copies differ from it
     images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)

@@ -71,6 +71,42 @@ def test_every_project_file_a_stage_script_names_is_its_dep_or_output(name):
     assert missing == [], f"{name}: {script.name} names files dvc.yaml does not list among its deps or outputs"
 
 
+# params a stage reads through the library, which the script's own params["..."] does not show: augment-search
+# scores balance.policy as the incumbent (winnow.augment.policy_for)
+READ_THROUGH = {"augment-search": {"balance.policy"}}
+# params a stage reads without its outputs following them: source is always changed; train checks that its
+# argument is a listed variant
+NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}}
+
+
+def _params_read(script: Path) -> set[str]:
+    """The sections a stage script reads as ``params["x"]`` or ``params.get("x")``."""
+    read = set()
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "params" \
+                and isinstance(node.slice, ast.Constant):
+            read.add(node.slice.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "params" and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            read.add(node.args[0].value)
+    return read
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_params_section_a_stage_reads_is_declared(name):
+    # before: augment-search scored balance.policy without declaring it, so a changed policy was never scored and
+    # balance went on applying the old one while dvc status said up to date; data-valuation read pruned.cleaners
+    stage = STAGES[name]
+    script = ROOT / re.search(r"(stages/[\w\-]+\.py)", stage["cmd"]).group(1)
+    declared = [next(iter(entry)) if isinstance(entry, dict) else entry for entry in stage.get("params") or []]
+    read = (_params_read(script) | READ_THROUGH.get(name, set())) - NOT_OUTPUT.get(name, set())
+    missing = sorted(key for key in read if not any(d == key or d.startswith(key + ".") or key.startswith(d + ".")
+                                                   for d in declared))
+    assert missing == [], f"{name}: {script.name} reads params dvc.yaml does not declare"
+
+
 def _old_outputs(project: Path, paths: list[str]) -> dict[str, bytes]:
     """Stand-ins for the last real run's outputs at ``paths`` (files, some inside output folders)."""
     for path in paths:

@@ -107,7 +107,8 @@ def challenger_bar(tie_se: float, *, challengers: int) -> float:
     from statistics import NormalDist
 
     normal = NormalDist()
-    return normal.inv_cdf(1 - normal.cdf(-tie_se) / max(challengers, 1))
+    # from the lower tail: 1 - tail rounded to 1.0 past tie_se 8 and lost digits well before
+    return -normal.inv_cdf(normal.cdf(-tie_se) / max(challengers, 1))
 
 
 def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,

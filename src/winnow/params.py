@@ -356,7 +356,9 @@ SCHEMA = Section({
         "magnitudes": ListOf(Num(0, 1, low_open=True), min_len=1, unique=True),
         "fill": Choice(FILLS),
         "with_fixed": Bool(),  # balance.policy is a candidate too, scored first: it wins its ties
-        "tie_se": Num(0),  # with_fixed: balance.policy stays unless beaten by more than this many standard errors
+        # with_fixed: balance.policy stays unless beaten by more than this many standard errors; at most 8: past it
+        # the normal tail is below 1e-15 and 9 crashed the bar's arithmetic after every candidate had trained
+        "tie_se": Num(0, 8),
     }, null=True),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
