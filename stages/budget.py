@@ -72,6 +72,7 @@ def main() -> None:
             write_table(OUT, _with_leaks(everything.decisions, leaks).loc[:, list(DECISION_COLUMNS)])
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
+        _say_leaks(everything.decisions, leaks)
         return
 
     splits = data.manifest["split"].to_numpy()

@@ -489,7 +489,11 @@ def test_leak_drops_ship_when_dedup_is_not_among_the_cleaners(tmp_path, budget):
     plant_a_leak(project)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
-    assert json.loads((project / "metrics/budget.json").read_text())["leak_drops"] == 1
+    assert LEAK_SHIPPED in done.stdout.splitlines(), done.stdout
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["leak_drops"] == 1
+    assert "drops the 1 train image(s) dedup found copying a val, test or trusted image" in report.budget_section(
+        summary=metrics)
     decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
     # (confident-learn also relabels it, with every decision under budget.enabled false; the drop wins)
     assert ["drop", "leak", "dedup"] in decisions.loc[decisions["id"] == "train-0005",

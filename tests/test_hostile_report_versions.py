@@ -263,3 +263,15 @@ def test_a_class_named_like_a_rate_is_not_checked_as_one(tmp_path):
                                                                                 "images": 3}}))
     done = run_stage(root, "report")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.hostile("report")
+def test_a_budget_that_could_not_judge_is_shown(tmp_path):
+    # found by review: the number check read judge.too_few_images (true) as a count, and the report stopped
+    root = project(tmp_path)
+    (root / "metrics/budget.json").write_text(json.dumps({
+        "enabled": True, "cleaners": ["threshold"], "train_images": 10, "leak_drops": 0,
+        "judge": {"split": "trusted", "images": 99, "repeats_left_out": 0, "classes_without_images": [],
+                  "min_images": 100, "too_few_images": True}, "winner": "filters", "candidates": {}}))
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr

@@ -252,3 +252,12 @@ def test_flips_outside_the_judged_images_are_counted_beside_the_recall():
                           "source_id": None, "original_label": [0, 1]})
     scores = cl.score_against_truth(issues, truth)
     assert (scores["recall"], scores["tp"] + scores["fn"], scores["flips_planted"]) == (1.0, 1, 2)
+
+
+def test_a_judge_that_agrees_with_every_label_estimates_no_noise():
+    # found by review: the diagonal joint's trace rounded to 1.0000000000000002, a noise rate of -2.2e-16 that
+    # the report refused as no rate, on a clean data set
+    given = np.repeat(np.arange(6), [40, 39, 44, 46, 44, 38])
+    pred_probs = np.full((len(given), 6), 0.01)
+    pred_probs[np.arange(len(given)), given] = 0.95
+    assert cl.noise_estimate(given, pred_probs)["noise_rate"] == 0.0

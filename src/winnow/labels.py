@@ -191,7 +191,9 @@ def noise_estimate(labels: np.ndarray, pred_probs: np.ndarray) -> dict:
     labels, pred_probs = _check_probs(labels, pred_probs)
     _, noise_matrix, _, confident_joint = estimate_py_and_noise_matrices_from_probabilities(labels, pred_probs)
     joint = confident_joint / confident_joint.sum()
-    return {"noise_rate": float(1.0 - np.trace(joint)), "noise_matrix": noise_matrix, "joint": joint}
+    # clamped: a diagonal joint's trace rounds to 1.0000000000000002, a rate of -2.2e-16 no rate can be
+    return {"noise_rate": min(1.0, max(0.0, float(1.0 - np.trace(joint)))), "noise_matrix": noise_matrix,
+            "joint": joint}
 
 
 def decide(

@@ -294,7 +294,9 @@ def budget_section(*, summary: dict | None) -> str:
     if not summary:
         return not_run("cleaning budget", how="the budget stage writes metrics/budget.json")
     if not summary.get("enabled", True):
-        return "<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged.</p>"
+        return ("<p>budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged"
+                + (f", and drops the {fmt(summary['leak_drops'])} train image(s) dedup found copying a val, test or "
+                   "trusted image" if summary.get("leak_drops") else "") + ".</p>")
     judge = summary["judge"]
     leaks = (f"<p>Whatever the budget chooses, pruned drops the {fmt(summary['leak_drops'])} train image(s) dedup "
              "found copying a val, test or trusted image: no judge sees them, and a copy of a test image flatters "

@@ -69,8 +69,8 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
                 continue  # keyed by class names: a class called "precision" holds a count of its images
             if isinstance(value, (dict, list)):
                 walk(value, here.lstrip("."))
-            elif not isinstance(key, str) or value is None:
-                continue
+            elif not isinstance(key, str) or value is None or isinstance(value, bool):
+                continue  # a flag (the budget's judge.too_few_images) is no count
             elif (key in COUNT_KEYS or key.endswith("_images")) and not (
                     isinstance(value, Integral) and not isinstance(value, bool) and value >= 0):
                 raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a count",
