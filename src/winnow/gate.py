@@ -72,8 +72,7 @@ def base_settings(repo: str | Path, *, base: str | list[str],
     used = "base" if section["base"] is not None else "target"
     if section[used] is None:
         GateSettings.from_params(None)  # says the section is missing
-    settings, dropped = _checked_section(section[used], name=names[used])
-    notes = [f"gate settings: {names[used]}'s gate.{key} is no parameter now; left out" for key in dropped]
+    settings, notes = _checked_section(section[used], name=names[used])
     if used == "target":
         return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
                           "section)", *notes]
@@ -93,19 +92,30 @@ def _gate_section(repo: str | Path, name: str, *, option: str):
 
 def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     """(the settings of ``section``, params.yaml's ``gate`` at revision ``name``, checked by
-    :data:`winnow.params.SCHEMA`'s rules, the keys left out as no parameter now)."""
-    from winnow.params import SCHEMA
+    :data:`winnow.params.SCHEMA`'s rules, and notes on the keys left out as no parameter now and the tolerances
+    held to :data:`winnow.params.MAX_TOLERANCE`)."""
+    from winnow.params import MAX_TOLERANCE, SCHEMA
 
     rule = SCHEMA.fields["gate"]
     dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
+    notes = [f"gate settings: {name}'s gate.{key} is no parameter now; left out" for key in dropped]
     if dropped:
         section = {k: v for k, v in section.items() if k not in dropped}
+    tolerances = section.get("tolerances") if isinstance(section, dict) else None
+    # a base written when tolerances went up to 1: refused, it would gate every change for good, the one that
+    # lowers it too (a change is judged by its base's settings); held to the cap instead
+    over = sorted(k for k, v in (tolerances.items() if isinstance(tolerances, dict) else ())
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and MAX_TOLERANCE < v < 1)
+    if over:
+        section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
+        notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "
+                  f"{MAX_TOLERANCE:g} used" for k in over]
     try:
         rule.check(section, "gate")
     except WinnowError as err:
         raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
                           + f"; the gate takes its settings from {name}: correct them there") from err
-    return GateSettings.from_params(section), dropped
+    return GateSettings.from_params(section), notes
 
 
 def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], settings: GateSettings,

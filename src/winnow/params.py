@@ -200,6 +200,7 @@ PRETRAINED = Section(from_dataclass(PretrainedConfig, {
 }), null=True)
 FRACTION = Num(0, 1)
 SHARE = Num(0, 1, low_open=True)  # (0, 1], as the functions that take these shares require
+MAX_TOLERANCE = 0.25  # gate.tolerances: the largest drop a gate may allow (see the gate section below)
 
 SCHEMA = Section({
     "seed": Num(0, 2**32 - 1, integer=True),  # numpy and scikit-learn seeds
@@ -377,7 +378,7 @@ SCHEMA = Section({
         "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (winnow.param_checks.gated_files_inside)
         # fnmatch pattern over tested keys -> largest allowed drop; at most 0.25: 0.95 was allowed and passed an
         # accuracy that fell from 1.0 to 0.1 as "within tolerance", the collapse rule too (it needs a drop beyond it)
-        "tolerances": MapOf(Num(0, 0.25)),
+        "tolerances": MapOf(Num(0, MAX_TOLERANCE)),
         # at least 1e-4: a class of 100 test images that loses 20 and gains none tests at 2^-20, 1e-5 after Holm
         # over 10 classes; a smaller alpha (1e-300 was allowed) passes such drops while it reads as a gate
         "alpha": Num(1e-4, 1, high_open=True),
