@@ -208,12 +208,42 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n"
      "expectations: [{type: expect_column_values_to_not_be_null, kwargs: {column: id}}]\n",
      'ingest.yaml: not valid YAML at line 3: found duplicate key "expectations"'),
+    # before: a misspelt key (the rules it held never ran), a row_condition beside kwargs (dropped), mostly 0 (passes
+    # on anything): each read as a passing contract
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n"
+     "expectation: [{type: expect_column_max_to_be_between, kwargs: {column: label, max_value: 1}}]\n",
+     "ingest.yaml: unknown key 'expectation' (a suite holds expectations, meta, name)"),
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}, "
+     "row_condition: 'split==\"train\"'}]\n",
+     "ingest.yaml: expectation 1: unknown key 'row_condition' (an expectation holds description, kwargs, meta, type; "
+     "its options go in kwargs)"),
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: label, mostly: 0}}]\n",
+     "ingest.yaml: expectation 1 (expect_column_values_to_be_unique) has mostly 0, so it passes on anything"),
+    # before: a description over two lines made a two-line error
+    ("name: ingest\nexpectations: [{type: expect_column_max_to_be_between, description: \"label max\\nsee wiki\", "
+     "kwargs: {column: a}}]\n", "ingest.yaml: expectation 1 (label max see wiki) has no finite min_value"),
 ])
 def test_a_suite_file_edited_into_nonsense_is_one_line(tmp_path, text, message):
     (tmp_path / "ingest.yaml").write_text(text)
     with pytest.raises(WinnowError) as raised:
         load_suite(tmp_path / "ingest.yaml", parameters=PARAMETERS)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_per_row_rule_that_examines_no_row_fails_and_distinct_values_name_what_is_unexpected(tmp_path):
+    # before: a row_condition that selected no row ('split=="Train"') passed "0 of 0 rows"; a distinct-values rule
+    # failed with "observed not measured", hiding the value that failed it
+    (tmp_path / "ingest.yaml").write_text(
+        "name: ingest\nexpectations:\n"
+        "  - {type: expect_column_values_to_be_in_set, kwargs: {column: label, value_set: [0, 1], "
+        "row_condition: 'split==\"Train\"', condition_parser: pandas}}\n"
+        "  - {type: expect_column_distinct_values_to_be_in_set, kwargs: {column: label, value_set: [0, 5]}}\n")
+    suite = load_suite(tmp_path / "ingest.yaml", parameters=PARAMETERS)
+    frame = pd.DataFrame({"label": [0, 5, 9], "split": ["train", "val", "test"]})
+    none, distinct = validate([Batch(suite, "ingest", frame)])
+    assert (none.success, none.observed) == (False, "no row examined (its row_condition selects none)")
+    assert (distinct.success, distinct.observed) == (False, "1 unexpected value(s), e.g. ['9']")
 
 
 @pytest.mark.hostile("intermediates")

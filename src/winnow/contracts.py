@@ -99,6 +99,10 @@ class Batch(NamedTuple):
     frame: pd.DataFrame
 
 
+SUITE_KEYS = frozenset({"name", "expectations", "meta"})  # what a suite file may hold; any other key is a typo
+ENTRY_KEYS = frozenset({"type", "kwargs", "description", "meta"})
+
+
 def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Suite:
     """Read a suite file and fill in its ``{$PARAMETER: name}`` bounds.
 
@@ -118,17 +122,24 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
     if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one
         raise WinnowError(f"{path}: name {spec['name']!r} must be {path.stem!r}, the file's own name")
+    unknown = sorted(set(spec) - SUITE_KEYS)
+    if unknown:  # "expectation:" beside "expectations:" was read as nothing, and its rules never ran
+        raise WinnowError(f"{path}: unknown key {unknown[0]!r} (a suite holds {', '.join(sorted(SUITE_KEYS))})")
     expectations, left_out = [], []
     for number, entry in enumerate(spec["expectations"], start=1):
         if not isinstance(entry, dict) or not str(entry.get("type", "")).startswith("expect_") \
                 or not isinstance(entry.get("kwargs"), dict):
             raise WinnowError(f"{path}: expectation {number} needs `type: expect_...` and a `kwargs` mapping")
+        unknown = sorted(set(entry) - ENTRY_KEYS)
+        if unknown:  # a row_condition beside kwargs, not in it, was dropped without a word
+            raise WinnowError(f"{path}: expectation {number}: unknown key {unknown[0]!r} (an expectation holds "
+                              f"{', '.join(sorted(ENTRY_KEYS))}; its options go in kwargs)")
         kwargs, nulls = {}, set()
         for key, value in entry["kwargs"].items():
             kwargs[key] = _bind(value, parameters, where=f"{path}: expectation {number}")
             if _parameter_name(value) and kwargs[key] is None:
                 nulls.add(_parameter_name(value))
-        description = str(entry.get("description") or entry["type"])
+        description = " ".join(str(entry.get("description") or entry["type"]).split())  # one line in a message
         if nulls:
             left_out.append(f"{spec['name']}: {description} left out ({', '.join(sorted(nulls))} is null)")
             continue
@@ -139,6 +150,10 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
             raise WinnowError(f"{path}: expectation {number} ({description}) has no finite min_value or max_value, "
                               "so it passes on anything; give a bound, or {$PARAMETER: name} to set it in "
                               "contracts.bounds")
+        mostly = kwargs.get("mostly")
+        if isinstance(mostly, (int, float)) and not isinstance(mostly, bool) and mostly <= 0:
+            raise WinnowError(f"{path}: expectation {number} ({description}) has mostly {mostly:g}, so it passes on "
+                              "anything; give a share above 0 of the rows that must meet it")
         expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
     return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out)
 
@@ -294,18 +309,23 @@ def _result(suite: str, table: str, checked) -> ExpectationResult:
     error = _error_message(checked.exception_info)
     if error is not None:
         observed = f"error: {error}"
-    elif "observed_value" in outcome:
+    elif outcome.get("observed_value") is not None:  # None: a per-row rule, whose unexpected values say more
         observed = outcome["observed_value"]
     elif "unexpected_count" in outcome:
         examples = [_number(value) for value in outcome.get("partial_unexpected_list", [])[:_EXAMPLES]]
-        observed = f"{outcome['unexpected_count']} of {outcome['element_count']} rows" + (
+        of = f" of {outcome['element_count']} rows" if "element_count" in outcome else " unexpected value(s)"
+        observed = f"{outcome['unexpected_count']}{of}" + (
             f", e.g. {examples}" if outcome["unexpected_count"] else "")
     else:
         observed = None
+    # a per-row rule that examined no row (a row_condition that selects none) checked nothing: it fails
+    examined_none = error is None and "unexpected_count" in outcome and outcome.get("element_count") == 0
+    if examined_none:
+        observed = "no row examined (its row_condition selects none)" if kwargs.get("row_condition") else "no row"
     return ExpectationResult(
         suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
         description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
-        success=bool(checked.success),
+        success=bool(checked.success) and not examined_none,
         limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
+from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
@@ -34,6 +35,9 @@ CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", 
 # the cleaner outputs of one row per image of data/degrade (label_issues: one per train image confident-learn judged)
 PER_IMAGE = ("flags", "groups")
 ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
+# the rules a variant suite may hold: on its one row, a null (a rate not measured) fails them, where
+# expect_column_values_to_be_between or expect_column_sum_to_be_between passed it
+VARIANT_TYPES = ("expect_column_max_to_be_between", "expect_column_min_to_be_between")
 
 
 def suite(name: str, parameters: dict):
@@ -94,6 +98,16 @@ class VariantContract:
         repeated row would make an image's measurement one of two)."""
         settings = check_settings(params.get("contracts"))
         loaded = suite("variant", settings["bounds"])
+        if settings["mode"] == "enforce" and settings["enforce_variants"] and not loaded.expectations:
+            # it passed with 0 of 0 checks, and the enforced variant trained
+            raise WinnowError(f"contracts: {', '.join(settings['enforce_variants'])} enforced, but every expectation "
+                              f"of {loaded.path} was left out (contracts.bounds null or missing), so the contract "
+                              "checks nothing; set contracts.bounds, or empty contracts.enforce_variants")
+        other = next((e for e in loaded.expectations if e["type"] not in VARIANT_TYPES), None)
+        if other is not None:  # a rate not measured is null: a per-row or sum rule skips it and passed unmeasured
+            raise WinnowError(f"{loaded.path}: {other['description']} ({other['type']}): a variant is one row whose "
+                              "rate not measured is null, which only a column max or min rule fails; use "
+                              f"{' or '.join(VARIANT_TYPES)}")
         ingested = read_imageset("data/ingest") if ingested is None else ingested
         degraded = read_imageset(DEGRADE) if degraded is None else degraded
         ids = degraded.manifest["id"]
