@@ -374,6 +374,22 @@ def test_train_rows_naming_an_image_the_imageset_lacks(project):
 
 
 @pytest.mark.hostile("intermediates")
+def test_train_rows_naming_a_test_image_are_refused(project):
+    # before: rows naming the test images trained on them with exit 0, and evaluate reported 0.985 where a model
+    # trained on as many train images scored 0.944
+    path = project / "data/variants/baseline/rows.parquet"
+    rows = pd.read_parquet(path)
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    test_id = manifest.loc[manifest["split"] == "test", "id"].iloc[0]
+    rows.loc[2, "id"] = test_id
+    write_table(path, rows)
+    line = _fails(project, "train", "baseline", fragments=())
+    assert line == (f"error: data/variants/baseline/rows.parquet: image {test_id!r} is in the test split of the "
+                    "degrade imageset: a variant trains on train images only (a val or test image trained on flatters "
+                    "the score it is chosen or judged by); rerun the variants stage (dvc repro variants)")
+
+
+@pytest.mark.hostile("intermediates")
 def test_balance_missing_pruned_rows(project):
     (project / "data/variants/pruned/rows.parquet").unlink()
     line = _fails(project, "balance", fragments=())

@@ -384,3 +384,56 @@ def test_cuda_trains_in_bf16_and_predicts_in_float32_like_the_cpu(rng, monkeypat
     np.testing.assert_allclose(probs, cpu_probs, atol=1e-4)
     assert (probs.argmax(1) != cpu_probs.argmax(1)).sum() <= 1
     np.testing.assert_allclose(features, embed(trained, images), rtol=1e-3, atol=1e-4)
+
+
+def test_predictions_come_in_the_batches_train_eval_batch_size_sets(rng, monkeypatch):
+    # found by probing: evaluate predicted 1,024 test images a batch whatever train.eval_batch_size said, and ran
+    # out of memory (resnet18 under a 2.4 GB limit) where training, at 8 a batch, had not
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, eval_batch_size=8, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    seen = []
+    real = training._logits
+    monkeypatch.setattr(training, "_logits", lambda *args: seen.append(args[-1]) or real(*args))
+    predict_proba(trained, images)
+    assert seen == [8]
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("text", ["stub\n", "hello\n", "skipped: no requested variant\n", "(empty)\n"])
+def test_a_text_file_in_place_of_a_model_is_one_line(tmp_path, text):
+    # found by probing: torch's legacy unpickler read a text file starting with one of a dozen letters and
+    # raised IndexError or KeyError, a traceback (the project's own stand-ins start "skipped: ...")
+    path = tmp_path / "baseline.pt"
+    path.write_text(text)
+    with pytest.raises(WinnowError) as raised:
+        load(path)
+    assert str(raised.value).startswith(f"{path}: not a readable model checkpoint (")
+    assert str(raised.value).endswith("rerun the train@baseline stage (dvc repro train@baseline)")
+
+
+@pytest.mark.hostile("training")
+def test_a_loss_that_a_weight_decay_blew_up_names_the_weight_decay(rng):
+    # found by probing: weight_decay 1e6 at the default lr made the loss NaN, and the line said "lower train.lr"
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=2, batch_size=16, optimizer="adamw", lr=1e-3, weight_decay=1e6,
+                         device="cpu", threads=1)
+    with pytest.raises(WinnowError) as raised:
+        fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    assert str(raised.value).endswith("(adamw, lr 0.001); lower train.weight_decay (1e+06: each step scales the "
+                                      "weights by 1 - lr * weight_decay = -999)")
+
+
+@pytest.mark.hostile("training")
+def test_a_model_no_better_than_the_largest_class_is_named(rng, capsys):
+    # found by probing: lr 10 (or weight_decay 1000) for one epoch kept a model that named class 0 for every image;
+    # evaluate reported accuracy 0.1000 and nothing said the model had not learnt
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, lr=1e-9, schedule="constant", device="cpu",
+                         threads=1)
+    fit(images, labels, images, labels, config=config, num_classes=3, seed=0)
+    shares = np.bincount(labels) / len(labels)
+    warning = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: train lenet5: ")]
+    assert len(warning) == 1 and warning[0].endswith(f"no better than naming the largest class for every one "
+                                                     f"({shares.max():.4f}): it has not learnt; check train.lr, "
+                                                     "train.weight_decay and train.epochs")

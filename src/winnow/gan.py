@@ -271,7 +271,8 @@ def _read_checkpoint(path, *, needed) -> dict:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise _damaged(path, "not a GAN checkpoint (a pickle torch.load(weights_only=True) refuses)") from err
-    except (EOFError, OSError, RuntimeError, ValueError) as err:
+    # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
+    except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
         raise _damaged(path, f"not a readable GAN checkpoint ({_detail(err)})") from err
     missing = [key for key in needed if key not in ckpt] if isinstance(ckpt, dict) else list(needed)
     if missing:

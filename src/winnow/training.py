@@ -200,8 +200,12 @@ def fit(
                     live.end()
                     shutil.rmtree(log_dir, ignore_errors=True)  # this run's log, a partial one: gone with it
                 what = "training loss" if broken == "train_loss" else "val loss"
+                # a decay that scales the weights by 1 - lr * weight_decay <= 0 each step is the cause, not lr
+                step = config.lr * config.weight_decay
+                fix = (f"lower train.weight_decay ({config.weight_decay:g}: each step scales the weights by 1 - "
+                       f"lr * weight_decay = {1 - step:g})" if step >= 1 else "lower train.lr")
                 raise WinnowError(f"train: the {what} became {record[broken]} at epoch {epoch} "
-                                  f"({config.optimizer}, lr {config.lr:g}); lower train.lr")
+                                  f"({config.optimizer}, lr {config.lr:g}); {fix}")
             history.append(record)
             if val_acc > best_acc or best_state is None:
                 best_acc, best_epoch = val_acc, epoch
@@ -224,6 +228,13 @@ def fit(
                       f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
                       "this small ties every epoch, and a learning rate too high never improves: add val images or "
                       "check train.lr", flush=True)
+            # as good as naming the largest class for every image: lr 10 or weight_decay 1000 kept a model that
+            # called every test image class 0, and evaluate reported its 0.1000 without a word
+            majority = np.bincount(np.asarray(val_labels, np.int64)).max() / len(val_labels) if len(val_labels) else 0
+            if len(val_labels) and best_acc <= majority + 1e-9 and best_acc < 1:
+                print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images, "
+                      f"no better than naming the largest class for every one ({majority:.4f}): it has not learnt; "
+                      "check train.lr, train.weight_decay and train.epochs", flush=True)
         if live is not None:
             live.summary.update(best_epoch=best_epoch, best_val_acc=best_acc, stopped_epoch=len(history),
                                 stop_reason=trained.stop_reason)
@@ -317,9 +328,12 @@ def _logits(model, x, mean, std, batch_size) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
     """float32 ``(N, classes)`` softmax probabilities of float32 logits for uint8 ``(N, H, W, C)`` images,
-    computed with the model's own ``config.threads``."""
+    computed with the model's own ``config.threads``, in batches of ``batch_size`` (default its own
+    ``config.eval_batch_size``: evaluate once took 1,024 a batch whatever train.eval_batch_size said, and ran
+    out of memory where training had not)."""
+    batch_size = batch_size or trained.config.eval_batch_size
     device = next(trained.model.parameters()).device
     with reproducible(threads=trained.config.threads, device=device, training=False):
         x = device_images(images, device, stream=trained.config.stream)
@@ -392,7 +406,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     except pickle.UnpicklingError as err:
         raise rerun_error(path, "not a winnow model checkpoint (a pickle torch.load(weights_only=True) refuses)",
                           written_by=written_by) from err
-    except (EOFError, OSError, RuntimeError, ValueError) as err:
+    # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
+    except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
         detail = str(err).strip().split(". ")[0][:160] or "it ends early"
         raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
     needed = {"state_dict", "config", "mean", "std", "classes", "image_shape", "history", "best_epoch"}
