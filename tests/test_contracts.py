@@ -144,8 +144,21 @@ def test_missing_column_is_a_failure_with_gx_error_and_unknown_type_a_one_line_e
     assert not result.success and result.observed.startswith("error: ") and '"gone"' in result.observed
     unknown = Suite(name="u", path="u.yaml", left_out=[], expectations=[
         {"type": "expect_column_to_be_tidy", "kwargs": {"column": "a"}, "description": "tidy"}])
-    with pytest.raises(WinnowError, match=r"u.yaml: expectation 1 \(expect_column_to_be_tidy\) is rejected"):
+    with pytest.raises(WinnowError, match=r"u.yaml: expectation 1 \(expect_column_to_be_tidy: tidy\) is rejected"):
         validate([Batch(unknown, "u", pd.DataFrame({"a": [1]}))])
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_rule_great_expectations_rejects_is_named_by_its_place_in_the_file(tmp_path):
+    # found by probing: with two rules left out (null bounds) before it, the file's 17th rule was named
+    # "expectation 15", another rule
+    (tmp_path / "ingest.yaml").write_text(
+        "name: ingest\nexpectations:\n"
+        "  - {type: expect_column_max_to_be_between, kwargs: {column: a, max_value: {$PARAMETER: gone}}}\n"
+        "  - {type: expect_column_to_be_tidy, description: my rule, kwargs: {column: a}}\n")
+    suite = load_suite(tmp_path / "ingest.yaml", parameters={"gone": None})
+    with pytest.raises(WinnowError, match=r"ingest.yaml: expectation 2 \(expect_column_to_be_tidy: my rule\) is "):
+        validate([Batch(suite, "ingest", pd.DataFrame({"a": [1]}))])
 
 
 def test_scores_suite_covers_every_quality_score():

@@ -49,12 +49,15 @@ class Suite:
         name: the suite's name (``ingest``, ``scores``, ``variant``); path: the file it came from.
         expectations: GX expectation configurations (``type``, ``kwargs``, ``description``), bounds bound.
         left_out: one line per expectation dropped because its bound is null.
+        numbers: each expectation's place in the file (1 = first), as a message names it: with some left out,
+            "expectation 15" once named another rule than the one Great Expectations rejected.
     """
 
     name: str
     path: str
     expectations: list[dict[str, Any]]
     left_out: list[str]
+    numbers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     unknown = sorted(set(spec) - SUITE_KEYS)
     if unknown:  # "expectation:" beside "expectations:" was read as nothing, and its rules never ran
         raise WinnowError(f"{path}: unknown key {unknown[0]!r} (a suite holds {', '.join(sorted(SUITE_KEYS))})")
-    expectations, left_out = [], []
+    expectations, left_out, numbers = [], [], []
     for number, entry in enumerate(spec["expectations"], start=1):
         if not isinstance(entry, dict) or not str(entry.get("type", "")).startswith("expect_") \
                 or not isinstance(entry.get("kwargs"), dict):
@@ -155,7 +158,9 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
             raise WinnowError(f"{path}: expectation {number} ({description}) has mostly {mostly:g}, so it passes on "
                               "anything; give a share above 0 of the rows that must meet it")
         expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
-    return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out)
+        numbers.append(number)
+    return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out,
+                 numbers=tuple(numbers))
 
 
 def _parameter_name(value: Any) -> str | None:
@@ -215,11 +220,13 @@ def _gx_expectations(suite: Suite) -> list:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     built = []
-    for number, config in enumerate(suite.expectations, start=1):
+    for number, config in zip(suite.numbers or range(1, len(suite.expectations) + 1), suite.expectations):
         try:
             built.append(ExpectationConfiguration(**config).to_domain_obj())
         except Exception as err:  # GX raises several types for an unknown type or bad kwargs
-            raise WinnowError(f"{suite.path}: expectation {number} ({config['type']}) is rejected by Great "
+            named = f"{config['type']}: {config['description']}" if config["description"] != config["type"] \
+                else config["type"]
+            raise WinnowError(f"{suite.path}: expectation {number} ({named}) is rejected by Great "
                               f"Expectations: {' '.join(str(err).split())[:200]}") from err
     return built
 
