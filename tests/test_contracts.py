@@ -232,6 +232,10 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
      "its options go in kwargs)"),
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: label, mostly: 0}}]\n",
      "ingest.yaml: expectation 1 (expect_column_values_to_be_unique) has mostly 0, so it passes on anything"),
+    # before: a placeholder inside a list was never bound: "in {0, 1, {'$PARAMETER': 'max_label'}}"
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_in_set, kwargs: {column: a, value_set: [0, 1, "
+     "{$PARAMETER: max_label}]}}]\n", "ingest.yaml: expectation 1: {$PARAMETER: ...} stands for a whole option's "
+                                        "value, not a part of one"),
     # before: a description over two lines made a two-line error
     ("name: ingest\nexpectations: [{type: expect_column_max_to_be_between, description: \"label max\\nsee wiki\", "
      "kwargs: {column: a}}]\n", "ingest.yaml: expectation 1 (label max see wiki) has no finite min_value"),

@@ -173,6 +173,9 @@ def _bind(value: Any, parameters: Mapping[str, Any], *, where: str) -> Any:
         raise WinnowError(f"{where}: {{{PARAMETER}: ...}} takes one bound name and nothing beside it, got {value!r}")
     name = _parameter_name(value)
     if name is None:
+        if PARAMETER in str(value):  # inside a list or mapping it was never bound, and printed as a bound
+            raise WinnowError(f"{where}: {{{PARAMETER}: ...}} stands for a whole option's value, not a part of "
+                              f"one, got {value!r}")
         return value
     if name not in parameters:
         raise WinnowError(f"{where}: unknown parameter {name!r}; add it to params.yaml contracts.bounds "
