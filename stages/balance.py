@@ -19,6 +19,7 @@ import pandas as pd
 from winnow.augment import augment
 from winnow.augment_search import policy_for
 from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
+from winnow.configs import GEOMETRIC_OPS
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, equal_images, pixel_digest
@@ -28,6 +29,10 @@ from winnow.training import embed, load
 from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 
+# the ops that leave an image of one colour as it is at any magnitude: geometry (the uncovered pixels take its border
+# colour, or its edge pixel), contrast (about its own mean) and cutout (painted its border colour); brightness too,
+# on black or clipped white
+COLOUR_BLIND = (*GEOMETRIC_OPS, "contrast", "cutout")
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
 METRICS = "metrics/balance.json"
@@ -78,12 +83,14 @@ def main() -> None:
                      "for pixel")
             # a copy of a one-colour image (a blank page, any 1x1 image) is that image after any geometric op,
             # contrast or cutout, and after brightness when it is black or clipped white, whatever the magnitude:
-            # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same). Judged by the
-            # copies' sources, not the op's name: brightness on black images was once told to raise the magnitude
+            # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same)
             sources, copies = np.unique(made.source[same & used], return_counts=True)
             chosen = pruned.images[sources]
-            flat = int(copies[(chosen == chosen[:, :1, :1]).all(axis=(1, 2, 3))].sum())
-            if flat > copies.sum() / 2:
+            one_colour = (chosen == chosen[:, :1, :1]).all(axis=(1, 2, 3))
+            if op == "brightness":
+                one_colour &= np.isin(chosen[:, 0, 0, 0], (0, 255))
+            flat = int(copies[one_colour].sum())
+            if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
                 ops = "augment_search.op_sets" if policy_from == "searched" else "balance.policy.ops"
                 raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
                                   f"they are at any magnitude; add noise to {ops}, or leave the one-colour images out "

@@ -447,3 +447,12 @@ def test_density_matching_trains_once_and_scores_a_policy_by_the_models_accuracy
     assert score(Policy(ops=("invert",), n=1)).tolist() == [0.0] * 6  # inverted, every image crosses to the other class
     assert score(Policy(ops=("rotate",), n=1, magnitude=0.5)).tolist() == [1.0] * 6  # a flat image rotated is the same
     assert fits == [None]
+
+
+
+def test_the_bar_of_one_challenger_is_tie_se_to_the_cap():
+    # found by probing: tie_se 9 crashed (1 - tail rounded to 1.0) after every candidate trained; and the tail
+    # taken as cdf(-tie_se) lost digits (8.0023 for 8)
+    from winnow.augment_search import challenger_bar
+
+    assert [round(challenger_bar(t, challengers=1), 6) for t in (0.5, 1, 7.5, 8)] == [0.5, 1.0, 7.5, 8.0]

@@ -263,6 +263,15 @@ def test_a_per_row_rule_that_examines_no_row_fails_and_distinct_values_name_what
     assert (distinct.success, distinct.observed) == (False, "1 unexpected value(s), e.g. ['9']")
 
 
+def test_a_suite_exported_by_great_expectations_keeps_its_own_keys(tmp_path):
+    # found by review: GX 1.x's export adds id and notes to the suite, id and severity to each rule; refused as typos
+    (tmp_path / "ingest.yaml").write_text(
+        "name: ingest\nid: 1b2c\nnotes: null\nexpectations:\n  - {type: expect_column_values_to_not_be_null, "
+        "kwargs: {column: id}, id: 9f, severity: critical, notes: null, meta: {}}\n")
+    assert [e["type"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
+        "expect_column_values_to_not_be_null"]
+
+
 @pytest.mark.hostile("intermediates")
 def test_a_suite_file_that_is_not_utf8_is_one_line(tmp_path):
     # before: UnicodeDecodeError traceback

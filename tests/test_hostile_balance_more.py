@@ -94,6 +94,18 @@ def test_brightness_on_black_images_names_the_images_not_the_magnitude(tmp_path)
 
 
 @pytest.mark.hostile("intermediates")
+def test_a_magnitude_too_small_to_move_grey_images_still_says_so(tmp_path):
+    # found by review: judged by the sources alone, noise at 1e-4 on mid-grey images was told it "leaves them as
+    # they are at any magnitude; add noise", where raising the magnitude is the fix
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 128
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["noise"], "n": 1, "magnitude": 1e-4})
+    line = assert_error_line(run_stage(project, "balance"))
+    assert line.endswith("(magnitude 0.0001: too close to no change); raise balance.policy.magnitude"), line
+
+
+@pytest.mark.hostile("intermediates")
 def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
     # the way out the refusal names: with noise, a one-colour image's copies differ from it
     images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)

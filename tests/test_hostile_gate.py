@@ -545,16 +545,18 @@ def test_a_change_cannot_loosen_the_gate_that_judges_it(tmp_path, loosened, name
 
 
 @pytest.mark.hostile("gate")
-def test_a_base_tolerance_above_the_cap_is_held_to_it_not_refused(tmp_path):
+@pytest.mark.parametrize("accuracy", [0.3, 1.0])
+def test_a_base_tolerance_above_the_cap_is_held_to_it_not_refused(tmp_path, accuracy):
     # found by review: tolerances were capped at 0.25, and a base that allowed 0.3 then stopped every gate for good,
     # the change that lowers it too (a change is judged by its base's settings)
-    loose = {"accuracy": 0.3, "per_class.*.recall": 0.02}
+    loose = {"accuracy": accuracy, "per_class.*.recall": 0.02}
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": loose})  # committed as HEAD ...
     make_project(project)  # ... and lowered in the workspace
     planted_drop(project)
     done, _ = gate(project)
     assert done.returncode == 1 and "gate: FAIL" in done.stdout, done.stdout + done.stderr
-    assert "- gate settings: HEAD's gate.tolerances.accuracy 0.3 is above 0.25; 0.25 used" in done.stdout.splitlines()
+    assert f"- gate settings: HEAD's gate.tolerances.accuracy {accuracy:g} is above 0.25; 0.25 used" in \
+        done.stdout.splitlines()
 
 
 @pytest.mark.hostile("gate")

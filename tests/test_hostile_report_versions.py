@@ -246,6 +246,8 @@ def test_review_counts_that_do_not_add_up_stop_the_report(tmp_path):
      "metrics/data_valuation.json: values.tracin.negative is 2.5, not a count; rerun the data-valuation stage"),
     ("metrics/budget.json", {"candidates": {"none": {"accuracy": 1.2}}},
      "metrics/budget.json: candidates.none.accuracy is 1.2, not a number in [0, 1]; rerun the budget stage"),
+    ("metrics/dedup.json", {"conflicts": True}, "metrics/dedup.json: conflicts is true, not a count; rerun the dedup "
+     "stage"),
 ])
 def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, path, content, line):
     # found by probing: "-7 images read (test -7 · train -7 · val -7) in -7 classes", "flagged -12" and a cut of

@@ -4,6 +4,7 @@ stage never wrote."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 
@@ -237,3 +238,10 @@ def test_a_val_split_too_thin_to_value_anything_goes_on_when_pruned_does_not_use
     assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
     assert (metrics["considered"], metrics["flagged"], metrics["undecided"]["images"]) == (0, 0, 60)
+    # and the report says why, not "valued 0" beside two empty grids (found by review)
+    from winnow.report_valuation import valuation_section
+
+    page = valuation_section(decisions=pd.read_parquet(project / "data/data-valuation/decisions.parquet"),
+                             summary=metrics, imageset=read_imageset(project / "data/degrade"), count=5)
+    assert html.unescape(page).startswith("<p>Data valuation decided nothing about the 60 train images: the val split's 2 image(s) "
+                           "hold fewer than 2 of every class")

@@ -437,3 +437,15 @@ def test_a_model_no_better_than_the_largest_class_is_named(rng, capsys):
     assert len(warning) == 1 and warning[0].endswith(f"no better than naming the largest class for every one "
                                                      f"({shares.max():.4f}): it has not learnt; check train.lr, "
                                                      "train.weight_decay and train.epochs")
+
+
+
+@pytest.mark.hostile("training")
+def test_a_nan_under_sgd_names_both_the_learning_rate_and_the_decay(rng):
+    # found by review: sgd at lr 1000 goes NaN with weight_decay 0 too; with 0.01 the line blamed the decay alone
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=2, batch_size=16, optimizer="sgd", lr=1000.0, weight_decay=0.01,
+                         device="cpu", threads=1)
+    with pytest.raises(WinnowError) as raised:
+        fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    assert str(raised.value).endswith("(sgd, lr 1000); lower train.lr or train.weight_decay")

@@ -14,6 +14,7 @@ Read top to bottom: :func:`candidates`, :func:`search`, the scorers, then
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
@@ -106,9 +107,9 @@ def challenger_bar(tie_se: float, *, challengers: int) -> float:
     whose chance of being crossed by chance is that of ``tie_se`` for one challenger, divided among them."""
     from statistics import NormalDist
 
-    normal = NormalDist()
-    # from the lower tail: 1 - tail rounded to 1.0 past tie_se 8 and lost digits well before
-    return -normal.inv_cdf(normal.cdf(-tie_se) / max(challengers, 1))
+    # the tail by erfc: 1 - cdf(-tie_se) rounded to 1.0 past tie_se 8, and cdf's own 0.5 * (1 + erf) lost digits
+    tail = 0.5 * math.erfc(tie_se / math.sqrt(2)) / max(challengers, 1)
+    return -NormalDist().inv_cdf(tail)
 
 
 def short_training_scorer(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,

@@ -102,8 +102,10 @@ class Batch(NamedTuple):
     frame: pd.DataFrame
 
 
-SUITE_KEYS = frozenset({"name", "expectations", "meta"})  # what a suite file may hold; any other key is a typo
-ENTRY_KEYS = frozenset({"type", "kwargs", "description", "meta"})
+# what a suite file and an expectation may hold (Great Expectations' own export adds id, notes, severity and
+# rendered_content); any other key is a typo, whose rules never ran
+SUITE_KEYS = frozenset({"name", "expectations", "meta", "id", "notes"})
+ENTRY_KEYS = frozenset({"type", "kwargs", "description", "meta", "id", "notes", "severity", "rendered_content"})
 
 
 def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Suite:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -105,7 +106,7 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     # a base written when tolerances went up to 1: refused, it would gate every change for good, the one that
     # lowers it too (a change is judged by its base's settings); held to the cap instead
     over = sorted(k for k, v in (tolerances.items() if isinstance(tolerances, dict) else ())
-                  if isinstance(v, (int, float)) and not isinstance(v, bool) and MAX_TOLERANCE < v < 1)
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > MAX_TOLERANCE)
     if over:
         section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
         notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "

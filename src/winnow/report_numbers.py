@@ -21,6 +21,7 @@ COUNT_KEYS = frozenset({
     "label_issue", "label_conflict", "inside_class", "isolated", "outlier", "neighbours_agree", "val_relabels",
     "relabels_blocked", "exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate", "leak",
     "none_correct", "winner_correct", "val_left_out"})
+FLAG_KEYS = frozenset({"too_few_images"})  # true / false, whatever their names end in (the budget's judge)
 RATE_KEYS = frozenset({
     "precision", "recall", "f1", "accuracy", "val_accuracy", "judge_val_accuracy", "accuracy_vs_given",
     "noise_rate", "true_noise_rate", "relabel_accuracy", "relabel_precision", "relabel_precision_planted",
@@ -69,8 +70,8 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
                 continue  # keyed by class names: a class called "precision" holds a count of its images
             if isinstance(value, (dict, list)):
                 walk(value, here.lstrip("."))
-            elif not isinstance(key, str) or value is None or isinstance(value, bool):
-                continue  # a flag (the budget's judge.too_few_images) is no count
+            elif not isinstance(key, str) or value is None or key in FLAG_KEYS:
+                continue
             elif (key in COUNT_KEYS or key.endswith("_images")) and not (
                     isinstance(value, Integral) and not isinstance(value, bool) and value >= 0):
                 raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a count",

@@ -9,7 +9,7 @@ import html
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.report import key_value_table, not_run, truth_scores
+from winnow.report import fmt, key_value_table, not_run, truth_scores
 from winnow.report_grids import images_by_id, tile
 
 
@@ -26,6 +26,10 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
     """
     if decisions is None or summary is None or imageset is None:
         return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
+    undecided = summary.get("undecided") or {}
+    if "why" in undecided:  # the stage wrote no decision: "valued 0" and empty grids read as a valuation that ran
+        return (f"<p>Data valuation decided nothing about the {fmt(undecided.get('images'))} train images: "
+                f"{html.escape(str(undecided['why']))}. It is not among pruned.cleaners, so the pipeline went on.</p>")
     order = decisions.sort_values("harm", ascending=False, kind="stable")
     names = imageset.classes
 

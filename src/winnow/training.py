@@ -200,10 +200,13 @@ def fit(
                     live.end()
                     shutil.rmtree(log_dir, ignore_errors=True)  # this run's log, a partial one: gone with it
                 what = "training loss" if broken == "train_loss" else "val loss"
-                # a decay that scales the weights by 1 - lr * weight_decay <= 0 each step is the cause, not lr
+                # AdamW's decoupled decay scales the weights by 1 - lr * weight_decay each step: at 0 or below the
+                # decay is the cause, not lr; sgd's and adam's decay adds to the gradient, so either may be
                 step = config.lr * config.weight_decay
-                fix = (f"lower train.weight_decay ({config.weight_decay:g}: each step scales the weights by 1 - "
-                       f"lr * weight_decay = {1 - step:g})" if step >= 1 else "lower train.lr")
+                fix = ("lower train.lr" if step < 1 else
+                       f"lower train.weight_decay ({config.weight_decay:g}: each step scales the weights by 1 - "
+                       f"lr * weight_decay = {1 - step:g})" if config.optimizer == "adamw" else
+                       "lower train.lr or train.weight_decay")
                 raise WinnowError(f"train: the {what} became {record[broken]} at epoch {epoch} "
                                   f"({config.optimizer}, lr {config.lr:g}); {fix}")
             history.append(record)
