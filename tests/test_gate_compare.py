@@ -568,12 +568,7 @@ def test_a_drop_every_head_run_shows_is_not_pooled_away_by_their_noise_elsewhere
     every class; class 3's pooled table (30 lost, none gained) at phi 20 is P = 0.5^1.5 = 0.35, and 1.0 after
     Holm, so the pooled test alone passed the drop. Tested alone at phi 1 each head run loses 30 of 30:
     P = 2^-30, times 10 classes after Holm, far below 0.05 in both runs."""
-    params = params_with("gate.overdispersion", 1.0)
-    params["gate"].update(accuracy_overdispersion=1.0, tolerances={"accuracy": 0.25, "per_class.*.recall": 0.02})
-    repo = init(make_project(tmp_path / "project", params))
-    labels = labels_of()
-    rows = {c: np.flatnonzero(labels == c) for c in CLASSES}
-    _seed_commit(repo, 0, labels.copy(), labels, "base0")
+    repo, labels, rows = _one_right_base(tmp_path)
     for run, noisy in enumerate([("0", "2", "4", "6", "8"), ("1", "5", "7", "9")]):
         _seed_commit(repo, run, wrong_on(labels, [*rows["3"][:30], *(i for c in noisy for i in rows[c][50:70])]),
                      labels, f"head{run}")
@@ -615,12 +610,7 @@ def test_a_class_one_head_seed_halves_collapses_however_noisy_the_runs_are_elsew
     images a third each) tests at p 0.125 before Holm, and head0 and head2 alone lose nothing of it. But
     head1 alone keeps 40 of 100: seed noise does not halve a class, so it collapsed; before, only the pooled
     recall (0.8) was compared with half the base's, and the gate passed."""
-    params = params_with("gate.overdispersion", 1.0)
-    params["gate"].update(accuracy_overdispersion=1.0, tolerances={"accuracy": 0.25, "per_class.*.recall": 0.02})
-    repo = init(make_project(tmp_path / "project", params))
-    labels = labels_of()
-    rows = {c: np.flatnonzero(labels == c) for c in CLASSES}
-    _seed_commit(repo, 0, labels.copy(), labels, "base0")
+    repo, labels, rows = _one_right_base(tmp_path)
     head_wrong = [[i for c in "02468" for i in rows[c][:20]], [*(i for c in "1579" for i in rows[c][:20]),
                                                               *rows["3"][:60]], []]
     for run, wrong in enumerate(head_wrong):
@@ -630,6 +620,17 @@ def test_a_class_one_head_seed_halves_collapses_however_noisy_the_runs_are_elsew
     row = _row(out, "baseline", "3")
     assert row[4:7] == ["1.0000", "0.8000", "-0.2000"] and row[-1] == "**REGRESSED**"
     assert code == 1 and "gate: FAIL — 1 regression(s): baseline 3 -0.2000" in out
+
+
+def _one_right_base(tmp_path):
+    """A repo at phi 1 (accuracy tolerance 0.25) whose base0 run gets every test image right; ``(repo, labels,
+    rows)``, ``rows``: each class's image positions."""
+    params = params_with("gate.overdispersion", 1.0)
+    params["gate"].update(accuracy_overdispersion=1.0, tolerances={"accuracy": 0.25, "per_class.*.recall": 0.02})
+    repo = init(make_project(tmp_path / "project", params))
+    labels = labels_of()
+    _seed_commit(repo, 0, labels.copy(), labels, "base0")
+    return repo, labels, {c: np.flatnonzero(labels == c) for c in CLASSES}
 
 
 def _image_test_alone(repo) -> float:

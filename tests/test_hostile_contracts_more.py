@@ -167,34 +167,35 @@ def test_data_docs_that_cannot_be_written_end_contracts_in_one_line_naming_them(
 def test_an_enforced_contract_whose_bounds_leave_nothing_to_check_is_refused(project, tmp_path):
     # before: contracts without bounds, under enforce: every variant rule was left out, pruned "passed" 0 of 0 and
     # trained
-    root = Path(shutil.copytree(project, tmp_path / "project"))
-    params = _params(("baseline", "pruned"), mode="enforce", bounds=None)
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    before = files_under(root)
-    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert assert_error_line(done) == (
+    assert _contracts_refused(project, tmp_path, _params(("baseline", "pruned"), mode="enforce", bounds=None)) == (
         "error: contracts: pruned enforced, but every expectation of contracts/variant.yaml was left out "
         "(contracts.bounds null or missing), so the contract checks nothing; set contracts.bounds, or empty "
         "contracts.enforce_variants")
-    assert_nothing_left(root, before)
 
 
 @pytest.mark.hostile("intermediates")
 def test_a_variant_rule_that_would_pass_a_rate_not_measured_is_refused(project, tmp_path):
     # before: expect_column_values_to_be_between on duplicate_rate passed with dedup's groups missing ("0 of 1
     # rows": GX skips the null), where variant.yaml promises that a rate not measured fails
-    root = Path(shutil.copytree(project, tmp_path / "project"))
-    (root / "params.yaml").write_text(yaml.safe_dump(_params(("baseline", "pruned"))))
-    (root / "contracts").mkdir(exist_ok=True)
-    (root / "contracts/variant.yaml").write_text(
-        "name: variant\nexpectations:\n  - {type: expect_column_values_to_be_between, description: few duplicates, "
-        "kwargs: {column: duplicate_rate, max_value: 0.01}}\n")
-    before = files_under(root)
-    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
-                          capture_output=True, text=True, timeout=600)
-    assert assert_error_line(done) == (
+    variant = ("name: variant\nexpectations:\n  - {type: expect_column_values_to_be_between, description: few "
+               "duplicates, kwargs: {column: duplicate_rate, max_value: 0.01}}\n")
+    assert _contracts_refused(project, tmp_path, _params(("baseline", "pruned")), variant=variant) == (
         "error: contracts/variant.yaml: few duplicates (expect_column_values_to_be_between): a variant is one row "
         "whose rate not measured is null, which only a column max or min rule fails; use "
         "expect_column_max_to_be_between or expect_column_min_to_be_between")
+
+
+def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None = None) -> str:
+    """The contracts stage's one error line in a copy of ``project`` under ``params`` (and ``variant`` as its
+    contracts/variant.yaml), nothing left behind."""
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    if variant is not None:
+        (root / "contracts").mkdir(exist_ok=True)
+        (root / "contracts/variant.yaml").write_text(variant)
+    before = files_under(root)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
+                          capture_output=True, text=True, timeout=600)
+    line = assert_error_line(done)
     assert_nothing_left(root, before)
+    return line
