@@ -225,11 +225,11 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
     # on anything): each read as a passing contract
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}}]\n"
      "expectation: [{type: expect_column_max_to_be_between, kwargs: {column: label, max_value: 1}}]\n",
-     "ingest.yaml: unknown key 'expectation' (a suite holds expectations, meta, name)"),
+     "ingest.yaml: unknown key 'expectation' (a suite holds expectations, id, meta, name, notes)"),
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: id}, "
      "row_condition: 'split==\"train\"'}]\n",
-     "ingest.yaml: expectation 1: unknown key 'row_condition' (an expectation holds description, kwargs, meta, type; "
-     "its options go in kwargs)"),
+     "ingest.yaml: expectation 1: unknown key 'row_condition' (an expectation holds description, id, kwargs, meta, "
+     "notes, rendered_content, severity, type; its options go in kwargs)"),
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_unique, kwargs: {column: label, mostly: 0}}]\n",
      "ingest.yaml: expectation 1 (expect_column_values_to_be_unique) has mostly 0, so it passes on anything"),
     # before: a placeholder inside a list was never bound: "in {0, 1, {'$PARAMETER': 'max_label'}}"

@@ -309,7 +309,9 @@ def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(proj
     rows = pd.read_parquet(plain_project / "data/variants/pruned/rows.parquet")
     assert (rows["action"] != "keep").sum() == decisions["id"].nunique()
     off = section(page_text(project / "reports/index.html"), "budget")
-    assert "budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged." in off
+    leaks = json.loads((project / "metrics/budget.json").read_text())["leak_drops"]
+    assert (f"budget.enabled is false: pruned applies every decision of pruned.cleaners, unjudged, and drops the "
+            f"{leaks} train image(s) dedup found copying a val, test or trusted image.") in off
 
 
 def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
