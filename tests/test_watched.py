@@ -123,21 +123,25 @@ run(main)
 '''
 
 
-def _working_stage(tmp_path, source: str) -> subprocess.Popen:
+def _working_stage(tmp_path, source: str, *, preexec_fn=None) -> subprocess.Popen:
     """``source`` run as stages/score.py in ``tmp_path``, once it has printed "working" (its child is at work)."""
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages/score.py").write_text(source)
     stage = subprocess.Popen([sys.executable, "stages/score.py"], cwd=tmp_path, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=_env())
+                             stderr=subprocess.PIPE, text=True, env=_env(), preexec_fn=preexec_fn)
     assert stage.stdout.readline() == "working\n"
     return stage
 
 
 @pytest.mark.hostile("interrupted")
-def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path):
+@pytest.mark.parametrize("started", ["foreground", "background"])
+def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path, started):
     # before: the watching parent ignored SIGINT (Ctrl-C reaches the child from the terminal), so kill -INT,
-    # timeout -s INT or Popen.send_signal(SIGINT), which reach the parent alone, did nothing: the stage ran on
-    stage = _working_stage(tmp_path, _SLEEPING_STAGE)
+    # timeout -s INT or Popen.send_signal(SIGINT), which reach the parent alone, did nothing: the stage ran on.
+    # Started in a script's background (`cmd &`, SIGINT ignored from the start) the child ignored what the
+    # parent passed on, and the stage ran on too
+    ignored = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if started == "background" else None
+    stage = _working_stage(tmp_path, _SLEEPING_STAGE, preexec_fn=ignored)
     stage.send_signal(signal.SIGINT)
     out, err = stage.communicate(timeout=60)
     assert (out, err.splitlines()) == ("", [

@@ -61,6 +61,9 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     child = os.fork()
     if child == 0:
         _die_with(parent)
+        # a stage started in the background of a script (`cmd &`) inherits SIGINT ignored, so the SIGINT its parent
+        # passes on did nothing and the stage ran to the end; the parent acts on it, so the child must too
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if setup is not None:
             setup()
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
