@@ -56,11 +56,11 @@ def main() -> None:
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
-    # whatever pruned.cleaners says: without dedup among them, its leak drops were once left out of pruned
-    # while dedup and the report said they were dropped
-    groups = by_cleaner.get("dedup")
-    leaks = _leak_drops(cleaner_decisions(groups=read_cleaner_tables(["dedup"], ids=data.manifest["id"])["groups"]
-                                          if groups is None else groups))
+    # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
+    # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
+    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),
+                        rows_of=(DEGRADE, data.manifest["id"]))
+    leaks = _leak_drops(cleaner_decisions(groups=groups))
     ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
     baseline = baseline_rows(data.manifest)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
@@ -78,8 +78,6 @@ def main() -> None:
     splits = data.manifest["split"].to_numpy()
     judge_split = "trusted" if (splits == "trusted").any() else "val"
     ridge_split = "val" if (splits == "val").any() else judge_split
-    groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split"),
-                        rows_of=(DEGRADE, data.manifest["id"]))
     group_of = groups.set_index("id")["group"].loc[data.manifest["id"]].to_numpy()
     is_judge = splits == judge_split
     # a picture repeated in the judge split counts once: a label book of 6 pictures 30 times over passed

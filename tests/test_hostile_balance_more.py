@@ -58,20 +58,25 @@ def test_images_one_pixel_high_are_balanced_not_a_traceback(tmp_path):
     assert (project / "plots/balance/examples.png").stat().st_size > 0
 
 
+def _refused_on_one_colour(tmp_path, colour: tuple, policy: dict) -> str:
+    """balance's one error line under ``policy`` when class b's two images are of one ``colour`` (class a: seven
+    random images, so b needs 5 copies); nothing is left behind."""
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, len(colour)), dtype=np.uint8)
+    images[7:] = colour
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]), policy=policy)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    return line
+
+
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("colour", [(0,), (255,), (255, 0, 0)], ids=["black", "white", "red"])
 @pytest.mark.parametrize("magnitude", [0.3, 1.0])
 def test_copies_of_one_colour_images_name_the_images_not_the_magnitude(tmp_path, colour, magnitude):
     # before: "... (magnitude 1: too close to no change); raise balance.policy.magnitude", at magnitude 1 too:
     # no magnitude rotates a blank image into another one
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (9, 8, 8, len(colour)), dtype=np.uint8)
-    images[7:] = colour  # class b: two images of one colour, needing 5 copies to reach a's 7
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["rotate"], "n": 1, "magnitude": magnitude})
-    before = files_under(project)
-    line = assert_error_line(run_stage(project, "balance"))
-    assert_nothing_left(project, before)
+    line = _refused_on_one_colour(tmp_path, colour, {"ops": ["rotate"], "n": 1, "magnitude": magnitude})
     assert line == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 of "
                     "them copy one-colour images, which rotate leaves as they are at any magnitude; add noise to "
                     "balance.policy.ops, or leave the one-colour images out of the train set")
@@ -81,13 +86,7 @@ def test_copies_of_one_colour_images_name_the_images_not_the_magnitude(tmp_path,
 def test_brightness_on_black_images_names_the_images_not_the_magnitude(tmp_path):
     # before: "... (magnitude 1: too close to no change); raise balance.policy.magnitude" at magnitude 1: no
     # brightness factor moves a black pixel
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
-    images[7:] = 0
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["brightness"], "n": 1, "magnitude": 1.0})
-    before = files_under(project)
-    line = assert_error_line(run_stage(project, "balance"))
-    assert_nothing_left(project, before)
+    line = _refused_on_one_colour(tmp_path, (0,), {"ops": ["brightness"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with brightness equal their source pixel for pixel; 5 "
                     "of them copy one-colour images, which brightness leaves as they are at any magnitude; add noise "
                     "to balance.policy.ops, or leave the one-colour images out of the train set")
@@ -97,11 +96,7 @@ def test_brightness_on_black_images_names_the_images_not_the_magnitude(tmp_path)
 def test_a_magnitude_too_small_to_move_grey_images_still_says_so(tmp_path):
     # found by review: judged by the sources alone, noise at 1e-4 on mid-grey images was told it "leaves them as
     # they are at any magnitude; add noise", where raising the magnitude is the fix
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
-    images[7:] = 128
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["noise"], "n": 1, "magnitude": 1e-4})
-    line = assert_error_line(run_stage(project, "balance"))
+    line = _refused_on_one_colour(tmp_path, (128,), {"ops": ["noise"], "n": 1, "magnitude": 1e-4})
     assert line.endswith("(magnitude 0.0001: too close to no change); raise balance.policy.magnitude"), line
 
 

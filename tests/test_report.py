@@ -553,16 +553,22 @@ def wide_rows(classes: list[str]) -> tuple[dict[str, pd.DataFrame], pd.Series]:
     return versions, pd.Series(labels, index=ids)
 
 
+def summary_of(classes: list[str]) -> str:
+    """The report's data summary of :func:`wide_rows` versions of ``classes``."""
+    from winnow.report_summary import summary_section
+
+    rows, labels = wide_rows(classes)
+    return summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                           origin_labels={"degrade": labels}, classes=classes)
+
+
 @pytest.mark.parametrize("count", [8, 40])
 def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_path, count):
     from winnow.report import page
-    from winnow.report_summary import summary_section
 
     classes = [f"{name}_{k:02d}" for k, name in enumerate(["articulated_lorry", "pickup_truck_with_trailer",
                                                            "aquarium_fish", "maple_tree"] * (count // 4))]
-    rows, labels = wide_rows(classes)
-    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
-                           origin_labels={"degrade": labels}, classes=classes)
+    body = summary_of(classes)
     path = tmp_path / "wide.html"
     path.write_text(page(title="wide", subtitle="many classes", sections=[("summary", "summary", body)]))
     measured = layout(browser, path, screenshot=f"report-{count}-classes-1400.png")
@@ -575,12 +581,7 @@ def test_by_class_tables_fit_the_page_with_many_long_class_names(browser, tmp_pa
 @pytest.mark.hostile("report")
 def test_a_class_called_all_keeps_its_column_beside_the_total():
     # before: ValueError "cannot insert all, already exists", and no report
-    from winnow.report_summary import summary_section
-
-    classes = ["all", "some"]
-    rows, labels = wide_rows(classes)
-    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
-                           origin_labels={"degrade": labels}, classes=classes)
+    body = summary_of(["all", "some"])
     assert "<th>cleaner · decision · reason</th><th>(all)</th><th>all</th><th>some</th>" in body
     assert '<td class="text">balance · added · balanced copy</td><td>4</td><td>2</td><td>2</td>' in body
 
@@ -589,12 +590,8 @@ def test_a_class_called_all_keeps_its_column_beside_the_total():
 def test_right_to_left_class_names_keep_the_relabel_arrow_from_given_to_new():
     # before: "חתול → כלב" displayed as "כלב → חתול" (the bidi algorithm reordered the run), the arrow pointing
     # from the new class to the given one
-    from winnow.report_summary import summary_section
-
     classes = ["\u05d7\u05ea\u05d5\u05dc", "\u05db\u05dc\u05d1"]
-    rows, labels = wide_rows(classes)
-    body = summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
-                           origin_labels={"degrade": labels}, classes=classes)
+    body = summary_of(classes)
     assert f'<td class="text">\u2068{classes[0]}\u2069 → \u2068{classes[1]}\u2069</td>' in body
 
 

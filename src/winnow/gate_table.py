@@ -130,13 +130,13 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
         factor = 1 if k == 0 or settings.correction == "none" else len(classes)
         floor = min(1.0, drop_p_value(worst, overdispersion=phis[k]) * factor)
         # from the images themselves: pooled counts are rescaled, and a head of 0 came out as -9e-17
-        net_lost = float(base_right[:, mask].mean(axis=0).sum() - head_right[:, mask].mean(axis=0).sum())
+        base_right_images = base_right[:, mask].mean(axis=0).sum()
         base_recall = base_right[:, mask].mean()
         # pooled, or any head run alone: seed noise does not halve a class either way
         collapsed = bool(k and count.change < -tolerance - 1e-12 and base_recall >= 0.5 and any(
-            head_recall <= base_recall / 2 and lost >= COLLAPSE_MIN_LOST
-            for head_recall, lost in [(head_right[:, mask].mean(), net_lost)] + [
-                (run[mask].mean(), base_right[:, mask].mean(axis=0).sum() - run[mask].sum()) for run in head_right]))
+            head_recall <= base_recall / 2 and base_right_images - head_right_images >= COLLAPSE_MIN_LOST
+            for head_recall, head_right_images in [(head_right[:, mask].mean(), head_right[:, mask].mean(axis=0).sum())]
+            + [(run[mask].mean(), run[mask].sum()) for run in head_right]))
         said = verdict(count.change, adjusted, tolerance=tolerance, alpha=settings.alpha)
         rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,

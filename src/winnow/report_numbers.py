@@ -9,6 +9,7 @@ import math
 from numbers import Integral, Real
 
 from winnow.metrics import is_rate
+from winnow.revisions import lookup
 from winnow.stage import rerun_error
 
 _ABSENT = object()
@@ -28,30 +29,22 @@ RATE_KEYS = frozenset({
     "relabel_min_precision"})
 
 
+def _is_count(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
+
+
 def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=()) -> dict | None:
     """``data``, a stage's metrics JSON, when each dotted key of ``counts`` holds a whole number >= 0, of ``rates`` a
     number in [0, 1] or null, of ``finite`` a finite number or null (a key not there is not checked); else one line
     naming the file and the key. A hand-edited "-7 images read" or a cut of 1e308 was shown as if measured."""
     if data is None:
         return None
-
-    def value(key: str):
-        node = data
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return _ABSENT
-            node = node[part]
-        return node
-
-    def number(v) -> bool:
-        return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
-
-    for keys, fits, what in ((counts, lambda v: isinstance(v, Integral) and not isinstance(v, bool) and v >= 0,
-                              "a count"),
+    for keys, fits, what in ((counts, _is_count, "a count"),
                              (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
-                             (finite, lambda v: v is None or number(v), "a finite number")):
+                             (finite, lambda v: v is None or (isinstance(v, Real) and not isinstance(v, bool)
+                                                              and math.isfinite(v)), "a finite number")):
         for key in keys:
-            found = value(key)
+            found = lookup(data, key, missing=_ABSENT)
             if found is not _ABSENT and not fits(found):
                 raise rerun_error(path, f"{key} is {json.dumps(found)[:40]}, not {what}", written_by=stage)
     return data
@@ -72,8 +65,7 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
                 walk(value, here.lstrip("."))
             elif not isinstance(key, str) or value is None or key in FLAG_KEYS:
                 continue
-            elif (key in COUNT_KEYS or key.endswith("_images")) and not (
-                    isinstance(value, Integral) and not isinstance(value, bool) and value >= 0):
+            elif (key in COUNT_KEYS or key.endswith("_images")) and not _is_count(value):
                 raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a count",
                                   written_by=stage)
             elif key in RATE_KEYS and not is_rate(value):

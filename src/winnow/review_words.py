@@ -166,8 +166,8 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
         label = classes.index(word)
     elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
         label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
-    elif [alike(name) for name in classes].count(alike(word)) == 1:  # "café" typed for a folder named on macOS
-        label = [alike(name) for name in classes].index(alike(word))
+    elif len(shown := [i for i, name in enumerate(classes) if alike(name) == alike(word)]) == 1:
+        label = shown[0]  # "café" typed for a class folder named on macOS (e + a combining accent)
     elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
         named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
         if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
