@@ -161,6 +161,19 @@ def test_a_rule_great_expectations_rejects_is_named_by_its_place_in_the_file(tmp
         validate([Batch(suite, "ingest", pd.DataFrame({"a": [1]}))])
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_rule_great_expectations_fails_on_while_checking_is_one_line_naming_suite_and_table():
+    # before: GX's results store raised a TypeError traceback on the quantile rule's numpy booleans; load_suite
+    # refuses that rule, so a Suite built here reaches the fault as any other GX defect would
+    suite = Suite(name="q", path="q.yaml", left_out=[], expectations=[
+        {"type": "expect_column_quantile_values_to_be_between", "description": "median",
+         "kwargs": {"column": "a", "quantile_ranges": {"quantiles": [0.5], "value_ranges": [[0, 9]]}}}])
+    with pytest.raises(WinnowError) as raised:
+        validate([Batch(suite, "train", pd.DataFrame({"a": [1, 2, 3]}))])
+    assert str(raised.value) == ("q.yaml: Great Expectations failed checking table 'train': TypeError: Object of "
+                                 "type bool is not JSON serializable")
+
+
 def test_scores_suite_covers_every_quality_score():
     checked_columns = {e["kwargs"]["column"] for e in _suites()["scores"].expectations}
     assert checked_columns == set(SCORES)
@@ -236,6 +249,22 @@ def test_bounds_left_out_or_a_null_section_are_no_bounds():
     ("name: ingest\nexpectations: [{type: expect_column_values_to_be_in_set, kwargs: {column: a, value_set: [0, 1, "
      "{$PARAMETER: max_label}]}}]\n", "ingest.yaml: expectation 1: {$PARAMETER: ...} stands for a whole option's "
                                         "value, not a part of one"),
+    # before: a null type_list, partition_object or threshold checked nothing and passed on any data
+    ("name: ingest\nexpectations: [{type: expect_column_values_to_be_in_type_list, kwargs: {column: a, "
+     "type_list: null}}]\n", "ingest.yaml: expectation 1 (expect_column_values_to_be_in_type_list) has no type_list, "
+                              "so it passes on anything"),
+    ("name: ingest\nexpectations: [{type: expect_column_kl_divergence_to_be_less_than, kwargs: {column: a, "
+     "threshold: 0.1}}]\n", "ingest.yaml: expectation 1 (expect_column_kl_divergence_to_be_less_than) has no "
+                             "partition_object, so it passes on anything"),
+    ("name: ingest\nexpectations: [{type: expect_column_kl_divergence_to_be_less_than, kwargs: {column: a, "
+     "partition_object: {values: [1, 2], weights: [0.5, 0.5]}, threshold: null}}]\n",
+     "ingest.yaml: expectation 1 (expect_column_kl_divergence_to_be_less_than) has no threshold"),
+    # before: refused as having no bound although its ranges were bounded; with them, GX's results store raised a
+    # TypeError traceback (numpy booleans in the result)
+    ("name: ingest\nexpectations: [{type: expect_column_quantile_values_to_be_between, kwargs: {column: a, "
+     "quantile_ranges: {quantiles: [0.5], value_ranges: [[0, 1]]}}}]\n",
+     "ingest.yaml: expectation 1 (expect_column_quantile_values_to_be_between): Great Expectations 1.x fails to store "
+     "this rule's result (a defect of its own); use expect_column_median_to_be_between"),
     # before: a description over two lines made a two-line error
     ("name: ingest\nexpectations: [{type: expect_column_max_to_be_between, description: \"label max\\nsee wiki\", "
      "kwargs: {column: a}}]\n", "ingest.yaml: expectation 1 (label max see wiki) has no finite min_value"),
