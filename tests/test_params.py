@@ -145,6 +145,9 @@ def test_the_shipped_params_yaml_validates():
     ("augment_search.op_sets", [["rotate"], ["twirl"]], 'augment_search.op_sets[1][0]: "twirl" is not one of flip, '
                                                         "crop, shear, rotate, translate, brightness, contrast, cutout, "
                                                         "invert, noise"),
+    # before: the same ops twice (in any order) scored the same candidates twice and raised the with_fixed bar
+    ("augment_search.op_sets", [["rotate", "crop"], ["noise"], ["crop", "rotate"]],
+     'augment_search.op_sets[2]: ["crop", "rotate"] holds the same ops as op_sets[0]'),
     ("augment_search.kinds", [], "augment_search.kinds: [] has 0 item(s); allowed: a list (not empty), each item "
                                  "one of rand, trivial"),
     ("augment_search.ns", [0], "augment_search.ns[0]: 0 is below 1"),

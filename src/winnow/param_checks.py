@@ -114,6 +114,16 @@ def ops_enough(section: dict, path: str) -> None:
         fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
 
 
+def op_sets_differ(section: dict, path: str) -> None:
+    # the same set twice (in any order) is the same candidates scored twice: twice the trainings, and one more
+    # challenger in the with_fixed bar's count
+    seen: dict[frozenset, int] = {}
+    for i, ops in enumerate(section.get("op_sets") or []):
+        if frozenset(ops) in seen:
+            fail(f"{path}.op_sets[{i}]", f"{show(ops)} holds the same ops as op_sets[{seen[frozenset(ops)]}]")
+        seen[frozenset(ops)] = i
+
+
 def searched_policy_made(params: dict, path: str) -> None:
     augment = (params.get("train") or {}).get("augment", "none")
     if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):

@@ -34,7 +34,8 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside, ops_enough, searched_policy_made,
+    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside, op_sets_differ, ops_enough,
+    searched_policy_made,
     source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
@@ -360,7 +361,7 @@ SCHEMA = Section({
         # with_fixed: balance.policy stays unless beaten by more than this many standard errors; at most 8: past it
         # the normal tail is below 1e-15 and 9 crashed the bar's arithmetic after every candidate had trained
         "tie_se": Num(0, 8),
-    }, null=True),
+    }, null=True, checks=(op_sets_differ,)),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
         "duplicate_groups": Num(1, integer=True),
