@@ -14,7 +14,7 @@ Every other failure (and every failure in warn mode) is printed as a warning."""
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, suite_digests
 from winnow.contracts import Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
@@ -58,7 +58,8 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores) -> list[str]
     docs = DOCS / "inputs"
     results = validate(batches, docs_dir=docs)
     write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
-                         "bounds": bounds_of(settings), "suites": {s.name: counts(results, suite=s.name) for s in suites}})
+                         "bounds": bounds_of(settings), "suite_files": suite_digests(s.path for s in suites),
+                         "suites": {s.name: counts(results, suite=s.name) for s in suites}})
     print(summary_line(results))
     failed = [r.line() for r in results if not r.success]
     print_failures(failed, enforced=settings["mode"] == "enforce")

@@ -4,6 +4,7 @@ Great Expectations takes seconds to import, so every GX check of the suites runs
 validation and the stage runs on one tiny project (warn, enforce, and the training it stops).
 """
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -441,8 +442,10 @@ def test_enforce_mode_stops_only_the_enforced_variants_training(project, monkeyp
     refuse_failed("pruned", params=_params(mode="warn"))
 
 
-PASSED_INPUTS = {"mode": "enforce", "bounds": BOUNDS, "suites": {"ingest": {"passed": 14, "failed": 0},
-                                                                 "scores": {"passed": 14, "failed": 0}}}
+# the suite file the passes below were checked against, as the test writes it in its folder
+SUITE_FILE = {"contracts/ingest.yaml": hashlib.sha256(b"name: ingest\n").hexdigest()}
+PASSED_INPUTS = {"mode": "enforce", "bounds": BOUNDS, "suite_files": SUITE_FILE,
+                 "suites": {"ingest": {"passed": 14, "failed": 0}, "scores": {"passed": 14, "failed": 0}}}
 NO_VERDICT = ("metrics/contracts/balanced.json holds no verdict of balanced's contract checked under contracts.mode "
               "enforce: run the balance stage first (dvc repro balance)")
 
@@ -469,6 +472,8 @@ def test_an_enforced_training_needs_a_current_passing_verdict(tmp_path, monkeypa
     # let a hand-run training of an enforced variant whose contract failed go on
     monkeypatch.chdir(tmp_path)
     (tmp_path / "metrics/contracts").mkdir(parents=True)
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts/ingest.yaml").write_text("name: ingest\n")
     if inputs is not None:
         (tmp_path / "metrics/contracts.json").write_text(json.dumps(inputs))
     if verdict is not None:

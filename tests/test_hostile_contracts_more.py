@@ -134,6 +134,28 @@ def test_a_passing_verdict_of_other_bounds_or_other_rows_trains_nothing(
     refuse_failed("baseline", params=_params(mode="warn"))  # nothing enforced: a hand-run training goes on
 
 
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("suite", "verdict"), [("variant", "metrics/contracts/baseline.json holds a verdict checked "
+                                                            "against a suite file edited since"),
+                                                ("ingest", "metrics/contracts.json holds a verdict checked against "
+                                                           "suite files edited since")])
+def test_a_passing_verdict_of_a_suite_file_edited_since_trains_nothing(
+        project, tmp_path, monkeypatch, suite, verdict):  # noqa: F811
+    # before: an enforced baseline passed; then a rule it breaks (at most 1 image) was added to the suite file and
+    # train@baseline, run by hand outside dvc repro, trained on the old pass
+    root = shutil.copytree(project, tmp_path / "copy")
+    _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
+    enforced = _params(mode="enforce", enforce_variants=["baseline"])
+    refuse_failed("baseline", params=enforced)  # as checked: trains
+    path = root / "contracts" / f"{suite}.yaml"
+    column = "completeness" if suite == "variant" else "label"
+    path.write_text(path.read_text() + f"  - {{type: expect_column_max_to_be_between, kwargs: {{column: {column}, "
+                                       "max_value: -1}}\n")
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=enforced)
+    assert str(refused.value) == f"{verdict}: {STALE}"
+
+
 def test_the_rows_fingerprint_of_a_variant_in_memory_is_that_of_its_written_file(tmp_path):
     # balance and gan-synthesize check their variant before its rows.parquet is in place: the verdict's
     # fingerprint must be the one train@<variant> computes from the file

@@ -35,6 +35,25 @@ def rows_fingerprint(rows) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes()).hexdigest()
 
 
+def suite_digests(paths) -> dict[str, str]:
+    """sha256 of each suite file a verdict was checked against, by path: train@<variant> refuses a pass checked
+    against a suite file edited since (a stage run by hand, outside dvc repro)."""
+    return {str(path): _digest(Path(path)) for path in paths}
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _suites_changed(verdict: dict) -> bool:
+    recorded = verdict.get("suite_files")
+    return not (isinstance(recorded, dict) and recorded
+                and all(isinstance(d, str) and _digest(Path(p)) == d for p, d in recorded.items()))
+
+
 def refuse_failed(name: str, *, params: dict) -> None:
     """Raise when params.yaml enforces a contract ``name``'s training needs and its verdict is not a pass.
 
@@ -44,7 +63,8 @@ def refuse_failed(name: str, *, params: dict) -> None:
     under enforce; a missing, damaged, foreign or stale one (checked under warn) is no pass. Under warn
     nothing is refused. The stage that checks is rerun by DVC before train whenever the verdict would change;
     this guards the training run by hand, so a verdict checked under other ``contracts.bounds`` than params.yaml
-    now holds, or on rows other than ``data/variants/<name>/rows.parquet`` now holds, is no pass either.
+    now holds, against suite files edited since, or on rows other than ``data/variants/<name>/rows.parquet``
+    now holds, is no pass either.
 
     Raises:
         WinnowError: one line naming what failed or is missing, and where it is described.
@@ -66,6 +86,9 @@ def refuse_failed(name: str, *, params: dict) -> None:
     if inputs.get("bounds") != bounds:  # a pass under looser bounds is no pass under today's
         raise WinnowError(f"{INPUTS} holds a verdict checked under other contracts.bounds than params.yaml's: "
                           "run the contracts stage first (dvc repro contracts)")
+    if _suites_changed(inputs):
+        raise WinnowError(f"{INPUTS} holds a verdict checked against suite files edited since: run the contracts "
+                          "stage first (dvc repro contracts)")
     if name not in (section.get("enforce_variants") or []):
         return
     path = METRICS / f"{name}.json"
@@ -80,6 +103,8 @@ def refuse_failed(name: str, *, params: dict) -> None:
                           f"failure(s), listed in {path}; Data Docs in {DOCS / name}/index.html): not trained")
     if verdict.get("bounds") != bounds:
         raise WinnowError(f"{path} holds a verdict checked under other contracts.bounds than params.yaml's: {rerun}")
+    if _suites_changed(verdict):
+        raise WinnowError(f"{path} holds a verdict checked against a suite file edited since: {rerun}")
     now = _fingerprint_of(name)
     if now is not None and verdict.get("rows") != now:
         raise WinnowError(f"{path} holds a verdict of other rows than {VARIANTS_DIR}/{name}/rows.parquet holds now "

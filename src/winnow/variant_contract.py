@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
-from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
+from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint, suite_digests
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset
@@ -147,7 +147,7 @@ class VariantContract:
         results = validate([Batch(self.suite, name, rates)], docs_dir=DOCS / name)
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
-                   "bounds": bounds_of(self.settings),
+                   "bounds": bounds_of(self.settings), "suite_files": suite_digests([self.suite.path]),
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
         write_json(METRICS / f"{name}.json", written)
