@@ -105,3 +105,69 @@ def test_planar_flat_rows_of_the_same_images_are_read_as_the_images(tmp_path, rn
     stored = np.load(project / "data/ingest/images.npy")
     order = [int(re.search(r"(\d+)$", i).group(1)) for i in ingested(project)["id"]]
     assert np.array_equal(stored, images[order])
+
+
+def photo_like(rng, n: int) -> np.ndarray:
+    """uint8 ``(n, 32, 32, 3)`` images whose channels move together as a photograph's do: grey 4x4 blocks blown up
+    to 32x32, each channel a little off the grey."""
+    grey = smooth_images(rng, n)[..., :1].astype(np.int16)
+    return np.clip(grey + rng.integers(-12, 13, (n, 1, 1, 3)), 0, 255).astype(np.uint8)
+
+
+def _rewrite_batch(root: Path, name: str, **values) -> None:
+    batch = pickle.loads((root / name).read_bytes())
+    (root / name).write_bytes(pickle.dumps(batch | {key.encode(): v for key, v in values.items()}, protocol=2))
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_batch_of_rows_laid_out_pixel_by_pixel_is_refused_not_scrambled(tmp_path, rng):
+    # before: read as planar rows, every image of the batch was scrambled; ingest exited 0
+    data = cifar_batches(tmp_path / FOLDER, rng)
+    _rewrite_batch(data, "data_batch_2", data=smooth_images(rng, 20).reshape(20, -1))
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert_error_line(done, f"{data / 'data_batch_2'}: 'data' holds rows laid out pixel by pixel (R, G, B, R, G, B, "
+                      "...), not a CIFAR-10 batch's planar layout (1024 R, then G, then B); store them as an npz of "
+                      "(N, 32, 32, 3) images instead (ingest.source: npz)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_an_empty_batch_and_an_empty_bytes_value_of_a_protocol_2_pickle_are_read(tmp_path, rng):
+    # before: a batch of 0 images was a TypeError traceback (memoryview cast), and b'' in a protocol-2 pickle
+    # (Python 3 writes it as bytes()) was refused as a planted global
+    data = cifar_batches(tmp_path / FOLDER, rng)
+    _rewrite_batch(data, "data_batch_3", data=np.zeros((0, 3072), np.uint8), labels=[], filenames=[],
+                   batch_label=b"")
+    project, _, done = run_ingest(tmp_path, "cifar10", data)
+    assert_ingested(done)
+    ids = ingested(project)["id"]
+    assert len(ids) == 100 and not ids.str.contains("data_batch_3").any()  # 4 train batches of 20, the test's 20
+
+
+@pytest.mark.hostile("npz")
+def test_planar_rows_reshaped_straight_to_images_are_refused_not_scrambled(tmp_path, rng):
+    # before: CIFAR's planar rows reshaped to (N, 32, 32, 3) without a transpose, the classic slip, were stored as
+    # scrambled images without a word
+    images = photo_like(rng, 40)
+    path = tmp_path / "set.npz"
+    np.savez(path, images=planar(images).reshape(40, 32, 32, 3), labels=np.arange(40) % 4)
+    project, before, done = run_ingest(tmp_path, "npz", path)
+    assert_error_line(done, f"{path}: images holds (40, 32, 32, 3) images whose values run channel by channel (all "
+                      "R, then G, then B): planar rows reshaped straight to (N, H, W, 3) scramble every image; "
+                      "reshape them to (N, 3, H, W) and transpose to (N, H, W, 3), or store the flat rows")
+    assert_nothing_left(project, before)
+    np.savez(path, images=images, labels=np.arange(40) % 4)  # the control: the same images stored as they are
+    project, _, done = run_ingest(tmp_path / "control", "npz", path)
+    assert_ingested(done)
+
+
+@pytest.mark.hostile("npz")
+def test_uint8_pixels_of_0_and_1_are_warned_as_black(tmp_path, rng):
+    # before: a 0/1 mask stored as uint8 (what the refusal of int16 0/1 pixels advised) was read as black images
+    # without a word
+    path = tmp_path / "set.npz"
+    np.savez(path, images=(rng.random((20, 8, 8)) > 0.5).astype(np.uint8), labels=np.arange(20) % 2)
+    project, _, done = run_ingest(tmp_path, "npz", path)
+    assert_ingested(done)
+    assert (f"warning: {path}: images is uint8 with every pixel 0 or 1, read as 8 bits: every image is black; if 1 "
+            "means white, multiply by 255") in done.stdout.splitlines()

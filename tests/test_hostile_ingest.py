@@ -362,7 +362,7 @@ def test_jpeg_exif_orientation_is_applied_and_recorded(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
-@pytest.mark.parametrize("chunk", ["eXIf", "zTXt raw exif profile", "iTXt xmp"])
+@pytest.mark.parametrize("chunk", ["eXIf", "zTXt raw exif profile", "iTXt xmp", "tEXt exif"])
 def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path, chunk):
     # before, for the text chunks: Pillow read orientation 3 from them, but the fast path stored the pixels
     # unturned and oriented.csv stayed empty
@@ -375,6 +375,8 @@ def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path, 
     if chunk.startswith("zTXt"):  # as ImageMagick writes it
         raw = exif.tobytes()
         info.add_text("Raw profile type exif", f"\nexif\n{len(raw):8d}\n{raw.hex()}\n", zip=True)
+    elif chunk == "tEXt exif":  # Pillow keeps it as info["exif"] and reads the orientation from it
+        info.add(b"tEXt", b"exif\0" + exif.tobytes())
     elif chunk.startswith("iTXt"):
         info.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
                       '1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '

@@ -223,6 +223,28 @@ def test_cifar_archive_beside_the_path_is_checked_and_extracted(tmp_path, rng, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar", "cifar-10-python.tar.gz"]
 
 
+def test_a_good_archive_that_cannot_be_put_at_ingest_path_is_blamed_on_the_path(tmp_path, rng, monkeypatch):
+    # before: "cifar-10-python.tar.gz: not a readable CIFAR-10 archive ([Errno 20] Not a directory ...); delete it
+    # and download again", of a good 160 MB archive, when ingest.path was a dangling link (an unmounted disk)
+    import hashlib
+    import os
+    import tarfile
+
+    import winnow.cifar10
+
+    (tmp_path / "src/cifar-10-batches-py").mkdir(parents=True)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src/cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(winnow.cifar10, "CIFAR10_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    os.symlink(tmp_path / "gone", tmp_path / "cifar")
+    with pytest.raises(WinnowError) as refused:
+        load_cifar10(tmp_path / "cifar", download=True)
+    assert str(refused.value) == (f"ingest.path: cannot put the extracted cifar-10-batches-py at {tmp_path / 'cifar'} "
+                                  "(Not a directory); point ingest.path at a folder that does not exist yet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar", "cifar-10-python.tar.gz", "src"]
+
+
 def _white_composite(path, mode):
     """Pillow's own compositing of the file over white, as ``mode``."""
     with Image.open(path) as img:

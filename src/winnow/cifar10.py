@@ -3,8 +3,8 @@
 A ``cifar-10-batches-py`` folder holds pickles, and a pickle can name any Python callable to run on
 load. They are read with :class:`BatchUnpickler`, which admits only what the batch format needs —
 dicts, lists, ints, bytes/str, and numpy arrays rebuilt by numpy's own reduce functions
-(``_reconstruct``, ``_frombuffer``, ``scalar``, ``ndarray``, ``dtype``, and ``_codecs.encode``, which
-protocol-2 pickles made by Python 3 use for bytes) — and refuses every other global before anything
+(``_reconstruct``, ``_frombuffer``, ``scalar``, ``ndarray``, ``dtype``, and ``_codecs.encode`` and an empty
+``bytes()``, which protocol-2 pickles made by Python 3 use for bytes) — and refuses every other global before anything
 runs. What it returns is then checked: ``data`` uint8 ``(N, 3072)``, ``labels`` N whole numbers inside
 the classes; nothing is cast or wrapped into range.
 
@@ -31,7 +31,7 @@ import numpy as np
 from winnow.errors import WinnowError, first_repeated
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import is_hidden
-from winnow.sources import Loaded, utf8_name
+from winnow.sources import Loaded, row_layout, utf8_name
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -51,11 +51,20 @@ def _numpy_reducers() -> dict[tuple[str, str], object]:
     return found
 
 
+def _empty_bytes(*args):
+    """``bytes()``: how a protocol-2 pickle made by Python 3 writes an empty bytes value (a non-empty one goes
+    through ``_codecs.encode``); anything else asked of ``bytes`` is refused."""
+    if args:
+        raise Refused("bytes with an argument")
+    return b""
+
+
 class BatchUnpickler(pickle.Unpickler):
     """An unpickler for CIFAR batches: every global outside the batch format is refused before it is
     looked up, so a planted ``os.system`` never runs."""
 
-    ALLOWED = {**_numpy_reducers(), ("_codecs", "encode"): _codecs.encode}
+    ALLOWED = {**_numpy_reducers(), ("_codecs", "encode"): _codecs.encode,
+               ("__builtin__", "bytes"): _empty_bytes, ("builtins", "bytes"): _empty_bytes}
 
     def find_class(self, module: str, name: str):
         try:
@@ -139,6 +148,10 @@ def _batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise WinnowError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {got}")
+    if row_layout(data, height=32, width=32) == "pixel_by_pixel":  # read as planar, every image would be scrambled
+        raise WinnowError(f"{path}: 'data' holds rows laid out pixel by pixel (R, G, B, R, G, B, ...), not a CIFAR-10 "
+                          "batch's planar layout (1024 R, then G, then B); store them as an npz of (N, 32, 32, 3) "
+                          "images instead (ingest.source: npz)")
     if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
         labels = labels.tolist()
     if not isinstance(labels, list) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
@@ -195,6 +208,18 @@ def extract_archive(archive: Path, root: Path) -> None:
     plain file or folder; nothing is left behind when it refuses or fails."""
     scratch = root.parent / f".{root.name}.winnow-tmp-{os.getpid()}"
     try:
+        _extract(archive, scratch)
+        try:
+            (scratch / FOLDER).rename(root)
+        except OSError as err:  # the archive is good: what is at ingest.path (a dangling link, a new folder) is not
+            raise WinnowError(f"ingest.path: cannot put the extracted {FOLDER} at {root} ({err.strerror}); "
+                              "point ingest.path at a folder that does not exist yet") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _extract(archive: Path, scratch: Path) -> None:
+    try:
         with tarfile.open(archive, "r:gz") as tar:
             members = tar.getmembers()
             for member in members:
@@ -205,8 +230,5 @@ def extract_archive(archive: Path, root: Path) -> None:
                     raise WinnowError(f"{archive}: member {member.name!r} is not part of the CIFAR-10 archive "
                                       f"(only {FOLDER}/<batch files>); refusing to extract it")
             tar.extractall(scratch, members=members, filter="data")
-        (scratch / FOLDER).rename(root)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise WinnowError(f"{archive}: not a readable CIFAR-10 archive ({err}); delete it and download again") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)

@@ -69,6 +69,8 @@ class NpyRows:
         """Write uint8 ``(B, H, W, C)`` ``rows`` at row ``start`` (within the current length)."""
         if rows.shape[1:] != self.shape[1:] or rows.dtype != np.uint8 or start + len(rows) > len(self):
             raise ValueError(f"{self.file}: rows {rows.dtype} {rows.shape} at {start} do not fit {self.shape}")
+        if len(rows) == 0:  # a memoryview of zero rows cannot be cast: nothing to write
+            return
         data = np.ascontiguousarray(rows).data.cast("B")  # bytes: a slice of the 4-D view would skip rows
         fd = os.open(self.file, os.O_WRONLY)
         try:

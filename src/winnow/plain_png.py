@@ -25,9 +25,9 @@ from PIL import Image
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MODES = {0: ("L", 1), 2: ("RGB", 3)}  # 8-bit colour types read here: grey, truecolour
 _MAX_FILTER = 4  # PNG filter types 0..4 (None, Sub, Up, Average, Paeth)
-# text chunks (tEXt, zTXt, iTXt) whose keyword Pillow reads an EXIF orientation from: ImageMagick's raw EXIF
-# profile and Adobe's XMP packet (tiff:Orientation)
-_ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp")
+# text chunks (tEXt, zTXt, iTXt) whose keyword Pillow reads an EXIF orientation from (Image.getexif, Pillow 13):
+# ImageMagick's raw EXIF profile, Adobe's XMP packet (tiff:Orientation), and the plain keys exif and xmp
+_ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp", b"exif", b"xmp")
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
 
 
