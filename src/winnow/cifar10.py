@@ -89,9 +89,10 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
     """
     root = Path(root)
     if not root.is_dir():
-        if root.exists() or not download:
-            raise WinnowError(
-                f"ingest.path: {root} is not a {FOLDER} folder; point it at one or set ingest.download: true")
+        if root.exists() or not download:  # with download on, what is there already is in the way
+            fix = (f"point it at a {FOLDER} folder, or at a path that does not exist yet (the archive goes beside "
+                   "it)") if download else "point it at one or set ingest.download: true"
+            raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
     classes = CIFAR10_CLASSES
     if (root / "batches.meta").is_file():
