@@ -326,6 +326,19 @@ def lying_header(project):
     (npy(np.arange(1, N + 1)[:, None] * np.array([[0.3, -1.0, 2.0]])),
      ["represent.file: mine.npy: every image's embedding points the same way (each a positive multiple of one "
       "vector: cosine similarity 1 between every pair"]),
+    # before: accepted; a score per image, or each row a positive or negative multiple of one vector, left cosine
+    # only +1 or -1: the 10-NN vote fell to chance and embedding-clean dropped 77% of train
+    (npy(np.random.default_rng(0).normal(size=(N, 1))),
+     ["represent.file: mine.npy: one feature per image: the cosine similarity of two numbers is only +1 or -1"]),
+    (npy(np.random.default_rng(0).normal(size=(N, 1)) * np.array([[0.3, -1.0, 2.0]])),
+     ["represent.file: mine.npy: every image's embedding lies on one line (each a positive or negative multiple of "
+      "one vector: cosine similarity +1 or -1 between every pair)"]),
+    # before: accepted; an offset 1,000 times the rows' own size left a largest cosine distance of about 1e-6, which
+    # float32 ranks coarsely (a probe's 10-NN vote: 88% -> 82%, and 32% at 3,000 times)
+    (npy(np.concatenate([separable(), np.full((N, 1), 1000.0)], axis=1)),
+     ["represent.file: mine.npy: every image's embedding points almost the same way (cosine distance at most ",
+      "from the first image's): a large offset common to every image, which float32 cosine cannot rank neighbours "
+      "under; subtract the mean embedding"]),
     # before: "values are complex128, not numbers"
     (npy(np.ones((N, 2)) * 1j), ["represent.file: mine.npy: values are complex (complex128); embeddings must be "
                                  "real numbers"]),
