@@ -47,7 +47,7 @@ def main() -> None:
     p = {**DEFAULTS, **(params.get("embedding_clean") or {})}
     check_outputs(stage="embedding-clean", files=[OUT / "embeddings.npy", OUT / "embedding_ids.json",
                                                   OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
-    config = TrainConfig.from_params({**params["train"], **(p["train"] or {})})
+    config = TrainConfig.from_params(params["train"], overrides=p["train"], overrides_from="embedding_clean.train")
     data, considered, _, truth = cl.read_judged()
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"])
@@ -73,7 +73,11 @@ def main() -> None:
     result = dataclasses.replace(result, decisions=_in_classes(result.decisions, learned))
     final = final_decisions(result.decisions)
     weakest = _weakest(result.strengths)
-    metrics = {"judge": {"embedding": p["embedding"], **weakest, "relabels_blocked": judges.blocked(final)},
+    # round 1's neighbours, each image left out of its own vote: how often the vote is the given label
+    first = result.decisions[result.decisions["round"] == result.decisions["round"].min()]
+    echo = float((first["given_agreement"] >= first["agreement"]).mean()) if len(first) else None
+    metrics = {"judge": {"embedding": p["embedding"], **weakest, "train_agreement": echo,
+                         "relabels_blocked": judges.blocked(final)},
                "considered": len(train), "left_out": left_out,
                "unjudged": {"classes": unjudged, "images": sum(unjudged.values())}, **_counts(final),
                "augmented_between_rounds": augmented,
@@ -105,9 +109,12 @@ def main() -> None:
     if refused and metrics["judge"]["relabels_blocked"]:
         print(f"embedding-clean: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{refused[0].refusal()}")
-    warning = judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean")
-    if warning:
-        print(warning)
+    for warning in (judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
+                    judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
+                                              val_accuracy=result.strengths[0].val_accuracy,
+                                              val_images=len(val.manifest))):
+        if warning:
+            print(warning)
 
 
 def _neighbours_needed(*, k: int, agree: float) -> int:

@@ -224,3 +224,30 @@ def test_too_few_classes_left_to_judge_after_the_small_ones_is_one_line(tmp_path
 
     assert assert_error_line(done, "confident_learn") == line
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_embedding_that_carries_the_given_train_labels_is_named_by_embedding_clean(tmp_path):
+    # before: features of a model that memorised the given train labels (here their one-hot columns) made the
+    # neighbour vote agree with every train label and flag none of 486 flips; only confident-learn, which
+    # pruned.cleaners does not list by default, warned
+    project = make_project(tmp_path / "project", default_params())
+    per_class = {"train": 40, "val": 12, "test": 3}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    # train: the one-hot of the given label; val: of the right class for a third of each class, another for the rest
+    index = manifest.groupby(["split", "label"]).cumcount().to_numpy()
+    shown = np.where((manifest["split"] == "val") & (index % 3 != 0), (manifest["label"] + 1) % 3, manifest["label"])
+    features = np.eye(3, 6)[shown] + np.random.default_rng(1).normal(scale=0.01, size=(len(manifest), 6))
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    done = run_stage(project, "embedding_clean", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("embedding-clean: warning: out of fold the judge agrees with every given train label: its features carry "
+            "the train labels (a model trained on them, or a label column in represent.file), so it repeats their errors instead of finding them; embed with features that never saw "
+            "these labels (represent.source: selfsup or pretrained)") in done.stdout.splitlines()
+    assert json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]["train_agreement"] == 1.0

@@ -35,7 +35,7 @@ DECISIONS = ("keep", "drop", "relabel")
 # reasons are "<rule>" or "<rule>:<class>"; the rules, in the order they are tried
 RULES = ("neighbours_agree", "inside_class", "isolated")
 DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "agreement",
-                    "neighbour_label", "same_class_distance", "centroid_margin")
+                    "neighbour_label", "given_agreement", "same_class_distance", "centroid_margin")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     Returns:
         DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
         given one among the k nearest references, and ``agreement``, the share of the k carrying it;
+        ``given_agreement``, the share of the k carrying the given label;
         ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
         largest, when there is none); ``centroid_label``, the other class whose centroid (mean of its
         unit reference features) is nearest, and ``centroid_margin``, distance to the own class's
@@ -148,6 +149,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         "position": np.asarray(space.positions, np.int64),
         "neighbour_label": neighbour_label.numpy().astype(np.int64),
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
+        "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
@@ -225,7 +227,7 @@ def cleanse(
         "id": np.asarray(ids, dtype=object), "given_label": labels, "suggested_label": suggested.astype(np.int64),
         "decision": decision, "reason": reason, "is_issue": decision != "keep",
         "agreement": found["agreement"].to_numpy(), "neighbour_label": neighbour,
-        "same_class_distance": found["same_class_distance"].to_numpy(),
+        "given_agreement": found["given_agreement"].to_numpy(), "same_class_distance": found["same_class_distance"].to_numpy(),
         "centroid_margin": found["centroid_margin"].to_numpy(),
     })
 
