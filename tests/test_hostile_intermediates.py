@@ -584,6 +584,24 @@ def test_crop_padding_that_shifts_the_crop_off_the_image_is_refused(project, pad
 
 
 @pytest.mark.hostile("params")
+@pytest.mark.parametrize(("stage", "section", "where"), [
+    ("represent", {"represent": {"source": "judge"}}, "represent.judge"),
+    ("confident-learn", {"confident_learn": {"judge": "cnn"}}, "confident_learn.train"),
+    ("embedding-clean", {"embedding_clean": {"embedding": "judge"}}, "embedding_clean.train")])
+def test_a_judges_own_training_option_is_named_where_it_was_set(project, stage, section, where):
+    # before: "error: train.crop_padding: 4 pixels ..." and "error: train.device: mps requested ...", of options set
+    # in represent.judge (or a cleaner's train section), while train's own were 2 and auto
+    [(name, values)] = section.items()
+    key = where.rsplit(".", 1)[1]
+    _with_params(project, **{name: {**values, key: {"crop_padding": 4, "epochs": 1}}})
+    assert _fails(project, stage, fragments=()) == (f"error: {where}.crop_padding: 4 pixels on 8x8 images shifts a "
+                                                    "crop past half the image; set it below 4, or 0 for no crop")
+    _with_params(project, **{name: {**values, key: {"device": "mps", "epochs": 1}}})
+    assert _fails(project, stage, fragments=()) == (f"error: {where}.device: mps requested but this machine has no "
+                                                    "MPS device; use auto or cpu")
+
+
+@pytest.mark.hostile("params")
 def test_a_train_device_the_machine_lacks_is_one_line(project):
     # params accept cuda:<index> and mps; before, the stage ended in torch's AssertionError or RuntimeError
     _with_params(project, train={"device": "mps", "epochs": 1})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from winnow.errors import WinnowError, check_known
 
@@ -90,6 +90,9 @@ class TrainConfig:
     # images to the device all at once (never), a batch at a time from host memory or the memory-mapped
     # imageset (always), or batches only when they would take more than half the device's free memory (auto)
     stream: str = "auto"
+    # the params section each option that overrides the train section came from ({"crop_padding":
+    # "represent.judge"}), so an error names the option the user wrote; not a field: checkpoints leave it out
+    overridden_in: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
@@ -98,9 +101,20 @@ class TrainConfig:
                               f"got {self.threads!r}")
 
     @classmethod
-    def from_params(cls, section: dict[str, Any]) -> "TrainConfig":
-        check_known(section, [f.name for f in fields(cls)], where="train")
-        return cls(**section)
+    def from_params(cls, section: dict[str, Any], *, overrides: dict[str, Any] | None = None,
+                    overrides_from: str = "train") -> "TrainConfig":
+        """The train ``section`` with a judge's ``overrides`` (read from the params section ``overrides_from``)."""
+        names = [f.name for f in fields(cls)]
+        check_known(section, names, where="train")
+        check_known(overrides or {}, names, where=overrides_from)
+        config = cls(**{**section, **(overrides or {})})
+        config.overridden_in = dict.fromkeys(overrides or {}, overrides_from)
+        return config
+
+    def option(self, key: str) -> str:
+        """The params path of option ``key``, as an error line names it: ``train.epochs``, or
+        ``represent.judge.epochs`` where the judge's section set it."""
+        return f"{self.overridden_in.get(key, 'train')}.{key}"
 
 
 @dataclass

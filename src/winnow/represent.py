@@ -87,7 +87,7 @@ def options(section: dict | None, *, train: dict | None = None) -> Options:
                               "use auto or cpu")
     return Options(p["source"], p["knn_k"], SelfSupConfig(**(p["selfsup"] or {})),
                    PretrainedConfig(**(p["pretrained"] or {})), Path(p["file"]) if p["file"] else None,
-                   TrainConfig.from_params({**(train or {}), **(p["judge"] or {})}))
+                   TrainConfig.from_params(train or {}, overrides=p["judge"], overrides_from="represent.judge"))
 
 
 def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: bool = True,

@@ -122,15 +122,16 @@ def fit(
         raise WinnowError("train: the val split is empty; a training keeps the epoch with the best val accuracy, "
                           "so it needs val images: set ingest.val_fraction above 0")
     if config.epochs < 1:  # before dvclive opens its log: zero epochs would leave a summary of nothing
-        raise WinnowError(f"train.epochs: {config.epochs} is below 1")
+        raise WinnowError(f"{config.option('epochs')}: {config.epochs} is below 1")
     if config.patience is not None and config.patience < 1:  # 0 would stop after the first epoch, always
-        raise WinnowError(f"train.patience: {config.patience} is below 1; null runs every epoch")
+        raise WinnowError(f"{config.option('patience')}: {config.patience} is below 1; null runs every epoch")
     height, width = train_images.shape[1:3]
     if 2 * config.crop_padding >= min(height, width):  # the crop could keep less than half the image, or none
-        raise WinnowError(f"train.crop_padding: {config.crop_padding} pixels on {height}x{width} images shifts a crop "
-                          f"past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for no crop")
+        raise WinnowError(f"{config.option('crop_padding')}: {config.crop_padding} pixels on {height}x{width} images "
+                          f"shifts a crop past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for "
+                          "no crop")
     rank, world = distributed_setup()
-    device = pick_device(config.device) if world == 1 else ddp_device(rank)
+    device = pick_device(config.device, option=config.option("device")) if world == 1 else ddp_device(rank)
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
@@ -151,7 +152,7 @@ def fit(
         batches = _batches(math.ceil(len(x_train) / world), config.batch_size,
                            lone_fails=lone_image_fails(model, in_channels=x_train.shape[1],
                                                        image_size=tuple(x_train.shape[2:4])),
-                           model=config.model, image_shape=(height, width))
+                           model=config.model, image_shape=(height, width), option=config.option("batch_size"))
         model = model.to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
@@ -245,14 +246,14 @@ def fit(
         return trained
 
 
-def _batches(count: int, batch_size: int, *, lone_fails: bool, model: str,
-             image_shape: tuple[int, int]) -> list[tuple[int, int]]:
+def _batches(count: int, batch_size: int, *, lone_fails: bool, model: str, image_shape: tuple[int, int],
+             option: str = "train.batch_size") -> list[tuple[int, int]]:
     """``(start, stop)`` of each batch of an epoch of ``count`` images (a rank's share). When a batch of one
     image fails the model's batch norm (``lone_fails``, :func:`winnow.models.lone_image_fails`), a last
     batch of one joins the batch before it; a batch size of 1, or a single image, is refused."""
     if lone_fails and (batch_size == 1 or count == 1):
         h, w = image_shape
-        why = "train.batch_size: 1 image a batch" if batch_size == 1 else "train: 1 train image"
+        why = f"{option}: 1 image a batch" if batch_size == 1 else "train: 1 train image"
         raise WinnowError(f"{why} leaves {model}'s batch norm one value per channel on {h}x{w} images, which it "
                           "cannot normalise; train on at least 2 images a batch (or larger images, or lenet5)")
     bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
@@ -296,7 +297,7 @@ def _optimizer(model: nn.Module, config: TrainConfig, steps_per_epoch: int):
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                               weight_decay=config.weight_decay, nesterov=config.momentum > 0)
     else:
-        raise WinnowError(f"train.optimizer: unknown {config.optimizer!r}; choose adam, adamw or sgd")
+        raise WinnowError(f"{config.option('optimizer')}: unknown {config.optimizer!r}; choose adam, adamw or sgd")
     # over the whole budget even when patience may end the run sooner: see fit
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "cosine":
@@ -307,7 +308,8 @@ def _optimizer(model: nn.Module, config: TrainConfig, steps_per_epoch: int):
     elif config.schedule == "constant":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     else:
-        raise WinnowError(f"train.schedule: unknown {config.schedule!r}; choose cosine, onecycle or constant")
+        raise WinnowError(f"{config.option('schedule')}: unknown {config.schedule!r}; choose cosine, onecycle or "
+                          "constant")
     return opt, sched
 
 
