@@ -68,7 +68,8 @@ def write_project(root: Path) -> Path:
     write_table(root / "data/confident-learn/label_issues.parquet", issues.reset_index().loc[:, list(ISSUE_COLUMNS)])
     neighbours = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged],
                                "suggested_label": [GIVEN[i] for i in judged], "decision": "keep", "reason": "",
-                               "is_issue": False, "agreement": 0.1, "neighbour_label": 0, "same_class_distance": 0.1,
+                               "is_issue": False, "agreement": 0.1, "neighbour_label": 0, "given_agreement": 0.9,
+                               "same_class_distance": 0.1,
                                "centroid_margin": -0.5, "lof": 0.9, "lof_outlier": False, "round": 1}).set_index("id")
     neighbours.loc["train-06", ["suggested_label", "decision", "reason", "is_issue", "agreement"]] = \
         [0, "relabel", "neighbours_agree:0", True, 0.9]
