@@ -6,6 +6,7 @@ And compare's significance tables where the paired differences have no spread: w
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hostile_harness import (
@@ -349,3 +350,150 @@ def test_a_reader_closing_the_pipe_is_no_error(tmp_path):
     reader.stdout.close()  # before winnow has imported anything: its first line meets a closed pipe
     errors = reader.stderr.read().decode()
     assert reader.wait(timeout=120) == 0 and errors == ""
+
+
+@pytest.mark.hostile("compare")
+def test_compare_out_whose_json_is_the_from_json_input_is_refused(tmp_path):
+    # before: exit 0, and the saved `dvc exp show --json` was replaced by compare's own two-key JSON
+    project = make_project(tmp_path / "project")
+    saved = _one_run(project, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    before = saved.read_bytes()
+    done = run_winnow(project, "compare", "--from-json", "exp.json", "--variants", "baseline", "pruned",
+                      "--out", "exp.md", timeout=60)
+    assert assert_error_line(done) == ("error: --out exp.md: exp.json, the JSON written beside it, is the --from-json "
+                                       "input, which this would overwrite; give another path, e.g. --out "
+                                       "reports/compare-seeds.md")
+    assert saved.read_bytes() == before and not (project / "exp.md").exists()
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize("where", ["subfolder", "repo"])
+def test_an_output_over_the_project_params_is_refused_from_a_subfolder_or_another_folder(tmp_path, where):
+    # before: from src/ (--out ../params.yaml), or from elsewhere with --repo, the project's params.yaml was replaced
+    # with markdown, exit 0: the guard looked for the project in the current folder only
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_bytes((ROOT / "dvc.yaml").read_bytes())
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    params = (project / "params.yaml").read_bytes()
+    cwd, out = ((project / "src", "../params.yaml") if where == "subfolder" else
+                (tmp_path, str(project / "params.yaml")))
+    cwd.mkdir(exist_ok=True)
+    done = run_winnow(cwd, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned", "--repo",
+                      str(project), "--out", out, timeout=60)
+    assert assert_error_line(done) == (f"error: --out {out}: is the project's params.yaml, which this would overwrite; "
+                                       "give another path, e.g. --out reports/compare-seeds.md")
+    assert (project / "params.yaml").read_bytes() == params and not (project / "params.json").exists()
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize("command", [["compare", "--variants", "baseline", "pruned", "--out"],
+                                     ["gate", "--base", "HEAD", "--markdown"]])
+def test_an_output_name_too_long_for_its_temporary_is_refused_before_any_work(tmp_path, command):
+    # before: a name that fit but whose temporary (.<name>.winnow-tmp-<pid>...) did not failed after the work: compare
+    # left its markdown without the JSON, gate printed "gate: PASS" and then failed
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    name = "b" * 230 + ".md"
+    before = files_under(project)
+    extra = ["--from-json", str(saved)] if command[0] == "compare" else []
+    done = run_winnow(project, *command, name, *extra, timeout=60)
+    line = assert_error_line(done, f"{command[-1]} {name}: the name is too long to write safely (at most ",
+                             "bytes here, to leave room for the temporary it is written as); give a shorter name")
+    assert done.stdout == "" and line.startswith("error: ")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_a_list_option_given_twice_takes_both_lists(tmp_path):
+    # before: `--variants baseline --variants pruned` kept pruned alone: a regression of baseline was never gated
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.5, "b": 0.8}})
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "--variants", "pruned",
+                      timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "| average | baseline | pruned | 0.0500 |" in done.stdout
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("text", "problem"), [("[" * 100000 + "]" * 100000, "maximum recursion depth exceeded"),
+                                               ("[" + "1" * 5000 + "]", "Exceeds the limit (4300 digits)")],
+                         ids=["deep", "huge-number"])
+@pytest.mark.parametrize("command", [["compare", "--variants", "baseline", "pruned"], ["study", "collect"]])
+def test_from_json_nested_too_deep_or_with_a_huge_number_is_one_line(tmp_path, text, problem, command):
+    # before: RecursionError and ValueError tracebacks
+    project = make_project(tmp_path / "project")
+    (tmp_path / "odd.json").write_text(text)
+    done = run_winnow(project, *command, "--from-json", str(tmp_path / "odd.json"), timeout=60)
+    assert_error_line(done, f"--from-json: {tmp_path / 'odd.json'} is not JSON (", problem)
+
+
+@pytest.mark.hostile("compare")
+def test_from_json_on_a_closed_standard_input_is_one_line(tmp_path):
+    # before: AttributeError: 'NoneType' object has no attribute 'buffer'
+    project = make_project(tmp_path / "project")
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "compare", "--from-json", "-", "--variants", "baseline",
+                           "pruned"], cwd=project, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=_env(), timeout=300, preexec_fn=lambda: __import__("os").close(0))
+    assert assert_error_line(done) == ("error: --from-json: there is no standard input (it was closed); pipe `dvc exp "
+                                       "show --json` into it, or give a saved file")
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("command", "expected"), [
+    (["compare", "--variants", "baseline", "pruned", "--num", "3"],
+     "compare --num 3: reads the repository's commits, which --from-json replaces; drop one of the two"),
+    (["study", "collect", "--rev", "main"],
+     "study collect --rev: chooses the repository's commits, which --from-json replaces; drop one of the two"),
+    (["study", "collect", "--num", "5"],
+     "study collect --num 5: chooses the repository's commits, which --from-json replaces; drop one of the two"),
+], ids=["compare-num", "study-rev", "study-num"])
+def test_options_that_choose_commits_beside_from_json_are_refused(tmp_path, command, expected):
+    # before: ignored without a word, and every run of the saved file was read
+    project = make_project(tmp_path / "project")
+    saved = _one_run(tmp_path, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}})
+    done = run_winnow(project, *command, "--from-json", str(saved), timeout=60)
+    assert assert_error_line(done) == f"error: {expected}"
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("action", [["export"], ["import", "queue.csv"]])
+def test_review_run_away_from_the_project_root_says_so(tmp_path, action):
+    # before, from reviews/: "reviews/queue.csv: not found; run `winnow review export` (again) first", and the
+    # export then said data/degrade was not an imageset, though the pipeline had run
+    project = make_project(tmp_path / "project")
+    (project / "reviews").mkdir(exist_ok=True)
+    (project / "reviews/queue.csv").write_text("id,verdict\n")
+    done = run_winnow(project / "reviews", "review", *action, timeout=60)
+    assert assert_error_line(done) == "error: params.yaml: params file not found (run from the project root)"
+
+
+def test_python_dash_m_winnow_is_the_winnow_command(tmp_path):
+    # before: "No module named winnow.__main__; 'winnow' is a package and cannot be directly executed"
+    done = subprocess.run([sys.executable, "-m", "winnow", "--help"], capture_output=True, text=True, env=_env(),
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("usage: winnow ")
+
+
+@pytest.mark.hostile("interrupted")
+def test_sigterm_to_a_command_unwinds_its_work_as_an_interrupt(tmp_path):
+    # before: the forked child died of SIGTERM's default action wherever it was; inside DVC's own writes (dvc status
+    # under the gate) that left an empty .dvc/tmp/rwlock, which stopped every later dvc command. Raised as an
+    # interrupt, the work's clean-up runs, as it did for SIGINT
+    import os
+    import signal
+    import time
+
+    project = make_project(tmp_path / "project")
+    command = subprocess.Popen([sys.executable, "-m", "winnow", "compare", "--from-json", "-", "--variants", "baseline",
+                                "pruned"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=_env())
+    children = Path(f"/proc/{command.pid}/task/{command.pid}/children")
+    while command.poll() is None and not children.read_text().split():  # the watched child reads standard input
+        time.sleep(0.1)
+    os.kill(command.pid, signal.SIGTERM)
+    command.wait(timeout=120)  # standard input left open: an end of it would end the command on its own
+    stderr = command.stderr.read()
+    command.stdin.close()
+    assert command.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.splitlines() == ["error: compare: terminated (SIGTERM); outputs not yet complete were left "
+                                   "unwritten: rerun it"]

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from winnow.errors import WinnowError, escape_unencodable_output, fault_line, let_the_reader_leave
+from winnow.errors import WinnowError, escape_unencodable_output, let_the_reader_leave
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
@@ -47,19 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     escape_unencodable_output()
     if called_as_command:  # a test calling main() in-process is never forked
-        from winnow.stage import tidy_killed_runs
+        from winnow.stage import terminate_as_interrupt, tidy_killed_runs
         from winnow.watched import in_utf8_mode, watched_by_a_parent
 
         in_utf8_mode()
         let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
-        watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs)
+        # SIGTERM raised as an interrupt, as in a stage: its default action ended the child inside DVC's own writes
+        # (an empty .dvc/tmp/rwlock, which stopped every later dvc command), where an exception runs their clean-up
+        watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs, setup=terminate_as_interrupt)
     try:
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
-        fault = fault_line(err)
+        from winnow.stage import stop_line
+
+        fault = stop_line(err)
         if fault is None:
             raise
         print(f"error: {args.command}: {fault[0]}", file=sys.stderr)

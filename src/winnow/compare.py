@@ -16,6 +16,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,9 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown, revisions
-from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file
+from winnow.errors import (
+    WinnowError, check_output, first_line, first_repeated, not_a_regular_file, output_path, project_file,
+)
 from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
 
@@ -269,8 +272,8 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
         where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
         try:
             summary = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate@{variant} there") from err
+        except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
+            raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate@{variant} there") from err
         per_class = summary.get("per_class") if isinstance(summary, dict) else None
         if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
             raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
@@ -306,8 +309,10 @@ def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variants", nargs="+", help="variants to compare (default: params.yaml variants)")
-    parser.add_argument("--metrics", nargs="+", default=["f1"], choices=PER_CLASS_METRICS)
+    # a list option given twice takes both lists (action extend): before, the last one alone was compared
+    parser.add_argument("--variants", nargs="+", action="extend",
+                        help="variants to compare (default: params.yaml variants)")
+    parser.add_argument("--metrics", nargs="+", action="extend", choices=PER_CLASS_METRICS, help="default: f1")
     parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count")
     parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
                                             "standard input)")
@@ -315,14 +320,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", help="the DVC project")
 
 
-def check_arguments(*, num: int, out: Path | None) -> None:
+def check_arguments(*, num: int, out: Path | None, from_json: str | None = None) -> None:
     """Refuse, before any work, what would otherwise go wrong late: a ``--num`` below 1 (dvc exp show takes
-    it as no limit and reads the experiments of every commit, for minutes) and an ``--out``, or the JSON
-    written beside it, that is a folder (the final rename fails after the whole comparison ran), or an ``--out``
-    ending in ``.json`` (that JSON would replace the markdown)."""
+    it as no limit and reads the experiments of every commit, for minutes), or other than 1 beside
+    ``--from-json`` (which it cannot limit), and an ``--out``, or the JSON written beside it, that is a folder
+    (the final rename fails after the whole comparison ran), the ``--from-json`` input, or a name too long for
+    the temporary it is written as, or an ``--out`` ending in ``.json`` (that JSON would replace the
+    markdown)."""
     if num < 1:
         raise WinnowError(f"compare --num {num}: must be at least 1 (commits back from HEAD whose experiments "
                           "count); give e.g. --num 1")
+    if from_json is not None and num != 1:  # before: ignored, and every run of the file compared
+        raise WinnowError(f"compare --num {num}: reads the repository's commits, which --from-json replaces; drop "
+                          "one of the two")
     check_output(out, option="--out", example="reports/compare-seeds.md")
     if out and out.suffix == ".json":  # the JSON beside it would be written over the markdown, which is lost
         raise WinnowError(f"--out {out}: the runs' JSON is written beside the markdown as {out.with_suffix('.json')}, "
@@ -332,16 +342,22 @@ def check_arguments(*, num: int, out: Path | None) -> None:
                           "file path, e.g. --out reports/compare-seeds.md")
     # before: --out metrics/budget.md replaced the budget stage's metrics/budget.json with the runs' JSON, exit 0
     beside = out.with_suffix(".json") if out else None
+    if beside and from_json not in (None, "-") and os.path.realpath(beside) == os.path.realpath(from_json):
+        raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is the --from-json input, which this "
+                          "would overwrite; give another path, e.g. --out reports/compare-seeds.md")
     taken = beside and (project_file(str(beside)) or not_a_regular_file(str(beside)))
     if taken:
         raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is {taken}, which this would "
                           "overwrite; give another path, e.g. --out reports/compare-seeds.md")
+    check_output(beside, option=f"--out {out}: the JSON beside it,")
 
 
 def run(args: argparse.Namespace) -> int:
+    from winnow.outputs import together
     from winnow.stage import load_params, write_json, write_text
 
-    check_arguments(num=args.num, out=args.out)
+    check_arguments(num=args.num, out=args.out, from_json=args.from_json)
+    args.metrics = args.metrics or ["f1"]
     repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: a pair of a variant with itself, and a traceback when it was the only one
         raise WinnowError(f"compare --variants: {repeated} given twice; name each variant once")
@@ -383,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
     text = "\n".join(parts)
     print(text)
     if args.out:
-        write_text(args.out, text)
-        write_json(args.out.with_suffix(".json"), {"runs": [r["experiment"] for r in runs], "variants": variants})
+        with together():  # the markdown and its JSON land as one: never one without the other
+            write_text(args.out, text)
+            write_json(args.out.with_suffix(".json"), {"runs": [r["experiment"] for r in runs], "variants": variants})
     return 0

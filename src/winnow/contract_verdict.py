@@ -124,7 +124,7 @@ def _fingerprint_of(name: str) -> str | None:
 def _read(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: not JSON, not UTF-8, a number past 4,300 digits
         return None
 
 

@@ -142,8 +142,9 @@ def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
 
 class Obstacle(NamedTuple):
     """What stops a write at a path (:func:`output_obstacle`): ``kind`` (a folder where a file goes, or the
-    reverse), ``under`` (``where``: the file the path lies under) or ``unwritable`` (``where``: the deepest
-    existing folder, which takes no new file; ``why``: the system's reason)."""
+    reverse), ``under`` (``where``: the file the path lies under), ``unwritable`` (``where``: the deepest
+    existing folder, which takes no new file; ``why``: the system's reason) or ``long`` (``why``: the longest
+    name the folder's file system takes)."""
 
     what: str
     where: str = ""
@@ -168,7 +169,19 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
             pass
     except OSError as err:
         return Obstacle("unwritable", nearest, err.strerror)
+    # it is written as .<name>.winnow-tmp-<pid>[.suffix] and renamed: a name that fits but whose temporary does not
+    # failed after the work (compare left its markdown without the JSON; gate printed PASS, then failed)
+    longest = _name_max(nearest) - len(f"..winnow-scratch-{2**22}") - len(Path(path).suffix)
+    if len(os.fsencode(os.path.basename(os.path.normpath(path)))) > longest:
+        return Obstacle("long", why=str(longest))
     return None
+
+
+def _name_max(folder: str) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
@@ -192,6 +205,9 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
         raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
     if obstacle.what == "under":
         raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
+    if obstacle.what == "long":
+        raise WinnowError(f"{option} {path}: the name is too long to write safely (at most {obstacle.why} bytes here, "
+                          f"to leave room for the temporary it is written as); give a shorter name{hint}")
     raise WinnowError(f"{option} {path}: cannot write in {obstacle.where} ({obstacle.why}); give a {kind} path "
                       f"where you can write{hint}")
 
@@ -201,14 +217,16 @@ _PIPELINE_FILES = {"params.yaml": "the project's params.yaml", "dvc.yaml": "the 
 
 
 def project_file(path: str) -> str | None:
-    """What ``path`` is to the DVC project in the current folder when a command's output there would overwrite
-    the pipeline's own files: params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies
-    under one); else None. ``winnow compare --out params.yaml`` replaced the params with markdown."""
+    """What ``path`` is to the DVC project it lies in (the nearest folder above it holding dvc.yaml or .dvc, from
+    wherever the command runs) when a command's output there would overwrite the pipeline's own files:
+    params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies under one); else None.
+    ``winnow compare --out params.yaml`` replaced the params with markdown, and so did ``--out ../params.yaml``
+    from a subfolder before the project was found from the path rather than the current folder."""
     import yaml
 
-    root = os.path.realpath(os.getcwd())
     target = os.path.realpath(path)
-    if os.path.commonpath([root, target]) != root:
+    root = _project_root(os.path.dirname(target))
+    if root is None:
         return None
     relative = os.path.relpath(target, root)
     top = relative.split(os.sep)[0]
@@ -227,6 +245,17 @@ def project_file(path: str) -> str | None:
                             or (out.endswith("/") and relative.startswith(out))):
                     return f"an output of the {name} stage ({out})"
     return None
+
+
+def _project_root(folder: str) -> str | None:
+    """The nearest of ``folder`` and the folders above it that holds a dvc.yaml or a .dvc folder, or None."""
+    while True:
+        if os.path.isfile(os.path.join(folder, "dvc.yaml")) or os.path.isdir(os.path.join(folder, ".dvc")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def not_a_regular_file(path: str) -> str | None:

@@ -16,7 +16,7 @@ import re
 
 import pandas as pd
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_line
 from winnow.metrics import headline, summarise
 
 
@@ -41,8 +41,8 @@ def metric_problems(text: str, *, where: str) -> list[str]:
     (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return [f"{where}: not valid JSON ({err})"]
+    except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
+        return [f"{where}: not valid JSON ({first_line(err)})"]
     bad = [f"{key} = {value!r}" for key, value in flatten(data) if not is_number(value)]
     return [f"{where}: {', '.join(bad)}"] if bad else []
 
@@ -84,8 +84,8 @@ def read_headline(text: str | None, *, where: str) -> dict | None:
         return None
     try:
         return dict(flatten(json.loads(text)))
-    except json.JSONDecodeError as err:
-        raise WinnowError(f"{where}: not valid JSON ({err}); rerun evaluate") from err
+    except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
+        raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate") from err
 
 
 def headline_classes(written: dict | None) -> list[str]:

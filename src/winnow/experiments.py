@@ -170,13 +170,18 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         stdin = from_json == "-"
         named, fix = (("standard input", "pipe `dvc exp show --json` into it") if stdin else
                       (str(path), f"write it with `dvc exp show --json > {path}`"))
+        if stdin and sys.stdin is None:  # closed at the start (`<&-`): Python sets it to None
+            raise WinnowError("--from-json: there is no standard input (it was closed); pipe `dvc exp show --json` "
+                              "into it, or give a saved file")
         try:
             text = sys.stdin.buffer.read().decode() if stdin else path.read_text()
             if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
                 raise WinnowError("--from-json: standard input is empty (did `dvc exp show --json` before the pipe "
                                   "fail?); pipe `dvc exp show --json` into it, or give a saved file")
             shown = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except WinnowError:
+            raise
+        except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
             raise WinnowError(f"--from-json: {named} is not JSON ({first_line(err)}); {fix}") from err
         if not isinstance(shown, list):
             raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")

@@ -287,13 +287,15 @@ def _listed_variants(repo, rev) -> set[str] | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", required=True, nargs="+",
+    # each list option given twice takes both lists (action extend): before, the last one alone was gated
+    parser.add_argument("--base", required=True, nargs="+", action="extend",
                         help="the revision to compare against, e.g. main or origin/main; several (dvc exp names or "
                              "commits of one setting at other seeds) are pooled")
-    parser.add_argument("--target", default=[revisions.WORKSPACE], nargs="+",
+    parser.add_argument("--target", nargs="+", action="extend",
                         help="the revision under test (default: the workspace); several are pooled, as for --base")
     parser.add_argument("--repo", default=".", help="the DVC project (a git repository)")
-    parser.add_argument("--variants", nargs="+", help="gate only these variants (default: every one evaluated)")
+    parser.add_argument("--variants", nargs="+", action="extend",
+                        help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
@@ -306,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
     if repeated is not None:  # before: its rows were tested twice and each regression counted twice
         raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")
     load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
+    args.target = args.target or [revisions.WORKSPACE]
     settings, setting_notes = base_settings(args.repo, base=args.base, target=args.target)
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
     text, passed = report(table, setting_notes + notes, base=args.base, target=args.target, settings=settings,

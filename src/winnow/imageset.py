@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_repeated
+from winnow.errors import WinnowError, first_line, first_repeated
 from winnow.npy_rows import NpyRows
 from winnow.outputs import atomic_folder
 
@@ -234,8 +234,8 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     except UnicodeDecodeError as err:
         raise ImageSetError(f"{path / 'classes.json'}: not UTF-8 text ({err.reason} at byte {err.start}); the class "
                             "names are a JSON list written in UTF-8") from err
-    except json.JSONDecodeError as err:
-        raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({err})") from err
+    except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
+        raise ImageSetError(f"{path / 'classes.json'}: not valid JSON ({first_line(err)})") from err
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise ImageSetError(f"{path / 'classes.json'}: must be a JSON list of class-name strings")
     repeated = first_repeated(classes)

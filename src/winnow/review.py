@@ -405,6 +405,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the queue, the verdicts and the data are the project's, read from its root: before, run from reviews/ the
+    # command said the queue was missing and advised an export, which then said the pipeline had not run
+    load_params()
     if args.action == "export":
         queue = export(fiftyone=args.fiftyone)
         counts = queue["kind"].value_counts()

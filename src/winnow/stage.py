@@ -251,7 +251,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report.
 
     SIGTERM (``timeout``, ``kill``, a cancelled CI job) ends the stage as Ctrl-C does: one line, status 143, and
-    every temporary removed on the way out (:func:`_terminate_as_interrupt`).
+    every temporary removed on the way out (:func:`terminate_as_interrupt`).
 
     Called from a script's top level, the stage runs in a forked child that its parent watches
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
@@ -259,9 +259,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     if forked:
         in_utf8_mode()
         watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
-                            setup=_terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
+                            setup=terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
     else:
-        _terminate_as_interrupt()
+        terminate_as_interrupt()
     escape_unencodable_output()
     try:
         tidy_killed_runs()
@@ -277,14 +277,20 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     except (Exception, KeyboardInterrupt) as err:  # the disk, memory or the user is one line; a bug its traceback
-        fault = fault_line(err)
+        fault = stop_line(err)
         if fault is None:
             raise
-        line, status = fault
-        if _TERMINATED and status == INTERRUPTED:
-            line, status = line.replace("interrupted", "terminated (SIGTERM)", 1), 128 + signal.SIGTERM
-        print(f"error: stages/{Path(sys.argv[0]).name}: {line}", file=sys.stderr)
-        sys.exit(status)
+        print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
+        sys.exit(fault[1])
+
+
+def stop_line(err: BaseException) -> tuple[str, int] | None:
+    """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM raised (:func:`terminate_as_interrupt`)
+    worded as one and given the shell's status for it, 143."""
+    fault = fault_line(err)
+    if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
+        return fault[0].replace("interrupted", "terminated (SIGTERM)", 1), 128 + signal.SIGTERM
+    return fault
 
 
 def tidy_killed_runs() -> None:
@@ -308,7 +314,7 @@ class Terminated(KeyboardInterrupt):
 _TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
 
 
-def _terminate_as_interrupt() -> None:
+def terminate_as_interrupt() -> None:
     """Make SIGTERM raise :class:`Terminated` in the main thread. Its default action ended the process on the
     spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
     data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and

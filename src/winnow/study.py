@@ -241,8 +241,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
     collect.add_argument("--out", default="plots/study", type=output_path, help="folder for study.csv and the PNGs")
     queue = actions.add_parser("queue", help="queue the standard sweeps with dvc exp run --queue")
-    queue.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
-    queue.add_argument("--classes", nargs="+",
+    # a list option given twice takes both lists (action extend): before, the last one alone was queued
+    queue.add_argument("--sweeps", nargs="+", action="extend", choices=SWEEPS, help="default: every sweep")
+    queue.add_argument("--classes", nargs="+", action="extend",
                        help="class names deleted one at a time by class_deletion (default: every class of "
                             f"{INGESTED_CLASSES}, which `dvc repro ingest` writes)")
     queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
@@ -260,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
     if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
         raise WinnowError(f"study collect --num {args.num}: give the number of commits back from HEAD whose "
                           "experiments count (at least 1), or -1 for all")
+    if args.from_json is not None and (args.revs or args.num != 1):  # before: ignored, and every run of the file read
+        given = "--rev" if args.revs else f"--num {args.num}"
+        raise WinnowError(f"study collect {given}: chooses the repository's commits, which --from-json replaces; drop "
+                          "one of the two")
     unfinished: list[str] = []
     failed: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,

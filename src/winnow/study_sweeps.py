@@ -113,6 +113,7 @@ def queue(args: argparse.Namespace) -> int:
     """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
     printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
     load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    args.sweeps = args.sweeps or list(SWEEPS)
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
