@@ -256,3 +256,11 @@ def test_an_image_nearer_another_class_is_never_an_edge_case():
     assert scores[3] == -1.0
     np.testing.assert_allclose(scores[[0, 1, 2]], np.linalg.norm(features[[0, 1, 2]] - [2.5, 0.5], axis=1))
     assert np.flatnonzero(edge_cases(scores, labels, fraction=0.25)).tolist() == [2, 5]
+
+
+def test_a_class_with_fewer_images_near_its_centre_than_the_fraction_takes_no_others():
+    # found by probing: a class whose two images both sat nearer another class's centre (scored -1) gave one of them
+    # as its edge case, and it got 14 of its class's 18 copies at three times the weight
+    scores = np.array([0.5, 0.4, 0.3, 0.2, -1.0, -1.0])
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    assert np.flatnonzero(edge_cases(scores, labels, fraction=0.5)).tolist() == [0, 1]

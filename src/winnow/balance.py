@@ -67,8 +67,10 @@ def edge_scores(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def edge_cases(scores: np.ndarray, labels: np.ndarray, *, fraction: float) -> np.ndarray:
     """bool ``(N,)``: per class, the ``fraction`` of its images with the highest float ``(N,)`` scores
-    (at least one per class when ``fraction`` > 0). Ranked within each class because distances to a
-    class centre are on each class's own scale."""
+    (at least one per class when ``fraction`` > 0), among those scored 0 or more: an image :func:`edge_scores`
+    scores -1 sits nearer another class and is never one (before, a class with fewer images near its own
+    centre than the fraction asked took them, and copied wrong labels three times over). Ranked within each
+    class because distances to a class centre are on each class's own scale."""
     if not 0.0 <= fraction <= 1.0:
         raise WinnowError(f"balance.edge_fraction: must be in [0, 1], got {fraction!r}")
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
@@ -79,7 +81,8 @@ def edge_cases(scores: np.ndarray, labels: np.ndarray, *, fraction: float) -> np
     for label in np.unique(labels) if fraction > 0 else []:
         members = np.flatnonzero(labels == label)
         top = max(1, round(fraction * len(members)))
-        edge[members[np.argsort(-scores[members], kind="stable")[:top]]] = True
+        ranked = members[np.argsort(-scores[members], kind="stable")[:top]]
+        edge[ranked[scores[ranked] >= 0]] = True
     return edge
 
 
