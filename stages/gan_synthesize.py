@@ -113,6 +113,10 @@ def main() -> None:
     # "real_median": as confident as the median real val image of the class; or one number for all classes
     threshold = (real_thresholds(val_probs, val.labels) if section["threshold"] == "real_median"
                  else float(section["threshold"]))
+    no_val = [c for c in weak if c not in {classes[label] for label in val.labels}]
+    if section["threshold"] == "real_median" and no_val:  # weak_by count: no real val image to be as sure as
+        print(f"warning: gan-synthesize: weak class(es) {', '.join(map(repr, no_val))} have no val image, so "
+              "real_median has no real image to measure; their samples are kept at a probability of 0.5")
     kept = confident(probs, intended, threshold=threshold)
 
     counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
@@ -168,6 +172,9 @@ def main() -> None:
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
+    if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
+        print("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
+              "GAN longer (gan.train.epochs) or lower gan.threshold")
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

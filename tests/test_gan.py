@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
@@ -281,3 +282,42 @@ def test_a_checkpoint_resumes_only_on_the_data_it_was_trained_on(tmp_path):
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     np.testing.assert_array_equal(generate(resumed.generator, wanted, seed=5),
                                   generate(straight.generator, wanted, seed=5))
+
+
+def test_a_gan_whose_losses_become_nan_stops_in_one_line():
+    # found by probing: NaN losses went into metrics/gan.json (not valid JSON) and the generator's NaN images were
+    # cast to all-black samples that joined the augmented variant (params.yaml now caps ac_weight at 1000; a weight of
+    # 1e300, given here directly, makes the losses NaN at once, as any divergence would)
+    images = np.random.default_rng(0).integers(0, 256, (64, 8, 8, 1), dtype=np.uint8)
+    config = GanConfig(epochs=1, width=4, latent_dim=8, batch_size=32, ac_weight=1e300, device="cpu")
+    with pytest.raises(WinnowError) as refused:
+        train_gan(images, np.arange(64) % 2, config=config, num_classes=2, seed=0, progress=False)
+    assert str(refused.value).startswith("gan: training diverged: the ")
+    assert str(refused.value).endswith(" at epoch 1; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight (1e+300)")
+
+
+def test_frechet_distance_of_singular_covariances_takes_the_ridge_without_a_warning(recwarn):
+    # found by probing: 74 of 84 features constant in both sets made scipy warn "Matrix is singular ... might be
+    # inaccurate" (a raw warning with a source path in the stage's output), and that value was recorded
+    rng = np.random.default_rng(0)
+    real, generated = np.zeros((138, 84)), np.zeros((300, 84))
+    real[:, :10], generated[:, :10] = rng.normal(size=(138, 10)), rng.normal(size=(300, 10))
+    distance = frechet_distance(real, generated)
+    assert not [w for w in recwarn if "singular" in str(w.message)]
+    # the 74 constant features add nothing to the distance (the ridge adds 1e-6 to each side and takes 2e-6 away)
+    assert abs(distance - frechet_distance(real[:, :10], generated[:, :10])) < 1e-4
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_filter_that_keeps_no_sample_says_augmented_is_pruned_alone(tmp_path):
+    # found by probing: "kept a 0/4" and nothing more, while augmented (pruned under another name) was trained and
+    # reported as a version of its own
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["threshold"] = 0.999  # a one-epoch classifier is never that sure of a one-epoch GAN's samples
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_stage(project, "gan-synthesize")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((project / "metrics/gan.json").read_text())["added"] == 0
+    assert ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
+            "GAN longer (gan.train.epochs) or lower gan.threshold") in done.stdout.splitlines()

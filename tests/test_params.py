@@ -34,6 +34,10 @@ def test_the_shipped_params_yaml_validates():
     ("train.lr", 0, "train.lr: 0 is below 1e-12"),
     ("train.lr", 1e-300, "train.lr: 1e-300 is below 1e-12"),  # before: taken, and nothing trained
     ("gan.train.beta1", 1, "gan.train.beta1: 1 is not below 1"),
+    # before: 10**18 overflowed torch's allocator into a traceback; 1e300 made every loss NaN and every sample black
+    ("gan.train.width", 10**18, "gan.train.width: 1000000000000000000 is above 4096"),
+    ("gan.train.latent_dim", 5000, "gan.train.latent_dim: 5000 is above 4096"),
+    ("gan.train.ac_weight", 1e300, "gan.train.ac_weight: 1e+300 is above 1000"),
     ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer >= 1"),
     ("train.epochs", True, "train.epochs: true is a boolean, not an integer >= 1"),
     ("train.patience", 0, "train.patience: 0 is below 1"),

@@ -18,6 +18,7 @@ with batch norm, tanh out, the class as a learned embedding that scales the late
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -188,6 +189,12 @@ def train_gan(
             sums["ac_real_acc"] += (real_logits.argmax(1) == real_y).float().mean().item()
             sums["ac_fake_acc"] += (logits.argmax(1) == fake_y).float().mean().item()
         history.append({"epoch": epoch, **{k: v / (step + 1) for k, v in sums.items()}})
+        broken = next((name for name in ("d_loss", "g_loss") if not math.isfinite(history[-1][name])), None)
+        if broken is not None:  # before: NaN losses went into metrics/gan.json and all-black samples into augmented
+            who = "discriminator" if broken == "d_loss" else "generator"
+            raise WinnowError(f"gan: training diverged: the {who}'s loss became {history[-1][broken]} at epoch "
+                              f"{epoch}; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight "
+                              f"({config.ac_weight:g})")
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}")
         if checkpoint is not None:

@@ -5,6 +5,7 @@ real ones, and a grid of samples to look at.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -102,14 +103,21 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
     mu = a.mean(axis=0) - b.mean(axis=0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    root = linalg.sqrtm(cov_a @ cov_b)
+    with warnings.catch_warnings():  # scipy's "matrix is singular ... might be inaccurate": take the ridge instead
+        warnings.simplefilter("error", linalg.LinAlgWarning)
+        try:
+            root = linalg.sqrtm(cov_a @ cov_b)
+        except linalg.LinAlgWarning:
+            root = np.full_like(cov_a, np.nan)
     if not np.isfinite(root).all():
         # features that barely vary (a class of one repeated image, a generator collapsed to one sample) leave
         # covariances of rounding dust (1e-31) whose product's root came out NaN, and metrics/gan.json said NaN;
         # a ridge of 1e-6 on both, as pytorch-fid adds in this case, makes it finite; added to the traces too, so
         # it is the distance of two as slightly widened Gaussians (pytorch-fid's is 2e-6 per dimension short)
         cov_a, cov_b = cov_a + 1e-6 * np.eye(len(cov_a)), cov_b + 1e-6 * np.eye(len(cov_b))
-        root = linalg.sqrtm(cov_a @ cov_b)
+        with warnings.catch_warnings():  # with the ridge, what scipy's root gives is the distance this reports
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            root = linalg.sqrtm(cov_a @ cov_b)
     # a distance: the rounding of equal sets gave -8e-40
     return max(0.0, float(mu @ mu + np.trace(cov_a + cov_b - 2.0 * np.real(root))))
 

@@ -159,14 +159,15 @@ TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models
 TRAIN_OVERRIDES = Section(TRAIN_FIELDS, null=True)
 GAN_TRAIN = Section(from_dataclass(GanConfig, {
-    "latent_dim": Num(1, integer=True),
-    "width": Num(1, integer=True),
+    # both capped as represent.selfsup.width is: 10**18 overflowed torch's allocator into a traceback
+    "latent_dim": Num(1, 4096, integer=True),
+    "width": Num(1, 4096, integer=True),
     "epochs": Num(1, integer=True),
     "batch_size": Num(2, integer=True),  # batch norm needs two images to normalise a batch
     "lr": LEARNING_RATE,
     "lr_d": LEARNING_RATE,
     "beta1": Num(0, 1, high_open=True),
-    "ac_weight": Num(0),
+    "ac_weight": Num(0, 1000),  # 1e300 made the losses NaN; 25 epochs on MNIST-5k are measured at 0-2
     "device": Device(),
 }))
 POLICY = Section(from_dataclass(Policy, {

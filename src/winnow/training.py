@@ -204,10 +204,11 @@ def fit(
                 # AdamW's decoupled decay scales the weights by 1 - lr * weight_decay each step: at 0 or below the
                 # decay is the cause, not lr; sgd's and adam's decay adds to the gradient, so either may be
                 step = config.lr * config.weight_decay
-                fix = ("lower train.lr" if step < 1 else
-                       f"lower train.weight_decay ({config.weight_decay:g}: each step scales the weights by 1 - "
+                lr, decay = config.option("lr"), config.option("weight_decay")
+                fix = (f"lower {lr}" if step < 1 else
+                       f"lower {decay} ({config.weight_decay:g}: each step scales the weights by 1 - "
                        f"lr * weight_decay = {1 - step:g})" if config.optimizer == "adamw" else
-                       "lower train.lr or train.weight_decay")
+                       f"lower {lr} or {decay}")
                 raise WinnowError(f"train: the {what} became {record[broken]} at epoch {epoch} "
                                   f"({config.optimizer}, lr {config.lr:g}); {fix}")
             history.append(record)
