@@ -20,7 +20,7 @@ import pandas as pd
 from winnow import judges
 from winnow import labels as cl
 from winnow.balance import balanced_augment
-from winnow.cosine_index import backend_of
+from winnow.cosine_index import backend_of, resolve
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
@@ -48,6 +48,7 @@ def main() -> None:
     check_outputs(stage="embedding-clean", files=[OUT / "embeddings.npy", OUT / "embedding_ids.json",
                                                   OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p["train"], overrides_from="embedding_clean.train")
+    resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the judge trained
     data, considered, _, truth = cl.read_judged()
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"])

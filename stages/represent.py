@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.cosine_index import backend_of
+from winnow.cosine_index import backend_of, resolve
 from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
@@ -29,6 +29,7 @@ def main() -> None:
                           among="train images")
     engine = Engine.from_params(params)
     engine.check_ready()  # before the model trains, not after
+    resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the training
     with together():  # the weights, the features and their ids land as one: never one run's beside another's
         rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
                              engine=engine)

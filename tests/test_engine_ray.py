@@ -104,6 +104,46 @@ def test_represent_refuses_a_ray_address_before_any_other_work(tmp_path):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("params")
+def test_a_ray_address_that_answers_as_something_else_is_one_line_at_once():
+    # found by probing: an address that took the connection but was not Ray's GCS (the dashboard's port, 8265)
+    # passed the check, and ray.init retried "Failed to get cluster ID from GCS" until the stage was killed
+    import socket
+    import threading
+
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_as_http() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer_as_http, daemon=True).start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    with server, pytest.raises(WinnowError) as refused:
+        Engine("ray", address).check_ready()
+    assert str(refused.value) == (
+        f"compute.ray.address: no Ray cluster at '{address}' (it answers, but not as gRPC, which a Ray cluster's GCS "
+        "speaks; the dashboard's port? give the GCS port, 6379 unless `ray start --head` said another); start one "
+        "with `ray start --head`, or set compute.ray.address: null for a local one")
+
+
+@pytest.mark.hostile("params")
+def test_auto_names_the_ray_address_of_the_environment_it_follows(monkeypatch):
+    # found by probing: with RAY_ADDRESS set, auto joined it unchecked and hung on a dead one; its line named only
+    # 'auto'
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(WinnowError) as refused:
+        Engine("ray", "auto").check_ready()
+    assert str(refused.value).startswith("RAY_ADDRESS (compute.ray.address: auto follows it): no Ray cluster at "
+                                         "'127.0.0.1:1' (ConnectionRefusedError")
+
+
 def test_ray_asked_for_but_not_installed_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # importing it now fails, as when it is not installed
     with pytest.raises(WinnowError, match=r"^compute\.engine: ray asked for but Ray is not installed: pip install "):

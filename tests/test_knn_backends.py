@@ -105,3 +105,33 @@ def test_faiss_asked_for_but_missing_is_one_line_naming_the_parameter(monkeypatc
                                           r"faiss-cpu \(make setup installs it\), or set compute.knn: numpy$"):
         nearest(self_space(features, np.zeros(20, np.int64)), k=3, knn="faiss")
     assert cosine_index.resolve("auto") == "numpy"  # auto falls back without a word
+
+
+@pytest.mark.parametrize(("stage", "section"), [("represent", {"represent": {"source": "judge", "knn_k": 1}}),
+                                                ("embedding_clean", {"embedding_clean": {"embedding": "judge"}})])
+def test_faiss_asked_for_but_missing_stops_a_stage_before_its_model_trains(tmp_path, monkeypatch, stage, section):
+    # found by probing: represent trained its judge (20 epochs; selfsup minutes on CIFAR) and only then said faiss
+    # was missing
+    import sys
+
+    import pandas as pd
+    from hostile_harness import ROOT, default_params, make_project
+    from winnow import training
+    from winnow.imageset import write_imageset
+
+    params = default_params()
+    params["compute"]["knn"] = "faiss"
+    for name, values in section.items():
+        params[name] = {**params[name], **values}
+    project = make_project(tmp_path / "project", params)
+    manifest = pd.DataFrame({"id": [f"i{k}" for k in range(6)], "split": ["train"] * 4 + ["val", "test"],
+                             "label": [0, 1] * 3, "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset(project / "data/degrade", np.zeros((6, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(cosine_index, "_faiss", lambda: None)
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("a model trained before the faiss check"))
+    monkeypatch.syspath_prepend(str(ROOT / "stages"))
+    sys.modules.pop(stage, None)
+    main = __import__(stage).main
+    with pytest.raises(WinnowError, match=r"^compute.knn: faiss asked for but faiss is not installed"):
+        main()

@@ -160,6 +160,8 @@ def test_the_shipped_params_yaml_validates():
     ("compute.knn", "fast", 'compute.knn: "fast" is not one of auto, numpy, faiss, faiss_ivf (did you mean faiss?)'),
     ("compute.engine", "spark", 'compute.engine: "spark" is not one of local, ray'),
     ("compute.ray.num_cpus", 0, "compute.ray.num_cpus: 0 is below 1"),
+    # before: 10**9 hung Ray's start-up without a word, 2**32 ended in its bare Exception's traceback
+    ("compute.ray.num_cpus", 10**9, "compute.ray.num_cpus: 1000000000 is above 1024"),
 ])
 def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     assert message(params_with(path, value)) == f"params.yaml: {expected}"

@@ -92,15 +92,20 @@ class Engine:
         if ray.is_initialized():
             yield
             return
-        if self.address not in (None, "auto", "local"):
-            _check_reachable(self.address)
+        _check_addresses(self.address)
+        local = self.address in (None, "local")
         handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
         try:
-            # "local" starts a cluster here, as None does, so it takes num_cpus too; a cluster joined has its own
-            ray.init(address=self.address, num_cpus=self.num_cpus if self.address in (None, "local") else None,
+            # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
+            # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
+            ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-        except (ConnectionError, ValueError, RuntimeError) as err:  # ray:// without ray[client] is a ValueError
-            raise _no_cluster(self.address, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
+        except Exception as err:  # ray:// without ray[client] is a ValueError; a node that fails to start a bare one
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if local:
+                raise WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or "
+                                  "space under /tmp, lower compute.ray.num_cpus, or set compute.engine: local") from err
+            raise _no_cluster(self.address, reason) from err
         except SystemExit as stop:
             # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended the
             # stage with status 15 and no line. The handler that was in place gets that SIGTERM instead.
@@ -217,8 +222,7 @@ class Engine:
         self._check()
         if self.kind == "ray":
             import_ray()
-            if self.address not in (None, "auto", "local"):
-                _check_reachable(self.address)
+            _check_addresses(self.address)
 
     def _ray_map(self, fn: Batch, images: np.ndarray, *, batch_size: int,
                  columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -242,24 +246,50 @@ def runtime_env() -> dict:
 CONNECT_SECONDS = 10.0  # ray.init retries an address that does not answer for ever, deaf to SIGINT and SIGTERM
 
 
-def _no_cluster(address: str | None, reason: str) -> WinnowError:
-    return WinnowError(f"compute.ray.address: no Ray cluster at {address!r} ({reason}); start one with "
+def _no_cluster(address: str | None, reason: str, *, where: str = "compute.ray.address") -> WinnowError:
+    return WinnowError(f"{where}: no Ray cluster at {address!r} ({reason}); start one with "
                        "`ray start --head`, or set compute.ray.address: null for a local one")
 
 
-def _check_reachable(address: str) -> None:
-    """One line unless ``address`` (``host:port`` or ``ray://host:port``) accepts a TCP connection within
-    :data:`CONNECT_SECONDS`: Ray itself would hang on it, or raise a parser's traceback."""
+def _check_addresses(address: str | None) -> None:
+    """:func:`_check_reachable` on the address Ray would join: ``address``, or with ``auto`` the environment's
+    RAY_ADDRESS when set (ray.init follows it; its line named nothing but ``auto``)."""
+    if address not in (None, "auto", "local"):
+        _check_reachable(address)
+    elif address == "auto" and os.environ.get("RAY_ADDRESS"):
+        _check_reachable(os.environ["RAY_ADDRESS"], where="RAY_ADDRESS (compute.ray.address: auto follows it)")
+
+
+# an HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, its client server)
+# answers with a SETTINGS frame of its own, an HTTP/1 server (Ray's dashboard, 8265) with text
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _check_reachable(address: str, *, where: str = "compute.ray.address") -> None:
+    """One line unless ``address`` (``host:port`` or ``ray://host:port``) answers as gRPC within
+    :data:`CONNECT_SECONDS`: Ray itself would hang on an address that does not answer, or that answers as
+    something else (retrying "Failed to get cluster ID from GCS" until killed), or raise a parser's traceback."""
     import socket
 
     found = re.fullmatch(r"(?:ray://)?\[?([^\[\]/]+?)\]?:(\d{1,5})", address)
     if found is None or not 0 < int(found.group(2)) < 65536:
-        raise WinnowError(f"compute.ray.address: {address!r} is not host:port, ray://host:port, auto or null; "
-                          "give the address `ray start --head` printed")
+        raise WinnowError(f"{where}: {address!r} is not host:port, ray://host:port, auto or null; give the address "
+                          "`ray start --head` printed")
     try:
-        socket.create_connection((found.group(1), int(found.group(2))), timeout=CONNECT_SECONDS).close()
+        with socket.create_connection((found.group(1), int(found.group(2))), timeout=CONNECT_SECONDS) as conn:
+            conn.sendall(_HTTP2_HELLO)
+            answer = b""
+            while len(answer) < 9:
+                more = conn.recv(9 - len(answer))
+                if not more:
+                    break
+                answer += more
     except OSError as err:  # refused, unreachable, unknown host, or no answer in time
-        raise _no_cluster(address, f"{type(err).__name__}: {err.strerror or err}") from err
+        raise _no_cluster(address, f"{type(err).__name__}: {err.strerror or err}", where=where) from err
+    if len(answer) < 9 or answer[3] != 4:  # byte 3 of an HTTP/2 frame header: its type; 4 is SETTINGS
+        raise _no_cluster(address, "it answers, but not as gRPC, which a Ray cluster's GCS speaks; the dashboard's "
+                                   "port? give the GCS port, 6379 unless `ray start --head` said another",
+                          where=where)
 
 
 def release_rows(images: np.ndarray, start: int, stop: int) -> None:

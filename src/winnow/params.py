@@ -372,7 +372,8 @@ SCHEMA = Section({
         "engine": Choice(ENGINES),  # local | ray: score's and dedup's batches, represent's encoders (winnow.engine)
         "ray": Section({
             "address": Text(null=True),  # a running cluster (ray start --head), "auto"; null: a local one
-            "num_cpus": Num(1, integer=True, null=True),  # CPUs of the local cluster started when address is null
+            # CPUs of the local cluster started when address is null; 10**9 hung Ray's start-up without a word
+            "num_cpus": Num(1, 1024, integer=True, null=True),
         }, null=True),
         "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
     }, null=True),
