@@ -241,6 +241,16 @@ def test_npz_at_a_url_is_one_line(tmp_path):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("ingest")
+def test_cifar10_at_an_s3_url_says_it_reads_a_local_folder_not_to_install_s3fs(tmp_path):
+    # found by probing: "needs s3fs, which is not installed: pip install s3fs", advice that would not help
+    project, before, done = refused(tmp_path, source="cifar10", path="s3://bucket/cifar")
+    assert assert_error_line(done) == ("error: ingest.path: s3://bucket/cifar: source cifar10 reads a local file; copy "
+                                       "it here (dvc import-url or the cloud's own tool), or use source imagefolder "
+                                       "for a folder at a URL")
+    assert_nothing_left(project, before)
+
+
 def good_images(root: Path) -> Path:
     """The readable files of :func:`sample_files` under ``root``."""
     for name, data in sample_files().items():

@@ -407,10 +407,13 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
         raise WinnowError(f"ingest.path: source {name!r} needs a path")
     from winnow.remote_files import RemotePath, is_url, locate
 
+    local_only = (f"ingest.path: {path}: source {name} reads a local file; copy it here (dvc import-url or the "
+                  "cloud's own tool), or use source imagefolder for a folder at a URL")
+    if name != "imagefolder" and is_url(path) and not path.lower().startswith("file:"):
+        raise WinnowError(local_only)  # before the backend's check, whose "pip install s3fs" would not help
     where = locate(path, param="ingest.path")  # a URL's protocol and backend are checked here, for every source
     if isinstance(where, RemotePath) and name != "imagefolder":
-        raise WinnowError(f"ingest.path: {path}: source {name} reads a local file; copy it here (dvc import-url "
-                          "or the cloud's own tool), or use source imagefolder for a folder at a URL")
+        raise WinnowError(local_only)
     if is_url(path):
         path = where if isinstance(where, RemotePath) else str(where)  # file:// is the local path it names
     if name == "cifar10":
