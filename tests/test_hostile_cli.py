@@ -446,7 +446,10 @@ def test_from_json_on_a_closed_standard_input_is_one_line(tmp_path):
      "study collect --rev: chooses the repository's commits, which --from-json replaces; drop one of the two"),
     (["study", "collect", "--num", "5"],
      "study collect --num 5: chooses the repository's commits, which --from-json replaces; drop one of the two"),
-], ids=["compare-num", "study-rev", "study-num"])
+    # before: an empty --axis was read as none, with the advice to name one
+    (["study", "collect", "--axis", ""],
+     "study collect --axis: empty; give the dotted params path of the level, e.g. degrade.perturbations.0.fraction"),
+], ids=["compare-num", "study-rev", "study-num", "study-empty-axis"])
 def test_options_that_choose_commits_beside_from_json_are_refused(tmp_path, command, expected):
     # before: ignored without a word, and every run of the saved file was read
     project = make_project(tmp_path / "project")

@@ -188,6 +188,37 @@ def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     assert "noise60" not in table and "noise20" in table
 
 
+@pytest.mark.hostile("study")
+def test_study_collect_names_what_it_leaves_out_unread_or_unplaced(tmp_path):
+    # found by probing: an experiment whose metrics file DVC could not read (exp show's per-file error), and one of a
+    # legal damage study collect reads no level of (symmetric_noise by rates), dropped out of the curves unnamed
+    def study_run(rev, name, perturbations, accuracy):
+        run = record(rev, name, 0, {"baseline": {"0": accuracy, "1": accuracy}}, degrade={
+            "enabled": True, "perturbations": perturbations})
+        run["data"]["metrics"][metrics_path("baseline")]["data"]["accuracy"] = accuracy
+        return run
+
+    commit = study_run("a", None, [], 0.95)
+    damaged = study_run("c", "noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.2)
+    damaged["data"]["metrics"][metrics_path("baseline")] = {"error": {"type": "JSONFileCorruptedError",
+                                                                      "msg": "unable to read"}}
+    commit["experiments"] = [{"revs": [run], "name": run["name"], "executor": None} for run in (
+        study_run("b", "noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8), damaged,
+        study_run("d", "rates60", [{"kind": "symmetric_noise", "rates": {"1": 0.6}}], 0.5))]
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([commit]))
+    project = make_project(tmp_path / "project")
+    done = run_winnow(project, "study", "collect", "--from-json", str(saved), "--out", "study")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert (f"study: left out 1 experiment(s) whose metrics DVC could not read (noise40: {metrics_path('baseline')}, "
+            "unable to read); check those files at their commits") in lines
+    assert ("study: left out 1 experiment(s) that are not one damage at a level study collect reads (rates60 "
+            "(symmetric_noise)); name the level with --axis <params path> to draw them") in lines
+    table = (project / "study/study.csv").read_text()
+    assert "noise20" in table and "noise40" not in table and "rates60" not in table
+
+
 @pytest.mark.hostile("compare")
 def test_compare_out_whose_json_would_replace_a_stage_output_is_refused(tmp_path):
     # before: --out metrics/budget.md wrote the markdown, then replaced the budget stage's metrics/budget.json with

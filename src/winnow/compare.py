@@ -153,8 +153,16 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
             if names is None:
                 raise
             raise WinnowError(f"experiment {names[number]}: {err}") from err
-    stacked = np.stack([table[variants].to_numpy() for table in tables])  # (runs, rows, v)
     index = tables[0].index
+    for number, table in enumerate(tables[1:], start=1):  # rows by class name: a summary may list them in any order
+        if set(table.index) != set(index):
+            named = f"experiment {names[number]}" if names else f"run {number + 1}"
+            first = f"experiment {names[0]}" if names else "run 1"
+            odd = sorted(set(table.index) ^ set(index), key=str)[:3]
+            raise WinnowError(f"compare --metrics {metric}: {named} scores other classes than {first} (first "
+                              f"difference: {', '.join(map(str, odd))}); runs of one comparison share one class list")
+    # before: stacked by position, so a summary listing its classes in another order averaged class 2 into class 7
+    stacked = np.stack([table.loc[index, variants].to_numpy() for table in tables])  # (runs, rows, v)
     mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(stacked.shape[1:])
     cells = pd.DataFrame([[f"{m:.4f} ± {s:.4f}" for m, s in zip(mr, sr)] for mr, sr in zip(mean, std)],
                          index=index, columns=variants)
@@ -368,10 +376,12 @@ def run(args: argparse.Namespace) -> int:
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
     unfinished: list[str] = []
     failed: list[str] = []
+    unreadable: list[str] = []
     records, uncommitted = without_workspace(
         load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
-                         include_workspace=True, unfinished=unfinished, failed=failed), variants=variants)
-    running = left_out_note(unfinished, failed)
+                         include_workspace=True, unfinished=unfinished, failed=failed, unreadable=unreadable),
+        variants=variants)
+    running = left_out_note(unfinished, failed, unreadable)
     known = evaluated_variants(records)
     unknown = [v for v in variants if v not in known]
     if unknown:

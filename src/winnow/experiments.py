@@ -17,7 +17,8 @@ UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while 
 
 
 def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
-                          unfinished: list[str] | None = None, failed: list[str] | None = None) -> list[dict]:
+                          unfinished: list[str] | None = None, failed: list[str] | None = None,
+                          unreadable: list[str] | None = None) -> list[dict]:
     """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
 
     Args:
@@ -32,7 +33,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
         until its evaluate ends, which would read as the new setting's results. An experiment whose run failed (or
         a record DVC could not read) is left out too, its name added to ``failed``: before, it dropped out of a
-        study's curve or a comparison's seeds without a word.
+        study's curve or a comparison's seeds without a word. So is one holding a metrics file DVC could not
+        read (a damaged JSON), ``"<name>: <file>, <DVC's reason>"`` added to ``unreadable``.
     """
     found = []
 
@@ -53,6 +55,14 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                 failed.append(record.get("name") or str(rev)[:7])
             return
         if not data:
+            return
+        broken = [(path, result["error"]) for path, result in (data.get("metrics") or {}).items()
+                  if isinstance(result, dict) and result.get("error")]
+        if broken:  # before: read as a file of no metrics, and the experiment dropped out of a study's curve unnamed
+            path, error = broken[0]
+            said = (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
+            if unreadable is not None:
+                unreadable.append(f"{record.get('name') or str(rev)[:7]}: {path}, {said}")
             return
         found.append({
             "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
@@ -77,9 +87,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
     return found
 
 
-def left_out_note(unfinished: list[str], failed: list[str]) -> str:
-    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, and as
-    failed ("" for none)."""
+def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str] = ()) -> str:
+    """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, as
+    failed, and as holding metrics DVC could not read ("" for none)."""
     notes = []
     if unfinished:
         notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
@@ -87,6 +97,9 @@ def left_out_note(unfinished: list[str], failed: list[str]) -> str:
     if failed:
         notes.append(f"left out {len(failed)} experiment(s) whose run failed ({listed(failed)}); `dvc queue logs "
                      f"{failed[0]}` says why")
+    if unreadable:
+        notes.append(f"left out {len(unreadable)} experiment(s) whose metrics DVC could not read ({'; '.join(unreadable)})"
+                     "; check those files at their commits")
     return "; ".join(notes)
 
 
@@ -151,7 +164,8 @@ def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
 
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
                      where: str = "study collect", include_workspace: bool = False,
-                     unfinished: list[str] | None = None, failed: list[str] | None = None) -> list[dict]:
+                     unfinished: list[str] | None = None, failed: list[str] | None = None,
+                     unreadable: list[str] | None = None) -> list[dict]:
     """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
     as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
 
@@ -187,7 +201,7 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
         try:
             return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished,
-                                         failed=failed)
+                                         failed=failed, unreadable=unreadable)
         except (KeyError, TypeError, AttributeError) as err:
             raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
@@ -196,7 +210,9 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
 
     try:
         with Repo(repo) as dvc_repo:
-            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=True, hide_failed=False)
+            # queued ones too, so that they are named as not yet run (before: "no experiment is a study run; queue
+            # some", to a user whose study waited in the queue)
+            states = dvc_repo.experiments.show(revs=revs, num=num, hide_queued=False, hide_failed=False)
     except DvcException as err:  # not a DVC project, unknown revision, ...: one line, as every stage error
         raise WinnowError(f"{where} --repo {repo}: {err}") from err
     except Exception as err:  # libgit2's GitError (scmrepo's pygit2) for a checkout another user owns
@@ -204,4 +220,4 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             raise
         raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
     return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
-                                 unfinished=unfinished, failed=failed)
+                                 unfinished=unfinished, failed=failed, unreadable=unreadable)

@@ -110,11 +110,14 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     return []
 
 
-def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None) -> pd.DataFrame:
+def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None,
+         unplaced: list[str] | None = None) -> pd.DataFrame:
     """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS` then ``f1_<class>``.
 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
-    study run are left out. The clean run is repeated as the origin of every curve that has one.
+    study run are left out; those of one damage are named in ``unplaced`` (``"<name> (<kind>)"``), where a legal
+    damage with no level this module reads (symmetric_noise by ``rates``) dropped out of a curve without a word.
+    The clean run is repeated as the origin of every curve that has one.
 
     Raises:
         WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
@@ -140,6 +143,9 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
             raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
+        damage = (exp["params"].get("degrade") or {}).get("perturbations") or []
+        if not points and unplaced is not None and axis is None and len(damage) == 1:  # several: the base run's mix
+            unplaced.append(f"{exp['experiment']} ({damage[0].get('kind') if isinstance(damage[0], dict) else '?'})")
         classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
     _one_class_set(classes_of)
@@ -256,6 +262,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, option="--out", folder=True, example="plots/study")
     for name in ("study.csv", "accuracy.png"):
         check_output(Path(args.out) / name, option="--out")
+    if args.axis is not None and not args.axis.strip():  # before: read as no axis, with advice to name one
+        raise WinnowError("study collect --axis: empty; give the dotted params path of the level, e.g. "
+                          "degrade.perturbations.0.fraction")
     if any(not rev.strip() for rev in args.revs or []):  # before: DVC read an empty revision as HEAD, exit 0
         raise WinnowError("study collect --rev: an empty revision; give a commit, branch or tag (default HEAD)")
     if args.num == 0 or args.num < -1:  # before: 0 collected nothing silently, -2 scanned every commit
@@ -267,8 +276,9 @@ def run(args: argparse.Namespace) -> int:
                           "one of the two")
     unfinished: list[str] = []
     failed: list[str] = []
+    unreadable: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
-                                   unfinished=unfinished, failed=failed)
+                                   unfinished=unfinished, failed=failed, unreadable=unreadable)
     check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
@@ -279,10 +289,14 @@ def run(args: argparse.Namespace) -> int:
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(experiments, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (left_out_note(unfinished, failed), stale, note, other_code):
+    for said in (left_out_note(unfinished, failed, unreadable), stale, note, other_code):
         if said:
             print(f"study: {said}")
-    table = tidy(kept, metrics_file=args.metrics, axis=args.axis)
+    unplaced: list[str] = []
+    table = tidy(kept, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
+    if unplaced:
+        print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
+              f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
     numbers = [lookup(e["params"], args.axis) for e in kept] if args.axis else []
     if kept and args.axis and not any(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
         # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
