@@ -7,6 +7,7 @@ from pathlib import Path
 from winnow.compare import class_rows, class_table, pairwise, summary_rows, tests_markdown, to_markdown
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
+from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, together, write_table, write_text
 
 OUT_MD, OUT_CSV = "reports/compare.md", "plots/compare"
@@ -33,10 +34,12 @@ def read_summary(variant: str) -> dict:
 
 
 def main() -> None:
-    variants = load_params()["variants"]
+    params = load_params()
+    variants = params["variants"]
     check_outputs(stage="compare", files=[OUT_MD, *(f"{OUT_CSV}/{metric}{kind}.csv" for metric in PER_CLASS_METRICS
                                                    for kind in ("", "_significance"))])
     metrics = {v: read_summary(v) for v in variants}
+    check_same_run(variants, params)  # under `dvc repro -s compare`, summaries of earlier runs stayed in place
     parts = ["# Variants side by side (one run; `winnow compare` for mean ± std over seeds)\n"]
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         for metric in PER_CLASS_METRICS:

@@ -500,3 +500,40 @@ def test_sigterm_to_a_command_unwinds_its_work_as_an_interrupt(tmp_path):
     assert command.returncode == 128 + signal.SIGTERM, stderr
     assert stderr.splitlines() == ["error: compare: terminated (SIGTERM); outputs not yet complete were left "
                                    "unwritten: rerun it"]
+
+
+def _locked(project, variants: list[str], *, train: dict) -> None:
+    """A dvc.lock in which each variant's train ran under ``train`` and evaluate wrote the summary now in place."""
+    import hashlib
+
+    import yaml
+
+    stages = {}
+    for variant in variants:
+        model = {"path": f"models/{variant}.pt", "md5": f"{variant}-model"}
+        summary = project / summary_path(variant)
+        stages[f"train@{variant}"] = {"cmd": "x", "params": {"params.yaml": {"train": train}}, "outs": [model]}
+        stages[f"evaluate@{variant}"] = {"cmd": "x", "deps": [model], "outs": [
+            {"path": summary_path(variant), "md5": hashlib.md5(summary.read_bytes()).hexdigest()}]}
+    (project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_refuses_a_summary_of_another_run(tmp_path):
+    # found by probing: `dvc repro -s compare` after variants gained oracle compared a one-epoch baseline with the
+    # twenty-epoch oracle of an earlier run, and tested the two against each other, exit 0
+    params = default_params() | {"variants": ["oracle", "baseline"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"oracle": {"a": 0.9, "b": 0.95}, "baseline": {"a": 0.5, "b": 0.6}})
+    _locked(project, ["oracle", "baseline"], train=params["train"])
+    done = run_stage(project, "compare")
+    assert done.returncode == 0, done.stderr  # one run: compared
+    assert params["train"]["epochs"] == 20
+    _locked(project, ["oracle", "baseline"], train={**params["train"], "epochs": 1})  # an earlier run's lock
+    before = files_under(project)
+    done = run_stage(project, "compare")
+    assert assert_error_line(done) == (
+        f"error: {summary_path('oracle')}: train@oracle ran under train.epochs = 1, params.yaml now says 20: not from "
+        "this run; run `dvc repro compare`, which brings every variant up to date")
+    assert_nothing_left(project, before)

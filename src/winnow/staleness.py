@@ -368,3 +368,35 @@ def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
     differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
               and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
     return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
+
+
+def check_same_run(variants: list[str], params: dict, *, repo: Path = Path(".")) -> None:
+    """Refuse, in the compare stage, a variant's evaluate summary that is not this run's: dvc.lock records no
+    evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
+    wrote, or train@<v> ran under params other than params.yaml's. ``dvc repro -s compare`` after variants gained
+    oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the two against
+    each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
+    locked = _locked_stages(repo)
+    if not (repo / "dvc.lock").is_file():
+        return
+    rerun = "not from this run; run `dvc repro compare`, which brings every variant up to date"
+    for variant in variants:
+        summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
+        evaluated, trained = locked.get(f"evaluate@{variant}"), locked.get(f"train@{variant}")
+        if evaluated is None or trained is None:
+            raise WinnowError(f"{summary}: dvc.lock records no {'evaluate' if evaluated is None else 'train'}"
+                              f"@{variant}: {rerun}")
+        written = {o.get("path"): o.get("md5") for o in evaluated.get("outs") or [] if isinstance(o, dict)}
+        digest = hashlib.md5((repo / summary).read_bytes()).hexdigest() if (repo / summary).is_file() else None
+        if written.get(summary) != digest:
+            raise WinnowError(f"{summary}: not the file evaluate@{variant} wrote (dvc.lock): {rerun}")
+        scored = {d.get("path"): d.get("md5") for d in evaluated.get("deps") or [] if isinstance(d, dict)}
+        made = {o.get("path"): o.get("md5") for o in trained.get("outs") or [] if isinstance(o, dict)}
+        if scored.get(model) != made.get(model):
+            raise WinnowError(f"{summary}: evaluate@{variant} scored another {model} than train@{variant} made: "
+                              f"{rerun}")
+        for key, value in sorted(((trained.get("params") or {}).get("params.yaml") or {}).items()):
+            if lookup(params, key, missing=_ABSENT_KEY) != value:
+                where, now, then = _first_difference(key, lookup(params, key, missing=_ABSENT_KEY), value)
+                raise WinnowError(f"{summary}: train@{variant} ran under {where} = {then}, params.yaml now says "
+                                  f"{now}: {rerun}")
