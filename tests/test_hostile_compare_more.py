@@ -30,6 +30,15 @@ def record(rev: str, name: str, seed: int, per_class: dict, **params) -> dict:
             "data": {"params": {"params.yaml": {"data": {"seed": seed, **params}}}, "metrics": metrics}}
 
 
+def _study_run(rev: str, name: str | None, perturbations: list, accuracy: float) -> dict:
+    """One experiment of a study as `dvc exp show --json` writes it: degrade's perturbations and the baseline's
+    accuracy (and that F1 for classes 0 and 1)."""
+    run = record(rev, name, 0, {"baseline": {"0": accuracy, "1": accuracy}}, degrade={
+        "enabled": True, "perturbations": perturbations})
+    run["data"]["metrics"][metrics_path("baseline")]["data"]["accuracy"] = accuracy
+    return run
+
+
 def shifted(per_class: dict, by: float) -> dict:
     return {v: {c: round(f + by, 4) for c, f in f1.items()} for v, f1 in per_class.items()}
 
@@ -164,17 +173,11 @@ def test_compare_says_when_dvc_cannot_read_the_workspace(tmp_path):
 def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     # before: the running noise-0.6 experiment became the 0.6 point of the label-noise curve with the clean run's
     # accuracy (the metrics its folder held before evaluate ran)
-    def study_run(rev, name, perturbations, accuracy):
-        run = record(rev, name, 0, {"baseline": {"0": accuracy, "1": accuracy}}, degrade={
-            "enabled": True, "perturbations": perturbations})
-        run["data"]["metrics"][metrics_path("baseline")]["data"]["accuracy"] = accuracy
-        return run
-
-    commit = study_run("a", None, [], 0.95)
+    commit = _study_run("a", None, [], 0.95)
     commit["experiments"] = [
-        {"revs": [study_run("b", "noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8)], "name": "noise20",
+        {"revs": [_study_run("b", "noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8)], "name": "noise20",
          "executor": None},
-        {"revs": [study_run("c", "noise60", [{"kind": "symmetric_noise", "fraction": 0.6}], 0.95)], "name": "noise60",
+        {"revs": [_study_run("c", "noise60", [{"kind": "symmetric_noise", "fraction": 0.6}], 0.95)], "name": "noise60",
          "executor": {"state": "running", "name": "dvc-task", "local": None}},
     ]
     saved = tmp_path / "exp.json"
@@ -192,19 +195,13 @@ def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
 def test_study_collect_names_what_it_leaves_out_unread_or_unplaced(tmp_path):
     # found by probing: an experiment whose metrics file DVC could not read (exp show's per-file error), and one of a
     # legal damage study collect reads no level of (symmetric_noise by rates), dropped out of the curves unnamed
-    def study_run(rev, name, perturbations, accuracy):
-        run = record(rev, name, 0, {"baseline": {"0": accuracy, "1": accuracy}}, degrade={
-            "enabled": True, "perturbations": perturbations})
-        run["data"]["metrics"][metrics_path("baseline")]["data"]["accuracy"] = accuracy
-        return run
-
-    commit = study_run("a", None, [], 0.95)
-    damaged = study_run("c", "noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.2)
+    commit = _study_run("a", None, [], 0.95)
+    damaged = _study_run("c", "noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.2)
     damaged["data"]["metrics"][metrics_path("baseline")] = {"error": {"type": "JSONFileCorruptedError",
                                                                       "msg": "unable to read"}}
     commit["experiments"] = [{"revs": [run], "name": run["name"], "executor": None} for run in (
-        study_run("b", "noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8), damaged,
-        study_run("d", "rates60", [{"kind": "symmetric_noise", "rates": {"1": 0.6}}], 0.5))]
+        _study_run("b", "noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8), damaged,
+        _study_run("d", "rates60", [{"kind": "symmetric_noise", "rates": {"1": 0.6}}], 0.5))]
     saved = tmp_path / "exp.json"
     saved.write_text(json.dumps([commit]))
     project = make_project(tmp_path / "project")
@@ -278,17 +275,11 @@ def test_study_collect_draws_one_curve_per_damage_however_its_override_was_spell
     # the sweep queues {kind: blur, fraction: F, method: gaussian, kernel: 5} and brightness factor 2.0; a point
     # queued by hand as {kind: blur, kernel: 5, method: gaussian, fraction: F} or factor 2 is the same damage. Before,
     # each spelling was a curve of its own: two one-point "curves" per damage in study.csv and accuracy.png
-    def study_run(rev, name, perturbations, accuracy):
-        run = record(rev, name, 0, {"baseline": {"0": accuracy, "1": accuracy}}, degrade={
-            "enabled": True, "perturbations": perturbations})
-        run["data"]["metrics"][metrics_path("baseline")]["data"]["accuracy"] = accuracy
-        return run
-
-    runs = [study_run("a", "clean", [], 0.95),
-            study_run("b", "blur25", [{"kind": "blur", "fraction": 0.25, "method": "gaussian", "kernel": 5}], 0.9),
-            study_run("c", "blur50", [{"kind": "blur", "kernel": 5, "method": "gaussian", "fraction": 0.5}], 0.8),
-            study_run("d", "bright25", [{"kind": "brightness", "fraction": 0.25, "factor": 2.0}], 0.85),
-            study_run("e", "bright50", [{"kind": "brightness", "factor": 2, "fraction": 0.5}], 0.7)]
+    runs = [_study_run("a", "clean", [], 0.95),
+            _study_run("b", "blur25", [{"kind": "blur", "fraction": 0.25, "method": "gaussian", "kernel": 5}], 0.9),
+            _study_run("c", "blur50", [{"kind": "blur", "kernel": 5, "method": "gaussian", "fraction": 0.5}], 0.8),
+            _study_run("d", "bright25", [{"kind": "brightness", "fraction": 0.25, "factor": 2.0}], 0.85),
+            _study_run("e", "bright50", [{"kind": "brightness", "factor": 2, "fraction": 0.5}], 0.7)]
     saved = tmp_path / "exp.json"
     saved.write_text(json.dumps(runs))
     project = make_project(tmp_path / "project")
@@ -340,13 +331,13 @@ def test_study_collect_with_an_axis_no_run_holds_says_so(tmp_path):
     # runs of two perturbations, the blur's fraction varied; `--axis degrade.perturbations.1.fractoin` (a typo).
     # Before: "no experiment is a study run (...); queue some with `winnow study queue`, or name the x axis with
     # --axis", to a user who had named it
-    def study_run(rev, name, fraction):
+    def _study_run(rev, name, fraction):
         run = record(rev, name, 0, {"baseline": {"0": 0.9, "1": 0.8}}, degrade={"enabled": True, "perturbations": [
             {"kind": "symmetric_noise", "fraction": 0.1}, {"kind": "blur", "fraction": fraction, "kernel": 5}]})
         return run
 
     saved = tmp_path / "exp.json"
-    saved.write_text(json.dumps([study_run("b", "blur20", 0.2), study_run("c", "blur40", 0.4)]))
+    saved.write_text(json.dumps([_study_run("b", "blur20", 0.2), _study_run("c", "blur40", 0.4)]))
     project = make_project(tmp_path / "project")
     before = files_under(project)
     done = run_winnow(project, "study", "collect", "--from-json", str(saved), "--out", "study",
