@@ -175,6 +175,20 @@ def test_a_rule_great_expectations_fails_on_while_checking_is_one_line_naming_su
                                  "type bool is not JSON serializable")
 
 
+def test_a_machine_fault_inside_great_expectations_keeps_its_own_line(monkeypatch):
+    # found by a review: the catch of GX's own defects took MemoryError too, and its line lost the advice on memory
+    import great_expectations as gx
+
+    def out_of_memory(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(gx.ValidationDefinition, "run", out_of_memory)
+    suite = Suite(name="t", path="t.yaml", left_out=[], expectations=[
+        {"type": "expect_column_max_to_be_between", "kwargs": {"column": "a", "max_value": 1}, "description": "d"}])
+    with pytest.raises(MemoryError):
+        validate([Batch(suite, "t", pd.DataFrame({"a": [1]}))])
+
+
 def test_scores_suite_covers_every_quality_score():
     checked_columns = {e["kwargs"]["column"] for e in _suites()["scores"].expectations}
     assert checked_columns == set(SCORES)

@@ -25,7 +25,7 @@ from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
-from winnow.engine import Engine, runtime_env
+from winnow.engine import Engine, _check_reachable, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
@@ -129,6 +129,18 @@ def test_a_ray_address_that_answers_as_something_else_is_one_line_at_once():
         f"compute.ray.address: no Ray cluster at '{address}' (it answers, but not as gRPC, which a Ray cluster's GCS "
         "speaks; the dashboard's port? give the GCS port, 6379 unless `ray start --head` said another); start one "
         "with `ray start --head`, or set compute.ray.address: null for a local one")
+
+
+def test_a_cluster_with_tls_on_is_checked_by_its_connection_alone(monkeypatch):
+    # found by a review: a cluster with RAY_USE_TLS answers the plain HTTP/2 preface by closing, and was refused
+    import socket
+    import threading
+
+    monkeypatch.setenv("RAY_USE_TLS", "1")
+    server = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
+    with server:
+        _check_reachable(f"127.0.0.1:{server.getsockname()[1]}")  # no error: a TLS handshake is Ray's to make
 
 
 @pytest.mark.hostile("params")
@@ -243,7 +255,7 @@ import sys
 import numpy as np, torch
 from winnow import selfsup
 from winnow.configs import SelfSupConfig
-from winnow.engine import Engine, runtime_env
+from winnow.engine import Engine, _check_reachable, runtime_env
 torch.manual_seed(0)
 model = selfsup.SimCLR(in_channels=1, width=8).eval()
 encoder = selfsup.encoder(selfsup.Pretrained(model, torch.tensor([0.4]), torch.tensor([0.25]), [],

@@ -14,6 +14,7 @@ from hostile_harness import (
     run_winnow,
 )
 
+from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, metrics_path, summary_path
 
 VARIANTS = ", ".join(default_params()["variants"])
@@ -537,3 +538,64 @@ def test_compare_stage_refuses_a_summary_of_another_run(tmp_path):
         f"error: {summary_path('oracle')}: train@oracle ran under train.epochs = 1, params.yaml now says 20: not from "
         "this run; run `dvc repro compare`, which brings every variant up to date")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("text", "removed"), [("", True), ('{"read": {"/x": [{"pid"', True),
+                                               ('{"read": {}, "write": {}}', False)])
+def test_a_dvc_lock_file_left_broken_by_a_stopped_run_is_removed(tmp_path, text, removed):
+    # found by a review: a SIGTERM raised between DVC's truncation of .dvc/tmp/rwlock and its write left it empty,
+    # and every later dvc command failed on it until a person removed it
+    from winnow.stage import drop_broken_dvc_lock
+
+    (tmp_path / ".dvc/tmp").mkdir(parents=True)
+    (tmp_path / ".dvc/tmp/rwlock").write_text(text)
+    drop_broken_dvc_lock(tmp_path)
+    assert (tmp_path / ".dvc/tmp/rwlock").exists() is not removed
+
+
+@pytest.mark.hostile("compare")
+def test_compare_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp_path):
+    # found by a review: train@oracle's lock entry read a data/degrade that the degrade stage no longer records
+    # (a baseline retrained on new data beside an oracle of the old), and the stage compared them, exit 0
+    import yaml
+
+    params = default_params() | {"variants": ["oracle", "baseline"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"oracle": {"a": 0.9, "b": 0.95}, "baseline": {"a": 0.5, "b": 0.6}})
+    _locked(project, ["oracle", "baseline"], train=params["train"])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"]["degrade"] = {"cmd": "x", "outs": [{"path": "data/degrade", "md5": "new.dir"}]}
+    lock["stages"]["train@baseline"]["deps"] = [{"path": "data/degrade", "md5": "new.dir"}]
+    lock["stages"]["train@oracle"]["deps"] = [{"path": "data/degrade", "md5": "old.dir"}]
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "compare")) == (
+        f"error: {summary_path('oracle')}: train@oracle read what the stages before it no longer record (dvc.lock: "
+        "data/degrade not what the stage writing them made): not from this run; run `dvc repro compare`, which "
+        "brings every variant up to date")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_out_that_is_the_from_json_input_is_refused(tmp_path):
+    # found by a review: --out runs.txt with --from-json runs.txt replaced the saved table with the markdown
+    project = make_project(tmp_path / "project")
+    saved = _one_run(project, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}}).rename(project / "runs.txt")
+    before = saved.read_bytes()
+    done = run_winnow(project, "compare", "--from-json", "runs.txt", "--variants", "baseline", "pruned",
+                      "--out", "runs.txt", timeout=60)
+    assert assert_error_line(done) == ("error: --out runs.txt: is the --from-json input, which this would overwrite; "
+                                       "give another path, e.g. --out reports/compare-seeds.md")
+    assert saved.read_bytes() == before and not (project / "runs.json").exists()
+
+
+def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
+    # found by a review: the rule counted the suffix twice and refused names that write fine
+    from winnow.errors import _name_max, check_output
+
+    name = "a" * (_name_max(str(tmp_path)) - len(f"..winnow-scratch-{2**22}") - 3) + ".md"
+    check_output(tmp_path / name, option="--out")  # no error: its temporary fits
+    with pytest.raises(WinnowError):
+        check_output(tmp_path / ("a" + name), option="--out")  # one byte more does not

@@ -217,6 +217,21 @@ def test_study_collect_names_what_it_leaves_out_unread_or_unplaced(tmp_path):
 
 
 @pytest.mark.hostile("compare")
+def test_an_error_in_a_metrics_file_compare_does_not_read_keeps_the_run(tmp_path):
+    # found by a review: exp show's error for metrics/gan.json (a variant not compared) dropped a seed from the
+    # comparison, three seeds becoming two
+    runs = [record(rev, name, seed, TWO_CLASSES) for rev, name, seed in (("a", None, 0), ("b", "s1", 1), ("c", "s2", 2))]
+    runs[2]["data"]["metrics"]["metrics/gan.json"] = {"error": {"type": "FileNotFoundError", "msg": "no file"}}
+    runs[0]["experiments"] = [{"revs": [run], "name": run["name"], "executor": None} for run in runs[1:]]
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps(runs[:1]))
+    done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved), "--variants",
+                      "baseline", "pruned")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Variants over 3 run(s) (seeds 0, 1, 2)")
+
+
+@pytest.mark.hostile("compare")
 def test_compare_out_whose_json_would_replace_a_stage_output_is_refused(tmp_path):
     # before: --out metrics/budget.md wrote the markdown, then replaced the budget stage's metrics/budget.json with
     # the runs' JSON, exit 0: the next `dvc status` showed budget changed, its metrics gone

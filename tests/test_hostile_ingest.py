@@ -390,6 +390,25 @@ def test_png_exif_orientation_is_applied_not_skipped_by_the_fast_path(tmp_path, 
     assert pd.read_csv(project / "data/ingest/oriented.csv")["id"].tolist() == ["b/turned.png"]
 
 
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize(("key", "text"), [("exif", "camera: phone"), ("xmp", "<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")])
+def test_a_png_text_note_under_an_exif_or_xmp_key_is_read_unturned(tmp_path, key, text):
+    # found by a review: once such files went to Pillow (a key "exif" may hold EXIF), a plain note under that key
+    # made Pillow's getexif raise, and the image was quarantined as unreadable
+    from PIL import PngImagePlugin
+
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    stored = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(key, text)
+    Image.fromarray(stored).save(data / "b" / "noted.png", pnginfo=info)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    manifest = ingested(project)
+    row = manifest.index[manifest["id"] == "b/noted.png"][0]
+    np.testing.assert_array_equal(np.load(project / "data/ingest/images.npy")[row, :, :, 0], stored)
+
+
 # --- imagefolder: a layout that cannot be read as meant stops with one line ---------------------------
 
 

@@ -245,10 +245,14 @@ def test_npz_at_a_url_is_one_line(tmp_path):
 def test_cifar10_at_an_s3_url_says_it_reads_a_local_folder_not_to_install_s3fs(tmp_path):
     # found by probing: "needs s3fs, which is not installed: pip install s3fs", advice that would not help
     project, before, done = refused(tmp_path, source="cifar10", path="s3://bucket/cifar")
-    assert assert_error_line(done) == ("error: ingest.path: s3://bucket/cifar: source cifar10 reads a local file; copy "
-                                       "it here (dvc import-url or the cloud's own tool), or use source imagefolder "
-                                       "for a folder at a URL")
+    assert assert_error_line(done) == ("error: ingest.path: s3://bucket/cifar: source cifar10 reads a local folder; "
+                                       "copy it here (dvc import-url or the cloud's own tool), or use source "
+                                       "imagefolder for a folder at a URL")
     assert_nothing_left(project, before)
+    # found by a review: the early refusal echoed a URL's credentials, which the backend check never does
+    project, before, done = refused(tmp_path / "secret", source="npz", path="s3://AKIA:s3cr3t@bucket/x.npz")
+    assert "s3cr3t" not in done.stderr
+    assert_error_line(done, "ingest.path: a s3:// URL holds credentials before its bucket (user:secret@)")
 
 
 def good_images(root: Path) -> Path:

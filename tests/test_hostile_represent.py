@@ -475,3 +475,17 @@ def test_a_model_that_is_not_one_function_of_its_input_is_one_line(tmp_path, wri
                                                       "batch_size": 32})
     assert_error_line(done, *fragments)
     assert_nothing_left(project, before)
+
+
+def test_a_model_whose_features_collapse_near_one_direction_is_told_of_its_training():
+    # found by a review: the offset advice ("subtract the mean embedding") reached selfsup and the judge, whose user
+    # has no embedding to subtract from, beside the advice about training
+    from winnow.embedding_checks import checked
+    from winnow.errors import WinnowError
+
+    features = (np.random.default_rng(0).normal(size=(50, 8)) * 2e-2 + 10).astype(np.float32)
+    with pytest.raises(WinnowError) as refused:
+        checked(features, np.arange(50), where="represent.selfsup", user=False)
+    assert str(refused.value).endswith("from the first image's): float32 cosine cannot rank neighbours that close; "
+                                       "its training diverged or collapsed: lower represent.selfsup.lr or choose "
+                                       "another source")

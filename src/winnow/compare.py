@@ -350,6 +350,9 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
                           "file path, e.g. --out reports/compare-seeds.md")
     # before: --out metrics/budget.md replaced the budget stage's metrics/budget.json with the runs' JSON, exit 0
     beside = out.with_suffix(".json") if out else None
+    if out and from_json not in (None, "-") and os.path.realpath(out) == os.path.realpath(from_json):
+        raise WinnowError(f"--out {out}: is the --from-json input, which this would overwrite; give another path, "
+                          "e.g. --out reports/compare-seeds.md")
     if beside and from_json not in (None, "-") and os.path.realpath(beside) == os.path.realpath(from_json):
         raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is the --from-json input, which this "
                           "would overwrite; give another path, e.g. --out reports/compare-seeds.md")
@@ -361,8 +364,8 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from winnow.outputs import together
-    from winnow.stage import load_params, write_json, write_text
+    from winnow.outputs import atomic_path
+    from winnow.stage import load_params
 
     check_arguments(num=args.num, out=args.out, from_json=args.from_json)
     args.metrics = args.metrics or ["f1"]
@@ -379,7 +382,8 @@ def run(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
     records, uncommitted = without_workspace(
         load_experiments(repo=args.repo, revs=None, num=args.num, from_json=args.from_json, where="compare",
-                         include_workspace=True, unfinished=unfinished, failed=failed, unreadable=unreadable),
+                         include_workspace=True, unfinished=unfinished, failed=failed, unreadable=unreadable,
+                         reads=[metrics_path(v) for v in variants]),
         variants=variants)
     running = left_out_note(unfinished, failed, unreadable)
     known = evaluated_variants(records)
@@ -408,8 +412,9 @@ def run(args: argparse.Namespace) -> int:
                   tests_markdown(tests, index="row", single="one run"), ""]
     text = "\n".join(parts)
     print(text)
-    if args.out:
-        with together():  # the markdown and its JSON land as one: never one without the other
-            write_text(args.out, text)
-            write_json(args.out.with_suffix(".json"), {"runs": [r["experiment"] for r in runs], "variants": variants})
+    if args.out:  # both written beside --out before either is renamed into place: never one without the other
+        with atomic_path(args.out) as markdown, atomic_path(args.out.with_suffix(".json")) as listed_runs:
+            markdown.write_text(text, encoding="utf-8")
+            listed_runs.write_text(json.dumps({"runs": [r["experiment"] for r in runs], "variants": variants},
+                                              indent=2) + "\n", encoding="utf-8")
     return 0

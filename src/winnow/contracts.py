@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, fault_line
 from winnow.outputs import atomic_folder
 from winnow.yaml_text import load_yaml
 
@@ -233,6 +233,8 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
             outcome = validation.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id, result_format={
                 "result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES})
         except Exception as err:  # a GX defect on a rule it accepted: one line naming the suite, not its traceback
+            if fault_line(err) is not None:  # memory or the disk: the stage's own line for it says what to do
+                raise
             raise WinnowError(f"{suite.path}: Great Expectations failed checking table {batch.table!r}: "
                               f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
         results += [_result(suite.name, batch.table, checked) for checked in outcome.results]

@@ -267,10 +267,11 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> Non
                           "of one vector: cosine similarity +1 or -1 between every pair); cosine neighbours cannot "
                           f"tell images apart{fix}")
     spread = float((1 - cosine).max())
-    if spread <= CLOSEST_SPREAD:
+    if spread <= CLOSEST_SPREAD:  # a user's file: an offset to take away; a model of ours: its features collapsed
+        why = ("a large offset common to every image, which float32 cosine cannot rank neighbours under; subtract "
+               "the mean embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "
-                          f"{spread:.1e} from the first image's): a large offset common to every image, which float32 "
-                          f"cosine cannot rank neighbours under; subtract the mean embedding{fix}")
+                          f"{spread:.1e} from the first image's): {why}")
 
 
 def _shown(value) -> str:

@@ -275,8 +275,12 @@ def _check_reachable(address: str, *, where: str = "compute.ray.address") -> Non
     if found is None or not 0 < int(found.group(2)) < 65536:
         raise WinnowError(f"{where}: {address!r} is not host:port, ray://host:port, auto or null; give the address "
                           "`ray start --head` printed")
+    # a cluster with TLS on (RAY_USE_TLS) answers a plain preface by closing: there the connection alone is checked
+    tls = os.environ.get("RAY_USE_TLS", "").strip().lower() in ("1", "true")
     try:
         with socket.create_connection((found.group(1), int(found.group(2))), timeout=CONNECT_SECONDS) as conn:
+            if tls:
+                return
             conn.sendall(_HTTP2_HELLO)
             answer = b""
             while len(answer) < 9:

@@ -171,7 +171,7 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
         return Obstacle("unwritable", nearest, err.strerror)
     # it is written as .<name>.winnow-tmp-<pid>[.suffix] and renamed: a name that fits but whose temporary does not
     # failed after the work (compare left its markdown without the JSON; gate printed PASS, then failed)
-    longest = _name_max(nearest) - len(f"..winnow-scratch-{2**22}") - len(Path(path).suffix)
+    longest = _name_max(nearest) - len(f"..winnow-scratch-{2**22}")
     if len(os.fsencode(os.path.basename(os.path.normpath(path)))) > longest:
         return Obstacle("long", why=str(longest))
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from winnow import staleness
@@ -18,7 +19,7 @@ UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while 
 
 def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                           unfinished: list[str] | None = None, failed: list[str] | None = None,
-                          unreadable: list[str] | None = None) -> list[dict]:
+                          unreadable: list[str] | None = None, reads: Collection[str] = ()) -> list[dict]:
     """Flatten ``dvc exp show --json`` (or ``[s.dumpd() for s in repo.experiments.show()]``).
 
     Args:
@@ -33,8 +34,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
         until its evaluate ends, which would read as the new setting's results. An experiment whose run failed (or
         a record DVC could not read) is left out too, its name added to ``failed``: before, it dropped out of a
-        study's curve or a comparison's seeds without a word. So is one holding a metrics file DVC could not
-        read (a damaged JSON), ``"<name>: <file>, <DVC's reason>"`` added to ``unreadable``.
+        study's curve or a comparison's seeds without a word. So is one where DVC could not read a metrics file
+        of ``reads`` (the files the command reads; a damaged JSON), ``"<name>: <file>, <DVC's reason>"`` added to
+        ``unreadable``; an error in another file (one a variant not compared never wrote) leaves it in.
     """
     found = []
 
@@ -56,16 +58,17 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             return
         if not data:
             return
+        name = record.get("name") or (rev if rev == "workspace" else rev[:7])
         broken = [(path, result["error"]) for path, result in (data.get("metrics") or {}).items()
-                  if isinstance(result, dict) and result.get("error")]
+                  if path in reads and isinstance(result, dict) and result.get("error")]
         if broken:  # before: read as a file of no metrics, and the experiment dropped out of a study's curve unnamed
             path, error = broken[0]
             said = (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
             if unreadable is not None:
-                unreadable.append(f"{record.get('name') or str(rev)[:7]}: {path}, {said}")
+                unreadable.append(f"{name}: {path}, {said}")
             return
         found.append({
-            "experiment": record.get("name") or (rev if rev == "workspace" else rev[:7]), "rev": rev,
+            "experiment": name, "rev": rev,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
             "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
             "inputs": _inputs(data),
@@ -165,7 +168,7 @@ def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
 def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: str | None,
                      where: str = "study collect", include_workspace: bool = False,
                      unfinished: list[str] | None = None, failed: list[str] | None = None,
-                     unreadable: list[str] | None = None) -> list[dict]:
+                     unreadable: list[str] | None = None, reads: Collection[str] = ()) -> list[dict]:
     """The experiments of ``repo`` through DVC's Python API, or of a saved ``dvc exp show --json`` (records
     as :func:`experiments_from_show` makes them, the workspace's with ``include_workspace``).
 
@@ -201,7 +204,7 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
         try:
             return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished,
-                                         failed=failed, unreadable=unreadable)
+                                         failed=failed, unreadable=unreadable, reads=reads)
         except (KeyError, TypeError, AttributeError) as err:
             raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
@@ -220,4 +223,4 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             raise
         raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
     return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
-                                 unfinished=unfinished, failed=failed, unreadable=unreadable)
+                                 unfinished=unfinished, failed=failed, unreadable=unreadable, reads=reads)

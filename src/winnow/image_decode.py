@@ -269,7 +269,12 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "") -> tuple:
     by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
     resized."""
     fmt, mode = img.format, img.mode
-    orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    try:
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - Pillow parses a PNG text key "exif" or "xmp" as EXIF or XMP, and a plain
+        if fmt != "PNG":  # note there ("camera: phone") raised: no orientation in it, so none to apply
+            raise
+        orientation = 1
     if orientation in range(2, 9):
         img = ImageOps.exif_transpose(img)
     else:

@@ -27,6 +27,19 @@ def is_url(path: str | os.PathLike) -> bool:
     return "://" in str(path)
 
 
+def check_url(text: str, *, param: str) -> None:
+    """One line for a cloud URL (not file://) that holds credentials, never echoing it (the secret would land in
+    logs and data/source.json), or whose protocol ingest does not read."""
+    protocol, _, rest = text.partition("://")
+    if "@" in rest.split("/", 1)[0]:
+        raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its bucket (user:secret@); "
+                          "remove them from params.yaml (and its history) and give them as the backend reads them "
+                          "(environment variables or its configuration file)")
+    if protocol not in BACKENDS:
+        raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
+                          "az://, memory:// or file:// (or a local path)")
+
+
 def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     """The folder or file ``path`` names: a local ``Path``, or a :class:`RemotePath` for a URL of
     :data:`BACKENDS`; ``param`` (e.g. ``ingest.path``) starts the one-line error for any other URL or a
@@ -37,14 +50,7 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     protocol, _, rest = text.partition("://")
     if protocol == "file":
         return _file_url(text, rest, param=param)
-    authority = rest.split("/", 1)[0]
-    if "@" in authority and protocol != "file":  # never echoed: the secret would land in logs and data/source.json
-        raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its bucket (user:secret@); "
-                          "remove them from params.yaml (and its history) and give them as the backend reads them "
-                          "(environment variables or its configuration file)")
-    if protocol not in BACKENDS:
-        raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
-                          "az://, memory:// or file:// (or a local path)")
+    check_url(text, param=param)
     import fsspec
 
     try:

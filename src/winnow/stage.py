@@ -49,6 +49,9 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                               f"writes a {kind}; move it away, then rerun")
         if obstacle.what == "under":
             raise WinnowError(f"{stage}: {path} lies under the file {obstacle.where}; move that away, then rerun")
+        if obstacle.what == "long":
+            raise WinnowError(f"{stage}: {path}: the name is too long to write safely (at most {obstacle.why} bytes "
+                              "here); give a shorter one")
         raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
                           "permissions, then rerun")
 
@@ -305,6 +308,29 @@ def tidy_killed_runs() -> None:
     removed = sweep_temporaries()
     if removed:
         print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
+    drop_broken_dvc_lock()
+
+
+def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
+    """Remove DVC's ``.dvc/tmp/rwlock`` when a run stopped inside DVC's own write of it left it empty or half
+    written: every later dvc command, and winnow's own ``dvc status``, then failed with "Unable to read
+    RWLock-file" until a person removed it. DVC reads a missing one as no locks; a broken one holds none it can
+    read either."""
+    path = Path(root) / ".dvc" / "tmp" / "rwlock"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    try:
+        json.loads(text)
+        return
+    except (ValueError, RecursionError):
+        pass
+    try:
+        path.unlink()
+    except OSError:
+        return
+    print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
 
 
 class Terminated(KeyboardInterrupt):

@@ -376,9 +376,10 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."))
     wrote, or train@<v> ran under params other than params.yaml's. ``dvc repro -s compare`` after variants gained
     oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the two against
     each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
-    locked = _locked_stages(repo)
     if not (repo / "dvc.lock").is_file():
         return
+    locked = _locked_stages(repo)
+    outputs = _locked_outputs(locked)
     rerun = "not from this run; run `dvc repro compare`, which brings every variant up to date"
     for variant in variants:
         summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
@@ -386,6 +387,11 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."))
         if evaluated is None or trained is None:
             raise WinnowError(f"{summary}: dvc.lock records no {'evaluate' if evaluated is None else 'train'}"
                               f"@{variant}: {rerun}")
+        for stage, entry in ((f"train@{variant}", trained), (f"evaluate@{variant}", evaluated)):
+            disagrees = _lock_disagrees(entry, outputs=outputs)  # trained on data an earlier run made
+            if disagrees:
+                raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
+                                  f"{rerun}")
         written = {o.get("path"): o.get("md5") for o in evaluated.get("outs") or [] if isinstance(o, dict)}
         digest = hashlib.md5((repo / summary).read_bytes()).hexdigest() if (repo / summary).is_file() else None
         if written.get(summary) != digest:

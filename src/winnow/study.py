@@ -278,7 +278,8 @@ def run(args: argparse.Namespace) -> int:
     failed: list[str] = []
     unreadable: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
-                                   unfinished=unfinished, failed=failed, unreadable=unreadable)
+                                   unfinished=unfinished, failed=failed, unreadable=unreadable,
+                                   reads=[args.metrics])
     check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
