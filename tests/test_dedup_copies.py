@@ -188,3 +188,37 @@ def test_bad_copy_settings_are_one_line(key, value, expected):
     with pytest.raises(WinnowError) as raised:
         validate(params)
     assert str(raised.value) == f"params.yaml: {expected}"
+
+
+def _scored(images: np.ndarray, manifest: pd.DataFrame) -> pd.DataFrame:
+    return score_table(images, manifest.assign(source="t", orig_h=images.shape[1], orig_w=images.shape[2],
+                                               orig_mode="RGB" if images.shape[3] == 3 else "L"),
+                       light_percentile=75, dark_percentile=99, iqr_factor=3.0, min_relative_spread=0.1,
+                       batch_size=1024)
+
+
+@pytest.mark.hostile("intermediates")
+def test_solid_images_of_different_colours_are_not_copies():
+    # found by probing: float32 rounding left about 1e-5 of noise in a flat image's thumbnail, which unit length
+    # turned into a pattern; solid 32x32 RGB images of grey 137 and white correlated 1.0 and the train one was dropped
+    # as a copy of the test one (every flat image has the same pHash)
+    images = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (10, 137, 255, 180)])
+    assert not thumbnail_features(images).any()  # flat: all zeros, as documented
+    manifest = pd.DataFrame({"id": list("abcd"), "split": ["train", "train", "test", "train"], "label": [0, 1, 0, 1],
+                             "digest": pixel_digest(images)})
+    table = dedup_images(manifest, images, _scored(images, manifest), radius=6, min_correlation=0.98, flip=True,
+                         crop=0.0625)
+    assert table["kept"].all() and (table["reason"] == "unique").all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_min_correlation_1_finds_a_pixel_exact_mirrored_copy():
+    # found by probing: the mirror's correlation rounded to 0.99999994 in float32, below 1, so "only perfect copies"
+    # left a train copy of a test image in train (at 28x28; at 32x32 it was found)
+    image = np.random.default_rng(3).integers(0, 256, (28, 28, 1), dtype=np.uint8)
+    images = np.stack([image, image[:, ::-1]])
+    manifest = pd.DataFrame({"id": ["train_img", "test_mirror"], "split": ["train", "test"], "label": 0,
+                             "digest": pixel_digest(images)})
+    table = dedup_images(manifest, images, _scored(images, manifest), radius=0, min_correlation=1.0, flip=True,
+                         crop=None).set_index("id")
+    assert table.loc["train_img", "reason"] == "leak" and not table.loc["train_img", "kept"]

@@ -3,7 +3,8 @@
 - ``exact_duplicate``: equal pixel digests;
 - ``near_duplicate``: 64-bit pHashes at most ``radius`` bits apart (the multi-index search of
   :mod:`winnow.hamming_index`, never all pairs) whose grey thumbnails correlate at least
-  ``min_correlation``: a re-encoded or colour-jittered copy;
+  ``min_correlation`` (less float32's rounding, :data:`winnow.cosine_index.ROUNDING`, so that 1 finds a
+  pixel-exact mirror whose correlation rounds to 0.99999994): a re-encoded or colour-jittered copy;
 - ``flip_crop_duplicate``: the same test between one image's mirror or centre crop and the other whole
   image (:func:`variant_hashes`, :class:`winnow.thumbnails.Looks`): a mirrored or cropped copy;
 - ``embedding_duplicate``: represent embeddings within a cosine distance of each other
@@ -22,7 +23,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from winnow.cosine_index import cosine_pairs, unique_pairs
+from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs
 from winnow.engine import Engine
 from winnow.hamming_index import components, hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
@@ -55,7 +56,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     confirmed = _Spanning(len(features))
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
         block = rows[block]
-        confirmed.add(block[pair_correlation(features, block) >= min_correlation])
+        confirmed.add(block[pair_correlation(features, block) >= min_correlation - ROUNDING])
     return confirmed.pairs()
 
 
@@ -106,7 +107,7 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
         candidates = unique_pairs(rows[image[image[:, 0] != image[:, 1]]], n)
         confirmed.add(candidates if looks is None else
-                      candidates[looks.correlation(candidates, whole=False) >= min_correlation])
+                      candidates[looks.correlation(candidates, whole=False) >= min_correlation - ROUNDING])
     return confirmed.pairs()
 
 
@@ -119,7 +120,7 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
         return candidates
-    return candidates[looks.correlation(candidates, whole=True) >= min_correlation]
+    return candidates[looks.correlation(candidates, whole=True) >= min_correlation - ROUNDING]
 
 
 def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:

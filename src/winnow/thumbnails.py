@@ -74,6 +74,9 @@ def thumbnail_features(images: np.ndarray, *, side: int = 16, crop: float = 0.0,
                       batch_size=batch_rows(images, batch_size, pixels=BATCH_PIXELS))["thumbnail"]
 
 
+FLAT_LEVELS = 1e-3  # a thumbnail's rms spread, in grey levels, at or below which the image reads as flat
+
+
 def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -> dict[str, np.ndarray]:
     """``{name: float32 (B, D)}``: :func:`thumbnail_features` of uint8 ``(B, H, W, C)`` for each ``{name:
     crop share}`` of ``views``."""
@@ -89,7 +92,11 @@ def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -
         thumbs = (down @ gray @ across.T).reshape(len(gray), -1)
         thumbs -= thumbs.mean(axis=1, keepdims=True)
         norms = np.linalg.norm(thumbs, axis=1, keepdims=True)
-        out[name] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=norms > 1e-6)
+        # flat below a thousandth of a grey level (rms over the cells): float32 rounding leaves about 1e-5 of noise
+        # in a flat image's thumbnail, which unit length made a random pattern, and solid images of different
+        # colours correlated 1 (a train image of grey 137 dropped as a copy of a test image of white)
+        flat = norms <= FLAT_LEVELS * np.sqrt(thumbs.shape[1])
+        out[name] = np.divide(thumbs, norms, out=np.zeros_like(thumbs), where=~flat)
     return out
 
 
