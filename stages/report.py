@@ -95,7 +95,9 @@ def main() -> None:
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=of_images("dedup", "data/dedup/groups.parquet"),
-            summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"])),
+            summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"],
+            applied=((variants_summary.get("pruned") or {}).get("by_stage") or {}).get("dedup.drop", 0)
+            if isinstance(variants_summary.get("pruned"), dict) else None)),
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),

@@ -111,6 +111,24 @@ def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_
 
 
 @pytest.mark.hostile("report")
+def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
+    # found by probing: the default run's report framed 164 train copies red ("removed") while the budget chose no
+    # cleaning and pruned kept every one of them
+    imageset = tiny_imageset(tmp_path)
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
+                           "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
+                           "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
+    marked = ("dedup marks 2 train image(s) to remove; the pruned variant drops 0 of them (metrics/variants.json): "
+              "the cleaning budget decides what pruned drops")
+    text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
+                                    applied=0))
+    assert marked in text
+    text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
+                                    applied=2))
+    assert "dedup marks" not in text  # every removal made: nothing to say
+
+
+@pytest.mark.hostile("report")
 def test_valuation_with_no_planted_flip_among_the_valued_images_shows_no_recall(tmp_path):
     # before: "recall 0.000" when threshold and dedup had removed every flipped image before valuation
     imageset = tiny_imageset(tmp_path)
