@@ -470,8 +470,8 @@ def test_a_model_of_another_class_order_is_refused_where_it_is_used(project, sta
     # same classes reversed scored 0.275 where it was 0.475, exit 0), and another class count was a traceback
     _baseline_model(project, classes=CLASSES[::-1], name=model)
     line = _fails(project, stage, *args, fragments=())
-    assert line == (f"error: models/{model}.pt: trained on classes ({', '.join(CLASSES[::-1])}), the data has "
-                    f"({', '.join(CLASSES)}); rerun the train@{model} stage (dvc repro train@{model})")
+    assert line == (f"error: models/{model}.pt: trained on classes ({', '.join(map(repr, CLASSES[::-1]))}), the data "
+                    f"has ({', '.join(map(repr, CLASSES))}); rerun the train@{model} stage (dvc repro train@{model})")
 
 
 def test_a_model_of_another_image_shape_or_class_count_is_refused_naming_its_stage(project):
@@ -484,7 +484,7 @@ def test_a_model_of_another_image_shape_or_class_count_is_refused_naming_its_sta
         load(project / "models/represent.pt", written_by="represent", image_shape=(h + 1, w, c))
     assert str(refused.value) == (f"{project}/models/represent.pt: trained on {h}x{w}x{c} images, the data's are "
                                   f"{h + 1}x{w}x{c}; rerun the represent stage (dvc repro represent)")
-    with pytest.raises(WinnowError, match=r"trained on classes \(a, b, c\), the data has \(a, b\); rerun the represent"):
+    with pytest.raises(WinnowError, match=r"trained on classes \('a', 'b', 'c'\), the data has \('a', 'b'\); rerun the represent"):
         load(project / "models/represent.pt", written_by="represent", classes=CLASSES[:2])
 
 

@@ -441,6 +441,55 @@ def test_a_model_no_better_than_the_largest_class_is_named(rng, capsys):
 
 
 @pytest.mark.hostile("training")
+def test_a_model_that_names_one_class_is_named_where_float32_rounds_its_accuracy_up(rng, capsys):
+    # found by probing: 20 of 200 val images right is 0.1000000015 as a float32 mean, above 0.1 + 1e-9, so a model
+    # that named one of 10 balanced classes for every image shipped with no warning
+    images = rng.integers(0, 256, (200, 12, 12, 1), dtype=np.uint8)
+    labels = np.arange(200) % 10
+    config = TrainConfig(model="lenet5", epochs=1, lr=1e5, crop_padding=0, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=10, seed=0)
+    assert round(trained.best_val_acc * 200) == 20  # one class of ten: the largest's share
+    warning = [line for line in capsys.readouterr().out.splitlines()
+               if "no better than naming the largest class for every one (0.1000)" in line]
+    assert len(warning) == 1
+
+
+def test_dvclives_summary_gives_the_kept_epochs_figures(rng, tmp_path):
+    # found by probing: metrics/train/<v>/metrics.json held the last epoch's val_acc (0.958) beside best_val_acc
+    # (0.962), and dvc metrics show listed a discarded epoch's accuracy as the model's
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=4, batch_size=16, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, log_dir=tmp_path / "live",
+                  progress=False)
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    kept = trained.history[trained.best_epoch - 1]
+    assert (summary["val_acc"], summary["val_loss"], summary["train_loss"]) == (
+        kept["val_acc"], kept["val_loss"], kept["train_loss"])
+    assert summary["best_val_acc"] == summary["val_acc"]
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("edit", "problem"), [
+    (lambda ck: ck["config"].update(eval_batch_size=0), "eval_batch_size 0 is not a whole number of 1 or more"),
+    (lambda ck: ck.update(mean=[0.5]), "mean is not a float tensor of the 1 channel(s) of its images"),
+    (lambda ck: ck.update(std=torch.ones(3)), "std is not a float tensor of the 1 channel(s) of its images"),
+], ids=["eval-batch-0", "mean-a-list", "std-of-three-channels"])
+def test_a_checkpoint_field_predict_would_trip_on_is_refused_when_loaded(rng, tmp_path, edit, problem):
+    # found by probing: each hand edit loaded, then predict_proba raised (range() step 0, a list's .to, a conv of the
+    # wrong channel count): a traceback from evaluate
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    save(trained, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
+    checkpoint = torch.load(tmp_path / "m.pt", weights_only=True)
+    edit(checkpoint)
+    torch.save(checkpoint, tmp_path / "m.pt")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
+    assert f"checkpoint does not fit its own model ({problem})" in str(refused.value)
+
+
+@pytest.mark.hostile("training")
 def test_a_nan_under_sgd_names_both_the_learning_rate_and_the_decay(rng):
     # found by review: sgd at lr 1000 goes NaN with weight_decay 0 too; with 0.01 the line blamed the decay alone
     images, labels = _toy_data(rng)

@@ -235,12 +235,18 @@ def fit(
                       "check train.lr", flush=True)
             # as good as naming the largest class for every image: lr 10 or weight_decay 1000 kept a model that
             # called every test image class 0, and evaluate reported its 0.1000 without a word
-            majority = np.bincount(np.asarray(val_labels, np.int64)).max() / len(val_labels) if len(val_labels) else 0
-            if len(val_labels) and best_acc <= majority + 1e-9 and best_acc < 1:
+            # in images, not in float32's fractions: 50 of 500 read 0.1000000015, above 0.1 + 1e-9, and the warning
+            # never came for a model that named one class for every image
+            largest = int(np.bincount(np.asarray(val_labels, np.int64)).max()) if len(val_labels) else 0
+            majority = largest / len(val_labels) if len(val_labels) else 0
+            if len(val_labels) and round(best_acc * len(val_labels)) <= largest and best_acc < 1:
                 print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images, "
                       f"no better than naming the largest class for every one ({majority:.4f}): it has not learnt; "
                       "check train.lr, train.weight_decay and train.epochs", flush=True)
         if live is not None:
+            # the summary's train_loss, val_loss and val_acc are the kept epoch's, as the model is: dvclive leaves the
+            # last epoch's there, and `dvc metrics show` listed a discarded epoch's val accuracy as the model's
+            live.summary.update({key: history[best_epoch - 1][key] for key in ("train_loss", "val_loss", "val_acc")})
             live.summary.update(best_epoch=best_epoch, best_val_acc=best_acc, stopped_epoch=len(history),
                                 stop_reason=trained.stop_reason)
             live.end()
@@ -425,6 +431,14 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         h, w, c = ckpt["image_shape"]
         model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=(h, w))
         model.load_state_dict(ckpt["state_dict"])
+        # fields predict_proba uses as they are: a hand-edited one was a traceback there (range() of step 0, a list
+        # where a tensor goes, three channels' statistics for a one-channel model)
+        for name in ("mean", "std"):
+            value = ckpt[name]
+            if not (isinstance(value, torch.Tensor) and value.is_floating_point() and tuple(value.shape) == (c,)):
+                raise ValueError(f"{name} is not a float tensor of the {c} channel(s) of its images")
+        if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
+            raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
@@ -439,7 +453,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
 
 
 def _listed(names, most: int = 6) -> str:
-    shown = ", ".join(map(str, list(names)[:most]))
+    shown = ", ".join(map(repr, list(names)[:most]))  # repr: class 0 and class '0' must not read alike
     return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
 
 
