@@ -544,6 +544,17 @@ def test_a_class_number_that_is_also_another_class_name_is_refused():
     assert set(data.manifest.set_index("id").loc[log["id"], "label"]) == {0}
 
 
+def test_a_class_number_beyond_the_indices_that_is_a_class_name_says_to_quote_it():
+    # found by probing: folders 0, 1, 10, 2 and classes: [10] (YAML reads a number) said "a class index in [0, 3] or
+    # a name in classes.json, got 10", though '10' is a name there
+    data = make_imageset()
+    data = ImageSet(images=data.images, manifest=data.manifest, classes=["0", "1", "10", "2"])
+    with pytest.raises(WinnowError) as err:
+        degrade(data, perturbations=[{"kind": "class_removal", "classes": [10]}])
+    assert str(err.value).endswith("classes must be a class index in [0, 3] or a name in classes.json; to name class "
+                                   "'10' write it as text, quoted, got 10")
+
+
 # -- a set larger than memory -----------------------------------------------------------------------
 
 

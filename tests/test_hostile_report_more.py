@@ -252,3 +252,16 @@ def test_a_reason_holding_its_own_semicolon_is_one_reason():
     assert reason_tokens("neighbours_agree:8; untrusted_relabel (a, b needs; relabel_min_precision 0.8)") == [
         "neighbours_agree:8", "untrusted_relabel (a, b needs; relabel_min_precision 0.8)"]
     assert reason_tokens("3->5: dark+light; near_duplicate") == ["dark", "light", "near_duplicate"]
+
+
+def test_a_large_image_is_shrunk_to_a_tile_in_the_report():
+    # found by probing: with ingest.size null, 1000x600 photos went into the page at full size (63 of them: 105 MB
+    # for a 50-image set); a small one is still enlarged to be seen
+    import io
+
+    from PIL import Image
+    from winnow.report_figures import MAX_SIDE, image_png
+
+    photo = np.random.default_rng(0).integers(0, 256, (600, 1000, 3), dtype=np.uint8)
+    assert Image.open(io.BytesIO(image_png(photo))).size == (MAX_SIDE, round(600 * MAX_SIDE / 1000))
+    assert Image.open(io.BytesIO(image_png(np.zeros((28, 28, 1), np.uint8)))).size == (84, 84)

@@ -295,6 +295,10 @@ class _Reader:
             self.fail(option, f"unambiguous (class {classes[value]!r} by index, class {str(value)!r} by name); write "
                               "the name as text, quoted", value)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value < len(classes) \
+                and str(value) in classes:  # a folder named 10 among 4 classes: YAML read the name as a number
+            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json; to name class "
+                              f"{str(value)!r} write it as text, quoted", value)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
             self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json", value)
         if self.data.train_counts[index] == 0:

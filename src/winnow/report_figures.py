@@ -40,12 +40,21 @@ def figure_uri(fig: Figure, *, dpi: int = 100) -> str:
     return png_uri(buffer.getvalue())
 
 
-def image_png(image: np.ndarray, *, min_side: int = 84) -> bytes:
-    """One uint8 ``(H, W, C)`` image as PNG bytes, enlarged by an integer factor to at least ``min_side`` pixels."""
+MAX_SIDE = 256  # a tile's longest side in the report: full-size photos made a 50-image set's page 105 MB
+
+
+def image_png(image: np.ndarray, *, min_side: int = 84, max_side: int = MAX_SIDE) -> bytes:
+    """One uint8 ``(H, W, C)`` image as PNG bytes, enlarged by an integer factor to at least ``min_side`` pixels,
+    or shrunk (area-averaged) to at most ``max_side``."""
     scale = max(1, math.ceil(min_side / max(image.shape[:2])))
     big = np.repeat(np.repeat(np.asarray(image), scale, axis=0), scale, axis=1)
+    picture = Image.fromarray(big[..., 0] if big.shape[-1] == 1 else big)
+    if max(picture.size) > max_side:
+        ratio = max_side / max(picture.size)
+        picture = picture.resize((max(1, round(picture.width * ratio)), max(1, round(picture.height * ratio))),
+                                 Image.Resampling.BOX)
     buffer = io.BytesIO()
-    Image.fromarray(big[..., 0] if big.shape[-1] == 1 else big).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
