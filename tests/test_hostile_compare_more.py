@@ -365,3 +365,23 @@ def test_study_collect_with_an_axis_no_run_holds_says_so(tmp_path):
     right = run_winnow(project, "study", "collect", "--from-json", str(saved), "--out", "study",
                        "--axis", "degrade.perturbations.1.fraction")
     assert right.returncode == 0, right.stderr
+
+
+@pytest.mark.hostile("study")
+def test_a_queued_experiment_is_named_as_not_yet_run(tmp_path):
+    # found by probing: experiments were listed with hide_queued, so a study whose runs waited in the queue got "no
+    # experiment is a study run ... queue some", and following that advice queued them twice
+    from winnow.experiments import load_experiments
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "params.yaml").write_text("seed: 0\n")
+    (repo / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo hi > out.txt\n    params: [seed]\n    outs: [out.txt]\n")
+    for command in (["git", "init", "-q"], ["git", "config", "user.email", "t@t"], ["git", "config", "user.name", "t"],
+                    ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"],
+                    ["dvc", "exp", "run", "--queue", "-S", "seed=1", "-n", "queued1"]):
+        done = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=_env(), timeout=120)
+        assert done.returncode == 0, done.stderr
+    unfinished: list[str] = []
+    records = load_experiments(repo=str(repo), revs=None, num=1, from_json=None, unfinished=unfinished, failed=[])
+    assert unfinished == ["queued1"] and "queued1" not in [r["experiment"] for r in records]
