@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.outputs import file_sha256
 from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")
@@ -43,7 +44,7 @@ def suite_digests(paths) -> dict[str, str]:
 
 def _digest(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return None
 

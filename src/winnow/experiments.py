@@ -48,9 +48,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
         if record.get("error"):
             if rev == "workspace":  # no run failed: DVC cannot read the workspace's dvc.lock or params.yaml
-                error = record["error"]
-                said = (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
-                raise WinnowError(f"dvc exp show cannot read the workspace ({said}); fix "
+                raise WinnowError(f"dvc exp show cannot read the workspace ({_said(record['error'])}); fix "
                                   "its dvc.lock or params.yaml (`git diff` shows what changed: a merge's conflict "
                                   "markers?), then again")
             if failed is not None:
@@ -63,9 +61,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                   if path in reads and isinstance(result, dict) and result.get("error")]
         if broken:  # before: read as a file of no metrics, and the experiment dropped out of a study's curve unnamed
             path, error = broken[0]
-            said = (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
             if unreadable is not None:
-                unreadable.append(f"{name}: {path}, {said}")
+                unreadable.append(f"{name}: {path}, {_said(error)}")
             return
         found.append({
             "experiment": name, "rev": rev,
@@ -88,6 +85,11 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             for record in exp_range.get("revs") or []:
                 add(record)
     return found
+
+
+def _said(error) -> str:
+    """The first line of an error exp show records (``{"type": ..., "msg": ...}`` or a bare message)."""
+    return (str(error.get("msg") if isinstance(error, dict) else error).strip().splitlines() or ["?"])[0]
 
 
 def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str] = ()) -> str:

@@ -350,6 +350,15 @@ def _naming_the_path(_function, name: str, err: BaseException) -> None:
     raise err
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 # atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their
 # temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
 # "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one

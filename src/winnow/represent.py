@@ -21,7 +21,6 @@ id, for the cleaners), :func:`knn_val_accuracy` (how well an embedding judges la
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet
 from winnow.neighbours import Space, vote
+from winnow.outputs import file_sha256
 from winnow.stage import read_json, rerun_error, write_torch
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
@@ -126,11 +126,11 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         info = {"epochs": None, "final_loss": None, "model": name}
         weights = options.pretrained.torchscript or options.pretrained.path
         if weights is not None:  # DVC does not watch these files: the record says which bytes were used
-            info["sha256"] = _sha256(Path(weights))
+            info["sha256"] = file_sha256(weights)
         where = f"represent.pretrained: {name}"
     else:
         features = read_embedding_file(options.file, ids)
-        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": _sha256(options.file)}
+        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": file_sha256(options.file)}
         where = f"represent.file: {options.file}"
     features, scale = checked(features, ids, where=where, user=options.source in USER_SOURCES)
     if options.source in USER_SOURCES:
@@ -211,10 +211,3 @@ def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarra
                   reference_features=features[train], reference_labels=labels[train])
     return float((vote(space, k=min(k, len(train)), num_classes=labels.max() + 1, knn=knn) == labels[val]).mean())
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

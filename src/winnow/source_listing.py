@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from winnow.errors import first_line
+from winnow.outputs import file_sha256
 from winnow.remote_files import RemotePath, is_hidden, locate
 
 
@@ -88,7 +89,7 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     tar with fixed times: two embedding files of one shape) was not seen, and represent's outputs stayed stale."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
-        return f"{stat.st_size} {_sha256(path) if content else stat.st_mtime_ns}"
+        return f"{stat.st_size} {file_sha256(path) if content else stat.st_mtime_ns}"
 
     if not root.is_dir():
         return [(root.name, state(root, root.stat()))]
@@ -119,13 +120,6 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     walk(str(root), "")
     return found
 
-
-def _sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _remote(root: RemotePath) -> list[tuple[str, str]]:
