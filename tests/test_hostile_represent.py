@@ -91,6 +91,12 @@ def parquet(frame):
     ("npy_zero_row", npy(np.where(np.arange(N)[:, None] == 5, 0.0, np.arange(N)[:, None] + np.ones((N, 3)))),
      ["represent.file: mine.npy: 1 image(s) have an all-zero embedding, first id 'img-5'; cosine similarity is "
       "undefined for them"]),
+    # before: "values are object, not numbers" for both
+    ("parquet_empty_embeddings", parquet(pd.DataFrame({"id": ids(), "embedding": [[]] * N})),
+     ["represent.file: mine.parquet: the embedding column holds empty lists (D = 0)"]),
+    ("parquet_nested_embeddings", parquet(pd.DataFrame({"id": ids(), "embedding": [[[1.0, 2.0], [3.0, 4.0]]] * N})),
+     ["represent.file: mine.parquet: the embedding column holds a list of lists per image; flatten each image's "
+      "features to one list of numbers"]),
     ("parquet_nan_in_embedding", parquet(pd.DataFrame({"id": ids()[::-1], "embedding": [[1.0, np.nan]]
                                                                                         + [[1.0, 2.0]] * (N - 1)})),
      ["represent.file: mine.parquet: 1 non-finite value(s)", "first id 'img-47'"]),
@@ -380,6 +386,26 @@ def test_a_parquet_with_nullable_integer_columns_or_ids_as_index_is_read(tmp_pat
     expected = np.stack([np.arange(N) % 2, 1 - np.arange(N) % 2, np.linspace(0, 1, N)], 1).astype(np.float32)
     np.testing.assert_array_equal(stored, expected)
     assert metrics["scale"] == 1.0 and metrics["knn_val_accuracy"] == 1.0
+
+
+@pytest.mark.hostile("represent")
+def test_a_two_d_map_with_x_and_y_columns_is_read_as_two_features(tmp_path):
+    # before: refused, "column 'y' reads as a label": a UMAP or t-SNE map is written as x and y
+    x, y = np.arange(N) % 2 + 0.25, np.linspace(0.1, 0.9, N)
+    write = parquet(pd.DataFrame({"id": ids(), "x": x, "y": y}))
+    project, _, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, _ = outputs(project)
+    np.testing.assert_array_equal(stored, np.stack([x, y], 1).astype(np.float32))
+
+
+@pytest.mark.hostile("represent")
+def test_a_y_column_of_whole_numbers_is_refused_as_a_label(tmp_path):
+    write = parquet(pd.DataFrame({"id": ids(), "f0": np.linspace(0.1, 0.9, N), "y": (np.arange(N) % 3) * 1.0}))
+    project, before, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
+    assert_error_line(done, "represent.file: mine.parquet: column 'y' reads as a label, split or row index, not a "
+                            "feature")
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("represent")

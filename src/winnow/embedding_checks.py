@@ -93,10 +93,19 @@ _BOOKKEEPING = {"label", "labels", "target", "targets", "class", "classes", "y",
                 "row_id", "idx"}
 
 
-def _bookkeeping_column(name: str) -> bool:
-    """Whether a parquet column named ``name`` is a label, split or row number rather than a feature."""
+def _bookkeeping_column(name: str, values: pd.Series) -> bool:
+    """Whether a parquet column named ``name`` is a label, split or row number rather than a feature. A name
+    such as ``y`` or ``class`` is also a coordinate's (a 2-D map's x and y) or a feature's: such a column reads
+    as bookkeeping only while its values could be one, whole numbers or text; ``label`` always does."""
     lowered = name.lower()
-    return lowered in _BOOKKEEPING or "label" in lowered or lowered.startswith(("unnamed", "__index_level"))
+    if "label" in lowered or lowered.startswith(("unnamed", "__index_level")):
+        return True
+    if lowered not in _BOOKKEEPING:
+        return False
+    if not pd.api.types.is_float_dtype(values):
+        return True
+    whole = values.dropna().to_numpy(dtype=np.float64)
+    return bool(np.all(whole == np.round(whole)))
 
 
 def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
@@ -135,13 +144,20 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
         if len(odd):
             raise WinnowError(f"{where}: the embedding of id {_shown(ids[odd[0]])} has {lengths[odd[0]]} values "
                               f"where id {_shown(ids[0])} has {lengths[0]}; every embedding needs the same length")
+        if lengths[0] == 0:  # before: "values are object, not numbers"
+            raise WinnowError(f"{where}: the embedding column holds empty lists (D = 0); each image needs at least "
+                              "one number")
+        first = np.asarray(cells[0])
+        if first.dtype == object and isinstance(first[0], (list, tuple, np.ndarray)):  # pyarrow: an array of arrays
+            raise WinnowError(f"{where}: the embedding column holds a list of lists per image; flatten each image's "
+                              "features to one list of numbers")
         values = np.stack([np.asarray(cell) for cell in cells])
         if values.ndim != 2:  # a number, or a table, per image: not a vector
             held = "one number" if values.ndim == 1 else f"a {values.ndim - 1}-D array"
             raise WinnowError(f"{where}: the embedding column holds {held} per image; it must hold one list of "
                               "numbers per image (or write each feature as a numeric column)")
         return values
-    bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c))]
+    bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c), frame[c])]
     if bookkeeping:  # a label beside the features would let the label cleaners judge labels by themselves
         raise WinnowError(f"{where}: column {bookkeeping[0]!r} reads as a label, split or row index, not a feature: "
                           "the embedding would carry what the label cleaners judge; write only id and the features")
