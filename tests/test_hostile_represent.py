@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
-from test_represent import blobs, write_blobs
+from test_represent import SELFSUP, blobs, write_blobs
 from winnow.probe import fit_probe
 
 N = 48  # blobs(): 32 train, 8 val, 8 test images, ids img-0 .. img-47
@@ -515,3 +515,23 @@ def test_a_model_whose_features_collapse_near_one_direction_is_told_of_its_train
     assert str(refused.value).endswith("from the first image's): float32 cosine cannot rank neighbours that close; "
                                        "its training diverged or collapsed: lower represent.selfsup.lr or choose "
                                        "another source")
+
+
+def one_picture(project):
+    """Every image of the imageset made the first one's picture (a source that wrote one file N times)."""
+    data = blobs()
+    data.images[:] = data.images[0]
+    write_blobs(project, data)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("source, fragments", [
+    ("selfsup", ["represent.selfsup: every one of the 40 train and val images is the same picture, so a model learnt "
+                 "from them can tell no image apart"]),
+    ("judge", ["represent.judge: every one of the 32 train images is the same picture"]),
+])
+def test_an_imageset_of_one_picture_is_refused_before_training(tmp_path, source, fragments):
+    # before: trained, then "its training diverged or collapsed: lower represent.selfsup.lr"
+    project, before, done = run_represent(tmp_path, write=one_picture, source=source, selfsup=SELFSUP)
+    assert "lr" not in assert_error_line(done, *fragments)
+    assert_nothing_left(project, before)
