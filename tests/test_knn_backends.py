@@ -98,6 +98,16 @@ def test_ivf_searching_every_cell_is_the_exact_search(faiss_installed, rng):
     np.testing.assert_allclose(sims, exact_sims, atol=1e-6)
 
 
+def test_ivf_on_fewer_rows_than_two_cells_need_is_exact_and_says_nothing_raw(faiss_installed, rng, capfd):
+    # before: faiss printed "WARNING clustering 20 points to 1 centroids: please provide at least 39 training points"
+    unit = unit_rows(rng.normal(size=(20, 8)))
+    exact_sims, exact = faiss_nearest(unit, unit, k=3, exclude=np.arange(20))
+    sims, index = faiss_nearest(unit, unit, k=3, exclude=np.arange(20), ivf=True)
+    np.testing.assert_array_equal(index, exact)
+    np.testing.assert_array_equal(sims, exact_sims)
+    assert capfd.readouterr().err == ""
+
+
 def test_faiss_asked_for_but_missing_is_one_line_naming_the_parameter(monkeypatch, rng):
     monkeypatch.setattr(cosine_index, "_faiss", lambda: None)
     features = rng.normal(size=(20, 4)).astype(np.float32)

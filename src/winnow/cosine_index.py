@@ -151,8 +151,8 @@ def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: 
     wanted = min(k + (exclude is not None), len(reference))  # one more: the query itself may be among them
     flat = faiss.IndexFlatIP(reference.shape[1])
     flat.add(reference)
-    if ivf:
-        nlist = max(1, min(round(4 * math.sqrt(len(reference))), len(reference) // 39))
+    nlist = max(1, min(round(4 * math.sqrt(len(reference))), len(reference) // 39))
+    if ivf and nlist > 1:  # one cell is the exact search, and faiss's k-means then printed a raw WARNING line
         table = faiss.IndexIVFFlat(flat, reference.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
         table.train(reference)
         table.add(reference)
