@@ -298,6 +298,9 @@ def test_a_label_studio_export_from_another_interface_is_refused(project):
                                                        "keep one column of each")),
     ("id;verdict\ntrain-04;accept\n", ("mine.csv: lacks column(s) id, verdict (its header holds semicolons: save it "
                                        "as comma-separated CSV)",)),
+    # before: no hint, where a spreadsheet saved the queue as tab-separated text under the .csv name
+    ("id\tverdict\ntrain-04\taccept\n", ("mine.csv: lacks column(s) id, verdict (its header holds tabs: save it as "
+                                         "comma-separated CSV)",)),
     # before: blank lines were skipped, so the error named line 3 for the row on line 5
     ("id,verdict\ntrain-04,accept\n\n\ntrain-05,fox\n", ("mine.csv: line 5 (id 'train-05')",
                                                           "'fox' is neither accept, reject, drop nor a class")),

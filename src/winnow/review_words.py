@@ -58,8 +58,9 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
         raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
     missing = [c for c in ("id", "verdict") if c not in frame.columns and not (c == "id" and key == "winnow_id")]
     if missing:
-        semicolons = ";" in text.partition("\n")[0]
-        hint = " (its header holds semicolons: save it as comma-separated CSV)" if semicolons else ""
+        first = text.partition("\n")[0]
+        separator = next((name for mark, name in ((";", "semicolons"), ("\t", "tabs")) if mark in first), None)
+        hint = f" (its header holds {separator}: save it as comma-separated CSV)" if separator else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
