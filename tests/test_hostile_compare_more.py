@@ -385,3 +385,26 @@ def test_a_queued_experiment_is_named_as_not_yet_run(tmp_path):
     unfinished: list[str] = []
     records = load_experiments(repo=str(repo), revs=None, num=1, from_json=None, unfinished=unfinished, failed=[])
     assert unfinished == ["queued1"] and "queued1" not in [r["experiment"] for r in records]
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_run_twice_queues_each_experiment_once(tmp_path):
+    # found by probing: a second `study queue` (after an interruption, or to add a sweep) queued every experiment
+    # again, each a full dvc repro, and collect then read the twins as two runs of one point
+    project = make_project(tmp_path / "project", default_params())
+    (project / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo hi > out.txt\n    params: [degrade]\n"
+                                      "    outs: [out.txt]\n")
+    for command in (["git", "init", "-q"], ["git", "config", "user.email", "t@t"], ["git", "config", "user.name", "t"],
+                    ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True, env=_env(), timeout=120)
+        assert done.returncode == 0, done.stderr
+    first = run_winnow(project, "study", "queue", "--sweeps", "clean")
+    assert first.returncode == 0, first.stderr
+    second = run_winnow(project, "study", "queue", "--sweeps", "clean", "label_noise")
+    assert second.returncode == 0, second.stderr
+    assert ("1 of the 7 experiments are queued or running already (`dvc queue status`); queueing the rest"
+            in second.stdout)
+    assert second.stdout.count("Queued experiment") == 6
+    status = subprocess.run(["dvc", "queue", "status"], cwd=project, capture_output=True, text=True, env=_env(),
+                            timeout=120)
+    assert status.stdout.count("Queued") == 7, status.stdout

@@ -210,6 +210,13 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         except (KeyError, TypeError, AttributeError) as err:
             raise WinnowError(f"--from-json: {named}: a record is not what `dvc exp show --json` writes "
                               f"({type(err).__name__}: {first_line(err)})") from err
+    return experiments_from_show(shown_experiments(repo=repo, revs=revs, num=num, where=where),
+                                 include_workspace=include_workspace, unfinished=unfinished, failed=failed,
+                                 unreadable=unreadable, reads=reads)
+
+
+def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str) -> list[dict]:
+    """``dvc exp show --json``'s records of ``repo`` through DVC's Python API, queued and failed experiments too."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -224,5 +231,13 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         if "not owned by current user" not in str(err):
             raise
         raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
-    return experiments_from_show([state.dumpd() for state in states], include_workspace=include_workspace,
-                                 unfinished=unfinished, failed=failed, unreadable=unreadable, reads=reads)
+    return [state.dumpd() for state in states]
+
+
+def waiting_params(show: list[dict]) -> list[dict]:
+    """params.yaml of each experiment in ``show`` (:func:`experiments_from_show`'s records) that a DVC queue
+    executor has queued or still runs: what is already on its way."""
+    return [(((record.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {}
+            for baseline in show for exp_range in baseline.get("experiments") or []
+            if isinstance(exp_range.get("executor"), dict) and exp_range["executor"].get("state") in UNFINISHED_STATES
+            for record in exp_range.get("revs") or []]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError, first_line, first_repeated, listed
+from winnow.experiments import shown_experiments, waiting_params
 from winnow.stage import load_params
 
 INGESTED_CLASSES = "data/ingest/classes.json"
@@ -121,6 +122,19 @@ def queue(args: argparse.Namespace) -> int:
         for command in commands:
             _say(shlex.join(command))
         return 0
+    # before: a second `study queue` (a rerun after an interruption, or a wider --sweeps) queued every experiment
+    # again, each a full dvc repro, and collect then averaged the twins as two runs of one point
+    try:
+        shown = shown_experiments(repo=".", revs=None, num=1, where="study queue")
+    except WinnowError:  # not a DVC project here: the first `dvc exp run` below fails and says why
+        shown = []
+    waiting = {f"degrade.perturbations={hydra_value((p.get('degrade') or {}).get('perturbations'))}"
+               for p in waiting_params(shown) if (p.get("degrade") or {}).get("enabled") is True}
+    planned = len(commands)
+    commands = [command for command in commands if command[-1] not in waiting]
+    if len(commands) < planned:
+        _say(f"{planned - len(commands)} of the {planned} experiments are queued or running already (`dvc queue "
+             "status`); queueing the rest")
     queued = []  # the names DVC gave the experiments queued so far, removed again if the study stops part way
     # a stop is taken between two experiments: one dvc command cut short left an experiment queued under a name
     # never read and DVC's lock file behind. Before, an interrupt left part of the study queued, exit 1
