@@ -143,6 +143,34 @@ def test_auto_looks_past_a_minority_mode_above_the_norm():
     assert flags["blurry"].tolist() == [True] * 480 + [False] * (len(scores) - 480)
 
 
+def test_most_images_in_a_separate_low_mode_are_too_many_unless_the_fraction_lets_them_be_flagged():
+    # found by probing: 80% of the images blurred flagged none under rule none, with no warning, whatever
+    # max_flagged_fraction said. The low mode is now cut at its valley (rule majority), and the fraction decides
+    rng = np.random.default_rng(2)
+    damaged = rng.normal(0.2, 0.02, 1600)
+    scores = np.concatenate([damaged, rng.uniform(0.45, 1.0, 400)])
+    flags, _, rules = cut_issues({"dark": scores}, {"dark": {"method": "auto"}})
+    assert rules["dark"] == "too_many" and not flags["dark"].any()
+    flags, cuts, rules = cut_issues({"dark": scores}, {"dark": {"method": "auto"}}, max_flagged_fraction=0.9)
+    assert rules["dark"] == "majority" and damaged.max() <= cuts["dark"] < 0.45
+    assert flags["dark"].tolist() == [True] * 1600 + [False] * 400
+
+
+def test_a_cut_above_the_ceiling_is_lowered_to_it():
+    # found by probing: in a set of mostly dim photos the ordinary ones formed a low mode of the light score and
+    # were flagged (284 of 300); light needs (clipped + p75) / 2 of at least a half, a score of at most 0.5
+    rng = np.random.default_rng(3)
+    dim, ordinary, clipped = rng.normal(0.9, 0.02, 1700), rng.uniform(0.6, 0.76, 290), rng.uniform(0.3, 0.5, 10)
+    scores = np.concatenate([dim, ordinary, clipped])
+    flags, cuts, rules = cut_issues({"light": scores}, {"light": {"method": "auto"}})
+    assert rules["light"] == "mode" and flags["light"].sum() == 300  # the relative cut alone
+    flags, cuts, rules = cut_issues({"light": scores}, {"light": {"method": "auto"}}, ceilings={"light": 0.5})
+    assert rules["light"] == "ceiling" and cuts["light"] == 0.5
+    assert np.flatnonzero(flags["light"]).tolist() == list(range(1990, 2000))
+    flags, cuts, rules = cut_issues({"light": scores[:1990]}, {"light": {"method": "auto"}}, ceilings={"light": 0.5})
+    assert rules["light"] == "none" and not flags["light"].any()
+
+
 # low-information scores of the protocol's low information + odd size pair (CIFAR-10, 8,068 images) in
 # 40 bins over [0, 1]: 490 thumbnails at 0.125–0.3, and a clean mode whose tail reaches down towards them
 LOW_INFORMATION_PAIR = [0, 0, 0, 0, 0, 1, 5, 4, 11, 68, 355, 46, 2, 2, 6, 6, 10, 9, 5, 12, 21, 14, 21, 41, 42, 47, 72,

@@ -35,6 +35,13 @@ Every method returns a threshold ``t``; an image is flagged when ``score <= t``.
   - ``floor`` (:func:`cut_issues` ``floors``): scores at or below the bottom of their range are
     flagged whatever the rest do (a flat image has no information at all); the cut is the floor
     where a rule above left one of them unflagged.
+  - ``majority``: none of the above fired, and the scores form two modes of which the lower holds most
+    images (:func:`_majority_cut`). It cuts at their valley, so ``max_flagged_fraction`` then decides:
+    below it, rule ``too_many`` and a warning, as a majority is taken for the data set's norm.
+  - ``ceiling`` (:func:`cut_issues` ``ceilings``): an ``auto`` cut above the score's absolute
+    ceiling is lowered to it. ``light`` and ``dark`` are measured against the set's own norm, so in a
+    set of mostly dim photos the ordinary ones read as light (284 of 300 flagged, none overexposed):
+    the ceiling keeps an image that no exposure scale calls light or dark unflagged.
   - ``none``: nothing flagged.
 
   A ``reference`` cut (a score that defines its own, :func:`flag_issues`) replaces all of these.
@@ -74,10 +81,26 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
     cut = auto_threshold(lowest, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "tail"
-    if isolated_max is None:  # before: read as 0 tests, and the search for the best of none raised ValueError
-        return NOTHING, "none"
-    cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
-    return (cut, "isolated") if cut != NOTHING else (NOTHING, "none")
+    if isolated_max is not None:  # before: None was read as 0 tests, and the best of none raised ValueError
+        cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
+        if cut != NOTHING:
+            return cut, "isolated"
+    cut = _majority_cut(scores, bins=bins, alpha=alpha)
+    return (cut, "majority") if cut != NOTHING else (NOTHING, "none")
+
+
+def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
+    """The valley below which most of ``scores`` lie, when Otsu's split leaves more than half of them below
+    it and both sides are modes of their own (the ``mode`` rule's test): 80% of the images
+    blurred, or a minority scoring above the norm. Else :data:`NOTHING`. Before, such a set said nothing:
+    rule ``none``, no warning, and no ``max_flagged_fraction`` could let the cut apply."""
+    h = Histogram.of(scores, bins=bins)
+    # Otsu, not minimum error: beside a tight majority mode (80% darkened to x0.25) minimum error cut inside it
+    cut = otsu(h)
+    if np.mean(scores <= cut) <= 0.5:
+        return NOTHING
+    valley = _valley_between_modes(h, cut, bandwidth=_bandwidth(scores), alpha=alpha)
+    return NOTHING if valley is None else valley
 
 
 # the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
@@ -263,6 +286,7 @@ def cut_issues(
     explained_by: dict[str, tuple[str, ...]] | None = None,
     reference: dict[str, float] | None = None,
     floors: dict[str, float] | None = None,
+    ceilings: dict[str, float] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
     cut_on: np.ndarray | None = None,
@@ -279,6 +303,8 @@ def cut_issues(
             (rule ``reference``).
         floors: ``{issue: value}``: with ``auto``, scores at or below ``value`` are flagged whatever
             the distribution (rule ``floor``, unless ``auto`` cut higher), and however many there are.
+        ceilings: ``{issue: value}``: with ``auto``, a cut above ``value`` is lowered to it (rule
+            ``ceiling``; ``none`` when no score lies at or below it).
         cut_on: bool ``(N,)``, the images whose scores choose the cuts (default all); every image is
             flagged by them.
 
@@ -286,7 +312,7 @@ def cut_issues(
         ``({issue: bool (N,)}, {issue: threshold}, {issue: rule})``; a threshold of ``-inf`` flagged
         nothing; rules as the module docstring says.
     """
-    explained_by, reference, floors = explained_by or {}, reference or {}, floors or {}
+    explained_by, reference, floors, ceilings = explained_by or {}, reference or {}, floors or {}, ceilings or {}
     order = sorted(settings, key=lambda issue: issue in explained_by)  # explainers first
     flags, cuts, rules = {}, {}, {}
     for issue in order:
@@ -297,6 +323,10 @@ def cut_issues(
             eligible &= ~flags.get(other, np.zeros_like(eligible))
         values = scores[issue][eligible if cut_on is None else eligible & cut_on]
         if method == "auto" and issue in reference:
+            if options:  # before: accepted and ignored without a word
+                raise WinnowError(f"{issue}: auto takes {issue}'s own cut ({reference[issue]:.4g}), so "
+                                  f"{', '.join(map(str, options))} would change nothing; drop them, or give method "
+                                  "fixed and a value")
             cut, rule = reference[issue], "reference"
         else:
             try:
@@ -305,6 +335,8 @@ def cut_issues(
                 raise WinnowError(f"{issue}: {err}") from None
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
+            if method == "auto" and issue in ceilings and cut > ceilings[issue]:
+                cut, rule = (ceilings[issue], "ceiling") if (values <= ceilings[issue]).any() else (NOTHING, "none")
         if len(values) and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
             # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
