@@ -142,7 +142,7 @@ def threshold_numbers(summary: dict | None) -> dict | None:
     issues = list(summary) if isinstance(summary, dict) else []
     return report_numbers.checked_numbers(
         summary, path="metrics/threshold.json", stage="threshold",
-        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "tp", "fp", "fn")],
+        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn")],
         rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
         finite=[f"{i}.threshold" for i in issues])
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
 from winnow.imageset import read_imageset
-from winnow.quality import SCORES, quality_flags, read_scores
+from winnow.quality import EXPLAINED_BY, SCORES, quality_flags, read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
@@ -42,18 +42,23 @@ def main() -> None:
                  "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:  # on train, where degrade plants: a flagged test image is no false positive of it
+            judged = on_train & ~overlapping(issue, flags, truth, table["id"])
             # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
-            entry["flagged_train"] = int(flags[issue].to_numpy()[on_train].sum())
-            entry |= precision_recall_f1(flags[issue].to_numpy()[on_train],
-                                         true_issue_mask(truth, table["id"], issue)[on_train])
+            entry["flagged_train"] = int(flags[issue].to_numpy()[judged].sum())
+            entry["explained"] = int((on_train & ~judged).sum())
+            entry |= precision_recall_f1(flags[issue].to_numpy()[judged],
+                                         true_issue_mask(truth, table["id"], issue)[judged])
             if entry["tp"] + entry["fp"] == 0:  # nothing flagged: no precision, not "every flag was wrong"
                 entry["precision"] = None
+            if entry["tp"] + entry["fn"] == 0:  # no planted image left to find: no recall, not "all missed"
+                entry["recall"] = None
         metrics[issue] = entry
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_json(METRICS_OUT, metrics)
         write_table(FLAGS_OUT, flags)
         for issue, path in plots.items():
-            write_table(path, histogram_plot(table[issue].to_numpy(np.float64), cuts[issue], bins=p["bins"]))
+            write_table(path, histogram_plot(table[issue].to_numpy(np.float64), flags[issue].to_numpy(bool),
+                                             cuts[issue], bins=p["bins"]))
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
     for issue in (i for i in SCORES if metrics[i]["flagged"] > LARGE_SHARE * len(table)):
         print(f"warning: threshold: {issue} flags {metrics[issue]['flagged']:,} of {len(table):,} images "
@@ -75,6 +80,18 @@ def main() -> None:
               "data set's norm; raise the fraction if it is not")
 
 
+def overlapping(issue: str, flags: pd.DataFrame, truth: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """bool ``(N,)``: the images ``issue``'s figures leave out, as the two issues overlap by design
+    (:data:`winnow.quality.EXPLAINED_BY`): those an issue that explains ``issue`` flagged, which it never judged
+    (a 2x2 picture on a black canvas is dark, and so not also low-information), and those planted with an issue
+    ``issue`` explains, unless planted with ``issue`` too. Before, the first counted as misses (recall 0 for 105
+    planted images all flagged dark) and the second as false positives."""
+    explainers = [flags[other].to_numpy(bool) for other in EXPLAINED_BY.get(issue, ()) if other in flags]
+    explained = [true_issue_mask(truth, ids, other) for other, by in EXPLAINED_BY.items() if issue in by]
+    own = true_issue_mask(truth, ids, issue)
+    return np.logical_or.reduce([*explainers, *[e & ~own for e in explained], np.zeros(len(ids), bool)])
+
+
 def classes_taken(flagged: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, int]]:
     """``(class, flagged, images)`` for each class of ``labels`` int ``(N,)`` of which ``flagged`` bool ``(N,)``
     takes more than ``CLASS_SHARE`` while the other classes lose at most ``LARGE_SHARE``.
@@ -93,12 +110,16 @@ def classes_taken(flagged: np.ndarray, labels: np.ndarray) -> list[tuple[int, in
     return taken
 
 
-def histogram_plot(scores: np.ndarray, cut: float, *, bins: int) -> pd.DataFrame:
-    """One row per bin: its centre, count, and whether it lies at or below the threshold."""
+def histogram_plot(scores: np.ndarray, flagged: np.ndarray, cut: float, *, bins: int) -> pd.DataFrame:
+    """One row per bin of float ``scores`` ``(N,)``: its centre, count, the cut, and whether it holds an image
+    ``flagged`` bool ``(N,)`` marks. Before, a bin was marked by its centre against the cut: a cut of 0 (rule
+    isolated: black images) or the floor's 1e-6 marked no bin while the title said 4 flagged, and images an
+    explaining issue had flagged instead were painted as this issue's."""
     counts, edges = np.histogram(scores, bins=bins, range=(0.0, 1.0))
+    marked = np.histogram(scores[flagged], bins=edges)[0] > 0
     centers = 0.5 * (edges[:-1] + edges[1:])
     return pd.DataFrame({"score": centers, "count": counts, "threshold": cut if math.isfinite(cut) else np.nan,
-                         "flagged": centers <= cut})
+                         "flagged": marked})
 
 
 if __name__ == "__main__":

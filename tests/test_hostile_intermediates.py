@@ -801,3 +801,56 @@ def test_temporaries_are_ignored_by_git():
              "reports/.contracts.winnow-tmp-5/index.html"]
     done = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.split() == names
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_histogram_marks_the_bins_that_hold_flagged_images(project):
+    # found by probing: bins were marked by their centre against the cut, so black images cut at 0 (or at the
+    # floor's 1e-6) lay in a bin marked unflagged, and the report's panel showed no flagged bin under "4 flagged"
+    table = pd.read_parquet(project / "data/score/scores.parquet")
+    table.loc[:3, "dark"] = 0.0
+    table.to_parquet(project / "data/score/scores.parquet", index=False)
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/threshold.json").read_text())["dark"]
+    plot = pd.read_csv(project / "plots/threshold/dark.csv")
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    assert metrics["threshold"] < plot["score"].iloc[0] and metrics["flagged"] == int(flags["dark"].sum()) >= 4
+    scores = table.set_index("id").loc[flags["id"], "dark"].to_numpy()
+    holding = np.unique(np.minimum((scores[flags["dark"].to_numpy()] * len(plot)).astype(int), len(plot) - 1))
+    assert np.flatnonzero(plot["flagged"]).tolist() == holding.tolist()
+
+
+@pytest.mark.hostile("params")
+def test_auto_options_for_an_issue_with_its_own_cut_are_refused(project):
+    # found by probing: grayscale, odd_size and odd_aspect_ratio take their score's own cut under auto, and
+    # alpha: 0.001 given to them was accepted and changed nothing
+    _with_params(project, threshold={"issues": {"grayscale": {"method": "auto", "alpha": 0.001}}})
+    line = _fails(project, "threshold", fragments=())
+    assert line == ("error: params.yaml: threshold.issues.grayscale: auto takes grayscale's own cut (0.003922), so "
+                    "alpha would change nothing; drop them, or give method fixed and a value")
+
+
+@pytest.mark.hostile("intermediates")
+def test_planted_low_information_that_dark_flags_is_neither_a_miss_nor_a_false_positive(project):
+    # found by probing: low_information at size 2 (a 2x2 picture on a black canvas) was flagged dark, which
+    # explains it, so low_information never judged those images: they read as its misses (recall 0) and as
+    # dark's false positives. Both figures now leave them out and count them as explained
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    planted, darkened = np.split(manifest.loc[manifest["split"] == "train", "id"].to_numpy()[:6], [5])
+    table = pd.read_parquet(project / "data/score/scores.parquet")
+    table.loc[table["id"].isin(planted), ["dark", "low_information"]] = 0.0
+    table.loc[table["id"].isin(darkened), "dark"] = 0.0
+    table.to_parquet(project / "data/score/scores.parquet", index=False)
+    pd.DataFrame({"id": [*planted, *darkened], "kind": ["low_information"] * 5 + ["brightness"],
+                  "params": ['{"size": 2}'] * 5 + ['{"factor": 0.05}'], "source_id": None, "original_label": -1}
+                 ).to_parquet(project / "data/degrade/perturbations.parquet", index=False)
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/threshold.json").read_text())
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet").set_index("id")
+    assert flags.loc[planted, "dark"].all() and not flags.loc[planted, "low_information"].any()
+    low = metrics["low_information"]
+    assert (low["explained"], low["tp"], low["fn"], low["recall"]) == (6, 0, 0, None)  # the darkened one too
+    dark = metrics["dark"]
+    assert (dark["explained"], dark["tp"], dark["fp"], dark["flagged_train"]) == (5, 1, 0, 1)

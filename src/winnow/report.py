@@ -267,7 +267,8 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
         table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
     planted = "precision" in table.columns
     table = (table.drop(columns=["tp", "fp", "fn"], errors="ignore")
-             .rename(columns={**TRUTH_COLUMNS, "flagged_train": "flagged in train (planted)"}))
+             .rename(columns={**TRUTH_COLUMNS, "flagged_train": "flagged in train (planted)",
+                              "explained": "left out: another issue explains"}))
     table.index.name = "issue"
     titles = {issue: f"{issue}: {s['method']}, " + (f"cut {s['threshold']:.3f}, {s['flagged']:,} flagged"
                                                     if s.get("threshold") is not None else "no cut")
