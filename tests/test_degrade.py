@@ -436,6 +436,36 @@ def test_fractions_beyond_the_data_fail():
         degrade(make_imageset(), perturbations=specs)
 
 
+def test_an_odd_size_is_odd_against_the_files_sizes_not_the_resized_ones():
+    # found by probing: with ingest.size 8 over 6x6 files, size 6 was planted as odd (recorded 6x6, the files' own
+    # size, so no detector could find it and every image counted as a miss) and size 8 was refused
+    data = make_imageset()
+    data.manifest[["orig_h", "orig_w"]] = 6
+    with pytest.raises(WinnowError, match=r"^degrade.perturbations\[0\] \(odd_size\): size must be a size other than "
+                                          r"the files' 6x6, got 6$"):
+        degrade(data, perturbations=[{"kind": "odd_size", "fraction": 0.1, "size": 6}])
+    out, log = degrade(data, perturbations=[{"kind": "odd_size", "fraction": 0.1, "size": 8}])
+    damaged = out.manifest.set_index("id").loc[log["id"]]
+    assert len(log) == 20 and (damaged["orig_h"] == 8).all() and (damaged["orig_w"] == 8).all()
+    out, log = degrade(data, perturbations=[{"kind": "odd_aspect_ratio", "fraction": 0.1, "ratio": 0.5}])
+    damaged = out.manifest.set_index("id").loc[log["id"]]
+    assert (damaged["orig_h"] == 6).all() and (damaged["orig_w"] == 3).all()
+
+
+def test_disjoint_false_is_offered_only_where_it_would_free_enough_images():
+    # found by probing: duplicates alone needing more than the train split were told to set disjoint: false, and
+    # following that gave the same error (a duplicate shares its images with nothing, whatever disjoint says)
+    with pytest.raises(WinnowError) as err:
+        degrade(make_imageset(), perturbations=[{"kind": "exact_duplicate", "fraction": 0.6}])
+    assert str(err.value) == ("degrade.perturbations: the perturbation fractions need 240 train images (overwriting "
+                              "duplicates count twice: copy and source) but the train split has 200 after removals; "
+                              "their sum must be at most 1")
+    with pytest.raises(WinnowError, match=r"their sum must be at most 1, or set degrade.disjoint: false to let them "
+                                          r"overlap$"):
+        degrade(make_imageset(), perturbations=[{"kind": "symmetric_noise", "fraction": 0.8},
+                                                {"kind": "blur", "fraction": 0.8, "kernel": 3}])
+
+
 # -- the stage ------------------------------------------------------------------------------------
 
 def run_stage(tmp_path, monkeypatch, degrade_params, **sections):

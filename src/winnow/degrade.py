@@ -278,10 +278,14 @@ def _check_budget(specs: list[Perturbation], state: _State, *, disjoint: bool) -
     needed = [_needed(p, len(train)) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
     if sum(needed) > len(train):
         scope = "perturbation fractions" if disjoint else "duplicate fractions"
+        # disjoint: false frees only what the duplicates leave (they share their images with nothing): before, it
+        # was offered where the duplicates alone needed too many, and following it gave this error again
+        duplicates = sum(_needed(p, len(train)) for p in specs if "fraction" in p.params and p.kind in DUPLICATE_KINDS)
+        cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and duplicates <= len(train) else ""
         raise WinnowError(
             f"degrade.perturbations: the {scope} need {sum(needed)} train images (overwriting duplicates count "
             f"twice: copy and source) but the train split has {len(train)} after removals; their sum must be "
-            f"at most 1" + (", or set degrade.disjoint: false to let them overlap" if disjoint else "")
+            f"at most 1{cure}"
         )
 
 

@@ -88,7 +88,14 @@ def parse(specs, *, classes: list[str], images: np.ndarray, manifest: pd.DataFra
         WinnowError: the first problem found, in one line.
     """
     train_labels = manifest.loc[manifest["split"] == "train", "label"].to_numpy(dtype=np.int64)
-    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)))
+    # the files' own sizes, which ingest.size resized away: an odd size is odd against them (the score reads
+    # orig_h and orig_w), and stored 32x32 MNIST digits of 28x28 files took size 28 as odd and refused 32
+    if {"orig_h", "orig_w"} <= set(manifest.columns) and len(manifest):
+        sizes = manifest.groupby(["orig_h", "orig_w"]).size()
+        originals = tuple(int(v) for v in sizes.idxmax())
+    else:
+        originals = tuple(images.shape[1:3])
+    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)), originals)
     return [_Reader(spec, index, data).parse() for index, spec in enumerate(_listed(specs))]
 
 
@@ -228,6 +235,7 @@ class _Data:
     classes: list[str]
     shape: tuple[int, ...]  # (N, H, W, C)
     train_counts: np.ndarray  # int (K,)
+    originals: tuple[int, int]  # (height, width) most of the files had before ingest resized them
 
 
 class _Reader:
@@ -416,20 +424,21 @@ class _Reader:
         return {**self._selection(), "size": self.size(high=lambda h, w: min(h, w) - 1, low=2)}
 
     def _odd_size(self) -> dict:
-        size = self.size(high=lambda h, w: 4 * max(h, w))
-        if self.data is not None and (size, size) == self.data.shape[1:3]:
-            self.fail("size", f"a size other than the set's {size}x{size}", size)
+        size = self.number("size", low=1, high=math.inf if self.data is None else 4 * max(self.data.originals),
+                           integer=True)
+        if self.data is not None and (size, size) == self.data.originals:
+            self.fail("size", f"a size other than the files' {size}x{size}", size)
         return {**self._selection(), "size": size, "shape": [size, size]}
 
     def _odd_aspect_ratio(self) -> dict:
         ratio = float(self.number("ratio", low_open=True))
         if self.data is None:
             return {**self._selection(), "ratio": ratio}
-        height, width = self.data.shape[1:3]
-        # the odd file is smaller than the set's size in one direction, width / height = ratio
+        height, width = self.data.originals
+        # the odd file is smaller than the files' size in one direction, width / height = ratio
         shape = [height, max(1, round(width * ratio))] if ratio < 1 else [max(1, round(height / ratio)), width]
         if tuple(shape) == (height, width):
-            self.fail("ratio", f"far enough from 1 to change a {height}x{width} image's shape", ratio)
+            self.fail("ratio", f"far enough from 1 to change a {height}x{width} file's shape", ratio)
         return {**self._selection(), "ratio": ratio, "shape": shape}
 
     def _grayscale(self) -> dict:
