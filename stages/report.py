@@ -88,7 +88,9 @@ def main() -> None:
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=of_images("data-valuation", "data/data-valuation/decisions.parquet"),
             summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
-            count=p["images_per_grid"])),
+            count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
+            applied=((variants_summary.get("pruned") or {}).get("by_stage") or {}).get("data_valuation.drop", 0)
+            if isinstance(variants_summary.get("pruned"), dict) else None)),
         ("budget", "Cleaning budget", report.budget_section(summary=numbers_of("budget", "metrics/budget.json"))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=json_of("balance", "metrics/balance.json"),

@@ -129,6 +129,26 @@ def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
 
 
 @pytest.mark.hostile("report")
+@pytest.mark.parametrize("cleaning, applied, said", [
+    (False, 0, "of those, pruned applies | none: data_valuation is not among pruned.cleaners"),
+    (True, 1, "of those, pruned applies | 1 |"),
+    (True, None, "of those, pruned applies | unknown (the variants stage has not run)"),
+])
+def test_valuation_says_how_many_of_its_drops_pruned_applies(tmp_path, cleaning, applied, said):
+    # found by probing: "dropped (reliably negative) 437" and red frames headed "red: dropped" while
+    # data_valuation was not among pruned.cleaners and pruned dropped none of them
+    imageset = tiny_imageset(tmp_path)
+    decisions = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "given_label": [0, 1, 0, 1],
+                              "decision": ["drop", "drop", "keep", "keep"], "knn_shapley": [-0.1, -0.2, 0.3, 0.4],
+                              "tracin": [-0.1, -0.2, 0.3, 0.4], "harm": [0.9, 0.8, 0.2, 0.1]})
+    text = plain(valuation_section(decisions=decisions, summary={"considered": 4, "flagged": 2}, imageset=imageset,
+                                   count=2, cleaning=cleaning, applied=applied))
+    assert "decided drop (reliably negative) | 2 | " + said in text
+    assert "Most harmful (2; red: decided drop)" in text and "red: dropped" not in text
+    assert "These are the cleaner's own decisions. What pruned applies of them is the cleaning budget's choice" in text
+
+
+@pytest.mark.hostile("report")
 def test_valuation_with_no_planted_flip_among_the_valued_images_shows_no_recall(tmp_path):
     # before: "recall 0.000" when threshold and dedup had removed every flipped image before valuation
     imageset = tiny_imageset(tmp_path)
@@ -137,7 +157,7 @@ def test_valuation_with_no_planted_flip_among_the_valued_images_shows_no_recall(
                               "harm": [0.4, 0.3, 0.2, 0.1]})
     truth = precision_recall_f1(np.array([True, False, False, False]), np.zeros(4, bool))
     text = plain(valuation_section(decisions=decisions, summary={"considered": 4, "flagged": 1, "truth": truth},
-                                   imageset=imageset, count=2))
+                                   imageset=imageset, count=2, cleaning=True, applied=1))
     assert ("against planted label noise: precision | 0.000 | against planted label noise: recall | – (no planted "
             "flip among the images valued) | against planted label noise: f1 | –") in text
 

@@ -242,6 +242,7 @@ def test_a_val_split_too_thin_to_value_anything_goes_on_when_pruned_does_not_use
     from winnow.report_valuation import valuation_section
 
     page = valuation_section(decisions=pd.read_parquet(project / "data/data-valuation/decisions.parquet"),
-                             summary=metrics, imageset=read_imageset(project / "data/degrade"), count=5)
+                             summary=metrics, imageset=read_imageset(project / "data/degrade"), count=5,
+                             cleaning=False, applied=0)
     assert html.unescape(page).startswith("<p>Data valuation decided nothing about the 60 train images: the val split's 2 image(s) "
                            "hold fewer than 2 of every class")

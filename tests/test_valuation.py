@@ -155,16 +155,18 @@ def test_the_report_section_shows_the_most_harmful_then_the_most_helpful_with_th
     imageset = ImageSet(np.zeros((3, 1, 1, 1), np.uint8), manifest, ["cat", "dog", "emu"])
     decisions = pd.DataFrame({"id": ["a", "b", "c"], "given_label": [0, 1, 2], "decision": ["keep", "drop", "keep"],
                               "knn_shapley": [0.5, -0.5, 0.1], "tracin": [2.0, -1.0, 0.3], "harm": [0.0, 1.0, 0.5]})
-    page = valuation_section(decisions=decisions, summary={"considered": 3, "flagged": 1}, imageset=imageset, count=1)
+    page = valuation_section(decisions=decisions, summary={"considered": 3, "flagged": 1}, imageset=imageset, count=1,
+                             cleaning=True, applied=1)
     harmful, helpful = page.split("Most helpful")
     assert "<figcaption>dog<br>kNN -5.00e-01 · TracIn -1.00e+00</figcaption>" in harmful
     assert 'class="tile dropped"' in harmful and "cat" not in harmful
     assert "<figcaption>cat<br>kNN +5.00e-01 · TracIn +2.00e+00</figcaption>" in helpful and "dog" not in helpful
-    assert "data valuation: not run" in valuation_section(decisions=None, summary=None, imageset=imageset, count=1)
+    assert "data valuation: not run" in valuation_section(decisions=None, summary=None, imageset=imageset, count=1,
+                                                           cleaning=True, applied=None)
     # nothing dropped against planted noise: precision is 0/0, said as such (before: "precision 0.000")
     truth = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 4}
     none_dropped = valuation_section(decisions=decisions, summary={"considered": 3, "flagged": 0, "truth": truth},
-                                     imageset=imageset, count=1)
+                                     imageset=imageset, count=1, cleaning=True, applied=0)
     assert re.search(r"against planted label noise: precision</t[dh]><td[^>]*>– \(nothing dropped\)<", none_dropped)
 
 

@@ -10,19 +10,22 @@ import pandas as pd
 
 from winnow.imageset import ImageSet
 from winnow.report import fmt, key_value_table, not_run, truth_scores
-from winnow.report_grids import images_by_id, tile
+from winnow.report_grids import DECIDED_NOT_APPLIED, images_by_id, tile
 
 
 def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
-                      count: int) -> str:
+                      count: int, cleaning: bool, applied: int | None) -> str:
     """Two grids: the ``count`` most harmful images (highest ``harm``: both estimators value them lowest),
-    framed red where the stage dropped them, and the ``count`` most helpful, each captioned with its given
-    class, its kNN-Shapley value and its TracIn value; above them the stage's counts.
+    framed red where the stage decided to drop them, and the ``count`` most helpful, each captioned with its
+    given class, its kNN-Shapley value and its TracIn value; above them the stage's counts and how many of its
+    drops pruned applies.
 
     Args:
         decisions: ``data/data-valuation/decisions.parquet`` (:data:`winnow.valuation.DECISION_COLUMNS`).
         summary: ``metrics/data_valuation.json``.
         imageset: ``data/degrade``, where the train images are.
+        cleaning: whether data_valuation is among ``pruned.cleaners``.
+        applied: the drops pruned took from it (metrics/variants.json ``by_stage``); None: unknown.
     """
     if decisions is None or summary is None or imageset is None:
         return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
@@ -41,7 +44,12 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
                      rows["decision"])]
         return f'<div class="grid">{"".join(tiles)}</div>'
 
-    counts = {"valued": summary.get("considered"), "dropped (reliably negative)": summary.get("flagged"),
+    # before: "dropped (reliably negative) 437" and red frames while pruned.cleaners left it out and pruned
+    # dropped none: the stage's own decisions read as removals
+    applies = ("none: data_valuation is not among pruned.cleaners" if not cleaning else
+               "unknown (the variants stage has not run)" if applied is None else applied)
+    counts = {"valued": summary.get("considered"), "decided drop (reliably negative)": summary.get("flagged"),
+              "of those, pruned applies": applies,
               "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
               "seconds": summary.get("seconds")}
     if "truth" in summary:
@@ -55,5 +63,6 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
             "K-nearest-neighbour classifier's val accuracy) and TracIn (how much training on it lowered the val "
             "loss of a linear layer on the embedding). Negative values hurt.</p>"
             + key_value_table(counts, title="What the valuation did")
-            + f"<h3>Most harmful ({html.escape(str(count))}; red: dropped)</h3>" + grid(order.head(count))
+            + f"<h3>Most harmful ({html.escape(str(count))}; red: decided drop)</h3>" + grid(order.head(count))
+            + DECIDED_NOT_APPLIED
             + f"<h3>Most helpful ({html.escape(str(count))})</h3>" + grid(order.iloc[::-1].head(count)))
