@@ -245,6 +245,31 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
                                           r"pixel for pixel \(magnitude 0.0001"):
         stage.main()
     assert read_rows("balanced").equals(written)
+    # found by probing: at magnitude 0.001 most copies were their source to a grey level or two, none exact on
+    # some data: 391 duplicates recorded as augmented. At 0.005 brightness moves a pixel by about one level here
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
+        "seed": 0, "balance": {"edge_fraction": 0, "device": "cpu",
+                               "policy": {"ops": ["brightness"], "n": 1, "magnitude": 0.005}}}))
+    with pytest.raises(WinnowError, match=r"^balance.policy: 17 of 17 copies made with brightness are within 2 grey "
+                                          r"levels of their source at every pixel \(magnitude 0.005: too close to no "
+                                          r"change\); raise balance.policy.magnitude$"):
+        stage.main()
+    assert read_rows("balanced").equals(written)
+    # found by probing: the search kept balance.policy (it beat every candidate), and the refusal of its copies
+    # said "raise augment_search.magnitudes", which are not what made them
+    weak = {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001}
+    Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
+        "seed": 0, "augment_search": {**default_params()["augment_search"], "enabled": True},
+        "balance": {"edge_fraction": 0, "device": "cpu", "policy": weak}}))
+    from winnow.augment_search import SEARCHED
+    from winnow.balance import Policy
+    from winnow.stage import write_json
+
+    write_json(SEARCHED, {"policy": Policy.from_params(weak).to_params(), "val_accuracy": 0.5})
+    with pytest.raises(WinnowError, match=r"^balance.policy: 16 of 16 copies made with translate equal their source "
+                                          r"pixel for pixel \(magnitude 0.0001: too close to no change\); raise "
+                                          r"balance.policy.magnitude$"):
+        stage.main()
 
 
 def test_an_image_nearer_another_class_is_never_an_edge_case():

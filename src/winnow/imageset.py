@@ -87,6 +87,16 @@ def equal_images(images: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.all(images == others, axis=tuple(range(1, images.ndim)))
 
 
+def near_images(images: np.ndarray, others: np.ndarray, *, levels: int) -> np.ndarray:
+    """bool ``(N,)``: whether each of uint8 ``(N, H, W, C)`` ``images`` lies within ``levels`` grey levels of the
+    same row of ``others`` at every pixel, in batches (a whole int16 difference of a large set doubles it)."""
+    out = np.empty(len(images), bool)
+    for start in range(0, len(images), 1024):
+        a = images[start : start + 1024].astype(np.int16)
+        out[start : start + 1024] = (np.abs(a - others[start : start + 1024]) <= levels).reshape(len(a), -1).all(1)
+    return out
+
+
 def pixel_digest(images: np.ndarray) -> np.ndarray:
     """Hash of each image's decoded pixels (shape included), as 16-char hex strings.
 
