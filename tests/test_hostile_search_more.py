@@ -95,11 +95,13 @@ def test_density_does_not_claim_no_policy_helped_training(tmp_path, monkeypatch,
     monkeypatch.chdir(project)
     from winnow import augment_search
 
-    monkeypatch.setattr(augment_search, "density_scorer", lambda *a, **k: lambda p: 0.5 if p is None else 0.25)
+    # a model right on both val images: 0.5 would be no better than naming one of their two classes, which the
+    # search rightly warns of
+    monkeypatch.setattr(augment_search, "density_scorer", lambda *a, **k: lambda p: 1.0 if p is None else 0.5)
     _stage("augment_search").main()
     out = capsys.readouterr().out.splitlines()
     assert [line for line in out if line.startswith("warning:")] == []
-    assert out[-1].endswith("(accuracy 0.2500 on the val images it augmented, 0.5000 on val as it is)")
+    assert out[-1].endswith("(accuracy 0.5000 on the val images it augmented, 1.0000 on val as it is)")
     assert json.loads(Path("metrics/augment_search.json").read_text())["method"] == "density"
 
 
@@ -161,3 +163,24 @@ def test_a_damaged_gan_checkpoint_is_one_line_naming_it(tmp_path, content, probl
     assert line.startswith(f"error: models/gan.pt: {problem}")
     assert line.endswith("; remove it to train the GAN afresh (gan-synthesize writes it anew)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_a_search_whose_short_trainings_learnt_nothing_says_the_policy_was_chosen_on_noise(tmp_path):
+    # found by probing: train.lr 3e-5 and one epoch scored every candidate 0.098-0.100 against a largest val class of
+    # 0.100, and the pick shipped as "chosen on val" without a word. Here the val images are one picture, so any
+    # model names one class for all of them and scores at most the largest class's share (3 of 5)
+    project = search_project(tmp_path / "project", val_labels=[0, 0, 0, 1, 2])
+    from winnow.imageset import read_imageset
+
+    data = read_imageset(project / "data/ingest")
+    images = np.array(data.images)
+    images[data.manifest["split"].to_numpy() == "val"] = images[-1]
+    write_imageset(project / "data/ingest", images, data.manifest.drop(columns="digest"), data.classes)
+    done = run_stage(project, "augment_search")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/augment_search.json").read_text())
+    assert ("warning: augment-search: no short training learnt: the best score ("
+            f"{max(row['score'] for row in metrics['table']):.4f}) is no better than naming the largest val class for "
+            "every image (0.6000), so the policy was chosen on noise; raise augment_search.epochs or "
+            "augment_search.max_images, or check train.lr and train.weight_decay") in done.stdout.splitlines()
