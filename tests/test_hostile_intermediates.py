@@ -852,5 +852,20 @@ def test_planted_low_information_that_dark_flags_is_neither_a_miss_nor_a_false_p
     assert flags.loc[planted, "dark"].all() and not flags.loc[planted, "low_information"].any()
     low = metrics["low_information"]
     assert (low["explained"], low["tp"], low["fn"], low["recall"]) == (6, 0, 0, None)  # the darkened one too
+    assert "found none of the" not in done.stdout  # no planted image of low_information left to find
     dark = metrics["dark"]
     assert (dark["explained"], dark["tp"], dark["fp"], dark["flagged_train"]) == (5, 1, 0, 1)
+
+
+@pytest.mark.hostile("intermediates")
+def test_planted_damage_the_cut_found_none_of_is_said(project):
+    # found by probing: light x3.5 on MNIST (98 planted) was flagged on none, with recall 0 in metrics alone
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    planted = manifest.loc[manifest["split"] == "train", "id"].to_numpy()[:3]
+    pd.DataFrame({"id": planted, "kind": "brightness", "params": '{"factor": 3.5}', "source_id": None,
+                  "original_label": -1}).to_parquet(project / "data/degrade/perturbations.parquet", index=False)
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((project / "metrics/threshold.json").read_text())["light"]["tp"] == 0
+    assert ("warning: threshold: light found none of the 3 train images degrade planted with it: at that strength "
+            "the damage does not set them apart from the rest of this data set") in done.stdout.splitlines()
