@@ -100,7 +100,9 @@ def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
     if np.mean(scores <= cut) <= 0.5:
         return NOTHING
     valley = _valley_between_modes(h, cut, bandwidth=_bandwidth(scores), alpha=alpha)
-    return NOTHING if valley is None else valley
+    # a majority at the valley too: a valley below Otsu's cut leaving fewer than half is a minority the mode rule
+    # judged and passed, not this rule's to flag
+    return NOTHING if valley is None or np.mean(scores <= valley) <= 0.5 else valley
 
 
 # the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
