@@ -32,7 +32,7 @@ def main() -> None:
                                ids=degraded.manifest["id"])
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
-    verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, num_classes=len(ingested.classes))
+    verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)
     refuse_kept_leaks(verdicts, decisions, where=VERDICTS_FILE)
     pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)
     written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))

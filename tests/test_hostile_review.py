@@ -17,13 +17,19 @@ from hostile_harness import assert_error_line, assert_nothing_left, files_under,
 from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
 from winnow.imageset import read_imageset, write_imageset
+from winnow.verdicts import class_list_key
 
-HEADER = "id,verdict,label,suggested,given,digest\n"
+HEADER = "id,verdict,label,suggested,given,digest,classes\n"
 
 
 def row(project: Path, text: str) -> str:
-    """A verdicts.csv line: ``text`` and the digest of its id's pixels in the project now."""
-    return f"{text},{digest(project, text.split(',')[0])}"
+    """A verdicts.csv line: ``text``, the digest of its id's pixels and the key of the class list in the project
+    now."""
+    return f"{text},{digest(project, text.split(',')[0])},{classes_key(project)}"
+
+
+def classes_key(project: Path) -> str:
+    return class_list_key(json.loads((project / "data/degrade/classes.json").read_text()))
 
 
 @pytest.fixture
@@ -215,7 +221,8 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
     # written before verdicts recorded what accepting did: its accept could not be checked against its label
     (project / "reviews/verdicts.csv").write_text("id,verdict,label\ntrain-04,accept,0\n")
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: lacks columns suggested, given, digest (written by an older winnow); import the "
+        "error: reviews/verdicts.csv: lacks columns suggested, given, digest, classes (written by an older winnow); "
+        "import the "
         "reviewed "
         "file again with `winnow review import --replace FILE`, which writes it anew")
     # and that advice works: --replace does not read the old file
@@ -223,7 +230,7 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
     done = run_winnow(project, "review", "import", "--replace", "mine.csv")
     assert done.returncode == 0, done.stderr
     assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
-        "id,verdict,label,suggested,given,digest", row(project, "train-04,accept,2,2,1")]
+        "id,verdict,label,suggested,given,digest,classes", row(project, "train-04,accept,2,2,1")]
 
 
 @pytest.mark.hostile("review")
@@ -233,7 +240,7 @@ def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(projec
         HEADER + row(project, "train-08,accept,-1,-1,2") + ",x\n" + row(project, "train-04,reject,1,2,1") + ",y\n")
     assert refused_line(project, "variants") == (
         "error: reviews/verdicts.csv: its lines hold more fields than the header (id, verdict, label, suggested, "
-        "given, digest); "
+        "given, digest, classes); "
         "write it with `winnow review import`, or restore the header-only file from git")
 
 
@@ -598,4 +605,22 @@ def test_an_export_over_a_queue_whose_verdict_changed_since_its_import_is_refuse
         "error: reviews/queue.csv: holds 1 verdict(s) not imported, or changed since (first: id 'train-04', "
         "'reject'), which a new export would overwrite; import them first (winnow review import reviews/queue.csv), "
         "or delete the file to discard them")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("classes", [["cat", "owl", "dog"], ["cat", "dog", "owl", "ant"]])
+def test_a_verdict_made_before_the_class_list_changed_is_refused(project, classes):
+    # found by probing: verdicts hold class numbers; with a class removed (or one added that sorts earlier) a
+    # person's "8" trained as "9" without a word. The classes renamed or extended here: the key no longer matches
+    data = read_imageset(project / "data/degrade")
+    write_imageset(project / "data/degrade", data.images, data.manifest, classes)
+    ingested = read_imageset(project / "data/ingest")
+    write_imageset(project / "data/ingest", ingested.images, ingested.manifest, classes)
+    before = files_under(project)
+    key = class_list_key(["cat", "dog", "owl"])
+    assert refused_line(project, "variants") == (
+        f"error: reviews/verdicts.csv: line 2 (id 'train-08'): the data set's classes changed since the review (class "
+        f"list {key!r} then, {class_list_key(classes)!r} now: a class removed, renamed or added), so its class numbers "
+        "would name other classes: export and review again, or remove the line")
     assert_nothing_left(project, before)

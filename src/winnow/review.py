@@ -39,7 +39,7 @@ from winnow.stage import load_params, write_json, write_table, write_text
 from winnow.variants import (
     DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
 )
-from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, read_verdicts, refuse_kept_leaks
+from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks
 
 REVIEWS = Path("reviews")
 QUEUE_FILE, PAGE_FILE, THUMBS = REVIEWS / "queue.csv", REVIEWS / "index.html", REVIEWS / "thumbs"
@@ -378,15 +378,16 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "keep one verdict per image")
         if image not in seen:  # the same verdict twice counts once
             seen[image] = (f"{word!r} at {where.split(': ')[-1]}", (verdict, label))
-            rows.append((image, verdict, label, suggested, int(given[image]), digests[image]))
+            rows.append((image, verdict, label, suggested, int(given[image]), digests[image],
+                         class_list_key(data.classes)))
     new = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS)).astype({"id": object, "verdict": object, "label": np.int64,
                                                                     "suggested": np.int64, "given": np.int64,
-                                                                    "digest": object})
+                                                                    "digest": object, "classes": object})
     refuse_kept_leaks(new, applied, where=str(path))
     if replace:  # the old file is not read: a file of an older format is replaced too
         kept = new.iloc[:0]
     else:
-        old = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, num_classes=len(data.classes))
+        old = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes)
         kept = old[~old["id"].isin(set(new["id"]))]
     write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
     return new

@@ -5,6 +5,8 @@ pruned variant in place of the cleaners' decisions (:mod:`winnow.variants`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -22,14 +24,22 @@ VERDICTS_FILE = "reviews/verdicts.csv"
 # given: the class the image had when the person judged it (a verdict holds only while that is its label)
 # given: the label the person saw; digest: the pixels they saw (imageset ``digest``), so that a verdict never
 # lands on another picture filed under the same id
-VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest")
+# classes: the class list the numbers mean (:func:`class_list_key`): a class removed, renamed or added before
+# another moves every later number, and a person's "8" trained as "9" without a word
+VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest", "classes")
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
+def class_list_key(classes: list[str]) -> str:
+    """A short key of the class names in their order (12 hex digits of the SHA-256 of their JSON)."""
+    return hashlib.sha256(json.dumps(list(classes)).encode()).hexdigest()[:12]
+
+
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
-                  num_classes: int) -> pd.DataFrame:
-    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows) and
-    ``digests`` (str pixel digests indexed by id, the imageset's): every verdict one of :data:`VERDICTS`,
+                  classes: list[str]) -> pd.DataFrame:
+    """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows),
+    ``digests`` (str pixel digests indexed by id, the imageset's) and ``classes`` (the class names now, whose
+    :func:`class_list_key` each verdict must carry): every verdict one of :data:`VERDICTS`,
     every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
     label and the pixels they saw (``digest``) still its pixels, the suggestion not that label, accept with the suggestion, drop with
     -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
@@ -38,10 +48,10 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     Returns:
         DataFrame ``id`` (str), ``verdict`` (str), ``label``, ``suggested``, ``given`` (int64), in file order.
     """
-    path = Path(path)
+    path, num_classes, key = Path(path), len(classes), class_list_key(classes)
     empty = pd.DataFrame({"id": pd.Series(dtype=object), "verdict": pd.Series(dtype=object),
                           **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")},
-                          "digest": pd.Series(dtype=object)})
+                          "digest": pd.Series(dtype=object), "classes": pd.Series(dtype=object)})
     fix = "write it with `winnow review import`, or restore the header-only file from git"
     if not path.exists():
         return empty
@@ -52,7 +62,7 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
-    if missing and set(missing) <= {"suggested", "given", "digest"}:  # written before verdicts recorded these
+    if missing and set(missing) <= {"suggested", "given", "digest", "classes"}:  # before verdicts recorded these
         raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
                           "an older winnow); import the reviewed file again with `winnow review import --replace "
                           "FILE`, which writes it anew")
@@ -60,12 +70,16 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
     labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
-    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest) in enumerate(zip(
-            frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
-            frame["given"], frame["digest"])):
+    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest, meant) in enumerate(
+            zip(frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
+                frame["given"], frame["digest"], frame["classes"])):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
+        if meant != key:  # checked first: every class number below means another class under another list
+            raise WinnowError(f"{where}: the data set's classes changed since the review (class list {meant!r} then, "
+                              f"{key!r} now: a class removed, renamed or added), so its class numbers would name "
+                              "other classes: export and review again, or remove the line")
         for column, value, shown in (("label", label, text), ("suggested", suggested, suggested_text)):
             if not (value % 1 == 0 and -1 <= value < num_classes):  # NaN fails
                 raise WinnowError(f"{where}: {column} {shown!r} is not a class index in [0, {num_classes - 1}] or -1 "
