@@ -15,6 +15,7 @@ from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
+from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
 from winnow.variants import WRITTEN_BY, check_same_classes
 
@@ -29,6 +30,9 @@ def main() -> None:
     params = load_params()
     check_outputs(stage="report", files=[OUT])
     p, variants = params["report"], params["variants"]
+    # under `dvc repro -s report` the summaries of an earlier run stayed in place: a one-epoch baseline was paired
+    # with a committed twenty-epoch oracle, and the page said "Ship balanced: +0.402" (the compare stage's check)
+    check_same_run([v for v in variants if Path(summary_path(v)).is_file()], params, stage="report")
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
     if degraded is not None:

@@ -579,6 +579,30 @@ def test_compare_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp
 
 
 @pytest.mark.hostile("compare")
+def test_report_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp_path):
+    # found by probing: `dvc repro -s report` after a one-epoch repro of baseline paired it with the committed
+    # twenty-epoch oracle and pruned, and the page said "Ship balanced: macro F1 0.967, +0.402 over baseline"
+    import yaml
+
+    params = default_params() | {"variants": ["oracle", "baseline"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"oracle": {"a": 0.9, "b": 0.95}, "baseline": {"a": 0.5, "b": 0.6}})
+    _locked(project, ["oracle", "baseline"], train=params["train"])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"]["degrade"] = {"cmd": "x", "outs": [{"path": "data/degrade", "md5": "new.dir"}]}
+    lock["stages"]["train@baseline"]["deps"] = [{"path": "data/degrade", "md5": "new.dir"}]
+    lock["stages"]["train@oracle"]["deps"] = [{"path": "data/degrade", "md5": "old.dir"}]
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "report")) == (
+        f"error: {summary_path('oracle')}: train@oracle read what the stages before it no longer record (dvc.lock: "
+        "data/degrade not what the stage writing them made): not from this run; run `dvc repro report`, which "
+        "brings every variant up to date")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
 def test_compare_out_that_is_the_from_json_input_is_refused(tmp_path):
     # found by a review: --out runs.txt with --from-json runs.txt replaced the saved table with the markdown
     project = make_project(tmp_path / "project")

@@ -370,8 +370,8 @@ def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
     return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
 
 
-def check_same_run(variants: list[str], params: dict, *, repo: Path = Path(".")) -> None:
-    """Refuse, in the compare stage, a variant's evaluate summary that is not this run's: dvc.lock records no
+def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
+    """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
     wrote, or train@<v> ran under params other than params.yaml's. ``dvc repro -s compare`` after variants gained
     oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the two against
@@ -380,7 +380,7 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."))
         return
     locked = _locked_stages(repo)
     outputs = _locked_outputs(locked)
-    rerun = "not from this run; run `dvc repro compare`, which brings every variant up to date"
+    rerun = f"not from this run; run `dvc repro {stage}`, which brings every variant up to date"
     for variant in variants:
         summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
         evaluated, trained = locked.get(f"evaluate@{variant}"), locked.get(f"train@{variant}")
