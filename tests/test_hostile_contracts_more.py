@@ -20,7 +20,7 @@ from hostile_harness import (
 )
 from test_contracts import BOUNDS, _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from winnow.contract_verdict import refuse_failed, rows_fingerprint
-from winnow.contracts import Batch, load_suite, validate
+from winnow.contracts import Batch, Suite, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.variants import write_variant
@@ -207,17 +207,116 @@ def test_a_variant_rule_that_would_pass_a_rate_not_measured_is_refused(project, 
         "expect_column_max_to_be_between or expect_column_min_to_be_between")
 
 
-def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None = None) -> str:
+def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None = None,
+                       appended: dict[str, str] | None = None) -> str:
     """The contracts stage's one error line in a copy of ``project`` under ``params`` (and ``variant`` as its
-    contracts/variant.yaml), nothing left behind."""
+    contracts/variant.yaml, each line of ``appended`` added at the end of contracts/<name>.yaml), nothing left
+    behind."""
     root = Path(shutil.copytree(project, tmp_path / "project"))
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     if variant is not None:
         (root / "contracts").mkdir(exist_ok=True)
         (root / "contracts/variant.yaml").write_text(variant)
+    for name, line in (appended or {}).items():
+        path = root / "contracts" / f"{name}.yaml"
+        path.write_text(path.read_text() + line)
     before = files_under(root)
     done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
                           capture_output=True, text=True, timeout=600)
     line = assert_error_line(done)
     assert_nothing_left(root, before)
     return line
+
+
+RULE = "name: ingest\nexpectations:\n  - {type: %s, kwargs: {%s}}\n"
+WHERE = "ingest.yaml: expectation 1 "
+HUGE = "1" + "0" * 309  # past float64's largest, 1.8e308
+NOT_FINITE = ", not a finite number (Great Expectations drops it or cannot store it, and an infinite one passes on " \
+             "anything); give a finite number"
+MOSTLY_TEXT = ", not a number; give the share in (0, 1] of the rows that must meet it"
+NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set it in contracts.bounds"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("kind", "kwargs", "message"), [
+    # before: GX's suite store made the NaN null, and a pydantic ValidationError traceback ended the stage
+    ("expect_column_value_z_scores_to_be_less_than", "column: dark, threshold: .nan, double_sided: true",
+     "(expect_column_value_z_scores_to_be_less_than): threshold is nan" + NOT_FINITE),
+    ("expect_multicolumn_sum_to_equal", "column_list: [dark, light], sum_total: .nan",
+     "(expect_multicolumn_sum_to_equal): sum_total is nan" + NOT_FINITE),
+    ("expect_column_value_lengths_to_equal", "column: id, value: .nan",
+     "(expect_column_value_lengths_to_equal): value is nan" + NOT_FINITE),
+    # before: OverflowError traceback (math.isfinite on the integer)
+    ("expect_column_max_to_be_between", f"column: dark, min_value: 0, max_value: {HUGE}",
+     "(expect_column_max_to_be_between): max_value is a 310-digit number, beyond float64's range; give one of at "
+     "most 1.798e+308"),
+    # before, each passed on any data: GX read mostly '0' and false as 0, a regex left out as "(?s).*", a null
+    # column_list as no list, an infinite threshold or multiplier as no limit, a NaN minimum as no minimum
+    # ("<= 1"), and {$parameter: x} as the value set {'$parameter'}
+    ("expect_column_values_to_be_unique", "column: id, mostly: '0'",
+     "(expect_column_values_to_be_unique) has mostly '0'" + MOSTLY_TEXT),
+    ("expect_column_values_to_be_unique", "column: id, mostly: false",
+     "(expect_column_values_to_be_unique) has mostly False" + MOSTLY_TEXT),
+    ("expect_column_values_to_be_unique", "column: id, mostly: 1.5",
+     "(expect_column_values_to_be_unique) has mostly 1.5; give the share in (0, 1] of the rows that must meet it"),
+    ("expect_column_values_to_match_regex", "column: id",
+     "(expect_column_values_to_match_regex) has no regex" + NO_OPTION),
+    ("expect_table_columns_to_match_ordered_list", "column_list: null",
+     "(expect_table_columns_to_match_ordered_list) has no column_list" + NO_OPTION),
+    ("expect_column_value_z_scores_to_be_less_than", "column: dark, threshold: .inf, double_sided: true",
+     "(expect_column_value_z_scores_to_be_less_than): threshold is inf" + NOT_FINITE),
+    ("expect_column_values_to_not_be_outliers", "column: dark, multiplier: .inf",
+     "(expect_column_values_to_not_be_outliers): multiplier is inf" + NOT_FINITE),
+    ("expect_column_min_to_be_between", "column: class_balance, min_value: .nan, max_value: 1",
+     "(expect_column_min_to_be_between): min_value is nan" + NOT_FINITE),
+    ("expect_column_values_to_not_be_in_set", "column: split, value_set: {$parameter: x}",
+     "(expect_column_values_to_not_be_in_set): value_set.$parameter: '$parameter' is not a placeholder (that is "
+     "spelt {$PARAMETER: name}), so it would be checked as a literal value"),
+], ids=["nan-threshold", "nan-sum", "nan-length", "huge-bound", "mostly-text", "mostly-false", "mostly-above-1",
+        "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder"])
+def test_a_rule_that_passes_on_anything_or_holds_a_number_gx_cannot_store_is_refused(tmp_path, kind, kwargs, message):
+    (tmp_path / "ingest.yaml").write_text(RULE % (kind, kwargs))
+    with pytest.raises(WinnowError) as raised:
+        load_suite(tmp_path / "ingest.yaml", parameters={})
+    assert str(raised.value) == f"{tmp_path / WHERE}{message}"
+
+
+@pytest.mark.hostile("params")
+def test_a_severity_great_expectations_does_not_have_is_refused(tmp_path):
+    # before: "severity: blocker" was accepted and dropped without a word, as every severity was
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n  - {type: expect_column_values_to_be_unique, "
+                                          "kwargs: {column: id}, severity: blocker}\n")
+    with pytest.raises(WinnowError) as raised:
+        load_suite(tmp_path / "ingest.yaml", parameters={})
+    assert str(raised.value) == (f"{tmp_path / 'ingest.yaml'}: expectation 1: severity 'blocker' is not one of Great "
+                                 "Expectations' (critical, warning, info); a failure of any severity fails the contract")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("appended", "message"), [
+    # before: a pydantic ValidationError traceback from GX's suite store
+    ({"scores": "  - {type: expect_column_value_z_scores_to_be_less_than, kwargs: {column: dark, threshold: .nan, "
+                "double_sided: true}}\n"},
+     "error: contracts/scores.yaml: expectation 15 (expect_column_value_z_scores_to_be_less_than): threshold is nan"
+     + NOT_FINITE),
+    # before: "ingest 17/17 passed" under enforce, and training was allowed
+    ({"ingest": "  - {type: expect_column_values_to_be_in_set, kwargs: {column: split, value_set: [train], "
+                "mostly: \"0\"}}\n"},
+     "error: contracts/ingest.yaml: expectation 17 (expect_column_values_to_be_in_set) has mostly '0'" + MOSTLY_TEXT),
+], ids=["nan-in-scores", "mostly-text-in-ingest"])
+def test_the_contracts_stage_refuses_such_a_rule_in_one_line(project, tmp_path, appended, message):  # noqa: F811
+    assert _contracts_refused(project, tmp_path, _params(("baseline", "pruned"), mode="enforce"),
+                              appended=appended) == message
+
+
+@pytest.mark.hostile("intermediates")
+def test_great_expectations_failing_to_store_a_suite_is_one_line_naming_it():
+    # before: a pydantic ValidationError traceback from context.suites.add (here a NaN load_suite would refuse)
+    suite = Suite(name="z", path="z.yaml", left_out=[], expectations=[
+        {"type": "expect_column_value_z_scores_to_be_less_than", "description": "z",
+         "kwargs": {"column": "a", "threshold": float("nan"), "double_sided": True}}])
+    with pytest.raises(WinnowError) as raised:
+        validate([Batch(suite, "z", pd.DataFrame({"a": [1.0, 2.0]}))])
+    assert str(raised.value) == ("z.yaml: Great Expectations failed storing the suite: ValidationError: 1 validation "
+                                 "error for ExpectColumnValueZScoresToBeLessThan threshold none is not an allowed "
+                                 "value (type=type_error.none.not_allowed)")

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
+from winnow.contract_rules import SEVERITIES, check_rule
 from winnow.errors import WinnowError, fault_line
 from winnow.outputs import atomic_folder
 from winnow.yaml_text import load_yaml
@@ -139,6 +140,9 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         if unknown:  # a row_condition beside kwargs, not in it, was dropped without a word
             raise WinnowError(f"{path}: expectation {number}: unknown key {unknown[0]!r} (an expectation holds "
                               f"{', '.join(sorted(ENTRY_KEYS))}; its options go in kwargs)")
+        if entry.get("severity", "critical") not in SEVERITIES:  # before: "severity: blocker" was kept without a word
+            raise WinnowError(f"{path}: expectation {number}: severity {entry['severity']!r} is not one of Great "
+                              f"Expectations' ({', '.join(SEVERITIES)}); a failure of any severity fails the contract")
         kwargs, nulls = {}, set()
         for key, value in entry["kwargs"].items():
             kwargs[key] = _bind(value, parameters, where=f"{path}: expectation {number}")
@@ -148,39 +152,11 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         if nulls:
             left_out.append(f"{spec['name']}: {description} left out ({', '.join(sorted(nulls))} is null)")
             continue
-        _check_bounded(entry["type"], kwargs, where=f"{path}: expectation {number} ({description})")
-        mostly = kwargs.get("mostly")
-        if isinstance(mostly, (int, float)) and not isinstance(mostly, bool) and mostly <= 0:
-            raise WinnowError(f"{path}: expectation {number} ({description}) has mostly {mostly:g}, so it passes on "
-                              "anything; give a share above 0 of the rows that must meet it")
+        check_rule(entry["type"], kwargs, where=f"{path}: expectation {number} ({description})")
         expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
         numbers.append(number)
     return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out,
                  numbers=tuple(numbers))
-
-
-# options Great Expectations reads as "check nothing" when null or missing: the rule passed on any data
-_NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
-                      "expect_column_kl_divergence_to_be_less_than": ("partition_object", "threshold")}
-_QUANTILES = "expect_column_quantile_values_to_be_between"
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_bounded(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
-    """Refuse a rule that is always true (no bound), which an enforced contract would pass on any data."""
-    for key in _NOTHING_WHEN_NULL.get(kind, ()):
-        if kwargs.get(key) is None:
-            raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
-                              "to set it in contracts.bounds")
-    if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
-        raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
-                          "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
-    if kind.endswith("_to_be_between") and not any(_finite(kwargs.get(k)) for k in ("min_value", "max_value")):
-        raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
-                          "or {$PARAMETER: name} to set it in contracts.bounds")
 
 
 def _parameter_name(value: Any) -> str | None:
@@ -222,8 +198,15 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
     for batch in batches:
         suite = batch.suite
         if suite.name not in gx_suites:
-            gx_suites[suite.name] = context.suites.add(
-                gx.ExpectationSuite(name=suite.name, expectations=_gx_expectations(suite)))
+            expectations = _gx_expectations(suite)
+            try:
+                gx_suites[suite.name] = context.suites.add(gx.ExpectationSuite(name=suite.name,
+                                                                               expectations=expectations))
+            except Exception as err:  # before: a pydantic traceback from GX's suite store (a NaN it made null)
+                if fault_line(err) is not None:
+                    raise
+                raise WinnowError(f"{suite.path}: Great Expectations failed storing the suite: "
+                                  f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
         # one asset per table: GX files a validation result under (suite, run, asset)
         name = suite.name if batch.table == suite.name else f"{suite.name}-{batch.table}"
         definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")

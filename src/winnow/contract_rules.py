@@ -1,0 +1,91 @@
+"""What one expectation of a suite file may hold, checked by :func:`winnow.contracts.load_suite` before Great
+Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a pattern or list left null, an
+infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
+refused with one line naming the file, the expectation's place in it and the option.
+
+Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from winnow.errors import WinnowError
+
+# options Great Expectations reads as "check nothing" when null or missing: the rule passed on any data
+# (a regex left out defaults to "(?s).*", which matches every value)
+_NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
+                      "expect_column_kl_divergence_to_be_less_than": ("partition_object", "threshold"),
+                      "expect_column_values_to_match_regex": ("regex",),
+                      "expect_table_columns_to_match_ordered_list": ("column_list",),
+                      "expect_table_columns_to_match_set": ("column_set",)}
+_QUANTILES = "expect_column_quantile_values_to_be_between"
+SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
+
+
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a number (not a bool) that float64 holds and that is neither NaN nor infinite.
+    Before: math.isfinite raised OverflowError on a 310-digit integer."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
+
+
+def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
+    """Refuse a rule ``kind`` whose bound ``kwargs`` (placeholders filled in) pass on any data or that GX
+    cannot store; ``where`` names it (``<file>: expectation <n> (<description>)``).
+
+    Raises:
+        WinnowError: one line naming the option and what to give instead.
+    """
+    for key in _NOTHING_WHEN_NULL.get(kind, ()):
+        if kwargs.get(key) is None:
+            raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
+                              "to set it in contracts.bounds")
+    if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
+        raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
+                          "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
+    if kind.endswith("_to_be_between") and not any(finite(kwargs.get(k)) for k in ("min_value", "max_value")):
+        raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
+                          "or {$PARAMETER: name} to set it in contracts.bounds")
+    for option, value in _leaves(kwargs):
+        # before: a NaN reached GX's suite store as null (a pydantic traceback) or was dropped as a bound ("<= 1"
+        # for min_value .nan, max_value 1); an infinite threshold or multiplier passed on anything
+        if isinstance(value, int) and not isinstance(value, bool) and not finite(value):
+            raise WinnowError(f"{where}: {option} is a {len(str(abs(value)))}-digit number, beyond float64's range; "
+                              f"give one of at most {sys.float_info.max:.4g}")
+        if isinstance(value, float) and not finite(value):
+            raise WinnowError(f"{where}: {option} is {value!r}, not a finite number (Great Expectations drops it or "
+                              "cannot store it, and an infinite one passes on anything); give a finite number")
+        if isinstance(value, str) and value.casefold() == "$parameter":
+            # before: value_set {$parameter: x} was read as the set {'$parameter'}, which nothing matched
+            raise WinnowError(f"{where}: {option}: {value!r} is not a placeholder (that is spelt "
+                              "{$PARAMETER: name}), so it would be checked as a literal value")
+    if "mostly" in kwargs:
+        _check_mostly(kwargs["mostly"], where=where)
+
+
+def _check_mostly(mostly: Any, *, where: str) -> None:
+    if isinstance(mostly, bool) or not isinstance(mostly, (int, float)):
+        # before: GX read false and '0' as a share of 0, and the rule passed on anything
+        raise WinnowError(f"{where} has mostly {mostly!r}, not a number; give the share in (0, 1] of the rows "
+                          "that must meet it")
+    if mostly <= 0:
+        raise WinnowError(f"{where} has mostly {mostly:g}, so it passes on anything; give a share above 0 of the rows "
+                          "that must meet it")
+    if mostly > 1:
+        raise WinnowError(f"{where} has mostly {mostly:g}; give the share in (0, 1] of the rows that must meet it")
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(where, value) of every number and string in ``value``, nested lists and mappings included; a mapping's
+    keys come as strings too, so a misspelt placeholder key is seen."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            yield where, key
+            yield from _leaves(item, where)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, value
