@@ -320,3 +320,59 @@ def test_great_expectations_failing_to_store_a_suite_is_one_line_naming_it():
     assert str(raised.value) == ("z.yaml: Great Expectations failed storing the suite: ValidationError: 1 validation "
                                  "error for ExpectColumnValueZScoresToBeLessThan threshold none is not an allowed "
                                  "value (type=type_error.none.not_allowed)")
+
+
+TYPO = "row_condition: 'split==\"Train\"', condition_parser: pandas"  # no split is "Train": it selects no row
+NONE_SELECTED = "no row examined (its row_condition selects none)"
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_rule_that_measures_no_row_or_no_value_fails_whatever_its_type(tmp_path):
+    # before: each passed on the frame below: distinct values "0 unexpected value(s)", a row count, unique-value
+    # count and the proportions 0 (within their max), and a per-row rule on an all-NaN column "0 of 4 rows"
+    rules = [f"expect_column_distinct_values_to_be_in_set, kwargs: {{column: label, value_set: [0], {TYPO}}}",
+             f"expect_table_row_count_to_be_between, kwargs: {{max_value: 1, {TYPO}}}",
+             f"expect_column_unique_value_count_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
+             f"expect_column_proportion_of_non_null_values_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
+             f"expect_column_proportion_of_unique_values_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
+             "expect_column_values_to_be_between, kwargs: {column: dark, max_value: 1}",
+             "expect_column_values_to_be_between, kwargs: {column: label, max_value: 1, row_condition: "
+             "'split==\"train\"', condition_parser: pandas}",
+             "expect_column_values_to_be_null, kwargs: {column: dark}"]
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
+    frame = pd.DataFrame({"split": ["train", "train", "val", "test"], "label": [0, 1, 2, 99],
+                          "dark": [np.nan] * 4})
+    results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
+    # GX returns results grouped by what they measure, not in file order
+    assert {(r.expectation, r.column): (r.success, r.observed) for r in results} == {
+        ("expect_column_distinct_values_to_be_in_set", "label"): (False, NONE_SELECTED),
+        ("expect_table_row_count_to_be_between", None): (False, NONE_SELECTED),
+        ("expect_column_unique_value_count_to_be_between", "label"): (False, NONE_SELECTED),
+        ("expect_column_proportion_of_non_null_values_to_be_between", "label"): (False, NONE_SELECTED),
+        ("expect_column_proportion_of_unique_values_to_be_between", "label"): (False, NONE_SELECTED),
+        ("expect_column_values_to_be_between", "dark"): (False, "no value examined (4 of 4 rows null)"),
+        # the two train rows hold labels 0 and 1: measured, and within the bound
+        ("expect_column_values_to_be_between", "label"): (True, "0 of 2 rows"),
+        ("expect_column_values_to_be_null", "dark"): (True, "0 of 4 rows")}  # every value null is what it asks
+
+
+@pytest.mark.hostile("params")
+def test_an_enforced_ingest_rule_whose_row_condition_selects_no_row_stops_training(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811
+    # before: "contracts: ingest 17/17 passed" under enforce, and every training was allowed
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    path = root / "contracts/ingest.yaml"
+    path.write_text(path.read_text() + "  - {type: expect_column_distinct_values_to_be_in_set, description: train "
+                                       f"labels known, kwargs: {{column: label, value_set: [0, 1], {TYPO}}}}}\n")
+    with pytest.raises(SystemExit):
+        _run_stage(root, monkeypatch, mode="enforce", enforce_variants=[])
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"contract failed: ingest: train labels known: observed {NONE_SELECTED}, bound in {{0, 1}} "
+                   "(expect_column_distinct_values_to_be_in_set(label))",
+                   "error: contracts: 1 contract failure(s) in enforce mode (lines above; Data Docs in "
+                   "reports/contracts/inputs/index.html)"]
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=_params(mode="enforce", enforce_variants=[]))
+    assert str(refused.value) == ("the ingest and scores contracts failed under contracts.mode enforce (1 failure(s), "
+                                  "listed in metrics/contracts.json; Data Docs in reports/contracts/inputs/index.html): "
+                                  "not trained")

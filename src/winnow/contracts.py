@@ -220,7 +220,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
                 raise
             raise WinnowError(f"{suite.path}: Great Expectations failed checking table {batch.table!r}: "
                               f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
-        results += [_result(suite.name, batch.table, checked) for checked in outcome.results]
+        results += [_result(suite.name, batch.table, checked, frame=batch.frame) for checked in outcome.results]
     if docs_dir is not None:
         _build_docs(context, Path(docs_dir))
     return results
@@ -322,7 +322,11 @@ def _same_data_same_page(page: str) -> str:
     return _UUID.sub(lambda found: numbers.setdefault(found.group(), f"block{len(numbers)}"), page)
 
 
-def _result(suite: str, table: str, checked) -> ExpectationResult:
+def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> ExpectationResult:
+    """``checked`` (a GX result of a rule on ``frame``) as a result of table ``table``. A rule checked nothing,
+    and fails, when its row_condition selects no row of ``frame`` (before: a distinct-values or max-only rule
+    passed on it, as the typo 'split=="Train"' selects none), or when it is a per-row rule whose column holds no
+    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass)."""
     config, outcome = checked.expectation_config, checked.result or {}
     kwargs = config.kwargs
     error = _error_message(checked.exception_info)
@@ -337,15 +341,31 @@ def _result(suite: str, table: str, checked) -> ExpectationResult:
             f", e.g. {examples}" if outcome["unexpected_count"] else "")
     else:
         observed = None
-    # a per-row rule that examined no row (a row_condition that selects none) checked nothing: it fails
+    # a per-row rule that examined no row checked nothing: it fails (GX counts the nulls it skips as missing)
     examined_none = error is None and "unexpected_count" in outcome and outcome.get("element_count") == 0
-    if examined_none:
-        observed = "no row examined (its row_condition selects none)" if kwargs.get("row_condition") else "no row"
+    if error is None and kwargs.get("row_condition") and _selects_no_row(frame, kwargs):
+        observed, examined_none = "no row examined (its row_condition selects none)", True
+    elif examined_none:
+        observed = "no row"
+    elif error is None and "missing_count" in outcome and outcome["missing_count"] == outcome.get("element_count"):
+        observed = f"no value examined ({outcome['missing_count']} of {outcome['element_count']} rows null)"
+        examined_none = True
     return ExpectationResult(
         suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
         description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
         success=bool(checked.success) and not examined_none,
         limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
+
+
+def _selects_no_row(frame: pd.DataFrame, kwargs: Mapping[str, Any]) -> bool:
+    """Whether the rule's row_condition, filtered as GX filters it, keeps no row of ``frame``; False when GX
+    cannot evaluate it (its result then carries GX's own error)."""
+    from great_expectations.execution_engine import PandasExecutionEngine
+
+    try:
+        return PandasExecutionEngine()._apply_row_condition_filter(frame, kwargs["row_condition"], dict(kwargs)).empty
+    except Exception:  # noqa: BLE001 - a condition GX refuses is its result's error, reported there
+        return False
 
 
 def _error_message(info: Mapping | None) -> str | None:
