@@ -15,7 +15,7 @@ from pathlib import Path
 
 from winnow.contract_tables import ingest_table
 from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, suite_digests
-from winnow.contracts import Batch, check_settings, validate
+from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import load_params, read_table, run, together, write_json
@@ -32,6 +32,7 @@ def main() -> None:
     # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
     from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
     suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
+    warn_unchecked_suites()
     # one row per image of data/degrade (a repeated, missing or foreign row is one line here); the scores' values
     # are what the scores contract checks, so a NaN or one outside [0, 1] is its failure, warned or enforced
     scores = read_table(SCORES, written_by="score", columns=("id",), rows_of=(DEGRADE, degraded.manifest["id"]))
@@ -49,6 +50,16 @@ def main() -> None:
                           f"Data Docs in {DOCS / 'inputs'}/index.html)")
 
 
+def warn_unchecked_suites() -> None:
+    """A warning naming each suite file in contracts/ that no stage checks: before, a contracts/labels.yaml (or
+    an ingest.yml beside ingest.yaml) was never run, and nothing said so."""
+    checked = [f"{SUITES_DIR}/{name}.yaml" for name in SUITES]
+    for path in sorted([*Path(SUITES_DIR).glob("*.yaml"), *Path(SUITES_DIR).glob("*.yml")]):
+        if path.as_posix() not in checked:
+            print(f"warning: contracts: {path.as_posix()} is not checked: only {', '.join(checked)} are run; "
+                  "move its expectations into one of them")
+
+
 def check_inputs(suites: list, *, settings: dict, ingested, scores) -> list[str]:
     """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained);
     returns the failures, one line each."""
@@ -60,7 +71,7 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores) -> list[str]
     write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
                          "bounds": bounds_of(settings), "suite_files": suite_digests(s.path for s in suites),
                          "suites": {s.name: counts(results, suite=s.name) for s in suites}})
-    print(summary_line(results))
+    print(summary_line(results, tables=[batch.table for batch in batches]))
     failed = [r.line() for r in results if not r.success]
     print_failures(failed, enforced=settings["mode"] == "enforce")
     return failed

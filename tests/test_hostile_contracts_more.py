@@ -376,3 +376,22 @@ def test_an_enforced_ingest_rule_whose_row_condition_selects_no_row_stops_traini
     assert str(refused.value) == ("the ingest and scores contracts failed under contracts.mode enforce (1 failure(s), "
                                   "listed in metrics/contracts.json; Data Docs in reports/contracts/inputs/index.html): "
                                   "not trained")
+
+
+@pytest.mark.hostile("params")
+def test_a_suite_file_no_stage_checks_is_named_and_a_table_checked_against_nothing_says_so(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811
+    # before: contracts/labels.yaml and contracts/ingest.yml were never run and nothing said so; with contracts.bounds
+    # null every variant rule was left out and the stage printed bare "contracts: " lines
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    for name in ("labels.yaml", "ingest.yml"):
+        (root / "contracts" / name).write_text("name: labels\nexpectations: []\n")
+    _run_stage(root, monkeypatch, mode="warn", bounds=None, variants=("baseline", "pruned"))
+    out = capsys.readouterr().out.splitlines()
+    only = "only contracts/ingest.yaml, contracts/scores.yaml, contracts/variant.yaml are run; move its expectations " \
+           "into one of them"
+    assert [line for line in out if line.startswith("warning: contracts: ")] == [
+        f"warning: contracts: contracts/ingest.yml is not checked: {only}",
+        f"warning: contracts: contracts/labels.yaml is not checked: {only}"]
+    assert [line for line in out if line.startswith(("contracts: baseline", "contracts: pruned"))] == [
+        "contracts: baseline: no expectation checked", "contracts: pruned: no expectation checked"]
