@@ -56,13 +56,15 @@ def main() -> None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     contracted = {v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
+    inputs = json_of("contracts", "metrics/contracts.json")
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
             predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
-            contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()})),
+            contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()},
+            input_failures={name: s.get("failed") or 0 for name, s in ((inputs or {}).get("suites") or {}).items()})),
         ("summary", "What happened to the data", report_summary.summary_section(
             ingest=ingest_counts(json_of("ingest", "metrics/ingest.json")),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
@@ -109,7 +111,7 @@ def main() -> None:
             per_class=p["samples_per_class"])),
         ("study", "Data-quality study", report.study_section(study=optional(study_of, STUDY))),
         ("contracts", "Data contracts", report.contracts_section(
-            inputs=json_of("contracts", "metrics/contracts.json"),
+            inputs=inputs,
             variants=contracted,
             data_docs=data_docs_links(["inputs", *variants]))),
     ]

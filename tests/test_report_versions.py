@@ -155,6 +155,26 @@ def test_the_verdict_says_when_the_version_it_recommends_failed_its_data_contrac
                              "before shipping it."), sentence
 
 
+@pytest.mark.hostile("report")
+def test_the_verdict_says_when_the_input_data_failed_its_contract(tmp_path):
+    # before: under contracts.mode warn, a failed ingest contract (350 train images in a class, bound >= 400) went
+    # unsaid: "No version beats baseline significantly: keep baseline ...", though every version was made from it
+    predicted = {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS)}
+    root = write_project(tmp_path, predicted)
+    failure = ("ingest: enough train images in every class: observed 350, bound >= 400 "
+               "(expect_column_min_to_be_between(smallest_class_train_images))")
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/contracts.json").write_text(json.dumps({
+        "mode": "warn", "enforce_variants": [], "bounds": {"min_images_per_class": 400}, "suite_files": {},
+        "suites": {"ingest": {"passed": 15, "failed": 1, "failures": [failure]},
+                   "scores": {"passed": 14, "failed": 0, "failures": []}}}))
+    body = first_section(report_text(root))[1]
+    sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
+    assert sentence.startswith("No version beats baseline significantly: keep baseline")
+    assert sentence.endswith(" The input data broke its contract (ingest failed 1 check(s); see Data contracts): "
+                             "every version was made from it, so weigh that before shipping any."), sentence
+
+
 def test_when_no_version_beats_baseline_significantly_the_report_says_so(tmp_path):
     predicted = {
         "baseline": wrong_on(BASELINE_ERRORS),

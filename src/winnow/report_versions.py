@@ -233,13 +233,15 @@ def unevaluated_sentence(unevaluated: list[str]) -> str:
 
 def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
                      unevaluated: list[str], review: dict | None, review_path: str,
-                     contract_failures: dict[str, int] | None = None, alpha: float = SIGNIFICANCE_LEVEL) -> str:
+                     contract_failures: dict[str, int] | None = None, input_failures: dict[str, int] | None = None,
+                     alpha: float = SIGNIFICANCE_LEVEL) -> str:
     """The verdict sentence (naming the requested versions left out because evaluate has not scored them),
     the versions table (the winner in bold), how it was decided, and the line saying what people decided in
     review (when they did). Arguments as :func:`compare_versions`; ``unevaluated``: the versions params.yaml
     requests that have no summary; ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or
     None; ``contract_failures``: per version, the checks its data contract failed (``metrics/contracts/<v>.json``),
-    said beside the version the sentence recommends."""
+    said beside the version the sentence recommends; ``input_failures``: per input suite (ingest, scores), the
+    checks it failed (``metrics/contracts.json``), said whatever the sentence recommends."""
     if not metrics:
         return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
     for variant, summary in metrics.items():
@@ -255,6 +257,11 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
     if failed:
         sentence += (f" `{recommended}` failed {failed} check(s) of its data contract (see Data contracts): "
                      "weigh that before shipping it.")
+    # before: a failed ingest or scores contract (warn mode) went unsaid here, though every version was made from it
+    broken = ", ".join(f"`{name}` failed {n} check(s)" for name, n in (input_failures or {}).items() if n)
+    if broken:
+        sentence += (f" The input data broke its contract ({broken}; see Data contracts): every version was made "
+                     "from it, so weigh that before shipping any.")
     shown = pd.DataFrame({
         COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
         COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed), COLUMNS[5]: table["f1_p"].map(_p),
