@@ -24,7 +24,7 @@ _QUANTILES = "expect_column_quantile_values_to_be_between"
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
 
-def finite(value: Any) -> bool:
+def _finite(value: Any) -> bool:
     """Whether ``value`` is a number (not a bool) that float64 holds and that is neither NaN nor infinite.
     Before: math.isfinite raised OverflowError on a 310-digit integer."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
@@ -44,16 +44,16 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
-    if kind.endswith("_to_be_between") and not any(finite(kwargs.get(k)) for k in ("min_value", "max_value")):
+    if kind.endswith("_to_be_between") and not any(_finite(kwargs.get(k)) for k in ("min_value", "max_value")):
         raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
                           "or {$PARAMETER: name} to set it in contracts.bounds")
     for option, value in _leaves(kwargs):
         # before: a NaN reached GX's suite store as null (a pydantic traceback) or was dropped as a bound ("<= 1"
         # for min_value .nan, max_value 1); an infinite threshold or multiplier passed on anything
-        if isinstance(value, int) and not isinstance(value, bool) and not finite(value):
+        if isinstance(value, int) and not isinstance(value, bool) and not _finite(value):
             raise WinnowError(f"{where}: {option} is a {len(str(abs(value)))}-digit number, beyond float64's range; "
                               f"give one of at most {sys.float_info.max:.4g}")
-        if isinstance(value, float) and not finite(value):
+        if isinstance(value, float) and not _finite(value):
             raise WinnowError(f"{where}: {option} is {value!r}, not a finite number (Great Expectations drops it or "
                               "cannot store it, and an infinite one passes on anything); give a finite number")
         if isinstance(value, str) and value.casefold() == "$parameter":
