@@ -1174,3 +1174,16 @@ def test_experiments_of_a_checkout_libgit2_refuses_as_another_users_are_one_line
     assert str(refusal.value) == (
         f"compare --repo {tmp_path}: git refuses {tmp_path.resolve()}: it is owned by another user (git's \"dubious "
         f"ownership\"); if you trust it, run `git config --global --add safe.directory {tmp_path.resolve()}`, then again")
+
+
+@pytest.mark.hostile("gate")
+def test_a_gate_that_fails_leaves_no_earlier_pass_at_its_markdown_path(tmp_path):
+    # found by probing: `winnow gate --markdown FILE` that stopped with an error left the previous run's
+    # "gate: PASS" in FILE, which a local or custom CI step could read as this comparison's result
+    project = gate_project(tmp_path)
+    first, _ = gate(project)
+    assert first.returncode == 0, first.stderr
+    assert "gate: PASS" in (project / REPORT).read_text()
+    done, _ = gate(project, base="origin/nosuch")
+    assert_error_line(done, "--base origin/nosuch", "unknown revision")
+    assert not (project / REPORT).exists()

@@ -304,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
     check_output(args.markdown, option="--markdown", example="reports/gate.md")
+    if args.markdown:  # before: an earlier gate's "gate: PASS" stayed there beside this gate's error
+        Path(args.markdown).unlink(missing_ok=True)
     repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: its rows were tested twice and each regression counted twice
         raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")
