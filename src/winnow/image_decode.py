@@ -131,8 +131,8 @@ def _decode(path: Path, size: int | None) -> tuple:
             args = img.tile[0].args if img.tile else None
             rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
-            if img.format in ("JPEG", "MPO", "WEBP"):
-                unwritten = unwritten_end(data, img.format)
+            if img.format in ("JPEG", "MPO", "WEBP", "PNG"):
+                unwritten = unwritten_end(data, img.format) if img.format != "PNG" else _png_damage(data)
                 if unwritten:
                     return None, unwritten
             return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")
@@ -162,8 +162,29 @@ def unwritten_end(data: bytes, format: str) -> str | None:
         last_scan = written.rfind(b"\xff\xda")
         unwritten = (len(data) - len(written) >= ZERO_TAIL and last_scan >= 0
                      and written.find(b"\xff\xd9", last_scan) < 0)
-    return ("its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
-            if unwritten else None)
+    return UNWRITTEN if unwritten else None
+
+
+UNWRITTEN = "its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
+
+
+def _png_damage(data: bytes) -> str | None:
+    """Why a PNG that Pillow decoded is still damaged, or None. Pillow checks the CRC of the chunks before the image
+    data only, so an IDAT whose end was never written (zero-filled by an interrupted copy) or whose bits changed
+    decoded into garbage rows without an error (before: kept as an image); every chunk's CRC is checked here up to
+    the end of the image data (:func:`winnow.plain_png.chunks`). A file cut or damaged after its image data (IEND
+    missing, a text chunk cut) keeps its whole pixels and is read."""
+    seen_image = False
+    for kind, _, fault in plain_png.chunks(data):
+        if fault and (kind == b"IDAT" or not seen_image):
+            if len(data) - len(data.rstrip(b"\0")) >= ZERO_TAIL:
+                return UNWRITTEN
+            if fault == "cut":
+                return "cut short: its image data runs past the end of the file (an interrupted copy or download)"
+            return ("damaged: a chunk of its image data fails its CRC check (a broken copy or disk), so its pixels "
+                    "cannot be trusted; copy the file again from its source")
+        seen_image = seen_image or kind == b"IDAT"
+    return None
 
 
 def _webp_image_chunk(data: bytes) -> bytes | None:

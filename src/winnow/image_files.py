@@ -10,7 +10,8 @@ starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files;
 and tools' own and never read (a hidden folder of image files beside the class folders gets a ``warning:`` line:
 it may be a class):
 
-- a file directly inside a class folder is decoded; one that is not an image, is truncated, cannot be
+- a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
+  fail their CRC check too), cannot be
   decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
   ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
 - a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a

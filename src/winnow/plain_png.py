@@ -31,6 +31,25 @@ _ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp", b"exif", 
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
 
 
+def chunks(data: bytes):
+    """Yield ``(kind, body, fault)`` for each chunk of the PNG ``data`` (its signature checked by the caller), up
+    to and including ``IEND``: ``body`` a memoryview of the chunk's data, ``fault`` None, ``"crc"`` (the CRC
+    stored after it does not match its bytes) or ``"cut"`` (it runs past the end of ``data``, ``body`` what
+    is there); the walk ends at IEND, at a cut chunk, or where fewer bytes than a chunk's frame remain."""
+    view, pos = memoryview(data), len(_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            yield kind, view[pos + 8 :], "cut"
+            return
+        intact = zlib.crc32(view[pos + 4 : end - 4]) == struct.unpack_from(">I", data, end - 4)[0]
+        yield kind, view[pos + 8 : end - 4], None if intact else "crc"
+        if kind == b"IEND":
+            return
+        pos = end
+
+
 def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
     """``(mode, height, width, rows)`` of a plain PNG: ``rows`` its inflated pixel stream, ``height``
     rows of a filter byte and ``width * channels`` bytes (a longer stream is cut there, as Pillow's
@@ -38,29 +57,25 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
     Pillow's ``Image.MAX_IMAGE_PIXELS`` (refused as a decompression bomb by ``Image.open``)."""
     if not data.startswith(_SIGNATURE):
         return None
-    view, pos, header, idat, previous = memoryview(data), len(_SIGNATURE), None, [], None
-    while pos + 12 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data) or zlib.crc32(view[pos + 4 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+    header, idat, previous = None, [], None
+    for kind, body, fault in chunks(data):
+        if fault:
             return None
         if (kind == b"IHDR") != (previous is None):
             return None  # IHDR first and only once, as Pillow requires: it keeps the first, refuses IDAT before it
         if kind == b"IHDR":
-            header = struct.unpack_from(">IIBBBBB", data, pos + 8)
+            header = struct.unpack_from(">IIBBBBB", body)
         elif kind == b"IDAT":
             if idat and previous != b"IDAT":
                 return None  # PNG's IDATs are consecutive: Pillow refuses a stream split by another chunk
-            idat.append(view[pos + 8 : end - 4])
+            idat.append(body)
         elif kind in (b"PLTE", b"tRNS", b"eXIf", b"acTL"):  # eXIf may carry an orientation: Image.open applies
             return None  # it; acTL makes an animated PNG, which Image.open sets aside
-        elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(view[pos + 8 : end - 4]).split(b"\0", 1)[0] \
+        elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(body).split(b"\0", 1)[0] \
                 in _ORIENTING_KEYWORDS:  # so may these: before, such files were stored unturned
             return None
-        elif kind == b"IEND":
-            break
-        pos, previous = end, kind
-    else:
+        previous = kind
+    if previous != b"IEND":
         return None
     if header is None or header[3] not in _MODES or header[2:] != (8, header[3], 0, 0, 0):
         return None

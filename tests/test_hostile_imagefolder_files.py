@@ -1,0 +1,66 @@
+"""Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check.
+
+Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
+and asserts the exact rejected rows or stored pixels.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_hostile_ingest import assert_ingested, ingested, rejected, run_ingest
+
+
+def stored(project: Path, image_id: str) -> np.ndarray:
+    """The pixels ingest stored for ``image_id``."""
+    row_of = ingested(project).reset_index(drop=True)
+    return np.load(project / "data/ingest/images.npy")[row_of.index[row_of["id"] == image_id][0]]
+
+
+def gradient(seed: int) -> np.ndarray:
+    """A 64x64 RGB gradient with a little noise: compressible, as photos are (a PNG of noise alone is stored
+    uncompressed, which is not the case a zero-filled end of a photo makes)."""
+    yy, xx = np.mgrid[:64, :64]
+    noise = np.random.default_rng(seed).integers(0, 30, (64, 64, 3))
+    return (np.stack([xx * 2 + seed, yy * 2, xx + yy], -1) + noise).clip(0, 255).astype(np.uint8)
+
+
+def png_bytes(pixels: np.ndarray, **options) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG", **options)
+    return out.getvalue()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_whose_image_data_fails_its_crc_is_a_row_and_one_without_its_end_chunk_is_read(tmp_path):
+    # before: Pillow checks no IDAT CRC, so a PNG whose last 2048 bytes were zeros (an interrupted copy) was read
+    # with garbage rows from row 49 down, and no row in rejected.csv
+    data = tmp_path / "data"
+    for name in ("a", "b"):
+        (data / name).mkdir(parents=True)
+        for i in range(6):
+            (data / name / f"{i}.png").write_bytes(png_bytes(gradient(10 * i + ord(name) - 90)))
+    whole = png_bytes(gradient(99))
+    (data / "a" / "zeros.png").write_bytes(whole[:-2048] + bytes(2048))
+    crc_at = whole.rindex(b"IEND") - 8  # the stored CRC of the last IDAT chunk
+    flipped = bytearray(whole)
+    flipped[crc_at] ^= 0x01
+    (data / "a" / "flipped.png").write_bytes(bytes(flipped))
+    (data / "b" / "cut.png").write_bytes(whole[:crc_at + 2])  # the last IDAT's CRC cut in two, no IEND
+    (data / "b" / "no_end.png").write_bytes(whole[:-12])  # IEND missing, the image data whole: read
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.25)
+    assert_ingested(done)
+    assert rejected(project) == {
+        f"{data}/a/zeros.png": "its image data ends in zeros: the end of the file was never written (an interrupted "
+                               "copy or download)",
+        f"{data}/a/flipped.png": "damaged: a chunk of its image data fails its CRC check (a broken copy or disk), so "
+                                 "its pixels cannot be trusted; copy the file again from its source",
+        f"{data}/b/cut.png": "cut short: its image data runs past the end of the file (an interrupted copy or "
+                             "download)"}
+    assert len(ingested(project)) == 13
+    np.testing.assert_array_equal(stored(project, "b/no_end.png"), gradient(99))
