@@ -1,4 +1,5 @@
-"""Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check.
+"""Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check, a
+16-bit RGB PNG's colour key.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the exact rejected rows or stored pixels.
@@ -7,13 +8,19 @@ and asserts the exact rejected rows or stored pixels.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from test_hostile_ingest import assert_ingested, ingested, rejected, run_ingest
+from test_hostile_ingest import assert_ingested, image_folder, ingested, rejected, run_ingest
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def stored(project: Path, image_id: str) -> np.ndarray:
@@ -64,3 +71,24 @@ def test_a_png_whose_image_data_fails_its_crc_is_a_row_and_one_without_its_end_c
                              "download)"}
     assert len(ingested(project)) == 13
     np.testing.assert_array_equal(stored(project, "b/no_end.png"), gradient(99))
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_16_bit_rgb_png_colour_key_is_composited_over_white_by_its_whole_samples(tmp_path):
+    # before: Pillow holds the high bytes of the pixels but the key in 16 bits, so no pixel matched and the key
+    # colour (18, 86, 154) was stored; comparing high bytes alone would also take 0x12FF for the key 0x1200
+    pixels = np.zeros((16, 16, 3), ">u2")
+    pixels[:4] = (0x1200, 0x5678, 0x9ABC)  # the key: white
+    pixels[4:8] = (0x12FF, 0x5678, 0x9ABC)  # the key's high bytes, not the key: kept
+    rows = b"".join(b"\0" + pixels[y].tobytes() for y in range(16))
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(16, 16))
+    (data / "a" / "key16.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 16, 2, 0, 0, 0))
+        + chunk(b"tRNS", struct.pack(">HHH", 0x1200, 0x5678, 0x9ABC)) + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b""))
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    expected = np.zeros((16, 16, 3), np.uint8)
+    expected[:4] = 255
+    expected[4:8] = (0x12, 0x56, 0x9A)
+    np.testing.assert_array_equal(stored(project, "a/key16.png"), expected)

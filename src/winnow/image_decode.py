@@ -135,7 +135,8 @@ def _decode(path: Path, size: int | None) -> tuple:
                 unwritten = unwritten_end(data, img.format) if img.format != "PNG" else _png_damage(data)
                 if unwritten:
                     return None, unwritten
-            return _pixels(img, size, rawmode=rawmode if isinstance(rawmode, str) else "")
+            rawmode = rawmode if isinstance(rawmode, str) else ""
+            return _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
     except Image.DecompressionBombError as err:
         return None, f"decompression bomb: {err}"
     except UnidentifiedImageError:
@@ -185,6 +186,22 @@ def _png_damage(data: bytes) -> str | None:
                     "cannot be trusted; copy the file again from its source")
         seen_image = seen_image or kind == b"IDAT"
     return None
+
+
+def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
+    """The alpha (``L``, 0 where transparent, else 255) of a 16-bit RGB PNG's ``tRNS`` colour key, or None without
+    one. Pillow holds the high byte of each 16-bit sample and the key in 16 bits, so its own conversion matched no
+    pixel (before: the key colour was kept, not white); the low bytes are the file's stream decoded again by
+    Pillow's PNG decoder as little-endian samples, which takes the other byte of each, and the key is compared
+    to whole samples (high bytes alone would take 0x12FF for the key 0x1200)."""
+    key = img.info.get("transparency")
+    if img.format != "PNG" or not isinstance(key, tuple):
+        return None
+    stream = b"".join(bytes(body) for kind, body, _ in plain_png.chunks(data) if kind == b"IDAT")
+    interlace = (1,) if img.info.get("interlace") else ()
+    low = np.asarray(Image.frombytes("RGB", img.size, stream, "zip", "RGB;16L", *interlace), np.uint16)
+    samples = np.asarray(img, np.uint16) << 8 | low
+    return Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
 
 
 def _webp_image_chunk(data: bytes) -> bytes | None:
@@ -285,11 +302,14 @@ def _read(path: Path) -> bytes:
         os.close(fd)
 
 
-def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "") -> tuple:
+def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Image.Image | None = None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation) of a loaded image: turned upright
     by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
-    resized."""
+    resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`)."""
     fmt, mode = img.format, img.mode
+    if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
+        img = img.convert("RGBA")
+        img.putalpha(alpha)
     try:
         orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:  # noqa: BLE001 - Pillow parses a PNG text key "exif" or "xmp" as EXIF or XMP, and a plain

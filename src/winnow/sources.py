@@ -16,7 +16,8 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
   values are scaled by 255/65535 and 32-bit ones by their own range, rounded;
 - ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion;
 - ``LA``, ``RGBA``, ``PA``, palettes with transparency and grey or RGB images with a colour key (PNG
-  ``tRNS``: pixels of that value are transparent): composited over white, then as above;
+  ``tRNS``: pixels of that value are transparent, a 16-bit key compared to whole 16-bit samples): composited
+  over white, then as above;
 - EXIF orientation is applied first (the image is stored as shown); an animated file (APNG, animated WebP) is
   set aside with its frame count, as no frame is the image more than another (an MPO, a camera's JPEG with
   previews, gives its first picture, the photo).
