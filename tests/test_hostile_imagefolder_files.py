@@ -1,8 +1,8 @@
 """Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check, a
-16-bit RGB PNG's colour key.
+16-bit RGB PNG's colour key, a Synology NAS's own folders.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
-and asserts the exact rejected rows or stored pixels.
+and asserts the exact rejected rows, stored pixels or ``warning:`` lines.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from test_hostile_ingest import assert_ingested, image_folder, ingested, rejected, run_ingest
+from test_hostile_ingest_more import grey_folder
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -27,6 +28,12 @@ def stored(project: Path, image_id: str) -> np.ndarray:
     """The pixels ingest stored for ``image_id``."""
     row_of = ingested(project).reset_index(drop=True)
     return np.load(project / "data/ingest/images.npy")[row_of.index[row_of["id"] == image_id][0]]
+
+
+def warnings_of(done) -> list[str]:
+    """The ``warning:`` lines of the source's reading (not those of the splits ingest carves)."""
+    return [line for line in done.stdout.splitlines()
+            if line.startswith(("warning: ingest.path", "warning: ingest.trusted_path"))]
 
 
 def gradient(seed: int) -> np.ndarray:
@@ -92,3 +99,36 @@ def test_a_16_bit_rgb_png_colour_key_is_composited_over_white_by_its_whole_sampl
     expected[:4] = 255
     expected[4:8] = (0x12, 0x56, 0x9A)
     np.testing.assert_array_equal(stored(project, "a/key16.png"), expected)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_synology_nas_thumbnail_folders_and_recycle_bin_are_never_read(tmp_path):
+    # before: each image's two thumbnails in cat/@eaDir/<image>/ were "nested folder" rows whose "move it up" would
+    # make them training images, and with them over max_reject_fraction ingest stopped
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    for name in ("a", "b"):
+        for i in range(6):
+            thumbs = data / name / "@eaDir" / f"{i}.png"
+            thumbs.mkdir(parents=True)
+            for size in ("S", "M"):
+                Image.fromarray(np.zeros((4, 4), np.uint8)).save(thumbs / f"SYNOPHOTO_THUMB_{size}.jpg")
+    (data / "#recycle" / "a").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / "#recycle" / "a" / "old.png")
+    (data / "b" / "@EADIR").mkdir()  # the name in any case
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    assert warnings_of(done) == []
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("ingest")
+def test_a_hidden_folder_in_the_trusted_set_is_warned_about_under_its_own_parameter(tmp_path):
+    # before: "warning: ingest.path: left out the hidden folder ..." for a folder of ingest.trusted_path
+    data = grey_folder(tmp_path / "data", {"a": 20, "b": 20})
+    trusted = grey_folder(tmp_path / "trusted", {"a": 5, "b": 5, ".c": 3}, offset=5)
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(trusted))
+    assert_ingested(done)
+    assert warnings_of(done) == [
+        f"warning: ingest.trusted_path: left out the hidden folder {trusted / '.c'} (3 image file(s)): a name "
+        "starting with '.' is never read; rename it if it is a class"]

@@ -6,9 +6,9 @@ train/val/test. Conversion of each file to uint8 is described in :mod:`winnow.so
 What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, later
 ``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
-``desktop.ini``, a macOS zip's ``__MACOSX``: :func:`winnow.remote_files.is_hidden`), which are the file system's
-and tools' own and never read (a hidden folder of image files beside the class folders gets a ``warning:`` line:
-it may be a class):
+``desktop.ini``, a macOS zip's ``__MACOSX``, a Synology NAS's ``@eaDir`` and ``#recycle``:
+:func:`winnow.remote_files.is_hidden`), which are the file system's and tools' own and never read (a hidden folder
+of image files beside the class folders gets a ``warning:`` line: it may be a class):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
   fail their CRC check too), cannot be
@@ -65,17 +65,19 @@ def shown(path: str | os.PathLike) -> str:
 
 
 def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, into: str | os.PathLike | None = None,
-                     progress: bool = False) -> Loaded:
+                     progress: bool = False, param: str = "ingest.path") -> Loaded:
     """Images from ``root/<class>/*`` or ``root/<split>/<class>/*``; see the module docstring for what
     is read, set aside (``rejected``) or refused.
 
     The files are decoded in batches straight into the ``.npy`` file ``into``, and ``images`` is a
     read-only memory map of it, so a set larger than memory can be read; without ``into`` they go to a
-    temporary file and ``images`` is an array in memory. ``progress`` shows a bar on a terminal.
+    temporary file and ``images`` is an array in memory. ``progress`` shows a bar on a terminal. ``param``:
+    the parameter that named ``root``, which its ``warning:`` lines name.
     """
     if into is None:
         with tempfile.TemporaryDirectory() as scratch:
-            loaded = load_imagefolder(root, size=size, into=Path(scratch) / "images.npy", progress=progress)
+            loaded = load_imagefolder(root, size=size, into=Path(scratch) / "images.npy", progress=progress,
+                                      param=param)
             loaded.images = np.array(loaded.images)
             return loaded
     into = Path(into)
@@ -92,7 +94,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
             f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
             f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
-    _warn_hidden_classes([parent for _, parent in split_dirs])
+    _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
     class_dirs = [(split, name, folder) for split, parent in split_dirs
                   for name, folder in (_folders(parent, rejected) if split else top).items()]
     classes = sorted({name for _, name, _ in class_dirs})
@@ -237,9 +239,10 @@ def _folders(parent: Path, rejected: list) -> dict[str, Path]:
     return folders
 
 
-def _warn_hidden_classes(parents: list[Path]) -> None:
+def _warn_hidden_classes(parents: list[Path], *, param: str) -> None:
     """A ``warning:`` line for each hidden folder beside the class folders that holds image files: it is
-    left out as ``.ipynb_checkpoints`` is, but a class folder named ``.c`` would vanish without a word."""
+    left out as ``.ipynb_checkpoints`` is, but a class folder named ``.c`` would vanish without a word.
+    ``param`` names the folder's parameter (before: a trusted set's said ``ingest.path``)."""
     for parent in parents:
         try:
             hidden = [folder for folder, kind in _entries(parent, hidden=True) if kind == "dir"]
@@ -252,7 +255,7 @@ def _warn_hidden_classes(parents: list[Path]) -> None:
             except WinnowError:
                 continue
             if images:
-                print(f"warning: ingest.path: left out the hidden folder {shown(folder)} ({images} image "
+                print(f"warning: {param}: left out the hidden folder {shown(folder)} ({images} image "
                       "file(s)): a name starting with '.' is never read; rename it if it is a class")
 
 

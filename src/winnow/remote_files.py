@@ -99,10 +99,12 @@ def place(where: Path | RemotePath) -> str:
     return str(where) if isinstance(where, RemotePath) else str(Path(where).resolve())
 
 
-# what Windows' Explorer and a zip made on macOS leave beside the images: the system's own, never read, as a name
-# starting with '.' (before, Thumbs.db in each class folder was a rejected row that could stop ingest at its
-# max_reject_fraction, and a __MACOSX folder was refused as a class with no images)
-SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx"})
+# what Windows' Explorer, a zip made on macOS and a Synology NAS leave beside the images: the system's own, never
+# read, as a name starting with '.' (before, Thumbs.db in each class folder was a rejected row that could stop
+# ingest at its max_reject_fraction, a __MACOSX folder was refused as a class with no images, and the thumbnails in
+# each folder's @eaDir were two "nested folder" rows an image, whose "move it up" would make them training images)
+SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx", "@eadir",
+                          "#recycle"})
 
 
 def is_hidden(name: str) -> bool:

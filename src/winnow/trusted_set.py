@@ -47,7 +47,7 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
             raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
                               "; at a URL the trusted set is a folder root/<class>/* (an .npz is read from a local path)")
         if path.is_dir():
-            loaded = load_imagefolder(path, size=size, into=into)
+            loaded = load_imagefolder(path, size=size, into=into, param="ingest.trusted_path")
         else:
             named = _names_classes(path)
             if not named:
