@@ -1,5 +1,5 @@
 """Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check, a
-16-bit RGB PNG's colour key, a Synology NAS's own folders.
+16-bit RGB PNG's colour key, hidden image files and a Synology NAS's own folders.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the exact rejected rows, stored pixels or ``warning:`` lines.
@@ -99,6 +99,24 @@ def test_a_16_bit_rgb_png_colour_key_is_composited_over_white_by_its_whole_sampl
     expected[:4] = 255
     expected[4:8] = (0x12, 0x56, 0x9A)
     np.testing.assert_array_equal(stored(project, "a/key16.png"), expected)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_hidden_image_files_in_a_class_folder_are_named_in_one_warning(tmp_path):
+    # before: dog/.IMG_0001.png (a real PNG) was left out with no row and no word, where a hidden folder of
+    # images is warned about
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.full((8, 8), 50, np.uint8)).save(data / "b" / ".IMG_0001.png")
+    Image.fromarray(np.full((8, 8), 60, np.uint8)).save(data / "a" / ".IMG_0002.jpg")
+    (data / "a" / "._0.png").write_bytes(b"\x00\x05\x16\x07" + bytes(60))  # a macOS AppleDouble file: silent
+    (data / "a" / ".notes.png").write_text("not an image")  # silent
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert warnings_of(done) == [
+        f"warning: ingest.path: left out 2 hidden image file(s) in class folders (first {data}/a/.IMG_0002.jpg): a "
+        "name starting with '.' is never read; rename them if they are images of their class"]
+    assert rejected(project) == {}
+    assert len(ingested(project)) == 12
 
 
 @pytest.mark.hostile("imagefolder")

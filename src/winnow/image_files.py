@@ -8,7 +8,8 @@ What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, la
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
 ``desktop.ini``, a macOS zip's ``__MACOSX``, a Synology NAS's ``@eaDir`` and ``#recycle``:
 :func:`winnow.remote_files.is_hidden`), which are the file system's and tools' own and never read (a hidden folder
-of image files beside the class folders gets a ``warning:`` line: it may be a class):
+of image files beside the class folders, and hidden image files in a class folder, get a ``warning:`` line: they may
+be a class or its images):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
   fail their CRC check too), cannot be
@@ -102,9 +103,10 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     _refuse_one_folder_twice(class_dirs)
     if not classes:
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
-    files = []
+    files, hidden = [], []
     for split, name, folder in class_dirs:
         found = _class_files(folder, rejected)
+        hidden += _hidden_images(folder)
         if not found:
             # "Train", "TEST": split folders as another tool names them, read as classes (split names are lower case)
             split_like = f" ({name!r} is not the split folder {name.casefold()!r}: split folders are named in lower " \
@@ -119,9 +121,6 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if d[0] is None]
     rejected.sort()
     ids = np.array([files[i][3] for i in ok], dtype=object)
-    if not ok:
-        return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
-                      classes, "imagefolder", rejected=rejected)
     if mixed:
         first = {}  # the first file of each size, to name two
         for i in ok:
@@ -129,6 +128,10 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         seen = ", ".join(f"{shown(path)} {h}x{w}" for (h, w), path in list(first.items())[:2])
         raise WinnowError(f"ingest.size: the images of {shown(root)} have {mixed} different sizes (first seen: {seen}); "
                           "set ingest.size to resize them to one")
+    _warn_unseen(hidden, param=param)
+    if not ok:
+        return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
+                      classes, "imagefolder", rejected=rejected)
     return Loaded(
         rows.array(),
         np.array([files[i][1] for i in ok], dtype=np.int64),
@@ -257,6 +260,37 @@ def _warn_hidden_classes(parents: list[Path], *, param: str) -> None:
             if images:
                 print(f"warning: {param}: left out the hidden folder {shown(folder)} ({images} image "
                       "file(s)): a name starting with '.' is never read; rename it if it is a class")
+
+
+def _hidden_images(folder: Path) -> list[Path]:
+    """The hidden files of a class folder that are images (an image suffix and an image format's signature):
+    ``.IMG_0001.png`` is left out as ``.DS_Store`` is, but would vanish without a word (before: no row, no
+    warning). A macOS AppleDouble file (``._x.jpg``, the system's record of ``x.jpg``) is never opened."""
+    try:
+        hidden = [path for path, kind in _entries(folder, hidden=True)
+                  if kind == "file" and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("._")]
+    except WinnowError:  # listed already: a folder that cannot be listed was refused there
+        return []
+    return [path for path in hidden if _image_signature(path)]
+
+
+def _image_signature(path: Path) -> bool:
+    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (False when it cannot be read)."""
+    try:
+        with path.fs.open(path.key, "rb") if isinstance(path, RemotePath) else open(path, "rb") as file:
+            head = file.read(12)
+    except OSError:
+        return False
+    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM")) or (head[:4], head[8:]) == (b"RIFF", b"WEBP")
+
+
+def _warn_unseen(hidden: list[Path], *, param: str) -> None:
+    """One ``warning:`` line for what the pixels read do not show (none when nothing is to say): the hidden image
+    files left out (:func:`_hidden_images`), counted, the first named."""
+    if hidden:
+        print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
+              f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
+              "their class")
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:
