@@ -1,5 +1,6 @@
 """Hostile inputs to the imagefolder source from real-world files: a PNG whose image data fails its CRC check, a
-16-bit RGB PNG's colour key, hidden image files and a Synology NAS's own folders.
+16-bit RGB PNG's colour key, colour profiles, images whose content is in their alpha alone, hidden image files and
+a Synology NAS's own folders.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the exact rejected rows, stored pixels or ``warning:`` lines.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from test_hostile_ingest import assert_ingested, image_folder, ingested, rejected, run_ingest
 from test_hostile_ingest_more import grey_folder
@@ -99,6 +100,50 @@ def test_a_16_bit_rgb_png_colour_key_is_composited_over_white_by_its_whole_sampl
     expected[:4] = 255
     expected[4:8] = (0x12, 0x56, 0x9A)
     np.testing.assert_array_equal(stored(project, "a/key16.png"), expected)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_files_with_a_colour_profile_other_than_srgb_are_counted_in_one_warning_and_read_as_stored(tmp_path):
+    # before: a Display P3 or Adobe RGB photo's pixels were read as sRGB without a word, its colours unlike what a
+    # colour-managed viewer shows; converting them would differ from what a PIL-based loader feeds the model
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(16, 16))
+    colour = gradient(3)[:16, :16]
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    (data / "a" / "lab.png").write_bytes(png_bytes(colour, icc_profile=lab))
+    (data / "a" / "srgb.png").write_bytes(png_bytes(colour, icc_profile=srgb))  # no warning
+    Image.fromarray(colour).save(data / "b" / "odd.jpg", quality=95, icc_profile=b"not a profile")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert warnings_of(done) == [
+        f"warning: ingest.path: 2 image file(s) carry a colour profile that is not sRGB (first {data}/a/lab.png: "
+        "'Lab identity built-in'); their pixels are read as stored, not converted, as PIL-based training loaders "
+        "read them, so their colours differ from a colour-managed viewer's"]
+    np.testing.assert_array_equal(stored(project, "a/lab.png"), colour)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_images_that_compositing_over_white_leaves_one_flat_colour_are_counted_in_one_warning(tmp_path):
+    # before: a white glyph drawn on transparency, and an RGBA file whose alpha is 0 everywhere, became blank white
+    # images without a word
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(16, 16))
+    glyph = np.full((16, 16, 4), 255, np.uint8)
+    glyph[..., 3] = 0
+    glyph[4:12, 7:9, 3] = 255  # the stroke: white, opaque
+    Image.fromarray(glyph).save(data / "a" / "glyph.png")
+    hidden = np.dstack([gradient(5)[:16, :16], np.zeros((16, 16), np.uint8)])
+    Image.fromarray(hidden).save(data / "b" / "clear.webp", lossless=True, exact=True)
+    Image.fromarray(np.zeros((16, 16, 4), np.uint8)).save(data / "b" / "empty.png")  # one colour before: no count
+    half = glyph.copy()
+    half[..., :3] = 0  # a black stroke on transparency: white around it, the stroke kept
+    Image.fromarray(half).save(data / "b" / "stroke.png")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert warnings_of(done) == [
+        f"warning: ingest.path: 2 image file(s) became one flat colour when their transparency was composited over "
+        f"white (first {data}/a/glyph.png): their content is in the alpha channel alone, or every pixel is "
+        "transparent; check them, or save them on an opaque background"]
+    assert (stored(project, "b/clear.webp") == 255).all()
 
 
 @pytest.mark.hostile("imagefolder")

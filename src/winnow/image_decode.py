@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from winnow import plain_png
 from winnow.ingest import RESIZE_BYTES, resize_batch
@@ -39,7 +39,8 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
     the next is decoded, so memory holds one batch whatever the number of files.
 
     Returns:
-        (per file ``(True, mode, (orig_h, orig_w), orientation)`` or ``(None, reason)``, the rows (None
+        (per file ``(True, mode, (orig_h, orig_w), orientation, notes)`` (``notes``: :func:`_decode`'s) or
+        ``(None, reason)``, the rows (None
         when nothing was readable), the number of different sizes when there is more than one, else 0).
         The set is single-channel until a colour image arrives; the rows so far are then made RGB
         (grey repeated, as Pillow converts), so any colour file makes the whole set RGB.
@@ -104,7 +105,10 @@ def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
 
 
 def _decode(path: Path, size: int | None) -> tuple:
-    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation) or (None, reason).
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
+    (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
+    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`), and
+    ``flattened`` (:func:`_pixels`).
 
     Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
@@ -136,7 +140,11 @@ def _decode(path: Path, size: int | None) -> tuple:
                 if unwritten:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
-            return _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
+            result = _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
+            profile = _foreign_profile(img)
+            if profile:
+                result[4]["profile"] = profile
+            return result
     except Image.DecompressionBombError as err:
         return None, f"decompression bomb: {err}"
     except UnidentifiedImageError:
@@ -202,6 +210,21 @@ def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
     low = np.asarray(Image.frombytes("RGB", img.size, stream, "zip", "RGB;16L", *interlace), np.uint16)
     samples = np.asarray(img, np.uint16) << 8 | low
     return Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
+
+
+def _foreign_profile(img: Image.Image) -> str | None:
+    """The description of the colour profile embedded in ``img`` (``icc_profile``: PNG ``iCCP``, a JPEG's or WebP's
+    ICC data) when it is not sRGB, else None. Its pixels are never converted (PIL-based training loaders ignore
+    profiles, so converted pixels would differ from what a model sees at inference); a profile that cannot be
+    read is not known to be sRGB and is named as unreadable."""
+    icc = img.info.get("icc_profile")
+    if not icc:
+        return None
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except Exception:  # noqa: BLE001 - a crafted or cut profile: littlecms raises more than OSError
+        return "an unreadable profile"
+    return None if "srgb" in description.lower() else description or "a profile without a description"
 
 
 def _webp_image_chunk(data: bytes) -> bytes | None:
@@ -284,7 +307,7 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
                 pixels = resize_batch(np.stack([p for _, p in done]), size)
                 done = [(i, p) for (i, _), p in zip(done, pixels)]
             for i, p in done:
-                out[i] = (p, mode, (height, width), 1)  # a plain PNG carries no EXIF orientation
+                out[i] = (p, mode, (height, width), 1, {})  # a plain PNG carries no EXIF orientation nor profile
     return out
 
 
@@ -303,9 +326,11 @@ def _read(path: Path) -> bytes:
 
 
 def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Image.Image | None = None) -> tuple:
-    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation) of a loaded image: turned upright
+    """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation, notes) of a loaded image: turned upright
     by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
-    resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`)."""
+    resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`). ``notes`` holds
+    ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
+    its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid)."""
     fmt, mode = img.format, img.mode
     if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
         img = img.convert("RGBA")
@@ -321,11 +346,19 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     else:
         orientation = 1  # absent or out of the EXIF range: nothing to apply
     orig = (img.height, img.width)
+    varied = (img.mode in ("LA", "RGBA", "PA") or "transparency" in img.info) and not _one_colour(img)
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
+    notes = {"flattened": True} if varied and _one_colour(img) else {}
     if size is not None and (img.height, img.width) != (size, size):
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)
-    return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation)
+    return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation), notes
+
+
+def _one_colour(img: Image.Image) -> bool:
+    """Whether every pixel of ``img`` holds the same values (a palette image's compared by their colours)."""
+    pixels = np.asarray(img.convert("RGBA") if img.mode in ("P", "PA") else img)
+    return bool((pixels == pixels[:1, :1]).all())
 
 
 def _to_8bit(img: Image.Image, *, rawmode: str = "", fmt: str | None = None) -> Image.Image:

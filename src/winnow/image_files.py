@@ -128,7 +128,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         seen = ", ".join(f"{shown(path)} {h}x{w}" for (h, w), path in list(first.items())[:2])
         raise WinnowError(f"ingest.size: the images of {shown(root)} have {mixed} different sizes (first seen: {seen}); "
                           "set ingest.size to resize them to one")
-    _warn_unseen(hidden, param=param)
+    _warn_unseen(hidden, [(files[i][2], decoded[i][4]) for i in ok], param=param)
     if not ok:
         return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
                       classes, "imagefolder", rejected=rejected)
@@ -284,13 +284,26 @@ def _image_signature(path: Path) -> bool:
     return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM")) or (head[:4], head[8:]) == (b"RIFF", b"WEBP")
 
 
-def _warn_unseen(hidden: list[Path], *, param: str) -> None:
-    """One ``warning:`` line for what the pixels read do not show (none when nothing is to say): the hidden image
-    files left out (:func:`_hidden_images`), counted, the first named."""
+def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
+    """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
+    image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
+    flat colour, and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
+    each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the
+    first."""
     if hidden:
         print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
               f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
               "their class")
+    flat = [path for path, notes in read if notes.get("flattened")]
+    if flat:
+        print(f"warning: {param}: {len(flat)} image file(s) became one flat colour when their transparency was "
+              f"composited over white (first {shown(flat[0])}): their content is in the alpha channel alone, or "
+              "every pixel is transparent; check them, or save them on an opaque background")
+    profiled = [(path, notes["profile"]) for path, notes in read if notes.get("profile")]
+    if profiled:
+        print(f"warning: {param}: {len(profiled)} image file(s) carry a colour profile that is not sRGB (first "
+              f"{shown(profiled[0][0])}: {profiled[0][1]!r}); their pixels are read as stored, not converted, as "
+              "PIL-based training loaders read them, so their colours differ from a colour-managed viewer's")
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:

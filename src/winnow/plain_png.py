@@ -1,8 +1,8 @@
 """Plain PNG files decoded many at a time by one call of Pillow's PNG pixel decoder.
 
-A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``) or EXIF
-(an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC intact: what most data sets
-hold. A small one costs ``Image.open`` far more in Python (plugin
+A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``), colour
+profile (``iCCP``) or EXIF (an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC
+intact: what most data sets hold. A small one costs ``Image.open`` far more in Python (plugin
 sniffing, chunk objects, tile set-up, the array conversion) than in decoding, so here each file's
 pixel stream is only inflated (``zlib``, in C) and the filtered rows of many files of one size are
 joined and unfiltered by Pillow's ``zip`` decoder in a single call.
@@ -69,8 +69,9 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
             if idat and previous != b"IDAT":
                 return None  # PNG's IDATs are consecutive: Pillow refuses a stream split by another chunk
             idat.append(body)
-        elif kind in (b"PLTE", b"tRNS", b"eXIf", b"acTL"):  # eXIf may carry an orientation: Image.open applies
-            return None  # it; acTL makes an animated PNG, which Image.open sets aside
+        elif kind in (b"PLTE", b"tRNS", b"eXIf", b"acTL", b"iCCP"):  # eXIf may carry an orientation: Image.open
+            return None  # applies it; acTL makes an animated PNG, which Image.open sets aside; iCCP a colour
+            # profile, which winnow.image_decode names when it is not sRGB
         elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(body).split(b"\0", 1)[0] \
                 in _ORIENTING_KEYWORDS:  # so may these: before, such files were stored unturned
             return None

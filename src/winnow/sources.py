@@ -17,7 +17,9 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
 - ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion;
 - ``LA``, ``RGBA``, ``PA``, palettes with transparency and grey or RGB images with a colour key (PNG
   ``tRNS``: pixels of that value are transparent, a 16-bit key compared to whole 16-bit samples): composited
-  over white, then as above;
+  over white, then as above (a ``warning:`` counts the images this leaves one flat colour);
+- an embedded colour profile (ICC) is not applied: pixels are read as stored, as PIL-based training loaders read
+  them, and a ``warning:`` counts the files whose profile is not sRGB;
 - EXIF orientation is applied first (the image is stored as shown); an animated file (APNG, animated WebP) is
   set aside with its frame count, as no frame is the image more than another (an MPO, a camera's JPEG with
   previews, gives its first picture, the photo).
