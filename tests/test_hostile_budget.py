@@ -330,10 +330,20 @@ def test_a_trusted_npz_with_splits_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("npz")
-def test_a_trusted_npz_labels_by_index_into_the_data_sets_classes(tmp_path):
+def test_a_trusted_npz_labelling_by_index_classes_with_names_is_refused(tmp_path):
+    # found by probing: labels 0, 1, 1, 0 read as cat, dog, dog, cat, and as cat, horse, horse, cat once dog left the
+    # data set: the checked labels of the split that judges the budget changed class without a word
     path = tmp_path / "book.npz"
-    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([2, 2]))  # no class 0 or 1: no gap refused
-    project, _, done = ingest_with(tmp_path, path)
+    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([2, 2]))
+    project, before, done = ingest_with(tmp_path, path)
+    assert assert_error_line(done) == (
+        f"error: ingest.trusted_path: {path} labels by index (it holds no classes array), and the data set's classes "
+        "have names (cat, dog, eel), which a class added or removed renumbers; add a classes array naming each "
+        "label's class")
+    assert_nothing_left(project, before)
+    np.savez(path, images=np.zeros((2, 8, 8), np.uint8), labels=np.array([1, 1]), classes=np.array(["cat", "eel"]))
+    (tmp_path / "named").mkdir()
+    project, _, done = ingest_with(tmp_path / "named", path)  # eel, the data set's class 2
     assert done.returncode == 0, done.stderr
     manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
     assert manifest.loc[manifest["split"] == "trusted", "label"].tolist() == [2, 2]

@@ -46,6 +46,7 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         if isinstance(path, RemotePath) and not path.is_dir():
             raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
                               "; at a URL the trusted set is a folder root/<class>/* (an .npz is read from a local path)")
+        named = True  # a folder's class folders name its classes
         if path.is_dir():
             loaded = load_imagefolder(path, size=size, into=into, param="ingest.trusted_path")
         else:
@@ -64,6 +65,12 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     if loaded.splits is not None:
         raise WinnowError(f"ingest.trusted_path: {path} has splits ({', '.join(sorted(set(loaded.splits)))}); the "
                           f"trusted set is one split: give {TRUSTED_LAYOUTS}")
+    if not named and any(c != str(i) for i, c in enumerate(classes)):
+        # an index means whichever class sorts there today: with a class removed from the data set every checked
+        # "dog" of the set that judges the budget became "horse" without a word
+        raise WinnowError(f"ingest.trusted_path: {path} labels by index (it holds no classes array), and the data "
+                          f"set's classes have names ({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}), "
+                          "which a class added or removed renumbers; add a classes array naming each label's class")
     repeated = first_repeated([str(c) for c in loaded.classes])
     if repeated is not None:  # two names matched to one class would merge them without a word
         raise WinnowError(f"ingest.trusted_path: class name {repeated!r} appears twice in {path}; class names must be "
@@ -86,15 +93,16 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
 
 
 def _refuse_numbered_classes(path, classes: list[str]) -> None:
-    """One line when a trusted .npz labels by index (no ``classes`` array) into classes named by numbers
-    that are not their indices: the label 2 would mean the class at index 2 (``'10'`` among ``0…10`` sorted
-    by name), where the user meant the class named 2."""
+    """One line when a trusted .npz labels by index (no ``classes`` array) into classes named by numbers that
+    are not their indices: the label 2 would mean the class at index 2 (``'10'`` among ``0…10`` sorted by name), where the
+    user meant the class named 2."""
     numbered = [(i, c) for i, c in enumerate(classes) if c.isascii() and c.isdigit() and int(c) != i]
     if numbered:
         index, name = numbered[0]
         raise WinnowError(f"ingest.trusted_path: {path} labels by index (it holds no classes array), and the data "
                           f"set's classes are named by numbers that are not their indices (class {name!r} is index "
                           f"{index}); add a classes array naming each label's class")
+
 
 
 def _names_classes(path: Path) -> bool:
