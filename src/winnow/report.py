@@ -351,7 +351,13 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     """The data-quality study: accuracy and macro F1 of the baseline as each kind of damage grows."""
     if study is None or study[study["sweep"] != "clean"].empty:
         return not_run("data-quality study", how="`winnow study collect` writes plots/study/study.csv")
-    return ('<p class="note">Solid: test accuracy; dashed: macro F1; one colour per kind of damage.</p>'
+    # before: curves collected on another data set were drawn beside this run's versions without a word
+    runs = (f"{study['experiment'].nunique()} experiments" if "experiment" in study.columns else "experiments")
+    revs = sorted({str(r)[:7] for r in study["rev"].dropna()}) if "rev" in study.columns else []
+    at = f" (commits {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
+    return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
+            "they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: macro F1; "
+            "one colour per kind of damage.</p>"
             + figure(study_figure(study), alt="data-quality study curves"))
 
 
