@@ -555,9 +555,12 @@ def test_a_dvc_lock_file_left_broken_by_a_stopped_run_is_removed(tmp_path, text,
 
 
 @pytest.mark.hostile("compare")
-def test_compare_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp_path):
+@pytest.mark.parametrize("stage", ["compare", "report"])
+def test_compare_and_report_stages_refuse_a_variant_trained_on_data_an_earlier_run_made(tmp_path, stage):
     # found by a review: train@oracle's lock entry read a data/degrade that the degrade stage no longer records
-    # (a baseline retrained on new data beside an oracle of the old), and the stage compared them, exit 0
+    # (a baseline retrained on new data beside an oracle of the old), and the stage compared them, exit 0. The
+    # report, found by probing: `dvc repro -s report` after a one-epoch repro of baseline paired it with the
+    # committed twenty-epoch oracle and pruned, and the page said "Ship balanced: +0.402 over baseline"
     import yaml
 
     params = default_params() | {"variants": ["oracle", "baseline"]}
@@ -571,33 +574,9 @@ def test_compare_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp
     lock["stages"]["train@oracle"]["deps"] = [{"path": "data/degrade", "md5": "old.dir"}]
     (project / "dvc.lock").write_text(yaml.safe_dump(lock))
     before = files_under(project)
-    assert assert_error_line(run_stage(project, "compare")) == (
+    assert assert_error_line(run_stage(project, stage)) == (
         f"error: {summary_path('oracle')}: train@oracle read what the stages before it no longer record (dvc.lock: "
-        "data/degrade not what the stage writing them made): not from this run; run `dvc repro compare`, which "
-        "brings every variant up to date")
-    assert_nothing_left(project, before)
-
-
-@pytest.mark.hostile("compare")
-def test_report_stage_refuses_a_variant_trained_on_data_an_earlier_run_made(tmp_path):
-    # found by probing: `dvc repro -s report` after a one-epoch repro of baseline paired it with the committed
-    # twenty-epoch oracle and pruned, and the page said "Ship balanced: macro F1 0.967, +0.402 over baseline"
-    import yaml
-
-    params = default_params() | {"variants": ["oracle", "baseline"]}
-    params["contracts"]["enforce_variants"] = ["baseline"]
-    project = make_project(tmp_path / "project", params)
-    _write_summaries(project, {"oracle": {"a": 0.9, "b": 0.95}, "baseline": {"a": 0.5, "b": 0.6}})
-    _locked(project, ["oracle", "baseline"], train=params["train"])
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    lock["stages"]["degrade"] = {"cmd": "x", "outs": [{"path": "data/degrade", "md5": "new.dir"}]}
-    lock["stages"]["train@baseline"]["deps"] = [{"path": "data/degrade", "md5": "new.dir"}]
-    lock["stages"]["train@oracle"]["deps"] = [{"path": "data/degrade", "md5": "old.dir"}]
-    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
-    before = files_under(project)
-    assert assert_error_line(run_stage(project, "report")) == (
-        f"error: {summary_path('oracle')}: train@oracle read what the stages before it no longer record (dvc.lock: "
-        "data/degrade not what the stage writing them made): not from this run; run `dvc repro report`, which "
+        f"data/degrade not what the stage writing them made): not from this run; run `dvc repro {stage}`, which "
         "brings every variant up to date")
     assert_nothing_left(project, before)
 
