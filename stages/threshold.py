@@ -7,7 +7,7 @@ import pandas as pd
 
 from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
 from winnow.imageset import read_imageset
-from winnow.quality import EXPLAINED_BY, SCORES, quality_flags, read_scores
+from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
@@ -32,9 +32,11 @@ def main() -> None:
     # set: 40 trusted digits among 160 once made low_information a mode of its own and flagged 24 train images
     split = manifest.set_index("id").loc[table["id"], "split"].to_numpy()
     cut_on, on_train = split != "trusted", split == "train"
+    discarded = {}
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
                                        cut_on=cut_on,
-                                       dark_percentile=(params.get("score") or {}).get("dark_percentile", 99.0))
+                                       dark_percentile=(params.get("score") or {}).get("dark_percentile", 99.0),
+                                       discarded=discarded)
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     for issue in SCORES:
@@ -67,7 +69,13 @@ def main() -> None:
               "the budget keeps the filters' drops unless its judge measures that they hurt")
     # degrade's own damage that the cut did not set apart (light x3.5 on white-on-black digits clips strokes that were
     # nearly white already): before, only metrics/threshold.json said so, as a recall of 0
-    for issue in (i for i in SCORES if metrics[i].get("fn") and not metrics[i]["tp"]):
+    for issue, (cut, images) in discarded.items():
+        print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {cut:.3f}), but most of them lie "
+              f"above {CEILINGS[issue]}, where no image is {issue} by exposure, so it flags none: in a set whose norm is "
+              f"{'dimmer' if issue == 'light' else 'brighter'} than usual they are ordinary; if they are damage, set "
+              f"threshold.issues.{issue}: {{method: fixed, value: {cut:.3f}}}")
+    # rule none alone: an issue left out (off), too many, a ceiling or a fixed cut has said why, or was chosen
+    for issue in (i for i in SCORES if metrics[i].get("fn") and not metrics[i]["tp"] and rules[i] == "none"):
         print(f"warning: threshold: {issue} found none of the {metrics[issue]['fn']} train images degrade planted with "
               "it: at that strength the damage does not set them apart from the rest of this data set")
     labels = manifest.set_index("id").loc[table["id"], "label"].to_numpy()

@@ -62,7 +62,7 @@ REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1
 FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
 # the top of the scores a light or dark image can have, whatever the set's norm: light's (clipped + p75) / 2 of at
 # least a half (an ordinary photo clips next to nothing and its 75th percentile is below white) and dark's 99th
-# percentile at most half-bright. In a set of mostly dim photos the auto cut took ordinary ones for light: 284 of
+# percentile at most half-bright. A cut whose group lies mostly above it flags none (rule ceiling). In a set of mostly dim photos the auto cut took ordinary ones for light: 284 of
 # 300 flagged, light scores 0.68 (clean CIFAR's median 0.69; light x2 puts 90% of CIFAR below 0.44, dark x0.5 all at
 # 0.50 or less)
 CEILINGS = {"dark": 0.5, "light": 0.5}
@@ -192,6 +192,7 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
                   cut_on: np.ndarray | None = None, dark_percentile: float = DARK_FLOOR_PERCENTILE,
+                  discarded: dict[str, tuple[float, int]] | None = None,
                   ) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
@@ -204,6 +205,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
             flagged by them.
         dark_percentile: ``score.dark_percentile``, what the dark score was computed at; dark's floor applies
             only from :data:`DARK_FLOOR_PERCENTILE` up.
+        discarded: :func:`winnow.thresholds.cut_issues`' record of the cuts a ceiling set aside.
 
     Returns:
         ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:
@@ -221,6 +223,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
                                                 if k != "dark" or dark_percentile >= DARK_FLOOR_PERCENTILE},
                                         ceilings={k: v for k, v in CEILINGS.items()
                                                   if k != "dark" or dark_percentile >= DARK_FLOOR_PERCENTILE},
+                                        discarded=discarded,
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
         raise WinnowError(f"params.yaml: threshold.issues.{err}") from None

@@ -39,9 +39,11 @@ Every method returns a threshold ``t``; an image is flagged when ``score <= t``.
     images (:func:`_majority_cut`). It cuts at their valley, so ``max_flagged_fraction`` then decides:
     below it, rule ``too_many`` and a warning, as a majority is taken for the data set's norm.
   - ``ceiling`` (:func:`cut_issues` ``ceilings``): an ``auto`` cut above the score's absolute
-    ceiling is lowered to it. ``light`` and ``dark`` are measured against the set's own norm, so in a
-    set of mostly dim photos the ordinary ones read as light (284 of 300 flagged, none overexposed):
-    the ceiling keeps an image that no exposure scale calls light or dark unflagged.
+    ceiling, most of whose group lies above it, flags none. ``light`` and ``dark`` are measured against
+    the set's own norm, so in a set of mostly dim photos the ordinary ones read as light (284 of 300
+    flagged, none overexposed). The group is judged whole: lowering the cut to the ceiling split a
+    homogeneous mode in two, or kept 8 of 100 underexposed images the relative cut had set apart.
+    A group mostly under the ceiling keeps its cut.
   - ``none``: nothing flagged.
 
   A ``reference`` cut (a score that defines its own, :func:`flag_issues`) replaces all of these.
@@ -289,6 +291,7 @@ def cut_issues(
     reference: dict[str, float] | None = None,
     floors: dict[str, float] | None = None,
     ceilings: dict[str, float] | None = None,
+    discarded: dict[str, tuple[float, int]] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
     cut_on: np.ndarray | None = None,
@@ -305,8 +308,10 @@ def cut_issues(
             (rule ``reference``).
         floors: ``{issue: value}``: with ``auto``, scores at or below ``value`` are flagged whatever
             the distribution (rule ``floor``, unless ``auto`` cut higher), and however many there are.
-        ceilings: ``{issue: value}``: with ``auto``, a cut above ``value`` is lowered to it (rule
-            ``ceiling``; ``none`` when no score lies at or below it).
+        ceilings: ``{issue: value}``: with ``auto``, a cut above ``value`` whose flagged group lies mostly
+            above it flags none (rule ``ceiling``; ``floor`` where scores at the floor remain).
+        discarded: filled, when given, with ``{issue: (cut, images)}`` for each cut a ceiling set aside:
+            what the relative cut was and how many images it would have flagged.
         cut_on: bool ``(N,)``, the images whose scores choose the cuts (default all); every image is
             flagged by them.
 
@@ -337,14 +342,21 @@ def cut_issues(
                 raise WinnowError(f"{issue}: {err}") from None
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
-            if method == "auto" and issue in ceilings and cut > ceilings[issue]:
-                cut, rule = (ceilings[issue], "ceiling") if (values <= ceilings[issue]).any() else (NOTHING, "none")
+        floor = floors.get(issue) if method == "auto" else None
         if len(values) and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
             # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
             # before, 20 black images among 30 flagged none (the floor's cut was replaced by too_many's nothing)
-            if method == "auto" and issue in floors and (values <= floors[issue]).any():
-                cut, rule = floors[issue], "floor"
+            if floor is not None and (values <= floor).any():
+                cut, rule = floor, "floor"
+        elif method == "auto" and issue in ceilings and cut > ceilings[issue]:
+            group = values[values <= cut]
+            if np.mean(group <= ceilings[issue]) <= 0.5:
+                if discarded is not None:
+                    discarded[issue] = (float(cut), len(group))
+                cut, rule = NOTHING, "ceiling"
+                if floor is not None and (values <= floor).any():
+                    cut, rule = floor, "floor"
         flags[issue] = eligible & (scores[issue] <= cut)
         cuts[issue], rules[issue] = cut, rule
     return flags, cuts, rules
