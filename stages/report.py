@@ -95,8 +95,7 @@ def main() -> None:
             decisions=of_images("data-valuation", "data/data-valuation/decisions.parquet"),
             summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
-            applied=((variants_summary.get("pruned") or {}).get("by_stage") or {}).get("data_valuation.drop", 0)
-            if isinstance(variants_summary.get("pruned"), dict) else None)),
+            applied=pruned_drops(variants_summary, "data_valuation"))),
         ("budget", "Cleaning budget", report.budget_section(summary=numbers_of("budget", "metrics/budget.json"))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=json_of("balance", "metrics/balance.json"),
@@ -104,8 +103,7 @@ def main() -> None:
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=of_images("dedup", "data/dedup/groups.parquet"),
             summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"],
-            applied=((variants_summary.get("pruned") or {}).get("by_stage") or {}).get("dedup.drop", 0)
-            if isinstance(variants_summary.get("pruned"), dict) else None)),
+            applied=pruned_drops(variants_summary, "dedup"))),
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),
@@ -213,6 +211,17 @@ def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
                           f"counts {support[name]:,} (per_class.{name}.support)", written_by=stage)
     return pd.crosstab(pd.Categorical(pairs["actual"], categories=classes),
                        pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
+
+
+def pruned_drops(variants_summary: dict, stage: str) -> int | None:
+    """How many train images pruned drops on ``stage``'s decision (metrics/variants.json ``by_stage``), those
+    another stage also dropped included (``threshold+data_valuation.drop``: before, counted for neither); None
+    when the variants stage has not run."""
+    pruned = variants_summary.get("pruned")
+    if not isinstance(pruned, dict):
+        return None
+    return sum(int(n) for key, n in (pruned.get("by_stage") or {}).items()
+               if key.endswith(".drop") and stage in key.removesuffix(".drop").split("+"))
 
 
 def study_of(path: str) -> pd.DataFrame:

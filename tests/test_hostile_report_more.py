@@ -16,7 +16,7 @@ import yaml
 from sklearn.metrics import f1_score
 
 from conftest import make_manifest
-from hostile_harness import default_params, files_under, run_stage
+from hostile_harness import ROOT, default_params, files_under, run_stage
 from winnow.groundtruth import precision_recall_f1
 from winnow.imageset import read_imageset, write_imageset
 from winnow.markdown import cell
@@ -285,3 +285,20 @@ def test_a_large_image_is_shrunk_to_a_tile_in_the_report():
     photo = np.random.default_rng(0).integers(0, 256, (600, 1000, 3), dtype=np.uint8)
     assert Image.open(io.BytesIO(image_png(photo))).size == (MAX_SIDE, round(600 * MAX_SIDE / 1000))
     assert Image.open(io.BytesIO(image_png(np.zeros((28, 28, 1), np.uint8)))).size == (84, 84)
+
+
+@pytest.mark.hostile("report")
+def test_the_drops_pruned_applies_count_those_two_cleaners_shared():
+    # found by a review: an image both threshold and data-valuation dropped is counted under
+    # threshold+data_valuation.drop, and the report's "of those, pruned applies" left it out of both
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages/report.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    summary = {"pruned": {"by_stage": {"data_valuation.drop": 1, "threshold+data_valuation.drop": 1, "dedup.drop": 3,
+                                       "embedding_clean.relabel": 2, "dedup+threshold.drop": 1}}}
+    assert stage.pruned_drops(summary, "data_valuation") == 2
+    assert stage.pruned_drops(summary, "dedup") == 4
+    assert stage.pruned_drops(summary, "embedding_clean") == 0
+    assert stage.pruned_drops({}, "dedup") is None
