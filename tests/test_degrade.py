@@ -450,6 +450,14 @@ def test_an_odd_size_is_odd_against_the_files_sizes_not_the_resized_ones():
     out, log = degrade(data, perturbations=[{"kind": "odd_aspect_ratio", "fraction": 0.1, "ratio": 0.5}])
     damaged = out.manifest.set_index("id").loc[log["id"]]
     assert (damaged["orig_h"] == 6).all() and (damaged["orig_w"] == 3).all()
+    # found by a review: the pixels went through the files' own size, 18 MB an image for 3000x4000 photos; above
+    # the stored size they now go through the stored one, the identity, and only the manifest says 3000x2000
+    data.manifest[["orig_h", "orig_w"]] = (3000, 4000)
+    out, log = degrade(data, perturbations=[{"kind": "odd_aspect_ratio", "fraction": 0.1, "ratio": 0.5}])
+    rows = out.manifest["id"].isin(log["id"]).to_numpy()
+    damaged = out.manifest[rows]
+    assert (damaged["orig_h"] == 3000).all() and (damaged["orig_w"] == 2000).all()
+    np.testing.assert_array_equal(out.images[rows], data.images[rows])
 
 
 def test_disjoint_false_is_offered_only_where_it_would_free_enough_images():

@@ -351,6 +351,9 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     """Pixel damage from :mod:`winnow.perturb`; odd size/aspect and grayscale also fix the manifest."""
     x, params = state.images[targets], p.params
     shape = params.get("shape")
+    # the pixels go through the file's size no larger than the stored one: going up and back is all but the
+    # identity, and a 3000x4000 file's size cost 18 MB an image (only the manifest records the file's size)
+    stored = None if shape is None else (min(shape[0], x.shape[1]), min(shape[1], x.shape[2]))
     damage = {
         "gaussian_noise": lambda: perturb.gaussian_noise(x, params["sigma"], rng=rng),
         "salt_pepper": lambda: perturb.salt_and_pepper(x, params["rate"], rng=rng),
@@ -358,8 +361,8 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
         "gamma": lambda: perturb.gamma(x, params["gamma"]),
         "blur": lambda: perturb.blur(x, method=params["method"], kernel=params["kernel"]),
         "downscale": lambda: perturb.resample(x, (params["size"], params["size"])),
-        "odd_size": lambda: perturb.resample(x, shape),
-        "odd_aspect_ratio": lambda: perturb.resample(x, shape),
+        "odd_size": lambda: perturb.resample(x, stored),
+        "odd_aspect_ratio": lambda: perturb.resample(x, stored),
         "grayscale": lambda: perturb.grayscale(x),
         "low_information": lambda: perturb.low_information(x, params["size"]),
     }[p.kind]
