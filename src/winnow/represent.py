@@ -105,15 +105,15 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     if options.source == "selfsup":
         # train + val: the test split, and the trusted split that judges the cleaning, are never learnt from
         fit = data.manifest["split"].isin(["train", "val"]).to_numpy()
-        pictures = np.asarray(data.images[fit])
-        _refuse_one_picture(pictures, where="represent.selfsup", which="train and val")
-        trained = selfsup.pretrain(pictures, config=options.selfsup, seed=seed, progress=progress)
+        _refuse_one_picture(data.manifest.loc[fit, "digest"], where="represent.selfsup", which="train and val")
+        trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
+                                   progress=progress)
         features = engine.embed(selfsup.encoder(trained), data.images, batch_size=EMBED_BATCH)
         info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"]}
         where = "represent.selfsup"
     elif options.source == "judge":
         train, val = data.split("train"), data.split("val")
-        _refuse_one_picture(np.asarray(train.images), where="represent.judge", which="train")
+        _refuse_one_picture(train.manifest["digest"], where="represent.judge", which="train")
         judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
                               num_classes=len(data.classes), seed=seed, progress=progress)
         features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
@@ -149,11 +149,12 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     return Representation(features, ids, info)
 
 
-def _refuse_one_picture(pictures: np.ndarray, *, where: str, which: str) -> None:
-    """One line when every image a model would learn from, uint8 ``(N, H, W, C)``, is the same picture: its
-    features then collapse to one point, and the refusal that follows training blamed the learning rate."""
-    if len(pictures) > 1 and bool((pictures == pictures[0]).all()):
-        raise WinnowError(f"{where}: every one of the {len(pictures)} {which} images is the same picture, so a model "
+def _refuse_one_picture(digests: pd.Series, *, where: str, which: str) -> None:
+    """One line when every image a model would learn from (their pixel ``digests``, the manifest's) is the same
+    picture: its features then collapse to one point, and the refusal that follows training blamed the learning
+    rate. The digests, not the pixels: comparing those made a second array the size of the images."""
+    if len(digests) > 1 and digests.nunique() == 1:
+        raise WinnowError(f"{where}: every one of the {len(digests)} {which} images is the same picture, so a model "
                           "learnt from them can tell no image apart; check the source's images, or give "
                           "represent.source: file")
 
