@@ -354,7 +354,7 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     # before: curves collected on another data set were drawn beside this run's versions without a word
     runs = (f"{study['experiment'].nunique()} experiments" if "experiment" in study.columns else "experiments")
     revs = sorted({str(r)[:7] for r in study["rev"].dropna()}) if "rev" in study.columns else []
-    at = f" (commits {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
+    at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
             "they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: macro F1; "
             "one colour per kind of damage.</p>"
