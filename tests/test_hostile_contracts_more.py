@@ -328,10 +328,9 @@ NONE_SELECTED = "no row examined (its row_condition selects none)"
 
 @pytest.mark.hostile("intermediates")
 def test_a_rule_that_measures_no_row_or_no_value_fails_whatever_its_type(tmp_path):
-    # before: each passed on the frame below: distinct values "0 unexpected value(s)", a row count, unique-value
-    # count and the proportions 0 (within their max), and a per-row rule on an all-NaN column "0 of 4 rows"
+    # before: each passed on the frame below: distinct values "0 unexpected value(s)", a unique-value count and the
+    # proportions 0 (within their max), and a per-row rule on an all-NaN column "0 of 4 rows"
     rules = [f"expect_column_distinct_values_to_be_in_set, kwargs: {{column: label, value_set: [0], {TYPO}}}",
-             f"expect_table_row_count_to_be_between, kwargs: {{max_value: 1, {TYPO}}}",
              f"expect_column_unique_value_count_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
              f"expect_column_proportion_of_non_null_values_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
              f"expect_column_proportion_of_unique_values_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}",
@@ -346,7 +345,6 @@ def test_a_rule_that_measures_no_row_or_no_value_fails_whatever_its_type(tmp_pat
     # GX returns results grouped by what they measure, not in file order
     assert {(r.expectation, r.column): (r.success, r.observed) for r in results} == {
         ("expect_column_distinct_values_to_be_in_set", "label"): (False, NONE_SELECTED),
-        ("expect_table_row_count_to_be_between", None): (False, NONE_SELECTED),
         ("expect_column_unique_value_count_to_be_between", "label"): (False, NONE_SELECTED),
         ("expect_column_proportion_of_non_null_values_to_be_between", "label"): (False, NONE_SELECTED),
         ("expect_column_proportion_of_unique_values_to_be_between", "label"): (False, NONE_SELECTED),
@@ -354,6 +352,23 @@ def test_a_rule_that_measures_no_row_or_no_value_fails_whatever_its_type(tmp_pat
         # the two train rows hold labels 0 and 1: measured, and within the bound
         ("expect_column_values_to_be_between", "label"): (True, "0 of 2 rows"),
         ("expect_column_values_to_be_null", "dark"): (True, "0 of 4 rows")}  # every value null is what it asks
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_row_count_whose_row_condition_selects_no_row_measures_0(tmp_path):
+    # before: each failed "no row examined (its row_condition selects none)", so "no image may be labelled 99"
+    # stopped training on clean data; a count of 0 is what the rule measures, judged against its bound
+    rules = ["expect_table_row_count_to_equal, kwargs: {value: 0, row_condition: 'label==99', condition_parser: "
+             "pandas}",
+             "expect_table_row_count_to_be_between, kwargs: {max_value: 0, row_condition: 'label==99', "
+             "condition_parser: pandas}",
+             f"expect_table_row_count_to_be_between, kwargs: {{min_value: 1, {TYPO}}}"]
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
+    frame = pd.DataFrame({"split": ["train", "val", "test"], "label": [0, 1, 2]})
+    results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
+    assert [(r.expectation, r.success, r.observed) for r in results] == [
+        ("expect_table_row_count_to_equal", True, 0), ("expect_table_row_count_to_be_between", True, 0),
+        ("expect_table_row_count_to_be_between", False, 0)]  # the typo still fails a rule that wants rows
 
 
 @pytest.mark.hostile("params")

@@ -39,6 +39,9 @@ _EXAMPLES = 3  # unexpected values shown in a failure line
 _BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
 _RUN_TIME = "19700101T000000.000000Z"  # validate's fixed run time, GX's folder name for the run
 _CLOCK_TIME = re.compile(r"(?!" + re.escape(_RUN_TIME) + r")\d{8}T\d{6}\.\d+Z")
+# rules whose observed value is the number of rows the row_condition selects: for them no row selected is a
+# measurement, 0 (before: "value: 0, row_condition: 'label==99'", a user's "no image may be X", failed on clean data)
+_COUNTS_SELECTED_ROWS = "expect_table_row_count_"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -326,7 +329,8 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
     """``checked`` (a GX result of a rule on ``frame``) as a result of table ``table``. A rule checked nothing,
     and fails, when its row_condition selects no row of ``frame`` (before: a distinct-values or max-only rule
     passed on it, as the typo 'split=="Train"' selects none), or when it is a per-row rule whose column holds no
-    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass)."""
+    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass). A row count
+    measures the rows selected, so none selected is its observed 0, judged against its bound."""
     config, outcome = checked.expectation_config, checked.result or {}
     kwargs = config.kwargs
     error = _error_message(checked.exception_info)
@@ -343,7 +347,8 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
         observed = None
     # a per-row rule that examined no row checked nothing: it fails (GX counts the nulls it skips as missing)
     examined_none = error is None and "unexpected_count" in outcome and outcome.get("element_count") == 0
-    if error is None and kwargs.get("row_condition") and _selects_no_row(frame, kwargs):
+    if error is None and kwargs.get("row_condition") and not config.type.startswith(_COUNTS_SELECTED_ROWS) \
+            and _selects_no_row(frame, kwargs):
         observed, examined_none = "no row examined (its row_condition selects none)", True
     elif examined_none:
         observed = "no row"
