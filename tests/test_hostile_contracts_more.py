@@ -272,13 +272,38 @@ NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set 
     ("expect_column_values_to_not_be_in_set", "column: split, value_set: {$parameter: x}",
      "(expect_column_values_to_not_be_in_set): value_set.$parameter: '$parameter' is not a placeholder (that is "
      "spelt {$PARAMETER: name}), so it would be checked as a literal value"),
+    # an infinity is kept only where it leaves a side of a range open: not inside a partition, nor a NaN at its end
+    ("expect_column_kl_divergence_to_be_less_than", "column: label, partition_object: {bins: [0, .inf, 3], weights: "
+     "[0.5, 0.5]}, threshold: 0.1",
+     "(expect_column_kl_divergence_to_be_less_than): partition_object.bins[1] is inf" + NOT_FINITE),
+    ("expect_column_kl_divergence_to_be_less_than", "column: label, partition_object: {bins: [-.inf, 1.5, .nan], "
+     "weights: [0.5, 0.5]}, threshold: 0.1",
+     "(expect_column_kl_divergence_to_be_less_than): partition_object.bins[2] is nan" + NOT_FINITE),
+    ("expect_column_values_to_be_between", "column: label, min_value: 1, max_value: .nan",
+     "(expect_column_values_to_be_between): max_value is nan" + NOT_FINITE),
 ], ids=["nan-threshold", "nan-sum", "nan-length", "huge-bound", "mostly-text", "mostly-false", "mostly-above-1",
-        "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder"])
+        "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder",
+        "inf-inside-bins", "nan-bin-end", "nan-beside-finite"])
 def test_a_rule_that_passes_on_anything_or_holds_a_number_gx_cannot_store_is_refused(tmp_path, kind, kwargs, message):
     (tmp_path / "ingest.yaml").write_text(RULE % (kind, kwargs))
     with pytest.raises(WinnowError) as raised:
         load_suite(tmp_path / "ingest.yaml", parameters={})
     assert str(raised.value) == f"{tmp_path / WHERE}{message}"
+
+
+@pytest.mark.hostile("params")
+def test_an_infinity_that_leaves_one_side_of_a_range_open_is_checked(tmp_path):
+    # before: both were refused "max_value is inf ... an infinite one passes on anything", though the first enforces
+    # its finite minimum and the second is Great Expectations' documented tail-bin partition
+    rules = ["expect_column_values_to_be_between, kwargs: {column: label, min_value: 1, max_value: .inf}",
+             "expect_column_kl_divergence_to_be_less_than, kwargs: {column: label, partition_object: {bins: [-.inf, "
+             "1.5, .inf], weights: [0.5, 0.5]}, threshold: 0.1}"]
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
+    frame = pd.DataFrame({"label": [0, 1, 2, 3]})  # half at or below 1.5, half above: the partition's weights
+    results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
+    assert {r.expectation: (r.success, r.observed) for r in results} == {
+        "expect_column_values_to_be_between": (False, "1 of 4 rows, e.g. ['0']"),
+        "expect_column_kl_divergence_to_be_less_than": (True, 0.0)}
 
 
 @pytest.mark.hostile("params")

@@ -1,12 +1,14 @@
 """What one expectation of a suite file may hold, checked by :func:`winnow.contracts.load_suite` before Great
 Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a pattern or list left null, an
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
-refused with one line naming the file, the expectation's place in it and the option.
+refused with one line naming the file, the expectation's place in it and the option; an infinity that leaves one
+side of a range open (``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept.
 
 Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -53,7 +55,7 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and not _finite(value):
             raise WinnowError(f"{where}: {option} is a {len(str(abs(value)))}-digit number, beyond float64's range; "
                               f"give one of at most {sys.float_info.max:.4g}")
-        if isinstance(value, float) and not _finite(value):
+        if isinstance(value, float) and not _finite(value) and not _open_end(option, value, kwargs):
             raise WinnowError(f"{where}: {option} is {value!r}, not a finite number (Great Expectations drops it or "
                               "cannot store it, and an infinite one passes on anything); give a finite number")
         if isinstance(value, str) and value.casefold() == "$parameter":
@@ -62,6 +64,21 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
                               "{$PARAMETER: name}), so it would be checked as a literal value")
     if "mostly" in kwargs:
         _check_mostly(kwargs["mostly"], where=where)
+
+
+def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
+    """Whether the infinity ``value`` at ``option`` leaves one side of a range open, as Great Expectations documents:
+    min_value or max_value beside a finite other bound (both infinite are refused before), or partition_object's
+    tail bins, -inf first and inf last. Before: both were refused as "passes on anything", and a rule with a finite
+    minimum or GX's own tail-bin partition could not be written."""
+    if option in ("min_value", "max_value"):
+        return not math.isnan(value)
+    partition = kwargs.get("partition_object")
+    bins = partition.get("bins") if isinstance(partition, Mapping) else None
+    if not isinstance(bins, list) or not bins:
+        return False
+    return (option, value) in (("partition_object.bins[0]", -math.inf),
+                               (f"partition_object.bins[{len(bins) - 1}]", math.inf))
 
 
 def _check_mostly(mostly: Any, *, where: str) -> None:
