@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_ingest import assert_ingested, image_folder, ingested, rejected, run_ingest
 from test_hostile_ingest_more import grey_folder
 
@@ -160,6 +161,39 @@ def test_hidden_image_files_in_a_class_folder_are_named_in_one_warning(tmp_path)
     assert warnings_of(done) == [
         f"warning: ingest.path: left out 2 hidden image file(s) in class folders (first {data}/a/.IMG_0002.jpg): a "
         "name starting with '.' is never read; rename them if they are images of their class"]
+    assert rejected(project) == {}
+    assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_folder_of_hidden_image_files_alone_is_refused_naming_them(tmp_path):
+    # before: "has no files directly inside it" alone: the warning naming the hidden files came after the error
+    data = image_folder(tmp_path / "data", {"a": 3})
+    (data / "b").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 50 + i, np.uint8)).save(data / "b" / f".IMG_{i}.png")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (
+        f"error: ingest.path: class folder {data / 'b'} has no files directly inside it (3 hidden image file(s), first "
+        ".IMG_0.png: names starting with '.' are never read; rename them if they are its images); a class with no "
+        "images is not a class: add its images or remove the folder")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_recycle_bin_beside_the_class_folders_is_left_out_without_a_word(tmp_path):
+    # before: "left out the hidden folder .../#recycle (1 image file(s)): a name starting with '.' is never read;
+    # rename it if it is a class", of a name that does not start with '.', advising to make a recycle bin a class
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    for name in ("#recycle", "@eaDir", "__MACOSX"):
+        (data / name).mkdir()
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / name / "old.png")
+    image_folder(data, {".c": 2})  # a hidden folder of images is still named
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert warnings_of(done) == [
+        f"warning: ingest.path: left out the hidden folder {data / '.c'} (2 image file(s)): a name starting with '.' "
+        "is never read; rename it if it is a class"]
     assert rejected(project) == {}
     assert len(ingested(project)) == 12
 

@@ -8,8 +8,8 @@ What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, la
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
 ``desktop.ini``, a macOS zip's ``__MACOSX``, a Synology NAS's ``@eaDir`` and ``#recycle``:
 :func:`winnow.remote_files.is_hidden`), which are the file system's and tools' own and never read (a hidden folder
-of image files beside the class folders, and hidden image files in a class folder, get a ``warning:`` line: they may
-be a class or its images):
+of image files beside the class folders whose name starts with ``.``, and hidden image files in a class folder, get
+a ``warning:`` line: they may be a class or its images):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
   fail their CRC check too), cannot be
@@ -106,12 +106,16 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     files, hidden = [], []
     for split, name, folder in class_dirs:
         found = _class_files(folder, rejected)
-        hidden += _hidden_images(folder)
+        own_hidden = _hidden_images(folder)
+        hidden += own_hidden
         if not found:
             # "Train", "TEST": split folders as another tool names them, read as classes (split names are lower case)
-            split_like = f" ({name!r} is not the split folder {name.casefold()!r}: split folders are named in lower " \
-                         "case)" if split is None and name != name.casefold() and name.casefold() in SOURCE_SPLITS else ""
-            raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{split_like}; a "
+            why = f" ({name!r} is not the split folder {name.casefold()!r}: split folders are named in lower " \
+                  "case)" if split is None and name != name.casefold() and name.casefold() in SOURCE_SPLITS else ""
+            if own_hidden:  # before: "no files" alone, as the warning naming them came after this line, never shown
+                why += f" ({len(own_hidden)} hidden image file(s), first {shown(own_hidden[0].name)}: names starting " \
+                       "with '.' are never read; rename them if they are its images)"
+            raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}; a "
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
         files += [(split, label, f, prefix + f.name) for f in found]  # the id: the path below root
@@ -245,10 +249,13 @@ def _folders(parent: Path, rejected: list) -> dict[str, Path]:
 def _warn_hidden_classes(parents: list[Path], *, param: str) -> None:
     """A ``warning:`` line for each hidden folder beside the class folders that holds image files: it is
     left out as ``.ipynb_checkpoints`` is, but a class folder named ``.c`` would vanish without a word.
-    ``param`` names the folder's parameter (before: a trusted set's said ``ingest.path``)."""
+    ``param`` names the folder's parameter (before: a trusted set's said ``ingest.path``). A system's own folder
+    (``#recycle``, ``@eaDir``, ``__MACOSX``: :data:`winnow.remote_files.SYSTEM_NAMES`) is left out silently: it
+    is never a class (before: "a name starting with '.'" was said of it, with advice to rename it a class)."""
     for parent in parents:
         try:
-            hidden = [folder for folder, kind in _entries(parent, hidden=True) if kind == "dir"]
+            hidden = [folder for folder, kind in _entries(parent, hidden=True)
+                      if kind == "dir" and folder.name.startswith(".")]
         except WinnowError:
             continue  # listed again right after, and refused there in one line
         for folder in hidden:
