@@ -123,6 +123,34 @@ def test_files_with_a_colour_profile_other_than_srgb_are_counted_in_one_warning_
     np.testing.assert_array_equal(stored(project, "a/lab.png"), colour)
 
 
+def with_profile(png: bytes, body: bytes) -> bytes:
+    """``png`` with an ``iCCP`` chunk of ``body`` behind its header (IHDR ends at byte 33)."""
+    return png[:33] + chunk(b"iCCP", body) + png[33:]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_whose_colour_profile_pillow_refuses_is_read_and_the_profile_counted_when_not_srgb(tmp_path):
+    # before: a 1.2 MB sRGB profile (a histology scanner's) made the file a row "unreadable: Decompressed data too
+    # large for PngImagePlugin.MAX_TEXT_CHUNK", and one with compression method 1 a row too: their pixels are whole
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6}, shape=(16, 16))
+    colour = gradient(4)[:16, :16]
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    large = zlib.compress(srgb + np.random.default_rng(0).integers(0, 256, 1_200_000, np.uint8).tobytes())
+    rgba = np.dstack([colour, np.full((16, 16), 255, np.uint8)])  # opaque: the pixels are colour's
+    (data / "a" / "large.png").write_bytes(with_profile(png_bytes(colour), b"scanner\0\0" + large))
+    (data / "a" / "large_rgba.png").write_bytes(with_profile(png_bytes(rgba), b"scanner\0\0" + large))
+    (data / "b" / "method1.png").write_bytes(with_profile(png_bytes(colour), b"icc\0\1" + zlib.compress(srgb)))
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    for name in ("a/large.png", "a/large_rgba.png", "b/method1.png"):
+        np.testing.assert_array_equal(stored(project, name), colour)
+    assert warnings_of(done) == [
+        f"warning: ingest.path: 1 image file(s) carry a colour profile that is not sRGB (first {data}/b/method1.png: "
+        "'an unreadable profile'); their pixels are read as stored, not converted, as PIL-based training loaders "
+        "read them, so their colours differ from a colour-managed viewer's"]
+
+
 @pytest.mark.hostile("imagefolder")
 def test_images_that_compositing_over_white_leaves_one_flat_colour_are_counted_in_one_warning(tmp_path):
     # before: a white glyph drawn on transparency, and an RGBA file whose alpha is 0 everywhere, became blank white

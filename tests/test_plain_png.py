@@ -144,6 +144,27 @@ def test_files_the_fast_path_does_not_read_are_left_to_image_open(case, rng):
     assert filtered_rows(data) is None
 
 
+def test_a_png_with_a_colour_profile_stays_on_the_fast_path_its_profile_handed_on(rng):
+    # before: any iCCP chunk sent the file to Image.open: 2,000 small sRGB PNGs took 0.28 s instead of 0.10 s
+    pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    plain = encode(pixels, [1] * 8)
+    body = b"icc\0\0" + zlib.compress(b"a profile")
+    stream = filtered_rows(plain[:33] + _chunk(b"iCCP", body) + plain[33:])  # behind IHDR, which ends at byte 33
+    assert stream[4] == body
+    np.testing.assert_array_equal(decode_many([stream])[0], pixels)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("body", [b"icc\0\1" + zlib.compress(b"a profile"), b"icc\0\0" + zlib.compress(bytes(2000)),
+                                  b"icc\0\0not zlib", b"icc\0\0" + zlib.compress(b"a profile")[:-6],
+                                  b"icc\0\0" + zlib.compress(b""), b"no name end"],
+                         ids=["method 1", "past MAX_PROFILE", "broken stream", "cut stream", "empty", "no name"])
+def test_a_png_profile_that_cannot_be_inflated_is_named_unreadable(monkeypatch, body):
+    # before: Pillow's reading of such an iCCP made the whole file a rejected row; a zip bomb is inflated no further
+    monkeypatch.setattr(winnow.plain_png, "MAX_PROFILE", 1000)
+    assert winnow.image_decode._png_profile(body) == "an unreadable profile"
+
+
 @pytest.mark.parametrize("shape", [(4, 4, 3), (5, 9, 1), (37, 23, 3), (23, 37, 3), (60, 20, 1), (12, 30, 3)])
 def test_images_resized_together_equal_pillow_resizing_each_alone(rng, monkeypatch, shape):
     """Up, down and mixed, grey and colour, shapes Pillow resizes rows first and shapes it resizes columns

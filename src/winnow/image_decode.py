@@ -117,7 +117,10 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
         data = path.read_bytes()  # once: the JPEG and WebP check below reads the bytes Pillow decoded
-        with Image.open(io.BytesIO(data)) as img:
+        # a PNG's colour profile is read here: Image.open refused the whole file for one past 1 MB (before: a row
+        # "unreadable", its pixels whole)
+        opened, iccp = plain_png.without_profile(data)
+        with Image.open(io.BytesIO(opened)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
@@ -141,7 +144,7 @@ def _decode(path: Path, size: int | None) -> tuple:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
             result = _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
-            profile = _foreign_profile(img)
+            profile = _png_profile(iccp) if iccp is not None else _foreign_profile(img.info.get("icc_profile"))
             if profile:
                 result[4]["profile"] = profile
             return result
@@ -212,19 +215,30 @@ def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
     return Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
 
 
-def _foreign_profile(img: Image.Image) -> str | None:
-    """The description of the colour profile embedded in ``img`` (``icc_profile``: PNG ``iCCP``, a JPEG's or WebP's
-    ICC data) when it is not sRGB, else None. Its pixels are never converted (PIL-based training loaders ignore
-    profiles, so converted pixels would differ from what a model sees at inference); a profile that cannot be
-    read is not known to be sRGB and is named as unreadable."""
-    icc = img.info.get("icc_profile")
+UNREADABLE_PROFILE = "an unreadable profile"
+
+
+def _foreign_profile(icc: bytes | None) -> str | None:
+    """The description of the colour profile ``icc`` (an image's ICC data: a JPEG's or WebP's ``icc_profile``, a
+    PNG's ``iCCP`` inflated by :func:`_png_profile`) when it is not sRGB, else None. Its pixels are never converted
+    (PIL-based training loaders ignore profiles, so converted pixels would differ from what a model sees at
+    inference); a profile that cannot be read is not known to be sRGB and is named as unreadable."""
     if not icc:
         return None
     try:
         description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
     except Exception:  # noqa: BLE001 - a crafted or cut profile: littlecms raises more than OSError
-        return "an unreadable profile"
+        return UNREADABLE_PROFILE
     return None if "srgb" in description.lower() else description or "a profile without a description"
+
+
+def _png_profile(body: bytes | None) -> str | None:
+    """:func:`_foreign_profile` of a PNG's ``iCCP`` chunk ``body`` (None: no profile), inflated by
+    :func:`winnow.plain_png.inflated_profile`, for plain PNGs and those Image.open decodes alike."""
+    try:
+        return None if body is None else _foreign_profile(plain_png.inflated_profile(body))
+    except ValueError:
+        return UNREADABLE_PROFILE
 
 
 def _webp_image_chunk(data: bytes) -> bytes | None:
@@ -274,7 +288,7 @@ def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None
     """The bytes of pixels a batch holds of one file (see :func:`_batches`); 0 for a file whose header
     cannot be read (it is set aside without being decoded)."""
     if stream is not None:
-        mode, height, width, _ = stream
+        mode, height, width = stream[:3]
         return height * width * len(mode)
     if size is not None:
         return size * size * 3
@@ -306,8 +320,9 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
             if resize and done:
                 pixels = resize_batch(np.stack([p for _, p in done]), size)
                 done = [(i, p) for (i, _), p in zip(done, pixels)]
-            for i, p in done:
-                out[i] = (p, mode, (height, width), 1, {})  # a plain PNG carries no EXIF orientation nor profile
+            for i, p in done:  # a plain PNG carries no EXIF orientation
+                profile = _png_profile(streams[i][4])
+                out[i] = (p, mode, (height, width), 1, {"profile": profile} if profile else {})
     return out
 
 

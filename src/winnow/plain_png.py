@@ -1,8 +1,9 @@
 """Plain PNG files decoded many at a time by one call of Pillow's PNG pixel decoder.
 
-A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``), colour
-profile (``iCCP``) or EXIF (an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC
-intact: what most data sets hold. A small one costs ``Image.open`` far more in Python (plugin
+A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``) or EXIF
+(an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC intact: what most data sets
+hold; its colour profile (``iCCP``) is handed on as stored, for winnow.image_decode to name one that is not sRGB.
+A small one costs ``Image.open`` far more in Python (plugin
 sniffing, chunk objects, tile set-up, the array conversion) than in decoding, so here each file's
 pixel stream is only inflated (``zlib``, in C) and the filtered rows of many files of one size are
 joined and unfiltered by Pillow's ``zip`` decoder in a single call.
@@ -28,6 +29,7 @@ _MAX_FILTER = 4  # PNG filter types 0..4 (None, Sub, Up, Average, Paeth)
 # text chunks (tEXt, zTXt, iTXt) whose keyword Pillow reads an EXIF orientation from (Image.getexif, Pillow 13):
 # ImageMagick's raw EXIF profile, Adobe's XMP packet (tiff:Orientation), and the plain keys exif and xmp
 _ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp", b"exif", b"xmp")
+MAX_PROFILE = 16 << 20  # bytes a colour profile may inflate to: above any real one (a printer's is a few MB)
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
 
 
@@ -50,14 +52,15 @@ def chunks(data: bytes):
         pos = end
 
 
-def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
-    """``(mode, height, width, rows)`` of a plain PNG: ``rows`` its inflated pixel stream, ``height``
+def filtered_rows(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | None:
+    """``(mode, height, width, rows, profile)`` of a plain PNG: ``rows`` its inflated pixel stream, ``height``
     rows of a filter byte and ``width * channels`` bytes (a longer stream is cut there, as Pillow's
-    decoder stops at the last row); None for any other file, a broken one, or one larger than
-    Pillow's ``Image.MAX_IMAGE_PIXELS`` (refused as a decompression bomb by ``Image.open``)."""
+    decoder stops at the last row), ``profile`` the body of its ``iCCP`` chunk (None without one); None for any
+    other file, a broken one, or one larger than Pillow's ``Image.MAX_IMAGE_PIXELS`` (refused as a decompression
+    bomb by ``Image.open``)."""
     if not data.startswith(_SIGNATURE):
         return None
-    header, idat, previous = None, [], None
+    header, idat, previous, profile = None, [], None, None
     for kind, body, fault in chunks(data):
         if fault:
             return None
@@ -69,9 +72,10 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
             if idat and previous != b"IDAT":
                 return None  # PNG's IDATs are consecutive: Pillow refuses a stream split by another chunk
             idat.append(body)
-        elif kind in (b"PLTE", b"tRNS", b"eXIf", b"acTL", b"iCCP"):  # eXIf may carry an orientation: Image.open
-            return None  # applies it; acTL makes an animated PNG, which Image.open sets aside; iCCP a colour
-            # profile, which winnow.image_decode names when it is not sRGB
+        elif kind in (b"PLTE", b"tRNS", b"eXIf", b"acTL"):  # eXIf may carry an orientation: Image.open applies
+            return None  # it; acTL makes an animated PNG, which Image.open sets aside
+        elif kind == b"iCCP":  # read by winnow.image_decode, not Image.open (see without_profile)
+            profile = bytes(body)
         elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(body).split(b"\0", 1)[0] \
                 in _ORIENTING_KEYWORDS:  # so may these: before, such files were stored unturned
             return None
@@ -89,10 +93,48 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes] | None:
         rows = zlib.decompressobj().decompress(b"".join(idat), size)
     except zlib.error:
         return None
-    return (mode, height, width, rows) if len(rows) == size else None
+    return (mode, height, width, rows, profile) if len(rows) == size else None
 
 
-def decode_many(streams: list[tuple[str, int, int, bytes] | None]) -> list[np.ndarray | None]:
+def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
+    """``(data, profile)``: a PNG's bytes less its ``iCCP`` chunk (before the image data) and that chunk's body;
+    any other file, or a PNG without one, as it is and None. Image.open refuses a whole PNG for a colour profile
+    that inflates past 1 MB (a histology scanner's 1.2 MB sRGB profile) or names another compression method than
+    0, though its pixels are whole: winnow.image_decode reads the profile itself and opens the rest."""
+    pos = len(_SIGNATURE)
+    while data.startswith(_SIGNATURE) and pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if kind in (b"IDAT", b"IEND") or end > len(data):
+            break
+        if kind == b"iCCP":  # its CRC is checked with the others' (winnow.image_decode._png_damage)
+            return data[:pos] + data[end:], data[pos + 8 : end - 4]
+        pos = end
+    return data, None
+
+
+def inflated_profile(body: bytes) -> bytes:
+    """The ICC profile an ``iCCP`` chunk ``body`` holds (a name, a 0 byte, the compression method, the zlib
+    stream), inflated to at most :data:`MAX_PROFILE` bytes.
+
+    Raises:
+        ValueError: a compression method other than 0 (zlib, the only one PNG defines), a broken, cut or empty
+            stream, or one that inflates past :data:`MAX_PROFILE` (a zip bomb).
+    """
+    name_end = body.find(b"\0")
+    if name_end < 0 or body[name_end + 1 : name_end + 2] != b"\0":
+        raise ValueError("not a zlib-compressed profile")
+    inflater = zlib.decompressobj()
+    try:
+        icc = inflater.decompress(body[name_end + 2 :], MAX_PROFILE)
+    except zlib.error as err:
+        raise ValueError(str(err)) from err
+    if not inflater.eof or not icc:  # not eof: cut, or stopped at MAX_PROFILE
+        raise ValueError("cut, empty or past MAX_PROFILE")
+    return icc
+
+
+def decode_many(streams: list[tuple | None]) -> list[np.ndarray | None]:
     """uint8 ``(H, W, C)`` pixels of each :func:`filtered_rows` result (None stays None, and so does a
     stream with a filter byte PNG does not define); files of one mode and size are unfiltered together,
     :data:`JOIN_BYTES` of rows per call."""
