@@ -391,9 +391,9 @@ def test_a_row_count_whose_row_condition_selects_no_row_measures_0(tmp_path):
     (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
     frame = pd.DataFrame({"split": ["train", "val", "test"], "label": [0, 1, 2]})
     results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
-    assert [(r.expectation, r.success, r.observed) for r in results] == [
-        ("expect_table_row_count_to_equal", True, 0), ("expect_table_row_count_to_be_between", True, 0),
-        ("expect_table_row_count_to_be_between", False, 0)]  # the typo still fails a rule that wants rows
+    assert [(r.expectation, r.success, r.observed, r.bound) for r in results] == [
+        ("expect_table_row_count_to_equal", True, 0, "= 0"), ("expect_table_row_count_to_be_between", True, 0, "<= 0"),
+        ("expect_table_row_count_to_be_between", False, 0, ">= 1")]  # the typo still fails a rule that wants rows
 
 
 @pytest.mark.hostile("params")

@@ -413,6 +413,8 @@ def _bound(kwargs: Mapping[str, Any]) -> str:
         return f">= {_number(low)}"
     if high is not None:
         return f"<= {_number(high)}"
+    if isinstance(kwargs.get("value"), (int, float)) and not isinstance(kwargs["value"], bool):
+        return f"= {_number(kwargs['value'])}"  # expect_table_row_count_to_equal, ...: before "bound -"
     return "-"
 
 
