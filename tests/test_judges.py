@@ -113,7 +113,7 @@ def test_relabel_precision_on_planted_flips_counts_only_the_flipped_labels_relab
     assert planted.planted_relabels == 3 and planted.val_relabels == 4 and planted.measured_relabels == 3
     # above the bound, but on 3 relabels: too few to trust (before: allowed)
     assert not planted.relabels_allowed
-    assert planted.refusal() == ("untrusted_relabel (val relabel precision 0.67 from only 3 relabels of planted "
+    assert planted.refusal() == ("untrusted_relabel (val relabel precision 0.666 from only 3 relabels of planted "
                                  "flips after 3 planted flips, fewer than the 10 a precision needs; "
                                  "relabel_min_precision 0.6)")
     every = judges.measure(original, flipped, **verdicts)
@@ -146,7 +146,7 @@ def test_an_untrusted_judges_relabels_become_drops_that_say_why():
     weak = judges.Strength(0.5, 0.25, 12, 20, 9, 0.8)
     gated = judges.gate_relabels(table, weak)
     assert list(gated["decision"]) == ["drop", "drop", "keep"] and gated.loc[0, "suggested_label"] == 2
-    assert gated.loc[0, "reason"] == ("neighbours_agree:2; untrusted_relabel (val relabel precision 0.25 < "
+    assert gated.loc[0, "reason"] == ("neighbours_agree:2; untrusted_relabel (val relabel precision 0.250 < "
                                       "relabel_min_precision 0.8, from 12 val relabels after 20 planted flips)")
     assert list(gated["reason"][1:]) == ["isolated", ""] and judges.blocked(gated) == 1
     assert list(table["decision"]) == ["relabel", "drop", "keep"]  # the caller's table is not edited
@@ -254,7 +254,8 @@ def test_a_judge_without_class_information_never_relabels(tmp_path, monkeypatch,
     assert (decisions["decision"] != "relabel").all()
     blocked = decisions[decisions["reason"].str.contains("untrusted_relabel")]
     assert len(blocked) == judge["relabels_blocked"] > 0 and (blocked["decision"] == "drop").all()
-    assert blocked["reason"].str.contains(f"val relabel precision {judge['relabel_precision']:.2f} < "
+    shown = f"{int(judge['relabel_precision'] * 1000) / 1000:.3f}"  # three decimals, rounded down
+    assert blocked["reason"].str.contains(f"val relabel precision {shown} < "
                                           "relabel_min_precision 0.8").all()
     assert metrics["decisions"]["relabel"] == 0
     output = capsys.readouterr().out
@@ -322,3 +323,14 @@ def test_a_label_blind_judge_is_not_warned_of(train_agreement, val_accuracy):
 
     assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
                               val_accuracy=val_accuracy, val_images=500) is None
+
+
+@pytest.mark.parametrize(("right", "relabels", "bound", "shown"), [(39, 49, 0.8, "0.795"), (996, 1000, 0.999, "0.996")])
+def test_a_precision_short_of_its_bound_is_never_printed_on_or_past_it(right, relabels, bound, shown):
+    # found by probing: 39 of 49 printed "val relabel precision 0.80 < relabel_min_precision 0.8", and 0.996
+    # "1.00 < 0.999": two decimals rounded the measured figure onto its bound or past it
+    strength = judges.Strength(val_accuracy=0.9, relabel_precision=right / relabels, val_relabels=relabels, planted=100,
+                               planted_flagged=90, min_precision=bound)
+    assert strength.precision_text == shown
+    assert strength.refusal() == (f"untrusted_relabel (val relabel precision {shown} < relabel_min_precision {bound:g}, "
+                                  f"from {relabels} val relabels after 100 planted flips)")

@@ -102,8 +102,9 @@ class Strength:
 
     @property
     def precision_text(self) -> str:
-        """The measured relabel precision as a cleaner prints it: two decimals, or ``unmeasured``."""
-        return "unmeasured" if self.relabel_precision is None else f"{self.relabel_precision:.2f}"
+        """The measured relabel precision as a cleaner prints it: three decimals rounded down, never onto a bound
+        it fell short of (before: 39/49 printed "0.80 < relabel_min_precision 0.8"), or ``unmeasured``."""
+        return "unmeasured" if self.relabel_precision is None else _floored(self.relabel_precision)
 
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token: its ``; `` lie inside its parenthesis,
@@ -116,10 +117,10 @@ class Strength:
             return (f"{UNTRUSTED} (relabel precision unmeasured: the judge would relabel {nothing}; "
                     f"relabel_min_precision {self.min_precision:g})")
         if counted < MIN_MEASURED_RELABELS:
-            return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} from only {counted} {which} "
+            return (f"{UNTRUSTED} (val relabel precision {self.precision_text} from only {counted} {which} "
                     f"after {self.planted} planted flips, fewer than the {MIN_MEASURED_RELABELS} a precision needs; "
                     f"relabel_min_precision {self.min_precision:g})")
-        return (f"{UNTRUSTED} (val relabel precision {self.relabel_precision:.2f} < relabel_min_precision "
+        return (f"{UNTRUSTED} (val relabel precision {self.precision_text} < relabel_min_precision "
                 f"{self.min_precision:g}, from {counted} {which} after {self.planted} planted flips)")
 
     def metrics(self) -> dict:
@@ -237,3 +238,8 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str) -> s
     return (f"{stage}: warning: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
+
+
+def _floored(value: float) -> str:
+    """``value`` in [0, 1] with three decimals, rounded down."""
+    return f"{math.floor(value * 1000 + 1e-9) / 1000:.3f}"
