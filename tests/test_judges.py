@@ -156,14 +156,14 @@ def test_the_report_states_each_judges_strength():
     note = judge_note({"kind": "probe", "val_accuracy": 0.5, "relabel_precision": 0.25, "val_relabels": 12,
                        "planted_flips": 20, "relabel_min_precision": 0.8, "relabels_allowed": False,
                        "relabels_blocked": 7})
-    assert "(probe) is right on 50% of val images; after 20 of the val labels were flipped on purpose, 25% of its " \
+    assert "(probe) is right on 50.0% of val images; after 20 of the val labels were flipped on purpose, 25.0% of its " \
            "12 val relabels restored the original label (bound 0.8)" in note
     assert "relabels not trusted: 7 became drops" in note and "A judge this weak" in note
     assert judge_note(None) == ""
     planted = judge_note({"kind": "probe", "val_accuracy": 0.7, "relabel_precision": 0.89, "val_relabels": 24,
                           "planted_flips_relabelled": 19, "relabel_judged_on": "planted_flips", "planted_flips": 161,
                           "relabel_min_precision": 0.8, "relabels_allowed": True})
-    assert "89% of its 19 relabels of planted flips restored the original label (bound 0.8)" in planted
+    assert "89.0% of its 19 relabels of planted flips restored the original label (bound 0.8)" in planted
 
 
 # -- the stages on features built by hand ------------------------------------------------------------------
@@ -334,3 +334,12 @@ def test_a_precision_short_of_its_bound_is_never_printed_on_or_past_it(right, re
     assert strength.precision_text == shown
     assert strength.refusal() == (f"untrusted_relabel (val relabel precision {shown} < relabel_min_precision {bound:g}, "
                                   f"from {relabels} val relabels after 100 planted flips)")
+
+
+def test_the_report_never_rounds_a_judges_figure_onto_its_bound():
+    # found by probing: 39 of 49 relabels right read "80% ... (bound 0.8): relabels not trusted"
+    note = judge_note({"kind": "probe", "val_accuracy": 0.7996, "relabel_precision": 39 / 49, "val_relabels": 49,
+                       "planted_flips": 100, "relabel_min_precision": 0.8, "relabels_allowed": False,
+                       "relabels_blocked": 3})
+    assert "is right on 79.9% of val images; after 100 of the val labels were flipped on purpose, 79.5% of its 49 " \
+           "val relabels restored the original label (bound 0.8)" in note

@@ -224,8 +224,10 @@ def test_each_cleaners_judge_shows_its_measured_strength(project, full_report):
         note = re.sub(r"<[^>]+>", "", re.search(r"<p><b>Judge</b>(.*?)</p>", section(text, anchor), re.S).group(1))
         # a precision from fewer than 10 relabels (this tiny val's probe measures about 4) is said to be too few
         few = ", fewer than the 10 a precision needs" if judge["val_relabels"] < 10 else ""
-        assert (f"is right on {judge['val_accuracy']:.0%} of val images; after {judge['planted_flips']} of the val "
-                f"labels were flipped on purpose, {judge['relabel_precision']:.0%} of its {judge['val_relabels']} val "
+        def down(share):  # one decimal of a percentage, rounded down
+            return f"{int(share * 1000) / 10:.1f}%"
+        assert (f"is right on {down(judge['val_accuracy'])} of val images; after {judge['planted_flips']} of the val "
+                f"labels were flipped on purpose, {down(judge['relabel_precision'])} of its {judge['val_relabels']} val "
                 f"relabels restored the original label{few} (bound {judge['relabel_min_precision']:g})") in note
         verdict = ("relabels allowed" if judge["relabels_allowed"]
                    else f"relabels not trusted: {judge['relabels_blocked']} became drops")

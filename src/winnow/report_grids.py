@@ -7,6 +7,7 @@ caption in the page's own text, so class names and scores stay sharp and searcha
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pandas as pd
@@ -91,17 +92,23 @@ def judge_note(judge: dict | None) -> str:
                                       planted_relabels=judge.get("planted_flips_relabelled", 0))
     nothing = "no planted flip" if judged_on == "planted_flips" else "no val image"
     measured = (f"{nothing} would have been relabelled, so it is unmeasured" if precision is None
-                else f"{precision:.0%} of its {counted:,} {which} restored the original label"
+                else f"{_percent_down(precision)} of its {counted:,} {which} restored the original label"
                 + (f", fewer than the {MIN_MEASURED_RELABELS} a precision needs" if counted < MIN_MEASURED_RELABELS
                    else ""))
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
                f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
     accuracy = judge.get("val_accuracy")
-    right = "" if accuracy is None else f" is right on {accuracy:.0%} of val images;"
+    right = "" if accuracy is None else f" is right on {_percent_down(accuracy)} of val images;"
     weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
     return (f"<p><b>Judge</b> ({html.escape(str(kind))}){right} after {judge['planted_flips']:,} of the val labels "
             f"were flipped on purpose, {measured} (bound {judge['relabel_min_precision']:g}): {verdict}.{weak}</p>")
+
+
+def _percent_down(share: float) -> str:
+    """``share`` in [0, 1] as a percentage with one decimal, rounded down: a precision of 39/49 read "80%" beside
+    its bound 0.8, and a judge right on 79.6% "right on 80% ... below 80%"."""
+    return f"{math.floor(share * 1000 + 1e-9) / 10:.1f}%"
 
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
