@@ -319,3 +319,78 @@ def test_a_url_holding_credentials_is_refused_without_repeating_them(tmp_path):
     assert_nothing_left(project, before)
     listed = run_stage(project, "source")
     assert "SuperSecret123" not in listed.stdout + listed.stderr + (project / "data/source.json").read_text()
+
+
+CREDENTIALS = ("a {} URL holds credentials before its {} (user:secret@); remove them from params.yaml (and its "
+               "history) and give them as the backend reads them (environment variables or its configuration file)")
+QUERY = ("{} has a query string, which may hold a token or a signature (presigned and SAS links do) and is not "
+         "repeated here; remove it from params.yaml (and its history) and give the credentials as the backend reads "
+         "them (environment variables or its configuration file)")
+
+
+def _nowhere_in(project: Path, secret: str, *runs) -> None:
+    """``secret`` in no file below ``project`` but the params.yaml that holds it (data/source.json, which DVC caches
+    and pushes, among them) and in no output of ``runs``."""
+    held = [name for name in files_under(project) - {"params.yaml"} if secret.encode() in (project / name).read_bytes()]
+    assert held == [] and not any(secret in done.stdout + done.stderr for done in runs)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize(("param", "url", "secret", "said"), [
+    # a password holding '/' ends the bucket as a URL parser reads it: before, it passed the check, and
+    # "s3://AKIA…:wJal…KEY@my-bucket/images needs s3fs" went to stderr and data/source.json
+    ("path", "s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@my-bucket/images",
+     "bPxRfiCYEXAMPLEKEY", CREDENTIALS.format("s3://", "bucket")),
+    # before: "names the host 'user:SECRET@localhost'"
+    ("path", "file://user:SECRET@localhost/tmp/images", "SECRET", CREDENTIALS.format("file://", "host")),
+    # tokens and signatures in a query: before, repeated by "needs s3fs" / "needs adlfs" / "has protocol 'https'"
+    ("path", "s3://bucket/imgs?token=TOKEN123", "TOKEN123", QUERY.format("s3://bucket/imgs?…")),
+    ("path", "az://c/t?sv=2022-11-02&sig=SIGSECRET", "SIGSECRET", QUERY.format("az://c/t?…")),
+    ("path", "https://b.s3.amazonaws.com/imgs?X-Amz-Signature=AMZSECRET", "AMZSECRET",
+     QUERY.format("https://b.s3.amazonaws.com/imgs?…")),
+    ("trusted_path", "s3://bucket/trusted?token=TOKEN456", "TOKEN456", QUERY.format("s3://bucket/trusted?…")),
+])
+def test_credentials_in_a_url_are_refused_and_written_nowhere(tmp_path, param, url, secret, said):
+    images = good_images(tmp_path / "images")
+    ingest = {"path": str(images), param: url}
+    project, before, done = refused(tmp_path, source="imagefolder", **ingest)
+    assert assert_error_line(done) == f"error: ingest.{param}: {said}"
+    assert_nothing_left(project, before)
+    listed = run_stage(project, "source")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads((project / "data/source.json").read_text())[f"ingest.{param}"] == {
+        "unreadable": f"ingest.{param}: {said}"}
+    _nowhere_in(project, secret, done, listed)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_url_with_a_token_after_a_readable_listing_is_warned_of_without_it(tmp_path):
+    # before: "warning: source: ingest.path cannot be read here (s3://bucket/imgs?token=… needs s3fs …)"
+    images = good_images(tmp_path / "images")
+    project, _, _ = refused(tmp_path, source="imagefolder", path=str(images))
+    assert run_stage(project, "source").returncode == 0
+    listed = json.loads((project / "data/source.json").read_text())["ingest.path"]
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path="s3://bucket/imgs?token=TOKEN789")
+    make_project(project, params)
+    done = run_stage(project, "source")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
+        f"warning: source: ingest.path cannot be read here (ingest.path: {QUERY.format('s3://bucket/imgs?…')}); kept "
+        "its last listing, so ingest does not rerun for it and its outputs stay those of the files it last read"]
+    assert json.loads((project / "data/source.json").read_text())["ingest.path"] == listed
+    _nowhere_in(project, "TOKEN789", done)
+
+
+@pytest.mark.parametrize("protocol", ["az", "abfs"])
+def test_azure_container_at_account_is_a_url_not_credentials(monkeypatch, protocol):
+    # Microsoft's documented <container>@<account>.dfs.core.windows.net: before, "holds credentials"
+    monkeypatch.setitem(sys.modules, "adlfs", None)
+    url = f"{protocol}://images@myaccount.dfs.core.windows.net/train"
+    with pytest.raises(WinnowError, match=rf"^ingest.path: {url} needs adlfs, which is not installed: pip install "
+                                          r"adlfs \(an optional extra\)$"):
+        load_source("imagefolder", path=url, size=None, download=False, classes=None)
+    # a user with a password there is a secret still
+    with pytest.raises(WinnowError, match=rf"^ingest.path: a {protocol}:// URL holds credentials before its bucket"):
+        load_source("imagefolder", path=f"{protocol}://images:key@myaccount.dfs.core.windows.net/train", size=None,
+                    download=False, classes=None)

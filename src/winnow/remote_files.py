@@ -1,12 +1,13 @@
-"""Image folders named by URL: ``s3://``, ``gs://``, ``az://``, ``memory://`` or ``file://``, listed and read
-through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_path`` may point at a bucket.
+"""Image folders named by URL: ``s3://``, ``gs://``, ``az://`` (``abfs://``), ``memory://`` or ``file://``, listed
+and read through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_path`` may point at a bucket.
 
 :func:`locate` turns a path parameter into what :mod:`winnow.image_files` walks: a local ``Path`` (a plain
-path, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``, read as
-that path once percent-decoded) or a :class:`RemotePath`. A remote folder is read by the same streaming decoder as a local
-one, with the same rules for what is set aside; a remote store has no links, FIFOs or devices, so those
-rows cannot arise there. The cloud backends are
-optional extras: a URL whose package is missing ends in one line naming it.
+path, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``,
+read as that path once percent-decoded) or a :class:`RemotePath`. A remote folder is read by the same streaming
+decoder as a local one, with the same rules for what is set aside; a remote store has no links, FIFOs or
+devices, so those rows cannot arise there. The cloud backends are optional extras: a URL whose package is
+missing ends in one line naming it. A URL holding credentials (a password, a token in its query) is refused
+without repeating them (:func:`check_url`): every message and data/source.json show a URL only once it passed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from winnow.errors import WinnowError, first_line
 
-BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "memory": None}  # protocol: the pip package it needs
+# protocol: the pip package it needs
+BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "memory": None}
 
 
 def is_url(path: str | os.PathLike) -> bool:
@@ -28,29 +30,52 @@ def is_url(path: str | os.PathLike) -> bool:
 
 
 def check_url(text: str, *, param: str) -> None:
-    """One line for a cloud URL (not file://) that holds credentials, never echoing it (the secret would land in
-    logs and data/source.json), or whose protocol ingest does not read."""
-    protocol, _, rest = text.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its bucket (user:secret@); "
-                          "remove them from params.yaml (and its history) and give them as the backend reads them "
-                          "(environment variables or its configuration file)")
-    if protocol not in BACKENDS:
+    """One line for a URL that holds credentials (a user or password before its host, a query string: a token, a
+    presigned or SAS signature), never echoing them (the secret would land in logs and data/source.json, which DVC
+    caches and pushes), or whose protocol ingest does not read. Azure's ``<container>@<account>.<...>.core.windows
+    .net`` names no secret and is read. Before: a password holding '/' (``s3://AKIA…:wJal/K7MD…@bucket``) and
+    every query passed, and the next message repeated them."""
+    protocol = text.partition("://")[0]
+    try:
+        parts = urllib.parse.urlsplit(text, allow_fragments=False)
+    except ValueError as err:  # "Invalid IPv6 URL": a '[' in the host
+        raise WinnowError(f"{param}: the {protocol}:// URL cannot be parsed ({err}); fix it in params.yaml") from None
+    # a password may hold '/', which ends the host as urlsplit reads it: a ':' there (no bucket, container or
+    # host name of these protocols holds one) is a userinfo's too
+    user, at, host = parts.netloc.rpartition("@")
+    azure = protocol in ("az", "abfs") and ":" not in user and host.endswith(".core.windows.net")
+    if (at and not azure) or ":" in host:
+        raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its "
+                          f"{'host' if protocol == 'file' else 'bucket'} (user:secret@); remove them from "
+                          "params.yaml (and its history) and give them as the backend reads them (environment "
+                          "variables or its configuration file)")
+    if "?" in text:
+        raise WinnowError(f"{param}: {redacted(text)}?… has a query string, which may hold a token or a signature "
+                          "(presigned and SAS links do) and is not repeated here; remove it from params.yaml (and its "
+                          "history) and give the credentials as the backend reads them (environment variables or its "
+                          "configuration file)")
+    if protocol not in BACKENDS and protocol != "file":
         raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
                           "az://, memory:// or file:// (or a local path)")
+
+
+def redacted(text: str) -> str:
+    """A URL as messages may show it: protocol, host and path, with no userinfo and no query."""
+    parts = urllib.parse.urlsplit(text, allow_fragments=False)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     """The folder or file ``path`` names: a local ``Path``, or a :class:`RemotePath` for a URL of
     :data:`BACKENDS`; ``param`` (e.g. ``ingest.path``) starts the one-line error for any other URL or a
-    missing backend."""
+    missing backend, a URL holding credentials (:func:`check_url`)."""
     text = str(path)
     if not is_url(text):
         return Path(path)
+    check_url(text, param=param)  # file:// too: before, "names the host 'user:secret@localhost'" repeated a password
     protocol, _, rest = text.partition("://")
     if protocol == "file":
         return _file_url(text, rest, param=param)
-    check_url(text, param=param)
     import fsspec
 
     try:
