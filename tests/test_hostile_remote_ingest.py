@@ -394,3 +394,31 @@ def test_azure_container_at_account_is_a_url_not_credentials(monkeypatch, protoc
     with pytest.raises(WinnowError, match=rf"^ingest.path: a {protocol}:// URL holds credentials before its bucket"):
         load_source("imagefolder", path=f"{protocol}://images:key@myaccount.dfs.core.windows.net/train", size=None,
                     download=False, classes=None)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_path_name_too_long_is_one_line_naming_the_parameter(tmp_path):
+    # before: "error: stages/ingest.py: /tmp/xxx…: File name too long [ENAMETOOLONG]; free space, or fix the path
+    # or its permissions, then rerun", which named no parameter and suggested free space
+    path = f"{tmp_path}/{'x' * 300}"
+    project, before, done = refused(tmp_path, source="imagefolder", path=path)
+    assert assert_error_line(done) == (f"error: ingest.path: {path} cannot be read (File name too long); fix the path "
+                                       "or its permissions")
+    assert_nothing_left(project, before)
+    images = good_images(tmp_path / "images")
+    project, before, done = refused(tmp_path / "trusted", source="imagefolder", path=str(images), trusted_path=path)
+    assert assert_error_line(done) == (f"error: ingest.trusted_path: {path} cannot be read (File name too long); fix "
+                                       "the path or its permissions")
+    assert_nothing_left(project, before)
+
+
+def test_a_path_in_the_home_folder_is_read_there(tmp_path, monkeypatch):
+    # before: "ingest.path: ~/images does not exist" though the folder did
+    good_images(tmp_path / "images")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    by_home = load_source("imagefolder", path="~/images", size=None, download=False, classes=None)
+    by_path = load_source("imagefolder", path=str(tmp_path / "images"), size=None, download=False, classes=None)
+    assert by_home.images.tobytes() == by_path.images.tobytes() and list(by_home.ids) == list(by_path.ids)
+    np.savez(tmp_path / "set.npz", images=np.arange(12, dtype=np.uint8).reshape(3, 2, 2), labels=[0, 1, 0])
+    npz = load_source("npz", path="~/set.npz", size=None, download=False, classes=None)  # before: read as ./~/set.npz
+    assert npz.images.ravel().tolist() == list(range(12)) and npz.labels.tolist() == [0, 1, 0]

@@ -181,3 +181,14 @@ def test_what_windows_and_a_macos_zip_leave_beside_the_images_leaves_the_listing
     (data / "__MACOSX" / "a").mkdir(parents=True)
     (data / "__MACOSX" / "a" / "0.png").write_bytes(b"AppleDouble")
     assert fingerprint("imagefolder", str(data)) == first
+
+
+def test_a_folder_in_the_home_folder_is_listed_where_ingest_reads_it(tmp_path, monkeypatch):
+    # before: the gate's check took ~/data from the project (<project>/~/data), unreadable there, so an edit to the
+    # images was never seen as stale
+    from winnow.source_listing import listing
+
+    data = image_folder(tmp_path / "data")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    by_home = listing({"source": "imagefolder", "path": "~/data"}, root=tmp_path / "project")["ingest.path"]
+    assert by_home == fingerprint("imagefolder", str(data)) and by_home["files"] == 12

@@ -2,7 +2,7 @@
 and read through fsspec (installed with DVC), so ``ingest.path`` and ``ingest.trusted_path`` may point at a bucket.
 
 :func:`locate` turns a path parameter into what :mod:`winnow.image_files` walks: a local ``Path`` (a plain
-path, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``,
+path, ``~`` expanded, or a ``file://`` URL of this machine, ``file:///<path>`` or ``file://localhost/<path>``,
 read as that path once percent-decoded) or a :class:`RemotePath`. A remote folder is read by the same streaming
 decoder as a local one, with the same rules for what is set aside; a remote store has no links, FIFOs or
 devices, so those rows cannot arise there. The cloud backends are optional extras: a URL whose package is
@@ -68,14 +68,14 @@ def redacted(text: str) -> str:
 def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     """The folder or file ``path`` names: a local ``Path``, or a :class:`RemotePath` for a URL of
     :data:`BACKENDS`; ``param`` (e.g. ``ingest.path``) starts the one-line error for any other URL or a
-    missing backend, a URL holding credentials (:func:`check_url`)."""
+    missing backend, a URL holding credentials (:func:`check_url`) or a local path that cannot be looked at."""
     text = str(path)
     if not is_url(text):
-        return Path(path)
+        return _local(Path(path), param=param)
     check_url(text, param=param)  # file:// too: before, "names the host 'user:secret@localhost'" repeated a password
     protocol, _, rest = text.partition("://")
     if protocol == "file":
-        return _file_url(text, rest, param=param)
+        return _local(_file_url(text, rest, param=param), param=param)
     import fsspec
 
     try:
@@ -87,6 +87,25 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
         raise WinnowError(f"{param}: cannot open {protocol}:// ({first_line(err)}); check its credentials and "
                           "configuration") from err
     return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/")
+
+
+def _local(path: Path, *, param: str) -> Path:
+    """``path`` with a leading ``~`` expanded as a shell would (before: ``~/imgs`` "does not exist" though the
+    folder did), refused in one line naming ``param`` when it cannot be looked at (a name too long, a folder on
+    the way that cannot be searched; before: "stages/ingest.py: …: File name too long", naming no parameter). A
+    path that is not there is left to its reader, which says what it expected there."""
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # ~name of a user this machine does not know
+        raise WinnowError(f"{param}: {path} starts with a user's home folder (~) that is not known here; write the "
+                          "absolute path") from None
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as err:
+        raise WinnowError(f"{param}: {path} cannot be read ({err.strerror}); fix the path or its permissions") from None
+    return path
 
 
 def _file_url(text: str, rest: str, *, param: str) -> Path:

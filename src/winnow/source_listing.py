@@ -34,8 +34,10 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
 
 
 def _from_root(path, root: Path | None):
-    """A relative local ``path`` taken from ``root`` (None: the working directory); a URL or absolute path as is."""
-    relative = path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
+    """A relative local ``path`` taken from ``root`` (None: the working directory); a URL, an absolute path or one
+    in a home folder (``~/x``, which :func:`winnow.remote_files.locate` expands) as is."""
+    relative = (path is not None and root is not None and not Path(str(path)).is_absolute() and "://" not in str(path)
+                and not str(path).startswith("~"))
     return str(root / str(path)) if relative else path
 
 

@@ -422,8 +422,8 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
     where = locate(path, param="ingest.path")  # a URL's protocol and backend are checked here, for every source
     if isinstance(where, RemotePath) and name != "imagefolder":
         raise WinnowError(local_only)
-    if is_url(path):
-        path = where if isinstance(where, RemotePath) else str(where)  # file:// is the local path it names
+    # file:// is the local path it names, ~/x the path in the home folder (before: npz and cifar10 read "~/x" as is)
+    path = where if isinstance(where, RemotePath) else str(where)
     if name == "cifar10":
         from winnow.cifar10 import load_cifar10  # imports Loaded from here
 
