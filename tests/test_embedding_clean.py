@@ -321,3 +321,25 @@ def test_the_judge_figures_of_several_rounds_come_from_one_round(monkeypatch):
     figures = embedding_clean._weakest([first, later, later])
     assert figures == later.metrics() | {"relabels_allowed": True}
     assert (figures["val_relabels"], figures["planted_flips_relabelled"]) == (108, 108)
+
+
+def test_a_round_whose_judge_may_not_relabel_turns_every_rounds_relabels_into_drops(monkeypatch):
+    # found by probing: with rounds 3 and relabel_min_precision 0.902, round 1 (0.905) relabelled 358 images and
+    # rounds 2 and 3 (0.90) were refused; the metrics said relabels not allowed, and the 358 relabels shipped
+    from winnow.judges import Strength
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("embedding_clean", None)
+    import embedding_clean
+
+    trusted = Strength(val_accuracy=0.95, relabel_precision=0.905, val_relabels=200, planted=300, planted_flagged=250,
+                       min_precision=0.902)
+    refused = Strength(val_accuracy=0.95, relabel_precision=0.9, val_relabels=200, planted=300, planted_flagged=250,
+                       min_precision=0.902)
+    final = pd.DataFrame({"id": ["a", "b", "c"], "decision": ["relabel", "drop", "keep"],
+                          "reason": ["neighbours_agree:2", "isolated", ""], "suggested_label": [1, -1, -1]})
+    assert embedding_clean._gated(final, [trusted, trusted]) is final
+    gated = embedding_clean._gated(final, [trusted, refused, refused])
+    assert gated["decision"].tolist() == ["drop", "drop", "keep"]
+    assert gated.loc[0, "reason"] == ("neighbours_agree:2; untrusted_relabel (val relabel precision 0.900 < "
+                                      "relabel_min_precision 0.902, from 200 val relabels after 300 planted flips)")
