@@ -51,7 +51,8 @@ def main() -> None:
     resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the judge trained
     data, considered, _, truth = cl.read_judged()
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
-    considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"])
+    folds = p["folds"] if p["embedding"] == "judge" and p["mode"] == "folds" else None
+    considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"], folds=folds)
     train = data.select(considered)
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
@@ -118,22 +119,27 @@ def main() -> None:
             print(warning)
 
 
-def _neighbours_needed(*, k: int, agree: float) -> int:
-    """The fewest train images a class needs before its own images can outvote a relabel: with ``n`` of them an
-    image has at most ``n - 1`` of its class among its ``k`` neighbours, so the others' share is at least
-    ``(k - n + 1) / k``; below this ``n`` that share reaches ``agree`` whatever the image shows."""
-    return next(n for n in range(1, k + 2) if (k - (n - 1)) / k < agree)
+def _neighbours_needed(*, k: int, folds: int | None) -> int:
+    """The fewest train images a class needs before its own images could fill an image's ``k`` neighbours: the
+    ``n - 1`` others (an image is not its own neighbour), or in folds mode the ``(folds - 1) / folds`` of them the
+    other folds hold. Below it some neighbours are of other classes whatever the image shows. Before, the bound
+    was only the count that could outvote ``agree``: a class of 4 correct images at k 10 had 3 relabelled to the
+    next class and the fourth dropped as isolated, the class gone, without a word."""
+    return math.ceil(k * folds / (folds - 1)) if folds else k + 1
 
 
-def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float) -> tuple[np.ndarray, dict[str, int]]:
+def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float,
+                           folds: int | None) -> tuple[np.ndarray, dict[str, int]]:
     """``considered`` less the train images of classes too small for the neighbour vote
     (:func:`_neighbours_needed`), and those classes' ``{name: images}``, named in a warning. Judged, a class of 3
     images among k = 10 neighbours at agree 0.8 was relabelled whole to the class next to it, and its val images,
     voted by 3 references, took a perfect judge's measured val accuracy to 0.667: its images are kept as they are,
     unjudged, as confident-learn keeps a class too small for its folds. Fewer than two classes left: one line."""
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1 or not 0 < agree <= 1:
+    if (not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1 or not 0 < agree <= 1
+            or (folds is not None and (not isinstance(folds, (int, np.integer)) or folds < 2))):
         return considered, {}  # clean_rounds refuses these in its own words
-    needed = _neighbours_needed(k=int(k), agree=agree)
+    needed = _neighbours_needed(k=int(k), folds=folds)
+    vote = f"embedding_clean.k {k}" + (f", folds {folds}" if folds else "")
     rows = np.flatnonzero(considered)
     counts = np.bincount(data.labels[rows], minlength=len(data.classes))
     small = {data.classes[c]: int(counts[c]) for c in np.flatnonzero((counts > 0) & (counts < needed))}
@@ -146,13 +152,13 @@ def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float
     if judgeable < 2:
         fewer = f", fewer in {named}" if small else ""
         raise WinnowError(f"embedding_clean: neighbour cleansing needs two classes of at least {needed} train images "
-                          f"(embedding_clean.k {k}, agree {agree:g}); {judgeable} ha{'s' if judgeable == 1 else 've'} "
+                          f"({vote}); {judgeable} ha{'s' if judgeable == 1 else 've'} "
                           f"that many{fewer}: add images, or leave embedding_clean out of pruned.cleaners")
     kept = considered.copy()
     kept[rows[np.isin(data.labels[rows], [data.classes.index(name) for name in small])]] = False
-    print(f"warning: embedding-clean: fewer train images than the neighbour vote needs ({needed}, from "
-          f"embedding_clean.k {k} and agree {agree:g}) in {named}: kept unjudged, since most of such an image's "
-          "nearest neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k")
+    print(f"warning: embedding-clean: fewer train images than the neighbour vote needs ({needed}, for its own class "
+          f"to fill the neighbours: {vote}) in {named}: kept unjudged, since some of such an image's nearest "
+          "neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k")
     return kept, small
 
 

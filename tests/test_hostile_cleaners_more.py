@@ -8,6 +8,7 @@ outcome a user relies on.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
 from winnow import labels as cl
 from winnow.dedup import GROUP_COLUMNS
 from winnow.degrade import perturbation_table
@@ -78,9 +81,10 @@ def test_a_class_too_small_for_the_neighbour_vote_is_kept_unjudged_by_embedding_
     done = run_stage(project, "embedding_clean")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ("warning: embedding-clean: fewer train images than the neighbour vote needs (4, from embedding_clean.k 10 "
-            "and agree 0.8) in 'c' (3 images): kept unjudged, since most of such an image's nearest neighbours are of "
-            "other classes whatever it shows; add images, or lower embedding_clean.k") in done.stdout.splitlines()
+    assert ("warning: embedding-clean: fewer train images than the neighbour vote needs (11, for its own class to "
+            "fill the neighbours: embedding_clean.k 10) in 'c' (3 images): kept unjudged, since some of such an "
+            "image's nearest neighbours are of other classes whatever it shows; add images, or lower "
+            "embedding_clean.k") in done.stdout.splitlines()
     decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet")
     assert sorted(decisions["id"]) == sorted(f"train-{c}-{i}" for c in (0, 1) for i in range(60))
     assert (decisions["decision"] == "keep").all()
@@ -88,6 +92,26 @@ def test_a_class_too_small_for_the_neighbour_vote_is_kept_unjudged_by_embedding_
     assert metrics["unjudged"] == {"classes": {"c": 3}, "images": 3}
     assert (metrics["considered"], metrics["left_out"]) == (120, 0)
     assert metrics["judge"]["val_accuracy"] == 1.0  # judged on the val images of a and b, which it tells apart
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_that_cannot_fill_its_own_neighbours_is_kept_unjudged(tmp_path):
+    # found by probing: a class of 4 correct images at k 10 and agree 0.8 (which 4 could outvote) had 3 relabelled to
+    # the class beside it and the fourth dropped as isolated: the whole class gone from train without a word. A class
+    # is judged once its own images could fill an image's k neighbours: k + 1 of them, more in folds mode
+    centres = 4 * np.eye(3, 8)
+    centres[2] = centres[0] + 2.5 * np.eye(8)[3]
+    project = _project(tmp_path / "p", [60, 60, 10], centres=centres)
+    done = run_stage(project, "embedding_clean")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fewer train images than the neighbour vote needs (11, for its own class to fill the neighbours: " \
+           "embedding_clean.k 10) in 'c' (10 images)" in done.stdout
+    assert _metrics(project, "embedding_clean")["unjudged"] == {"classes": {"c": 10}, "images": 10}
+    spec = importlib.util.spec_from_file_location("embedding_clean_stage", ROOT / "stages/embedding_clean.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    # folds mode: an image's neighbours come from the other folds, (folds - 1) / folds of its class
+    assert [stage._neighbours_needed(k=10, folds=f) for f in (None, 2, 4)] == [11, 20, 14]
 
 
 @pytest.mark.hostile("intermediates")
@@ -122,8 +146,8 @@ def test_one_class_left_for_the_neighbour_vote_is_one_line(tmp_path):
     done = run_stage(project, "embedding_clean")
 
     assert assert_error_line(done) == (
-        "error: embedding_clean: neighbour cleansing needs two classes of at least 4 train images (embedding_clean.k "
-        "10, agree 0.8); 1 has that many, fewer in 'b' (2 images): add images, or leave embedding_clean out of "
+        "error: embedding_clean: neighbour cleansing needs two classes of at least 11 train images (embedding_clean.k "
+        "10); 1 has that many, fewer in 'b' (2 images): add images, or leave embedding_clean out of "
         "pruned.cleaners")
     assert_nothing_left(project, before)
 

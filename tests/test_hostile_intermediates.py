@@ -43,6 +43,7 @@ CLASSES = TINY_CLASSES
 def _params() -> dict:
     params = undamaged_params("baseline", "pruned", "augmented", "balanced")
     params["pruned"]["cleaners"] = ["threshold", "dedup"]
+    params["embedding_clean"]["k"] = 5  # 6 train images a class: enough for 5 neighbours of its own
     return params
 
 

@@ -24,7 +24,9 @@ SPLITS = {"train": 8, "val": 3, "test": 2}  # images per class
 
 def _project(root: Path) -> Path:
     """data/degrade and a data/represent that fits it: ids.json in manifest order (train-<class>-<i> first)."""
-    project = make_project(root, default_params())
+    params = default_params()
+    params["embedding_clean"]["k"] = 5  # 8 train images a class: enough for 5 neighbours of its own
+    project = make_project(root, params)
     rows = [(f"{split}-{c}-{i}", split, c) for split, n in SPLITS.items() for c in range(3) for i in range(n)]
     manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
                                                                            orig_mode="L")

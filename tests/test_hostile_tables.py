@@ -24,7 +24,9 @@ IMAGES = 30  # 3 classes of 10
 
 
 def _params() -> dict:
-    return undamaged_params()
+    params = undamaged_params()
+    params["embedding_clean"]["k"] = 5  # 6 train images a class: enough for 5 neighbours of its own
+    return params
 
 
 @pytest.fixture(scope="module")
