@@ -335,12 +335,13 @@ def test_search_stage_warns_when_no_policy_beats_no_augmentation(tmp_path, monke
                                                     "op_sets": [["rotate"]]})
     from winnow import augment_search
 
-    # a tie, as a probe met it (0.1002 both): before, the policy was chosen without a word
-    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.25)
+    # a tie, as a probe met it (0.1002 both): before, the policy was chosen without a word. Trainings right on
+    # every val image: no better than the largest class would be another warning, of its own
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 1.0)
     _stage("augment_search").main()
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
-        "warning: augment-search: the chosen policy did not beat training without augmentation on val (0.2500 "
-        "against 0.2500); balance still uses it for its copies, but with train.augment: searched every variant would train on "
+        "warning: augment-search: the chosen policy did not beat training without augmentation on val (1.0000 "
+        "against 1.0000); balance still uses it for its copies, but with train.augment: searched every variant would train on "
         "a policy that did not help: consider train.augment: none"]
 
 
@@ -374,7 +375,7 @@ def test_search_stage_says_which_randaugment_candidates_an_op_set_cannot_hold(tm
                                                     "with_fixed": False})
     from winnow import augment_search
 
-    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.5 if p is None else 0.6)
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.9 if p is None else 1.0)
     _stage("augment_search").main()
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "warning: augment-search: rand with n 2 left out for op set [rotate] (1 op)"

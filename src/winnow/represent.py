@@ -36,7 +36,7 @@ from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.embedding_checks import checked, read_embedding_file
 from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line
-from winnow.imageset import ImageSet
+from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
 from winnow.outputs import file_sha256
 from winnow.stage import read_json, rerun_error, write_torch
@@ -105,7 +105,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     if options.source == "selfsup":
         # train + val: the test split, and the trusted split that judges the cleaning, are never learnt from
         fit = data.manifest["split"].isin(["train", "val"]).to_numpy()
-        _refuse_one_picture(data.manifest.loc[fit, "digest"], where="represent.selfsup", which="train and val")
+        _refuse_one_picture(_digests(data, fit), where="represent.selfsup", which="train and val")
         trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
                                    progress=progress)
         features = engine.embed(selfsup.encoder(trained), data.images, batch_size=EMBED_BATCH)
@@ -113,7 +113,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         where = "represent.selfsup"
     elif options.source == "judge":
         train, val = data.split("train"), data.split("val")
-        _refuse_one_picture(train.manifest["digest"], where="represent.judge", which="train")
+        _refuse_one_picture(_digests(train, np.ones(len(train.manifest), bool)), where="represent.judge",
+                            which="train")
         judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
                               num_classes=len(data.classes), seed=seed, progress=progress)
         features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
@@ -147,6 +148,14 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
             **info}
     return Representation(features, ids, info)
+
+
+def _digests(data: ImageSet, rows: np.ndarray) -> pd.Series:
+    """The pixel digests of ``data``'s images at bool ``rows``: the manifest's, or computed where an imageset made
+    in memory has none."""
+    if "digest" in data.manifest.columns:
+        return data.manifest.loc[rows, "digest"]
+    return pd.Series(pixel_digest(np.asarray(data.images[rows])))
 
 
 def _refuse_one_picture(digests: pd.Series, *, where: str, which: str) -> None:
