@@ -294,3 +294,22 @@ def test_a_folder_link_inside_a_class_folder_is_listed_as_the_link_not_walked(tm
     (tmp_path / "split" / "train" / "c").symlink_to(tmp_path / "kept" / "b")
     assert fingerprint("imagefolder", str(data))["files"] == 20
     assert fingerprint("imagefolder", str(tmp_path / "split"))["files"] == 6
+
+
+def test_a_project_moved_elsewhere_lists_its_unchanged_folder_the_same(tmp_path, monkeypatch):
+    # found by a review: the folder's real path was part of the listing, so `mv`, a copy of the project or
+    # `dvc exp run --temp` made a relative ingest.path read as new data (ingest reran, the gate refused)
+    import shutil
+
+    from winnow.source_listing import fingerprint
+
+    for c in "ab":
+        (tmp_path / "p1/raw" / c).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "p1/raw" / c / f"{i}.png").write_bytes(bytes([c.encode()[0], i]) * 10)
+    monkeypatch.chdir(tmp_path / "p1")
+    before = fingerprint("imagefolder", "raw")
+    monkeypatch.chdir(tmp_path)
+    shutil.move(tmp_path / "p1", tmp_path / "p2")  # a rename keeps every inode and time
+    monkeypatch.chdir(tmp_path / "p2")
+    assert fingerprint("imagefolder", "raw") == before

@@ -79,9 +79,9 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
         listing = _remote(where) if isinstance(where, RemotePath) else _local(Path(where), content=content)
     except Exception as err:  # a missing folder, a backend not installed, no network: ingest words the refusal
         return {"unreadable": first_line(err)}
+    # not the folder's real path: a project moved or copied (a relative ingest.path, `dvc exp run --temp`) read as
+    # new data (found by a review); a retargeted link (current -> v2) shows in its files' inodes
     digest = hashlib.sha256()
-    if not content and not isinstance(where, RemotePath):  # a link retargeted (current -> v2, the same names and times)
-        digest.update(b"at " + os.fsencode(os.path.realpath(where)) + b"\n")
     for name, state in listing:
         digest.update(os.fsencode(name) + b"\0" + state.encode() + b"\n")
     return {"files": len(listing), "bytes": sum(int(s.split()[0]) for _, s in listing if s[:1].isdigit()),
@@ -89,11 +89,11 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
 
 
 def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
-    """``(path below root, "size mtime_ns ctime_ns device inode")`` of every file, sorted; an entry that cannot be
+    """``(path below root, "size mtime_ns ctime_ns inode")`` of every file, sorted; an entry that cannot be
     read or a link back to a folder already listed is recorded with what it is, and a link to a folder below the
     class folders (which ingest reads as one "nested folder" row, never following it) as the link: before, one to
-    ``/`` listed 336k files and one to ``/proc`` differed run to run, so ingest was never up to date. The inode,
-    device and change time see what size and time do not: class folders swapped to fix a label mix-up, and a file
+    ``/`` listed 336k files and one to ``/proc`` differed run to run, so ingest was never up to date. The inode
+    and change time see what size and time do not (not the device, which a network mount's remount renumbers): class folders swapped to fix a label mix-up, and a file
     replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
     ``content``: "size sha256" instead, for the few files represent reads (a model, embeddings), which a copy of
     the same bytes leaves as they were."""
@@ -101,7 +101,7 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     def state(path: str | Path, stat: os.stat_result) -> str:
         if content:
             return f"{stat.st_size} {file_sha256(path)}"
-        return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_dev} {stat.st_ino}"
+        return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
 
     def followed(entry: os.DirEntry, prefix: str) -> bool:
         """Whether ingest reads below a folder or a link to one: a class or split folder, not one nested in a class."""
