@@ -67,15 +67,17 @@ def main() -> None:
               f"({metrics[issue]['flagged'] / len(table):.0%}): damage is a few percent of a real data set, so check "
               f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues); "
               "the budget keeps the filters' drops unless its judge measures that they hurt")
-    # degrade's own damage that the cut did not set apart (light x3.5 on white-on-black digits clips strokes that were
-    # nearly white already): before, only metrics/threshold.json said so, as a recall of 0
     for issue, (cut, images) in discarded.items():
+        floor = f" but the {metrics[issue]['flagged']:,} at the score's floor" if rules[issue] == "floor" else ""
         print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {cut:.3f}), but most of them lie "
-              f"above {CEILINGS[issue]}, where no image is {issue} by exposure, so it flags none: in a set whose norm is "
-              f"{'dimmer' if issue == 'light' else 'brighter'} than usual they are ordinary; if they are damage, set "
-              f"threshold.issues.{issue}: {{method: fixed, value: {cut:.3f}}}")
-    # rule none alone: an issue left out (off), too many, a ceiling or a fixed cut has said why, or was chosen
-    for issue in (i for i in SCORES if metrics[i].get("fn") and not metrics[i]["tp"] and rules[i] == "none"):
+              f"above {CEILINGS[issue]}, where no image is {issue} by exposure, so it flags none{floor}: in a set "
+              f"whose norm is {'dimmer' if issue == 'light' else 'brighter'} than usual they are ordinary; if they are "
+              f"damage, set threshold.issues.{issue}: {{method: fixed, value: {cut:.3f}}}")
+    # degrade's own damage that the cut did not set apart (light x3.5 on white-on-black digits clips strokes that were
+    # nearly white already): before, only metrics/threshold.json said so, as a recall of 0. Not where the rule says
+    # why itself: an issue left out (off), too many, a ceiling, a fixed cut the user chose
+    for issue in (i for i in SCORES if metrics[i].get("fn") and not metrics[i]["tp"]
+                  and rules[i] not in ("off", "too_many", "ceiling", "fixed")):
         print(f"warning: threshold: {issue} found none of the {metrics[issue]['fn']} train images degrade planted with "
               "it: at that strength the damage does not set them apart from the rest of this data set")
     labels = manifest.set_index("id").loc[table["id"], "label"].to_numpy()

@@ -896,3 +896,16 @@ def test_planted_damage_the_cut_found_none_of_is_said(project):
     assert done.returncode == 0, done.stderr
     assert json.loads((project / "metrics/threshold.json").read_text())["light"]["method"] == "off"
     assert "light found none" not in done.stdout
+    # and where the cut flagged other images but none of the planted ones (found by a review: silent under rule mode)
+    _with_params(project, threshold=_params()["threshold"])
+    table = pd.read_parquet(project / "data/score/scores.parquet")
+    table["light"] = 0.9 + np.linspace(0, 0.05, len(table))
+    others = table.index[~table["id"].isin(planted)][:8]
+    table.loc[others, "light"] = np.linspace(0.1, 0.15, 8)
+    table.to_parquet(project / "data/score/scores.parquet", index=False)
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    light = json.loads((project / "metrics/threshold.json").read_text())["light"]
+    assert (light["rule"], light["flagged"], light["tp"]) == ("mode", 8, 0)
+    assert ("warning: threshold: light found none of the 3 train images degrade planted with it: at that strength "
+            "the damage does not set them apart from the rest of this data set") in done.stdout.splitlines()

@@ -177,6 +177,17 @@ def test_a_group_mostly_above_the_ceiling_flags_none_and_one_mostly_below_it_is_
     assert rules["light"] == "mode" and flags["light"].tolist() == [False] * 1700 + [True] * 100
 
 
+def test_a_ceiling_that_sets_a_group_aside_leaves_the_floors_images_flagged():
+    # found by a review: the stage's warning then said "flags none" beside 5 flagged all-white images
+    rng = np.random.default_rng(3)
+    scores = np.r_[rng.normal(0.9, 0.02, 1700), rng.uniform(0.6, 0.76, 290), np.zeros(5)]
+    discarded = {}
+    flags, cuts, rules = cut_issues({"light": scores}, {"light": {"method": "auto"}}, floors={"light": 1e-6},
+                                    ceilings={"light": 0.5}, discarded=discarded)
+    assert (rules["light"], cuts["light"], int(flags["light"].sum())) == ("floor", 1e-6, 5)
+    assert discarded["light"][1] == 295
+
+
 def test_a_majority_cut_under_the_fraction_is_too_many_whatever_the_ceiling():
     # found by a review: the ceiling lowered a majority's cut to 0.5 and flagged 815 of 2,000 images of one mode
     rng = np.random.default_rng(1)
