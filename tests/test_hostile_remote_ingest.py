@@ -349,6 +349,11 @@ def _nowhere_in(project: Path, secret: str, *runs) -> None:
     ("path", "https://b.s3.amazonaws.com/imgs?X-Amz-Signature=AMZSECRET", "AMZSECRET",
      QUERY.format("https://b.s3.amazonaws.com/imgs?…")),
     ("trusted_path", "s3://bucket/trusted?token=TOKEN456", "TOKEN456", QUERY.format("s3://bucket/trusted?…")),
+    # a fragment (found by a review): before, "s3://bucket/x#sig=… needs s3fs" went to data/source.json
+    ("path", "s3://bucket/x#sig=FRAGSECRET", "FRAGSECRET",
+     QUERY.format("s3://bucket/x#…").replace("a query string", "a fragment")),
+    ("path", "https://host/x#access_token=TOKENFRAG", "TOKENFRAG",
+     QUERY.format("https://host/x#…").replace("a query string", "a fragment")),
 ])
 def test_credentials_in_a_url_are_refused_and_written_nowhere(tmp_path, param, url, secret, said):
     images = good_images(tmp_path / "images")
@@ -422,3 +427,13 @@ def test_a_path_in_the_home_folder_is_read_there(tmp_path, monkeypatch):
     np.savez(tmp_path / "set.npz", images=np.arange(12, dtype=np.uint8).reshape(3, 2, 2), labels=[0, 1, 0])
     npz = load_source("npz", path="~/set.npz", size=None, download=False, classes=None)  # before: read as ./~/set.npz
     assert npz.images.ravel().tolist() == list(range(12)) and npz.labels.tolist() == [0, 1, 0]
+
+
+def test_an_s3_access_point_arn_is_a_bucket_not_credentials():
+    # found by a review: s3fs reads access point and Outposts ARNs, whose ':' the credentials check took for a
+    # password's; it now passes the check (and needs s3fs, as any s3:// URL does)
+    from winnow.remote_files import check_url
+
+    check_url("s3://arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap/images", param="ingest.path")
+    with pytest.raises(WinnowError, match=r"holds credentials before its bucket"):
+        check_url("s3://key:secret@arn:aws:s3:us-west-2:123456789012:accesspoint/my-ap/images", param="ingest.path")

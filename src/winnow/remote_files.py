@@ -44,14 +44,18 @@ def check_url(text: str, *, param: str) -> None:
     # host name of these protocols holds one) is a userinfo's too
     user, at, host = parts.netloc.rpartition("@")
     azure = protocol in ("az", "abfs") and ":" not in user and host.endswith(".core.windows.net")
-    if (at and not azure) or ":" in host:
+    # an S3 access point or Outposts ARN names its bucket with ':' (s3fs reads them) and holds no '@'
+    arn = protocol == "s3" and not at and host.startswith("arn:aws")
+    if (at and not azure) or (":" in host and not arn):
         raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its "
                           f"{'host' if protocol == 'file' else 'bucket'} (user:secret@); remove them from "
                           "params.yaml (and its history) and give them as the backend reads them (environment "
                           "variables or its configuration file)")
-    if "?" in text:
-        raise WinnowError(f"{param}: {redacted(text)}?… has a query string, which may hold a token or a signature "
-                          "(presigned and SAS links do) and is not repeated here; remove it from params.yaml (and its "
+    if "?" in text or "#" in text:  # a fragment too: '#access_token=...' was repeated into data/source.json
+        mark = "?" if "?" in text else "#"
+        raise WinnowError(f"{param}: {redacted(text)}{mark}… has a {'query string' if mark == '?' else 'fragment'}, "
+                          "which may hold a token or a signature (presigned and SAS links do) and is not repeated "
+                          "here; remove it from params.yaml (and its "
                           "history) and give the credentials as the backend reads them (environment variables or its "
                           "configuration file)")
     if protocol not in BACKENDS and protocol != "file":
@@ -62,7 +66,7 @@ def check_url(text: str, *, param: str) -> None:
 def redacted(text: str) -> str:
     """A URL as messages may show it: protocol, host and path, with no userinfo and no query."""
     parts = urllib.parse.urlsplit(text, allow_fragments=False)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.partition('#')[0]}"
 
 
 def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
