@@ -281,9 +281,13 @@ NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set 
      "(expect_column_kl_divergence_to_be_less_than): partition_object.bins[2] is nan" + NOT_FINITE),
     ("expect_column_values_to_be_between", "column: label, min_value: 1, max_value: .nan",
      "(expect_column_values_to_be_between): max_value is nan" + NOT_FINITE),
+    # one bin holding every value: a divergence of 0 on any data (found by a review)
+    ("expect_column_kl_divergence_to_be_less_than", "column: label, partition_object: {bins: [-.inf, .inf], "
+     "weights: [1.0]}, threshold: 0.1",
+     "(expect_column_kl_divergence_to_be_less_than): partition_object.bins[0] is -inf" + NOT_FINITE),
 ], ids=["nan-threshold", "nan-sum", "nan-length", "huge-bound", "mostly-text", "mostly-false", "mostly-above-1",
         "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder",
-        "inf-inside-bins", "nan-bin-end", "nan-beside-finite"])
+        "inf-inside-bins", "nan-bin-end", "nan-beside-finite", "one-open-bin"])
 def test_a_rule_that_passes_on_anything_or_holds_a_number_gx_cannot_store_is_refused(tmp_path, kind, kwargs, message):
     (tmp_path / "ingest.yaml").write_text(RULE % (kind, kwargs))
     with pytest.raises(WinnowError) as raised:
@@ -387,13 +391,16 @@ def test_a_row_count_whose_row_condition_selects_no_row_measures_0(tmp_path):
              "pandas}",
              "expect_table_row_count_to_be_between, kwargs: {max_value: 0, row_condition: 'label==99', "
              "condition_parser: pandas}",
-             f"expect_table_row_count_to_be_between, kwargs: {{min_value: 1, {TYPO}}}"]
+             f"expect_table_row_count_to_be_between, kwargs: {{min_value: 1, {TYPO}}}",
+             # a count allowing some whose condition matches nothing is more likely a typo (found by a review)
+             f"expect_table_row_count_to_be_between, kwargs: {{max_value: 1, {TYPO}}}"]
     (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
     frame = pd.DataFrame({"split": ["train", "val", "test"], "label": [0, 1, 2]})
     results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
     assert [(r.expectation, r.success, r.observed, r.bound) for r in results] == [
         ("expect_table_row_count_to_equal", True, 0, "= 0"), ("expect_table_row_count_to_be_between", True, 0, "<= 0"),
-        ("expect_table_row_count_to_be_between", False, 0, ">= 1")]  # the typo still fails a rule that wants rows
+        ("expect_table_row_count_to_be_between", False, "no row examined (its row_condition selects none)", ">= 1"),
+        ("expect_table_row_count_to_be_between", False, "no row examined (its row_condition selects none)", "<= 1")]
 
 
 @pytest.mark.hostile("params")

@@ -75,7 +75,8 @@ def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
         return not math.isnan(value)
     partition = kwargs.get("partition_object")
     bins = partition.get("bins") if isinstance(partition, Mapping) else None
-    if not isinstance(bins, list) or not bins:
+    # three edges at least: [-inf, inf] is one bin holding every value, a divergence of 0 on any data
+    if not isinstance(bins, list) or len(bins) < 3:
         return False
     return (option, value) in (("partition_object.bins[0]", -math.inf),
                                (f"partition_object.bins[{len(bins) - 1}]", math.inf))
