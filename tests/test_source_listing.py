@@ -84,14 +84,7 @@ def test_dvc_repro_reruns_ingest_when_an_image_in_the_folder_changes(tmp_path, m
     # before: "Data and pipelines are up to date" after images were added to or deleted from ingest.path, and every
     # output (and the gate) went on with the old images
     data = image_folder(tmp_path / "data")
-    params = default_params()
-    params["ingest"].update(source="imagefolder", path=str(data), val_fraction=0.2, test_fraction=0.2)
-    project = make_project(tmp_path / "project", params)
-    for name in ("dvc.yaml", "stages", "src"):
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
-        copy(ROOT / name, project / name)
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    _dvc(project, "init", "-q")
+    project = _dvc_project(tmp_path, data)
     _dvc(project, "repro", "ingest")
     manifest = project / "data/ingest/manifest.parquet"
     assert len(pd.read_parquet(manifest)) == 12
@@ -204,7 +197,7 @@ def bmp_folder(root: Path) -> Path:
 
 
 def _dvc_project(tmp_path: Path, data: Path) -> Path:
-    """A git and DVC project whose ingest reads the image folder ``data``, as test_dvc_repro_… makes one."""
+    """A git and DVC project whose ingest reads the image folder ``data``."""
     params = default_params()
     params["ingest"].update(source="imagefolder", path=str(data), val_fraction=0.2, test_fraction=0.2)
     project = make_project(tmp_path / "project", params)
