@@ -39,17 +39,18 @@ def main() -> None:
                                        discarded=discarded)
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
+    # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
+    truths = {issue: true_issue_mask(truth, table["id"], issue) for issue in SCORES} if scored else {}
     for issue in SCORES:
         entry = {"method": (p["issues"][issue] or {}).get("method", "auto") if issue in p["issues"] else "off",
                  "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:  # on train, where degrade plants: a flagged test image is no false positive of it
-            judged = on_train & ~overlapping(issue, flags, truth, table["id"])
+            judged = on_train & ~overlapping(issue, flags, truths)
             # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
             entry["flagged_train"] = int(flags[issue].to_numpy()[judged].sum())
             entry["explained"] = int((on_train & ~judged).sum())
-            entry |= precision_recall_f1(flags[issue].to_numpy()[judged],
-                                         true_issue_mask(truth, table["id"], issue)[judged])
+            entry |= precision_recall_f1(flags[issue].to_numpy()[judged], truths[issue][judged])
             if entry["tp"] + entry["fp"] == 0:  # nothing flagged: no precision, not "every flag was wrong"
                 entry["precision"] = None
             if entry["tp"] + entry["fn"] == 0:  # no planted image left to find: no recall, not "all missed"
@@ -95,16 +96,16 @@ def main() -> None:
               "data set's norm; raise the fraction if it is not")
 
 
-def overlapping(issue: str, flags: pd.DataFrame, truth: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """bool ``(N,)``: the images ``issue``'s figures leave out, as the two issues overlap by design
+def overlapping(issue: str, flags: pd.DataFrame, truths: dict[str, np.ndarray]) -> np.ndarray:
+    """bool ``(N,)``: the images ``issue``'s figures leave out (``truths``: each issue's planted images, bool
+    ``(N,)``), as the two issues overlap by design
     (:data:`winnow.quality.EXPLAINED_BY`): those an issue that explains ``issue`` flagged, which it never judged
     (a 2x2 picture on a black canvas is dark, and so not also low-information), and those planted with an issue
     ``issue`` explains, unless planted with ``issue`` too. Before, the first counted as misses (recall 0 for 105
     planted images all flagged dark) and the second as false positives."""
     explainers = [flags[other].to_numpy(bool) for other in EXPLAINED_BY.get(issue, ()) if other in flags]
-    explained = [true_issue_mask(truth, ids, other) for other, by in EXPLAINED_BY.items() if issue in by]
-    own = true_issue_mask(truth, ids, issue)
-    return np.logical_or.reduce([*explainers, *[e & ~own for e in explained], np.zeros(len(ids), bool)])
+    explained = [truths[other] & ~truths[issue] for other, by in EXPLAINED_BY.items() if issue in by]
+    return np.logical_or.reduce([*explainers, *explained, np.zeros(len(truths[issue]), bool)])
 
 
 def classes_taken(flagged: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, int]]:
