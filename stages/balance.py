@@ -22,7 +22,7 @@ from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
 from winnow.configs import GEOMETRIC_OPS
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
-from winnow.imageset import ImageSet, equal_images, near_images, pixel_digest
+from winnow.imageset import ImageSet, largest_differences, pixel_digest
 from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
@@ -78,9 +78,8 @@ def main() -> None:
     # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies, and one barely stronger (1e-3) copies
     # within a grey level or two: duplication recorded as augmentation. Op by op: an op that moves nothing hid
     # behind one that does (invert beside a 1e-4 rotation: 49.6% equal)
-    sources_of = pruned.images[made.source]
-    same = equal_images(made.images, sources_of)
-    close = near_images(made.images, sources_of, levels=NEAR_LEVELS)
+    differences = largest_differences(made.images, pruned.images, made.source)
+    same, close = differences == 0, differences <= NEAR_LEVELS
     # the fixed policy, also when the search kept it: before, its refusal said "raise augment_search.magnitudes"
     fixed = policy_from == "fixed" or policy.to_params() == policy_for(params, "fixed").to_params()
     where = "balance.policy" if fixed else "augment_search"

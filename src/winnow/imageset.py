@@ -87,13 +87,15 @@ def equal_images(images: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.all(images == others, axis=tuple(range(1, images.ndim)))
 
 
-def near_images(images: np.ndarray, others: np.ndarray, *, levels: int) -> np.ndarray:
-    """bool ``(N,)``: whether each of uint8 ``(N, H, W, C)`` ``images`` lies within ``levels`` grey levels of the
-    same row of ``others`` at every pixel, in batches (a whole int16 difference of a large set doubles it)."""
-    out = np.empty(len(images), bool)
+def largest_differences(images: np.ndarray, others: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """int ``(N,)``: each of uint8 ``(N, H, W, C)`` ``images``' largest pixel difference from ``others[rows[i]]``
+    (0: equal pixel for pixel), in batches: neither the gathered ``others`` nor a whole int16 difference of a large
+    set is made at once."""
+    out = np.empty(len(images), np.int16)
     for start in range(0, len(images), 1024):
         a = images[start : start + 1024].astype(np.int16)
-        out[start : start + 1024] = (np.abs(a - others[start : start + 1024]) <= levels).reshape(len(a), -1).all(1)
+        b = others[rows[start : start + 1024]]
+        out[start : start + 1024] = np.abs(a - b).reshape(len(a), -1).max(1, initial=0)
     return out
 
 
