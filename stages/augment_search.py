@@ -33,11 +33,9 @@ def main() -> None:
         print(f"augment-search: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default run skips the search
-    import numpy as np
-
     from winnow.augment_search import (SEARCHED, candidates, density_scorer, policy_for, rand_ns, search,
                                        short_training_scorer)
-    from winnow.training import TrainConfig
+    from winnow.training import TrainConfig, largest_class_share, no_better_than_largest_class
     from winnow.variants import load_variant
 
     check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS])
@@ -93,13 +91,11 @@ def main() -> None:
     print(f"augment-search ({section['method']}): {len(policies)} candidates in {seconds:.0f} s; chose "
           f"{'balance.policy, ' if result.policy == fixed else ''}{result.policy.to_params()} ({scored})")
     # every short training no better than naming val's largest class (train.lr 3e-5 with one epoch: all ten scores
-    # 0.098-0.100 against 0.100): the pick was made on noise, and before it shipped without a word. In images, as the
-    # train stage's own warning (float32 fractions of 50 in 500 read above 0.1)
-    largest = int(np.bincount(np.asarray(val.labels, np.int64)).max())
+    # 0.098-0.100 against 0.100): the pick was made on noise, and before it shipped without a word
     top = max(row["score"] for row in result.table)
-    if round(top * len(val.labels)) <= largest:
+    if no_better_than_largest_class(top, val.labels):
         print(f"warning: augment-search: no short training learnt: the best score ({top:.4f}) is no better than "
-              f"naming the largest val class for every image ({largest / len(val.labels):.4f}), so the policy was "
+              f"naming the largest val class for every image ({largest_class_share(val.labels):.4f}), so the policy was "
               "chosen on noise; raise augment_search.epochs or augment_search.max_images, or check train.lr and "
               "train.weight_decay")
     # density scores a policy by one unaugmented model's accuracy on val images the policy changed, which lies

@@ -235,13 +235,10 @@ def fit(
                       "check train.lr", flush=True)
             # as good as naming the largest class for every image: lr 10 or weight_decay 1000 kept a model that
             # called every test image class 0, and evaluate reported its 0.1000 without a word
-            # in images, not in float32's fractions: 50 of 500 read 0.1000000015, above 0.1 + 1e-9, and the warning
-            # never came for a model that named one class for every image
-            largest = int(np.bincount(np.asarray(val_labels, np.int64)).max()) if len(val_labels) else 0
-            majority = largest / len(val_labels) if len(val_labels) else 0
-            if len(val_labels) and round(best_acc * len(val_labels)) <= largest and best_acc < 1:
+            if no_better_than_largest_class(best_acc, val_labels) and best_acc < 1:
                 print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images, "
-                      f"no better than naming the largest class for every one ({majority:.4f}): it has not learnt; "
+                      f"no better than naming the largest class for every one ({largest_class_share(val_labels):.4f})"
+                      ": it has not learnt; "
                       "check train.lr, train.weight_decay and train.epochs", flush=True)
         if live is not None:
             # the summary's train_loss, val_loss and val_acc are the kept epoch's, as the model is: dvclive leaves the
@@ -466,3 +463,17 @@ def _live(log_dir):
     from dvclive import Live
 
     return Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+
+
+def largest_class_share(labels) -> float:
+    """The share of int ``labels`` ``(N,)`` in their largest class (0 for none): the accuracy of naming it for every
+    image."""
+    labels = np.asarray(labels, np.int64)
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else 0.0
+
+
+def no_better_than_largest_class(accuracy: float, labels) -> bool:
+    """Whether ``accuracy`` on images of int ``labels`` ``(N,)`` is no better than naming their largest class for
+    every one, counted in images: float32's fractions (50 of 500 read 0.1000000015) are above 0.1 + 1e-9."""
+    labels = np.asarray(labels, np.int64)
+    return bool(len(labels)) and round(accuracy * len(labels)) <= int(np.bincount(labels).max())
