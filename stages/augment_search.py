@@ -95,8 +95,8 @@ def main() -> None:
     top = max(row["score"] for row in result.table)
     if no_better_than_largest_class(top, val.labels):
         print(f"warning: augment-search: no short training learnt: the best score ({top:.4f}) is no better than "
-              f"naming the largest val class for every image ({largest_class_share(val.labels):.4f}), so the policy was "
-              "chosen on noise; raise augment_search.epochs or augment_search.max_images, or check train.lr and "
+              f"naming the largest val class for every image ({largest_class_share(val.labels):.4f}), so the policy "
+              "was chosen on noise; raise augment_search.epochs or augment_search.max_images, or check train.lr and "
               "train.weight_decay")
     # density scores a policy by one unaugmented model's accuracy on val images the policy changed, which lies
     # below its accuracy on the plain val images almost always: the comparison says nothing of what training with

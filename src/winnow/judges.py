@@ -104,7 +104,7 @@ class Strength:
     def precision_text(self) -> str:
         """The measured relabel precision as a cleaner prints it: three decimals rounded down, never onto a bound
         it fell short of (before: 39/49 printed "0.80 < relabel_min_precision 0.8"), or ``unmeasured``."""
-        return "unmeasured" if self.relabel_precision is None else _floored(self.relabel_precision)
+        return "unmeasured" if self.relabel_precision is None else f"{floored(self.relabel_precision):.3f}"
 
     def refusal(self) -> str:
         """Why relabels became drops, with the numbers, as a reason token: its ``; `` lie inside its parenthesis,
@@ -240,6 +240,7 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str) -> s
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
 
 
-def _floored(value: float) -> str:
-    """``value`` in [0, 1] with three decimals, rounded down."""
-    return f"{math.floor(value * 1000 + 1e-9) / 1000:.3f}"
+def floored(value: float) -> float:
+    """``value`` rounded down to thousandths (a float's last bit below a thousandth kept): a figure printed this way
+    never lands on a bound it fell short of."""
+    return math.floor(value * 1000 + 1e-9) / 1000

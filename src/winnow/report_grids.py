@@ -7,13 +7,12 @@ caption in the page's own text, so class names and scores stay sharp and searcha
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels
+from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels, floored
 from winnow.markdown import isolate
 from winnow.quality import SCORES
 from winnow.report import block, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
@@ -108,7 +107,7 @@ def judge_note(judge: dict | None) -> str:
 def _percent_down(share: float) -> str:
     """``share`` in [0, 1] as a percentage with one decimal, rounded down: a precision of 39/49 read "80%" beside
     its bound 0.8, and a judge right on 79.6% "right on 80% ... below 80%"."""
-    return f"{math.floor(share * 1000 + 1e-9) / 10:.1f}%"
+    return f"{floored(share) * 100:.1f}%"
 
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
