@@ -56,7 +56,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
     confirmed = _Spanning(len(features))
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
         block = rows[block]
-        confirmed.add(block[pair_correlation(features, block) >= min_correlation - ROUNDING])
+        confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
     return confirmed.pairs()
 
 
@@ -107,7 +107,7 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
         candidates = unique_pairs(rows[image[image[:, 0] != image[:, 1]]], n)
         confirmed.add(candidates if looks is None else
-                      candidates[looks.correlation(candidates, whole=False) >= min_correlation - ROUNDING])
+                      candidates[_correlated(looks.correlation(candidates, whole=False), min_correlation)])
     return confirmed.pairs()
 
 
@@ -120,7 +120,13 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
         return candidates
-    return candidates[looks.correlation(candidates, whole=True) >= min_correlation - ROUNDING]
+    return candidates[_correlated(looks.correlation(candidates, whole=True), min_correlation)]
+
+
+def _correlated(correlation: np.ndarray, min_correlation: float) -> np.ndarray:
+    """bool: which float ``correlation`` values reach ``min_correlation``, less float32's rounding (so that 1 finds
+    a pixel-exact copy, 0.99999994 in float32)."""
+    return correlation >= min_correlation - ROUNDING
 
 
 def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:

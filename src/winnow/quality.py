@@ -216,13 +216,12 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     if unknown:
         raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
     scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
+    dark_read = dark_percentile >= DARK_FLOOR_PERCENTILE  # dark's floor and ceiling mean what they say from there
     try:
         flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
-                                        floors={k: v for k, v in FLOORS.items()
-                                                if k != "dark" or dark_percentile >= DARK_FLOOR_PERCENTILE},
-                                        ceilings={k: v for k, v in CEILINGS.items()
-                                                  if k != "dark" or dark_percentile >= DARK_FLOOR_PERCENTILE},
+                                        floors={k: v for k, v in FLOORS.items() if k != "dark" or dark_read},
+                                        ceilings={k: v for k, v in CEILINGS.items() if k != "dark" or dark_read},
                                         discarded=discarded,
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them

@@ -345,18 +345,16 @@ def cut_issues(
         floor = floors.get(issue) if method == "auto" else None
         if len(values) and np.mean(values <= cut) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
-            # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
-            # before, 20 black images among 30 flagged none (the floor's cut was replaced by too_many's nothing)
-            if floor is not None and (values <= floor).any():
-                cut, rule = floor, "floor"
         elif method == "auto" and issue in ceilings and cut > ceilings[issue]:
             group = values[values <= cut]
             if np.mean(group <= ceilings[issue]) <= 0.5:
                 if discarded is not None:
                     discarded[issue] = (float(cut), len(group))
                 cut, rule = NOTHING, "ceiling"
-                if floor is not None and (values <= floor).any():
-                    cut, rule = floor, "floor"
+        # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
+        # before, 20 black images among 30 flagged none (the floor's cut was replaced by too_many's nothing)
+        if rule in ("too_many", "ceiling") and floor is not None and (values <= floor).any():
+            cut, rule = floor, "floor"
         flags[issue] = eligible & (scores[issue] <= cut)
         cuts[issue], rules[issue] = cut, rule
     return flags, cuts, rules
