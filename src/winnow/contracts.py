@@ -213,10 +213,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
                 gx_suites[suite.name] = context.suites.add(gx.ExpectationSuite(name=suite.name,
                                                                                expectations=expectations))
             except Exception as err:  # before: a pydantic traceback from GX's suite store (a NaN it made null)
-                if fault_line(err) is not None:
-                    raise
-                raise WinnowError(f"{suite.path}: Great Expectations failed storing the suite: "
-                                  f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
+                raise _gx_failed(suite, "storing the suite", err) from err
         # one asset per table: GX files a validation result under (suite, run, asset)
         name = suite.name if batch.table == suite.name else f"{suite.name}-{batch.table}"
         definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
@@ -226,10 +223,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
             outcome = validation.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id, result_format={
                 "result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES})
         except Exception as err:  # a GX defect on a rule it accepted: one line naming the suite, not its traceback
-            if fault_line(err) is not None:  # memory or the disk: the stage's own line for it says what to do
-                raise
-            raise WinnowError(f"{suite.path}: Great Expectations failed checking table {batch.table!r}: "
-                              f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
+            raise _gx_failed(suite, f"checking table {batch.table!r}", err) from err
         results += [_result(suite.name, batch.table, checked, frame=batch.frame) for checked in outcome.results]
     if docs_dir is not None:
         _build_docs(context, Path(docs_dir))
@@ -330,6 +324,15 @@ def _same_data_same_page(page: str) -> str:
     page = _CLOCK_TIME.sub("–", _BUILD_STAMP.sub("", page))
     numbers: dict[str, str] = {}
     return _UUID.sub(lambda found: numbers.setdefault(found.group(), f"block{len(numbers)}"), page)
+
+
+def _gx_failed(suite: Suite, doing: str, err: Exception) -> WinnowError:
+    """The one line for Great Expectations failing while ``doing`` a suite's work; a fault of memory or the disk is
+    raised as it is, for the stage's own line that says what to do."""
+    if fault_line(err) is not None:
+        raise err
+    return WinnowError(f"{suite.path}: Great Expectations failed {doing}: {type(err).__name__}: "
+                       f"{' '.join(str(err).split())[:200]}")
 
 
 def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> ExpectationResult:
