@@ -8,6 +8,7 @@ A file that cannot be read is a reason, never an exception (:func:`_decode`).
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -218,6 +219,7 @@ def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
 UNREADABLE_PROFILE = "an unreadable profile"
 
 
+@functools.lru_cache(maxsize=8)  # a data set's files share a profile or a few: each is parsed once
 def _foreign_profile(icc: bytes | None) -> str | None:
     """The description of the colour profile ``icc`` (an image's ICC data: a JPEG's or WebP's ``icc_profile``, a
     PNG's ``iCCP`` inflated by :func:`_png_profile`) when it is not sRGB, else None. Its pixels are never converted
@@ -232,6 +234,7 @@ def _foreign_profile(icc: bytes | None) -> str | None:
     return None if "srgb" in description.lower() else description or "a profile without a description"
 
 
+@functools.lru_cache(maxsize=8)  # and inflated once: a scanner's profile can be over a megabyte
 def _png_profile(body: bytes | None) -> str | None:
     """:func:`_foreign_profile` of a PNG's ``iCCP`` chunk ``body`` (None: no profile), inflated by
     :func:`winnow.plain_png.inflated_profile`, for plain PNGs and those Image.open decodes alike."""
