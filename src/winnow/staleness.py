@@ -153,11 +153,8 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
                   or current and not same_file(str(dep.get("path", "")), str(dep.get("md5", "")), dep.get("hash"))]
         if edited:
             problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
-        for key, locked in ((entries[stage].get("params") or {}).get("params.yaml") or {}).items():
-            value = lookup(params, str(key), missing=_ABSENT_KEY)
-            if value != locked:
-                where, now, then = _first_difference(str(key), value, locked)
-                problems.append(f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}")
+        problems += [f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}"
+                     for _, where, now, then in _params_differences(entries[stage], params)]
     if pipeline is not None and not problems:
         problems += _definition_changes(repo, rev, [stage for stage in upstream if stage.split("@")[0] not in unchecked],
                                         name=name)
@@ -370,6 +367,17 @@ def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
     return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
 
 
+def _params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, str]]:
+    """``(key, where, now, then)`` for each params.yaml value a dvc.lock ``entry`` recorded that ``params`` no
+    longer holds (:func:`_first_difference` says where within it), in the entry's order."""
+    differences = []
+    for key, locked in ((entry.get("params") or {}).get("params.yaml") or {}).items():
+        value = lookup(params, str(key), missing=_ABSENT_KEY)
+        if value != locked:
+            differences.append((str(key), *_first_difference(str(key), value, locked)))
+    return differences
+
+
 def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
     """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
@@ -401,8 +409,8 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         if scored.get(model) != made.get(model):
             raise WinnowError(f"{summary}: evaluate@{variant} scored another {model} than train@{variant} made: "
                               f"{rerun}")
-        for key, value in sorted(((trained.get("params") or {}).get("params.yaml") or {}).items()):
-            if lookup(params, key, missing=_ABSENT_KEY) != value:
-                where, now, then = _first_difference(key, lookup(params, key, missing=_ABSENT_KEY), value)
-                raise WinnowError(f"{summary}: train@{variant} ran under {where} = {then}, params.yaml now says "
-                                  f"{now}: {rerun}")
+        differences = _params_differences(trained, params)
+        if differences:
+            _, where, now, then = min(differences)  # the first key in order
+            raise WinnowError(f"{summary}: train@{variant} ran under {where} = {then}, params.yaml now says "
+                              f"{now}: {rerun}")
