@@ -73,9 +73,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
 
     for baseline in show:
         add(baseline)
-        for exp_range in baseline.get("experiments") or []:
-            executor = exp_range.get("executor")
-            state = executor.get("state") if isinstance(executor, dict) else None
+        for exp_range, state in _ranges(baseline):
             if state in (*UNFINISHED_STATES, "failed"):
                 names = unfinished if state in UNFINISHED_STATES else failed
                 if names is not None:
@@ -238,6 +236,13 @@ def waiting_params(show: list[dict]) -> list[dict]:
     """params.yaml of each experiment in ``show`` (:func:`experiments_from_show`'s records) that a DVC queue
     executor has queued or still runs: what is already on its way."""
     return [(((record.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {}
-            for baseline in show for exp_range in baseline.get("experiments") or []
-            if isinstance(exp_range.get("executor"), dict) and exp_range["executor"].get("state") in UNFINISHED_STATES
+            for baseline in show for exp_range, state in _ranges(baseline) if state in UNFINISHED_STATES
             for record in exp_range.get("revs") or []]
+
+
+def _ranges(baseline: dict):
+    """Yield ``(experiment range, its executor's state or None)`` for each experiment of a baseline record of
+    ``dvc exp show --json``."""
+    for exp_range in baseline.get("experiments") or []:
+        executor = exp_range.get("executor")
+        yield exp_range, executor.get("state") if isinstance(executor, dict) else None
