@@ -3,15 +3,22 @@ changed their suggestion and imported after, Label Studio's CSV export (whose id
 an export over a queue holding verdicts while reviews/verdicts.csv is unreadable (a git merge conflict). Each
 ends with every verdict on the image and label the person meant, or in one `error:` line and nothing written."""
 
+import errno
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
 from review_project import exported  # noqa: F401  (a fixture)
 from test_hostile_review import HEADER, import_refused, row
+
+from winnow import review
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset, write_imageset
+from winnow.review_words import resolve
 
 
 @pytest.fixture
@@ -101,3 +108,14 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
     # the way out the line names works, and the verdict lands where the person put it
     assert run_winnow(project, "review", "import", "--replace", "reviews/queue.csv").returncode == 0
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [row(project, "train-04,accept,2,2,1")]
+
+
+@pytest.mark.hostile("review")
+def test_a_line_number_after_a_field_holding_a_line_break_is_the_rows_own(project):
+    # before: rows after a quoted field with a line break were numbered by row: "line 3" for the row on line 4
+    digests = queue(project).set_index("id")["digest"]
+    (project / "mine.csv").write_text(f'id,verdict,given,digest,note\ntrain-04,cat,dog,{digests["train-04"]},"two\n'
+                                      f'lines"\ntrain-05,fox,dog,{digests["train-05"]},\n')
+    import_refused(project, "mine.csv", None,
+                   "error: mine.csv: line 4 (id 'train-05'): verdict 'fox' is neither accept, reject, drop nor a "
+                   "class (cat, dog, owl)")

@@ -49,7 +49,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
-    header = _short_row_check(path, text)
+    header, lines = _short_row_check(path, text)
     # Label Studio's CSV export: the task's data (winnow_id, given, digest, ...) as columns, and its own task
     # number as id, which would name another image of the queue (or none)
     key = "winnow_id" if "winnow_id" in header else "id"
@@ -65,20 +65,25 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
                           "are needed")
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
             for c in ("given", "digest", "action", "suggested")]
-    return [(f"{path}: line {row + 2}", image, word.strip(), *facts)
+    # a quoted field may hold a line break: before, rows after one were numbered a line short
+    return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
             for row, (image, word, *facts) in enumerate(zip(frame[key], frame["verdict"], *said)) if word.strip()]
 
 
-def _short_row_check(path: Path, text: str) -> list[str]:
-    """The header's fields, once no line holds fewer fields than it: pandas reads a short row's missing
-    fields as empty, so a file cut off mid-row, or a row that lost its comma, lost its verdict without a word."""
+def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
+    """The header's fields and the line each row starts on, once no line holds fewer fields than the header:
+    pandas reads a short row's missing fields as empty, so a file cut off mid-row, or a row that lost its
+    comma, lost its verdict without a word."""
     rows = csv.reader(io.StringIO(text))
     header = next(rows, [])
+    starts, end = [], rows.line_num  # end: the line the last record read ends on
     for fields in rows:
+        starts.append(end + 1)
+        end = rows.line_num
         if fields and len(fields) < len(header):
             raise WinnowError(f"{path}: line {rows.line_num} holds {len(fields)} of the header's {len(header)} "
                               "fields (a file cut short, or a row that lost a comma); fix or remove that line")
-    return header
+    return header, starts
 
 
 def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str, str, str]]:
