@@ -111,6 +111,18 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
 
 
 @pytest.mark.hostile("review")
+def test_import_replace_with_a_file_holding_no_verdict_warns_of_what_it_removes(project):
+    # before: a freshly exported queue, no verdict filled in, emptied reviews/verdicts.csv: exit 0, no word
+    done = run_winnow(project, "review", "import", "--replace", "reviews/queue.csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 1 verdict(s) of "
+        "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
+        "meant")
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [HEADER.strip()]
+
+
+@pytest.mark.hostile("review")
 def test_a_line_number_after_a_field_holding_a_line_break_is_the_rows_own(project):
     # before: rows after a quoted field with a line break were numbered by row: "line 3" for the row on line 4
     digests = queue(project).set_index("id")["digest"]

@@ -386,6 +386,13 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     refuse_kept_leaks(new, applied, where=str(path))
     if replace:  # the old file is not read: a file of an older format is replaced too
         kept = new.iloc[:0]
+        # before: a freshly exported queue, no verdict filled in, emptied verdicts.csv without a word
+        old_file = Path(VERDICTS_FILE)
+        removed = len(old_file.read_text(errors="replace").splitlines()[1:]) if old_file.is_file() and not len(new) else 0
+        if removed:
+            print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
+                  f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "
+                  "not meant")
     else:
         old = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes)
         kept = old[~old["id"].isin(set(new["id"]))]
