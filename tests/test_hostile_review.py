@@ -411,7 +411,7 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
     queue.to_csv(project / "reviews/queue.csv", index=False)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "review", "export")) == (
-        "error: reviews/queue.csv: holds 1 verdict(s) not imported, or changed since (first: id 'train-04', 'accept'), "
+        "error: reviews/queue.csv: holds 1 verdict(s) not imported (first: id 'train-04', 'accept'), "
         "which a new "
         "export would overwrite; import them first (winnow review import reviews/queue.csv), or delete the file to "
         "discard them")
@@ -439,7 +439,7 @@ def test_an_export_over_verdicts_that_do_not_resolve_is_refused(project):
     queue.to_csv(project / "reviews/queue.csv", index=False)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "review", "export")).startswith(
-        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) not imported, or changed since (first: id "
+        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) not imported (first: id "
         f"{queue['id'][0]!r}, 'keep'), which a new export would overwrite")
     assert_nothing_left(project, before)
 
@@ -602,9 +602,10 @@ def test_an_export_over_a_queue_whose_verdict_changed_since_its_import_is_refuse
     queue.to_csv(project / "reviews/queue.csv", index=False)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "review", "export")) == (
-        "error: reviews/queue.csv: holds 1 verdict(s) not imported, or changed since (first: id 'train-04', "
-        "'reject'), which a new export would overwrite; import them first (winnow review import reviews/queue.csv), "
-        "or delete the file to discard them")
+        "error: reviews/queue.csv: id 'train-04' says 'reject' and reviews/verdicts.csv holds 'accept' for it (1 "
+        "such verdict(s)), which a new export would overwrite in the queue; to keep 'accept', clear the queue's "
+        "verdict cell (or delete reviews/queue.csv), to keep 'reject', import the queue (winnow review import "
+        "reviews/queue.csv), then export")
     assert_nothing_left(project, before)
 
 

@@ -111,6 +111,32 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
 
 
 @pytest.mark.hostile("review")
+def test_an_export_over_a_queue_verdict_older_than_an_imported_one_names_both(project):
+    # before: "holds 1 verdict(s) not imported, or changed since ...; import them first": following it put the
+    # queue's older accept back in place of the page's later reject, exit 0
+    edited = queue(project)
+    edited.loc[edited["id"] == "train-04", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
+    digest = edited.set_index("id").loc["train-04", "digest"]
+    (project / "verdicts-reviewed.csv").write_text(f"id,verdict,given,digest\ntrain-04,reject,dog,{digest}\n")
+    assert run_winnow(project, "review", "import", "verdicts-reviewed.csv").returncode == 0
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")) == (
+        "error: reviews/queue.csv: id 'train-04' says 'accept' and reviews/verdicts.csv holds 'reject' for it (1 such "
+        "verdict(s)), which a new export would overwrite in the queue; to keep 'reject', clear the queue's verdict "
+        "cell (or delete reviews/queue.csv), to keep 'accept', import the queue (winnow review import "
+        "reviews/queue.csv), then export")
+    assert_nothing_left(project, before)
+    # the way to keep reject works
+    edited["verdict"] = ""
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    assert run_winnow(project, "review", "export").returncode == 0
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-04,reject,1,2,1")]
+
+
+@pytest.mark.hostile("review")
 def test_import_replace_with_a_file_holding_no_verdict_warns_of_what_it_removes(project):
     # before: a freshly exported queue, no verdict filled in, emptied reviews/verdicts.csv: exit 0, no word
     done = run_winnow(project, "review", "import", "--replace", "reviews/queue.csv")

@@ -273,10 +273,21 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
     index = {name: i for i, name in enumerate(classes)}
     # a verdict that resolves to nothing (a typo, a spreadsheet's TRUE for class true) was never imported either
     outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
-    waiting = written[[outcome is None or outcome != imported.get(i) for outcome, i in zip(outcomes, written["id"])]]
+    # an imported verdict for the same image that differs may be the later one (a page's download imported after
+    # the queue): before, the advice to import the queue reverted it without a word
+    differing = written[[outcome is not None and i in imported and outcome != imported[i]
+                         for outcome, i in zip(outcomes, written["id"])]]
+    if len(differing):
+        first = differing.iloc[0]
+        said, held = first["verdict"].strip(), imported[first["id"]][0]
+        raise WinnowError(f"{QUEUE_FILE}: id {first['id']!r} says {said!r} and {VERDICTS_FILE} holds {held!r} for it "
+                          f"({len(differing)} such verdict(s)), which a new export would overwrite in the queue; to keep "
+                          f"{held!r}, clear the queue's verdict cell (or delete {QUEUE_FILE}), to keep {said!r}, "
+                          f"import the queue (winnow review import {QUEUE_FILE}), then export")
+    waiting = written[[outcome is None or i not in imported for outcome, i in zip(outcomes, written["id"])]]
     if len(waiting):
         first = waiting.iloc[0]
-        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported, or changed since (first: id "
+        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported (first: id "
                           f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
                           f"(winnow review import {QUEUE_FILE}), or delete the file to discard them")
 
