@@ -110,6 +110,35 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [row(project, "train-04,accept,2,2,1")]
 
 
+def edit_degrade(project: Path, change) -> None:
+    """data/degrade rewritten with ``change(images, manifest)`` applied (degrade ran again; no cleaner did)."""
+    data = read_imageset(project / "data/degrade")
+    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
+    change(images, manifest)
+    write_imageset(project / "data/degrade", images, manifest, data.classes)
+
+
+@pytest.mark.hostile("review")
+def test_a_failed_export_leaves_every_review_file_as_it_was(project, monkeypatch):
+    # before: the thumbnails, queue and Label Studio files were replaced and the page was not: the queue said
+    # train-00 was dog while the page still showed cat
+    edit_degrade(project, lambda images, manifest: manifest.__setitem__(
+        "label", manifest["label"].where(manifest["id"] != "train-00", 1)))
+    before = {name: (project / name).read_bytes() for name in files_under(project) if name.startswith("reviews/")}
+    written = review.write_text
+
+    def disk_full_at_the_page(path, text):
+        if Path(path) == review.PAGE_FILE:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written(path, text)
+
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(review, "write_text", disk_full_at_the_page)
+    with pytest.raises(OSError, match="No space left on device"):
+        review.export()
+    assert {name: (project / name).read_bytes() for name in files_under(project) if name.startswith("reviews/")} == before
+
+
 @pytest.mark.hostile("review")
 def test_an_export_over_a_queue_verdict_older_than_an_imported_one_names_both(project):
     # before: "holds 1 verdict(s) not imported, or changed since ...; import them first": following it put the

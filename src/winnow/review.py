@@ -35,7 +35,7 @@ from winnow.imageset import read_imageset
 from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
 from winnow.review_words import KEYWORDS, resolve, reviewed_words
-from winnow.stage import load_params, write_json, write_table, write_text
+from winnow.stage import load_params, together, write_json, write_table, write_text
 from winnow.variants import (
     DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
 )
@@ -214,14 +214,16 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
     pngs = review_page.thumbnails(data, shown)
-    review_page.write_folder(THUMBS, {Path(thumbnail_path(i)).name: png for i, png in zip(shown, pngs)})
-    write_table(QUEUE_FILE, queue.loc[:, list(QUEUE_COLUMNS)])
-    write_json(TASKS_FILE, review_page.label_studio_tasks(queue, pngs=dict(zip(shown, pngs))))
-    write_text(CONFIG_FILE, review_page.label_studio_config(data.classes))
     thumbs = {i: str(Path(thumbnail_path(i)).relative_to(REVIEWS)) for i in shown}
-    write_text(PAGE_FILE, review_page.review_page(queue, classes=data.classes, thumbs=thumbs))
-    if fiftyone:
-        review_page.fiftyone_dataset(queue, name=FIFTYONE_DATASET)
+    # all the files land as one: before, a write that failed (a full disk) left a new queue beside the old page
+    with together():
+        review_page.write_folder(THUMBS, {Path(thumbnail_path(i)).name: png for i, png in zip(shown, pngs)})
+        write_table(QUEUE_FILE, queue.loc[:, list(QUEUE_COLUMNS)])
+        write_json(TASKS_FILE, review_page.label_studio_tasks(queue, pngs=dict(zip(shown, pngs))))
+        write_text(CONFIG_FILE, review_page.label_studio_config(data.classes))
+        write_text(PAGE_FILE, review_page.review_page(queue, classes=data.classes, thumbs=thumbs))
+        if fiftyone:
+            review_page.fiftyone_dataset(queue, name=FIFTYONE_DATASET)
     return queue
 
 
