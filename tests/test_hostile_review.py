@@ -40,6 +40,39 @@ def project(exported, tmp_path) -> Path:
     return root
 
 
+def as_seen(project: Path, text: str) -> str:
+    """``id,verdict`` CSV text with the columns a person's file must carry added to each row: the given class,
+    digest and suggestion the exported queue showed (an id the queue lacks: its class and digest in
+    data/degrade); blank lines are kept."""
+    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False).set_index("id")
+    data = read_imageset(project / "data/degrade")
+    labels = data.manifest.set_index("id")["label"]
+    lines = text.splitlines()
+    out = [lines[0] + ",given,digest,action,suggested"]
+    for line in lines[1:]:
+        image = line.split(",")[0]
+        if not line:
+            out.append(line)
+        elif image in queue.index:
+            out.append(",".join([line, *queue.loc[image, ["given", "digest", "action", "suggested"]]]))
+        else:
+            out.append(",".join([line, data.classes[labels[image]], digest(project, image), "", ""]))
+    return "\n".join(out) + "\n"
+
+
+def relabel_everywhere(project: Path, image_id: str, label: int) -> None:
+    """``image_id`` labelled ``label`` in data/degrade and in the label cleaners' given_label: the data changed
+    and the pipeline ran again since the export (the cleaners' suggestions as they were)."""
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.copy()
+    manifest.loc[manifest["id"] == image_id, "label"] = label
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
+        frame = pd.read_parquet(project / table)
+        frame.loc[frame["id"] == image_id, "given_label"] = label
+        frame.to_parquet(project / table, index=False)
+
+
 def import_refused(project: Path, name: str, text: str | None, *fragments: str) -> None:
     """Importing ``text`` (saved as ``name``; None: as ``name`` is) ends in one error line with ``fragments``;
     nothing changes."""
@@ -55,22 +88,22 @@ def import_refused(project: Path, name: str, text: str | None, *fragments: str) 
 @pytest.mark.hostile("review")
 def test_a_verdict_for_an_image_the_queue_never_listed_is_refused(project):
     # train-09 is a train image no cleaner raised; val-0 is no train image at all
-    import_refused(project, "mine.csv", "id,verdict\ntrain-04,accept\ntrain-09,reject\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-04,accept\ntrain-09,reject\n"),
                    "mine.csv: line 3", "'train-09' is not in the review queue", "winnow review export")
     import_refused(project, "mine.csv", "id,verdict\nval-0,accept\n", "mine.csv: line 2", "'val-0' is not in the review queue")
 
 
 @pytest.mark.hostile("review")
 def test_an_unknown_class_is_refused_by_name_and_by_index(project):
-    import_refused(project, "mine.csv", "id,verdict\ntrain-04,fox\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-04,fox\n"),
                    "mine.csv: line 2 (id 'train-04')", "'fox' is neither accept, reject, drop nor a class (cat, dog, owl)")
-    import_refused(project, "mine.csv", "id,verdict\ntrain-04,3\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-04,3\n"),
                    "mine.csv: line 2 (id 'train-04')", "class index 3 is outside 0-2")
 
 
 @pytest.mark.hostile("review")
 def test_one_image_judged_two_ways_is_refused(project):
-    import_refused(project, "mine.csv", "id,verdict\ntrain-04,accept\ntrain-06,owl\ntrain-04,reject\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-04,accept\ntrain-06,owl\ntrain-04,reject\n"),
                    "mine.csv: line 4", "'train-04' has verdict 'reject' here but 'accept' at line 2",
                    "one verdict per image")
 
@@ -133,7 +166,7 @@ def test_a_verdict_control_that_is_no_choices_is_refused(project, result, kind):
 @pytest.mark.parametrize("word", ["²", "٣", "-0"])
 def test_a_verdict_that_only_looks_like_a_class_index_is_refused(project, word):
     # before: "²" was a ValueError traceback, "٣" read as class 3 and "-0" as class 0
-    import_refused(project, "mine.csv", f"id,verdict\ntrain-04,{word}\n", "mine.csv: line 2 (id 'train-04')",
+    import_refused(project, "mine.csv", as_seen(project, f"id,verdict\ntrain-04,{word}\n"), "mine.csv: line 2 (id 'train-04')",
                    f"verdict {word!r} is neither accept, reject, drop nor a class (cat, dog, owl)")
 
 
@@ -226,7 +259,7 @@ def test_a_verdicts_file_without_the_suggestions_is_refused(project):
         "reviewed "
         "file again with `winnow review import --replace FILE`, which writes it anew")
     # and that advice works: --replace does not read the old file
-    (project / "mine.csv").write_text("id,verdict\ntrain-04,accept\n")
+    (project / "mine.csv").write_text(as_seen(project, "id,verdict\ntrain-04,accept\n"))
     done = run_winnow(project, "review", "import", "--replace", "mine.csv")
     assert done.returncode == 0, done.stderr
     assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
@@ -247,12 +280,10 @@ def test_a_verdicts_file_whose_every_line_has_a_field_too_many_is_refused(projec
 @pytest.mark.hostile("review")
 def test_a_verdict_on_a_label_that_changed_since_the_export_is_refused(project):
     # before: "reject" (keep dog, as the person saw it) was written as label cat, the image's label now
-    data = read_imageset(project / "data/degrade")
-    manifest = data.manifest.copy()
-    manifest.loc[manifest["id"] == "train-04", "label"] = 0  # dog -> cat, as another degrade seed might
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
-    import_refused(project, "mine.csv", "id,verdict\ntrain-04,reject\n",
-                   "reviews/queue.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
+    text = as_seen(project, "id,verdict\ntrain-04,reject\n")
+    relabel_everywhere(project, "train-04", 0)  # dog -> cat, as another degrade seed might
+    import_refused(project, "mine.csv", text,
+                   "mine.csv: id 'train-04' was 'dog' when exported and is 'cat' in data/degrade now",
                    "export the queue again and review that image anew")
 
 
@@ -260,7 +291,7 @@ def test_a_verdict_on_a_label_that_changed_since_the_export_is_refused(project):
 def test_an_imported_verdict_stops_applying_when_the_label_changes_under_it(project):
     # before: a dog judged "accept cat" became an owl (another degrade seed), and variants relabelled owl -> cat,
     # a change nobody judged, counted as the person's verdict
-    (project / "mine.csv").write_text("id,verdict\ntrain-06,accept\n")
+    (project / "mine.csv").write_text(as_seen(project, "id,verdict\ntrain-06,accept\n"))
     assert run_winnow(project, "review", "import", "mine.csv").returncode == 0
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
@@ -275,10 +306,7 @@ def test_an_imported_verdict_stops_applying_when_the_label_changes_under_it(proj
 def test_a_verdict_made_before_a_label_changed_is_refused_after_a_new_export_too(project):
     # before: the queue exported again after the change said cat, so the old file's "reject" kept cat, not dog
     queue = (project / "reviews/queue.csv").read_text()
-    data = read_imageset(project / "data/degrade")
-    manifest = data.manifest.copy()
-    manifest.loc[manifest["id"] == "train-04", "label"] = 0
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    relabel_everywhere(project, "train-04", 0)
     done = run_winnow(project, "review", "export")
     assert done.returncode == 0, done.stderr
     # the old queue as the person filled it in: verdict is its last column
@@ -308,9 +336,8 @@ def test_a_label_studio_export_from_another_interface_is_refused(project):
     # before: no hint, where a spreadsheet saved the queue as tab-separated text under the .csv name
     ("id\tverdict\ntrain-04\taccept\n", ("mine.csv: lacks column(s) id, verdict (its header holds tabs: save it as "
                                          "comma-separated CSV)",)),
-    # before: blank lines were skipped, so the error named line 3 for the row on line 5
-    ("id,verdict\ntrain-04,accept\n\n\ntrain-05,fox\n", ("mine.csv: line 5 (id 'train-05')",
-                                                          "'fox' is neither accept, reject, drop nor a class")),
+    # before: blank lines were skipped, so the error named line 2 for the row on line 4
+    ("id,verdict\n\n\ntrain-05,fox\n", ("mine.csv: line 4 (id 'train-05')", "no given, digest")),
 ])
 def test_a_csv_the_import_would_misread_is_refused_naming_the_line(project, text, fragments):
     import_refused(project, "mine.csv", text, *fragments)
@@ -393,7 +420,7 @@ def test_a_class_named_like_a_verdict_word_is_offered_and_imported_as_that_class
     tasks = json.loads((project / "reviews/label_studio_tasks.json").read_text())
     predicted = {t["data"]["winnow_id"]: t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks}
     assert predicted["train-04"] == ["class:Reject"]
-    (project / "mine.csv").write_text("id,verdict\ntrain-05,class:Reject\ntrain-06,Reject\n")
+    (project / "mine.csv").write_text(as_seen(project, "id,verdict\ntrain-05,class:Reject\ntrain-06,Reject\n"))
     done = run_winnow(project, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr
     rows = (project / "reviews/verdicts.csv").read_text().splitlines()
@@ -452,8 +479,8 @@ def test_an_export_over_a_cut_down_queue_holding_verdicts_is_refused(project):
     queue.to_csv(project / "reviews/queue.csv", index=False)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "review", "export")) == (
-        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) but lacks column(s) action, given, suggested, so "
-        "whether they were imported cannot be told, and a new export would overwrite them; restore the columns and "
+        f"error: reviews/queue.csv: holds {len(queue)} verdict(s) but lacks column(s) action, digest, given, suggested, "
+        "so whether they were imported cannot be told, and a new export would overwrite them; restore the columns and "
         "import it (winnow review import reviews/queue.csv), or delete the file to discard them")
     assert_nothing_left(project, before)
 
@@ -466,7 +493,7 @@ def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_impor
     image, suggested = queue.loc[row, "id"], queue.loc[row, "suggested"]
     queue.loc[row, "suggested"] = queue.loc[row, "given"]
     queue.to_csv(project / "reviews/queue.csv", index=False)
-    import_refused(project, "mine.csv", f"id,verdict\n{image},accept\n",
+    import_refused(project, "mine.csv", as_seen(project, f"id,verdict\n{image},accept\n"),
                    f"reviews/queue.csv: id {image!r} says relabel {queue.loc[row, 'given']!r}, and the cleaners suggest "
                    f"relabel {suggested!r}: the queue was edited")
 
@@ -484,7 +511,7 @@ def replace_pixels(project: Path, image_id: str) -> None:
 def test_an_imported_verdict_stops_applying_when_the_pixels_change_under_its_id(project):
     # before: "accept" (drop train-07) stayed in force when train-07 came to hold another picture of a dog, and
     # variants dropped that picture as the person's verdict
-    (project / "mine.csv").write_text("id,verdict\ntrain-07,accept\n")
+    (project / "mine.csv").write_text(as_seen(project, "id,verdict\ntrain-07,accept\n"))
     assert run_winnow(project, "review", "import", "mine.csv").returncode == 0
     seen = digest(project, "train-07")
     replace_pixels(project, "train-07")
@@ -498,7 +525,7 @@ def test_an_imported_verdict_stops_applying_when_the_pixels_change_under_its_id(
 def test_a_verdict_on_pixels_that_changed_since_the_export_is_refused_at_import(project):
     seen = digest(project, "train-07")
     replace_pixels(project, "train-07")
-    import_refused(project, "mine.csv", f"id,verdict,given,digest\ntrain-07,accept,dog,{seen}\n",
+    import_refused(project, "mine.csv", f"id,verdict,given,digest,action\ntrain-07,accept,dog,{seen},drop\n",
                    f"mine.csv: id 'train-07' showed pixels of digest {seen!r}, and data/degrade holds other pixels "
                    "under that id now", "export the queue again and review that image anew")
 
@@ -518,7 +545,7 @@ def test_a_digest_of_digits_a_spreadsheet_stripped_of_its_leading_zero_is_the_sa
     images[manifest.index[manifest["id"] == "train-07"][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
     write_imageset(project / "data/degrade", images, manifest, data.classes)
     assert run_winnow(project, "review", "export").returncode == 0  # the queue shows the new picture
-    (project / "mine.csv").write_text("id,verdict,given,digest\ntrain-07,accept,dog,65817473709735\n")
+    (project / "mine.csv").write_text("id,verdict,given,digest,action\ntrain-07,accept,dog,65817473709735,drop\n")
     done = run_winnow(project, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr
     assert "train-07,accept,-1" in (project / "reviews/verdicts.csv").read_text()
@@ -530,10 +557,7 @@ def test_a_page_download_made_before_a_label_changed_is_refused_after_a_new_expo
     # exported again after the change, and kept cat
     (project / "verdicts-reviewed.csv").write_text(
         f"id,verdict,given,digest\ntrain-04,reject,dog,{digest(project, 'train-04')}\n")
-    data = read_imageset(project / "data/degrade")
-    manifest = data.manifest.copy()
-    manifest.loc[manifest["id"] == "train-04", "label"] = 0
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    relabel_everywhere(project, "train-04", 0)
     (project / "reviews/queue.csv").unlink()  # a new export, of the data as it is now
     assert run_winnow(project, "review", "export").returncode == 0
     import_refused(project, "verdicts-reviewed.csv", None,
@@ -563,7 +587,7 @@ def test_a_bare_number_is_refused_where_classes_are_named_by_numbers(tmp_path, m
     project = write_project(tmp_path / "project")
     assert run_winnow(project, "review", "export").returncode == 0
     (project / "reviews/verdicts.csv").write_text(HEADER)
-    import_refused(project, "mine.csv", "id,verdict\ntrain-07,1\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-07,1\n"),
                    "mine.csv: line 2 (id 'train-07'): verdict '1' names no class, and with classes named by numbers "
                    "('01', '02', '03') an index is ambiguous (a spreadsheet drops leading zeros); write the class name "
                    "as it is, and keep the column as text")
@@ -580,7 +604,7 @@ def test_a_verdict_that_keeps_a_train_copy_of_a_test_image_is_refused(tmp_path):
     pd.concat([applied, leak], ignore_index=True).to_parquet(project / "data/budget/decisions.parquet", index=False)
     assert run_winnow(project, "review", "export").returncode == 0
     (project / "reviews/verdicts.csv").write_text(HEADER)
-    import_refused(project, "mine.csv", "id,verdict\ntrain-09,reject\n",
+    import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-09,reject\n"),
                    "mine.csv: id 'train-09': verdict reject keeps a train copy of a val or test image (dedup: leak), "
                    "which pruned always drops")
     # and written by hand, variants refuses it

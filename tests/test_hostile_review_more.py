@@ -110,12 +110,57 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [row(project, "train-04,accept,2,2,1")]
 
 
+@pytest.mark.hostile("review")
+def test_a_verdicts_file_that_does_not_say_what_the_person_saw_is_refused(project):
+    # before: a plain id,verdict file was checked against reviews/queue.csv, which may be an export made after
+    # the data changed: "reject" for the dog the person saw kept the cat train-04 had become, exit 0
+    import_refused(project, "mine.csv", "id,verdict\ntrain-04,reject\n",
+                   "error: mine.csv: line 2 (id 'train-04'): no given, digest, so which label, pixels or suggestion "
+                   "were judged cannot be told; fill in the verdict column of the exported reviews/queue.csv, or "
+                   "import the review page's download or a Label Studio export, which carry them")
+    # accept needs the suggestion the person saw as well
+    digest = queue(project).set_index("id").loc["train-04", "digest"]
+    import_refused(project, "mine.csv", f"id,verdict,given,digest\ntrain-04,accept,dog,{digest}\n",
+                   "error: mine.csv: line 2 (id 'train-04'): no action, so which label")
+    # before: the queue without its digest column was imported with the digest of whatever picture was there now
+    edited = queue(project)
+    edited.loc[edited["id"] == "train-05", "verdict"] = "reject"
+    edited.drop(columns=["digest"]).to_csv(project / "reviews/queue.csv", index=False)
+    import_refused(project, "reviews/queue.csv", None,
+                   "error: reviews/queue.csv: lacks column(s) digest; run `winnow review export` (again) first")
+
+
 def edit_degrade(project: Path, change) -> None:
     """data/degrade rewritten with ``change(images, manifest)`` applied (degrade ran again; no cleaner did)."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     change(images, manifest)
     write_imageset(project / "data/degrade", images, manifest, data.classes)
+
+
+@pytest.mark.hostile("review")
+def test_a_label_cleaners_file_older_than_the_labels_is_refused_by_export_and_import(project):
+    # before: with train-04 owl in data/degrade and confident-learn's file still judging it as dog, export offered
+    # "owl -> owl", the import recorded reject as accept, and variants refused it with advice to export again
+    edit_degrade(project, lambda images, manifest: manifest.__setitem__(
+        "label", manifest["label"].where(manifest["id"] != "train-04", 2)))
+    line = ("error: data/confident-learn/label_issues.parquet: given_label differs from data/degrade for 1 image(s) "
+            "(first: id 'train-04', 1 there, 2 in data/degrade): it judged labels that changed since; rerun the "
+            "confident-learn stage (dvc repro confident-learn)")
+    before, kept = files_under(project), (project / "reviews/queue.csv").read_text()
+    assert assert_error_line(run_winnow(project, "review", "export")) == line
+    assert_nothing_left(project, before)
+    assert (project / "reviews/queue.csv").read_text() == kept
+    import_refused(project, "reviews/queue.csv", None, line)
+
+
+@pytest.mark.hostile("review")
+def test_reject_of_a_suggestion_that_is_its_given_label_is_never_read_as_accept():
+    # before: ("accept", 2): the person's reject was recorded as accepting a relabel owl -> owl
+    with pytest.raises(WinnowError, match=r"^x: reject keeps its given class, which is also the suggestion \(the "
+                                          r"cleaners' files are older than the data\); rerun the pipeline \(dvc repro\) "
+                                          r"and export again$"):
+        resolve("reject", where="x", given=2, action="relabel", suggested=2, classes=["cat", "dog", "owl"])
 
 
 @pytest.mark.hostile("review")
@@ -163,6 +208,26 @@ def test_an_export_over_a_queue_verdict_older_than_an_imported_one_names_both(pr
     assert run_winnow(project, "review", "export").returncode == 0
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
         row(project, "train-08,accept,-1,-1,2"), row(project, "train-04,reject,1,2,1")]
+
+
+@pytest.mark.hostile("review")
+def test_class_columns_a_spreadsheet_turned_into_numbers_are_named_as_the_cause(tmp_path, monkeypatch):
+    # before: "id 'train-04' was '2' when exported and is '02' in data/degrade now; export the queue again", and
+    # that export refused for the verdict not imported: each error pointed at the other
+    import review_project
+
+    monkeypatch.setattr(review_project, "CLASSES", ["01", "02", "10"])
+    project = review_project.write_project(tmp_path / "project")
+    assert run_winnow(project, "review", "export").returncode == 0
+    (project / "reviews/verdicts.csv").write_text(HEADER)
+    edited = pd.read_csv(project / "reviews/queue.csv")  # as a spreadsheet reads it: the classes as numbers
+    edited["verdict"] = ""
+    edited.loc[edited["id"] == "train-04", "verdict"] = "reject"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    line = int(edited.index[edited["id"] == "train-04"][0]) + 2
+    import_refused(project, "reviews/queue.csv", None,
+                   f"error: reviews/queue.csv: line {line}: id 'train-04': given '2' names no class (a spreadsheet may "
+                   "have turned '02' into 2: write the class names as exported, and keep the class columns as text)")
 
 
 @pytest.mark.hostile("review")

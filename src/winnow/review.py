@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, check_output, first_line
+from winnow.errors import WinnowError, check_output, first_line, listed
 from winnow.imageset import read_imageset
 from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
 from winnow.review_words import KEYWORDS, resolve, reviewed_words
-from winnow.stage import load_params, together, write_json, write_table, write_text
+from winnow.stage import load_params, rerun_error, together, write_json, write_table, write_text
 from winnow.variants import (
-    DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
+    DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
 )
 from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks
 
@@ -233,6 +233,19 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     cleaners = load_params()["pruned"]["cleaners"]
     ids = data.manifest["id"]
     tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
+    labels = data.manifest.set_index("id")["label"]
+    for argument, cleaner in (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean")):
+        # before: a cleaner that judged the labels degrade wrote before it re-ran offered "relabel owl -> owl", and
+        # a reject of it was imported as accept (scores are checked by digest, given labels were not)
+        table = tables.get(argument)
+        stale = np.flatnonzero(table["given_label"].to_numpy() != table["id"].map(labels).to_numpy()) if (
+            table is not None) else []
+        if len(stale):
+            path, stage = DECISION_FILES[cleaner][:2]
+            first = table.iloc[stale[0]]
+            raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
+                                    f"{first['id']!r}, {first['given_label']} there, {labels[first['id']]} in "
+                                    f"{DEGRADE}): it judged labels that changed since", written_by=stage)
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)
@@ -256,7 +269,7 @@ def _refuse_unimported_verdicts(classes: list[str]) -> None:
     written = queue[queue["verdict"].str.strip() != ""]
     if not len(written):
         return
-    lacking = sorted({"given", "action", "suggested"} - set(queue.columns))
+    lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))
     if lacking:  # a person's cut-down copy: which verdicts were imported cannot be told, and export once wiped them
         raise WinnowError(f"{QUEUE_FILE}: holds {len(written)} verdict(s) but lacks column(s) {', '.join(lacking)}, so "
                           "whether they were imported cannot be told, and a new export would overwrite them; restore "
@@ -311,6 +324,18 @@ def _accepting(action: str, suggested: str) -> str:
     return f"relabel to {suggested!r}" if action == "relabel" else action
 
 
+def _refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str]) -> None:
+    """One line when a class column's cell (``given``, ``suggested``) names no class: before, a spreadsheet's
+    2 for the class '02' was reported as a label changed since the export, and export then asked to import
+    the same file again."""
+    if not text or text in classes:
+        return
+    was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
+    cause = (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
+             "the class columns as text" if was else f"the classes are {listed(classes)}; edit only the verdict column")
+    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause})")
+
+
 def _read_queue() -> pd.DataFrame:
     """The exported queue, indexed by id."""
     fix = "run `winnow review export` (again) first"
@@ -320,7 +345,7 @@ def _read_queue() -> pd.DataFrame:
         queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:
         raise WinnowError(f"{QUEUE_FILE}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
-    missing = [c for c in ("id", "given", "action", "suggested") if c not in queue.columns]
+    missing = [c for c in ("id", "given", "action", "suggested", "digest") if c not in queue.columns]
     if missing:
         raise WinnowError(f"{QUEUE_FILE}: lacks column(s) {', '.join(missing)}; {fix}")
     return queue.drop_duplicates("id").set_index("id")
@@ -350,26 +375,38 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
         item = queue.loc[image]
         now = data.classes[given[image]]
-        # the data changed since the person looked: the word meant another label (the file's own given says which
-        # they saw; the queue's, which they may have exported again since, when the file does not say)
-        for what, was in ((str(path), saw), (str(QUEUE_FILE), item["given"])):
-            if was and was != now:
-                raise WinnowError(f"{what}: id {image!r} was {was!r} when exported and is {now!r} in {DEGRADE} now; "
-                                  "export the queue again and review that image anew")
+        # the label and pixels the person saw come from their own file only: before, a plain `id,verdict` file was
+        # checked against reviews/queue.csv, which may have been exported again after the data changed, and
+        # "reject" for a dog kept the image as the cat it had become
+        lacking = [name for name, said in (("given", saw), ("digest", saw_digest)) if not said]
+        if word.lower() == "accept":  # accept means the suggestion the person saw, which the file must say too
+            lacking += ["action"] if not saw_action else ["suggested"] if saw_action == "relabel" and not saw_suggested else []
+        if lacking:
+            raise WinnowError(f"{where} (id {image!r}): no {', '.join(lacking)}, so which label, pixels or suggestion "
+                              "were judged cannot be told; fill in the verdict column of the exported "
+                              f"{QUEUE_FILE}, or import the review page's download or a Label Studio export, which "
+                              "carry them")
+        _refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
+        # the data changed since the person looked: the word meant another label
+        if saw != now:
+            raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
+                              "export the queue again and review that image anew")
         # the same id and label, another picture (another degrade seed, a file replaced under its name)
-        for what, was in ((str(path), saw_digest), (str(QUEUE_FILE), item.get("digest", ""))):
-            # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
-            if was and was.isdigit() and len(was) < len(digests[image]):
-                was = was.zfill(len(digests[image]))
-            if was and was != digests[image]:
-                raise WinnowError(f"{what}: id {image!r} showed pixels of digest {was!r}, and {DEGRADE} holds other "
-                                  f"pixels under that id now ({digests[image]!r}); export the queue again and review "
-                                  "that image anew")
+        # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
+        if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
+            saw_digest = saw_digest.zfill(len(digests[image]))
+        if saw_digest != digests[image]:
+            raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
+                              f"pixels under that id now ({digests[image]!r}); export the queue again and review "
+                              "that image anew")
         # what accepting does comes from the cleaners' files, never from the editable queue; a queue that says
         # otherwise was edited, or the pipeline ran again since the export
         if image not in current.index:
             raise WinnowError(f"{QUEUE_FILE}: id {image!r}: no cleaner suggests a drop or relabel of it now (the "
                               "pipeline ran again since the export); run `winnow review export` again")
+        _refuse_unnamed_class(item["suggested"], where=str(QUEUE_FILE), image=image, column="suggested",
+                              classes=data.classes)
+        _refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes)
         if (item["action"], item["suggested"]) != tuple(current.loc[image, ["action", "suggested"]]):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} says {item['action']} {item['suggested']!r}, and the "
                               f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "
@@ -378,7 +415,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # accept means the suggestion the person saw: the file's own, when it says (an edited queue of an earlier
         # export, or Label Studio's tasks), which the cleaners may have changed since (dog -> cat then, -> owl now)
         now_does = _accepting(item["action"], item["suggested"])
-        if word.lower() == "accept" and saw_action and _accepting(saw_action, saw_suggested) != now_does:
+        if word.lower() == "accept" and _accepting(saw_action, saw_suggested) != now_does:
             raise WinnowError(f"{where} (id {image!r}): accept meant {_accepting(saw_action, saw_suggested)} when "
                               f"exported and means {now_does} now (the cleaners' suggestion changed); export the "
                               "queue again and review that image anew, or write the outcome you chose (drop, or a "

@@ -187,6 +187,9 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     else:
         raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({listed(classes)})")
     if label == outcome:
+        if lowered == "reject":  # before: recorded as accept, which variants then refused
+            raise WinnowError(f"{where}: reject keeps its given class, which is also the suggestion (the cleaners' "
+                              "files are older than the data); rerun the pipeline (dvc repro) and export again")
         return "accept", label
     if label == given:
         return "reject", label
