@@ -593,6 +593,31 @@ def test_a_class_number_beyond_the_indices_that_is_a_class_name_says_to_quote_it
                                    "'10' write it as text, quoted, got 10")
 
 
+
+@pytest.mark.hostile("params")
+def test_a_class_number_that_a_name_with_leading_zeros_reads_as_is_refused():
+    # before: folders 01..04 and classes: [01] (YAML 1.2 reads the number 1) cut index 1, the class '02', without
+    # a word; mapping: {01: 02} flipped '02' -> '03' the same way
+    data = make_imageset()
+    data = ImageSet(images=data.images, manifest=data.manifest, classes=["01", "02", "03", "04"])
+    with pytest.raises(WinnowError, match=r"^degrade.perturbations\[0\] \(class_subsample\): classes must be "
+                                          r"unambiguous \(class '02' by index, class '01' by name\); write the name as "
+                                          r"text, quoted, got 1$"):
+        degrade(data, perturbations=[{"kind": "class_subsample", "classes": [1], "keep": 0.5}])
+    with pytest.raises(WinnowError, match=r"^degrade.perturbations\[0\] \(pair_flip\): mapping must be unambiguous "
+                                          r"\(class '02' by index, class '01' by name\); write the name as text, "
+                                          r"quoted, got 1$"):
+        degrade(data, perturbations=[{"kind": "pair_flip", "fraction": 0.1, "mapping": {1: 2}}])
+    _, log = degrade(data, perturbations=[{"kind": "class_removal", "classes": ["01"]}])
+    assert set(data.manifest.set_index("id").loc[log["id"], "label"]) == {0}
+    _, log = degrade(data, perturbations=[{"kind": "class_removal", "classes": [0]}])  # '00' is no class: index 0
+    assert set(data.manifest.set_index("id").loc[log["id"], "label"]) == {0}
+    data = ImageSet(images=data.images, manifest=data.manifest, classes=["0", "1", "2", "010"])
+    with pytest.raises(WinnowError, match=r"^degrade.perturbations\[0\] \(class_removal\): classes must be a class "
+                                          r"index in \[0, 3\] or a name in classes.json; to name class '010' write it "
+                                          r"as text, quoted, got 10$"):
+        degrade(data, perturbations=[{"kind": "class_removal", "classes": [10]}])
+
 # -- a set larger than memory -----------------------------------------------------------------------
 
 

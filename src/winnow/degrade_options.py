@@ -297,16 +297,20 @@ class _Reader:
                 self.fail(option, "a class index >= 0 or a class name", value)
             return value
         classes = self.data.classes
+        # the class names YAML would read as this number: "1", and "07" or "007" too (before: classes: [07] was
+        # the index 7, class '08' among folders 01..10, and cut the wrong class without a word)
+        named = [name for name in classes if isinstance(value, int) and not isinstance(value, bool)
+                 and name.isascii() and name.isdigit() and int(name) == value]
         # classes named by numbers ("1", "10", "2" sorted by name): the index 1 is the class "10"
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(classes) \
-                and str(value) in classes and classes.index(str(value)) != value:
-            self.fail(option, f"unambiguous (class {classes[value]!r} by index, class {str(value)!r} by name); write "
-                              "the name as text, quoted", value)
-        index = classes.index(value) if isinstance(value, str) and value in classes else value
-        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value < len(classes) \
-                and str(value) in classes:  # a folder named 10 among 4 classes: YAML read the name as a number
+        if named and 0 <= value < len(classes):
+            other = next((name for name in named if classes.index(name) != value), None)
+            if other is not None:
+                self.fail(option, f"unambiguous (class {classes[value]!r} by index, class {other!r} by name); write "
+                                  "the name as text, quoted", value)
+        elif named:  # a folder named 10 among 4 classes: YAML read the name as a number
             self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json; to name class "
-                              f"{str(value)!r} write it as text, quoted", value)
+                              f"{named[0]!r} write it as text, quoted", value)
+        index = classes.index(value) if isinstance(value, str) and value in classes else value
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
             self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json", value)
         if self.data.train_counts[index] == 0:
