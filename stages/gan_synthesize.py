@@ -19,7 +19,7 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, check_weak_below, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
@@ -54,7 +54,6 @@ def main() -> None:
 
     check_outputs(stage="gan-synthesize", folders=FOLDERS, files=[*FILES, METRICS])
     section = dict(params["gan"])
-    check_weak_below(section["weak_by"], section["weak_below"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     clear_skipped(folders=FOLDERS, files=FILES)
     config = GanConfig.from_params(section.pop("train", {}))

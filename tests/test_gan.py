@@ -195,7 +195,8 @@ def test_an_f1_bound_given_as_a_percentage_is_refused_before_anything(tmp_path):
     before = files_under(project)
     line = assert_error_line(run_stage(project, "gan-synthesize"))
     assert_nothing_left(project, before)
-    assert line == ("error: gan.weak_below: 50 is above 1, but weak_by f1 scores a class by its F1, which lies in "
+    # the params check refuses it now, before any stage (before: gan-synthesize, after three trainings)
+    assert line == ("error: params.yaml: gan.weak_below: 50 is above 1, but weak_by f1 scores a class by its F1, which lies in "
                     "[0, 1], so every class would be weak; give a fraction such as 0.9 (or weak_by count to bound the "
                     "pruned train images of a class)")
 

@@ -144,6 +144,19 @@ CASES = {
     "weak_classes_unchosen": dict(params=params_with("gan.weak_k", None),
                                   expected="gan.weak_k: null, and so is weak_below; set one of them to choose the "
                                            "weak classes"),
+    # before: the next four passed the params check, and a stage refused them only after train@oracle, baseline and
+    # pruned had run: balance (kind trivial, n 2) and gan-synthesize (weak_k 0, weak_below 50 with weak_by f1)
+    "trivial_policy_with_two_ops": dict(params=params_with("balance.policy.kind", "trivial"),
+                                        expected="balance.policy.n: kind trivial is TrivialAugment, one op an image; "
+                                                 "set n: 1, or kind: rand for 2 ops an image"),
+    "weak_k_zero": dict(params=params_with("gan.weak_k", 0),
+                        expected="gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented "
+                                 "out of variants"),
+    "weak_below_a_percentage": dict(params=params_with("gan.weak_below", 50),
+                                    expected="gan.weak_below: 50 is above 1, but weak_by f1 scores a class by its F1, "
+                                             "which lies in [0, 1], so every class would be weak; give a fraction "
+                                             "such as 0.9 (or weak_by count to bound the pruned train images of a "
+                                             "class)"),
     # before: with every image of one original size (MNIST) each odd_size and odd_aspect_ratio score was NaN
     "fence_spread_zero": dict(params=params_with("score.min_relative_spread", 0),
                               expected="score.min_relative_spread: 0 is below 1e-06"),

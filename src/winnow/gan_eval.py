@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.stage import atomic_path
+from winnow.outputs import atomic_path  # not winnow.stage: the params check imports this module
 
 
 def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None) -> list[str]:
@@ -18,11 +18,7 @@ def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None
 
     ``below`` keeps those scoring under the bound, ``k`` caps how many; with neither, none are weak.
     """
-    if k is not None and k < 0:
-        raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
-    if k == 0:
-        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
-                          "of variants")
+    check_weak_k(k)
     if k is not None and k > len(scores):
         raise WinnowError(f"gan.weak_k: {k} is more than the {len(scores)} classes; set at most {len(scores)}")
     ranked = sorted(scores, key=scores.get)  # stable: ties keep class order
@@ -31,6 +27,15 @@ def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None
     elif k is None:
         raise WinnowError("gan: set weak_k or weak_below to choose the weak classes")
     return ranked if k is None else ranked[:k]
+
+
+def check_weak_k(k: int | None) -> None:
+    """Refuse a ``gan.weak_k`` that picks no class (the params check runs it too, before any stage)."""
+    if k is not None and k < 0:
+        raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
+    if k == 0:
+        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
+                          "of variants")
 
 
 # gan.weak_by scores that are rates in [0, 1]: a weak_below above 1 would make every class weak

@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 
 from winnow.configs import DEFAULT_VALLEY_WINDOW, Policy
-from winnow.param_rules import fail, show
+from winnow.errors import WinnowError
+from winnow.gan_eval import check_weak_below, check_weak_k
+from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()
 
@@ -102,9 +104,22 @@ def valley_windows_fit(section: dict, path: str) -> None:
                         "a smaller window or another method")
 
 
+def _as_params_line(check, *args) -> None:
+    """``check(*args)``, a stage's own validator, its one line prefixed as a params line: the params check and
+    the stage refuse a value in the same words, from one place."""
+    try:
+        check(*args)
+    except WinnowError as err:
+        raise WinnowError(f"{FILE}: {err}") from None
+
+
 def weak_classes_chosen(section: dict, path: str) -> None:
     if section["weak_k"] is None and section["weak_below"] is None:
         fail(f"{path}.weak_k", "null, and so is weak_below; set one of them to choose the weak classes")
+    # before: weak_k 0, or weak_below 50 with weak_by f1, passed here and gan-synthesize refused them only after
+    # train@oracle, baseline and pruned had run
+    _as_params_line(check_weak_k, section["weak_k"])
+    _as_params_line(check_weak_below, section["weak_by"], section["weak_below"])
 
 
 def ops_enough(section: dict, path: str) -> None:
@@ -112,6 +127,11 @@ def ops_enough(section: dict, path: str) -> None:
     n = section.get("n", POLICY_DEFAULTS.n)
     if n > len(ops):
         fail(f"{path}.n", f"{n} is above {len(ops)}, the number of ops to draw from")
+
+
+def policy_made(section: dict, path: str) -> None:
+    # before: kind trivial with n 2 passed here, and the balance stage refused it after three trainings
+    _as_params_line(Policy.from_params, section)
 
 
 def op_sets_differ(section: dict, path: str) -> None:

@@ -34,9 +34,9 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside, op_sets_differ, ops_enough,
-    searched_policy_made,
-    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
+    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside,
+    op_sets_differ, ops_enough, policy_made, searched_policy_made, source_options, splits_leave_train,
+    valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
@@ -176,7 +176,7 @@ POLICY = Section(from_dataclass(Policy, {
     "magnitude": Num(0, 1, low_open=True),
     "kind": Choice(POLICY_KINDS),
     "fill": Choice(FILLS),
-}), checks=(ops_enough,), null=True)
+}), checks=(ops_enough, policy_made), null=True)
 SELFSUP = Section(from_dataclass(SelfSupConfig, {
     "epochs": Num(1, integer=True),
     "seconds": Num(0, low_open=True, null=True),
