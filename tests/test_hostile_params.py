@@ -157,6 +157,21 @@ CASES = {
                                              "which lies in [0, 1], so every class would be weak; give a fraction "
                                              "such as 0.9 (or weak_by count to bound the pruned train images of a "
                                              "class)"),
+    # before: accepted, and embedding-clean ran the single mode on the represent embedding: the same metrics, no word
+    "folds_on_the_represent_embedding": dict(params=params_with("embedding_clean.mode", "folds"),
+                                             expected="embedding_clean.mode: folds needs embedding: judge (the "
+                                                      "represent embedding is fixed: no model is trained, so there are "
+                                                      "no folds); set mode: single, or embedding: judge"),
+    # before: accepted (searched even with augment_search.enabled: false), and the judges trained exactly as with none
+    "judge_with_a_policy": dict(params=params_with("confident_learn.train.augment", "fixed"),
+                                expected="confident_learn.train.augment: the judges train without a policy "
+                                         "(train.augment is for the variants' models); remove it"),
+    "embedding_judge_with_a_policy": dict(params=params_with("embedding_clean.train.augment", "fixed"),
+                                          expected="embedding_clean.train.augment: the judges train without a policy "
+                                                   "(train.augment is for the variants' models); remove it"),
+    "represent_judge_with_searched_policy": dict(params=params_with("represent.judge.augment", "searched"),
+                                                 expected="represent.judge.augment: the judges train without a policy "
+                                                          "(train.augment is for the variants' models); remove it"),
     # before: with every image of one original size (MNIST) each odd_size and odd_aspect_ratio score was NaN
     "fence_spread_zero": dict(params=params_with("score.min_relative_spread", 0),
                               expected="score.min_relative_spread: 0 is below 1e-06"),

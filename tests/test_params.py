@@ -313,13 +313,15 @@ def test_a_field_added_to_a_config_dataclass_is_a_typed_parameter_at_once():
 
 
 def test_the_legal_neighbours_of_the_settings_a_stage_refused_late_still_pass():
-    # the params check now refuses up front what balance and gan-synthesize refused after three trainings
+    # the params check now refuses up front what balance, gan-synthesize and embedding-clean refused or ignored
     # (tests/test_hostile_params.py); these settings next to them mean something and must still pass
+    folds = params_with("embedding_clean.mode", "folds")
+    folds["embedding_clean"]["embedding"] = "judge"
     trivial = params_with("balance.policy.kind", "trivial")
     trivial["balance"]["policy"]["n"] = 1
     counted = params_with("gan.weak_below", 50)
     counted["gan"]["weak_by"] = "count"
-    for params in (trivial, counted, params_with("gan.weak_k", 1), params_with("train.augment", "fixed")):
+    for params in (folds, trivial, counted, params_with("gan.weak_k", 1), params_with("train.augment", "fixed")):
         assert validate(params) is params
 
 def test_the_train_sections_take_every_trainconfig_field():

@@ -134,6 +134,21 @@ def policy_made(section: dict, path: str) -> None:
     _as_params_line(Policy.from_params, section)
 
 
+def judge_without_policy(section: dict, path: str) -> None:
+    # the judges' models (confident_learn.train, embedding_clean.train, represent.judge) train on the images as they
+    # are: before, augment: fixed (or searched, with no search) was accepted and trained exactly as none
+    if "augment" in section:
+        fail(f"{path}.augment", "the judges train without a policy (train.augment is for the variants' models); "
+                                "remove it")
+
+
+def folds_judged(section: dict, path: str) -> None:
+    # before: mode folds with embedding represent ran the single mode without a word (nothing is trained to fold)
+    if section.get("mode", "single") == "folds" and section.get("embedding", "represent") != "judge":
+        fail(f"{path}.mode", "folds needs embedding: judge (the represent embedding is fixed: no model is trained, "
+                             "so there are no folds); set mode: single, or embedding: judge")
+
+
 def op_sets_differ(section: dict, path: str) -> None:
     # the same set twice (in any order) is the same candidates scored twice: twice the trainings, and one more
     # challenger in the with_fixed bar's count

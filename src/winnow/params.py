@@ -34,7 +34,7 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    embedding_pairs_confirmed, embedding_source_ready, gated_files_inside,
+    embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside, judge_without_policy,
     op_sets_differ, ops_enough, policy_made, searched_policy_made, source_options, splits_leave_train,
     valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
@@ -157,7 +157,7 @@ TRAIN_RANGES = {
 }
 TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models
-TRAIN_OVERRIDES = Section(TRAIN_FIELDS, null=True)
+TRAIN_OVERRIDES = Section(TRAIN_FIELDS, null=True, checks=(judge_without_policy,))
 GAN_TRAIN = Section(from_dataclass(GanConfig, {
     # both capped as represent.selfsup.width is: 10**18 overflowed torch's allocator into a traceback
     "latent_dim": Num(1, 4096, integer=True),
@@ -292,7 +292,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
-    }, null=True, checks=(valley_windows_fit,)),
+    }, null=True, checks=(valley_windows_fit, folds_judged)),
     "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
         "knn_k": Num(1, integer=True),
         "bound": Num(0),  # standard errors (over the val images) a value must lie below zero to count as harmful
