@@ -1,12 +1,17 @@
 """Hostile params.yaml files: every stage and the winnow commands stop before any work, with one line
 that names the parameter, and leave nothing behind (winnow.params)."""
 
+import shutil
+from pathlib import Path
+
 import pytest
+import yaml
 
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, params_with, run_stage,
     run_winnow,
 )
+from winnow.stage import load_params, run, together, write_json, write_text
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
             "contracts, variants, pruned, budget, train, gan, balance, augment_search, report, compute, gate")
@@ -209,3 +214,51 @@ def test_every_stage_checks_the_whole_file_first(tmp_path, stage):
 def test_winnow_commands_check_the_file_they_read(tmp_path, command):
     refused(tmp_path, 'gate.tolerances.accuracy: "0.005" is a string, not a number in [0, 0.25] (write numbers without '
                       "quotes)", params=params_with("gate.tolerances.accuracy", "0.005"), command=command)
+
+
+def _train_project(tmp_path, monkeypatch) -> Path:
+    """A project with the project's dvc.yaml, where a stage runs as dvc.yaml's train@baseline."""
+    project = make_project(tmp_path / "project")
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/train.py", "baseline"])
+    return project
+
+
+def _editing(path: str, value):
+    """A stage's main that reads params.yaml, sees the user set ``path`` to ``value`` meanwhile, and then writes
+    its outputs."""
+    def main():
+        load_params()
+        Path("params.yaml").write_text(yaml.safe_dump(params_with(path, value), sort_keys=False))  # the edit
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+            write_json("metrics/train/baseline.json", {"epochs": 20})
+    return main
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path, value, changed", [("train.epochs", 3, "train.epochs"),
+                                                  ("balance.policy.n", 1, "balance.policy.n")])
+def test_params_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, monkeypatch, capsys, path, value,
+                                                                     changed):
+    # before: the model followed the old epochs, DVC locked the new ones after the command ended, `dvc status` said
+    # up to date, and the run-cache restored the old model for the new params
+    project = _train_project(tmp_path, monkeypatch)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as ended:
+        run(_editing(path, value), reads_arguments=True)
+    assert ended.value.code == 1
+    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {changed}; its outputs "
+                                       "follow the old values; run dvc repro again\n")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_an_edit_to_another_stages_params_while_a_stage_runs_passes(tmp_path, monkeypatch, capsys):
+    # gan.per_class is not a param of train@baseline in dvc.yaml: its dvc.lock entry stays right
+    project = _train_project(tmp_path, monkeypatch)
+    before = files_under(project)
+    run(_editing("gan.per_class", 7), reads_arguments=True)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}

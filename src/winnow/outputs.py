@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from stat import S_ISDIR
@@ -39,6 +39,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         if _staged is None:
+            _check_before_commit()
             tmp.replace(path)
         else:
             _staged[path] = tmp
@@ -66,6 +67,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         if _staged is None:
+            _check_before_commit()
             _commit({path: tmp})
         else:
             _staged[path] = tmp
@@ -92,6 +94,14 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
 
 # final path -> its written temporary, while a together() block runs; None outside one
 _staged: dict[Path, Path] | None = None
+# run before any output moves into place; one that raises leaves the old outputs and removes the new (a stage run
+# sets winnow.params_read.check_unchanged: outputs of params edited meanwhile must not be recorded as the new ones)
+before_commit: list[Callable[[], None]] = []
+
+
+def _check_before_commit() -> None:
+    for check in before_commit:
+        check()
 
 
 class Outputs:
@@ -119,6 +129,7 @@ def together() -> Iterator[Outputs]:
     _staged = {}
     try:
         yield Outputs()
+        _check_before_commit()
         staged, _staged = _staged, None
         _commit(staged)
     finally:

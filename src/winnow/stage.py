@@ -17,14 +17,18 @@ from winnow.errors import INTERRUPTED, WinnowError, escape_unencodable_output, f
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, finish_killed_commits, scratch_folder, sweep_temporaries, together,
 )
+from winnow import outputs, params_read
 from winnow.params import load as load_validated
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
     """The whole params file as a dict, validated as a whole (:mod:`winnow.params`) before a stage does
-    any work: a bad value in any section stops every stage with one line."""
-    return load_validated(path)
+    any work: a bad value in any section stops every stage with one line. Under :func:`run` the values are
+    compared with the file again before the outputs go into place (:mod:`winnow.params_read`)."""
+    params = load_validated(path)
+    params_read.remember(path, params)
+    return params
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -266,6 +270,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     else:
         terminate_as_interrupt()
     escape_unencodable_output()
+    params_read.forget()  # what an earlier run in this process read (tests) is not this stage's
+    outputs.before_commit.append(params_read.check_unchanged)
     try:
         tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
@@ -285,6 +291,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
             raise
         print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
         sys.exit(fault[1])
+    finally:
+        outputs.before_commit.remove(params_read.check_unchanged)
 
 
 def stop_line(err: BaseException) -> tuple[str, int] | None:
