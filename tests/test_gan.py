@@ -10,10 +10,11 @@ import yaml
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
 )
+from winnow.configs import check_weak_below
 from winnow.errors import WinnowError
 from winnow.gan import GanConfig, build, generate, load_generator, train_gan
 from winnow.gan_eval import (
-    acceptance, check_weak_below, class_frechet, confident, frechet_distance, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, frechet_distance, sample_grid, unlearnable, weak_classes,
 )
 
 TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")

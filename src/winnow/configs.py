@@ -217,3 +217,25 @@ class PretrainedConfig:
     std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     batch_size: int = 128
     device: str = "auto"
+
+
+def check_weak_k(k: int | None) -> None:
+    """Refuse a ``gan.weak_k`` that picks no class (the params check runs it too, before any stage)."""
+    if k is not None and k < 0:
+        raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
+    if k == 0:
+        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
+                          "of variants")
+
+
+# gan.weak_by scores that are rates in [0, 1]: a weak_below above 1 would make every class weak
+RATE_SCORES = ("f1",)
+
+
+def check_weak_below(by: str, below: float | None) -> None:
+    """Refuse a ``gan.weak_below`` that cannot be meant for the ``gan.weak_by`` scores: above 1 for a rate
+    (F1), where it makes every class weak (50 meant as a percentage)."""
+    if below is not None and by in RATE_SCORES and below > 1:
+        raise WinnowError(f"gan.weak_below: {below:g} is above 1, but weak_by {by} scores a class by its {by.upper()}, "
+                          f"which lies in [0, 1], so every class would be weak; give a fraction such as 0.9 (or "
+                          "weak_by count to bound the pruned train images of a class)")

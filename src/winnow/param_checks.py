@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from winnow.configs import DEFAULT_VALLEY_WINDOW, Policy
+from winnow.configs import DEFAULT_VALLEY_WINDOW, Policy, check_weak_below, check_weak_k
 from winnow.errors import WinnowError
-from winnow.gan_eval import check_weak_below, check_weak_k
 from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()

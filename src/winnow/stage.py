@@ -15,9 +15,10 @@ from typing import Any
 
 from winnow.errors import INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, output_obstacle
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
-    Outputs, atomic_folder, atomic_path, finish_killed_commits, scratch_folder, sweep_temporaries, together,
+    Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, sweep_temporaries,
+    together,
 )
-from winnow import outputs, params_read
+from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
@@ -27,7 +28,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
     any work: a bad value in any section stops every stage with one line. Under :func:`run` the values are
     compared with the file again before the outputs go into place (:mod:`winnow.params_read`)."""
     params = load_validated(path)
-    params_read.remember(path, params)
+    remember(path, params)
     return params
 
 
@@ -270,8 +271,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     else:
         terminate_as_interrupt()
     escape_unencodable_output()
-    params_read.forget()  # what an earlier run in this process read (tests) is not this stage's
-    outputs.before_commit.append(params_read.check_unchanged)
+    forget()  # what an earlier run in this process read (tests) is not this stage's
+    before_commit.append(check_unchanged)
     try:
         tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
@@ -292,7 +293,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
         sys.exit(fault[1])
     finally:
-        outputs.before_commit.remove(params_read.check_unchanged)
+        before_commit.remove(check_unchanged)
 
 
 def stop_line(err: BaseException) -> tuple[str, int] | None:
