@@ -52,7 +52,8 @@ def main() -> None:
     check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
     data = read_imageset(DEGRADE)
-    tables = read_cleaner_tables(cleaners, extra_columns=CONFIDENCE_COLUMNS, ids=data.manifest["id"])
+    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
+                                 ids=data.manifest["id"])
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None

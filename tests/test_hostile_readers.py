@@ -160,6 +160,44 @@ def test_budget_refuses_label_decisions_for_an_image_the_data_lacks(project, cle
     assert _refused(project, "budget") == _rerun(path, "1 id(s) not in data/degrade, first 'train-9-9'", stage)
 
 
+def _decided(row: int, **values):
+    """A ``change`` for :func:`edit_table`: row ``row`` of a label cleaner's decisions set to ``values``."""
+    def change(table: pd.DataFrame) -> pd.DataFrame:
+        table = table.astype({column: object for column in values})
+        for column, value in values.items():
+            table.at[row, column] = value
+        return table
+    return change
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+@pytest.mark.parametrize("values, problem", [
+    ({"decision": "Relabel"}, "row 4 has decision 'Relabel', not keep, drop or relabel"),
+    ({"decision": None}, "row 4 has no decision (one of keep, drop or relabel)"),
+    ({"decision": "relabel", "suggested_label": 3}, "row 4 relabels to 3, not a class index in [0, 2]"),
+    ({"decision": "relabel", "suggested_label": -1}, "row 4 relabels to -1, not a class index in [0, 2]"),
+    ({"decision": "relabel", "suggested_label": 1.5}, "row 4 relabels to 1.5, not a class index in [0, 2]"),
+])
+def test_budget_refuses_a_label_decision_it_cannot_apply(project, cleaner, values, problem):
+    # before: 'Relabel' or a null decision was read as keep (all 287 relabels gone, exit 0); a relabel to 12 of 10
+    # classes crashed in numpy ("operands could not be broadcast"), to -1 in np.bincount, or (hidden by another
+    # cleaner's drop) reached variants, which told the user to rerun the budget, which wrote it again
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    edit_table(project / path, _decided(4, **values))
+    assert _refused(project, "budget") == _rerun(path, problem, stage)
+
+
+@pytest.mark.hostile("intermediates")
+def test_review_export_refuses_a_relabel_to_an_unknown_class(review):
+    # before: "IndexError: list index out of range" traceback, naming the suggested class (review.review_queue)
+    path = "data/embedding-clean/decisions.parquet"
+    edit_table(review / path, _decided(3, suggested_label=12))  # train-06, which embedding-clean relabels
+    assert _export_refused(review) == _rerun(path, "row 3 relabels to 12, not a class index in [0, 2]",
+                                             "embedding-clean")
+
+
 # -- the variants stage: the budget's decisions (winnow.variants.read_decisions) ---------------------------
 
 @pytest.mark.hostile("intermediates")

@@ -232,7 +232,7 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     decisions), for ``data`` (the ``data/degrade`` imageset)."""
     cleaners = load_params()["pruned"]["cleaners"]
     ids = data.manifest["id"]
-    tables = read_cleaner_tables(cleaners, extra_columns=REVIEW_COLUMNS, ids=ids)
+    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=REVIEW_COLUMNS, ids=ids)
     labels = data.manifest.set_index("id")["label"]
     for argument, cleaner in (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean")):
         # before: a cleaner that judged the labels degrade wrote before it re-ran offered "relabel owl -> owl", and

@@ -119,16 +119,18 @@ def cleaner_decisions(
     return pd.concat(parts, ignore_index=True)
 
 
-def read_cleaner_tables(cleaners, *, extra_columns: dict[str, tuple[str, ...]] | None = None,
+def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, tuple[str, ...]] | None = None,
                         ids=None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
-    :func:`cleaner_decisions` keyword arguments; ``extra_columns``: per cleaner, columns needed besides
-    those :func:`cleaner_decisions` reads; ``ids``: data/degrade's ids (read from it when None).
+    :func:`cleaner_decisions` keyword arguments; ``num_classes``: data/degrade's classes; ``extra_columns``:
+    per cleaner, columns needed besides those :func:`cleaner_decisions` reads; ``ids``: data/degrade's ids
+    (read from it when None).
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
     (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
     each an image of data/degrade: a repeated row would count one image's decision twice (or two different
-    ones), a missing one would pass it unexamined, an unknown one is another data version's.
+    ones), a missing one would pass it unexamined, an unknown one is another data version's. A label
+    cleaner's ``decision`` must be keep, drop or relabel and a relabel's ``suggested_label`` a class index.
 
     Raises:
         WinnowError: one line naming the file and the stage that writes it again.
@@ -147,7 +149,37 @@ def read_cleaner_tables(cleaners, *, extra_columns: dict[str, tuple[str, ...]] |
         else:
             tables[argument] = read_table(path, written_by=stage, columns=columns, unique="id",
                                           ids_of=(DEGRADE, ids))
+            # before: a decision 'Relabel' (or null) was read as keep, and a relabel to 12 of 10 classes
+            # crashed the budget in numpy (or, hidden by another cleaner's drop, reached variants, which
+            # told the user to rerun the budget, which wrote it again)
+            _check_actions(path, tables[argument], action="decision", label="suggested_label",
+                           known=("keep", "drop", "relabel"), num_classes=num_classes, written_by=stage)
     return tables
+
+
+def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,
+                   known: tuple[str, ...], num_classes: int, written_by: str) -> None:
+    """Refuse (:func:`winnow.stage.rerun_error`, naming the first bad row) a row of ``table`` whose ``action``
+    column is not one of ``known`` (null included), or a relabel whose ``label`` column is not a class index in
+    ``[0, num_classes)``."""
+    bad = ~table[action].isin(known)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value, choices = table[action].astype(object).iloc[row], " or ".join([", ".join(known[:-1]), known[-1]])
+        raise rerun_error(path, f"row {row} has no {action} (one of {choices})" if _missing(value) else
+                          f"row {row} has {action} {value!r}, not {choices}", written_by=written_by)
+    labels = pd.to_numeric(table[label], errors="coerce")
+    relabel = (table[action] == "relabel").to_numpy()
+    bad = relabel & (labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise rerun_error(path, f"row {row} relabels to {table[label].astype(object).iloc[row]!r}, not a class "
+                                f"index in [0, {num_classes - 1}]", written_by=written_by)
+
+
+def _missing(value) -> bool:
+    """Whether a table's cell is null (None or NaN, as parquet gives an empty cell back)."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int, ids) -> pd.DataFrame:
@@ -156,18 +188,8 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     relabel and every relabel a class index in ``[0, num_classes)``."""
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"),
                            ids_of=(DEGRADE, ids))
-    bad = ~decisions["action"].isin(["drop", "relabel"])
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise rerun_error(path, f"row {row} has action {decisions['action'].iloc[row]!r}, not drop or relabel",
-                          written_by=written_by)
-    labels = pd.to_numeric(decisions["label"], errors="coerce")
-    relabel = (decisions["action"] == "relabel").to_numpy()
-    bad = relabel & (labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise rerun_error(path, f"row {row} relabels to {decisions['label'].astype(object).iloc[row]!r}, not a class "
-                                f"index in [0, {num_classes - 1}]", written_by=written_by)
+    _check_actions(path, decisions, action="action", label="label", known=("drop", "relabel"),
+                   num_classes=num_classes, written_by=written_by)
     return decisions
 
 
