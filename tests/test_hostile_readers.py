@@ -201,6 +201,20 @@ def test_review_export_refuses_a_relabel_to_an_unknown_class(review):
 # -- the variants stage: the budget's decisions (winnow.variants.read_decisions) ---------------------------
 
 @pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("column, values, problem", [
+    ("reason", ["dark", None], "row 1 has no reason"),
+    ("stage", ["threshold", None], "row 1 has no stage"),
+    ("reason", [3, 5], "row 0 has reason 3, not text"),
+])
+def test_variants_refuses_decisions_without_a_reason_or_stage(project, column, values, problem):
+    # before: "TypeError: sequence item 0: expected str instance, NoneType found" traceback (apply_decisions)
+    write_table(project / "data/budget/decisions.parquet", pd.DataFrame(
+        {"id": ["train-0-1", "train-1-1"], "action": "drop", "label": -1, "reason": "dark", "stage": "threshold",
+         "confidence": np.nan}).assign(**{column: values}))
+    assert _refused(project, "variants") == _rerun("data/budget/decisions.parquet", problem, "budget")
+
+
+@pytest.mark.hostile("intermediates")
 def test_variants_refuses_decisions_for_an_image_the_data_lacks(project):
     # before: exit 0, the drop of train-9-9 silently ignored (apply_decisions skips ids outside the train rows)
     write_table(project / "data/budget/decisions.parquet", pd.DataFrame(

@@ -185,11 +185,19 @@ def _missing(value) -> bool:
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int, ids) -> pd.DataFrame:
     """A file of :func:`cleaner_decisions` rows (``id, action, label, reason, stage``), checked: every id an
     image of data/degrade (``ids``; another id means decisions of another data version), every action drop or
-    relabel and every relabel a class index in ``[0, num_classes)``."""
+    relabel, every relabel a class index in ``[0, num_classes)`` and every reason and stage text."""
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"),
                            ids_of=(DEGRADE, ids))
     _check_actions(path, decisions, action="action", label="label", known=("drop", "relabel"),
                    num_classes=num_classes, written_by=written_by)
+    # before: a null reason or stage crashed apply_decisions ("sequence item 0: expected str instance")
+    for column in ("reason", "stage"):
+        bad = ~decisions[column].map(lambda value: isinstance(value, str)).to_numpy(bool)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            value = decisions[column].astype(object).iloc[row]
+            raise rerun_error(path, f"row {row} has no {column}" if _missing(value) else
+                              f"row {row} has {column} {value!r}, not text", written_by=written_by)
     return decisions
 
 
