@@ -25,7 +25,7 @@ from winnow.budget import (
     CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, check_augmentation, choose_budget,
     model_check, rank_label_decisions,
 )
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2
 from winnow.represent import options as represent_options
@@ -81,6 +81,18 @@ def main() -> None:
     ridge_split = "val" if (splits == "val").any() else judge_split
     group_of = groups.set_index("id")["group"].loc[data.manifest["id"]].to_numpy()
     is_judge = splits == judge_split
+    # a picture whose copies in the judge split carry different labels is left out: before, the first copy in file
+    # order was judged and the rest dropped as repeats, so half of a set labelling 100 pictures two ways judged
+    # on the wrong label, unsaid
+    conflicts = _conflicting_copies(group_of, data.labels, is_judge)
+    is_judge &= ~conflicts
+    if conflicts.any():
+        pictures = pd.unique(group_of[conflicts])
+        first = data.manifest["id"].to_numpy()[conflicts][~pd.Series(group_of[conflicts]).duplicated().to_numpy()]
+        print(f"warning: budget: {len(pictures)} picture(s) of the {judge_split} split carry different labels in "
+              f"their copies (dedup's groups), first {listed(map(repr, first), at_most=3)}: their "
+              f"{int(conflicts.sum())} images are left out of the judge; give each picture one label"
+              + (" in ingest.trusted_path" if judge_split == "trusted" else ""))
     # a picture repeated in the judge split counts once: a label book of 6 pictures 30 times over passed
     # min_judge_images as 180 images and chose a cleaning, each copy weighed as another picture
     repeats = np.zeros(len(splits), bool)
@@ -89,7 +101,7 @@ def main() -> None:
     if repeats.any():
         print(f"budget: the {judge_split} split holds {int(is_judge.sum() + repeats.sum())} images of "
               f"{int(is_judge.sum())} distinct pictures (dedup's groups): each picture is judged once")
-    if not is_judge.any():
+    if not (is_judge | conflicts).any():
         raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
@@ -108,7 +120,7 @@ def main() -> None:
             write_table(OUT, _with_leaks(shipped.decisions, leaks))
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
-                          "classes_without_images": unjudged,
+                          "conflicts_left_out": int(conflicts.sum()), "classes_without_images": unjudged,
                           "min_images": p["min_judge_images"], "too_few_images": too_few},
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
@@ -171,7 +183,8 @@ def main() -> None:
     with together():
         write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
-            "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum())},
+            "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
+                      "conflicts_left_out": int(conflicts.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
             "copies_of_judge_images": len(copies),
             "winner": budget.winner,
@@ -195,6 +208,16 @@ def main() -> None:
     _say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
+
+
+def _conflicting_copies(group_of: np.ndarray, labels: np.ndarray, is_judge: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: the judge images (``is_judge``, bool ``(N,)``) whose picture (``group_of``, dedup's group per
+    image, ``(N,)``) has judge copies of two or more labels (``labels``, int ``(N,)``)."""
+    rows = np.flatnonzero(is_judge)
+    kinds = pd.Series(labels[rows]).groupby(group_of[rows]).transform("nunique").to_numpy()
+    out = np.zeros(len(is_judge), bool)
+    out[rows[kinds > 1]] = True
+    return out
 
 
 def _leak_drops(dedup: pd.DataFrame) -> pd.DataFrame:

@@ -421,8 +421,8 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["winner"] == "filters" and metrics["judge"] == {
-        "split": "trusted", "images": 99, "repeats_left_out": 0, "classes_without_images": [], "min_images": 100,
-        "too_few_images": True}
+        "split": "trusted", "images": 99, "repeats_left_out": 0, "conflicts_left_out": 0,
+        "classes_without_images": [], "min_images": 100, "too_few_images": True}
     page = report.budget_section(summary=metrics)
     assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
             "cleaning from noise") in page
@@ -535,6 +535,31 @@ def test_a_trusted_split_of_repeated_pictures_counts_each_picture_once(tmp_path)
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert (metrics["judge"]["images"], metrics["judge"]["repeats_left_out"], metrics["label_decisions"]["images"],
             metrics["winner"]) == (6, 174, 360, "none")
+
+
+@pytest.mark.hostile("intermediates")
+def test_trusted_pictures_labelled_two_ways_are_left_out_of_the_judge_and_said_so(tmp_path):
+    # before: "the trusted split holds 400 images of 300 distinct pictures", and each picture was judged on its
+    # first copy's label: for the 100 pictures given a wrong label first, the wrong one, and nothing said so
+    c = case()
+    twice = np.arange(0, 300, 3)  # 100 pictures, each copied first under the next class's label
+    c.trusted_x = np.concatenate([c.trusted_x[twice], c.trusted_x])
+    c.trusted_y = np.concatenate([(c.trusted_y[twice] + 1) % 3, c.trusted_y])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    trusted = np.flatnonzero(groups["split"] == "trusted")
+    groups.loc[trusted[:100], "group"] = groups["group"].to_numpy()[trusted[100 + twice]]  # dedup groups the copies
+    groups.loc[np.concatenate([trusted[:100], trusted[100 + twice]]), "group_size"] = 2
+    write_table(project / "data/dedup/groups.parquet", groups)
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "warning: budget: 100 picture(s) of the trusted split carry different labels in their copies (dedup's "
+        "groups), first 'trusted-0000', 'trusted-0001', 'trusted-0002', …: their 200 images are left out of the "
+        "judge; give each picture one label in ingest.trusted_path")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 0, "conflicts_left_out": 200}
+    assert metrics["winner"] == "top10%"  # the 200 pictures labelled once, right, reward the planted fixes
 
 
 @pytest.mark.hostile("npz")
