@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from budget_project import case, planted_fixes_then_mistakes, train_ids, write_state
+from budget_project import CENTRES, case, planted_fixes_then_mistakes, train_ids, write_state
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
 from winnow import report
 from winnow.imageset import write_imageset
@@ -560,6 +560,24 @@ def test_trusted_pictures_labelled_two_ways_are_left_out_of_the_judge_and_said_s
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 0, "conflicts_left_out": 200}
     assert metrics["winner"] == "top10%"  # the 200 pictures labelled once, right, reward the planted fixes
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_split_in_another_class_order_is_warned_of_by_its_confusions(tmp_path):
+    # before: a trusted set labelled in reversed class order judged every candidate (4 of 300 right, against about
+    # 0.90 on val), chose one, and said only "none chosen on the trusted split"
+    c = case()
+    c.val_x, c.trusted_x = CENTRES[c.val_y].astype(np.float32), CENTRES[c.trusted_y].astype(np.float32)
+    c.trusted_y = 2 - c.trusted_y  # left labelled right and right left; middle, in the middle, stays
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
+        "warning: budget: the trusted split's labels disagree with the probe far beyond what val shows: none's probe "
+        "gets 100 of 300 trusted images right (0.3333) and 1.0000 of val; most trusted images of 'left' as 'right' "
+        "(100 of 100), 'right' as 'left' (100 of 100) are predicted as another class, which val does not show, so "
+        "the choice above was made on those labels: check the class names and labels of ingest.trusted_path (a class "
+        "order of its own?)"]
 
 
 @pytest.mark.hostile("npz")
