@@ -33,7 +33,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components
-from winnow.thumbnails import Looks
+from winnow.thumbnails import Looks, flat_images
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
 # why a row is kept or removed; the LINKS say how a removed image relates to the kept one
@@ -60,7 +60,7 @@ def duplicate_links(
     *, digests: np.ndarray, phashes: np.ndarray, radius: int | None, looks: Looks | None = None,
     min_correlation: float | None = None, variants: np.ndarray | None = None,
     embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
-    knn: str = "numpy",
+    knn: str = "numpy", flat: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
@@ -75,6 +75,8 @@ def duplicate_links(
         embedding_confirm: False takes the embedding's pairs unchecked. The thumbnails rescue a weak
             embedding (a supervised judge) but drop most cropped copies that a self-supervised one finds.
         knn: how the embedding's nearest neighbours are searched (:data:`winnow.cosine_index.BACKENDS`).
+        flat: bool ``(N,)``, the flat images (:func:`winnow.thumbnails.flat_images`), left out of the pHash
+            searches: they link by digest only. None: none flat.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     if radius is not None:
@@ -82,6 +84,10 @@ def duplicate_links(
         # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
         # candidate pairs of one another (349 s, 6.7 GB); the groups are the same
         first = np.flatnonzero(~pd.Series(digests).duplicated().to_numpy())  # increasing rows
+        # before: every flat image's pHash is 0 or 1 << 63, so pHash alone grouped flat images of any colour (a
+        # black train image dropped as a leak of a white test image), and the mirror search compared every pair
+        # of them (21 s for 1,000 solid colours) only for the thumbnails to reject each one (correlation 0)
+        first = first if flat is None else first[~flat[first]]
         links["near_duplicate"] = near_pairs(phashes[first], radius=radius, rows=first,
                                              features=None if looks is None else looks.whole,
                                              min_correlation=min_correlation)
@@ -188,13 +194,14 @@ def dedup_table(
     embedding_radius: float | None = None,
     embedding_confirm: bool = True,
     knn: str = "numpy",
+    flat: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn: see
+        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat: see
             :func:`duplicate_links`; their rows follow ``manifest``.
         keep, drop_leaks: see :func:`choose_kept`.
 
@@ -207,7 +214,8 @@ def dedup_table(
                           f"{'no' if embedding is None else len(embedding)} embeddings (rerun the represent stage)")
     links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
-                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn)
+                            embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
+                            flat=flat)
     groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
@@ -234,14 +242,15 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
                  knn: str = "numpy", engine: Engine = Engine()) -> pd.DataFrame:
     """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
     following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
-    the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) when
-    ``radius`` is set; their batches run on ``engine`` (:class:`winnow.engine.Engine`)."""
+    the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) and which
+    images are flat when ``radius`` is set; their batches run on ``engine`` (:class:`winnow.engine.Engine`)."""
     with engine.session():
         looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop, engine=engine)
         variants = variant_hashes(images, flip=flip, crop=crop, engine=engine) if radius is not None else None
+        flat = flat_images(images, engine=engine) if radius is not None else None
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
-                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn)
+                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:

@@ -100,6 +100,19 @@ def _thumbnail_batch(batch: np.ndarray, *, side: int, views: dict[str, float]) -
     return out
 
 
+def flat_images(images: np.ndarray, *, side: int = 16, batch_size: int = 4096, engine: Engine = Engine()) -> np.ndarray:
+    """bool ``(N,)``: which uint8 ``(N, H, W, C)`` images are flat (their :func:`thumbnail_features` all zeros):
+    every flat image has the same pHash give or take a bit and correlates 0 with everything, so only its digest
+    can tell a copy of it. ``engine``: where the batches run."""
+    return engine.map(partial(_flat_batch, side=side), images,
+                      batch_size=batch_rows(images, batch_size, pixels=BATCH_PIXELS))["flat"]
+
+
+def _flat_batch(batch: np.ndarray, *, side: int) -> dict[str, np.ndarray]:
+    """``{"flat": bool (B,)}``: :func:`flat_images` of uint8 ``(B, H, W, C)``."""
+    return {"flat": ~_thumbnail_batch(batch, side=side, views={"whole": 0.0})["whole"].any(axis=1)}
+
+
 def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """The thumbnails of the left-right mirrored images: ``features`` ``(N, rows * columns)`` with each
     thumbnail's columns reversed (a view)."""
