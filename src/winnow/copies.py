@@ -77,6 +77,11 @@ def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_
     return np.stack(list(hashes.values()))
 
 
+def mirrored_views(*, flip: bool, crop: float | None) -> np.ndarray:
+    """bool ``(V,)``: which rows of :func:`variant_hashes` (same ``flip`` and ``crop``) are mirrored views."""
+    return np.array([True] * flip + ([False] + [True] * flip if crop else []), dtype=bool)
+
+
 def _view_hashes(batch: np.ndarray, *, flip: bool, crop: float | None) -> dict[str, np.ndarray]:
     """uint64 ``(B,)`` pHashes of the views of uint8 ``(B, H, W, C)``, in :func:`variant_hashes`' order."""
     height, width = batch.shape[1:3]
@@ -89,26 +94,35 @@ def _view_hashes(batch: np.ndarray, *, flip: bool, crop: float | None) -> dict[s
 
 
 def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, looks: Looks | None = None,
-                    min_correlation: float | None = None, rows: np.ndarray | None = None) -> np.ndarray:
-    """Mirrored or cropped copies, ``i < j``, each pair once.
+                    min_correlation: float | None = None, rows: np.ndarray | None = None,
+                    labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mirrored or cropped copies, ``i < j``, each pair once, and the pairs of different ``labels`` left out.
 
     A pair is a candidate when the pHash of a view of one image (a row of ``variants``, from
     :func:`variant_hashes`) is within ``radius`` bits of the other image's pHash (of uint64 ``(M,)``
     ``phashes``), and a copy when, with ``looks``, a view's thumbnail correlates with the other whole
     thumbnail at least ``min_correlation``. Whole against whole is :func:`near_pairs`' own test; ``rows``
     as there.
+
+    Returns:
+        ``(pairs, across)``, int64 ``(P, 2)`` each: the copies; and with ``labels`` (int ``(N,)`` by image row),
+        the confirmed pairs of different labels, which are left out of ``pairs`` (empty without ``labels``).
     """
     m = len(phashes)
     rows = np.arange(m) if rows is None else rows
     n = int(rows[-1]) + 1 if m else 0
-    confirmed = _Spanning(n)
+    confirmed, across = _Spanning(n), _Spanning(n)
     # a block at a time, as near_pairs
     for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops"):
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
         candidates = unique_pairs(rows[image[image[:, 0] != image[:, 1]]], n)
-        confirmed.add(candidates if looks is None else
-                      candidates[_correlated(looks.correlation(candidates, whole=False), min_correlation)])
-    return confirmed.pairs()
+        if looks is not None:
+            candidates = candidates[_correlated(looks.correlation(candidates, whole=False), min_correlation)]
+        other = (np.zeros(len(candidates), bool) if labels is None else
+                 labels[candidates[:, 0]] != labels[candidates[:, 1]])
+        confirmed.add(candidates[~other])
+        across.add(candidates[other])
+    return confirmed.pairs(), across.pairs()
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,

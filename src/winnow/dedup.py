@@ -2,7 +2,8 @@
 
 Two images are duplicates when :mod:`winnow.copies` links them: equal pixel digests (exact), pHashes
 within ``radius`` bits whose thumbnails correlate (near), the same between one image's mirror or
-centre crop and the other (flip/crop), or represent embeddings within a cosine radius (embedding). A
+centre crop and the other (flip/crop; a mirror never links two labels: it may change the class, as left/right
+does), or represent embeddings within a cosine radius (embedding). Flat images link by digest only. A
 group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
 found by searches that never compare all pairs of hashes.
 
@@ -24,11 +25,16 @@ A group whose members carry more than one label is a label conflict: its images 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
-from winnow.copies import LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, near_pairs, variant_hashes
+from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
+                           variant_hashes)
+from winnow.cosine_index import unique_pairs
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
@@ -60,7 +66,8 @@ def duplicate_links(
     *, digests: np.ndarray, phashes: np.ndarray, radius: int | None, looks: Looks | None = None,
     min_correlation: float | None = None, variants: np.ndarray | None = None,
     embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
-    knn: str = "numpy", flat: np.ndarray | None = None,
+    knn: str = "numpy", flat: np.ndarray | None = None, labels: np.ndarray | None = None,
+    mirrored: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
@@ -77,6 +84,10 @@ def duplicate_links(
         knn: how the embedding's nearest neighbours are searched (:data:`winnow.cosine_index.BACKENDS`).
         flat: bool ``(N,)``, the flat images (:func:`winnow.thumbnails.flat_images`), left out of the pHash
             searches: they link by digest only. None: none flat.
+        labels, mirrored: int ``(N,)`` labels and bool ``(V,)`` which variants are mirrors
+            (:func:`winnow.copies.mirrored_views`): given both, a pair of different labels linked only through
+            a mirror is no copy (mirroring may change the class: left/right, b/d), and a ``warning:`` line
+            says how many such links were left out.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     if radius is not None:
@@ -92,13 +103,39 @@ def duplicate_links(
                                              features=None if looks is None else looks.whole,
                                              min_correlation=min_correlation)
         if variants is not None and len(variants):
-            links["flip_crop_duplicate"] = flip_crop_pairs(phashes[first], variants[:, first], radius=radius,
-                                                           rows=first, looks=looks, min_correlation=min_correlation)
+            links["flip_crop_duplicate"] = _view_links(phashes[first], variants[:, first], radius=radius, rows=first,
+                                                       looks=looks, min_correlation=min_correlation, labels=labels,
+                                                       mirrored=mirrored, near=links["near_duplicate"])
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
         links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
                                                        looks=looks if embedding_confirm else None,
                                                        min_correlation=min_correlation, knn=knn)
     return links
+
+
+def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows: np.ndarray, looks: Looks | None,
+                min_correlation: float | None, labels: np.ndarray | None, mirrored: np.ndarray | None,
+                near: np.ndarray) -> np.ndarray:
+    """The ``flip_crop_duplicate`` pairs of :func:`duplicate_links` (arguments as there, ``near`` its near pairs).
+
+    before: with dedup.flip on, classes that are mirror images of each other (left/right) were linked as copies:
+    30 of 60 class-1 images mirrored class-0 ones and were dropped silently. A mirror link between different
+    labels is evidence that mirroring changes the class; the crop views (no mirror) still link any labels."""
+    search = partial(flip_crop_pairs, phashes, radius=radius, rows=rows, min_correlation=min_correlation)
+    if labels is None or mirrored is None or not mirrored.any():
+        return search(variants, looks=looks)[0]
+    n = int(rows[-1]) + 1 if len(rows) else 0
+    plain = (search(variants[~mirrored], looks=None if looks is None else replace(looks, flip=False))[0]
+             if (~mirrored).any() else np.empty((0, 2), np.int64))
+    same, across = search(variants[mirrored], looks=looks, labels=labels)
+    known = np.concatenate([plain, near])
+    left_out = int((~np.isin(across[:, 0] * n + across[:, 1], known.min(axis=1) * n + known.max(axis=1))).sum())
+    if left_out:
+        print(f"warning: dedup: {left_out} mirror link(s) join images of different classes: not taken as copies, "
+              "since a mirror that changes the class (left/right, b/d) is no copy. If your classes are not mirror "
+              "images of one another, these may be mislabelled copies, which the label cleaners judge; "
+              "dedup.flip: false turns the mirror search off")
+    return unique_pairs(np.concatenate([plain, same]), n)
 
 
 def linked_groups(n: int, links: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -195,34 +232,36 @@ def dedup_table(
     embedding_confirm: bool = True,
     knn: str = "numpy",
     flat: np.ndarray | None = None,
+    mirrored: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
     Args:
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
-        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat: see
-            :func:`duplicate_links`; their rows follow ``manifest``.
+        radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat,
+            mirrored: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
+            their rows follow ``manifest``.
         keep, drop_leaks: see :func:`choose_kept`.
 
     Returns:
         DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
     """
     merged = _validated(manifest, scores, radius=radius, keep=keep, min_correlation=min_correlation)
+    labels = merged["label"].to_numpy(dtype=np.int64)
     if embedding_radius is not None and (embedding is None or len(embedding) != len(merged)):
         raise WinnowError(f"dedup.embedding_radius: {len(merged)} images but "
                           f"{'no' if embedding is None else len(embedding)} embeddings (rerun the represent stage)")
     links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
-                            flat=flat)
+                            flat=flat, labels=labels, mirrored=mirrored)
     groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     kept, reason = choose_kept(
         groups=groups, splits=merged["split"].to_numpy(), tiers=tiers, kinds=kinds,
         quality=quality, keep=keep, drop_leaks=drop_leaks,
     )
-    labels = merged["label"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
         "id": merged["id"].to_numpy(),
         "split": merged["split"].to_numpy(),
@@ -250,7 +289,8 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
         flat = flat_images(images, engine=engine) if radius is not None else None
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
-                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat)
+                       embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat,
+                       mirrored=mirrored_views(flip=flip, crop=crop))
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
