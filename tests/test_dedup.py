@@ -161,6 +161,25 @@ def test_train_copies_of_test_images_leave_and_eval_images_stay():
     assert kept_one["kept"].tolist() == [True, True, False, True]
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_chain_of_near_copies_removes_only_images_that_resemble_one_kept(capsys):
+    # a test image a; train b 3 bits from a, c 3 from b (6 from a), d 3 from c (9 from a); radius 3.
+    # before: one group, and b, c and d all dropped as leaks of a, which c and d do not resemble
+    a = 0
+    b = flip(a, 0, 1, 2)
+    c = flip(b, 10, 11, 12)
+    d = flip(c, 20, 21, 22)
+    manifest, scores = frames([a, b, c, d], splits=["test", "train", "train", "train"])
+    table = dedup_table(manifest, scores, radius=3, keep="first")
+    assert table["reason"].tolist() == ["eval_copy", "leak", "kept", "near_duplicate"]
+    assert table["kept"].tolist() == [True, False, True, False]
+    assert table["group"].tolist() == [0, 0, 1, 1]
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: dedup: 2 image(s) joined a group only through a chain of copies and resemble none of the images it "
+        "keeps: not removed as their copies or leaks, but grouped among themselves (1 kept); if they are many, lower "
+        "dedup.radius or dedup.embedding_radius, or raise dedup.min_correlation"]
+
+
 def test_detection_scores_against_planted_duplicates():
     manifest, scores = frames([5, 5, 2**30, 2**45, 2**45])
     truth = pd.DataFrame({"id": ["i1", "i2"], "kind": ["exact_duplicate", "gaussian_noise"],

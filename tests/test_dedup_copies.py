@@ -79,6 +79,23 @@ def test_a_mirror_of_an_image_of_another_class_is_not_a_copy(capsys, min_correla
         "off"]
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_fade_between_two_pictures_leaks_only_the_frames_that_look_like_the_test_one():
+    # 30 frames fading from picture a (the test image) to picture b, neighbours near copies, a and b not (0.44).
+    # before: one group of 30, and all 29 train frames, b itself, dropped as leaks of a below the chain warning
+    def texture(seed):
+        rng = np.random.default_rng(seed)
+        low = perturb.resize((rng.random((1, 4, 4, 1)) * 255).astype(np.uint8), (32, 32)).astype(float)
+        return np.clip(low + rng.normal(0, 20, (1, 32, 32, 1)), 0, 255)
+    a, b = texture(11), texture(12)
+    images = np.concatenate([(1 - s) * a + s * b for s in np.linspace(0, 1, 30)]).astype(np.uint8)
+    table = dedup(images, splits=["test"] + ["train"] * 29)
+    thumbs = thumbnail_features(images)
+    like_a = thumbs[1:] @ thumbs[0] >= DEFAULTS["min_correlation"]
+    assert (table["reason"].to_numpy()[1:] == "leak").tolist() == like_a.tolist()
+    assert 0 < like_a.sum() < 29 and table["kept"].iloc[1:].any()
+
+
 def test_equal_pixels_are_searched_once_and_keep_their_copies_links():
     # before: 1,500 copies of one image made every pair a pHash candidate (1.1 million, each correlated and kept;
     # 5,000 blank frames took 349 s and 6.7 GB); the exact links alone join them, the search needs one of them

@@ -137,6 +137,23 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     return candidates[_correlated(looks.correlation(candidates, whole=True), min_correlation)]
 
 
+def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, links: dict[str, np.ndarray],
+               radius: int | None, looks: Looks | None = None, min_correlation: float | None = None) -> np.ndarray:
+    """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether the two images are copies of each other
+    by themselves, not only through a chain of others: equal ``digests``, a pair of their own among ``links`` (int
+    ``(Q, 2)`` by kind), or, with ``looks``, thumbnails (whole or a view) correlating at least ``min_correlation``,
+    without, uint64 ``phashes`` within ``radius`` bits."""
+    n = len(digests)
+    own = np.concatenate([np.empty((0, 2), np.int64), *links.values()])
+    found = np.asarray(digests)[pairs[:, 0]] == np.asarray(digests)[pairs[:, 1]]
+    found |= np.isin(pairs.min(axis=1) * n + pairs.max(axis=1), own.min(axis=1) * n + own.max(axis=1))
+    if looks is not None and min_correlation is not None:
+        found |= _correlated(looks.correlation(pairs, whole=True), min_correlation)
+    elif radius is not None:
+        found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
+    return found
+
+
 def _correlated(correlation: np.ndarray, min_correlation: float) -> np.ndarray:
     """bool: which float ``correlation`` values reach ``min_correlation``, less float32's rounding (so that 1 finds
     a pixel-exact copy, 0.99999994 in float32)."""

@@ -25,6 +25,7 @@ A group whose members carry more than one label is a label conflict: its images 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
@@ -33,12 +34,12 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
-                           variant_hashes)
+                           resembling, variant_hashes)
 from winnow.cosine_index import unique_pairs
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
-from winnow.hamming_index import HASH_BITS, components
+from winnow.hamming_index import HASH_BITS, components, first_seen_numbering
 from winnow.thumbnails import Looks, flat_images
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
@@ -208,6 +209,48 @@ def choose_kept(
     return kept, reason
 
 
+def kept_by_resemblance(
+    links: dict[str, np.ndarray], *, splits: np.ndarray, resembles: Callable[[np.ndarray], np.ndarray],
+    quality: np.ndarray | None, keep: str, drop_leaks: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``quality``, ``keep``, ``drop_leaks`` as there),
+    where every removed image resembles an image its group keeps.
+
+    before: groups close links transitively, so a fade of 30 frames from one picture to another joined a test
+    image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
+    none of the images its group keeps (``resembles``: bool ``(P,)`` of int ``(P, 2)`` image pairs,
+    :func:`winnow.copies.resembling`) leaves the group: those that left are grouped by their own links and
+    chosen among the same way, until every removed image resembles one kept.
+
+    Returns:
+        ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
+        ``(N,)`` of :data:`REASONS` and bool ``(N,)``, the images that left their first group.
+    """
+    n = len(splits)
+    groups, kept, reason = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, object)
+    rows, chained, offset = np.arange(n), np.zeros(n, bool), 0
+    while len(rows):
+        local = np.full(n, -1)
+        local[rows] = np.arange(len(rows))
+        sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
+        part, tiers, kinds = linked_groups(len(rows), sub)
+        part_kept, part_reason = choose_kept(groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
+                                             quality=None if quality is None else quality[rows], drop_leaks=drop_leaks)
+        frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
+        candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
+        pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
+        resembling = np.unique(candidates["row_x"].to_numpy()[resembles(pairs)])
+        left = ~part_kept & ~np.isin(np.arange(len(rows)), resembling)
+        settled = rows[~left]
+        groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
+        offset += len(rows)
+        rows = rows[left]
+        chained[rows] = True
+    groups = first_seen_numbering(groups)
+    reason[np.bincount(groups, minlength=1)[groups] == 1] = "unique"  # its group's others left it
+    return groups, kept, reason, chained
+
+
 def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """bool ``(N,)``: the image's group carries more than one distinct label."""
     if len(groups) == 0:
@@ -256,12 +299,16 @@ def dedup_table(
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
                             flat=flat, labels=labels, mirrored=mirrored)
-    groups, tiers, kinds = linked_groups(len(merged), links)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
-    kept, reason = choose_kept(
-        groups=groups, splits=merged["split"].to_numpy(), tiers=tiers, kinds=kinds,
-        quality=quality, keep=keep, drop_leaks=drop_leaks,
-    )
+    resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
+                        links=links, radius=radius, looks=looks, min_correlation=min_correlation)
+    groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), resembles=resembles,
+                                                        quality=quality, keep=keep, drop_leaks=drop_leaks)
+    if chained.any():
+        print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
+              f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
+              f"themselves ({int(kept[chained].sum())} kept); if they are many, lower dedup.radius or "
+              "dedup.embedding_radius, or raise dedup.min_correlation")
     return pd.DataFrame({
         "id": merged["id"].to_numpy(),
         "split": merged["split"].to_numpy(),
