@@ -152,6 +152,16 @@ def test_label_conflicts_are_flagged_and_counted():
     assert metrics["images_removed"] == 3
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_picture_of_two_labels_keeps_a_copy_of_the_label_most_copies_carry():
+    # before: the best-quality copy stayed whatever its label: i0 (label 3, quality 0.9) over two copies labelled 0;
+    # a tie (i3 and i4) still keeps the best-quality copy
+    manifest, scores = frames([1, 1, 1, 2**50, 2**50], labels=[3, 0, 0, 1, 2], quality=[0.9, 0.2, 0.5, 0.1, 0.8])
+    table = dedup_table(manifest, scores, radius=0)
+    assert table["kept"].tolist() == [False, False, True, False, True]
+    assert table["reason"].tolist() == ["near_duplicate", "near_duplicate", "kept", "near_duplicate", "kept"]
+
+
 def test_train_copies_of_test_images_leave_and_eval_images_stay():
     manifest, scores = frames([9, 9, 9, 2**40], splits=["train", "test", "train", "val"])
     table = dedup_table(manifest, scores, radius=0)

@@ -62,7 +62,10 @@ def test_dedup_counts_leaks_by_kind_and_warns_when_test_holds_copies_of_val(tmp_
         "warning: dedup: test holds copies of val images: 1 test image(s) (50.0% of test) in 1 group(s) with 1 val "
         "image(s); val picks every checkpoint, so the test score is flattered. dedup never changes val or test: "
         "remove the copies from your test split (data/dedup/groups.parquet lists them: same group, splits val and "
-        "test)"]
+        "test)",
+        # labels alternate 0/1: v1 (1) and x0 (0) are one picture under two labels, which is said too
+        "warning: dedup: 1 group(s) of copies in val and test carry different labels (2 images, e.g. v1, x0): no model "
+        "scores 100% on them; dedup never changes val or test: correct their labels where the data comes from"]
     metrics = json.loads((project / "metrics/dedup.json").read_text())
     assert metrics["leaks"] == {"train_copies_of_val": {"groups": 1, "images": 1, "val_images": 1},
                                 "train_copies_of_test": {"groups": 0, "images": 0, "test_images": 0},
@@ -107,7 +110,11 @@ def test_dedup_warns_that_train_copies_stay_when_drop_leaks_is_off(tmp_path):
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
         "warning: dedup: train copies of test images: 1 train image(s) in 1 group(s) with 1 test image(s), kept in "
-        "train because dedup.drop_leaks is false: the test score is flattered by images the model trained on"]
+        "train because dedup.drop_leaks is false: the test score is flattered by images the model trained on",
+        # labels alternate 0/1: t0 (0) and its test copy (1) carry two labels, which is said too
+        "warning: dedup: 1 group(s) of copies carry more than one label; one train copy of each stays, under its "
+        "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 0 "
+        "(e.g. t0 as 0, not 1); check their labels (data/dedup/groups.parquet: label_conflict)"]
     assert pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id").loc["t0", "kept"]
 
 

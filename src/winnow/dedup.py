@@ -11,7 +11,7 @@ Only train images are ever removed. A group holding a val or test image is leaka
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
 group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
 are never changed); :func:`leaks_by_kind` counts them apart so the stage can warn. Other groups keep
-one train image by ``keep``:
+one train image of the label most of their train images carry (any label on a tie) by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.
@@ -162,6 +162,7 @@ def choose_kept(
     quality: np.ndarray | None,
     keep: str,
     drop_leaks: bool,
+    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which images stay, and why.
 
@@ -172,6 +173,8 @@ def choose_kept(
         quality: float ``(N,)`` higher = better, required by ``keep="best_quality"``.
         keep: one of :data:`KEEP_POLICIES`.
         drop_leaks: remove train members of groups that hold a val/test image.
+        labels: int ``(N,)``; given, a group whose train images carry one label more often than any other keeps
+            an image of that label (:func:`majority_labels`); a tie keeps by ``keep`` alone.
 
     Returns:
         ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`REASONS`.
@@ -184,9 +187,11 @@ def choose_kept(
     leaky_group[groups[~is_train]] = drop_leaks
     leaky = leaky_group[groups]
 
-    # rank train images within their group: best first, then manifest order
+    # rank train images within their group: of its majority label, best, then manifest order. before: a picture
+    # labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
     score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
-    order = np.lexsort((np.arange(n), score, ~is_train, groups))
+    minority = np.zeros(n, bool) if labels is None else labels != majority_labels(groups, labels, train=is_train)
+    order = np.lexsort((np.arange(n), score, minority, ~is_train, groups))
     first_of_group = np.ones(n, dtype=bool)
     first_of_group[1:] = groups[order][1:] != groups[order][:-1]
     winner = np.zeros(n, dtype=bool)
@@ -210,11 +215,11 @@ def choose_kept(
 
 
 def kept_by_resemblance(
-    links: dict[str, np.ndarray], *, splits: np.ndarray, resembles: Callable[[np.ndarray], np.ndarray],
-    quality: np.ndarray | None, keep: str, drop_leaks: bool,
+    links: dict[str, np.ndarray], *, splits: np.ndarray, labels: np.ndarray,
+    resembles: Callable[[np.ndarray], np.ndarray], quality: np.ndarray | None, keep: str, drop_leaks: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``quality``, ``keep``, ``drop_leaks`` as there),
-    where every removed image resembles an image its group keeps.
+    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks`` as
+    there), where every removed image resembles an image its group keeps.
 
     before: groups close links transitively, so a fade of 30 frames from one picture to another joined a test
     image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
@@ -235,7 +240,8 @@ def kept_by_resemblance(
         sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
         part, tiers, kinds = linked_groups(len(rows), sub)
         part_kept, part_reason = choose_kept(groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
-                                             quality=None if quality is None else quality[rows], drop_leaks=drop_leaks)
+                                             quality=None if quality is None else quality[rows], drop_leaks=drop_leaks,
+                                             labels=labels[rows])
         frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
         candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
         pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
@@ -249,6 +255,17 @@ def kept_by_resemblance(
     groups = first_seen_numbering(groups)
     reason[np.bincount(groups, minlength=1)[groups] == 1] = "unique"  # its group's others left it
     return groups, kept, reason, chained
+
+
+def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
+    """float64 ``(N,)``: the label most of each image's group's ``train`` images (bool ``(N,)``) carry, NaN where two
+    labels tie for most or the group has no train image; ``groups``, ``labels``: int ``(N,)``."""
+    counts = pd.DataFrame({"group": groups[train], "label": labels[train]}).value_counts()
+    top = counts == counts.groupby(level="group").transform("max")
+    single = top.groupby(level="group").sum() == 1
+    winners = top[top & single.reindex(top.index.get_level_values("group")).to_numpy()].index
+    majority = pd.Series(winners.get_level_values("label"), index=winners.get_level_values("group"), dtype=np.float64)
+    return majority.reindex(groups).to_numpy()
 
 
 def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -302,8 +319,9 @@ def dedup_table(
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
                         links=links, radius=radius, looks=looks, min_correlation=min_correlation)
-    groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), resembles=resembles,
-                                                        quality=quality, keep=keep, drop_leaks=drop_leaks)
+    groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
+                                                        resembles=resembles, quality=quality, keep=keep,
+                                                        drop_leaks=drop_leaks)
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
