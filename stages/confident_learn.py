@@ -33,7 +33,7 @@ def main() -> None:
     check_outputs(stage="confident-learn", files=[OUT / "pred_probs.npy", OUT / "pred_ids.json",
                                                   OUT / "label_issues.parquet", OUT / "noise_matrix.csv", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p.get("train"), overrides_from="confident_learn.train")
-    data, considered, conflict, truth = cl.read_judged()
+    data, considered, conflict, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
     train = data.select(considered)

@@ -37,7 +37,7 @@ def main() -> None:
     p = {**DEFAULTS, **(params.get("data_valuation") or {})}
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
     check_outputs(stage="data-valuation", files=[OUT / "decisions.parquet", METRICS_OUT])
-    data, considered, _, truth = cl.read_judged()
+    data, considered, _, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
     train = data.select(considered)
     ids, given = train.manifest["id"].to_numpy(), train.labels
     # val images of a class no train image has are misjudged whatever the train set holds: with class 7 removed,

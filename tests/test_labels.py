@@ -179,6 +179,23 @@ def test_considered_rows_and_pred_probs_stay_aligned_after_removals(oracle_model
     assert np.array_equal(judged.val_probs.argmax(1), val.labels) and judged.val_accuracy == 1.0
 
 
+@pytest.mark.hostile("intermediates")
+def test_copies_dedup_removed_are_judged_when_dedup_is_not_among_pruned_cleaners():
+    # t1 is a copy of t0 under another label, t3 a train copy of the test image. before: t1 was left out of every
+    # label cleaner whatever pruned.cleaners said, and without dedup there pruned shipped it unjudged; the leak t3
+    # stays out, pruned drops it whatever its cleaners
+    manifest = pd.DataFrame({"id": ["t0", "t1", "t2", "t3", "x0"], "split": ["train"] * 4 + ["test"]})
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3", "x0"], "kept": [True, False, True, False, True],
+                           "reason": ["kept", "exact_duplicate", "unique", "leak", "eval_copy"],
+                           "label_conflict": [True, True, False, False, False]})
+    considered, conflict = cl.considered_rows(manifest, groups=groups, dedup_cleans=False)
+    assert considered.tolist() == [True, True, True, False, False]
+    assert conflict.tolist() == [True, True, False, False, False]
+    considered, conflict = cl.considered_rows(manifest, groups=groups)  # dedup among pruned.cleaners: as before
+    assert considered.tolist() == [True, False, True, False, False]
+    assert conflict.tolist() == [True, False, False, False, False]
+
+
 def test_cross_validation_trains_the_train_stage_model():
     data = tiny_imageset(n_train=16)
     train, val = data.split("train"), data.split("val")

@@ -40,10 +40,11 @@ ISSUE_COLUMNS = ("id", "given_label", "suggested_label", "suggested_prob", "labe
                  "reason")
 
 
-def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
+def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
     """The inputs every label cleaner stage (confident-learn, embedding-clean, data-valuation) reads: the
     degraded imageset, threshold's flags and dedup's groups (each optional), and degrade's planted truth,
-    all read before anything is trained, so a damaged file stops the stage at once.
+    all read before anything is trained, so a damaged file stops the stage at once. ``cleaners``:
+    params.yaml's ``pruned.cleaners`` (whether dedup's removals are judged, :func:`considered_rows`).
 
     Returns:
         ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
@@ -57,11 +58,13 @@ def read_judged() -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
     flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
                        missing_ok=True, rows_of=("data/degrade", data.manifest["id"]))
-    groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "kept", "label_conflict"),
-                        missing_ok=True, rows_of=("data/degrade", data.manifest["id"]))  # dedup: a row an image
+    groups = read_table("data/dedup/groups.parquet", written_by="dedup",
+                        columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
+                        rows_of=("data/degrade", data.manifest["id"]))  # dedup: a row an image
     truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
                        missing_ok=True)
-    considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups)
+    considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups,
+                                           dedup_cleans="dedup" in cleaners)
     return data, considered, conflict, truth
 
 
@@ -73,7 +76,8 @@ def learned_val(data, learned: np.ndarray):
 
 
 def considered_rows(
-    manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None
+    manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None,
+    dedup_cleans: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows confident learning judges, and which of them dedup marked as label conflicts.
 
@@ -81,8 +85,10 @@ def considered_rows(
         manifest: the imageset's manifest (``id``, ``split``, ...), ``N`` rows.
         flags: threshold's ``flags.parquet`` (``id`` + one bool column per quality issue); a train image
             with any flag is left out, since a dark or blurred image says little about its label.
-        groups: dedup's ``groups.parquet`` (``id``, ``kept``, ``label_conflict``, ...); removed copies
-            are left out so one image is not judged twice.
+        groups: dedup's ``groups.parquet`` (``id``, ``kept``, ``reason``, ``label_conflict``, ...); the
+            copies pruned drops are left out so one image is not judged twice: every removed copy when
+            ``dedup_cleans`` (dedup is in ``pruned.cleaners``), else only the leaks, which pruned drops whatever
+            its cleaners.
 
     Returns:
         ``(considered, conflict)``, bool ``(N,)`` each; ``conflict`` is False outside ``considered``.
@@ -99,7 +105,10 @@ def considered_rows(
         considered &= ~flagged.reindex(ids, fill_value=False).to_numpy(bool)
     if groups is not None:
         by_id = groups.set_index("id")
-        considered &= by_id["kept"].reindex(ids, fill_value=True).to_numpy(bool)
+        # before: every removed copy was left out, dedup in pruned.cleaners or not: without it pruned shipped a
+        # picture's copies labelled 0 and 1 and no cleaner had judged the one dedup would have removed
+        dropped = ~by_id["kept"].astype(bool) if dedup_cleans else by_id["reason"] == "leak"
+        considered &= ~dropped.reindex(ids, fill_value=False).to_numpy(bool)
         conflict = by_id["label_conflict"].reindex(ids, fill_value=False).to_numpy(bool) & considered
     if not considered.any():
         train = int((manifest["split"] == "train").sum())
