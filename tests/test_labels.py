@@ -196,6 +196,19 @@ def test_copies_dedup_removed_are_judged_when_dedup_is_not_among_pruned_cleaners
     assert conflict.tolist() == [True, False, False, False, False]
 
 
+
+@pytest.mark.hostile("intermediates")
+def test_images_threshold_flags_are_judged_when_threshold_is_not_among_pruned_cleaners():
+    # t1 is flagged dark. before: it was left out of every label cleaner whatever pruned.cleaners said, and with
+    # threshold not among them pruned kept it unjudged (492 train images of the default run, 43 planted flips
+    # among them with degrade.disjoint false)
+    manifest = pd.DataFrame({"id": ["t0", "t1", "t2", "x0"], "split": ["train"] * 3 + ["test"]})
+    flags = pd.DataFrame({"id": ["t0", "t1", "t2", "x0"], "dark": [False, True, False, True]})
+    considered, _ = cl.considered_rows(manifest, flags=flags, threshold_cleans=False)
+    assert considered.tolist() == [True, True, True, False]
+    considered, _ = cl.considered_rows(manifest, flags=flags)  # threshold among pruned.cleaners: as before
+    assert considered.tolist() == [True, False, True, False]
+
 def test_cross_validation_trains_the_train_stage_model():
     data = tiny_imageset(n_train=16)
     train, val = data.split("train"), data.split("val")

@@ -44,7 +44,8 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     """The inputs every label cleaner stage (confident-learn, embedding-clean, data-valuation) reads: the
     degraded imageset, threshold's flags and dedup's groups (each optional), and degrade's planted truth,
     all read before anything is trained, so a damaged file stops the stage at once. ``cleaners``:
-    params.yaml's ``pruned.cleaners`` (whether dedup's removals are judged, :func:`considered_rows`).
+    params.yaml's ``pruned.cleaners`` (whether threshold's flags and dedup's removals are judged,
+    :func:`considered_rows`).
 
     Returns:
         ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
@@ -64,7 +65,7 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
                        missing_ok=True)
     considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups,
-                                           dedup_cleans="dedup" in cleaners)
+                                           dedup_cleans="dedup" in cleaners, threshold_cleans="threshold" in cleaners)
     return data, considered, conflict, truth
 
 
@@ -77,14 +78,16 @@ def learned_val(data, learned: np.ndarray):
 
 def considered_rows(
     manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None,
-    dedup_cleans: bool = True,
+    dedup_cleans: bool = True, threshold_cleans: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows confident learning judges, and which of them dedup marked as label conflicts.
 
     Args:
         manifest: the imageset's manifest (``id``, ``split``, ...), ``N`` rows.
         flags: threshold's ``flags.parquet`` (``id`` + one bool column per quality issue); a train image
-            with any flag is left out, since a dark or blurred image says little about its label.
+            with any flag is left out when ``threshold_cleans`` (threshold is in ``pruned.cleaners``, so pruned
+            drops it): a dark or blurred image says little about its label. Otherwise pruned keeps it, so its
+            label is judged like any other.
         groups: dedup's ``groups.parquet`` (``id``, ``kept``, ``reason``, ``label_conflict``, ...); the
             copies pruned drops are left out so one image is not judged twice: every removed copy when
             ``dedup_cleans`` (dedup is in ``pruned.cleaners``), else only the leaks, which pruned drops whatever
@@ -99,7 +102,9 @@ def considered_rows(
     ids = manifest["id"]
     considered = manifest["split"].to_numpy() == "train"
     conflict = np.zeros(len(manifest), bool)
-    if flags is not None:
+    # before: flagged images were left out whatever pruned.cleaners said; with threshold not among them pruned
+    # kept 492 train images no cleaner had judged (43 planted flips among them with degrade.disjoint false)
+    if flags is not None and threshold_cleans:
         issue_columns = [c for c in flags.columns if c != "id" and flags[c].dtype == bool]
         flagged = flags.set_index("id")[issue_columns].any(axis=1)
         considered &= ~flagged.reindex(ids, fill_value=False).to_numpy(bool)
