@@ -49,7 +49,7 @@ def main() -> None:
             classes = class_rows(table)
             tests = pairwise({v: classes[v].to_numpy() for v in variants})
             write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
-            parts += [f"Paired t-test across classes on {metric} (to − from) with a 95% bootstrap CI:\n",
+            parts += [f"Paired t-test across classes on {metric} (to − from) with its 95% t CI:\n",
                       tests_markdown(tests, index="from", single="one class"), ""]
         write_text(OUT_MD, "\n".join(parts))
     f1 = class_table(metrics, metric="f1")

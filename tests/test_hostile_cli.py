@@ -277,9 +277,11 @@ def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:
      "| baseline | pruned | 0.0000 | 0.0000 | 1.0000 (identical) | 0.0000 | 0.0000 | 2 |"),
     ({"baseline": {"a": 0.5}, "pruned": {"a": 0.75}},
      "| baseline | pruned | 0.2500 | " + " | ".join(["n/a (one class)"] * 4) + " | 1 |"),
-    # before: "inf | 0.0000": a t-test has nothing to say about a change without spread
+    # before: "inf | 0.0000": a t-test has nothing to say about a change without spread; then p 0 "(the same change
+    # in every pair)", a p that two equal changes cannot give
     ({"baseline": {"a": 0.5, "b": 0.7}, "pruned": {"a": 0.6, "b": 0.8}},
-     "| baseline | pruned | 0.1000 | inf (no spread) | 0.0000 (the same change in every pair) | 0.1000 | 0.1000 | 2 |"),
+     "| baseline | pruned | 0.1000 | inf (no spread) | " + " | ".join(["n/a (the same change in every pair)"] * 3)
+     + " | 2 |"),
 ], ids=["identical", "one-class", "constant-change"])
 def test_compare_stage_writes_what_a_test_without_spread_means_never_nan(tmp_path, per_class, row):
     project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})

@@ -233,6 +233,50 @@ def test_the_per_image_macro_f1_test_agrees_with_scikit_learn_and_an_exact_permu
     assert abs(test["p"] - exact) < 4 * np.sqrt(exact * (1 - exact) / 2000)  # 4 standard errors of 2,000 draws
 
 
+@pytest.mark.hostile("report")
+def test_the_per_image_interval_leaves_out_0_exactly_when_the_permutation_test_is_significant():
+    from winnow.paired import macro_f1_change
+
+    # before: "+0.008 over baseline (p 0.077, 95% CI +0.000 to +0.016)": a bootstrap interval wholly above 0 (its
+    # low end 0.000134) beside a permutation p that was not significant
+    rng = np.random.default_rng(5)
+    tests = []
+    for _ in range(30):  # head right on a few more images than base, by luck of the draw
+        base = np.where(rng.random(len(LABELS)) < 0.15, (LABELS + 1) % 3, LABELS)
+        head = np.where(rng.random(len(LABELS)) < rng.uniform(0, 0.6), LABELS, base)
+        tests.append(macro_f1_change(LABELS, base, head, num_classes=3, resamples=400))
+    significant = [t["p"] < 0.05 for t in tests]
+    assert [t["ci_low"] > 0 or t["ci_high"] < 0 for t in tests] == significant
+    assert 0 < sum(significant) < len(tests)  # both kinds among the 30
+    assert all(t["ci_low"] <= t["change"] <= t["ci_high"] for t in tests)
+
+
+@pytest.mark.hostile("report")
+def test_a_p_just_under_alpha_never_reads_as_alpha_in_the_sentence_that_ships():
+    from winnow.report_versions import verdict
+
+    nan = float("nan")
+    table = pd.DataFrame({"accuracy": [.95, .96], "macro_f1": [.95, .958], "weakest": ["a", "a"],
+                          "weakest_f1": [.9, .9], "f1_change": [nan, .008], "f1_p": [nan, 100 / 2001],
+                          "f1_low": [nan, .0001], "f1_high": [nan, .016], "acc_change": [nan, .01],
+                          "acc_p": [nan, .06]}, index=["baseline", "pruned"])
+    # before: "(p 0.050, 95% CI +0.000 to +0.016 ...)" under the rule p < 0.05
+    assert verdict(table, alpha=0.05) == (
+        "pruned", "Ship `pruned`: macro F1 0.958, +0.008 over baseline (p 0.04998, 95% CI +0.0001 to +0.016; "
+                  "paired on the test images).")
+
+
+@pytest.mark.hostile("report")
+def test_two_classes_with_the_same_gain_read_as_no_clear_difference():
+    from winnow.compare import pairwise
+    from winnow.report import _significance_table
+
+    row = re.sub(r"<[^>]+>", "|", _significance_table(pairwise({"baseline": np.array([.90, .80]),
+                                                               "pruned": np.array([.91, .81])})))
+    # before: "+0.010 | +0.010 … +0.010 | < 0.001 | pruned better": a p two equal changes cannot give
+    assert re.sub(r"\|+", "|", row).endswith("|baseline → pruned|+0.010|–|–|no clear difference|")
+
+
 def test_no_review_line_when_variants_counted_no_verdict():
     # before: "People reviewed 0 decisions: 0 confirmed, …" on every report, since variants always writes the entry
     assert review_line({"verdicts": 0, "confirmed": 0, "overruled": 0, "relabelled_by_person": 0},

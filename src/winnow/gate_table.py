@@ -17,7 +17,7 @@ import pandas as pd
 from winnow import markdown
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, p_text, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
 POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
@@ -225,9 +225,10 @@ def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list
             [p for p, found in matched.items() if found and p not in decided])
 
 
-def render(table: pd.DataFrame, *, everything: bool = False) -> str:
+def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None = None) -> str:
     """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
-    class rows where some image changed sides or the verdict is not ok."""
+    class rows where some image changed sides or the verdict is not ok. p adj is written on the side of ``alpha``
+    it is on (:func:`winnow.paired.p_text`)."""
     moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
     shown = table if everything else table[moved]
 
@@ -236,15 +237,13 @@ def render(table: pd.DataFrame, *, everything: bool = False) -> str:
 
     rows = [[markdown.cell(r.variant), markdown.cell(str(r.klass)), str(r.images), str(r.changed),
              f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}",
-             _p(r.p), _p(r.p_adj), f"{r.tolerance:g}", f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
+             p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}", f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
     header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
               "p adj", "tolerance", "verdict"]
     return markdown.table(header, rows)
 
 
-def _p(p: float) -> str:
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
 def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], target: str | list[str],
@@ -259,7 +258,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
              f"Paired on the same test images{pooled}. p: one-sided "
              f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
-             f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything), ""]
+             f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything, alpha=settings.alpha), ""]
     notes = notes + _blind_spots(table, alpha=settings.alpha)
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])
     if passed:
@@ -267,7 +266,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
                      "no significant drop beyond its tolerance")
     else:
         worst = "; ".join(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))} {r.change:+.4f} "
-                          f"(p adj {_p(r.p_adj)})"
+                          f"(p adj {p_text(r.p_adj, digits=4, alpha=settings.alpha)})"
                           for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
         lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
     return "\n".join(lines) + "\n", passed
@@ -280,7 +279,7 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
     for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
         notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
                      f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
-                     f"{_p(r.p_adj)})")
+                     f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
     blind = table[(table["class"] != OVERALL) & (table["floor_p"] >= alpha) & (table["base"] > 0) & ~table["collapsed"]]
     for variant, rows in blind.groupby("variant", sort=False):
         names = ", ".join(f"{markdown.cell(str(c))} ({n})" for c, n in zip(rows["class"], rows["images"]))

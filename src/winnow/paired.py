@@ -234,14 +234,18 @@ def adjust(p_values: np.ndarray, *, method: str) -> np.ndarray:
 def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predicted: np.ndarray, *,
                     num_classes: int, resamples: int = 2000, confidence: float = 0.95,
                     seed: int = 0) -> dict[str, float]:
-    """head - base macro F1 on the same test images, with a paired permutation test and a paired bootstrap
-    interval, both drawn image by image (the unit the test set was sampled in).
+    """head - base macro F1 on the same test images, with a paired permutation test and the interval that
+    inverts it, both from one set of draws made image by image (the unit the test set was sampled in).
 
     The permutation test swaps the two models' predictions of each image with probability 1/2 (under "no
     difference" either model could have made either prediction) and counts how often the swapped change is
     at least as large as the one seen, in either direction: ``p = (1 + count) / (1 + resamples)``. The
-    interval resamples the images with replacement, keeping each image's two predictions together. Macro F1
-    is evaluate's: the mean over all ``num_classes`` classes of 2 tp / (support + predicted), 0 where both are 0.
+    interval is ``change ± h``, h the smallest swapped size that the test would call significant at
+    ``1 - confidence``: the changes it does not reject, when the permutation spread is taken to hold around
+    the true change as around 0 (a shift). So the interval leaves out 0 exactly when p < 1 - confidence.
+    Before: the interval was a bootstrap of the images, which runs narrower than the permutation null, and
+    the page showed "p 0.077" beside a 95% interval wholly above 0. Macro F1 is evaluate's: the mean over
+    all ``num_classes`` classes of 2 tp / (support + predicted), 0 where both are 0.
 
     Args:
         labels, base_predicted, head_predicted: int ``(n,)`` class indices in ``[0, num_classes)``.
@@ -253,20 +257,39 @@ def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predict
     change = float(_macro_f1(labels[None], head_predicted[None], num_classes)[0]
                    - _macro_f1(labels[None], base_predicted[None], num_classes)[0])
     rng = np.random.default_rng(seed)
-    swapped, resampled = [], []
+    swapped = []
     for start in range(0, resamples, 250):  # blocks of draws: (250, n) arrays stay small for any test set
         size = min(250, resamples - start)
         swap = rng.random((size, len(labels))) < 0.5
         tiled = np.broadcast_to(labels, swap.shape)
         swapped.append(_macro_f1(tiled, np.where(swap, base_predicted, head_predicted), num_classes)
                        - _macro_f1(tiled, np.where(swap, head_predicted, base_predicted), num_classes))
-        drawn = rng.integers(0, len(labels), (size, len(labels)))
-        resampled.append(_macro_f1(labels[drawn], head_predicted[drawn], num_classes)
-                         - _macro_f1(labels[drawn], base_predicted[drawn], num_classes))
-    extreme = int(np.sum(np.abs(np.concatenate(swapped)) >= abs(change) - 1e-12))
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(np.concatenate(resampled), [tail, 1 - tail])
-    return {"change": change, "p": (1 + extreme) / (1 + resamples), "ci_low": float(low), "ci_high": float(high)}
+    sizes = np.sort(np.abs(np.concatenate(swapped)))[::-1]  # largest first
+    extreme = int(np.sum(sizes >= abs(change) - 1e-12))
+    # p < 1 - confidence exactly when at most `allowed` swapped sizes reach |change|, that is when |change| lies
+    # above the (allowed + 1)-th largest (with the count's 1e-12 of float slack); none allowed: never significant
+    allowed = math.ceil(round((1 - confidence) * (1 + resamples), 9)) - 2
+    half = float(sizes[allowed]) + 1e-12 if allowed >= 0 else math.inf
+    # a bound within float slack of 0 is a tie with the largest size not rejected: 0, the interval touches it
+    low, high = (0.0 if abs(x) < 1e-11 else x for x in (change - half, change + half))
+    return {"change": change, "p": (1 + extreme) / (1 + resamples), "ci_low": max(low, -1.0), "ci_high": min(high, 1.0)}
+
+
+def p_text(p: float, *, digits: int = 3, alpha: float | None = None) -> str:
+    """A p-value as the page, the comparison tables and the gate's comment write it: ``digits`` decimals,
+    ``< 0.001`` (for 3) below the smallest they show, "–" for NaN, and with up to three more decimals where
+    rounding would put it on the other side of ``alpha`` than it is. Before: p 0.04998 showed as "p 0.050" in the
+    sentence shipping a version because p < 0.05; it now reads 0.04998."""
+    if math.isnan(p):
+        return "–"
+    if p < 10 ** -digits:
+        return f"< {10 ** -digits:.{digits}f}"
+    for shown in range(digits, digits + 4):
+        text = f"{p:.{shown}f}"
+        if alpha is None or (float(text) < alpha) == (p < alpha):
+            return text
+    step = 10 ** -(digits + 3)  # still across alpha (0.0499999): cut toward the side p is on
+    return f"{(math.floor(p / step) if p < alpha else math.ceil(p / step)) * step:.{digits + 3}f}"
 
 
 def _macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
 from winnow.metrics import PER_CLASS_METRICS
+from winnow.paired import p_text
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
 
 CSS = """
@@ -85,6 +86,14 @@ def fmt(value, *, digits: int = 3) -> str:
     if isinstance(value, Real):
         return "–" if math.isnan(value) else f"{value:,.{digits}f}"
     return "–" if value is None else str(value)
+
+
+def bound(x: float) -> str:
+    """An interval's bound, signed, to 3 decimals ("–" for NaN), but to its first digit that is not 0 where three
+    decimals would show 0: before, a lower bound of +0.0001 read "+0.000", as if the interval touched 0."""
+    if math.isnan(x):
+        return "–"
+    return f"{x:+.1g}" if x != 0 and f"{abs(x):.3f}" == "0.000" else f"{x:+.3f}"
 
 
 def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | None = None, index: bool = True,
@@ -247,8 +256,10 @@ def _significance_table(tests: pd.DataFrame) -> str:
         return ""
     rows = pd.DataFrame({
         "change (to − from)": [f"{d:+.3f}" for d in tests["mean_diff"]],
-        "95% bootstrap CI": [f"{lo:+.3f} … {hi:+.3f}" for lo, hi in zip(tests["ci_low"], tests["ci_high"])],
-        "p (paired t-test)": ["–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in tests["p"]],
+        # the t interval of the same test: it leaves out 0 exactly when p < 0.05 (before: a bootstrap, narrower)
+        "95% CI (t)": ["–" if math.isnan(lo) else f"{bound(lo)} … {bound(hi)}"
+                       for lo, hi in zip(tests["ci_low"], tests["ci_high"])],
+        "p (paired t-test)": [p_text(p, alpha=SIGNIFICANCE_LEVEL) for p in tests["p"]],
         "reads as": [f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else f"{to} worse" if p < SIGNIFICANCE_LEVEL
                      else "no clear difference" for to, d, p in zip(tests["to"], tests["mean_diff"], tests["p"])],
     }, index=pd.Index(tests["from"] + " → " + tests["to"], name="versions (across classes)"))

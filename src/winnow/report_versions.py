@@ -4,7 +4,7 @@ One table, one row per evaluated version: test accuracy, macro F1, the weakest c
 holds) and its F1, and against baseline, paired on the same test images
 (``metrics/evaluate/<version>/predictions.csv``):
 
-- the change in macro F1, with a paired permutation test and a paired bootstrap interval drawn image by
+- the change in macro F1, with a paired permutation test and the interval that inverts it, drawn image by
   image (:func:`winnow.paired.macro_f1_change`): is the gain more than the luck of which test images
   were drawn? This decides;
 - the change in accuracy with McNemar's exact two-sided test (:mod:`winnow.paired`, what the merge gate
@@ -27,17 +27,17 @@ import pandas as pd
 
 from winnow.gate_table import CONFIDENCE, pair
 from winnow.metrics import PER_CLASS_METRICS, is_rate, predictions_path, summarise, summary_path
-from winnow.paired import PairedCounts, change_p_value, macro_f1_change
-from winnow.report import SIGNIFICANCE_LEVEL, html_table
+from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
+from winnow.report import SIGNIFICANCE_LEVEL, bound, html_table
 from winnow.stage import rerun_error
 
 BASELINE = "baseline"
 REFERENCES = ("oracle",)  # shown for scale, never shipped
-RESAMPLES = 2000  # permutations and bootstrap draws: p resolves to 1/2001, and 1,000 test images take 0.2 s
+RESAMPLES = 2000  # permutations: p resolves to 1/2001, and 1,000 test images take 0.2 s
 FEW_TEST_IMAGES = 5  # below it one test image moves a class's recall by more than 0.2
 REVIEW_KEYS = ("verdicts", "confirmed", "overruled", "relabelled_by_person")
 COLUMNS = ["test accuracy", "macro F1", "weakest class", "its F1", "macro F1 vs baseline",
-           "p (permutation, per image)", f"{CONFIDENCE:.0%} CI (bootstrap, per image)", "accuracy vs baseline",
+           "p (permutation, per image)", f"{CONFIDENCE:.0%} CI (permutation, per image)", "accuracy vs baseline",
            "p (McNemar, per image)"]
 _ABSENT = object()  # a key the summary lacks (None is JSON null, a value someone wrote)
 
@@ -142,8 +142,8 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
     winners = candidates[beats_baseline(candidates, alpha=alpha)]
     best = (winners if len(winners) else candidates)["macro_f1"].idxmax()
     row = candidates.loc[best]
-    evidence = (f"{_signed(row['f1_change'])} over baseline (p {_p(row['f1_p'])}, {CONFIDENCE:.0%} CI "
-                f"{_signed(row['f1_low'])} to {_signed(row['f1_high'])}; paired on the test images)")
+    evidence = (f"{_signed(row['f1_change'])} over baseline (p {p_text(row['f1_p'], alpha=alpha)}, {CONFIDENCE:.0%} "
+                f"CI {bound(row['f1_low'])} to {bound(row['f1_high'])}; paired on the test images)")
     if len(winners):
         return best, f"Ship `{best}`: macro F1 {row['macro_f1']:.3f}, {evidence}."
     # "the best" of versions that all score below baseline read as praise of a worse version
@@ -155,10 +155,6 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
 
 def _signed(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:+.3f}"
-
-
-def _p(p: float) -> str:
-    return "–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def unmeasured_note(metrics: dict[str, dict]) -> str:
@@ -264,19 +260,20 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
                      "from it, so weigh that before shipping any.")
     shown = pd.DataFrame({
         COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
-        COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed), COLUMNS[5]: table["f1_p"].map(_p),
-        COLUMNS[6]: [f"{_signed(lo)} to {_signed(hi)}" for lo, hi in zip(table["f1_low"], table["f1_high"])],
-        COLUMNS[7]: table["acc_change"].map(_signed), COLUMNS[8]: table["acc_p"].map(_p)})
+        COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed),
+        COLUMNS[5]: [p_text(p, alpha=alpha) for p in table["f1_p"]],
+        COLUMNS[6]: [f"{bound(lo)} to {bound(hi)}" for lo, hi in zip(table["f1_low"], table["f1_high"])],
+        COLUMNS[7]: table["acc_change"].map(_signed), COLUMNS[8]: [p_text(p, alpha=alpha) for p in table["acc_p"]]})
     shown[COLUMNS[6]] = shown[COLUMNS[6]].replace("– to –", "–")
     shown.index = pd.Index([f"{v} (reference)" if v in REFERENCES else v for v in table.index], name="version")
     bold = pd.DataFrame(np.repeat((table.index == winner)[:, None], len(COLUMNS), axis=1),
                         index=shown.index, columns=shown.columns)
     how = (f'<p class="note">Each version is paired with baseline on the same test images. A version beats baseline '
            f"when its macro F1 is higher with p &lt; {alpha:g} by a paired permutation test (each image's two "
-           f"predictions swapped at random, {RESAMPLES:,} times); the interval resamples the test images. Accuracy: "
-           "McNemar's exact test on the images that changed sides. Of the versions that beat baseline, the one "
-           "with the highest macro F1 is shipped. oracle is the train split before degrade: a ceiling for scale, "
-           "never a version you have. Whether a gain holds across classes: the t-tests under "
+           f"predictions swapped at random, {RESAMPLES:,} times); the interval holds the changes that test does not "
+           f"reject, so it leaves out 0 exactly when p &lt; {1 - CONFIDENCE:g}. Accuracy: McNemar's exact test on "
+           "the images that changed sides. Of the versions that beat baseline, the one with the highest macro F1 is "
+           "shipped. oracle is the train split before degrade: a ceiling for scale, never a version you have. Whether a gain holds across classes: the t-tests under "
            '<a href="#evaluation">evaluation</a>.</p>')
     return (f'<p class="verdict">{_code(sentence)}</p>' + unmeasured_note(metrics) + html_table(shown, bold=bold)
             + how + review_line(review, path=review_path))
