@@ -111,6 +111,22 @@ def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_
 
 
 @pytest.mark.hostile("report")
+def test_a_share_is_never_rounded_up_to_all_or_down_to_none(tmp_path):
+    from winnow.report_grids import leaks_table, neighbours_section
+
+    # before: one test image of 10,000 read "(0.0% of test)", and a judge right on 99.6% of val "judge 100%
+    # accurate on val" under a judge line saying 99.6%
+    text = plain(leaks_table({"val_copies_of_test": {"groups": 1, "images": 1, "test_images": 1}}, drop_leaks=True,
+                             test_images=10_000))
+    assert "test holds copies of val images: 1 test images (<0.1% of test)." in text
+    rounds = pd.DataFrame({"id": ["t0", "t1"], "round": 1, "decision": ["drop", "keep"], "reason": "outlier",
+                           "agreement": 0.5, "given_label": [0, 1], "suggested_label": [0, 1]})
+    text = plain(neighbours_section(rounds=rounds, summary={"rounds": [{"round": 1, "judge_val_accuracy": 0.996}]},
+                                    imageset=tiny_imageset(tmp_path), count=4))
+    assert "round 1: 2 judged; outlier 1 (judge 99.6% accurate on val)" in text
+
+
+@pytest.mark.hostile("report")
 def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
     # found by probing: the default run's report framed 164 train copies red ("removed") while the budget chose no
     # cleaning and pruned kept every one of them

@@ -91,13 +91,13 @@ def judge_note(judge: dict | None) -> str:
                                       planted_relabels=judge.get("planted_flips_relabelled", 0))
     nothing = "no planted flip" if judged_on == "planted_flips" else "no val image"
     measured = (f"{nothing} would have been relabelled, so it is unmeasured" if precision is None
-                else f"{_percent_down(precision)} of its {counted:,} {which} restored the original label"
+                else f"{html.escape(_percent_down(precision))} of its {counted:,} {which} restored the original label"
                 + (f", fewer than the {MIN_MEASURED_RELABELS} a precision needs" if counted < MIN_MEASURED_RELABELS
                    else ""))
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
                f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
     accuracy = judge.get("val_accuracy")
-    right = "" if accuracy is None else f" is right on {_percent_down(accuracy)} of val images;"
+    right = "" if accuracy is None else f" is right on {html.escape(_percent_down(accuracy))} of val images;"
     weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
     return (f"<p><b>Judge</b> ({html.escape(str(kind))}){right} after {judge['planted_flips']:,} of the val labels "
@@ -105,9 +105,11 @@ def judge_note(judge: dict | None) -> str:
 
 
 def _percent_down(share: float) -> str:
-    """``share`` in [0, 1] as a percentage with one decimal, rounded down: a precision of 39/49 read "80%" beside
-    its bound 0.8, and a judge right on 79.6% "right on 80% ... below 80%"."""
-    return f"{floored(share) * 100:.1f}%"
+    """``share`` in [0, 1] as a percentage with one decimal, rounded down, and "<0.1%" for a share above 0 that
+    would show as 0.0% (plain text: escape it for HTML). Before: a precision of 39/49 read "80%" beside its bound
+    0.8, a judge right on 79.6% "right on 80% ... below 80%", one test image of 10,000 "0.0% of test" and a judge
+    right on 99.6% "100% accurate"."""
+    return "<0.1%" if 0 < share and floored(share) == 0 else f"{floored(share) * 100:.1f}%"
 
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
@@ -173,7 +175,7 @@ def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> st
     held = leaks.get("val_copies_of_test", {}).get("test_images", 0)
     if held:
         table += (f'<p class="fail">Warning: test holds copies of val images: {held:,} test images '
-                  f"({held / max(test_images, 1):.1%} of test). Val picks every checkpoint, so the test score "
+                  f"({html.escape(_percent_down(held / max(test_images, 1)))} of test). Val picks every checkpoint, so the test score "
                   "is flattered; remove the copies from the test split.</p>")
     held = leaks.get("trusted_copies_of_test", {}).get("images", 0)
     if held:
@@ -248,7 +250,7 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
                      shown["agreement"], shown["reason"], shown["decision"])]
         summary_line = ", ".join(f"{reason} {n:,}" for reason, n in counts.items()) or "nothing"
         if judges.get(number) is not None:
-            summary_line += f" (judge {judges[number]:.0%} accurate on val)"
+            summary_line += f" (judge {_percent_down(judges[number])} accurate on val)"
         parts.append(f"<h3>round {number}: {len(table):,} judged; {html.escape(summary_line)}</h3>"
                      + (f'<div class="grid">{"".join(tiles)}</div>' if tiles else ""))
     return "".join(parts) + DECIDED_NOT_APPLIED
