@@ -237,7 +237,8 @@ def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None
 
     rows = [[markdown.cell(r.variant), markdown.cell(str(r.klass)), str(r.images), str(r.changed),
              f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}",
-             p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}", f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
+             p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}",
+             f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
     header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
               "p adj", "tolerance", "verdict"]
@@ -258,7 +259,8 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
              f"Paired on the same test images{pooled}. p: one-sided "
              f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
-             f"{settings.alpha:g} and the drop exceeds its tolerance.", "", render(table, everything=everything, alpha=settings.alpha), ""]
+             f"{settings.alpha:g} and the drop exceeds its tolerance.", "",
+             render(table, everything=everything, alpha=settings.alpha), ""]
     notes = notes + _blind_spots(table, alpha=settings.alpha)
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])
     if passed:

@@ -175,8 +175,8 @@ def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> st
     held = leaks.get("val_copies_of_test", {}).get("test_images", 0)
     if held:
         table += (f'<p class="fail">Warning: test holds copies of val images: {held:,} test images '
-                  f"({html.escape(_percent_down(held / max(test_images, 1)))} of test). Val picks every checkpoint, so the test score "
-                  "is flattered; remove the copies from the test split.</p>")
+                  f"({html.escape(_percent_down(held / max(test_images, 1)))} of test). Val picks every checkpoint, "
+                  "so the test score is flattered; remove the copies from the test split.</p>")
     held = leaks.get("trusted_copies_of_test", {}).get("images", 0)
     if held:
         table += (f'<p class="fail">Warning: the trusted split holds copies of test images: {held:,} trusted images. '
