@@ -2,6 +2,7 @@
 a section whose stage has not run or was skipped (confident-learn, gan-synthesize and balance without
 their variant, contracts, the study) says so."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
 DATA_DOCS = Path("reports/contracts")
 STUDY = "plots/study/study.csv"
+BUDGET = "metrics/budget.json"
 STUDY_COLUMNS = ("sweep", "damage", "level", "accuracy", "macro_f1")  # what the study figure draws
 
 
@@ -55,20 +57,21 @@ def main() -> None:
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
-    contracted = {v: c for v in variants if (c := json_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
-    inputs = json_of("contracts", "metrics/contracts.json")
+    contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
+    inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
+    cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
             predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
-            contract_failures={v: c.get("failed") or 0 for v, c in contracted.items()},
-            input_failures={name: s.get("failed") or 0 for name, s in ((inputs or {}).get("suites") or {}).items()})),
+            contract_failures={v: c["failed"] for v, c in contracted.items()},
+            input_failures={name: s["failed"] for name, s in ((inputs or {}).get("suites") or {}).items()})),
         ("summary", "What happened to the data", report_summary.summary_section(
             ingest=ingest_counts(json_of("ingest", "metrics/ingest.json")),
             rejected=table_of("ingest", "data/ingest/rejected.csv"),
-            degrade=json_of("degrade", "metrics/degrade.json"),
+            degrade=degrade_numbers(json_of("degrade", "metrics/degrade.json")),
             variant_rows={v: rows for v in variants if (rows := table_of(
                 WRITTEN_BY.get(v, "variants"), f"data/variants/{v}/rows.parquet")) is not None},
             origin_labels=origin_labels, classes=classes)),
@@ -76,8 +79,8 @@ def main() -> None:
             metrics=metrics,
             confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
-            summary=threshold_numbers(json_of("threshold", "metrics/threshold.json")),
-            histograms={path.stem: table_of("threshold", path)
+            summary=cuts,
+            histograms={path.stem: histogram_of(path, summary=cuts)
                         for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=of_images("threshold", "data/threshold/flags.parquet"),
@@ -96,9 +99,9 @@ def main() -> None:
             summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
             applied=pruned_drops(variants_summary, "data_valuation"))),
-        ("budget", "Cleaning budget", report.budget_section(summary=numbers_of("budget", "metrics/budget.json"))),
+        ("budget", "Cleaning budget", report.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
-            summary=json_of("balance", "metrics/balance.json"),
+            summary=balance_numbers(json_of("balance", "metrics/balance.json")),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=of_images("dedup", "data/dedup/groups.parquet"),
@@ -135,22 +138,119 @@ def numbers_of(stage: str, path: str) -> dict | None:
     return report_numbers.checked_metrics(json_of(stage, path), path=path, stage=stage)
 
 
+def contract_of(stage: str, path: str, *, suites: bool = False) -> dict | None:
+    """:func:`json_of` with its counts checked (:func:`winnow.report_numbers.checked_contract`)."""
+    return report_numbers.checked_contract(json_of(stage, path), path=path, stage=stage, suites=suites)
+
+
 def ingest_counts(ingest: dict | None) -> dict | None:
-    """metrics/ingest.json with every count a count (one line naming the key otherwise)."""
+    """metrics/ingest.json with every count a count and the splits adding up to the images (one line naming the
+    key otherwise: before, a test split edited to 10 read "5,000 images read (test 10 · ...)", 4,010 in all)."""
     counts = ["images", "rejected", "classes", "exif_oriented"]
     if isinstance(ingest, dict) and isinstance(ingest.get("split"), dict):
         counts += [f"split.{name}" for name in ingest["split"]]
-    return report_numbers.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts)
+    report_numbers.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts,
+                                   required=["images", "rejected", "classes", "split"])
+    if ingest is not None and sum(ingest["split"].values()) != ingest["images"]:
+        raise rerun_error("metrics/ingest.json", f"split adds up to {sum(ingest['split'].values()):,} images, but "
+                                                 f"images is {ingest['images']:,}", written_by="ingest")
+    return ingest
+
+
+def degrade_numbers(degrade: dict | None) -> dict | None:
+    """metrics/degrade.json with the train counts, the perturbed images and each kind's images counts (before: a
+    count written as text stopped the report with a TypeError, a deleted key with a KeyError, and "-5 images
+    perturbed" was shown as measured)."""
+    kinds = list(degrade["kind"]) if isinstance(degrade, dict) and isinstance(degrade.get("kind"), dict) else []
+    return report_numbers.checked_numbers(
+        degrade, path="metrics/degrade.json", stage="degrade",
+        counts=["train.before", "train.after", "perturbed_images", "carrying_images", *(f"kind.{k}" for k in kinds)],
+        required=["train.before", "train.after", "perturbed_images"] if kinds else [])
+
+
+def balance_numbers(balance: dict | None) -> dict | None:
+    """metrics/balance.json with every class's counts counts (before: "abc" stopped the report with a ValueError)."""
+    if not isinstance(balance, dict) or "skipped" in balance:
+        return report_numbers.checked_numbers(balance, path="metrics/balance.json", stage="balance")
+    counts = balance.get("counts")
+    if not (isinstance(counts, dict) and all(isinstance(c, dict) for c in counts.values())):
+        raise rerun_error("metrics/balance.json", f"counts is {json.dumps(counts)[:40]}, not an object of classes",
+                          written_by="balance")
+    return report_numbers.checked_numbers(
+        balance, path="metrics/balance.json", stage="balance",
+        counts=["added", "left_out", *(f"counts.{c}.{k}" for c in counts for k in ("before", "left_out", "added",
+                                                                                   "after"))],
+        required=[f"counts.{c}.{k}" for c in counts for k in ("before", "added", "after")])
+
+
+def budget_numbers(budget: dict | None) -> dict | None:
+    """metrics/budget.json with what the budget section reads there, each of its kind, and the winner and the model
+    check's candidate among the candidates (before: a deleted key stopped the report with a KeyError, a
+    candidate of null with an AttributeError, and a model check that "holds": "no" read both ways)."""
+    if not isinstance(budget, dict) or budget.get("enabled", True) is False:
+        return report_numbers.checked_numbers(budget, path=BUDGET, stage="budget", flags=["enabled"])
+    judge = budget.get("judge") if isinstance(budget.get("judge"), dict) else {}
+    judged = not (judge.get("classes_without_images") or judge.get("too_few_images"))
+    check = [f"model_check.{k}" for k in ("candidate", "holds", "model", "epochs", "none_correct", "winner_correct",
+                                          "judged", "gap_images", "gap_se")] if budget.get("model_check") else []
+    report_numbers.checked_numbers(
+        budget, path=BUDGET, stage="budget",
+        required=["judge.split", "winner", *(["judge.images", "candidates", "l2", "l2_chosen_on", "score", "tie_se",
+                                              *check] if judged else [])],
+        texts=["judge.split", "winner", "l2_chosen_on", "score", "model_check.candidate", "model_check.model"],
+        finite=["l2", "tie_se", "model_check.gap_images", "model_check.gap_se"],
+        counts=["judge.images", "judge.min_images", "model_check.epochs", "model_check.none_correct",
+                "model_check.winner_correct", "model_check.judged"],
+        flags=["model_check.holds"])
+    if judged:
+        candidates = budget["candidates"]
+        if not (isinstance(candidates, dict) and candidates and all(isinstance(c, dict) for c in candidates.values())):
+            raise rerun_error(BUDGET, f"candidates is {json.dumps(candidates)[:40]}, not an object of candidates",
+                              written_by="budget")
+        named = {"winner": budget["winner"]} | ({"model_check.candidate": budget["model_check"]["candidate"]}
+                                                if check else {})
+        for key, name in named.items():
+            if name not in candidates:
+                raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")
+    return budget
 
 
 def threshold_numbers(summary: dict | None) -> dict | None:
-    """metrics/threshold.json with each issue's counts, rates and cut as the threshold stage writes them."""
+    """metrics/threshold.json with each issue's method, counts, rates and cut as the threshold stage writes them, and
+    no more flagged in train than in all (before: a deleted method stopped the report with a KeyError, and "5
+    flagged" stood beside "98 flagged in train")."""
     issues = list(summary) if isinstance(summary, dict) else []
-    return report_numbers.checked_numbers(
+    report_numbers.checked_numbers(
         summary, path="metrics/threshold.json", stage="threshold",
+        required=[f"{i}.{k}" for i in issues for k in ("method", "flagged")], texts=[f"{i}.method" for i in issues],
         counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn")],
         rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
         finite=[f"{i}.threshold" for i in issues])
+    for issue, found in (summary or {}).items():
+        if found.get("flagged_train", 0) > found["flagged"]:
+            raise rerun_error("metrics/threshold.json", f"{issue}.flagged_train is {found['flagged_train']:,}, more "
+                              f"than {issue}.flagged ({found['flagged']:,})", written_by="threshold")
+    return summary
+
+
+def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:
+    """The threshold stage's histogram of one issue, its counts whole and >= 0 and its cut the one
+    metrics/threshold.json gives (before: an edited CSV drew its cut line at 0.9 under a panel titled "cut 0.188",
+    and negative counts)."""
+    table = read_table(path, written_by="threshold", columns=("score", "count", "threshold"))
+    count = pd.to_numeric(table["count"], errors="coerce")
+    bad = ~(count >= 0) | (count != count.round())
+    if bad.any():
+        raise rerun_error(path, f"count on line {bad.idxmax() + 2} is {table['count'][bad.idxmax()]}, not a count",
+                          written_by="threshold")
+    if summary is None or path.stem not in summary:  # not drawn: the section draws the issues the summary holds
+        return table
+    cut = summary[path.stem].get("threshold")
+    drawn = pd.to_numeric(table["threshold"], errors="coerce")
+    if not (drawn.isna().all() if cut is None else np.isclose(drawn, cut, rtol=0, atol=1e-9).all()):
+        raise rerun_error(path, f"threshold is {drawn.iloc[0]}, but metrics/threshold.json gives {path.stem}.threshold "
+                                f"{cut}", written_by="threshold")
+    return table
 
 
 def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:
@@ -220,7 +320,16 @@ def pruned_drops(variants_summary: dict, stage: str) -> int | None:
     pruned = variants_summary.get("pruned")
     if not isinstance(pruned, dict):
         return None
-    return sum(int(n) for key, n in (pruned.get("by_stage") or {}).items()
+    by_stage = pruned.get("by_stage") or {}
+    # its keys hold dots (dedup.drop), so checked here rather than by dotted key. Before: "x" was a ValueError
+    if not isinstance(by_stage, dict):
+        raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage is {json.dumps(by_stage)[:40]}, not an object of counts",
+                          written_by="variants")
+    bad = next((key for key, n in by_stage.items() if isinstance(n, bool) or not isinstance(n, int) or n < 0), None)
+    if bad is not None:
+        raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage.{bad} is {json.dumps(by_stage[bad])[:40]}, not a count",
+                          written_by="variants")
+    return sum(n for key, n in by_stage.items()
                if key.endswith(".drop") and stage in key.removesuffix(".drop").split("+"))
 
 

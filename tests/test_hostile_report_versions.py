@@ -257,6 +257,99 @@ def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, pat
     refused(root, line)
 
 
+CONTRACT = {"variant": "pruned", "mode": "warn", "enforced": False, "passed": 4, "failed": 1,
+            "failures": ["variant[pruned]: duplicate rate: observed 0.1008, bound <= 0.01"], "duplicate_rate": 0.1008,
+            "label_issue_rate": 0.0, "flagged_rate": 0.0, "class_balance": 1.0, "completeness": 1.0,
+            "kept_images": 6, "measured_share": 1.0}
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("path, edit, line", [
+    # before: the verdict lost "pruned failed 1 check(s)" while Failed rules listed the rule, exit 0
+    ("metrics/contracts/pruned.json", {"failed": 0, "passed": 5},
+     "metrics/contracts/pruned.json: failed is 0 but failures lists 1 rule(s); rerun the contracts stage"),
+    # before: "pruned failed -2 check(s)" and a duplicate rate of 7.500
+    ("metrics/contracts/pruned.json", {"failed": -2},
+     "metrics/contracts/pruned.json: failed is -2, not a count; rerun the contracts stage"),
+    ("metrics/contracts/pruned.json", {"duplicate_rate": 7.5},
+     "metrics/contracts/pruned.json: duplicate_rate is 7.5, not a number in [0, 1]; rerun the contracts stage"),
+    ("metrics/contracts.json", {"suites": {"ingest": {"passed": 14, "failed": 0, "failures": ["ingest: a rule"]}}},
+     "metrics/contracts.json: suites.ingest.failed is 0 but suites.ingest.failures lists 1 rule(s); rerun the "
+     "contracts stage"),
+])
+def test_contract_counts_that_contradict_their_rules_stop_the_report(tmp_path, path, edit, line):
+    root = project(tmp_path)
+    (root / "metrics/contracts").mkdir(parents=True)
+    (root / path).write_text(json.dumps(CONTRACT | edit))
+    refused(root, f"error: {line} (dvc repro contracts)")
+
+
+BUDGET = {"enabled": True, "judge": {"split": "val", "images": 500}, "winner": "none", "score": "accuracy",
+          "l2": 1.0, "l2_chosen_on": "val", "tie_se": 1.0,
+          "candidates": {"none": {"dropped": 0, "correct": 477}, "all": {"dropped": 9, "correct": 480}},
+          "model_check": {"model": "lenet5", "epochs": 20, "candidate": "all", "judged": 500, "none_correct": 481,
+                          "winner_correct": 481, "gap_images": 0, "gap_se": 2.45, "holds": False}}
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("path, content, line", [
+    # before: TypeError, KeyError: 'train', and "-5 images perturbed" shown as measured
+    ("metrics/degrade.json", {"train": {"before": 10, "after": 9}, "perturbed_images": 2, "kind": {"blur": "2"}},
+     'metrics/degrade.json: kind.blur is "2", not a count; rerun the degrade stage'),
+    ("metrics/degrade.json", {"perturbed_images": 2, "kind": {"blur": 2}},
+     "metrics/degrade.json: train.before is missing; rerun the degrade stage"),
+    ("metrics/degrade.json", {"train": {"before": 10, "after": 9}, "perturbed_images": -5, "kind": {"blur": 2}},
+     "metrics/degrade.json: perturbed_images is -5, not a count; rerun the degrade stage"),
+    # before: ValueError from a count written as text
+    ("metrics/balance.json", {"added": 1, "left_out": 0,
+                              "counts": {"cat": {"before": 4, "left_out": 0, "added": "abc", "after": 5}}},
+     'metrics/balance.json: counts.cat.added is "abc", not a count; rerun the balance stage'),
+    # before: KeyError, AttributeError in html.escape, and "holds": "no" read both ways
+    ("metrics/budget.json", {k: v for k, v in BUDGET.items() if k != "candidates"},
+     "metrics/budget.json: candidates is missing; rerun the budget stage"),
+    ("metrics/budget.json", BUDGET | {"model_check": BUDGET["model_check"] | {"candidate": None}},
+     "metrics/budget.json: model_check.candidate is null, not a text; rerun the budget stage"),
+    ("metrics/budget.json", BUDGET | {"model_check": BUDGET["model_check"] | {"holds": "no"}},
+     'metrics/budget.json: model_check.holds is "no", not true or false; rerun the budget stage'),
+    ("metrics/budget.json", BUDGET | {"winner": "top5%"},
+     "metrics/budget.json: winner is 'top5%', not one of the candidates; rerun the budget stage"),
+    # before: KeyError: 'method', and "5 flagged" beside "98 flagged in train"
+    ("metrics/threshold.json", {"dark": {"threshold": 0.2, "flagged": 3}},
+     "metrics/threshold.json: dark.method is missing; rerun the threshold stage"),
+    ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": 0.2, "flagged": 5, "flagged_train": 98}},
+     "metrics/threshold.json: dark.flagged_train is 98, more than dark.flagged (5); rerun the threshold stage"),
+    # before: ValueError
+    ("metrics/variants.json", {"pruned": {"by_stage": {"dedup.drop": "x"}}},
+     'metrics/variants.json: pruned.by_stage.dedup.drop is "x", not a count; rerun the variants stage'),
+    # before: "5,000 images read (test 10 · train 3,500 · val 500)", 4,010 in all
+    ("metrics/ingest.json", {"images": 5000, "rejected": 0, "split": {"train": 3500, "val": 500, "test": 10},
+                             "classes": 2},
+     "metrics/ingest.json: split adds up to 4,010 images, but images is 5,000; rerun the ingest stage"),
+])
+def test_metrics_the_report_reads_whole_are_checked_before_they_are_shown(tmp_path, path, content, line):
+    root = project(tmp_path)
+    (root / path).write_text(json.dumps(content))
+    refused(root, f"error: {line} (dvc repro ")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("edit, line", [
+    # before: exit 0, the panel "cut 0.200, 3 flagged" with its dashed line at 0.9
+    ({"threshold": 0.9}, "plots/threshold/dark.csv: threshold is 0.9, but metrics/threshold.json gives dark.threshold "
+                         "0.2; rerun the threshold stage"),
+    # before: negative and NaN counts drawn
+    ({"count": -1}, "plots/threshold/dark.csv: count on line 2 is -1, not a count; rerun the threshold stage"),
+])
+def test_a_threshold_histogram_that_contradicts_its_cut_stops_the_report(tmp_path, edit, line):
+    root = project(tmp_path)
+    (root / "metrics/threshold.json").write_text(json.dumps({"dark": {"method": "auto", "threshold": 0.2,
+                                                                      "flagged": 3}}))
+    (root / "plots/threshold").mkdir(parents=True)
+    histogram = pd.DataFrame({"score": [0.1, 0.5], "count": [3, 7], "threshold": 0.2, "flagged": [True, False]})
+    histogram.assign(**edit).to_csv(root / "plots/threshold/dark.csv", index=False)
+    refused(root, f"error: {line} (dvc repro threshold)")
+
+
 @pytest.mark.hostile("report")
 def test_a_class_named_like_a_rate_is_not_checked_as_one(tmp_path):
     # the unjudged classes are keyed by class name: a class called "precision" holds its count of images

@@ -27,22 +27,34 @@ RATE_KEYS = frozenset({
     "precision", "recall", "f1", "accuracy", "val_accuracy", "judge_val_accuracy", "accuracy_vs_given",
     "noise_rate", "true_noise_rate", "relabel_accuracy", "relabel_precision", "relabel_precision_planted",
     "relabel_min_precision"})
+CONTRACT_RATES = ("duplicate_rate", "label_issue_rate", "flagged_rate", "class_balance", "completeness",
+                  "measured_share")
 
 
 def _is_count(value) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
 
 
-def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=()) -> dict | None:
+def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=(), texts=(), flags=(),
+                    required=()) -> dict | None:
     """``data``, a stage's metrics JSON, when each dotted key of ``counts`` holds a whole number >= 0, of ``rates`` a
-    number in [0, 1] or null, of ``finite`` a finite number or null (a key not there is not checked); else one line
-    naming the file and the key. A hand-edited "-7 images read" or a cut of 1e308 was shown as if measured."""
+    number in [0, 1] or null, of ``finite`` a finite number or null, of ``texts`` a string and of ``flags`` true or
+    false (a key not there is not checked, unless ``required`` names it); else one line naming the file and the
+    key. A hand-edited "-7 images read" or a cut of 1e308 was shown as if measured, and a key deleted by hand
+    stopped the report with a KeyError."""
     if data is None:
         return None
+    if not isinstance(data, dict):
+        raise rerun_error(path, f"holds {json.dumps(data)[:40]}, not an object", written_by=stage)
+    for key in required:
+        if lookup(data, key, missing=_ABSENT) is _ABSENT:
+            raise rerun_error(path, f"{key} is missing", written_by=stage)
     for keys, fits, what in ((counts, _is_count, "a count"),
                              (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
                              (finite, lambda v: v is None or (isinstance(v, Real) and not isinstance(v, bool)
-                                                              and math.isfinite(v)), "a finite number")):
+                                                              and math.isfinite(v)), "a finite number"),
+                             (texts, lambda v: isinstance(v, str), "a text"),
+                             (flags, lambda v: isinstance(v, bool), "true or false")):
         for key in keys:
             found = lookup(data, key, missing=_ABSENT)
             if found is not _ABSENT and not fits(found):
@@ -74,4 +86,36 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
 
     if data is not None:
         walk(data, "")
+    return data
+
+
+def checked_contract(data: dict | None, *, path: str, stage: str, suites: bool = False) -> dict | None:
+    """``data``, a data contract's metrics JSON (``metrics/contracts/<variant>.json``; with ``suites``,
+    ``metrics/contracts.json``, whose ``suites.<name>`` each hold the counts), when ``passed`` and ``failed`` are
+    counts, ``failed`` is the length of the ``failures`` list and each rate of :data:`CONTRACT_RATES` is in [0, 1]
+    or null; else one line naming the file and the key. Before: a hand-edited "failed": 0 took "baseline failed 3
+    check(s)" out of the verdict while the Failed rules listed three, and "failed": -2 read "failed -2 check(s)"."""
+    data = checked_numbers(data, path=path, stage=stage, counts=() if suites else ("kept_images",),
+                           rates=() if suites else CONTRACT_RATES)
+    if data is None:
+        return None
+    blocks = data.get("suites") or {} if suites else {"": data}
+    if not isinstance(blocks, dict):
+        raise rerun_error(path, f"suites is {json.dumps(blocks)[:40]}, not an object of suites", written_by=stage)
+    for name, block in blocks.items():
+        where = f"suites.{name}." if suites else ""
+        if not isinstance(block, dict):
+            raise rerun_error(path, f"{where.rstrip('.')} is {json.dumps(block)[:40]}, not an object",
+                              written_by=stage)
+        for key in ("passed", "failed"):
+            if not _is_count(block.get(key)):
+                shown = json.dumps(block[key])[:40] if key in block else "missing"
+                raise rerun_error(path, f"{where}{key} is {shown}, not a count", written_by=stage)
+        failures = block.get("failures", [])
+        if not (isinstance(failures, list) and all(isinstance(line, str) for line in failures)):
+            raise rerun_error(path, f"{where}failures is {json.dumps(failures)[:40]}, not a list of rules",
+                              written_by=stage)
+        if block["failed"] != len(failures):
+            raise rerun_error(path, f"{where}failed is {block['failed']} but {where}failures lists {len(failures)} "
+                                    "rule(s)", written_by=stage)
     return data
