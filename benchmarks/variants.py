@@ -11,7 +11,7 @@ Reads each run's committed metrics (``metrics/evaluate/<variant>.json``, ``metri
 ``metrics/variants.json``) straight from git (an experiment is a commit under ``refs/exps``), and writes
 
 - ``results/variants.{json,md}``: the per-class F1 table of every variant as mean ± std over seeds, and
-  a paired t-test with a bootstrap CI for every pair of variants (macro F1 and each class), plus the
+  a paired t-test with its t CI for every pair of variants (macro F1 and each class), plus the
   wall time of each run (finish-to-finish interval in a one-worker queue, or from its ``--started`` time);
 - ``results/gan.{json,md}``: augmented against pruned per seed: the weak classes the run picked, the
   filter's acceptance, Fréchet distances, and the weak classes' and macro F1 with a paired test.
@@ -143,7 +143,7 @@ def variants_markdown(results: dict) -> str:
              f"`{results['command']}` on {results['machine']}. Each run is one `dvc exp run` of the whole pipeline "
              "(ingest → … → train@v → evaluate@v) at one seed; numbers are read from the runs' committed metrics. "
              "Cells: test-split F1 as mean ± std over the runs; p: paired t-test over runs (to − from), with a "
-             "95% bootstrap CI of the mean difference.", ""]
+             "95% t CI of the mean difference.", ""]
     lines += [f"- {note}" for note in results.get("notes", [])] + ([""] if results.get("notes") else [])
     for name, d in results["datasets"].items():
         walls = [f"{r['run']} {r['wall_seconds']:.0f} s" for r in d["runs"] if r["wall_seconds"]]
@@ -218,7 +218,7 @@ def _p(p: float | None) -> str:
 
 
 def _ci(t: dict) -> str:
-    """The bootstrap CI, or - with a single run."""
+    """The t CI, or - with a single run."""
     low, high = t["ci_low"], t["ci_high"]
     return "-" if low is None or low != low else f"[{low:+.4f}, {high:+.4f}]"
 
