@@ -248,6 +248,9 @@ def test_review_counts_that_do_not_add_up_stop_the_report(tmp_path):
      "metrics/budget.json: candidates.none.accuracy is 1.2, not a number in [0, 1]; rerun the budget stage"),
     ("metrics/dedup.json", {"conflicts": True}, "metrics/dedup.json: conflicts is true, not a count; rerun the dedup "
      "stage"),
+    # a signed key: any whole number, no fraction of an image
+    ("metrics/budget.json", {"model_check": {"gap_images": 1.5}},
+     "metrics/budget.json: model_check.gap_images is 1.5, not a whole number; rerun the budget stage"),
 ])
 def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, path, content, line):
     # found by probing: "-7 images read (test -7 · train -7 · val -7) in -7 classes", "flagged -12" and a cut of
@@ -370,3 +373,26 @@ def test_a_budget_that_could_not_judge_is_shown(tmp_path):
                   "min_images": 100, "too_few_images": True}, "winner": "filters", "candidates": {}}))
     done = run_stage(root, "report")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.hostile("report")
+def test_a_budget_whose_model_check_holds_is_shown_with_its_gap(tmp_path):
+    # before: the number check read model_check.gap_images (none's judge images right less the winner's, negative
+    # exactly when the winner holds) as a count, and the report stopped at every budget whose check passed
+    import numpy as np
+
+    from winnow.budget import ModelCheck
+
+    check = ModelCheck(none_hits=np.array([1.0, 0, 0, 1]), winner_hits=np.ones(4), candidate="filters")
+    row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 6, "correct": 2,
+           "accuracy": 0.5, "log_loss": 0.7, "note": ""}
+    root = project(tmp_path)
+    (root / "metrics/budget.json").write_text(json.dumps({
+        "enabled": True, "judge": {"split": "val", "images": 4}, "score": "log_loss", "l2": 0.1, "l2_chosen_on": "val",
+        "tie_se": 1.0, "winner": "filters", "leak_drops": 0,
+        "candidates": {"none": row, "filters": row | {"dropped": 1, "train_images": 5, "correct": 4, "accuracy": 1.0}},
+        "model_check": {"model": "lenet5", "epochs": 3, **check.metrics()}}))
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr
+    assert ("none got 2 and filters 4 of 4 judge images right (gap -2, standard error 1.2): filters stands."
+            in plain((root / "reports/index.html").read_text()))

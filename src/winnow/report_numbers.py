@@ -23,6 +23,10 @@ COUNT_KEYS = frozenset({
     "relabels_blocked", "exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate", "leak",
     "none_correct", "winner_correct", "val_left_out"})
 FLAG_KEYS = frozenset({"too_few_images"})  # true / false, whatever their names end in (the budget's judge)
+# whole numbers of either sign, whatever their names end in: the budget's model check writes none's judge images
+# right less the winner's, negative exactly when the winner holds (before: read as a count, so the report refused
+# every budget whose check passed, and rerunning the budget wrote the same file again)
+SIGNED_KEYS = frozenset({"gap_images"})
 RATE_KEYS = frozenset({
     "precision", "recall", "f1", "accuracy", "val_accuracy", "judge_val_accuracy", "accuracy_vs_given",
     "noise_rate", "true_noise_rate", "relabel_accuracy", "relabel_precision", "relabel_precision_planted",
@@ -31,8 +35,12 @@ CONTRACT_RATES = ("duplicate_rate", "label_issue_rate", "flagged_rate", "class_b
                   "measured_share")
 
 
+def _is_whole(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _is_count(value) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
+    return _is_whole(value) and value >= 0
 
 
 def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=(), texts=(), flags=(),
@@ -64,8 +72,8 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
 
 def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
     """``data``, a cleaner's metrics JSON, when every key of :data:`COUNT_KEYS` (or ending in ``_images``) holds a
-    whole number >= 0 or null and every key of :data:`RATE_KEYS` a number in [0, 1] or null, wherever it sits;
-    else one line naming the file and the key."""
+    whole number >= 0 or null, every key of :data:`SIGNED_KEYS` a whole number or null and every key of
+    :data:`RATE_KEYS` a number in [0, 1] or null, wherever it sits; else one line naming the file and the key."""
 
     def walk(node, where: str) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
@@ -77,6 +85,10 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
                 walk(value, here.lstrip("."))
             elif not isinstance(key, str) or value is None or key in FLAG_KEYS:
                 continue
+            elif key in SIGNED_KEYS:
+                if not _is_whole(value):
+                    raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a whole number",
+                                      written_by=stage)
             elif (key in COUNT_KEYS or key.endswith("_images")) and not _is_count(value):
                 raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a count",
                                   written_by=stage)
