@@ -35,7 +35,8 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default run skips the search
     from winnow.augment_search import (SEARCHED, candidates, density_scorer, policy_for, rand_ns, search,
                                        short_training_scorer)
-    from winnow.training import TrainConfig, largest_class_share, no_better_than_largest_class
+    from winnow.metrics import largest_class_share, no_better_than_largest_class
+    from winnow.training import TrainConfig
     from winnow.variants import load_variant
 
     check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS])

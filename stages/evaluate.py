@@ -8,7 +8,8 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.metrics import (
-    headline, metrics_path, per_class_table, predictions_path, predictions_table, summarise, summary_path,
+    headline, largest_class_share, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table,
+    summarise, summary_path,
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
 from winnow.training import load, predict_proba
@@ -42,6 +43,14 @@ def main() -> None:
         print(f"warning: evaluate@{variant}: class(es) {', '.join(map(repr, unmeasured))} have no test images: their "
               "recall, F1 and accuracy are written as 0 and count in the macro averages, but say nothing of the "
               "model; give the test split images of every class")
+    if not_learnt(summary):  # before: a model naming one class for all 1,000 test images printed accuracy 0.1000
+        # without a word, and the report shipped another version on its "gain" over it
+        named = np.unique(predicted)
+        only = f", naming {classes[named[0]]!r} for every one" if len(named) == 1 else ""
+        print(f"warning: evaluate@{variant}: the model is right on {summary['accuracy']:.4f} of the test images{only}: "
+              f"no better than naming the largest class for every one ({largest_class_share(test.labels):.4f}), so "
+              f"it has not learnt and the report gives no verdict beside it; check train.lr, train.weight_decay and "
+              f"train.epochs, then rerun train@{variant}")
     names = pd.Series(classes)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(predictions_path(variant),

@@ -92,6 +92,21 @@ def test_evaluate_says_which_classes_the_test_split_cannot_measure(tmp_path):
     assert pd.read_csv(project / predictions_path("baseline"))["predicted"].tolist() == ["b", "b"]
 
 
+@pytest.mark.hostile("training")
+def test_evaluate_warns_of_a_model_no_better_than_naming_the_largest_class(tmp_path):
+    # the model names b, the largest of the test classes, for every test image
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 3], bias=[0.0, 1.0])
+    done = run_stage(project, "evaluate", "baseline")
+    assert done.returncode == 0, done.stderr
+    # before: "accuracy 0.1000" of a model that called all 1,000 test images one class, without a word, and the
+    # report shipped pruned on its +0.891 macro F1 over it
+    assert done.stdout.splitlines() == [
+        "warning: evaluate@baseline: the model is right on 0.6000 of the test images, naming 'b' for every one: no "
+        "better than naming the largest class for every one (0.6000), so it has not learnt and the report gives no "
+        "verdict beside it; check train.lr, train.weight_decay and train.epochs, then rerun train@baseline",
+        "evaluate@baseline: accuracy 0.6000, macro F1 0.3750, weakest class a (F1 0.000)"]
+
+
 @pytest.mark.hostile("compare")
 def test_compare_stage_refuses_a_summary_whose_class_holds_a_bare_number(tmp_path):
     # before: AttributeError traceback ('float' object has no attribute 'get')

@@ -6,11 +6,13 @@ what it reads."""
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
-from test_report_versions import BASELINE_ERRORS, first_section, plain, wrong_on, write_project
+from test_report_versions import BASELINE_ERRORS, LABELS, first_section, plain, report_text, wrong_on, write_project
+from winnow.budget import ModelCheck
 
 VERSIONS = ("baseline", "pruned")
 
@@ -379,10 +381,6 @@ def test_a_budget_that_could_not_judge_is_shown(tmp_path):
 def test_a_budget_whose_model_check_holds_is_shown_with_its_gap(tmp_path):
     # before: the number check read model_check.gap_images (none's judge images right less the winner's, negative
     # exactly when the winner holds) as a count, and the report stopped at every budget whose check passed
-    import numpy as np
-
-    from winnow.budget import ModelCheck
-
     check = ModelCheck(none_hits=np.array([1.0, 0, 0, 1]), winner_hits=np.ones(4), candidate="filters")
     row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 6, "correct": 2,
            "accuracy": 0.5, "log_loss": 0.7, "note": ""}
@@ -396,3 +394,20 @@ def test_a_budget_whose_model_check_holds_is_shown_with_its_gap(tmp_path):
     assert done.returncode == 0, done.stderr
     assert ("none got 2 and filters 4 of 4 judge images right (gap -2, standard error 1.2): filters stands."
             in plain((root / "reports/index.html").read_text()))
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("failed", ["baseline", "pruned"])
+def test_no_version_is_shipped_against_or_beside_a_model_that_never_learnt(tmp_path, failed):
+    # before: "Ship pruned: macro F1 0.909, +0.891 over baseline (p < 0.001 ...)" where baseline's model named one
+    # class for every test image (accuracy 0.1000), without a word that it never learnt
+    predicted = {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on([0, 1, 40, 80]),
+                 "balanced": wrong_on(BASELINE_ERRORS[:5])}
+    predicted[failed] = np.zeros_like(LABELS)  # "cat" for each of the 120 test images: 1/3, the largest class's
+    body = first_section(report_text(write_project(tmp_path, predicted)))[1]
+    sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
+    assert sentence == (
+        f"No verdict: the model of {failed} did not learn (right on no more test images than naming the largest class "
+        "for every one), so a gap between versions says nothing of their data; check train.lr, train.weight_decay "
+        f"and train.epochs, then rerun dvc repro train@{failed} and evaluate.")
+    assert "<b>" not in body.split("<table>")[1]  # no row marked as the winner

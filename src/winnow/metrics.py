@@ -31,6 +31,37 @@ def is_rate(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
 
 
+def largest_class_share(labels) -> float:
+    """The share of int ``labels`` ``(N,)`` in their largest class (0 for none): the accuracy of naming it for every
+    image."""
+    labels = np.asarray(labels, np.int64)
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else 0.0
+
+
+def no_better_than_largest_class(accuracy: float, labels) -> bool:
+    """Whether ``accuracy`` on images of int ``labels`` ``(N,)`` is no better than naming their largest class for
+    every one, counted in images: float32's fractions (50 of 500 read 0.1000000015) are above 0.1 + 1e-9."""
+    labels = np.asarray(labels, np.int64)
+    return bool(len(labels)) and no_better_than_largest_count(accuracy, np.bincount(labels))
+
+
+def no_better_than_largest_count(accuracy: float, support) -> bool:
+    """:func:`no_better_than_largest_class` from the images of each class, int ``support`` ``(C,)`` (a summary's
+    ``per_class.<class>.support``); False for no images."""
+    support = np.asarray(support, np.int64)
+    images = int(support.sum())
+    return bool(images) and round(accuracy * images) <= int(support.max())
+
+
+def not_learnt(summary: dict) -> bool:
+    """Whether the model of an evaluate ``summary`` (:func:`summarise`'s) is right on no more test images than
+    naming their largest class for every one (one class taking every prediction scores that) while it misses
+    some: a model that never learnt, whose gap to another version says nothing of the data. A test split of one
+    class, every image right, cannot tell and is not flagged."""
+    support = [values["support"] for values in summary["per_class"].values()]
+    return summary["accuracy"] < 1 and no_better_than_largest_count(summary["accuracy"], support)
+
+
 def metrics_path(variant: str) -> str:
     """The DVC metrics file of a variant: accuracy, macro F1, per-class F1 (:func:`headline`)."""
     return METRICS_FILE.format(variant=variant)

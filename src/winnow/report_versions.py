@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.gate_table import CONFIDENCE, pair
-from winnow.metrics import PER_CLASS_METRICS, is_rate, predictions_path, summarise, summary_path
+from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.report import SIGNIFICANCE_LEVEL, bound, html_table
 from winnow.stage import rerun_error
@@ -86,8 +86,9 @@ def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFra
 
     Returns:
         One row per version (index), float columns ``accuracy``, ``macro_f1``, ``weakest_f1``,
-        ``f1_change``, ``f1_p``, ``f1_low``, ``f1_high``, ``acc_change``, ``acc_p`` and the text column
-        ``weakest`` (NaN where a comparison does not apply: baseline itself, or no baseline).
+        ``f1_change``, ``f1_p``, ``f1_low``, ``f1_high``, ``acc_change``, ``acc_p`` (NaN where a comparison does
+        not apply: baseline itself, or no baseline), the text column ``weakest`` and the bool column ``learnt``
+        (the model is right on more test images than naming the largest class: :func:`winnow.metrics.not_learnt`).
     """
     rows = {}
     for version, summary in metrics.items():
@@ -97,7 +98,7 @@ def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFra
         tested = pd.Series({name: values["support"] > 0 for name, values in summary["per_class"].items()})
         f1 = f1[tested] if tested.any() else f1
         rows[version] = {"accuracy": float(summary["accuracy"]), "macro_f1": float(summary["macro"]["f1"]),
-                         "weakest": str(f1.idxmin()), "weakest_f1": float(f1.min())}
+                         "weakest": str(f1.idxmin()), "weakest_f1": float(f1.min()), "learnt": not not_learnt(summary)}
         if BASELINE not in metrics or version == BASELINE:
             continue
         pairs = pair(predictions[BASELINE], predictions[version], variant=f"{paths[version]} against baseline",
@@ -119,7 +120,7 @@ def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFra
         rows[version] |= {"f1_change": test["change"], "f1_p": test["p"], "f1_low": test["ci_low"],
                           "f1_high": test["ci_high"], "acc_change": counts.change, "acc_p": change_p_value(counts)}
     columns = ["accuracy", "macro_f1", "weakest", "weakest_f1", "f1_change", "f1_p", "f1_low", "f1_high",
-               "acc_change", "acc_p"]
+               "acc_change", "acc_p", "learnt"]
     return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
 
 
@@ -139,6 +140,15 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
     candidates = table.drop(index=[BASELINE, *REFERENCES], errors="ignore")
     if candidates.empty:
         return None, "Only baseline was evaluated: there is nothing to choose between."
+    # before: "Ship `pruned`: macro F1 0.909, +0.891 over baseline" where baseline's model named one class for every
+    # test image: a gain over (or beside) a model that never learnt is the training's failure, not the data's gain
+    failed = [v for v in (BASELINE, *candidates.index) if not table.loc[v, "learnt"]]
+    if failed:
+        names = ", ".join(f"`{v}`" for v in failed)
+        return None, (f"No verdict: the model of {names} did not learn (right on no more test images than naming the "
+                      "largest class for every one), so a gap between versions says nothing of their data; check "
+                      "train.lr, train.weight_decay and train.epochs, then rerun "
+                      f"`dvc repro {' '.join(f'train@{v}' for v in failed)}` and evaluate.")
     winners = candidates[beats_baseline(candidates, alpha=alpha)]
     best = (winners if len(winners) else candidates)["macro_f1"].idxmax()
     row = candidates.loc[best]

@@ -29,6 +29,7 @@ from winnow.configs import Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
+from winnow.metrics import largest_class_share, no_better_than_largest_class
 from winnow.models import build_model, lone_image_fails
 from winnow.stage import write_torch
 from winnow.torch_runtime import (
@@ -463,17 +464,3 @@ def _live(log_dir):
     from dvclive import Live
 
     return Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
-
-
-def largest_class_share(labels) -> float:
-    """The share of int ``labels`` ``(N,)`` in their largest class (0 for none): the accuracy of naming it for every
-    image."""
-    labels = np.asarray(labels, np.int64)
-    return float(np.bincount(labels).max() / len(labels)) if len(labels) else 0.0
-
-
-def no_better_than_largest_class(accuracy: float, labels) -> bool:
-    """Whether ``accuracy`` on images of int ``labels`` ``(N,)`` is no better than naming their largest class for
-    every one, counted in images: float32's fractions (50 of 500 read 0.1000000015) are above 0.1 + 1e-9."""
-    labels = np.asarray(labels, np.int64)
-    return bool(len(labels)) and round(accuracy * len(labels)) <= int(np.bincount(labels).max())
