@@ -36,8 +36,9 @@ It never passes on broken input: a gated metrics file (``gate.files``) holding N
 string at either revision, predictions missing at either revision, a blank prediction or one naming no
 test class, an evaluate metrics file missing beside its predictions or disagreeing with them
 (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its predictions
-(:func:`winnow.staleness.check_commit_current`), test sets that differ, an unknown revision or bad ``gate`` params
-each end in one ``error:`` line (exit status 1).
+(:func:`winnow.staleness.check_commit_current`), test sets that differ, a model at either revision no better than
+naming the largest test class (:func:`check_learnt`), an unknown revision or bad ``gate`` params each end in one
+``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
 ``gate`` section (:func:`base_settings`): a change cannot loosen the gate that judges it. A change to that
@@ -58,7 +59,9 @@ from winnow.errors import WinnowError, check_output, first_repeated, output_path
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
-from winnow.metrics import METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, variant_of
+from winnow.metrics import (
+    METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_largest_count, predictions_path, variant_of,
+)
 from winnow.yaml_text import load_yaml
 
 
@@ -218,6 +221,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 frame = read_predictions(text, where=f"{predictions_path(variant)} at {name}",
                                          classes=headline_classes(written))
                 check_headline(written, frame, where=where)
+                check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     table = pd.concat(tables, ignore_index=True)
@@ -231,6 +235,20 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                           "key's entry, else the strictest pattern that matches it, whatever the order; remove them "
                           "or make them stricter than what overrides them")
     return table, notes
+
+
+def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
+    """One line when the model behind ``frame`` (:func:`winnow.evaluated.read_predictions`'s) is right on no more
+    test images than naming their largest class for every one, missing some. before: a base whose model never
+    learnt let any head pass (nothing can regress below naming one class), and a head whose model never learnt
+    passed beside such a base."""
+    right = int((frame["label"] == frame["predicted"]).sum())
+    support = frame["label"].value_counts().to_numpy()
+    if right < len(frame) and no_better_than_largest_count(right / len(frame), support):
+        raise WinnowError(f"{where}: the model is right on {right} of {len(frame)} test images, no more than naming "
+                          f"the largest class for every one ({int(support.max())}): it did not learn, so the gate "
+                          f"cannot judge {variant} by it; rerun train@{variant} and evaluate@{variant} there (check "
+                          "train.lr, train.weight_decay and train.epochs), or pass revisions whose models learnt")
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:
