@@ -176,6 +176,27 @@ def test_a_model_path_that_is_a_folder_stops_train_before_it_trains(project):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("world", "line"), [
+    ("abc", "error: WORLD_SIZE='abc': not a whole number >= 1; torchrun sets it, so launch with torchrun or unset "
+            "WORLD_SIZE"),
+    ("0", "error: WORLD_SIZE='0': not a whole number >= 1; torchrun sets it, so launch with torchrun or unset "
+          "WORLD_SIZE"),
+    ("2", "error: WORLD_SIZE=2 is set without RANK, MASTER_ADDR, MASTER_PORT: launch with torchrun (torchrun "
+          "--nproc_per_node=2 ...), or unset WORLD_SIZE to train in one process"),
+])
+def test_a_world_size_without_torchrun_stops_train_with_one_line(project, world, line):
+    # before: "ValueError: invalid literal for int()" (abc), and torch's rendezvous error ("environment variable
+    # RANK expected, but not set") for 2, each a traceback
+    make_project(project, _params(epochs=2, lr=0.01))
+    env = {k: v for k, v in _env().items() if k not in ("RANK", "MASTER_ADDR", "MASTER_PORT")} | {"WORLD_SIZE": world}
+    before, old = files_under(project), _contents(project, MODEL, LOG)
+    done = forked_run.run("script", str(ROOT / "stages/train.py"), ["baseline"], cwd=project, env=env, timeout=600)
+    assert assert_error_line(done) == line
+    assert _contents(project, MODEL, LOG) == old
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("interrupted")
 def test_threshold_whose_flags_write_fails_leaves_every_old_output(project):
     # before (`ulimit -f 20`): the plots rewritten, flags and metrics old, then EFBIG at the flags

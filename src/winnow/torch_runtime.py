@@ -138,14 +138,34 @@ def sync_buffers(model: nn.Module) -> None:
 
 def distributed_setup() -> tuple[int, int]:
     """(rank, world size) of a process group already set up, or one initialised here when launched by
-    torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise."""
+    torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise. A ``WORLD_SIZE`` that is no whole number >= 1, or above 1
+    without the rest of what torchrun sets (``RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), is a one-line error:
+    before, int()'s ValueError or torch's rendezvous error, each a traceback."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _launch_number("WORLD_SIZE", default="1")
     if world > 1:
+        missing = [name for name in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+        if missing:
+            raise WinnowError(f"WORLD_SIZE={world} is set without {', '.join(missing)}: launch with torchrun "
+                              f"(torchrun --nproc_per_node={world} ...), or unset WORLD_SIZE to train in one process")
+        rank = _launch_number("RANK", default="0", least=0)
+        if rank >= world:
+            raise WinnowError(f"RANK={rank} with WORLD_SIZE={world}: a rank is below the world size; launch with "
+                              "torchrun, which sets both")
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         return torch.distributed.get_rank(), world
     return 0, 1
+
+
+def _launch_number(name: str, *, default: str, least: int = 1) -> int:
+    """The whole number >= ``least`` in environment variable ``name`` (``default`` when unset), as torchrun
+    writes it; else one line naming the variable."""
+    value = os.environ.get(name, default)
+    if not (value.isascii() and value.isdecimal()) or int(value) < least:
+        raise WinnowError(f"{name}={value!r}: not a whole number >= {least}; torchrun sets it, so launch with "
+                          f"torchrun or unset {name}")
+    return int(value)
 
 
 def ddp_device(rank: int) -> torch.device:
