@@ -108,6 +108,10 @@ CASES = {
     "bad_device": dict(params=params_with("gan.train.device", "gpu"),
                        expected='gan.train.device: "gpu" is not one of auto, cpu, cuda, cuda:<index>, mps '
                                 "(did you mean cpu?)"),
+    # before: isdigit() took the superscript, and the train stage ended in pick_device's int() traceback
+    "superscript_device_index": dict(params=params_with("train.device", "cuda:\u00b2"),
+                                     expected='train.device: "cuda:\u00b2" is not one of auto, cpu, cuda, '
+                                              "cuda:<index>, mps (did you mean cuda?)"),
     "contract_bound_out_of_range": dict(params=params_with("contracts.bounds.max_label_issue_rate", 5),
                                         expected="contracts.bounds.max_label_issue_rate: 5 is above 1"),
     "unknown_variant": dict(params=params_with("variants", ["oracle", "baseline", "pruned", "balance"]),

@@ -151,7 +151,8 @@ class Device(Rule):
 
     def verify(self, value: Any, path: str) -> None:
         index = value[len("cuda:"):] if isinstance(value, str) and value.startswith("cuda:") else None
-        if not (value in self.NAMES or index is not None and index.isdigit()):
+        # before: isdigit() took "²" (a superscript digit), and pick_device's int() then raised a traceback
+        if not (value in self.NAMES or index is not None and index.isascii() and index.isdecimal()):
             suggestion = did_you_mean(value, self.NAMES) if isinstance(value, str) else ""
             fail(path, f"{show(value)} is not {self.allowed}{suggestion}")
 
