@@ -208,6 +208,23 @@ def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     return manifest, images, scores
 
 
+def flip_a_bit(path: Path, *, member: str | None = None) -> str:
+    """Flip one bit in the middle of the bytes of ``member`` (default: the largest) of the zip archive torch.save
+    wrote at ``path``, as a bad disk or copy would; returns the member's name."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    found = max(members, key=lambda m: m.file_size) if member is None else next(
+        m for m in members if m.filename.endswith(member))
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[found.header_offset + 26:found.header_offset + 30])
+    data[found.header_offset + 30 + name_length + extra_length + found.file_size // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+    return found.filename
+
+
 def edit_table(path: Path, change) -> None:
     """Rewrite the parquet table at ``path`` as ``change`` (a function of the frame) returns it."""
     import pandas as pd

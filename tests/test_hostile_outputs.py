@@ -20,7 +20,7 @@ import torch
 
 import forked_run
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, flip_a_bit,
     imagefolder_project, make_project, run_stage, run_winnow, tiny_degraded,
 )
 from review_project import write_project
@@ -194,6 +194,20 @@ def test_a_world_size_without_torchrun_stops_train_with_one_line(project, world,
     done = forked_run.run("script", str(ROOT / "stages/train.py"), ["baseline"], cwd=project, env=env, timeout=600)
     assert assert_error_line(done) == line
     assert _contents(project, MODEL, LOG) == old
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_model_with_a_flipped_bit_stops_evaluate_with_one_line(project):
+    # before: torch.load checks no CRC, so a bit flipped in a weight was evaluated as another model (accuracy 0.5180,
+    # was 0.8490), exit 0; DVC's md5 catches it only under `dvc repro`, not a stage run by hand or `dvc repro -s`
+    flipped = flip_a_bit(project / MODEL)  # in the widest layer's weights
+    before, old = files_under(project), _contents(project, *EVALUATE_OUT)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        f"error: models/baseline.pt: corrupt: its member {flipped} fails its CRC-32 check (a bit changed on "
+        "disk or in a copy); rerun the train@baseline stage (dvc repro train@baseline)")
+    assert _contents(project, *EVALUATE_OUT) == old
     assert_nothing_left(project, before)
 
 

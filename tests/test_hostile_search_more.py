@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, run_stage,
+    ROOT, assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, flip_a_bit, make_project,
+    run_stage,
 )
 from test_gan import gan_project
 from winnow.imageset import write_imageset
@@ -147,6 +148,8 @@ def test_knn_shapley_refuses_k_of_the_whole_train_set_and_takes_one_less():
     (b"PK\x03\x04" + b"garbage" * 20, "not a readable GAN checkpoint (PytorchStreamReader failed reading zip archive"),
     (None, "not a GAN checkpoint of this version (lacks seed, history, num_classes, image_shape, generator, "
            "discriminator, opt_g, opt_d, rng)"),
+    # before: torch.load checks no CRC, so a flipped bit was read back as other weights without a word
+    ("flipped", "corrupt: its member gan/data.pkl fails its CRC-32 check (a bit changed on disk or in a copy)"),
 ])
 def test_a_damaged_gan_checkpoint_is_one_line_naming_it(tmp_path, content, problem):
     # before: torch's traceback ("PytorchStreamReader failed reading zip archive ...") or a KeyError, when the
@@ -154,8 +157,10 @@ def test_a_damaged_gan_checkpoint_is_one_line_naming_it(tmp_path, content, probl
     import torch
 
     project = gan_project(tmp_path / "project", weak_k=2)
-    if content is None:
-        torch.save({"config": {}}, project / "models/gan.pt")
+    if content in (None, "flipped"):
+        torch.save({"config": {}}, project / "models/gan.pt")  # torch names the archive's folder gan
+        if content == "flipped":
+            flip_a_bit(project / "models/gan.pt", member="data.pkl")
     else:
         (project / "models/gan.pt").write_bytes(content)
     before = files_under(project)

@@ -10,6 +10,7 @@ that nothing is downloaded unless asked, that the classifier goes, and the one-l
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
 
@@ -18,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from hostile_harness import flip_a_bit
 from winnow import pretrained
 from winnow.configs import PretrainedConfig
 from winnow.errors import WinnowError
@@ -123,6 +125,20 @@ def test_torchvision_weights_from_a_file_are_loaded_and_the_classifier_goes(fake
                                    progress=False)
     assert calls == [{"name": "resnet18", "weights": None}]
     np.testing.assert_allclose(features, channel_means(images()), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.hostile("represent")
+def test_torchvision_weights_with_a_flipped_bit_are_refused_with_one_line(fake_torchvision, tmp_path):
+    # before: torch.load checks no CRC, so the flipped weight embedded every image with another model, without a word
+    calls, _ = fake_torchvision
+    torch.save(Pooled("fc").state_dict(), tmp_path / "r18.pth")  # torch names the archive's folder r18
+    flip_a_bit(tmp_path / "r18.pth", member="data.pkl")
+    with pytest.raises(WinnowError, match="^" + re.escape(
+            f"represent.pretrained.path: {tmp_path / 'r18.pth'}: corrupt: its member r18/data.pkl fails its CRC-32 "
+            "check (a bit changed on disk or in a copy); download the weights again") + "$"):
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(tmp_path / "r18.pth")),
+                         progress=False)
+    assert calls == []
 
 
 def test_torchvision_weights_missing_from_the_cache_are_not_downloaded_unless_asked(fake_torchvision, tmp_path):

@@ -33,7 +33,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
-from winnow.stage import write_torch
+from winnow.stage import torch_file_damage, write_torch
 from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 
@@ -272,6 +272,9 @@ def _read_checkpoint(path, *, needed) -> dict:
     import pickle
     import warnings
 
+    damage = torch_file_damage(path)  # torch.load checks no CRC: flipped bits would resume as other weights
+    if damage:
+        raise _damaged(path, f"corrupt: {damage}")
     try:
         with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
             warnings.simplefilter("ignore")

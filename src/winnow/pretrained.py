@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, check_input_file, first_line
+from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
@@ -153,6 +154,9 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
     path = Path(config.path) if config.path else None
     if path is not None:
         check_input_file(path, option="represent.pretrained.path", fix=f"give the weights file of {config.model}")
+        damage = torch_file_damage(path)  # torch.load checks no CRC: flipped bits would embed with other weights
+        if damage:
+            raise WinnowError(f"represent.pretrained.path: {path}: corrupt: {damage}; download the weights again")
     loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
     try:
         with _offline(not config.download):

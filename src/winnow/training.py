@@ -403,12 +403,15 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     import pickle
     import warnings
 
-    from winnow.stage import rerun_error
+    from winnow.stage import rerun_error, torch_file_damage
 
     path = Path(path)
     written_by = written_by or f"train@{path.stem}"
     if not path.is_file():
         raise rerun_error(path, "model file not found", written_by=written_by)
+    damage = torch_file_damage(path)
+    if damage:
+        raise rerun_error(path, f"corrupt: {damage}", written_by=written_by)
     try:
         with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
             warnings.simplefilter("ignore")
