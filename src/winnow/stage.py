@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, output_obstacle
+from winnow.errors import (
+    INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, first_line, output_obstacle,
+)
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, sweep_temporaries,
     together,
@@ -101,7 +103,7 @@ def torch_file_damage(path: str | os.PathLike) -> str | None:
         try:
             bad = archive.testzip()
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
-            return f"its archive cannot be read through ({str(err).splitlines()[0][:120] if str(err) else 'cut short'})"
+            return f"its archive cannot be read through ({first_line(err)[:120]})"
     return None if bad is None else f"its member {bad} fails its CRC-32 check (a bit changed on disk or in a copy)"
 
 

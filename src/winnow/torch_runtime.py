@@ -151,8 +151,8 @@ def distributed_setup() -> tuple[int, int]:
                               f"(torchrun --nproc_per_node={world} ...), or unset WORLD_SIZE to train in one process")
         rank = _launch_number("RANK", default="0", least=0)
         if rank >= world:
-            raise WinnowError(f"RANK={rank} with WORLD_SIZE={world}: a rank is below the world size; launch with "
-                              "torchrun, which sets both")
+            raise WinnowError(f"RANK={rank} with WORLD_SIZE={world}: a rank must be below the world size; launch "
+                              "with torchrun, which sets both")
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         return torch.distributed.get_rank(), world
     return 0, 1
