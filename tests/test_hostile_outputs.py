@@ -177,19 +177,21 @@ def test_a_model_path_that_is_a_folder_stops_train_before_it_trains(project):
 
 
 @pytest.mark.hostile("training")
-@pytest.mark.parametrize(("world", "line"), [
-    ("abc", "error: WORLD_SIZE='abc': not a whole number >= 1; torchrun sets it, so launch with torchrun or unset "
-            "WORLD_SIZE"),
-    ("0", "error: WORLD_SIZE='0': not a whole number >= 1; torchrun sets it, so launch with torchrun or unset "
-          "WORLD_SIZE"),
-    ("2", "error: WORLD_SIZE=2 is set without RANK, MASTER_ADDR, MASTER_PORT: launch with torchrun (torchrun "
-          "--nproc_per_node=2 ...), or unset WORLD_SIZE to train in one process"),
+@pytest.mark.parametrize(("launch", "line"), [
+    ({"WORLD_SIZE": "abc"}, "error: WORLD_SIZE='abc': not a whole number >= 1; torchrun sets it, so launch with "
+                            "torchrun or unset WORLD_SIZE"),
+    ({"WORLD_SIZE": "0"}, "error: WORLD_SIZE='0': not a whole number >= 1; torchrun sets it, so launch with torchrun "
+                          "or unset WORLD_SIZE"),
+    ({"WORLD_SIZE": "2"}, "error: WORLD_SIZE=2 is set without RANK, MASTER_ADDR, MASTER_PORT: launch with torchrun "
+                          "(torchrun --nproc_per_node=2 ...), or unset WORLD_SIZE to train in one process"),
+    ({"WORLD_SIZE": "2", "RANK": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"},
+     "error: RANK=2 with WORLD_SIZE=2: a rank must be below the world size; launch with torchrun, which sets both"),
 ])
-def test_a_world_size_without_torchrun_stops_train_with_one_line(project, world, line):
+def test_a_world_size_without_torchrun_stops_train_with_one_line(project, launch, line):
     # before: "ValueError: invalid literal for int()" (abc), and torch's rendezvous error ("environment variable
-    # RANK expected, but not set") for 2, each a traceback
+    # RANK expected, but not set") for 2, each a traceback; a rank past the world size went on to torch's rendezvous
     make_project(project, _params(epochs=2, lr=0.01))
-    env = {k: v for k, v in _env().items() if k not in ("RANK", "MASTER_ADDR", "MASTER_PORT")} | {"WORLD_SIZE": world}
+    env = {k: v for k, v in _env().items() if k not in ("RANK", "MASTER_ADDR", "MASTER_PORT")} | launch
     before, old = files_under(project), _contents(project, MODEL, LOG)
     done = forked_run.run("script", str(ROOT / "stages/train.py"), ["baseline"], cwd=project, env=env, timeout=600)
     assert assert_error_line(done) == line
