@@ -259,7 +259,7 @@ def test_a_p_just_under_alpha_never_reads_as_alpha_in_the_sentence_that_ships():
     table = pd.DataFrame({"accuracy": [.95, .96], "macro_f1": [.95, .958], "weakest": ["a", "a"],
                           "weakest_f1": [.9, .9], "f1_change": [nan, .008], "f1_p": [nan, 100 / 2001],
                           "f1_low": [nan, .0001], "f1_high": [nan, .016], "acc_change": [nan, .01],
-                          "acc_p": [nan, .06]}, index=["baseline", "pruned"])
+                          "acc_p": [nan, .06], "learnt": [True, True]}, index=["baseline", "pruned"])
     # before: "(p 0.050, 95% CI +0.000 to +0.016 ...)" under the rule p < 0.05
     assert verdict(table, alpha=0.05) == (
         "pruned", "Ship `pruned`: macro F1 0.958, +0.008 over baseline (p 0.04998, 95% CI +0.0001 to +0.016; "
