@@ -125,6 +125,20 @@ def test_saved_weights_give_the_same_features(tmp_path, one_torch_thread):
         np.testing.assert_array_equal(again, rep.features)
 
 
+
+@pytest.mark.hostile("represent")
+def test_a_selfsup_encoder_with_a_flipped_bit_is_refused_in_one_line(tmp_path, one_torch_thread):
+    from hostile_harness import flip_a_bit
+
+    represent.embed_imageset(blobs(), options=opts("selfsup", selfsup=SELFSUP), seed=0, progress=False,
+                             model_out=tmp_path / "represent.pt")
+    member = flip_a_bit(tmp_path / "represent.pt")
+    # before: torch.load checks no CRC, so the reloaded encoder embedded with another weight, without a word
+    with pytest.raises(WinnowError) as err:
+        selfsup.load(tmp_path / "represent.pt", device="cpu")
+    assert str(err.value) == (f"{tmp_path / 'represent.pt'}: corrupt: its member {member} fails its CRC-32 check (a "
+                              "bit changed on disk or in a copy); run the represent stage again (dvc repro represent)")
+
 def test_selfsup_wall_clock_budget_stops_after_the_epoch_that_would_overrun_it(one_torch_thread):
     data = blobs()
     rep = represent.embed_imageset(data, options=opts("selfsup", selfsup={**SELFSUP, "seconds": 1e-9}), seed=0,

@@ -27,7 +27,7 @@ from winnow.configs import SelfSupConfig
 from winnow.device_rows import to_tensor
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
-from winnow.stage import write_torch
+from winnow.stage import torch_file_damage, write_torch
 from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 
@@ -222,6 +222,9 @@ def load(path: str | os.PathLike, *, device: str = "auto") -> Pretrained:
     """A model written by :func:`save`, on the chosen device, ready for :func:`encode`."""
     if not os.path.isfile(path):
         raise WinnowError(f"{path}: model file not found (run the represent stage with source selfsup)")
+    damage = torch_file_damage(path)  # torch.load checks no CRC: flipped bits would encode with other weights
+    if damage:
+        raise WinnowError(f"{path}: corrupt: {damage}; run the represent stage again (dvc repro represent)")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     config = SelfSupConfig(**saved["config"])
     model = SimCLR(in_channels=len(saved["mean"]), width=config.width)
