@@ -30,11 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, check_output, first_line, listed
+from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
 from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
-from winnow.review_words import KEYWORDS, resolve, reviewed_words
+from winnow.review_words import (
+    KEYWORDS, accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words,
+)
 from winnow.stage import load_params, rerun_error, together, write_json, write_table, write_text
 from winnow.variants import (
     DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
@@ -208,7 +210,7 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written
         check_output(path, option="review export:")
     data = read_imageset(DEGRADE)
-    _refuse_unimported_verdicts(data.classes)
+    refuse_unimported_verdicts(QUEUE_FILE, data.classes)
     check_output(THUMBS, option="review export:", folder=True)
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
@@ -254,86 +256,6 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))
     return queue, applied
-
-
-def _refuse_unimported_verdicts(classes: list[str]) -> None:
-    """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported
-    (an id reviews/verdicts.csv lacks, or a verdict other than the one imported for it): reviews/ is not under
-    version control, so that work would be lost."""
-    try:
-        queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError):  # no queue, or none this export could have written: nothing to keep
-        return
-    if not {"id", "verdict"} <= set(queue.columns):
-        return
-    written = queue[queue["verdict"].str.strip() != ""]
-    if not len(written):
-        return
-    lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))
-    if lacking:  # a person's cut-down copy: which verdicts were imported cannot be told, and export once wiped them
-        raise WinnowError(f"{QUEUE_FILE}: holds {len(written)} verdict(s) but lacks column(s) {', '.join(lacking)}, so "
-                          "whether they were imported cannot be told, and a new export would overwrite them; restore "
-                          f"the columns and import it (winnow review import {QUEUE_FILE}), or delete the file to "
-                          "discard them")
-    try:
-        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
-                    else pd.DataFrame(columns=["id", "verdict", "label"]))
-        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
-    except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
-        # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
-        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}), so whether the {len(written)} "
-                          f"verdict(s) in {QUEUE_FILE} were imported is unknown, and a new export would overwrite "
-                          f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
-                          f"--replace {QUEUE_FILE}`") from err
-    index = {name: i for i, name in enumerate(classes)}
-    # a verdict that resolves to nothing (a typo, a spreadsheet's TRUE for class true) was never imported either
-    outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
-    # an imported verdict for the same image that differs may be the later one (a page's download imported after
-    # the queue): before, the advice to import the queue reverted it without a word
-    differing = written[[outcome is not None and i in imported and outcome != imported[i]
-                         for outcome, i in zip(outcomes, written["id"])]]
-    if len(differing):
-        first = differing.iloc[0]
-        said, held = first["verdict"].strip(), imported[first["id"]][0]
-        raise WinnowError(f"{QUEUE_FILE}: id {first['id']!r} says {said!r} and {VERDICTS_FILE} holds {held!r} for it "
-                          f"({len(differing)} such verdict(s)), which a new export would overwrite in the queue; to keep "
-                          f"{held!r}, clear the queue's verdict cell (or delete {QUEUE_FILE}), to keep {said!r}, "
-                          f"import the queue (winnow review import {QUEUE_FILE}), then export")
-    waiting = written[[outcome is None or i not in imported for outcome, i in zip(outcomes, written["id"])]]
-    if len(waiting):
-        first = waiting.iloc[0]
-        raise WinnowError(f"{QUEUE_FILE}: holds {len(waiting)} verdict(s) not imported (first: id "
-                          f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
-                          f"(winnow review import {QUEUE_FILE}), or delete the file to discard them")
-
-
-def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> tuple[str, int] | None:
-    """``(verdict, label)`` a queue row's verdict word resolves to (``index``: class name -> index), None where
-    it does not resolve."""
-    try:
-        suggested = index[row["suggested"]] if row["action"] == "relabel" else -1
-        return resolve(row["verdict"].strip(), where="", given=index[row["given"]], action=row["action"],
-                       suggested=suggested, classes=classes)
-    except (KeyError, WinnowError):
-        return None
-
-
-def _accepting(action: str, suggested: str) -> str:
-    """What accepting a suggestion does, in words: ``drop`` or ``relabel to '<class>'`` (a drop's suggested
-    class is only the judge's hint, which accepting does not apply)."""
-    return f"relabel to {suggested!r}" if action == "relabel" else action
-
-
-def _refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str]) -> None:
-    """One line when a class column's cell (``given``, ``suggested``) names no class: before, a spreadsheet's
-    2 for the class '02' was reported as a label changed since the export, and export then asked to import
-    the same file again."""
-    if not text or text in classes:
-        return
-    was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
-    cause = (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
-             "the class columns as text" if was else f"the classes are {listed(classes)}; edit only the verdict column")
-    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause})")
 
 
 def _read_queue() -> pd.DataFrame:
@@ -386,7 +308,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "were judged cannot be told; fill in the verdict column of the exported "
                               f"{QUEUE_FILE}, or import the review page's download or a Label Studio export, which "
                               "carry them")
-        _refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
+        refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
         # the data changed since the person looked: the word meant another label
         if saw != now:
             raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
@@ -404,9 +326,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         if image not in current.index:
             raise WinnowError(f"{QUEUE_FILE}: id {image!r}: no cleaner suggests a drop or relabel of it now (the "
                               "pipeline ran again since the export); run `winnow review export` again")
-        _refuse_unnamed_class(item["suggested"], where=str(QUEUE_FILE), image=image, column="suggested",
+        refuse_unnamed_class(item["suggested"], where=str(QUEUE_FILE), image=image, column="suggested",
                               classes=data.classes)
-        _refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes)
+        refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes)
         if (item["action"], item["suggested"]) != tuple(current.loc[image, ["action", "suggested"]]):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} says {item['action']} {item['suggested']!r}, and the "
                               f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "
@@ -414,9 +336,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "export` again (edit only the verdict column)")
         # accept means the suggestion the person saw: the file's own, when it says (an edited queue of an earlier
         # export, or Label Studio's tasks), which the cleaners may have changed since (dog -> cat then, -> owl now)
-        now_does = _accepting(item["action"], item["suggested"])
-        if word.lower() == "accept" and _accepting(saw_action, saw_suggested) != now_does:
-            raise WinnowError(f"{where} (id {image!r}): accept meant {_accepting(saw_action, saw_suggested)} when "
+        now_does = accepting(item["action"], item["suggested"])
+        if word.lower() == "accept" and accepting(saw_action, saw_suggested) != now_does:
+            raise WinnowError(f"{where} (id {image!r}): accept meant {accepting(saw_action, saw_suggested)} when "
                               f"exported and means {now_does} now (the cleaners' suggestion changed); export the "
                               "queue again and review that image anew, or write the outcome you chose (drop, or a "
                               "class) instead of accept")

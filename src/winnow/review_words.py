@@ -3,7 +3,8 @@
 The file is the exported ``reviews/queue.csv`` with its ``verdict`` column filled in, the review page's
 download (``id, verdict, given, digest``), or a Label Studio JSON export of the tasks ``winnow review
 export`` wrote. :func:`reviewed_words` reads any of them into one list; :func:`resolve` turns one word into
-a verdict and a label.
+a verdict and a label. :func:`refuse_unimported_verdicts` guards the words a person wrote into the queue from
+an export that would overwrite them; :func:`accepting` and :func:`refuse_unnamed_class` check an import's row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
+from winnow.verdicts import VERDICTS_FILE
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -194,3 +196,83 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     if label == given:
         return "reject", label
     return ("drop" if label == -1 else "relabel"), label
+
+
+def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
+    """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported
+    (an id reviews/verdicts.csv lacks, or a verdict other than the one imported for it): reviews/ is not under
+    version control, so that work would be lost."""
+    try:
+        queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError):  # no queue, or none this export could have written: nothing to keep
+        return
+    if not {"id", "verdict"} <= set(queue.columns):
+        return
+    written = queue[queue["verdict"].str.strip() != ""]
+    if not len(written):
+        return
+    lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))
+    if lacking:  # a person's cut-down copy: which verdicts were imported cannot be told, and export once wiped them
+        raise WinnowError(f"{queue_file}: holds {len(written)} verdict(s) but lacks column(s) {', '.join(lacking)}, so "
+                          "whether they were imported cannot be told, and a new export would overwrite them; restore "
+                          f"the columns and import it (winnow review import {queue_file}), or delete the file to "
+                          "discard them")
+    try:
+        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
+                    else pd.DataFrame(columns=["id", "verdict", "label"]))
+        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
+    except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
+        # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
+        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}), so whether the {len(written)} "
+                          f"verdict(s) in {queue_file} were imported is unknown, and a new export would overwrite "
+                          f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
+                          f"--replace {queue_file}`") from err
+    index = {name: i for i, name in enumerate(classes)}
+    # a verdict that resolves to nothing (a typo, a spreadsheet's TRUE for class true) was never imported either
+    outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
+    # an imported verdict for the same image that differs may be the later one (a page's download imported after
+    # the queue): before, the advice to import the queue reverted it without a word
+    differing = written[[outcome is not None and i in imported and outcome != imported[i]
+                         for outcome, i in zip(outcomes, written["id"])]]
+    if len(differing):
+        first = differing.iloc[0]
+        said, held = first["verdict"].strip(), imported[first["id"]][0]
+        raise WinnowError(f"{queue_file}: id {first['id']!r} says {said!r} and {VERDICTS_FILE} holds {held!r} for it "
+                          f"({len(differing)} such verdict(s)), which a new export would overwrite in the queue; to keep "
+                          f"{held!r}, clear the queue's verdict cell (or delete {queue_file}), to keep {said!r}, "
+                          f"import the queue (winnow review import {queue_file}), then export")
+    waiting = written[[outcome is None or i not in imported for outcome, i in zip(outcomes, written["id"])]]
+    if len(waiting):
+        first = waiting.iloc[0]
+        raise WinnowError(f"{queue_file}: holds {len(waiting)} verdict(s) not imported (first: id "
+                          f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
+                          f"(winnow review import {queue_file}), or delete the file to discard them")
+
+
+def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> tuple[str, int] | None:
+    """``(verdict, label)`` a queue row's verdict word resolves to (``index``: class name -> index), None where
+    it does not resolve."""
+    try:
+        suggested = index[row["suggested"]] if row["action"] == "relabel" else -1
+        return resolve(row["verdict"].strip(), where="", given=index[row["given"]], action=row["action"],
+                       suggested=suggested, classes=classes)
+    except (KeyError, WinnowError):
+        return None
+
+
+def accepting(action: str, suggested: str) -> str:
+    """What accepting a suggestion does, in words: ``drop`` or ``relabel to '<class>'`` (a drop's suggested
+    class is only the judge's hint, which accepting does not apply)."""
+    return f"relabel to {suggested!r}" if action == "relabel" else action
+
+
+def refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str]) -> None:
+    """One line when a class column's cell (``given``, ``suggested``) names no class: before, a spreadsheet's
+    2 for the class '02' was reported as a label changed since the export, and export then asked to import
+    the same file again."""
+    if not text or text in classes:
+        return
+    was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
+    cause = (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
+             "the class columns as text" if was else f"the classes are {listed(classes)}; edit only the verdict column")
+    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause})")
