@@ -623,8 +623,8 @@ def test_balance_target_past_the_machines_memory_is_refused(project):
 @pytest.mark.parametrize("gan, expected", [
     ({"weak_k": 5}, "error: gan.weak_k: 5 is more than the 3 classes; set at most 3"),
     # the params check refuses it now, before any stage (before: gan-synthesize, after three trainings)
-    ({"weak_k": 0}, "error: params.yaml: gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
-                    "of variants"),
+    ({"weak_k": 0}, "error: params.yaml: gan.weak_k: 0 picks no weak class to generate; set at least 1, or null to take "
+                    "every class under weak_below"),
     ({"per_class": 10**9}, "error: gan.per_class 1,000,000,000: 2,000,000,000 samples take "),
 ])
 def test_gan_settings_the_classes_or_memory_cannot_meet_are_refused_before_training(project, gan, expected):

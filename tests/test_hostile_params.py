@@ -158,9 +158,10 @@ CASES = {
     "trivial_policy_with_two_ops": dict(params=params_with("balance.policy.kind", "trivial"),
                                         expected="balance.policy.n: kind trivial is TrivialAugment, one op an image; "
                                                  "set n: 1, or kind: rand for 2 ops an image"),
+    # the default variants leave augmented out: before, the line advised leaving it out, which changed nothing
     "weak_k_zero": dict(params=params_with("gan.weak_k", 0),
-                        expected="gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented "
-                                 "out of variants"),
+                        expected="gan.weak_k: 0 picks no weak class to generate; set at least 1, or null to take every "
+                                 "class under weak_below"),
     "weak_below_a_percentage": dict(params=params_with("gan.weak_below", 50),
                                     expected="gan.weak_below: 50 is above 1, but weak_by f1 scores a class by its F1, "
                                              "which lies in [0, 1], so every class would be weak; give a fraction "

@@ -223,9 +223,9 @@ def check_weak_k(k: int | None) -> None:
     """Refuse a ``gan.weak_k`` that picks no class (the params check runs it too, before any stage)."""
     if k is not None and k < 0:
         raise WinnowError(f"gan.weak_k: must be >= 0, got {k}")
-    if k == 0:
-        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or leave augmented out "
-                          "of variants")
+    if k == 0:  # before: "or leave augmented out of variants", which the params check said where it was out already
+        raise WinnowError("gan.weak_k: 0 picks no weak class to generate; set at least 1, or null to take every class "
+                          "under weak_below")
 
 
 # gan.weak_by scores that are rates in [0, 1]: a weak_below above 1 would make every class weak
