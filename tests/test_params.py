@@ -323,7 +323,10 @@ def test_the_legal_neighbours_of_the_settings_a_stage_refused_late_still_pass():
     counted["gan"]["weak_by"] = "count"
     under = params_with("gan.weak_k", None)  # the way out gan.weak_k 0's line names
     under["gan"]["weak_below"] = 0.5
-    for params in (folds, trivial, counted, under, params_with("gan.weak_k", 1), params_with("train.augment", "fixed")):
+    # augment: none in a judge's overrides (the train section copied whole) is what the judges do: before, refused
+    copied = params_with("confident_learn.train.augment", "none")
+    for params in (folds, trivial, counted, under, copied, params_with("gan.weak_k", 1),
+                   params_with("train.augment", "fixed")):
         assert validate(params) is params
 
 def test_the_train_sections_take_every_trainconfig_field():

@@ -135,8 +135,9 @@ def policy_made(section: dict, path: str) -> None:
 
 def judge_without_policy(section: dict, path: str) -> None:
     # the judges' models (confident_learn.train, embedding_clean.train, represent.judge) train on the images as they
-    # are: before, augment: fixed (or searched, with no search) was accepted and trained exactly as none
-    if "augment" in section:
+    # are: before, augment: fixed (or searched, with no search) was accepted and trained exactly as none. none says
+    # what they do, and a copy of the train section carries it: refused too, that once stopped every stage
+    if section.get("augment", "none") != "none":
         fail(f"{path}.augment", "the judges train without a policy (train.augment is for the variants' models); "
                                 "remove it")
 
