@@ -158,6 +158,21 @@ def test_a_mirrored_train_copy_of_a_test_image_is_a_leak():
     assert dedup_metrics(table)["leaks"]["train_copies_of_test"] == {"groups": 1, "images": 1, "test_images": 1}
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("min_correlation", [0.98, None])
+def test_a_mirror_of_a_test_image_stays_a_leak_when_a_train_copy_of_it_comes_first(capsys, min_correlation):
+    # i0 (train) and i1 (test) are the same pixels, i2 (train) their mirror. The pHash search reads i0 for both,
+    # so the mirror link is i0-i2. before: with min_correlation null i2 resembled no image its group kept (i1),
+    # left the group as a chained image and stayed in train, a mirrored copy of a test image
+    source = smooth_images(2)
+    images = np.concatenate([source[:1], source[:1], source[:1, :, ::-1], source[1:]])
+    table = dedup(images, splits=["train", "test", "train", "train"], min_correlation=min_correlation)
+    assert table["reason"].tolist() == ["leak", "eval_copy", "leak", "unique"]
+    assert table["kept"].tolist() == [False, True, False, True]
+    assert table["group"].tolist() == [0, 0, 0, 1]
+    assert "warning: dedup:" not in capsys.readouterr().out
+
+
 def test_embedding_neighbours_within_the_radius_join_with_their_own_reason():
     images = smooth_images(4)
     embedding = np.eye(4, 8, dtype=np.float32)

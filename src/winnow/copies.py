@@ -141,12 +141,17 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
                radius: int | None, looks: Looks | None = None, min_correlation: float | None = None) -> np.ndarray:
     """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether the two images are copies of each other
     by themselves, not only through a chain of others: equal ``digests``, a pair of their own among ``links`` (int
-    ``(Q, 2)`` by kind), or, with ``looks``, thumbnails (whole or a view) correlating at least ``min_correlation``,
-    without, uint64 ``phashes`` within ``radius`` bits."""
+    ``(Q, 2)`` by kind) between their pixels (a link of one image stands for every image of equal pixels: the pHash
+    searches link one of each), or, with ``looks``, thumbnails (whole or a view) correlating at least
+    ``min_correlation``, without, uint64 ``phashes`` within ``radius`` bits."""
+    # before: links were matched by image, so a train mirror of a test image whose train exact copy came first in
+    # the manifest (the copy, not the test image, searched and linked) resembled no image kept and stayed in train
+    pixels = pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
     n = len(digests)
-    own = np.concatenate([np.empty((0, 2), np.int64), *links.values()])
-    found = np.asarray(digests)[pairs[:, 0]] == np.asarray(digests)[pairs[:, 1]]
-    found |= np.isin(pairs.min(axis=1) * n + pairs.max(axis=1), own.min(axis=1) * n + own.max(axis=1))
+    own = pixels[np.concatenate([np.empty((0, 2), np.int64), *links.values()])]
+    mine = pixels[pairs]
+    found = mine[:, 0] == mine[:, 1]
+    found |= np.isin(mine.min(axis=1) * n + mine.max(axis=1), own.min(axis=1) * n + own.max(axis=1))
     if looks is not None and min_correlation is not None:
         found |= _correlated(looks.correlation(pairs, whole=True), min_correlation)
     elif radius is not None:
