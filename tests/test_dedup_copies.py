@@ -80,6 +80,19 @@ def test_a_mirror_of_an_image_of_another_class_is_not_a_copy(capsys, min_correla
 
 
 @pytest.mark.hostile("intermediates")
+def test_a_mirror_of_its_own_class_is_a_copy_when_an_exact_copy_of_another_label_comes_first(capsys):
+    # i0 (train, label 0) and i1 (test, label 1) are the same pixels, i2 (train, label 1) their mirror; the pHash
+    # search reads i0 for both. before: the mirror link i0-i2 was of two labels, so i2 was no copy and stayed in
+    # train, a mirrored copy of a test image of its own class, and the warning counted it as another class
+    source = smooth_images(2)
+    images = np.concatenate([source[:1], source[:1], source[:1, :, ::-1], source[1:]])
+    table = dedup(images, splits=["train", "test", "train", "train"], labels=[0, 1, 1, 1])
+    assert table["reason"].tolist() == ["leak", "eval_copy", "leak", "unique"]
+    assert table["group"].tolist() == [0, 0, 0, 1]
+    assert "warning: dedup:" not in capsys.readouterr().out
+
+
+@pytest.mark.hostile("intermediates")
 def test_a_fade_between_two_pictures_leaks_only_the_frames_that_look_like_the_test_one():
     # 30 frames fading from picture a (the test image) to picture b, neighbours near copies, a and b not (0.44).
     # before: one group of 30, and all 29 train frames, b itself, dropped as leaks of a below the chain warning

@@ -137,6 +137,18 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     return candidates[_correlated(looks.correlation(candidates, whole=True), min_correlation)]
 
 
+def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether some image of ``i``'s pixels and some
+    image of ``j``'s (equal ``digests``, ``(N,)``) carry one label (int ``(N,)`` ``labels``): the pHash searches
+    read one image of each set of equal pixels, whose label need not be the others'."""
+    pixels = pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
+    carried = pd.DataFrame({"pixels": pixels, "label": labels}).drop_duplicates()
+    ends = pd.DataFrame({"a": pixels[pairs[:, 0]], "b": pixels[pairs[:, 1]], "pair": np.arange(len(pairs))})
+    found = (ends.merge(carried, left_on="a", right_on="pixels")
+             .merge(carried, left_on=["b", "label"], right_on=["pixels", "label"])["pair"])
+    return np.isin(np.arange(len(pairs)), found.to_numpy())
+
+
 def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, links: dict[str, np.ndarray],
                radius: int | None, looks: Looks | None = None, min_correlation: float | None = None) -> np.ndarray:
     """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether the two images are copies of each other

@@ -34,7 +34,7 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
-                           resembling, variant_hashes)
+                           resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
 from winnow.engine import Engine
 from winnow.errors import WinnowError
@@ -86,8 +86,9 @@ def duplicate_links(
         flat: bool ``(N,)``, the flat images (:func:`winnow.thumbnails.flat_images`), left out of the pHash
             searches: they link by digest only. None: none flat.
         labels, mirrored: int ``(N,)`` labels and bool ``(V,)`` which variants are mirrors
-            (:func:`winnow.copies.mirrored_views`): given both, a pair of different labels linked only through
-            a mirror is no copy (mirroring may change the class: left/right, b/d), and a ``warning:`` line
+            (:func:`winnow.copies.mirrored_views`): given both, a pair linked only through a mirror whose
+            pixels carry no label in common (:func:`winnow.copies.share_a_label`) is no copy (mirroring may
+            change the class: left/right, b/d), and a ``warning:`` line
             says how many such links were left out.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
@@ -106,7 +107,7 @@ def duplicate_links(
         if variants is not None and len(variants):
             links["flip_crop_duplicate"] = _view_links(phashes[first], variants[:, first], radius=radius, rows=first,
                                                        looks=looks, min_correlation=min_correlation, labels=labels,
-                                                       mirrored=mirrored, near=links["near_duplicate"])
+                                                       mirrored=mirrored, near=links["near_duplicate"], digests=digests)
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
         links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
                                                        looks=looks if embedding_confirm else None,
@@ -116,7 +117,7 @@ def duplicate_links(
 
 def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows: np.ndarray, looks: Looks | None,
                 min_correlation: float | None, labels: np.ndarray | None, mirrored: np.ndarray | None,
-                near: np.ndarray) -> np.ndarray:
+                near: np.ndarray, digests: np.ndarray) -> np.ndarray:
     """The ``flip_crop_duplicate`` pairs of :func:`duplicate_links` (arguments as there, ``near`` its near pairs).
 
     before: with dedup.flip on, classes that are mirror images of each other (left/right) were linked as copies:
@@ -129,6 +130,10 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     plain = (search(variants[~mirrored], looks=None if looks is None else replace(looks, flip=False))[0]
              if (~mirrored).any() else np.empty((0, 2), np.int64))
     same, across = search(variants[mirrored], looks=looks, labels=labels)
+    # before: the labels were the searched image's alone, so the train mirror (label 1) of a test image (1) whose
+    # train exact copy (0) came first was no copy, stayed in train, and was counted as a link of different classes
+    shared = share_a_label(across, digests=digests, labels=labels)
+    same, across = np.concatenate([same, across[shared]]), across[~shared]
     known = np.concatenate([plain, near])
     left_out = int((~np.isin(across[:, 0] * n + across[:, 1], known.min(axis=1) * n + known.max(axis=1))).sum())
     if left_out:
