@@ -152,15 +152,21 @@ def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray)
 def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, links: dict[str, np.ndarray],
                radius: int | None, looks: Looks | None = None, min_correlation: float | None = None) -> np.ndarray:
     """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether the two images are copies of each other
-    by themselves, not only through a chain of others: equal ``digests``, a pair of their own among ``links`` (int
-    ``(Q, 2)`` by kind) between their pixels (a link of one image stands for every image of equal pixels: the pHash
-    searches link one of each), or, with ``looks``, thumbnails (whole or a view) correlating at least
-    ``min_correlation``, without, uint64 ``phashes`` within ``radius`` bits."""
+    by themselves, not only through a chain of others: equal ``digests``, a flip/crop or embedding pair of their own
+    among ``links`` (int ``(Q, 2)`` by kind) between their pixels (a link of one image stands for every image of
+    equal pixels: the pHash searches link one of each), or, with ``looks``, thumbnails (whole or a view) correlating
+    at least ``min_correlation``, without, uint64 ``phashes`` within ``radius`` bits. The exact and near links are
+    not read: they may chain a group's members in row order (:func:`near_pairs` by pHash alone), so they say nothing
+    of two images by themselves; digests, pHashes and thumbnails are compared here instead."""
     # before: links were matched by image, so a train mirror of a test image whose train exact copy came first in
     # the manifest (the copy, not the test image, searched and linked) resembled no image kept and stayed in train
     pixels = pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
     n = len(digests)
-    own = pixels[np.concatenate([np.empty((0, 2), np.int64), *links.values()])]
+    # before: with dedup.min_correlation null the near links chained each group in row order, so a train image 9
+    # bits from a test image (radius 3) was linked to it only because the two came last in the manifest, and went
+    # as its leak although it resembles it no more than through the chain
+    found_pairs = [pairs for kind, pairs in links.items() if kind not in ("exact_duplicate", "near_duplicate")]
+    own = pixels[np.concatenate([np.empty((0, 2), np.int64), *found_pairs])]
     mine = pixels[pairs]
     found = mine[:, 0] == mine[:, 1]
     found |= np.isin(mine.min(axis=1) * n + mine.max(axis=1), own.min(axis=1) * n + own.max(axis=1))
