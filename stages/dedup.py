@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from winnow.cosine_index import backend_of
-from winnow.dedup import dedup_images, dedup_metrics, leaks_kept, majority_labels, removed_identical
+from winnow.dedup import dedup_images, dedup_metrics, majority_labels
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
+from winnow.leaks import leaks_kept, removed_identical
 from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
@@ -98,7 +99,7 @@ def chain_warning(metrics: dict, *, train_images: int, identical: int | None = N
     chains distinct images into a few huge groups (embedding_radius 0.05 without the thumbnail check removed
     2,981 of 3,500 MNIST train images).
 
-    ``identical``: the removed images pixel-identical to an image that stays (:func:`winnow.dedup.removed_identical`;
+    ``identical``: the removed images pixel-identical to an image that stays (:func:`winnow.leaks.removed_identical`;
     default the ``exact_duplicate`` removals). A train copy of a val or test image counts as a ``leak``, however
     it is linked: 500 pixel-identical train copies of one test image were blamed on the radius."""
     removed = metrics["images_removed"]
@@ -124,7 +125,7 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[st
     """What the cross-split duplicates mean, one line per kind found; ``warning:`` where a score stays
     flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false).
 
-    ``kept``: per copied split, the train copies that stay (:func:`winnow.dedup.leaks_kept`; default all of
+    ``kept``: per copied split, the train copies that stay (:func:`winnow.leaks.leaks_kept`; default all of
     them when drop_leaks is false). With drop_leaks false dedup still keeps one train image per group: three
     train copies of a test image were reported as three kept in train, where one was."""
     lines = []

@@ -10,7 +10,7 @@ found by searches that never compare all pairs of hashes.
 Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
 group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
-are never changed); :func:`leaks_by_kind` counts them apart so the stage can warn. Other groups keep
+are never changed); :func:`winnow.leaks.leaks_by_kind` counts them apart so the stage can warn. Other groups keep
 one train image of the label most of their train images carry (any label on a tie) by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
@@ -40,6 +40,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components, first_seen_numbering
+from winnow.leaks import leaks_by_kind
 from winnow.thumbnails import Looks, flat_images
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
@@ -369,71 +370,9 @@ def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
     return set(planted["id"]) | set(planted["source_id"].dropna())
 
 
-# cross-split duplicates by kind: (the split holding the copies, the split they copy)
-LEAK_KINDS = {"train_copies_of_val": ("train", "val"), "train_copies_of_test": ("train", "test"),
-              "val_copies_of_test": ("val", "test")}
-# counted only when ingest read a trusted split (the label book the budget judges on): its train copies are
-# dropped like any leak, and copies of test in it make the budget choose partly on test images
-TRUSTED_LEAK_KINDS = {"train_copies_of_trusted": ("train", "trusted"), "trusted_copies_of_val": ("trusted", "val"),
-                      "trusted_copies_of_test": ("trusted", "test")}
-
-
-def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Duplicate groups that span two splits, one entry per :data:`LEAK_KINDS` (and :data:`TRUSTED_LEAK_KINDS`
-    when the table holds a trusted split).
-
-    They differ in what they spoil: train copies of val images flatter the val score that picks every
-    checkpoint, train copies of test images the test score, and val copies of test images make test
-    partly a set the checkpoint was already chosen on. A group holding all three splits counts under
-    each kind.
-
-    Returns:
-        kind -> ``groups`` (groups holding both splits), ``images`` (their members in the copying
-        split, e.g. the train images for ``train_copies_of_val``) and ``<copied split>_images``
-        (their members in the other split).
-    """
-    groups = table["group"].to_numpy(np.int64)
-    splits = table["split"].to_numpy()
-    n_groups = int(groups.max()) + 1 if len(groups) else 0
-    holds = {s: np.bincount(groups[splits == s], minlength=n_groups) > 0 for s in ("train", "val", "test", "trusted")}
-    leaks = {}
-    for kind, (copy, copied) in (LEAK_KINDS | (TRUSTED_LEAK_KINDS if (splits == "trusted").any() else {})).items():
-        spans = holds[copy] & holds[copied]
-        member = spans[groups] if len(groups) else np.zeros(0, dtype=bool)
-        leaks[kind] = {"groups": int(spans.sum()), "images": int((member & (splits == copy)).sum()),
-                       f"{copied}_images": int((member & (splits == copied)).sum())}
-    return leaks
-
-
-def removed_identical(table: pd.DataFrame, digests: np.ndarray) -> int:
-    """How many removed images are pixel-identical to an image that stays (its group's kept train image, or a
-    val/test image): no radius separates those. ``digests``: ``(N,)`` pixel digests following the table's rows.
-
-    The ``removed`` counts cannot tell: a train copy of a val or test image is counted as a ``leak``, whatever
-    links it."""
-    digests = pd.Series(np.asarray(digests, dtype=object))
-    kept = table["kept"].to_numpy(bool)
-    return int((~kept & digests.isin(digests[kept]).to_numpy()).sum())
-
-
-def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
-    """Per copied split (``val``, ``test``, ``trusted``): the train images that stay in train in groups holding an
-    image of that split, which is one per group with ``drop_leaks`` false (the group's other train images go as
-    its duplicates) and none with it true."""
-    groups = table["group"].to_numpy(np.int64)
-    splits = table["split"].to_numpy()
-    n_groups = int(groups.max()) + 1 if len(groups) else 0
-    staying = (splits == "train") & table["kept"].to_numpy(bool)
-    kept = {}
-    for copied in ("val", "test", "trusted"):
-        holds = np.bincount(groups[splits == copied], minlength=n_groups) > 0
-        kept[copied] = int((staying & holds[groups]).sum()) if len(groups) else 0
-    return kept
-
-
 def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = None) -> dict:
     """Counts from a :func:`dedup_table`: groups, removals, label conflicts, cross-split leaks by kind
-    (:func:`leaks_by_kind`) and, when degrade planted duplicates, detection scores over train images.
+    (:func:`winnow.leaks.leaks_by_kind`) and, when degrade planted duplicates, detection scores over train images.
 
     An image is predicted positive when its group has two or more members, truly positive when it is
     in :func:`true_duplicate_ids`.
