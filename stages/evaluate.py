@@ -8,8 +8,8 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.metrics import (
-    headline, largest_class_share, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table,
-    summarise, summary_path,
+    headline, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table, recall_total,
+    summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
 from winnow.training import load, predict_proba
@@ -47,10 +47,11 @@ def main() -> None:
         # without a word, and the report shipped another version on its "gain" over it
         named = np.unique(predicted)
         only = f", naming {classes[named[0]]!r} for every one" if len(named) == 1 else ""
-        print(f"warning: evaluate@{variant}: the model is right on {summary['accuracy']:.4f} of the test images{only}: "
-              f"no better than naming the largest class for every one ({largest_class_share(test.labels):.4f}), so "
-              f"it has not learnt and the report gives no verdict beside it; check train.lr, train.weight_decay and "
-              f"train.epochs, then rerun train@{variant}")
+        recalls = tested_recalls(summary)
+        print(f"warning: evaluate@{variant}: the model is right on {summary['accuracy']:.4f} of the test images{only}, "
+              f"and its recalls of the {len(recalls)} test classes add up to {recall_total(recalls):.4f}: no more than "
+              "naming one class for every image scores (1), so it has not learnt and the report gives no verdict "
+              f"beside it; check train.lr, train.weight_decay and train.epochs, then rerun train@{variant}")
     names = pd.Series(classes)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(predictions_path(variant),

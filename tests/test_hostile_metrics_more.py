@@ -101,9 +101,10 @@ def test_evaluate_warns_of_a_model_no_better_than_naming_the_largest_class(tmp_p
     # before: "accuracy 0.1000" of a model that called all 1,000 test images one class, without a word, and the
     # report shipped pruned on its +0.891 macro F1 over it
     assert done.stdout.splitlines() == [
-        "warning: evaluate@baseline: the model is right on 0.6000 of the test images, naming 'b' for every one: no "
-        "better than naming the largest class for every one (0.6000), so it has not learnt and the report gives no "
-        "verdict beside it; check train.lr, train.weight_decay and train.epochs, then rerun train@baseline",
+        "warning: evaluate@baseline: the model is right on 0.6000 of the test images, naming 'b' for every one, and "
+        "its recalls of the 2 test classes add up to 1.0000: no more than naming one class for every image scores (1), "
+        "so it has not learnt and the report gives no verdict beside it; check train.lr, train.weight_decay and "
+        "train.epochs, then rerun train@baseline",
         "evaluate@baseline: accuracy 0.6000, macro F1 0.3750, weakest class a (F1 0.000)"]
 
 

@@ -407,7 +407,7 @@ def test_no_version_is_shipped_against_or_beside_a_model_that_never_learnt(tmp_p
     body = first_section(report_text(write_project(tmp_path, predicted)))[1]
     sentence = plain(re.search(r'<p class="verdict">(.*?)</p>', body, re.S).group(1))
     assert sentence == (
-        f"No verdict: the model of {failed} did not learn (right on no more test images than naming the largest class "
-        "for every one), so a gap between versions says nothing of their data; check train.lr, train.weight_decay "
-        f"and train.epochs, then rerun dvc repro train@{failed} and evaluate.")
+        f"No verdict: the model of {failed} did not learn (its recalls of the test classes add up to no more than "
+        "naming one class for every image scores), so a gap between versions says nothing of their data; check "
+        f"train.lr, train.weight_decay and train.epochs, then rerun dvc repro train@{failed} and evaluate.")
     assert "<b>" not in body.split("<table>")[1]  # no row marked as the winner

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from winnow.metrics import confusion, headline, per_class_table, predictions_table, summarise
+from winnow.metrics import confusion, headline, not_learnt, per_class_table, predictions_table, summarise
 
 
 @pytest.fixture
@@ -50,3 +50,18 @@ def test_predictions_name_classes_and_the_top_probability():
     table = predictions_table(np.array([10, 11, 12]), np.array([0, 0, 1]), probabilities, classes=["x", "NA", "y"])
     assert table.to_dict("list") == {"id": ["10", "11", "12"], "label": ["x", "x", "NA"],
                                      "predicted": ["x", "y", "NA"], "probability": [0.7, 0.6, 0.5]}
+
+
+@pytest.mark.hostile("report")
+def test_a_model_below_the_largest_class_share_of_a_skewed_test_split_has_learnt():
+    # 910 of 1,000 test images are class 0; the model misses 110 of them and finds every image of the other classes
+    labels = np.concatenate([np.zeros(910, int), np.repeat(np.arange(1, 10), 10)])
+    predicted = labels.copy()
+    predicted[:110] = 1
+    summary = summarise(labels, predicted, classes=[str(c) for c in range(10)])
+    # before: right on 890, no more than the 910 of naming class 0 for all, it read as never learnt: evaluate warned
+    # and the report withheld its verdict beside it
+    assert not_learnt(summary) is False
+    # naming one class for every image, the largest or another, has not learnt
+    assert not_learnt(summarise(labels, np.zeros_like(labels), classes=[str(c) for c in range(10)])) is True
+    assert not_learnt(summarise(labels, np.full_like(labels, 3), classes=[str(c) for c in range(10)])) is True

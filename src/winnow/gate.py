@@ -37,7 +37,7 @@ string at either revision, predictions missing at either revision, a blank predi
 test class, an evaluate metrics file missing beside its predictions or disagreeing with them
 (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its predictions
 (:func:`winnow.staleness.check_commit_current`), test sets that differ, a model at either revision no better than
-naming the largest test class (:func:`check_learnt`), an unknown revision or bad ``gate`` params each end in one
+naming one class for every test image (:func:`check_learnt`), an unknown revision or bad ``gate`` params each end in one
 ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
@@ -60,7 +60,7 @@ from winnow.evaluated import check_headline, headline_classes, metric_problems, 
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
 from winnow.metrics import (
-    METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_largest_count, predictions_path, variant_of,
+    METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, recall_total, variant_of,
 )
 from winnow.yaml_text import load_yaml
 
@@ -238,17 +238,20 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
 
 
 def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
-    """One line when the model behind ``frame`` (:func:`winnow.evaluated.read_predictions`'s) is right on no more
-    test images than naming their largest class for every one, missing some. before: a base whose model never
-    learnt let any head pass (nothing can regress below naming one class), and a head whose model never learnt
-    passed beside such a base."""
-    right = int((frame["label"] == frame["predicted"]).sum())
-    support = frame["label"].value_counts().to_numpy()
-    if right < len(frame) and no_better_than_largest_count(right / len(frame), support):
-        raise WinnowError(f"{where}: the model is right on {right} of {len(frame)} test images, no more than naming "
-                          f"the largest class for every one ({int(support.max())}): it did not learn, so the gate "
-                          f"cannot judge {variant} by it; rerun train@{variant} and evaluate@{variant} there (check "
-                          "train.lr, train.weight_decay and train.epochs), or pass revisions whose models learnt")
+    """One line when the model behind ``frame`` (:func:`winnow.evaluated.read_predictions`'s) does no better on the
+    test classes than naming one class for every image (its recalls add up to at most 1,
+    :func:`winnow.metrics.recall_total`), missing some. before: a base whose model never learnt let any head pass
+    (nothing can regress below naming one class), and a head whose model never learnt passed beside such a base;
+    then accuracy alone was weighed against the largest class's share, and a model right on 89% of a test split 90%
+    one class (recall 0.88 there, 1.0 on each other class) was refused as never learnt."""
+    hits = frame["label"] == frame["predicted"]
+    total = recall_total(hits.groupby(frame["label"]).mean())
+    if hits.sum() < len(frame) and total <= 1 + 1e-9:  # float sums of whole-count fractions
+        raise WinnowError(f"{where}: the model's recalls of the {frame['label'].nunique()} test classes add up to "
+                          f"{total:.4f} (right on {int(hits.sum())} of {len(frame)} test images), no more than naming "
+                          f"one class for every image scores (1): it did not learn, so the gate cannot judge {variant} "
+                          f"by it; rerun train@{variant} and evaluate@{variant} there (check train.lr, "
+                          "train.weight_decay and train.epochs), or pass revisions whose models learnt")
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:

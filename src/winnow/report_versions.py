@@ -88,7 +88,8 @@ def compare_versions(metrics: dict[str, dict], predictions: dict[str, pd.DataFra
         One row per version (index), float columns ``accuracy``, ``macro_f1``, ``weakest_f1``,
         ``f1_change``, ``f1_p``, ``f1_low``, ``f1_high``, ``acc_change``, ``acc_p`` (NaN where a comparison does
         not apply: baseline itself, or no baseline), the text column ``weakest`` and the bool column ``learnt``
-        (the model is right on more test images than naming the largest class: :func:`winnow.metrics.not_learnt`).
+        (the model does better on the test classes than naming one class for every image:
+        :func:`winnow.metrics.not_learnt`).
     """
     rows = {}
     for version, summary in metrics.items():
@@ -145,9 +146,9 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
     failed = [v for v in (BASELINE, *candidates.index) if not table.loc[v, "learnt"]]
     if failed:
         names = ", ".join(f"`{v}`" for v in failed)
-        return None, (f"No verdict: the model of {names} did not learn (right on no more test images than naming the "
-                      "largest class for every one), so a gap between versions says nothing of their data; check "
-                      "train.lr, train.weight_decay and train.epochs, then rerun "
+        return None, (f"No verdict: the model of {names} did not learn (its recalls of the test classes add "
+                      "up to no more than naming one class for every image scores), so a gap between versions says "
+                      "nothing of their data; check train.lr, train.weight_decay and train.epochs, then rerun "
                       f"`dvc repro {' '.join(f'train@{v}' for v in failed)}` and evaluate.")
     winners = candidates[beats_baseline(candidates, alpha=alpha)]
     best = (winners if len(winners) else candidates)["macro_f1"].idxmax()
