@@ -141,6 +141,22 @@ def test_torchvision_weights_with_a_flipped_bit_are_refused_with_one_line(fake_t
     assert calls == []
 
 
+@pytest.mark.hostile("represent")
+def test_torchvision_weights_torch_saved_without_crcs_are_loaded(fake_torchvision, tmp_path):
+    # before: refused as "corrupt: its member r18/data.pkl fails its CRC-32 check": torch writes a CRC of 0 for every
+    # member under torch.serialization.set_crc32_options(False), a documented way to save large files faster
+    calls, _ = fake_torchvision
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save(Pooled("fc").state_dict(), tmp_path / "r18.pth")
+    finally:
+        torch.serialization.set_crc32_options(True)
+    features, _ = pretrained.embed(images(), config=config("torchvision:resnet18", path=str(tmp_path / "r18.pth")),
+                                   progress=False)
+    assert calls == [{"name": "resnet18", "weights": None}]
+    np.testing.assert_allclose(features, channel_means(images()), rtol=1e-5, atol=1e-6)
+
+
 def test_torchvision_weights_missing_from_the_cache_are_not_downloaded_unless_asked(fake_torchvision, tmp_path):
     calls, default = fake_torchvision
     with pytest.raises(WinnowError) as err:
