@@ -267,6 +267,21 @@ def test_a_p_just_under_alpha_never_reads_as_alpha_in_the_sentence_that_ships():
 
 
 @pytest.mark.hostile("report")
+def test_a_bound_just_beside_0_is_written_in_decimals():
+    from winnow.report_versions import verdict
+
+    nan = float("nan")
+    table = pd.DataFrame({"accuracy": [.95, .96], "macro_f1": [.95, .958], "weakest": ["a", "a"],
+                          "weakest_f1": [.9, .9], "f1_change": [nan, .008], "f1_p": [nan, 120 / 2001],
+                          "f1_low": [nan, -.00004], "f1_high": [nan, .016], "acc_change": [nan, .01],
+                          "acc_p": [nan, .06], "learnt": [True, True]}, index=["baseline", "pruned"])
+    # before: "95% CI -4e-05 to +0.016", the page's one number in scientific notation
+    assert verdict(table, alpha=0.05)[1] == (
+        "No version beats baseline significantly: keep `baseline` (macro F1 0.950). The best, `pruned`, reaches macro "
+        "F1 0.958, +0.008 over baseline (p 0.060, 95% CI -0.00004 to +0.016; paired on the test images).")
+
+
+@pytest.mark.hostile("report")
 def test_two_classes_with_the_same_gain_read_as_no_clear_difference():
     from winnow.compare import pairwise
     from winnow.report import _significance_table

@@ -89,11 +89,14 @@ def fmt(value, *, digits: int = 3) -> str:
 
 
 def bound(x: float) -> str:
-    """An interval's bound, signed, to 3 decimals ("–" for NaN), but to its first digit that is not 0 where three
-    decimals would show 0: before, a lower bound of +0.0001 read "+0.000", as if the interval touched 0."""
+    """An interval's bound, signed, to 3 decimals ("–" for NaN), but to its first digit that is not 0 (at most 10
+    decimals) where three decimals would show 0: before, a lower bound of +0.0001 read "+0.000", as if the interval
+    touched 0, and then one of -0.00004 read "-4e-05"."""
     if math.isnan(x):
         return "–"
-    return f"{x:+.1g}" if x != 0 and f"{abs(x):.3f}" == "0.000" else f"{x:+.3f}"
+    if x == 0 or f"{abs(x):.3f}" != "0.000":
+        return f"{x:+.3f}"
+    return f"{x:+.{min(-math.floor(math.log10(abs(x))), 10)}f}"
 
 
 def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | None = None, index: bool = True,
