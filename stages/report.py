@@ -197,7 +197,10 @@ def budget_numbers(budget: dict | None) -> dict | None:
         budget, path=BUDGET, stage="budget",
         required=["judge.split", "winner", *(["judge.images", "candidates", "l2", "l2_chosen_on", "score", "tie_se",
                                               *check] if judged else [])],
-        texts=["judge.split", "winner", "l2_chosen_on", "score", "model_check.candidate", "model_check.model"],
+        # l2_chosen_on is null where no probe was fitted (before: the report refused every budget whose judge split
+        # held too few images or missed a class, and rerunning the budget wrote the same file again)
+        texts=["judge.split", "winner", "score", "model_check.candidate", "model_check.model",
+               *(["l2_chosen_on"] if judged else [])],
         finite=["l2", "tie_se", "model_check.gap_images", "model_check.gap_se"],
         counts=["judge.images", "judge.min_images", "model_check.epochs", "model_check.none_correct",
                 "model_check.winner_correct", "model_check.judged"],

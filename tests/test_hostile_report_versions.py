@@ -397,6 +397,29 @@ def test_a_budget_whose_model_check_holds_is_shown_with_its_gap(tmp_path):
 
 
 @pytest.mark.hostile("report")
+@pytest.mark.parametrize(("judge", "why"), [
+    ({"classes_without_images": [], "too_few_images": True},
+     "the val split holds 4 images, fewer than the 50 that tell a cleaning from noise"),
+    ({"classes_without_images": ["3"], "too_few_images": False}, "the val split holds no image of 3")])
+def test_a_budget_whose_judge_split_could_not_judge_is_shown(tmp_path, judge, why):
+    # what the budget stage writes when its judge split holds too few images or misses a class: no probe was fitted,
+    # so l2 and l2_chosen_on are null. before: "error: metrics/budget.json: l2_chosen_on is null, not a text; rerun
+    # the budget stage", and rerunning the budget wrote the same file again
+    root = project(tmp_path)
+    (root / "metrics/budget.json").write_text(json.dumps({
+        "enabled": True, "cleaners": ["confident_learn"], "train_images": 6, "leak_drops": 0,
+        "label_decisions": {"images": 0, "confident_learn": 0},
+        "judge": {"split": "val", "images": 4, "repeats_left_out": 0, "conflicts_left_out": 0, "min_images": 50,
+                  **judge},
+        "score": "log_loss", "l2": None, "l2_chosen_on": None, "tie_se": 1.0, "copies_of_judge_images": None,
+        "winner": "filters", "model_check": None, "candidates": {}}))
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr
+    assert (f"No label cleaning was judged: {why}, so pruned applies filters (the quality and duplicate drops, which "
+            "need no judge).") in plain((root / "reports/index.html").read_text())
+
+
+@pytest.mark.hostile("report")
 @pytest.mark.parametrize("failed", ["baseline", "pruned"])
 def test_no_version_is_shipped_against_or_beside_a_model_that_never_learnt(tmp_path, failed):
     # before: "Ship pruned: macro F1 0.909, +0.891 over baseline (p < 0.001 ...)" where baseline's model named one
