@@ -172,38 +172,26 @@ def test_train_copies_of_test_images_leave_and_eval_images_stay():
 
 
 @pytest.mark.hostile("intermediates")
-def test_a_chain_of_near_copies_removes_only_images_that_resemble_one_kept(capsys):
-    # a test image a; train b 3 bits from a, c 3 from b (6 from a), d 3 from c (9 from a); radius 3.
+@pytest.mark.parametrize("order, reasons, kept, groups", [
     # before: one group, and b, c and d all dropped as leaks of a, which c and d do not resemble
+    ("abcd", ["eval_copy", "leak", "kept", "near_duplicate"], [True, False, True, False], [0, 0, 1, 1]),
+    # the test image last, as ingest writes the splits: pHash alone links each group's members in row order (b-c,
+    # c-d, d-a). before the review: d (9 bits from a) took its link to a for a resemblance and went as a's leak
+    ("bcda", ["leak", "kept", "near_duplicate", "eval_copy"], [False, True, False, True], [0, 1, 1, 0]),
+])
+def test_a_chain_of_near_copies_removes_only_images_that_resemble_one_kept(capsys, order, reasons, kept, groups):
+    # a test image a; train b 3 bits from a, c 3 from b (6 from a), d 3 from c (9 from a); radius 3: whatever the
+    # manifest order, b is a's leak, and c and d, which do not resemble a, a group of their own
     a = 0
     b = flip(a, 0, 1, 2)
     c = flip(b, 10, 11, 12)
     d = flip(c, 20, 21, 22)
-    manifest, scores = frames([a, b, c, d], splits=["test", "train", "train", "train"])
+    hashes = {"a": a, "b": b, "c": c, "d": d}
+    manifest, scores = frames([hashes[n] for n in order], splits=["test" if n == "a" else "train" for n in order])
     table = dedup_table(manifest, scores, radius=3, keep="first")
-    assert table["reason"].tolist() == ["eval_copy", "leak", "kept", "near_duplicate"]
-    assert table["kept"].tolist() == [True, False, True, False]
-    assert table["group"].tolist() == [0, 0, 1, 1]
-    assert capsys.readouterr().out.splitlines() == [
-        "warning: dedup: 2 image(s) joined a group only through a chain of copies and resemble none of the images it "
-        "keeps: not removed as their copies or leaks, but grouped among themselves (1 kept); if they are many, lower "
-        "dedup.radius or dedup.embedding_radius, or raise dedup.min_correlation"]
-
-
-@pytest.mark.hostile("intermediates")
-def test_a_chain_of_near_copies_is_split_whatever_the_manifest_order(capsys):
-    # the chain above, train images first and the test image a last, as ingest writes the splits. pHash alone links
-    # each group's members in row order (b-c, c-d, d-a). before: d (9 bits from a) took its link to a for a
-    # resemblance and went as a's leak, c stayed; now b is the leak, and c and d, which do not resemble a, a group
-    a = 0
-    b = flip(a, 0, 1, 2)
-    c = flip(b, 10, 11, 12)
-    d = flip(c, 20, 21, 22)
-    manifest, scores = frames([b, c, d, a], splits=["train", "train", "train", "test"])
-    table = dedup_table(manifest, scores, radius=3, keep="first")
-    assert table["reason"].tolist() == ["leak", "kept", "near_duplicate", "eval_copy"]
-    assert table["kept"].tolist() == [False, True, False, True]
-    assert table["group"].tolist() == [0, 1, 1, 0]
+    assert table["reason"].tolist() == reasons
+    assert table["kept"].tolist() == kept
+    assert table["group"].tolist() == groups
     assert capsys.readouterr().out.splitlines() == [
         "warning: dedup: 2 image(s) joined a group only through a chain of copies and resemble none of the images it "
         "keeps: not removed as their copies or leaks, but grouped among themselves (1 kept); if they are many, lower "
