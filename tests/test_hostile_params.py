@@ -267,3 +267,25 @@ def test_an_edit_to_another_stages_params_while_a_stage_runs_passes(tmp_path, mo
     run(_editing("gan.per_class", 7), reads_arguments=True)
     assert capsys.readouterr().err == ""
     assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("declared", ["      - params.yaml:\n      - seed\n", "      - seed\n      - params.yaml:\n"])
+def test_a_stage_declaring_the_whole_file_and_a_key_checks_the_whole_file(tmp_path, monkeypatch, capsys, declared):
+    # before: `- params.yaml:` (the whole file, to DVC) followed by a key ended the stage in an AttributeError
+    # traceback ('NoneType' object has no attribute 'append') as its outputs were to go into place, edit or none
+    project = _train_project(tmp_path, monkeypatch)
+    text = (project / "dvc.yaml").read_text()
+    start = text.index("\n    params:\n", text.index("\n  train:\n")) + len("\n    params:\n")
+    end = text.index("\n    ", text.index("      - balance.policy", start)) + 1
+    (project / "dvc.yaml").write_text(text[:start] + declared + text[end:])
+    before = files_under(project)
+    with pytest.raises(SystemExit) as ended:
+        run(_editing("gan.per_class", 7), reads_arguments=True)
+    assert ended.value.code == 1
+    assert capsys.readouterr().err == ("error: params.yaml changed while train@baseline ran: gan.per_class; its outputs "
+                                       "follow the old values; run dvc repro again\n")
+    assert_nothing_left(project, before)
+    run(_editing("gan.per_class", 7), reads_arguments=True)  # no edit this time (the file already says 7)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}

@@ -96,7 +96,7 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
         keys: list[str] | None = []
         for entry in body.get("params") or []:
             if isinstance(entry, str):
-                keys.append(entry)
+                keys = None if keys is None else [*keys, entry]  # after `params.yaml:` (null) the whole file is
             elif isinstance(entry, dict) and "params.yaml" in entry:  # {params.yaml: [keys]}, or null: all of it
                 listed = entry["params.yaml"]
                 keys = None if listed is None or keys is None else keys + list(listed)
