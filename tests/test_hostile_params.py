@@ -289,3 +289,32 @@ def test_a_stage_declaring_the_whole_file_and_a_key_checks_the_whole_file(tmp_pa
     run(_editing("gan.per_class", 7), reads_arguments=True)  # no edit this time (the file already says 7)
     assert capsys.readouterr().err == ""
     assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("declared, edited, refused", [
+    ("gan.${item.variant}", "gan.baseline", "gan.baseline"),    # DVC locks gan.baseline for train@baseline
+    ("gan.${item.variant}", "gan.oracle", None),                # train@oracle's key
+    ("gan.${item.other}.n", "gan.per_class", "gan.per_class"),  # not an argument: the section above it
+    ("gan.${item.other}.n", "augment_search.epochs", None),  # not a param of train@baseline
+])
+def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypatch, capsys, declared, edited,
+                                                             refused):
+    # before: the key was looked up as written, `gan.${item.variant}`, in no params.yaml, so an edit to what DVC
+    # locks for it (gan.baseline under train@baseline) passed, exit 0, and dvc.lock recorded the new value
+    project = _train_project(tmp_path, monkeypatch)
+    text = (project / "dvc.yaml").read_text()
+    at = text.index("      - balance.policy", text.index("\n  train:\n"))
+    (project / "dvc.yaml").write_text(text[:at] + f"      - {declared}\n" + text[at:])
+    before = files_under(project)
+    if refused is None:
+        run(_editing(edited, 7), reads_arguments=True)
+        assert capsys.readouterr().err == ""
+        assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+        return
+    with pytest.raises(SystemExit) as ended:
+        run(_editing(edited, 7), reads_arguments=True)
+    assert ended.value.code == 1
+    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {refused}; its outputs "
+                                       "follow the old values; run dvc repro again\n")
+    assert_nothing_left(project, before)

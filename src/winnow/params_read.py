@@ -100,5 +100,24 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
             elif isinstance(entry, dict) and "params.yaml" in entry:  # {params.yaml: [keys]}, or null: all of it
                 listed = entry["params.yaml"]
                 keys = None if listed is None or keys is None else keys + list(listed)
+        if keys is not None:
+            words = {}  # what this run's arguments stand for: `${item.variant}` in `stages/train.py ${item.variant}`
+            for c in command if isinstance(command, list) else [command]:
+                if isinstance(c, str) and runs.search(c):
+                    words = dict(zip(c[runs.search(c).end():].split(), args))
+            keys = [_resolved(key, words) for key in keys]
+            keys = None if "" in keys else keys
         return (f"{name}@{'-'.join(args)}" if args else name), keys
     return f"stages/{script}", None
+
+
+def _resolved(key: str, words: dict[str, str]) -> str:
+    """A dvc.yaml params key with DVC's ``${...}`` filled from ``words`` (the run's arguments); one still
+    templated is cut back to the dotted key above its first ``${`` (``models.${item.x}``: ``models``), or "" (the
+    whole file): DVC locks the resolved key, and the literal one, in no params.yaml, was never compared."""
+    for word, value in words.items():
+        if re.fullmatch(r"\$\{[^}]*\}", word):
+            key = key.replace(word, value)
+    if "${" not in key:
+        return key
+    return key[:key.index("${")].rpartition(".")[0]
