@@ -318,3 +318,27 @@ def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypa
     assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {refused}; its outputs "
                                        "follow the old values; run dvc repro again\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("meanwhile", ["", "seed: 7\n"])
+def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monkeypatch, capsys, meanwhile):
+    # before: `dvc exp run --queue -S ...` in another shell writes its values into the workspace's params.yaml and
+    # the old text back within some 30 ms (empty, then part-written, between); a stage committing then was refused,
+    # "params.yaml changed while train@baseline ran: seed, train, balance.policy", exit 1, though nothing changed
+    import threading
+
+    project = _train_project(tmp_path, monkeypatch)
+    before = files_under(project)
+
+    def main():
+        load_params()
+        text = Path("params.yaml").read_text()
+        Path("params.yaml").write_text(meanwhile)
+        threading.Timer(0.1, Path("params.yaml").write_text, [text]).start()
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+            write_json("metrics/train/baseline.json", {"epochs": 20})
+    run(main, reads_arguments=True)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}

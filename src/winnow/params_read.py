@@ -15,6 +15,7 @@ import copy
 import functools
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,16 @@ def check_unchanged() -> None:
     script = Path(sys.argv[0]).name
     name, declared = _declared(script, tuple(sys.argv[1:]))
     for path, read in _read.items():
-        try:
-            now = load_yaml(path.read_text(encoding="utf-8"), name=str(path))
-        except (OSError, UnicodeDecodeError, WinnowError):
-            now = None  # removed or broken meanwhile: every key it held has changed
-        keys = declared if declared is not None else sorted(set(read) | set(now if isinstance(now, dict) else {}))
-        changed = [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
+        for wait in (*[SETTLE_S / 10] * 10, None):
+            try:
+                now = load_yaml(path.read_text(encoding="utf-8"), name=str(path))
+            except (OSError, UnicodeDecodeError, WinnowError):
+                now = None  # removed or broken meanwhile: every key it held has changed
+            keys = declared if declared is not None else sorted(set(read) | set(now if isinstance(now, dict) else {}))
+            changed = [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
+            if not changed or wait is None:
+                break
+            time.sleep(wait)  # a file being rewritten (`dvc exp run --queue -S` puts its values there and back)
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             raise WinnowError(f"{path} changed while {name} ran: {shown}; its outputs follow the old values; "
@@ -58,6 +63,10 @@ def check_unchanged() -> None:
 
 
 _MISSING = object()
+# how long a difference must last to be an edit: `dvc exp run --queue -S` writes its values into the workspace's
+# params.yaml and the old text back within some 30 ms (empty, then part-written, between); an editor saving
+# rewrites it so too
+SETTLE_S = 1.0
 
 
 def _at(params: Any, key: str) -> Any:
