@@ -141,7 +141,7 @@ def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray)
     """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether some image of ``i``'s pixels and some
     image of ``j``'s (equal ``digests``, ``(N,)``) carry one label (int ``(N,)`` ``labels``): the pHash searches
     read one image of each set of equal pixels, whose label need not be the others'."""
-    pixels = pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
+    pixels = _pixel_ids(digests)
     carried = pd.DataFrame({"pixels": pixels, "label": labels}).drop_duplicates()
     ends = pd.DataFrame({"a": pixels[pairs[:, 0]], "b": pixels[pairs[:, 1]], "pair": np.arange(len(pairs))})
     found = (ends.merge(carried, left_on="a", right_on="pixels")
@@ -160,7 +160,7 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
     of two images by themselves; digests, pHashes and thumbnails are compared here instead."""
     # before: links were matched by image, so a train mirror of a test image whose train exact copy came first in
     # the manifest (the copy, not the test image, searched and linked) resembled no image kept and stayed in train
-    pixels = pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
+    pixels = _pixel_ids(digests)
     n = len(digests)
     # before: with dedup.min_correlation null the near links chained each group in row order, so a train image 9
     # bits from a test image (radius 3) was linked to it only because the two came last in the manifest, and went
@@ -175,6 +175,11 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
     elif radius is not None:
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
     return found
+
+
+def _pixel_ids(digests: np.ndarray) -> np.ndarray:
+    """int ``(N,)``: one number per set of equal ``digests`` (equal pixels), numbered by first row."""
+    return pd.factorize(pd.Series(np.asarray(digests, dtype=object)))[0]
 
 
 def _correlated(correlation: np.ndarray, min_correlation: float) -> np.ndarray:
