@@ -169,12 +169,18 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
     own = pixels[np.concatenate([np.empty((0, 2), np.int64), *found_pairs])]
     mine = pixels[pairs]
     found = mine[:, 0] == mine[:, 1]
-    found |= np.isin(mine.min(axis=1) * n + mine.max(axis=1), own.min(axis=1) * n + own.max(axis=1))
+    found |= np.isin(pair_keys(mine, n), pair_keys(own, n))
     if looks is not None and min_correlation is not None:
         found |= _correlated(looks.correlation(pairs, whole=True), min_correlation)
     elif radius is not None:
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
     return found
+
+
+def pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
+    """int ``(P,)``: one number per unordered pair of int ``(P, 2)`` ``pairs`` of indices below ``n``
+    (``(i, j)`` and ``(j, i)`` alike), for matching pairs with ``np.isin``."""
+    return pairs.min(axis=1) * n + pairs.max(axis=1)
 
 
 def _pixel_ids(digests: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
-                           resembling, share_a_label, variant_hashes)
+                           pair_keys, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
 from winnow.engine import Engine
 from winnow.errors import WinnowError
@@ -136,7 +136,7 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     shared = share_a_label(across, digests=digests, labels=labels)
     same, across = np.concatenate([same, across[shared]]), across[~shared]
     known = np.concatenate([plain, near])
-    left_out = int((~np.isin(across[:, 0] * n + across[:, 1], known.min(axis=1) * n + known.max(axis=1))).sum())
+    left_out = int((~np.isin(pair_keys(across, n), pair_keys(known, n))).sum())
     if left_out:
         print(f"warning: dedup: {left_out} mirror link(s) join images of different classes: not taken as copies, "
               "since a mirror that changes the class (left/right, b/d) is no copy. If your classes are not mirror "
