@@ -357,7 +357,8 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
     with engine.session():
         looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop, engine=engine)
         variants = variant_hashes(images, flip=flip, crop=crop, engine=engine) if radius is not None else None
-        flat = flat_images(images, engine=engine) if radius is not None else None
+        # the whole thumbnails, when made, already say which images are flat
+        flat = None if radius is None else flat_images(images, engine=engine) if looks is None else looks.flat()
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
                        embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat,

@@ -213,6 +213,16 @@ class Looks:
                            allocate=spill_array if spill else np.empty)
         return cls(whole=found["whole"], crop=found.get("crop"), grid=grid, flip=flip)
 
+    def flat(self) -> np.ndarray:
+        """bool ``(N,)``: :func:`flat_images` read off the whole thumbnails (all zeros), without making them again;
+        spilled ones are read :data:`BLOCK_BYTES` at a time, each block's pages let go after it."""
+        out = np.empty(len(self.whole), bool)
+        step = max(1, BLOCK_BYTES // max(1, self.whole[:1].nbytes))
+        for start in range(0, len(self.whole), step):
+            out[start:start + step] = ~self.whole[start:start + step].any(axis=1)
+            release_rows(self.whole, start, start + step)
+        return out
+
     def views(self) -> list[tuple[np.ndarray, tuple[int, int] | None]]:
         """The mirrored images, the crops and the mirrored crops, those on: each as float32 ``(N, D)``
         thumbnails and the grid to mirror them by (None: as they are), mirrored rows made only when read."""
