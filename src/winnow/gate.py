@@ -60,7 +60,7 @@ from winnow.evaluated import check_headline, headline_classes, metric_problems, 
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
 from winnow.metrics import (
-    METRICS_FILE, PREDICTIONS_FILE, metrics_path, predictions_path, recall_total, variant_of,
+    METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_one_class, predictions_path, recall_total, variant_of,
 )
 from winnow.yaml_text import load_yaml
 
@@ -245,8 +245,9 @@ def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
     then accuracy alone was weighed against the largest class's share, and a model right on 89% of a test split 90%
     one class (recall 0.88 there, 1.0 on each other class) was refused as never learnt."""
     hits = frame["label"] == frame["predicted"]
-    total = recall_total(hits.groupby(frame["label"]).mean())
-    if hits.sum() < len(frame) and total <= 1 + 1e-9:  # float sums of whole-count fractions
+    recalls = hits.groupby(frame["label"]).mean()
+    total = recall_total(recalls)
+    if no_better_than_one_class(hits.mean(), recalls):
         raise WinnowError(f"{where}: the model's recalls of the {frame['label'].nunique()} test classes add up to "
                           f"{total:.4f} (right on {int(hits.sum())} of {len(frame)} test images), no more than naming "
                           f"one class for every image scores (1): it did not learn, so the gate cannot judge {variant} "

@@ -63,7 +63,14 @@ def not_learnt(summary: dict) -> bool:
     accuracy at or below the largest class's share. Before: accuracy alone was weighed against that share, and a
     model right on 89% of a test split 90% one class (recall 0.88 there, 1.0 on each other class) read as never
     learnt. A test split of one class, every image right, cannot tell and is not flagged."""
-    return summary["accuracy"] < 1 and recall_total(tested_recalls(summary)) <= 1 + 1e-9  # sums of float fractions
+    return no_better_than_one_class(summary["accuracy"], tested_recalls(summary))
+
+
+def no_better_than_one_class(accuracy: float, recalls) -> bool:
+    """Whether a model right on ``accuracy`` of the test images, with float ``recalls`` ``(C,)`` of the classes that
+    have test images, misses some while its :func:`recall_total` is at most 1 (:func:`not_learnt`'s test, for
+    callers holding predictions rather than a summary)."""
+    return accuracy < 1 and recall_total(recalls) <= 1 + 1e-9  # sums of float fractions
 
 
 def metrics_path(variant: str) -> str:
