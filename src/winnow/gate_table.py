@@ -245,8 +245,6 @@ def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None
     return markdown.table(header, rows)
 
 
-
-
 def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], target: str | list[str],
            settings: GateSettings, everything: bool = False) -> tuple[str, bool]:
     """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
