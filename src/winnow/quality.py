@@ -62,9 +62,9 @@ REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1
 FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
 # the top of the scores a light or dark image can have, whatever the set's norm: light's (clipped + p75) / 2 of at
 # least a half (an ordinary photo clips next to nothing and its 75th percentile is below white) and dark's 99th
-# percentile at most half-bright. A cut whose group lies mostly above it flags none (rule ceiling). In a set of mostly dim photos the auto cut took ordinary ones for light: 284 of
-# 300 flagged, light scores 0.68 (clean CIFAR's median 0.69; light x2 puts 90% of CIFAR below 0.44, dark x0.5 all at
-# 0.50 or less)
+# percentile at most half-bright. A cut whose group lies mostly above it flags none (rule ceiling). In a set of
+# mostly dim photos the auto cut took ordinary ones for light: 284 of 300 flagged, light scores 0.68 (clean CIFAR's
+# median 0.69; light x2 puts 90% of CIFAR below 0.44, dark x0.5 all at 0.50 or less)
 CEILINGS = {"dark": 0.5, "light": 0.5}
 # dark's floor means an all-black image only when its score reads a top percentile of the pixels: at
 # score.dark_percentile 90, thin clean digits (under a tenth of their pixels lit) scored 0 and the floor flagged 199
