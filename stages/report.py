@@ -328,7 +328,7 @@ def pruned_drops(variants_summary: dict, stage: str) -> int | None:
     if not isinstance(by_stage, dict):
         raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage is {json.dumps(by_stage)[:40]}, not an object of counts",
                           written_by="variants")
-    bad = next((key for key, n in by_stage.items() if isinstance(n, bool) or not isinstance(n, int) or n < 0), None)
+    bad = next((key for key, n in by_stage.items() if not report_numbers.is_count(n)), None)
     if bad is not None:
         raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage.{bad} is {json.dumps(by_stage[bad])[:40]}, not a count",
                           written_by="variants")

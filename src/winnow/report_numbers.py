@@ -39,7 +39,8 @@ def _is_whole(value) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _is_count(value) -> bool:
+def is_count(value) -> bool:
+    """A whole number >= 0 (a bool is none), as the metrics files write counts."""
     return _is_whole(value) and value >= 0
 
 
@@ -57,7 +58,7 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
     for key in required:
         if lookup(data, key, missing=_ABSENT) is _ABSENT:
             raise rerun_error(path, f"{key} is missing", written_by=stage)
-    for keys, fits, what in ((counts, _is_count, "a count"),
+    for keys, fits, what in ((counts, is_count, "a count"),
                              (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
                              (finite, lambda v: v is None or (isinstance(v, Real) and not isinstance(v, bool)
                                                               and math.isfinite(v)), "a finite number"),
@@ -89,7 +90,7 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
                 if not _is_whole(value):
                     raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a whole number",
                                       written_by=stage)
-            elif (key in COUNT_KEYS or key.endswith("_images")) and not _is_count(value):
+            elif (key in COUNT_KEYS or key.endswith("_images")) and not is_count(value):
                 raise rerun_error(path, f"{here.lstrip('.')} is {json.dumps(value)[:40]}, not a count",
                                   written_by=stage)
             elif key in RATE_KEYS and not is_rate(value):
@@ -120,7 +121,7 @@ def checked_contract(data: dict | None, *, path: str, stage: str, suites: bool =
             raise rerun_error(path, f"{where.rstrip('.')} is {json.dumps(block)[:40]}, not an object",
                               written_by=stage)
         for key in ("passed", "failed"):
-            if not _is_count(block.get(key)):
+            if not is_count(block.get(key)):
                 shown = json.dumps(block[key])[:40] if key in block else "missing"
                 raise rerun_error(path, f"{where}{key} is {shown}, not a count", written_by=stage)
         failures = block.get("failures", [])
