@@ -29,7 +29,7 @@ from winnow.configs import Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
-from winnow.metrics import largest_class_share, no_better_than_largest_class
+from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
 from winnow.stage import write_torch
 from winnow.torch_runtime import (
@@ -234,12 +234,16 @@ def fit(
                       f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
                       "this small ties every epoch, and a learning rate too high never improves: add val images or "
                       "check train.lr", flush=True)
-            # as good as naming the largest class for every image: lr 10 or weight_decay 1000 kept a model that
-            # called every test image class 0, and evaluate reported its 0.1000 without a word
-            if no_better_than_largest_class(best_acc, val_labels) and best_acc < 1:
-                print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images, "
-                      f"no better than naming the largest class for every one ({largest_class_share(val_labels):.4f})"
-                      ": it has not learnt; "
+            # as good as naming one class for every image: lr 10 or weight_decay 1000 kept a model that called every
+            # test image class 0, and evaluate reported its 0.1000 without a word. Weighed by the val classes'
+            # recalls, as evaluate and the gate weigh it (metrics.not_learnt): before, accuracy was weighed against
+            # the largest class's share, and a model right on 89% of a val split 90% one class was told it had not
+            # learnt
+            recalls = _recalls(model, x_val, y_val, mean, std, config.eval_batch_size)
+            if no_better_than_one_class(best_acc, recalls):
+                print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images "
+                      f"and its recalls of the {len(recalls)} val classes add up to {recall_total(recalls):.4f}, no "
+                      "more than naming one class for every image scores (1): it has not learnt; "
                       "check train.lr, train.weight_decay and train.epochs", flush=True)
         if live is not None:
             # the summary's train_loss, val_loss and val_acc are the kept epoch's, as the model is: dvclive leaves the
@@ -325,6 +329,17 @@ def _evaluate(model, x, y, mean, std, batch_size) -> tuple[float, float]:
     model.eval()
     logits = _logits(model, x, mean, std, batch_size)
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+@torch.inference_mode()
+def _recalls(model, x, y, mean, std, batch_size) -> np.ndarray:
+    """float64 ``(C,)``: the share of each class present in int64 ``y`` ``(N,)`` that ``model`` names right."""
+    model.eval()
+    right = (_logits(model, x, mean, std, batch_size).argmax(1) == y).cpu().numpy()
+    labels = y.cpu().numpy()
+    counts = np.bincount(labels)
+    present = counts > 0
+    return np.bincount(labels, weights=right, minlength=len(counts))[present] / counts[present]
 
 
 def _logits(model, x, mean, std, batch_size) -> torch.Tensor:
