@@ -61,7 +61,6 @@ def main() -> None:
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
     policy = policy_for(params, policy_from)
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
-    clear_skipped(folders=FOLDERS)
     seed = params["seed"]
     pruned, _ = load_variant("pruned")
     classes, labels = pruned.classes, pruned.labels
@@ -130,6 +129,9 @@ def main() -> None:
     copies = np.bincount(made.source, minlength=len(labels))
     needy = added[labels] > 0
     after = before - left_out + added
+    # only now, as augment-search: cleared before the data were loaded, a refusal (max_images below the classes, a
+    # policy that moves no pixel) left no data/variants/balanced beside metrics/balance.json saying skipped
+    clear_skipped(folders=FOLDERS)
     with together():  # the copies, their rows, the counts, the examples and the contract's record land as one
         extra = ImageSet(made.images, manifest, classes)
         write_variant("balanced", rows, extra=extra)

@@ -55,7 +55,6 @@ def main() -> None:
     check_outputs(stage="gan-synthesize", folders=FOLDERS, files=[*FILES, METRICS])
     section = dict(params["gan"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
-    clear_skipped(folders=FOLDERS, files=FILES)
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]
     pruned, val = load_variant("pruned")
@@ -150,6 +149,10 @@ def main() -> None:
         mine = intended == classes.index(name)
         grid[f"{name} kept"] = images[mine & kept]
         grid[f"{name} dropped"] = images[mine & ~kept]
+    # only now, as augment-search: cleared before the data were loaded, a refusal (no weak class, images the
+    # generator cannot make, no models/baseline.pt) left no data/gan beside metrics/gan.json saying skipped. A
+    # stand-in models/gan.pt is no checkpoint to train_gan, and its first epoch replaced it
+    clear_skipped(folders=FOLDERS)
     # the samples, the variant, the counts, the plots and the contract's record land as one (models/gan.pt stays
     # as trained: it resumes)
     with together():

@@ -286,6 +286,24 @@ def test_a_checkpoint_resumes_only_on_the_data_it_was_trained_on(tmp_path):
                                   generate(straight.generator, wanted, seed=5))
 
 
+def test_a_skipped_runs_stand_in_is_no_checkpoint_and_the_first_epoch_replaces_it(tmp_path):
+    # before: gan-synthesize removed the stand-in models/gan.pt before its refusals could leave it as it was;
+    # now it stays until training, which reads it as no checkpoint: the same run as one without a checkpoint
+    from winnow.stage import write_skipped
+
+    images, labels = _digits()
+    write_skipped("not needed", files=[tmp_path / "gan.pt"])
+    resumed = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False,
+                        checkpoint=tmp_path / "gan.pt")
+    straight = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    wanted = np.array([0, 1, 0, 1])
+    np.testing.assert_array_equal(generate(resumed.generator, wanted, seed=5),
+                                  generate(straight.generator, wanted, seed=5))
+    np.testing.assert_array_equal(generate(load_generator(tmp_path / "gan.pt", device="cpu").generator, wanted, seed=5),
+                                  generate(straight.generator, wanted, seed=5))
+
+
 def test_a_gan_whose_losses_become_nan_stops_in_one_line():
     # found by probing: NaN losses went into metrics/gan.json (not valid JSON) and the generator's NaN images were
     # cast to all-black samples that joined the augmented variant (params.yaml now caps ac_weight at 1000; a weight of

@@ -100,6 +100,56 @@ def test_a_magnitude_too_small_to_move_grey_images_still_says_so(tmp_path):
     assert line.endswith("(magnitude 0.0001: too close to no change); raise balance.policy.magnitude"), line
 
 
+def _rerun_after_skipped(project, params: dict, stage: str, variant: str) -> tuple[str, dict]:
+    """Run ``stage`` skipped (``variant`` out of variants), then again with the project's ``params``: its one error
+    line, and every file of the project as it was after the skipped run (with ``params`` in params.yaml)."""
+    make_project(project, {**params, "variants": [v for v in params["variants"] if v != variant]})
+    skipped = run_stage(project, stage)
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    make_project(project, params)
+    written = {path: (project / path).read_bytes() for path in files_under(project)}
+    return assert_error_line(run_stage(project, stage)), written
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_balance_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp_path):
+    # before: the stand-in data/variants/balanced and plots/balance were removed before the refusal, and
+    # metrics/balance.json still said skipped beside no variant at all
+    labels = np.repeat([0, 1, 2], [8, 4, 2])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"]["max_images"] = 2
+    line, written = _rerun_after_skipped(project, params, "balance", "balanced")
+    assert line == ("error: balance.max_images: 2 is fewer than the 3 classes with train images, so some class would "
+                    "keep none; set at least 3, or null")
+    assert {path: (project / path).read_bytes() for path in files_under(project)} == written
+    for folder in ("data/variants/balanced", "plots/balance"):
+        assert (project / folder / "skipped.txt").read_text().startswith("skipped: no requested variant")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("keep, weak_k, expected", [
+    (None, 1, "error: gan: weak class 'c' has no pruned train images to learn from, so no weak class is left to "
+              "generate; raise gan.weak_k (or gan.weak_below) to take in classes the GAN can learn, or leave "
+              "augmented out of variants"),
+    ("train-0-0", 3, "error: gan: 1 training image(s); a GAN needs at least a batch of real images"),
+], ids=["no weak class to learn", "one train image"])
+def test_a_gan_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp_path, keep, weak_k, expected):
+    # before: data/gan, data/variants/augmented, plots/gan and models/gan.pt were removed before the refusal (a weak
+    # class without train images; train_gan's own, of a single image), and metrics/gan.json still said skipped
+    project = gan_project(tmp_path / "project", weak_k=weak_k)
+    if keep is not None:  # 'a' learnt from one image: 'b' and 'c' are left out, and a GAN needs a batch
+        edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: rows.assign(**{
+            column: np.where(rows["id"].str.startswith("train-") & (rows["id"] != keep), value, rows[column])
+            for column, value in (("action", "drop"), ("reason", "test"), ("stage", "test"))}))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    line, written = _rerun_after_skipped(project, params, "gan-synthesize", "augmented")
+    assert line == expected
+    assert {path: (project / path).read_bytes() for path in files_under(project)} == written
+    assert (project / "models/gan.pt").read_text().startswith("skipped: no requested variant")
+
+
 @pytest.mark.hostile("intermediates")
 def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
     # the way out the refusal names: with noise, a one-colour image's copies differ from it

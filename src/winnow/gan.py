@@ -33,7 +33,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError
-from winnow.stage import torch_file_damage, write_torch
+from winnow.stage import is_stand_in, torch_file_damage, write_torch
 from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 
@@ -243,7 +243,9 @@ def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_r
 
 def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng) -> tuple[list[dict[str, float]], int]:
     """(history, epochs done) from a checkpoint of the same run, or ([], 0) to start afresh."""
-    if path is None or not Path(path).is_file():
+    # a skipped run's stand-in is no checkpoint: the stage leaves it in place until the first epoch overwrites it,
+    # so a refusal before then leaves every stand-in as it was
+    if path is None or not Path(path).is_file() or is_stand_in(path):
         return [], 0
     ckpt = _read_checkpoint(path, needed=CHECKPOINT_KEYS)
     same_run = ({**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed

@@ -166,8 +166,16 @@ def clear_skipped(*, folders: Iterable[str | os.PathLike] = (), files: Iterable[
         if (folder / SKIPPED_NOTE).is_file():
             shutil.rmtree(folder)
     for path in map(Path, files):
-        if path.is_file() and path.read_bytes().startswith(SKIPPED_PREFIX.encode()):
+        if is_stand_in(path):
             path.unlink()
+
+
+def is_stand_in(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file :func:`write_skipped` wrote in place of a skipped stage's output."""
+    if not Path(path).is_file():
+        return False
+    with open(path, "rb") as f:  # the first bytes only: a real output (a GAN checkpoint) can be large
+        return f.read(len(SKIPPED_PREFIX)) == SKIPPED_PREFIX.encode()
 
 
 def _to_builtin(value: Any) -> Any:
