@@ -91,18 +91,24 @@ def main() -> None:
                      "grey levels of their source at every pixel")
             # a copy of a one-colour image (a blank page, any 1x1 image) is that image after any geometric op,
             # contrast or cutout, and after brightness when it is black or clipped white, whatever the magnitude:
-            # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same)
+            # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same). One colour
+            # within NEAR_LEVELS, as the copies are judged: before, faint grey pages of 3 grey levels were told to
+            # raise a magnitude of 1 (the ops mix an image's own pixels, so its copies stay within its range)
             sources, copies = np.unique(made.source[close & used], return_counts=True)
             chosen = pruned.images[sources]
-            one_colour = (chosen == chosen[:, :1, :1]).all(axis=(1, 2, 3))
-            if op == "brightness":
-                one_colour &= np.isin(chosen[:, 0, 0, 0], (0, 255))
+            lowest, highest = chosen.min(axis=(1, 2)), chosen.max(axis=(1, 2))  # (images, channels)
+            one_colour = (highest.astype(np.int64) - lowest <= NEAR_LEVELS).all(axis=1)
+            if op == "brightness":  # each channel black or clipped white (red: 255, 0, 0)
+                one_colour &= ((highest <= NEAR_LEVELS) | (lowest >= 255 - NEAR_LEVELS)).all(axis=1)
             flat = int(copies[one_colour].sum())
+            ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
             if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
-                ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
                 raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
                                   f"they are at any magnitude; add noise to {ops}, or leave the one-colour images out "
                                   "of the train set")
+            if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
+                raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
+                                  f"add noise to {ops}, or leave those images out of the train set")
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     source_ids = pruned.manifest["id"].to_numpy()[made.source]

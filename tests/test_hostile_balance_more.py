@@ -100,6 +100,39 @@ def test_a_magnitude_too_small_to_move_grey_images_still_says_so(tmp_path):
     assert line.endswith("(magnitude 0.0001: too close to no change); raise balance.policy.magnitude"), line
 
 
+@pytest.mark.hostile("intermediates")
+def test_faint_grey_pages_name_the_images_not_the_magnitude(tmp_path):
+    # before: "... within 2 grey levels ... (magnitude 1: too close to no change); raise balance.policy.magnitude":
+    # pages of 3 grey levels were not one colour to the check, and no magnitude moves them further than their range
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = np.random.default_rng(1).integers(100, 103, (2, 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["rotate"], "n": 1, "magnitude": 1.0})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with rotate are within 2 grey levels of their source at "
+                    "every pixel; 5 of them copy one-colour images, which rotate leaves as they are at any magnitude; "
+                    "add noise to balance.policy.ops, or leave the one-colour images out of the train set")
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_too_close_at_magnitude_1_are_not_told_to_raise_it(tmp_path):
+    # before: "(magnitude 1: too close to no change); raise balance.policy.magnitude", which is at its largest.
+    # Checkerboards of 0 and 4 (mean 2): contrast moves each pixel by at most 0.9 x 2 levels, but they are not of
+    # one colour
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = (np.indices((8, 8)).sum(axis=0) % 2 * 4)[..., None]
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["contrast"], "n": 1, "magnitude": 1.0})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with contrast are within 2 grey levels of their source "
+                    "at every pixel at magnitude 1, the largest: contrast barely changes these images; add noise to "
+                    "balance.policy.ops, or leave those images out of the train set")
+
+
 def _rerun_after_skipped(project, params: dict, stage: str, variant: str) -> tuple[str, dict]:
     """Run ``stage`` skipped (``variant`` out of variants), then again with the project's ``params``: its one error
     line, and every file of the project as it was after the skipped run (with ``params`` in params.yaml)."""
