@@ -18,7 +18,7 @@ import pandas as pd
 
 from winnow.augment import augment
 from winnow.augment_search import policy_for
-from winnow.balance import Policy, balanced_augment, edge_scores, few_sources
+from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
 from winnow.configs import GEOMETRIC_OPS
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
@@ -159,6 +159,17 @@ def main() -> None:
     print(f"balance: added {len(made.labels)} copies ({int(made.edge.sum())} edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))
+    if not len(made.labels) and made.kept.all():
+        # balanced is then pruned under another name, trained and reported as a version of its own; before, target 2
+        # (or 0, or 100 on classes of ~350) said "added 0 copies" and nothing more. gan-synthesize warns the same
+        if balance_counts(labels, num_classes=len(classes), target=section["target"]).any():
+            why = f"balance.max_images {section['max_images']} leaves no room for copies: raise it"
+        else:
+            smallest = int(min(before[before > 0], default=0))
+            why = (f"balance.target {section['target']} asks no class for more images (the smallest has {smallest}): "
+                   f"set it above {smallest}")
+        print(f"warning: balance: no copy was added and no image left out, so balanced holds pruned's images alone "
+              f"and is trained and reported as a version of its own; {why}, or leave balanced out of variants")
     warning = few_sources(labels, made, classes)
     if warning:
         print(warning)

@@ -183,6 +183,29 @@ def test_a_gan_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp
     assert (project / "models/gan.pt").read_text().startswith("skipped: no requested variant")
 
 
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("counts, section, why", [
+    ([8, 4, 2], {"target": 2}, "balance.target 2 asks no class for more images (the smallest has 2): set it above 2"),
+    ([8, 4, 2], {"target": 0}, "balance.target 0 asks no class for more images (the smallest has 2): set it above 2"),
+    ([5, 5, 4], {"max_images": 14}, "balance.max_images 14 leaves no room for copies: raise it"),
+], ids=["target 2", "target 0", "max_images"])
+def test_a_balance_that_adds_nothing_says_balanced_is_pruned_alone(tmp_path, counts, section, why):
+    # before: exit 0 and "added 0 copies ..., left out 0", and balanced, pruned under another name, was trained and
+    # reported as a version of its own. max_images 14 gives classes of 5, 5 and 4 their share exactly (5, 5, 4)
+    labels = np.repeat([0, 1, 2], counts)
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"].update(section)
+    make_project(project, params)
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: balance:")] == [
+        f"warning: balance: no copy was added and no image left out, so balanced holds pruned's images alone and is "
+        f"trained and reported as a version of its own; {why}, or leave balanced out of variants"]
+    assert json.loads((project / "metrics/balance.json").read_text())["added"] == 0
+
+
 @pytest.mark.hostile("intermediates")
 def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
     # the way out the refusal names: with noise, a one-colour image's copies differ from it
