@@ -28,7 +28,7 @@ from hostile_harness import (
 )
 from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
-from winnow.image_decode import ZERO_TAIL
+from winnow.image_damage import ZERO_TAIL
 from winnow.image_files import NESTED, OUTSIDE
 from winnow.imageset import read_imageset
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from winnow import plain_png
+from winnow import image_damage, plain_png
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath
@@ -140,7 +140,8 @@ def _decode(path: Path, size: int | None) -> tuple:
             rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
             if img.format in ("JPEG", "MPO", "WEBP", "PNG"):
-                unwritten = unwritten_end(data, img.format) if img.format != "PNG" else _png_damage(data)
+                unwritten = image_damage.unwritten_end(data, img.format) if img.format != "PNG" \
+                    else image_damage.png_damage(data)
                 if unwritten:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
@@ -155,49 +156,6 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, "not a decodable image"
     except Exception as err:  # truncated data, broken headers, crafted fields
         return None, f"unreadable: {str(err) or type(err).__name__}"
-
-
-ZERO_TAIL = 64  # a lossy WebP's encoder ends its data with up to 4 zero bytes (none of 603 CIFAR and MNIST images more)
-
-
-def unwritten_end(data: bytes, format: str) -> str | None:
-    """Why a JPEG or WebP file that decoded still lacks its end, or None. A copy or download cut short often leaves
-    the file at full length with its end zero-filled, and libjpeg and libwebp decode those zeros into garbage pixels
-    without an error: a WebP's image chunk then ends in a run of zero bytes, and a JPEG ends in one with no
-    end-of-image marker after its last scan before it (zeros hold no marker). What follows a JPEG's end marker (a
-    phone's motion-photo video, padding) or a WebP's image chunk (EXIF) is the file's own. A JPEG cut and closed
-    with a new end marker still decodes, grey below the cut."""
-    if format == "WEBP":
-        image = _webp_image_chunk(data)
-        unwritten = image is not None and len(image) - len(image.rstrip(b"\0")) >= ZERO_TAIL
-    else:
-        written = data.rstrip(b"\0")
-        last_scan = written.rfind(b"\xff\xda")
-        unwritten = (len(data) - len(written) >= ZERO_TAIL and last_scan >= 0
-                     and written.find(b"\xff\xd9", last_scan) < 0)
-    return UNWRITTEN if unwritten else None
-
-
-UNWRITTEN = "its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
-
-
-def _png_damage(data: bytes) -> str | None:
-    """Why a PNG that Pillow decoded is still damaged, or None. Pillow checks the CRC of the chunks before the image
-    data only, so an IDAT whose end was never written (zero-filled by an interrupted copy) or whose bits changed
-    decoded into garbage rows without an error (before: kept as an image); every chunk's CRC is checked here up to
-    the end of the image data (:func:`winnow.plain_png.chunks`). A file cut or damaged after its image data (IEND
-    missing, a text chunk cut) keeps its whole pixels and is read."""
-    seen_image = False
-    for kind, _, fault in plain_png.chunks(data):
-        if fault and (kind == b"IDAT" or not seen_image):
-            if len(data) - len(data.rstrip(b"\0")) >= ZERO_TAIL:
-                return UNWRITTEN
-            if fault == "cut":
-                return "cut short: its image data runs past the end of the file (an interrupted copy or download)"
-            return ("damaged: a chunk of its image data fails its CRC check (a broken copy or disk), so its pixels "
-                    "cannot be trusted; copy the file again from its source")
-        seen_image = seen_image or kind == b"IDAT"
-    return None
 
 
 def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
@@ -242,18 +200,6 @@ def _png_profile(body: bytes | None) -> str | None:
         return None if body is None else _foreign_profile(plain_png.inflated_profile(body))
     except ValueError:
         return UNREADABLE_PROFILE
-
-
-def _webp_image_chunk(data: bytes) -> bytes | None:
-    """The payload of a WebP's image chunk (``VP8 `` or ``VP8L``), as far as the file holds it; None when the RIFF
-    chunks do not lead to one (Pillow decoded the file: nothing more is checked)."""
-    at = 12  # "RIFF", size, "WEBP"
-    while at + 8 <= len(data):
-        kind, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
-        if kind in (b"VP8 ", b"VP8L"):
-            return data[at + 8:at + 8 + size]
-        at += 8 + size + (size & 1)
-    return None
 
 
 def _batches(paths: list, size: int | None):

@@ -107,7 +107,7 @@ def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
         end = pos + 12 + length
         if kind in (b"IDAT", b"IEND") or end > len(data):
             break
-        if kind == b"iCCP":  # its CRC is checked with the others' (winnow.image_decode._png_damage)
+        if kind == b"iCCP":  # its CRC is checked with the others' (winnow.image_damage.png_damage)
             return data[:pos] + data[end:], data[pos + 8 : end - 4]
         pos = end
     return data, None
