@@ -6,26 +6,41 @@ sets them aside with the reason given here.
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from winnow import plain_png
 
-ZERO_TAIL = 64  # a lossy WebP's encoder ends its data with up to 4 zero bytes (none of 603 CIFAR and MNIST images more)
+ZERO_TAIL = 64  # a file ends in fewer zero bytes than this as written (none of 603 CIFAR and MNIST images more than 4)
+# but a lossy WebP whose last macroblocks are flat: its bit coder writes their all-end-of-block coefficients as zero
+# bytes (65 to 405 measured, 384x384 to 2048x2048), and libwebp reads back all of them but 3 at most; zeros written
+# over a cut stream are mostly left unread (all but 6 to 1,400 of 43 to 27,700), the coefficients they decode to fewer
+UNREAD = 16
 
 
-def unwritten_end(data: bytes, format: str) -> str | None:
-    """Why a JPEG or WebP file that decoded still lacks its end, or None. A copy or download cut short often leaves
-    the file at full length with its end zero-filled, and libjpeg and libwebp decode those zeros into garbage pixels
-    without an error: a WebP's image chunk then ends in a run of zero bytes, and a JPEG ends in one with no
-    end-of-image marker after its last scan before it (zeros hold no marker). What follows a JPEG's end marker (a
-    phone's motion-photo video, padding) or a WebP's image chunk (EXIF) is the file's own. A JPEG cut and closed
-    with a new end marker still decodes, grey below the cut."""
-    if format == "WEBP":
-        image = _webp_image_chunk(data)
-        unwritten = image is not None and len(image) - len(image.rstrip(b"\0")) >= ZERO_TAIL
+def unwritten_end(data: bytes, img: Image.Image) -> str | None:
+    """Why a JPEG or WebP file that decoded (``img``, loaded) still lacks its end, or None. A copy or download cut
+    short often leaves the file at full length with its end zero-filled, and libjpeg and libwebp decode those zeros
+    into garbage pixels without an error: a WebP's image chunk then ends in a run of zero bytes, and a JPEG ends in
+    one inside its own data, before its end-of-image marker (zeros hold no marker). What follows a JPEG's end marker
+    (a phone's motion-photo video, padding) or a WebP's image chunk (EXIF) is the file's own. A JPEG cut and closed
+    with a new end marker still decodes, grey below the cut.
+
+    A lossy WebP's run of zeros is its encoder's own where the decoder reads it: the same pixels decode from the
+    chunk less its last :data:`UNREAD` bytes when the zeros were written over data the decoder no longer needs
+    (before: every lossy WebP ending in flat macroblocks was refused, a whole WebP data set with a white band)."""
+    zeros = len(data) - len(data.rstrip(b"\0"))
+    if img.format == "WEBP":
+        at, image = _webp_image_chunk(data)
+        zeros = len(image) - len(image.rstrip(b"\0")) if image is not None else 0
+        unwritten = zeros >= ZERO_TAIL and (data[at - 8:at - 4] == b"VP8L" or _same_pixels(
+            _webp_cut(data, at, len(image) - UNREAD), img))
     else:
-        written = data.rstrip(b"\0")
-        last_scan = written.rfind(b"\xff\xda")
-        unwritten = (len(data) - len(written) >= ZERO_TAIL and last_scan >= 0
-                     and written.find(b"\xff\xd9", last_scan) < 0)
+        # the JPEG's own end, not the last end marker in the file: a trailer (a motion photo's video) holds start-
+        # and end-of-scan bytes by chance (before: a JPEG with a trailer ending in zeros was refused or not by them)
+        end = _jpeg_end(data) if zeros >= ZERO_TAIL else 0
+        unwritten = end is None or end > len(data) - zeros
     return UNWRITTEN if unwritten else None
 
 
@@ -51,13 +66,52 @@ def png_damage(data: bytes) -> str | None:
     return None
 
 
-def _webp_image_chunk(data: bytes) -> bytes | None:
-    """The payload of a WebP's image chunk (``VP8 `` or ``VP8L``), as far as the file holds it; None when the RIFF
-    chunks do not lead to one (Pillow decoded the file: nothing more is checked)."""
+def _webp_image_chunk(data: bytes) -> tuple[int, bytes | None]:
+    """``(offset, payload)`` of a WebP's image chunk (``VP8 `` or ``VP8L``), the payload as far as the file holds it;
+    None when the RIFF chunks do not lead to one (Pillow decoded the file: nothing more is checked)."""
     at = 12  # "RIFF", size, "WEBP"
     while at + 8 <= len(data):
         kind, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
         if kind in (b"VP8 ", b"VP8L"):
-            return data[at + 8:at + 8 + size]
+            return at + 8, data[at + 8:at + 8 + size]
         at += 8 + size + (size & 1)
+    return at, None
+
+
+def _webp_cut(data: bytes, at: int, keep: int) -> bytes:
+    """The WebP ``data`` with its image chunk (payload at ``at``) cut to ``keep`` bytes, its chunks after it kept."""
+    size = int.from_bytes(data[at - 4:at], "little")
+    riff = data[12:at - 4] + keep.to_bytes(4, "little") + data[at:at + keep] + bytes(keep & 1) \
+        + data[at + size + (size & 1):]
+    return b"RIFF" + (len(riff) + 4).to_bytes(4, "little") + b"WEBP" + riff
+
+
+def _same_pixels(data: bytes, img: Image.Image) -> bool:
+    """Whether ``data`` decodes to the pixels of ``img`` (False when it does not decode)."""
+    try:
+        with Image.open(io.BytesIO(data)) as other:
+            other.load()
+            return other.mode == img.mode and other.tobytes() == img.tobytes()
+    except Exception:  # noqa: BLE001 - cut short of what the decoder reads: libwebp refuses it, as it should
+        return False
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """The offset past the end-of-image marker that ends the JPEG ``data`` starts with, or None when no marker ends
+    it. Its segments are stepped over by their lengths (an EXIF thumbnail holds markers of its own) and each scan's
+    data up to the next marker (``FF`` then ``00``, stuffing, or a restart marker are scan data)."""
+    at = 2  # past the start-of-image marker
+    while (at := data.find(b"\xff", at)) >= 0 and at + 1 < len(data):  # libjpeg skips stray bytes between segments
+        marker = data[at + 1]
+        if marker == 0xD9:
+            return at + 2
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # a fill byte, a marker without a length
+            at += 1 if marker == 0xFF else 2
+            continue
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        while marker == 0xDA and 0 <= (at := data.find(b"\xff", at)) < len(data) - 1 \
+                and (data[at + 1] == 0 or 0xD0 <= data[at + 1] <= 0xD7):
+            at += 2
+        if at < 0:  # a scan that runs to the end of the file
+            return None
     return None

@@ -140,7 +140,7 @@ def _decode(path: Path, size: int | None) -> tuple:
             rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else None
             img.load()
             if img.format in ("JPEG", "MPO", "WEBP", "PNG"):
-                unwritten = image_damage.unwritten_end(data, img.format) if img.format != "PNG" \
+                unwritten = image_damage.unwritten_end(data, img) if img.format != "PNG" \
                     else image_damage.png_damage(data)
                 if unwritten:
                     return None, unwritten

@@ -1,0 +1,66 @@
+"""Hostile inputs to the imagefolder source's decoding (:mod:`winnow.image_decode`, :mod:`winnow.image_damage`) from
+real-world files that were misread: WebP and JPEG files refused as never written, cut-short BMPs, PNG text chunks
+past Pillow's limit, 12-bit data in 16-bit PNGs, class folders named alike but for case, and Pillow's own warnings.
+
+Each case reads a small folder with :func:`winnow.image_files.load_imagefolder` in this process (the ingest stage
+calls it and writes its rows and lines as they are) and asserts the exact rejected rows, pixels, ``warning:`` lines
+or ``error`` text.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from winnow.image_damage import ZERO_TAIL
+from winnow.image_files import load_imagefolder
+
+UNWRITTEN = "its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
+
+
+def encoded(pixels: np.ndarray, format: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format, **options)
+    return out.getvalue()
+
+
+def decoded(data: bytes) -> np.ndarray:
+    """Pillow's own RGB pixels of ``data``."""
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def zero_filled(data: bytes) -> bytes:
+    """``data`` with its second half zeros: a copy or download cut short at full length."""
+    return data[:len(data) // 2] + bytes(len(data) - len(data) // 2)
+
+
+def pixels_of(loaded, image_id: str) -> np.ndarray:
+    return loaded.images[list(loaded.ids).index(image_id)]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_lossy_webp_ending_in_flat_macroblocks_and_a_jpeg_whose_trailer_ends_in_zeros_are_read(tmp_path):
+    # before: libwebp writes the flat macroblocks of a white bottom band as a run of zero bytes, which the decoder
+    # reads, and such a file was a row "its image data ends in zeros": a whole WebP data set failed ingest; a JPEG
+    # followed by a trailer (a motion photo's video) ending in zeros was refused when the trailer held a
+    # start-of-scan pair of bytes after its last end-of-image pair, by chance
+    banded = np.full((768, 768, 3), 255, np.uint8)
+    yy, xx = np.mgrid[:576, :768]
+    banded[:576] = np.stack([xx // 3, yy // 3, (xx + yy) // 6 % 256], -1)
+    webp = encoded(banded, "WEBP", quality=80)
+    assert webp.endswith(bytes(ZERO_TAIL))  # the encoder's own zeros, as many as the check counts
+    photo = np.random.default_rng(0).integers(0, 256, (768, 768, 3), dtype=np.uint8)
+    jpeg = encoded(photo, "JPEG", quality=90)
+    trailer = bytes(np.random.default_rng(1).integers(1, 256, 4096, dtype=np.uint8)) + b"\xff\xd9\xff\xda" + bytes(128)
+    for name, data in (("a/banded.webp", webp), ("a/cut.webp", zero_filled(encoded(photo, "WEBP", quality=90))),
+                       ("b/motion.jpg", jpeg + trailer), ("b/cut.jpg", zero_filled(jpeg))):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.rejected == [(f"{tmp_path}/a/cut.webp", UNWRITTEN), (f"{tmp_path}/b/cut.jpg", UNWRITTEN)]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/banded.webp"), decoded(webp))
+    np.testing.assert_array_equal(pixels_of(loaded, "b/motion.jpg"), decoded(jpeg))
