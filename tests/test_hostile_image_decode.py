@@ -64,3 +64,28 @@ def test_a_lossy_webp_ending_in_flat_macroblocks_and_a_jpeg_whose_trailer_ends_i
     assert loaded.rejected == [(f"{tmp_path}/a/cut.webp", UNWRITTEN), (f"{tmp_path}/b/cut.jpg", UNWRITTEN)]
     np.testing.assert_array_equal(pixels_of(loaded, "a/banded.webp"), decoded(webp))
     np.testing.assert_array_equal(pixels_of(loaded, "b/motion.jpg"), decoded(jpeg))
+
+
+def warnings_of(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_bmp_whose_end_is_zero_rows_is_named_in_a_warning_and_one_with_a_dark_margin_is_not(tmp_path, capsys):
+    # before: a BMP cut short at full length (its second half zeros) was read with its top 16 rows black (a BMP is
+    # stored bottom up) without a word; its zeros are pixels as written too, so the file is read and named
+    rng = np.random.default_rng(0)
+    for name in ("a/0.bmp", "a/cut.bmp", "b/0.bmp", "b/margin.bmp"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(1, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / name)
+    (tmp_path / "a/cut.bmp").write_bytes(zero_filled((tmp_path / "a/cut.bmp").read_bytes()))
+    margin = np.asarray(Image.open(tmp_path / "b/margin.bmp")).copy()
+    margin[:7] = 0  # a dark top margin of 7 of 32 rows, under a quarter: not named
+    Image.fromarray(margin).save(tmp_path / "b/margin.bmp")
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert warnings_of(capsys) == [
+        f"warning: ingest.path: 1 BMP file(s) end in rows of zero bytes, a quarter of their rows or more (first "
+        f"{tmp_path}/a/cut.bmp: 16 of its 32 rows, read as black): a copy cut short leaves its end zero-filled, which "
+        "a BMP cannot tell from black rows; check them, and copy them again from their source if they were cut"]
+    assert loaded.rejected == []
+    np.testing.assert_array_equal(pixels_of(loaded, "b/margin.bmp"), margin)

@@ -66,6 +66,32 @@ def png_damage(data: bytes) -> str | None:
     return None
 
 
+def bmp_zero_rows(data: bytes) -> tuple[int, int] | None:
+    """``(rows, height)`` when an uncompressed BMP's pixel array ends in whole rows of zero bytes (stored last: the
+    top rows of a bottom-up BMP), :data:`ZERO_TAIL` bytes or more and a quarter of its rows or more; else None.
+
+    A copy cut short at full length leaves such an end, and Pillow reads it as black rows without an error (before:
+    kept unsaid). Unlike a JPEG's, WebP's or PNG's, a BMP's zeros are pixels as written too (black, or palette
+    entry 0), so they cannot be told from a black band: the file is read, and named in a warning; a quarter keeps
+    the dark margins of most images (MNIST's digits leave 4 of 28 rows) out of it."""
+    if len(data) < 34 or data[:2] != b"BM":
+        return None
+    header = int.from_bytes(data[14:18], "little")
+    if header == 12:  # OS/2's core header: 16-bit sizes, never compressed
+        width, height, bits = (int.from_bytes(data[at:at + 2], "little") for at in (18, 20, 24))
+        compression = 0
+    else:
+        width, height = (int.from_bytes(data[at:at + 4], "little", signed=True) for at in (18, 22))
+        bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+    stride, height = (width * bits + 31) // 32 * 4, abs(height)
+    start = int.from_bytes(data[10:14], "little")
+    pixels = data[start:start + stride * height]
+    if compression not in (0, 3, 6) or not stride or len(pixels) < stride * height:  # RLE: zeros are its codes
+        return None
+    rows = (len(pixels) - len(pixels.rstrip(b"\0"))) // stride
+    return (rows, height) if rows * stride >= ZERO_TAIL and rows * 4 >= height else None
+
+
 def _webp_image_chunk(data: bytes) -> tuple[int, bytes | None]:
     """``(offset, payload)`` of a WebP's image chunk (``VP8 `` or ``VP8L``), the payload as far as the file holds it;
     None when the RIFF chunks do not lead to one (Pillow decoded the file: nothing more is checked)."""

@@ -108,8 +108,9 @@ def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
 def _decode(path: Path, size: int | None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
-    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`), and
-    ``flattened`` (:func:`_pixels`).
+    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`),
+    ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
+    (:func:`winnow.image_damage.bmp_zero_rows`), and ``flattened`` (:func:`_pixels`).
 
     Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
@@ -149,6 +150,8 @@ def _decode(path: Path, size: int | None) -> tuple:
             profile = _png_profile(iccp) if iccp is not None else _foreign_profile(img.info.get("icc_profile"))
             if profile:
                 result[4]["profile"] = profile
+            if img.format == "BMP" and (zero_rows := image_damage.bmp_zero_rows(data)):
+                result[4]["zero_rows"] = zero_rows
             return result
     except Image.DecompressionBombError as err:
         return None, f"decompression bomb: {err}"

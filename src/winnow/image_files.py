@@ -294,7 +294,7 @@ def _image_signature(path: Path) -> bool:
 def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
+    flat colour, the BMPs that end in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
     each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the
     first."""
     if hidden:
@@ -306,6 +306,13 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
         print(f"warning: {param}: {len(flat)} image file(s) became one flat colour when their transparency was "
               f"composited over white (first {shown(flat[0])}): their content is in the alpha channel alone, or "
               "every pixel is transparent; check them, or save them on an opaque background")
+    zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
+    if zeroed:
+        rows, height = zeroed[0][1]
+        print(f"warning: {param}: {len(zeroed)} BMP file(s) end in rows of zero bytes, a quarter of their rows or more "
+              f"(first {shown(zeroed[0][0])}: {rows} of its {height} rows, read as black): a copy cut short leaves its "
+              "end zero-filled, which a BMP cannot tell from black rows; check them, and copy them again from their "
+              "source if they were cut")
     profiled = [(path, notes["profile"]) for path, notes in read if notes.get("profile")]
     if profiled:
         print(f"warning: {param}: {len(profiled)} image file(s) carry a colour profile that is not sRGB (first "
