@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from winnow.image_damage import ZERO_TAIL
 from winnow.image_files import load_imagefolder
@@ -89,3 +89,29 @@ def test_a_bmp_whose_end_is_zero_rows_is_named_in_a_warning_and_one_with_a_dark_
         "a BMP cannot tell from black rows; check them, and copy them again from their source if they were cut"]
     assert loaded.rejected == []
     np.testing.assert_array_equal(pixels_of(loaded, "b/margin.bmp"), margin)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_whose_compressed_text_inflates_past_one_megabyte_is_read_with_its_xmp_orientation(tmp_path):
+    # before: Pillow refuses a zTXt or compressed iTXt chunk inflating past PngImagePlugin.MAX_TEXT_CHUNK (1 MB), so
+    # a PNG with alpha, a palette or 16 bits (read by Image.open) and a photo editor's 2 MB XMP packet was a row
+    # "unreadable: Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK", its pixels whole
+    rng = np.random.default_rng(0)
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="3"/></rdf:RDF>'
+           + " " * (2 << 20) + "</x:xmpmeta>")
+    turned, comment = PngImagePlugin.PngInfo(), PngImagePlugin.PngInfo()
+    turned.add_itxt("XML:com.adobe.xmp", xmp, zip=True)
+    comment.add_text("Comment", "x" * (2 << 20), zip=True)  # a zTXt chunk
+    opaque = [np.dstack([rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), np.full((16, 16), 255, np.uint8)])
+              for _ in range(2)]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / name / "0.png")
+    Image.fromarray(opaque[0], "RGBA").save(tmp_path / "a/xmp.png", pnginfo=turned)
+    Image.fromarray(opaque[1], "RGBA").save(tmp_path / "b/comment.png", pnginfo=comment)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.rejected == []
+    assert loaded.oriented == [("a/xmp.png", 3)]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/xmp.png"), opaque[0][::-1, ::-1, :3])  # turned 180 degrees
+    np.testing.assert_array_equal(pixels_of(loaded, "b/comment.png"), opaque[1][..., :3])

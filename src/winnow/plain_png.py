@@ -21,7 +21,7 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MODES = {0: ("L", 1), 2: ("RGB", 3)}  # 8-bit colour types read here: grey, truecolour
@@ -30,6 +30,7 @@ _MAX_FILTER = 4  # PNG filter types 0..4 (None, Sub, Up, Average, Paeth)
 # ImageMagick's raw EXIF profile, Adobe's XMP packet (tiff:Orientation), and the plain keys exif and xmp
 _ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp", b"exif", b"xmp")
 MAX_PROFILE = 16 << 20  # bytes a colour profile may inflate to: above any real one (a printer's is a few MB)
+MAX_TEXT = 16 << 20  # and a text chunk (an XMP packet with a photo editor's history): past it, a zip bomb
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
 
 
@@ -111,6 +112,49 @@ def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
             return data[:pos] + data[end:], data[pos + 8 : end - 4]
         pos = end
     return data, None
+
+
+def text_stored(data: bytes) -> bytes:
+    """A PNG's ``data`` with each compressed text chunk (``zTXt``, an ``iTXt`` marked compressed) that inflates past
+    Pillow's ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB) stored uncompressed, as a ``tEXt`` or an uncompressed ``iTXt``;
+    any other file as it is. Image.open refused the whole file for one (an XMP packet of 2 MB), though its pixels
+    are whole (before: a row "unreadable"); stored so, Pillow reads it, an orientation in an XMP packet too. A chunk
+    that inflates past :data:`MAX_TEXT`, or is broken, is left for Image.open to refuse or pass over."""
+    parts, pos, last = [], len(_SIGNATURE), 0
+    while data.startswith(_SIGNATURE) and pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if kind == b"IEND" or end > len(data):
+            break
+        if kind in (b"zTXt", b"iTXt") and (stored := _stored_text(kind, data[pos + 8 : end - 4])) is not None:
+            parts += [data[last:pos], stored]
+            last = end
+        pos = end
+    return b"".join(parts) + data[last:] if parts else data
+
+
+def _stored_text(kind: bytes, body: bytes) -> bytes | None:
+    """The whole chunk (length, kind, body, CRC) that stores the compressed text chunk ``kind`` ``body`` uncompressed,
+    or None when it inflates to at most Pillow's ``MAX_TEXT_CHUNK`` (Pillow reads it), past :data:`MAX_TEXT`, or is
+    not a zlib stream."""
+    name, _, rest = body.partition(b"\0")
+    if kind == b"zTXt":  # keyword, 0, method, stream
+        kind, head, method, stream = b"tEXt", name + b"\0", rest[:1], rest[1:]
+    else:  # keyword, 0, compressed flag, method, language, 0, translated keyword, 0, stream
+        language, _, rest_of = rest[2:].partition(b"\0")
+        translated, _, stream = rest_of.partition(b"\0")
+        head, method = name + b"\0\0\0" + language + b"\0" + translated + b"\0", rest[1:2]
+        if rest[:1] != b"\1":
+            return None
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(stream, MAX_TEXT) if method == b"\0" else b""
+    except zlib.error:
+        return None
+    if len(text) <= PngImagePlugin.MAX_TEXT_CHUNK or not inflater.eof:
+        return None
+    body = head + text
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def inflated_profile(body: bytes) -> bytes:
