@@ -115,3 +115,23 @@ def test_a_png_whose_compressed_text_inflates_past_one_megabyte_is_read_with_its
     assert loaded.oriented == [("a/xmp.png", 3)]
     np.testing.assert_array_equal(pixels_of(loaded, "a/xmp.png"), opaque[0][::-1, ::-1, :3])  # turned 180 degrees
     np.testing.assert_array_equal(pixels_of(loaded, "b/comment.png"), opaque[1][..., :3])
+
+
+@pytest.mark.hostile("imagefolder")
+def test_16_bit_grey_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_path, capsys):
+    # before: 12-bit samples in 16-bit grey PNGs (DICOM, X-ray and microscope exports) were scaled from the full
+    # 16-bit range to 8 bits, 17 grey levels left, without a word
+    rng = np.random.default_rng(0)
+    twelve = [rng.integers(0, 4096, (16, 16)).astype(np.uint16) for _ in range(3)]
+    twelve[0][0, 0] = 4095
+    sixteen = rng.integers(0, 65536, (16, 16)).astype(np.uint16)  # the whole range: not counted
+    for name, pixels in (("a/0.png", twelve[0]), ("a/1.png", twelve[1]), ("b/0.png", twelve[2]), ("b/1.png", sixteen)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(tmp_path / name)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert warnings_of(capsys) == [
+        f"warning: ingest.path: 3 16-bit grey image file(s) peak at or below 4095, their low 12 bits alone (first "
+        f"{tmp_path}/a/0.png: peak 4095); scaled to 8 bits from the full 16-bit range they keep at most 17 of 256 "
+        "grey levels (0 to 16); if they hold 12-bit data, scale it to the full range (multiply by 16) before ingest"]
+    expected = np.rint(twelve[0].astype(np.float64) * 255 / 65535).astype(np.uint8)[..., None]  # read as before: scaled, not guessed
+    np.testing.assert_array_equal(pixels_of(loaded, "a/0.png"), expected)

@@ -297,7 +297,8 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
     resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`). ``notes`` holds
     ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
-    its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid)."""
+    its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid);
+    and ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone (:data:`LOW_BITS_PEAK`)."""
     fmt, mode = img.format, img.mode
     if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
         img = img.convert("RGBA")
@@ -314,12 +315,20 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
         orientation = 1  # absent or out of the EXIF range: nothing to apply
     orig = (img.height, img.width)
     varied = (img.mode in ("LA", "RGBA", "PA") or "transparency" in img.info) and not _one_colour(img)
+    peak = int(np.asarray(img).max()) if img.mode.startswith("I;16") else None
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     notes = {"flattened": True} if varied and _one_colour(img) else {}
+    if peak is not None and peak <= LOW_BITS_PEAK:
+        notes["low_bits"] = peak
     if size is not None and (img.height, img.width) != (size, size):
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)
     return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation), notes
+
+
+# the peak of 12-bit data (a DICOM, X-ray or microscope export) stored in 16-bit samples unscaled: scaled from the
+# full 16-bit range, as PNG's samples are, it keeps 17 of 256 grey levels (before: unsaid)
+LOW_BITS_PEAK = 4095
 
 
 def _one_colour(img: Image.Image) -> bool:

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.image_decode import IMAGE_SUFFIXES, decode_files
+from winnow.image_decode import IMAGE_SUFFIXES, LOW_BITS_PEAK, decode_files
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
 from winnow.remote_files import RemotePath, is_hidden, locate
@@ -294,7 +294,8 @@ def _image_signature(path: Path) -> bool:
 def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, the BMPs that end in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
+    flat colour, the 16-bit grey files that use their low 12 bits alone, the BMPs that end in rows of zeros (perhaps
+    cut short), and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
     each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the
     first."""
     if hidden:
@@ -306,6 +307,12 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
         print(f"warning: {param}: {len(flat)} image file(s) became one flat colour when their transparency was "
               f"composited over white (first {shown(flat[0])}): their content is in the alpha channel alone, or "
               "every pixel is transparent; check them, or save them on an opaque background")
+    low = [(path, notes["low_bits"]) for path, notes in read if "low_bits" in notes]
+    if low:
+        print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 bits "
+              f"alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range they keep "
+              "at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
+              "(multiply by 16) before ingest")
     zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
     if zeroed:
         rows, height = zeroed[0][1]
