@@ -10,12 +10,14 @@ or ``error`` text.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
 from winnow.image_damage import ZERO_TAIL
+from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
 
 UNWRITTEN = "its image data ends in zeros: the end of the file was never written (an interrupted copy or download)"
@@ -135,3 +137,19 @@ def test_16_bit_grey_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_path,
         "grey levels (0 to 16); if they hold 12-bit data, scale it to the full range (multiply by 16) before ingest"]
     expected = np.rint(twelve[0].astype(np.float64) * 255 / 65535).astype(np.uint8)[..., None]  # read as before: scaled, not guessed
     np.testing.assert_array_equal(pixels_of(loaded, "a/0.png"), expected)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_class_folders_named_alike_but_for_letter_case_are_refused(tmp_path):
+    # before: Cat and cat (two data sets merged on Linux) were two classes without a word, though a copy to macOS or
+    # Windows holds them as one folder
+    for name in ("Cat", "cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((8, 8), 40 * i + len(name), np.uint8)).save(tmp_path / name / f"{i}.png")
+    root = re.escape(str(tmp_path))
+    with pytest.raises(WinnowError, match=(
+            rf"^ingest\.path: class folders {root}/Cat and {root}/cat have names equal but for letter case "
+            r"\('Cat' and 'cat'\), which macOS and Windows hold as one folder; merge them into one folder or rename "
+            r"one$")):
+        load_imagefolder(tmp_path, size=None)

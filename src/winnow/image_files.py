@@ -28,7 +28,8 @@ Refused with one line (no output): split folders mixed with class folders (``roo
 is ``train`` a class?), a class folder with no files directly inside it (a class with no images is
 not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
-normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike).
+normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike) or but for
+letter case (``Cat`` and ``cat``: one folder on macOS and Windows).
 
 EXIF orientation (JPEG, WebP, PNG ``eXIf``) is applied with ``PIL.ImageOps.exif_transpose``, so a
 photo is stored as it is shown; ``orig_h``/``orig_w`` are the size as shown, and each image turned
@@ -154,14 +155,21 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
 def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
     """Refuse two class folders whose names are equal under Unicode NFKC normalisation (``café`` typed as
     one code point and as ``e`` + a combining accent; a no-break space) or but for spaces (``cat`` and ``cat ``):
-    they would be two classes shown with one name (:func:`winnow.ingest.alike`)."""
+    they would be two classes shown with one name (:func:`winnow.ingest.alike`); or but for letter case (``Cat`` and
+    ``cat``, two data sets merged on Linux): macOS's and Windows' file systems hold them as one folder (before: two
+    classes, which a copy there merged)."""
     seen: dict[str, tuple[str, Path]] = {}
     for _, name, folder in class_dirs:
-        other = seen.setdefault(alike(name), (name, folder))
-        if other[0] != name:
+        other = seen.setdefault(alike(name).casefold(), (name, folder))
+        if other[0] == name:
+            continue
+        if alike(other[0]) == alike(name):
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal under "
                               f"Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
                               "classes shown alike; merge them into one folder or rename one")
+        raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal but for "
+                          f"letter case ({ascii(other[0])} and {ascii(name)}), which macOS and Windows hold as one "
+                          "folder; merge them into one folder or rename one")
 
 
 def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
