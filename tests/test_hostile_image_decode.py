@@ -135,7 +135,8 @@ def test_16_bit_grey_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_path,
         f"warning: ingest.path: 3 16-bit grey image file(s) peak at or below 4095, their low 12 bits alone (first "
         f"{tmp_path}/a/0.png: peak 4095); scaled to 8 bits from the full 16-bit range they keep at most 17 of 256 "
         "grey levels (0 to 16); if they hold 12-bit data, scale it to the full range (multiply by 16) before ingest"]
-    expected = np.rint(twelve[0].astype(np.float64) * 255 / 65535).astype(np.uint8)[..., None]  # read as before: scaled, not guessed
+    # read as before: scaled from the full range, not guessed
+    expected = np.rint(twelve[0].astype(np.float64) * 255 / 65535).astype(np.uint8)[..., None]
     np.testing.assert_array_equal(pixels_of(loaded, "a/0.png"), expected)
 
 

@@ -164,8 +164,8 @@ def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
         if other[0] == name:
             continue
         if alike(other[0]) == alike(name):
-            raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal under "
-                              f"Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
+            raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal "
+                              f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
                               "classes shown alike; merge them into one folder or rename one")
         raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal but for "
                           f"letter case ({ascii(other[0])} and {ascii(name)}), which macOS and Windows hold as one "
@@ -317,9 +317,9 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
               "every pixel is transparent; check them, or save them on an opaque background")
     low = [(path, notes["low_bits"]) for path, notes in read if "low_bits" in notes]
     if low:
-        print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 bits "
-              f"alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range they keep "
-              "at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
+        print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 "
+              f"bits alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range "
+              "they keep at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
               "(multiply by 16) before ingest")
     zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
     if zeroed:
