@@ -165,8 +165,8 @@ def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
             continue
         if alike(other[0]) == alike(name):
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal "
-                              f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), two "
-                              "classes shown alike; merge them into one folder or rename one")
+                              f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), "
+                              "two classes shown alike; merge them into one folder or rename one")
         raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal but for "
                           f"letter case ({ascii(other[0])} and {ascii(name)}), which macOS and Windows hold as one "
                           "folder; merge them into one folder or rename one")
