@@ -154,3 +154,25 @@ def test_class_folders_named_alike_but_for_letter_case_are_refused(tmp_path):
             r"\('Cat' and 'cat'\), which macOS and Windows hold as one folder; merge them into one folder or rename "
             r"one$")):
         load_imagefolder(tmp_path, size=None)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("size", [None, 8])
+def test_pillow_warnings_while_decoding_are_one_warning_line_naming_the_first_file(tmp_path, capsys, size):
+    # before: Pillow's own "UserWarning: Corrupt EXIF data" and the line of its source reached stderr, once for all
+    # files, naming neither the file nor what it meant
+    exif = b"Exif\0\0II*\0\x08\0\0\0\x05\0"  # an IFD of 5 entries, none there
+    for i, name in enumerate(("a/0.jpg", "a/1.jpg", "b/0.jpg", "b/1.jpg")):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        whole = encoded(np.full((16, 16, 3), 50 * i + 9, np.uint8), "JPEG")
+        if name in ("a/1.jpg", "b/0.jpg"):
+            whole = whole[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + whole[2:]
+        (tmp_path / name).write_bytes(whole)
+    loaded = load_imagefolder(tmp_path, size=size)
+    out = capsys.readouterr()
+    assert [line for line in out.out.splitlines() if line.startswith("warning: ")] == [
+        f"warning: ingest.path: Pillow warned while decoding 2 image file(s) (first {tmp_path}/a/1.jpg: 'Corrupt EXIF "
+        "data. Expecting to read 12 bytes but only got 0.'); they were read without what it could not read (a "
+        "corrupt EXIF block: no orientation applied); check them"]
+    assert out.err == ""
+    assert loaded.rejected == []

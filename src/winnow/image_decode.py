@@ -8,9 +8,11 @@ A file that cannot be read is a reason, never an exception (:func:`_decode`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,7 +60,9 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
     paths = [f[2] for f in files]
     reader = _batches(paths, size)  # a generator: only ever advanced by one thread at a time
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        warnings.simplefilter("always")  # each file's warnings, not only the first file's of each line of Pillow's
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
+        warnings.showwarning = functools.partial(_note_warning, shown=warnings.showwarning)  # restored on leaving
         upcoming = next(reader, None)
         while upcoming is not None:
             first, streams = upcoming
@@ -69,7 +73,7 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
             batch = _decode_plain_pngs(streams, size)
             del streams, upcoming  # the pixels are decoded: the inflated rows may go
             rest = [i for i, d in enumerate(batch) if d is None]
-            for i, result in zip(rest, pool.map(lambda i: _decode(batch_paths[i], size), rest)):
+            for i, result in zip(rest, pool.map(lambda i: _decode_noting(batch_paths[i], size), rest)):
                 batch[i] = result
             pixels = [d[0] for d in batch if isinstance(d[0], np.ndarray)]
             shapes |= {p.shape[:2] for p in pixels}
@@ -105,12 +109,47 @@ def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
     return NpyRows.open(rows.file)
 
 
+_decoding = threading.local()  # .warnings: what Pillow warned of while this thread decodes one file
+
+
+def _decode_noting(path: Path, size: int | None) -> tuple:
+    """:func:`_decode`, with the first warning Pillow gave while decoding (its "Corrupt EXIF data") in the notes as
+    ``warning``, for one ``warning:`` line over the set naming the file (before: Pillow's own two lines on stderr,
+    naming neither file nor what it meant). A thread's own list, as the pool decodes files side by side."""
+    with _warnings_noted() as given:
+        result = _decode(path, size)
+    if given and result[0] is not None:
+        result[4]["warning"] = " ".join(given[0].split())
+    return result
+
+
+@contextlib.contextmanager
+def _warnings_noted():
+    """A list of what Pillow warns of in this thread inside the block, kept off stderr (:func:`_note_warning`)."""
+    _decoding.warnings = given = []
+    try:
+        yield given
+    finally:
+        del _decoding.warnings
+
+
+def _note_warning(message, category, filename, lineno, file=None, line=None, *, shown) -> None:
+    """``warnings.showwarning`` while files decode: a warning given in :func:`_decode_noting` is noted for its file,
+    any other ``shown`` as before."""
+    given = getattr(_decoding, "warnings", None)
+    if given is None:
+        shown(message, category, filename, lineno, file, line)
+    else:
+        given.append(str(message))
+
+
 def _decode(path: Path, size: int | None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
     ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`),
     ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
-    (:func:`winnow.image_damage.bmp_zero_rows`), and ``flattened`` (:func:`_pixels`).
+    (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened`` and ``low_bits`` (:func:`_pixels`), and ``warning``
+    (:func:`_decode_noting`).
 
     Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
@@ -244,9 +283,10 @@ def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None
         return height * width * len(mode)
     if size is not None:
         return size * size * 3
-    try:  # Image.open reads the header only; the pixels are decoded later, once
-        with (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb") if isinstance(path, RemotePath)
-              else open(path, "rb")) as file, Image.open(file) as img:
+    try:  # Image.open reads the header only (a JPEG's EXIF too: its warnings are noted when it decodes, not here)
+        with _warnings_noted(), (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb")
+                                 if isinstance(path, RemotePath) else open(path, "rb")) as file, \
+                Image.open(file) as img:
             return img.width * img.height * 3
     except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
         return 0

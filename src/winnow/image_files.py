@@ -302,7 +302,7 @@ def _image_signature(path: Path) -> bool:
 def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, the 16-bit grey files that use their low 12 bits alone, the BMPs that end in rows of zeros (perhaps
+    flat colour, the 16-bit grey files that use their low 12 bits alone, those Pillow warned of, the BMPs that end in rows of zeros (perhaps
     cut short), and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
     each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the
     first."""
@@ -321,6 +321,11 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
               f"bits alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range "
               "they keep at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
               "(multiply by 16) before ingest")
+    warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
+    if warned:
+        print(f"warning: {param}: Pillow warned while decoding {len(warned)} image file(s) (first "
+              f"{shown(warned[0][0])}: {warned[0][1]!r}); they were read without what it could not read (a corrupt "
+              "EXIF block: no orientation applied); check them")
     zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
     if zeroed:
         rows, height = zeroed[0][1]
