@@ -302,10 +302,10 @@ def _image_signature(path: Path) -> bool:
 def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, the 16-bit grey files that use their low 12 bits alone, those Pillow warned of, the BMPs that end in rows of zeros (perhaps
-    cut short), and those that carry a colour profile that is not sRGB, whose pixels are read as stored (``read``:
-    each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the
-    first."""
+    flat colour, the 16-bit grey files that use their low 12 bits alone, those Pillow warned of, the BMPs that end
+    in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose pixels are
+    read as stored (``read``: each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the
+    files and names the first."""
     if hidden:
         print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
               f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
