@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -176,3 +177,27 @@ def test_pillow_warnings_while_decoding_are_one_warning_line_naming_the_first_fi
         "corrupt EXIF block: no orientation applied); check them"]
     assert out.err == ""
     assert loaded.rejected == []
+
+
+def with_chunk(png: bytes, at: int, kind: bytes, body: bytes) -> bytes:
+    """``png`` with a chunk ``kind`` of ``body`` put at byte ``at`` (33: behind the header; -12: before IEND)."""
+    framed = len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    return png[:at] + framed + png[at:]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_gamma_other_than_srgbs_without_a_profile_is_counted_with_the_foreign_profiles(tmp_path, capsys):
+    # before: a gAMA of 1.0 without an sRGB chunk or a profile was read without a word, though browsers apply it
+    # (grey 64 shows near 137); sRGB's own 1/2.2 (45455) is not counted
+    for name in ("a/0.png", "a/linear.png", "b/0.png", "b/srgb.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(np.full((8, 8), 64 + len(name), np.uint8)).save(tmp_path / name)
+    for name, gamma in (("a/linear.png", 100000), ("b/srgb.png", 45455)):
+        path = tmp_path / name
+        path.write_bytes(with_chunk(path.read_bytes(), 33, b"gAMA", gamma.to_bytes(4, "big")))
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert warnings_of(capsys) == [
+        f"warning: ingest.path: 1 image file(s) carry a colour profile that is not sRGB (first "
+        f"{tmp_path}/a/linear.png: 'no profile but a PNG gamma of 1 (sRGB: 0.45455)'); their pixels are read as stored, not converted, as "
+        "PIL-based training loaders read them, so their colours differ from a colour-managed viewer's"]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/linear.png"), np.full((8, 8, 1), 76, np.uint8))

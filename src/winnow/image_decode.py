@@ -146,7 +146,8 @@ def _note_warning(message, category, filename, lineno, file=None, line=None, *, 
 def _decode(path: Path, size: int | None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
-    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`),
+    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`, or a
+    PNG's gamma, :func:`_png_gamma`),
     ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
     (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened`` and ``low_bits`` (:func:`_pixels`), and ``warning``
     (:func:`_decode_noting`).
@@ -186,7 +187,8 @@ def _decode(path: Path, size: int | None) -> tuple:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
             result = _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
-            profile = _png_profile(iccp) if iccp is not None else _foreign_profile(img.info.get("icc_profile"))
+            profile = _png_profile(iccp) if iccp is not None else _foreign_profile(img.info.get("icc_profile")) \
+                or _png_gamma(img.info)
             if profile:
                 result[4]["profile"] = profile
             if img.format == "BMP" and (zero_rows := image_damage.bmp_zero_rows(data)):
@@ -232,6 +234,16 @@ def _foreign_profile(icc: bytes | None) -> str | None:
     except Exception:  # noqa: BLE001 - a crafted or cut profile: littlecms raises more than OSError
         return UNREADABLE_PROFILE
     return None if "srgb" in description.lower() else description or "a profile without a description"
+
+
+def _png_gamma(info: dict) -> str | None:
+    """What to say of a PNG's ``gAMA`` (Pillow's ``info``) where no profile or ``sRGB`` chunk overrides it, as a
+    profile's description: a gamma a browser applies that is not sRGB's (:func:`winnow.plain_png.foreign_gamma`),
+    else None (before: unsaid)."""
+    gamma = info.get("gamma")
+    if gamma is None or "srgb" in info or not plain_png.foreign_gamma(gamma):
+        return None
+    return f"no profile but a PNG gamma of {gamma:.5g} (sRGB: 0.45455)"
 
 
 @functools.lru_cache(maxsize=8)  # and inflated once: a scanner's profile can be over a megabyte

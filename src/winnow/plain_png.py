@@ -1,9 +1,9 @@
 """Plain PNG files decoded many at a time by one call of Pillow's PNG pixel decoder.
 
-A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``) or EXIF
-(an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from), every chunk's CRC intact: what most data sets
-hold; its colour profile (``iCCP``) is handed on as stored, for winnow.image_decode to name one that is not sRGB.
-A small one costs ``Image.open`` far more in Python (plugin
+A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, animation (``acTL``), EXIF
+(an ``eXIf`` chunk, or a text chunk Pillow reads an orientation from) or a gamma other than sRGB's without a profile,
+every chunk's CRC intact: what most data sets hold; its colour profile (``iCCP``) is handed on as stored, for
+winnow.image_decode to name one that is not sRGB. A small one costs ``Image.open`` far more in Python (plugin
 sniffing, chunk objects, tile set-up, the array conversion) than in decoding, so here each file's
 pixel stream is only inflated (``zlib``, in C) and the filtered rows of many files of one size are
 joined and unfiltered by Pillow's ``zip`` decoder in a single call.
@@ -61,7 +61,7 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | No
     bomb by ``Image.open``)."""
     if not data.startswith(_SIGNATURE):
         return None
-    header, idat, previous, profile = None, [], None, None
+    header, idat, previous, profile, gamma, srgb = None, [], None, None, None, False
     for kind, body, fault in chunks(data):
         if fault:
             return None
@@ -77,12 +77,16 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | No
             return None  # it; acTL makes an animated PNG, which Image.open sets aside
         elif kind == b"iCCP":  # read by winnow.image_decode, not Image.open (see without_profile)
             profile = bytes(body)
+        elif kind == b"gAMA" and len(body) == 4:
+            gamma = struct.unpack_from(">I", body)[0] / 100000
+        elif kind == b"sRGB":
+            srgb = True
         elif kind in (b"tEXt", b"zTXt", b"iTXt") and bytes(body).split(b"\0", 1)[0] \
                 in _ORIENTING_KEYWORDS:  # so may these: before, such files were stored unturned
             return None
         previous = kind
-    if previous != b"IEND":
-        return None
+    if previous != b"IEND" or (gamma is not None and profile is None and not srgb and foreign_gamma(gamma)):
+        return None  # a gamma a browser applies: Image.open reads it, for winnow.image_decode to name
     if header is None or header[3] not in _MODES or header[2:] != (8, header[3], 0, 0, 0):
         return None
     width, height, (mode, channels) = header[0], header[1], _MODES[header[3]]  # IHDR stores width first
@@ -95,6 +99,13 @@ def filtered_rows(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | No
     except zlib.error:
         return None
     return (mode, height, width, rows, profile) if len(rows) == size else None
+
+
+def foreign_gamma(gamma: float) -> bool:
+    """Whether a PNG's ``gAMA`` (its file gamma, Pillow's ``info["gamma"]``) is far from sRGB's 1/2.2: without an
+    ``sRGB`` chunk or a profile, browsers apply it (grey 64 at gamma 1.0 shows near 137), PIL-based loaders do not;
+    0.45 and 0.4545, as encoders round it, are sRGB's."""
+    return abs(gamma * 2.2 - 1) > 0.02
 
 
 def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
