@@ -201,3 +201,22 @@ def test_a_png_gamma_other_than_srgbs_without_a_profile_is_counted_with_the_fore
         f"{tmp_path}/a/linear.png: 'no profile but a PNG gamma of 1 (sRGB: 0.45455)'); their pixels are read as stored, not converted, as "
         "PIL-based training loaders read them, so their colours differ from a colour-managed viewer's"]
     np.testing.assert_array_equal(pixels_of(loaded, "a/linear.png"), np.full((8, 8, 1), 76, np.uint8))
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_exif_orientation_after_the_image_data_is_not_applied_and_one_before_it_is(tmp_path):
+    # before: an eXIf chunk after IDAT turned the image by its orientation (3: 180 degrees) and listed it in
+    # oriented.csv, though PNG places eXIf before the image data and browsers ignore a late one
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    body = exif.tobytes()[6:]  # an eXIf chunk holds the TIFF structure without JPEG's "Exif\0\0"
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    for name in ("a/0.png", "a/late.png", "b/0.png", "b/early.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(tmp_path / name)
+    (tmp_path / "a/late.png").write_bytes(with_chunk((tmp_path / "a/late.png").read_bytes(), -12, b"eXIf", body))
+    (tmp_path / "b/early.png").write_bytes(with_chunk((tmp_path / "b/early.png").read_bytes(), 33, b"eXIf", body))
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.oriented == [("b/early.png", 3)]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/late.png"), pixels)
+    np.testing.assert_array_equal(pixels_of(loaded, "b/early.png"), pixels[::-1, ::-1])

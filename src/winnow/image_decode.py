@@ -160,8 +160,8 @@ def _decode(path: Path, size: int | None) -> tuple:
     try:
         data = path.read_bytes()  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
-        # file for either (before: a row "unreadable", its pixels whole)
-        opened, iccp = plain_png.without_profile(plain_png.text_stored(data))
+        # file for either (before: a row "unreadable", its pixels whole); a late eXIf is left out, as browsers do
+        opened, iccp = plain_png.without_profile(plain_png.for_pillow(data))
         with Image.open(io.BytesIO(opened)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding

@@ -125,21 +125,27 @@ def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
     return data, None
 
 
-def text_stored(data: bytes) -> bytes:
-    """A PNG's ``data`` with each compressed text chunk (``zTXt``, an ``iTXt`` marked compressed) that inflates past
-    Pillow's ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB) stored uncompressed, as a ``tEXt`` or an uncompressed ``iTXt``;
-    any other file as it is. Image.open refused the whole file for one (an XMP packet of 2 MB), though its pixels
-    are whole (before: a row "unreadable"); stored so, Pillow reads it, an orientation in an XMP packet too. A chunk
-    that inflates past :data:`MAX_TEXT`, or is broken, is left for Image.open to refuse or pass over."""
-    parts, pos, last = [], len(_SIGNATURE), 0
+def for_pillow(data: bytes) -> bytes:
+    """A PNG's ``data`` as Image.open is to read it; any other file as it is. Each compressed text chunk (``zTXt``, an
+    ``iTXt`` marked compressed) that inflates past Pillow's ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB) is stored
+    uncompressed, as a ``tEXt`` or an uncompressed ``iTXt``: Image.open refused the whole file for one (an XMP
+    packet of 2 MB), though its pixels are whole (before: a row "unreadable"); stored so, Pillow reads it, an
+    orientation in an XMP packet too. A chunk that inflates past :data:`MAX_TEXT`, or is broken, is left for
+    Image.open to refuse or pass over. An ``eXIf`` chunk after the image data is left out: PNG places it before,
+    and browsers ignore a late one, which Pillow read when loading (before: its orientation turned the image)."""
+    parts, pos, last, seen_image = [], len(_SIGNATURE), 0, False
     while data.startswith(_SIGNATURE) and pos + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if kind == b"IEND" or end > len(data):
             break
-        if kind in (b"zTXt", b"iTXt") and (stored := _stored_text(kind, data[pos + 8 : end - 4])) is not None:
+        if kind == b"eXIf" and seen_image:
+            parts += [data[last:pos]]
+            last = end
+        elif kind in (b"zTXt", b"iTXt") and (stored := _stored_text(kind, data[pos + 8 : end - 4])) is not None:
             parts += [data[last:pos], stored]
             last = end
+        seen_image = seen_image or kind == b"IDAT"
         pos = end
     return b"".join(parts) + data[last:] if parts else data
 
