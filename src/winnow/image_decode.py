@@ -146,9 +146,8 @@ def _note_warning(message, category, filename, lineno, file=None, line=None, *, 
 def _decode(path: Path, size: int | None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
-    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`, or a
-    PNG's gamma, :func:`_png_gamma`),
-    ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
+    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`; or a PNG
+    gamma, :func:`_png_gamma`), ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
     (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened`` and ``low_bits`` (:func:`_pixels`), and ``warning``
     (:func:`_decode_noting`).
 
