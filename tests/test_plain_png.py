@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import winnow.image_decode
+import winnow.image_notes
 import winnow.ingest
 import winnow.plain_png
 from winnow.image_files import load_imagefolder
@@ -162,7 +163,7 @@ def test_a_png_with_a_colour_profile_stays_on_the_fast_path_its_profile_handed_o
 def test_a_png_profile_that_cannot_be_inflated_is_named_unreadable(monkeypatch, body):
     # before: Pillow's reading of such an iCCP made the whole file a rejected row; a zip bomb is inflated no further
     monkeypatch.setattr(winnow.plain_png, "MAX_PROFILE", 1000)
-    assert winnow.image_decode._png_profile(body) == "an unreadable profile"
+    assert winnow.image_notes.png_profile(body) == "an unreadable profile"
 
 
 @pytest.mark.parametrize("shape", [(4, 4, 3), (5, 9, 1), (37, 23, 3), (23, 37, 3), (60, 20, 1), (12, 30, 3)])

@@ -8,19 +8,17 @@ A file that cannot be read is a reason, never an exception (:func:`_decode`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import os
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from winnow import image_damage, plain_png
+from winnow import image_damage, image_notes, plain_png
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath
@@ -62,7 +60,8 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         warnings.simplefilter("always")  # each file's warnings, not only the first file's of each line of Pillow's
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
-        warnings.showwarning = functools.partial(_note_warning, shown=warnings.showwarning)  # restored on leaving
+        # each file's warnings noted for it (restored on leaving)
+        warnings.showwarning = functools.partial(image_notes.note_warning, shown=warnings.showwarning)
         upcoming = next(reader, None)
         while upcoming is not None:
             first, streams = upcoming
@@ -109,45 +108,22 @@ def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
     return NpyRows.open(rows.file)
 
 
-_decoding = threading.local()  # .warnings: what Pillow warned of while this thread decodes one file
-
-
 def _decode_noting(path: Path, size: int | None) -> tuple:
     """:func:`_decode`, with the first warning Pillow gave while decoding (its "Corrupt EXIF data") in the notes as
     ``warning``, for one ``warning:`` line over the set naming the file (before: Pillow's own two lines on stderr,
     naming neither file nor what it meant). A thread's own list, as the pool decodes files side by side."""
-    with _warnings_noted() as given:
+    with image_notes.warnings_noted() as given:
         result = _decode(path, size)
     if given and result[0] is not None:
         result[4]["warning"] = " ".join(given[0].split())
     return result
 
 
-@contextlib.contextmanager
-def _warnings_noted():
-    """A list of what Pillow warns of in this thread inside the block, kept off stderr (:func:`_note_warning`)."""
-    _decoding.warnings = given = []
-    try:
-        yield given
-    finally:
-        del _decoding.warnings
-
-
-def _note_warning(message, category, filename, lineno, file=None, line=None, *, shown) -> None:
-    """``warnings.showwarning`` while files decode: a warning given in :func:`_decode_noting` is noted for its file,
-    any other ``shown`` as before."""
-    given = getattr(_decoding, "warnings", None)
-    if given is None:
-        shown(message, category, filename, lineno, file, line)
-    else:
-        given.append(str(message))
-
-
 def _decode(path: Path, size: int | None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), EXIF orientation, notes) or (None, reason). ``notes``
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
-    ``profile``, the description of an embedded colour profile that is not sRGB (:func:`_foreign_profile`; or a PNG
-    gamma, :func:`_png_gamma`), ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
+    ``profile``, the description of an embedded colour profile that is not sRGB, or of a PNG gamma
+    (:mod:`winnow.image_notes`), ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
     (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened`` and ``low_bits`` (:func:`_pixels`), and ``warning``
     (:func:`_decode_noting`).
 
@@ -186,8 +162,8 @@ def _decode(path: Path, size: int | None) -> tuple:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
             result = _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
-            profile = _png_profile(iccp) if iccp is not None else _foreign_profile(img.info.get("icc_profile")) \
-                or _png_gamma(img.info)
+            profile = image_notes.png_profile(iccp) if iccp is not None \
+                else image_notes.foreign_profile(img.info.get("icc_profile")) or image_notes.png_gamma(img.info)
             if profile:
                 result[4]["profile"] = profile
             if img.format == "BMP" and (zero_rows := image_damage.bmp_zero_rows(data)):
@@ -215,44 +191,6 @@ def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
     low = np.asarray(Image.frombytes("RGB", img.size, stream, "zip", "RGB;16L", *interlace), np.uint16)
     samples = np.asarray(img, np.uint16) << 8 | low
     return Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
-
-
-UNREADABLE_PROFILE = "an unreadable profile"
-
-
-@functools.lru_cache(maxsize=8)  # a data set's files share a profile or a few: each is parsed once
-def _foreign_profile(icc: bytes | None) -> str | None:
-    """The description of the colour profile ``icc`` (an image's ICC data: a JPEG's or WebP's ``icc_profile``, a
-    PNG's ``iCCP`` inflated by :func:`_png_profile`) when it is not sRGB, else None. Its pixels are never converted
-    (PIL-based training loaders ignore profiles, so converted pixels would differ from what a model sees at
-    inference); a profile that cannot be read is not known to be sRGB and is named as unreadable."""
-    if not icc:
-        return None
-    try:
-        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
-    except Exception:  # noqa: BLE001 - a crafted or cut profile: littlecms raises more than OSError
-        return UNREADABLE_PROFILE
-    return None if "srgb" in description.lower() else description or "a profile without a description"
-
-
-def _png_gamma(info: dict) -> str | None:
-    """What to say of a PNG's ``gAMA`` (Pillow's ``info``) where no profile or ``sRGB`` chunk overrides it, as a
-    profile's description: a gamma a browser applies that is not sRGB's (:func:`winnow.plain_png.foreign_gamma`),
-    else None (before: unsaid)."""
-    gamma = info.get("gamma")
-    if gamma is None or "srgb" in info or not plain_png.foreign_gamma(gamma):
-        return None
-    return f"no profile but a PNG gamma of {gamma:.5g} (sRGB: 0.45455)"
-
-
-@functools.lru_cache(maxsize=8)  # and inflated once: a scanner's profile can be over a megabyte
-def _png_profile(body: bytes | None) -> str | None:
-    """:func:`_foreign_profile` of a PNG's ``iCCP`` chunk ``body`` (None: no profile), inflated by
-    :func:`winnow.plain_png.inflated_profile`, for plain PNGs and those Image.open decodes alike."""
-    try:
-        return None if body is None else _foreign_profile(plain_png.inflated_profile(body))
-    except ValueError:
-        return UNREADABLE_PROFILE
 
 
 def _batches(paths: list, size: int | None):
@@ -295,8 +233,8 @@ def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None
     if size is not None:
         return size * size * 3
     try:  # Image.open reads the header only (a JPEG's EXIF too: its warnings are noted when it decodes, not here)
-        with _warnings_noted(), (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb")
-                                 if isinstance(path, RemotePath) else open(path, "rb")) as file, \
+        with image_notes.warnings_noted(), (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb")
+                                            if isinstance(path, RemotePath) else open(path, "rb")) as file, \
                 Image.open(file) as img:
             return img.width * img.height * 3
     except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
@@ -324,7 +262,7 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
                 pixels = resize_batch(np.stack([p for _, p in done]), size)
                 done = [(i, p) for (i, _), p in zip(done, pixels)]
             for i, p in done:  # a plain PNG carries no EXIF orientation
-                profile = _png_profile(streams[i][4])
+                profile = image_notes.png_profile(streams[i][4])
                 out[i] = (p, mode, (height, width), 1, {"profile": profile} if profile else {})
     return out
 
