@@ -235,6 +235,7 @@ NOT_FINITE = ", not a finite number (Great Expectations drops it or cannot store
              "anything); give a finite number"
 MOSTLY_TEXT = ", not a number; give the share in (0, 1] of the rows that must meet it"
 NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set it in contracts.bounds"
+EMPTY = ", so it checks nothing (it passes or fails on any data alike); list the values it is about"
 
 
 @pytest.mark.hostile("params")
@@ -285,9 +286,20 @@ NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set 
     ("expect_column_kl_divergence_to_be_less_than", "column: label, partition_object: {bins: [-.inf, .inf], "
      "weights: [1.0]}, threshold: 0.1",
      "(expect_column_kl_divergence_to_be_less_than): partition_object.bins[0] is -inf" + NOT_FINITE),
+    # before: each was accepted and passed on any table ("0 of 3 rows" in no set, a distinct set containing nothing,
+    # columns that include none); an empty set every value must be in failed on every row
+    ("expect_column_values_to_not_be_in_set", "column: label, value_set: []",
+     "(expect_column_values_to_not_be_in_set) has an empty value_set" + EMPTY),
+    ("expect_column_distinct_values_to_contain_set", "column: label, value_set: []",
+     "(expect_column_distinct_values_to_contain_set) has an empty value_set" + EMPTY),
+    ("expect_table_columns_to_match_set", "column_set: [], exact_match: false",
+     "(expect_table_columns_to_match_set) has an empty column_set" + EMPTY),
+    ("expect_column_values_to_be_in_set", "column: label, value_set: []",
+     "(expect_column_values_to_be_in_set) has an empty value_set" + EMPTY),
 ], ids=["nan-threshold", "nan-sum", "nan-length", "huge-bound", "mostly-text", "mostly-false", "mostly-above-1",
         "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder",
-        "inf-inside-bins", "nan-bin-end", "nan-beside-finite", "one-open-bin"])
+        "inf-inside-bins", "nan-bin-end", "nan-beside-finite", "one-open-bin", "empty-not-in-set",
+        "empty-distinct-set", "empty-column-set", "empty-in-set"])
 def test_a_rule_that_passes_on_anything_or_holds_a_number_gx_cannot_store_is_refused(tmp_path, kind, kwargs, message):
     (tmp_path / "ingest.yaml").write_text(RULE % (kind, kwargs))
     with pytest.raises(WinnowError) as raised:

@@ -1,8 +1,9 @@
 """What one expectation of a suite file may hold, checked by :func:`winnow.contracts.load_suite` before Great
 Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a pattern or list left null, an
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
-refused with one line naming the file, the expectation's place in it and the option; an infinity that leaves one
-side of a range open (``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept.
+refused with one line naming the file, the expectation's place in it and the option (an empty value_set or
+column list too); an infinity that leaves one side of a range open (``max_value: .inf`` beside a finite minimum,
+a partition's tail bins) is kept.
 
 Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
 
@@ -22,6 +23,9 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
                       "expect_column_values_to_match_regex": ("regex",),
                       "expect_table_columns_to_match_ordered_list": ("column_list",),
                       "expect_table_columns_to_match_set": ("column_set",)}
+# options that list the values or columns a rule checks: an empty list checks nothing (a set that no value may
+# be in, or must contain, passed on any data; one that every value must be in failed on all)
+_LISTS = ("value_set", "column_list", "column_set", "type_list")
 _QUANTILES = "expect_column_quantile_values_to_be_between"
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
@@ -43,6 +47,10 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if kwargs.get(key) is None:
             raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
                               "to set it in contracts.bounds")
+    for key in _LISTS:
+        if isinstance(kwargs.get(key), (list, tuple, set)) and not kwargs[key]:  # before: accepted, a pass on anything
+            raise WinnowError(f"{where} has an empty {key}, so it checks nothing (it passes or fails on any data "
+                              "alike); list the values it is about")
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
