@@ -4,6 +4,8 @@ geometric op can change, and a class the val split holds no image of, ranked by 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,10 +13,11 @@ import pytest
 import yaml
 
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, contract_inputs, default_params, edit_table, files_under, make_project,
-    run_stage,
+    ROOT, assert_error_line, assert_nothing_left, contract_inputs, default_params, edit_table, files_under,
+    make_project, run_stage,
 )
 from test_gan import gan_project
+from test_hostile_contracts_more import BROKEN_GX_LINE, broken_gx_env
 from winnow.gan_eval import frechet_distance
 from winnow.imageset import read_imageset, write_imageset
 from winnow.variants import write_variant
@@ -204,6 +207,34 @@ def test_a_balance_that_adds_nothing_says_balanced_is_pruned_alone(tmp_path, cou
         f"warning: balance: no copy was added and no image left out, so balanced holds pruned's images alone and is "
         f"trained and reported as a version of its own; {why}, or leave balanced out of variants"]
     assert json.loads((project / "metrics/balance.json").read_text())["added"] == 0
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_great_expectations_that_cannot_be_imported_stops_balance_before_its_copies(tmp_path):
+    # before: balance made every copy, wrote its examples and then ended in "ImportError: simulated broken install"
+    # from the variant contract's check. The images are those the copies refuse (the case above): the line is GX's,
+    # so it came before the copies were made
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 0
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["rotate"], "n": 1, "magnitude": 1.0})
+    before = files_under(project)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/balance.py")], cwd=project, capture_output=True,
+                          text=True, env=broken_gx_env(tmp_path, "broken-install"), timeout=600)
+    assert assert_error_line(done) == BROKEN_GX_LINE["broken-install"]
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_great_expectations_that_cannot_be_imported_stops_gan_synthesize_before_training(tmp_path):
+    # before: the GAN was trained and its samples filtered, then the variant contract's check ended the stage in
+    # "ModuleNotFoundError: No module named 'great_expectations.data_context'"
+    project = gan_project(tmp_path / "project", weak_k=1)
+    before = files_under(project)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/gan_synthesize.py")], cwd=project, capture_output=True,
+                          text=True, env=broken_gx_env(tmp_path, "other-version"), timeout=600)
+    assert assert_error_line(done) == BROKEN_GX_LINE["other-version"]
+    assert_nothing_left(project, before)  # models/gan.pt among them: no GAN was trained
 
 
 @pytest.mark.hostile("intermediates")

@@ -4,6 +4,7 @@ contract whose line printed the observed value rounded onto its bound, and a pas
 bounds or the rows it was checked on. Each case asserts the one line, or the exact data, a user gets."""
 
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -208,10 +209,10 @@ def test_a_variant_rule_that_would_pass_a_rate_not_measured_is_refused(project, 
 
 
 def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None = None,
-                       appended: dict[str, str] | None = None) -> str:
+                       appended: dict[str, str] | None = None, env: dict | None = None) -> str:
     """The contracts stage's one error line in a copy of ``project`` under ``params`` (and ``variant`` as its
-    contracts/variant.yaml, each line of ``appended`` added at the end of contracts/<name>.yaml), nothing left
-    behind."""
+    contracts/variant.yaml, each line of ``appended`` added at the end of contracts/<name>.yaml; ``env`` for the
+    stage's, _env() when None), nothing left behind."""
     root = Path(shutil.copytree(project, tmp_path / "project"))
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     if variant is not None:
@@ -221,11 +222,58 @@ def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None =
         path = root / "contracts" / f"{name}.yaml"
         path.write_text(path.read_text() + line)
     before = files_under(root)
-    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=_env(),
+    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=env or _env(),
                           capture_output=True, text=True, timeout=600)
     line = assert_error_line(done)
     assert_nothing_left(root, before)
     return line
+
+
+# a great_expectations package that shadows the installed one: a broken install, and another GX version whose
+# get_context exists but whose great_expectations.data_context does not
+BROKEN_GX = {"broken-install": 'raise ImportError("simulated broken install")\n',
+             "other-version": "get_context = ExpectationSuite = ValidationDefinition = object\n"}
+BROKEN_GX_LINE = {
+    "broken-install": "error: contracts: Great Expectations cannot be imported (ImportError: simulated broken install); "
+                      "reinstall great_expectations as requirements.lock pins it",
+    "other-version": "error: contracts: Great Expectations cannot be imported (ModuleNotFoundError: No module named "
+                     "'great_expectations.data_context'); reinstall great_expectations as requirements.lock pins it"}
+
+
+def broken_gx_env(tmp_path, kind: str) -> dict:
+    """_env() with the ``kind`` of BROKEN_GX ahead of the installed great_expectations on PYTHONPATH."""
+    package = tmp_path / "shadow" / "great_expectations"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(BROKEN_GX[kind])
+    env = _env()
+    env["PYTHONPATH"] = f"{package.parent}{os.pathsep}{env['PYTHONPATH']}"
+    return env
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("kind", sorted(BROKEN_GX))
+def test_a_great_expectations_that_cannot_be_imported_is_one_line(project, tmp_path, kind):  # noqa: F811
+    # before: "ImportError: simulated broken install" (and "ModuleNotFoundError: No module named
+    # 'great_expectations.data_context'") ended the contracts stage in a traceback from _ephemeral_context
+    assert _contracts_refused(project, tmp_path, _params(("baseline", "pruned")),
+                              env=broken_gx_env(tmp_path, kind)) == BROKEN_GX_LINE[kind]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_great_expectations_whose_context_cannot_start_is_one_line(monkeypatch):
+    # before: a GX whose get_context takes no mode (another version) ended validate in a TypeError traceback
+    import great_expectations as gx
+
+    def get_context(**kwargs):
+        raise TypeError("get_context() got an unexpected keyword argument 'mode'")
+
+    monkeypatch.setattr(gx, "get_context", get_context)
+    suite = load_suite("contracts/variant.yaml", parameters=BOUNDS)
+    with pytest.raises(WinnowError) as raised:
+        validate([Batch(suite, "v", pd.DataFrame({"duplicate_rate": [0.0]}))])
+    assert str(raised.value) == ("contracts: Great Expectations cannot start an ephemeral context (TypeError: "
+                                 "get_context() got an unexpected keyword argument 'mode'); reinstall "
+                                 "great_expectations as requirements.lock pins it")
 
 
 RULE = "name: ingest\nexpectations:\n  - {type: %s, kwargs: {%s}}\n"

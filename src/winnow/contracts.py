@@ -9,7 +9,8 @@ numbers that were enforced; an expectation whose bound is null is left out and l
 
 :func:`validate` runs suites on pandas DataFrames in an ephemeral GX context (no GX project folder),
 returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site.
-great_expectations is imported inside :func:`validate` only: its import takes seconds.
+great_expectations is imported inside :func:`validate` only (:func:`winnow.gx_import.import_gx`): its import takes
+seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 from winnow.configs import CONTRACT_MODES
 from winnow.contract_rules import SEVERITIES, check_rule
 from winnow.errors import WinnowError, fault_line
+from winnow.gx_import import gx_broken, import_gx
 from winnow.outputs import atomic_folder
 from winnow.yaml_text import load_yaml
 
@@ -248,13 +250,15 @@ def _gx_expectations(suite: Suite) -> list:
 
 
 def _ephemeral_context():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home from a pipeline stage
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.data_sources.add_pandas("winnow")
+    try:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.data_sources.add_pandas("winnow")
+    except Exception as err:  # noqa: BLE001 - another GX version's context (a TypeError, an AttributeError)
+        raise gx_broken("start an ephemeral context", err) from err
     return gx, context
 
 

@@ -22,6 +22,7 @@ from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint, suite_digests
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
+from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import read_table, write_json, write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
@@ -97,9 +98,9 @@ class VariantContract:
     @classmethod
     def read(cls, params: dict, *, ingested: ImageSet | None = None,
              degraded: ImageSet | None = None) -> VariantContract:
-        """Raises WinnowError: a bad suite file, a missing imageset or a damaged cleaner output (one line): flags
-        and groups must hold one row per image of data/degrade, label_issues one per image it judged (a
-        repeated row would make an image's measurement one of two)."""
+        """Raises WinnowError: a bad suite file, a missing imageset, a damaged cleaner output or a Great Expectations
+        that cannot be imported (one line): flags and groups must hold one row per image of data/degrade,
+        label_issues one per image it judged (a repeated row would make an image's measurement one of two)."""
         settings = check_settings(params.get("contracts"))
         loaded = suite("variant", settings["bounds"])
         if settings["mode"] == "enforce" and settings["enforce_variants"] and not loaded.expectations:
@@ -121,6 +122,9 @@ class VariantContract:
         for key, table in found.items():
             if table is None:
                 print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
+        # the seconds-long import too: before, a broken install was a traceback at the check, in balance after all
+        # its augmentation work
+        import_gx()
         manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
         return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
 
