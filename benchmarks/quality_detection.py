@@ -98,9 +98,10 @@ def damaged_set(images: np.ndarray, slices: dict[str, np.ndarray], strength: str
 
 def auto_cuts(images, orig_h, orig_w, issues=ISSUES, *, auto_options: dict | None = None):
     """``(flags, rules, scores)`` of the ``auto`` default with the score stage's reference cuts and floors;
-    ``auto_options`` (``alpha``…) go to every issue's ``auto``."""
+    ``auto_options`` (``alpha``…) go to every issue's ``auto`` but those with a reference cut, which take none
+    (cut_issues refuses them: threshold_null.py's alpha 0.001 run had stopped there)."""
     scores = score_images(images, orig_h=orig_h, orig_w=orig_w)
-    settings = {k: {"method": "auto", **(auto_options or {})} for k in issues}
+    settings = {k: {"method": "auto", **({} if k in REFERENCE_THRESHOLDS else auto_options or {})} for k in issues}
     flags, _, rules = cut_issues({k: scores[k] for k in issues}, settings,
                                  explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS)
     return flags, rules, scores
