@@ -5,7 +5,9 @@
 A clean score has one mode; ``auto`` should flag nothing on it. Per shape (uniform: flat, the least
 favourable unimodal shape for a valley test; normal; gamma(2), skewed; the negative of an exponential,
 a long lower tail; beta(5, 2); a triangle rising to its top; uniform and gamma(2) scores on a grid, rounded
-to 0.01 and 0.1, as a share of pixels or a rounded measurement is), per size (1,000 and 5,000 scores) and per
+to 0.01 and 0.1, as a share of pixels or a rounded measurement is; Student's t of 3 and 5 degrees of freedom
+and 1 - lognormal(sigma 1), lower tails heavier than an exponential's, which the ``isolated`` rule's test
+assumes: found by a probe, they fire it on many draws), per size (1,000 and 5,000 scores) and per
 ``alpha``: on how many of ``--seeds`` seeded draws each rule fired, and the median number flagged when
 it did. Then, for each ``alpha`` other than the default 0.01, the prevalence benchmark's F1 (the CIFAR
 subset, every damage at 0.5-12%, protocol and mild strength, single and every dual pair, as
@@ -43,6 +45,9 @@ SHAPES = {
     "triangle": lambda rng, n: rng.triangular(0.0, 1.0, 1.0, n),
     "uniform_grid_0.01": lambda rng, n: np.round(rng.uniform(0.0, 1.0, n), 2),
     "gamma2_grid_0.1": lambda rng, n: np.round(rng.gamma(2.0, 1.0, n), 1),
+    "student_t3": lambda rng, n: rng.standard_t(3.0, n),
+    "student_t5": lambda rng, n: rng.standard_t(5.0, n),
+    "one_minus_lognormal_1": lambda rng, n: 1.0 - rng.lognormal(0.0, 1.0, n),
 }
 SIZES = (1000, 5000)
 
@@ -104,6 +109,9 @@ def markdown(report: dict) -> str:
     lines = ["## auto on clean unimodal scores: false alarms (issue 20)", "",
              f"`{report['command']}`; {report['machine']}; {report['wall_seconds']} s. Per shape, size and alpha: the "
              f"draws (of {report['seeds']}) on which a rule fired, and the median images flagged when one did.", "",
+             "student_t3, student_t5 and one_minus_lognormal_1 have lower tails heavier than an exponential's, "
+             "which the isolated rule's gap test assumes: on them it flags a few clean images on many draws, and "
+             "a lower alpha does not cure it (docs/design.md: a fitted tail shape was tried and not adopted).", "",
              "| alpha | shape | n | fired (rule: draws) | median flagged |", "|---|---|---|---|---|"]
     for alpha, shapes in report["false_alarms"].items():
         for shape, sizes in shapes.items():

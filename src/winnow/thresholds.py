@@ -30,8 +30,11 @@ Every method returns a threshold ``t``; an image is flagged when ``score <= t``.
     rounded scores are never closer than a step), kept below ``alpha`` over the
     ``isolated_max`` tests (Bonferroni); it needs 20 scores below ``q``. The scale comes from the tail itself, so a bounded clean
     tail (CIFAR's dark score stops at 0.37) makes a smaller ``s`` and a long one (MNIST's dark score
-    trails from 0.99 to 0.85) a larger one: a clean unimodal score flags nothing, and a single black
-    image among 8,068 CIFAR images is flagged.
+    trails from 0.99 to 0.85) a larger one: a clean score whose lower tail is exponential or lighter
+    flags nothing at about ``alpha``, and a single black image among 8,068 CIFAR images is flagged. A
+    lower tail heavier than an exponential's (Student's t, 1 - lognormal) is not explained by it: there
+    the rule flags a few clean images on a large share of draws (benchmarks/results/threshold_null.md,
+    docs/design.md on why a fitted tail shape was not adopted).
   - ``floor`` (:func:`cut_issues` ``floors``): scores at or below the bottom of their range are
     flagged whatever the rest do (a flat image has no information at all); the cut is the floor
     where a rule above left one of them unflagged.
