@@ -9,8 +9,8 @@ numbers that were enforced; an expectation whose bound is null is left out and l
 
 :func:`validate` runs suites on pandas DataFrames in an ephemeral GX context (no GX project folder),
 returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site.
-great_expectations is imported inside :func:`validate` only (:func:`winnow.gx_import.import_gx`): its import takes
-seconds.
+great_expectations is imported only where a suite is checked (here in :func:`validate`, and by
+winnow.variant_contract before a stage's work), through :func:`winnow.gx_import.import_gx`: it takes seconds.
 """
 
 from __future__ import annotations
