@@ -1014,6 +1014,65 @@ def test_pooled_runs_of_other_code_are_refused(tmp_path):
     assert files_under(project) == before
 
 
+# the real pipeline's shape: a seeded model, and a stage after evaluate (compare, report) that reads the whole
+# metrics/evaluate folder, whose files change with the seed
+SEEDED_DVC_YAML = STALE_DVC_YAML.replace(
+    "cmd: mkdir -p models && cp recipe.txt models/${item}.txt\n      deps: [recipe.txt]",
+    "cmd: mkdir -p models && echo $(( $(cat recipe.txt) + ${seed} )) > models/${item}.txt\n      deps: [recipe.txt]\n"
+    "      params: [seed]") + """  report:
+    cmd: cat metrics/evaluate/baseline.json > report.json
+    deps: [metrics/evaluate]
+    outs:
+      - report.json:
+          cache: false
+"""
+
+
+@pytest.mark.hostile("gate")
+def test_pooled_seeds_of_one_commit_pass_the_gate(tmp_path):
+    # before: a dependency counted as an input unless its path was an output's, so report's metrics/evaluate (a
+    # folder holding outputs) differed between any two seeds, and the README's pooled gate was always refused: "the
+    # runs ran other code or inputs (metrics/evaluate differ in their dvc.lock)"
+    project = _dvc_project(tmp_path, SEEDED_DVC_YAML)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for seed in (1, 2):  # 3 and 4 test images wrong, against 2 at base
+        (project / "params.yaml").write_text(yaml.safe_dump(params | {"seed": seed}, sort_keys=False))
+        _dvc(project, "repro")
+        commit(project, f"seed {seed}")
+    assert git(project, "diff", "HEAD~1", "HEAD", "--name-only").split() == [
+        "dvc.lock", "metrics/evaluate/baseline.json", "metrics/evaluate/baseline/predictions.csv", "params.yaml",
+        "report.json"]
+    done, _ = gate(project, "--target", "HEAD", "HEAD~1", base="HEAD~2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == ("gate: PASS — 1 variant(s), 11 paired tests, no significant drop beyond "
+                                            "its tolerance"), done.stdout
+
+
+@pytest.mark.hostile("gate")
+def test_locked_inputs_leave_out_folders_of_outputs_and_keep_the_raw_listing(tmp_path):
+    # before: metrics/evaluate and plots/evaluate (folders holding evaluate's outputs) counted as inputs, and
+    # data/source.json (the raw images' listing, an output of no seed) did not, so runs on other images pooled
+    from winnow.staleness import locked_inputs
+
+    project = make_project(tmp_path / "project")
+    (project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "source": {"cmd": "python stages/source.py", "outs": [{"path": "data/source.json", "md5": "1" * 32}]},
+        "evaluate@baseline": {"cmd": "python stages/evaluate.py",
+                              "deps": [{"path": "data/source.json", "md5": "1" * 32},
+                                       {"path": "stages/evaluate.py", "md5": "2" * 32}],
+                              "outs": [{"path": "metrics/evaluate/baseline.json", "md5": "3" * 32},
+                                       {"path": "plots/evaluate/baseline/per_class.csv", "md5": "4" * 32}]},
+        "report": {"cmd": "python stages/report.py",
+                   "deps": [{"path": "metrics/evaluate", "md5": "5" * 32 + ".dir", "nfiles": 4},
+                            {"path": "plots/evaluate", "md5": "6" * 32 + ".dir", "nfiles": 2},
+                            {"path": "metrics/evaluate/baseline.json", "md5": "3" * 32},
+                            {"path": "contracts", "md5": "7" * 32 + ".dir", "nfiles": 3}],
+                   "outs": [{"path": "reports/index.html", "md5": "8" * 32}]}}}))
+    init(project)
+    assert locked_inputs(project, "HEAD") == {"data/source.json": "1" * 32, "stages/evaluate.py": "2" * 32,
+                                              "contracts": "7" * 32 + ".dir"}
+
+
 @pytest.mark.hostile("compare")
 def test_compare_leaves_out_runs_of_other_code(tmp_path):
     # before: two seed runs of the old code and one of the new were averaged as three seeds of one setting

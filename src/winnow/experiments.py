@@ -106,25 +106,17 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     return "; ".join(notes)
 
 
-# the source stage's listings of the raw files: outputs, but of no seed; they tell one data set from another
-SOURCE_LISTINGS = ("data/source.json", "data/represent-source.json")
-
-
 def _inputs(data: dict) -> dict[str, str | None]:
     """``path -> hash`` of what a record's stages read that no stage writes (code, suites), and the raw data's
-    listings (:data:`SOURCE_LISTINGS`): its ``deps`` less its ``outs`` and ``metrics``, what lies below them and
-    the folders holding them, since a stage's output (data/degrade, a model) changes with the seed, and two seeds
-    of one commit would never read alike; files only (see below). The listings are kept: without them runs on
-    other images (images added to ingest.path, then `dvc exp run -S seed=1`) were pooled as seeds of one setting."""
-    written = [str(path).rstrip("/") for key in ("outs", "metrics") for path in (data.get(key) or {})
-               if str(path).rstrip("/") not in SOURCE_LISTINGS]
-    return {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
-            if (isinstance(result, dict) or result is None)
-            # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
-            # show does not list; and not an output, what lies below one, or a folder holding one
-            and not str((result or {}).get("hash") or "").endswith(".dir") and (result or {}).get("nfiles") is None
-            and not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
-                        for out in written)}
+    listings: its ``deps`` less its ``outs`` and ``metrics`` (:func:`winnow.staleness.unwritten_inputs`, the gate's
+    rule too); files only (see below)."""
+    files = {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
+             if (isinstance(result, dict) or result is None)
+             # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
+             # show does not list
+             and not str((result or {}).get("hash") or "").endswith(".dir") and (result or {}).get("nfiles") is None}
+    return staleness.unwritten_inputs(files, written=[path for key in ("outs", "metrics")
+                                                      for path in (data.get(key) or {})])
 
 
 def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple[list[dict], str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -206,16 +207,34 @@ _ABSENT_KEY = object()
 
 def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
     """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
-    raw data's listing, params files aside): two runs with equal inputs ran the same code (empty without a
-    lock)."""
+    raw data's listing, params files aside; :func:`unwritten_inputs`): two runs with equal inputs ran the same code
+    (empty without a lock)."""
     try:
         stages = (load_yaml(read_text(repo, rev, "dvc.lock") or "", name="dvc.lock") or {}).get("stages") or {}
     except (WinnowError, AttributeError):  # check_commit_current has refused a broken lock
         return {}
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    outputs = _locked_outputs(entries)
-    return {str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values() for dep in entry.get("deps") or []
-            if isinstance(dep, dict) and "path" in dep and dep["path"] not in outputs}
+    # before: a dependency was left out only where its path was an output's, so the folders the compare and report
+    # stages read (metrics/evaluate, data/variants) counted as inputs, and two seeds of one commit never pooled
+    return unwritten_inputs({str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values()
+                             for dep in entry.get("deps") or [] if isinstance(dep, dict) and "path" in dep},
+                            written=_locked_outputs(entries))
+
+
+# the source stage's listings of the raw files: outputs, but of no seed; they tell one data set from another
+SOURCE_LISTINGS = ("data/source.json", "data/represent-source.json")
+
+
+def unwritten_inputs(deps: dict[str, Any], *, written: Collection[str]) -> dict[str, Any]:
+    """``deps`` (a dependency's path -> its hash) less the outputs of ``written`` (paths the stages write), what
+    lies below one and the folders holding one (metrics/evaluate, which compare reads): they change with the seed,
+    so two seeds of one commit would never read alike. The raw data's listings (:data:`SOURCE_LISTINGS`) are kept:
+    without them, runs on other images (images added to ingest.path, then `dvc exp run -S seed=1`) were pooled as
+    seeds of one setting. The gate and ``compare`` both tell runs apart by it."""
+    outs = [str(path).rstrip("/") for path in written if str(path).rstrip("/") not in SOURCE_LISTINGS]
+    return {path: value for path, value in deps.items()
+            if not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
+                       for out in outs)}
 
 
 def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
