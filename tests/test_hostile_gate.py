@@ -975,6 +975,55 @@ def test_a_metrics_file_deleted_beside_its_predictions_fails(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+@pytest.mark.parametrize("deleted_at", ["workspace", "HEAD"])
+def test_a_gated_file_deleted_at_one_revision_fails(tmp_path, deleted_at):
+    # before: each revision was checked against the gated files it held, so metrics/variants.json (named in
+    # gate.files without a wildcard) deleted at either revision passed: "gate: PASS"
+    project = gate_project(tmp_path, default_params()["gate"] | {"files": ["metrics/evaluate/*.json",
+                                                                           "metrics/variants.json"]})
+    (project / "metrics" / "variants.json").write_text('{"baseline": {"rows": 10}}')
+    if deleted_at == "HEAD":
+        commit(project, "without variants.json")
+        git(project, "rm", "-q", "metrics/variants.json")
+        commit(project, "variants.json deleted")
+        git(project, "checkout", "-q", "HEAD~1", "--", "metrics/variants.json")  # back in the workspace
+    else:
+        commit(project, "with variants.json")
+        (project / "metrics" / "variants.json").unlink()
+    done, before = gate(project)
+    holder = {"HEAD": "workspace", "workspace": "HEAD"}[deleted_at]
+    assert assert_error_line(done) == (
+        f"error: metrics/variants.json missing at {deleted_at} ({holder} holds it): params.yaml gate.files gates it at "
+        f"every revision; rerun the stage that writes it and commit it at {deleted_at}, or take it out of gate.files")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_gated_summary_deleted_for_a_variant_both_sides_gate_fails(tmp_path):
+    # before: metrics/evaluate/pruned/summary.json gone at the target passed, as the target was checked only
+    # against the files it held; a variant new at the target still needs nothing at the base
+    project = gate_project(tmp_path, default_params()["gate"] | {"files": ["metrics/evaluate/*.json",
+                                                                           "metrics/evaluate/*/summary.json"]})
+    for variant in ("baseline", "pruned"):
+        (project / summary_path(variant)).write_text('{"accuracy": 0.998}')
+    commit(project, "summaries")
+    (project / summary_path("pruned")).unlink()
+    labels = labels_of()
+    write_variant(project, "balanced", labels, wrong_on(labels, [1, 2]))  # new at the workspace
+    (project / summary_path("balanced")).write_text('{"accuracy": 0.998}')
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: metrics/evaluate/pruned/summary.json missing at workspace (HEAD holds it): params.yaml gate.files "
+        "gates it at every revision; rerun the stage that writes it and commit it at workspace, or take it out of "
+        "gate.files")
+    assert_nothing_left(project, before)
+    (project / summary_path("pruned")).write_text('{"accuracy": 0.998}')
+    done, _ = gate(project)
+    assert done.returncode == 0, done.stderr
+    assert "balanced: new at workspace, nothing at HEAD to compare with (not gated)" in done.stdout, done.stdout
+
+
+@pytest.mark.hostile("gate")
 def test_code_edited_before_a_later_lock_rewrite_is_still_refused(tmp_path):
     # before: evaluate.py edited and committed without dvc repro was refused alone, but a later commit that
     # rewrote dvc.lock for another reason (here a second evaluate entry's hash) hid it: git's diff ran from that

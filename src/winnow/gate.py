@@ -32,13 +32,13 @@ phi that judges the loss (a second head seed once turned a failing gate into a p
 other classes still widen it, so each head run is also tested alone: a drop that regresses in every one of
 them regresses; and a class that any one head run halves is collapsed.
 
-It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a
-string at either revision, predictions missing at either revision, a blank prediction or one naming no
-test class, an evaluate metrics file missing beside its predictions or disagreeing with them
-(:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its predictions
-(:func:`winnow.staleness.check_commit_current`), test sets that differ, a model at either revision no better than
-naming one class for every test image (:func:`check_learnt`), an unknown revision or bad ``gate`` params each end in one
-``error:`` line (exit status 1).
+It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a string at
+either revision, or missing at one (:func:`check_gated_files_everywhere`), predictions missing at either revision, a
+blank prediction or one naming no test class, an evaluate metrics file missing beside its predictions or disagreeing
+with them (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its
+predictions (:func:`winnow.staleness.check_commit_current`), test sets that differ, a model at either revision no
+better than naming one class for every test image (:func:`check_learnt`), an unknown revision or bad ``gate`` params
+each end in one ``error:`` line (exit status 1).
 
 Its settings (tolerances, alpha, correction, overdispersion, the files it checks) are the base's
 ``gate`` section (:func:`base_settings`): a change cannot loosen the gate that judges it. A change to that
@@ -50,7 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -60,7 +60,8 @@ from winnow.evaluated import check_headline, headline_classes, metric_problems, 
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
 from winnow.metrics import (
-    METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_one_class, predictions_path, recall_total, variant_of,
+    METRICS_FILE, PREDICTIONS_FILE, SUMMARY_FILE, metrics_path, no_better_than_one_class, predictions_path,
+    recall_total, variant_of,
 )
 from winnow.yaml_text import load_yaml
 
@@ -146,12 +147,13 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             read[rev, path] = revisions.read_text(repo, rev, path)
         return read[rev, path]
 
-    problems, matched = [], set()
+    problems, held = [], {}  # held: rev -> the gated files there
     for side in revs:
         for name, rev in zip(names[side], revs[side]):
-            for path in revisions.matching(repo, rev, list(settings.files)):
-                matched.add(path)
-                problems += metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")
+            held[rev] = set(revisions.matching(repo, rev, list(settings.files)))
+            problems += [problem for path in sorted(held[rev])
+                         for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
+    matched = set().union(*held.values())
     unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
     if unmatched:  # a typo would check nothing and pass
         raise WinnowError(f"params.yaml gate.files: {', '.join(unmatched)} matches no file at "
@@ -224,6 +226,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
+    check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
+                                 variants=found["base"] | found["target"])
     table = pd.concat(tables, ignore_index=True)
     unmatched, overridden = unused_tolerances(table, settings)
     if unmatched:
@@ -253,6 +257,28 @@ def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
                           f"one class for every image scores (1): it did not learn, so the gate cannot judge {variant} "
                           f"by it; rerun train@{variant} and evaluate@{variant} there (check train.lr, "
                           "train.weight_decay and train.epochs), or pass revisions whose models learnt")
+
+
+def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
+                                 revs: dict[str, list[str]], gated: list[str], variants: set[str]) -> None:
+    """One line when a file ``gate.files`` matches at one revision gated is missing at another (``held``: each
+    revision's gated files; ``names``, ``revs``: the revisions of each side as given and as resolved). before: each
+    revision was checked against the files it held, and a gated file deleted at one passed. A file of a variant not
+    ``gated`` (one new at the target, or left out by --variants; ``variants``: every one evaluated somewhere) may be
+    at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's."""
+    every = set().union(*held.values())
+    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
+    ungated = (variants | named) - set(gated)
+    required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
+    at = [(name, rev) for side in revs for name, rev in zip(names[side], revs[side])]
+    gone = [(path, name) for name, rev in at for path in required if path not in held[rev]]
+    if gone:
+        path, name = gone[0]
+        holder = next(other for other, rev in at if path in held[rev])
+        raise WinnowError(f"{path} missing at {name} ({holder} holds it"
+                          + (f"; {len(gone) - 1} more gated file(s) missing" if len(gone) > 1 else "")
+                          + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
+                          f"commit it at {name}, or take it out of gate.files")
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:
