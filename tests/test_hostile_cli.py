@@ -327,7 +327,18 @@ def test_a_stage_that_takes_no_arguments_refuses_them_before_any_work(tmp_path, 
                                                     "winnow gate --help)"),
     (["compare", "--out", ""], "error: winnow compare: argument --out: '' is no path to write to; give one (a report "
                                "is printed to the screen as well) (see winnow compare --help)"),
-], ids=["bad-int", "no-such-command", "missing-option", "bad-choice", "markdown-dash", "out-empty"])
+    # before: a traceback ending "scmrepo.exceptions.SCMError:  is not a git repository" (with --target HEAD), or
+    # "No such file or directory [ENOENT]; free space, ..." (the workspace as target)
+    (["gate", "--base", "HEAD", "--target", "HEAD", "--repo", ""],
+     "error: winnow gate: argument --repo: '' is no folder; give the project's (the default is the current folder, .) "
+     "(see winnow gate --help)"),
+    (["compare", "--repo", ""], "error: winnow compare: argument --repo: '' is no folder; give the project's (the "
+                                "default is the current folder, .) (see winnow compare --help)"),
+    (["study", "collect", "--repo", ""], "error: winnow study collect: argument --repo: '' is no folder; give the "
+                                         "project's (the default is the current folder, .) (see winnow study collect "
+                                         "--help)"),
+], ids=["bad-int", "no-such-command", "missing-option", "bad-choice", "markdown-dash", "out-empty", "gate-repo-empty",
+        "compare-repo-empty", "study-repo-empty"])
 def test_a_usage_mistake_is_one_line_and_exit_status_2(tmp_path, args, expected):
     # before: argparse's usage block, several lines, before its own error line
     project = make_project(tmp_path / "project")

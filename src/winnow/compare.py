@@ -25,7 +25,7 @@ from scipy import stats
 
 from winnow import markdown, revisions
 from winnow.errors import (
-    WinnowError, check_output, first_line, first_repeated, not_a_regular_file, output_path, project_file,
+    WinnowError, check_output, first_line, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
 )
 from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
@@ -328,7 +328,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
                                             "standard input)")
     parser.add_argument("--out", type=output_path, help="also write the markdown here")
-    parser.add_argument("--repo", default=".", help="the DVC project")
+    parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project")
 
 
 def check_arguments(*, num: int, out: Path | None, from_json: str | None = None) -> None:

@@ -280,6 +280,16 @@ def output_path(text: str) -> Path:
     return Path(text)
 
 
+def project_folder(text: str) -> str:
+    """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
+    usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space)."""
+    import argparse
+
+    if not text:
+        raise argparse.ArgumentTypeError("'' is no folder; give the project's (the default is the current folder, .)")
+    return text
+
+
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
     """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
     to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""

@@ -55,7 +55,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from winnow import revisions, staleness
-from winnow.errors import WinnowError, check_output, first_repeated, output_path
+from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
@@ -341,7 +341,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "commits of one setting at other seeds) are pooled")
     parser.add_argument("--target", nargs="+", action="extend",
                         help="the revision under test (default: the workspace); several are pooled, as for --base")
-    parser.add_argument("--repo", default=".", help="the DVC project (a git repository)")
+    parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (a git repository)")
     parser.add_argument("--variants", nargs="+", action="extend",
                         help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")

@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations
-from winnow.errors import WinnowError, check_output, first_line, listed, output_path
+from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder
 from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
@@ -238,7 +238,7 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="action")
     collect = actions.add_parser("collect", help="experiments -> plots/study/study.csv and PNGs")
-    collect.add_argument("--repo", default=".", help="the DVC project (default: here)")
+    collect.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
     collect.add_argument("--rev", action="append", dest="revs", help="baseline revision(s); default HEAD")
     collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (-1: all)")
     collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
