@@ -885,6 +885,37 @@ def test_a_reproduced_commit_is_read_whatever_shape_its_lock_has(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_stale_param_inside_a_list_is_named_by_its_index(tmp_path):
+    # before: the line quoted both whole degrade.perturbations lists (1,231 characters on the real params), not
+    # the one value that changed
+    project = _dvc_project(tmp_path, STALE_DVC_YAML.replace("deps: [recipe.txt]",
+                                                            "deps: [recipe.txt]\n      params: [degrade]"))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["degrade"]["perturbations"] = [{"kind": "symmetric_noise", "fraction": 0.15}]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _dvc(project, "repro")
+    commit(project, "one perturbation")
+    params["degrade"]["perturbations"][0]["fraction"] = 0.3
+    params["degrade"]["perturbations"].append({"kind": "symmetric_noise", "fraction": 0.1})
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(project, "fraction 0.3, not reproduced")
+    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: params.yaml's degrade.perturbations.0.fraction is 0.3 where dvc.lock's train@baseline ran with 0.15); "
+        "rerun `dvc repro` there and commit dvc.lock and metrics/ together")
+    assert_nothing_left(project, before)
+    params["degrade"]["perturbations"][0]["fraction"] = 0.15  # only an item added
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit(project, "a perturbation added, not reproduced")
+    done, _ = gate(project, "--target", "HEAD", base="HEAD~2")
+    assert assert_error_line(done) == (
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: params.yaml's degrade.perturbations.1 is {\"kind\": \"symmetric_noise\", \"fraction\": 0.1} where "
+        "dvc.lock's train@baseline ran with absent); rerun `dvc repro` there and commit dvc.lock and metrics/ together")
+
+
+@pytest.mark.hostile("gate")
 def test_a_broken_lock_file_is_named_with_advice_that_fits_it(tmp_path):
     # before: "dvc.lock ... corrupted" came with the advice to name the variants the pipeline evaluates
     project = _dvc_project(tmp_path)

@@ -285,13 +285,19 @@ def _touched(path: str, changed: set[str]) -> bool:
 
 
 def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
-    """The dotted path of the first value below ``key`` that differs between params.yaml (``value``) and
-    dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole section shown would hide
+    """The dotted path of the first value below ``key`` (a list's item by its index) that differs between
+    params.yaml (``value``) and dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole section shown would hide
     the one value that differs."""
     if isinstance(value, dict) and isinstance(locked, dict):
         sub = sorted(differing(value, locked))[0]
         return _first_difference(f"{key}.{sub}", lookup(value, sub, missing=_ABSENT_KEY),
                                  lookup(locked, sub, missing=_ABSENT_KEY))
+    if isinstance(value, list) and isinstance(locked, list):  # as lookup reads it: degrade.perturbations.1
+        # before: the whole list shown, a 1,231-character line quoting every perturbation
+        index = next(i for i in range(max(len(value), len(locked)))
+                     if i >= min(len(value), len(locked)) or value[i] != locked[i])
+        return _first_difference(f"{key}.{index}", lookup(value, str(index), missing=_ABSENT_KEY),
+                                 lookup(locked, str(index), missing=_ABSENT_KEY))
 
     def shown(v: Any) -> str:
         return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
