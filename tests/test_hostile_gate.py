@@ -88,6 +88,22 @@ def test_an_unknown_base_revision_fails_with_one_line(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_branch_named_workspace_is_refused_as_ambiguous(tmp_path):
+    # before: --base workspace read the working tree, not the branch, without a word
+    project = gate_project(tmp_path)
+    git(project, "branch", "workspace")
+    done, before = gate(project, "--target", "HEAD", base="workspace")
+    assert assert_error_line(done) == ("error: --base workspace: names both the working tree and git's "
+                                       "refs/heads/workspace; name that commit as refs/heads/workspace, or rename "
+                                       "that branch or tag to gate the working tree")
+    assert_nothing_left(project, before)
+    done, _ = gate(project, "--target", "HEAD", base="refs/heads/workspace")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == ("gate: PASS — 2 variant(s), 22 paired tests, no significant drop beyond "
+                                            "its tolerance"), done.stdout
+
+
+@pytest.mark.hostile("gate")
 def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
     project = gate_project(tmp_path)
     done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines

@@ -28,8 +28,16 @@ def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.Compl
 
 def resolve(repo: str | Path, rev: str, *, option: str) -> str:
     """The commit a revision (a branch, tag, commit or ``dvc exp`` name) names, or :data:`WORKSPACE`; one
-    line naming ``option`` when git knows no such commit."""
+    line naming ``option`` when git knows no such commit, or when a branch or tag is called ``workspace`` too."""
     if rev == WORKSPACE:
+        if run_git(repo, "rev-parse", "--verify", "--quiet", f"{WORKSPACE}^{{commit}}").returncode == 0:
+            # before: the working tree was read, not the branch, without a word; the default --target is refused
+            # too, as the report would name the working tree as the branch is named
+            refs = run_git(repo, "for-each-ref", "--format=%(refname)", f"refs/heads/{WORKSPACE}",
+                           f"refs/tags/{WORKSPACE}").stdout.split() or [
+                run_git(repo, "rev-parse", "--symbolic-full-name", WORKSPACE).stdout.strip() or WORKSPACE]
+            raise WinnowError(f"{option} {WORKSPACE}: names both the working tree and git's {' and '.join(refs)}; "
+                              f"name that commit as {refs[0]}, or rename that branch or tag to gate the working tree")
         return WORKSPACE
     done = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
