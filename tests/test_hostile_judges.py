@@ -87,6 +87,14 @@ def _nan_in_a_train_row(project):
     _save(project, values)
 
 
+def _header_of_half_the_features(project):
+    """The (39, 6) float32 values under a header that says (39, 3): 936 bytes where the header needs 468."""
+    values = _features(project)
+    with open(project / "data/represent/embeddings.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (39, 3)})
+        handle.write(values.tobytes())
+
+
 def _integer_values(project):
     _save(project, _features(project).astype(np.int64))
 
@@ -106,6 +114,10 @@ CASES = {
     "nan_in_a_train_row": (_nan_in_a_train_row, "confident_learn",
                            ("data/represent/embeddings.npy: 1 embedding(s) hold non-finite values, first id "
                             "'train-0-4'; " + RERUN,)),
+    # before: read without a word, each row half of a real one (data-valuation: 343 harmful images, not 439)
+    "header_of_half_the_features": (_header_of_half_the_features, "confident_learn",
+                                    ("error: data/represent/embeddings.npy: holds 936 bytes but its header's shape "
+                                     "(39, 3) needs 468; " + RERUN,)),
     "integer_values": (_integer_values, "embedding_clean",
                        ("data/represent/embeddings.npy: holds int64 of shape (39, 6), not float features (N, D); "
                         + RERUN,)),

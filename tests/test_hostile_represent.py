@@ -355,6 +355,25 @@ def test_a_users_npy_that_is_not_a_usable_embedding_is_one_line(tmp_path, write,
     assert_nothing_left(project, before)
 
 
+def header_of_half_the_features(project):
+    """separable() twice over, float32 ``(48, 4)``, under a header that says ``(48, 2)``: 768 bytes of values
+    where the header's shape needs 384."""
+    with open(project / "mine.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (N, 2)})
+        handle.write(np.concatenate([separable(), separable()], axis=1).tobytes())
+
+
+@pytest.mark.hostile("represent")
+def test_a_users_npy_whose_header_describes_fewer_values_than_it_holds_is_one_line(tmp_path):
+    # before: "represent: 48 images -> 2-d features from file", exit 0: each stored row was half of a real row (the
+    # first 24 rows of the file read as 48), and the rows no longer belonged to their ids
+    project, before, done = run_represent(tmp_path, write=header_of_half_the_features, source="file", file="mine.npy")
+    line = assert_error_line(done)
+    assert line == ("error: represent.file: mine.npy: holds 768 bytes but its header's shape (48, 2) needs 384; the "
+                    "header does not describe the data: save the (N, D) array again with np.save")
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("represent")
 def test_a_torchscript_path_that_is_a_folder_is_named_so(tmp_path):
     # before: "not found"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError, check_input_file, first_line
+from winnow.npy_rows import data_bytes
 
 SCALE_BAND = 8  # user features whose median row norm is within 2**±8 are stored as given
 # a user row this many times shorter than the median row, itself at least 2**-8 once scaled, nears the 1e-12
@@ -44,6 +45,11 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
             values.close()
             raise WinnowError(f"{where}: a .npz archive (arrays: {names or 'none'}), not one .npy array; save the "
                               "(N, D) array with np.save")
+        held, needed = data_bytes(path, values.shape, values.dtype, values.offset)
+        if held != needed:  # before: a header cut to D/2 was read as twice the rows, each half of a real one
+            raise WinnowError(f"{where}: holds {held:,} bytes but its header's shape {values.shape} needs "
+                              f"{needed:,}; the header does not describe the data: save the (N, D) array again "
+                              "with np.save")
         if values.ndim != 2:
             raise WinnowError(f"{where}: shape {values.shape}; embeddings must be a 2-D array (N images, D)")
         if len(values) != len(ids):

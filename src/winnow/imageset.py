@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line, first_repeated
-from winnow.npy_rows import NpyRows
+from winnow.npy_rows import NpyRows, data_bytes
 from winnow.outputs import atomic_folder
 
 IMAGES = "images.npy"
@@ -279,8 +279,7 @@ def _check_layout(path: Path) -> None:
                             "an imageset's images are stored in C order (rerun the stage that writes it)")
     if dtype.hasobject:
         return  # a pickled array: np.load refuses it
-    needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    held = file.stat().st_size - offset
+    held, needed = data_bytes(file, shape, dtype, offset)
     if held != needed:
         raise ImageSetError(f"{file}: holds {held:,} bytes of pixels but its header's shape {tuple(shape)} needs "
                             f"{needed:,} (rerun the stage that writes it)")

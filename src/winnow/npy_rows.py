@@ -124,6 +124,13 @@ class NpyRows:
         return np.load(self.file, mmap_mode="r")
 
 
+def data_bytes(file: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> tuple[int, int]:
+    """(bytes ``.npy`` ``file`` holds after its header, which ends at byte ``offset``; bytes its header's ``shape``
+    and ``dtype`` need). They differ when the header was rewritten or the data cut or appended to: numpy refuses
+    fewer bytes only when it maps them and reads more without a word, each row then another row's bytes."""
+    return os.path.getsize(file) - offset, int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
 @contextmanager
 def _naming(file: str | os.PathLike) -> Iterator[None]:
     """An OSError of the block names ``file``: ``pwrite`` and a file object's write say only "No space left on

@@ -38,6 +38,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
+from winnow.npy_rows import data_bytes
 from winnow.outputs import file_sha256
 from winnow.stage import read_json, rerun_error, write_torch
 
@@ -185,6 +186,10 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
         features = np.load(names[0], mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:  # truncated, foreign or pickled
         raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
+    held, needed = data_bytes(names[0], features.shape, features.dtype, features.offset)
+    if held != needed:  # before: a header cut to D/2 was read as half-rows (data-valuation: 343 harmful, not 439)
+        raise rerun_error(names[0], f"holds {held:,} bytes but its header's shape {features.shape} needs {needed:,}",
+                          written_by="represent")
     known = read_json(names[1], written_by="represent")
     if not isinstance(known, list) or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in known):
         raise rerun_error(names[1], "not a list of image ids", written_by="represent")
