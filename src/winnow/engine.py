@@ -5,7 +5,8 @@ and crops) are functions of one batch of rows: ``fn(batch, **columns)`` gets uin
 rows ``start:stop`` of the image array and the same rows of each per-image column, and returns
 ``{name: array with B rows}``. :meth:`Engine.map` runs ``fn`` over consecutive batches of
 ``batch_size`` rows and puts the results together in row order. Both engines cut the rows at the
-same places and run the same function on the same bytes, so their outputs are byte-identical.
+same places and run the same function on the same bytes with one BLAS thread (:func:`one_blas_thread`),
+so their outputs are byte-identical.
 
 With ``ray``, each batch is one row of ``ray.data.range(batches)`` mapped by ``map_batches``; a task
 reads its rows from the memory-mapped ``images.npy`` itself (every node must see that path: a shared
@@ -41,7 +42,8 @@ import numpy as np
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.ray_tasks import (
-    RETRIES, EmbedActor, RowsTask, check_unchanged, import_ray, in_row_order, ray_failures, rows_source,
+    RETRIES, EmbedActor, RowsTask, check_unchanged, import_ray, in_row_order, one_blas_thread, ray_failures,
+    rows_source,
 )
 
 Batch = Callable[..., dict[str, np.ndarray]]
@@ -164,7 +166,7 @@ class Engine:
         # each batch's arrays go straight into the whole result, made at the first batch: collecting the
         # parts and concatenating them held the result twice (800 MiB of thumbnails at 400,000 images)
         result: dict[str, np.ndarray] = {}
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # only the batches being worked on are read
+        with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:  # only the batches worked on are read
             for start, part in zip(starts, pool.map(one, starts) if workers > 1 else map(one, starts)):
                 rows = min(batch_size, len(images) - start)
                 for name, value in part.items():
