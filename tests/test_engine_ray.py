@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from types import SimpleNamespace
 
 import imagehash
 import numpy as np
@@ -25,13 +26,13 @@ from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
-from winnow.engine import Engine, _check_reachable, runtime_env
+from winnow.engine import Encoder, Engine, _check_reachable, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
-from winnow.ray_tasks import FileRows
+from winnow.ray_tasks import EmbedActor, FileRows
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
@@ -255,7 +256,7 @@ import sys
 import numpy as np, torch
 from winnow import selfsup
 from winnow.configs import SelfSupConfig
-from winnow.engine import Engine, _check_reachable, runtime_env
+from winnow.engine import Encoder, Engine, _check_reachable, runtime_env
 torch.manual_seed(0)
 model = selfsup.SimCLR(in_channels=1, width=8).eval()
 encoder = selfsup.encoder(selfsup.Pretrained(model, torch.tensor([0.4]), torch.tensor([0.25]), [],
@@ -274,6 +275,64 @@ def test_ray_embeddings_on_a_cluster_of_one_cpu_finish_and_equal_local(ray_clust
 
     done = subprocess.run([sys.executable, "-c", ONE_CPU_EMBED], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def cpu_judge(imageset) -> Encoder:
+    """The judge's cnn_small of :func:`encoders`, its train.device ``cpu``."""
+    h, _, c = imageset.images.shape[1:]
+    config = TrainConfig(model="cnn_small", threads=1, device="cpu")
+    judge = training.Trained(scrambled(build_model("cnn_small", in_channels=c, num_classes=3, image_size=h), 1),
+                             torch.tensor([0.4] * c), torch.tensor([0.25] * c), [{"val_acc": 0.5}], 1, config)
+    return training.encoder(judge, num_classes=3, image_shape=(h, h, c))
+
+
+def test_an_embed_actor_keeps_a_cpu_model_on_the_cpu_where_a_gpu_is_visible(monkeypatch, imageset):
+    # before: the actor moved the model to "cuda" whenever torch saw one, also for train.device: cpu, so its features
+    # came from the GPU while the local engine's came from the CPU (here: torch's "not compiled with CUDA")
+    encoder = cpu_judge(imageset)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr("winnow.ray_tasks.import_ray", lambda: SimpleNamespace(get=lambda reference: reference))
+    actor = EmbedActor(encoder=replace(encoder, model=None), weights=[encoder.model.state_dict()],
+                       source=np.asarray(imageset.images), batch_size=64, n=len(imageset.images))
+    assert {value.device.type for value in actor.model.state_dict().values()} == {"cpu"}
+    local = Engine().embed(encoder, imageset.images[64:128], batch_size=64)
+    assert actor({"id": np.array([1])})["features"].tobytes() == local.tobytes()
+
+
+CPU_MODEL_ON_A_GPU_CLUSTER = """
+import sys
+import numpy as np, ray, ray.data, torch
+from winnow import training
+from winnow.configs import TrainConfig
+from winnow.engine import Engine, runtime_env
+from winnow.models import build_model
+torch.manual_seed(0)
+config = TrainConfig(model="cnn_small", threads=1, device="cpu")
+judge = training.Trained(build_model("cnn_small", in_channels=1, num_classes=3, image_size=16).eval(),
+                         torch.tensor([0.4]), torch.tensor([0.25]), [], 1, config)
+encoder = training.encoder(judge, num_classes=3, image_shape=(16, 16, 1))
+images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), dtype=np.uint8)
+local = Engine().embed(encoder, images, batch_size=16)
+asked = []
+map_batches = ray.data.Dataset.map_batches
+def spy(self, fn, **options):
+    asked.append(options.get("num_gpus"))
+    return map_batches(self, fn, **options)
+ray.data.Dataset.map_batches = spy
+# a cluster that says it has a GPU (Ray takes the count given): the actors ask for one unless told cpu
+ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+on_ray = Engine("ray").embed(encoder, images, batch_size=16)
+print("num_gpus", asked, "equal", on_ray.tobytes() == local.tobytes())
+"""
+
+
+def test_ray_embeddings_of_a_cpu_model_ask_for_no_gpu(ray_cluster):
+    # before: each actor asked for a GPU whenever the cluster had one, and used it, also for train.device: cpu, so
+    # the features came from the GPU while the local engine's came from the CPU
+    done = subprocess.run([sys.executable, "-c", CPU_MODEL_ON_A_GPU_CLUSTER], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # this checkout's winnow
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == "num_gpus [0] equal True"
 
 
 def test_a_local_address_starts_a_cluster_of_the_cpus_asked_for(ray_cluster):

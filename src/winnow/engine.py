@@ -18,8 +18,8 @@ other code than the one DVC hashed; a caller that starts Ray itself passes the s
 Embeddings (:meth:`Engine.embed`) run a trained :class:`Encoder` over the same batches: locally its own
 function over the whole array, on Ray in a pool of actors that each build the model once, load its state
 dict from the object store (its dtypes kept), and embed one batch per call with the same function, in
-eval mode: a GPU per actor when the cluster has GPUs, else one CPU each (running the thread count the
-encoder carries, the driver's, so a CPU gives the same bits as locally).
+eval mode: a GPU per actor when the cluster has GPUs and the model's device is not ``cpu``, else one CPU
+each (running the thread count the encoder carries, the driver's, so a CPU gives the same bits as locally).
 """
 
 from __future__ import annotations
@@ -60,11 +60,14 @@ class Encoder:
         embed: ``embed(model, images, *, batch_size) -> float32 (B, D)`` for uint8 ``(B, H, W, C)``
             images, in batches of ``batch_size``: the local embedding function itself (a module-level
             function or partial), with the thread count and normalisation it needs bound in.
+        device: the model's config's device (auto | cpu | cuda...); ``cpu`` keeps Ray's actors off the
+            cluster's GPUs, as it keeps the local model off this machine's.
     """
 
     model: Any
     build: Callable[[], Any]
     embed: Callable[..., np.ndarray]
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,8 @@ class Engine:
             import ray.data  # Ray is there: import_ray() said so
 
             gpus, cpus = (int(ray.cluster_resources().get(kind, 0)) for kind in ("GPU", "CPU"))
+            if encoder.device == "cpu":  # before: the actors took the GPUs, which round otherwise than a CPU
+                gpus = 0
             if not gpus and cpus < 2:
                 # an actor holding the only CPU leaves none for the task that hands out the batch numbers, and
                 # Ray waits for ever: here, where Ray has nothing to spread, the same calls run in this process

@@ -91,15 +91,17 @@ def _carried() -> Iterator[None]:
 
 class EmbedActor:
     """One actor of :meth:`Engine.embed`'s pool: builds the encoder once, with the shipped weights (the
-    state dict's own tensors and dtypes, ``assign``), on its GPU when it has one, in eval mode; each
-    call embeds batch number ``b``, tagged with its rows."""
+    state dict's own tensors and dtypes, ``assign``), on its GPU when it has one and the encoder's device is
+    not ``cpu``, in eval mode; each call embeds batch number ``b``, tagged with its rows."""
 
     def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int) -> None:
         import torch
 
         model = encoder.build()
         model.load_state_dict(import_ray().get(weights[0]), assign=True)  # a list: Ray leaves the reference as it is
-        self.model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        # before: a GPU whenever the actor saw one, also for device: cpu, whose features then differed from local's
+        gpu = encoder.device != "cpu" and torch.cuda.is_available()
+        self.model = model.to("cuda" if gpu else "cpu").eval()
         self.embed, self.source, self.batch_size, self.n = encoder.embed, source, batch_size, n
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

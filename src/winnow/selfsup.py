@@ -203,7 +203,7 @@ def encoder(trained: Pretrained) -> Encoder:
     threads = torch.get_num_threads() if trained.config.threads is None else trained.config.threads
     return Encoder(trained.model, partial(SimCLR, in_channels=len(trained.mean), width=trained.config.width),
                    partial(_encode_with, mean=trained.mean, std=trained.std,
-                           config=replace(trained.config, threads=threads)))
+                           config=replace(trained.config, threads=threads)), trained.config.device)
 
 
 def _encode_with(model: SimCLR, images: np.ndarray, *, batch_size: int, mean: torch.Tensor, std: torch.Tensor,

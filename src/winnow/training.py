@@ -388,7 +388,7 @@ def encoder(trained: Trained, *, num_classes: int, image_shape: tuple[int, ...])
     return Encoder(trained.model, partial(build_model, trained.config.model, in_channels=c, num_classes=num_classes,
                                           image_size=(h, w)),
                    partial(_embed_with, mean=trained.mean, std=trained.std,
-                           config=replace(trained.config, threads=threads)))
+                           config=replace(trained.config, threads=threads)), trained.config.device)
 
 
 def _embed_with(model: nn.Module, images: np.ndarray, *, batch_size: int, mean: torch.Tensor, std: torch.Tensor,
