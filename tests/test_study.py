@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from winnow import cli
@@ -480,3 +481,35 @@ def test_a_saved_show_whose_experiment_name_is_no_text_is_one_line(tmp_path, cap
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == (f"error: --from-json: {saved}: a record is not what `dvc exp show --json` writes "
                                        "(TypeError: name \"{'a': 1}\" is not text)\n")
+
+
+def degrade_counts(before=3500, after=3500, **rows):
+    """metrics/degrade.json as the degrade stage writes it, as exp show carries it."""
+    kinds = dict.fromkeys(("symmetric_noise", "subsample", "brightness", "blur"), 0) | rows
+    return {"data": {"train": {"before": before, "after": after}, "perturbed_images": sum(rows.values()),
+                     "kind": kinds}}
+
+
+@pytest.mark.hostile("study")
+def test_collect_leaves_out_runs_whose_degrade_counts_contradict_their_params(tmp_path, capsys):
+    # before: `dvc exp save` of noise 0.6 over the default run's outputs, and `dvc commit -f` of subsample 0.2 over
+    # the clean run's, were drawn at 0.6 and 0.2 with the accuracy of outputs made without them, exit 0
+    runs = {"clean": ([], degrade_counts(), 0.95),
+            "noise20": ([{"kind": "symmetric_noise", "fraction": 0.2}], degrade_counts(symmetric_noise=700), 0.85),
+            "noise60": ([{"kind": "symmetric_noise", "fraction": 0.6}],
+                        degrade_counts(symmetric_noise=488, brightness=196, blur=130), 0.959),
+            "size20": ([{"kind": "subsample", "keep": 0.2}], degrade_counts(), 0.95)}
+    records = []
+    for name, (perturbations, counts, accuracy) in runs.items():
+        records.append(record(name, perturbations, accuracy))
+        records[-1]["data"]["metrics"]["metrics/degrade.json"] = counts
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*records)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 2 run(s) whose metrics/degrade.json is not what their degrade.perturbations make (saved "
+        "with `dvc exp save` or `dvc commit` over another run's outputs; run them with `dvc exp run`): noise60 (196 "
+        "rows of brightness, which its params do not list); size20 (no rows of subsample, which its params list)")
+    table = pd.read_csv(out / "study.csv")
+    assert sorted(set(table["experiment"])) == ["clean", "noise20"]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,7 @@ from winnow.stage import write_table
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
+DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
 STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it is
     "gaussian_noise": "sigma", "salt_pepper": "rate", "brightness": "factor", "gamma": "gamma",
     "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
@@ -174,6 +176,59 @@ def check_metrics_held(experiments: list[dict], metrics_file: str) -> None:
                           f"file); {fix}")
 
 
+def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
+    """The experiments whose :data:`DEGRADE_METRICS` counts ground-truth rows of the kinds their
+    ``degrade.perturbations`` list and no others, and a note naming the rest ("" for none). A record without that
+    file (another pipeline's) is kept: nothing tells otherwise.
+
+    `dvc exp save`, or `dvc commit -f` then `git commit`, records new params beside outputs made with the old ones
+    and rewrites dvc.lock to agree with both (before: an experiment saved with symmetric_noise 0.6 over the
+    7-perturbation run was drawn at 0.6 with that run's accuracy). A run of the same kinds at another level is
+    not told apart this way.
+    """
+    kept, unlike = [], []
+    for exp in experiments:
+        written = exp["metrics"].get(DEGRADE_METRICS)
+        written = written if isinstance(written, dict) else {}
+        counts, train = written.get("kind"), written.get("train")
+        said = (_unlike_counts(exp["params"], counts, train if isinstance(train, dict) else {})
+                if isinstance(counts, dict) and isinstance(exp["params"], dict) else "")
+        if said:
+            unlike.append(f"{exp['experiment']} ({said})")
+        else:
+            kept.append(exp)
+    if not unlike:
+        return kept, ""
+    return kept, (f"left out {len(unlike)} run(s) whose {DEGRADE_METRICS} is not what their degrade.perturbations "
+                  "make (saved with `dvc exp save` or `dvc commit` over another run's outputs; run them with "
+                  f"`dvc exp run`): {'; '.join(unlike)}")
+
+
+def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
+    """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
+    or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
+    degrade = params.get("degrade") or {}
+    specs = [p for p in ((degrade.get("perturbations") or []) if degrade.get("enabled", True) else [])
+             if isinstance(p, dict)]
+    kinds = {p.get("kind") for p in specs}
+    extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
+    if extra:
+        return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
+    for spec in specs:
+        kind, share, keep = spec.get("kind"), spec.get("fraction"), spec.get("keep")
+        before, after = train.get("before"), train.get("after")
+        takes = (kind == "class_removal"
+                 or _number(share) and _number(after) and round(share * after) > 0
+                 or kind == "subsample" and _number(keep) and _number(before) and before - round(keep * before) > 0)
+        if takes and counts.get(kind) == 0:
+            return f"no rows of {kind}, which its params list"
+    return ""
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _one_class_set(classes_of: list[tuple[str, tuple]]) -> None:
     """Refuse experiments scored on different classes: every study run evaluates on the ingested test split,
     class_removal included (a removed class scores 0 there), so another class set is another data set."""
@@ -279,18 +334,19 @@ def run(args: argparse.Namespace) -> int:
     unreadable: list[str] = []
     experiments = load_experiments(repo=args.repo, revs=args.revs, num=args.num, from_json=args.from_json,
                                    unfinished=unfinished, failed=failed, unreadable=unreadable,
-                                   reads=[args.metrics])
+                                   reads=[args.metrics, DEGRADE_METRICS])
     check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
     stale = ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
         if variant is not None:
             experiments, stale = current_runs(experiments, repo=args.repo, targets=[f"evaluate@{variant}"])
+    kept, unlike = ran_as_listed(experiments)  # the lock can agree with params its outputs were not made with
     # a run with other training settings, or made by other code, on a damage curve would read as the damage's
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
-    kept, note = same_setting(experiments, varied=varied, where="study")
+    kept, note = same_setting(kept, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (left_out_note(unfinished, failed, unreadable), stale, note, other_code):
+    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, note, other_code):
         if said:
             print(f"study: {said}")
     unplaced: list[str] = []
