@@ -402,13 +402,16 @@ def test_a_class_name_reaches_degrade_as_it_is_written(name):
 
 
 def test_the_default_queue_runs_each_experiment_once():
-    # before: strength and proportion both queued brightness 3.0, blur 5 … at fraction 1: 9 full runs twice
+    # before: strength and proportion both queued brightness 3.0, blur 5 … at fraction 1, with their keys in another
+    # order: 142 commands for 133 settings, 9 full runs twice
+    from hydra.core.override_parser.overrides_parser import OverridesParser  # how dvc exp run -S reads it
+
     commands = queue_commands(list(SWEEPS), classes=["a", "b"], colour=True)
-    overrides = [command[-1] for command in commands]
-    assert len(overrides) == len(set(overrides))
-    every = {f"degrade.perturbations={hydra_value(p)}" for sweep in SWEEPS
+    parser = OverridesParser.create()
+    settings = [json.dumps(parser.parse_override(command[-1]).value(), sort_keys=True) for command in commands]
+    every = {json.dumps(p, sort_keys=True) for sweep in SWEEPS
              for p in sweep_perturbations(sweep, classes=["a", "b"], colour=True)}
-    assert set(overrides) == every
+    assert (len(settings), set(settings)) == (len(every), every)
 
 
 def test_a_queue_that_fails_midway_removes_what_it_queued(ingested_project, monkeypatch, capsys):
@@ -513,3 +516,24 @@ def test_collect_leaves_out_runs_whose_degrade_counts_contradict_their_params(tm
         "rows of brightness, which its params do not list); size20 (no rows of subsample, which its params list)")
     table = pd.read_csv(out / "study.csv")
     assert sorted(set(table["experiment"])) == ["clean", "noise20"]
+
+
+@pytest.mark.hostile("study")
+def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
+    # before: brightness 3.0 queued as {factor, fraction} and {fraction, factor} ran twice; both runs became points of
+    # the proportion and the strength curve, and the summary counted them as two experiments
+    a = record("bA", [{"kind": "brightness", "factor": 3.0, "fraction": 1.0}], 0.615)
+    b = record("bB", [{"kind": "brightness", "fraction": 1.0, "factor": 3.0}], 0.615)
+    replicate = record("bC", [{"kind": "brightness", "fraction": 1.0, "factor": 3.0}], 0.605)
+    replicate["data"]["params"]["params.yaml"]["data"]["seed"] = 1
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), a, b, replicate)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("study: left out 1 run(s) that repeat an earlier run's params and seed (one point each; runs "
+                        "at other seeds are averaged): bB (as bA)")
+    table = pd.read_csv(out / "study.csv")
+    assert table.loc[table["level"] == 3.0, "experiment"].tolist() == ["bA", "bC"]
+    assert table.loc[(table["sweep"] == "proportion") & (table["level"] == 1.0), "experiment"].tolist() == ["bA", "bC"]
+    assert lines[1].startswith("study: 3 of 5 experiments on 2 sweeps")

@@ -204,6 +204,24 @@ def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
                   f"`dvc exp run`): {'; '.join(unlike)}")
 
 
+def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
+    """The experiments less those whose params, seed included, repeat an earlier one's, and a note naming those.
+
+    A setting run twice at one seed is one point: the pipeline is deterministic, so the twin adds no evidence,
+    only weight (before: brightness 3.0 queued in two key orders was drawn twice on both its curves and counted
+    as two experiments). Runs of one setting at different seeds stay: they are averaged as replicates."""
+    kept, twins, seen = [], [], {}
+    for exp in experiments:
+        setting = json.dumps(as_values(exp["params"]), sort_keys=True, default=str)
+        if setting in seen:
+            twins.append(f"{exp['experiment']} (as {seen[setting]})")
+        else:
+            seen[setting] = exp["experiment"]
+            kept.append(exp)
+    return kept, (f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; "
+                  f"runs at other seeds are averaged): {listed(twins)}" if twins else "")
+
+
 def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
     or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
@@ -346,7 +364,8 @@ def run(args: argparse.Namespace) -> int:
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(kept, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
-    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, note, other_code):
+    kept, repeated = one_run_each(kept)
+    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, note, other_code, repeated):
         if said:
             print(f"study: {said}")
     unplaced: list[str] = []

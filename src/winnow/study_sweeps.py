@@ -103,11 +103,16 @@ def _quoted(text: str) -> str:
 
 def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[list[str]]:
     """``dvc exp run --queue -S degrade.perturbations=...`` argument lists, one per experiment, in order."""
-    overrides = {}  # a point two sweeps share (strength and proportion at fraction 1) is one experiment: collect
-    for sweep in sweeps:  # reads it onto both curves
+    # a point two sweeps share (strength and proportion at fraction 1) is one experiment: collect reads it onto both
+    # curves. Compared as values: before, the sweeps wrote {factor, fraction} and {fraction, factor}, two texts of one
+    # setting, and 9 experiments ran twice
+    overrides = {}
+    for sweep in sweeps:
         for perturbations in sweep_perturbations(sweep, classes=classes, colour=colour):
-            overrides.setdefault(f"degrade.perturbations={hydra_value(perturbations)}", None)
-    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override] for override in overrides]
+            overrides.setdefault(json.dumps(perturbations, sort_keys=True),
+                                 f"degrade.perturbations={hydra_value(perturbations)}")
+    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override]
+            for override in overrides.values()]
 
 
 def queue(args: argparse.Namespace) -> int:
