@@ -402,8 +402,8 @@ def test_study_queue_run_twice_queues_each_experiment_once(tmp_path):
     assert first.returncode == 0, first.stderr
     second = run_winnow(project, "study", "queue", "--sweeps", "clean", "label_noise")
     assert second.returncode == 0, second.stderr
-    assert ("1 of the 7 experiments are queued or running already (`dvc queue status`); queueing the rest"
-            in second.stdout)
+    assert ("1 of the 7 experiments are queued, running or done already (`dvc exp show`); queueing the "
+            "rest" in second.stdout)
     assert second.stdout.count("Queued experiment") == 6
     status = subprocess.run(["dvc", "queue", "status"], cwd=project, capture_output=True, text=True, env=_env(),
                             timeout=120)

@@ -537,3 +537,38 @@ def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
     assert table.loc[table["level"] == 3.0, "experiment"].tolist() == ["bA", "bC"]
     assert table.loc[(table["sweep"] == "proportion") & (table["level"] == 1.0), "experiment"].tolist() == ["bA", "bC"]
     assert lines[1].startswith("study: 3 of 5 experiments on 2 sweeps")
+
+
+@pytest.mark.hostile("study")
+def test_queue_counts_as_done_only_runs_of_these_whole_params(ingested_project, monkeypatch, capsys):
+    # before: keep 0.1 queued at seed 5 counted as queued for a study at seed 0 ("1 of the 10 experiments are queued
+    # or running already"), so it was never run; and the clean run that had run to the end was queued again
+    import yaml
+
+    from winnow import study_sweeps
+
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    other_seed = {**params, "seed": params["seed"] + 5,
+                  "degrade": {**params["degrade"], "enabled": True,
+                              "perturbations": [{"kind": "subsample", "keep": 0.1}]}}
+    finished = {**params, "degrade": {**params["degrade"], "enabled": True, "perturbations": []}}
+
+    def experiment(name, run_params, state):
+        shown = {"rev": name * 8, "name": name, "error": None,
+                 "data": {"params": {"params.yaml": {"data": run_params}}, "metrics": {}}}
+        return {"revs": [shown], "executor": state and {"state": state}, "name": name}
+
+    baseline = {"rev": "b" * 40, "name": "main", "error": None, "data": {"params": {}, "metrics": {}},
+                "experiments": [experiment("q01", other_seed, "queued"), experiment("clean", finished, None)]}
+    monkeypatch.setattr(study_sweeps, "shown_experiments", lambda **_: [baseline])
+    bin_dir, log = ingested_project / "bin", ingested_project / "dvc.log"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(f'#!/bin/sh\necho "$@" >> {log}\necho "Queued experiment \'exp\' for future '
+                                 'execution."\n')
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert cli.main(["study", "queue", "--sweeps", "clean", "size"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "1 of the 10 experiments are queued, running or done already (`dvc exp show`); queueing the rest")
+    assert [line.split("-S ")[-1] for line in log.read_text().splitlines()] == [
+        f"degrade.perturbations=[{{kind: subsample, keep: {keep}}}]" for keep in study_sweeps.SIZE_KEEPS]

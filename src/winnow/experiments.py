@@ -224,12 +224,13 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
     return [state.dumpd() for state in states]
 
 
-def waiting_params(show: list[dict]) -> list[dict]:
+def planned_params(show: list[dict]) -> list[dict]:
     """params.yaml of each experiment in ``show`` (:func:`experiments_from_show`'s records) that a DVC queue
-    executor has queued or still runs: what is already on its way."""
+    executor has queued, still runs, or ran to the end: what is on its way or done (before: only the first two,
+    so a finished study run was queued again). A failed run, or one DVC cannot read, is not done."""
     return [(((record.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {}
-            for baseline in show for exp_range, state in _ranges(baseline) if state in UNFINISHED_STATES
-            for record in exp_range.get("revs") or []]
+            for baseline in show for exp_range, state in _ranges(baseline) if state != "failed"
+            for record in exp_range.get("revs") or [] if not record.get("error")]
 
 
 def _ranges(baseline: dict):

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError, first_line, first_repeated, listed
-from winnow.experiments import shown_experiments, waiting_params
+from winnow.experiments import planned_params, shown_experiments
+from winnow.revisions import as_values
 from winnow.stage import load_params
 
 INGESTED_CLASSES = "data/ingest/classes.json"
@@ -101,28 +102,36 @@ def _quoted(text: str) -> str:
 
 
 
-def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[list[str]]:
-    """``dvc exp run --queue -S degrade.perturbations=...`` argument lists, one per experiment, in order."""
-    # a point two sweeps share (strength and proportion at fraction 1) is one experiment: collect reads it onto both
-    # curves. Compared as values: before, the sweeps wrote {factor, fraction} and {fraction, factor}, two texts of one
-    # setting, and 9 experiments ran twice
-    overrides = {}
+def study_settings(sweeps: list[str], *, classes: list, colour: bool) -> list[list[dict]]:
+    """The ``degrade.perturbations`` of every experiment of ``sweeps``, in order, each setting once.
+
+    A point two sweeps share (strength and proportion at fraction 1) is one experiment: collect reads it onto both
+    curves. Compared as values: before, the sweeps wrote {factor, fraction} and {fraction, factor}, two texts of one
+    setting, and 9 experiments ran twice."""
+    settings = {}
     for sweep in sweeps:
         for perturbations in sweep_perturbations(sweep, classes=classes, colour=colour):
-            overrides.setdefault(json.dumps(perturbations, sort_keys=True),
-                                 f"degrade.perturbations={hydra_value(perturbations)}")
-    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S", override]
-            for override in overrides.values()]
+            settings.setdefault(json.dumps(perturbations, sort_keys=True), perturbations)
+    return list(settings.values())
+
+
+def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[list[str]]:
+    """``dvc exp run --queue -S degrade.perturbations=...`` argument lists, one per experiment of
+    :func:`study_settings`, in order."""
+    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S",
+             f"degrade.perturbations={hydra_value(perturbations)}"]
+            for perturbations in study_settings(sweeps, classes=classes, colour=colour)]
 
 
 def queue(args: argparse.Namespace) -> int:
     """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
     printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
-    load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    params = load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
     args.sweeps = args.sweeps or list(SWEEPS)
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
+    settings = study_settings(args.sweeps, classes=classes, colour=args.grayscale)  # each command's perturbations
     if args.dry_run:
         for command in commands:
             _say(shlex.join(command))
@@ -133,13 +142,15 @@ def queue(args: argparse.Namespace) -> int:
         shown = shown_experiments(repo=".", revs=None, num=1, where="study queue")
     except WinnowError:  # not a DVC project here: the first `dvc exp run` below fails and says why
         shown = []
-    waiting = {f"degrade.perturbations={hydra_value((p.get('degrade') or {}).get('perturbations'))}"
-               for p in waiting_params(shown) if (p.get("degrade") or {}).get("enabled") is True}
+    # the whole params, seed and training included: before, an experiment queued at seed 0 counted as queued for a
+    # study at seed 5, and one that had run to the end did not count at all
+    done = {_setting(p) for p in planned_params(shown)}
     planned = len(commands)
-    commands = [command for command in commands if command[-1] not in waiting]
+    commands = [command for command, perturbations in zip(commands, settings)
+                if _setting(_with_perturbations(params, perturbations)) not in done]
     if len(commands) < planned:
-        _say(f"{planned - len(commands)} of the {planned} experiments are queued or running already (`dvc queue "
-             "status`); queueing the rest")
+        _say(f"{planned - len(commands)} of the {planned} experiments are queued, running or done already (`dvc exp "
+             "show`); queueing the rest")
     queued = []  # the names DVC gave the experiments queued so far, removed again if the study stops part way
     # a stop is taken between two experiments: one dvc command cut short left an experiment queued under a name
     # never read and DVC's lock file behind. Before, an interrupt left part of the study queued, exit 1
@@ -167,6 +178,17 @@ def queue(args: argparse.Namespace) -> int:
             signal.signal(number, handler)
     _say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0
+
+
+def _with_perturbations(params: dict, perturbations: list[dict]) -> dict:
+    """``params`` as one queued experiment runs them: degrade enabled, its perturbations replaced."""
+    degrade = {**(params.get("degrade") or {}), "enabled": True, "perturbations": perturbations}
+    return {**params, "degrade": degrade}
+
+
+def _setting(params: dict) -> str:
+    """params as a comparable text: values as values (``0`` is ``0.0``), keys in any order."""
+    return json.dumps(as_values(params), sort_keys=True, default=str)
 
 
 def _unqueue(queued: list[str], *, before: bool = False) -> str:
