@@ -572,3 +572,19 @@ def test_queue_counts_as_done_only_runs_of_these_whole_params(ingested_project, 
         "1 of the 10 experiments are queued, running or done already (`dvc exp show`); queueing the rest")
     assert [line.split("-S ")[-1] for line in log.read_text().splitlines()] == [
         f"degrade.perturbations=[{{kind: subsample, keep: {keep}}}]" for keep in study_sweeps.SIZE_KEEPS]
+
+
+@pytest.mark.hostile("study")
+def test_collect_reads_a_run_listed_twice_once(tmp_path, capsys):
+    # before: `--rev HEAD --rev noise30` listed noise30 under HEAD and as a baseline of its own: two rows of one run,
+    # named noise30 and by its commit
+    noise30 = record("noise30", [{"kind": "symmetric_noise", "fraction": 0.3}], 0.8)
+    listed_again = {**noise30, "name": None}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps([*show(record("clean", [], 0.95), noise30), listed_again]))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 2 of 3 experiments on 1 sweeps")
+    table = pd.read_csv(out / "study.csv")
+    assert table.loc[table["sweep"] == "label_noise", "experiment"].tolist() == ["clean", "noise30"]

@@ -27,7 +27,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             each ``{"data": {...}}``) and ``experiments`` (ranges whose ``revs`` are records alike).
 
     Returns:
-        One dict per commit or experiment that has data: ``experiment`` (name, or rev when unnamed),
+        One dict per commit or experiment that has data, each commit once: ``experiment`` (name, or rev when unnamed),
         ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict) and ``inputs`` (what the
         stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
         An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
@@ -38,12 +38,15 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         of ``reads`` (the files the command reads; a damaged JSON), ``"<name>: <file>, <DVC's reason>"`` added to
         ``unreadable``; an error in another file (one a variant not compared never wrote) leaves it in.
     """
-    found = []
+    found, seen = [], set()
 
     def add(record: dict) -> None:
         data, rev = record.get("data"), record["rev"]
-        if rev == "workspace" and not include_workspace:
+        # a run listed twice is one run: `--rev HEAD --rev noise30` lists noise30 under HEAD and as a baseline of its
+        # own (before: two rows of one run, named noise30 and by its commit)
+        if rev == "workspace" and not include_workspace or rev in seen:
             return
+        seen.add(rev)
         if not isinstance(record.get("name"), (str, type(None))):  # a mapping as a name broke pandas' sort later
             raise TypeError(f"name {str(record['name'])[:40]!r} is not text")
         if record.get("error"):
