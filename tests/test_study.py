@@ -104,7 +104,7 @@ def test_describe_axis_reads_the_level_from_a_params_path():
     params = {"degrade": {"perturbations": [{"kind": "symmetric_noise", "fraction": 0.15},
                                             {"kind": "blur", "fraction": 0.3, "kernel": 5}]}}
     assert describe(params, axis="degrade.perturbations.1.fraction") == [
-        ("custom", "symmetric_noise fraction=0.15 + blur kernel=5", 0.3)]
+        ("custom", "symmetric_noise fraction=0.15 + blur method=box kernel=5", 0.3)]  # box: blur's default
     assert describe(params, axis="degrade.perturbations.5.fraction") == []
     assert describe({"train": {"epochs": 3}, "degrade": {}}, axis="train.epochs") == [("custom", "clean", 3.0)]
 
@@ -588,3 +588,28 @@ def test_collect_reads_a_run_listed_twice_once(tmp_path, capsys):
     assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 2 of 3 experiments on 1 sweeps")
     table = pd.read_csv(out / "study.csv")
     assert table.loc[table["sweep"] == "label_noise", "experiment"].tolist() == ["clean", "noise30"]
+
+
+@pytest.mark.hostile("study")
+def test_a_damage_given_with_default_options_is_one_curve(tmp_path):
+    # before: blur without method (box, its default) beside method: box, and near_duplicate without mode, low and high
+    # beside the defaults written out, each drew two one-point curves
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(
+        record("clean", [], 0.95),
+        record("blur5", [{"kind": "blur", "fraction": 1.0, "kernel": 5}], 0.6),
+        record("blur7", [{"kind": "blur", "fraction": 1.0, "method": "box", "kernel": 7}], 0.5),
+        record("near25", [{"kind": "near_duplicate", "fraction": 0.25}], 0.9),
+        record("near50", [{"kind": "near_duplicate", "fraction": 0.5, "mode": "overwrite", "low": 0.8, "high": 1.2}],
+               0.85))))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "study.csv")
+    strength = table[(table["sweep"] == "strength") & table["damage"].str.startswith("blur")]
+    assert strength[["damage", "level", "experiment"]].values.tolist() == [
+        ["blur method=box at 1", 5.0, "blur5"], ["blur method=box at 1", 7.0, "blur7"]]
+    near = table[(table["sweep"] == "proportion") & table["damage"].str.startswith("near_duplicate")]
+    assert near[["damage", "level", "experiment"]].values.tolist() == [
+        ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.0, "clean"],
+        ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.25, "near25"],
+        ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.5, "near50"]]

@@ -111,6 +111,14 @@ def check(specs) -> None:
         _Reader(spec, index, None).parse()
 
 
+def with_defaults(spec: dict) -> dict:
+    """A checked ``spec`` with the options it leaves out that degrade fills in alike for any data (blur's method, a
+    copy's mode, low, high and hue), so that two spellings of one damage read alike; the options the data decides
+    (a pair flip's mapping, a long tail's classes) stay out, and what the spec gives is kept as written."""
+    p = _Reader(spec, 0, None).parse()
+    return {**{k: v for k, v in p.params.items() if k in OPTIONS[p.kind] and v not in ({}, [])}, **spec}
+
+
 def long_tail_shares(classes: list[int], ratio: float) -> dict[int, float]:
     """class_subsample's long tail: the i-th of the K listed classes keeps ``ratio ** (-i / (K - 1))`` of its
     train images, so the first keeps all and the last ``1 / ratio``."""

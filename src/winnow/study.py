@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations
+from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
 from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder
 from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
@@ -76,6 +76,8 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     degrade = params.get("degrade") or {}
     perturbations = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
     check_perturbations(perturbations)  # a level must be what degrade would have run ("0.4", true, -5 are not)
+    # one damage is one curve however it was written: before, blur without method and blur method=box were two
+    perturbations = [with_defaults(p) for p in perturbations]
     if axis is not None:
         level = lookup(params, axis)
         if not isinstance(level, (int, float)) or isinstance(level, bool):
