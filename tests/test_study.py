@@ -613,3 +613,37 @@ def test_a_damage_given_with_default_options_is_one_curve(tmp_path):
         ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.0, "clean"],
         ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.25, "near25"],
         ["near_duplicate mode=overwrite low=0.8 high=1.2 hue=0", 0.5, "near50"]]
+
+
+@pytest.mark.hostile("study")
+def test_collect_along_an_axis_draws_finite_levels_and_names_the_rest(tmp_path, capsys):
+    # before: NaN and inf at the axis path became levels in study.csv, 10**400 raised an OverflowError traceback, and
+    # the runs with no number there (the clean run) were dropped without a word
+    runs = []
+    for name, level in (("lr1", 1), ("lr2", 2), ("lrnan", float("nan")), ("lrinf", float("inf")), ("huge", 10**400),
+                        ("word", "high")):
+        runs.append(record(name, [], 0.9))
+        runs[-1]["data"]["params"]["params.yaml"]["data"]["sweep"] = {"x": level}
+    clean = record("clean", [], 0.95)
+    shown = show(clean, *runs)
+    for unswept in (clean, shown[1]):  # the same settings, no x
+        unswept["data"]["params"]["params.yaml"]["data"]["sweep"] = {}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--axis", "sweep.x", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 6 experiment(s) with no finite number at sweep.x (main (nothing), clean (nothing), lrnan "
+        "(nan), lrinf (inf), huge (10000000000000000000), word (high))")
+    table = pd.read_csv(out / "study.csv")
+    assert table[["damage", "level", "experiment"]].values.tolist() == [["clean", 1.0, "lr1"], ["clean", 2.0, "lr2"]]
+
+
+def test_an_axis_deep_in_a_perturbation_is_one_curve():
+    # before: only <index>.<option> was blanked from the label, so each run of a rates axis was a curve of its own
+    def rates(rate):
+        return {"degrade": {"perturbations": [{"kind": "symmetric_noise", "rates": {"1": rate, "2": 0.1}}]}}
+
+    axis = "degrade.perturbations.0.rates.1"
+    assert describe(rates(0.2), axis=axis) + describe(rates(0.4), axis=axis) == [
+        ("custom", "symmetric_noise rates={'2': 0.1}", 0.2), ("custom", "symmetric_noise rates={'2': 0.1}", 0.4)]

@@ -79,13 +79,13 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     # one damage is one curve however it was written: before, blur without method and blur method=box were two
     perturbations = [with_defaults(p) for p in perturbations]
     if axis is not None:
-        level = lookup(params, axis)
-        if not isinstance(level, (int, float)) or isinstance(level, bool):
+        level = axis_level(params, axis)
+        if level is None:
             return []
         rest = json.loads(json.dumps(perturbations))  # a deep copy, to blank the axis value in the label
         if axis.startswith("degrade.perturbations."):
             _blank(rest, axis.removeprefix("degrade.perturbations.").split("."))
-        return [("custom", _label(rest) or "clean", float(level))]
+        return [("custom", _label(rest) or "clean", level)]
     if not perturbations:
         return [("clean", "clean", 0.0)]
     if len(perturbations) > 1:
@@ -114,14 +114,27 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     return []
 
 
+def axis_level(params: dict, axis: str) -> float | None:
+    """The finite number at the dotted params path ``axis``, as a float, or None (no number there): before, NaN and
+    inf became levels in study.csv, and an integer past float's range (10**400) an OverflowError traceback."""
+    level = lookup(params, axis)
+    if not isinstance(level, (int, float)) or isinstance(level, bool):
+        return None
+    try:
+        level = float(level)
+    except OverflowError:
+        return None
+    return level if math.isfinite(level) else None
+
+
 def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None,
          unplaced: list[str] | None = None) -> pd.DataFrame:
     """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS` then ``f1_<class>``.
 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
     study run are left out; those of one damage are named in ``unplaced`` (``"<name> (<kind>)"``), where a legal
-    damage with no level this module reads (symmetric_noise by ``rates``) dropped out of a curve without a word.
-    The clean run is repeated as the origin of every curve that has one.
+    damage with no level this module reads (symmetric_noise by ``rates``) dropped out of a curve without a word;
+    with ``axis``, every one without a finite number there (``"<name> (<value>)"``). The clean run is repeated as the origin of every curve that has one.
 
     Raises:
         WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
@@ -148,7 +161,9 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             raise WinnowError(f"study: experiment {exp['experiment']}: its params or {metrics_file} are not what a "
                               f"winnow run writes ({type(err).__name__}: {first_line(err)})") from err
         damage = (exp["params"].get("degrade") or {}).get("perturbations") or []
-        if not points and unplaced is not None and axis is None and len(damage) == 1:  # several: the base run's mix
+        if not points and unplaced is not None and axis is not None:  # before: dropped without a word
+            unplaced.append(f"{exp['experiment']} ({str(lookup(exp['params'], axis, missing='nothing'))[:20]})")
+        elif not points and unplaced is not None and len(damage) == 1:  # several: the base run's mix
             unplaced.append(f"{exp['experiment']} ({damage[0].get('kind') if isinstance(damage[0], dict) else '?'})")
         classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
@@ -370,17 +385,19 @@ def run(args: argparse.Namespace) -> int:
     for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, note, other_code, repeated):
         if said:
             print(f"study: {said}")
-    unplaced: list[str] = []
-    table = tidy(kept, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
-    if unplaced:
-        print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
-              f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
-    numbers = [lookup(e["params"], args.axis) for e in kept] if args.axis else []
-    if kept and args.axis and not any(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+    if kept and args.axis and all(axis_level(e["params"], args.axis) is None for e in kept):
         # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
         raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
                           "list index past the end); give the dotted params path of the value the runs vary, e.g. "
                           "degrade.perturbations.0.fraction")
+    unplaced: list[str] = []
+    table = tidy(kept, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
+    if unplaced and args.axis:
+        print(f"study: left out {len(unplaced)} experiment(s) with no finite number at {args.axis} "
+              f"({listed(unplaced)})")
+    elif unplaced:
+        print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
+              f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
         written = plot(table, out_dir=args.out, axis=args.axis)
@@ -395,9 +412,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _blank(perturbations: list, parts: list[str]) -> None:
-    """Remove the axis option from the label copy, so experiments along the axis share one curve."""
-    if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) < len(perturbations):
-        perturbations[int(parts[0])].pop(parts[1], None)
+    """Remove the axis value from the label copy, at any depth (``0.rates.1`` too: before, only ``<index>.<option>``
+    was, and each run of a rates axis drew a curve of its own), so experiments along the axis share one curve."""
+    node = lookup(perturbations, ".".join(parts[:-1])) if parts[:-1] else perturbations
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
+    elif isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
+        node[int(parts[-1])] = "*"  # the list keeps its other items where they are
 
 
 def _names(classes: list) -> str:
