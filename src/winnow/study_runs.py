@@ -1,0 +1,85 @@
+"""Which collected runs ``winnow study collect`` draws: those whose outputs are what their params make, each setting
+and seed once. Each filter returns the runs kept and a note naming the rest ("" for none), as
+:func:`winnow.experiments.current_runs` does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from winnow.errors import listed
+from winnow.revisions import as_values
+
+DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
+
+
+def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
+    """The experiments whose :data:`DEGRADE_METRICS` counts ground-truth rows of the kinds their
+    ``degrade.perturbations`` list and no others, and a note naming the rest ("" for none). A record without that
+    file (another pipeline's) is kept: nothing tells otherwise.
+
+    `dvc exp save`, or `dvc commit -f` then `git commit`, records new params beside outputs made with the old ones
+    and rewrites dvc.lock to agree with both (before: an experiment saved with symmetric_noise 0.6 over the
+    7-perturbation run was drawn at 0.6 with that run's accuracy). A run of the same kinds at another level is
+    not told apart this way.
+    """
+    kept, unlike = [], []
+    for exp in experiments:
+        written = exp["metrics"].get(DEGRADE_METRICS)
+        written = written if isinstance(written, dict) else {}
+        counts, train = written.get("kind"), written.get("train")
+        said = (_unlike_counts(exp["params"], counts, train if isinstance(train, dict) else {})
+                if isinstance(counts, dict) and isinstance(exp["params"], dict) else "")
+        if said:
+            unlike.append(f"{exp['experiment']} ({said})")
+        else:
+            kept.append(exp)
+    if not unlike:
+        return kept, ""
+    return kept, (f"left out {len(unlike)} run(s) whose {DEGRADE_METRICS} is not what their degrade.perturbations "
+                  "make (saved with `dvc exp save` or `dvc commit` over another run's outputs; run them with "
+                  f"`dvc exp run`): {'; '.join(unlike)}")
+
+
+def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
+    """The experiments less those whose params, seed included, repeat an earlier one's, and a note naming those.
+
+    A setting run twice at one seed is one point: the pipeline is deterministic, so the twin adds no evidence,
+    only weight (before: brightness 3.0 queued in two key orders was drawn twice on both its curves and counted
+    as two experiments). Runs of one setting at different seeds stay: they are averaged as replicates."""
+    kept, twins, seen = [], [], {}
+    for exp in experiments:
+        setting = json.dumps(as_values(exp["params"]), sort_keys=True, default=str)
+        if setting in seen:
+            twins.append(f"{exp['experiment']} (as {seen[setting]})")
+        else:
+            seen[setting] = exp["experiment"]
+            kept.append(exp)
+    return kept, (f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; "
+                  f"runs at other seeds are averaged): {listed(twins)}" if twins else "")
+
+
+def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
+    """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
+    or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
+    degrade = params.get("degrade") or {}
+    specs = [p for p in ((degrade.get("perturbations") or []) if degrade.get("enabled", True) else [])
+             if isinstance(p, dict)]
+    kinds = {p.get("kind") for p in specs}
+    extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
+    if extra:
+        return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
+    for spec in specs:
+        kind, share, keep = spec.get("kind"), spec.get("fraction"), spec.get("keep")
+        before, after = train.get("before"), train.get("after")
+        takes = (kind == "class_removal"
+                 or _number(share) and _number(after) and round(share * after) > 0
+                 or kind == "subsample" and _number(keep) and _number(before) and before - round(keep * before) > 0)
+        if takes and counts.get(kind) == 0:
+            return f"no rows of {kind}, which its params list"
+    return ""
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
