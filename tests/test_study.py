@@ -647,3 +647,30 @@ def test_an_axis_deep_in_a_perturbation_is_one_curve():
     axis = "degrade.perturbations.0.rates.1"
     assert describe(rates(0.2), axis=axis) + describe(rates(0.4), axis=axis) == [
         ("custom", "symmetric_noise rates={'2': 0.1}", 0.2), ("custom", "symmetric_noise rates={'2': 0.1}", 0.4)]
+
+
+@pytest.mark.hostile("study")
+def test_collect_at_a_commit_after_the_runs_points_to_the_earlier_commit(tmp_path, monkeypatch, capsys):
+    # before: a commit made after the experiments (study.csv itself) gave "no experiment is a study run ...; queue
+    # some with `winnow study queue`", though `--num 3` found them all
+    from winnow import study
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for command in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m",
+                                     "runs"]):
+        subprocess.run(["git", "-C", str(repo), *command], check=True, capture_output=True)
+    baseline = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    subprocess.run(["git", "-C", str(repo), "update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/noise30", baseline],
+                   check=True)
+    for message in ("study.csv", "docs"):
+        subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q",
+                        "--allow-empty", "-m", message], check=True)
+    monkeypatch.setattr(study, "load_experiments", lambda **_: [])  # HEAD has none
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--repo", str(repo), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        "error: study: no experiment of HEAD is a study run, but 1 earlier commit(s) hold experiments (the nearest 2 "
+        "commit(s) back); collect them with --num 3, or name their commit with --rev\n")
+    assert not out.exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from winnow import staleness
 from winnow.errors import WinnowError, first_line, listed
-from winnow.revisions import not_owned
+from winnow.revisions import not_owned, run_git
 
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
 
@@ -225,6 +225,16 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
             raise
         raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
     return [state.dumpd() for state in states]
+
+
+def earlier_experiments(repo: str) -> list[int]:
+    """How many commits back from HEAD (first parents, as ``--num`` counts them; 1 is HEAD's parent) lies each earlier
+    commit that holds dvc experiments (``refs/exps/<xx>/<rest of its hash>/<name>``), nearest first; [] when none
+    or git cannot tell."""
+    refs = run_git(repo, "for-each-ref", "--format=%(refname)", "refs/exps/").stdout.split()
+    baselines = {"".join(ref.split("/")[2:4]) for ref in refs if len(ref.split("/")) == 5}
+    history = run_git(repo, "rev-list", "--first-parent", "HEAD").stdout.split()
+    return [back for back, commit in enumerate(history) if back and commit in baselines]
 
 
 def planned_params(show: list[dict]) -> list[dict]:

@@ -41,7 +41,7 @@ import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
 from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder
-from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
+from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
@@ -327,6 +327,8 @@ def run(args: argparse.Namespace) -> int:
     elif unplaced:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
+    if table[table["sweep"] != "clean"].empty and args.from_json is None and not args.revs and args.num == 1:
+        _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
         written = plot(table, out_dir=args.out, axis=args.axis)
@@ -338,6 +340,16 @@ def run(args: argparse.Namespace) -> int:
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
+
+
+def _check_earlier_commits(repo: str) -> None:
+    """Refuse HEAD alone when its parents hold experiments: before, a commit made after the runs (study.csv itself)
+    sent the user to queue the whole study again, while `--num 2` found it."""
+    back = earlier_experiments(repo)
+    if back:
+        raise WinnowError(f"study: no experiment of HEAD is a study run, but {len(back)} earlier commit(s) hold "
+                          f"experiments (the nearest {back[0]} commit(s) back); collect them with --num {back[-1] + 1}, "
+                          "or name their commit with --rev")
 
 
 def _blank(perturbations: list, parts: list[str]) -> None:
