@@ -674,3 +674,12 @@ def test_collect_at_a_commit_after_the_runs_points_to_the_earlier_commit(tmp_pat
         "error: study: no experiment of HEAD is a study run, but 1 earlier commit(s) hold experiments (the nearest 2 "
         "commit(s) back); collect them with --num 3, or name their commit with --rev\n")
     assert not out.exists()
+
+
+def test_the_strength_sweep_of_near_duplicates_is_one_curve():
+    # before: low moves with high in the sweep, so its two settings were two one-point curves named by their low
+    points = [point for perturbations in sweep_perturbations("strength", classes=[], colour=False)
+              if perturbations[0]["kind"] == "near_duplicate"
+              for point in describe({"degrade": {"perturbations": perturbations}}) if point[0] == "strength"]
+    assert points == [("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.2),
+                      ("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.5)]

@@ -56,6 +56,9 @@ STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it 
     "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
     "low_information": "size", "near_duplicate": "high",
 }
+# options the strength sweep moves with the strength option, left out of the curve's name with it: before, the
+# sweep's two near_duplicate settings (low 0.8 with high 1.2, low 0.5 with high 1.5) drew two one-point curves
+MOVES_WITH_STRENGTH = {"near_duplicate": ("low",)}
 AXIS_LABELS = {
     "label_noise": "share of train labels changed", "size": "share of the train split kept",
     "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
@@ -108,7 +111,8 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
         points = [("proportion", _label([{"kind": kind, **options}], drop=("fraction",)), fraction)]
         strength = STRENGTH_OPTION.get(kind)
         if strength in options:
-            damage = _label([{"kind": kind, **options}], drop=("fraction", strength)) + f" at {fraction:g}"
+            drop = ("fraction", strength, *MOVES_WITH_STRENGTH.get(kind, ()))
+            damage = _label([{"kind": kind, **options}], drop=drop) + f" at {fraction:g}"
             points.append(("strength", damage, float(options[strength])))
         return points
     return []
