@@ -335,9 +335,16 @@ def test_queue_without_ingest_asks_for_the_class_names(tmp_path, monkeypatch, ca
      "error: study: experiment noisy: metrics/evaluate/baseline.json holds a list, not the mapping evaluate writes"),
     (lambda r: r["data"]["params"]["params.yaml"].update(data=["seed", 0]),
      "error: study: experiment noisy: its params are not what a winnow run writes (a list, not a mapping)"),
+    # before: left out without a word
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"].pop("accuracy"),
+     "error: study: experiment noisy: metrics/evaluate/baseline.json holds no accuracy (evaluate writes one); rerun "
+     "its evaluate stage, or leave it out of the collection"),
+    (lambda r: r["data"]["metrics"]["metrics/evaluate/baseline.json"].update(data={}),
+     "error: study: experiment noisy: metrics/evaluate/baseline.json holds no accuracy (evaluate writes one); rerun "
+     "its evaluate stage, or leave it out of the collection"),
 ], ids=["text-accuracy", "nan-accuracy", "per-class-number", "subsample-without-keep", "text-fraction",
         "bool-fraction", "negative-fraction", "text-classes", "class-f1-missing", "macro-missing", "metrics-list",
-        "params-list"])
+        "params-list", "accuracy-missing", "metrics-empty"])
 def test_collect_refuses_a_record_no_winnow_run_writes(tmp_path, capsys, edit, expected):
     # before: a ValueError, AttributeError or KeyError traceback, or a NaN accuracy in study.csv with exit 0
     noisy = record("noisy", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7)

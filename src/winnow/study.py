@@ -151,8 +151,11 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         if metrics is not None and not isinstance(metrics, dict):
             raise WinnowError(f"study: experiment {exp['experiment']}: {metrics_file} holds a "
                               f"{type(metrics).__name__}, not the mapping evaluate writes")
-        if not metrics or "accuracy" not in metrics:
+        if metrics is None:
             continue
+        if "accuracy" not in metrics:  # before: left out without a word
+            raise WinnowError(f"study: experiment {exp['experiment']}: {metrics_file} holds no accuracy (evaluate "
+                              "writes one); rerun its evaluate stage, or leave it out of the collection")
         try:
             scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
                       "macro_f1": _score((metrics.get("macro") or {}).get("f1"))}
