@@ -690,3 +690,14 @@ def test_the_strength_sweep_of_near_duplicates_is_one_curve():
               for point in describe({"degrade": {"perturbations": perturbations}}) if point[0] == "strength"]
     assert points == [("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.2),
                       ("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.5)]
+
+
+@pytest.mark.hostile("study")
+def test_collect_from_an_empty_list_says_the_file_holds_no_runs(tmp_path, capsys):
+    # before: "no experiment is a study run ...; queue some with `winnow study queue`", about a file that held nothing
+    saved = tmp_path / "exps.json"
+    saved.write_text("[]")
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
+    assert capsys.readouterr().err == (f"error: --from-json: {saved} lists no revisions (an empty list); write it with "
+                                       f"`dvc exp show --json > {saved}`\n")
+    assert not (tmp_path / "study").exists()

@@ -197,6 +197,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             raise WinnowError(f"--from-json: {named} is not JSON ({first_line(err)}); {fix}") from err
         if not isinstance(shown, list):
             raise WinnowError(f"--from-json: {named} is not a `dvc exp show --json` list of revisions; {fix}")
+        if not shown:  # exp show lists the workspace at least; before: "no experiment is a study run; queue some"
+            raise WinnowError(f"--from-json: {named} lists no revisions (an empty list); {fix}")
         try:
             return experiments_from_show(shown, include_workspace=include_workspace, unfinished=unfinished,
                                          failed=failed, unreadable=unreadable, reads=reads)
