@@ -129,3 +129,14 @@ def test_a_fraction_that_rounds_to_no_image_says_the_output_equals_the_input(tmp
     assert done.stdout.strip().splitlines()[-1] == ("degrade: the 1 perturbation(s) took none of the 30 train images (a "
                                                     "fraction that rounds to no image takes none); output equals input")
     assert len(pd.read_parquet(project / "data/degrade/perturbations.parquet")) == 0
+
+
+@pytest.mark.hostile("params")
+def test_a_shortage_that_overlap_cannot_cure_does_not_advise_it(tmp_path):
+    # before: "...; their sum must be at most 1, or set degrade.disjoint: false to let them overlap", and following
+    # it gave "symmetric_noise fraction: needs 30 train images but only 15 are free": the copies' sources stay apart
+    line = refused(tmp_path, [{"kind": "exact_duplicate", "fraction": 0.5, "mode": "add"},
+                              {"kind": "symmetric_noise", "fraction": 1.0}])
+    assert line == ("error: degrade.perturbations: the perturbation fractions need 45 train images (overwriting "
+                    "duplicates count twice: copy and source) but the train split has 30 after removals; their sum "
+                    "must be at most 1")

@@ -278,15 +278,29 @@ def _check_budget(specs: list[Perturbation], state: _State, *, disjoint: bool) -
     needed = [_needed(p, len(train)) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
     if sum(needed) > len(train):
         scope = "perturbation fractions" if disjoint else "duplicate fractions"
-        # disjoint: false frees only what the duplicates leave (they share their images with nothing): before, it
-        # was offered where the duplicates alone needed too many, and following it gave this error again
-        duplicates = sum(_needed(p, len(train)) for p in specs if "fraction" in p.params and p.kind in DUPLICATE_KINDS)
-        cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and duplicates <= len(train) else ""
+        cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and _fits_overlapping(
+            specs, len(train)) else ""
         raise WinnowError(
             f"degrade.perturbations: the {scope} need {sum(needed)} train images (overwriting duplicates count "
             f"twice: copy and source) but the train split has {len(train)} after removals; their sum must be "
             f"at most 1{cure}"
         )
+
+
+def _fits_overlapping(specs: list[Perturbation], n_train: int) -> bool:
+    """Whether degrade.disjoint: false gives every ``fraction`` perturbation its rows however the earlier picks fall:
+    duplicates share their images with nothing, so each must fit beside all before it, the others beside the
+    duplicates before them (before: offered for [exact_duplicate 0.5 add, symmetric_noise 1.0], a shortage again)."""
+    duplicates = taken = 0
+    for p in specs:
+        if "fraction" not in p.params:
+            continue
+        needed = _needed(p, n_train)
+        if needed > n_train - (taken if p.kind in DUPLICATE_KINDS else duplicates):
+            return False
+        duplicates += needed if p.kind in DUPLICATE_KINDS else 0
+        taken += needed
+    return True
 
 
 def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
