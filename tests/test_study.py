@@ -701,3 +701,29 @@ def test_collect_from_an_empty_list_says_the_file_holds_no_runs(tmp_path, capsys
     assert capsys.readouterr().err == (f"error: --from-json: {saved} lists no revisions (an empty list); write it with "
                                        f"`dvc exp show --json > {saved}`\n")
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.hostile("study")
+def test_collect_leaves_out_runs_that_share_their_degraded_data_with_another_damage(tmp_path, capsys):
+    # before: `dvc exp save` of noise 0.6 over a noise 0.3 run kept its dvc.lock hashes and its kinds, and was drawn
+    # at 0.6 with the 0.3 run's accuracy, exit 0
+    def run(name, perturbations, accuracy, degraded, seed=0):
+        made = record(name, perturbations, accuracy)
+        made["data"]["outs"] = {"data/degrade": {"hash": degraded, "size": 10, "nfiles": 3}}
+        made["data"]["params"]["params.yaml"]["data"]["seed"] = seed
+        return made
+
+    shown = show(run("clean", [], 0.95, "c.dir"), run("clean1", [], 0.95, "c.dir", seed=1),
+                 run("noise30", [{"kind": "symmetric_noise", "fraction": 0.3}], 0.8, "n.dir"),
+                 run("noise60", [{"kind": "symmetric_noise", "fraction": 0.6}], 0.8, "n.dir"),
+                 run("blur", [{"kind": "blur", "fraction": 1.0, "kernel": 5}], 0.6, "b.dir"),
+                 run("blurbox", [{"kind": "blur", "fraction": 1.0, "method": "box", "kernel": 5}], 0.6, "b.dir"))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 2 run(s) whose data/degrade is another's with other perturbations (one of them was saved with "
+        "`dvc exp save` or `dvc commit` over the other's outputs; run it with `dvc exp run`): noise30, noise60")
+    table = pd.read_csv(out / "study.csv")
+    assert sorted(set(table["experiment"])) == ["blur", "blurbox", "clean", "clean1"]

@@ -28,8 +28,9 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
 
     Returns:
         One dict per commit or experiment that has data, each commit once: ``experiment`` (name, or rev when unnamed),
-        ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict) and ``inputs`` (what the
-        stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none).
+        ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict), ``inputs`` (what the
+        stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none)
+        and ``outputs`` (the stages' outputs but metrics and plots, as its dvc.lock hashes them: path -> hash).
         An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
         show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
         until its evaluate ends, which would read as the new setting's results. An experiment whose run failed (or
@@ -72,6 +73,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             "params": (data.get("params") or {}).get("params.yaml", {}).get("data") or {},
             "metrics": {path: result.get("data") or {} for path, result in (data.get("metrics") or {}).items()},
             "inputs": _inputs(data),
+            "outputs": {path: result.get("hash") for path, result in (data.get("outs") or {}).items()
+                        if isinstance(result, dict)},
         })
 
     for baseline in show:

@@ -47,7 +47,7 @@ from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
 from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import write_table
-from winnow.study_runs import DEGRADE_METRICS, one_run_each, ran_as_listed
+from winnow.study_runs import DEGRADE_METRICS, one_run_each, own_outputs, ran_as_listed
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
@@ -313,12 +313,13 @@ def run(args: argparse.Namespace) -> int:
         if variant is not None:
             experiments, stale = current_runs(experiments, repo=args.repo, targets=[f"evaluate@{variant}"])
     kept, unlike = ran_as_listed(experiments)  # the lock can agree with params its outputs were not made with
+    kept, shared = own_outputs(kept)
     # a run with other training settings, or made by other code, on a damage curve would read as the damage's
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(kept, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
     kept, repeated = one_run_each(kept)
-    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, note, other_code, repeated):
+    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, shared, note, other_code, repeated):
         if said:
             print(f"study: {said}")
     if kept and args.axis and all(axis_level(e["params"], args.axis) is None for e in kept):

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import math
 
-from winnow.errors import listed
+from winnow.degrade_options import with_defaults
+from winnow.errors import WinnowError, listed
 from winnow.revisions import as_values
 
 DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
+DEGRADED = "data/degrade"  # the degrade stage's imageset
 
 
 def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
@@ -40,6 +42,39 @@ def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
     return kept, (f"left out {len(unlike)} run(s) whose {DEGRADE_METRICS} is not what their degrade.perturbations "
                   "make (saved with `dvc exp save` or `dvc commit` over another run's outputs; run them with "
                   f"`dvc exp run`): {'; '.join(unlike)}")
+
+
+def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
+    """The experiments less those whose :data:`DEGRADED` (as their dvc.lock hashes it) is another's made with other
+    perturbations, and a note naming those ("" for none).
+
+    One output of two damages was made by one of them only: `dvc exp save` of noise 0.6 over a noise 0.3 run keeps
+    that run's kinds, which :func:`ran_as_listed` reads alike (before: drawn at 0.6 with the 0.3 run's accuracy).
+    Which of the two ran it cannot be told, so both go. Seeds count where there is damage (a clean output is one
+    at any seed), and options are compared with degrade's defaults filled in."""
+    made_by: dict[str, dict[str, list[dict]]] = {}  # output hash -> damage -> experiments
+    for exp in experiments:
+        digest = (exp.get("outputs") or {}).get(DEGRADED)
+        if digest and isinstance(exp["params"], dict):
+            made_by.setdefault(digest, {}).setdefault(_damage(exp["params"]), []).append(exp)
+    shared = [exp for damages in made_by.values() if len(damages) > 1 for runs in damages.values() for exp in runs]
+    if not shared:
+        return experiments, ""
+    return ([exp for exp in experiments if all(exp is not other for other in shared)],
+            f"left out {len(shared)} run(s) whose {DEGRADED} is another's with other perturbations (one of them was "
+            f"saved with `dvc exp save` or `dvc commit` over the other's outputs; run it with `dvc exp run`): "
+            + listed([exp["experiment"] for exp in shared]))
+
+
+def _damage(params: dict) -> str:
+    """The perturbations a run's params ask for, and the seed where they damage anything, as comparable text."""
+    degrade = params.get("degrade") or {}
+    specs = (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
+    try:
+        specs = [with_defaults(spec) for spec in specs]
+    except WinnowError:
+        pass  # compared as written; tidy names what is wrong with them
+    return json.dumps([as_values(specs), params.get("seed") if specs else None], sort_keys=True, default=str)
 
 
 def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
