@@ -138,7 +138,8 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
     study run are left out; those of one damage are named in ``unplaced`` (``"<name> (<kind>)"``), where a legal
     damage with no level this module reads (symmetric_noise by ``rates``) dropped out of a curve without a word;
-    with ``axis``, every one without a finite number there (``"<name> (<value>)"``). The clean run is repeated as the origin of every curve that has one.
+    with ``axis``, every one without a finite number there (``"<name> (<value>)"``). The clean run is repeated as
+    the origin of every curve that has one.
 
     Raises:
         WinnowError: a record no winnow run writes, or two experiments scored on different classes (runs of
@@ -356,8 +357,8 @@ def _check_earlier_commits(repo: str) -> None:
     back = earlier_experiments(repo)
     if back:
         raise WinnowError(f"study: no experiment of HEAD is a study run, but {len(back)} earlier commit(s) hold "
-                          f"experiments (the nearest {back[0]} commit(s) back); collect them with --num {back[-1] + 1}, "
-                          "or name their commit with --rev")
+                          f"experiments (the nearest {back[0]} commit(s) back); collect them with "
+                          f"--num {back[-1] + 1}, or name their commit with --rev")
 
 
 def _blank(perturbations: list, parts: list[str]) -> None:
