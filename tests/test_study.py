@@ -531,19 +531,22 @@ def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
     # the proportion and the strength curve, and the summary counted them as two experiments
     a = record("bA", [{"kind": "brightness", "factor": 3.0, "fraction": 1.0}], 0.615)
     b = record("bB", [{"kind": "brightness", "fraction": 1.0, "factor": 3.0}], 0.615)
+    spelt = record("blur5", [{"kind": "blur", "fraction": 1.0, "kernel": 5}], 0.6)
+    box = record("box5", [{"kind": "blur", "fraction": 1.0, "kernel": 5, "method": "box"}], 0.6)
     replicate = record("bC", [{"kind": "brightness", "fraction": 1.0, "factor": 3.0}], 0.605)
     replicate["data"]["params"]["params.yaml"]["data"]["seed"] = 1
     saved = tmp_path / "exps.json"
-    saved.write_text(json.dumps(show(record("clean", [], 0.95), a, b, replicate)))
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), a, b, replicate, spelt, box)))
     out = tmp_path / "study"
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("study: left out 1 run(s) that repeat an earlier run's params and seed (one point each; runs "
-                        "at other seeds are averaged): bB (as bA)")
+    assert lines[0] == ("study: left out 2 run(s) that repeat an earlier run's params and seed (one point each; runs "
+                        "at other seeds are averaged): bB (as bA), box5 (as blur5)")
     table = pd.read_csv(out / "study.csv")
     assert table.loc[table["level"] == 3.0, "experiment"].tolist() == ["bA", "bC"]
-    assert table.loc[(table["sweep"] == "proportion") & (table["level"] == 1.0), "experiment"].tolist() == ["bA", "bC"]
-    assert lines[1].startswith("study: 3 of 5 experiments on 2 sweeps")
+    brightness = table[(table["sweep"] == "proportion") & table["damage"].str.startswith("brightness")]
+    assert brightness.loc[brightness["level"] == 1.0, "experiment"].tolist() == ["bA", "bC"]
+    assert lines[1].startswith("study: 4 of 7 experiments on 2 sweeps")
 
 
 @pytest.mark.hostile("study")
@@ -726,4 +729,4 @@ def test_collect_leaves_out_runs_that_share_their_degraded_data_with_another_dam
         "study: left out 2 run(s) whose data/degrade is another's with other perturbations (one of them was saved with "
         "`dvc exp save` or `dvc commit` over the other's outputs; run it with `dvc exp run`): noise30, noise60")
     table = pd.read_csv(out / "study.csv")
-    assert sorted(set(table["experiment"])) == ["blur", "blurbox", "clean", "clean1"]
+    assert sorted(set(table["experiment"])) == ["blur", "clean", "clean1"]  # blurbox: blur's twin, one point

@@ -85,7 +85,9 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
     as two experiments). Runs of one setting at different seeds stay: they are averaged as replicates."""
     kept, twins, seen = [], [], {}
     for exp in experiments:
-        setting = json.dumps(as_values(exp["params"]), sort_keys=True, default=str)
+        params = exp["params"]  # the perturbations as degrade runs them: blur without method is blur method=box
+        rest = {**params, "degrade": {**(params.get("degrade") or {}), "perturbations": None}}
+        setting = json.dumps([as_values(rest), _damage(params)], sort_keys=True, default=str)
         if setting in seen:
             twins.append(f"{exp['experiment']} (as {seen[setting]})")
         else:
