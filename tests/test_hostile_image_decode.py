@@ -173,10 +173,32 @@ def test_pillow_warnings_while_decoding_are_one_warning_line_naming_the_first_fi
     out = capsys.readouterr()
     assert [line for line in out.out.splitlines() if line.startswith("warning: ")] == [
         f"warning: ingest.path: Pillow warned while decoding 2 image file(s) (first {tmp_path}/a/1.jpg: 'Corrupt EXIF "
-        "data. Expecting to read 12 bytes but only got 0.'); they were read without what it could not read (a "
-        "corrupt EXIF block: no orientation applied); check them"]
+        "data. Expecting to read 12 bytes but only got 0.'); they were read without what it could not read (of a "
+        "corrupt EXIF block, the tags it skipped: an orientation among them is not applied); check them"]
     assert out.err == ""
     assert loaded.rejected == []
+
+
+@pytest.mark.hostile("imagefolder")
+def test_pillow_warning_of_an_exif_block_cut_after_its_orientation_does_not_say_none_was_applied(tmp_path, capsys):
+    # before: the line said "a corrupt EXIF block: no orientation applied", though Pillow reads an IFD entry by
+    # entry, and the orientation read before the damage turned the file (listed in oriented)
+    entry = (0x0112).to_bytes(2, "little") + (3).to_bytes(2, "little") + (1).to_bytes(4, "little") + b"\6\0\0\0"
+    exif = b"Exif\0\0II*\0\x08\0\0\0\x02\0" + entry  # an IFD of 2 entries, the orientation (6) alone there
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    for name in ("a/0.jpg", "a/turned.jpg", "b/0.jpg", "b/1.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(encoded(pixels, "JPEG", quality=100))
+    whole = (tmp_path / "a/turned.jpg").read_bytes()
+    (tmp_path / "a/turned.jpg").write_bytes(whole[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
+                                           + whole[2:])
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert warnings_of(capsys) == [
+        f"warning: ingest.path: Pillow warned while decoding 1 image file(s) (first {tmp_path}/a/turned.jpg: 'Corrupt "
+        "EXIF data. Expecting to read 12 bytes but only got 0.'); they were read without what it could not read (of a "
+        "corrupt EXIF block, the tags it skipped: an orientation among them is not applied); check them"]
+    assert loaded.oriented == [("a/turned.jpg", 6)]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/turned.jpg"), np.rot90(pixels_of(loaded, "a/0.jpg"), -1))
 
 
 def with_chunk(png: bytes, at: int, kind: bytes, body: bytes) -> bytes:

@@ -324,8 +324,8 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
     warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
     if warned:
         print(f"warning: {param}: Pillow warned while decoding {len(warned)} image file(s) (first "
-              f"{shown(warned[0][0])}: {warned[0][1]!r}); they were read without what it could not read (a corrupt "
-              "EXIF block: no orientation applied); check them")
+              f"{shown(warned[0][0])}: {warned[0][1]!r}); they were read without what it could not read (of a corrupt "
+              "EXIF block, the tags it skipped: an orientation among them is not applied); check them")
     zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
     if zeroed:
         rows, height = zeroed[0][1]
