@@ -28,8 +28,9 @@ Refused with one line (no output): split folders mixed with class folders (``roo
 is ``train`` a class?), a class folder with no files directly inside it (a class with no images is
 not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
-normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike) or but for
-letter case (``Cat`` and ``cat``: one folder on macOS and Windows).
+normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike). Two
+whose names differ but for letter case (``A`` and ``a``) are two classes, as Linux holds them, with a ``warning:``
+line: macOS and Windows hold them as one folder.
 
 EXIF orientation (JPEG, WebP, PNG ``eXIf``) is applied with ``PIL.ImageOps.exif_transpose``, so a
 photo is stored as it is shown; ``orig_h``/``orig_w`` are the size as shown, and each image turned
@@ -100,7 +101,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     class_dirs = [(split, name, folder) for split, parent in split_dirs
                   for name, folder in (_folders(parent, rejected) if split else top).items()]
     classes = sorted({name for _, name, _ in class_dirs})
-    _refuse_names_shown_alike(class_dirs)
+    _refuse_names_shown_alike(class_dirs, param=param)
     _refuse_one_folder_twice(class_dirs)
     if not classes:
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
@@ -152,24 +153,30 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     )
 
 
-def _refuse_names_shown_alike(class_dirs: list[tuple]) -> None:
+def _refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
     """Refuse two class folders whose names are equal under Unicode NFKC normalisation (``café`` typed as
     one code point and as ``e`` + a combining accent; a no-break space) or but for spaces (``cat`` and ``cat ``):
-    they would be two classes shown with one name (:func:`winnow.ingest.alike`); or but for letter case (``Cat`` and
-    ``cat``, two data sets merged on Linux): macOS's and Windows' file systems hold them as one folder (before: two
-    classes, which a copy there merged)."""
+    they would be two classes shown with one name (:func:`winnow.ingest.alike`). Two equal but for letter case are
+    named in a ``warning:`` line (``param``): macOS's and Windows' file systems hold them as one folder, but a letter
+    data set's ``A`` and ``a`` are two classes (before: refused, a whole such data set with them); ``lower`` as
+    those file systems fold case, a letter at a time (``casefold`` made ``Maße`` and ``Masse`` one)."""
     seen: dict[str, tuple[str, Path]] = {}
+    cased: dict[str, tuple[str, Path]] = {}
+    pairs: dict[tuple[str, str], tuple[Path, Path]] = {}  # each pair of names once, with its first two folders
     for _, name, folder in class_dirs:
-        other = seen.setdefault(alike(name).casefold(), (name, folder))
-        if other[0] == name:
-            continue
-        if alike(other[0]) == alike(name):
+        other = seen.setdefault(alike(name), (name, folder))
+        if other[0] != name:
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal "
                               f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), "
                               "two classes shown alike; merge them into one folder or rename one")
-        raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal but for "
-                          f"letter case ({ascii(other[0])} and {ascii(name)}), which macOS and Windows hold as one "
-                          "folder; merge them into one folder or rename one")
+        other = cased.setdefault(alike(name).lower(), (name, folder))
+        if other[0] != name:
+            pairs.setdefault((other[0], name), (other[1], folder))
+    if pairs:
+        first = next(iter(pairs.values()))
+        print(f"warning: {param}: {len(pairs)} pair(s) of class folders have names equal but for letter case (first "
+              f"{shown(first[0])} and {shown(first[1])}): each read as a class of its own, though macOS and Windows "
+              "hold such a pair as one folder; if a pair is one class, merge its folders into one")
 
 
 def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
