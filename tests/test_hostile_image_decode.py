@@ -86,10 +86,32 @@ def test_a_bmp_whose_end_is_zero_rows_is_named_in_a_warning_and_one_with_a_dark_
     loaded = load_imagefolder(tmp_path, size=None)
     assert warnings_of(capsys) == [
         f"warning: ingest.path: 1 BMP file(s) end in rows of zero bytes, a quarter of their rows or more (first "
-        f"{tmp_path}/a/cut.bmp: 16 of its 32 rows, read as black): a copy cut short leaves its end zero-filled, which "
-        "a BMP cannot tell from black rows; check them, and copy them again from their source if they were cut"]
+        f"{tmp_path}/a/cut.bmp: 16 of its 32 rows, read as colour 0: black, or its palette's first colour): a copy cut "
+        "short leaves its end zero-filled, which a BMP cannot tell from rows of colour 0 as written; check them, and "
+        "copy them again from their source if they were cut"]
     assert loaded.rejected == []
     np.testing.assert_array_equal(pixels_of(loaded, "b/margin.bmp"), margin)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_palette_bmp_whose_zero_rows_are_white_is_not_said_to_be_read_as_black(tmp_path, capsys):
+    # before: the line said "read as black" and "cannot tell from black rows" of a palette BMP whose first colour is
+    # white (a scanned glyph on a white background, its blank top rows zero bytes), whose rows are read as white
+    rng = np.random.default_rng(0)
+    glyph = np.zeros((32, 32), np.uint8)
+    glyph[12:28, 8:24] = rng.integers(0, 2, (16, 16))  # ink (1) on the background (0) below a blank top
+    for name in ("a/0.bmp", "a/1.bmp", "b/0.bmp", "b/1.bmp"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        image = Image.fromarray(glyph if name == "a/0.bmp" else glyph[::-1], "P")
+        image.putpalette([255, 255, 255, 0, 0, 0])  # 0 white, 1 black
+        image.save(tmp_path / name)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert warnings_of(capsys) == [
+        f"warning: ingest.path: 1 BMP file(s) end in rows of zero bytes, a quarter of their rows or more (first "
+        f"{tmp_path}/a/0.bmp: 12 of its 32 rows, read as colour 0: black, or its palette's first colour): a copy cut "
+        "short leaves its end zero-filled, which a BMP cannot tell from rows of colour 0 as written; check them, and "
+        "copy them again from their source if they were cut"]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/0.bmp")[..., 0], np.where(glyph == 1, 0, 255))
 
 
 @pytest.mark.hostile("imagefolder")

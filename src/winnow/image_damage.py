@@ -70,10 +70,11 @@ def bmp_zero_rows(data: bytes) -> tuple[int, int] | None:
     """``(rows, height)`` when an uncompressed BMP's pixel array ends in whole rows of zero bytes (stored last: the
     top rows of a bottom-up BMP), :data:`ZERO_TAIL` bytes or more and a quarter of its rows or more; else None.
 
-    A copy cut short at full length leaves such an end, and Pillow reads it as black rows without an error (before:
-    kept unsaid). Unlike a JPEG's, WebP's or PNG's, a BMP's zeros are pixels as written too (black, or palette
-    entry 0), so they cannot be told from a black band: the file is read, and named in a warning; a quarter keeps
-    the dark margins of most images (MNIST's digits leave 4 of 28 rows) out of it."""
+    A copy cut short at full length leaves such an end, and Pillow reads it as rows of colour 0 without an error
+    (before: kept unsaid). Unlike a JPEG's, WebP's or PNG's, a BMP's zeros are pixels as written too (black, or
+    palette entry 0: before, the warning said black of a white one), so they cannot be told from a band of that
+    colour: the file is read, and named in a warning; a quarter keeps the dark margins of most images (MNIST's
+    digits leave 4 of 28 rows) out of it."""
     if len(data) < 34 or data[:2] != b"BM":
         return None
     header = int.from_bytes(data[14:18], "little")

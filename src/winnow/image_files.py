@@ -337,9 +337,9 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
     if zeroed:
         rows, height = zeroed[0][1]
         print(f"warning: {param}: {len(zeroed)} BMP file(s) end in rows of zero bytes, a quarter of their rows or more "
-              f"(first {shown(zeroed[0][0])}: {rows} of its {height} rows, read as black): a copy cut short leaves its "
-              "end zero-filled, which a BMP cannot tell from black rows; check them, and copy them again from their "
-              "source if they were cut")
+              f"(first {shown(zeroed[0][0])}: {rows} of its {height} rows, read as colour 0: black, or its palette's "
+              "first colour): a copy cut short leaves its end zero-filled, which a BMP cannot tell from rows of colour "
+              "0 as written; check them, and copy them again from their source if they were cut")
     profiled = [(path, notes["profile"]) for path, notes in read if notes.get("profile")]
     if profiled:
         print(f"warning: {param}: {len(profiled)} image file(s) carry a colour profile that is not sRGB (first "
