@@ -104,6 +104,23 @@ def test_a_branch_named_workspace_is_refused_as_ambiguous(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_branch_named_workspace_leaves_the_default_target_the_working_tree(tmp_path):
+    # before: `winnow gate --base HEAD` was refused as "--target workspace: names both the working tree and git's
+    # refs/heads/workspace", a --target never typed, and no name was left to gate the working tree by
+    project = gate_project(tmp_path)
+    git(project, "branch", "workspace")
+    write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))  # the working tree's drop
+    done, _ = gate(project)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — "), done.stdout  # the working tree, not the branch
+    done, before = gate(project, "--target", "workspace")
+    assert assert_error_line(done) == ("error: --target workspace: names both the working tree and git's "
+                                       "refs/heads/workspace; name that commit as refs/heads/workspace, or leave "
+                                       "--target out: the working tree is its default")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
     project = gate_project(tmp_path)
     done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines

@@ -358,6 +358,11 @@ def run(args: argparse.Namespace) -> int:
     if repeated is not None:  # before: its rows were tested twice and each regression counted twice
         raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")
     load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
+    # the names typed only: before, the default --target was refused too when a branch was called workspace, naming
+    # a --target the user never gave, and no name was left to gate the working tree by
+    for option, names in (("--base", args.base), ("--target", args.target or [])):
+        for name in names:
+            revisions.check_unambiguous(args.repo, name, option=option)
     args.target = args.target or [revisions.WORKSPACE]
     settings, setting_notes = base_settings(args.repo, base=args.base, target=args.target)
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)

@@ -26,18 +26,27 @@ def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.Compl
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
 
+def check_unambiguous(repo: str | Path, rev: str, *, option: str) -> None:
+    """One line naming ``option`` when ``rev``, as typed, is :data:`WORKSPACE` and git has a branch or tag (or
+    another ref) of that name too: :func:`resolve` reads the working tree for it (before: the branch was
+    silently not read). Only a name the user typed is checked: the gate's default --target is the working tree
+    whatever the branches are called."""
+    if rev != WORKSPACE or run_git(repo, "rev-parse", "--verify", "--quiet", f"{WORKSPACE}^{{commit}}").returncode:
+        return
+    refs = run_git(repo, "for-each-ref", "--format=%(refname)", f"refs/heads/{WORKSPACE}",
+                   f"refs/tags/{WORKSPACE}").stdout.split() or [
+        run_git(repo, "rev-parse", "--symbolic-full-name", WORKSPACE).stdout.strip() or WORKSPACE]
+    tree = ("leave --target out: the working tree is its default" if option == "--target" else
+            "rename that branch or tag to gate the working tree")
+    raise WinnowError(f"{option} {WORKSPACE}: names both the working tree and git's {' and '.join(refs)}; "
+                      f"name that commit as {refs[0]}, or {tree}")
+
+
 def resolve(repo: str | Path, rev: str, *, option: str) -> str:
-    """The commit a revision (a branch, tag, commit or ``dvc exp`` name) names, or :data:`WORKSPACE`; one
-    line naming ``option`` when git knows no such commit, or when a branch or tag is called ``workspace`` too."""
+    """The commit a revision (a branch, tag, commit or ``dvc exp`` name) names, or :data:`WORKSPACE` (the working
+    tree, whatever git's refs are called: :func:`check_unambiguous` refuses it typed); one line naming ``option``
+    when git knows no such commit."""
     if rev == WORKSPACE:
-        if run_git(repo, "rev-parse", "--verify", "--quiet", f"{WORKSPACE}^{{commit}}").returncode == 0:
-            # before: the working tree was read, not the branch, without a word; the default --target is refused
-            # too, as the report would name the working tree as the branch is named
-            refs = run_git(repo, "for-each-ref", "--format=%(refname)", f"refs/heads/{WORKSPACE}",
-                           f"refs/tags/{WORKSPACE}").stdout.split() or [
-                run_git(repo, "rev-parse", "--symbolic-full-name", WORKSPACE).stdout.strip() or WORKSPACE]
-            raise WinnowError(f"{option} {WORKSPACE}: names both the working tree and git's {' and '.join(refs)}; "
-                              f"name that commit as {refs[0]}, or rename that branch or tag to gate the working tree")
         return WORKSPACE
     done = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
