@@ -1063,6 +1063,31 @@ def test_a_gated_file_deleted_at_one_revision_fails(tmp_path, deleted_at):
 
 
 @pytest.mark.hostile("gate")
+def test_a_new_metrics_file_a_wildcard_gates_is_checked_at_the_target_alone(tmp_path):
+    # before: metrics/budget.json, written by a stage the change adds, was refused as "missing at HEAD (workspace
+    # holds it) ... commit it at HEAD": no change adding a metrics file under a gated wildcard could pass
+    project = gate_project(tmp_path, default_params()["gate"] | {"files": ["metrics/evaluate/*.json",
+                                                                           "metrics/*.json"]})
+    (project / "metrics" / "ingest.json").write_text('{"rows": 10}')
+    commit(project, "ingest metrics")
+    (project / "metrics" / "budget.json").write_text('{"spent": 3}')
+    done, _ = gate(project)
+    assert done.returncode == 0, done.stderr
+    assert "metrics/budget.json: new at workspace, nothing at HEAD (checked at workspace only)" in done.stdout, \
+        done.stdout
+    (project / "metrics" / "budget.json").write_text('{"spent": NaN}')  # still held to finite numbers there
+    done, _ = gate(project)
+    assert_error_line(done, "metrics/budget.json at workspace", "spent = nan")
+    (project / "metrics" / "budget.json").unlink()
+    (project / "metrics" / "ingest.json").unlink()  # one the base holds, gone at the target: still refused
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: metrics/ingest.json missing at workspace (HEAD holds it): params.yaml gate.files gates it at every "
+        "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_gated_summary_deleted_for_a_variant_both_sides_gate_fails(tmp_path):
     # before: metrics/evaluate/pruned/summary.json gone at the target passed, as the target was checked only
     # against the files it held; a variant new at the target still needs nothing at the base

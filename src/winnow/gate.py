@@ -226,8 +226,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
-    check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
-                                 variants=found["base"] | found["target"])
+    notes += check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
+                                          variants=found["base"] | found["target"], patterns=settings.files)
     table = pd.concat(tables, ignore_index=True)
     unmatched, overridden = unused_tolerances(table, settings)
     if unmatched:
@@ -260,18 +260,23 @@ def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
 
 
 def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
-                                 revs: dict[str, list[str]], gated: list[str], variants: set[str]) -> None:
+                                 revs: dict[str, list[str]], gated: list[str], variants: set[str],
+                                 patterns: tuple[str, ...]) -> list[str]:
     """One line when a file ``gate.files`` matches at one revision gated is missing at another (``held``: each
     revision's gated files; ``names``, ``revs``: the revisions of each side as given and as resolved). before: each
     revision was checked against the files it held, and a gated file deleted at one passed. A file of a variant not
     ``gated`` (one new at the target, or left out by --variants; ``variants``: every one evaluated somewhere) may be
-    at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's."""
+    at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's. So
+    may a file only a wildcard of ``patterns`` matches that every target run holds and no base run: a stage's new
+    metrics; returned as notes (before: refused, with advice to commit it at the base)."""
     every = set().union(*held.values())
     named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
     ungated = (variants | named) - set(gated)
     required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
+    new = [path for path in required if path not in patterns and not any(path in held[rev] for rev in revs["base"])
+           and all(path in held[rev] for rev in revs["target"])]
     at = [(name, rev) for side in revs for name, rev in zip(names[side], revs[side])]
-    gone = [(path, name) for name, rev in at for path in required if path not in held[rev]]
+    gone = [(path, name) for name, rev in at for path in required if path not in held[rev] and path not in new]
     if gone:
         path, name = gone[0]
         holder = next(other for other, rev in at if path in held[rev])
@@ -279,6 +284,9 @@ def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, 
                           + (f"; {len(gone) - 1} more gated file(s) missing" if len(gone) > 1 else "")
                           + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
                           f"commit it at {name}, or take it out of gate.files")
+    label = {side: " + ".join(runs) for side, runs in names.items()}
+    return [f"{path}: new at {label['target']}, nothing at {label['base']} (checked at {label['target']} only)"
+            for path in new]
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:
