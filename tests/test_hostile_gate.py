@@ -1190,7 +1190,7 @@ def test_pooled_seeds_of_one_commit_pass_the_gate(tmp_path):
 def test_locked_inputs_leave_out_folders_of_outputs_and_keep_the_raw_listing(tmp_path):
     # before: metrics/evaluate and plots/evaluate (folders holding evaluate's outputs) counted as inputs, and
     # data/source.json (the raw images' listing, an output of no seed) did not, so runs on other images pooled
-    from winnow.staleness import locked_inputs
+    from winnow.lock_entries import locked_inputs
 
     project = make_project(tmp_path / "project")
     (project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {

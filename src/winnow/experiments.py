@@ -10,7 +10,7 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
-from winnow import staleness
+from winnow import lock_entries, staleness
 from winnow.errors import WinnowError, first_line, listed
 from winnow.revisions import not_owned, run_git
 
@@ -114,15 +114,15 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
 
 def _inputs(data: dict) -> dict[str, str | None]:
     """``path -> hash`` of what a record's stages read that no stage writes (code, suites), and the raw data's
-    listings: its ``deps`` less its ``outs`` and ``metrics`` (:func:`winnow.staleness.unwritten_inputs`, the gate's
-    rule too); files only (see below)."""
+    listings: its ``deps`` less its ``outs`` and ``metrics`` (:func:`winnow.lock_entries.unwritten_inputs`, the
+    gate's rule too); files only (see below)."""
     files = {path: (result or {}).get("hash") for path, result in (data.get("deps") or {}).items()
              if (isinstance(result, dict) or result is None)
              # files only: a folder a stage reads (plots/evaluate) may be one the stages write, as plots, which exp
              # show does not list
              and not str((result or {}).get("hash") or "").endswith(".dir") and (result or {}).get("nfiles") is None}
-    return staleness.unwritten_inputs(files, written=[path for key in ("outs", "metrics")
-                                                      for path in (data.get(key) or {})])
+    return lock_entries.unwritten_inputs(files, written=[path for key in ("outs", "metrics")
+                                                         for path in (data.get(key) or {})])
 
 
 def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple[list[dict], str]:

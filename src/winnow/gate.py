@@ -54,7 +54,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from winnow import revisions, staleness
+from winnow import lock_entries, revisions, staleness
 from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
@@ -307,7 +307,7 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
             raise WinnowError(f"{option} {names[0]} {name}: the runs differ in {', '.join(differ[:5])}, not only "
                               "in seed; pool only seeds of one setting (dvc exp run -S seed=N)")
     # the same params run by other code (a seed run from before the change under test) is another setting too
-    inputs = [staleness.locked_inputs(repo, rev) for rev in revs]
+    inputs = [lock_entries.locked_inputs(repo, rev) for rev in revs]
     for name, other in zip(names[1:], inputs[1:]):
         differ = sorted(path for path in set(inputs[0]) | set(other) if inputs[0].get(path) != other.get(path))
         if differ:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
 from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
 from winnow.yaml_text import load_yaml
@@ -43,11 +43,12 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                else "name a commit as --target")
         raise WinnowError(f"cannot tell whether the workspace's {', '.join(targets)} are up to date (dvc status: "
                           f"{first_line(err)}); {fix}") from err
-    locked = _locked_stages(Path(repo))
-    outputs = _locked_outputs(locked)
+    locked = lock_entries.locked_stages(Path(repo))
+    outputs = lock_entries.locked_outputs(locked)
     stale = {stage: said for stage, changes in status.items()
-             if (said := "; ".join(filter(None, [_changes(changes, outputs=outputs),
-                                                 _lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
+             if (said := "; ".join(filter(None, [
+                 _changes(changes, outputs=outputs),
+                 lock_entries.lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
     if stale:
         stage, said = next(iter(stale.items()))
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
@@ -111,7 +112,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         raise WinnowError(f"dvc.lock or params.yaml at {name}: not what DVC writes ({first_line(err)}); the gate "
                           "checks a commit's outputs against them: fix the file and commit it") from err
     entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    outputs = _locked_outputs(entries)
+    outputs = lock_entries.locked_outputs(entries)
     checked: dict[tuple, bool] = {}  # a file read by many stages is hashed once
 
     def same_file(path: str, md5: str, kind) -> bool:
@@ -119,17 +120,17 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
             checked[path, md5] = _same_file(repo, rev, {"path": path, "md5": md5, "hash": kind})
         return checked[path, md5]
 
-    defined, unchecked = _dvc_yaml_stages(pipeline)
+    defined, unchecked = lock_entries.dvc_yaml_stages(pipeline)
     # before: a commit whose dvc.lock had no entry for a target (or no dvc.lock at all) was read as it was, so
     # predictions committed by hand, or without the lock of the run that made them, were gated as if DVC made them
     problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
                 "the lock of the run that made them)" for stage in targets
                 if stage not in entries and defined is not None and stage.split("@")[0] in defined]
-    upstream = _upstream(entries, [t for t in targets if t in entries])
+    upstream = lock_entries.upstream(entries, [t for t in targets if t in entries])
     # an entry without its hash cannot be compared with anything, and `dvc repro` never writes one: a forged lock
     problems += [f"dvc.lock's {stage} records no md5 for {file['path']} (not a lock `dvc repro` wrote)"
                  for stage in upstream for file in (entries[stage].get("outs") or []) + (entries[stage].get("deps") or [])
-                 if _unhashed(file)]
+                 if lock_entries.unhashed(file)]
     for stage in (t for t in targets if t in entries):
         for out in entries[stage].get("outs") or []:
             if isinstance(out, dict) and not _same_file(repo, rev, out):
@@ -138,7 +139,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         str(dep["path"]) for stage in upstream if stage.split("@")[0] not in unchecked
         for dep in entries[stage].get("deps") or [] if isinstance(dep, dict) and dep.get("path") not in outputs])
     for stage in upstream:
-        said = _lock_disagrees(entries[stage], outputs=outputs)
+        said = lock_entries.lock_disagrees(entries[stage], outputs=outputs)
         if said:
             problems.append(f"{stage}: {said}")
         if stage.split("@")[0] in unchecked:
@@ -205,67 +206,6 @@ def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: 
 _ABSENT_KEY = object()
 
 
-def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
-    """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
-    raw data's listing, params files aside; :func:`unwritten_inputs`): two runs with equal inputs ran the same code
-    (empty without a lock)."""
-    try:
-        stages = (load_yaml(read_text(repo, rev, "dvc.lock") or "", name="dvc.lock") or {}).get("stages") or {}
-    except (WinnowError, AttributeError):  # check_commit_current has refused a broken lock
-        return {}
-    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
-    # before: a dependency was left out only where its path was an output's, so the folders the compare and report
-    # stages read (metrics/evaluate, data/variants) counted as inputs, and two seeds of one commit never pooled
-    return unwritten_inputs({str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values()
-                             for dep in entry.get("deps") or [] if isinstance(dep, dict) and "path" in dep},
-                            written=_locked_outputs(entries))
-
-
-# the source stage's listings of the raw files: outputs, but of no seed; they tell one data set from another
-SOURCE_LISTINGS = ("data/source.json", "data/represent-source.json")
-
-
-def unwritten_inputs(deps: dict[str, Any], *, written: Collection[str]) -> dict[str, Any]:
-    """``deps`` (a dependency's path -> its hash) less the outputs of ``written`` (paths the stages write), what
-    lies below one and the folders holding one (metrics/evaluate, which compare reads): they change with the seed,
-    so two seeds of one commit would never read alike. The raw data's listings (:data:`SOURCE_LISTINGS`) are kept:
-    without them, runs on other images (images added to ingest.path, then `dvc exp run -S seed=1`) were pooled as
-    seeds of one setting. The gate and ``compare`` both tell runs apart by it."""
-    outs = [str(path).rstrip("/") for path in written if str(path).rstrip("/") not in SOURCE_LISTINGS]
-    return {path: value for path, value in deps.items()
-            if not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
-                       for out in outs)}
-
-
-def _locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
-    """Each output path of dvc.lock's ``entries`` with the md5s recorded for it: a stage renamed and back leaves
-    its old entry in the lock (DVC never removes one), so a path may have two, and either is the stage's."""
-    outputs: dict[str, set[str]] = {}
-    for entry in entries.values():
-        for out in entry.get("outs") or []:
-            if isinstance(out, dict) and "path" in out:
-                outputs.setdefault(str(out["path"]), set()).add(str(out.get("md5", "")))
-    return outputs
-
-
-def _dvc_yaml_stages(text: str | None) -> tuple[set[str] | None, set[str]]:
-    """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
-    the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
-    (DVC does not rerun them))."""
-    try:
-        stages = (load_yaml(text or "", name="dvc.yaml") or {}).get("stages") or {}
-    except (WinnowError, AttributeError):  # a dvc.yaml DVC refuses has been refused before
-        return None, set()
-    if not isinstance(stages, dict):
-        return None, set()
-    unchecked = set()
-    for name, definition in stages.items():
-        body = definition.get("do", definition) if isinstance(definition, dict) else {}
-        if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
-            unchecked.add(str(name))
-    return {str(name) for name in stages}, unchecked
-
-
 def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
     """Which of ``paths`` (files or folders git holds) differ between ``rev`` and the last commit before it that
     wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read alike on
@@ -286,8 +226,8 @@ def _touched(path: str, changed: set[str]) -> bool:
 
 def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
     """The dotted path of the first value below ``key`` (a list's item by its index) that differs between
-    params.yaml (``value``) and dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole section shown would hide
-    the one value that differs."""
+    params.yaml (``value``) and dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole
+    section shown would hide the one value that differs."""
     if isinstance(value, dict) and isinstance(locked, dict):
         sub = sorted(differing(value, locked))[0]
         return _first_difference(f"{key}.{sub}", lookup(value, sub, missing=_ABSENT_KEY),
@@ -320,33 +260,6 @@ def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
     return mode == ["120000"]  # a symbolic link: git holds its target's name, DVC hashed the target
 
 
-def _unhashed(entry: Any) -> bool:
-    """Whether a dvc.lock dependency or output ``entry`` names a project file but records no hash of it (DVC
-    records a URL's etag or checksum instead, so those are left alone)."""
-    if not isinstance(entry, dict) or "path" not in entry:
-        return False
-    path = str(entry["path"])
-    return "://" not in path and not Path(path).is_absolute() and not any(
-        entry.get(key) for key in ("md5", "etag", "checksum"))
-
-
-def _upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
-    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth."""
-    producers = {out["path"]: stage for stage, entry in entries.items() for out in entry.get("outs") or []
-                 if isinstance(out, dict) and "path" in out}
-    seen, todo = [], list(targets)
-    while todo:
-        stage = todo.pop()
-        if stage in seen or stage not in entries:
-            continue
-        seen.append(stage)
-        for dep in entries[stage].get("deps") or []:
-            path = str(dep.get("path", "")) if isinstance(dep, dict) else ""
-            todo += [producer for out, producer in producers.items()
-                     if path and (path == out or path.startswith(out + "/") or out.startswith(path + "/"))]
-    return seen
-
-
 # what dvc status says of a stage's output, or of a dependency that is one, that does not make the outputs
 # after it stale: data not pulled (a fresh clone holds the committed predictions, not every stage's data), or
 # no copy in the cache; the lock file says whether what was not pulled is what they were computed from
@@ -374,24 +287,6 @@ def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
     return "; ".join(said)
 
 
-def _locked_stages(repo: Path) -> dict[str, dict]:
-    """dvc.lock's entries by stage (empty when there is none: dvc status has refused the project then)."""
-    try:
-        stages = (load_yaml((repo / "dvc.lock").read_text(), name="dvc.lock") or {}).get("stages") or {}
-    except (OSError, ValueError, WinnowError, AttributeError):
-        return {}
-    return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
-
-
-def _lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
-    """The dependencies of a stage's dvc.lock ``entry`` whose hash is none the stage that writes them recorded
-    (``outputs``, :func:`_locked_outputs`): a run interrupted between the two stages, or `dvc repro -s` of the
-    first, committed as it was (in a clone without the data, dvc status says only "not in cache")."""
-    differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
-              and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
-    return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
-
-
 def _params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, str]]:
     """``(key, where, now, then)`` for each params.yaml value a dvc.lock ``entry`` recorded that ``params`` no
     longer holds (:func:`_first_difference` says where within it), in the entry's order."""
@@ -411,8 +306,8 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
     each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
     if not (repo / "dvc.lock").is_file():
         return
-    locked = _locked_stages(repo)
-    outputs = _locked_outputs(locked)
+    locked = lock_entries.locked_stages(repo)
+    outputs = lock_entries.locked_outputs(locked)
     rerun = f"not from this run; run `dvc repro {stage}`, which brings every variant up to date"
     for variant in variants:
         summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
@@ -421,7 +316,7 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
             raise WinnowError(f"{summary}: dvc.lock records no {'evaluate' if evaluated is None else 'train'}"
                               f"@{variant}: {rerun}")
         for stage, entry in ((f"train@{variant}", trained), (f"evaluate@{variant}", evaluated)):
-            disagrees = _lock_disagrees(entry, outputs=outputs)  # trained on data an earlier run made
+            disagrees = lock_entries.lock_disagrees(entry, outputs=outputs)  # trained on data an earlier run made
             if disagrees:
                 raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
                                   f"{rerun}")

@@ -1,0 +1,122 @@
+"""What a dvc.lock records, read as :mod:`winnow.staleness`, the gate and ``compare`` read it: each stage's entry
+(:func:`locked_stages`), the outputs and the md5s recorded for them (:func:`locked_outputs`), the stages a target
+depends on (:func:`upstream`), and the inputs that tell two runs apart (:func:`locked_inputs`,
+:func:`unwritten_inputs`). Nothing here refuses: a lock that cannot be read is read as empty, for the checks in
+winnow.staleness to name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from winnow.errors import WinnowError
+from winnow.revisions import read_text
+from winnow.yaml_text import load_yaml
+
+
+def locked_inputs(repo: str | Path, rev: str) -> dict[str, str]:
+    """``{path: md5}`` of what the stages of ``rev``'s dvc.lock read that no stage writes (code, suites, the
+    raw data's listing, params files aside; :func:`unwritten_inputs`): two runs with equal inputs ran the same code
+    (empty without a lock)."""
+    try:
+        stages = (load_yaml(read_text(repo, rev, "dvc.lock") or "", name="dvc.lock") or {}).get("stages") or {}
+    except (WinnowError, AttributeError):  # check_commit_current has refused a broken lock
+        return {}
+    entries = {stage: entry for stage, entry in stages.items() if isinstance(entry, dict)}
+    # before: a dependency was left out only where its path was an output's, so the folders the compare and report
+    # stages read (metrics/evaluate, data/variants) counted as inputs, and two seeds of one commit never pooled
+    return unwritten_inputs({str(dep["path"]): str(dep.get("md5", "")) for entry in entries.values()
+                             for dep in entry.get("deps") or [] if isinstance(dep, dict) and "path" in dep},
+                            written=locked_outputs(entries))
+
+
+# the source stage's listings of the raw files: outputs, but of no seed; they tell one data set from another
+SOURCE_LISTINGS = ("data/source.json", "data/represent-source.json")
+
+
+def unwritten_inputs(deps: dict[str, Any], *, written: Collection[str]) -> dict[str, Any]:
+    """``deps`` (a dependency's path -> its hash) less the outputs of ``written`` (paths the stages write), what
+    lies below one and the folders holding one (metrics/evaluate, which compare reads): they change with the seed,
+    so two seeds of one commit would never read alike. The raw data's listings (:data:`SOURCE_LISTINGS`) are kept:
+    without them, runs on other images (images added to ingest.path, then `dvc exp run -S seed=1`) were pooled as
+    seeds of one setting. The gate and ``compare`` both tell runs apart by it."""
+    outs = [str(path).rstrip("/") for path in written if str(path).rstrip("/") not in SOURCE_LISTINGS]
+    return {path: value for path, value in deps.items()
+            if not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
+                       for out in outs)}
+
+
+def locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
+    """Each output path of dvc.lock's ``entries`` with the md5s recorded for it: a stage renamed and back leaves
+    its old entry in the lock (DVC never removes one), so a path may have two, and either is the stage's."""
+    outputs: dict[str, set[str]] = {}
+    for entry in entries.values():
+        for out in entry.get("outs") or []:
+            if isinstance(out, dict) and "path" in out:
+                outputs.setdefault(str(out["path"]), set()).add(str(out.get("md5", "")))
+    return outputs
+
+
+def dvc_yaml_stages(text: str | None) -> tuple[set[str] | None, set[str]]:
+    """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
+    the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
+    (DVC does not rerun them))."""
+    try:
+        stages = (load_yaml(text or "", name="dvc.yaml") or {}).get("stages") or {}
+    except (WinnowError, AttributeError):  # a dvc.yaml DVC refuses has been refused before
+        return None, set()
+    if not isinstance(stages, dict):
+        return None, set()
+    unchecked = set()
+    for name, definition in stages.items():
+        body = definition.get("do", definition) if isinstance(definition, dict) else {}
+        if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
+            unchecked.add(str(name))
+    return {str(name) for name in stages}, unchecked
+
+
+def unhashed(entry: Any) -> bool:
+    """Whether a dvc.lock dependency or output ``entry`` names a project file but records no hash of it (DVC
+    records a URL's etag or checksum instead, so those are left alone)."""
+    if not isinstance(entry, dict) or "path" not in entry:
+        return False
+    path = str(entry["path"])
+    return "://" not in path and not Path(path).is_absolute() and not any(
+        entry.get(key) for key in ("md5", "etag", "checksum"))
+
+
+def upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
+    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth."""
+    producers = {out["path"]: stage for stage, entry in entries.items() for out in entry.get("outs") or []
+                 if isinstance(out, dict) and "path" in out}
+    seen, todo = [], list(targets)
+    while todo:
+        stage = todo.pop()
+        if stage in seen or stage not in entries:
+            continue
+        seen.append(stage)
+        for dep in entries[stage].get("deps") or []:
+            path = str(dep.get("path", "")) if isinstance(dep, dict) else ""
+            todo += [producer for out, producer in producers.items()
+                     if path and (path == out or path.startswith(out + "/") or out.startswith(path + "/"))]
+    return seen
+
+
+def locked_stages(repo: Path) -> dict[str, dict]:
+    """dvc.lock's entries by stage (empty when there is none: dvc status has refused the project then)."""
+    try:
+        stages = (load_yaml((repo / "dvc.lock").read_text(), name="dvc.lock") or {}).get("stages") or {}
+    except (OSError, ValueError, WinnowError, AttributeError):
+        return {}
+    return {name: entry for name, entry in stages.items() if isinstance(entry, dict)}
+
+
+def lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
+    """The dependencies of a stage's dvc.lock ``entry`` whose hash is none the stage that writes them recorded
+    (``outputs``, :func:`locked_outputs`): a run interrupted between the two stages, or `dvc repro -s` of the
+    first, committed as it was (in a clone without the data, dvc status says only "not in cache")."""
+    differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
+              and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
+    return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
