@@ -23,7 +23,7 @@ from winnow.configs import GEOMETRIC_OPS
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, largest_differences, pixel_digest
-from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
+from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed, load
 from winnow.variant_contract import VariantContract, write_not_checked
@@ -136,9 +136,10 @@ def main() -> None:
     needy = added[labels] > 0
     after = before - left_out + added
     # only now, as augment-search: cleared before the data were loaded, a refusal (max_images below the classes, a
-    # policy that moves no pixel) left no data/variants/balanced beside metrics/balance.json saying skipped
-    clear_skipped(folders=FOLDERS)
-    with together():  # the copies, their rows, the counts, the examples and the contract's record land as one
+    # policy that moves no pixel) left no data/variants/balanced beside metrics/balance.json saying skipped; one
+    # while writing puts them back. The copies, their rows, the counts, the examples and the contract's record land
+    # as one
+    with replacing_skipped(folders=FOLDERS), together():
         extra = ImageSet(made.images, manifest, classes)
         write_variant("balanced", rows, extra=extra)
         write_json(METRICS, {

@@ -24,7 +24,7 @@ from winnow.gan_eval import (
 from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import (
-    check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped, write_table,
+    check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped, write_table,
 )
 from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, read_rows, write_variant
@@ -150,12 +150,12 @@ def main() -> None:
         grid[f"{name} kept"] = images[mine & kept]
         grid[f"{name} dropped"] = images[mine & ~kept]
     # only now, as augment-search: cleared before the data were loaded, a refusal (no weak class, images the
-    # generator cannot make, no models/baseline.pt) left no data/gan beside metrics/gan.json saying skipped. A
-    # stand-in models/gan.pt is no checkpoint to train_gan, and its first epoch replaced it
-    clear_skipped(folders=FOLDERS)
+    # generator cannot make, no models/baseline.pt) left no data/gan beside metrics/gan.json saying skipped; one
+    # while writing puts them back. A stand-in models/gan.pt is no checkpoint to train_gan, and its first epoch
+    # replaced it
     # the samples, the variant, the counts, the plots and the contract's record land as one (models/gan.pt stays
     # as trained: it resumes)
-    with together():
+    with replacing_skipped(folders=FOLDERS), together():
         write_imageset("data/gan", images, manifest, classes)
         write_variant("augmented", rows, extra=extra)
         write_json(METRICS, {

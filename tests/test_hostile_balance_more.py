@@ -4,6 +4,7 @@ geometric op can change, and a class the val split holds no image of, ranked by 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, contract_inputs, default_params, edit_table, files_under,
+    ROOT, _env, assert_error_line, assert_nothing_left, contract_inputs, default_params, edit_table, files_under,
     make_project, run_stage,
 )
 from test_gan import gan_project
@@ -184,6 +185,69 @@ def test_a_gan_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp
     assert line == expected
     assert {path: (project / path).read_bytes() for path in files_under(project)} == written
     assert (project / "models/gan.pt").read_text().startswith("skipped: no requested variant")
+
+
+def context_failing_gx_env(tmp_path) -> dict:
+    """_env() with a great_expectations ahead of the installed one that holds every name winnow imports of it, but
+    whose get_context fails (another version's): import_gx passes, and the variant contract's check fails at the
+    end of the stage, while its outputs are written."""
+    shadow = tmp_path / "shadow" / "great_expectations"
+    for module, text in {"__init__": "def get_context(**kwargs):\n    raise TypeError('no mode here')\n"
+                                     "ExpectationSuite = ValidationDefinition = object\n",
+                         "data_context/__init__": "", "data_context/types/__init__": "",
+                         "data_context/types/base": "ProgressBarsConfig = object\n", "core/__init__": "",
+                         "core/run_identifier": "RunIdentifier = object\n", "expectations/__init__": "",
+                         "expectations/expectation_configuration": "ExpectationConfiguration = object\n",
+                         "execution_engine/__init__": "PandasExecutionEngine = object\n"}.items():
+        (shadow / f"{module}.py").parent.mkdir(parents=True, exist_ok=True)
+        (shadow / f"{module}.py").write_text(text)
+    env = _env()
+    env["PYTHONPATH"] = f"{shadow.parent}{os.pathsep}{env['PYTHONPATH']}"
+    return env
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_balance_refused_while_writing_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp_path):
+    # before: the stand-ins were removed just before the outputs were written, so a refusal there (here Great
+    # Expectations' context at the contract's check) left data/variants/balanced and plots/balance empty folders
+    # beside metrics/balance.json saying skipped
+    labels = np.repeat([0, 1, 2], [8, 4, 2])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    make_project(project, {**params, "variants": ["baseline", "pruned"]})
+    assert run_stage(project, "balance").returncode == 0
+    make_project(project, params)
+    written = {path: (project / path).read_bytes() for path in files_under(project)}
+    done = subprocess.run([sys.executable, str(ROOT / "stages/balance.py")], cwd=project, capture_output=True,
+                          text=True, env=context_failing_gx_env(tmp_path), timeout=600)
+    assert assert_error_line(done) == ("error: contracts: Great Expectations cannot start an ephemeral context "
+                                       "(TypeError: no mode here); reinstall great_expectations as requirements.lock "
+                                       "pins it")
+    assert {path: (project / path).read_bytes() for path in files_under(project)} == written
+    for folder in ("data/variants/balanced", "plots/balance"):
+        assert (project / folder / "skipped.txt").read_text().startswith("skipped: no requested variant")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_gan_refused_while_writing_after_a_skipped_run_puts_the_stand_ins_back(tmp_path):
+    # before: data/gan, data/variants/augmented and plots/gan were removed just before the outputs were written, so
+    # a refusal there (Great Expectations' context at the contract's check) left them empty beside metrics/gan.json
+    # saying skipped. models/gan.pt stays as trained: the next run resumes it
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    make_project(project, {**params, "variants": ["baseline", "pruned"]})
+    assert run_stage(project, "gan-synthesize").returncode == 0
+    make_project(project, params)
+    written = {path: (project / path).read_bytes() for path in files_under(project)}
+    done = subprocess.run([sys.executable, str(ROOT / "stages/gan_synthesize.py")], cwd=project, capture_output=True,
+                          text=True, env=context_failing_gx_env(tmp_path), timeout=600)
+    assert assert_error_line(done) == ("error: contracts: Great Expectations cannot start an ephemeral context "
+                                       "(TypeError: no mode here); reinstall great_expectations as requirements.lock "
+                                       "pins it")
+    assert {path: (project / path).read_bytes() for path in files_under(project) if path != "models/gan.pt"} == {
+        path: data for path, data in written.items() if path != "models/gan.pt"}
+    assert not (project / "models/gan.pt").read_bytes().startswith(b"skipped: ")  # the trained checkpoint
 
 
 @pytest.mark.hostile("params")

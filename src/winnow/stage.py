@@ -9,7 +9,8 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,24 @@ def clear_skipped(*, folders: Iterable[str | os.PathLike] = (), files: Iterable[
     for path in map(Path, files):
         if is_stand_in(path):
             path.unlink()
+
+
+@contextmanager
+def replacing_skipped(*, folders: Iterable[str | os.PathLike] = ()) -> Iterator[None]:
+    """:func:`clear_skipped` of ``folders`` around the block that writes a stage's real outputs (its
+    :func:`together`): should the block fail, each stand-in is written back as it was. before: a refusal there (Great
+    Expectations' context failing at the contract's check, params.yaml edited meanwhile, Ctrl-C) left the stand-ins
+    gone beside the skipped run's metrics saying skipped."""
+    notes = {folder: (folder / SKIPPED_NOTE).read_bytes() for folder in map(Path, folders)
+             if (folder / SKIPPED_NOTE).is_file()}
+    clear_skipped(folders=notes)
+    try:
+        yield
+    except BaseException:
+        for folder, note in notes.items():  # together() removed what the block wrote; a writer's mkdir may stay
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / SKIPPED_NOTE).write_bytes(note)
+        raise
 
 
 def is_stand_in(path: str | os.PathLike) -> bool:
