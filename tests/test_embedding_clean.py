@@ -136,6 +136,29 @@ def test_final_decisions_follow_an_image_through_rounds():
     assert final.loc["b", "reason"] == "isolated" and final.loc["c", "reason"] == "neighbours_agree:5"
 
 
+def test_a_drop_keeps_the_judges_class_through_the_final_decisions_into_the_review_hint():
+    # before: final_decisions set a drop's suggested_label to its given label, so decisions.parquet lost the class
+    # of every inside_class and untrusted_relabel drop (rounds.parquet kept it) and review showed them without one
+    from winnow.judges import Strength, gate_relabels
+    from winnow.review import decision_evidence
+
+    rows = pd.DataFrame({
+        "id": ["a", "b", "c", "d"], "round": 1, "given_label": [0, 1, 1, 2], "suggested_label": [2, 3, 1, 0],
+        "decision": ["drop", "relabel", "drop", "relabel"],
+        "reason": ["inside_class:2", "neighbours_agree:3", "isolated", "neighbours_agree:0"],
+        "agreement": [0.6, 0.9, 0.1, 0.9], "centroid_margin": [0.2, 0.3, -0.1, 0.3],
+    })
+    untrusted = Strength(val_accuracy=0.9, relabel_precision=0.5, val_relabels=20, planted=30, planted_flagged=25,
+                         min_precision=0.8)
+    final = final_decisions(gate_relabels(rows, untrusted)).set_index("id")
+    assert final["decision"].tolist() == ["drop"] * 4
+    assert final["suggested_label"].tolist() == [2, 3, 1, 0] and final["given_label"].tolist() == [0, 1, 1, 2]
+    queued = pd.DataFrame({"id": ["a", "b", "c", "d"], "action": "drop", "label": -1,
+                           "reason": final["reason"].tolist(), "stage": "embedding_clean"})
+    hints = decision_evidence(queued, {"neighbour_decisions": final.reset_index()}, scores=None)["hint"]
+    assert hints.tolist() == [2, 3, -1, 0]  # an isolated drop names no other class
+
+
 def tiny_images(n_train=64, *, seed=0):
     """8x8 grey images whose brightness encodes the class (0, 60, 120, 180 + noise); a val split after."""
     rng = np.random.default_rng(seed)

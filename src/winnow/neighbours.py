@@ -237,7 +237,8 @@ def final_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
 
     An image dropped in any round is dropped; otherwise its label is the one its last relabel gave it,
     and an image relabelled back to its first given label is kept. ``given_label`` is the label it had
-    before the first round, so :func:`winnow.labels.score_against_truth` scores the whole run.
+    before the first round, so :func:`winnow.labels.score_against_truth` scores the whole run; a drop's
+    ``suggested_label`` is its drop row's (the judge's class, for a reviewer: no drop relabels).
     """
     ordered = decisions.sort_values("round", kind="stable")
     first = ordered.drop_duplicates("id", keep="first").set_index("id")
@@ -252,7 +253,10 @@ def final_decisions(decisions: pd.DataFrame) -> pd.DataFrame:
     new_label = relabels["suggested_label"].fillna(first["given_label"]).to_numpy(np.int64)
     changed = ~dropped & (new_label != given)
     out["given_label"] = given
-    out["suggested_label"] = np.where(changed, new_label, given)
+    # before: a drop's suggested_label was its given label, so every inside_class and untrusted_relabel drop
+    # lost the judge's class and reached the review queue without a hint
+    dropped_label = drops["suggested_label"].fillna(first["given_label"]).to_numpy(np.int64)
+    out["suggested_label"] = np.where(dropped, dropped_label, np.where(changed, new_label, given))
     out["decision"] = np.where(dropped, "drop", np.where(changed, "relabel", "keep"))
     out["reason"] = np.where(dropped, drops["reason"], np.where(changed, relabels["reason"], ""))
     out["is_issue"] = out["decision"] != "keep"
