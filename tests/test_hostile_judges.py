@@ -265,3 +265,36 @@ def test_an_embedding_that_carries_the_given_train_labels_is_named_by_embedding_
             "the train labels (a model trained on them, or a label column in represent.file), so it repeats their errors instead of finding them; embed with features that never saw "
             "these labels (represent.source: selfsup or pretrained)") in done.stdout.splitlines()
     assert json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]["train_agreement"] == 1.0
+
+
+@pytest.mark.hostile("represent")
+def test_label_blind_features_are_not_told_they_carry_the_train_labels(tmp_path):
+    # before: random features (represent.source: file) read "out of fold the judge agrees with 18.7% of the given
+    # train labels and is right on only 10.8% of val: its features carry the train labels": the train figure
+    # counted a tie (one vote for the given class, one for another) as agreement, val's vote gave it to the nearest
+    from winnow.neighbours import Space, vote
+
+    project = make_project(tmp_path / "project", default_params())
+    per_class = {"train": 100, "val": 100, "test": 2}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(10) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, [f"c{c}" for c in range(10)])
+    features = np.random.default_rng(0).normal(size=(len(manifest), 64)).astype(np.float32)
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", features)
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+
+    done = run_stage(project, "embedding_clean", timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    warnings = [line for line in done.stdout.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("embedding-clean: warning: a judge is right on only ")
+    # the train figure is the val accuracy's own vote, each train image left out of its own
+    train = (manifest["split"] == "train").to_numpy()
+    everything = np.arange(int(train.sum()))
+    labels = manifest["label"].to_numpy()[train]
+    agrees = vote(Space(everything, features[train], everything, features[train], labels), k=10, num_classes=10)
+    judge = json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]
+    assert judge["train_agreement"] == float(np.mean(agrees == labels))

@@ -185,6 +185,9 @@ class Rounds:
         ids: ``(M,)`` the images judged in the last round.
         outlier_cuts: per round, ``{method: cut}`` (``-inf`` when nothing was flagged).
         strengths: per round, its judge's :class:`winnow.judges.Strength` (val accuracy, relabel precision).
+        train_agreement: per round, the share of the images judged whose neighbour vote (each left out of its
+            own, :func:`winnow.neighbours.vote`) is their label: in a fixed embedding the judge's val accuracy
+            is that vote's on val, so the two compare like with like (:func:`winnow.judges.label_echo_warning`).
     """
 
     decisions: pd.DataFrame
@@ -192,6 +195,7 @@ class Rounds:
     ids: np.ndarray
     outlier_cuts: list[dict[str, float]]
     strengths: list[judges.Strength]
+    train_agreement: list[float]
 
 
 def clean_rounds(
@@ -249,7 +253,7 @@ def clean_rounds(
     if not isinstance(rounds, (int, np.integer)) or rounds < 1:
         raise WinnowError(f"embedding_clean.rounds: {rounds!r} must be an integer of at least 1")
     planted, flipped = judges.plant_flips(val_labels, num_classes=num_classes, seed=seed)
-    alive, extra, tables, cuts, strengths = np.arange(len(labels)), None, [], [], []
+    alive, extra, tables, cuts, strengths, agreement = np.arange(len(labels)), None, [], [], [], []
     for r in range(1, rounds + 1):
         if features is None:
             judgement = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
@@ -263,6 +267,7 @@ def clean_rounds(
         found = pd.concat([evidence(s, labels[alive][s.positions], k=k, num_classes=num_classes, knn=knn)
                            for s in spaces])
         found = found.sort_values("position").reset_index(drop=True)
+        agreement.append(float(np.mean(found["vote"].to_numpy() == labels[alive])))
         table = cleanse(ids[alive], labels[alive], found, **(neighbour_options or {}))
         strength = _val_strength(judgement, val_labels, planted, flipped, offset=len(alive), k=k,
                                  num_classes=num_classes, neighbour_options=neighbour_options,
@@ -285,7 +290,7 @@ def clean_rounds(
     last = np.zeros((len(alive), spaces[0].features.shape[1]), np.float32)
     for s in spaces:
         last[s.positions] = s.features
-    return Rounds(pd.concat(tables, ignore_index=True), last, ids[alive], cuts, strengths)
+    return Rounds(pd.concat(tables, ignore_index=True), last, ids[alive], cuts, strengths, agreement)
 
 
 def _val_strength(judgement: Judgement, original: np.ndarray, planted: np.ndarray, flipped: np.ndarray, *,

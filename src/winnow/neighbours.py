@@ -97,11 +97,17 @@ def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.nd
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; a tie that
     involves the nearest reference's class goes to it. ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
-    votes = np.asarray(space.reference_labels, np.int64)[index]
-    counts = np.zeros((len(index), num_classes))
-    np.add.at(counts, (np.arange(len(index))[:, None], votes), 1.0)
-    counts[np.arange(len(index)), votes[:, 0]] += 0.5
-    return counts.argmax(1)
+    return _majority(np.asarray(space.reference_labels, np.int64)[index], num_classes=num_classes)
+
+
+def _majority(neighbour_labels: np.ndarray, *, num_classes: int) -> np.ndarray:
+    """int64 ``(Q,)``: the majority of each row of ``neighbour_labels`` (int ``(Q, k)``, nearest first), a tie
+    that involves the nearest's class going to it (:func:`vote`)."""
+    rows = np.arange(len(neighbour_labels))
+    counts = np.zeros((len(neighbour_labels), num_classes))
+    np.add.at(counts, (rows[:, None], neighbour_labels), 1.0)
+    counts[rows, neighbour_labels[:, 0]] += 0.5
+    return counts.argmax(1).astype(np.int64)
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
@@ -115,7 +121,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     Returns:
         DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
         given one among the k nearest references, and ``agreement``, the share of the k carrying it;
-        ``given_agreement``, the share of the k carrying the given label;
+        ``given_agreement``, the share of the k carrying the given label; ``vote``, the class :func:`vote`
+        gives the query;
         ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
         largest, when there is none); ``centroid_label``, the other class whose centroid (mean of its
         unit reference features) is nearest, and ``centroid_margin``, distance to the own class's
@@ -150,6 +157,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         "neighbour_label": neighbour_label.numpy().astype(np.int64),
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
         "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
+        "vote": _majority(reference_labels[index].numpy(), num_classes=num_classes),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
