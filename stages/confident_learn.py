@@ -60,14 +60,19 @@ def main() -> None:
                                    seed=params["seed"], min_precision=p["relabel_min_precision"],
                                    relabel_threshold=p["relabel_threshold"], judged_on=p["relabel_judged_on"],
                                    classes=learned, **find_options)
-    issues = judges.gate_relabels(issues, strength)
+    trusted = judges.gate_relabels(issues, strength)
+    # before: with val lacking a class (an imagefolder without its val/ folder) relabels to and from it shipped
+    # under a precision that never saw them
+    unmeasured = judges.unmeasured_classes(learned, val.labels)
+    issues = judges.gate_unmeasured(trusted, unmeasured, classes=data.classes)
     noise = cl.noise_estimate(given, pred_probs)
 
     # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": it counts under its own
     own_reason = issues["reason"].str.split("; ").str[0]
     metrics = {
         "judge": {"kind": p["judge"], "l2": judged.l2, **strength.metrics(),
-                  "relabels_blocked": judges.blocked(issues)},
+                  "relabels_blocked": judges.blocked(issues),
+                  "classes_without_val_images": [data.classes[c] for c in unmeasured]},
         "considered": len(train), "left_out": left_out,
         "unjudged": {"classes": unjudged, "images": sum(unjudged.values())},
         "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),
@@ -98,7 +103,9 @@ def main() -> None:
     if not strength.relabels_allowed and metrics["judge"]["relabels_blocked"]:
         print(f"confident-learn: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{strength.refusal()}")
-    for warning in (judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn"),
+    for warning in (judges.unmeasured_warning("confident-learn", unmeasured, classes=data.classes,
+                                              dropped=int((issues["decision"] != trusted["decision"]).sum())),
+                    judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn"),
                     judges.label_echo_warning("confident-learn", train_agreement=metrics["accuracy_vs_given"],
                                               train_images=len(given), val_accuracy=judged.val_accuracy,
                                               val_images=int((data.manifest["split"] == "val").sum()))):

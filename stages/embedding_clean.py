@@ -73,7 +73,11 @@ def main() -> None:
         augment=_balancer(params, classes=len(learned)) if augmented else None,
     )
     result = dataclasses.replace(result, decisions=_in_classes(result.decisions, learned))
-    final = _gated(final_decisions(result.decisions), result.strengths)
+    trusted = _gated(final_decisions(result.decisions), result.strengths)
+    # before: with val lacking a class (an imagefolder without its val/ folder) relabels to and from it shipped
+    # under a precision that never saw them
+    unmeasured = judges.unmeasured_classes(learned, val.labels)
+    final = judges.gate_unmeasured(trusted, unmeasured, classes=data.classes)
     weakest = _weakest(result.strengths)
     # round 1's neighbours, each image left out of its own vote: how often the vote is the given label. Before,
     # a tie (1 vote of the given class, 1 of another) counted as agreement while val's vote went to the nearest:
@@ -81,7 +85,8 @@ def main() -> None:
     first = result.decisions[result.decisions["round"] == result.decisions["round"].min()]
     echo = result.train_agreement[0] if len(first) else None
     metrics = {"judge": {"embedding": p["embedding"], **weakest, "train_agreement": echo,
-                         "relabels_blocked": judges.blocked(final)},
+                         "relabels_blocked": judges.blocked(final),
+                         "classes_without_val_images": [data.classes[c] for c in unmeasured]},
                "considered": len(train), "left_out": left_out,
                "unjudged": {"classes": unjudged, "images": sum(unjudged.values())}, **_counts(final),
                "augmented_between_rounds": augmented,
@@ -113,7 +118,9 @@ def main() -> None:
     if refused and metrics["judge"]["relabels_blocked"]:
         print(f"embedding-clean: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{refused[0].refusal()}")
-    for warning in (judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
+    for warning in (judges.unmeasured_warning("embedding-clean", unmeasured, classes=data.classes,
+                                              dropped=int((final["decision"] != trusted["decision"]).sum())),
+                    judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
                     judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
                                               val_accuracy=result.strengths[0].val_accuracy,
                                               val_images=len(val.manifest))):

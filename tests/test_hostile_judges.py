@@ -298,3 +298,52 @@ def test_label_blind_features_are_not_told_they_carry_the_train_labels(tmp_path)
     agrees = vote(Space(everything, features[train], everything, features[train], labels), k=10, num_classes=10)
     judge = json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]
     assert judge["train_agreement"] == float(np.mean(agrees == labels))
+
+
+def _val_without_a_class(root: Path, params: dict) -> Path:
+    """data/degrade and a data/represent in which each image sits on its true class's axis: 40 train images a
+    class, 5 of class c labelled b; 30 val images of a and b, none of c."""
+    project = make_project(root, params)
+    per_class = {"train": (40, 40, 40), "val": (30, 30, 0), "test": (3, 3, 3)}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n[c])]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    truth = manifest["label"].to_numpy().copy()  # a view would follow the flips below
+    manifest.loc[manifest["id"].isin([f"train-2-{i}" for i in range(5)]), "label"] = 1
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    features = np.eye(3, 6)[truth] + np.random.default_rng(1).normal(scale=0.01, size=(len(manifest), 6))
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage, table, section", [
+    ("embedding_clean", "data/embedding-clean/decisions.parquet", "embedding_clean"),
+    ("confident_learn", "data/confident-learn/label_issues.parquet", "confident_learn"),
+])
+def test_relabels_to_a_class_val_has_no_image_of_become_drops_with_a_warning(tmp_path, stage, table, section):
+    # before: with val lacking a class, relabels to and from it shipped under a precision no flip of it measured
+    # (relabels_allowed true, no warning); on MNIST 11 relabels 3 -> 5 shipped, 9 of them right 3s
+    params = default_params()
+    params["confident_learn"]["action"] = "both"
+    project = _val_without_a_class(tmp_path / "project", params)
+
+    done = run_stage(project, stage, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    name = stage.replace("_", "-")
+    assert [line for line in done.stdout.splitlines() if "warning" in line] == [
+        f"{name}: warning: val has no image of class 'c', which the judge learned from train: its relabel precision "
+        "is not measured there, so 5 relabel(s) to or from it became drops; add val images of every class (an "
+        "imagefolder's val/ needs a folder for each)"]
+    decisions = pd.read_parquet(project / table).set_index("id")
+    flipped = [f"train-2-{i}" for i in range(5)]
+    assert (decisions.loc[flipped, "decision"] == "drop").all() and (decisions.loc[flipped, "suggested_label"] == 2).all()
+    assert decisions.loc[flipped, "reason"].str.endswith(
+        "; untrusted_relabel (val has no image of class 'c': relabels to or from it are not measured)").all()
+    assert (decisions.drop(index=flipped)["decision"] == "keep").all()
+    judge = json.loads((project / f"metrics/{section}.json").read_text())["judge"]
+    assert (judge["classes_without_val_images"], judge["relabels_blocked"]) == (["c"], 5)

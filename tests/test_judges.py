@@ -152,6 +152,30 @@ def test_an_untrusted_judges_relabels_become_drops_that_say_why():
     assert list(table["decision"]) == ["relabel", "drop", "keep"]  # the caller's table is not edited
 
 
+def test_relabels_to_or_from_a_class_val_lacks_become_drops_that_name_it():
+    # before: one precision over val stood for every class, so with val lacking classes 1 and 3 the relabels to and
+    # from them shipped unmeasured (relabels_allowed true, no warning)
+    unmeasured = judges.unmeasured_classes(np.array([0, 1, 2, 3]), np.array([0, 2, 2, 0]))
+    assert unmeasured.tolist() == [1, 3]
+    table = pd.DataFrame({"id": ["from", "to", "both", "measured", "drop"], "given_label": [1, 0, 3, 0, 1],
+                          "suggested_label": [2, 3, 1, 2, 0], "decision": ["relabel"] * 4 + ["drop"],
+                          "reason": ["label_issue"] * 4 + ["isolated"]})
+    gated = judges.gate_unmeasured(table, unmeasured, classes=["zero", "one", "two", "three"])
+    assert gated["decision"].tolist() == ["drop", "drop", "drop", "relabel", "drop"]
+    assert gated["suggested_label"].tolist() == [2, 3, 1, 2, 0]  # the judge's class, for a reviewer
+    untrusted = "label_issue; untrusted_relabel (val has no image of class {}: relabels to or from it are not measured)"
+    assert gated["reason"].tolist() == [untrusted.format("'one'"), untrusted.format("'three'"),
+                                        untrusted.format("'three'"), "label_issue", "isolated"]
+    assert judges.blocked(gated) == 3 and table["decision"].tolist()[:4] == ["relabel"] * 4  # not edited in place
+    assert judges.gate_unmeasured(table, unmeasured[:0], classes=["zero", "one", "two", "three"]) is table
+    names = [f"c{c}" for c in range(8)]
+    assert judges.unmeasured_warning("confident-learn", np.arange(1, 8), classes=names, dropped=0) == (
+        "confident-learn: warning: val has no image of classes 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more, which the "
+        "judge learned from train: its relabel precision is not measured there, so 0 relabel(s) to or from them "
+        "became drops; add val images of every class (an imagefolder's val/ needs a folder for each)")
+    assert judges.unmeasured_warning("confident-learn", unmeasured[:0], classes=names, dropped=0) is None
+
+
 def test_the_report_states_each_judges_strength():
     note = judge_note({"kind": "probe", "val_accuracy": 0.5, "relabel_precision": 0.25, "val_relabels": 12,
                        "planted_flips": 20, "relabel_min_precision": 0.8, "relabels_allowed": False,
