@@ -176,6 +176,16 @@ def test_relabels_to_or_from_a_class_val_lacks_become_drops_that_name_it():
     assert judges.unmeasured_warning("confident-learn", unmeasured[:0], classes=names, dropped=0) is None
 
 
+def test_the_report_names_the_classes_whose_relabels_were_not_measured():
+    # before: the note read "relabels allowed" and nothing else where relabels to and from 'c' became drops
+    note = judge_note({"kind": "probe", "val_accuracy": 1.0, "relabel_precision": 1.0, "val_relabels": 12,
+                       "planted_flips": 12, "relabel_min_precision": 0.8, "relabels_allowed": True,
+                       "relabels_blocked": 5, "classes_without_val_images": ["c", "d"]})
+    assert note.endswith('<span class="pass">relabels allowed</span>. <span class="fail">Val has no image of '
+                         "&#x27;c&#x27;, &#x27;d&#x27;: relabels to or from them were not measured and became drops."
+                         "</span></p>")
+
+
 def test_the_report_states_each_judges_strength():
     note = judge_note({"kind": "probe", "val_accuracy": 0.5, "relabel_precision": 0.25, "val_relabels": 12,
                        "planted_flips": 20, "relabel_min_precision": 0.8, "relabels_allowed": False,

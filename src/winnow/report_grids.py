@@ -100,8 +100,13 @@ def judge_note(judge: dict | None) -> str:
     right = "" if accuracy is None else f" is right on {html.escape(_percent_down(accuracy))} of val images;"
     weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
+    # before: "relabels allowed" beside relabels to and from a class val has no image of, which that figure never saw
+    missing = judge.get("classes_without_val_images")
+    unmeasured = (f' <span class="fail">Val has no image of {html.escape(", ".join(map(repr, missing)))}: relabels to or '
+                  "from them were not measured and became drops.</span>" if isinstance(missing, list) and missing else "")
     return (f"<p><b>Judge</b> ({html.escape(str(kind))}){right} after {judge['planted_flips']:,} of the val labels "
-            f"were flipped on purpose, {measured} (bound {judge['relabel_min_precision']:g}): {verdict}.{weak}</p>")
+            f"were flipped on purpose, {measured} (bound {judge['relabel_min_precision']:g}): {verdict}.{weak}"
+            f"{unmeasured}</p>")
 
 
 def _percent_down(share: float) -> str:
