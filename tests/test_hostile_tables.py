@@ -239,6 +239,17 @@ def test_score_refuses_bytes_after_the_images(project):
                     "(30, 8, 8, 1) needs 1,920 (rerun the stage that writes it)")
 
 
+@pytest.mark.hostile("intermediates")
+def test_score_refuses_a_header_whose_bytes_pass_two_to_the_64(project):
+    # before: the bytes the header needs were an int64 product, which wrapped: 2**58 + 30 images of 8x8 need
+    # 2**64 + 1,920 bytes, counted as the 1,920 stored, so the size check passed and np.load's "array is too big"
+    # came with numpy's overflow RuntimeWarning on stderr
+    _rewrite_header(project / "data/degrade/images.npy", shape=(2**58 + IMAGES, 8, 8, 1))
+    line = _refused(project, "score")
+    assert line == ("error: data/degrade/images.npy: holds 1,920 bytes of pixels but its header's shape "
+                    "(288230376151711774, 8, 8, 1) needs 18,446,744,073,709,553,536 (rerun the stage that writes it)")
+
+
 # -- an imageset of no images ------------------------------------------------------------------------------
 
 @pytest.mark.hostile("intermediates")

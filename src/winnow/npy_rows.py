@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,8 +128,10 @@ class NpyRows:
 def data_bytes(file: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> tuple[int, int]:
     """(bytes ``.npy`` ``file`` holds after its header, which ends at byte ``offset``; bytes its header's ``shape``
     and ``dtype`` need). They differ when the header was rewritten or the data cut or appended to: numpy refuses
-    fewer bytes only when it maps them and reads more without a word, each row then another row's bytes."""
-    return os.path.getsize(file) - offset, int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    fewer bytes only when it maps them and reads more without a word, each row then another row's bytes.
+    Counted in Python's integers: before, an int64 product wrapped past 2**63, so a header claiming 2**64 + 1,920
+    bytes needed 1,920 and passed beside 1,920 stored ones (numpy's overflow RuntimeWarning then on stderr)."""
+    return os.path.getsize(file) - offset, math.prod(shape) * np.dtype(dtype).itemsize
 
 
 @contextmanager
