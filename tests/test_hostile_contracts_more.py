@@ -284,6 +284,8 @@ NOT_FINITE = ", not a finite number (Great Expectations drops it or cannot store
 MOSTLY_TEXT = ", not a number; give the share in (0, 1] of the rows that must meet it"
 NO_OPTION = ", so it passes on anything; give one, or {$PARAMETER: name} to set it in contracts.bounds"
 EMPTY = ", so it checks nothing (it passes or fails on any data alike); list the values it is about"
+# before: an empty column_set or column_list was told to list the values it is about
+EMPTY_COLUMNS = ", so it checks nothing (it passes or fails on any data alike); list the columns it is about"
 
 
 @pytest.mark.hostile("params")
@@ -341,13 +343,15 @@ EMPTY = ", so it checks nothing (it passes or fails on any data alike); list the
     ("expect_column_distinct_values_to_contain_set", "column: label, value_set: []",
      "(expect_column_distinct_values_to_contain_set) has an empty value_set" + EMPTY),
     ("expect_table_columns_to_match_set", "column_set: [], exact_match: false",
-     "(expect_table_columns_to_match_set) has an empty column_set" + EMPTY),
+     "(expect_table_columns_to_match_set) has an empty column_set" + EMPTY_COLUMNS),
+    ("expect_table_columns_to_match_ordered_list", "column_list: []",
+     "(expect_table_columns_to_match_ordered_list) has an empty column_list" + EMPTY_COLUMNS),
     ("expect_column_values_to_be_in_set", "column: label, value_set: []",
      "(expect_column_values_to_be_in_set) has an empty value_set" + EMPTY),
 ], ids=["nan-threshold", "nan-sum", "nan-length", "huge-bound", "mostly-text", "mostly-false", "mostly-above-1",
         "no-regex", "null-column-list", "inf-threshold", "inf-multiplier", "nan-minimum", "lowercase-placeholder",
         "inf-inside-bins", "nan-bin-end", "nan-beside-finite", "one-open-bin", "empty-not-in-set",
-        "empty-distinct-set", "empty-column-set", "empty-in-set"])
+        "empty-distinct-set", "empty-column-set", "empty-column-list", "empty-in-set"])
 def test_a_rule_that_passes_on_anything_or_holds_a_number_gx_cannot_store_is_refused(tmp_path, kind, kwargs, message):
     (tmp_path / "ingest.yaml").write_text(RULE % (kind, kwargs))
     with pytest.raises(WinnowError) as raised:

@@ -25,7 +25,8 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
                       "expect_table_columns_to_match_set": ("column_set",)}
 # options that list the values or columns a rule checks: an empty list checks nothing (a set that no value may
 # be in, or must contain, passed on any data; one that every value must be in failed on all)
-_LISTS = ("value_set", "column_list", "column_set", "type_list")
+# (what each lists, for the message: before, an empty column_set was told to "list the values it is about")
+_LISTS = {"value_set": "values", "column_list": "columns", "column_set": "columns", "type_list": "types"}
 _QUANTILES = "expect_column_quantile_values_to_be_between"
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
@@ -47,10 +48,10 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if kwargs.get(key) is None:
             raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
                               "to set it in contracts.bounds")
-    for key in _LISTS:
+    for key, listed in _LISTS.items():
         if isinstance(kwargs.get(key), (list, tuple, set)) and not kwargs[key]:  # before: accepted, a pass on anything
             raise WinnowError(f"{where} has an empty {key}, so it checks nothing (it passes or fails on any data "
-                              "alike); list the values it is about")
+                              f"alike); list the {listed} it is about")
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
