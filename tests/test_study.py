@@ -730,3 +730,32 @@ def test_collect_leaves_out_runs_that_share_their_degraded_data_with_another_dam
         "`dvc exp save` or `dvc commit` over the other's outputs; run it with `dvc exp run`): noise30, noise60")
     table = pd.read_csv(out / "study.csv")
     assert sorted(set(table["experiment"])) == ["blur", "clean", "clean1"]  # blurbox: blur's twin, one point
+
+
+@pytest.mark.hostile("study")
+def test_collect_keeps_runs_that_make_one_degraded_data_legitimately(tmp_path, capsys):
+    # before: all four were left out as "saved with `dvc exp save` or `dvc commit` over the other's outputs":
+    # class_removal drops every train image of its class whatever the seed, so seeds 0 and 1 make one data/degrade;
+    # and a share that rounds to no image leaves the input, the clean run's data/degrade, so the clean run (every
+    # curve's origin) went too
+    def run(name, perturbations, accuracy, degraded, counts, seed=0):
+        made = record(name, perturbations, accuracy)
+        made["data"]["outs"] = {"data/degrade": {"hash": degraded, "size": 10, "nfiles": 3}}
+        made["data"]["metrics"]["metrics/degrade.json"] = counts
+        made["data"]["params"]["params.yaml"]["data"]["seed"] = seed
+        return made
+
+    removed = [{"kind": "class_removal", "classes": ["2"]}]
+    shown = show(run("clean", [], 0.95, "c.dir", degrade_counts(30, 30)),
+                 run("noise1", [{"kind": "gaussian_noise", "fraction": 0.01, "sigma": 8.0}], 0.95, "c.dir",
+                     degrade_counts(30, 30)),
+                 run("drop2", removed, 0.6, "r.dir", degrade_counts(30, 20, class_removal=10)),
+                 run("drop2s1", removed, 0.61, "r.dir", degrade_counts(30, 20, class_removal=10), seed=1))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 4 of 5 experiments on 3 sweeps")
+    table = pd.read_csv(out / "study.csv")
+    assert sorted(set(table["experiment"])) == ["clean", "drop2", "drop2s1", "noise1"]

@@ -50,13 +50,17 @@ def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
 
     One output of two damages was made by one of them only: `dvc exp save` of noise 0.6 over a noise 0.3 run keeps
     that run's kinds, which :func:`ran_as_listed` reads alike (before: drawn at 0.6 with the 0.3 run's accuracy).
-    Which of the two ran it cannot be told, so both go. Seeds count where there is damage (a clean output is one
-    at any seed), and options are compared with degrade's defaults filled in."""
+    Which of the two ran it cannot be told, so both go. Options are compared with degrade's defaults filled in;
+    seeds are not compared, and a run whose :data:`DEGRADE_METRICS` counts no perturbed image is the clean run:
+    class_removal drops every image of its class at any seed, and a share that rounds to no image leaves the
+    input (before: both were left out, as was the clean run beside such a share, every curve's origin)."""
     made_by: dict[str, dict[str, list[dict]]] = {}  # output hash -> damage -> experiments
     for exp in experiments:
         digest = (exp.get("outputs") or {}).get(DEGRADED)
         if digest and isinstance(exp["params"], dict):
-            made_by.setdefault(digest, {}).setdefault(_damage(exp["params"]), []).append(exp)
+            written = exp["metrics"].get(DEGRADE_METRICS)
+            untouched = isinstance(written, dict) and written.get("perturbed_images") == 0
+            made_by.setdefault(digest, {}).setdefault(_damage({} if untouched else exp["params"]), []).append(exp)
     shared = [exp for damages in made_by.values() if len(damages) > 1 for runs in damages.values() for exp in runs]
     if not shared:
         return experiments, ""
@@ -67,14 +71,14 @@ def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
 
 
 def _damage(params: dict) -> str:
-    """The perturbations a run's params ask for, and the seed where they damage anything, as comparable text."""
+    """The perturbations a run's params ask for, as comparable text."""
     degrade = params.get("degrade") or {}
     specs = (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
     try:
         specs = [with_defaults(spec) for spec in specs]
     except WinnowError:
         pass  # compared as written; tidy names what is wrong with them
-    return json.dumps([as_values(specs), params.get("seed") if specs else None], sort_keys=True, default=str)
+    return json.dumps(as_values(specs), sort_keys=True, default=str)
 
 
 def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
