@@ -759,3 +759,36 @@ def test_collect_keeps_runs_that_make_one_degraded_data_legitimately(tmp_path, c
     assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 4 of 5 experiments on 3 sweeps")
     table = pd.read_csv(out / "study.csv")
     assert sorted(set(table["experiment"])) == ["clean", "drop2", "drop2s1", "noise1"]
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("axis, runs", [
+    # 3 copies added: the 30 rows degrade draws gaussian_noise's share from became 33, and round(0.016 * 33) is 1
+    ("degrade.perturbations.1.fraction", {
+        "took0": ([{"kind": "exact_duplicate", "fraction": 0.1, "mode": "add"},
+                   {"kind": "gaussian_noise", "fraction": 0.016, "sigma": 8.0}],
+                  degrade_counts(30, 33, exact_duplicate=3, gaussian_noise=0)),
+        "took3": ([{"kind": "exact_duplicate", "fraction": 0.1, "mode": "add"},
+                   {"kind": "gaussian_noise", "fraction": 0.1, "sigma": 8.0}],
+                  degrade_counts(30, 33, exact_duplicate=3, gaussian_noise=3))}),
+    # class 2 removed first: subsample kept round(0.98 * 20) = 20 of the 20 left, though 0.98 of 30 drops one
+    ("degrade.perturbations.1.keep", {
+        "kept98": ([{"kind": "class_removal", "classes": ["2"]}, {"kind": "subsample", "keep": 0.98}],
+                   degrade_counts(30, 20, class_removal=10)),
+        "kept50": ([{"kind": "class_removal", "classes": ["2"]}, {"kind": "subsample", "keep": 0.5}],
+                   degrade_counts(30, 10, class_removal=10, subsample=10))}),
+], ids=["copies-added", "removed-first"])
+def test_collect_reads_a_share_of_the_rows_degrade_drew_it_from(tmp_path, capsys, axis, runs):
+    # before: the share was taken of metrics/degrade.json's train after (copies added) or before (removed rows
+    # counted), so a run that rightly took none was left out as saved over another run's outputs
+    records = []
+    for name, (perturbations, counts) in runs.items():
+        records.append(record(name, perturbations, 0.8))
+        records[-1]["data"]["metrics"]["metrics/degrade.json"] = counts
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*records)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--axis", axis, "--out", str(out)]) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if "metrics/degrade.json" in line] == []
+    table = pd.read_csv(out / "study.csv")
+    assert set(runs) <= set(table["experiment"])

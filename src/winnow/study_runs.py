@@ -111,12 +111,17 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
     if extra:
         return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
+    # a share is of the train rows after the removals, before any copy is added: ``after`` less the added copies
+    # (before: ``after`` itself, and a subsample's of ``before``, said a share that rightly took no row took some).
+    # A subsample drew from these or more, and more rows never drop fewer
+    added = [counts.get(kind) for kind in {p.get("kind") for p in specs if p.get("mode") == "add"}]
+    drawn = train.get("after")
+    drawn = drawn - sum(filter(_number, added)) if _number(drawn) else None
     for spec in specs:
         kind, share, keep = spec.get("kind"), spec.get("fraction"), spec.get("keep")
-        before, after = train.get("before"), train.get("after")
         takes = (kind == "class_removal"
-                 or _number(share) and _number(after) and round(share * after) > 0
-                 or kind == "subsample" and _number(keep) and _number(before) and before - round(keep * before) > 0)
+                 or _number(share) and _number(drawn) and round(share * drawn) > 0
+                 or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
     return ""
