@@ -792,3 +792,31 @@ def test_collect_reads_a_share_of_the_rows_degrade_drew_it_from(tmp_path, capsys
     assert [line for line in capsys.readouterr().out.splitlines() if "metrics/degrade.json" in line] == []
     table = pd.read_csv(out / "study.csv")
     assert set(runs) <= set(table["experiment"])
+
+
+def _params_everywhere(shown, degrade):
+    for exp in [*shown, *[e["revs"][0] for e in shown[1]["experiments"]]]:
+        exp["data"]["params"]["params.yaml"]["data"]["degrade"] = degrade
+        exp["data"]["metrics"]["metrics/degrade.json"] = degrade_counts()
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("degrade, expected", [
+    ("x", "error: study: experiment main: its params or metrics/evaluate/baseline.json are not what a winnow run "
+          "writes (AttributeError: 'str' object has no attribute 'get')"),
+    ({"perturbations": [{"kind": ["a"], "fraction": 0.2}]},
+     "error: study: experiment main: degrade.perturbations[0]: unknown kind ['a']; allowed: symmetric_noise, "
+     "pair_flip, class_removal, class_subsample, subsample, gaussian_noise, salt_pepper, brightness, gamma, blur, "
+     "downscale, odd_size, odd_aspect_ratio, grayscale, low_information, exact_duplicate, near_duplicate"),
+], ids=["degrade-text", "kind-a-list"])
+def test_collect_names_a_degrade_no_run_writes_beside_its_degrade_counts(tmp_path, capsys, degrade, expected):
+    # before: ran_as_listed and one_run_each read such params before tidy could name them: "AttributeError: 'str'
+    # object has no attribute 'get'", "TypeError: unhashable type: 'list'" or "TypeError: 'str' object is not a
+    # mapping" tracebacks
+    shown = show(record("odd", [], 0.9))
+    _params_everywhere(shown, degrade)
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
+    assert capsys.readouterr().err == expected + "\n"
+    assert not (tmp_path / "study").exists()

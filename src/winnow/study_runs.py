@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from winnow.degrade_options import with_defaults
+from winnow.degrade_options import check as check_perturbations, with_defaults
 from winnow.errors import WinnowError, listed
 from winnow.revisions import as_values
 
@@ -90,8 +90,11 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
     kept, twins, seen = [], [], {}
     for exp in experiments:
         params = exp["params"]  # the perturbations as degrade runs them: blur without method is blur method=box
-        rest = {**params, "degrade": {**(params.get("degrade") or {}), "perturbations": None}}
-        setting = json.dumps([as_values(rest), _damage(params)], sort_keys=True, default=str)
+        degrade = params.get("degrade") if isinstance(params, dict) else None
+        # params no run writes are compared as they are; tidy names what is wrong with them (before: a TypeError)
+        rest = {**params, "degrade": {**degrade, "perturbations": None}} if isinstance(degrade, dict) else params
+        setting = json.dumps([as_values(rest), _damage(params) if isinstance(params, dict) else ""], sort_keys=True,
+                             default=str)
         if setting in seen:
             twins.append(f"{exp['experiment']} (as {seen[setting]})")
         else:
@@ -105,9 +108,12 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
     or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
     degrade = params.get("degrade") or {}
-    specs = [p for p in ((degrade.get("perturbations") or []) if degrade.get("enabled", True) else [])
-             if isinstance(p, dict)]
-    kinds = {p.get("kind") for p in specs}
+    specs = (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
+    try:
+        check_perturbations(specs)
+    except WinnowError:  # before: a degrade or kind no run writes was an AttributeError or TypeError traceback
+        return ""  # tidy names what is wrong with them
+    kinds = {p["kind"] for p in specs}
     extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
     if extra:
         return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
