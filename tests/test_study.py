@@ -820,3 +820,14 @@ def test_collect_names_a_degrade_no_run_writes_beside_its_degrade_counts(tmp_pat
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
     assert capsys.readouterr().err == expected + "\n"
     assert not (tmp_path / "study").exists()
+
+
+def test_near_duplicates_of_two_lows_at_one_high_are_two_curves():
+    # before: low was left out of every strength curve's name, so low 0.5 and low 0.8 at high 1.2 were one point,
+    # averaged as if replicates of one setting
+    def strength(low):
+        spec = {"kind": "near_duplicate", "fraction": 0.5, "low": low, "high": 1.2}
+        return [point for point in describe({"degrade": {"perturbations": [spec]}}) if point[0] == "strength"]
+
+    assert strength(0.5) + strength(0.8) == [("strength", "near_duplicate mode=overwrite low=0.5 hue=0 at 0.5", 1.2),
+                                             ("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.2)]

@@ -56,9 +56,10 @@ STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it 
     "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
     "low_information": "size", "near_duplicate": "high",
 }
-# options the strength sweep moves with the strength option, left out of the curve's name with it: before, the
-# sweep's two near_duplicate settings (low 0.8 with high 1.2, low 0.5 with high 1.5) drew two one-point curves
-MOVES_WITH_STRENGTH = {"near_duplicate": ("low",)}
+# an option the strength sweep moves with the strength option, and how (low = 2 - high: 0.8 with 1.2, 0.5 with 1.5),
+# left out of the curve's name where it moved so: before, the sweep's two near_duplicate settings drew two one-point
+# curves. A low that did not move with high stays in the name, or runs of two lows at one high were one point
+MOVES_WITH_STRENGTH = {"near_duplicate": ("low", lambda high: 2 - high)}
 AXIS_LABELS = {
     "label_noise": "share of train labels changed", "size": "share of the train split kept",
     "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
@@ -111,7 +112,9 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
         points = [("proportion", _label([{"kind": kind, **options}], drop=("fraction",)), fraction)]
         strength = STRENGTH_OPTION.get(kind)
         if strength in options:
-            drop = ("fraction", strength, *MOVES_WITH_STRENGTH.get(kind, ()))
+            moved, partner = MOVES_WITH_STRENGTH.get(kind, ("", None))
+            mirrored = moved in options and math.isclose(options[moved], partner(options[strength]))
+            drop = ("fraction", strength, *([moved] if mirrored else []))
             damage = _label([{"kind": kind, **options}], drop=drop) + f" at {fraction:g}"
             points.append(("strength", damage, float(options[strength])))
         return points
