@@ -831,3 +831,37 @@ def test_near_duplicates_of_two_lows_at_one_high_are_two_curves():
 
     assert strength(0.5) + strength(0.8) == [("strength", "near_duplicate mode=overwrite low=0.5 hue=0 at 0.5", 1.2),
                                              ("strength", "near_duplicate mode=overwrite hue=0 at 0.5", 1.2)]
+
+
+@pytest.mark.hostile("study")
+def test_collect_chooses_the_setting_among_study_runs_only(tmp_path, capsys):
+    # before: the baseline commit (several perturbations, no study run) tied with a lone run of 2 epochs and won, so the
+    # run was left out "with other settings", then "no experiment is a study run ...; queue some with winnow study queue"
+    lone = record("lone", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.7)
+    lone["data"]["params"]["params.yaml"]["data"]["train"] = {"epochs": 2}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(lone)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 1 of 2 experiments on 1 sweeps")
+    table = pd.read_csv(out / "study.csv")
+    assert table[["sweep", "damage", "level", "experiment"]].values.tolist() == [
+        ["label_noise", "symmetric_noise", 0.4, "lone"]]
+
+
+@pytest.mark.hostile("study")
+def test_collect_says_when_every_study_run_with_a_curve_was_left_out(tmp_path, capsys):
+    # before: the noise run, left out beside the clean run for its other settings, was followed by "no experiment is a
+    # study run ...; queue some with `winnow study queue`", which the line above it contradicted
+    short = record("noise30-short", [{"kind": "symmetric_noise", "fraction": 0.3}], 0.5)
+    short["data"]["params"]["params.yaml"]["data"]["train"] = {"epochs": 2}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(record("clean", [], 0.95), short)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "study: left out 1 run(s) with other settings (train): noise30-short\n"
+    assert captured.err == ("error: study: no run is left that draws a curve: 1 study run(s) were left out above (each "
+                            "line says why and what to do)\n")
+    assert not out.exists()

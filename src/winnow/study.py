@@ -47,7 +47,7 @@ from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import atomic_path, together
 from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import write_table
-from winnow.study_runs import DEGRADE_METRICS, one_run_each, own_outputs, ran_as_listed
+from winnow.study_runs import DEGRADE_METRICS, axis_level, one_run_each, own_outputs, ran_as_listed, study_runs
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
@@ -119,19 +119,6 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
             points.append(("strength", damage, float(options[strength])))
         return points
     return []
-
-
-def axis_level(params: dict, axis: str) -> float | None:
-    """The finite number at the dotted params path ``axis``, as a float, or None (no number there): before, NaN and
-    inf became levels in study.csv, and an integer past float's range (10**400) an OverflowError traceback."""
-    level = lookup(params, axis)
-    if not isinstance(level, (int, float)) or isinstance(level, bool):
-        return None
-    try:
-        level = float(level)
-    except OverflowError:
-        return None
-    return level if math.isfinite(level) else None
 
 
 def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None,
@@ -311,34 +298,44 @@ def run(args: argparse.Namespace) -> int:
                                    unfinished=unfinished, failed=failed, unreadable=unreadable,
                                    reads=[args.metrics, DEGRADE_METRICS])
     check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
-    stale = ""
+    kept, no_points = study_runs(experiments, axis=args.axis)  # the filters choose among the runs that draw points
+    if no_points and not kept and args.axis:
+        # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
+        raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
+                          "list index past the end); give the dotted params path of the value the runs vary, e.g. "
+                          "degrade.perturbations.0.fraction")
+    study, stale = len(kept), ""
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
         if variant is not None:
             experiments, stale = current_runs(experiments, repo=args.repo, targets=[f"evaluate@{variant}"])
-    kept, unlike = ran_as_listed(experiments)  # the lock can agree with params its outputs were not made with
+            current = {id(exp) for exp in experiments}
+            kept = [exp for exp in kept if id(exp) in current]
+    kept, unlike = ran_as_listed(kept)  # the lock can agree with params its outputs were not made with
     kept, shared = own_outputs(kept)
     # a run with other training settings, or made by other code, on a damage curve would read as the damage's
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
     kept, note = same_setting(kept, varied=varied, where="study")
     kept, other_code = same_inputs(kept)
+    left_out = study - len(kept)
     kept, repeated = one_run_each(kept)
     for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, shared, note, other_code, repeated):
         if said:
             print(f"study: {said}")
-    if kept and args.axis and all(axis_level(e["params"], args.axis) is None for e in kept):
-        # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it
-        raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
-                          "list index past the end); give the dotted params path of the value the runs vary, e.g. "
-                          "degrade.perturbations.0.fraction")
     unplaced: list[str] = []
-    table = tidy(kept, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
+    # the runs that draw no point too, in the order read: tidy checks their records and names them with --axis
+    chosen = {id(exp) for exp in kept + no_points}
+    drawn = [exp for exp in experiments if id(exp) in chosen]
+    table = tidy(drawn, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
     if unplaced and args.axis:
         print(f"study: left out {len(unplaced)} experiment(s) with no finite number at {args.axis} "
               f"({listed(unplaced)})")
     elif unplaced:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
+    if table[table["sweep"] != "clean"].empty and left_out:  # before: "no experiment is a study run ...; queue some"
+        raise WinnowError(f"study: no run is left that draws a curve: {left_out} study run(s) were left out above "
+                          "(each line says why and what to do)")
     if table[table["sweep"] != "clean"].empty and args.from_json is None and not args.revs and args.num == 1:
         _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"

@@ -10,10 +10,47 @@ import math
 
 from winnow.degrade_options import check as check_perturbations, with_defaults
 from winnow.errors import WinnowError, listed
-from winnow.revisions import as_values
+from winnow.revisions import as_values, lookup
 
 DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
 DEGRADED = "data/degrade"  # the degrade stage's imageset
+
+
+def study_runs(experiments: list[dict], *, axis: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The study runs among ``experiments`` (with ``axis``, those with a finite number there; without, those with one
+    perturbation in ``degrade.perturbations`` or none), which the filters below choose among, and the rest, which
+    draw no point. Params no run writes count as study runs: tidy names what is wrong with them.
+
+    Before: the baseline commit (the default run's seven perturbations) was grouped with them by setting, and on a
+    one-to-one tie its group was kept, so a lone study run of other training settings was left out.
+    """
+    def is_study(params) -> bool:
+        if not isinstance(params, dict):
+            return True
+        if axis is not None:
+            return axis_level(params, axis) is not None
+        degrade = params.get("degrade") or {}
+        if not isinstance(degrade, dict):
+            return True
+        specs = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
+        return not isinstance(specs, list) or len(specs) <= 1
+
+    chosen = [is_study(exp["params"]) for exp in experiments]
+    return ([exp for exp, study in zip(experiments, chosen) if study],
+            [exp for exp, study in zip(experiments, chosen) if not study])
+
+
+def axis_level(params: dict, axis: str) -> float | None:
+    """The finite number at the dotted params path ``axis``, as a float, or None (no number there): before, NaN and
+    inf became levels in study.csv, and an integer past float's range (10**400) an OverflowError traceback."""
+    level = lookup(params, axis)
+    if not isinstance(level, (int, float)) or isinstance(level, bool):
+        return None
+    try:
+        level = float(level)
+    except OverflowError:
+        return None
+    return level if math.isfinite(level) else None
 
 
 def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
