@@ -835,8 +835,9 @@ def test_near_duplicates_of_two_lows_at_one_high_are_two_curves():
 
 @pytest.mark.hostile("study")
 def test_collect_chooses_the_setting_among_study_runs_only(tmp_path, capsys):
-    # before: the baseline commit (several perturbations, no study run) tied with a lone run of 2 epochs and won, so the
-    # run was left out "with other settings", then "no experiment is a study run ...; queue some with winnow study queue"
+    # before: the baseline commit (several perturbations, no study run) tied with a lone run of 2 epochs and won, so
+    # the run was left out "with other settings", then "no experiment is a study run ...; queue some with winnow study
+    # queue"
     lone = record("lone", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.7)
     lone["data"]["params"]["params.yaml"]["data"]["train"] = {"epochs": 2}
     saved = tmp_path / "exps.json"
