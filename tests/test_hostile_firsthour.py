@@ -120,3 +120,18 @@ def test_the_ship_sentence_the_readme_quotes_is_the_committed_reports():
     page = (ROOT / "reports" / "index.html").read_text()
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", page)))
     assert quoted in text
+
+
+@pytest.mark.hostile("report")
+def test_the_readme_names_every_rule_threshold_writes():
+    # before: the threshold row named `majority` as the rule that flags none over max_flagged_fraction, and never
+    # named `too_many` (grayscale's rule on the default run), `reference` or `floor`
+    from winnow import thresholds
+
+    row = next(line for line in README.splitlines() if line.startswith("| threshold |"))
+    rules = row.split("the rule behind each cut is `rule` in `metrics/threshold.json`: ")[1].split("; or Otsu")[0]
+    named = set(re.findall(r"`(\w+)`", rules))
+    auto_rules = set(re.findall(r"^  - ``(\w+)``", thresholds.__doc__, re.M))
+    assert auto_rules | {"too_many", "reference", "off"} <= named
+    assert {entry["rule"] for entry in _metrics("threshold").values()} <= named
+    assert "`too_many` (over the fraction: flags none" in rules
