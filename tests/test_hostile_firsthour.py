@@ -135,3 +135,9 @@ def test_the_readme_names_every_rule_threshold_writes():
     assert auto_rules | {"too_many", "reference", "off"} <= named
     assert {entry["rule"] for entry in _metrics("threshold").values()} <= named
     assert "`too_many` (over the fraction: flags none" in rules
+
+
+@pytest.mark.hostile("report")
+def test_the_page_dvc_plots_diff_writes_is_ignored():
+    # before: the README's `dvc plots diff main` left dvc_plots/ untracked in git status
+    assert "/dvc_plots/" in (ROOT / ".gitignore").read_text().splitlines()
