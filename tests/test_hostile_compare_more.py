@@ -408,3 +408,20 @@ def test_study_queue_run_twice_queues_each_experiment_once(tmp_path):
     status = subprocess.run(["dvc", "queue", "status"], cwd=project, capture_output=True, text=True, env=_env(),
                             timeout=120)
     assert status.stdout.count("Queued") == 7, status.stdout
+
+
+@pytest.mark.hostile("compare")
+def test_compare_out_writes_the_runs_and_variants_beside_the_markdown_as_the_readme_says(tmp_path):
+    # before: the README's `winnow compare ... --out reports/compare_seeds.md` named that file alone, and the
+    # reports/compare_seeds.json written beside it was unexplained; the README now says it holds these two lists
+    project = make_project(tmp_path / "project")
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([record("a", "c0ffee", 0, TWO_CLASSES),
+                                 record("b", "exp-1", 1, shifted(TWO_CLASSES, 0.02))]))
+    (project / "reports").mkdir()
+    done = run_winnow(project, "compare", "--from-json", str(saved), "--variants", "baseline", "pruned",
+                      "--out", "reports/compare_seeds.md")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((project / "reports/compare_seeds.json").read_text()) == {
+        "runs": ["c0ffee", "exp-1"], "variants": ["baseline", "pruned"]}
+    assert '`{"runs": [...], "variants": [...]}`' in (ROOT / "README.md").read_text()
