@@ -6,10 +6,13 @@ settings that cannot work. Each runs ``stages/represent.py`` through the harness
 
 from __future__ import annotations
 
+import decimal
 import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from torch import nn
@@ -44,6 +47,10 @@ def npy(values):
 
 def parquet(frame):
     return lambda project: frame.to_parquet(project / "mine.parquet")
+
+
+def arrow(table):
+    return lambda project: pq.write_table(table, project / "mine.parquet")
 
 
 @pytest.mark.hostile("represent")
@@ -97,6 +104,21 @@ def parquet(frame):
     ("parquet_nested_embeddings", parquet(pd.DataFrame({"id": ids(), "embedding": [[[1.0, 2.0], [3.0, 4.0]]] * N})),
      ["represent.file: mine.parquet: the embedding column holds a list of lists per image; flatten each image's "
       "features to one list of numbers"]),
+    # before: an IndexError traceback (a dict or a Decimal per cell reached numpy as a 0-D object array)
+    ("parquet_struct_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": [{"x": 1.0, "y": 2.0}] * N})),
+     ["represent.file: mine.parquet: the embedding column holds one struct value per image, not a list of numbers; "
+      "it must hold one list of numbers per image (or write each feature as a numeric column)"]),
+    ("parquet_decimal_embedding", arrow(pa.table({"id": ids(), "embedding": pa.array(
+        [decimal.Decimal(i) for i in range(N)], pa.decimal128(6, 2))})),
+     ["represent.file: mine.parquet: the embedding column holds one decimal128(6, 2) value per image, not a list of "
+      "numbers; it must hold one list of numbers per image (or write each feature as a numeric column)"]),
+    # before: "holds one number per image", of a column of text
+    ("parquet_text_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": ["1,2"] * N})),
+     ["represent.file: mine.parquet: the embedding column holds one text value per image, not a list of numbers; "
+      "it must hold one list of numbers per image (or write each feature as a numeric column)"]),
+    ("parquet_text_lists_embedding", parquet(pd.DataFrame({"id": ids(), "embedding": [["1", "2"]] * N})),
+     ["represent.file: mine.parquet: the embedding column holds lists of text per image, not of numbers; it must "
+      "hold one list of numbers per image (or write each feature as a numeric column)"]),
     ("parquet_nan_in_embedding", parquet(pd.DataFrame({"id": ids()[::-1], "embedding": [[1.0, np.nan]]
                                                                                         + [[1.0, 2.0]] * (N - 1)})),
      ["represent.file: mine.parquet: 1 non-finite value(s)", "first id 'img-47'"]),

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from winnow.errors import WinnowError, check_input_file, first_line
 from winnow.npy_rows import data_bytes
@@ -118,6 +120,7 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
     """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
     try:
         frame = pd.read_parquet(path)
+        schema = pq.read_schema(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
     if "id" not in frame.columns and frame.index.name == "id":  # written by df.set_index("id").to_parquet()
@@ -140,6 +143,7 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
                           "every image of every split needs an embedding")
     frame = frame.set_index("id").loc[ids]
     if "embedding" in frame.columns:
+        _refuse_embedding_type(schema.field("embedding").type, where)
         cells = frame["embedding"].to_numpy()
         missing = np.flatnonzero([cell is None for cell in cells])  # a null list cell (pyarrow gives None)
         if len(missing):  # before: a null first cell blamed the next image for having values
@@ -153,16 +157,7 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
         if lengths[0] == 0:  # before: "values are object, not numbers"
             raise WinnowError(f"{where}: the embedding column holds empty lists (D = 0); each image needs at least "
                               "one number")
-        first = np.asarray(cells[0])
-        if first.dtype == object and isinstance(first[0], (list, tuple, np.ndarray)):  # pyarrow: an array of arrays
-            raise WinnowError(f"{where}: the embedding column holds a list of lists per image; flatten each image's "
-                              "features to one list of numbers")
-        values = np.stack([np.asarray(cell) for cell in cells])
-        if values.ndim != 2:  # a number, or a table, per image: not a vector
-            held = "one number" if values.ndim == 1 else f"a {values.ndim - 1}-D array"
-            raise WinnowError(f"{where}: the embedding column holds {held} per image; it must hold one list of "
-                              "numbers per image (or write each feature as a numeric column)")
-        return values
+        return np.stack([np.asarray(cell) for cell in cells])  # (N, D): one flat list of numbers per cell
     bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c), frame[c])]
     if bookkeeping:  # a label beside the features would let the label cleaners judge labels by themselves
         raise WinnowError(f"{where}: column {bookkeeping[0]!r} reads as a label, split or row index, not a feature: "
@@ -179,6 +174,42 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
                           f"{_shown(ids[np.argmax(gaps[column].to_numpy())])}; every image needs every feature")
     # float64, not to_numpy(): nullable (Int64, Float64) columns beside others would give an object array
     return frame.to_numpy(dtype=np.float64)
+
+
+def _refuse_embedding_type(kind: pa.DataType, where: str) -> None:
+    """One line unless a parquet's ``embedding`` column, of arrow type ``kind``, holds one flat list of numbers
+    per image: a list, large list or fixed-size list of integers or floats. Lists of nulls (empty lists, or
+    lists of missing values) and a column of nulls pass, for the lines on empty and missing embeddings.
+
+    Before: a struct or decimal per image (a Python dict or Decimal to numpy) ended in an IndexError
+    traceback, and text ("1,2") was refused as one number per image."""
+    if pa.types.is_dictionary(kind):  # a pandas categorical: its values' type is what the cells hold
+        kind = kind.value_type
+    fix = "it must hold one list of numbers per image (or write each feature as a numeric column)"
+    if _is_list(kind):
+        inner = kind.value_type
+        if _is_list(inner):  # pyarrow would give an array of arrays per cell
+            raise WinnowError(f"{where}: the embedding column holds a list of lists per image; flatten each image's "
+                              "features to one list of numbers")
+        if not (pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_null(inner)):
+            raise WinnowError(f"{where}: the embedding column holds lists of {_type_name(inner)} per image, not of "
+                              f"numbers; {fix}")
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        raise WinnowError(f"{where}: the embedding column holds one number per image; {fix}")
+    elif not pa.types.is_null(kind):
+        raise WinnowError(f"{where}: the embedding column holds one {_type_name(kind)} value per image, not a list of "
+                          f"numbers; {fix}")
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
+def _type_name(kind: pa.DataType) -> str:
+    """An arrow type for a message: ``text`` for either string type, and ``struct``, not ``struct<x: double, ...>``."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):  # pandas writes large_string
+        return "text"
+    return str(kind).split("<")[0]
 
 
 def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool) -> tuple[np.ndarray, float]:
