@@ -133,6 +133,35 @@ def test_a_torchscript_model_with_batch_norm_traced_in_eval_mode_is_embedded(tmp
     assert np.load(project / "data/represent/embeddings.npy").shape == (N, 4)
 
 
+class InPlace(nn.Module):
+    """An eval-mode model that takes an offset from its input in place, as ``x -= mean`` inside forward."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(3, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.sub_(0.1)
+        return self.lin(x.mean((2, 3)))
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_that_changes_its_input_in_place_is_embedded_from_the_unchanged_images(tmp_path):
+    # before: "model.pt gives other features for the same images on a second call (dropout or batch statistics
+    # left on ...)", exit 1: the first call had taken 0.1 from the batch the second call was then handed
+    model = InPlace().eval()
+    project, _, done = run_represent(tmp_path, write=torchscript(model), source="pretrained",
+                                     pretrained={"torchscript": "model.pt", "input_size": 12, "device": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    # blobs() are 12x12 grey: repeated to three channels, not resized, normalised by ImageNet's mean and std
+    x = torch.from_numpy(blobs().images).permute(0, 3, 1, 2).float().expand(-1, 3, -1, -1) / 255.0
+    x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    with torch.no_grad():
+        expected = model.lin((x - 0.1).mean((2, 3))).numpy()
+    np.testing.assert_allclose(np.load(project / "data/represent/embeddings.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
 class Widening(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)[:, : 4 * x.shape[0]]  # the width follows the batch

@@ -52,14 +52,16 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         x = (x - mean) / std
         try:
-            y = net(x)
+            # each call its own copy: a model may change its input in place (x -= mean inside forward); before,
+            # the calls below saw the batch the first had changed, and an eval-mode model was refused as dropout
+            y = net(x.clone())
             # the first batch embedded twice: a model traced in training mode (dropout on) answers otherwise;
             # and its first two images alone: batch norm traced in training mode (eval() cannot undo a trace)
             # normalises by the batch's own statistics, so an image's features followed its batch mates
-            again = None if out else net(x)
+            again = None if out else net(x.clone())
             # with a batch of two or fewer, the first image alone: two images are the whole batch, whose rows a
             # batch-norm pair (the negatives of each other) or a model that reorders its batch gets wrong
-            pair = None if out else net(x[:2] if len(x) > 2 else x[:1])
+            pair = None if out else net((x[:2] if len(x) > 2 else x[:1]).clone())
         # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
         # TorchScript module that exports methods but no forward
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
