@@ -1,6 +1,7 @@
 import datetime
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -252,7 +253,7 @@ def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir:
         shards.append(mine.tolist())
         return mine
 
-    def counting_build(name, **kwargs):
+    def counting_build(name, *, option, **kwargs):  # option: the params path an error names, unused here
         model = _BatchNormNet(**kwargs)
         model.register_forward_pre_hook(lambda module, _: steps.__setitem__(0, steps[0] + module.training))
         return model
@@ -507,6 +508,24 @@ def test_a_checkpoint_field_predict_would_trip_on_is_refused_when_loaded(rng, tm
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
     assert f"checkpoint does not fit its own model ({problem})" in str(refused.value)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("train", "judge", "expected"), [
+    ({"model": "lenet5"}, None, "train.model: images of 4x4px are too small for lenet5 (at least 8)"),
+    ({"model": "lenet5"}, {"model": "cnn_small"},
+     "represent.judge.model: images of 4x4px are too small for cnn_small (at least 8)"),
+    ({"model": "cnn_small"}, {"epochs": 1}, "train.model: images of 4x4px are too small for cnn_small (at least 8)"),
+    ({"model": "lenet5"}, {"model": "vit"},
+     "represent.judge.model: unknown model 'vit'; choose one of lenet5, cnn_small, resnet18"),
+], ids=["train", "judge-sets-model", "judge-inherits-model", "judge-unknown-model"])
+def test_a_model_the_images_cannot_take_names_the_section_that_chose_it(train, judge, expected):
+    # before: "train.model: images of 4x4px are too small ..." also of represent.judge.model, which set the model
+    images, labels = np.zeros((6, 4, 4, 1), np.uint8), np.arange(6) % 3
+    config = TrainConfig.from_params({**train, "epochs": 1, "crop_padding": 0, "device": "cpu", "threads": 1},
+                                     overrides=judge, overrides_from="represent.judge")
+    with pytest.raises(WinnowError, match=rf"^{re.escape(expected)}$"):
+        fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
 
 
 @pytest.mark.hostile("training")

@@ -132,11 +132,14 @@ def lone_image_fails(model: nn.Module, *, in_channels: int, image_size: int | tu
     return any(single)
 
 
-def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int]) -> nn.Module:
-    """A fresh model by name (see :data:`MODELS`) for images of side ``image_size`` or ``(H, W)``."""
+def build_model(name: str, *, in_channels: int, num_classes: int, image_size: int | tuple[int, int],
+                option: str = "train.model") -> nn.Module:
+    """A fresh model by name (see :data:`MODELS`) for images of side ``image_size`` or ``(H, W)``; an error
+    names ``option``, the params path the name came from (``represent.judge.model`` for the represent judge:
+    before, every error named train.model, which the user may not have set at all)."""
     if name not in MODELS:
-        raise WinnowError(f"train.model: unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        raise WinnowError(f"{option}: unknown model {name!r}; choose one of {', '.join(MODELS)}")
     if min(_sides(image_size)) < 8:
         shown = "x".join(map(str, _sides(image_size)))
-        raise WinnowError(f"train.model: images of {shown}px are too small for {name} (at least 8)")
+        raise WinnowError(f"{option}: images of {shown}px are too small for {name} (at least 8)")
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)

@@ -148,7 +148,7 @@ def fit(
         mean, std = channel_stats(x_train)
 
         model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
-                            image_size=tuple(x_train.shape[2:4]))
+                            image_size=tuple(x_train.shape[2:4]), option=config.option("model"))
         # before: resnet18 on 8x8 images stopped in a ValueError traceback on a batch of one image
         batches = _batches(math.ceil(len(x_train) / world), config.batch_size,
                            lone_fails=lone_image_fails(model, in_channels=x_train.shape[1],
