@@ -7,7 +7,7 @@ read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
 trainings of train.model (the train section's) judged on the same split, and pruned applies nothing
-unless that model gets more judge images right with the winner (winnow.budget.model_check); none's
+unless that model gets more judge images right with the winner (winnow.budget_check.model_check); none's
 training is the represent stage's judge when that one was trained alike (source judge, the same train
 section, judged on val, no train copy of a val image left out).
 dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no
@@ -23,9 +23,9 @@ import torch
 from scipy import stats
 
 from winnow.budget import (
-    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, check_augmentation, choose_budget,
-    model_check, rank_label_decisions,
+    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget, rank_label_decisions,
 )
+from winnow.budget_check import check_augmentation, model_check
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2, fit_probe

@@ -15,8 +15,9 @@ from budget_project import (
 )
 from hostile_harness import default_params, run_stage
 from winnow.budget import (
-    LOG_LOSS_FLOOR, Budget, ModelCheck, candidates, choose, choose_budget, model_check, rank_label_decisions, within_tie,
+    LOG_LOSS_FLOOR, Budget, candidates, choose, choose_budget, rank_label_decisions, within_tie,
 )
+from winnow.budget_check import ModelCheck, model_check
 from winnow.variants import baseline_rows, cleaner_decisions
 
 
@@ -260,7 +261,7 @@ def test_budget_off_applies_every_decision_unjudged(tmp_path):
 
 def test_the_model_check_augments_as_the_variants_train_and_says_when_it_cannot():
     from winnow.augment import Policy
-    from winnow.budget import check_augmentation
+    from winnow.budget_check import check_augmentation
 
     params = default_params()
     # before: train.augment fixed trained the variants with balance.policy, the check without it

@@ -12,7 +12,7 @@ import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_report_versions import BASELINE_ERRORS, LABELS, first_section, plain, report_text, wrong_on, write_project
-from winnow.budget import ModelCheck
+from winnow.budget_check import ModelCheck
 
 VERSIONS = ("baseline", "pruned")
 
