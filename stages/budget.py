@@ -6,10 +6,12 @@ cut's kept train images and judged (budget.score: log-loss or accuracy) on the t
 read one, else on val. Writes the
 winner's decisions to data/budget/decisions.parquet (what the variants stage applies) and the comparison
 to metrics/budget.json. budget.check: the winner, unless none, is checked against none by two
-trainings of train.model (the train section's) judged on the same split, and pruned applies nothing
-unless that model gets more judge images right with the winner (winnow.budget_check.model_check); none's
-training is the represent stage's judge when that one was trained alike (source judge, the same train
-section, judged on val, no train copy of a val image left out).
+trainings of train.model (the train section's) judged on the same split (winnow.budget_check.check_budget): a label
+cleaning ships only if that model gets more judge images right with it; when it does not, the filters alone are
+checked by one more training and, like a winning filters, ship unless they get fewer right than none by more than
+a tie (budget.tie_se); else pruned applies nothing. none is trained once, or is the represent stage's judge when
+that one was trained alike (source judge, the same train section, judged on val, no train copy of a val image
+left out).
 dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no
 cleaning to weigh but the splits' integrity, which no judge sees (a copy of a test image flatters the test
 score), so no probe or check trains on them and pruned drops them even when none wins.
@@ -23,9 +25,10 @@ import torch
 from scipy import stats
 
 from winnow.budget import (
-    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget, rank_label_decisions,
+    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget,
+    rank_label_decisions,
 )
-from winnow.budget_check import check_augmentation, model_check
+from winnow.budget_check import check_augmentation, check_budget
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2, fit_probe
@@ -124,7 +127,8 @@ def main() -> None:
                           "conflicts_left_out": int(conflicts.sum()), "classes_without_images": unjudged,
                           "min_images": p["min_judge_images"], "too_few_images": too_few},
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
-                "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "candidates": {}})
+                "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "filters_check": None,
+                "candidates": {}})
         why, give = ((f"holds no image of class(es) {', '.join(map(repr, unjudged))}", "images of every class")
                      if unjudged else (f"holds {judged} images, fewer than the {p['min_judge_images']} that tell a "
                                        "cleaning from noise (budget.min_judge_images)",
@@ -154,7 +158,7 @@ def main() -> None:
         doubt = (_trusted_doubt(train_x[~exclude], given[~exclude], l2=l2, judge_features=judge_x,
                                 judge_labels=judge_labels, val_features=ridge_x, val_labels=labels[splits == "val"],
                                 classes=data.classes) if judge_split == "trusted" and ridge_split == "val" else None)
-    checked = None  # the model check's metrics block
+    checked = filters_checked = None  # the model checks' metrics blocks (of the winner, of the filters alone)
     if p["check"] and budget.winner != "none":
         config = TrainConfig.from_params(params["train"])
         judge_images = data.images[is_judge]
@@ -171,21 +175,26 @@ def main() -> None:
         judge = represent_options(params.get("represent"), train=params["train"])
         reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
                  and not exclude.any() and not repeats.any())
-        none_classes = None
+        none_hits = None
         if reuse:
             judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
                                image_shape=data.images.shape[1:])[0]
-            none_classes = predict_proba(judge_model, judge_images).argmax(1)
+            none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
+        is_filters = budget.winner == "filters"
+        then = ("" if is_filters or budget.filters is None else
+                f"; if {budget.winner} is not measured better, the filters alone by one more training")
         print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
               f"{config.model} ({config.epochs} epochs at most, augmentation {augment})"
-              f"{'; none is the represent judge' if reuse else ''}", flush=True)
-        check = model_check(baseline, budget.decisions, train_images=data.images,
-                            train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images,
-                            judge_labels=judge_labels, fit_and_predict=fit_and_predict, exclude=exclude,
-                            candidate=budget.winner, none_classes=none_classes)
-        checked = {"model": config.model, "epochs": config.epochs, "augment": augment,
-                   "none_trained_by": "represent" if reuse else "budget", **check.metrics()}
-        budget = budget.checked(check)
+              f"{'; none is the represent judge' if reuse else ''}{then}", flush=True)
+        budget, check, filters_check = check_budget(
+            budget, baseline, tie_se=p["tie_se"], none_hits=none_hits, train_images=data.images,
+            train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images, judge_labels=judge_labels,
+            fit_and_predict=fit_and_predict, exclude=exclude)
+        trained = {"model": config.model, "epochs": config.epochs, "augment": augment,
+                   "none_trained_by": "represent" if reuse else "budget"}
+        checked = trained | check.metrics(tie_se=p["tie_se"] if is_filters else None)
+        if filters_check is not None:
+            filters_checked = trained | filters_check.metrics(tie_se=p["tie_se"])
     with together():
         write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
@@ -195,6 +204,7 @@ def main() -> None:
             "copies_of_judge_images": len(copies),
             "winner": budget.winner,
             "model_check": checked,
+            "filters_check": filters_checked,
             "candidates": {row["candidate"]: {k: v for k, v in row.items() if k not in ("candidate", "chosen")}
                            for row in budget.table},
         })
@@ -209,13 +219,36 @@ def main() -> None:
     if doubt:
         print(doubt)
     if checked is not None:
-        c, name = checked, checked["candidate"]
-        print(f"{'' if c['holds'] else 'warning: '}budget: {c['model']} trainings: none {c['none_correct']} right, "
-              f"{name} {c['winner_correct']} of {c['judged']} (gap {c['gap_images']} images, SE {c['gap_se']:.1f}): "
-              + (f"{name} stands" if c["holds"] else f"{name} not measured better, pruned applies none"))
+        print(_check_line(checked, filters_checked, shipped=budget.winner, applied=len(budget.decisions)))
     _say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
+
+
+def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int) -> str:
+    """The model checks' line from their metrics blocks (``check``; ``filters``, the filters' alone, or None): what
+    each training got right and what ships (``shipped``, with ``applied`` decisions); a warning when the probe's
+    winner does not."""
+    name = check["candidate"]
+    line = (f"{'' if shipped == name else 'warning: '}budget: {check['model']} trainings: none {check['none_correct']} "
+            f"right, {name} {check['winner_correct']} of {check['judged']} (gap {check['gap_images']} images, SE "
+            f"{check['gap_se']:.1f}): ")
+    if name == "filters":
+        return line + (f"within a tie of none (up to {check['tie_bound']:.1f} images), pruned applies the filters "
+                       f"({applied} decisions)" if check["ships"] else
+                       f"measured worse than none by more than a tie ({check['tie_bound']:.1f} images), pruned "
+                       "applies none")
+    if check["holds"]:
+        return line + f"{name} stands"
+    line += f"{name} not measured better, so its label decisions are held back"
+    if filters is None:
+        return line + ", pruned applies none"
+    return line + (f"; filters {filters['winner_correct']} of {filters['judged']} (gap {filters['gap_images']} "
+                   f"images, SE {filters['gap_se']:.1f}): "
+                   + (f"within a tie of none (up to {filters['tie_bound']:.1f} images), pruned applies the filters "
+                      f"({applied} decisions)" if filters["ships"] else
+                      f"measured worse than none by more than a tie ({filters['tie_bound']:.1f} images), pruned "
+                      "applies none"))
 
 
 DOUBT_ALPHA = 0.01  # how unlikely, by val's mistakes, the trusted split's confusions of all classes together are

@@ -3,7 +3,9 @@ fixes them and nothing else is chosen; a cleaner that is always wrong leaves the
 to less cleaning; the trusted split, when ingest read one, judges instead of val; the variants stage
 builds pruned from the chosen decisions."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,8 +19,10 @@ from hostile_harness import default_params, run_stage
 from winnow.budget import (
     LOG_LOSS_FLOOR, Budget, candidates, choose, choose_budget, rank_label_decisions, within_tie,
 )
-from winnow.budget_check import ModelCheck, model_check
+from winnow.budget_check import ModelCheck, check_budget, model_check
 from winnow.variants import baseline_rows, cleaner_decisions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -305,7 +309,7 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
                                "holds": False}
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "top10%", "chosen": True}], "top10%",
                     decisions)
-    shipped = budget.checked(check)
+    shipped = budget.checked(check, tie_se=1.0)
     assert shipped.winner == "none" and shipped.decisions.empty
     assert list(shipped.decisions.columns) == list(decisions.columns)
     assert [row["chosen"] for row in shipped.table] == [True, False]
@@ -319,12 +323,12 @@ def test_a_winner_ships_only_when_the_model_gets_more_judge_images_right_than_no
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "all", "chosen": True}], "all",
                     pd.DataFrame({"id": ["train-0000"], "action": ["drop"]}))
     one_more = np.array([1.0] * 31 + [0.0] * 9)
-    assert budget.checked(ModelCheck(none, one_more)) is budget
+    assert budget.checked(ModelCheck(none, one_more), tie_se=1.0) is budget
     swapped = none.copy()
     swapped[0], swapped[30] = 0.0, 1.0  # one lost, one gained: the same count
     one_fewer = np.array([1.0] * 29 + [0.0] * 11)
     for winner in (none.copy(), swapped, one_fewer):
-        shipped = budget.checked(ModelCheck(none, winner))
+        shipped = budget.checked(ModelCheck(none, winner), tie_se=1.0)
         assert shipped.winner == "none" and shipped.decisions.empty
 
 
@@ -349,9 +353,9 @@ def test_the_model_check_reads_each_baseline_row_where_train_rows_puts_it():
     assert np.array_equal(seen[1], images[3::2, 0, 0, 0])  # baseline row 0 dropped
 
 
-def test_the_model_check_takes_nones_classes_from_an_identical_training_instead_of_repeating_it():
-    """With none's classes handed in (the represent judge, trained as none would be), the check trains once,
-    on what the winner keeps, and judges none by the classes it was given."""
+def test_the_model_check_takes_nones_hits_from_an_identical_training_instead_of_repeating_it():
+    """With none's hits handed in (the represent judge, trained as none would be), the check trains once,
+    on what the winner keeps, and judges none by the hits it was given."""
     c = case()
     baseline = baseline_of(c.given)
     decisions = pd.DataFrame({"id": train_ids(len(c.given))[[0]], "action": ["drop"], "label": [0], "reason": "r",
@@ -365,6 +369,131 @@ def test_the_model_check_takes_nones_classes_from_an_identical_training_instead_
 
     check = model_check(baseline, decisions, train_images=images, judge_images=images[:4],
                         judge_labels=np.array([0, 1, 1, 1]), fit_and_predict=fit_and_predict,
-                        none_classes=np.array([0, 1, 0, 0]))
+                        none_hits=np.array([1.0, 1, 0, 0]))
     assert len(seen) == 1 and np.array_equal(seen[0], images[1:, 0, 0, 0])  # the winner's training alone
     assert check.none_hits.tolist() == [1, 1, 0, 0] and check.winner_hits.tolist() == [1, 0, 1, 1]
+
+
+def checked_budget(right: dict[int, int], *, winner: str = "all", tie_se: float = 1.0, none_hits=None):
+    """check_budget on 20 train images whose filters drop rows 3-5 (threshold and dedup) and whose label cleaning
+    relabels row 0 and drops row 1; the fake model gets the first ``right[n]`` of 40 judge images right when
+    trained on n images (none 20, the filters 17, all 16). Returns ``(shipped, check, filters_check, trained)``,
+    ``trained`` the training set sizes in the order the trainings ran."""
+    given = np.array([0, 1, 2] * 6 + [0, 1])
+    ids = train_ids(len(given))
+    filters = pd.DataFrame({"id": ids[[3, 4, 5]], "action": "drop", "label": given[[3, 4, 5]],
+                            "reason": ["dark", "near_duplicate", "near_duplicate"],
+                            "stage": ["threshold", "dedup", "dedup"], "confidence": np.nan})
+    labels = pd.DataFrame({"id": ids[[0, 1]], "action": ["relabel", "drop"], "label": [2, 1], "reason": "label_issue",
+                           "stage": "confident_learn", "confidence": [0.9, 0.8]})
+    decisions = filters if winner == "filters" else pd.concat([filters, labels], ignore_index=True)
+    names = ["none", "filters", "all"]
+    budget = Budget([{"candidate": name, "chosen": name == winner} for name in names], winner, decisions, filters)
+    trained = []
+
+    def fit_and_predict(train_images, train_labels):
+        trained.append(len(train_images))
+        return np.where(np.arange(40) < right[len(train_images)], 0, 1)
+
+    shipped, check, filters_check = check_budget(
+        budget, baseline_of(given), tie_se=tie_se, none_hits=none_hits,
+        train_images=np.zeros((len(given), 1, 1, 1), np.uint8), judge_images=np.zeros((40, 1, 1, 1), np.uint8),
+        judge_labels=np.zeros(40, np.int64), fit_and_predict=fit_and_predict)
+    return shipped, check, filters_check, trained, filters
+
+
+def se_of(discordant: int) -> float:
+    """The standard error of the paired gap over 40 judge images, ``discordant`` of them right for none alone."""
+    return float(np.sqrt(40 * np.var([1] * discordant + [0] * (40 - discordant), ddof=1)))
+
+
+def test_a_label_cleaning_held_back_on_a_tie_still_ships_the_filters_when_they_tie_with_none():
+    # before: all tied with none (MNIST-5k, lenet5: 481 vs 481), so pruned applied none and kept the 164 duplicate
+    # copies the filters drop, failing its contract
+    shipped, check, filters_check, trained, filters = checked_budget({20: 30, 16: 30, 17: 30})
+    assert shipped.winner == "filters"
+    pd.testing.assert_frame_equal(shipped.decisions, filters)
+    assert [row["chosen"] for row in shipped.table] == [False, True, False]
+    assert check.metrics() == {"candidate": "all", "judged": 40, "none_correct": 30, "winner_correct": 30,
+                               "gap_images": 0, "gap_se": 0.0, "holds": False}
+    assert filters_check.metrics(tie_se=1.0) == {
+        "candidate": "filters", "judged": 40, "none_correct": 30, "winner_correct": 30, "gap_images": 0,
+        "gap_se": 0.0, "holds": False, "tie_bound": 1.0, "ships": True}
+    assert trained == [20, 16, 17]  # none trained once, for both checks
+
+
+@pytest.mark.parametrize("filters_right, tie_se, ships", [
+    (29, 1.0, "filters"),  # one image fewer: the one-image floor (the SE is 1.0 here) calls it a tie
+    (27, 1.0, "none"),     # 3 fewer: beyond max(1, SE 1.7)
+    (27, 2.0, "filters"),  # ... but within 2 standard errors (3.4 images)
+    (20, 1.0, "none"),     # 10 fewer: beyond SE 2.8
+])
+def test_the_filters_ship_unless_their_model_gets_fewer_judge_images_right_than_nones_beyond_a_tie(
+        filters_right, tie_se, ships):
+    # before: any check that did not hold shipped none, whether the filters hurt or not
+    shipped, _, filters_check, _, filters = checked_budget({20: 30, 16: 30, 17: filters_right}, tie_se=tie_se)
+    assert shipped.winner == ships
+    pd.testing.assert_frame_equal(shipped.decisions, filters if ships == "filters" else filters.iloc[:0])
+    gap = 30 - filters_right
+    assert filters_check.metrics(tie_se=tie_se) == {
+        "candidate": "filters", "judged": 40, "none_correct": 30, "winner_correct": filters_right, "gap_images": gap,
+        "gap_se": pytest.approx(se_of(gap)), "holds": False, "tie_bound": pytest.approx(max(1.0, tie_se * se_of(gap))),
+        "ships": ships == "filters"}
+
+
+def test_a_label_cleaning_the_model_measures_better_ships_without_a_filters_check():
+    shipped, check, filters_check, trained, _ = checked_budget({20: 30, 16: 31, 17: 0})
+    assert shipped.winner == "all" and len(shipped.decisions) == 5
+    assert check.holds and filters_check is None
+    assert trained == [20, 16]  # the filters are not trained
+
+
+@pytest.mark.parametrize("filters_right, ships", [(29, "filters"), (30, "filters"), (27, "none")])
+def test_a_winning_filters_is_checked_once_by_the_filters_rule(filters_right, ships):
+    # before: a winning filters had to beat none, so a tie threw away the quality and duplicate drops
+    shipped, check, filters_check, trained, _ = checked_budget({20: 30, 17: filters_right}, winner="filters")
+    assert shipped.winner == ships and filters_check is None
+    assert trained == [20, 17]
+    assert check.metrics(tie_se=1.0)["ships"] is (ships == "filters")
+
+
+def test_the_filters_check_reuses_nones_hits_handed_in_and_trains_the_filters_alone():
+    """none's hits from the represent judge: the label cleaning and the filters are trained, none never."""
+    none_hits = np.where(np.arange(40) < 30, 1.0, 0.0)
+    shipped, check, filters_check, trained, _ = checked_budget({16: 30, 17: 30}, none_hits=none_hits)
+    assert trained == [16, 17]
+    assert shipped.winner == "filters"
+    assert check.none_hits.tolist() == none_hits.tolist() and filters_check.none_hits.tolist() == none_hits.tolist()
+
+
+def test_choose_budget_hands_the_judged_filters_on_for_the_model_check():
+    c = case()
+    ids = train_ids(len(c.given))
+    filters = pd.DataFrame({"id": ids[[7, 8]], "action": "drop", "label": c.given[[7, 8]], "reason": "dark",
+                            "stage": "threshold"})
+    budget, _ = judged(c, planted_fixes_then_mistakes(c), filters=filters)
+    assert budget.filters["id"].tolist() == list(ids[[7, 8]])
+    assert budget.filters["action"].tolist() == ["drop", "drop"]
+
+
+def test_the_stage_says_what_shipped_after_the_checks_and_warns_only_when_the_probes_winner_is_held_back():
+    # before: "all not measured better, pruned applies none" whatever the filters would have done
+    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 29})
+    trained = {"model": "lenet5", "epochs": 20, "augment": "none", "none_trained_by": "represent"}
+    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(tie_se=1.0),
+                             shipped="filters", applied=3)
+    assert line == ("warning: budget: lenet5 trainings: none 30 right, all 30 of 40 (gap 0 images, SE 0.0): all not "
+                    "measured better, so its label decisions are held back; filters 29 of 40 (gap 1 images, SE 1.0): "
+                    "within a tie of none (up to 1.0 images), pruned applies the filters (3 decisions)")
+    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 20})
+    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(tie_se=1.0),
+                             shipped="none", applied=0)
+    assert line.endswith("filters 20 of 40 (gap 10 images, SE 2.8): measured worse than none by more than a tie "
+                         "(2.8 images), pruned applies none")
+    _, check, _, _, _ = checked_budget({20: 30, 17: 29}, winner="filters")
+    line = stage._check_line(trained | check.metrics(tie_se=1.0), None, shipped="filters", applied=3)
+    assert line == ("budget: lenet5 trainings: none 30 right, filters 29 of 40 (gap 1 images, SE 1.0): within a tie "
+                    "of none (up to 1.0 images), pruned applies the filters (3 decisions)")

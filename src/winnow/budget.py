@@ -15,9 +15,11 @@ Read top to bottom:
 3. :func:`judge_candidates`: which judge images each candidate's probe gets right;
 4. :func:`choose`: the winner — the least cleaning that scores within a tie of the best, and never a
    cleaning that scores measurably below doing nothing;
-5. :func:`winnow.budget_check.model_check`: the winner against doing nothing once more, judged by the model the variants
-   train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
-   ships none unless that model measures the winner better.
+5. :func:`winnow.budget_check.check_budget`: the winner against doing nothing once more, judged by the model the
+   variants train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
+   ships a label cleaning only if that model measures it better, and the filters unless it measures them worse
+   by more than a tie: when a label cleaning is held back, the filters alone are checked next (one more
+   training, none's reused) and ship unless they hurt.
 
 Why the last step: a probe on a fixed embedding learns little more from more images, so dropping images
 costs it nothing and it rewards a cleaning for what it removes. A model trained from the pixels also
@@ -31,7 +33,8 @@ trains as the variants will.
 Quality (threshold) and duplicate (dedup) drops are not cut: they come as one step, ``filters``, that
 every cut builds on. A probe on an embedding is nearly blind to them (a dark or duplicated image with a
 correct label teaches it as much as a clean one), so cutting them by its score would decide them by
-noise; what the judge can see is whether they hurt, and then ``none`` wins.
+noise; what the judge can see is whether they hurt, and then ``none`` wins. The model check holds them to the
+same rule: they exist for the contracts (duplicates, leaks, flagged images), which no judge sees.
 """
 
 from __future__ import annotations
@@ -295,18 +298,28 @@ def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, f
 @dataclass(frozen=True)
 class Budget:
     """The outcome: ``table`` (:func:`judge_candidates`'s rows, each with ``chosen``), the ``winner``'s name
-    and its ``decisions`` (:data:`DECISION_COLUMNS`, what the variants stage applies to baseline)."""
+    and its ``decisions`` (:data:`DECISION_COLUMNS`, what the variants stage applies to baseline);
+    ``filters``: the ``filters`` candidate's decisions when it was judged (eligible), else None."""
 
     table: list[dict]
     winner: str
     decisions: pd.DataFrame
+    filters: pd.DataFrame | None = None
 
-    def checked(self, check: ModelCheck) -> Budget:
-        """This outcome when ``check`` (of this winner) holds; else ``none``: nothing applied."""
-        if check.holds:
+    def checked(self, check: ModelCheck, *, tie_se: float, filters_check: ModelCheck | None = None) -> Budget:
+        """What ships after the model check of this winner (``check``) and, when that held back a label
+        cleaning, of the filters alone (``filters_check``): a label cleaning only when ``check`` holds; the
+        filters (the winner, or after the label cleaning is held back) unless their check measures them worse
+        than none by more than a tie (``tie_se``, :meth:`ModelCheck.not_worse`); else ``none``: nothing applied."""
+        if check.not_worse(tie_se=tie_se) if self.winner == "filters" else check.holds:
             return self
-        table = [row | {"chosen": row["candidate"] == "none"} for row in self.table]
-        return Budget(table, "none", self.decisions.iloc[:0].reset_index(drop=True))
+        if filters_check is not None and self.filters is not None and filters_check.not_worse(tie_se=tie_se):
+            return self._shipping("filters", self.filters)
+        return self._shipping("none", self.decisions.iloc[:0])
+
+    def _shipping(self, name: str, decisions: pd.DataFrame) -> Budget:
+        table = [row | {"chosen": row["candidate"] == name} for row in self.table]
+        return Budget(table, name, decisions.reset_index(drop=True), self.filters)
 
 
 def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
@@ -322,4 +335,5 @@ def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baselin
     winner = choose(gains, names=[o.name for o in options], tie_se=tie_se,
                     floor=1.0 if score == "accuracy" else LOG_LOSS_FLOOR)
     table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
-    return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True))
+    judged = {o.name: o.decisions.reset_index(drop=True) for o, g in zip(options, gains) if g is not None}
+    return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True), judged.get("filters"))

@@ -1,7 +1,8 @@
 """The budget's model check (:mod:`winnow.budget` step 5): the probe's winner against doing nothing once more,
 each trained by the model the variants train (``train.model``, as the train section says) and judged on the judge
-images instead of the probe; :meth:`winnow.budget.Budget.checked` ships none unless that model measures the winner
-better. Why, and the cases measured: :mod:`winnow.budget`."""
+images instead of the probe (:func:`check_budget`). A label cleaning ships only if that model measures it better;
+the filters ship unless it measures them worse by more than a tie, and are checked alone (one more training, none's
+reused) when a label cleaning is held back. Why, and the cases measured: :mod:`winnow.budget`, :class:`ModelCheck`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from winnow.budget import paired_gap
+from winnow.budget import Budget, paired_gap, within_tie
 from winnow.variants import apply_decisions
 
 
@@ -18,14 +19,20 @@ from winnow.variants import apply_decisions
 class ModelCheck:
     """The winner against none, each trained by the variants' model and judged on the judge images.
 
-    The winner ships only if its model gets more judge images right than none's: a tie or a loss ships
-    none. The burden of proof is on the cleaning, as in :func:`choose` (a cleaning has to beat doing less),
-    because one pair of trainings is a noisy judge and the promise is never to ship worse than doing
-    nothing; a cleaning with no real effect costs nothing when held back. Measured cases (val images right,
-    none against the winner, then the winner's test macro F1 against baseline over 3 seeds):
-    CIFAR-10 default damage 391 vs 390 (-3.5 points) and, on another machine, 395 vs 372 (-3.2);
+    A label cleaning ships only if its model gets more judge images right than none's (:attr:`holds`): a
+    tie or a loss ships none. The burden of proof is on the cleaning, as in :func:`winnow.budget.choose` (a
+    cleaning has to beat doing less), because one pair of trainings is a noisy judge and the promise is never
+    to ship worse than doing nothing; a cleaning with no real effect costs nothing when held back. Measured
+    cases (val images right, none against the winner, then the winner's test macro F1 against baseline over 3
+    seeds): CIFAR-10 default damage 391 vs 390 (-3.5 points) and, on another machine, 395 vs 372 (-3.2);
     CIFAR-10N random1 9 of 807 fewer (-2.4 and -2.8 on two seeds); MNIST-5k 483 vs 485 (+1.1). The rule
     before this one let a winner one image below none ship, and the first CIFAR-10 case shipped.
+
+    The filters (``candidate`` ``filters``) carry the opposite burden (:meth:`not_worse`): they ship unless
+    their model gets fewer judge images right than none's by more than a tie. They exist for the contracts
+    (duplicates, leaks, flagged images), which a model judged on val is nearly blind to; before, a label
+    cleaning tied with none (MNIST-5k, lenet5: 481 vs 481) shipped none, and pruned kept its 164 duplicate
+    copies and failed its contract.
 
     Attributes:
         none_hits, winner_hits: float64 ``(J,)``, 1 where that training classifies a judge image right.
@@ -41,12 +48,23 @@ class ModelCheck:
         """Whether the winner's model gets more judge images right than none's: otherwise it does not ship."""
         return float(self.winner_hits.sum()) > float(self.none_hits.sum())
 
-    def metrics(self) -> dict:
-        """The figures for metrics/budget.json's ``model_check`` block."""
+    def tie_bound(self, *, tie_se: float) -> float:
+        """How many judge images fewer than none's still tie: ``tie_se`` standard errors of the paired gap, at
+        least one image (as :func:`winnow.budget.choose` rules for accuracy)."""
+        return max(1.0, tie_se * paired_gap(self.none_hits, self.winner_hits)[1])
+
+    def not_worse(self, *, tie_se: float) -> bool:
+        """Whether the winner's model gets no fewer judge images right than none's beyond a tie (the filters' rule)."""
+        return within_tie(self.none_hits, self.winner_hits, tie_se=tie_se, floor=1.0)
+
+    def metrics(self, *, tie_se: float | None = None) -> dict:
+        """The figures for metrics/budget.json's ``model_check`` block; with ``tie_se`` (a check of the filters)
+        also ``tie_bound`` and ``ships`` (:meth:`not_worse`)."""
         gap, se = paired_gap(self.none_hits, self.winner_hits)
-        return {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),
-                "winner_correct": int(self.winner_hits.sum()), "gap_images": int(gap), "gap_se": se,
-                "holds": self.holds}
+        out = {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),
+               "winner_correct": int(self.winner_hits.sum()), "gap_images": int(gap), "gap_se": se, "holds": self.holds}
+        return out if tie_se is None else out | {"tie_bound": self.tie_bound(tie_se=tie_se),
+                                                 "ships": self.not_worse(tie_se=tie_se)}
 
 
 def check_augmentation(params: dict) -> tuple[object, str]:
@@ -64,7 +82,7 @@ def check_augmentation(params: dict) -> tuple[object, str]:
 def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images: np.ndarray,
                 judge_images: np.ndarray, judge_labels: np.ndarray, fit_and_predict,
                 exclude: np.ndarray | None = None, candidate: str = "winner",
-                train_rows: np.ndarray | None = None, none_classes: np.ndarray | None = None) -> ModelCheck:
+                train_rows: np.ndarray | None = None, none_hits: np.ndarray | None = None) -> ModelCheck:
     """Train twice, on baseline and on baseline with ``decisions`` applied, and judge both.
 
     Args:
@@ -76,19 +94,36 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
             images and labels, its class for each judge image (the stage's: train.model trained as the
             train section says with the run's seed, the judge split as its val).
         exclude: bool ``(N,)``, train images neither training learns from (copies of judge images).
-        none_classes: int ``(J,)``, none's classes for the judge images when a model trained exactly as
-            ``fit_and_predict`` would train on baseline already exists (the represent stage's judge): that
-            training is then not repeated.
+        none_hits: float64 ``(J,)``, 1 where none's model classifies a judge image right, when a model trained
+            exactly as ``fit_and_predict`` would train on baseline already exists (the represent stage's judge,
+            or an earlier check's :attr:`ModelCheck.none_hits`): that training is then not repeated.
     """
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
     train_rows = np.arange(len(baseline)) if train_rows is None else np.asarray(train_rows, np.int64)
     judge_labels = np.asarray(judge_labels, np.int64)
-    hits = []
-    for rows in (baseline, apply_decisions(baseline, decisions)):
+
+    def hits(rows: pd.DataFrame) -> np.ndarray:
         learn = (rows["action"] != "drop").to_numpy() & ~exclude
-        if rows is baseline and none_classes is not None:
-            classes = none_classes
-        else:
-            classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
-        hits.append((np.asarray(classes) == judge_labels).astype(np.float64))
-    return ModelCheck(hits[0], hits[1], candidate)
+        classes = fit_and_predict(train_images[train_rows[learn]], rows["label"].to_numpy(np.int64)[learn])
+        return (np.asarray(classes) == judge_labels).astype(np.float64)
+
+    none = hits(baseline) if none_hits is None else np.asarray(none_hits, np.float64)
+    return ModelCheck(none, hits(apply_decisions(baseline, decisions)), candidate)
+
+
+def check_budget(budget: Budget, baseline: pd.DataFrame, *, tie_se: float, none_hits: np.ndarray | None = None,
+                 **training) -> tuple[Budget, ModelCheck, ModelCheck | None]:
+    """``(shipped, check, filters_check)``: the model check of ``budget``'s winner (not none) and, when that
+    holds back a label cleaning (a ``top`` cut or ``all``) and ``budget.filters`` was judged, of the filters
+    alone, and what ships after them (:meth:`winnow.budget.Budget.checked`; ``tie_se``: ``budget.tie_se``).
+    none is trained once at most (never when ``none_hits`` is given): the filters' check reuses the first
+    check's none. ``training``: :func:`model_check`'s ``train_images``, ``train_rows``, ``judge_images``,
+    ``judge_labels``, ``fit_and_predict`` and ``exclude``."""
+    check = model_check(baseline, budget.decisions, candidate=budget.winner, none_hits=none_hits, **training)
+    filters_check = None
+    if budget.winner != "filters" and not check.holds and budget.filters is not None:
+        # before: a label cleaning tied with none shipped none and the filters went with it (MNIST-5k: pruned kept
+        # its 164 duplicate copies and failed its contract)
+        filters_check = model_check(baseline, budget.filters, candidate="filters", none_hits=check.none_hits,
+                                    **training)
+    return budget.checked(check, tie_se=tie_se, filters_check=filters_check), check, filters_check
