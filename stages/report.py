@@ -185,33 +185,37 @@ def balance_numbers(balance: dict | None) -> dict | None:
 
 def budget_numbers(budget: dict | None) -> dict | None:
     """metrics/budget.json with what the budget section reads there, each of its kind, and the winner and the model
-    check's candidate among the candidates (before: a deleted key stopped the report with a KeyError, a
+    checks' candidates among the candidates (before: a deleted key stopped the report with a KeyError, a
     candidate of null with an AttributeError, and a model check that "holds": "no" read both ways)."""
     if not isinstance(budget, dict) or budget.get("enabled", True) is False:
         return report_numbers.checked_numbers(budget, path=BUDGET, stage="budget", flags=["enabled"])
     judge = budget.get("judge") if isinstance(budget.get("judge"), dict) else {}
     judged = not (judge.get("classes_without_images") or judge.get("too_few_images"))
-    check = [f"model_check.{k}" for k in ("candidate", "holds", "model", "epochs", "none_correct", "winner_correct",
-                                          "judged", "gap_images", "gap_se")] if budget.get("model_check") else []
+    # model_check, and filters_check (the filters alone, checked when a label cleaning was held back: ships and its
+    # tie_bound say whether they do; a winning filters' model_check has them too)
+    blocks = ("model_check", "filters_check")
+    keys = ("candidate", "holds", "model", "epochs", "none_correct", "winner_correct", "judged", "gap_images", "gap_se")
+    rule = {b: b == "filters_check" or isinstance(budget.get(b), dict) and "ships" in budget[b] for b in blocks}
+    check = [f"{b}.{k}" for b in blocks if budget.get(b) for k in keys + (("ships", "tie_bound") if rule[b] else ())]
     report_numbers.checked_numbers(
         budget, path=BUDGET, stage="budget",
         required=["judge.split", "winner", *(["judge.images", "candidates", "l2", "l2_chosen_on", "score", "tie_se",
                                               *check] if judged else [])],
         # l2_chosen_on is null where no probe was fitted (before: the report refused every budget whose judge split
         # held too few images or missed a class, and rerunning the budget wrote the same file again)
-        texts=["judge.split", "winner", "score", "model_check.candidate", "model_check.model",
+        texts=["judge.split", "winner", "score", *(f"{b}.{k}" for b in blocks for k in ("candidate", "model")),
                *(["l2_chosen_on"] if judged else [])],
-        finite=["l2", "tie_se", "model_check.gap_images", "model_check.gap_se"],
-        counts=["judge.images", "judge.min_images", "model_check.epochs", "model_check.none_correct",
-                "model_check.winner_correct", "model_check.judged"],
-        flags=["model_check.holds"])
+        finite=["l2", "tie_se", *(f"{b}.{k}" for b in blocks for k in ("gap_images", "gap_se", "tie_bound"))],
+        counts=["judge.images", "judge.min_images",
+                *(f"{b}.{k}" for b in blocks for k in ("epochs", "none_correct", "winner_correct", "judged"))],
+        flags=[f"{b}.{k}" for b in blocks for k in ("holds", "ships")])
     if judged:
         candidates = budget["candidates"]
         if not (isinstance(candidates, dict) and candidates and all(isinstance(c, dict) for c in candidates.values())):
             raise rerun_error(BUDGET, f"candidates is {json.dumps(candidates)[:40]}, not an object of candidates",
                               written_by="budget")
-        named = {"winner": budget["winner"]} | ({"model_check.candidate": budget["model_check"]["candidate"]}
-                                                if check else {})
+        named = {"winner": budget["winner"], **{f"{b}.candidate": budget[b]["candidate"] for b in blocks
+                                                if budget.get(b)}}
         for key, name in named.items():
             if name not in candidates:
                 raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")

@@ -333,10 +333,14 @@ def budget_section(*, summary: dict | None) -> str:
     bold = pd.DataFrame(False, index=table.index, columns=table.columns)
     bold.loc[summary["winner"]] = True
     check = summary.get("model_check") or {}
-    overruled = check and not check.get("holds")  # the probe chose another; the model check shipped none
-    chosen = (f"<b>none</b>: a linear probe on the embedding chose <b>{html.escape(str(check.get('candidate')))}</b>, "
-              "and the model check below overruled it. The probe was fitted" if overruled else
-              f"<b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the embedding")
+    # the probe chose another: the model check shipped none, or the filters alone (before: "pruned applies none" read
+    # for every check that did not hold)
+    overruled = check and summary["winner"] != check.get("candidate")
+    how = "held back its label decisions" if summary["winner"] == "filters" else "overruled it"
+    chosen = (f"<b>{html.escape(summary['winner'])}</b>: a linear probe on the embedding chose "
+              f"<b>{html.escape(str(check.get('candidate')))}</b>, and the model check below {how}. The probe was "
+              "fitted" if overruled else f"<b>{html.escape(summary['winner'])}</b>, chosen by a linear probe on the "
+              "embedding")
     return (f"<p>pruned applies {chosen} "
             f"(ridge {fmt(summary['l2'])}, chosen on {html.escape(summary['l2_chosen_on'])}) judged by its "
             f"{html.escape(summary['score'].replace('_', '-'))} on the <b>{html.escape(judge['split'])}</b> split "
@@ -346,19 +350,43 @@ def budget_section(*, summary: dict | None) -> str:
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
               f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
               "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
-              "cleaning by as much.</p>" + model_check_note(summary.get("model_check")) + leaks)
+              "cleaning by as much.</p>"
+            + model_check_note(summary.get("model_check"), summary.get("filters_check")) + leaks)
 
 
-def model_check_note(check: dict | None) -> str:
-    """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence; empty when none ran."""
+def model_check_note(check: dict | None, filters: dict | None = None) -> str:
+    """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence, and the filters' check
+    (``filters_check``, run when a label cleaning was held back) in another; empty when none ran. A label cleaning
+    stands only when measured better than none; the filters (``ships`` in their block) unless measured worse by more
+    than a tie."""
     if not check:
         return ""
     name = html.escape(check["candidate"])
-    verdict = f"{name} stands" if check["holds"] else f"<b>{name} not measured better: pruned applies none</b>"
-    return (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
+    held = "its label decisions are held back" if filters else "pruned applies none"
+    text = (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
             f"{fmt(check['epochs'])} epochs each): none got {fmt(check['none_correct'])} and {name} "
             f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
-            f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): {verdict}.</p>")
+            f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): "
+            f"{_check_verdict(check, held=held)}.</p>")
+    if not filters:
+        return text
+    return text + (f"<p>The filters alone (the quality and duplicate drops, kept unless measured worse than none by "
+                   f"more than a tie) got {fmt(filters['winner_correct'])} of {fmt(filters['judged'])} right (gap "
+                   f"{fmt(filters['gap_images'])}, standard error {fmt(filters['gap_se'], digits=1)}): "
+                   f"{_check_verdict(filters, held='pruned applies none')}.</p>")
+
+
+def _check_verdict(check: dict, *, held: str) -> str:
+    """What a model check's block says ships: a label cleaning stands when measured better (else ``held``), the
+    filters (a block with ``ships``) unless measured worse than none by more than its ``tie_bound``."""
+    name = html.escape(check["candidate"])
+    if check["holds"]:
+        return f"{name} stands"
+    if "ships" not in check:
+        return f"<b>{name} not measured better: {held}</b>"
+    bound = fmt(check["tie_bound"], digits=1)
+    return (f"{name} within a tie of none (up to {bound} images): pruned applies the filters" if check["ships"] else
+            f"<b>{name} measured worse than none by more than a tie ({bound} images): pruned applies none</b>")
 
 
 def study_section(*, study: pd.DataFrame | None) -> str:
