@@ -172,7 +172,8 @@ def measure(project: Path, dataset: str) -> dict:
         if path.is_file():
             metrics = json.loads(path.read_text())
             out[f"{name}_metrics"] = {k: metrics[k] for k in ("judge", "chosen", "winner", "knn_val_accuracy",
-                                                               "candidates", "model_check", "seconds") if k in metrics}
+                                                               "candidates", "model_check", "filters_check",
+                                                               "seconds") if k in metrics}
     for variant in ("baseline", "pruned"):
         summary = json.loads((project / f"metrics/evaluate/{variant}/summary.json").read_text())
         out[f"test_{variant}"] = {"accuracy": summary["accuracy"], "macro_f1": summary["macro"]["f1"],
