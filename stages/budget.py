@@ -187,14 +187,14 @@ def main() -> None:
               f"{config.model} ({config.epochs} epochs at most, augmentation {augment})"
               f"{'; none is the represent judge' if reuse else ''}{then}", flush=True)
         budget, check, filters_check = check_budget(
-            budget, baseline, tie_se=p["tie_se"], none_hits=none_hits, train_images=data.images,
+            budget, baseline, none_hits=none_hits, train_images=data.images,
             train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images, judge_labels=judge_labels,
             fit_and_predict=fit_and_predict, exclude=exclude)
         trained = {"model": config.model, "epochs": config.epochs, "augment": augment,
                    "none_trained_by": "represent" if reuse else "budget"}
-        checked = trained | check.metrics(tie_se=p["tie_se"] if is_filters else None)
+        checked = trained | check.metrics(filters=is_filters)
         if filters_check is not None:
-            filters_checked = trained | filters_check.metrics(tie_se=p["tie_se"])
+            filters_checked = trained | filters_check.metrics(filters=True)
     with together():
         write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
@@ -234,10 +234,7 @@ def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int
             f"right, {name} {check['winner_correct']} of {check['judged']} (gap {check['gap_images']} images, SE "
             f"{check['gap_se']:.1f}): ")
     if name == "filters":
-        return line + (f"within a tie of none (up to {check['tie_bound']:.1f} images), pruned applies the filters "
-                       f"({applied} decisions)" if check["ships"] else
-                       f"measured worse than none by more than a tie ({check['tie_bound']:.1f} images), pruned "
-                       "applies none")
+        return line + _filters_verdict(check, applied=applied)
     if check["holds"]:
         return line + f"{name} stands"
     line += f"{name} not measured better, so its label decisions are held back"
@@ -245,10 +242,13 @@ def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int
         return line + ", pruned applies none"
     return line + (f"; filters {filters['winner_correct']} of {filters['judged']} (gap {filters['gap_images']} "
                    f"images, SE {filters['gap_se']:.1f}): "
-                   + (f"within a tie of none (up to {filters['tie_bound']:.1f} images), pruned applies the filters "
-                      f"({applied} decisions)" if filters["ships"] else
-                      f"measured worse than none by more than a tie ({filters['tie_bound']:.1f} images), pruned "
-                      "applies none"))
+                   + _filters_verdict(filters, applied=applied))
+
+
+def _filters_verdict(check: dict, *, applied: int) -> str:
+    """What the filters' check block says ships: the filters unless their model got fewer judge images right."""
+    return (f"no fewer right than none, pruned applies the filters ({applied} decisions)" if check["ships"] else
+            "fewer right than none, pruned applies none")
 
 
 DOUBT_ALPHA = 0.01  # how unlikely, by val's mistakes, the trusted split's confusions of all classes together are

@@ -191,12 +191,12 @@ def budget_numbers(budget: dict | None) -> dict | None:
         return report_numbers.checked_numbers(budget, path=BUDGET, stage="budget", flags=["enabled"])
     judge = budget.get("judge") if isinstance(budget.get("judge"), dict) else {}
     judged = not (judge.get("classes_without_images") or judge.get("too_few_images"))
-    # model_check, and filters_check (the filters alone, checked when a label cleaning was held back: ships and its
-    # tie_bound say whether they do; a winning filters' model_check has them too)
+    # model_check, and filters_check (the filters alone, checked when a label cleaning was held back: ships says
+    # whether they do; a winning filters' model_check has it too)
     blocks = ("model_check", "filters_check")
     keys = ("candidate", "holds", "model", "epochs", "none_correct", "winner_correct", "judged", "gap_images", "gap_se")
     rule = {b: b == "filters_check" or isinstance(budget.get(b), dict) and "ships" in budget[b] for b in blocks}
-    check = [f"{b}.{k}" for b in blocks if budget.get(b) for k in keys + (("ships", "tie_bound") if rule[b] else ())]
+    check = [f"{b}.{k}" for b in blocks if budget.get(b) for k in keys + (("ships",) if rule[b] else ())]
     report_numbers.checked_numbers(
         budget, path=BUDGET, stage="budget",
         required=["judge.split", "winner", *(["judge.images", "candidates", "l2", "l2_chosen_on", "score", "tie_se",
@@ -205,7 +205,7 @@ def budget_numbers(budget: dict | None) -> dict | None:
         # held too few images or missed a class, and rerunning the budget wrote the same file again)
         texts=["judge.split", "winner", "score", *(f"{b}.{k}" for b in blocks for k in ("candidate", "model")),
                *(["l2_chosen_on"] if judged else [])],
-        finite=["l2", "tie_se", *(f"{b}.{k}" for b in blocks for k in ("gap_images", "gap_se", "tie_bound"))],
+        finite=["l2", "tie_se", *(f"{b}.{k}" for b in blocks for k in ("gap_images", "gap_se"))],
         counts=["judge.images", "judge.min_images",
                 *(f"{b}.{k}" for b in blocks for k in ("epochs", "none_correct", "winner_correct", "judged"))],
         flags=[f"{b}.{k}" for b in blocks for k in ("holds", "ships")])

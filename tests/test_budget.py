@@ -309,7 +309,7 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
                                "holds": False}
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "top10%", "chosen": True}], "top10%",
                     decisions)
-    shipped = budget.checked(check, tie_se=1.0)
+    shipped = budget.checked(check)
     assert shipped.winner == "none" and shipped.decisions.empty
     assert list(shipped.decisions.columns) == list(decisions.columns)
     assert [row["chosen"] for row in shipped.table] == [True, False]
@@ -323,12 +323,12 @@ def test_a_winner_ships_only_when_the_model_gets_more_judge_images_right_than_no
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "all", "chosen": True}], "all",
                     pd.DataFrame({"id": ["train-0000"], "action": ["drop"]}))
     one_more = np.array([1.0] * 31 + [0.0] * 9)
-    assert budget.checked(ModelCheck(none, one_more), tie_se=1.0) is budget
+    assert budget.checked(ModelCheck(none, one_more)) is budget
     swapped = none.copy()
     swapped[0], swapped[30] = 0.0, 1.0  # one lost, one gained: the same count
     one_fewer = np.array([1.0] * 29 + [0.0] * 11)
     for winner in (none.copy(), swapped, one_fewer):
-        shipped = budget.checked(ModelCheck(none, winner), tie_se=1.0)
+        shipped = budget.checked(ModelCheck(none, winner))
         assert shipped.winner == "none" and shipped.decisions.empty
 
 
@@ -374,7 +374,7 @@ def test_the_model_check_takes_nones_hits_from_an_identical_training_instead_of_
     assert check.none_hits.tolist() == [1, 1, 0, 0] and check.winner_hits.tolist() == [1, 0, 1, 1]
 
 
-def checked_budget(right: dict[int, int], *, winner: str = "all", tie_se: float = 1.0, none_hits=None):
+def checked_budget(right: dict[int, int], *, winner: str = "all", none_hits=None):
     """check_budget on 20 train images whose filters drop rows 3-5 (threshold and dedup) and whose label cleaning
     relabels row 0 and drops row 1; the fake model gets the first ``right[n]`` of 40 judge images right when
     trained on n images (none 20, the filters 17, all 16). Returns ``(shipped, check, filters_check, trained)``,
@@ -396,7 +396,7 @@ def checked_budget(right: dict[int, int], *, winner: str = "all", tie_se: float 
         return np.where(np.arange(40) < right[len(train_images)], 0, 1)
 
     shipped, check, filters_check = check_budget(
-        budget, baseline_of(given), tie_se=tie_se, none_hits=none_hits,
+        budget, baseline_of(given), none_hits=none_hits,
         train_images=np.zeros((len(given), 1, 1, 1), np.uint8), judge_images=np.zeros((40, 1, 1, 1), np.uint8),
         judge_labels=np.zeros(40, np.int64), fit_and_predict=fit_and_predict)
     return shipped, check, filters_check, trained, filters
@@ -416,29 +416,29 @@ def test_a_label_cleaning_held_back_on_a_tie_still_ships_the_filters_when_they_t
     assert [row["chosen"] for row in shipped.table] == [False, True, False]
     assert check.metrics() == {"candidate": "all", "judged": 40, "none_correct": 30, "winner_correct": 30,
                                "gap_images": 0, "gap_se": 0.0, "holds": False}
-    assert filters_check.metrics(tie_se=1.0) == {
+    assert filters_check.metrics(filters=True) == {
         "candidate": "filters", "judged": 40, "none_correct": 30, "winner_correct": 30, "gap_images": 0,
-        "gap_se": 0.0, "holds": False, "tie_bound": 1.0, "ships": True}
+        "gap_se": 0.0, "holds": False, "ships": True}
     assert trained == [20, 16, 17]  # none trained once, for both checks
 
 
-@pytest.mark.parametrize("filters_right, tie_se, ships", [
-    (29, 1.0, "filters"),  # one image fewer: the one-image floor (the SE is 1.0 here) calls it a tie
-    (27, 1.0, "none"),     # 3 fewer: beyond max(1, SE 1.7)
-    (27, 2.0, "filters"),  # ... but within 2 standard errors (3.4 images)
-    (20, 1.0, "none"),     # 10 fewer: beyond SE 2.8
+@pytest.mark.parametrize("filters_right, ships", [
+    (31, "filters"),  # one image more
+    (30, "filters"),  # a tie: the filters stay
+    (29, "none"),     # one image fewer, within one standard error (1.0): a measured loss all the same
+    (20, "none"),     # 10 fewer
 ])
-def test_the_filters_ship_unless_their_model_gets_fewer_judge_images_right_than_nones_beyond_a_tie(
-        filters_right, tie_se, ships):
-    # before: any check that did not hold shipped none, whether the filters hurt or not
-    shipped, _, filters_check, _, filters = checked_budget({20: 30, 16: 30, 17: filters_right}, tie_se=tie_se)
+def test_the_filters_ship_unless_their_model_gets_fewer_judge_images_right_than_nones(filters_right, ships):
+    # before: any check that did not hold shipped none, whether the filters hurt or not. A loss within a tie holds
+    # them back too: CIFAR-10N random1's filters, 9 of 807 fewer (0.8 standard errors), tested 2.4 and 2.8 points
+    # of macro F1 below baseline
+    shipped, _, filters_check, _, filters = checked_budget({20: 30, 16: 30, 17: filters_right})
     assert shipped.winner == ships
     pd.testing.assert_frame_equal(shipped.decisions, filters if ships == "filters" else filters.iloc[:0])
     gap = 30 - filters_right
-    assert filters_check.metrics(tie_se=tie_se) == {
+    assert filters_check.metrics(filters=True) == {
         "candidate": "filters", "judged": 40, "none_correct": 30, "winner_correct": filters_right, "gap_images": gap,
-        "gap_se": pytest.approx(se_of(gap)), "holds": False, "tie_bound": pytest.approx(max(1.0, tie_se * se_of(gap))),
-        "ships": ships == "filters"}
+        "gap_se": pytest.approx(se_of(abs(gap))), "holds": filters_right > 30, "ships": ships == "filters"}
 
 
 def test_a_label_cleaning_the_model_measures_better_ships_without_a_filters_check():
@@ -448,13 +448,13 @@ def test_a_label_cleaning_the_model_measures_better_ships_without_a_filters_chec
     assert trained == [20, 16]  # the filters are not trained
 
 
-@pytest.mark.parametrize("filters_right, ships", [(29, "filters"), (30, "filters"), (27, "none")])
+@pytest.mark.parametrize("filters_right, ships", [(31, "filters"), (30, "filters"), (29, "none")])
 def test_a_winning_filters_is_checked_once_by_the_filters_rule(filters_right, ships):
     # before: a winning filters had to beat none, so a tie threw away the quality and duplicate drops
     shipped, check, filters_check, trained, _ = checked_budget({20: 30, 17: filters_right}, winner="filters")
     assert shipped.winner == ships and filters_check is None
     assert trained == [20, 17]
-    assert check.metrics(tie_se=1.0)["ships"] is (ships == "filters")
+    assert check.metrics(filters=True)["ships"] is (ships == "filters")
 
 
 def test_the_filters_check_reuses_nones_hits_handed_in_and_trains_the_filters_alone():
@@ -481,19 +481,18 @@ def test_the_stage_says_what_shipped_after_the_checks_and_warns_only_when_the_pr
     spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 29})
+    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 30})
     trained = {"model": "lenet5", "epochs": 20, "augment": "none", "none_trained_by": "represent"}
-    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(tie_se=1.0),
+    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(filters=True),
                              shipped="filters", applied=3)
     assert line == ("warning: budget: lenet5 trainings: none 30 right, all 30 of 40 (gap 0 images, SE 0.0): all not "
-                    "measured better, so its label decisions are held back; filters 29 of 40 (gap 1 images, SE 1.0): "
-                    "within a tie of none (up to 1.0 images), pruned applies the filters (3 decisions)")
-    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 20})
-    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(tie_se=1.0),
+                    "measured better, so its label decisions are held back; filters 30 of 40 (gap 0 images, SE 0.0): "
+                    "no fewer right than none, pruned applies the filters (3 decisions)")
+    _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 29})
+    line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(filters=True),
                              shipped="none", applied=0)
-    assert line.endswith("filters 20 of 40 (gap 10 images, SE 2.8): measured worse than none by more than a tie "
-                         "(2.8 images), pruned applies none")
-    _, check, _, _, _ = checked_budget({20: 30, 17: 29}, winner="filters")
-    line = stage._check_line(trained | check.metrics(tie_se=1.0), None, shipped="filters", applied=3)
-    assert line == ("budget: lenet5 trainings: none 30 right, filters 29 of 40 (gap 1 images, SE 1.0): within a tie "
-                    "of none (up to 1.0 images), pruned applies the filters (3 decisions)")
+    assert line.endswith("filters 29 of 40 (gap 1 images, SE 1.0): fewer right than none, pruned applies none")
+    _, check, _, _, _ = checked_budget({20: 30, 17: 30}, winner="filters")
+    line = stage._check_line(trained | check.metrics(filters=True), None, shipped="filters", applied=3)
+    assert line == ("budget: lenet5 trainings: none 30 right, filters 30 of 40 (gap 0 images, SE 0.0): no fewer "
+                    "right than none, pruned applies the filters (3 decisions)")

@@ -295,7 +295,7 @@ BUDGET = {"enabled": True, "judge": {"split": "val", "images": 500}, "winner": "
           "model_check": {"model": "lenet5", "epochs": 20, "candidate": "all", "judged": 500, "none_correct": 481,
                           "winner_correct": 481, "gap_images": 0, "gap_se": 2.45, "holds": False}}
 FILTERS_CHECK = {"model": "lenet5", "epochs": 20, "candidate": "filters", "judged": 500, "none_correct": 481,
-                 "winner_correct": 480, "gap_images": 1, "gap_se": 1.0, "holds": False, "tie_bound": 1.0, "ships": True}
+                 "winner_correct": 481, "gap_images": 0, "gap_se": 0.0, "holds": False, "ships": True}
 
 
 @pytest.mark.hostile("report")
@@ -320,11 +320,11 @@ FILTERS_CHECK = {"model": "lenet5", "epochs": 20, "candidate": "filters", "judge
      'metrics/budget.json: model_check.holds is "no", not true or false; rerun the budget stage'),
     ("metrics/budget.json", BUDGET | {"winner": "top5%"},
      "metrics/budget.json: winner is 'top5%', not one of the candidates; rerun the budget stage"),
-    # the filters' own check (a label cleaning held back): a "ships" read both ways, a bound missing, another candidate
+    # the filters' own check (a label cleaning held back): a "ships" read both ways, a verdict missing, another candidate
     ("metrics/budget.json", BUDGET | {"filters_check": FILTERS_CHECK | {"ships": "yes"}},
      'metrics/budget.json: filters_check.ships is "yes", not true or false; rerun the budget stage'),
-    ("metrics/budget.json", BUDGET | {"filters_check": {k: v for k, v in FILTERS_CHECK.items() if k != "tie_bound"}},
-     "metrics/budget.json: filters_check.tie_bound is missing; rerun the budget stage"),
+    ("metrics/budget.json", BUDGET | {"filters_check": {k: v for k, v in FILTERS_CHECK.items() if k != "ships"}},
+     "metrics/budget.json: filters_check.ships is missing; rerun the budget stage"),
     ("metrics/budget.json", BUDGET | {"filters_check": FILTERS_CHECK | {"gap_images": 0.5}},
      "metrics/budget.json: filters_check.gap_images is 0.5, not a whole number; rerun the budget stage"),
     ("metrics/budget.json", BUDGET | {"filters_check": FILTERS_CHECK | {"candidate": "top5%"}},
@@ -412,7 +412,7 @@ def test_a_budget_that_ships_the_filters_after_holding_back_a_label_cleaning_say
     # before: the budget shipped none whenever the check of all did not hold, and the report said "all not measured
     # better: pruned applies none"; now the filters are checked alone and ship unless measured worse beyond a tie
     check = ModelCheck(none_hits=np.array([1.0, 1, 0, 1]), winner_hits=np.array([1.0, 1, 0, 1]), candidate="all")
-    filters = ModelCheck(none_hits=np.array([1.0, 1, 0, 1]), winner_hits=np.array([1.0, 0, 0, 1]), candidate="filters")
+    filters = ModelCheck(none_hits=np.array([1.0, 1, 0, 1]), winner_hits=np.array([1.0, 0, 1, 1]), candidate="filters")
     row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 6, "correct": 3,
            "accuracy": 0.75, "log_loss": 0.7, "note": ""}
     root = project(tmp_path)
@@ -422,7 +422,7 @@ def test_a_budget_that_ships_the_filters_after_holding_back_a_label_cleaning_say
         "candidates": {"none": row, "filters": row | {"dropped": 1, "train_images": 5},
                        "all": row | {"label_images": 1, "dropped": 2, "train_images": 4}},
         "model_check": {"model": "lenet5", "epochs": 3, **check.metrics()},
-        "filters_check": {"model": "lenet5", "epochs": 3, **filters.metrics(tie_se=1.0)}}))
+        "filters_check": {"model": "lenet5", "epochs": 3, **filters.metrics(filters=True)}}))
     done = run_stage(root, "report")
     assert done.returncode == 0, done.stderr
     page = plain((root / "reports/index.html").read_text())
@@ -430,8 +430,8 @@ def test_a_budget_that_ships_the_filters_after_holding_back_a_label_cleaning_say
             "its label decisions.") in page
     assert ("none got 3 and all 3 of 4 judge images right (gap 0, standard error 0.0): all not measured better: its "
             "label decisions are held back.") in page
-    assert ("The filters alone (the quality and duplicate drops, kept unless measured worse than none by more than a "
-            "tie) got 2 of 4 right (gap 1, standard error 1.0): filters within a tie of none (up to 1.0 images): "
+    assert ("The filters alone (the quality and duplicate drops, kept unless their model gets fewer judge images "
+            "right than none's) got 3 of 4 right (gap 0, standard error 1.6): filters no fewer right than none: "
             "pruned applies the filters.") in page
 
 

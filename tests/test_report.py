@@ -300,13 +300,14 @@ def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(proj
     summary = json.loads((plain_project / "metrics/budget.json").read_text())
     text = section(page_text(plain_project / "reports/index.html"), "budget")
     # on this tiny set the probe chooses the filters, and their model check (lenet5 on 30 val images) does not
-    # measure them better but within a tie of none, so they ship (before: pruned applied none)
+    # measure them worse than none, so they ship (before: pruned applied none)
     check = summary["model_check"]
     assert (summary["winner"], check["candidate"], check["holds"], check["ships"], summary["filters_check"]) == (
         "filters", "filters", False, True, None)
     assert "pruned applies <b>filters</b>, chosen by a linear probe on the embedding" in text
-    assert (f"(gap {check['gap_images']}, standard error {check['gap_se']:.1f}): filters within a tie of none (up to "
-            f"{check['tie_bound']:.1f} images): pruned applies the filters.") in text
+    assert check["winner_correct"] >= check["none_correct"]
+    assert (f"(gap {check['gap_images']}, standard error {check['gap_se']:.1f}): filters no fewer right than none: "
+            "pruned applies the filters.") in text
     assert f"judged by its log-loss on the <b>val</b> split ({summary['judge']['images']} images)" in text
     for name, scored in summary["candidates"].items():
         cells = row(text, name)
@@ -337,22 +338,21 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
 
 def test_the_budget_section_says_whether_the_filters_ship_by_their_own_rule():
     # before: any model check that did not hold read "pruned applies none", the filters thrown away with the label
-    # cleaning; now the filters are judged alone and ship unless measured worse than none by more than a tie
+    # cleaning; now the filters are judged alone and ship unless their model gets fewer judge images right
     from winnow.report import model_check_note
 
     check = {"candidate": "all", "model": "lenet5", "epochs": 20, "judged": 500, "none_correct": 481,
              "winner_correct": 481, "gap_images": 0, "gap_se": 2.45, "holds": False}
-    worse = check | {"candidate": "filters", "winner_correct": 470, "gap_images": 11, "gap_se": 3.3, "tie_bound": 3.3,
-                     "ships": False}
+    worse = check | {"candidate": "filters", "winner_correct": 480, "gap_images": 1, "gap_se": 1.0, "ships": False}
     assert model_check_note(check, worse) == (
         "<p>Checked by the model the variants train (lenet5, at most 20 epochs each): none got 481 and all 481 of 500 "
         "judge images right (gap 0, standard error 2.5): <b>all not measured better: its label decisions are held "
-        "back</b>.</p><p>The filters alone (the quality and duplicate drops, kept unless measured worse than none by "
-        "more than a tie) got 470 of 500 right (gap 11, standard error 3.3): <b>filters measured worse than none by "
-        "more than a tie (3.3 images): pruned applies none</b>.</p>")
+        "back</b>.</p><p>The filters alone (the quality and duplicate drops, kept unless their model gets fewer judge "
+        "images right than none's) got 480 of 500 right (gap 1, standard error 1.0): <b>filters fewer right than "
+        "none: pruned applies none</b>.</p>")
     # a winning filters is checked once, by the same rule
-    assert model_check_note(worse | {"winner_correct": 480, "gap_images": 1, "ships": True}).endswith(
-        "(gap 1, standard error 3.3): filters within a tie of none (up to 3.3 images): pruned applies the filters.</p>")
+    assert model_check_note(worse | {"winner_correct": 481, "gap_images": 0, "gap_se": 0.0, "ships": True}).endswith(
+        "(gap 0, standard error 0.0): filters no fewer right than none: pruned applies the filters.</p>")
 
 
 def test_the_cleaners_grids_say_their_decisions_are_not_what_pruned_applies(full_report):

@@ -18,7 +18,7 @@ Read top to bottom:
 5. :func:`winnow.budget_check.check_budget`: the winner against doing nothing once more, judged by the model the
    variants train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
    ships a label cleaning only if that model measures it better, and the filters unless it measures them worse
-   by more than a tie: when a label cleaning is held back, the filters alone are checked next (one more
+   (a tie ships them): when a label cleaning is held back, the filters alone are checked next (one more
    training, none's reused) and ship unless they hurt.
 
 Why the last step: a probe on a fixed embedding learns little more from more images, so dropping images
@@ -306,14 +306,14 @@ class Budget:
     decisions: pd.DataFrame
     filters: pd.DataFrame | None = None
 
-    def checked(self, check: ModelCheck, *, tie_se: float, filters_check: ModelCheck | None = None) -> Budget:
+    def checked(self, check: ModelCheck, *, filters_check: ModelCheck | None = None) -> Budget:
         """What ships after the model check of this winner (``check``) and, when that held back a label
         cleaning, of the filters alone (``filters_check``): a label cleaning only when ``check`` holds; the
-        filters (the winner, or after the label cleaning is held back) unless their check measures them worse
-        than none by more than a tie (``tie_se``, :meth:`ModelCheck.not_worse`); else ``none``: nothing applied."""
-        if check.not_worse(tie_se=tie_se) if self.winner == "filters" else check.holds:
+        filters (the winner, or after the label cleaning is held back) unless their model gets fewer judge images
+        right than none's (:meth:`ModelCheck.not_worse`); else ``none``: nothing applied."""
+        if check.not_worse() if self.winner == "filters" else check.holds:
             return self
-        if filters_check is not None and self.filters is not None and filters_check.not_worse(tie_se=tie_se):
+        if filters_check is not None and self.filters is not None and filters_check.not_worse():
             return self._shipping("filters", self.filters)
         return self._shipping("none", self.decisions.iloc[:0])
 

@@ -370,23 +370,22 @@ def model_check_note(check: dict | None, filters: dict | None = None) -> str:
             f"{_check_verdict(check, held=held)}.</p>")
     if not filters:
         return text
-    return text + (f"<p>The filters alone (the quality and duplicate drops, kept unless measured worse than none by "
-                   f"more than a tie) got {fmt(filters['winner_correct'])} of {fmt(filters['judged'])} right (gap "
+    return text + (f"<p>The filters alone (the quality and duplicate drops, kept unless their model gets fewer "
+                   f"judge images right than none's) got {fmt(filters['winner_correct'])} of {fmt(filters['judged'])} right (gap "
                    f"{fmt(filters['gap_images'])}, standard error {fmt(filters['gap_se'], digits=1)}): "
                    f"{_check_verdict(filters, held='pruned applies none')}.</p>")
 
 
 def _check_verdict(check: dict, *, held: str) -> str:
     """What a model check's block says ships: a label cleaning stands when measured better (else ``held``), the
-    filters (a block with ``ships``) unless measured worse than none by more than its ``tie_bound``."""
+    filters (a block with ``ships``) unless their model got fewer judge images right than none's."""
     name = html.escape(check["candidate"])
     if check["holds"]:
         return f"{name} stands"
     if "ships" not in check:
         return f"<b>{name} not measured better: {held}</b>"
-    bound = fmt(check["tie_bound"], digits=1)
-    return (f"{name} within a tie of none (up to {bound} images): pruned applies the filters" if check["ships"] else
-            f"<b>{name} measured worse than none by more than a tie ({bound} images): pruned applies none</b>")
+    return (f"{name} no fewer right than none: pruned applies the filters" if check["ships"] else
+            f"<b>{name} fewer right than none: pruned applies none</b>")
 
 
 def study_section(*, study: pd.DataFrame | None) -> str:
