@@ -129,11 +129,11 @@ def test_the_valuation_and_stop_figures_the_docs_quote_for_the_default_run_are_t
     # 0.90 on 84 and 0.96 of 358
     number = r"([\d.]+)"
     valuation = re.search(rf"\(`metrics/data_valuation.json`\): (\d+) drops, (\d+) of them flipped labels \(precision "
-                          rf"{number}, recall {number}, F1 {number}\), in {number} s of valuation", README)
+                          rf"{number}, recall {number}, F1 {number}\), in under a second of valuation", README)
     metrics = _metrics("data_valuation")
     truth = metrics["truth"]
     assert valuation.groups() == (str(metrics["decisions"]["drop"]), str(truth["tp"]), f"{truth['precision']:.3f}",
-                                  f"{truth['recall']:.3f}", f"{truth['f1']:.3f}", f"{metrics['seconds']:.2f}")
+                                  f"{truth['recall']:.3f}", f"{truth['f1']:.3f}")  # no seconds: they vary by run
 
     stop = re.search(rf"stopped at epoch (\d+)/20 \(patience 5:\s+best val acc {number} at epoch (\d+)\)", README)
     trained = json.loads((ROOT / "metrics/train/baseline/metrics.json").read_text())
