@@ -335,5 +335,6 @@ def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baselin
     winner = choose(gains, names=[o.name for o in options], tie_se=tie_se,
                     floor=1.0 if score == "accuracy" else LOG_LOSS_FLOOR)
     table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
-    judged = {o.name: o.decisions.reset_index(drop=True) for o, g in zip(options, gains) if g is not None}
-    return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True), judged.get("filters"))
+    filters_judged = next((o.decisions.reset_index(drop=True) for o, g in zip(options, gains)
+                           if o.name == "filters" and g is not None), None)
+    return Budget(table, options[winner].name, options[winner].decisions.reset_index(drop=True), filters_judged)
