@@ -37,7 +37,7 @@ EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger group
 
 def exact_pairs(digests: np.ndarray) -> np.ndarray:
     """Rows with equal ``(N,)`` pixel digests (any hashable dtype): consecutive members of each set."""
-    return _chain(pd.factorize(pd.Series(digests))[0])
+    return _chain(_pixel_ids(digests))
 
 
 def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None = None,
