@@ -357,8 +357,8 @@ def budget_section(*, summary: dict | None) -> str:
 def model_check_note(check: dict | None, filters: dict | None = None) -> str:
     """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence, and the filters' check
     (``filters_check``, run when a label cleaning was held back) in another; empty when none ran. A label cleaning
-    stands only when measured better than none; the filters (``ships`` in their block) unless measured worse by more
-    than a tie."""
+    stands only when measured better than none; the filters (``ships`` in their block) unless their model gets fewer
+    judge images right than none's."""
     if not check:
         return ""
     name = html.escape(check["candidate"])
