@@ -32,13 +32,13 @@ def unwritten_end(data: bytes, img: Image.Image) -> str | None:
     (before: every lossy WebP ending in flat macroblocks was refused, a whole WebP data set with a white band)."""
     if img.format == "WEBP":
         at, image = _webp_image_chunk(data)
-        zeros = len(image) - len(image.rstrip(b"\0")) if image is not None else 0
+        zeros = _zeros_at_end(image) if image is not None else 0
         unwritten = zeros >= ZERO_TAIL and (data[at - 8:at - 4] == b"VP8L" or _same_pixels(
             _webp_cut(data, at, len(image) - UNREAD), img))
     else:
         # the JPEG's own end, not the last end marker in the file: a trailer (a motion photo's video) holds start-
         # and end-of-scan bytes by chance (before: a JPEG with a trailer ending in zeros was refused or not by them)
-        zeros = len(data) - len(data.rstrip(b"\0"))
+        zeros = _zeros_at_end(data)
         end = _jpeg_end(data) if zeros >= ZERO_TAIL else 0
         unwritten = end is None or end > len(data) - zeros
     return UNWRITTEN if unwritten else None
@@ -56,7 +56,7 @@ def png_damage(data: bytes) -> str | None:
     seen_image = False
     for kind, _, fault in plain_png.chunks(data):
         if fault and (kind == b"IDAT" or not seen_image):
-            if len(data) - len(data.rstrip(b"\0")) >= ZERO_TAIL:
+            if _zeros_at_end(data) >= ZERO_TAIL:
                 return UNWRITTEN
             if fault == "cut":
                 return "cut short: its image data runs past the end of the file (an interrupted copy or download)"
@@ -89,8 +89,13 @@ def bmp_zero_rows(data: bytes) -> tuple[int, int] | None:
     pixels = data[start:start + stride * height]
     if compression not in (0, 3, 6) or stride <= 0 or len(pixels) < stride * height:  # RLE: zeros are its codes
         return None
-    rows = (len(pixels) - len(pixels.rstrip(b"\0"))) // stride
+    rows = _zeros_at_end(pixels) // stride
     return (rows, height) if rows * stride >= ZERO_TAIL and rows * 4 >= height else None
+
+
+def _zeros_at_end(data: bytes) -> int:
+    """How many zero bytes ``data`` ends in."""
+    return len(data) - len(data.rstrip(b"\0"))
 
 
 def _webp_image_chunk(data: bytes) -> tuple[int, bytes | None]:
