@@ -113,15 +113,11 @@ def without_profile(data: bytes) -> tuple[bytes, bytes | None]:
     any other file, or a PNG without one, as it is and None. Image.open refuses a whole PNG for a colour profile
     that inflates past 1 MB (a histology scanner's 1.2 MB sRGB profile) or names another compression method than
     0, though its pixels are whole: winnow.image_decode reads the profile itself and opens the rest."""
-    pos = len(_SIGNATURE)
-    while data.startswith(_SIGNATURE) and pos + 12 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if kind in (b"IDAT", b"IEND") or end > len(data):
+    for kind, pos, end in _frames(data):
+        if kind in (b"IDAT", b"IEND"):
             break
         if kind == b"iCCP":  # its CRC is checked with the others' (winnow.image_damage.png_damage)
             return data[:pos] + data[end:], data[pos + 8 : end - 4]
-        pos = end
     return data, None
 
 
@@ -133,11 +129,9 @@ def for_pillow(data: bytes) -> bytes:
     orientation in an XMP packet too. A chunk that inflates past :data:`MAX_TEXT`, or is broken, is left for
     Image.open to refuse or pass over. An ``eXIf`` chunk after the image data is left out: PNG places it before,
     and browsers ignore a late one, which Pillow read when loading (before: its orientation turned the image)."""
-    parts, pos, last, seen_image = [], len(_SIGNATURE), 0, False
-    while data.startswith(_SIGNATURE) and pos + 12 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if kind == b"IEND" or end > len(data):
+    parts, last, seen_image = [], 0, False
+    for kind, pos, end in _frames(data):
+        if kind == b"IEND":
             break
         if kind == b"eXIf" and seen_image:
             parts += [data[last:pos]]
@@ -146,8 +140,25 @@ def for_pillow(data: bytes) -> bytes:
             parts += [data[last:pos], stored]
             last = end
         seen_image = seen_image or kind == b"IDAT"
-        pos = end
     return b"".join(parts) + data[last:] if parts else data
+
+
+def _frames(data: bytes):
+    """Yield ``(kind, start, end)`` of each whole chunk of the PNG ``data`` up to and including ``IEND`` (none for
+    any other file); the walk ends before a chunk that runs past the end of ``data``, or where fewer bytes than a
+    chunk's frame remain. :func:`chunks` walks the same frames, checking CRCs and yielding a cut chunk."""
+    if not data.startswith(_SIGNATURE):
+        return
+    pos = len(_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            return
+        yield kind, pos, end
+        if kind == b"IEND":
+            return
+        pos = end
 
 
 def _stored_text(kind: bytes, body: bytes) -> bytes | None:
