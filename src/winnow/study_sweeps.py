@@ -118,9 +118,13 @@ def study_settings(sweeps: list[str], *, classes: list, colour: bool) -> list[li
 def queue_commands(sweeps: list[str], *, classes: list, colour: bool) -> list[list[str]]:
     """``dvc exp run --queue -S degrade.perturbations=...`` argument lists, one per experiment of
     :func:`study_settings`, in order."""
-    return [["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S",
-             f"degrade.perturbations={hydra_value(perturbations)}"]
-            for perturbations in study_settings(sweeps, classes=classes, colour=colour)]
+    return [_queue_command(perturbations) for perturbations in study_settings(sweeps, classes=classes, colour=colour)]
+
+
+def _queue_command(perturbations: list[dict]) -> list[str]:
+    """The ``dvc exp run --queue`` argument list of one experiment of :func:`study_settings`."""
+    return ["dvc", "exp", "run", "--queue", "-S", "degrade.enabled=true", "-S",
+            f"degrade.perturbations={hydra_value(perturbations)}"]
 
 
 def queue(args: argparse.Namespace) -> int:
@@ -130,8 +134,8 @@ def queue(args: argparse.Namespace) -> int:
     args.sweeps = args.sweeps or list(SWEEPS)
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
-    commands = queue_commands(args.sweeps, classes=classes, colour=args.grayscale)
-    settings = study_settings(args.sweeps, classes=classes, colour=args.grayscale)  # each command's perturbations
+    settings = study_settings(args.sweeps, classes=classes, colour=args.grayscale)
+    commands = [_queue_command(perturbations) for perturbations in settings]  # queue_commands, settings kept
     if args.dry_run:
         for command in commands:
             _say(shlex.join(command))
