@@ -29,10 +29,7 @@ def study_runs(experiments: list[dict], *, axis: str | None = None) -> tuple[lis
             return True
         if axis is not None:
             return axis_level(params, axis) is not None
-        degrade = params.get("degrade") or {}
-        if not isinstance(degrade, dict):
-            return True
-        specs = (degrade.get("perturbations") or []) if degrade.get("enabled", True) else []
+        specs = _perturbations(params)  # none for a degrade no run writes: a study run
         return not isinstance(specs, list) or len(specs) <= 1
 
     chosen = [is_study(exp["params"]) for exp in experiments]
@@ -109,8 +106,7 @@ def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
 
 def _damage(params: dict) -> str:
     """The perturbations a run's params ask for, as comparable text."""
-    degrade = params.get("degrade") or {}
-    specs = (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
+    specs = _perturbations(params)
     try:
         specs = [with_defaults(spec) for spec in specs]
     except WinnowError:
@@ -144,8 +140,7 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
 def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
     or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
-    degrade = params.get("degrade") or {}
-    specs = (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
+    specs = _perturbations(params)
     try:
         check_perturbations(specs)
     except WinnowError:  # before: a degrade or kind no run writes was an AttributeError or TypeError traceback
@@ -168,6 +163,12 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
     return ""
+
+
+def _perturbations(params: dict) -> list:
+    """A run's ``degrade.perturbations`` as degrade runs them: none where degrade is disabled (or not a mapping)."""
+    degrade = params.get("degrade") or {}
+    return (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
 
 
 def _number(value) -> bool:
