@@ -333,10 +333,11 @@ def run(args: argparse.Namespace) -> int:
     elif unplaced:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
-    if table[table["sweep"] != "clean"].empty and left_out:  # before: "no experiment is a study run ...; queue some"
+    no_curve = table[table["sweep"] != "clean"].empty
+    if no_curve and left_out:  # before: "no experiment is a study run ...; queue some"
         raise WinnowError(f"study: no run is left that draws a curve: {left_out} study run(s) were left out above "
                           "(each line says why and what to do)")
-    if table[table["sweep"] != "clean"].empty and args.from_json is None and not args.revs and args.num == 1:
+    if no_curve and args.from_json is None and not args.revs and args.num == 1:
         _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
