@@ -44,8 +44,7 @@ def unwritten_inputs(deps: dict[str, Any], *, written: Collection[str]) -> dict[
     seeds of one setting. The gate and ``compare`` both tell runs apart by it."""
     outs = [str(path).rstrip("/") for path in written if str(path).rstrip("/") not in SOURCE_LISTINGS]
     return {path: value for path, value in deps.items()
-            if not any(path == out or path.startswith(out + "/") or out.startswith(path.rstrip("/") + "/")
-                       for out in outs)}
+            if not any(_overlaps(path.rstrip("/"), out) for out in outs)}
 
 
 def locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
@@ -100,8 +99,13 @@ def upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
         for dep in entries[stage].get("deps") or []:
             path = str(dep.get("path", "")) if isinstance(dep, dict) else ""
             todo += [producer for out, producer in producers.items()
-                     if path and (path == out or path.startswith(out + "/") or out.startswith(path + "/"))]
+                     if path and _overlaps(path, out)]
     return seen
+
+
+def _overlaps(path: str, out: str) -> bool:
+    """Whether ``path`` is the output ``out``, lies below it, or is a folder holding it."""
+    return path == out or path.startswith(out + "/") or out.startswith(path + "/")
 
 
 def locked_stages(repo: Path) -> dict[str, dict]:
