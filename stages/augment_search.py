@@ -10,7 +10,7 @@ table, no augmentation first, the images sampled and the seconds spent). Off (au
 import time
 from dataclasses import replace
 
-from winnow.stage import check_outputs, clear_skipped, load_params, run, together, write_json, write_skipped
+from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
 
 DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
             "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,
@@ -67,9 +67,9 @@ def main() -> None:
     best = max(row["score"] for row in result.table[1:])
     chosen = result.table[policies.index(result.policy) + 1]["score"]
     # only now: a refusal or a fault before (an empty val split, a training that ran out of memory) used to leave
-    # no data/augment-search beside the metrics of the last skipped run, which still said skipped
-    clear_skipped(folders=FOLDERS)
-    with together():  # the policy balance reads and the table that shows why land as one
+    # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
+    # puts the stand-ins back. The policy balance reads and the table that shows why land as one
+    with replacing_skipped(folders=FOLDERS), together():
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": chosen,
                               "no_augmentation_val_accuracy": result.table[0]["score"]})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,

@@ -80,6 +80,33 @@ def test_a_search_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(
     assert (project / "data/augment-search/skipped.txt").read_text().startswith("skipped: augment_search.enabled")
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_search_failing_while_writing_after_a_skipped_run_puts_the_stand_ins_back(tmp_path, monkeypatch):
+    # before: the stand-in data/augment-search was removed just before the policy and its table were written, so a
+    # fault there (here the metrics write failing: a full disk) left no data/augment-search beside
+    # metrics/augment_search.json saying skipped
+    project = search_project(tmp_path / "project", val_labels=[0, 1])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    make_project(project, {**params, "augment_search": {**params["augment_search"], "enabled": False}})
+    assert run_stage(project, "augment_search").returncode == 0
+    make_project(project, params)
+    written = {p: (project / p).read_bytes() for p in files_under(project)}
+    monkeypatch.chdir(project)
+    stage = _stage("augment_search")
+    real_write_json = stage.write_json
+
+    def write_json(path, value):
+        if str(path) == stage.METRICS:
+            raise OSError(28, "No space left on device")
+        real_write_json(path, value)
+
+    monkeypatch.setattr(stage, "write_json", write_json)
+    with pytest.raises(OSError, match="No space left on device"):
+        stage.main()
+    assert {p: (project / p).read_bytes() for p in files_under(project)} == written
+    assert (project / "data/augment-search/skipped.txt").read_text().startswith("skipped: augment_search.enabled")
+
+
 def _stage(name: str):
     spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
