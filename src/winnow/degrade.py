@@ -10,7 +10,7 @@ How a run unfolds, so that its ground truth stays exact:
 1. Removals (``class_removal``, ``class_subsample``, ``subsample``) drop train rows, in list order. A
    ``class_subsample`` that would leave a class it names without a train image is refused (cutting a
    class to nothing is ``class_removal``'s job). A removed class stays removed: label noise only ever
-   gives a class that keeps train images (:func:`winnow.degrade_options.after_removals`).
+   gives a class that keeps train images (:func:`winnow.degrade_removals.after_removals`).
 2. Every other perturbation picks its images among the surviving train rows, in list order:
    ``fraction`` is a share of the surviving train rows; ``rates`` (label kinds) maps class → share
    of that class. With ``disjoint`` (the default) no image is picked twice; without it label and
@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 
 from winnow import perturb
-from winnow.degrade_options import (
-    Perturbation, after_removals, check_class_subsample, kept, long_tail_shares, parse,
-)
+from winnow.degrade_options import Perturbation, parse
+from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
     CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
@@ -346,7 +345,7 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
 def _relabel(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
     """Symmetric noise: a uniformly chosen other class among those with train images after the removals (a
     removed class stays removed: a label of it would be wrong on every image that carries it). Pair flip: the
-    class its mapping names (:func:`winnow.degrade_options.after_removals` made it so)."""
+    class its mapping names (:func:`winnow.degrade_removals.after_removals` made it so)."""
     old = state.labels[targets]
     left = state.classes_left
     if p.kind == "symmetric_noise":
