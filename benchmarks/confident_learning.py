@@ -45,8 +45,9 @@ from winnow.embeddings import clean_rounds, round_options  # noqa: E402
 from winnow.imageset import ImageSet, pixel_digest  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
+from winnow.npz_files import load_npz  # noqa: E402
 from winnow.out_of_sample import cross_val_pred_probs  # noqa: E402
-from winnow.sources import load_mnist5k, load_npz  # noqa: E402
+from winnow.sources import load_mnist5k  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 
 CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"

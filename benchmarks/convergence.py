@@ -226,7 +226,7 @@ def cifar(path: Path, params: dict, cache: Path, *, budgets) -> dict:
 
     from winnow.imageset import ImageSet
     from winnow.ingest import to_imageset
-    from winnow.sources import load_npz
+    from winnow.npz_files import load_npz
     from winnow.training import TrainConfig
 
     loaded = load_npz(path)

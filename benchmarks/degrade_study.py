@@ -41,7 +41,8 @@ from winnow.degrade import degrade
 from winnow.imageset import ImageSet
 from winnow.ingest import to_imageset
 from winnow.metrics import summarise
-from winnow.sources import load_mnist5k, load_npz
+from winnow.npz_files import load_npz
+from winnow.sources import load_mnist5k
 from winnow.training import TrainConfig, fit, predict_proba
 
 RESULTS = Path(__file__).resolve().parent / "results"

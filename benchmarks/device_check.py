@@ -54,9 +54,9 @@ from winnow.augment_search import candidates, policy_for, search, short_training
 from winnow.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from winnow.configs import SelfSupConfig  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
+from winnow.npz_files import load_npz  # noqa: E402
 from winnow.represent import knn_val_accuracy  # noqa: E402
 from winnow.selfsup import encode, pretrain  # noqa: E402
-from winnow.sources import load_npz  # noqa: E402
 from winnow.training import TrainConfig  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results/device_check.json"

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from winnow.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from winnow.ingest import to_imageset  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
-from winnow.sources import load_mnist5k, load_npz  # noqa: E402
+from winnow.npz_files import load_npz  # noqa: E402
+from winnow.sources import load_mnist5k  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
 
 CIFAR = ROOT.parent / "shared/data/cifar-10-exact-subset/cifar10_exact_subset.npz"

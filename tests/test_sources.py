@@ -8,7 +8,8 @@ from winnow.errors import WinnowError
 from winnow.ingest import carve_splits, to_imageset
 from winnow.cifar10 import load_cifar10
 from winnow.image_files import load_imagefolder
-from winnow.sources import load_mnist5k, load_npz, load_source
+from winnow.npz_files import load_npz
+from winnow.sources import load_mnist5k, load_source
 
 
 def _save(path, array, mode=None, **kw):

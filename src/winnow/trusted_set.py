@@ -17,8 +17,9 @@ import numpy as np
 from winnow.errors import WinnowError, first_repeated
 from winnow.image_files import load_imagefolder
 from winnow.ingest import alike
+from winnow.npz_files import load_npz
 from winnow.remote_files import RemotePath, locate
-from winnow.sources import Loaded, load_npz
+from winnow.sources import Loaded
 
 TRUSTED_LAYOUTS = "a folder root/<class>/<image files> or an .npz with images + labels (optional classes)"
 
