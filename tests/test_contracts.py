@@ -553,11 +553,11 @@ def test_a_part_of_a_page_gx_could_not_render_is_told_apart_from_a_page(capsys):
     # placeholder; counted as a page, it failed the stage with "none of them is written"
     import logging
 
-    from winnow.contracts import _render_errors
+    from winnow.contract_docs import render_errors
 
     message = ('An unexpected Exception occurred during data docs rendering.  Detailed information follows:\n'
                '                ValueError: "bad cell".  Traceback: "Traceback (most recent call last): ...".')
-    with _render_errors() as (pages, parts):
+    with render_errors() as (pages, parts):
         logging.getLogger("great_expectations.render.renderer.content_block.content_block").error(message)
         logging.getLogger("great_expectations.render.renderer.site_builder").error(message.replace("cell", "page"))
     assert (pages, parts) == (['ValueError: "bad page"'], ['ValueError: "bad cell"'])

@@ -8,7 +8,8 @@ numbers that were enforced; an expectation whose bound is null is left out and l
 :attr:`Suite.left_out`.
 
 :func:`validate` runs suites on pandas DataFrames in an ephemeral GX context (no GX project folder),
-returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site.
+returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site
+(:mod:`winnow.contract_docs`).
 great_expectations is imported only where a suite is checked (here in :func:`validate`, and by
 winnow.variant_contract before a stage's work), through :func:`winnow.gx_import.import_gx`: it takes seconds.
 """
@@ -17,9 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,10 +26,10 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
+from winnow.contract_docs import build_docs
 from winnow.contract_rules import SEVERITIES, check_rule
 from winnow.errors import WinnowError, fault_line
 from winnow.gx_import import gx_broken, import_gx
-from winnow.outputs import atomic_folder
 from winnow.yaml_text import load_yaml
 
 SUITES = ("ingest", "scores", "variant")
@@ -38,9 +37,6 @@ SUITES_DIR = "contracts"
 MODES = CONTRACT_MODES
 PARAMETER = "$PARAMETER"
 _EXAMPLES = 3  # unexpected values shown in a failure line
-_BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
-_RUN_TIME = "19700101T000000.000000Z"  # validate's fixed run time, GX's folder name for the run
-_CLOCK_TIME = re.compile(r"(?!" + re.escape(_RUN_TIME) + r")\d{8}T\d{6}\.\d+Z")
 # rules whose observed value is the number of rows the row_condition selects: for them no row selected is a
 # measurement, 0 (before: "value: 0, row_condition: 'label==99'", a user's "no image may be X", failed on clean data)
 _COUNTS_SELECTED_ROWS = "expect_table_row_count_"
@@ -51,7 +47,6 @@ def _counts_none(kind: str, kwargs: Mapping[str, Any]) -> bool:
     then is no row selected its measurement. A count allowing some (max_value 1) whose condition matches nothing
     is more likely a typo ('split=="Test"') and fails as other rules do (found by a review: it passed)."""
     return kind.startswith(_COUNTS_SELECTED_ROWS) and (kwargs.get("value") == 0 or kwargs.get("max_value") == 0)
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -228,7 +223,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
             raise _gx_failed(suite, f"checking table {batch.table!r}", err) from err
         results += [_result(suite.name, batch.table, checked, frame=batch.frame) for checked in outcome.results]
     if docs_dir is not None:
-        _build_docs(context, Path(docs_dir))
+        build_docs(context, Path(docs_dir))
     return results
 
 
@@ -260,74 +255,6 @@ def _ephemeral_context():
     except Exception as err:  # noqa: BLE001 - another GX version's context (a TypeError, an AttributeError)
         raise gx_broken("start an ephemeral context", err) from err
     return gx, context
-
-
-def _build_docs(context, docs_dir: Path) -> None:
-    # replaced as one folder (with the stage's other outputs, inside winnow.outputs.together): a kill between
-    # removing the old docs and renaming the new ones had left neither
-    with atomic_folder(docs_dir) as staging:
-        context.add_data_docs_site("winnow", {
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
-        with _render_errors() as (pages, parts):
-            try:
-                context.build_data_docs(site_names=["winnow"])
-            except OSError as err:
-                if err.filename is None:  # GX's copy of its static files names none: "File too large", but which?
-                    raise OSError(err.errno, err.strerror or str(err), str(docs_dir)) from err
-                raise
-        if pages:
-            raise WinnowError(f"contracts: Great Expectations could not render {len(pages)} Data Docs page(s) of "
-                              f"{docs_dir} (first: {pages[0]}); none of them is written: fix that, then rerun")
-        if parts:  # a cell or block of a page GX drew with a placeholder instead
-            print(f"warning: contracts: Great Expectations could not render {len(parts)} part(s) of the Data Docs "
-                  f"pages of {docs_dir} (first: {parts[0]}); the pages show a placeholder there")
-        for page in staging.rglob("*.html"):
-            page.write_text(_same_data_same_page(page.read_text()))
-
-
-@contextmanager
-def _render_errors() -> Iterator[tuple[list[str], list[str]]]:
-    """(pages, parts): the errors GX logs while it builds Data Docs, each as ``Type: "message"``, of a whole page (its
-    site builders') and of a part of one (a content block, which GX draws with a placeholder). GX catches an
-    exception rendering or writing a page (a full disk), logs it with its traceback and goes on: the docs lacked
-    pages without a word to the stage, and the log's tracebacks came before the stage's own line."""
-    import logging
-
-    pages: list[str] = []
-    parts: list[str] = []
-
-    class Kept(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            text = record.getMessage()
-            found = _RENDER_ERROR.search(text)
-            page = record.name.endswith((".site_builder", ".site_index_page_renderer"))
-            (pages if page else parts).append(found.group(1) if found else (text.strip().splitlines() or ["?"])[0])
-
-    gx_logger = logging.getLogger("great_expectations")
-    kept, propagated = Kept(logging.ERROR), gx_logger.propagate
-    gx_logger.addHandler(kept)
-    gx_logger.propagate = False
-    try:
-        yield pages, parts
-    finally:
-        gx_logger.removeHandler(kept)
-        gx_logger.propagate = propagated
-
-
-_RENDER_ERROR = re.compile(r'Detailed information follows:\s*(\w+: ".*?")\.  Traceback', re.DOTALL)
-
-
-def _same_data_same_page(page: str) -> str:
-    """A Data Docs page without what changes from run to run on the same data, so the folder (a DVC output)
-    has the same bytes: GX stamps the build time on a logo URL and the batch's load time in a table
-    (shown as –: when it ran is in DVC's and git's history), and gives each collapsible block a random
-    uuid4 (numbered in order of appearance here, each anchor still matching its block)."""
-    page = _CLOCK_TIME.sub("–", _BUILD_STAMP.sub("", page))
-    numbers: dict[str, str] = {}
-    return _UUID.sub(lambda found: numbers.setdefault(found.group(), f"block{len(numbers)}"), page)
 
 
 def _gx_failed(suite: Suite, doing: str, err: Exception) -> WinnowError:
