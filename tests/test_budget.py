@@ -476,6 +476,34 @@ def test_choose_budget_hands_the_judged_filters_on_for_the_model_check():
     assert budget.filters["action"].tolist() == ["drop", "drop"]
 
 
+def test_filters_the_probe_measured_to_hurt_do_not_ship_when_the_model_check_holds_back_the_label_cut():
+    # before: the probe scored the filters 23 judge images below none (a measured loss) and all of the label fixes
+    # on top of them best; the model check tied all with none, so the filters were checked alone, tied again and
+    # shipped: 183 harmful quality drops that none would have kept out, had no label cut won the probe
+    c = case()
+    ids = train_ids(len(c.given))
+    inner = np.flatnonzero((c.true == 0) & (c.train_x[:, 0] > -3))  # "dark": every left image right of its centre
+    fixes = issues_table(ids[c.planted], relabel_to=c.true[c.planted], confidence=np.linspace(1, 0.5, 120))
+    budget, rows = judged(c, fixes, filters=cleaner_decisions(flags=pd.DataFrame({"id": ids[inner], "dark": True,
+                                                                                 "any": True})))
+    assert (rows["none"]["correct"], rows["filters"]["correct"], rows["all"]["correct"]) == (764, 741, 797)
+    assert budget.winner == "all" and budget.filters is None
+    trained = []
+
+    def fit_and_predict(train_images, train_labels):  # every judge image right, whatever it learns from: a tie
+        trained.append(len(train_images))
+        return c.val_y
+
+    shipped, check, filters_check = check_budget(
+        budget, baseline_of(c.given), train_images=np.zeros((len(c.given), 1, 1, 1), np.uint8),
+        judge_images=np.zeros((len(c.val_y), 1, 1, 1), np.uint8), judge_labels=c.val_y,
+        fit_and_predict=fit_and_predict)
+    assert not check.holds and filters_check is None
+    assert shipped.winner == "none" and shipped.decisions.empty
+    assert [row["candidate"] for row in shipped.table if row["chosen"]] == ["none"]
+    assert trained == [1200, 1200 - 183]  # none and all: the filters are not trained
+
+
 def test_the_stage_says_what_shipped_after_the_checks_and_warns_only_when_the_probes_winner_is_held_back():
     # before: "all not measured better, pruned applies none" whatever the filters would have done
     spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")

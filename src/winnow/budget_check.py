@@ -110,8 +110,8 @@ def model_check(baseline: pd.DataFrame, decisions: pd.DataFrame, *, train_images
 def check_budget(budget: Budget, baseline: pd.DataFrame, *, none_hits: np.ndarray | None = None,
                  **training) -> tuple[Budget, ModelCheck, ModelCheck | None]:
     """``(shipped, check, filters_check)``: the model check of ``budget``'s winner (not none) and, when that
-    holds back a label cleaning (a ``top`` cut or ``all``) and ``budget.filters`` was judged, of the filters
-    alone, and what ships after them (:meth:`winnow.budget.Budget.checked`).
+    holds back a label cleaning (a ``top`` cut or ``all``) and ``budget.filters`` was judged within a tie of none,
+    of the filters alone, and what ships after them (:meth:`winnow.budget.Budget.checked`).
     none is trained once at most (never when ``none_hits`` is given): the filters' check reuses the first
     check's none. ``training``: :func:`model_check`'s ``train_images``, ``train_rows``, ``judge_images``,
     ``judge_labels``, ``fit_and_predict`` and ``exclude``."""
