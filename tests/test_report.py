@@ -355,6 +355,19 @@ def test_the_budget_section_says_whether_the_filters_ship_by_their_own_rule():
         "(gap 0, standard error 0.0): filters no fewer right than none: pruned applies the filters.</p>")
 
 
+@pytest.mark.parametrize("tie_se, shown", [(0.25, "0.25"), (0.01, "0.01"), (1.0, "1"), (2, "2")])
+def test_the_budget_note_gives_budget_tie_se_as_set(tie_se, shown):
+    # before: to one decimal, tie_se 0.25 read "more than 0.2 standard error(s)" and 0.01 "more than 0.0"
+    from winnow.report import budget_section
+
+    row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 100, "correct": 90,
+           "accuracy": 0.9, "log_loss": 0.3, "note": ""}
+    summary = {"enabled": True, "judge": {"split": "val", "images": 100}, "score": "log_loss", "l2": 0.1,
+               "l2_chosen_on": "val", "tie_se": tie_se, "winner": "none", "leak_drops": 0, "candidates": {"none": row}}
+    assert (f"A cleaning wins only by more than {shown} standard error(s) of the paired difference over doing less"
+            in budget_section(summary=summary))
+
+
 def test_the_cleaners_grids_say_their_decisions_are_not_what_pruned_applies(full_report):
     # before: tiles captioned "drop" in the red frame of a removal, for images the budget kept in pruned
     page = page_text(full_report)

@@ -348,7 +348,8 @@ def budget_section(*, summary: dict | None) -> str:
             + html_table(table.astype(object).where(table.notna(), None), digits=4, bold=bold)
             + '<p class="note">filters: the quality and duplicate drops; top p%: the filters plus the label '
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
-              f"than {fmt(summary['tie_se'], digits=1)} standard error(s) of the paired difference over doing less "
+              # as given: one decimal showed tie_se 0.25 as 0.2 and 0.01 as 0.0
+              f"than {summary['tie_se']:g} standard error(s) of the paired difference over doing less "
               "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
               "cleaning by as much.</p>"
             + model_check_note(summary.get("model_check"), summary.get("filters_check")) + leaks)
