@@ -11,7 +11,7 @@ cleaning ships only if that model gets more judge images right with it; when it 
 checked by one more training and, like a winning filters, ship unless they get fewer right than none (a tie
 ships them); else pruned applies nothing. none is trained once, or is the represent stage's judge when
 that one was trained alike (source judge, the same train section, judged on val, no train copy of a val image
-left out).
+and no val image left out).
 dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no
 cleaning to weigh but the splits' integrity, which no judge sees (a copy of a test image flatters the test
 score), so no probe or check trains on them and pruned drops them even when none wins.
@@ -171,10 +171,11 @@ def main() -> None:
 
         # none's training is the represent judge's when that was trained alike (the default on MNIST-5k): the
         # same model, the same train images and labels, val, seed and threads give the same weights (the judge
-        # trains without augmentation)
+        # trains without augmentation). Before: val copies labelled two ways, left out of the judge, let it stand in
+        # though it chose its epoch on all of val and the winner's training on val without them
         judge = represent_options(params.get("represent"), train=params["train"])
         reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
-                 and not exclude.any() and not repeats.any())
+                 and not exclude.any() and not repeats.any() and not conflicts.any())
         none_hits = None
         if reuse:
             judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,

@@ -15,7 +15,9 @@ import pytest
 from PIL import Image
 
 from budget_project import CENTRES, case, planted_fixes_then_mistakes, train_ids, write_state
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import (
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+)
 from winnow import report
 from winnow.imageset import write_imageset
 from winnow.stage import write_table
@@ -617,3 +619,39 @@ def test_a_trusted_npz_label_beyond_the_data_sets_classes_names_them(tmp_path):
     project, before, done = ingest_with(tmp_path, path)
     assert_error_line(done, f"{path}: labels row 1 is 3, beyond the 3 classes of the data set")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_val_pictures_labelled_two_ways_are_no_judge_for_the_represent_judges_training_to_stand_in_for_none(
+        tmp_path, monkeypatch):
+    # before: with two val copies of one picture labelled two ways left out of the judge, none's model check was
+    # still the represent judge's training, whose epoch was chosen on all of val, conflicting copies included,
+    # while the winner's training chose its epoch on val without them: "trained exactly so" it was not
+    import importlib.util
+
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
+                          params={"budget": {"check": True}})
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    pair = groups.index[groups["id"].isin(["val-0000", "val-0300"])]  # labelled left and middle
+    groups.loc[pair, "group"], groups.loc[pair, "group_size"] = groups.loc[pair[0], "group"], 2
+    write_table(project / "data/dedup/groups.parquet", groups)
+    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    judged_on = []
+
+    def fit(images, labels, val_images, val_labels, **_):  # a model naming the left class for every image
+        judged_on.append(len(val_labels))
+
+    def load(*_, **__):
+        raise AssertionError("the represent judge was loaded to stand in for none")
+
+    monkeypatch.setattr(stage, "fit", fit)
+    monkeypatch.setattr(stage, "load", load)
+    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
+    monkeypatch.chdir(project)
+    stage.main()
+    check = json.loads((project / "metrics/budget.json").read_text())["model_check"]
+    assert (check["none_trained_by"], check["judged"]) == ("budget", 898)
+    assert judged_on[:2] == [898, 898]  # none and the winner chose their epochs on the same 898 val images
