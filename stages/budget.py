@@ -134,8 +134,11 @@ def main() -> None:
                                        "cleaning from noise (budget.min_judge_images)",
                                        f"at least {p['min_judge_images']} images, or lower budget.min_judge_images to "
                                        "judge on fewer"))
+        # before: "pruned applies none (the quality and duplicate drops need no judge)" where none were applied
+        what = ("filters (the quality and duplicate drops need no judge)" if shipped.name == "filters" else
+                "none (no quality or duplicate drop it could apply)")
         print(f"warning: budget: the {judge_split} split {why}, so no label cleaning can be judged: pruned applies "
-              f"{shipped.name} (the quality and duplicate drops need no judge); give the split {give}")
+              f"{what}; give the split {give}")
         _say_leaks(shipped.decisions, leaks)
         return
     train_x = read_representation(REPRESENT_IN, baseline["id"])

@@ -430,6 +430,28 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
             "cleaning from noise") in page
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_judge_split_of_a_few_images_without_filters_says_pruned_applies_nothing(tmp_path):
+    # before: "pruned applies none (the quality and duplicate drops need no judge)", on the page too, where
+    # pruned.cleaners held no quality or duplicate cleaner and pruned applied nothing
+    c = case()
+    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
+    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": ["confident_learn"]}})
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: budget: the trusted split holds 99 images, fewer than the 100 that tell a cleaning from noise "
+            "(budget.min_judge_images), so no label cleaning can be judged: pruned applies none (no quality or "
+            "duplicate drop it could apply); give the split at least 100 images, or lower budget.min_judge_images "
+            "to judge on fewer") in done.stdout.splitlines()
+    assert pd.read_parquet(project / "data/budget/decisions.parquet").empty
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["winner"] == "none"
+    assert ("so pruned applies <b>none</b> (no quality or duplicate drop it could apply). Give that split at least "
+            "100 images.</p>") in report.budget_section(summary=metrics)
+
+
 def flag_dark(project, ids) -> None:
     """threshold's flags with ``ids`` flagged dark: quality drops, the filters every cut builds on."""
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")

@@ -321,9 +321,12 @@ def budget_section(*, summary: dict | None) -> str:
         why, give = ((f"no image of {html.escape(', '.join(lacking))}", "images of every class") if lacking else
                      (f"{fmt(judge['images'])} images, fewer than the {fmt(judge['min_images'])} that tell a cleaning "
                       "from noise", f"at least {fmt(judge['min_images'])} images"))
+        # before: "pruned applies none (the quality and duplicate drops, ...)" where none were applied
+        what = ("the quality and duplicate drops, which need no judge" if summary["winner"] == "filters" else
+                "no quality or duplicate drop it could apply")
         return (f"<p><b>No label cleaning was judged</b>: the {html.escape(judge['split'])} split holds {why}, so "
-                f"pruned applies <b>{html.escape(summary['winner'])}</b> (the quality and duplicate drops, which "
-                f"need no judge). Give that split {give}.</p>" + leaks)
+                f"pruned applies <b>{html.escape(summary['winner'])}</b> ({what}). Give that split {give}.</p>"
+                + leaks)
     # values as written: a candidate not eligible has no count of judge images right, and pandas made that column
     # float, so every other candidate's count read "477.0000"
     table = pd.DataFrame(list(summary["candidates"].values()), index=list(summary["candidates"]),
