@@ -203,6 +203,20 @@ def test_embedding_neighbours_within_the_radius_join_with_their_own_reason():
     assert confirmed_copy["reason"].tolist() == ["kept", "embedding_duplicate", "unique", "unique"]
 
 
+@pytest.mark.hostile("intermediates")
+def test_an_embedding_that_puts_a_mirror_of_another_class_beside_it_makes_no_copy():
+    # an embedding trained on mirrored views (selfsup hflip) puts i4 (i0 mirrored, labelled 1) and i5 (i1 mirrored,
+    # labelled 0) on their sources. before: the thumbnail check confirmed both through the mirrored view, so i4 was
+    # dropped as i0's embedding_duplicate: a mirror of another class, which the pHash search never takes as a copy
+    sources = smooth_images(4)
+    images = np.concatenate([sources, sources[:1, :, ::-1], sources[1:2, :, ::-1]])
+    embedding = np.eye(6, 8, dtype=np.float32)
+    embedding[4], embedding[5] = embedding[0], embedding[1]
+    table = dedup(images, labels=[0, 0, 0, 0, 1, 0], embedding=embedding, embedding_radius=0.01, radius=None)
+    assert table["reason"].tolist() == ["unique", "kept", "unique", "unique", "unique", "embedding_duplicate"]
+    assert table["kept"].tolist() == [True, True, True, True, True, False]
+
+
 def test_an_embedding_that_does_not_match_the_images_is_refused():
     images = smooth_images(3)
     with pytest.raises(WinnowError, match="dedup.embedding_radius: 3 images but 2 embeddings"):

@@ -18,6 +18,7 @@ returns int64 ``(P, 2)`` row pairs; the groups are the connected components of a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -126,15 +127,26 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
 
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
-                    min_correlation: float | None = None, knn: str = "numpy") -> np.ndarray:
+                    min_correlation: float | None = None, knn: str = "numpy", digests: np.ndarray | None = None,
+                    labels: np.ndarray | None = None) -> np.ndarray:
     """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
     :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
     ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
-    ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`."""
+    ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
+
+    With ``labels`` (int ``(N,)``) and ``digests`` (``(N,)``), a pair whose pixels carry no label in common
+    (:func:`share_a_label`) is confirmed by the unmirrored views alone, as :func:`flip_crop_pairs` leaves out
+    a mirror of another class: an embedding trained with mirrored views (selfsup hflip) puts an image and its
+    mirror together, and mirroring may change the class (left/right, b/d)."""
     candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
         return candidates
-    return candidates[_correlated(looks.correlation(candidates, whole=True), min_correlation)]
+    same = (np.ones(len(candidates), bool) if labels is None or not looks.flip else
+            share_a_label(candidates, digests=digests, labels=labels))
+    correlation = np.empty(len(candidates), np.float32)
+    correlation[same] = looks.correlation(candidates[same], whole=True)
+    correlation[~same] = replace(looks, flip=False).correlation(candidates[~same], whole=True)
+    return candidates[_correlated(correlation, min_correlation)]
 
 
 def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -89,8 +89,8 @@ def duplicate_links(
         labels, mirrored: int ``(N,)`` labels and bool ``(V,)`` which variants are mirrors
             (:func:`winnow.copies.mirrored_views`): given both, a pair linked only through a mirror whose
             pixels carry no label in common (:func:`winnow.copies.share_a_label`) is no copy (mirroring may
-            change the class: left/right, b/d), and a ``warning:`` line
-            says how many such links were left out.
+            change the class: left/right, b/d; an embedding pair of such images is confirmed by the unmirrored
+            views alone), and a ``warning:`` line says how many such links were left out.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     if radius is not None:
@@ -110,9 +110,13 @@ def duplicate_links(
                                                        looks=looks, min_correlation=min_correlation, labels=labels,
                                                        mirrored=mirrored, near=links["near_duplicate"], digests=digests)
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
+        # before: the thumbnail check took a mirror of another class as a copy here, so with an embedding trained
+        # on mirrored views every class-1 mirror of a class-0 image was dropped as its embedding_duplicate, right
+        # after the warning that such mirror links are not taken as copies
         links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
                                                        looks=looks if embedding_confirm else None,
-                                                       min_correlation=min_correlation, knn=knn)
+                                                       min_correlation=min_correlation, knn=knn, digests=digests,
+                                                       labels=None if mirrored is None else labels)
     return links
 
 
