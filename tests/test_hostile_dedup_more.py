@@ -105,6 +105,24 @@ def test_exact_copies_in_an_embedding_are_one_point_to_lof():
     assert (scores[:29] == scores[29]).all()
 
 
+@pytest.mark.hostile("intermediates")
+def test_copies_whose_embeddings_differ_in_the_last_bits_are_one_point_to_lof():
+    # 20 of 200 embeddings are one image's, each off by about 1e-6 (another batch, another order of summation): a
+    # cosine distance of 0 in float32. before: only bit-equal rows were one point, so the 10 ordinary images beside
+    # these scored LOF normality about 0 and were flagged as outliers
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 8)).astype(np.float32)
+    exact = features.copy()
+    exact[1:20] = features[0]
+    features[1:20] = features[0] + (rng.normal(size=(19, 8)) * 1e-6).astype(np.float32)
+    table, cuts = find_outliers([_self_space(features)], methods=("lof",), k=10, bins=32)
+    assert not table["lof_outlier"].any() and cuts == {"lof": -np.inf}
+    # scored as if they were bit-equal copies: one point
+    scores = table["lof"].to_numpy()
+    np.testing.assert_allclose(scores, outlier_scores(_self_space(exact), method="lof", k=10), rtol=1e-5)
+    assert (scores[:20] == scores[0]).all()
+
+
 def test_an_embedding_of_one_repeated_row_scores_every_image_normal_by_lof():
     # the copies of one row are one point (the case above), which has no neighbours to be sparser than: scikit-learn
     # cannot fit one point, so every image is normal

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import OUTLIER_METHODS
+from winnow.cosine_index import cosine_pairs
 from winnow.errors import WinnowError
+from winnow.hamming_index import components
 from winnow.neighbours import Space, check_k, nearest
 from winnow.thresholds import flag_issues
 
@@ -47,7 +49,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     # copies (equal unit rows) are one point to LOF: k or more of them have a k-distance of 0 and a local density
     # of 1e10, so every image that had them among its neighbours scored LOF ~1e10 (normality 0, flagged), and
     # scikit-learn warned "Duplicate values are leading to incorrect results"
-    distinct, inverse = np.unique(reference, axis=0, return_inverse=True)
+    distinct, inverse = _points(reference, k=k, knn=knn)
     if len(distinct) == len(reference):
         if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
             lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
@@ -100,6 +102,20 @@ def find_outliers(
     for m in methods:
         table[m], table[f"{m}_outlier"] = scores[m], flags[m]
     return table, cuts
+
+
+def _points(reference: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct points of float64 ``(R, D)`` unit ``reference`` rows, ``(G, D)``, and each row's point, int64
+    ``(R,)``: equal rows, and rows within float32's rounding of one another (cosine distance 0 to
+    :func:`winnow.cosine_index.cosine_pairs`, among each one's ``k`` nearest, searched by ``knn``), are one point.
+
+    before: only bit-equal rows were, so 20 copies of one image whose embeddings differed in the last bits (a
+    cosine distance of 1e-12: another batch, another summation order) had a k-distance near 0 and made the 10
+    ordinary images beside them outliers (normality 0)."""
+    distinct, inverse = np.unique(reference, axis=0, return_inverse=True)
+    point = components(len(distinct), cosine_pairs(distinct, radius=0.0, k=k, backend=knn))
+    first = np.unique(point, return_index=True)[1]  # points are numbered by their first row
+    return distinct[first], point[inverse.ravel()]
 
 
 def _unit(features: np.ndarray) -> np.ndarray:
