@@ -92,21 +92,45 @@ def test_a_mirror_of_its_own_class_is_a_copy_when_an_exact_copy_of_another_label
     assert "warning: dedup:" not in capsys.readouterr().out
 
 
-@pytest.mark.hostile("intermediates")
-def test_a_fade_between_two_pictures_leaks_only_the_frames_that_look_like_the_test_one():
-    # 30 frames fading from picture a (the test image) to picture b, neighbours near copies, a and b not (0.44).
-    # before: one group of 30, and all 29 train frames, b itself, dropped as leaks of a below the chain warning
+def fade() -> np.ndarray:
+    """uint8 ``(30, 32, 32, 1)``: frames fading from one noisy texture to another, neighbours near copies, the two
+    ends not (0.44)."""
     def texture(seed):
         rng = np.random.default_rng(seed)
         low = perturb.resize((rng.random((1, 4, 4, 1)) * 255).astype(np.uint8), (32, 32)).astype(float)
         return np.clip(low + rng.normal(0, 20, (1, 32, 32, 1)), 0, 255)
     a, b = texture(11), texture(12)
-    images = np.concatenate([(1 - s) * a + s * b for s in np.linspace(0, 1, 30)]).astype(np.uint8)
+    return np.concatenate([(1 - s) * a + s * b for s in np.linspace(0, 1, 30)]).astype(np.uint8)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_fade_between_two_pictures_leaks_only_the_frames_that_look_like_the_test_one():
+    # 30 frames fading from picture a (the test image) to picture b.
+    # before: one group of 30, and all 29 train frames, b itself, dropped as leaks of a below the chain warning
+    images = fade()
     table = dedup(images, splits=["test"] + ["train"] * 29)
     thumbs = thumbnail_features(images)
     like_a = thumbs[1:] @ thumbs[0] >= DEFAULTS["min_correlation"]
     assert (table["reason"].to_numpy()[1:] == "leak").tolist() == like_a.tolist()
     assert 0 < like_a.sum() < 29 and table["kept"].iloc[1:].any()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_picture_keeps_the_label_its_copies_carry_when_chained_look_alikes_leave_its_group():
+    # a fade: i0 labelled 1, the frames that look like it 0, the rest (further along, look-alikes of look-alikes) 1.
+    # All 30 chain into one group of most label 1; the far frames resemble no image it keeps and leave it. before:
+    # i0 stayed under label 1, voted for by frames no longer in its group, and its copies labelled 0 went
+    images = fade()
+    thumbs = thumbnail_features(images)
+    like_i0 = thumbs @ thumbs[0] >= DEFAULTS["min_correlation"]
+    labels = np.where(like_i0, 0, 1)
+    labels[0] = 1
+    assert 3 < like_i0.sum() < 15
+    table = dedup(images, labels=labels.tolist())
+    group = table[table["group"] == table["group"].iloc[0]]
+    assert group.loc[group["kept"], "label"].tolist() == [0]
+    assert table["reason"].iloc[0] == "near_duplicate"
+    assert (group["label"] == 0).sum() > (group["label"] == 1).sum()
 
 
 def test_equal_pixels_are_searched_once_and_keep_their_copies_links():

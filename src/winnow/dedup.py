@@ -173,6 +173,7 @@ def choose_kept(
     keep: str,
     drop_leaks: bool,
     labels: np.ndarray | None = None,
+    voters: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which images stay, and why.
 
@@ -185,6 +186,8 @@ def choose_kept(
         drop_leaks: remove train members of groups that hold a val/test image.
         labels: int ``(N,)``; given, a group whose train images carry one label more often than any other keeps
             an image of that label (:func:`majority_labels`); a tie keeps by ``keep`` alone.
+        voters: bool ``(N,)``, the images whose labels that majority counts and among which the kept image is
+            chosen first (default all).
 
     Returns:
         ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`REASONS`.
@@ -200,8 +203,10 @@ def choose_kept(
     # rank train images within their group: of its majority label, best, then manifest order. before: a picture
     # labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
     score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
-    minority = np.zeros(n, bool) if labels is None else labels != majority_labels(groups, labels, train=is_train)
-    order = np.lexsort((np.arange(n), score, minority, ~is_train, groups))
+    voters = np.ones(n, bool) if voters is None else voters
+    minority = (np.zeros(n, bool) if labels is None else
+                labels != majority_labels(groups, labels, train=is_train & voters))
+    order = np.lexsort((np.arange(n), score, minority, ~voters, ~is_train, groups))
     first_of_group = np.ones(n, dtype=bool)
     first_of_group[1:] = groups[order][1:] != groups[order][:-1]
     winner = np.zeros(n, dtype=bool)
@@ -235,7 +240,9 @@ def kept_by_resemblance(
     image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
     none of the images its group keeps (``resembles``: bool ``(P,)`` of int ``(P, 2)`` image pairs,
     :func:`winnow.copies.resembling`) leaves the group: those that left are grouped by their own links and
-    chosen among the same way, until every removed image resembles one kept.
+    chosen among the same way, until every removed image resembles one kept. Where some left, the kept image is
+    chosen once more, by the labels of those that stayed (``voters`` of :func:`choose_kept`), and who resembles it
+    asked again.
 
     Returns:
         ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
@@ -249,14 +256,15 @@ def kept_by_resemblance(
         local[rows] = np.arange(len(rows))
         sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
         part, tiers, kinds = linked_groups(len(rows), sub)
-        part_kept, part_reason = choose_kept(groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
-                                             quality=None if quality is None else quality[rows], drop_leaks=drop_leaks,
-                                             labels=labels[rows])
-        frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
-        candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
-        pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
-        resembling = np.unique(candidates["row_x"].to_numpy()[resembles(pairs)])
-        left = ~part_kept & ~np.isin(np.arange(len(rows)), resembling)
+        choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
+                         quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows])
+        part_kept, part_reason = choose()
+        left = _leaving(part, part_kept, rows=rows, resembles=resembles)
+        if left.any():
+            # before: the majority counted the images that then left: a picture labelled 1 once and 0 by its six
+            # copies shipped as 1, voted for by 22 chained look-alikes labelled 1 that went to groups of their own
+            part_kept, part_reason = choose(voters=~left)
+            left = _leaving(part, part_kept, rows=rows, resembles=resembles)
         settled = rows[~left]
         groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
         offset += len(rows)
@@ -265,6 +273,17 @@ def kept_by_resemblance(
     groups = first_seen_numbering(groups)
     reason[np.bincount(groups, minlength=1)[groups] == 1] = "unique"  # its group's others left it
     return groups, kept, reason, chained
+
+
+def _leaving(part: np.ndarray, part_kept: np.ndarray, *, rows: np.ndarray,
+             resembles: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """bool ``(R,)``: the removed images of int ``(R,)`` groups ``part`` (of image ``rows``) that resemble none of
+    the images their group keeps (bool ``(R,)`` ``part_kept``; ``resembles`` as :func:`kept_by_resemblance`)."""
+    frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
+    candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
+    pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
+    resembling = np.unique(candidates["row_x"].to_numpy()[resembles(pairs)])
+    return ~part_kept & ~np.isin(np.arange(len(rows)), resembling)
 
 
 def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
