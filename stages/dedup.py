@@ -70,15 +70,21 @@ def conflict_lines(table: pd.DataFrame, *, examples: int = 3) -> list[str]:
     splits = table["split"].to_numpy()
     shipped = (splits == "train") & table["kept"].to_numpy(bool) & table["label_conflict"].to_numpy(bool)
     if shipped.any():
-        tied = int(np.isnan(majority_labels(groups, labels, train=splits == "train")[shipped]).sum())
+        majority = majority_labels(groups, labels, train=splits == "train")[shipped]
+        tied, most = int(np.isnan(majority).sum()), int((majority == labels[shipped]).sum())
+        # before: every untied group was said to keep the label most of its copies carry; where look-alikes chained
+        # into a group and left it, the label was chosen among the images that stayed and may be the fewer's
+        fewer = int(shipped.sum()) - most - tied
         others = table.groupby("group")["label"].unique()
         named = "; ".join(f"{row.id} as {row.label}, not "
                           + ", ".join(str(label) for label in sorted(others[row.group]) if label != row.label)
                           for row in table[shipped].head(examples).itertuples())
         lines.append(f"warning: dedup: {int(shipped.sum())} group(s) of copies carry more than one label; one train "
                      f"copy of each stays, under its label: the label most of the group's train copies carry in "
-                     f"{int(shipped.sum()) - tied}, on a tie the copy dedup.keep prefers in {tied} (e.g. {named}); "
-                     "check their labels (data/dedup/groups.parquet: label_conflict)")
+                     f"{most}, on a tie the copy dedup.keep prefers in {tied}"
+                     + (f", a label fewer of them carry in {fewer}, chosen after look-alikes that had chained into "
+                        "the group left it" if fewer else "")
+                     + f" (e.g. {named}); check their labels (data/dedup/groups.parquet: label_conflict)")
     evaluated = table[np.isin(splits, ("val", "test"))]
     mixed = evaluated.groupby("group")["label"].transform("nunique").to_numpy() > 1
     if mixed.any():

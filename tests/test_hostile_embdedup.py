@@ -116,6 +116,25 @@ def test_a_removal_that_is_mostly_exact_copies_does_not_blame_the_radius(monkeyp
         "such copies are what the data holds")
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_kept_copy_of_a_label_fewer_of_its_copies_carry_is_said_so(monkeypatch):
+    # f-0..f-4 are one group left by chained look-alikes (a fade), labels 0, 0, 1, 1, 1, and dedup kept f-0: no choice
+    # there is the label most of the images that resemble it carry. p-0, p-1, p-2 (labels 1, 0, 1) keep the majority.
+    # before: "the label most of the group's train copies carry in 2", f-0's 0 among them
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("dedup", None)
+    from dedup import conflict_lines
+
+    table = pd.DataFrame({"id": [f"f-{i}" for i in range(5)] + ["p-0", "p-1", "p-2"], "split": "train",
+                          "label": [0, 0, 1, 1, 1, 1, 0, 1], "group": [0] * 5 + [1] * 3, "group_size": [5] * 5 + [3] * 3,
+                          "kept": [True] + [False] * 4 + [True, False, False], "label_conflict": True})
+    assert conflict_lines(table) == [
+        "warning: dedup: 2 group(s) of copies carry more than one label; one train copy of each stays, under its "
+        "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 0, a "
+        "label fewer of them carry in 1, chosen after look-alikes that had chained into the group left it (e.g. f-0 "
+        "as 0, not 1; p-0 as 1, not 0); check their labels (data/dedup/groups.parquet: label_conflict)"]
+
+
 def test_embedding_pairs_to_confirm_without_a_thumbnail_check_are_refused():
     # before: embedding_confirm true with min_correlation null removed unrelated images on their embedding
     # alone, and metrics/dedup.json still said "embedding_confirm": true
