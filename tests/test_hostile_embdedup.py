@@ -126,7 +126,8 @@ def test_a_kept_copy_of_a_label_fewer_of_its_copies_carry_is_said_so(monkeypatch
     from dedup import conflict_lines
 
     table = pd.DataFrame({"id": [f"f-{i}" for i in range(5)] + ["p-0", "p-1", "p-2"], "split": "train",
-                          "label": [0, 0, 1, 1, 1, 1, 0, 1], "group": [0] * 5 + [1] * 3, "group_size": [5] * 5 + [3] * 3,
+                          "label": [0, 0, 1, 1, 1, 1, 0, 1], "group": [0] * 5 + [1] * 3,
+                          "group_size": [5] * 5 + [3] * 3,
                           "kept": [True] + [False] * 4 + [True, False, False], "label_conflict": True})
     assert conflict_lines(table) == [
         "warning: dedup: 2 group(s) of copies carry more than one label; one train copy of each stays, under its "
