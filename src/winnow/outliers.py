@@ -17,11 +17,13 @@ its own neighbour.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from winnow.configs import OUTLIER_METHODS
-from winnow.cosine_index import cosine_pairs
+from winnow.cosine_index import ROUNDING, cosine_pairs
 from winnow.errors import WinnowError
 from winnow.hamming_index import components
 from winnow.neighbours import Space, check_k, nearest
@@ -34,7 +36,6 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     """float64 ``(Q,)`` normality in [0, 1] of the space's queries, higher = more normal; ``knn``: how the
     ``knn`` method searches (:func:`winnow.neighbours.nearest`)."""
     from sklearn.ensemble import IsolationForest
-    from sklearn.neighbors import LocalOutlierFactor
 
     if method not in METHODS:
         raise WinnowError(f"embedding_clean.outliers: unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -49,20 +50,12 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     # copies (equal unit rows) are one point to LOF: k or more of them have a k-distance of 0 and a local density
     # of 1e10, so every image that had them among its neighbours scored LOF ~1e10 (normality 0, flagged), and
     # scikit-learn warned "Duplicate values are leading to incorrect results"
-    distinct, inverse = _points(reference, k=k, knn=knn)
-    if len(distinct) == len(reference):
-        if space.is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
-            lof = -LocalOutlierFactor(n_neighbors=k).fit(query).negative_outlier_factor_
-        else:
-            lof = -LocalOutlierFactor(n_neighbors=k, novelty=True).fit(reference).score_samples(query)
-    elif len(distinct) == 1:  # one point, however many copies: nothing is sparser than anything else
-        lof = np.ones(len(query))
-    else:
-        neighbours = min(k, len(distinct) - 1)
-        if space.is_self:
-            lof = -LocalOutlierFactor(n_neighbors=neighbours).fit(distinct).negative_outlier_factor_[inverse.ravel()]
-        else:
-            lof = -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(distinct).score_samples(query)
+    points, inverse = np.unique(reference, axis=0, return_inverse=True)
+    if len(points) == len(reference):  # as they come: np.unique's order would reorder LOF's ties
+        points, inverse = reference, np.arange(len(reference))
+    lof = _lof(points, inverse.ravel(), query, k=k, is_self=space.is_self)
+    if lof.max() > 2 / TWIN_CHORD:  # a k-distance within float32 rounding: k rows that are one point
+        lof = _lof(*_merged(points, inverse.ravel(), k=k, knn=knn), query, k=k, is_self=space.is_self)
     return np.clip(1 / lof, 0, 1)
 
 
@@ -104,18 +97,36 @@ def find_outliers(
     return table, cuts
 
 
-def _points(reference: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct points of float64 ``(R, D)`` unit ``reference`` rows, ``(G, D)``, and each row's point, int64
-    ``(R,)``: equal rows, and rows within float32's rounding of one another (cosine distance 0 to
-    :func:`winnow.cosine_index.cosine_pairs`, among each one's ``k`` nearest, searched by ``knn``), are one point.
+# the distance between unit rows a cosine distance of ROUNDING apart: rows closer are equal up to float32 rounding.
+# Unit rows lie at most 2 apart, so LOF, a ratio of mean reachability distances, exceeds 2 / TWIN_CHORD only where a
+# neighbour's k-distance is shorter: k of its neighbours are that close to it
+TWIN_CHORD = math.sqrt(2 * ROUNDING)
 
-    before: only bit-equal rows were, so 20 copies of one image whose embeddings differed in the last bits (a
-    cosine distance of 1e-12: another batch, another summation order) had a k-distance near 0 and made the 10
-    ordinary images beside them outliers (normality 0)."""
-    distinct, inverse = np.unique(reference, axis=0, return_inverse=True)
-    point = components(len(distinct), cosine_pairs(distinct, radius=0.0, k=k, backend=knn))
+
+def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, is_self: bool) -> np.ndarray:
+    """float64 ``(Q,)`` local outlier factors of the unit ``query`` rows: of float64 ``(G, D)`` ``points`` (each
+    reference row's point: int ``(R,)`` ``inverse``) where the queries are the references (``is_self``), else
+    against them; ``k`` neighbours, fewer where there are fewer other points."""
+    from sklearn.neighbors import LocalOutlierFactor
+
+    if len(points) == 1:  # one point, however many copies: nothing is sparser than anything else
+        return np.ones(len(query))
+    neighbours = min(k, len(points) - 1)
+    if is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
+        return -LocalOutlierFactor(n_neighbors=neighbours).fit(points).negative_outlier_factor_[inverse]
+    return -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(points).score_samples(query)
+
+
+def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_lof`'s ``points`` and ``inverse`` with the points within float32 rounding of one another (cosine
+    distance 0 to :func:`winnow.cosine_index.cosine_pairs`, among each one's ``k`` nearest, searched by ``knn``) one.
+
+    before: only bit-equal rows were one point, so 20 copies of one image whose embeddings differed in the last bits
+    (another batch, another order of summation) had a k-distance near 0 and made the 10 ordinary images beside them
+    outliers (normality 0)."""
+    point = components(len(points), cosine_pairs(points, radius=0.0, k=k, backend=knn))
     first = np.unique(point, return_index=True)[1]  # points are numbered by their first row
-    return distinct[first], point[inverse.ravel()]
+    return points[first], point[inverse]
 
 
 def _unit(features: np.ndarray) -> np.ndarray:
