@@ -141,8 +141,10 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
         return candidates
-    same = (np.ones(len(candidates), bool) if labels is None or not looks.flip else
-            share_a_label(candidates, digests=digests, labels=labels))
+    same = np.ones(len(candidates), bool)
+    if labels is not None and looks.flip:  # the pandas matching only for the pairs whose own labels differ
+        other = np.flatnonzero(labels[candidates[:, 0]] != labels[candidates[:, 1]])
+        same[other] = share_a_label(candidates[other], digests=digests, labels=labels)
     correlation = np.empty(len(candidates), np.float32)
     correlation[same] = looks.correlation(candidates[same], whole=True)
     correlation[~same] = replace(looks, flip=False).correlation(candidates[~same], whole=True)
