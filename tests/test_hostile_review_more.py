@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
-from review_project import exported  # noqa: F401  (a fixture)
+from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 from test_hostile_review import HEADER, import_refused, row
+from test_review import with_data_valuation
 
 from winnow import review
 from winnow.errors import WinnowError
@@ -152,6 +153,22 @@ def test_a_label_cleaners_file_older_than_the_labels_is_refused_by_export_and_im
     assert_nothing_left(project, before)
     assert (project / "reviews/queue.csv").read_text() == kept
     import_refused(project, "reviews/queue.csv", None, line)
+
+
+@pytest.mark.hostile("review")
+def test_a_data_valuation_file_older_than_the_labels_is_refused_by_export(tmp_path):
+    # before: only confident-learn's and embedding-clean's given_label were checked: data-valuation's drop of
+    # train-09, valued while it was a dog, was offered for review as an owl's
+    project = with_data_valuation(write_project(tmp_path / "project"))
+    table = pd.read_parquet(project / "data/data-valuation/decisions.parquet")
+    table.loc[table["id"] == "train-09", "given_label"] = 1
+    table.to_parquet(project / "data/data-valuation/decisions.parquet", index=False)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "review", "export")) == (
+        "error: data/data-valuation/decisions.parquet: given_label differs from data/degrade for 1 image(s) (first: "
+        "id 'train-09', 1 there, 2 in data/degrade): it judged labels that changed since; rerun the data-valuation "
+        "stage (dvc repro data-valuation)")
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("review")

@@ -69,6 +69,43 @@ def test_the_queue_lists_every_open_decision_worst_first_with_what_pruned_does_n
     assert (table["verdict"] == "").all()
 
 
+def with_data_valuation(project: Path) -> Path:
+    """``project`` with data_valuation among pruned.cleaners: it drops train-09 (harm 0.99, which the budget
+    applies) and train-10 (harm 0.4, cut by the budget), both owl; ``harm`` ranks them, as the budget does."""
+    from winnow.stage import write_table
+    from winnow.valuation import DECISION_COLUMNS
+
+    judged = [f"train-{i:02d}" for i in range(3, 12)]
+    table = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged], "suggested_label": -1,
+                          "decision": "keep", "reason": "", "is_issue": False, "knn_shapley": 0.001, "tracin": 0.1,
+                          "harm": 0.1}).set_index("id")
+    table.loc[["train-09", "train-10"], ["decision", "reason", "is_issue"]] = ["drop", "negative_value", True]
+    table.loc[["train-09", "train-10"], "harm"] = [0.99, 0.4]
+    write_table(project / "data/data-valuation/decisions.parquet", table.reset_index().loc[:, list(DECISION_COLUMNS)])
+    applied = pd.read_parquet(project / "data/budget/decisions.parquet")
+    write_table(project / "data/budget/decisions.parquet", pd.concat([applied, pd.DataFrame({
+        "id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["negative_value"],
+        "stage": ["data_valuation"], "confidence": [0.99]})], ignore_index=True))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"].append("data_valuation")
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return project
+
+
+def test_data_valuations_drops_are_scored_by_their_harm_and_queued_worst_first(tmp_path):
+    # before: data_valuation's drops had no score and came last, train-09 (harm 0.99, the most harmful image)
+    # below embedding-clean's drop of agreement 0.3
+    project = with_data_valuation(write_project(tmp_path / "project"))
+    done = run_winnow(project, "review", "export")
+    assert done.returncode == 0, done.stderr
+    table = queue(project)
+    assert list(table["id"]) == ["train-02", "train-09", "train-00", "train-04", "train-06", "train-08", "train-05",
+                                 "train-10", "train-07"]
+    assert table.set_index("id").loc[["train-09", "train-10"], ["kind", "score", "action", "pruned"]].to_dict(
+        "index") == {"train-09": {"kind": "label", "score": "0.99", "action": "drop", "pruned": "drop"},
+                     "train-10": {"kind": "label", "score": "0.4", "action": "drop", "pruned": "keep"}}
+
+
 def test_label_studio_tasks_predict_the_suggestion_for_each_queued_image(exported):
     tasks = json.loads((exported / "reviews/label_studio_tasks.json").read_text())
     chosen = {t["data"]["winnow_id"]: t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks}

@@ -59,7 +59,13 @@ QUEUE_COLUMNS = ("id", "kind", "image", "given", "suggested", "action", "pruned"
 KINDS = ("label", "quality", "duplicate", "outlier")
 # per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
 REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
-                  "embedding_clean": ("given_label", "agreement", "centroid_margin")}
+                  "embedding_clean": ("given_label", "agreement", "centroid_margin"),
+                  "data_valuation": ("given_label", "harm")}
+# the label cleaners (winnow.budget.LABEL_CLEANERS) as (their read_cleaner_tables argument, cleaner): their decisions
+# are scored by the budget's confidence, and their given_label must be data/degrade's. Before: data_valuation was
+# left out, so its drops had no score and sank below every scored decision of a queue sorted worst first
+LABEL_TABLES = (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean"),
+                ("valuation_decisions", "data_valuation"))
 
 
 def class_verdict(name: str) -> str:
@@ -134,7 +140,7 @@ def decision_evidence(decisions: pd.DataFrame, tables: dict[str, pd.DataFrame], 
         kept = groups[groups["kept"].astype(bool)].drop_duplicates("group").set_index("group")["id"]
         copy_of[mine] = decisions["id"][mine].map(by_id(groups["group"].map(kept).fillna(""), groups["id"]))
         score[mine] = 1.0
-    for argument, cleaner in (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean")):
+    for argument, cleaner in LABEL_TABLES:
         table = tables.get(argument)
         if table is None:
             continue
@@ -236,7 +242,7 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     ids = data.manifest["id"]
     tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=REVIEW_COLUMNS, ids=ids)
     labels = data.manifest.set_index("id")["label"]
-    for argument, cleaner in (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean")):
+    for argument, cleaner in LABEL_TABLES:
         # before: a cleaner that judged the labels degrade wrote before it re-ran offered "relabel owl -> owl", and
         # a reject of it was imported as accept (scores are checked by digest, given labels were not)
         table = tables.get(argument)
