@@ -18,7 +18,7 @@ from winnow.metrics import predictions_path, summary_path
 from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
-from winnow.variants import WRITTEN_BY, check_same_classes
+from winnow.variants import VARIANTS_DIR, WRITTEN_BY, check_same_classes, read_rows
 
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
@@ -41,12 +41,12 @@ def main() -> None:
         check_same_classes(degraded, ingested)
     classes = ingested.classes
 
-    def of_images(stage: str, path: str) -> pd.DataFrame | None:
-        """A table of some of data/degrade's images, by id: one of another data set stops the report in a line
-        naming ``stage`` (its images could not be shown)."""
+    def of_images(stage: str, path: str, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:
+        """A table of some of data/degrade's images, by id, holding at least ``columns``: one of another data set
+        stops the report in a line naming ``stage`` (its images could not be shown)."""
         if degraded is None:
-            return table_of(stage, path)
-        return read_table(path, written_by=stage, missing_ok=True, columns=("id",),
+            return read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns))
+        return read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
                           ids_of=("data/degrade", degraded.manifest["id"]))
 
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
@@ -60,6 +60,9 @@ def main() -> None:
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
     cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"))
+    valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
+    groups = of_images("dedup", "data/dedup/groups.parquet", columns=("kept", "split"))
+    dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
@@ -95,18 +98,20 @@ def main() -> None:
             summary=numbers_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
-            decisions=of_images("data-valuation", "data/data-valuation/decisions.parquet"),
+            decisions=valuation,
             summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
-            applied=pruned_drops(variants_summary, "data_valuation"))),
+            applied=pruned_drops(dropped, marked=None if valuation is None else valuation.loc[
+                valuation["decision"] == "drop", "id"]))),
         ("budget", "Cleaning budget", report.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=balance_numbers(json_of("balance", "metrics/balance.json")),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
-            groups=of_images("dedup", "data/dedup/groups.parquet"),
+            groups=groups,
             summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"],
-            applied=pruned_drops(variants_summary, "dedup"))),
+            applied=pruned_drops(dropped, marked=None if groups is None else groups.loc[
+                ~groups["kept"].astype(bool) & (groups["split"] == "train"), "id"]))),
         ("gan", "Generated images", report_grids.gan_section(
             samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
             per_class=p["samples_per_class"])),
@@ -265,6 +270,14 @@ def table_of(stage: str, path: str | Path) -> pd.DataFrame | None:
     return read_table(path, written_by=stage, missing_ok=True)
 
 
+def rows_of(variant: str, *, classes: list[str]) -> pd.DataFrame | None:
+    """A variant's ``rows.parquet`` checked as training reads it (:func:`winnow.variants.read_rows`), None when it
+    has not been written."""
+    if not Path(VARIANTS_DIR, variant, "rows.parquet").exists():
+        return None
+    return read_rows(variant, num_classes=len(classes))
+
+
 def predictions_of(variant: str, *, classes: list[str]):
     """evaluate@<variant>'s prediction of every test image, class names as written (``id, label, predicted``),
     each a class of ``classes`` (its summary's) or of the test labels."""
@@ -320,24 +333,16 @@ def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
                        pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
 
 
-def pruned_drops(variants_summary: dict, stage: str) -> int | None:
-    """How many train images pruned drops on ``stage``'s decision (metrics/variants.json ``by_stage``), those
-    another stage also dropped included (``threshold+data_valuation.drop``: before, counted for neither); None
-    when the variants stage has not run."""
-    pruned = variants_summary.get("pruned")
-    if not isinstance(pruned, dict):
+def pruned_drops(rows: pd.DataFrame | None, *, marked: pd.Series | None) -> int | None:
+    """How many of the train images ``marked`` (the ids a cleaner decided to drop) the pruned variant drops
+    (``rows``: data/variants/pruned/rows.parquet), whoever decided it: the budget on that cleaner's word or another's
+    (``threshold+data_valuation``), or a person's verdict; None when the cleaner or the variants stage has not run.
+    Before: counted from metrics/variants.json ``by_stage``, where a person's accept of dedup's drop is stage
+    ``review``, so the page read "dedup marks 1 train image(s) to remove; the pruned variant drops 0 of them" beside
+    a pruned that had dropped it."""
+    if rows is None or marked is None:
         return None
-    by_stage = pruned.get("by_stage") or {}
-    # its keys hold dots (dedup.drop), so checked here rather than by dotted key. Before: "x" was a ValueError
-    if not isinstance(by_stage, dict):
-        raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage is {json.dumps(by_stage)[:40]}, not an object of counts",
-                          written_by="variants")
-    bad = next((key for key, n in by_stage.items() if not report_numbers.is_count(n)), None)
-    if bad is not None:
-        raise rerun_error(VARIANTS_SUMMARY, f"pruned.by_stage.{bad} is {json.dumps(by_stage[bad])[:40]}, not a count",
-                          written_by="variants")
-    return sum(n for key, n in by_stage.items()
-               if key.endswith(".drop") and stage in key.removesuffix(".drop").split("+"))
+    return int(rows.loc[rows["action"] == "drop", "id"].isin(set(marked)).sum())
 
 
 def study_of(path: str) -> pd.DataFrame:

@@ -134,8 +134,8 @@ def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
     groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
                            "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
                            "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
-    marked = ("dedup marks 2 train image(s) to remove; the pruned variant drops 0 of them (metrics/variants.json): "
-              "the cleaning budget decides what pruned drops")
+    marked = ("dedup marks 2 train image(s) to remove; the pruned variant drops 0 of them (data/variants/pruned/"
+              "rows.parquet): the cleaning budget and a person's verdicts decide what pruned drops")
     text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
                                     applied=0))
     assert marked in text
@@ -304,17 +304,28 @@ def test_a_large_image_is_shrunk_to_a_tile_in_the_report():
 
 
 @pytest.mark.hostile("report")
-def test_the_drops_pruned_applies_count_those_two_cleaners_shared():
-    # found by a review: an image both threshold and data-valuation dropped is counted under
-    # threshold+data_valuation.drop, and the report's "of those, pruned applies" left it out of both
+def test_the_drops_pruned_makes_count_those_two_cleaners_shared_and_a_persons():
+    # found by a review: an image both threshold and data-valuation dropped was counted under
+    # threshold+data_valuation.drop, and the report's "of those, pruned applies" left it out of both. Found by
+    # probing: a person's accept of dedup's drop that the budget had cut is stage review, so the page read "dedup
+    # marks 1 train image(s) to remove; the pruned variant drops 0 of them" beside a pruned that had dropped it
     import importlib.util
+
+    from winnow.variants import apply_decisions, baseline_rows
+    from winnow.verdicts import apply_verdicts
 
     spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages/report.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    summary = {"pruned": {"by_stage": {"data_valuation.drop": 1, "threshold+data_valuation.drop": 1, "dedup.drop": 3,
-                                       "embedding_clean.relabel": 2, "dedup+threshold.drop": 1}}}
-    assert stage.pruned_drops(summary, "data_valuation") == 2
-    assert stage.pruned_drops(summary, "dedup") == 4
-    assert stage.pruned_drops(summary, "embedding_clean") == 0
-    assert stage.pruned_drops({}, "dedup") is None
+    baseline = baseline_rows(pd.DataFrame({"id": [f"t{i}" for i in range(6)], "split": "train", "label": 0}))
+    decisions = pd.DataFrame({"id": ["t0", "t0", "t1", "t2"], "action": ["drop", "drop", "drop", "relabel"],
+                              "label": [-1, -1, -1, 1], "reason": ["dark", "negative_value", "near_duplicate", "x"],
+                              "stage": ["threshold", "data_valuation", "dedup", "embedding_clean"]})
+    person = pd.DataFrame({"id": ["t3"], "verdict": ["accept"], "label": [-1]})  # dedup's drop, cut by the budget
+    rows, _ = apply_verdicts(apply_decisions(baseline, decisions), person, baseline=baseline)
+    assert list(rows.loc[rows["action"] == "drop", "stage"]) == ["threshold+data_valuation", "dedup", "review"]
+    assert stage.pruned_drops(rows, marked=pd.Series(["t0", "t4"])) == 1  # data-valuation's: t0 dropped, t4 kept
+    assert stage.pruned_drops(rows, marked=pd.Series(["t1", "t3", "t5"])) == 2  # dedup's: the budget's, the person's
+    assert stage.pruned_drops(rows, marked=pd.Series(["t2"])) == 0  # relabelled, not dropped
+    assert stage.pruned_drops(None, marked=pd.Series(["t1"])) is None  # the variants stage has not run
+    assert stage.pruned_drops(rows, marked=None) is None  # nor the cleaner

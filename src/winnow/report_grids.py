@@ -122,8 +122,9 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
     """Cross-split leaks by kind, then duplicate groups side by side (label conflicts first, then groups
     reaching val/test, then the largest): the kept image framed green, the removed ones red, each with
     its class and split. ``applied``: how many of dedup's train removals the pruned variant made
-    (metrics/variants.json ``by_stage``; None: unknown); fewer than dedup marks is said, since the cleaning
-    budget decides what pruned drops (before, the red frames read as removed from pruned, which kept them)."""
+    (data/variants/pruned/rows.parquet; None: unknown); fewer than dedup marks is said, since the cleaning
+    budget and a person's verdicts decide what pruned drops (before, the red frames read as removed from pruned,
+    which kept them)."""
     if groups is None or imageset is None:
         return not_run("duplicate groups", how="the dedup stage writes data/dedup/groups.parquet")
     shared = groups[groups["group_size"] > 1]
@@ -154,8 +155,9 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
     marked = int((~groups["kept"].astype(bool) & (groups["split"] == "train")).sum())
     if applied is not None and applied < marked:
         headline += (f'<p class="note">dedup marks {marked} train image(s) to remove; the pruned variant drops '
-                     f'{applied} of them (metrics/variants.json): the cleaning budget decides what pruned drops, and '
-                     'a train copy of a val or test image is dropped whatever it decides.</p>')
+                     f'{applied} of them (data/variants/pruned/rows.parquet): the cleaning budget and a person\'s '
+                     'verdicts decide what pruned drops, and a train copy of a val or test image is dropped whatever '
+                     'they decide.</p>')
     return (headline + '<p class="note">Green frame: the copy kept; red: removed by dedup\'s rule. Caption: class · '
             'split, reason.</p>' f'<div class="groups">{"".join(rows)}</div>')
 

@@ -25,7 +25,8 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
         summary: ``metrics/data_valuation.json``.
         imageset: ``data/degrade``, where the train images are.
         cleaning: whether data_valuation is among ``pruned.cleaners``.
-        applied: the drops pruned took from it (metrics/variants.json ``by_stage``); None: unknown.
+        applied: how many of its drops pruned makes, on the budget's word or a person's verdict
+            (data/variants/pruned/rows.parquet); None: unknown.
     """
     if decisions is None or summary is None or imageset is None:
         return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
