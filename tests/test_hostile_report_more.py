@@ -21,7 +21,7 @@ from winnow.groundtruth import precision_recall_f1
 from winnow.imageset import read_imageset, write_imageset
 from winnow.markdown import cell
 from winnow.metrics import summarise
-from winnow.report import budget_section, contracts_section
+from winnow.report import budget_section, contracts_section, threshold_section
 from winnow.report_figures import MAX_LABEL, axis_labels, confusion_figure, threshold_panels
 from winnow.report_grids import duplicates_section, label_issues_section
 from winnow.report_valuation import valuation_section
@@ -108,6 +108,19 @@ def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_
     text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 0, "detection": found},
                                     imageset=imageset, count=4))
     assert "Against the duplicates degrade planted: precision –, recall 0.000, f1 –, tp 0, fp 0, fn 2." in text
+
+
+@pytest.mark.hostile("report")
+def test_an_issue_that_flagged_no_train_image_shows_no_precision_rather_than_zero():
+    # before: dark flagged 5 val/test images and none in train, where degrade plants and the figures count (tp + fp
+    # 0), and the table read "precision (planted) 0.000": every flagged image clean
+    summary = {"dark": {"method": "auto", "rule": "mode", "threshold": 0.1, "flagged": 5, "flagged_train": 0,
+                        "explained": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 98},
+               "light": {"method": "auto", "rule": "mode", "threshold": 0.9, "flagged": 3, "flagged_train": 2,
+                         "explained": 0, "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "tp": 1, "fp": 1, "fn": 3}}
+    text = plain(threshold_section(summary=summary, histograms={}))
+    assert "| dark | auto | mode | 0.100 | 5 | 0 | 0 | – | 0.000 | – |" in text
+    assert "| light | auto | mode | 0.900 | 3 | 2 | 0 | 0.500 | 0.250 | 0.333 |" in text
 
 
 @pytest.mark.hostile("report")

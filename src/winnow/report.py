@@ -276,7 +276,9 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
         return not_run("thresholds", how="the threshold stage writes metrics/threshold.json")
     table = pd.DataFrame(summary).T
     if {"tp", "fp", "fn"} <= set(table.columns):  # undefined (–) rather than 0 where nothing was flagged or planted
-        table.loc[table["flagged"] == 0, "precision"] = np.nan
+        # in train, where the figures count: before, an issue that flagged val or test images alone read "precision
+        # 0.000" (flagged 5, flagged in train 0), as if every image it flagged were clean
+        table.loc[table["tp"] + table["fp"] == 0, "precision"] = np.nan
         table.loc[table["tp"] + table["fn"] == 0, "recall"] = np.nan
         table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
     planted = "precision" in table.columns
