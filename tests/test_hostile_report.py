@@ -297,6 +297,25 @@ def test_a_degrade_of_other_classes_stops_the_report_in_one_line(tmp_path):
         "rerun the degrade stage (dvc repro degrade)")
 
 
+@pytest.mark.hostile("report")
+def test_a_rejected_list_a_spreadsheet_saved_or_a_variants_row_of_no_class_stops_the_report_in_one_line(tmp_path):
+    # before: data/ingest/rejected.csv saved with semicolons (a spreadsheet's CSV) stopped the report with
+    # KeyError: 'reason', and a variant's row of label 2 (of 2 classes) left "Train images per class" short of its
+    # train images without a word
+    project = make_project(tmp_path)
+    manifest = write_images(project, copies={})
+    (project / "data/ingest/rejected.csv").write_text("path;reason\nx.png;not an image\n")
+    assert refused_line(project, "report") == (
+        "error: data/ingest/rejected.csv: lacks column(s) path, reason; rerun the ingest stage (dvc repro ingest)")
+    (project / "data/ingest/rejected.csv").write_text("path,reason\nx.png,not an image\n")
+    train = manifest[manifest["split"] == "train"]
+    write_table(project / "data/variants/baseline/rows.parquet", pd.DataFrame({
+        "id": train["id"], "origin": "degrade", "label": [0, 1, 2, 1], "action": "keep", "reason": "", "stage": ""}))
+    assert refused_line(project, "report") == (
+        "error: data/variants/baseline/rows.parquet: row 2 has label 2, not a class index in [0, 1]; rerun the "
+        "variants stage (dvc repro variants)")
+
+
 FORMULA_NAMES = ["$\\foo$", "a$x^2$b"]  # the first raised matplotlib's ParseFatalException, the second drew x²
 
 
