@@ -334,9 +334,6 @@ FILTERS_CHECK = {"model": "lenet5", "epochs": 20, "candidate": "filters", "judge
      "metrics/threshold.json: dark.method is missing; rerun the threshold stage"),
     ("metrics/threshold.json", {"dark": {"method": "auto", "threshold": 0.2, "flagged": 5, "flagged_train": 98}},
      "metrics/threshold.json: dark.flagged_train is 98, more than dark.flagged (5); rerun the threshold stage"),
-    # before: ValueError
-    ("metrics/variants.json", {"pruned": {"by_stage": {"dedup.drop": "x"}}},
-     'metrics/variants.json: pruned.by_stage.dedup.drop is "x", not a count; rerun the variants stage'),
     # before: "5,000 images read (test 10 · train 3,500 · val 500)", 4,010 in all
     ("metrics/ingest.json", {"images": 5000, "rejected": 0, "split": {"train": 3500, "val": 500, "test": 10},
                              "classes": 2},
