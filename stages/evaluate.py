@@ -26,8 +26,10 @@ def main() -> None:
     if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
         raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
                           "measured; raise ingest.test_fraction or give the source test images, then dvc repro")
-    # a model of other classes or in another order would have its indices read as this data's classes
-    trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:])
+    # a model of other classes or in another order would have its indices read as this data's classes, and one that
+    # saw some of these images would be scored on them
+    trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
+                            held_out=test.manifest["id"].to_numpy())
     probabilities = predict_proba(trained, test.images)
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing

@@ -5,6 +5,8 @@ augment-search stage chose (searched). Under contracts.mode enforce, a variant w
 
 import sys
 
+import numpy as np
+
 from winnow.augment_search import policy_for
 from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
@@ -29,7 +31,8 @@ def main() -> None:
                       num_classes=len(train.classes), seed=params["seed"], log_dir=outputs.folder(log_dir),
                       policy=policy)
         if is_main_process():
-            save(trained, model_path, classes=train.classes, image_shape=train.images.shape[1:])
+            save(trained, model_path, classes=train.classes, image_shape=train.images.shape[1:],
+                 seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]))
     if is_main_process():
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
 

@@ -238,7 +238,8 @@ def gan_project(root, *, weak_k: int):
                   config=TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu"),
                   num_classes=3, seed=0, progress=False)
     (root / "models").mkdir()
-    save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:])
+    save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:],
+         seen=manifest["id"].to_numpy()[train])
     return root
 
 

@@ -348,7 +348,8 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     torch.manual_seed(0)
     model = build_model("lenet5", in_channels=1, num_classes=3, image_size=8)
     save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1, TrainConfig(model="lenet5")),
-         project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1))
+         project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
+         seen=manifest["id"].to_numpy()[:20])
     done = run_stage(project, "evaluate", "baseline")
     assert done.returncode == 0, done.stderr
     predictions = pd.read_csv(project / predictions_path("baseline"), dtype={"id": str}, keep_default_na=False)

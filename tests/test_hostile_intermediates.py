@@ -443,7 +443,7 @@ def test_evaluate_refuses_a_torch_file_that_is_not_a_checkpoint(project):
     torch.save({"weights": torch.zeros(3)}, project / "models/augmented.pt")
     line = _fails(project, "evaluate", "augmented", fragments=())
     assert line == ("error: models/augmented.pt: not a winnow model checkpoint (lacks best_epoch, classes, config, "
-                    "history, image_shape, mean, state_dict, std); rerun the train@augmented stage "
+                    "history, image_shape, mean, seen, state_dict, std); rerun the train@augmented stage "
                     "(dvc repro train@augmented)")
 
 
@@ -503,7 +503,8 @@ def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = 
     trained = fit(data.images[train], data.labels[train], data.images[~train], data.labels[~train], config=config,
                   num_classes=len(CLASSES), seed=0, progress=False)
     (project / "models").mkdir(exist_ok=True)
-    save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:])
+    save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:],
+         seen=data.manifest["id"].to_numpy()[train])
 
 
 @pytest.mark.hostile("params")

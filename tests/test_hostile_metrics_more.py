@@ -20,7 +20,7 @@ from hostile_harness import (
 )
 
 from winnow.configs import TrainConfig
-from winnow.imageset import write_imageset
+from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path, predictions_path, summary_path
 from winnow.models import build_model
 from winnow.training import Trained, save
@@ -44,7 +44,8 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
         list(model.parameters())[-1].copy_(torch.tensor(bias))  # the output layer's bias: the logits themselves
     trained = Trained(model, torch.tensor([0.5]), torch.tensor([0.25]), [{"val_acc": 0.5}], 1,
                       TrainConfig(model="lenet5"))
-    save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1))
+    seen = manifest.loc[manifest["split"] != "test", "id"].to_numpy()  # what a training on these splits learnt from
+    save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=seen)
     return project
 
 
@@ -71,6 +72,26 @@ def test_evaluate_refuses_a_model_whose_probabilities_are_not_finite(tmp_path, v
     assert assert_error_line(done) == (
         "error: models/baseline.pt: gives non-finite probabilities (NaN or infinity) for 4 of 4 test images, first "
         "'test-0-0', so its predictions mean nothing; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_that_learnt_from_images_of_the_test_split(tmp_path):
+    # before: once data/ingest was split anew (ingest.split_seed changed, then evaluate run by hand or with dvc repro
+    # -s), the old model was scored on a test split of 1,000 images of which it had learnt from or chosen its epoch on
+    # 767, and evaluate wrote its flattered accuracy, exit 0
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    ingest = read_imageset(project / "data/ingest")
+    manifest = ingest.manifest.copy()
+    manifest.loc[manifest["id"].isin(["train-1-2", "val-0-0"]), "split"] = "test"  # the split drawn anew
+    write_imageset(project / "data/ingest", np.asarray(ingest.images), manifest, ingest.classes)
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: learnt from or chose its epoch on 2 of the 6 test images, first 'train-1-2': the "
+        "data was split anew since it was trained, and its score would count images it has seen; rerun the "
+        "train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()
 

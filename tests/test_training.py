@@ -87,7 +87,7 @@ def test_fit_learns_is_deterministic_on_cpu_and_round_trips(tmp_path, rng):
     assert (probs.argmax(1) == labels).mean() > 0.9
     assert first.best_epoch == 1 + int(np.argmax([h["val_acc"] for h in first.history]))
     assert first.best_val_acc == max(h["val_acc"] for h in first.history)
-    save(first, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
+    save(first, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
     again, classes = load(tmp_path / "m.pt", device="cpu")
     assert classes == ["a", "b", "c"] and again.config.threads == 1
     np.testing.assert_array_equal(predict_proba(again, images), probs)
@@ -331,7 +331,8 @@ for seed in sys.argv[2:]:
     weights = b"".join(t.contiguous().numpy().tobytes() for _, t in sorted(trained.model.state_dict().items()))
     probs = predict_proba(trained, data["images"])
     saved = sys.argv[1] + ".pt"
-    save(trained, saved, classes=["a", "b", "c"], image_shape=data["images"].shape[1:])
+    save(trained, saved, classes=["a", "b", "c"], image_shape=data["images"].shape[1:],
+         seen=np.arange(len(data["labels"])))
     with open(saved, "rb") as file:
         print(hashlib.sha256(weights).hexdigest(), hashlib.sha256(probs.tobytes()).hexdigest(),
               hashlib.sha256(file.read()).hexdigest())
@@ -501,7 +502,7 @@ def test_a_checkpoint_field_predict_would_trip_on_is_refused_when_loaded(rng, tm
     images, labels = _toy_data(rng)
     config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
     trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
-    save(trained, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
+    save(trained, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
     checkpoint = torch.load(tmp_path / "m.pt", weights_only=True)
     edit(checkpoint)
     torch.save(checkpoint, tmp_path / "m.pt")

@@ -143,7 +143,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         if options.source == "selfsup":
             selfsup.save(trained, model_out)
         elif options.source == "judge":
-            training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:])
+            training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:],
+                          seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]))
         else:
             write_torch(model_out, {"source": options.source, **info})
     info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
