@@ -342,3 +342,40 @@ def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monk
     run(main, reads_arguments=True)
     assert capsys.readouterr().err == ""
     assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("edited, refused", [
+    ("src/winnow/models.py", "src/winnow/models.py"),                              # code the stage ran
+    ("data/variants/baseline/rows.parquet", "data/variants/baseline"),              # a file in a folder dep
+    ("data/variants/oracle/rows.parquet", None),                                    # train@oracle's, not this one's
+    ("src/winnow/gan.py", None),                                                    # no dep of train@baseline
+])
+def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, monkeypatch, capsys, edited, refused):
+    # before: src/winnow/models.py edited while train@baseline trained; DVC hashes deps after the command ends, so it
+    # locked the edited file as what made the model, `dvc status` said up to date, and the run-cache served that model
+    project = _train_project(tmp_path, monkeypatch)
+    for path in ("src/winnow/models.py", "src/winnow/gan.py", "data/variants/baseline/rows.parquet",
+                 "data/variants/oracle/rows.parquet"):
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text("as read\n")
+    before = files_under(project)
+
+    def main():
+        load_params()
+        (project / edited).write_text("as edited meanwhile\n")  # the edit
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+            write_json("metrics/train/baseline.json", {"epochs": 20})
+
+    if refused is None:
+        run(main, reads_arguments=True)
+        assert capsys.readouterr().err == ""
+        assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+        return
+    with pytest.raises(SystemExit) as ended:
+        run(main, reads_arguments=True)
+    assert ended.value.code == 1
+    assert capsys.readouterr().err == (f"error: {refused} changed while train@baseline ran; its outputs follow what it "
+                                       "held before; run dvc repro again\n")
+    assert_nothing_left(project, before)

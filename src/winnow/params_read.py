@@ -7,12 +7,16 @@ keeps the values :func:`winnow.stage.load_params` parsed; :func:`check_unchanged
 compares the keys dvc.yaml declares for the running stage (an edit to another stage's section leaves this
 stage's lock right, so it passes). Raised before the move into place, the error leaves the last outputs, and
 DVC writes neither the lock nor the run-cache for a command that failed.
+
+DVC hashes the stage's deps after its command ends too, so the files and folders dvc.yaml declares as the
+stage's deps are checked the same way (:func:`_identity` of each, taken when params.yaml was read).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import sys
 import time
@@ -26,16 +30,23 @@ DVC_YAML = Path("dvc.yaml")
 
 # params file -> its values as the stage parsed them (deep copies: a stage may change the dict it was given)
 _read: dict[Path, dict[str, Any]] = {}
+# each dep of the running stage (as dvc.yaml names it) -> its _identity when params.yaml was read
+_deps: dict[str, Any] = {}
 
 
 def remember(path: str | Path, params: dict[str, Any]) -> None:
-    """Keep ``params``, parsed from ``path``, for :func:`check_unchanged`."""
+    """Keep ``params``, parsed from ``path``, and the identity of each of the stage's deps, for
+    :func:`check_unchanged`."""
     _read[Path(path)] = copy.deepcopy(params)
+    _, _, deps = _declared(Path(sys.argv[0]).name, tuple(sys.argv[1:]))
+    for dep in deps:
+        _deps.setdefault(dep, _identity(Path(dep)))  # the first reading: the one the stage's work followed
 
 
 def forget() -> None:
     """Drop what :func:`remember` kept (a stage run starts from nothing)."""
     _read.clear()
+    _deps.clear()
     _declared.cache_clear()  # another project's dvc.yaml (tests run stages of several in one process)
 
 
@@ -44,7 +55,7 @@ def check_unchanged() -> None:
     stage whose command runs ``sys.argv[0]``, with ``sys.argv[1:]`` its matrix item (``train@baseline``);
     without such a stage, every key of the file. Nothing read: nothing to check."""
     script = Path(sys.argv[0]).name
-    name, declared = _declared(script, tuple(sys.argv[1:]))
+    name, declared, _ = _declared(script, tuple(sys.argv[1:]))
     for path, read in _read.items():
         for wait in (*[SETTLE_S / 10] * 10, None):
             try:
@@ -60,6 +71,33 @@ def check_unchanged() -> None:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             raise WinnowError(f"{path} changed while {name} ran: {shown}; its outputs follow the old values; "
                               "run dvc repro again")
+    # before: src/winnow/models.py edited while train@baseline trained; DVC hashed it after the command ended and
+    # locked the edit as what made the model, `dvc status` said up to date, and the run-cache served that model since
+    changed = next((dep for dep, before in _deps.items() if _identity(Path(dep)) != before), None)
+    if changed is not None:
+        raise WinnowError(f"{changed} changed while {name} ran; its outputs follow what it held before; run dvc repro "
+                          "again")
+
+
+def _identity(path: Path) -> Any:
+    """What tells the file at ``path``, or each file below the folder at ``path``, from one written since: inode,
+    modification time and size (by name below a folder); None where nothing is."""
+    try:
+        if not path.is_dir():
+            stat = path.stat()
+            return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
+    except OSError:
+        return None
+    found = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except OSError:  # removed while walked: the next reading differs
+                continue
+            found.append([os.path.relpath(os.path.join(root, name), path), stat.st_ino, stat.st_mtime_ns,
+                          stat.st_size])
+    return sorted(found)
 
 
 _MISSING = object()
@@ -88,10 +126,10 @@ def _differences(old: Any, new: Any, where: str) -> list[str]:
 
 
 @functools.cache  # a stage that writes its outputs one by one checks before each: dvc.yaml is read once
-def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None]:
-    """``(stage name, its params.yaml keys)`` from dvc.yaml for the stage whose command runs ``stages/<script>``
-    (keys None: the whole file); ``(stages/<script>, None)`` where dvc.yaml is missing, unreadable or names no
-    such stage."""
+def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None, list[str]]:
+    """``(stage name, its params.yaml keys, its deps)`` from dvc.yaml for the stage whose command runs
+    ``stages/<script>`` (keys None: the whole file; a dep still templated after this run's arguments are filled in
+    is left out); ``(stages/<script>, None, [])`` where dvc.yaml is missing, unreadable or names no such stage."""
     try:
         stages = load_yaml(DVC_YAML.read_text(encoding="utf-8"), name=str(DVC_YAML))["stages"]
     except (OSError, UnicodeDecodeError, WinnowError, TypeError, KeyError):
@@ -102,6 +140,10 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
         command = body.get("cmd") if isinstance(body, dict) else None
         if not any(isinstance(c, str) and runs.search(c) for c in (command if isinstance(command, list) else [command])):
             continue
+        words = {}  # what this run's arguments stand for: `${item.variant}` in `stages/train.py ${item.variant}`
+        for c in command if isinstance(command, list) else [command]:
+            if isinstance(c, str) and runs.search(c):
+                words = dict(zip(c[runs.search(c).end():].split(), args))
         keys: list[str] | None = []
         for entry in body.get("params") or []:
             if isinstance(entry, str):
@@ -110,23 +152,26 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
                 listed = entry["params.yaml"]
                 keys = None if listed is None or keys is None else keys + list(listed)
         if keys is not None:
-            words = {}  # what this run's arguments stand for: `${item.variant}` in `stages/train.py ${item.variant}`
-            for c in command if isinstance(command, list) else [command]:
-                if isinstance(c, str) and runs.search(c):
-                    words = dict(zip(c[runs.search(c).end():].split(), args))
             keys = [_resolved(key, words) for key in keys]
             keys = None if "" in keys else keys
-        return (f"{name}@{'-'.join(args)}" if args else name), keys
-    return f"stages/{script}", None
+        deps = [_filled(dep, words) for dep in body.get("deps") or [] if isinstance(dep, str)]
+        return (f"{name}@{'-'.join(args)}" if args else name), keys, [dep for dep in deps if "${" not in dep]
+    return f"stages/{script}", None, []
+
+
+def _filled(text: str, words: dict[str, str]) -> str:
+    """``text`` with each of DVC's ``${...}`` that is a key of ``words`` (the run's arguments) replaced by its value."""
+    for word, value in words.items():
+        if re.fullmatch(r"\$\{[^}]*\}", word):
+            text = text.replace(word, value)
+    return text
 
 
 def _resolved(key: str, words: dict[str, str]) -> str:
     """A dvc.yaml params key with DVC's ``${...}`` filled from ``words`` (the run's arguments); one still
     templated is cut back to the dotted key above its first ``${`` (``models.${item.x}``: ``models``), or "" (the
     whole file): DVC locks the resolved key, and the literal one, in no params.yaml, was never compared."""
-    for word, value in words.items():
-        if re.fullmatch(r"\$\{[^}]*\}", word):
-            key = key.replace(word, value)
+    key = _filled(key, words)
     if "${" not in key:
         return key
     return key[:key.index("${")].rpartition(".")[0]
