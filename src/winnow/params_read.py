@@ -40,7 +40,8 @@ def remember(path: str | Path, params: dict[str, Any]) -> None:
     _read[Path(path)] = copy.deepcopy(params)
     _, _, deps = _declared(Path(sys.argv[0]).name, tuple(sys.argv[1:]))
     for dep in deps:
-        _deps.setdefault(dep, _identity(Path(dep)))  # the first reading: the one the stage's work followed
+        if dep not in _deps:  # the first reading: the one the stage's work followed
+            _deps[dep] = _identity(Path(dep))
 
 
 def forget() -> None:
