@@ -123,6 +123,28 @@ def test_copies_whose_embeddings_differ_in_the_last_bits_are_one_point_to_lof():
     assert (scores[:20] == scores[0]).all()
 
 
+@pytest.mark.hostile("intermediates")
+def test_distinct_embeddings_a_little_apart_are_not_one_point_to_lof_beside_copies_that_are():
+    # the 20 copies above (one point), and 30 distinct rows on an arc, each 0.004 from the next as unit rows (a cosine
+    # distance of 8e-6, which cosine_pairs cannot tell from 0; jittered copies lie 0.0026 to 0.0045 apart on the
+    # default MNIST-5k run), the ends 0.12 apart. before: the copies set off the merge, which chained the whole arc
+    # into one point too: its rows all scored 0.64 instead of 0.80 to 0.93
+    rng = np.random.default_rng(0)
+    features = np.zeros((230, 9), np.float32)
+    features[:200, :8] = rng.normal(size=(200, 8))
+    exact = features.copy()
+    exact[1:20] = features[0]
+    features[1:20, :8] = features[0, :8] + (rng.normal(size=(19, 8)) * 1e-6).astype(np.float32)
+    arc = np.arange(30) * 0.004
+    features[200:, 8], features[200:, 0] = np.cos(arc), np.sin(arc)
+    exact[200:] = features[200:]
+    scores = outlier_scores(_self_space(features), method="lof", k=10)
+    # the copies one point, as if bit-equal; each row of the arc scored as itself
+    np.testing.assert_allclose(scores, outlier_scores(_self_space(exact), method="lof", k=10), rtol=1e-5)
+    # its middle as dense as its neighbourhood (normality 1), its ends sparser
+    assert scores[215] == 1 and scores[200] < scores[201] < scores[202] < scores[203]
+
+
 def test_an_embedding_of_one_repeated_row_scores_every_image_normal_by_lof():
     # the copies of one row are one point (the case above), which has no neighbours to be sparser than: scikit-learn
     # cannot fit one point, so every image is normal

@@ -54,7 +54,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     if len(points) == len(reference):  # as they come: np.unique's order would reorder LOF's ties
         points, inverse = reference, np.arange(len(reference))
     lof = _lof(points, inverse.ravel(), query, k=k, is_self=space.is_self)
-    if lof.max() > 2 / TWIN_CHORD:  # a k-distance within float32 rounding: k rows that are one point
+    if lof.max() > 2 / TWIN_CHORD:  # a k-distance within TWIN_CHORD: maybe k rows that are one point
         lof = _lof(*_merged(points, inverse.ravel(), k=k, knn=knn), query, k=k, is_self=space.is_self)
     return np.clip(1 / lof, 0, 1)
 
@@ -97,10 +97,14 @@ def find_outliers(
     return table, cuts
 
 
-# the distance between unit rows a cosine distance of ROUNDING apart: rows closer are equal up to float32 rounding.
-# Unit rows lie at most 2 apart, so LOF, a ratio of mean reachability distances, exceeds 2 / TWIN_CHORD only where a
-# neighbour's k-distance is shorter: k of its neighbours are that close to it
+# the distance between unit rows a cosine distance of ROUNDING apart (0.0045), the widest cosine_pairs cannot tell
+# from 0. Unit rows lie at most 2 apart, so LOF, a ratio of mean reachability distances, exceeds 2 / TWIN_CHORD only
+# where a neighbour's k-distance is shorter: k of its neighbours are that close to it
 TWIN_CHORD = math.sqrt(2 * ROUNDING)
+# unit rows closer than this are one image's embedding up to float32 rounding (2^-23, about 1e-7, of each number:
+# another batch, another order of summation). Distinct images lie further apart: the jittered copies of the default
+# run's MNIST-5k embedding 0.0026 to 0.0045
+TWIN = 1e-4
 
 
 def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, is_self: bool) -> np.ndarray:
@@ -118,14 +122,21 @@ def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, 
 
 
 def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_lof`'s ``points`` and ``inverse`` with the points within float32 rounding of one another (cosine
-    distance 0 to :func:`winnow.cosine_index.cosine_pairs`, among each one's ``k`` nearest, searched by ``knn``) one.
+    """:func:`_lof`'s ``points`` and ``inverse`` with the points within float32 rounding of one another one: each
+    point within :data:`TWIN` of the first of its chain of such pairs (found among each one's ``k`` nearest at
+    cosine distance 0 by :func:`winnow.cosine_index.cosine_pairs`, searched by ``knn``) is that one.
 
     before: only bit-equal rows were one point, so 20 copies of one image whose embeddings differed in the last bits
     (another batch, another order of summation) had a k-distance near 0 and made the 10 ordinary images beside them
     outliers (normality 0)."""
-    point = components(len(points), cosine_pairs(points, radius=0.0, k=k, backend=knn))
-    first = np.unique(point, return_index=True)[1]  # points are numbered by their first row
+    candidates = cosine_pairs(points, radius=0.0, k=k, backend=knn)
+    # before: every candidate was a pair (unit rows up to 0.0045 apart, distinct images), and their chains made one
+    # point of 30 distinct rows whose ends lie 0.12 apart; the float64 distance and the chain's first row decide now
+    twins = candidates[np.linalg.norm(points[candidates[:, 0]] - points[candidates[:, 1]], axis=1) <= TWIN]
+    chain = components(len(points), twins)
+    leader = np.unique(chain, return_index=True)[1][chain]  # the first row of each one's chain
+    own = np.where(np.linalg.norm(points - points[leader], axis=1) <= TWIN, leader, np.arange(len(points)))
+    _, first, point = np.unique(own, return_index=True, return_inverse=True)  # points are numbered by their first row
     return points[first], point[inverse]
 
 
