@@ -241,6 +241,25 @@ def test_an_embedding_that_puts_a_mirror_of_another_class_beside_it_makes_no_cop
     assert table["kept"].tolist() == [True, True, True, True, True, False]
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("radius", [None, DEFAULTS["radius"]])
+def test_a_mirror_of_another_class_beside_an_image_in_the_embedding_is_said_once(capsys, radius):
+    # i4 is i0 mirrored and labelled 1, on i0 in the embedding: no copy. before: with the pHash search off (radius
+    # null) the embedding's pair was left out without the line the pHash search's mirror links get; with it on,
+    # both searches find the pair, which is one link
+    sources = smooth_images(4)
+    images = np.concatenate([sources, sources[:1, :, ::-1]])
+    embedding = np.eye(5, 8, dtype=np.float32)
+    embedding[4] = embedding[0]
+    table = dedup(images, labels=[0, 0, 0, 0, 1], embedding=embedding, embedding_radius=0.01, radius=radius)
+    assert table["reason"].tolist() == ["unique"] * 5
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")] == [
+        "warning: dedup: 1 mirror link(s) join images of different classes: not taken as copies, since a mirror "
+        "that changes the class (left/right, b/d) is no copy. If your classes are not mirror images of one another, "
+        "these may be mislabelled copies, which the label cleaners judge; dedup.flip: false turns the mirror search "
+        "off"]
+
+
 def test_an_embedding_that_does_not_match_the_images_is_refused():
     images = smooth_images(3)
     with pytest.raises(WinnowError, match="dedup.embedding_radius: 3 images but 2 embeddings"):

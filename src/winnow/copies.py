@@ -128,7 +128,7 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
                     min_correlation: float | None = None, knn: str = "numpy", digests: np.ndarray | None = None,
-                    labels: np.ndarray | None = None) -> np.ndarray:
+                    labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
     :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
     ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
@@ -137,10 +137,15 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     With ``labels`` (int ``(N,)``) and ``digests`` (``(N,)``), a pair whose pixels carry no label in common
     (:func:`share_a_label`) is confirmed by the unmirrored views alone, as :func:`flip_crop_pairs` leaves out
     a mirror of another class: an embedding trained with mirrored views (selfsup hflip) puts an image and its
-    mirror together, and mirroring may change the class (left/right, b/d)."""
+    mirror together, and mirroring may change the class (left/right, b/d).
+
+    Returns:
+        ``(pairs, across)``, int64 ``(P, 2)`` each: the copies; and those pairs of no label in common that only a
+        mirrored view confirms, left out of ``pairs`` (empty without ``labels``).
+    """
     candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
     if looks is None:
-        return candidates
+        return candidates, np.empty((0, 2), np.int64)
     same = np.ones(len(candidates), bool)
     if labels is not None and looks.flip:  # the pandas matching only for the pairs whose own labels differ
         other = np.flatnonzero(labels[candidates[:, 0]] != labels[candidates[:, 1]])
@@ -148,7 +153,10 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     correlation = np.empty(len(candidates), np.float32)
     correlation[same] = looks.correlation(candidates[same], whole=True)
     correlation[~same] = replace(looks, flip=False).correlation(candidates[~same], whole=True)
-    return candidates[_correlated(correlation, min_correlation)]
+    confirmed = _correlated(correlation, min_correlation)
+    mirror_only = np.flatnonzero(~same & ~confirmed)
+    mirror_only = mirror_only[_correlated(looks.correlation(candidates[mirror_only], whole=True), min_correlation)]
+    return candidates[confirmed], candidates[mirror_only]
 
 
 def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -189,6 +197,13 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
     elif radius is not None:
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
     return found
+
+
+def pixel_pairs(pairs: np.ndarray, *, digests: np.ndarray) -> int:
+    """How many distinct pairs of different pixels (equal ``digests``, ``(N,)``, are the same) int ``(P, 2)`` image
+    ``pairs`` join: the pHash searches link one image of each set of equal pixels, the embedding any."""
+    ends = _pixel_ids(digests)[pairs]
+    return len(np.unique(pair_keys(ends[ends[:, 0] != ends[:, 1]], len(digests))))
 
 
 def pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from winnow.configs import KEEP_POLICIES
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
-                           pair_keys, resembling, share_a_label, variant_hashes)
+                           pair_keys, pixel_pairs, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
 from winnow.engine import Engine
 from winnow.errors import WinnowError
@@ -93,6 +93,7 @@ def duplicate_links(
             views alone), and a ``warning:`` line says how many such links were left out.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
+    across = np.empty((0, 2), np.int64)  # mirror links of images of different classes, not taken as copies
     if radius is not None:
         # the first image of each set of equal pixels stands for the set in the pHash searches (its hashes and
         # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
@@ -106,31 +107,40 @@ def duplicate_links(
                                              features=None if looks is None else looks.whole,
                                              min_correlation=min_correlation)
         if variants is not None and len(variants):
-            links["flip_crop_duplicate"] = _view_links(phashes[first], variants[:, first], radius=radius, rows=first,
-                                                       looks=looks, min_correlation=min_correlation, labels=labels,
-                                                       mirrored=mirrored, near=links["near_duplicate"], digests=digests)
+            links["flip_crop_duplicate"], across = _view_links(
+                phashes[first], variants[:, first], radius=radius, rows=first, looks=looks,
+                min_correlation=min_correlation, labels=labels, mirrored=mirrored, near=links["near_duplicate"],
+                digests=digests)
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
         # before: the thumbnail check took a mirror of another class as a copy here, so with an embedding trained
         # on mirrored views every class-1 mirror of a class-0 image was dropped as its embedding_duplicate, right
         # after the warning that such mirror links are not taken as copies
-        links["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius,
-                                                       looks=looks if embedding_confirm else None,
-                                                       min_correlation=min_correlation, knn=knn, digests=digests,
-                                                       labels=None if mirrored is None else labels)
+        links["embedding_duplicate"], mirror_only = embedding_pairs(
+            embedding, radius=embedding_radius, looks=looks if embedding_confirm else None,
+            min_correlation=min_correlation, knn=knn, digests=digests, labels=None if mirrored is None else labels)
+        across = np.concatenate([across, mirror_only])
+    # before: the embedding's such pairs were left out without this line (dedup.radius null: no line at all)
+    left_out = pixel_pairs(across, digests=digests)
+    if left_out:
+        print(f"warning: dedup: {left_out} mirror link(s) join images of different classes: not taken as copies, "
+              "since a mirror that changes the class (left/right, b/d) is no copy. If your classes are not mirror "
+              "images of one another, these may be mislabelled copies, which the label cleaners judge; "
+              "dedup.flip: false turns the mirror search off")
     return links
 
 
 def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows: np.ndarray, looks: Looks | None,
                 min_correlation: float | None, labels: np.ndarray | None, mirrored: np.ndarray | None,
-                near: np.ndarray, digests: np.ndarray) -> np.ndarray:
-    """The ``flip_crop_duplicate`` pairs of :func:`duplicate_links` (arguments as there, ``near`` its near pairs).
+                near: np.ndarray, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``flip_crop_duplicate`` pairs of :func:`duplicate_links` (arguments as there, ``near`` its near pairs),
+    and the mirror links of images of different classes left out (no crop or near link joins them).
 
     before: with dedup.flip on, classes that are mirror images of each other (left/right) were linked as copies:
     30 of 60 class-1 images mirrored class-0 ones and were dropped silently. A mirror link between different
     labels is evidence that mirroring changes the class; the crop views (no mirror) still link any labels."""
     search = partial(flip_crop_pairs, phashes, radius=radius, rows=rows, min_correlation=min_correlation)
     if labels is None or mirrored is None or not mirrored.any():
-        return search(variants, looks=looks)[0]
+        return search(variants, looks=looks)[0], np.empty((0, 2), np.int64)
     n = int(rows[-1]) + 1 if len(rows) else 0
     plain = (search(variants[~mirrored], looks=None if looks is None else replace(looks, flip=False))[0]
              if (~mirrored).any() else np.empty((0, 2), np.int64))
@@ -140,13 +150,7 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     shared = share_a_label(across, digests=digests, labels=labels)
     same, across = np.concatenate([same, across[shared]]), across[~shared]
     known = np.concatenate([plain, near])
-    left_out = int((~np.isin(pair_keys(across, n), pair_keys(known, n))).sum())
-    if left_out:
-        print(f"warning: dedup: {left_out} mirror link(s) join images of different classes: not taken as copies, "
-              "since a mirror that changes the class (left/right, b/d) is no copy. If your classes are not mirror "
-              "images of one another, these may be mislabelled copies, which the label cleaners judge; "
-              "dedup.flip: false turns the mirror search off")
-    return unique_pairs(np.concatenate([plain, same]), n)
+    return unique_pairs(np.concatenate([plain, same]), n), across[~np.isin(pair_keys(across, n), pair_keys(known, n))]
 
 
 def linked_groups(n: int, links: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
