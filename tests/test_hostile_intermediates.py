@@ -216,7 +216,7 @@ def test_variants_with_nothing_flagged_keeps_every_train_image(project):
     assert done.returncode == 0, done.stderr
     assert done.stdout == ("warning: budget: the val split holds 6 images, fewer than the 100 that tell a cleaning from "
                            "noise (budget.min_judge_images), so no label cleaning can be judged: pruned applies none "
-                           "(the quality and duplicate drops need no judge); give the split at least 100 images, or "
+                           "(no quality or duplicate drop it could apply); give the split at least 100 images, or "
                            "lower budget.min_judge_images to judge on fewer\n")
     done = run_stage(project, "variants")
     assert done.returncode == 0, done.stderr
