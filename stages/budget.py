@@ -223,16 +223,18 @@ def main() -> None:
     if doubt:
         print(doubt)
     if checked is not None:
-        print(_check_line(checked, filters_checked, shipped=budget.winner, applied=len(budget.decisions)))
+        print(_check_line(checked, filters_checked, shipped=budget.winner, applied=len(budget.decisions),
+                          filters_held=budget.filters_held_back))
     _say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 
 
-def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int) -> str:
+def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:
     """The model checks' line from their metrics blocks (``check``; ``filters``, the filters' alone, or None): what
     each training got right and what ships (``shipped``, with ``applied`` decisions); a warning when the probe's
-    winner does not."""
+    winner does not. ``filters_held``: the probe scored the filters more than a tie below none
+    (:attr:`winnow.budget.Budget.filters_held_back`), so they were not checked alone."""
     name = check["candidate"]
     line = (f"{'' if shipped == name else 'warning: '}budget: {check['model']} trainings: none {check['none_correct']} "
             f"right, {name} {check['winner_correct']} of {check['judged']} (gap {check['gap_images']} images, SE "
@@ -243,7 +245,9 @@ def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int
         return line + f"{name} stands"
     line += f"{name} not measured better, so its label decisions are held back"
     if filters is None:
-        return line + ", pruned applies none"
+        # before: ", pruned applies none" alone, though the filters were judged and not checked alone
+        return line + ", pruned applies none" + (" (the probe scored the filters more than a tie below none, so they "
+                                                 "are not checked alone)" if filters_held else "")
     return line + (f"; filters {filters['winner_correct']} of {filters['judged']} (gap {filters['gap_images']} "
                    f"images, SE {filters['gap_se']:.1f}): "
                    + _filters_verdict(filters, applied=applied))

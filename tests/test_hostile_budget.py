@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from budget_project import CENTRES, case, planted_fixes_then_mistakes, train_ids, write_state
+from budget_project import CENTRES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
 )
@@ -677,3 +677,36 @@ def test_val_pictures_labelled_two_ways_are_no_judge_for_the_represent_judges_tr
     check = json.loads((project / "metrics/budget.json").read_text())["model_check"]
     assert (check["none_trained_by"], check["judged"]) == ("budget", 898)
     assert judged_on[:2] == [898, 898]  # none and the winner chose their epochs on the same 898 val images
+
+
+@pytest.mark.hostile("intermediates")
+def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the_label_cut_is_held_back(
+        tmp_path, monkeypatch, capsys):
+    # before: the line read "all not measured better, so its label decisions are held back, pruned applies none" and
+    # the page "pruned applies none", beside a filters row the probe had judged, with no filters check and no word of
+    # why: the probe had scored the 183 dark drops more than a tie below none, so they were never checked alone
+    import importlib.util
+
+    c = case()
+    ids = train_ids(len(c.given))
+    fixes = issues_table(ids[c.planted], relabel_to=c.true[c.planted], confidence=np.linspace(1, 0.5, 120))
+    project = write_state(tmp_path / "p", c, issues=fixes, trusted=False, params={"budget": {"check": True}})
+    flag_dark(project, ids[(c.true == 0) & (c.train_x[:, 0] > -3)])  # every left image right of its centre
+    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
+    monkeypatch.setattr(stage, "load", lambda *_, **__: (None,))
+    # every training names the left class for every image: the 300 left val images right, a tie whatever it learnt
+    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
+    monkeypatch.chdir(project)
+    stage.main()
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["winner"], metrics["model_check"]["candidate"], metrics["filters_check"]) == ("none", "all", None)
+    assert metrics["candidates"]["filters"]["dropped"] == 183
+    assert ("warning: budget: lenet5 trainings: none 300 right, all 300 of 900 (gap 0 images, SE 0.0): all not "
+            "measured better, so its label decisions are held back, pruned applies none (the probe scored the filters "
+            "more than a tie below none, so they are not checked alone)") in capsys.readouterr().out.splitlines()
+    assert ("judge images right (gap 0, standard error 0.0): <b>all not measured better: pruned applies none</b> (the "
+            "probe scored the filters more than a tie below none, so they were not checked alone).</p>"
+            ) in report.budget_section(summary=metrics)

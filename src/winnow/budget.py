@@ -308,6 +308,13 @@ class Budget:
     decisions: pd.DataFrame
     filters: pd.DataFrame | None = None
 
+    @property
+    def filters_held_back(self) -> bool:
+        """Whether the probe judged the ``filters`` candidate (a row with a count of judge images right) and measured
+        it more than a tie below none (:attr:`filters` None): then the filters are not checked alone."""
+        return self.filters is None and any(row["candidate"] == "filters" and row["correct"] is not None
+                                            for row in self.table)
+
     def checked(self, check: ModelCheck, *, filters_check: ModelCheck | None = None) -> Budget:
         """What ships after the model check of this winner (``check``) and, when that held back a label
         cleaning, of the filters alone (``filters_check``): a label cleaning only when ``check`` holds; the

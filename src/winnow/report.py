@@ -357,23 +357,31 @@ def budget_section(*, summary: dict | None) -> str:
               f"than {summary['tie_se']:g} standard error(s) of the paired difference over doing less "
               "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
               "cleaning by as much.</p>"
-            + model_check_note(summary.get("model_check"), summary.get("filters_check")) + leaks)
+            + model_check_note(summary.get("model_check"), summary.get("filters_check"),
+                               filters_judged=(summary["candidates"].get("filters") or {}).get("correct") is not None
+                               and "filters_check" in summary)
+            + leaks)
 
 
-def model_check_note(check: dict | None, filters: dict | None = None) -> str:
+def model_check_note(check: dict | None, filters: dict | None = None, *, filters_judged: bool = False) -> str:
     """The budget's model check (``metrics/budget.json`` ``model_check``) in one sentence, and the filters' check
-    (``filters_check``, run when a label cleaning was held back) in another; empty when none ran. A label cleaning
-    stands only when measured better than none; the filters (``ships`` in their block) unless their model gets fewer
-    judge images right than none's."""
+    (``filters_check``, run when a label cleaning was held back and the probe did not score the filters more than a
+    tie below none) in another; empty when none ran. A label cleaning stands only when measured better than none; the
+    filters (``ships`` in their block) unless their model gets fewer judge images right than none's.
+    ``filters_judged``: the probe judged a ``filters`` candidate, so a held-back label cleaning without ``filters``
+    means the probe held them back."""
     if not check:
         return ""
     name = html.escape(check["candidate"])
     held = "its label decisions are held back" if filters else "pruned applies none"
+    # before: "pruned applies none" alone, beside a filters row the probe had judged, and nothing said why
+    why = (" (the probe scored the filters more than a tie below none, so they were not checked alone)"
+           if filters_judged and not filters and not check["holds"] and check["candidate"] != "filters" else "")
     text = (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
             f"{fmt(check['epochs'])} epochs each): none got {fmt(check['none_correct'])} and {name} "
             f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
             f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): "
-            f"{_check_verdict(check, held=held)}.</p>")
+            f"{_check_verdict(check, held=held)}{why}.</p>")
     if not filters:
         return text
     return text + (f"<p>The filters alone (the quality and duplicate drops, kept unless their model gets fewer "
