@@ -9,7 +9,8 @@ to metrics/budget.json. budget.check: the winner, unless none, is checked agains
 trainings of train.model (the train section's) judged on the same split (winnow.budget_check.check_budget): a label
 cleaning ships only if that model gets more judge images right with it; when it does not, the filters alone are
 checked by one more training and, like a winning filters, ship unless they get fewer right than none (a tie
-ships them); else pruned applies nothing. none is trained once, or is the represent stage's judge when
+ships them), unless the probe already scored them more than a tie below none (then they are not checked);
+else pruned applies nothing. none is trained once, or is the represent stage's judge when
 that one was trained alike (source judge, the same train section, judged on val, no train copy of a val image
 and no val image left out).
 dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no

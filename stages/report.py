@@ -195,8 +195,8 @@ def budget_numbers(budget: dict | None) -> dict | None:
         return report_numbers.checked_numbers(budget, path=BUDGET, stage="budget", flags=["enabled"])
     judge = budget.get("judge") if isinstance(budget.get("judge"), dict) else {}
     judged = not (judge.get("classes_without_images") or judge.get("too_few_images"))
-    # model_check, and filters_check (the filters alone, checked when a label cleaning was held back: ships says
-    # whether they do; a winning filters' model_check has it too)
+    # model_check, and filters_check (the filters alone, checked when a label cleaning was held back and the probe did
+    # not score them more than a tie below none: ships says whether they do; a winning filters' model_check has it too)
     blocks = ("model_check", "filters_check")
     keys = ("candidate", "holds", "model", "epochs", "none_correct", "winner_correct", "judged", "gap_images", "gap_se")
     rule = {b: b == "filters_check" or isinstance(budget.get(b), dict) and "ships" in budget[b] for b in blocks}

@@ -2,7 +2,8 @@
 each trained by the model the variants train (``train.model``, as the train section says) and judged on the judge
 images instead of the probe (:func:`check_budget`). A label cleaning ships only if that model measures it better;
 the filters ship unless its model gets fewer judge images right with them, and are checked alone (one more training, none's
-reused) when a label cleaning is held back. Why, and the cases measured: :mod:`winnow.budget`, :class:`ModelCheck`."""
+reused) when a label cleaning is held back, unless the probe scored them more than a tie below none. Why, and the cases
+measured: :mod:`winnow.budget`, :class:`ModelCheck`."""
 
 from __future__ import annotations
 
