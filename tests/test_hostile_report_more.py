@@ -158,6 +158,28 @@ def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
 
 
 @pytest.mark.hostile("report")
+def test_the_duplicate_note_never_says_leaks_are_dropped_where_drop_leaks_kept_them(tmp_path):
+    # before: with dedup.drop_leaks false the leaks table read "kept in train (dedup.drop_leaks is false)" and the
+    # note under it "a train copy of a val or test image is dropped whatever they decide"
+    imageset = tiny_imageset(tmp_path)
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": ["test", "train", "train", "train"],
+                           "label": [0, 0, 1, 1], "group": [0, 0, 1, 1], "group_size": 2,
+                           "kept": [True, True, True, False], "reason": ["eval_copy", "kept", "kept", "near_duplicate"],
+                           "label_conflict": False})
+    summary = {"images": 4, "groups": 2, "drop_leaks": False,
+               "leaks": {"train_copies_of_test": {"groups": 1, "images": 1, "test_images": 1}}}
+    text = plain(duplicates_section(groups=groups, summary=summary, imageset=imageset, count=4, applied=0))
+    assert "| train copies of test images | 1 | 1 train | 1 test | kept in train | (dedup.drop_leaks is false) |" in (
+        text)
+    assert ("dedup marks 1 train image(s) to remove; the pruned variant drops 0 of them (data/variants/pruned/"
+            "rows.parquet): the cleaning budget and a person's verdicts decide what pruned drops. |") in text
+    text = plain(duplicates_section(groups=groups, summary=summary | {"drop_leaks": True}, imageset=imageset, count=4,
+                                    applied=0))
+    assert ("the cleaning budget and a person's verdicts decide what pruned drops, and a train copy of a val or test "
+            "image is dropped whatever they decide. |") in text
+
+
+@pytest.mark.hostile("report")
 @pytest.mark.parametrize("cleaning, applied, said", [
     (False, 0, "of those, pruned applies | none: data_valuation is not among pruned.cleaners"),
     (True, 1, "of those, pruned applies | 1 |"),

@@ -134,7 +134,8 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
     headline = key_value_table({k: v for k, v in (summary or {}).items()
                                 if not isinstance(v, dict) and k != "drop_leaks"},  # leaks_table says what it did
                                title="dedup's figures (metrics/dedup.json)")
-    headline += leaks_table((summary or {}).get("leaks"), drop_leaks=(summary or {}).get("drop_leaks", True),
+    drop_leaks = (summary or {}).get("drop_leaks", True)
+    headline += leaks_table((summary or {}).get("leaks"), drop_leaks=drop_leaks,
                             test_images=int((imageset.manifest["split"] == "test").sum()))
     if "detection" in (summary or {}):
         headline += ('<p class="note">Against the duplicates degrade planted: '
@@ -154,10 +155,12 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
         return headline + '<p class="note">No duplicates found.</p>'
     marked = int((~groups["kept"].astype(bool) & (groups["split"] == "train")).sum())
     if applied is not None and applied < marked:
+        # before: "a train copy of a val or test image is dropped whatever they decide" under a leaks table saying
+        # dedup.drop_leaks false kept them in train
+        leaks = ", and a train copy of a val or test image is dropped whatever they decide" if drop_leaks else ""
         headline += (f'<p class="note">dedup marks {marked} train image(s) to remove; the pruned variant drops '
                      f'{applied} of them (data/variants/pruned/rows.parquet): the cleaning budget and a person\'s '
-                     'verdicts decide what pruned drops, and a train copy of a val or test image is dropped whatever '
-                     'they decide.</p>')
+                     f'verdicts decide what pruned drops{leaks}.</p>')
     return (headline + '<p class="note">Green frame: the copy kept; red: removed by dedup\'s rule. Caption: class · '
             'split, reason.</p>' f'<div class="groups">{"".join(rows)}</div>')
 
