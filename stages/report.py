@@ -107,7 +107,7 @@ def main() -> None:
             summary=balance_numbers(json_of("balance", "metrics/balance.json")),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
-            groups=groups,
+            groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
             summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"],
             applied=pruned_drops(dropped, marked=None if groups is None else groups.loc[
                 ~groups["kept"].astype(bool) & (groups["split"] == "train"), "id"]))),

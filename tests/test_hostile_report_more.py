@@ -180,6 +180,22 @@ def test_the_duplicate_note_never_says_leaks_are_dropped_where_drop_leaks_kept_t
 
 
 @pytest.mark.hostile("report")
+def test_the_duplicate_note_says_dedup_is_no_cleaner_where_pruned_cleaners_leave_it_out(tmp_path):
+    # before: with dedup left out of pruned.cleaners the note put the gap on "the cleaning budget and a person's
+    # verdicts", which never saw dedup's drops
+    imageset = tiny_imageset(tmp_path)
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
+                           "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
+                           "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
+    text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
+                                    applied=1, cleaning=False))
+    assert ("dedup marks 2 train image(s) to remove; the pruned variant drops 1 of them (data/variants/pruned/"
+            "rows.parquet): dedup is not among pruned.cleaners, so pruned drops them only on another cleaner's "
+            "decision or a person's verdict, and a train copy of a val or test image is dropped whatever they "
+            "decide. |") in text
+
+
+@pytest.mark.hostile("report")
 @pytest.mark.parametrize("cleaning, applied, said", [
     (False, 0, "of those, pruned applies | none: data_valuation is not among pruned.cleaners"),
     (True, 1, "of those, pruned applies | 1 |"),

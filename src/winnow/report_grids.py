@@ -118,13 +118,13 @@ def _percent_down(share: float) -> str:
 
 
 def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
-                       count: int, applied: int | None = None) -> str:
+                       count: int, applied: int | None = None, cleaning: bool = True) -> str:
     """Cross-split leaks by kind, then duplicate groups side by side (label conflicts first, then groups
     reaching val/test, then the largest): the kept image framed green, the removed ones red, each with
     its class and split. ``applied``: how many of dedup's train removals the pruned variant made
     (data/variants/pruned/rows.parquet; None: unknown); fewer than dedup marks is said, since the cleaning
-    budget and a person's verdicts decide what pruned drops (before, the red frames read as removed from pruned,
-    which kept them)."""
+    budget and a person's verdicts decide what pruned drops, or, where ``cleaning`` is false (dedup is not among
+    pruned.cleaners), another cleaner's (before, the red frames read as removed from pruned, which kept them)."""
     if groups is None or imageset is None:
         return not_run("duplicate groups", how="the dedup stage writes data/dedup/groups.parquet")
     shared = groups[groups["group_size"] > 1]
@@ -158,9 +158,13 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
         # before: "a train copy of a val or test image is dropped whatever they decide" under a leaks table saying
         # dedup.drop_leaks false kept them in train
         leaks = ", and a train copy of a val or test image is dropped whatever they decide" if drop_leaks else ""
+        # before: "the cleaning budget and a person's verdicts decide" where dedup is not among pruned.cleaners, and
+        # neither ever saw its drops
+        who = ("the cleaning budget and a person's verdicts decide what pruned drops" if cleaning else
+               "dedup is not among pruned.cleaners, so pruned drops them only on another cleaner's decision or a "
+               "person's verdict")
         headline += (f'<p class="note">dedup marks {marked} train image(s) to remove; the pruned variant drops '
-                     f'{applied} of them (data/variants/pruned/rows.parquet): the cleaning budget and a person\'s '
-                     f'verdicts decide what pruned drops{leaks}.</p>')
+                     f'{applied} of them (data/variants/pruned/rows.parquet): {who}{leaks}.</p>')
     return (headline + '<p class="note">Green frame: the copy kept; red: removed by dedup\'s rule. Caption: class · '
             'split, reason.</p>' f'<div class="groups">{"".join(rows)}</div>')
 
