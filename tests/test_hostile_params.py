@@ -379,3 +379,36 @@ def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, mon
     assert capsys.readouterr().err == (f"error: {refused} changed while train@baseline ran; its outputs follow what it "
                                        "held before; run dvc repro again\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("rewritten", ["src/winnow/models.py", "data/variants/baseline/rows.parquet"])
+@pytest.mark.parametrize("meanwhile", [None, "as committed\n"])
+def test_deps_written_anew_with_the_bytes_they_held_while_a_stage_runs_pass(tmp_path, monkeypatch, capsys, rewritten,
+                                                                           meanwhile):
+    # before: `dvc exp run --queue` in another shell stashes each modified tracked file (the committed bytes for a
+    # moment) and writes it back: a new inode and modification time, the bytes the stage read. The stage was refused,
+    # "error: src/winnow/models.py changed while train@baseline ran; ...", exit 1, though DVC locks the same hash
+    import threading
+
+    project = _train_project(tmp_path, monkeypatch)
+    for path in ("src/winnow/models.py", "data/variants/baseline/rows.parquet"):
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text("as read\n")
+    before = files_under(project)
+
+    def main():
+        load_params()
+        path = project / rewritten
+        path.unlink()  # a new file, written later than the one read
+        if meanwhile is None:
+            path.write_text("as read\n")
+        else:
+            path.write_text(meanwhile)
+            threading.Timer(0.1, path.write_text, ["as read\n"]).start()
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+            write_json("metrics/train/baseline.json", {"epochs": 20})
+    run(main, reads_arguments=True)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import os
 import re
 import sys
@@ -74,31 +75,47 @@ def check_unchanged() -> None:
                               "run dvc repro again")
     # before: src/winnow/models.py edited while train@baseline trained; DVC hashed it after the command ended and
     # locked the edit as what made the model, `dvc status` said up to date, and the run-cache served that model since
-    changed = next((dep for dep, before in _deps.items() if _identity(Path(dep)) != before), None)
+    for wait in (*[SETTLE_S / 10] * 10, None):
+        changed = next((dep for dep, before in _deps.items() if _identity(Path(dep)) != before), None)
+        if changed is None or wait is None:
+            break
+        time.sleep(wait)  # put back meanwhile: `dvc exp run --queue` stashes each modified tracked file, then writes it
     if changed is not None:
         raise WinnowError(f"{changed} changed while {name} ran; its outputs follow what it held before; run dvc repro "
                           "again")
 
 
 def _identity(path: Path) -> Any:
-    """What tells the file at ``path``, or each file below the folder at ``path``, from one written since: inode,
-    modification time and size (by name below a folder); None where nothing is."""
+    """What tells the file at ``path``, or each file below the folder at ``path`` (by name), from one written since
+    (:func:`_file_identity`); None where nothing is."""
     try:
         if not path.is_dir():
-            stat = path.stat()
-            return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
+            return _file_identity(path)
     except OSError:
         return None
     found = []
     for root, _, files in os.walk(path):
         for name in files:
             try:
-                stat = os.stat(os.path.join(root, name))
+                found.append([os.path.relpath(os.path.join(root, name), path), *_file_identity(Path(root, name))])
             except OSError:  # removed while walked: the next reading differs
                 continue
-            found.append([os.path.relpath(os.path.join(root, name), path), stat.st_ino, stat.st_mtime_ns,
-                          stat.st_size])
     return sorted(found)
+
+
+# before: a dep written anew with the bytes it held was refused as changed ("src/winnow/models.py changed while
+# train@baseline ran"), though DVC locks the same hash: `dvc exp run --queue` in another shell stashes each modified
+# tracked file and writes it back, and so do git stash/pop and a git checkout of a touched file
+BYTES_COMPARED = 1 << 20
+
+
+def _file_identity(path: Path) -> list[Any]:
+    """The sha256 of the file at ``path`` of at most :data:`BYTES_COMPARED` bytes (code, contracts, metrics); inode,
+    modification time and size of a larger one (data, models: DVC's outputs, which git leaves alone), unread."""
+    stat = path.stat()
+    if stat.st_size > BYTES_COMPARED:
+        return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
+    return [hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
 _MISSING = object()
