@@ -538,3 +538,21 @@ def test_a_nan_under_sgd_names_both_the_learning_rate_and_the_decay(rng):
     with pytest.raises(WinnowError) as raised:
         fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
     assert str(raised.value).endswith("(sgd, lr 1000); lower train.lr or train.weight_decay")
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("written_by, rerun", [(None, "train@baseline"), ("represent", "represent")])
+def test_a_model_an_earlier_winnow_trained_is_named_so(rng, tmp_path, written_by, rerun):
+    # before: a models/baseline.pt (or the represent judge) from before checkpoints kept their seen ids was "not a
+    # winnow model checkpoint (lacks seen)", which winnow itself had written
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    save(trained, tmp_path / "baseline.pt", classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
+    checkpoint = torch.load(tmp_path / "baseline.pt", weights_only=True)
+    del checkpoint["seen"]  # as an earlier winnow saved it
+    torch.save(checkpoint, tmp_path / "baseline.pt")
+    expected = (f"{tmp_path / 'baseline.pt'}: trained by an earlier winnow, which kept no record of the images it "
+                f"learnt from (seen); rerun the {rerun} stage (dvc repro {rerun})")
+    with pytest.raises(WinnowError, match=rf"^{re.escape(expected)}$"):
+        load(tmp_path / "baseline.pt", written_by=written_by, classes=["a", "b", "c"], image_shape=images.shape[1:])

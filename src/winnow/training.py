@@ -455,6 +455,9 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
     needed = {"state_dict", "config", "mean", "std", "classes", "image_shape", "history", "best_epoch", "seen"}
     missing = sorted(needed - set(ckpt)) if isinstance(ckpt, dict) else sorted(needed)
+    if missing == ["seen"]:  # before: "not a winnow model checkpoint (lacks seen)" of a model winnow had trained
+        raise rerun_error(path, "trained by an earlier winnow, which kept no record of the images it learnt from "
+                                "(seen)", written_by=written_by)
     if missing:
         raise rerun_error(path, f"not a winnow model checkpoint (lacks {', '.join(missing)})", written_by=written_by)
     try:
