@@ -291,33 +291,44 @@ def test_a_stage_declaring_the_whole_file_and_a_key_checks_the_whole_file(tmp_pa
     assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
 
 
-@pytest.mark.hostile("params")
-@pytest.mark.parametrize("declared, edited, refused", [
-    ("gan.${item.variant}", "gan.baseline", "gan.baseline"),    # DVC locks gan.baseline for train@baseline
-    ("gan.${item.variant}", "gan.oracle", None),                # train@oracle's key
-    ("gan.${item.other}.n", "gan.per_class", "gan.per_class"),  # not an argument: the section above it
-    ("gan.${item.other}.n", "augment_search.epochs", None),  # not a param of train@baseline
-])
-def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypatch, capsys, declared, edited,
-                                                             refused):
-    # before: the key was looked up as written, `gan.${item.variant}`, in no params.yaml, so an edit to what DVC
-    # locks for it (gan.baseline under train@baseline) passed, exit 0, and dvc.lock recorded the new value
+def _templated_key_project(tmp_path, monkeypatch, declared: str) -> Path:
+    """The train project with ``declared`` (a dvc.yaml params key, templated) among train's params."""
     project = _train_project(tmp_path, monkeypatch)
     text = (project / "dvc.yaml").read_text()
     at = text.index("      - balance.policy", text.index("\n  train:\n"))
     (project / "dvc.yaml").write_text(text[:at] + f"      - {declared}\n" + text[at:])
+    return project
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("declared, edited", [
+    ("gan.${item.variant}", "gan.baseline"),        # DVC locks gan.baseline for train@baseline
+    ("gan.${item.other}.n", "gan.per_class"),       # not an argument: the section above it
+])
+def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypatch, capsys, declared, edited):
+    # before: the key was looked up as written, `gan.${item.variant}`, in no params.yaml, so an edit to what DVC
+    # locks for it (gan.baseline under train@baseline) passed, exit 0, and dvc.lock recorded the new value
+    project = _templated_key_project(tmp_path, monkeypatch, declared)
     before = files_under(project)
-    if refused is None:
-        run(_editing(edited, 7), reads_arguments=True)
-        assert capsys.readouterr().err == ""
-        assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
-        return
     with pytest.raises(SystemExit) as ended:
         run(_editing(edited, 7), reads_arguments=True)
     assert ended.value.code == 1
-    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {refused}; its outputs "
+    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {edited}; its outputs "
                                        "follow the old values; run dvc repro again\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("declared, edited", [
+    ("gan.${item.variant}", "gan.oracle"),             # train@oracle's key
+    ("gan.${item.other}.n", "augment_search.epochs"),  # not a param of train@baseline
+])
+def test_an_edit_to_a_key_a_templated_one_does_not_resolve_to_passes(tmp_path, monkeypatch, capsys, declared, edited):
+    project = _templated_key_project(tmp_path, monkeypatch, declared)
+    before = files_under(project)
+    run(_editing(edited, 7), reads_arguments=True)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
 
 
 @pytest.mark.hostile("params")
@@ -344,41 +355,56 @@ def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monk
     assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
 
 
-@pytest.mark.hostile("interrupted")
-@pytest.mark.parametrize("edited, refused", [
-    ("src/winnow/models.py", "src/winnow/models.py"),                              # code the stage ran
-    ("data/variants/baseline/rows.parquet", "data/variants/baseline"),              # a file in a folder dep
-    ("data/variants/oracle/rows.parquet", None),                                    # train@oracle's, not this one's
-    ("src/winnow/gan.py", None),                                                    # no dep of train@baseline
-])
-def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, monkeypatch, capsys, edited, refused):
-    # before: src/winnow/models.py edited while train@baseline trained; DVC hashes deps after the command ends, so it
-    # locked the edited file as what made the model, `dvc status` said up to date, and the run-cache served that model
+def _deps_project(tmp_path, monkeypatch) -> Path:
+    """The train project with two code files and two variants' rows, each holding "as read"."""
     project = _train_project(tmp_path, monkeypatch)
     for path in ("src/winnow/models.py", "src/winnow/gan.py", "data/variants/baseline/rows.parquet",
                  "data/variants/oracle/rows.parquet"):
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text("as read\n")
-    before = files_under(project)
+    return project
 
+
+def _editing_meanwhile(project: Path, edited: str):
+    """A train stage's main that edits ``edited`` after reading params.yaml, then writes its outputs."""
     def main():
         load_params()
         (project / edited).write_text("as edited meanwhile\n")  # the edit
         with together():
             write_text("models/baseline.pt", "weights\n")
             write_json("metrics/train/baseline.json", {"epochs": 20})
+    return main
 
-    if refused is None:
-        run(main, reads_arguments=True)
-        assert capsys.readouterr().err == ""
-        assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
-        return
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("edited, refused", [
+    ("src/winnow/models.py", "src/winnow/models.py"),                              # code the stage ran
+    ("data/variants/baseline/rows.parquet", "data/variants/baseline"),              # a file in a folder dep
+])
+def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, monkeypatch, capsys, edited, refused):
+    # before: src/winnow/models.py edited while train@baseline trained; DVC hashes deps after the command ends, so it
+    # locked the edited file as what made the model, `dvc status` said up to date, and the run-cache served that model
+    project = _deps_project(tmp_path, monkeypatch)
+    before = files_under(project)
     with pytest.raises(SystemExit) as ended:
-        run(main, reads_arguments=True)
+        run(_editing_meanwhile(project, edited), reads_arguments=True)
     assert ended.value.code == 1
     assert capsys.readouterr().err == (f"error: {refused} changed while train@baseline ran; its outputs follow what it "
                                        "held before; run dvc repro again\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("edited", [
+    "data/variants/oracle/rows.parquet",  # train@oracle's, not this one's
+    "src/winnow/gan.py",                  # no dep of train@baseline
+])
+def test_files_no_dep_of_the_running_stage_may_change_while_it_runs(tmp_path, monkeypatch, capsys, edited):
+    project = _deps_project(tmp_path, monkeypatch)
+    before = files_under(project)
+    run(_editing_meanwhile(project, edited), reads_arguments=True)
+    assert capsys.readouterr().err == ""
+    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
 
 
 @pytest.mark.hostile("interrupted")
