@@ -19,13 +19,14 @@ import pandas as pd
 from winnow.augment import augment
 from winnow.augment_search import policy_for
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
+from winnow.checkpoints import load
 from winnow.configs import GEOMETRIC_OPS
 from winnow.errors import WinnowError
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, largest_differences, pixel_digest
 from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
-from winnow.training import embed, load
+from winnow.training import embed
 from winnow.variant_contract import VariantContract, write_not_checked
 from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 

@@ -30,6 +30,7 @@ from winnow.budget import (
     rank_label_decisions,
 )
 from winnow.budget_check import check_augmentation, check_budget
+from winnow.checkpoints import load
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2, fit_probe
@@ -37,7 +38,7 @@ from winnow.represent import options as represent_options
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 from winnow.torch_runtime import reproducible
-from winnow.training import TrainConfig, fit, load, predict_proba
+from winnow.training import TrainConfig, fit, predict_proba
 from winnow.variants import (
     DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, check_kept, cleaner_decisions, read_cleaner_tables,
 )

@@ -6,13 +6,14 @@ import sys
 import numpy as np
 import pandas as pd
 
+from winnow.checkpoints import load
 from winnow.errors import WinnowError
 from winnow.metrics import (
     headline, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table, recall_total,
     summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
-from winnow.training import load, predict_proba
+from winnow.training import predict_proba
 from winnow.variants import load_test, variant_argument
 
 

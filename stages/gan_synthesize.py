@@ -49,8 +49,9 @@ def main() -> None:
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default variants skip this stage
+    from winnow.checkpoints import load
     from winnow.gan import GanConfig, generate, train_gan
-    from winnow.training import embed, load, predict_proba
+    from winnow.training import embed, predict_proba
 
     check_outputs(stage="gan-synthesize", folders=FOLDERS, files=[*FILES, METRICS])
     section = dict(params["gan"])

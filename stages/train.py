@@ -8,10 +8,11 @@ import sys
 import numpy as np
 
 from winnow.augment_search import policy_for
+from winnow.checkpoints import save
 from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import is_main_process
-from winnow.training import TrainConfig, fit, save
+from winnow.training import TrainConfig, fit
 from winnow.variants import load_variant, variant_argument
 
 

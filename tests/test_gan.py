@@ -208,10 +208,11 @@ CLASSES = ["a", "b", "c"]
 def gan_project(root, *, weak_k: int):
     """Three classes of random 8x8 images (6 train, 2 val, 2 test each), a pruned variant that drops every train
     image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count."""
+    from winnow.checkpoints import save
     from winnow.degrade import perturbation_table
     from winnow.imageset import write_imageset
     from winnow.stage import write_table
-    from winnow.training import TrainConfig, fit, save
+    from winnow.training import TrainConfig, fit
     from winnow.variants import baseline_rows, write_variant
 
     params = default_params()

@@ -335,9 +335,10 @@ def test_a_dvc_experiment_is_named_as_dvc_exp_names_it(seed_runs, capsys):
 def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     import torch
 
+    from winnow.checkpoints import save
     from winnow.imageset import write_imageset
     from winnow.models import build_model
-    from winnow.training import Trained, TrainConfig, save
+    from winnow.training import Trained, TrainConfig
 
     rng = np.random.default_rng(0)
     n, classes = 40, ["cat", "dog", "average"]

@@ -412,7 +412,7 @@ def test_evaluate_truncated_model(project):
 @pytest.mark.hostile("training")
 def test_a_truncated_judge_names_the_represent_stage(tmp_path):
     # the budget's model check loads the represent judge: its error named a train@represent stage, which is none
-    from winnow.training import load
+    from winnow.checkpoints import load
 
     torch.save({"state_dict": {"w": torch.zeros(64, 64)}}, tmp_path / "represent.pt")
     _truncate(tmp_path / "represent.pt")
@@ -476,8 +476,8 @@ def test_a_model_of_another_class_order_is_refused_where_it_is_used(project, sta
 
 
 def test_a_model_of_another_image_shape_or_class_count_is_refused_naming_its_stage(project):
+    from winnow.checkpoints import load
     from winnow.imageset import read_imageset
-    from winnow.training import load
 
     _baseline_model(project, name="represent")
     h, w, c = read_imageset(project / "data/degrade").images.shape[1:]
@@ -494,8 +494,9 @@ def test_a_model_of_another_image_shape_or_class_count_is_refused_naming_its_sta
 def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = "baseline") -> None:
     """A real models/<name>.pt (one epoch on the template's images): what balance and gan-synthesize load;
     ``classes``: the names it is saved with."""
+    from winnow.checkpoints import save
     from winnow.imageset import read_imageset
-    from winnow.training import TrainConfig, fit, save
+    from winnow.training import TrainConfig, fit
 
     data = read_imageset(project / "data/degrade")
     train = data.manifest["split"].to_numpy() == "train"

@@ -19,11 +19,12 @@ from hostile_harness import (
     assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage, run_winnow,
 )
 
+from winnow.checkpoints import save
 from winnow.configs import TrainConfig
 from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path, predictions_path, summary_path
 from winnow.models import build_model
-from winnow.training import Trained, save
+from winnow.training import Trained
 
 
 def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: list[float]) -> Path:

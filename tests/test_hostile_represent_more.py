@@ -18,9 +18,10 @@ from hostile_harness import assert_error_line, assert_nothing_left, run_stage
 from test_hostile_intermediates import _fails, _with_params, project, template  # noqa: F401 (fixtures)
 from test_hostile_represent import N, ids, npy, parquet, run_represent, separable, torchscript
 from test_represent import blobs, write_blobs
+from winnow.checkpoints import load
 from winnow.errors import WinnowError
 from winnow.models import build_model, lone_image_fails
-from winnow.training import _batches, load
+from winnow.training import _batches
 
 # --- training: weights that break on the last step of an epoch ----------------------------------------
 

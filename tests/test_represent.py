@@ -114,14 +114,14 @@ def test_selfsup_is_reproducible_blind_to_labels_and_never_learns_from_the_test_
 
 
 def test_saved_weights_give_the_same_features(tmp_path, one_torch_thread):
-    from winnow import training
+    from winnow import checkpoints, training
 
     data = blobs()
     for source, options in (("selfsup", opts("selfsup", selfsup=SELFSUP)),
                             ("judge", opts("judge", judge={"model": "lenet5", "epochs": 1, "crop_padding": 0}))):
         rep = represent.embed_imageset(data, options=options, seed=0, progress=False, model_out=tmp_path / source)
         again = (selfsup.encode(selfsup.load(tmp_path / source, device="cpu"), data.images) if source == "selfsup"
-                 else training.embed(training.load(tmp_path / source, device="cpu")[0], data.images))
+                 else training.embed(checkpoints.load(tmp_path / source, device="cpu")[0], data.images))
         np.testing.assert_array_equal(again, rep.features)
 
 

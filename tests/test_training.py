@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from winnow import training
+from winnow.checkpoints import load, save
 from winnow.errors import WinnowError
 from winnow.torch_runtime import DEFAULT_THREADS, shard
-from winnow.training import TrainConfig, augment, embed, fit, load, predict_proba, save
+from winnow.training import TrainConfig, augment, embed, fit, predict_proba
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -322,7 +323,8 @@ def test_two_gloo_ranks_stop_at_the_same_epoch_on_rank_0s_val(tmp_path, rng):
 _TRAIN = """
 import hashlib, sys
 import numpy as np
-from winnow.training import TrainConfig, fit, predict_proba, save
+from winnow.checkpoints import save
+from winnow.training import TrainConfig, fit, predict_proba
 data = np.load(sys.argv[1])
 config = TrainConfig(model="cnn_small", epochs=2, batch_size=16, crop_padding=2, hflip=True, device="cpu", threads=2)
 for seed in sys.argv[2:]:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from winnow import pretrained, selfsup, training
+from winnow import checkpoints, pretrained, selfsup, training
 from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.embedding_checks import checked, read_embedding_file
 from winnow.engine import Engine
@@ -143,7 +143,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         if options.source == "selfsup":
             selfsup.save(trained, model_out)
         elif options.source == "judge":
-            training.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:],
+            checkpoints.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:],
                           seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]))
         else:
             write_torch(model_out, {"source": options.source, **info})

@@ -15,9 +15,8 @@ import math
 import os
 import shutil
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,7 +30,6 @@ from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
-from winnow.stage import write_torch
 from winnow.torch_runtime import (
     DEFAULT_THREADS, ddp_device, distributed_setup, float32_math, pick_device, rank_seed, reproducible, shard,
     sync_buffers,
@@ -394,119 +392,6 @@ def encoder(trained: Trained, *, num_classes: int, image_shape: tuple[int, ...])
 def _embed_with(model: nn.Module, images: np.ndarray, *, batch_size: int, mean: torch.Tensor, std: torch.Tensor,
                 config: TrainConfig) -> np.ndarray:
     return embed(Trained(model, mean, std, [], 0, config), images, batch_size=batch_size)
-
-
-def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...],
-         seen: np.ndarray) -> None:
-    """Write weights plus everything :func:`load` needs, atomically. ``seen``: the ids ``(N,)`` of the images the
-    model learnt from or chose its epoch on (train and val), kept as :func:`id_hashes`, so that a test split holding
-    one of them is refused where the model is scored (:func:`load`'s ``held_out``)."""
-    write_torch(path, {
-        "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-        "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
-        "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
-        "seen": torch.from_numpy(np.unique(id_hashes(seen))),
-    })
-
-
-def id_hashes(ids: np.ndarray) -> np.ndarray:
-    """int64 ``(N,)``: a 64-bit hash of each image id of ``ids`` ``(N,)`` (written as a string), in order; two ids of
-    one data set share one with odds of about N^2 / 2^64."""
-    import pandas as pd
-
-    return pd.util.hash_pandas_object(pd.Series(np.asarray(ids).astype(str)), index=False).to_numpy().view(np.int64)
-
-
-def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
-         classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
-         held_out: np.ndarray | None = None) -> tuple[Trained, list[str]]:
-    """A model saved by :func:`save`, on the chosen device, and its class names.
-
-    ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
-    for its judge); a missing, truncated or foreign file (torch loads with ``weights_only``, so a pickle that
-    is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
-    naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
-    ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
-    does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
-    is scored on): data split anew since it was trained.
-    """
-    import pickle
-    import warnings
-
-    from winnow.stage import rerun_error, torch_file_damage
-
-    path = Path(path)
-    written_by = written_by or f"train@{path.stem}"
-    if not path.is_file():
-        raise rerun_error(path, "model file not found", written_by=written_by)
-    damage = torch_file_damage(path)
-    if damage:
-        raise rerun_error(path, f"corrupt: {damage}", written_by=written_by)
-    try:
-        with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise rerun_error(path, "not a winnow model checkpoint (a pickle torch.load(weights_only=True) refuses)",
-                          written_by=written_by) from err
-    # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
-    except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
-        detail = str(err).strip().split(". ")[0][:160] or "it ends early"
-        raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
-    needed = {"state_dict", "config", "mean", "std", "classes", "image_shape", "history", "best_epoch", "seen"}
-    missing = sorted(needed - set(ckpt)) if isinstance(ckpt, dict) else sorted(needed)
-    if missing == ["seen"]:  # before: "not a winnow model checkpoint (lacks seen)" of a model winnow had trained
-        raise rerun_error(path, "trained by an earlier winnow, which kept no record of the images it learnt from "
-                                "(seen)", written_by=written_by)
-    if missing:
-        raise rerun_error(path, f"not a winnow model checkpoint (lacks {', '.join(missing)})", written_by=written_by)
-    try:
-        config = TrainConfig(**ckpt["config"])
-        h, w, c = ckpt["image_shape"]
-        model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=(h, w))
-        model.load_state_dict(ckpt["state_dict"])
-        # fields predict_proba uses as they are: a hand-edited one was a traceback there (range() of step 0, a list
-        # where a tensor goes, three channels' statistics for a one-channel model)
-        for name in ("mean", "std"):
-            value = ckpt[name]
-            if not (isinstance(value, torch.Tensor) and value.is_floating_point() and tuple(value.shape) == (c,)):
-                raise ValueError(f"{name} is not a float tensor of the {c} channel(s) of its images")
-        if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
-            raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
-        seen = ckpt["seen"]
-        if not (isinstance(seen, torch.Tensor) and seen.dtype == torch.int64 and seen.dim() == 1):
-            raise ValueError("seen is not an int64 tensor of image id hashes")
-    except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
-        detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
-    if classes is not None and list(ckpt["classes"]) != list(classes):
-        raise rerun_error(path, f"trained on classes {_listed(ckpt['classes'])}, the data has {_listed(classes)}",
-                          written_by=written_by)
-    if image_shape is not None and tuple(ckpt["image_shape"]) != tuple(image_shape):
-        raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
-                                f"{_shape(image_shape)}", written_by=written_by)
-    if held_out is not None:
-        # before: after `ingest.split_seed` changed, evaluate@<v> by hand (or dvc repro -s) scored the old model on a
-        # test split of 1,000 images, 767 of which it had learnt from or chosen its epoch on, and wrote its flattered
-        # accuracy, exit 0
-        known = np.isin(id_hashes(held_out), seen.numpy())
-        if known.any():
-            raise rerun_error(path, f"learnt from or chose its epoch on {int(known.sum())} of the {len(known)} test "
-                                    f"images, first {str(np.asarray(held_out)[int(np.argmax(known))])!r}: the data was "
-                                    "split anew since it was trained, and its score would count images it has seen",
-                              written_by=written_by)
-    model = model.to(pick_device(device)).eval()
-    return Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config), ckpt["classes"]
-
-
-def _listed(names, most: int = 6) -> str:
-    shown = ", ".join(map(repr, list(names)[:most]))  # repr: class 0 and class '0' must not read alike
-    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
-
-
-def _shape(shape) -> str:
-    h, w, c = shape
-    return f"{h}x{w}x{c}"
 
 
 def _live(log_dir):
