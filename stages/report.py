@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow import report, report_grids, report_numbers, report_summary, report_versions
+from winnow import report, report_budget, report_grids, report_numbers, report_summary, report_versions
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
@@ -102,7 +102,8 @@ def main() -> None:
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
             applied=pruned_drops(dropped, marked=None if valuation is None else valuation.loc[
                 valuation["decision"] == "drop", "id"]))),
-        ("budget", "Cleaning budget", report.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
+        ("budget", "Cleaning budget",
+         report_budget.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=balance_numbers(json_of("balance", "metrics/balance.json")),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),

@@ -18,7 +18,7 @@ from budget_project import CENTRES, case, issues_table, planted_fixes_then_mista
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
 )
-from winnow import report
+from winnow import report_budget
 from winnow.imageset import write_imageset
 from winnow.stage import write_table
 
@@ -400,7 +400,7 @@ def test_a_judge_split_without_every_class_ships_only_the_filters_and_says_why(t
     assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["winner"] == "filters" and metrics["judge"]["classes_without_images"] == ["left", "right"]
-    page = report.budget_section(summary=metrics)  # the report says it instead of a candidates table
+    page = report_budget.budget_section(summary=metrics)  # the report says it instead of a candidates table
     assert "<b>No label cleaning was judged</b>: the trusted split holds no image of left, right" in page
 
 
@@ -425,7 +425,7 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     assert metrics["winner"] == "filters" and metrics["judge"] == {
         "split": "trusted", "images": 99, "repeats_left_out": 0, "conflicts_left_out": 0,
         "classes_without_images": [], "min_images": 100, "too_few_images": True}
-    page = report.budget_section(summary=metrics)
+    page = report_budget.budget_section(summary=metrics)
     assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
             "cleaning from noise") in page
 
@@ -449,7 +449,7 @@ def test_a_judge_split_of_a_few_images_without_filters_says_pruned_applies_nothi
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["winner"] == "none"
     assert ("so pruned applies <b>none</b> (no quality or duplicate drop it could apply). Give that split at least "
-            "100 images.</p>") in report.budget_section(summary=metrics)
+            "100 images.</p>") in report_budget.budget_section(summary=metrics)
 
 
 def flag_dark(project, ids) -> None:
@@ -489,7 +489,7 @@ def test_leak_drops_ship_even_when_the_budget_chooses_none(tmp_path):
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert (metrics["winner"], metrics["leak_drops"]) == ("none", 1)
     assert ("Whatever the budget chooses, pruned drops the 1 train image(s) dedup found copying a val, test or "
-            "trusted image") in report.budget_section(summary=metrics)
+            "trusted image") in report_budget.budget_section(summary=metrics)
 
 
 @pytest.mark.hostile("intermediates")
@@ -526,8 +526,8 @@ def test_leak_drops_ship_when_dedup_is_not_among_the_cleaners(tmp_path, budget):
     assert LEAK_SHIPPED in done.stdout.splitlines(), done.stdout
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["leak_drops"] == 1
-    assert "drops the 1 train image(s) dedup found copying a val, test or trusted image" in report.budget_section(
-        summary=metrics)
+    assert ("drops the 1 train image(s) dedup found copying a val, test or trusted image"
+            in report_budget.budget_section(summary=metrics))
     decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
     # (confident-learn also relabels it, with every decision under budget.enabled false; the drop wins)
     assert ["drop", "leak", "dedup"] in decisions.loc[decisions["id"] == "train-0005",
@@ -709,4 +709,4 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
             "more than a tie below none, so they are not checked alone)") in capsys.readouterr().out.splitlines()
     assert ("judge images right (gap 0, standard error 0.0): <b>all not measured better: pruned applies none</b> (the "
             "probe scored the filters more than a tie below none, so they were not checked alone).</p>"
-            ) in report.budget_section(summary=metrics)
+            ) in report_budget.budget_section(summary=metrics)

@@ -21,7 +21,8 @@ from winnow.groundtruth import precision_recall_f1
 from winnow.imageset import read_imageset, write_imageset
 from winnow.markdown import cell
 from winnow.metrics import summarise
-from winnow.report import budget_section, contracts_section, threshold_section
+from winnow.report import contracts_section, threshold_section
+from winnow.report_budget import budget_section
 from winnow.report_figures import MAX_LABEL, axis_labels, confusion_figure, threshold_panels
 from winnow.report_grids import duplicates_section, label_issues_section
 from winnow.report_valuation import valuation_section

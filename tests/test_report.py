@@ -324,7 +324,7 @@ def test_the_budget_section_shows_each_candidate_and_the_one_pruned_applies(proj
 
 
 def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
-    from winnow.report import model_check_note
+    from winnow.report_budget import model_check_note
 
     check = {"candidate": "top10%", "model": "cnn_small", "epochs": 20, "judged": 808, "none_correct": 349,
              "winner_correct": 332, "gap_images": 17, "gap_se": 12.28, "holds": False}
@@ -339,7 +339,7 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
 def test_the_budget_section_says_whether_the_filters_ship_by_their_own_rule():
     # before: any model check that did not hold read "pruned applies none", the filters thrown away with the label
     # cleaning; now the filters are judged alone and ship unless their model gets fewer judge images right
-    from winnow.report import model_check_note
+    from winnow.report_budget import model_check_note
 
     check = {"candidate": "all", "model": "lenet5", "epochs": 20, "judged": 500, "none_correct": 481,
              "winner_correct": 481, "gap_images": 0, "gap_se": 2.45, "holds": False}
@@ -358,7 +358,7 @@ def test_the_budget_section_says_whether_the_filters_ship_by_their_own_rule():
 @pytest.mark.parametrize("tie_se, shown", [(0.25, "0.25"), (0.01, "0.01"), (1.0, "1"), (2, "2")])
 def test_the_budget_note_gives_budget_tie_se_as_set(tie_se, shown):
     # before: to one decimal, tie_se 0.25 read "more than 0.2 standard error(s)" and 0.01 "more than 0.0"
-    from winnow.report import budget_section
+    from winnow.report_budget import budget_section
 
     row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 100, "correct": 90,
            "accuracy": 0.9, "log_loss": 0.3, "note": ""}
@@ -379,7 +379,7 @@ def test_the_cleaners_grids_say_their_decisions_are_not_what_pruned_applies(full
 
 def test_the_budget_sentence_names_the_probe_s_choice_when_the_model_check_overruled_it():
     # before: "pruned applies none, chosen by a linear probe", where the probe chose all and the check overruled it
-    from winnow.report import budget_section
+    from winnow.report_budget import budget_section
 
     row = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 100, "correct": 90,
            "accuracy": 0.9, "log_loss": 0.3, "note": ""}
