@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from winnow import perturb  # noqa: E402
 from winnow.copies import EMBEDDING_NEIGHBOURS, variant_hashes  # noqa: E402
 from winnow.cosine_index import cosine_pairs  # noqa: E402
-from winnow.dedup import duplicate_links, linked_groups  # noqa: E402
+from winnow.dedup import duplicate_links  # noqa: E402
+from winnow.dedup_keep import linked_groups  # noqa: E402
 from winnow.groundtruth import precision_recall_f1  # noqa: E402
 from winnow.hamming_index import hamming_components, hamming_pairs  # noqa: E402
 from winnow.imageset import pixel_digest  # noqa: E402

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from winnow.cosine_index import backend_of
-from winnow.dedup import dedup_images, dedup_metrics, majority_labels
+from winnow.dedup import dedup_images, dedup_metrics
+from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset

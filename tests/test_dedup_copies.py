@@ -136,7 +136,8 @@ def test_a_picture_keeps_the_label_its_copies_carry_when_chained_look_alikes_lea
 def test_equal_pixels_are_searched_once_and_keep_their_copies_links():
     # before: 1,500 copies of one image made every pair a pHash candidate (1.1 million, each correlated and kept;
     # 5,000 blank frames took 349 s and 6.7 GB); the exact links alone join them, the search needs one of them
-    from winnow.dedup import duplicate_links, linked_groups
+    from winnow.dedup import duplicate_links
+    from winnow.dedup_keep import linked_groups
 
     sources = smooth_images(3)
     images = np.concatenate([np.repeat(sources[:1], 1500, axis=0), sources[1:], sources[:1, :, ::-1]])

@@ -25,7 +25,6 @@ A group whose members carry more than one label is a label conflict: its images 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
@@ -36,10 +35,11 @@ from winnow.configs import KEEP_POLICIES
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
                            pair_keys, pixel_pairs, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
+from winnow.dedup_keep import kept_by_resemblance
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
-from winnow.hamming_index import HASH_BITS, components, first_seen_numbering
+from winnow.hamming_index import HASH_BITS, components
 from winnow.leaks import leaks_by_kind
 from winnow.thumbnails import Looks, flat_images
 
@@ -153,154 +153,6 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     return unique_pairs(np.concatenate([plain, same]), n), across[~np.isin(pair_keys(across, n), pair_keys(known, n))]
 
 
-def linked_groups(n: int, links: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The groups of ``n`` images joined by ``links`` (:func:`duplicate_links`), and how strongly.
-
-    Returns:
-        ``(groups, tiers, kinds)``: int64 ``(N,)`` connected components numbered by first row; int64
-        ``(K, N)`` components of the first ``k + 1`` of the ``K`` kinds present, in :data:`LINKS` order
-        (the last row is the same partition as ``groups``); and those kinds' names.
-    """
-    kinds = [kind for kind in LINKS if kind in links]
-    tiers = np.stack([components(n, np.concatenate([links[kind] for kind in kinds[:k + 1]]))
-                      for k in range(len(kinds))]) if n else np.zeros((len(kinds), 0), np.int64)
-    return tiers[-1], tiers, kinds
-
-
-def choose_kept(
-    *,
-    groups: np.ndarray,
-    splits: np.ndarray,
-    tiers: np.ndarray,
-    kinds: list[str],
-    quality: np.ndarray | None,
-    keep: str,
-    drop_leaks: bool,
-    labels: np.ndarray | None = None,
-    voters: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which images stay, and why.
-
-    Args:
-        groups: int64 ``(N,)`` from :func:`linked_groups`.
-        splits: str ``(N,)``, each train/val/test.
-        tiers, kinds: from :func:`linked_groups`, to tell how a removed image is linked to the kept one.
-        quality: float ``(N,)`` higher = better, required by ``keep="best_quality"``.
-        keep: one of :data:`KEEP_POLICIES`.
-        drop_leaks: remove train members of groups that hold a val/test image.
-        labels: int ``(N,)``; given, a group whose train images carry one label more often than any other keeps
-            an image of that label (:func:`majority_labels`); a tie keeps by ``keep`` alone.
-        voters: bool ``(N,)``, the images whose labels that majority counts and among which the kept image is
-            chosen first (default all).
-
-    Returns:
-        ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`REASONS`.
-    """
-    n = len(groups)
-    n_groups = int(groups.max()) + 1 if n else 0
-    is_train = np.asarray(splits) == "train"
-    size = np.bincount(groups, minlength=n_groups)[groups]
-    leaky_group = np.zeros(n_groups, dtype=bool)
-    leaky_group[groups[~is_train]] = drop_leaks
-    leaky = leaky_group[groups]
-
-    # rank train images within their group: of its majority label, best, then manifest order. before: a picture
-    # labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
-    score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
-    voters = np.ones(n, bool) if voters is None else voters
-    minority = (np.zeros(n, bool) if labels is None else
-                labels != majority_labels(groups, labels, train=is_train & voters))
-    order = np.lexsort((np.arange(n), score, minority, ~voters, ~is_train, groups))
-    first_of_group = np.ones(n, dtype=bool)
-    first_of_group[1:] = groups[order][1:] != groups[order][:-1]
-    winner = np.zeros(n, dtype=bool)
-    winner[order[first_of_group]] = True
-    winner &= is_train & ~leaky
-    kept = ~is_train | winner
-    # the first tier in which an image already shares a component with its group's kept image
-    kept_row = np.full(n_groups, -1)
-    kept_row[groups[winner]] = np.flatnonzero(winner)
-    kept_row = kept_row[groups]
-    link = np.full(n, "", dtype=object)
-    open_rows = kept_row >= 0
-    for kind, tier in zip(kinds, tiers):
-        joined = open_rows & (tier == tier[np.maximum(kept_row, 0)])
-        link[joined] = kind
-        open_rows &= ~joined
-    reason = np.select([size == 1, ~is_train, winner, leaky], ["unique", "eval_copy", "kept", "leak"],
-                       default="").astype(object)
-    reason[reason == ""] = link[reason == ""]
-    return kept, reason
-
-
-def kept_by_resemblance(
-    links: dict[str, np.ndarray], *, splits: np.ndarray, labels: np.ndarray,
-    resembles: Callable[[np.ndarray], np.ndarray], quality: np.ndarray | None, keep: str, drop_leaks: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks`` as
-    there), where every removed image resembles an image its group keeps.
-
-    before: groups close links transitively, so a fade of 30 frames from one picture to another joined a test
-    image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
-    none of the images its group keeps (``resembles``: bool ``(P,)`` of int ``(P, 2)`` image pairs,
-    :func:`winnow.copies.resembling`) leaves the group: those that left are grouped by their own links and
-    chosen among the same way, until every removed image resembles one kept. Where some left, the kept image is
-    chosen once more, by the labels of those that stayed (``voters`` of :func:`choose_kept`), and who resembles it
-    asked again.
-
-    Returns:
-        ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
-        ``(N,)`` of :data:`REASONS` and bool ``(N,)``, the images that left their first group.
-    """
-    n = len(splits)
-    groups, kept, reason = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, object)
-    rows, chained, offset = np.arange(n), np.zeros(n, bool), 0
-    while len(rows):
-        local = np.full(n, -1)
-        local[rows] = np.arange(len(rows))
-        sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
-        part, tiers, kinds = linked_groups(len(rows), sub)
-        choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
-                         quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows])
-        part_kept, part_reason = choose()
-        left = _leaving(part, part_kept, rows=rows, resembles=resembles)
-        if left.any():
-            # before: the majority counted the images that then left: a picture labelled 1 once and 0 by its six
-            # copies shipped as 1, voted for by 22 chained look-alikes labelled 1 that went to groups of their own
-            part_kept, part_reason = choose(voters=~left)
-            left = _leaving(part, part_kept, rows=rows, resembles=resembles)
-        settled = rows[~left]
-        groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
-        offset += len(rows)
-        rows = rows[left]
-        chained[rows] = True
-    groups = first_seen_numbering(groups)
-    reason[np.bincount(groups, minlength=1)[groups] == 1] = "unique"  # its group's others left it
-    return groups, kept, reason, chained
-
-
-def _leaving(part: np.ndarray, part_kept: np.ndarray, *, rows: np.ndarray,
-             resembles: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """bool ``(R,)``: the removed images of int ``(R,)`` groups ``part`` (of image ``rows``) that resemble none of
-    the images their group keeps (bool ``(R,)`` ``part_kept``; ``resembles`` as :func:`kept_by_resemblance`)."""
-    frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
-    candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
-    pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
-    resembling = np.unique(candidates["row_x"].to_numpy()[resembles(pairs)])
-    return ~part_kept & ~np.isin(np.arange(len(rows)), resembling)
-
-
-def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
-    """float64 ``(N,)``: the label most of each image's group's ``train`` images (bool ``(N,)``) carry, NaN where two
-    labels tie for most or the group has no train image; ``groups``, ``labels``: int ``(N,)``."""
-    counts = pd.DataFrame({"group": groups[train], "label": labels[train]}).value_counts()
-    top = counts == counts.groupby(level="group").transform("max")
-    single = top.groupby(level="group").sum() == 1
-    winners = top[top & single.reindex(top.index.get_level_values("group")).to_numpy()].index
-    majority = pd.Series(winners.get_level_values("label"), index=winners.get_level_values("group"), dtype=np.float64)
-    return majority.reindex(groups).to_numpy()
-
-
 def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """bool ``(N,)``: the image's group carries more than one distinct label."""
     if len(groups) == 0:
@@ -335,7 +187,7 @@ def dedup_table(
         radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat,
             mirrored: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
             their rows follow ``manifest``.
-        keep, drop_leaks: see :func:`choose_kept`.
+        keep, drop_leaks: see :func:`winnow.dedup_keep.choose_kept`.
 
     Returns:
         DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
