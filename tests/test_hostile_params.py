@@ -40,6 +40,12 @@ def refused(tmp_path, expected: str, *, params=None, text=None, stage=("ingest",
 
 DUPLICATED = shipped_text("  epochs: 20 ", "  epochs: 1\n  epochs: 20 ")  # PyYAML alone keeps the last
 DUPLICATE_LINE = DUPLICATED.splitlines().index("  epochs: 1") + 2  # the second epochs key, the next line
+# the judges' overrides shared through an anchor and merge keys, as a user tidies the three identical mappings
+MERGED = shipped_text("  judge: {model: lenet5, epochs: 20, patience: 5}   # overrides",
+                      "  judge: &judge {model: lenet5, epochs: 20, patience: 5}   # overrides").replace(
+    "  train: {model: lenet5, epochs: 20, patience: 5}   # judge cnn",
+    "  train:\n    <<: *judge\n    epochs: 3\n    epochs: 30   # judge cnn", 1)
+MERGED_DUPLICATE_LINE = MERGED.splitlines().index("    epochs: 3") + 2  # the second epochs key, the next line
 CASES = {
     "malformed_yaml": dict(text="seed: 0\ningest:\n\tsource: mnist5k\n",
                            expected="not valid YAML at line 3: found character '\\t' that cannot start any token"),
@@ -48,6 +54,10 @@ CASES = {
     # DVC reads params.yaml as YAML 1.2 and records these as text; PyYAML's YAML 1.1 read false and 90, so
     # `dvc exp run -S degrade.enabled=off` ran with degradation off, and -S seed=1:30 ran seed 90, exit 0, while
     # dvc.lock, `dvc params diff` and `dvc exp show` said 'off' and '1:30'
+    # before: ruamel checks no key twice in a mapping with a merge key, and confident_learn.train.epochs was 30
+    # without a word (DVC locked 30 too)
+    "duplicate_key_beside_a_merge_key": dict(text=MERGED, expected=f"not valid YAML at line {MERGED_DUPLICATE_LINE}: "
+                                                                   'found duplicate key "epochs"'),
     "yaml11_off": dict(text=shipped_text("  enabled: true            # false: output equals",
                                          "  enabled: off            # false: output equals"),
                        expected='degrade.enabled: "off" is text to DVC (YAML 1.2), not a boolean; write false'),

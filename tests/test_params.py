@@ -282,6 +282,18 @@ def test_an_octal_looking_number_trains_as_many_epochs_as_dvc_records(tmp_path):
     assert load(tmp_path / "params.yaml")["train"]["epochs"] == 10  # PyYAML: 8
 
 
+def test_a_merge_key_shares_a_mapping_and_a_key_beside_it_overrides_it(tmp_path):
+    # merge keys stay YAML's: only a key written twice beside one is refused (test_hostile_params)
+    text = (ROOT / "params.yaml").read_text().replace(
+        "  judge: {model: lenet5, epochs: 20, patience: 5}   # overrides",
+        "  judge: &judge {model: lenet5, epochs: 20, patience: 5}   # overrides", 1).replace(
+        "  train: {model: lenet5, epochs: 20, patience: 5}   # judge cnn",
+        "  train:\n    <<: *judge\n    epochs: 3   # judge cnn", 1)
+    assert "&judge" in text and "<<: *judge" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load(tmp_path / "params.yaml")["confident_learn"]["train"] == {"model": "lenet5", "epochs": 3, "patience": 5}
+
+
 def test_a_missing_file_says_where_to_run(tmp_path):
     with pytest.raises(WinnowError, match=r"params.yaml: params file not found \(run from the project root\)$"):
         load(tmp_path / "params.yaml")

@@ -6,6 +6,10 @@ same text means other values: ``off``, ``on``, ``yes`` and ``no`` are booleans (
 (DVC: 10), ``1:30`` is 90 (DVC: the text '1:30'). So ``dvc exp run -S degrade.enabled=off`` ran with
 degradation off while the lock and ``exp show`` recorded 'off', and ``-S seed=1:30`` ran seed 90 exit 0.
 Read this way, winnow runs with the values DVC records, and its checks refuse the ones that are text.
+
+One difference, on purpose: ruamel checks no key twice in a mapping that holds a merge key (``<<: *judge``), so
+``epochs: 3`` then ``epochs: 30`` beside one read 30 without a word (DVC too); :func:`_constructor` refuses it
+as any other key given twice.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ def load_yaml(text: str, *, name: str) -> Any:
 
     Raises:
         WinnowError: one line, ``<name>: not valid YAML at line N: <problem>``; a key given twice in one
-            mapping is such a problem (PyYAML kept the last value without a word).
+            mapping, beside a merge key too, is such a problem (PyYAML kept the last value without a word).
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _constructor()
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        return yaml.load(text)
     except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -38,3 +44,23 @@ def load_yaml(text: str, *, name: str) -> Any:
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
     except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
         raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}") from err
+
+
+def _constructor() -> type:
+    """ruamel's safe constructor, refusing a key given twice in a mapping that holds a merge key too."""
+    from ruamel.yaml.constructor import SafeConstructor
+
+    class _Constructor(SafeConstructor):
+        def construct_mapping(self, node, deep=False):
+            mapping = super().construct_mapping(node, deep=deep)
+            merged = getattr(node, "merge", None)  # the merged keys, put first in node.value by flatten_mapping
+            if merged is not None:
+                # before: ruamel checks no key written here once a merge key is: the last of two epochs won
+                written: dict = {}
+                for key_node, _ in node.value[len(merged):]:
+                    key = self.construct_object(key_node, deep=True)
+                    if self.check_mapping_key(node, key_node, written, key, None):  # raises on a key seen
+                        written[key] = None
+            return mapping
+
+    return _Constructor
