@@ -58,6 +58,10 @@ CASES = {
     # without a word (DVC locked 30 too)
     "duplicate_key_beside_a_merge_key": dict(text=MERGED, expected=f"not valid YAML at line {MERGED_DUPLICATE_LINE}: "
                                                                    'found duplicate key "epochs"'),
+    # before: ruamel's assertion on the version, a traceback from every stage
+    "unknown_yaml_version": dict(text="%YAML 1.3\n---\n" + (ROOT / "params.yaml").read_text(),
+                                 expected="not valid YAML: version minor part can only be 2 or 1, got (1, 3); write "
+                                          "%YAML 1.2 or leave the directive out"),
     "yaml11_off": dict(text=shipped_text("  enabled: true            # false: output equals",
                                          "  enabled: off            # false: output equals"),
                        expected='degrade.enabled: "off" is text to DVC (YAML 1.2), not a boolean; write false'),

@@ -44,6 +44,9 @@ def load_yaml(text: str, *, name: str) -> Any:
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
     except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
         raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}") from err
+    except AssertionError as err:  # `%YAML 1.3` (or 1.0): ruamel asserts the version it is asked to read
+        raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}; write %YAML 1.2 or leave the "
+                          "directive out") from err
 
 
 def _constructor() -> type:
