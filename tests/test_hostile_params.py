@@ -186,6 +186,13 @@ CASES = {
                                              expected="embedding_clean.mode: folds needs embedding: judge (the "
                                                       "represent embedding is fixed: no model is trained, so there are "
                                                       "no folds); set mode: single, or embedding: judge"),
+    # before: accepted, and augment-search refused "no candidate policy" only after ingest, degrade, every cleaner and
+    # variants had run
+    "search_without_a_candidate": dict(params=params_with("augment_search", default_params()["augment_search"] | {
+        "enabled": True, "kinds": ["rand"], "ns": [9]}),
+        expected='augment_search.ns: [9] has no n of at most 8, the most ops of any op set, and kinds ["rand"] has no '
+                 "trivial: there is no candidate policy; give an n of at most 8, a larger op set, or add trivial to "
+                 "kinds"),
     # before: accepted (searched even with augment_search.enabled: false), and the judges trained exactly as with none
     "judge_with_a_policy": dict(params=params_with("confident_learn.train.augment", "fixed"),
                                 expected="confident_learn.train.augment: the judges train without a policy "

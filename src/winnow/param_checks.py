@@ -159,6 +159,21 @@ def op_sets_differ(section: dict, path: str) -> None:
         seen[frozenset(ops)] = i
 
 
+def search_has_candidates(section: dict, path: str) -> None:
+    # before: kinds [rand] with every n of ns above the size of each op set passed here, and augment-search refused
+    # "no candidate policy" only after ingest, degrade, every cleaner and variants had run. trivial draws one op, so
+    # it always makes candidates, and so do the stage's defaults of ns and op_sets (n 2 over 4 and 8 ops)
+    if not section.get("enabled", False) or "trivial" in section.get("kinds", ["trivial"]):
+        return
+    if "ns" not in section or "op_sets" not in section:
+        return
+    largest = max(len(ops) for ops in section["op_sets"])
+    if min(section["ns"]) > largest:
+        fail(f"{path}.ns", f"{show(section['ns'])} has no n of at most {largest}, the most ops of any op set, and kinds "
+                           f"{show(section['kinds'])} has no trivial: there is no candidate policy; give an n of at most "
+                           f"{largest}, a larger op set, or add trivial to kinds")
+
+
 def searched_policy_made(params: dict, path: str) -> None:
     augment = (params.get("train") or {}).get("augment", "none")
     if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):

@@ -35,8 +35,8 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside, judge_without_policy,
-    op_sets_differ, ops_enough, policy_made, searched_policy_made, source_options, splits_leave_train,
-    valley_windows_fit, variants_can_be_made, weak_classes_chosen,
+    op_sets_differ, ops_enough, policy_made, search_has_candidates, searched_policy_made, source_options,
+    splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
@@ -362,7 +362,7 @@ SCHEMA = Section({
         # with_fixed: balance.policy stays unless beaten by more than this many standard errors; at most 8: past it
         # the normal tail is below 1e-15 and 9 crashed the bar's arithmetic after every candidate had trained
         "tie_se": Num(0, 8),
-    }, null=True, checks=(op_sets_differ,)),
+    }, null=True, checks=(op_sets_differ, search_has_candidates)),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
         "duplicate_groups": Num(1, integer=True),
