@@ -186,6 +186,16 @@ CASES = {
                                              expected="embedding_clean.mode: folds needs embedding: judge (the "
                                                       "represent embedding is fixed: no model is trained, so there are "
                                                       "no folds); set mode: single, or embedding: judge"),
+    # before: accepted, and the first training refused it: with represent.source selfsup, the budget's check after
+    # every cleaner had run
+    "crop_past_half_the_resized_image": dict(
+        params=params_with("train.crop_padding", 16) | {"ingest": default_params()["ingest"] | {"size": 32}},
+        expected="train.crop_padding: 16 pixels on 32x32 images (ingest.size) shifts a crop past half the image; set "
+                 "it below 16, or 0 for no crop"),
+    "judge_crop_past_half_the_resized_image": dict(
+        params=params_with("represent.judge.crop_padding", 4) | {"ingest": default_params()["ingest"] | {"size": 8}},
+        expected="represent.judge.crop_padding: 4 pixels on 8x8 images (ingest.size) shifts a crop past half the "
+                 "image; set it below 4, or 0 for no crop"),
     # before: accepted, and augment-search refused "no candidate policy" only after ingest, degrade, every cleaner and
     # variants had run
     "search_without_a_candidate": dict(params=params_with("augment_search", default_params()["augment_search"] | {

@@ -174,6 +174,23 @@ def search_has_candidates(section: dict, path: str) -> None:
                            f"{largest}, a larger op set, or add trivial to kinds")
 
 
+def crops_fit(params: dict, path: str) -> None:
+    # before: train.crop_padding 16 with ingest.size 32 passed here, and the first training refused it: with
+    # represent.source selfsup, the budget's check, after every cleaner had run. Without ingest.size the images keep
+    # the source's size, which only ingest knows
+    size = params["ingest"].get("size")
+    if size is None:
+        return
+    trainings = {"train": params["train"], "represent.judge": (params.get("represent") or {}).get("judge"),
+                 "confident_learn.train": (params.get("confident_learn") or {}).get("train"),
+                 "embedding_clean.train": (params.get("embedding_clean") or {}).get("train")}
+    for where, section in trainings.items():
+        padding = (section or {}).get("crop_padding")
+        if padding is not None and 2 * padding >= size:  # as winnow.training refuses it: past half the image
+            fail(f"{where}.crop_padding", f"{padding} pixels on {size}x{size} images (ingest.size) shifts a crop past "
+                                          f"half the image; set it below {(size + 1) // 2}, or 0 for no crop")
+
+
 def searched_policy_made(params: dict, path: str) -> None:
     augment = (params.get("train") or {}).get("augment", "none")
     if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):

@@ -34,9 +34,9 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside, judge_without_policy,
-    op_sets_differ, ops_enough, policy_made, search_has_candidates, searched_policy_made, source_options,
-    splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
+    crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
+    judge_without_policy, op_sets_differ, ops_enough, policy_made, search_has_candidates, searched_policy_made,
+    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
@@ -392,4 +392,4 @@ SCHEMA = Section({
         "accuracy_overdispersion": Num(1, 10),  # the same for overall accuracy, where a seed's shift adds up over classes
     }, required=("files", "tolerances"), checks=(gated_files_inside,)),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
-             "report"), checks=(variants_can_be_made, searched_policy_made))
+             "report"), checks=(variants_can_be_made, searched_policy_made, crops_fit))
