@@ -162,7 +162,7 @@ def op_sets_differ(section: dict, path: str) -> None:
 def search_has_candidates(section: dict, path: str) -> None:
     # before: kinds [rand] with every n of ns above the size of each op set passed here, and augment-search refused
     # "no candidate policy" only after ingest, degrade, every cleaner and variants had run. trivial draws one op, so
-    # it always makes candidates, and so do the stage's defaults of ns and op_sets (n 2 over 4 and 8 ops)
+    # it always makes candidates; ns or op_sets left out take the stage's defaults, which the stage itself checks
     if not section.get("enabled", False) or "trivial" in section.get("kinds", ["trivial"]):
         return
     if "ns" not in section or "op_sets" not in section:
