@@ -516,6 +516,46 @@ def test_sigterm_to_a_command_unwinds_its_work_as_an_interrupt(tmp_path):
                                    "unwritten: rerun it"]
 
 
+# SIGTERM sent to the watched child before it lets the signal through: pending, it arrives at that moment
+_TERM_BEFORE_UNBLOCK = """
+import os, signal, sys
+import winnow.stage as stage
+real = stage.terminate_as_interrupt
+def setup():
+    real()
+    os.kill(os.getpid(), signal.SIGTERM)
+stage.terminate_as_interrupt = setup
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_sigterm_before_a_command_lets_it_through_is_one_line(tmp_path):
+    # before: a SIGTERM the parent passed on before the child had unblocked it arrived in watched_by_a_parent, outside
+    # the command's try: a traceback ending in winnow.stage.Terminated, exit 1 (the test above met it under load)
+    project = make_project(tmp_path / "project")
+    script = _TERM_BEFORE_UNBLOCK + ("from winnow import cli\nsys.argv = ['winnow', 'compare', '--from-json', '-', "
+                                     "'--variants', 'baseline', 'pruned']\nsys.exit(cli.main())\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=project, input="", capture_output=True, text=True,
+                          env=_env(), timeout=300)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.splitlines() == ["error: compare: terminated (SIGTERM); outputs not yet complete were left "
+                                        "unwritten: rerun it"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_sigterm_before_a_stage_lets_it_through_is_one_line(tmp_path):
+    # before: as above for a stage: the traceback came from stage.run before its try, exit 1
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    script = _TERM_BEFORE_UNBLOCK + "sys.argv = ['stages/ingest.py']\nstage.run(lambda: print('worked'))\n"
+    done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, env=_env(),
+                          timeout=300)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.splitlines() == ["error: stages/ingest.py: terminated (SIGTERM); outputs not yet complete were "
+                                        "left unwritten: rerun it"]
+    assert done.stdout == ""
+    assert_nothing_left(project, before)
+
 def _locked(project, variants: list[str], *, train: dict) -> None:
     """A dvc.lock in which each variant's train ran under ``train`` and evaluate wrote the summary now in place."""
     import hashlib

@@ -47,15 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     escape_unencodable_output()
     if called_as_command:  # a test calling main() in-process is never forked
-        from winnow.stage import terminate_as_interrupt, tidy_killed_runs
-        from winnow.watched import in_utf8_mode, watched_by_a_parent
+        from winnow.watched import in_utf8_mode
 
         in_utf8_mode()
         let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
-        # SIGTERM raised as an interrupt, as in a stage: its default action ended the child inside DVC's own writes
-        # (an empty .dvc/tmp/rwlock, which stopped every later dvc command), where an exception runs their clean-up
-        watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs, setup=terminate_as_interrupt)
     try:
+        if called_as_command:
+            from winnow.stage import terminate_as_interrupt, tidy_killed_runs
+            from winnow.watched import watched_by_a_parent
+
+            # SIGTERM raised as an interrupt, as in a stage: its default action ended the child inside DVC's own
+            # writes (an empty .dvc/tmp/rwlock, which stopped every later dvc command), where an exception runs their
+            # clean-up. Inside the try: one sent before the child lets it through arrives as that happens (before: a
+            # traceback and status 1, met under load)
+            watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs, setup=terminate_as_interrupt)
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)

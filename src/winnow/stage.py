@@ -323,14 +323,17 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     forked = sys._getframe(1).f_globals.get("__name__") == "__main__"  # in-process callers (tests) never are
     if forked:
         in_utf8_mode()
-        watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
-                            setup=terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
-    else:
-        terminate_as_interrupt()
     escape_unencodable_output()
     forget()  # what an earlier run in this process read (tests) is not this stage's
     before_commit.append(check_unchanged)
     try:
+        # inside the try: a SIGTERM or SIGINT sent before the child lets them through arrives as that happens, in
+        # watched_by_a_parent (before: a traceback and status 1 where one line and 143 were due, met under load)
+        if forked:
+            watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
+                                setup=terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
+        else:
+            terminate_as_interrupt()
         tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
             script = f"stages/{Path(sys.argv[0]).name}"
