@@ -273,6 +273,24 @@ def _editing(path: str, value):
     return main
 
 
+TRAIN_OUTPUTS = {"models/baseline.pt", "metrics/train/baseline.json"}  # what the stand-in train stage writes
+
+
+def _passed(main, capsys, project: Path, before: set) -> tuple[str, set]:
+    """What the stage ``main``, run as dvc.yaml's train@baseline, printed on stderr, and the files it added to
+    ``project`` beside ``before``."""
+    run(main, reads_arguments=True)
+    return capsys.readouterr().err, files_under(project) - before
+
+
+def _refused(main, capsys) -> str:
+    """What the stage ``main``, run as dvc.yaml's train@baseline, printed on stderr as it stopped with status 1."""
+    with pytest.raises(SystemExit) as ended:
+        run(main, reads_arguments=True)
+    assert ended.value.code == 1
+    return capsys.readouterr().err
+
+
 @pytest.mark.hostile("params")
 @pytest.mark.parametrize("path, value, changed", [("train.epochs", 3, "train.epochs"),
                                                   ("balance.policy.n", 1, "balance.policy.n")])
@@ -282,11 +300,9 @@ def test_params_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, m
     # up to date, and the run-cache restored the old model for the new params
     project = _train_project(tmp_path, monkeypatch)
     before = files_under(project)
-    with pytest.raises(SystemExit) as ended:
-        run(_editing(path, value), reads_arguments=True)
-    assert ended.value.code == 1
-    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {changed}; its outputs "
-                                       "follow the old values; run dvc repro again\n")
+    line = _refused(_editing(path, value), capsys)
+    assert line == (f"error: params.yaml changed while train@baseline ran: {changed}; its outputs "
+                    "follow the old values; run dvc repro again\n")
     assert_nothing_left(project, before)
 
 
@@ -295,9 +311,7 @@ def test_an_edit_to_another_stages_params_while_a_stage_runs_passes(tmp_path, mo
     # gan.per_class is not a param of train@baseline in dvc.yaml: its dvc.lock entry stays right
     project = _train_project(tmp_path, monkeypatch)
     before = files_under(project)
-    run(_editing("gan.per_class", 7), reads_arguments=True)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    assert _passed(_editing("gan.per_class", 7), capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
 @pytest.mark.hostile("params")
@@ -311,15 +325,12 @@ def test_a_stage_declaring_the_whole_file_and_a_key_checks_the_whole_file(tmp_pa
     end = text.index("\n    ", text.index("      - balance.policy", start)) + 1
     (project / "dvc.yaml").write_text(text[:start] + declared + text[end:])
     before = files_under(project)
-    with pytest.raises(SystemExit) as ended:
-        run(_editing("gan.per_class", 7), reads_arguments=True)
-    assert ended.value.code == 1
-    assert capsys.readouterr().err == ("error: params.yaml changed while train@baseline ran: gan.per_class; its outputs "
-                                       "follow the old values; run dvc repro again\n")
+    line = _refused(_editing("gan.per_class", 7), capsys)
+    assert line == ("error: params.yaml changed while train@baseline ran: gan.per_class; its outputs "
+                    "follow the old values; run dvc repro again\n")
     assert_nothing_left(project, before)
-    run(_editing("gan.per_class", 7), reads_arguments=True)  # no edit this time (the file already says 7)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    # no edit this time (the file already says 7)
+    assert _passed(_editing("gan.per_class", 7), capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
 def _templated_key_project(tmp_path, monkeypatch, declared: str) -> Path:
@@ -341,11 +352,9 @@ def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypa
     # locks for it (gan.baseline under train@baseline) passed, exit 0, and dvc.lock recorded the new value
     project = _templated_key_project(tmp_path, monkeypatch, declared)
     before = files_under(project)
-    with pytest.raises(SystemExit) as ended:
-        run(_editing(edited, 7), reads_arguments=True)
-    assert ended.value.code == 1
-    assert capsys.readouterr().err == (f"error: params.yaml changed while train@baseline ran: {edited}; its outputs "
-                                       "follow the old values; run dvc repro again\n")
+    line = _refused(_editing(edited, 7), capsys)
+    assert line == (f"error: params.yaml changed while train@baseline ran: {edited}; its outputs "
+                    "follow the old values; run dvc repro again\n")
     assert_nothing_left(project, before)
 
 
@@ -357,9 +366,7 @@ def test_a_templated_params_key_is_checked_as_dvc_resolves_it(tmp_path, monkeypa
 def test_an_edit_to_a_key_a_templated_one_does_not_resolve_to_passes(tmp_path, monkeypatch, capsys, declared, edited):
     project = _templated_key_project(tmp_path, monkeypatch, declared)
     before = files_under(project)
-    run(_editing(edited, 7), reads_arguments=True)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    assert _passed(_editing(edited, 7), capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
 @pytest.mark.hostile("params")
@@ -381,9 +388,7 @@ def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monk
         with together():
             write_text("models/baseline.pt", "weights\n")
             write_json("metrics/train/baseline.json", {"epochs": 20})
-    run(main, reads_arguments=True)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    assert _passed(main, capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
 def _deps_project(tmp_path, monkeypatch) -> Path:
@@ -417,11 +422,9 @@ def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, mon
     # locked the edited file as what made the model, `dvc status` said up to date, and the run-cache served that model
     project = _deps_project(tmp_path, monkeypatch)
     before = files_under(project)
-    with pytest.raises(SystemExit) as ended:
-        run(_editing_meanwhile(project, edited), reads_arguments=True)
-    assert ended.value.code == 1
-    assert capsys.readouterr().err == (f"error: {refused} changed while train@baseline ran; its outputs follow what it "
-                                       "held before; run dvc repro again\n")
+    line = _refused(_editing_meanwhile(project, edited), capsys)
+    assert line == (f"error: {refused} changed while train@baseline ran; its outputs follow what it "
+                    "held before; run dvc repro again\n")
     assert_nothing_left(project, before)
 
 
@@ -433,9 +436,7 @@ def test_deps_edited_while_a_stage_runs_stop_it_before_its_outputs(tmp_path, mon
 def test_files_no_dep_of_the_running_stage_may_change_while_it_runs(tmp_path, monkeypatch, capsys, edited):
     project = _deps_project(tmp_path, monkeypatch)
     before = files_under(project)
-    run(_editing_meanwhile(project, edited), reads_arguments=True)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    assert _passed(_editing_meanwhile(project, edited), capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
 @pytest.mark.hostile("interrupted")
@@ -466,6 +467,4 @@ def test_deps_written_anew_with_the_bytes_they_held_while_a_stage_runs_pass(tmp_
         with together():
             write_text("models/baseline.pt", "weights\n")
             write_json("metrics/train/baseline.json", {"epochs": 20})
-    run(main, reads_arguments=True)
-    assert capsys.readouterr().err == ""
-    assert files_under(project) - before == {"models/baseline.pt", "metrics/train/baseline.json"}
+    assert _passed(main, capsys, project, before) == ("", TRAIN_OUTPUTS)
