@@ -404,13 +404,18 @@ def test_a_judge_split_without_every_class_ships_only_the_filters_and_says_why(t
     assert "<b>No label cleaning was judged</b>: the trusted split holds no image of left, right" in page
 
 
+
+def _trusted_split_of_99():
+    """The planted case with its trusted split cut to 33 images a class: 99, one fewer than budget.min_judge_images."""
+    c = case()
+    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
+    return dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+
 @pytest.mark.hostile("intermediates")
 def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_path):
     # before: a trusted split of 30 images judged the planted cleaning, and a model check one image better would
     # have shipped it
-    c = case()
-    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
-    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+    c = _trusted_split_of_99()
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
     flag_dark(project, ["train-0000"])  # a quality drop, which needs no judge
     done = run_stage(project, "budget")
@@ -434,9 +439,7 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
 def test_a_judge_split_of_a_few_images_without_filters_says_pruned_applies_nothing(tmp_path):
     # before: "pruned applies none (the quality and duplicate drops need no judge)", on the page too, where
     # pruned.cleaners held no quality or duplicate cleaner and pruned applied nothing
-    c = case()
-    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])
-    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+    c = _trusted_split_of_99()
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
                           params={"pruned": {"cleaners": ["confident_learn"]}})
     done = run_stage(project, "budget")
