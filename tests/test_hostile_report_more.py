@@ -140,14 +140,19 @@ def test_a_share_is_never_rounded_up_to_all_or_down_to_none(tmp_path):
     assert "round 1: 2 judged; outlier 1 (judge 99.6% accurate on val)" in text
 
 
+
+def _two_train_pairs() -> pd.DataFrame:
+    """dedup's groups of two pairs of train near-copies, one of each marked to remove."""
+    return pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
+                         "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
+                         "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
+
 @pytest.mark.hostile("report")
 def test_duplicate_groups_say_how_many_removals_pruned_made(tmp_path):
     # found by probing: the default run's report framed 164 train copies red ("removed") while the budget chose no
     # cleaning and pruned kept every one of them
     imageset = tiny_imageset(tmp_path)
-    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
-                           "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
-                           "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
+    groups = _two_train_pairs()
     marked = ("dedup marks 2 train image(s) to remove; the pruned variant drops 0 of them (data/variants/pruned/"
               "rows.parquet): the cleaning budget and a person's verdicts decide what pruned drops")
     text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
@@ -185,9 +190,7 @@ def test_the_duplicate_note_says_dedup_is_no_cleaner_where_pruned_cleaners_leave
     # before: with dedup left out of pruned.cleaners the note put the gap on "the cleaning budget and a person's
     # verdicts", which never saw dedup's drops
     imageset = tiny_imageset(tmp_path)
-    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 0, 1, 1],
-                           "group": [0, 0, 1, 1], "group_size": 2, "kept": [True, False, True, False],
-                           "reason": ["kept", "near_duplicate", "kept", "near_duplicate"], "label_conflict": False})
+    groups = _two_train_pairs()
     text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 2}, imageset=imageset, count=4,
                                     applied=1, cleaning=False))
     assert ("dedup marks 2 train image(s) to remove; the pruned variant drops 1 of them (data/variants/pruned/"
