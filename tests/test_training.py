@@ -492,6 +492,19 @@ def test_dvclives_summary_gives_the_kept_epochs_figures(rng, tmp_path):
     assert summary["best_val_acc"] == summary["val_acc"]
 
 
+
+def _edited_checkpoint(rng, path: Path, edit) -> np.ndarray:
+    """Train lenet5 one epoch on the toy data, save it at ``path``, apply ``edit`` to the saved dict and write it
+    back; returns the toy images (uint8 ``(N, H, W, C)``)."""
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    save(trained, path, classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
+    checkpoint = torch.load(path, weights_only=True)
+    edit(checkpoint)
+    torch.save(checkpoint, path)
+    return images
+
 @pytest.mark.hostile("training")
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda ck: ck["config"].update(eval_batch_size=0), "eval_batch_size 0 is not a whole number of 1 or more"),
@@ -501,13 +514,7 @@ def test_dvclives_summary_gives_the_kept_epochs_figures(rng, tmp_path):
 def test_a_checkpoint_field_predict_would_trip_on_is_refused_when_loaded(rng, tmp_path, edit, problem):
     # found by probing: each hand edit loaded, then predict_proba raised (range() step 0, a list's .to, a conv of the
     # wrong channel count): a traceback from evaluate
-    images, labels = _toy_data(rng)
-    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
-    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
-    save(trained, tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
-    checkpoint = torch.load(tmp_path / "m.pt", weights_only=True)
-    edit(checkpoint)
-    torch.save(checkpoint, tmp_path / "m.pt")
+    images = _edited_checkpoint(rng, tmp_path / "m.pt", edit)
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "m.pt", classes=["a", "b", "c"], image_shape=images.shape[1:])
     assert f"checkpoint does not fit its own model ({problem})" in str(refused.value)
@@ -547,13 +554,7 @@ def test_a_nan_under_sgd_names_both_the_learning_rate_and_the_decay(rng):
 def test_a_model_an_earlier_winnow_trained_is_named_so(rng, tmp_path, written_by, rerun):
     # before: a models/baseline.pt (or the represent judge) from before checkpoints kept their seen ids was "not a
     # winnow model checkpoint (lacks seen)", which winnow itself had written
-    images, labels = _toy_data(rng)
-    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="cpu", threads=1)
-    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
-    save(trained, tmp_path / "baseline.pt", classes=["a", "b", "c"], image_shape=images.shape[1:], seen=np.arange(120))
-    checkpoint = torch.load(tmp_path / "baseline.pt", weights_only=True)
-    del checkpoint["seen"]  # as an earlier winnow saved it
-    torch.save(checkpoint, tmp_path / "baseline.pt")
+    images = _edited_checkpoint(rng, tmp_path / "baseline.pt", lambda ck: ck.pop("seen"))  # as earlier winnows saved
     expected = (f"{tmp_path / 'baseline.pt'}: trained by an earlier winnow, which kept no record of the images it "
                 f"learnt from (seen); rerun the {rerun} stage (dvc repro {rerun})")
     with pytest.raises(WinnowError, match=rf"^{re.escape(expected)}$"):
