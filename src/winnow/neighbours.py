@@ -97,17 +97,18 @@ def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.nd
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; a tie that
     involves the nearest reference's class goes to it. ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
-    return _majority(np.asarray(space.reference_labels, np.int64)[index], num_classes=num_classes)
+    neighbour_labels = np.asarray(space.reference_labels, np.int64)[index]
+    votes = np.zeros((len(index), num_classes))
+    np.add.at(votes, (np.arange(len(index))[:, None], neighbour_labels), 1.0)
+    return _majority(votes, nearest_label=neighbour_labels[:, 0])
 
 
-def _majority(neighbour_labels: np.ndarray, *, num_classes: int) -> np.ndarray:
-    """int64 ``(Q,)``: the majority of each row of ``neighbour_labels`` (int ``(Q, k)``, nearest first), a tie
-    that involves the nearest's class going to it (:func:`vote`)."""
-    rows = np.arange(len(neighbour_labels))
-    counts = np.zeros((len(neighbour_labels), num_classes))
-    np.add.at(counts, (rows[:, None], neighbour_labels), 1.0)
-    counts[rows, neighbour_labels[:, 0]] += 0.5
-    return counts.argmax(1).astype(np.int64)
+def _majority(votes: np.ndarray, *, nearest_label: np.ndarray) -> np.ndarray:
+    """int64 ``(Q,)``: each row's class of most ``votes`` (float ``(Q, C)`` counts of the k nearest's labels), a tie
+    that involves the nearest's class (int ``(Q,)`` ``nearest_label``) going to it (:func:`vote`)."""
+    broken = np.array(votes, np.float64)  # a copy: the half vote must not reach the caller's counts
+    broken[np.arange(len(broken)), nearest_label] += 0.5
+    return broken.argmax(1).astype(np.int64)
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
@@ -157,7 +158,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         "neighbour_label": neighbour_label.numpy().astype(np.int64),
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
         "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
-        "vote": _majority(reference_labels[index].numpy(), num_classes=num_classes),
+        "vote": _majority(votes.numpy(), nearest_label=reference_labels[index[:, 0]].numpy()),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
