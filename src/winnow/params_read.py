@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import os
 import re
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError
+from winnow.outputs import file_sha256
 from winnow.yaml_text import load_yaml
 
 DVC_YAML = Path("dvc.yaml")
@@ -115,7 +115,7 @@ def _file_identity(path: Path) -> list[Any]:
     stat = path.stat()
     if stat.st_size > BYTES_COMPARED:
         return [stat.st_ino, stat.st_mtime_ns, stat.st_size]
-    return [hashlib.sha256(path.read_bytes()).hexdigest()]
+    return [file_sha256(path)]
 
 
 _MISSING = object()
