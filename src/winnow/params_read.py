@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,30 +60,37 @@ def check_unchanged() -> None:
     script = Path(sys.argv[0]).name
     name, declared, _ = _declared(script, tuple(sys.argv[1:]))
     for path, read in _read.items():
-        for wait in (*[SETTLE_S / 10] * 10, None):
+        def differences(path: Path = path, read: dict[str, Any] = read) -> list[str]:
             try:
                 now = load_yaml(path.read_text(encoding="utf-8"), name=str(path))
             except (OSError, UnicodeDecodeError, WinnowError):
                 now = None  # removed or broken meanwhile: every key it held has changed
             keys = declared if declared is not None else sorted(set(read) | set(now if isinstance(now, dict) else {}))
-            changed = [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
-            if not changed or wait is None:
-                break
-            time.sleep(wait)  # a file being rewritten (`dvc exp run --queue -S` puts its values there and back)
+            return [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
+
+        # a file being rewritten (`dvc exp run --queue -S` puts its values there and back)
+        changed = _settled(differences)
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             raise WinnowError(f"{path} changed while {name} ran: {shown}; its outputs follow the old values; "
                               "run dvc repro again")
     # before: src/winnow/models.py edited while train@baseline trained; DVC hashed it after the command ended and
     # locked the edit as what made the model, `dvc status` said up to date, and the run-cache served that model since
-    for wait in (*[SETTLE_S / 10] * 10, None):
-        changed = next((dep for dep, before in _deps.items() if _identity(Path(dep)) != before), None)
-        if changed is None or wait is None:
-            break
-        time.sleep(wait)  # put back meanwhile: `dvc exp run --queue` stashes each modified tracked file, then writes it
+    # put back meanwhile: `dvc exp run --queue` stashes each modified tracked file, then writes it
+    changed = _settled(lambda: next((dep for dep, before in _deps.items() if _identity(Path(dep)) != before), None))
     if changed is not None:
         raise WinnowError(f"{changed} changed while {name} ran; its outputs follow what it held before; run dvc repro "
                           "again")
+
+
+def _settled(differences: Callable[[], Any]) -> Any:
+    """What ``differences()`` finds, asked again every tenth of :data:`SETTLE_S` while it finds something (a file
+    rewritten meanwhile may be put back), until it finds nothing or the time is up."""
+    for wait in (*[SETTLE_S / 10] * 10, None):
+        found = differences()
+        if not found or wait is None:
+            return found
+        time.sleep(wait)
 
 
 def _identity(path: Path) -> Any:
