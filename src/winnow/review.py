@@ -39,7 +39,8 @@ from winnow.review_words import (
 )
 from winnow.stage import load_params, rerun_error, together, write_json, write_table, write_text
 from winnow.variants import (
-    DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables, read_decisions,
+    DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
+    read_decisions,
 )
 from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks
 
@@ -61,11 +62,12 @@ KINDS = ("label", "quality", "duplicate", "outlier")
 REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
                   "embedding_clean": ("given_label", "agreement", "centroid_margin"),
                   "data_valuation": ("given_label", "harm")}
-# the label cleaners (winnow.budget.LABEL_CLEANERS) as (their read_cleaner_tables argument, cleaner): their decisions
-# are scored by the budget's confidence, and their given_label must be data/degrade's. Before: data_valuation was
-# left out, so its drops had no score and sank below every scored decision of a queue sorted worst first
-LABEL_TABLES = (("label_issues", "confident_learn"), ("neighbour_decisions", "embedding_clean"),
-                ("valuation_decisions", "data_valuation"))
+# the label cleaners (winnow.budget.LABEL_CLEANERS: those of DECISION_FILES with a table per judged image, not per
+# image) as (their read_cleaner_tables argument, cleaner): their decisions are scored by the budget's confidence, and
+# their given_label must be data/degrade's. Before: data_valuation was left out, so its drops had no score and sank
+# below every scored decision of a queue sorted worst first
+LABEL_TABLES = tuple((argument, cleaner) for cleaner, (_, _, argument, _) in DECISION_FILES.items()
+                     if argument not in PER_IMAGE)
 
 
 def class_verdict(name: str) -> str:
