@@ -44,10 +44,8 @@ def main() -> None:
     def of_images(stage: str, path: str, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:
         """A table of some of data/degrade's images, by id, holding at least ``columns``: one of another data set
         stops the report in a line naming ``stage`` (its images could not be shown)."""
-        if degraded is None:
-            return read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns))
         return read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
-                          ids_of=("data/degrade", degraded.manifest["id"]))
+                          ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]))
 
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
     metrics = {v: report_versions.check_summary(s, variant=v) for v, s in summaries.items() if s is not None}
