@@ -264,3 +264,103 @@ def test_a_killed_command_whose_reader_left_says_only_what_happened(tmp_path):
     assert done.stderr.splitlines() == [f"error: dying: {KILLED}"]
     assert done.returncode == 128 + signal.SIGKILL
     assert list((tmp_path / "data/x").iterdir()) == []
+
+
+# Run by DVC: DVC runs a stage's command through a shell ($SHELL -c, /bin/sh without it) with DVC_STAGE set for the
+# command alone, and passes on no signal sent to it alone.
+_FINDS_DVC = ("import os; from winnow.watched import dvc_that_ran_this; "
+              "print(dvc_that_ran_this(), os.environ.get('DVC_STAGE'))")
+# a stand-in for dvc: prints its pid and start time (field 22 of /proc/<pid>/stat), then runs argv[1] as DVC would
+_FAKE_DVC = '''#!{python}
+import os, subprocess, sys
+stat = open(f"/proc/{{os.getpid()}}/stat").read()
+print((os.getpid(), int(stat[stat.rindex(")") + 2:].split()[19])), flush=True)
+sys.exit(subprocess.run(["sh", "-c", sys.argv[1]], env={{**os.environ, "DVC_STAGE": "score"}}).returncode)
+'''
+DVC_ENDED = ("error: stages/score.py: dvc, which ran this stage, ended (killed or timed out) before it finished: "
+             "nothing was written; rerun dvc repro")
+
+
+def _fake_dvc(tmp_path) -> str:
+    """The path of an executable named dvc that runs its argument through ``sh -c`` with DVC_STAGE=score."""
+    (tmp_path / "bin").mkdir()
+    dvc = tmp_path / "bin/dvc"
+    dvc.write_text(_FAKE_DVC.format(python=sys.executable))
+    dvc.chmod(0o755)
+    return str(dvc)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("command", [f'python -c "{_FINDS_DVC}"',  # the shell execs python, as bash and dash do
+                                     f'python -c "{_FINDS_DVC}"; true'])  # the shell stays between
+def test_the_dvc_that_ran_a_stage_is_found_past_the_shell(tmp_path, command):
+    done = subprocess.run([_fake_dvc(tmp_path), command], capture_output=True, text=True, env=_env(), timeout=120)
+    dvc, found = done.stdout.splitlines()
+    assert (done.returncode, done.stderr, found) == (0, "", f"{dvc} score")
+
+
+@pytest.mark.hostile("interrupted")
+def test_no_dvc_is_looked_for_where_dvc_stage_is_unset(tmp_path):
+    env = {name: value for name, value in _env().items() if name != "DVC_STAGE"}
+    done = subprocess.run([sys.executable, "-c", _FINDS_DVC], capture_output=True, text=True, env=env, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "None None\n")
+
+
+# a stage in the middle of a write, as train is for minutes
+_WRITING_STAGE = '''
+import time
+from winnow.stage import atomic_path, run
+
+
+def main():
+    with atomic_path("data/score/scores.txt") as tmp:
+        tmp.write_text("half written")
+        print("working", flush=True)
+        time.sleep(60)
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGKILL])
+def test_a_stage_whose_dvc_was_killed_stops_in_one_line_and_leaves_nothing(tmp_path, number):
+    # before: `kill -TERM <dvc's pid>` or `timeout 20 dvc repro` (and kill -9) ended dvc alone; the stage ran on and
+    # later wrote whole outputs that no lock entry names, and a `dvc repro` started meanwhile ran it a second time
+    project = tmp_path / "project"
+    (project / "stages").mkdir(parents=True)
+    (project / "stages/score.py").write_text(_WRITING_STAGE)
+    (project / "data/score").mkdir(parents=True)
+    before = files_under(project)
+    # the shell stays, to tell the stage's exit status once dvc is gone
+    dvc = subprocess.Popen([_fake_dvc(tmp_path), "python stages/score.py; echo $? > ../status"], cwd=project,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    dvc.stdout.readline()  # its own pid
+    assert dvc.stdout.readline() == "working\n"
+    dvc.send_signal(number)
+    out, err = dvc.communicate(timeout=120)  # the stage's ends of the pipes close when it has ended
+    assert (dvc.returncode, out, err.splitlines()) == (-number, "", [DVC_ENDED])
+    assert (tmp_path / "status").read_text() == "143\n"  # the status of a stage stopped by SIGTERM
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_whose_dvc_repro_was_terminated_stops_in_one_line_and_leaves_nothing(tmp_path):
+    # before: as above with the real dvc: `dvc status` still listed the stage, whose output came later
+    project = tmp_path / "project"
+    (project / "stages").mkdir(parents=True)
+    (project / "stages/score.py").write_text(_WRITING_STAGE)
+    (project / "dvc.yaml").write_text("stages:\n  score:\n    cmd: python stages/score.py\n"
+                                      "    outs: [data/score/scores.txt]\n")
+    subprocess.run(["dvc", "init", "-q", "--no-scm"], cwd=project, check=True, env=_env(), timeout=120)
+    (project / "data/score").mkdir(parents=True)
+    before = files_under(project)
+    dvc = subprocess.Popen(["dvc", "repro"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=_env())
+    assert [dvc.stdout.readline() for _ in range(3)] == ["Running stage 'score':\n", "> python stages/score.py\n",
+                                                         "working\n"]
+    dvc.terminate()
+    out, err = dvc.communicate(timeout=120)
+    assert (dvc.returncode, out, err.splitlines()) == (-signal.SIGTERM, "", [DVC_ENDED])
+    assert_nothing_left(project, before, allowed={p for p in files_under(project) if p.startswith(".dvc/tmp/")})

@@ -23,7 +23,7 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
 )
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
-from winnow.watched import in_utf8_mode, watched_by_a_parent
+from winnow.watched import DVC_ENDED, dvc_ended, in_utf8_mode, watched_by_a_parent
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
@@ -358,10 +358,12 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
 
 def stop_line(err: BaseException) -> tuple[str, int] | None:
     """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM raised (:func:`terminate_as_interrupt`)
-    worded as one and given the shell's status for it, 143."""
+    worded as one and given the shell's status for it, 143; worded :data:`winnow.watched.DVC_ENDED` when the
+    dvc that ran it has ended (the watching parent sent it then)."""
     fault = fault_line(err)
     if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
-        return fault[0].replace("interrupted", "terminated (SIGTERM)", 1), 128 + signal.SIGTERM
+        line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", "terminated (SIGTERM)", 1)
+        return line, 128 + signal.SIGTERM
     return fault
 
 

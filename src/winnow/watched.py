@@ -29,6 +29,12 @@ _DEATH_LINES = {
 # how long a child has to end after a SIGTERM before it is killed: one stuck in native code (OpenBLAS retrying an
 # allocation under `ulimit -v`, forever) never runs the handler that would end it in one line
 TERM_GRACE = 30.0
+# how often a parent run by DVC looks whether dvc still runs: DVC passes on no signal sent to it alone, so a stage
+# whose dvc was killed or timed out ran on, and later wrote whole outputs that no lock entry names
+DVC_POLL = 0.5
+DVC_ENDED = ("dvc, which ran this stage, ended (killed or timed out) before it finished: nothing was written; "
+             "rerun dvc repro")
+_RAN_BY: list[tuple[int, int]] = []  # (pid, start time) of the dvc that ran this process, once found
 
 
 def death_line(number: int) -> str:
@@ -36,6 +42,12 @@ def death_line(number: int) -> str:
     speak."""
     name = signal.Signals(number).name
     return _DEATH_LINES.get(name, f"ended by {name}; outputs not yet complete were left unwritten: rerun it")
+
+
+def dvc_ended() -> bool:
+    """Whether the dvc process that ran this stage or command (found by :func:`watched_by_a_parent`) has ended:
+    then a SIGTERM came from the watching parent, which saw that."""
+    return bool(_RAN_BY) and _ended(*_RAN_BY[0])
 
 
 def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callable[[], None] | None = None) -> None:
@@ -50,9 +62,12 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     ``kill -INT`` or ``timeout -s INT`` reach the parent alone); a child still running :data:`TERM_GRACE` seconds
     after a SIGTERM is killed, and the parent says so. ``setup`` runs in the child before SIGTERM
     and SIGINT are let through (a handler for them), so none arrives before it. A parent killed outright takes the child
-    with it (Linux's parent-death signal)."""
+    with it (Linux's parent-death signal). Run by DVC (Linux), the parent also stops the child as for SIGTERM once
+    the dvc process that ran it has ended, which the child says in one line (:data:`DVC_ENDED`)."""
     if not hasattr(os, "fork"):
         return
+    dvc = dvc_that_ran_this()
+    _RAN_BY[:] = [dvc] if dvc else []
     _flush()
     parent = os.getpid()
     # none lost between fork and handler: a SIGINT there met the parent's default handler, and the child slept on
@@ -75,6 +90,12 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
         if signal.getitimer(signal.ITIMER_REAL)[0] == 0:
             signal.setitimer(signal.ITIMER_REAL, TERM_GRACE)
 
+    def stop_as_dvc_ended() -> None:
+        # not when a SIGTERM was passed on already (`timeout` kills dvc's whole group): a second one, arriving while
+        # the child winds down, cut its unwinding short
+        if signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+            terminate(signal.SIGTERM, None)
+
     def kill_after_term(_number: int, _frame) -> None:
         killed_after_term.append(signal.SIGKILL)
         _send(child, signal.SIGKILL)
@@ -85,7 +106,7 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
     status = 1
     try:
-        status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        status = os.waitstatus_to_exitcode(_wait(child, stop=stop_as_dvc_ended))
         signal.setitimer(signal.ITIMER_REAL, 0)
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):  # reaped: its pid may be another's soon
             signal.signal(number, signal.SIG_IGN)
@@ -106,6 +127,60 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     finally:
         _flush()
         os._exit(status)  # the child ran the stage's exit handlers; the parent's copies of them must not run again
+
+
+def dvc_that_ran_this() -> tuple[int, int] | None:
+    """``(pid, start time)`` of the dvc process that ran this stage's command: the nearest ancestor whose environment
+    lacks the ``DVC_STAGE`` that DVC sets for the command alone (the shell it runs the command in, which may or may
+    not exec python, and any wrapper inherit it). None when ``DVC_STAGE`` is unset, when no such ancestor is found
+    below pid 1, and where no ``/proc`` tells (not Linux)."""
+    stage = os.environ.get("DVC_STAGE")
+    if stage is None:
+        return None
+    mark, pid = f"DVC_STAGE={stage}".encode(), os.getpid()
+    try:
+        while (pid := int(_stat(pid)[1])) > 1:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                if mark not in environ.read().split(b"\0"):
+                    return pid, int(_stat(pid)[19])
+    except (OSError, IndexError, ValueError):  # an ancestor gone meanwhile, or no /proc
+        return None
+    return None
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (which may hold spaces): state, ppid, ...; the
+    start time is the 20th."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
+        text = stat.read()
+    return text[text.rindex(")") + 2:].split()
+
+
+def _ended(pid: int, start: int) -> bool:
+    """Whether process ``pid``, started at ``start``, has ended: gone, a zombie its parent has not reaped yet, or
+    its pid another process's since."""
+    try:
+        fields = _stat(pid)
+    except OSError:
+        return True
+    return fields[0] in ("Z", "X") or int(fields[19]) != start
+
+
+def _wait(child: int, *, stop: Callable[[], None]) -> int:
+    """``child``'s wait status. Run by DVC (:data:`_RAN_BY`), the wait looks every :data:`DVC_POLL` seconds
+    whether dvc has ended, and then calls ``stop`` once; signals sent meanwhile are handled as they come."""
+    if _RAN_BY:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # pending, it ends the wait at once
+        try:
+            while not _ended(*_RAN_BY[0]):
+                pid, status = os.waitpid(child, os.WNOHANG)
+                if pid:
+                    return status
+                signal.sigtimedwait({signal.SIGCHLD}, DVC_POLL)
+            stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return os.waitpid(child, 0)[1]
 
 
 def in_utf8_mode() -> None:
