@@ -34,7 +34,8 @@ def main() -> None:
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)
     refuse_kept_leaks(verdicts, decisions, where=VERDICTS_FILE)
-    pruned, review = apply_verdicts(apply_decisions(baseline, decisions), verdicts, baseline=baseline)
+    pruned, review = apply_verdicts(apply_decisions(baseline, decisions, warn=DECISIONS_IN), verdicts,
+                                    baseline=baseline)
     written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))
     trained = set(params.get("variants") or [])
     for name, rows in written.items():

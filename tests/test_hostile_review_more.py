@@ -4,6 +4,7 @@ an export over a queue holding verdicts while reviews/verdicts.csv is unreadable
 ends with every verdict on the image and label the person meant, or in one `error:` line and nothing written."""
 
 import errno
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage, run_winnow
 from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 from test_hostile_review import HEADER, import_refused, row
 from test_review import with_data_valuation
@@ -268,3 +269,47 @@ def test_a_line_number_after_a_field_holding_a_line_break_is_the_rows_own(projec
     import_refused(project, "mine.csv", None,
                    "error: mine.csv: line 4 (id 'train-05'): verdict 'fox' is neither accept, reject, drop nor a "
                    "class (cat, dog, owl)")
+
+
+def relabel_to_its_own_label(project: Path) -> None:
+    """confident-learn's file edited by hand: train-09 (owl) relabelled to owl, its own label, and the budget's
+    decisions taking it as they take every applied relabel."""
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    issues.loc[issues["id"] == "train-09", ["decision", "reason", "is_issue", "label_quality"]] = [
+        "relabel", "label_issue", True, 0.2]
+    issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    applied = pd.read_parquet(project / "data/budget/decisions.parquet")
+    same = pd.DataFrame({"id": ["train-09"], "action": ["relabel"], "label": [2], "reason": ["label_issue"],
+                         "stage": ["confident_learn"], "confidence": [0.8]})
+    pd.concat([applied, same], ignore_index=True).to_parquet(project / "data/budget/decisions.parquet", index=False)
+
+
+@pytest.mark.hostile("review")
+def test_a_relabel_to_the_label_an_image_has_is_not_offered_for_review(project):
+    # before: the queue offered train-09 as "relabel owl -> owl" (pruned: relabel), and a person's accept of it was
+    # recorded with the suggestion owl, which the variants stage then refused with advice to export again
+    relabel_to_its_own_label(project)
+    done = run_winnow(project, "review", "export")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[:2] == [
+        "warning: the cleaners' decision files: 1 relabel(s) to the label the image already has, read as keep "
+        "(first: id 'train-09', by confident_learn); the data set keeps those labels",
+        "warning: data/budget/decisions.parquet: 1 relabel(s) to the label the image already has, read as keep "
+        "(first: id 'train-09', by confident_learn); the data set keeps those labels"]
+    assert queue(project)["id"].tolist() == ["train-02", "train-00", "train-04", "train-06", "train-08", "train-05",
+                                             "train-07"]
+
+
+@pytest.mark.hostile("review")
+def test_pruned_keeps_an_image_relabelled_to_the_label_it_has_and_does_not_count_it(project):
+    # before: pruned's row of train-09 was "relabel", reason "2->2: label_issue", and metrics/variants.json (and the
+    # report from it) counted 3 relabels where 2 labels changed
+    relabel_to_its_own_label(project)
+    done = run_stage(project, "variants")
+    assert (done.returncode, done.stderr, done.stdout.splitlines()[0]) == (0, "", (
+        "warning: data/budget/decisions.parquet: 1 relabel(s) to the label the image already has, read as keep "
+        "(first: id 'train-09', by confident_learn); the data set keeps those labels"))
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc["train-09", ["label", "action", "reason", "stage"]].tolist() == [2, "keep", "", ""]
+    pruned = json.loads((project / "metrics/variants.json").read_text())["pruned"]
+    assert (pruned["relabel"], pruned["by_stage"]["confident_learn.relabel"]) == (2, 1)  # train-04 and train-06

@@ -177,7 +177,8 @@ def review_queue(*, baseline: pd.DataFrame, classes: list[str], tables: dict[str
     decisions = decisions[decisions["id"].isin(set(baseline["id"]))]  # only train images are ever changed
     evidence = decision_evidence(decisions, tables, scores=scores)
     rows = baseline[baseline["id"].isin(set(decisions["id"]))].reset_index(drop=True)
-    suggested, pruned = apply_decisions(rows, decisions), apply_decisions(rows, applied)
+    suggested = apply_decisions(rows, decisions, warn="the cleaners' decision files")
+    pruned = apply_decisions(rows, applied, warn=BUDGET_IN)
     per_image = decisions.join(evidence).assign(rank=lambda t: t["kind"].map(KINDS.index)).groupby("id", sort=False)
     facts = pd.DataFrame({
         "rank": per_image["rank"].min(), "score": per_image["score"].max(),
