@@ -66,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
-        from winnow.stage import drop_broken_dvc_lock, stop_line
+        from winnow.stage import drop_broken_dvc_lock, ignore_stops, stop_line
 
         fault = stop_line(err)
         if fault is None:
             raise
+        if called_as_command:
+            ignore_stops()
         if isinstance(err, KeyboardInterrupt):  # stopped inside DVC's write of its lock file, it is left empty
             drop_broken_dvc_lock(getattr(args, "repo", "."))
         print(f"error: {args.command}: {fault[0]}", file=sys.stderr)

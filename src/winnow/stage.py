@@ -341,8 +341,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
                               f"does: python {script}")
         main()
         if forked:  # every output is in place: a stop asked for while the process winds down has nothing to stop, and
-            for number in (signal.SIGINT, signal.SIGTERM):  # its line said outputs were left unwritten
-                signal.signal(number, signal.SIG_IGN)
+            ignore_stops()  # its line said outputs were left unwritten
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
@@ -350,6 +349,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         fault = stop_line(err)
         if fault is None:
             raise
+        if forked:
+            ignore_stops()
         print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
         sys.exit(fault[1])
     finally:
@@ -365,6 +366,15 @@ def stop_line(err: BaseException) -> tuple[str, int] | None:
         line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", "terminated (SIGTERM)", 1)
         return line, 128 + signal.SIGTERM
     return fault
+
+
+def ignore_stops() -> None:
+    """Ignore SIGINT and SIGTERM from now on, in a forked stage or command on its way out: a second stop (`timeout`
+    or a kill of the process group reaches both it and its watching parent, which passes its copy on) came while the
+    first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action, which
+    killed the process, and the parent said a second line."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
 
 
 def tidy_killed_runs() -> None:
@@ -421,6 +431,8 @@ def terminate_as_interrupt() -> None:
         return
 
     def terminated(number: int, _frame) -> None:
+        if _TERMINATED:  # a second one (see ignore_stops) raised again in the first one's clean-up and cut it short
+            return
         _TERMINATED.append(number)
         raise Terminated()
 
