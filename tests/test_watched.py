@@ -294,6 +294,8 @@ def _fake_dvc(tmp_path) -> str:
 @pytest.mark.parametrize("command", [f'python -c "{_FINDS_DVC}"',  # the shell execs python, as bash and dash do
                                      f'python -c "{_FINDS_DVC}"; true'])  # the shell stays between
 def test_the_dvc_that_ran_a_stage_is_found_past_the_shell(tmp_path, command):
+    # before: nothing looked for the dvc that ran a stage, so none noticed it end; the shell between them may or may
+    # not exec python, and must never be taken for dvc (it outlives a killed dvc)
     done = subprocess.run([_fake_dvc(tmp_path), command], capture_output=True, text=True, env=_env(), timeout=120)
     dvc, found = done.stdout.splitlines()
     assert (done.returncode, done.stderr, found) == (0, "", f"{dvc} score")
@@ -301,6 +303,7 @@ def test_the_dvc_that_ran_a_stage_is_found_past_the_shell(tmp_path, command):
 
 @pytest.mark.hostile("interrupted")
 def test_no_dvc_is_looked_for_where_dvc_stage_is_unset(tmp_path):
+    # a stage run by hand: its parent's end (a shell's) stops nothing, as before
     env = {name: value for name, value in _env().items() if name != "DVC_STAGE"}
     done = subprocess.run([sys.executable, "-c", _FINDS_DVC], capture_output=True, text=True, env=env, timeout=120)
     assert (done.returncode, done.stderr, done.stdout) == (0, "", "None None\n")
