@@ -5,6 +5,7 @@ bounds or the rows it was checked on. Each case asserts the one line, or the exa
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -506,3 +507,20 @@ def test_a_suite_file_no_stage_checks_is_named_and_a_table_checked_against_nothi
         f"warning: contracts: contracts/labels.yaml is not checked: {only}"]
     assert [line for line in out if line.startswith(("contracts: baseline", "contracts: pruned"))] == [
         "contracts: baseline: no expectation checked", "contracts: pruned: no expectation checked"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_data_docs_show_a_rule_that_checked_no_row_as_failed(tmp_path):
+    # before: the verdict failed the rule (its row_condition selects no row; enforce stopped, pointing at the Data
+    # Docs), while Great Expectations, which passed it, drew the page and the index with a green "Succeeded"
+    (tmp_path / "ingest.yaml").write_text(
+        "name: ingest\nexpectations:\n"
+        f"  - {{type: expect_column_values_to_be_between, kwargs: {{column: label, max_value: 1, {TYPO}}}}}\n")
+    frame = pd.DataFrame({"split": ["train", "val"], "label": [0, 1]})
+    docs = tmp_path / "docs"
+    results = validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)], docs_dir=docs)
+    assert [(r.success, r.observed) for r in results] == [(False, NONE_SELECTED)]
+    (page,) = (docs / "validations").rglob("*.html")
+    status = re.search(r'Status:</span>\s*<i class="([^"]*)"[^>]*></i>\s*(\w+)', page.read_text())
+    assert status.groups() == ("fas fa-times text-danger", "Failed")
+    assert "fa-check-circle" not in page.read_text() and "fa-check-circle" not in (docs / "index.html").read_text()

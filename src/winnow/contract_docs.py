@@ -44,6 +44,24 @@ def build_docs(context, docs_dir: Path) -> None:
             page.write_text(same_data_same_page(page.read_text()))
 
 
+def store_verdicts(store, keys: set, outcome, successes: list[bool]) -> None:
+    """Store ``outcome`` (a GX suite validation result, stored by its run under the one key in ``keys``) once more
+    with each rule's success as winnow judged it (``successes``, bool, one per ``outcome.results`` in order), and
+    the suite's success and statistics to match: the Data Docs pages are rendered from the stored result. Before,
+    a rule GX passed and winnow fails (a row_condition that selects no row, a column without a value) showed a
+    green "Succeeded" page beside a failed verdict, the page a failed enforce told the user to open."""
+    if [bool(result.success) for result in outcome.results] == successes:
+        return
+    for result, success in zip(outcome.results, successes):
+        result.success = success
+    passed = sum(successes)
+    outcome.success = passed == len(successes)
+    outcome.statistics.update(successful_expectations=passed, unsuccessful_expectations=len(successes) - passed,
+                              success_percent=100 * passed / len(successes))
+    (key,) = keys
+    store.set(key, outcome)
+
+
 @contextmanager
 def render_errors() -> Iterator[tuple[list[str], list[str]]]:
     """(pages, parts): the errors GX logs while it builds Data Docs, each as ``Type: "message"``, of a whole page (its

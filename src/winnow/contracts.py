@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
-from winnow.contract_docs import build_docs
+from winnow.contract_docs import build_docs, store_verdicts
 from winnow.contract_rules import SEVERITIES, check_rule
 from winnow.errors import WinnowError, fault_line
 from winnow.gx_import import gx_broken, import_gx
@@ -216,12 +216,16 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
         definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=definition, suite=gx_suites[suite.name]))
+        stored = set(context.validation_results_store.list_keys())
         try:
             outcome = validation.run(batch_parameters={"dataframe": batch.frame}, run_id=run_id, result_format={
                 "result_format": "SUMMARY", "partial_unexpected_count": _EXAMPLES})
         except Exception as err:  # a GX defect on a rule it accepted: one line naming the suite, not its traceback
             raise _gx_failed(suite, f"checking table {batch.table!r}", err) from err
-        results += [_result(suite.name, batch.table, checked, frame=batch.frame) for checked in outcome.results]
+        checked = [_result(suite.name, batch.table, one, frame=batch.frame) for one in outcome.results]
+        store_verdicts(context.validation_results_store, set(context.validation_results_store.list_keys()) - stored,
+                       outcome, [result.success for result in checked])
+        results += checked
     if docs_dir is not None:
         build_docs(context, Path(docs_dir))
     return results
