@@ -449,6 +449,29 @@ def test_a_rule_that_measures_no_row_or_no_value_fails_whatever_its_type(tmp_pat
 
 
 @pytest.mark.hostile("intermediates")
+def test_a_sum_or_the_distinct_values_of_a_column_without_a_value_fail(tmp_path):
+    # before: each passed on the all-NaN column and on the empty table (a sum of 0, no unexpected distinct value, 0
+    # unique values), where the same rule whose row_condition selected no row failed; what a column without values
+    # still has (its nulls, its type) is measured, and passes
+    rules = ["expect_column_sum_to_be_between, kwargs: {column: dark, max_value: 1}",
+             "expect_column_distinct_values_to_be_in_set, kwargs: {column: dark, value_set: [0]}",
+             "expect_column_unique_value_count_to_be_between, kwargs: {column: dark, max_value: 1}",
+             "expect_column_proportion_of_non_null_values_to_be_between, kwargs: {column: dark, max_value: 0}",
+             "expect_column_values_to_be_in_type_list, kwargs: {column: dark, type_list: [float64]}"]
+    (tmp_path / "scores.yaml").write_text("name: scores\nexpectations:\n" + "".join(f"  - {{type: {r}}}\n" for r in rules))
+    suite = load_suite(tmp_path / "scores.yaml", parameters={})
+    frame = pd.DataFrame({"dark": [np.nan] * 3})
+    results = validate([Batch(suite, "nan", frame), Batch(suite, "empty", frame.iloc[:0])])
+    nothing = {"nan": "no value examined (3 of 3 rows null)", "empty": "no row"}
+    assert {(r.table, r.expectation): (r.success, r.observed) for r in results} == {
+        **{(table, rule): (False, observed) for table, observed in nothing.items()
+           for rule in ("expect_column_sum_to_be_between", "expect_column_distinct_values_to_be_in_set",
+                        "expect_column_unique_value_count_to_be_between")},
+        **{(table, "expect_column_proportion_of_non_null_values_to_be_between"): (True, 0) for table in nothing},
+        **{(table, "expect_column_values_to_be_in_type_list"): (True, "float64") for table in nothing}}
+
+
+@pytest.mark.hostile("intermediates")
 def test_a_row_count_whose_row_condition_selects_no_row_measures_0(tmp_path):
     # before: each failed "no row examined (its row_condition selects none)", so "no image may be labelled 99"
     # stopped training on clean data; a count of 0 is what the rule measures, judged against its bound

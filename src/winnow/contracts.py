@@ -274,7 +274,8 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
     """``checked`` (a GX result of a rule on ``frame``) as a result of table ``table``. A rule checked nothing,
     and fails, when its row_condition selects no row of ``frame`` (before: a distinct-values or max-only rule
     passed on it, as the typo 'split=="Train"' selects none), or when it is a per-row rule whose column holds no
-    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass). A row count
+    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass), and so does any
+    other rule of a column (a sum, its distinct values) but those of :data:`_NEEDS_NO_VALUE`. A row count
     measures the rows selected, so none selected is its observed 0, judged against its bound."""
     config, outcome = checked.expectation_config, checked.result or {}
     kwargs = config.kwargs
@@ -292,13 +293,19 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
         observed = None
     # a per-row rule that examined no row checked nothing: it fails (GX counts the nulls it skips as missing)
     examined_none = error is None and "unexpected_count" in outcome and outcome.get("element_count") == 0
-    if error is None and kwargs.get("row_condition") and not _counts_none(config.type, kwargs) \
-            and _selects_no_row(frame, kwargs):
+    rows = _selected(frame, kwargs) if error is None else None
+    if rows is not None and kwargs.get("row_condition") and not _counts_none(config.type, kwargs) and rows.empty:
         observed, examined_none = "no row examined (its row_condition selects none)", True
     elif examined_none:
         observed = "no row"
     elif error is None and "missing_count" in outcome and outcome["missing_count"] == outcome.get("element_count"):
         observed = f"no value examined ({outcome['missing_count']} of {outcome['element_count']} rows null)"
+        examined_none = True
+    elif checked.success and config.type not in _NEEDS_NO_VALUE and rows is not None \
+            and kwargs.get("column") in rows.columns and not rows[kwargs["column"]].notna().any():
+        # an aggregate of no value: before, a sum of 0 or no distinct value outside the set passed on an empty table
+        # or an all-null column, where the same rule whose row_condition selected no row failed
+        observed = f"no value examined ({len(rows)} of {len(rows)} rows null)" if len(rows) else "no row"
         examined_none = True
     return ExpectationResult(
         suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
@@ -307,15 +314,23 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
         limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
 
 
-def _selects_no_row(frame: pd.DataFrame, kwargs: Mapping[str, Any]) -> bool:
-    """Whether the rule's row_condition, filtered as GX filters it, keeps no row of ``frame``; False when GX
-    cannot evaluate it (its result then carries GX's own error)."""
+# column rules that measure something of a column without values: that it exists, its type, its nulls
+_NEEDS_NO_VALUE = ("expect_column_to_exist", "expect_column_values_to_be_of_type",
+                   "expect_column_values_to_be_in_type_list", "expect_column_values_to_be_null",
+                   "expect_column_proportion_of_non_null_values_to_be_between")
+
+
+def _selected(frame: pd.DataFrame, kwargs: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The rows of ``frame`` the rule's row_condition keeps, filtered as GX filters them (all rows without one);
+    None when GX cannot evaluate it (its result then carries GX's own error)."""
+    if not kwargs.get("row_condition"):
+        return frame
     from great_expectations.execution_engine import PandasExecutionEngine
 
     try:
-        return PandasExecutionEngine()._apply_row_condition_filter(frame, kwargs["row_condition"], dict(kwargs)).empty
+        return PandasExecutionEngine()._apply_row_condition_filter(frame, kwargs["row_condition"], dict(kwargs))
     except Exception:  # noqa: BLE001 - a condition GX refuses is its result's error, reported there
-        return False
+        return None
 
 
 def _error_message(info: Mapping | None) -> str | None:
