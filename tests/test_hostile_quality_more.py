@@ -224,3 +224,27 @@ def test_the_flags_the_precision_counts_are_given_beside_every_splits(tmp_path):
     assert done.returncode == 0, done.stderr
     dark = json.loads((tmp_path / "metrics/threshold.json").read_text())["dark"]
     assert (dark["flagged"], dark["flagged_train"], dark["tp"], dark["fp"], dark["precision"]) == (8, 6, 6, 0, 1.0)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_split_of_another_size_does_not_hide_the_train_splits_odd_sizes(tmp_path):
+    # before: the 40 trusted images photographed at 64 px (27% of the set) moved the quartiles of the original sizes,
+    # the fences widened, and the three 10 px thumbnails among the 28 px train images were flagged odd_size no more
+    # (exit 0, odd_size 0), though the threshold stage keeps the trusted split from moving its cuts
+    rows = [(f"train-{k:02d}", "train", 28) for k in range(90)] + [(f"thumb-{k}", "train", 10) for k in range(3)]
+    rows += [(f"{split}-{k}", split, 28) for split in ("val", "test") for k in range(9)]
+    rows += [(f"trusted-{k:02d}", "trusted", 64) for k in range(40)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "orig_h"]).assign(
+        label=lambda m: np.arange(len(m)) % 3, orig_w=lambda m: m["orig_h"], source="t", orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 16, 16, 1), dtype=np.uint8)
+    make_project(tmp_path, _params())
+    write_imageset(tmp_path / "data/degrade", images, manifest, ["a", "b", "c"])
+    write_table(tmp_path / "data/degrade/perturbations.parquet", perturbation_table([]))
+    assert run_stage(tmp_path, "score").returncode == 0
+    done = run_stage(tmp_path, "threshold")
+    assert done.returncode == 0, done.stderr
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    # scored against the fences of the others' sizes, the trusted images are odd too (never trained on or changed)
+    assert flags.loc[flags["odd_size"], "id"].tolist() == ["thumb-0", "thumb-1", "thumb-2",
+                                                         *(f"trusted-{k:02d}" for k in range(40))]
+    assert json.loads((tmp_path / "metrics/threshold.json").read_text())["odd_size"]["flagged"] == 43

@@ -91,6 +91,7 @@ def score_images(
     dark_percentile: float = 99.0,
     iqr_factor: float = 3.0,
     min_relative_spread: float = 0.1,
+    fence_on: np.ndarray | None = None,
     batch_size: int = 1024,
     engine: Engine = Engine(),
     phash: bool = False,
@@ -106,6 +107,8 @@ def score_images(
         iqr_factor: the odd-size and odd-aspect fences sit ``iqr_factor`` IQRs outside the quartiles.
         min_relative_spread: the IQR of log size / log aspect counts as at least ``log(1 +
             min_relative_spread)``, so a set of equal sizes does not call a 1-pixel difference odd.
+        fence_on: bool ``(N,)``, the images whose original sizes set those fences (default all); every image is
+            scored against them.
         engine: where the batches run (:class:`winnow.engine.Engine`; the same numbers either way).
         phash: also ``phash``, uint64 ``(N,)`` (:func:`winnow.phash.phash64`), from the same pass over the images.
 
@@ -125,23 +128,28 @@ def score_images(
                                       phash=phash), images, batch_size=step, threads=True, orig_h=orig_h, orig_w=orig_w)
     spread = math.log1p(min_relative_spread)
     log_size = 0.5 * (np.log(orig_h) + np.log(orig_w))
-    pixel_scores["odd_size"] = fence_scores(log_size, iqr_factor=iqr_factor, min_iqr=spread)
-    pixel_scores["odd_aspect_ratio"] = fence_scores(np.log(orig_w / orig_h), iqr_factor=iqr_factor, min_iqr=spread)
+    fences = {"iqr_factor": iqr_factor, "min_iqr": spread, "fence_on": fence_on}
+    pixel_scores["odd_size"] = fence_scores(log_size, **fences)
+    pixel_scores["odd_aspect_ratio"] = fence_scores(np.log(orig_w / orig_h), **fences)
     return pixel_scores
 
 
 def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),
                 **options) -> pd.DataFrame:
     """The score stage's table, rows in ``manifest`` order: ``id``, the :data:`SCORES`, ``digest`` and
-    ``phash`` (uint64).
+    ``phash`` (uint64). The trusted split's sizes set no odd-size or odd-aspect fence (they are scored against
+    the others'): a label book photographed or stored otherwise, a quarter of the images or more, widened the
+    fences until the train split's thumbnails were no longer odd, as the threshold stage keeps it from its cuts.
 
     Args:
         images: uint8 ``(N, H, W, C)``.
-        manifest: the imageset manifest (``id``, ``digest``, ``orig_h``, ``orig_w``), ``N`` rows.
+        manifest: the imageset manifest (``id``, ``digest``, ``orig_h``, ``orig_w``, and ``split`` where the
+            trusted split is told apart), ``N`` rows.
         engine: where the batches run (params.yaml ``compute``).
         options: the percentiles and fences of :func:`score_images` (``params.yaml`` ``score:``).
     """
     scores = score_images(images, orig_h=manifest["orig_h"].to_numpy(), orig_w=manifest["orig_w"].to_numpy(),
+                          fence_on=manifest["split"].to_numpy() != "trusted" if "split" in manifest else None,
                           batch_size=batch_size, engine=engine, phash=True, **options)
     return pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
                          "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
@@ -233,13 +241,15 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     return out, cuts, rules
 
 
-def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float) -> np.ndarray:
+def fence_scores(values: np.ndarray, *, iqr_factor: float, min_iqr: float,
+                 fence_on: np.ndarray | None = None) -> np.ndarray:
     """float32 ``(N,)``: 1 at the middle of the IQR fences, 0.5 at a fence, decaying towards 0 beyond.
 
     Inside, the score falls linearly with the distance from the middle (as CleanVision's size score);
-    beyond a fence it halves with every further half-width, so far outliers still rank.
+    beyond a fence it halves with every further half-width, so far outliers still rank. ``fence_on``: bool
+    ``(N,)``, the values whose quartiles place the fences (default, or when it selects none: all).
     """
-    q1, q3 = np.percentile(values, [25, 75])
+    q1, q3 = np.percentile(values if fence_on is None or not fence_on.any() else values[fence_on], [25, 75])
     half_width = 0.5 * (q3 - q1) + iqr_factor * max(q3 - q1, min_iqr)
     distance = np.abs(values - 0.5 * (q1 + q3)) / half_width
     return np.where(distance <= 1, 1 - 0.5 * distance, 0.5 ** distance).astype(np.float32)
