@@ -248,3 +248,35 @@ def test_a_trusted_split_of_another_size_does_not_hide_the_train_splits_odd_size
     assert flags.loc[flags["odd_size"], "id"].tolist() == ["thumb-0", "thumb-1", "thumb-2",
                                                          *(f"trusted-{k:02d}" for k in range(40))]
     assert json.loads((tmp_path / "metrics/threshold.json").read_text())["odd_size"]["flagged"] == 43
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_cut_flags_the_scores_the_stored_column_puts_at_it(tmp_path):
+    # before: the threshold stage compared the float32 scores with each cut in float64, where float32(1/255) lies above
+    # 1/255 and float32(0.1) above 0.1: the 10 grey images whose blue is one level up at every pixel (equal channels
+    # within rounding) were not flagged by grayscale's own cut, nor the 5 images whose low_information score reads 0.1
+    # by a fixed value of 0.1, while metrics/threshold.json's cut on data/score/scores.parquet as pandas reads it
+    # flagged them all
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 250, (40, 10, 10, 1), dtype=np.uint8)
+    images = np.concatenate([np.repeat(grey, 3, axis=3), rng.integers(0, 256, (40, 10, 10, 3), dtype=np.uint8)])
+    images[:10, ..., 2] += 1
+    images[40:45, :9] = images[40:45, :1, :1]  # 90 of the 100 pixels one colour: 0.1 off it
+    manifest = pd.DataFrame({"id": [f"i{k:02d}" for k in range(80)], "split": "train", "label": np.arange(80) % 2,
+                             "source": "t", "orig_h": 10, "orig_w": 10, "orig_mode": "RGB"})
+    params = _params()
+    params["threshold"]["issues"] = {"grayscale": {"method": "auto"},
+                                     "low_information": {"method": "fixed", "value": 0.1}}
+    make_project(tmp_path, params)
+    write_imageset(tmp_path / "data/degrade", images, manifest, ["a", "b"])
+    write_table(tmp_path / "data/degrade/perturbations.parquet", perturbation_table([]))
+    assert run_stage(tmp_path, "score").returncode == 0
+    done = run_stage(tmp_path, "threshold")
+    assert done.returncode == 0, done.stderr
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    assert flags.loc[flags["grayscale"], "id"].tolist() == [f"i{k:02d}" for k in range(40)]
+    assert flags.loc[flags["low_information"], "id"].tolist() == [f"i{k:02d}" for k in range(40, 45)]
+    metrics = json.loads((tmp_path / "metrics/threshold.json").read_text())
+    scores = pd.read_parquet(tmp_path / "data/score/scores.parquet")
+    for issue in ("grayscale", "low_information"):
+        assert (scores[issue] <= metrics[issue]["threshold"]).tolist() == flags[issue].tolist()

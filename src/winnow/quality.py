@@ -223,7 +223,11 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     unknown = set(settings) - set(SCORES)
     if unknown:
         raise WinnowError(f"threshold issues: unknown issue(s) {sorted(unknown)}; known: {', '.join(SCORES)}")
-    scores = {issue: table[issue].to_numpy(np.float64) for issue in SCORES}
+    # each score meets its cut in the precision the score stage stores it in, float32 (a cut is a Python float, so numpy
+    # compares in float32): before, in float64, a score of float32(1/255) (channels one level apart at every pixel) lay
+    # above grayscale's own cut 1/255 and a score shown as 0.1 above a fixed value 0.1, neither flagged, while the same
+    # cut on the stored column (as pandas compares it) flagged both, and metrics/threshold.json could not be recomputed
+    scores = {issue: table[issue].to_numpy(np.float32) for issue in SCORES}
     dark_read = dark_percentile >= DARK_FLOOR_PERCENTILE  # dark's floor and ceiling mean what they say from there
     try:
         flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
