@@ -36,6 +36,7 @@ def main() -> None:
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
                                        cut_on=cut_on,
                                        dark_percentile=(params.get("score") or {}).get("dark_percentile", 99.0),
+                                       light_percentile=(params.get("score") or {}).get("light_percentile", 75.0),
                                        discarded=discarded)
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"

@@ -280,3 +280,32 @@ def test_a_cut_flags_the_scores_the_stored_column_puts_at_it(tmp_path):
     scores = pd.read_parquet(tmp_path / "data/score/scores.parquet")
     for issue in ("grayscale", "low_information"):
         assert (scores[issue] <= metrics[issue]["threshold"]).tolist() == flags[issue].tolist()
+
+
+@pytest.mark.hostile("params")
+def test_light_of_a_low_percentile_has_no_ceiling(tmp_path):
+    # before: at score.light_percentile 5 (CleanVision's) an overexposed photo a quarter in shadow read its percentile
+    # in the shadow: its three quarters clipped scored 0.58, above light's ceiling of 0.5 (derived at the 75th), so the
+    # 20 overexposed photos, set apart from 380 clean ones (0.98), were flagged none, with a warning that they lay
+    # where "no image is light by exposure"
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:32, :32]
+    photos = np.stack([np.stack([x / 32 * 120 + 60, y / 32 * 120 + 60, np.full((32, 32), rng.uniform(80, 160))], -1)
+                       + rng.normal(0, 10, (32, 32, 3)) for _ in range(400)])
+    photos[:, :, :9] *= 0.1  # a shadow over the left quarter
+    photos[:20] *= 4.0
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(400)], "split": "train", "label": np.arange(400) % 2,
+                             "source": "t", "orig_h": 32, "orig_w": 32, "orig_mode": "RGB"})
+    params = _params()
+    params["score"]["light_percentile"] = 5
+    params["threshold"]["issues"] = {"light": {"method": "auto"}}
+    make_project(tmp_path, params)
+    write_imageset(tmp_path / "data/degrade", photos.clip(0, 255).astype(np.uint8), manifest, ["a", "b"])
+    write_table(tmp_path / "data/degrade/perturbations.parquet", perturbation_table([]))
+    assert run_stage(tmp_path, "score").returncode == 0
+    done = run_stage(tmp_path, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert not [line for line in done.stdout.splitlines() if line.startswith("warning:")]
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    assert flags.loc[flags["light"], "id"].tolist() == [f"i{k:03d}" for k in range(20)]
+    assert json.loads((tmp_path / "metrics/threshold.json").read_text())["light"]["rule"] == "mode"

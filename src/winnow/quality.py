@@ -70,6 +70,10 @@ CEILINGS = {"dark": 0.5, "light": 0.5}
 # score.dark_percentile 90, thin clean digits (under a tenth of their pixels lit) scored 0 and the floor flagged 199
 # of them while it missed the dark images; at 50 it flagged 98% of the images past max_flagged_fraction
 DARK_FLOOR_PERCENTILE = 99
+# light's ceiling holds from the percentile it was derived at: at score.light_percentile 5 (CleanVision's) an overexposed
+# photo a quarter in shadow reads its percentile in the shadow, so clipped 0.75 scored 0.58, above the ceiling, and 20
+# of them, set apart from 380 clean photos (0.98), were flagged none with a warning that they were ordinary
+LIGHT_CEILING_PERCENTILE = 75
 # clipped or crushed brightness puts many pixels on one value by itself: a light or dark image is not also
 # low-information. An image of odd size is not also blurry: its sharpness is judged on a round trip through
 # ingest's resampling, from a handful of pixels (half of CIFAR's 4x4 thumbnails scored below clean CIFAR's
@@ -200,7 +204,7 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
                   cut_on: np.ndarray | None = None, dark_percentile: float = DARK_FLOOR_PERCENTILE,
-                  discarded: dict[str, tuple[float, int]] | None = None,
+                  light_percentile: float = LIGHT_CEILING_PERCENTILE, discarded: dict[str, tuple[float, int]] | None = None,
                   ) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
@@ -213,6 +217,8 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
             flagged by them.
         dark_percentile: ``score.dark_percentile``, what the dark score was computed at; dark's floor applies
             only from :data:`DARK_FLOOR_PERCENTILE` up.
+        light_percentile: ``score.light_percentile``, what the light score was computed at; light's ceiling applies
+            only from :data:`LIGHT_CEILING_PERCENTILE` up.
         discarded: :func:`winnow.thresholds.cut_issues`' record of the cuts a ceiling set aside.
 
     Returns:
@@ -229,12 +235,13 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     # cut on the stored column (as pandas compares it) flagged both, and metrics/threshold.json could not be recomputed
     scores = {issue: table[issue].to_numpy(np.float32) for issue in SCORES}
     dark_read = dark_percentile >= DARK_FLOOR_PERCENTILE  # dark's floor and ceiling mean what they say from there
+    ceilings = {k: v for k, v in CEILINGS.items()
+                if (k != "dark" or dark_read) and (k != "light" or light_percentile >= LIGHT_CEILING_PERCENTILE)}
     try:
         flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
                                         floors={k: v for k, v in FLOORS.items() if k != "dark" or dark_read},
-                                        ceilings={k: v for k, v in CEILINGS.items() if k != "dark" or dark_read},
-                                        discarded=discarded,
+                                        ceilings=ceilings, discarded=discarded,
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
         raise WinnowError(f"params.yaml: threshold.issues.{err}") from None
