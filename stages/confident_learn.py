@@ -36,7 +36,8 @@ def main() -> None:
     data, considered, conflict, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
-    train = data.select(considered)
+    in_order = cl.in_id_order(data.manifest, considered)  # the same decisions whatever the row order
+    train = data.select(in_order)
     ids, given = train.manifest["id"].to_numpy(), train.labels
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
     # probe's ridge strength towards uniform probabilities
@@ -54,7 +55,7 @@ def main() -> None:
                                       repeats=p["repeats"], seed=params["seed"], progress=True)
     pred_probs, find_options = judged.pred_probs, {k: p[k] for k in ("filter_by", "rank_by", "frac_noise")}
     is_issue, quality = cl.find_issues(given, pred_probs, **find_options)
-    issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, conflict=conflict[considered],
+    issues = cl.decide(ids, given, pred_probs, is_issue=is_issue, label_quality=quality, conflict=conflict[in_order],
                        action=p["action"], relabel_threshold=p["relabel_threshold"])
     strength = cl.relabel_strength(val.labels, judged.val_probs, val_accuracy=judged.val_accuracy,
                                    seed=params["seed"], min_precision=p["relabel_min_precision"],

@@ -53,7 +53,7 @@ def main() -> None:
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     folds = p["folds"] if p["embedding"] == "judge" and p["mode"] == "folds" else None
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"], folds=folds)
-    train = data.select(considered)
+    train = data.select(cl.in_id_order(data.manifest, considered))  # the same decisions whatever the row order
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)

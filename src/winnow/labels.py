@@ -71,9 +71,21 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
 
 def learned_val(data, learned: np.ndarray):
     """The val images of ``data`` (an imageset) whose class is in ``learned`` (int, the classes a judge has train
-    images of): a val image of another class is voted wrong whatever the judge, and a flip planted into such a
-    class is caught for free, so both would misstate the judge's accuracy and relabel precision."""
-    return data.select((data.manifest["split"] == "val").to_numpy() & np.isin(data.labels, learned))
+    images of), in id order (:func:`in_id_order`): a val image of another class is voted wrong whatever the judge,
+    and a flip planted into such a class is caught for free, so both would misstate the judge's accuracy and
+    relabel precision."""
+    return data.select(in_id_order(data.manifest, (data.manifest["split"] == "val").to_numpy()
+                                   & np.isin(data.labels, learned)))
+
+
+def in_id_order(manifest: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """int64 ``(R,)``: the positions of bool ``rows`` ``(N,)`` of ``manifest``, ordered by their ids. A judge draws
+    its folds, deals the val images to its fold judges and plants its val flips by position, and takes tied
+    neighbours by position: judged in id order, the same images decide the same whatever order data/degrade lists
+    them in (before: its rows reversed changed 35 of the default run's 2,763 confident-learn decisions, and
+    embedding-clean's measured relabel precision from 0.904 to 0.900)."""
+    positions = np.flatnonzero(rows)
+    return positions[np.argsort(manifest["id"].to_numpy()[positions].astype(str), kind="stable")]
 
 
 def considered_rows(
