@@ -213,3 +213,47 @@ def test_the_same_images_in_another_row_order_get_the_same_decisions_and_judge_f
     assert len(decisions) == 120
     pd.testing.assert_frame_equal(reversed_decisions, decisions)
     assert reversed_judge == judge
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("scale", [1e37, 1e-30])
+def test_the_probe_judges_an_embedding_of_any_finite_scale_as_it_judges_the_embedding(tmp_path, scale):
+    # before: the probe standardised in float32 with its std floored at 1e-6: features of 1e37 summed past float32's
+    # range (a RuntimeError traceback from the optimiser), and features scaled by 1e-30 left a judge at chance (33%
+    # of val) that found none of the six flips
+    flips = {f"train-{c}-{i}": (c + 1) % 3 for c in range(3) for i in range(2)}
+    judged = []
+    for scaled in (False, True):
+        project = _project(tmp_path / str(scaled), [40, 40, 40], flips=flips)
+        if scaled:
+            path = project / "data/represent/embeddings.npy"
+            np.save(path, np.load(path) * np.float32(scale))
+        done = run_stage(project, "confident_learn")
+        assert done.returncode == 0, done.stdout + done.stderr
+        issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+        judged.append((sorted(issues.loc[issues["decision"] == "drop", "id"]),
+                       _metrics(project, "confident_learn")["judge"]["val_accuracy"]))
+    assert judged[0][0] == sorted(flips)  # the six flips, and only they, as the embedding itself shows
+    assert judged[1] == judged[0]
+
+
+@pytest.mark.hostile("represent")
+def test_a_row_far_outside_the_others_gets_probabilities_not_nan(tmp_path):
+    # before: a train row of 3e38 (finite float32) came out of its held-out probe as NaN probabilities, written to
+    # pred_probs.npy, and cleanlab saw a noise rate of 0.0; now the judge it weakens says so in a warning
+    project = _project(tmp_path / "p", [40, 40, 40])
+    path = project / "data/represent/embeddings.npy"
+    features = np.load(path)
+    ids = json.loads((project / "data/represent/ids.json").read_text())
+    features[ids.index("train-0-5")] = 3e38
+    np.save(path, features)
+
+    done = run_stage(project, "confident_learn")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    pred_probs = np.load(project / "data/confident-learn/pred_probs.npy")
+    assert pred_probs.shape == (120, 3) and np.isfinite(pred_probs).all()
+    np.testing.assert_allclose(pred_probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert ("confident-learn: warning: a judge is right on only 50% of the val images; judges this weak flag clean "
+            "images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) before "
+            "shipping it, or leave confident_learn out of pruned.cleaners.") in done.stdout.splitlines()

@@ -34,8 +34,8 @@ class Probe:
     """A fitted probe: ``softmax(((x - mean) / std) @ weight + bias)``.
 
     Attributes:
-        weight: float32 ``(D, K)``; bias: float32 ``(K,)``; mean, std: float32 ``(D,)`` of the
-            training features.
+        weight: float32 ``(D, K)``; bias: float32 ``(K,)``; mean, std: float64 ``(D,)`` of the
+            training features (:func:`_standardised`).
     """
 
     weight: torch.Tensor
@@ -45,9 +45,9 @@ class Probe:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """float32 ``(N, K)`` class probabilities of float ``(N, D)`` features."""
-        x = (torch.from_numpy(np.array(features, np.float32)) - self.mean) / self.std
-        with _one_thread():
-            return torch.softmax(x @ self.weight + self.bias, dim=1).numpy()
+        x = _standardised(torch.from_numpy(np.array(features, np.float32)), self.mean, self.std)
+        with _one_thread():  # float64: a row far outside the training features' range overflowed float32 to NaN
+            return torch.softmax(x @ self.weight.double() + self.bias.double(), dim=1).float().numpy()
 
 
 def fit_probe(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2: float,
@@ -60,8 +60,10 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2:
             mean cross-entropy), > 0.
     """
     x, y = _checked(features, labels, num_classes=num_classes)
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    x = (x - mean) / std
+    x64 = x.double()
+    mean, std = x64.mean(0), x64.std(0)
+    std = torch.where(std > 0, std, 1.0)  # a constant column is 0 once centred: it carries nothing
+    x = _standardised(x, mean, std).float()  # within sqrt(N) of 0: float32 holds it
     weight = torch.zeros(x.shape[1], num_classes, requires_grad=True)
     bias = torch.zeros(num_classes, requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, history_size=20,
@@ -76,6 +78,14 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2:
     with _one_thread():
         optimiser.step(loss)
     return Probe(weight.detach(), bias.detach(), mean, std)
+
+
+def _standardised(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """float64 ``(N, D)``: float32 ``x`` less float64 ``mean``, over float64 ``std``. Before, in float32 with std
+    floored at 1e-6: finite features of 1e37 summed past float32's range (a traceback from the optimiser), a row of
+    3e38 came out of its held-out probe as a NaN row of pred_probs.npy, and features scaled by 1e-30 or a constant
+    column of 1e30 (whose float32 mean missed its value) left a judge at chance."""
+    return (x.double() - mean) / std
 
 
 @contextmanager
