@@ -42,7 +42,7 @@ def main() -> None:
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
     # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
-    val = cl.learned_val(data, learned)
+    val = cl.learned_val(data, learned, stage="confident_learn")
 
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids),

@@ -57,7 +57,7 @@ def main() -> None:
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
-    val = cl.learned_val(data, learned)
+    val = cl.learned_val(data, learned, stage="embedding_clean")
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()

@@ -27,18 +27,18 @@ from winnow.quality import SCORES
 from winnow.stage import write_table
 
 
-def _project(root: Path, train: list[int], *, val: int = 30, centres: np.ndarray | None = None,
+def _project(root: Path, train: list[int], *, val: int | list[int] = 30, centres: np.ndarray | None = None,
              flips: dict[str, int] | None = None, conflicts: tuple[str, ...] = (), noise: float = 0.3,
              same: dict[str, np.ndarray] | None = None, reverse: bool = False) -> Path:
-    """data/degrade of ``len(train)`` classes (``train[c]`` train images, ``val`` val and 2 test images each;
-    ids ``<split>-<class>-<i>``) with an 8-d embedding: class c's images at ``centres[c]`` (default 4 on axis c)
-    with noise ``noise``. ``flips``: train id -> the label degrade gave it (its cluster stays its true class's), with
+    """data/degrade of ``len(train)`` classes (``train[c]`` train images, ``val`` (or ``val[c]``) val and 2 test
+    images each; ids ``<split>-<class>-<i>``) with an 8-d embedding: class c's images at ``centres[c]`` (default 4
+    on axis c) with noise ``noise``. ``flips``: train id -> the label degrade gave it (its cluster stays its true class's), with
     the ground truth; nothing flagged by threshold; dedup's groups with ``conflicts`` marked as label conflicts.
     ``same``: id -> the 8-d embedding it gets instead (images at one point tie as neighbours); ``reverse``: the
     rows of every file in the opposite order, ids and contents unchanged."""
     classes = [chr(ord("a") + c) for c in range(len(train))]
     centres = 4 * np.eye(len(classes), 8) if centres is None else centres
-    per = {"train": train, "val": [val] * len(classes), "test": [2] * len(classes)}
+    per = {"train": train, "val": val if isinstance(val, list) else [val] * len(classes), "test": [2] * len(classes)}
     rows = [(f"{s}-{c}-{i}", s, c) for s, counts in per.items() for c in range(len(classes)) for i in range(counts[c])]
     manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=4, orig_w=4,
                                                                            orig_mode="L")
@@ -257,3 +257,20 @@ def test_a_row_far_outside_the_others_gets_probabilities_not_nan(tmp_path):
     assert ("confident-learn: warning: a judge is right on only 50% of the val images; judges this weak flag clean "
             "images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) before "
             "shipping it, or leave confident_learn out of pruned.cleaners.") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["confident_learn", "embedding_clean"])
+def test_a_val_split_of_other_classes_than_train_is_named_not_called_empty(tmp_path, stage):
+    # before: "the val split is empty ... (set ingest.val_fraction above 0)", of a val split of 20 images, all of
+    # class c, which no train image has (train/ and val/ class folders named apart)
+    project = _project(tmp_path / "p", [30, 30, 0], val=[0, 0, 20])
+    before = files_under(project)
+
+    done = run_stage(project, stage)
+
+    assert assert_error_line(done) == (
+        f"error: {stage}: none of the val split's 20 images is of a class the judge learned from train ('a', 'b'); "
+        "they are of 'c', and a judge is measured on val images of its own classes: give val images of the train "
+        "classes (an imagefolder's val/ folders named as train/'s)")
+    assert_nothing_left(project, before)

@@ -69,13 +69,27 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     return data, considered, conflict, truth
 
 
-def learned_val(data, learned: np.ndarray):
+def learned_val(data, learned: np.ndarray, *, stage: str | None = None):
     """The val images of ``data`` (an imageset) whose class is in ``learned`` (int, the classes a judge has train
     images of), in id order (:func:`in_id_order`): a val image of another class is voted wrong whatever the judge,
     and a flip planted into such a class is caught for free, so both would misstate the judge's accuracy and
-    relabel precision."""
-    return data.select(in_id_order(data.manifest, (data.manifest["split"] == "val").to_numpy()
-                                   & np.isin(data.labels, learned)))
+    relabel precision.
+
+    Raises:
+        WinnowError: with ``stage`` (a cleaner whose judge is measured on them), when val has images but none of
+            ``learned``. Before, "the val split is empty ... (set ingest.val_fraction above 0)" answered a val split
+            of 20 images whose class folders were named apart from train's.
+    """
+    val = (data.manifest["split"] == "val").to_numpy()
+    judged = val & np.isin(data.labels, learned)
+    if stage is not None and val.any() and not judged.any():
+        def named(classes) -> str:
+            return ", ".join(repr(data.classes[c]) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
+        raise WinnowError(f"{stage}: none of the val split's {int(val.sum())} images is of a class the judge learned "
+                          f"from train ({named(np.asarray(learned))}); they are of {named(np.unique(data.labels[val]))}, "
+                          "and a judge is measured on val images of its own classes: give val images of the train "
+                          "classes (an imagefolder's val/ folders named as train/'s)")
+    return data.select(in_id_order(data.manifest, judged))
 
 
 def in_id_order(manifest: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
