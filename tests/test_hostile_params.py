@@ -181,6 +181,12 @@ CASES = {
                                              "which lies in [0, 1], so every class would be weak; give a fraction "
                                              "such as 0.9 (or weak_by count to bound the pruned train images of a "
                                              "class)"),
+    # before: accepted; cleanlab ignored it (as many labels flagged as at 1.0) and printed its own UserWarning twice
+    "frac_noise_a_filter_ignores": dict(
+        params=params_with("confident_learn", default_params()["confident_learn"] | {
+            "filter_by": "confident_learning", "frac_noise": 0.5}),
+        expected="confident_learn.frac_noise: 0.5, but filter_by confident_learning does not read it (only "
+                 "prune_by_noise_rate, prune_by_class, both do); set frac_noise: 1.0, or one of those"),
     # before: accepted, and embedding-clean ran the single mode on the represent embedding: the same metrics, no word
     "folds_on_the_represent_embedding": dict(params=params_with("embedding_clean.mode", "folds"),
                                              expected="embedding_clean.mode: folds needs embedding: judge (the "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from winnow.configs import DEFAULT_VALLEY_WINDOW, Policy, check_weak_below, check_weak_k
+from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
 from winnow.errors import WinnowError
 from winnow.param_rules import FILE, fail, show
 
@@ -147,6 +147,15 @@ def folds_judged(section: dict, path: str) -> None:
     if section.get("mode", "single") == "folds" and section.get("embedding", "represent") != "judge":
         fail(f"{path}.mode", "folds needs embedding: judge (the represent embedding is fixed: no model is trained, "
                              "so there are no folds); set mode: single, or embedding: judge")
+
+
+def noise_fraction_read(section: dict, path: str) -> None:
+    # before: frac_noise 0.5 with filter_by confident_learning was accepted; cleanlab ignored it, flagged as many
+    # labels as at 1.0 and printed its own UserWarning twice (train and val), file paths and all
+    filter_by, frac_noise = section.get("filter_by", "both"), section.get("frac_noise", 1.0)
+    if frac_noise != 1 and filter_by not in FRAC_NOISE_FILTERS:
+        fail(f"{path}.frac_noise", f"{show(frac_noise)}, but filter_by {filter_by} does not read it (only "
+                                   f"{', '.join(FRAC_NOISE_FILTERS)} do); set frac_noise: 1.0, or one of those")
 
 
 def op_sets_differ(section: dict, path: str) -> None:

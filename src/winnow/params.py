@@ -35,7 +35,8 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
-    judge_without_policy, op_sets_differ, ops_enough, policy_made, search_has_candidates, searched_policy_made,
+    judge_without_policy, noise_fraction_read, op_sets_differ, ops_enough, policy_made, search_has_candidates,
+    searched_policy_made,
     source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
@@ -272,7 +273,7 @@ SCHEMA = Section({
         "relabel_threshold": FRACTION,
         "relabel_min_precision": FRACTION,  # the judge's relabel precision measured on val must reach it
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
-    }, null=True),
+    }, null=True, checks=(noise_fraction_read,)),
     "embedding_clean": Section({
         "embedding": Choice(NEIGHBOUR_EMBEDDINGS),
         "mode": Choice(EMBEDDING_MODES),
