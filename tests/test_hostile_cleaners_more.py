@@ -32,8 +32,9 @@ def _project(root: Path, train: list[int], *, val: int | list[int] = 30, centres
              same: dict[str, np.ndarray] | None = None, reverse: bool = False) -> Path:
     """data/degrade of ``len(train)`` classes (``train[c]`` train images, ``val`` (or ``val[c]``) val and 2 test
     images each; ids ``<split>-<class>-<i>``) with an 8-d embedding: class c's images at ``centres[c]`` (default 4
-    on axis c) with noise ``noise``. ``flips``: train id -> the label degrade gave it (its cluster stays its true class's), with
-    the ground truth; nothing flagged by threshold; dedup's groups with ``conflicts`` marked as label conflicts.
+    on axis c) with noise ``noise``. ``flips``: train id -> the label degrade gave it (its cluster stays its true
+    class's), with the ground truth; nothing flagged by threshold; dedup's groups with ``conflicts`` marked as label
+    conflicts.
     ``same``: id -> the 8-d embedding it gets instead (images at one point tie as neighbours); ``reverse``: the
     rows of every file in the opposite order, ids and contents unchanged."""
     classes = [chr(ord("a") + c) for c in range(len(train))]

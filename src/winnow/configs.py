@@ -30,7 +30,7 @@ DEFAULT_VALLEY_WINDOW = 5  # bins either side of a cut whose mass the valley met
 KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
              "low_normalized_margin", "low_self_confidence")  # cleanlab's find_label_issues
-FRAC_NOISE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")  # the filter_by values cleanlab reads frac_noise in
+FRAC_NOISE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")  # the filter_by that read frac_noise
 RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 LABEL_ACTIONS = ("prune", "relabel", "both")  # confident_learn.action (winnow.labels)
 EMBEDDING_MODES = ("folds", "single")  # embedding_clean.mode (winnow.embeddings)

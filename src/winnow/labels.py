@@ -86,9 +86,10 @@ def learned_val(data, learned: np.ndarray, *, stage: str | None = None):
         def named(classes) -> str:
             return ", ".join(repr(data.classes[c]) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
         raise WinnowError(f"{stage}: none of the val split's {int(val.sum())} images is of a class the judge learned "
-                          f"from train ({named(np.asarray(learned))}); they are of {named(np.unique(data.labels[val]))}, "
-                          "and a judge is measured on val images of its own classes: give val images of the train "
-                          "classes (an imagefolder's val/ folders named as train/'s)")
+                          f"from train ({named(np.asarray(learned))}); they are of "
+                          f"{named(np.unique(data.labels[val]))}, and a judge is measured on val images of its own "
+                          "classes: give val images of the train classes (an imagefolder's val/ folders named as "
+                          "train/'s)")
     return data.select(in_id_order(data.manifest, judged))
 
 
