@@ -107,6 +107,9 @@ def main() -> None:
     for warning in (judges.unmeasured_warning("confident-learn", unmeasured, classes=data.classes,
                                               dropped=int((issues["decision"] != trusted["decision"]).sum())),
                     judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn"),
+                    judges.coin_flip_relabels_warning("confident-learn", strength,
+                                                      relabels=metrics["decisions"]["relabel"],
+                                                      cleaner="confident_learn"),
                     judges.label_echo_warning("confident-learn", train_agreement=metrics["accuracy_vs_given"],
                                               train_images=len(given), val_accuracy=judged.val_accuracy,
                                               val_images=int((data.manifest["split"] == "val").sum()))):

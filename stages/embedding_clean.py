@@ -121,6 +121,9 @@ def main() -> None:
     for warning in (judges.unmeasured_warning("embedding-clean", unmeasured, classes=data.classes,
                                               dropped=int((final["decision"] != trusted["decision"]).sum())),
                     judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
+                    judges.coin_flip_relabels_warning(
+                        "embedding-clean", min(result.strengths, key=lambda s: s.relabel_precision or 0.0),
+                        relabels=metrics["decisions"]["relabel"], cleaner="embedding_clean"),
                     judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
                                               val_accuracy=result.strengths[0].val_accuracy,
                                               val_images=len(val.manifest))):

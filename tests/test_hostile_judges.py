@@ -8,6 +8,7 @@ behind. No case fits a probe or a model: each error comes before judging.
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -350,3 +351,43 @@ def test_relabels_to_a_class_val_has_no_image_of_become_drops_with_a_warning(tmp
     assert (decisions.drop(index=flipped)["decision"] == "keep").all()
     judge = json.loads((project / f"metrics/{section}.json").read_text())["judge"]
     assert (judge["classes_without_val_images"], judge["relabels_blocked"]) == (["c"], 5)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("stage, section", [("confident_learn", "confident_learn"),
+                                            ("embedding_clean", "embedding_clean")])
+def test_relabels_allowed_below_an_even_chance_are_warned_of(tmp_path, stage, section):
+    # before (found by a probe): relabel_min_precision 0 let a judge of label-blind features relabel 103 of 180
+    # train labels at a measured val relabel precision of 0.10, and the metrics and report said "relabels
+    # allowed"; only the weak-judge warning spoke, which a judge right on 80% of val or more does not get
+    params = default_params()
+    params[section]["relabel_min_precision"] = 0.0
+    # and each cleaner's own bar for a relabel lowered, as a user after more relabels would
+    params[section].update(**({"action": "both", "relabel_threshold": 0.0} if stage == "confident_learn" else
+                              {"agree": 0.5}))
+    project = make_project(tmp_path / "project", params)
+    per_class = {"train": 60, "val": 30, "test": 2}
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    # 40% of each class's images sit among the next class's: the judge takes them for it, wrongly
+    shifted = np.random.default_rng(1).random(len(manifest)) < 0.4
+    cluster = (manifest["label"].to_numpy() + shifted) % 3
+    features = np.eye(3, 6)[cluster] + np.random.default_rng(2).normal(scale=0.01, size=(len(manifest), 6))
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+
+    done = run_stage(project, stage, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((project / f"metrics/{section}.json").read_text())
+    relabels, precision = metrics["decisions"]["relabel"], metrics["judge"]["relabel_precision"]
+    assert relabels > 0 and precision < 0.5, (relabels, precision)  # the case: relabels at below an even chance
+    name = stage.replace("_", "-")
+    assert (f"{name}: warning: {relabels} relabel(s) allowed at a val relabel precision of "
+            f"{math.floor(precision * 1000 + 1e-9) / 1000:.3f} (relabel_min_precision 0): fewer than half of this "
+            "judge's relabels on val were right, so most of these likely turn a right label wrong; raise "
+            f"{section}.relabel_min_precision (0.8 by default) to make them drops") in done.stdout.splitlines()

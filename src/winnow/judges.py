@@ -283,6 +283,18 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str) -> s
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
 
 
+def coin_flip_relabels_warning(stage: str, strength: Strength, *, relabels: int, cleaner: str) -> str | None:
+    """The warning line a cleaner prints when it relabels though fewer than half of its judge's measured val relabels
+    were right (None otherwise): a ``relabel_min_precision`` set below one half lets such a judge through, and then
+    most of its ``relabels`` turn a label wrong."""
+    if not relabels or not strength.relabels_allowed or strength.relabel_precision >= 0.5:
+        return None
+    return (f"{stage}: warning: {relabels} relabel(s) allowed at a val relabel precision of {strength.precision_text} "
+            f"(relabel_min_precision {strength.min_precision:g}): fewer than half of this judge's relabels on val were "
+            f"right, so most of these likely turn a right label wrong; raise {cleaner}.relabel_min_precision (0.8 by "
+            "default) to make them drops")
+
+
 def floored(value: float) -> float:
     """``value`` rounded down to thousandths (a float's last bit below a thousandth kept): a figure printed this way
     never lands on a bound it fell short of."""
