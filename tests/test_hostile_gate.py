@@ -121,6 +121,29 @@ def test_a_branch_named_workspace_leaves_the_default_target_the_working_tree(tmp
 
 
 @pytest.mark.hostile("gate")
+def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
+    # before: git's "refname 'origin/main' is ambiguous" went unread: a stray local branch called origin/main, left
+    # at a worse commit, stood in for the fetched refs/remotes/origin/main, and the gate passed a 40-image drop
+    project = gate_project(tmp_path)
+    git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
+    write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))
+    commit(project, "pruned loses 40 images of class 0")
+    git(project, "branch", "origin/main")
+    done, before = gate(project, base="origin/main")
+    assert assert_error_line(done) == (
+        "error: --base origin/main: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
+        "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main")
+    assert_nothing_left(project, before)
+    done, _ = gate(project, base="refs/remotes/origin/main")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 2 regression(s): pruned all (accuracy) -0.0380"), \
+        done.stdout
+    git(project, "branch", "-f", "origin/main", "refs/remotes/origin/main")  # one commit by both names: no doubt
+    done, _ = gate(project, base="origin/main")
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 2 regression(s)"), done.stdout + done.stderr
+
+
+@pytest.mark.hostile("gate")
 def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
     project = gate_project(tmp_path)
     done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines

@@ -48,7 +48,8 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
     when git knows no such commit."""
     if rev == WORKSPACE:
         return WORKSPACE
-    done = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    # not --quiet: it silences git's warning that a short name is ambiguous (_check_one_ref reads it)
+    done = run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
     if done.returncode != 0:
         shown = rev if rev.isprintable() else repr(rev)  # a newline in the name would break the one line
         experiments = _experiments(repo, rev)
@@ -66,7 +67,35 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
+    _check_one_ref(repo, rev, said=done.stderr, option=option)
     return done.stdout.strip()
+
+
+# where git looks for a short name, in its order (git help revisions): the first of them that exists wins
+_REF_RULES = ("refs/{}", "refs/tags/{}", "refs/heads/{}", "refs/remotes/{}", "refs/remotes/{}/HEAD")
+
+
+def _check_one_ref(repo: str | Path, rev: str, *, said: str, option: str) -> None:
+    """One line naming ``option`` when git read ``rev`` through a short name that refs at other commits share
+    (``said``: git's stderr, "warning: refname 'origin/main' is ambiguous", the name quoted in any language): git
+    takes the first in its order, which may not be the one meant. before: the warning went unread, and with a stray
+    local branch called origin/main, --base origin/main gated against it rather than the fetched
+    refs/remotes/origin/main, and passed a drop."""
+    named = re.search(r"^warning: .*?'([^']+)'", said, flags=re.MULTILINE)
+    if named is None:
+        return
+    commits = {}
+    for rule in _REF_RULES:
+        ref = rule.format(named.group(1))
+        found = run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        if found.returncode == 0:
+            commits[ref] = found.stdout.strip()
+    if len(set(commits.values())) > 1:  # refs of one name at one commit read alike
+        refs = list(commits)
+        shown = rev if rev.isprintable() else repr(rev)
+        raise WinnowError(f"{option} {shown}: {named.group(1)} names {' and '.join(refs)}, at other commits (git "
+                          f"reads the first); name the one you mean in full, e.g. {option} "
+                          f"{rev.replace(named.group(1), refs[-1], 1)}")
 
 
 def not_owned(repo: str | Path, said: str) -> str:
