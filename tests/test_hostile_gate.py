@@ -144,6 +144,23 @@ def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+@pytest.mark.parametrize("pattern", ["metrics/**/*.json", "metrics/evaluate/*/*.jso**"])
+def test_gate_files_read_alike_at_a_commit_and_in_the_workspace(tmp_path, pattern):
+    # before: pathlib's glob read the workspace, where "**" is any depth and "*.jso**" a traceback ("'**' can only be
+    # an entire path component"), and fnmatch a commit, where "**" was one folder: a NaN committed in a summary below
+    # metrics/**/ passed the gate ("new at workspace"), though the same file failed it in the workspace
+    project = gate_project(tmp_path, default_params()["gate"] | {"files": [pattern]})
+    (project / summary_path("pruned")).write_text('{"accuracy": NaN}')
+    commit(project, "a NaN committed in a summary")
+    (project / summary_path("pruned")).write_text('{"accuracy": 0.998}')
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: gated metrics are not all finite numbers: metrics/evaluate/pruned/summary.json at HEAD: accuracy = nan "
+        "(rerun the stage that writes them and commit its outputs)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
     project = gate_project(tmp_path)
     done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines
@@ -176,6 +193,8 @@ def test_a_project_outside_git_fails_with_one_line(tmp_path):
                                             "workspace", "correct the pattern"),
     # before: NotImplementedError from pathlib; ../ read files outside the project
     ({"files": ["/etc/*.conf"]}, 'gate.files[0]: "/etc/*.conf" is not inside the project', "relative to"),
+    # before: an IndexError traceback from pathlib's glob of the workspace
+    ({"files": ["."]}, "gate.files: . matches no file at HEAD or workspace", "correct the pattern"),
     ({"files": ["../*.json"]}, 'gate.files[0]: "../*.json" is not inside the project', "relative to"),
     # before: no upper bound; at 157 a class that lost every image was "drop not significant"
     ({"overdispersion": 157}, "gate.overdispersion", "157 is above 10"),

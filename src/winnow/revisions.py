@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from winnow.errors import WinnowError, listed
@@ -141,12 +141,15 @@ def read_text(repo: str | Path, rev: str, path: str) -> str | None:
 
 
 def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
-    """Project-relative paths at ``rev`` matching any of ``patterns``, sorted. A pattern is matched part
-    by part as a shell glob (``*`` stays within one folder, as in ``ls``)."""
+    """Project-relative paths at ``rev`` matching any of ``patterns``, sorted, alike in the workspace and at a
+    commit (:func:`matches`)."""
     if rev == WORKSPACE:
         root = Path(repo)
-        paths = {str(p.relative_to(root).as_posix()) for pattern in patterns for p in root.glob(pattern)
-                 if p.is_file()}
+        # pathlib's glob reads a pattern as matches() does once "**" inside a part is fnmatch's "*" (before: it raised
+        # on "**.json", "." and "./"; and a NaN below "metrics/**/" failed the workspace but passed at a commit)
+        globs = ["/".join(part if part == "**" else re.sub(r"\*+", "*", part) for part in parts)
+                 for parts in (PurePosixPath(pattern).parts for pattern in patterns) if parts]
+        paths = {str(p.relative_to(root).as_posix()) for pattern in globs for p in root.glob(pattern) if p.is_file()}
     else:
         listed = run_git(repo, "ls-tree", "-r", "--name-only", rev)
         paths = {p for p in listed.stdout.splitlines() if any(matches(p, pattern) for pattern in patterns)}
@@ -154,9 +157,18 @@ def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
 
 
 def matches(path: str, pattern: str) -> bool:
-    """Whether the project-relative ``path`` matches ``pattern`` as :func:`matching` matches them."""
-    parts, wanted = path.split("/"), pattern.split("/")
-    return len(parts) == len(wanted) and all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
+    """Whether the project-relative ``path`` matches ``pattern``, part by part as a shell glob: ``*`` stays within
+    one folder, as in ``ls``, and a part ``**`` stands for any number of folders, none included (as in pathlib's
+    glob and git's); ``.`` and empty parts are left out (``./metrics/x.json`` is ``metrics/x.json``)."""
+    return _parts_match(path.split("/"), PurePosixPath(pattern).parts)
+
+
+def _parts_match(parts: list[str], wanted: tuple[str, ...]) -> bool:
+    if not wanted:
+        return not parts
+    if wanted[0] == "**":  # folders only: the last part names the file
+        return any(_parts_match(parts[skip:], wanted[1:]) for skip in range(len(parts)))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], wanted[0]) and _parts_match(parts[1:], wanted[1:])
 
 
 def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
