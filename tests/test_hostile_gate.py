@@ -232,6 +232,24 @@ def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_the_entry_of_a_class_whose_name_holds_glob_characters_gates_that_class(tmp_path):
+    # before: "gate.tolerances: per_class.a[1].recall match no metric the gate tests": the entry was read only as an
+    # fnmatch pattern, whose [1] matches "1", never the class a[1] it names
+    classes = ["a[1]", "b"]
+    tolerances = {"accuracy": 0.25, "per_class.*.recall": 0.25, "per_class.a[1].recall": 0.0}
+    project = make_project(tmp_path / "project", default_params() | {
+        "gate": {**default_params()["gate"], "tolerances": tolerances}})
+    labels = labels_of(100, classes)
+    write_variant(project, "baseline", labels, labels, classes=classes)
+    init(project)
+    write_variant(project, "baseline", labels, wrong_on(labels, range(20), classes=classes), classes=classes)
+    done, _ = gate(project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 1 regression(s): baseline a\\[1\\] -0.2000 (p adj ")
+
+
+@pytest.mark.hostile("gate")
 def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
     # before: a looser pattern after per_class.*.recall was never read, and nothing said so
     tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.25}

@@ -219,7 +219,9 @@ def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list
     ``per_class.*.f1``), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
     they match takes its own entry or a stricter pattern's)."""
     keys = ["accuracy"] + [f"per_class.{c}.recall" for c in table.loc[table["class"] != OVERALL, "class"]]
-    matched = {p: [k for k in keys if fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
+    # a key's own entry matches it as deciding() reads it: before, per_class.a[1].recall, the entry of a class named
+    # a[1], was read only as a pattern ([1] matches "1") and refused as matching no metric
+    matched = {p: [k for k in keys if k == p or fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
     decided = {settings.deciding(k) for k in keys}
     return ([p for p, found in matched.items() if not found],
             [p for p, found in matched.items() if found and p not in decided])
