@@ -62,6 +62,19 @@ def test_a_prediction_of_a_class_the_model_does_not_have_stops_the_report(tmp_pa
 
 
 @pytest.mark.hostile("report")
+def test_a_test_label_its_summary_has_no_class_of_stops_the_report(tmp_path):
+    # before: a TypeError traceback from the recount of the summary's accuracy (the label counted as NaN); found by
+    # probing: predictions.csv edited, then `dvc repro -s report`, which reruns no evaluate
+    root = project(tmp_path)
+    path = root / "metrics/evaluate/pruned/predictions.csv"
+    table = pd.read_csv(path, dtype=str)
+    table.loc[5, "label"] = "wolf"
+    table.to_csv(path, index=False)
+    refused(root, "metrics/evaluate/pruned/predictions.csv: label 'wolf' (id 'x005', 1 row(s)) is no class of its "
+                  "metrics/evaluate/pruned/summary.json; rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
 def test_a_review_count_that_is_not_a_count_stops_the_report(tmp_path):
     root = project(tmp_path, review={"verdicts": 12, "confirmed": "nine", "overruled": 3, "relabelled_by_person": 0})
     before = files_under(root)

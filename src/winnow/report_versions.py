@@ -199,6 +199,14 @@ def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, varia
     predictions that contradict it (accuracy 0.500 with a change of +0.008 against baseline's 0.959)."""
     classes = list(summary["per_class"])
     index = {name: i for i, name in enumerate(classes)}
+    # before: a label the summary has no class of (predictions.csv edited, then `dvc repro -s report`) was counted as
+    # NaN, a TypeError; read_predictions has held each prediction to the labels and these classes
+    unknown = ~predictions["label"].isin(index)
+    if unknown.any():
+        raise rerun_error(predictions_path(variant), f"label {predictions['label'][unknown].iloc[0]!r} (id "
+                                                     f"{predictions['id'][unknown].iloc[0]!r}, {int(unknown.sum())} "
+                                                     f"row(s)) is no class of its {summary_path(variant)}",
+                          written_by=f"evaluate@{variant}")
     recount = summarise(predictions["label"].map(index).to_numpy(), predictions["predicted"].map(index).to_numpy(),
                         classes=classes)
     for key, said, counted in (("accuracy", summary["accuracy"], recount["accuracy"]),
