@@ -161,6 +161,24 @@ def test_gate_files_read_alike_at_a_commit_and_in_the_workspace(tmp_path, patter
 
 
 @pytest.mark.hostile("gate")
+def test_a_short_id_several_objects_begin_with_is_named_so(tmp_path):
+    # before: "--base f8a8: unknown revision; name a branch, tag, commit or dvc experiment that exists here", though
+    # git knew it, as the start of several ids
+    project = gate_project(tmp_path)
+    made, shared = 0, []
+    while not shared:  # annotated tags until two of them (or one and the commit) share their first 4 digits
+        for _ in range(100):
+            git(project, "tag", "-a", "-m", str(made), f"t{made}")
+            made += 1
+        starts = [ref[:4] for ref in git(project, "for-each-ref", "--format=%(objectname)").split()]
+        shared = sorted({start for start in starts if starts.count(start) > 1})
+    done, before = gate(project, base=shared[0])
+    assert assert_error_line(done) == (f"error: --base {shared[0]}: several commits or tags here have ids that begin "
+                                       "with it; give more of the commit's digits")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_revision_name_with_a_newline_stays_one_line(tmp_path):
     project = gate_project(tmp_path)
     done, before = gate(project, base="HEAD\nfoo")  # before: the error split over two lines

@@ -64,6 +64,9 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             raise WinnowError(f"{option} {shown}: {not_owned(repo, inside.stderr)}")
         if inside.returncode != 0:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
+        if "is ambiguous" in done.stderr:  # before: "unknown revision; name a ... commit ... that exists here"
+            raise WinnowError(f"{option} {shown}: several commits or tags here have ids that begin with it; give more "
+                              "of the commit's digits")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
