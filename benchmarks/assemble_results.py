@@ -9,7 +9,7 @@ one page without anyone editing numbers by hand.
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ORDER = ["foundation", "hostile", "reproducibility", "gate", "convergence", "represent", "relabel_gate",
+ORDER = ["foundation", "hostile", "reproducibility", "gate", "convergence", "represent", "budget_candidates", "relabel_gate",
          "embedding_clean", "dedup", "degrade_study", "quality_detection", "blur_contrast", "threshold_null", "confident-learning", "variants", "gan"]
 HEADER = """# Benchmark results
 
