@@ -268,15 +268,31 @@ def test_the_entry_of_a_class_whose_name_holds_glob_characters_gates_that_class(
 
 
 @pytest.mark.hostile("gate")
+def test_tolerances_the_base_lacks_are_refused_as_the_bases(tmp_path):
+    # before (found by a probe): the base's tolerances without a per-class pattern were refused with "gate.tolerances:
+    # no pattern matches per_class.0.recall ...; add e.g. 'per_class.*.recall: 0.02'", though the workspace's
+    # params.yaml held that entry: the change mending the base's settings is judged by them, and nothing said so
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": {"accuracy": 0.005}})
+    make_project(project, default_params())  # the workspace's params.yaml mended
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: params.yaml at HEAD: gate.tolerances: no pattern matches per_class.0.recall (the gate tests accuracy "
+        "and per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'; the gate takes its settings from HEAD: "
+        "correct them there")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
     # before: a looser pattern after per_class.*.recall was never read, and nothing said so
     tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.25}
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
     done, before = gate(project)
     assert assert_error_line(done) == (
-        "error: gate.tolerances: per_class.?.recall: 0.25 decide no metric: each metric a pattern matches takes its "
-        "own key's entry, else the strictest pattern that matches it, whatever the order; remove them or make them "
-        "stricter than what overrides them")
+        "error: params.yaml at HEAD: gate.tolerances: per_class.?.recall: 0.25 decide no metric: each metric a "
+        "pattern matches takes its own key's entry, else the strictest pattern that matches it, whatever the order; "
+        "remove them or make them stricter than what overrides them; the gate takes its settings from HEAD: correct "
+        "them there")
     assert_nothing_left(project, before)
 
 

@@ -48,6 +48,7 @@ section judges the changes after it, once merged; the report says when the two d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 from pathlib import Path, PurePosixPath
@@ -120,7 +121,7 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     except WinnowError as err:
         raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
                           + f"; the gate takes its settings from {name}: correct them there") from err
-    return GateSettings.from_params(section), notes
+    return dataclasses.replace(GateSettings.from_params(section), source=name), notes
 
 
 def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], settings: GateSettings,
@@ -231,13 +232,13 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     table = pd.concat(tables, ignore_index=True)
     unmatched, overridden = unused_tolerances(table, settings)
     if unmatched:
-        raise WinnowError(f"gate.tolerances: {', '.join(unmatched)} match no metric the gate tests (accuracy, "
-                          "per_class.<class>.recall); remove them or give the pattern of a tested metric")
+        raise settings.refusal(f"{', '.join(unmatched)} match no metric the gate tests (accuracy, "
+                               "per_class.<class>.recall); remove them or give the pattern of a tested metric")
     if overridden:  # a user who wrote it meant it to apply somewhere: say that it never does
         shown = ", ".join(f"{p}: {settings.tolerances[p]:g}" for p in overridden)
-        raise WinnowError(f"gate.tolerances: {shown} decide no metric: each metric a pattern matches takes its own "
-                          "key's entry, else the strictest pattern that matches it, whatever the order; remove them "
-                          "or make them stricter than what overrides them")
+        raise settings.refusal(f"{shown} decide no metric: each metric a pattern matches takes its own key's entry, "
+                               "else the strictest pattern that matches it, whatever the order; remove them or make "
+                               "them stricter than what overrides them")
     return table, notes
 
 

@@ -49,6 +49,8 @@ class GateSettings:
     correction: str = "holm"
     overdispersion: float = 1.0
     accuracy_overdispersion: float = 1.0
+    # the revision whose params.yaml these come from (:func:`winnow.gate.base_settings`), or None
+    source: str | None = None
 
     @classmethod
     def from_params(cls, section) -> "GateSettings":
@@ -59,6 +61,15 @@ class GateSettings:
                    alpha=float(section.get("alpha", cls.alpha)), correction=section.get("correction", cls.correction),
                    overdispersion=float(section.get("overdispersion", cls.overdispersion)),
                    accuracy_overdispersion=float(section.get("accuracy_overdispersion", cls.accuracy_overdispersion)))
+
+    def refusal(self, problem: str) -> WinnowError:
+        """The error for a ``problem`` of ``gate.tolerances``, naming the revision whose params.yaml holds them. Before:
+        the base's tolerances (a change is judged by its base's settings) were refused as if the workspace's, whose
+        params.yaml already held the entry the line told the user to add."""
+        if self.source is None:
+            return WinnowError(f"gate.tolerances: {problem}")
+        return WinnowError(f"params.yaml at {self.source}: gate.tolerances: {problem}; the gate takes its settings "
+                           f"from {self.source}: correct them there")
 
     def deciding(self, key: str) -> str | None:
         """The entry that sets ``key``'s tolerance: the key's own entry, else the strictest pattern that
@@ -122,8 +133,8 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     for k, (name, key, mask, count, raw, adjusted, (low, high), tolerance) in enumerate(zip(
             [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances)):
         if tolerance is None:
-            raise WinnowError(f"gate.tolerances: no pattern matches {key} (the gate tests accuracy and "
-                              "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
+            raise settings.refusal(f"no pattern matches {key} (the gate tests accuracy and "
+                                   "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
         # every image right at base lost, none gained: the least p the test can give; Holm's (and Bonferroni's)
         # adjustment of the least p of a variant multiplies it by the number of classes
         worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
