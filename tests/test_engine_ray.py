@@ -157,6 +157,28 @@ def test_auto_names_the_ray_address_of_the_environment_it_follows(monkeypatch):
                                          "'127.0.0.1:1' (ConnectionRefusedError")
 
 
+@pytest.mark.hostile("params")
+def test_auto_checks_the_cluster_a_stale_ray_current_cluster_file_names(monkeypatch, tmp_path):
+    # found by probing: a ray_current_cluster file left by a cluster that is gone (its head killed, never `ray stop`ped)
+    # was joined unchecked by auto, and ray.init retried "Failed to get cluster ID from GCS" until the stage was killed
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a port nothing listens on once closed
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # where Ray looks for the file
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray/ray_current_cluster").write_text(address + "\n")
+    with pytest.raises(WinnowError) as refused:
+        Engine("ray", "auto").check_ready()
+    assert str(refused.value) == (
+        f"compute.ray.address: auto, which follows {tmp_path}/ray/ray_current_cluster (written by `ray start`, removed "
+        f"by `ray stop`): no Ray cluster at '{address}' (ConnectionRefusedError: Connection refused); start one with "
+        "`ray start --head`, or set compute.ray.address: null for a local one")
+
+
 def test_ray_asked_for_but_not_installed_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # importing it now fails, as when it is not installed
     with pytest.raises(WinnowError, match=r"^compute\.engine: ray asked for but Ray is not installed: pip install "):

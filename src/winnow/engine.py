@@ -260,11 +260,25 @@ def _no_cluster(address: str | None, reason: str, *, where: str = "compute.ray.a
 
 def _check_addresses(address: str | None) -> None:
     """:func:`_check_reachable` on the address Ray would join: ``address``, or with ``auto`` the environment's
-    RAY_ADDRESS when set (ray.init follows it; its line named nothing but ``auto``)."""
+    RAY_ADDRESS when set (ray.init follows it; its line named nothing but ``auto``), else the address the last
+    ``ray start`` on this machine wrote to Ray's ``ray_current_cluster`` file, when there is one."""
     if address not in (None, "auto", "local"):
         _check_reachable(address)
     elif address == "auto" and os.environ.get("RAY_ADDRESS"):
         _check_reachable(os.environ["RAY_ADDRESS"], where="RAY_ADDRESS (compute.ray.address: auto follows it)")
+    elif address == "auto":
+        # before: a file left by a cluster that is gone (its head killed or rebooted, never `ray stop`ped) was joined
+        # unchecked, and ray.init retried "Failed to get cluster ID from GCS" for ever
+        from ray._common.utils import get_ray_address_file
+
+        file = get_ray_address_file(None)
+        try:
+            written = Path(file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):  # no file: Ray looks for a cluster running here, or says there is none
+            return
+        if written:
+            _check_reachable(written, where=f"compute.ray.address: auto, which follows {file} (written by `ray start`, "
+                                            "removed by `ray stop`)")
 
 
 # an HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, its client server)
