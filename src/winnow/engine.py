@@ -43,7 +43,7 @@ from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.ray_tasks import (
     RETRIES, EmbedActor, RowsTask, check_unchanged, import_ray, in_row_order, one_blas_thread, ray_failures,
-    rows_source,
+    rows_source, unchanged_in_place,
 )
 
 Batch = Callable[..., dict[str, np.ndarray]]
@@ -169,7 +169,8 @@ class Engine:
         # each batch's arrays go straight into the whole result, made at the first batch: collecting the
         # parts and concatenating them held the result twice (800 MiB of thumbnails at 400,000 images)
         result: dict[str, np.ndarray] = {}
-        with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:  # only the batches worked on are read
+        # only the batches worked on are read; a file rewritten under them is one line, not a mixed result
+        with unchanged_in_place(images), one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
             for start, part in zip(starts, pool.map(one, starts) if workers > 1 else map(one, starts)):
                 rows = min(batch_size, len(images) - start)
                 for name, value in part.items():
@@ -193,7 +194,8 @@ class Engine:
         """
         self._check()
         if self.kind != "ray" or not len(images):
-            return encoder.embed(encoder.model, images, batch_size=batch_size)
+            with unchanged_in_place(images):
+                return encoder.embed(encoder.model, images, batch_size=batch_size)
         with self.session():
             ray = import_ray()
             import ray.data  # Ray is there: import_ray() said so
@@ -204,7 +206,8 @@ class Engine:
             if not gpus and cpus < 2:
                 # an actor holding the only CPU leaves none for the task that hands out the batch numbers, and
                 # Ray waits for ever: here, where Ray has nothing to spread, the same calls run in this process
-                return encoder.embed(encoder.model, images, batch_size=batch_size)
+                with unchanged_in_place(images):
+                    return encoder.embed(encoder.model, images, batch_size=batch_size)
             weights = ray.put({name: value.detach().cpu() for name, value in encoder.model.state_dict().items()})
             batches = -(-len(images) // batch_size)
             actors = min(batches, gpus or cpus - 1)

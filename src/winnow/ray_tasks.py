@@ -130,8 +130,8 @@ def _stamp(status: os.stat_result) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def _changed(path: str) -> WinnowError:
-    return WinnowError(f"{path} was rewritten or replaced while compute.engine: ray read it (another run writing "
+def _changed(path: str, *, engine: str = "ray") -> WinnowError:
+    return WinnowError(f"{path} was rewritten or replaced while compute.engine: {engine} read it (another run writing "
                        "it?); its batches would mix old and new images: rerun when nothing else writes it")
 
 
@@ -200,6 +200,28 @@ def check_unchanged(source: object) -> None:
             now = None
         if now != source.stamp:
             raise _changed(source.path)
+
+
+@contextmanager
+def unchanged_in_place(images: np.ndarray) -> Iterator[None]:
+    """A block that reads ``images`` in this process (the local engine): when they map a file read-only, a file
+    rewritten in place meanwhile (its inode kept, its size or modification time not: ``cp`` or ``numpy.save`` over
+    it) is :func:`_changed` after the block. Before, the batches read after the rewrite came from the new bytes and
+    the result mixed two image sets without a word (Ray's tasks refused it). A file replaced by another (a new
+    inode, what winnow's writers do) changes nothing here: this process keeps mapping the one it opened."""
+    path = images.filename if isinstance(images, np.memmap) and images.mode == "r" and images.filename else None
+    try:
+        before = None if path is None else _stamp(os.stat(path))
+    except OSError:  # gone from its path: nothing can rewrite the file this process maps
+        before = None
+    yield
+    if before is not None:
+        try:
+            now = _stamp(os.stat(path))
+        except OSError:
+            return
+        if now[0] == before[0] and now != before:
+            raise _changed(str(path), engine="local")
 
 
 RETRIES = 3  # a task whose worker died is run again this often; Ray Data's default, for ever, hung on a batch that kills
