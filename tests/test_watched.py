@@ -31,6 +31,8 @@ def main():
             os.kill(os.getpid(), signal.SIGKILL)
         elif death == "crashed":  # a native library reading address 0
             ctypes.string_at(0)
+        elif death == "exited":  # a native library ending the process, as Ray's driver does when its raylet dies
+            ctypes.CDLL(None)._exit(1)
 
 
 run(main)
@@ -72,6 +74,23 @@ def test_a_death_no_python_code_sees_is_one_line_and_leaves_no_temporary(project
     assert "Traceback" not in done.stdout + done.stderr and done.stdout.splitlines()[-1].startswith(
         "removed 1 temporary file(s) left by killed runs: data/score/.scores.winnow-tmp-")
     assert done.returncode == 128 + number  # the shell's status for the signal, as before
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_native_exit_with_a_failing_status_is_one_line_and_leaves_no_temporary(project):
+    # found by probing: the raylet of compute.engine: ray's local cluster killed (the out-of-memory killer's choice)
+    # while score ran: Ray's driver ended the stage with status 1 from native code, after Ray's own log lines and no
+    # error: line, and its exit handlers never ran
+    before = files_under(project)
+    done = subprocess.run([sys.executable, "stages/score.py"], cwd=project, capture_output=True, text=True,
+                          env={**_env(), "WINNOW_DEATH": "exited"}, timeout=120)
+    assert done.stderr.splitlines() == [
+        "error: stages/score.py: ended with status 1 before any Python code could say why: a native library ended the "
+        "process (Ray's driver does so when its raylet dies); outputs not yet complete were left unwritten: rerun it"]
+    assert done.stdout.splitlines()[-1].startswith(
+        "removed 1 temporary file(s) left by killed runs: data/score/.scores.winnow-tmp-")
+    assert done.returncode == 1
     assert_nothing_left(project, before)
 
 

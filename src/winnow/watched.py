@@ -5,7 +5,9 @@ signal that ends the child outright leaves Python no chance to speak, so the par
 
 from __future__ import annotations
 
+import atexit
 import locale
+import mmap
 import os
 import signal
 import sys
@@ -24,6 +26,12 @@ _DEATH_LINES = {
                "or data size, then rerun",
     **{name: _NATIVE_CRASH.format(name=name) for name in ("SIGSEGV", "SIGABRT", "SIGILL", "SIGFPE")},
 }
+
+
+# a child that ends with a failing status but never began Python's exit (its exit handlers did not run): a native
+# library ended it, as Ray's driver does with status 1 when its raylet dies, after its own log lines alone
+_NATIVE_EXIT = ("ended with status {status} before any Python code could say why: a native library ended the process "
+                "(Ray's driver does so when its raylet dies); outputs not yet complete were left unwritten: rerun it")
 
 
 # how long a child has to end after a SIGTERM before it is killed: one stuck in native code (OpenBLAS retrying an
@@ -73,9 +81,11 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     # none lost between fork and handler: a SIGINT there met the parent's default handler, and the child slept on
     # (a test sending it as soon as the child spoke timed out under load)
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    exiting = mmap.mmap(-1, 1)  # shared with the child: 1 once its Python exit began
     child = os.fork()
     if child == 0:
         _die_with(parent)
+        atexit.register(exiting.write_byte, 1)  # registered before the work, so run after its own handlers
         # a stage started in the background of a script (`cmd &`) inherits SIGINT ignored, so the SIGINT its parent
         # passes on did nothing and the stage ran to the end; the parent acts on it, so the child must too
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -104,23 +114,29 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGALRM, kill_after_term)
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+
+    def tidy_and_say(line: str) -> None:
+        try:
+            tidy()
+        finally:  # said even when the sweep fails (a temporary it may not remove): the next stage sweeps again
+            print(f"error: {speaker}: {line}", file=sys.stderr)
+
     status = 1
     try:
         status = os.waitstatus_to_exitcode(_wait(child, stop=stop_as_dvc_ended))
         signal.setitimer(signal.ITIMER_REAL, 0)
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):  # reaped: its pid may be another's soon
             signal.signal(number, signal.SIG_IGN)
-        if status < 0:
+        if status > 0 and exiting[0] == 0:  # before: status 1 and only Ray's own log lines, no error: line
+            tidy_and_say(_NATIVE_EXIT.format(status=status))
+        elif status < 0:
             number, status = -status, 128 - status
             line = death_line(number)
             if killed_after_term and number == signal.SIGKILL:
                 line, status = (f"did not end within {TERM_GRACE:g} s of SIGTERM (stuck in native code), so it was "
                                 "killed (SIGKILL); outputs not yet complete were left unwritten: rerun it",
                                 128 + signal.SIGTERM)
-            try:
-                tidy()
-            finally:  # said even when the sweep fails (a temporary it may not remove): the next stage sweeps again
-                print(f"error: {speaker}: {line}", file=sys.stderr)
+            tidy_and_say(line)
     except Exception as err:  # the sweep's own failure, after the line above: one more line
         print(f"error: {speaker}: its temporaries were not all removed ({first_line(err)}); the next stage to "
               "start removes them", file=sys.stderr)
