@@ -32,7 +32,7 @@ from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
-from winnow.ray_tasks import EmbedActor, FileRows
+from winnow.ray_tasks import EmbedActor, FileRows, ray_failures
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
@@ -463,6 +463,23 @@ def test_a_batch_functions_one_line_error_is_the_local_engines_on_ray(ray_cluste
         RAY.map(fn, images, batch_size=2)
     assert type(on_ray.value) is type(local.value) and on_ray.value.args == local.value.args
     assert str(on_ray.value) == str(local.value)
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_local_raylet_dying_under_the_batches_is_one_line():
+    # found by probing: the raylet of score's local cluster killed while its tasks ran ended the stage, at some
+    # moments, in a LocalRayletDiedError traceback raised by Ray Data (at others Ray's driver exits from native code,
+    # which winnow.watched speaks for)
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import ray
+
+    with pytest.raises(WinnowError) as raised, ray_failures():
+        raise ray.exceptions.LocalRayletDiedError()
+    assert str(raised.value) == (
+        "compute.engine: ray: the raylet of this machine's Ray node died while it ran the batches (LocalRayletDiedError: "
+        "the out-of-memory killer, or kill -9?); its log is under /tmp/ray/session_latest/logs; rerun, or set "
+        "compute.engine: local")
 
 
 def ray_stage_script(batch_function: str) -> str:

@@ -259,6 +259,10 @@ def ray_failures() -> Iterator[None]:
                 raise cause.error from None
             if isinstance(cause, ray.exceptions.OutOfMemoryError):
                 raise MemoryError(str(cause).splitlines()[0] if str(cause) else "Ray's memory monitor") from None
+            if isinstance(cause, ray.exceptions.LocalRayletDiedError):  # before: its traceback, which no retry follows
+                raise WinnowError("compute.engine: ray: the raylet of this machine's Ray node died while it ran the "
+                                  "batches (LocalRayletDiedError: the out-of-memory killer, or kill -9?); its log is "
+                                  "under /tmp/ray/session_latest/logs; rerun, or set compute.engine: local") from None
             if isinstance(cause, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                                   ray.exceptions.ActorDiedError, ray.exceptions.ObjectLostError)):
                 raise WinnowError(f"compute.engine: ray: a Ray worker died running a batch, {RETRIES + 1} times "
