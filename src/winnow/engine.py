@@ -143,8 +143,8 @@ class Engine:
             images: uint8 ``(N, H, W, C)``, memory-mapped or in memory.
             threads: locally, run the batches on as many threads as cores (for an ``fn`` whose numpy
                 arithmetic releases the GIL); each batch is computed alone, so the result is the same.
-            allocate: locally, ``allocate(shape, dtype)`` makes each whole result (:func:`spill_array`: on
-                disk); a memory map's rows leave this process's resident set as they are written.
+            allocate: ``allocate(shape, dtype)`` makes each whole result (:func:`spill_array`: on disk); a
+                memory map's rows leave this process's resident set as they are written (on Ray too).
             columns: per-image arrays ``(N, ...)`` sliced with the rows.
 
         Returns:
@@ -153,7 +153,7 @@ class Engine:
         self._check()
         if self.kind == "ray" and len(images):
             with self.session():
-                return self._ray_map(fn, images, batch_size=batch_size, columns=columns)
+                return self._ray_map(fn, images, batch_size=batch_size, allocate=allocate, columns=columns)
         if not len(images):  # the names and dtypes of the result from one blank image, none of its rows
             blank = fn(np.zeros((1, *images.shape[1:]), images.dtype),
                        **{name: np.ones((1, *column.shape[1:]), column.dtype) for name, column in columns.items()})
@@ -218,7 +218,7 @@ class Engine:
                     num_cpus=0 if gpus else 1, max_restarts=RETRIES, max_task_retries=RETRIES,
                     fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
                                            "source": source, "batch_size": batch_size, "n": len(images)})
-                features = in_row_order(rows)["features"]
+                features = in_row_order(rows, n=len(images))["features"]
             check_unchanged(source)
             return features
 
@@ -235,6 +235,7 @@ class Engine:
             _check_addresses(self.address)
 
     def _ray_map(self, fn: Batch, images: np.ndarray, *, batch_size: int,
+                 allocate: Callable[[tuple[int, ...], np.dtype], np.ndarray],
                  columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray.data
 
@@ -242,7 +243,7 @@ class Engine:
         task = RowsTask(fn, source, batch_size, len(images), columns)
         with ray_failures():
             found = in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(
-                task, batch_size=1, max_retries=RETRIES))
+                task, batch_size=1, max_retries=RETRIES), n=len(images), allocate=allocate, release=release_rows)
         check_unchanged(source)
         return found
 

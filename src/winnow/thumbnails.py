@@ -204,7 +204,7 @@ class Looks:
            batch_size: int = 4096, engine: Engine = Engine()) -> Looks:
         """The looks of uint8 ``(N, H, W, C)`` images, in one pass; ``crop``: see :func:`thumbnail_features`
         (None: off); ``engine``: where the batches run. Thumbnails of more than :data:`IN_MEMORY_BYTES` go
-        to a temporary file (:func:`winnow.engine.spill_array`; locally), read a block of pairs at a time."""
+        to a temporary file (:func:`winnow.engine.spill_array`), read a block of pairs at a time."""
         views = {"whole": 0.0, "crop": crop} if crop else {"whole": 0.0}
         grid = thumbnail_grid(images.shape[1:], side=side)
         spill = len(images) * len(views) * grid[0] * grid[1] * 4 > IN_MEMORY_BYTES
