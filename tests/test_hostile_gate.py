@@ -1514,3 +1514,18 @@ def test_a_gate_that_fails_leaves_no_earlier_pass_at_its_markdown_path(tmp_path)
     done, _ = gate(project, base="origin/nosuch")
     assert_error_line(done, "--base origin/nosuch", "unknown revision")
     assert not (project / REPORT).exists()
+
+
+@pytest.mark.hostile("gate")
+def test_a_markdown_path_holding_another_file_is_refused_and_the_file_kept(tmp_path):
+    # before (found by a probe): outside a DVC project, where no pipeline file is known, `--markdown params.yaml`
+    # deleted params.yaml before the gate refused to run without it
+    project = gate_project(tmp_path)
+    params = (project / "params.yaml").read_bytes()
+    before = files_under(project)
+    done = run_winnow(project, "gate", "--base", "HEAD", "--markdown", "params.yaml")
+    assert assert_error_line(done) == (
+        "error: --markdown params.yaml: holds a file that is no gate report, which this would overwrite; give another "
+        "path, e.g. --markdown reports/gate.md")
+    assert (project / "params.yaml").read_bytes() == params
+    assert_nothing_left(project, before)

@@ -59,7 +59,7 @@ from winnow import lock_entries, revisions, staleness
 from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
-from winnow.gate_table import GateSettings, paired_rows, report, revision_list, unused_tolerances
+from winnow.gate_table import REPORT_HEADING, GateSettings, paired_rows, report, revision_list, unused_tolerances
 from winnow.metrics import (
     METRICS_FILE, PREDICTIONS_FILE, SUMMARY_FILE, metrics_path, no_better_than_one_class, predictions_path,
     recall_total, variant_of,
@@ -357,12 +357,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
 
+def _remove_earlier_report(path: str) -> None:
+    """Remove an earlier gate's report at ``path``; refuse a file there that is no gate report. Before: outside a
+    DVC project (where no pipeline file is known) ``--markdown params.yaml`` deleted the params before the gate
+    refused to run without them."""
+    try:
+        with open(path, "rb") as earlier:
+            start = earlier.read(len(REPORT_HEADING.encode()))
+    except FileNotFoundError:
+        return
+    if start and start != REPORT_HEADING.encode():  # an empty file holds nothing to lose
+        raise WinnowError(f"--markdown {path}: holds a file that is no gate report, which this would overwrite; give "
+                          "another path, e.g. --markdown reports/gate.md")
+    Path(path).unlink(missing_ok=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
     check_output(args.markdown, option="--markdown", example="reports/gate.md")
     if args.markdown:  # before: an earlier gate's "gate: PASS" stayed there beside this gate's error
-        Path(args.markdown).unlink(missing_ok=True)
+        _remove_earlier_report(args.markdown)
     repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: its rows were tested twice and each regression counted twice
         raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")

@@ -39,6 +39,10 @@ def revision_list(runs: str | list[str]) -> list[str]:
     return [runs] if isinstance(runs, str) else list(runs)
 
 
+# how the gate's markdown report begins: ``--markdown`` replaces only a file that does
+REPORT_HEADING = "## Merge gate: "
+
+
 @dataclass(frozen=True)
 class GateSettings:
     """The ``gate`` section of params.yaml, validated."""
@@ -266,7 +270,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
     base, target = revision_list(base), revision_list(target)
     pooled = (f" ({len(base)} run(s) at base, {len(target)} at head, pooled image by image: each image counts by "
               "its share of runs right)") if len(base) + len(target) > 2 else ""
-    lines = [f"## Merge gate: {' + '.join(base)} → {' + '.join(target)}", "",
+    lines = [f"{REPORT_HEADING}{' + '.join(base)} → {' + '.join(target)}", "",
              f"Paired on the same test images{pooled}. p: one-sided "
              f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
