@@ -29,26 +29,17 @@ from sklearn.metrics import f1_score
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
-from winnow.budget import CONFIDENCE_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates  # noqa: E402
-from winnow.budget import rank_label_decisions  # noqa: E402
+from winnow.budget import candidates, read_cleanings  # noqa: E402
 from winnow.imageset import read_imageset  # noqa: E402
 from winnow.stage import load_params  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
-from winnow.variants import (  # noqa: E402
-    DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
-)
+from winnow.variants import DEGRADE, apply_decisions, baseline_rows  # noqa: E402
 
 
 def candidate_decisions(params: dict, fractions: list[float]) -> tuple[object, dict]:
     """``(data, {name: decisions})``: the degraded imageset and each candidate's decision rows."""
-    cleaners = params["pruned"]["cleaners"]
     data = read_imageset(DEGRADE)
-    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
-                                 ids=data.manifest["id"])
-    by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
-    filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
-    filters = cleaner_decisions(**filter_tables) if filter_tables else None
-    ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
+    filters, ranked = read_cleanings(params["pruned"]["cleaners"], data)
     train_images = int((data.manifest["split"] == "train").sum())
     out = {c.name: c.decisions for c in candidates(filters, ranked, train_images=train_images, fractions=fractions)}
     labels_alone = candidates(None, ranked, train_images=train_images, fractions=[])

@@ -25,10 +25,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from winnow.budget import (
-    CONFIDENCE_COLUMNS, DECISION_COLUMNS, FILTER_CLEANERS, LABEL_CLEANERS, candidates, choose_budget,
-    rank_label_decisions,
-)
+from winnow.budget import DECISION_COLUMNS, LABEL_CLEANERS, candidates, choose_budget, read_cleanings
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
 from winnow.errors import WinnowError, listed
@@ -39,9 +36,7 @@ from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, predict_proba
-from winnow.variants import (
-    DECISION_FILES, DEGRADE, apply_decisions, baseline_rows, check_kept, cleaner_decisions, read_cleaner_tables,
-)
+from winnow.variants import DEGRADE, apply_decisions, baseline_rows, check_kept, cleaner_decisions
 
 REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
@@ -58,17 +53,12 @@ def main() -> None:
     check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
     data = read_imageset(DEGRADE)
-    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
-                                 ids=data.manifest["id"])
-    by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
-    filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
-    filters = cleaner_decisions(**filter_tables) if filter_tables else None
+    filters, ranked = read_cleanings(cleaners, data)
     # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
     # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),
                         rows_of=(DEGRADE, data.manifest["id"]))
     leaks = _leak_drops(cleaner_decisions(groups=groups))
-    ranked = rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
     baseline = baseline_rows(data.manifest)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
                "label_decisions": {"images": int(ranked["id"].nunique()),

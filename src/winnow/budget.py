@@ -50,10 +50,11 @@ import pandas as pd
 from winnow.configs import BUDGET_SCORES
 from winnow.errors import WinnowError
 from winnow.probe import fit_probe, label_log_probs
-from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
+from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions, read_cleaner_tables
 
 if TYPE_CHECKING:
     from winnow.budget_check import ModelCheck
+    from winnow.imageset import ImageSet
 
 # the cleaners whose decisions are ranked and cut (the others, threshold and dedup, are the filters)
 LABEL_CLEANERS = ("confident_learn", "embedding_clean", "data_valuation")
@@ -131,6 +132,18 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ranked["rank"] = rank.reindex(ranked["id"]).to_numpy()
     return (ranked.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
             .loc[:, [*DECISION_COLUMNS, "rank"]])
+
+
+def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """``(filters, ranked)``: the quality and duplicate drops of ``cleaners`` (``cleaner_decisions`` rows, None when
+    neither threshold nor dedup is among them) and their label decisions ranked (:func:`rank_label_decisions`), read
+    from the cleaners' outputs for the imageset ``data`` (its train, val and test ids): what the budget weighs."""
+    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
+                                 ids=data.manifest["id"])
+    by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
+    filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
+    filters = cleaner_decisions(**filter_tables) if filter_tables else None
+    return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
 
 
 @dataclass(frozen=True)
