@@ -23,19 +23,35 @@ RERUN = "rerun the represent stage (dvc repro represent)"
 SPLITS = {"train": 8, "val": 3, "test": 2}  # images per class
 
 
+def _manifest(per_class: dict, *, classes: int = 3) -> pd.DataFrame:
+    """Ids ``<split>-<class>-<i>``: per split, ``per_class[split]`` images of each of ``classes`` classes, or (a
+    tuple) its ``[c]``-th of class c."""
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(classes)
+            for i in range(n if isinstance(n, int) else n[c])]
+    return pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8, orig_mode="L")
+
+
+def _degrade(project: Path, manifest: pd.DataFrame, classes=("a", "b", "c")) -> None:
+    """data/degrade of ``manifest``'s images: 8x8 grey noise, the same for a seed."""
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest, list(classes))
+
+
+def _represent(project: Path, manifest: pd.DataFrame, features: np.ndarray) -> None:
+    """data/represent holding ``features`` (float32) for ``manifest``'s ids, in its order."""
+    (project / "data/represent").mkdir()
+    np.save(project / "data/represent/embeddings.npy", np.asarray(features, np.float32))
+    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+
+
 def _project(root: Path) -> Path:
     """data/degrade and a data/represent that fits it: ids.json in manifest order (train-<class>-<i> first)."""
     params = default_params()
     params["embedding_clean"]["k"] = 5  # 8 train images a class: enough for 5 neighbours of its own
     project = make_project(root, params)
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in SPLITS.items() for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", np.eye(len(manifest), 6, dtype=np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    manifest = _manifest(SPLITS)
+    _degrade(project, manifest)
+    _represent(project, manifest, np.eye(len(manifest), 6, dtype=np.float32))
     return project
 
 
@@ -145,18 +161,12 @@ def _small_class_project(root: Path, train: tuple[int, int, int], *, params: dic
     class b's: labelled a, it looks like b."""
     project = make_project(root, params or default_params())
     per_class = {"train": train, "val": (8, 8, 2), "test": (2, 2, 2)}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, counts in per_class.items() for c in range(3)
-            for i in range(counts[c])]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    manifest = _manifest(per_class)
+    _degrade(project, manifest)
     seen_as = manifest["label"].to_numpy().copy()
     seen_as[manifest["id"] == wrong] = 1
     features = 10 * np.eye(3, dtype=np.float32)[seen_as] + np.random.default_rng(1).normal(0, 0.5, (len(manifest), 3))
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    _represent(project, manifest, features)
     return project
 
 
@@ -248,18 +258,13 @@ def test_an_embedding_that_carries_the_given_train_labels_is_named_by_embedding_
     # pruned.cleaners does not list by default, warned
     project = make_project(tmp_path / "project", default_params())
     per_class = {"train": 40, "val": 12, "test": 3}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    manifest = _manifest(per_class)
+    _degrade(project, manifest)
     # train: the one-hot of the given label; val: of the right class for a third of each class, another for the rest
     index = manifest.groupby(["split", "label"]).cumcount().to_numpy()
     shown = np.where((manifest["split"] == "val") & (index % 3 != 0), (manifest["label"] + 1) % 3, manifest["label"])
     features = np.eye(3, 6)[shown] + np.random.default_rng(1).normal(scale=0.01, size=(len(manifest), 6))
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    _represent(project, manifest, features)
     done = run_stage(project, "embedding_clean", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ("embedding-clean: warning: out of fold the judge agrees with every given train label: its features carry "
@@ -277,15 +282,10 @@ def test_label_blind_features_are_not_told_they_carry_the_train_labels(tmp_path)
 
     project = make_project(tmp_path / "project", default_params())
     per_class = {"train": 100, "val": 100, "test": 2}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(10) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, [f"c{c}" for c in range(10)])
+    manifest = _manifest(per_class, classes=10)
+    _degrade(project, manifest, [f"c{c}" for c in range(10)])
     features = np.random.default_rng(0).normal(size=(len(manifest), 64)).astype(np.float32)
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", features)
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    _represent(project, manifest, features)
 
     done = run_stage(project, "embedding_clean", timeout=300)
 
@@ -306,17 +306,12 @@ def _val_without_a_class(root: Path, params: dict) -> Path:
     class, 5 of class c labelled b; 30 val images of a and b, none of c."""
     project = make_project(root, params)
     per_class = {"train": (40, 40, 40), "val": (30, 30, 0), "test": (3, 3, 3)}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n[c])]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
+    manifest = _manifest(per_class)
     truth = manifest["label"].to_numpy().copy()  # a view would follow the flips below
     manifest.loc[manifest["id"].isin([f"train-2-{i}" for i in range(5)]), "label"] = 1
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    _degrade(project, manifest)
     features = np.eye(3, 6)[truth] + np.random.default_rng(1).normal(scale=0.01, size=(len(manifest), 6))
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    _represent(project, manifest, features)
     return project
 
 
@@ -367,18 +362,13 @@ def test_relabels_allowed_below_an_even_chance_are_warned_of(tmp_path, stage, se
                               {"agree": 0.5}))
     project = make_project(tmp_path / "project", params)
     per_class = {"train": 60, "val": 30, "test": 2}
-    rows = [(f"{split}-{c}-{i}", split, c) for split, n in per_class.items() for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L")
-    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    manifest = _manifest(per_class)
+    _degrade(project, manifest)
     # 40% of each class's images sit among the next class's: the judge takes them for it, wrongly
     shifted = np.random.default_rng(1).random(len(manifest)) < 0.4
     cluster = (manifest["label"].to_numpy() + shifted) % 3
     features = np.eye(3, 6)[cluster] + np.random.default_rng(2).normal(scale=0.01, size=(len(manifest), 6))
-    (project / "data/represent").mkdir()
-    np.save(project / "data/represent/embeddings.npy", features.astype(np.float32))
-    (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    _represent(project, manifest, features)
 
     done = run_stage(project, stage, timeout=300)
 
