@@ -297,7 +297,7 @@ print((os.getpid(), int(stat[stat.rindex(")") + 2:].split()[19])), flush=True)
 sys.exit(subprocess.run(["sh", "-c", sys.argv[1]], env={{**os.environ, "DVC_STAGE": "score"}}).returncode)
 '''
 DVC_ENDED = ("error: stages/score.py: dvc, which ran this stage, ended (killed or timed out) before it finished: "
-             "nothing was written; rerun dvc repro")
+             "outputs not yet complete were left unwritten; rerun dvc repro")
 
 
 def _fake_dvc(tmp_path) -> str:
@@ -365,6 +365,41 @@ def test_a_stage_whose_dvc_was_killed_stops_in_one_line_and_leaves_nothing(tmp_p
     assert (dvc.returncode, out, err.splitlines()) == (-number, "", [DVC_ENDED])
     assert (tmp_path / "status").read_text() == "143\n"  # the status of a stage stopped by SIGTERM
     assert_nothing_left(project, before)
+
+
+# a stage that writes an output as it goes, as gan-synthesize writes models/gan.pt after every epoch to resume from
+_CHECKPOINTING_STAGE = '''
+import time
+from winnow.stage import run, write_text
+
+
+def main():
+    write_text("models/gan.pt", "epoch 1")
+    print("working", flush=True)
+    time.sleep(60)
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_whose_dvc_was_killed_after_it_wrote_a_checkpoint_does_not_say_nothing_was_written(tmp_path):
+    # before: "... before it finished: nothing was written; rerun dvc repro", beside models/gan.pt written whole
+    project = tmp_path / "project"
+    (project / "stages").mkdir(parents=True)
+    (project / "stages/score.py").write_text(_CHECKPOINTING_STAGE)
+    (project / "models").mkdir()
+    before = files_under(project)
+    dvc = subprocess.Popen([_fake_dvc(tmp_path), "python stages/score.py"], cwd=project, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=_env())
+    dvc.stdout.readline()  # its own pid
+    assert dvc.stdout.readline() == "working\n"
+    dvc.kill()
+    out, err = dvc.communicate(timeout=120)
+    assert (dvc.returncode, out, err.splitlines()) == (-signal.SIGKILL, "", [DVC_ENDED])
+    assert (project / "models/gan.pt").read_text() == "epoch 1"
+    assert_nothing_left(project, before, allowed={"models/gan.pt"})
 
 
 @pytest.mark.hostile("interrupted")

@@ -40,8 +40,10 @@ TERM_GRACE = 30.0
 # how often a parent run by DVC looks whether dvc still runs: DVC passes on no signal sent to it alone, so a stage
 # whose dvc was killed or timed out ran on, and later wrote whole outputs that no lock entry names
 DVC_POLL = 0.5
-DVC_ENDED = ("dvc, which ran this stage, ended (killed or timed out) before it finished: nothing was written; "
-             "rerun dvc repro")
+# before: it said "nothing was written", while an output written as the stage goes (gan-synthesize's models/gan.pt,
+# after every epoch) or moved into place as the stop came stayed whole in place
+DVC_ENDED = ("dvc, which ran this stage, ended (killed or timed out) before it finished: outputs not yet complete "
+             "were left unwritten; rerun dvc repro")
 _RAN_BY: list[tuple[int, int]] = []  # (pid, start time) of the dvc that ran this process, once found
 
 
