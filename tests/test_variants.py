@@ -78,6 +78,20 @@ def test_drop_wins_and_conflicting_relabels_drop(project):
     assert rows.loc["i0", "label"] == 2  # a dropped row keeps its given label for the record
 
 
+@pytest.mark.hostile("review")
+def test_a_relabel_to_the_label_an_image_has_still_disagrees_with_a_relabel_to_another(project, capsys):
+    # before: i0 (label 2) relabelled to 2 by one cleaner and to 0 by another was relabelled to 0, with a warning
+    # that the data set kept its label; two relabels that disagree drop an image
+    decisions = pd.DataFrame({"id": ["i0", "i0", "i1"], "action": ["relabel", "relabel", "relabel"],
+                              "label": [2, 0, 1], "reason": ["x", "y", "z"], "stage": ["a", "b", "c"]})
+    rows = apply_decisions(baseline_rows(project), decisions, warn="decisions.parquet").set_index("id")
+    assert rows.loc[["i0", "i1"], ["label", "action", "reason", "stage"]].values.tolist() == [
+        [2, "drop", "conflicting relabels", "a+b"], [1, "keep", "", ""]]
+    assert capsys.readouterr().out == (
+        "warning: decisions.parquet: 1 relabel(s) to the label the image already has, read as keep (first: id 'i1', "
+        "by c); the data set keeps those labels\n")
+
+
 def test_oracle_reads_the_undamaged_split_and_extra_images_are_added(project):
     from winnow.imageset import read_imageset
 

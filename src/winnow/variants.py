@@ -206,16 +206,21 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame, *, warn: str | 
 
     A drop wins over a relabel; two relabels of one image to different labels drop it (the cleaners
     disagree, so neither label is trusted). A relabel to the label its image already has changes nothing: the
-    image is kept, and ``warn`` (where the decisions come from; None: the budget's trials, which say nothing)
-    names in one ``warning:`` line how many and the first. Decisions for ids outside ``rows`` (val and test
-    images) are ignored: only train images change. An id the data lacks is refused where the decisions are read
+    image is kept (dropped as above where another decision relabels it to another label), and ``warn`` (where
+    the decisions come from; None: the budget's trials, which say nothing) names in one ``warning:`` line how
+    many and the first. Decisions for ids outside ``rows`` (val and test images) are ignored: only train images
+    change. An id the data lacks is refused where the decisions are read
     (:func:`read_cleaner_tables`, :func:`read_decisions`).
     """
     decisions = decisions[decisions["id"].isin(set(rows["id"]))]
     # before: a decision file edited by hand to relabel an image to its own class made it a relabel "2->2", counted
     # as one in metrics/variants.json and the report, and offered for review as "relabel owl -> owl"
-    same = (decisions["action"] == "relabel") & decisions["label"].eq(decisions["id"].map(
+    relabel = decisions["action"] == "relabel"
+    same = relabel & decisions["label"].eq(decisions["id"].map(
         pd.Series(rows["label"].to_numpy(), index=rows["id"].to_numpy())))
+    # still a vote for the label it has where another cleaner relabels the image to another one: before, that
+    # relabel was applied, against the cleaner that kept the label, where two relabels that disagree drop the image
+    same &= ~decisions["id"].isin(decisions.loc[relabel & ~same, "id"])
     if same.any() and warn is not None:
         first = decisions[same].iloc[0]
         print(f"warning: {warn}: {int(same.sum())} relabel(s) to the label the image already has, read as keep "
