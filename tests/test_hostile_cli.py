@@ -520,11 +520,12 @@ def test_sigterm_to_a_command_unwinds_its_work_as_an_interrupt(tmp_path):
 _TERM_BEFORE_UNBLOCK = """
 import os, signal, sys
 import winnow.stage as stage
-real = stage.terminate_as_interrupt
+import winnow.stops as stops
+real = stops.terminate_as_interrupt
 def setup():
     real()
     os.kill(os.getpid(), signal.SIGTERM)
-stage.terminate_as_interrupt = setup
+stage.terminate_as_interrupt = stops.terminate_as_interrupt = setup  # where stage.run and cli.main find it
 """
 
 

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
     try:
         if called_as_command:
-            from winnow.stage import terminate_as_interrupt, tidy_killed_runs
+            from winnow.stage import tidy_killed_runs
+            from winnow.stops import terminate_as_interrupt
             from winnow.watched import watched_by_a_parent
 
             # SIGTERM raised as an interrupt, as in a stage: its default action ended the child inside DVC's own
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
-        from winnow.stage import drop_broken_dvc_lock, ignore_stops, stop_line
+        from winnow.stage import drop_broken_dvc_lock
+        from winnow.stops import ignore_stops, stop_line
 
         fault = stop_line(err)
         if fault is None:

@@ -6,24 +6,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import (
-    INTERRUPTED, WinnowError, escape_unencodable_output, fault_line, first_line, output_obstacle,
-)
+from winnow.errors import WinnowError, escape_unencodable_output, first_line, output_obstacle
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, sweep_temporaries,
     together,
 )
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
-from winnow.watched import DVC_ENDED, dvc_ended, in_utf8_mode, watched_by_a_parent
+from winnow.stops import ignore_stops, stop_line, terminate_as_interrupt
+from winnow.watched import in_utf8_mode, watched_by_a_parent
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
@@ -357,26 +354,6 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         before_commit.remove(check_unchanged)
 
 
-def stop_line(err: BaseException) -> tuple[str, int] | None:
-    """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM raised (:func:`terminate_as_interrupt`)
-    worded as one and given the shell's status for it, 143; worded :data:`winnow.watched.DVC_ENDED` when the
-    dvc that ran it has ended (the watching parent sent it then)."""
-    fault = fault_line(err)
-    if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
-        line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", "terminated (SIGTERM)", 1)
-        return line, 128 + signal.SIGTERM
-    return fault
-
-
-def ignore_stops() -> None:
-    """Ignore SIGINT and SIGTERM from now on, in a forked stage or command on its way out: a second stop (`timeout`
-    or a kill of the process group reaches both it and its watching parent, which passes its copy on) came while the
-    first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action, which
-    killed the process, and the parent said a second line."""
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_IGN)
-
-
 def tidy_killed_runs() -> None:
     """Finish or drop the output moves of killed runs and remove their temporaries, saying what was done."""
     finished, dropped = finish_killed_commits()
@@ -412,28 +389,3 @@ def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
     except OSError:
         return
     print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread where it arrives, as Ctrl-C raises KeyboardInterrupt."""
-
-
-_TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
-
-
-def terminate_as_interrupt() -> None:
-    """Make SIGTERM raise :class:`Terminated` in the main thread. Its default action ended the process on the
-    spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
-    data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
-    during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
-    else (a launcher) is left alone."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        return
-
-    def terminated(number: int, _frame) -> None:
-        if _TERMINATED:  # a second one (see ignore_stops) raised again in the first one's clean-up and cut it short
-            return
-        _TERMINATED.append(number)
-        raise Terminated()
-
-    signal.signal(signal.SIGTERM, terminated)

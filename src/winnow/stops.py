@@ -1,0 +1,56 @@
+"""How a stage or ``winnow`` command stops: SIGTERM raised as an interrupt (:func:`terminate_as_interrupt`), the one
+line an interrupt or a fault of the machine ends with (:func:`stop_line`), and no second stop on the way out
+(:func:`ignore_stops`). :func:`winnow.stage.run` and :func:`winnow.cli.main` use them."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from winnow.errors import INTERRUPTED, fault_line
+from winnow.watched import DVC_ENDED, dvc_ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where it arrives, as Ctrl-C raises KeyboardInterrupt."""
+
+
+_TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
+
+
+def terminate_as_interrupt() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread. Its default action ended the process on the
+    spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
+    data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
+    during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
+    else (a launcher) is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+
+    def terminated(number: int, _frame) -> None:
+        if _TERMINATED:  # a second one (see ignore_stops) raised again in the first one's clean-up and cut it short
+            return
+        _TERMINATED.append(number)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
+def stop_line(err: BaseException) -> tuple[str, int] | None:
+    """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM raised (:func:`terminate_as_interrupt`)
+    worded as one and given the shell's status for it, 143; worded :data:`winnow.watched.DVC_ENDED` when the
+    dvc that ran it has ended (the watching parent sent it then)."""
+    fault = fault_line(err)
+    if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
+        line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", "terminated (SIGTERM)", 1)
+        return line, 128 + signal.SIGTERM
+    return fault
+
+
+def ignore_stops() -> None:
+    """Ignore SIGINT and SIGTERM from now on, in a forked stage or command on its way out: a second stop (`timeout`
+    or a kill of the process group reaches both it and its watching parent, which passes its copy on) came while the
+    first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action, which
+    killed the process, and the parent said a second line."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
