@@ -144,6 +144,29 @@ def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+@pytest.mark.parametrize("unsaid", ["locale", "config"])
+def test_a_name_two_refs_share_is_refused_in_any_locale_and_git_config(tmp_path, monkeypatch, unsaid):
+    # before: git's warning was read as English and only when git gave it: in German ("Warnung: refname 'origin/main'
+    # is ambiguous.") or with core.warnAmbiguousRefs=false it went unrecognised or unsaid, and the gate passed the
+    # 40-image drop against the stray local branch origin/main ("gate: PASS")
+    project = gate_project(tmp_path)
+    git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
+    write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))
+    commit(project, "pruned loses 40 images of class 0")
+    git(project, "branch", "origin/main")
+    if unsaid == "locale":  # glibc's C.UTF-8 with LANGUAGE: git's translations, no locale to install
+        monkeypatch.setenv("LC_ALL", "C.UTF-8")
+        monkeypatch.setenv("LANGUAGE", "de")
+    else:
+        git(project, "config", "core.warnAmbiguousRefs", "false")
+    done, before = gate(project, base="origin/main")
+    assert assert_error_line(done) == (
+        "error: --base origin/main: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
+        "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 @pytest.mark.parametrize("pattern", ["metrics/**/*.json", "metrics/evaluate/*/*.jso**"])
 def test_gate_files_read_alike_at_a_commit_and_in_the_workspace(tmp_path, pattern):
     # before: pathlib's glob read the workspace, where "**" is any depth and "*.jso**" a traceback ("'**' can only be

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -20,8 +21,11 @@ WORKSPACE = "workspace"
 
 
 def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+    # LC_ALL=C: git's own words, which resolve() reads, in any locale (before: under LANG=de_DE.UTF-8 git warned
+    # "Warnung: refname 'origin/main' is ambiguous.", the warning went unrecognised, and the gate passed a drop)
     try:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False)
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False,
+                              env={**os.environ, "LC_ALL": "C"})
     except FileNotFoundError as err:
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
@@ -48,8 +52,10 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
     when git knows no such commit."""
     if rev == WORKSPACE:
         return WORKSPACE
-    # not --quiet: it silences git's warning that a short name is ambiguous (_check_one_ref reads it)
-    done = run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    # not --quiet: it silences git's warning that a short name is ambiguous (_check_one_ref reads it), as does
+    # core.warnAmbiguousRefs=false in the user's git config (before: set there, the gate read git's first silently)
+    done = run_git(repo, "-c", "core.warnAmbiguousRefs=true", "rev-parse", "--verify", "--end-of-options",
+                   f"{rev}^{{commit}}")
     if done.returncode != 0:
         shown = rev if rev.isprintable() else repr(rev)  # a newline in the name would break the one line
         experiments = _experiments(repo, rev)
@@ -80,11 +86,11 @@ _REF_RULES = ("refs/{}", "refs/tags/{}", "refs/heads/{}", "refs/remotes/{}", "re
 
 def _check_one_ref(repo: str | Path, rev: str, *, said: str, option: str) -> None:
     """One line naming ``option`` when git read ``rev`` through a short name that refs at other commits share
-    (``said``: git's stderr, "warning: refname 'origin/main' is ambiguous", the name quoted in any language): git
-    takes the first in its order, which may not be the one meant. before: the warning went unread, and with a stray
-    local branch called origin/main, --base origin/main gated against it rather than the fetched
-    refs/remotes/origin/main, and passed a drop."""
-    named = re.search(r"^warning: .*?'([^']+)'", said, flags=re.MULTILINE)
+    (``said``: git's stderr in the C locale, "warning: refname 'origin/main' is ambiguous."): git takes the first in
+    its order, which may not be the one meant. before: the warning went unread, and with a stray local branch called
+    origin/main, --base origin/main gated against it rather than the fetched refs/remotes/origin/main, and passed a
+    drop."""
+    named = re.search(r"^warning: refname '(.+)' is ambiguous\.$", said, flags=re.MULTILINE)
     if named is None:
         return
     commits = {}
