@@ -184,6 +184,24 @@ def test_gate_files_read_alike_at_a_commit_and_in_the_workspace(tmp_path, patter
 
 
 @pytest.mark.hostile("gate")
+@pytest.mark.parametrize("folder", ["metrics/qualité", 'metrics/"quoted"'])
+def test_a_gated_file_whose_name_git_quotes_is_read_at_a_commit(tmp_path, folder):
+    # before: git ls-tree quoted the name ("metrics/qualit\303\251/score.json"), no pattern matched it at the commit,
+    # and the NaN committed there passed the gate: only the workspace's finite copy was checked
+    gate_settings = default_params()["gate"] | {"files": ["metrics/evaluate/*.json", f"{folder}/*.json"]}
+    project = gate_project(tmp_path, gate_settings)
+    (project / folder).mkdir()
+    (project / folder / "score.json").write_text('{"accuracy": NaN}')
+    commit(project, "a NaN committed in a file whose name git quotes")
+    (project / folder / "score.json").write_text('{"accuracy": 0.998}')
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        f"error: gated metrics are not all finite numbers: {folder}/score.json at HEAD: accuracy = nan (rerun the "
+        "stage that writes them and commit its outputs)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_short_id_several_objects_begin_with_is_named_so(tmp_path):
     # before: "--base f8a8: unknown revision; name a branch, tag, commit or dvc experiment that exists here", though
     # git knew it, as the start of several ids

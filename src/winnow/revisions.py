@@ -160,8 +160,10 @@ def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
                  for parts in (PurePosixPath(pattern).parts for pattern in patterns) if parts]
         paths = {str(p.relative_to(root).as_posix()) for pattern in globs for p in root.glob(pattern) if p.is_file()}
     else:
-        listed = run_git(repo, "ls-tree", "-r", "--name-only", rev)
-        paths = {p for p in listed.stdout.splitlines() if any(matches(p, pattern) for pattern in patterns)}
+        # -z: names as they are (before: git quoted "metrics/qualit\303\251/x.json", which no pattern matched, so a NaN
+        # committed there at the base passed the gate while the workspace's copy was checked)
+        listed = run_git(repo, "ls-tree", "-r", "-z", "--name-only", rev)
+        paths = {p for p in listed.stdout.split("\0") if p and any(matches(p, pattern) for pattern in patterns)}
     return sorted(paths)
 
 
