@@ -144,6 +144,22 @@ def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_shared_name_whose_first_ref_lacks_the_commit_asked_for_is_named_so(tmp_path):
+    # before: "--base origin/main~1: several commits or tags here have ids that begin with it; give more of the
+    # commit's digits": git's "refname 'origin/main' is ambiguous" was read as a short id's, though the stray local
+    # branch origin/main (the root commit, no ~1) stood in for the fetched refs/remotes/origin/main, which has one
+    project = gate_project(tmp_path)
+    git(project, "branch", "origin/main")
+    commit(project, "a second commit")
+    git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
+    done, before = gate(project, base="origin/main~1")
+    assert assert_error_line(done) == (
+        "error: --base origin/main~1: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
+        "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main~1")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 @pytest.mark.parametrize("unsaid", ["locale", "config"])
 def test_a_name_two_refs_share_is_refused_in_any_locale_and_git_config(tmp_path, monkeypatch, unsaid):
     # before: git's warning was read as English and only when git gave it: in German ("Warnung: refname 'origin/main'

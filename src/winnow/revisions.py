@@ -70,7 +70,11 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             raise WinnowError(f"{option} {shown}: {not_owned(repo, inside.stderr)}")
         if inside.returncode != 0:
             raise WinnowError(f"{option} {shown}: {repo} is not a git repository (the gate compares git revisions)")
-        if "is ambiguous" in done.stderr:  # before: "unknown revision; name a ... commit ... that exists here"
+        # a name refs at other commits share, and one of them lacks the commit asked for (before: git's "refname
+        # 'origin/main' is ambiguous" was taken for a short id's, "give more of the commit's digits")
+        _check_one_ref(repo, rev, said=done.stderr, option=option)
+        if re.search(r"^error: short (?:object ID|SHA1) \S+ is ambiguous", done.stderr, flags=re.MULTILINE):
+            # before: "unknown revision; name a ... commit ... that exists here"
             raise WinnowError(f"{option} {shown}: several commits or tags here have ids that begin with it; give more "
                               "of the commit's digits")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
