@@ -340,6 +340,21 @@ def test_tolerances_the_base_lacks_are_refused_as_the_bases(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+def test_a_gate_files_typo_at_the_base_is_refused_as_the_bases(tmp_path):
+    # before: "params.yaml gate.files: metrics/evaluate/*.jsn matches no file at HEAD or workspace; correct the
+    # pattern", though the workspace's params.yaml held the right pattern: the base's files are gated, and the line
+    # sent the user to a file already mended
+    project = gate_project(tmp_path, {**default_params()["gate"], "files": ["metrics/evaluate/*.jsn"]})
+    make_project(project, default_params())  # the workspace's params.yaml mended
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: params.yaml at HEAD: gate.files: metrics/evaluate/*.jsn matches no file at HEAD or workspace; correct "
+        "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json); the gate takes its settings from "
+        "HEAD: correct them there")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
     # before: a looser pattern after per_class.*.recall was never read, and nothing said so
     tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.25}

@@ -156,10 +156,10 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                          for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
     matched = set().union(*held.values())
     unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
-    if unmatched:  # a typo would check nothing and pass
-        raise WinnowError(f"params.yaml gate.files: {', '.join(unmatched)} matches no file at "
-                          f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; "
-                          "correct the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)")
+    if unmatched:  # a typo would check nothing and pass; the base's typo is corrected at the base (settings.source)
+        raise settings.refusal(f"{', '.join(unmatched)} matches no file at "
+                               f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
+                               "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
     if problems:
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")

@@ -66,13 +66,13 @@ class GateSettings:
                    overdispersion=float(section.get("overdispersion", cls.overdispersion)),
                    accuracy_overdispersion=float(section.get("accuracy_overdispersion", cls.accuracy_overdispersion)))
 
-    def refusal(self, problem: str) -> WinnowError:
-        """The error for a ``problem`` of ``gate.tolerances``, naming the revision whose params.yaml holds them. Before:
-        the base's tolerances (a change is judged by its base's settings) were refused as if the workspace's, whose
-        params.yaml already held the entry the line told the user to add."""
+    def refusal(self, problem: str, *, key: str = "tolerances") -> WinnowError:
+        """The error for a ``problem`` of ``gate.<key>`` (``tolerances`` or ``files``), naming the revision whose
+        params.yaml holds them. Before: the base's settings (a change is judged by its base's settings) were refused
+        as if the workspace's, whose params.yaml already held the entry or pattern the line told the user to fix."""
         if self.source is None:
-            return WinnowError(f"gate.tolerances: {problem}")
-        return WinnowError(f"params.yaml at {self.source}: gate.tolerances: {problem}; the gate takes its settings "
+            return WinnowError(f"gate.{key}: {problem}")
+        return WinnowError(f"params.yaml at {self.source}: gate.{key}: {problem}; the gate takes its settings "
                            f"from {self.source}: correct them there")
 
     def deciding(self, key: str) -> str | None:
