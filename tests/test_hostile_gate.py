@@ -218,9 +218,13 @@ def test_a_gated_file_whose_name_git_quotes_is_read_at_a_commit(tmp_path, folder
 
 
 @pytest.mark.hostile("gate")
-def test_a_short_id_several_objects_begin_with_is_named_so(tmp_path):
+@pytest.mark.parametrize("language", ["", "de"])
+def test_a_short_id_several_objects_begin_with_is_named_so(tmp_path, monkeypatch, language):
     # before: "--base f8a8: unknown revision; name a branch, tag, commit or dvc experiment that exists here", though
-    # git knew it, as the start of several ids
+    # git knew it, as the start of several ids; and in German (git's "Fehler: kurze Objekt-ID f8a8 ist mehrdeutig",
+    # read as English) still "unknown revision" after that mend
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")  # glibc's C.UTF-8 with LANGUAGE: git's translations, no locale to install
+    monkeypatch.setenv("LANGUAGE", language)
     project = gate_project(tmp_path)
     made, shared = 0, []
     while not shared:  # annotated tags until two of them (or one and the commit) share their first 4 digits
