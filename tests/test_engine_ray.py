@@ -171,12 +171,34 @@ def test_auto_checks_the_cluster_a_stale_ray_current_cluster_file_names(monkeypa
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # where Ray looks for the file
     (tmp_path / "ray").mkdir()
     (tmp_path / "ray/ray_current_cluster").write_text(address + "\n")
+    import ray._private.services
+
+    # none running on this machine (whatever other runs here start): Ray follows the file
+    monkeypatch.setattr(ray._private.services, "find_gcs_addresses", frozenset)
     with pytest.raises(WinnowError) as refused:
         Engine("ray", "auto").check_ready()
     assert str(refused.value) == (
         f"compute.ray.address: auto, which follows {tmp_path}/ray/ray_current_cluster (written by `ray start`, removed "
         f"by `ray stop`): no Ray cluster at '{address}' (ConnectionRefusedError: Connection refused); start one with "
         "`ray start --head`, or set compute.ray.address: null for a local one")
+
+
+@pytest.mark.hostile("params")
+def test_auto_beside_the_one_cluster_running_here_joins_it_whatever_a_stale_file_says(monkeypatch, tmp_path):
+    # found by a review: a stale ray_current_cluster file beside one cluster running on this machine (one a notebook's
+    # ray.init started, which writes no file) was refused as "no Ray cluster at" the file's address, where ray.init
+    # with auto joins the running cluster and ignores the file (Ray's rule: the file only with none or several)
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import ray._private.services
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray/ray_current_cluster").write_text("127.0.0.1:1\n")  # a head gone, never `ray stop`ped
+    monkeypatch.setattr(ray._private.services, "find_gcs_addresses", lambda: frozenset({"192.0.2.2:33233"}))
+    assert ray._private.services.get_ray_address_from_environment("auto", None) == "192.0.2.2:33233"  # Ray's choice
+    assert Engine("ray", "auto").check_ready() is None
 
 
 def test_ray_asked_for_but_not_installed_is_one_line(monkeypatch):

@@ -265,7 +265,8 @@ def _no_cluster(address: str | None, reason: str, *, where: str = "compute.ray.a
 def _check_addresses(address: str | None) -> None:
     """:func:`_check_reachable` on the address Ray would join: ``address``, or with ``auto`` the environment's
     RAY_ADDRESS when set (ray.init follows it; its line named nothing but ``auto``), else the address the last
-    ``ray start`` on this machine wrote to Ray's ``ray_current_cluster`` file, when there is one."""
+    ``ray start`` on this machine wrote to Ray's ``ray_current_cluster`` file, when there is one and Ray follows it:
+    with exactly one cluster running on this machine, Ray joins that one whatever the file says."""
     if address not in (None, "auto", "local"):
         _check_reachable(address)
     elif address == "auto" and os.environ.get("RAY_ADDRESS"):
@@ -274,13 +275,17 @@ def _check_addresses(address: str | None) -> None:
         # before: a file left by a cluster that is gone (its head killed or rebooted, never `ray stop`ped) was joined
         # unchecked, and ray.init retried "Failed to get cluster ID from GCS" for ever
         from ray._common.utils import get_ray_address_file
+        from ray._private.services import find_gcs_addresses
 
         file = get_ray_address_file(None)
         try:
             written = Path(file).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):  # no file: Ray looks for a cluster running here, or says there is none
             return
-        if written:
+        # Ray's own rule (services.get_ray_address_from_environment): the one GCS running here wins over the file
+        # (before: a stale file beside a cluster started by ray.init elsewhere on this machine was refused, where Ray
+        # joined that cluster)
+        if written and len(find_gcs_addresses()) != 1:
             _check_reachable(written, where=f"compute.ray.address: auto, which follows {file} (written by `ray start`, "
                                             "removed by `ray stop`)")
 
