@@ -34,6 +34,9 @@ from winnow.variants import load_variant, loaded_order, read_rows, write_variant
 # colour, or its edge pixel), contrast (about its own mean) and cutout (painted its border colour); brightness too,
 # on black or clipped white
 COLOUR_BLIND = (*GEOMETRIC_OPS, "contrast", "cutout")
+# the ops without a strength: each does one thing to an image at every magnitude, so no magnitude changes a copy of an
+# image it leaves as it is (a mirror-symmetric image flipped, a mid-grey one inverted)
+NO_STRENGTH = ("flip", "invert")
 # copies within this many grey levels of their source at every pixel are duplicates, not augmentation: magnitude
 # 0.001 left 369 of 391 copies so (26 pixel for pixel) and passed the check for exact copies
 NEAR_LEVELS = 2
@@ -84,6 +87,7 @@ def main() -> None:
     fixed = policy_from == "fixed" or policy.to_params() == policy_for(params, "fixed").to_params()
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
+    ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
     for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
         if used.any() and close[used].mean() > 0.5:
             equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
@@ -102,11 +106,15 @@ def main() -> None:
             if op == "brightness":  # each channel black or clipped white (red: 255, 0, 0)
                 one_colour &= ((highest <= NEAR_LEVELS) | (lowest >= 255 - NEAR_LEVELS)).all(axis=1)
             flat = int(copies[one_colour].sum())
-            ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
             if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
                 raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
                                   f"they are at any magnitude; add noise to {ops}, or leave the one-colour images out "
                                   "of the train set")
+            if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
+                # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
+                raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
+                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); take {op} "
+                                  f"out of {ops}, or add noise to it")
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
                                   f"add noise to {ops}, or leave those images out of the train set")

@@ -137,6 +137,39 @@ def test_copies_too_close_at_magnitude_1_are_not_told_to_raise_it(tmp_path):
                     "balance.policy.ops, or leave those images out of the train set")
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("magnitude", [0.3, 1.0])
+def test_flip_on_mirror_symmetric_images_is_not_told_to_raise_a_magnitude_it_has_not(tmp_path, magnitude):
+    # before: "(magnitude 0.3: too close to no change); raise balance.policy.magnitude", and at 1 "at magnitude 1,
+    # the largest: flip barely changes these images": flip has no strength, so every magnitude was refused the same
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:, :, 4:] = images[7:, :, 3::-1]  # b's two images are their own mirror image
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["flip"], "n": 1, "magnitude": magnitude})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with flip equal their source pixel for pixel: flip has "
+                    "no strength, so no magnitude changes what it does to these images (their own mirror image); take "
+                    "flip out of balance.policy.ops, or add noise to it")
+
+
+@pytest.mark.hostile("intermediates")
+def test_invert_on_mid_grey_images_is_not_told_to_raise_a_magnitude_it_has_not(tmp_path):
+    # before: "(magnitude 0.3: too close to no change); raise balance.policy.magnitude": 127 and 128 invert to each
+    # other at any magnitude
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = (127 + np.indices((8, 8)).sum(axis=0) % 2)[..., None]
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["invert"], "n": 1})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == ("error: balance.policy: 5 of 5 copies made with invert are within 2 grey levels of their source at "
+                    "every pixel: invert has no strength, so no magnitude changes what it does to these images (their "
+                    "own inverse); take invert out of balance.policy.ops, or add noise to it")
+
+
 def _rerun_after_skipped(project, params: dict, stage: str, variant: str) -> tuple[str, dict]:
     """Run ``stage`` skipped (``variant`` out of variants), then again with the project's ``params``: its one error
     line, and every file of the project as it was after the skipped run (with ``params`` in params.yaml)."""
