@@ -170,6 +170,39 @@ def test_invert_on_mid_grey_images_is_not_told_to_raise_a_magnitude_it_has_not(t
                     "own inverse); take invert out of balance.policy.ops, or add noise to it")
 
 
+FLIP_REPEATS = ("augmented copies equal another copy pixel for pixel (flip has no strength: two copies of one image "
+                "made by the same of them alone are the same image)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_mostly_equal_to_each_other_are_refused(tmp_path):
+    # before: exit 0, b "reached" 7 images on 6 copies of its one image that were one image (flip has no strength):
+    # balance.target met on duplicates without a word (MNIST, flip alone to 1000 a class: 4,474 of 7,237 copies)
+    images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 1]),
+                              policy={"ops": ["flip"], "n": 1})
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "balance"))
+    assert_nothing_left(project, before)
+    assert line == (f"error: balance.policy: 5 of 6 {FLIP_REPEATS}, so balanced would reach balance.target on "
+                    "duplicates; add an op with a strength (shear, rotate, translate, noise, ...) to "
+                    "balance.policy.ops, or lower balance.target")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_few_copies_equal_to_each_other_are_written_with_a_warning(tmp_path):
+    # before: silent. b's 3 images take 4 copies, one image two of them: its two flips are one image
+    images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 3]),
+                              policy={"ops": ["flip"], "n": 1})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (f"warning: balance: 1 of 4 {FLIP_REPEATS}: they add weight, not variety; add an op with a strength "
+            "(shear, rotate, translate, noise, ...) to balance.policy.ops") in done.stdout.splitlines()
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    assert len(extra) == 4 and len(np.unique(extra.images.reshape(4, -1), axis=0)) == 3
+
+
 def _rerun_after_skipped(project, params: dict, stage: str, variant: str) -> tuple[str, dict]:
     """Run ``stage`` skipped (``variant`` out of variants), then again with the project's ``params``: its one error
     line, and every file of the project as it was after the skipped run (with ``params`` in params.yaml)."""
