@@ -197,10 +197,13 @@ def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str
     if not repeated:
         return None
     plain = [op for op in policy.ops if op in NO_STRENGTH]
-    why = (f" ({' and '.join(plain)} {'has' if len(plain) == 1 else 'have'} no strength: two copies of one image made "
-           f"by the same of them alone are the same image)" if plain else "")
+    named = " and ".join(plain)
+    why = (f" ({named} {'has' if len(plain) == 1 else 'have'} no strength: two copies of one image made by the same of "
+           "them alone are the same image)" if plain else "")
     found = f"{repeated} of {len(digests)} augmented copies equal another copy pixel for pixel{why}"
-    fix = f"add an op with a strength (shear, rotate, translate, noise, ...) to {ops}"
+    # beside ops with a strength, those are what repeat (before: "add an op with a strength" to [flip, rotate, invert])
+    fix = (f"add noise to {ops}" if not plain else f"take {named} out of {ops}" if len(plain) < len(policy.ops)
+           else f"add an op with a strength (shear, rotate, translate, noise, ...) to {ops}")
     if repeated > len(digests) / 2:
         raise WinnowError(f"{where}: {found}, so balanced would reach balance.target on duplicates; {fix}, or lower "
                           "balance.target")

@@ -203,6 +203,25 @@ def test_a_few_copies_equal_to_each_other_are_written_with_a_warning(tmp_path):
     assert len(extra) == 4 and len(np.unique(extra.images.reshape(4, -1), axis=0)) == 3
 
 
+@pytest.mark.hostile("intermediates")
+def test_repeated_copies_beside_an_op_with_a_strength_are_told_to_leave_out_the_ops_without(tmp_path):
+    # before: "add an op with a strength (shear, rotate, ...)" to a policy that held rotate: the copies that
+    # repeat are those that drew flip or invert alone. b's 5 images take 10 copies
+    images = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [15, 5]),
+                              policy={"ops": ["flip", "rotate", "invert"], "n": 1})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    plain = extra.manifest[extra.manifest["ops"] != "rotate"]
+    # every rotation its own image; of the rest, one per source image and op
+    distinct = (len(extra) - len(plain)) + len(plain.drop_duplicates(["source_id", "ops"]))
+    assert len(np.unique(extra.images.reshape(len(extra), -1), axis=0)) == distinct < len(extra)
+    assert (f"warning: balance: {10 - distinct} of 10 augmented copies equal another copy pixel for pixel (flip and "
+            "invert have no strength: two copies of one image made by the same of them alone are the same image): "
+            "they add weight, not variety; take flip and invert out of balance.policy.ops") in done.stdout.splitlines()
+
+
 def _rerun_after_skipped(project, params: dict, stage: str, variant: str) -> tuple[str, dict]:
     """Run ``stage`` skipped (``variant`` out of variants), then again with the project's ``params``: its one error
     line, and every file of the project as it was after the skipped run (with ``params`` in params.yaml)."""
