@@ -82,11 +82,11 @@ def test_a_damage_that_leaves_picked_images_as_they_were_records_only_the_change
     ([{"kind": "pair_flip", "mapping": {"a": "b"}, "rates": {"c": 0.5}}],
      "error: degrade.perturbations[0] (pair_flip): rates[c] must be given for a class the mapping moves ('a'), "
      "got 0.5"),
-    # before: the same shortage with the same cure, when the mapping's one class was all there was to take
+    # before: the same shortage with the same cure, when the mapping's one class was all there was to take; then
+    # still "..., or set degrade.disjoint: false", and following it gave the same shortage again
     ([{"kind": "pair_flip", "mapping": {"a": "b"}, "fraction": 0.5}],
      "error: degrade.perturbations[0] (pair_flip) fraction: needs 15 train images but only 10 are free (after "
-     "removals and the perturbations before it, of the classes its mapping moves); allowed range [0, 0.3333], or "
-     "set degrade.disjoint: false"),
+     "removals and the perturbations before it, of the classes its mapping moves); allowed range [0, 0.3333]"),
 ], ids=["rates-of-a-removed-class", "mapping-from-a-removed-class", "rates-outside-the-mapping",
         "fraction-beyond-the-mapping"])
 def test_label_noise_of_a_class_with_no_label_to_move_is_refused(tmp_path, perturbations, message):

@@ -140,3 +140,20 @@ def test_a_shortage_that_overlap_cannot_cure_does_not_advise_it(tmp_path):
     assert line == ("error: degrade.perturbations: the perturbation fractions need 45 train images (overwriting "
                     "duplicates count twice: copy and source) but the train split has 30 after removals; their sum "
                     "must be at most 1")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("perturbations", "tail"), [
+    # the copies' sources took 4 of class a's 10 images, and a duplicate shares its images with nothing
+    ([{"kind": "exact_duplicate", "fraction": 0.3, "mode": "add"}, {"kind": "symmetric_noise", "rates": {"a": 1.0}}],
+     "rates['a']: needs 10 train images but only 4 are free (after removals and the perturbations before it); "
+     "allowed range [0, 0.4000]"),
+    # the blur took 6 of class a's images: overlapping frees them, so the cure is offered
+    ([{"kind": "blur", "fraction": 0.5, "kernel": 3}, {"kind": "symmetric_noise", "rates": {"a": 1.0}}],
+     "rates['a']: needs 10 train images but only 4 are free (after removals and the perturbations before it); "
+     "allowed range [0, 0.4000], or set degrade.disjoint: false"),
+], ids=["copies-took-them", "a-blur-took-them"])
+def test_a_shortage_of_one_class_advises_overlap_only_where_it_frees_enough(tmp_path, perturbations, tail):
+    # before: "rates[0]: ... or set degrade.disjoint: false" for both: after the copies, following it gave the same
+    # shortage again, and the class the user wrote as 'a' was named by its index
+    assert refused(tmp_path, perturbations) == f"error: degrade.perturbations[1] (symmetric_noise) {tail}"

@@ -217,28 +217,33 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
         rng = p.rng(seed)
         is_dup = p.kind in DUPLICATE_KINDS
         pool = train[(free if disjoint or is_dup else free_of_copies)[train]]
-        # what took the other images, and whether degrade.disjoint: false would free some: it is false already, or
-        # the perturbation is a duplicate, whose images are kept apart whatever it says
+        # the pool degrade.disjoint: false would give, or None where it gives no more: it is false already, or the
+        # perturbation is a duplicate, whose images are kept apart whatever it says
+        overlap = train[free_of_copies[train]] if disjoint and not is_dup else None
+        # what took the other images
         if is_dup:
             shortage = ("the perturbations before it: a duplicate shares its images with nothing, whatever "
-                        "degrade.disjoint says", "")
+                        "degrade.disjoint says")
         elif disjoint:
-            shortage = ("the perturbations before it", ", or set degrade.disjoint: false")
+            shortage = "the perturbations before it"
         else:
-            shortage = ("the duplicates before it, which share their images with nothing", "")
+            shortage = "the duplicates before it, which share their images with nothing"
         if p.kind == "pair_flip":
-            pool = pool[np.isin(labels[pool], list(p.params["mapping"]))]
+            moved = list(p.params["mapping"])
+            pool = pool[np.isin(labels[pool], moved)]
+            overlap = None if overlap is None else overlap[np.isin(labels[overlap], moved)]
             # the mapping limits the pool whatever the others took: said, or disjoint: false read as the cure
-            shortage = (f"{shortage[0]}, of the classes its mapping moves", shortage[1])
+            shortage = f"{shortage}, of the classes its mapping moves"
         if "rates" in p.params:
             targets = np.concatenate([
                 _draw(pool[labels[pool] == c], round(rate * np.sum(labels[train] == c)), rng,
-                      where=f"{p.where} rates[{c}]", per=int(np.sum(labels[train] == c)), shortage=shortage)
+                      where=f"{p.where} rates[{state.classes[c]!r}]", per=int(np.sum(labels[train] == c)),
+                      shortage=shortage, overlap=None if overlap is None else overlap[labels[overlap] == c])
                 for c, rate in sorted(p.params["rates"].items())
             ]).astype(np.int64)
         else:
             targets = _draw(pool, _needed(p, len(train)), rng, where=f"{p.where} fraction", per=len(train),
-                            factor=_rows_per_pick(p), shortage=shortage)
+                            factor=_rows_per_pick(p), shortage=shortage, overlap=overlap)
         sources = None
         if is_dup:
             # overwrite: the first half are replaced by copies of the second half; add: all are sources
@@ -261,13 +266,15 @@ def _needed(p: Perturbation, n_train: int) -> int:
 
 
 def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,
-          shortage: tuple[str, str]) -> np.ndarray:
-    """``n`` of ``pool``; ``shortage``: what took the rest of the train rows, and the advice beyond the range."""
+          shortage: str, overlap: np.ndarray | None) -> np.ndarray:
+    """``n`` of ``pool``; ``shortage``: what took the rest of the train rows; ``overlap``: the pool degrade.disjoint:
+    false would give (None: no other), advised only where it holds ``n`` (before: advised whenever disjoint was
+    true, also where a pair flip's mapping or a duplicate's images were the limit, and following it failed again)."""
     if n > len(pool):
         allowed = len(pool) // factor / per if per else 0.0
-        taken, advice = shortage
+        advice = ", or set degrade.disjoint: false" if overlap is not None and n <= len(overlap) else ""
         raise WinnowError(f"{where}: needs {n} train images but only {len(pool)} are free (after removals and "
-                          f"{taken}); allowed range [0, {allowed:.4f}]{advice}")
+                          f"{shortage}); allowed range [0, {allowed:.4f}]{advice}")
     return rng.choice(pool, n, replace=False)
 
 
