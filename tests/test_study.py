@@ -866,3 +866,22 @@ def test_collect_says_when_every_study_run_with_a_curve_was_left_out(tmp_path, c
     assert captured.err == ("error: study: no run is left that draws a curve: 1 study run(s) were left out above (each "
                             "line says why and what to do)\n")
     assert not out.exists()
+
+
+@pytest.mark.hostile("compare")
+def test_collect_says_when_the_runs_that_would_draw_a_curve_are_still_queued(tmp_path, capsys):
+    # before: the queued runs' line was followed by "no experiment is a study run ...; queue some with `winnow study
+    # queue`", beside a clean run that is one, to a user whose damaged runs were queued already
+    noise = record("noise30", [{"kind": "symmetric_noise", "fraction": 0.3}], 0.5)
+    shown = show(record("clean", [], 0.95), noise)
+    shown[1]["experiments"][1]["executor"] = {"state": "queued"}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ("study: left out 1 experiment(s) still running or queued (noise30); run this again when "
+                            "`dvc queue status` shows them done\n")
+    assert captured.err == ("error: study: no run is left that draws a curve: 1 experiment(s) still running or queued, "
+                            "failed or unreadable were left out above (each line says why and what to do)\n")
+    assert not out.exists()
