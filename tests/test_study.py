@@ -526,6 +526,31 @@ def test_collect_leaves_out_runs_whose_degrade_counts_contradict_their_params(tm
 
 
 @pytest.mark.hostile("study")
+def test_collect_leaves_out_runs_whose_share_took_other_rows_than_their_params_say(tmp_path, capsys):
+    # before: `dvc exp save` of noise 0.6 over a noise 0.3 run's outputs (that run removed, so no other run shared
+    # its data/degrade) listed the kind it ran, and was drawn at 0.6 with the 0.3 run's accuracy, exit 0
+    runs = {"clean": ([], degrade_counts(), 0.95),
+            "noise60": ([{"kind": "symmetric_noise", "fraction": 0.6}], degrade_counts(symmetric_noise=1050), 0.85),
+            "blur30": ([{"kind": "blur", "fraction": 0.3, "kernel": 5}], degrade_counts(blur=2100), 0.9),
+            # a blur that left 3 of its 1050 images as they were records 1047, and is drawn
+            "blur30s": ([{"kind": "blur", "fraction": 0.3, "kernel": 3}], degrade_counts(blur=1047), 0.91)}
+    records = []
+    for name, (perturbations, counts, accuracy) in runs.items():
+        records.append(record(name, perturbations, accuracy))
+        records[-1]["data"]["metrics"]["metrics/degrade.json"] = counts
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*records)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 2 run(s) whose metrics/degrade.json is not what their degrade.perturbations make (saved "
+        "with `dvc exp save` or `dvc commit` over another run's outputs; run them with `dvc exp run`): noise60 (1050 "
+        "rows of symmetric_noise, where its params take 2100); blur30 (2100 rows of blur, where its params take 1050)")
+    table = pd.read_csv(out / "study.csv")
+    assert sorted(set(table["experiment"])) == ["blur30s", "clean"]
+
+
+@pytest.mark.hostile("study")
 def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
     # before: brightness 3.0 queued as {factor, fraction} and {fraction, factor} ran twice; both runs became points of
     # the proportion and the strength curve, and the summary counted them as two experiments

@@ -10,6 +10,7 @@ import math
 
 from winnow.degrade_options import check as check_perturbations, with_defaults
 from winnow.errors import WinnowError, listed
+from winnow.groundtruth import CONTAMINATION_KINDS
 from winnow.revisions import as_values, lookup
 
 DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
@@ -57,8 +58,8 @@ def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
 
     `dvc exp save`, or `dvc commit -f` then `git commit`, records new params beside outputs made with the old ones
     and rewrites dvc.lock to agree with both (before: an experiment saved with symmetric_noise 0.6 over the
-    7-perturbation run was drawn at 0.6 with that run's accuracy). A run of the same kinds at another level is
-    not told apart this way.
+    7-perturbation run was drawn at 0.6 with that run's accuracy). A share is told apart by its rows too
+    (``round(fraction * rows drawn from)``); a level of another option (a blur's kernel) is not.
     """
     kept, unlike = [], []
     for exp in experiments:
@@ -139,7 +140,8 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
 
 def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     """How a run's ground-truth rows per kind (``counts``) contradict its params, or "": rows of a kind not listed,
-    or none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``)."""
+    none of a listed kind whose share takes some of the ``train`` rows (``{"before": n, "after": n}``), or rows of a
+    share other than it takes."""
     specs = _perturbations(params)
     try:
         check_perturbations(specs)
@@ -162,6 +164,17 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
                  or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
+    # a share takes round(fraction * drawn) rows, a contamination fewer where it left an image as it was (before: a
+    # run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn at 0.6 with its accuracy)
+    taken: dict[str, int] = {}
+    for spec in specs if _number(drawn) else []:
+        if _number(spec.get("fraction")):
+            taken[spec["kind"]] = taken.get(spec["kind"], 0) + round(spec["fraction"] * drawn)
+    rated = {spec["kind"] for spec in specs if "rates" in spec}  # a class's share: its rows are not told from here
+    for kind, rows in taken.items():
+        found = counts.get(kind)
+        if kind not in rated and _number(found) and (found > rows or found < rows and kind not in CONTAMINATION_KINDS):
+            return f"{found} rows of {kind}, where its params take {rows}"
     return ""
 
 
