@@ -425,3 +425,33 @@ def test_compare_out_writes_the_runs_and_variants_beside_the_markdown_as_the_rea
     assert json.loads((project / "reports/compare_seeds.json").read_text()) == {
         "runs": ["c0ffee", "exp-1"], "variants": ["baseline", "pruned"]}
     assert '`{"runs": [...], "variants": [...]}`' in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.hostile("compare")
+def test_compare_leaves_out_a_run_saved_over_another_runs_outputs(tmp_path):
+    # `dvc exp apply noise30`, its fraction edited to 0.6, `dvc exp save`: its params say 0.6, its metrics/degrade.json
+    # and every metric are the 0.3 run's. Before, it was listed first and compared as the 0.6 setting, the real 0.6
+    # run left out as "repeating a seed", exit 0
+    def run(rev, name, seed, fraction, rows, per_class):
+        made = record(rev, name, seed, per_class, degrade={
+            "enabled": True, "perturbations": [{"kind": "symmetric_noise", "fraction": fraction}]})
+        made["data"]["metrics"]["metrics/degrade.json"] = {"data": {
+            "train": {"before": 3500, "after": 3500}, "kind": {"symmetric_noise": rows}}}
+        return made
+
+    saved = run("b", "saved60", 0, 0.6, 1050, TWO_CLASSES)
+    real = run("c", "noise60", 0, 0.6, 2100, shifted(TWO_CLASSES, -0.2))
+    commit = {**run("a", None, 1, 0.6, 2100, shifted(TWO_CLASSES, -0.1)), "experiments": [
+        {"revs": [exp], "name": exp["name"], "executor": None} for exp in (saved, real)]}
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned", stdin=json.dumps([commit]))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "# Variants over 2 run(s) (seeds 1, 0)"
+    assert lines[2] == ("_left out 1 run(s) whose metrics/degrade.json is not what their degrade.perturbations make "
+                        "(saved with `dvc exp save` or `dvc commit` over another run's outputs; run them with `dvc exp "
+                        "run`): saved60 (1050 rows of symmetric_noise, where its params take 2100)_")
+    # baseline's class a over the commit's 0.4 and noise60's own 0.3
+    assert "| a | 0.3500 ± 0.0707 | 0.4500 ± 0.0707 |" in lines
+    assert_nothing_left(project, before)

@@ -369,6 +369,7 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
 def run(args: argparse.Namespace) -> int:
     from winnow.outputs import atomic_path
     from winnow.stage import load_params
+    from winnow.study_runs import own_outputs, ran_as_listed
 
     check_arguments(num=args.num, out=args.out, from_json=args.from_json)
     args.metrics = args.metrics or ["f1"]
@@ -398,6 +399,11 @@ def run(args: argparse.Namespace) -> int:
     stale = ""
     if args.from_json is None:  # a saved exp show holds no commit to check
         records, stale = current_runs(records, repo=args.repo, targets=[f"evaluate@{v}" for v in variants])
+    # a run saved over another's outputs (`dvc exp save`, `dvc commit`) holds that run's metrics under its own params:
+    # before, noise 0.6 saved over a noise 0.3 run was compared as the 0.6 setting, the real 0.6 run left out as its seed
+    records, unlike = ran_as_listed(records)
+    records, shared = own_outputs(records)
+    stale = "; ".join(n for n in (stale, unlike, shared) if n)
     runs, note = select_runs(records, variants=variants)
     if not runs:
         said = "; ".join(n for n in (running, uncommitted, stale) if n)
