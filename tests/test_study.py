@@ -802,7 +802,17 @@ def test_collect_keeps_runs_that_make_one_degraded_data_legitimately(tmp_path, c
                    degrade_counts(30, 20, class_removal=10)),
         "kept50": ([{"kind": "class_removal", "classes": ["2"]}, {"kind": "subsample", "keep": 0.5}],
                    degrade_counts(30, 10, class_removal=10, subsample=10))}),
-], ids=["copies-added", "removed-first"])
+    # 6 copies added and 3 written over others, all exact_duplicate rows: the shares were of 30 rows, not 36 - 9
+    ("degrade.perturbations.2.fraction", {
+        "took3": ([{"kind": "exact_duplicate", "fraction": 0.2, "mode": "add"},
+                   {"kind": "exact_duplicate", "fraction": 0.1, "mode": "overwrite"},
+                   {"kind": "gaussian_noise", "fraction": 0.1, "sigma": 8.0}],
+                  degrade_counts(30, 36, exact_duplicate=9, gaussian_noise=3)),
+        "took6": ([{"kind": "exact_duplicate", "fraction": 0.2, "mode": "add"},
+                   {"kind": "exact_duplicate", "fraction": 0.1, "mode": "overwrite"},
+                   {"kind": "gaussian_noise", "fraction": 0.2, "sigma": 8.0}],
+                  degrade_counts(30, 36, exact_duplicate=9, gaussian_noise=6))}),
+], ids=["copies-added", "removed-first", "copies-added-and-written-over"])
 def test_collect_reads_a_share_of_the_rows_degrade_drew_it_from(tmp_path, capsys, axis, runs):
     # before: the share was taken of metrics/degrade.json's train after (copies added) or before (removed rows
     # counted), so a run that rightly took none was left out as saved over another run's outputs

@@ -154,9 +154,7 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     # a share is of the train rows after the removals, before any copy is added: ``after`` less the added copies
     # (before: ``after`` itself, and a subsample's of ``before``, said a share that rightly took no row took some).
     # A subsample drew from these or more, and more rows never drop fewer
-    added = [counts.get(kind) for kind in {p.get("kind") for p in specs if p.get("mode") == "add"}]
-    drawn = train.get("after")
-    drawn = drawn - sum(filter(_number, added)) if _number(drawn) else None
+    drawn = _rows_drawn_from(train.get("after"), [p.get("fraction") for p in specs if p.get("mode") == "add"])
     for spec in specs:
         kind, share, keep = spec.get("kind"), spec.get("fraction"), spec.get("keep")
         takes = (kind == "class_removal"
@@ -176,6 +174,17 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
         if kind not in rated and _number(found) and (found > rows or found < rows and kind not in CONTAMINATION_KINDS):
             return f"{found} rows of {kind}, where its params take {rows}"
     return ""
+
+
+def _rows_drawn_from(after, shares: list) -> int | None:
+    """The train rows the shares were drawn from: ``after`` (the train rows degrade wrote) less the copies the ``add``
+    duplicates made, ``round(share * rows)`` each; None where no count fits. Before: less every row of an added
+    kind, so an overwriting copy of that kind beside an adding one counted as added too."""
+    if not _number(after) or not all(_number(share) for share in shares):
+        return None
+    guess = round(after / (1 + sum(shares)))  # rows plus their copies grow by 1 or more a row: one count fits at most
+    return next((rows for rows in range(max(guess - len(shares) - 1, 0), guess + len(shares) + 2)
+                 if rows + sum(round(share * rows) for share in shares) == after), None)
 
 
 def _perturbations(params: dict) -> list:
