@@ -334,13 +334,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
     no_curve = table[table["sweep"] != "clean"].empty
-    if no_curve and left_out:  # before: "no experiment is a study run ...; queue some"
-        raise WinnowError(f"study: no run is left that draws a curve: {left_out} study run(s) were left out above "
-                          "(each line says why and what to do)")
     not_read = len(unfinished) + len(failed) + len(unreadable)
-    if no_curve and not_read:  # before: "no experiment is a study run ...; queue some", below the queued runs' line
-        raise WinnowError(f"study: no run is left that draws a curve: {not_read} experiment(s) still running or "
-                          "queued, failed or unreadable were left out above (each line says why and what to do)")
+    # before: "no experiment is a study run ...; queue some", below the lines that said why runs were left out
+    if no_curve and (left_out or not_read):
+        which = (f"{left_out} study run(s)" if left_out else
+                 f"{not_read} experiment(s) still running or queued, failed or unreadable")
+        raise WinnowError(f"study: no run is left that draws a curve: {which} were left out above (each line says why "
+                          "and what to do)")
     if no_curve and args.from_json is None and not args.revs and args.num == 1:
         _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"
