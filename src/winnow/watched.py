@@ -190,7 +190,7 @@ def _wait(child: int, *, stop: Callable[[], None]) -> int:
     if _RAN_BY:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # pending, it ends the wait at once
         try:
-            while not _ended(*_RAN_BY[0]):
+            while not dvc_ended():
                 pid, status = os.waitpid(child, os.WNOHANG)
                 if pid:
                     return status
