@@ -155,12 +155,14 @@ def dvc_that_ran_this() -> tuple[int, int] | None:
     stage = os.environ.get("DVC_STAGE")
     if stage is None:
         return None
-    mark, pid = f"DVC_STAGE={stage}".encode(), os.getpid()
+    mark = f"DVC_STAGE={stage}".encode()
     try:
-        while (pid := int(_stat(pid)[1])) > 1:
+        fields = _stat(os.getpid())
+        while (pid := int(fields[1])) > 1:  # each ancestor's stat read once: its start time, then its parent
+            fields = _stat(pid)
             with open(f"/proc/{pid}/environ", "rb") as environ:
                 if mark not in environ.read().split(b"\0"):
-                    return pid, int(_stat(pid)[19])
+                    return pid, int(fields[19])
     except (OSError, IndexError, ValueError):  # an ancestor gone meanwhile, or no /proc
         return None
     return None
