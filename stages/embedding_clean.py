@@ -121,9 +121,9 @@ def main() -> None:
     for warning in (judges.unmeasured_warning("embedding-clean", unmeasured, classes=data.classes,
                                               dropped=int((final["decision"] != trusted["decision"]).sum())),
                     judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
-                    judges.coin_flip_relabels_warning(
-                        "embedding-clean", min(result.strengths, key=lambda s: s.relabel_precision or 0.0),
-                        relabels=metrics["decisions"]["relabel"], cleaner="embedding_clean"),
+                    judges.coin_flip_relabels_warning("embedding-clean", _weakest_strength(result.strengths),
+                                                      relabels=metrics["decisions"]["relabel"],
+                                                      cleaner="embedding_clean"),
                     judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
                                               val_accuracy=result.strengths[0].val_accuracy,
                                               val_images=len(val.manifest))):
@@ -192,9 +192,13 @@ def _weakest(strengths: list[judges.Strength]) -> dict:
     an unmeasured one lowest of all; then the lowest val accuracy), so a precision is told with its own counts
     (before: round 3's 0.907 beside round 1's 86 relabels), and relabels allowed only if every round allowed
     them."""
-    weakest = min(strengths, key=lambda s: (s.relabel_precision is not None, s.relabel_precision or 0.0,
-                                            s.val_accuracy))
-    return {**weakest.metrics(), "relabels_allowed": all(s.relabels_allowed for s in strengths)}
+    return {**_weakest_strength(strengths).metrics(), "relabels_allowed": all(s.relabels_allowed for s in strengths)}
+
+
+def _weakest_strength(strengths: list[judges.Strength]) -> judges.Strength:
+    """The weakest round's judge: the lowest relabel precision, an unmeasured one lowest of all; then the lowest
+    val accuracy."""
+    return min(strengths, key=lambda s: (s.relabel_precision is not None, s.relabel_precision or 0.0, s.val_accuracy))
 
 
 def _gated(final: pd.DataFrame, strengths: list[judges.Strength]) -> pd.DataFrame:
