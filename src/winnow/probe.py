@@ -63,7 +63,7 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2:
     x64 = x.double()
     mean, std = x64.mean(0), x64.std(0)
     std = torch.where(std > 0, std, 1.0)  # a constant column is 0 once centred: it carries nothing
-    x = _standardised(x, mean, std).float()  # within sqrt(N) of 0: float32 holds it
+    x = _standardised(x64, mean, std).float()  # within sqrt(N) of 0: float32 holds it
     weight = torch.zeros(x.shape[1], num_classes, requires_grad=True)
     bias = torch.zeros(num_classes, requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, history_size=20,
@@ -81,7 +81,7 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, *, num_classes: int, l2:
 
 
 def _standardised(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """float64 ``(N, D)``: float32 ``x`` less float64 ``mean``, over float64 ``std``. Before, in float32 with std
+    """float64 ``(N, D)``: float ``x`` less float64 ``mean``, over float64 ``std``. Before, in float32 with std
     floored at 1e-6: finite features of 1e37 summed past float32's range (a traceback from the optimiser), a row of
     3e38 came out of its held-out probe as a NaN row of pred_probs.npy, and features scaled by 1e-30 or a constant
     column of 1e30 (whose float32 mean missed its value) left a judge at chance."""
