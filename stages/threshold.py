@@ -32,12 +32,10 @@ def main() -> None:
     # set: 40 trusted digits among 160 once made low_information a mode of its own and flagged 24 train images
     split = manifest.set_index("id").loc[table["id"], "split"].to_numpy()
     cut_on, on_train = split != "trusted", split == "train"
-    discarded = {}
+    discarded, score = {}, params.get("score") or {}  # score: the percentiles the scores were computed at
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
-                                       cut_on=cut_on,
-                                       dark_percentile=(params.get("score") or {}).get("dark_percentile", 99.0),
-                                       light_percentile=(params.get("score") or {}).get("light_percentile", 75.0),
-                                       discarded=discarded)
+                                       cut_on=cut_on, dark_percentile=score.get("dark_percentile", 99.0),
+                                       light_percentile=score.get("light_percentile", 75.0), discarded=discarded)
     scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
     metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
     # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
