@@ -6,9 +6,11 @@ worker that dies, a stage terminated (winnow.ray_tasks)."""
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import imagehash
@@ -32,7 +34,7 @@ from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
-from winnow.ray_tasks import EmbedActor, FileRows, in_row_order, ray_failures
+from winnow.ray_tasks import EmbedActor, FileRows, in_row_order
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
@@ -529,21 +531,33 @@ def test_a_batch_functions_one_line_error_is_the_local_engines_on_ray(ray_cluste
     assert str(on_ray.value) == str(local.value)
 
 
+RAYLET_DIED = """
+import sys
+sys.path.insert(0, %r)
+import ray
+from winnow.ray_tasks import ray_failures
+from winnow.stage import run
+def main():
+    with ray_failures():
+        raise ray.exceptions.LocalRayletDiedError()
+run(main)
+""" % str(ROOT / "src")
+
+
 @pytest.mark.hostile("intermediates")
-def test_the_local_raylet_dying_under_the_batches_is_one_line():
+def test_the_local_raylet_dying_under_the_batches_is_one_line(tmp_path):
     # found by probing: the raylet of score's local cluster killed while its tasks ran ended the stage, at some
     # moments, in a LocalRayletDiedError traceback raised by Ray Data (at others Ray's driver exits from native code,
-    # which winnow.watched speaks for)
+    # which winnow.watched speaks for); with Ray's temp dir moved (RAY_TMPDIR), the line named /tmp/ray's logs
     require(importlib.util.find_spec("ray") is not None, what="Ray",
             fix="make setup installs the ray[data] pin of requirements.lock")
-    import ray
-
-    with pytest.raises(WinnowError) as raised, ray_failures():
-        raise ray.exceptions.LocalRayletDiedError()
-    assert str(raised.value) == (
-        "compute.engine: ray: the raylet of this machine's Ray node died while it ran the batches (LocalRayletDiedError: "
-        "the out-of-memory killer, or kill -9?); its log is under /tmp/ray/session_latest/logs; rerun, or set "
-        "compute.engine: local")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", RAYLET_DIED], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert assert_error_line(done) == (
+        "error: compute.engine: ray: the raylet of this machine's Ray node died while it ran the batches "
+        f"(LocalRayletDiedError: the out-of-memory killer, or kill -9?); its log is under {tmp_path}/ray/"
+        "session_latest/logs; rerun, or set compute.engine: local")
 
 
 def ray_stage_script(batch_function: str) -> str:
@@ -582,9 +596,13 @@ def test_a_worker_killed_by_every_try_of_a_batch_ends_the_stage_in_one_line(tmp_
     before = files_under(tmp_path)
     done = subprocess.run([sys.executable, "-c", KILLED_WORKER], cwd=tmp_path, capture_output=True, text=True,
                           timeout=180, env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
-    assert assert_error_line(done) == (
-        "error: compute.engine: ray: a Ray worker died running a batch, 4 times (WorkerCrashedError); its log is "
-        "under /tmp/ray/session_latest/logs; or set compute.engine: local")
+    line = assert_error_line(done)
+    # the folder of this run's own session (before: session_latest, which names whichever session started last)
+    logs = re.fullmatch(r"error: compute\.engine: ray: a Ray worker died running a batch, 4 times "
+                        r"\(WorkerCrashedError\); its log is under (/tmp/ray/session_\d{4}-\d\d-\d\d_[\d_-]+/logs); "
+                        r"or set compute\.engine: local", line)
+    assert logs is not None, line
+    assert (Path(logs.group(1)) / "raylet.out").is_file()
     assert "finished" not in done.stdout
     assert files_under(tmp_path) == before
 

@@ -262,11 +262,11 @@ def ray_failures() -> Iterator[None]:
             if isinstance(cause, ray.exceptions.LocalRayletDiedError):  # before: its traceback, which no retry follows
                 raise WinnowError("compute.engine: ray: the raylet of this machine's Ray node died while it ran the "
                                   "batches (LocalRayletDiedError: the out-of-memory killer, or kill -9?); its log is "
-                                  "under /tmp/ray/session_latest/logs; rerun, or set compute.engine: local") from None
+                                  f"under {ray_logs()}; rerun, or set compute.engine: local") from None
             if isinstance(cause, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                                   ray.exceptions.ActorDiedError, ray.exceptions.ObjectLostError)):
                 raise WinnowError(f"compute.engine: ray: a Ray worker died running a batch, {RETRIES + 1} times "
-                                  f"({type(cause).__name__}); its log is under /tmp/ray/session_latest/logs; "
+                                  f"({type(cause).__name__}); its log is under {ray_logs()}; "
                                   "or set compute.engine: local") from None
             chain += [getattr(cause, "cause", None), cause.__cause__, cause.__context__]
         raise
@@ -276,10 +276,24 @@ def ray_failures() -> Iterator[None]:
             handler.removeFilter(_quiet)
 
 
+def ray_logs() -> str:
+    """The folder of the logs of the Ray session this process joined (``ray start --temp-dir`` moves it), or, with
+    none joined, where Ray keeps the latest session's: under RAY_TMPDIR, else TMPDIR, else /tmp (before: always
+    /tmp/ray/session_latest/logs, which a session under another temp dir never wrote)."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is not None:
+        return node.get_logs_dir_path()
+    from ray._common.utils import get_default_ray_temp_dir
+
+    return os.path.join(get_default_ray_temp_dir(), "session_latest", "logs")
+
+
 def _quiet(record: logging.LogRecord) -> bool:
     """Ray Data's console lines kept during a run: its warnings. Its progress reports (a dozen INFO lines per
     dataset, every few seconds) and its errors, tracebacks and "please open an issue" before it raises what
-    :func:`ray_failures` reports go to its log file only (/tmp/ray/session_latest/logs/ray-data)."""
+    :func:`ray_failures` reports go to its log file only (:func:`ray_logs`, ray-data)."""
     return record.levelno == logging.WARNING
 
 
