@@ -292,3 +292,15 @@ def test_a_judge_that_agrees_with_every_label_estimates_no_noise():
     pred_probs = np.full((len(given), 6), 0.01)
     pred_probs[np.arange(len(given)), given] = 0.95
     assert cl.noise_estimate(given, pred_probs)["noise_rate"] == 0.0
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_no_image_is_judged_in_has_no_noise_estimate_rather_than_zeros():
+    # before: class 2, with no train image judged (all in val, or all removed upstream), had a noise-matrix column
+    # of zeros, P(given = i | true = 2) = 0 for every i, a distribution summing to 0 in noise_matrix.csv
+    given = np.repeat([0, 1], 20)
+    pred_probs = np.full((40, 3), 0.05)
+    pred_probs[np.arange(40), given] = 0.9
+    matrix = cl.noise_estimate(given, pred_probs)["noise_matrix"]
+    assert np.isnan(matrix[:, 2]).all()
+    assert matrix[:, :2].tolist() == [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]

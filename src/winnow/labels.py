@@ -224,13 +224,17 @@ def noise_estimate(labels: np.ndarray, pred_probs: np.ndarray) -> dict:
 
     Returns:
         ``noise_rate`` (float, share of labels estimated wrong = 1 - trace of the joint),
-        ``noise_matrix`` float ``(K, K)`` with ``[i, j] = P(given = i | true = j)``,
+        ``noise_matrix`` float ``(K, K)`` with ``[i, j] = P(given = i | true = j)``; NaN down column ``j`` where
+        no image is counted as truly of class ``j`` (none judged in that class, say), a distribution not estimated,
         ``joint`` float ``(K, K)`` with ``[i, j] = P(given = i, true = j)``.
     """
     from cleanlab.count import estimate_py_and_noise_matrices_from_probabilities
 
     labels, pred_probs = _check_probs(labels, pred_probs)
     _, noise_matrix, _, confident_joint = estimate_py_and_noise_matrices_from_probabilities(labels, pred_probs)
+    # before: such a column was written as zeros, a conditional distribution summing to 0, which reads as
+    # "never given any label" in noise_matrix.csv
+    noise_matrix = np.where(confident_joint.sum(axis=0) > 0, noise_matrix, np.nan)
     joint = confident_joint / confident_joint.sum()
     # clamped: a diagonal joint's trace rounds to 1.0000000000000002, a rate of -2.2e-16 no rate can be
     return {"noise_rate": min(1.0, max(0.0, float(1.0 - np.trace(joint)))), "noise_matrix": noise_matrix,
