@@ -576,3 +576,61 @@ def test_an_imageset_of_one_picture_is_refused_before_training(tmp_path, source,
     project, before, done = run_represent(tmp_path, write=one_picture, source=source, selfsup=SELFSUP)
     assert "lr" not in assert_error_line(done, *fragments)
     assert_nothing_left(project, before)
+
+
+class FirstOfEachBatchFailed(nn.Module):
+    """An encoder that writes one placeholder row (all ones) for the first image of every batch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x[:, 0].flatten(1)
+        return torch.cat([torch.ones(1, y.shape[1]), y[1:]])
+
+
+def placeholder_rows(project):
+    """separable() with the rows of img-3, img-10 and img-17 (three different pictures) made their mean row."""
+    features = separable()
+    features[[3, 10, 17]] = features.mean(axis=0)
+    np.save(project / "mine.npy", features)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("write, section, first", [
+    (placeholder_rows, {"source": "file", "file": "mine.npy"}, "represent.file: mine.npy: 3 different pictures have "
+                                                               "one and the same embedding, first ids 'img-3' and "
+                                                               "'img-10'"),
+    # batches of 16: img-0, img-16 and img-32 get the placeholder
+    (torchscript(FirstOfEachBatchFailed()),
+     {"source": "pretrained", "pretrained": {"torchscript": "model.pt", "input_size": 16, "batch_size": 16,
+                                             "device": "cpu"}},
+     "represent.pretrained: model.pt: 3 different pictures have one and the same embedding, first ids 'img-0' and "
+     "'img-16'"),
+])
+def test_one_embedding_for_several_different_pictures_is_refused_as_a_placeholder(tmp_path, write, section, first):
+    # before: accepted, exit 0. On MNIST-5k a file whose rows of 976 train images were one placeholder (their mean
+    # row) was stored, and embedding-clean judged those images by one another's labels: 979 relabels, not 358
+    project, before, done = run_represent(tmp_path, write=write, **section)
+    line = assert_error_line(done)
+    assert line == (f"error: {first}: a placeholder for images the features could not be computed for? The cleaners "
+                    "would judge them by one another's labels; recompute those images' features")
+    assert_nothing_left(project, before)
+
+
+def four_copies(project):
+    """blobs() with img-2, img-4 and img-6 made copies of img-0's picture (a class-0 image), and mine.npy: separable()
+    with the four copies given img-0's row, as a deterministic embedder gives them."""
+    data = blobs()
+    data.images[[2, 4, 6]] = data.images[0]
+    write_blobs(project, data)
+    features = separable()
+    features[[2, 4, 6]] = features[0]
+    np.save(project / "mine.npy", features)
+
+
+@pytest.mark.hostile("represent")
+def test_copies_of_one_picture_may_share_one_embedding(tmp_path):
+    project, _, done = run_represent(tmp_path, write=four_copies, source="file", file="mine.npy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, _ = outputs(project)
+    expected = separable()
+    expected[[2, 4, 6]] = expected[0]
+    np.testing.assert_array_equal(stored, expected)

@@ -2,7 +2,8 @@
 source's reader (:func:`read_embedding_file`: a ``.npy`` in manifest order or a ``.parquet`` keyed by
 ``id``) and :func:`checked`, which the represent stage runs on every source's features before it stores
 them: finite, scaled by one power of two where a user's magnitude would break float32 arithmetic, and
-usable by the cosine judges (no zero row, not one row or one direction for all).
+usable by the cosine judges (no zero row, not one row or one direction for all, not one row for many different
+pictures).
 
 Every refusal is one line naming the file or source (``where``) and the first image it concerns.
 """
@@ -212,10 +213,12 @@ def _type_name(kind: pa.DataType) -> str:
     return str(kind).split("<")[0]
 
 
-def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool) -> tuple[np.ndarray, float]:
+def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool,
+            pictures: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(``features`` as float32 ``(N, D)``, the factor they were multiplied by) when every value is finite,
     also after the cast; else one line. A ``user``'s features (numeric ``(N, D)``, any dtype) are first
-    scaled in float64 (:func:`_rescaled`), and what is stored must then pass :func:`_refuse_degenerate`."""
+    scaled in float64 (:func:`_rescaled`), and what is stored must then pass :func:`_refuse_degenerate` and,
+    given ``pictures`` (object ``(N,)``, each image's pixel digest), :func:`_refuse_shared_row`."""
     if features.ndim != 2 or len(features) != len(ids) or features.shape[1] == 0:
         raise WinnowError(f"{where}: features of shape {features.shape} for {len(ids)} images; expected (N, D)")
     scale = 1.0
@@ -229,6 +232,8 @@ def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool) ->
     _refuse_non_finite(features, ids, where=where)
     if user:
         _refuse_degenerate(features, ids, where=where)
+        if pictures is not None:
+            _refuse_shared_row(features, ids, pictures, where=where)
     else:  # a model of our own that diverged or collapsed (represent.judge.lr 1000): one point for every image
         _refuse_one_point(features, where=where, fix=f"its training diverged or collapsed: lower {where}.lr or "
                                                      "choose another source")
@@ -325,6 +330,32 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> Non
                "the mean embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "
                           f"{spread:.1e} from the first image's): {why}")
+
+
+# a placeholder: one stored row for at least this many different pictures, and for this many times the pictures of any
+# other row (a coarse extractor, whose rows collide by the handful everywhere, is kept)
+SHARED_PICTURES, SHARED_LEAD = 3, 3
+
+
+def _refuse_shared_row(features: np.ndarray, ids: np.ndarray, pictures: np.ndarray, *, where: str) -> None:
+    """One line when one row of float32 ``features`` ``(N, D)`` is the embedding of at least
+    :data:`SHARED_PICTURES` different ``pictures`` (object ``(N,)`` pixel digests; copies of one picture rightly
+    share a row) and :data:`SHARED_LEAD` times as many pictures as any other row. Before: an embedder's placeholder
+    for the images it failed on (the mean row, written for 976 of 3,255 MNIST train images) was stored, and
+    embedding-clean judged those images by one another's labels, relabelling 979 train images instead of 358,
+    without a word."""
+    row = np.ascontiguousarray(features).view(np.dtype((np.void, features.dtype.itemsize * features.shape[1])))
+    shared = pd.DataFrame({"row": np.unique(row.ravel(), return_inverse=True)[1],
+                           "picture": np.asarray(pictures, dtype=object)}).drop_duplicates()
+    by_row = shared["row"].value_counts()  # different pictures per stored row, most first
+    most, next_most = int(by_row.iloc[0]), int(by_row.iloc[1]) if len(by_row) > 1 else 1
+    if most < max(SHARED_PICTURES, SHARED_LEAD * next_most):
+        return
+    first = shared.index[shared["row"] == by_row.index[0]]  # one image per picture, in manifest order
+    raise WinnowError(f"{where}: {most} different pictures have one and the same embedding, first ids "
+                      f"{_shown(ids[first[0]])} and {_shown(ids[first[1]])}: a placeholder for images the features "
+                      "could not be computed for? The cleaners would judge them by one another's labels; recompute "
+                      "those images' features")
 
 
 def _shown(value) -> str:

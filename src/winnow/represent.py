@@ -12,7 +12,8 @@ learns the noise. So the sources (:data:`winnow.configs.EMBEDDING_SOURCES`) othe
 
 Features a user supplies (``file``, ``pretrained``) are scaled by one power of two when their magnitude
 would break float32 arithmetic downstream, and refused when the cosine judges could not use them (a zero
-row, one row for all, one direction for all): :mod:`winnow.embedding_checks`.
+row, one row for all, one direction for all, one row for many different pictures):
+:mod:`winnow.embedding_checks`.
 
 Read top to bottom: :func:`options` (every parameter is checked there), :func:`embed_imageset` (the
 dispatch), :func:`read_representation` (the stage's output, rows chosen by
@@ -136,8 +137,11 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         features = read_embedding_file(options.file, ids)
         info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": file_sha256(options.file)}
         where = f"represent.file: {options.file}"
-    features, scale = checked(features, ids, where=where, user=options.source in USER_SOURCES)
-    if options.source in USER_SOURCES:
+    user = options.source in USER_SOURCES
+    # a user's features are also checked against the pixels: one row for many different pictures is a placeholder
+    pictures = _digests(data, np.ones(len(ids), bool)).to_numpy() if user else None
+    features, scale = checked(features, ids, where=where, user=user, pictures=pictures)
+    if user:
         info["scale"] = scale
     if model_out is not None:
         if options.source == "selfsup":
