@@ -450,6 +450,30 @@ def test_a_y_column_of_whole_numbers_is_refused_as_a_label(tmp_path):
 
 
 @pytest.mark.hostile("represent")
+@pytest.mark.parametrize("column", ["class_id", "category_id", "targetIdx", "image_index"])
+def test_a_column_of_whole_numbers_named_with_a_label_or_row_word_is_refused(tmp_path, column):
+    # before: accepted, exit 0: only the bare names (class, target, index) were seen, so the class ids became a
+    # feature and the label cleaners judged each label partly by the label itself
+    write = parquet(pd.DataFrame({"id": ids(), column: np.arange(N) % 2, "f0": np.linspace(0.1, 0.9, N),
+                                  "f1": np.linspace(0.9, 0.1, N)}))
+    project, before, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
+    line = assert_error_line(done)
+    assert line == (f"error: represent.file: mine.parquet: column {column!r} reads as a label, split or row index, not "
+                    "a feature: the embedding would carry what the label cleaners judge; write only id and the features")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_feature_named_with_a_label_word_but_holding_fractions_is_read(tmp_path):
+    x, y = np.arange(N) % 2 + 0.25, np.linspace(0.1, 0.9, N)
+    write = parquet(pd.DataFrame({"id": ids(), "class_score": x, "umap_y": y}))
+    project, _, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, _ = outputs(project)
+    np.testing.assert_array_equal(stored, np.stack([x, y], 1).astype(np.float32))
+
+
+@pytest.mark.hostile("represent")
 @pytest.mark.parametrize("frame, fragments", [
     # before: "values are object, not numbers", naming no column
     (pd.DataFrame({"id": ids(), "f0": pd.array([1, 2, 3, None] + [1] * (N - 4), dtype="Int64"), "f1": np.ones(N)}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,18 +99,24 @@ def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
                           "perturbations changed); write it again for this one")
 
 
-_BOOKKEEPING = {"label", "labels", "target", "targets", "class", "classes", "y", "split", "index", "row", "row_number",
-                "row_id", "idx"}
+_BOOKKEEPING = {"label", "labels", "target", "targets", "class", "classes", "category", "categories", "y", "split",
+                "index", "row", "row_number", "row_id", "idx"}
+# words that make a longer name bookkeeping too: class_id, category_id, targetIdx, image_index (not y: umap_y)
+_BOOKKEEPING_WORDS = _BOOKKEEPING - {"y"}
 
 
 def _bookkeeping_column(name: str, values: pd.Series) -> bool:
     """Whether a parquet column named ``name`` is a label, split or row number rather than a feature. A name
-    such as ``y`` or ``class`` is also a coordinate's (a 2-D map's x and y) or a feature's: such a column reads
-    as bookkeeping only while its values could be one, whole numbers or text; ``label`` always does."""
+    such as ``y`` or ``class`` (or one with such a word, ``class_id``) is also a coordinate's (a 2-D map's x and
+    y) or a feature's: such a column reads as bookkeeping only while its values could be one, whole numbers or
+    text; ``label`` always does."""
     lowered = name.lower()
     if "label" in lowered or lowered.startswith(("unnamed", "__index_level")):
         return True
-    if lowered not in _BOOKKEEPING:
+    # before: only the bare names were seen, so a class_id or category_id column (COCO's) became a feature, and the
+    # label cleaners judged each label partly by the label itself
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()))
+    if lowered not in _BOOKKEEPING and not words & _BOOKKEEPING_WORDS:
         return False
     if not pd.api.types.is_float_dtype(values):
         return True
