@@ -658,3 +658,25 @@ def test_copies_of_one_picture_may_share_one_embedding(tmp_path):
     expected = separable()
     expected[[2, 4, 6]] = expected[0]
     np.testing.assert_array_equal(stored, expected)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("how", ["absolute", "link"])
+def test_a_users_file_in_data_represent_under_another_name_is_refused_before_dvc_empties_the_folder(tmp_path, how):
+    # before: only "data/represent/..." as written was refused; an absolute path or a link into the folder passed the
+    # source stage, dvc repro then deleted data/represent with the user's file in it, and represent said "not found"
+    project = tmp_path / "project"
+    kept = project / "data/represent/mine.npy"
+    named = str(kept) if how == "absolute" else "mine.npy"
+    params = default_params()
+    params["represent"] = {**params["represent"], "source": "file", "file": named}
+    make_project(project, params)
+    kept.parent.mkdir(parents=True)
+    np.save(kept, separable())
+    if how == "link":
+        (project / "mine.npy").symlink_to(kept)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "source", timeout=300))
+    assert line == (f"error: params.yaml: represent.file: {named} lies in data/represent, the stage's own output, which "
+                    "dvc repro empties before it runs; keep your file elsewhere")
+    assert_nothing_left(project, before)

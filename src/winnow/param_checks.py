@@ -70,9 +70,19 @@ def embedding_source_ready(section: dict, path: str) -> None:
     # dvc repro deletes a stage's outputs before it runs: a user's file kept there is gone before it is read
     for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
                        ("pretrained.path", pretrained.get("path"))):
-        if isinstance(value, str) and Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
+        if isinstance(value, str) and _in_represent_output(value):
             fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
                                   "before it runs; keep your file elsewhere")
+
+
+def _in_represent_output(value: str) -> bool:
+    """Whether the path ``value`` lies in data/represent: as written, or once made absolute and its links resolved
+    from the working directory, the project's root, where params.yaml is read. Before: an absolute path
+    (/home/me/project/data/represent/mine.npy) or a link into the folder passed, dvc repro deleted the user's file,
+    and represent then said it was not found."""
+    if Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
+        return True
+    return Path(os.path.realpath(value)).is_relative_to(os.path.realpath("data/represent"))
 
 
 def embedding_pairs_confirmed(section: dict, path: str) -> None:
