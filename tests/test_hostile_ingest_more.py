@@ -1,6 +1,6 @@
 """Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
 files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
-batches.meta, and split folders named in another case.
+batches.meta, and split folders named in another case. Third pass: float16 labels.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
@@ -154,6 +154,20 @@ def test_split_folders_named_in_another_case_are_named_in_the_refusal(tmp_path):
     assert_error_line(done, f"class folder {data / 'Test'} has no files directly inside it ('Test' is not the split "
                             "folder 'test': split folders are named in lower case)")
     assert_nothing_left(project, before)
+
+
+# --- third pass ------------------------------------------------------------------------------------------------
+
+@pytest.mark.hostile("npz")
+def test_float16_labels_are_read_without_numpy_warnings(tmp_path, rng):
+    # before: numpy's "RuntimeWarning: overflow encountered in cast" and the source line it came from on stderr, for
+    # labels every one of which is a whole class number (float16 cannot hold the 2**31 they were compared with)
+    np.savez(tmp_path / "set.npz", images=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8),
+             labels=np.arange(10, dtype=np.float16) % 2)
+    project, _, done = run_ingest(tmp_path, "npz", tmp_path / "set.npz", val_fraction=0.2)
+    assert_ingested(done)
+    assert done.stderr == ""
+    assert ingested(project).sort_values("id")["label"].tolist() == [0, 1] * 5
 
 
 def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():

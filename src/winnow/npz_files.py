@@ -231,6 +231,8 @@ def _npz_labels(values: np.ndarray, key: str, path: Path) -> np.ndarray:
     if values.dtype.kind not in "iubf":
         raise WinnowError(f"{path}: {key} has labels of type {values.dtype}; store class numbers 0..K-1 and the "
                           "names in a 'classes' array or ingest.classes")
+    if values.dtype.kind == "f":  # compared in float64: 2**31 overflows float16 (before: numpy's "overflow encountered
+        values = values.astype(np.float64)  # in cast" RuntimeWarning on stderr for every float16 label array)
     for bad, what in (
         (~np.isfinite(values) | (values != np.round(values)) if values.dtype.kind == "f" else None,
          "not a whole class number; a label is never rounded"),
