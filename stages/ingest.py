@@ -87,6 +87,7 @@ def _ingest(params: dict) -> None:
     print(f"ingest: {len(manifest)} images from {p['source']} ({counts}), {len(rejected)} rejected, "
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
     _warn_weak_judge_splits(manifest, loaded.classes)
+    _warn_below_the_models(rows.shape)
 
 
 def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
@@ -151,6 +152,20 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
             print(f"warning: ingest: the {split} split holds {len(held)} images, fewer than "
                   f"{MIN_JUDGE_IMAGES_PER_CLASS} per class of the {len(taught)}: {JUDGED_ON}, and one image moves "
                   f"its accuracy by {100 / len(held):.0f} points; give it more images")
+
+
+MODELS_SMALLEST = 8  # a side below this winnow.models.build_model refuses, as params.yaml's ingest.size does
+
+
+def _warn_below_the_models(shape: tuple[int, ...]) -> None:
+    """Images kept at the source's size (ingest.size null) with a side below :data:`MODELS_SMALLEST` (``shape``: the
+    imageset's ``(N, H, W, C)``): degrade and score take them, but represent's judge and train refuse them minutes
+    later, naming their model's parameter (before: not a word here, then "represent.judge.model: images of 6x6px are
+    too small for lenet5", which no model parameter can help)."""
+    if min(shape[1:3]) < MODELS_SMALLEST:
+        print(f"warning: ingest.size: the images are {shape[1]}x{shape[2]} (null keeps the source's size), below the "
+              f"{MODELS_SMALLEST} px a side the models take: represent's judge and train will refuse them; set "
+              "ingest.size (8 to 1024) to resize them")
 
 
 def _warn_trusted_copies(manifest: pd.DataFrame) -> None:
