@@ -1,7 +1,7 @@
 """Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
 files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
-batches.meta, and split folders named in another case. Third pass: float16 labels, and images too small for
-the models at the source's size.
+batches.meta, and split folders named in another case. Third pass: float16 labels, images too small for the
+models at the source's size, and the one folder an unzipped archive wraps the class folders in.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
@@ -186,6 +186,22 @@ def test_images_below_the_models_smallest_side_at_the_sources_size_are_named_at_
             "models take: represent's judge and train will refuse them; set ingest.size (8 to 1024) to resize them"
             in done.stdout.splitlines())
     assert len(ingested(project)) == 12
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("layout", ["classes", "splits"])
+def test_the_one_folder_an_archive_wraps_the_class_folders_in_is_named_as_such(tmp_path, layout):
+    # before: "class folder .../flowers has no files directly inside it; ... add its images or remove the folder",
+    # advice that deletes the data set, for the extra folder an unzipped archive puts above the class folders
+    data = tmp_path / "data"
+    inner = data / "flowers" / ("train" if layout == "splits" else "")
+    image_folder(inner, {"daisy": 6, "rose": 6})
+    held = "1, first train" if layout == "splits" else "2, first daisy"
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (f"error: ingest.path: {data} holds one folder, flowers, which holds folders "
+                                       f"({held}) and no files: if those are the class or split folders, point "
+                                       f"ingest.path at {data / 'flowers'}")
+    assert_nothing_left(project, before)
 
 
 def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():
