@@ -1,7 +1,7 @@
 """Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
 files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
 batches.meta, and split folders named in another case. Third pass: float16 labels, images too small for the
-models at the source's size, and the one folder an unzipped archive wraps the class folders in.
+models at the source's size, the one folder an unzipped archive wraps the class folders in, and macOS's Icon\\r.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
@@ -23,6 +23,7 @@ from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_ingest import (REJECTED, assert_ingested, cifar_folder, image_folder, ingested, rejected,
                                  run_ingest)
 from winnow.cifar10 import FOLDER
+from winnow.source_listing import fingerprint
 
 SEE = "see data/ingest/rejected.csv for each file and its reason"
 
@@ -202,6 +203,22 @@ def test_the_one_folder_an_archive_wraps_the_class_folders_in_is_named_as_such(t
                                        f"({held}) and no files: if those are the class or split folders, point "
                                        f"ingest.path at {data / 'flowers'}")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_the_icon_file_macos_writes_for_a_custom_folder_icon_is_never_read(tmp_path):
+    # before: "Icon\r" (the custom folder icon of Finder, Dropbox and Google Drive on macOS) was a row in each class
+    # folder, "file name holds a carriage return ... rename it", and with the one beside them 3 of 15 files: ingest
+    # stopped over max_reject_fraction
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    listed = fingerprint("imagefolder", str(data))
+    for folder in (data, data / "a", data / "b"):
+        (folder / "Icon\r").write_bytes(b"")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    assert len(ingested(project)) == 12
+    assert fingerprint("imagefolder", str(data)) == listed  # never read, so never listed
 
 
 def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():

@@ -150,9 +150,10 @@ def place(where: Path | RemotePath) -> str:
 # what Windows' Explorer, a zip made on macOS and a Synology NAS leave beside the images: the system's own, never
 # read, as a name starting with '.' (before, Thumbs.db in each class folder was a rejected row that could stop
 # ingest at its max_reject_fraction, a __MACOSX folder was refused as a class with no images, and the thumbnails in
-# each folder's @eaDir were two "nested folder" rows an image, whose "move it up" would make them training images)
+# each folder's @eaDir were two "nested folder" rows an image, whose "move it up" would make them training images);
+# macOS's "Icon\r" (a custom folder icon: Finder's, Dropbox's, Google Drive's) was a row each folder, "rename it"
 SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx", "@eadir",
-                          "#recycle"})
+                          "#recycle", "icon\r"})
 
 
 def is_hidden(name: str) -> bool:
