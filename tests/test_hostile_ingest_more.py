@@ -1,7 +1,8 @@
 """Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
 files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
 batches.meta, and split folders named in another case. Third pass: float16 labels, images too small for the
-models at the source's size, the one folder an unzipped archive wraps the class folders in, and macOS's Icon\\r.
+models at the source's size, the one folder an unzipped archive wraps the class folders in, macOS's Icon\\r, and
+the folders a disk keeps at its top.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
@@ -219,6 +220,24 @@ def test_the_icon_file_macos_writes_for_a_custom_folder_icon_is_never_read(tmp_p
     assert rejected(project) == {}
     assert len(ingested(project)) == 12
     assert fingerprint("imagefolder", str(data)) == listed  # never read, so never listed
+
+
+@pytest.mark.hostile("imagefolder")
+def test_the_folders_a_disk_keeps_at_its_top_are_never_classes(tmp_path):
+    # before: with the class folders at the top of a disk, ext4's lost+found and Windows' $RECYCLE.BIN were classes
+    # "with no images: add its images or remove the folder", and System Volume Information a class of unreadable files
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    listed = fingerprint("imagefolder", str(data))
+    (data / "lost+found").mkdir()
+    (data / "$RECYCLE.BIN").mkdir()
+    (data / "$RECYCLE.BIN" / "desktop.ini").write_text("[.ShellClassInfo]\n")
+    (data / "System Volume Information").mkdir()
+    (data / "System Volume Information" / "IndexerVolumeGuid").write_text("{0b1f2a3c}")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    assert sorted(set(ingested(project)["label"])) == [0, 1] and len(ingested(project)) == 12
+    assert fingerprint("imagefolder", str(data)) == listed
 
 
 def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():

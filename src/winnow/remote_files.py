@@ -151,9 +151,11 @@ def place(where: Path | RemotePath) -> str:
 # read, as a name starting with '.' (before, Thumbs.db in each class folder was a rejected row that could stop
 # ingest at its max_reject_fraction, a __MACOSX folder was refused as a class with no images, and the thumbnails in
 # each folder's @eaDir were two "nested folder" rows an image, whose "move it up" would make them training images);
-# macOS's "Icon\r" (a custom folder icon: Finder's, Dropbox's, Google Drive's) was a row each folder, "rename it"
+# macOS's "Icon\r" (a custom folder icon: Finder's, Dropbox's, Google Drive's) was a row each folder, "rename it";
+# and at the top of a disk holding the class folders, ext4's lost+found and the folders Windows writes on every drive
+# it mounts were classes "with no images": "remove the folder", which fsck and Windows need
 SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "__macosx", "@eadir",
-                          "#recycle", "icon\r"})
+                          "#recycle", "icon\r", "lost+found", "system volume information", "$recycle.bin"})
 
 
 def is_hidden(name: str) -> bool:
