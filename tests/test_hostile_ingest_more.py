@@ -1,8 +1,8 @@
 """Hostile inputs to ingest, second pass: the trusted set's files in the reject fraction, a test class whose
 files were all set aside, animated PNG / WebP files, class names that are not UTF-8 in an .npz or CIFAR-10's
 batches.meta, and split folders named in another case. Third pass: float16 labels, images too small for the
-models at the source's size, the one folder an unzipped archive wraps the class folders in, macOS's Icon\\r, and
-the folders a disk keeps at its top.
+models at the source's size, the one folder an unzipped archive wraps the class folders in, and what systems write
+beside the images (macOS's Icon\\r, a disk's folders at its top, the Zone.Identifier files of a copy into WSL).
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rejected rows and counts.
@@ -237,6 +237,21 @@ def test_the_folders_a_disk_keeps_at_its_top_are_never_classes(tmp_path):
     assert_ingested(done)
     assert rejected(project) == {}
     assert sorted(set(ingested(project)["label"])) == [0, 1] and len(ingested(project)) == 12
+    assert fingerprint("imagefolder", str(data)) == listed
+
+
+@pytest.mark.hostile("imagefolder")
+def test_the_zone_identifier_files_a_copy_from_windows_into_wsl_writes_are_never_read(tmp_path):
+    # before: each image copied from Windows into WSL had a "<image>:Zone.Identifier" beside it, a row each ("not an
+    # image file (suffix .Identifier ...)"): half the files, so ingest stopped over max_reject_fraction
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    listed = fingerprint("imagefolder", str(data))
+    for image in sorted(data.glob("*/*.png")):
+        image.with_name(f"{image.name}:Zone.Identifier").write_text("[ZoneTransfer]\r\nZoneId=3\r\n")
+    project, _, done = run_ingest(tmp_path, "imagefolder", data)
+    assert_ingested(done)
+    assert rejected(project) == {}
+    assert len(ingested(project)) == 12
     assert fingerprint("imagefolder", str(data)) == listed
 
 

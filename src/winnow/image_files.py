@@ -7,7 +7,8 @@ What is read and what is set aside (a row ``(path, reason)`` in ``rejected``, la
 ``data/ingest/rejected.csv``) — nothing is skipped without a row, except hidden entries (names
 starting with ``.``: ``.DS_Store``, ``.ipynb_checkpoints``, editors' swap files; and Windows' ``Thumbs.db`` and
 ``desktop.ini``, a macOS zip's ``__MACOSX``, macOS's custom folder icon ``Icon\\r``, a Synology NAS's ``@eaDir`` and
-``#recycle``, a disk's ``lost+found``, ``System Volume Information`` and ``$RECYCLE.BIN``:
+``#recycle``, a disk's ``lost+found``, ``System Volume Information`` and ``$RECYCLE.BIN``, and the
+``<file>:Zone.Identifier`` a copy from Windows into WSL writes beside each file:
 :func:`winnow.remote_files.is_hidden`), which are the file system's and tools' own and never read (a hidden folder
 of image files beside the class folders whose name starts with ``.``, and hidden image files in a class folder, get
 a ``warning:`` line: they may be a class or its images):

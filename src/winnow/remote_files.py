@@ -158,10 +158,17 @@ SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desk
                           "#recycle", "icon\r", "lost+found", "system volume information", "$recycle.bin"})
 
 
+# Windows' record of where a downloaded file came from (its Zone.Identifier stream), which a copy into WSL writes
+# beside each file as "<file>:Zone.Identifier" (before: a row for every image so copied, half the files: ingest stopped)
+ZONE_IDENTIFIER = ":zone.identifier"
+
+
 def is_hidden(name: str) -> bool:
     """Whether an entry of an image folder is the file system's or a tool's own, never read: its name starts with
-    '.' (``.DS_Store``, ``.ipynb_checkpoints``) or is one of :data:`SYSTEM_NAMES`, in any case."""
-    return name.startswith(".") or name.lower() in SYSTEM_NAMES
+    '.' (``.DS_Store``, ``.ipynb_checkpoints``), is one of :data:`SYSTEM_NAMES` or ends in :data:`ZONE_IDENTIFIER`,
+    in any case."""
+    lower = name.lower()
+    return name.startswith(".") or lower in SYSTEM_NAMES or lower.endswith(ZONE_IDENTIFIER)
 
 
 @dataclass(frozen=True)
