@@ -103,11 +103,17 @@ def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_p
     class3 = np.flatnonzero(labels == "3")
     write_variant(repo, "baseline", labels, wrong_on(labels, [5, 420, *class3[:15]]))  # recall of 3: 1.00 -> 0.85
     code, out = _gate(repo, capsys, "--markdown", str(tmp_path / "gate.md"))
-    assert code == 1 and "gate: FAIL — 2 regression(s)" in out
+    # the 15 images of class 3 went to class 4: class 4's predictions are 15 wrong more (false positives)
+    assert code == 1 and "gate: FAIL — 3 regression(s)" in out
     row = _row(out, "baseline", "3")
     assert row[2:7] == ["100", "15", "1.0000", "0.8500", "-0.1500"]
     assert row[8] == "< 0.0001" and row[9] == "0.0003"  # 2^-15; Holm over 10 classes, the others unchanged
     assert row[-1] == "**REGRESSED**"
+    # 15 of the 900 images of other classes newly taken into 4, none given back: 15 per 100 images of class 4, the
+    # same 2^-15 and Holm over the 10 classes' false-positive tests
+    taken = _row(out, "baseline", "4 (false positives)")
+    assert taken[2:7] == ["900", "15", "0.0000", "0.1500", "+0.1500"]
+    assert taken[8] == "< 0.0001" and taken[9] == "0.0003" and taken[-1] == "**REGRESSED**"
     assert _row(out, "baseline", "all (accuracy)")[-1] == "**REGRESSED**"  # 15 of 1000 lost, none gained
     assert (tmp_path / "gate.md").read_text() == out  # the pull-request comment says the same
 
@@ -130,11 +136,97 @@ def test_a_collapse_every_pooled_head_run_shares_regresses_and_the_floor_follows
     base = [run(rng.random(8) < 0.6) for _ in range(3)]
     head = [run(np.zeros(8, bool)) for _ in range(3)]
     section = default_params()["gate"]
-    row = paired_rows(base, head, variant="v", settings=GateSettings.from_params(section)).set_index("class").loc["x"]
+    recall = paired_rows(base, head, variant="v", settings=GateSettings.from_params(section))
+    row = recall[recall["metric"] == "recall"].set_index("class").loc["x"]
     assert row["collapsed"] and row["verdict"] == "REGRESSED" and row["p_adj"] > 0.05
     one = paired_rows(base[0], run(np.r_[np.ones(7, bool), False]), variant="v",
                       settings=GateSettings.from_params(section | {"correction": "none", "overdispersion": 1.0}))
-    assert one.set_index("class").loc["x", "floor_p"] == pytest.approx(2.0 ** -int(np.sum(base[0]["predicted"][:8] == "x")))
+    assert one[one["metric"] == "recall"].set_index("class").loc["x", "floor_p"] == pytest.approx(2.0 ** -int(np.sum(base[0]["predicted"][:8] == "x")))
+
+
+def _absorbing_head():
+    """10 classes x 100 test images. Base: right everywhere but 3 images of each class 1..9 sent to a neighbouring
+    class (c -> c % 9 + 1). Head: mends those 27, and sends 3 other images of each class 1..9 to class 0."""
+    labels = labels_of()
+    base, head = labels.copy(), labels.copy()
+    for c in range(1, 10):
+        rows = np.flatnonzero(labels == str(c))
+        base[rows[3:6]] = str(c % 9 + 1)
+        head[rows[:3]] = "0"
+    return labels, base, head
+
+
+def _frame(labels, predicted):
+    return pd.DataFrame({"id": [f"t{i}" for i in range(len(labels))], "label": labels, "predicted": predicted})
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_that_takes_other_classes_images_regresses_on_its_false_positives():
+    # before: accuracy and every recall unchanged (27 lost, 27 gained, 3 and 3 in each class 1..9), every verdict
+    # ok, and the gate passed while 27 of class 0's 127 predictions were wrong (precision 1.00 -> 0.79)
+    from hostile_harness import default_params
+    from winnow.gate_table import GateSettings, paired_rows
+
+    labels, base, head = _absorbing_head()
+    settings = GateSettings.from_params(default_params()["gate"])
+    assert settings.overdispersion == 1.57 and settings.tolerance("per_class.0.false_positives") == 0.02
+    table = paired_rows(_frame(labels, base), _frame(labels, head), variant="v", settings=settings)
+    kept = table[table["metric"] != "false_positives"]
+    assert (kept["change"] == 0).all() and (kept["verdict"] == "ok").all()  # what the gate saw before: nothing
+    taken = table[table["metric"] == "false_positives"].set_index("class")
+    row = taken.loc["0"]
+    # the other classes' 900 images: 27 newly predicted 0, none given back; 27 per class 0's 100 own images (a
+    # specificity change of 27/900 = -0.03)
+    assert (row["images"], row["changed"]) == (900, 27)
+    assert (row["base"], row["head"], row["change"]) == (0, pytest.approx(0.27), pytest.approx(0.27))
+    # McNemar one-sided, 27 lost 0 gained at phi 1.57: P(X >= k) of Binomial(k, 1/2) with k = 27/1.57 is 0.5^k;
+    # Holm over the 10 classes' false-positive tests, the 9 others at p 1 (none takes an image more)
+    assert row["p"] == pytest.approx(0.5 ** (27 / 1.57)) and row["p_adj"] == pytest.approx(10 * 0.5 ** (27 / 1.57))
+    assert row["tolerance"] == 0.02 and row["verdict"] == "REGRESSED" and not row["collapsed"]
+    assert 0.02 < row["ci_low"] < 0.27 < row["ci_high"]
+    # each class 1..9 no longer takes the 3 images it took at base: 3 per 100 of its own fewer
+    others = taken.drop(index="0")
+    assert np.allclose(others["base"], 0.03) and np.allclose(others["head"], 0) and np.allclose(others["change"], -0.03)
+    assert (others["p"] == 1).all() and (others["verdict"] == "ok").all()
+
+
+def test_the_absorbing_head_fails_the_gate_with_its_row_and_the_markdown_says_the_same(repo, capsys, tmp_path):
+    labels, base, head = _absorbing_head()
+    write_variant(repo, "baseline", labels, base)
+    commit(repo)
+    write_variant(repo, "baseline", labels, head)
+    code, out = _gate(repo, capsys, "--all", "--markdown", str(tmp_path / "gate.md"))
+    row = _row(out, "baseline", "0 (false positives)")
+    # phi 1 here: p 2^-27, p adj 10 x 2^-27, both below what 4 decimals show
+    assert row[2:] == ["900", "27", "0.0000", "0.2700", "+0.2700", row[7], "< 0.0001", "< 0.0001", "0.02",
+                       "**REGRESSED**"]
+    assert _row(out, "baseline", "0")[2:7] == ["100", "0", "1.0000", "1.0000", "+0.0000"]
+    assert _row(out, "baseline", "all (accuracy)")[-1] == "ok"
+    assert code == 1 and out.splitlines()[-1] == ("gate: FAIL — 1 regression(s): baseline 0 (false positives) "
+                                                  "+0.2700 (p adj < 0.0001)")
+    assert "0.02 used" not in out  # the base names the key: no default, no note
+    assert (tmp_path / "gate.md").read_text() == out
+
+
+def test_a_seed_like_shuffle_of_a_few_images_between_classes_regresses_nothing():
+    # each side wrong on 30 images drawn at random, each sent to a class drawn at random: a class takes or gives
+    # back a few images, as a retrained model's do
+    from hostile_harness import default_params
+    from winnow.gate_table import GateSettings, paired_rows
+
+    labels = labels_of()
+    rng = np.random.default_rng(7)
+    sides = []
+    for _ in range(2):
+        predicted = labels.copy()
+        for i in rng.choice(len(labels), size=30, replace=False):
+            predicted[i] = rng.choice([c for c in CLASSES if c != labels[i]])
+        sides.append(_frame(labels, predicted))
+    table = paired_rows(*sides, variant="v", settings=GateSettings.from_params(default_params()["gate"]))
+    taken = table[table["metric"] == "false_positives"]
+    assert len(taken) == 10 and taken["changed"].max() >= 3  # some class did take or give back several
+    assert not (table["verdict"] == "REGRESSED").any()
+    assert set(taken["verdict"]) <= {"ok", "rise not significant"}
 
 
 def test_a_large_drop_on_a_tiny_class_passes_with_its_p_value(repo, capsys):
@@ -612,7 +704,9 @@ def test_a_drop_every_head_run_shows_is_not_pooled_away_by_their_noise_elsewhere
     assert row[4:7] == ["1.0000", "0.7000", "-0.3000"]
     assert row[8:10] == ["< 0.0001", "< 0.0001"] and row[-1] == "**REGRESSED**"
     assert _row(out, "baseline", "all (accuracy)")[-1] == "drop within tolerance"
-    assert code == 1 and "gate: FAIL — 1 regression(s): baseline 3 -0.3000" in out
+    # class 4 took those 30 images in both head runs: its false positives regress by the same every-run rule
+    assert code == 1 and ("gate: FAIL — 2 regression(s): baseline 3 -0.3000 (p adj < 0.0001); baseline 4 (false "
+                          "positives) +0.3000 (p adj < 0.0001)") in out
 
 
 @pytest.mark.hostile("gate")
@@ -634,7 +728,9 @@ def test_a_second_head_seed_cannot_pool_away_the_class_the_first_lost(tmp_path, 
     row = _row(out, "baseline", "3")
     assert row[4:7] == ["1.0000", "0.8000", "-0.2000"]
     assert row[9] == "< 0.0001" and row[-1] == "**REGRESSED**"
-    assert code == 1 and "gate: FAIL — 1 regression(s): baseline 3 -0.2000" in out
+    # pooled, class 4 took 20 per 100 of its images (head1's 40, half the runs), its phi from the other classes
+    assert code == 1 and ("gate: FAIL — 2 regression(s): baseline 3 -0.2000 (p adj < 0.0001); baseline 4 (false "
+                          "positives) +0.2000 (p adj < 0.0001)") in out
 
 
 @pytest.mark.hostile("gate")

@@ -99,7 +99,8 @@ def test_a_branch_named_workspace_is_refused_as_ambiguous(tmp_path):
     assert_nothing_left(project, before)
     done, _ = gate(project, "--target", "HEAD", base="refs/heads/workspace")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == ("gate: PASS — 2 variant(s), 22 paired tests, no significant drop beyond "
+    # 2 variants of 10 classes: accuracy, 10 recalls and 10 classes' false positives each
+    assert done.stdout.splitlines()[-1] == ("gate: PASS — 2 variant(s), 42 paired tests, no significant drop beyond "
                                             "its tolerance"), done.stdout
 
 
@@ -136,11 +137,12 @@ def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
     assert_nothing_left(project, before)
     done, _ = gate(project, base="refs/remotes/origin/main")
     assert done.returncode == 1, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 2 regression(s): pruned all (accuracy) -0.0380"), \
+    # the 38 images class 0 lost went to class 1: its false positives regress too
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): pruned all (accuracy) -0.0380"), \
         done.stdout
     git(project, "branch", "-f", "origin/main", "refs/remotes/origin/main")  # one commit by both names: no doubt
     done, _ = gate(project, base="origin/main")
-    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 2 regression(s)"), done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 3 regression(s)"), done.stdout + done.stderr
 
 
 @pytest.mark.hostile("gate")
@@ -297,6 +299,50 @@ def test_a_tolerance_the_gate_never_tests_fails(tmp_path):
 
 
 @pytest.mark.hostile("gate")
+@pytest.mark.parametrize(("extra", "line"), [
+    ({"per_class.nosuch.false_positives": 0.0}, "per_class.nosuch.false_positives match no metric the gate tests "
+                                                 "(accuracy, per_class.<class>.recall, per_class.<class>.false_positives)"),
+    ({"per_class.?.false_positives": 0.25}, "per_class.?.false_positives: 0.25 decide no metric"),
+])
+def test_a_false_positive_tolerance_that_decides_nothing_fails(tmp_path, extra, line):
+    # the new key is read as the others are: an entry that matches no class, or is overridden everywhere, is refused
+    tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.*.false_positives": 0.02, **extra}
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
+    done, before = gate(project)
+    assert_error_line(done, "params.yaml at HEAD: gate.tolerances: " + line)
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_negative_false_positive_tolerance_is_refused(tmp_path):
+    tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.*.false_positives": -0.01}
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
+    done, before = gate(project)
+    assert_error_line(done, "gate.tolerances.per_class.*.false_positives", "-0.01 is below 0")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_from_before_the_false_positive_test_gates_with_the_default_and_says_so(tmp_path):
+    # a base's settings judge the change; a base written before per_class.<class>.false_positives existed names no
+    # tolerance for it, and a metric no pattern matches is refused: every such project's gate would have stopped
+    project = gate_project(tmp_path, {**default_params()["gate"],
+                                      "tolerances": {"accuracy": 0.005, "per_class.*.recall": 0.02}})
+    note = ("- gate settings: HEAD's gate.tolerances match no per_class.<class>.false_positives; 0.02 used (add e.g. "
+            "'per_class.*.false_positives: 0.02' there)")
+    done, _ = gate(project, "--all")
+    assert done.returncode == 0 and done.stderr == "", done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert note in lines and lines[-1].startswith("gate: PASS — 2 variant(s), 42 paired tests")
+    assert "- gate settings: HEAD's; workspace's differ in" not in done.stdout  # the workspace's params are HEAD's
+    assert all(line.split(" | ")[-2] == "0.02" for line in lines if "(false positives)" in line and line[0] == "|")
+    planted_drop(project)  # class 3's 40 lost go to class 4
+    done, _ = gate(project)
+    assert done.returncode == 1 and note in done.stdout.splitlines()
+    assert done.stdout.splitlines()[-1].endswith("; baseline 4 (false positives) +0.4000 (p adj < 0.0001)")
+
+
+@pytest.mark.hostile("gate")
 def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
     # before: the first matching pattern won, so per_class.1.recall: 0 after per_class.*.recall: 0.95 was never
     # read, and class 1 losing 90 of its 100 images passed as "drop within tolerance"
@@ -307,7 +353,9 @@ def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
     write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *lost]))
     done, _ = gate(project)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "gate: FAIL — 1 regression(s): baseline 1 -0.9000" in done.stdout
+    # class 2 took those 90 images: its false positives (the default tolerance 0.02, the base naming none) regress
+    assert ("gate: FAIL — 2 regression(s): baseline 1 -0.9000 (p adj < 0.0001); baseline 2 (false positives) +0.9000 "
+            "(p adj < 0.0001)") in done.stdout
 
 
 @pytest.mark.hostile("gate")
@@ -325,7 +373,9 @@ def test_the_entry_of_a_class_whose_name_holds_glob_characters_gates_that_class(
     done, _ = gate(project)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr == ""
-    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 1 regression(s): baseline a\\[1\\] -0.2000 (p adj ")
+    # b took those 20 images: 20 per 100 of b's own, its false positives regress too
+    assert done.stdout.splitlines()[-1].startswith("gate: FAIL — 2 regression(s): baseline a\\[1\\] -0.2000 (p adj ")
+    assert "; baseline b (false positives) +0.2000 (p adj " in done.stdout.splitlines()[-1]
 
 
 @pytest.mark.hostile("gate")
@@ -472,7 +522,7 @@ def test_a_model_below_the_largest_class_share_of_a_skewed_test_split_is_gated(t
     init(project)
     done, _ = gate(project)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == ("gate: PASS — 1 variant(s), 11 paired tests, no significant drop beyond "
+    assert done.stdout.splitlines()[-1] == ("gate: PASS — 1 variant(s), 21 paired tests, no significant drop beyond "
                                            "its tolerance")
 
 
@@ -766,8 +816,8 @@ def planted_drop(project):
 
 @pytest.mark.hostile("gate")
 @pytest.mark.parametrize(("loosened", "named"), [
-    ({"tolerances": {"accuracy": 0.25, "per_class.*.recall": 0.25}},
-     "gate.tolerances.accuracy, gate.tolerances.per_class.*.recall"),
+    ({"tolerances": {"accuracy": 0.25, "per_class.*.recall": 0.25, "per_class.*.false_positives": 0.25}},
+     "gate.tolerances.accuracy, gate.tolerances.per_class.*.false_positives, gate.tolerances.per_class.*.recall"),
     ({"alpha": 1e-4}, "gate.alpha"),
 ])
 def test_a_change_cannot_loosen_the_gate_that_judges_it(tmp_path, loosened, named):
@@ -943,11 +993,14 @@ def test_class_names_from_the_data_cannot_break_or_mark_up_the_gate_report(tmp_p
     done, _ = gate(project, "--all")
     assert done.returncode == 1, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| baseline |")]
-    assert sorted(row.split(" | ")[1] for row in rows) == sorted(["all (accuracy)", *HOSTILE_SHOWN])
+    assert sorted(row.split(" | ")[1] for row in rows) == sorted(
+        ["all (accuracy)", *HOSTILE_SHOWN, *(f"{shown} (false positives)" for shown in HOSTILE_SHOWN)])
     assert {_cells(row) for row in rows} == {12}
     fail = done.stdout.splitlines()[-1]
-    assert fail.startswith("gate: FAIL — 9 regression(s): ")
+    # accuracy, the 8 classes that lost 60, and the 8 that took them (each the next class; plain lost nothing)
+    assert fail.startswith("gate: FAIL — 17 regression(s): ")
     assert all(f"baseline {shown} -0.6000" in fail for shown in HOSTILE_SHOWN[:-1])
+    assert all(f"baseline {shown} (false positives) +0.6000" in fail for shown in HOSTILE_SHOWN[1:])
     assert (project / REPORT).read_text() == done.stdout
 
 
@@ -1352,7 +1405,7 @@ def test_pooled_seeds_of_one_commit_pass_the_gate(tmp_path):
         "report.json"]
     done, _ = gate(project, "--target", "HEAD", "HEAD~1", base="HEAD~2")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == ("gate: PASS — 1 variant(s), 11 paired tests, no significant drop beyond "
+    assert done.stdout.splitlines()[-1] == ("gate: PASS — 1 variant(s), 21 paired tests, no significant drop beyond "
                                             "its tolerance"), done.stdout
 
 

@@ -1,9 +1,9 @@
-"""The merge gate's table (:mod:`winnow.gate`): one paired test per variant and class, its verdict, and the
-markdown a person reads.
+"""The merge gate's table (:mod:`winnow.gate`): the paired tests of each variant and class, their verdicts.
 
 :func:`paired_rows` pairs the predictions of one variant at two revisions (several runs a side pooled) and
-tests the drop of each metric (:mod:`winnow.paired`); :func:`verdict` decides each row against its tolerance
-(:class:`GateSettings`); :func:`report` writes the table, its notes and the PASS or FAIL line.
+tests each metric (:mod:`winnow.paired`): accuracy, each class's recall, and each class's false positives
+(:func:`_false_positive_rows`); :func:`verdict` decides each row against its tolerance (:class:`GateSettings`);
+:mod:`winnow.gate_report` writes the table, its notes and the PASS or FAIL line.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from winnow import markdown
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, p_text, seed_overdispersion
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
-POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
-               "run shows alone: the largest p of their own tests; a class's phi from the other classes),")
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
-COLUMNS = ["variant", "class", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p", "p_adj",
-           "tolerance", "verdict", "floor_p", "collapsed"]  # changed: images right at one revision only (the test
-# looks at these); floor_p: the smallest p adj the class could reach, every image right at base lost; collapsed: the
-# head recognises half or less of what the base recognised of a class (see COLLAPSE_MIN_LOST)
+FALSE_POSITIVES = "false_positives"  # the metric of a class's false-positive rows (per_class.<class>.false_positives)
+# the tolerance of a key a base's gate.tolerances match with no entry: a base written before the gate tested false
+# positives (stop 61) names none, and refusing it would stop every gate of such a project; the report notes it
+DEFAULT_TOLERANCES = {f"per_class.*.{FALSE_POSITIVES}": 0.02}
+COLUMNS = ["variant", "class", "metric", "images", "changed", "base", "head", "change", "ci_low", "ci_high", "p",
+           "p_adj", "tolerance", "verdict", "floor_p", "collapsed"]  # metric: accuracy, recall or false_positives;
+# changed: images right at one revision only (the test looks at these); floor_p: the smallest p adj the class could
+# reach, every image right at base lost; collapsed: the head recognises half or less of what the base recognised of a
+# class (see COLLAPSE_MIN_LOST)
 # a class whose recall falls to half or less from 0.5 or more, losing at least this many images, regresses whatever
 # its p: a class of 8 test images that lost all 8 tested at p adj 0.18 (phi 1.57, Holm over 4 classes), one of 13
 # that kept 1 at p adj 0.055, and a test set's rare classes are often that small; seed noise does not halve what a
@@ -39,10 +41,6 @@ def revision_list(runs: str | list[str]) -> list[str]:
     return [runs] if isinstance(runs, str) else list(runs)
 
 
-# how the gate's markdown report begins: ``--markdown`` replaces only a file that does
-REPORT_HEADING = "## Merge gate: "
-
-
 @dataclass(frozen=True)
 class GateSettings:
     """The ``gate`` section of params.yaml, validated."""
@@ -53,7 +51,7 @@ class GateSettings:
     correction: str = "holm"
     overdispersion: float = 1.0
     accuracy_overdispersion: float = 1.0
-    # the revision whose params.yaml these come from (:func:`winnow.gate.base_settings`), or None
+    # the revision whose params.yaml these come from (:func:`winnow.gate_settings.base_settings`), or None
     source: str | None = None
 
     @classmethod
@@ -84,9 +82,21 @@ class GateSettings:
         return min(matching, key=self.tolerances.__getitem__, default=None)
 
     def tolerance(self, key: str) -> float | None:
-        """The tolerance of ``key`` (:meth:`deciding`), or None."""
+        """The tolerance of ``key`` (:meth:`deciding`), else its :data:`DEFAULT_TOLERANCES` entry (:meth:`defaulted`),
+        or None."""
         entry = self.deciding(key)
-        return None if entry is None else self.tolerances[entry]
+        if entry is not None:
+            return self.tolerances[entry]
+        return next((v for pattern, v in DEFAULT_TOLERANCES.items() if fnmatch.fnmatchcase(key, pattern)), None)
+
+    def defaulted(self, key: str) -> bool:
+        """Whether ``key``'s tolerance is the default, no entry of these settings matching it."""
+        return self.deciding(key) is None and self.tolerance(key) is not None
+
+
+def metric_key(klass: str, metric: str) -> str:
+    """The ``gate.tolerances`` key of a table row: ``accuracy`` or ``per_class.<class>.<metric>``."""
+    return "accuracy" if metric == "accuracy" else f"per_class.{klass}.{metric}"
 
 
 def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataFrame:
@@ -153,12 +163,79 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
             for head_recall, head_right_images in [(head_right[:, mask].mean(), head_right[:, mask].mean(axis=0).sum())]
             + [(run[mask].mean(), run[mask].sum()) for run in head_right]))
         said = verdict(count.change, adjusted, tolerance=tolerance, alpha=settings.alpha)
-        rows.append({"variant": variant, "class": name, "images": int(mask.sum()), "changed": int(changed[mask].sum()),
+        rows.append({"variant": variant, "class": name, "metric": "recall" if k else "accuracy",
+                     "images": int(mask.sum()), "changed": int(changed[mask].sum()),
                      "base": count.base, "head": count.head,
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
                      "tolerance": tolerance, "verdict": "REGRESSED" if collapsed else said, "floor_p": floor,
                      "collapsed": collapsed})
+    predicted = [np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() for frame in frames])
+                 for frames in (base, head)]
+    taken = _false_positive_rows(*predicted, labels=labels, classes=classes, variant=variant, settings=settings)
+    # each class's false-positive row right after its recall row
+    rows = rows[:1] + [row for pair in zip(rows[1:], taken) for row in pair] + rows[1 + len(taken):]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray, *, labels: np.ndarray,
+                         classes: list[str], variant: str, settings: GateSettings) -> list[dict]:
+    """One row per class testing the test images of the other classes it takes (``per_class.<class>.false_positives``).
+
+    Before: the gate tested recall alone, and a head that sent 3 images of each of 9 classes to class 0 while it
+    mended 27 others passed with every recall and accuracy unchanged: 27 of class 0's 127 predictions wrong. A class's
+    false positives are a proportion over a fixed set of images too, the other classes' test images: "right" is
+    *not predicted as the class* (its specificity), and McNemar's exact one-sided test runs on the images that changed
+    sides (newly taken: lost; no longer taken: gained), with phi as for recall (the settings' ``overdispersion``, or
+    what the runs of a side measure on the other classes' tables, the larger) and the class p-values corrected over
+    the classes by ``gate.correction`` as a family of their own: recall's p adj stay what they were.
+
+    The change is counted in the class's own test images: (newly taken - no longer taken) / the class's test images,
+    a rise being worse (``base`` and ``head``: false positives per test image of the class). A specificity change is
+    diluted by the other images (27 of 900 = 0.03 with 10 classes, 27 of 9,900 with 100), so one tolerance would mean
+    ever more images as classes are added; per image of the class it means what recall's does (0.02: 2 images per 100
+    of the class), whatever the number of classes. The test is the same either way: the scale is fixed.
+
+    Args:
+        base_predicted, head_predicted: ``(runs, n)`` the predicted class of each test image in each run.
+    """
+    if len(classes) < 2:
+        return []
+    rights = [[side[:, labels != c] != c for side in (base_predicted, head_predicted)] for c in classes]
+    segments = np.repeat(np.arange(len(classes)), [b.shape[1] for b, _ in rights])
+    sides = [np.concatenate([r[s] for r in rights], axis=1) for s in (0, 1)]
+    _, measured = seed_overdispersion(sides, masks=[segments == k for k in range(len(classes))])
+    phis = [max(settings.overdispersion, phi) for phi in measured]
+    counts = [PairedCounts.from_runs(b, h) for b, h in rights]
+    p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
+    p_adj = adjust(p, method=settings.correction)
+    scales = [b.shape[1] / int(np.sum(labels == c)) for c, (b, _) in zip(classes, rights)]  # others per own image
+    tolerances = [settings.tolerance(metric_key(c, FALSE_POSITIVES)) for c in classes]
+    if len(head_predicted) > 1:  # as for recall: a rise every head run regresses on alone regresses
+        alone = []
+        for run in range(len(head_predicted)):
+            run_counts = [PairedCounts.from_runs(b, h[run:run + 1]) for b, h in rights]
+            run_p = np.array([drop_p_value(c, overdispersion=settings.overdispersion) for c in run_counts])
+            alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p,
+                                  adjust(run_p, method=settings.correction))))
+        for k, tolerance in enumerate(tolerances):
+            if all(verdict(change, adjusted, tolerance=tolerance, alpha=settings.alpha) == "REGRESSED"
+                   for change, _, adjusted in (r[k] for r in alone)):
+                p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
+    rows = []
+    for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(classes, rights, counts, phis, p, p_adj,
+                                                                       scales, tolerances):
+        low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=phi)
+        worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
+        factor = 1 if settings.correction == "none" else len(classes)
+        said = verdict(count.change * scale, adjusted, tolerance=tolerance, alpha=settings.alpha)
+        rows.append({"variant": variant, "class": c, "metric": FALSE_POSITIVES, "images": b.shape[1],
+                     "changed": int(np.sum(b.mean(axis=0) != h.mean(axis=0))),
+                     "base": (1 - count.base) * scale, "head": (1 - count.head) * scale,
+                     "change": -count.change * scale, "ci_low": -high * scale, "ci_high": -low * scale,
+                     "p": raw, "p_adj": adjusted, "tolerance": tolerance,
+                     "verdict": said.replace("drop", "rise"),
+                     "floor_p": min(1.0, drop_p_value(worst, overdispersion=phi) * factor), "collapsed": False})
+    return rows
 
 
 def _drop_tests(counts: list[PairedCounts], phis: list[float], *, correction: str) -> tuple[np.ndarray, np.ndarray]:
@@ -231,76 +308,12 @@ def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> s
 
 def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list[str], list[str]]:
     """``(unmatched, overridden)`` tolerance entries: those that match no key the gate tested (e.g. a leftover
-    ``per_class.*.f1``), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
+    ``per_class.*.f1``; the keys: :func:`metric_key` of each row), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
     they match takes its own entry or a stricter pattern's)."""
-    keys = ["accuracy"] + [f"per_class.{c}.recall" for c in table.loc[table["class"] != OVERALL, "class"]]
+    keys = [metric_key(c, metric) for c, metric in zip(table["class"], table["metric"])]
     # a key's own entry matches it as deciding() reads it: before, per_class.a[1].recall, the entry of a class named
     # a[1], was read only as a pattern ([1] matches "1") and refused as matching no metric
     matched = {p: [k for k in keys if k == p or fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
     decided = {settings.deciding(k) for k in keys}
     return ([p for p, found in matched.items() if not found],
             [p for p, found in matched.items() if found and p not in decided])
-
-
-def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None = None) -> str:
-    """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
-    class rows where some image changed sides or the verdict is not ok. p adj is written on the side of ``alpha``
-    it is on (:func:`winnow.paired.p_text`)."""
-    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
-    shown = table if everything else table[moved]
-
-    def signed(x: float) -> str:
-        return f"{x:+.4f}"
-
-    rows = [[markdown.cell(r.variant), markdown.cell(str(r.klass)), str(r.images), str(r.changed),
-             f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}",
-             p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}",
-             f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
-            for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
-    header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
-              "p adj", "tolerance", "verdict"]
-    return markdown.table(header, rows)
-
-
-def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], target: str | list[str],
-           settings: GateSettings, everything: bool = False) -> tuple[str, bool]:
-    """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
-    regressed = table[table["verdict"] == "REGRESSED"]
-    passed = regressed.empty
-    base, target = revision_list(base), revision_list(target)
-    pooled = (f" ({len(base)} run(s) at base, {len(target)} at head, pooled image by image: each image counts by "
-              "its share of runs right)") if len(base) + len(target) > 2 else ""
-    lines = [f"{REPORT_HEADING}{' + '.join(base)} → {' + '.join(target)}", "",
-             f"Paired on the same test images{pooled}. p: one-sided "
-             f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
-             f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
-             f"{settings.alpha:g} and the drop exceeds its tolerance.", "",
-             render(table, everything=everything, alpha=settings.alpha), ""]
-    notes = notes + _blind_spots(table, alpha=settings.alpha)
-    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
-    if passed:
-        lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
-                     "no significant drop beyond its tolerance")
-    else:
-        worst = "; ".join(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))} {r.change:+.4f} "
-                          f"(p adj {p_text(r.p_adj, digits=4, alpha=settings.alpha)})"
-                          for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
-        lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
-    return "\n".join(lines) + "\n", passed
-
-
-def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
-    """Notes for the classes that collapsed (regressed whatever their p) and for those too small to test: even
-    losing every image right at base would not be significant, so the gate cannot see them fall."""
-    notes = []
-    for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
-        notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
-                     f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
-                     f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
-    blind = table[(table["class"] != OVERALL) & (table["floor_p"] >= alpha) & (table["base"] > 0) & ~table["collapsed"]]
-    for variant, rows in blind.groupby("variant", sort=False):
-        names = ", ".join(f"{markdown.cell(str(c))} ({n})" for c, n in zip(rows["class"], rows["images"]))
-        notes.append(f"warning: {markdown.cell(variant)}: class(es) {names} hold too few test images for any drop to "
-                     f"be significant (losing every one tests at p adj ≥ {alpha:g}): the gate cannot see them fall "
-                     "unless they collapse; give the test split more of their images")
-    return notes

@@ -1,0 +1,113 @@
+"""The merge gate's report (:mod:`winnow.gate`): the table of :func:`winnow.gate_table.paired_rows` as markdown, its
+notes and the PASS or FAIL line, the same text on stdout and in ``--markdown``.
+
+A class's false-positive row (``per_class.<class>.false_positives``) follows its recall row, its class cell marked
+``<class> (false positives)``: base and head count the other classes' test images predicted as the class per test
+image of the class, and a rise beyond its tolerance regresses (:func:`winnow.gate_table._false_positive_rows`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+import pandas as pd
+
+from winnow import markdown
+from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, metric_key, \
+    revision_list
+from winnow.paired import p_text
+
+POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
+               "run shows alone: the largest p of their own tests; a class's phi from the other classes),")
+# how the gate's markdown report begins: ``--markdown`` replaces only a file that does
+REPORT_HEADING = "## Merge gate: "
+
+
+def row_name(klass: str, metric: str) -> str:
+    """A row's class cell (markdown-escaped): the class, ``all (accuracy)``, or ``<class> (false positives)``."""
+    return markdown.cell(str(klass)) + (" (false positives)" if metric == FALSE_POSITIVES else "")
+
+
+def default_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
+    """A note when a tested key took its :data:`~winnow.gate_table.DEFAULT_TOLERANCES` entry, no entry of the
+    (base's) ``gate.tolerances`` matching it: a base from before the gate tested false positives. Before such a key
+    existed, a tested metric no pattern matched was refused; a default keeps those projects' gates running."""
+    keys = [metric_key(c, m) for c, m in zip(table["class"], table["metric"])]
+    used = [p for p in DEFAULT_TOLERANCES if any(settings.defaulted(k) and fnmatch.fnmatchcase(k, p) for k in keys)]
+    where = f"{settings.source}'s" if settings.source else "the"
+    return [f"gate settings: {where} gate.tolerances match no {pattern.replace('*', '<class>')}; "
+            f"{DEFAULT_TOLERANCES[pattern]:g} used (add e.g. '{pattern}: {DEFAULT_TOLERANCES[pattern]:g}' there)"
+            for pattern in used]
+
+
+def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None = None) -> str:
+    """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
+    class rows where some image changed sides or the verdict is not ok. p adj is written on the side of ``alpha``
+    it is on (:func:`winnow.paired.p_text`)."""
+    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
+    shown = table if everything else table[moved]
+
+    def signed(x: float) -> str:
+        return f"{x:+.4f}"
+
+    rows = [[markdown.cell(r.variant), row_name(r.klass, r.metric), str(r.images), str(r.changed),
+             f"{r.base:.4f}", f"{r.head:.4f}", signed(r.change), f"{signed(r.ci_low)} … {signed(r.ci_high)}",
+             p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}",
+             f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
+            for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
+    header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
+              "p adj", "tolerance", "verdict"]
+    return markdown.table(header, rows)
+
+
+def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], target: str | list[str],
+           settings: GateSettings, everything: bool = False) -> tuple[str, bool]:
+    """The markdown a person reads (stdout, a pull-request comment) and whether the gate passed."""
+    regressed = table[table["verdict"] == "REGRESSED"]
+    passed = regressed.empty
+    base, target = revision_list(base), revision_list(target)
+    pooled = (f" ({len(base)} run(s) at base, {len(target)} at head, pooled image by image: each image counts by "
+              "its share of runs right)") if len(base) + len(target) > 2 else ""
+    lines = [f"{REPORT_HEADING}{' + '.join(base)} → {' + '.join(target)}", "",
+             f"Paired on the same test images{pooled}. p: one-sided "
+             f"{POOLED_TEST if pooled else 'exact McNemar test'} of a drop; p adj: "
+             f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
+             f"{settings.alpha:g} and the drop exceeds its tolerance.{_false_positive_line(table, settings)}", "",
+             render(table, everything=everything, alpha=settings.alpha), ""]
+    notes = notes + _blind_spots(table, alpha=settings.alpha)
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    if passed:
+        lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
+                     "no significant drop beyond its tolerance")
+    else:
+        worst = "; ".join(f"{markdown.cell(r.variant)} {row_name(r.klass, r.metric)} {r.change:+.4f} "
+                          f"(p adj {p_text(r.p_adj, digits=4, alpha=settings.alpha)})"
+                          for r in regressed.rename(columns={"class": "klass"}).itertuples(index=False))
+        lines.append(f"gate: FAIL — {len(regressed)} regression(s): {worst}")
+    return "\n".join(lines) + "\n", passed
+
+
+def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
+    """Notes for the classes that collapsed (regressed whatever their p) and for those too small to test: even
+    losing every image right at base would not be significant, so the gate cannot see them fall."""
+    notes = []
+    for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
+        notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
+                     f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
+                     f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
+    blind = table[(table["metric"] == "recall") & (table["floor_p"] >= alpha) & (table["base"] > 0)
+                  & ~table["collapsed"]]
+    for variant, rows in blind.groupby("variant", sort=False):
+        names = ", ".join(f"{markdown.cell(str(c))} ({n})" for c, n in zip(rows["class"], rows["images"]))
+        notes.append(f"warning: {markdown.cell(variant)}: class(es) {names} hold too few test images for any drop to "
+                     f"be significant (losing every one tests at p adj ≥ {alpha:g}): the gate cannot see them fall "
+                     "unless they collapse; give the test split more of their images")
+    return notes
+
+
+def _false_positive_line(table: pd.DataFrame, settings: GateSettings) -> str:
+    """The sentence on the false-positive rows, where the table holds some."""
+    if not (table["metric"] == FALSE_POSITIVES).any():
+        return ""
+    return (f" A class's false positives: the other classes' test images (images) predicted as it, per test image of "
+            f"the class; their p adj: {settings.correction} over the classes apart from recall's; a rise regresses.")

@@ -1,0 +1,74 @@
+"""The merge gate's settings (:mod:`winnow.gate`): params.yaml's ``gate`` section at the base revision, checked.
+
+A change cannot loosen the gate that judges it, so the settings are the base's (:func:`base_settings`); the report
+notes where the target's differ, keys the base holds that are no parameter now, tolerances held to the cap, and
+(:func:`winnow.gate_report.default_notes`) a key the base's tolerances do not match that has a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+from winnow import revisions
+from winnow.errors import WinnowError
+from winnow.gate_table import GateSettings, revision_list
+from winnow.yaml_text import load_yaml
+
+
+def base_settings(repo: str | Path, *, base: str | list[str],
+                  target: str | list[str]) -> tuple[GateSettings, list[str]]:
+    """``(settings, notes)``: the ``gate`` section of params.yaml at the (first) base revision, checked by
+    params.yaml's own rules, and a note when the (first) target's section differs. A base without a ``gate``
+    section (from before the gate) lends the target's, and the note says so. A key the base holds that is no
+    parameter now (renamed since) is left out with a note: the change that renamed it could never pass."""
+    names = {"base": revision_list(base)[0], "target": revision_list(target)[0]}
+    section = {side: _gate_section(repo, name, option=f"--{side}") for side, name in names.items()}
+    used = "base" if section["base"] is not None else "target"
+    if section[used] is None:
+        GateSettings.from_params(None)  # says the section is missing
+    settings, notes = _checked_section(section[used], name=names[used])
+    if used == "target":
+        return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
+                          "section)", *notes]
+    differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
+    if differ:
+        notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in {', '.join(differ)} and "
+                     "judge the changes after it is merged (a change cannot loosen its own gate)")
+    return settings, notes
+
+
+def _gate_section(repo: str | Path, name: str, *, option: str):
+    """The ``gate`` section of params.yaml at revision ``name`` as written, or None when there is none."""
+    text = revisions.read_text(repo, revisions.resolve(repo, name, option=option), "params.yaml")
+    params = load_yaml(text or "", name=f"params.yaml at {name}") or {}
+    return params.get("gate") if isinstance(params, dict) else None
+
+
+def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
+    """(the settings of ``section``, params.yaml's ``gate`` at revision ``name``, checked by
+    :data:`winnow.params.SCHEMA`'s rules, and notes on the keys left out as no parameter now and the tolerances
+    held to :data:`winnow.params.MAX_TOLERANCE`)."""
+    from winnow.params import MAX_TOLERANCE, SCHEMA
+
+    rule = SCHEMA.fields["gate"]
+    dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
+    notes = [f"gate settings: {name}'s gate.{key} is no parameter now; left out" for key in dropped]
+    if dropped:
+        section = {k: v for k, v in section.items() if k not in dropped}
+    tolerances = section.get("tolerances") if isinstance(section, dict) else None
+    # a base written when tolerances went up to 1: refused, it would gate every change for good, the one that
+    # lowers it too (a change is judged by its base's settings); held to the cap instead
+    over = sorted(k for k, v in (tolerances.items() if isinstance(tolerances, dict) else ())
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > MAX_TOLERANCE)
+    if over:
+        section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
+        notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "
+                  f"{MAX_TOLERANCE:g} used" for k in over]
+    try:
+        rule.check(section, "gate")
+    except WinnowError as err:
+        raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
+                          + f"; the gate takes its settings from {name}: correct them there") from err
+    return dataclasses.replace(GateSettings.from_params(section), source=name), notes
