@@ -44,7 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from winnow.gate_table import GateSettings, paired_rows  # noqa: E402
+from winnow.gate_table import FALSE_POSITIVES, GateSettings, paired_rows  # noqa: E402
 from winnow.paired import PairedCounts, overdispersion  # noqa: E402
 from winnow.metrics import predictions_table, summarise  # noqa: E402
 
@@ -128,8 +128,9 @@ def compare(base: list, head: list, *, variant: str, settings: GateSettings) -> 
               paired_rows([run[0] for run in base], [run[0] for run in head], variant=variant, settings=settings))
     right = [frame["predicted"].to_numpy() == frame["label"].to_numpy() for frame in (base[0][0], head[0][0])]
 
-    def regressed(table: pd.DataFrame) -> list[str]:
-        return table[table["verdict"] == "REGRESSED"]["class"].tolist()
+    def regressed(table: pd.DataFrame) -> list[str]:  # a class's false-positive row as "<class> (false positives)"
+        hit = table[table["verdict"] == "REGRESSED"]
+        return [f"{c} (false positives)" if m == FALSE_POSITIVES else c for c, m in zip(hit["class"], hit["metric"])]
 
     return {"old": old_gate(base[0][1], head[0][1]), "new": regressed(rows), "binomial": regressed(binomial),
             "pooled": regressed(pooled), "rows": rows, "pooled_rows": pooled, "head": head[0][1],
@@ -264,8 +265,8 @@ def main() -> None:
         # a pull request that damages the data, run at the base's own seeds
         result = compare(bases[v], [runner.run(train, data[v][1], seed=s, key=f"{v}-s{s}-{kind}{level}-c{klass}")
                                     for s in base_seeds], variant=v, settings=settings)
-        row = result["rows"].set_index("class").loc[klass]
-        pooled_row = result["pooled_rows"].set_index("class").loc[klass]
+        row, pooled_row = (rows[rows["metric"] != FALSE_POSITIVES].set_index("class").loc[klass]
+                           for rows in (result["rows"], result["pooled_rows"]))
         f1_change = result["head"]["per_class"][klass]["f1"] - bases[v][0][1]["per_class"][klass]["f1"]
         planted_runs.append({
             "variant": v, "class": klass, "kind": kind, "level": level,
