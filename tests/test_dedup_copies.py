@@ -1,6 +1,8 @@
 """dedup's mirrored, cropped and embedding duplicates (issue 18 item 2): what is grouped, with which
 reason, what is not, and the cosine search against brute force."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,6 +115,31 @@ def test_a_fade_between_two_pictures_leaks_only_the_frames_that_look_like_the_te
     like_a = thumbs[1:] @ thumbs[0] >= DEFAULTS["min_correlation"]
     assert (table["reason"].to_numpy()[1:] == "leak").tolist() == like_a.tolist()
     assert 0 < like_a.sum() < 29 and table["kept"].iloc[1:].any()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_and_a_test_image_joined_only_through_frames_that_left_are_two_groups(monkeypatch):
+    # a fade from a val image (i0, label 0) to a test image (i29, label 1) that correlate 0.44: the frames between
+    # them resemble neither and leave. before: i0 and i29 stayed one group with the frames that look like each, so
+    # dedup said "test holds copies of val images" and "copies in val and test carry different labels"
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    from dedup import conflict_lines
+
+    images = fade()
+    thumbs = thumbnail_features(images)
+    like_val = thumbs @ thumbs[0] >= DEFAULTS["min_correlation"]
+    like_test = thumbs @ thumbs[29] >= DEFAULTS["min_correlation"]
+    assert like_val[:7].all() and not like_val[7:].any() and like_test[24:].all() and not like_test[:24].any()
+    table = dedup(images, splits=["val"] + ["train"] * 28 + ["test"], labels=[0] * 29 + [1])
+    groups = table["group"].to_numpy()
+    assert table["id"][groups == groups[0]].tolist() == [f"i{k}" for k in range(7)]
+    assert table["id"][groups == groups[29]].tolist() == [f"i{k}" for k in range(24, 30)]
+    assert table["reason"][1:7].tolist() == ["leak"] * 6 and table["reason"][24:29].tolist() == ["leak"] * 5
+    assert dedup_metrics(table)["leaks"] == {
+        "train_copies_of_val": {"groups": 1, "images": 6, "val_images": 1},
+        "train_copies_of_test": {"groups": 1, "images": 5, "test_images": 1},
+        "val_copies_of_test": {"groups": 0, "images": 0, "test_images": 0}}
+    assert conflict_lines(table) == []
 
 
 @pytest.mark.hostile("intermediates")

@@ -108,7 +108,7 @@ def kept_by_resemblance(
     :func:`winnow.copies.resembling`) leaves the group: those that left are grouped by their own links and
     chosen among the same way, until every removed image resembles one kept. Where some left, the kept image is
     chosen once more, by the labels of those that stayed (``voters`` of :func:`choose_kept`), and who resembles it
-    asked again.
+    asked again, and a group the leavers held together splits into the pieces that stay joined (:func:`_split_apart`).
 
     Returns:
         ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
@@ -125,15 +125,17 @@ def kept_by_resemblance(
         choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
                          quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows])
         part_kept, part_reason = choose()
-        left = _leaving(part, part_kept, rows=rows, resembles=resembles)
+        left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
         if left.any():
             # before: the majority counted the images that then left: a picture labelled 1 once and 0 by its six
             # copies shipped as 1, voted for by 22 chained look-alikes labelled 1 that went to groups of their own
             part_kept, part_reason = choose(voters=~left)
-            left = _leaving(part, part_kept, rows=rows, resembles=resembles)
+            left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
+            part = _split_apart(part, stay=~left, ties=np.concatenate([*sub.values(), ties]),
+                                anchored=(splits[rows] == "train") & (part_reason != "leak"))
         settled = rows[~left]
         groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
-        offset += len(rows)
+        offset += 2 * len(rows)  # _split_apart numbers up to twice the rows
         rows = rows[left]
         chained[rows] = True
     groups = first_seen_numbering(groups)
@@ -142,14 +144,33 @@ def kept_by_resemblance(
 
 
 def _leaving(part: np.ndarray, part_kept: np.ndarray, *, rows: np.ndarray,
-             resembles: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+             resembles: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """bool ``(R,)``: the removed images of int ``(R,)`` groups ``part`` (of image ``rows``) that resemble none of
-    the images their group keeps (bool ``(R,)`` ``part_kept``; ``resembles`` as :func:`kept_by_resemblance`)."""
+    the images their group keeps (bool ``(R,)`` ``part_kept``; ``resembles`` as :func:`kept_by_resemblance`), and
+    int64 ``(P, 2)`` the pairs of positions in ``rows`` (a removed image, a kept one of its group) that resemble."""
     frame = pd.DataFrame({"group": part, "row": np.arange(len(rows))})
     candidates = frame[~part_kept].merge(frame[part_kept], on="group")  # each removed image and each kept one
-    pairs = rows[candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)]
-    resembling = np.unique(candidates["row_x"].to_numpy()[resembles(pairs)])
-    return ~part_kept & ~np.isin(np.arange(len(rows)), resembling)
+    local = candidates[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)
+    ties = local[resembles(rows[local])]
+    return ~part_kept & ~np.isin(np.arange(len(rows)), ties[:, 0]), ties
+
+
+def _split_apart(part: np.ndarray, *, stay: np.ndarray, ties: np.ndarray, anchored: np.ndarray) -> np.ndarray:
+    """int64 ``(R,)`` groups: ``part``'s, where the images that ``stay`` (bool ``(R,)``) of a group fall apart into
+    pieces joined by no int ``(P, 2)`` tie among them (the links, and each removed image's resemblance to a kept one),
+    each piece without an ``anchored`` image (bool ``(R,)``: the train images kept or removed as copies of the one
+    kept, not as leaks) a group of its own: val or test images and the train images dropped as their leaks.
+
+    before: a group stayed whole after the images that chained it left, so a val image and a test image correlating
+    0.44, each with the fade frames that look like it, stayed one group with the frames between them gone: "test
+    holds copies of val images", and the two of different labels "copies ... carry different labels". Pieces holding
+    the group's kept train image or its copies stay together: a removed copy's reason names the kept image."""
+    n = len(part)
+    both = stay[ties].all(axis=1)
+    piece = components(n, ties[both])
+    whole = np.zeros(n, bool)
+    whole[np.isin(piece, piece[stay & anchored])] = True
+    return np.where(whole, part, n + piece)
 
 
 def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
