@@ -186,6 +186,22 @@ def test_the_duplicate_note_never_says_leaks_are_dropped_where_drop_leaks_kept_t
 
 
 @pytest.mark.hostile("report")
+def test_the_leaks_table_counts_the_one_train_copy_drop_leaks_false_keeps(tmp_path):
+    # three train copies of a test image under dedup.drop_leaks false: dedup keeps one and removes the other two as
+    # its duplicates. before: the table read "3 train | 1 test | kept in train", where 1 was
+    imageset = tiny_imageset(tmp_path)
+    groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": ["test", "train", "train", "train"],
+                           "label": 0, "group": 0, "group_size": 4, "kept": [True, True, False, False],
+                           "reason": ["eval_copy", "kept", "exact_duplicate", "exact_duplicate"],
+                           "label_conflict": False})
+    summary = {"images": 4, "groups": 1, "drop_leaks": False,
+               "leaks": {"train_copies_of_test": {"groups": 1, "images": 3, "test_images": 1}}}
+    text = plain(duplicates_section(groups=groups, summary=summary, imageset=imageset, count=4))
+    assert ("| train copies of test images | 1 | 3 train | 1 test | 1 kept in train | (dedup.drop_leaks is false; the "
+            "other 2 removed as duplicates of those) |") in text
+
+
+@pytest.mark.hostile("report")
 def test_the_duplicate_note_says_dedup_is_no_cleaner_where_pruned_cleaners_leave_it_out(tmp_path):
     # before: with dedup left out of pruned.cleaners the note put the gap on "the cleaning budget and a person's
     # verdicts", which never saw dedup's drops

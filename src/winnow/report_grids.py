@@ -13,6 +13,7 @@ import pandas as pd
 
 from winnow.imageset import ImageSet
 from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels, floored
+from winnow.leaks import leaks_kept
 from winnow.markdown import isolate
 from winnow.quality import SCORES
 from winnow.report import block, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
@@ -136,7 +137,7 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
                                title="dedup's figures (metrics/dedup.json)")
     drop_leaks = (summary or {}).get("drop_leaks", True)
     headline += leaks_table((summary or {}).get("leaks"), drop_leaks=drop_leaks,
-                            test_images=int((imageset.manifest["split"] == "test").sum()))
+                            test_images=int((imageset.manifest["split"] == "test").sum()), kept=leaks_kept(groups))
     if "detection" in (summary or {}):
         headline += ('<p class="note">Against the duplicates degrade planted: '
                      + html.escape(", ".join(f"{k} {fmt(v)}" for k, v in truth_scores(summary["detection"]).items()))
@@ -169,21 +170,33 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
             'split, reason.</p>' f'<div class="groups">{"".join(rows)}</div>')
 
 
-def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int) -> str:
+def leaks_table(leaks: dict | None, *, drop_leaks: bool, test_images: int, kept: dict[str, int] | None = None) -> str:
     """Duplicates across splits by kind (dedup's ``leaks``): how many groups and images, what was done,
-    and a warning when test holds copies of val images, which dedup cannot remove."""
+    and a warning when test holds copies of val images, which dedup cannot remove.
+
+    ``kept``: per copied split, the train copies that stay (:func:`winnow.leaks.leaks_kept`; default all of them when
+    drop_leaks is false). before: with drop_leaks false, three train copies of a test image read "3 train ... kept in
+    train", where dedup keeps one and removes the other two as its duplicates (the stage's own line said so)."""
     if not leaks:
         return ""
-    fate = {"train": "dropped from train" if drop_leaks else '<span class="fail">kept in train</span> '
-                                                             "(dedup.drop_leaks is false)",
-            "val": '<span class="fail">kept: dedup never changes val or test</span>',
+    fate = {"val": '<span class="fail">kept: dedup never changes val or test</span>',
             "trusted": '<span class="fail">kept: dedup never changes the trusted split</span>'}
     rows = []
     for kind, found in leaks.items():
         copy, copied = kind.split("_copies_of_")
+        staying = found["images"] if kept is None else kept[copied]
+        if copy != "train":
+            what = fate[copy]
+        elif drop_leaks:
+            what = "dropped from train"
+        elif staying == found["images"]:
+            what = '<span class="fail">kept in train</span> (dedup.drop_leaks is false)'
+        else:
+            what = (f'<span class="fail">{staying:,} kept in train</span> (dedup.drop_leaks is false; the other '
+                    f'{found["images"] - staying:,} removed as duplicates of those)')
         rows.append(f'<tr><td class="text">{copy} copies of {copied} images</td><td>{found["groups"]:,}</td>'
                     f'<td>{found["images"]:,} {copy}</td><td>{found[f"{copied}_images"]:,} {copied}</td>'
-                    f'<td class="text">{fate[copy] if found["groups"] else "–"}</td></tr>')
+                    f'<td class="text">{what if found["groups"] else "–"}</td></tr>')
     table = ("<h3>Leaks across splits</h3><table><thead><tr><th>kind</th><th>groups</th><th>copies</th>"
              f"<th>of images</th><th>what happened</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
     held = leaks.get("val_copies_of_test", {}).get("test_images", 0)
