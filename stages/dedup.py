@@ -55,17 +55,19 @@ def main() -> None:
     for line in leak_lines(metrics["leaks"], drop_leaks=settings["drop_leaks"],
                            test_images=int((imageset.manifest["split"] == "test").sum()), kept=leaks_kept(table)):
         print(line)
-    for line in conflict_lines(table):
+    for line in conflict_lines(table, classes=imageset.classes):
         print(line)
 
 
-def conflict_lines(table: pd.DataFrame, *, examples: int = 3) -> list[str]:
+def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3) -> list[str]:
     """``warning:`` lines for the label conflicts of a :func:`winnow.dedup.dedup_table`, naming up to ``examples``
     ids: groups whose kept train copy ships under one of several labels (the label most of the group's train
     copies carry, or on a tie the copy dedup.keep prefers), and groups of val/test copies carrying different labels.
+    ``classes``: the class names, by label.
 
     before: one count, "31 label conflicts": a picture labelled 0 and 1 shipped as 0 because that copy came first,
-    and a test image twice with two labels (a score no model can reach 100% on) went unsaid."""
+    and a test image twice with two labels (a score no model can reach 100% on) went unsaid. And the labels were
+    named by number: classes a and b read "train-1 as 1, not 0", CIFAR's cat and dog "as 3, not 5"."""
     lines = []
     groups, labels = table["group"].to_numpy(np.int64), table["label"].to_numpy(np.int64)
     splits = table["split"].to_numpy()
@@ -77,8 +79,8 @@ def conflict_lines(table: pd.DataFrame, *, examples: int = 3) -> list[str]:
         # into a group and left it, the label was chosen among the images that stayed and may be the fewer's
         fewer = int(shipped.sum()) - most - tied
         others = table.groupby("group")["label"].unique()
-        named = "; ".join(f"{row.id} as {row.label}, not "
-                          + ", ".join(str(label) for label in sorted(others[row.group]) if label != row.label)
+        named = "; ".join(f"{row.id} as {classes[row.label]!r}, not "
+                          + ", ".join(repr(classes[label]) for label in sorted(others[row.group]) if label != row.label)
                           for row in table[shipped].head(examples).itertuples())
         lines.append(f"warning: dedup: {int(shipped.sum())} group(s) of copies carry more than one label; one train "
                      f"copy of each stays, under its label: the label most of the group's train copies carry in "

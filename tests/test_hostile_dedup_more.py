@@ -72,10 +72,10 @@ def test_train_copies_of_a_test_image_kept_by_drop_leaks_false_are_counted_as_de
         "warning: dedup: train copies of test images: 3 train image(s) in 1 group(s) with 1 test image(s); 1 of them "
         "kept in train because dedup.drop_leaks is false (the other 2 removed as duplicates of those): the test "
         "score is flattered by images the model trained on",
-        # labels alternate 0/1: the copies carry 0, 1, 0 and the test image 1, which is said too
+        # labels alternate 0/1 (classes a, b): the copies carry a, b, a and the test image b, which is said too
         "warning: dedup: 1 group(s) of copies carry more than one label; one train copy of each stays, under its "
         "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 0 "
-        "(e.g. train-0 as 0, not 1); check their labels (data/dedup/groups.parquet: label_conflict)"]
+        "(e.g. train-0 as 'a', not 'b'); check their labels (data/dedup/groups.parquet: label_conflict)"]
     groups = pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id")
     assert groups.loc[["train-0", "train-1", "train-2"], "kept"].tolist() == [True, False, False]
     assert groups.loc[["train-1", "train-2"], "reason"].eq("exact_duplicate").all()
@@ -190,8 +190,9 @@ def test_dedup_finds_a_copy_in_a_represent_embedding_of_huge_values(tmp_path):
 @pytest.mark.hostile("intermediates")
 def test_copies_of_more_than_one_label_keep_the_majority_label_and_are_named(tmp_path):
     # labels alternate 0/1 by row: train-0 (0), train-1 (1) and train-3 (1) are one picture, train-4 (0) and
-    # train-5 (1) another, test-10 (0) and test-11 (1) a third. before: "3 label conflicts" and nothing else;
-    # train-0 shipped as 0 (first of equal quality) against two copies labelled 1
+    # train-5 (1) another, test-10 (0) and test-11 (1) a third, of classes a (0) and b (1). before: "3 label
+    # conflicts" and nothing else; train-0 shipped as 0 (first of equal quality) against two copies labelled 1. And
+    # then the labels were named by number: "train-1 as 1, not 0"
     splits = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
     project = dedup_project(tmp_path, splits=splits, copies={1: 0, 3: 0, 5: 4, 11: 10})
     done = run_stage(project, "dedup")
@@ -199,7 +200,7 @@ def test_copies_of_more_than_one_label_keep_the_majority_label_and_are_named(tmp
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
         "warning: dedup: 2 group(s) of copies carry more than one label; one train copy of each stays, under its "
         "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 1 "
-        "(e.g. train-1 as 1, not 0; train-4 as 0, not 1); check their labels (data/dedup/groups.parquet: "
+        "(e.g. train-1 as 'b', not 'a'; train-4 as 'a', not 'b'); check their labels (data/dedup/groups.parquet: "
         "label_conflict)",
         "warning: dedup: 1 group(s) of copies in val and test carry different labels (2 images, e.g. test-10, "
         "test-11): no model scores 100% on them; dedup never changes val or test: correct their labels where the "

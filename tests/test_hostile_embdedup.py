@@ -129,11 +129,11 @@ def test_a_kept_copy_of_a_label_fewer_of_its_copies_carry_is_said_so(monkeypatch
                           "label": [0, 0, 1, 1, 1, 1, 0, 1], "group": [0] * 5 + [1] * 3,
                           "group_size": [5] * 5 + [3] * 3,
                           "kept": [True] + [False] * 4 + [True, False, False], "label_conflict": True})
-    assert conflict_lines(table) == [
+    assert conflict_lines(table, classes=["0", "1"]) == [
         "warning: dedup: 2 group(s) of copies carry more than one label; one train copy of each stays, under its "
         "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 0, a "
         "label fewer of them carry in 1, chosen after look-alikes that had chained into the group left it (e.g. f-0 "
-        "as 0, not 1; p-0 as 1, not 0); check their labels (data/dedup/groups.parquet: label_conflict)"]
+        "as '0', not '1'; p-0 as '1', not '0'); check their labels (data/dedup/groups.parquet: label_conflict)"]
 
 
 def test_embedding_pairs_to_confirm_without_a_thumbnail_check_are_refused():

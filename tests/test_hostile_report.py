@@ -111,10 +111,10 @@ def test_dedup_warns_that_train_copies_stay_when_drop_leaks_is_off(tmp_path):
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
         "warning: dedup: train copies of test images: 1 train image(s) in 1 group(s) with 1 test image(s), kept in "
         "train because dedup.drop_leaks is false: the test score is flattered by images the model trained on",
-        # labels alternate 0/1: t0 (0) and its test copy (1) carry two labels, which is said too
+        # labels alternate 0/1 (classes a, b): t0 (a) and its test copy (b) carry two labels, which is said too
         "warning: dedup: 1 group(s) of copies carry more than one label; one train copy of each stays, under its "
         "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 0 "
-        "(e.g. t0 as 0, not 1); check their labels (data/dedup/groups.parquet: label_conflict)"]
+        "(e.g. t0 as 'a', not 'b'); check their labels (data/dedup/groups.parquet: label_conflict)"]
     assert pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id").loc["t0", "kept"]
 
 
