@@ -197,6 +197,23 @@ def test_candidates_in_small_blocks_and_confirmed_pairs_cut_to_a_forest_make_the
     assert len(near) <= 4 * len(images) + 7 < 80 * 79 // 2  # a forest and the blocks since, not all 3,160
 
 
+@pytest.mark.hostile("intermediates")
+def test_confirmed_pairs_cut_to_a_forest_make_no_frame_resemble_one_it_does_not(monkeypatch):
+    # a fade whose every other frame is mirrored, in shuffled rows, its first frame a test image: each frame is a
+    # mirrored copy of the next, the far ones of none. before: once the confirmed pairs passed 4 n + PAIR_BLOCK (4
+    # million mirror and crop pairs; here a block of 1) they were cut to consecutive members of each group, pairs
+    # never confirmed, which were then taken for two frames' own mirror links: frames that resemble no image kept
+    # went as copies of one, and one kept before went
+    fading = fade()
+    images = np.stack([frame if k % 2 == 0 else frame[:, ::-1] for k, frame in enumerate(fading)])
+    images = images[np.concatenate([[0], 1 + np.random.default_rng(0).permutation(len(images) - 1)])]
+    splits = ["test"] + ["train"] * (len(images) - 1)
+    expected = dedup(images, splits=splits)
+    assert expected["group"].nunique() > 3 and (expected["reason"] == "flip_crop_duplicate").any()
+    monkeypatch.setattr(copies, "PAIR_BLOCK", 1)
+    pd.testing.assert_frame_equal(dedup(images, splits=splits), expected)
+
+
 def test_a_look_alike_of_the_mirror_is_not_a_copy():
     """Two images of one class that share the layout of one's mirror: the pHash search pairs them, the
     thumbnails (correlation below the bar) keep them apart."""

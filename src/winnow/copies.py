@@ -23,10 +23,12 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import minimum_spanning_tree
 
 from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs
 from winnow.engine import Engine
-from winnow.hamming_index import components, hamming_components, hamming_cross_blocks, hamming_pair_blocks
+from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
 from winnow.pixel_batches import batch_rows
 from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
@@ -279,9 +281,10 @@ class _RowsOfHashes:
 
 
 class _Spanning:
-    """Confirmed pairs of ``n`` rows gathered block by block, cut to a spanning forest (consecutive members
-    of each connected component) whenever they pass ``4 n`` + :data:`PAIR_BLOCK`: only the groups they make
-    are used, and near-identical images confirm every pair of one another (memory grew with N squared)."""
+    """Confirmed pairs of ``n`` rows gathered block by block, cut to a spanning forest of those pairs
+    (:func:`_forest`) whenever they pass ``4 n`` + :data:`PAIR_BLOCK`: near-identical images confirm every pair of
+    one another (memory grew with N squared), and the groups need only a forest; a pair kept is a pair confirmed,
+    which :func:`resembling` takes for two images' own mirror or crop link."""
 
     def __init__(self, n: int):
         self.n, self.held, self.count = n, [np.empty((0, 2), np.int64)], 0
@@ -290,12 +293,24 @@ class _Spanning:
         self.held.append(pairs)
         self.count += len(pairs)
         if self.count > 4 * self.n + PAIR_BLOCK:
-            self.held = [_chain(components(self.n, np.concatenate(self.held)))]
+            self.held = [_forest(self.n, np.concatenate(self.held))]
             self.count = len(self.held[0])
 
     def pairs(self) -> np.ndarray:
         """int64 ``(P, 2)``, ``i < j``, each once, sorted."""
         return unique_pairs(np.concatenate(self.held), self.n)
+
+
+def _forest(n: int, pairs: np.ndarray) -> np.ndarray:
+    """int64 ``(F, 2)``: a spanning forest of the graph of ``n`` rows joined by int ``(P, 2)`` ``pairs``, made of
+    those pairs (the same connected components, at most ``n - 1`` pairs).
+
+    before: the consecutive members of each component, pairs never confirmed: past 4 million confirmed mirror and
+    crop pairs, resembling() took them for own links, and a train frame of a fade that resembles no image kept went
+    as a copy of one at the other end."""
+    graph = coo_matrix((np.ones(len(pairs)), (pairs.min(axis=1), pairs.max(axis=1))), shape=(n, n))
+    tree = minimum_spanning_tree(graph).tocoo()  # every weight 1: any spanning forest of the pairs given
+    return np.stack([tree.row, tree.col], axis=1).astype(np.int64)
 
 
 def _chain(labels: np.ndarray) -> np.ndarray:
