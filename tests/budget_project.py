@@ -117,7 +117,10 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
                            "group": np.arange(len(ids)), "group_size": 1, "kept": True, "reason": "unique",
                            "label_conflict": False})
     write_table(root / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
-    write_table(root / "data/confident-learn/label_issues.parquet", issues)
+    # as confident-learn writes it: each image's given_label is its label in data/degrade (issues_table gives 0)
+    given = pd.Series(c.given, index=train_ids(len(c.given)))
+    write_table(root / "data/confident-learn/label_issues.parquet",
+                issues.assign(given_label=issues["id"].map(given).fillna(issues["given_label"]).astype(np.int64)))
     settings = default_params()
     settings["degrade"]["enabled"] = False
     settings["variants"] = ["baseline", "pruned"]

@@ -160,6 +160,34 @@ def test_budget_refuses_label_decisions_for_an_image_the_data_lacks(project, cle
     assert _refused(project, "budget") == _rerun(path, "1 id(s) not in data/degrade, first 'train-9-9'", stage)
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+def test_budget_refuses_label_decisions_for_a_val_image(project, cleaner):
+    # before: exit 0; the sure drop of val-1-1 (a file written before the splits were carved again) took the first
+    # place of every cut, as a label-decided image, and pruned dropped nothing for it
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    edit_table(project / path, lambda table: _with_unknown(table).replace({"id": {"train-9-9": "val-1-1"}}).assign(
+        given_label=lambda t: t["given_label"].mask(t["id"] == "val-1-1", 1)))
+    assert _refused(project, "budget") == _rerun(
+        path, "1 image(s) outside the train split (first 'val-1-1', a val image); a label cleaner judges train "
+              "images only", stage)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+def test_budget_refuses_label_decisions_judged_on_labels_that_changed_since(project, cleaner):
+    # before: exit 0; the budget ranked and shipped decisions whose cleaner saw train-2-3 labelled 0 where
+    # data/degrade labels it 2 now, while `winnow review export` refused the same file
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    edit_table(project / path, lambda table: table.assign(
+        given_label=table["given_label"].where(table["id"] != "train-2-3", 0)))
+    assert _refused(project, "budget") == _rerun(
+        path, "given_label differs from data/degrade for 1 image(s) (first: id 'train-2-3', 0 there, 2 in "
+              "data/degrade): it judged labels that changed since", stage)
+
+
 def _decided(row: int, **values):
     """A ``change`` for :func:`edit_table`: row ``row`` of a label cleaner's decisions set to ``values``."""
     def change(table: pd.DataFrame) -> pd.DataFrame:

@@ -139,7 +139,7 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
     neither threshold nor dedup is among them) and their label decisions ranked (:func:`rank_label_decisions`), read
     from the cleaners' outputs for the imageset ``data`` (its train, val and test ids): what the budget weighs."""
     tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
-                                 ids=data.manifest["id"])
+                                 manifest=data.manifest)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None

@@ -37,7 +37,7 @@ from winnow.quality import read_scores
 from winnow.review_words import (
     KEYWORDS, accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words,
 )
-from winnow.stage import load_params, rerun_error, together, write_json, write_table, write_text
+from winnow.stage import load_params, together, write_json, write_table, write_text
 from winnow.variants import (
     DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
     read_decisions,
@@ -63,9 +63,9 @@ REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_is
                   "embedding_clean": ("given_label", "agreement", "centroid_margin"),
                   "data_valuation": ("given_label", "harm")}
 # the label cleaners (winnow.budget.LABEL_CLEANERS: those of DECISION_FILES with a table per judged image, not per
-# image) as (their read_cleaner_tables argument, cleaner): their decisions are scored by the budget's confidence, and
-# their given_label must be data/degrade's. Before: data_valuation was left out, so its drops had no score and sank
-# below every scored decision of a queue sorted worst first
+# image) as (their read_cleaner_tables argument, cleaner): their decisions are scored by the budget's confidence
+# (read_cleaner_tables checks their given_label against data/degrade's). Before: data_valuation was left out, so its
+# drops had no score and sank below every scored decision of a queue sorted worst first
 LABEL_TABLES = tuple((argument, cleaner) for cleaner, (_, _, argument, _) in DECISION_FILES.items()
                      if argument not in PER_IMAGE)
 
@@ -243,20 +243,9 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     decisions), for ``data`` (the ``data/degrade`` imageset)."""
     cleaners = load_params()["pruned"]["cleaners"]
     ids = data.manifest["id"]
-    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=REVIEW_COLUMNS, ids=ids)
-    labels = data.manifest.set_index("id")["label"]
-    for argument, cleaner in LABEL_TABLES:
-        # before: a cleaner that judged the labels degrade wrote before it re-ran offered "relabel owl -> owl", and
-        # a reject of it was imported as accept (scores are checked by digest, given labels were not)
-        table = tables.get(argument)
-        stale = np.flatnonzero(table["given_label"].to_numpy() != table["id"].map(labels).to_numpy()) if (
-            table is not None) else []
-        if len(stale):
-            path, stage = DECISION_FILES[cleaner][:2]
-            first = table.iloc[stale[0]]
-            raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
-                                    f"{first['id']!r}, {first['given_label']} there, {labels[first['id']]} in "
-                                    f"{DEGRADE}): it judged labels that changed since", written_by=stage)
+    # a label cleaner's given_label is checked against data/degrade's labels there (stale decisions are refused)
+    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=REVIEW_COLUMNS,
+                                 manifest=data.manifest)
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)

@@ -120,17 +120,18 @@ def cleaner_decisions(
 
 
 def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, tuple[str, ...]] | None = None,
-                        ids=None) -> dict[str, pd.DataFrame]:
+                        manifest: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`DECISION_FILES`), read and checked, as
     :func:`cleaner_decisions` keyword arguments; ``num_classes``: data/degrade's classes; ``extra_columns``:
-    per cleaner, columns needed besides those :func:`cleaner_decisions` reads; ``ids``: data/degrade's ids
-    (read from it when None).
+    per cleaner, columns needed besides those :func:`cleaner_decisions` reads; ``manifest``: data/degrade's
+    (``id``, ``split``, ``label``; read from it when None).
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
     (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
-    each an image of data/degrade: a repeated row would count one image's decision twice (or two different
-    ones), a missing one would pass it unexamined, an unknown one is another data version's. A label
-    cleaner's ``decision`` must be keep, drop or relabel and a relabel's ``suggested_label`` a class index.
+    each a train image of data/degrade with its ``given_label`` there: a repeated row would count one image's
+    decision twice (or two different ones), a missing one would pass it unexamined, an unknown one, a val or
+    test image or another given label is another data version's. A label cleaner's ``decision`` must be keep,
+    drop or relabel and a relabel's ``suggested_label`` a class index.
 
     Raises:
         WinnowError: one line naming the file and the stage that writes it again.
@@ -138,23 +139,47 @@ def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, 
     unknown = sorted(set(cleaners) - set(CLEANERS))
     if unknown:
         raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
-    if cleaners and ids is None:
-        ids = read_imageset(DEGRADE).manifest["id"]
+    if cleaners and manifest is None:
+        manifest = read_imageset(DEGRADE).manifest
     tables = {}
     for cleaner in cleaners:
         path, stage, argument, columns = DECISION_FILES[cleaner]
         columns = (*columns, *(extra_columns or {}).get(cleaner, ()))
         if argument in PER_IMAGE:
-            tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, ids))
+            tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]))
         else:
-            tables[argument] = read_table(path, written_by=stage, columns=columns, unique="id",
-                                          ids_of=(DEGRADE, ids))
+            tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
+                                          ids_of=(DEGRADE, manifest["id"]))
             # before: a decision 'Relabel' (or null) was read as keep, and a relabel to 12 of 10 classes
             # crashed the budget in numpy (or, hidden by another cleaner's drop, reached variants, which
             # told the user to rerun the budget, which wrote it again)
             _check_actions(path, tables[argument], action="decision", label="suggested_label",
                            known=("keep", "drop", "relabel"), num_classes=num_classes, written_by=stage)
+            _check_judged(path, tables[argument], manifest=manifest, written_by=stage)
     return tables
+
+
+def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.DataFrame, written_by: str) -> None:
+    """Refuse (:func:`winnow.stage.rerun_error`) a label cleaner's ``table`` naming an image ``manifest``
+    (data/degrade's) holds outside its train split, or one whose ``given_label`` is not its label there: the
+    decisions of another data version. Before, the budget ranked both (a val image's relabel took a place in each
+    cut and changed nothing) and shipped relabels judged against labels that had changed since, where `winnow review
+    export` refused the same file (there, such a cleaner had offered "relabel owl -> owl", and a reject of it was
+    imported as accept)."""
+    split = table["id"].map(manifest.set_index("id")["split"])
+    held_out = (split != "train").to_numpy()
+    if held_out.any():
+        first = table["id"][held_out].iloc[0]
+        raise rerun_error(path, f"{int(held_out.sum())} image(s) outside the train split (first {first!r}, a "
+                                f"{split[held_out].iloc[0]} image); a label cleaner judges train images only",
+                          written_by=written_by)
+    labels = manifest.set_index("id")["label"]
+    stale = np.flatnonzero(table["given_label"].to_numpy() != table["id"].map(labels).to_numpy())
+    if len(stale):
+        first = table.iloc[stale[0]]
+        raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
+                                f"{first['id']!r}, {first['given_label']} there, {labels[first['id']]} in "
+                                f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
 
 
 def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,
