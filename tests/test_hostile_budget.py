@@ -496,6 +496,27 @@ def test_leak_drops_ship_even_when_the_budget_chooses_none(tmp_path):
 
 
 @pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("budget, candidates, said", [
+    ({}, ["none"], "budget: none chosen on the val split (900 images)"),
+    ({"enabled": False}, [], "budget: off (budget.enabled false): pruned applies every decision (0)\n"),
+], ids=["judged", "budget-off"])
+def test_quality_flags_of_val_and_test_images_alone_are_no_filters_candidate(tmp_path, budget, candidates, said):
+    # before: threshold's flags of val-0003 and test-0002, which pruned never changes, made a filters candidate that
+    # dropped no train image; it tied with none and won ("filters chosen", a model check trained for it), and
+    # budget.enabled false said "pruned applies every decision (2)" where pruned applied none
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0], trusted=False,
+                          params={"budget": budget})
+    flag_dark(project, ["val-0003", "test-0002"])
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert said in done.stdout
+    assert pd.read_parquet(project / "data/budget/decisions.parquet").empty
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["winner"], list(metrics["candidates"])) == ("none", candidates)
+
+
+@pytest.mark.hostile("intermediates")
 def test_unjudged_filters_that_empty_a_class_are_not_shipped_but_the_leak_drops_are(tmp_path):
     # before: with no judge the filters shipped unchecked and the variants stage refused them (a class left no
     # train image), where the judged path lists such a candidate as not eligible

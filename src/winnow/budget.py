@@ -135,14 +135,20 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """``(filters, ranked)``: the quality and duplicate drops of ``cleaners`` (``cleaner_decisions`` rows, None when
-    neither threshold nor dedup is among them) and their label decisions ranked (:func:`rank_label_decisions`), read
-    from the cleaners' outputs for the imageset ``data`` (its train, val and test ids): what the budget weighs."""
+    """``(filters, ranked)``: the quality and duplicate drops of ``cleaners`` of train images (``cleaner_decisions``
+    rows, None when neither threshold nor dedup is among them) and their label decisions ranked
+    (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs."""
     tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
                                  manifest=data.manifest)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
+    if filters is not None:
+        # threshold flags val and test images too, which pruned never changes: before, a val image flagged dark made
+        # a filters candidate that dropped no train image, which won as "filters" on its tie with none (a model
+        # check trained for it), and "pruned applies the filters (2 decisions)" counted drops nothing applied
+        train = data.manifest.loc[data.manifest["split"] == "train", "id"]
+        filters = filters[filters["id"].isin(train)].reset_index(drop=True)
     return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
 
 
