@@ -160,25 +160,23 @@ def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, 
 
 
 def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.DataFrame, written_by: str) -> None:
-    """Refuse (:func:`winnow.stage.rerun_error`) a label cleaner's ``table`` naming an image ``manifest``
-    (data/degrade's) holds outside its train split, or one whose ``given_label`` is not its label there: the
-    decisions of another data version. Before, the budget ranked both (a val image's relabel took a place in each
-    cut and changed nothing) and shipped relabels judged against labels that had changed since, where `winnow review
-    export` refused the same file (there, such a cleaner had offered "relabel owl -> owl", and a reject of it was
-    imported as accept)."""
-    split = table["id"].map(manifest.set_index("id")["split"])
-    held_out = (split != "train").to_numpy()
-    if held_out.any():
-        first = table["id"][held_out].iloc[0]
-        raise rerun_error(path, f"{int(held_out.sum())} image(s) outside the train split (first {first!r}, a "
-                                f"{split[held_out].iloc[0]} image); a label cleaner judges train images only",
+    """Refuse (:func:`winnow.stage.rerun_error`) a label cleaner's ``table`` naming an image outside the train split
+    of ``manifest`` (data/degrade's), or with a ``given_label`` that is not its label there: another data version's.
+    Before, the budget ranked both (a val image's relabel took a place in each cut and changed nothing) and shipped
+    relabels judged against labels that had changed since; `winnow review export` refused only the second, whose
+    "relabel owl -> owl" it had offered (and imported a reject of it as accept)."""
+    known = manifest.set_index("id")
+    split, label = table["id"].map(known["split"]), table["id"].map(known["label"])
+    held_out, stale = np.flatnonzero(split != "train"), np.flatnonzero(table["given_label"] != label)
+    if len(held_out):
+        first = held_out[0]
+        raise rerun_error(path, f"{len(held_out)} image(s) outside the train split (first {table['id'].iloc[first]!r}, "
+                                f"a {split.iloc[first]} image); a label cleaner judges train images only",
                           written_by=written_by)
-    labels = manifest.set_index("id")["label"]
-    stale = np.flatnonzero(table["given_label"].to_numpy() != table["id"].map(labels).to_numpy())
     if len(stale):
         first = table.iloc[stale[0]]
         raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
-                                f"{first['id']!r}, {first['given_label']} there, {labels[first['id']]} in "
+                                f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
                                 f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
 
 
