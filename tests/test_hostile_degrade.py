@@ -157,3 +157,18 @@ def test_a_shortage_of_one_class_advises_overlap_only_where_it_frees_enough(tmp_
     # before: "rates[0]: ... or set degrade.disjoint: false" for both: after the copies, following it gave the same
     # shortage again, and the class the user wrote as 'a' was named by its index
     assert refused(tmp_path, perturbations) == f"error: degrade.perturbations[1] (symmetric_noise) {tail}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("perturbation", "tail"), [
+    ({"kind": "symmetric_noise", "rates": {"a": 0.5, 0: 0.2}},
+     "(symmetric_noise): rates must be a mapping that names each class once ('a' and 0 are one class), got "
+     "{'a': 0.5, 0: 0.2}"),
+    ({"kind": "pair_flip", "fraction": 0.2, "mapping": {1: "c", "b": "a"}},
+     "(pair_flip): mapping must be a mapping that names each class once (1 and 'b' are one class), got "
+     "{1: 'c', 'b': 'a'}"),
+], ids=["rates", "mapping"])
+def test_a_class_given_by_its_name_and_its_index_is_refused(tmp_path, perturbation, tail):
+    # before: exit 0; the last of the two values stood without a word (rates {a: 0.5, 0: 0.2} flipped a fifth of
+    # class a, mapping {1: c, b: a} moved class b to a), another damage than the one written
+    assert refused(tmp_path, [perturbation]) == f"error: degrade.perturbations[0] {tail}"

@@ -230,7 +230,16 @@ class _Reader:
         values = self.spec[option]
         if not isinstance(values, dict) or not values:
             self.fail(option, "a non-empty mapping class -> value", values)
-        return {self.class_index(option, k): convert(k, v) for k, v in values.items()}
+        converted, named_as = {}, {}
+        for key, value in values.items():
+            index = self.class_index(option, key)
+            # before: a class given by its name and by its index ({cat: 0.5, 3: 0.1}) kept the last value without
+            # a word, and the damage planted was another than the one written
+            if index in named_as:
+                self.fail(option, f"a mapping that names each class once ({named_as[index]!r} and {key!r} are one "
+                                  "class)", values)
+            converted[index], named_as[index] = convert(key, value), key
+        return converted
 
     def size(self, option="size", *, high, low: int = 1) -> int:
         """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data)."""
