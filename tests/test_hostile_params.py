@@ -228,6 +228,13 @@ CASES = {
     "fence_factor_zero": dict(params=params_with("score.iqr_factor", 0), expected="score.iqr_factor: 0 is below 1e-06"),
     "fixed_cut_outside_scores": dict(params=params_with("threshold.issues.dark", {"method": "fixed", "value": 5}),
                                      expected="threshold.issues.dark.value: 5 is above 1"),
+    # before: math.isfinite raised OverflowError on an integer past float's range: a traceback from every stage
+    "integer_past_float": dict(text=shipped_text("seed: 0\n\ningest:", f"seed: {10**400}\n\ningest:"),
+                               expected=f"seed: {str(10**400)[:57]}... is past the largest number a float holds "
+                                        "(about 1.8e308); allowed: an integer in [0, 4294967295]"),
+    "perturbation_integer_past_float": dict(
+        params=params_with("degrade.perturbations", [{"kind": "brightness", "fraction": 0.1, "factor": 10**400}]),
+        expected=f"degrade.perturbations[0] (brightness): factor must be a finite number >= 0.0, got {10**400}"),
     "not_finite": dict(text=shipped_text("  min_correlation: 0.98 ", "  min_correlation: .nan "),
                        expected="dedup.min_correlation: nan is not a finite number; allowed: null or a number in "
                                 "[-1, 1]"),

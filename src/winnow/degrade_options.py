@@ -11,6 +11,7 @@ removals left live in :mod:`winnow.degrade_removals`.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,8 +170,10 @@ class _Reader:
         if value is _REQUIRED:
             raise WinnowError(f"{self.where}: {option} is required ({allowed})")
         is_number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-        # math.isfinite: a factor of .inf passed `value > high` with high = inf and made NaN pixels
-        if not is_number or not math.isfinite(value) or not (low < value if low_open else low <= value) or value > high:
+        # finite: a factor of .inf passed `value > high` with high = inf and made NaN pixels; compared, not
+        # math.isfinite, which raised OverflowError on an integer of 310 digits (a traceback from every stage)
+        finite = is_number and abs(value) <= sys.float_info.max
+        if not finite or not (low < value if low_open else low <= value) or value > high:
             self.fail(option, allowed, value)
         return value
 

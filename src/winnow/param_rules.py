@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import json
 import math
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -115,6 +116,10 @@ class Num(Rule):
     def verify(self, value: Any, path: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.wrong_type(value, path)
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            # before: math.isfinite raised OverflowError on an integer of 310 digits, a traceback from every stage
+            fail(path, f"{show(value)} is past the largest number a float holds (about 1.8e308); allowed: "
+                       f"{self.allowed}")
         if not math.isfinite(value):
             fail(path, f"{show(value)} is not a finite number; allowed: {self.allowed}")
         if self.integer and not isinstance(value, int):
