@@ -153,6 +153,10 @@ CASES = {
                                                          [{"kind": "symmetric_noise", "fraction": 1.5}]),
                                       expected="degrade.perturbations[0] (symmetric_noise): fraction must be a number "
                                                "in [0.0, 1.0], got 1.5"),
+    # before: sorting the unknown options 7 and "rate" raised a TypeError traceback from every stage
+    "perturbation_unknown_options_text_and_number": dict(
+        params=params_with("degrade.perturbations", [{"kind": "symmetric_noise", "fraction": 0.1, "rate": 0.2, 7: 0.5}]),
+        expected="degrade.perturbations[0] (symmetric_noise): unknown option 7; allowed: fraction, rates"),
     # before: accepted; the brightened pixels became NaN cast to uint8, and perturbations.parquet said Infinity
     "perturbation_infinite_factor": dict(params=params_with("degrade.perturbations", [
         {"kind": "brightness", "fraction": 0.1, "factor": float("inf")}]),

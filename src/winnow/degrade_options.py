@@ -151,7 +151,8 @@ class _Reader:
         if kind not in KINDS:
             raise WinnowError(f"{self.where}: unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
         self.where = f"{self.where} ({kind})"
-        unknown = sorted(set(spec) - {"kind"} - set(OPTIONS[kind]))
+        # by their text: YAML keys may be numbers too, and sorting 7 beside "rate" raised a TypeError traceback
+        unknown = sorted(set(spec) - {"kind"} - set(OPTIONS[kind]), key=str)
         if unknown:
             raise WinnowError(f"{self.where}: unknown option {unknown[0]!r}; allowed: {', '.join(OPTIONS[kind])}")
         self.spec, self.index, self.kind, self.data = spec, index, kind, data
