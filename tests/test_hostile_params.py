@@ -153,6 +153,13 @@ CASES = {
                                                          [{"kind": "symmetric_noise", "fraction": 1.5}]),
                                       expected="degrade.perturbations[0] (symmetric_noise): fraction must be a number "
                                                "in [0.0, 1.0], got 1.5"),
+    # before: accepted, and dedup took the embedding's pairs unconfirmed (its default is true) while
+    # metrics/dedup.json said embedding_confirm true; only a written true was refused
+    "embedding_confirm_left_out_without_correlation": dict(
+        params=params_with("dedup", {k: v for k, v in default_params()["dedup"].items() if k != "embedding_confirm"}
+                           | {"min_correlation": None, "embedding_radius": 0.05}),
+        expected="dedup.embedding_confirm: left out, so true, but min_correlation is null: there is no thumbnail check "
+                 "to confirm embedding pairs with; set min_correlation or embedding_confirm: false"),
     # before: sorting the unknown options 7 and "rate" raised a TypeError traceback from every stage
     "perturbation_unknown_options_text_and_number": dict(
         params=params_with("degrade.perturbations", [{"kind": "symmetric_noise", "fraction": 0.1, "rate": 0.2, 7: 0.5}]),

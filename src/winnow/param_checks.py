@@ -86,10 +86,14 @@ def _in_represent_output(value: str) -> bool:
 
 
 def embedding_pairs_confirmed(section: dict, path: str) -> None:
-    if (section.get("embedding_radius") is not None and section.get("embedding_confirm")
-            and section.get("min_correlation") is None):
-        fail(f"{path}.embedding_confirm", "true, but min_correlation is null: there is no thumbnail check to confirm "
-                                          "embedding pairs with; set min_correlation or embedding_confirm: false")
+    # left out it is true, as the dedup stage reads it: before, only a written true was refused, and a left-out one
+    # took the embedding's pairs unconfirmed while metrics/dedup.json said embedding_confirm true
+    confirm = section.get("embedding_confirm", True)
+    if section.get("embedding_radius") is not None and confirm and section.get("min_correlation") is None:
+        said = "true" if "embedding_confirm" in section else "left out, so true"
+        fail(f"{path}.embedding_confirm", f"{said}, but min_correlation is null: there is no thumbnail check to "
+                                          "confirm embedding pairs with; set min_correlation or embedding_confirm: "
+                                          "false")
 
 
 def valley_windows_fit(section: dict, path: str) -> None:
