@@ -71,6 +71,16 @@ def test_an_os_error_without_a_reason_keeps_its_message():
         "5040 requested and 992 written; free space, or fix the path or its permissions, then rerun", 1)
 
 
+def test_a_library_the_memory_limit_keeps_from_loading_is_a_fault_not_a_bug():
+    # before: a traceback; `ulimit -v 600000` failed represent's import of torch so
+    err = ImportError("libtorch_cpu.so: failed to map segment from shared object")
+    assert fault_line(err) == (
+        "a library could not be loaded into memory (libtorch_cpu.so: failed to map segment from shared object): the "
+        "process's memory limit (`ulimit -v`, a container's) is too low or memory ran out; raise the limit or free "
+        "memory, then rerun", 1)
+    assert fault_line(ImportError("No module named 'timm'")) is None  # a missing package is said where it is imported
+
+
 def test_torch_running_out_of_memory_is_a_fault_not_a_bug():
     # before: a traceback ("DefaultCPUAllocator: can't allocate memory: you tried to allocate 720000000000 bytes")
     import torch

@@ -69,6 +69,9 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if isinstance(err, MemoryError) or _torch_out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
+    if _library_unmapped(err):
+        return (f"a library could not be loaded into memory ({first_line(err)}): the process's memory limit (`ulimit "
+                "-v`, a container's) is too low or memory ran out; raise the limit or free memory, then rerun"), 1
     import sqlite3  # DVC keeps its state (file hashes, experiment caches) in sqlite files: sqlite's error names none
 
     if isinstance(err, sqlite3.Error):
@@ -90,6 +93,13 @@ def _torch_out_of_memory(err: BaseException) -> bool:
     ("DefaultCPUAllocator: can't allocate memory"); both RuntimeErrors, which read as bugs otherwise."""
     return isinstance(err, RuntimeError) and (type(err).__name__ == "OutOfMemoryError"
                                               or "DefaultCPUAllocator: can't allocate memory" in str(err))
+
+
+def _library_unmapped(err: BaseException) -> bool:
+    """The dynamic loader's failure to map a shared library into memory, which Python raises as an ImportError
+    ("libtorch_cpu.so: failed to map segment from shared object") where the address space is limited: a
+    traceback, as a bug's, where the memory limit was the fault."""
+    return isinstance(err, ImportError) and "failed to map segment from shared object" in str(err)
 
 
 def first_repeated(names: list[str]) -> str | None:
