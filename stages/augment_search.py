@@ -7,6 +7,10 @@ model's accuracy on the val images the policy augmented
 winner; balance's copies use it, and train.augment: searched) and metrics/augment_search.json (the score
 table, no augmentation first, the images sampled and the seconds spent). Off (augment_search.enabled: false): stand-ins."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import time
 from dataclasses import replace
 

@@ -11,6 +11,10 @@ data/variants/balanced (rows + the copies as extra/), metrics/balance.json and p
 (each op alone, then the policy, on one image per class), then checks the balanced variant's contract
 (winnow.variant_contract)."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import dataclasses
 
 import numpy as np

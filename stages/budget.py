@@ -18,6 +18,10 @@ cleaning to weigh but the splits' integrity, which no judge sees (a copy of a te
 score), so no probe or check trains on them and pruned drops them even when none wins.
 budget.enabled false: every decision, unjudged (the behaviour before budgets)."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import time
 
 import numpy as np

@@ -1,6 +1,10 @@
 """compare: the per-class tables of 000 (one per metric: rows = classes + average + std, columns =
 variants) for this run, and a paired t-test across classes between every pair of variants."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import json
 from pathlib import Path
 

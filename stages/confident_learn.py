@@ -3,6 +3,10 @@ dedup, from linear probes on the represent embedding (judge: probe) or from CNNs
 label issues; one keep | drop | relabel decision per image, relabels only where the judge's relabel
 precision, measured on flips planted in val, clears relabel_min_precision; metrics."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 from pathlib import Path
 
 import numpy as np

@@ -11,6 +11,10 @@ failed expectation, and with it every training; a failed contract of a variant n
 contracts.enforce_variants is printed here and stops that variant's training (train@<variant> refuses).
 Every other failure (and every failure in warn mode) is printed as a warning."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table

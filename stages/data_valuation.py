@@ -9,6 +9,10 @@ them, and a warning names the class. Not a refusal: a thin val split of one clas
 others' values, and keeping is what a cleaner does when it has no evidence. A val split too thin for every class
 is refused, as an empty one is."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import time
 from pathlib import Path
 

@@ -4,6 +4,10 @@ group, label conflicts flagged and cross-split leaks counted by kind (train copi
 images, val copies of test images). Writes data/dedup/groups.parquet and
 metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import numpy as np
 import pandas as pd
 

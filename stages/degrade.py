@@ -2,6 +2,10 @@
 and its ground truth perturbations.parquet. With degrade.enabled false (a user's own data) the
 output equals the input."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import numpy as np
 
 from winnow.degrade import counts_by_kind, degrade, perturbation_table

@@ -10,6 +10,10 @@ labels the earlier rounds left, and augment_between_rounds does nothing. With th
 embedding model on the cleaned images plus balanced augmented copies made with the balance section's
 policy (winnow.balance), so the next round sees every class at the same count."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import dataclasses
 import math
 from pathlib import Path

@@ -1,6 +1,10 @@
 """evaluate@<variant>: per-class metrics of models/<variant>.pt on the untouched test split, and its
 prediction for every test image (what the merge gate pairs across revisions)."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import sys
 
 import numpy as np

@@ -13,6 +13,10 @@ by count and by F1: a refusal would leave no setting but dropping augmented. Wit
 stage is refused, as when no class is weak. Under ``weak_by: f1`` a class without val images has no F1: it is
 left out of the ranking with a warning, and a weak class learnt from fewer than HANDFUL train images gets one."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import numpy as np
 import pandas as pd
 

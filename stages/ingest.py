@@ -3,6 +3,10 @@ write the imageset data/ingest, rejected.csv (files set aside, with the reason) 
 turned upright by their EXIF orientation). A refusal after files were set aside (too many, or a class left
 empty) leaves data/ingest holding only that run's rejected.csv, and no metrics/ingest.json."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 from pathlib import Path
 
 import pandas as pd

@@ -2,6 +2,10 @@
 a section whose stage has not run or was skipped (confident-learn, gan-synthesize and balance without
 their variant, contracts, the study) says so."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import json
 from pathlib import Path
 

@@ -2,6 +2,10 @@
 chosen in params (selfsup | pretrained | file | judge), and how well it judges labels: a 10-NN cosine vote
 of each val image among the train images with their given labels (knn_val_accuracy)."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 from pathlib import Path
 
 import numpy as np

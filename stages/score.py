@@ -1,5 +1,9 @@
 """score: seven quality scores, the pixel digest and the 64-bit pHash of every image in data/degrade."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import numpy as np
 
 from winnow.engine import Engine

@@ -6,6 +6,10 @@ edited or deleted, and only then. Where a path cannot be read (a clone without t
 installed here) the last listing is kept (the outputs persist), so a change after ingest (train.lr in an
 experiment) does not rerun and fail ingest."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import json
 from pathlib import Path
 

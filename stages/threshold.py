@@ -1,5 +1,9 @@
 """threshold: a cut per quality issue from its score distribution; flags, metrics and histogram plots."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import math
 
 import numpy as np

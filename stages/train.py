@@ -3,6 +3,10 @@ train.augment, each batch is augmented on the fly by balance.policy (fixed) or b
 augment-search stage chose (searched). Under contracts.mode enforce, a variant whose contract failed
 (metrics/contracts/<variant>.json) is not trained."""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 import sys
 
 import numpy as np

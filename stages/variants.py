@@ -5,6 +5,10 @@ their place for the images they name; writes data/variants/<name>/rows.parquet a
 whose `review` entry counts the verdicts that confirmed and overruled the decisions. (augmented is written
 by gan-synthesize; params `variants` chooses which versions are trained.)"""
 
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
+
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (

@@ -2,6 +2,7 @@
 killer (SIGKILL), a crash in native code — end a stage or a ``winnow`` command in one line from the parent
 that watches it (winnow.watched), with its temporaries removed and the shell's status for the signal."""
 
+import ast
 import os
 import signal
 import subprocess
@@ -100,6 +101,66 @@ def test_every_stage_script_runs_through_the_watching_run():
     assert len(scripts) == 20
     assert [s.name for s in scripts if not s.read_text().rstrip().endswith(("run(main)", "run(main, "
                                                                              "reads_arguments=True)"))] == []
+
+
+def test_every_stage_script_speaks_in_one_line_before_its_imports():
+    # a stage's imports (numpy, pandas, torch) take seconds before run() starts: 16 s for train's on a busy machine
+    scripts = sorted((ROOT / "stages").glob("*.py"))
+    first = [ast.parse(s.read_text()).body[1:3] for s in scripts]  # past the docstring
+    assert [s.name for s, (imported, called) in zip(scripts, first)
+            if ast.unparse(imported) != "from winnow.stops import one_line_from_the_start"
+            or ast.unparse(called) != "one_line_from_the_start()"] == []
+
+
+# A stage script whose imports take a minute, as torch's can on a busy machine.
+_IMPORTING_STAGE = '''
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()
+
+import time
+print("working", flush=True)
+time.sleep(60)
+from winnow.stage import run
+
+run(lambda: print("finished normally"))
+'''
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("number, status, line", [
+    (signal.SIGINT, 130, "interrupted; outputs not yet complete were left unwritten: rerun it"),
+    (signal.SIGTERM, 143, "terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it"),
+])
+def test_a_stop_while_a_stage_imports_is_one_line(tmp_path, number, status, line):
+    # before: Ctrl-C there was a traceback ending in KeyboardInterrupt (status -2 to DVC), and SIGTERM ended the stage
+    # without a word; the probe met both with `dvc repro` stopped within a stage's first seconds
+    stage = _working_stage(tmp_path, _IMPORTING_STAGE)
+    stage.send_signal(number)
+    out, err = stage.communicate(timeout=60)
+    assert (out, err.splitlines()) == ("", [f"error: stages/score.py: {line}"])
+    assert stage.returncode == status
+
+
+def _failing_import(tmp_path, failure: str) -> subprocess.CompletedProcess:
+    """:data:`_IMPORTING_STAGE` whose imports fail with ``failure`` (a statement)."""
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_IMPORTING_STAGE.replace('print("working", flush=True)', failure))
+    return subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+
+
+@pytest.mark.hostile("interrupted")
+def test_running_out_of_memory_while_a_stage_imports_is_one_line(tmp_path):
+    # before: a traceback; a memory limit (`ulimit -v 300000`) failed numpy's import with a MemoryError
+    done = _failing_import(tmp_path, "raise MemoryError")
+    assert (done.stdout, done.stderr, done.returncode) == ("", "error: stages/score.py: out of memory (MemoryError); "
+                                                           "free memory or lower the batch or data size, then rerun\n", 1)
+
+
+def test_a_bug_while_a_stage_imports_keeps_its_traceback(tmp_path):
+    said = _failing_import(tmp_path, "1 / 0").stderr.splitlines()
+    assert (said[0], said[-1]) == ("Traceback (most recent call last):", "ZeroDivisionError: division by zero")
 
 
 # The winnow command with one more subcommand, which the out-of-memory killer ends.

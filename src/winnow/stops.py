@@ -4,11 +4,14 @@ line an interrupt or a fault of the machine ends with (:func:`stop_line`), and n
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
+from pathlib import Path
 
 from winnow.errors import INTERRUPTED, fault_line
-from winnow.watched import DVC_ENDED, dvc_ended
+from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
 class Terminated(KeyboardInterrupt):
@@ -54,3 +57,27 @@ def ignore_stops() -> None:
     killed the process, and the parent said a second line."""
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_IGN)
+
+
+def one_line_from_the_start() -> None:
+    """Called by a stage script (as ``__main__``) before its other imports, which take seconds (torch's up to 16 s on a
+    busy machine) before :func:`winnow.stage.run` starts: Ctrl-C, SIGTERM or a fault of the machine among them (a
+    memory limit failing numpy's or torch's load) ends the stage in the one line ``run`` says, with its status. before:
+    a traceback ending in KeyboardInterrupt, MemoryError or ImportError, and SIGTERM ended the stage without a word.
+    An error that is no fault (a bug) keeps its traceback."""
+    if sys._getframe(1).f_globals.get("__name__") != "__main__":  # imported by a test: its process is left alone
+        return
+    terminate_as_interrupt()
+    script = f"stages/{Path(sys.argv[0]).name}"
+
+    def said(kind, err, trace) -> None:
+        fault = stop_line(err)
+        if fault is None:
+            sys.__excepthook__(kind, err, trace)
+            return
+        ignore_stops()  # a second Ctrl-C while the line is printed was a traceback of this hook
+        print(f"error: {script}: {fault[0]}", file=sys.stderr)
+        _flush()
+        os._exit(fault[1])  # nothing was written yet; KeyboardInterrupt's own exit is by SIGINT, not status 130
+
+    sys.excepthook = said
