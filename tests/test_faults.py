@@ -27,6 +27,10 @@ def _ran(monkeypatch, capsys, fault: BaseException) -> tuple[int, str]:
     (PermissionError(errno.EACCES, "Permission denied", "params.yaml"), 1,
      "error: stages/score.py: params.yaml: Permission denied [EACCES]; free space, or fix the path or its "
      "permissions, then rerun"),
+    # `dvc repro | head -2` failed the stage's next print; before: "...; free space, or fix the path or its permissions"
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), 1,
+     "error: stages/score.py: Broken pipe [EPIPE]: what read its output (a pipe such as `| head` or `| less`) closed "
+     "before it finished; rerun it with the output to the screen or a file"),
     (MemoryError(), 1, "error: stages/score.py: out of memory (MemoryError); free memory or lower the batch or data "
                        "size, then rerun"),
     (KeyboardInterrupt(), 130, "error: stages/score.py: interrupted; outputs not yet complete were left unwritten: "

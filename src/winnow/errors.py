@@ -78,6 +78,10 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return (f"DVC's state database could not be opened or written ({first_line(err)}); it is in DVC's site cache "
                 "(`dvc config core.site_cache_dir`; by default under /var/tmp/dvc): make that folder writable, free "
                 "space there, or point core.site_cache_dir elsewhere, then rerun"), 1
+    if isinstance(err, BrokenPipeError) and err.filename is None:
+        # before: "Broken pipe [EPIPE]; free space, or fix the path or its permissions" for `dvc repro | head`
+        return ("Broken pipe [EPIPE]: what read its output (a pipe such as `| head` or `| less`) closed before it "
+                "finished; rerun it with the output to the screen or a file"), 1
     if isinstance(err, OSError):
         code = f" [{errno.errorcode[err.errno]}]" if err.errno in errno.errorcode else ""
         # numpy's short write says only "5040 requested and 992 written": its message, not a bare "OSError"
