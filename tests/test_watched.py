@@ -154,8 +154,9 @@ def _failing_import(tmp_path, failure: str) -> subprocess.CompletedProcess:
 def test_running_out_of_memory_while_a_stage_imports_is_one_line(tmp_path):
     # before: a traceback; a memory limit (`ulimit -v 300000`) failed numpy's import with a MemoryError
     done = _failing_import(tmp_path, "raise MemoryError")
-    assert (done.stdout, done.stderr, done.returncode) == ("", "error: stages/score.py: out of memory (MemoryError); "
-                                                           "free memory or lower the batch or data size, then rerun\n", 1)
+    assert (done.stdout, done.stderr, done.returncode) == (
+        "", "error: stages/score.py: out of memory (MemoryError); free memory or lower the batch or data size, then "
+            "rerun\n", 1)
 
 
 def test_a_bug_while_a_stage_imports_keeps_its_traceback(tmp_path):
