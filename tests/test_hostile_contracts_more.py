@@ -24,6 +24,7 @@ from test_contracts import BOUNDS, _params, _run_stage, project  # noqa: F401 - 
 from winnow.contract_verdict import refuse_failed, rows_fingerprint
 from winnow.contracts import Batch, Suite, load_suite, validate
 from winnow.errors import WinnowError
+from winnow.gx_import import gx_broken
 from winnow.imageset import write_imageset
 from winnow.variants import write_variant
 
@@ -258,6 +259,16 @@ def test_a_great_expectations_that_cannot_be_imported_is_one_line(project, tmp_p
     # 'great_expectations.data_context'") ended the contracts stage in a traceback from _ephemeral_context
     assert _contracts_refused(project, tmp_path, _params(("baseline", "pruned")),
                               env=broken_gx_env(tmp_path, kind)) == BROKEN_GX_LINE[kind]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_great_expectations_that_warns_under_warnings_as_errors_is_one_line_that_says_so():
+    # before: under PYTHONWARNINGS=error GX's import raised "DeprecationWarning: module 'sre_constants' is deprecated",
+    # and the line said to reinstall great_expectations, which changes nothing
+    line = str(gx_broken("be imported", DeprecationWarning("module 'sre_constants' is deprecated")))
+    assert line == ("contracts: Great Expectations cannot be imported: it warns (DeprecationWarning: module "
+                    "'sre_constants' is deprecated), and this Python raises warnings as errors (PYTHONWARNINGS=error "
+                    "or -W error); unset that, then rerun")
 
 
 @pytest.mark.hostile("intermediates")

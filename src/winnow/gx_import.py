@@ -43,6 +43,10 @@ def gx_broken(doing: str, err: Exception) -> WinnowError:
     as it is, for the stage's own line that says what to do."""
     if fault_line(err) is not None:
         raise err
+    if isinstance(err, Warning):  # before: PYTHONWARNINGS=error made a DeprecationWarning of GX's "reinstall" advice
+        return WinnowError(f"contracts: Great Expectations cannot {doing}: it warns ({type(err).__name__}: "
+                           f"{' '.join(str(err).split())[:200]}), and this Python raises warnings as errors "
+                           "(PYTHONWARNINGS=error or -W error); unset that, then rerun")
     return WinnowError(f"contracts: Great Expectations cannot {doing} ({type(err).__name__}: "
                        f"{' '.join(str(err).split())[:200]}); reinstall great_expectations as requirements.lock "
                        "pins it")
