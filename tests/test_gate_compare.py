@@ -96,6 +96,19 @@ def test_identical_predictions_pass(repo, capsys):
     assert _row(out, "baseline", "all (accuracy)")[3:7] == ["0", "0.9960", "0.9960", "+0.0000"]
 
 
+@pytest.mark.hostile("gate")
+def test_an_unchanged_false_positive_row_shows_no_change_as_its_recall_row_does(repo, capsys):
+    # before: every unchanged false-positive row read -0.0000 (its change 0.0 negated), its recall row +0.0000
+    labels = labels_of()
+    write_variant(repo, "baseline", labels, wrong_on(labels, [3, 250, 251, 777]))  # 250, 251: class 2 -> 3
+    commit(repo)
+    code, out = _gate(repo, capsys, "--all")
+    assert code == 0
+    # class 3 takes 2 of the other 900 images at both revisions: 2 per 100 of its own
+    assert _row(out, "baseline", "3 (false positives)")[2:7] == ["900", "0", "0.0200", "0.0200", "+0.0000"]
+    assert [_row(out, "baseline", f"{c} (false positives)")[6] for c in CLASSES] == ["+0.0000"] * len(CLASSES)
+
+
 def test_a_significant_class_drop_beyond_its_tolerance_fails(repo, capsys, tmp_path):
     labels = labels_of()
     write_variant(repo, "baseline", labels, wrong_on(labels, [5, 420]))

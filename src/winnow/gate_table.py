@@ -228,10 +228,12 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
         worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
         factor = 1 if settings.correction == "none" else len(classes)
         said = verdict(count.change * scale, adjusted, tolerance=tolerance, alpha=settings.alpha)
+        # lost - gained, not -change: before, a class that took and gave back nothing showed a change of -0.0000
+        # (0.0 negated), beside its recall row's +0.0000
         rows.append({"variant": variant, "class": c, "metric": FALSE_POSITIVES, "images": b.shape[1],
                      "changed": int(np.sum(b.mean(axis=0) != h.mean(axis=0))),
                      "base": (1 - count.base) * scale, "head": (1 - count.head) * scale,
-                     "change": -count.change * scale, "ci_low": -high * scale, "ci_high": -low * scale,
+                     "change": (count.lost - count.gained) / count.n * scale, "ci_low": -high * scale, "ci_high": -low * scale,
                      "p": raw, "p_adj": adjusted, "tolerance": tolerance,
                      "verdict": said.replace("drop", "rise"),
                      "floor_p": min(1.0, drop_p_value(worst, overdispersion=phi) * factor), "collapsed": False})
