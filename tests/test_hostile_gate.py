@@ -343,6 +343,23 @@ def test_a_base_from_before_the_false_positive_test_gates_with_the_default_and_s
 
 
 @pytest.mark.hostile("gate")
+def test_a_base_pattern_over_recall_that_now_decides_false_positives_says_so(tmp_path):
+    # before: a base's per_class.*: 0.1, written when it matched recall alone, set the false positives' tolerance
+    # to 0.1 with no word, where a base matching none of them was told 0.02 was used
+    project = gate_project(tmp_path, {**default_params()["gate"],
+                                      "tolerances": {"accuracy": 0.005, "per_class.*": 0.1}})
+    done, _ = gate(project, "--all")
+    assert done.returncode == 0 and done.stderr == "", done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert ("- gate settings: HEAD's gate.tolerances.per_class.* 0.1 decides per_class.<class>.false_positives too, "
+            "as it matches them; to set them apart, replace it there by entries naming the metrics (e.g. "
+            "'per_class.*.recall', 'per_class.*.false_positives')") in lines
+    assert not any("match no per_class.<class>.false_positives" in line for line in lines)
+    shown = [line.split(" | ")[-2] for line in lines if "(false positives)" in line and line[0] == "|"]
+    assert shown == ["0.1"] * 20  # 2 variants of 10 classes
+
+
+@pytest.mark.hostile("gate")
 def test_a_strict_entry_after_a_loose_pattern_still_gates_its_class(tmp_path):
     # before: the first matching pattern won, so per_class.1.recall: 0 after per_class.*.recall: 0.95 was never
     # read, and class 1 losing 90 of its 100 images passed as "drop within tolerance"

@@ -65,7 +65,7 @@ from winnow import lock_entries, revisions, staleness
 from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
-from winnow.gate_report import REPORT_HEADING, default_notes, report
+from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings
 from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
 from winnow.metrics import (
@@ -191,7 +191,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         raise settings.refusal(f"{shown} decide no metric: each metric a pattern matches takes its own key's entry, "
                                "else the strictest pattern that matches it, whatever the order; remove them or make "
                                "them stricter than what overrides them")
-    return table, default_notes(table, settings) + notes
+    return table, tolerance_notes(table, settings) + notes
 
 
 def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:

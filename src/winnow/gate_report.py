@@ -28,16 +28,30 @@ def row_name(klass: str, metric: str) -> str:
     return markdown.cell(str(klass)) + (" (false positives)" if metric == FALSE_POSITIVES else "")
 
 
-def default_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
-    """A note when a tested key took its :data:`~winnow.gate_table.DEFAULT_TOLERANCES` entry, no entry of the
-    (base's) ``gate.tolerances`` matching it: a base from before the gate tested false positives. Before such a key
-    existed, a tested metric no pattern matched was refused; a default keeps those projects' gates running."""
+def tolerance_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
+    """Notes on what decides a tested key that the (base's) ``gate.tolerances`` may not have been written for:
+
+    - a key that took its :data:`~winnow.gate_table.DEFAULT_TOLERANCES` entry, no entry matching it: a base from
+      before the gate tested false positives. Before such a key existed, a tested metric no pattern matched was
+      refused; a default keeps those projects' gates running;
+    - a false-positive key decided by an entry that matches other tested keys too (``per_class.*``, ``*``). Before:
+      a base's ``per_class.*: 0.1``, written for recall, set the false positives' tolerance to 0.1 too, with no
+      word, where a base naming neither was told it got 0.02.
+    """
     keys = [metric_key(c, m) for c, m in zip(table["class"], table["metric"])]
     used = [p for p in DEFAULT_TOLERANCES if any(settings.defaulted(k) and fnmatch.fnmatchcase(k, p) for k in keys)]
     where = f"{settings.source}'s" if settings.source else "the"
-    return [f"gate settings: {where} gate.tolerances match no {pattern.replace('*', '<class>')}; "
-            f"{DEFAULT_TOLERANCES[pattern]:g} used (add e.g. '{pattern}: {DEFAULT_TOLERANCES[pattern]:g}' there)"
-            for pattern in used]
+    notes = [f"gate settings: {where} gate.tolerances match no {pattern.replace('*', '<class>')}; "
+             f"{DEFAULT_TOLERANCES[pattern]:g} used (add e.g. '{pattern}: {DEFAULT_TOLERANCES[pattern]:g}' there)"
+             for pattern in used]
+    taken = [k for k, m in zip(keys, table["metric"]) if m == FALSE_POSITIVES]
+    others = [k for k, m in zip(keys, table["metric"]) if m != FALSE_POSITIVES]
+    shared = dict.fromkeys(e for e in map(settings.deciding, taken)
+                           if e is not None and any(k == e or fnmatch.fnmatchcase(k, e) for k in others))
+    return notes + [f"gate settings: {where} gate.tolerances.{e} {settings.tolerances[e]:g} decides "
+                    f"per_class.<class>.false_positives too, as it matches them; to set them apart, replace it "
+                    f"there by entries naming the metrics (e.g. 'per_class.*.recall', 'per_class.*.false_positives')"
+                    for e in shared]
 
 
 def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None = None) -> str:

@@ -2,7 +2,8 @@
 
 A change cannot loosen the gate that judges it, so the settings are the base's (:func:`base_settings`); the report
 notes where the target's differ, keys the base holds that are no parameter now, tolerances held to the cap, and
-(:func:`winnow.gate_report.default_notes`) a key the base's tolerances do not match that has a default.
+(:func:`winnow.gate_report.tolerance_notes`) a key the base's tolerances do not match that has a default, and a
+false-positive key a pattern over other metrics too decides.
 """
 
 from __future__ import annotations
