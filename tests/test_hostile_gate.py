@@ -982,6 +982,25 @@ def test_a_gate_key_renamed_since_the_base_is_left_out_and_said(tmp_path):
     assert "- gate settings: HEAD's gate.phi is no parameter now; left out" in done.stdout.splitlines()
 
 
+@pytest.mark.hostile("gate")
+def test_a_class_named_as_another_classs_false_positive_row_is_named_in_a_warning(tmp_path):
+    # before: class 'x (false positives)''s recall row and class x's false-positive row showed the same class cell,
+    # and nothing said that one name stood for two rows
+    names = ["x", "x (false positives)", "y"]
+    project = make_project(tmp_path / "project")
+    labels = labels_of(classes=names)
+    write_variant(project, "baseline", labels, labels, classes=names)
+    init(project)
+    done, _ = gate(project, "--all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split(" | ")[1] for line in done.stdout.splitlines() if line.startswith("| baseline |")]
+    assert rows == ["all (accuracy)", "x", "x (false positives)", "x (false positives)",
+                    "x (false positives) (false positives)", "y", "y (false positives)"]
+    assert ("- warning: baseline: the recall row of class x (false positives) reads as class x's false-positive row "
+            "(that one comes first, after x's own row); rename the class to tell them apart") in done.stdout.splitlines()
+    assert (project / REPORT).read_text() == done.stdout
+
+
 # names a class folder can hold: a cell break, a line break, a tag, a right-to-left override, emphasis, a mention, an
 # issue link, a Hebrew name (isolated: it showed its row's numbers swapped in a bidi-aware plain-text view)
 HOSTILE_NAMES = ["a|b", "line\nbreak", "<img src=x onerror=alert(1)>", "\u202eevil", "*cat*", "@team", "#1",

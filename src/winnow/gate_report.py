@@ -88,7 +88,7 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
              f"{settings.correction} over each variant's classes; a metric regresses when p adj < "
              f"{settings.alpha:g} and the drop exceeds its tolerance.{_false_positive_line(table, settings)}", "",
              render(table, everything=everything, alpha=settings.alpha), ""]
-    notes = notes + _blind_spots(table, alpha=settings.alpha)
+    notes = notes + _blind_spots(table, alpha=settings.alpha) + _lookalikes(table)
     lines += [f"- {note}" for note in notes] + ([""] if notes else [])
     if passed:
         lines.append(f"gate: PASS — {table['variant'].nunique()} variant(s), {len(table)} paired tests, "
@@ -116,6 +116,22 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
         notes.append(f"warning: {markdown.cell(variant)}: class(es) {names} hold too few test images for any drop to "
                      f"be significant (losing every one tests at p adj ≥ {alpha:g}): the gate cannot see them fall "
                      "unless they collapse; give the test split more of their images")
+    return notes
+
+
+def _lookalikes(table: pd.DataFrame) -> list[str]:
+    """A warning for each class whose row reads as another class's false-positive row (a class named
+    ``x (false positives)`` beside a class ``x``). Before: the two rows, recall of the one and false positives of the
+    other, showed the same class cell, and a FAIL line naming it did not say which had regressed."""
+    notes = []
+    for variant, rows in table[table["metric"] == "recall"].groupby("variant", sort=False):
+        taken = {row_name(c, FALSE_POSITIVES): c for c in rows["class"]}
+        for c in rows["class"]:
+            if row_name(c, "recall") in taken:
+                other = markdown.cell(str(taken[row_name(c, "recall")]))
+                notes.append(f"warning: {markdown.cell(variant)}: the recall row of class {row_name(c, 'recall')} "
+                             f"reads as class {other}'s false-positive row (that one comes first, after {other}'s "
+                             "own row); rename the class to tell them apart")
     return notes
 
 
