@@ -996,8 +996,9 @@ def test_a_class_named_as_another_classs_false_positive_row_is_named_in_a_warnin
     rows = [line.split(" | ")[1] for line in done.stdout.splitlines() if line.startswith("| baseline |")]
     assert rows == ["all (accuracy)", "x", "x (false positives)", "x (false positives)",
                     "x (false positives) (false positives)", "y", "y (false positives)"]
-    assert ("- warning: baseline: the recall row of class x (false positives) reads as class x's false-positive row "
-            "(that one comes first, after x's own row); rename the class to tell them apart") in done.stdout.splitlines()
+    warning = ("- warning: baseline: the recall row of class x (false positives) reads as class x's false-positive "
+               "row (that one comes first, after x's own row); rename the class to tell them apart")
+    assert warning in done.stdout.splitlines()
     assert (project / REPORT).read_text() == done.stdout
 
 
