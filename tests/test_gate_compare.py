@@ -218,6 +218,9 @@ def test_the_absorbing_head_fails_the_gate_with_its_row_and_the_markdown_says_th
     assert code == 1 and out.splitlines()[-1] == ("gate: FAIL — 1 regression(s): baseline 0 (false positives) "
                                                   "+0.2700 (p adj < 0.0001)")
     assert "0.02 used" not in out  # the base names the key: no default, no note
+    # before: the header read "class (recall)" above the false-positive rows too
+    assert ("| variant | class (recall unless marked) | images | changed | base | head | change | 95% CI | p | p adj | "
+            "tolerance | verdict |") in out.splitlines()
     assert (tmp_path / "gate.md").read_text() == out
 
 

@@ -69,8 +69,9 @@ def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None
              p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}",
              f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
             for r in shown.rename(columns={"class": "klass"}).itertuples(index=False)]
-    header = ["variant", "class (recall)", "images", "changed", "base", "head", "change", f"{CONFIDENCE:.0%} CI", "p",
-              "p adj", "tolerance", "verdict"]
+    # before: "class (recall)" headed the false-positive rows too, "0 (false positives)" read as a recall row
+    header = ["variant", "class (recall unless marked)", "images", "changed", "base", "head", "change",
+              f"{CONFIDENCE:.0%} CI", "p", "p adj", "tolerance", "verdict"]
     return markdown.table(header, rows)
 
 
