@@ -224,6 +224,34 @@ def test_the_absorbing_head_fails_the_gate_with_its_row_and_the_markdown_says_th
     assert (tmp_path / "gate.md").read_text() == out
 
 
+@pytest.mark.hostile("gate")
+def test_a_class_swapping_images_between_seeds_cannot_narrow_its_own_false_positive_phi():
+    # before: the 20 images base seed 1 and base seed 2 moved between class 0 and class 9 (10 each way) fell in class
+    # 9's table too, balanced there ((10 - 10)^2 / 20 = 0), and halved the phi that tested class 0: 5, not 10
+    from hostile_harness import default_params
+    from scipy.special import betainc
+    from winnow.gate_table import GateSettings, paired_rows
+
+    labels = labels_of()
+    rows = {c: np.flatnonzero(labels == str(c)) for c in range(10)}
+    seed1, seed2 = labels.copy(), labels.copy()
+    seed1[rows[5][50:60]] = "6"  # one seed's clumped noise: class 6's table, 10 one way: (0 - 10)^2 / 10 = 10
+    swapped = np.concatenate([rows[c][:3] for c in range(1, 8)])[:20]
+    seed1[swapped[:10]], seed2[swapped[:10]] = "0", "9"
+    seed1[swapped[10:]], seed2[swapped[10:]] = "9", "0"
+    head = seed2.copy()
+    taken = np.concatenate([rows[8][:30], rows[7][50:80]])  # 60 images newly predicted 0
+    head[taken] = "0"
+    settings = GateSettings.from_params(default_params()["gate"] | {"overdispersion": 1.0})
+    table = paired_rows([_frame(labels, seed1), _frame(labels, seed2)], _frame(labels, head), variant="v",
+                        settings=settings)
+    row = table[table["metric"] == "false_positives"].set_index("class").loc["0"]
+    # pooled: the 60 lost whole (d = -1), the swapped 20 at base rate 1/2 against head's 0 or 1 (d = -1/2 or +1/2):
+    # lost 65, gained 5, sum(d^2) 65, rescaled by 70/65 to lost 70, gained 70/13; phi 10 from class 6's table alone
+    lost, gained, phi = 70.0, 70.0 / 13, 10.0
+    assert row["p"] == pytest.approx(betainc(lost / phi, gained / phi + 1, 0.5))
+
+
 def test_a_seed_like_shuffle_of_a_few_images_between_classes_regresses_nothing():
     # each side wrong on 30 images drawn at random, each sent to a class drawn at random: a class takes or gives
     # back a few images, as a retrained model's do

@@ -16,7 +16,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, seed_overdispersion
+from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion, seed_overdispersion
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
@@ -186,8 +186,9 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     false positives are a proportion over a fixed set of images too, the other classes' test images: "right" is
     *not predicted as the class* (its specificity), and McNemar's exact one-sided test runs on the images that changed
     sides (newly taken: lost; no longer taken: gained), with phi as for recall (the settings' ``overdispersion``, or
-    what the runs of a side measure on the other classes' tables, the larger) and the class p-values corrected over
-    the classes by ``gate.correction`` as a family of their own: recall's p adj stay what they were.
+    what the runs of a side measure on the other classes' tables, :func:`_taken_phi`, the larger) and the class
+    p-values corrected over the classes by ``gate.correction`` as a family of their own: recall's p adj stay what
+    they were.
 
     The change is counted in the class's own test images: (newly taken - no longer taken) / the class's test images,
     a rise being worse (``base`` and ``head``: false positives per test image of the class). A specificity change is
@@ -201,10 +202,8 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     if len(classes) < 2:
         return []
     rights = [[side[:, labels != c] != c for side in (base_predicted, head_predicted)] for c in classes]
-    segments = np.repeat(np.arange(len(classes)), [b.shape[1] for b, _ in rights])
-    sides = [np.concatenate([r[s] for r in rights], axis=1) for s in (0, 1)]
-    _, measured = seed_overdispersion(sides, masks=[segments == k for k in range(len(classes))])
-    phis = [max(settings.overdispersion, phi) for phi in measured]
+    phis = [max(settings.overdispersion, _taken_phi([base_predicted, head_predicted], labels=labels, classes=classes,
+                                                    klass=c)) for c in classes]
     counts = [PairedCounts.from_runs(b, h) for b, h in rights]
     p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
     p_adj = adjust(p, method=settings.correction)
@@ -238,6 +237,31 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                      "verdict": said.replace("drop", "rise"),
                      "floor_p": min(1.0, drop_p_value(worst, overdispersion=phi) * factor), "collapsed": False})
     return rows
+
+
+def _taken_phi(sides: list[np.ndarray], *, labels: np.ndarray, classes: list[str], klass: str) -> float:
+    """phi of ``klass``'s false-positive test: :func:`winnow.paired.overdispersion` of the other classes'
+    false-positive tables over every pair of runs within a side, on the images no run predicts as ``klass``.
+
+    Before: the other classes' tables held the images a seed moved between ``klass`` and another class (the other
+    table's too), so balanced swaps of the class under test narrowed the phi that tested it (1.96 -> 1.63 for one
+    class on benchmarks/gate.py's seed runs).
+
+    Args:
+        sides: ``(runs, n)`` per side, the predicted class of each test image in each run.
+    """
+    keep = ~np.any([np.any(side == klass, axis=0) for side in sides], axis=0)
+    lost, gained = [], []
+    for side in sides:
+        for i in range(len(side)):
+            for j in range(i + 1, len(side)):
+                for other in classes:
+                    if other != klass:
+                        mask = keep & (labels != other)
+                        table = PairedCounts.from_correct(side[i, mask] != other, side[j, mask] != other)
+                        lost.append(table.lost)
+                        gained.append(table.gained)
+    return overdispersion(lost, gained)
 
 
 def _drop_tests(counts: list[PairedCounts], phis: list[float], *, correction: str) -> tuple[np.ndarray, np.ndarray]:
