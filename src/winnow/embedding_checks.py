@@ -221,11 +221,12 @@ def _type_name(kind: pa.DataType) -> str:
 
 
 def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool,
-            pictures: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+            pictures: np.ndarray | None = None, images: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(``features`` as float32 ``(N, D)``, the factor they were multiplied by) when every value is finite,
     also after the cast; else one line. A ``user``'s features (numeric ``(N, D)``, any dtype) are first
     scaled in float64 (:func:`_rescaled`), and what is stored must then pass :func:`_refuse_degenerate` and,
-    given ``pictures`` (object ``(N,)``, each image's pixel digest), :func:`_refuse_shared_row`."""
+    given ``pictures`` (object ``(N,)``, each image's pixel digest) and their ``images`` (uint8 ``(N, H, W, C)``),
+    :func:`_refuse_shared_row`."""
     if features.ndim != 2 or len(features) != len(ids) or features.shape[1] == 0:
         raise WinnowError(f"{where}: features of shape {features.shape} for {len(ids)} images; expected (N, D)")
     scale = 1.0
@@ -240,7 +241,7 @@ def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool,
     if user:
         _refuse_degenerate(features, ids, where=where)
         if pictures is not None:
-            _refuse_shared_row(features, ids, pictures, where=where)
+            _refuse_shared_row(features, ids, pictures, images, where=where)
     else:  # a model of our own that diverged or collapsed (represent.judge.lr 1000): one point for every image
         _refuse_one_point(features, where=where, fix=f"its training diverged or collapsed: lower {where}.lr or "
                                                      "choose another source")
@@ -342,12 +343,17 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> Non
 # a placeholder: one stored row for at least this many different pictures, and for this many times the pictures of any
 # other row (a coarse extractor, whose rows collide by the handful everywhere, is kept)
 SHARED_PICTURES, SHARED_LEAD = 3, 3
+# near copies: pictures that differ from the first of them by under this fraction of what the set's pictures differ
+# from it by (mean absolute pixel difference, at most NEAR_SAMPLE of each, evenly spaced)
+NEAR_COPY, NEAR_SAMPLE = 0.25, 64
 
 
-def _refuse_shared_row(features: np.ndarray, ids: np.ndarray, pictures: np.ndarray, *, where: str) -> None:
+def _refuse_shared_row(features: np.ndarray, ids: np.ndarray, pictures: np.ndarray, images: np.ndarray, *,
+                       where: str) -> None:
     """One line when one row of float32 ``features`` ``(N, D)`` is the embedding of at least
     :data:`SHARED_PICTURES` different ``pictures`` (object ``(N,)`` pixel digests; copies of one picture rightly
-    share a row) and :data:`SHARED_LEAD` times as many pictures as any other row. Before: an embedder's placeholder
+    share a row) and :data:`SHARED_LEAD` times as many pictures as any other row, unless those pictures of uint8
+    ``images`` ``(N, H, W, C)`` are near copies (:func:`_near_copies`). Before: an embedder's placeholder
     for the images it failed on (the mean row, written for 976 of 3,255 MNIST train images) was stored, and
     embedding-clean judged those images by one another's labels, relabelling 979 train images instead of 358,
     without a word."""
@@ -359,10 +365,29 @@ def _refuse_shared_row(features: np.ndarray, ids: np.ndarray, pictures: np.ndarr
     if most < max(SHARED_PICTURES, SHARED_LEAD * next_most):
         return
     first = shared.index[shared["row"] == by_row.index[0]]  # one image per picture, in manifest order
+    # before: three copies of one picture each re-saved one pixel one level off were refused as a placeholder, with
+    # no way round, though features from thumbnails, rounded (a 2-D map to 2 decimals) or quantised cannot tell
+    # such copies apart, and dedup links copies by that very row
+    if _near_copies(images, first.to_numpy()):
+        return
     raise WinnowError(f"{where}: {most} different pictures have one and the same embedding, first ids "
                       f"{_shown(ids[first[0]])} and {_shown(ids[first[1]])}: a placeholder for images the features "
                       "could not be computed for? The cleaners would judge them by one another's labels; recompute "
                       "those images' features")
+
+
+def _near_copies(images: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether the pictures at ``rows`` (int ``(K,)``, K >= 2) of uint8 ``images`` ``(N, H, W, C)`` all differ from
+    the first of them by under :data:`NEAR_COPY` times the median difference of the set's pictures from it. An image
+    at a time: the images may be a memory-mapped file larger than memory."""
+    first = np.asarray(images[rows[0]], np.float32)
+
+    def differences(take: np.ndarray) -> np.ndarray:
+        return np.array([np.abs(np.asarray(images[i], np.float32) - first).mean() for i in take])
+
+    spread = np.linspace(0, len(images) - 1, min(len(images), NEAR_SAMPLE)).astype(np.int64)
+    group = rows[1:][np.linspace(0, len(rows) - 2, min(len(rows) - 1, NEAR_SAMPLE)).astype(np.int64)]
+    return bool(differences(group).max() < NEAR_COPY * np.median(differences(spread)))
 
 
 def _shown(value) -> str:
