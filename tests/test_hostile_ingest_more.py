@@ -255,6 +255,20 @@ def test_the_zone_identifier_files_a_copy_from_windows_into_wsl_writes_are_never
     assert fingerprint("imagefolder", str(data)) == listed
 
 
+@pytest.mark.hostile("imagefolder")
+def test_the_one_folder_an_archive_wraps_a_splits_class_folders_in_is_named_as_such(tmp_path):
+    # before: "class folder .../train/train has no files directly inside it; ... add its images or remove the folder",
+    # advice that deletes the split, for the folder unzipping train.zip into train makes (root/train/train/{cat,dog})
+    data = tmp_path / "data"
+    image_folder(data / "train" / "train", {"cat": 6, "dog": 6})
+    image_folder(data / "val", {"cat": 3, "dog": 3})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (f"error: ingest.path: {data / 'train'} holds one folder, train, which holds "
+                                       "folders (2, first cat) and no files: if those are the class folders, move them "
+                                       f"up into {data / 'train'}")
+    assert_nothing_left(project, before)
+
+
 def test_an_animated_png_is_left_to_pillow_by_the_plain_png_path():
     from winnow import plain_png
 

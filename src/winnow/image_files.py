@@ -119,12 +119,16 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
             if own_hidden:  # before: "no files" alone, as the warning naming them came after this line, never shown
                 why += f" ({len(own_hidden)} hidden image file(s), first {shown(own_hidden[0].name)}: names starting " \
                        "with '.' are never read; rename them if they are its images)"
-            inner = [path.name for path, kind in _entries(folder) if kind == "dir"] if len(class_dirs) == 1 else []
-            if split is None and not why and inner:  # before: "add its images or remove the folder" of the folder an
-                # unzipped archive wraps the class folders in (root/flowers/{daisy,rose}): removing it deletes them all
-                raise WinnowError(f"ingest.path: {shown(root)} holds one folder, {shown(folder.name)}, which holds "
-                                  f"folders ({len(inner)}, first {shown(inner[0])}) and no files: if those are the "
-                                  f"class or split folders, point {param} at {shown(folder)}")
+            alone = sum(s == split for s, _, _ in class_dirs) == 1  # the only folder of the root or of its split
+            inner = [path.name for path, kind in _entries(folder) if kind == "dir"] if alone else []
+            if not why and inner:  # before: "add its images or remove the folder" of the folder an unzipped archive
+                # wraps the class folders in (root/flowers/{daisy,rose}; root/train/train/{cat,dog}, as unzipping
+                # train.zip into train makes): removing it deletes them all
+                holder = dict(split_dirs)[split]
+                fix = (f"the class folders, move them up into {shown(holder)}" if split else
+                       f"the class or split folders, point {param} at {shown(folder)}")
+                raise WinnowError(f"ingest.path: {shown(holder)} holds one folder, {shown(folder.name)}, which holds "
+                                  f"folders ({len(inner)}, first {shown(inner[0])}) and no files: if those are {fix}")
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}; a "
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
