@@ -459,8 +459,31 @@ def test_a_column_of_whole_numbers_named_with_a_label_or_row_word_is_refused(tmp
     project, before, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
     line = assert_error_line(done)
     assert line == (f"error: represent.file: mine.parquet: column {column!r} reads as a label, split or row index, not "
-                    "a feature: the embedding would carry what the label cleaners judge; write only id and the features")
+                    "a feature: the embedding would carry what the label cleaners judge; write only id and the features "
+                    "(a feature of whole numbers: rename it without label, class, category, target, split, index, row "
+                    "or idx)")
     assert_nothing_left(project, before)
+
+
+def ndvi(name):
+    """mine.parquet: f0, f1 and an int16 vegetation index scaled by 10,000 (as MODIS ships NDVI) named ``name``."""
+    index = (np.random.default_rng(0).uniform(-0.2, 0.9, N) * 10_000).astype(np.int16)
+    return parquet(pd.DataFrame({"id": ids(), name: index, "f0": np.linspace(0.1, 0.9, N),
+                                 "f1": np.linspace(0.9, 0.1, N)}))
+
+
+@pytest.mark.hostile("represent")
+def test_a_feature_of_whole_numbers_named_with_a_row_word_is_told_how_to_keep_it(tmp_path):
+    # before: "... not a feature: ...; write only id and the features", which it was: no word of how to keep it
+    project, before, done = run_represent(tmp_path, write=ndvi("ndvi_index"), source="file", file="mine.parquet")
+    assert assert_error_line(done) == (
+        "error: represent.file: mine.parquet: column 'ndvi_index' reads as a label, split or row index, not a feature: "
+        "the embedding would carry what the label cleaners judge; write only id and the features (a feature of whole "
+        "numbers: rename it without label, class, category, target, split, index, row or idx)")
+    assert_nothing_left(project, before)
+    # renamed as the line says, it is read
+    project, _, done = run_represent(tmp_path / "renamed", write=ndvi("ndvi"), source="file", file="mine.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.mark.hostile("represent")

@@ -168,8 +168,12 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
         return np.stack([np.asarray(cell) for cell in cells])  # (N, D): one flat list of numbers per cell
     bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c), frame[c])]
     if bookkeeping:  # a label beside the features would let the label cleaners judge labels by themselves
+        # before: a feature of whole numbers named with such a word (ndvi_index as int16, MODIS's scaled NDVI) was
+        # told to 'write only id and the features', which it was, and not how to keep it
         raise WinnowError(f"{where}: column {bookkeeping[0]!r} reads as a label, split or row index, not a feature: "
-                          "the embedding would carry what the label cleaners judge; write only id and the features")
+                          "the embedding would carry what the label cleaners judge; write only id and the features "
+                          "(a feature of whole numbers: rename it without label, class, category, target, split, "
+                          "index, row or idx)")
     odd = [c for c in frame.columns
            if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
     if odd:
