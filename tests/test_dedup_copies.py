@@ -145,6 +145,27 @@ def test_a_val_and_a_test_image_joined_only_through_frames_that_left_are_two_gro
 
 
 @pytest.mark.hostile("intermediates")
+def test_with_drop_leaks_false_the_train_copies_of_a_test_image_leave_the_val_images_group_with_it():
+    # the same fade under dedup.drop_leaks false: i1 (train) is kept beside the val image i0, and i24-i28 stay in the
+    # group because they look like the test image i29. before: they stayed in i0's group, joined to it only through
+    # the frames that left: "test holds copies of val images", and i24-i28 went as copies of i1, which they do not
+    # resemble, so no train copy of the test picture was kept
+    images = fade()
+    thumbs = thumbnail_features(images)
+    like_test = thumbs @ thumbs[29] >= DEFAULTS["min_correlation"]
+    like_kept = (thumbs @ thumbs[:2].T >= DEFAULTS["min_correlation"]).any(axis=1)  # the val image or i1
+    assert like_test[24:].all() and not like_test[:24].any() and like_kept[:8].all() and not like_kept[8:].any()
+    table = dedup(images, splits=["val"] + ["train"] * 28 + ["test"], drop_leaks=False)
+    groups = table["group"].to_numpy()
+    assert table["id"][groups == groups[0]].tolist() == [f"i{k}" for k in range(8)]
+    assert table["kept"][:8].tolist() == [True, True] + [False] * 6
+    test_group = table[groups == groups[29]]
+    assert set(test_group["id"]) >= {f"i{k}" for k in range(24, 30)}
+    assert test_group["kept"].sum() == 2 and test_group["kept"].iloc[-1]  # the test image and one train copy
+    assert dedup_metrics(table)["leaks"]["val_copies_of_test"] == {"groups": 0, "images": 0, "test_images": 0}
+
+
+@pytest.mark.hostile("intermediates")
 def test_a_picture_keeps_the_label_its_copies_carry_when_chained_look_alikes_leave_its_group():
     # a fade: i0 labelled 1, the frames that look like it 0, the rest (further along, look-alikes of look-alikes) 1.
     # All 30 chain into one group of most label 1; the far frames resemble no image it keeps and leave it. before:

@@ -131,8 +131,10 @@ def kept_by_resemblance(
             # copies shipped as 1, voted for by 22 chained look-alikes labelled 1 that went to groups of their own
             part_kept, part_reason = choose(voters=~left)
             left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
-            part = _split_apart(part, stay=~left, ties=np.concatenate([*sub.values(), ties]),
-                                anchored=(splits[rows] == "train") & (part_reason != "leak"))
+            train = splits[rows] == "train"
+            part, away = _split_apart(part, stay=~left, ties=np.concatenate([*sub.values(), ties]),
+                                      kept_train=train & part_kept, copies=train & ~part_kept & (part_reason != "leak"))
+            left |= away
         settled = rows[~left]
         groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
         offset += 2 * len(rows)  # _split_apart numbers up to twice the rows
@@ -155,22 +157,30 @@ def _leaving(part: np.ndarray, part_kept: np.ndarray, *, rows: np.ndarray,
     return ~part_kept & ~np.isin(np.arange(len(rows)), ties[:, 0]), ties
 
 
-def _split_apart(part: np.ndarray, *, stay: np.ndarray, ties: np.ndarray, anchored: np.ndarray) -> np.ndarray:
-    """int64 ``(R,)`` groups: ``part``'s, where the images that ``stay`` (bool ``(R,)``) of a group fall apart into
-    pieces joined by no int ``(P, 2)`` tie among them (the links, and each removed image's resemblance to a kept one),
-    each piece without an ``anchored`` image (bool ``(R,)``: the train images kept or removed as copies of the one
-    kept, not as leaks) a group of its own: val or test images and the train images dropped as their leaks.
+def _split_apart(part: np.ndarray, *, stay: np.ndarray, ties: np.ndarray, kept_train: np.ndarray,
+                 copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the images that ``stay`` (bool ``(R,)``) of a group of int ``(R,)`` ``part`` fall apart into pieces
+    joined by no int ``(P, 2)`` tie among them (the links, and each removed image's resemblance to a kept one): the
+    piece holding the group's ``kept_train`` image (bool ``(R,)``) keeps the group, and each other piece goes.
+
+    Returns:
+        ``(groups, away)``: int64 ``(R,)`` groups, each piece without the kept train image a group of its own (val
+        or test images and the train images dropped as their leaks); and bool ``(R,)``, the images of those pieces
+        that hold ``copies`` (bool ``(R,)``: train images removed as duplicates, not as leaks) of no image kept in
+        train, which must leave like the chained ones and be chosen among again.
 
     before: a group stayed whole after the images that chained it left, so a val image and a test image correlating
     0.44, each with the fade frames that look like it, stayed one group with the frames between them gone: "test
-    holds copies of val images", and the two of different labels "copies ... carry different labels". Pieces holding
-    the group's kept train image or its copies stay together: a removed copy's reason names the kept image."""
+    holds copies of val images", and the two of different labels "copies ... carry different labels". And with
+    drop_leaks false the train frames that look like the test image only stayed too, removed as copies of a kept
+    train image at the other end of the fade that they do not resemble, so no train copy of that picture was kept
+    and "test holds copies of val images" stayed. A removed copy's reason names the kept train image of its group."""
     n = len(part)
     both = stay[ties].all(axis=1)
     piece = components(n, ties[both])
-    whole = np.zeros(n, bool)
-    whole[np.isin(piece, piece[stay & anchored])] = True
-    return np.where(whole, part, n + piece)
+    whole = np.isin(piece, piece[stay & kept_train])
+    away = stay & ~whole & np.isin(piece, piece[stay & copies])
+    return np.where(whole, part, n + piece), away
 
 
 def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
