@@ -145,7 +145,7 @@ def test_a_val_and_a_test_image_joined_only_through_frames_that_left_are_two_gro
 
 
 @pytest.mark.hostile("intermediates")
-def test_with_drop_leaks_false_the_train_copies_of_a_test_image_leave_the_val_images_group_with_it():
+def test_with_drop_leaks_false_the_train_copies_of_a_test_image_leave_the_val_images_group_with_it(capsys):
     # the same fade under dedup.drop_leaks false: i1 (train) is kept beside the val image i0, and i24-i28 stay in the
     # group because they look like the test image i29. before: they stayed in i0's group, joined to it only through
     # the frames that left: "test holds copies of val images", and i24-i28 went as copies of i1, which they do not
@@ -163,6 +163,13 @@ def test_with_drop_leaks_false_the_train_copies_of_a_test_image_leave_the_val_im
     assert set(test_group["id"]) >= {f"i{k}" for k in range(24, 30)}
     assert test_group["kept"].sum() == 2 and test_group["kept"].iloc[-1]  # the test image and one train copy
     assert dedup_metrics(table)["leaks"]["val_copies_of_test"] == {"groups": 0, "images": 0, "test_images": 0}
+    # the chain warning counts the frames that resemble no image kept, not the test image and its copies
+    chained = ~like_kept & ~like_test
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")] == [
+        f"warning: dedup: {chained.sum()} image(s) joined a group only through a chain of copies and resemble none of "
+        f"the images it keeps: not removed as their copies or leaks, but grouped among themselves "
+        f"({table['kept'][chained].sum()} kept); if they are many, lower dedup.radius or dedup.embedding_radius, or "
+        "raise dedup.min_correlation"]
 
 
 @pytest.mark.hostile("intermediates")

@@ -112,7 +112,8 @@ def kept_by_resemblance(
 
     Returns:
         ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
-        ``(N,)`` of :data:`winnow.dedup.REASONS` and bool ``(N,)``, the images that left their first group.
+        ``(N,)`` of :data:`winnow.dedup.REASONS` and bool ``(N,)``, the images that left a group resembling none of
+        the images it kept.
     """
     n = len(splits)
     groups, kept, reason = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, object)
@@ -131,6 +132,7 @@ def kept_by_resemblance(
             # copies shipped as 1, voted for by 22 chained look-alikes labelled 1 that went to groups of their own
             part_kept, part_reason = choose(voters=~left)
             left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
+            chained[rows[left]] = True  # not the pieces _split_apart sends away: they resemble an image kept
             train = splits[rows] == "train"
             part, away = _split_apart(part, stay=~left, ties=np.concatenate([*sub.values(), ties]),
                                       kept_train=train & part_kept, copies=train & ~part_kept & (part_reason != "leak"))
@@ -139,7 +141,6 @@ def kept_by_resemblance(
         groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
         offset += 2 * len(rows)  # _split_apart numbers up to twice the rows
         rows = rows[left]
-        chained[rows] = True
     groups = first_seen_numbering(groups)
     reason[np.bincount(groups, minlength=1)[groups] == 1] = "unique"  # its group's others left it
     return groups, kept, reason, chained
