@@ -188,6 +188,18 @@ def test_budget_refuses_label_decisions_judged_on_labels_that_changed_since(proj
               "data/degrade): it judged labels that changed since", stage)
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
+def test_budget_refuses_label_decisions_with_a_null_given_label(project, cleaner):
+    # before: a traceback (TypeError: boolean value of NA is ambiguous) where given_label is a nullable integer column
+    # (pandas' Int64, which parquet keeps) with one null, as the budget compared it with data/degrade's labels
+    path, stage = LABEL_FILES[cleaner]
+    _with_cleaners(project, [cleaner])
+    edit_table(project / path, lambda table: table.assign(
+        given_label=table["given_label"].astype("Int64").mask(table.index == 4)))
+    assert _refused(project, "budget") == _rerun(path, "row 4 has no given_label", stage)
+
+
 def _decided(row: int, **values):
     """A ``change`` for :func:`edit_table`: row ``row`` of a label cleaner's decisions set to ``values``."""
     def change(table: pd.DataFrame) -> pd.DataFrame:

@@ -164,15 +164,28 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
     of ``manifest`` (data/degrade's), or with a ``given_label`` that is not its label there: another data version's.
     Before, the budget ranked both (a val image's relabel took a place in each cut and changed nothing) and shipped
     relabels judged against labels that had changed since; `winnow review export` refused only the second, whose
-    "relabel owl -> owl" it had offered (and imported a reject of it as accept)."""
+    "relabel owl -> owl" it had offered (and imported a reject of it as accept). A ``given_label`` that is no
+    class index (text, null, a fraction) is refused first, naming its row."""
     known = manifest.set_index("id")
     split, label = table["id"].map(known["split"]), table["id"].map(known["label"])
-    held_out, stale = np.flatnonzero(split != "train"), np.flatnonzero(table["given_label"] != label)
+    held_out = np.flatnonzero(split != "train")
     if len(held_out):
         first = held_out[0]
         raise rerun_error(path, f"{len(held_out)} image(s) outside the train split (first {table['id'].iloc[first]!r}, "
                                 f"a {split.iloc[first]} image); a label cleaner judges train images only",
                           written_by=written_by)
+    # before: a null in a nullable integer column (pandas' Int64) ended the budget and review export in a TypeError,
+    # and a text or null given_label was called one of other labels ("0 there, 0 in data/degrade")
+    given = table["given_label"]
+    if not pd.api.types.is_numeric_dtype(given.dtype) or pd.api.types.is_bool_dtype(given.dtype):
+        raise rerun_error(path, f"given_label holds {given.dtype} values, not class indices", written_by=written_by)
+    values = given.to_numpy(np.float64, na_value=np.nan)
+    bad = np.flatnonzero(np.isnan(values) | (values % 1 != 0))
+    if len(bad):
+        value = given.astype(object).iloc[bad[0]]
+        raise rerun_error(path, f"row {bad[0]} has no given_label" if _missing(value) else
+                          f"row {bad[0]} has given_label {value!r}, not a class index", written_by=written_by)
+    stale = np.flatnonzero(values != label.to_numpy(np.float64))
     if len(stale):
         first = table.iloc[stale[0]]
         raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
