@@ -9,11 +9,12 @@ from winnow.stops import one_line_from_the_start
 
 one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
 
+from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
     DEGRADE, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
-    read_decisions, write_variant,
+    write_variant,
 )
 from winnow.verdicts import VERDICTS_FILE, apply_verdicts, read_verdicts, refuse_kept_leaks
 

@@ -2,7 +2,7 @@
 repeated or missing image, a label cleaner's decisions with a repeated id or an image the data lacks, the
 budget's decisions naming an image the data lacks, scores with a repeated, missing or NaN row, as the
 budget, the variants stage, the contracts (and balance, which checks balanced's contract) and `winnow review
-export` read them (winnow.variants.read_cleaner_tables and read_decisions, winnow.variant_contract,
+export` read them (winnow.decision_files.read_cleaner_tables and read_decisions, winnow.variant_contract,
 winnow.review).
 
 Each case copies a tiny pipeline state (3 classes of random 8x8 images, every table the cleaners write,
@@ -104,7 +104,7 @@ def _rerun(path: str, problem: str, stage: str) -> str:
     return f"error: {path}: {problem}; rerun the {stage} stage (dvc repro {stage})"
 
 
-# -- the budget: the cleaners' decision files (winnow.variants.read_cleaner_tables) ------------------------
+# -- the budget: the cleaners' decision files (winnow.decision_files.read_cleaner_tables) ----------------
 
 @pytest.mark.hostile("intermediates")
 def test_budget_refuses_flags_with_repeated_ids(project):
@@ -238,7 +238,7 @@ def test_review_export_refuses_a_relabel_to_an_unknown_class(review):
                                              "embedding-clean")
 
 
-# -- the variants stage: the budget's decisions (winnow.variants.read_decisions) ---------------------------
+# -- the variants stage: the budget's decisions (winnow.decision_files.read_decisions) -------------------
 
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("column, values, problem", [

@@ -48,9 +48,10 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import BUDGET_SCORES
+from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
 from winnow.probe import fit_probe, label_log_probs
-from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions, read_cleaner_tables
+from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
 
 if TYPE_CHECKING:
     from winnow.budget_check import ModelCheck

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
 from winnow.ingest import VERDICT_CLASS_PREFIX
@@ -38,10 +39,7 @@ from winnow.review_words import (
     KEYWORDS, accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words,
 )
 from winnow.stage import load_params, together, write_json, write_table, write_text
-from winnow.variants import (
-    DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions, read_cleaner_tables,
-    read_decisions,
-)
+from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
 from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks
 
 REVIEWS = Path("reviews")
@@ -84,7 +82,7 @@ def suggestions(tables: dict[str, pd.DataFrame], *, applied: pd.DataFrame) -> pd
     holds besides.
 
     Args:
-        tables: :func:`winnow.variants.read_cleaner_tables` with :data:`REVIEW_COLUMNS`.
+        tables: :func:`winnow.decision_files.read_cleaner_tables` with :data:`REVIEW_COLUMNS`.
         applied: the budget's decisions, ``id, action, label, reason, stage``.
 
     Returns:
@@ -169,7 +167,8 @@ def review_queue(*, baseline: pd.DataFrame, classes: list[str], tables: dict[str
 
     Args:
         baseline: :func:`winnow.variants.baseline_rows` (the train images with their given labels).
-        tables: the cleaners' decision files (:func:`winnow.variants.read_cleaner_tables`, :data:`REVIEW_COLUMNS`).
+        tables: the cleaners' decision files (:func:`winnow.decision_files.read_cleaner_tables`,
+            :data:`REVIEW_COLUMNS`).
         applied: the decisions pruned applies (``data/budget/decisions.parquet``).
         scores: the score stage's table (``id`` and one column per quality issue), for quality drops' scores.
     """
