@@ -873,6 +873,20 @@ def test_malformed_gate_settings_at_the_base_fail_with_one_line(tmp_path):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("gate")
+def test_a_base_tolerance_past_floats_range_fails_with_one_line(tmp_path):
+    # before: a traceback (OverflowError: int too large to convert to float) from the cap's check of the base's
+    # tolerances, which ran math.isfinite on it before params.yaml's own rules could refuse it
+    project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": {"accuracy": 10**400}})
+    make_project(project)  # ... and corrected in the workspace only
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        f"error: params.yaml at HEAD: gate.tolerances.accuracy: {str(10**400)[:57]}... is past the largest number a "
+        "float holds (about 1.8e308); allowed: a number in [0, 0.25]; the gate takes its settings from HEAD: correct "
+        "them there")
+    assert_nothing_left(project, before)
+
+
 def test_a_base_from_before_the_gate_lends_the_targets_settings_and_says_so(tmp_path):
     project = make_project(tmp_path / "project", {k: v for k, v in default_params().items() if k != "gate"})
     labels = labels_of()
