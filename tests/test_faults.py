@@ -85,6 +85,18 @@ def test_a_library_the_memory_limit_keeps_from_loading_is_a_fault_not_a_bug():
     assert fault_line(ImportError("No module named 'timm'")) is None  # a missing package is said where it is imported
 
 
+def test_a_library_numpy_could_not_load_is_named_not_numpys_advice_heading():
+    # `ulimit -v 40000` failed numpy's import so; before: the line quoted "(IMPORTANT: PLEASE READ THIS FOR ADVICE ON
+    # HOW TO SOLVE THIS ISSUE!)", the first line of numpy's page of advice, which no one saw, and named no library
+    err = ImportError("\n\nIMPORTANT: PLEASE READ THIS FOR ADVICE ON HOW TO SOLVE THIS ISSUE!\n\nImporting the numpy C-"
+                      "extensions failed.\n\nOriginal error was: libscipy_openblas64_-32a4b2a6.so: failed to map "
+                      "segment from shared object\n")
+    assert fault_line(err) == (
+        "a library could not be loaded into memory (libscipy_openblas64_-32a4b2a6.so: failed to map segment from "
+        "shared object): the process's memory limit (`ulimit -v`, a container's) is too low or memory ran out; raise "
+        "the limit or free memory, then rerun", 1)
+
+
 def test_torch_running_out_of_memory_is_a_fault_not_a_bug():
     # before: a traceback ("DefaultCPUAllocator: can't allocate memory: you tried to allocate 720000000000 bytes")
     import torch

@@ -69,9 +69,10 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if isinstance(err, MemoryError) or _torch_out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
-    if _library_unmapped(err):
-        return (f"a library could not be loaded into memory ({first_line(err)}): the process's memory limit (`ulimit "
-                "-v`, a container's) is too low or memory ran out; raise the limit or free memory, then rerun"), 1
+    unmapped = _library_unmapped(err)
+    if unmapped:
+        return (f"a library could not be loaded into memory ({unmapped}): the process's memory limit (`ulimit -v`, a "
+                "container's) is too low or memory ran out; raise the limit or free memory, then rerun"), 1
     import sqlite3  # DVC keeps its state (file hashes, experiment caches) in sqlite files: sqlite's error names none
 
     if isinstance(err, sqlite3.Error):
@@ -99,11 +100,16 @@ def _torch_out_of_memory(err: BaseException) -> bool:
                                               or "DefaultCPUAllocator: can't allocate memory" in str(err))
 
 
-def _library_unmapped(err: BaseException) -> bool:
+def _library_unmapped(err: BaseException) -> str | None:
     """The dynamic loader's failure to map a shared library into memory, which Python raises as an ImportError
     ("libtorch_cpu.so: failed to map segment from shared object") where the address space is limited: a
-    traceback, as a bug's, where the memory limit was the fault."""
-    return isinstance(err, ImportError) and "failed to map segment from shared object" in str(err)
+    traceback, as a bug's, where the memory limit was the fault. Its line naming the library, or None. numpy wraps
+    it in a page of advice ending "Original error was: <it>" (before: the line quoted the page's first line,
+    "IMPORTANT: PLEASE READ THIS FOR ADVICE ON HOW TO SOLVE THIS ISSUE!", and named no library)."""
+    if not isinstance(err, ImportError):
+        return None
+    said = next((line for line in str(err).splitlines() if "failed to map segment from shared object" in line), None)
+    return None if said is None else said.strip().removeprefix("Original error was: ")
 
 
 def first_repeated(names: list[str]) -> str | None:
