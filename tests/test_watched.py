@@ -164,6 +164,53 @@ def test_a_bug_while_a_stage_imports_keeps_its_traceback(tmp_path):
     assert (said[0], said[-1]) == ("Traceback (most recent call last):", "ZeroDivisionError: division by zero")
 
 
+# A stage whose refusal's line meets a Ctrl-C as it is printed: the interrupt escapes run, in its forked child.
+_INTERRUPTED_REFUSAL = '''
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()
+
+import sys
+
+from winnow.errors import WinnowError
+from winnow.stage import run
+
+
+class CtrlCAtFirstWrite:
+    def __init__(self, stream):
+        self.stream, self.pressed = stream, False
+
+    def write(self, text):
+        if not self.pressed:
+            self.pressed = True
+            raise KeyboardInterrupt
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def main():
+    sys.stderr = CtrlCAtFirstWrite(sys.stderr)
+    raise WinnowError("score: refused")
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stop_that_escapes_the_watched_run_is_one_line(tmp_path):
+    # before: the hook left by os._exit without the child's exit handlers, so the watching parent added "ended with
+    # status 130 before any Python code could say why: a native library ended the process (Ray's driver ...)"
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_INTERRUPTED_REFUSAL)
+    done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env(), timeout=120)
+    assert (done.stdout, done.stderr, done.returncode) == (
+        "", "error: stages/score.py: interrupted; outputs not yet complete were left unwritten: rerun it\n", 130)
+
+
 # The winnow command with one more subcommand, which the out-of-memory killer ends.
 _DYING_COMMAND = """
 import os, signal, sys, types

@@ -4,6 +4,7 @@ line an interrupt or a fault of the machine ends with (:func:`stop_line`), and n
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -77,7 +78,11 @@ def one_line_from_the_start() -> None:
             return
         ignore_stops()  # a second Ctrl-C while the line is printed was a traceback of this hook
         print(f"error: {script}: {fault[0]}", file=sys.stderr)
+        # the exit handlers run as at any exit: in run's forked child one marks that Python's exit began (before: a
+        # stop escaping run there, a Ctrl-C as a refusal printed, skipped it, and the watching parent said a second
+        # line, that a native library had ended the stage)
+        atexit._run_exitfuncs()
         _flush()
-        os._exit(fault[1])  # nothing was written yet; KeyboardInterrupt's own exit is by SIGINT, not status 130
+        os._exit(fault[1])  # KeyboardInterrupt's own exit is by SIGINT, not status 130
 
     sys.excepthook = said
