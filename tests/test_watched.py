@@ -132,10 +132,14 @@ run(lambda: print("finished normally"))
     (signal.SIGINT, 130, "interrupted; outputs not yet complete were left unwritten: rerun it"),
     (signal.SIGTERM, 143, "terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it"),
 ])
-def test_a_stop_while_a_stage_imports_is_one_line(tmp_path, number, status, line):
+@pytest.mark.parametrize("started", ["foreground", "background"])
+def test_a_stop_while_a_stage_imports_is_one_line(tmp_path, number, status, line, started):
     # before: Ctrl-C there was a traceback ending in KeyboardInterrupt (status -2 to DVC), and SIGTERM ended the stage
-    # without a word; the probe met both with `dvc repro` stopped within a stage's first seconds
-    stage = _working_stage(tmp_path, _IMPORTING_STAGE)
+    # without a word; the probe met both with `dvc repro` stopped within a stage's first seconds. Started in a
+    # script's background (`cmd &`, SIGINT ignored from the start), a SIGINT then did nothing: the stage ran on to
+    # the end, status 0, where once run had started it stopped
+    ignored = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if started == "background" else None
+    stage = _working_stage(tmp_path, _IMPORTING_STAGE, preexec_fn=ignored)
     stage.send_signal(number)
     out, err = stage.communicate(timeout=60)
     assert (out, err.splitlines()) == ("", [f"error: stages/score.py: {line}"])

@@ -69,6 +69,11 @@ def one_line_from_the_start() -> None:
     if sys._getframe(1).f_globals.get("__name__") != "__main__":  # imported by a test: its process is left alone
         return
     terminate_as_interrupt()
+    # started in a script's background (`cmd &`) SIGINT is ignored from the start, as run's forked child undoes:
+    # before, a kill -INT during the imports did nothing and the stage ran to the end with status 0, where the
+    # same signal a moment later, once run had started, stopped it
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     script = f"stages/{Path(sys.argv[0]).name}"
 
     def said(kind, err, trace) -> None:
