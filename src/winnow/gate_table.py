@@ -112,8 +112,9 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
         _check_same_images(reference, frame, variant=variant, side=side, runs=len(base) + len(head))
     order = reference["id"]
     labels = reference["label"].to_numpy()
-    base_right, head_right = (np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() == labels
-                                        for frame in frames]) for frames in (base, head))
+    predicted = [np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() for frame in frames])
+                 for frames in (base, head)]  # (runs, n) a side, in the first base run's order
+    base_right, head_right = (side == labels for side in predicted)
     changed = base_right.mean(axis=0) != head_right.mean(axis=0)
     classes = sorted(set(labels), key=natural_order)
     masks = [np.ones(len(labels), bool)] + [labels == c for c in classes]
@@ -169,8 +170,6 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
                      "tolerance": tolerance, "verdict": "REGRESSED" if collapsed else said, "floor_p": floor,
                      "collapsed": collapsed})
-    predicted = [np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() for frame in frames])
-                 for frames in (base, head)]
     taken = _false_positive_rows(*predicted, labels=labels, classes=classes, variant=variant, settings=settings)
     # each class's false-positive row right after its recall row
     rows = rows[:1] + [row for pair in zip(rows[1:], taken) for row in pair] + rows[1 + len(taken):]
