@@ -140,21 +140,14 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
             run_p, run_adj = _drop_tests(run_counts, [settings.accuracy_overdispersion]
                                          + [settings.overdispersion] * len(classes), correction=settings.correction)
             alone.append([(c.change, raw, adjusted) for c, raw, adjusted in zip(run_counts, run_p, run_adj)])
-        for k, tolerance in enumerate(tolerances):
-            if tolerance is not None and all(verdict(change, adjusted, tolerance=tolerance, alpha=settings.alpha)
-                                             == "REGRESSED" for change, _, adjusted in (r[k] for r in alone)):
-                p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
+        _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
     for k, (name, key, mask, count, raw, adjusted, (low, high), tolerance) in enumerate(zip(
             [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances)):
         if tolerance is None:
             raise settings.refusal(f"no pattern matches {key} (the gate tests accuracy and "
                                    "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
-        # every image right at base lost, none gained: the least p the test can give; Holm's (and Bonferroni's)
-        # adjustment of the least p of a variant multiplies it by the number of classes
-        worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
-        factor = 1 if k == 0 or settings.correction == "none" else len(classes)
-        floor = min(1.0, drop_p_value(worst, overdispersion=phis[k]) * factor)
+        floor = _floor_p(count, phi=phis[k], factor=1 if k == 0 or settings.correction == "none" else len(classes))
         # from the images themselves: pooled counts are rescaled, and a head of 0 came out as -9e-17
         base_right_images = base_right[:, mask].mean(axis=0).sum()
         base_recall = base_right[:, mask].mean()
@@ -215,16 +208,11 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
             run_p = np.array([drop_p_value(c, overdispersion=settings.overdispersion) for c in run_counts])
             alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p,
                                   adjust(run_p, method=settings.correction))))
-        for k, tolerance in enumerate(tolerances):
-            if all(verdict(change, adjusted, tolerance=tolerance, alpha=settings.alpha) == "REGRESSED"
-                   for change, _, adjusted in (r[k] for r in alone)):
-                p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
+        _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
     for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(classes, rights, counts, phis, p, p_adj,
                                                                        scales, tolerances):
         low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=phi)
-        worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
-        factor = 1 if settings.correction == "none" else len(classes)
         said = verdict(count.change * scale, adjusted, tolerance=tolerance, alpha=settings.alpha)
         # lost - gained, not -change: before, a class that took and gave back nothing showed a change of -0.0000
         # (0.0 negated), beside its recall row's +0.0000
@@ -234,8 +222,26 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                      "change": (count.lost - count.gained) / count.n * scale, "ci_low": -high * scale, "ci_high": -low * scale,
                      "p": raw, "p_adj": adjusted, "tolerance": tolerance,
                      "verdict": said.replace("drop", "rise"),
-                     "floor_p": min(1.0, drop_p_value(worst, overdispersion=phi) * factor), "collapsed": False})
+                     "floor_p": _floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(classes)),
+                     "collapsed": False})
     return rows
+
+
+def _regressed_in_every_run(alone: list[list[tuple[float, float, float]]], tolerances: list[float | None],
+                            p: np.ndarray, p_adj: np.ndarray, *, alpha: float) -> None:
+    """Where a row regresses in every head run tested alone (``alone``: per run, ``(change, p, p adj)`` of each row),
+    its ``p`` and ``p_adj`` become the largest of theirs, in place; a row without a tolerance is left as it is."""
+    for k, tolerance in enumerate(tolerances):
+        if tolerance is not None and all(verdict(change, adjusted, tolerance=tolerance, alpha=alpha) == "REGRESSED"
+                                         for change, _, adjusted in (r[k] for r in alone)):
+            p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
+
+
+def _floor_p(count: PairedCounts, *, phi: float, factor: int) -> float:
+    """The least p adj ``count``'s test can give: every image right at base lost, none gained, its p multiplied by
+    ``factor``, as Holm's (and Bonferroni's) adjustment multiplies a variant's least p by the number of classes."""
+    worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
+    return min(1.0, drop_p_value(worst, overdispersion=phi) * factor)
 
 
 def _taken_phi(sides: list[np.ndarray], *, labels: np.ndarray, classes: list[str], klass: str) -> float:
