@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from winnow.errors import WinnowError
+from winnow.param_rules import finite_number
 
 # options Great Expectations reads as "check nothing" when null or missing: the rule passed on any data
 # (a regex left out defaults to "(?s).*", which matches every value)
@@ -29,12 +30,6 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
 _LISTS = {"value_set": "values", "column_list": "columns", "column_set": "columns", "type_list": "types"}
 _QUANTILES = "expect_column_quantile_values_to_be_between"
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
-
-
-def _finite(value: Any) -> bool:
-    """Whether ``value`` is a number (not a bool) that float64 holds and that is neither NaN nor infinite.
-    Before: math.isfinite raised OverflowError on a 310-digit integer."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
 
 
 def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
@@ -55,16 +50,16 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
-    if kind.endswith("_to_be_between") and not any(_finite(kwargs.get(k)) for k in ("min_value", "max_value")):
+    if kind.endswith("_to_be_between") and not any(finite_number(kwargs.get(k)) for k in ("min_value", "max_value")):
         raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
                           "or {$PARAMETER: name} to set it in contracts.bounds")
     for option, value in _leaves(kwargs):
         # before: a NaN reached GX's suite store as null (a pydantic traceback) or was dropped as a bound ("<= 1"
         # for min_value .nan, max_value 1); an infinite threshold or multiplier passed on anything
-        if isinstance(value, int) and not isinstance(value, bool) and not _finite(value):
+        if isinstance(value, int) and not isinstance(value, bool) and not finite_number(value):
             raise WinnowError(f"{where}: {option} is a {len(str(abs(value)))}-digit number, beyond float64's range; "
                               f"give one of at most {sys.float_info.max:.4g}")
-        if isinstance(value, float) and not _finite(value) and not _open_end(option, value, kwargs):
+        if isinstance(value, float) and not finite_number(value) and not _open_end(option, value, kwargs):
             raise WinnowError(f"{where}: {option} is {value!r}, not a finite number (Great Expectations drops it or "
                               "cannot store it, and an infinite one passes on anything); give a finite number")
         if isinstance(value, str) and value.casefold() == "$parameter":

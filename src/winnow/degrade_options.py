@@ -11,7 +11,6 @@ removals left live in :mod:`winnow.degrade_removals`.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
+from winnow.param_rules import finite_number
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
 
@@ -171,9 +171,9 @@ class _Reader:
         if value is _REQUIRED:
             raise WinnowError(f"{self.where}: {option} is required ({allowed})")
         is_number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-        # finite: a factor of .inf passed `value > high` with high = inf and made NaN pixels; compared, not
+        # finite: a factor of .inf passed `value > high` with high = inf and made NaN pixels; finite_number, not
         # math.isfinite, which raised OverflowError on an integer of 310 digits (a traceback from every stage)
-        finite = is_number and abs(value) <= sys.float_info.max
+        finite = is_number and finite_number(value)
         if not finite or not (low < value if low_open else low <= value) or value > high:
             self.fail(option, allowed, value)
         return value

@@ -9,12 +9,12 @@ false-positive key a pattern over other metrics too decides.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 from winnow import revisions
 from winnow.errors import WinnowError
 from winnow.gate_table import GateSettings, revision_list
+from winnow.param_rules import finite_number
 from winnow.yaml_text import load_yaml
 
 
@@ -60,12 +60,11 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
         section = {k: v for k, v in section.items() if k not in dropped}
     tolerances = section.get("tolerances") if isinstance(section, dict) else None
     # a base written when tolerances went up to 1: refused, it would gate every change for good, the one that
-    # lowers it too (a change is judged by its base's settings); held to the cap instead. Compared with float's
-    # largest, not math.isfinite, which raised OverflowError on an integer of 310 digits (before: a traceback from
-    # the gate); such a one is left to the check below, which refuses it in one line
+    # lowers it too (a change is judged by its base's settings); held to the cap instead. finite_number, not
+    # math.isfinite, which raised OverflowError on an integer of 310 digits (before: a traceback from the gate); such
+    # a one is left to the check below, which refuses it in one line
     over = sorted(k for k, v in (tolerances.items() if isinstance(tolerances, dict) else ())
-                  if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= sys.float_info.max
-                  and v > MAX_TOLERANCE)
+                  if finite_number(v) and v > MAX_TOLERANCE)
     if over:
         section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
         notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "

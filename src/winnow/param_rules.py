@@ -41,6 +41,12 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a number (not a bool) that float64 holds and that is neither NaN nor infinite.
+    Before: math.isfinite raised OverflowError on a 310-digit integer."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
+
+
 def kind_of(value: Any) -> str:
     for types_, name in ((bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (list, "a list"),
                          (dict, "a mapping")):
