@@ -146,12 +146,17 @@ def test_a_stop_while_a_stage_imports_is_one_line(tmp_path, number, status, line
     assert stage.returncode == status
 
 
-def _failing_import(tmp_path, failure: str) -> subprocess.CompletedProcess:
-    """:data:`_IMPORTING_STAGE` whose imports fail with ``failure`` (a statement)."""
+def _finished_stage(tmp_path, source: str) -> subprocess.CompletedProcess:
+    """``source`` as stages/score.py of a project at ``tmp_path``, run to its end."""
     (tmp_path / "stages").mkdir()
-    (tmp_path / "stages/score.py").write_text(_IMPORTING_STAGE.replace('print("working", flush=True)', failure))
+    (tmp_path / "stages/score.py").write_text(source)
     return subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
                           env=_env(), timeout=120)
+
+
+def _failing_import(tmp_path, failure: str) -> subprocess.CompletedProcess:
+    """:data:`_IMPORTING_STAGE` whose imports fail with ``failure`` (a statement)."""
+    return _finished_stage(tmp_path, _IMPORTING_STAGE.replace('print("working", flush=True)', failure))
 
 
 @pytest.mark.hostile("interrupted")
@@ -207,10 +212,7 @@ run(main)
 def test_a_stop_that_escapes_the_watched_run_is_one_line(tmp_path):
     # before: the hook left by os._exit without the child's exit handlers, so the watching parent added "ended with
     # status 130 before any Python code could say why: a native library ended the process (Ray's driver ...)"
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages/score.py").write_text(_INTERRUPTED_REFUSAL)
-    done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
-                          env=_env(), timeout=120)
+    done = _finished_stage(tmp_path, _INTERRUPTED_REFUSAL)
     assert (done.stdout, done.stderr, done.returncode) == (
         "", "error: stages/score.py: interrupted; outputs not yet complete were left unwritten: rerun it\n", 130)
 
@@ -365,10 +367,7 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_stage_finish(tmp_path)
     # callback ... Terminated" on stderr, the handler cut short); later in the exit, with SIGTERM's default action
     # back, the process died of it and the parent said "ended by SIGTERM; outputs not yet complete were left
     # unwritten", status 143, though every output was written
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages/score.py").write_text(_TERMINATED_WINDING_DOWN)
-    done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
-                          env=_env(), timeout=120)
+    done = _finished_stage(tmp_path, _TERMINATED_WINDING_DOWN)
     assert (done.returncode, done.stdout, done.stderr) == (0, "outputs written\nwound down\n", "")
 
 
