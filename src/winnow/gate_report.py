@@ -13,7 +13,7 @@ import fnmatch
 import pandas as pd
 
 from winnow import markdown
-from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, metric_key, \
+from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, metric_keys, \
     revision_list
 from winnow.paired import p_text
 
@@ -38,7 +38,7 @@ def tolerance_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
       a base's ``per_class.*: 0.1``, written for recall, set the false positives' tolerance to 0.1 too, with no
       word, where a base naming neither was told it got 0.02.
     """
-    keys = [metric_key(c, m) for c, m in zip(table["class"], table["metric"])]
+    keys = metric_keys(table)
     used = [p for p in DEFAULT_TOLERANCES if any(settings.defaulted(k) and fnmatch.fnmatchcase(k, p) for k in keys)]
     where = f"{settings.source}'s" if settings.source else "the"
     notes = [f"gate settings: {where} gate.tolerances match no {pattern.replace('*', '<class>')}; "

@@ -99,6 +99,11 @@ def metric_key(klass: str, metric: str) -> str:
     return "accuracy" if metric == "accuracy" else f"per_class.{klass}.{metric}"
 
 
+def metric_keys(table: pd.DataFrame) -> list[str]:
+    """The ``gate.tolerances`` key of each row of ``table`` (:func:`metric_key`), in its order."""
+    return [metric_key(c, m) for c, m in zip(table["class"], table["metric"])]
+
+
 def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataFrame:
     """The paired tests of one variant: its overall row, then one row per class (:data:`COLUMNS`).
 
@@ -339,9 +344,9 @@ def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> s
 
 def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list[str], list[str]]:
     """``(unmatched, overridden)`` tolerance entries: those that match no key the gate tested (e.g. a leftover
-    ``per_class.*.f1``; the keys: :func:`metric_key` of each row), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
+    ``per_class.*.f1``; the keys: :func:`metric_keys`), and those that match some but decide none (:meth:`GateSettings.deciding`: each key
     they match takes its own entry or a stricter pattern's)."""
-    keys = [metric_key(c, metric) for c, metric in zip(table["class"], table["metric"])]
+    keys = metric_keys(table)
     # a key's own entry matches it as deciding() reads it: before, per_class.a[1].recall, the entry of a class named
     # a[1], was read only as a pattern ([1] matches "1") and refused as matching no metric
     matched = {p: [k for k in keys if k == p or fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
