@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -662,11 +663,15 @@ def test_one_embedding_for_several_different_pictures_is_refused_as_a_placeholde
     assert_nothing_left(project, before)
 
 
-def four_copies(project):
-    """blobs() with img-2, img-4 and img-6 made copies of img-0's picture (a class-0 image), and mine.npy: separable()
-    with the four copies given img-0's row, as a deterministic embedder gives them."""
+def copies_of_img0(project, *, near: bool):
+    """blobs() with img-2, img-4 and img-6 made copies of img-0's picture (a class-0 image), each re-saved one
+    background pixel one level off when ``near`` (four different digests), and mine.npy: separable() with the four
+    copies given img-0's row, as a deterministic embedder gives them (or, ``near``, features computed from thumbnails,
+    rounded or quantised)."""
     data = blobs()
     data.images[[2, 4, 6]] = data.images[0]
+    if near:
+        data.images[[2, 4, 6], 0, [0, 1, 2], 0] += 1
     write_blobs(project, data)
     features = separable()
     features[[2, 4, 6]] = features[0]
@@ -674,8 +679,12 @@ def four_copies(project):
 
 
 @pytest.mark.hostile("represent")
-def test_copies_of_one_picture_may_share_one_embedding(tmp_path):
-    project, _, done = run_represent(tmp_path, write=four_copies, source="file", file="mine.npy")
+# near: before, 'represent.file: mine.npy: 4 different pictures have one and the same embedding, first ids 'img-0'
+# and 'img-2': a placeholder ...?', exit 1, with no way round but recomputing features that were right
+@pytest.mark.parametrize("near", [False, True], ids=["copies", "near_copies"])
+def test_copies_of_one_picture_may_share_one_embedding(tmp_path, near):
+    project, _, done = run_represent(tmp_path, write=partial(copies_of_img0, near=near), source="file",
+                                     file="mine.npy")
     assert done.returncode == 0, done.stderr[-3000:]
     stored, _ = outputs(project)
     expected = separable()
@@ -703,28 +712,3 @@ def test_a_users_file_in_data_represent_under_another_name_is_refused_before_dvc
     assert line == (f"error: params.yaml: represent.file: {named} lies in data/represent, the stage's own output, which "
                     "dvc repro empties before it runs; keep your file elsewhere")
     assert_nothing_left(project, before)
-
-
-def three_near_copies(project):
-    """blobs() with img-2, img-4 and img-6 made copies of img-0's picture each re-saved one background pixel one level
-    off (four different digests), and mine.npy: separable() with the four given img-0's row, as features computed
-    from thumbnails, rounded or quantised give them."""
-    data = blobs()
-    data.images[[2, 4, 6]] = data.images[0]
-    data.images[[2, 4, 6], 0, [0, 1, 2], 0] += 1
-    write_blobs(project, data)
-    features = separable()
-    features[[2, 4, 6]] = features[0]
-    np.save(project / "mine.npy", features)
-
-
-@pytest.mark.hostile("represent")
-def test_near_copies_of_one_picture_may_share_one_embedding(tmp_path):
-    # before: 'represent.file: mine.npy: 4 different pictures have one and the same embedding, first ids 'img-0' and
-    # 'img-2': a placeholder ...?', exit 1, with no way round but recomputing features that were right
-    project, _, done = run_represent(tmp_path, write=three_near_copies, source="file", file="mine.npy")
-    assert done.returncode == 0, done.stderr[-3000:]
-    stored, _ = outputs(project)
-    expected = separable()
-    expected[[2, 4, 6]] = expected[0]
-    np.testing.assert_array_equal(stored, expected)
