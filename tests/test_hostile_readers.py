@@ -176,28 +176,21 @@ def test_budget_refuses_label_decisions_for_a_val_image(project, cleaner):
 
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("cleaner", list(LABEL_FILES))
-def test_budget_refuses_label_decisions_judged_on_labels_that_changed_since(project, cleaner):
+@pytest.mark.parametrize("given, problem", [
     # before: exit 0; the budget ranked and shipped decisions whose cleaner saw train-2-3 labelled 0 where
     # data/degrade labels it 2 now, while `winnow review export` refused the same file
-    path, stage = LABEL_FILES[cleaner]
-    _with_cleaners(project, [cleaner])
-    edit_table(project / path, lambda table: table.assign(
-        given_label=table["given_label"].where(table["id"] != "train-2-3", 0)))
-    assert _refused(project, "budget") == _rerun(
-        path, "given_label differs from data/degrade for 1 image(s) (first: id 'train-2-3', 0 there, 2 in "
-              "data/degrade): it judged labels that changed since", stage)
-
-
-@pytest.mark.hostile("intermediates")
-@pytest.mark.parametrize("cleaner", list(LABEL_FILES))
-def test_budget_refuses_label_decisions_with_a_null_given_label(project, cleaner):
+    (lambda table: table["given_label"].where(table["id"] != "train-2-3", 0),
+     "given_label differs from data/degrade for 1 image(s) (first: id 'train-2-3', 0 there, 2 in data/degrade): it "
+     "judged labels that changed since"),
     # before: a traceback (TypeError: boolean value of NA is ambiguous) where given_label is a nullable integer column
     # (pandas' Int64, which parquet keeps) with one null, as the budget compared it with data/degrade's labels
+    (lambda table: table["given_label"].astype("Int64").mask(table.index == 4), "row 4 has no given_label"),
+], ids=["changed_since", "null"])
+def test_budget_refuses_label_decisions_with_a_given_label_not_data_degrades(project, cleaner, given, problem):
     path, stage = LABEL_FILES[cleaner]
     _with_cleaners(project, [cleaner])
-    edit_table(project / path, lambda table: table.assign(
-        given_label=table["given_label"].astype("Int64").mask(table.index == 4)))
-    assert _refused(project, "budget") == _rerun(path, "row 4 has no given_label", stage)
+    edit_table(project / path, lambda table: table.assign(given_label=given))
+    assert _refused(project, "budget") == _rerun(path, problem, stage)
 
 
 def _decided(row: int, **values):
