@@ -206,53 +206,43 @@ def test_the_one_folder_an_archive_wraps_the_class_folders_in_is_named_as_such(t
     assert_nothing_left(project, before)
 
 
-@pytest.mark.hostile("imagefolder")
-def test_the_icon_file_macos_writes_for_a_custom_folder_icon_is_never_read(tmp_path):
+def icon_files(data):
     # before: "Icon\r" (the custom folder icon of Finder, Dropbox and Google Drive on macOS) was a row in each class
     # folder, "file name holds a carriage return ... rename it", and with the one beside them 3 of 15 files: ingest
     # stopped over max_reject_fraction
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    listed = fingerprint("imagefolder", str(data))
     for folder in (data, data / "a", data / "b"):
         (folder / "Icon\r").write_bytes(b"")
-    project, _, done = run_ingest(tmp_path, "imagefolder", data)
-    assert_ingested(done)
-    assert rejected(project) == {}
-    assert len(ingested(project)) == 12
-    assert fingerprint("imagefolder", str(data)) == listed  # never read, so never listed
 
 
-@pytest.mark.hostile("imagefolder")
-def test_the_folders_a_disk_keeps_at_its_top_are_never_classes(tmp_path):
+def disk_folders(data):
     # before: with the class folders at the top of a disk, ext4's lost+found and Windows' $RECYCLE.BIN were classes
     # "with no images: add its images or remove the folder", and System Volume Information a class of unreadable files
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    listed = fingerprint("imagefolder", str(data))
     (data / "lost+found").mkdir()
     (data / "$RECYCLE.BIN").mkdir()
     (data / "$RECYCLE.BIN" / "desktop.ini").write_text("[.ShellClassInfo]\n")
     (data / "System Volume Information").mkdir()
     (data / "System Volume Information" / "IndexerVolumeGuid").write_text("{0b1f2a3c}")
+
+
+def zone_identifiers(data):
+    # before: each image copied from Windows into WSL had a "<image>:Zone.Identifier" beside it, a row each ("not an
+    # image file (suffix .Identifier ...)"): half the files, so ingest stopped over max_reject_fraction
+    for image in sorted(data.glob("*/*.png")):
+        image.with_name(f"{image.name}:Zone.Identifier").write_text("[ZoneTransfer]\r\nZoneId=3\r\n")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("litter", [icon_files, disk_folders, zone_identifiers],
+                         ids=["macos_icon", "disk_folders", "wsl_zone_identifier"])
+def test_what_systems_write_beside_the_images_is_never_read(tmp_path, litter):
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    listed = fingerprint("imagefolder", str(data))
+    litter(data)
     project, _, done = run_ingest(tmp_path, "imagefolder", data)
     assert_ingested(done)
     assert rejected(project) == {}
     assert sorted(set(ingested(project)["label"])) == [0, 1] and len(ingested(project)) == 12
-    assert fingerprint("imagefolder", str(data)) == listed
-
-
-@pytest.mark.hostile("imagefolder")
-def test_the_zone_identifier_files_a_copy_from_windows_into_wsl_writes_are_never_read(tmp_path):
-    # before: each image copied from Windows into WSL had a "<image>:Zone.Identifier" beside it, a row each ("not an
-    # image file (suffix .Identifier ...)"): half the files, so ingest stopped over max_reject_fraction
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    listed = fingerprint("imagefolder", str(data))
-    for image in sorted(data.glob("*/*.png")):
-        image.with_name(f"{image.name}:Zone.Identifier").write_text("[ZoneTransfer]\r\nZoneId=3\r\n")
-    project, _, done = run_ingest(tmp_path, "imagefolder", data)
-    assert_ingested(done)
-    assert rejected(project) == {}
-    assert len(ingested(project)) == 12
-    assert fingerprint("imagefolder", str(data)) == listed
+    assert fingerprint("imagefolder", str(data)) == listed  # never read, so never listed
 
 
 @pytest.mark.hostile("imagefolder")
