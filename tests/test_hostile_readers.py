@@ -353,6 +353,15 @@ def test_review_export_refuses_budget_decisions_for_an_image_the_data_lacks(revi
                                              "1 id(s) not in data/degrade, first 'train-99'", "budget")
 
 
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("cleaner", ["confident_learn", "embedding_clean"])  # review_project's label cleaners
+def test_review_export_names_a_label_cleaners_missing_given_label_once(review, cleaner):
+    # before: "lacks column(s) given_label, given_label": the queue's own columns listed it beside the readers'
+    path, stage = LABEL_FILES[cleaner]
+    edit_table(review / path, lambda table: table.drop(columns="given_label"))
+    assert _export_refused(review) == _rerun(path, "lacks column(s) given_label", stage)
+
+
 def test_the_template_passes_the_stages_the_cases_refuse(project, review):
     """The same projects, intact: budget, variants and contracts finish, and so does the review export (each
     case above fails for its damage alone)."""

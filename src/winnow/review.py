@@ -56,10 +56,10 @@ QUEUE_COLUMNS = ("id", "kind", "image", "given", "suggested", "action", "pruned"
                  "copy_of", "digest", "verdict")
 # an image's kind is the first of its decisions' kinds in this order (the page shows one grid per kind)
 KINDS = ("label", "quality", "duplicate", "outlier")
-# per cleaner, the columns the queue reads beyond those winnow.variants.cleaner_decisions reads
-REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("given_label", "is_issue", "label_quality"),
-                  "embedding_clean": ("given_label", "agreement", "centroid_margin"),
-                  "data_valuation": ("given_label", "harm")}
+# per cleaner, the columns the queue reads beyond those winnow.decision_files.read_cleaner_tables reads (given_label
+# among them: listed here too, a file without it was said to lack "given_label, given_label")
+REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("is_issue", "label_quality"),
+                  "embedding_clean": ("agreement", "centroid_margin"), "data_valuation": ("harm",)}
 # the label cleaners (winnow.budget.LABEL_CLEANERS: those of DECISION_FILES with a table per judged image, not per
 # image) as (their read_cleaner_tables argument, cleaner): their decisions are scored by the budget's confidence
 # (read_cleaner_tables checks their given_label against data/degrade's). Before: data_valuation was left out, so its
