@@ -13,17 +13,16 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.imageset import read_imageset
 from winnow.stage import read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 
-def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, tuple[str, ...]] | None = None,
-                        manifest: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def read_cleaner_tables(cleaners, *, num_classes: int, manifest: pd.DataFrame,
+                        extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`winnow.variants.DECISION_FILES`), read and checked, as
     :func:`winnow.variants.cleaner_decisions` keyword arguments; ``num_classes``: data/degrade's classes;
-    ``extra_columns``: per cleaner, columns needed besides those it reads; ``manifest``: data/degrade's
-    (``id``, ``split``, ``label``; read from it when None).
+    ``manifest``: data/degrade's (``id``, ``split``, ``label``); ``extra_columns``: per cleaner, columns needed
+    besides those it reads.
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
     (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
@@ -38,8 +37,6 @@ def read_cleaner_tables(cleaners, *, num_classes: int, extra_columns: dict[str, 
     unknown = sorted(set(cleaners) - set(CLEANERS))
     if unknown:
         raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
-    if cleaners and manifest is None:
-        manifest = read_imageset(DEGRADE).manifest
     tables = {}
     for cleaner in cleaners:
         path, stage, argument, columns = DECISION_FILES[cleaner]
