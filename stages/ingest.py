@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from winnow.configs import MIN_SIDE
 from winnow.errors import WinnowError
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
@@ -158,17 +159,14 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
                   f"its accuracy by {100 / len(held):.0f} points; give it more images")
 
 
-MODELS_SMALLEST = 8  # a side below this winnow.models.build_model refuses, as params.yaml's ingest.size does
-
-
 def _warn_below_the_models(shape: tuple[int, ...]) -> None:
-    """Images kept at the source's size (ingest.size null) with a side below :data:`MODELS_SMALLEST` (``shape``: the
-    imageset's ``(N, H, W, C)``): degrade and score take them, but represent's judge and train refuse them minutes
-    later, naming their model's parameter (before: not a word here, then "represent.judge.model: images of 6x6px are
-    too small for lenet5", which no model parameter can help)."""
-    if min(shape[1:3]) < MODELS_SMALLEST:
+    """Images kept at the source's size (ingest.size null) with a side below :data:`winnow.configs.MIN_SIDE`
+    (``shape``: the imageset's ``(N, H, W, C)``): degrade and score take them, but represent's judge and train refuse
+    them minutes later, naming their model's parameter (before: not a word here, then "represent.judge.model: images
+    of 6x6px are too small for lenet5", which no model parameter can help)."""
+    if min(shape[1:3]) < MIN_SIDE:
         print(f"warning: ingest.size: the images are {shape[1]}x{shape[2]} (null keeps the source's size), below the "
-              f"{MODELS_SMALLEST} px a side the models take: represent's judge and train will refuse them; set "
+              f"{MIN_SIDE} px a side the models take: represent's judge and train will refuse them; set "
               "ingest.size (8 to 1024) to resize them")
 
 

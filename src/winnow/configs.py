@@ -47,6 +47,7 @@ CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean", "data_va
 VALUE_COMBINE = ("both", "either")  # data_valuation.combine: drop when every estimator, or one, values an image harmful
 BUDGET_SCORES = ("log_loss", "accuracy")  # budget.score: what a judge image counts (winnow.budget)
 MODEL_NAMES = ("lenet5", "cnn_small", "resnet18")  # train.model (winnow.models)
+MIN_SIDE = 8  # the smallest image side the models take (winnow.models.build_model), ingest.size's least
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "constant")
 WEAK_BY = ("f1", "count")  # gan.weak_by

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from winnow.configs import MODEL_NAMES
+from winnow.configs import MIN_SIDE, MODEL_NAMES
 from winnow.errors import WinnowError
 
 
@@ -139,7 +139,7 @@ def build_model(name: str, *, in_channels: int, num_classes: int, image_size: in
     before, every error named train.model, which the user may not have set at all)."""
     if name not in MODELS:
         raise WinnowError(f"{option}: unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    if min(_sides(image_size)) < 8:
+    if min(_sides(image_size)) < MIN_SIDE:
         shown = "x".join(map(str, _sides(image_size)))
-        raise WinnowError(f"{option}: images of {shown}px are too small for {name} (at least 8)")
+        raise WinnowError(f"{option}: images of {shown}px are too small for {name} (at least {MIN_SIDE})")
     return MODELS[name](in_channels=in_channels, num_classes=num_classes, image_size=image_size)

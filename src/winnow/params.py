@@ -25,9 +25,9 @@ from typing import Any
 
 from winnow.configs import (
     AUGMENT_CHOICES, BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES,
-    EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MODEL_NAMES,
-    NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SCHEDULES,
-    SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
+    EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY, KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MIN_SIDE,
+    MODEL_NAMES, NEIGHBOUR_EMBEDDINGS, OPS, OPTIMIZERS, OUTLIER_METHODS, POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON,
+    SCHEDULES, SEARCH_METHODS, SOURCES, STREAM_MODES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS, WEAK_BY,
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.degrade_options import check as check_perturbations
@@ -213,7 +213,7 @@ SCHEMA = Section({
         "download": Bool(),
         # 8 to 1024: below 8 no model trains (train refused it only after every stage before it had run); at 1 px
         # every pHash is the same; past 1024 the imageset outgrows memory and disk
-        "size": Num(8, 1024, integer=True, null=True),
+        "size": Num(MIN_SIDE, 1024, integer=True, null=True),
         "classes": ListOf(Text(), min_len=1, unique=True, null=True),
         "val_fraction": Num(0, 1, high_open=True),
         "test_fraction": Num(0, 1, high_open=True),
