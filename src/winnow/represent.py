@@ -115,8 +115,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         where = "represent.selfsup"
     elif options.source == "judge":
         train, val = data.split("train"), data.split("val")
-        _refuse_one_picture(_digests(train, np.ones(len(train.manifest), bool)), where="represent.judge",
-                            which="train")
+        _refuse_one_picture(_digests(train), where="represent.judge", which="train")
         judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
                               num_classes=len(data.classes), seed=seed, progress=progress)
         features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
@@ -139,7 +138,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         where = f"represent.file: {options.file}"
     user = options.source in USER_SOURCES
     # a user's features are also checked against the pixels: one row for many different pictures is a placeholder
-    pictures = _digests(data, np.ones(len(ids), bool)).to_numpy() if user else None
+    pictures = _digests(data).to_numpy() if user else None
     features, scale = checked(features, ids, where=where, user=user, pictures=pictures,
                               images=data.images if user else None)
     if user:
@@ -157,12 +156,12 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     return Representation(features, ids, info)
 
 
-def _digests(data: ImageSet, rows: np.ndarray) -> pd.Series:
-    """The pixel digests of ``data``'s images at bool ``rows``: the manifest's, or computed where an imageset made
-    in memory has none."""
+def _digests(data: ImageSet, rows: np.ndarray | None = None) -> pd.Series:
+    """The pixel digests of ``data``'s images at bool ``rows`` (None: every image, the images not copied): the
+    manifest's, or computed where an imageset made in memory has none."""
     if "digest" in data.manifest.columns:
-        return data.manifest.loc[rows, "digest"]
-    return pd.Series(pixel_digest(np.asarray(data.images[rows])))
+        return data.manifest["digest"] if rows is None else data.manifest.loc[rows, "digest"]
+    return pd.Series(pixel_digest(np.asarray(data.images if rows is None else data.images[rows])))
 
 
 def _refuse_one_picture(digests: pd.Series, *, where: str, which: str) -> None:
