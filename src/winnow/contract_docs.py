@@ -44,12 +44,13 @@ def build_docs(context, docs_dir: Path) -> None:
             page.write_text(same_data_same_page(page.read_text()))
 
 
-def store_verdicts(store, keys: set, outcome, successes: list[bool]) -> None:
-    """Store ``outcome`` (a GX suite validation result, stored by its run under the one key in ``keys``) once more
-    with each rule's success as winnow judged it (``successes``, bool, one per ``outcome.results`` in order), and
-    the suite's success and statistics to match: the Data Docs pages are rendered from the stored result. Before,
-    a rule GX passed and winnow fails (a row_condition that selects no row, a column without a value) showed a
-    green "Succeeded" page beside a failed verdict, the page a failed enforce told the user to open."""
+def store_verdicts(store, before: set, outcome, successes: list[bool]) -> None:
+    """Store ``outcome`` (a GX suite validation result, stored by its run under the one key of ``store`` not among
+    the keys it held ``before``) once more with each rule's success as winnow judged it (``successes``, bool, one per
+    ``outcome.results`` in order), and the suite's success and statistics to match: the Data Docs pages are rendered
+    from the stored result; the store is listed only then. Before, a rule GX passed and winnow fails (a row_condition
+    that selects no row, a column without a value) showed a green "Succeeded" page beside a failed verdict, the page a
+    failed enforce told the user to open."""
     if [bool(result.success) for result in outcome.results] == successes:
         return
     for result, success in zip(outcome.results, successes):
@@ -58,7 +59,7 @@ def store_verdicts(store, keys: set, outcome, successes: list[bool]) -> None:
     outcome.success = passed == len(successes)
     outcome.statistics.update(successful_expectations=passed, unsuccessful_expectations=len(successes) - passed,
                               success_percent=100 * passed / len(successes))
-    (key,) = keys
+    (key,) = set(store.list_keys()) - before
     store.set(key, outcome)
 
 

@@ -223,8 +223,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
         except Exception as err:  # a GX defect on a rule it accepted: one line naming the suite, not its traceback
             raise _gx_failed(suite, f"checking table {batch.table!r}", err) from err
         checked = [_result(suite.name, batch.table, one, frame=batch.frame) for one in outcome.results]
-        store_verdicts(context.validation_results_store, set(context.validation_results_store.list_keys()) - stored,
-                       outcome, [result.success for result in checked])
+        store_verdicts(context.validation_results_store, stored, outcome, [result.success for result in checked])
         results += checked
     if docs_dir is not None:
         build_docs(context, Path(docs_dir))
