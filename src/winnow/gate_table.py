@@ -133,7 +133,7 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
                                                                   for phi in class_phis]
     p, p_adj = _drop_tests(counts, phis, correction=settings.correction)
     intervals = [change_interval(c, confidence=CONFIDENCE, overdispersion=phi) for c, phi in zip(counts, phis)]
-    keys = ["accuracy"] + [f"per_class.{c}.recall" for c in classes]
+    keys = ["accuracy"] + [metric_key(c, "recall") for c in classes]
     tolerances = [settings.tolerance(key) for key in keys]
     if len(head) > 1:
         # the measured phi is one figure for every class, so runs unstable on other classes could pool away a
