@@ -13,8 +13,8 @@ import fnmatch
 import pandas as pd
 
 from winnow import markdown
-from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, metric_keys, \
-    revision_list
+from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, entry_matches, \
+    metric_keys, revision_list
 from winnow.paired import p_text
 
 POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
@@ -47,7 +47,7 @@ def tolerance_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
     taken = [k for k, m in zip(keys, table["metric"]) if m == FALSE_POSITIVES]
     others = [k for k, m in zip(keys, table["metric"]) if m != FALSE_POSITIVES]
     shared = dict.fromkeys(e for e in map(settings.deciding, taken)
-                           if e is not None and any(k == e or fnmatch.fnmatchcase(k, e) for k in others))
+                           if e is not None and any(entry_matches(k, e) for k in others))
     return notes + [f"gate settings: {where} gate.tolerances.{e} {settings.tolerances[e]:g} decides "
                     f"per_class.<class>.false_positives too, as it matches them; to set them apart, replace it "
                     f"there by entries naming the metrics (e.g. 'per_class.*.recall', 'per_class.*.false_positives')"

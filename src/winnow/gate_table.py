@@ -99,6 +99,12 @@ def metric_key(klass: str, metric: str) -> str:
     return "accuracy" if metric == "accuracy" else f"per_class.{klass}.{metric}"
 
 
+def entry_matches(key: str, entry: str) -> bool:
+    """Whether the ``gate.tolerances`` ``entry`` matches ``key`` as :meth:`GateSettings.deciding` reads it: the key's
+    own entry, or a pattern that matches it."""
+    return key == entry or fnmatch.fnmatchcase(key, entry)
+
+
 def metric_keys(table: pd.DataFrame) -> list[str]:
     """The ``gate.tolerances`` key of each row of ``table`` (:func:`metric_key`), in its order."""
     return [metric_key(c, m) for c, m in zip(table["class"], table["metric"])]
@@ -349,7 +355,7 @@ def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list
     keys = metric_keys(table)
     # a key's own entry matches it as deciding() reads it: before, per_class.a[1].recall, the entry of a class named
     # a[1], was read only as a pattern ([1] matches "1") and refused as matching no metric
-    matched = {p: [k for k in keys if k == p or fnmatch.fnmatchcase(k, p)] for p in settings.tolerances}
+    matched = {p: [k for k in keys if entry_matches(k, p)] for p in settings.tolerances}
     decided = {settings.deciding(k) for k in keys}
     return ([p for p, found in matched.items() if not found],
             [p for p, found in matched.items() if found and p not in decided])
