@@ -208,17 +208,16 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     phis = [max(settings.overdispersion, _taken_phi([base_predicted, head_predicted], labels=labels, classes=classes,
                                                     klass=c)) for c in classes]
     counts = [PairedCounts.from_runs(b, h) for b, h in rights]
-    p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
-    p_adj = adjust(p, method=settings.correction)
+    p, p_adj = _family_tests(counts, phis, correction=settings.correction)
     scales = [b.shape[1] / int(np.sum(labels == c)) for c, (b, _) in zip(classes, rights)]  # others per own image
     tolerances = [settings.tolerance(metric_key(c, FALSE_POSITIVES)) for c in classes]
     if len(head_predicted) > 1:  # as for recall: a rise every head run regresses on alone regresses
         alone = []
         for run in range(len(head_predicted)):
             run_counts = [PairedCounts.from_runs(b, h[run:run + 1]) for b, h in rights]
-            run_p = np.array([drop_p_value(c, overdispersion=settings.overdispersion) for c in run_counts])
-            alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p,
-                                  adjust(run_p, method=settings.correction))))
+            run_p, run_adj = _family_tests(run_counts, [settings.overdispersion] * len(classes),
+                                           correction=settings.correction)
+            alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p, run_adj)))
         _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
     for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(classes, rights, counts, phis, p, p_adj,
@@ -283,8 +282,16 @@ def _taken_phi(sides: list[np.ndarray], *, labels: np.ndarray, classes: list[str
 def _drop_tests(counts: list[PairedCounts], phis: list[float], *, correction: str) -> tuple[np.ndarray, np.ndarray]:
     """``(p, p_adj)``: the one-sided drop test of each table (overall first, then the classes) and the p-values
     adjusted over the classes (the overall row stays as it is)."""
+    overall = [drop_p_value(counts[0], overdispersion=phis[0])]
+    p, p_adj = _family_tests(counts[1:], phis[1:], correction=correction)
+    return np.concatenate([overall, p]), np.concatenate([overall, p_adj])
+
+
+def _family_tests(counts: list[PairedCounts], phis: list[float], *,
+                  correction: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(p, p_adj)``: the one-sided drop test of each table and the p-values adjusted over them as one family."""
     p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
-    return p, np.concatenate([p[:1], adjust(p[1:], method=correction)])
+    return p, adjust(p, method=correction)
 
 
 def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | None = None) -> pd.DataFrame:
