@@ -40,6 +40,14 @@ def gate(project, *args, base="HEAD"):
     return run_winnow(project, "gate", "--base", base, "--markdown", REPORT, *args), before
 
 
+def gate_refused(project, *args, base="HEAD") -> str:
+    """The gate as :func:`gate` runs it must end in one ``error:`` line (returned) and leave nothing behind."""
+    done, before = gate(project, *args, base=base)
+    line = assert_error_line(done)
+    assert_nothing_left(project, before)
+    return line
+
+
 def headline_of(project, variant="baseline"):
     return json.loads((project / metrics_path(variant)).read_text())
 
@@ -92,11 +100,9 @@ def test_a_branch_named_workspace_is_refused_as_ambiguous(tmp_path):
     # before: --base workspace read the working tree, not the branch, without a word
     project = gate_project(tmp_path)
     git(project, "branch", "workspace")
-    done, before = gate(project, "--target", "HEAD", base="workspace")
-    assert assert_error_line(done) == ("error: --base workspace: names both the working tree and git's "
-                                       "refs/heads/workspace; name that commit as refs/heads/workspace, or rename "
-                                       "that branch or tag to gate the working tree")
-    assert_nothing_left(project, before)
+    assert gate_refused(project, "--target", "HEAD", base="workspace") == (
+        "error: --base workspace: names both the working tree and git's refs/heads/workspace; name that commit as "
+        "refs/heads/workspace, or rename that branch or tag to gate the working tree")
     done, _ = gate(project, "--target", "HEAD", base="refs/heads/workspace")
     assert done.returncode == 0, done.stderr
     # 2 variants of 10 classes: accuracy, 10 recalls and 10 classes' false positives each
@@ -114,11 +120,9 @@ def test_a_branch_named_workspace_leaves_the_default_target_the_working_tree(tmp
     done, _ = gate(project)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[-1].startswith("gate: FAIL — "), done.stdout  # the working tree, not the branch
-    done, before = gate(project, "--target", "workspace")
-    assert assert_error_line(done) == ("error: --target workspace: names both the working tree and git's "
-                                       "refs/heads/workspace; name that commit as refs/heads/workspace, or leave "
-                                       "--target out: the working tree is its default")
-    assert_nothing_left(project, before)
+    assert gate_refused(project, "--target", "workspace") == (
+        "error: --target workspace: names both the working tree and git's refs/heads/workspace; name that commit as "
+        "refs/heads/workspace, or leave --target out: the working tree is its default")
 
 
 @pytest.mark.hostile("gate")
@@ -130,11 +134,9 @@ def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
     write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))
     commit(project, "pruned loses 40 images of class 0")
     git(project, "branch", "origin/main")
-    done, before = gate(project, base="origin/main")
-    assert assert_error_line(done) == (
+    assert gate_refused(project, base="origin/main") == (
         "error: --base origin/main: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
         "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main")
-    assert_nothing_left(project, before)
     done, _ = gate(project, base="refs/remotes/origin/main")
     assert done.returncode == 1, done.stderr
     # the 38 images class 0 lost went to class 1: its false positives regress too
@@ -154,11 +156,9 @@ def test_a_shared_name_whose_first_ref_lacks_the_commit_asked_for_is_named_so(tm
     git(project, "branch", "origin/main")
     commit(project, "a second commit")
     git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
-    done, before = gate(project, base="origin/main~1")
-    assert assert_error_line(done) == (
+    assert gate_refused(project, base="origin/main~1") == (
         "error: --base origin/main~1: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
         "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main~1")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -177,11 +177,9 @@ def test_a_name_two_refs_share_is_refused_in_any_locale_and_git_config(tmp_path,
         monkeypatch.setenv("LANGUAGE", "de")
     else:
         git(project, "config", "core.warnAmbiguousRefs", "false")
-    done, before = gate(project, base="origin/main")
-    assert assert_error_line(done) == (
+    assert gate_refused(project, base="origin/main") == (
         "error: --base origin/main: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
         "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -194,11 +192,9 @@ def test_gate_files_read_alike_at_a_commit_and_in_the_workspace(tmp_path, patter
     (project / summary_path("pruned")).write_text('{"accuracy": NaN}')
     commit(project, "a NaN committed in a summary")
     (project / summary_path("pruned")).write_text('{"accuracy": 0.998}')
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: gated metrics are not all finite numbers: metrics/evaluate/pruned/summary.json at HEAD: accuracy = nan "
         "(rerun the stage that writes them and commit its outputs)")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -212,11 +208,9 @@ def test_a_gated_file_whose_name_git_quotes_is_read_at_a_commit(tmp_path, folder
     (project / folder / "score.json").write_text('{"accuracy": NaN}')
     commit(project, "a NaN committed in a file whose name git quotes")
     (project / folder / "score.json").write_text('{"accuracy": 0.998}')
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         f"error: gated metrics are not all finite numbers: {folder}/score.json at HEAD: accuracy = nan (rerun the "
         "stage that writes them and commit its outputs)")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -235,10 +229,9 @@ def test_a_short_id_several_objects_begin_with_is_named_so(tmp_path, monkeypatch
             made += 1
         starts = [ref[:4] for ref in git(project, "for-each-ref", "--format=%(objectname)").split()]
         shared = sorted({start for start in starts if starts.count(start) > 1})
-    done, before = gate(project, base=shared[0])
-    assert assert_error_line(done) == (f"error: --base {shared[0]}: several commits or tags here have ids that begin "
-                                       "with it; give more of the commit's digits")
-    assert_nothing_left(project, before)
+    assert gate_refused(project, base=shared[0]) == (
+        f"error: --base {shared[0]}: several commits or tags here have ids that begin with it; give more of the "
+        "commit's digits")
 
 
 @pytest.mark.hostile("gate")
@@ -402,12 +395,10 @@ def test_tolerances_the_base_lacks_are_refused_as_the_bases(tmp_path):
     # params.yaml held that entry: the change mending the base's settings is judged by them, and nothing said so
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": {"accuracy": 0.005}})
     make_project(project, default_params())  # the workspace's params.yaml mended
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: params.yaml at HEAD: gate.tolerances: no pattern matches per_class.0.recall (the gate tests accuracy "
         "and per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'; the gate takes its settings from HEAD: "
         "correct them there")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -417,12 +408,10 @@ def test_a_gate_files_typo_at_the_base_is_refused_as_the_bases(tmp_path):
     # sent the user to a file already mended
     project = gate_project(tmp_path, {**default_params()["gate"], "files": ["metrics/evaluate/*.jsn"]})
     make_project(project, default_params())  # the workspace's params.yaml mended
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: params.yaml at HEAD: gate.files: metrics/evaluate/*.jsn matches no file at HEAD or workspace; correct "
         "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json); the gate takes its settings from "
         "HEAD: correct them there")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -430,13 +419,11 @@ def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
     # before: a looser pattern after per_class.*.recall was never read, and nothing said so
     tolerances = {"accuracy": 0.005, "per_class.*.recall": 0.02, "per_class.?.recall": 0.25}
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": tolerances})
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: params.yaml at HEAD: gate.tolerances: per_class.?.recall: 0.25 decide no metric: each metric a "
         "pattern matches takes its own key's entry, else the strictest pattern that matches it, whatever the order; "
         "remove them or make them stricter than what overrides them; the gate takes its settings from HEAD: correct "
         "them there")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -493,9 +480,8 @@ def test_an_unknown_variant_fails_with_one_line(tmp_path):
     assert_error_line(done, "--variants prunned", "evaluated: baseline, pruned")
     assert_nothing_left(project, before)
     # before: baseline's rows were tested twice and every regression of it counted twice
-    done, before = gate(project, "--variants", "baseline", "baseline")
-    assert assert_error_line(done) == "error: gate --variants: baseline given twice; name each variant once"
-    assert_nothing_left(project, before)
+    assert gate_refused(project, "--variants", "baseline", "baseline") == (
+        "error: gate --variants: baseline given twice; name each variant once")
 
 
 @pytest.mark.hostile("gate")
@@ -520,13 +506,11 @@ def test_a_model_that_never_learnt_at_either_side_fails_with_one_line(tmp_path, 
     if failed == "HEAD":
         commit(project)
         write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         f"error: metrics/evaluate/baseline/predictions.csv at {failed}: the model's recalls of the 10 test classes add "
         "up to 1.0000 (right on 100 of 1000 test images), no more than naming one class for every image scores (1): "
         "it did not learn, so the gate cannot judge baseline by it; rerun train@baseline and evaluate@baseline there "
         "(check train.lr, train.weight_decay and train.epochs), or pass revisions whose models learnt")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -879,12 +863,10 @@ def test_a_base_tolerance_past_floats_range_fails_with_one_line(tmp_path):
     # tolerances, which ran math.isfinite on it before params.yaml's own rules could refuse it
     project = gate_project(tmp_path, {**default_params()["gate"], "tolerances": {"accuracy": 10**400}})
     make_project(project)  # ... and corrected in the workspace only
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         f"error: params.yaml at HEAD: gate.tolerances.accuracy: {str(10**400)[:57]}... is past the largest number a "
         "float holds (about 1.8e308); allowed: a number in [0, 0.25]; the gate takes its settings from HEAD: correct "
         "them there")
-    assert_nothing_left(project, before)
 
 
 def test_a_base_from_before_the_gate_lends_the_targets_settings_and_says_so(tmp_path):
@@ -962,11 +944,9 @@ def test_test_images_with_other_pixels_under_the_same_ids_are_refused(tmp_path):
     init(project)
     write_variant(project, "baseline", labels, labels.copy())
     _with_digests(project, "baseline", digests[:7] + ["f" * 16] + digests[8:])
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: baseline: 1 test images have other pixels at head under the same id, e.g. 'test-0007'; the gate "
         "pairs the same images: the test split must not change between the revisions gated")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -1140,13 +1120,11 @@ def test_the_gate_refuses_stale_workspace_predictions(tmp_path):
     project = _dvc_project(tmp_path)
     (project / "recipe.txt").write_text("400")
     _dvc(project, "repro", "-s", "train@baseline")
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, "
         "first evaluate@baseline (changed deps: models/baseline.txt modified; dvc.lock: models/baseline.txt not what "
         "the stage writing them made); run `dvc repro` (or `dvc pull`), then again, or name a commit whose outputs "
         "count (e.g. --target HEAD)")
-    assert_nothing_left(project, before)
     # committed as it was, then cloned without the data: dvc status says only "not in cache" there, and the lock
     # shows that evaluate's model is not the one train made
     commit(project, "train only")
@@ -1206,12 +1184,10 @@ def test_a_stale_param_inside_a_list_is_named_by_its_index(tmp_path):
     params["degrade"]["perturbations"].append({"kind": "symmetric_noise", "fraction": 0.1})
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit(project, "fraction 0.3, not reproduced")
-    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
-    assert assert_error_line(done) == (
+    assert gate_refused(project, "--target", "HEAD", base="HEAD~1") == (
         "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
         "first: params.yaml's degrade.perturbations.0.fraction is 0.3 where dvc.lock's train@baseline ran with 0.15); "
         "rerun `dvc repro` there and commit dvc.lock and metrics/ together")
-    assert_nothing_left(project, before)
     params["degrade"]["perturbations"][0]["fraction"] = 0.15  # only an item added
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit(project, "a perturbation added, not reproduced")
@@ -1248,12 +1224,10 @@ def test_the_gate_refuses_commits_whose_lock_or_params_contradict_their_predicti
     (project / predictions_path("baseline")).write_bytes(good)  # the base's predictions, and its metrics, copied over
     (project / metrics_path("baseline")).write_text(git(project, "show", f"HEAD:{metrics_path('baseline')}"))
     commit(project, "head")
-    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
-    assert assert_error_line(done) == (
+    assert gate_refused(project, "--target", "HEAD", base="HEAD~1") == (
         "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (2 problem(s), "
         "first: metrics/evaluate/baseline.json is not the file dvc.lock says evaluate@baseline wrote); "
         "rerun `dvc repro` there and commit dvc.lock and metrics/ together")
-    assert_nothing_left(project, before)
     _dvc(project, "repro", "--force")
     commit(project, "head, reproduced")
     done, _ = gate(project, "--target", "HEAD", base="HEAD~2")  # a reproduced commit is read (floats included)
@@ -1305,11 +1279,9 @@ def test_a_metrics_file_deleted_beside_its_predictions_fails(tmp_path):
     # before: the headline check was skipped and the gate passed on predictions DVC no longer showed metrics for
     project = gate_project(tmp_path)
     (project / metrics_path("baseline")).unlink()
-    done, before = gate(project)
-    assert assert_error_line(done) == ("error: metrics/evaluate/baseline.json at workspace: missing beside its "
-                                       "predictions; evaluate writes both, so one alone is a deletion or a stale "
-                                       "file: rerun evaluate@baseline there")
-    assert_nothing_left(project, before)
+    assert gate_refused(project) == ("error: metrics/evaluate/baseline.json at workspace: missing beside its "
+                                     "predictions; evaluate writes both, so one alone is a deletion or a stale "
+                                     "file: rerun evaluate@baseline there")
 
 
 @pytest.mark.hostile("gate")
@@ -1354,11 +1326,9 @@ def test_a_new_metrics_file_a_wildcard_gates_is_checked_at_the_target_alone(tmp_
     assert_error_line(done, "metrics/budget.json at workspace", "spent = nan")
     (project / "metrics" / "budget.json").unlink()
     (project / "metrics" / "ingest.json").unlink()  # one the base holds, gone at the target: still refused
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: metrics/ingest.json missing at workspace (HEAD holds it): params.yaml gate.files gates it at every "
         "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("gate")
@@ -1374,12 +1344,10 @@ def test_a_gated_summary_deleted_for_a_variant_both_sides_gate_fails(tmp_path):
     labels = labels_of()
     write_variant(project, "balanced", labels, wrong_on(labels, [1, 2]))  # new at the workspace
     (project / summary_path("balanced")).write_text('{"accuracy": 0.998}')
-    done, before = gate(project)
-    assert assert_error_line(done) == (
+    assert gate_refused(project) == (
         "error: metrics/evaluate/pruned/summary.json missing at workspace (HEAD holds it): params.yaml gate.files "
         "gates it at every revision; rerun the stage that writes it and commit it at workspace, or take it out of "
         "gate.files")
-    assert_nothing_left(project, before)
     (project / summary_path("pruned")).write_text('{"accuracy": 0.998}')
     done, _ = gate(project)
     assert done.returncode == 0, done.stderr
