@@ -125,15 +125,22 @@ def test_a_branch_named_workspace_leaves_the_default_target_the_working_tree(tmp
         "refs/heads/workspace, or leave --target out: the working tree is its default")
 
 
-@pytest.mark.hostile("gate")
-def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
-    # before: git's "refname 'origin/main' is ambiguous" went unread: a stray local branch called origin/main, left
-    # at a worse commit, stood in for the fetched refs/remotes/origin/main, and the gate passed a 40-image drop
+def stray_origin_main(tmp_path):
+    """A project whose fetched refs/remotes/origin/main is its first commit, and a stray local branch origin/main the
+    commit after it, where pruned lost 40 images of class 0."""
     project = gate_project(tmp_path)
     git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
     write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))
     commit(project, "pruned loses 40 images of class 0")
     git(project, "branch", "origin/main")
+    return project
+
+
+@pytest.mark.hostile("gate")
+def test_a_name_two_refs_share_at_other_commits_is_refused(tmp_path):
+    # before: git's "refname 'origin/main' is ambiguous" went unread: a stray local branch called origin/main, left
+    # at a worse commit, stood in for the fetched refs/remotes/origin/main, and the gate passed a 40-image drop
+    project = stray_origin_main(tmp_path)
     assert gate_refused(project, base="origin/main") == (
         "error: --base origin/main: origin/main names refs/heads/origin/main and refs/remotes/origin/main, at other "
         "commits (git reads the first); name the one you mean in full, e.g. --base refs/remotes/origin/main")
@@ -167,11 +174,7 @@ def test_a_name_two_refs_share_is_refused_in_any_locale_and_git_config(tmp_path,
     # before: git's warning was read as English and only when git gave it: in German ("Warnung: refname 'origin/main'
     # is ambiguous.") or with core.warnAmbiguousRefs=false it went unrecognised or unsaid, and the gate passed the
     # 40-image drop against the stray local branch origin/main ("gate: PASS")
-    project = gate_project(tmp_path)
-    git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
-    write_variant(project, "pruned", labels_of(), wrong_on(labels_of(), range(1, 41)))
-    commit(project, "pruned loses 40 images of class 0")
-    git(project, "branch", "origin/main")
+    project = stray_origin_main(tmp_path)
     if unsaid == "locale":  # glibc's C.UTF-8 with LANGUAGE: git's translations, no locale to install
         monkeypatch.setenv("LC_ALL", "C.UTF-8")
         monkeypatch.setenv("LANGUAGE", "de")
