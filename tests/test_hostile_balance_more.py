@@ -62,13 +62,18 @@ def test_images_one_pixel_high_are_balanced_not_a_traceback(tmp_path):
     assert (project / "plots/balance/examples.png").stat().st_size > 0
 
 
-def _refused_on_one_colour(tmp_path, colour: tuple, policy: dict) -> str:
-    """balance's one error line under ``policy`` when class b's two images are of one ``colour`` (class a: seven
-    random images, so b needs 5 copies); nothing is left behind."""
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, len(colour)), dtype=np.uint8)
-    images[7:] = colour
+def _refused_on(tmp_path, b_images, policy: dict, channels: int = 1) -> str:
+    """balance's one error line under ``policy`` when class b's two images are ``b_images`` (set into a uint8
+    ``(2, 8, 8, channels)`` array; class a: seven random images, so b needs 5 copies); nothing is left behind."""
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, channels), dtype=np.uint8)
+    images[7:] = b_images
     project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]), policy=policy)
     return refused_line(project, "balance")
+
+
+def _refused_on_one_colour(tmp_path, colour: tuple, policy: dict) -> str:
+    """:func:`_refused_on` when class b's two images are of one ``colour``."""
+    return _refused_on(tmp_path, colour, policy, channels=len(colour))
 
 
 @pytest.mark.hostile("intermediates")
@@ -105,11 +110,8 @@ def test_a_magnitude_too_small_to_move_grey_images_still_says_so(tmp_path):
 def test_faint_grey_pages_name_the_images_not_the_magnitude(tmp_path):
     # before: "... within 2 grey levels ... (magnitude 1: too close to no change); raise balance.policy.magnitude":
     # pages of 3 grey levels were not one colour to the check, and no magnitude moves them further than their range
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
-    images[7:] = np.random.default_rng(1).integers(100, 103, (2, 8, 8, 1), dtype=np.uint8)
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["rotate"], "n": 1, "magnitude": 1.0})
-    line = refused_line(project, "balance")
+    line = _refused_on(tmp_path, np.random.default_rng(1).integers(100, 103, (2, 8, 8, 1), dtype=np.uint8),
+                       {"ops": ["rotate"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with rotate are within 2 grey levels of their source at "
                     "every pixel; 5 of them copy one-colour images, which rotate leaves as they are at any magnitude; "
                     "add noise to balance.policy.ops, or leave the one-colour images out of the train set")
@@ -120,11 +122,8 @@ def test_copies_too_close_at_magnitude_1_are_not_told_to_raise_it(tmp_path):
     # before: "(magnitude 1: too close to no change); raise balance.policy.magnitude", which is at its largest.
     # Checkerboards of 0 and 4 (mean 2): contrast moves each pixel by at most 0.9 x 2 levels, but they are not of
     # one colour
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
-    images[7:] = (np.indices((8, 8)).sum(axis=0) % 2 * 4)[..., None]
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["contrast"], "n": 1, "magnitude": 1.0})
-    line = refused_line(project, "balance")
+    line = _refused_on(tmp_path, (np.indices((8, 8)).sum(axis=0) % 2 * 4)[..., None],
+                       {"ops": ["contrast"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with contrast are within 2 grey levels of their source "
                     "at every pixel at magnitude 1, the largest: contrast barely changes these images; add noise to "
                     "balance.policy.ops, or leave those images out of the train set")
@@ -149,11 +148,7 @@ def test_flip_on_mirror_symmetric_images_is_not_told_to_raise_a_magnitude_it_has
 def test_invert_on_mid_grey_images_is_not_told_to_raise_a_magnitude_it_has_not(tmp_path):
     # before: "(magnitude 0.3: too close to no change); raise balance.policy.magnitude": 127 and 128 invert to each
     # other at any magnitude
-    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
-    images[7:] = (127 + np.indices((8, 8)).sum(axis=0) % 2)[..., None]
-    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
-                              policy={"ops": ["invert"], "n": 1})
-    line = refused_line(project, "balance")
+    line = _refused_on(tmp_path, (127 + np.indices((8, 8)).sum(axis=0) % 2)[..., None], {"ops": ["invert"], "n": 1})
     assert line == ("error: balance.policy: 5 of 5 copies made with invert are within 2 grey levels of their source at "
                     "every pixel: invert has no strength, so no magnitude changes what it does to these images (their "
                     "own inverse); take invert out of balance.policy.ops, or add noise to it")
