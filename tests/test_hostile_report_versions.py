@@ -21,6 +21,14 @@ def project(tmp_path, **kw):
     return write_project(tmp_path, {v: wrong_on(BASELINE_ERRORS) for v in VERSIONS}, **kw)
 
 
+def edit_pruned_predictions(root, row: int, column: str, value: str) -> None:
+    """Set one cell of pruned's test predictions.csv (read as text, written back without an index)."""
+    path = root / "metrics/evaluate/pruned/predictions.csv"
+    table = pd.read_csv(path, dtype=str)
+    table.loc[row, column] = value
+    table.to_csv(path, index=False)
+
+
 @pytest.mark.hostile("report")
 def test_a_version_without_its_test_predictions_stops_the_report(tmp_path):
     root = project(tmp_path)
@@ -34,10 +42,7 @@ def test_a_version_without_its_test_predictions_stops_the_report(tmp_path):
 @pytest.mark.hostile("report")
 def test_predictions_of_other_test_images_are_not_paired_with_baseline(tmp_path):
     root = project(tmp_path)
-    path = root / "metrics/evaluate/pruned/predictions.csv"
-    table = pd.read_csv(path, dtype=str)
-    table.loc[0, "id"] = "elsewhere"
-    table.to_csv(path, index=False)
+    edit_pruned_predictions(root, 0, "id", "elsewhere")
     before = files_under(root)
     done = run_stage(root, "report")
     assert_error_line(done, "metrics/evaluate/pruned/predictions.csv against baseline: base and head were tested on "
@@ -49,10 +54,7 @@ def test_predictions_of_other_test_images_are_not_paired_with_baseline(tmp_path)
 @pytest.mark.hostile("report")
 def test_a_prediction_of_a_class_the_model_does_not_have_stops_the_report(tmp_path):
     root = project(tmp_path)
-    path = root / "metrics/evaluate/pruned/predictions.csv"
-    table = pd.read_csv(path, dtype=str)
-    table.loc[5, "predicted"] = "wolf"
-    table.to_csv(path, index=False)
+    edit_pruned_predictions(root, 5, "predicted", "wolf")
     before = files_under(root)
     done = run_stage(root, "report")
     # winnow.evaluated.read_predictions refuses a predicted name that no test label has before any pairing
@@ -66,10 +68,7 @@ def test_a_test_label_its_summary_has_no_class_of_stops_the_report(tmp_path):
     # before: a TypeError traceback from the recount of the summary's accuracy (the label counted as NaN); found by
     # probing: predictions.csv edited, then `dvc repro -s report`, which reruns no evaluate
     root = project(tmp_path)
-    path = root / "metrics/evaluate/pruned/predictions.csv"
-    table = pd.read_csv(path, dtype=str)
-    table.loc[5, "label"] = "wolf"
-    table.to_csv(path, index=False)
+    edit_pruned_predictions(root, 5, "label", "wolf")
     refused(root, "metrics/evaluate/pruned/predictions.csv: label 'wolf' (id 'x005', 1 row(s)) is no class of its "
                   "metrics/evaluate/pruned/summary.json; rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
 
