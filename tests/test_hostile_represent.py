@@ -431,10 +431,13 @@ def test_a_parquet_with_nullable_integer_columns_or_ids_as_index_is_read(tmp_pat
 
 
 @pytest.mark.hostile("represent")
-def test_a_two_d_map_with_x_and_y_columns_is_read_as_two_features(tmp_path):
-    # before: refused, "column 'y' reads as a label": a UMAP or t-SNE map is written as x and y
+@pytest.mark.parametrize("names", [
+    ("x", "y"),  # before: refused, "column 'y' reads as a label": a UMAP or t-SNE map is written as x and y
+    ("class_score", "umap_y"),  # a label word in the name of a feature holding fractions
+], ids=["two_d_map_x_y", "label_word_holding_fractions"])
+def test_two_columns_of_fractions_are_read_as_two_features_whatever_their_names(tmp_path, names):
     x, y = np.arange(N) % 2 + 0.25, np.linspace(0.1, 0.9, N)
-    write = parquet(pd.DataFrame({"id": ids(), "x": x, "y": y}))
+    write = parquet(pd.DataFrame({"id": ids(), names[0]: x, names[1]: y}))
     project, _, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
     assert done.returncode == 0, done.stderr[-3000:]
     stored, _ = outputs(project)
@@ -485,16 +488,6 @@ def test_a_feature_of_whole_numbers_named_with_a_row_word_is_told_how_to_keep_it
     # renamed as the line says, it is read
     project, _, done = run_represent(tmp_path / "renamed", write=ndvi("ndvi"), source="file", file="mine.parquet")
     assert done.returncode == 0, done.stderr[-3000:]
-
-
-@pytest.mark.hostile("represent")
-def test_a_feature_named_with_a_label_word_but_holding_fractions_is_read(tmp_path):
-    x, y = np.arange(N) % 2 + 0.25, np.linspace(0.1, 0.9, N)
-    write = parquet(pd.DataFrame({"id": ids(), "class_score": x, "umap_y": y}))
-    project, _, done = run_represent(tmp_path, write=write, source="file", file="mine.parquet")
-    assert done.returncode == 0, done.stderr[-3000:]
-    stored, _ = outputs(project)
-    np.testing.assert_array_equal(stored, np.stack([x, y], 1).astype(np.float32))
 
 
 @pytest.mark.hostile("represent")
