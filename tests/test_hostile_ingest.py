@@ -134,15 +134,29 @@ def test_symlink_to_an_image_is_read(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
-def test_a_link_to_another_class_image_is_a_row_not_a_second_label(tmp_path):
-    # before: read twice, as a and as b: one picture, two labels
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    (data / "a" / "zz.png").symlink_to(data / "b" / "0.png")
-    project, _, done = run_ingest(tmp_path, "imagefolder", data, **QUARANTINE)
-    assert_ingested(done)
-    assert rejected(project) == {str(data / "a" / "zz.png"): f"the same file as {data / 'b' / '0.png'} (a link), "
-                                                             "read already as class 'b'"}
-    assert len(ingested(project)) == 12
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_link_to_another_class_image_is_read_as_a_copy_would_be(tmp_path, link):
+    # before: the link (or, for a hard link, whichever path sorted second) was set aside as "the same file as ...
+    # (a link), read already as class 'b'", so the label the picture kept depended on the names; and DVC's link
+    # caches make every exact copy a link to one cache file, so a data set under `cache.type: hardlink` or `symlink`
+    # lost its copies at ingest where the same files copied reached dedup as a label conflict
+    images = {}
+    for kind in ("copy", link):
+        data = image_folder(tmp_path / kind / "data", {"a": 6, "b": 6})
+        Image.fromarray(np.full((8, 8), 250, np.uint8)).save(data / "b" / "odd.png")
+        made = {"copy": lambda: (data / "a" / "zz.png").write_bytes((data / "b" / "odd.png").read_bytes()),
+                "symbolic": lambda: (data / "a" / "zz.png").symlink_to(data / "b" / "odd.png"),
+                "hard": lambda: os.link(data / "b" / "odd.png", data / "a" / "zz.png")}
+        made[kind]()
+        project, _, done = run_ingest(tmp_path / kind, "imagefolder", data, **QUARANTINE)
+        assert_ingested(done)
+        assert rejected(project) == {}
+        images[kind] = read_imageset(project / "data/ingest", mmap=False)
+    copy, linked = images["copy"], images[link]
+    rows = copy.manifest.set_index("id").loc[["a/zz.png", "b/odd.png"], "label"].tolist()
+    assert rows == [0, 1]  # one picture, two labels: both rows, as for the copy, for dedup to flag
+    assert linked.manifest[["id", "label"]].equals(copy.manifest[["id", "label"]])
+    assert np.array_equal(linked.images, copy.images)
 
 
 @pytest.mark.hostile("imagefolder")

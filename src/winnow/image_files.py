@@ -18,7 +18,9 @@ a ``warning:`` line: they may be a class or its images):
   decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
   ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
 - a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a
-  regular file is followed and read);
+  regular file is followed and read, as a copy of it would be: two paths of one file, a symbolic or hard link
+  or DVC's link caches, which make exact copies links to one cache file, are two images, and one picture under
+  two labels is dedup's label conflict, as for copies);
 - a file whose name equals an earlier file's of its class folder under Unicode NFC normalisation (``café.png``
   as one code point and as ``e`` + a combining accent) is a row: two ids shown alike;
 - files below a folder nested in a class folder are rows with reason ``nested folder``: the class of
@@ -133,7 +135,6 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
         files += [(split, label, f, prefix + f.name) for f in found]  # the id: the path below root
-    files = _read_each_file_once(files, classes, rejected)
     decoded, rows, mixed = decode_files(files, size, into, progress=progress)
     ok = [i for i, d in enumerate(decoded) if d[0] is not None]
     rejected += [(shown(files[i][2]), d[1]) for i, d in enumerate(decoded) if d[0] is None]
@@ -203,32 +204,6 @@ def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
             raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
                               "symbolic link), so each of its images would be two classes' image; remove the link "
                               "or copy the images a class really shares")
-
-
-def _read_each_file_once(files: list[tuple], classes: list[str], rejected: list) -> list[tuple]:
-    """``files`` (``(split, label, path, id)``) less those that are a file read already (a symbolic or hard
-    link to another's image, which would be read twice, perhaps under two labels), each set aside in
-    ``rejected`` naming the file it is; a file that is no link is the one read."""
-    links = [not isinstance(f[2], RemotePath) and os.path.islink(f[2]) for f in files]
-    seen: dict[tuple[int, int], int] = {}
-    kept = []
-    for index in sorted(range(len(files)), key=lambda i: links[i]):  # the real files first
-        path = files[index][2]
-        try:
-            stat = None if isinstance(path, RemotePath) else os.stat(path)
-        except OSError:  # a dangling link or an unreadable file: decoding says why
-            stat = None
-        if stat is None:
-            kept.append(index)
-            continue
-        first = seen.setdefault((stat.st_dev, stat.st_ino), index)
-        if first == index:
-            kept.append(index)
-            continue
-        split, label, other, _ = files[first]
-        rejected.append((shown(path), f"the same file as {shown(other)} (a link), read already as class "
-                                      f"{classes[label]!r}{f' of {split}' if split else ''}"))
-    return [files[i] for i in sorted(kept)]
 
 
 def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
