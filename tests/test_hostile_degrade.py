@@ -172,3 +172,33 @@ def test_a_class_given_by_its_name_and_its_index_is_refused(tmp_path, perturbati
     # before: exit 0; the last of the two values stood without a word (rates {a: 0.5, 0: 0.2} flipped a fifth of
     # class a, mapping {1: c, b: a} moved class b to a), another damage than the one written
     assert refused(tmp_path, [perturbation]) == f"error: degrade.perturbations[0] {tail}"
+
+
+@pytest.mark.hostile("params")
+def test_half_the_train_split_overwritten_by_copies_fits_an_odd_train_split(tmp_path):
+    # found by probing: 27 train images, exact_duplicate fraction 0.5 (the strength sweep's "half copies, half their
+    # sources"): round(13.5) = 14 copies needed 28 rows, refused as "need 28 train images ... but the train split has
+    # 27 ...; their sum must be at most 1". 27 // 2 = 13 copies over 13 sources now, one image left as it was
+    project, _ = project_with(tmp_path, [{"kind": "exact_duplicate", "fraction": 0.5, "mode": "overwrite"}],
+                              train=(9, 9, 9))
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    log = pd.read_parquet(project / "data/degrade/perturbations.parquet")
+    assert (len(log), log["source_id"].nunique(), len(set(log["id"]) | set(log["source_id"]))) == (13, 13, 26)
+    assert json.loads((project / "metrics/degrade.json").read_text())["train"] == {"before": 27, "after": 27}
+
+
+@pytest.mark.hostile("study")
+def test_study_keeps_a_run_of_half_copies_on_an_odd_train_split(tmp_path):
+    # the study reads the rows a share takes as degrade picks them: 13 copies of 27 rows at fraction 0.5 is the run's
+    # own damage, not one saved over another run's outputs
+    from winnow.study_runs import ran_as_listed
+
+    def run(copies):
+        return {"experiment": f"copies{copies}", "params": {"degrade": {"perturbations": [
+            {"kind": "exact_duplicate", "fraction": 0.5}]}}, "metrics": {"metrics/degrade.json": {
+                "train": {"before": 27, "after": 27}, "kind": {"exact_duplicate": copies}}}}
+
+    kept, note = ran_as_listed([run(13), run(14)])
+    assert [exp["experiment"] for exp in kept] == ["copies13"]
+    assert note.endswith("copies14 (14 rows of exact_duplicate, where its params take 13)")

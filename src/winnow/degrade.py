@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from winnow import perturb
-from winnow.degrade_options import Perturbation, parse
+from winnow.degrade_options import Perturbation, parse, picked
 from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
@@ -262,7 +262,7 @@ def _rows_per_pick(p: Perturbation) -> int:
 
 def _needed(p: Perturbation, n_train: int) -> int:
     """Train rows a ``fraction`` perturbation takes."""
-    return round(p.params["fraction"] * n_train) * _rows_per_pick(p)
+    return picked(p.kind, p.params["fraction"], n_train, mode=p.params.get("mode", "overwrite")) * _rows_per_pick(p)
 
 
 def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,

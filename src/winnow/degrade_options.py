@@ -18,7 +18,7 @@ import pandas as pd
 
 from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
-from winnow.groundtruth import KINDS, LABEL_KINDS
+from winnow.groundtruth import DUPLICATE_KINDS, KINDS, LABEL_KINDS
 from winnow.param_rules import finite_number
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
@@ -116,6 +116,16 @@ def with_defaults(spec: dict) -> dict:
     (a pair flip's mapping, a long tail's classes) stay out, and what the spec gives is kept as written."""
     p = _Reader(spec, 0, None).parse()
     return {**{k: v for k, v in p.params.items() if k in OPTIONS[p.kind] and v not in ({}, [])}, **spec}
+
+
+def picked(kind: str, fraction: float, n_train: int, *, mode: str = "overwrite") -> int:
+    """Images a ``fraction`` perturbation of ``kind`` picks among ``n_train`` train rows: ``round(fraction * n_train)``;
+    an overwriting duplicate's copies (each takes its source too) at most ``n_train // 2`` while ``fraction`` is at
+    most one half. Before: round(0.5 * 203) = 102 copies needed 204 of 203 rows, and the 0.5 the strength sweep queues
+    (half copies, half their sources) was refused, "their sum must be at most 1", on a train split of 4k + 3 images."""
+    n = round(fraction * n_train)
+    overwrite = kind in DUPLICATE_KINDS and mode == "overwrite"
+    return min(n, n_train // 2) if overwrite and fraction <= 0.5 else n
 
 
 def next_class(classes: list[int]) -> dict[int, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from winnow.degrade_options import check as check_perturbations, with_defaults
+from winnow.degrade_options import check as check_perturbations, picked, with_defaults
 from winnow.errors import WinnowError, listed
 from winnow.groundtruth import CONTAMINATION_KINDS
 from winnow.revisions import as_values, lookup
@@ -162,12 +162,13 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
                  or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
-    # a share takes round(fraction * drawn) rows, a contamination fewer where it left an image as it was (before: a
+    # a share takes the rows degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an image as it was (before: a
     # run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn at 0.6 with its accuracy)
     taken: dict[str, int] = {}
     for spec in specs if _number(drawn) else []:
         if _number(spec.get("fraction")):
-            taken[spec["kind"]] = taken.get(spec["kind"], 0) + round(spec["fraction"] * drawn)
+            taken[spec["kind"]] = taken.get(spec["kind"], 0) + picked(spec["kind"], spec["fraction"], drawn,
+                                                                      mode=spec.get("mode", "overwrite"))
     rated = {spec["kind"] for spec in specs if "rates" in spec}  # a class's share: its rows are not told from here
     for kind, rows in taken.items():
         found = counts.get(kind)
