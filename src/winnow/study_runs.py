@@ -162,8 +162,9 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
                  or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
-    # a share takes the rows degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an image as it was (before: a
-    # run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn at 0.6 with its accuracy)
+    # a share takes the rows degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
+    # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
+    # at 0.6 with its accuracy)
     taken: dict[str, int] = {}
     for spec in specs if _number(drawn) else []:
         if _number(spec.get("fraction")):
