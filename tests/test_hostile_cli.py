@@ -337,8 +337,14 @@ def test_a_stage_that_takes_no_arguments_refuses_them_before_any_work(tmp_path, 
     (["study", "collect", "--repo", ""], "error: winnow study collect: argument --repo: '' is no folder; give the "
                                          "project's (the default is the current folder, .) (see winnow study collect "
                                          "--help)"),
+    # found by probing: argparse kept the last of two values without a word (the study drew the baseline's curves of
+    # the two files named, the gate wrote the second report alone)
+    (["study", "collect", "--metrics", "metrics/evaluate/pruned.json", "--metrics", "metrics/evaluate/baseline.json"],
+     "error: winnow study collect: argument --metrics: given twice; give it once (see winnow study collect --help)"),
+    (["gate", "--base", "HEAD", "--markdown", "a.md", "--markdown=b.md"],
+     "error: winnow gate: argument --markdown: given twice; give it once (see winnow gate --help)"),
 ], ids=["bad-int", "no-such-command", "missing-option", "bad-choice", "markdown-dash", "out-empty", "gate-repo-empty",
-        "compare-repo-empty", "study-repo-empty"])
+        "compare-repo-empty", "study-repo-empty", "study-metrics-twice", "gate-markdown-twice"])
 def test_a_usage_mistake_is_one_line_and_exit_status_2(tmp_path, args, expected):
     # before: argparse's usage block, several lines, before its own error line
     project = make_project(tmp_path / "project")

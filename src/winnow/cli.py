@@ -20,10 +20,29 @@ SUBCOMMANDS = {
 }
 
 
+class _StoreOnce(argparse._StoreAction):
+    """An option of one value refused when given twice: argparse keeps the last without a word (before: ``study
+    collect --metrics metrics/evaluate/pruned.json --metrics metrics/evaluate/baseline.json`` drew the baseline's
+    curves, ``gate --repo a --repo b`` gated b). The list options take every value given (action extend)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in given:
+            parser.error(f"argument {'/'.join(self.option_strings)}: given twice; give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     """A usage mistake ends in one ``error:`` line, as every other winnow error does, not argparse's usage
     block; exit status 2 (argparse's) tells it from a refusal of the data or settings (1). Subcommand
-    parsers are made of this class too (``add_subparsers`` uses the parent's)."""
+    parsers are made of this class too (``add_subparsers`` uses the parent's), and so refuse an option of one
+    value given twice (:class:`_StoreOnce`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str):
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
