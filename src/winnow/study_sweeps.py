@@ -15,7 +15,9 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from winnow.degrade_options import parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed
 from winnow.experiments import planned_params, shown_experiments
 from winnow.revisions import as_values
@@ -134,7 +136,9 @@ def queue(args: argparse.Namespace) -> int:
     args.sweeps = args.sweeps or list(SWEEPS)
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
-    settings = study_settings(args.sweeps, classes=classes, colour=args.grayscale)
+    settings, refused = _taken_by_the_images(study_settings(args.sweeps, classes=classes, colour=args.grayscale))
+    if refused:
+        _say(refused)
     commands = [_queue_command(perturbations) for perturbations in settings]  # queue_commands, settings kept
     if args.dry_run:
         for command in commands:
@@ -229,6 +233,41 @@ def _check_queue_arguments(args: argparse.Namespace) -> None:
         if channels == 1:
             raise WinnowError(f"study queue --grayscale: {images} holds 1-channel images, which are grayscale "
                               "already (degrade refuses the conversion); drop --grayscale")
+
+
+def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], str]:
+    """The ``settings`` degrade takes on the images ingest wrote, and a note naming the ones it refuses ("" for none):
+    the sweeps' sizes are MNIST's and CIFAR's, and on 16x16 images a downscale to 27 px or a thumbnail of 20 px is
+    refused by degrade (before: queued all the same, each a `dvc exp run` that failed: 26 of every sweep's 153
+    experiments on 8x8 images of 4 classes). All are kept where ingest has not run or its files cannot be read: the
+    queued runs' ingest says why."""
+    folder = Path(INGESTED_CLASSES).parent
+    try:
+        images = np.load(folder / "images.npy", mmap_mode="r")
+        manifest = pd.read_parquet(folder / "manifest.parquet")
+        classes = json.loads(Path(INGESTED_CLASSES).read_text())
+        refused = [perturbations for perturbations in settings
+                   if _refusal(perturbations, classes=classes, images=images, manifest=manifest)]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):  # a damaged imageset (pyarrow's errors are
+        return settings, ""  # ValueErrors): the queued runs' ingest says so
+    if not refused:
+        return settings, ""
+    first = _refusal(refused[0], classes=classes, images=images, manifest=manifest)
+    names = [" ".join([p[0]["kind"], *(f"{key}={value}" for key, value in p[0].items()
+                                       if key not in ("kind", "fraction"))]) for p in refused]
+    return ([perturbations for perturbations in settings if perturbations not in refused],
+            f"left out {len(refused)} of the {len(settings)} experiments, which degrade refuses on the "
+            f"{images.shape[1]}x{images.shape[2]} images of {folder} ({listed(list(dict.fromkeys(names)))}; first: "
+            f"{first})")
+
+
+def _refusal(perturbations: list[dict], **data) -> str:
+    """Why degrade refuses ``perturbations`` on ``data`` (:func:`winnow.degrade_options.parse`'s arguments), or ""."""
+    try:
+        parse(perturbations, **data)
+    except WinnowError as err:
+        return str(err)
+    return ""
 
 
 def _deletable_classes(asked: list[str] | None) -> list[str]:
