@@ -920,18 +920,25 @@ def test_collect_says_when_the_runs_that_would_draw_a_curve_are_still_queued(tmp
     assert not out.exists()
 
 
+def ingest_random_images(*, side: int, classes: list[str]) -> None:
+    """data/ingest here: 4 random ``side`` x ``side`` grey images a class, 2 train, 1 val, 1 test."""
+    from winnow.imageset import pixel_digest, write_imageset
+
+    n = 4 * len(classes)
+    images = np.random.default_rng(0).integers(1, 256, (n, side, side, 1), dtype=np.uint8)
+    split = ["train"] * (2 * len(classes)) + ["val"] * len(classes) + ["test"] * len(classes)
+    manifest = pd.DataFrame({"id": [f"i{i}" for i in range(n)], "split": split, "label": np.arange(n) % len(classes),
+                             "source": "t", "orig_h": side, "orig_w": side, "orig_mode": "L",
+                             "digest": pixel_digest(images)})
+    write_imageset("data/ingest", images, manifest, classes)
+
+
 @pytest.mark.hostile("study")
 def test_queue_leaves_out_the_sizes_degrade_refuses_on_the_ingested_images(ingested_project, capsys):
     # found by probing: on 8x8 images the strength sweep queued downscales to 27, 22, 17 and 12 px and thumbnails of
     # 20, 16, 12 and 8 px, which degrade refuses (a size is at most the side less 1: 7): 8 of its 52 experiments, each
     # a `dvc exp run` that failed. They are named and left out; the 44 others are queued
-    from winnow.imageset import pixel_digest, write_imageset
-
-    images = np.random.default_rng(0).integers(1, 256, (12, 8, 8, 1), dtype=np.uint8)
-    manifest = pd.DataFrame({"id": [f"i{i}" for i in range(12)], "split": ["train"] * 6 + ["val"] * 3 + ["test"] * 3,
-                             "label": np.arange(12) % 3, "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L",
-                             "digest": pixel_digest(images)})
-    write_imageset("data/ingest", images, manifest, ["a", "b", "c"])
+    ingest_random_images(side=8, classes=["a", "b", "c"])
     assert cli.main(["study", "queue", "--sweeps", "strength", "--dry-run"]) == 0
     first, *commands = capsys.readouterr().out.splitlines()
     assert first == ("left out 8 of the 52 experiments, which degrade refuses on the 8x8 images of data/ingest "
@@ -940,3 +947,16 @@ def test_queue_leaves_out_the_sizes_degrade_refuses_on_the_ingested_images(inges
                      "degrade.perturbations[0] (downscale): size must be an integer in [2, 7], got 27)")
     assert len(commands) == 44 and all(command.startswith("dvc exp run --queue") for command in commands)
     assert sum("downscale" in command for command in commands) == 4  # 7, 6, 5 and 4 px
+
+
+@pytest.mark.hostile("study")
+def test_queue_leaves_out_class_deletion_of_a_two_class_set(ingested_project, capsys):
+    # found by probing: on cats against dogs each class_removal leaves one class, which the degrade stage refuses
+    # ("a classifier needs at least 2 classes"): both experiments were queued and failed
+    ingest_random_images(side=8, classes=["cat", "dog"])
+    assert cli.main(["study", "queue", "--sweeps", "clean", "class_deletion", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "left out 2 of the 3 experiments, which degrade refuses on the 8x8 images of data/ingest (class_removal "
+        "classes=['cat'], class_removal classes=['dog']; first: degrade.perturbations: class_removal leaves 1 "
+        "class(es) with train images; a classifier needs at least 2)",
+        "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[]'"]

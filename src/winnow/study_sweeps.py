@@ -261,12 +261,19 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
             f"{first})")
 
 
-def _refusal(perturbations: list[dict], **data) -> str:
-    """Why degrade refuses ``perturbations`` on ``data`` (:func:`winnow.degrade_options.parse`'s arguments), or ""."""
+def _refusal(perturbations: list[dict], *, manifest: pd.DataFrame, **data) -> str:
+    """Why degrade refuses ``perturbations`` on the data (:func:`winnow.degrade_options.parse`'s arguments), or "";
+    also a class_removal that leaves fewer than 2 classes, which the degrade stage refuses (before: class_deletion on
+    a two-class set queued two runs that failed)."""
     try:
-        parse(perturbations, **data)
+        specs = parse(perturbations, manifest=manifest, **data)
     except WinnowError as err:
         return str(err)
+    removed = {c for p in specs if p.kind == "class_removal" for c in p.params["classes"]}
+    left = set(manifest.loc[manifest["split"] == "train", "label"].tolist()) - removed
+    if len(left) < 2:
+        return (f"degrade.perturbations: class_removal leaves {len(left)} class(es) with train images; a classifier "
+                "needs at least 2")
     return ""
 
 
