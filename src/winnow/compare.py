@@ -324,7 +324,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", action="extend",
                         help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", action="extend", choices=PER_CLASS_METRICS, help="default: f1")
-    parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count")
+    parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count (default 1)")
     parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
                                             "standard input)")
     parser.add_argument("--out", type=output_path, help="also write the markdown here")

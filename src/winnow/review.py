@@ -371,12 +371,14 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="action")
-    out = sub.add_parser("export", help="write reviews/queue.csv, the Label Studio tasks and the review page")
+    said = "write reviews/queue.csv, the Label Studio tasks and the review page"
+    out = sub.add_parser("export", help=said, description=said)  # description: what `review export --help` says
     out.add_argument("--fiftyone", action="store_true",
                      help=f"also create the FiftyOne dataset {FIFTYONE_DATASET!r} (needs `pip install fiftyone`)")
-    back = sub.add_parser("import", help="a person's verdicts (edited queue CSV, the page's download or a Label "
-                                         "Studio JSON export) into reviews/verdicts.csv")
-    back.add_argument("file", type=Path)
+    said = ("a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON export) into "
+            "reviews/verdicts.csv")
+    back = sub.add_parser("import", help=said, description=said)
+    back.add_argument("file", type=Path, help="the edited queue CSV, the page's download or the Label Studio export")
     back.add_argument("--replace", action="store_true",
                       help="drop the verdicts already in reviews/verdicts.csv instead of adding to them")
 

@@ -254,16 +254,20 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="action")
-    collect = actions.add_parser("collect", help="experiments -> plots/study/study.csv and PNGs")
+    # description too: before, `winnow study collect --help` showed the options alone, never what the action does
+    said = "experiments -> plots/study/study.csv and PNGs"
+    collect = actions.add_parser("collect", help=said, description=said)
     collect.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
-    collect.add_argument("--rev", action="append", dest="revs", help="baseline revision(s); default HEAD")
-    collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (-1: all)")
+    collect.add_argument("--rev", action="append", dest="revs", metavar="REV",
+                         help="a baseline revision, once per revision; default HEAD")
+    collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (default 1; -1: all)")
     collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
                                              "standard input)")
     collect.add_argument("--metrics", default=DEFAULT_METRICS, help=f"metrics file (default {DEFAULT_METRICS})")
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
     collect.add_argument("--out", default="plots/study", type=output_path, help="folder for study.csv and the PNGs")
-    queue = actions.add_parser("queue", help="queue the standard sweeps with dvc exp run --queue")
+    said = "queue the standard sweeps with dvc exp run --queue"
+    queue = actions.add_parser("queue", help=said, description=said)
     # a list option given twice takes both lists (action extend): before, the last one alone was queued
     queue.add_argument("--sweeps", nargs="+", action="extend", choices=SWEEPS, help="default: every sweep")
     queue.add_argument("--classes", nargs="+", action="extend",
