@@ -245,8 +245,11 @@ def fit(
                       "check train.lr, train.weight_decay and train.epochs", flush=True)
         if live is not None:
             # the summary's train_loss, val_loss and val_acc are the kept epoch's, as the model is: dvclive leaves the
-            # last epoch's there, and `dvc metrics show` listed a discarded epoch's val accuracy as the model's
-            live.summary.update({key: history[best_epoch - 1][key] for key in ("train_loss", "val_loss", "val_acc")})
+            # last epoch's there, and `dvc metrics show` listed a discarded epoch's val accuracy as the model's. So is
+            # its step (dvclive's, 0-based, which end() takes from the summary): it said 14, the last epoch's, beside
+            # figures of step 7 (epoch 8), where the plots' step 14 holds other ones
+            live.summary.update({key: history[best_epoch - 1][key] for key in ("train_loss", "val_loss", "val_acc")},
+                                step=best_epoch - 1)
             live.summary.update(best_epoch=best_epoch, best_val_acc=best_acc, stopped_epoch=len(history),
                                 stop_reason=trained.stop_reason)
             live.end()

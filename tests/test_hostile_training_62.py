@@ -1,0 +1,38 @@
+"""Hostile training and evaluation, third pass: what the train stage's records say about the run that stopped early,
+and what evaluate says of the model it scores."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from winnow.training import TrainConfig, fit
+
+
+def _toy_data(rng, n=120):
+    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 separates within an epoch, and their int labels."""
+    labels = np.arange(n) % 3
+    images = rng.integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
+    images[labels == 1, :6] += 150  # class 1: bright top, class 2: bright bottom
+    images[labels == 2, 6:] += 150
+    return images, labels
+
+
+@pytest.mark.hostile("training")
+def test_the_summary_of_a_run_that_stopped_early_gives_the_kept_epochs_step(tmp_path, rng):
+    # found by probing: patience stopped the default run's baseline at epoch 15 keeping epoch 8, and
+    # metrics/train/baseline/metrics.json read "step": 14 beside epoch 8's val_acc 0.962, the last epoch's step,
+    # whose row in plots/metrics/val_acc.tsv holds another accuracy
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=10, patience=2, schedule="constant", batch_size=16, device="cpu",
+                         threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, log_dir=tmp_path / "live",
+                  progress=False)
+    assert (trained.best_epoch, len(trained.history)) == (1, 3)  # val accuracy 1.0 from epoch 1: patience 2 ends at 3
+    summary = json.loads((tmp_path / "live/metrics.json").read_text())
+    assert (summary["step"], summary["best_epoch"], summary["stopped_epoch"]) == (0, 1, 3)  # dvclive counts from 0
+    with open(tmp_path / "live/plots/metrics/val_acc.tsv") as rows:
+        logged = {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
+    assert sorted(logged) == [0, 1, 2]  # every epoch run is still plotted
+    assert logged[summary["step"]] == summary["val_acc"]
