@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from hostile_harness import default_params
 
-from winnow.training import TrainConfig, fit
+from winnow.training import TrainConfig, fit, predict_proba
 
 
 def _toy_data(rng, n=120):
@@ -36,3 +37,23 @@ def test_the_summary_of_a_run_that_stopped_early_gives_the_kept_epochs_step(tmp_
         logged = {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
     assert sorted(logged) == [0, 1, 2]  # every epoch run is still plotted
     assert logged[summary["step"]] == summary["val_acc"]
+
+
+@pytest.mark.hostile("training")
+def test_a_judge_that_did_not_learn_names_the_options_its_own_section_set(rng, capsys):
+    # found by probing: represent.judge: {lr: 1e-9, epochs: 2} kept a judge that learnt nothing, and both warnings
+    # told the user to check train.lr (and train.epochs), values the judge does not take from the train section
+    images, labels = _toy_data(rng)
+    train = {**default_params()["train"], "device": "cpu", "batch_size": 16, "threads": 1}
+    config = TrainConfig.from_params(train, overrides={"lr": 1e-9, "epochs": 2}, overrides_from="represent.judge")
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=0)
+    named = predict_proba(trained, images).argmax(1)
+    recalls = [np.mean(named[labels == c] == c) for c in range(3)]
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: train lenet5: the model kept is epoch 1's: none of the 1 later epochs beat its val accuracy "
+        f"{trained.best_val_acc:.4f} on 120 val images; a val split this small ties every epoch, and a learning rate "
+        "too high never improves: add val images or check represent.judge.lr",
+        f"warning: train lenet5: the model kept is right on {trained.best_val_acc:.4f} of the val images and its "
+        f"recalls of the 3 val classes add up to {sum(recalls):.4f}, no more than naming one class for every image "
+        "scores (1): it has not learnt; check represent.judge.lr, train.weight_decay and represent.judge.epochs"]

@@ -227,11 +227,13 @@ def fit(
         if hasattr(epochs, "close"):
             epochs.close()  # a bar left at 12/30 by an early stop would otherwise stay open until collected
             print(f"train {config.model}: {trained.stopped()}", flush=True)
+            # the warnings below name the options as the user wrote them (config.option): a judge's section may set
+            # them, and before, a represent.judge.lr that kept its judge from learning was sent to train.lr
             if best_epoch == 1 and len(history) > 1 and best_acc < 1:  # a 9-image val split tied every epoch and kept an untrained net
                 print(f"warning: train {config.model}: the model kept is epoch 1's: none of the {len(history) - 1} "
                       f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
                       "this small ties every epoch, and a learning rate too high never improves: add val images or "
-                      "check train.lr", flush=True)
+                      f"check {config.option('lr')}", flush=True)
             # as good as naming one class for every image: lr 10 or weight_decay 1000 kept a model that called every
             # test image class 0, and evaluate reported its 0.1000 without a word. Weighed by the val classes'
             # recalls, as evaluate and the gate weigh it (metrics.not_learnt): before, accuracy was weighed against
@@ -241,8 +243,9 @@ def fit(
             if no_better_than_one_class(best_acc, recalls):
                 print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images "
                       f"and its recalls of the {len(recalls)} val classes add up to {recall_total(recalls):.4f}, no "
-                      "more than naming one class for every image scores (1): it has not learnt; "
-                      "check train.lr, train.weight_decay and train.epochs", flush=True)
+                      "more than naming one class for every image scores (1): it has not learnt; check "
+                      f"{config.option('lr')}, {config.option('weight_decay')} and {config.option('epochs')}",
+                      flush=True)
         if live is not None:
             # the summary's train_loss, val_loss and val_acc are the kept epoch's, as the model is: dvclive leaves the
             # last epoch's there, and `dvc metrics show` listed a discarded epoch's val accuracy as the model's. So is
