@@ -6,8 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from hostile_harness import default_params
 
+from winnow import training
+from winnow.errors import WinnowError
 from winnow.training import TrainConfig, fit, predict_proba
 
 
@@ -57,3 +60,25 @@ def test_a_judge_that_did_not_learn_names_the_options_its_own_section_set(rng, c
         f"warning: train lenet5: the model kept is right on {trained.best_val_acc:.4f} of the val images and its "
         f"recalls of the 3 val classes add up to {sum(recalls):.4f}, no more than naming one class for every image "
         "scores (1): it has not learnt; check represent.judge.lr, train.weight_decay and represent.judge.epochs"]
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("device", "cuda", "line"), [
+    ("cuda", False, "train.device: cuda requested but no CUDA device is visible; use auto or cpu"),
+    ("cuda:0", False, "train.device: cuda:0 requested but no CUDA device is visible; use auto or cpu"),
+    ("cpu", True, "train.device: cpu under torchrun, whose ranks each take the local GPU here; set auto, or train in "
+                  "one process"),
+], ids=["cuda_absent", "cuda_index_absent", "cpu_on_a_gpu_host"])
+def test_under_torchrun_a_device_the_ranks_would_not_use_is_refused_as_in_one_process(rng, monkeypatch, device, cuda,
+                                                                                        line):
+    # found by probing: torchrun --nproc_per_node=2 stages/train.py baseline with train.device: cuda on a host where
+    # torch saw no GPU trained both ranks on the CPU and wrote models/baseline.pt, exit 0, where python
+    # stages/train.py baseline refuses it in one line
+    monkeypatch.setattr(training, "distributed_setup", lambda: (0, 2))  # rank 0 of two, as torchrun starts it
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device=device, threads=1)
+    with pytest.raises(WinnowError) as refused:
+        fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    assert str(refused.value) == line

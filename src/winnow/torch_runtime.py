@@ -168,9 +168,17 @@ def _launch_number(name: str, *, default: str, least: int = 1) -> int:
     return int(value)
 
 
-def ddp_device(rank: int) -> torch.device:
-    """This rank's device under torchrun: its local GPU (``LOCAL_RANK``) when CUDA is present, else the CPU."""
-    if torch.cuda.is_available():
+def ddp_device(rank: int, *, requested: str = "auto", option: str = "train.device") -> torch.device:
+    """This rank's device under torchrun: its local GPU (``LOCAL_RANK``) when CUDA is present, else the CPU.
+    ``requested`` (``option``'s value) is checked as :func:`pick_device` checks it, and must be of that kind:
+    before, train.device: cuda on a host where torch saw no GPU (a driver it could not load) trained every rank on
+    the CPU without a word, where one process refuses it."""
+    asked = pick_device(requested, option=option)
+    kind = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested != "auto" and asked.type != kind:  # cpu or mps on a CUDA host, whose process group is nccl's
+        raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take the local "
+                          f"{'GPU' if kind == 'cuda' else 'CPU'} here; set auto, or train in one process")
+    if kind == "cuda":
         local = int(os.environ.get("LOCAL_RANK", rank))
         torch.cuda.set_device(local)
         return torch.device("cuda", local)

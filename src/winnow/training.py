@@ -130,7 +130,8 @@ def fit(
                           f"shifts a crop past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for "
                           "no crop")
     rank, world = distributed_setup()
-    device = pick_device(config.device, option=config.option("device")) if world == 1 else ddp_device(rank)
+    device = (pick_device(config.device, option=config.option("device")) if world == 1 else
+              ddp_device(rank, requested=config.device, option=config.option("device")))
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
