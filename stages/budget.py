@@ -179,6 +179,10 @@ def main() -> None:
         if reuse:
             judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
                                image_shape=data.images.shape[1:])[0]
+            # the judge as trained, not as params.yaml says now: the stage run alone (`dvc repro -s budget`, or by
+            # hand) after a train section edit would have judged the winner against a none of the old settings
+            reuse = judge_model.config == config
+        if reuse:
             none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
         is_filters = budget.winner == "filters"
         then = ("" if is_filters or budget.filters is None else

@@ -12,6 +12,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from budget_project import CENTRES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state
@@ -734,3 +735,34 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     assert ("judge images right (gap 0, standard error 0.0): <b>all not measured better: pruned applies none</b> (the "
             "probe scored the filters more than a tie below none, so they were not checked alone).</p>"
             ) in report_budget.budget_section(summary=metrics)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("judge_lr, trained_by", [(0.5, "budget"), (None, "represent")])
+def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_section_says(
+        tmp_path, monkeypatch, judge_lr, trained_by):
+    # before: budget compared params.yaml's train section with represent's, not with the judge as it was trained, so
+    # after an edit of train.lr the stage run alone (`dvc repro -s budget`, or by hand) took the old judge as none
+    import importlib.util
+    from types import SimpleNamespace
+
+    from winnow.training import TrainConfig
+
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
+                          params={"budget": {"check": True}})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    config = TrainConfig.from_params(params["train"])
+    judge = SimpleNamespace(config=config if judge_lr is None else dataclasses.replace(config, lr=judge_lr))
+    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    fits = []
+    monkeypatch.setattr(stage, "fit", lambda *args, **_: fits.append(len(args[1])))
+    monkeypatch.setattr(stage, "load", lambda *_, **__: (judge, []))
+    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
+    monkeypatch.chdir(project)
+    stage.main()
+    check = json.loads((project / "metrics/budget.json").read_text())["model_check"]
+    assert check["none_trained_by"] == trained_by
+    assert len(fits) == (2 if trained_by == "budget" else 1)
