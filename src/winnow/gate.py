@@ -7,7 +7,8 @@ gate knows which images each revision got right, and tests (:mod:`winnow.paired`
 - ``accuracy`` over all test images,
 - ``per_class.<class>.recall``, the share of that class's own test images classified right, and
 - ``per_class.<class>.false_positives``, the other classes' test images predicted as the class, counted per test
-  image of the class (:func:`winnow.gate_table._false_positive_rows`),
+  image of the class (:func:`winnow.gate_table._false_positive_rows`); for a class the model predicts that the
+  test split holds no image of, counted in images,
 
 each with McNemar's exact one-sided test on the images that changed sides and Newcombe's interval of
 the change. Recall rather than F1 per class: it is a proportion over a fixed set of images, so the

@@ -103,13 +103,22 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
 
 
 def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
-    """Notes for the classes that collapsed (regressed whatever their p) and for those too small to test: even
-    losing every image right at base would not be significant, so the gate cannot see them fall."""
+    """Notes for the classes that collapsed (regressed whatever their p), for those a model predicts that hold no test
+    image (their false-positive rows count images), and for those too small to test: even losing every image right
+    at base would not be significant, so the gate cannot see them fall."""
     notes = []
     for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
         notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
                      f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
                      f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
+    # a false-positive row over every test image of its variant: the class holds none (gate_table counts it in images)
+    totals = table[table["class"] == OVERALL].set_index("variant")["images"]
+    untested = table[(table["metric"] == FALSE_POSITIVES) & (table["images"] == table["variant"].map(totals))]
+    for r in untested.rename(columns={"class": "klass"}).itertuples(index=False):
+        notes.append(f"warning: {markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: the test split holds no image "
+                     f"of {markdown.cell(str(r.klass))}, which the model predicts for {r.base:.4g} test image(s) at "
+                     f"base and {r.head:.4g} at head, each one wrong: the row counts images, so any significant rise "
+                     "regresses; give the test split images of every class")
     blind = table[(table["metric"] == "recall") & (table["floor_p"] >= alpha) & (table["base"] > 0)
                   & ~table["collapsed"]]
     for variant, rows in blind.groupby("variant", sort=False):

@@ -174,14 +174,21 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
                      "change": count.change, "ci_low": low, "ci_high": high, "p": raw, "p_adj": adjusted,
                      "tolerance": tolerance, "verdict": "REGRESSED" if collapsed else said, "floor_p": floor,
                      "collapsed": collapsed})
-    taken = _false_positive_rows(*predicted, labels=labels, classes=classes, variant=variant, settings=settings)
-    # each class's false-positive row right after its recall row
-    rows = rows[:1] + [row for pair in zip(rows[1:], taken) for row in pair] + rows[1 + len(taken):]
+    # a class a model predicts that the test split holds no image of (evaluate knew it): every image taken into it is
+    # wrong. Before: it had no row, and a head that sent 27 test images into such a class while it mended 27 others
+    # passed, accuracy and every recall unchanged
+    untested = sorted(set(np.unique(np.concatenate([side.ravel() for side in predicted]))) - set(classes),
+                      key=natural_order)
+    taken = _false_positive_rows(*predicted, labels=labels, classes=classes, untested=untested, variant=variant,
+                                 settings=settings)
+    own, extra = taken[:len(taken) - len(untested)], taken[len(taken) - len(untested):]
+    # each class's false-positive row right after its recall row, those of the untested classes last
+    rows = rows[:1] + [row for pair in zip(rows[1:], own) for row in pair] + rows[1 + len(own):] + extra
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray, *, labels: np.ndarray,
-                         classes: list[str], variant: str, settings: GateSettings) -> list[dict]:
+                         classes: list[str], untested: list[str], variant: str, settings: GateSettings) -> list[dict]:
     """One row per class testing the test images of the other classes it takes (``per_class.<class>.false_positives``).
 
     Before: the gate tested recall alone, and a head that sent 3 images of each of 9 classes to class 0 while it
@@ -199,29 +206,34 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     ever more images as classes are added; per image of the class it means what recall's does (0.02: 2 images per 100
     of the class), whatever the number of classes. The test is the same either way: the scale is fixed.
 
+    A class of ``untested`` (predicted at either side, no test image of its own) is tested as one of a single test
+    image: its row counts images (all of them its false positives), so any rise is beyond a tolerance (at most
+    0.25) and the test alone decides; its row comes after the others'.
+
     Args:
         base_predicted, head_predicted: ``(runs, n)`` the predicted class of each test image in each run.
+        classes: the test labels, in order; untested: the other classes predicted, in order.
     """
-    if len(classes) < 2:
-        return []
-    rights = [[side[:, labels != c] != c for side in (base_predicted, head_predicted)] for c in classes]
+    every = (classes if len(classes) >= 2 else []) + untested
+    rights = [[side[:, labels != c] != c for side in (base_predicted, head_predicted)] for c in every]
     phis = [max(settings.overdispersion, _taken_phi([base_predicted, head_predicted], labels=labels, classes=classes,
-                                                    klass=c)) for c in classes]
+                                                    klass=c)) for c in every]
     counts = [PairedCounts.from_runs(b, h) for b, h in rights]
     p, p_adj = _family_tests(counts, phis, correction=settings.correction)
-    scales = [b.shape[1] / int(np.sum(labels == c)) for c, (b, _) in zip(classes, rights)]  # others per own image
-    tolerances = [settings.tolerance(metric_key(c, FALSE_POSITIVES)) for c in classes]
+    # others per own image; an untested class's per image (a count), as if it held one
+    scales = [b.shape[1] / max(int(np.sum(labels == c)), 1) for c, (b, _) in zip(every, rights)]
+    tolerances = [settings.tolerance(metric_key(c, FALSE_POSITIVES)) for c in every]
     if len(head_predicted) > 1:  # as for recall: a rise every head run regresses on alone regresses
         alone = []
         for run in range(len(head_predicted)):
             run_counts = [PairedCounts.from_runs(b, h[run:run + 1]) for b, h in rights]
-            run_p, run_adj = _family_tests(run_counts, [settings.overdispersion] * len(classes),
+            run_p, run_adj = _family_tests(run_counts, [settings.overdispersion] * len(every),
                                            correction=settings.correction)
             alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p, run_adj)))
         _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
-    for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(classes, rights, counts, phis, p, p_adj,
-                                                                       scales, tolerances):
+    for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(every, rights, counts, phis, p, p_adj,
+                                                                     scales, tolerances):
         low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=phi)
         said = verdict(count.change * scale, adjusted, tolerance=tolerance, alpha=settings.alpha)
         # lost - gained, not -change: before, a class that took and gave back nothing showed a change of -0.0000
@@ -232,7 +244,7 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                      "change": (count.lost - count.gained) / count.n * scale, "ci_low": -high * scale, "ci_high": -low * scale,
                      "p": raw, "p_adj": adjusted, "tolerance": tolerance,
                      "verdict": said.replace("drop", "rise"),
-                     "floor_p": _floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(classes)),
+                     "floor_p": _floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(every)),
                      "collapsed": False})
     return rows
 

@@ -1,0 +1,56 @@
+"""Hostile inputs to the merge gate found at stop 62: what its false-positive test could not see."""
+
+import pytest
+from gate_repo import CLASSES, commit, init, labels_of, write_variant
+from hostile_harness import default_params, make_project, run_winnow
+
+REPORT = "reports/gate.md"
+WITH_Z = CLASSES + ["z"]  # z: a class evaluate knew (the model predicts it) that the test split holds no image of
+
+
+def _project_with_untested_class(tmp_path):
+    """A committed base of 10 classes of 100 test images where 3 images of each class 1-9 are named the next class;
+    its metrics list z too."""
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    base = labels.copy()
+    for c in range(1, 10):
+        base[[c * 100 + k for k in range(3)]] = CLASSES[(c + 1) % 10]
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, base, classes=WITH_Z)
+    return init(project), labels, base
+
+
+@pytest.mark.hostile("gate")
+def test_a_head_sending_images_into_a_class_without_test_images_fails(tmp_path):
+    # before: the head mended the base's 27 errors and sent 3 other images of each class 1-9 into z: accuracy and
+    # every recall unchanged, no row for z, "gate: PASS" with 27 test images now predicted as a class they are not
+    project, labels, _ = _project_with_untested_class(tmp_path)
+    head = labels.copy()
+    for c in range(1, 10):
+        head[[c * 100 + k for k in range(3, 6)]] = "z"
+    write_variant(project, "baseline", labels, head, classes=WITH_Z)
+    done = run_winnow(project, "gate", "--base", "HEAD", "--markdown", REPORT)
+    lines = done.stdout.splitlines()
+    # 27 images lost, none gained: p = 2^-(27/1.57) (phi 1.57) ≈ 7e-6, below 0.0001 after Holm over 11 classes
+    assert done.returncode == 1 and lines[-1] == ("gate: FAIL — 1 regression(s): baseline z (false positives) "
+                                                  "+27.0000 (p adj < 0.0001)")
+    row = next(line for line in lines if line.startswith("| baseline | z (false positives) |")).split(" | ")
+    assert row[2:7] == ["1000", "27", "0.0000", "27.0000", "+27.0000"] and row[-1] == "**REGRESSED** |"
+    assert ("- warning: baseline z (false positives): the test split holds no image of z, which the model predicts "
+            "for 0 test image(s) at base and 27 at head, each one wrong: the row counts images, so any significant "
+            "rise regresses; give the test split images of every class") in lines
+    assert (project / REPORT).read_text().splitlines()[-1] == lines[-1]
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_without_test_images_predicted_alike_at_both_sides_passes(tmp_path):
+    # the same 4 images named z at base and head: nothing changed sides, so nothing regresses
+    project, labels, base = _project_with_untested_class(tmp_path)
+    base[[5, 105, 205, 305]] = "z"
+    write_variant(project, "baseline", labels, base, classes=WITH_Z)
+    commit(project)
+    done = run_winnow(project, "gate", "--base", "HEAD", "--all")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and lines[-1].startswith("gate: PASS")
+    assert "| baseline | z (false positives) | 1000 | 0 | 4.0000 | 4.0000 | +0.0000 |" in done.stdout
