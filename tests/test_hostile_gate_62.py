@@ -1,5 +1,6 @@
 """Hostile inputs to the merge gate found at stop 62: what its false-positive test could not see."""
 
+import numpy as np
 import pytest
 from gate_repo import CLASSES, commit, init, labels_of, write_variant
 from hostile_harness import default_params, make_project, run_winnow
@@ -54,3 +55,43 @@ def test_a_class_without_test_images_predicted_alike_at_both_sides_passes(tmp_pa
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and lines[-1].startswith("gate: PASS")
     assert "| baseline | z (false positives) | 1000 | 0 | 4.0000 | 4.0000 | +0.0000 |" in done.stdout
+
+
+def _project_with_small_class(tmp_path):
+    """A committed base of classes 0-8 of 100 test images and class 9 of 10, where image 50 of each class 0-8 and
+    image 51 of class 0 are named the next class (class 8's goes to 0: class 9 takes none)."""
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of(classes=CLASSES[:9])
+    labels = np.concatenate([labels, ["9"] * 10]).astype(object)
+    base = labels.copy()
+    for row in [c * 100 + 50 for c in range(9)] + [51]:
+        base[row] = CLASSES[(CLASSES.index(labels[row]) + 1) % 9]
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, base)
+    return init(project), labels
+
+
+@pytest.mark.hostile("gate")
+@pytest.mark.parametrize("taken", [10, 2])
+def test_a_head_that_halves_a_small_class_precision_fails_whatever_its_p(tmp_path, taken):
+    # before: the head mended the base's 10 errors and sent 10 other images (one of each class 0-8, two of 0) into
+    # class 9 of 10 test images: its precision 1.00 -> 0.50, accuracy and every recall within noise, and the
+    # false-positive row 'rise not significant' (10 images lost: p 2^-(10/1.57) = 0.012, p adj 0.12 over 10
+    # classes): PASS. 2 taken (precision 0.83, fewer than 3 images) stay a rise not significant
+    project, labels = _project_with_small_class(tmp_path)
+    head = labels.copy()
+    rows = [c * 100 + 60 for c in range(9)] + [61]
+    head[rows[:taken]] = "9"
+    write_variant(project, "baseline", labels, head)
+    done = run_winnow(project, "gate", "--base", "HEAD", "--markdown", REPORT)
+    lines = done.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    shown = f"{taken / 10:.4f}"
+    assert row[2:7] == ["900", str(taken), "0.0000", shown, f"+{shown}"]
+    if taken == 10:
+        assert row[-1] == "**REGRESSED** |" and done.returncode == 1
+        assert lines[-1] == ("gate: FAIL — 1 regression(s): baseline 9 (false positives) +1.0000 (p adj 0.1210)")
+        assert ("- baseline 9 (false positives): 0.0000 → 1.0000 per test image of the class: a class whose precision "
+                "halves as it takes other classes' images regresses whatever its p (p adj 0.1210)") in lines
+    else:
+        assert row[-1] == "rise not significant |" and done.returncode == 0 and lines[-1].startswith("gate: PASS")

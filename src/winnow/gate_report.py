@@ -103,11 +103,16 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
 
 
 def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
-    """Notes for the classes that collapsed (regressed whatever their p), for those a model predicts that hold no test
+    """Notes for the classes that collapsed (regressed whatever their p: recall or precision halved), for those a model predicts that hold no test
     image (their false-positive rows count images), and for those too small to test: even losing every image right
     at base would not be significant, so the gate cannot see them fall."""
     notes = []
     for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
+        if r.metric == FALSE_POSITIVES:
+            notes.append(f"{markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: {r.base:.4f} → {r.head:.4f} per "
+                         "test image of the class: a class whose precision halves as it takes other classes' images "
+                         f"regresses whatever its p (p adj {p_text(r.p_adj, digits=4, alpha=alpha)})")
+            continue
         notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
                      f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
                      f"{p_text(r.p_adj, digits=4, alpha=alpha)})")

@@ -236,6 +236,8 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                                                                      scales, tolerances):
         low, high = change_interval(count, confidence=CONFIDENCE, overdispersion=phi)
         said = verdict(count.change * scale, adjusted, tolerance=tolerance, alpha=settings.alpha)
+        collapsed = bool(count.change * scale < -tolerance - 1e-12 and _precision_halved(
+            base_predicted, head_predicted, labels=labels, klass=c))
         # lost - gained, not -change: before, a class that took and gave back nothing showed a change of -0.0000
         # (0.0 negated), beside its recall row's +0.0000
         rows.append({"variant": variant, "class": c, "metric": FALSE_POSITIVES, "images": b.shape[1],
@@ -243,10 +245,32 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                      "base": (1 - count.base) * scale, "head": (1 - count.head) * scale,
                      "change": (count.lost - count.gained) / count.n * scale, "ci_low": -high * scale, "ci_high": -low * scale,
                      "p": raw, "p_adj": adjusted, "tolerance": tolerance,
-                     "verdict": said.replace("drop", "rise"),
+                     "verdict": "REGRESSED" if collapsed else said.replace("drop", "rise"),
                      "floor_p": _floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(every)),
-                     "collapsed": False})
+                     "collapsed": collapsed})
     return rows
+
+
+def _precision_halved(base_predicted: np.ndarray, head_predicted: np.ndarray, *, labels: np.ndarray,
+                      klass: str) -> bool:
+    """Whether the head's precision of ``klass`` is half its base's or less, from 0.5 or more, with at least
+    :data:`COLLAPSE_MIN_LOST` more other classes' images predicted as it, pooled or in any head run alone (as recall's
+    collapse). Before: the false-positive test needs 13 images newly taken over 10 classes (phi 1.57), whatever the
+    class's size, and a head that sent 10 into a class of 10 (precision 1.00 -> 0.50) passed at p adj 0.12.
+
+    Args:
+        base_predicted, head_predicted: ``(runs, n)`` the predicted class of each test image in each run.
+    """
+    def tallies(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # per run: predicted as klass, right among them
+        taken = side == klass
+        return taken.sum(axis=1), (taken & (labels == klass)).sum(axis=1)
+
+    (base_taken, base_right), (head_taken, head_right) = tallies(base_predicted), tallies(head_predicted)
+    if not base_taken.sum() or base_right.sum() / base_taken.sum() < 0.5:
+        return False
+    precision, wrong = base_right.sum() / base_taken.sum(), (base_taken - base_right).mean()
+    return any(taken and right / taken <= precision / 2 and taken - right - wrong >= COLLAPSE_MIN_LOST
+               for right, taken in [(head_right.mean(), head_taken.mean()), *zip(head_right, head_taken)])
 
 
 def _regressed_in_every_run(alone: list[list[tuple[float, float, float]]], tolerances: list[float | None],
