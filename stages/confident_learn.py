@@ -110,7 +110,8 @@ def main() -> None:
               f"{strength.refusal()}")
     for warning in (judges.unmeasured_warning("confident-learn", unmeasured, classes=data.classes,
                                               dropped=int((issues["decision"] != trusted["decision"]).sum())),
-                    judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn"),
+                    judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn",
+                                              strength=strength),
                     judges.coin_flip_relabels_warning("confident-learn", strength,
                                                       relabels=metrics["decisions"]["relabel"],
                                                       cleaner="confident_learn"),

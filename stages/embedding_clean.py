@@ -124,7 +124,9 @@ def main() -> None:
               f"{refused[0].refusal()}")
     for warning in (judges.unmeasured_warning("embedding-clean", unmeasured, classes=data.classes,
                                               dropped=int((final["decision"] != trusted["decision"]).sum())),
-                    judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean"),
+                    judges.weak_judge_warning("embedding-clean", weakest["val_accuracy"], cleaner="embedding_clean",
+                                              strength=next((s for s in result.strengths
+                                                             if not s.beats_largest_class), None)),
                     judges.coin_flip_relabels_warning("embedding-clean", _weakest_strength(result.strengths),
                                                       relabels=metrics["decisions"]["relabel"],
                                                       cleaner="embedding_clean"),

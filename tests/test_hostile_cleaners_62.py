@@ -1,9 +1,12 @@
 """Hostile cases for the label cleaners, third pass: what the earlier passes left open (data-valuation's row
-order, ...). The stage cases build the tiny data/degrade of :func:`test_hostile_cleaners_more._project`, whose
+order, a judge no better than naming the largest class). The stage cases build the tiny data/degrade of :func:`test_hostile_cleaners_more._project`, whose
 represent embedding puts each class in a cluster of its own, and run the real stage through the harness."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,3 +29,67 @@ def test_data_valuation_values_the_same_images_in_another_row_order_the_same(tmp
     decisions, reversed_decisions = tables
     assert len(decisions) == 450
     pd.testing.assert_frame_equal(reversed_decisions, decisions)
+
+
+def _imbalanced(root, *, separable: bool, flips: dict[str, int] | None = None):
+    """300 train images of class a and 20 of b, 190 and 6 in val: ``separable`` puts each class in a cluster of
+    its own, else both at one point (an embedding that says nothing of the label)."""
+    centres = 4 * np.eye(2, 8) if separable else np.zeros((2, 8))
+    return _project(root, [300, 20], val=[190, 6], centres=centres, noise=1.0, flips=flips)
+
+
+NO_BETTER = ("{stage}: warning: a judge is right on only 96.9% of the val images, no more than naming the largest val "
+             "class for every image (96.9%): it does not tell the classes apart, so none of its relabels stands and "
+             "its drops are as likely clean images. Compare pruned with baseline (reports/compare.md) before shipping "
+             "it, or leave {cleaner} out of pruned.cleaners.")
+
+
+@pytest.mark.hostile("represent")
+def test_a_neighbour_judge_no_better_than_naming_the_largest_class_relabels_nothing_and_says_so(tmp_path):
+    # before: the neighbours of every image were of class a (190 of 196 val images), so the judge was "0.969
+    # accurate on val" (a's share) and "restored" the flips planted into b, a relabel precision of 0.863 that
+    # allowed relabels: 16 of the 20 correct b images were relabelled a, without a warning
+    project = _imbalanced(tmp_path / "p", separable=False)
+
+    done = run_stage(project, "embedding_clean")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet")
+    assert (decisions["decision"] != "relabel").all()
+    judge = json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]
+    assert judge["relabels_allowed"] is False and judge["val_largest_class_share"] == 190 / 196
+    blocked = decisions[decisions["reason"].str.contains("untrusted_relabel", regex=False)]
+    assert len(blocked) == judge["relabels_blocked"] > 0
+    assert blocked["reason"].str.endswith(
+        "untrusted_relabel (the judge is right on 0.969 of val images, no more than naming the largest val class for "
+        f"every image (0.969): its val relabel precision {int(judge['relabel_precision'] * 1000) / 1000:.3f} from "
+        f"{judge['val_relabels']} val relabels counts flips into the other classes restored, not that it tells the "
+        "classes apart)").all()
+    assert NO_BETTER.format(stage="embedding-clean", cleaner="embedding_clean") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("represent")
+def test_a_probe_no_better_than_naming_the_largest_class_is_warned_of(tmp_path):
+    # before: "the probe judge is right on 96.9% of val images", the largest class's share, and no warning
+    project = _imbalanced(tmp_path / "p", separable=False)
+
+    done = run_stage(project, "confident_learn")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert NO_BETTER.format(stage="confident-learn", cleaner="confident_learn") in done.stdout.splitlines()
+    assert json.loads((project / "metrics/confident_learn.json").read_text())["judge"]["relabels_allowed"] is False
+
+
+def test_a_judge_that_tells_a_rare_class_apart_still_relabels_into_it(tmp_path):
+    # the bar above is the largest class's share and one standard error (0.969 + 0.012 here), not more: a judge in
+    # an embedding where b is a cluster of its own is right on every val image and returns a's images labelled b
+    flips = {f"train-0-{i}": 1 for i in range(10)}
+    project = _imbalanced(tmp_path / "p", separable=True, flips=flips)
+
+    done = run_stage(project, "embedding_clean")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet").set_index("id")
+    assert sorted(decisions.index[decisions["decision"] == "relabel"]) == sorted(flips)
+    assert (decisions.loc[list(flips), "suggested_label"] == 0).all()
+    assert "warning" not in done.stdout

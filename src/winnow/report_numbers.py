@@ -30,7 +30,7 @@ SIGNED_KEYS = frozenset({"gap_images"})
 RATE_KEYS = frozenset({
     "precision", "recall", "f1", "accuracy", "val_accuracy", "judge_val_accuracy", "accuracy_vs_given",
     "noise_rate", "true_noise_rate", "relabel_accuracy", "relabel_precision", "relabel_precision_planted",
-    "relabel_min_precision"})
+    "relabel_min_precision", "val_largest_class_share"})
 CONTRACT_RATES = ("duplicate_rate", "label_issue_rate", "flagged_rate", "class_balance", "completeness",
                   "measured_share")
 
