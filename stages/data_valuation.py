@@ -57,13 +57,19 @@ def main() -> None:
         why = (f"the val split's {len(val)} image(s) hold fewer than {MIN_CLASS_VAL} of every class with train "
                "images, and a value is measured against val images of the valued image's class; give the val split "
                f"at least {MIN_CLASS_VAL} images of each class (raise ingest.val_fraction)")
+        if unlearned and not len(val):
+            # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
+            # 0)" of a val split of 20 images whose class folders were named apart from train's
+            why = (f"none of the val split's {unlearned} images is of a class with train images, and a value is "
+                   "measured against val images of the valued image's class; give val images of the train classes "
+                   "(an imagefolder's val/ folders named as train/'s)")
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
             _write_undecided(considered=len(ids), why=why, start=start)
             print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
                   "image and the pipeline goes on")
             return
-        if len(val):  # an empty one: the estimators refuse it, naming both splits
+        if len(val) or unlearned:  # an empty one: the estimators refuse it, naming both splits
             raise WinnowError(f"data-valuation: {why}")
     device = pick_device(p["device"], option="data_valuation.device")
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps

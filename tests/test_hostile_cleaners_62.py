@@ -1,6 +1,7 @@
 """Hostile cases for the label cleaners, third pass: what the earlier passes left open (data-valuation's row
-order, a judge no better than naming the largest class). The stage cases build the tiny data/degrade of :func:`test_hostile_cleaners_more._project`, whose
-represent embedding puts each class in a cluster of its own, and run the real stage through the harness."""
+order and a val split of other classes, a judge no better than naming the largest class). The stage cases build
+the tiny data/degrade of :func:`test_hostile_cleaners_more._project`, whose represent embedding puts each class in
+a cluster of its own, and run the real stage through the harness."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from hostile_harness import run_stage
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_hostile_cleaners_more import _project
 
 
@@ -93,3 +95,44 @@ def test_a_judge_that_tells_a_rare_class_apart_still_relabels_into_it(tmp_path):
     assert sorted(decisions.index[decisions["decision"] == "relabel"]) == sorted(flips)
     assert (decisions.loc[list(flips), "suggested_label"] == 0).all()
     assert "warning" not in done.stdout
+
+
+NO_VAL_OF_TRAIN_CLASSES = ("none of the val split's 20 images is of a class with train images, and a value is "
+                           "measured against val images of the valued image's class; give val images of the train "
+                           "classes (an imagefolder's val/ folders named as train/'s)")
+
+
+def _val_of_other_classes(root):
+    """train images of a and b only, val images of c only (an imagefolder whose val/ folders are named apart),
+    data_valuation among pruned.cleaners."""
+    project = _project(root, [30, 30, 0], val=[0, 0, 20])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = [*params["pruned"]["cleaners"], "data_valuation"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_data_valuation_names_a_val_split_of_other_classes_than_train_not_an_empty_one(tmp_path):
+    # before: "error: valuation: no train or no val images; values are measured on the val split (set
+    # ingest.val_fraction above 0)" of a val split of 20 images, all of a class no train image has
+    project = _val_of_other_classes(tmp_path / "p")
+    before = files_under(project)
+
+    done = run_stage(project, "data_valuation")
+
+    assert assert_error_line(done) == f"error: data-valuation: {NO_VAL_OF_TRAIN_CLASSES}"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_split_of_other_classes_is_named_in_the_warning_when_pruned_does_not_use_valuation(tmp_path):
+    # before: "warning: data-valuation: the val split's 0 image(s) hold fewer than 2 of every class ..." of 20 images
+    project = _project(tmp_path / "p", [30, 30, 0], val=[0, 0, 20])
+
+    done = run_stage(project, "data_valuation")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"warning: data-valuation: {NO_VAL_OF_TRAIN_CLASSES}. data_valuation is not among pruned.cleaners, so it "
+            "values no image and the pipeline goes on") in done.stdout.splitlines()
+    assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
