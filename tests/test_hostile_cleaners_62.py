@@ -136,3 +136,28 @@ def test_a_val_split_of_other_classes_is_named_in_the_warning_when_pruned_does_n
     assert (f"warning: data-valuation: {NO_VAL_OF_TRAIN_CLASSES}. data_valuation is not among pruned.cleaners, so it "
             "values no image and the pipeline goes on") in done.stdout.splitlines()
     assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
+
+
+@pytest.mark.hostile("represent")
+def test_data_valuation_says_when_its_probe_is_no_better_than_naming_the_largest_class(tmp_path):
+    # before: all 20 correct b images valued reliably harmful (in features without class information each pulls the
+    # 190 val images of a towards b) and dropped beside "TracIn probe 0.969 accurate on val", a's share, unwarned
+    project = _imbalanced(tmp_path / "p", separable=False)
+
+    done = run_stage(project, "data_valuation")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("data-valuation: warning: its TracIn probe is right on only 96.9% of the val images, no more than naming "
+            "the largest val class for every image (96.9%): it does not tell the classes apart, so its values say "
+            "which class is larger more than which label is wrong (20 drop(s)). Compare pruned with baseline "
+            "(reports/compare.md) before shipping it, or leave data_valuation out of pruned.cleaners."
+            ) in done.stdout.splitlines()
+
+
+def test_data_valuation_of_a_rare_class_it_tells_apart_is_not_warned_of(tmp_path):
+    project = _imbalanced(tmp_path / "p", separable=True)
+
+    done = run_stage(project, "data_valuation")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "TracIn probe 1.000 accurate on val" in done.stdout and "largest val class" not in done.stdout

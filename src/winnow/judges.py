@@ -22,8 +22,8 @@ trusted more than train's and which no judge trains on:
 :func:`gate_relabels` keeps a cleaner's relabels only when that precision clears its
 ``relabel_min_precision``; otherwise every relabel becomes a drop whose reason gives the numbers (never
 relabel on a coin flip), and so do the relabels of a judge no better on val than naming the largest class
-(:attr:`Strength.beats_largest_class`). :func:`gate_unmeasured` does the same to the relabels to or from a class the val split
-has no image of, whose precision no flip measured (:func:`unmeasured_warning` names those classes).
+(:func:`beats_largest_class`). :func:`gate_unmeasured` does the same to the relabels to or from a class the val
+split has no image of, whose precision no flip measured (:func:`unmeasured_warning` names those classes).
 :func:`weak_judge_warning` is the line both cleaners print under
 :data:`WEAK_JUDGE` val accuracy.
 """
@@ -109,10 +109,7 @@ class Strength:
         information voted the largest class for every image: 'right on 96.9% of val' (its share), a relabel
         precision of 0.863 from the flips planted into the minority, which it 'restored', and all 16 minority
         images it judged relabelled to the largest class without a warning."""
-        if self.val_accuracy is None or self.largest_class_share is None or not self.val_images:
-            return True
-        share = self.largest_class_share
-        return self.val_accuracy > share + math.sqrt(share * (1 - share) / self.val_images)
+        return beats_largest_class(self.val_accuracy, share=self.largest_class_share, images=self.val_images)
 
     @property
     def relabels_allowed(self) -> bool:
@@ -205,15 +202,13 @@ def measure(original: np.ndarray, flipped: np.ndarray, *, relabelled: np.ndarray
     restored = np.asarray(suggested) == np.asarray(original)
     share = lambda rows: float(restored[rows].mean()) if rows.any() else None  # noqa: E731
     planted_precision = share(relabelled & flipped)
-    counts = np.bincount(np.asarray(original, np.int64))
     return Strength(val_accuracy=None if val_accuracy is None else float(val_accuracy),
                     relabel_precision=planted_precision if judged_on == "planted_flips" else share(relabelled),
                     val_relabels=int(relabelled.sum()), planted=int(flipped.sum()),
                     planted_flagged=int((np.asarray(flagged, bool) & flipped).sum()), min_precision=min_precision,
                     judged_on=judged_on, planted_relabels=int((relabelled & flipped).sum()),
                     planted_precision=planted_precision,
-                    largest_class_share=float(counts.max() / counts.sum()) if counts.sum() else None,
-                    val_images=int(counts.sum()))
+                    largest_class_share=largest_class_share(original), val_images=len(original))
 
 
 def gate_relabels(table: pd.DataFrame, strength: Strength) -> pd.DataFrame:
@@ -312,14 +307,37 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
     if accuracy >= WEAK_JUDGE:
         if strength is None or strength.beats_largest_class:
             return None
-        return (f"{stage}: warning: a judge is right on only {floored(strength.val_accuracy):.1%} of the val images, "
-                f"no more than naming the largest val class for every image ({strength.largest_class_share:.1%}): it "
-                "does not tell the classes apart, so none of its relabels stands and its drops are as likely clean "
-                f"images. Compare pruned with baseline (reports/compare.md) before shipping it, or leave {cleaner} "
-                "out of pruned.cleaners.")
+        return no_better_than_largest_class(stage, "a judge", strength.val_accuracy,
+                                            share=strength.largest_class_share, cleaner=cleaner,
+                                            so="none of its relabels stands and its drops are as likely clean images")
     return (f"{stage}: warning: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
+
+
+def beats_largest_class(accuracy: float | None, *, share: float | None, images: int) -> bool:
+    """Whether ``accuracy`` on ``images`` val images beats ``share``, that of their largest class (naming it for
+    every image), by more than one standard error of that share (the budget's one-SE tie); True where either is
+    unknown."""
+    if accuracy is None or share is None or not images:
+        return True
+    return accuracy > share + math.sqrt(share * (1 - share) / images)
+
+
+def largest_class_share(labels: np.ndarray) -> float | None:
+    """The share of int ``labels`` ``(M,)`` in their largest class (None for none)."""
+    counts = np.bincount(np.asarray(labels, np.int64))
+    return float(counts.max() / counts.sum()) if counts.sum() else None
+
+
+def no_better_than_largest_class(stage: str, what: str, accuracy: float, *, share: float, cleaner: str,
+                                 so: str) -> str:
+    """The warning line a cleaner prints when ``what`` (its judge) is right on no more val images than naming the
+    largest val class (:func:`beats_largest_class`); ``so``: what that means for its decisions."""
+    return (f"{stage}: warning: {what} is right on only {floored(accuracy):.1%} of the val images, no more than naming "
+            f"the largest val class for every image ({share:.1%}): it does not tell the classes apart, so {so}. "
+            f"Compare pruned with baseline (reports/compare.md) before shipping it, or leave {cleaner} out of "
+            "pruned.cleaners.")
 
 
 def coin_flip_relabels_warning(stage: str, strength: Strength, *, relabels: int, cleaner: str) -> str | None:
