@@ -161,3 +161,16 @@ def test_data_valuation_of_a_rare_class_it_tells_apart_is_not_warned_of(tmp_path
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "TracIn probe 1.000 accurate on val" in done.stdout and "largest val class" not in done.stdout
+
+
+def test_clean_separable_classes_valued_without_a_harmful_image_are_not_told_to_lower_knn_k(tmp_path):
+    # before: "warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k 10 of 320
+    # train images: a vote that wide changes with no one image) ...; lower data_valuation.knn_k": with every label
+    # right and each class a cluster of its own no image hurts, and a vote of 10 is narrower than either class
+    project = _imbalanced(tmp_path / "p", separable=True)
+
+    done = run_stage(project, "data_valuation")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((project / "metrics/data_valuation.json").read_text())["flagged"] == 0
+    assert "warning" not in done.stdout
