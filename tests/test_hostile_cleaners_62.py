@@ -14,6 +14,7 @@ import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_hostile_cleaners_more import _project
+from winnow.neighbours import Space, cleanse, evidence
 
 
 @pytest.mark.hostile("intermediates")
@@ -174,3 +175,31 @@ def test_clean_separable_classes_valued_without_a_harmful_image_are_not_told_to_
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((project / "metrics/data_valuation.json").read_text())["flagged"] == 0
     assert "warning" not in done.stdout
+
+
+def _neighbour_decisions(features, labels, *, agree: float) -> pd.DataFrame:
+    """embedding-clean's neighbour rule alone (no centroid or isolation drop) at k 2, every image a query and a
+    reference, the given labels ``labels`` (a, b, c as 0, 1, 2 unless swapped)."""
+    features, labels = np.asarray(features, np.float32), np.asarray(labels, np.int64)
+    positions = np.arange(len(labels))
+    space = Space(positions, features, positions, features, labels)
+    found = evidence(space, labels, k=2, num_classes=3)
+    return cleanse(positions.astype(str), labels, found, agree=agree, margin=None, isolation=None)
+
+
+@pytest.mark.parametrize("b, c", [(1, 2), (2, 1)], ids=["b_before_c", "c_before_b"])
+def test_a_relabel_between_two_tied_classes_goes_to_the_nearer_whatever_their_order(b, c):
+    # image 0, labelled a, has two neighbours: one of c (cosine 0.981) and, farther, one of b (0.958). Before, at
+    # agree 0.5 it was relabelled to the class of lower index: b, or c once the names sorted the other way
+    features = [[1, 0, 0], [1, 0.3, 0], [1, 0, 0.2], [0, 1, 0], [0, 1, 0.1], [0, 0, 1], [0, 0.1, 1]]
+    decisions = _neighbour_decisions(features, [0, b, c, b, b, c, c], agree=0.5)
+    assert decisions.loc[0, ["decision", "suggested_label", "reason"]].tolist() == [
+        "relabel", c, f"neighbours_agree:{c}"]
+
+
+def test_neighbours_split_evenly_between_the_given_label_and_another_do_not_relabel():
+    # image 0, labelled a, has one neighbour of b (cosine 0.958) and one of a (0.944). Before, at agree 0.5 it was
+    # relabelled b on no more evidence than it had for a
+    features = [[1, 0, 0], [1, 0.3, 0], [1, -0.35, 0], [0, 1, 0], [0, 1, 0.1]]
+    decisions = _neighbour_decisions(features, [0, 1, 0, 1, 1], agree=0.5)
+    assert decisions.loc[0, ["decision", "suggested_label", "reason"]].tolist() == ["keep", 0, ""]

@@ -121,7 +121,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
 
     Returns:
         DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
-        given one among the k nearest references, and ``agreement``, the share of the k carrying it;
+        given one among the k nearest references (of two as common, the one with the nearer neighbour), and
+        ``agreement``, the share of the k carrying it;
         ``given_agreement``, the share of the k carrying the given label; ``vote``, the class :func:`vote`
         gives the query;
         ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
@@ -138,7 +139,12 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
     own = F.one_hot(labels, num_classes).bool()
     other_votes = votes.masked_fill(own, -1.0)
-    neighbour_label = other_votes.argmax(dim=1)
+    # other classes tied on votes go to the one with the nearer neighbour (less than a vote, so counts rule). Before,
+    # to the lower class index: at agree 0.5 an image with one neighbour of b and one of c was relabelled b, or c
+    # once the class names sorted the other way, whichever sat nearer
+    rank = torch.arange(k, dtype=torch.float32).expand(len(index), k)
+    first = torch.full((len(index), num_classes), float(k)).scatter_reduce(1, reference_labels[index], rank, "amin")
+    neighbour_label = (other_votes - first / (k + 1)).argmax(dim=1)
 
     nearest_same = torch.empty(len(labels))
     for rows, sim in _similarities(space, batch_size):
@@ -179,7 +185,8 @@ def cleanse(
 ) -> pd.DataFrame:
     """One decision per image from its neighbourhood, tried in the order of :data:`RULES`.
 
-    - ``neighbours_agree:c``: relabel to ``c`` when at least ``agree`` of the k neighbours carry ``c``
+    - ``neighbours_agree:c``: relabel to ``c`` when at least ``agree`` of the k neighbours carry ``c``, and more
+      than carry the given label (``c``: of the other classes tied on votes, the one with the nearest neighbour)
       (001: "all neighbours having the same but a different label");
     - ``inside_class:c``: drop when the image sits closer to class ``c``'s centroid than to its own by at
       least ``margin`` (None turns the rule off): it belongs to another cluster, but its neighbours are
@@ -213,7 +220,10 @@ def cleanse(
     if not 0 < max_isolated_fraction <= 1:
         raise WinnowError(f"embedding_clean.max_isolated_fraction: {max_isolated_fraction!r} is outside (0, 1]")
 
-    relabel = found["agreement"].to_numpy() >= agree
+    # and more of them than carry the given label: at agree 0.5, 5 of 10 neighbours of b relabelled an image of a
+    # whose other 5 neighbours were of a, on no more evidence than it had for its own label
+    agreement = found["agreement"].to_numpy()
+    relabel = (agreement >= agree) & (agreement > found["given_agreement"].to_numpy())
     inside = np.zeros(len(labels), bool)
     if margin is not None:
         inside = ~relabel & (found["centroid_margin"].to_numpy() >= margin)
