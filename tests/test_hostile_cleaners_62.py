@@ -15,6 +15,7 @@ import yaml
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_hostile_cleaners_more import _project
 from winnow.neighbours import Space, cleanse, evidence
+from winnow.report_grids import judge_note
 
 
 @pytest.mark.hostile("intermediates")
@@ -203,3 +204,13 @@ def test_neighbours_split_evenly_between_the_given_label_and_another_do_not_rela
     features = [[1, 0, 0], [1, 0.3, 0], [1, -0.35, 0], [0, 1, 0], [0, 1, 0.1]]
     decisions = _neighbour_decisions(features, [0, 1, 0, 1, 1], agree=0.5)
     assert decisions.loc[0, ["decision", "suggested_label", "reason"]].tolist() == ["keep", 0, ""]
+
+
+def test_the_report_sets_a_judges_val_accuracy_beside_naming_the_largest_class():
+    # before: "is right on 96.9% of val images; ... 86.3% of its 44 val relabels restored the original label (bound
+    # 0.8): relabels not trusted", a precision over its bound refused with nothing on the page to say why
+    note = judge_note({"embedding": "represent", "val_accuracy": 190 / 196, "relabel_precision": 38 / 44,
+                       "val_relabels": 44, "planted_flips": 39, "relabel_min_precision": 0.8, "relabels_allowed": False,
+                       "relabels_blocked": 16, "val_largest_class_share": 190 / 196})
+    assert ("(represent) is right on 96.9% of val images (naming the largest val class for every image: 96.9%); "
+            "after 39 of the val labels were flipped on purpose, 86.3% of its 44 val relabels restored") in note

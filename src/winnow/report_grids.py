@@ -98,7 +98,12 @@ def judge_note(judge: dict | None) -> str:
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
                f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
     accuracy = judge.get("val_accuracy")
-    right = "" if accuracy is None else f" is right on {html.escape(_percent_down(accuracy))} of val images;"
+    share = judge.get("val_largest_class_share")
+    # before: "right on 96.9% of val images ... 86.3% ... (bound 0.8): relabels not trusted", without the 96.9% that
+    # naming the largest class everywhere scores, which is why (judges.beats_largest_class)
+    largest = ("" if share is None else
+               f" (naming the largest val class for every image: {html.escape(_percent_down(share))})")
+    right = "" if accuracy is None else f" is right on {html.escape(_percent_down(accuracy))} of val images{largest};"
     weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
     # before: "relabels allowed" beside relabels to and from a class val has no image of, which that figure never saw
