@@ -227,7 +227,8 @@ def test_each_cleaners_judge_shows_its_measured_strength(project, full_report):
         few = ", fewer than the 10 a precision needs" if judge["val_relabels"] < 10 else ""
         def down(share):  # one decimal of a percentage, rounded down
             return f"{int(share * 1000) / 10:.1f}%"
-        assert (f"is right on {down(judge['val_accuracy'])} of val images; after {judge['planted_flips']} of the val "
+        largest = f" (naming the largest val class for every image: {down(judge['val_largest_class_share'])})"
+        assert (f"is right on {down(judge['val_accuracy'])} of val images{largest}; after {judge['planted_flips']} of the val "
                 f"labels were flipped on purpose, {down(judge['relabel_precision'])} of its {judge['val_relabels']} val "
                 f"relabels restored the original label{few} (bound {judge['relabel_min_precision']:g})") in note
         verdict = ("relabels allowed" if judge["relabels_allowed"]
