@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from hostile_harness import run_stage
+from test_hostile_balance_more import balance_project
 from winnow.configs import GanConfig
 from winnow.gan import build, train_gan
+from winnow.imageset import read_imageset
 
 
 @pytest.mark.hostile("training")
@@ -24,3 +27,25 @@ def test_a_gan_batch_smaller_than_the_classes_trains_every_class(tmp_path):
     trained = train_gan(images, np.arange(24) % classes, config=config, num_classes=classes, seed=0, progress=False)
     moved = (trained.generator.embed.weight.detach() - initial.embed.weight.detach()).abs().sum(dim=1)
     assert (moved > 0).tolist() == [True] * classes
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_a_cutout_left_equal_to_their_source_are_written_with_a_warning(tmp_path):
+    # before: silent. Cutout paints the border colour, black on digits: a square that falls on the background leaves
+    # the copy its source pixel for pixel (451 of 1,000 copies at magnitude 1), recorded as augmentation; only more
+    # than half of an op's copies so were refused. b's 4 dark images with a bright 8x8 centre take 16 copies
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (24, 16, 16, 1), dtype=np.uint8)
+    images[20:] = 0
+    images[20:, 4:12, 4:12] = rng.integers(100, 256, (4, 8, 8, 1))
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [20, 4]),
+                              policy={"ops": ["cutout"], "n": 1, "magnitude": 1.0})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    sources = images[[int(i[1:]) for i in extra.manifest["source_id"]]]
+    equal = int((extra.images == sources).all(axis=(1, 2, 3)).sum())
+    assert len(extra) == 16 and 0 < equal <= 8  # some, yet not the majority the stage refuses
+    assert (f"warning: balance: {equal} of 16 augmented copies equal their source pixel for pixel ({equal} of the 16 "
+            "made with cutout): they add weight, not variety; add noise to balance.policy.ops, or take cutout out of "
+            "it") in done.stdout.splitlines()
