@@ -93,8 +93,11 @@ def main() -> None:
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
     ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
+    noisier = noise_fix(policy, ops=ops, knob=knob, fixed=fixed)
     for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
         if used.any() and close[used].mean() > 0.5:
+            changed = noisier or f"take {op} out of {ops}"
+            also = "add noise to it" if "noise" not in policy.ops else noisier  # beside taking a flip or invert out
             equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
                      "for pixel" if (same[used] == close[used]).all() else
                      f"{int(close[used].sum())} of {int(used.sum())} copies made with {op} are within {NEAR_LEVELS} "
@@ -113,21 +116,21 @@ def main() -> None:
             flat = int(copies[one_colour].sum())
             if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
                 raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
-                                  f"they are at any magnitude; add noise to {ops}, or leave the one-colour images out "
-                                  "of the train set")
+                                  f"they are at any magnitude; {changed}, or leave the one-colour images out of the "
+                                  "train set")
             if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
                 raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
                                   f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); take {op} "
-                                  f"out of {ops}, or add noise to it")
+                                  f"out of {ops}{f', or {also}' if also else ''}")
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
-                                  f"add noise to {ops}, or leave those images out of the train set")
+                                  f"{changed}, or leave those images out of the train set")
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
     repeated = repeated_copies(digests, policy, where=where, ops=ops)
-    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob)
+    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
     used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]
@@ -215,8 +218,22 @@ def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str
     return f"warning: balance: {found}: they add weight, not variety; {fix}"
 
 
-def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str,
-                        knob: str) -> str | None:
+def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None:
+    """What gives every copy noise, which moves the pixels of any image, when copies equal their source; None where no
+    setting of the policy does (kind trivial draws one op a copy, and the search's policy is not set by hand). Before:
+    "add noise to balance.policy.ops" to a policy that held noise, where n 1 gave it to half the copies and the same
+    refusal came back (one-colour images, [rotate, noise], n 1: 5 of 5 rotated copies equal their source)."""
+    if "noise" not in policy.ops:
+        return f"add noise to {ops}"
+    if policy.kind == "rand" and policy.n == len(policy.ops):  # every copy got noise, too weak to move it
+        return f"raise {knob}"
+    if fixed and policy.kind == "rand":
+        return f"set balance.policy.n to {len(policy.ops)} so that every copy gets noise"
+    return None
+
+
+def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str, knob: str,
+                        noisier: str | None) -> str | None:
     """The one warning line when some copies are within :data:`NEAR_LEVELS` grey levels of their source at every
     pixel (int ``(M,)`` ``differences``: each copy's largest difference from its source; bool
     ``(M, len(policy.ops))`` ``used``: the ops each copy got) but no op's copies are mostly so (refused above),
@@ -232,9 +249,8 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
     how = ("equal their source pixel for pixel" if (same == close).all()
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
-    # noise moves every pixel of any image; where it is in the policy already, the op or its strength is the fix
-    fix = (f"add noise to {ops}, or take {op} out of it" if "noise" not in policy.ops
-           else f"take {op} out of {ops}" if op != "noise" else f"raise {knob}")
+    fix = (f"raise {knob}" if op == "noise" else f"{noisier}, or take {op} out of {ops}" if noisier
+           else f"take {op} out of {ops}")
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hostile_harness import run_stage
-from test_hostile_balance_more import balance_project
+from test_hostile_balance_more import _refused_on_one_colour, balance_project
 from winnow.configs import GanConfig
 from winnow.gan import build, train_gan
 from winnow.imageset import read_imageset
@@ -48,4 +48,23 @@ def test_copies_a_cutout_left_equal_to_their_source_are_written_with_a_warning(t
     assert len(extra) == 16 and 0 < equal <= 8  # some, yet not the majority the stage refuses
     assert (f"warning: balance: {equal} of 16 augmented copies equal their source pixel for pixel ({equal} of the 16 "
             "made with cutout): they add weight, not variety; add noise to balance.policy.ops, or take cutout out of "
-            "it") in done.stdout.splitlines()
+            "balance.policy.ops") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("intermediates")
+def test_one_colour_images_under_a_policy_with_noise_are_told_how_every_copy_gets_it(tmp_path):
+    # before: "add noise to balance.policy.ops" to [rotate, noise]: with n 1 a copy draws rotate or noise, the
+    # rotated copies of a blank image stay blank, and adding noise again was refused the same
+    line = _refused_on_one_colour(tmp_path / "n1", (0,), {"ops": ["rotate", "noise"], "n": 1, "magnitude": 0.3})
+    assert line == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 of "
+                    "them copy one-colour images, which rotate leaves as they are at any magnitude; set "
+                    "balance.policy.n to 2 so that every copy gets noise, or leave the one-colour images out of the "
+                    "train set")
+    # the advice taken: every copy gets noise, and balance goes on
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 0
+    project = balance_project(tmp_path / "n2", images, np.repeat([0, 1], [7, 2]),
+                              policy={"ops": ["rotate", "noise"], "n": 2, "magnitude": 0.3})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_imageset(project / "data/variants/balanced/extra")) == 5
