@@ -132,6 +132,32 @@ def _dark_class_project(root: Path) -> tuple[Path, list[str]]:
 
 
 @pytest.mark.hostile("intermediates")
+def test_issues_that_together_take_most_of_a_class_say_so(tmp_path):
+    # before: 9 black and 9 blown-out images among class c3's 20 were flagged dark and light (each 9 of 20, under
+    # half of the class, so neither warned) with exit 0 and not a word, though the filters drop an image any
+    # issue flags: 18 of the class's 20 images
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 20)
+    images = rng.integers(0, 256, (100, 8, 8, 1)).astype(np.uint8)
+    c3 = np.flatnonzero(labels == 3)
+    images[c3[:9]], images[c3[9:18]] = 0, 255
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(100)], "split": "train", "label": labels,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    root = make_project(tmp_path / "project", _params())
+    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    assert run_stage(root, "score").returncode == 0
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if "class" in line and line.startswith("warning:")] == [
+        "warning: threshold: the issues together (dark 9, light 9) flag most train images of class c3 (18 of 20), "
+        "though none alone does: check them before the budget's drops leave that class little or nothing to learn "
+        "from"]
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    assert flags.loc[flags["any"], "id"].tolist() == manifest["id"][c3[:18]].tolist()
+
+
+@pytest.mark.hostile("intermediates")
 def test_a_cut_that_takes_a_whole_class_says_so(tmp_path):
     # before: the 20 images of class c3 (naturally dark) were all flagged dark with exit 0 and not a word: 20
     # of 100 images is no large share of the set, but the budget's drops would take the class out of training
