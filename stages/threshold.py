@@ -58,6 +58,10 @@ def main() -> None:
                 entry["precision"] = None
             if entry["tp"] + entry["fn"] == 0:  # no planted image left to find: no recall, not "all missed"
                 entry["recall"] = None
+            # F1 of an undefined rate is undefined too, as the report shows it: before, blurry's one planted image,
+            # flagged odd_size instead, left precision and recall null beside an F1 of 0.0, a detector that failed
+            if entry["precision"] is None or entry["recall"] is None:
+                entry["f1"] = None
         metrics[issue] = entry
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_json(METRICS_OUT, metrics)

@@ -158,6 +158,27 @@ def test_issues_that_together_take_most_of_a_class_say_so(tmp_path):
 
 
 @pytest.mark.hostile("intermediates")
+def test_an_issue_whose_planted_images_another_explains_has_no_f1(project):
+    # before: blurry's one planted image (downscaled from a 2x2 thumbnail) is flagged odd_size, which explains
+    # blurry, so blurry's figures judge no planted image and flag none: precision and recall null beside "f1": 0.0
+    # in metrics/threshold.json, a detector that failed, where the report shows the F1 as undefined
+    data = read_imageset(project / "data/degrade")
+    manifest = data.manifest.drop(columns=["digest"])
+    manifest.loc[manifest["id"] == "train-0-0", ["orig_h", "orig_w"]] = 2
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    write_table(project / "data/degrade/perturbations.parquet", perturbation_table(
+        [{"id": "train-0-0", "kind": "downscale", "params": "{}", "source_id": None, "original_label": 0}]))
+    assert run_stage(project, "score").returncode == 0
+    done = run_stage(project, "threshold")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/threshold.json").read_text())
+    assert metrics["odd_size"]["flagged"] == 1
+    assert metrics["blurry"] == {"method": "auto", "rule": "none", "threshold": None, "flagged": 0,
+                                 "flagged_train": 0, "explained": 1, "precision": None, "recall": None, "f1": None,
+                                 "tp": 0, "fp": 0, "fn": 0}
+
+
+@pytest.mark.hostile("intermediates")
 def test_a_cut_that_takes_a_whole_class_says_so(tmp_path):
     # before: the 20 images of class c3 (naturally dark) were all flagged dark with exit 0 and not a word: 20
     # of 100 images is no large share of the set, but the budget's drops would take the class out of training
