@@ -210,6 +210,24 @@ def test_a_variant_rule_that_would_pass_a_rate_not_measured_is_refused(project, 
         "expect_column_max_to_be_between or expect_column_min_to_be_between")
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_flagged_rate_with_every_quality_issue_left_out_is_not_measured(project, tmp_path):
+    # before: with threshold.issues empty no image is examined for quality, flags.parquet is all False, and pruned's
+    # flagged-image rate passed at 0.0 (variant.yaml: a rate nobody measured fails)
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    params = _params(("baseline", "pruned"))
+    params["threshold"]["issues"] = {}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_stage(root, "contracts")
+    assert done.returncode == 0, done.stderr
+    assert ("contracts: threshold.issues lists no issue, so no image was examined for quality; the flagged-image "
+            "rate counts as not measured") in done.stdout.splitlines()
+    pruned = json.loads((root / "metrics/contracts/pruned.json").read_text())
+    assert pruned["flagged_rate"] is None
+    assert ("variant[pruned]: flagged-image rate: observed not measured, bound <= 0.05 "
+            "(expect_column_max_to_be_between(flagged_rate))") in pruned["failures"]
+
+
 def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None = None,
                        appended: dict[str, str] | None = None, env: dict | None = None) -> str:
     """The contracts stage's one error line in a copy of ``project`` under ``params`` (and ``variant`` as its
