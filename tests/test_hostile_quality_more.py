@@ -18,7 +18,7 @@ from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.params import validate
-from winnow.quality import quality_flags, score_images
+from winnow.quality import SCORES, quality_flags, score_images
 from winnow.stage import write_table
 from winnow.histogram_cuts import Histogram, _between_class_variance, valley
 from winnow.thresholds import cut_issues
@@ -176,6 +176,24 @@ def test_an_issue_whose_planted_images_another_explains_has_no_f1(project):
     assert metrics["blurry"] == {"method": "auto", "rule": "none", "threshold": None, "flagged": 0,
                                  "flagged_train": 0, "explained": 1, "precision": None, "recall": None, "f1": None,
                                  "tp": 0, "fp": 0, "fn": 0}
+
+
+@pytest.mark.hostile("params")
+def test_turning_the_tail_rule_off_leaves_the_majority_rule_on():
+    # before: tail_share null (documented as turning the tail rule off) returned before the majority rule, so 800 of
+    # 1,000 images in a low mode of their own were rule none: none flagged at max_flagged_fraction 0.9, and at 0.5
+    # no too_many (and so no warning that the cut was set aside)
+    rng = np.random.default_rng(0)
+    blurred = np.arange(1000) % 5 != 0
+    table = pd.DataFrame({"id": [f"i{k}" for k in range(1000)],
+                          **{issue: np.ones(1000, np.float32) for issue in SCORES}})
+    table["blurry"] = np.where(blurred, rng.normal(0.2, 0.02, 1000), rng.normal(0.8, 0.03, 1000)).astype(np.float32)
+    for setting in ({"method": "auto"}, {"method": "auto", "tail_share": None}):
+        flags, _, rules = quality_flags(table, {"blurry": setting}, max_flagged_fraction=0.9)
+        assert (rules["blurry"], int(flags["blurry"].sum()), np.array_equal(flags["blurry"], blurred)) == (
+            "majority", 800, True)
+        flags, _, rules = quality_flags(table, {"blurry": setting}, max_flagged_fraction=0.5)
+        assert (rules["blurry"], int(flags["blurry"].sum())) == ("too_many", 0)
 
 
 @pytest.mark.hostile("intermediates")

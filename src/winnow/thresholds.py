@@ -75,21 +75,25 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
     ``isolated`` rules (module docstring) that fires, else ``(NOTHING, "none")``.
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
-    reference quantile) or ``isolated_max`` None turns that rule off.
+    reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
+    the ``majority`` rule stays either way.
     """
     cut = auto_threshold(scores, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "mode"
-    if tail_share is None or len(scores) < 10:
+    if len(scores) < 10:
         return NOTHING, "none"
-    lowest = scores[scores <= np.quantile(scores, tail_share)]
-    cut = auto_threshold(lowest, bins=bins, alpha=alpha)
-    if cut != NOTHING:
-        return cut, "tail"
-    if isolated_max is not None:  # before: None was read as 0 tests, and the best of none raised ValueError
-        cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
+    # before: tail_share None returned here, so it turned the majority rule off too: 800 of 1,000 images blurred
+    # flagged none at max_flagged_fraction 0.9 (rule none), and said nothing at 0.5 (no too_many warning)
+    if tail_share is not None:
+        lowest = scores[scores <= np.quantile(scores, tail_share)]
+        cut = auto_threshold(lowest, bins=bins, alpha=alpha)
         if cut != NOTHING:
-            return cut, "isolated"
+            return cut, "tail"
+        if isolated_max is not None:  # before: None was read as 0 tests, and the best of none raised ValueError
+            cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
+            if cut != NOTHING:
+                return cut, "isolated"
     cut = _majority_cut(scores, bins=bins, alpha=alpha)
     return (cut, "majority") if cut != NOTHING else (NOTHING, "none")
 
