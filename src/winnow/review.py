@@ -363,8 +363,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                   f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "
                   "not meant")
     else:
-        old = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes)
-        kept = old[~old["id"].isin(set(new["id"]))]
+        # an image judged anew replaces its old verdict, which is not checked: it may be stale, the reason to review
+        kept = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes,
+                             replaced=frozenset(new["id"]))
     write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
     return new
 

@@ -36,14 +36,15 @@ def class_list_key(classes: list[str]) -> str:
 
 
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
-                  classes: list[str]) -> pd.DataFrame:
+                  classes: list[str], replaced: frozenset[str] = frozenset()) -> pd.DataFrame:
     """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows),
     ``digests`` (str pixel digests indexed by id, the imageset's) and ``classes`` (the class names now, whose
     :func:`class_list_key` each verdict must carry): every verdict one of :data:`VERDICTS`,
     every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
     label and the pixels they saw (``digest``) still its pixels, the suggestion not that label, accept with the suggestion, drop with
     -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
-    train image, once. An absent file holds no verdict.
+    train image, once. An absent file holds no verdict. The lines of the ids in ``replaced`` (those an import
+    judges anew) are neither checked nor returned.
 
     Returns:
         DataFrame ``id`` (str), ``verdict`` (str), ``label``, ``suggested``, ``given`` (int64), in file order.
@@ -68,10 +69,13 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                           "FILE`, which writes it anew")
     if missing:
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
+    # an image judged anew: before, its old verdict, refused as stale (its pixels changed), stopped the import that
+    # replaced it, though the refusal advised exactly that new review
+    frame = frame[~frame["id"].isin(replaced)]
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
     labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
-    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest, meant) in enumerate(
-            zip(frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
+    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest, meant) in zip(
+            frame.index, zip(frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
                 frame["given"], frame["digest"], frame["classes"])):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
@@ -114,7 +118,7 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
             raise WinnowError(f"{where}: verdict {verdict} needs the label {want}, not {text}; {fix}")
     twice = frame["id"].duplicated()
     if twice.any():
-        raise WinnowError(f"{path}: line {int(np.flatnonzero(twice)[0]) + 2}: id {frame['id'][twice].iloc[0]!r} "
+        raise WinnowError(f"{path}: line {int(twice.idxmax()) + 2}: id {frame['id'][twice].iloc[0]!r} "
                           f"has a verdict already; keep one line per image")
     return frame.loc[:, list(VERDICT_COLUMNS)].assign(label=labels.astype(np.int64), suggested=suggestions.astype(
         np.int64), given=saw.astype(np.int64)).reset_index(drop=True)
