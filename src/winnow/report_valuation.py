@@ -25,8 +25,8 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
         summary: ``metrics/data_valuation.json``.
         imageset: ``data/degrade``, where the train images are.
         cleaning: whether data_valuation is among ``pruned.cleaners``.
-        applied: how many of its drops pruned makes, on the budget's word or a person's verdict
-            (data/variants/pruned/rows.parquet); None: unknown.
+        applied: how many of the images it decided to drop pruned drops, whoever decided it: the budget on its
+            word or another cleaner's, or a person's verdict (data/variants/pruned/rows.parquet); None: unknown.
     """
     if decisions is None or summary is None or imageset is None:
         return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
@@ -47,7 +47,11 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
 
     # before: "dropped (reliably negative) 437" and red frames while pruned.cleaners left it out and pruned
     # dropped none: the stage's own decisions read as removals
-    applies = ("none: data_valuation is not among pruned.cleaners" if not cleaning else
+    # before: "none" also where pruned dropped some of these images on another cleaner's word (embedding-clean's
+    # drops of the same mislabelled images), which read as those harmful images kept in pruned
+    others = (f", but pruned drops {applied:,} of these images on another cleaner's decision or a person's verdict"
+              if applied else "")
+    applies = (f"none: data_valuation is not among pruned.cleaners{others}" if not cleaning else
                "unknown (the variants stage has not run)" if applied is None else applied)
     counts = {"valued": summary.get("considered"), "decided drop (reliably negative)": summary.get("flagged"),
               "of those, pruned applies": applies,
