@@ -440,8 +440,10 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
     assert assert_error_line(run_winnow(project, "review", "export")) == (
         "error: reviews/queue.csv: holds 1 verdict(s) not imported (first: id 'train-04', 'accept'), "
         "which a new "
-        "export would overwrite; import them first (winnow review import reviews/queue.csv), or delete the file to "
-        "discard them")
+        "export would overwrite; import them first (winnow review import reviews/queue.csv), or, where that import "
+        "is refused because the data or the cleaners changed since, move the file aside (mv reviews/queue.csv "
+        "reviews/queue-reviewed.csv), export, and import reviews/queue-reviewed.csv; or delete the file to discard "
+        "them")
     assert_nothing_left(project, before)
     assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
     assert run_winnow(project, "review", "export").returncode == 0

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hostile_harness import run_winnow
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
 from review_project import digest, exported  # noqa: F401  (exported: a fixture)
-from test_hostile_review import HEADER, classes_key, replace_pixels, row
+from test_hostile_review import HEADER, classes_key, import_refused, replace_pixels, row
 
 
 @pytest.fixture
@@ -37,3 +37,37 @@ def test_a_stale_verdict_judged_anew_is_replaced_and_the_others_kept(project):
     assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
         HEADER.strip(), row(project, "train-08,accept,-1,-1,2"),
         f"train-07,accept,-1,-1,1,{digest(project, 'train-07')},{classes_key(project)}"]
+
+
+@pytest.mark.hostile("review")
+def test_a_reviewed_queue_the_pipeline_overtook_is_kept_by_the_advice_of_the_refusals(project):
+    # found by probing: a person filled in reviews/queue.csv (train-04 reject, train-06 accept); the pipeline ran
+    # again (confident-learn now relabels train-04 to cat, not owl) before the import. The import said "run `winnow
+    # review export` again", and export refused to overwrite "2 verdict(s) not imported ... import them first (...),
+    # or delete the file to discard them": neither way kept the person's work
+    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    edited.loc[edited["id"] == "train-04", "verdict"] = "reject"
+    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
+        frame = pd.read_parquet(project / table)
+        frame.loc[frame["id"] == "train-04", "suggested_label" if "suggested_label" in frame else "label"] = 0
+        frame.to_parquet(project / table, index=False)
+    import_refused(project, "reviews/queue.csv", None, "the pipeline ran again since the export; run `winnow review "
+                   "export` again")
+    before = files_under(project)
+    assert_error_line(run_winnow(project, "review", "export"),
+                      "error: reviews/queue.csv: holds 2 verdict(s) not imported (first: id 'train-04', 'reject'), "
+                      "which a new export would overwrite; import them first (winnow review import reviews/queue.csv), "
+                      "or, where that import is refused because the data or the cleaners changed since, move the file "
+                      "aside (mv reviews/queue.csv reviews/queue-reviewed.csv), export, and import "
+                      "reviews/queue-reviewed.csv; or delete the file to discard them")
+    assert_nothing_left(project, before)
+    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
+    assert run_winnow(project, "review", "export").returncode == 0
+    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
+    assert done.returncode == 0, done.stderr
+    # train-04 keeps dog (1), cat (0) the suggestion now; train-06 takes the suggestion it was shown, cat
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-07,reject,1,-1,1"),
+        row(project, "train-04,reject,1,0,1"), row(project, "train-06,accept,0,0,1")]

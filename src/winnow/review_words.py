@@ -244,9 +244,14 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     waiting = written[[outcome is None or i not in imported for outcome, i in zip(outcomes, written["id"])]]
     if len(waiting):
         first = waiting.iloc[0]
+        # before, only "import them first ... or delete the file": where that import is refused since the data or the
+        # cleaners changed after the export (it says "export again"), neither way kept the person's verdicts
+        aside = queue_file.with_name("queue-reviewed.csv")
         raise WinnowError(f"{queue_file}: holds {len(waiting)} verdict(s) not imported (first: id "
                           f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
-                          f"(winnow review import {queue_file}), or delete the file to discard them")
+                          f"(winnow review import {queue_file}), or, where that import is refused because the data or the "
+                          f"cleaners changed since, move the file aside (mv {queue_file} {aside}), export, and import "
+                          f"{aside}; or delete the file to discard them")
 
 
 def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> tuple[str, int] | None:
