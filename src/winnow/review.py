@@ -314,6 +314,13 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
         if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
             saw_digest = saw_digest.zfill(len(digests[image]))
+        # past 11 digits, or digits around one "e", a spreadsheet shows and saves a number ("6.58175E+13"): before,
+        # read as other pixels under that id, and the advice to export and review again met the same spreadsheet
+        if saw_digest != digests[image] and not (len(saw_digest) == len(digests[image])
+                                                 and set(saw_digest) <= set("0123456789abcdef")):
+            raise WinnowError(f"{path}: id {image!r}: digest {saw_digest!r} is no pixel digest ({len(digests[image])} "
+                              "hex digits, as exported): a spreadsheet may have read it as a number; keep the digest column "
+                              "as text, or choose on the review page and import its download")
         if saw_digest != digests[image]:
             raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
                               f"pixels under that id now ({digests[image]!r}); export the queue again and review "
