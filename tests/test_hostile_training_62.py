@@ -82,3 +82,26 @@ def test_under_torchrun_a_device_the_ranks_would_not_use_is_refused_as_in_one_pr
     with pytest.raises(WinnowError) as refused:
         fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
     assert str(refused.value) == line
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("local_rank", "line"), [
+    ("1", "LOCAL_RANK=1 under torchrun, whose ranks each take a GPU of their own, but only 1 CUDA device(s) are "
+          "visible; launch at most 1 process(es) a machine (torchrun --nproc_per_node=1 ...)"),
+    ("one", "LOCAL_RANK='one': not a whole number >= 0; torchrun sets it, so launch with torchrun or unset LOCAL_RANK"),
+], ids=["rank_past_the_gpus", "local_rank_no_number"])
+def test_under_torchrun_a_rank_without_a_gpu_of_its_own_is_one_line(rng, monkeypatch, local_rank, line):
+    # found in review: torchrun --nproc_per_node=2 on a host with one GPU gave rank 1 torch.cuda.set_device(1), whose
+    # 'invalid device ordinal' was a traceback, where one process refuses train.device cuda:1 there in one line
+    monkeypatch.setattr(training, "distributed_setup", lambda: (1, 2))  # rank 1 of two
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=16, device="auto", threads=1)
+    with pytest.raises(WinnowError) as refused:
+        fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
+    assert str(refused.value) == line
+    assert chosen == []  # refused before any device was taken

@@ -169,7 +169,8 @@ def _launch_number(name: str, *, default: str, least: int = 1) -> int:
 
 
 def ddp_device(rank: int, *, requested: str = "auto", option: str = "train.device") -> torch.device:
-    """This rank's device under torchrun: its local GPU (``LOCAL_RANK``) when CUDA is present, else the CPU.
+    """This rank's device under torchrun: its local GPU (``LOCAL_RANK``, refused past the GPUs visible) when CUDA is
+    present, else the CPU.
     ``requested`` (``option``'s value) is checked as :func:`pick_device` checks it, and must be of that kind:
     before, train.device: cuda on a host where torch saw no GPU (a driver it could not load) trained every rank on
     the CPU without a word, where one process refuses it."""
@@ -179,7 +180,13 @@ def ddp_device(rank: int, *, requested: str = "auto", option: str = "train.devic
         raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take the local "
                           f"{'GPU' if kind == 'cuda' else 'CPU'} here; set auto, or train in one process")
     if kind == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", rank))
+        # a rank past the GPUs (--nproc_per_node above their count) lacks its device as cuda:<index> past them does in
+        # one process: before, torch's 'invalid device ordinal' traceback (or int()'s, of a LOCAL_RANK no number)
+        local, visible = _launch_number("LOCAL_RANK", default=str(rank), least=0), torch.cuda.device_count()
+        if local >= visible:
+            raise WinnowError(f"LOCAL_RANK={local} under torchrun, whose ranks each take a GPU of their own, but only "
+                              f"{visible} CUDA device(s) are visible; launch at most {visible} process(es) a machine "
+                              f"(torchrun --nproc_per_node={visible} ...)")
         torch.cuda.set_device(local)
         return torch.device("cuda", local)
     return torch.device("cpu")
