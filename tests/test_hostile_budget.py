@@ -711,6 +711,9 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     # the page "pruned applies none", beside a filters row the probe had judged, with no filters check and no word of
     # why: the probe had scored the 183 dark drops more than a tie below none, so they were never checked alone
     import importlib.util
+    from types import SimpleNamespace
+
+    from winnow.training import TrainConfig
 
     c = case()
     ids = train_ids(len(c.given))
@@ -721,13 +724,18 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
-    monkeypatch.setattr(stage, "load", lambda *_, **__: (None,))
+    # the represent judge, trained as the train section says, stands in for none (c3a3b4e reads its config: a None
+    # judge was an AttributeError there)
+    train = yaml.safe_load((project / "params.yaml").read_text())["train"]
+    judge = SimpleNamespace(config=TrainConfig.from_params(train))
+    monkeypatch.setattr(stage, "load", lambda *_, **__: (judge,))
     # every training names the left class for every image: the 300 left val images right, a tie whatever it learnt
     monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
     monkeypatch.chdir(project)
     stage.main()
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert (metrics["winner"], metrics["model_check"]["candidate"], metrics["filters_check"]) == ("none", "all", None)
+    assert metrics["model_check"]["none_trained_by"] == "represent"
     assert metrics["candidates"]["filters"]["dropped"] == 183
     assert ("warning: budget: lenet5 trainings: none 300 right, all 300 of 900 (gap 0 images, SE 0.0): all not "
             "measured better, so its label decisions are held back, pruned applies none (the probe scored the filters "
