@@ -11,8 +11,8 @@ cleaning ships only if that model gets more judge images right with it; when it 
 checked by one more training and, like a winning filters, ship unless they get fewer right than none (a tie
 ships them), unless the probe already scored them more than a tie below none (then they are not checked);
 else pruned applies nothing. none is trained once, or is the represent stage's judge when
-that one was trained alike (source judge, the same train section, judged on val, no train copy of a val image
-and no val image left out).
+that one was trained alike (source judge, the same train section and seed, as its checkpoint records them, judged
+on val, no train copy of a val image and no val image left out).
 dedup's leak drops (train copies of val, test or trusted images) ship whatever the budget chooses: they are no
 cleaning to weigh but the splits' integrity, which no judge sees (a copy of a test image flatters the test
 score), so no probe or check trains on them and pruned drops them even when none wins.
@@ -180,8 +180,8 @@ def main() -> None:
             judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
                                image_shape=data.images.shape[1:])[0]
             # the judge as trained, not as params.yaml says now: the stage run alone (`dvc repro -s budget`, or by
-            # hand) after a train section edit would have judged the winner against a none of the old settings
-            reuse = judge_model.config == config
+            # hand) after a train section or seed edit would have judged the winner against a none of the old settings
+            reuse = judge_model.config == config and judge_model.seed == params["seed"]
         if reuse:
             none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
         is_filters = budget.winner == "filters"

@@ -724,10 +724,10 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
-    # the represent judge, trained as the train section says, stands in for none (c3a3b4e reads its config: a None
-    # judge was an AttributeError there)
-    train = yaml.safe_load((project / "params.yaml").read_text())["train"]
-    judge = SimpleNamespace(config=TrainConfig.from_params(train))
+    # the represent judge, trained as the train section and seed say, stands in for none (c3a3b4e reads its config: a
+    # None judge was an AttributeError there)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    judge = SimpleNamespace(config=TrainConfig.from_params(params["train"]), seed=params["seed"])
     monkeypatch.setattr(stage, "load", lambda *_, **__: (judge,))
     # every training names the left class for every image: the 300 left val images right, a tie whatever it learnt
     monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
@@ -746,11 +746,14 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
 
 
 @pytest.mark.hostile("intermediates")
-@pytest.mark.parametrize("judge_lr, trained_by", [(0.5, "budget"), (None, "represent")])
+@pytest.mark.parametrize("judge_lr, judge_seed, trained_by", [(0.5, 5, "budget"), (None, 6, "budget"),
+                                                             (None, None, "budget"), (None, 5, "represent")],
+                         ids=["other_lr", "other_seed", "seed_unknown", "alike"])
 def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_section_says(
-        tmp_path, monkeypatch, judge_lr, trained_by):
+        tmp_path, monkeypatch, judge_lr, judge_seed, trained_by):
     # before: budget compared params.yaml's train section with represent's, not with the judge as it was trained, so
-    # after an edit of train.lr the stage run alone (`dvc repro -s budget`, or by hand) took the old judge as none
+    # after an edit of train.lr the stage run alone (`dvc repro -s budget`, or by hand) took the old judge as none;
+    # found in review: so it did after an edit of seed (to 5 here), which the judge's checkpoint did not record
     import importlib.util
     from types import SimpleNamespace
 
@@ -758,10 +761,11 @@ def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_s
 
     c = case()
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
-                          params={"budget": {"check": True}})
+                          params={"budget": {"check": True}, "seed": 5})
     params = yaml.safe_load((project / "params.yaml").read_text())
     config = TrainConfig.from_params(params["train"])
-    judge = SimpleNamespace(config=config if judge_lr is None else dataclasses.replace(config, lr=judge_lr))
+    judge = SimpleNamespace(config=config if judge_lr is None else dataclasses.replace(config, lr=judge_lr),
+                            seed=judge_seed)
     spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
@@ -774,3 +778,23 @@ def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_s
     check = json.loads((project / "metrics/budget.json").read_text())["model_check"]
     assert check["none_trained_by"] == trained_by
     assert len(fits) == (2 if trained_by == "budget" else 1)
+
+
+def test_a_checkpoint_keeps_the_seed_its_model_was_trained_with(tmp_path, rng):
+    # what budget compares with params' seed before the represent judge stands in for none; a checkpoint of an earlier
+    # winnow, which kept none, reads as unknown, so budget trains none itself
+    import torch
+
+    from winnow.checkpoints import load, save
+    from winnow.training import TrainConfig, fit
+
+    labels = np.arange(60) % 3
+    images = rng.integers(0, 255, (60, 12, 12, 1), dtype=np.uint8)
+    trained = fit(images, labels, images, labels, config=TrainConfig(model="lenet5", epochs=1, device="cpu", threads=1),
+                  num_classes=3, seed=7, progress=False)
+    save(trained, tmp_path / "judge.pt", classes=["a", "b", "c"], image_shape=(12, 12, 1), seen=np.array(["x"]))
+    assert load(tmp_path / "judge.pt", device="cpu")[0].seed == 7
+    earlier = torch.load(tmp_path / "judge.pt", weights_only=True)
+    del earlier["seed"]
+    torch.save(earlier, tmp_path / "earlier.pt")
+    assert load(tmp_path / "earlier.pt", device="cpu")[0].seed is None

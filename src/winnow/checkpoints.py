@@ -1,6 +1,6 @@
 """Model checkpoints: :func:`save` writes a :class:`winnow.training.Trained` with everything :func:`load` needs
-to use it again (its class names, image shape and the hashed ids of the images it saw, :func:`id_hashes`), and
-:func:`load` reads one back or names the stage to rerun."""
+to use it again (its class names, image shape, the hashed ids of the images it saw, :func:`id_hashes`, and its
+seed), and :func:`load` reads one back or names the stage to rerun."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image
         "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
         "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
         "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
-        "seen": torch.from_numpy(np.unique(id_hashes(seen))),
+        "seen": torch.from_numpy(np.unique(id_hashes(seen))), "seed": trained.seed,
     })
 
 
@@ -118,7 +118,9 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                                     "split anew since it was trained, and its score would count images it has seen",
                               written_by=written_by)
     model = model.to(pick_device(device)).eval()
-    return Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config), ckpt["classes"]
+    # seed: None (unknown) in an earlier winnow's checkpoint
+    return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed")),
+            ckpt["classes"])
 
 
 def _listed(names, most: int = 6) -> str:

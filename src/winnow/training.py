@@ -46,6 +46,9 @@ class Trained:
     history: list[dict[str, float]]
     best_epoch: int
     config: TrainConfig
+    # the seed fit drew from, which a checkpoint keeps (budget reuses the represent judge only when it is params'
+    # seed); None where unknown: a checkpoint of an earlier winnow
+    seed: int | None = None
 
     @property
     def best_val_acc(self) -> float:
@@ -224,7 +227,7 @@ def fit(
             if config.patience is not None and epoch - max(best_epoch, patience_from) >= config.patience:
                 break
         model.load_state_dict(best_state)
-        trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config)
+        trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config, seed)
         if hasattr(epochs, "close"):
             epochs.close()  # a bar left at 12/30 by an early stop would otherwise stay open until collected
             print(f"train {config.model}: {trained.stopped()}", flush=True)
