@@ -105,3 +105,23 @@ def test_under_torchrun_a_rank_without_a_gpu_of_its_own_is_one_line(rng, monkeyp
         fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=False)
     assert str(refused.value) == line
     assert chosen == []  # refused before any device was taken
+
+
+@pytest.mark.hostile("training")
+def test_the_summary_gives_the_step_of_a_kept_epoch_inside_the_run(tmp_path, rng, monkeypatch):
+    # found in review: the test above keeps epoch 1, whose step 0 a summary that always said 0 would give too; here
+    # val accuracy peaks at epoch 2 of 4 (patience 2 stops at 4), so the summary's step must be 1, whose plotted row
+    # holds the kept val_acc, and not 3, the last epoch's
+    scripted = iter([(0.9, 0.5), (0.4, 0.8), (0.5, 0.7), (0.6, 0.6)])  # (val_loss, val_acc) of epochs 1-4
+    monkeypatch.setattr(training, "_evaluate", lambda *_: next(scripted))
+    images, labels = _toy_data(rng)
+    config = TrainConfig(model="lenet5", epochs=6, patience=2, schedule="constant", batch_size=16, device="cpu",
+                         threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, log_dir=tmp_path / "live",
+                  progress=False)
+    summary = json.loads((tmp_path / "live/metrics.json").read_text())
+    assert (trained.best_epoch, summary["step"], summary["stopped_epoch"]) == (2, 1, 4)
+    assert (summary["val_acc"], summary["val_loss"]) == (0.8, 0.4)
+    with open(tmp_path / "live/plots/metrics/val_acc.tsv") as rows:
+        logged = {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
+    assert logged == {0: 0.5, 1: 0.8, 2: 0.7, 3: 0.6}
