@@ -960,3 +960,43 @@ def test_queue_leaves_out_class_deletion_of_a_two_class_set(ingested_project, ca
         "classes=['cat'], class_removal classes=['dog']; first: degrade.perturbations: class_removal leaves 1 "
         "class(es) with train images; a classifier needs at least 2)",
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[]'"]
+
+
+INGEST_STAGE = """stages:
+  ingest:
+    cmd: python ingest.py
+    deps: [ingest.py]
+    params: [ingest.size]
+    outs: [data/ingest]
+"""
+INGEST_SCRIPT = """import sys
+sys.path.insert(0, {src!r})
+sys.path.insert(0, {tests!r})
+import yaml
+from test_study import ingest_random_images
+ingest_random_images(side=yaml.safe_load(open("params.yaml"))["ingest"]["size"] or 8, classes=["a", "b", "c"])
+"""
+
+
+@pytest.mark.hostile("study")
+def test_queue_checks_the_sizes_against_the_images_the_params_make(ingested_project, capsys):
+    # found by review: queue checked the sweeps' sizes against data/ingest as it lay, and after ingest.size: 32 in
+    # params.yaml (every queued run ingests again, at 32 px) it still left out the downscales to 27-12 px and the
+    # 20-8 px thumbnails of the 8x8 images an earlier ingest wrote, which those runs take. data/ingest counts only
+    # where DVC says it is what the workspace's params make
+    (ingested_project / "dvc.yaml").write_text(INGEST_STAGE)
+    (ingested_project / "ingest.py").write_text(INGEST_SCRIPT.format(src=str(ROOT / "src"), tests=str(ROOT / "tests")))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in (["init", "-q", "--no-scm"], ["repro", "-q"]):
+        done = subprocess.run([sys.executable, "-m", "dvc", *command], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("left out 8 of the 52 experiments, which degrade refuses on the 8x8 images")
+    assert len(lines) == 45
+    params = (ingested_project / "params.yaml").read_text()
+    (ingested_project / "params.yaml").write_text(params.replace("  size: null ", "  size: 32 ", 1))
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--dry-run"]) == 0
+    commands = capsys.readouterr().out.splitlines()
+    assert len(commands) == 52 and all(command.startswith("dvc exp run --queue") for command in commands)

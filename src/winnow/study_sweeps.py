@@ -22,6 +22,7 @@ from winnow.errors import WinnowError, first_line, first_repeated, listed
 from winnow.experiments import planned_params, shown_experiments
 from winnow.revisions import as_values
 from winnow.stage import load_params
+from winnow.staleness import check_workspace_current
 
 INGESTED_CLASSES = "data/ingest/classes.json"
 
@@ -240,7 +241,9 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
     the sweeps' sizes are MNIST's and CIFAR's, and on 16x16 images a downscale to 27 px or a thumbnail of 20 px is
     refused by degrade (before: queued all the same, each a `dvc exp run` that failed: 26 of every sweep's 153
     experiments on 8x8 images of 4 classes). All are kept where ingest has not run or its files cannot be read: the
-    queued runs' ingest says why."""
+    queued runs' ingest says why; and where DVC says data/ingest is not what the workspace's params make, which every
+    queued run ingests again (before: after ``ingest.size: 32``, the sizes refused on the 8x8 images an earlier ingest
+    wrote were left out)."""
     folder = Path(INGESTED_CLASSES).parent
     try:
         images = np.load(folder / "images.npy", mmap_mode="r")
@@ -250,7 +253,7 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
                    if _refusal(perturbations, classes=classes, images=images, manifest=manifest)]
     except (OSError, ValueError, KeyError, TypeError, IndexError):  # a damaged imageset (pyarrow's errors are
         return settings, ""  # ValueErrors): the queued runs' ingest says so
-    if not refused:
+    if not refused or not _ingest_current():
         return settings, ""
     first = _refusal(refused[0], classes=classes, images=images, manifest=manifest)
     names = [" ".join([p[0]["kind"], *(f"{key}={value}" for key, value in p[0].items()
@@ -259,6 +262,16 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
             f"left out {len(refused)} of the {len(settings)} experiments, which degrade refuses on the "
             f"{images.shape[1]}x{images.shape[2]} images of {folder} ({listed(list(dict.fromkeys(names)))}; first: "
             f"{first})")
+
+
+def _ingest_current() -> bool:
+    """Whether data/ingest is what the workspace's code, params and data make, as DVC tells
+    (:func:`winnow.staleness.check_workspace_current`; a folder without dvc.yaml is read as it is)."""
+    try:
+        check_workspace_current(".", ["ingest"])
+    except WinnowError:
+        return False
+    return True
 
 
 def _refusal(perturbations: list[dict], *, manifest: pd.DataFrame, **data) -> str:
