@@ -681,3 +681,17 @@ def test_an_actions_help_says_what_it_does(capsys, args, said):
         cli.main([*args, "--help"])
     usage, description, *_ = capsys.readouterr().out.split("\n\n")
     assert (done.value.code, " ".join(description.split())) == (0, said)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("command", [["study", "collect"], ["compare"], ["gate"]])
+def test_every_repo_option_says_its_default(capsys, command):
+    # found by review: `compare --help` and `gate --help` hid --repo's default, the current folder, which
+    # `study collect --help` gave; a user could not tell what ran without --repo
+    from winnow import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0
+    assert shown.split("--repo REPO ", 1)[1].split(" --", 1)[0].endswith("(default: here)")

@@ -328,7 +328,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
                                             "standard input)")
     parser.add_argument("--out", type=output_path, help="also write the markdown here")
-    parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project")
+    parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
 
 
 def check_arguments(*, num: int, out: Path | None, from_json: str | None = None) -> None:

@@ -304,7 +304,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "commits of one setting at other seeds) are pooled")
     parser.add_argument("--target", nargs="+", action="extend",
                         help="the revision under test (default: the workspace); several are pooled, as for --base")
-    parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (a git repository)")
+    parser.add_argument("--repo", default=".", type=project_folder,
+                        help="the DVC project, a git repository (default: here)")
     parser.add_argument("--variants", nargs="+", action="extend",
                         help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")
