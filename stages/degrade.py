@@ -9,6 +9,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import numpy as np
 
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
+from winnow.degrade_options import check_classes_learnt
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
@@ -39,11 +40,7 @@ def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> No
         degraded, log = source, perturbation_table([])
         print("degrade: nothing enabled (degrade.enabled is false or no perturbations), output equals input")
     learnt = np.unique(degraded.labels[degraded.manifest["split"].to_numpy() == "train"])
-    if len(learnt) < 2:
-        # as ingest refuses such data: nothing after this stage could train a classifier on it
-        which = f"only class {degraded.classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
-        raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
-                          "least 2 classes, so remove or subsample fewer")
+    check_classes_learnt(learnt, classes=degraded.classes)
     _refuse_emptied_classes(source, set(learnt.tolist()), log, classes=degraded.classes)
     before = int((source.manifest["split"] == "train").sum())
     after = int((degraded.manifest["split"] == "train").sum())

@@ -957,8 +957,8 @@ def test_queue_leaves_out_class_deletion_of_a_two_class_set(ingested_project, ca
     assert cli.main(["study", "queue", "--sweeps", "clean", "class_deletion", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "left out 2 of the 3 experiments, which degrade refuses on the 8x8 images of data/ingest (class_removal "
-        "classes=['cat'], class_removal classes=['dog']; first: degrade.perturbations: class_removal leaves 1 "
-        "class(es) with train images; a classifier needs at least 2)",
+        "classes=['cat'], class_removal classes=['dog']; first: degrade.perturbations: only class 'dog' keeps train "
+        "images after the damage; a classifier needs at least 2 classes, so remove or subsample fewer)",
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[]'"]
 
 

@@ -4,8 +4,9 @@ Each spec is a dict ``{kind: ..., <option>: ...}``; :data:`OPTIONS` lists what e
 Classes may be given as an index (int) or a name (str, as in classes.json). Every error is one
 line naming the perturbation, the option and the allowed range. :func:`check` runs the checks that
 need no data (kinds, options, types, fixed ranges; :mod:`winnow.params` runs it before every stage);
-:func:`parse` runs them all against the images and classes. The two checks that depend on what the
-removals left live in :mod:`winnow.degrade_removals`.
+:func:`parse` runs them all against the images and classes; :func:`check_classes_learnt`, the degrade stage's
+check of what its damage left, `study queue` runs too. The two checks that depend on what the removals left live
+in :mod:`winnow.degrade_removals`.
 """
 
 from __future__ import annotations
@@ -126,6 +127,16 @@ def picked(kind: str, fraction: float, n_train: int, *, mode: str = "overwrite")
     n = round(fraction * n_train)
     overwrite = kind in DUPLICATE_KINDS and mode == "overwrite"
     return min(n, n_train // 2) if overwrite and fraction <= 0.5 else n
+
+
+def check_classes_learnt(learnt, *, classes: list[str]) -> None:
+    """Refuse a damage that leaves fewer than 2 classes with train images (``learnt``: their indices, ascending):
+    as ingest refuses such data, nothing after degrade could train a classifier on it. The degrade stage checks
+    its output with it, and `study queue` a class_removal before queueing it."""
+    if len(learnt) < 2:
+        which = f"only class {classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
+        raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
+                          "least 2 classes, so remove or subsample fewer")
 
 
 def next_class(classes: list[int]) -> dict[int, int]:

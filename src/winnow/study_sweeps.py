@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.degrade_options import parse
+from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed
 from winnow.experiments import planned_params, shown_experiments
 from winnow.revisions import as_values
@@ -276,17 +276,16 @@ def _ingest_current() -> bool:
 
 def _refusal(perturbations: list[dict], *, manifest: pd.DataFrame, **data) -> str:
     """Why degrade refuses ``perturbations`` on the data (:func:`winnow.degrade_options.parse`'s arguments), or "";
-    also a class_removal that leaves fewer than 2 classes, which the degrade stage refuses (before: class_deletion on
-    a two-class set queued two runs that failed)."""
+    also a class_removal that leaves fewer than 2 classes, which the degrade stage refuses
+    (:func:`winnow.degrade_options.check_classes_learnt`; before: class_deletion on a two-class set queued two runs
+    that failed)."""
     try:
         specs = parse(perturbations, manifest=manifest, **data)
+        removed = {c for p in specs if p.kind == "class_removal" for c in p.params["classes"]}
+        check_classes_learnt(sorted(set(manifest.loc[manifest["split"] == "train", "label"].tolist()) - removed),
+                             classes=data["classes"])
     except WinnowError as err:
         return str(err)
-    removed = {c for p in specs if p.kind == "class_removal" for c in p.params["classes"]}
-    left = set(manifest.loc[manifest["split"] == "train", "label"].tolist()) - removed
-    if len(left) < 2:
-        return (f"degrade.perturbations: class_removal leaves {len(left)} class(es) with train images; a classifier "
-                "needs at least 2")
     return ""
 
 
