@@ -202,3 +202,41 @@ def test_study_keeps_a_run_of_half_copies_on_an_odd_train_split(tmp_path):
     kept, note = ran_as_listed([run(13), run(14)])
     assert [exp["experiment"] for exp in kept] == ["copies13"]
     assert note.endswith("copies14 (14 rows of exact_duplicate, where its params take 13)")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("perturbations, counts, perturbed", [
+    ([{"kind": "symmetric_noise", "fraction": 0.5}, {"kind": "blur", "fraction": 0.5, "method": "box", "kernel": 3}],
+     {"symmetric_noise": 14, "blur": 13}, 27),
+    ([{"kind": "exact_duplicate", "fraction": 0.25, "mode": "overwrite"},
+      {"kind": "near_duplicate", "fraction": 0.25, "mode": "overwrite", "low": 0.5, "high": 1.5}],
+     {"exact_duplicate": 7, "near_duplicate": 6}, 13),
+], ids=["noise-and-blur-halves", "two-duplicate-quarters"])
+def test_fractions_that_add_up_to_one_fit_an_odd_train_split(tmp_path, perturbations, counts, perturbed):
+    # found by review: 8330259 fitted one overwriting duplicate at 0.5 alone; fractions adding up to 1 were still
+    # refused on 27 train images, "the perturbation fractions need 28 train images ... their sum must be at most 1",
+    # as each was rounded up apart (13.5 -> 14 twice; 6.75 -> 7 copies twice, 28 rows). The one rounded up the most
+    # (the later among equals) gives an image back: all 27 train images are taken, or 13 copies over 13 sources
+    project, _ = project_with(tmp_path, perturbations, train=(9, 9, 9))
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/degrade.json").read_text())
+    taken = {kind: rows for kind, rows in metrics["kind"].items() if rows}
+    assert (taken, metrics["train"], metrics["perturbed_images"]) == (counts, {"before": 27, "after": 27}, perturbed)
+
+
+@pytest.mark.hostile("study")
+def test_study_keeps_a_run_whose_fractions_add_up_to_one_on_an_odd_train_split(tmp_path):
+    # the study reads the images a share takes as degrade picks them beside the others: symmetric_noise 14 and blur
+    # 13 of 27 is the run's own damage, and 14 blurred images another run's
+    from winnow.study_runs import ran_as_listed
+
+    def run(blurred):
+        return {"experiment": f"blur{blurred}", "params": {"degrade": {"perturbations": [
+            {"kind": "symmetric_noise", "fraction": 0.5}, {"kind": "blur", "fraction": 0.5, "method": "box",
+                                                          "kernel": 3}]}}, "metrics": {"metrics/degrade.json": {
+                "train": {"before": 27, "after": 27}, "kind": {"symmetric_noise": 14, "blur": blurred}}}}
+
+    kept, note = ran_as_listed([run(13), run(14)])
+    assert [exp["experiment"] for exp in kept] == ["blur13"]
+    assert note.endswith("blur14 (14 rows of blur, where its params take 13)")

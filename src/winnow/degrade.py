@@ -12,10 +12,11 @@ How a run unfolds, so that its ground truth stays exact:
    class to nothing is ``class_removal``'s job). A removed class stays removed: label noise only ever
    gives a class that keeps train images (:func:`winnow.degrade_removals.after_removals`).
 2. Every other perturbation picks its images among the surviving train rows, in list order:
-   ``fraction`` is a share of the surviving train rows; ``rates`` (label kinds) maps class → share
-   of that class. With ``disjoint`` (the default) no image is picked twice; without it label and
-   contamination perturbations may share images. Duplicate copies and their sources are always
-   picked apart from everything else, since a copy replaces the pixels and label it lands on.
+   ``fraction`` is a share of the surviving train rows (in images: :func:`winnow.degrade_options.picked`);
+   ``rates`` (label kinds) maps class → share of that class. With ``disjoint`` (the default) no image is
+   picked twice; without it label and contamination perturbations may share images. Duplicate copies and
+   their sources are always picked apart from everything else, since a copy replaces the pixels and label
+   it lands on.
 3. Duplicates are written, then labels changed, then contamination applied in list order.
    A contamination that leaves a picked image pixel for pixel as it was does not record it (and says so).
 
@@ -209,7 +210,8 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
     """
     train = state.train_alive()
     labels = state.labels
-    _check_budget(specs, state, disjoint=disjoint)
+    counts = _counts(specs, len(train), disjoint=disjoint)
+    _check_budget(specs, state, counts, disjoint=disjoint)
     free = np.ones(len(state.manifest), bool)  # not yet picked by anything
     free_of_copies = free.copy()  # not yet picked by a duplicate (copy or source)
     picks = []
@@ -242,7 +244,7 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
                 for c, rate in sorted(p.params["rates"].items())
             ]).astype(np.int64)
         else:
-            targets = _draw(pool, _needed(p, len(train)), rng, where=f"{p.where} fraction", per=len(train),
+            targets = _draw(pool, _needed(p, counts), rng, where=f"{p.where} fraction", per=len(train),
                             factor=_rows_per_pick(p), shortage=shortage, overlap=overlap)
         sources = None
         if is_dup:
@@ -260,9 +262,17 @@ def _rows_per_pick(p: Perturbation) -> int:
     return 2 if p.params.get("mode") == "overwrite" else 1
 
 
-def _needed(p: Perturbation, n_train: int) -> int:
-    """Train rows a ``fraction`` perturbation takes."""
-    return picked(p.kind, p.params["fraction"], n_train, mode=p.params.get("mode", "overwrite")) * _rows_per_pick(p)
+def _counts(specs: list[Perturbation], n_train: int, *, disjoint: bool) -> dict[int, int]:
+    """Images each ``fraction`` perturbation picks among ``n_train`` train rows, by its index
+    (:func:`winnow.degrade_options.picked`)."""
+    shares = [p for p in specs if "fraction" in p.params]
+    return dict(zip([p.index for p in shares], picked([{"kind": p.kind, **p.params} for p in shares], n_train,
+                                                      disjoint=disjoint)))
+
+
+def _needed(p: Perturbation, counts: dict[int, int]) -> int:
+    """Train rows a ``fraction`` perturbation takes, ``counts`` its images (:func:`_counts`)."""
+    return counts[p.index] * _rows_per_pick(p)
 
 
 def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,
@@ -278,10 +288,10 @@ def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per
     return rng.choice(pool, n, replace=False)
 
 
-def _check_budget(specs: list[Perturbation], state: _State, *, disjoint: bool) -> None:
+def _check_budget(specs: list[Perturbation], state: _State, counts: dict[int, int], *, disjoint: bool) -> None:
     """Fractions that add up to more than the surviving train rows fail here, naming the total."""
     train = state.train_alive()
-    needed = [_needed(p, len(train)) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
+    needed = [_needed(p, counts) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
     if sum(needed) > len(train):
         scope = "perturbation fractions" if disjoint else "duplicate fractions"
         cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and _fits_overlapping(
@@ -298,10 +308,11 @@ def _fits_overlapping(specs: list[Perturbation], n_train: int) -> bool:
     duplicates share their images with nothing, so each must fit beside all before it, the others beside the
     duplicates before them (before: offered for [exact_duplicate 0.5 add, symmetric_noise 1.0], a shortage again)."""
     duplicates = taken = 0
+    counts = _counts(specs, n_train, disjoint=False)
     for p in specs:
         if "fraction" not in p.params:
             continue
-        needed = _needed(p, n_train)
+        needed = _needed(p, counts)
         if needed > n_train - (taken if p.kind in DUPLICATE_KINDS else duplicates):
             return False
         duplicates += needed if p.kind in DUPLICATE_KINDS else 0

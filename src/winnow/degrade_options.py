@@ -119,14 +119,24 @@ def with_defaults(spec: dict) -> dict:
     return {**{k: v for k, v in p.params.items() if k in OPTIONS[p.kind] and v not in ({}, [])}, **spec}
 
 
-def picked(kind: str, fraction: float, n_train: int, *, mode: str = "overwrite") -> int:
-    """Images a ``fraction`` perturbation of ``kind`` picks among ``n_train`` train rows: ``round(fraction * n_train)``;
-    an overwriting duplicate's copies (each takes its source too) at most ``n_train // 2`` while ``fraction`` is at
-    most one half. Before: round(0.5 * 203) = 102 copies needed 204 of 203 rows, and the 0.5 the strength sweep queues
-    (half copies, half their sources) was refused, "their sum must be at most 1", on a train split of 4k + 3 images."""
-    n = round(fraction * n_train)
-    overwrite = kind in DUPLICATE_KINDS and mode == "overwrite"
-    return min(n, n_train // 2) if overwrite and fraction <= 0.5 else n
+def picked(specs: list[dict], n_train: int, *, disjoint: bool = True) -> list[int]:
+    """Images each of the ``fraction`` perturbations ``specs`` (``kind``, ``fraction``, a duplicate's ``mode``) picks
+    among ``n_train`` train rows: ``round(fraction * n_train)``. Where the ones that share the rows (all of them, with
+    ``disjoint`` false the duplicates alone; an overwriting copy takes its source too) would so need more rows than
+    there are though their fractions add up to at most 1, those rounded up the most give one image back each (the
+    later first among equals) until they fit. Before: round(0.5 * 27) = 14 overwriting copies needed 28 of 27 rows,
+    and the 0.5 the strength sweep queues (half copies, half their sources) was refused, "their sum must be at most
+    1"; so were symmetric_noise 0.5 beside blur 0.5, 14 images each."""
+    counts = [round(spec["fraction"] * n_train) for spec in specs]
+    rows = [2 if spec["kind"] in DUPLICATE_KINDS and spec.get("mode", "overwrite") == "overwrite" else 1
+            for spec in specs]
+    shared = [i for i, spec in enumerate(specs) if disjoint or spec["kind"] in DUPLICATE_KINDS]
+    if sum(specs[i]["fraction"] * rows[i] for i in shared) <= 1 + 1e-9:  # each then fits at its share rounded down
+        for i in sorted(shared, key=lambda i: (counts[i] - specs[i]["fraction"] * n_train, i), reverse=True):
+            if sum(counts[j] * rows[j] for j in shared) <= n_train:
+                break
+            counts[i] -= counts[i] > specs[i]["fraction"] * n_train
+    return counts
 
 
 def check_classes_learnt(learnt, *, classes: list[str]) -> None:

@@ -58,8 +58,9 @@ def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
 
     `dvc exp save`, or `dvc commit -f` then `git commit`, records new params beside outputs made with the old ones
     and rewrites dvc.lock to agree with both (before: an experiment saved with symmetric_noise 0.6 over the
-    7-perturbation run was drawn at 0.6 with that run's accuracy). A share is told apart by its rows too
-    (``round(fraction * rows drawn from)``); a level of another option (a blur's kernel) is not.
+    7-perturbation run was drawn at 0.6 with that run's accuracy). A share is told apart by its rows too (the images
+    degrade picks among the rows drawn from, :func:`winnow.degrade_options.picked`); a level of another option (a
+    blur's kernel) is not.
     """
     kept, unlike = [], []
     for exp in experiments:
@@ -155,21 +156,23 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     # (before: ``after`` itself, and a subsample's of ``before``, said a share that rightly took no row took some).
     # A subsample drew from these or more, and more rows never drop fewer
     drawn = _rows_drawn_from(train.get("after"), [p.get("fraction") for p in specs if p.get("mode") == "add"])
+    # a share takes the images degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
+    # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
+    # at 0.6 with its accuracy)
+    shares = [spec for spec in specs if _number(spec.get("fraction"))] if _number(drawn) else []
+    degrade = params.get("degrade")  # degrade reads degrade.disjoint as true or false, default true
+    disjoint = bool(degrade.get("disjoint", True)) if isinstance(degrade, dict) else True
+    picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint)))
     for spec in specs:
-        kind, share, keep = spec.get("kind"), spec.get("fraction"), spec.get("keep")
+        kind, keep = spec.get("kind"), spec.get("keep")
         takes = (kind == "class_removal"
-                 or _number(share) and _number(drawn) and round(share * drawn) > 0
+                 or any(rows > 0 for share, rows in picks if share is spec)
                  or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
-    # a share takes the rows degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
-    # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
-    # at 0.6 with its accuracy)
     taken: dict[str, int] = {}
-    for spec in specs if _number(drawn) else []:
-        if _number(spec.get("fraction")):
-            taken[spec["kind"]] = taken.get(spec["kind"], 0) + picked(spec["kind"], spec["fraction"], drawn,
-                                                                      mode=spec.get("mode", "overwrite"))
+    for spec, rows in picks:
+        taken[spec["kind"]] = taken.get(spec["kind"], 0) + rows
     rated = {spec["kind"] for spec in specs if "rates" in spec}  # a class's share: its rows are not told from here
     for kind, rows in taken.items():
         found = counts.get(kind)
