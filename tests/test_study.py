@@ -1000,3 +1000,18 @@ def test_queue_checks_the_sizes_against_the_images_the_params_make(ingested_proj
     assert cli.main(["study", "queue", "--sweeps", "strength", "--dry-run"]) == 0
     commands = capsys.readouterr().out.splitlines()
     assert len(commands) == 52 and all(command.startswith("dvc exp run --queue") for command in commands)
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["queue", "dry-run"])
+def test_queue_refuses_sweeps_degrade_refuses_whole(ingested_project, capsys, dry_run):
+    # found by review: class_deletion alone on cats against dogs left out both experiments and ended with exit 0,
+    # "queued 0 experiments; run them with `dvc exp run --run-all`", as if the study had been queued
+    ingest_random_images(side=8, classes=["cat", "dog"])
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", *dry_run]) == 1
+    out, err = capsys.readouterr()
+    assert err == ("error: study queue: left out 2 of the 2 experiments, which degrade refuses on the 8x8 images of "
+                   "data/ingest (class_removal classes=['cat'], class_removal classes=['dog']; first: "
+                   "degrade.perturbations: only class 'dog' keeps train images after the damage; a classifier needs at "
+                   "least 2 classes, so remove or subsample fewer); nothing is left to queue: choose other --sweeps\n")
+    assert out == ""

@@ -138,6 +138,8 @@ def queue(args: argparse.Namespace) -> int:
     _check_queue_arguments(args)
     classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
     settings, refused = _taken_by_the_images(study_settings(args.sweeps, classes=classes, colour=args.grayscale))
+    if refused and not settings:  # before: exit 0, "queued 0 experiments; run them with `dvc exp run --run-all`"
+        raise WinnowError(f"study queue: {refused}; nothing is left to queue: choose other --sweeps")
     if refused:
         _say(refused)
     commands = [_queue_command(perturbations) for perturbations in settings]  # queue_commands, settings kept
