@@ -240,3 +240,22 @@ def test_study_keeps_a_run_whose_fractions_add_up_to_one_on_an_odd_train_split(t
     kept, note = ran_as_listed([run(13), run(14)])
     assert [exp["experiment"] for exp in kept] == ["blur13"]
     assert note.endswith("blur14 (14 rows of blur, where its params take 13)")
+
+
+@pytest.mark.hostile("study")
+def test_study_checks_a_run_whose_added_copies_gave_an_image_back(tmp_path):
+    # found by review: symmetric_noise 0.5 then exact_duplicate 0.5 add on 27 train images is 14 noisy images and 13
+    # added copies (the later gives one back to fit), 40 rows; the study took round(0.5 * rows) copies, found no count
+    # of rows drawn from that made 40 and checked nothing, keeping a run saved over another's outputs (13 noisy)
+    from winnow.study_runs import ran_as_listed
+
+    def run(noisy):
+        perturbations = [{"kind": "symmetric_noise", "fraction": 0.5},
+                         {"kind": "exact_duplicate", "fraction": 0.5, "mode": "add"}]
+        return {"experiment": f"noisy{noisy}", "params": {"degrade": {"perturbations": perturbations}},
+                "metrics": {"metrics/degrade.json": {"train": {"before": 27, "after": 40},
+                                                     "kind": {"symmetric_noise": noisy, "exact_duplicate": 13}}}}
+
+    kept, note = ran_as_listed([run(14), run(13)])
+    assert [exp["experiment"] for exp in kept] == ["noisy14"]
+    assert note.endswith("noisy13 (13 rows of symmetric_noise, where its params take 14)")

@@ -152,17 +152,17 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
     if extra:
         return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
+    shares = [spec for spec in specs if _number(spec.get("fraction"))]
+    degrade = params.get("degrade")  # degrade reads degrade.disjoint as true or false, default true
+    disjoint = bool(degrade.get("disjoint", True)) if isinstance(degrade, dict) else True
     # a share is of the train rows after the removals, before any copy is added: ``after`` less the added copies
     # (before: ``after`` itself, and a subsample's of ``before``, said a share that rightly took no row took some).
     # A subsample drew from these or more, and more rows never drop fewer
-    drawn = _rows_drawn_from(train.get("after"), [p.get("fraction") for p in specs if p.get("mode") == "add"])
+    drawn = _rows_drawn_from(train.get("after"), shares, disjoint=disjoint)
     # a share takes the images degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
     # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
     # at 0.6 with its accuracy)
-    shares = [spec for spec in specs if _number(spec.get("fraction"))] if _number(drawn) else []
-    degrade = params.get("degrade")  # degrade reads degrade.disjoint as true or false, default true
-    disjoint = bool(degrade.get("disjoint", True)) if isinstance(degrade, dict) else True
-    picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint)))
+    picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint))) if _number(drawn) else []
     for spec in specs:
         kind, keep = spec.get("kind"), spec.get("keep")
         takes = (kind == "class_removal"
@@ -181,15 +181,23 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     return ""
 
 
-def _rows_drawn_from(after, shares: list) -> int | None:
-    """The train rows the shares were drawn from: ``after`` (the train rows degrade wrote) less the copies the ``add``
-    duplicates made, ``round(share * rows)`` each; None where no count fits. Before: less every row of an added
-    kind, so an overwriting copy of that kind beside an adding one counted as added too."""
-    if not _number(after) or not all(_number(share) for share in shares):
+def _rows_drawn_from(after, shares: list[dict], *, disjoint: bool) -> int | None:
+    """The train rows the ``shares`` (the ``fraction`` perturbations) were drawn from: ``after`` (the train rows
+    degrade wrote) less the copies the ``add`` duplicates made, as :func:`winnow.degrade_options.picked` allots them
+    beside the others; None where no count fits. Before: less every row of an added kind, so an overwriting copy of
+    that kind beside an adding one counted as added too; then ``round(share * rows)`` a duplicate, where degrade
+    gave one back to fit."""
+    if not _number(after):
         return None
-    guess = round(after / (1 + sum(shares)))  # rows plus their copies grow by 1 or more a row: one count fits at most
-    return next((rows for rows in range(max(guess - len(shares) - 1, 0), guess + len(shares) + 2)
-                 if rows + sum(round(share * rows) for share in shares) == after), None)
+    added = [spec.get("mode") == "add" for spec in shares]
+
+    def copies(rows: int) -> int:
+        return sum(n for n, add in zip(picked(shares, rows, disjoint=disjoint), added) if add)
+
+    # rows plus their copies grow with the rows (by 1 or more a row but where a copy is given back): the first fits
+    guess = round(after / (1 + sum(spec["fraction"] for spec, add in zip(shares, added) if add)))
+    return next((rows for rows in range(max(guess - sum(added) - 1, 0), guess + sum(added) + 2)
+                 if rows + copies(rows) == after), None)
 
 
 def _perturbations(params: dict) -> list:
