@@ -669,8 +669,8 @@ def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
     (["study", "collect"], "experiments -> plots/study/study.csv and PNGs"),
     (["study", "queue"], "queue the standard sweeps with dvc exp run --queue"),
     (["review", "export"], "write reviews/queue.csv, the Label Studio tasks and the review page"),
-    (["review", "import"], "a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON export) "
-                           "into reviews/verdicts.csv"),
+    (["review", "import"], "read a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON "
+                           "export) into reviews/verdicts.csv"),
 ])
 def test_an_actions_help_says_what_it_does(capsys, args, said):
     # found by probing: `winnow study collect --help` listed the options alone; what the action does was said only by

@@ -383,7 +383,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = sub.add_parser("export", help=said, description=said)  # description: what `review export --help` says
     out.add_argument("--fiftyone", action="store_true",
                      help=f"also create the FiftyOne dataset {FIFTYONE_DATASET!r} (needs `pip install fiftyone`)")
-    said = ("a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON export) into "
+    said = ("read a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON export) into "
             "reviews/verdicts.csv")
     back = sub.add_parser("import", help=said, description=said)
     back.add_argument("file", type=Path, help="the edited queue CSV, the page's download or the Label Studio export")
