@@ -133,3 +133,27 @@ def test_a_class_the_base_barely_recognises_taking_a_few_images_is_left_to_its_t
     row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
     assert row[2:7] == ["900", "4", "0.0000", "0.0400", "+0.0400"] and row[-1] == "rise not significant |"
     assert done.returncode == 0 and lines[-1].startswith("gate: PASS")
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_named_like_the_overall_row_beside_a_class_without_test_images_is_gated(tmp_path):
+    # a class folder named 'all (accuracy)', the overall row's class cell, and a class z without test images named at
+    # both sides alike. Before: the note on classes without test images looked up each variant's test images by that
+    # cell, found two rows under one variant (the class's recall and false-positive rows) and the gate ended in a
+    # pandas traceback (InvalidIndexError), no report
+    names = CLASSES[:9] + ["all (accuracy)"]
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of(classes=names)
+    base = labels.copy()
+    base[[5, 105, 205]] = "z"
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, base, classes=names + ["z"])
+    init(project)
+    done = run_winnow(project, "gate", "--base", "HEAD", "--all")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and done.stderr == "" and lines[-1].startswith("gate: PASS")
+    assert "| baseline | all (accuracy) (false positives) | 900 | 0 | 0.0000 | 0.0000 | +0.0000 |" in done.stdout
+    assert [line for line in lines if line.startswith("- warning: baseline ")] == [
+        "- warning: baseline z (false positives): the test split holds no image of z, which the model predicts for 3 "
+        "test image(s) at base and 3 at head, each one wrong: the row counts images, so any significant rise regresses; "
+        "give the test split images of every class"]

@@ -116,9 +116,12 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
         notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
                      f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
                      f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
-    # a false-positive row over every test image of its variant: the class holds none (gate_table counts it in images)
-    totals = table[table["class"] == OVERALL].set_index("variant")["images"]
-    untested = table[(table["metric"] == FALSE_POSITIVES) & (table["images"] == table["variant"].map(totals))]
+    # a false-positive row without a recall row in its variant: the class holds no test image (gate_table counts it in
+    # images). Before: found by its images, the variant's all, looked up under the overall row's class cell, and a
+    # class named 'all (accuracy)' put two rows there: a pandas traceback, no report
+    tested = pd.MultiIndex.from_frame(table.loc[table["metric"] == "recall", ["variant", "class"]])
+    untested = table[(table["metric"] == FALSE_POSITIVES)
+                     & ~pd.MultiIndex.from_frame(table[["variant", "class"]]).isin(tested)]
     for r in untested.rename(columns={"class": "klass"}).itertuples(index=False):
         notes.append(f"warning: {markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: the test split holds no image "
                      f"of {markdown.cell(str(r.klass))}, which the model predicts for {r.base:.4g} test image(s) at "
