@@ -3,7 +3,9 @@ notes and the PASS or FAIL line, the same text on stdout and in ``--markdown``.
 
 A class's false-positive row (``per_class.<class>.false_positives``) follows its recall row, its class cell marked
 ``<class> (false positives)``: base and head count the other classes' test images predicted as the class per test
-image of the class, and a rise beyond its tolerance regresses (:func:`winnow.gate_table._false_positive_rows`).
+image of the class, and a rise beyond its tolerance regresses (:func:`winnow.gate_table._false_positive_rows`). A
+class the model predicts that the test split holds no image of has a false-positive row alone, after the others',
+counting images, and a ``warning:`` note.
 """
 
 from __future__ import annotations
@@ -103,9 +105,9 @@ def report(table: pd.DataFrame, notes: list[str], *, base: str | list[str], targ
 
 
 def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
-    """Notes for the classes that collapsed (regressed whatever their p: recall or precision halved), for those a model predicts that hold no test
-    image (their false-positive rows count images), and for those too small to test: even losing every image right
-    at base would not be significant, so the gate cannot see them fall."""
+    """Notes for the classes that collapsed (regressed whatever their p: recall or precision halved), for those a
+    model predicts that hold no test image (their false-positive rows count images), and for those too small to test:
+    even losing every image right at base would not be significant, so the gate cannot see them fall."""
     notes = []
     for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
         if r.metric == FALSE_POSITIVES:
