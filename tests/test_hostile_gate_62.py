@@ -68,7 +68,7 @@ def _project_with_small_class(tmp_path):
         base[row] = CLASSES[(CLASSES.index(labels[row]) + 1) % 9]
     for variant in ("baseline", "pruned"):
         write_variant(project, variant, labels, base)
-    return init(project), labels
+    return init(project), labels, base
 
 
 def _head_taking(project, labels, taken: int):
@@ -85,7 +85,7 @@ def test_a_head_that_halves_a_small_class_precision_fails_whatever_its_p(tmp_pat
     # before: 10 taken into class 9 of 10 test images: its precision 1.00 -> 0.50, accuracy and every recall within
     # noise, and the false-positive row 'rise not significant' (10 images lost: p 2^-(10/1.57) = 0.012, p adj 0.12
     # over 10 classes): PASS
-    project, labels = _project_with_small_class(tmp_path)
+    project, labels, _ = _project_with_small_class(tmp_path)
     done = _head_taking(project, labels, 10)
     lines = done.stdout.splitlines()
     row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
@@ -101,7 +101,7 @@ def test_a_head_that_halves_a_small_class_precision_fails_whatever_its_p(tmp_pat
 def test_a_small_class_whose_precision_does_not_halve_is_left_to_its_test(tmp_path, taken, shown):
     # 2 taken (precision 10/12 = 0.83, and fewer than 3 images) or 9 (10/19 = 0.53, just above half; p 2^-(9/1.57)
     # = 0.019, p adj 0.19): no collapse, and the test finds no significant rise
-    project, labels = _project_with_small_class(tmp_path)
+    project, labels, _ = _project_with_small_class(tmp_path)
     done = _head_taking(project, labels, taken)
     lines = done.stdout.splitlines()
     row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
@@ -157,3 +157,26 @@ def test_a_class_named_like_the_overall_row_beside_a_class_without_test_images_i
         "- warning: baseline z (false positives): the test split holds no image of z, which the model predicts for 3 "
         "test image(s) at base and 3 at head, each one wrong: the row counts images, so any significant rise regresses; "
         "give the test split images of every class"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_small_class_the_base_names_3_times_fails_as_it_takes_10(tmp_path):
+    # class 9 of 10 test images, 3 named right at base (recall 0.3, precision 1.00), 7 named 8; the head mends the
+    # base's 10 errors elsewhere and sends 10 other images into 9 (precision 3/13 = 0.23), its test blind (p adj 0.12
+    # as above). Its 10 new false positives
+    # are all its test images, not a few that seed noise moves: fails whatever its p
+    project, labels, base = _project_with_small_class(tmp_path)
+    base[900:907] = "8"
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, base)
+    commit(project)
+    head = labels.copy()  # the base's 10 errors elsewhere mended
+    head[900:907] = "8"
+    head[[c * 100 + 60 for c in range(9)] + [61]] = "9"
+    write_variant(project, "baseline", labels, head)
+    done = run_winnow(project, "gate", "--base", "HEAD")
+    lines = done.stdout.splitlines()
+    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    assert row[2:7] == ["900", "10", "0.0000", "1.0000", "+1.0000"] and row[-1] == "**REGRESSED** |"
+    assert done.returncode == 1
+    assert lines[-1] == "gate: FAIL — 1 regression(s): baseline 9 (false positives) +1.0000 (p adj 0.1210)"

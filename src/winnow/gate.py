@@ -28,10 +28,10 @@ noise (one image is 0.001 of accuracy on 1,000 images; a retrained model moves s
 significance alone flags drops too small to matter. Two exceptions for small classes: a class whose
 recall falls to half or less from 0.5 or more, losing at least
 :data:`~winnow.gate_table.COLLAPSE_MIN_LOST` images, regresses whatever its p (the head recognises half of what
-the base did at most), as does one the base recognises (recall 0.5 or more) whose precision halves from 0.5 or more as
-it takes that many more of the other classes' images; and a class too small for any drop to be significant (losing every image right at
-base would test at p adj >= alpha) is named in a ``warning:`` note, as the gate cannot see it fall short of a
-collapse.
+the base did at most), as does one whose precision halves from 0.5 or more as it takes that many more of the other
+classes' images, and at least as many as half its own test images; and a class too small for any drop to be
+significant (losing every image right at base would test at p adj >= alpha) is named in a ``warning:`` note, as
+the gate cannot see it fall short of a collapse.
 
 Several runs a side (``--base A B C``: seeds of one setting, e.g. ``dvc exp run -S seed=N``) are pooled
 image by image (:meth:`winnow.paired.PairedCounts.from_runs`), and the runs of a side measure the seed
