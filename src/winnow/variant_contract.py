@@ -86,7 +86,7 @@ class VariantContract:
         settings: params.yaml ``contracts``, checked; suite: contracts/variant.yaml, its bounds filled in.
         num_classes: the ingested classes; manifests: the ingest and degrade manifests (pixel digests);
         measured: what the cleaners measured (:func:`winnow.contract_tables.measurements`; a cleaner that did
-            not run counts as not measured).
+            not run counts as not measured, and so do threshold's flags when ``threshold.issues`` lists no issue).
     """
 
     settings: dict
@@ -126,8 +126,12 @@ class VariantContract:
             # every issue left out: the flags are all False because nothing was examined, and the flagged-image
             # rate passed at 0.0, where a rate nobody measured fails
             found["flags"] = None
-            print("contracts: threshold.issues lists no issue, so no image was examined for quality; the "
-                  "flagged-image rate counts as not measured")
+            # and what turns the failure off, where one follows: under enforce it stopped the training of a set
+            # whose issues were left out on purpose, and neither rerunning threshold nor the line said what would do
+            if settings["bounds"]["max_flagged_rate"] is not None:
+                print("contracts: threshold.issues lists no issue, so no image was examined for quality; the "
+                      "flagged-image rate counts as not measured and fails its rule (set "
+                      "contracts.bounds.max_flagged_rate null to leave that rule out)")
         # the seconds-long import too: before, a broken install was a traceback at the check, in balance after all
         # its augmentation work
         import_gx()
