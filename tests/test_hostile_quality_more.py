@@ -186,6 +186,32 @@ def test_issues_that_together_take_a_fifth_of_the_set_say_so(tmp_path):
 
 
 @pytest.mark.hostile("intermediates")
+def test_a_class_taken_while_clean_val_images_keep_the_totals_low_says_so(tmp_path):
+    # before: 18 of class c3's 20 train images and 5 of each other class's 20 were black, flagged dark, exit 0 and
+    # not a word: the class warning left a loss the other classes share (25% of their train images) to the warning
+    # on the totals, which counts the 100 clean val images too (38 of 200, 19%) and so did not fire
+    rng = np.random.default_rng(0)
+    labels, split = np.tile(np.repeat(np.arange(5), 20), 2), np.repeat(["train", "val"], 100)
+    images = rng.integers(0, 256, (200, 8, 8, 1)).astype(np.uint8)
+    for c, black in ((0, 5), (1, 5), (2, 5), (3, 18), (4, 5)):
+        images[np.flatnonzero((labels == c) & (split == "train"))[:black]] = 0
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(200)], "split": split, "label": labels,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    root = make_project(tmp_path / "project", _params())
+    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    assert run_stage(root, "score").returncode == 0
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
+        "warning: threshold: dark flags most train images of class(es) c3 (18 of 20): a class whose images mostly "
+        "score so is more likely how that class looks than damage, so check them (then leave dark out of "
+        "threshold.issues); dropping them would leave that class little or nothing to learn from"]
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    assert flags.loc[flags["dark"], "id"].tolist() == manifest["id"][images.reshape(200, -1).max(axis=1) == 0].tolist()
+
+
+@pytest.mark.hostile("intermediates")
 def test_an_issue_whose_planted_images_another_explains_has_no_f1(project):
     # before: blurry's one planted image (downscaled from a 2x2 thumbnail) is flagged odd_size, which explains
     # blurry, so blurry's figures judge no planted image and flag none: precision and recall null beside "f1": 0.0
