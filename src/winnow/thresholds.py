@@ -71,8 +71,8 @@ METHODS = THRESHOLD_METHODS
 
 def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
              isolated_max: int | None = 10) -> tuple[float, str]:
-    """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail`` and
-    ``isolated`` rules (module docstring) that fires, else ``(NOTHING, "none")``.
+    """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail``, ``isolated``
+    and ``majority`` rules (module docstring) that fires, else ``(NOTHING, "none")``; fewer than 10 scores fire none.
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
     reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
