@@ -9,7 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from winnow.groundtruth import PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask
+from winnow.groundtruth import (
+    PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask, undefined_as_none,
+)
 from winnow.imageset import read_imageset
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
@@ -53,15 +55,10 @@ def main() -> None:
             # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
             entry["flagged_train"] = int(flags[issue].to_numpy()[judged].sum())
             entry["explained"] = int((on_train & ~judged).sum())
-            entry |= precision_recall_f1(flags[issue].to_numpy()[judged], truths[issue][judged])
-            if entry["tp"] + entry["fp"] == 0:  # nothing flagged: no precision, not "every flag was wrong"
-                entry["precision"] = None
-            if entry["tp"] + entry["fn"] == 0:  # no planted image left to find: no recall, not "all missed"
-                entry["recall"] = None
-            # F1 of an undefined rate is undefined too, as the report shows it: before, blurry's one planted image,
-            # flagged odd_size instead, left precision and recall null beside an F1 of 0.0, a detector that failed
-            if entry["precision"] is None or entry["recall"] is None:
-                entry["f1"] = None
+            # nothing flagged: no precision, not "every flag was wrong"; no planted image left to find: no recall,
+            # not "all missed"; neither: no F1 (blurry's one planted image, flagged odd_size instead, read F1 0.0)
+            entry = undefined_as_none(entry | precision_recall_f1(flags[issue].to_numpy()[judged],
+                                                                   truths[issue][judged]))
         metrics[issue] = entry
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_json(METRICS_OUT, metrics)

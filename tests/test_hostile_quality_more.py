@@ -16,6 +16,7 @@ from hostile_harness import (
 )
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
+from winnow.groundtruth import precision_recall_f1, undefined_as_none
 from winnow.imageset import read_imageset, write_imageset
 from winnow.params import validate
 from winnow.quality import SCORES, quality_flags, score_images
@@ -230,6 +231,19 @@ def test_an_issue_whose_planted_images_another_explains_has_no_f1(project):
     assert metrics["blurry"] == {"method": "auto", "rule": "none", "threshold": None, "flagged": 0,
                                  "flagged_train": 0, "explained": 1, "precision": None, "recall": None, "f1": None,
                                  "tp": 0, "fp": 0, "fn": 0}
+
+
+
+def test_a_detector_that_found_none_of_its_planted_images_keeps_f1_zero():
+    # 0383aef made F1 null wherever precision was, so the default run's light (98 planted, none flagged) read
+    # "f1": null in metrics/threshold.json, an undefined score where the detector failed: F1 = 2 tp / (2 tp + fp + fn)
+    # is 0 there, and undefined only when nothing was flagged or planted
+    assert undefined_as_none(precision_recall_f1(np.zeros(98, bool), np.ones(98, bool))) == {
+        "precision": None, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 98}
+    assert undefined_as_none(precision_recall_f1(np.ones(5, bool), np.zeros(5, bool))) == {
+        "precision": 0.0, "recall": None, "f1": 0.0, "tp": 0, "fp": 5, "fn": 0}
+    assert undefined_as_none(precision_recall_f1(np.zeros(5, bool), np.zeros(5, bool))) == {
+        "precision": None, "recall": None, "f1": None, "tp": 0, "fp": 0, "fn": 0}
 
 
 @pytest.mark.hostile("params")

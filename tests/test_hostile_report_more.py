@@ -91,8 +91,8 @@ def tiny_imageset(tmp_path):
 
 @pytest.mark.hostile("report")
 def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_path):
-    # before: "truth.precision 0.000" and "truth.f1 0.000": a cleaner that flagged nothing read as one whose every
-    # flag was wrong (the file writes 0 where a score is undefined)
+    # before: "truth.precision 0.000": a cleaner that flagged nothing read as one whose every flag was wrong (the
+    # file writes 0 where a score is undefined); its F1, 2 tp / (2 tp + fp + fn), is 0: it found none of the 2 planted
     imageset = tiny_imageset(tmp_path)
     planted = np.array([True, True, False, False])
     truth = precision_recall_f1(np.zeros(4, bool), planted) | {"true_noise_rate": 0.5, "relabel_accuracy": None}
@@ -100,15 +100,15 @@ def test_a_cleaner_that_flagged_nothing_shows_no_precision_rather_than_zero(tmp_
                            "given_label": [0, 1, 0, 1], "suggested_label": [0, 1, 0, 1], "decision": "keep"})
     text = plain(label_issues_section(issues=issues, summary={"considered": 4, "issues": 0, "truth": truth},
                                       imageset=imageset, count=4))
-    assert ("truth.precision | – | truth.recall | 0.000 | truth.f1 | – | truth.tp | 0 | truth.fp | 0 | truth.fn | 2"
-            in text)
+    assert ("truth.precision | – | truth.recall | 0.000 | truth.f1 | 0.000 | truth.tp | 0 | truth.fp | 0 | "
+            "truth.fn | 2" in text)
     groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 1, 0, 1],
                            "group": [0, 1, 2, 3], "group_size": 1, "kept": True, "reason": "kept",
                            "label_conflict": False})
     found = precision_recall_f1(np.zeros(4, bool), np.array([True, False, True, False]))
     text = plain(duplicates_section(groups=groups, summary={"images": 4, "groups": 0, "detection": found},
                                     imageset=imageset, count=4))
-    assert "Against the duplicates degrade planted: precision –, recall 0.000, f1 –, tp 0, fp 0, fn 2." in text
+    assert "Against the duplicates degrade planted: precision –, recall 0.000, f1 0.000, tp 0, fp 0, fn 2." in text
 
 
 @pytest.mark.hostile("report")
@@ -120,7 +120,7 @@ def test_an_issue_that_flagged_no_train_image_shows_no_precision_rather_than_zer
                "light": {"method": "auto", "rule": "mode", "threshold": 0.9, "flagged": 3, "flagged_train": 2,
                          "explained": 0, "precision": 0.5, "recall": 0.25, "f1": 1 / 3, "tp": 1, "fp": 1, "fn": 3}}
     text = plain(threshold_section(summary=summary, histograms={}))
-    assert "| dark | auto | mode | 0.100 | 5 | 0 | 0 | – | 0.000 | – |" in text
+    assert "| dark | auto | mode | 0.100 | 5 | 0 | 0 | – | 0.000 | 0.000 |" in text  # none of 98 found: F1 0
     assert "| light | auto | mode | 0.900 | 3 | 2 | 0 | 0.500 | 0.250 | 0.333 |" in text
 
 
@@ -246,7 +246,7 @@ def test_valuation_with_no_planted_flip_among_the_valued_images_shows_no_recall(
     text = plain(valuation_section(decisions=decisions, summary={"considered": 4, "flagged": 1, "truth": truth},
                                    imageset=imageset, count=2, cleaning=True, applied=1))
     assert ("against planted label noise: precision | 0.000 | against planted label noise: recall | – (no planted "
-            "flip among the images valued) | against planted label noise: f1 | –") in text
+            "flip among the images valued) | against planted label noise: f1 | 0.000") in text  # its one flag is wrong
 
 
 CLASSES = ["cat", "dog", "bird"]

@@ -81,3 +81,16 @@ def precision_recall_f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, f
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def undefined_as_none(scores: dict) -> dict:
+    """``scores`` (as :func:`precision_recall_f1` writes them, 0 where undefined) with None where a figure is
+    undefined: precision when nothing was flagged (tp + fp = 0), recall when nothing planted was among the images
+    judged (tp + fn = 0), F1 (2 tp / (2 tp + fp + fn)) when neither was (tp + fp + fn = 0). A detector that flagged
+    none of the images planted for it keeps F1 0, a failure, not an undefined score."""
+    out = dict(scores)
+    tp, fp, fn = scores["tp"], scores["fp"], scores["fn"]
+    for key, undefined in (("precision", tp + fp == 0), ("recall", tp + fn == 0), ("f1", tp + fp + fn == 0)):
+        if key in out and undefined:
+            out[key] = None
+    return out

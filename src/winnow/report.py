@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import class_rows, class_table, pairwise, summary_rows
+from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
@@ -139,19 +140,11 @@ def flatten(mapping: dict, *, prefix: str = "") -> dict[str, object]:
 def truth_scores(scores):
     """Scores against the problems degrade planted (``precision, recall, f1`` beside ``tp, fp, fn``, as
     :func:`winnow.groundtruth.precision_recall_f1` writes them, which puts 0 where a score is undefined), with
-    None (shown –) where it is undefined: precision when nothing was flagged, recall when nothing planted was
-    among the images judged, F1 when either is. A cleaner that flagged nothing read "precision 0.000", as if
-    every image it flagged were clean. Anything else is returned as it is."""
+    None (shown –) where it is undefined (:func:`winnow.groundtruth.undefined_as_none`). A cleaner that flagged
+    nothing read "precision 0.000", as if every image it flagged were clean. Anything else is returned as it is."""
     if not isinstance(scores, dict) or not all(isinstance(scores.get(k), Integral) for k in ("tp", "fp", "fn")):
         return scores
-    out = dict(scores)
-    if "precision" in out and scores["tp"] + scores["fp"] == 0:
-        out["precision"] = None
-    if "recall" in out and scores["tp"] + scores["fn"] == 0:
-        out["recall"] = None
-    if "f1" in out and (out.get("precision") is None or out.get("recall") is None):
-        out["f1"] = None
-    return out
+    return undefined_as_none(scores)
 
 
 VERDICT_KEYS = ("holds", "success", "passed")  # boolean metrics that say whether a check passed
@@ -274,13 +267,9 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
     and how many images each flags; precision and recall where degrade planted the problem."""
     if not summary:
         return not_run("thresholds", how="the threshold stage writes metrics/threshold.json")
-    table = pd.DataFrame(summary).T
-    if {"tp", "fp", "fn"} <= set(table.columns):  # undefined (–) rather than 0 where nothing was flagged or planted
-        # in train, where the figures count: before, an issue that flagged val or test images alone read "precision
-        # 0.000" (flagged 5, flagged in train 0), as if every image it flagged were clean
-        table.loc[table["tp"] + table["fp"] == 0, "precision"] = np.nan
-        table.loc[table["tp"] + table["fn"] == 0, "recall"] = np.nan
-        table.loc[table["precision"].isna() | table["recall"].isna(), "f1"] = np.nan
+    # undefined (–) rather than 0 where nothing was flagged or planted in train, where the figures count: before, an
+    # issue that flagged val or test images alone read "precision 0.000" (flagged 5, flagged in train 0)
+    table = pd.DataFrame({issue: truth_scores(scores) for issue, scores in summary.items()}).T
     planted = "precision" in table.columns
     table = (table.drop(columns=["tp", "fp", "fn"], errors="ignore")
              .rename(columns={**TRUTH_COLUMNS, "flagged_train": "flagged in train (planted)",
