@@ -631,7 +631,9 @@ def test_an_export_over_a_queue_whose_verdict_changed_since_its_import_is_refuse
         "error: reviews/queue.csv: id 'train-04' says 'reject' and reviews/verdicts.csv holds 'accept' for it (1 "
         "such verdict(s)), which a new export would overwrite in the queue; to keep 'accept', clear the queue's "
         "verdict cell (or delete reviews/queue.csv), to keep 'reject', import the queue (winnow review import "
-        "reviews/queue.csv), then export")
+        "reviews/queue.csv), then export, or, where that import is refused because the data or the cleaners changed "
+        "since, move the file aside (mv reviews/queue.csv reviews/queue-reviewed.csv), export, and import "
+        "reviews/queue-reviewed.csv")
     assert_nothing_left(project, before)
 
 

@@ -83,3 +83,41 @@ def test_a_digest_a_spreadsheet_saved_as_a_number_is_named_as_such(project):
                    "error: mine.csv: id 'train-07': digest '6.58175E+13' is no pixel digest (16 hex digits, as "
                    "exported): a spreadsheet may have read it as a number; keep the digest column as text, or choose "
                    "on the review page and import its download")
+
+
+@pytest.mark.hostile("review")
+def test_a_changed_queue_verdict_the_pipeline_overtook_is_kept_by_the_advice_of_the_refusals(project):
+    # found in review: the sibling of the case above where the queue's verdict differs from the one imported (the
+    # person's second thought): train-04 accept imported, then changed to drop in the queue, and the pipeline ran
+    # again (confident-learn now relabels train-04 to cat, not owl). The import said "run `winnow review export`
+    # again", and the export said "to keep 'drop', import the queue (...), then export": round in a circle, and the
+    # only other way it named (clear the cell) kept accept
+    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    edited.loc[edited["id"] == "train-04", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
+    edited.loc[edited["id"] == "train-04", "verdict"] = "drop"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
+        frame = pd.read_parquet(project / table)
+        frame.loc[frame["id"] == "train-04", "suggested_label" if "suggested_label" in frame else "label"] = 0
+        frame.to_parquet(project / table, index=False)
+    import_refused(project, "reviews/queue.csv", None, "the pipeline ran again since the export; run `winnow review "
+                   "export` again")
+    before = files_under(project)
+    assert_error_line(run_winnow(project, "review", "export"),
+                      "error: reviews/queue.csv: id 'train-04' says 'drop' and reviews/verdicts.csv holds 'accept' "
+                      "for it (1 such verdict(s)), which a new export would overwrite in the queue; to keep 'accept', "
+                      "clear the queue's verdict cell (or delete reviews/queue.csv), to keep 'drop', import the queue "
+                      "(winnow review import reviews/queue.csv), then export, or, where that import is refused "
+                      "because the data or the cleaners changed since, move the file aside (mv reviews/queue.csv "
+                      "reviews/queue-reviewed.csv), export, and import reviews/queue-reviewed.csv")
+    assert_nothing_left(project, before)
+    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
+    assert run_winnow(project, "review", "export").returncode == 0
+    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
+    assert done.returncode == 0, done.stderr
+    # drop, the person's later word, in place of accept; the earlier verdicts kept
+    assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
+        row(project, "train-08,accept,-1,-1,2"), row(project, "train-07,reject,1,-1,1"),
+        row(project, "train-04,drop,-1,0,1")]

@@ -218,7 +218,9 @@ def test_an_export_over_a_queue_verdict_older_than_an_imported_one_names_both(pr
         "error: reviews/queue.csv: id 'train-04' says 'accept' and reviews/verdicts.csv holds 'reject' for it (1 such "
         "verdict(s)), which a new export would overwrite in the queue; to keep 'reject', clear the queue's verdict "
         "cell (or delete reviews/queue.csv), to keep 'accept', import the queue (winnow review import "
-        "reviews/queue.csv), then export")
+        "reviews/queue.csv), then export, or, where that import is refused because the data or the cleaners changed "
+        "since, move the file aside (mv reviews/queue.csv reviews/queue-reviewed.csv), export, and import "
+        "reviews/queue-reviewed.csv")
     assert_nothing_left(project, before)
     # the way to keep reject works
     edited["verdict"] = ""

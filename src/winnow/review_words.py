@@ -237,21 +237,31 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     if len(differing):
         first = differing.iloc[0]
         said, held = first["verdict"].strip(), imported[first["id"]][0]
-        raise WinnowError(f"{queue_file}: id {first['id']!r} says {said!r} and {VERDICTS_FILE} holds {held!r} for it "
-                          f"({len(differing)} such verdict(s)), which a new export would overwrite in the queue; to keep "
-                          f"{held!r}, clear the queue's verdict cell (or delete {queue_file}), to keep {said!r}, "
-                          f"import the queue (winnow review import {queue_file}), then export")
+        # before, without the way aside: where that import is refused (the pipeline ran again), the two lines went
+        # round in a circle and only clearing the cell, which kept the older verdict, got out
+        raise WinnowError(f"{queue_file}: id {first['id']!r} says {said!r} and {VERDICTS_FILE} holds {held!r} for "
+                          f"it ({len(differing)} such verdict(s)), which a new export would overwrite in the queue; to "
+                          f"keep {held!r}, clear the queue's verdict cell (or delete {queue_file}), to keep {said!r}, "
+                          f"import the queue (winnow review import {queue_file}), then export, or, "
+                          f"{_aside(queue_file)}")
     waiting = written[[outcome is None or i not in imported for outcome, i in zip(outcomes, written["id"])]]
     if len(waiting):
         first = waiting.iloc[0]
         # before, only "import them first ... or delete the file": where that import is refused since the data or the
         # cleaners changed after the export (it says "export again"), neither way kept the person's verdicts
-        aside = queue_file.with_name("queue-reviewed.csv")
-        raise WinnowError(f"{queue_file}: holds {len(waiting)} verdict(s) not imported (first: id "
-                          f"{first['id']!r}, {first['verdict'].strip()!r}), which a new export would overwrite; import them first "
-                          f"(winnow review import {queue_file}), or, where that import is refused because the data or the "
-                          f"cleaners changed since, move the file aside (mv {queue_file} {aside}), export, and import "
-                          f"{aside}; or delete the file to discard them")
+        raise WinnowError(f"{queue_file}: holds {len(waiting)} verdict(s) not imported (first: id {first['id']!r}, "
+                          f"{first['verdict'].strip()!r}), which a new export would overwrite; import them first "
+                          f"(winnow review import {queue_file}), or, {_aside(queue_file)}; or delete the file to "
+                          "discard them")
+
+
+def _aside(queue_file: Path) -> str:
+    """The way to keep a queue's verdicts whose import is refused because the data or the cleaners changed since
+    the export (that refusal says to export again, which would overwrite them): the file moved aside, imported
+    after a new export, its verdicts checked against what the person saw as any file's are."""
+    aside = queue_file.with_name("queue-reviewed.csv")
+    return (f"where that import is refused because the data or the cleaners changed since, move the file aside (mv "
+            f"{queue_file} {aside}), export, and import {aside}")
 
 
 def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> tuple[str, int] | None:
