@@ -10,7 +10,7 @@ import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
 from review_project import digest, exported  # noqa: F401  (exported: a fixture)
-from test_hostile_review import HEADER, classes_key, import_refused, replace_pixels, row
+from test_hostile_review import HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row
 
 
 @pytest.fixture
@@ -121,3 +121,34 @@ def test_a_changed_queue_verdict_the_pipeline_overtook_is_kept_by_the_advice_of_
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
         row(project, "train-08,accept,-1,-1,2"), row(project, "train-07,reject,1,-1,1"),
         row(project, "train-04,drop,-1,0,1")]
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("change", ["pixels", "label"])
+def test_a_reviewed_queue_the_data_overtook_is_imported_but_for_the_overtaken_verdict(exported, tmp_path, change):
+    # found in review of the way aside above: where the data changed under a verdict (train-04's pixels or label),
+    # the moved file's import was refused as the queue's had been, "export the queue again and review that image
+    # anew", which the person had done: no line named the way to import the file's other verdicts (train-06's)
+    project = Path(shutil.copytree(exported, tmp_path / "project"))
+    (project / "reviews/verdicts.csv").write_text(HEADER)  # as in git: no verdict yet
+    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    edited.loc[edited["id"] == "train-04", "verdict"] = "reject"
+    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    if change == "pixels":
+        replace_pixels(project, "train-04")
+    else:
+        relabel_everywhere(project, "train-04", 0)  # dog -> cat, as another degrade seed might
+    assert run_winnow(project, "review", "export").returncode == 1  # the way aside, as its line says
+    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
+    assert run_winnow(project, "review", "export").returncode == 0
+    import_refused(project, "reviews/queue-reviewed.csv", None, "error: reviews/queue-reviewed.csv: id 'train-04' ",
+                   "; export the queue again and review that image anew, and remove its verdict from "
+                   "reviews/queue-reviewed.csv to import the file's other verdicts")
+    reviewed = pd.read_csv(project / "reviews/queue-reviewed.csv", dtype=str, keep_default_na=False)
+    reviewed.loc[reviewed["id"] == "train-04", "verdict"] = ""
+    reviewed.to_csv(project / "reviews/queue-reviewed.csv", index=False)
+    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
+    assert done.returncode == 0, done.stderr
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
+        HEADER.strip(), row(project, "train-06,accept,0,0,1")]

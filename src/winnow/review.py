@@ -286,6 +286,10 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     current = current.set_index("id")
     seen: dict[str, tuple[str, tuple[str, int]]] = {}
     rows = []
+    # before, "export ... anew" alone: a file whose import is refused so (a queue moved aside, as the export's refusal
+    # advises, exported again) stayed refused after that export, and no line named the way to import its others
+    anew = (f"export the queue again and review that image anew, and remove its verdict from {path} to import the "
+            "file's other verdicts")
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
@@ -308,8 +312,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
         # the data changed since the person looked: the word meant another label
         if saw != now:
-            raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
-                              "export the queue again and review that image anew")
+            raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; {anew}")
         # the same id and label, another picture (another degrade seed, a file replaced under its name)
         # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
         if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
@@ -323,8 +326,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "as text, or choose on the review page and import its download")
         if saw_digest != digests[image]:
             raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
-                              f"pixels under that id now ({digests[image]!r}); export the queue again and review "
-                              "that image anew")
+                              f"pixels under that id now ({digests[image]!r}); {anew}")
         # what accepting does comes from the cleaners' files, never from the editable queue; a queue that says
         # otherwise was edited, or the pipeline ran again since the export
         if image not in current.index:
