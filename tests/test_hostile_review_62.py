@@ -5,12 +5,16 @@ the person meant, or in one `error:` line and nothing written."""
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_winnow
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_winnow
 from review_project import digest, exported  # noqa: F401  (exported: a fixture)
-from test_hostile_review import HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row
+from test_hostile_review import (
+    DIGITS_ONLY_PIXELS, HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row,
+)
+from winnow.imageset import read_imageset, write_imageset
 
 
 @pytest.fixture
@@ -152,3 +156,22 @@ def test_a_reviewed_queue_the_data_overtook_is_imported_but_for_the_overtaken_ve
     assert done.returncode == 0, done.stderr
     assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
         HEADER.strip(), row(project, "train-06,accept,0,0,1")]
+
+
+@pytest.mark.hostile("review")
+def test_a_digest_a_spreadsheet_saved_as_a_number_in_the_verdicts_file_is_named_as_such(project):
+    # found in review of the import's mend: reviews/verdicts.csv opened in a spreadsheet (to remove a line, as
+    # variants' refusals advise) and saved turns a digest of decimal digits (0065817473709735) into 6.58175E+13, and
+    # variants said "its pixels changed since the review (digest '6.58175E+13' then, ...): export and review again":
+    # the pixels had not changed, and the verdicts file met the same spreadsheet again
+    data = read_imageset(project / "data/degrade")
+    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
+    images[manifest.index[manifest["id"] == "train-07"][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
+    write_imageset(project / "data/degrade", images, manifest, data.classes)
+    assert digest(project, "train-07") == "0065817473709735"
+    (project / "reviews/verdicts.csv").write_text(HEADER + row(project, "train-08,accept,-1,-1,2") + "\n"
+                                                  + f"train-07,reject,1,-1,1,6.58175E+13,{classes_key(project)}\n")
+    assert refused_line(project, "variants") == (
+        "error: reviews/verdicts.csv: line 3 (id 'train-07'): digest '6.58175E+13' is no pixel digest (16 hex "
+        "digits, as written): a spreadsheet may have read it as a number; restore the file from git and edit it as "
+        "text, or import the reviewed file again with `winnow review import --replace FILE`")

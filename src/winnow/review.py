@@ -40,7 +40,9 @@ from winnow.review_words import (
 )
 from winnow.stage import load_params, together, write_json, write_table, write_text
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
-from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks
+from winnow.verdicts import (
+    VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, not_a_digest, read_verdicts, refuse_kept_leaks,
+)
 
 REVIEWS = Path("reviews")
 QUEUE_FILE, PAGE_FILE, THUMBS = REVIEWS / "queue.csv", REVIEWS / "index.html", REVIEWS / "thumbs"
@@ -319,8 +321,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             saw_digest = saw_digest.zfill(len(digests[image]))
         # past 11 digits, or digits around one "e", a spreadsheet shows and saves a number ("6.58175E+13"): before,
         # read as other pixels under that id, and the advice to export and review again met the same spreadsheet
-        if saw_digest != digests[image] and not (len(saw_digest) == len(digests[image])
-                                                 and set(saw_digest) <= set("0123456789abcdef")):
+        if not_a_digest(saw_digest, now=digests[image]):
             raise WinnowError(f"{path}: id {image!r}: digest {saw_digest!r} is no pixel digest ({len(digests[image])} "
                               "hex digits, as exported): a spreadsheet may have read it as a number; keep the digest column "
                               "as text, or choose on the review page and import its download")

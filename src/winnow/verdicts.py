@@ -30,6 +30,13 @@ VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest", "cl
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
+def not_a_digest(seen: str, *, now: str) -> bool:
+    """Whether ``seen``, the digest a person's file gives for pixels whose digest is ``now``, is no pixel digest
+    at all (not as many lowercase hex digits): past 11 digits, or digits around one "e", a spreadsheet shows and
+    saves a digest of decimal digits as a number ("6.58175E+13"), no sign that the pixels changed."""
+    return seen != now and not (len(seen) == len(now) and set(seen) <= set("0123456789abcdef"))
+
+
 def class_list_key(classes: list[str]) -> str:
     """A short key of the class names in their order (12 hex digits of the SHA-256 of their JSON)."""
     return hashlib.sha256(json.dumps(list(classes)).encode()).hexdigest()[:12]
@@ -41,7 +48,7 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     ``digests`` (str pixel digests indexed by id, the imageset's) and ``classes`` (the class names now, whose
     :func:`class_list_key` each verdict must carry): every verdict one of :data:`VERDICTS`,
     every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
-    label and the pixels they saw (``digest``) still its pixels, the suggestion not that label, accept with the suggestion, drop with
+    label and the pixels they saw (``digest``, a pixel digest) still its pixels, the suggestion not that label, accept with the suggestion, drop with
     -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
     train image, once. An absent file holds no verdict. The lines of the ids in ``replaced`` (those an import
     judges anew) are neither checked nor returned.
@@ -98,6 +105,12 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
             raise WinnowError(f"{where}: its label was {seen_text} when reviewed and is {given[image]} in data/degrade "
                               "now; the verdict was for the label the person saw: export and review again, or "
                               "remove the line")
+        # before, read as other pixels: a spreadsheet's number, saved where a person removed a line as advised
+        if not_a_digest(digest, now=digests[image]):
+            raise WinnowError(f"{where}: digest {digest!r} is no pixel digest ({len(digests[image])} hex digits, as "
+                              "written): a spreadsheet may have read it as a number; restore the file from git and "
+                              "edit it as text, or import the reviewed file again with `winnow review import "
+                              "--replace FILE`")
         # another degrade seed, or a file replaced under its name: the same id and label, another picture
         if digest != digests[image]:
             raise WinnowError(f"{where}: its pixels changed since the review (digest {digest!r} then, "
