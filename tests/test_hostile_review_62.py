@@ -175,3 +175,34 @@ def test_a_digest_a_spreadsheet_saved_as_a_number_in_the_verdicts_file_is_named_
         "error: reviews/verdicts.csv: line 3 (id 'train-07'): digest '6.58175E+13' is no pixel digest (16 hex "
         "digits, as written): a spreadsheet may have read it as a number; restore the file from git and edit it as "
         "text, or import the reviewed file again with `winnow review import --replace FILE`")
+
+
+@pytest.mark.hostile("review")
+def test_a_reviewed_queue_whose_image_left_the_queue_is_imported_but_for_that_verdict(exported, tmp_path):
+    # found in review of the way aside: the pipeline ran again and no cleaner suggests anything for train-05 now
+    # (confident-learn's label issue gone); the queue's import said "run `winnow review export` again", the export
+    # named the way aside, and the moved file's import said "id 'train-05' is not in the review queue ...;
+    # verdicts are for the images `winnow review export` listed", with no way named to import train-06's accept
+    project = Path(shutil.copytree(exported, tmp_path / "project"))
+    (project / "reviews/verdicts.csv").write_text(HEADER)  # as in git: no verdict yet
+    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
+    edited.loc[edited["id"] == "train-05", "verdict"] = "reject"
+    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
+    edited.to_csv(project / "reviews/queue.csv", index=False)
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    issues.loc[issues["id"] == "train-05", ["suggested_label", "is_issue"]] = [1, False]
+    issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    import_refused(project, "reviews/queue.csv", None, "id 'train-05': no cleaner suggests a drop or relabel of it now")
+    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
+    assert run_winnow(project, "review", "export").returncode == 0
+    import_refused(project, "reviews/queue-reviewed.csv", None,
+                   "id 'train-05' is not in the review queue (reviews/queue.csv); verdicts are for the images "
+                   "`winnow review export` listed: remove its verdict from reviews/queue-reviewed.csv to import the "
+                   "file's other verdicts")
+    reviewed = pd.read_csv(project / "reviews/queue-reviewed.csv", dtype=str, keep_default_na=False)
+    reviewed.loc[reviewed["id"] == "train-05", "verdict"] = ""
+    reviewed.to_csv(project / "reviews/queue-reviewed.csv", index=False)
+    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
+    assert done.returncode == 0, done.stderr
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
+        HEADER.strip(), row(project, "train-06,accept,0,0,1")]

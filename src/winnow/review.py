@@ -290,12 +290,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     rows = []
     # before, "export ... anew" alone: a file whose import is refused so (a queue moved aside, as the export's refusal
     # advises, exported again) stayed refused after that export, and no line named the way to import its others
-    anew = (f"export the queue again and review that image anew, and remove its verdict from {path} to import the "
-            "file's other verdicts")
+    others = f"remove its verdict from {path} to import the file's other verdicts"
+    anew = f"export the queue again and review that image anew, and {others}"
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
-                              "images `winnow review export` listed")
+                              f"images `winnow review export` listed: {others}")
         if image not in given.index:
             raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
         item = queue.loc[image]
