@@ -48,10 +48,10 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     ``digests`` (str pixel digests indexed by id, the imageset's) and ``classes`` (the class names now, whose
     :func:`class_list_key` each verdict must carry): every verdict one of :data:`VERDICTS`,
     every label and suggestion a class index or -1, the label the person saw (``given``) still the image's
-    label and the pixels they saw (``digest``, a pixel digest) still its pixels, the suggestion not that label, accept with the suggestion, drop with
-    -1 and relabel with a class (neither the suggestion), reject with the image's given label, every id a
-    train image, once. An absent file holds no verdict. The lines of the ids in ``replaced`` (those an import
-    judges anew) are neither checked nor returned.
+    label and the pixels they saw (``digest``, a pixel digest) still its pixels, the suggestion not that label,
+    accept with the suggestion, drop with -1 and relabel with a class (neither the suggestion), reject with the
+    image's given label, every id a train image, once. An absent file holds no verdict. The lines of the ids in
+    ``replaced`` (those an import judges anew) are neither checked nor returned.
 
     Returns:
         DataFrame ``id`` (str), ``verdict`` (str), ``label``, ``suggested``, ``given`` (int64), in file order.
@@ -81,9 +81,10 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     frame = frame[~frame["id"].isin(replaced)]
     given = pd.Series(baseline["label"].to_numpy(np.int64), index=baseline["id"].to_numpy())
     labels, suggestions, saw = (pd.to_numeric(frame[c], errors="coerce") for c in ("label", "suggested", "given"))
-    for row, (image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest, meant) in zip(
-            frame.index, zip(frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
-                frame["given"], frame["digest"], frame["classes"])):
+    # row: the file's line less 2 (frame.index, kept where lines of ``replaced`` were left out)
+    for row, image, verdict, label, text, suggested, suggested_text, seen, seen_text, digest, meant in zip(
+            frame.index, frame["id"], frame["verdict"], labels, frame["label"], suggestions, frame["suggested"], saw,
+            frame["given"], frame["digest"], frame["classes"]):
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
