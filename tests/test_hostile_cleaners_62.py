@@ -14,7 +14,7 @@ import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_hostile_cleaners_more import _project
-from winnow.neighbours import Space, cleanse, evidence
+from winnow.neighbours import Space, cleanse, evidence, vote
 from winnow.report_grids import judge_note
 
 
@@ -214,3 +214,18 @@ def test_the_report_sets_a_judges_val_accuracy_beside_naming_the_largest_class()
                        "relabels_blocked": 16, "val_largest_class_share": 190 / 196})
     assert ("(represent) is right on 96.9% of val images (naming the largest val class for every image: 96.9%); "
             "after 39 of the val labels were flipped on purpose, 86.3% of its 44 val relabels restored") in note
+
+
+@pytest.mark.parametrize("a, b", [(0, 1), (1, 0)], ids=["a_before_b", "b_before_a"])
+def test_a_vote_tied_between_two_classes_goes_to_the_nearer_whatever_their_order(a, b):
+    # a val image's 5 nearest train images, nearest first: one of c, then a, b, a, b (cosine 0.999 down to 0.894). a
+    # and b tie on 2 votes, and a's nearest is the nearer. Before, the tie went to the nearest's class only, else to
+    # the lower class index: the vote was class 0, a or b as the names sorted, and with it the judge's val accuracy
+    # (embedding-clean's and represent's neighbour judges, and the label-echo agreement)
+    references = np.array([[1, 0.05, 0], [1, 0.2, 0], [1, 0, 0.3], [1, 0.4, 0], [1, 0, 0.5], [0, 0, 1], [0, 1, 0]],
+                          np.float32)
+    labels = np.array([2, a, b, a, b, 2, 2])
+    query = np.array([[1, 0, 0]], np.float32)
+    space = Space(np.array([7]), query, np.arange(7), references, labels)
+    assert vote(space, k=5, num_classes=3).tolist() == [a]
+    assert evidence(space, np.array([b]), k=5, num_classes=3)["vote"].tolist() == [a]

@@ -94,21 +94,24 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
 
 
 def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.ndarray:
-    """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; a tie that
-    involves the nearest reference's class goes to it. ``knn``: as :func:`nearest`."""
+    """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; of classes tied on
+    votes, the one with the nearer neighbour (:func:`_behind`). ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
-    neighbour_labels = np.asarray(space.reference_labels, np.int64)[index]
-    votes = np.zeros((len(index), num_classes))
-    np.add.at(votes, (np.arange(len(index))[:, None], neighbour_labels), 1.0)
-    return _majority(votes, nearest_label=neighbour_labels[:, 0])
+    neighbour_labels = torch.from_numpy(np.asarray(space.reference_labels, np.int64)[index])
+    votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1).double()
+    return (votes - _behind(neighbour_labels, num_classes)).argmax(dim=1).numpy().astype(np.int64)
 
 
-def _majority(votes: np.ndarray, *, nearest_label: np.ndarray) -> np.ndarray:
-    """int64 ``(Q,)``: each row's class of most ``votes`` (float ``(Q, C)`` counts of the k nearest's labels), a tie
-    that involves the nearest's class (int ``(Q,)`` ``nearest_label``) going to it (:func:`vote`)."""
-    broken = np.array(votes, np.float64)  # a copy: the half vote must not reach the caller's counts
-    broken[np.arange(len(broken)), nearest_label] += 0.5
-    return broken.argmax(1).astype(np.int64)
+def _behind(neighbour_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """float64 ``(Q, C)`` in [0, 1): the rank (0: nearest) of each class's nearest among a query's k neighbours
+    (``neighbour_labels``, int64 ``(Q, k)``, nearest first) over k + 1, k / (k + 1) for a class none is of. Less than
+    a vote: taken from the votes, the counts still rule and a tie goes to the class with the nearer neighbour, never
+    to the lower class index (the class would follow the names, not the embedding). Before, :func:`vote` gave a tie
+    to the nearest's class only: c, a, b, a, b (nearest first) voted class index 0, a or b as the names sorted."""
+    queries, k = neighbour_labels.shape
+    rank = torch.arange(k, dtype=torch.float64).expand(queries, k)
+    first = torch.full((queries, num_classes), float(k), dtype=torch.float64)
+    return first.scatter_reduce(1, neighbour_labels, rank, "amin") / (k + 1)
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
@@ -139,12 +142,11 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
     own = F.one_hot(labels, num_classes).bool()
     other_votes = votes.masked_fill(own, -1.0)
-    # other classes tied on votes go to the one with the nearer neighbour (less than a vote, so counts rule). Before,
-    # to the lower class index: at agree 0.5 an image with one neighbour of b and one of c was relabelled b, or c
-    # once the class names sorted the other way, whichever sat nearer
-    rank = torch.arange(k, dtype=torch.float32).expand(len(index), k)
-    first = torch.full((len(index), num_classes), float(k)).scatter_reduce(1, reference_labels[index], rank, "amin")
-    neighbour_label = (other_votes - first / (k + 1)).argmax(dim=1)
+    # other classes tied on votes go to the one with the nearer neighbour. Before, to the lower class index: at agree
+    # 0.5 an image with one neighbour of b and one of c was relabelled b, or c once the class names sorted the other
+    # way, whichever sat nearer
+    behind = _behind(reference_labels[index], num_classes)
+    neighbour_label = (other_votes.double() - behind).argmax(dim=1)
 
     nearest_same = torch.empty(len(labels))
     for rows, sim in _similarities(space, batch_size):
@@ -164,7 +166,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         "neighbour_label": neighbour_label.numpy().astype(np.int64),
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
         "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
-        "vote": _majority(votes.numpy(), nearest_label=reference_labels[index[:, 0]].numpy()),
+        "vote": (votes.double() - behind).argmax(dim=1).numpy().astype(np.int64),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
