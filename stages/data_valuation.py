@@ -115,7 +115,7 @@ def main() -> None:
     share, accuracy = judges.largest_class_share(val.labels), values["tracin"].val_accuracy
     if len(table) and not judges.beats_largest_class(accuracy, share=share, images=len(val)):
         print(judges.no_better_than_largest_class(
-            "data-valuation", "its TracIn probe", accuracy, share=share, cleaner="data_valuation",
+            "data-valuation", "its TracIn probe", accuracy, share=share, images=len(val), cleaner="data_valuation",
             so=f"its values say which class is larger more than which label is wrong ({metrics['flagged']} drop(s))"))
     if thin:
         print("warning: data-valuation: class(es) "

@@ -142,10 +142,11 @@ class Strength:
         if self.relabel_precision < self.min_precision:
             return (f"{UNTRUSTED} (val relabel precision {self.precision_text} < relabel_min_precision "
                     f"{self.min_precision:g}, from {counted} {which} after {self.planted} planted flips)")
-        return (f"{UNTRUSTED} (the judge is right on {floored(self.val_accuracy):.3f} of val images, no more than "
-                f"naming the largest val class for every image ({self.largest_class_share:.3f}): its val relabel "
-                f"precision {self.precision_text} from {counted} {which} counts flips into the other classes "
-                "restored, not that it tells the classes apart)")
+        return (f"{UNTRUSTED} (the judge is right on {floored(self.val_accuracy):.3f} of val images, no more than one "
+                f"standard error ({largest_class_se(self.largest_class_share, self.val_images):.3f}) above naming the "
+                f"largest val class for every image ({self.largest_class_share:.3f}): its val relabel precision "
+                f"{self.precision_text} from {counted} {which} counts flips into the other classes restored, not "
+                "that it tells the classes apart)")
 
     def metrics(self) -> dict:
         """The figures for a cleaner's metrics ``judge`` block."""
@@ -308,7 +309,8 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
         if strength is None or strength.beats_largest_class:
             return None
         return no_better_than_largest_class(stage, "a judge", strength.val_accuracy,
-                                            share=strength.largest_class_share, cleaner=cleaner,
+                                            share=strength.largest_class_share, images=strength.val_images,
+                                            cleaner=cleaner,
                                             so="none of its relabels stands and its drops are as likely clean images")
     return (f"{stage}: warning: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
@@ -321,7 +323,13 @@ def beats_largest_class(accuracy: float | None, *, share: float | None, images: 
     unknown."""
     if accuracy is None or share is None or not images:
         return True
-    return accuracy > share + math.sqrt(share * (1 - share) / images)
+    return accuracy > share + largest_class_se(share, images)
+
+
+def largest_class_se(share: float, images: int) -> float:
+    """One standard error of ``share``, the largest class's share of ``images`` val images: how far above it an
+    accuracy must be to beat naming that class for every image (:func:`beats_largest_class`)."""
+    return math.sqrt(share * (1 - share) / images)
 
 
 def largest_class_share(labels: np.ndarray) -> float | None:
@@ -330,14 +338,16 @@ def largest_class_share(labels: np.ndarray) -> float | None:
     return float(counts.max() / counts.sum()) if counts.sum() else None
 
 
-def no_better_than_largest_class(stage: str, what: str, accuracy: float, *, share: float, cleaner: str,
+def no_better_than_largest_class(stage: str, what: str, accuracy: float, *, share: float, images: int, cleaner: str,
                                  so: str) -> str:
-    """The warning line a cleaner prints when ``what`` (its judge) is right on no more val images than naming the
-    largest val class (:func:`beats_largest_class`); ``so``: what that means for its decisions."""
-    return (f"{stage}: warning: {what} is right on only {floored(accuracy):.1%} of the val images, no more than naming "
-            f"the largest val class for every image ({share:.1%}): it does not tell the classes apart, so {so}. "
-            f"Compare pruned with baseline (reports/compare.md) before shipping it, or leave {cleaner} out of "
-            "pruned.cleaners.")
+    """The warning line a cleaner prints when ``what`` (its judge) is right on ``accuracy`` of ``images`` val images,
+    no more than one standard error above ``share``, naming the largest val class (:func:`beats_largest_class`);
+    ``so``: what that means for its decisions. The standard error is named: before, a judge right on 97.4% read
+    "no more than naming the largest val class for every image (96.9%)", which it was."""
+    return (f"{stage}: warning: {what} is right on only {floored(accuracy):.1%} of the val images, no more than one "
+            f"standard error ({largest_class_se(share, images) * 100:.1f} points) above naming the largest val class "
+            f"for every image ({share:.1%}): nothing shows that it tells the classes apart, so {so}. Compare pruned "
+            f"with baseline (reports/compare.md) before shipping it, or leave {cleaner} out of pruned.cleaners.")
 
 
 def coin_flip_relabels_warning(stage: str, strength: Strength, *, relabels: int, cleaner: str) -> str | None:
