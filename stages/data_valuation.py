@@ -104,12 +104,17 @@ def main() -> None:
         print(f"data-valuation: {unlearned} val image(s) of class(es) with no train image left to value are left out "
               "of the judging")
     # knn_k wider than a class: its images cannot carry their own val images' votes, so no one image changes one.
-    # Before, clean separable classes (320 images, knn_k 10), where no image hurts, were told to lower knn_k too
-    wide = len(table) and p["knn_k"] > np.unique(table["given_label"], return_counts=True)[1].min()
-    if not metrics["values"]["knn_shapley"]["negative"] and p["combine"] == "both" and wide:
+    # Before, clean separable classes (320 images, knn_k 10), where no image hurts, were told to lower knn_k too; and
+    # the line named knn_k against every train image, not the class it outgrew, so knn_k lowered still above it was
+    # warned again with nothing to say how far
+    classes, counts = np.unique(table["given_label"], return_counts=True)
+    smallest = int(np.argmin(counts)) if len(table) else None
+    if (not metrics["values"]["knn_shapley"]["negative"] and p["combine"] == "both" and smallest is not None
+            and p["knn_k"] > counts[smallest]):
         print(f"warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k "
-              f"{p['knn_k']} of {len(table)} train images: a vote that wide changes with no one image), so under "
-              "combine both nothing can be dropped; lower data_valuation.knn_k")
+              f"{p['knn_k']} is wider than the {counts[smallest]} train images of class "
+              f"{data.classes[classes[smallest]]!r}: a vote that wide changes with no one image), so under combine "
+              f"both nothing can be dropped; lower data_valuation.knn_k to {counts[smallest]} or below")
     # before: in features that cannot tell a rare class from the largest, every one of its correct images was
     # valued harmful and dropped beside "TracIn probe 0.969 accurate on val" (the largest class's share), unwarned
     share, accuracy = judges.largest_class_share(val.labels), values["tracin"].val_accuracy

@@ -250,3 +250,24 @@ def test_a_judge_above_the_largest_class_but_within_its_standard_error_is_not_sa
         "untrusted_relabel (the judge is right on 0.974 of val images, no more than one standard error (0.012) above "
         "naming the largest val class for every image (0.969): its val relabel precision 0.900 from 40 val relabels "
         "counts flips into the other classes restored, not that it tells the classes apart)")
+
+
+@pytest.mark.hostile("params")
+def test_a_knn_k_wider_than_a_class_names_the_class_and_how_far_to_lower_it(tmp_path):
+    # 300 train images of a and 20 of b, separable: knn_k 25 outgrows b. Before, the line read "data_valuation.knn_k
+    # 25 of 320 train images ...; lower data_valuation.knn_k", against every train image, not the class the rule
+    # measures, so knn_k lowered to 21 was warned again with nothing to say how far; at b's 20 it is silent
+    lines = {}
+    for knn_k in (25, 20):
+        project = _imbalanced(tmp_path / str(knn_k), separable=True)
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["data_valuation"] = {**params["data_valuation"], "knn_k": knn_k}
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        done = run_stage(project, "data_valuation")
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines[knn_k] = [line for line in done.stdout.splitlines() if "warning" in line]
+    assert lines == {25: ["warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k "
+                          "25 is wider than the 20 train images of class 'b': a vote that wide changes with no one "
+                          "image), so under combine both nothing can be dropped; lower data_valuation.knn_k to 20 or "
+                          "below"],
+                     20: []}

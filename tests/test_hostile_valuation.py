@@ -120,9 +120,9 @@ def test_a_knn_k_too_wide_to_value_any_image_below_zero_says_so(project):
     with_params(project, {"knn_k": 50})
     done = run_stage(project, "data-valuation")
     assert done.returncode == 0, done.stderr
-    assert ("warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k 50 of 60 "
-            "train images: a vote that wide changes with no one image), so under combine both nothing can be "
-            "dropped; lower data_valuation.knn_k") in done.stdout.splitlines()
+    assert ("warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k 50 is wider "
+            "than the 30 train images of class 'left': a vote that wide changes with no one image), so under combine "
+            "both nothing can be dropped; lower data_valuation.knn_k to 30 or below") in done.stdout.splitlines()
 
 
 @pytest.mark.hostile("intermediates")
