@@ -106,10 +106,10 @@ NO_VAL_OF_TRAIN_CLASSES = ("none of the val split's 20 images is of a class with
                            "classes (an imagefolder's val/ folders named as train/'s)")
 
 
-def _val_of_other_classes(root):
-    """train images of a and b only, val images of c only (an imagefolder whose val/ folders are named apart),
-    data_valuation among pruned.cleaners."""
-    project = _project(root, [30, 30, 0], val=[0, 0, 20])
+def _val_of_other_classes(root, val=(0, 0, 20)):
+    """train images of a and b only, val images of c only (an imagefolder whose val/ folders are named apart; ``val``:
+    per class), data_valuation among pruned.cleaners."""
+    project = _project(root, [30, 30, 0], val=list(val))
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["pruned"]["cleaners"] = [*params["pruned"]["cleaners"], "data_valuation"]
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -126,6 +126,23 @@ def test_data_valuation_names_a_val_split_of_other_classes_than_train_not_an_emp
     done = run_stage(project, "data_valuation")
 
     assert assert_error_line(done) == f"error: data-valuation: {NO_VAL_OF_TRAIN_CLASSES}"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_data_valuation_counts_a_val_split_mostly_of_other_classes_and_names_them(tmp_path):
+    # val: 1 image of a (train a and b) and 20 of c, which no train image has. Before: "the val split's 1 image(s) hold
+    # fewer than 2 of every class ... (raise ingest.val_fraction)" of a val split of 21, the 20 unnamed
+    project = _val_of_other_classes(tmp_path / "p", val=[1, 0, 20])
+    before = files_under(project)
+
+    done = run_stage(project, "data_valuation")
+
+    assert assert_error_line(done) == (
+        "error: data-valuation: the val split's 21 image(s) hold fewer than 2 of every class with train images (20 are "
+        "of classes no train image has), and a value is measured against val images of the valued image's class; give "
+        "the val split at least 2 images of each class (val images of the train classes: an imagefolder's val/ folders "
+        "named as train/'s)")
     assert_nothing_left(project, before)
 
 
