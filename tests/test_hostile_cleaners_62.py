@@ -68,9 +68,9 @@ def test_a_neighbour_judge_no_better_than_naming_the_largest_class_relabels_noth
     assert len(blocked) == judge["relabels_blocked"] > 0
     assert blocked["reason"].str.endswith(
         "untrusted_relabel (the judge is right on 0.969 of val images, no more than one standard error (0.012) above "
-        f"naming the largest val class for every image (0.969): its val relabel precision {int(judge['relabel_precision'] * 1000) / 1000:.3f} from "
-        f"{judge['val_relabels']} val relabels counts flips into the other classes restored, not that it tells the "
-        "classes apart)").all()
+        "naming the largest val class for every image (0.969): its val relabel precision "
+        f"{int(judge['relabel_precision'] * 1000) / 1000:.3f} from {judge['val_relabels']} val relabels counts flips "
+        "into the other classes restored, not that it tells the classes apart)").all()
     assert NO_BETTER.format(stage="embedding-clean", cleaner="embedding_clean") in done.stdout.splitlines()
 
 
@@ -288,3 +288,35 @@ def test_a_knn_k_wider_than_a_class_names_the_class_and_how_far_to_lower_it(tmp_
                           "image), so under combine both nothing can be dropped; lower data_valuation.knn_k to 20 or "
                           "below"],
                      20: []}
+
+
+@pytest.mark.parametrize("stage, cleaner", [("confident_learn", "confident-learn"),
+                                            ("embedding_clean", "embedding-clean")])
+def test_a_val_split_of_one_class_is_not_said_to_be_no_better_than_naming_it(tmp_path, stage, cleaner):
+    # train a and b, val 20 images of a only: naming a is right on all of val, so no judge can beat it, and the line
+    # that val has no image of b already says what the figures cannot measure. Before, a second warning read "a judge
+    # is right on only 100.0% of the val images, no more than one standard error (0.0 points) above naming the
+    # largest val class for every image (100.0%)"
+    project = _project(tmp_path / "p", [30, 30], val=[20, 0])
+
+    done = run_stage(project, stage)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if "warning" in line] == [
+        f"{cleaner}: warning: val has no image of class 'b', which the judge learned from train: its relabel precision "
+        "is not measured there, so 0 relabel(s) to or from it became drops; add val images of every class (an "
+        "imagefolder's val/ needs a folder for each)"]
+
+
+def test_data_valuation_on_a_val_split_of_one_class_names_only_the_classes_it_cannot_value(tmp_path):
+    # as above for data-valuation's TracIn probe: before, "its TracIn probe is right on only 100.0% ... (100.0%)"
+    # beside the line that b, without a val image, is left undecided
+    project = _project(tmp_path / "p", [30, 30], val=[20, 0])
+
+    done = run_stage(project, "data_valuation")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if "warning" in line] == [
+        "warning: data-valuation: class(es) 'b' (0 val image(s)) have fewer than 2 val images, so their 30 train "
+        "image(s) are left undecided and kept (a value is measured against val images of the image's class); give the "
+        "val split at least 2 images of each class"]

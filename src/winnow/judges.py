@@ -320,8 +320,11 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
 def beats_largest_class(accuracy: float | None, *, share: float | None, images: int) -> bool:
     """Whether ``accuracy`` on ``images`` val images beats ``share``, that of their largest class (naming it for
     every image), by more than one standard error of that share (the budget's one-SE tie); True where either is
-    unknown."""
-    if accuracy is None or share is None or not images:
+    unknown, and where val holds one class (``share`` 1): no judge can beat it there, and the classes val lacks are
+    named by :func:`unmeasured_warning` (their relabels already drops) or data-valuation's thin-class warning. Before,
+    a perfect judge on such a val split was warned 'right on only 100.0% ..., no more than one standard error (0.0
+    points) above naming the largest val class (100.0%)' beside that line."""
+    if accuracy is None or share is None or not images or share >= 1:
         return True
     return accuracy > share + largest_class_se(share, images)
 
