@@ -23,6 +23,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.metrics import largest_class_share
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device, reproducible
@@ -122,7 +123,7 @@ def main() -> None:
               f"both nothing can be dropped; lower data_valuation.knn_k to {counts[smallest]} or below")
     # before: in features that cannot tell a rare class from the largest, every one of its correct images was
     # valued harmful and dropped beside "TracIn probe 0.969 accurate on val" (the largest class's share), unwarned
-    share, accuracy = judges.largest_class_share(val.labels), values["tracin"].val_accuracy
+    share, accuracy = largest_class_share(val.labels), values["tracin"].val_accuracy
     if len(table) and not judges.beats_largest_class(accuracy, share=share, images=len(val)):
         print(judges.no_better_than_largest_class(
             "data-valuation", "its TracIn probe", accuracy, share=share, images=len(val), cleaner="data_valuation",

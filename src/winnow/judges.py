@@ -38,6 +38,7 @@ import pandas as pd
 
 from winnow.configs import RELABEL_JUDGED_ON
 from winnow.errors import WinnowError
+from winnow.metrics import largest_class_share
 
 # the share of val labels flipped to measure relabel precision: near the noise of the sets the issue names
 # (CIFAR-10N random1 17%, MNIST-5k's default 15%), and 100 flips on MNIST-5k's 500 val images
@@ -333,12 +334,6 @@ def largest_class_se(share: float, images: int) -> float:
     """One standard error of ``share``, the largest class's share of ``images`` val images: how far above it an
     accuracy must be to beat naming that class for every image (:func:`beats_largest_class`)."""
     return math.sqrt(share * (1 - share) / images)
-
-
-def largest_class_share(labels: np.ndarray) -> float | None:
-    """The share of int ``labels`` ``(M,)`` in their largest class (None for none)."""
-    counts = np.bincount(np.asarray(labels, np.int64))
-    return float(counts.max() / counts.sum()) if counts.sum() else None
 
 
 def no_better_than_largest_class(stage: str, what: str, accuracy: float, *, share: float, images: int, cleaner: str,
