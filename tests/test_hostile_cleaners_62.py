@@ -320,3 +320,19 @@ def test_data_valuation_on_a_val_split_of_one_class_names_only_the_classes_it_ca
         "warning: data-valuation: class(es) 'b' (0 val image(s)) have fewer than 2 val images, so their 30 train "
         "image(s) are left undecided and kept (a value is measured against val images of the image's class); give the "
         "val split at least 2 images of each class"]
+
+
+def test_the_report_says_why_a_judge_within_the_largest_class_standard_error_relabels_nothing():
+    # right on 191 of 196 val images where a holds 190: its precision 0.9 clears the bound 0.8, yet its relabels are
+    # drops (one standard error of a's share is 1.2 points). Before, the paragraph set 97.4% beside 96.9% and read
+    # "relabels not trusted" with no reason on the page; a judge right on all 196 gets no such line
+    judge = {"embedding": "represent", "relabel_precision": 0.9, "val_relabels": 40, "planted_flips": 39,
+             "relabel_min_precision": 0.8, "relabels_blocked": 16, "val_largest_class_share": 190 / 196,
+             "val_images": 196}
+    refused = judge_note({**judge, "val_accuracy": 191 / 196, "relabels_allowed": False})
+    trusted = judge_note({**judge, "val_accuracy": 1.0, "relabels_allowed": True})
+
+    assert ('relabels not trusted: 16 became drops</span>. <span class="fail">Its val accuracy is no more than one '
+            "standard error (1.2 points) above naming the largest val class: nothing shows that it tells the classes "
+            "apart, so none of its relabels stands.</span>") in refused
+    assert "standard error" not in trusted

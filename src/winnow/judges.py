@@ -157,7 +157,7 @@ class Strength:
                 "planted_flips": self.planted, "planted_flips_flagged": self.planted_flagged,
                 "planted_flips_relabelled": self.planted_relabels,
                 "relabel_precision_planted": self.planted_precision,
-                "val_largest_class_share": self.largest_class_share}
+                "val_largest_class_share": self.largest_class_share, "val_images": self.val_images}
 
 
 def plant_flips(labels: np.ndarray, *, num_classes: int, seed: int, fraction: float = PLANTED_FRACTION,

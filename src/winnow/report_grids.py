@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from winnow.imageset import ImageSet
-from winnow.judges import MIN_MEASURED_RELABELS, WEAK_JUDGE, counted_relabels, floored
+from winnow.judges import (
+    MIN_MEASURED_RELABELS, WEAK_JUDGE, beats_largest_class, counted_relabels, floored, largest_class_se,
+)
 from winnow.leaks import leaks_kept
 from winnow.markdown import isolate
 from winnow.quality import SCORES
@@ -106,6 +108,15 @@ def judge_note(judge: dict | None) -> str:
     right = "" if accuracy is None else f" is right on {html.escape(_percent_down(accuracy))} of val images{largest};"
     weak = (f' <span class="fail">A judge this weak (below {WEAK_JUDGE:.0%}) flags clean images about as often as '
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
+    # and the refusal the stage prints when it is no more than one standard error above that share: before, the page
+    # set 97.4% beside 96.9% over a precision that cleared its bound, "relabels not trusted" with no reason given
+    images = judge.get("val_images")
+    if (accuracy is not None and accuracy >= WEAK_JUDGE and share is not None and images
+            and not beats_largest_class(accuracy, share=share, images=images)):
+        se = largest_class_se(share, images)
+        weak = (f' <span class="fail">Its val accuracy is no more than one standard error ({se * 100:.1f} points) '
+                "above naming the largest val class: nothing shows that it tells the classes apart, so none of its "
+                "relabels stands.</span>")
     # before: "relabels allowed" beside relabels to and from a class val has no image of, which that figure never saw
     missing = judge.get("classes_without_val_images")
     unmeasured = (f' <span class="fail">Val has no image of {html.escape(", ".join(map(repr, missing)))}: relabels to or '
