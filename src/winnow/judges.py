@@ -24,8 +24,9 @@ trusted more than train's and which no judge trains on:
 relabel on a coin flip), and so do the relabels of a judge no better on val than naming the largest class
 (:func:`beats_largest_class`). :func:`gate_unmeasured` does the same to the relabels to or from a class the val
 split has no image of, whose precision no flip measured (:func:`unmeasured_warning` names those classes).
-:func:`weak_judge_warning` is the line both cleaners print under
-:data:`WEAK_JUDGE` val accuracy.
+:func:`weak_judge_warning` is the line both cleaners print under :data:`WEAK_JUDGE` val accuracy, or at no more
+than one standard error above the largest val class's share (:func:`no_better_than_largest_class`, which
+data-valuation prints of its TracIn probe too).
 """
 
 from __future__ import annotations
