@@ -67,7 +67,7 @@ def main() -> None:
         if unlearned and not len(val):
             # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
             # 0)" of a val split of 20 images whose class folders were named apart from train's
-            why = (f"none of the val split's {unlearned} images is of a class with train images, and a value is "
+            why = (f"{cl.val_of_other_classes(data, np.unique(given), what='with train images')}, and a value is "
                    "measured against val images of the valued image's class; give val images of the train classes "
                    "(an imagefolder's val/ folders named as train/'s)")
         if "data_valuation" not in params["pruned"]["cleaners"]:

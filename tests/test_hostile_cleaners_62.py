@@ -101,9 +101,9 @@ def test_a_judge_that_tells_a_rare_class_apart_still_relabels_into_it(tmp_path):
     assert "warning" not in done.stdout
 
 
-NO_VAL_OF_TRAIN_CLASSES = ("none of the val split's 20 images is of a class with train images, and a value is "
-                           "measured against val images of the valued image's class; give val images of the train "
-                           "classes (an imagefolder's val/ folders named as train/'s)")
+NO_VAL_OF_TRAIN_CLASSES = ("none of the val split's 20 images is of a class with train images ('a', 'b'); they are "
+                           "of 'c', and a value is measured against val images of the valued image's class; give val "
+                           "images of the train classes (an imagefolder's val/ folders named as train/'s)")
 
 
 def _val_of_other_classes(root, val=(0, 0, 20)):

@@ -83,14 +83,22 @@ def learned_val(data, learned: np.ndarray, *, stage: str | None = None):
     val = (data.manifest["split"] == "val").to_numpy()
     judged = val & np.isin(data.labels, learned)
     if stage is not None and val.any() and not judged.any():
-        def named(classes) -> str:
-            return ", ".join(repr(data.classes[c]) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
-        raise WinnowError(f"{stage}: none of the val split's {int(val.sum())} images is of a class the judge learned "
-                          f"from train ({named(np.asarray(learned))}); they are of "
-                          f"{named(np.unique(data.labels[val]))}, and a judge is measured on val images of its own "
-                          "classes: give val images of the train classes (an imagefolder's val/ folders named as "
-                          "train/'s)")
+        raise WinnowError(f"{stage}: {val_of_other_classes(data, learned, what='the judge learned from train')}, and a "
+                          "judge is measured on val images of its own classes: give val images of the train classes "
+                          "(an imagefolder's val/ folders named as train/'s)")
     return data.select(in_id_order(data.manifest, judged))
+
+
+def val_of_other_classes(data, learned: np.ndarray, *, what: str) -> str:
+    """Why no val image of ``data`` (an imageset) can measure a judge of ``learned`` (int, the classes it has train
+    images of): 'none of the val split's 20 images is of a class {what} ('a', 'b'); they are of 'c''. Said by
+    :func:`learned_val` and by data-valuation, whose warning path goes on where learned_val would stop."""
+    val = (data.manifest["split"] == "val").to_numpy()
+
+    def named(classes) -> str:
+        return ", ".join(repr(data.classes[c]) for c in classes[:5]) + (" ..." if len(classes) > 5 else "")
+    return (f"none of the val split's {int(val.sum())} images is of a class {what} ({named(np.asarray(learned))}); "
+            f"they are of {named(np.unique(data.labels[val]))}")
 
 
 def in_id_order(manifest: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
