@@ -96,8 +96,8 @@ def main() -> None:
     noisier = noise_fix(policy, ops=ops, knob=knob, fixed=fixed)
     for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
         if used.any() and close[used].mean() > 0.5:
-            changed = noisier or f"take {op} out of {ops}"
-            also = "add noise to it" if "noise" not in policy.ops else noisier  # beside taking a flip or invert out
+            out = take_out(op, policy, ops=ops)
+            changed = noisier or out
             equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
                      "for pixel" if (same[used] == close[used]).all() else
                      f"{int(close[used].sum())} of {int(used.sum())} copies made with {op} are within {NEAR_LEVELS} "
@@ -121,8 +121,8 @@ def main() -> None:
             if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
                 raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
-                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); take {op} "
-                                  f"out of {ops}{f', or {also}' if also else ''}")
+                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); {out}"
+                                  f"{f', or {noisier}' if noisier else ''}")
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
                                   f"{changed}, or leave those images out of the train set")
@@ -222,14 +222,24 @@ def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None
     """What gives every copy noise, which moves the pixels of any image, when copies equal their source; None where no
     setting of the policy does (kind trivial draws one op a copy, and the search's policy is not set by hand). Before:
     "add noise to balance.policy.ops" to a policy that held noise, where n 1 gave it to half the copies and the same
-    refusal came back (one-colour images, [rotate, noise], n 1: 5 of 5 rotated copies equal their source)."""
-    if "noise" not in policy.ops:
-        return f"add noise to {ops}"
-    if policy.kind == "rand" and policy.n == len(policy.ops):  # every copy got noise, too weak to move it
+    refusal came back (one-colour images, [rotate, noise], n 1: 5 of 5 rotated copies equal their source); and to
+    [rotate] at n 1, or to any kind trivial policy, where the copies made with rotate still went without it and the
+    advice taken was refused again."""
+    if "noise" in policy.ops and policy.n == len(policy.ops):  # every copy got noise, too weak to move it
         return f"raise {knob}"
-    if fixed and policy.kind == "rand":
+    if policy.kind == "trivial":
+        return None
+    if "noise" not in policy.ops:
+        return f"add noise to {ops}" + (f" and set balance.policy.n to {len(policy.ops) + 1}" if fixed else "")
+    if fixed:
         return f"set balance.policy.n to {len(policy.ops)} so that every copy gets noise"
     return None
+
+
+def take_out(op: str, policy: Policy, *, ops: str) -> str:
+    """Taking ``op`` out of the policy, or replacing it with noise where it is the policy's only op (a policy of no
+    op is refused: before, [cutout] was told to "take cutout out of balance.policy.ops")."""
+    return f"take {op} out of {ops}" if len(policy.ops) > 1 else f"replace {op} with noise in {ops}"
 
 
 def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str, knob: str,
@@ -249,8 +259,8 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
     how = ("equal their source pixel for pixel" if (same == close).all()
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
-    fix = (f"raise {knob}" if op == "noise" else f"{noisier}, or take {op} out of {ops}" if noisier
-           else f"take {op} out of {ops}")
+    out = take_out(op, policy, ops=ops)
+    fix = f"raise {knob}" if op == "noise" else f"{noisier}, or {out}" if noisier else out
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
 

@@ -47,8 +47,8 @@ def test_copies_a_cutout_left_equal_to_their_source_are_written_with_a_warning(t
     equal = int((extra.images == sources).all(axis=(1, 2, 3)).sum())
     assert len(extra) == 16 and 0 < equal <= 8  # some, yet not the majority the stage refuses
     assert (f"warning: balance: {equal} of 16 augmented copies equal their source pixel for pixel ({equal} of the 16 "
-            "made with cutout): they add weight, not variety; add noise to balance.policy.ops, or take cutout out of "
-            "balance.policy.ops") in done.stdout.splitlines()
+            "made with cutout): they add weight, not variety; add noise to balance.policy.ops and set balance.policy.n to 2, or "
+            "replace cutout with noise in balance.policy.ops") in done.stdout.splitlines()
 
 
 @pytest.mark.hostile("intermediates")
@@ -68,3 +68,29 @@ def test_one_colour_images_under_a_policy_with_noise_are_told_how_every_copy_get
     done = run_stage(project, "balance")
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(read_imageset(project / "data/variants/balanced/extra")) == 5
+
+
+@pytest.mark.hostile("intermediates")
+def test_one_colour_images_under_a_policy_without_noise_are_told_what_balances_them(tmp_path):
+    # found by review: [rotate] at n 1 was told "add noise to balance.policy.ops", and [rotate, noise] at n 1 was
+    # refused again (half the copies still rotated alone); kind trivial, one op a copy, never puts noise on a rotated
+    # copy, and "take cutout out" was said to a policy of cutout alone, which no policy may be
+    line = _refused_on_one_colour(tmp_path / "rand", (0,), {"ops": ["rotate"], "n": 1, "magnitude": 0.3})
+    assert line == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 of "
+                    "them copy one-colour images, which rotate leaves as they are at any magnitude; add noise to "
+                    "balance.policy.ops and set balance.policy.n to 2, or leave the one-colour images out of the train "
+                    "set")
+    trivial = _refused_on_one_colour(tmp_path / "trivial", (0,),
+                                     {"ops": ["rotate"], "n": 1, "magnitude": 0.3, "kind": "trivial"})
+    assert trivial == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 "
+                       "of them copy one-colour images, which rotate leaves as they are at any magnitude; replace "
+                       "rotate with noise in balance.policy.ops, or leave the one-colour images out of the train set")
+    # each advice taken: the same images balance
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = 0
+    for name, policy in (("n2", {"ops": ["rotate", "noise"], "n": 2, "magnitude": 0.3}),
+                         ("noise", {"ops": ["noise"], "n": 1, "magnitude": 0.3, "kind": "trivial"})):
+        project = balance_project(tmp_path / name, images, np.repeat([0, 1], [7, 2]), policy=policy)
+        done = run_stage(project, "balance")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert len(read_imageset(project / "data/variants/balanced/extra")) == 5

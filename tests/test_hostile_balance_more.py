@@ -85,7 +85,8 @@ def test_copies_of_one_colour_images_name_the_images_not_the_magnitude(tmp_path,
     line = _refused_on_one_colour(tmp_path, colour, {"ops": ["rotate"], "n": 1, "magnitude": magnitude})
     assert line == ("error: balance.policy: 5 of 5 copies made with rotate equal their source pixel for pixel; 5 of "
                     "them copy one-colour images, which rotate leaves as they are at any magnitude; add noise to "
-                    "balance.policy.ops, or leave the one-colour images out of the train set")
+                    "balance.policy.ops and set balance.policy.n to 2, or leave the one-colour images out of the train "
+                    "set")
 
 
 @pytest.mark.hostile("intermediates")
@@ -95,7 +96,8 @@ def test_brightness_on_black_images_names_the_images_not_the_magnitude(tmp_path)
     line = _refused_on_one_colour(tmp_path, (0,), {"ops": ["brightness"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with brightness equal their source pixel for pixel; 5 "
                     "of them copy one-colour images, which brightness leaves as they are at any magnitude; add noise "
-                    "to balance.policy.ops, or leave the one-colour images out of the train set")
+                    "to balance.policy.ops and set balance.policy.n to 2, or leave the one-colour images out of the "
+                    "train set")
 
 
 @pytest.mark.hostile("intermediates")
@@ -114,7 +116,8 @@ def test_faint_grey_pages_name_the_images_not_the_magnitude(tmp_path):
                        {"ops": ["rotate"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with rotate are within 2 grey levels of their source at "
                     "every pixel; 5 of them copy one-colour images, which rotate leaves as they are at any magnitude; "
-                    "add noise to balance.policy.ops, or leave the one-colour images out of the train set")
+                    "add noise to balance.policy.ops and set balance.policy.n to 2, or leave the one-colour images out "
+                    "of the train set")
 
 
 @pytest.mark.hostile("intermediates")
@@ -126,7 +129,7 @@ def test_copies_too_close_at_magnitude_1_are_not_told_to_raise_it(tmp_path):
                        {"ops": ["contrast"], "n": 1, "magnitude": 1.0})
     assert line == ("error: balance.policy: 5 of 5 copies made with contrast are within 2 grey levels of their source "
                     "at every pixel at magnitude 1, the largest: contrast barely changes these images; add noise to "
-                    "balance.policy.ops, or leave those images out of the train set")
+                    "balance.policy.ops and set balance.policy.n to 2, or leave those images out of the train set")
 
 
 @pytest.mark.hostile("intermediates")
@@ -140,8 +143,9 @@ def test_flip_on_mirror_symmetric_images_is_not_told_to_raise_a_magnitude_it_has
                               policy={"ops": ["flip"], "n": 1, "magnitude": magnitude})
     line = refused_line(project, "balance")
     assert line == ("error: balance.policy: 5 of 5 copies made with flip equal their source pixel for pixel: flip has "
-                    "no strength, so no magnitude changes what it does to these images (their own mirror image); take "
-                    "flip out of balance.policy.ops, or add noise to it")
+                    "no strength, so no magnitude changes what it does to these images (their own mirror image); "
+                    "replace flip with noise in balance.policy.ops, or add noise to balance.policy.ops and set "
+                    "balance.policy.n to 2")
 
 
 @pytest.mark.hostile("intermediates")
@@ -151,7 +155,8 @@ def test_invert_on_mid_grey_images_is_not_told_to_raise_a_magnitude_it_has_not(t
     line = _refused_on(tmp_path, (127 + np.indices((8, 8)).sum(axis=0) % 2)[..., None], {"ops": ["invert"], "n": 1})
     assert line == ("error: balance.policy: 5 of 5 copies made with invert are within 2 grey levels of their source at "
                     "every pixel: invert has no strength, so no magnitude changes what it does to these images (their "
-                    "own inverse); take invert out of balance.policy.ops, or add noise to it")
+                    "own inverse); replace invert with noise in balance.policy.ops, or add noise to balance.policy.ops and set "
+                    "balance.policy.n to 2")
 
 
 FLIP_REPEATS = ("augmented copies equal another copy pixel for pixel (flip has no strength: two copies of one image "
