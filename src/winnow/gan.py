@@ -167,8 +167,8 @@ def train_gan(
             # (weak) class gets as many generator updates as a common one. The cyclic run of labels starts at a
             # random class: from class 0 a batch of 64 asked for classes 0-63 only, and on 100 classes the
             # generator never learnt classes 64-99 (their samples came from an untrained embedding)
-            start = torch.randint(num_classes, (1,), generator=order_rng)
-            fake_y = ((torch.randperm(len(idx), generator=order_rng) + start) % num_classes).to(device)
+            first = torch.randint(num_classes, (1,), generator=order_rng)
+            fake_y = ((torch.randperm(len(idx), generator=order_rng) + first) % num_classes).to(device)
             with autocast:
                 fake = gen(z, fake_y)
                 real_score, real_logits = disc(real, real_y)
