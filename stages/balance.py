@@ -129,7 +129,7 @@ def main() -> None:
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
-    repeated = repeated_copies(digests, policy, where=where, ops=ops)
+    repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
     unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
@@ -196,11 +196,13 @@ def main() -> None:
             print(warning)
 
 
-def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str) -> str | None:
+def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str, noisier: str | None) -> str | None:
     """The one warning line when some copies equal another copy pixel for pixel (object ``(M,)`` ``digests`` of
     the copies), None when none does; more than half of them so is refused, as copies equal to their source are.
-    Before: flip and invert alone made an image's copies one image, and balanced's classes "reached the target"
-    on duplicates without a word (flip and invert on MNIST: 61 of 337 copies)."""
+    ``noisier``: :func:`noise_fix`'s advice. Before: flip and invert alone made an image's copies one image, and
+    balanced's classes "reached the target" on duplicates without a word (flip and invert on MNIST: 61 of 337
+    copies); and a policy of ops with a strength was told "add noise" when it held noise ([rotate, noise] at n 1, the
+    rotated copies of a blank page)."""
     repeated = int(pd.Series(digests).duplicated().sum())
     if not repeated:
         return None
@@ -210,7 +212,8 @@ def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str
            "them alone are the same image)" if plain else "")
     found = f"{repeated} of {len(digests)} augmented copies equal another copy pixel for pixel{why}"
     # beside ops with a strength, those are what repeat (before: "add an op with a strength" to [flip, rotate, invert])
-    fix = (f"add noise to {ops}" if not plain else f"take {named} out of {ops}" if len(plain) < len(policy.ops)
+    fix = ((noisier or f"take every op but noise out of {ops}") if not plain
+           else f"take {named} out of {ops}" if len(plain) < len(policy.ops)
            else f"add an op with a strength (shear, rotate, translate, noise, ...) to {ops}")
     if repeated > len(digests) / 2:
         raise WinnowError(f"{where}: {found}, so balanced would reach balance.target on duplicates; {fix}, or lower "

@@ -99,3 +99,28 @@ def test_one_colour_images_under_a_policy_without_noise_are_told_what_balances_t
         done = run_stage(project, "balance")
         assert done.returncode == 0, done.stderr[-3000:]
         assert len(read_imageset(project / "data/variants/balanced/extra")) == 5
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_equal_to_each_other_under_a_policy_with_noise_are_told_how_every_copy_gets_it(tmp_path):
+    # found by review: copies equal to another copy were told "add noise to balance.policy.ops" when it held noise:
+    # [rotate, noise] at n 1, the rotated copies of class b's one blank page equal each other
+    images = np.random.default_rng(0).integers(0, 256, (24, 8, 8, 1), dtype=np.uint8)
+    images[20] = 0
+    project = balance_project(tmp_path / "n1", images, np.repeat([0, 1], [20, 4]),
+                              policy={"ops": ["rotate", "noise"], "n": 1, "magnitude": 0.3})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    repeated = len(extra) - len(np.unique(extra.images.reshape(len(extra), -1), axis=0))
+    assert len(extra) == 16 and repeated > 0
+    assert (f"warning: balance: {repeated} of 16 augmented copies equal another copy pixel for pixel: they add "
+            "weight, not variety; set balance.policy.n to 2 so that every copy gets noise") in done.stdout.splitlines()
+    # the advice taken: no copy equals another
+    project = balance_project(tmp_path / "n2", images, np.repeat([0, 1], [20, 4]),
+                              policy={"ops": ["rotate", "noise"], "n": 2, "magnitude": 0.3})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    extra = read_imageset(project / "data/variants/balanced/extra")
+    assert len(np.unique(extra.images.reshape(len(extra), -1), axis=0)) == len(extra) == 16
+    assert not [line for line in done.stdout.splitlines() if "equal another copy" in line]
