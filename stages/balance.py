@@ -97,7 +97,10 @@ def main() -> None:
     for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
         if used.any() and close[used].mean() > 0.5:
             out = take_out(op, policy, ops=ops)
-            changed = noisier or out
+            # noise at magnitude 1 left these copies as they were (the noise op's own, or every copy had it): a black
+            # or white pixel clamps it back half the time (a 1x1 page), so no setting of the policy changes them
+            clamped = policy.magnitude == 1 and (op == "noise" or "noise" in policy.ops and policy.n == len(policy.ops))
+            changed = "" if clamped else f"{noisier or out}, or "
             equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
                      "for pixel" if (same[used] == close[used]).all() else
                      f"{int(close[used].sum())} of {int(used.sum())} copies made with {op} are within {NEAR_LEVELS} "
@@ -116,7 +119,7 @@ def main() -> None:
             flat = int(copies[one_colour].sum())
             if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
                 raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
-                                  f"they are at any magnitude; {changed}, or leave the one-colour images out of the "
+                                  f"they are at any magnitude; {changed}leave the one-colour images out of the "
                                   "train set")
             if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
@@ -125,7 +128,7 @@ def main() -> None:
                                   f"{f', or {noisier}' if noisier else ''}")
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
-                                  f"{changed}, or leave those images out of the train set")
+                                  f"{changed}leave those images out of the train set")
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
@@ -229,7 +232,7 @@ def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None
     [rotate] at n 1, or to any kind trivial policy, where the copies made with rotate still went without it and the
     advice taken was refused again."""
     if "noise" in policy.ops and policy.n == len(policy.ops):  # every copy got noise, too weak to move it
-        return f"raise {knob}"
+        return f"raise {knob}" if policy.magnitude < 1 else None  # at 1, clamped by a black or white pixel
     if policy.kind == "trivial":
         return None
     if "noise" not in policy.ops:

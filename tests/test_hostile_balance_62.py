@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hostile_harness import run_stage
+from hostile_harness import refused_line, run_stage
 from test_hostile_balance_more import _refused_on_one_colour, balance_project
 from winnow.configs import GanConfig
 from winnow.gan import train_gan
@@ -124,3 +124,22 @@ def test_copies_equal_to_each_other_under_a_policy_with_noise_are_told_how_every
     extra = read_imageset(project / "data/variants/balanced/extra")
     assert len(np.unique(extra.images.reshape(len(extra), -1), axis=0)) == len(extra) == 16
     assert not [line for line in done.stdout.splitlines() if "equal another copy" in line]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("policy, advice", [
+    ({"ops": ["rotate", "noise"], "n": 2}, "which rotate leaves as they are at any magnitude; leave the one-colour "
+                                          "images out of the train set"),
+    ({"ops": ["noise", "rotate"], "n": 1}, "at magnitude 1, the largest: noise barely changes these images; leave "
+                                          "those images out of the train set")], ids=["every-copy-noised", "noise-op"])
+def test_noise_clamped_on_black_pixels_at_magnitude_1_is_not_offered_as_the_fix(tmp_path, policy, advice):
+    # found by review: class b's two black 1x1 images, noise at magnitude 1: a negative draw clamps back to 0, so about
+    # half the copies equal their source whatever the strength, and the refusal said "raise balance.policy.magnitude"
+    # (at 1, its largest) with noise on every copy, and "set balance.policy.n to 2 so that every copy gets noise" of the
+    # copies made with noise
+    images = np.random.default_rng(0).integers(0, 256, (9, 1, 1, 1), dtype=np.uint8)
+    images[7:] = 0
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [7, 2]),
+                              policy={**policy, "magnitude": 1.0})
+    line = refused_line(project, "balance")
+    assert line.startswith("error: balance.policy: ") and line.endswith(advice), line
