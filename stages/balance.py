@@ -100,7 +100,7 @@ def main() -> None:
             # noise at magnitude 1 left these copies as they were (the noise op's own, or every copy had it): a black
             # or white pixel clamps it back half the time (a 1x1 page), so no setting of the policy changes them
             clamped = policy.magnitude == 1 and (op == "noise" or "noise" in policy.ops and policy.n == len(policy.ops))
-            changed = "" if clamped else f"{noisier or out}, or "
+            changed = "" if clamped or not (noisier or out) else f"{noisier or out}, or "
             equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
                      "for pixel" if (same[used] == close[used]).all() else
                      f"{int(close[used].sum())} of {int(used.sum())} copies made with {op} are within {NEAR_LEVELS} "
@@ -124,8 +124,9 @@ def main() -> None:
             if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
                 raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
-                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); {out}"
-                                  f"{f', or {noisier}' if noisier else ''}")
+                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); "
+                                  + (", or ".join(fix for fix in (out, noisier) if fix)
+                                     or "leave those images out of the train set"))
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
                                   f"{changed}leave those images out of the train set")
@@ -242,10 +243,15 @@ def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None
     return None
 
 
-def take_out(op: str, policy: Policy, *, ops: str) -> str:
+def take_out(op: str, policy: Policy, *, ops: str) -> str | None:
     """Taking ``op`` out of the policy, or replacing it with noise where it is the policy's only op (a policy of no
-    op is refused: before, [cutout] was told to "take cutout out of balance.policy.ops")."""
-    return f"take {op} out of {ops}" if len(policy.ops) > 1 else f"replace {op} with noise in {ops}"
+    op is refused: before, [cutout] was told to "take cutout out of balance.policy.ops"); None where every copy got
+    every op (n the number of ops): the copies left as they were had the other ops too, which leave them so without
+    ``op`` (before: [flip, invert] at n 2 on mirror-symmetric images of two grey levels was told to "take flip out",
+    refused as more ops per image than ops, and [invert] at n 1 refused the same)."""
+    if len(policy.ops) == 1:
+        return f"replace {op} with noise in {ops}"
+    return f"take {op} out of {ops}" if policy.n < len(policy.ops) else None
 
 
 def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str, knob: str,
@@ -266,7 +272,8 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
     out = take_out(op, policy, ops=ops)
-    fix = f"raise {knob}" if op == "noise" else f"{noisier}, or {out}" if noisier else out
+    fix = (f"raise {knob}" if op == "noise"
+           else ", or ".join(fix for fix in (noisier, out) if fix) or "leave those images out of the train set")
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
 

@@ -143,3 +143,25 @@ def test_noise_clamped_on_black_pixels_at_magnitude_1_is_not_offered_as_the_fix(
                               policy={**policy, "magnitude": 1.0})
     line = refused_line(project, "balance")
     assert line.startswith("error: balance.policy: ") and line.endswith(advice), line
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_policy_that_gave_every_copy_every_op_is_not_told_to_take_one_out(tmp_path):
+    # found by review: [flip, contrast] at n 2 on mirror-symmetric stripes of 0 and 4 (contrast moves them by at most
+    # 1.8 levels) was told "take flip out of balance.policy.ops": [contrast] at n 2 is refused (n above the ops), and
+    # at n 1 contrast alone leaves the copies as they were, refused again
+    images = np.random.default_rng(0).integers(0, 256, (9, 8, 8, 1), dtype=np.uint8)
+    images[7:] = np.array([0, 4, 0, 4, 4, 0, 4, 0], np.uint8)[None, None, :, None]
+    labels = np.repeat([0, 1], [7, 2])
+    project = balance_project(tmp_path / "n2", images, labels,
+                              policy={"ops": ["flip", "contrast"], "n": 2, "magnitude": 1.0})
+    assert refused_line(project, "balance") == (
+        "error: balance.policy: 5 of 5 copies made with flip are within 2 grey levels of their source at every pixel: "
+        "flip has no strength, so no magnitude changes what it does to these images (their own mirror image); add "
+        "noise to balance.policy.ops and set balance.policy.n to 3")
+    # the advice taken balances
+    project = balance_project(tmp_path / "n3", images, labels,
+                              policy={"ops": ["flip", "contrast", "noise"], "n": 3, "magnitude": 1.0})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_imageset(project / "data/variants/balanced/extra")) == 5
