@@ -125,7 +125,7 @@ def main() -> None:
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
                 raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
                                   f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); "
-                                  + (", or ".join(fix for fix in (out, noisier) if fix)
+                                  + (", or ".join(advice for advice in (out, noisier) if advice)
                                      or "leave those images out of the train set"))
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
@@ -247,8 +247,8 @@ def take_out(op: str, policy: Policy, *, ops: str) -> str | None:
     """Taking ``op`` out of the policy, or replacing it with noise where it is the policy's only op (a policy of no
     op is refused: before, [cutout] was told to "take cutout out of balance.policy.ops"); None where every copy got
     every op (n the number of ops): the copies left as they were had the other ops too, which leave them so without
-    ``op`` (before: [flip, invert] at n 2 on mirror-symmetric images of two grey levels was told to "take flip out",
-    refused as more ops per image than ops, and [invert] at n 1 refused the same)."""
+    ``op`` (before: [flip, contrast] at n 2 on mirror-symmetric stripes of 0 and 4 was told to "take flip out",
+    refused as more ops per image than ops, and [contrast] at n 1 refused the same)."""
     if len(policy.ops) == 1:
         return f"replace {op} with noise in {ops}"
     return f"take {op} out of {ops}" if policy.n < len(policy.ops) else None
@@ -272,8 +272,8 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
     out = take_out(op, policy, ops=ops)
-    fix = (f"raise {knob}" if op == "noise"
-           else ", or ".join(fix for fix in (noisier, out) if fix) or "leave those images out of the train set")
+    fix = (f"raise {knob}" if op == "noise" else ", or ".join(advice for advice in (noisier, out) if advice)
+           or "leave those images out of the train set")
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
 
