@@ -98,8 +98,15 @@ def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.nd
     votes, the one with the nearer neighbour (:func:`_behind`). ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
     neighbour_labels = torch.from_numpy(np.asarray(space.reference_labels, np.int64)[index])
-    votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1).double()
-    return (votes - _behind(neighbour_labels, num_classes)).argmax(dim=1).numpy().astype(np.int64)
+    votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1)
+    return _majority(votes, _behind(neighbour_labels, num_classes))
+
+
+def _majority(votes: torch.Tensor, behind: torch.Tensor) -> np.ndarray:
+    """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)`` counts of the k nearest's labels), of classes
+    tied on votes the one with the nearer neighbour (``behind``: :func:`_behind`); :func:`vote` and
+    :func:`evidence`'s ``vote`` and ``neighbour_label``."""
+    return (votes.double() - behind).argmax(dim=1).numpy().astype(np.int64)
 
 
 def _behind(neighbour_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -146,7 +153,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     # 0.5 an image with one neighbour of b and one of c was relabelled b, or c once the class names sorted the other
     # way, whichever sat nearer
     behind = _behind(reference_labels[index], num_classes)
-    neighbour_label = (other_votes.double() - behind).argmax(dim=1)
+    neighbour_label = _majority(other_votes, behind)
 
     nearest_same = torch.empty(len(labels))
     for rows, sim in _similarities(space, batch_size):
@@ -163,10 +170,10 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     own_distance = centroid_distance.gather(1, labels[:, None])[:, 0]
     return pd.DataFrame({
         "position": np.asarray(space.positions, np.int64),
-        "neighbour_label": neighbour_label.numpy().astype(np.int64),
+        "neighbour_label": neighbour_label,
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
         "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
-        "vote": (votes.double() - behind).argmax(dim=1).numpy().astype(np.int64),
+        "vote": _majority(votes, behind),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
