@@ -227,7 +227,8 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,
                      knn: str = "numpy") -> float | None:
     """How well an embedding judges labels: the share of val images whose ``k`` nearest train images
-    (cosine) carry the val image's label by majority (a tie goes to the nearest neighbour's class).
+    (cosine) carry the val image's label by majority (of classes tied on votes, the one with the nearer
+    neighbour: :func:`winnow.neighbours.vote`).
 
     Val labels are trusted; the train images vote with their given labels, noise and all, as they do when
     the embedding judges them. ``features`` float ``(N, D)``, ``labels`` int ``(N,)``, ``splits`` ``(N,)``
