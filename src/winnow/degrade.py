@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from winnow import perturb
-from winnow.degrade_options import Perturbation, parse, picked
+from winnow.degrade_options import Perturbation, parse, picked, rows_per_pick
 from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
@@ -245,7 +245,7 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
             ]).astype(np.int64)
         else:
             targets = _draw(pool, _needed(p, counts), rng, where=f"{p.where} fraction", per=len(train),
-                            factor=_rows_per_pick(p), shortage=shortage, overlap=overlap)
+                            factor=rows_per_pick(_spec(p)), shortage=shortage, overlap=overlap)
         sources = None
         if is_dup:
             # overwrite: the first half are replaced by copies of the second half; add: all are sources
@@ -257,22 +257,22 @@ def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed:
     return picks
 
 
-def _rows_per_pick(p: Perturbation) -> int:
-    """Overwriting copies take two train rows each, the copy's position and its source."""
-    return 2 if p.params.get("mode") == "overwrite" else 1
-
-
 def _counts(specs: list[Perturbation], n_train: int, *, disjoint: bool) -> dict[int, int]:
     """Images each ``fraction`` perturbation picks among ``n_train`` train rows, by its index
     (:func:`winnow.degrade_options.picked`)."""
     shares = [p for p in specs if "fraction" in p.params]
-    return dict(zip([p.index for p in shares], picked([{"kind": p.kind, **p.params} for p in shares], n_train,
-                                                      disjoint=disjoint)))
+    return dict(zip([p.index for p in shares], picked([_spec(p) for p in shares], n_train, disjoint=disjoint)))
+
+
+def _spec(p: Perturbation) -> dict:
+    """``p`` as a spec dict (``kind`` and its options, the defaults filled in), as :mod:`winnow.degrade_options` reads
+    specs (:func:`~winnow.degrade_options.picked`, :func:`~winnow.degrade_options.rows_per_pick`)."""
+    return {"kind": p.kind, **p.params}
 
 
 def _needed(p: Perturbation, counts: dict[int, int]) -> int:
     """Train rows a ``fraction`` perturbation takes, ``counts`` its images (:func:`_counts`)."""
-    return counts[p.index] * _rows_per_pick(p)
+    return counts[p.index] * rows_per_pick(_spec(p))
 
 
 def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,

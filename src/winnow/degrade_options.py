@@ -128,8 +128,7 @@ def picked(specs: list[dict], n_train: int, *, disjoint: bool = True) -> list[in
     and the 0.5 the strength sweep queues (half copies, half their sources) was refused, "their sum must be at most
     1"; so were symmetric_noise 0.5 beside blur 0.5, 14 images each."""
     counts = [round(spec["fraction"] * n_train) for spec in specs]
-    rows = [2 if spec["kind"] in DUPLICATE_KINDS and spec.get("mode", "overwrite") == "overwrite" else 1
-            for spec in specs]
+    rows = [rows_per_pick(spec) for spec in specs]
     shared = [i for i, spec in enumerate(specs) if disjoint or spec["kind"] in DUPLICATE_KINDS]
     if sum(specs[i]["fraction"] * rows[i] for i in shared) <= 1 + 1e-9:  # each then fits at its share rounded down
         for i in sorted(shared, key=lambda i: (counts[i] - specs[i]["fraction"] * n_train, i), reverse=True):
@@ -137,6 +136,12 @@ def picked(specs: list[dict], n_train: int, *, disjoint: bool = True) -> list[in
                 break
             counts[i] -= counts[i] > specs[i]["fraction"] * n_train
     return counts
+
+
+def rows_per_pick(spec: dict) -> int:
+    """Train rows each image a perturbation ``spec`` (``kind``, a duplicate's ``mode``, overwrite by default) picks
+    takes: an overwriting copy two, the copy's position and its source; anything else one."""
+    return 2 if spec["kind"] in DUPLICATE_KINDS and spec.get("mode", "overwrite") == "overwrite" else 1
 
 
 def check_classes_learnt(learnt, *, classes: list[str]) -> None:
