@@ -251,16 +251,17 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
         images = np.load(folder / "images.npy", mmap_mode="r")
         manifest = pd.read_parquet(folder / "manifest.parquet")
         classes = json.loads(Path(INGESTED_CLASSES).read_text())
-        refused = [perturbations for perturbations in settings
-                   if _refusal(perturbations, classes=classes, images=images, manifest=manifest)]
+        reasons = [_refusal(perturbations, classes=classes, images=images, manifest=manifest)
+                   for perturbations in settings]
     except (OSError, ValueError, KeyError, TypeError, IndexError):  # a damaged imageset (pyarrow's errors are
         return settings, ""  # ValueErrors): the queued runs' ingest says so
+    refused = [perturbations for perturbations, why in zip(settings, reasons) if why]
     if not refused or not _ingest_current():
         return settings, ""
-    first = _refusal(refused[0], classes=classes, images=images, manifest=manifest)
+    first = next(why for why in reasons if why)
     names = [" ".join([p[0]["kind"], *(f"{key}={value}" for key, value in p[0].items()
                                        if key not in ("kind", "fraction"))]) for p in refused]
-    return ([perturbations for perturbations in settings if perturbations not in refused],
+    return ([perturbations for perturbations, why in zip(settings, reasons) if not why],
             f"left out {len(refused)} of the {len(settings)} experiments, which degrade refuses on the "
             f"{images.shape[1]}x{images.shape[2]} images of {folder} ({listed(list(dict.fromkeys(names)))}; first: "
             f"{first})")
