@@ -110,8 +110,8 @@ def judge_note(judge: dict | None) -> str:
             "mislabelled ones.</span>" if accuracy is not None and accuracy < WEAK_JUDGE else "")
     # and the refusal the stage prints when it is no more than one standard error above that share: before, the page
     # set 97.4% beside 96.9% over a precision that cleared its bound, "relabels not trusted" with no reason given
-    images = judge.get("val_images")
-    if (accuracy is not None and accuracy >= WEAK_JUDGE and share is not None and images
+    images = judge.get("val_images")  # None, as the share may be: beats_largest_class is True then
+    if (accuracy is not None and accuracy >= WEAK_JUDGE
             and not beats_largest_class(accuracy, share=share, images=images)):
         se = largest_class_se(share, images)
         weak = (f' <span class="fail">Its val accuracy is no more than one standard error ({se * 100:.1f} points) '
