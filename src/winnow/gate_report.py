@@ -125,10 +125,10 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
     untested = table[(table["metric"] == FALSE_POSITIVES)
                      & ~pd.MultiIndex.from_frame(table[["variant", "class"]]).isin(tested)]
     for r in untested.rename(columns={"class": "klass"}).itertuples(index=False):
-        notes.append(f"warning: {markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: the test split holds no image "
-                     f"of {markdown.cell(str(r.klass))}, which the model predicts for {r.base:.4g} test image(s) at "
-                     f"base and {r.head:.4g} at head, each one wrong: the row counts images, so any significant rise "
-                     "regresses; give the test split images of every class")
+        notes.append(f"warning: {markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: the test split holds no "
+                     f"image of {markdown.cell(str(r.klass))}, which the model predicts for {r.base:.4g} test "
+                     f"image(s) at base and {r.head:.4g} at head, each one wrong: the row counts images, so any "
+                     "significant rise regresses; give the test split images of every class")
     blind = table[(table["metric"] == "recall") & (table["floor_p"] >= alpha) & (table["base"] > 0)
                   & ~table["collapsed"]]
     for variant, rows in blind.groupby("variant", sort=False):

@@ -323,8 +323,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # read as other pixels under that id, and the advice to export and review again met the same spreadsheet
         if not_a_digest(saw_digest, now=digests[image]):
             raise WinnowError(f"{path}: id {image!r}: digest {saw_digest!r} is no pixel digest ({len(digests[image])} "
-                              "hex digits, as exported): a spreadsheet may have read it as a number; keep the digest column "
-                              "as text, or choose on the review page and import its download")
+                              "hex digits, as exported): a spreadsheet may have read it as a number; keep the digest "
+                              "column as text, or choose on the review page and import its download")
         if saw_digest != digests[image]:
             raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
                               f"pixels under that id now ({digests[image]!r}); {anew}")
