@@ -56,20 +56,21 @@ def main() -> None:
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if (thin and len(thin) == len(np.unique(given))) or not len(val):
-        # all of it counted, and the images of other classes named: before, "the val split's 1 image(s)" and "raise
-        # ingest.val_fraction" of a val split of 21, 20 of them in class folders named apart from train's
-        why = (f"the val split's {len(val) + unlearned} image(s) hold fewer than {MIN_CLASS_VAL} of every class with "
-               "train images" + (f" ({unlearned} are of classes no train image has)" if unlearned else "")
-               + ", and a value is measured against val images of the valued image's class; give the val split at "
-               f"least {MIN_CLASS_VAL} images of each class ("
-               + ("val images of the train classes: an imagefolder's val/ folders named as train/'s)" if unlearned
-                  else "raise ingest.val_fraction)"))
         if unlearned and not len(val):
             # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
             # 0)" of a val split of 20 images whose class folders were named apart from train's
             why = (f"{cl.val_of_other_classes(data, np.unique(given), what='with train images')}, and a value is "
                    "measured against val images of the valued image's class; give val images of the train classes "
                    "(an imagefolder's val/ folders named as train/'s)")
+        else:
+            # all of it counted, and the images of other classes named: before, "the val split's 1 image(s)" and
+            # "raise ingest.val_fraction" of a val split of 21, 20 of them in class folders named apart from train's
+            why = (f"the val split's {len(val) + unlearned} image(s) hold fewer than {MIN_CLASS_VAL} of every class "
+                   "with train images" + (f" ({unlearned} are of classes no train image has)" if unlearned else "")
+                   + ", and a value is measured against val images of the valued image's class; give the val split "
+                   f"at least {MIN_CLASS_VAL} images of each class ("
+                   + ("val images of the train classes: an imagefolder's val/ folders named as train/'s)" if unlearned
+                      else "raise ingest.val_fraction)"))
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
             _write_undecided(considered=len(ids), why=why, start=start)
