@@ -126,7 +126,7 @@ def main() -> None:
     # valued harmful and dropped beside "TracIn probe 0.969 accurate on val" (the largest class's share), unwarned
     share, accuracy = largest_class_share(val.labels), values["tracin"].val_accuracy
     if len(table) and not judges.beats_largest_class(accuracy, share=share, images=len(val)):
-        print(judges.no_better_than_largest_class(
+        print(judges.largest_class_warning(
             "data-valuation", "its TracIn probe", accuracy, share=share, images=len(val), cleaner="data_valuation",
             so=f"its values say which class is larger more than which label is wrong ({metrics['flagged']} drop(s))"))
     if thin:

@@ -25,7 +25,7 @@ relabel on a coin flip), and so do the relabels of a judge no better on val than
 (:func:`beats_largest_class`). :func:`gate_unmeasured` does the same to the relabels to or from a class the val
 split has no image of, whose precision no flip measured (:func:`unmeasured_warning` names those classes).
 :func:`weak_judge_warning` is the line both cleaners print under :data:`WEAK_JUDGE` val accuracy, or at no more
-than one standard error above the largest val class's share (:func:`no_better_than_largest_class`, which
+than one standard error above the largest val class's share (:func:`largest_class_warning`, which
 data-valuation prints of its TracIn probe too).
 """
 
@@ -310,10 +310,9 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
     if accuracy >= WEAK_JUDGE:
         if strength is None or strength.beats_largest_class:
             return None
-        return no_better_than_largest_class(stage, "a judge", strength.val_accuracy,
-                                            share=strength.largest_class_share, images=strength.val_images,
-                                            cleaner=cleaner,
-                                            so="none of its relabels stands and its drops are as likely clean images")
+        return largest_class_warning(stage, "a judge", strength.val_accuracy, share=strength.largest_class_share,
+                                     images=strength.val_images, cleaner=cleaner,
+                                     so="none of its relabels stands and its drops are as likely clean images")
     return (f"{stage}: warning: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
@@ -337,8 +336,8 @@ def largest_class_se(share: float, images: int) -> float:
     return math.sqrt(share * (1 - share) / images)
 
 
-def no_better_than_largest_class(stage: str, what: str, accuracy: float, *, share: float, images: int, cleaner: str,
-                                 so: str) -> str:
+def largest_class_warning(stage: str, what: str, accuracy: float, *, share: float, images: int, cleaner: str,
+                          so: str) -> str:
     """The warning line a cleaner prints when ``what`` (its judge) is right on ``accuracy`` of ``images`` val images,
     no more than one standard error above ``share``, naming the largest val class (:func:`beats_largest_class`);
     ``so``: what that means for its decisions. The standard error is named: before, a judge right on 97.4% read
