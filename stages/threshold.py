@@ -69,9 +69,7 @@ def main() -> None:
     print("threshold: " + ", ".join(f"{k} {v['flagged']}" for k, v in metrics.items()))
     for issue in (i for i in SCORES if metrics[i]["flagged"] > LARGE_SHARE * len(table)):
         print(f"warning: threshold: {issue} flags {metrics[issue]['flagged']:,} of {len(table):,} images "
-              f"({metrics[issue]['flagged'] / len(table):.0%}): damage is a few percent of a real data set, so check "
-              f"that these are not a kind of image it holds on purpose (then leave {issue} out of threshold.issues); "
-              "the budget keeps the filters' drops unless its judge measures that they hurt")
+              f"({metrics[issue]['flagged'] / len(table):.0%}): {no_damage_advice('a kind of image', issue)}")
     # the filters drop an image any issue flags, and a fifth of the set is no damage whichever issues share it:
     # before, dark, light and low_information flagged 14 of 100 images each and 42 together without a word (and
     # the class warning below, which leaves a set-wide loss to this one, kept quiet about a class losing 18 of 20)
@@ -80,9 +78,7 @@ def main() -> None:
                                                       for i in SCORES):
         print(f"warning: threshold: the issues together ({issue_counts(flags, np.ones(len(table), bool))}) flag "
               f"{flagged_any:,} of {len(table):,} images ({flagged_any / len(table):.0%}), though none alone flags "
-              "more than a fifth: damage is a few percent of a real data set, so check that these are not kinds of "
-              "image it holds on purpose (then leave those issues out of threshold.issues); the budget keeps the "
-              "filters' drops unless its judge measures that they hurt")
+              f"more than a fifth: {no_damage_advice('kinds of image', 'those issues')}")
     for issue, (cut, images) in discarded.items():
         floor = f" but the {metrics[issue]['flagged']:,} at the score's floor" if rules[issue] == "floor" else ""
         print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {cut:.3f}), but most of them lie "
@@ -132,6 +128,14 @@ def overlapping(issue: str, flags: pd.DataFrame, truths: dict[str, np.ndarray]) 
     explainers = [flags[other].to_numpy(bool) for other in EXPLAINED_BY.get(issue, ()) if other in flags]
     explained = [truths[other] & ~truths[issue] for other, by in EXPLAINED_BY.items() if issue in by]
     return np.logical_or.reduce([*explainers, *explained, np.zeros(len(truths[issue]), bool)])
+
+
+def no_damage_advice(kinds: str, issues: str) -> str:
+    """The advice after a warning that ``issues`` flag more than a fifth of the images: check that these are not
+    ``kinds`` (of image) the data set holds on purpose."""
+    return (f"damage is a few percent of a real data set, so check that these are not {kinds} it holds on purpose "
+            f"(then leave {issues} out of threshold.issues); the budget keeps the filters' drops unless its judge "
+            "measures that they hurt")
 
 
 def issue_counts(flags: pd.DataFrame, rows: np.ndarray) -> str:
