@@ -23,7 +23,8 @@ SUBCOMMANDS = {
 class _StoreOnce(argparse._StoreAction):
     """An option of one value refused when given twice: argparse keeps the last without a word (before: ``study
     collect --metrics metrics/evaluate/pruned.json --metrics metrics/evaluate/baseline.json`` drew the baseline's
-    curves, ``gate --repo a --repo b`` gated b). The list options take every value given (action extend)."""
+    curves, ``gate --repo a --repo b`` gated b). The list options take every value given (action extend, or append
+    for ``study collect --rev``)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         given = namespace.__dict__.setdefault("_given_once", set())
