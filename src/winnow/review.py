@@ -290,12 +290,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     rows = []
     # before, "export ... anew" alone: a file whose import is refused so (a queue moved aside, as the export's refusal
     # advises, exported again) stayed refused after that export, and no line named the way to import its others
-    others = f"remove its verdict from {path} to import the file's other verdicts"
-    anew = f"export the queue again and review that image anew, and {others}"
+    import_the_rest = f"remove its verdict from {path} to import the file's other verdicts"
+    review_anew = f"export the queue again and review that image anew, and {import_the_rest}"
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
-                              f"images `winnow review export` listed: {others}")
+                              f"images `winnow review export` listed: {import_the_rest}")
         if image not in given.index:
             raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
         item = queue.loc[image]
@@ -314,7 +314,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
         # the data changed since the person looked: the word meant another label
         if saw != now:
-            raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; {anew}")
+            raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
+                              f"{review_anew}")
         # the same id and label, another picture (another degrade seed, a file replaced under its name)
         # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
         if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
@@ -327,7 +328,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "column as text, or choose on the review page and import its download")
         if saw_digest != digests[image]:
             raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
-                              f"pixels under that id now ({digests[image]!r}); {anew}")
+                              f"pixels under that id now ({digests[image]!r}); {review_anew}")
         # what accepting does comes from the cleaners' files, never from the editable queue; a queue that says
         # otherwise was edited, or the pipeline ran again since the export
         if image not in current.index:
