@@ -30,11 +30,14 @@ VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest", "cl
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
-def not_a_digest(seen: str, *, now: str) -> bool:
-    """Whether ``seen``, the digest a person's file gives for pixels whose digest is ``now``, is no pixel digest
-    at all (not as many lowercase hex digits): past 11 digits, or digits around one "e", a spreadsheet shows and
-    saves a digest of decimal digits as a number ("6.58175E+13"), no sign that the pixels changed."""
-    return seen != now and not (len(seen) == len(now) and set(seen) <= set("0123456789abcdef"))
+def refuse_number_digest(seen: str, *, now: str, where: str, written: str, fix: str) -> None:
+    """Refuse ``seen``, the digest a person's file gives for pixels whose digest is ``now``, where it is no pixel
+    digest at all (not as many lowercase hex digits): past 11 digits, or digits around one "e", a spreadsheet shows
+    and saves a digest of decimal digits as a number ("6.58175E+13"), no sign that the pixels changed. ``where``
+    starts the line; ``written``: how the file got its digests ("exported"); ``fix``: what to do."""
+    if seen != now and not (len(seen) == len(now) and set(seen) <= set("0123456789abcdef")):
+        raise WinnowError(f"{where}: digest {seen!r} is no pixel digest ({len(now)} hex digits, as {written}): a "
+                          f"spreadsheet may have read it as a number; {fix}")
 
 
 def class_list_key(classes: list[str]) -> str:
@@ -107,11 +110,9 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                               "now; the verdict was for the label the person saw: export and review again, or "
                               "remove the line")
         # before, read as other pixels: a spreadsheet's number, saved where a person removed a line as advised
-        if not_a_digest(digest, now=digests[image]):
-            raise WinnowError(f"{where}: digest {digest!r} is no pixel digest ({len(digests[image])} hex digits, as "
-                              "written): a spreadsheet may have read it as a number; restore the file from git and "
-                              "edit it as text, or import the reviewed file again with `winnow review import "
-                              "--replace FILE`")
+        refuse_number_digest(digest, now=digests[image], where=where, written="written",
+                             fix="restore the file from git and edit it as text, or import the reviewed file again "
+                                 "with `winnow review import --replace FILE`")
         # another degrade seed, or a file replaced under its name: the same id and label, another picture
         if digest != digests[image]:
             raise WinnowError(f"{where}: its pixels changed since the review (digest {digest!r} then, "
