@@ -26,6 +26,50 @@ def project(exported, tmp_path) -> Path:
     return root
 
 
+@pytest.fixture
+def unjudged(project) -> Path:
+    """The fresh copy of the exported project with no verdict in its verdicts file yet, as in git."""
+    (project / "reviews/verdicts.csv").write_text(HEADER)
+    return project
+
+
+def set_verdicts(project: Path, name: str, verdicts: dict[str, str]) -> None:
+    """The review file ``name`` (the exported queue or a copy) with each id's verdict cell set as in ``verdicts``."""
+    edited = pd.read_csv(project / name, dtype=str, keep_default_na=False)
+    for image_id, verdict in verdicts.items():
+        edited.loc[edited["id"] == image_id, "verdict"] = verdict
+    edited.to_csv(project / name, index=False)
+
+
+def suggest_anew(project: Path, image_id: str, label: int) -> None:
+    """confident-learn and the budget relabel ``image_id`` to ``label`` now: the pipeline ran again since the
+    export."""
+    for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
+        frame = pd.read_parquet(project / table)
+        frame.loc[frame["id"] == image_id, "suggested_label" if "suggested_label" in frame else "label"] = label
+        frame.to_parquet(project / table, index=False)
+
+
+def move_aside_and_export(project: Path) -> None:
+    """The way aside the refusals name: the reviewed queue moved to reviews/queue-reviewed.csv, and a new export."""
+    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
+    assert run_winnow(project, "review", "export").returncode == 0
+
+
+def import_reviewed(project: Path) -> None:
+    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
+    assert done.returncode == 0, done.stderr
+
+
+def import_all_but(project: Path, image_id: str) -> None:
+    """reviews/queue-reviewed.csv imported once ``image_id``'s verdict is removed, as its refusal advised: train-06's
+    accept alone lands."""
+    set_verdicts(project, "reviews/queue-reviewed.csv", {image_id: ""})
+    import_reviewed(project)
+    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
+        HEADER.strip(), row(project, "train-06,accept,0,0,1")]
+
+
 @pytest.mark.hostile("review")
 def test_a_stale_verdict_judged_anew_is_replaced_and_the_others_kept(project):
     # found by probing: train-07's picture changed under its id, variants refused its verdict ("export and review
@@ -33,9 +77,7 @@ def test_a_stale_verdict_judged_anew_is_replaced_and_the_others_kept(project):
     # on the same old line, the one the new verdict replaces: only a hand edit or --replace (losing train-08's) got on
     replace_pixels(project, "train-07")
     assert run_winnow(project, "review", "export").returncode == 0
-    queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
-    queue.loc[queue["id"] == "train-07", "verdict"] = "accept"
-    queue.to_csv(project / "reviews/queue.csv", index=False)
+    set_verdicts(project, "reviews/queue.csv", {"train-07": "accept"})
     done = run_winnow(project, "review", "import", "reviews/queue.csv")
     assert done.returncode == 0, done.stderr
     assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
@@ -49,14 +91,8 @@ def test_a_reviewed_queue_the_pipeline_overtook_is_kept_by_the_advice_of_the_ref
     # again (confident-learn now relabels train-04 to cat, not owl) before the import. The import said "run `winnow
     # review export` again", and export refused to overwrite "2 verdict(s) not imported ... import them first (...),
     # or delete the file to discard them": neither way kept the person's work
-    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
-    edited.loc[edited["id"] == "train-04", "verdict"] = "reject"
-    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
-    edited.to_csv(project / "reviews/queue.csv", index=False)
-    for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
-        frame = pd.read_parquet(project / table)
-        frame.loc[frame["id"] == "train-04", "suggested_label" if "suggested_label" in frame else "label"] = 0
-        frame.to_parquet(project / table, index=False)
+    set_verdicts(project, "reviews/queue.csv", {"train-04": "reject", "train-06": "accept"})
+    suggest_anew(project, "train-04", 0)
     import_refused(project, "reviews/queue.csv", None, "the pipeline ran again since the export; run `winnow review "
                    "export` again")
     before = files_under(project)
@@ -67,10 +103,8 @@ def test_a_reviewed_queue_the_pipeline_overtook_is_kept_by_the_advice_of_the_ref
                       "aside (mv reviews/queue.csv reviews/queue-reviewed.csv), export, and import "
                       "reviews/queue-reviewed.csv; or delete the file to discard them")
     assert_nothing_left(project, before)
-    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
-    assert run_winnow(project, "review", "export").returncode == 0
-    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
-    assert done.returncode == 0, done.stderr
+    move_aside_and_export(project)
+    import_reviewed(project)
     # train-04 keeps dog (1), cat (0) the suggestion now; train-06 takes the suggestion it was shown, cat
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
         row(project, "train-08,accept,-1,-1,2"), row(project, "train-07,reject,1,-1,1"),
@@ -96,16 +130,10 @@ def test_a_changed_queue_verdict_the_pipeline_overtook_is_kept_by_the_advice_of_
     # again (confident-learn now relabels train-04 to cat, not owl). The import said "run `winnow review export`
     # again", and the export said "to keep 'drop', import the queue (...), then export": round in a circle, and the
     # only other way it named (clear the cell) kept accept
-    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
-    edited.loc[edited["id"] == "train-04", "verdict"] = "accept"
-    edited.to_csv(project / "reviews/queue.csv", index=False)
+    set_verdicts(project, "reviews/queue.csv", {"train-04": "accept"})
     assert run_winnow(project, "review", "import", "reviews/queue.csv").returncode == 0
-    edited.loc[edited["id"] == "train-04", "verdict"] = "drop"
-    edited.to_csv(project / "reviews/queue.csv", index=False)
-    for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
-        frame = pd.read_parquet(project / table)
-        frame.loc[frame["id"] == "train-04", "suggested_label" if "suggested_label" in frame else "label"] = 0
-        frame.to_parquet(project / table, index=False)
+    set_verdicts(project, "reviews/queue.csv", {"train-04": "drop"})
+    suggest_anew(project, "train-04", 0)
     import_refused(project, "reviews/queue.csv", None, "the pipeline ran again since the export; run `winnow review "
                    "export` again")
     before = files_under(project)
@@ -117,10 +145,8 @@ def test_a_changed_queue_verdict_the_pipeline_overtook_is_kept_by_the_advice_of_
                       "because the data or the cleaners changed since, move the file aside (mv reviews/queue.csv "
                       "reviews/queue-reviewed.csv), export, and import reviews/queue-reviewed.csv")
     assert_nothing_left(project, before)
-    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
-    assert run_winnow(project, "review", "export").returncode == 0
-    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
-    assert done.returncode == 0, done.stderr
+    move_aside_and_export(project)
+    import_reviewed(project)
     # drop, the person's later word, in place of accept; the earlier verdicts kept
     assert (project / "reviews/verdicts.csv").read_text().splitlines()[1:] == [
         row(project, "train-08,accept,-1,-1,2"), row(project, "train-07,reject,1,-1,1"),
@@ -129,33 +155,22 @@ def test_a_changed_queue_verdict_the_pipeline_overtook_is_kept_by_the_advice_of_
 
 @pytest.mark.hostile("review")
 @pytest.mark.parametrize("change", ["pixels", "label"])
-def test_a_reviewed_queue_the_data_overtook_is_imported_but_for_the_overtaken_verdict(exported, tmp_path, change):
+def test_a_reviewed_queue_the_data_overtook_is_imported_but_for_the_overtaken_verdict(unjudged, change):
     # found in review of the way aside above: where the data changed under a verdict (train-04's pixels or label),
     # the moved file's import was refused as the queue's had been, "export the queue again and review that image
     # anew", which the person had done: no line named the way to import the file's other verdicts (train-06's)
-    project = Path(shutil.copytree(exported, tmp_path / "project"))
-    (project / "reviews/verdicts.csv").write_text(HEADER)  # as in git: no verdict yet
-    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
-    edited.loc[edited["id"] == "train-04", "verdict"] = "reject"
-    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
-    edited.to_csv(project / "reviews/queue.csv", index=False)
+    project = unjudged
+    set_verdicts(project, "reviews/queue.csv", {"train-04": "reject", "train-06": "accept"})
     if change == "pixels":
         replace_pixels(project, "train-04")
     else:
         relabel_everywhere(project, "train-04", 0)  # dog -> cat, as another degrade seed might
     assert run_winnow(project, "review", "export").returncode == 1  # the way aside, as its line says
-    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
-    assert run_winnow(project, "review", "export").returncode == 0
+    move_aside_and_export(project)
     import_refused(project, "reviews/queue-reviewed.csv", None, "error: reviews/queue-reviewed.csv: id 'train-04' ",
                    "; export the queue again and review that image anew, and remove its verdict from "
                    "reviews/queue-reviewed.csv to import the file's other verdicts")
-    reviewed = pd.read_csv(project / "reviews/queue-reviewed.csv", dtype=str, keep_default_na=False)
-    reviewed.loc[reviewed["id"] == "train-04", "verdict"] = ""
-    reviewed.to_csv(project / "reviews/queue-reviewed.csv", index=False)
-    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
-    assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
-        HEADER.strip(), row(project, "train-06,accept,0,0,1")]
+    import_all_but(project, "train-04")
 
 
 @pytest.mark.hostile("review")
@@ -178,31 +193,20 @@ def test_a_digest_a_spreadsheet_saved_as_a_number_in_the_verdicts_file_is_named_
 
 
 @pytest.mark.hostile("review")
-def test_a_reviewed_queue_whose_image_left_the_queue_is_imported_but_for_that_verdict(exported, tmp_path):
+def test_a_reviewed_queue_whose_image_left_the_queue_is_imported_but_for_that_verdict(unjudged):
     # found in review of the way aside: the pipeline ran again and no cleaner suggests anything for train-05 now
     # (confident-learn's label issue gone); the queue's import said "run `winnow review export` again", the export
     # named the way aside, and the moved file's import said "id 'train-05' is not in the review queue ...;
     # verdicts are for the images `winnow review export` listed", with no way named to import train-06's accept
-    project = Path(shutil.copytree(exported, tmp_path / "project"))
-    (project / "reviews/verdicts.csv").write_text(HEADER)  # as in git: no verdict yet
-    edited = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False)
-    edited.loc[edited["id"] == "train-05", "verdict"] = "reject"
-    edited.loc[edited["id"] == "train-06", "verdict"] = "accept"
-    edited.to_csv(project / "reviews/queue.csv", index=False)
+    project = unjudged
+    set_verdicts(project, "reviews/queue.csv", {"train-05": "reject", "train-06": "accept"})
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
     issues.loc[issues["id"] == "train-05", ["suggested_label", "is_issue"]] = [1, False]
     issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
     import_refused(project, "reviews/queue.csv", None, "id 'train-05': no cleaner suggests a drop or relabel of it now")
-    (project / "reviews/queue.csv").rename(project / "reviews/queue-reviewed.csv")
-    assert run_winnow(project, "review", "export").returncode == 0
+    move_aside_and_export(project)
     import_refused(project, "reviews/queue-reviewed.csv", None,
                    "id 'train-05' is not in the review queue (reviews/queue.csv); verdicts are for the images "
                    "`winnow review export` listed: remove its verdict from reviews/queue-reviewed.csv to import the "
                    "file's other verdicts")
-    reviewed = pd.read_csv(project / "reviews/queue-reviewed.csv", dtype=str, keep_default_na=False)
-    reviewed.loc[reviewed["id"] == "train-05", "verdict"] = ""
-    reviewed.to_csv(project / "reviews/queue-reviewed.csv", index=False)
-    done = run_winnow(project, "review", "import", "reviews/queue-reviewed.csv")
-    assert done.returncode == 0, done.stderr
-    assert (project / "reviews/verdicts.csv").read_text().splitlines() == [
-        HEADER.strip(), row(project, "train-06,accept,0,0,1")]
+    import_all_but(project, "train-05")
