@@ -117,6 +117,26 @@ def test_a_dark_score_of_a_low_percentile_has_no_black_floor():
         assert np.flatnonzero(flags["dark"]).tolist() == flagged, (percentile, rules["dark"])
 
 
+def _five_class_project(root: Path, images: np.ndarray, labels: np.ndarray,
+                        split: str | np.ndarray = "train") -> pd.DataFrame:
+    """A project whose data/degrade holds the 8x8 grey ``images`` of classes c0-c4 (``labels``, in ``split``), none
+    planted. Returns their manifest."""
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(len(images))], "split": split, "label": labels,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    make_project(root, _params())
+    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    return manifest
+
+
+def _score_and_threshold(root: Path):
+    """The threshold stage's finished run (exit 0) after the score stage's."""
+    assert run_stage(root, "score").returncode == 0
+    done = run_stage(root, "threshold")
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def _dark_class_project(root: Path) -> tuple[Path, list[str]]:
     """5 classes of 20 random 8x8 train images; class c3's at an eighth of the brightness, as a class of
     night scenes would be. Returns the project and the ids of c3."""
@@ -124,11 +144,7 @@ def _dark_class_project(root: Path) -> tuple[Path, list[str]]:
     labels = np.repeat(np.arange(5), 20)
     images = rng.integers(0, 256, (100, 8, 8, 1)).astype(np.float64)
     images[labels == 3] *= 0.125
-    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(100)], "split": "train", "label": labels,
-                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    make_project(root, _params())
-    write_imageset(root / "data/degrade", images.astype(np.uint8), manifest, [f"c{c}" for c in range(5)])
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = _five_class_project(root, images.astype(np.uint8), labels)
     return root, manifest["id"][labels == 3].tolist()
 
 
@@ -142,14 +158,9 @@ def test_issues_that_together_take_most_of_a_class_say_so(tmp_path):
     images = rng.integers(0, 256, (100, 8, 8, 1)).astype(np.uint8)
     c3 = np.flatnonzero(labels == 3)
     images[c3[:9]], images[c3[9:18]] = 0, 255
-    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(100)], "split": "train", "label": labels,
-                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    root = make_project(tmp_path / "project", _params())
-    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    assert run_stage(root, "score").returncode == 0
-    done = run_stage(root, "threshold")
-    assert done.returncode == 0, done.stderr
+    root = tmp_path / "project"
+    manifest = _five_class_project(root, images, labels)
+    done = _score_and_threshold(root)
     assert [line for line in done.stdout.splitlines() if "class" in line and line.startswith("warning:")] == [
         "warning: threshold: the issues together (dark 9, light 9) flag most train images of class c3 (18 of 20), "
         "though none alone does: check them before the budget's drops leave that class little or nothing to learn "
@@ -169,14 +180,9 @@ def test_issues_that_together_take_a_fifth_of_the_set_say_so(tmp_path):
     for c, each in ((0, 2), (1, 2), (2, 2), (3, 6), (4, 2)):  # black, blown-out and flat grey images
         of_class = np.flatnonzero(labels == c)
         images[of_class[:each]], images[of_class[each:2 * each]], images[of_class[2 * each:3 * each]] = 0, 255, 128
-    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(100)], "split": "train", "label": labels,
-                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    root = make_project(tmp_path / "project", _params())
-    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    assert run_stage(root, "score").returncode == 0
-    done = run_stage(root, "threshold")
-    assert done.returncode == 0, done.stderr
+    root = tmp_path / "project"
+    manifest = _five_class_project(root, images, labels)
+    done = _score_and_threshold(root)
     assert [line for line in done.stdout.splitlines() if "together" in line] == [
         "warning: threshold: the issues together (dark 14, light 14, low_information 14) flag 42 of 100 images "
         "(42%), though none alone flags more than a fifth: damage is a few percent of a real data set, so check that "
@@ -196,14 +202,9 @@ def test_a_class_taken_while_clean_val_images_keep_the_totals_low_says_so(tmp_pa
     images = rng.integers(0, 256, (200, 8, 8, 1)).astype(np.uint8)
     for c, black in ((0, 5), (1, 5), (2, 5), (3, 18), (4, 5)):
         images[np.flatnonzero((labels == c) & (split == "train"))[:black]] = 0
-    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(200)], "split": split, "label": labels,
-                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    root = make_project(tmp_path / "project", _params())
-    write_imageset(root / "data/degrade", images, manifest, [f"c{c}" for c in range(5)])
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    assert run_stage(root, "score").returncode == 0
-    done = run_stage(root, "threshold")
-    assert done.returncode == 0, done.stderr
+    root = tmp_path / "project"
+    manifest = _five_class_project(root, images, labels, split)
+    done = _score_and_threshold(root)
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
         "warning: threshold: dark flags most train images of class(es) c3 (18 of 20): a class whose images mostly "
         "score so is more likely how that class looks than damage, so check them (then leave dark out of "
@@ -269,9 +270,7 @@ def test_a_cut_that_takes_a_whole_class_says_so(tmp_path):
     # before: the 20 images of class c3 (naturally dark) were all flagged dark with exit 0 and not a word: 20
     # of 100 images is no large share of the set, but the budget's drops would take the class out of training
     root, dark_class = _dark_class_project(tmp_path / "project")
-    assert run_stage(root, "score").returncode == 0
-    done = run_stage(root, "threshold")
-    assert done.returncode == 0, done.stderr
+    done = _score_and_threshold(root)
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: dark")] == [
         "warning: threshold: dark flags most train images of class(es) c3 (20 of 20): a class whose images mostly "
         "score so is more likely how that class looks than damage, so check them (then leave dark out of "
