@@ -8,19 +8,11 @@ import numpy as np
 import pytest
 import torch
 from hostile_harness import default_params
+from test_training import _toy_data
 
 from winnow import training
 from winnow.errors import WinnowError
 from winnow.training import TrainConfig, fit, predict_proba
-
-
-def _toy_data(rng, n=120):
-    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 separates within an epoch, and their int labels."""
-    labels = np.arange(n) % 3
-    images = rng.integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
-    images[labels == 1, :6] += 150  # class 1: bright top, class 2: bright bottom
-    images[labels == 2, 6:] += 150
-    return images, labels
 
 
 @pytest.mark.hostile("training")

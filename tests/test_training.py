@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _toy_data(rng, n=120):
+    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 separates within an epoch, and their int labels."""
     labels = np.arange(n) % 3
     images = rng.integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
     images[labels == 1, :6] += 150  # class 1: bright top, class 2: bright bottom
