@@ -1,5 +1,5 @@
-"""Hostile training and evaluation, third pass: what the train stage's records say about the run that stopped early,
-and what evaluate says of the model it scores."""
+"""Hostile training, third pass: what the train stage's records say about the run that stopped early, which options a
+judge that did not learn is told to check, and the devices refused to torchrun's ranks."""
 
 import csv
 import json
