@@ -9,6 +9,11 @@ REPORT = "reports/gate.md"
 WITH_Z = CLASSES + ["z"]  # z: a class evaluate knew (the model predicts it) that the test split holds no image of
 
 
+def _false_positive_row(lines: list[str], name: str) -> list[str]:
+    """The cells of baseline's false-positive row of class ``name`` among the gate's stdout ``lines``."""
+    return next(line for line in lines if line.startswith(f"| baseline | {name} (false positives) |")).split(" | ")
+
+
 def _project_with_untested_class(tmp_path):
     """A committed base of 10 classes of 100 test images where 3 images of each class 1-9 are named the next class;
     its metrics list z too."""
@@ -36,7 +41,7 @@ def test_a_head_sending_images_into_a_class_without_test_images_fails(tmp_path):
     # 27 images lost, none gained: p = 2^-(27/1.57) (phi 1.57) ≈ 7e-6, below 0.0001 after Holm over 11 classes
     assert done.returncode == 1 and lines[-1] == ("gate: FAIL — 1 regression(s): baseline z (false positives) "
                                                   "+27.0000 (p adj < 0.0001)")
-    row = next(line for line in lines if line.startswith("| baseline | z (false positives) |")).split(" | ")
+    row = _false_positive_row(lines, "z")
     assert row[2:7] == ["1000", "27", "0.0000", "27.0000", "+27.0000"] and row[-1] == "**REGRESSED** |"
     assert ("- warning: baseline z (false positives): the test split holds no image of z, which the model predicts "
             "for 0 test image(s) at base and 27 at head, each one wrong: the row counts images, so any significant "
@@ -88,7 +93,7 @@ def test_a_head_that_halves_a_small_class_precision_fails_whatever_its_p(tmp_pat
     project, labels, _ = _project_with_small_class(tmp_path)
     done = _head_taking(project, labels, 10)
     lines = done.stdout.splitlines()
-    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    row = _false_positive_row(lines, "9")
     assert row[2:7] == ["900", "10", "0.0000", "1.0000", "+1.0000"] and row[-1] == "**REGRESSED** |"
     assert done.returncode == 1
     assert lines[-1] == ("gate: FAIL — 1 regression(s): baseline 9 (false positives) +1.0000 (p adj 0.1210)")
@@ -104,7 +109,7 @@ def test_a_small_class_whose_precision_does_not_halve_is_left_to_its_test(tmp_pa
     project, labels, _ = _project_with_small_class(tmp_path)
     done = _head_taking(project, labels, taken)
     lines = done.stdout.splitlines()
-    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    row = _false_positive_row(lines, "9")
     assert row[2:7] == ["900", str(taken), "0.0000", shown, f"+{shown}"] and row[-1] == "rise not significant |"
     assert done.returncode == 0 and lines[-1].startswith("gate: PASS")
 
@@ -130,7 +135,7 @@ def test_a_class_the_base_barely_recognises_taking_a_few_images_is_left_to_its_t
     write_variant(project, "baseline", labels, head)
     done = run_winnow(project, "gate", "--base", "HEAD")
     lines = done.stdout.splitlines()
-    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    row = _false_positive_row(lines, "9")
     assert row[2:7] == ["900", "4", "0.0000", "0.0400", "+0.0400"] and row[-1] == "rise not significant |"
     assert done.returncode == 0 and lines[-1].startswith("gate: PASS")
 
@@ -155,16 +160,16 @@ def test_a_class_named_like_the_overall_row_beside_a_class_without_test_images_i
     assert "| baseline | all (accuracy) (false positives) | 900 | 0 | 0.0000 | 0.0000 | +0.0000 |" in done.stdout
     assert [line for line in lines if line.startswith("- warning: baseline ")] == [
         "- warning: baseline z (false positives): the test split holds no image of z, which the model predicts for 3 "
-        "test image(s) at base and 3 at head, each one wrong: the row counts images, so any significant rise regresses; "
-        "give the test split images of every class"]
+        "test image(s) at base and 3 at head, each one wrong: the row counts images, so any significant rise "
+        "regresses; give the test split images of every class"]
 
 
 @pytest.mark.hostile("gate")
 def test_a_small_class_the_base_names_3_times_fails_as_it_takes_10(tmp_path):
     # class 9 of 10 test images, 3 named right at base (recall 0.3, precision 1.00), 7 named 8; the head mends the
     # base's 10 errors elsewhere and sends 10 other images into 9 (precision 3/13 = 0.23), its test blind (p adj 0.12
-    # as above). Its 10 new false positives
-    # are all its test images, not a few that seed noise moves: fails whatever its p
+    # as above). Its 10 new false positives are all its test images, not a few that seed noise moves: fails whatever
+    # its p
     project, labels, base = _project_with_small_class(tmp_path)
     base[900:907] = "8"
     for variant in ("baseline", "pruned"):
@@ -176,7 +181,7 @@ def test_a_small_class_the_base_names_3_times_fails_as_it_takes_10(tmp_path):
     write_variant(project, "baseline", labels, head)
     done = run_winnow(project, "gate", "--base", "HEAD")
     lines = done.stdout.splitlines()
-    row = next(line for line in lines if line.startswith("| baseline | 9 (false positives) |")).split(" | ")
+    row = _false_positive_row(lines, "9")
     assert row[2:7] == ["900", "10", "0.0000", "1.0000", "+1.0000"] and row[-1] == "**REGRESSED** |"
     assert done.returncode == 1
     assert lines[-1] == "gate: FAIL — 1 regression(s): baseline 9 (false positives) +1.0000 (p adj 0.1210)"
