@@ -14,6 +14,7 @@ import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_hostile_cleaners_more import _project
+from test_hostile_valuation import with_params
 from winnow import judges
 from winnow.neighbours import Space, cleanse, evidence, vote
 from winnow.report_grids import judge_note
@@ -276,10 +277,7 @@ def test_a_knn_k_wider_than_a_class_names_the_class_and_how_far_to_lower_it(tmp_
     # measures, so knn_k lowered to 21 was warned again with nothing to say how far; at b's 20 it is silent
     lines = {}
     for knn_k in (25, 20):
-        project = _imbalanced(tmp_path / str(knn_k), separable=True)
-        params = yaml.safe_load((project / "params.yaml").read_text())
-        params["data_valuation"] = {**params["data_valuation"], "knn_k": knn_k}
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        project = with_params(_imbalanced(tmp_path / str(knn_k), separable=True), {"knn_k": knn_k})
         done = run_stage(project, "data_valuation")
         assert done.returncode == 0, done.stdout + done.stderr
         lines[knn_k] = [line for line in done.stdout.splitlines() if "warning" in line]
