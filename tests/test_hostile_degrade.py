@@ -1,7 +1,8 @@
 """Hostile degrade.perturbations (a probe's findings): a combination of perturbations that each pass on
 their own but together give labels of a removed class, empty a class, overflow into black copies, or
 advise a setting that is already set. Each case runs the real degrade stage on a tiny data/ingest (three
-classes of random 8x8 images) and asserts the one line, or the exact data, a user gets."""
+classes of random 8x8 images) and asserts the one line, or the exact data, a user gets; the study cases check
+that the study reads the rows such settings take as degrade picks them."""
 
 import json
 
@@ -13,6 +14,7 @@ from hostile_harness import (
     assert_error_line, assert_nothing_left, files_under, make_project, params_with, run_stage,
 )
 from winnow.imageset import write_imageset
+from winnow.study_runs import ran_as_listed
 
 CLASSES = ["a", "b", "c"]
 
@@ -188,18 +190,20 @@ def test_half_the_train_split_overwritten_by_copies_fits_an_odd_train_split(tmp_
     assert json.loads((project / "metrics/degrade.json").read_text())["train"] == {"before": 27, "after": 27}
 
 
+def _collected(name: str, perturbations: list[dict], after: int, rows: dict[str, int]) -> dict:
+    """An experiment as the study collects it: degrade's ``perturbations`` on 27 train images, ``after`` train rows
+    after them and ``rows`` of each kind in metrics/degrade.json."""
+    return {"experiment": name, "params": {"degrade": {"perturbations": perturbations}},
+            "metrics": {"metrics/degrade.json": {"train": {"before": 27, "after": after}, "kind": rows}}}
+
+
 @pytest.mark.hostile("study")
-def test_study_keeps_a_run_of_half_copies_on_an_odd_train_split(tmp_path):
+def test_study_keeps_a_run_of_half_copies_on_an_odd_train_split():
     # the study reads the rows a share takes as degrade picks them: 13 copies of 27 rows at fraction 0.5 is the run's
     # own damage, not one saved over another run's outputs
-    from winnow.study_runs import ran_as_listed
-
-    def run(copies):
-        return {"experiment": f"copies{copies}", "params": {"degrade": {"perturbations": [
-            {"kind": "exact_duplicate", "fraction": 0.5}]}}, "metrics": {"metrics/degrade.json": {
-                "train": {"before": 27, "after": 27}, "kind": {"exact_duplicate": copies}}}}
-
-    kept, note = ran_as_listed([run(13), run(14)])
+    halves = [{"kind": "exact_duplicate", "fraction": 0.5}]
+    kept, note = ran_as_listed([_collected(f"copies{copies}", halves, 27, {"exact_duplicate": copies})
+                                for copies in (13, 14)])
     assert [exp["experiment"] for exp in kept] == ["copies13"]
     assert note.endswith("copies14 (14 rows of exact_duplicate, where its params take 13)")
 
@@ -226,36 +230,26 @@ def test_fractions_that_add_up_to_one_fit_an_odd_train_split(tmp_path, perturbat
 
 
 @pytest.mark.hostile("study")
-def test_study_keeps_a_run_whose_fractions_add_up_to_one_on_an_odd_train_split(tmp_path):
+def test_study_keeps_a_run_whose_fractions_add_up_to_one_on_an_odd_train_split():
     # the study reads the images a share takes as degrade picks them beside the others: symmetric_noise 14 and blur
     # 13 of 27 is the run's own damage, and 14 blurred images another run's
-    from winnow.study_runs import ran_as_listed
-
-    def run(blurred):
-        return {"experiment": f"blur{blurred}", "params": {"degrade": {"perturbations": [
-            {"kind": "symmetric_noise", "fraction": 0.5}, {"kind": "blur", "fraction": 0.5, "method": "box",
-                                                          "kernel": 3}]}}, "metrics": {"metrics/degrade.json": {
-                "train": {"before": 27, "after": 27}, "kind": {"symmetric_noise": 14, "blur": blurred}}}}
-
-    kept, note = ran_as_listed([run(13), run(14)])
+    halves = [{"kind": "symmetric_noise", "fraction": 0.5},
+              {"kind": "blur", "fraction": 0.5, "method": "box", "kernel": 3}]
+    kept, note = ran_as_listed([_collected(f"blur{blurred}", halves, 27, {"symmetric_noise": 14, "blur": blurred})
+                                for blurred in (13, 14)])
     assert [exp["experiment"] for exp in kept] == ["blur13"]
     assert note.endswith("blur14 (14 rows of blur, where its params take 13)")
 
 
 @pytest.mark.hostile("study")
-def test_study_checks_a_run_whose_added_copies_gave_an_image_back(tmp_path):
+def test_study_checks_a_run_whose_added_copies_gave_an_image_back():
     # found by review: symmetric_noise 0.5 then exact_duplicate 0.5 add on 27 train images is 14 noisy images and 13
     # added copies (the later gives one back to fit), 40 rows; the study took round(0.5 * rows) copies, found no count
     # of rows drawn from that made 40 and checked nothing, keeping a run saved over another's outputs (13 noisy)
-    from winnow.study_runs import ran_as_listed
-
-    def run(noisy):
-        perturbations = [{"kind": "symmetric_noise", "fraction": 0.5},
+    noise_then_copies = [{"kind": "symmetric_noise", "fraction": 0.5},
                          {"kind": "exact_duplicate", "fraction": 0.5, "mode": "add"}]
-        return {"experiment": f"noisy{noisy}", "params": {"degrade": {"perturbations": perturbations}},
-                "metrics": {"metrics/degrade.json": {"train": {"before": 27, "after": 40},
-                                                     "kind": {"symmetric_noise": noisy, "exact_duplicate": 13}}}}
-
-    kept, note = ran_as_listed([run(14), run(13)])
+    kept, note = ran_as_listed([
+        _collected(f"noisy{noisy}", noise_then_copies, 40, {"symmetric_noise": noisy, "exact_duplicate": 13})
+        for noisy in (14, 13)])
     assert [exp["experiment"] for exp in kept] == ["noisy14"]
     assert note.endswith("noisy13 (13 rows of symmetric_noise, where its params take 14)")
