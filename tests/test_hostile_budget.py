@@ -668,14 +668,22 @@ def test_a_trusted_npz_label_beyond_the_data_sets_classes_names_them(tmp_path):
     assert_nothing_left(project, before)
 
 
+def budget_stage():
+    """stages/budget.py loaded as a module, for a case to stub its trainings before calling its main()."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage
+
+
 @pytest.mark.hostile("intermediates")
 def test_val_pictures_labelled_two_ways_are_no_judge_for_the_represent_judges_training_to_stand_in_for_none(
         tmp_path, monkeypatch):
     # before: with two val copies of one picture labelled two ways left out of the judge, none's model check was
     # still the represent judge's training, whose epoch was chosen on all of val, conflicting copies included,
     # while the winner's training chose its epoch on val without them: "trained exactly so" it was not
-    import importlib.util
-
     c = case()
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
                           params={"budget": {"check": True}})
@@ -683,9 +691,7 @@ def test_val_pictures_labelled_two_ways_are_no_judge_for_the_represent_judges_tr
     pair = groups.index[groups["id"].isin(["val-0000", "val-0300"])]  # labelled left and middle
     groups.loc[pair, "group"], groups.loc[pair, "group_size"] = groups.loc[pair[0], "group"], 2
     write_table(project / "data/dedup/groups.parquet", groups)
-    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = budget_stage()
     judged_on = []
 
     def fit(images, labels, val_images, val_labels, **_):  # a model naming the left class for every image
@@ -710,7 +716,6 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     # before: the line read "all not measured better, so its label decisions are held back, pruned applies none" and
     # the page "pruned applies none", beside a filters row the probe had judged, with no filters check and no word of
     # why: the probe had scored the 183 dark drops more than a tie below none, so they were never checked alone
-    import importlib.util
     from types import SimpleNamespace
 
     from winnow.training import TrainConfig
@@ -720,9 +725,7 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     fixes = issues_table(ids[c.planted], relabel_to=c.true[c.planted], confidence=np.linspace(1, 0.5, 120))
     project = write_state(tmp_path / "p", c, issues=fixes, trusted=False, params={"budget": {"check": True}})
     flag_dark(project, ids[(c.true == 0) & (c.train_x[:, 0] > -3)])  # every left image right of its centre
-    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = budget_stage()
     monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
     # the represent judge, trained as the train section and seed say, stands in for none (c3a3b4e reads its config: a
     # None judge was an AttributeError there)
@@ -746,15 +749,14 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
 
 
 @pytest.mark.hostile("intermediates")
-@pytest.mark.parametrize("judge_lr, judge_seed, trained_by", [(0.5, 5, "budget"), (None, 6, "budget"),
-                                                             (None, None, "budget"), (None, 5, "represent")],
-                         ids=["other_lr", "other_seed", "seed_unknown", "alike"])
+@pytest.mark.parametrize("judge_lr, judge_seed, trained_by, trainings", [
+    (0.5, 5, "budget", 2), (None, 6, "budget", 2), (None, None, "budget", 2), (None, 5, "represent", 1),
+], ids=["other_lr", "other_seed", "seed_unknown", "alike"])
 def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_section_says(
-        tmp_path, monkeypatch, judge_lr, judge_seed, trained_by):
+        tmp_path, monkeypatch, judge_lr, judge_seed, trained_by, trainings):
     # before: budget compared params.yaml's train section with represent's, not with the judge as it was trained, so
     # after an edit of train.lr the stage run alone (`dvc repro -s budget`, or by hand) took the old judge as none;
     # found in review: so it did after an edit of seed (to 5 here), which the judge's checkpoint did not record
-    import importlib.util
     from types import SimpleNamespace
 
     from winnow.training import TrainConfig
@@ -766,9 +768,7 @@ def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_s
     config = TrainConfig.from_params(params["train"])
     judge = SimpleNamespace(config=config if judge_lr is None else dataclasses.replace(config, lr=judge_lr),
                             seed=judge_seed)
-    spec = importlib.util.spec_from_file_location("budget_stage", ROOT / "stages/budget.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = budget_stage()
     fits = []
     monkeypatch.setattr(stage, "fit", lambda *args, **_: fits.append(len(args[1])))
     monkeypatch.setattr(stage, "load", lambda *_, **__: (judge, []))
@@ -777,7 +777,7 @@ def test_the_represent_judge_stands_in_for_none_only_when_trained_as_the_train_s
     stage.main()
     check = json.loads((project / "metrics/budget.json").read_text())["model_check"]
     assert check["none_trained_by"] == trained_by
-    assert len(fits) == (2 if trained_by == "budget" else 1)
+    assert len(fits) == trainings  # none's training, where budget trains it, and the winner's
 
 
 def test_a_checkpoint_keeps_the_seed_its_model_was_trained_with(tmp_path, rng):
