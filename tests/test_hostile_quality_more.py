@@ -234,7 +234,6 @@ def test_an_issue_whose_planted_images_another_explains_has_no_f1(project):
                                  "tp": 0, "fp": 0, "fn": 0}
 
 
-
 def test_a_detector_that_found_none_of_its_planted_images_keeps_f1_zero():
     # 0383aef made F1 null wherever precision was, so the default run's light (98 planted, none flagged) read
     # "f1": null in metrics/threshold.json, an undefined score where the detector failed: F1 = 2 tp / (2 tp + fp + fn)

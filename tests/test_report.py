@@ -228,9 +228,10 @@ def test_each_cleaners_judge_shows_its_measured_strength(project, full_report):
         def down(share):  # one decimal of a percentage, rounded down
             return f"{int(share * 1000) / 10:.1f}%"
         largest = f" (naming the largest val class for every image: {down(judge['val_largest_class_share'])})"
-        assert (f"is right on {down(judge['val_accuracy'])} of val images{largest}; after {judge['planted_flips']} of the val "
-                f"labels were flipped on purpose, {down(judge['relabel_precision'])} of its {judge['val_relabels']} val "
-                f"relabels restored the original label{few} (bound {judge['relabel_min_precision']:g})") in note
+        assert (f"is right on {down(judge['val_accuracy'])} of val images{largest}; after {judge['planted_flips']} "
+                f"of the val labels were flipped on purpose, {down(judge['relabel_precision'])} of its "
+                f"{judge['val_relabels']} val relabels restored the original label{few} "
+                f"(bound {judge['relabel_min_precision']:g})") in note
         verdict = ("relabels allowed" if judge["relabels_allowed"]
                    else f"relabels not trusted: {judge['relabels_blocked']} became drops")
         assert verdict in note
