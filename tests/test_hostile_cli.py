@@ -664,6 +664,16 @@ def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
         check_output(tmp_path / ("a" + name), option="--out")  # one byte more does not
 
 
+def _help(capsys, args: list[str]) -> str:
+    """What `winnow ARGS --help` prints, run in process (exit status 0 asserted)."""
+    from winnow import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main([*args, "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
 @pytest.mark.hostile("params")
 @pytest.mark.parametrize(("args", "said"), [
     (["study", "collect"], "experiments -> plots/study/study.csv and PNGs"),
@@ -675,12 +685,8 @@ def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
 def test_an_actions_help_says_what_it_does(capsys, args, said):
     # found by probing: `winnow study collect --help` listed the options alone; what the action does was said only by
     # `winnow study --help`, one level up
-    from winnow import cli
-
-    with pytest.raises(SystemExit) as done:
-        cli.main([*args, "--help"])
-    usage, description, *_ = capsys.readouterr().out.split("\n\n")
-    assert (done.value.code, " ".join(description.split())) == (0, said)
+    _usage, description, *_ = _help(capsys, args).split("\n\n")
+    assert " ".join(description.split()) == said
 
 
 @pytest.mark.hostile("params")
@@ -688,10 +694,5 @@ def test_an_actions_help_says_what_it_does(capsys, args, said):
 def test_every_repo_option_says_its_default(capsys, command):
     # found by review: `compare --help` and `gate --help` hid --repo's default, the current folder, which
     # `study collect --help` gave; a user could not tell what ran without --repo
-    from winnow import cli
-
-    with pytest.raises(SystemExit) as done:
-        cli.main([*command, "--help"])
-    shown = " ".join(capsys.readouterr().out.split())
-    assert done.value.code == 0
+    shown = " ".join(_help(capsys, command).split())
     assert shown.split("--repo REPO ", 1)[1].split(" --", 1)[0].endswith("(default: here)")
