@@ -210,20 +210,25 @@ def test_a_variant_rule_that_would_pass_a_rate_not_measured_is_refused(project, 
         "expect_column_max_to_be_between or expect_column_min_to_be_between")
 
 
-@pytest.mark.hostile("intermediates")
-def test_a_flagged_rate_with_every_quality_issue_left_out_is_not_measured(project, tmp_path):
-    # before: with threshold.issues empty no image is examined for quality, flags.parquet is all False, and pruned's
-    # flagged-image rate passed at 0.0 (variant.yaml: a rate nobody measured fails)
+def _contracts_of_no_quality_issue(project, tmp_path, params: dict):
+    """The contracts stage's finished run (exit 0) in a copy of ``project`` under ``params`` with every quality
+    issue left out (threshold.issues empty), and pruned's metrics/contracts file."""
     root = Path(shutil.copytree(project, tmp_path / "project"))
-    params = _params(("baseline", "pruned"))
     params["threshold"]["issues"] = {}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     done = run_stage(root, "contracts")
     assert done.returncode == 0, done.stderr
+    return done, json.loads((root / "metrics/contracts/pruned.json").read_text())
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_flagged_rate_with_every_quality_issue_left_out_is_not_measured(project, tmp_path):
+    # before: with threshold.issues empty no image is examined for quality, flags.parquet is all False, and pruned's
+    # flagged-image rate passed at 0.0 (variant.yaml: a rate nobody measured fails)
+    done, pruned = _contracts_of_no_quality_issue(project, tmp_path, _params(("baseline", "pruned")))
     assert ("contracts: threshold.issues lists no issue, so no image was examined for quality; the flagged-image "
             "rate counts as not measured and fails its rule (set contracts.bounds.max_flagged_rate null to leave "
             "that rule out)") in done.stdout.splitlines()
-    pruned = json.loads((root / "metrics/contracts/pruned.json").read_text())
     assert pruned["flagged_rate"] is None
     assert ("variant[pruned]: flagged-image rate: observed not measured, bound <= 0.05 "
             "(expect_column_max_to_be_between(flagged_rate))") in pruned["failures"]
@@ -233,17 +238,12 @@ def test_a_flagged_rate_with_every_quality_issue_left_out_is_not_measured(projec
 def test_every_quality_issue_left_out_passes_once_the_flagged_rate_rule_is_left_out(project, tmp_path):
     # before: the not-measured line named no way out, so under enforce a set whose quality issues were all left out
     # on purpose could not train pruned whatever was rerun; its fix, max_flagged_rate null, leaves the rule out
-    root = Path(shutil.copytree(project, tmp_path / "project"))
     # max_duplicate_rate left out too: the fixture's pruned keeps copies, a failure of its own
     params = _params(("baseline", "pruned"), mode="enforce",
                      bounds=BOUNDS | {"max_flagged_rate": None, "max_duplicate_rate": None})
-    params["threshold"]["issues"] = {}
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    done = run_stage(root, "contracts")
-    assert done.returncode == 0, done.stderr
+    done, pruned = _contracts_of_no_quality_issue(project, tmp_path, params)
     assert [line for line in done.stdout.splitlines() if "flagged" in line] == [
         "contracts: variant: flagged-image rate left out (max_flagged_rate is null)"]
-    pruned = json.loads((root / "metrics/contracts/pruned.json").read_text())
     assert (pruned["flagged_rate"], pruned["failures"]) == (None, [])
 
 
