@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hostile_harness import _env
 from winnow import cli
 from winnow.errors import WinnowError
 from winnow.experiments import experiments_from_show
@@ -986,10 +987,8 @@ def test_queue_checks_the_sizes_against_the_images_the_params_make(ingested_proj
     # where DVC says it is what the workspace's params make
     (ingested_project / "dvc.yaml").write_text(INGEST_STAGE)
     (ingested_project / "ingest.py").write_text(INGEST_SCRIPT.format(src=str(ROOT / "src"), tests=str(ROOT / "tests")))
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "DVC_NO_ANALYTICS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for command in (["init", "-q", "--no-scm"], ["repro", "-q"]):
-        done = subprocess.run([sys.executable, "-m", "dvc", *command], capture_output=True, text=True, env=env)
+        done = subprocess.run([sys.executable, "-m", "dvc", *command], capture_output=True, text=True, env=_env())
         assert done.returncode == 0, done.stdout + done.stderr
     assert cli.main(["study", "queue", "--sweeps", "strength", "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
