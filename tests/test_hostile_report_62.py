@@ -2,13 +2,10 @@
 cleaner is not among pruned.cleaners and another cleaner dropped the same images. The expected counts are worked
 out here from the rows, never read back from winnow's own output."""
 
-import importlib.util
-
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT
-from test_hostile_report_more import plain, tiny_imageset
+from test_hostile_report_more import plain, report_stage, tiny_imageset
 from winnow.report_valuation import valuation_section
 from winnow.variants import apply_decisions, baseline_rows
 
@@ -18,9 +15,7 @@ def test_valuation_left_out_of_the_cleaners_says_how_many_of_its_images_pruned_d
     # found by probing: with data_valuation left out of pruned.cleaners (the default) and the budget shipping
     # embedding-clean's drops, which fall on the same mislabelled images, the page read "decided drop 2; of those,
     # pruned applies none", as if pruned still trained on both, while it had dropped one of them
-    spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages/report.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = report_stage()
     baseline = baseline_rows(pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "split": "train", "label": [0, 1, 0, 1]}))
     # embedding-clean drops t1, which data-valuation also decided to drop (t0, t1)
     rows = apply_decisions(baseline, pd.DataFrame({"id": ["t1"], "action": ["drop"], "label": [-1],

@@ -374,20 +374,26 @@ def test_a_large_image_is_shrunk_to_a_tile_in_the_report():
     assert Image.open(io.BytesIO(image_png(np.zeros((28, 28, 1), np.uint8)))).size == (84, 84)
 
 
+def report_stage():
+    """stages/report.py loaded as a module, for a case to call its helpers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages/report.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage
+
+
 @pytest.mark.hostile("report")
 def test_the_drops_pruned_makes_count_those_two_cleaners_shared_and_a_persons():
     # found by a review: an image both threshold and data-valuation dropped was counted under
     # threshold+data_valuation.drop, and the report's "of those, pruned applies" left it out of both. Found by
     # probing: a person's accept of dedup's drop that the budget had cut is stage review, so the page read "dedup
     # marks 1 train image(s) to remove; the pruned variant drops 0 of them" beside a pruned that had dropped it
-    import importlib.util
-
     from winnow.variants import apply_decisions, baseline_rows
     from winnow.verdicts import apply_verdicts
 
-    spec = importlib.util.spec_from_file_location("report_stage", ROOT / "stages/report.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = report_stage()
     baseline = baseline_rows(pd.DataFrame({"id": [f"t{i}" for i in range(6)], "split": "train", "label": 0}))
     decisions = pd.DataFrame({"id": ["t0", "t0", "t1", "t2"], "action": ["drop", "drop", "drop", "relabel"],
                               "label": [-1, -1, -1, 1], "reason": ["dark", "negative_value", "near_duplicate", "x"],
