@@ -538,14 +538,19 @@ DIGITS_ONLY_PIXELS = [  # 8x8 grey pixels whose digest is 0065817473709735: deci
     87, 99, 130, 239, 162, 144, 236, 117, 107, 165, 254, 226, 123]
 
 
+def write_digits_only_pixels(project: Path, image_id: str) -> None:
+    """:data:`DIGITS_ONLY_PIXELS` under ``image_id`` in data/degrade (8x8 grey), its label unchanged."""
+    data = read_imageset(project / "data/degrade")
+    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
+    images[manifest.index[manifest["id"] == image_id][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
+    write_imageset(project / "data/degrade", images, manifest, data.classes)
+
+
 @pytest.mark.hostile("review")
 def test_a_digest_of_digits_a_spreadsheet_stripped_of_its_leading_zero_is_the_same_picture(project):
     # before: "showed pixels of digest '379815144627617', and data/degrade holds other pixels": 4 of MNIST-5k's
     # digests are decimal digits alone, and a spreadsheet saves 0379815144627617 as a number
-    data = read_imageset(project / "data/degrade")
-    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
-    images[manifest.index[manifest["id"] == "train-07"][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
-    write_imageset(project / "data/degrade", images, manifest, data.classes)
+    write_digits_only_pixels(project, "train-07")
     assert run_winnow(project, "review", "export").returncode == 0  # the queue shows the new picture
     (project / "mine.csv").write_text("id,verdict,given,digest,action\ntrain-07,accept,dog,65817473709735,drop\n")
     done = run_winnow(project, "review", "import", "mine.csv")

@@ -5,16 +5,14 @@ the person meant, or in one `error:` line and nothing written."""
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_winnow
 from review_project import digest, exported  # noqa: F401  (exported: a fixture)
 from test_hostile_review import (
-    DIGITS_ONLY_PIXELS, HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row,
+    HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row, write_digits_only_pixels,
 )
-from winnow.imageset import read_imageset, write_imageset
 
 
 @pytest.fixture
@@ -179,10 +177,7 @@ def test_a_digest_a_spreadsheet_saved_as_a_number_in_the_verdicts_file_is_named_
     # variants' refusals advise) and saved turns a digest of decimal digits (0065817473709735) into 6.58175E+13, and
     # variants said "its pixels changed since the review (digest '6.58175E+13' then, ...): export and review again":
     # the pixels had not changed, and the verdicts file met the same spreadsheet again
-    data = read_imageset(project / "data/degrade")
-    images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
-    images[manifest.index[manifest["id"] == "train-07"][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
-    write_imageset(project / "data/degrade", images, manifest, data.classes)
+    write_digits_only_pixels(project, "train-07")
     assert digest(project, "train-07") == "0065817473709735"
     (project / "reviews/verdicts.csv").write_text(HEADER + row(project, "train-08,accept,-1,-1,2") + "\n"
                                                   + f"train-07,reject,1,-1,1,6.58175E+13,{classes_key(project)}\n")
