@@ -59,6 +59,12 @@ def write_variant(repo: Path, variant: str, labels: np.ndarray, predicted: np.nd
     write_metrics(repo, variant, headline(summary))
 
 
+def write_both_variants(repo: Path, labels: np.ndarray, predicted: np.ndarray, *, classes=CLASSES) -> None:
+    """:func:`write_variant` of baseline and pruned alike: both evaluated with the same ``predicted``."""
+    for variant in ("baseline", "pruned"):
+        write_variant(repo, variant, labels, predicted, classes=classes)
+
+
 def write_metrics(repo: Path, variant: str, metrics: dict) -> None:
     """A metrics file as given (json allows NaN and Infinity, as Python's json writes them)."""
     path = repo / metrics_path(variant)

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from gate_repo import CLASSES, commit, git, init, labels_of, write_metrics, write_variant, wrong_on
+from gate_repo import (
+    CLASSES, commit, git, init, labels_of, write_both_variants, write_metrics, write_variant, wrong_on,
+)
 from hostile_harness import (
     ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, refused_line,
     run_stage, run_winnow,
@@ -29,8 +31,7 @@ def gate_project(tmp_path, gate=None):
     """A committed base where baseline and pruned were evaluated on 1,000 test images."""
     project = make_project(tmp_path / "project", default_params() | {"gate": gate or default_params()["gate"]})
     labels = labels_of()
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, wrong_on(labels, [1, 2]))
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
     return init(project)
 
 
@@ -802,8 +803,7 @@ def test_a_project_in_a_folder_of_its_git_repository_is_gated(tmp_path):
     repository's root, so every gated file read as invalid JSON. A regression must be found there too."""
     project = make_project(tmp_path / "mono" / "project")
     labels = labels_of()
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, wrong_on(labels, [1, 2]))
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
     init(tmp_path / "mono")
     write_variant(project, "pruned", labels, wrong_on(labels, range(100)))  # class 0 lost every image
     done, before = gate(project)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from gate_repo import CLASSES, commit, init, labels_of, write_variant
+from gate_repo import CLASSES, commit, init, labels_of, write_both_variants, write_variant
 from hostile_harness import default_params, make_project, run_winnow
 
 REPORT = "reports/gate.md"
@@ -22,8 +22,7 @@ def _project_with_untested_class(tmp_path):
     base = labels.copy()
     for c in range(1, 10):
         base[[c * 100 + k for k in range(3)]] = CLASSES[(c + 1) % 10]
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, base, classes=WITH_Z)
+    write_both_variants(project, labels, base, classes=WITH_Z)
     return init(project), labels, base
 
 
@@ -71,8 +70,7 @@ def _project_with_small_class(tmp_path):
     base = labels.copy()
     for row in [c * 100 + 50 for c in range(9)] + [51]:
         base[row] = CLASSES[(CLASSES.index(labels[row]) + 1) % 9]
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, base)
+    write_both_variants(project, labels, base)
     return init(project), labels, base
 
 
@@ -126,8 +124,7 @@ def test_a_class_the_base_barely_recognises_taking_a_few_images_is_left_to_its_t
     base = labels.copy()
     base[900:996] = "8"
     base[[10, 110, 210, 310]] = ["1", "2", "3", "4"]
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, base)
+    write_both_variants(project, labels, base)
     init(project)
     head = base.copy()
     head[[10, 110, 210, 310]] = labels[[10, 110, 210, 310]]
@@ -151,8 +148,7 @@ def test_a_class_named_like_the_overall_row_beside_a_class_without_test_images_i
     labels = labels_of(classes=names)
     base = labels.copy()
     base[[5, 105, 205]] = "z"
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, base, classes=names + ["z"])
+    write_both_variants(project, labels, base, classes=names + ["z"])
     init(project)
     done = run_winnow(project, "gate", "--base", "HEAD", "--all")
     lines = done.stdout.splitlines()
@@ -172,8 +168,7 @@ def test_a_small_class_the_base_names_3_times_fails_as_it_takes_10(tmp_path):
     # its p
     project, labels, base = _project_with_small_class(tmp_path)
     base[900:907] = "8"
-    for variant in ("baseline", "pruned"):
-        write_variant(project, variant, labels, base)
+    write_both_variants(project, labels, base)
     commit(project)
     head = labels.copy()  # the base's 10 errors elsewhere mended
     head[900:907] = "8"
