@@ -3,6 +3,7 @@ judge that did not learn is told to check, and the devices refused to torchrun's
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,12 @@ from test_training import _toy_data
 from winnow import training
 from winnow.errors import WinnowError
 from winnow.training import TrainConfig, fit, predict_proba
+
+
+def _plotted_val_acc(live: Path) -> dict[int, float]:
+    """The val accuracy dvclive plotted under ``live``, by step."""
+    with open(live / "plots/metrics/val_acc.tsv") as rows:
+        return {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
 
 
 @pytest.mark.hostile("training")
@@ -28,8 +35,7 @@ def test_the_summary_of_a_run_that_stopped_early_gives_the_kept_epochs_step(tmp_
     assert (trained.best_epoch, len(trained.history)) == (1, 3)  # val accuracy 1.0 from epoch 1: patience 2 ends at 3
     summary = json.loads((tmp_path / "live/metrics.json").read_text())
     assert (summary["step"], summary["best_epoch"], summary["stopped_epoch"]) == (0, 1, 3)  # dvclive counts from 0
-    with open(tmp_path / "live/plots/metrics/val_acc.tsv") as rows:
-        logged = {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
+    logged = _plotted_val_acc(tmp_path / "live")
     assert sorted(logged) == [0, 1, 2]  # every epoch run is still plotted
     assert logged[summary["step"]] == summary["val_acc"]
 
@@ -114,6 +120,5 @@ def test_the_summary_gives_the_step_of_a_kept_epoch_inside_the_run(tmp_path, rng
     summary = json.loads((tmp_path / "live/metrics.json").read_text())
     assert (trained.best_epoch, summary["step"], summary["stopped_epoch"]) == (2, 1, 4)
     assert (summary["val_acc"], summary["val_loss"]) == (0.8, 0.4)
-    with open(tmp_path / "live/plots/metrics/val_acc.tsv") as rows:
-        logged = {int(row["step"]): float(row["val_acc"]) for row in csv.DictReader(rows, delimiter="\t")}
+    logged = _plotted_val_acc(tmp_path / "live")
     assert logged == {0: 0.5, 1: 0.8, 2: 0.7, 3: 0.6}
