@@ -16,7 +16,7 @@ from winnow.imageset import read_imageset
 
 
 @pytest.mark.hostile("training")
-def test_a_gan_batch_smaller_than_the_classes_trains_every_class(tmp_path):
+def test_a_gan_batch_smaller_than_the_classes_trains_every_class():
     # before: the fakes of a batch of 4 asked for classes 0-3 only, so on 6 classes the generator's embedding of
     # classes 4 and 5 stayed as initialised (their samples drawn by an untrained embedding); on 100 classes and the
     # default batch of 64, classes 64-99 did
