@@ -38,7 +38,9 @@ _NATIVE_EXIT = ("ended with status {status} before any Python code could say why
 # allocation under `ulimit -v`, forever) never runs the handler that would end it in one line
 TERM_GRACE = 30.0
 # how often a parent run by DVC looks whether dvc still runs: DVC passes on no signal sent to it alone, so a stage
-# whose dvc was killed or timed out ran on, and later wrote whole outputs that no lock entry names
+# whose dvc was killed or timed out ran on, and later wrote whole outputs that no lock entry names. Every parent
+# wakes this often: Python runs a signal's handler between bytecodes, so a SIGINT landing after the last check and
+# before a blocking waitpid began waited for the child to end (a test's stage slept its 60 s under load)
 DVC_POLL = 0.5
 # before: it said "nothing was written", while an output written as the stage goes (gan-synthesize's models/gan.pt,
 # after every epoch) or moved into place as the stop came stayed whole in place
@@ -187,19 +189,19 @@ def _ended(pid: int, start: int) -> bool:
 
 
 def _wait(child: int, *, stop: Callable[[], None]) -> int:
-    """``child``'s wait status. Run by DVC (:data:`_RAN_BY`), the wait looks every :data:`DVC_POLL` seconds
-    whether dvc has ended, and then calls ``stop`` once; signals sent meanwhile are handled as they come."""
-    if _RAN_BY:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # pending, it ends the wait at once
-        try:
-            while not dvc_ended():
-                pid, status = os.waitpid(child, os.WNOHANG)
-                if pid:
-                    return status
-                signal.sigtimedwait({signal.SIGCHLD}, DVC_POLL)
-            stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    """``child``'s wait status. The wait wakes every :data:`DVC_POLL` seconds, so a signal's handler runs within
+    that however the signal fell; run by DVC (:data:`_RAN_BY`), it also looks whether dvc has ended, and then calls
+    ``stop`` once and waits for the child to end."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # pending, it ends the wait at once
+    try:
+        while not dvc_ended():
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                return status
+            signal.sigtimedwait({signal.SIGCHLD}, DVC_POLL)
+        stop()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return os.waitpid(child, 0)[1]
 
 
