@@ -125,8 +125,7 @@ def main() -> None:
                 # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
                 raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
                                   f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); "
-                                  + (", or ".join(advice for advice in (out, noisier) if advice)
-                                     or "leave those images out of the train set"))
+                                  + either(out, noisier, otherwise="leave those images out of the train set"))
             if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
                 raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
                                   f"{changed}leave those images out of the train set")
@@ -272,10 +271,15 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
     out = take_out(op, policy, ops=ops)
-    fix = (f"raise {knob}" if op == "noise" else ", or ".join(advice for advice in (noisier, out) if advice)
-           or "leave those images out of the train set")
+    fix = (f"raise {knob}" if op == "noise"
+           else either(noisier, out, otherwise="leave those images out of the train set"))
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
+
+
+def either(*advice: str | None, otherwise: str) -> str:
+    """The pieces of ``advice`` given (None: none), joined by ", or ", in their order; ``otherwise`` where none is."""
+    return ", or ".join(piece for piece in advice if piece) or otherwise
 
 
 def _mean(values: np.ndarray) -> float | None:
