@@ -1,0 +1,171 @@
+"""Copies that are duplicates, not augmentation: the balance stage's checks of what
+:func:`winnow.balance.balanced_augment` made, before the balanced variant is written. A policy whose copies mostly
+equal their source (or lie within :data:`NEAR_LEVELS` grey levels of it), or each other, is refused with the setting
+that changes them; fewer such copies are a warning. The advice names the fixed policy's settings
+(``balance.policy``) or the search's (``augment_search``), whichever made the copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from winnow.balance import Balanced
+from winnow.configs import GEOMETRIC_OPS, Policy
+from winnow.errors import WinnowError
+from winnow.imageset import largest_differences, pixel_digest
+
+# the ops that leave an image of one colour as it is at any magnitude: geometry (the uncovered pixels take its border
+# colour, or its edge pixel), contrast (about its own mean) and cutout (painted its border colour); brightness too,
+# on black or clipped white
+COLOUR_BLIND = (*GEOMETRIC_OPS, "contrast", "cutout")
+# the ops without a strength: each does one thing to an image at every magnitude, so no magnitude changes a copy of an
+# image it leaves as it is (a mirror-symmetric image flipped, a mid-grey one inverted), and every copy of an image
+# made by the same of them alone is one image
+NO_STRENGTH = ("flip", "invert")
+# copies within this many grey levels of their source at every pixel are duplicates, not augmentation: magnitude
+# 0.001 left 369 of 391 copies so (26 pixel for pixel) and passed the check for exact copies
+NEAR_LEVELS = 2
+
+
+def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed: bool) -> tuple[np.ndarray, list[str]]:
+    """(object ``(M,)`` pixel digests of ``made.images``, the warning lines) once the copies pass; raises
+    :class:`WinnowError` where an op's copies are mostly duplicates of their source, or the copies of each other.
+    ``images``: uint8 ``(N, H, W, C)``, the sources ``made.source`` indexes; ``fixed``: the copies followed
+    ``balance.policy`` (also when the augmentation search kept it), not the search's pick."""
+    where = "balance.policy" if fixed else "augment_search"
+    knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
+    ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
+    # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies, and one barely stronger (1e-3) copies
+    # within a grey level or two: duplication recorded as augmentation. Op by op: an op that moves nothing hid
+    # behind one that does (invert beside a 1e-4 rotation: 49.6% equal)
+    differences = largest_differences(made.images, images, made.source)
+    same, close = differences == 0, differences <= NEAR_LEVELS
+    where = "balance.policy" if fixed else "augment_search"
+    knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
+    ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
+    noisier = noise_fix(policy, ops=ops, knob=knob, fixed=fixed)
+    for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
+        if used.any() and close[used].mean() > 0.5:
+            out = take_out(op, policy, ops=ops)
+            # noise at magnitude 1 left these copies as they were (the noise op's own, or every copy had it): a black
+            # or white pixel clamps it back half the time (a 1x1 page), so no setting of the policy changes them
+            clamped = policy.magnitude == 1 and (op == "noise" or "noise" in policy.ops and policy.n == len(policy.ops))
+            changed = "" if clamped or not (noisier or out) else f"{noisier or out}, or "
+            equal = (f"{int(same[used].sum())} of {int(used.sum())} copies made with {op} equal their source pixel "
+                     "for pixel" if (same[used] == close[used]).all() else
+                     f"{int(close[used].sum())} of {int(used.sum())} copies made with {op} are within {NEAR_LEVELS} "
+                     "grey levels of their source at every pixel")
+            # a copy of a one-colour image (a blank page, any 1x1 image) is that image after any geometric op,
+            # contrast or cutout, and after brightness when it is black or clipped white, whatever the magnitude:
+            # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same). One colour
+            # within NEAR_LEVELS, as the copies are judged: before, faint grey pages of 3 grey levels were told to
+            # raise a magnitude of 1 (the ops mix an image's own pixels, so its copies stay within its range)
+            sources, copies = np.unique(made.source[close & used], return_counts=True)
+            chosen = images[sources]
+            lowest, highest = chosen.min(axis=(1, 2)), chosen.max(axis=(1, 2))  # (images, channels)
+            one_colour = (highest.astype(np.int64) - lowest <= NEAR_LEVELS).all(axis=1)
+            if op == "brightness":  # each channel black or clipped white (red: 255, 0, 0)
+                one_colour &= ((highest <= NEAR_LEVELS) | (lowest >= 255 - NEAR_LEVELS)).all(axis=1)
+            flat = int(copies[one_colour].sum())
+            if (op in COLOUR_BLIND or op == "brightness") and flat > copies.sum() / 2:
+                raise WinnowError(f"{where}: {equal}; {flat} of them copy one-colour images, which {op} leaves as "
+                                  f"they are at any magnitude; {changed}leave the one-colour images out of the "
+                                  "train set")
+            if op in NO_STRENGTH:  # before: "raise balance.policy.magnitude" (or "at magnitude 1, the largest"), which
+                # flip and invert ignore: mirror-symmetric images flipped were refused the same at every magnitude
+                raise WinnowError(f"{where}: {equal}: {op} has no strength, so no magnitude changes what it does to "
+                                  f"these images (their own {'mirror image' if op == 'flip' else 'inverse'}); "
+                                  + either(out, noisier, otherwise="leave those images out of the train set"))
+            if policy.magnitude == 1:  # before: "raise balance.policy.magnitude" at its largest
+                raise WinnowError(f"{where}: {equal} at magnitude 1, the largest: {op} barely changes these images; "
+                                  f"{changed}leave those images out of the train set")
+            raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
+                              f"raise {knob}")
+    digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
+    repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
+    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
+    return digests, [warning for warning in (unchanged, repeated) if warning]
+
+
+def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str, noisier: str | None) -> str | None:
+    """The one warning line when some copies equal another copy pixel for pixel (object ``(M,)`` ``digests`` of
+    the copies), None when none does; more than half of them so is refused, as copies equal to their source are.
+    ``noisier``: :func:`noise_fix`'s advice. Before: flip and invert alone made an image's copies one image, and
+    balanced's classes "reached the target" on duplicates without a word (flip and invert on MNIST: 61 of 337
+    copies); and a policy of ops with a strength was told "add noise" when it held noise ([rotate, noise] at n 1, the
+    rotated copies of a blank page)."""
+    repeated = int(pd.Series(digests).duplicated().sum())
+    if not repeated:
+        return None
+    plain = [op for op in policy.ops if op in NO_STRENGTH]
+    named = " and ".join(plain)
+    why = (f" ({named} {'has' if len(plain) == 1 else 'have'} no strength: two copies of one image made by the same of "
+           "them alone are the same image)" if plain else "")
+    found = f"{repeated} of {len(digests)} augmented copies equal another copy pixel for pixel{why}"
+    # beside ops with a strength, those are what repeat (before: "add an op with a strength" to [flip, rotate, invert])
+    fix = ((noisier or f"take every op but noise out of {ops}") if not plain
+           else f"take {named} out of {ops}" if len(plain) < len(policy.ops)
+           else f"add an op with a strength (shear, rotate, translate, noise, ...) to {ops}")
+    if repeated > len(digests) / 2:
+        raise WinnowError(f"{where}: {found}, so balanced would reach balance.target on duplicates; {fix}, or lower "
+                          "balance.target")
+    return f"warning: balance: {found}: they add weight, not variety; {fix}"
+
+
+def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None:
+    """What gives every copy noise, which moves the pixels of any image, when copies equal their source; None where no
+    setting of the policy does (kind trivial draws one op a copy, and the search's policy is not set by hand). Before:
+    "add noise to balance.policy.ops" to a policy that held noise, where n 1 gave it to half the copies and the same
+    refusal came back (one-colour images, [rotate, noise], n 1: 5 of 5 rotated copies equal their source); and to
+    [rotate] at n 1, or to any kind trivial policy, where the copies made with rotate still went without it and the
+    advice taken was refused again."""
+    if "noise" in policy.ops and policy.n == len(policy.ops):  # every copy got noise, too weak to move it
+        return f"raise {knob}" if policy.magnitude < 1 else None  # at 1, clamped by a black or white pixel
+    if policy.kind == "trivial":
+        return None
+    if "noise" not in policy.ops:
+        return f"add noise to {ops}" + (f" and set balance.policy.n to {len(policy.ops) + 1}" if fixed else "")
+    if fixed:
+        return f"set balance.policy.n to {len(policy.ops)} so that every copy gets noise"
+    return None
+
+
+def take_out(op: str, policy: Policy, *, ops: str) -> str | None:
+    """Taking ``op`` out of the policy, or replacing it with noise where it is the policy's only op (a policy of no
+    op is refused: before, [cutout] was told to "take cutout out of balance.policy.ops"); None where every copy got
+    every op (n the number of ops): the copies left as they were had the other ops too, which leave them so without
+    ``op`` (before: [flip, contrast] at n 2 on mirror-symmetric stripes of 0 and 4 was told to "take flip out",
+    refused as more ops per image than ops, and [contrast] at n 1 refused the same)."""
+    if len(policy.ops) == 1:
+        return f"replace {op} with noise in {ops}"
+    return f"take {op} out of {ops}" if policy.n < len(policy.ops) else None
+
+
+def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str, knob: str,
+                        noisier: str | None) -> str | None:
+    """The one warning line when some copies are within :data:`NEAR_LEVELS` grey levels of their source at every
+    pixel (int ``(M,)`` ``differences``: each copy's largest difference from its source; bool
+    ``(M, len(policy.ops))`` ``used``: the ops each copy got) but no op's copies are mostly so (refused above),
+    None when none is. Names the op whose copies are most often so. Before: silent below the refusal; cutout on
+    digits paints a black square on black background, and at magnitude 1, 451 of 1,000 copies equalled their source
+    pixel for pixel, recorded as augmentation (at 0.3, 744 were refused with "raise balance.policy.magnitude")."""
+    same, close = differences == 0, differences <= NEAR_LEVELS
+    if not close.any():
+        return None
+    used = np.asarray(used, bool)
+    share = [close[column].mean() if column.any() else 0.0 for column in used.T]
+    op = policy.ops[int(np.argmax(share))]
+    how = ("equal their source pixel for pixel" if (same == close).all()
+           else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
+    mine = used[:, policy.ops.index(op)]
+    out = take_out(op, policy, ops=ops)
+    fix = (f"raise {knob}" if op == "noise"
+           else either(noisier, out, otherwise="leave those images out of the train set"))
+    return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
+            f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
+
+
+def either(*advice: str | None, otherwise: str) -> str:
+    """The pieces of ``advice`` given (None: none), joined by ", or ", in their order; ``otherwise`` where none is."""
+    return ", or ".join(piece for piece in advice if piece) or otherwise
