@@ -650,6 +650,20 @@ def test_runs_of_one_setting_over_seeds_are_selected():
     assert "1 run(s) repeating a seed" in note and "1 run(s) without metrics for all of base, pruned" in note
 
 
+@pytest.mark.hostile("compare")
+def test_a_run_listing_its_classes_in_another_order_is_a_seed_of_the_same_setting():
+    # before: its per_class keys in another order read as other classes evaluated, and the run was left out of the
+    # comparison ("left out 1 run(s) with other settings (the classes evaluated): seed-1"); the tables pair by name
+    ordered = {"base": _summary([0.8, 0.6]), "pruned": _summary([0.9, 0.7])}
+    reordered = {"base": _summary([0.6, 0.8], names="ba"), "pruned": _summary([0.7, 0.9], names="ba")}
+    other = {"base": _summary([0.8, 0.6], names="ac"), "pruned": _summary([0.9, 0.7], names="ac")}
+    records = [_record("seed-0", 0, ordered), _record("seed-1", 1, reordered), _record("seed-2", 2, ordered),
+               _record("other-classes", 3, other)]
+    runs, note = select_runs(records, variants=["base", "pruned"])
+    assert [r["experiment"] for r in runs] == ["seed-0", "seed-1", "seed-2"]
+    assert note == "left out 1 run(s) with other settings (the classes evaluated): other-classes"
+
+
 @pytest.mark.parametrize(("shown", "quoted"), [
     ("oops", "'oops'"), ([0.9], "'[0.9]'"),
     ({"accuracy": 0.9, "per_class": {"1": 0.9}}, "\"{'accuracy': 0.9, 'per_class': {'1': 0.9}}\""),

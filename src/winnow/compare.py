@@ -222,7 +222,9 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     # the first of the largest group: exp show lists the commit first
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
-        also=("the classes evaluated", lambda r: {v: list(m["per_class"]) for v, m in r["variants"].items()}))
+        # as a set: the tables pair classes by name (class_table), and a run listing them in another order is a seed
+        # of the same setting (before: left out as "other settings (the classes evaluated)")
+        also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}))
 
     chosen, other_code = same_inputs(chosen)
     runs, seeds = [], set()
