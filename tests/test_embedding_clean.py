@@ -319,7 +319,7 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
     assert decisions.loc["img-0", "decision"] == "relabel" and decisions.loc["img-0", "suggested_label"] == 0
     assert metrics["considered"] == 63 and metrics["left_out"] == 1 and len(metrics["rounds"]) == 2
     assert [r["judge_val_accuracy"] for r in metrics["rounds"]] == [0.75, 0.75]
-    assert "warning: a judge is right on only 75% of the val images" in capsys.readouterr().out
+    assert "warning: embedding-clean: a judge is right on only 75% of the val images" in capsys.readouterr().out
     assert metrics["truth"]["f1"] == 1.0 and metrics["truth"]["relabel_accuracy"] == 1.0
     assert read_imageset("data/degrade").manifest.equals(written)  # nothing edited in place
 

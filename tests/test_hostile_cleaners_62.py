@@ -45,7 +45,7 @@ def _imbalanced(root, *, separable: bool, flips: dict[str, int] | None = None):
 
 
 # one standard error of a's share of val, sqrt(190/196 * 6/196 / 196): 0.0123, 1.2 points
-NO_BETTER = ("{stage}: warning: a judge is right on only 96.9% of the val images, no more than one standard error (1.2 "
+NO_BETTER = ("warning: {stage}: a judge is right on only 96.9% of the val images, no more than one standard error (1.2 "
              "points) above naming the largest val class for every image (96.9%): nothing shows that it tells the "
              "classes apart, so none of its relabels stands and its drops are as likely clean images. Compare pruned "
              "with baseline (reports/compare.md) before shipping it, or leave {cleaner} out of pruned.cleaners.")
@@ -169,7 +169,7 @@ def test_data_valuation_says_when_its_probe_is_no_better_than_naming_the_largest
     done = run_stage(project, "data_valuation")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ("data-valuation: warning: its TracIn probe is right on only 96.9% of the val images, no more than one "
+    assert ("warning: data-valuation: its TracIn probe is right on only 96.9% of the val images, no more than one "
             "standard error (1.2 points) above naming the largest val class for every image (96.9%): nothing shows "
             "that it tells the classes apart, so its values say which class is larger more than which label is wrong "
             "(20 drop(s)). Compare pruned with baseline (reports/compare.md) before shipping it, or leave "
@@ -260,7 +260,7 @@ def test_a_judge_above_the_largest_class_but_within_its_standard_error_is_not_sa
 
     assert strength.relabels_allowed is False
     assert judges.weak_judge_warning("embedding-clean", 191 / 196, cleaner="embedding_clean", strength=strength) == (
-        "embedding-clean: warning: a judge is right on only 97.4% of the val images, no more than one standard error "
+        "warning: embedding-clean: a judge is right on only 97.4% of the val images, no more than one standard error "
         "(1.2 points) above naming the largest val class for every image (96.9%): nothing shows that it tells the "
         "classes apart, so none of its relabels stands and its drops are as likely clean images. Compare pruned with "
         "baseline (reports/compare.md) before shipping it, or leave embedding_clean out of pruned.cleaners.")
@@ -301,7 +301,7 @@ def test_a_val_split_of_one_class_is_not_said_to_be_no_better_than_naming_it(tmp
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line for line in done.stdout.splitlines() if "warning" in line] == [
-        f"{cleaner}: warning: val has no image of class 'b', which the judge learned from train: its relabel precision "
+        f"warning: {cleaner}: val has no image of class 'b', which the judge learned from train: its relabel precision "
         "is not measured there, so 0 relabel(s) to or from it became drops; add val images of every class (an "
         "imagefolder's val/ needs a folder for each)"]
 

@@ -255,7 +255,7 @@ def test_a_row_far_outside_the_others_gets_probabilities_not_nan(tmp_path):
     pred_probs = np.load(project / "data/confident-learn/pred_probs.npy")
     assert pred_probs.shape == (120, 3) and np.isfinite(pred_probs).all()
     np.testing.assert_allclose(pred_probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert ("confident-learn: warning: a judge is right on only 50% of the val images; judges this weak flag clean "
+    assert ("warning: confident-learn: a judge is right on only 50% of the val images; judges this weak flag clean "
             "images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) before "
             "shipping it, or leave confident_learn out of pruned.cleaners.") in done.stdout.splitlines()
 

@@ -267,7 +267,7 @@ def test_an_embedding_that_carries_the_given_train_labels_is_named_by_embedding_
     _represent(project, manifest, features)
     done = run_stage(project, "embedding_clean", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert ("embedding-clean: warning: out of fold the judge agrees with every given train label: its features carry "
+    assert ("warning: embedding-clean: out of fold the judge agrees with every given train label: its features carry "
             "the train labels (a model trained on them, or a label column in represent.file), so it repeats their errors instead of finding them; embed with features that never saw "
             "these labels (represent.source: selfsup or pretrained)") in done.stdout.splitlines()
     assert json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]["train_agreement"] == 1.0
@@ -291,7 +291,7 @@ def test_label_blind_features_are_not_told_they_carry_the_train_labels(tmp_path)
 
     assert done.returncode == 0, done.stderr[-3000:]
     warnings = [line for line in done.stdout.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and warnings[0].startswith("embedding-clean: warning: a judge is right on only ")
+    assert len(warnings) == 1 and warnings[0].startswith("warning: embedding-clean: a judge is right on only ")
     # the train figure is the val accuracy's own vote, each train image left out of its own
     train = (manifest["split"] == "train").to_numpy()
     everything = np.arange(int(train.sum()))
@@ -335,7 +335,7 @@ def test_relabels_to_a_class_val_has_no_image_of_become_drops_with_a_warning(tmp
     assert done.returncode == 0, done.stderr[-3000:]
     name = stage.replace("_", "-")
     assert [line for line in done.stdout.splitlines() if "warning" in line] == [
-        f"{name}: warning: val has no image of class 'c', which the judge learned from train: its relabel precision "
+        f"warning: {name}: val has no image of class 'c', which the judge learned from train: its relabel precision "
         "is not measured there, so 5 relabel(s) to or from it became drops; add val images of every class (an "
         "imagefolder's val/ needs a folder for each)"]
     decisions = pd.read_parquet(project / table).set_index("id")
@@ -377,7 +377,7 @@ def test_relabels_allowed_below_an_even_chance_are_warned_of(tmp_path, stage, se
     relabels, precision = metrics["decisions"]["relabel"], metrics["judge"]["relabel_precision"]
     assert relabels > 0 and precision < 0.5, (relabels, precision)  # the case: relabels at below an even chance
     name = stage.replace("_", "-")
-    assert (f"{name}: warning: {relabels} relabel(s) allowed at a val relabel precision of "
+    assert (f"warning: {name}: {relabels} relabel(s) allowed at a val relabel precision of "
             f"{math.floor(precision * 1000 + 1e-9) / 1000:.3f} (relabel_min_precision 0): fewer than half of this "
             "judge's relabels on val were right, so most of these likely turn a right label wrong; raise "
             f"{section}.relabel_min_precision (0.8 by default) to make them drops") in done.stdout.splitlines()

@@ -170,7 +170,7 @@ def test_relabels_to_or_from_a_class_val_lacks_become_drops_that_name_it():
     assert judges.gate_unmeasured(table, unmeasured[:0], classes=["zero", "one", "two", "three"]) is table
     names = [f"c{c}" for c in range(8)]
     assert judges.unmeasured_warning("confident-learn", np.arange(1, 8), classes=names, dropped=0) == (
-        "confident-learn: warning: val has no image of classes 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more, which the "
+        "warning: confident-learn: val has no image of classes 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more, which the "
         "judge learned from train: its relabel precision is not measured there, so 0 relabel(s) to or from them "
         "became drops; add val images of every class (an imagefolder's val/ needs a folder for each)")
     assert judges.unmeasured_warning("confident-learn", unmeasured[:0], classes=names, dropped=0) is None
@@ -294,7 +294,8 @@ def test_a_judge_without_class_information_never_relabels(tmp_path, monkeypatch,
     assert metrics["decisions"]["relabel"] == 0
     output = capsys.readouterr().out
     assert f"{judge['relabels_blocked']} relabel(s) became drops: untrusted_relabel (val relabel precision" in output
-    assert f"warning: a judge is right on only {judge['val_accuracy']:.0%} of the val images" in output
+    assert (f"warning: {name.replace('_', '-')}: a judge is right on only {judge['val_accuracy']:.0%} of the val "
+            "images") in output
 
 
 @pytest.mark.parametrize("name", list(CLEANERS))
@@ -326,7 +327,7 @@ def test_a_judge_perfect_on_train_and_val_says_it_may_be_clean_data_or_echoed_la
 
     assert label_echo_warning("confident-learn", train_agreement=1.0, train_images=2763, val_accuracy=1.0,
                               val_images=500) == (
-        "confident-learn: warning: out of fold the judge agrees with every given train label and every val label: "
+        "warning: confident-learn: out of fold the judge agrees with every given train label and every val label: "
         "either no label is wrong, or its features carry the labels (a model trained on them, or a label column in "
         "represent.file) and it would repeat their errors instead of finding them; if the labels may be noisy, embed "
         "with features that never saw them (represent.source: selfsup or pretrained)")
@@ -343,7 +344,7 @@ def test_a_judge_echoing_the_given_labels_is_warned_of(train_agreement, val_accu
 
     assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
                               val_accuracy=val_accuracy, val_images=500) == (
-        f"confident-learn: warning: out of fold the judge agrees {agrees}: its features carry the train labels (a "
+        f"warning: confident-learn: out of fold the judge agrees {agrees}: its features carry the train labels (a "
         "model trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
         "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
 

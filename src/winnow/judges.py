@@ -262,7 +262,7 @@ def unmeasured_warning(stage: str, unmeasured: np.ndarray, *, classes: list[str]
     named = ", ".join(repr(classes[c]) for c in unmeasured[:NAMED])
     if len(unmeasured) > NAMED:  # many classes stay one readable line
         named += f" and {len(unmeasured) - NAMED} more"
-    return (f"{stage}: warning: val has no image of class{'es' if len(unmeasured) > 1 else ''} {named}, which the "
+    return (f"warning: {stage}: val has no image of class{'es' if len(unmeasured) > 1 else ''} {named}, which the "
             f"judge learned from train: its relabel precision is not measured there, so {dropped} relabel(s) to or "
             f"from {'them' if len(unmeasured) > 1 else 'it'} became drops; add val images of every class (an imagefolder's val/ needs a folder for each)")
 
@@ -288,13 +288,13 @@ def label_echo_warning(stage: str, *, train_agreement: float, train_images: int,
     if not every and train_agreement - val_accuracy <= max(0.05, 3 * se):
         return None
     if every and val_accuracy >= 1.0:  # clean, perfectly separable data reads the same: say both
-        return (f"{stage}: warning: out of fold the judge agrees with every given train label and every val label: "
+        return (f"warning: {stage}: out of fold the judge agrees with every given train label and every val label: "
                 "either no label is wrong, or its features carry the labels (a model trained on them, or a label "
                 "column in represent.file) and it would repeat their errors instead of finding them; if the labels "
                 "may be noisy, embed with features that never saw them (represent.source: selfsup or pretrained)")
     agrees = ("with every given train label" if every else
               f"with {train_agreement:.1%} of the given train labels and is right on only {val_accuracy:.1%} of val")
-    return (f"{stage}: warning: out of fold the judge agrees {agrees}: its features carry the train labels (a model "
+    return (f"warning: {stage}: out of fold the judge agrees {agrees}: its features carry the train labels (a model "
             "trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
             "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
 
@@ -313,7 +313,7 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
         return largest_class_warning(stage, "a judge", strength.val_accuracy, share=strength.largest_class_share,
                                      images=strength.val_images, cleaner=cleaner,
                                      so="none of its relabels stands and its drops are as likely clean images")
-    return (f"{stage}: warning: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
+    return (f"warning: {stage}: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
 
@@ -342,7 +342,7 @@ def largest_class_warning(stage: str, what: str, accuracy: float, *, share: floa
     no more than one standard error above ``share``, naming the largest val class (:func:`beats_largest_class`);
     ``so``: what that means for its decisions. The standard error is named: before, a judge right on 97.4% read
     "no more than naming the largest val class for every image (96.9%)", which it was."""
-    return (f"{stage}: warning: {what} is right on only {floored(accuracy):.1%} of the val images, no more than one "
+    return (f"warning: {stage}: {what} is right on only {floored(accuracy):.1%} of the val images, no more than one "
             f"standard error ({largest_class_se(share, images) * 100:.1f} points) above naming the largest val class "
             f"for every image ({share:.1%}): nothing shows that it tells the classes apart, so {so}. Compare pruned "
             f"with baseline (reports/compare.md) before shipping it, or leave {cleaner} out of pruned.cleaners.")
@@ -354,7 +354,7 @@ def coin_flip_relabels_warning(stage: str, strength: Strength, *, relabels: int,
     most of its ``relabels`` turn a label wrong."""
     if not relabels or not strength.relabels_allowed or strength.relabel_precision >= 0.5:
         return None
-    return (f"{stage}: warning: {relabels} relabel(s) allowed at a val relabel precision of {strength.precision_text} "
+    return (f"warning: {stage}: {relabels} relabel(s) allowed at a val relabel precision of {strength.precision_text} "
             f"(relabel_min_precision {strength.min_precision:g}): fewer than half of this judge's relabels on val were "
             f"right, so most of these likely turn a right label wrong; raise {cleaner}.relabel_min_precision (0.8 by "
             "default) to make them drops")
