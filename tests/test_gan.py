@@ -171,6 +171,17 @@ def test_real_thresholds_follow_the_classifier_per_class():
     assert confident(generated, np.array([0, 1, 1]), threshold=bounds).tolist() == [True, True, False]
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_sample_the_classifier_gives_more_to_another_class_is_not_kept_under_a_low_bound():
+    # before: under real_median bounds below 0.5, a sample given 0.35 to its class and 0.60 to another was kept
+    # and trained as its class: a picture of the other class under this one's label
+    from winnow.gan_eval import confident
+
+    generated = np.array([[0.35, 0.60, 0.05], [0.50, 0.40, 0.10], [0.40, 0.40, 0.20], [0.25, 0.70, 0.05]])
+    kept = confident(generated, np.array([0, 0, 0, 0]), threshold=np.array([0.3, 0.3, 0.3]))
+    assert kept.tolist() == [False, True, False, False]
+
+
 # -- the stage: which weak classes it may generate ----------------------------------------------------------
 
 def test_a_weak_below_is_checked_against_what_weak_by_scores():
