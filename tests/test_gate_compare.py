@@ -11,7 +11,8 @@ from gate_repo import CLASSES, commit, init, labels_of, write_variant, wrong_on
 from hostile_harness import ROOT, make_project, params_with, run_stage
 from scipy import stats
 from winnow.cli import main as winnow
-from winnow.compare import class_rows, class_table, paired_test, seed_summary, select_runs, summary_rows
+from winnow.compare import class_rows, class_table, paired_test, seed_summary, summary_rows
+from winnow.compare_runs import select_runs
 from winnow.errors import WinnowError
 from winnow.metrics import headline, metrics_path, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion
@@ -681,7 +682,7 @@ def test_hand_edited_evaluate_metrics_of_a_run_are_one_line(shown, quoted):
 
 
 def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tmp_path):
-    from winnow.compare import run_metrics
+    from winnow.compare_runs import run_metrics
 
     repo = init(make_project(tmp_path / "p"))
     full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75}, "b": {"f1": 0.9, "accuracy": 0.25}}}
@@ -703,7 +704,7 @@ def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tm
                                                ('{"per_class": [0.5]}', "holds no per_class.<class>.accuracy table")])
 def test_a_runs_broken_summary_is_refused_in_one_line(tmp_path, text, problem):
     # before: JSONDecodeError and KeyError tracebacks
-    from winnow.compare import run_metrics
+    from winnow.compare_runs import run_metrics
 
     repo = init(make_project(tmp_path / "p"))
     (repo / summary_path("base")).parent.mkdir(parents=True)

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from winnow import markdown, revisions
+from winnow import markdown
 from winnow.errors import (
-    WinnowError, check_output, first_line, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
+    WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
 )
-from winnow.experiments import current_runs, left_out_note, load_experiments, same_inputs
-from winnow.metrics import METRICS_FILE, PER_CLASS_METRICS, is_rate, metrics_path, summary_path, variant_of
+from winnow.experiments import current_runs, left_out_note, load_experiments
+from winnow.metrics import PER_CLASS_METRICS, is_rate, metrics_path
 from winnow.paired import p_text
 
 SUMMARY_ROWS = ("average", "std")
@@ -175,124 +175,6 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     return cells, pd.concat(tests, ignore_index=True)
 
 
-def evaluated_variants(records: list[dict]) -> list[str]:
-    """Every variant with an evaluate metrics file in any of ``records`` (see :func:`select_runs`)."""
-    return sorted({v for record in records for path in record["metrics"]
-                   if (v := variant_of(path, METRICS_FILE)) is not None})
-
-
-def without_workspace(records: list[dict], *, variants: list[str]) -> tuple[list[dict], str]:
-    """``records`` without the workspace's, and a note when the workspace holds evaluate metrics of
-    ``variants`` that no commit or experiment holds: a run not yet committed, which compare cannot pair with
-    its revision's files ("" otherwise; a clean workspace repeats its commit's metrics)."""
-    kept = [r for r in records if r["rev"] != revisions.WORKSPACE]
-    paths = [metrics_path(v) for v in variants]
-    for record in records:
-        if record["rev"] != revisions.WORKSPACE:
-            continue
-        shown = [record["metrics"].get(p) for p in paths]
-        if any(shown) and all([r["metrics"].get(p) for p in paths] != shown for r in kept):
-            return kept, ("left out the workspace: its metrics of " + ", ".join(variants) + " are in no commit or "
-                          "experiment; commit them (or run them with dvc exp run) to count them")
-    return kept, ""
-
-
-def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict], str]:
-    """The runs that are seeds of one setting.
-
-    Args:
-        records: one dict per commit or experiment, as :func:`winnow.experiments.experiments_from_show` makes
-            them: ``experiment``, ``rev``, ``params`` (params.yaml) and ``metrics`` (file → dict).
-        variants: every run must have evaluated these.
-
-    Returns:
-        ``(runs, note)``: ``runs`` are the records of the largest group that agree on every param but
-        ``seed`` and on the classes evaluated, one per seed (the first of a repeated seed: an experiment
-        that repeats a commit's run is not a second seed), each with ``variants``: variant → its
-        evaluate metrics; ``note`` says what was left out and why ("" when nothing).
-    """
-    complete = []
-    for record in records:
-        evaluated = {v: _evaluated(record, v) for v in variants}
-        if all(m.get("per_class") for m in evaluated.values()):
-            complete.append({**record, "variants": evaluated})
-    incomplete = len(records) - len(complete)
-    if not complete:
-        return [], ""
-    # the first of the largest group: exp show lists the commit first
-    chosen, other_settings = revisions.same_setting(
-        complete, varied=("seed",), where="compare",
-        # as a set: the tables pair classes by name (class_table), and a run listing them in another order is a seed
-        # of the same setting (before: left out as "other settings (the classes evaluated)")
-        also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}))
-
-    chosen, other_code = same_inputs(chosen)
-    runs, seeds = [], set()
-    for record in chosen:
-        seed = record["params"].get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):  # "0" and 0: two seeds?
-            raise WinnowError(f"experiment {record['experiment']}: params seed {seed!r} is not an integer; "
-                              "compare reads the runs' params as `dvc exp show --json` writes them")
-        seed = json.dumps(seed)
-        if seed not in seeds:
-            seeds.add(seed)
-            runs.append(record)
-    notes = [n for n in (other_settings, other_code) if n]
-    if len(chosen) > len(runs):
-        notes.append(f"left out {len(chosen) - len(runs)} run(s) repeating a seed")
-    if incomplete:
-        notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
-    return runs, "; ".join(notes)
-
-
-def _evaluated(record: dict, variant: str) -> dict:
-    """The evaluate metrics of ``variant`` in one record ({} when it has none), refused in one line when they are
-    not a mapping whose ``per_class`` maps each class to its metrics (a hand edit, a file of another kind)."""
-    shown = record["metrics"].get(metrics_path(variant))
-    if shown is None:
-        return {}
-    per_class = shown.get("per_class") if isinstance(shown, dict) else None
-    if not isinstance(shown, dict) or (per_class is not None and not (
-            isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values()))):
-        raise WinnowError(f"experiment {record['experiment']}: {metrics_path(variant)} is not evaluate's metrics "
-                          f"(a mapping whose per_class maps each class to its metrics): {str(shown)[:60]!r}; rerun "
-                          f"evaluate@{variant} there, or leave the run out")
-    return shown
-
-
-def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
-    """variant → a summary holding ``metric`` for every class, for one run of :func:`select_runs`.
-
-    The metrics DVC shows hold per-class F1 only; any other metric comes from the run's
-    ``metrics/evaluate/<variant>/summary.json``, read from git at the run's revision."""
-    out = {}
-    for variant, shown in run["variants"].items():
-        if all(metric in values for values in shown["per_class"].values()):
-            out[variant] = shown
-            continue
-        path = summary_path(variant)
-        text = revisions.read_text(repo, run["rev"], path)
-        if text is None:
-            try:  # a saved exp show names commits of the clone it came from, which this one may lack
-                revisions.resolve(repo, run["rev"], option="--repo")
-            except WinnowError as err:
-                raise WinnowError(f"compare --metrics {metric}: run {run['experiment']}'s commit {run['rev'][:12]} is "
-                                  f"not in the repository at {repo}, so its {path} cannot be read; compare f1 (the "
-                                  "metrics DVC shows hold it), or run compare where that commit is") from err
-            raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
-                              "(evaluated before summaries were written); compare f1, or rerun that experiment")
-        where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
-        try:
-            summary = json.loads(text)
-        except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
-            raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate@{variant} there") from err
-        per_class = summary.get("per_class") if isinstance(summary, dict) else None
-        if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
-            raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
-        out[variant] = summary  # class_table checks each value
-    return out
-
-
 def to_markdown(table: pd.DataFrame, *, digits: int = 4) -> str:
     """A GitHub markdown table (no tabulate dependency)."""
     frame = table.reset_index()
@@ -369,6 +251,7 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
 
 
 def run(args: argparse.Namespace) -> int:
+    from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, without_workspace
     from winnow.outputs import atomic_path
     from winnow.stage import load_params
     from winnow.study_runs import own_outputs, ran_as_listed
