@@ -42,7 +42,7 @@ from winnow.param_checks import (
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
 )
-from winnow.yaml_text import load_yaml
+from winnow.yaml_text import load_yaml, unshared
 
 # torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
 MAX_THREADS = 1024
@@ -52,7 +52,8 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     """The params file as a dict, checked against :data:`SCHEMA`.
 
     Raises:
-        WinnowError: one line: the file is missing, not YAML, not a mapping, or a value breaks a rule.
+        WinnowError: one line: the file is missing, not YAML, holds a mapping under two keys, is not a mapping, or
+            a value breaks a rule.
     """
     path = Path(path)
     if not path.is_file():
@@ -61,7 +62,8 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise WinnowError(f"{FILE}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-    return validate(load_yaml(text, name=FILE))  # as DVC reads it, so a run uses the values dvc.lock records
+    # as DVC reads it, so a run uses the values dvc.lock records, and each mapping under one key (dvc exp run -S)
+    return validate(unshared(load_yaml(text, name=FILE), name=FILE))
 
 
 def validate(params: Any) -> dict[str, Any]:

@@ -10,6 +10,9 @@ Read this way, winnow runs with the values DVC records, and its checks refuse th
 One difference, on purpose: ruamel checks no key twice in a mapping that holds a merge key (``<<: *judge``), so
 ``epochs: 3`` then ``epochs: 30`` beside one read 30 without a word (DVC too); :func:`_constructor` refuses it
 as any other key given twice.
+
+A mapping that two keys hold (``train: *judge``) is refused by :func:`unshared`, which params.yaml's reader calls:
+``dvc exp run -S`` changes such a mapping in both places or in neither.
 """
 
 from __future__ import annotations
@@ -67,3 +70,32 @@ def _constructor() -> type:
             return mapping
 
     return _Constructor
+
+
+def unshared(value: Any, *, name: str) -> Any:
+    """``value`` (a file as :func:`load_yaml` read it) when no mapping in it is reached by two paths of mapping keys.
+
+    Such a mapping is one object under two keys: a YAML alias (``b: *a``), or a mapping inside one that a merge key
+    brought in. ``dvc exp run -S`` sets its value in a plain copy of the file and merges that copy back key by key,
+    so the second key's copy writes the old values over the first's: ``-S a.epochs=3`` beside ``b: *a`` changed
+    nothing and ``-S b.epochs=3`` changed ``a`` too, exit 0 both (DVC 3.67). Lists are not entered: DVC writes a
+    list back whole, and a merge key gives a mapping keys of its own.
+
+    Raises:
+        WinnowError: one line naming both paths.
+    """
+    seen: dict[int, str] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if id(node) in seen:
+            raise WinnowError(f"{name}: {path}: the same mapping as {seen[id(node)]} (a YAML alias), so dvc exp run -S "
+                              "would change both or neither, without a word; write its keys out here, or merge them in "
+                              "with <<: *anchor")
+        seen[id(node)] = path
+        for key, item in node.items():
+            walk(item, f"{path}.{key}" if path else str(key))
+
+    walk(value, "")
+    return value

@@ -1,0 +1,92 @@
+"""params.yaml as a person tidies it with YAML anchors, then runs ``dvc exp run -S`` (winnow.yaml_text.unshared)."""
+
+import pytest
+
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, files_under, make_project, run_stage
+from winnow.errors import WinnowError
+from winnow.params import load
+from winnow.yaml_text import load_yaml
+
+SHIPPED = (ROOT / "params.yaml").read_text()
+JUDGE = "  judge: {model: lenet5, epochs: 20, patience: 5}   # overrides"
+CL_TRAIN = "  train: {model: lenet5, epochs: 20, patience: 5}   # judge cnn"
+
+
+def edited(*replacements: tuple[str, str]) -> str:
+    """The shipped params.yaml with each ``(old, new)`` line part replaced once."""
+    text = SHIPPED
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+# the judges' identical overrides shared by an alias, as a person tidies them
+JUDGE_ALIASED = edited((JUDGE, "  judge: &judge {model: lenet5, epochs: 20, patience: 5}   # overrides"),
+                       (CL_TRAIN, "  train: *judge   # judge cnn"))
+# every quality issue cut alike: one setting, aliased
+ISSUE_ALIASED = edited(("    dark: {method: auto}", "    dark: &cut {method: auto}"), ("    light: {method: auto}",
+                                                                                         "    light: *cut"))
+ADVICE = ("so dvc exp run -S would change both or neither, without a word; write its keys out here, or merge them in with "
+          "<<: *anchor")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("text, expected", [
+    (JUDGE_ALIASED, f"confident_learn.train: the same mapping as represent.judge (a YAML alias), {ADVICE}"),
+    (ISSUE_ALIASED, f"threshold.issues.light: the same mapping as threshold.issues.dark (a YAML alias), {ADVICE}"),
+], ids=["judge_overrides", "issue_setting"])
+def test_a_mapping_aliased_under_two_keys_is_one_line_before_any_stage_works(tmp_path, text, expected):
+    # before: accepted, and `dvc exp run -S represent.judge.epochs=3` ran an experiment of 20 epochs, exit 0, while
+    # -S confident_learn.train.epochs=3 set represent.judge's epochs to 3 too (DVC merges its edited copy back key by
+    # key, the second key's old values last): an edit neither honoured nor refused
+    project = make_project(tmp_path / "project", text=text)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "ingest"))
+    assert line == f"error: params.yaml: {expected}"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_mapping_a_merge_key_brings_in_nested_is_refused_too(tmp_path):
+    # the merged mapping's own keys are its own, but a mapping inside the merged one is still one object under both
+    (tmp_path / "params.yaml").write_text("a: &x {inner: {d: 1}, e: 2}\nb:\n  <<: *x\n  e: 3\n")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == f"params.yaml: b.inner: the same mapping as a.inner (a YAML alias), {ADVICE}"
+
+
+def test_merge_keys_and_aliases_of_lists_and_numbers_still_pass(tmp_path):
+    # each of these DVC's -S sets in one place (test_dvc_sets_a_merged_mapping_alone_and_an_aliased_one_in_both_or_neither)
+    text = edited((JUDGE, "  judge: &judge {model: lenet5, epochs: &epochs 20, patience: 5}   # overrides"),
+                  (CL_TRAIN, "  train: {<<: *judge, epochs: 30}   # judge cnn"),
+                  ("  train: {model: lenet5, epochs: 20, patience: 5}   # judge: overrides",
+                   "  train: {model: lenet5, epochs: *epochs, patience: 5}   # judge: overrides"),
+                  ("    ops: [shear, translate, rotate, noise, crop]", "    ops: &ops [shear, translate, rotate, crop]"),
+                  ("    - [shear, translate, rotate, crop]\n", "    - *ops\n"))
+    (tmp_path / "params.yaml").write_text(text)
+    params = load(tmp_path / "params.yaml")
+    assert params["confident_learn"]["train"] == {"model": "lenet5", "epochs": 30, "patience": 5}
+    assert params["embedding_clean"]["train"]["epochs"] == 20
+    assert params["augment_search"]["op_sets"][0] == ["shear", "translate", "rotate", "crop"]
+
+
+# the same three mappings with the second a merge of the first (its keys its own)
+JUDGE_MERGED = JUDGE_ALIASED.replace("  train: *judge   # judge cnn", "  train: {<<: *judge}   # judge cnn")
+
+
+@pytest.mark.parametrize("text, override, epochs", [
+    (JUDGE_ALIASED, "represent.judge.epochs=3", (20, 20)),  # neither
+    (JUDGE_ALIASED, "confident_learn.train.epochs=3", (3, 3)),  # both
+    (JUDGE_MERGED, "represent.judge.epochs=3", (3, 20)),
+    (JUDGE_MERGED, "confident_learn.train.epochs=3", (20, 3)),
+], ids=["alias_anchor", "alias_alias", "merge_anchor", "merge_merged"])
+def test_dvc_sets_a_merged_mapping_alone_and_an_aliased_one_in_both_or_neither(tmp_path, text, override, epochs):
+    # why the alias is refused and the merge key is not: what `dvc exp run -S` writes into params.yaml
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    apply_overrides(path, [override])
+    written = load_yaml(path.read_text(), name="params.yaml")
+    assert (written["represent"]["judge"]["epochs"], written["confident_learn"]["train"]["epochs"]) == epochs
