@@ -1,10 +1,15 @@
-"""params.yaml as a person tidies it with YAML anchors, then runs ``dvc exp run -S`` (winnow.yaml_text.unshared)."""
+"""params.yaml as a person edits it: tidied with YAML anchors, then ``dvc exp run -S`` (winnow.yaml_text.unshared);
+saved half-made while a stage runs (winnow.params_read)."""
+
+from pathlib import Path
 
 import pytest
 
 from hostile_harness import ROOT, assert_error_line, assert_nothing_left, files_under, make_project, run_stage
+from test_hostile_params import _refused, _train_project
 from winnow.errors import WinnowError
 from winnow.params import load
+from winnow.stage import load_params, together, write_text
 from winnow.yaml_text import load_yaml
 
 SHIPPED = (ROOT / "params.yaml").read_text()
@@ -90,3 +95,41 @@ def test_dvc_sets_a_merged_mapping_alone_and_an_aliased_one_in_both_or_neither(t
     apply_overrides(path, [override])
     written = load_yaml(path.read_text(), name="params.yaml")
     assert (written["represent"]["judge"]["epochs"], written["confident_learn"]["train"]["epochs"]) == epochs
+
+
+def _breaking(edit):
+    """A stage's main that reads params.yaml, finds it changed by ``edit`` (its text -> the new text, or None: the
+    file removed) meanwhile, and then writes its outputs."""
+    def main():
+        load_params()
+        text = edit(Path("params.yaml").read_text())
+        if text is None:
+            Path("params.yaml").unlink()
+        else:
+            Path("params.yaml").write_text(text)
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+    return main
+
+
+def _weak_by_twice(text: str) -> str:
+    """A half-made edit of the gan section (not a param of train@baseline): its weak_by key written twice."""
+    return text.replace("gan:\n", "gan:\n  weak_by: count\n", 1)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("edit, why", [
+    (_weak_by_twice, "not valid YAML at line {line}: found duplicate key \"weak_by\""),
+    (lambda text: "", "it holds no mapping of sections"),
+    (lambda text: None, "it is gone"),
+], ids=["key_twice_in_another_section", "emptied", "removed"])
+def test_params_broken_while_a_stage_runs_say_why_not_which_keys_changed(tmp_path, monkeypatch, capsys, edit, why):
+    # before: "params.yaml changed while train@baseline ran: seed, train, balance.policy; ...": keys nobody touched,
+    # for a key written twice in the gan section; the refusal itself is right (DVC cannot read the file to lock it)
+    project = _train_project(tmp_path, monkeypatch)
+    line = _weak_by_twice((project / "params.yaml").read_text()).splitlines().index("  weak_by: f1") + 1
+    before = files_under(project)
+    assert _refused(_breaking(edit), capsys) == (
+        f"error: params.yaml changed while train@baseline ran and cannot be read now ({why.format(line=line)}); its "
+        "outputs follow the values it held before; fix it, then run dvc repro again\n")
+    assert_nothing_left(project, before)

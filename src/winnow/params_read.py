@@ -60,16 +60,20 @@ def check_unchanged() -> None:
     script = Path(sys.argv[0]).name
     name, declared, _ = _declared(script, tuple(sys.argv[1:]))
     for path, read in _read.items():
-        def differences(path: Path = path, read: dict[str, Any] = read) -> list[str]:
-            try:
-                now = load_yaml(path.read_text(encoding="utf-8"), name=str(path))
-            except (OSError, UnicodeDecodeError, WinnowError):
-                now = None  # removed or broken meanwhile: every key it held has changed
+        def differences(path: Path = path, read: dict[str, Any] = read) -> list[str] | str:
+            """The dotted keys whose values differ, or, where some do because the file cannot be read now, why."""
+            now, unreadable = _read_now(path)  # removed or broken meanwhile: every key it held has changed
             keys = declared if declared is not None else sorted(set(read) | set(now if isinstance(now, dict) else {}))
-            return [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
+            changed = [where for key in keys for where in _differences(_at(read, key), _at(now, key), key)]
+            return unreadable if changed and unreadable else changed
 
         # a file being rewritten (`dvc exp run --queue -S` puts its values there and back)
         changed = _settled(differences)
+        if isinstance(changed, str):
+            # before: named every key the stage declares as changed ("seed, train, balance.policy" for a key written
+            # twice in the gan section), keys nobody had touched
+            raise WinnowError(f"{path} changed while {name} ran and cannot be read now ({changed}); its outputs follow "
+                              "the values it held before; fix it, then run dvc repro again")
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
             raise WinnowError(f"{path} changed while {name} ran: {shown}; its outputs follow the old values; "
@@ -81,6 +85,21 @@ def check_unchanged() -> None:
     if changed is not None:
         raise WinnowError(f"{changed} changed while {name} ran; its outputs follow what it held before; run dvc repro "
                           "again")
+
+
+def _read_now(path: Path) -> tuple[Any, str | None]:
+    """``(params, None)``: the params file at ``path`` as it is now, a mapping; else ``(None, why)``."""
+    try:
+        now = load_yaml(path.read_text(encoding="utf-8"), name=str(path))
+    except FileNotFoundError:
+        return None, "it is gone"
+    except OSError as err:
+        return None, err.strerror or type(err).__name__
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except WinnowError as err:
+        return None, str(err).removeprefix(f"{path}: ")
+    return (now, None) if isinstance(now, dict) else (None, "it holds no mapping of sections")
 
 
 def _settled(differences: Callable[[], Any]) -> Any:
