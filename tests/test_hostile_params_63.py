@@ -133,3 +133,18 @@ def test_params_broken_while_a_stage_runs_say_why_not_which_keys_changed(tmp_pat
         f"error: params.yaml changed while train@baseline ran and cannot be read now ({why.format(line=line)}); its "
         "outputs follow the values it held before; fix it, then run dvc repro again\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("setting", ["    light:   # {method: auto}, off for now", "    light: null"],
+                         ids=["value_commented_out", "null"])
+def test_a_null_quality_issue_is_one_line_not_an_automatic_cut(tmp_path, setting):
+    # before: accepted and read as {method: auto}, so light went on flagging images the filters then dropped, where
+    # an issue left out flags nothing (as threshold's warnings advise) and null turns dedup.crop or
+    # embedding_clean.isolation off
+    project = make_project(tmp_path / "project", text=edited(("    light: {method: auto}", setting)))
+    before = files_under(project)
+    assert assert_error_line(run_stage(project, "threshold")) == (
+        "error: params.yaml: threshold.issues.light: null; to flag nothing leave light out of threshold.issues, for "
+        "the automatic cut give {method: auto}")
+    assert_nothing_left(project, before)

@@ -40,7 +40,7 @@ from winnow.param_checks import (
     source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
 )
 from winnow.param_rules import (
-    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, from_dataclass, kind_of, show,
+    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
 )
 from winnow.yaml_text import load_yaml, unshared
 
@@ -83,8 +83,8 @@ def validate(params: Any) -> dict[str, Any]:
 # -- the sections ------------------------------------------------------------------------------------
 
 class ThresholdSetting(Rule):
-    """One quality issue's cut: ``{method: <one of THRESHOLD_METHODS>, <that method's options>}``; null
-    or no method means auto."""
+    """One quality issue's cut: ``{method: <one of THRESHOLD_METHODS>, <that method's options>}``; no method
+    means auto. Null is refused: elsewhere in params.yaml null turns a rule off, here an issue is off when left out."""
 
     # each method's options (the keyword arguments of its function in winnow.thresholds)
     OPTIONS = {
@@ -109,6 +109,9 @@ class ThresholdSetting(Rule):
         return f"a mapping with method ({', '.join(THRESHOLD_METHODS)}) and its options"
 
     def verify(self, value: Any, path: str) -> None:
+        if value is None:  # before: read as auto, so `light:` (its value commented out) or `light: null` flagged
+            fail(path, f"null; to flag nothing leave {path.rpartition('.')[2]} out of threshold.issues, for the "
+                       "automatic cut give {method: auto}")
         if not isinstance(value, dict):
             self.wrong_type(value, path)
         method = value.get("method", "auto")
@@ -246,7 +249,7 @@ SCHEMA = Section({
     "threshold": Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "max_flagged_fraction": SHARE,
-        "issues": Section({issue: ThresholdSetting(null=True) for issue in QUALITY_ISSUES}, what="issue"),
+        "issues": Section({issue: ThresholdSetting() for issue in QUALITY_ISSUES}, what="issue"),
     }, required=("bins", "max_flagged_fraction", "issues"), checks=(valley_windows_fit,)),
     "dedup": Section({
         # Hamming distance between 64-bit pHashes. Unrelated images differ by 32 bits on average, so a radius
