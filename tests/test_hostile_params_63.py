@@ -148,3 +148,25 @@ def test_a_null_quality_issue_is_one_line_not_an_automatic_cut(tmp_path, setting
         "error: params.yaml: threshold.issues.light: null; to flag nothing leave light out of threshold.issues, for "
         "the automatic cut give {method: auto}")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_an_anchor_given_twice_is_one_line_not_a_warning_and_the_latest(tmp_path):
+    # the judge's overrides anchored, and the anchored line pasted as confident_learn's: before, every stage printed
+    # ruamel's six-line ReusedAnchorWarning (its source line in site-packages among them) and read on, the
+    # embedding-clean judge's merge taking the pasted copy
+    text = edited((JUDGE, "  judge: &judge {model: lenet5, epochs: 20, patience: 5}   # overrides"),
+                  (CL_TRAIN, "  train: &judge {model: lenet5, epochs: 30, patience: 5}   # judge cnn"),
+                  ("  train: {model: lenet5, epochs: 20, patience: 5}   # judge: overrides",
+                   "  train: {<<: *judge}   # judge: overrides"))
+    lines = text.splitlines()
+    first, again = (next(i for i, line in enumerate(lines, 1) if line.startswith(start)) for start in
+                    ("  judge: &judge", "  train: &judge"))
+    project = make_project(tmp_path / "project", text=text)
+    before = files_under(project)
+    done = run_stage(project, "ingest")
+    assert assert_error_line(done) == (f"error: params.yaml: not valid YAML at line {again}: anchor &judge given again "
+                                       f"(first at line {first}), so an alias *judge after it would mean this one; give "
+                                       "each anchor its own name")
+    assert done.stderr.count("\n") == 1
+    assert_nothing_left(project, before)

@@ -9,7 +9,8 @@ Read this way, winnow runs with the values DVC records, and its checks refuse th
 
 One difference, on purpose: ruamel checks no key twice in a mapping that holds a merge key (``<<: *judge``), so
 ``epochs: 3`` then ``epochs: 30`` beside one read 30 without a word (DVC too); :func:`_constructor` refuses it
-as any other key given twice.
+as any other key given twice. Likewise an anchor given twice (``&cut`` on two nodes), which ruamel reads with a
+multi-line warning on stderr, each alias meaning the latest: :func:`_composer` refuses it.
 
 A mapping that two keys hold (``train: *judge``) is refused by :func:`unshared`, which params.yaml's reader calls:
 ``dvc exp run -S`` changes such a mapping in both places or in neither.
@@ -27,13 +28,14 @@ def load_yaml(text: str, *, name: str) -> Any:
 
     Raises:
         WinnowError: one line, ``<name>: not valid YAML at line N: <problem>``; a key given twice in one
-            mapping, beside a merge key too, is such a problem (PyYAML kept the last value without a word).
+            mapping, beside a merge key too, and an anchor given twice are such problems (PyYAML kept the last value
+            without a word).
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="safe", pure=True)
-    yaml.Constructor = _constructor()
+    yaml.Composer, yaml.Constructor = _composer(), _constructor()
     try:
         return yaml.load(text)
     except YAMLError as err:
@@ -50,6 +52,27 @@ def load_yaml(text: str, *, name: str) -> Any:
     except AssertionError as err:  # `%YAML 1.3` (or 1.0): ruamel asserts the version it is asked to read
         raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}; write %YAML 1.2 or leave the "
                           "directive out") from err
+
+
+def _composer() -> type:
+    """ruamel's composer, refusing an anchor given twice."""
+    from ruamel.yaml.composer import Composer, ComposerError
+    from ruamel.yaml.events import AliasEvent
+
+    class _Composer(Composer):
+        def compose_node(self, parent, index):
+            event = self.parser.peek_event()
+            anchor = None if isinstance(event, AliasEvent) else event.anchor
+            if anchor is not None and anchor in self.anchors:
+                # before: ruamel's ReusedAnchorWarning, six lines and its own source line on every stage's stderr, and
+                # the params read on, each *name after the second &name meaning the second
+                first = self.anchors[anchor].start_mark.line + 1
+                raise ComposerError(None, None, f"anchor &{anchor} given again (first at line {first}), so an alias "
+                                                f"*{anchor} after it would mean this one; give each anchor its own name",
+                                    event.start_mark)
+            return super().compose_node(parent, index)
+
+    return _Composer
 
 
 def _constructor() -> type:
