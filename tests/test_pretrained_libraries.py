@@ -172,6 +172,49 @@ def test_torchvision_weights_missing_from_the_cache_are_not_downloaded_unless_as
     assert calls == [{"name": "resnet18", "weights": default}] * 2
 
 
+class ConvNeXtLike(nn.Module):
+    """torchvision's ConvNeXt layout: the backbone ends in a pool, and the classifier (LayerNorm2d, here an identity,
+    then flatten and linear) flattens the pooled map."""
+
+    def __init__(self):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Identity(), nn.Flatten(1), nn.Linear(3, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.avgpool(x))
+
+
+class SqueezeNetLike(nn.Module):
+    """torchvision's SqueezeNet layout: the classifier (dropout, a 1x1 conv to the classes, ReLU, pool) pools."""
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(3, 10, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.classifier(x), 1)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("architecture, expected", [
+    # before: refused, "returned (5, 3, 1, 1) for 5 images; ... (pool and flatten inside the model)", which a model
+    # named by torchvision:NAME cannot do: the whole classifier went, its flatten with it
+    (ConvNeXtLike, lambda pixels: channel_means(pixels)),
+    # before: the whole classifier went, its pool with it: 192 unpooled values per 8x8 image (86,528 at 224)
+    (SqueezeNetLike, lambda pixels: np.maximum(channel_means(pixels), 0)),
+])
+def test_a_torchvision_classifier_that_pools_or_flattens_loses_only_its_class_layer(monkeypatch, tmp_path,
+                                                                                    architecture, expected):
+    models = types.SimpleNamespace(get_model=lambda name, *, weights=None: architecture())
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+    torch.save(architecture().state_dict(), tmp_path / "weights.pth")
+    named = config("torchvision:convnext_tiny", path=str(tmp_path / "weights.pth"))
+    features, _ = pretrained.embed(images(), config=named, progress=False)
+    assert features.shape == (5, 3)
+    np.testing.assert_allclose(features, expected(images()), rtol=1e-5, atol=1e-6)
+
+
 @pytest.fixture
 def fake_open_clip(monkeypatch):
     """``open_clip.create_model(arch, pretrained=TAG or a file)``; features come from ``encode_image``."""

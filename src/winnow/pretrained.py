@@ -193,10 +193,24 @@ def _torchvision(torchvision, name: str, *, path: Path | None, download: bool):
                               f"({cached}); set download: true or give path: a weights file")
         model = torchvision.models.get_model(name, weights=weights)
     for head in ("fc", "classifier", "head", "heads"):  # the classifier goes: what is left ends in features
-        if isinstance(getattr(model, head, None), nn.Module):
-            setattr(model, head, nn.Identity())
+        module = getattr(model, head, None)
+        if isinstance(module, nn.Module):
+            _drop_class_layer(model, head, module)
             break
     return model
+
+
+def _drop_class_layer(model: nn.Module, head: str, module: nn.Module) -> None:
+    """``model.<head>`` (``module``) without the layer that gives class scores: a sequence of layers loses its last
+    Linear or Conv2d alone, any other head goes whole. Before, a sequence went whole, with the pooling and flattening
+    some keep there: ConvNeXt's (norm, flatten, linear) left (N, 768, 1, 1) and MaxViT's (pool, flatten, ...) its
+    unpooled map, both refused as not (N, D); SqueezeNet's (dropout, conv, relu, pool) left 86,528 unpooled values."""
+    if isinstance(module, nn.Sequential):
+        last = [i for i, layer in enumerate(module) if isinstance(layer, (nn.Linear, nn.Conv2d))]
+        if last:
+            module[last[-1]] = nn.Identity()
+            return
+    setattr(model, head, nn.Identity())
 
 
 def _open_clip(open_clip, name: str, *, path: Path | None, download: bool):
