@@ -328,20 +328,40 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> Non
     if not norms.all():
         return  # a zero row next to others: not one direction
     cosine = (wide @ wide[0]) / (norms * norms[0])
-    if np.all(1 - cosine <= np.finfo(np.float32).eps):
+    spread = float((1 - cosine).max())
+    # before: a user's size or time column (bytes 50,000 beside features near 1) read as "each a positive multiple of
+    # one vector", which the rows were not, and named no column
+    offset = spread <= CLOSEST_SPREAD and not fix and not _centred_on_one_line(wide)
+    if not offset and np.all(1 - cosine <= np.finfo(np.float32).eps):
         raise WinnowError(f"{where}: every image's embedding points the same way (each a positive multiple of one "
                           "vector: cosine similarity 1 between every pair, to float32 precision); cosine "
                           f"neighbours cannot tell images apart{fix}")
-    if np.all(1 - np.abs(cosine) <= np.finfo(np.float32).eps):
+    if not offset and np.all(1 - np.abs(cosine) <= np.finfo(np.float32).eps):
         raise WinnowError(f"{where}: every image's embedding lies on one line (each a positive or negative multiple "
                           "of one vector: cosine similarity +1 or -1 between every pair); cosine neighbours cannot "
                           f"tell images apart{fix}")
-    spread = float((1 - cosine).max())
     if spread <= CLOSEST_SPREAD:  # a user's file: an offset to take away; a model of ours: its features collapsed
         why = ("a large offset common to every image, which float32 cosine cannot rank neighbours under; subtract "
                "the mean embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
+        mean = np.abs(wide.mean(axis=0))
+        column = int(np.argmax(mean))
+        if offset and mean[column] ** 2 > 0.99 * (mean ** 2).sum():  # one column holds the offset: name it
+            why += (f", or, if feature {column} (counted from 0) is a size, a count or a time rather than a feature, "
+                    "leave it out: it lies far from 0 for every image and outweighs the rest")
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "
                           f"{spread:.1e} from the first image's): {why}")
+
+
+def _centred_on_one_line(wide: np.ndarray) -> bool:
+    """Whether float64 rows ``wide`` ``(N, D)``, each column centred and scaled to unit spread, lie on one line, as
+    multiples of one vector do; rows that point one way only for an offset common to all (a size or time column
+    beside features near 1) do not."""
+    spread = wide.std(axis=0)
+    varying = np.flatnonzero(spread > 0)
+    z = (wide[:, varying] - wide[:, varying].mean(axis=0)) / spread[varying]
+    z = z[np.linalg.norm(z, axis=1) > 0]
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    return bool(len(varying) < 2 or np.all(1 - np.abs(z @ z[0]) <= 1e-6))
 
 
 # a placeholder: one stored row for at least this many different pictures, and for this many times the pictures of any
