@@ -1,16 +1,19 @@
 """Hostile inputs to the represent stage, third probe: a user's feature table with a size or time column beside
-the features. Each ends in one ``error:`` line with nothing left behind."""
+the features, and a user's file in the home folder written with ``~``. Each ends in one ``error:`` line with
+nothing left behind, or is read as meant."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left
-from test_hostile_represent import N, ids, parquet, run_represent, separable
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from test_hostile_represent import N, ids, outputs, parquet, run_represent, separable
+from winnow.source_listing import represent_listing
 
 
 @pytest.mark.hostile("represent")
@@ -34,3 +37,43 @@ def test_a_size_column_beside_the_features_is_named_not_called_one_direction(tmp
     project, _, done = run_represent(tmp_path / "without", write=parquet(table.drop(columns="bytes")), source="file",
                                      file="mine.parquet")
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.hostile("represent")
+def test_a_users_file_in_the_home_folder_written_with_a_tilde_is_read_and_its_ids_listed(tmp_path, monkeypatch):
+    # before: "error: represent.file: ~/mine.npy not found; ..." though the file was there and the source stage,
+    # which expands ~ as ingest.path does, had listed it; and its ids.json was listed as absent ({}), so an edit of
+    # it reran nothing
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    features = separable()
+    np.save(home / "mine.npy", features)
+    (home / "ids.json").write_text(json.dumps(ids().tolist()))
+    project, _, done = run_represent(tmp_path, source="file", file="~/mine.npy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored, metrics = outputs(project)
+    np.testing.assert_array_equal(stored, features)
+    assert metrics["file"] == str(home / "mine.npy")
+    assert "warning" not in done.stdout  # its ids.json was found beside it and checked
+    listed = represent_listing({"file": "~/mine.npy"}, root=project)
+    assert listed["represent.file ids.json"]["files"] == 1
+
+
+@pytest.mark.hostile("represent")
+def test_a_users_file_in_data_represent_written_with_a_tilde_is_refused_before_dvc_empties_the_folder(tmp_path,
+                                                                                                      monkeypatch):
+    # before: ~/project/data/represent/mine.npy passed the check (read as a folder named ~), and dvc repro would have
+    # deleted the file with the folder before represent read it
+    monkeypatch.setenv("HOME", str(tmp_path))
+    project = tmp_path / "project"
+    params = default_params()
+    params["represent"] = {**params["represent"], "source": "file", "file": "~/project/data/represent/mine.npy"}
+    make_project(project, params)
+    (project / "data/represent").mkdir(parents=True)
+    np.save(project / "data/represent/mine.npy", separable())
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "source", timeout=300))
+    assert line == ("error: params.yaml: represent.file: ~/project/data/represent/mine.npy lies in data/represent, the "
+                    "stage's own output, which dvc repro empties before it runs; keep your file elsewhere")
+    assert_nothing_left(project, before)

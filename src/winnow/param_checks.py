@@ -82,7 +82,7 @@ def _in_represent_output(value: str) -> bool:
     and represent then said it was not found."""
     if Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
         return True
-    return Path(os.path.realpath(value)).is_relative_to(os.path.realpath("data/represent"))
+    return Path(os.path.realpath(os.path.expanduser(value))).is_relative_to(os.path.realpath("data/represent"))
 
 
 def embedding_pairs_confirmed(section: dict, path: str) -> None:

@@ -87,8 +87,12 @@ def options(section: dict | None, *, train: dict | None = None) -> Options:
         if (p[where] or {}).get("device") == "cuda" and not torch.cuda.is_available():
             raise WinnowError(f"represent.{where}.device: cuda requested but no CUDA device is visible; "
                               "use auto or cpu")
+    # a leading ~ is the home folder, as in ingest.path and as the source stage lists these files; before, represent
+    # alone read ~/mine.npy as a folder named ~ and said it was not found
+    pretrained = {key: os.path.expanduser(value) if key in ("torchscript", "path") and value else value
+                  for key, value in (p["pretrained"] or {}).items()}
     return Options(p["source"], p["knn_k"], SelfSupConfig(**(p["selfsup"] or {})),
-                   PretrainedConfig(**(p["pretrained"] or {})), Path(p["file"]) if p["file"] else None,
+                   PretrainedConfig(**pretrained), Path(os.path.expanduser(p["file"])) if p["file"] else None,
                    TrainConfig.from_params(train or {}, overrides=p["judge"], overrides_from="represent.judge"))
 
 

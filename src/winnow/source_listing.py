@@ -65,7 +65,7 @@ def _row_ids(embeddings) -> str | None:
     """The ids.json beside a local .npy of embeddings, or None for any other file (or none)."""
     if embeddings is None or "://" in str(embeddings) or not str(embeddings).endswith(".npy"):
         return None
-    return str(Path(str(embeddings)).with_name("ids.json"))
+    return str(Path(os.path.expanduser(str(embeddings))).with_name("ids.json"))  # ~: the home folder, as locate
 
 
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False) -> dict:
