@@ -77,3 +77,19 @@ def test_a_users_file_in_data_represent_written_with_a_tilde_is_refused_before_d
     assert line == ("error: params.yaml: represent.file: ~/project/data/represent/mine.npy lies in data/represent, the "
                     "stage's own output, which dvc repro empties before it runs; keep your file elsewhere")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("section, key, url", [
+    ({"source": "file", "file": "s3://bucket/emb.parquet"}, "file", "s3://bucket/emb.parquet"),
+    ({"source": "pretrained", "pretrained": {"torchscript": "https://example.org/encoder.pt"}},
+     "pretrained.torchscript", "https://example.org/encoder.pt"),
+])
+def test_a_url_for_a_file_represent_reads_is_refused_as_a_url(tmp_path, section, key, url):
+    # before: "error: represent.file: s3:/bucket/emb.parquet not found; ...", the URL cut to a local path, after
+    # ingest had run (ingest.path reads URLs; represent's files never did)
+    project, before, done = run_represent(tmp_path, **section)
+    assert assert_error_line(done) == (
+        f"error: params.yaml: represent.{key}: {url} is a URL, and represent reads local files only (ingest.path alone "
+        "reads buckets and URLs); download it and give its path")
+    assert_nothing_left(project, before)

@@ -67,9 +67,13 @@ def embedding_source_ready(section: dict, path: str) -> None:
             if pretrained.get(key, unused) != unused:
                 fail(f"{path}.pretrained.{key}", f"only a library model (model:) reads it, and torchscript is set; "
                                                  f"set it to {show(unused)}")
-    # dvc repro deletes a stage's outputs before it runs: a user's file kept there is gone before it is read
+    # represent opens these paths locally; and dvc repro deletes a stage's outputs before it runs, so a user's file
+    # kept in data/represent is gone before it is read
     for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
                        ("pretrained.path", pretrained.get("path"))):
+        if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
+            fail(f"{path}.{key}", f"{value} is a URL, and represent reads local files only (ingest.path alone reads "
+                                  "buckets and URLs); download it and give its path")
         if isinstance(value, str) and _in_represent_output(value):
             fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
                                   "before it runs; keep your file elsewhere")
