@@ -29,11 +29,12 @@ SCALE_BAND = 8  # user features whose median row norm is within 2**±8 are store
 NORM_SPREAD = 1e9
 
 
-def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
+def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.ndarray) -> np.ndarray:
     """Numeric ``(N, D)`` values, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
     follow the manifest already, or a ``.parquet`` with an ``id`` column and either one list column
     ``embedding`` (other columns then ignored) or numeric feature columns (nullable ones too, without a
-    missing value), in any row order; the id may be the parquet's index. Finiteness, the scale, the
+    missing value), in any row order; the id may be the parquet's index. A parquet's optional ``digest``
+    column must hold ``digests`` (``(N,)``, the manifest's pixel digests of ``ids``). Finiteness, the scale, the
     float32 cast and the checks of what is stored are :func:`embed_imageset`'s."""
     path = Path(path)
     where = f"represent.file: {path}"
@@ -61,7 +62,7 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
                               "row per image in manifest order (or write a .parquet with an id column)")
         _check_row_ids(path, ids, where)
     elif path.suffix == ".parquet":
-        values = _parquet_rows(path, ids, where)
+        values = _parquet_rows(path, ids, where, digests)
     else:
         raise WinnowError(f"{where}: unknown format {path.suffix!r}; write a .npy (rows in manifest order) or a "
                           ".parquet (an id column)")
@@ -124,7 +125,7 @@ def _bookkeeping_column(name: str, values: pd.Series) -> bool:
     return bool(np.all(whole == np.round(whole)))
 
 
-def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
+def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) -> np.ndarray:
     """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
     try:
         frame = pd.read_parquet(path)
@@ -150,6 +151,12 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str) -> np.ndarray:
         raise WinnowError(f"{where}: {len(missing)} image(s) of the imageset have no row, first {_shown(missing[0])}; "
                           "every image of every split needs an embedding")
     frame = frame.set_index("id").loc[ids]
+    if "digest" in frame.columns:  # the pixels each row was made from: degrade rerun keeps ids, not their pixels
+        stale = frame.pop("digest").astype(str).to_numpy() != np.asarray(digests, dtype=str)
+        if stale.any():  # before: refused as "column 'digest' is object, not numbers", and never compared
+            raise WinnowError(f"{where}: {int(stale.sum())} image(s) now hold other pixels than their row's digest, "
+                              f"first id {_shown(ids[np.argmax(stale)])}: the file was made for another data/degrade "
+                              "(its seed or perturbations changed); embed those images again")
     if "embedding" in frame.columns:
         _refuse_embedding_type(schema.field("embedding").type, where)
         cells = frame["embedding"].to_numpy()

@@ -137,7 +137,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
             info["sha256"] = file_sha256(weights)
         where = f"represent.pretrained: {name}"
     else:
-        features = read_embedding_file(options.file, ids)
+        features = read_embedding_file(options.file, ids, _digests(data).to_numpy())
         info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": file_sha256(options.file)}
         where = f"represent.file: {options.file}"
     user = options.source in USER_SOURCES
