@@ -65,6 +65,24 @@ def test_predictions_committed_without_the_lock_of_their_run_are_refused(tmp_pat
 
 
 @pytest.mark.hostile("gate")
+def test_predictions_of_a_renamed_evaluate_stage_are_refused_at_a_commit(tmp_path):
+    # before: with evaluate renamed eval in dvc.yaml and dvc.lock, the commit check looked for evaluate@baseline,
+    # found neither its entry nor its definition, checked nothing, and predictions written by hand passed
+    project = _dvc_project(tmp_path)
+    for name in ("dvc.yaml", "dvc.lock"):
+        text = (project / name).read_text()
+        (project / name).write_text(text.replace("evaluate:", "eval:").replace("evaluate@", "eval@"))
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [5]))  # better than the model got: by hand
+    commit(project, "evaluate renamed eval, predictions by hand")
+    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
+    assert assert_error_line(done) == STALE.format(
+        first="dvc.yaml defines no stage evaluate, so nothing shows that the outputs of evaluate@baseline read here "
+              "are what the commit makes (a stage renamed: keep its name)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
 def test_a_project_in_a_folder_of_its_git_repository_is_checked_against_its_own_dvc_yaml(tmp_path):
     # the commit check reads dvc.yaml at the revision with DVC: in a `dvc init --subdir` project it must look in the
     # project's folder, not at the repository's root (which holds no DVC project)
