@@ -93,6 +93,16 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def refuse_unreadable(err: BaseException, path: str | os.PathLike) -> None:
+    """Raise ``err``, a reader's refusal of ``path`` for its permissions, as a PermissionError naming ``path``: a fault
+    of the machine, whose line (:func:`fault_line`) says to fix them; any other error is left to the caller. Worded by
+    the readers of what a stage wrote, it read as a damaged file ("not a readable parquet file (... Permission
+    denied); rerun the score stage"), though rerunning changes no permission and DVC skips a stage whose outputs are
+    unchanged: the advice went round in a circle."""
+    if isinstance(err, PermissionError):
+        raise PermissionError(err.errno, os.strerror(err.errno or errno.EACCES), str(path)) from err
+
+
 def _torch_out_of_memory(err: BaseException) -> bool:
     """torch's out of memory: ``torch.OutOfMemoryError`` on a GPU, a plain RuntimeError from its CPU allocator
     ("DefaultCPUAllocator: can't allocate memory"); both RuntimeErrors, which read as bugs otherwise."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line, first_repeated
+from winnow.errors import WinnowError, first_line, first_repeated, refuse_unreadable
 from winnow.npy_rows import NpyRows, data_bytes
 from winnow.outputs import atomic_folder
 
@@ -236,10 +236,12 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     try:
         images = np.load(path / "images.npy", mmap_mode="r" if mmap else None)
     except (ValueError, OSError) as err:
+        refuse_unreadable(err, path / "images.npy")
         raise ImageSetError(f"{path / 'images.npy'}: unreadable ({err})") from err
     try:
         manifest = pd.read_parquet(path / "manifest.parquet")
     except Exception as err:  # pyarrow raises several types for a damaged file
+        refuse_unreadable(err, path / "manifest.parquet")
         raise ImageSetError(f"{path / 'manifest.parquet'}: unreadable ({err})") from err
     try:
         classes = json.loads((path / "classes.json").read_text(encoding="utf-8"))
@@ -273,6 +275,7 @@ def _check_layout(path: Path) -> None:
             shape, fortran, dtype = read_header(handle)
             offset = handle.tell()
     except (ValueError, OSError, EOFError) as err:  # EOFError: an empty or cut-off header
+        refuse_unreadable(err, file)
         raise ImageSetError(f"{file}: unreadable ({err})") from err
     if fortran and sum(size > 1 for size in shape) > 1:  # one axis longer than 1: the same bytes either way
         raise ImageSetError(f"{file}: its header says Fortran order, so each image would be read transposed; "

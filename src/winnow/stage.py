@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError, escape_unencodable_output, first_line, output_obstacle
+from winnow.errors import WinnowError, escape_unencodable_output, first_line, output_obstacle, refuse_unreadable
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, sweep_temporaries,
     together,
@@ -236,6 +236,7 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     try:
         frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
     except (OSError, ValueError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
+        refuse_unreadable(err, path)
         raise rerun_error(path, f"not a readable {kind} file ({_detail(err)})", written_by=written_by) from err
     if rows_of is not None:
         unique = "id"
@@ -289,6 +290,7 @@ def read_json(path: str | os.PathLike, *, written_by: str, keys: Iterable[str] =
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        refuse_unreadable(err, path)
         raise rerun_error(path, f"not a readable JSON file ({_detail(err)})", written_by=written_by) from err
     keys = list(keys)
     if keys and not isinstance(value, dict):

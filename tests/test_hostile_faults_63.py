@@ -1,0 +1,109 @@
+"""Faults around the stages, probed again (stop 63): what another stage wrote that this one may not read.
+
+Permissions are real: as root, whom they do not bind, the stage runs without the two capabilities that let it read
+any file (``setpriv``), and the file is another user's."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import ROOT, _env, assert_nothing_left, files_under, imagefolder_project
+
+NOBODY = 65534
+# a stage that reads, as the stages do, the intermediate WINNOW_READ names
+_READER = '''
+import os
+from winnow import checkpoints
+from winnow.imageset import read_imageset
+from winnow.stage import read_json, read_table, run
+
+READERS = {
+    "table": lambda: read_table("data/score/scores.parquet", written_by="score"),
+    "json": lambda: read_json("data/source.json", written_by="source"),
+    "imageset": lambda: read_imageset("data/ingest"),
+    "model": lambda: checkpoints.load("models/baseline.pt"),
+}
+run(READERS[os.environ["WINNOW_READ"]])
+'''
+
+
+def _unreadable(path: Path) -> None:
+    """Take away every read of ``path``: no permission bits, and as root another user's."""
+    path.chmod(0)
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+
+
+def _bound_by_permissions(command: list[str]) -> list[str]:
+    """``command``, run so that file permissions bind it: as root, without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH."""
+    if os.geteuid() != 0:
+        return command
+    dropped = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={dropped}", f"--inh-caps={dropped}", *command]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """Whole intermediates of each kind a stage reads: a table, a JSON file, an imageset and a model."""
+    import torch
+
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/reader.py").write_text(_READER)
+    (tmp_path / "data/score").mkdir(parents=True)
+    (tmp_path / "data/ingest").mkdir()
+    (tmp_path / "models").mkdir()
+    pd.DataFrame({"id": ["a", "b"], "dark": [0.1, 0.2]}).to_parquet(tmp_path / "data/score/scores.parquet")
+    (tmp_path / "data/source.json").write_text('{"listing": "x"}\n')
+    np.save(tmp_path / "data/ingest/images.npy", np.zeros((2, 8, 8, 1), np.uint8))
+    pd.DataFrame({"id": ["a", "b"]}).to_parquet(tmp_path / "data/ingest/manifest.parquet")
+    (tmp_path / "data/ingest/classes.json").write_text('["c0"]\n')
+    torch.save({"state_dict": {}}, tmp_path / "models/baseline.pt")
+    return tmp_path
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("reader, path", [
+    ("table", "data/score/scores.parquet"),
+    ("json", "data/source.json"),
+    ("imageset", "data/ingest/images.npy"),
+    ("imageset", "data/ingest/manifest.parquet"),
+    ("model", "models/baseline.pt"),
+])
+def test_an_intermediate_the_stage_may_not_read_is_a_permission_to_fix_not_a_stage_to_rerun(project, reader, path):
+    # found by probing: data/score/scores.parquet another user's with mode 600 (their umask 077, or a run as root):
+    # "error: data/score/scores.parquet: not a readable parquet file ([Errno 13] ... Permission denied); rerun the
+    # score stage (dvc repro score)", and dvc repro score skipped it (nothing changed): the advice went round in a
+    # circle. images.npy said "unreadable ([Errno 13] Permission denied: ...)" with no fix at all; a model, to rerun
+    # train@baseline. classes.json, read without a reader's wording, already said this line
+    _unreadable(project / path)
+    before = files_under(project)
+    done = subprocess.run(_bound_by_permissions([sys.executable, "stages/reader.py"]), cwd=project,
+                          capture_output=True, text=True, env={**_env(), "WINNOW_READ": reader}, timeout=120)
+    assert done.stderr.splitlines() == [
+        f"error: stages/reader.py: {path}: Permission denied [EACCES]; free space, or fix the path or its "
+        "permissions, then rerun"]
+    assert done.returncode == 1
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_degrade_whose_imageset_it_may_not_read_names_the_file_and_its_permissions(tmp_path):
+    project, _ = imagefolder_project(tmp_path)
+    ingest = subprocess.run([sys.executable, str(ROOT / "stages/ingest.py")], cwd=project, capture_output=True,
+                            text=True, env=_env(), timeout=300)
+    assert ingest.returncode == 0, ingest.stderr
+    _unreadable(project / "data/ingest/images.npy")
+    before = files_under(project)
+    done = subprocess.run(_bound_by_permissions([sys.executable, str(ROOT / "stages/degrade.py")]), cwd=project,
+                          capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.stderr.splitlines() == [
+        "error: stages/degrade.py: data/ingest/images.npy: Permission denied [EACCES]; free space, or fix the path or "
+        "its permissions, then rerun"]
+    assert done.returncode == 1
+    assert_nothing_left(project, before)
+
