@@ -375,19 +375,35 @@ def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
     """Remove DVC's ``.dvc/tmp/rwlock`` when a run stopped inside DVC's own write of it left it empty or half
     written: every later dvc command, and winnow's own ``dvc status``, then failed with "Unable to read
     RWLock-file" until a person removed it. DVC reads a missing one as no locks; a broken one holds none it can
-    read either."""
+    read either. DVC truncates the file, then writes it, holding its guard (an exclusive ``flock`` of
+    ``rwlock.lock`` beside it, as zc.lockfile takes it): one that reads broken is read again holding that guard."""
     path = Path(root) / ".dvc" / "tmp" / "rwlock"
+    if _broken_text(path) is None:
+        return
+    try:
+        import fcntl
+        with open(path.with_name("rwlock.lock"), "a") as guard:
+            # held by another dvc (a second dvc repro, dvc exp run), which is writing it: before, a stage starting then
+            # read it empty and removed it with the locks of the stages running; that dvc's release of its own then
+            # failed on an assertion, and a third dvc could run a stage they held
+            fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            text = _broken_text(path)
+            if text is not None:
+                path.unlink()
+    except (ImportError, OSError):  # not POSIX (no flock), or the guard held or the file not removable
+        return
+    if text is not None:
+        print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
+
+
+def _broken_text(path: Path) -> str | None:
+    """The text of DVC's lock file ``path`` when it is there and not JSON; else None."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return
+        return None
     try:
         json.loads(text)
-        return
     except (ValueError, RecursionError):
-        pass
-    try:
-        path.unlink()
-    except OSError:
-        return
-    print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
+        return text
+    return None
