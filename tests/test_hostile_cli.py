@@ -654,6 +654,23 @@ def test_compare_out_that_is_the_from_json_input_is_refused(tmp_path):
     assert saved.read_bytes() == before and not (project / "runs.json").exists()
 
 
+@pytest.mark.hostile("compare")
+def test_compare_out_under_a_link_to_a_folder_not_there_is_refused_before_any_work(tmp_path):
+    # found by probing: reports/ a symbolic link to a disk not mounted; --out reports/seeds.md passed the check, and
+    # the write failed at the end: "error: compare: reports: File exists [EEXIST]; free space, or fix the path or its
+    # permissions, then rerun"
+    project = make_project(tmp_path / "project")
+    _one_run(project, {"baseline": {"a": 0.5}, "pruned": {"a": 0.6}}).rename(project / "runs.txt")
+    (project / "reports").symlink_to(tmp_path / "unmounted")
+    before = files_under(project)
+    done = run_winnow(project, "compare", "--from-json", "runs.txt", "--variants", "baseline", "pruned",
+                      "--out", "reports/seeds.md", timeout=60)
+    assert assert_error_line(done) == (
+        f"error: --out reports/seeds.md: lies under reports, a symbolic link to {tmp_path}/unmounted, which does not "
+        "exist; create that folder (or mount its disk), or give another file path, e.g. --out reports/compare-seeds.md")
+    assert_nothing_left(project, before)
+
+
 def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
     # found by a review: the rule counted the suffix twice and refused names that write fine
     from winnow.errors import _name_max, check_output

@@ -176,6 +176,24 @@ def test_a_model_path_that_is_a_folder_stops_train_before_it_trains(project):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("intermediates")
+def test_a_models_folder_linked_to_a_disk_not_mounted_stops_train_before_it_trains(project, tmp_path):
+    # found by probing: models/ a symbolic link to a folder on a bigger disk, not mounted: check_outputs passed, and
+    # train@baseline trained, then failed at the model's write: "error: stages/train.py: models: File exists [EEXIST];
+    # free space, or fix the path or its permissions, then rerun"
+    make_project(project, _params(epochs=2, lr=0.01))
+    shutil.rmtree(project / "models")
+    (project / "models").symlink_to(tmp_path / "unmounted/models")
+    before, old = files_under(project), _contents(project, LOG)
+    done = run_stage(project, "train", "baseline")
+    assert assert_error_line(done) == (
+        f"error: train@baseline: models/baseline.pt lies under models, a symbolic link to {tmp_path}/unmounted/models, "
+        "which does not exist; create that folder (or mount its disk), then rerun")
+    assert "epoch" not in done.stderr  # no training ran
+    assert _contents(project, LOG) == old
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("training")
 @pytest.mark.parametrize(("launch", "line"), [
     ({"WORLD_SIZE": "abc"}, "error: WORLD_SIZE='abc': not a whole number >= 1; torchrun sets it, so launch with "

@@ -172,7 +172,8 @@ def check_fits_in_memory(n_bytes: int, *, what: str) -> None:
 
 class Obstacle(NamedTuple):
     """What stops a write at a path (:func:`output_obstacle`): ``kind`` (a folder where a file goes, or the
-    reverse), ``under`` (``where``: the file the path lies under), ``unwritable`` (``where``: the deepest
+    reverse), ``under`` (``where``: the file the path lies under), ``dangling`` (``where``: the symbolic link the
+    path lies under, ``why``: its target, which does not exist), ``unwritable`` (``where``: the deepest
     existing folder, which takes no new file; ``why``: the system's reason) or ``long`` (``why``: the longest
     name the folder's file system takes)."""
 
@@ -192,6 +193,11 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
     blocking = next((parent for parent in parents if os.path.exists(parent) and not os.path.isdir(parent)), None)
     if blocking is not None:
         return Obstacle("under", blocking)
+    # a folder linked to a disk not mounted (models -> /mnt/big/models) passed, and the write's mkdir failed after the
+    # work: train@baseline trained, then said "models: File exists [EEXIST]; free space, or fix the path ..."
+    dangling = next((parent for parent in parents if os.path.islink(parent) and not os.path.exists(parent)), None)
+    if dangling is not None:
+        return Obstacle("dangling", dangling, os.readlink(dangling))
     # the deepest folder that exists must take a new file (permissions, a read-only or virtual file system)
     nearest = next((parent for parent in reversed(parents) if os.path.isdir(parent)), os.curdir)
     try:
@@ -235,6 +241,9 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
         raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
     if obstacle.what == "under":
         raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
+    if obstacle.what == "dangling":
+        raise WinnowError(f"{option} {path}: lies under {obstacle.where}, a symbolic link to {obstacle.why}, which does "
+                          f"not exist; create that folder (or mount its disk), or give another {kind} path{hint}")
     if obstacle.what == "long":
         raise WinnowError(f"{option} {path}: the name is too long to write safely (at most {obstacle.why} bytes here, "
                           f"to leave room for the temporary it is written as); give a shorter name{hint}")

@@ -54,6 +54,9 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                               f"writes a {kind}; move it away, then rerun")
         if obstacle.what == "under":
             raise WinnowError(f"{stage}: {path} lies under the file {obstacle.where}; move that away, then rerun")
+        if obstacle.what == "dangling":
+            raise WinnowError(f"{stage}: {path} lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
+                              "does not exist; create that folder (or mount its disk), then rerun")
         if obstacle.what == "long":
             raise WinnowError(f"{stage}: {path}: the name is too long to write safely (at most {obstacle.why} bytes "
                               "here); give a shorter one")
