@@ -15,7 +15,7 @@ def _ran(monkeypatch, capsys, fault: BaseException) -> tuple[int, str]:
         raise fault
 
     monkeypatch.setattr("sys.argv", ["stages/score.py"])
-    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda: [])
+    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda **_: [])
     with pytest.raises(SystemExit) as ended:
         run(main)
     return ended.value.code, capsys.readouterr().err
@@ -54,7 +54,7 @@ def test_an_error_raised_while_handling_ctrl_c_is_the_interrupt():
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr("sys.argv", ["stages/score.py"])
-    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda: [])
+    monkeypatch.setattr("winnow.stage.sweep_temporaries", lambda **_: [])
     with pytest.raises(ZeroDivisionError):  # not a fault of the machine: whoever fixes it needs the stack
         run(lambda: 1 / 0)
 

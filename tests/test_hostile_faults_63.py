@@ -1,5 +1,5 @@
-"""Faults around the stages, probed again (stop 63): what another stage wrote that this one may not read, and DVC's
-lock file written by a second dvc as a stage starts.
+"""Faults around the stages, probed again (stop 63): what another stage wrote that this one may not read, DVC's
+lock file written by a second dvc as a stage starts, and a command killed as it writes outside the project.
 
 Permissions are real: as root, whom they do not bind, the stage runs without the two capabilities that let it read
 any file (``setpriv``), and the file is another user's."""
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, _env, assert_nothing_left, files_under, imagefolder_project
+from hostile_harness import ROOT, _env, assert_nothing_left, files_under, imagefolder_project, make_project
+from winnow.metrics import metrics_path
 
 NOBODY = 65534
 # a stage that reads, as the stages do, the intermediate WINNOW_READ names
@@ -137,3 +138,47 @@ def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_fil
     assert locks == {"read": {"data/ingest": [held]}, "write": {"models/baseline.pt": held}}
     assert json.loads((tmp_path / ".dvc/tmp/rwlock").read_text()) == {}  # released, without an AssertionError
     assert capsys.readouterr().out == ""
+
+
+# winnow compare killed outright (the out-of-memory killer, kill -9) once it has written the temporary of --out
+_KILLED_COMPARE = """
+import os, pathlib, signal, sys
+from winnow import cli
+
+write_text = pathlib.Path.write_text
+
+
+def killed_at_the_temporary(self, *args, **kwargs):
+    written = write_text(self, *args, **kwargs)
+    if ".winnow-tmp-" in self.name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return written
+
+
+pathlib.Path.write_text = killed_at_the_temporary
+sys.argv = ["winnow", "compare", "--from-json", "exp.json", "--variants", "baseline", "pruned", "--out", sys.argv[1]]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_command_killed_as_it_writes_outside_the_project_leaves_no_temporary_there(tmp_path):
+    # found by probing: winnow compare --out <a folder outside the project>/seeds.md killed outright as it wrote: the
+    # watching parent said so, but swept only the project's data/, models/, metrics/, plots/, reports/ and reviews/,
+    # and .seeds.winnow-tmp-<pid>.md stayed where --out pointed, which no later run swept either
+    project, elsewhere = make_project(tmp_path / "project"), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    runs = {metrics_path(v): {"data": {"accuracy": 0.9, "macro": {"f1": f}, "per_class": {"a": {"f1": f}}}}
+            for v, f in (("baseline", 0.5), ("pruned", 0.6))}
+    (project / "exp.json").write_text(json.dumps([{"rev": "c" * 40, "name": "c0ffee", "data": {
+        "params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": runs}}]))
+    done = subprocess.run([sys.executable, "-c", _KILLED_COMPARE, str(elsewhere / "seeds.md")], cwd=project,
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.stderr.splitlines() == [
+        "error: compare: killed (SIGKILL): the kernel's out-of-memory killer ends a process so when memory runs out "
+        "(dmesg says), or kill -9 did; outputs not yet complete were left unwritten: free memory or lower the batch or "
+        "data size, then rerun"]
+    assert done.returncode == 128 + 9
+    assert done.stdout.splitlines()[-1].startswith(
+        f"removed 1 temporary file(s) left by killed runs: {elsewhere}/.seeds.winnow-tmp-")
+    assert list(elsewhere.iterdir()) == []

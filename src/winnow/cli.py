@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from winnow.errors import WinnowError, escape_unencodable_output, let_the_reader_leave
 
@@ -81,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             # writes (an empty .dvc/tmp/rwlock, which stopped every later dvc command), where an exception runs their
             # clean-up. Inside the try: one sent before the child lets it through arrives as that happens (before: a
             # traceback and status 1, met under load)
-            watched_by_a_parent(speaker=args.command, tidy=tidy_killed_runs, setup=terminate_as_interrupt)
+            # the paths its options give (its outputs among them) have their temporaries swept too, wherever they are
+            paths = [value for value in vars(args).values() if isinstance(value, Path)]
+            watched_by_a_parent(speaker=args.command, tidy=lambda: tidy_killed_runs(beside=paths),
+                                setup=terminate_as_interrupt)
         return int(modules[args.command].run(args) or 0)
     except WinnowError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -377,25 +377,38 @@ OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
 _TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old|scratch)-(\d+)(?:\..*)?$")
 
 
-def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS) -> list[Path]:
+def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS, *,
+                      beside: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """Remove the temporaries that writers killed before their rename (kill -9, a power cut) left under
-    ``roots``; those of a process still running are left alone. Returns what was removed."""
-    removed = []
+    ``roots``, and in the folder of each path of ``beside`` (and in the path, when a folder), not below it: a
+    command writes where its options say (``winnow compare --out /tmp/seeds.md``), and before, one killed there left
+    its ``.seeds.winnow-tmp-<pid>.md`` for good. Those of a process still running are left alone. Returns what was
+    removed."""
+    removed: list[Path] = []
     for root in roots:
         for folder, dirs, files in os.walk(root):
-            for name in [*dirs, *files]:
-                match = _TEMPORARY.match(name)
-                if match is None or _running(int(match.group(1))):
-                    continue
-                path = Path(folder) / name
-                if name in dirs:
-                    dirs.remove(name)  # not walked into: it is going
-                try:
-                    _remove(path)
-                except OSError:
-                    continue  # not ours to remove (permissions): leave it rather than stop the stage
-                removed.append(path)
+            going = _sweep(Path(folder), [*dirs, *files], removed)
+            dirs[:] = [name for name in dirs if name not in going]  # not walked into: they are going
+    for path in map(Path, beside):
+        for folder in {path.parent, *([path] if path.is_dir() else [])}:
+            try:
+                _sweep(folder, os.listdir(folder), removed)
+            except OSError:
+                continue
     return removed
+
+
+def _sweep(folder: Path, names: list[str], removed: list[Path]) -> set[str]:
+    """Remove each of ``names`` (entries of ``folder``) that is a temporary of a process gone, adding it to
+    ``removed``; returns the names of all such, removed or not."""
+    going = {name for name in names if (match := _TEMPORARY.match(name)) and not _running(int(match.group(1)))}
+    for name in (name for name in names if name in going):
+        try:
+            _remove(folder / name)
+        except OSError:
+            continue  # not ours to remove (permissions): leave it rather than stop the stage
+        removed.append(folder / name)
+    return going
 
 
 def _running(pid: int) -> bool:

@@ -359,8 +359,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         before_commit.remove(check_unchanged)
 
 
-def tidy_killed_runs() -> None:
-    """Finish or drop the output moves of killed runs and remove their temporaries, saying what was done."""
+def tidy_killed_runs(*, beside: Iterable[str | os.PathLike] = ()) -> None:
+    """Finish or drop the output moves of killed runs and remove their temporaries (also beside each path of
+    ``beside``: :func:`sweep_temporaries`), saying what was done."""
     finished, dropped = finish_killed_commits()
     if finished:
         print(f"finished moving {len(finished)} output(s) of a killed run into place: "
@@ -368,7 +369,7 @@ def tidy_killed_runs() -> None:
     if dropped:
         print(f"left {len(dropped)} output(s) of a killed run as they are, since written anew: "
               f"{', '.join(map(str, dropped))}")
-    removed = sweep_temporaries()
+    removed = sweep_temporaries(beside=beside)
     if removed:
         print(f"removed {len(removed)} temporary file(s) left by killed runs: {', '.join(map(str, removed))}")
     drop_broken_dvc_lock()
