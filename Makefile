@@ -34,8 +34,11 @@ chromium:
 
 setup: $(STAMP) chromium
 
-# the pipeline needs the environment alone: chromium is for the report's browser test (make test)
+# the pipeline needs the environment alone: chromium is for the report's browser test (make test). A dvc killed as it
+# wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
+# any stage (which would remove it) starts: it goes first, unless another dvc holds it
 repro: $(STAMP)
+	python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 
 # two pytest workers, one per CI core: most tests wait on a subprocess or use one core, and whole files go to
