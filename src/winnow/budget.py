@@ -50,8 +50,10 @@ import pandas as pd
 from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
+from winnow.labels import considered_rows
 from winnow.probe import fit_probe, label_log_probs
-from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
+from winnow.stage import read_table, rerun_error
+from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, check_kept, cleaner_decisions
 
 if TYPE_CHECKING:
     from winnow.budget_check import ModelCheck
@@ -141,6 +143,7 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
     (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs."""
     tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
                                  manifest=data.manifest)
+    _check_left_to_judge(cleaners, tables, manifest=data.manifest)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
@@ -151,6 +154,41 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
         train = data.manifest.loc[data.manifest["split"] == "train", "id"]
         filters = filters[filters["id"].isin(train)].reset_index(drop=True)
     return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
+
+
+def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame) -> None:
+    """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
+    ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
+    cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (of a
+    class it judged: a class too small for it has no row) was written under another choice of filters, and that image
+    would pass into pruned judged by no cleaner. Before: pruned.cleaners edited from [threshold, dedup,
+    embedding_clean] to [embedding_clean] and the budget rerun alone (``dvc repro -s budget``) kept the 492 images
+    threshold had flagged, judged by no cleaner, and said nothing."""
+    if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
+        return
+    flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
+                                else columns, missing_ok=True, rows_of=(DEGRADE, manifest["id"]))
+                     for path, stage, argument, columns in (DECISION_FILES[c] for c in ("threshold", "dedup")))
+    considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
+                                    threshold_cleans="threshold" in cleaners)
+    ids = manifest["id"].to_numpy()
+    # what a filter alone leaves out: the images a table judged under other cleaners lacks
+    filtered = np.zeros(len(ids), bool)
+    if flags is not None:
+        filtered |= flags.set_index("id").select_dtypes(bool).any(axis=1).reindex(ids).to_numpy(bool)
+    if groups is not None:
+        filtered |= ~groups.set_index("id")["kept"].astype(bool).reindex(ids).to_numpy(bool)
+    for cleaner in cleaners:
+        path, stage, argument, _ = DECISION_FILES[cleaner]
+        if argument in PER_IMAGE:
+            continue
+        table = tables[argument]
+        lacking = np.flatnonzero(considered & filtered & ~np.isin(ids, table["id"].to_numpy())
+                                 & manifest["label"].isin(set(table["given_label"])).to_numpy())
+        if len(lacking):
+            raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
+                                    f"{ids[lacking[0]]!r}, which threshold flagged or dedup removed): it was written "
+                                    "under other pruned.cleaners", written_by=stage)
 
 
 @dataclass(frozen=True)
