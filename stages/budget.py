@@ -64,6 +64,7 @@ def main() -> None:
                         rows_of=(DEGRADE, data.manifest["id"]))
     leaks = _leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
+    _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
                "label_decisions": {"images": int(ranked["id"].nunique()),
                                    **{c: int((ranked["stage"] == c).sum()) for c in LABEL_CLEANERS if c in cleaners}}}
@@ -307,6 +308,26 @@ def _conflicting_copies(group_of: np.ndarray, labels: np.ndarray, is_judge: np.n
     out = np.zeros(len(is_judge), bool)
     out[rows[kinds > 1]] = True
     return out
+
+
+def _refuse_emptying_leaks(baseline: pd.DataFrame, leaks: pd.DataFrame, *, groups: pd.DataFrame,
+                           classes: list[str]) -> None:
+    """Refuse ``leaks`` (:func:`_leak_drops`) that leave a class of ``baseline`` no train image: pruned drops them
+    whatever the budget chooses, so no candidate could be trained. Before: a trusted set holding a copy of every
+    train image of a class ran the budget to exit 0 and the variants stage told the user to leave a cleaner out of
+    pruned.cleaners, which changes nothing; one copying every train image ended in "probe: features (0, 2) and 0
+    labels do not pair up"."""
+    lost = sorted(set(baseline["label"]) - set(baseline.loc[~baseline["id"].isin(leaks["id"]), "label"]))
+    if not lost:
+        return
+    first = baseline.loc[baseline["label"] == lost[0], "id"].iloc[0]
+    copied = groups[(groups["group"] == groups.set_index("id").loc[first, "group"]) & (groups["split"] != "train")]
+    copied = copied.iloc[0]
+    fix = ("take them out of ingest.trusted_path, whose images must be held out from the data set"
+           if copied["split"] == "trusted" else "remove the copies from the data set")
+    raise WinnowError(f"budget: every train image of class {classes[lost[0]]!r} copies a val, test or trusted image "
+                      f"(first {first!r}, a copy of {copied['split']} image {copied['id']!r}), and pruned drops such "
+                      f"copies (dedup's leaks), leaving the class no train image; {fix}")
 
 
 def _leak_drops(dedup: pd.DataFrame) -> pd.DataFrame:

@@ -38,3 +38,42 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_a_budg
                     f"leaves to it (first {flagged[0]!r}, which threshold flagged or dedup removed): it was written "
                     "under other pruned.cleaners; rerun the confident-learn stage (dvc repro confident-learn)")
     assert_nothing_left(project, before)
+
+
+def _copies_of_trusted(project, n: int) -> None:
+    """dedup's groups with the first ``n`` train images of class 'left' copies of trusted 'left' images (leaks)."""
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    copies = groups.index[(groups["split"] == "train") & (groups["label"] == 0)][:n]
+    trusted = groups.index[(groups["split"] == "trusted") & (groups["label"] == 0)]
+    groups.loc[copies, "group"] = groups.loc[trusted, "group"].to_numpy()[[i % len(trusted) for i in range(n)]]
+    groups.loc[copies, ["kept", "reason"]] = [False, "leak"]
+    write_table(project / "data/dedup/groups.parquet", groups)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_set_copying_every_train_image_of_a_class_is_refused_by_the_budget(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=True)
+    _copies_of_trusted(project, 400)  # all 400 'left' train images (of 1,200)
+    before = files_under(project)
+    # before: exit 0, pruned (none plus the leak drops) without a 'left' image, and the variants stage said "check
+    # those decisions or leave the stage out of pruned.cleaners", which changes nothing: leaks drop whatever it says
+    line = assert_error_line(run_stage(project, "budget"))
+    assert line == ("error: budget: every train image of class 'left' copies a val, test or trusted image (first "
+                    "'train-0000', a copy of trusted image 'trusted-0000'), and pruned drops such copies (dedup's "
+                    "leaks), leaving the class no train image; take them out of ingest.trusted_path, whose images "
+                    "must be held out from the data set")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_set_copying_all_but_one_train_image_of_a_class_is_no_refusal_and_its_copies_drop(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=True)
+    _copies_of_trusted(project, 399)
+    for stage in ("budget", "variants"):
+        done = run_stage(project, stage)
+        assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
+    copies = [f"train-{i:04d}" for i in range(399)]
+    assert rows.loc[copies, "action"].eq("drop").all() and rows.loc[copies, "reason"].eq("leak").all()
