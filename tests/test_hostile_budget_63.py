@@ -1,5 +1,6 @@
 """Hostile inputs around the cleaning budget, third pass: a label cleaner's decisions written under other
-pruned.cleaners, read by the budget rerun alone after pruned.cleaners was edited."""
+pruned.cleaners, read by the budget rerun alone after pruned.cleaners was edited; a trusted set that copies every
+train image of a class, whose train copies pruned drops as leaks."""
 
 from __future__ import annotations
 
