@@ -152,6 +152,35 @@ def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where:
                           "model learnt; write drop or accept for it, or remove the verdict")
 
 
+def refuse_lost_copies(before: pd.DataFrame, after: pd.DataFrame, *, verdicts: pd.DataFrame,
+                       decisions: pd.DataFrame, groups: pd.DataFrame, where: str) -> None:
+    """One line when ``verdicts`` drop the last train copy of a duplicate group: the rows ``before`` (the decisions
+    applied) keep an image of a dedup group whose other train copies the budget's ``decisions`` drop as its
+    duplicates (not as leaks) with no verdict of their own (a person who judged each copy may drop the picture), and
+    the rows ``after`` (the verdicts applied too) keep none. ``groups``: dedup's groups.parquet (``id``, ``group``).
+
+    before: a verdict accepting dedup's drop of one copy outlived a change of dedup.keep (first -> best_quality),
+    which kept that copy now and dropped the other: pruned held no copy of the picture, and said nothing."""
+    copies = decisions.loc[(decisions["stage"] == "dedup") & (decisions["action"] == "drop")
+                           & (decisions["reason"] != "leak") & ~decisions["id"].isin(set(verdicts["id"])), "id"]
+    if copies.empty or verdicts.empty:
+        return
+    group = groups.set_index("id")["group"]
+    kept = before["action"].to_numpy() != "drop"
+    lost = kept & (after["action"].to_numpy() == "drop") & before["id"].isin(set(verdicts["id"])).to_numpy()
+    emptied = set(group[copies]) - set(group[after.loc[after["action"] != "drop", "id"]])
+    lost &= before["id"].map(group).isin(emptied).to_numpy()
+    if lost.any():
+        first = before["id"][lost].iloc[0]
+        verdict = verdicts.set_index("id").loc[first, "verdict"]
+        named = copies[copies.map(group) == group[first]]
+        raise WinnowError(f"{where}: id {first!r}: verdict {verdict} drops the train copy dedup keeps of its group, "
+                          f"whose other train copies ({', '.join(named.head(3))}{', ...' if len(named) > 3 else ''}) "
+                          "pruned drops as its duplicates: no copy of the picture would stay in train (dedup's "
+                          "groups changed since the review, by dedup.keep or a radius?); remove the line, or judge "
+                          "those copies in a new export (accepting their drop drops the picture)")
+
+
 def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
                    baseline: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rows with a person's verdicts in place of the automatic decisions for the images they name.

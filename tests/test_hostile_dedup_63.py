@@ -1,0 +1,62 @@
+"""Hostile input to dedup and how its decisions reach pruned, stop 63: a person's verdict on a duplicate that
+outlives a change of dedup's groups. Each ends in one `error:` line and nothing written, or in pruned keeping
+the images the person and the cleaners meant."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hostile_harness import refused_line, run_stage
+from review_project import exported  # noqa: F401  (a fixture)
+from test_hostile_review import HEADER, row
+
+
+@pytest.fixture
+def kept_the_other_copy(exported, tmp_path) -> Path:
+    """A copy of the exported review project where a person accepted dedup's drop of train-02 (a copy of
+    train-03), and dedup ran since under another dedup.keep: it keeps train-02 now and drops train-03."""
+    root = Path(shutil.copytree(exported, tmp_path / "project"))
+    (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-02,accept,-1,-1,0") + "\n")
+    groups = pd.read_parquet(root / "data/dedup/groups.parquet")
+    groups.loc[groups["id"] == "train-02", ["kept", "reason"]] = [True, "kept"]
+    groups.loc[groups["id"] == "train-03", ["kept", "reason"]] = [False, "near_duplicate"]
+    groups.to_parquet(root / "data/dedup/groups.parquet", index=False)
+    decisions = pd.read_parquet(root / "data/budget/decisions.parquet")
+    decisions.loc[decisions["id"] == "train-02", "id"] = "train-03"
+    decisions.to_parquet(root / "data/budget/decisions.parquet", index=False)
+    return root
+
+
+@pytest.mark.hostile("review")
+def test_an_accepted_copy_drop_that_outlived_a_change_of_dedup_keep_is_refused(kept_the_other_copy):
+    # before: variants dropped train-02 by the verdict and train-03 as its copy: pruned held neither
+    assert refused_line(kept_the_other_copy, "variants") == (
+        "error: reviews/verdicts.csv: id 'train-02': verdict accept drops the train copy dedup keeps of its group, "
+        "whose other train copies (train-03) pruned drops as its duplicates: no copy of the picture would stay in "
+        "train (dedup's groups changed since the review, by dedup.keep or a radius?); remove the line, or judge those "
+        "copies in a new export (accepting their drop drops the picture)")
+
+
+@pytest.mark.hostile("review")
+def test_a_picture_whose_every_copy_a_person_judged_leaves_pruned_as_judged(kept_the_other_copy):
+    # the refusal's second way: the person accepts the drop of the copy now dropped too, and the picture goes
+    root = kept_the_other_copy
+    (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-02,accept,-1,-1,0") + "\n"
+                                               + row(root, "train-03,accept,-1,-1,0") + "\n")
+    done = run_stage(root, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "drop"]
+
+
+@pytest.mark.hostile("review")
+def test_the_copy_now_dropped_judged_anew_keeps_one_copy_in_pruned(kept_the_other_copy):
+    # the refusal's first way: the old line removed, the new copy's drop accepted: train-02 trains, train-03 goes
+    root = kept_the_other_copy
+    (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-03,accept,-1,-1,0") + "\n")
+    done = run_stage(root, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["keep", "drop"]
