@@ -1,6 +1,6 @@
 """dedup: duplicate groups of data/degrade (pixel digest, pHash from data/score, mirrored and cropped
 copies, and data/represent's embedding when dedup.embedding_radius is set), one train image kept per
-group, label conflicts flagged and cross-split leaks counted by kind (train copies of val or test
+group (one data/threshold does not flag, where there is one), label conflicts flagged and cross-split leaks counted by kind (train copies of val or test
 images, val copies of test images). Writes data/dedup/groups.parquet and
 metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
@@ -22,6 +22,7 @@ from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
+FLAGS = "data/threshold/flags.parquet"
 TRUTH_IN, REPRESENTATION = "data/degrade/perturbations.parquet", "data/represent"
 METRICS_OUT = "metrics/dedup.json"
 
@@ -44,8 +45,13 @@ def main() -> None:
         from winnow.represent import read_representation  # torch and the encoders, only when asked for
 
         embedding = read_representation(REPRESENTATION, imageset.manifest["id"].to_numpy())
+    # the images pruned drops for their quality, kept only where all their copies are flagged; absent outside the
+    # pipeline (a stage run by hand before threshold): no preference
+    flags = read_table(FLAGS, written_by="threshold", columns=("id", "any"), missing_ok=True,
+                       rows_of=(IMAGESET, imageset.manifest["id"]))
+    flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
-                         knn=backend_of(params), engine=Engine.from_params(params))
+                         knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, table)

@@ -1,16 +1,22 @@
 """Hostile input to dedup and how its decisions reach pruned, stop 63: a person's verdict on a duplicate that
-outlives a change of dedup's groups. Each ends in one `error:` line and nothing written, or in pruned keeping
+outlives a change of dedup's groups, and a group's kept copy that threshold drops. Each ends in one `error:` line and nothing written, or in pruned keeping
 the images the person and the cleaners meant."""
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import refused_line, run_stage
+from hostile_harness import default_params, refused_line, run_stage
 from review_project import exported  # noqa: F401  (a fixture)
+from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
+from winnow.imageset import read_imageset, write_imageset
+from winnow.quality import SCORES, score_table
+from winnow.stage import write_table
+from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
 
 
 @pytest.fixture
@@ -60,3 +66,28 @@ def test_the_copy_now_dropped_judged_anew_keeps_one_copy_in_pruned(kept_the_othe
     assert done.returncode == 0, done.stderr
     rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
     assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["keep", "drop"]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("keep", ["first", "best_quality"])
+def test_a_group_keeps_the_copy_threshold_does_not_flag(tmp_path, keep):
+    # train-0 is a dark copy of train-2 (both class a) that threshold flags; keep first kept it (it comes first) and
+    # removed train-2 as its near duplicate: pruned, which drops the flagged image, held no copy of the picture
+    project = dedup_project(tmp_path, splits=["train"] * 6 + ["val"] * 2 + ["test"] * 2, copies={},
+                            dedup={"keep": keep})
+    data = read_imageset(project / "data/degrade")
+    images = np.asarray(data.images).copy()
+    images[0] = images[2] // 4
+    write_imageset(project / "data/degrade", images, data.manifest.drop(columns="digest"), data.classes)
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    write_table(project / "data/score/scores.parquet", score_table(images, manifest, **default_params()["score"]))
+    flags = pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}})
+    flags.loc[0, "dark"] = True
+    write_table(project / "data/threshold/flags.parquet", flags.assign(any=flags["dark"]))
+    done = run_stage(project, "dedup")
+    assert done.returncode == 0, done.stderr[-2000:]
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    assert groups.set_index("id").loc[["train-0", "train-2"], "reason"].tolist() == ["near_duplicate", "kept"]
+    pruned = apply_decisions(baseline_rows(manifest), cleaner_decisions(flags=flags.assign(any=flags["dark"]),
+                                                                         groups=groups))
+    assert pruned.set_index("id").loc[["train-0", "train-2"], "action"].tolist() == ["drop", "keep"]

@@ -11,7 +11,8 @@ Only train images are ever removed. A group holding a val or test image is leaka
 copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
 group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
 are never changed); :func:`winnow.leaks.leaks_by_kind` counts them apart so the stage can warn. Other groups keep
-one train image of the label most of their train images carry (any label on a tie) by ``keep``:
+one train image of the label most of their train images carry (any label on a tie), one threshold does not flag
+where there is one (pruned drops a flagged image: its sound copy must stay), by ``keep``:
 
 - ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.
@@ -178,6 +179,7 @@ def dedup_table(
     knn: str = "numpy",
     flat: np.ndarray | None = None,
     mirrored: np.ndarray | None = None,
+    flagged: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
@@ -187,7 +189,7 @@ def dedup_table(
         radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat,
             mirrored: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
             their rows follow ``manifest``.
-        keep, drop_leaks: see :func:`winnow.dedup_keep.choose_kept`.
+        keep, drop_leaks, flagged: see :func:`winnow.dedup_keep.choose_kept` (``flagged`` follows ``manifest``).
 
     Returns:
         DataFrame with columns :data:`GROUP_COLUMNS`, rows in manifest order.
@@ -206,7 +208,7 @@ def dedup_table(
                         links=links, radius=radius, looks=looks, min_correlation=min_correlation)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
-                                                        drop_leaks=drop_leaks)
+                                                        drop_leaks=drop_leaks, flagged=flagged)
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
@@ -228,7 +230,7 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
                  keep: str = "best_quality", drop_leaks: bool = True, min_correlation: float | None = None,
                  flip: bool = False, crop: float | None = None, embedding: np.ndarray | None = None,
                  embedding_radius: float | None = None, embedding_confirm: bool = True,
-                 knn: str = "numpy", engine: Engine = Engine()) -> pd.DataFrame:
+                 knn: str = "numpy", flagged: np.ndarray | None = None, engine: Engine = Engine()) -> pd.DataFrame:
     """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
     following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
     the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) and which
@@ -241,7 +243,7 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
                        embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat,
-                       mirrored=mirrored_views(flip=flip, crop=crop))
+                       mirrored=mirrored_views(flip=flip, crop=crop), flagged=flagged)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:

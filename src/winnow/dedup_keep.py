@@ -40,6 +40,7 @@ def choose_kept(
     drop_leaks: bool,
     labels: np.ndarray | None = None,
     voters: np.ndarray | None = None,
+    flagged: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which images stay, and why.
 
@@ -54,6 +55,8 @@ def choose_kept(
             an image of that label (:func:`majority_labels`); a tie keeps by ``keep`` alone.
         voters: bool ``(N,)``, the images whose labels that majority counts and among which the kept image is
             chosen first (default all).
+        flagged: bool ``(N,)``, the images threshold flags (pruned drops them): kept only where every image of the
+            majority label is flagged (default none).
 
     Returns:
         ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`winnow.dedup.REASONS`.
@@ -66,13 +69,16 @@ def choose_kept(
     leaky_group[groups[~is_train]] = drop_leaks
     leaky = leaky_group[groups]
 
-    # rank train images within their group: of its majority label, best, then manifest order. before: a picture
+    # rank train images within their group: of its majority label, unflagged, best, then manifest order. before: a picture
     # labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
     score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
     voters = np.ones(n, bool) if voters is None else voters
     minority = (np.zeros(n, bool) if labels is None else
                 labels != majority_labels(groups, labels, train=is_train & voters))
-    order = np.lexsort((np.arange(n), score, minority, ~voters, ~is_train, groups))
+    # before: keep first (or best_quality, by the mean of seven scores) kept a dark copy that threshold drops and
+    # removed its sound copy as a duplicate of it: pruned held no copy of the picture
+    flagged = np.zeros(n, bool) if flagged is None else flagged
+    order = np.lexsort((np.arange(n), score, flagged, minority, ~voters, ~is_train, groups))
     first_of_group = np.ones(n, dtype=bool)
     first_of_group[1:] = groups[order][1:] != groups[order][:-1]
     winner = np.zeros(n, dtype=bool)
@@ -98,9 +104,10 @@ def choose_kept(
 def kept_by_resemblance(
     links: dict[str, np.ndarray], *, splits: np.ndarray, labels: np.ndarray,
     resembles: Callable[[np.ndarray], np.ndarray], quality: np.ndarray | None, keep: str, drop_leaks: bool,
+    flagged: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks`` as
-    there), where every removed image resembles an image its group keeps.
+    """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks``,
+    ``flagged`` as there), where every removed image resembles an image its group keeps.
 
     before: groups close links transitively, so a fade of 30 frames from one picture to another joined a test
     image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
@@ -124,7 +131,8 @@ def kept_by_resemblance(
         sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
         part, tiers, kinds = linked_groups(len(rows), sub)
         choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
-                         quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows])
+                         quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows],
+                         flagged=None if flagged is None else flagged[rows])
         part_kept, part_reason = choose()
         left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
         if left.any():
