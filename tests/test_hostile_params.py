@@ -160,6 +160,18 @@ CASES = {
                            | {"min_correlation": None, "embedding_radius": 0.05}),
         expected="dedup.embedding_confirm: left out, so true, but min_correlation is null: there is no thumbnail check "
                  "to confirm embedding pairs with; set min_correlation or embedding_confirm: false"),
+    # before: accepted; dedup searched no mirror or crop (they compare pHashes within the radius), a mirrored copy
+    # stayed in train, and metrics/dedup.json said flip true
+    "dedup_views_without_a_radius": dict(
+        params=params_with("dedup.radius", None),
+        expected="dedup.radius: null (exact copies only), but flip is true and crop 0.0625: the mirror and crop "
+                 "searches compare pHashes within the radius, so they would find nothing; set a radius (6 finds "
+                 "them), or flip: false and crop: null"),
+    # exact copies only, said in full, passes that check: the next mistake in the section is the one named
+    "dedup_exact_only": dict(
+        params=params_with("dedup", default_params()["dedup"] | {"radius": None, "flip": False, "crop": None,
+                                                                 "keep": "last"}),
+        expected='dedup.keep: "last" is not one of best_quality, first'),
     # before: sorting the unknown options 7 and "rate" raised a TypeError traceback from every stage
     "perturbation_unknown_options_text_and_number": dict(
         params=params_with("degrade.perturbations", [{"kind": "symmetric_noise", "fraction": 0.1, "rate": 0.2, 7: 0.5}]),

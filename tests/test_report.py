@@ -79,7 +79,7 @@ def tiny_params(**changes) -> dict:
     # dark (planted) chosen from its distribution; the others cut at 0: shapes on noise are no test of them
     params["threshold"]["issues"] = {issue: {"method": "auto"} if issue == "dark" else {"method": "fixed", "value": 0.0}
                                      for issue in QUALITY_ISSUES}
-    params["dedup"]["radius"] = None
+    params["dedup"].update(radius=None, flip=False, crop=None)  # exact copies only: no mirror or crop search
     params["contracts"]["bounds"]["min_images_per_class"] = 10
     params["train"].update(model="lenet5", epochs=10, batch_size=16, lr=0.003)
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 8})

@@ -89,6 +89,17 @@ def _in_represent_output(value: str) -> bool:
     return Path(os.path.realpath(os.path.expanduser(value))).is_relative_to(os.path.realpath("data/represent"))
 
 
+def views_searched(section: dict, path: str) -> None:
+    # before: radius null with flip true (the default) or a crop passed, dedup searched no mirror or crop (those
+    # searches compare pHashes within the radius), found no mirrored copy, and metrics/dedup.json said flip true
+    views = ["flip is true" if section.get("flip") else "", f"crop {section['crop']}" if section.get("crop") else ""]
+    if section.get("radius") is None and any(views):
+        said = " and ".join(view for view in views if view)
+        fail(f"{path}.radius", f"null (exact copies only), but {said}: the mirror and crop searches compare pHashes "
+                               "within the radius, so they would find nothing; set a radius (6 finds them), or "
+                               "flip: false and crop: null")
+
+
 def embedding_pairs_confirmed(section: dict, path: str) -> None:
     # left out it is true, as the dedup stage reads it: before, only a written true was refused, and a left-out one
     # took the embedding's pairs unconfirmed while metrics/dedup.json said embedding_confirm true

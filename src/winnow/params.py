@@ -37,7 +37,7 @@ from winnow.param_checks import (
     crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
     judge_without_policy, noise_fraction_read, op_sets_differ, ops_enough, policy_made, search_has_candidates,
     searched_policy_made,
-    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, weak_classes_chosen,
+    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
@@ -265,7 +265,7 @@ SCHEMA = Section({
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
     }, required=("radius", "min_correlation", "flip", "crop"),  # left out, each would mean another dedup (null: off)
-        checks=(embedding_pairs_confirmed,)),
+        checks=(embedding_pairs_confirmed, views_searched)),
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
