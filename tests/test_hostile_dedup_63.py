@@ -3,6 +3,7 @@ outlives a change of dedup's groups, and a group's kept copy that threshold drop
 the images the person and the cleaners meant."""
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from hostile_harness import default_params, refused_line, run_stage
 from review_project import exported  # noqa: F401  (a fixture)
 from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
+from winnow.dedup_keep import choose_kept, linked_groups
 from winnow.imageset import read_imageset, write_imageset
 from winnow.quality import SCORES, score_table
 from winnow.stage import write_table
@@ -91,3 +93,17 @@ def test_a_group_keeps_the_copy_threshold_does_not_flag(tmp_path, keep):
     pruned = apply_decisions(baseline_rows(manifest), cleaner_decisions(flags=flags.assign(any=flags["dark"]),
                                                                          groups=groups))
     assert pruned.set_index("id").loc[["train-0", "train-2"], "action"].tolist() == ["drop", "keep"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_flagged_copy_of_the_majority_label_is_kept_over_an_unflagged_one_of_another():
+    # the label comes first: two copies say class 0 and both are flagged, one says 1 and is not. Keeping the
+    # unflagged one would ship the picture under the label fewer copies carry; pruned drops the picture instead
+    groups, tiers, kinds = linked_groups(3, {"exact_duplicate": np.array([[0, 1], [1, 2]])})
+    choose = partial(choose_kept, groups=groups, splits=np.array(["train"] * 3), tiers=tiers, kinds=kinds,
+                     quality=None, keep="first", drop_leaks=True)
+    kept, _ = choose(labels=np.array([0, 0, 1]), flagged=np.array([True, True, False]))
+    assert kept.tolist() == [True, False, False]
+    # one label: the unflagged copy, though keep first prefers the flagged one before it
+    kept, _ = choose(labels=np.array([0, 0, 0]), flagged=np.array([True, False, True]))
+    assert kept.tolist() == [False, True, False]
