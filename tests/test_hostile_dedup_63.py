@@ -1,6 +1,7 @@
-"""Hostile input to dedup and how its decisions reach pruned, stop 63: a person's verdict on a duplicate that
-outlives a change of dedup's groups, and a group's kept copy that threshold drops. Each ends in one `error:` line and nothing written, or in pruned keeping
-the images the person and the cleaners meant."""
+"""Hostile input to dedup, outliers and how their decisions reach pruned, stop 63: a person's verdict on a duplicate
+that outlives a change of dedup's groups, a group's kept copy that threshold drops, and outliers too many to flag.
+Each ends in one `error:` line and nothing written, in pruned keeping the images the person and the cleaners
+meant, or in a `warning:` line."""
 
 import shutil
 from functools import partial
@@ -16,6 +17,8 @@ from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
 from winnow.dedup_keep import choose_kept, linked_groups
 from winnow.imageset import read_imageset, write_imageset
+from winnow.neighbours import Space
+from winnow.outliers import METHODS, find_outliers
 from winnow.quality import SCORES, score_table
 from winnow.stage import write_table
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
@@ -107,3 +110,23 @@ def test_a_flagged_copy_of_the_majority_label_is_kept_over_an_unflagged_one_of_a
     # one label: the unflagged copy, though keep first prefers the flagged one before it
     kept, _ = choose(labels=np.array([0, 0, 0]), flagged=np.array([True, False, True]))
     assert kept.tolist() == [False, True, False]
+
+
+@pytest.mark.hostile("intermediates")
+def test_outliers_past_max_outlier_fraction_are_flagged_by_none_and_said_so(capsys):
+    # three tight classes of 100 images, 40 of them replaced by images unlike any class (13%, above the default
+    # 0.1): every method's cut would flag them all, so it flags none. before: silently; drop_outliers dropped none
+    rng = np.random.default_rng(0)
+    features = (rng.normal(size=(3, 16)) * 3)[np.arange(300) % 3] + rng.normal(size=(300, 16)) * 0.5
+    features[:40] = rng.normal(size=(40, 16)) * 3
+    space = Space(np.arange(300), features, np.arange(300), features, np.zeros(300, np.int64))
+    table, cuts = find_outliers([space], k=10, max_flagged_fraction=0.1, bins=64)
+    assert not table[[f"{m}_outlier" for m in METHODS]].to_numpy().any()
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: embedding-clean: the outlier cut of isolation_forest, lof, knn would flag more than "
+        "embedding_clean.max_outlier_fraction (0.1) of the 300 images judged, so it flags none: a share that large "
+        "is taken for the data's norm; raise the fraction if that many are outliers"]
+    # the advice works: at 0.2 the knn cut flags the 40 and nothing else, without a word
+    table, _ = find_outliers([space], k=10, max_flagged_fraction=0.2, bins=64)
+    assert np.flatnonzero(table["knn_outlier"]).tolist() == list(range(40))
+    assert capsys.readouterr().out == ""
