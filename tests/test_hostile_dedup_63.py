@@ -1,5 +1,5 @@
 """Hostile input to dedup, outliers and how their decisions reach pruned, stop 63: a person's verdict on a duplicate
-that outlives a change of dedup's groups, a group's kept copy that threshold drops, and outliers too many to flag.
+that outlives a change of dedup's groups, a group's kept copy that threshold drops, and outliers or isolated images too many to flag.
 Each ends in one `error:` line and nothing written, in pruned keeping the images the person and the cleaners
 meant, or in a `warning:` line."""
 
@@ -13,6 +13,7 @@ import pytest
 
 from hostile_harness import default_params, refused_line, run_stage
 from review_project import exported  # noqa: F401  (a fixture)
+from test_embedding_clean import clusters, judge, strays
 from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
 from winnow.dedup_keep import choose_kept, linked_groups
@@ -129,4 +130,23 @@ def test_outliers_past_max_outlier_fraction_are_flagged_by_none_and_said_so(caps
     # the advice works: at 0.2 the knn cut flags the 40 and nothing else, without a word
     table, _ = find_outliers([space], k=10, max_flagged_fraction=0.2, bins=64)
     assert np.flatnonzero(table["knn_outlier"]).tolist() == list(range(40))
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("intermediates")
+def test_isolated_images_past_max_isolated_fraction_are_dropped_by_none_and_said_so(capsys):
+    # 400 images in four tight classes and 60 more in directions no class takes, each far from its class (13% of
+    # the 460, above the default 0.1): the isolation cut would drop the 60, so it drops none. before: silently
+    features, labels = clusters()
+    far = np.arange(60) % 4
+    features, labels = np.concatenate([features, strays(60)]), np.concatenate([labels, far])
+    decisions = judge(features, labels)
+    assert (decisions["decision"] == "keep").all()
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: embedding-clean: the isolation cut would drop more than embedding_clean.max_isolated_fraction "
+        "(0.1) of the 460 images the other rules kept, so it drops none: a distance most images share is the norm; "
+        "raise the fraction if that many are far from their class"]
+    # the advice works: at 0.2 the 60 are dropped as isolated, and nothing else, without a word
+    decisions = judge(features, labels, max_isolated_fraction=0.2)
+    assert decisions.index[decisions["decision"] == "drop"].tolist() == [f"img-{i}" for i in range(400, 460)]
     assert capsys.readouterr().out == ""

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from winnow.cosine_index import faiss_nearest, resolve, unit_rows
 from winnow.errors import WinnowError, check_neighbour_count
-from winnow.thresholds import METHODS, flag_issues
+from winnow.thresholds import METHODS, cut_issues
 
 DECISIONS = ("keep", "drop", "relabel")
 # reasons are "<rule>" or "<rule>:<class>"; the rules, in the order they are tried
@@ -190,6 +190,7 @@ def cleanse(
     isolation: str | None = "auto",
     max_isolated_fraction: float = 0.1,
     bins: int = 256,
+    warn: bool = True,
     **isolation_options,
 ) -> pd.DataFrame:
     """One decision per image from its neighbourhood, tried in the order of :data:`RULES`.
@@ -204,7 +205,7 @@ def cleanse(
       same_class_distance`` at or below the cut :func:`winnow.thresholds.threshold` picks with method
       ``isolation`` (None turns the rule off; ``auto`` cuts only where a low second mode exists) among
       the images the other rules kept. A cut that would drop more than ``max_isolated_fraction`` of them
-      drops none: a distance most images share is the norm.
+      drops none (a distance most images share is the norm), and with ``warn`` a ``warning:`` line says so.
 
     Args:
         ids: str ``(N,)``; labels: int ``(N,)`` given labels.
@@ -240,9 +241,15 @@ def cleanse(
     rest = ~relabel & ~inside
     if isolation is not None and rest.any():
         similarity = 1 - found["same_class_distance"].to_numpy()[rest]
-        flags, _ = flag_issues({"isolated": similarity}, {"isolated": {"method": isolation, **isolation_options}},
-                               bins=bins, max_flagged_fraction=max_isolated_fraction)
+        flags, _, rules = cut_issues({"isolated": similarity}, {"isolated": {"method": isolation,
+                                                                           **isolation_options}},
+                                     bins=bins, max_flagged_fraction=max_isolated_fraction)
         isolated[rest] = flags["isolated"]
+        if warn and rules["isolated"] == "too_many":  # before: silently, where the threshold stage warns of the same rule
+            print(f"warning: embedding-clean: the isolation cut would drop more than "
+                  f"embedding_clean.max_isolated_fraction ({max_isolated_fraction}) of the {int(rest.sum()):,} "
+                  "images the other rules kept, so it drops none: a distance most images share is the norm; raise "
+                  "the fraction if that many are far from their class")
 
     neighbour, centroid = found["neighbour_label"].to_numpy(), found["centroid_label"].to_numpy()
     suggested = np.where(relabel, neighbour, np.where(inside, centroid, labels))
