@@ -1,8 +1,8 @@
 """dedup: duplicate groups of data/degrade (pixel digest, pHash from data/score, mirrored and cropped
 copies, and data/represent's embedding when dedup.embedding_radius is set), one train image kept per
-group (one data/threshold does not flag, where there is one), label conflicts flagged and cross-split leaks counted by kind (train copies of val or test
-images, val copies of test images). Writes data/dedup/groups.parquet and
-metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
+group (one data/threshold does not flag, where there is one), label conflicts flagged and cross-split
+leaks counted by kind (train copies of val or test images, val copies of test images). Writes
+data/dedup/groups.parquet and metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
 from winnow.stops import one_line_from_the_start
 

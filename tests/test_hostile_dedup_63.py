@@ -1,7 +1,7 @@
 """Hostile input to dedup, outliers and how their decisions reach pruned, stop 63: a person's verdict on a duplicate
-that outlives a change of dedup's groups, a group's kept copy that threshold drops, and outliers or isolated images too many to flag.
-Each ends in one `error:` line and nothing written, in pruned keeping the images the person and the cleaners
-meant, or in a `warning:` line."""
+that outlives a change of dedup's groups, a group's kept copy that threshold drops, and outliers or isolated images
+too many to flag. Each ends in one `error:` line and nothing written, in pruned keeping the images the person and
+the cleaners meant, or in a `warning:` line."""
 
 import shutil
 from functools import partial

@@ -69,8 +69,8 @@ def choose_kept(
     leaky_group[groups[~is_train]] = drop_leaks
     leaky = leaky_group[groups]
 
-    # rank train images within their group: of its majority label, unflagged, best, then manifest order. before: a picture
-    # labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
+    # rank train images within their group: of its majority label, unflagged, best, then manifest order. before: a
+    # picture labelled 0 once and 1 twice shipped as 0 when that copy came first or scored best
     score = np.zeros(n) if keep == "first" else -np.asarray(quality, dtype=np.float64)
     voters = np.ones(n, bool) if voters is None else voters
     minority = (np.zeros(n, bool) if labels is None else

@@ -245,7 +245,8 @@ def cleanse(
                                                                            **isolation_options}},
                                      bins=bins, max_flagged_fraction=max_isolated_fraction)
         isolated[rest] = flags["isolated"]
-        if warn and rules["isolated"] == "too_many":  # before: silently, where the threshold stage warns of the same rule
+        # before: silently, where the threshold stage warns of the same rule
+        if warn and rules["isolated"] == "too_many":
             print(f"warning: embedding-clean: the isolation cut would drop more than "
                   f"embedding_clean.max_isolated_fraction ({max_isolated_fraction}) of the {int(rest.sum()):,} "
                   "images the other rules kept, so it drops none: a distance most images share is the norm; raise "
