@@ -96,12 +96,19 @@ def _ingest(params: dict) -> None:
 
 
 def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
-    """Refuse ``ingest.trusted_path`` naming the folder or file of ``ingest.path``, however spelt (a link, a
-    ``file://`` URL): every image would be its own trusted copy, and dedup would drop the whole train split as
-    leaks."""
-    if place(locate(trusted_path, param="ingest.trusted_path")) == place(locate(path, param="ingest.path")):
+    """Refuse ``ingest.trusted_path`` naming the folder or file of ``ingest.path``, or a folder inside it, however
+    spelt (a link, a ``file://`` URL): every image would be its own trusted copy, and dedup would drop the whole
+    train split as leaks. Inside it (``root/test`` of a ``root/{train,val,test}`` set) the trusted split repeats a
+    split of the data: its test split, and the budget would choose the cleaning on the images it is scored on
+    (before: a warning that "dedup drops their train copies as leaks", of none)."""
+    trusted, data = place(locate(trusted_path, param="ingest.trusted_path")), place(locate(path, param="ingest.path"))
+    if trusted == data:
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
                           "must be images held out from the data it judges")
+    if trusted.startswith(data.rstrip("/") + "/"):
+        raise WinnowError(f"ingest.trusted_path: {trusted_path} is inside ingest.path ({path}), whose images ingest "
+                          "reads as the data set; the trusted split must be images held out from the data it judges: "
+                          "move them out of ingest.path")
 
 
 def _refuse_one_picture(manifest: pd.DataFrame) -> None:
