@@ -1,4 +1,5 @@
-"""Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself.
+"""Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
+a JPEG whose last few bytes were never written.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts.
@@ -6,12 +7,17 @@ reuses) and asserts the one ``error:`` line with nothing left behind, or the exa
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_image_decode import UNWRITTEN, decoded
 from test_hostile_ingest import image_folder, run_ingest
+from winnow.image_files import load_imagefolder
 
 
 def split_folders(root: Path) -> Path:
@@ -34,3 +40,22 @@ def test_a_trusted_path_inside_ingest_path_is_refused(tmp_path, split):
                     "reads as the data set; the trusted split must be images held out from the data it judges: move "
                     "them out of ingest.path")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("unwritten", [4, 32, 63])
+def test_a_jpeg_whose_last_bytes_were_never_written_is_a_row_and_one_padded_after_its_end_is_read(tmp_path, unwritten):
+    # before: a zero-filled end was looked for only from 64 bytes on (the WebP encoder's zeros), and a 32x32 JPEG
+    # whose last 32 bytes were zeros was read with a quarter of its pixels garbage, unsaid
+    photo = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(photo).save(out, "JPEG", quality=90)
+    jpeg = out.getvalue()
+    for name, data in (("a/cut.jpg", jpeg[:-unwritten] + bytes(unwritten)), ("a/padded.jpg", jpeg + bytes(unwritten)),
+                       ("b/whole.jpg", jpeg)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.rejected == [(f"{tmp_path}/a/cut.jpg", UNWRITTEN)]
+    assert loaded.ids.tolist() == ["a/padded.jpg", "b/whole.jpg"]
+    np.testing.assert_array_equal(loaded.images[0], decoded(jpeg))

@@ -37,9 +37,11 @@ def unwritten_end(data: bytes, img: Image.Image) -> str | None:
             _webp_cut(data, at, len(image) - UNREAD), img))
     else:
         # the JPEG's own end, not the last end marker in the file: a trailer (a motion photo's video) holds start-
-        # and end-of-scan bytes by chance (before: a JPEG with a trailer ending in zeros was refused or not by them)
+        # and end-of-scan bytes by chance (before: a JPEG with a trailer ending in zeros was refused or not by them).
+        # Any zero ends a JPEG as written only after its end marker: ZERO_TAIL is the WebP encoder's, and under it a
+        # 32x32 JPEG whose last 32 bytes were never written was read with a quarter of its pixels garbage
         zeros = _zeros_at_end(data)
-        end = _jpeg_end(data) if zeros >= ZERO_TAIL else 0
+        end = _jpeg_end(data) if zeros else 0
         unwritten = end is None or end > len(data) - zeros
     return UNWRITTEN if unwritten else None
 
