@@ -1,5 +1,5 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
-a JPEG whose last few bytes were never written.
+a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts.
@@ -8,6 +8,7 @@ reuses) and asserts the one ``error:`` line with nothing left behind, or the exa
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,24 @@ def test_a_jpeg_whose_last_bytes_were_never_written_is_a_row_and_one_padded_afte
     assert loaded.rejected == [(f"{tmp_path}/a/cut.jpg", UNWRITTEN)]
     assert loaded.ids.tolist() == ["a/padded.jpg", "b/whole.jpg"]
     np.testing.assert_array_equal(loaded.images[0], decoded(jpeg))
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("param", ["trusted_path", "path"])
+def test_a_fifo_given_as_the_trusted_set_or_the_npz_is_one_line(tmp_path, param):
+    # before: a FIFO at ingest.trusted_path was opened as an .npz, whose open waits for a writer: ingest hung for
+    # ever; one at ingest.path (source npz) "does not exist"
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    fifo = tmp_path / "set.npz"
+    os.mkfifo(fifo)
+    paths = {"source": "imagefolder", "path": data, "trusted_path": str(fifo)} if param == "trusted_path" else \
+        {"source": "npz", "path": fifo}
+    project, before, done = run_ingest(tmp_path, paths.pop("source"), paths.pop("path"), **paths)
+    line = assert_error_line(done)
+    assert line == {
+        "trusted_path": f"error: ingest.trusted_path: {fifo} is neither a folder nor a regular file (a FIFO, socket or "
+                        "device); give a folder root/<class>/<image files> or an .npz with images + labels (optional "
+                        "classes)",
+        "path": f"error: ingest.path: {fifo} is not a regular file (a FIFO, socket or device); expected an .npz file",
+    }[param]
+    assert_nothing_left(project, before)

@@ -49,7 +49,8 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     """
     path = Path(path)
     if not path.is_file():
-        what = "is a folder (ingest.source: imagefolder reads a folder)" if path.is_dir() else "does not exist"
+        what = ("is a folder (ingest.source: imagefolder reads a folder)" if path.is_dir() else
+                "is not a regular file (a FIFO, socket or device)" if path.exists() else "does not exist")
         raise WinnowError(f"ingest.path: {path} {what}; expected an .npz file")
     arrays = _read_npz(path)
     parts = _npz_parts(arrays, path)

@@ -43,6 +43,10 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     path = locate(path, param="ingest.trusted_path")
     if not isinstance(path, RemotePath) and not path.exists():
         raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
+    if not isinstance(path, RemotePath) and not path.is_dir() and not path.is_file():
+        # before: a FIFO was opened as an .npz, whose open waits for a writer: ingest hung for ever
+        raise WinnowError(f"ingest.trusted_path: {path} is neither a folder nor a regular file (a FIFO, socket or "
+                          f"device); give {TRUSTED_LAYOUTS}")
     try:
         if isinstance(path, RemotePath) and not path.is_dir():
             raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
