@@ -1,5 +1,6 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
-a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz.
+a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
+batches whose name is not UTF-8.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts.
@@ -8,6 +9,7 @@ reuses) and asserts the one ``error:`` line with nothing left behind, or the exa
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_image_decode import UNWRITTEN, decoded
-from test_hostile_ingest import image_folder, run_ingest
+from test_hostile_ingest import assert_ingested, cifar_folder, image_folder, rejected, run_ingest
+from winnow.cifar10 import FOLDER
 from winnow.image_files import load_imagefolder
 
 
@@ -81,3 +84,17 @@ def test_a_fifo_given_as_the_trusted_set_or_the_npz_is_one_line(tmp_path, param)
         "path": f"error: ingest.path: {fifo} is not a regular file (a FIFO, socket or device); expected an .npz file",
     }[param]
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_file_beside_the_cifar_batches_whose_name_is_not_utf8_is_a_row(tmp_path, rng):
+    # before: its row's path held a surrogate escape, and building rejected.csv ended ingest in a traceback
+    # (UnicodeEncodeError: 'utf-8' codec can't encode character '\udcff')
+    data = cifar_folder(tmp_path / FOLDER, rng)
+    with open(os.fsencode(data) + b"/notes-\xff.txt", "wb") as note:
+        note.write(b"a note")
+    project, _, done = run_ingest(tmp_path, "cifar10", data, max_reject_fraction=0.5, val_fraction=0.2)
+    assert_ingested(done)
+    assert rejected(project) == {f"{data}/notes-\\xff.txt": "not read: a CIFAR-10 folder's batches are data_batch_1..5 "
+                                                             "and test_batch"}
+    assert json.loads((project / "metrics/ingest.json").read_text())["split"] == {"test": 3, "train": 12, "val": 3}

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from winnow.errors import WinnowError, first_repeated
+from winnow.image_files import shown
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import is_hidden
 from winnow.sources import Loaded, row_layout, utf8_name
@@ -117,7 +118,9 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
     return Loaded(
         np.concatenate(images) if rows is None else rows.array(), np.concatenate(labels),
         np.array(ids, dtype=object), classes, "cifar10", splits=np.array(splits, dtype=object),
-        rejected=[(str(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch") for p in unread],
+        # named as the imagefolder source names its rows: a name that is not UTF-8 (before: a traceback writing
+        # rejected.csv) or holds a carriage return (a row cut in two) as printable text
+        rejected=[(shown(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch") for p in unread],
     )
 
 
