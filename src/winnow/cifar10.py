@@ -120,7 +120,8 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
         np.array(ids, dtype=object), classes, "cifar10", splits=np.array(splits, dtype=object),
         # named as the imagefolder source names its rows: a name that is not UTF-8 (before: a traceback writing
         # rejected.csv) or holds a carriage return (a row cut in two) as printable text
-        rejected=[(shown(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch") for p in unread],
+        rejected=[(shown(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch")
+                  for p in unread],
     )
 
 
