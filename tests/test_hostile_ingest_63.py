@@ -3,7 +3,9 @@ a JPEG whose last few bytes were never written; a FIFO given as the trusted set 
 batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
-reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts.
+reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
+reads its folder with :func:`winnow.image_files.load_imagefolder` in this process, and the empty folder's runs the
+source stage, whose listing ingest depends on.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from winnow.image_files import load_imagefolder
 
 
 def split_folders(root: Path) -> Path:
-    """``root/{train,val,test}/{a,b}/<i>.png``: 10, 4 and 4 distinct grey images a class."""
+    """``root/{train,val,test}/{a,b}/<i>.png``: 10, 4 and 4 grey 8x8 images a class (:func:`image_folder`'s)."""
     for split, count in (("train", 10), ("val", 4), ("test", 4)):
         image_folder(root / split, {"a": count, "b": count})
     return root
