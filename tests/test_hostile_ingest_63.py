@@ -1,6 +1,7 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
 a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
-batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images.
+batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images;
+a FIFO at represent.file, which the source stage lists.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
@@ -123,3 +124,17 @@ def test_an_empty_folder_at_ingest_path_keeps_the_last_listing_as_a_missing_one_
             "or a clone without the raw data?); kept its last listing, so ingest does not rerun for it and its outputs "
             "stay those of the files it last read") in done.stdout.splitlines()
     assert (project / "data/source.json").read_text() == listed
+
+
+@pytest.mark.hostile("represent")
+def test_the_source_stage_lists_a_fifo_at_represent_file_without_reading_it(tmp_path):
+    # before: the listing hashed represent.file's bytes, and a FIFO's open waits for a writer: the source stage, which
+    # every dvc repro runs, hung for ever before represent could refuse the FIFO in one line
+    fifo = tmp_path / "embeddings.npy"
+    os.mkfifo(fifo)
+    params = default_params()
+    params["represent"].update(source="file", file=str(fifo))
+    project = make_project(tmp_path / "project", params)
+    done = run_stage(project, "source", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((project / "data/represent-source.json").read_text())["represent.file"]["files"] == 1

@@ -20,6 +20,7 @@ import hashlib
 import os
 from importlib import metadata
 from pathlib import Path
+from stat import S_ISREG
 
 from winnow.errors import first_line
 from winnow.imageset import SOURCE_SPLITS
@@ -103,11 +104,13 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     ``/`` listed 336k files and one to ``/proc`` differed run to run, so ingest was never up to date. The inode
     and change time see what size and time do not (not the device, which a network mount's remount renumbers): class folders swapped to fix a label mix-up, and a file
     replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
-    ``content``: "size sha256" instead, for the few files represent reads (a model, embeddings), which a copy of
-    the same bytes leaves as they were."""
+    ``content``: "size sha256" of a regular file instead, for the few files represent reads (a model, embeddings),
+    which a copy of the same bytes leaves as they were."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
-        if content:
+        # a FIFO's bytes are never hashed: its open waits for a writer (before: represent.file a FIFO hung the source
+        # stage, so every dvc repro, before represent could refuse it in one line)
+        if content and S_ISREG(stat.st_mode):
             return f"{stat.st_size} {file_sha256(path)}"
         return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
 
