@@ -50,13 +50,13 @@ def main() -> None:
 
 def _ingest(params: dict) -> None:
     p = params["ingest"]
+    if p.get("trusted_path") is not None and p.get("path") is not None:
+        _refuse_trusted_is_path(p["trusted_path"], p["path"])  # the paths alone: before a large set is decoded
     with atomic_folder(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
         loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
         trusted = None
         if p.get("trusted_path") is not None:
-            if p.get("path") is not None:
-                _refuse_trusted_is_path(p["trusted_path"], p["path"])
             trusted = load_trusted(p["trusted_path"], classes=loaded.classes, size=p.get("size"),
                                    into=tmp / "trusted.npy")
             loaded.rejected += trusted.rejected

@@ -49,6 +49,19 @@ def test_a_trusted_path_inside_ingest_path_is_refused(tmp_path, split):
     assert_nothing_left(project, before)
 
 
+@pytest.mark.hostile("ingest")
+def test_a_trusted_path_inside_ingest_path_is_refused_before_the_data_set_is_read(tmp_path):
+    # before: the refusal came after every image of ingest.path was decoded (an hour of a large set), here after
+    # "ingest.size: the images of <root> have 2 different sizes", whose fix led only to the trusted path's refusal
+    data = split_folders(tmp_path / "data")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(data / "test"), size=None)
+    assert assert_error_line(done) == (f"error: ingest.trusted_path: {data / 'test'} is inside ingest.path ({data}), "
+                                       "whose images ingest reads as the data set; the trusted split must be images "
+                                       "held out from the data it judges: move them out of ingest.path")
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("imagefolder")
 @pytest.mark.parametrize("unwritten", [4, 32, 63])
 def test_a_jpeg_whose_last_bytes_were_never_written_is_a_row_and_one_padded_after_its_end_is_read(tmp_path, unwritten):
