@@ -14,6 +14,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
+from winnow.ray_tasks import unchanged_in_place
 from winnow.represent import embed_imageset, knn_val_accuracy, options
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
@@ -34,7 +35,11 @@ def main() -> None:
     engine = Engine.from_params(params)
     engine.check_ready()  # before the model trains, not after
     resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the training
-    with together():  # the weights, the features and their ids land as one: never one run's beside another's
+    # the weights, the features and their ids land as one: never one run's beside another's. The pixels are read from
+    # the first trained batch to the last embedded one (minutes): an images.npy rewritten in place meanwhile (cp over
+    # it) is refused before anything lands. Before, only the embedding pass was watched, and it begins after the
+    # training: the features of the new images, from a model trained on the old, under the old ids, exit 0
+    with together(), unchanged_in_place(data.images):
         rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
                              engine=engine)
         splits = data.manifest["split"].to_numpy()
