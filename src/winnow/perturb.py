@@ -199,3 +199,21 @@ def jitter_factors(
     factors = {name: rng.uniform(low, high, size=count) for name in ("brightness", "contrast", "saturation")}
     factors["hue"] = rng.uniform(-hue, hue, size=count) if hue else np.zeros(count)
     return factors
+
+
+# pixels damaged at a time by :func:`in_chunks`: each kind works in float64 (8 bytes a value, and a temporary or
+# two beside it), so a chunk's work stays near 30 MiB whatever the number of images damaged
+CHUNK_BYTES = 1 << 20
+
+
+def in_chunks(damage, images: np.ndarray, **per_image: np.ndarray) -> np.ndarray:
+    """``damage(chunk, **per_image)`` over consecutive chunks of uint8 ``(N, H, W, C)`` ``images`` of at most
+    :data:`CHUNK_BYTES` of pixels (one image at least), each ``(N,)`` array of ``per_image`` sliced with its
+    chunk; the results put together, uint8 ``(N, H, W, C)``. The same bytes as one call for a ``damage`` that
+    treats each image alone (not the random kinds, whose draws would change order)."""
+    out = np.empty(images.shape, np.uint8)
+    step = max(1, CHUNK_BYTES // max(1, int(np.prod(images.shape[1:]))))
+    for start in range(0, len(images), step):
+        rows = slice(start, start + step)
+        out[rows] = damage(images[rows], **{name: values[rows] for name, values in per_image.items()})
+    return out
