@@ -1,16 +1,20 @@
 """Hostile cases for data beyond memory through the memory-mapped imageset (third pass, stop 63): the represent
 stage's model trains on the pixels for minutes, then embeds them, and an ``images.npy`` rewritten in place in
 between must stop it in one line, not give features of other images than the model learnt from; degrade's damage
-to a memory-mapped set must take memory for the damaged images, not many times their pixels."""
+to a memory-mapped set must take memory for the damaged images, not many times their pixels; and the ranks of a
+torchrun, each reading its own machine's copy of the data, must train on the same data or stop in one line."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import forked_run
 from hostile_harness import (
@@ -18,8 +22,11 @@ from hostile_harness import (
 )
 from test_represent import SELFSUP, blobs, write_blobs
 from winnow import perturb
+from winnow.configs import TrainConfig
 from winnow.degrade import degrade
+from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
+from winnow.training import fit
 
 # Runs stages/represent.py with winnow.selfsup.pretrain wrapped: once the model has trained, images.npy is
 # rewritten in place (the same inode, as `cp other.npy data/degrade/images.npy` does) with every pixel inverted
@@ -109,3 +116,34 @@ def test_damage_to_a_memory_mapped_set_takes_the_memory_of_the_damaged_images(tm
     kept = pd.Series(np.arange(len(streamed)), index=streamed.manifest["id"])
     assert np.array_equal(streamed.images[kept[log["id"]].to_numpy()], expected)
 
+
+def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy of the
+    labels is another version's, one label of 60 changed (the same count: nothing else tells them apart)."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                                         timeout=datetime.timedelta(seconds=60))
+    images = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
+    labels = np.arange(60) % 3
+    if rank == 1:
+        labels[7] = (labels[7] + 1) % 3
+    config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=1, device="cpu", threads=1)
+    try:
+        fit(images, labels, images[:12], labels[:12], config=config, num_classes=3, seed=0, progress=False)
+        said = "trained"
+    except WinnowError as err:
+        said = str(err)
+    finally:
+        torch.distributed.destroy_process_group()
+    Path(out_dir, f"rank{rank}.txt").write_text(said)
+
+
+@pytest.mark.hostile("training")
+def test_torchrun_ranks_holding_other_data_than_rank_0_stop_in_one_line(tmp_path):
+    # found by probing: before, both ranks trained, each on its own copy, and rank 0 wrote a model of two data sets
+    # (a machine left at another version: dvc pull not run there); with another row count, rank 1 had another
+    # number of steps and waited in the allreduce until the group's timeout
+    torch.multiprocessing.start_processes(_rank_with_its_own_copy, args=(2, str(tmp_path / "init"), str(tmp_path)),
+                                          nprocs=2, start_method="spawn")
+    line = ("train: under torchrun rank 1 holds other train or val images or labels than rank 0 (1 rank(s) in all); "
+            "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun")
+    assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)] == [line, line]

@@ -7,6 +7,7 @@ deterministic algorithms where they matter); :func:`distributed_setup`, :func:`s
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import sys
@@ -134,6 +135,33 @@ def sync_buffers(model: nn.Module) -> None:
     validate different models, could keep different epochs and end with different weights."""
     for buffer in model.buffers():
         torch.distributed.broadcast(buffer, src=0)
+
+
+def check_same_data(*arrays: np.ndarray, device: torch.device, option: str = "train") -> None:
+    """Under torchrun: a one-line :class:`WinnowError` on every rank unless every rank holds the same ``arrays``
+    (a training's train and val images and labels) as rank 0, byte for byte. Each machine of a multi-node run
+    reads its own copy of the data (``dvc pull`` on each): before, a machine left at another version (another
+    variant's rows, other labels of the same count) trained its shard of it beside rank 0's without a word, and
+    rank 0 wrote a model of two data sets. A rank whose shard had another number of steps than rank 0's waited in
+    the gradients' allreduce until the process group's timeout. All ranks learn the answer together (a rank left
+    to train alone would wait for ever)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.asarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        rows = max(1, (8 << 20) // max(1, array[:1].nbytes))  # 8 MiB at a time: a memory map is never read whole
+        for start in range(0, len(array), rows):
+            digest.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
+    mine = torch.tensor(list(digest.digest()), dtype=torch.int64, device=device)  # nccl moves device tensors only
+    first = mine.clone()
+    torch.distributed.broadcast(first, src=0)
+    differs = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(differs, torch.tensor([int(not torch.equal(mine, first))], device=device))
+    other = [rank for rank, flag in enumerate(differs) if flag.item()]
+    if other:
+        raise WinnowError(f"{option}: under torchrun rank {other[0]} holds other train or val images or labels than "
+                          f"rank 0 ({len(other)} rank(s) in all); every machine must hold the same data: run dvc pull "
+                          "(or dvc checkout) on each, then rerun")
 
 
 def distributed_setup() -> tuple[int, int]:

@@ -31,8 +31,8 @@ from winnow.errors import WinnowError
 from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
 from winnow.torch_runtime import (
-    DEFAULT_THREADS, ddp_device, distributed_setup, float32_math, pick_device, rank_seed, reproducible, shard,
-    sync_buffers,
+    DEFAULT_THREADS, check_same_data, ddp_device, distributed_setup, float32_math, pick_device, rank_seed,
+    reproducible, shard, sync_buffers,
 )
 
 
@@ -135,6 +135,9 @@ def fit(
     rank, world = distributed_setup()
     device = (pick_device(config.device, option=config.option("device")) if world == 1 else
               ddp_device(rank, requested=config.device, option=config.option("device")))
+    if world > 1:
+        check_same_data(train_images, np.asarray(train_labels, np.int64), val_images, np.asarray(val_labels, np.int64),
+                        device=device)
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
