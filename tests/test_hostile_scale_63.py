@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import socket
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from winnow.configs import TrainConfig
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
+from winnow.ray_tasks import FileRows
 from winnow.training import fit
 
 # Runs stages/represent.py with winnow.selfsup.pretrain wrapped: once the model has trained, images.npy is
@@ -147,3 +151,29 @@ def test_torchrun_ranks_holding_other_data_than_rank_0_stop_in_one_line(tmp_path
     line = ("train: under torchrun rank 1 holds other train or val images or labels than rank 0 (1 rank(s) in all); "
             "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun")
     assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)] == [line, line]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("there", ["another copy", "none"])
+def test_a_ray_node_without_the_drivers_images_file_is_told_so_not_to_rerun(tmp_path, there):
+    # found by probing: a Ray task on a node holding its own copy of the repository (dvc pull on each machine, as
+    # the README's torchrun recipe has it) said the file "was rewritten or replaced while compute.engine: ray read it
+    # (another run writing it?) ... rerun when nothing else writes it", which fails the same way every time; a node
+    # with no copy, only "No such file or directory". A task reads the file through FileRows.read, on its own node:
+    # here the driver's record says another machine
+    path = tmp_path / "data/degrade/images.npy"
+    path.parent.mkdir(parents=True)
+    np.save(path, np.zeros((6, 4, 4, 1), np.uint8))
+    rows = replace(FileRows.of(np.load(path, mmap_mode="r")), host="head-node")
+    copy = tmp_path / "copy.npy"
+    np.save(copy, np.zeros((6, 4, 4, 1), np.uint8))  # the same bytes, another file: what dvc pull makes there
+    if there == "another copy":
+        os.replace(copy, path)
+    else:
+        path.unlink()
+    with pytest.raises(WinnowError) as raised:
+        rows.read()
+    assert str(raised.value) == (
+        f"compute.engine: ray: node {socket.gethostname()} does not see the file {path} that the driver on head-node "
+        "reads (another copy there, or none); every node must see the repository at the same path on a shared file "
+        "system, or set compute.engine: local")

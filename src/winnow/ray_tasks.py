@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import socket
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -149,6 +150,7 @@ class FileRows:
     dtype: str
     strides: tuple[int, ...]
     stamp: tuple[int, int, int]
+    host: str  # the machine of the driver (its host name), where the stamp was taken
 
     @classmethod
     def of(cls, images: np.ndarray) -> FileRows | None:
@@ -166,15 +168,31 @@ class FileRows:
         if _mapped_inode(base) not in (None, stamp[0]):  # the path names another file than the one mapped here
             raise _changed(str(images.filename))
         return cls(str(images.filename), int(offset), tuple(images.shape), images.dtype.str, tuple(images.strides),
-                   stamp)
+                   stamp, socket.gethostname())
 
     def read(self) -> np.ndarray:
-        """The array, mapped from the file (rows are read when sliced); a WinnowError if the file changed."""
-        with open(self.path, "rb") as handle:
+        """The array, mapped from the file (rows are read when sliced); a WinnowError if the file changed, or if
+        this task runs on another machine than the driver's and finds another file at the path, or none."""
+        elsewhere = socket.gethostname() != self.host
+        try:
+            handle = open(self.path, "rb")
+        except FileNotFoundError:
+            if elsewhere:
+                raise _not_shared(self) from None
+            raise
+        with handle:
             if _stamp(os.fstat(handle.fileno())) != self.stamp:
-                raise _changed(self.path)
+                # before: a node holding its own copy (dvc pull on each machine, as for torchrun) was told the file
+                # was rewritten by another run, and to rerun, which failed the same way every time
+                raise _not_shared(self) if elsewhere else _changed(self.path)
             raw = np.memmap(handle, np.uint8, mode="r")
         return np.ndarray(self.shape, self.dtype, buffer=raw, offset=self.offset, strides=self.strides)
+
+
+def _not_shared(rows: FileRows) -> WinnowError:
+    return WinnowError(f"compute.engine: ray: node {socket.gethostname()} does not see the file {rows.path} that the "
+                       f"driver on {rows.host} reads (another copy there, or none); every node must see the repository "
+                       "at the same path on a shared file system, or set compute.engine: local")
 
 
 def _mapped_inode(address: int) -> int | None:
