@@ -121,16 +121,21 @@ def test_damage_to_a_memory_mapped_set_takes_the_memory_of_the_damaged_images(tm
     assert np.array_equal(streamed.images[kept[log["id"]].to_numpy()], expected)
 
 
-def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy of the
-    labels is another version's, one label of 60 changed (the same count: nothing else tells them apart)."""
+def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str, differs: str) -> None:
+    """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy is
+    another version's in ``differs``: one label of 60 changed (the same count: nothing else tells the data apart),
+    or train.lr ten times rank 0's."""
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
     images = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
     labels = np.arange(60) % 3
-    if rank == 1:
+    lr = 0.001
+    if rank == 1 and differs == "labels":
         labels[7] = (labels[7] + 1) % 3
-    config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=1, device="cpu", threads=1)
+    if rank == 1 and differs == "lr":
+        lr = 0.01
+    config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=1, lr=lr, device="cpu",
+                         threads=1)
     try:
         fit(images, labels, images[:12], labels[:12], config=config, num_classes=3, seed=0, progress=False)
         said = "trained"
@@ -142,14 +147,19 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str)
 
 
 @pytest.mark.hostile("training")
-def test_torchrun_ranks_holding_other_data_than_rank_0_stop_in_one_line(tmp_path):
+@pytest.mark.parametrize("differs, line", [
+    ("labels", "train: under torchrun rank 1 holds other train or val images or labels than rank 0 (1 rank(s) in all); "
+               "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun"),
+    ("lr", "train: under torchrun rank 1 runs another train.lr than rank 0 (1 rank(s) in all); every machine must run "
+           "the same params.yaml: git pull (or copy it) on each, then rerun"),
+])
+def test_torchrun_ranks_holding_other_data_or_settings_than_rank_0_stop_in_one_line(tmp_path, differs, line):
     # found by probing: before, both ranks trained, each on its own copy, and rank 0 wrote a model of two data sets
-    # (a machine left at another version: dvc pull not run there); with another row count, rank 1 had another
-    # number of steps and waited in the allreduce until the group's timeout
-    torch.multiprocessing.start_processes(_rank_with_its_own_copy, args=(2, str(tmp_path / "init"), str(tmp_path)),
-                                          nprocs=2, start_method="spawn")
-    line = ("train: under torchrun rank 1 holds other train or val images or labels than rank 0 (1 rank(s) in all); "
-            "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun")
+    # (a machine left at another version: dvc pull not run there), or of two learning rates, each rank stepping the
+    # averaged gradients its own way; with another row count, rank 1 had another number of steps and waited in the
+    # allreduce until the group's timeout
+    torch.multiprocessing.start_processes(_rank_with_its_own_copy, args=(2, str(tmp_path / "init"), str(tmp_path),
+                                                                          differs), nprocs=2, start_method="spawn")
     assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)] == [line, line]
 
 

@@ -137,31 +137,41 @@ def sync_buffers(model: nn.Module) -> None:
         torch.distributed.broadcast(buffer, src=0)
 
 
-def check_same_data(*arrays: np.ndarray, device: torch.device, option: str = "train") -> None:
+def check_same_data(*arrays: np.ndarray, settings: dict[str, object], device: torch.device) -> None:
     """Under torchrun: a one-line :class:`WinnowError` on every rank unless every rank holds the same ``arrays``
-    (a training's train and val images and labels) as rank 0, byte for byte. Each machine of a multi-node run
-    reads its own copy of the data (``dvc pull`` on each): before, a machine left at another version (another
-    variant's rows, other labels of the same count) trained its shard of it beside rank 0's without a word, and
-    rank 0 wrote a model of two data sets. A rank whose shard had another number of steps than rank 0's waited in
-    the gradients' allreduce until the process group's timeout. All ranks learn the answer together (a rank left
-    to train alone would wait for ever)."""
-    digest = hashlib.blake2b(digest_size=16)
+    (a training's train and val images and labels) as rank 0, byte for byte, and the same ``settings`` (what each
+    step computes, by the option that sets it: ``{"train.lr": 0.001, ...}``). Each machine of a multi-node run reads
+    its own copy of the data (``dvc pull`` on each) and of params.yaml: before, a machine left at another version
+    (another variant's rows, other labels of the same count) trained its shard of it beside rank 0's without a
+    word, and rank 0 wrote a model of two data sets; one at another learning rate stepped the averaged gradients
+    its own way, so the ranks' weights drifted apart. A rank with another number of steps than rank 0's (another row
+    count, batch size or epochs) waited in the gradients' allreduce until the process group's timeout. All ranks
+    learn the answer together (a rank left to train alone would wait for ever)."""
+    digest = hashlib.blake2b(digest_size=8)
     for array in arrays:
         array = np.asarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         rows = max(1, (8 << 20) // max(1, array[:1].nbytes))  # 8 MiB at a time: a memory map is never read whole
         for start in range(0, len(array), rows):
             digest.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
-    mine = torch.tensor(list(digest.digest()), dtype=torch.int64, device=device)  # nccl moves device tensors only
+    parts = [digest.digest(), *(hashlib.blake2b(repr(value).encode(), digest_size=8).digest()
+                                for value in settings.values())]
+    # nccl moves device tensors only
+    mine = torch.tensor([int.from_bytes(part, "little", signed=True) for part in parts], device=device)
     first = mine.clone()
     torch.distributed.broadcast(first, src=0)
-    differs = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(torch.distributed.get_world_size())]
-    torch.distributed.all_gather(differs, torch.tensor([int(not torch.equal(mine, first))], device=device))
-    other = [rank for rank, flag in enumerate(differs) if flag.item()]
-    if other:
-        raise WinnowError(f"{option}: under torchrun rank {other[0]} holds other train or val images or labels than "
-                          f"rank 0 ({len(other)} rank(s) in all); every machine must hold the same data: run dvc pull "
-                          "(or dvc checkout) on each, then rerun")
+    differs = [torch.zeros_like(mine) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(differs, (mine != first).to(torch.int64))
+    for column, name in enumerate([None, *settings]):
+        other = [rank for rank, flags in enumerate(differs) if flags[column].item()]
+        if other and name is None:
+            raise WinnowError(f"train: under torchrun rank {other[0]} holds other train or val images or labels than "
+                              f"rank 0 ({len(other)} rank(s) in all); every machine must hold the same data: run dvc "
+                              "pull (or dvc checkout) on each, then rerun")
+        if other:
+            raise WinnowError(f"train: under torchrun rank {other[0]} runs another {name} than rank 0 "
+                              f"({len(other)} rank(s) in all); every machine must run the same params.yaml: git pull "
+                              "(or copy it) on each, then rerun")
 
 
 def distributed_setup() -> tuple[int, int]:

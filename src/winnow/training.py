@@ -36,6 +36,13 @@ from winnow.torch_runtime import (
 )
 
 
+# the train options that change what every step of every rank computes, which all ranks of a torchrun must share; not
+# device, threads, stream and eval_batch_size, which change where and how fast (ranks on machines of other core counts
+# average the same gradients, and only rank 0's val numbers count)
+STEP_SETTINGS = ("model", "epochs", "patience", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "schedule",
+                 "label_smoothing", "crop_padding", "hflip", "augment")
+
+
 @dataclass
 class Trained:
     """A fitted model and what is needed to use it again."""
@@ -137,7 +144,9 @@ def fit(
               ddp_device(rank, requested=config.device, option=config.option("device")))
     if world > 1:
         check_same_data(train_images, np.asarray(train_labels, np.int64), val_images, np.asarray(val_labels, np.int64),
-                        device=device)
+                        settings={**{config.option(name): getattr(config, name) for name in STEP_SETTINGS},
+                                  "seed": seed, "class count (classes.json)": num_classes,
+                                  "augmentation policy (train.augment's)": policy}, device=device)
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
