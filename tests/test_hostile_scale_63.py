@@ -1,8 +1,9 @@
 """Hostile cases for data beyond memory through the memory-mapped imageset (third pass, stop 63): the represent
 stage's model trains on the pixels for minutes, then embeds them, and an ``images.npy`` rewritten in place in
 between must stop it in one line, not give features of other images than the model learnt from; degrade's damage
-to a memory-mapped set must take memory for the damaged images, not many times their pixels; and the ranks of a
-torchrun, each reading its own machine's copy of the data, must train on the same data or stop in one line."""
+to a memory-mapped set must take memory for the damaged images, not many times their pixels; the ranks of a
+torchrun, each reading its own machine's copy of the data and of params.yaml, must train on the same data and
+settings or stop in one line; and a Ray node that does not see the driver's images file must say so."""
 
 from __future__ import annotations
 
