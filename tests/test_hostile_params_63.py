@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hostile_harness import ROOT, assert_error_line, assert_nothing_left, files_under, make_project, run_stage
-from test_hostile_params import _refused, _train_project
+from test_hostile_params import _passed, _refused, _train_project
 from winnow.errors import WinnowError
 from winnow.params import load
 from winnow.stage import load_params, together, write_text
@@ -170,3 +170,58 @@ def test_an_anchor_given_twice_is_one_line_not_a_warning_and_the_latest(tmp_path
                                        "each anchor its own name")
     assert done.stderr.count("\n") == 1
     assert_nothing_left(project, before)
+
+
+def _dvc_yaml_anchored(project: Path) -> None:
+    """The project's dvc.yaml with each stage's ``src/winnow/errors.py`` dep anchored ``&code``, as a block copied from
+    stage to stage, anchor and all: DVC runs it (ruamel's warning on its stderr), each ``*code`` meaning the latest."""
+    text = (project / "dvc.yaml").read_text()
+    assert text.count("      - src/winnow/errors.py\n") > 1
+    (project / "dvc.yaml").write_text(text.replace("      - src/winnow/errors.py\n",
+                                                   "      - &code src/winnow/errors.py\n"))
+
+
+@pytest.mark.hostile("params")
+def test_a_dvc_yaml_with_an_anchor_given_twice_is_read_as_dvc_reads_it(tmp_path, monkeypatch, capsys):
+    # before: the anchor refusal meant for params.yaml made dvc.yaml unreadable to the check of params edited
+    # meanwhile, which then compared every key of the file under the name stages/train.py: an edit to gan.per_class,
+    # not a param of train@baseline, stopped it ("params.yaml changed while stages/train.py ran: gan.per_class")
+    from test_hostile_params import TRAIN_OUTPUTS, _editing
+
+    project = _train_project(tmp_path, monkeypatch)
+    _dvc_yaml_anchored(project)
+    before = files_under(project)
+    assert _passed(_editing("gan.per_class", 7), capsys, project, before) == ("", TRAIN_OUTPUTS)
+    (project / "models/baseline.pt").unlink()
+    (project / "metrics/train/baseline.json").unlink()
+    assert _refused(_editing("train.epochs", 3), capsys) == (
+        "error: params.yaml changed while train@baseline ran: train.epochs; its outputs follow the old values; run dvc "
+        "repro again\n")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_an_anchor_given_twice_in_another_stages_params_while_a_stage_runs_passes(tmp_path, monkeypatch, capsys):
+    # gan.train's values anchored alike meanwhile: DVC locks train@baseline's keys as they were (the next stage to
+    # read params.yaml refuses it); before, "cannot be read now (not valid YAML at line 261: anchor &g given again ...)"
+    project = _train_project(tmp_path, monkeypatch)
+    before = files_under(project)
+    def edit(text: str) -> str:
+        return text.replace("    lr_d: 0.0004", "    lr_d: &g 0.0004").replace("    beta1: 0.5", "    beta1: &g 0.5")
+
+    assert _passed(_breaking(edit), capsys, project, before) == ("", {"models/baseline.pt"})
+
+
+def test_dvc_files_are_read_with_an_anchor_given_twice_meaning_the_latest_as_dvc_reads_them():
+    # before: refused, so the gate read such a dvc.yaml as one it cannot read (stage names None) and left out its
+    # check that dvc.lock has an entry for each target dvc.yaml defines
+    from winnow.lock_entries import dvc_yaml_stages
+
+    pipeline = "stages:\n  a:\n    cmd: x\n    deps: [&code x.py]\n  b:\n    cmd: y\n    deps: [&code y.py, *code]\n"
+    assert dvc_yaml_stages(pipeline) == ({"a", "b"}, set())
+    # the latest &code, as DVC reads it (`dvc stage list`: b depends on y.py, y.py)
+    assert load_yaml(pipeline, name="dvc.yaml")["stages"]["b"]["deps"] == ["y.py", "y.py"]
+    with pytest.raises(WinnowError) as refused:  # params.yaml's reader still refuses it
+        load_yaml(pipeline, name="params.yaml", anchors_once=True)
+    assert str(refused.value) == ("params.yaml: not valid YAML at line 7: anchor &code given again (first at line 4), "
+                                  "so an alias *code after it would mean this one; give each anchor its own name")

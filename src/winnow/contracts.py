@@ -130,7 +130,7 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     except UnicodeDecodeError as err:
         raise WinnowError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     # a key given twice is refused: a second expectations list replaced the first
-    spec = load_yaml(text, name=str(path))
+    spec = load_yaml(text, name=str(path), anchors_once=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
     if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one

@@ -63,7 +63,7 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise WinnowError(f"{FILE}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     # as DVC reads it, so a run uses the values dvc.lock records, and each mapping under one key (dvc exp run -S)
-    return validate(unshared(load_yaml(text, name=FILE), name=FILE))
+    return validate(unshared(load_yaml(text, name=FILE, anchors_once=True), name=FILE))
 
 
 def validate(params: Any) -> dict[str, Any]:

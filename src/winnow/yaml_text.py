@@ -10,7 +10,10 @@ Read this way, winnow runs with the values DVC records, and its checks refuse th
 One difference, on purpose: ruamel checks no key twice in a mapping that holds a merge key (``<<: *judge``), so
 ``epochs: 3`` then ``epochs: 30`` beside one read 30 without a word (DVC too); :func:`_constructor` refuses it
 as any other key given twice. Likewise an anchor given twice (``&cut`` on two nodes), which ruamel reads with a
-multi-line warning on stderr, each alias meaning the latest: :func:`_composer` refuses it.
+multi-line warning on stderr, each alias meaning the latest: :func:`_composer` refuses it in params.yaml and a
+contract suite as a stage reads them (``anchors_once``). dvc.yaml, dvc.lock, a past commit's params.yaml and
+params.yaml read again as a stage ends (what DVC will lock) are read as DVC reads them, each alias meaning the
+latest, without ruamel's warning (DVC prints its own): DVC runs them so.
 
 A mapping that two keys hold (``train: *judge``) is refused by :func:`unshared`, which params.yaml's reader calls:
 ``dvc exp run -S`` changes such a mapping in both places or in neither.
@@ -23,19 +26,21 @@ from typing import Any
 from winnow.errors import WinnowError
 
 
-def load_yaml(text: str, *, name: str) -> Any:
-    """The value of YAML ``text`` (dicts, lists, str, int, float, bool, None, dates) as DVC reads it.
+def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
+    """The value of YAML ``text`` (dicts, lists, str, int, float, bool, None, dates) as DVC reads it; with
+    ``anchors_once`` (params.yaml, a contract suite) an anchor given twice is refused, else each alias means the
+    latest, as DVC reads dvc.yaml and dvc.lock.
 
     Raises:
         WinnowError: one line, ``<name>: not valid YAML at line N: <problem>``; a key given twice in one
-            mapping, beside a merge key too, and an anchor given twice are such problems (PyYAML kept the last value
-            without a word).
+            mapping, beside a merge key too, and with ``anchors_once`` an anchor given twice are such problems
+            (PyYAML kept the last value without a word).
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="safe", pure=True)
-    yaml.Composer, yaml.Constructor = _composer(), _constructor()
+    yaml.Composer, yaml.Constructor = _composer(anchors_once), _constructor()
     try:
         return yaml.load(text)
     except YAMLError as err:
@@ -54,8 +59,8 @@ def load_yaml(text: str, *, name: str) -> Any:
                           "directive out") from err
 
 
-def _composer() -> type:
-    """ruamel's composer, refusing an anchor given twice."""
+def _composer(anchors_once: bool) -> type:
+    """ruamel's composer: an anchor given twice refused (``anchors_once``), or the latest kept without a warning."""
     from ruamel.yaml.composer import Composer, ComposerError
     from ruamel.yaml.events import AliasEvent
 
@@ -63,7 +68,9 @@ def _composer() -> type:
         def compose_node(self, parent, index):
             event = self.parser.peek_event()
             anchor = None if isinstance(event, AliasEvent) else event.anchor
-            if anchor is not None and anchor in self.anchors:
+            if anchor is not None and anchor in self.anchors and not anchors_once:
+                del self.anchors[anchor]  # the latest, as DVC reads it (ruamel's six-line warning: DVC prints its own)
+            elif anchor is not None and anchor in self.anchors:
                 # before: ruamel's ReusedAnchorWarning, six lines and its own source line on every stage's stderr, and
                 # the params read on, each *name after the second &name meaning the second
                 first = self.anchors[anchor].start_mark.line + 1
