@@ -47,7 +47,7 @@ def main() -> None:
     # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
     truths = {issue: true_issue_mask(truth, table["id"], issue) for issue in SCORES} if scored else {}
     for issue in SCORES:
-        entry = {"method": (p["issues"][issue] or {}).get("method", "auto") if issue in p["issues"] else "off",
+        entry = {"method": p["issues"][issue].get("method", "auto") if issue in p["issues"] else "off",
                  "rule": rules[issue],
                  "threshold": None if math.isinf(cuts[issue]) else cuts[issue], "flagged": int(flags[issue].sum())}
         if issue in scored:  # on train, where degrade plants: a flagged test image is no false positive of it

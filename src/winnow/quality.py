@@ -238,7 +238,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
     ceilings = {k: v for k, v in CEILINGS.items()
                 if (k != "dark" or dark_read) and (k != "light" or light_percentile >= LIGHT_CEILING_PERCENTILE)}
     try:
-        flags, cuts, rules = cut_issues(scores, {issue: settings[issue] or {"method": "auto"} for issue in settings},
+        flags, cuts, rules = cut_issues(scores, settings,
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
                                         floors={k: v for k, v in FLOORS.items() if k != "dark" or dark_read},
                                         ceilings=ceilings, discarded=discarded,

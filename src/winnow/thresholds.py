@@ -330,7 +330,7 @@ def cut_issues(
     order = sorted(settings, key=lambda issue: issue in explained_by)  # explainers first
     flags, cuts, rules = {}, {}, {}
     for issue in order:
-        options = dict(settings[issue] or {})
+        options = dict(settings[issue])
         method = options.pop("method", "auto")
         eligible = np.ones(len(scores[issue]), dtype=bool)
         for other in explained_by.get(issue, ()):
