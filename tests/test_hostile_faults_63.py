@@ -112,8 +112,17 @@ def test_degrade_whose_imageset_it_may_not_read_names_the_file_and_its_permissio
     assert_nothing_left(project, before)
 
 
+def _dvc_config(root: Path, hardlink: bool) -> None:
+    """A DVC project's .dvc/tmp, and its config with ``core.hardlink_lock`` (DVC's guard of its lock file a hard
+    link, for file systems without flock) as ``hardlink`` says."""
+    (root / ".dvc/tmp").mkdir(parents=True)
+    (root / ".dvc/config").write_text(f"[core]\n    hardlink_lock = {str(hardlink).lower()}\n")
+
+
 @pytest.mark.hostile("interrupted")
-def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_file(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("hardlink", [False, True])
+def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_file(tmp_path, monkeypatch, capsys,
+                                                                                    hardlink):
     # found by probing two dvc repro at once: DVC lets go of its repository lock while a stage's command runs, so the
     # second one edits .dvc/tmp/rwlock (truncated, then written, under its guard rwlock.lock) as the first one's next
     # stage starts. That stage read it empty, took it for one a stopped run left, and removed it: the locks of the
@@ -123,7 +132,8 @@ def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_fil
 
     from winnow.stage import drop_broken_dvc_lock
 
-    (tmp_path / ".dvc/tmp").mkdir(parents=True)
+    # found by a review: under core.hardlink_lock: true the guard is no flock, and the stage removed the file all the same
+    _dvc_config(tmp_path, hardlink)
     dump = rwlock.json.dump
 
     def dump_as_a_stage_starts(value, handle) -> None:
@@ -133,11 +143,34 @@ def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_fil
     monkeypatch.setattr(rwlock.json, "dump", dump_as_a_stage_starts)
     held = {"pid": os.getpid(), "cmd": "dvc repro train@baseline"}
     with rwlock.rwlock(str(tmp_path / ".dvc/tmp"), LocalFileSystem(), held["cmd"], ["data/ingest"],
-                       ["models/baseline.pt"], False):
+                       ["models/baseline.pt"], hardlink):
         locks = json.loads((tmp_path / ".dvc/tmp/rwlock").read_text())
     assert locks == {"read": {"data/ingest": [held]}, "write": {"models/baseline.pt": held}}
     assert json.loads((tmp_path / ".dvc/tmp/rwlock").read_text()) == {}  # released, without an AssertionError
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_lock_file_a_stopped_run_left_broken_under_hardlink_locks_is_removed_and_dvc_takes_its_guard(tmp_path,
+                                                                                                       capsys):
+    # found by a review: the check took DVC's guard as a flock of .dvc/tmp/rwlock.lock, a file it created; under
+    # core.hardlink_lock: true that file is DVC's lock itself (held while it exists), so the next dvc, as the stage
+    # ended, failed: "Unable to acquire lock. Most likely another DVC process is running ..."
+    from dvc import rwlock
+    from dvc.fs import LocalFileSystem
+
+    from winnow.stage import drop_broken_dvc_lock
+
+    _dvc_config(tmp_path, True)
+    (tmp_path / ".dvc/tmp/rwlock").write_text('{"read": {"data/ingest": [{"pid"')  # a stopped run's half write
+    drop_broken_dvc_lock(tmp_path)
+    assert capsys.readouterr().out == (
+        f"removed DVC's lock file {tmp_path}/.dvc/tmp/rwlock, left half written by a stopped run\n")
+    assert sorted(os.listdir(tmp_path / ".dvc/tmp")) == []
+    with rwlock.rwlock(str(tmp_path / ".dvc/tmp"), LocalFileSystem(), "dvc repro train@baseline", ["data/ingest"],
+                       ["models/baseline.pt"], True):
+        pass
+    assert json.loads((tmp_path / ".dvc/tmp/rwlock").read_text()) == {}
 
 
 # winnow compare killed outright (the out-of-memory killer, kill -9) once it has written the temporary of --out

@@ -379,25 +379,38 @@ def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
     """Remove DVC's ``.dvc/tmp/rwlock`` when a run stopped inside DVC's own write of it left it empty or half
     written: every later dvc command, and winnow's own ``dvc status``, then failed with "Unable to read
     RWLock-file" until a person removed it. DVC reads a missing one as no locks; a broken one holds none it can
-    read either. DVC truncates the file, then writes it, holding its guard (an exclusive ``flock`` of
-    ``rwlock.lock`` beside it, as zc.lockfile takes it): one that reads broken is read again holding that guard."""
+    read either. DVC truncates the file, then writes it, holding its guard ``rwlock.lock`` beside it: one that
+    reads broken is read again holding that guard, taken as DVC takes it (:func:`_dvc_guard`)."""
+    from dvc.exceptions import DvcException
+
     path = Path(root) / ".dvc" / "tmp" / "rwlock"
     if _broken_text(path) is None:
         return
     try:
-        import fcntl
-        with open(path.with_name("rwlock.lock"), "a") as guard:
-            # held by another dvc (a second dvc repro, dvc exp run), which is writing it: before, a stage starting then
-            # read it empty and removed it with the locks of the stages running; that dvc's release of its own then
-            # failed on an assertion, and a third dvc could run a stage they held
-            fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # held by another dvc (a second dvc repro, dvc exp run), which is writing it: before, a stage starting then
+        # read it empty and removed it with the locks of the stages running; that dvc's release of its own then
+        # failed on an assertion, and a third dvc could run a stage they held
+        with _dvc_guard(path):
             text = _broken_text(path)
             if text is not None:
                 path.unlink()
-    except (ImportError, OSError):  # not POSIX (no flock), or the guard held or the file not removable
-        return
+    except (OSError, DvcException):  # the guard still held (DVC's wait ran out), the file not removable, or DVC's
+        return                       # config unreadable (DVC itself stops on it)
     if text is not None:
         print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
+
+
+def _dvc_guard(path: Path):
+    """DVC's guard of its lock file ``path``, as its rwlock makes it (waiting as DVC waits, 3 seconds): a ``flock``
+    of ``rwlock.lock`` (zc.lockfile), or under ``core.hardlink_lock: true`` (for file systems without flock) that
+    file as a hard link to a claim file (flufl.lock), which a flock never meets. Before, the guard was always taken
+    as a flock: under hardlink_lock the lock file was removed while another dvc wrote it, and the empty
+    ``rwlock.lock`` the flock left made the next dvc fail ("Unable to acquire lock")."""
+    from dvc.config import Config
+    from dvc.lock import make_lock
+
+    hardlink = Config(dvc_dir=str(path.parent.parent))["core"].get("hardlink_lock", False)
+    return make_lock(str(path.with_name("rwlock.lock")), tmp_dir=str(path.parent), hardlink_lock=hardlink)
 
 
 def _broken_text(path: Path) -> str | None:
