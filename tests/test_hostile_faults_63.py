@@ -23,7 +23,9 @@ _READER = '''
 import json
 import os
 from winnow import checkpoints
+from winnow.gan import load_generator
 from winnow.imageset import read_imageset
+from winnow.represent import read_representation
 from winnow.stage import read_json, read_table, run
 
 READERS = {
@@ -31,6 +33,8 @@ READERS = {
     "json": lambda: read_json("data/source.json", written_by="source"),
     "imageset": lambda: read_imageset("data/ingest"),
     "model": lambda: checkpoints.load("models/baseline.pt"),
+    "representation": lambda: read_representation("data/represent", ["a", "b"]),
+    "gan": lambda: load_generator("models/gan.pt"),
 }
 run(READERS[os.environ["WINNOW_READ"]])
 '''
@@ -53,7 +57,8 @@ def _bound_by_permissions(command: list[str]) -> list[str]:
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """Whole intermediates of each kind a stage reads: a table, a JSON file, an imageset and a model."""
+    """Whole intermediates of each kind a stage reads: a table, a JSON file, an imageset, a model, the represent
+    stage's embeddings and the GAN's checkpoint."""
     import torch
 
     (tmp_path / "stages").mkdir()
@@ -67,6 +72,10 @@ def project(tmp_path) -> Path:
     pd.DataFrame({"id": ["a", "b"]}).to_parquet(tmp_path / "data/ingest/manifest.parquet")
     (tmp_path / "data/ingest/classes.json").write_text('["c0"]\n')
     torch.save({"state_dict": {}}, tmp_path / "models/baseline.pt")
+    (tmp_path / "data/represent").mkdir()
+    np.save(tmp_path / "data/represent/embeddings.npy", np.zeros((2, 4), np.float32))
+    (tmp_path / "data/represent/ids.json").write_text('["a", "b"]\n')
+    torch.save({"config": {}}, tmp_path / "models/gan.pt")
     return tmp_path
 
 
@@ -77,6 +86,10 @@ def project(tmp_path) -> Path:
     ("imageset", "data/ingest/images.npy"),
     ("imageset", "data/ingest/manifest.parquet"),
     ("model", "models/baseline.pt"),
+    # found by a review: the embeddings dedup reads said "rerun the represent stage", and the GAN's checkpoint
+    # "remove it to train the GAN afresh", of a file the stage may not read
+    ("representation", "data/represent/embeddings.npy"),
+    ("gan", "models/gan.pt"),
 ])
 def test_an_intermediate_the_stage_may_not_read_is_a_permission_to_fix_not_a_stage_to_rerun(project, reader, path):
     # found by probing: data/score/scores.parquet another user's with mode 600 (their umask 077, or a run as root):

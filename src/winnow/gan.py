@@ -32,7 +32,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, refuse_unreadable
 from winnow.stage import is_stand_in, torch_file_damage, write_torch
 from winnow.torch_runtime import deterministic_algorithms, pick_device
 
@@ -288,6 +288,7 @@ def _read_checkpoint(path, *, needed) -> dict:
         raise _damaged(path, "not a GAN checkpoint (a pickle torch.load(weights_only=True) refuses)") from err
     # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
     except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
+        refuse_unreadable(err, path)  # before: "remove it to train the GAN afresh", of a file it may not read
         raise _damaged(path, f"not a readable GAN checkpoint ({_detail(err)})") from err
     missing = [key for key in needed if key not in ckpt] if isinstance(ckpt, dict) else list(needed)
     if missing:

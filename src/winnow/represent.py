@@ -36,7 +36,7 @@ from winnow import checkpoints, pretrained, selfsup, training
 from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.embedding_checks import checked, read_embedding_file
 from winnow.engine import Engine
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, refuse_unreadable
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
 from winnow.npy_rows import data_bytes
@@ -194,6 +194,7 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
     try:
         features = np.load(names[0], mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:  # truncated, foreign or pickled
+        refuse_unreadable(err, names[0])
         raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
     held, needed = data_bytes(names[0], features.shape, features.dtype, features.offset)
     if held != needed:  # before: a header cut to D/2 was read as half-rows (data-valuation: 343 harmful, not 439)
