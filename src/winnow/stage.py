@@ -381,11 +381,11 @@ def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
     RWLock-file" until a person removed it. DVC reads a missing one as no locks; a broken one holds none it can
     read either. DVC truncates the file, then writes it, holding its guard ``rwlock.lock`` beside it: one that
     reads broken is read again holding that guard, taken as DVC takes it (:func:`_dvc_guard`)."""
-    from dvc.exceptions import DvcException
-
     path = Path(root) / ".dvc" / "tmp" / "rwlock"
     if _broken_text(path) is None:
         return
+    from dvc.exceptions import DvcException  # only now: a stage's start imports no DVC
+
     try:
         # held by another dvc (a second dvc repro, dvc exp run), which is writing it: before, a stage starting then
         # read it empty and removed it with the locks of the stages running; that dvc's release of its own then
