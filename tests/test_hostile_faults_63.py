@@ -23,6 +23,7 @@ _READER = '''
 import json
 import os
 from winnow import checkpoints
+from winnow.contract_verdict import refuse_failed
 from winnow.gan import load_generator
 from winnow.imageset import read_imageset
 from winnow.represent import read_representation
@@ -35,6 +36,7 @@ READERS = {
     "model": lambda: checkpoints.load("models/baseline.pt"),
     "representation": lambda: read_representation("data/represent", ["a", "b"]),
     "gan": lambda: load_generator("models/gan.pt"),
+    "verdict": lambda: refuse_failed("baseline", params={"contracts": {"mode": "enforce"}}),
 }
 run(READERS[os.environ["WINNOW_READ"]])
 '''
@@ -58,7 +60,7 @@ def _bound_by_permissions(command: list[str]) -> list[str]:
 @pytest.fixture
 def project(tmp_path) -> Path:
     """Whole intermediates of each kind a stage reads: a table, a JSON file, an imageset, a model, the represent
-    stage's embeddings and the GAN's checkpoint."""
+    stage's embeddings, the GAN's checkpoint and the contracts' verdict."""
     import torch
 
     (tmp_path / "stages").mkdir()
@@ -76,6 +78,8 @@ def project(tmp_path) -> Path:
     np.save(tmp_path / "data/represent/embeddings.npy", np.zeros((2, 4), np.float32))
     (tmp_path / "data/represent/ids.json").write_text('["a", "b"]\n')
     torch.save({"config": {}}, tmp_path / "models/gan.pt")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/contracts.json").write_text('{"mode": "enforce", "suites": {"ingest": {"failed": 0}}}\n')
     return tmp_path
 
 
@@ -90,6 +94,9 @@ def project(tmp_path) -> Path:
     # "remove it to train the GAN afresh", of a file the stage may not read
     ("representation", "data/represent/embeddings.npy"),
     ("gan", "models/gan.pt"),
+    # found by a review: train under contracts.mode enforce read the verdict as none, "run the contracts stage first
+    # (dvc repro contracts)", which DVC skipped (nothing changed)
+    ("verdict", "metrics/contracts.json"),
 ])
 def test_an_intermediate_the_stage_may_not_read_is_a_permission_to_fix_not_a_stage_to_rerun(project, reader, path):
     # found by probing: data/score/scores.parquet another user's with mode 600 (their umask 077, or a run as root):
@@ -130,6 +137,26 @@ def _dvc_config(root: Path, hardlink: bool) -> None:
     link, for file systems without flock) as ``hardlink`` says."""
     (root / ".dvc/tmp").mkdir(parents=True)
     (root / ".dvc/config").write_text(f"[core]\n    hardlink_lock = {str(hardlink).lower()}\n")
+
+
+@pytest.mark.hostile("intermediates")
+def test_study_queue_whose_class_names_it_may_not_read_names_the_file_and_its_permissions(tmp_path):
+    # found by a review: the command beside the stages read ingest's classes.json unreadable as "not a JSON list of
+    # class names ([Errno 13] Permission denied: ...); run `dvc repro ingest`", which DVC skipped (nothing changed)
+    project = make_project(tmp_path / "project")
+    (project / "data/ingest").mkdir(parents=True)
+    (project / "data/ingest/classes.json").write_text('["c0", "c1"]\n')
+    _unreadable(project / "data/ingest/classes.json")
+    before = files_under(project)
+    done = subprocess.run(_bound_by_permissions([sys.executable, "-m", "winnow.cli", "study", "queue", "--sweeps",
+                                                 "class_deletion", "--dry-run"]),
+                          cwd=project, capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.stderr.splitlines() == [
+        "error: study: data/ingest/classes.json: Permission denied [EACCES]; free space, or fix the path or its "
+        "permissions, then rerun"]
+    assert done.returncode == 1
+    assert done.stdout == ""  # nothing queued, nothing printed to queue
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("interrupted")

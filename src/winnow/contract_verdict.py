@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, refuse_unreadable
 from winnow.outputs import file_sha256
 from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
@@ -125,7 +125,8 @@ def _fingerprint_of(name: str) -> str | None:
 def _read(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # ValueError: not JSON, not UTF-8, a number past 4,300 digits
+    except (OSError, ValueError, RecursionError) as err:  # ValueError: not JSON, not UTF-8, a number past 4,300 digits
+        refuse_unreadable(err, path)  # before: read as no verdict, "run the contracts stage", which DVC skipped
         return None
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.degrade_options import check_classes_learnt, parse
-from winnow.errors import WinnowError, first_line, first_repeated, listed
+from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
 from winnow.revisions import as_values
 from winnow.stage import load_params
@@ -305,6 +305,7 @@ def _deletable_classes(asked: list[str] | None) -> list[str]:
     try:
         known = json.loads(path.read_text())
     except (ValueError, OSError) as err:  # UnicodeDecodeError is a ValueError
+        refuse_unreadable(err, path)
         raise WinnowError(f"{path}: not a JSON list of class names ({first_line(err)}); run `dvc repro ingest`") from err
     # before: {"a": 1} queued class a, [1, null] queued None, [] queued nothing without a word
     if not (isinstance(known, list) and known and all(isinstance(name, str) and name for name in known)
