@@ -127,3 +127,22 @@ def test_a_parquet_row_made_for_other_pixels_than_its_id_holds_now_is_one_line(t
     assert done.returncode == 0, done.stderr[-3000:]
     stored, _ = outputs(project)
     np.testing.assert_array_equal(stored, separable())
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("url, shown", [
+    # a presigned link: its signature is a credential for as long as it lasts
+    ("https://bucket.s3.amazonaws.com/emb.parquet?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0badc0ffee",
+     "https://bucket.s3.amazonaws.com/emb.parquet…"),
+    ("s3://AKIAEXAMPLE:hunter2secret@bucket/emb.parquet", "s3://bucket/emb.parquet…"),
+])
+def test_a_url_refused_for_represent_does_not_repeat_its_credentials(tmp_path, url, shown):
+    # found by a review: the URL refusal repeated the whole value, a presigned link's signature or a user:password
+    # before the bucket included, into the terminal and every log of the run; ingest.path's refusals never do
+    project, before, done = run_represent(tmp_path, source="file", file=url)
+    assert assert_error_line(done) == (
+        f"error: params.yaml: represent.file: {shown} is a URL, and represent reads local files only (ingest.path "
+        "alone reads buckets and URLs); download it and give its path")
+    for secret in ("0badc0ffee", "AKIAEXAMPLE", "hunter2secret"):
+        assert secret not in done.stdout + done.stderr
+    assert_nothing_left(project, before)

@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import NamedTuple
 
@@ -359,3 +360,9 @@ def listed(names, *, at_most: int = 12) -> str:
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type name when empty), to quote inside a one-line error."""
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def redacted(text: str) -> str:
+    """A URL as messages may show it: protocol, host and path, with no userinfo and no query."""
+    parts = urllib.parse.urlsplit(text, allow_fragments=False)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.partition('#')[0]}"

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, redacted
 from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()
@@ -72,11 +72,22 @@ def embedding_source_ready(section: dict, path: str) -> None:
     for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
                        ("pretrained.path", pretrained.get("path"))):
         if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
-            fail(f"{path}.{key}", f"{value} is a URL, and represent reads local files only (ingest.path alone reads "
-                                  "buckets and URLs); download it and give its path")
+            fail(f"{path}.{key}", f"{_shown_url(value)} is a URL, and represent reads local files only (ingest.path "
+                                  "alone reads buckets and URLs); download it and give its path")
         if isinstance(value, str) and _in_represent_output(value):
             fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
                                   "before it runs; keep your file elsewhere")
+
+
+def _shown_url(value: str) -> str:
+    """The URL ``value`` as a one-line error may repeat it: without a user and password before its host or a query
+    or fragment after its path (a presigned link's signature), ``…`` marking what was left out. Before, the URL
+    refusal repeated them whole into the terminal and every log of the run."""
+    try:
+        shown = redacted(value)
+    except ValueError:  # a URL urlsplit cannot parse ('[' in its host): its protocol alone
+        shown = value.partition("://")[0] + "://"
+    return shown if shown == value else shown + "…"
 
 
 def _in_represent_output(value: str) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, redacted
 
 # protocol: the pip package it needs
 BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "memory": None}
@@ -61,12 +61,6 @@ def check_url(text: str, *, param: str) -> None:
     if protocol not in BACKENDS and protocol != "file":
         raise WinnowError(f"{param}: {text} has protocol {protocol!r}, which ingest does not read; use s3://, gs://, "
                           "az://, memory:// or file:// (or a local path)")
-
-
-def redacted(text: str) -> str:
-    """A URL as messages may show it: protocol, host and path, with no userinfo and no query."""
-    parts = urllib.parse.urlsplit(text, allow_fragments=False)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path.partition('#')[0]}"
 
 
 def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
