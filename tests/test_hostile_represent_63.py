@@ -146,3 +146,14 @@ def test_a_url_refused_for_represent_does_not_repeat_its_credentials(tmp_path, u
     for secret in ("0badc0ffee", "AKIAEXAMPLE", "hunter2secret"):
         assert secret not in done.stdout + done.stderr
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_file_url_for_represent_is_told_its_path_not_to_download_it(tmp_path):
+    # found by a review: file:///home/me/emb.npy, a file on this machine (ingest.path reads such URLs), was told
+    # "is a URL, and represent reads local files only ...; download it and give its path"
+    project, before, done = run_represent(tmp_path, source="file", file="file:///home/me/my%20features/emb.npy")
+    assert assert_error_line(done) == (
+        "error: params.yaml: represent.file: file:///home/me/my%20features/emb.npy is a file:// URL, and represent "
+        "reads plain paths only; write the path itself: /home/me/my features/emb.npy")
+    assert_nothing_left(project, before)

@@ -11,6 +11,7 @@ together.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
 from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
@@ -72,11 +73,22 @@ def embedding_source_ready(section: dict, path: str) -> None:
     for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
                        ("pretrained.path", pretrained.get("path"))):
         if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
-            fail(f"{path}.{key}", f"{_shown_url(value)} is a URL, and represent reads local files only (ingest.path "
-                                  "alone reads buckets and URLs); download it and give its path")
+            fail(f"{path}.{key}", _url_refusal(value))
         if isinstance(value, str) and _in_represent_output(value):
             fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
                                   "before it runs; keep your file elsewhere")
+
+
+def _url_refusal(value: str) -> str:
+    """Why represent cannot read the URL ``value``: it opens local paths only. A file:// URL of this machine (as
+    ingest.path reads it) is told its path; before, it was told to download a file it already had."""
+    protocol, _, rest = value.partition("://")
+    host, slash, below = rest.partition("/")
+    if protocol.lower() == "file" and host in ("", "localhost") and slash and not {"?", "#"} & set(value):
+        return (f"{value} is a file:// URL, and represent reads plain paths only; write the path itself: "
+                f"/{urllib.parse.unquote(below)}")
+    return (f"{_shown_url(value)} is a URL, and represent reads local files only (ingest.path alone reads buckets and "
+            "URLs); download it and give its path")
 
 
 def _shown_url(value: str) -> str:
