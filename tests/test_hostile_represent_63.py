@@ -10,9 +10,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
-from test_hostile_represent import N, ids, outputs, parquet, run_represent, separable
+from test_hostile_represent import N, ids, outputs, parquet, run_represent, separable, torchscript
 from winnow.source_listing import represent_listing
 
 
@@ -156,4 +158,29 @@ def test_a_file_url_for_represent_is_told_its_path_not_to_download_it(tmp_path):
     assert assert_error_line(done) == (
         "error: params.yaml: represent.file: file:///home/me/my%20features/emb.npy is a file:// URL, and represent "
         "reads plain paths only; write the path itself: /home/me/my features/emb.npy")
+    assert_nothing_left(project, before)
+
+
+class ConstantBeside(nn.Module):
+    """A model whose features are the means of each image's top and bottom halves beside one large constant: a bias
+    its last layer adds, not a size or time column."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        halves = torch.stack([x[:, 0, :8].mean(dim=(1, 2)), x[:, 0, 8:].mean(dim=(1, 2))], dim=1)
+        return torch.cat([halves, torch.full_like(halves[:, :1], 1e5)], dim=1)
+
+
+@pytest.mark.hostile("represent")
+def test_a_models_offset_feature_is_not_called_a_size_column_to_leave_out(tmp_path):
+    # found by a review: the size-or-time hint (9725146) reached source pretrained, whose features come out of a
+    # model: "or, if feature 2 (counted from 0) is a size, a count or a time rather than a feature, leave it out",
+    # which a model's output never is and no setting can leave out
+    project, before, done = run_represent(tmp_path, write=torchscript(ConstantBeside()), source="pretrained",
+                                          pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
+    line = assert_error_line(done)
+    assert re.fullmatch(
+        re.escape("error: represent.pretrained: model.pt: every image's embedding points almost the same way (cosine "
+                  "distance at most ") + r"\d\.\de-\d\d" + re.escape(
+            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
+            "neighbours under; subtract the mean embedding"), line), line
     assert_nothing_left(project, before)

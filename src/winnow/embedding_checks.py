@@ -231,11 +231,12 @@ def _type_name(kind: pa.DataType) -> str:
     return str(kind).split("<")[0]
 
 
-def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool,
+def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool, table: bool = False,
             pictures: np.ndarray | None = None, images: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(``features`` as float32 ``(N, D)``, the factor they were multiplied by) when every value is finite,
     also after the cast; else one line. A ``user``'s features (numeric ``(N, D)``, any dtype) are first
-    scaled in float64 (:func:`_rescaled`), and what is stored must then pass :func:`_refuse_degenerate` and,
+    scaled in float64 (:func:`_rescaled`), and what is stored must then pass :func:`_refuse_degenerate` (``table``:
+    columns a user wrote, one of which may be a size or a time rather than a feature) and,
     given ``pictures`` (object ``(N,)``, each image's pixel digest) and their ``images`` (uint8 ``(N, H, W, C)``),
     :func:`_refuse_shared_row`."""
     if features.ndim != 2 or len(features) != len(ids) or features.shape[1] == 0:
@@ -250,7 +251,7 @@ def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool,
         features = np.ascontiguousarray(features, dtype=np.float32)
     _refuse_non_finite(features, ids, where=where)
     if user:
-        _refuse_degenerate(features, ids, where=where)
+        _refuse_degenerate(features, ids, where=where, table=table)
         if pictures is not None:
             _refuse_shared_row(features, ids, pictures, images, where=where)
     else:  # a model of our own that diverged or collapsed (represent.judge.lr 1000): one point for every image
@@ -289,7 +290,7 @@ def _rescaled(values: np.ndarray) -> tuple[np.ndarray, float]:
         return np.ldexp(values, -exponent), float(np.ldexp(1.0, -exponent))
 
 
-def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> None:
+def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str, table: bool = False) -> None:
     """One line unless the cosine judges can use float32 ``features`` ``(N, D)`` as stored: no row zero (a 1e-50
     row becomes one in float32) or over :data:`NORM_SPREAD` times longer or shorter than the median row (its
     norm falls under the 1e-12 floor of torch's L2 normalisation), and the rows neither
@@ -306,7 +307,7 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> 
                           f"longer or shorter than the median image's, first id {_shown(ids[np.flatnonzero(far)[0]])};"
                           " cosine similarity in float32 cannot use rows that far apart: recompute those images' "
                           "features")
-    _refuse_one_point(features, where=where)
+    _refuse_one_point(features, where=where, table=table)
 
 
 # cosine distances from the first row all below this: float32 cosine (resolution 6e-8 near 1) ranks such rows
@@ -315,7 +316,7 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str) -> 
 CLOSEST_SPREAD = 1e-5
 
 
-def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> None:
+def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table: bool = False) -> None:
     """One line when every row of float32 ``features`` ``(N, D)`` is the same, all lie on one line (``D`` of 1,
     or each row a positive or negative multiple of one vector), or all point within :data:`CLOSEST_SPREAD` of
     one direction: cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
@@ -352,7 +353,8 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "") -> Non
                "the mean embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
         mean = np.abs(wide.mean(axis=0))
         column = int(np.argmax(mean))
-        if offset and mean[column] ** 2 > 0.99 * (mean ** 2).sum():  # one column holds the offset: name it
+        # one column of a user's table holds the offset: name it (a model's output holds no size to leave out)
+        if offset and table and mean[column] ** 2 > 0.99 * (mean ** 2).sum():
             why += (f", or, if feature {column} (counted from 0) is a size, a count or a time rather than a feature, "
                     "leave it out: it lies far from 0 for every image and outweighs the rest")
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "

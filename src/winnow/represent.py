@@ -143,8 +143,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     user = options.source in USER_SOURCES
     # a user's features are also checked against the pixels: one row for many different pictures is a placeholder
     pictures = _digests(data).to_numpy() if user else None
-    features, scale = checked(features, ids, where=where, user=user, pictures=pictures,
-                              images=data.images if user else None)
+    features, scale = checked(features, ids, where=where, user=user, table=options.source == "file",
+                              pictures=pictures, images=data.images if user else None)
     if user:
         info["scale"] = scale
     if model_out is not None:
