@@ -184,3 +184,21 @@ def test_a_models_offset_feature_is_not_called_a_size_column_to_leave_out(tmp_pa
             " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
             "neighbours under; subtract the mean embedding"), line), line
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_size_column_the_same_for_every_image_beside_one_feature_is_named_not_called_one_direction(tmp_path):
+    # found by a review: one feature beside a size column that every image shares (uncompressed files, 50,000 bytes
+    # each). Centred, the rows' only varying column lies on a line whatever the constant beside it, so they were
+    # still told "each a positive multiple of one vector", which (s, 50000) and (t, 50000) are not, naming no column
+    table = pd.DataFrame({"id": ids(), "score": separable()[:, 0], "bytes": np.full(N, 50_000.0)})
+    project, before, done = run_represent(tmp_path, write=parquet(table), source="file", file="mine.parquet")
+    line = assert_error_line(done)
+    assert re.fullmatch(
+        re.escape("error: represent.file: mine.parquet: every image's embedding points almost the same way (cosine "
+                  "distance at most ") + r"\d\.\de-\d\d" + re.escape(
+            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
+            "neighbours under; subtract the mean embedding, or, if feature 1 (counted from 0) is a size, a count or "
+            "a time rather than a feature, leave it out: it lies far from 0 for every image and outweighs the rest"),
+        line), line
+    assert_nothing_left(project, before)

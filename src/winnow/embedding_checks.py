@@ -362,15 +362,18 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
 
 
 def _centred_on_one_line(wide: np.ndarray) -> bool:
-    """Whether float64 rows ``wide`` ``(N, D)``, each column centred and scaled to unit spread, lie on one line, as
-    multiples of one vector do; rows that point one way only for an offset common to all (a size or time column
-    beside features near 1) do not."""
-    spread = wide.std(axis=0)
-    varying = np.flatnonzero(spread > 0)
-    z = (wide[:, varying] - wide[:, varying].mean(axis=0)) / spread[varying]
+    """Whether float64 rows ``wide`` ``(N, D)``, each column centred and scaled to unit spread, lie on one line with
+    their mean row, as multiples of one vector do (the mean is one too, and every column not 0 varies); rows that
+    point one way only for an offset common to all (a size or time column beside features near 1, or a constant
+    one beside a single varying feature, whose centred rows alone lie on a line) do not."""
+    spread, mean = wide.std(axis=0), wide.mean(axis=0)
+    varying = spread > 0
+    if np.any(mean[~varying] != 0):  # before: left out, so (s, 50000) and (t, 50000) were called multiples
+        return False
+    z = np.vstack([wide[:, varying] - mean[varying], mean[varying]]) / spread[varying]
     z = z[np.linalg.norm(z, axis=1) > 0]
     z /= np.linalg.norm(z, axis=1, keepdims=True)
-    return bool(len(varying) < 2 or np.all(1 - np.abs(z @ z[0]) <= 1e-6))
+    return bool(varying.sum() < 2 or np.all(1 - np.abs(z @ z[0]) <= 1e-6))
 
 
 # a placeholder: one stored row for at least this many different pictures, and for this many times the pictures of any
