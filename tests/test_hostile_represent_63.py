@@ -4,6 +4,7 @@ nothing left behind, or is read as meant."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -201,4 +202,30 @@ def test_a_size_column_the_same_for_every_image_beside_one_feature_is_named_not_
             "neighbours under; subtract the mean embedding, or, if feature 1 (counted from 0) is a size, a count or "
             "a time rather than a feature, leave it out: it lies far from 0 for every image and outweighs the rest"),
         line), line
+    assert_nothing_left(project, before)
+
+
+def with_own_digests(project):
+    """A parquet whose digest column is the user's own: a sha256 of each image's file (as many data sets carry),
+    one of them missing."""
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    own = [hashlib.sha256(str(i).encode()).hexdigest() for i in manifest["id"]]
+    own[3] = None
+    features = separable()
+    pd.DataFrame({"id": manifest["id"], "digest": own, "f0": features[:, 0],
+                  "f1": features[:, 1]}).to_parquet(project / "mine.parquet")
+
+
+@pytest.mark.hostile("represent")
+def test_a_digest_column_that_is_not_the_manifests_is_told_so_not_to_embed_again(tmp_path):
+    # found by a review: a digest column of the user's own (a file's sha256, or a missing value) was told "48
+    # image(s) now hold other pixels than their row's digest ...: the file was made for another data/degrade (its seed
+    # or perturbations changed); embed those images again", which a file embedded again for these very pixels
+    # would be told once more: no way out
+    project, before, done = run_represent(tmp_path, write=with_own_digests, source="file", file="mine.parquet")
+    first = hashlib.sha256(b"img-0").hexdigest()
+    assert assert_error_line(done) == (
+        f"error: represent.file: mine.parquet: 48 row(s) hold a digest unlike data/degrade/manifest.parquet's (16 hex "
+        f"digits), first id 'img-0' ({first!r}); the digest column copies the manifest's, to say which pixels each "
+        "row was made from: copy it there, or leave the column out")
     assert_nothing_left(project, before)

@@ -152,7 +152,18 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
                           "every image of every split needs an embedding")
     frame = frame.set_index("id").loc[ids]
     if "digest" in frame.columns:  # the pixels each row was made from: degrade rerun keeps ids, not their pixels
-        stale = frame.pop("digest").astype(str).to_numpy() != np.asarray(digests, dtype=str)
+        given = frame.pop("digest").to_numpy()
+        width = len(str(digests[0]))  # pixel_digest: hex digits, as many for every image
+        # before: a digest of the user's own (a file's sha256) or a missing one read as pixels since changed, and the
+        # line said to embed the images again, which left the column as it was
+        foreign = np.array([not isinstance(d, str) or not re.fullmatch(f"[0-9a-f]{{{width}}}", d) for d in given])
+        if foreign.any():
+            first = np.argmax(foreign)
+            raise WinnowError(f"{where}: {int(foreign.sum())} row(s) hold a digest unlike "
+                              f"data/degrade/manifest.parquet's ({width} hex digits), first id {_shown(ids[first])} "
+                              f"({_shown(given[first])}); the digest column copies the manifest's, to say which "
+                              "pixels each row was made from: copy it there, or leave the column out")
+        stale = given.astype(str) != np.asarray(digests, dtype=str)
         if stale.any():  # before: refused as "column 'digest' is object, not numbers", and never compared
             raise WinnowError(f"{where}: {int(stale.sum())} image(s) now hold other pixels than their row's digest, "
                               f"first id {_shown(ids[np.argmax(stale)])}: the file was made for another data/degrade "
