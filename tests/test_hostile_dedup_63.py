@@ -13,6 +13,7 @@ import pytest
 
 from hostile_harness import default_params, refused_line, run_stage
 from review_project import exported  # noqa: F401  (a fixture)
+from test_dedup_copies import dedup, smooth_images
 from test_embedding_clean import clusters, judge, strays
 from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
@@ -20,6 +21,7 @@ from winnow.dedup_keep import choose_kept, linked_groups
 from winnow.imageset import read_imageset, write_imageset
 from winnow.neighbours import Space
 from winnow.outliers import METHODS, find_outliers
+from winnow.params import validate
 from winnow.quality import SCORES, score_table
 from winnow.stage import write_table
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
@@ -150,3 +152,20 @@ def test_isolated_images_past_max_isolated_fraction_are_dropped_by_none_and_said
     decisions = judge(features, labels, max_isolated_fraction=0.2)
     assert decisions.index[decisions["decision"] == "drop"].tolist() == [f"img-{i}" for i in range(400, 460)]
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("params")
+def test_a_null_radius_beside_the_embedding_search_keeps_flip_whose_mirror_confirms_its_pairs():
+    # i4 is i1 mirrored (one class), on i1 in the embedding (one trained on mirrored views): with radius null the
+    # thumbnail check of the embedding's pair compares i1's mirror, so flip true finds the copy and flip false does
+    # not. before: params.yaml refused radius null with flip true or a crop whatever embedding_radius said
+    params = default_params()
+    params["dedup"].update(radius=None, embedding_radius=0.01)
+    assert validate(params) is params
+    sources = smooth_images(4)
+    images = np.concatenate([sources, sources[1:2, :, ::-1]])
+    embedding = np.eye(5, 8, dtype=np.float32)
+    embedding[4] = embedding[1]
+    found = {flip: dedup(images, embedding=embedding, embedding_radius=0.01, radius=None, flip=flip)["reason"].tolist()
+             for flip in (True, False)}
+    assert found == {True: ["unique", "kept", "unique", "unique", "embedding_duplicate"], False: ["unique"] * 5}
