@@ -169,3 +169,18 @@ def test_a_null_radius_beside_the_embedding_search_keeps_flip_whose_mirror_confi
     found = {flip: dedup(images, embedding=embedding, embedding_radius=0.01, radius=None, flip=flip)["reason"].tolist()
              for flip in (True, False)}
     assert found == {True: ["unique", "kept", "unique", "unique", "embedding_duplicate"], False: ["unique"] * 5}
+
+
+@pytest.mark.hostile("intermediates")
+def test_best_quality_keeps_the_unflagged_copy_though_the_flagged_one_scores_best():
+    # a copy flagged on one score (light, say) that is higher on the mean of the seven: best_quality kept it and
+    # removed its sound copy, which threshold leaves, so pruned held none. The stage test's best_quality case keeps
+    # the sound copy without the flags too (a dark copy scores lower on the mean), so it pins only keep first
+    groups, tiers, kinds = linked_groups(3, {"exact_duplicate": np.array([[0, 1], [1, 2]])})
+    choose = partial(choose_kept, groups=groups, splits=np.array(["train"] * 3), tiers=tiers, kinds=kinds,
+                     quality=np.array([0.9, 0.5, 0.7]), keep="best_quality", drop_leaks=True,
+                     labels=np.array([0, 0, 0]))
+    assert choose()[0].tolist() == [True, False, False]
+    kept, reason = choose(flagged=np.array([True, False, False]))
+    assert kept.tolist() == [False, False, True]
+    assert reason.tolist() == ["exact_duplicate", "exact_duplicate", "kept"]
