@@ -18,12 +18,14 @@ from test_embedding_clean import clusters, judge, strays
 from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, row
 from winnow.dedup_keep import choose_kept, linked_groups
+from winnow.embeddings import clean_rounds
 from winnow.imageset import read_imageset, write_imageset
 from winnow.neighbours import Space
 from winnow.outliers import METHODS, find_outliers
 from winnow.params import validate
 from winnow.quality import SCORES, score_table
 from winnow.stage import write_table
+from winnow.training import TrainConfig
 from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
 
 
@@ -184,3 +186,24 @@ def test_best_quality_keeps_the_unflagged_copy_though_the_flagged_one_scores_bes
     kept, reason = choose(flagged=np.array([True, False, False]))
     assert kept.tolist() == [False, False, True]
     assert reason.tolist() == ["exact_duplicate", "exact_duplicate", "kept"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_each_too_many_warning_is_said_once_over_several_rounds(capsys):
+    # the 460 images of the isolation test in the represent embedding (fixed features), three rounds: each round
+    # re-applies the rules and meets the same cuts. before: each of the two lines was printed three times
+    features, labels = clusters()
+    features, labels = np.concatenate([features, strays(60)]), np.concatenate([labels, np.arange(60) % 4])
+    val_features, val_labels = clusters(per_class=20, seed=2)
+    result = clean_rounds(np.zeros((460, 2, 2, 1), np.uint8), labels, np.arange(460).astype(str),
+                          val_images=np.zeros((80, 2, 2, 1), np.uint8), val_labels=val_labels, config=TrainConfig(),
+                          num_classes=4, features=features, val_features=val_features, rounds=3,
+                          neighbour_options={"bins": 16}, outlier_options={"bins": 16})
+    assert result.decisions.groupby("round").size().tolist() == [460, 460, 460]
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: embedding-clean: the isolation cut would drop more than embedding_clean.max_isolated_fraction "
+        "(0.1) of the 460 images the other rules kept, so it drops none: a distance most images share is the norm; "
+        "raise the fraction if that many are far from their class",
+        "warning: embedding-clean: the outlier cut of isolation_forest, knn would flag more than "
+        "embedding_clean.max_outlier_fraction (0.1) of the 460 images judged, so it flags none: a share that large "
+        "is taken for the data's norm; raise the fraction if that many are outliers"]

@@ -254,6 +254,7 @@ def clean_rounds(
         raise WinnowError(f"embedding_clean.rounds: {rounds!r} must be an integer of at least 1")
     planted, flipped = judges.plant_flips(val_labels, num_classes=num_classes, seed=seed)
     alive, extra, tables, cuts, strengths, agreement = np.arange(len(labels)), None, [], [], [], []
+    said: set[str] = set()  # each round's too_many warnings: a line the rounds before said is not said again
     for r in range(1, rounds + 1):
         if features is None:
             judgement = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
@@ -268,12 +269,12 @@ def clean_rounds(
                            for s in spaces])
         found = found.sort_values("position").reset_index(drop=True)
         agreement.append(float(np.mean(found["vote"].to_numpy() == labels[alive])))
-        table = cleanse(ids[alive], labels[alive], found, **(neighbour_options or {}))
+        table = cleanse(ids[alive], labels[alive], found, warn=said, **(neighbour_options or {}))
         strength = _val_strength(judgement, val_labels, planted, flipped, offset=len(alive), k=k,
                                  num_classes=num_classes, neighbour_options=neighbour_options,
                                  min_precision=min_precision, knn=knn, judged_on=judged_on)
         table = judges.gate_relabels(table, strength)
-        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, **(outlier_options or {}))
+        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, warn=said, **(outlier_options or {}))
         scored = scored.sort_values("position").reset_index(drop=True)
         table = _with_outliers(table, scored.drop(columns="position"), drop=drop_outliers)
         table["round"] = r

@@ -180,6 +180,15 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     })
 
 
+def say(line: str, warn: bool | set[str]) -> None:
+    """Print ``line`` when ``warn`` is True; when it is a set (the lines a run of several rounds said already), only
+    a line not in it yet, which joins it. before: each of embedding-clean's rounds printed its too_many lines again."""
+    if warn is True or (isinstance(warn, set) and line not in warn):
+        print(line)
+        if isinstance(warn, set):
+            warn.add(line)
+
+
 def cleanse(
     ids: np.ndarray,
     labels: np.ndarray,
@@ -190,7 +199,7 @@ def cleanse(
     isolation: str | None = "auto",
     max_isolated_fraction: float = 0.1,
     bins: int = 256,
-    warn: bool = True,
+    warn: bool | set[str] = True,
     **isolation_options,
 ) -> pd.DataFrame:
     """One decision per image from its neighbourhood, tried in the order of :data:`RULES`.
@@ -205,7 +214,8 @@ def cleanse(
       same_class_distance`` at or below the cut :func:`winnow.thresholds.threshold` picks with method
       ``isolation`` (None turns the rule off; ``auto`` cuts only where a low second mode exists) among
       the images the other rules kept. A cut that would drop more than ``max_isolated_fraction`` of them
-      drops none (a distance most images share is the norm), and with ``warn`` a ``warning:`` line says so.
+      drops none (a distance most images share is the norm), and with ``warn`` a ``warning:`` line says so
+      (:func:`say`).
 
     Args:
         ids: str ``(N,)``; labels: int ``(N,)`` given labels.
@@ -246,11 +256,11 @@ def cleanse(
                                      bins=bins, max_flagged_fraction=max_isolated_fraction)
         isolated[rest] = flags["isolated"]
         # before: silently, where the threshold stage warns of the same rule
-        if warn and rules["isolated"] == "too_many":
-            print(f"warning: embedding-clean: the isolation cut would drop more than "
-                  f"embedding_clean.max_isolated_fraction ({max_isolated_fraction}) of the {int(rest.sum()):,} "
-                  "images the other rules kept, so it drops none: a distance most images share is the norm; raise "
-                  "the fraction if that many are far from their class")
+        if rules["isolated"] == "too_many":
+            say(f"warning: embedding-clean: the isolation cut would drop more than "
+                f"embedding_clean.max_isolated_fraction ({max_isolated_fraction}) of the {int(rest.sum()):,} "
+                "images the other rules kept, so it drops none: a distance most images share is the norm; raise "
+                "the fraction if that many are far from their class", warn)
 
     neighbour, centroid = found["neighbour_label"].to_numpy(), found["centroid_label"].to_numpy()
     suggested = np.where(relabel, neighbour, np.where(inside, centroid, labels))

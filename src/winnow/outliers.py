@@ -26,7 +26,7 @@ from winnow.configs import OUTLIER_METHODS
 from winnow.cosine_index import ROUNDING, cosine_pairs
 from winnow.errors import WinnowError
 from winnow.hamming_index import components
-from winnow.neighbours import Space, check_k, nearest
+from winnow.neighbours import Space, check_k, nearest, say
 from winnow.thresholds import cut_issues
 
 METHODS = OUTLIER_METHODS
@@ -69,6 +69,7 @@ def find_outliers(
     bins: int = 256,
     seed: int = 0,
     knn: str = "numpy",
+    warn: bool | set[str] = True,
     **threshold_options,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Scores and flags of every method for the queries of all ``spaces``, one cut per method over them all.
@@ -78,7 +79,7 @@ def find_outliers(
         threshold: a method of :func:`winnow.thresholds.threshold` (``auto`` cuts only where the scores
             have a low second mode); ``threshold_options`` go to it.
         max_flagged_fraction: a cut that would flag more than this share of the images flags none, and a
-            ``warning:`` line names its methods.
+            ``warning:`` line names its methods (``warn``: :func:`winnow.neighbours.say`).
         bins: histogram bins of the threshold method (few hundred images want fewer than the default).
         knn: how the ``knn`` method searches (:func:`winnow.neighbours.nearest`).
 
@@ -97,10 +98,10 @@ def find_outliers(
     # threshold stage warns of the same rule; drop_outliers true then dropped none
     too_many = [m for m in methods if rules[m] == "too_many"]
     if too_many:
-        print(f"warning: embedding-clean: the outlier cut of {', '.join(too_many)} would flag more than "
-              f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {len(table):,} images judged, "
-              "so it flags none: a share that large is taken for the data's norm; raise the fraction if that many "
-              "are outliers")
+        say(f"warning: embedding-clean: the outlier cut of {', '.join(too_many)} would flag more than "
+            f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {len(table):,} images judged, "
+            "so it flags none: a share that large is taken for the data's norm; raise the fraction if that many "
+            "are outliers", warn)
     for m in methods:
         table[m], table[f"{m}_outlier"] = scores[m], flags[m]
     return table, cuts
