@@ -9,14 +9,14 @@ from winnow.stops import one_line_from_the_start
 
 one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
 
-from winnow.decision_files import read_cleaner_tables, read_decisions
+from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
     DEGRADE, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
     write_variant,
 )
-from winnow.verdicts import VERDICTS_FILE, apply_verdicts, read_verdicts, refuse_kept_leaks, refuse_lost_copies
+from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
 
 DECISIONS_IN = "data/budget/decisions.parquet"
 
@@ -40,12 +40,9 @@ def main() -> None:
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)
     refuse_kept_leaks(verdicts, decisions, where=VERDICTS_FILE)
     decided = apply_decisions(baseline, decisions, warn=DECISIONS_IN)
-    pruned, review = apply_verdicts(decided, verdicts, baseline=baseline)
-    if len(verdicts) and (decisions["stage"] == "dedup").any():  # which copies are one picture: dedup's groups
-        groups = read_cleaner_tables(("dedup",), num_classes=len(ingested.classes), manifest=degraded.manifest,
-                                     extra_columns={"dedup": ("group",)})["groups"]
-        refuse_lost_copies(decided, pruned, verdicts=verdicts, decisions=decisions, groups=groups,
-                           where=VERDICTS_FILE)
+    pruned, review = verdicts_applied(decided, verdicts, decisions=decisions, baseline=baseline,
+                                      manifest=degraded.manifest, num_classes=len(ingested.classes),
+                                      where=VERDICTS_FILE)
     written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))
     trained = set(params.get("variants") or [])
     for name, rows in written.items():

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, refused_line, run_stage
+from hostile_harness import default_params, refused_line, run_stage, run_winnow
 from review_project import exported  # noqa: F401  (a fixture)
 from test_dedup_copies import dedup, smooth_images
 from test_embedding_clean import clusters, judge, strays
 from test_hostile_dedup_more import dedup_project
-from test_hostile_review import HEADER, row
+from test_hostile_review import HEADER, as_seen, import_refused, row
 from winnow.dedup_keep import choose_kept, linked_groups
 from winnow.embeddings import clean_rounds
 from winnow.imageset import read_imageset, write_imageset
@@ -51,8 +51,8 @@ def test_an_accepted_copy_drop_that_outlived_a_change_of_dedup_keep_is_refused(k
     assert refused_line(kept_the_other_copy, "variants") == (
         "error: reviews/verdicts.csv: id 'train-02': verdict accept drops the train copy dedup keeps of its group, "
         "whose other train copies (train-03) pruned drops as its duplicates: no copy of the picture would stay in "
-        "train (dedup's groups changed since the review, by dedup.keep or a radius?); remove the line, or judge those "
-        "copies in a new export (accepting their drop drops the picture)")
+        "train; judge those copies too (accepting their drop drops the picture), or remove the line (dedup's groups "
+        "may have changed since the review: dedup.keep, a radius)")
 
 
 @pytest.mark.hostile("review")
@@ -207,3 +207,27 @@ def test_each_too_many_warning_is_said_once_over_several_rounds(capsys):
         "warning: embedding-clean: the outlier cut of isolation_forest, knn would flag more than "
         "embedding_clean.max_outlier_fraction (0.1) of the 460 images judged, so it flags none: a share that large "
         "is taken for the data's norm; raise the fraction if that many are outliers"]
+
+
+@pytest.mark.hostile("review")
+def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_refused(exported, tmp_path):
+    # train-03, the copy dedup keeps of train-02, is a label issue confident-learn keeps, so the queue lists it;
+    # the person drops it and leaves train-02 (pruned drops it as train-03's duplicate) unjudged. before: import
+    # wrote the verdict and only the variants stage refused it; now import refuses it as variants would
+    root = Path(shutil.copytree(exported, tmp_path / "project"))
+    issues = pd.read_parquet(root / "data/confident-learn/label_issues.parquet")
+    issues.loc[issues["id"] == "train-03", ["suggested_label", "label_quality", "is_issue"]] = [1, 0.3, True]
+    issues.to_parquet(root / "data/confident-learn/label_issues.parquet", index=False)
+    assert run_winnow(root, "review", "export").returncode == 0
+    (root / "reviews/verdicts.csv").write_text(HEADER)
+    import_refused(root, "mine.csv", as_seen(root, "id,verdict\ntrain-03,drop\n"),
+                   "mine.csv: id 'train-03': verdict drop drops the train copy dedup keeps of its group, whose other "
+                   "train copies (train-02) pruned drops as its duplicates: no copy of the picture would stay in train; "
+                   "judge those copies too")
+    # its advice works: the copy judged too, the person drops the picture
+    (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,drop\ntrain-02,accept\n"))
+    done = run_winnow(root, "review", "import", "mine.csv")
+    assert done.returncode == 0, done.stderr
+    assert run_stage(root, "variants").returncode == 0
+    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "drop"]

@@ -42,6 +42,7 @@ from winnow.stage import load_params, together, write_json, write_table, write_t
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_number_digest,
+    verdicts_applied,
 )
 
 REVIEWS = Path("reviews")
@@ -376,7 +377,11 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # an image judged anew replaces its old verdict, which is not checked: it may be stale, the reason to review
         kept = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes,
                              replaced=frozenset(new["id"]))
-    write_table(VERDICTS_FILE, pd.concat([kept, new], ignore_index=True))
+    written = pd.concat([kept, new], ignore_index=True)
+    # as the variants stage will: no verdict drops the last train copy of a picture whose other copies go unjudged
+    verdicts_applied(apply_decisions(baseline, applied), written, decisions=applied, baseline=baseline,
+                     manifest=data.manifest, num_classes=len(data.classes), where=str(path))
+    write_table(VERDICTS_FILE, written)
     return new
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError, first_line
 
 # a person's verdicts (git-tracked, written by `winnow review import`, :mod:`winnow.review`): per image, what
@@ -176,9 +177,26 @@ def refuse_lost_copies(before: pd.DataFrame, after: pd.DataFrame, *, verdicts: p
         named = copies[copies.map(group) == group[first]]
         raise WinnowError(f"{where}: id {first!r}: verdict {verdict} drops the train copy dedup keeps of its group, "
                           f"whose other train copies ({', '.join(named.head(3))}{', ...' if len(named) > 3 else ''}) "
-                          "pruned drops as its duplicates: no copy of the picture would stay in train (dedup's "
-                          "groups changed since the review, by dedup.keep or a radius?); remove the line, or judge "
-                          "those copies in a new export (accepting their drop drops the picture)")
+                          "pruned drops as its duplicates: no copy of the picture would stay in train; judge those "
+                          "copies too (accepting their drop drops the picture), or remove the line (dedup's groups "
+                          "may have changed since the review: dedup.keep, a radius)")
+
+
+def verdicts_applied(decided: pd.DataFrame, verdicts: pd.DataFrame, *, decisions: pd.DataFrame,
+                     baseline: pd.DataFrame, manifest: pd.DataFrame, num_classes: int,
+                     where: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """:func:`apply_verdicts` to ``decided`` (the budget's ``decisions`` applied), refused by
+    :func:`refuse_lost_copies` (dedup's groups read only where there are verdicts and dedup drops): what the
+    variants stage makes pruned of, and what ``winnow review import`` checks before it writes the verdicts.
+
+    before: import wrote a verdict dropping the copy dedup keeps, its other copies unjudged, and only the variants
+    stage refused it, after the person had left the review."""
+    pruned, review = apply_verdicts(decided, verdicts, baseline=baseline)
+    if len(verdicts) and (decisions["stage"] == "dedup").any():  # which copies are one picture: dedup's groups
+        groups = read_cleaner_tables(("dedup",), num_classes=num_classes, manifest=manifest,
+                                     extra_columns={"dedup": ("group",)})["groups"]
+        refuse_lost_copies(decided, pruned, verdicts=verdicts, decisions=decisions, groups=groups, where=where)
+    return pruned, review
 
 
 def apply_verdicts(rows: pd.DataFrame, verdicts: pd.DataFrame, *,
