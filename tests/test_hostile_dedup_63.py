@@ -222,8 +222,8 @@ def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_re
     (root / "reviews/verdicts.csv").write_text(HEADER)
     import_refused(root, "mine.csv", as_seen(root, "id,verdict\ntrain-03,drop\n"),
                    "mine.csv: id 'train-03': verdict drop drops the train copy dedup keeps of its group, whose other "
-                   "train copies (train-02) pruned drops as its duplicates: no copy of the picture would stay in train; "
-                   "judge those copies too")
+                   "train copies (train-02) pruned drops as its duplicates: no copy of the picture would stay in "
+                   "train; judge those copies too")
     # its advice works: the copy judged too, the person drops the picture
     (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,drop\ntrain-02,accept\n"))
     done = run_winnow(root, "review", "import", "mine.csv")
