@@ -231,3 +231,21 @@ def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_re
     assert run_stage(root, "variants").returncode == 0
     rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
     assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "drop"]
+
+
+@pytest.mark.hostile("review")
+def test_importing_beside_an_old_verdict_that_drops_the_kept_copy_names_both_files(kept_the_other_copy):
+    # verdicts.csv's train-02 accept outlived the change of dedup.keep; the person imports an unrelated verdict.
+    # The file would still drop the picture, so import refuses, naming the old file the line may be in
+    root = kept_the_other_copy
+    import_refused(root, "mine.csv", as_seen(root, "id,verdict\ntrain-04,accept\n"),
+                   "mine.csv with reviews/verdicts.csv: id 'train-02': verdict accept drops the train copy dedup keeps")
+    # the line's advice works: the copy dropped now judged in a new export (kept), the import goes through, and
+    # pruned keeps train-03, which the old verdict leaves the picture's one copy
+    assert run_winnow(root, "review", "export").returncode == 0
+    (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,reject\n"))
+    done = run_winnow(root, "review", "import", "mine.csv")
+    assert done.returncode == 0, done.stderr
+    assert run_stage(root, "variants").returncode == 0
+    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "keep"]
