@@ -19,6 +19,7 @@ from test_hostile_dedup_more import dedup_project
 from test_hostile_review import HEADER, as_seen, import_refused, row
 from winnow.dedup_keep import choose_kept, linked_groups
 from winnow.embeddings import clean_rounds
+from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.neighbours import Space
 from winnow.outliers import METHODS, find_outliers
@@ -249,3 +250,30 @@ def test_importing_beside_an_old_verdict_that_drops_the_kept_copy_names_both_fil
     assert run_stage(root, "variants").returncode == 0
     rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
     assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "keep"]
+
+
+@pytest.mark.hostile("params")
+def test_a_null_radius_and_min_correlation_beside_the_embedding_search_refuse_flip_which_changes_nothing():
+    # no pHash search and no thumbnails: the embedding's pairs go unconfirmed, and the views are never compared.
+    # i4 is i0 mirrored and labelled 1, i5 i1 mirrored: both go as embedding duplicates, flip true or false (a mirror
+    # of another class is no copy only where a view is compared). before: accepted, and metrics said flip true
+    sources = smooth_images(4)
+    images = np.concatenate([sources, sources[:1, :, ::-1], sources[1:2, :, ::-1]])
+    embedding = np.eye(6, 8, dtype=np.float32)
+    embedding[4], embedding[5] = embedding[0], embedding[1]
+    unconfirmed = dict(labels=[0, 0, 0, 0, 1, 0], embedding=embedding, embedding_radius=0.01, radius=None,
+                       min_correlation=None, embedding_confirm=False)
+    found = [dedup(images, **unconfirmed, flip=flip, crop=crop)["reason"].tolist()
+             for flip, crop in ((True, 0.0625), (False, None))]
+    assert found[0] == found[1] == ["kept", "kept", "unique", "unique", "embedding_duplicate", "embedding_duplicate"]
+    params = default_params()
+    params["dedup"].update(radius=None, min_correlation=None, embedding_radius=0.01, embedding_confirm=False)
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (
+        "params.yaml: dedup.radius: null and min_correlation null, but flip is true and crop 0.0625: the mirror and "
+        "crop views are compared by pHash within the radius or by the thumbnails, and with neither they change "
+        "nothing (the embedding's pairs go unconfirmed); set a radius or min_correlation, or flip: false and crop: "
+        "null")
+    params["dedup"].update(flip=False, crop=None)
+    assert validate(params) is params

@@ -115,13 +115,20 @@ def _in_represent_output(value: str) -> bool:
 def views_searched(section: dict, path: str) -> None:
     # before: radius null with flip true (the default) or a crop passed, dedup searched no mirror or crop (those
     # searches compare pHashes within the radius), found no mirrored copy, and metrics/dedup.json said flip true.
-    # With embedding_radius set the views still act (the thumbnail check of embedding pairs and of a group's
-    # chains compares them), so that is no mistake
+    # With embedding_radius set the views act through the thumbnails (min_correlation: the check of embedding pairs
+    # and of a group's chains compares them), and without those they change nothing either
     views = ["flip is true" if section.get("flip") else "", f"crop {section['crop']}" if section.get("crop") else ""]
-    if section.get("radius") is None and section.get("embedding_radius") is None and any(views):
-        said = " and ".join(view for view in views if view)
+    if section.get("radius") is not None or not any(views):
+        return
+    said = " and ".join(view for view in views if view)
+    if section.get("embedding_radius") is None:
         fail(f"{path}.radius", f"null (exact copies only), but {said}: the mirror and crop searches compare pHashes "
                                "within the radius, so they would find nothing; set a radius (6 finds them), or "
+                               "flip: false and crop: null")
+    if section.get("min_correlation") is None:
+        fail(f"{path}.radius", f"null and min_correlation null, but {said}: the mirror and crop views are compared "
+                               "by pHash within the radius or by the thumbnails, and with neither they change "
+                               "nothing (the embedding's pairs go unconfirmed); set a radius or min_correlation, or "
                                "flip: false and crop: null")
 
 
