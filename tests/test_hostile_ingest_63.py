@@ -1,7 +1,7 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
 a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
 batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images;
-a FIFO at represent.file, which the source stage lists.
+a FIFO at represent.file, which the source stage lists; an .npz whose name is not UTF-8.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -151,3 +152,21 @@ def test_the_source_stage_lists_a_fifo_at_represent_file_without_reading_it(tmp_
     done = run_stage(project, "source", timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads((project / "data/represent-source.json").read_text())["represent.file"]["files"] == 1
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("param", ["path", "trusted_path"])
+def test_an_npz_whose_name_is_not_utf8_is_read(tmp_path, param):
+    # before: set-\xff.npz, as ingest.path or as the trusted set, ended ingest in a traceback (UnicodeEncodeError:
+    # surrogates not allowed) where the splits are carved from its ids, which hold the file's name
+    npz = Path(os.fsdecode(os.fsencode(tmp_path) + b"/set-\xff.npz"))
+    labels = np.arange(30) % 2 if param == "path" else np.array([0, 1, 0, 1])
+    np.savez(npz, images=(np.arange(len(labels))[:, None, None] * 8 + np.zeros((8, 8), np.int64)).astype(np.uint8),
+             labels=labels, classes=np.array(["a", "b"]))
+    paths = {"source": "npz", "path": npz} if param == "path" else \
+        {"source": "imagefolder", "path": image_folder(tmp_path / "data", {"a": 6, "b": 6}), "trusted_path": str(npz)}
+    project, before, done = run_ingest(tmp_path, paths.pop("source"), paths.pop("path"), **paths)
+    assert_ingested(done)
+    ids = pd.read_parquet(project / "data/ingest/manifest.parquet")["id"]
+    prefix = "set-\\xff-all-" if param == "path" else "trusted/set-\\xff-all-"
+    assert sorted(i for i in ids if i.startswith(prefix)) == [f"{prefix}{i:05d}" for i in range(len(labels))]

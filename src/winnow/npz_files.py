@@ -55,6 +55,9 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     arrays = _read_npz(path)
     parts = _npz_parts(arrays, path)
     _check_one_scale(arrays, [image_key for _, image_key, _ in parts], path)
+    # bytes of the name that are not UTF-8 as \xNN (before: set-\xff.npz ended ingest in a traceback where the splits
+    # are carved from the ids); a UTF-8 name is its own, so its ids and splits are as they were
+    stem = os.fsencode(path.stem).decode("utf-8", "backslashreplace")
     images, labels, splits, ids = [], [], [], []
     for split, image_key, label_key in parts:
         pixels = _npz_images(arrays[image_key], image_key, path)
@@ -66,7 +69,7 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
                               f"{image_key}; give one per image")
         images.append(pixels)
         labels.append((label_key, part_labels))
-        ids += [f"{path.stem}-{split or 'all'}-{i:05d}" for i in range(len(pixels))]
+        ids += [f"{stem}-{split or 'all'}-{i:05d}" for i in range(len(pixels))]
         splits += [split] * len(pixels)
     if not ids:
         raise WinnowError(f"{path}: holds no images")
