@@ -16,7 +16,7 @@ from winnow.errors import WinnowError
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import locate, place
-from winnow.sources import load_source
+from winnow.sources import load_source, locate_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
 from winnow.trusted_set import load_trusted
 
@@ -51,7 +51,7 @@ def main() -> None:
 def _ingest(params: dict) -> None:
     p = params["ingest"]
     if p.get("trusted_path") is not None and p.get("path") is not None:
-        _refuse_trusted_is_path(p["trusted_path"], p["path"])  # the paths alone: before a large set is decoded
+        _refuse_trusted_is_path(p["trusted_path"], p["path"], source=p["source"])  # before a large set is decoded
     with atomic_folder(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
         loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
@@ -95,13 +95,15 @@ def _ingest(params: dict) -> None:
     _warn_below_the_models(rows.shape)
 
 
-def _refuse_trusted_is_path(trusted_path: str, path: str) -> None:
+def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> None:
     """Refuse ``ingest.trusted_path`` naming the folder or file of ``ingest.path``, or a folder inside it, however
     spelt (a link, a ``file://`` URL): every image would be its own trusted copy, and dedup would drop the whole
     train split as leaks. Inside it (``root/test`` of a ``root/{train,val,test}`` set) the trusted split repeats a
     split of the data: its test split, and the budget would choose the cleaning on the images it is scored on
-    (before: a warning that "dedup drops their train copies as leaks", of none)."""
-    trusted, data = place(locate(trusted_path, param="ingest.trusted_path")), place(locate(path, param="ingest.path"))
+    (before: a warning that "dedup drops their train copies as leaks", of none). ``ingest.path`` is located as the
+    ``source`` reads it: a URL for a source that reads a local file is refused as such, not with "pip install s3fs"."""
+    data = place(locate_source(source, path))
+    trusted = place(locate(trusted_path, param="ingest.trusted_path"))
     if trusted == data:
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
                           "must be images held out from the data it judges")

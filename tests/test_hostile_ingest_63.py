@@ -1,7 +1,8 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
 a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
 batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images;
-a FIFO at represent.file, which the source stage lists; an .npz whose name is not UTF-8.
+a FIFO at represent.file, which the source stage lists; a URL for a source that reads a local file beside
+a trusted set; an .npz whose name is not UTF-8.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
@@ -60,6 +61,20 @@ def test_a_trusted_path_inside_ingest_path_is_refused_before_the_data_set_is_rea
     assert assert_error_line(done) == (f"error: ingest.trusted_path: {data / 'test'} is inside ingest.path ({data}), "
                                        "whose images ingest reads as the data set; the trusted split must be images "
                                        "held out from the data it judges: move them out of ingest.path")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize(("source", "url", "what"), [("npz", "s3://bucket/set.npz", "file"),
+                                                    ("cifar10", "gs://bucket/cifar-10-batches-py", "folder")])
+def test_a_url_for_a_local_source_beside_a_trusted_path_is_refused_as_local_only(tmp_path, source, url, what):
+    # before: with ingest.trusted_path set, the paths compared before the source is read looked for ingest.path's
+    # backend first: "needs s3fs, which is not installed: pip install s3fs", whose install led only to this refusal
+    trusted = image_folder(tmp_path / "trusted", {"a": 2, "b": 2})
+    project, before, done = run_ingest(tmp_path, source, url, trusted_path=str(trusted))
+    assert assert_error_line(done) == (f"error: ingest.path: {url}: source {source} reads a local {what}; copy it "
+                                       "here (dvc import-url or the cloud's own tool), or use source imagefolder for "
+                                       "a folder at a URL")
     assert_nothing_left(project, before)
 
 

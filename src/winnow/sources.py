@@ -35,10 +35,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from winnow.errors import WinnowError
+
+if TYPE_CHECKING:
+    from winnow.remote_files import RemotePath
 
 
 @dataclass
@@ -138,17 +143,9 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
         return load_mnist5k()
     if path is None:
         raise WinnowError(f"ingest.path: source {name!r} needs a path")
-    from winnow.remote_files import RemotePath, check_url, is_url, locate
+    from winnow.remote_files import RemotePath
 
-    local_only = (f"ingest.path: {path}: source {name} reads a local {'folder' if name == 'cifar10' else 'file'}; "
-                  "copy it here (dvc import-url or the cloud's own tool), or use source imagefolder for a folder at "
-                  "a URL")
-    if name != "imagefolder" and is_url(path) and not path.lower().startswith("file:"):
-        check_url(path, param="ingest.path")  # credentials are never echoed
-        raise WinnowError(local_only)  # before the backend's check, whose "pip install s3fs" would not help
-    where = locate(path, param="ingest.path")  # a URL's protocol and backend are checked here, for every source
-    if isinstance(where, RemotePath) and name != "imagefolder":
-        raise WinnowError(local_only)
+    where = locate_source(name, path)
     # file:// is the local path it names, ~/x the path in the home folder (before: npz and cifar10 read "~/x" as is)
     path = where if isinstance(where, RemotePath) else str(where)
     if name == "cifar10":
@@ -164,3 +161,22 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
 
         return load_npz(path, classes=classes)
     raise WinnowError(f"ingest.source: unknown source {name!r}; choose mnist5k, cifar10, imagefolder or npz")
+
+
+def locate_source(name: str, path: str) -> Path | RemotePath:
+    """``ingest.path`` located (:func:`winnow.remote_files.locate`) for the source ``name``: a URL is refused in one
+    line for the sources that read a local file or folder (cifar10, npz) before its backend is looked for, whose
+    "pip install s3fs" would not help. The ingest stage locates it so before the source is read, to compare it with
+    ``ingest.trusted_path``."""
+    from winnow.remote_files import RemotePath, check_url, is_url, locate
+
+    local_only = (f"ingest.path: {path}: source {name} reads a local {'folder' if name == 'cifar10' else 'file'}; "
+                  "copy it here (dvc import-url or the cloud's own tool), or use source imagefolder for a folder at "
+                  "a URL")
+    if name != "imagefolder" and is_url(path) and not path.lower().startswith("file:"):
+        check_url(path, param="ingest.path")  # credentials are never echoed
+        raise WinnowError(local_only)  # before the backend's check
+    where = locate(path, param="ingest.path")  # a URL's protocol and backend are checked here, for every source
+    if isinstance(where, RemotePath) and name != "imagefolder":
+        raise WinnowError(local_only)
+    return where
