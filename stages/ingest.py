@@ -15,10 +15,10 @@ from winnow.configs import MIN_SIDE
 from winnow.errors import WinnowError
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
-from winnow.remote_files import locate, place
+from winnow.remote_files import place
 from winnow.sources import load_source, locate_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
-from winnow.trusted_set import load_trusted
+from winnow.trusted_set import load_trusted, locate_trusted
 
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"
@@ -103,7 +103,7 @@ def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> Non
     (before: a warning that "dedup drops their train copies as leaks", of none). ``ingest.path`` is located as the
     ``source`` reads it: a URL for a source that reads a local file is refused as such, not with "pip install s3fs"."""
     data = place(locate_source(source, path))
-    trusted = place(locate(trusted_path, param="ingest.trusted_path"))
+    trusted = place(locate_trusted(trusted_path))  # and refused where its path alone says it cannot be read
     if trusted == data:
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is ingest.path itself; the trusted split "
                           "must be images held out from the data it judges")

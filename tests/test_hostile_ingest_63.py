@@ -1,8 +1,8 @@
-"""Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself;
-a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside CIFAR-10's
-batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage listed images;
-a FIFO at represent.file, which the source stage lists; a URL for a source that reads a local file beside
-a trusted set; an .npz whose name is not UTF-8.
+"""Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself or is
+not there; a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside
+CIFAR-10's batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage
+listed images; a FIFO at represent.file, which the source stage lists; a URL for a source that reads a local file
+beside a trusted set; an .npz whose name is not UTF-8.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
@@ -61,6 +61,20 @@ def test_a_trusted_path_inside_ingest_path_is_refused_before_the_data_set_is_rea
     assert assert_error_line(done) == (f"error: ingest.trusted_path: {data / 'test'} is inside ingest.path ({data}), "
                                        "whose images ingest reads as the data set; the trusted split must be images "
                                        "held out from the data it judges: move them out of ingest.path")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_trusted_path_that_does_not_exist_is_refused_before_the_data_set_is_read(tmp_path):
+    # before: 02921e4 compared the paths before the source was read, but a trusted path mistyped was said not to exist
+    # only after every image of ingest.path was decoded (an hour of a large set), here after "ingest.size: the images
+    # of <root> have 2 different sizes", whose fix led only to this line
+    data = split_folders(tmp_path / "data")
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
+    missing = tmp_path / "trusted"
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(missing), size=None)
+    assert assert_error_line(done) == (f"error: ingest.trusted_path: {missing} does not exist; give a folder "
+                                       "root/<class>/<image files> or an .npz with images + labels (optional classes)")
     assert_nothing_left(project, before)
 
 

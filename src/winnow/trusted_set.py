@@ -40,17 +40,8 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         WinnowError: a missing path, split folders or keys (the set is one split), a class the data set
             lacks; the readers' own refusals name ``ingest.trusted_path`` instead of ``ingest.path``.
     """
-    path = locate(path, param="ingest.trusted_path")
-    if not isinstance(path, RemotePath) and not path.exists():
-        raise WinnowError(f"ingest.trusted_path: {path} does not exist; give {TRUSTED_LAYOUTS}")
-    if not isinstance(path, RemotePath) and not path.is_dir() and not path.is_file():
-        # before: a FIFO was opened as an .npz, whose open waits for a writer: ingest hung for ever
-        raise WinnowError(f"ingest.trusted_path: {path} is neither a folder nor a regular file (a FIFO, socket or "
-                          f"device); give {TRUSTED_LAYOUTS}")
+    path = locate_trusted(path)
     try:
-        if isinstance(path, RemotePath) and not path.is_dir():
-            raise WinnowError(f"ingest.trusted_path: {path} {'is not a folder' if path.exists() else 'does not exist'}"
-                              "; at a URL the trusted set is a folder root/<class>/* (an .npz is read from a local path)")
         named = True  # a folder's class folders name its classes
         if path.is_dir():
             loaded = load_imagefolder(path, size=size, into=into, param="ingest.trusted_path")
@@ -95,6 +86,27 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
                   orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
                   oriented=[(f"trusted/{i}", tag) for i, tag in loaded.oriented])
+
+
+def locate_trusted(path: str | os.PathLike) -> Path | RemotePath:
+    """``ingest.trusted_path`` located (:func:`winnow.remote_files.locate`) and refused in one line where its path
+    alone says it cannot be the trusted set: not there, neither a folder nor a regular file, or at a URL not a
+    folder. The ingest stage asks before it reads the data set (before: a trusted path mistyped was said not to exist
+    only after every image of ingest.path was decoded, an hour of a large set, or after a problem of the data set)."""
+    where = locate(path, param="ingest.trusted_path")
+    if isinstance(where, RemotePath):
+        if not where.is_dir():
+            what = "is not a folder" if where.exists() else "does not exist"
+            raise WinnowError(f"ingest.trusted_path: {where} {what}; at a URL the trusted set is a folder "
+                              "root/<class>/* (an .npz is read from a local path)")
+        return where
+    if not where.exists():
+        raise WinnowError(f"ingest.trusted_path: {where} does not exist; give {TRUSTED_LAYOUTS}")
+    if not where.is_dir() and not where.is_file():
+        # before: a FIFO was opened as an .npz, whose open waits for a writer: ingest hung for ever
+        raise WinnowError(f"ingest.trusted_path: {where} is neither a folder nor a regular file (a FIFO, socket or "
+                          f"device); give {TRUSTED_LAYOUTS}")
+    return where
 
 
 def _refuse_numbered_classes(path, classes: list[str]) -> None:
