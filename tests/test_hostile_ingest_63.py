@@ -1,8 +1,8 @@
 """Hostile inputs to ingest, fourth pass (stop 63): a trusted set that is a split folder of the data set itself or is
-not there; a JPEG whose last few bytes were never written; a FIFO given as the trusted set or the .npz; a file beside
-CIFAR-10's batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive) where the source stage
-listed images; a FIFO at represent.file, which the source stage lists; a URL for a source that reads a local file
-beside a trusted set; an .npz whose name is not UTF-8.
+not there; a JPEG whose last few bytes were never written; a FIFO given as the trusted set, the .npz or a CIFAR-10
+batch; a file beside CIFAR-10's batches whose name is not UTF-8; ingest.path an empty folder (an unmounted drive)
+where the source stage listed images; a FIFO at represent.file, which the source stage lists; a URL for a source that
+reads a local file beside a trusted set; an .npz whose name is not UTF-8.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it
 reuses) and asserts the one ``error:`` line with nothing left behind, or the exact rows and counts; the JPEG case
@@ -129,6 +129,20 @@ def test_a_fifo_given_as_the_trusted_set_or_the_npz_is_one_line(tmp_path, param)
                         "classes)",
         "path": f"error: ingest.path: {fifo} is not a regular file (a FIFO, socket or device); expected an .npz file",
     }[param]
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+@pytest.mark.parametrize("name", ["data_batch_1", "batches.meta"])
+def test_a_fifo_among_the_cifar_batches_is_named_as_such(tmp_path, name):
+    # before: a FIFO at data_batch_1 "is missing" (the npz source's FIFO was "does not exist" until e4a7057), and one
+    # at batches.meta was passed over: the 18 images were read under CIFAR-10's own class names, not the folder's
+    root = cifar_folder(tmp_path / FOLDER, np.random.default_rng(0))
+    (root / name).unlink()
+    os.mkfifo(root / name)
+    project, before, done = run_ingest(tmp_path, "cifar10", root, size=None)
+    assert assert_error_line(done) == (f"error: ingest.path: {root / name} is not a regular file (a FIFO, socket or "
+                                       f"device); a {FOLDER} folder holds data_batch_1..5 and test_batch")
     assert_nothing_left(project, before)
 
 

@@ -96,7 +96,7 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
             raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
     classes = CIFAR10_CLASSES
-    if (root / "batches.meta").is_file():
+    if (root / "batches.meta").exists():  # a folder or FIFO there is refused, not read as no names (the default ones)
         classes = _class_names(root / "batches.meta")
     images, labels, splits, ids = [], [], [], []
     rows = None if into is None else NpyRows.create(into, (0, 32, 32, 3))
@@ -127,8 +127,10 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
 
 def _unpickle(path: Path) -> dict:
     """A pickled dict with str keys (bytes keys decoded), read by :class:`BatchUnpickler`."""
-    if not path.is_file():
-        raise WinnowError(f"ingest.path: {path} is missing; a {FOLDER} folder holds data_batch_1..5 and test_batch")
+    if not path.is_file():  # a FIFO is never opened, whose open waits for a writer (before: said to be missing)
+        what = ("is missing" if not path.exists() else "is a folder, not a file" if path.is_dir() else
+                "is not a regular file (a FIFO, socket or device)")
+        raise WinnowError(f"ingest.path: {path} {what}; a {FOLDER} folder holds data_batch_1..5 and test_batch")
     try:
         with path.open("rb") as f:
             obj = BatchUnpickler(f, encoding="bytes").load()
