@@ -156,6 +156,10 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
               f"class(es), first {few[0][0]!r} ({few[0][1]}: one image is {1 / few[0][1]:.2f} of its recall), and "
               "each one's F1 counts in every macro figure the report ships a version by; give the test split more "
               "of them")
+    if not (manifest["split"] == "val").any():  # before: not a word here, then train or a judge refused minutes later
+        print("warning: ingest: the val split is empty (ingest.val_fraction 0, and the source names no val image): "
+              f"{JUDGED_ON}, and train and the label cleaners stop without it; set ingest.val_fraction above 0 "
+              "(score, threshold and dedup run without one)")
     for split in ("val", "trusted"):
         held = manifest.loc[manifest["split"] == split, "label"]
         lacking = [classes[c] for c in sorted(taught - set(held))]

@@ -213,3 +213,17 @@ def test_an_npz_whose_name_is_not_utf8_is_read(tmp_path, param):
     ids = pd.read_parquet(project / "data/ingest/manifest.parquet")["id"]
     prefix = "set-\\xff-all-" if param == "path" else "trusted/set-\\xff-all-"
     assert sorted(i for i in ids if i.startswith(prefix)) == [f"{prefix}{i:05d}" for i in range(len(labels))]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_an_empty_val_split_is_said_at_ingest_not_minutes_later(tmp_path):
+    # before: ingest.val_fraction 0 on a folder without a val split said nothing; represent ran, and train or a
+    # label cleaner refused minutes later ("set ingest.val_fraction above 0")
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, val_fraction=0.0, test_fraction=0.5)
+    assert_ingested(done)
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: ingest: the val")] == [
+        "warning: ingest: the val split is empty (ingest.val_fraction 0, and the source names no val image): "
+        "checkpoints, the relabel gate and the cleaning budget are judged on it, and train and the label cleaners "
+        "stop without it; set ingest.val_fraction above 0 (score, threshold and dedup run without one)"]
+    assert set(pd.read_parquet(project / "data/ingest/manifest.parquet")["split"]) == {"train", "test"}
