@@ -90,20 +90,9 @@ def test_damage_to_a_memory_mapped_set_takes_the_memory_of_the_damaged_images(tm
     # found by probing: degrade of 200,000 32x32 images with the default damage peaked at 633 MiB of private memory
     # for a 585 MiB set, where the README says only the damaged rows take memory: each kind turned all the rows it
     # damaged into float64 at once, with temporaries beside (here 422 MiB for 23 MiB of damaged pixels, 18 times)
-    n = 4000  # 47 MiB of 64x64 colour images, half of them damaged
-    manifest = pd.DataFrame({"id": [f"im{i:04d}" for i in range(n)], "split": "train", "label": np.arange(n) % 4,
-                             "source": "synthetic", "orig_h": 64, "orig_w": 64, "orig_mode": "RGB"})
-    images = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-    write_imageset(tmp_path / "in", images, manifest, ["a", "b", "c", "d"])
-    source = read_imageset(tmp_path / "in")
-    degrade(source.select(np.arange(100)), perturbations=[spec], seed=0)  # imports and set-up once, outside
-    (tmp_path / "work").mkdir()
-    tracemalloc.start()  # numpy reports its arrays' memory to tracemalloc
-    try:
-        streamed, log = degrade(source, perturbations=[spec], seed=0, workdir=tmp_path / "work")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    n = 4000
+    images, manifest, source = _memory_mapped_set(tmp_path, n)
+    streamed, log, peak = _degrade_traced(source, spec, tmp_path / "work")
     damaged = len(log) * 64 * 64 * 3
     assert len(log) == n // 2
     # the damaged images held three times (their pixels, their damaged copy, the mask comparing the two), and one
@@ -120,6 +109,46 @@ def test_damage_to_a_memory_mapped_set_takes_the_memory_of_the_damaged_images(tm
                                   **{name: factors[name].to_numpy() for name in factors.columns})
     kept = pd.Series(np.arange(len(streamed)), index=streamed.manifest["id"])
     assert np.array_equal(streamed.images[kept[log["id"]].to_numpy()], expected)
+
+
+def _memory_mapped_set(tmp_path: Path, n: int) -> tuple[np.ndarray, pd.DataFrame, object]:
+    """(images, manifest, the imageset read back memory-mapped) of ``n`` random 64x64 colour images (4,000: 47 MiB)."""
+    manifest = pd.DataFrame({"id": [f"im{i:04d}" for i in range(n)], "split": "train", "label": np.arange(n) % 4,
+                             "source": "synthetic", "orig_h": 64, "orig_w": 64, "orig_mode": "RGB"})
+    images = np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+    write_imageset(tmp_path / "in", images, manifest, ["a", "b", "c", "d"])
+    return images, manifest, read_imageset(tmp_path / "in")
+
+
+def _degrade_traced(source, spec: dict, workdir: Path):
+    """(degraded set, its log, the peak of the memory numpy allocated meanwhile) of ``spec`` applied to ``source``."""
+    degrade(source.select(np.arange(100)), perturbations=[spec], seed=0)  # imports and set-up once, outside
+    workdir.mkdir()
+    tracemalloc.start()  # numpy reports its arrays' memory to tracemalloc
+    try:
+        streamed, log = degrade(source, perturbations=[spec], seed=0, workdir=workdir)
+        return streamed, log, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.hostile("intermediates")
+def test_gaussian_noise_on_a_memory_mapped_set_takes_the_damaged_images_memory_and_draws_a_seeds_noise(tmp_path,
+                                                                                                   monkeypatch):
+    # found in review: the chunked damage left gaussian_noise to draw, add and round its noise for all the damaged
+    # images at once, saying chunks would change a seed's draws; they do not (a Generator's normals drawn chunk after
+    # chunk, in order, are one call's), and at once its float64 work took 17 times the damaged pixels
+    spec = {"kind": "gaussian_noise", "fraction": 0.5, "sigma": 20.0}
+    _, _, source = _memory_mapped_set(tmp_path, 4000)
+    streamed, log, peak = _degrade_traced(source, spec, tmp_path / "work")
+    assert len(log) == 2000
+    assert peak < 3 * len(log) * 64 * 64 * 3 + 4 * 8 * perturb.CHUNK_BYTES  # as for the kinds above
+    # the images of the seed are those of the noise drawn for all the damaged images in one call
+    monkeypatch.setattr(perturb, "CHUNK_BYTES", 1 << 40)
+    (tmp_path / "whole").mkdir()
+    whole, whole_log = degrade(source, perturbations=[spec], seed=0, workdir=tmp_path / "whole")
+    pd.testing.assert_frame_equal(log, whole_log)
+    assert np.array_equal(streamed.images, whole.images)
 
 
 def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str, differs: str) -> None:

@@ -398,9 +398,12 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
         "low_information": lambda images: perturb.low_information(images, params["size"]),
     }[p.kind]
     # a chunk at a time: at once, the float64 work of blurring 4% of 200,000 32x32 images took 400 MiB for 24 MiB of
-    # pixels, growing with the set where only the damaged rows were to take memory. The random kinds draw all their
-    # noise in one call (chunks would change the draws, and so the images of a seed)
-    damaged = damage(x) if p.kind in ("gaussian_noise", "salt_pepper") else perturb.in_chunks(damage, x)
+    # pixels, growing with the set where only the damaged rows were to take memory. gaussian_noise too: its chunks, in
+    # order, draw the one call's normals one after another, the same images of a seed (its float64 noise, sum and
+    # rounding at once took 17 times the pixels). salt_pepper draws all its hits, then all its colours: in chunks the
+    # draws would change, so it draws for all at once (a float64 a pixel position: 3.3 times the pixels of colour
+    # images, its output included)
+    damaged = damage(x) if p.kind == "salt_pepper" else perturb.in_chunks(damage, x)
     # a setting near its identity (brightness 1.002, sigma 0.1) rounds back to the same pixels: recorded as damage,
     # it would count as missed by every detector; size and mode kinds also change the manifest
     if len(targets) and shape is None and p.kind != "grayscale" and np.array_equal(damaged, x):

@@ -210,7 +210,8 @@ def in_chunks(damage, images: np.ndarray, **per_image: np.ndarray) -> np.ndarray
     """``damage(chunk, **per_image)`` over consecutive chunks of uint8 ``(N, H, W, C)`` ``images`` of at most
     :data:`CHUNK_BYTES` of pixels (one image at least), each ``(N,)`` array of ``per_image`` sliced with its
     chunk; the results put together, uint8 ``(N, H, W, C)``. The same bytes as one call for a ``damage`` that
-    treats each image alone (not the random kinds, whose draws would change order)."""
+    treats each image alone, and for :func:`gaussian_noise`, whose chunks, in order, draw one call's values one after
+    another (not :func:`salt_and_pepper`, which draws every hit before any colour)."""
     out = np.empty(images.shape, np.uint8)
     step = max(1, CHUNK_BYTES // max(1, int(np.prod(images.shape[1:]))))
     for start in range(0, len(images), step):
