@@ -42,7 +42,7 @@ import numpy as np
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.ray_tasks import (
-    RETRIES, EmbedActor, RowsTask, check_unchanged, import_ray, in_row_order, one_blas_thread, ray_failures,
+    RETRIES, EmbedActor, RowsTask, checked_unchanged, import_ray, in_row_order, one_blas_thread, ray_failures,
     rows_source, unchanged_in_place,
 )
 
@@ -212,15 +212,13 @@ class Engine:
             batches = -(-len(images) // batch_size)
             actors = min(batches, gpus or cpus - 1)
             source = rows_source(images)
-            with ray_failures():
+            with checked_unchanged(source), ray_failures():
                 rows = ray.data.range(batches).map_batches(
                     EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0,
                     num_cpus=0 if gpus else 1, max_restarts=RETRIES, max_task_retries=RETRIES,
                     fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
                                            "source": source, "batch_size": batch_size, "n": len(images)})
-                features = in_row_order(rows, n=len(images))["features"]
-            check_unchanged(source)
-            return features
+                return in_row_order(rows, n=len(images))["features"]
 
     def _check(self) -> None:
         if self.kind not in ENGINES:
@@ -241,11 +239,9 @@ class Engine:
 
         source = rows_source(images)
         task = RowsTask(fn, source, batch_size, len(images), columns)
-        with ray_failures():
-            found = in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(
+        with checked_unchanged(source), ray_failures():
+            return in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(
                 task, batch_size=1, max_retries=RETRIES), n=len(images), allocate=allocate, release=release_rows)
-        check_unchanged(source)
-        return found
 
 
 def runtime_env() -> dict:

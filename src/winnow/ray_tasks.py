@@ -209,8 +209,22 @@ def _mapped_inode(address: int) -> int | None:
     return None
 
 
-def check_unchanged(source: object) -> None:
-    """After a run: the file the tasks read (:class:`FileRows`) is still the one they began with."""
+@contextmanager
+def checked_unchanged(source: object) -> Iterator[None]:
+    """A Ray run whose tasks read ``source`` (:func:`rows_source`): after it, the file they read (:class:`FileRows`)
+    is still the one they began with. Checked also when the run failed in one line: a task on another node that
+    found the file changed says that node does not see the driver's file (:func:`_not_shared`), but where the nodes
+    do share it, it was the driver's file that changed; before, that rewrite (rerun when nothing else writes it) was
+    told as a cluster set up wrong."""
+    try:
+        yield
+    except WinnowError:
+        _check_unchanged(source)
+        raise
+    _check_unchanged(source)
+
+
+def _check_unchanged(source: object) -> None:
     if isinstance(source, FileRows):
         try:
             now = _stamp(os.stat(source.path))
