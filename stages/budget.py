@@ -35,6 +35,7 @@ from winnow.checkpoints import load
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2, fit_probe
+from winnow.ray_tasks import unchanged_in_place
 from winnow.represent import options as represent_options
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
@@ -160,46 +161,51 @@ def main() -> None:
                                 classes=data.classes) if judge_split == "trusted" and ridge_split == "val" else None)
     checked = filters_checked = None  # the model checks' metrics blocks (of the winner, of the filters alone)
     if p["check"] and budget.winner != "none":
-        config = TrainConfig.from_params(params["train"])
-        judge_images = data.images[is_judge]
-        policy, augment = check_augmentation(params)  # as the variants train, but for a searched policy
+        # the trainings read the train images from the memory map one after another, minutes apart: an images.npy
+        # rewritten in place meanwhile (cp over it) is refused in one line. Before, the winner trained on other pixels
+        # than none, and the stage exited 0 with their verdict
+        with unchanged_in_place(data.images):
+            config = TrainConfig.from_params(params["train"])
+            judge_images = data.images[is_judge]
+            policy, augment = check_augmentation(params)  # as the variants train, but for a searched policy
 
-        def fit_and_predict(images: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
-            trained = fit(images, train_labels, judge_images, judge_labels, config=config,
-                          num_classes=len(data.classes), seed=params["seed"], progress=False, policy=policy)
-            return predict_proba(trained, judge_images).argmax(1)
+            def fit_and_predict(images: np.ndarray, train_labels: np.ndarray) -> np.ndarray:
+                trained = fit(images, train_labels, judge_images, judge_labels, config=config,
+                              num_classes=len(data.classes), seed=params["seed"], progress=False, policy=policy)
+                return predict_proba(trained, judge_images).argmax(1)
 
-        # none's training is the represent judge's when that was trained alike (the default on MNIST-5k): the
-        # same model, the same train images and labels, val, seed and threads give the same weights (the judge
-        # trains without augmentation). Before: val copies labelled two ways, left out of the judge, let it stand in
-        # though it chose its epoch on all of val and the winner's training on val without them
-        judge = represent_options(params.get("represent"), train=params["train"])
-        reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
-                 and not exclude.any() and not repeats.any() and not conflicts.any())
-        none_hits = None
-        if reuse:
-            judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
-                               image_shape=data.images.shape[1:])[0]
-            # the judge as trained, not as params.yaml says now: the stage run alone (`dvc repro -s budget`, or by
-            # hand) after a train section or seed edit would have judged the winner against a none of the old settings
-            reuse = judge_model.config == config and judge_model.seed == params["seed"]
-        if reuse:
-            none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
-        is_filters = budget.winner == "filters"
-        then = ("" if is_filters or budget.filters is None else
-                f"; if {budget.winner} is not measured better, the filters alone by one more training")
-        print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} of "
-              f"{config.model} ({config.epochs} epochs at most, augmentation {augment})"
-              f"{'; none is the represent judge' if reuse else ''}{then}", flush=True)
-        budget, check, filters_check = check_budget(
-            budget, baseline, none_hits=none_hits, train_images=data.images,
-            train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images, judge_labels=judge_labels,
-            fit_and_predict=fit_and_predict, exclude=exclude)
-        trained = {"model": config.model, "epochs": config.epochs, "augment": augment,
-                   "none_trained_by": "represent" if reuse else "budget"}
-        checked = trained | check.metrics(filters=is_filters)
-        if filters_check is not None:
-            filters_checked = trained | filters_check.metrics(filters=True)
+            # none's training is the represent judge's when that was trained alike (the default on MNIST-5k): the
+            # same model, the same train images and labels, val, seed and threads give the same weights (the judge
+            # trains without augmentation). Before: val copies labelled two ways, left out of the judge, let it stand
+            # in though it chose its epoch on all of val and the winner's training on val without them
+            judge = represent_options(params.get("represent"), train=params["train"])
+            reuse = (judge.source == "judge" and judge.judge == config and policy is None and judge_split == "val"
+                     and not exclude.any() and not repeats.any() and not conflicts.any())
+            none_hits = None
+            if reuse:
+                judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
+                                   image_shape=data.images.shape[1:])[0]
+                # the judge as trained, not as params.yaml says now: the stage run alone (`dvc repro -s budget`, or
+                # by hand) after a train section or seed edit would have judged the winner against a none of the old
+                # settings
+                reuse = judge_model.config == config and judge_model.seed == params["seed"]
+            if reuse:
+                none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
+            is_filters = budget.winner == "filters"
+            then = ("" if is_filters or budget.filters is None else
+                    f"; if {budget.winner} is not measured better, the filters alone by one more training")
+            print(f"budget: checking {budget.winner} against none by {'one training' if reuse else 'two trainings'} "
+                  f"of {config.model} ({config.epochs} epochs at most, augmentation {augment})"
+                  f"{'; none is the represent judge' if reuse else ''}{then}", flush=True)
+            budget, check, filters_check = check_budget(
+                budget, baseline, none_hits=none_hits, train_images=data.images,
+                train_rows=np.flatnonzero(splits == "train"), judge_images=judge_images, judge_labels=judge_labels,
+                fit_and_predict=fit_and_predict, exclude=exclude)
+            trained = {"model": config.model, "epochs": config.epochs, "augment": augment,
+                       "none_trained_by": "represent" if reuse else "budget"}
+            checked = trained | check.metrics(filters=is_filters)
+            if filters_check is not None:
+                filters_checked = trained | filters_check.metrics(filters=True)
     with together():
         write_table(OUT, _with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {

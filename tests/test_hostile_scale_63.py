@@ -14,6 +14,7 @@ import socket
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,11 @@ import pytest
 import torch
 
 import forked_run
+from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import (
     ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project,
 )
+from test_hostile_budget import budget_stage
 from test_represent import SELFSUP, blobs, write_blobs
 from winnow import perturb
 from winnow.configs import TrainConfig
@@ -78,6 +81,41 @@ def test_images_rewritten_in_place_while_represent_trains_stop_it_in_one_line(tm
         f"error: {images} was rewritten or replaced while compute.engine: local read it (another run writing it?); "
         "its batches would mix old and new images: rerun when nothing else writes it")
     assert np.array_equal(np.load(images), 255 - blobs().images)  # the rewrite did land before the embedding
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("budget")
+def test_images_rewritten_in_place_between_the_budget_checks_trainings_stop_it_in_one_line(tmp_path, monkeypatch):
+    # found in review, beside represent's: the budget's model check reads the train images from the memory-mapped
+    # data/degrade/images.npy for each of its trainings, none's and the winner's, minutes apart; one rewritten in place
+    # in between (cp over it) had the winner trained on other pixels than none, and the stage exited 0 with the verdict
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
+                          params={"budget": {"check": True}})
+    images = project.resolve() / "data/degrade/images.npy"
+    stage = budget_stage()
+    trained = []
+
+    def fit(train_images, *_, **__):  # another run's cp over the file once none has trained
+        trained.append(len(train_images))
+        if len(trained) == 1:
+            inverted = 255 - np.load(images)
+            with open(images, "r+b") as handle:
+                handle.seek(-inverted.nbytes, 2)
+                handle.write(inverted.tobytes())
+
+    monkeypatch.setattr(stage, "fit", fit)
+    # the represent judge trained otherwise: none is trained here too, the first of the two trainings
+    monkeypatch.setattr(stage, "load", lambda *_, **__: (SimpleNamespace(config=None, seed=None),))
+    monkeypatch.setattr(stage, "predict_proba", lambda model, judged: np.eye(3)[np.zeros(len(judged), int)])
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as raised:
+        stage.main()
+    assert str(raised.value) == (
+        f"{images} was rewritten or replaced while compute.engine: local read it (another run writing it?); its "
+        "batches would mix old and new images: rerun when nothing else writes it")
+    assert len(trained) >= 2  # the winner trained after the rewrite
     assert_nothing_left(project, before)
 
 
