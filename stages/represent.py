@@ -39,7 +39,7 @@ def main() -> None:
     # the first trained batch to the last embedded one (minutes): an images.npy rewritten in place meanwhile (cp over
     # it) is refused before anything lands. Before, only the embedding pass was watched, and it begins after the
     # training: the features of the new images, from a model trained on the old, under the old ids, exit 0
-    with together(), unchanged_in_place(data.images):
+    with together(), unchanged_in_place(data.images, engine=engine.kind):
         rep = embed_imageset(data, options=opts, seed=params["seed"], progress=True, model_out=MODEL_OUT,
                              engine=engine)
         splits = data.manifest["split"].to_numpy()

@@ -63,12 +63,15 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 @pytest.mark.hostile("represent")
-def test_images_rewritten_in_place_while_represent_trains_stop_it_in_one_line(tmp_path):
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_images_rewritten_in_place_while_represent_trains_stop_it_in_one_line(tmp_path, engine):
     # found by probing: before, only the embedding pass was watched for a rewrite, and it began after the training,
     # so represent exited 0 with the features of the inverted images, from a model trained on the originals, under
-    # the original ids (engine local and ray alike: Ray's tasks stamp the file when the embedding starts)
+    # the original ids (engine local and ray alike: Ray's tasks stamp the file when the embedding starts). Found in
+    # review: under compute.engine: ray the line named compute.engine: local, which the user had not set
     params = default_params()
     params["represent"] = {**params["represent"], "source": "selfsup", "knn_k": 5, "selfsup": SELFSUP}
+    params["compute"] = {**params["compute"], "engine": engine, "ray": {"address": None, "num_cpus": 2}}
     project = make_project(tmp_path / "project", params)
     write_blobs(project, blobs())
     launcher = tmp_path / "launcher.py"
@@ -78,7 +81,7 @@ def test_images_rewritten_in_place_while_represent_trains_stop_it_in_one_line(tm
                           timeout=300)
     images = project.resolve() / "data/degrade/images.npy"
     assert assert_error_line(done) == (
-        f"error: {images} was rewritten or replaced while compute.engine: local read it (another run writing it?); "
+        f"error: {images} was rewritten or replaced while compute.engine: {engine} read it (another run writing it?); "
         "its batches would mix old and new images: rerun when nothing else writes it")
     assert np.array_equal(np.load(images), 255 - blobs().images)  # the rewrite did land before the embedding
     assert_nothing_left(project, before)

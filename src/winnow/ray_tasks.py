@@ -235,12 +235,14 @@ def _check_unchanged(source: object) -> None:
 
 
 @contextmanager
-def unchanged_in_place(images: np.ndarray) -> Iterator[None]:
+def unchanged_in_place(images: np.ndarray, *, engine: str = "local") -> Iterator[None]:
     """A block that reads ``images`` in this process (the local engine): when they map a file read-only, a file
     rewritten in place meanwhile (its inode kept, its size or modification time not: ``cp`` or ``numpy.save`` over
     it) is :func:`_changed` after the block. Before, the batches read after the rewrite came from the new bytes and
     the result mixed two image sets without a word (Ray's tasks refused it). A file replaced by another (a new
-    inode, what winnow's writers do) changes nothing here: this process keeps mapping the one it opened."""
+    inode, what winnow's writers do) changes nothing here: this process keeps mapping the one it opened.
+    ``engine``: the compute.engine the line names, that of a block whose reads go on to Ray (represent's training,
+    then its embedding; before, a user of ray was told of compute.engine: local)."""
     path = images.filename if isinstance(images, np.memmap) and images.mode == "r" and images.filename else None
     try:
         before = None if path is None else _stamp(os.stat(path))
@@ -253,7 +255,7 @@ def unchanged_in_place(images: np.ndarray) -> Iterator[None]:
         except OSError:
             return
         if now[0] == before[0] and now != before:
-            raise _changed(str(path), engine="local")
+            raise _changed(str(path), engine=engine)
 
 
 RETRIES = 3  # a task whose worker died is run again this often; Ray Data's default, for ever, hung on a batch that kills
