@@ -1,7 +1,8 @@
 """Hostile cases for data beyond memory through the memory-mapped imageset (third pass, stop 63): the represent
 stage's model trains on the pixels for minutes, then embeds them, and an ``images.npy`` rewritten in place in
-between must stop it in one line, not give features of other images than the model learnt from; degrade's damage
-to a memory-mapped set must take memory for the damaged images, not many times their pixels; the ranks of a
+between must stop it in one line (on either engine, named), not give features of other images than the model learnt
+from, and so must one rewritten between the budget check's trainings; degrade's damage to a memory-mapped set, the
+noise of gaussian_noise too, must take memory for the damaged images, not many times their pixels; the ranks of a
 torchrun, each reading its own machine's copy of the data and of params.yaml, must train on the same data and
 settings or stop in one line; and a Ray node that does not see the driver's images file must say so."""
 
