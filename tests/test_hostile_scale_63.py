@@ -196,20 +196,25 @@ def test_gaussian_noise_on_a_memory_mapped_set_takes_the_damaged_images_memory_a
 def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str, differs: str) -> None:
     """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy is
     another version's in ``differs``: one label of 60 changed (the same count: nothing else tells the data apart),
-    or train.lr ten times rank 0's."""
+    no val image (a version ingested without a val split), train.lr ten times rank 0's, or a train.crop_padding
+    the 8x8 images cannot take (one rank's check of its own copy or params)."""
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
     images = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
     labels = np.arange(60) % 3
-    lr = 0.001
+    lr, crop_padding, val = 0.001, 1, 12
     if rank == 1 and differs == "labels":
         labels[7] = (labels[7] + 1) % 3
+    if rank == 1 and differs == "val":
+        val = 0
     if rank == 1 and differs == "lr":
         lr = 0.01
-    config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=1, lr=lr, device="cpu",
-                         threads=1)
+    if rank == 1 and differs == "crop_padding":
+        crop_padding = 4
+    config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=crop_padding, lr=lr,
+                         device="cpu", threads=1)
     try:
-        fit(images, labels, images[:12], labels[:12], config=config, num_classes=3, seed=0, progress=False)
+        fit(images, labels, images[:val], labels[:val], config=config, num_classes=3, seed=0, progress=False)
         said = "trained"
     except WinnowError as err:
         said = str(err)
@@ -224,6 +229,13 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str,
                "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun"),
     ("lr", "train: under torchrun rank 1 runs another train.lr than rank 0 (1 rank(s) in all); every machine must run "
            "the same params.yaml: git pull (or copy it) on each, then rerun"),
+    # found in review: a rank whose copy or params failed a check of fit's own (an empty val split, a crop padding
+    # too wide) raised it before the ranks compared, alone, and rank 0 was left in the comparison's broadcast: a gloo
+    # error when the rank's process ended (a hang until the group's timeout under nccl)
+    ("val", "train: under torchrun rank 1 holds other train or val images or labels than rank 0 (1 rank(s) in all); "
+            "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun"),
+    ("crop_padding", "train: under torchrun rank 1 runs another train.crop_padding than rank 0 (1 rank(s) in all); "
+                     "every machine must run the same params.yaml: git pull (or copy it) on each, then rerun"),
 ])
 def test_torchrun_ranks_holding_other_data_or_settings_than_rank_0_stop_in_one_line(tmp_path, differs, line):
     # found by probing: before, both ranks trained, each on its own copy, and rank 0 wrote a model of two data sets

@@ -125,6 +125,14 @@ def fit(
         policy: augmentation applied to every training batch on the device before the random crop and
             flip (:func:`winnow.augment.apply_policy`, drawn from the rank's augmentation stream); None: none.
     """
+    rank, world = distributed_setup()
+    device = (pick_device(config.device, option=config.option("device")) if world == 1 else
+              ddp_device(rank, requested=config.device, option=config.option("device")))
+    if world > 1:  # before the checks below: one rank failing one alone left the others waiting in the comparison
+        check_same_data(train_images, np.asarray(train_labels, np.int64), val_images, np.asarray(val_labels, np.int64),
+                        settings={**{config.option(name): getattr(config, name) for name in STEP_SETTINGS},
+                                  "seed": seed, "class count (classes.json)": num_classes,
+                                  "augmentation policy (train.augment's)": policy}, device=device)
     if len(train_images) == 0:
         raise WinnowError("train: the training split is empty")
     if len(val_images) == 0:  # before: best val accuracy 0.0 at epoch 1 kept the first epoch's weights, exit 0
@@ -139,14 +147,6 @@ def fit(
         raise WinnowError(f"{config.option('crop_padding')}: {config.crop_padding} pixels on {height}x{width} images "
                           f"shifts a crop past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for "
                           "no crop")
-    rank, world = distributed_setup()
-    device = (pick_device(config.device, option=config.option("device")) if world == 1 else
-              ddp_device(rank, requested=config.device, option=config.option("device")))
-    if world > 1:
-        check_same_data(train_images, np.asarray(train_labels, np.int64), val_images, np.asarray(val_labels, np.int64),
-                        settings={**{config.option(name): getattr(config, name) for name in STEP_SETTINGS},
-                                  "seed": seed, "class count (classes.json)": num_classes,
-                                  "augmentation policy (train.augment's)": policy}, device=device)
     with reproducible(threads=config.threads, device=device, training=True):
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
