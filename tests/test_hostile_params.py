@@ -162,6 +162,11 @@ CASES = {
                  "to confirm embedding pairs with; set min_correlation or embedding_confirm: false"),
     # before: accepted; dedup searched no mirror or crop (they compare pHashes within the radius), a mirrored copy
     # stayed in train, and metrics/dedup.json said flip true
+    # before: accepted and ignored (a cluster joined has its own CPUs), the run looking as if held to 4
+    "ray_cpus_beside_an_address": dict(
+        params=params_with("compute.ray", {"address": "ray://user:secret@head:10001", "num_cpus": 4}),
+        expected="compute.ray.num_cpus: 4 sizes the local cluster winnow starts (address null), but address is "
+                 "\"ray://head:10001\", a cluster with CPUs of its own; set num_cpus to null, or address to null"),
     "dedup_views_without_a_radius": dict(
         params=params_with("dedup.radius", None),
         expected="dedup.radius: null (exact copies only), but flip is true and crop 0.0625: the mirror and crop "

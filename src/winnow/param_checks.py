@@ -132,6 +132,17 @@ def views_searched(section: dict, path: str) -> None:
                                "flip: false and crop: null")
 
 
+def cpus_of_a_local_cluster(section: dict, path: str) -> None:
+    # a cluster joined has its own CPUs: num_cpus beside an address was ignored while the run looked as if it held
+    # the stage to them
+    address = section.get("address")
+    if section.get("num_cpus") is not None and address not in (None, "local"):
+        shown = redacted(address) if "://" in address else address  # ray://user:secret@host: never the secret
+        fail(f"{path}.num_cpus", f"{section['num_cpus']} sizes the local cluster winnow starts (address null), but "
+                                 f"address is {show(shown)}, a cluster with CPUs of its own; set num_cpus to null, or "
+                                 "address to null")
+
+
 def embedding_pairs_confirmed(section: dict, path: str) -> None:
     # left out it is true, as the dedup stage reads it: before, only a written true was refused, and a left-out one
     # took the embedding's pairs unconfirmed while metrics/dedup.json said embedding_confirm true

@@ -34,7 +34,7 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
+    cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
     judge_without_policy, noise_fraction_read, op_sets_differ, ops_enough, policy_made, search_has_candidates,
     searched_policy_made,
     source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
@@ -380,7 +380,7 @@ SCHEMA = Section({
             "address": Text(null=True),  # a running cluster (ray start --head), "auto"; null: a local one
             # CPUs of the local cluster started when address is null; 10**9 hung Ray's start-up without a word
             "num_cpus": Num(1, 1024, integer=True, null=True),
-        }, null=True),
+        }, null=True, checks=(cpus_of_a_local_cluster,)),
         "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
     }, null=True),
     "gate": Section({  # winnow gate
