@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from hostile_harness import default_params, make_project
 from winnow.dedup import GROUP_COLUMNS
@@ -131,6 +132,22 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     for section, values in (params or {}).items():
         settings[section] = settings[section] | values if isinstance(values, dict) else values
     return make_project(root, settings)
+
+
+def as_confident_learn_judges(root: Path) -> None:
+    """confident-learn's decisions at ``root`` without the train images it leaves out of its judging under the
+    project's pruned.cleaners, as it writes them: dedup's leaks always, threshold's flagged images with threshold
+    among the cleaners, dedup's removed copies with dedup among them (the budget refuses a table judged otherwise)."""
+    cleaners = yaml.safe_load((root / "params.yaml").read_text())["pruned"]["cleaners"]
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    groups = pd.read_parquet(root / "data/dedup/groups.parquet")
+    left_out = set(groups.loc[groups["reason"] == "leak", "id"])
+    if "threshold" in cleaners:
+        left_out |= set(flags.loc[flags["any"], "id"])
+    if "dedup" in cleaners:
+        left_out |= set(groups.loc[~groups["kept"], "id"])
+    issues = pd.read_parquet(root / "data/confident-learn/label_issues.parquet")
+    write_table(root / "data/confident-learn/label_issues.parquet", issues[~issues["id"].isin(left_out)])
 
 
 def planted_fixes_then_mistakes(c: Case, seed: int = 0) -> pd.DataFrame:

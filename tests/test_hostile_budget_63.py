@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from budget_project import case, planted_fixes_then_mistakes, write_state
+from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage
 from winnow.stage import write_table
 
@@ -42,13 +42,15 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_a_budg
 
 
 def _copies_of_trusted(project, n: int) -> None:
-    """dedup's groups with the first ``n`` train images of class 'left' copies of trusted 'left' images (leaks)."""
+    """dedup's groups with the first ``n`` train images of class 'left' copies of trusted 'left' images (leaks),
+    and confident-learn's decisions without them, as it writes them."""
     groups = pd.read_parquet(project / "data/dedup/groups.parquet")
     copies = groups.index[(groups["split"] == "train") & (groups["label"] == 0)][:n]
     trusted = groups.index[(groups["split"] == "trusted") & (groups["label"] == 0)]
     groups.loc[copies, "group"] = groups.loc[trusted, "group"].to_numpy()[[i % len(trusted) for i in range(n)]]
     groups.loc[copies, ["kept", "reason"]] = [False, "leak"]
     write_table(project / "data/dedup/groups.parquet", groups)
+    as_confident_learn_judges(project)
 
 
 @pytest.mark.hostile("intermediates")
@@ -78,3 +80,25 @@ def test_a_trusted_set_copying_all_but_one_train_image_of_a_class_is_no_refusal_
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
     copies = [f"train-{i:04d}" for i in range(399)]
     assert rows.loc[copies, "action"].eq("drop").all() and rows.loc[copies, "reason"].eq("leak").all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_label_cleaners_table_judging_images_the_cleaners_now_filter_is_refused_by_a_budget_rerun_alone(tmp_path):
+    c = case()
+    issues = planted_fixes_then_mistakes(c)
+    project = write_state(tmp_path / "p", c, issues=issues, trusted=False)
+    # confident-learn judged under pruned.cleaners [dedup, confident_learn], threshold left out: its table holds 5
+    # images threshold flags, which pruned.cleaners [threshold, dedup, confident_learn] (the project's now) leave
+    # out of its judging (as confident-learn's read_judged does)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flagged = sorted(issues["id"])[:5]
+    flags.loc[flags["id"].isin(flagged), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    before = files_under(project)
+    # before: exit 0, its decisions of those 5 images ranked (and cut) beside the current ones
+    line = assert_error_line(run_stage(project, "budget"))
+    assert line == (f"error: data/confident-learn/label_issues.parquet: holds 5 train image(s) that pruned.cleaners "
+                    f"leaves out of its judging (first {flagged[0]!r}, which threshold flagged or dedup removed): it "
+                    "was written under other pruned.cleaners; rerun the confident-learn stage (dvc repro "
+                    "confident-learn)")
+    assert_nothing_left(project, before)

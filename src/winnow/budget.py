@@ -161,9 +161,12 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
     ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
     cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (of a
     class it judged: a class too small for it has no row) was written under another choice of filters, and that image
-    would pass into pruned judged by no cleaner. Before: pruned.cleaners edited from [threshold, dedup,
-    embedding_clean] to [embedding_clean] and the budget rerun alone (``dvc repro -s budget``) kept the 492 images
-    threshold had flagged, judged by no cleaner, and said nothing."""
+    would pass into pruned judged by no cleaner; one holding an image these cleaners leave out (threshold or dedup
+    now among them) was too, and its decisions of such images would take places in the budget's cuts though the
+    filters drop them. Before: pruned.cleaners edited from [threshold, dedup, embedding_clean] to [embedding_clean]
+    and the budget rerun alone (``dvc repro -s budget``) kept the 492 images threshold had flagged, judged by no
+    cleaner, and said nothing; edited back, 5 flagged images confident-learn had judged took 5 of top10%'s 120
+    places."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
     flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
@@ -183,7 +186,13 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
         if argument in PER_IMAGE:
             continue
         table = tables[argument]
-        lacking = np.flatnonzero(considered & filtered & ~np.isin(ids, table["id"].to_numpy())
+        judged = np.isin(ids, table["id"].to_numpy())
+        outside = np.flatnonzero(judged & ~considered)
+        if len(outside):
+            raise rerun_error(path, f"holds {len(outside)} train image(s) that pruned.cleaners leaves out of its "
+                                    f"judging (first {ids[outside[0]]!r}, which threshold flagged or dedup removed): "
+                                    "it was written under other pruned.cleaners", written_by=stage)
+        lacking = np.flatnonzero(considered & filtered & ~judged
                                  & manifest["label"].isin(set(table["given_label"])).to_numpy())
         if len(lacking):
             raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
