@@ -116,7 +116,7 @@ def main() -> None:
     too_few = judged < p["min_judge_images"]
     if unjudged or too_few:
         shipped = candidates(filters, ranked, train_images=len(baseline), fractions=[])
-        shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes)),
+        shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
             write_table(OUT, _with_leaks(shipped.decisions, leaks))
@@ -361,10 +361,13 @@ def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
               "image (leaks), whatever the budget chooses")
 
 
-def _eligible(candidate, baseline: pd.DataFrame, classes: list[str]) -> bool:
-    """Whether ``candidate`` leaves every class that baseline has a train image (as judged candidates must)."""
+def _eligible(candidate, baseline: pd.DataFrame, classes: list[str], leaks: pd.DataFrame) -> bool:
+    """Whether ``candidate`` leaves every class that baseline has a train image (as judged candidates must) with the
+    ``leaks`` (:func:`_leak_drops`) that pruned drops beside it. Before, without dedup among pruned.cleaners, filters
+    that dropped the one 'left' image the leaks left were shipped, and the variants stage refused pruned."""
     try:
-        check_kept("pruned", apply_decisions(baseline, candidate.decisions), before=baseline, classes=classes)
+        check_kept("pruned", apply_decisions(baseline, _with_leaks(candidate.decisions, leaks)), before=baseline,
+                   classes=classes)
     except WinnowError as err:
         print(f"warning: budget: {candidate.name} is not eligible: {err}")
         return False

@@ -4,8 +4,11 @@ train image of a class, whose train copies pruned drops as leaks."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -102,3 +105,30 @@ def test_a_label_cleaners_table_judging_images_the_cleaners_now_filter_is_refuse
                     "was written under other pruned.cleaners; rerun the confident-learn stage (dvc repro "
                     "confident-learn)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_filters_that_with_the_leaks_empty_a_class_do_not_ship_unjudged(tmp_path):
+    c = case()
+    few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])  # 99: too few to judge
+    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}})
+    _copies_of_trusted(project, 399)  # dedup's leaks, dropped whatever pruned.cleaners says
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True  # the one 'left' image the leaks leave
+    write_table(project / "data/threshold/flags.parquet", flags)
+    as_confident_learn_judges(project)
+    # before: the filters were called eligible without the leaks and shipped, and the variants stage refused pruned
+    # ("the decisions leave class 'left' no train image (all 400 dropped or relabelled: dedup 399, threshold 1)")
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: budget: filters is not eligible: variant pruned: the decisions leave class 'left' no train "
+            "image (all 400 dropped or relabelled: dedup 399, threshold 1); check those decisions or leave the stage "
+            "out of pruned.cleaners") in done.stdout.splitlines()
+    assert json.loads((project / "metrics/budget.json").read_text())["winner"] == "none"
+    done = run_stage(project, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
+    assert rows.loc["train-0399", "action"] == "keep"
+    assert rows.loc[[f"train-{i:04d}" for i in range(399)], "reason"].eq("leak").all()
