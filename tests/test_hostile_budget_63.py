@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, write_state
+from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, train_ids, write_state
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage
 from winnow.stage import write_table
 
@@ -132,3 +132,48 @@ def test_filters_that_with_the_leaks_empty_a_class_do_not_ship_unjudged(tmp_path
     rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
     assert rows.loc["train-0399", "action"] == "keep"
     assert rows.loc[[f"train-{i:04d}" for i in range(399)], "reason"].eq("leak").all()
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_label_cleaners_table_written_when_a_filter_took_a_whole_class_is_refused_by_a_budget_rerun_alone(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False)
+    # threshold flagged all 400 'left' train images, so confident-learn (threshold among pruned.cleaners) judged no
+    # 'left' image and wrote no 'left' row: its metrics name no class it left unjudged as too small
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].isin(train_ids(1200)[c.given == 0]), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    as_confident_learn_judges(project)
+    (project / "metrics").mkdir(exist_ok=True)
+    (project / "metrics/confident_learn.json").write_text(json.dumps(
+        {"considered": 800, "left_out": 400, "unjudged": {"classes": {}, "images": 0}}))
+    # pruned.cleaners edited to leave threshold out (as the budget's "not eligible" warning advises), the budget
+    # rerun alone: before, exit 0, and pruned kept the 400 'left' images, which no label cleaner had judged
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["pruned"]["cleaners"] = ["dedup", "confident_learn"]
+    make_project(project, settings)
+    before = files_under(project)
+    line = assert_error_line(run_stage(project, "budget"))
+    assert line == ("error: data/confident-learn/label_issues.parquet: lacks 400 train image(s) that pruned.cleaners "
+                    "leaves to it (first 'train-0000', which threshold flagged or dedup removed): it was written "
+                    "under other pruned.cleaners; rerun the confident-learn stage (dvc repro confident-learn)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_a_label_cleaner_left_unjudged_as_too_small_is_no_refusal(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
+                          params={"pruned": {"cleaners": ["confident_learn"]}})
+    # threshold (not among pruned.cleaners) flagged 3 'left' images; confident-learn left class 'left' unjudged as
+    # too small for its folds (as its metrics say), so its table has no 'left' row and pruned keeps them unjudged
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"].isin(train_ids(3)), ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    write_table(project / "data/confident-learn/label_issues.parquet", issues[issues["given_label"] != 0])
+    (project / "metrics").mkdir(exist_ok=True)
+    (project / "metrics/confident_learn.json").write_text(json.dumps(
+        {"considered": 800, "left_out": 0, "unjudged": {"classes": {"left": 400}, "images": 400}}))
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr

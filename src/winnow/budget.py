@@ -52,7 +52,7 @@ from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
 from winnow.labels import considered_rows
 from winnow.probe import fit_probe, label_log_probs
-from winnow.stage import read_table, rerun_error
+from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, check_kept, cleaner_decisions
 
 if TYPE_CHECKING:
@@ -66,6 +66,11 @@ FILTER_CLEANERS = ("threshold", "dedup")
 CONFIDENCE_COLUMNS = {"confident_learn": ("label_quality",), "embedding_clean": ("agreement", "centroid_margin"),
                       "data_valuation": ("harm",)}
 DECISION_COLUMNS = ("id", "action", "label", "reason", "stage", "confidence")
+# per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
+# it (no row in its table). Written together with the table, so no budget dep: an unchanged table means them unchanged
+UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
+                    "embedding_clean": ("metrics/embedding_clean.json", "unjudged"),
+                    "data_valuation": ("metrics/data_valuation.json", "undecided")}
 
 
 def label_confidence(table: pd.DataFrame, *, cleaner: str) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +148,7 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
     (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs."""
     tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
                                  manifest=data.manifest)
-    _check_left_to_judge(cleaners, tables, manifest=data.manifest)
+    _check_left_to_judge(cleaners, tables, manifest=data.manifest, classes=data.classes)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
@@ -156,17 +161,19 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
     return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
 
 
-def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame) -> None:
+def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame,
+                         classes: list[str]) -> None:
     """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
     ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
-    cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (of a
-    class it judged: a class too small for it has no row) was written under another choice of filters, and that image
+    cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
+    class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no
+    row) was written under another choice of filters, and that image
     would pass into pruned judged by no cleaner; one holding an image these cleaners leave out (threshold or dedup
     now among them) was too, and its decisions of such images would take places in the budget's cuts though the
     filters drop them. Before: pruned.cleaners edited from [threshold, dedup, embedding_clean] to [embedding_clean]
     and the budget rerun alone (``dvc repro -s budget``) kept the 492 images threshold had flagged, judged by no
     cleaner, and said nothing; edited back, 5 flagged images confident-learn had judged took 5 of top10%'s 120
-    places."""
+    places; and a class threshold had flagged whole, so without a row, passed as one too small for the cleaner."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
     flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
@@ -192,12 +199,24 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
             raise rerun_error(path, f"holds {len(outside)} train image(s) that pruned.cleaners leaves out of its "
                                     f"judging (first {ids[outside[0]]!r}, which threshold flagged or dedup removed): "
                                     "it was written under other pruned.cleaners", written_by=stage)
-        lacking = np.flatnonzero(considered & filtered & ~judged
-                                 & manifest["label"].isin(set(table["given_label"])).to_numpy())
+        too_small = _left_unjudged(cleaner, stage=stage, classes=classes)
+        of_judged_class = (manifest["label"].isin(set(table["given_label"])) if too_small is None
+                           else ~manifest["label"].isin(too_small)).to_numpy()
+        lacking = np.flatnonzero(considered & filtered & ~judged & of_judged_class)
         if len(lacking):
             raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
                                     f"{ids[lacking[0]]!r}, which threshold flagged or dedup removed): it was written "
                                     "under other pruned.cleaners", written_by=stage)
+
+
+def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] | None:
+    """The classes (indices into ``classes``) label cleaner ``cleaner`` (its stage ``stage``) says in its metrics it
+    left unjudged as too small for it; None where they do not say (absent, or written without the entry)."""
+    path, entry = UNJUDGED_CLASSES[cleaner]
+    said = read_json(path, written_by=stage, missing_ok=True)
+    named = said.get(entry) if isinstance(said, dict) else None
+    named = named.get("classes") if isinstance(named, dict) else None
+    return {classes.index(name) for name in named if name in classes} if isinstance(named, dict) else None
 
 
 @dataclass(frozen=True)
