@@ -1,6 +1,6 @@
 """Hostile inputs around the cleaning budget, third pass: a label cleaner's decisions written under other
-pruned.cleaners, read by the budget rerun alone after pruned.cleaners was edited; a trusted set that copies every
-train image of a class, whose train copies pruned drops as leaks."""
+pruned.cleaners, read by the budget rerun alone (or by `winnow review export`) after pruned.cleaners was edited; a
+trusted set that copies every train image of a class, whose train copies pruned drops as leaks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, train_ids, write_state
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage, run_winnow
+from review_project import write_project
 from winnow.stage import write_table
 
 
@@ -177,3 +178,18 @@ def test_a_class_a_label_cleaner_left_unjudged_as_too_small_is_no_refusal(tmp_pa
         {"considered": 800, "left_out": 0, "unjudged": {"classes": {"left": 400}, "images": 400}}))
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.hostile("review")
+def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_review_export(tmp_path):
+    project = write_project(tmp_path / "p")  # threshold flags train-00 (cat), which the label cleaners left out
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["pruned"]["cleaners"] = ["dedup", "confident_learn", "embedding_clean"]
+    make_project(project, settings)
+    before = files_under(project)
+    # before: a queue exported from the stale tables, no label cleaner's suggestion for train-00
+    line = assert_error_line(run_winnow(project, "review", "export"))
+    assert line == ("error: data/confident-learn/label_issues.parquet: lacks 1 train image(s) that pruned.cleaners "
+                    "leaves to it (first 'train-00', which threshold flagged or dedup removed): it was written under "
+                    "other pruned.cleaners; rerun the confident-learn stage (dvc repro confident-learn)")
+    assert_nothing_left(project, before)

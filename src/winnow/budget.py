@@ -50,10 +50,8 @@ import pandas as pd
 from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
-from winnow.labels import considered_rows
 from winnow.probe import fit_probe, label_log_probs
-from winnow.stage import read_json, read_table, rerun_error
-from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, check_kept, cleaner_decisions
+from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
 
 if TYPE_CHECKING:
     from winnow.budget_check import ModelCheck
@@ -66,11 +64,6 @@ FILTER_CLEANERS = ("threshold", "dedup")
 CONFIDENCE_COLUMNS = {"confident_learn": ("label_quality",), "embedding_clean": ("agreement", "centroid_margin"),
                       "data_valuation": ("harm",)}
 DECISION_COLUMNS = ("id", "action", "label", "reason", "stage", "confidence")
-# per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
-# it (no row in its table). Written together with the table, so no budget dep: an unchanged table means them unchanged
-UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
-                    "embedding_clean": ("metrics/embedding_clean.json", "unjudged"),
-                    "data_valuation": ("metrics/data_valuation.json", "undecided")}
 
 
 def label_confidence(table: pd.DataFrame, *, cleaner: str) -> tuple[np.ndarray, np.ndarray]:
@@ -146,9 +139,8 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
     """``(filters, ranked)``: the quality and duplicate drops of ``cleaners`` of train images (``cleaner_decisions``
     rows, None when neither threshold nor dedup is among them) and their label decisions ranked
     (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs."""
-    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=CONFIDENCE_COLUMNS,
+    tables = read_cleaner_tables(cleaners, classes=data.classes, extra_columns=CONFIDENCE_COLUMNS,
                                  manifest=data.manifest)
-    _check_left_to_judge(cleaners, tables, manifest=data.manifest, classes=data.classes)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None
@@ -159,64 +151,6 @@ def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | 
         train = data.manifest.loc[data.manifest["split"] == "train", "id"]
         filters = filters[filters["id"].isin(train)].reset_index(drop=True)
     return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
-
-
-def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame,
-                         classes: list[str]) -> None:
-    """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
-    ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
-    cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
-    class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no
-    row) was written under another choice of filters, and that image
-    would pass into pruned judged by no cleaner; one holding an image these cleaners leave out (threshold or dedup
-    now among them) was too, and its decisions of such images would take places in the budget's cuts though the
-    filters drop them. Before: pruned.cleaners edited from [threshold, dedup, embedding_clean] to [embedding_clean]
-    and the budget rerun alone (``dvc repro -s budget``) kept the 492 images threshold had flagged, judged by no
-    cleaner, and said nothing; edited back, 5 flagged images confident-learn had judged took 5 of top10%'s 120
-    places; and a class threshold had flagged whole, so without a row, passed as one too small for the cleaner."""
-    if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
-        return
-    flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
-                                else columns, missing_ok=True, rows_of=(DEGRADE, manifest["id"]))
-                     for path, stage, argument, columns in (DECISION_FILES[c] for c in ("threshold", "dedup")))
-    considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
-                                    threshold_cleans="threshold" in cleaners)
-    ids = manifest["id"].to_numpy()
-    # what a filter alone leaves out: the images a table judged under other cleaners lacks
-    filtered = np.zeros(len(ids), bool)
-    if flags is not None:
-        filtered |= flags.set_index("id").select_dtypes(bool).any(axis=1).reindex(ids).to_numpy(bool)
-    if groups is not None:
-        filtered |= ~groups.set_index("id")["kept"].astype(bool).reindex(ids).to_numpy(bool)
-    for cleaner in cleaners:
-        path, stage, argument, _ = DECISION_FILES[cleaner]
-        if argument in PER_IMAGE:
-            continue
-        table = tables[argument]
-        judged = np.isin(ids, table["id"].to_numpy())
-        outside = np.flatnonzero(judged & ~considered)
-        if len(outside):
-            raise rerun_error(path, f"holds {len(outside)} train image(s) that pruned.cleaners leaves out of its "
-                                    f"judging (first {ids[outside[0]]!r}, which threshold flagged or dedup removed): "
-                                    "it was written under other pruned.cleaners", written_by=stage)
-        too_small = _left_unjudged(cleaner, stage=stage, classes=classes)
-        of_judged_class = (manifest["label"].isin(set(table["given_label"])) if too_small is None
-                           else ~manifest["label"].isin(too_small)).to_numpy()
-        lacking = np.flatnonzero(considered & filtered & ~judged & of_judged_class)
-        if len(lacking):
-            raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
-                                    f"{ids[lacking[0]]!r}, which threshold flagged or dedup removed): it was written "
-                                    "under other pruned.cleaners", written_by=stage)
-
-
-def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] | None:
-    """The classes (indices into ``classes``) label cleaner ``cleaner`` (its stage ``stage``) says in its metrics it
-    left unjudged as too small for it; None where they do not say (absent, or written without the entry)."""
-    path, entry = UNJUDGED_CLASSES[cleaner]
-    said = read_json(path, written_by=stage, missing_ok=True)
-    named = said.get(entry) if isinstance(said, dict) else None
-    named = named.get("classes") if isinstance(named, dict) else None
-    return {classes.index(name) for name in named if name in classes} if isinstance(named, dict) else None
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,21 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.stage import read_table, rerun_error
+from winnow.labels import considered_rows
+from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
+# per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
+# it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
+UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
+                    "embedding_clean": ("metrics/embedding_clean.json", "unjudged"),
+                    "data_valuation": ("metrics/data_valuation.json", "undecided")}
 
-def read_cleaner_tables(cleaners, *, num_classes: int, manifest: pd.DataFrame,
+
+def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                         extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`winnow.variants.DECISION_FILES`), read and checked, as
-    :func:`winnow.variants.cleaner_decisions` keyword arguments; ``num_classes``: data/degrade's classes;
+    :func:`winnow.variants.cleaner_decisions` keyword arguments; ``classes``: data/degrade's class names;
     ``manifest``: data/degrade's (``id``, ``split``, ``label``); ``extra_columns``: per cleaner, columns needed
     besides those it reads.
 
@@ -29,11 +36,13 @@ def read_cleaner_tables(cleaners, *, num_classes: int, manifest: pd.DataFrame,
     each a train image of data/degrade with its ``given_label`` there: a repeated row would count one image's
     decision twice (or two different ones), a missing one would pass it unexamined, an unknown one, a val or
     test image or another given label is another data version's. A label cleaner's ``decision`` must be keep,
-    drop or relabel and a relabel's ``suggested_label`` a class index.
+    drop or relabel and a relabel's ``suggested_label`` a class index; its images those ``cleaners`` leave it
+    (:func:`_check_left_to_judge`): a table judged under other pruned.cleaners is another choice of filters'.
 
     Raises:
         WinnowError: one line naming the file and the stage that writes it again.
     """
+    num_classes = len(classes)
     unknown = sorted(set(cleaners) - set(CLEANERS))
     if unknown:
         raise WinnowError(f"pruned.cleaners: unknown {unknown}; choose from {', '.join(CLEANERS)}")
@@ -52,7 +61,67 @@ def read_cleaner_tables(cleaners, *, num_classes: int, manifest: pd.DataFrame,
             _check_actions(path, tables[argument], action="decision", label="suggested_label",
                            known=("keep", "drop", "relabel"), num_classes=num_classes, written_by=stage)
             _check_judged(path, tables[argument], manifest=manifest, written_by=stage)
+    _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes)
     return tables
+
+
+def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame,
+                         classes: list[str]) -> None:
+    """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
+    ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
+    cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
+    class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no
+    row) was written under another choice of filters, and that image would pass into pruned judged by no cleaner;
+    one holding an image these cleaners leave out (threshold or dedup now among them) was too, and its decisions of
+    such images would take places in the budget's cuts though the filters drop them. Before: pruned.cleaners edited
+    from [threshold, dedup, embedding_clean] to [embedding_clean] and the budget rerun alone (``dvc repro -s
+    budget``) kept the 492 images threshold had flagged, judged by no cleaner, and said nothing; edited back, 5
+    flagged images confident-learn had judged took 5 of top10%'s 120 places; a class threshold had flagged whole, so
+    without a row, passed as one too small for the cleaner; and `winnow review export`, which checked none of it,
+    queued the stale table's suggestions."""
+    if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
+        return
+    flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
+                                else columns, missing_ok=True, rows_of=(DEGRADE, manifest["id"]))
+                     for path, stage, argument, columns in (DECISION_FILES[c] for c in ("threshold", "dedup")))
+    considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
+                                    threshold_cleans="threshold" in cleaners)
+    ids = manifest["id"].to_numpy()
+    # what a filter alone leaves out: the images a table judged under other cleaners lacks
+    filtered = np.zeros(len(ids), bool)
+    if flags is not None:
+        filtered |= flags.set_index("id").select_dtypes(bool).any(axis=1).reindex(ids).to_numpy(bool)
+    if groups is not None:
+        filtered |= ~groups.set_index("id")["kept"].astype(bool).reindex(ids).to_numpy(bool)
+    for cleaner in cleaners:
+        path, stage, argument, _ = DECISION_FILES[cleaner]
+        if argument in PER_IMAGE:
+            continue
+        table = tables[argument]
+        judged = np.isin(ids, table["id"].to_numpy())
+        outside = np.flatnonzero(judged & ~considered)
+        if len(outside):
+            raise rerun_error(path, f"holds {len(outside)} train image(s) that pruned.cleaners leaves out of its "
+                                    f"judging (first {ids[outside[0]]!r}, which threshold flagged or dedup removed): "
+                                    "it was written under other pruned.cleaners", written_by=stage)
+        too_small = _left_unjudged(cleaner, stage=stage, classes=classes)
+        of_judged_class = (manifest["label"].isin(set(table["given_label"])) if too_small is None
+                           else ~manifest["label"].isin(too_small)).to_numpy()
+        lacking = np.flatnonzero(considered & filtered & ~judged & of_judged_class)
+        if len(lacking):
+            raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
+                                    f"{ids[lacking[0]]!r}, which threshold flagged or dedup removed): it was written "
+                                    "under other pruned.cleaners", written_by=stage)
+
+
+def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] | None:
+    """The classes (indices into ``classes``) label cleaner ``cleaner`` (its stage ``stage``) says in its metrics it
+    left unjudged as too small for it; None where they do not say (absent, or written without the entry)."""
+    path, entry = UNJUDGED_CLASSES[cleaner]
+    said = read_json(path, written_by=stage, missing_ok=True)
+    named = said.get(entry) if isinstance(said, dict) else None
+    named = named.get("classes") if isinstance(named, dict) else None
+    return {classes.index(name) for name in named if name in classes} if isinstance(named, dict) else None
 
 
 def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.DataFrame, written_by: str) -> None:

@@ -246,7 +246,7 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     cleaners = load_params()["pruned"]["cleaners"]
     ids = data.manifest["id"]
     # a label cleaner's given_label is checked against data/degrade's labels there (stale decisions are refused)
-    tables = read_cleaner_tables(cleaners, num_classes=len(data.classes), extra_columns=REVIEW_COLUMNS,
+    tables = read_cleaner_tables(cleaners, classes=data.classes, extra_columns=REVIEW_COLUMNS,
                                  manifest=data.manifest)
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
