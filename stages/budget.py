@@ -153,7 +153,7 @@ def main() -> None:
         budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
                                judge_features=judge_x, judge_labels=judge_labels,
                                classes=data.classes, l2=l2, fractions=p["fractions"], tie_se=p["tie_se"],
-                               score=p["score"], exclude=exclude)
+                               score=p["score"], exclude=exclude, leaks=leaks)
         # before: a trusted set with its class order reversed judged every candidate (4 of 300 right, against about
         # 0.90 on val) and chose one, and nothing said its labels were nonsense
         doubt = (_trusted_doubt(train_x[~exclude], given[~exclude], l2=l2, judge_features=judge_x,

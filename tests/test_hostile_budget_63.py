@@ -193,3 +193,27 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_review
                     "leaves to it (first 'train-00', which threshold flagged or dedup removed): it was written under "
                     "other pruned.cleaners; rerun the confident-learn stage (dvc repro confident-learn)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_candidates_that_with_the_leaks_empty_a_class_are_not_judged(tmp_path):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}})
+    _copies_of_trusted(project, 399)  # dedup's leaks, dropped whatever pruned.cleaners says
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True  # the one 'left' image the leaks leave
+    write_table(project / "data/threshold/flags.parquet", flags)
+    as_confident_learn_judges(project)
+    # before: each candidate beyond none was judged as eligible (its decisions alone left 'left' 400 images), though
+    # with the leaks pruned drops beside it the variants stage would refuse it
+    done = run_stage(project, "budget")
+    assert done.returncode == 0, done.stderr
+    candidates = json.loads((project / "metrics/budget.json").read_text())["candidates"]
+    assert list(candidates) == ["none", "filters", "top2%", "all"]
+    assert candidates["none"]["correct"] is not None
+    for name in ("filters", "top2%", "all"):
+        assert candidates[name]["correct"] is None
+        assert candidates[name]["note"] == (
+            "not eligible: variant pruned: the decisions leave class 'left' no train image (all 400 dropped or "
+            "relabelled: dedup 399, threshold 1); check those decisions or leave the stage out of pruned.cleaners")

@@ -215,7 +215,7 @@ def _cut(base: pd.DataFrame, ranked: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_features: np.ndarray,
                      judge_features: np.ndarray, judge_labels: np.ndarray, classes: list[str], l2: float,
-                     score: str = "log_loss", exclude: np.ndarray | None = None,
+                     score: str = "log_loss", exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None,
                      ) -> tuple[list[dict], list[np.ndarray | None]]:
     """Fit one probe per candidate on its kept train images with their labels and judge it.
 
@@ -228,6 +228,9 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
             log-probability the probe gives its label (clipped at 1e-12); ``accuracy``, 1 when right.
         exclude: bool ``(N,)``, train images no probe may learn from (copies of judge images, which would
             flatter whichever candidate keeps them); None: none.
+        leaks: the drops pruned applies beside whichever candidate wins (dedup's leaks, :data:`DECISION_COLUMNS`
+            rows), with which a candidate must be eligible; None: none. Before, without dedup among
+            pruned.cleaners, filters dropping the one 'left' image 399 leaks left were judged as eligible.
 
     Returns:
         ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
@@ -248,8 +251,10 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
                "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
                "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
                "log_loss": None, "note": ""}
+        shipped = rows if leaks is None or not len(leaks) else apply_decisions(
+            baseline, pd.concat([part for part in (option.decisions, leaks) if len(part)], ignore_index=True))
         try:
-            check_kept("pruned", rows, before=baseline, classes=classes)
+            check_kept("pruned", shipped, before=baseline, classes=classes)
         except WinnowError as err:
             rows_out.append(row | {"note": f"not eligible: {err}"})
             gains.append(None)
@@ -354,13 +359,13 @@ class Budget:
 def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baseline: pd.DataFrame,
                   train_features: np.ndarray, judge_features: np.ndarray, judge_labels: np.ndarray,
                   classes: list[str], l2: float, fractions, tie_se: float, score: str = "log_loss",
-                  exclude: np.ndarray | None = None) -> Budget:
+                  exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None) -> Budget:
     """:func:`candidates`, :func:`judge_candidates` and :func:`choose` in turn (arguments as there); with
     ``accuracy`` one judge image is always a tie, with ``log_loss`` :data:`LOG_LOSS_FLOOR` nats."""
     options = candidates(filters, ranked, train_images=len(baseline), fractions=fractions)
     table, gains = judge_candidates(options, baseline=baseline, train_features=train_features,
                                     judge_features=judge_features, judge_labels=judge_labels, classes=classes, l2=l2,
-                                    score=score, exclude=exclude)
+                                    score=score, exclude=exclude, leaks=leaks)
     floor = 1.0 if score == "accuracy" else LOG_LOSS_FLOOR
     winner = choose(gains, names=[o.name for o in options], tie_se=tie_se, floor=floor)
     table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
