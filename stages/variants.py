@@ -41,7 +41,7 @@ def main() -> None:
     refuse_kept_leaks(verdicts, decisions, where=VERDICTS_FILE)
     decided = apply_decisions(baseline, decisions, warn=DECISIONS_IN)
     pruned, review = verdicts_applied(decided, verdicts, decisions=decisions, baseline=baseline,
-                                      manifest=degraded.manifest, num_classes=len(ingested.classes),
+                                      manifest=degraded.manifest, classes=ingested.classes,
                                       where=VERDICTS_FILE)
     written = dict(zip(WRITTEN, (oracle_rows(ingested.manifest), baseline, pruned)))
     trained = set(params.get("variants") or [])

@@ -381,7 +381,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     # as the variants stage will: no verdict drops the last train copy of a picture whose other copies go unjudged
     # (an old verdict of verdicts.csv too, which the file's own do not replace: the line may be there)
     verdicts_applied(apply_decisions(baseline, applied), written, decisions=applied, baseline=baseline,
-                     manifest=data.manifest, num_classes=len(data.classes),
+                     manifest=data.manifest, classes=data.classes,
                      where=f"{path} with {VERDICTS_FILE}" if len(kept) else str(path))
     write_table(VERDICTS_FILE, written)
     return new

@@ -183,7 +183,7 @@ def refuse_lost_copies(before: pd.DataFrame, after: pd.DataFrame, *, verdicts: p
 
 
 def verdicts_applied(decided: pd.DataFrame, verdicts: pd.DataFrame, *, decisions: pd.DataFrame,
-                     baseline: pd.DataFrame, manifest: pd.DataFrame, num_classes: int,
+                     baseline: pd.DataFrame, manifest: pd.DataFrame, classes: list[str],
                      where: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """:func:`apply_verdicts` to ``decided`` (the budget's ``decisions`` applied), refused by
     :func:`refuse_lost_copies` (dedup's groups read only where there are verdicts and dedup drops): what the
@@ -193,7 +193,7 @@ def verdicts_applied(decided: pd.DataFrame, verdicts: pd.DataFrame, *, decisions
     stage refused it, after the person had left the review."""
     pruned, review = apply_verdicts(decided, verdicts, baseline=baseline)
     if len(verdicts) and (decisions["stage"] == "dedup").any():  # which copies are one picture: dedup's groups
-        groups = read_cleaner_tables(("dedup",), num_classes=num_classes, manifest=manifest,
+        groups = read_cleaner_tables(("dedup",), classes=classes, manifest=manifest,
                                      extra_columns={"dedup": ("group",)})["groups"]
         refuse_lost_copies(decided, pruned, verdicts=verdicts, decisions=decisions, groups=groups, where=where)
     return pruned, review
