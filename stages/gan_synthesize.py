@@ -120,7 +120,8 @@ def main() -> None:
     if section["threshold"] == "real_median" and no_val:  # weak_by count: no real val image to be as sure as
         print(f"warning: gan-synthesize: weak class(es) {', '.join(map(repr, no_val))} have no val image, so "
               "real_median has no real image to measure; their samples are kept at a probability of 0.5")
-    kept = confident(probs, intended, threshold=threshold)
+    top_class = section["threshold"] == "real_median"  # below 0.5 a bound alone keeps another class's pictures
+    kept = confident(probs, intended, threshold=threshold, top_class=top_class)
 
     counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
     h, w, c = images.shape[1:]
@@ -138,7 +139,7 @@ def main() -> None:
     rates = acceptance(kept, intended, classes=classes)
     # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
     # (a baseline trained on noisy labels is rarely confident, even on real images)
-    real = acceptance(confident(val_probs, val.labels, threshold=threshold), val.labels, classes=classes)
+    real = acceptance(confident(val_probs, val.labels, threshold=threshold, top_class=top_class), val.labels, classes=classes)
     for name in weak:
         rates[name]["real_val_rate"] = real[name]["rate"] if name in real else None
     frechet = {}

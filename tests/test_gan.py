@@ -178,8 +178,11 @@ def test_a_sample_the_classifier_gives_more_to_another_class_is_not_kept_under_a
     from winnow.gan_eval import confident
 
     generated = np.array([[0.35, 0.60, 0.05], [0.50, 0.40, 0.10], [0.40, 0.40, 0.20], [0.25, 0.70, 0.05]])
-    kept = confident(generated, np.array([0, 0, 0, 0]), threshold=np.array([0.3, 0.3, 0.3]))
+    bounds = np.array([0.3, 0.3, 0.3])
+    kept = confident(generated, np.array([0, 0, 0, 0]), threshold=bounds, top_class=True)
     assert kept.tolist() == [False, True, False, False]
+    # a number the person set is taken as it is: every sample above it stays
+    assert confident(generated, np.array([0, 0, 0, 0]), threshold=0.3).tolist() == [True, True, True, False]
 
 
 # -- the stage: which weak classes it may generate ----------------------------------------------------------

@@ -37,11 +37,13 @@ def unlearnable(weak: list[str], train_labels: np.ndarray, classes: list[str]) -
     return [name for name in weak if classes.index(name) not in present]
 
 
-def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.ndarray) -> np.ndarray:
-    """bool ``(N,)``: the classifier gives the intended class more than its threshold and more than any other class.
-    A real_median bound can lie below 0.5 (a baseline trained on noisy labels is rarely sure), and a sample above
-    it that the classifier gives more to another class is a picture of that class labelled as this one: before,
-    such samples were kept (0.35 to its class, 0.60 to another, under a bound of 0.3).
+def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.ndarray,
+              top_class: bool = False) -> np.ndarray:
+    """bool ``(N,)``: the classifier gives the intended class more than its threshold and, with ``top_class``, more
+    than any other class. real_median bounds (:func:`real_thresholds`) can lie below 0.5 (a baseline trained on noisy
+    labels is rarely sure), and a sample above one that the classifier gives more to another class is a picture of
+    that class labelled as this one: before, such samples were kept (0.35 to its class, 0.60 to another, under a
+    bound of 0.3). A number the person set is taken as it is.
 
     Args:
         probs: float ``(N, classes)`` softmax probabilities of the generated images.
@@ -53,9 +55,12 @@ def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.
         raise WinnowError(f"gan.threshold: must be in [0, 1), got {threshold}")
     rows = np.arange(len(intended))
     mine = probs[rows, intended]
-    others = np.array(probs, dtype=np.float64)
-    others[rows, intended] = -np.inf
-    return (mine > bound[intended]) & (mine > others.max(axis=1, initial=-np.inf))
+    kept = mine > bound[intended]
+    if top_class:
+        others = np.array(probs, dtype=np.float64)
+        others[rows, intended] = -np.inf
+        kept &= mine > others.max(axis=1, initial=-np.inf)
+    return kept
 
 
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
