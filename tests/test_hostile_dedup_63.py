@@ -43,6 +43,11 @@ def kept_the_other_copy(exported, tmp_path) -> Path:
     decisions = pd.read_parquet(root / "data/budget/decisions.parquet")
     decisions.loc[decisions["id"] == "train-02", "id"] = "train-03"
     decisions.to_parquet(root / "data/budget/decisions.parquet", index=False)
+    # and the label cleaners, rerun after dedup as DVC reruns them, judge the copy dedup keeps now
+    for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
+        judged = pd.read_parquet(root / table)
+        judged.loc[judged["id"] == "train-03", "id"] = "train-02"
+        judged.to_parquet(root / table, index=False)
     return root
 
 
