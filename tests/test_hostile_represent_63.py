@@ -19,6 +19,26 @@ from test_hostile_represent import N, ids, outputs, parquet, run_represent, sepa
 from winnow.source_listing import represent_listing
 
 
+def assert_offset_line(line: str, where: str, *, column: int | None = None) -> None:
+    """``line`` is represent's refusal, naming ``where``, of embeddings that point almost one way for an offset
+    common to every image; with ``column``, naming that feature of a user's table as a size to leave out."""
+    named = ("" if column is None else f", or, if feature {column} (counted from 0) is a size, a count or a time "
+             "rather than a feature, leave it out: it lies far from 0 for every image and outweighs the rest")
+    assert re.fullmatch(
+        re.escape(f"error: {where}: every image's embedding points almost the same way (cosine distance at most ")
+        + r"\d\.\de-\d\d" + re.escape(
+            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
+            "neighbours under; subtract the mean embedding" + named), line), line
+
+
+def assert_size_column_named(tmp_path, table: pd.DataFrame, *, column: int) -> None:
+    """represent.file a parquet of ``table``, whose feature ``column`` is a size: one error: line naming it
+    (:func:`assert_offset_line`), nothing left behind."""
+    project, before, done = run_represent(tmp_path, write=parquet(table), source="file", file="mine.parquet")
+    assert_offset_line(assert_error_line(done), "represent.file: mine.parquet", column=column)
+    assert_nothing_left(project, before)
+
+
 @pytest.mark.hostile("represent")
 def test_a_size_column_beside_the_features_is_named_not_called_one_direction(tmp_path):
     # a table of two features near 1 and the image's file size in bytes (50,000 and up): every row points almost
@@ -26,16 +46,7 @@ def test_a_size_column_beside_the_features_is_named_not_called_one_direction(tmp
     # vector ...)", which the rows were not, naming no column and no way out
     features = separable()
     table = pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "bytes": 50_000.0 + np.arange(N)})
-    project, before, done = run_represent(tmp_path, write=parquet(table), source="file", file="mine.parquet")
-    line = assert_error_line(done)
-    assert re.fullmatch(
-        re.escape("error: represent.file: mine.parquet: every image's embedding points almost the same way (cosine "
-                  "distance at most ") + r"\d\.\de-\d\d" + re.escape(
-            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
-            "neighbours under; subtract the mean embedding, or, if feature 2 (counted from 0) is a size, a count or "
-            "a time rather than a feature, leave it out: it lies far from 0 for every image and outweighs the rest"),
-        line), line
-    assert_nothing_left(project, before)
+    assert_size_column_named(tmp_path, table, column=2)
     # left out as the line says, the two features are read
     project, _, done = run_represent(tmp_path / "without", write=parquet(table.drop(columns="bytes")), source="file",
                                      file="mine.parquet")
@@ -178,12 +189,7 @@ def test_a_models_offset_feature_is_not_called_a_size_column_to_leave_out(tmp_pa
     # which a model's output never is and no setting can leave out
     project, before, done = run_represent(tmp_path, write=torchscript(ConstantBeside()), source="pretrained",
                                           pretrained={"torchscript": "model.pt", "input_size": 16, "device": "cpu"})
-    line = assert_error_line(done)
-    assert re.fullmatch(
-        re.escape("error: represent.pretrained: model.pt: every image's embedding points almost the same way (cosine "
-                  "distance at most ") + r"\d\.\de-\d\d" + re.escape(
-            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
-            "neighbours under; subtract the mean embedding"), line), line
+    assert_offset_line(assert_error_line(done), "represent.pretrained: model.pt")
     assert_nothing_left(project, before)
 
 
@@ -193,16 +199,7 @@ def test_a_size_column_the_same_for_every_image_beside_one_feature_is_named_not_
     # each). Centred, the rows' only varying column lies on a line whatever the constant beside it, so they were
     # still told "each a positive multiple of one vector", which (s, 50000) and (t, 50000) are not, naming no column
     table = pd.DataFrame({"id": ids(), "score": separable()[:, 0], "bytes": np.full(N, 50_000.0)})
-    project, before, done = run_represent(tmp_path, write=parquet(table), source="file", file="mine.parquet")
-    line = assert_error_line(done)
-    assert re.fullmatch(
-        re.escape("error: represent.file: mine.parquet: every image's embedding points almost the same way (cosine "
-                  "distance at most ") + r"\d\.\de-\d\d" + re.escape(
-            " from the first image's): a large offset common to every image, which float32 cosine cannot rank "
-            "neighbours under; subtract the mean embedding, or, if feature 1 (counted from 0) is a size, a count or "
-            "a time rather than a feature, leave it out: it lies far from 0 for every image and outweighs the rest"),
-        line), line
-    assert_nothing_left(project, before)
+    assert_size_column_named(tmp_path, table, column=1)
 
 
 def with_own_digests(project):
