@@ -36,6 +36,13 @@ def split_folders(root: Path) -> Path:
     return root
 
 
+def inside_line(trusted: Path, data: Path) -> str:
+    """The error: line refusing ingest.trusted_path ``trusted`` inside ingest.path ``data``."""
+    return (f"error: ingest.trusted_path: {trusted} is inside ingest.path ({data}), whose images ingest reads as the "
+            "data set; the trusted split must be images held out from the data it judges: move them out of "
+            "ingest.path")
+
+
 @pytest.mark.hostile("ingest")
 @pytest.mark.parametrize("split", ["test", "train"])
 def test_a_trusted_path_inside_ingest_path_is_refused(tmp_path, split):
@@ -44,10 +51,7 @@ def test_a_trusted_path_inside_ingest_path_is_refused(tmp_path, split):
     # images; at root/train dedup would drop the whole train split as leaks
     data = split_folders(tmp_path / "data")
     project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(data / split))
-    line = assert_error_line(done)
-    assert line == (f"error: ingest.trusted_path: {data / split} is inside ingest.path ({data}), whose images ingest "
-                    "reads as the data set; the trusted split must be images held out from the data it judges: move "
-                    "them out of ingest.path")
+    assert assert_error_line(done) == inside_line(data / split, data)
     assert_nothing_left(project, before)
 
 
@@ -58,9 +62,7 @@ def test_a_trusted_path_inside_ingest_path_is_refused_before_the_data_set_is_rea
     data = split_folders(tmp_path / "data")
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
     project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(data / "test"), size=None)
-    assert assert_error_line(done) == (f"error: ingest.trusted_path: {data / 'test'} is inside ingest.path ({data}), "
-                                       "whose images ingest reads as the data set; the trusted split must be images "
-                                       "held out from the data it judges: move them out of ingest.path")
+    assert assert_error_line(done) == inside_line(data / "test", data)
     assert_nothing_left(project, before)
 
 
