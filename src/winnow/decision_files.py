@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.labels import considered_rows
+from winnow.labels import considered_rows, read_filters
 from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -81,9 +81,7 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
     queued the stale table's suggestions."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
-    flags, groups = (read_table(path, written_by=stage, columns=(*columns, "label_conflict") if argument == "groups"
-                                else columns, missing_ok=True, rows_of=(DEGRADE, manifest["id"]))
-                     for path, stage, argument, columns in (DECISION_FILES[c] for c in ("threshold", "dedup")))
+    flags, groups = read_filters(manifest)
     considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
                                     threshold_cleans="threshold" in cleaners)
     ids = manifest["id"].to_numpy()

@@ -56,17 +56,26 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     from winnow.stage import read_table
 
     data = read_imageset("data/degrade")
-    # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
-    flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
-                       missing_ok=True, rows_of=("data/degrade", data.manifest["id"]))
-    groups = read_table("data/dedup/groups.parquet", written_by="dedup",
-                        columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
-                        rows_of=("data/degrade", data.manifest["id"]))  # dedup: a row an image
+    flags, groups = read_filters(data.manifest)
     truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
                        missing_ok=True)
     considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups,
                                            dedup_cleans="dedup" in cleaners, threshold_cleans="threshold" in cleaners)
     return data, considered, conflict, truth
+
+
+def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
+    None where its stage has not written it, as :func:`considered_rows` takes them."""
+    from winnow.stage import read_table
+
+    # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
+    flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
+                       missing_ok=True, rows_of=("data/degrade", manifest["id"]))
+    groups = read_table("data/dedup/groups.parquet", written_by="dedup",
+                        columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
+                        rows_of=("data/degrade", manifest["id"]))  # dedup: a row an image
+    return flags, groups
 
 
 def learned_val(data, learned: np.ndarray, *, stage: str | None = None):
