@@ -75,8 +75,8 @@ def _composer(anchors_once: bool) -> type:
                 # the params read on, each *name after the second &name meaning the second
                 first = self.anchors[anchor].start_mark.line + 1
                 raise ComposerError(None, None, f"anchor &{anchor} given again (first at line {first}), so an alias "
-                                                f"*{anchor} after it would mean this one; give each anchor its own name",
-                                    event.start_mark)
+                                                f"*{anchor} after it would mean this one; give each anchor its own "
+                                                "name", event.start_mark)
             return super().compose_node(parent, index)
 
     return _Composer
