@@ -36,6 +36,14 @@ def split_folders(root: Path) -> Path:
     return root
 
 
+def split_folders_of_two_sizes(root: Path) -> Path:
+    """:func:`split_folders` with one 9x8 image among the 8x8 ones: read with ingest.size null the data set is refused
+    ("2 different sizes"), so a refusal of the trusted path instead shows it came before the data set was read."""
+    data = split_folders(root)
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
+    return data
+
+
 def inside_line(trusted: Path, data: Path) -> str:
     """The error: line refusing ingest.trusted_path ``trusted`` inside ingest.path ``data``."""
     return (f"error: ingest.trusted_path: {trusted} is inside ingest.path ({data}), whose images ingest reads as the "
@@ -59,8 +67,7 @@ def test_a_trusted_path_inside_ingest_path_is_refused(tmp_path, split):
 def test_a_trusted_path_inside_ingest_path_is_refused_before_the_data_set_is_read(tmp_path):
     # before: the refusal came after every image of ingest.path was decoded (an hour of a large set), here after
     # "ingest.size: the images of <root> have 2 different sizes", whose fix led only to the trusted path's refusal
-    data = split_folders(tmp_path / "data")
-    Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
+    data = split_folders_of_two_sizes(tmp_path / "data")
     project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(data / "test"), size=None)
     assert assert_error_line(done) == inside_line(data / "test", data)
     assert_nothing_left(project, before)
@@ -71,8 +78,7 @@ def test_a_trusted_path_that_does_not_exist_is_refused_before_the_data_set_is_re
     # before: 02921e4 compared the paths before the source was read, but a trusted path mistyped was said not to exist
     # only after every image of ingest.path was decoded (an hour of a large set), here after "ingest.size: the images
     # of <root> have 2 different sizes", whose fix led only to this line
-    data = split_folders(tmp_path / "data")
-    Image.fromarray(np.zeros((9, 8), np.uint8)).save(data / "train" / "a" / "tall.png")
+    data = split_folders_of_two_sizes(tmp_path / "data")
     missing = tmp_path / "trusted"
     project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(missing), size=None)
     assert assert_error_line(done) == (f"error: ingest.trusted_path: {missing} does not exist; give a folder "
