@@ -32,8 +32,8 @@ JUDGE_ALIASED = edited((JUDGE, "  judge: &judge {model: lenet5, epochs: 20, pati
 # every quality issue cut alike: one setting, aliased
 ISSUE_ALIASED = edited(("    dark: {method: auto}", "    dark: &cut {method: auto}"), ("    light: {method: auto}",
                                                                                          "    light: *cut"))
-ADVICE = ("so dvc exp run -S would change both or neither, without a word; write its keys out here, or merge them in with "
-          "<<: *anchor")
+ADVICE = ("so dvc exp run -S would change both or neither, without a word; write its keys out here, or merge them in "
+          "with <<: *anchor")
 
 
 @pytest.mark.hostile("params")
@@ -62,12 +62,14 @@ def test_a_mapping_a_merge_key_brings_in_nested_is_refused_too(tmp_path):
 
 
 def test_merge_keys_and_aliases_of_lists_and_numbers_still_pass(tmp_path):
-    # each of these DVC's -S sets in one place (test_dvc_sets_a_merged_mapping_alone_and_an_aliased_one_in_both_or_neither)
+    # each of these DVC's -S sets in one place
+    # (test_dvc_sets_a_merged_mapping_alone_and_an_aliased_one_in_both_or_neither)
     text = edited((JUDGE, "  judge: &judge {model: lenet5, epochs: &epochs 20, patience: 5}   # overrides"),
                   (CL_TRAIN, "  train: {<<: *judge, epochs: 30}   # judge cnn"),
                   ("  train: {model: lenet5, epochs: 20, patience: 5}   # judge: overrides",
                    "  train: {model: lenet5, epochs: *epochs, patience: 5}   # judge: overrides"),
-                  ("    ops: [shear, translate, rotate, noise, crop]", "    ops: &ops [shear, translate, rotate, crop]"),
+                  ("    ops: [shear, translate, rotate, noise, crop]",
+                   "    ops: &ops [shear, translate, rotate, crop]"),
                   ("    - [shear, translate, rotate, crop]\n", "    - *ops\n"))
     (tmp_path / "params.yaml").write_text(text)
     params = load(tmp_path / "params.yaml")
@@ -76,7 +78,7 @@ def test_merge_keys_and_aliases_of_lists_and_numbers_still_pass(tmp_path):
     assert params["augment_search"]["op_sets"][0] == ["shear", "translate", "rotate", "crop"]
 
 
-# the same three mappings with the second a merge of the first (its keys its own)
+# the judges' overrides of JUDGE_ALIASED with the second a merge of the first (its keys its own)
 JUDGE_MERGED = JUDGE_ALIASED.replace("  train: *judge   # judge cnn", "  train: {<<: *judge}   # judge cnn")
 
 
@@ -165,9 +167,9 @@ def test_an_anchor_given_twice_is_one_line_not_a_warning_and_the_latest(tmp_path
     project = make_project(tmp_path / "project", text=text)
     before = files_under(project)
     done = run_stage(project, "ingest")
-    assert assert_error_line(done) == (f"error: params.yaml: not valid YAML at line {again}: anchor &judge given again "
-                                       f"(first at line {first}), so an alias *judge after it would mean this one; give "
-                                       "each anchor its own name")
+    assert assert_error_line(done) == (f"error: params.yaml: not valid YAML at line {again}: anchor &judge given "
+                                       f"again (first at line {first}), so an alias *judge after it would mean this "
+                                       "one; give each anchor its own name")
     assert done.stderr.count("\n") == 1
     assert_nothing_left(project, before)
 
