@@ -108,6 +108,10 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     (pretrained, file), written only once the features passed their checks.
     """
     start, ids = time.perf_counter(), data.manifest["id"].to_numpy()
+    user = options.source in USER_SOURCES
+    # a user's features are also checked against the pixels: one row for many different pictures is a placeholder,
+    # and a parquet's digest column names the pixels each row was made from
+    pictures = _digests(data).to_numpy() if user else None
     if options.source == "selfsup":
         # train + val: the test split, and the trusted split that judges the cleaning, are never learnt from
         fit = data.manifest["split"].isin(["train", "val"]).to_numpy()
@@ -137,12 +141,9 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
             info["sha256"] = file_sha256(weights)
         where = f"represent.pretrained: {name}"
     else:
-        features = read_embedding_file(options.file, ids, _digests(data).to_numpy())
+        features = read_embedding_file(options.file, ids, pictures)
         info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": file_sha256(options.file)}
         where = f"represent.file: {options.file}"
-    user = options.source in USER_SOURCES
-    # a user's features are also checked against the pixels: one row for many different pictures is a placeholder
-    pictures = _digests(data).to_numpy() if user else None
     features, scale = checked(features, ids, where=where, user=user, table=options.source == "file",
                               pictures=pictures, images=data.images if user else None)
     if user:
