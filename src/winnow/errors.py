@@ -243,8 +243,8 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     if obstacle.what == "under":
         raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
     if obstacle.what == "dangling":
-        raise WinnowError(f"{option} {path}: lies under {obstacle.where}, a symbolic link to {obstacle.why}, which does "
-                          f"not exist; create that folder (or mount its disk), or give another {kind} path{hint}")
+        raise WinnowError(f"{option} {path}: lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
+                          f"does not exist; create that folder (or mount its disk), or give another {kind} path{hint}")
     if obstacle.what == "long":
         raise WinnowError(f"{option} {path}: the name is too long to write safely (at most {obstacle.why} bytes here, "
                           f"to leave room for the temporary it is written as); give a shorter name{hint}")
