@@ -104,15 +104,23 @@ def test_an_intermediate_the_stage_may_not_read_is_a_permission_to_fix_not_a_sta
     # score stage (dvc repro score)", and dvc repro score skipped it (nothing changed): the advice went round in a
     # circle. images.npy said "unreadable ([Errno 13] Permission denied: ...)" with no fix at all; a model, to rerun
     # train@baseline. classes.json, read without a reader's wording, already said this line
+    _refused_unreadable(project, path, [sys.executable, "stages/reader.py"], who="stages/reader.py",
+                        env={**_env(), "WINNOW_READ": reader})
+
+
+def _refused_unreadable(project: Path, path: str, command: list[str], *, who: str, env: dict[str, str] | None = None,
+                        timeout: int = 120) -> subprocess.CompletedProcess:
+    """``path`` of ``project`` made unreadable, ``command`` (bound by permissions) stops in ``who``'s one line naming
+    it and its permissions, with status 1 and nothing left; returns the run."""
     _unreadable(project / path)
     before = files_under(project)
-    done = subprocess.run(_bound_by_permissions([sys.executable, "stages/reader.py"]), cwd=project,
-                          capture_output=True, text=True, env={**_env(), "WINNOW_READ": reader}, timeout=120)
+    done = subprocess.run(_bound_by_permissions(command), cwd=project, capture_output=True, text=True,
+                          env=_env() if env is None else env, timeout=timeout)
     assert done.stderr.splitlines() == [
-        f"error: stages/reader.py: {path}: Permission denied [EACCES]; free space, or fix the path or its "
-        "permissions, then rerun"]
+        f"error: {who}: {path}: Permission denied [EACCES]; free space, or fix the path or its permissions, then rerun"]
     assert done.returncode == 1
     assert_nothing_left(project, before)
+    return done
 
 
 @pytest.mark.hostile("intermediates")
@@ -121,22 +129,8 @@ def test_degrade_whose_imageset_it_may_not_read_names_the_file_and_its_permissio
     ingest = subprocess.run([sys.executable, str(ROOT / "stages/ingest.py")], cwd=project, capture_output=True,
                             text=True, env=_env(), timeout=300)
     assert ingest.returncode == 0, ingest.stderr
-    _unreadable(project / "data/ingest/images.npy")
-    before = files_under(project)
-    done = subprocess.run(_bound_by_permissions([sys.executable, str(ROOT / "stages/degrade.py")]), cwd=project,
-                          capture_output=True, text=True, env=_env(), timeout=300)
-    assert done.stderr.splitlines() == [
-        "error: stages/degrade.py: data/ingest/images.npy: Permission denied [EACCES]; free space, or fix the path or "
-        "its permissions, then rerun"]
-    assert done.returncode == 1
-    assert_nothing_left(project, before)
-
-
-def _dvc_config(root: Path, hardlink: bool) -> None:
-    """A DVC project's .dvc/tmp, and its config with ``core.hardlink_lock`` (DVC's guard of its lock file a hard
-    link, for file systems without flock) as ``hardlink`` says."""
-    (root / ".dvc/tmp").mkdir(parents=True)
-    (root / ".dvc/config").write_text(f"[core]\n    hardlink_lock = {str(hardlink).lower()}\n")
+    _refused_unreadable(project, "data/ingest/images.npy", [sys.executable, str(ROOT / "stages/degrade.py")],
+                        who="stages/degrade.py", timeout=300)
 
 
 @pytest.mark.hostile("intermediates")
@@ -146,17 +140,16 @@ def test_study_queue_whose_class_names_it_may_not_read_names_the_file_and_its_pe
     project = make_project(tmp_path / "project")
     (project / "data/ingest").mkdir(parents=True)
     (project / "data/ingest/classes.json").write_text('["c0", "c1"]\n')
-    _unreadable(project / "data/ingest/classes.json")
-    before = files_under(project)
-    done = subprocess.run(_bound_by_permissions([sys.executable, "-m", "winnow.cli", "study", "queue", "--sweeps",
-                                                 "class_deletion", "--dry-run"]),
-                          cwd=project, capture_output=True, text=True, env=_env(), timeout=120)
-    assert done.stderr.splitlines() == [
-        "error: study: data/ingest/classes.json: Permission denied [EACCES]; free space, or fix the path or its "
-        "permissions, then rerun"]
-    assert done.returncode == 1
+    queue = [sys.executable, "-m", "winnow.cli", "study", "queue", "--sweeps", "class_deletion", "--dry-run"]
+    done = _refused_unreadable(project, "data/ingest/classes.json", queue, who="study")
     assert done.stdout == ""  # nothing queued, nothing printed to queue
-    assert_nothing_left(project, before)
+
+
+def _dvc_config(root: Path, hardlink: bool) -> None:
+    """A DVC project's .dvc/tmp, and its config with ``core.hardlink_lock`` (DVC's guard of its lock file a hard
+    link, for file systems without flock) as ``hardlink`` says."""
+    (root / ".dvc/tmp").mkdir(parents=True)
+    (root / ".dvc/config").write_text(f"[core]\n    hardlink_lock = {str(hardlink).lower()}\n")
 
 
 @pytest.mark.hostile("interrupted")
@@ -172,7 +165,8 @@ def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_fil
 
     from winnow.stage import drop_broken_dvc_lock
 
-    # found by a review: under core.hardlink_lock: true the guard is no flock, and the stage removed the file all the same
+    # found by a review: under core.hardlink_lock: true the guard is no flock, and the stage removed the file all
+    # the same
     _dvc_config(tmp_path, hardlink)
     dump = rwlock.json.dump
 
