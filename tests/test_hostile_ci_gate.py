@@ -54,14 +54,9 @@ def test_predictions_committed_without_the_lock_of_their_run_are_refused(tmp_pat
         stages = yaml.safe_load((project / "dvc.lock").read_text())
         del stages["stages"]["evaluate@baseline"]
         (project / "dvc.lock").write_text(yaml.safe_dump(stages))
-    labels = labels_of()
-    write_variant(project, "baseline", labels, wrong_on(labels, [5]))  # better than the model got: by hand
-    commit(project, "predictions by hand")
-    done, before = gate(project, "--target", "HEAD", base="HEAD~1")
-    assert assert_error_line(done) == STALE.format(
-        first="dvc.lock has no entry for evaluate@baseline, which dvc.yaml defines (its outputs were committed "
-              "without the lock of the run that made them)")
-    assert_nothing_left(project, before)
+    _predictions_by_hand_refused(project, "predictions by hand", first=(
+        "dvc.lock has no entry for evaluate@baseline, which dvc.yaml defines (its outputs were committed without the "
+        "lock of the run that made them)"))
 
 
 @pytest.mark.hostile("gate")
@@ -72,13 +67,19 @@ def test_predictions_of_a_renamed_evaluate_stage_are_refused_at_a_commit(tmp_pat
     for name in ("dvc.yaml", "dvc.lock"):
         text = (project / name).read_text()
         (project / name).write_text(text.replace("evaluate:", "eval:").replace("evaluate@", "eval@"))
+    _predictions_by_hand_refused(project, "evaluate renamed eval, predictions by hand", first=(
+        "dvc.yaml defines no stage evaluate, so nothing shows that the outputs of evaluate@baseline read here are what "
+        "the commit makes (a stage renamed: keep its name)"))
+
+
+def _predictions_by_hand_refused(project: Path, message: str, *, first: str) -> None:
+    """Committing (as ``message``) baseline predictions better than the model got, written by hand, the gate of that
+    commit against the one before ends in the stale-outputs line whose first reason is ``first``; nothing left."""
     labels = labels_of()
-    write_variant(project, "baseline", labels, wrong_on(labels, [5]))  # better than the model got: by hand
-    commit(project, "evaluate renamed eval, predictions by hand")
+    write_variant(project, "baseline", labels, wrong_on(labels, [5]))
+    commit(project, message)
     done, before = gate(project, "--target", "HEAD", base="HEAD~1")
-    assert assert_error_line(done) == STALE.format(
-        first="dvc.yaml defines no stage evaluate, so nothing shows that the outputs of evaluate@baseline read here "
-              "are what the commit makes (a stage renamed: keep its name)")
+    assert assert_error_line(done) == STALE.format(first=first)
     assert_nothing_left(project, before)
 
 
