@@ -51,6 +51,14 @@ def kept_the_other_copy(exported, tmp_path) -> Path:
     return root
 
 
+def pruned_copies(root: Path) -> list[str]:
+    """The variants stage run (it must succeed): pruned's actions for train-02 and train-03, the two copies."""
+    done = run_stage(root, "variants")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
+    return rows.loc[["train-02", "train-03"], "action"].tolist()
+
+
 @pytest.mark.hostile("review")
 def test_an_accepted_copy_drop_that_outlived_a_change_of_dedup_keep_is_refused(kept_the_other_copy):
     # before: variants dropped train-02 by the verdict and train-03 as its copy: pruned held neither
@@ -67,10 +75,7 @@ def test_a_picture_whose_every_copy_a_person_judged_leaves_pruned_as_judged(kept
     root = kept_the_other_copy
     (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-02,accept,-1,-1,0") + "\n"
                                                + row(root, "train-03,accept,-1,-1,0") + "\n")
-    done = run_stage(root, "variants")
-    assert done.returncode == 0, done.stderr
-    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
-    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "drop"]
+    assert pruned_copies(root) == ["drop", "drop"]
 
 
 @pytest.mark.hostile("review")
@@ -78,10 +83,7 @@ def test_the_copy_now_dropped_judged_anew_keeps_one_copy_in_pruned(kept_the_othe
     # the refusal's first way: the old line removed, the new copy's drop accepted: train-02 trains, train-03 goes
     root = kept_the_other_copy
     (root / "reviews/verdicts.csv").write_text(HEADER + row(root, "train-03,accept,-1,-1,0") + "\n")
-    done = run_stage(root, "variants")
-    assert done.returncode == 0, done.stderr
-    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
-    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["keep", "drop"]
+    assert pruned_copies(root) == ["keep", "drop"]
 
 
 @pytest.mark.hostile("intermediates")
@@ -234,9 +236,7 @@ def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_re
     (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,drop\ntrain-02,accept\n"))
     done = run_winnow(root, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr
-    assert run_stage(root, "variants").returncode == 0
-    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
-    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "drop"]
+    assert pruned_copies(root) == ["drop", "drop"]
 
 
 @pytest.mark.hostile("review")
@@ -252,9 +252,7 @@ def test_importing_beside_an_old_verdict_that_drops_the_kept_copy_names_both_fil
     (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,reject\n"))
     done = run_winnow(root, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr
-    assert run_stage(root, "variants").returncode == 0
-    rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
-    assert rows.loc[["train-02", "train-03"], "action"].tolist() == ["drop", "keep"]
+    assert pruned_copies(root) == ["drop", "keep"]
 
 
 @pytest.mark.hostile("params")
