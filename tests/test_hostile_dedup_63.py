@@ -111,13 +111,18 @@ def test_a_group_keeps_the_copy_threshold_does_not_flag(tmp_path, keep):
     assert pruned.set_index("id").loc[["train-0", "train-2"], "action"].tolist() == ["drop", "keep"]
 
 
+def three_copies(**options) -> partial:
+    """:func:`choose_kept` of one group of three train images, exact copies, that drops leaks; ``options`` the rest."""
+    groups, tiers, kinds = linked_groups(3, {"exact_duplicate": np.array([[0, 1], [1, 2]])})
+    return partial(choose_kept, groups=groups, splits=np.array(["train"] * 3), tiers=tiers, kinds=kinds,
+                   drop_leaks=True, **options)
+
+
 @pytest.mark.hostile("intermediates")
 def test_a_flagged_copy_of_the_majority_label_is_kept_over_an_unflagged_one_of_another():
     # the label comes first: two copies say class 0 and both are flagged, one says 1 and is not. Keeping the
     # unflagged one would ship the picture under the label fewer copies carry; pruned drops the picture instead
-    groups, tiers, kinds = linked_groups(3, {"exact_duplicate": np.array([[0, 1], [1, 2]])})
-    choose = partial(choose_kept, groups=groups, splits=np.array(["train"] * 3), tiers=tiers, kinds=kinds,
-                     quality=None, keep="first", drop_leaks=True)
+    choose = three_copies(quality=None, keep="first")
     kept, _ = choose(labels=np.array([0, 0, 1]), flagged=np.array([True, True, False]))
     assert kept.tolist() == [True, False, False]
     # one label: the unflagged copy, though keep first prefers the flagged one before it
@@ -186,10 +191,7 @@ def test_best_quality_keeps_the_unflagged_copy_though_the_flagged_one_scores_bes
     # a copy flagged on one score (light, say) that is higher on the mean of the seven: best_quality kept it and
     # removed its sound copy, which threshold leaves, so pruned held none. The stage test's best_quality case keeps
     # the sound copy without the flags too (a dark copy scores lower on the mean), so it pins only keep first
-    groups, tiers, kinds = linked_groups(3, {"exact_duplicate": np.array([[0, 1], [1, 2]])})
-    choose = partial(choose_kept, groups=groups, splits=np.array(["train"] * 3), tiers=tiers, kinds=kinds,
-                     quality=np.array([0.9, 0.5, 0.7]), keep="best_quality", drop_leaks=True,
-                     labels=np.array([0, 0, 0]))
+    choose = three_copies(quality=np.array([0.9, 0.5, 0.7]), keep="best_quality", labels=np.array([0, 0, 0]))
     assert choose()[0].tolist() == [True, False, False]
     kept, reason = choose(flagged=np.array([True, False, False]))
     assert kept.tolist() == [False, False, True]
