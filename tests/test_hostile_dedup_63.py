@@ -51,8 +51,13 @@ def kept_the_other_copy(exported, tmp_path) -> Path:
     return root
 
 
-def pruned_copies(root: Path) -> list[str]:
-    """The variants stage run (it must succeed): pruned's actions for train-02 and train-03, the two copies."""
+def pruned_copies(root: Path, imported: str | None = None) -> list[str]:
+    """The variants stage run (it must succeed), after ``imported`` (``id,verdict`` CSV text, as the queue shows it)
+    imported as mine.csv when given: pruned's actions for train-02 and train-03, the two copies."""
+    if imported is not None:
+        (root / "mine.csv").write_text(as_seen(root, imported))
+        done = run_winnow(root, "review", "import", "mine.csv")
+        assert done.returncode == 0, done.stderr
     done = run_stage(root, "variants")
     assert done.returncode == 0, done.stderr
     rows = pd.read_parquet(root / "data/variants/pruned/rows.parquet").set_index("id")
@@ -235,10 +240,7 @@ def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_re
                    "train copies (train-02) pruned drops as its duplicates: no copy of the picture would stay in "
                    "train; judge those copies too")
     # its advice works: the copy judged too, the person drops the picture
-    (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,drop\ntrain-02,accept\n"))
-    done = run_winnow(root, "review", "import", "mine.csv")
-    assert done.returncode == 0, done.stderr
-    assert pruned_copies(root) == ["drop", "drop"]
+    assert pruned_copies(root, imported="id,verdict\ntrain-03,drop\ntrain-02,accept\n") == ["drop", "drop"]
 
 
 @pytest.mark.hostile("review")
@@ -251,10 +253,7 @@ def test_importing_beside_an_old_verdict_that_drops_the_kept_copy_names_both_fil
     # the line's advice works: the copy dropped now judged in a new export (kept), the import goes through, and
     # pruned keeps train-03, which the old verdict leaves the picture's one copy
     assert run_winnow(root, "review", "export").returncode == 0
-    (root / "mine.csv").write_text(as_seen(root, "id,verdict\ntrain-03,reject\n"))
-    done = run_winnow(root, "review", "import", "mine.csv")
-    assert done.returncode == 0, done.stderr
-    assert pruned_copies(root) == ["drop", "keep"]
+    assert pruned_copies(root, imported="id,verdict\ntrain-03,reject\n") == ["drop", "keep"]
 
 
 @pytest.mark.hostile("params")
