@@ -155,13 +155,18 @@ def test_outliers_past_max_outlier_fraction_are_flagged_by_none_and_said_so(caps
     assert capsys.readouterr().out == ""
 
 
+def with_strays() -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of 460 images: :func:`clusters`' 400 in four tight classes, then 60 :func:`strays` in
+    directions no class takes, labelled 0, 1, 2, 3 in turn (each far from its class)."""
+    features, labels = clusters()
+    return np.concatenate([features, strays(60)]), np.concatenate([labels, np.arange(60) % 4])
+
+
 @pytest.mark.hostile("intermediates")
 def test_isolated_images_past_max_isolated_fraction_are_dropped_by_none_and_said_so(capsys):
     # 400 images in four tight classes and 60 more in directions no class takes, each far from its class (13% of
     # the 460, above the default 0.1): the isolation cut would drop the 60, so it drops none. before: silently
-    features, labels = clusters()
-    far = np.arange(60) % 4
-    features, labels = np.concatenate([features, strays(60)]), np.concatenate([labels, far])
+    features, labels = with_strays()
     decisions = judge(features, labels)
     assert (decisions["decision"] == "keep").all()
     assert capsys.readouterr().out.splitlines() == [
@@ -207,8 +212,7 @@ def test_best_quality_keeps_the_unflagged_copy_though_the_flagged_one_scores_bes
 def test_each_too_many_warning_is_said_once_over_several_rounds(capsys):
     # the 460 images of the isolation test in the represent embedding (fixed features), three rounds: each round
     # re-applies the rules and meets the same cuts. before: each of the two lines was printed three times
-    features, labels = clusters()
-    features, labels = np.concatenate([features, strays(60)]), np.concatenate([labels, np.arange(60) % 4])
+    features, labels = with_strays()
     val_features, val_labels = clusters(per_class=20, seed=2)
     result = clean_rounds(np.zeros((460, 2, 2, 1), np.uint8), labels, np.arange(460).astype(str),
                           val_images=np.zeros((80, 2, 2, 1), np.uint8), val_labels=val_labels, config=TrainConfig(),
