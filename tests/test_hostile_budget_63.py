@@ -108,18 +108,26 @@ def test_a_label_cleaners_table_judging_images_the_cleaners_now_filter_is_refuse
     assert_nothing_left(project, before)
 
 
+def _leaks_and_one_flagged(root, c):
+    """A budget project of case ``c`` under pruned.cleaners [threshold, confident_learn] where dedup's leaks (copies
+    of trusted images, dropped whatever pruned.cleaners says) take 399 of class 'left''s 400 train images and
+    threshold flags the last, confident-learn's table judging what the filters leave."""
+    project = write_state(root, c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}})
+    _copies_of_trusted(project, 399)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    as_confident_learn_judges(project)
+    return project
+
+
 @pytest.mark.hostile("intermediates")
 def test_filters_that_with_the_leaks_empty_a_class_do_not_ship_unjudged(tmp_path):
     c = case()
     few = np.concatenate([np.flatnonzero(c.trusted_y == k)[:33] for k in range(3)])  # 99: too few to judge
-    c = dataclasses.replace(c, trusted_x=c.trusted_x[few], trusted_y=c.trusted_y[few])
-    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
-                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}})
-    _copies_of_trusted(project, 399)  # dedup's leaks, dropped whatever pruned.cleaners says
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True  # the one 'left' image the leaks leave
-    write_table(project / "data/threshold/flags.parquet", flags)
-    as_confident_learn_judges(project)
+    project = _leaks_and_one_flagged(tmp_path / "p", dataclasses.replace(c, trusted_x=c.trusted_x[few],
+                                                                          trusted_y=c.trusted_y[few]))
     # before: the filters were called eligible without the leaks and shipped, and the variants stage refused pruned
     # ("the decisions leave class 'left' no train image (all 400 dropped or relabelled: dedup 399, threshold 1)")
     done = run_stage(project, "budget")
@@ -197,14 +205,7 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_review
 
 @pytest.mark.hostile("intermediates")
 def test_candidates_that_with_the_leaks_empty_a_class_are_not_judged(tmp_path):
-    c = case()
-    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
-                          params={"pruned": {"cleaners": ["threshold", "confident_learn"]}})
-    _copies_of_trusted(project, 399)  # dedup's leaks, dropped whatever pruned.cleaners says
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True  # the one 'left' image the leaks leave
-    write_table(project / "data/threshold/flags.parquet", flags)
-    as_confident_learn_judges(project)
+    project = _leaks_and_one_flagged(tmp_path / "p", case())
     # before: each candidate beyond none was judged as eligible (its decisions alone left 'left' 400 images), though
     # with the leaks pruned drops beside it the variants stage would refuse it
     done = run_stage(project, "budget")
