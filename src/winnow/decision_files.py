@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.labels import considered_rows, read_filters
+from winnow.labels import considered_rows, filtered_out, read_filters
 from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -86,11 +86,7 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
                                     threshold_cleans="threshold" in cleaners)
     ids = manifest["id"].to_numpy()
     # what a filter alone leaves out: the images a table judged under other cleaners lacks
-    filtered = np.zeros(len(ids), bool)
-    if flags is not None:
-        filtered |= flags.set_index("id").select_dtypes(bool).any(axis=1).reindex(ids).to_numpy(bool)
-    if groups is not None:
-        filtered |= ~groups.set_index("id")["kept"].astype(bool).reindex(ids).to_numpy(bool)
+    filtered = filtered_out(manifest, flags=flags, groups=groups)
     for cleaner in cleaners:
         path, stage, argument, _ = DECISION_FILES[cleaner]
         if argument in PER_IMAGE:

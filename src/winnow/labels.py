@@ -120,6 +120,27 @@ def in_id_order(manifest: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return positions[np.argsort(manifest["id"].to_numpy()[positions].astype(str), kind="stable")]
 
 
+def filtered_out(manifest: pd.DataFrame, *, flags: pd.DataFrame | None, groups: pd.DataFrame | None,
+                 dedup_cleans: bool = True, threshold_cleans: bool = True) -> np.ndarray:
+    """bool ``(N,)`` over ``manifest``'s rows: the images the filters take out of the label cleaners' judging
+    (arguments as :func:`considered_rows`): threshold's flagged ones when ``threshold_cleans``, and dedup's removed
+    copies when ``dedup_cleans``, else its leaks alone, which pruned drops whatever its cleaners."""
+    ids = manifest["id"]
+    out = np.zeros(len(manifest), bool)
+    # before: flagged images were left out whatever pruned.cleaners said; with threshold not among them pruned
+    # kept 492 train images no cleaner had judged (43 planted flips among them with degrade.disjoint false)
+    if flags is not None and threshold_cleans:
+        issue_columns = [c for c in flags.columns if c != "id" and flags[c].dtype == bool]
+        out |= flags.set_index("id")[issue_columns].any(axis=1).reindex(ids, fill_value=False).to_numpy(bool)
+    if groups is not None:
+        by_id = groups.set_index("id")
+        # before: every removed copy was left out, dedup in pruned.cleaners or not: without it pruned shipped a
+        # picture's copies labelled 0 and 1 and no cleaner had judged the one dedup would have removed
+        dropped = ~by_id["kept"].astype(bool) if dedup_cleans else by_id["reason"] == "leak"
+        out |= dropped.reindex(ids, fill_value=False).to_numpy(bool)
+    return out
+
+
 def considered_rows(
     manifest: pd.DataFrame, *, flags: pd.DataFrame | None = None, groups: pd.DataFrame | None = None,
     dedup_cleans: bool = True, threshold_cleans: bool = True,
@@ -144,21 +165,11 @@ def considered_rows(
         WinnowError: when no train image is left to judge.
     """
     ids = manifest["id"]
-    considered = manifest["split"].to_numpy() == "train"
+    considered = (manifest["split"].to_numpy() == "train") & ~filtered_out(
+        manifest, flags=flags, groups=groups, dedup_cleans=dedup_cleans, threshold_cleans=threshold_cleans)
     conflict = np.zeros(len(manifest), bool)
-    # before: flagged images were left out whatever pruned.cleaners said; with threshold not among them pruned
-    # kept 492 train images no cleaner had judged (43 planted flips among them with degrade.disjoint false)
-    if flags is not None and threshold_cleans:
-        issue_columns = [c for c in flags.columns if c != "id" and flags[c].dtype == bool]
-        flagged = flags.set_index("id")[issue_columns].any(axis=1)
-        considered &= ~flagged.reindex(ids, fill_value=False).to_numpy(bool)
     if groups is not None:
-        by_id = groups.set_index("id")
-        # before: every removed copy was left out, dedup in pruned.cleaners or not: without it pruned shipped a
-        # picture's copies labelled 0 and 1 and no cleaner had judged the one dedup would have removed
-        dropped = ~by_id["kept"].astype(bool) if dedup_cleans else by_id["reason"] == "leak"
-        considered &= ~dropped.reindex(ids, fill_value=False).to_numpy(bool)
-        conflict = by_id["label_conflict"].reindex(ids, fill_value=False).to_numpy(bool) & considered
+        conflict = groups.set_index("id")["label_conflict"].reindex(ids, fill_value=False).to_numpy(bool) & considered
     if not considered.any():
         train = int((manifest["split"] == "train").sum())
         if not train:
