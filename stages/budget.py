@@ -29,7 +29,9 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from winnow.budget import DECISION_COLUMNS, LABEL_CLEANERS, candidates, choose_budget, read_cleanings
+from winnow.budget import (
+    DECISION_COLUMNS, LABEL_CLEANERS, candidates, choose_budget, missing_leaks, read_cleanings, with_leaks,
+)
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
 from winnow.errors import WinnowError, listed
@@ -72,7 +74,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            write_table(OUT, _with_leaks(everything.decisions, leaks).loc[:, list(DECISION_COLUMNS)])
+            write_table(OUT, with_leaks(everything.decisions, leaks).loc[:, list(DECISION_COLUMNS)])
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -119,7 +121,7 @@ def main() -> None:
         shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
-            write_table(OUT, _with_leaks(shipped.decisions, leaks))
+            write_table(OUT, with_leaks(shipped.decisions, leaks))
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "classes_without_images": unjudged,
@@ -207,7 +209,7 @@ def main() -> None:
             if filters_check is not None:
                 filters_checked = trained | filters_check.metrics(filters=True)
     with together():
-        write_table(OUT, _with_leaks(budget.decisions, leaks))
+        write_table(OUT, with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
                       "conflicts_left_out": int(conflicts.sum())},
@@ -343,19 +345,8 @@ def _leak_drops(dedup: pd.DataFrame) -> pd.DataFrame:
     return leaks.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)].reset_index(drop=True)
 
 
-def _missing_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
-    """The leak drops the winner's ``decisions`` lack (none when it took dedup's drops with the filters)."""
-    return leaks[~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])]
-
-
-def _with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
-    """The winner's decisions plus every leak drop they lack: what pruned applies."""
-    parts = [part.loc[:, list(DECISION_COLUMNS)] for part in (decisions, _missing_leaks(decisions, leaks)) if len(part)]
-    return pd.concat(parts, ignore_index=True) if parts else decisions.loc[:, list(DECISION_COLUMNS)]
-
-
 def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
-    added = len(_missing_leaks(decisions, leaks))
+    added = len(missing_leaks(decisions, leaks))
     if added:
         print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val, test or trusted "
               "image (leaks), whatever the budget chooses")
@@ -366,7 +357,7 @@ def _eligible(candidate, baseline: pd.DataFrame, classes: list[str], leaks: pd.D
     ``leaks`` (:func:`_leak_drops`) that pruned drops beside it. Before, without dedup among pruned.cleaners, filters
     that dropped the one 'left' image the leaks left were shipped, and the variants stage refused pruned."""
     try:
-        check_kept("pruned", apply_decisions(baseline, _with_leaks(candidate.decisions, leaks)), before=baseline,
+        check_kept("pruned", apply_decisions(baseline, with_leaks(candidate.decisions, leaks)), before=baseline,
                    classes=classes)
     except WinnowError as err:
         print(f"warning: budget: {candidate.name} is not eligible: {err}")

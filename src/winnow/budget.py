@@ -213,6 +213,18 @@ def _cut(base: pd.DataFrame, ranked: pd.DataFrame, n: int) -> pd.DataFrame:
         chosen.reset_index(drop=True)
 
 
+def missing_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
+    """The leak drops (dedup's leaks, :data:`DECISION_COLUMNS` rows) ``decisions`` lack: none when they hold
+    dedup's drops with the filters."""
+    return leaks[~leaks["id"].isin(decisions.loc[decisions["stage"] == "dedup", "id"])]
+
+
+def with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` plus every leak drop they lack: what pruned applies beside a candidate."""
+    parts = [part.loc[:, list(DECISION_COLUMNS)] for part in (decisions, missing_leaks(decisions, leaks)) if len(part)]
+    return pd.concat(parts, ignore_index=True) if parts else decisions.loc[:, list(DECISION_COLUMNS)]
+
+
 def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_features: np.ndarray,
                      judge_features: np.ndarray, judge_labels: np.ndarray, classes: list[str], l2: float,
                      score: str = "log_loss", exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None,
@@ -251,8 +263,8 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
                "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
                "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
                "log_loss": None, "note": ""}
-        shipped = rows if leaks is None or not len(leaks) else apply_decisions(
-            baseline, pd.concat([part for part in (option.decisions, leaks) if len(part)], ignore_index=True))
+        shipped = rows if leaks is None or not len(leaks) else apply_decisions(baseline,
+                                                                              with_leaks(option.decisions, leaks))
         try:
             check_kept("pruned", shipped, before=baseline, classes=classes)
         except WinnowError as err:
