@@ -201,12 +201,23 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
 def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported
     (an id reviews/verdicts.csv lacks, or a verdict other than the one imported for it): reviews/ is not under
-    version control, so that work would be lost."""
-    try:
-        queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError):  # no queue, or none this export could have written: nothing to keep
+    version control, so that work would be lost. A queue the import cannot read (a spreadsheet saved it with
+    semicolons or tabs, or in another encoding) is refused too, unless it holds no row."""
+    if not queue_file.is_file():
         return
-    if not {"id", "verdict"} <= set(queue.columns):
+    # before: such a queue counted as none this export could have written, and its verdicts were overwritten, exit 0
+    try:
+        reviewed_words(queue_file)
+    except WinnowError as err:
+        if sum(1 for line in queue_file.read_bytes().splitlines() if line.strip()) > 1:
+            why = str(err).removeprefix(f"{queue_file}: ")
+            raise WinnowError(f"{queue_file}: not readable as the exported queue ({why}), so whether it holds verdicts "
+                              "not imported cannot be told, and a new export would overwrite it; save it as "
+                              f"comma-separated UTF-8 CSV and import it (winnow review import {queue_file}), or delete "
+                              "it to discard its verdicts") from err
+        return
+    queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if not {"id", "verdict"} <= set(queue.columns):  # Label Studio's CSV (winnow_id): no queue this export wrote
         return
     written = queue[queue["verdict"].str.strip() != ""]
     if not len(written):

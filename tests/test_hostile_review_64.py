@@ -1,0 +1,48 @@
+"""Hostile review cases of the third probe (stop 64): a reviewed queue a spreadsheet saved in another form, which
+the export that would overwrite it could not read. Run in-process on the hand-written project of
+review_project.py (no export, no training), so each case costs a fraction of a second."""
+
+import pytest
+
+from review_project import write_project
+from winnow.cli import main as winnow
+from winnow.review import QUEUE_COLUMNS
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("separator, encoding, why", [
+    # a spreadsheet of a locale whose decimal mark is a comma saves CSV with semicolons
+    (";", "utf-8", "lacks column(s) id, verdict (its header holds semicolons: save it as comma-separated CSV); the "
+                   "queue's columns id and verdict are needed"),
+    # saved as "CSV" in the Windows code page: the reason's dash is byte 0x96
+    (",", "cp1252", "not readable as UTF-8 text ('utf-8' codec can't decode byte 0x96 in position {dash}: invalid "
+                    "start byte)"),
+])
+def test_an_export_over_a_queue_a_spreadsheet_saved_in_another_form_keeps_its_verdicts(
+        tmp_path, monkeypatch, capsys, separator, encoding, why):
+    # before: the export took such a queue for none it could have written and overwrote it, exit 0: the person's
+    # verdict (reject train-04's relabel) was lost without a word
+    root = write_project(tmp_path)
+    (root / "reviews").mkdir()
+    row = ["train-04", "label", "reviews/thumbs/x.png", "dog", "owl", "relabel", "relabel", "label_issue – seen",
+           "0.9", "confident_learn", "", "58f03c5b40b20c8e", "reject"]
+    text = "\n".join(separator.join(fields) for fields in (QUEUE_COLUMNS, row)) + "\n"
+    (root / "reviews/queue.csv").write_bytes(text.encode(encoding))
+    monkeypatch.chdir(root)
+    assert winnow(["review", "export"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: reviews/queue.csv: not readable as the exported queue ({why.format(dash=text.index('–'))}), so whether it holds verdicts not "
+        "imported cannot be told, and a new export would overwrite it; save it as comma-separated UTF-8 CSV and import "
+        "it (winnow review import reviews/queue.csv), or delete it to discard its verdicts\n")
+    assert (root / "reviews/queue.csv").read_bytes() == text.encode(encoding)
+    assert sorted(p.name for p in (root / "reviews").iterdir()) == ["queue.csv"]
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_a_header_only_queue_of_another_form_is_not_refused(tmp_path):
+    # a queue a spreadsheet saved with no row holds no verdict: nothing to keep, so the export may replace it
+    from winnow.review_words import refuse_unimported_verdicts
+
+    queue = tmp_path / "queue.csv"
+    queue.write_text(";".join(QUEUE_COLUMNS) + "\n")
+    assert refuse_unimported_verdicts(queue, ["cat", "dog", "owl"]) is None
