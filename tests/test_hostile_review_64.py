@@ -46,3 +46,23 @@ def test_an_export_over_a_header_only_queue_of_another_form_is_not_refused(tmp_p
     queue = tmp_path / "queue.csv"
     queue.write_text(";".join(QUEUE_COLUMNS) + "\n")
     assert refuse_unimported_verdicts(queue, ["cat", "dog", "owl"]) is None
+
+
+@pytest.mark.hostile("review")
+def test_the_report_counts_as_a_persons_own_class_only_the_class_chosen_over_the_suggestion():
+    # before: four verdicts that relabelled three images (two accepted suggestions, one class of the person's own)
+    # read "1 given another label by a person" on the page, as if one image had been relabelled in review
+    import pandas as pd
+
+    from winnow.report_versions import review_line
+    from winnow.verdicts import apply_verdicts
+
+    baseline = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0, 0, 1, 1]})
+    kept = baseline.assign(action="keep", reason="", stage="")  # pruned changed none of them
+    verdicts = pd.DataFrame({"id": ["a", "b", "c", "d"], "verdict": ["accept", "accept", "relabel", "reject"],
+                             "label": [1, 2, 2, 1]})
+    rows, counts = apply_verdicts(kept, verdicts, baseline=baseline)
+    assert rows["action"].tolist() == ["relabel", "relabel", "relabel", "keep"]
+    assert review_line(counts, path="metrics/variants.json") == (
+        "<p>People reviewed <b>4</b> decisions: 1 confirmed, 3 overruled; 1 relabelled to a class the person chose "
+        "instead of the suggestion.</p>")

@@ -132,7 +132,8 @@ def test_the_report_opens_with_the_versions_and_names_the_version_that_wins(tmp_
             assert row[5] == f"{macro_f1(guesses) - macro_f1(predicted['baseline']):+.3f}"
             assert row[8:] == [f"{(gained - lost) / len(LABELS):+.3f}", p_text(binomtest(lost, lost + gained).pvalue)]
     assert float(cells(body, "pruned")[6]) > 0.05  # 3 images of 120: its exact paired p is 0.25
-    assert "People reviewed 12 decisions: 9 confirmed, 3 overruled, 2 given another label by a person." in plain(body)
+    assert ("People reviewed 12 decisions: 9 confirmed, 3 overruled; 2 relabelled to a class the person chose instead "
+            "of the suggestion.") in plain(body)
     assert text.index('<section id="versions">') < text.index('<section id="summary">')
 
 

@@ -232,9 +232,11 @@ def review_line(review: dict | None, *, path: str) -> str:
                                 "they do not add up", written_by="variants")
     if review["verdicts"] == 0:  # variants always counts them: 0 is nobody reviewing, not a review that found nothing
         return ""
+    # relabelled_by_person counts the classes a person chose over the suggestion: before, "given another label by a
+    # person" read as every relabel a verdict made, and 8 verdicts relabelling 3 images (2 accepted) read "1"
     return (f"<p>People reviewed <b>{review['verdicts']:,}</b> decisions: {review['confirmed']:,} confirmed, "
-            f"{review['overruled']:,} overruled, {review['relabelled_by_person']:,} given another label by a "
-            "person.</p>")
+            f"{review['overruled']:,} overruled; {review['relabelled_by_person']:,} relabelled to a class the person "
+            "chose instead of the suggestion.</p>")
 
 
 def unevaluated_sentence(unevaluated: list[str]) -> str:
