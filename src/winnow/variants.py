@@ -258,7 +258,15 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     parts = []
     for origin, chosen in rows.loc[loaded_order(rows)].groupby("origin", sort=False):
         if origin not in sources:
-            sources[origin] = read_imageset(Path(root) / name / "extra" if origin == "extra" else ORIGINS[origin])
+            folder = Path(root) / name / "extra" if origin == "extra" else Path(ORIGINS[origin])
+            sources[origin] = read_imageset(folder)
+            # an imageset made from an earlier ingest (ingest.size or the source changed, then a stage run by hand or
+            # by dvc repro -s): before, numpy's concatenate or the model's first val batch raised a traceback
+            shape, expected = sources[origin].images.shape[1:], ingested.images.shape[1:]
+            if shape != expected:
+                raise rerun_error(folder, f"images are {'x'.join(map(str, shape))}, {INGEST}'s are "
+                                          f"{'x'.join(map(str, expected))}: made from another ingest",
+                                  written_by=written_by if origin == "extra" else origin)
         imageset = sources[origin]
         position = pd.Series(np.arange(len(imageset)), index=imageset.manifest["id"].to_numpy())
         missing = ~chosen["id"].isin(position.index)

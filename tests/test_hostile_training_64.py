@@ -1,0 +1,67 @@
+"""Hostile training, fourth pass: what the train stage reads beside the variant's rows, made from another ingest."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hostile_harness import default_params, make_project, refused_line
+
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, write_imageset
+from winnow.variants import load_variant, write_variant
+
+CLASSES = ["a", "b", "c"]
+
+
+def _stale_project(root: Path, *, stale: str) -> Path:
+    """A project whose data/ingest holds 12x12 grey images (4 train, 1 val, 1 test a class) while ``stale`` (the
+    ``degrade`` imageset, or the ``balanced`` variant's ``extra``) still holds 8x8 ones: ingest.size changed and
+    only ingest reran."""
+    params = default_params() | {"variants": ["baseline", "balanced"]}
+    params["degrade"]["enabled"] = False
+    params["contracts"]["enforce_variants"] = []
+    project = make_project(root, params)
+    rows = [(f"{split}-{c}-{i}", split, c) for split, n in (("train", 4), ("val", 1), ("test", 1))
+            for c in range(len(CLASSES)) for i in range(n)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=12, orig_w=12,
+                                                                           orig_mode="L")
+    pixels = np.random.default_rng(0).integers(0, 256, (len(manifest), 12, 12, 1), dtype=np.uint8)
+    write_imageset(project / "data/ingest", pixels, manifest, CLASSES)
+    side = 8 if stale == "degrade" else 12
+    write_imageset(project / "data/degrade", pixels[:, :side, :side], manifest, CLASSES)
+    train = manifest[manifest["split"] == "train"]
+    kept = pd.DataFrame({"id": train["id"], "origin": "degrade", "label": train["label"], "action": "keep",
+                         "reason": "", "stage": ""})
+    write_variant("baseline", kept, root=project / "data/variants")
+    added = manifest.iloc[:2].assign(id=["copy-0", "copy-1"])
+    extra = ImageSet(pixels[:2, :8, :8], added.reset_index(drop=True), CLASSES)
+    copies = pd.DataFrame({"id": added["id"], "origin": "extra", "label": added["label"], "action": "add",
+                           "reason": "augmented copy", "stage": "balance"})
+    write_variant("balanced", pd.concat([kept, copies], ignore_index=True), extra=extra,
+                  root=project / "data/variants")
+    return project
+
+
+@pytest.mark.hostile("training")
+def test_train_images_of_another_size_than_ingests_name_the_stage_to_rerun(tmp_path):
+    # found by probing: ingest.size 8 -> 12 and only ingest rerun, then python stages/train.py baseline (or
+    # dvc repro -s train@baseline): a RuntimeError traceback from the model's first val batch ("mat1 and mat2 shapes
+    # cannot be multiplied (6x576 and 400x120)")
+    project = _stale_project(tmp_path / "project", stale="degrade")
+    assert refused_line(project, "train", "baseline") == (
+        "error: data/degrade: images are 8x8x1, data/ingest's are 12x12x1: made from another ingest; rerun the "
+        "degrade stage (dvc repro degrade)")
+    assert not (project / "models").exists()
+
+
+@pytest.mark.hostile("training")
+def test_copies_of_another_size_than_ingests_name_the_stage_that_made_them(tmp_path, monkeypatch):
+    # found by probing: train@balanced with balance's copies of the old size: numpy's ValueError traceback from
+    # concatenate ("all the input array dimensions except for the concatenation axis must match exactly")
+    monkeypatch.chdir(_stale_project(tmp_path / "project", stale="extra"))
+    with pytest.raises(WinnowError) as refused:
+        load_variant("balanced")
+    assert str(refused.value) == (
+        "data/variants/balanced/extra: images are 8x8x1, data/ingest's are 12x12x1: made from another ingest; rerun "
+        "the balance stage (dvc repro balance)")
