@@ -15,9 +15,10 @@ CLASSES = ["a", "b", "c"]
 
 
 def _stale_project(root: Path, *, stale: str) -> Path:
-    """A project whose data/ingest holds 12x12 grey images (4 train, 1 val, 1 test a class) while ``stale`` (the
-    ``degrade`` imageset, or the ``balanced`` variant's ``extra``) still holds 8x8 ones: ingest.size changed and
-    only ingest reran."""
+    """A project whose data/ingest holds 12x12 grey images of classes a, b, c (4 train, 1 val, 1 test a class) while
+    ``stale`` still holds what an earlier ingest made: ``degrade``, the degrade imageset of 8x8 images (ingest.size
+    changed and only ingest reran); ``extra``, 8x8 copies in the ``balanced`` variant; ``classes``, a degrade
+    imageset of classes b, c (class folder a added since, which shifted the others' indices)."""
     params = default_params() | {"variants": ["baseline", "balanced"]}
     params["degrade"]["enabled"] = False
     params["contracts"]["enforce_variants"] = []
@@ -29,7 +30,12 @@ def _stale_project(root: Path, *, stale: str) -> Path:
     pixels = np.random.default_rng(0).integers(0, 256, (len(manifest), 12, 12, 1), dtype=np.uint8)
     write_imageset(project / "data/ingest", pixels, manifest, CLASSES)
     side = 8 if stale == "degrade" else 12
-    write_imageset(project / "data/degrade", pixels[:, :side, :side], manifest, CLASSES)
+    if stale == "classes":
+        old = manifest[manifest["label"] > 0].assign(label=lambda m: m["label"] - 1)
+        write_imageset(project / "data/degrade", pixels[old.index], old.reset_index(drop=True), CLASSES[1:])
+        manifest = manifest.loc[old.index].assign(label=old["label"])  # what the variants stage read then
+    else:
+        write_imageset(project / "data/degrade", pixels[:, :side, :side], manifest, CLASSES)
     train = manifest[manifest["split"] == "train"]
     kept = pd.DataFrame({"id": train["id"], "origin": "degrade", "label": train["label"], "action": "keep",
                          "reason": "", "stage": ""})
@@ -65,3 +71,16 @@ def test_copies_of_another_size_than_ingests_name_the_stage_that_made_them(tmp_p
     assert str(refused.value) == (
         "data/variants/balanced/extra: images are 8x8x1, data/ingest's are 12x12x1: made from another ingest; rerun "
         "the balance stage (dvc repro balance)")
+
+
+@pytest.mark.hostile("training")
+def test_a_degrade_imageset_of_other_classes_than_ingests_is_refused_not_read_with_shifted_labels(tmp_path,
+                                                                                                  monkeypatch):
+    # found by probing: a class folder added in front (a before b, c) and only ingest rerun, then train@baseline by
+    # hand: the rows' labels 0 and 1 (b and c when degrade ran) trained as a and b, and the model was saved under
+    # data/ingest's names, exit 0; evaluate then scored it without a word
+    monkeypatch.chdir(_stale_project(tmp_path / "project", stale="classes"))
+    with pytest.raises(WinnowError) as refused:
+        load_variant("baseline")
+    assert str(refused.value) == ("data/degrade: class 0 is 'b', data/ingest's class 0 is 'a': made from another "
+                                  "ingest; rerun the degrade stage (dvc repro degrade)")

@@ -260,12 +260,9 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
         if origin not in sources:
             folder = Path(root) / name / "extra" if origin == "extra" else Path(ORIGINS[origin])
             sources[origin] = read_imageset(folder)
-            # an imageset made from an earlier ingest (ingest.size or the source changed, then a stage run by hand or
-            # by dvc repro -s): before, numpy's concatenate or the model's first val batch raised a traceback
-            shape, expected = sources[origin].images.shape[1:], ingested.images.shape[1:]
-            if shape != expected:
-                raise rerun_error(folder, f"images are {'x'.join(map(str, shape))}, {INGEST}'s are "
-                                          f"{'x'.join(map(str, expected))}: made from another ingest",
+            problem = _other_ingest(sources[origin], ingested)
+            if problem:
+                raise rerun_error(folder, f"{problem}: made from another ingest",
                                   written_by=written_by if origin == "extra" else origin)
         imageset = sources[origin]
         position = pd.Series(np.arange(len(imageset)), index=imageset.manifest["id"].to_numpy())
@@ -285,6 +282,25 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     train = ImageSet(np.concatenate([p.images for p in parts]),
                      pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
     return train, ingested.split("val")
+
+
+def _other_ingest(imageset: ImageSet, ingested: ImageSet) -> str | None:
+    """What tells ``imageset`` (data/degrade, a variant's extra) was made from another ingest than ``ingested``: other
+    image shapes or other classes; None when neither does. Such a stale imageset is what a stage run by hand or by
+    dvc repro -s meets after ingest alone reran (ingest.size, or the source's class folders, changed). Before: other
+    shapes were a traceback (numpy's concatenate, or the model's first val batch), and other classes were silently
+    wrong labels, the rows' class indices read against data/ingest's names (a class folder added in front shifted
+    every label by one, and the model was saved under the new names)."""
+    shape, expected = imageset.images.shape[1:], ingested.images.shape[1:]
+    if shape != expected:
+        return f"images are {'x'.join(map(str, shape))}, {INGEST}'s are {'x'.join(map(str, expected))}"
+    classes, names = list(imageset.classes), list(ingested.classes)
+    if classes != names:
+        index = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b), None)
+        if index is None:
+            return f"{len(classes)} classes, {INGEST} has {len(names)}"
+        return f"class {index} is {classes[index]!r}, {INGEST}'s class {index} is {names[index]!r}"
+    return None
 
 
 def loaded_order(rows: pd.DataFrame) -> np.ndarray:
