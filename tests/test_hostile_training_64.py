@@ -1,4 +1,5 @@
-"""Hostile training, fourth pass: what the train stage reads beside the variant's rows, made from another ingest."""
+"""Hostile training, fourth pass: what the train stage reads beside the variant's rows (data/degrade, a variant's
+copies) made from another ingest, and rows made from another degrade."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from hostile_harness import default_params, make_project, refused_line
 
 from winnow.errors import WinnowError
-from winnow.imageset import ImageSet, write_imageset
+from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.variants import load_variant, write_variant
 
 CLASSES = ["a", "b", "c"]
@@ -18,7 +19,8 @@ def _stale_project(root: Path, *, stale: str) -> Path:
     """A project whose data/ingest holds 12x12 grey images of classes a, b, c (4 train, 1 val, 1 test a class) while
     ``stale`` still holds what an earlier ingest made: ``degrade``, the degrade imageset of 8x8 images (ingest.size
     changed and only ingest reran); ``extra``, 8x8 copies in the ``balanced`` variant; ``classes``, a degrade
-    imageset of classes b, c (class folder a added since, which shifted the others' indices)."""
+    imageset of classes b, c (class folder a added since, which shifted the others' indices); ``none``, nothing (the
+    degrade imageset of this ingest, 12x12)."""
     params = default_params() | {"variants": ["baseline", "balanced"]}
     params["degrade"]["enabled"] = False
     params["contracts"]["enforce_variants"] = []
@@ -84,3 +86,20 @@ def test_a_degrade_imageset_of_other_classes_than_ingests_is_refused_not_read_wi
         load_variant("baseline")
     assert str(refused.value) == ("data/degrade: class 0 is 'b', data/ingest's class 0 is 'a': made from another "
                                   "ingest; rerun the degrade stage (dvc repro degrade)")
+
+
+@pytest.mark.hostile("training")
+def test_rows_of_an_earlier_degrade_are_refused_not_trained_with_its_label_flips(tmp_path, monkeypatch):
+    # found by probing: degrade rerun alone (another degrade.seed: other labels flipped), then train@baseline by hand:
+    # the variant's rows kept the old run's labels, and the model learnt the old flips on the new pixels, exit 0
+    project = _stale_project(tmp_path / "project", stale="none")
+    degraded = read_imageset(project / "data/degrade")
+    manifest = degraded.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"] == "train-1-2", "label"] = 2  # the new run flips b's train image 2 to c
+    write_imageset(project / "data/degrade", np.asarray(degraded.images), manifest, CLASSES)
+    monkeypatch.chdir(project)
+    with pytest.raises(WinnowError) as refused:
+        load_variant("baseline")
+    assert str(refused.value) == (
+        "data/variants/baseline/rows.parquet: image 'train-1-2' keeps label 'b', the degrade imageset labels it 'c' (1 "
+        "such row(s)): made from another degrade; rerun the variants stage (dvc repro variants)")

@@ -277,7 +277,17 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
             raise rerun_error(path, f"image {first['id']!r} is in the {first['split']} split of the {origin} "
                               "imageset: a variant trains on train images only (a val or test image trained on "
                               "flatters the score it is chosen or judged by)", written_by=written_by)
-        part.manifest["label"] = chosen["label"].to_numpy(np.int64)
+        # a kept image keeps its imageset's label (variants, verdicts.apply_verdicts): rows of an earlier degrade (its
+        # seed or damage changed, and only degrade reran) trained the old label flips on the new pixels, without a word
+        labels = chosen["label"].to_numpy(np.int64)
+        moved = (chosen["action"] == "keep").to_numpy() & (labels != part.manifest["label"].to_numpy(np.int64))
+        if moved.any():
+            at = int(np.argmax(moved))
+            raise rerun_error(path, f"image {chosen['id'].iloc[at]!r} keeps label {ingested.classes[labels[at]]!r}, the "
+                              f"{origin} imageset labels it "
+                              f"{ingested.classes[int(part.manifest['label'].iloc[at])]!r} ({int(moved.sum())} such "
+                              f"row(s)): made from another {origin}", written_by=written_by)
+        part.manifest["label"] = labels
         parts.append(part)
     train = ImageSet(np.concatenate([p.images for p in parts]),
                      pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
