@@ -103,3 +103,22 @@ def test_rows_of_an_earlier_degrade_are_refused_not_trained_with_its_label_flips
     assert str(refused.value) == (
         "data/variants/baseline/rows.parquet: image 'train-1-2' keeps label 'b', the degrade imageset labels it 'c' (1 "
         "such row(s)): made from another degrade; rerun the variants stage (dvc repro variants)")
+
+
+@pytest.mark.hostile("training")
+def test_rows_of_images_ingest_has_split_anew_into_val_are_refused_not_trained_on(tmp_path, monkeypatch):
+    # found by probing: ingest.val_fraction raised and only ingest rerun, then train@baseline by hand: two train images
+    # of the stale degrade imageset were val images of data/ingest now, and the model learnt from 2 of its 8 val
+    # images and chose its epoch on them, exit 0 (evaluate, whose test split had not moved, scored it without a word)
+    project = _stale_project(tmp_path / "project", stale="none")
+    ingested = read_imageset(project / "data/ingest")
+    manifest = ingested.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"].isin(["train-0-1", "train-2-3"]), "split"] = "val"
+    write_imageset(project / "data/ingest", np.asarray(ingested.images), manifest, CLASSES)
+    monkeypatch.chdir(project)
+    with pytest.raises(WinnowError) as refused:
+        load_variant("baseline")
+    assert str(refused.value) == (
+        "data/variants/baseline/rows.parquet: image 'train-0-1' is in the val split of data/ingest now (2 such row(s)): "
+        "the degrade imageset was made before ingest split the images anew; rerun the variants stage (dvc repro "
+        "variants)")

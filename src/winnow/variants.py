@@ -255,6 +255,7 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     check_kept(name, rows, classes=ingested.classes)
     path, written_by = _rows_file(name, root)
     sources = {"ingest": ingested}
+    splits = pd.Series(ingested.manifest["split"].to_numpy(), index=ingested.manifest["id"].to_numpy())
     parts = []
     for origin, chosen in rows.loc[loaded_order(rows)].groupby("origin", sort=False):
         if origin not in sources:
@@ -277,6 +278,16 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
             raise rerun_error(path, f"image {first['id']!r} is in the {first['split']} split of the {origin} "
                               "imageset: a variant trains on train images only (a val or test image trained on "
                               "flatters the score it is chosen or judged by)", written_by=written_by)
+        # the same against data/ingest's splits: a degrade imageset of an earlier ingest (ingest.val_fraction or
+        # split_seed changed, and only ingest reran) still calls them train, and the model chose its epoch on images
+        # it had learnt from, its val accuracy flattered without a word
+        now = chosen["id"].map(splits)
+        moved = (now.notna() & now.ne("train")).to_numpy()
+        if moved.any():
+            at = int(np.argmax(moved))
+            raise rerun_error(path, f"image {chosen['id'].iloc[at]!r} is in the {now.iloc[at]} split of {INGEST} now "
+                              f"({int(moved.sum())} such row(s)): the {origin} imageset was made before ingest split "
+                              "the images anew", written_by=written_by)
         # a kept image keeps its imageset's label (variants, verdicts.apply_verdicts): rows of an earlier degrade (its
         # seed or damage changed, and only degrade reran) trained the old label flips on the new pixels, without a word
         labels = chosen["label"].to_numpy(np.int64)
