@@ -249,7 +249,12 @@ def _rows_file(name: str, root: str | os.PathLike) -> tuple[Path, str]:
 
 
 def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[ImageSet, ImageSet]:
-    """(train, val) imagesets of a variant, images in memory, labels as the variant decided."""
+    """(train, val) imagesets of a variant, images in memory, labels as the variant decided.
+
+    Refused in one line naming the stage to rerun: an imageset of other image shapes or classes than data/ingest
+    (:func:`_other_ingest`), and rows that name an image data/ingest puts in val or test, or keep an image at another
+    label than its imageset gives it: what a stage run by hand (or by dvc repro -s) meets after the stages before it
+    reran only in part."""
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     check_kept(name, rows, classes=ingested.classes)
