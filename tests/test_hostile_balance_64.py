@@ -1,0 +1,30 @@
+"""Hostile inputs of balance, augment-search and gan-synthesize, fourth pass: settings that the copies did not
+follow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from winnow.balance import balanced_augment
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("edge_extra, edge_share", [(0.01, 5.39), (2.0, 13.35), (10.0, 29.15)])
+def test_edge_cases_get_the_share_of_copies_edge_extra_asks_for(edge_extra, edge_share):
+    # before: each image's share was rounded alone, and with fewer copies needed than images every edge case's
+    # remainder beat every other image's: the 35 edge cases took 35 of the 53 copies at every edge_extra (0.01, 2,
+    # 10 alike), 17 times the rest's copies an image where 2 asks for 3. By hand: the edge cases weigh 35 (1 +
+    # edge_extra) of 312 + 35 (1 + edge_extra), so 53 copies give them 5.39, 13.35 and 29.15, rounded down or up
+    labels = np.repeat([0, 1], [400, 347])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    scores = np.r_[np.zeros(400), np.arange(347.0)]  # class 1's farthest tenth: its last 35 images
+    made = balanced_augment(images, labels, policy={"ops": ["noise"], "n": 1}, seed=0, num_classes=2,
+                            edge_scores=scores, edge_fraction=0.1, edge_extra=edge_extra)
+    copies = np.bincount(made.source, minlength=len(labels))
+    edge = np.arange(len(labels)) >= 400 + 347 - 35
+    assert np.flatnonzero(made.edge & (labels == 1)).tolist() == np.flatnonzero(edge).tolist()
+    assert copies[edge].sum() in (int(edge_share), int(edge_share) + 1)
+    assert copies.sum() == 53 and copies[labels == 0].sum() == 0
+    # every image floor or ceil of its share (0.38 an edge case at edge_extra 2, 0.13 the rest): one copy at most
+    assert copies.max() == 1
