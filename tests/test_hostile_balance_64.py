@@ -1,5 +1,5 @@
-"""Hostile inputs of balance, augment-search and gan-synthesize, fourth pass: settings that the copies did not
-follow."""
+"""Hostile inputs of balance, augment-search and gan-synthesize, fourth pass: a setting the copies did not follow,
+and a distance that sized its two sides differently."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from winnow.balance import balanced_augment
+from winnow.gan_eval import class_frechet
 
 
 @pytest.mark.hostile("training")
@@ -28,3 +29,17 @@ def test_edge_cases_get_the_share_of_copies_edge_extra_asks_for(edge_extra, edge
     assert copies.sum() == 53 and copies[labels == 0].sum() == 0
     # every image floor or ceil of its share (0.38 an edge case at edge_extra 2, 0.13 the rest): one copy at most
     assert copies.max() == 1
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("kept", [53, 10])
+def test_few_kept_samples_of_the_real_images_own_distribution_score_like_real_images(kept):
+    # before: the reference compared two halves of the real images (175 each) but the kept samples were as few as
+    # the filter kept, and a covariance of fewer samples sits farther away: 53 samples drawn from the real images'
+    # own distribution scored 7.06 against a reference of 3.32, and 10 of them 2.59 against 0.27, as if the
+    # filter's picks were far from the real images. Now the reference takes as many real images as were kept
+    rng = np.random.default_rng(0)
+    real, drawn = rng.normal(size=(350, 84)), rng.normal(size=(kept, 84))  # one distribution: no distance to find
+    frechet = class_frechet(real, drawn, seed=0)
+    assert (frechet["samples"], frechet["dims"]) == (kept, kept // 2)  # both sides: as many images, as many dims
+    assert 2 / 3 < frechet["generated"] / frechet["real_reference"] < 3 / 2

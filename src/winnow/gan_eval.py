@@ -126,10 +126,12 @@ def class_frechet(real: np.ndarray, generated: np.ndarray, *, seed: int) -> dict
     """Generated-vs-real Fréchet distance of one class beside a real-vs-real reference of the same size.
 
     The real features are split at random into halves A and B; the reference is FD(A, B), the score
-    FD(G, B) with G that many generated samples as A holds, so both carry the same small-sample bias.
-    A covariance needs well over ``d`` samples: with fewer than ``2 d`` per half both sides are
-    projected onto the top ``n_half // 2`` principal components of the real features, and ``dims``
-    says how many were used.
+    FD(G, B) with G as many generated samples as A holds, so both carry the same small-sample bias: with
+    fewer generated samples than a half, A is cut to their number (``samples``). Before: A stayed a half,
+    and 53 samples drawn from the real images' own distribution scored 7.06 against a reference of 3.32
+    (10 of them 2.59 against 0.27), as if far from the real images. A covariance needs well over ``d``
+    samples: with fewer than ``2 d`` both sides are projected onto the top ``samples // 2`` principal
+    components of the real features, and ``dims`` says how many were used.
 
     Args:
         real, generated: float ``(n, d)``, ``(m, d)`` classifier features of one class.
@@ -139,17 +141,19 @@ def class_frechet(real: np.ndarray, generated: np.ndarray, *, seed: int) -> dict
     half = len(real) // 2
     out = {"real_images": int(len(real)), "generated_images": int(len(generated))}
     if half < 2 or len(generated) < 2:
-        return {**out, "dims": 0, "generated": None, "real_reference": None,
+        return {**out, "samples": 0, "dims": 0, "generated": None, "real_reference": None,
                 "note": "too few images for a covariance"}
-    a, b = real[order[:half]], real[order[half:2 * half]]
-    g = generated[rng.permutation(len(generated))[:half]]
+    size = min(half, len(generated))
+    a, b = real[order[:size]], real[order[half:2 * half]]
+    g = generated[rng.permutation(len(generated))[:size]]
     dims = real.shape[1]
-    if min(len(a), len(g)) < 2 * dims:
-        dims = max(1, min(len(a), len(g)) // 2)
+    if size < 2 * dims:
+        dims = max(1, size // 2)
         centre = real.mean(axis=0)
         basis = np.linalg.svd(real - centre, full_matrices=False)[2][:dims].T  # (d, dims)
         a, b, g = ((x - centre) @ basis for x in (a, b, g))
-    return {**out, "dims": int(dims), "generated": frechet_distance(g, b), "real_reference": frechet_distance(a, b)}
+    return {**out, "samples": int(size), "dims": int(dims), "generated": frechet_distance(g, b),
+            "real_reference": frechet_distance(a, b)}
 
 
 def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, columns: int = 10,

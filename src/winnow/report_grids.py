@@ -245,6 +245,8 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
         "Fréchet generated": summary["frechet"][name]["generated"]["generated"],
         "Fréchet kept": summary["frechet"][name]["accepted"]["generated"],
         "Fréchet real": summary["frechet"][name]["generated"]["real_reference"],
+        # kept's own reference: fewer kept samples than half the real images are compared with as few real ones
+        "Fréchet real, as many as kept": summary["frechet"][name]["accepted"]["real_reference"],
     } for name, rate in summary["acceptance"].items()}, orient="index")
     per_class_table.index.name = "weak class"
     kept = samples.manifest[samples.manifest["accepted"].astype(bool)]
@@ -257,7 +259,8 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
              + (f"; kept per class: {html.escape(per_class_kept)}" if per_class_kept else "") + ".</p>"
              "<p>Real val rate: the share of real val images of the class "
              "that clear the same threshold; Fréchet distance in the baseline's features (real: between two "
-             "halves of the real images).</p>",
+             "halves of the real images, or as many real images as were kept and a half: compare kept with "
+             "that).</p>",
              html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
     for label, members in samples.manifest.groupby("label"):
         shown = members.sort_values("accepted", ascending=False, kind="stable").head(per_class)
