@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from winnow.balance import balanced_augment
+from winnow.balance import _spread, balanced_augment
 from winnow.gan_eval import class_frechet
 
 
@@ -43,3 +43,25 @@ def test_few_kept_samples_of_the_real_images_own_distribution_score_like_real_im
     frechet = class_frechet(real, drawn, seed=0)
     assert (frechet["samples"], frechet["dims"]) == (kept, kept // 2)  # both sides: as many images, as many dims
     assert 2 / 3 < frechet["generated"] / frechet["real_reference"] < 3 / 2
+
+
+class _LastStart:
+    """A generator whose uniform draw is the largest float below 1 (numpy's ``random()`` can return it)."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def permutation(self, n):
+        return self.rng.permutation(n)
+
+    def random(self):
+        return 1 - 2.0 ** -53
+
+
+@pytest.mark.hostile("training")
+def test_a_systematic_start_just_below_one_gives_every_copy_to_an_image():
+    # shares 1.5, 0.5, 0.5, 0.5: one copy each rounded down, two left over, drawn at 1 - 2**-53 and 1 + (1 - 2**-53),
+    # which rounds to 2.0, the last boundary itself: before the guard searchsorted's index 4 of 4 images was an
+    # IndexError traceback (a chance of 2**-53 a class, but a traceback)
+    copies = _spread(3, np.array([3.0, 1.0, 1.0, 1.0]), rng=_LastStart())
+    assert copies.sum() == 3 and copies[0] in (1, 2) and copies[1:].max() == 1

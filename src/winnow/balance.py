@@ -198,7 +198,8 @@ def _spread(total: int, weight: np.ndarray, *, rng: np.random.Generator) -> np.n
         ends = np.cumsum((share - copies)[order])
         ends *= left / ends[-1]  # the fractions sum to the copies left over, up to rounding
         points = rng.random() + np.arange(left)  # one random start, then every whole step: each fraction's chance
-        np.add.at(copies, order[np.searchsorted(ends, points, side="right")], 1)
+        # a start within float's last bit of 1 rounds the last point up to the end: the last image, not past it
+        np.add.at(copies, order[np.minimum(np.searchsorted(ends, points, side="right"), len(order) - 1)], 1)
     return copies
 
 
