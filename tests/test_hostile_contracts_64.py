@@ -1,0 +1,25 @@
+"""Hostile cases of the contracts, score and threshold stages (a probe's findings, second pass): each asserts the
+line, or the numbers, a user gets."""
+
+import json
+import shutil
+
+import pytest
+
+from hostile_harness import ROOT
+from test_contracts import _stage_module
+
+
+@pytest.mark.hostile("params")
+def test_a_suite_file_written_as_great_expectations_writes_it_json_is_named_as_not_checked(
+        tmp_path, monkeypatch, capsys):
+    # before: a suite exported by Great Expectations (JSON, its own format) dropped into contracts/ was never run,
+    # and the stage passed every contract without a word about its rules; a .yaml or .yml there was named
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    (tmp_path / "contracts/labels.json").write_text(json.dumps({"name": "labels", "expectations": [
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "label", "value_set": [0]}}]}))
+    monkeypatch.chdir(tmp_path)
+    _stage_module("contracts").warn_unchecked_suites()  # as the stage's main calls it, before any check
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: contracts: contracts/labels.json is not checked: only contracts/ingest.yaml, contracts/scores.yaml, "
+        "contracts/variant.yaml are run; move its expectations into one of them"]
