@@ -9,12 +9,15 @@ import math
 import numpy as np
 import pandas as pd
 
+from winnow.errors import WinnowError
 from winnow.groundtruth import (
     PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask, undefined_as_none,
 )
 from winnow.imageset import read_imageset
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
-from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
+from winnow.stage import (
+    check_outputs, load_params, read_table, rerun_error, run, together, write_json, write_table,
+)
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
@@ -42,8 +45,11 @@ def main() -> None:
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
                                        cut_on=cut_on, dark_percentile=score.get("dark_percentile", 99.0),
                                        light_percentile=score.get("light_percentile", 75.0), discarded=discarded)
-    scored = planted_issues(truth)  # precision/recall only where degrade planted that issue: elsewhere
-    metrics = {}                    # nothing is known, and 0 would read as "every flag was wrong"
+    try:  # precision/recall only where degrade planted that issue: elsewhere nothing is known, and 0 would
+        scored = planted_issues(truth)  # read as "every flag was wrong"
+    except WinnowError as err:  # a log whose params are not its options: before, a traceback
+        raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
+    metrics = {}
     # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
     truths = {issue: true_issue_mask(truth, table["id"], issue) for issue in SCORES} if scored else {}
     for issue in SCORES:

@@ -20,6 +20,8 @@ import json
 import numpy as np
 import pandas as pd
 
+from winnow.errors import WinnowError
+
 PERTURBATION_COLUMNS = ("id", "kind", "params", "source_id", "original_label")
 
 LABEL_KINDS = ("symmetric_noise", "pair_flip")
@@ -57,15 +59,34 @@ def planted_issues(perturbations: pd.DataFrame | None) -> set[str]:
     """The quality issues (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause."""
     if perturbations is None:
         return set()
-    return {issue for row in perturbations.itertuples(index=False)
-            if (issue := issue_of(row.kind, json.loads(row.params or "{}"))) is not None}
+    return {issue for row in perturbations.itertuples(index=False) if (issue := _row_issue(row)) is not None}
+
+
+def _row_issue(row) -> str | None:
+    """:func:`issue_of` one row of the degrade log.
+
+    Raises:
+        WinnowError: naming the row's image, where its kind is none of :data:`KINDS` (its damage would count as
+            planted nowhere) or its ``params`` are not a JSON object or its brightness factor is not a number (a
+            damaged log: before, a traceback in the threshold stage).
+    """
+    if row.kind not in KINDS:
+        raise WinnowError(f"image {row.id!r}: kind {row.kind!r} is none of those degrade writes")
+    try:
+        params = json.loads(row.params or "{}")
+        if not isinstance(params, dict):
+            raise TypeError
+        return issue_of(row.kind, params)
+    except (ValueError, TypeError):
+        raise WinnowError(f"image {row.id!r}: {row.kind} params {row.params!r} are not a JSON object of its "
+                          "options") from None
 
 
 def true_issue_mask(perturbations: pd.DataFrame, ids: pd.Series | np.ndarray, issue: str) -> np.ndarray:
     """bool ``(len(ids),)``: which of ``ids`` truly carry ``issue`` according to the degrade log."""
     hit = set()
     for row in perturbations.itertuples(index=False):
-        if issue_of(row.kind, json.loads(row.params or "{}")) == issue:
+        if _row_issue(row) == issue:
             hit.add(row.id)
     return np.isin(np.asarray(ids, dtype=object), list(hit))
 
