@@ -45,9 +45,11 @@ def main() -> None:
     flags, cuts, rules = quality_flags(table, p["issues"], bins=p["bins"], max_flagged_fraction=p["max_flagged_fraction"],
                                        cut_on=cut_on, dark_percentile=score.get("dark_percentile", 99.0),
                                        light_percentile=score.get("light_percentile", 75.0), discarded=discarded)
-    try:  # precision/recall only where degrade planted that issue: elsewhere nothing is known, and 0 would
-        scored = planted_issues(truth)  # read as "every flag was wrong"
-    except WinnowError as err:  # a log whose params are not its options: before, a traceback
+    # precision/recall only where degrade planted that issue: elsewhere nothing is known, and 0 would read as "every
+    # flag was wrong"
+    try:
+        scored = planted_issues(truth)
+    except WinnowError as err:  # a row of another kind or options than degrade writes: before, a traceback
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     metrics = {}
     # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
