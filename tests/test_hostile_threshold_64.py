@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, tiny_degraded, \
     undamaged_params
 from test_contracts import _stage_module
+from winnow.quality import SCORES, quality_flags, score_images
 from winnow.stage import run
 
 LOG = "data/degrade/perturbations.parquet"
@@ -58,3 +60,20 @@ def test_a_degrade_log_whose_row_threshold_cannot_read_is_one_line_naming_it(tem
     assert line == f"error: {LOG}: image 'train-0-1': {problem}; rerun the degrade stage (dvc repro degrade)"
     assert_nothing_left(project, before)
     assert not (project / "metrics").exists() and not (project / "data/threshold").exists()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_frames_of_one_dim_scene_under_sensor_noise_are_not_cut_in_two():
+    # before: 300 frames of one dim picture, a tenth of each frame's pixels one grey level off, had dark scores
+    # spanning 1.3 grey levels, and auto's mode rule took their spikes for two modes and flagged 34 of them dark;
+    # ten frames at half the brightness are still the ones flagged
+    rng = np.random.default_rng(0)
+    scene = rng.integers(5, 100, (1, 8, 8, 3)).astype(np.float64)
+    frames = np.clip(np.rint(scene + rng.normal(0, 0.3, (300, 8, 8, 3))), 0, 255).astype(np.uint8)
+    ids = [f"f{k:03d}" for k in range(300)]
+    settings = {issue: {"method": "auto"} for issue in SCORES}
+    flags, _, rules = quality_flags(pd.DataFrame({"id": ids, **score_images(frames)}), settings)
+    assert (rules["dark"], int(flags["any"].sum())) == ("none", 0)
+    frames[:10] //= 2
+    flags, _, rules = quality_flags(pd.DataFrame({"id": ids, **score_images(frames)}), settings)
+    assert (rules["dark"], flags.loc[flags["any"], "id"].tolist()) == ("mode", ids[:10])

@@ -67,6 +67,10 @@ from winnow.errors import WinnowError
 from winnow.histogram_cuts import NOTHING, Histogram, gamma_mixture, ght, kapur, kittler, li, otsu, valley
 
 METHODS = THRESHOLD_METHODS
+# scores of 8-bit pixels that all lie within two grey levels of each other are one picture under noise, not two
+# classes: the percentiles of 1,000 frames of one dim scene (a tenth of the pixels one level off) spanned 1.3 levels,
+# and the mode rule took their spikes for modes and flagged 184 of them dark
+MIN_SPAN = 2 / 255
 
 
 def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
@@ -76,8 +80,10 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
     reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
-    the ``majority`` rule stays either way.
+    the ``majority`` rule stays either way. Scores spanning less than :data:`MIN_SPAN` fire none.
     """
+    if len(scores) and scores.max() - scores.min() < MIN_SPAN:
+        return NOTHING, "none"
     cut = auto_threshold(scores, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "mode"
