@@ -90,17 +90,38 @@ def degrade(
                               "truth would keep both; set degrade.disjoint: true or keep one of them")
     state = _State.start(imageset, streamed=workdir is not None)
     log: list[dict] = []
+    took: dict[int, int] = {}  # ground-truth rows each perturbation wrote, by its index
     for p in specs:
         if p.kind in REMOVAL_KINDS:
-            log += _remove(state, p, p.rng(seed))
+            log += (rows := _remove(state, p, p.rng(seed)))
+            took[p.index] = len(rows)
     state.classes_left = np.unique(state.labels[state.train_alive()])
     specs = after_removals(specs, left=state.classes_left, classes=state.classes)
+    n_train = len(state.train_alive())
     picks = _pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
     for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
         for p, (targets, sources) in picks:
             if p.kind in kind_group:
-                log += _APPLY[kind_group](state, p, targets, sources, p.rng(seed))
+                log += (rows := _APPLY[kind_group](state, p, targets, sources, p.rng(seed)))
+                took[p.index] = len(rows)
+    if log:  # where none took an image the degrade stage says so for all of them
+        for p in (p for p in specs if not took[p.index]):
+            print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change it, or "
+                  "leave it out")
     return state.finish(workdir), perturbation_table(log)
+
+
+def _why_none(p: Perturbation, n_train: int, *, left: np.ndarray) -> str:
+    """Why ``p`` wrote no ground-truth row beside others that did (``n_train``: the train rows after the removals,
+    ``left``: the classes they keep). Before: said of none of them, so a share that rounds to no image ([blur 0.1,
+    symmetric_noise 0.01] on 30 train images) ran as if planted, and only a 0 in metrics/degrade.json told."""
+    if "fraction" in p.params:
+        return f"fraction {p.params['fraction']:g} of the {n_train} train images rounds to none"
+    if "rates" in p.params:
+        return "each rate rounds to none of its class's train images"
+    if "classes" in p.params and not np.isin(p.params["classes"], left).any():
+        return "its classes keep no train image after the removals"
+    return "its share rounds to keeping every image it thins"
 
 
 def perturbation_table(rows: list[dict]) -> pd.DataFrame:
