@@ -265,7 +265,7 @@ def project_file(path: str) -> str | None:
     import yaml
 
     target = os.path.realpath(path)
-    root = _project_root(os.path.dirname(target))
+    root = project_root(os.path.dirname(target))
     if root is None:
         return None
     relative = os.path.relpath(target, root)
@@ -287,7 +287,7 @@ def project_file(path: str) -> str | None:
     return None
 
 
-def _project_root(folder: str) -> str | None:
+def project_root(folder: str) -> str | None:
     """The nearest of ``folder`` and the folders above it that holds a dvc.yaml or a .dvc folder, or None."""
     while True:
         if os.path.isfile(os.path.join(folder, "dvc.yaml")) or os.path.isdir(os.path.join(folder, ".dvc")):

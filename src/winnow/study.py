@@ -35,12 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
-from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder
+from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder, project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
@@ -51,6 +52,7 @@ from winnow.study_runs import DEGRADE_METRICS, axis_level, one_run_each, own_out
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
+DEFAULT_OUT = "plots/study"  # in the project: dvc.yaml declares the study's PNGs there
 STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it is
     "gaussian_noise": "sigma", "salt_pepper": "rate", "brightness": "factor", "gamma": "gamma",
     "blur": "kernel", "downscale": "size", "odd_size": "size", "odd_aspect_ratio": "ratio",
@@ -265,7 +267,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                              "standard input)")
     collect.add_argument("--metrics", default=DEFAULT_METRICS, help=f"metrics file (default {DEFAULT_METRICS})")
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
-    collect.add_argument("--out", default="plots/study", type=output_path, help="folder for study.csv and the PNGs")
+    collect.add_argument("--out", type=output_path, help=f"folder for study.csv and the PNGs (default: {DEFAULT_OUT} "
+                                                         "of the project --repo names)")
     said = "queue the standard sweeps with dvc exp run --queue"
     queue = actions.add_parser("queue", help=said, description=said)
     # a list option given twice takes both lists (action extend): before, the last one alone was queued
@@ -280,7 +283,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "queue":
         return queue(args)
-    check_output(args.out, option="--out", folder=True, example="plots/study")
+    if args.out is None:
+        args.out = _default_out(args.repo)
+    check_output(args.out, option="--out", folder=True, example=DEFAULT_OUT)
     for name in ("study.csv", "accuracy.png"):
         check_output(Path(args.out) / name, option="--out")
     if args.axis is not None and not args.axis.strip():  # before: read as no axis, with advice to name one
@@ -358,6 +363,14 @@ def run(args: argparse.Namespace) -> int:
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
+
+
+def _default_out(repo: str) -> Path:
+    """:data:`DEFAULT_OUT` of the DVC project ``repo`` lies in, as a path from here; here's outside any project. Before:
+    always here's, so from a subfolder of the project (or with --repo another one) the study went to a plots/study
+    of its own there, beside no dvc.yaml, and the line naming it read as the project's."""
+    root = project_root(os.path.realpath(repo))
+    return Path(os.path.relpath(os.path.join(root, DEFAULT_OUT))) if root else Path(DEFAULT_OUT)
 
 
 def _check_earlier_commits(repo: str) -> None:

@@ -1,0 +1,46 @@
+"""Hostile use of the ``winnow`` command (probe 64): run away from the project root. Each case calls the command
+in-process on a saved ``dvc exp show --json`` and asserts where its outputs go and the line that names them."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from winnow import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(name: str, perturbations: list, accuracy: float) -> dict:
+    """One experiment as `dvc exp show --json` writes it, scored on classes 0 and 1."""
+    per_class = {c: {"f1": accuracy, "precision": accuracy} for c in ("0", "1")}
+    metrics = {"accuracy": accuracy, "macro": {"f1": accuracy}, "per_class": per_class}
+    return {"rev": hashlib.sha1(name.encode()).hexdigest(), "name": name, "error": None, "experiments": None,
+            "data": {"params": {"params.yaml": {"data": {"seed": 0, "degrade": {"perturbations": perturbations}}}},
+                     "metrics": {"metrics/evaluate/baseline.json": {"data": metrics}}}}
+
+
+@pytest.mark.hostile("compare")
+def test_study_collect_from_a_subfolder_writes_the_projects_plots_study(tmp_path, monkeypatch, capsys):
+    # before: from src/ of the project it wrote src/plots/study/study.csv and its PNGs, beside no dvc.yaml, and its
+    # last line named "plots/study/study.csv" as if it were the project's (the one dvc.yaml declares the PNGs in)
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    base = _run("main", [{"kind": "blur", "fraction": 0.04, "kernel": 5}, {"kind": "symmetric_noise", "fraction": 0.15}], 0.8)
+    base["experiments"] = [{"revs": [run], "executor": None, "name": run["name"]} for run in
+                           (_run("clean", [], 0.95), _run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85))]
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps([base]))
+    monkeypatch.chdir(project / "src")
+    assert cli.main(["study", "collect", "--from-json", str(saved)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "study: 2 of 3 experiments on 1 sweeps -> ../plots/study/study.csv, ../plots/study/accuracy.png, "
+        "../plots/study/per_class_f1_label_noise.png")
+    table = pd.read_csv(project / "plots/study/study.csv")
+    assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
+        ["clean", 0.0, "clean", 0.95], ["label_noise", 0.0, "clean", 0.95], ["label_noise", 0.2, "noise20", 0.85]]
+    assert not (project / "src/plots").exists()
