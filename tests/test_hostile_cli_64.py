@@ -44,3 +44,19 @@ def test_study_collect_from_a_subfolder_writes_the_projects_plots_study(tmp_path
     assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
         ["clean", 0.0, "clean", 0.95], ["label_noise", 0.0, "clean", 0.95], ["label_noise", 0.2, "noise20", 0.85]]
     assert not (project / "src/plots").exists()
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "expected"), [
+    (["study", "collect", "--metric-file", "m.json"],
+     "error: winnow study collect: unrecognized arguments: --metric-file m.json (see winnow study collect --help)"),
+    (["gate", "--base", "HEAD", "--nope"], "error: winnow gate: unrecognized arguments: --nope (see winnow gate --help)"),
+    (["review", "export", "extra"],
+     "error: winnow review export: unrecognized arguments: extra (see winnow review export --help)"),
+], ids=["study-collect", "gate", "review-export"])
+def test_an_unknown_argument_points_to_the_help_of_the_command_it_was_given_to(capsys, args, expected):
+    # before: "error: winnow: unrecognized arguments: ... (see winnow --help)", a help that lists the subcommands and
+    # none of their options
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert (stopped.value.code, capsys.readouterr().err) == (2, expected + "\n")

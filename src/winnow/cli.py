@@ -50,6 +50,21 @@ class _Parser(argparse.ArgumentParser):
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and not hasattr(namespace, "_unknown_to"):  # the innermost parser that missed them: the subcommand
+            namespace._unknown_to = self  # they were given to (a subparser's namespace is copied into its parent's)
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but arguments no parser took are refused by the (sub)command they were given to: argparse
+        refused them at the top (before: ``winnow study collect --metric-file x`` said "see winnow --help", which
+        lists the subcommands and none of their options)."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            getattr(namespace, "_unknown_to", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand ``argv`` names (``sys.argv[1:]`` when None: the ``winnow`` command itself, which runs
