@@ -60,3 +60,13 @@ def test_an_unknown_argument_points_to_the_help_of_the_command_it_was_given_to(c
     with pytest.raises(SystemExit) as stopped:
         cli.main(args)
     assert (stopped.value.code, capsys.readouterr().err) == (2, expected + "\n")
+
+
+def test_the_commands_help_says_what_it_is_in_plain_words(capsys):
+    # before: "The ``winnow`` command: ...", the docstring's reST quotes printed as they are
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert stopped.value.code == 0
+    assert "usage: winnow [-h] command ... The winnow command: tools that work across experiments (the stages " \
+           "themselves run under dvc). positional arguments:" in said

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     it in a child its parent watches, :func:`winnow.watched.watched_by_a_parent`); returns the exit status."""
     called_as_command = argv is None
     argv = sys.argv[1:] if argv is None else argv
-    parser = _Parser(prog="winnow", description=__doc__.splitlines()[0])
+    # the docstring's first line without its reST quotes (before: `winnow --help` began "The ``winnow`` command: ...")
+    parser = _Parser(prog="winnow", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     modules = {}
