@@ -1,14 +1,18 @@
-"""Hostile use of the ``winnow`` command (probe 64): run away from the project root. Each case calls the command
-in-process on a saved ``dvc exp show --json`` and asserts where its outputs go and the line that names them."""
+"""Hostile use of the ``winnow`` command (probe 64): run away from the project root, an unknown argument, a stop that
+arrives inside a finalizer. Each case calls the command in-process (on a saved ``dvc exp show --json``), or runs the
+stop in a child, and asserts where the outputs go or the line a user sees."""
 
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hostile_harness import _env
 from winnow import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +74,33 @@ def test_the_commands_help_says_what_it_is_in_plain_words(capsys):
     assert stopped.value.code == 0
     assert "usage: winnow [-h] command ... The winnow command: tools that work across experiments (the stages " \
            "themselves run under dvc). positional arguments:" in said
+
+
+# a SIGTERM that arrives while a weakref callback runs (as inside DVC's exp show, where `timeout` met it): Python
+# prints the Terminated its handler raised there as "Exception ignored in ..." and goes on
+SWALLOWED_STOP = """
+import os, signal, time, weakref
+from winnow.stops import Terminated, terminate_as_interrupt
+terminate_as_interrupt()
+class Held: pass
+def callback(_ref):
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000): pass  # the handler runs here, inside the callback
+held = Held()
+ref = weakref.ref(held, callback)
+try:
+    del held
+    time.sleep(5)
+    print("ran on")
+except Terminated:
+    print("terminated")
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_sigterm_a_finalizer_swallowed_still_stops_the_process(tmp_path):
+    # before: stderr "Exception ignored in: <function callback ...>" and a traceback ending in winnow.stops.Terminated,
+    # then "ran on": the command went on, and its watching parent killed it 30 s later as "stuck in native code"
+    done = subprocess.run([sys.executable, "-c", SWALLOWED_STOP], capture_output=True, text=True, env=_env(),
+                          timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "terminated\n", "")

@@ -20,6 +20,7 @@ class Terminated(KeyboardInterrupt):
 
 
 _TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
+_SWALLOWED: list[int] = []  # a SIGTERM whose Terminated a finalizer swallowed, sent again (_sent_again_when_swallowed)
 
 
 def terminate_as_interrupt() -> None:
@@ -32,12 +33,33 @@ def terminate_as_interrupt() -> None:
         return
 
     def terminated(number: int, _frame) -> None:
-        if _TERMINATED:  # a second one (see ignore_stops) raised again in the first one's clean-up and cut it short
-            return
+        if _TERMINATED and not _SWALLOWED:  # a second one (see ignore_stops) raised again in the first one's clean-up
+            return  # and cut it short
+        _SWALLOWED.clear()
         _TERMINATED.append(number)
         raise Terminated()
 
     signal.signal(signal.SIGTERM, terminated)
+    sys.unraisablehook = _sent_again_when_swallowed(sys.unraisablehook)
+
+
+def _sent_again_when_swallowed(hook):
+    """``hook`` (a :data:`sys.unraisablehook`), but a :class:`Terminated` raised inside a finalizer (a weakref callback,
+    a ``__del__``), which Python prints and forgets, has its SIGTERM sent again a moment later, to stop the process
+    where it runs on. Before: `timeout` stopping `winnow study collect` inside DVC's ``exp show`` printed "Exception
+    ignored in: <function WeakSet.__init__.<locals>._remove ...>" and a traceback, ran on, and was killed 30 s later
+    by its watching parent as "stuck in native code". From a timer thread: sent from the hook, the signal's handler
+    ran inside the hook, and Python forgot that one too."""
+    def swallowed(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Terminated):
+            hook(unraisable)
+            return
+        _SWALLOWED.append(signal.SIGTERM)
+        again = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM))
+        again.daemon = True
+        again.start()
+
+    return swallowed
 
 
 def stop_line(err: BaseException) -> tuple[str, int] | None:
