@@ -79,10 +79,18 @@ class _Server:
         self.process.wait(timeout=30)
 
 
+# what some stages import only where they use it, at up to 4 s a run (Great Expectations) on 2 cores: the server
+# imports them too, unless PYTHONPATH shadows the package (a test's stand-in for a broken install must be what the
+# run imports). None of them starts a thread on import, so the fork stays safe.
+_PRELOADED = ("matplotlib.pyplot", "PIL.Image", "sklearn.metrics", "cleanlab.filter", "dvclive", "dvc.repo",
+              "great_expectations")
+
+
 def _serve(fd: int) -> None:
     import numpy, pandas, pyarrow.parquet, scipy.stats, torch, yaml  # noqa: F401 E401 what every stage imports
     import torch._dynamo  # noqa: F401 every torch.optim optimizer imports it on first use: 2 s a stage here
 
+    _preload(_PRELOADED)
     connection = Connection(fd)
     while True:
         try:
@@ -90,6 +98,22 @@ def _serve(fd: int) -> None:
         except EOFError:
             return
         connection.send(_fork_and_wait(**request))
+
+
+def _preload(modules) -> None:
+    """Import each of ``modules`` whose package no PYTHONPATH folder shadows; one that fails is left to the run."""
+    import importlib
+
+    folders = [Path(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # as winnow.gx_import sets it before its own import
+    for module in modules:
+        package = module.split(".")[0]
+        if any((folder / package).exists() or (folder / f"{package}.py").exists() for folder in folders):
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the run imports it again and meets the same fault itself
+            pass
 
 
 def _fork_and_wait(*, kind: str, target: str, args: list[str], cwd: str, env: dict, timeout: float) -> dict:
