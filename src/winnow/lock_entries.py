@@ -60,20 +60,32 @@ def locked_outputs(entries: dict[str, dict]) -> dict[str, set[str]]:
 
 def dvc_yaml_stages(text: str | None) -> tuple[set[str] | None, set[str]]:
     """(every stage name of dvc.yaml ``text``, None where it cannot be read; those whose dependencies and params
-    the commit check leaves alone: with a ``wdir`` (their paths are relative to it, not to the project) or frozen
-    (DVC does not rerun them))."""
+    the commit check leaves alone: with a ``wdir``, their paths being relative to it, not to the project). A frozen
+    stage is checked as any other (:func:`frozen_stages`)."""
+    stages = _definitions(text)
+    if stages is None:
+        return None, set()
+    return set(stages), {name for name, body in stages.items() if body.get("wdir") not in (None, ".")}
+
+
+def frozen_stages(text: str | None) -> set[str]:
+    """The stages dvc.yaml ``text`` freezes (``frozen: true``): DVC neither checks their inputs (dvc status) nor
+    reruns them (dvc repro), so their outputs may predate the code and params beside them."""
+    return {name for name, body in (_definitions(text) or {}).items() if body.get("frozen")}
+
+
+def _definitions(text: str | None) -> dict[str, dict] | None:
+    """Each stage of dvc.yaml ``text`` by name, its definition (a matrix or foreach stage's ``do``; {} when it is
+    not a mapping), or None where the file cannot be read."""
     try:
         stages = (load_yaml(text or "", name="dvc.yaml") or {}).get("stages") or {}
     except (WinnowError, AttributeError):  # a dvc.yaml DVC refuses has been refused before
-        return None, set()
+        return None
     if not isinstance(stages, dict):
-        return None, set()
-    unchecked = set()
-    for name, definition in stages.items():
-        body = definition.get("do", definition) if isinstance(definition, dict) else {}
-        if isinstance(body, dict) and (body.get("wdir") not in (None, ".") or body.get("frozen")):
-            unchecked.add(str(name))
-    return {str(name) for name in stages}, unchecked
+        return None
+    bodies = {str(name): definition.get("do", definition) if isinstance(definition, dict) else {}
+              for name, definition in stages.items()}
+    return {name: body if isinstance(body, dict) else {} for name, body in bodies.items()}
 
 
 def unhashed(entry: Any) -> bool:

@@ -16,6 +16,9 @@ from winnow.errors import WinnowError, first_line
 from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
 from winnow.yaml_text import load_yaml
 
+# said of a frozen stage found stale: `dvc repro` alone would skip it again
+FROZEN = "; dvc.yaml freezes it, so dvc status and dvc repro skip it: take its frozen: true out (dvc unfreeze) first"
+
 
 def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     """Refuse to read the workspace's outputs of the DVC stages ``targets`` (``evaluate@baseline``) when DVC
@@ -34,6 +37,11 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     try:  # from the project's root: DVC resolves a stage name against the working directory (gate --repo DIR)
         with contextlib.chdir(repo), Repo(".") as dvc_repo:
             status = dvc_repo.status(targets=targets, with_deps=True)
+            # dvc status skips a frozen stage's inputs: before, code or params edited after `dvc freeze represent` left
+            # the old embeddings and every prediction after them current, and the gate passed them as the head's
+            frozen = {stage.addressing: {path: state for dep in stage.deps for path, state in dep.status().items()}
+                      for target in targets for stage in dvc_repo.stage.collect(target, with_deps=True)
+                      if stage.frozen}
     except DvcException as err:
         # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
         fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
@@ -45,7 +53,9 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                           f"{first_line(err)}); {fix}") from err
     locked = lock_entries.locked_stages(Path(repo))
     outputs = lock_entries.locked_outputs(locked)
-    stale = {stage: said for stage, changes in status.items()
+    for stage, deps in frozen.items():
+        status[stage] = [*status.get(stage, []), *([{"changed deps": deps}] if deps else [])]
+    stale = {stage: said + (FROZEN if stage in frozen else "") for stage, changes in status.items()
              if (said := "; ".join(filter(None, [
                  _changes(changes, outputs=outputs),
                  lock_entries.lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
@@ -121,6 +131,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         return checked[path, md5]
 
     defined, unchecked = lock_entries.dvc_yaml_stages(pipeline)
+    frozen = lock_entries.frozen_stages(pipeline)  # checked too: dvc status skips their inputs, not this check
     # before: a commit whose dvc.lock had no entry for a target (or no dvc.lock at all) was read as it was, so
     # predictions committed by hand, or without the lock of the run that made them, were gated as if DVC made them
     problems = [f"dvc.lock has no entry for {stage}, which dvc.yaml defines (its outputs were committed without "
@@ -158,9 +169,10 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         current = defined is None or stage.split("@")[0] in defined
         edited = [str(dep["path"]) for dep in inputs if _touched(str(dep.get("path", "")), changed)
                   or current and not same_file(str(dep.get("path", "")), str(dep.get("md5", "")), dep.get("hash"))]
+        hint = FROZEN if stage.split("@")[0] in frozen else ""
         if edited:
-            problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran")
-        problems += [f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}"
+            problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran{hint}")
+        problems += [f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}{hint}"
                      for _, where, now, then in _params_differences(entries[stage], params)]
     if pipeline is not None and not problems:
         problems += _definition_changes(repo, rev, [stage for stage in upstream if stage.split("@")[0] not in unchecked],

@@ -1,0 +1,93 @@
+"""Hostile inputs to the merge gate found at stop 64: what it took as current though DVC had not run it."""
+
+import hashlib
+
+import pytest
+import yaml
+from dvc.repo import Repo
+from gate_repo import commit, git, labels_of, write_variant, wrong_on
+from hostile_harness import default_params, make_project
+
+from winnow.errors import WinnowError
+from winnow.gate import gate
+from winnow.gate_table import GateSettings
+from winnow.staleness import check_workspace_current
+
+# a pipeline whose train stage is frozen (`dvc freeze`, or frozen: true by hand for a matrix stage)
+FROZEN_DVC_YAML = """stages:
+  train:
+    foreach: [baseline]
+    do:
+      frozen: true
+      cmd: cp recipe.txt model.txt
+      deps: [recipe.txt]
+      outs:
+        - model.txt:
+            cache: false
+  evaluate:
+    foreach: [baseline]
+    do:
+      cmd: python evaluate.py
+      deps: [evaluate.py, model.txt]
+      outs:
+        - metrics/evaluate/${item}/predictions.csv:
+            cache: false
+      metrics:
+        - metrics/evaluate/${item}.json:
+            cache: false
+"""
+FROZEN_HINT = ("dvc.yaml freezes it, so dvc status and dvc repro skip it: take its frozen: true out (dvc unfreeze) "
+               "first")
+
+
+def _locked(project, *paths: str) -> list[dict]:
+    """dvc.lock's entries of ``paths`` as `dvc repro` records them (DVC 3: the md5 of the file's bytes)."""
+    return [{"path": path, "hash": "md5", "md5": hashlib.md5((project / path).read_bytes()).hexdigest(),
+             "size": (project / path).stat().st_size} for path in paths]
+
+
+def _frozen_project(tmp_path):
+    """A DVC project, committed, whose frozen train@baseline copied recipe 2 and whose evaluate@baseline got 2 of 100
+    test images wrong, with the dvc.lock `dvc repro` writes (made here without DVC's run: seconds saved)."""
+    project = make_project(tmp_path / "project", default_params())
+    (project / "dvc.yaml").write_text(FROZEN_DVC_YAML)
+    (project / "recipe.txt").write_text("2")
+    (project / "model.txt").write_text("2")
+    (project / "evaluate.py").write_text("raise SystemExit('not run here')\n")
+    labels = labels_of(per_class=10)
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
+    lock = {"schema": "2.0", "stages": {
+        "train@baseline": {"cmd": "cp recipe.txt model.txt", "deps": _locked(project, "recipe.txt"),
+                           "outs": _locked(project, "model.txt")},
+        "evaluate@baseline": {"cmd": "python evaluate.py", "deps": _locked(project, "evaluate.py", "model.txt"),
+                              "outs": _locked(project, "metrics/evaluate/baseline/predictions.csv",
+                                              "metrics/evaluate/baseline.json")}}}
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    git(project, "init", "-q", "-b", "main")
+    Repo.init(str(project)).close()
+    commit(project, "base")
+    return project
+
+
+@pytest.mark.hostile("gate")
+def test_a_frozen_stage_whose_inputs_changed_leaves_the_predictions_after_it_stale(tmp_path):
+    # before: dvc status and dvc repro skip a frozen stage's inputs, so with train frozen and its recipe edited (2 ->
+    # 400) `dvc repro` changed nothing, and the gate passed the old predictions as the head's, in the workspace (CI's
+    # target) and committed alike
+    project = _frozen_project(tmp_path)
+    settings = GateSettings.from_params(default_params()["gate"])
+    check_workspace_current(project, ["evaluate@baseline"])  # a frozen stage run on what it reads now is current
+    (project / "recipe.txt").write_text("400")
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base="HEAD", target="workspace", settings=settings)
+    assert str(refused.value) == (
+        "the workspace's outputs of evaluate@baseline are stale: dvc status lists 1 stage(s) up to them, first "
+        f"train@baseline (changed deps: recipe.txt modified; {FROZEN_HINT}); run `dvc repro` (or `dvc pull`), then "
+        "again, or name a commit whose outputs count (e.g. --target HEAD)")
+    commit(project, "recipe 400, train frozen")
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base="HEAD~1", target="HEAD", settings=settings)
+    assert str(refused.value) == (
+        "HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), first: "
+        f"recipe.txt changed since dvc.lock's train@baseline ran; {FROZEN_HINT}); rerun `dvc repro` there and "
+        "commit dvc.lock and metrics/ together")
