@@ -28,7 +28,7 @@ FROZEN_DVC_YAML = """stages:
     foreach: [baseline]
     do:
       cmd: python evaluate.py
-      deps: [evaluate.py, model.txt]
+      deps: [evaluate.py, model.txt, labels.txt]
       outs:
         - metrics/evaluate/${item}/predictions.csv:
             cache: false
@@ -48,8 +48,13 @@ def _locked(project, *paths: str) -> list[dict]:
 
 def _frozen_project(tmp_path):
     """A DVC project, committed, whose frozen train@baseline copied recipe 2 and whose evaluate@baseline got 2 of 100
-    test images wrong, with the dvc.lock `dvc repro` writes (made here without DVC's run: seconds saved)."""
+    test images wrong, reading labels.txt, which `dvc import-url` brought from outside; with the dvc.lock `dvc repro`
+    writes (made here without DVC's run: seconds saved)."""
     project = make_project(tmp_path / "project", default_params())
+    git(project, "init", "-q", "-b", "main")
+    (tmp_path / "outside.txt").write_text("labels")
+    with Repo.init(str(project)) as dvc_repo:
+        dvc_repo.imp_url(str(tmp_path / "outside.txt"), out=str(project / "labels.txt"))
     (project / "dvc.yaml").write_text(FROZEN_DVC_YAML)
     (project / "recipe.txt").write_text("2")
     (project / "model.txt").write_text("2")
@@ -59,12 +64,11 @@ def _frozen_project(tmp_path):
     lock = {"schema": "2.0", "stages": {
         "train@baseline": {"cmd": "cp recipe.txt model.txt", "deps": _locked(project, "recipe.txt"),
                            "outs": _locked(project, "model.txt")},
-        "evaluate@baseline": {"cmd": "python evaluate.py", "deps": _locked(project, "evaluate.py", "model.txt"),
+        "evaluate@baseline": {"cmd": "python evaluate.py",
+                              "deps": _locked(project, "evaluate.py", "model.txt", "labels.txt"),
                               "outs": _locked(project, "metrics/evaluate/baseline/predictions.csv",
                                               "metrics/evaluate/baseline.json")}}}
     (project / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
-    git(project, "init", "-q", "-b", "main")
-    Repo.init(str(project)).close()
     commit(project, "base")
     return project
 
@@ -76,7 +80,9 @@ def test_a_frozen_stage_whose_inputs_changed_leaves_the_predictions_after_it_sta
     # target) and committed alike
     project = _frozen_project(tmp_path)
     settings = GateSettings.from_params(default_params()["gate"])
-    check_workspace_current(project, ["evaluate@baseline"])  # a frozen stage run on what it reads now is current
+    # a frozen stage run on what it reads now is current; so is an import whose source moved on (as for dvc status)
+    (tmp_path / "outside.txt").write_text("labels, updated")
+    check_workspace_current(project, ["evaluate@baseline"])
     (project / "recipe.txt").write_text("400")
     with pytest.raises(WinnowError) as refused:
         gate(project, base="HEAD", target="workspace", settings=settings)

@@ -38,10 +38,11 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
         with contextlib.chdir(repo), Repo(".") as dvc_repo:
             status = dvc_repo.status(targets=targets, with_deps=True)
             # dvc status skips a frozen stage's inputs: before, code or params edited after `dvc freeze represent` left
-            # the old embeddings and every prediction after them current, and the gate passed them as the head's
+            # the old embeddings and every prediction after them current, and the gate passed them as the head's. Not
+            # an import's (`dvc import-url`, frozen by design): its source moves on until `dvc update` takes it
             frozen = {stage.addressing: {path: state for dep in stage.deps for path, state in dep.status().items()}
                       for target in targets for stage in dvc_repo.stage.collect(target, with_deps=True)
-                      if stage.frozen}
+                      if stage.frozen and not stage.is_import}
     except DvcException as err:
         # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
         fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
