@@ -97,3 +97,29 @@ def test_a_frozen_stage_whose_inputs_changed_leaves_the_predictions_after_it_sta
         "HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), first: "
         f"recipe.txt changed since dvc.lock's train@baseline ran; {FROZEN_HINT}); rerun `dvc repro` there and "
         "commit dvc.lock and metrics/ together")
+
+
+@pytest.mark.hostile("gate")
+def test_a_target_that_deleted_the_bases_dvc_yaml_is_refused(tmp_path):
+    # before: a folder without dvc.yaml is read as it is (dvc status there is clean too), so a change that deleted
+    # dvc.yaml and wrote its predictions by hand (here every one right) was gated on them and passed, in the workspace
+    # and committed, CI's remote path included
+    project = make_project(tmp_path / "project", default_params())
+    (project / "dvc.yaml").write_text(FROZEN_DVC_YAML)
+    labels = labels_of(per_class=10)
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2]))
+    git(project, "init", "-q", "-b", "main")
+    commit(project, "base")
+    git(project, "rm", "-q", "dvc.yaml")
+    write_variant(project, "baseline", labels, labels)
+    settings = GateSettings.from_params(default_params()["gate"])
+    refusal = ("--target {target}: no dvc.yaml there, where {base} has one, so nothing shows that its predictions are "
+               "what the pipeline makes (dvc status and the commit check read dvc.yaml); restore dvc.yaml and dvc.lock, "
+               "run dvc repro, then again")
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base="HEAD", target="workspace", settings=settings)
+    assert str(refused.value) == refusal.format(target="workspace", base="HEAD")
+    commit(project, "no pipeline, predictions by hand")
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base="HEAD~1", target="HEAD", settings=settings)
+    assert str(refused.value) == refusal.format(target="HEAD", base="HEAD~1")

@@ -46,7 +46,8 @@ It never passes on broken input: a gated metrics file (``gate.files``) holding N
 either revision, or missing at one (:func:`check_gated_files_everywhere`), predictions missing at either revision, a
 blank prediction or one naming no test class, an evaluate metrics file missing beside its predictions or disagreeing
 with them (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its
-predictions (:func:`winnow.staleness.check_commit_current`), test sets that differ, a model at either revision no
+predictions (:func:`winnow.staleness.check_commit_current`), a target without the dvc.yaml its base holds
+(:func:`check_still_a_pipeline`), test sets that differ, a model at either revision no
 better than naming one class for every test image (:func:`check_learnt`), an unknown revision or bad ``gate`` params
 each end in one ``error:`` line (exit status 1).
 
@@ -157,6 +158,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         raise WinnowError(f"no variant has test predictions at both {label['base']} and {label['target']} "
                           f"({PREDICTIONS_FILE}); run `dvc repro evaluate` and commit metrics/evaluate/ at both")
     evaluated = [f"evaluate@{variant}" for variant in compared]
+    check_still_a_pipeline(repo, names=names, revs=revs)
     if revisions.WORKSPACE in revs["base"] + revs["target"]:
         staleness.check_workspace_current(repo, evaluated)
     for side in revs:
@@ -212,6 +214,22 @@ def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
                           f"one class for every image scores (1): it did not learn, so the gate cannot judge {variant} "
                           f"by it; rerun train@{variant} and evaluate@{variant} there (check train.lr, "
                           "train.weight_decay and train.epochs), or pass revisions whose models learnt")
+
+
+def check_still_a_pipeline(repo: str | Path, *, names: dict[str, list[str]], revs: dict[str, list[str]]) -> None:
+    """One line when a target run holds no dvc.yaml where a base run holds one (``names``, ``revs``: the revisions of
+    each side as given and as resolved). The staleness checks read a folder without dvc.yaml as it is (a project whose
+    outputs DVC does not make), and `dvc status` of such a checkout is clean: before, a change that deleted dvc.yaml
+    and committed predictions by hand was gated on them, CI's remote path included, and passed."""
+    piped = next((name for name, rev in zip(names["base"], revs["base"])
+                  if revisions.read_bytes(repo, rev, "dvc.yaml") is not None), None)
+    if piped is None:  # a base from before the pipeline (or a plain folder): nothing to keep
+        return
+    for name, rev in zip(names["target"], revs["target"]):
+        if revisions.read_bytes(repo, rev, "dvc.yaml") is None:
+            raise WinnowError(f"--target {name}: no dvc.yaml there, where {piped} has one, so nothing shows that its "
+                              "predictions are what the pipeline makes (dvc status and the commit check read "
+                              "dvc.yaml); restore dvc.yaml and dvc.lock, run dvc repro, then again")
 
 
 def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
