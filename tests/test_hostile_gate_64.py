@@ -123,3 +123,26 @@ def test_a_target_that_deleted_the_bases_dvc_yaml_is_refused(tmp_path):
     with pytest.raises(WinnowError) as refused:
         gate(project, base="HEAD~1", target="HEAD", settings=settings)
     assert str(refused.value) == refusal.format(target="HEAD", base="HEAD~1")
+
+
+@pytest.mark.hostile("gate")
+def test_a_run_given_on_both_sides_of_a_pooled_gate_is_refused(tmp_path):
+    # before: `--base a0 a1 --target a0 b1` pooled a0 against itself. b1 sent 30 of class 3's 1,000 test images to
+    # class 4: alone, recall -0.0300 and class 4's false positives +0.0300, both REGRESSED; pooled with a0, -0.0150
+    # and +0.0150, "drop within tolerance" (0.02) and "gate: PASS"
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of(per_class=1000)
+    git(project, "init", "-q", "-b", "main")
+    for seed, name, wrong in ((0, "a0", [1]), (1, "a1", [2]), (1, "b1", range(3000, 3030))):
+        (project / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": seed}, sort_keys=False))
+        write_variant(project, "baseline", labels, wrong_on(labels, list(wrong)))
+        commit(project, name)
+        git(project, "tag", name)
+    settings = GateSettings.from_params(default_params()["gate"])
+    table, _ = gate(project, base=["a0", "a1"], target=["b1"], settings=settings)  # b1 alone: both rows regress
+    assert set(table.loc[table["verdict"] == "REGRESSED", "class"]) == {"3", "4"}
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base=["a0", "a1"], target=["a0", "b1"], settings=settings)
+    assert str(refused.value) == (
+        "--target a0: is a --base run too (a0, the same run), and pooled, a run tested against itself hides part of "
+        "every change the others make; give each side its own runs (dvc exp run -S seed=N on each revision)")

@@ -40,7 +40,8 @@ noise themselves (:func:`winnow.paired.seed_overdispersion`): the gate uses the 
 class's phi comes from the other classes' tables: a head seed that lost the class would otherwise widen the
 phi that judges the loss (a second head seed once turned a failing gate into a pass). Runs unstable on
 other classes still widen it, so each head run is also tested alone: a drop that regresses in every one of
-them regresses; and a class that any one head run halves is collapsed.
+them regresses; and a class that any one head run halves is collapsed. A run on both sides is refused: pooled
+against itself, it halves every change the others make.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a string at
 either revision, or missing at one (:func:`check_gated_files_everywhere`), predictions missing at either revision, a
@@ -95,6 +96,12 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     """
     names = {"base": revision_list(base), "target": revision_list(target)}
     revs = {side: [revisions.resolve(repo, name, option=f"--{side}") for name in runs] for side, runs in names.items()}
+    shared = [(name, rev) for name, rev in zip(names["target"], revs["target"]) if rev in revs["base"]]
+    if shared and len(revs["base"]) + len(revs["target"]) > 2:  # one run a side, the same: truly no change
+        name, rev = shared[0]
+        raise WinnowError(f"--target {name}: is a --base run too ({names['base'][revs['base'].index(rev)]}, the same "
+                          "run), and pooled, a run tested against itself hides part of every change the others make; "
+                          "give each side its own runs (dvc exp run -S seed=N on each revision)")
     read: dict[tuple[str, str], str | None] = {}  # (rev, path) -> text: a gated metrics file is checked twice
 
     def text_at(rev: str, path: str) -> str | None:
