@@ -1,4 +1,5 @@
-"""Hostile inputs to the merge gate found at stop 64: what it took as current though DVC had not run it."""
+"""Hostile inputs to the merge gate found at stop 64: outputs it took as current though no pipeline made them, and a
+run pooled against itself."""
 
 import hashlib
 
