@@ -169,9 +169,15 @@ def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float
         named += f" and {len(small) - NAMED} more classes"
     if judgeable < 2:
         fewer = f", fewer in {named}" if small else ""
+        # the stage runs and stops the pipeline whatever pruned.cleaners says (its outputs feed the budget, the
+        # report and review), so leaving it out of pruned.cleaners is no way on: before, a user who did so met the
+        # same line again. A k at which the second-largest class fills its own neighbours is
+        second = int(np.sort(counts)[-2]) if len(counts) > 1 else 0
+        fits = second * (folds - 1) // folds if folds else second - 1
+        lower = f", or lower embedding_clean.k to {fits}" if fits >= 1 else ""
         raise WinnowError(f"embedding_clean: neighbour cleansing needs two classes of at least {needed} train images "
-                          f"({vote}); {judgeable} ha{'s' if judgeable == 1 else 've'} "
-                          f"that many{fewer}: add images, or leave embedding_clean out of pruned.cleaners")
+                          f"({vote}); {judgeable} ha{'s' if judgeable == 1 else 've'} that many{fewer}: add images"
+                          f"{lower}")
     kept = considered.copy()
     kept[rows[np.isin(data.labels[rows], [data.classes.index(name) for name in small])]] = False
     print(f"warning: embedding-clean: fewer train images than the neighbour vote needs ({needed}, for its own class "

@@ -155,8 +155,7 @@ def test_one_class_left_for_the_neighbour_vote_is_one_line(tmp_path):
 
     assert assert_error_line(done) == (
         "error: embedding_clean: neighbour cleansing needs two classes of at least 11 train images (embedding_clean.k "
-        "10); 1 has that many, fewer in 'b' (2 images): add images, or leave embedding_clean out of "
-        "pruned.cleaners")
+        "10); 1 has that many, fewer in 'b' (2 images): add images, or lower embedding_clean.k to 1")
     assert_nothing_left(project, before)
 
 

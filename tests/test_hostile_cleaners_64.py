@@ -1,0 +1,58 @@
+"""Hostile cases for the label cleaners, fourth pass: advice a user follows must work, and the figures a cleaner
+writes when it decides nothing must be the ones it counted.
+
+Each case writes a tiny data/degrade with a represent embedding in which every class sits in a cluster of its own
+(:func:`test_hostile_cleaners_more._project`) and runs the stage through the harness.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import yaml
+
+from hostile_harness import ROOT
+from test_hostile_cleaners_more import _project
+from winnow import labels as cl
+from winnow.errors import WinnowError
+
+
+def _stage(name: str):
+    """The module of ``stages/<name>.py``, loaded (its functions called in-process, no new interpreter)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage
+
+
+def _set(project, section: str, **values) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[section] = {**(params.get(section) or {}), **values}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("folds, needed, fits", [(None, 11, 7), (4, 14, 6)])
+def test_a_class_too_small_for_the_neighbour_vote_names_the_k_that_judges_it(tmp_path, monkeypatch, folds, needed,
+                                                                               fits):
+    # before: 60 train images of a and 8 of b (a rare class: 8 defects among 68 parts), embedding_clean left out of
+    # pruned.cleaners, stopped in "... add images, or leave embedding_clean out of pruned.cleaners": the advice
+    # already followed, since the stage runs whatever pruned.cleaners says. b's 8 images fill an image's k neighbours
+    # from its own class at k 7 (the 7 others), in 4 folds at k 6 (the 6 of 8 the other three folds hold:
+    # ceil(6 * 4 / 3) = 8); one more and b is too small again
+    monkeypatch.chdir(_project(tmp_path / "p", [60, 8]))
+    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    stage = _stage("embedding_clean")
+    vote = "embedding_clean.k 10" + (f", folds {folds}" if folds else "")
+
+    with pytest.raises(WinnowError) as refused:
+        stage._without_small_classes(data, considered, k=10, agree=0.8, folds=folds)
+    assert str(refused.value) == (f"embedding_clean: neighbour cleansing needs two classes of at least {needed} train "
+                                  f"images ({vote}); 1 has that many, fewer in 'b' (8 images): add images, or lower "
+                                  f"embedding_clean.k to {fits}")
+    kept, small = stage._without_small_classes(data, considered, k=fits, agree=0.8, folds=folds)
+    assert (kept == considered).all() and small == {}
+    with pytest.raises(WinnowError, match="1 has that many, fewer in 'b' \\(8 images\\)"):
+        stage._without_small_classes(data, considered, k=fits + 1, agree=0.8, folds=folds)
+
