@@ -54,6 +54,7 @@ def main() -> None:
     unlearned = int((data.manifest["split"] == "val").sum()) - len(val)
     features = read_representation(REPRESENT_IN, ids)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"])
+    left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if (thin and len(thin) == len(np.unique(given))) or not len(val):
         if unlearned and not len(val):
@@ -73,7 +74,7 @@ def main() -> None:
                       else "raise ingest.val_fraction)"))
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
-            _write_undecided(considered=len(ids), why=why, start=start)
+            _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start)
             print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
                   "image and the pipeline goes on")
             return
@@ -95,9 +96,7 @@ def main() -> None:
     table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT / "decisions.parquet", table)
-        is_train = (data.manifest["split"] == "train").to_numpy()
-        metrics = summary(table, values, classes=data.classes, bound=p["bound"],
-                          left_out=int((is_train & ~considered).sum()))
+        metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=left_out)
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
                     "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
                                   "classes": {data.classes[c]: {"val_images": k,
@@ -141,14 +140,16 @@ def main() -> None:
           f"{metrics['seconds']:.1f}s on {device.type}")
 
 
-def _write_undecided(*, considered: int, why: str, start: float) -> None:
-    """No decision and metrics that say why: an empty decisions table, every train image kept."""
+def _write_undecided(*, considered: int, left_out: int, why: str, start: float) -> None:
+    """No decision and metrics that say why: an empty decisions table, every train image kept; ``considered``
+    train images were left to value, ``left_out`` were taken out by threshold and dedup first."""
     nothing = Values(mean=np.zeros(0), se=np.zeros(0))
     table = decide(np.zeros(0, object), np.zeros(0, np.int64), {"knn_shapley": nothing, "tracin": nothing})
     with together():
         write_table(OUT / "decisions.parquet", table)
-        write_json(METRICS_OUT, {"considered": 0, "left_out": 0, "flagged": 0, "decisions": {"keep": 0, "drop": 0},
-                                 "values": {}, "most_harmful": [], "most_helpful": [],
+        # before: "left_out": 0 whatever threshold and dedup took out (3 flagged of 60 read as none)
+        write_json(METRICS_OUT, {"considered": 0, "left_out": left_out, "flagged": 0,
+                                 "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [], "most_helpful": [],
                                  "undecided": {"images": considered, "why": why},
                                  "seconds": round(time.perf_counter() - start, 2)})
 

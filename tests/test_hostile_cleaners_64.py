@@ -8,7 +8,9 @@ Each case writes a tiny data/degrade with a represent embedding in which every c
 from __future__ import annotations
 
 import importlib.util
+import json
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -16,6 +18,7 @@ from hostile_harness import ROOT
 from test_hostile_cleaners_more import _project
 from winnow import labels as cl
 from winnow.errors import WinnowError
+from winnow.stage import write_table
 
 
 def _stage(name: str):
@@ -56,3 +59,23 @@ def test_a_class_too_small_for_the_neighbour_vote_names_the_k_that_judges_it(tmp
     with pytest.raises(WinnowError, match="1 has that many, fewer in 'b' \\(8 images\\)"):
         stage._without_small_classes(data, considered, k=fits + 1, agree=0.8, folds=folds)
 
+
+@pytest.mark.hostile("intermediates")
+def test_a_valuation_that_decides_nothing_still_counts_the_images_threshold_and_dedup_left_out(tmp_path, monkeypatch,
+                                                                                                capsys):
+    # before: with a val image of each class (too thin to value any) and data_valuation not among pruned.cleaners,
+    # metrics/data_valuation.json said "left_out": 0 beside 57 undecided of 60 train images: 3 threshold had flagged
+    project = _project(tmp_path / "p", [30, 30], val=1)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    flagged = flags["id"].isin(["train-0-0", "train-0-1", "train-1-5"])
+    flags.loc[flagged, ["dark", "any"]] = True
+    write_table(project / "data/threshold/flags.parquet", flags)
+    monkeypatch.chdir(project)
+
+    _stage("data_valuation").main()
+
+    assert capsys.readouterr().out.startswith("warning: data-valuation: the val split's 2 image(s) hold fewer than 2 "
+                                              "of every class with train images")
+    metrics = json.loads((project / "metrics/data_valuation.json").read_text())
+    assert (metrics["considered"], metrics["left_out"], metrics["undecided"]["images"]) == (0, 3, 57)
+    assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
