@@ -142,7 +142,10 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     if len(small) > NAMED:  # a long tail of rare classes stays one readable line
         named += f" and {len(small) - NAMED} more classes"
     if judgeable < 2:
-        lower = " or lower confident_learn.folds" if folds > 2 else ""  # it cannot go below 2
+        # the fold count at which the second-largest class is judged: its size, if 2 or more (folds cannot go lower).
+        # Before, "or lower confident_learn.folds" also where that class held one image, which no fold count judges
+        second = int(np.sort(np.bincount(labels))[-2]) if len(np.unique(labels)) > 1 else 0
+        lower = f" or lower confident_learn.folds to {second}" if 2 <= second < folds else ""
         raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "
                           f"({folds}) train images; {judgeable} have that many, fewer in {named}: add images"
                           f"{lower}")

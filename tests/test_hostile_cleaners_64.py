@@ -79,3 +79,25 @@ def test_a_valuation_that_decides_nothing_still_counts_the_images_threshold_and_
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
     assert (metrics["considered"], metrics["left_out"], metrics["undecided"]["images"]) == (0, 3, 57)
     assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
+
+
+
+@pytest.mark.hostile("intermediates")
+def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_two(tmp_path, monkeypatch):
+    stage = _stage("confident_learn")
+    # before: "add images or lower confident_learn.folds", and at 2 folds b's single image was still too small
+    monkeypatch.chdir(_project(tmp_path / "one", [12, 1, 1]))
+    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    with pytest.raises(WinnowError) as refused:
+        stage._without_small_classes(data, considered, folds=4)
+    assert str(refused.value) == ("confident_learn: label issues need two classes of at least confident_learn.folds "
+                                  "(4) train images; 1 have that many, fewer in 'b' (1 image), 'c' (1 image): add "
+                                  "images")
+    # b's 3 images: 3 folds judge a and b, and keep c's 2 unjudged
+    monkeypatch.chdir(_project(tmp_path / "three", [12, 3, 2]))
+    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    with pytest.raises(WinnowError, match="fewer in 'b' \\(3 images\\), 'c' \\(2 images\\): add images or lower "
+                                          "confident_learn.folds to 3$"):
+        stage._without_small_classes(data, considered, folds=4)
+    kept, small = stage._without_small_classes(data, considered, folds=3)
+    assert small == {"c": 2} and int(kept.sum()) == 15

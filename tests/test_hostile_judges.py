@@ -234,7 +234,7 @@ def test_a_long_tail_of_small_classes_is_named_in_one_short_line(tmp_path, capsy
 @pytest.mark.parametrize("folds, train, line", [
     (4, (12, 3, 2), "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) "
                     "train images; 1 have that many, fewer in 'b' (3 images), 'c' (2 images): add images or lower "
-                    "confident_learn.folds"),
+                    "confident_learn.folds to 3"),
     # folds cannot go below 2: no advice to lower them
     (2, (12, 1, 1), "error: confident_learn: label issues need two classes of at least confident_learn.folds (2) "
                     "train images; 1 have that many, fewer in 'b' (1 image), 'c' (1 image): add images"),
