@@ -48,7 +48,7 @@ def main() -> None:
     # the images pruned drops for their quality, kept only where all their copies are flagged; absent outside the
     # pipeline (a stage run by hand before threshold): no preference
     flags = read_table(FLAGS, written_by="threshold", columns=("id", "any"), missing_ok=True,
-                       rows_of=(IMAGESET, imageset.manifest["id"]))
+                       rows_of=(IMAGESET, imageset.manifest["id"]), flags=True)
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))

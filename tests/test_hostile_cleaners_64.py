@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -17,7 +18,9 @@ import yaml
 from hostile_harness import ROOT
 from test_hostile_cleaners_more import _project
 from winnow import labels as cl
+from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
 from winnow.stage import write_table
 
 
@@ -101,3 +104,31 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
         stage._without_small_classes(data, considered, folds=4)
     kept, small = stage._without_small_classes(data, considered, folds=3)
     assert small == {"c": 2} and int(kept.sum()) == 15
+
+
+def _budget_reads_flags() -> None:
+    data = read_imageset("data/degrade")
+    read_cleaner_tables(["threshold"], classes=data.classes, manifest=data.manifest)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("read, column, values, held", [
+    # a flag written as 0/1, as most tools other than pandas write one, read by the label cleaners
+    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "any", [1, 0], "int64"),
+    (_budget_reads_flags, "dark", ["True", "False"], "str"),  # and as text, read by the budget (and variants, review)
+], ids=["cleaners", "budget"])
+def test_flags_that_are_not_true_or_false_are_refused_not_read_as_flagging_nothing(tmp_path, monkeypatch, read,
+                                                                                    column, values, held):
+    # before: threshold's flags with the 3 flagged images' column as 0/1 read as flagging nothing: the label cleaners
+    # judged the 3 (data-valuation: "left_out": 0) and pruned kept them, without a word
+    project = _project(tmp_path / "p", [30, 30], val=4)
+    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
+    hit = flags["id"].isin(["train-0-0", "train-0-1", "train-1-5"]).to_numpy()
+    flags[column] = np.where(hit, values[0], values[1])
+    write_table(project / "data/threshold/flags.parquet", flags)
+    monkeypatch.chdir(project)
+
+    with pytest.raises(WinnowError) as refused:
+        read()
+    assert str(refused.value) == (f"data/threshold/flags.parquet: column {column!r} holds {held} values, not true or "
+                                  "false flags; rerun the threshold stage (dvc repro threshold)")

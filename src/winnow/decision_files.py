@@ -51,7 +51,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
         path, stage, argument, columns = DECISION_FILES[cleaner]
         columns = (*columns, *(extra_columns or {}).get(cleaner, ()))
         if argument in PER_IMAGE:
-            tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]))
+            tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]),
+                                          flags=argument == "flags")
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
                                           ids_of=(DEGRADE, manifest["id"]))

@@ -71,7 +71,7 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
 
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
     flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
-                       missing_ok=True, rows_of=("data/degrade", manifest["id"]))
+                       missing_ok=True, rows_of=("data/degrade", manifest["id"]), flags=True)
     groups = read_table("data/dedup/groups.parquet", written_by="dedup",
                         columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
                         rows_of=("data/degrade", manifest["id"]))  # dedup: a row an image
