@@ -132,3 +132,23 @@ def test_flags_that_are_not_true_or_false_are_refused_not_read_as_flagging_nothi
         read()
     assert str(refused.value) == (f"data/threshold/flags.parquet: column {column!r} holds {held} values, not true or "
                                   "false flags; rerun the threshold stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_valuation_that_decided_nothing_outside_pruned_cleaners_is_refused_once_they_name_it(tmp_path, monkeypatch,
+                                                                                                capsys):
+    # before: data-valuation ran on a val split too thin to value any class while pruned.cleaners lacked it (no
+    # decision, a warning); pruned.cleaners then given data_valuation and the budget rerun alone (dvc repro -s budget)
+    # read the empty table as valuation finding nothing to drop, without a word. Run now, data-valuation stops
+    project = _project(tmp_path / "p", [30, 30], val=1)
+    monkeypatch.chdir(project)
+    _stage("data_valuation").main()
+    assert "so it values no image and the pipeline goes on" in capsys.readouterr().out
+    data = read_imageset("data/degrade")
+
+    with pytest.raises(WinnowError) as refused:
+        read_cleaner_tables(["threshold", "dedup", "data_valuation"], classes=data.classes, manifest=data.manifest)
+    assert str(refused.value) == ("data/data-valuation/decisions.parquet: holds no decision: data-valuation decided "
+                                  "nothing, as it does only while data_valuation is not among pruned.cleaners "
+                                  "(metrics/data_valuation.json says why); rerun the data-valuation stage (dvc repro "
+                                  "data-valuation)")

@@ -111,10 +111,20 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
 
 def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] | None:
     """The classes (indices into ``classes``) label cleaner ``cleaner`` (its stage ``stage``) says in its metrics it
-    left unjudged as too small for it; None where they do not say (absent, or written without the entry)."""
+    left unjudged as too small for it; None where they do not say (absent, or written without the entry).
+
+    Raises:
+        WinnowError: where the metrics say why it decided nothing (``why``: data-valuation on a val split too thin
+            to value any class), which it does only while ``cleaner`` is not among pruned.cleaners; among them, it
+            stops instead. Before, pruned.cleaners given data_valuation and the budget rerun alone (``dvc repro -s
+            budget``) read that empty table as valuation finding nothing to drop, and said nothing."""
     path, entry = UNJUDGED_CLASSES[cleaner]
     said = read_json(path, written_by=stage, missing_ok=True)
     named = said.get(entry) if isinstance(said, dict) else None
+    if isinstance(named, dict) and "why" in named:
+        raise rerun_error(DECISION_FILES[cleaner][0], f"holds no decision: {stage} decided nothing, as it does only "
+                                                      f"while {cleaner} is not among pruned.cleaners ({path} says why)",
+                          written_by=stage)
     named = named.get("classes") if isinstance(named, dict) else None
     return {classes.index(name) for name in named if name in classes} if isinstance(named, dict) else None
 
