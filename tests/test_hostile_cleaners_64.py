@@ -1,8 +1,11 @@
-"""Hostile cases for the label cleaners, fourth pass: advice a user follows must work, and the figures a cleaner
-writes when it decides nothing must be the ones it counted.
+"""Hostile cases for the label cleaners, fourth pass: advice a user follows must work, a cleaner that decides
+nothing must still count what it was given and not pass for one that found nothing, and threshold's flags must
+be true or false.
 
 Each case writes a tiny data/degrade with a represent embedding in which every class sits in a cluster of its own
-(:func:`test_hostile_cleaners_more._project`) and runs the stage through the harness.
+(:func:`test_hostile_cleaners_more._project`) and calls the stage's functions in-process (their one-line
+refusals as the stage prints them are covered by the harness cases of test_hostile_cleaners_more and
+test_hostile_judges).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from hostile_harness import ROOT
 from test_hostile_cleaners_more import _project
@@ -30,12 +32,6 @@ def _stage(name: str):
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     return stage
-
-
-def _set(project, section: str, **values) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params[section] = {**(params.get(section) or {}), **values}
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.mark.hostile("intermediates")
