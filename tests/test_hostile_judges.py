@@ -183,7 +183,7 @@ def test_a_class_thinned_by_threshold_says_how_many_images_it_had(tmp_path):
         "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) train images; "
         "1 have that many, fewer in 'b' (2 images of its 12 train images: threshold and dedup left out the rest), "
         "'c' (2 images of its 12 train images: threshold and dedup left out the rest): add images or lower "
-        "confident_learn.folds")
+        "confident_learn.folds to 2")
     assert_nothing_left(project, before)
 
 
