@@ -131,8 +131,7 @@ def main() -> None:
                                                       relabels=metrics["decisions"]["relabel"],
                                                       cleaner="embedding_clean"),
                     judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
-                                              val_accuracy=result.strengths[0].val_accuracy,
-                                              val_images=len(val.manifest))):
+                                              val_accuracy=result.val_agreement[0], val_images=len(val.manifest))):
         if warning:
             print(warning)
 

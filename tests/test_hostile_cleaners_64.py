@@ -10,12 +10,14 @@ test_hostile_judges).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from hostile_harness import ROOT
 from test_hostile_cleaners_more import _project
@@ -148,3 +150,40 @@ def test_a_valuation_that_decided_nothing_outside_pruned_cleaners_is_refused_onc
                                   "nothing, as it does only while data_valuation is not among pruned.cleaners "
                                   "(metrics/data_valuation.json says why); rerun the data-valuation stage (dvc repro "
                                   "data-valuation)")
+
+
+@pytest.mark.hostile("training")
+def test_a_judge_whose_classifier_is_weak_is_not_said_to_carry_the_labels_its_neighbours_vote_well(tmp_path,
+                                                                                                  monkeypatch, capsys):
+    # before (MNIST-5k, embedding: judge, mode folds, 1 epoch): its models' classifiers were right on 23.8% of val,
+    # their features' neighbour vote agreed with 68.9% of the given train labels, and the stage warned that they
+    # "carry the train labels ... repeat their errors instead of finding them" beside 357 of 486 flips found: the
+    # train vote was set against the classifiers' accuracy, not against the same vote on val. Here the judge's
+    # models are stood in for by the represent features (each class a cluster) with a classifier right on 25%
+    from winnow import embeddings
+
+    project = _project(tmp_path / "p", [40, 40], val=20, flips={"train-0-0": 1, "train-1-0": 0})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["embedding_clean"] |= {"embedding": "judge", "outliers": []}  # no outlier scores: a cheaper case
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(project)
+    ids = np.asarray(json.loads((project / "data/represent/ids.json").read_text()), dtype=object)
+    features = np.load(project / "data/represent/embeddings.npy")
+    in_order = np.sort(ids[np.char.startswith(ids.astype(str), "train-")])  # the stage judges in id order
+    val_ids = np.sort(ids[np.char.startswith(ids.astype(str), "val-")])
+    row = {image: i for i, image in enumerate(ids)}
+
+    def weak_classifier(images, labels, *, val_labels, num_classes, **_):
+        judged = embeddings.fixed_judgement(features[[row[i] for i in in_order]], labels,
+                                            val_features=features[[row[i] for i in val_ids]], val_labels=val_labels,
+                                            k=10, num_classes=num_classes)
+        return dataclasses.replace(judged, val_accuracy=0.25)
+
+    monkeypatch.setattr(embeddings, "embedding_spaces", weak_classifier)
+    _stage("embedding_clean").main()
+
+    out = capsys.readouterr().out
+    metrics = json.loads((project / "metrics/embedding_clean.json").read_text())
+    assert (metrics["judge"]["val_accuracy"], metrics["judge"]["train_agreement"]) == (0.25, 78 / 80)
+    assert "carry the train labels" not in out and "carries the given train labels" not in out
+    assert metrics["truth"]["tp"] == 2
