@@ -149,7 +149,8 @@ def _write_undecided(*, considered: int, left_out: int, why: str, start: float) 
         write_table(OUT / "decisions.parquet", table)
         # before: "left_out": 0 whatever threshold and dedup took out (3 flagged of 60 read as none)
         write_json(METRICS_OUT, {"considered": 0, "left_out": left_out, "flagged": 0,
-                                 "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [], "most_helpful": [],
+                                 "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [],
+                                 "most_helpful": [],
                                  "undecided": {"images": considered, "why": why},
                                  "seconds": round(time.perf_counter() - start, 2)})
 
