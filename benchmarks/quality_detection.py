@@ -37,7 +37,7 @@ from PIL import Image
 
 from winnow import perturb
 from winnow.groundtruth import precision_recall_f1
-from winnow.quality import EXPLAINED_BY, FLOORS, REFERENCE_THRESHOLDS, SCORES, score_images
+from winnow.quality import EXPLAINED_BY, FLOORS, MIN_SPAN, REFERENCE_THRESHOLDS, SCORES, score_images
 from winnow.thresholds import METHODS, cut_issues, flag_issues
 
 ROOT = Path(__file__).resolve().parent
@@ -97,13 +97,14 @@ def damaged_set(images: np.ndarray, slices: dict[str, np.ndarray], strength: str
 
 
 def auto_cuts(images, orig_h, orig_w, issues=ISSUES, *, auto_options: dict | None = None):
-    """``(flags, rules, scores)`` of the ``auto`` default with the score stage's reference cuts and floors;
+    """``(flags, rules, scores)`` of the ``auto`` default with the score stage's reference cuts, floors and span;
     ``auto_options`` (``alpha``…) go to every issue's ``auto`` but those with a reference cut, which take none
     (cut_issues refuses them: threshold_null.py's alpha 0.001 run had stopped there)."""
     scores = score_images(images, orig_h=orig_h, orig_w=orig_w)
     settings = {k: {"method": "auto", **({} if k in REFERENCE_THRESHOLDS else auto_options or {})} for k in issues}
     flags, _, rules = cut_issues({k: scores[k] for k in issues}, settings,
-                                 explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS)
+                                 explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS, floors=FLOORS,
+                                 spans={k: MIN_SPAN for k in issues})
     return flags, rules, scores
 
 

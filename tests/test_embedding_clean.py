@@ -366,3 +366,18 @@ def test_a_round_whose_judge_may_not_relabel_turns_every_rounds_relabels_into_dr
     assert gated["decision"].tolist() == ["drop", "drop", "keep"]
     assert gated.loc[0, "reason"] == ("neighbours_agree:2; untrusted_relabel (val relabel precision 0.900 < "
                                       "relabel_min_precision 0.902, from 200 val relabels after 300 planted flips)")
+
+
+def test_a_tight_embedding_keeps_its_isolation_and_outlier_cuts():
+    # before: the threshold stage's rule that scores within two grey levels (2/255) of each other are one picture
+    # under noise was applied to every auto cut, and these 12 images 5 degrees off their class (cosine 0.996 to it,
+    # the others above 0.9999: similarities spanning 0.0036, under 2/255) were neither dropped as isolated nor
+    # flagged as knn outliers
+    features, labels = clusters(spread=0.001)
+    edge_labels = np.arange(12) % 4
+    features, labels = np.concatenate([features, edge_cases(edge_labels, angle=5.0)]), np.concatenate([labels, edge_labels])
+    decisions = judge(features, labels)
+    assert decisions.index[decisions["decision"] == "drop"].tolist() == [f"img-{i}" for i in range(400, 412)]
+    assert (decisions.loc[decisions["decision"] == "drop", "reason"] == "isolated").all()
+    flagged, _ = find_outliers([whole(features, labels)], methods=["knn"], k=10, bins=BINS)
+    assert np.flatnonzero(flagged["knn_outlier"]).tolist() == list(range(400, 412))

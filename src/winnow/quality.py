@@ -57,6 +57,12 @@ from winnow.thresholds import cut_issues
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
 # where a score's own definition already says "a problem": the IQR fence, equal channels within rounding
 REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
+# scores of 8-bit pixels that all lie within two grey levels of each other are one picture under noise, not two
+# classes: the percentiles of 1,000 frames of one dim scene (a tenth of the pixels one level off) spanned 1.3 levels,
+# and the mode rule took their spikes for modes and flagged 184 of them dark. A width of these scores only: before,
+# applied to every auto cut, it hid from embedding-clean 10 outliers among 300 images of a tight embedding, whose
+# cosine similarities span less than two grey levels
+MIN_SPAN = 2 / 255
 # the bottom of a score's range, within float32 rounding, is a problem whatever the other images score:
 # all pixels black (dark), all clipped white (light), one grey level (low_information)
 FLOORS = {"dark": 1e-6, "light": 1e-6, "low_information": 1e-6}
@@ -242,6 +248,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
                                         floors={k: v for k, v in FLOORS.items() if k != "dark" or dark_read},
                                         ceilings=ceilings, discarded=discarded,
+                                        spans={issue: MIN_SPAN for issue in SCORES},
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them
         raise WinnowError(f"params.yaml: threshold.issues.{err}") from None

@@ -67,10 +67,6 @@ from winnow.errors import WinnowError
 from winnow.histogram_cuts import NOTHING, Histogram, gamma_mixture, ght, kapur, kittler, li, otsu, valley
 
 METHODS = THRESHOLD_METHODS
-# scores of 8-bit pixels that all lie within two grey levels of each other are one picture under noise, not two
-# classes: the percentiles of 1,000 frames of one dim scene (a tenth of the pixels one level off) spanned 1.3 levels,
-# and the mode rule took their spikes for modes and flagged 184 of them dark
-MIN_SPAN = 2 / 255
 
 
 def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
@@ -80,10 +76,8 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
     reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
-    the ``majority`` rule stays either way. Scores spanning less than :data:`MIN_SPAN` fire none.
+    the ``majority`` rule stays either way.
     """
-    if len(scores) and scores.max() - scores.min() < MIN_SPAN:
-        return NOTHING, "none"
     cut = auto_threshold(scores, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "mode"
@@ -252,14 +246,17 @@ def threshold(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **op
     return threshold_rule(scores, method=method, bins=bins, **options)[0]
 
 
-def threshold_rule(scores: np.ndarray, *, method: str = "auto", bins: int = 256, **options) -> tuple[float, str]:
+def threshold_rule(scores: np.ndarray, *, method: str = "auto", bins: int = 256, min_span: float = 0.0,
+                   **options) -> tuple[float, str]:
     """``(threshold, rule)``: :func:`threshold` and what made it: ``auto``'s rule (module docstring),
-    ``none`` when nothing is flagged, or the method's name."""
-    cut, rule = _cut_and_rule(scores, method=method, bins=bins, **options)
+    ``none`` when nothing is flagged, or the method's name. With ``auto``, scores below the top that all lie
+    within ``min_span`` of each other fire no rule (:func:`cut_issues` ``spans``)."""
+    cut, rule = _cut_and_rule(scores, method=method, bins=bins, min_span=min_span, **options)
     return cut, "none" if cut == NOTHING else rule
 
 
-def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, **options) -> tuple[float, str]:
+def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, min_span: float,
+                  **options) -> tuple[float, str]:
     if method not in METHODS:
         raise WinnowError(f"threshold method {method!r} is not one of {', '.join(METHODS)}")
     if method == "fixed":
@@ -284,6 +281,8 @@ def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, **options) -> t
             return lower, method
         return (lower, "mode") if 0 <= lower < 0.5 * top else (NOTHING, "none")
     if method == "auto":
+        if finite.max() - finite.min() < min_span:
+            return NOTHING, "none"
         return auto_cut(finite, bins=bins, **options)
     algorithm = {"otsu": otsu, "li": li, "kittler": kittler, "kapur": kapur, "ght": ght,
                  "valley": valley, "gamma_mixture": gamma_mixture}[method]
@@ -305,6 +304,7 @@ def cut_issues(
     floors: dict[str, float] | None = None,
     ceilings: dict[str, float] | None = None,
     discarded: dict[str, tuple[float, int]] | None = None,
+    spans: dict[str, float] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
     cut_on: np.ndarray | None = None,
@@ -325,6 +325,9 @@ def cut_issues(
             above it flags none (rule ``ceiling``; ``floor`` where scores at the floor remain).
         discarded: filled, when given, with ``{issue: (cut, images)}`` for each cut a ceiling set aside:
             what the relative cut was and how many images it would have flagged.
+        spans: ``{issue: width}``: with ``auto``, scores that all lie within ``width`` of each other (the top
+            value aside) fire no rule (rule ``none``; ``floor`` still applies). A width in the score's own units:
+            the quality scores' two grey levels (:data:`winnow.quality.MIN_SPAN`) mean nothing to a distance.
         cut_on: bool ``(N,)``, the images whose scores choose the cuts (default all); every image is
             flagged by them.
 
@@ -333,6 +336,7 @@ def cut_issues(
         nothing; rules as the module docstring says.
     """
     explained_by, reference, floors, ceilings = explained_by or {}, reference or {}, floors or {}, ceilings or {}
+    spans = spans or {}
     order = sorted(settings, key=lambda issue: issue in explained_by)  # explainers first
     flags, cuts, rules = {}, {}, {}
     for issue in order:
@@ -350,7 +354,8 @@ def cut_issues(
             cut, rule = reference[issue], "reference"
         else:
             try:
-                cut, rule = threshold_rule(values, method=method, bins=bins, **options)
+                cut, rule = threshold_rule(values, method=method, bins=bins, min_span=spans.get(issue, 0.0),
+                                           **options)
             except WinnowError as err:
                 raise WinnowError(f"{issue}: {err}") from None
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
