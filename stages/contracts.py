@@ -57,9 +57,13 @@ def main() -> None:
 def warn_unchecked_suites() -> None:
     """A warning naming each suite file in contracts/ that no stage checks: before, a contracts/labels.yaml (or
     an ingest.yml beside ingest.yaml) was never run, and nothing said so; nor was a labels.json, the form Great
-    Expectations itself writes a suite in, whose rules passed unchecked."""
+    Expectations itself writes a suite in, whose rules passed unchecked, in a folder of its own (GX's
+    expectations/) or with its suffix in capitals (labels.JSON)."""
     checked = [f"{SUITES_DIR}/{name}.yaml" for name in SUITES]
-    for path in sorted(p for pattern in ("*.yaml", "*.yml", "*.json") for p in Path(SUITES_DIR).glob(pattern)):
+    # before: contracts/*.yaml, *.yml and *.json only, so contracts/expectations/labels.json (GX keeps its suites in
+    # an expectations/ folder) and contracts/labels.JSON passed unchecked without a word
+    suites = (p for p in Path(SUITES_DIR).rglob("*") if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+    for path in sorted(suites):
         if path.as_posix() not in checked:
             print(f"warning: contracts: {path.as_posix()} is not checked: only {', '.join(checked)} are run; "
                   "move its expectations into one of them")

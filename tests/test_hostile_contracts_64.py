@@ -23,3 +23,20 @@ def test_a_suite_file_written_as_great_expectations_writes_it_json_is_named_as_n
     assert capsys.readouterr().out.splitlines() == [
         "warning: contracts: contracts/labels.json is not checked: only contracts/ingest.yaml, contracts/scores.yaml, "
         "contracts/variant.yaml are run; move its expectations into one of them"]
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("name", ["expectations/labels.json", "labels.JSON", "ingest.YAML"])
+def test_a_suite_file_in_a_folder_or_with_its_suffix_in_capitals_is_named_as_not_checked(tmp_path, monkeypatch, capsys,
+                                                                                       name):
+    # before: only contracts/*.yaml, *.yml and *.json were looked at, so a suite in Great Expectations' own
+    # expectations/ folder, or saved as labels.JSON (ingest.YAML is another file than the ingest.yaml run), passed
+    # without a word
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    (tmp_path / "contracts" / name).parent.mkdir(exist_ok=True)
+    (tmp_path / "contracts" / name).write_text(json.dumps({"name": "labels", "expectations": []}))
+    monkeypatch.chdir(tmp_path)
+    _stage_module("contracts").warn_unchecked_suites()
+    assert capsys.readouterr().out.splitlines() == [
+        f"warning: contracts: contracts/{name} is not checked: only contracts/ingest.yaml, contracts/scores.yaml, "
+        "contracts/variant.yaml are run; move its expectations into one of them"]
