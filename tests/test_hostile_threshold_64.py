@@ -44,7 +44,13 @@ def _stage_in_process(project: Path, stage: str, monkeypatch, capsys) -> subproc
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize(("kind", "params", "problem"), [
     ("brightness", "{bad", "brightness params '{bad' are not a JSON object of its options"),
-    ("brightness", '{"factor": "x0.2"}', "brightness params '{\"factor\": \"x0.2\"}' are not a JSON object of its options"),
+    ("brightness", '{"factor": "x0.2"}', "brightness params '{\"factor\": \"x0.2\"}' hold no factor degrade writes (a "
+                                         "finite number, 0 or more)"),
+    # before: these two read as factor 1, exit 0, the image's damage planted nowhere (dark had no precision or recall)
+    ("brightness", '{"fraction": 0.03}', "brightness params '{\"fraction\": 0.03}' hold no factor degrade writes (a "
+                                         "finite number, 0 or more)"),
+    ("brightness", '{"factor": NaN}', "brightness params '{\"factor\": NaN}' hold no factor degrade writes (a finite "
+                                      "number, 0 or more)"),
     # before: exit 0, the dark image's damage counted as planted nowhere (no precision or recall for dark)
     ("brighten", '{"factor": 0.2}', "kind 'brighten' is none of those degrade writes"),
 ])

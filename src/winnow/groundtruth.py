@@ -16,6 +16,7 @@ original_label int  for label changes, the label before; else -1
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -67,19 +68,26 @@ def _row_issue(row) -> str | None:
 
     Raises:
         WinnowError: naming the row's image, where its kind is none of :data:`KINDS` (its damage would count as
-            planted nowhere) or its ``params`` are not a JSON object or its brightness factor is not a number (a
-            damaged log: before, a traceback in the threshold stage).
+            planted nowhere) or its ``params`` are not a JSON object or hold no brightness factor degrade writes
+            (a damaged log: before, a traceback in the threshold stage, or its damage planted nowhere).
     """
     if row.kind not in KINDS:
         raise WinnowError(f"image {row.id!r}: kind {row.kind!r} is none of those degrade writes")
     try:
         params = json.loads(row.params or "{}")
-        if not isinstance(params, dict):
-            raise TypeError
-        return issue_of(row.kind, params)
-    except (ValueError, TypeError):
+    except ValueError:
+        params = None
+    if not isinstance(params, dict):
         raise WinnowError(f"image {row.id!r}: {row.kind} params {row.params!r} are not a JSON object of its "
-                          "options") from None
+                          "options")
+    factor = params.get("factor")
+    # before: a factor missing, true or NaN (or params null) read as 1, so the image's damage counted as planted
+    # nowhere, silently, and "x0.2" was called no JSON object
+    if row.kind == "brightness" and not (isinstance(factor, (int, float)) and not isinstance(factor, bool)
+                                         and math.isfinite(factor) and factor >= 0):
+        raise WinnowError(f"image {row.id!r}: brightness params {row.params!r} hold no factor degrade writes (a "
+                          "finite number, 0 or more)")
+    return issue_of(row.kind, params)
 
 
 def true_issue_mask(perturbations: pd.DataFrame, ids: pd.Series | np.ndarray, issue: str) -> np.ndarray:
