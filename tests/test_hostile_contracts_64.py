@@ -3,8 +3,10 @@ line, or the numbers, a user gets."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
 from hostile_harness import ROOT
 from test_contracts import _stage_module
@@ -40,3 +42,12 @@ def test_a_suite_file_in_a_folder_or_with_its_suffix_in_capitals_is_named_as_not
     assert capsys.readouterr().out.splitlines() == [
         f"warning: contracts: contracts/{name} is not checked: only contracts/ingest.yaml, contracts/scores.yaml, "
         "contracts/variant.yaml are run; move its expectations into one of them"]
+
+
+@pytest.mark.hostile("params")
+def test_a_suite_file_added_to_contracts_is_a_change_dvc_repro_runs_the_stage_for():
+    # before: the stage's deps were its three suites, so after contracts/labels.json was added, `dvc repro` skipped
+    # the stage as unchanged and the warning naming the file as not checked was never printed
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["contracts"]["deps"]
+    for added in ("contracts/labels.json", "contracts/expectations/labels.json"):
+        assert any(Path(added).is_relative_to(dep) for dep in deps), added
