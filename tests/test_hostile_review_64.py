@@ -66,3 +66,20 @@ def test_the_report_counts_as_a_persons_own_class_only_the_class_chosen_over_the
     assert review_line(counts, path="metrics/variants.json") == (
         "<p>People reviewed <b>4</b> decisions: 1 confirmed, 3 overruled; 1 relabelled to a class the person chose "
         "instead of the suggestion.</p>")
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("text, encoding", [
+    # Excel's Unicode text: UTF-16 with tabs, whose last line break leaves a NUL on a line of its own
+    ("\t".join(QUEUE_COLUMNS) + "\r\n", "utf-16"),
+    # a spreadsheet's semicolon CSV of a queue whose rows were emptied: a line of separators each
+    (";".join(QUEUE_COLUMNS) + "\n" + ";" * (len(QUEUE_COLUMNS) - 1) + "\n", "utf-8"),
+])
+def test_an_export_over_a_queue_of_another_form_without_a_row_replaces_it(tmp_path, monkeypatch, text, encoding):
+    # before: the NUL and the separators counted as rows, and the export was refused, though no verdict was there
+    root = write_project(tmp_path)
+    (root / "reviews").mkdir()
+    (root / "reviews/queue.csv").write_bytes(text.encode(encoding))
+    monkeypatch.chdir(root)
+    assert winnow(["review", "export"]) == 0
+    assert (root / "reviews/queue.csv").read_text().splitlines()[0] == ",".join(QUEUE_COLUMNS)

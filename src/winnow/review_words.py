@@ -209,7 +209,9 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     try:
         reviewed_words(queue_file)
     except WinnowError as err:
-        if sum(1 for line in queue_file.read_bytes().splitlines() if line.strip()) > 1:
+        # a line of separators, quotes or UTF-16's NULs alone is no row: a spreadsheet writes ;;;; for an emptied row,
+        # and Excel's Unicode text ends on a NUL. Before, such a queue of no verdict was refused
+        if sum(1 for line in queue_file.read_bytes().splitlines() if line.strip(b' \t\r\n\x00,;"')) > 1:
             why = str(err).removeprefix(f"{queue_file}: ")
             raise WinnowError(f"{queue_file}: not readable as the exported queue ({why}), so whether it holds verdicts "
                               "not imported cannot be told, and a new export would overwrite it; save it as "
