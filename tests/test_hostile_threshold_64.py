@@ -44,6 +44,7 @@ def _stage_in_process(project: Path, stage: str, monkeypatch, capsys) -> subproc
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize(("kind", "params", "problem"), [
     ("brightness", "{bad", "brightness params '{bad' are not a JSON object of its options"),
+    ("brightness", 3, "brightness params 3 are not a JSON object of its options"),  # a column of numbers, not text
     ("brightness", '{"factor": "x0.2"}', "brightness params '{\"factor\": \"x0.2\"}' hold no factor degrade writes (a "
                                          "finite number, 0 or more)"),
     # before: these two read as factor 1, exit 0, the image's damage planted nowhere (dark had no precision or recall)

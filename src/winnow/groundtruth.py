@@ -75,7 +75,7 @@ def _row_issue(row) -> str | None:
         raise WinnowError(f"image {row.id!r}: kind {row.kind!r} is none of those degrade writes")
     try:
         params = json.loads(row.params or "{}")
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a column of numbers, or of parquet structs, not JSON text
         params = None
     if not isinstance(params, dict):
         raise WinnowError(f"image {row.id!r}: {row.kind} params {row.params!r} are not a JSON object of its "
