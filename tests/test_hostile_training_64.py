@@ -122,3 +122,23 @@ def test_rows_of_images_ingest_has_split_anew_into_val_are_refused_not_trained_o
         "data/variants/baseline/rows.parquet: image 'train-0-1' is in the val split of data/ingest now (2 such row(s)): "
         "the degrade imageset was made before ingest split the images anew; rerun the variants stage (dvc repro "
         "variants)")
+
+
+@pytest.mark.hostile("training")
+def test_rows_that_lack_train_images_the_degrade_imageset_added_since_are_refused_not_trained_without_them(
+        tmp_path, monkeypatch):
+    # found in review: an exact_duplicate perturbation (mode add) appended to the default params and only degrade
+    # rerun, then train@baseline by hand: 3255 of data/degrade's 3320 train images trained, the 65 copies it added
+    # left out (the labels of the rest unchanged, so nothing else told), exit 0
+    project = _stale_project(tmp_path / "project", stale="none")
+    degraded = read_imageset(project / "data/degrade")
+    manifest = degraded.manifest.drop(columns="digest")
+    copies = manifest[manifest["id"].isin(["train-0-1", "train-2-3"])].assign(id=lambda m: m["id"] + "~dup7")
+    write_imageset(project / "data/degrade", np.concatenate([degraded.images, degraded.images[copies.index]]),
+                   pd.concat([manifest, copies], ignore_index=True), CLASSES)
+    monkeypatch.chdir(project)
+    with pytest.raises(WinnowError) as refused:
+        load_variant("baseline")
+    assert str(refused.value) == (
+        "data/variants/baseline/rows.parquet: image 'train-0-1~dup7' of the degrade imageset's train split has no row "
+        "(2 such image(s)): made from another degrade; rerun the variants stage (dvc repro variants)")

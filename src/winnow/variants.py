@@ -252,9 +252,9 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     """(train, val) imagesets of a variant, images in memory, labels as the variant decided.
 
     Refused in one line naming the stage to rerun: an imageset of other image shapes or classes than data/ingest
-    (:func:`_other_ingest`), and rows that name an image data/ingest puts in val or test, or keep an image at another
-    label than its imageset gives it: what a stage run by hand (or by dvc repro -s) meets after the stages before it
-    reran only in part."""
+    (:func:`_other_ingest`), and rows that name an image data/ingest puts in val or test, keep an image at another
+    label than its imageset gives it, or lack a train image of it: what a stage run by hand (or by dvc repro -s) meets
+    after the stages before it reran only in part."""
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     check_kept(name, rows, classes=ingested.classes)
@@ -303,6 +303,17 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
                               f"{origin} imageset labels it "
                               f"{ingested.classes[int(part.manifest['label'].iloc[at])]!r} ({int(moved.sum())} such "
                               f"row(s)): made from another {origin}", written_by=written_by)
+        # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
+        # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
+        if origin != "extra":  # by the index of ids built above: a Series.isin of 200,000 str ids takes a second
+            named = np.zeros(len(imageset), bool)
+            found = position.index.get_indexer(rows.loc[rows["origin"] == origin, "id"])
+            named[found[found >= 0]] = True
+            unnamed = (imageset.manifest["split"] == "train").to_numpy() & ~named
+            if unnamed.any():
+                raise rerun_error(path, f"image {imageset.manifest['id'].iloc[int(np.argmax(unnamed))]!r} of the "
+                                  f"{origin} imageset's train split has no row ({int(unnamed.sum())} such image(s)): "
+                                  f"made from another {origin}", written_by=written_by)
         part.manifest["label"] = labels
         parts.append(part)
     train = ImageSet(np.concatenate([p.images for p in parts]),
