@@ -84,8 +84,8 @@ def test_a_degrade_imageset_of_other_classes_than_ingests_is_refused_not_read_wi
     monkeypatch.chdir(_stale_project(tmp_path / "project", stale="classes"))
     with pytest.raises(WinnowError) as refused:
         load_variant("baseline")
-    assert str(refused.value) == ("data/degrade: class 0 is 'b', data/ingest's class 0 is 'a': made from another "
-                                  "ingest; rerun the degrade stage (dvc repro degrade)")
+    assert str(refused.value) == ("data/degrade/classes.json: its classes (b, c) differ from "
+                                  "data/ingest/classes.json's (a, b, c); rerun the degrade stage (dvc repro degrade)")
 
 
 @pytest.mark.hostile("training")

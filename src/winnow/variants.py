@@ -171,13 +171,15 @@ def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame, *, warn: str | 
     return out.loc[:, list(rows.columns)].astype({"label": np.int64})
 
 
-def check_same_classes(degraded: ImageSet, ingested: ImageSet) -> None:
-    """Refuse a data/degrade whose classes are not data/ingest's (another data set's, or another order):
-    oracle's labels are ingest's, the others degrade's, and a report would count one set's classes under the
-    other's names."""
-    if degraded.classes != ingested.classes:
-        raise rerun_error(f"{DEGRADE}/classes.json", f"its classes ({listed(degraded.classes)}) differ from "
-                          f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by="degrade")
+def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | os.PathLike = DEGRADE,
+                       written_by: str = "degrade") -> None:
+    """Refuse an imageset (``where``: data/degrade, or a variant's extra, written by ``written_by``) whose classes
+    are not data/ingest's (another data set's, another order, or an earlier ingest's: a class folder added since):
+    oracle's labels are ingest's, the others degrade's, so a report would count one set's classes under the
+    other's names, and a model would train one set's class indices under the other's names."""
+    if imageset.classes != ingested.classes:
+        raise rerun_error(f"{where}/classes.json", f"its classes ({listed(imageset.classes)}) differ from "
+                          f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by=written_by)
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
@@ -251,10 +253,10 @@ def _rows_file(name: str, root: str | os.PathLike) -> tuple[Path, str]:
 def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[ImageSet, ImageSet]:
     """(train, val) imagesets of a variant, images in memory, labels as the variant decided.
 
-    Refused in one line naming the stage to rerun: an imageset of other image shapes or classes than data/ingest
-    (:func:`_other_ingest`), and rows that name an image data/ingest puts in val or test, keep an image at another
-    label than its imageset gives it, or lack a train image of it: what a stage run by hand (or by dvc repro -s) meets
-    after the stages before it reran only in part."""
+    Refused in one line naming the stage to rerun: an imageset of other image shapes or classes
+    (:func:`check_same_classes`) than data/ingest, and rows that name an image data/ingest puts in val or test, keep an
+    image at another label than its imageset gives it, or lack a train image of it: what a stage run by hand (or by dvc
+    repro -s) meets after the stages before it reran only in part."""
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     check_kept(name, rows, classes=ingested.classes)
@@ -266,10 +268,15 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
         if origin not in sources:
             folder = Path(root) / name / "extra" if origin == "extra" else Path(ORIGINS[origin])
             sources[origin] = read_imageset(folder)
-            problem = _other_ingest(sources[origin], ingested)
-            if problem:
-                raise rerun_error(folder, f"{problem}: made from another ingest",
-                                  written_by=written_by if origin == "extra" else origin)
+            # an imageset made from an earlier ingest (ingest.size or the class folders changed, then a stage run by
+            # hand or by dvc repro -s): before, other shapes were a traceback (numpy's concatenate, or the model's first
+            # val batch), other classes were the rows' class indices read silently against data/ingest's names
+            stage = written_by if origin == "extra" else origin
+            shape, expected = sources[origin].images.shape[1:], ingested.images.shape[1:]
+            if shape != expected:
+                raise rerun_error(folder, f"images are {'x'.join(map(str, shape))}, {INGEST}'s are "
+                                          f"{'x'.join(map(str, expected))}: made from another ingest", written_by=stage)
+            check_same_classes(sources[origin], ingested, where=folder, written_by=stage)
         imageset = sources[origin]
         position = pd.Series(np.arange(len(imageset)), index=imageset.manifest["id"].to_numpy())
         missing = ~chosen["id"].isin(position.index)
@@ -319,25 +326,6 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     train = ImageSet(np.concatenate([p.images for p in parts]),
                      pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
     return train, ingested.split("val")
-
-
-def _other_ingest(imageset: ImageSet, ingested: ImageSet) -> str | None:
-    """What tells ``imageset`` (data/degrade, a variant's extra) was made from another ingest than ``ingested``: other
-    image shapes or other classes; None when neither does. Such a stale imageset is what a stage run by hand or by
-    dvc repro -s meets after ingest alone reran (ingest.size, or the source's class folders, changed). Before: other
-    shapes were a traceback (numpy's concatenate, or the model's first val batch), and other classes were silently
-    wrong labels, the rows' class indices read against data/ingest's names (a class folder added in front shifted
-    every label by one, and the model was saved under the new names)."""
-    shape, expected = imageset.images.shape[1:], ingested.images.shape[1:]
-    if shape != expected:
-        return f"images are {'x'.join(map(str, shape))}, {INGEST}'s are {'x'.join(map(str, expected))}"
-    classes, names = list(imageset.classes), list(ingested.classes)
-    if classes != names:
-        index = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b), None)
-        if index is None:
-            return f"{len(classes)} classes, {INGEST} has {len(names)}"
-        return f"class {index} is {classes[index]!r}, {INGEST}'s class {index} is {names[index]!r}"
-    return None
 
 
 def loaded_order(rows: pd.DataFrame) -> np.ndarray:
