@@ -278,12 +278,14 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
                                           f"{'x'.join(map(str, expected))}: made from another ingest", written_by=stage)
             check_same_classes(sources[origin], ingested, where=folder, written_by=stage)
         imageset = sources[origin]
-        position = pd.Series(np.arange(len(imageset)), index=imageset.manifest["id"].to_numpy())
-        missing = ~chosen["id"].isin(position.index)
+        # the ids looked up once, by an index (unique: read_imageset): a Series.isin of 200,000 str ids took 1-3 s
+        ids = pd.Index(imageset.manifest["id"])
+        located = ids.get_indexer(chosen["id"])
+        missing = located < 0
         if missing.any():
-            raise rerun_error(path, f"image {chosen['id'][missing].iloc[0]!r} is not in the {origin} imageset",
-                              written_by=written_by)
-        part = imageset.select(position[chosen["id"]].to_numpy())
+            raise rerun_error(path, f"image {chosen['id'].iloc[int(np.argmax(missing))]!r} is not in the {origin} "
+                              "imageset", written_by=written_by)
+        part = imageset.select(located)
         held_out = (part.manifest["split"] != "train").to_numpy()
         if held_out.any():  # rows naming 1,000 test images trained on them, and evaluate reported 0.985 for 0.944
             first = part.manifest.iloc[int(np.argmax(held_out))]
@@ -312,9 +314,9 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
                               f"row(s)): made from another {origin}", written_by=written_by)
         # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
         # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
-        if origin != "extra":  # by the index of ids built above: a Series.isin of 200,000 str ids takes a second
+        if origin != "extra":
             named = np.zeros(len(imageset), bool)
-            found = position.index.get_indexer(rows.loc[rows["origin"] == origin, "id"])
+            found = ids.get_indexer(rows.loc[rows["origin"] == origin, "id"])
             named[found[found >= 0]] = True
             unnamed = (imageset.manifest["split"] == "train").to_numpy() & ~named
             if unnamed.any():
