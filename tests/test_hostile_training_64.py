@@ -10,7 +10,7 @@ from hostile_harness import default_params, make_project, refused_line
 
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
-from winnow.variants import load_variant, write_variant
+from winnow.variants import load_variant, read_rows, write_variant
 
 CLASSES = ["a", "b", "c"]
 
@@ -43,7 +43,8 @@ def _stale_project(root: Path, *, stale: str) -> Path:
                          "reason": "", "stage": ""})
     write_variant("baseline", kept, root=project / "data/variants")
     added = manifest.iloc[:2].assign(id=["copy-0", "copy-1"])
-    extra = ImageSet(pixels[:2, :8, :8], added.reset_index(drop=True), CLASSES)
+    copy_side = 8 if stale == "extra" else 12
+    extra = ImageSet(pixels[:2, :copy_side, :copy_side], added.reset_index(drop=True), CLASSES)
     copies = pd.DataFrame({"id": added["id"], "origin": "extra", "label": added["label"], "action": "add",
                            "reason": "augmented copy", "stage": "balance"})
     write_variant("balanced", pd.concat([kept, copies], ignore_index=True), extra=extra,
@@ -142,3 +143,21 @@ def test_rows_that_lack_train_images_the_degrade_imageset_added_since_are_refuse
     assert str(refused.value) == (
         "data/variants/baseline/rows.parquet: image 'train-0-1~dup7' of the degrade imageset's train split has no row "
         "(2 such image(s)): made from another degrade; rerun the variants stage (dvc repro variants)")
+
+
+def test_a_balanced_variant_of_this_degrade_with_a_flip_relabelled_back_a_drop_and_copies_loads(tmp_path, monkeypatch):
+    # review of the refusals above: none may refuse what the variants and balance stages write of current inputs, a
+    # label flip of degrade's that a cleaner relabelled back among them
+    project = _stale_project(tmp_path / "project", stale="none")
+    degraded = read_imageset(project / "data/degrade")
+    manifest = degraded.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"] == "train-1-2", "label"] = 2  # degrade flipped b's train image 2 to c
+    write_imageset(project / "data/degrade", np.asarray(degraded.images), manifest, CLASSES)
+    monkeypatch.chdir(project)
+    rows = read_rows("balanced")
+    rows.loc[rows["id"] == "train-1-2", ["action", "reason", "stage"]] = ["relabel", "2->1: flip", "confident_learn"]
+    rows.loc[rows["id"] == "train-0-0", ["action", "reason", "stage"]] = ["drop", "duplicate", "dedup"]
+    write_variant("balanced", rows)  # its copies (extra/) stay as balance wrote them
+    train, _ = load_variant("balanced")
+    labels = dict(zip(train.manifest["id"], train.labels))
+    assert (len(labels), labels["train-1-2"], labels["copy-1"], "train-0-0" in labels) == (13, 1, 0, False)
