@@ -49,13 +49,17 @@ def _sent_again_when_swallowed(hook):
     where it runs on. Before: `timeout` stopping `winnow study collect` inside DVC's ``exp show`` printed "Exception
     ignored in: <function WeakSet.__init__.<locals>._remove ...>" and a traceback, ran on, and was killed 30 s later
     by its watching parent as "stuck in native code". From a timer thread: sent from the hook, the signal's handler
-    ran inside the hook, and Python forgot that one too."""
+    ran inside the hook, and Python forgot that one too. A KeyboardInterrupt swallowed so has its SIGINT sent again
+    (before: ``kill -INT``, which the watching parent passes on once, or Ctrl-C, printed the same traceback and the
+    command ran to its end, with no grace period after which the parent kills it)."""
     def swallowed(unraisable) -> None:
-        if not isinstance(unraisable.exc_value, Terminated):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             hook(unraisable)
             return
-        _SWALLOWED.append(signal.SIGTERM)
-        again = threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM))
+        number = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+        if number == signal.SIGTERM:  # SIGINT's handler raises at every one: nothing to mark
+            _SWALLOWED.append(number)
+        again = threading.Timer(0.01, os.kill, (os.getpid(), number))
         again.daemon = True
         again.start()
 
