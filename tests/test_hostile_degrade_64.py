@@ -41,7 +41,12 @@ def tiny_imageset(train=(10, 10, 10)) -> ImageSet:
      {"blur": 3},
      "warning: degrade.perturbations[0] (class_subsample) took no image: its share rounds to keeping every image it "
      "thins; change it, or leave it out"),
-], ids=["fraction", "rates", "emptied-class", "keep"])
+    # 0.6 of an image rounds to 1, but 15 + 15 + 1 would not fit in 30: picked() gives back the one rounded up most
+    ([{"kind": "blur", "fraction": 0.49, "kernel": 3}, {"kind": "gaussian_noise", "fraction": 0.49, "sigma": 5},
+      {"kind": "salt_pepper", "fraction": 0.02, "rate": 0.1}], {"blur": 15, "gaussian_noise": 15},
+     "warning: degrade.perturbations[2] (salt_pepper) took no image: fraction 0.02 of the 30 train images rounds to 1, "
+     "given back so that the others' rounded-up shares fit; change it, or leave it out"),
+], ids=["fraction", "rates", "emptied-class", "keep", "given-back"])
 def test_a_perturbation_that_takes_no_image_beside_others_says_so(capsys, perturbations, counts, line):
     # before: not a word; the run read as planting every perturbation listed, and only a 0 in metrics/degrade.json
     # (or a missing truth entry in the cleaners' metrics) told that one planted nothing

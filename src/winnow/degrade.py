@@ -116,7 +116,11 @@ def _why_none(p: Perturbation, n_train: int, *, left: np.ndarray) -> str:
     ``left``: the classes they keep). Before: said of none of them, so a share that rounds to no image ([blur 0.1,
     symmetric_noise 0.01] on 30 train images) ran as if planted, and only a 0 in metrics/degrade.json told."""
     if "fraction" in p.params:
-        return f"fraction {p.params['fraction']:g} of the {n_train} train images rounds to none"
+        count = round(p.params["fraction"] * n_train)
+        # picked() takes an image back from the shares rounded up the most where all would not fit: before, said to
+        # round to none ([blur 0.49, gaussian_noise 0.49, salt_pepper 0.02] on 30: the 0.6 rounds to 1, given back)
+        given_back = f"{count}, given back so that the others' rounded-up shares fit" if count else "none"
+        return f"fraction {p.params['fraction']:g} of the {n_train} train images rounds to {given_back}"
     if "rates" in p.params:
         return "each rate rounds to none of its class's train images"
     if "classes" in p.params and not np.isin(p.params["classes"], left).any():
