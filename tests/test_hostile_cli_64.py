@@ -57,7 +57,9 @@ def test_study_collect_from_a_subfolder_writes_the_projects_plots_study(tmp_path
     (["gate", "--base", "HEAD", "--nope"], "error: winnow gate: unrecognized arguments: --nope (see winnow gate --help)"),
     (["review", "export", "extra"],
      "error: winnow review export: unrecognized arguments: extra (see winnow review export --help)"),
-], ids=["study-collect", "gate", "review-export"])
+    # winnow's own: before, refused as study's with its action ("--bogus collect", see winnow study --help)
+    (["--bogus", "study", "collect"], "error: winnow: unrecognized arguments: --bogus (see winnow --help)"),
+], ids=["study-collect", "gate", "review-export", "before-the-subcommand"])
 def test_an_unknown_argument_points_to_the_help_of_the_command_it_was_given_to(capsys, args, expected):
     # before: "error: winnow: unrecognized arguments: ... (see winnow --help)", a help that lists the subcommands and
     # none of their options

@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     # the docstring's first line without its reST quotes (before: `winnow --help` began "The ``winnow`` command: ...")
     parser = _Parser(prog="winnow", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    # the first word that is no option (winnow's own take no value): before, argv[0] alone, so `winnow --bogus study
+    # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
+    chosen = next((word for word in argv if not word.startswith("-")), None)
     modules = {}
     for name, (module, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
