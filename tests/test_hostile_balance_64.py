@@ -64,4 +64,14 @@ def test_a_systematic_start_just_below_one_gives_every_copy_to_an_image():
     # which rounds to 2.0, the last boundary itself: before the guard searchsorted's index 4 of 4 images was an
     # IndexError traceback (a chance of 2**-53 a class, but a traceback)
     copies = _spread(3, np.array([3.0, 1.0, 1.0, 1.0]), rng=_LastStart())
-    assert copies.sum() == 3 and copies[0] in (1, 2) and copies[1:].max() == 1
+    # the 1.5's fraction spans [0, 0.5) of the points' line: neither point falls in it
+    assert copies[0] == 1 and sorted(copies[1:]) == [0, 1, 1]
+
+
+@pytest.mark.hostile("training")
+def test_a_systematic_start_just_below_one_gives_no_copy_to_a_whole_share():
+    # shares 1.5 (four edge cases of weight 1.5) and 1 (the other image, whole): two copies left over, drawn at
+    # 1 - 2**-53 and 2.0, the end; the last image in the draw's order is the whole share's, which has no fraction to
+    # draw on. Before: held to the last image, it got a second copy, beyond the ceiling of its share
+    copies = _spread(7, np.array([1.5, 1.5, 1.5, 1.5, 1.0]), rng=_LastStart())
+    assert copies[4] == 1 and sorted(copies[:4]) == [1, 1, 2, 2]

@@ -197,9 +197,14 @@ def _spread(total: int, weight: np.ndarray, *, rng: np.random.Generator) -> np.n
         order = np.lexsort((rng.permutation(len(weight)), -weight))
         ends = np.cumsum((share - copies)[order])
         ends *= left / ends[-1]  # the fractions sum to the copies left over, up to rounding
-        points = rng.random() + np.arange(left)  # one random start, then every whole step: each fraction's chance
-        # a start within float's last bit of 1 rounds the last point up to the end: the last image, not past it
-        np.add.at(copies, order[np.minimum(np.searchsorted(ends, points, side="right"), len(order) - 1)], 1)
+        # one random start, then every whole step: each fraction's chance. Each point held below the next whole
+        # number, which a start within float's last bit of 1 rounds k + start up to: the boundary of the next image's
+        # fraction (before: past the last image an IndexError; a copy to the image after the boundary, beyond the
+        # ceiling of its share: shares 1.5, 1.5, 1.5, 1.5, 1 gave the 1 two copies)
+        points = np.minimum(rng.random() + np.arange(left), np.nextafter(np.arange(1.0, left + 1), 0))
+        # the ends rescaled may fall a bit short of ``left``: a point beyond goes to the last image with a fraction
+        last = np.searchsorted(ends, ends[-1])
+        np.add.at(copies, order[np.minimum(np.searchsorted(ends, points, side="right"), last)], 1)
     return copies
 
 
