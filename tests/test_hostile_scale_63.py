@@ -193,6 +193,18 @@ def test_gaussian_noise_on_a_memory_mapped_set_takes_the_damaged_images_memory_a
     assert np.array_equal(streamed.images, whole.images)
 
 
+TORCHRUN_DIFFERS = ("labels", "lr", "val", "crop_padding")
+
+
+def _rank_with_each_copy(rank: int, world: int, out_dir: str, differences: tuple[str, ...]) -> None:
+    """One rank of :func:`_rank_with_its_own_copy` for each of ``differences`` in turn, each in a process group of
+    its own (its own init file): one start of the ranks' processes serves every case."""
+    for differs in differences:
+        Path(out_dir, differs).mkdir(exist_ok=True)
+        _rank_with_its_own_copy(rank, world, str(Path(out_dir, f"init-{differs}")), str(Path(out_dir, differs)),
+                                differs)
+
+
 def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str, differs: str) -> None:
     """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy is
     another version's in ``differs``: one label of 60 changed (the same count: nothing else tells the data apart),
@@ -237,14 +249,22 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str,
     ("crop_padding", "train: under torchrun rank 1 runs another train.crop_padding than rank 0 (1 rank(s) in all); "
                      "every machine must run the same params.yaml: git pull (or copy it) on each, then rerun"),
 ])
-def test_torchrun_ranks_holding_other_data_or_settings_than_rank_0_stop_in_one_line(tmp_path, differs, line):
+def test_torchrun_ranks_holding_other_data_or_settings_than_rank_0_stop_in_one_line(torchrun_ranks, differs, line):
     # found by probing: before, both ranks trained, each on its own copy, and rank 0 wrote a model of two data sets
     # (a machine left at another version: dvc pull not run there), or of two learning rates, each rank stepping the
     # averaged gradients its own way; with another row count, rank 1 had another number of steps and waited in the
     # allreduce until the group's timeout
-    torch.multiprocessing.start_processes(_rank_with_its_own_copy, args=(2, str(tmp_path / "init"), str(tmp_path),
-                                                                          differs), nprocs=2, start_method="spawn")
-    assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)] == [line, line]
+    assert [(torchrun_ranks / differs / f"rank{rank}.txt").read_text() for rank in (0, 1)] == [line, line]
+
+
+@pytest.fixture(scope="module")
+def torchrun_ranks(tmp_path_factory) -> Path:
+    """The folder where the two ranks of a torchrun wrote what each said (``<differs>/rank<N>.txt``), for each of
+    TORCHRUN_DIFFERS: the ranks' processes (each importing torch and winnow) started once, not once a case."""
+    out = tmp_path_factory.mktemp("torchrun")
+    torch.multiprocessing.start_processes(_rank_with_each_copy, args=(2, str(out), TORCHRUN_DIFFERS), nprocs=2,
+                                          start_method="spawn")
+    return out
 
 
 @pytest.mark.hostile("intermediates")
