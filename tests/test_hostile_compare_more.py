@@ -49,6 +49,15 @@ def fresh(project, *args: str, stdin: str = "", env: dict | None = None) -> subp
                           text=True, env={**_env(), **(env or {})}, timeout=300)
 
 
+def saved_compare(project, records: list, *args: str) -> subprocess.CompletedProcess:
+    """``winnow compare --from-json <file> *args`` where the file, beside ``project``, holds ``records`` as `dvc exp
+    show --json` writes them: the warm forked run, for the cases whose subject is what compare makes of the records
+    (reading them from a pipe: the cases of :func:`fresh`)."""
+    saved = project.parent / "exp-show.json"
+    saved.write_text(json.dumps(records))
+    return run_winnow(project, "compare", "--from-json", str(saved), *args)
+
+
 def _fake_dvc(tmp_path: Path, body: str) -> tuple[dict, Path]:
     """An environment whose ``dvc`` is a shell script that logs its arguments to the returned log file, then runs
     ``body`` (``{log}`` in it names that file); the real one stays on PATH behind it."""
@@ -121,7 +130,7 @@ def test_compare_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     ]
     project = make_project(tmp_path / "project")
     before = files_under(project)
-    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned", stdin=json.dumps([commit]))
+    done = saved_compare(project, [commit], "--variants", "baseline", "pruned")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "# Variants over 2 run(s) (seeds 0, 1)"
@@ -146,7 +155,7 @@ def test_compare_names_an_experiment_whose_run_failed(tmp_path, how):
          "executor": {"state": "failed", "name": "dvc-task", "local": None} if how == "executor" else None},
     ]
     project = make_project(tmp_path / "project")
-    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned", stdin=json.dumps([commit]))
+    done = saved_compare(project, [commit], "--variants", "baseline", "pruned")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "# Variants over 2 run(s) (seeds 0, 1)"
@@ -162,8 +171,7 @@ def test_compare_says_when_dvc_cannot_read_the_workspace(tmp_path):
                  "error": {"type": "YAMLFileCorruptedError", "msg": "unable to read: 'dvc.lock', YAML file structure "
                                                                    "is corrupted"}}
     project = make_project(tmp_path / "project")
-    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned",
-                 stdin=json.dumps([workspace, commit]))
+    done = saved_compare(project, [workspace, commit], "--variants", "baseline", "pruned")
     assert assert_error_line(done) == (
         "error: dvc exp show cannot read the workspace (unable to read: 'dvc.lock', YAML file structure is corrupted); "
         "fix its dvc.lock or params.yaml (`git diff` shows what changed: a merge's conflict markers?), then again")
@@ -445,7 +453,7 @@ def test_compare_leaves_out_a_run_saved_over_another_runs_outputs(tmp_path):
         {"revs": [exp], "name": exp["name"], "executor": None} for exp in (saved, real)]}
     project = make_project(tmp_path / "project")
     before = files_under(project)
-    done = fresh(project, "compare", "--from-json", "-", "--variants", "baseline", "pruned", stdin=json.dumps([commit]))
+    done = saved_compare(project, [commit], "--variants", "baseline", "pruned")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "# Variants over 2 run(s) (seeds 1, 0)"
