@@ -414,14 +414,20 @@ def _seed_commit(repo, seed: int, predicted: np.ndarray, labels: np.ndarray, tag
 
 
 @pytest.fixture
-def seed_runs(tmp_path):
+def seed_runs(tmp_path, seed_runs_built):
+    """:func:`seed_runs_built`, copied for the case (which may add refs to it)."""
+    return shutil.copytree(seed_runs_built, tmp_path / "project", symlinks=True)
+
+
+@pytest.fixture(scope="module")
+def seed_runs_built(tmp_path_factory):
     """Three base and three head runs (seeds 0-2 each side) of a change that costs class 3 fifteen images at
     every head seed, among seed noise: each run also misses ten class-3 images and three of every other
     class of its own (other images at every run), so one run a side sees 25 lost and 10 gained on class 3
-    and 52 lost and 37 gained over all."""
+    and 52 lost and 37 gained over all. Built once (six commits and tags); each case gets a copy."""
     params = params_with("gate.overdispersion", 1.25)
     params["gate"]["accuracy_overdispersion"] = 1.25
-    repo = init(make_project(tmp_path / "project", params))
+    repo = init(make_project(tmp_path_factory.mktemp("seed-runs") / "project", params))
     labels = labels_of()
     class3 = np.flatnonzero(labels == "3")
     regressed, noise = class3[:15], class3[15:75].reshape(6, 10)
