@@ -4,6 +4,7 @@ compare, in the right table), and the gate never passes a broken metric."""
 import json
 import os
 import resource
+import shutil
 import stat
 import subprocess
 import sys
@@ -1102,9 +1103,25 @@ def _edit_code(project, message: str) -> None:
     commit(project, message)
 
 
+_DVC_PROJECTS: dict[tuple[Path, str], Path] = {}
+
+
 def _dvc_project(tmp_path, dvc_yaml: str = STALE_DVC_YAML):
-    """The stale-pipeline project (``dvc_yaml``) reproduced at recipe 2 and committed as ``base``."""
-    project = make_project(tmp_path / "project")
+    """The stale-pipeline project (``dvc_yaml``) reproduced at recipe 2 and committed as ``base``, as
+    ``tmp_path / "project"``: built once a session for each ``dvc_yaml`` (two dvc runs and the evaluate they start),
+    then copied, so each case edits a project of its own."""
+    key = (tmp_path.parent, dvc_yaml)  # the session's base folder: a build lives as long as the session's files
+    if key not in _DVC_PROJECTS or not _DVC_PROJECTS[key].is_dir():
+        built = tmp_path.parent / "_dvc_projects" / str(len(_DVC_PROJECTS))
+        shutil.rmtree(built, ignore_errors=True)
+        _build_dvc_project(built.parent / f"{built.name}.building", dvc_yaml).rename(built)
+        _DVC_PROJECTS[key] = built
+    return Path(shutil.copytree(_DVC_PROJECTS[key], tmp_path / "project", symlinks=True))
+
+
+def _build_dvc_project(root: Path, dvc_yaml: str) -> Path:
+    shutil.rmtree(root, ignore_errors=True)
+    project = make_project(root)
     (project / "dvc.yaml").write_text(dvc_yaml)
     (project / "evaluate.py").write_text(STALE_EVALUATE.format(tests=str(ROOT / "tests")))
     (project / "recipe.txt").write_text("2")
