@@ -12,7 +12,7 @@ from hostile_harness import default_params, make_project
 from winnow.errors import WinnowError
 from winnow.gate import gate
 from winnow.gate_table import GateSettings
-from winnow.staleness import check_workspace_current
+from winnow.staleness import check_commit_current, check_workspace_current
 
 # a pipeline whose train stage is frozen (`dvc freeze`, or frozen: true by hand for a matrix stage)
 FROZEN_DVC_YAML = """stages:
@@ -147,3 +147,29 @@ def test_a_run_given_on_both_sides_of_a_pooled_gate_is_refused(tmp_path):
     assert str(refused.value) == (
         "--target a0: is a --base run too (a0, the same run), and pooled, a run tested against itself hides part of "
         "every change the others make; give each side its own runs (dvc exp run -S seed=N on each revision)")
+
+
+@pytest.mark.hostile("gate")
+def test_a_dvc_2_lock_is_hashed_as_dvc_2_hashed(tmp_path):
+    # before: an entry without `hash: md5` (DVC 2 wrote none, and DVC 3 keeps such entries until the stage reruns) was
+    # never compared with its file, so predictions written by hand under a DVC 2 lock passed as the run's
+    project = _frozen_project(tmp_path)
+    (project / "evaluate.py").write_bytes(b"raise SystemExit(\r\n    'not run here')\r\n")  # DVC 2 hashed it as LF
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    for entry in lock["stages"].values():
+        for file in entry["deps"] + entry["outs"]:
+            del file["hash"]
+    lock["stages"]["evaluate@baseline"]["deps"][0]["md5"] = hashlib.md5(
+        b"raise SystemExit(\n    'not run here')\n").hexdigest()
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    commit(project, "the lock DVC 2 wrote")
+    check_commit_current(project, "HEAD", name="HEAD", targets=["evaluate@baseline"])  # as DVC 2 wrote it: current
+    labels = labels_of(per_class=10)
+    write_variant(project, "baseline", labels, labels)
+    commit(project, "every prediction right, by hand")
+    with pytest.raises(WinnowError) as refused:
+        gate(project, base="HEAD~1", target="HEAD", settings=GateSettings.from_params(default_params()["gate"]))
+    assert str(refused.value) == (
+        "HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (2 problem(s), first: "
+        "metrics/evaluate/baseline/predictions.csv is not the file dvc.lock says evaluate@baseline wrote); rerun `dvc "
+        "repro` there and commit dvc.lock and metrics/ together")

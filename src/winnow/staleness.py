@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -265,14 +266,20 @@ def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]
 def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
     """Whether the file a dvc.lock ``entry`` names (``path``, ``md5``) holds those bytes at ``rev``; True where
     it cannot tell: a folder (``.dir``), a file git does not hold there (DVC's data), another hash. A checkout
-    with CRLF line ends (git's autocrlf) hashes the working file DVC saw, so the blob counts with either."""
+    with CRLF line ends (git's autocrlf) hashes the working file DVC saw, so the blob counts with either. An entry
+    without ``hash`` is DVC 2's (kept by DVC 3 until the stage reruns), whose md5 reads a text file's CRLF as LF."""
     md5 = str(entry.get("md5", ""))
-    if entry.get("hash") != "md5" or not md5 or md5.endswith(".dir") or "path" not in entry:
+    if entry.get("hash") not in ("md5", None) or not md5 or md5.endswith(".dir") or "path" not in entry:
         return True
     data = read_bytes(repo, rev, str(entry["path"]))
     if data is None or data.startswith(b"version https://git-lfs"):  # an LFS pointer: DVC hashed the file itself
         return True
-    if md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest()):
+    if entry.get("hash") is None:  # before: never hashed, so predictions edited by hand under a DVC 2 lock passed
+        from dvc_data.hashfile.hash import fobj_md5
+
+        if md5 == fobj_md5(io.BytesIO(data), name="md5-dos2unix"):
+            return True
+    elif md5 in (hashlib.md5(data).hexdigest(), hashlib.md5(data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")).hexdigest()):
         return True
     mode = run_git(repo, "ls-tree", rev, "--", str(entry["path"])).stdout.split()[:1]
     return mode == ["120000"]  # a symbolic link: git holds its target's name, DVC hashed the target
