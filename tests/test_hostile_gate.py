@@ -749,7 +749,7 @@ def test_pooled_runs_that_differ_in_more_than_the_seed_fail_with_one_line(tmp_pa
     project = gate_project(tmp_path)
     _run_commit(project, "a", seed=1)
     _run_commit(project, "b", seed=2, train={**default_params()["train"], "epochs": 3})
-    done, before = gate(project, "--target", "a", "b")
+    done, before = gate(project, "--target", "a", "b", base="HEAD~2")  # b is HEAD: not a base run too
     assert_error_line(done, "--target a b: the runs differ in train.epochs, not only in seed",
                       "dvc exp run -S seed=N")
     assert_nothing_left(project, before)
@@ -760,7 +760,7 @@ def test_pooled_runs_of_one_seed_fail_with_one_line(tmp_path):
     project = gate_project(tmp_path)
     _run_commit(project, "a", seed=4)
     _run_commit(project, "b", seed=4)
-    done, before = gate(project, "--target", "a", "b")
+    done, before = gate(project, "--target", "a", "b", base="HEAD~2")  # b is HEAD: not a base run too
     assert_error_line(done, "--target a b: both ran seed 4", "its own seed")
     assert_nothing_left(project, before)
 
@@ -772,7 +772,7 @@ def test_a_pooled_run_on_another_test_set_fails_with_one_line(tmp_path):
     labels = labels_of()
     write_variant(project, "baseline", labels, labels.copy(), ids=[f"other-{i}" for i in range(len(labels))])
     _run_commit(project, "b", seed=2)
-    done, before = gate(project, "--target", "a", "b")
+    done, before = gate(project, "--target", "a", "b", base="HEAD~2")  # b is HEAD: not a base run too
     assert_error_line(done, "baseline: the runs (a head run and the first base run) were tested on different test "
                       "sets", "1000 ids in the first base run only, 1000 in that head run only",
                       "gate runs of the same data and ingest.split_seed")
