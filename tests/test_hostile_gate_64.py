@@ -173,3 +173,30 @@ def test_a_dvc_2_lock_is_hashed_as_dvc_2_hashed(tmp_path):
         "HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (2 problem(s), first: "
         "metrics/evaluate/baseline/predictions.csv is not the file dvc.lock says evaluate@baseline wrote); rerun `dvc "
         "repro` there and commit dvc.lock and metrics/ together")
+
+
+@pytest.mark.hostile("gate")
+def test_a_dvc_import_whose_source_repository_moved_on_is_not_stale(tmp_path):
+    # before: dvc status asks an import's source for updates, so with data.txt brought by `dvc import` from another
+    # repository, and that repository's data.txt changed since, the gate refused the workspace ("data.txt.dvc (changed
+    # deps: data.txt (...) update available); run `dvc repro`"), which dvc repro never changes: only `dvc update` does
+    source = tmp_path / "source"
+    source.mkdir()
+    git(source, "init", "-q", "-b", "main")
+    with Repo.init(str(source)) as dvc_repo:
+        (source / "data.txt").write_text("v1")
+        dvc_repo.add(str(source / "data.txt"))
+    commit(source, "v1")
+    project = _frozen_project(tmp_path)
+    with Repo(str(project)) as dvc_repo:
+        dvc_repo.imp(str(source), "data.txt", out=str(project / "data.txt"))
+    (project / "dvc.yaml").write_text(FROZEN_DVC_YAML.replace("labels.txt]", "labels.txt, data.txt]"))
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"]["evaluate@baseline"]["deps"] += _locked(project, "data.txt")
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    commit(project, "evaluate reads data.txt, imported")
+    (source / "data.txt").write_text("v2")
+    with Repo(str(source)) as dvc_repo:
+        dvc_repo.add(str(source / "data.txt"))
+    commit(source, "v2")
+    check_workspace_current(project, ["evaluate@baseline"])  # what the import holds is what evaluate read

@@ -37,7 +37,10 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
 
     try:  # from the project's root: DVC resolves a stage name against the working directory (gate --repo DIR)
         with contextlib.chdir(repo), Repo(".") as dvc_repo:
-            status = dvc_repo.status(targets=targets, with_deps=True)
+            # an import (`dvc import`, `dvc import-url --version-aware`) whose source moved on holds what it held until
+            # `dvc update`, which dvc repro never runs: before, "update available" refused the workspace (dvc status
+            # --no-updates; the source, a repository or a bucket, is not asked either)
+            status = dvc_repo.status(targets=targets, with_deps=True, check_updates=False)
             # dvc status skips a frozen stage's inputs: before, code or params edited after `dvc freeze represent` left
             # the old embeddings and every prediction after them current, and the gate passed them as the head's. Not
             # an import's (`dvc import-url`, frozen by design): its source moves on until `dvc update` takes it
