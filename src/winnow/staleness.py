@@ -33,20 +33,19 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     from dvc.lock import LockError
     from dvc.utils.serialize import ParseError
 
-    from dvc.repo import Repo
+    from dvc.repo import Repo, lock_repo
 
     try:  # from the project's root: DVC resolves a stage name against the working directory (gate --repo DIR)
-        with contextlib.chdir(repo), Repo(".") as dvc_repo:
+        # one lock for both reads: DVC's index is read once, and no dvc command changes the files between them
+        with contextlib.chdir(repo), Repo(".") as dvc_repo, lock_repo(dvc_repo):
             # an import (`dvc import`, `dvc import-url --version-aware`) whose source moved on holds what it held until
             # `dvc update`, which dvc repro never runs: before, "update available" refused the workspace (dvc status
             # --no-updates; the source, a repository or a bucket, is not asked either)
             status = dvc_repo.status(targets=targets, with_deps=True, check_updates=False)
             # dvc status skips a frozen stage's inputs: before, code or params edited after `dvc freeze represent` left
-            # the old embeddings and every prediction after them current, and the gate passed them as the head's. Not
-            # an import's (`dvc import-url`, frozen by design): its source moves on until `dvc update` takes it
+            # the old embeddings and every prediction after them current, and the gate passed them as the head's
             frozen = {stage.addressing: {path: state for dep in stage.deps for path, state in dep.status().items()}
-                      for target in targets for stage in dvc_repo.stage.collect(target, with_deps=True)
-                      if stage.frozen and not stage.is_import}
+                      for stage in _frozen_upstream(dvc_repo, targets)}
     except DvcException as err:
         # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
         fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
@@ -70,6 +69,16 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                           f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
     _check_source_listing(Path(repo), locked)
+
+
+def _frozen_upstream(dvc_repo, targets: list[str]) -> list:
+    """The stages up to ``targets`` (their DVC stage objects, each once) that dvc.yaml freezes; not an import, which
+    DVC freezes by design. Looked for only where the project freezes one: each target's stages cost a reading of
+    dvc.yaml, 40% on dvc status's time with the project's four variants."""
+    if not any(stage.frozen and not stage.is_import for stage in dvc_repo.index.stages):
+        return []
+    return list(dict.fromkeys(stage for target in targets for stage in dvc_repo.stage.collect(target, with_deps=True)
+                              if stage.frozen and not stage.is_import))
 
 
 def _check_source_listing(repo: Path, locked: dict[str, dict]) -> None:
