@@ -200,3 +200,25 @@ def test_a_dvc_import_whose_source_repository_moved_on_is_not_stale(tmp_path):
         dvc_repo.add(str(source / "data.txt"))
     commit(source, "v2")
     check_workspace_current(project, ["evaluate@baseline"])  # what the import holds is what evaluate read
+
+
+@pytest.mark.hostile("gate")
+def test_an_input_moved_from_git_to_dvc_as_it_was_is_current(tmp_path):
+    # before: git's diff since the lock saw evaluate.py deleted once `dvc add` tracked it instead of git, so the commit
+    # was refused with "rerun `dvc repro` there", where dvc status and dvc repro see no change (the same md5)
+    project = _frozen_project(tmp_path)
+    git(project, "rm", "-q", "--cached", "evaluate.py")
+    with Repo(str(project)) as dvc_repo:
+        dvc_repo.add(str(project / "evaluate.py"))
+    commit(project, "evaluate.py tracked by DVC")
+    check_commit_current(project, "HEAD", name="HEAD", targets=["evaluate@baseline"])
+    (project / "evaluate.py").write_text("raise SystemExit('edited')\n")  # moved and edited: stale, as dvc status says
+    with Repo(str(project)) as dvc_repo:
+        dvc_repo.add(str(project / "evaluate.py"))
+    commit(project, "evaluate.py edited")
+    with pytest.raises(WinnowError) as refused:
+        check_commit_current(project, "HEAD", name="HEAD", targets=["evaluate@baseline"])
+    assert str(refused.value) == (
+        "HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), first: "
+        "evaluate.py changed since dvc.lock's evaluate@baseline ran); rerun `dvc repro` there and commit dvc.lock and "
+        "metrics/ together")

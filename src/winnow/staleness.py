@@ -181,7 +181,8 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         # before a later commit rewrote the lock for another stage (dvc repro -s report)
         # a stage renamed and back leaves its old entry in the lock, recording the inputs of its last run then
         current = defined is None or stage.split("@")[0] in defined
-        edited = [str(dep["path"]) for dep in inputs if _touched(str(dep.get("path", "")), changed)
+        edited = [str(dep["path"]) for dep in inputs
+                  if _touched(str(dep.get("path", "")), changed) and not _added_to_dvc(repo, rev, dep)
                   or current and not same_file(str(dep.get("path", "")), str(dep.get("md5", "")), dep.get("hash"))]
         hint = FROZEN if stage.split("@")[0] in frozen else ""
         if edited:
@@ -247,6 +248,20 @@ def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str
         return set()
     done = run_git(repo, "diff", "--name-only", "--relative", "--no-renames", written, rev, "--", *local)
     return set(done.stdout.splitlines())
+
+
+def _added_to_dvc(repo: str | Path, rev: str, dep: dict) -> bool:
+    """Whether the dvc.lock input ``dep``, gone from git, is the file (or folder) that `dvc add` tracks at ``rev``
+    (``<path>.dvc``) with the md5 the lock records: moved from git to DVC as it was, which dvc status and dvc repro
+    see as no change. before: git's diff saw a deletion, and the commit was refused with advice (`dvc repro`) that
+    changed nothing."""
+    path = str(dep.get("path", "")).rstrip("/")
+    try:
+        outs = (load_yaml(read_text(repo, rev, f"{path}.dvc") or "", name=f"{path}.dvc") or {}).get("outs") or []
+    except (WinnowError, AttributeError):  # not a file DVC wrote: the input stays changed
+        return False
+    return any(isinstance(out, dict) and out.get("path") == Path(path).name and out.get("md5") == dep.get("md5")
+               for out in outs)
 
 
 def _touched(path: str, changed: set[str]) -> bool:
