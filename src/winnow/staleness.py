@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
 
     from dvc.repo import Repo, lock_repo
 
+    # before: "WARNING: stage: 'train@baseline' is frozen. Its dependencies are not going to be shown in the status
+    # output", one line per frozen stage or import, came before the gate's one error line, untrue of what it checks
+    logging.getLogger("dvc.repo.status").addFilter(_no_frozen_notice)  # added once, however often called
     try:  # from the project's root: DVC resolves a stage name against the working directory (gate --repo DIR)
         # one lock for both reads: DVC's index is read once, and no dvc command changes the files between them
         with contextlib.chdir(repo), Repo(".") as dvc_repo, lock_repo(dvc_repo):
@@ -69,6 +73,12 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                           f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
     _check_source_listing(Path(repo), locked)
+
+
+def _no_frozen_notice(record: logging.LogRecord) -> bool:
+    """False for dvc status's notice that a frozen stage's inputs go unshown: the workspace check asks them itself
+    (:func:`_frozen_upstream`), and an import's are left to `dvc update`."""
+    return "is frozen" not in record.getMessage()
 
 
 def _frozen_upstream(dvc_repo, targets: list[str]) -> list:
