@@ -64,7 +64,7 @@ def main() -> None:
     # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
     # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),
-                        rows_of=(DEGRADE, data.manifest["id"]))
+                        rows_of=(DEGRADE, data.manifest["id"]), booleans=("kept",))
     leaks = _leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
     _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)

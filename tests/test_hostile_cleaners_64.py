@@ -104,16 +104,17 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
     assert small == {"c": 2} and int(kept.sum()) == 15
 
 
-def _budget_reads_flags() -> None:
+def _budget_reads(*cleaners: str) -> None:
     data = read_imageset("data/degrade")
-    read_cleaner_tables(["threshold"], classes=data.classes, manifest=data.manifest)
+    read_cleaner_tables(list(cleaners), classes=data.classes, manifest=data.manifest)
 
 
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("read, column, values, held", [
     # a flag written as 0/1, as most tools other than pandas write one, read by the label cleaners
     (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "any", [1, 0], "int64"),
-    (_budget_reads_flags, "dark", ["True", "False"], "str"),  # and as text, read by the budget (and variants, review)
+    # and as text, read by the budget (and variants, review)
+    (lambda: _budget_reads("threshold"), "dark", ["True", "False"], "str"),
 ], ids=["cleaners", "budget"])
 def test_flags_that_are_not_true_or_false_are_refused_not_read_as_flagging_nothing(tmp_path, monkeypatch, read,
                                                                                     column, values, held):
@@ -187,3 +188,27 @@ def test_a_judge_whose_classifier_is_weak_is_not_said_to_carry_the_labels_its_ne
     assert (metrics["judge"]["val_accuracy"], metrics["judge"]["train_agreement"]) == (0.25, 78 / 80)
     assert "carry the train labels" not in out and "carries the given train labels" not in out
     assert metrics["truth"]["tp"] == 2
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("read, column, values, held", [
+    # kept as text, read by the label cleaners (astype(bool): "False" is true) and by the budget (and variants, review)
+    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "kept", ["False", "True"], "str"),
+    (lambda: _budget_reads("dedup"), "kept", [0, 1], "int64"),
+    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "label_conflict", ["True", "False"], "str"),
+], ids=["cleaners", "budget", "conflicts"])
+def test_dedup_kept_that_is_not_true_or_false_is_refused_not_read_as_keeping_every_copy(tmp_path, monkeypatch, read,
+                                                                                       column, values, held):
+    # before: dedup's groups with kept as the text "True"/"False" (astype(bool): every row true) had the label
+    # cleaners judge, and pruned keep, the 2 copies dedup removed, without a word
+    project = _project(tmp_path / "p", [30, 30], val=4)
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    hit = groups["id"].isin(["train-0-1", "train-1-5"]).to_numpy()
+    groups[column] = np.where(hit, values[0], values[1])
+    write_table(project / "data/dedup/groups.parquet", groups)
+    monkeypatch.chdir(project)
+
+    with pytest.raises(WinnowError) as refused:
+        read()
+    assert str(refused.value) == (f"data/dedup/groups.parquet: column {column!r} holds {held} values, not true or "
+                                  "false flags; rerun the dedup stage (dvc repro dedup)")

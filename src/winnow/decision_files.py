@@ -52,7 +52,7 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
         columns = (*columns, *(extra_columns or {}).get(cleaner, ()))
         if argument in PER_IMAGE:
             tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]),
-                                          flags=argument == "flags")
+                                          flags=argument == "flags", booleans=("kept",) if argument == "groups" else ())
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
                                           ids_of=(DEGRADE, manifest["id"]))

@@ -74,7 +74,7 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
                        missing_ok=True, rows_of=("data/degrade", manifest["id"]), flags=True)
     groups = read_table("data/dedup/groups.parquet", written_by="dedup",
                         columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
-                        rows_of=("data/degrade", manifest["id"]))  # dedup: a row an image
+                        rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"))  # a row an image
     return flags, groups
 
 

@@ -212,7 +212,7 @@ def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> Wi
 
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
-               ids_of: tuple[str, Any] | None = None, flags: bool = False):
+               ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = ()):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
 
     A missing, empty, truncated or foreign file, or one without a needed column, raises
@@ -229,6 +229,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             as decisions), no row for another id.
         flags: every column but ``id`` holds true or false in each row (threshold's flags, one column per
             issue and ``any``).
+        booleans: the ``columns`` that hold true or false in each row (dedup's ``kept`` and ``label_conflict``):
+            text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
     """
     import pandas as pd
 
@@ -255,15 +257,15 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             noun = "id(s)" if unique == "id" else f"value(s) of {unique}"
             raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first "
                                     f"{_shown(frame[unique][repeated].iloc[0])}", written_by=written_by)
-    if flags:
-        # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged
-        # its flagged images, which pruned then kept, and nothing was said
-        for column in frame.columns.drop("id", errors="ignore"):
-            values = frame[column]
-            if not pd.api.types.is_bool_dtype(values) or values.isna().any():
-                nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
-                raise rerun_error(path, f"column {column!r} holds {values.dtype} values{nulls}, not true or false "
-                                        "flags", written_by=written_by)
+    # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged its
+    # flagged images, which pruned then kept, and nothing was said; dedup's kept as the text "True"/"False" was read
+    # as true throughout: the copies dedup removed were judged and kept
+    for column in frame.columns.drop("id", errors="ignore") if flags else booleans:
+        values = frame[column]
+        if not pd.api.types.is_bool_dtype(values) or values.isna().any():
+            nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
+            raise rerun_error(path, f"column {column!r} holds {values.dtype} values{nulls}, not true or false flags",
+                              written_by=written_by)
     for given, every in ((rows_of, True), (ids_of, False)):
         problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
         if problem:
