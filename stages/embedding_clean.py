@@ -170,19 +170,26 @@ def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float
         fewer = f", fewer in {named}" if small else ""
         # the stage runs and stops the pipeline whatever pruned.cleaners says (its outputs feed the budget, the
         # report and review), so leaving it out of pruned.cleaners is no way on: before, a user who did so met the
-        # same line again. A k at which the second-largest class fills its own neighbours is
-        second = int(np.sort(counts)[-2]) if len(counts) > 1 else 0
-        fits = second * (folds - 1) // folds if folds else second - 1
-        lower = f", or lower embedding_clean.k to {fits}" if fits >= 1 else ""
+        # same line again. The k named is the largest at which the second-largest class fills its own neighbours
+        lower = _lower_k(int(np.sort(counts)[-2]) if len(counts) > 1 else 0, folds=folds)
         raise WinnowError(f"embedding_clean: neighbour cleansing needs two classes of at least {needed} train images "
                           f"({vote}); {judgeable} ha{'s' if judgeable == 1 else 've'} that many{fewer}: add images"
                           f"{lower}")
     kept = considered.copy()
     kept[rows[np.isin(data.labels[rows], [data.classes.index(name) for name in small])]] = False
+    # before: "or lower embedding_clean.k", not how far (the refusal above names it, as confident-learn's warning
+    # names its folds)
     print(f"warning: embedding-clean: fewer train images than the neighbour vote needs ({needed}, for its own class "
           f"to fill the neighbours: {vote}) in {named}: kept unjudged, since some of such an image's nearest "
-          "neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k")
+          f"neighbours are of other classes whatever it shows; add images{_lower_k(min(small.values()), folds=folds)}")
     return kept, small
+
+
+def _lower_k(images: int, *, folds: int | None) -> str:
+    """', or lower embedding_clean.k to <k>': the largest k at which a class of ``images`` train images fills an
+    image's neighbours from its own (:func:`_neighbours_needed`); '' where none does (a class of one image)."""
+    fits = images * (folds - 1) // folds if folds else images - 1
+    return f", or lower embedding_clean.k to {fits}" if fits >= 1 else ""
 
 
 def _in_classes(decisions: pd.DataFrame, learned: np.ndarray) -> pd.DataFrame:

@@ -212,3 +212,21 @@ def test_dedup_kept_that_is_not_true_or_false_is_refused_not_read_as_keeping_eve
         read()
     assert str(refused.value) == (f"data/dedup/groups.parquet: column {column!r} holds {held} values, not true or "
                                   "false flags; rerun the dedup stage (dvc repro dedup)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_kept_unjudged_for_the_neighbour_vote_is_told_the_k_that_judges_it(tmp_path, monkeypatch, capsys):
+    # before: "... kept unjudged ...; add images, or lower embedding_clean.k", not how far. c's 8 images fill an
+    # image's neighbours from its own class at k 7 (the 7 others), as the refusal of a second class too small says
+    monkeypatch.chdir(_project(tmp_path / "p", [60, 60, 8]))
+    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    stage = _stage("embedding_clean")
+
+    kept, small = stage._without_small_classes(data, considered, k=10, agree=0.8, folds=None)
+    assert small == {"c": 8} and int(kept.sum()) == 120
+    assert capsys.readouterr().out == (
+        "warning: embedding-clean: fewer train images than the neighbour vote needs (11, for its own class to fill the "
+        "neighbours: embedding_clean.k 10) in 'c' (8 images): kept unjudged, since some of such an image's nearest "
+        "neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k to 7\n")
+    kept, small = stage._without_small_classes(data, considered, k=7, agree=0.8, folds=None)
+    assert small == {} and int(kept.sum()) == 128

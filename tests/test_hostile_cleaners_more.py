@@ -92,7 +92,7 @@ def test_a_class_too_small_for_the_neighbour_vote_is_kept_unjudged_by_embedding_
     assert ("warning: embedding-clean: fewer train images than the neighbour vote needs (11, for its own class to "
             "fill the neighbours: embedding_clean.k 10) in 'c' (3 images): kept unjudged, since some of such an "
             "image's nearest neighbours are of other classes whatever it shows; add images, or lower "
-            "embedding_clean.k") in done.stdout.splitlines()
+            "embedding_clean.k to 2") in done.stdout.splitlines()
     decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet")
     assert sorted(decisions["id"]) == sorted(f"train-{c}-{i}" for c in (0, 1) for i in range(60))
     assert (decisions["decision"] == "keep").all()
