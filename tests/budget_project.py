@@ -89,7 +89,8 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
                 params: dict | None = None) -> Path:
     """A project at ``root`` holding what the stages before budget write for case ``c``: data/ingest and
     data/degrade (1x1 grey images: only the embedding matters), data/represent (the case's features),
-    nothing flagged by threshold, no duplicate, and ``issues`` as confident-learn's decisions.
+    nothing flagged by threshold, no duplicate, and ``issues`` as confident-learn's decisions (with a keep row for
+    each other train image, as it writes them).
 
     ``val_labels``: the val split's labels (default the clean ones); ``trusted``: whether ingest read a
     trusted split. Params: the project's, with pruned.cleaners threshold, dedup, confident_learn, the
@@ -118,8 +119,12 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
                            "group": np.arange(len(ids)), "group_size": 1, "kept": True, "reason": "unique",
                            "label_conflict": False})
     write_table(root / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
-    # as confident-learn writes it: each image's given_label is its label in data/degrade (issues_table gives 0)
+    # as confident-learn writes it: each image's given_label is its label in data/degrade (issues_table gives 0),
+    # and a keep row for each train image it did not flag (the budget refuses a table lacking one)
     given = pd.Series(c.given, index=train_ids(len(c.given)))
+    unflagged = given.index[~given.index.isin(issues["id"])]
+    kept = issues_table(unflagged, relabel_to=given[unflagged], confidence=np.zeros(len(unflagged)))
+    issues = pd.concat([issues, kept.assign(is_issue=False, decision="keep", reason="")], ignore_index=True)
     write_table(root / "data/confident-learn/label_issues.parquet",
                 issues.assign(given_label=issues["id"].map(given).fillna(issues["given_label"]).astype(np.int64)))
     settings = default_params()

@@ -58,7 +58,7 @@ def write_project(root: Path) -> Path:
     groups.loc[2, ["kept", "reason"]] = [False, "near_duplicate"]
     groups.loc[3, "reason"] = "kept"
     write_table(root / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
-    judged = TRAIN[3:]  # left by threshold and dedup
+    judged = [*TRAIN[3:], TRAIN[1]]  # left by threshold and dedup (train-01 last: rows 0-8 as before)
     issues = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged],
                            "suggested_label": [GIVEN[i] for i in judged], "suggested_prob": 0.9, "label_quality": 0.9,
                            "is_issue": False, "decision": "keep", "reason": ""}).set_index("id")

@@ -29,6 +29,7 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_a_budg
     flagged = [i for i in flags["id"][:400] if i not in set(issues["id"])][:5]
     flags.loc[flags["id"].isin(flagged), ["dark", "any"]] = True
     write_table(project / "data/threshold/flags.parquet", flags)
+    as_confident_learn_judges(project)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     # pruned.cleaners edited to leave threshold out, and the budget rerun alone (dvc repro -s budget): before, exit 0,

@@ -230,3 +230,23 @@ def test_a_class_kept_unjudged_for_the_neighbour_vote_is_told_the_k_that_judges_
         "neighbours are of other classes whatever it shows; add images, or lower embedding_clean.k to 7\n")
     kept, small = stage._without_small_classes(data, considered, k=7, agree=0.8, folds=None)
     assert small == {} and int(kept.sum()) == 128
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_cleaner_table_lacking_an_image_no_filter_left_out_is_refused(tmp_path, monkeypatch):
+    # before: embedding-clean's decisions without train-0-3's row (an image threshold and dedup leave to it, of a class
+    # it judged) passed the budget's checks, and pruned kept that image judged by no cleaner: only a lacking image a
+    # filter had taken out was looked for
+    project = _project(tmp_path / "p", [30, 30], val=4)
+    train = [(f"train-{c}-{i}", c) for c in range(2) for i in range(30) if (c, i) != (0, 3)]
+    write_table(project / "data/embedding-clean/decisions.parquet",
+                pd.DataFrame({"id": [i for i, _ in train], "decision": "keep", "suggested_label": [c for _, c in train],
+                              "reason": "", "given_label": [c for _, c in train]}))
+    monkeypatch.chdir(project)
+
+    with pytest.raises(WinnowError) as refused:
+        _budget_reads("threshold", "dedup", "embedding_clean")
+    assert str(refused.value) == ("data/embedding-clean/decisions.parquet: lacks 1 train image(s) that pruned.cleaners "
+                                  "leaves to it (first 'train-0-3', which no filter left out): it was cut short or "
+                                  "written for other images; rerun the embedding-clean stage (dvc repro "
+                                  "embedding-clean)")

@@ -75,7 +75,7 @@ def with_data_valuation(project: Path) -> Path:
     from winnow.stage import write_table
     from winnow.valuation import DECISION_COLUMNS
 
-    judged = [f"train-{i:02d}" for i in range(3, 12)]
+    judged = [f"train-{i:02d}" for i in (*range(3, 12), 1)]  # left by threshold and dedup
     table = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged], "suggested_label": -1,
                           "decision": "keep", "reason": "", "is_issue": False, "knn_shapley": 0.001, "tracin": 0.1,
                           "harm": 0.1}).set_index("id")

@@ -71,15 +71,16 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
     """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
     ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
     cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
-    class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no
-    row) was written under another choice of filters, and that image would pass into pruned judged by no cleaner;
-    one holding an image these cleaners leave out (threshold or dedup now among them) was too, and its decisions of
-    such images would take places in the budget's cuts though the filters drop them. Before: pruned.cleaners edited
-    from [threshold, dedup, embedding_clean] to [embedding_clean] and the budget rerun alone (``dvc repro -s
-    budget``) kept the 492 images threshold had flagged, judged by no cleaner, and said nothing; edited back, 5
-    flagged images confident-learn had judged took 5 of top10%'s 120 places; a class threshold had flagged whole, so
-    without a row, passed as one too small for the cleaner; and `winnow review export`, which checked none of it,
-    queued the stale table's suggestions."""
+    class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no row)
+    was written under another choice of filters, and that image would pass into pruned judged by no cleaner; one holding
+    an image these cleaners leave out (threshold or dedup now among them) was too, and its decisions of such images
+    would take places in the budget's cuts though the filters drop them. A table lacking an image no filter left out (of
+    a class it judged) was cut short or written for other images: that image too would pass unjudged. Before:
+    pruned.cleaners edited from [threshold, dedup, embedding_clean] to [embedding_clean] and the budget rerun alone
+    (``dvc repro -s budget``) kept the 492 images threshold had flagged, judged by no cleaner, and said nothing; edited
+    back, 5 flagged images confident-learn had judged took 5 of top10%'s 120 places; a class threshold had flagged
+    whole, so without a row, passed as one too small for the cleaner; and `winnow review export`, which checked none of
+    it, queued the stale table's suggestions."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
     flags, groups = read_filters(manifest)
@@ -102,11 +103,16 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
         too_small = _left_unjudged(cleaner, stage=stage, classes=classes)
         of_judged_class = (manifest["label"].isin(set(table["given_label"])) if too_small is None
                            else ~manifest["label"].isin(too_small)).to_numpy()
-        lacking = np.flatnonzero(considered & filtered & ~judged & of_judged_class)
-        if len(lacking):
-            raise rerun_error(path, f"lacks {len(lacking)} train image(s) that pruned.cleaners leaves to it (first "
-                                    f"{ids[lacking[0]]!r}, which threshold flagged or dedup removed): it was written "
-                                    "under other pruned.cleaners", written_by=stage)
+        lacking = considered & ~judged & of_judged_class
+        # before: only the images a filter alone leaves out were looked for, so a table lacking one no filter touched
+        # (cut short, or another data version's) passed, and pruned kept that image judged by no cleaner
+        for among, why in ((filtered, "which threshold flagged or dedup removed): it was written under other "
+                                      "pruned.cleaners"),
+                           (~filtered, "which no filter left out): it was cut short or written for other images")):
+            missed = np.flatnonzero(lacking & among)
+            if len(missed):
+                raise rerun_error(path, f"lacks {len(missed)} train image(s) that pruned.cleaners leaves to it (first "
+                                        f"{ids[missed[0]]!r}, {why}", written_by=stage)
 
 
 def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] | None:
