@@ -1,6 +1,6 @@
-"""Hostile cases for the label cleaners, fourth pass: advice a user follows must work, a cleaner that decides
-nothing must still count what it was given and not pass for one that found nothing, and threshold's flags must
-be true or false.
+"""Hostile cases for the label cleaners, fourth pass: advice a user follows must work and say how far, a cleaner
+that decides nothing must still count what it was given and not pass for one that found nothing, threshold's flags
+and dedup's kept must be true or false, and a cleaner's table must hold every image left to it.
 
 Each case writes a tiny data/degrade with a represent embedding in which every class sits in a cluster of its own
 (:func:`test_hostile_cleaners_more._project`) and calls the stage's functions in-process (their one-line
