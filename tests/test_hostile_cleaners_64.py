@@ -104,6 +104,19 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
     assert small == {"c": 2} and int(kept.sum()) == 15
 
 
+def _refused_after_writing(tmp_path, monkeypatch, read, table: str, column: str, values, *, ids) -> str:
+    """``read``'s refusal once ``table``'s ``column`` holds ``values[0]`` on the rows of ``ids``, ``values[1]`` on
+    the others, in a project of two classes of 30 train images."""
+    project = _project(tmp_path / "p", [30, 30], val=4)
+    frame = pd.read_parquet(project / table)
+    frame[column] = np.where(frame["id"].isin(ids).to_numpy(), values[0], values[1])
+    write_table(project / table, frame)
+    monkeypatch.chdir(project)
+    with pytest.raises(WinnowError) as refused:
+        read()
+    return str(refused.value)
+
+
 def _budget_reads(*cleaners: str) -> None:
     data = read_imageset("data/degrade")
     read_cleaner_tables(list(cleaners), classes=data.classes, manifest=data.manifest)
@@ -120,17 +133,10 @@ def test_flags_that_are_not_true_or_false_are_refused_not_read_as_flagging_nothi
                                                                                     column, values, held):
     # before: threshold's flags with the 3 flagged images' column as 0/1 read as flagging nothing: the label cleaners
     # judged the 3 (data-valuation: "left_out": 0) and pruned kept them, without a word
-    project = _project(tmp_path / "p", [30, 30], val=4)
-    flags = pd.read_parquet(project / "data/threshold/flags.parquet")
-    hit = flags["id"].isin(["train-0-0", "train-0-1", "train-1-5"]).to_numpy()
-    flags[column] = np.where(hit, values[0], values[1])
-    write_table(project / "data/threshold/flags.parquet", flags)
-    monkeypatch.chdir(project)
-
-    with pytest.raises(WinnowError) as refused:
-        read()
-    assert str(refused.value) == (f"data/threshold/flags.parquet: column {column!r} holds {held} values, not true or "
-                                  "false flags; rerun the threshold stage (dvc repro threshold)")
+    refused = _refused_after_writing(tmp_path, monkeypatch, read, "data/threshold/flags.parquet", column, values,
+                                     ids=["train-0-0", "train-0-1", "train-1-5"])
+    assert refused == (f"data/threshold/flags.parquet: column {column!r} holds {held} values, not true or false flags; "
+                       "rerun the threshold stage (dvc repro threshold)")
 
 
 @pytest.mark.hostile("intermediates")
@@ -201,17 +207,10 @@ def test_dedup_kept_that_is_not_true_or_false_is_refused_not_read_as_keeping_eve
                                                                                        column, values, held):
     # before: dedup's groups with kept as the text "True"/"False" (astype(bool): every row true) had the label
     # cleaners judge, and pruned keep, the 2 copies dedup removed, without a word
-    project = _project(tmp_path / "p", [30, 30], val=4)
-    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
-    hit = groups["id"].isin(["train-0-1", "train-1-5"]).to_numpy()
-    groups[column] = np.where(hit, values[0], values[1])
-    write_table(project / "data/dedup/groups.parquet", groups)
-    monkeypatch.chdir(project)
-
-    with pytest.raises(WinnowError) as refused:
-        read()
-    assert str(refused.value) == (f"data/dedup/groups.parquet: column {column!r} holds {held} values, not true or "
-                                  "false flags; rerun the dedup stage (dvc repro dedup)")
+    refused = _refused_after_writing(tmp_path, monkeypatch, read, "data/dedup/groups.parquet", column, values,
+                                     ids=["train-0-1", "train-1-5"])
+    assert refused == (f"data/dedup/groups.parquet: column {column!r} holds {held} values, not true or false flags; "
+                       "rerun the dedup stage (dvc repro dedup)")
 
 
 @pytest.mark.hostile("intermediates")
