@@ -89,15 +89,25 @@ def test_a_degrade_imageset_of_other_classes_than_ingests_is_refused_not_read_wi
                                   "data/ingest/classes.json's (a, b, c); rerun the degrade stage (dvc repro degrade)")
 
 
+
+def _rewrite(folder, edit) -> None:
+    """Write the imageset at ``folder`` again as ``edit(images, manifest)`` returns it, from its uint8 ``(N, H, W,
+    C)`` images and its manifest without the digests (write_imageset works them out anew)."""
+    imageset = read_imageset(folder)
+    write_imageset(folder, *edit(np.asarray(imageset.images), imageset.manifest.drop(columns="digest")), CLASSES)
+
+
+def _flipped(images, manifest):
+    """``(images, manifest)`` with b's train image 2 labelled c, as a degrade run with another seed may flip it."""
+    return images, manifest.assign(label=manifest["label"].mask(manifest["id"] == "train-1-2", 2))
+
+
 @pytest.mark.hostile("training")
 def test_rows_of_an_earlier_degrade_are_refused_not_trained_with_its_label_flips(tmp_path, monkeypatch):
     # found by probing: degrade rerun alone (another degrade.seed: other labels flipped), then train@baseline by hand:
     # the variant's rows kept the old run's labels, and the model learnt the old flips on the new pixels, exit 0
     project = _stale_project(tmp_path / "project", stale="none")
-    degraded = read_imageset(project / "data/degrade")
-    manifest = degraded.manifest.drop(columns="digest")
-    manifest.loc[manifest["id"] == "train-1-2", "label"] = 2  # the new run flips b's train image 2 to c
-    write_imageset(project / "data/degrade", np.asarray(degraded.images), manifest, CLASSES)
+    _rewrite(project / "data/degrade", _flipped)  # the new run flips b's train image 2 to c
     monkeypatch.chdir(project)
     with pytest.raises(WinnowError) as refused:
         load_variant("baseline")
@@ -112,10 +122,8 @@ def test_rows_of_images_ingest_has_split_anew_into_val_are_refused_not_trained_o
     # of the stale degrade imageset were val images of data/ingest now, and the model learnt from 2 of its 8 val
     # images and chose its epoch on them, exit 0 (evaluate, whose test split had not moved, scored it without a word)
     project = _stale_project(tmp_path / "project", stale="none")
-    ingested = read_imageset(project / "data/ingest")
-    manifest = ingested.manifest.drop(columns="digest")
-    manifest.loc[manifest["id"].isin(["train-0-1", "train-2-3"]), "split"] = "val"
-    write_imageset(project / "data/ingest", np.asarray(ingested.images), manifest, CLASSES)
+    _rewrite(project / "data/ingest", lambda images, manifest: (images, manifest.assign(
+        split=manifest["split"].mask(manifest["id"].isin(["train-0-1", "train-2-3"]), "val"))))
     monkeypatch.chdir(project)
     with pytest.raises(WinnowError) as refused:
         load_variant("baseline")
@@ -132,11 +140,12 @@ def test_rows_that_lack_train_images_the_degrade_imageset_added_since_are_refuse
     # rerun, then train@baseline by hand: 3255 of data/degrade's 3320 train images trained, the 65 copies it added
     # left out (the labels of the rest unchanged, so nothing else told), exit 0
     project = _stale_project(tmp_path / "project", stale="none")
-    degraded = read_imageset(project / "data/degrade")
-    manifest = degraded.manifest.drop(columns="digest")
-    copies = manifest[manifest["id"].isin(["train-0-1", "train-2-3"])].assign(id=lambda m: m["id"] + "~dup7")
-    write_imageset(project / "data/degrade", np.concatenate([degraded.images, degraded.images[copies.index]]),
-                   pd.concat([manifest, copies], ignore_index=True), CLASSES)
+
+    def with_two_copies(images, manifest):
+        copies = manifest[manifest["id"].isin(["train-0-1", "train-2-3"])].assign(id=lambda m: m["id"] + "~dup7")
+        return np.concatenate([images, images[copies.index]]), pd.concat([manifest, copies], ignore_index=True)
+
+    _rewrite(project / "data/degrade", with_two_copies)
     monkeypatch.chdir(project)
     with pytest.raises(WinnowError) as refused:
         load_variant("baseline")
@@ -149,10 +158,7 @@ def test_a_balanced_variant_of_this_degrade_with_a_flip_relabelled_back_a_drop_a
     # review of the refusals above: none may refuse what the variants and balance stages write of current inputs, a
     # label flip of degrade's that a cleaner relabelled back among them
     project = _stale_project(tmp_path / "project", stale="none")
-    degraded = read_imageset(project / "data/degrade")
-    manifest = degraded.manifest.drop(columns="digest")
-    manifest.loc[manifest["id"] == "train-1-2", "label"] = 2  # degrade flipped b's train image 2 to c
-    write_imageset(project / "data/degrade", np.asarray(degraded.images), manifest, CLASSES)
+    _rewrite(project / "data/degrade", _flipped)  # degrade flipped b's train image 2 to c
     monkeypatch.chdir(project)
     rows = read_rows("balanced")
     rows.loc[rows["id"] == "train-1-2", ["action", "reason", "stage"]] = ["relabel", "2->1: flip", "confident_learn"]
