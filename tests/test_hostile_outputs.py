@@ -144,9 +144,10 @@ def test_a_training_whose_dvc_state_cannot_be_written_ends_in_one_line(project, 
     # before: dvclive opens the DVC repository, and sqlite's "disk I/O error" (a full disk under DVC's site cache)
     # was a traceback from dvclive's start-up
     make_project(project, _params(epochs=2, lr=0.01))
-    for command in (["git", "init", "-q"], ["dvc", "init", "-q"],
-                    ["dvc", "config", "--local", "core.site_cache_dir", str(tmp_path / "site-cache")]):
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         subprocess.run(command, cwd=project, check=True, env=_env())
+    # what `dvc config --local core.site_cache_dir ...` writes, without a third process importing DVC
+    (project / ".dvc/config.local").write_text(f"[core]\n    site_cache_dir = {tmp_path / 'site-cache'}\n")
     before, old = files_under(project), _contents(project, MODEL, LOG)
     # no file can grow past 64 bytes (`ulimit -f`): tempfile's probe of /tmp (4 bytes) passes, and the first larger
     # write is dvclive's, to DVC's state database. A process of its own, since a forked run's stderr is a file
