@@ -81,7 +81,9 @@ def tiny_params(**changes) -> dict:
                                      for issue in QUALITY_ISSUES}
     params["dedup"].update(radius=None, flip=False, crop=None)  # exact copies only: no mirror or crop search
     params["contracts"]["bounds"]["min_images_per_class"] = 10
-    params["train"].update(model="lenet5", epochs=10, batch_size=16, lr=0.003)
+    # one torch thread, as run_stages sets: the stages' own train.threads (2) replaced it in every training, and on
+    # a busy machine two threads for nets this small spun: budget's model check took 50 CPU s instead of 2
+    params["train"].update(model="lenet5", epochs=10, batch_size=16, lr=0.003, threads=1)
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 8})
     # the tiny set's judge is weak (about half its val relabels right): without a lower bound its relabels
     # would all become drops, and the report's relabel reasons would go untested
