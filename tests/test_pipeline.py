@@ -41,7 +41,9 @@ def tiny_params(params: dict) -> dict:
     machine measured with all of MNIST-5k, most of it DVC and imports: about 8 s a stage); half of MNIST-5k
     (:func:`write_digits`) through the npz source."""
     params["ingest"].update(source="npz", path="digits.npz")
-    params["train"].update(model="lenet5", epochs=2)
+    # one torch thread (params.yaml: 2): on a busy machine (CI's 2 cores under two test workers) two threads for
+    # nets this small spin more than they compute; a training there took 8x the CPU seconds of one thread's
+    params["train"].update(model="lenet5", epochs=2, threads=1)
     params["represent"].update(judge={"model": "lenet5", "epochs": 1})
     params["confident_learn"].update(folds=2, train={"model": "lenet5", "epochs": 1})
     # two rounds in the represent embedding: round 2 re-applies the neighbour rules to round 1's labels
