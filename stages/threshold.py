@@ -11,7 +11,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
-    PERTURBATION_COLUMNS, planted_issues, precision_recall_f1, true_issue_mask, undefined_as_none,
+    PERTURBATION_COLUMNS, planted_issue_ids, precision_recall_f1, undefined_as_none,
 )
 from winnow.imageset import read_imageset
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
@@ -48,12 +48,13 @@ def main() -> None:
     # precision/recall only where degrade planted that issue: elsewhere nothing is known, and 0 would read as "every
     # flag was wrong"
     try:
-        scored = planted_issues(truth)
+        planted = planted_issue_ids(truth)
     except WinnowError as err:  # a row of another kind or options than degrade writes: before, a traceback
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
-    metrics = {}
-    # each issue's planted images once: a mask is a pass over degrade's log, and each issue's figures read several
-    truths = {issue: true_issue_mask(truth, table["id"], issue) for issue in SCORES} if scored else {}
+    metrics, scored, ids = {}, set(planted), table["id"].to_numpy(dtype=object)
+    # each issue's planted images, from one pass over degrade's log (one a mask before: eight passes, each parsing
+    # and checking every row)
+    truths = {issue: np.isin(ids, list(planted.get(issue, ()))) for issue in SCORES} if scored else {}
     for issue in SCORES:
         entry = {"method": p["issues"][issue].get("method", "auto") if issue in p["issues"] else "off",
                  "rule": rules[issue],

@@ -56,11 +56,15 @@ def planted(perturbations: pd.DataFrame | None, kinds) -> bool:
     return perturbations is not None and bool(perturbations["kind"].isin(list(kinds)).any())
 
 
-def planted_issues(perturbations: pd.DataFrame | None) -> set[str]:
-    """The quality issues (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause."""
-    if perturbations is None:
-        return set()
-    return {issue for row in perturbations.itertuples(index=False) if (issue := _row_issue(row)) is not None}
+def planted_issue_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
+    """``{issue: ids}``: each quality issue (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause, and
+    the images planted with it, in one pass over the degrade log (:func:`_row_issue` raises on a row it cannot read).
+    """
+    planted: dict[str, set] = {}
+    for row in perturbations.itertuples(index=False) if perturbations is not None else ():
+        if (issue := _row_issue(row)) is not None:
+            planted.setdefault(issue, set()).add(row.id)
+    return planted
 
 
 def _row_issue(row) -> str | None:
@@ -88,15 +92,6 @@ def _row_issue(row) -> str | None:
         raise WinnowError(f"image {row.id!r}: brightness params {row.params!r} hold no factor degrade writes (a "
                           "finite number, 0 or more)")
     return issue_of(row.kind, params)
-
-
-def true_issue_mask(perturbations: pd.DataFrame, ids: pd.Series | np.ndarray, issue: str) -> np.ndarray:
-    """bool ``(len(ids),)``: which of ``ids`` truly carry ``issue`` according to the degrade log."""
-    hit = set()
-    for row in perturbations.itertuples(index=False):
-        if _row_issue(row) == issue:
-            hit.add(row.id)
-    return np.isin(np.asarray(ids, dtype=object), list(hit))
 
 
 def precision_recall_f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
