@@ -305,13 +305,13 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
         # a kept image keeps its imageset's label (variants, verdicts.apply_verdicts): rows of an earlier degrade (its
         # seed or damage changed, and only degrade reran) trained the old label flips on the new pixels, without a word
         labels = chosen["label"].to_numpy(np.int64)
-        moved = (chosen["action"] == "keep").to_numpy() & (labels != part.manifest["label"].to_numpy(np.int64))
-        if moved.any():
-            at = int(np.argmax(moved))
+        relabelled = (chosen["action"] == "keep").to_numpy() & (labels != part.manifest["label"].to_numpy(np.int64))
+        if relabelled.any():
+            at = int(np.argmax(relabelled))
             given = ingested.classes[int(part.manifest["label"].iloc[at])]
             raise rerun_error(path, f"image {chosen['id'].iloc[at]!r} keeps label {ingested.classes[labels[at]]!r}, "
-                              f"the {origin} imageset labels it {given!r} ({int(moved.sum())} such row(s)): made from "
-                              f"another {origin}", written_by=written_by)
+                              f"the {origin} imageset labels it {given!r} ({int(relabelled.sum())} such row(s)): "
+                              f"made from another {origin}", written_by=written_by)
         # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
         # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
         if origin != "extra":
