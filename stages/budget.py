@@ -74,7 +74,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            write_table(OUT, with_leaks(everything.decisions, leaks).loc[:, list(DECISION_COLUMNS)])
+            write_table(OUT, with_leaks(everything.decisions, leaks))
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
