@@ -11,7 +11,6 @@ test_hostile_judges).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import numpy as np
@@ -19,21 +18,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import ROOT
+from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
 from winnow import labels as cl
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import write_table
-
-
-def _stage(name: str):
-    """The module of ``stages/<name>.py``, loaded (its functions called in-process, no new interpreter)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    return stage
 
 
 @pytest.mark.hostile("intermediates")
@@ -47,7 +38,7 @@ def test_a_class_too_small_for_the_neighbour_vote_names_the_k_that_judges_it(tmp
     # ceil(6 * 4 / 3) = 8); one more and b is too small again
     monkeypatch.chdir(_project(tmp_path / "p", [60, 8]))
     data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
-    stage = _stage("embedding_clean")
+    stage = _stage_module("embedding_clean")
     vote = "embedding_clean.k 10" + (f", folds {folds}" if folds else "")
 
     with pytest.raises(WinnowError) as refused:
@@ -73,7 +64,7 @@ def test_a_valuation_that_decides_nothing_still_counts_the_images_threshold_and_
     write_table(project / "data/threshold/flags.parquet", flags)
     monkeypatch.chdir(project)
 
-    _stage("data_valuation").main()
+    _stage_module("data_valuation").main()
 
     assert capsys.readouterr().out.startswith("warning: data-valuation: the val split's 2 image(s) hold fewer than 2 "
                                               "of every class with train images")
@@ -85,7 +76,7 @@ def test_a_valuation_that_decides_nothing_still_counts_the_images_threshold_and_
 
 @pytest.mark.hostile("intermediates")
 def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_two(tmp_path, monkeypatch):
-    stage = _stage("confident_learn")
+    stage = _stage_module("confident_learn")
     # before: "add images or lower confident_learn.folds", and at 2 folds b's single image was still too small
     monkeypatch.chdir(_project(tmp_path / "one", [12, 1, 1]))
     data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
@@ -147,7 +138,7 @@ def test_a_valuation_that_decided_nothing_outside_pruned_cleaners_is_refused_onc
     # read the empty table as valuation finding nothing to drop, without a word. Run now, data-valuation stops
     project = _project(tmp_path / "p", [30, 30], val=1)
     monkeypatch.chdir(project)
-    _stage("data_valuation").main()
+    _stage_module("data_valuation").main()
     assert "so it values no image and the pipeline goes on" in capsys.readouterr().out
     data = read_imageset("data/degrade")
 
@@ -187,7 +178,7 @@ def test_a_judge_whose_classifier_is_weak_is_not_said_to_carry_the_labels_its_ne
         return dataclasses.replace(judged, val_accuracy=0.25)
 
     monkeypatch.setattr(embeddings, "embedding_spaces", weak_classifier)
-    _stage("embedding_clean").main()
+    _stage_module("embedding_clean").main()
 
     out = capsys.readouterr().out
     metrics = json.loads((project / "metrics/embedding_clean.json").read_text())
@@ -219,7 +210,7 @@ def test_a_class_kept_unjudged_for_the_neighbour_vote_is_told_the_k_that_judges_
     # image's neighbours from its own class at k 7 (the 7 others), as the refusal of a second class too small says
     monkeypatch.chdir(_project(tmp_path / "p", [60, 60, 8]))
     data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
-    stage = _stage("embedding_clean")
+    stage = _stage_module("embedding_clean")
 
     kept, small = stage._without_small_classes(data, considered, k=10, agree=0.8, folds=None)
     assert small == {"c": 8} and int(kept.sum()) == 120
