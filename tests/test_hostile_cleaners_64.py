@@ -140,10 +140,9 @@ def test_a_valuation_that_decided_nothing_outside_pruned_cleaners_is_refused_onc
     monkeypatch.chdir(project)
     _stage_module("data_valuation").main()
     assert "so it values no image and the pipeline goes on" in capsys.readouterr().out
-    data = read_imageset("data/degrade")
 
     with pytest.raises(WinnowError) as refused:
-        read_cleaner_tables(["threshold", "dedup", "data_valuation"], classes=data.classes, manifest=data.manifest)
+        _budget_reads("threshold", "dedup", "data_valuation")
     assert str(refused.value) == ("data/data-valuation/decisions.parquet: holds no decision: data-valuation decided "
                                   "nothing, as it does only while data_valuation is not among pruned.cleaners "
                                   "(metrics/data_valuation.json says why); rerun the data-valuation stage (dvc repro "
