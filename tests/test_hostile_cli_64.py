@@ -7,15 +7,12 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from hostile_harness import _env
+from hostile_harness import ROOT, _env
 from winnow import cli
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(name: str, perturbations: list, accuracy: float) -> dict:
