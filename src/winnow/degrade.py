@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from winnow import perturb
-from winnow.degrade_options import Perturbation, parse, picked, rows_per_pick
+from winnow.degrade_options import Perturbation, parse
+from winnow.degrade_picks import pick_all
 from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
@@ -98,7 +99,7 @@ def degrade(
     state.classes_left = np.unique(state.labels[state.train_alive()])
     specs = after_removals(specs, left=state.classes_left, classes=state.classes)
     n_train = len(state.train_alive())
-    picks = _pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
+    picks = pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
     for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
         for p, (targets, sources) in picks:
             if p.kind in kind_group:
@@ -225,124 +226,6 @@ def _remove(state: _State, p: Perturbation, rng: np.random.Generator) -> list[di
     dropped = np.sort(np.concatenate(dropped)).astype(np.int64)
     state.alive[dropped] = False
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[dropped]]
-
-
-def _pick_all(specs: list[Perturbation], state: _State, *, disjoint: bool, seed: int):
-    """Choose every perturbation's target rows (and copy sources), in list order, before any is applied.
-
-    Returns ``[(perturbation, (targets, sources)), ...]`` with int positions; ``sources`` is None
-    except for duplicates.
-    """
-    train = state.train_alive()
-    labels = state.labels
-    counts = _counts(specs, len(train), disjoint=disjoint)
-    _check_budget(specs, state, counts, disjoint=disjoint)
-    free = np.ones(len(state.manifest), bool)  # not yet picked by anything
-    free_of_copies = free.copy()  # not yet picked by a duplicate (copy or source)
-    picks = []
-    for p in specs:
-        rng = p.rng(seed)
-        is_dup = p.kind in DUPLICATE_KINDS
-        pool = train[(free if disjoint or is_dup else free_of_copies)[train]]
-        # the pool degrade.disjoint: false would give, or None where it gives no more: it is false already, or the
-        # perturbation is a duplicate, whose images are kept apart whatever it says
-        overlap = train[free_of_copies[train]] if disjoint and not is_dup else None
-        # what took the other images
-        if is_dup:
-            shortage = ("the perturbations before it: a duplicate shares its images with nothing, whatever "
-                        "degrade.disjoint says")
-        elif disjoint:
-            shortage = "the perturbations before it"
-        else:
-            shortage = "the duplicates before it, which share their images with nothing"
-        if p.kind == "pair_flip":
-            moved = list(p.params["mapping"])
-            pool = pool[np.isin(labels[pool], moved)]
-            overlap = None if overlap is None else overlap[np.isin(labels[overlap], moved)]
-            # the mapping limits the pool whatever the others took: said, or disjoint: false read as the cure
-            shortage = f"{shortage}, of the classes its mapping moves"
-        if "rates" in p.params:
-            targets = np.concatenate([
-                _draw(pool[labels[pool] == c], round(rate * np.sum(labels[train] == c)), rng,
-                      where=f"{p.where} rates[{state.classes[c]!r}]", per=int(np.sum(labels[train] == c)),
-                      shortage=shortage, overlap=None if overlap is None else overlap[labels[overlap] == c])
-                for c, rate in sorted(p.params["rates"].items())
-            ]).astype(np.int64)
-        else:
-            targets = _draw(pool, _needed(p, counts), rng, where=f"{p.where} fraction", per=len(train),
-                            factor=rows_per_pick(_spec(p)), shortage=shortage, overlap=overlap)
-        sources = None
-        if is_dup:
-            # overwrite: the first half are replaced by copies of the second half; add: all are sources
-            half = len(targets) // 2 if p.params["mode"] == "overwrite" else 0
-            targets, sources = targets[:half], targets[half:]
-            free_of_copies[targets] = free_of_copies[sources] = free[sources] = False
-        free[targets] = False
-        picks.append((p, (targets, sources)))
-    return picks
-
-
-def _counts(specs: list[Perturbation], n_train: int, *, disjoint: bool) -> dict[int, int]:
-    """Images each ``fraction`` perturbation picks among ``n_train`` train rows, by its index
-    (:func:`winnow.degrade_options.picked`)."""
-    shares = [p for p in specs if "fraction" in p.params]
-    return dict(zip([p.index for p in shares], picked([_spec(p) for p in shares], n_train, disjoint=disjoint)))
-
-
-def _spec(p: Perturbation) -> dict:
-    """``p`` as a spec dict (``kind`` and its options, the defaults filled in), as :mod:`winnow.degrade_options` reads
-    specs (:func:`~winnow.degrade_options.picked`, :func:`~winnow.degrade_options.rows_per_pick`)."""
-    return {"kind": p.kind, **p.params}
-
-
-def _needed(p: Perturbation, counts: dict[int, int]) -> int:
-    """Train rows a ``fraction`` perturbation takes, ``counts`` its images (:func:`_counts`)."""
-    return counts[p.index] * rows_per_pick(_spec(p))
-
-
-def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per: int, factor: int = 1,
-          shortage: str, overlap: np.ndarray | None) -> np.ndarray:
-    """``n`` of ``pool``; ``shortage``: what took the rest of the train rows; ``overlap``: the pool degrade.disjoint:
-    false would give (None: no other), advised only where it holds ``n`` (before: advised whenever disjoint was
-    true, also where a pair flip's mapping or a duplicate's images were the limit, and following it failed again)."""
-    if n > len(pool):
-        allowed = len(pool) // factor / per if per else 0.0
-        advice = ", or set degrade.disjoint: false" if overlap is not None and n <= len(overlap) else ""
-        raise WinnowError(f"{where}: needs {n} train images but only {len(pool)} are free (after removals and "
-                          f"{shortage}); allowed range [0, {allowed:.4f}]{advice}")
-    return rng.choice(pool, n, replace=False)
-
-
-def _check_budget(specs: list[Perturbation], state: _State, counts: dict[int, int], *, disjoint: bool) -> None:
-    """Fractions that add up to more than the surviving train rows fail here, naming the total."""
-    train = state.train_alive()
-    needed = [_needed(p, counts) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
-    if sum(needed) > len(train):
-        scope = "perturbation fractions" if disjoint else "duplicate fractions"
-        cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and _fits_overlapping(
-            specs, len(train)) else ""
-        raise WinnowError(
-            f"degrade.perturbations: the {scope} need {sum(needed)} train images (overwriting duplicates count "
-            f"twice: copy and source) but the train split has {len(train)} after removals; their sum must be "
-            f"at most 1{cure}"
-        )
-
-
-def _fits_overlapping(specs: list[Perturbation], n_train: int) -> bool:
-    """Whether degrade.disjoint: false gives every ``fraction`` perturbation its rows however the earlier picks fall:
-    duplicates share their images with nothing, so each must fit beside all before it, the others beside the
-    duplicates before them (before: offered for [exact_duplicate 0.5 add, symmetric_noise 1.0], a shortage again)."""
-    duplicates = taken = 0
-    counts = _counts(specs, n_train, disjoint=False)
-    for p in specs:
-        if "fraction" not in p.params:
-            continue
-        needed = _needed(p, counts)
-        if needed > n_train - (taken if p.kind in DUPLICATE_KINDS else duplicates):
-            return False
-        duplicates += needed if p.kind in DUPLICATE_KINDS else 0
-        taken += needed
-    return True
 
 
 def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[dict]:
