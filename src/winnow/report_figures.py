@@ -18,7 +18,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from winnow.study import AXIS_LABELS
+from winnow.study_plots import AXIS_LABELS
 
 # class names, ids and paths are drawn as typed: "$x$" is text, never a formula (a class "$\foo$" raised)
 matplotlib.rcParams["text.parse_math"] = False

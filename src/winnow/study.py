@@ -45,9 +45,10 @@ from winnow.errors import WinnowError, check_output, first_line, listed, output_
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
-from winnow.outputs import atomic_path, together
+from winnow.outputs import together
 from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import write_table
+from winnow.study_plots import plot
 from winnow.study_runs import DEGRADE_METRICS, axis_level, one_run_each, own_outputs, ran_as_listed, study_runs
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -62,11 +63,6 @@ STRENGTH_OPTION = {  # contamination kind -> the option that sets how strong it 
 # left out of the curve's name where it moved so: before, the sweep's two near_duplicate settings drew two one-point
 # curves. A low that did not move with high stays in the name, or runs of two lows at one high were one point
 MOVES_WITH_STRENGTH = {"near_duplicate": ("low", lambda high: 2 - high)}
-AXIS_LABELS = {
-    "label_noise": "share of train labels changed", "size": "share of the train split kept",
-    "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
-    "class_deletion": "classes removed", "imbalance": "keep share / imbalance ratio",
-}
 UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0, "size": 1.0, "imbalance": 1.0}
 LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
 
@@ -209,49 +205,6 @@ def _score(value) -> float:
     if not is_rate(value):
         raise ValueError(f"{value!r} is not a number in [0, 1]")
     return float(value)
-
-
-def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
-    """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
-    (one panel per damage, one line per class); repeated points are averaged. Returns the files."""
-    curves = table[table["sweep"] != "clean"]
-    if curves.empty:
-        raise WinnowError("study: no experiment is a study run (one perturbation or none in degrade.perturbations); "
-                          "queue some with `winnow study queue`, or name the x axis with --axis")
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display on a server
-    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
-    from matplotlib import pyplot as plt
-
-    out_dir = Path(out_dir)
-    f1_columns = [c for c in table.columns if c.startswith("f1_")]
-    means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
-    sweeps = list(dict.fromkeys(means["sweep"]))
-    written = []
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
-    for ax, sweep in zip(axes[0], sweeps):
-        for damage, curve in means[means["sweep"] == sweep].groupby("damage"):
-            ax.plot(curve["level"], curve["accuracy"], marker="o", label=damage)
-        ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
-        ax.legend(fontsize=6)
-    written.append(_save(fig, out_dir / "accuracy.png"))
-    for sweep in sweeps:
-        damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
-        columns = min(4, len(damages))
-        rows = -(-len(damages) // columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
-        for ax, damage in zip(axes.flat, damages):
-            curve = means[(means["sweep"] == sweep) & (means["damage"] == damage)]
-            for column in f1_columns:
-                ax.plot(curve["level"], curve[column], marker=".", label=column.removeprefix("f1_"))
-            ax.set(title=damage, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="F1", ylim=(0, 1))
-            ax.title.set_fontsize(8)
-        for ax in list(axes.flat)[len(damages):]:
-            ax.set_visible(False)
-        axes.flat[0].legend(fontsize=6, ncol=2)
-        written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
-    return written
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -409,13 +362,3 @@ def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
         return [f"{k}={as_values(p[k])}" for k in keys]
 
     return " + ".join(" ".join([str(p.get("kind"))] + options(p)) for p in perturbations)
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    from matplotlib import pyplot as plt
-
-    plt.close(fig)
-    return path

@@ -1,0 +1,70 @@
+"""The degrade study's figures (``winnow study collect``): test accuracy against each sweep's damage level, and
+per-class F1 against it, one panel per damage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from winnow.errors import WinnowError
+from winnow.outputs import atomic_path
+
+AXIS_LABELS = {
+    "label_noise": "share of train labels changed", "size": "share of the train split kept",
+    "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
+    "class_deletion": "classes removed", "imbalance": "keep share / imbalance ratio",
+}
+
+
+def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
+    """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
+    (one panel per damage, one line per class); repeated points are averaged. Returns the files."""
+    curves = table[table["sweep"] != "clean"]
+    if curves.empty:
+        raise WinnowError("study: no experiment is a study run (one perturbation or none in degrade.perturbations); "
+                          "queue some with `winnow study queue`, or name the x axis with --axis")
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display on a server
+    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
+    from matplotlib import pyplot as plt
+
+    out_dir = Path(out_dir)
+    f1_columns = [c for c in table.columns if c.startswith("f1_")]
+    means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
+    sweeps = list(dict.fromkeys(means["sweep"]))
+    written = []
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
+    for ax, sweep in zip(axes[0], sweeps):
+        for damage, curve in means[means["sweep"] == sweep].groupby("damage"):
+            ax.plot(curve["level"], curve["accuracy"], marker="o", label=damage)
+        ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
+        ax.legend(fontsize=6)
+    written.append(_save(fig, out_dir / "accuracy.png"))
+    for sweep in sweeps:
+        damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
+        columns = min(4, len(damages))
+        rows = -(-len(damages) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
+        for ax, damage in zip(axes.flat, damages):
+            curve = means[(means["sweep"] == sweep) & (means["damage"] == damage)]
+            for column in f1_columns:
+                ax.plot(curve["level"], curve[column], marker=".", label=column.removeprefix("f1_"))
+            ax.set(title=damage, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="F1", ylim=(0, 1))
+            ax.title.set_fontsize(8)
+        for ax in list(axes.flat)[len(damages):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=6, ncol=2)
+        written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    from matplotlib import pyplot as plt
+
+    plt.close(fig)
+    return path
