@@ -116,7 +116,7 @@ def main() -> None:
                                                       relabels=metrics["decisions"]["relabel"],
                                                       cleaner="confident_learn"),
                     judges.label_echo_warning("confident-learn", train_agreement=metrics["accuracy_vs_given"],
-                                              train_images=len(given), val_accuracy=judged.val_accuracy,
+                                              train_images=len(given), val_agreement=judged.val_accuracy,
                                               val_images=int((data.manifest["split"] == "val").sum()))):
         if warning:
             print(warning)

@@ -88,7 +88,11 @@ def main() -> None:
     # random features read 18.4% on train against 7.6% on val, and were told they "carry the train labels"
     first = result.decisions[result.decisions["round"] == result.decisions["round"].min()]
     echo = result.train_agreement[0] if len(first) else None
+    # beside it, val's vote among the same references: in a fixed embedding the judge's val accuracy, with the
+    # judge's own models another measurement than their classifier's (before: left out of the metrics, so the
+    # label-echo warning's two figures could not both be read back)
     metrics = {"judge": {"embedding": p["embedding"], **weakest, "train_agreement": echo,
+                         "val_agreement": result.val_agreement[0] if len(first) else None,
                          "relabels_blocked": judges.blocked(final),
                          "classes_without_val_images": [data.classes[c] for c in unmeasured]},
                "considered": len(train), "left_out": left_out,
@@ -131,7 +135,7 @@ def main() -> None:
                                                       relabels=metrics["decisions"]["relabel"],
                                                       cleaner="embedding_clean"),
                     judges.label_echo_warning("embedding-clean", train_agreement=echo or 0.0, train_images=len(first),
-                                              val_accuracy=result.val_agreement[0], val_images=len(val.manifest))):
+                                              val_agreement=result.val_agreement[0], val_images=len(val.manifest))):
         if warning:
             print(warning)
 

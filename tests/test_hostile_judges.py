@@ -299,6 +299,12 @@ def test_label_blind_features_are_not_told_they_carry_the_train_labels(tmp_path)
     agrees = vote(Space(everything, features[train], everything, features[train], labels), k=10, num_classes=10)
     judge = json.loads((project / "metrics/embedding_clean.json").read_text())["judge"]
     assert judge["train_agreement"] == float(np.mean(agrees == labels))
+    # and the val figure it is compared with: each val image's vote among the same train images
+    val = (manifest["split"] == "val").to_numpy()
+    val_labels = manifest["label"].to_numpy()[val]
+    val_votes = vote(Space(len(everything) + np.arange(int(val.sum())), features[val], everything, features[train],
+                           labels), k=10, num_classes=10)
+    assert judge["val_agreement"] == float(np.mean(val_votes == val_labels))
 
 
 def _val_without_a_class(root: Path, params: dict) -> Path:

@@ -325,7 +325,7 @@ def test_a_judge_perfect_on_train_and_val_says_it_may_be_clean_data_or_echoed_la
     # separable data: the warning blamed the features on clean data
     from winnow.judges import label_echo_warning
 
-    assert label_echo_warning("confident-learn", train_agreement=1.0, train_images=2763, val_accuracy=1.0,
+    assert label_echo_warning("confident-learn", train_agreement=1.0, train_images=2763, val_agreement=1.0,
                               val_images=500) == (
         "warning: confident-learn: out of fold the judge agrees with every given train label and every val label: "
         "either no label is wrong, or its features carry the labels (a model trained on them, or a label column in "
@@ -333,31 +333,31 @@ def test_a_judge_perfect_on_train_and_val_says_it_may_be_clean_data_or_echoed_la
         "with features that never saw them (represent.source: selfsup or pretrained)")
 
 
-@pytest.mark.parametrize("train_agreement, val_accuracy, agrees", [
+@pytest.mark.parametrize("train_agreement, val_agreement, agrees", [
     # one-hot labels in the train rows alone: every train label echoed, val judged by the rest
     (1.0, 0.93, "with every given train label"),
     # features of a model trained on the noisy train labels: memorised
     (0.99, 0.90, "with 99.0% of the given train labels and is right on only 90.0% of val"),
 ])
-def test_a_judge_echoing_the_given_labels_is_warned_of(train_agreement, val_accuracy, agrees):
+def test_a_judge_echoing_the_given_labels_is_warned_of(train_agreement, val_agreement, agrees):
     from winnow.judges import label_echo_warning
 
     assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
-                              val_accuracy=val_accuracy, val_images=500) == (
+                              val_agreement=val_agreement, val_images=500) == (
         f"warning: confident-learn: out of fold the judge agrees {agrees}: its features carry the train labels (a "
         "model trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
         "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
 
 
-@pytest.mark.parametrize("train_agreement, val_accuracy", [
+@pytest.mark.parametrize("train_agreement, val_agreement", [
     (0.7988, 0.946),  # the default run: label-blind features, 17% of the train labels wrong
     (0.95, 0.955),  # clean labels, a strong label-blind embedding
 ])
-def test_a_label_blind_judge_is_not_warned_of(train_agreement, val_accuracy):
+def test_a_label_blind_judge_is_not_warned_of(train_agreement, val_agreement):
     from winnow.judges import label_echo_warning
 
     assert label_echo_warning("confident-learn", train_agreement=train_agreement, train_images=2763,
-                              val_accuracy=val_accuracy, val_images=500) is None
+                              val_agreement=val_agreement, val_images=500) is None
 
 
 @pytest.mark.parametrize(("right", "relabels", "bound", "shown"), [(39, 49, 0.8, "0.795"), (996, 1000, 0.999, "0.996")])

@@ -272,28 +272,29 @@ def blocked(table: pd.DataFrame) -> int:
     return int(table["reason"].astype(str).str.contains(UNTRUSTED, regex=False).sum())
 
 
-def label_echo_warning(stage: str, *, train_agreement: float, train_images: int, val_accuracy: float | None,
+def label_echo_warning(stage: str, *, train_agreement: float, train_images: int, val_agreement: float | None,
                        val_images: int) -> str | None:
     """The warning line a label cleaner prints when its judge echoes the given train labels (None otherwise):
     out of fold it agrees with every one of them (of 100 or more), or with more of them than it gets val images
-    right, by more than 5 points and 3 standard errors. A judge in features that never saw the labels agrees
+    right (``val_agreement``: the share of val images it gives their label), by more than 5 points and 3 standard
+    errors. A judge in features that never saw the labels agrees
     with noisy train labels less than with val's, not more; one in features of a model trained on these
     labels, or in a file holding them (one-hot columns), repeats their errors and flags none: the label-issue
     contract then passes on noisy labels."""
-    if val_accuracy is None or train_images == 0:
+    if val_agreement is None or train_images == 0:
         return None
     se = math.sqrt(train_agreement * (1 - train_agreement) / train_images
-                   + val_accuracy * (1 - val_accuracy) / max(val_images, 1))
+                   + val_agreement * (1 - val_agreement) / max(val_images, 1))
     every = train_agreement == 1.0 and train_images >= 100
-    if not every and train_agreement - val_accuracy <= max(0.05, 3 * se):
+    if not every and train_agreement - val_agreement <= max(0.05, 3 * se):
         return None
-    if every and val_accuracy >= 1.0:  # clean, perfectly separable data reads the same: say both
+    if every and val_agreement >= 1.0:  # clean, perfectly separable data reads the same: say both
         return (f"warning: {stage}: out of fold the judge agrees with every given train label and every val label: "
                 "either no label is wrong, or its features carry the labels (a model trained on them, or a label "
                 "column in represent.file) and it would repeat their errors instead of finding them; if the labels "
                 "may be noisy, embed with features that never saw them (represent.source: selfsup or pretrained)")
     agrees = ("with every given train label" if every else
-              f"with {train_agreement:.1%} of the given train labels and is right on only {val_accuracy:.1%} of val")
+              f"with {train_agreement:.1%} of the given train labels and is right on only {val_agreement:.1%} of val")
     return (f"warning: {stage}: out of fold the judge agrees {agrees}: its features carry the train labels (a model "
             "trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
             "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
