@@ -99,12 +99,13 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
     if kind == "subsample":
         return [("size", "subsample", float(options["keep"]))]
     if kind == "class_removal":
-        return [("class_deletion", f"class_removal {_names(options['classes'])}", float(len(options["classes"])))]
+        return [("class_deletion", f"class_removal {_names(options['classes'], ordered=False)}",
+                 float(len(options["classes"])))]
     if kind == "class_subsample":
         if "imbalance_ratio" in options:  # the classes' order is the tail's: two orders are two curves
             return [("imbalance", f"long_tail {_names(options['classes'])}" if "classes" in options else "long_tail",
                      float(options["imbalance_ratio"]))]
-        return [("imbalance", f"class_subsample {_names(options['classes'])}", float(options["keep"]))]
+        return [("imbalance", f"class_subsample {_names(options['classes'], ordered=False)}", float(options["keep"]))]
     if kind in CONTAMINATION_KINDS + DUPLICATE_KINDS and "fraction" in options:
         fraction = float(options["fraction"])
         points = [("proportion", _label([{"kind": kind, **options}], drop=("fraction",)), fraction)]
@@ -346,8 +347,11 @@ def _blank(perturbations: list, parts: list[str]) -> None:
         node[int(parts[-1])] = "*"  # the list keeps its other items where they are
 
 
-def _names(classes: list) -> str:
-    return ",".join(str(c) for c in classes)
+def _names(classes: list, *, ordered: bool = True) -> str:
+    """``classes`` joined by commas; unless ``ordered`` (a long tail's order is its shape), in one order whatever the
+    order written: before, a class_removal of [3, 1] queued by hand beside the sweep's [1, 3] drew two curves of one
+    point each at the same level."""
+    return ",".join(str(c) for c in (classes if ordered else sorted(classes, key=lambda c: (isinstance(c, str), c))))
 
 
 def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
