@@ -23,7 +23,8 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, real_thresholds, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, kept_none_warning, real_thresholds, sample_grid, unlearnable,
+    weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
@@ -181,8 +182,7 @@ def main() -> None:
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
     if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
-        print("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
-              "GAN longer (gan.train.epochs) or lower gan.threshold")
+        print(kept_none_warning(section["threshold"]))
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

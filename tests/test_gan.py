@@ -14,7 +14,7 @@ from winnow.configs import check_weak_below
 from winnow.errors import WinnowError
 from winnow.gan import GanConfig, build, generate, load_generator, train_gan
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, frechet_distance, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, frechet_distance, kept_none_warning, sample_grid, unlearnable, weak_classes,
 )
 
 TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")
@@ -357,3 +357,11 @@ def test_a_filter_that_keeps_no_sample_says_augmented_is_pruned_alone(tmp_path):
     assert json.loads((project / "metrics/gan.json").read_text())["added"] == 0
     assert ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
             "GAN longer (gan.train.epochs) or lower gan.threshold") in done.stdout.splitlines()
+
+
+def test_a_filter_at_real_median_that_keeps_no_sample_names_a_number_to_set():
+    # noted at stop 64: real_median is no number, so "lower gan.threshold" sent a person to a setting they could
+    # not lower
+    assert kept_none_warning("real_median") == (
+        "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
+        "longer (gan.train.epochs) or set gan.threshold to a number below the real images' median confidence")

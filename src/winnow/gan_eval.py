@@ -185,3 +185,12 @@ def _strip(images: np.ndarray, *, columns: int, gap: int = 2) -> np.ndarray:
     for i, image in enumerate(images):
         strip[:, i * (width + gap): i * (width + gap) + width] = image
     return strip[..., 0] if channels == 1 else strip
+
+
+def kept_none_warning(threshold) -> str:
+    """The line for a filter that kept no sample at ``gan.threshold``. Under real_median there is no number to lower
+    (before: "lower gan.threshold"): the bound is the real val images' own confidence."""
+    lower = ("set gan.threshold to a number below the real images' median confidence" if threshold == "real_median"
+             else "lower gan.threshold")
+    return ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
+            f"GAN longer (gan.train.epochs) or {lower}")
