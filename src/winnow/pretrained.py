@@ -136,6 +136,12 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         path = Path(config.torchscript)
         check_input_file(path, option="represent.pretrained.torchscript",
                    fix="save one with torch.jit.save(torch.jit.script(model), path)")
+        # torch.jit.load checks no CRC either: before, a TorchScript file with a bit flipped in a weight embedded
+        # every image with other weights, exit 0 (only the sha256 in the metrics changed)
+        damage = torch_file_damage(path)
+        if damage:
+            raise WinnowError(f"represent.pretrained.torchscript: {path}: corrupt: {damage}; copy or save the model "
+                              "again")
         try:
             net = torch.jit.load(str(path), map_location=device)
         except (RuntimeError, ValueError) as err:

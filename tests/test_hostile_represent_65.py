@@ -1,0 +1,57 @@
+"""Hostile cases of the represent stage (a probe's findings, fourth pass): each runs ``stages/represent.py`` in this
+process on the 48 blob images of ``test_represent`` and asserts the one line, or the numbers, a user gets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, flip_a_bit, \
+    make_project
+from test_contracts import _stage_module
+from test_represent import blobs, write_blobs
+from winnow.stage import run
+
+
+def _represent(project: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """``stages/represent.py`` run in this process as dvc.yaml's command would, its exit status and output as a
+    finished process's (a forked run costs seconds a case)."""
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "argv", ["represent.py"])
+    try:
+        run(_stage_module("represent").main)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["represent"], status, out.out, out.err)
+
+
+def _project(root: Path, **section) -> Path:
+    """A project of the blob images in data/degrade whose represent section is the default's updated by ``section``."""
+    params = default_params()
+    params["represent"] = {**params["represent"], **section}
+    project = make_project(root / "project", params)
+    write_blobs(project, blobs())
+    return project
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_file_with_a_bit_flipped_in_a_weight_is_one_line(tmp_path, monkeypatch, capsys):
+    # before: exit 0, every image embedded with the changed weight; only the sha256 in metrics/represent.json differed
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "net.pt", "input_size": 16,
+                                                                  "batch_size": 16, "device": "cpu"})
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+    torch.jit.save(torch.jit.script(net), str(project / "net.pt"))
+    assert flip_a_bit(project / "net.pt", member="data/0") == "net/data/0"  # the convolution's weights
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.pretrained.torchscript: net.pt: corrupt: its member net/data/0 fails its CRC-32 "
+                    "check (a bit changed on disk or in a copy); copy or save the model again")
+    assert_nothing_left(project, before)
