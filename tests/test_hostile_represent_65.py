@@ -15,6 +15,8 @@ from hostile_harness import assert_error_line, assert_nothing_left, default_para
     make_project
 from test_contracts import _stage_module
 from test_represent import blobs, write_blobs
+from winnow.errors import WinnowError
+from winnow.params import validate
 from winnow.stage import run
 
 
@@ -55,3 +57,33 @@ def test_a_torchscript_file_with_a_bit_flipped_in_a_weight_is_one_line(tmp_path,
     assert line == ("error: represent.pretrained.torchscript: net.pt: corrupt: its member net/data/0 fails its CRC-32 "
                     "check (a bit changed on disk or in a copy); copy or save the model again")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_kept_as_represents_own_model_file_is_refused_and_left_as_it_was(tmp_path, monkeypatch,
+                                                                                                capsys):
+    # before: exit 0, and the user's model overwritten by the record of where the features came from (run by hand), or
+    # deleted by dvc repro before the stage ran, which then said it was not found
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "models/represent.pt",
+                                                                  "input_size": 16, "batch_size": 16, "device": "cpu"})
+    (project / "models").mkdir(exist_ok=True)
+    torch.jit.save(torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())),
+                   str(project / "models/represent.pt"))
+    mine, before = (project / "models/represent.pt").read_bytes(), files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: params.yaml: represent.pretrained.torchscript: models/represent.pt is the stage's own "
+                    "output, which dvc repro deletes before it runs and the stage then writes; keep your file elsewhere")
+    assert_nothing_left(project, before)
+    assert (project / "models/represent.pt").read_bytes() == mine
+
+
+@pytest.mark.hostile("params")
+def test_a_users_file_at_represents_metrics_by_its_absolute_path_is_refused_naming_the_output(tmp_path, monkeypatch):
+    params = default_params()
+    params["represent"] = params["represent"] | {"source": "file", "file": str(tmp_path / "metrics/represent.json")}
+    monkeypatch.chdir(tmp_path)  # the project's root, where params.yaml is read
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (f"params.yaml: represent.file: {tmp_path}/metrics/represent.json "
+                                  "(metrics/represent.json) is the stage's own output, which dvc repro deletes before "
+                                  "it runs and the stage then writes; keep your file elsewhere")

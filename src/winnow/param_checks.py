@@ -74,9 +74,14 @@ def embedding_source_ready(section: dict, path: str) -> None:
                        ("pretrained.path", pretrained.get("path"))):
         if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
             fail(f"{path}.{key}", _url_refusal(value))
-        if isinstance(value, str) and _in_represent_output(value):
+        output = _represent_output(value) if isinstance(value, str) else None
+        if output == "data/represent":
             fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
                                   "before it runs; keep your file elsewhere")
+        if output is not None:  # before: a TorchScript model kept as models/represent.pt was deleted by dvc repro
+            named = "" if os.path.normpath(value) == output else f" ({output})"
+            fail(f"{path}.{key}", f"{value}{named} is the stage's own output, which dvc repro deletes before it runs "
+                                  "and the stage then writes; keep your file elsewhere")
 
 
 def _url_refusal(value: str) -> str:
@@ -102,14 +107,23 @@ def _shown_url(value: str) -> str:
     return shown if shown == value else shown + "…"
 
 
-def _in_represent_output(value: str) -> bool:
-    """Whether the path ``value`` lies in data/represent: as written, or once made absolute and its links resolved
-    from the working directory, the project's root, where params.yaml is read. Before: an absolute path
-    (/home/me/project/data/represent/mine.npy) or a link into the folder passed, dvc repro deleted the user's file,
-    and represent then said it was not found."""
-    if Path(os.path.normpath(value)).parts[:2] == ("data", "represent"):
-        return True
-    return Path(os.path.realpath(os.path.expanduser(value))).is_relative_to(os.path.realpath("data/represent"))
+# the represent stage's outputs in dvc.yaml: dvc repro deletes each before the stage runs, and the stage writes its own
+REPRESENT_OUTPUTS = ("data/represent", "models/represent.pt", "metrics/represent.json")
+
+
+def _represent_output(value: str) -> str | None:
+    """The output of :data:`REPRESENT_OUTPUTS` the path ``value`` is or lies in, else None: as written, or once made
+    absolute and its links resolved from the working directory, the project's root, where params.yaml is read.
+    Before: an absolute path (/home/me/project/data/represent/mine.npy) or a link into the folder passed, dvc repro
+    deleted the user's file, and represent then said it was not found; and a TorchScript model saved as
+    models/represent.pt was deleted by dvc repro, or, run by hand, overwritten by the record of where the features
+    came from after it had embedded the images."""
+    given, resolved = Path(os.path.normpath(value)), Path(os.path.realpath(os.path.expanduser(value)))
+    for output in REPRESENT_OUTPUTS:
+        parts = Path(output).parts
+        if given.parts[:len(parts)] == parts or resolved.is_relative_to(os.path.realpath(output)):
+            return output
+    return None
 
 
 def views_searched(section: dict, path: str) -> None:
