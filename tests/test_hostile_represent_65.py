@@ -3,17 +3,20 @@ process on the 48 blob images of ``test_represent`` and asserts the one line, or
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, flip_a_bit, \
-    make_project
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, \
+    flip_a_bit, make_project
 from test_contracts import _stage_module
+from test_hostile_represent import N
 from test_represent import blobs, write_blobs
 from winnow.errors import WinnowError
 from winnow.params import validate
@@ -87,3 +90,31 @@ def test_a_users_file_at_represents_metrics_by_its_absolute_path_is_refused_nami
     assert str(refused.value) == (f"params.yaml: represent.file: {tmp_path}/metrics/represent.json "
                                   "(metrics/represent.json) is the stage's own output, which dvc repro deletes before "
                                   "it runs and the stage then writes; keep your file elsewhere")
+
+
+@pytest.mark.hostile("represent")
+def test_a_users_embedding_kept_beside_the_degraded_images_is_refused_and_left_as_it_was(tmp_path, monkeypatch,
+                                                                                           capsys):
+    # before: read, exit 0; but a file in data/degrade makes dvc status see degrade's output modified, so the next dvc
+    # repro reran degrade, which deleted the file (never in DVC's cache), and represent then said it was not found
+    project = _project(tmp_path, source="file", file="data/degrade/embeddings.npy")
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")  # the stages' outputs, as a project has them
+    pixels = blobs().images.reshape(N, -1).astype(np.float32)
+    np.save(project / "data/degrade/embeddings.npy", pixels)
+    mine, before = (project / "data/degrade/embeddings.npy").read_bytes(), files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: params.yaml: represent.file: data/degrade/embeddings.npy lies in an output of the degrade "
+                    "stage (data/degrade), which dvc repro deletes before that stage runs; keep your file elsewhere")
+    assert_nothing_left(project, before)
+    assert (project / "data/degrade/embeddings.npy").read_bytes() == mine
+
+
+@pytest.mark.hostile("params")
+def test_a_users_model_beside_the_variants_models_is_not_refused(tmp_path, monkeypatch):
+    # models/${item.variant}.pt names the variants' models alone: a TorchScript file of the user's in models/ stays
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    monkeypatch.chdir(tmp_path)
+    params = default_params()
+    params["represent"] = params["represent"] | {"source": "pretrained",
+                                                 "pretrained": {"torchscript": "models/encoder.pt"}}
+    validate(params)

@@ -262,8 +262,6 @@ def project_file(path: str) -> str | None:
     params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies under one); else None.
     ``winnow compare --out params.yaml`` replaced the params with markdown, and so did ``--out ../params.yaml``
     from a subfolder before the project was found from the path rather than the current folder."""
-    import yaml
-
     target = os.path.realpath(path)
     root = project_root(os.path.dirname(target))
     if root is None:
@@ -272,6 +270,24 @@ def project_file(path: str) -> str | None:
     top = relative.split(os.sep)[0]
     if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
         return _PIPELINE_FILES[top]
+    return _output_of(root, relative)
+
+
+def stage_output(path: str) -> str | None:
+    """``an output of the <name> stage (<out>)`` when ``path`` is or lies under an output dvc.yaml names without a
+    template in the DVC project it lies in (found as :func:`project_file` finds it), else None: a file there is
+    deleted by dvc repro before that stage runs. A templated output (models/${item.variant}.pt) is left out, which
+    :func:`project_file` reads as its whole folder: models/encoder.pt is no variant's model."""
+    target = os.path.realpath(path)
+    root = project_root(os.path.dirname(target))
+    return None if root is None else _output_of(root, os.path.relpath(target, root), templated=False)
+
+
+def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
+    """The output of the project at ``root`` that ``relative`` is or lies under, as :func:`project_file` says it;
+    ``templated``: a templated output counts, as its folder."""
+    import yaml
+
     try:
         stages = (yaml.safe_load(Path(root, "dvc.yaml").read_text()) or {}).get("stages") or {}
     except (OSError, ValueError, yaml.YAMLError):  # no dvc.yaml, or a broken one, which is for dvc to report
@@ -280,6 +296,8 @@ def project_file(path: str) -> str | None:
         for key in ("outs", "metrics", "plots"):
             for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
                 out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
+                if "${" in out and not templated:
+                    continue
                 out = out.split("${")[0]  # a templated out (metrics/evaluate/${item.variant}.json): its folder
                 if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
                             or (out.endswith("/") and relative.startswith(out))):

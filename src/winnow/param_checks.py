@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
-from winnow.errors import WinnowError, redacted
+from winnow.errors import WinnowError, redacted, stage_output
 from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()
@@ -82,6 +82,12 @@ def embedding_source_ready(section: dict, path: str) -> None:
             named = "" if os.path.normpath(value) == output else f" ({output})"
             fail(f"{path}.{key}", f"{value}{named} is the stage's own output, which dvc repro deletes before it runs "
                                   "and the stage then writes; keep your file elsewhere")
+        # before: a file kept beside the images (data/degrade/embeddings.npy) made dvc status see degrade's output
+        # modified, so the next dvc repro reran degrade, which deleted it, and represent then said it was not found
+        other = stage_output(os.path.expanduser(value)) if isinstance(value, str) else None
+        if other is not None:
+            fail(f"{path}.{key}", f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep "
+                                  "your file elsewhere")
 
 
 def _url_refusal(value: str) -> str:
