@@ -14,6 +14,7 @@ import json
 import sys
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,17 +28,30 @@ def fail(path: str, problem: str) -> typing.NoReturn:
 
 
 def show(value: Any) -> str:
-    """A value as YAML would spell it, on one line and short."""
+    """A value as YAML would spell it, on one line and short, its invisible characters written out (:func:`visible`)."""
     if isinstance(value, bool) or value is None:
         text = {True: "true", False: "false", None: "null"}[value]
     elif isinstance(value, float):
         text = repr(value)
     else:
         try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
+            text = visible(json.dumps(value, ensure_ascii=False, default=str))
         except (TypeError, ValueError):  # a mapping with keys JSON cannot spell (dates, ...)
             text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# what a terminal shows as a space or as nothing: Unicode spaces other than " " (a no-break space), zero-width and
+# other format characters (U+200B, U+FEFF), line and paragraph separators. Pasted from a web page or a chat after a
+# value, a no-break space made `model: lenet5` read `train.model: "lenet5 " is not one of lenet5, cnn_small,
+# resnet18 (did you mean lenet5?)`, and `epochs: 20` read `"20 " is a string ... (write numbers without quotes)`
+INVISIBLE = ("Zs", "Zl", "Zp", "Cf")
+
+
+def visible(text: str) -> str:
+    """``text`` with each character of :data:`INVISIBLE` but the space written as its escape (``\\u00a0``)."""
+    return "".join((f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+                   if c != " " and unicodedata.category(c) in INVISIBLE else c for c in text)
 
 
 def finite_number(value: Any) -> bool:
@@ -92,6 +106,9 @@ class Rule:
 
 
 def _number_text_hint(text: str) -> str:
+    hidden = next((c for c in text if visible(c) != c), None)
+    if hidden is not None:
+        return f" (it holds {visible(hidden)}, {unicodedata.name(hidden, 'an invisible character')}: delete it)"
     try:
         float(text)
     except ValueError:
@@ -307,7 +324,7 @@ class Section(Rule):
 
 
 def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
+    return f"{path}.{visible(str(key))}" if path else visible(str(key))
 
 
 def from_dataclass(cls, ranges: Mapping[str, Rule]) -> dict[str, Rule]:
