@@ -40,3 +40,33 @@ def test_an_invisible_character_pasted_into_a_value_is_shown_in_its_error(tmp_pa
         load(tmp_path / "params.yaml")
     assert str(refused.value) == expected
 
+
+
+def _line_of(text: str, start: str) -> int:
+    """The 1-based number of the line of ``text`` that begins with ``start`` (once)."""
+    (number,) = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith(start)]
+    return number
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, found_at, expected", [
+    # the list's next item is the section after it, `pruned:`, where the parser finds the colon
+    ("variants: [oracle, baseline, pruned, balanced]", "variants: [oracle, baseline, pruned, balanced",
+     "pruned:", "expected ',' or ']', but got ':' (inside the [ ] list that starts at line {edited})"),
+    # `epochs:20` is a plain key without its value; the parser looks for its colon until the next key
+    ("  epochs: 20               # the most", "  epochs:20               # the most",
+     "  patience:", "could not find expected ':' (the key on line {edited} has no ': ' after it)"),
+    ("  judge: {model: lenet5, epochs: 20, patience: 5}   # overrides",
+     "  judge: {model: lenet5, epochs: 20, patience: 5   # overrides",
+     "score:", "expected ',' or '}}', but got '<scalar>' (inside the {{ }} mapping that starts at line {edited})"),
+], ids=["list_left_open", "key_without_a_space_after_its_colon", "flow_mapping_left_open"])
+def test_a_bracket_left_open_names_the_line_it_was_opened_on(tmp_path, old, new, found_at, expected):
+    # before: only the line where the parser gave up, often in the next section: `variants: [oracle, baseline, pruned,
+    # balanced` read `not valid YAML at line 184: expected ',' or ']', but got ':'`, a line that holds `pruned:`
+    text = edited(old, new)
+    (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    edited_line = _line_of(text, new.split("#")[0].rstrip())
+    assert str(refused.value) == (f"params.yaml: not valid YAML at line {_line_of(text, found_at)}: "
+                                  + expected.format(edited=edited_line))

@@ -49,7 +49,7 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
         problem = " ".join(str(getattr(err, "problem", None) or err).split())
         # ruamel shows a list's or a mapping's value as "[]": the key and the line say it
         problem = problem.split(" with value ")[0] if problem.startswith("found duplicate key") else problem
-        raise WinnowError(f"{name}: not valid YAML{where}: {problem}") from err
+        raise WinnowError(f"{name}: not valid YAML{where}: {problem}{_opened(err)}") from err
     except RecursionError as err:  # brackets nested a thousand deep: the parser recurses once a level
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
     except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
@@ -57,6 +57,25 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
     except AssertionError as err:  # `%YAML 1.3` (or 1.0): ruamel asserts the version it is asked to read
         raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}; write %YAML 1.2 or leave the "
                           "directive out") from err
+
+
+# what the parser was inside when it failed, in words, where that began on another line than the failure: a `[` or `{`
+# left open, a key without the space after its colon (`epochs:20`), a quote left open. The failure itself is found
+# later, often lines on in another section: `variants: [oracle, baseline` (line 182) read `not valid YAML at line 184:
+# expected ',' or ']', but got ':'`, a line that holds `pruned:`
+OPENED = {"while parsing a flow sequence": "inside the [ ] list that starts at line LINE",
+          "while parsing a flow mapping": "inside the { } mapping that starts at line LINE",
+          "while scanning a simple key": "the key on line LINE has no ': ' after it",
+          "while scanning a quoted scalar": "inside the quoted text that starts at line LINE"}
+
+
+def _opened(err) -> str:
+    """`` (<what was open, from line N>)`` (:data:`OPENED`) when the parser's context began on another line than
+    ``err``'s problem; else ""."""
+    context, start, mark = (getattr(err, key, None) for key in ("context", "context_mark", "problem_mark"))
+    if context not in OPENED or start is None or mark is None or start.line == mark.line:
+        return ""
+    return f" ({OPENED[context].replace('LINE', str(start.line + 1))})"
 
 
 def _composer(anchors_once: bool) -> type:
