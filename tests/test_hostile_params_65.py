@@ -70,3 +70,22 @@ def test_a_bracket_left_open_names_the_line_it_was_opened_on(tmp_path, old, new,
     edited_line = _line_of(text, new.split("#")[0].rstrip())
     assert str(refused.value) == (f"params.yaml: not valid YAML at line {_line_of(text, found_at)}: "
                                   + expected.format(edited=edited_line))
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, key", [
+    ("    max_duplicate_rate: 0.01", "    max_duplicate_rate: 1", "max_duplicate_rate"),
+    ("    max_label_issue_rate: 0.05", "    max_label_issue_rate: 1.0", "max_label_issue_rate"),
+    ("    max_flagged_rate: 0.05", "    max_flagged_rate: 1", "max_flagged_rate"),
+], ids=["duplicate_rate_1", "label_issue_rate_1.0", "flagged_rate_1"])
+def test_a_largest_rate_of_1_in_the_contract_bounds_is_refused(tmp_path, old, new, key):
+    # a rate lies in [0, 1]: before, 1 (1% meant, 0.01 written as 1) was accepted and the rule passed every variant,
+    # under contracts.mode enforce too, while 5 for 5% was refused as above 1
+    (tmp_path / "params.yaml").write_text(edited(old, new), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    written = new.split(": ")[1]
+    assert str(refused.value) == (
+        f"params.yaml: contracts.bounds.{key}: {written} bounds nothing: every rate is at most 1, so the rule passes "
+        "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
+

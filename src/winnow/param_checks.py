@@ -152,6 +152,16 @@ def views_searched(section: dict, path: str) -> None:
                                "flip: false and crop: null")
 
 
+def rate_bounds_bind(section: dict, path: str) -> None:
+    # a rate lies in [0, 1], so a largest rate of 1 fails no measured variant: 1 written for 1% (0.01) was accepted,
+    # where 5 for 5% was refused as above 1, and the rule passed every variant, under enforce too. null leaves the
+    # rule out, and the contract's record says so
+    for key in ("max_duplicate_rate", "max_label_issue_rate", "max_flagged_rate"):
+        if section.get(key) == 1:
+            fail(f"{path}.{key}", f"{show(section[key])} bounds nothing: every rate is at most 1, so the rule passes "
+                                  "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
+
+
 def cpus_of_a_local_cluster(section: dict, path: str) -> None:
     # a cluster joined has its own CPUs: num_cpus beside an address was ignored while the run looked as if it held
     # the stage to them
