@@ -89,3 +89,22 @@ def test_a_largest_rate_of_1_in_the_contract_bounds_is_refused(tmp_path, old, ne
         f"params.yaml: contracts.bounds.{key}: {written} bounds nothing: every rate is at most 1, so the rule passes "
         "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
 
+
+
+@pytest.mark.hostile("params")
+def test_a_latin1_character_names_its_line_and_utf16_is_named(tmp_path):
+    # before: `not UTF-8 text (invalid continuation byte at byte 9294)`, an offset no editor shows, for a comment's
+    # "é" saved by a Latin-1 editor; and `invalid start byte at byte 0` for the UTF-16 PowerShell 5 writes
+    text = edited("# judge cnn: overrides", "# judge cnn (caf\u00e9): overrides")
+    line = _line_of(text, "  train: {model: lenet5, epochs: 20, patience: 5}   # judge cnn (caf")
+    byte = text.encode("latin-1").index(b"caf\xe9") + 3
+    (tmp_path / "params.yaml").write_bytes(text.encode("latin-1"))
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == (f"params.yaml: not UTF-8 text (invalid continuation byte at line {line}, byte "
+                                  f"{byte}); save it as UTF-8")
+    (tmp_path / "params.yaml").write_bytes(SHIPPED.encode("utf-16"))  # with its byte order mark, as PowerShell's
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == ("params.yaml: not UTF-8 text (it is UTF-16, as PowerShell's > and Out-File write "
+                                  "it); save it as UTF-8")

@@ -42,7 +42,7 @@ from winnow.param_checks import (
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, from_dataclass, kind_of, show,
 )
-from winnow.yaml_text import load_yaml, unshared
+from winnow.yaml_text import load_yaml, not_utf8, unshared
 
 # torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
 MAX_THREADS = 1024
@@ -61,7 +61,7 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise WinnowError(f"{FILE}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+        raise WinnowError(f"{FILE}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
     # as DVC reads it, so a run uses the values dvc.lock records, and each mapping under one key (dvc exp run -S)
     return validate(unshared(load_yaml(text, name=FILE, anchors_once=True), name=FILE))
 

@@ -21,6 +21,7 @@ A mapping that two keys hold (``train: *judge``) is refused by :func:`unshared`,
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from winnow.errors import WinnowError
@@ -57,6 +58,16 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
     except AssertionError as err:  # `%YAML 1.3` (or 1.0): ruamel asserts the version it is asked to read
         raise WinnowError(f"{name}: not valid YAML: {' '.join(str(err).split())}; write %YAML 1.2 or leave the "
                           "directive out") from err
+
+
+def not_utf8(err: UnicodeDecodeError) -> str:
+    """Where and why the bytes ``err`` failed on are not UTF-8, as a person finds it: the line, or the UTF-16 that
+    PowerShell 5's ``>`` and ``Out-File`` write. Before: only the byte offset (``invalid continuation byte at byte
+    5123``, a Latin-1 "é" in a comment), which no editor shows, and for UTF-16 ``invalid start byte at byte 0``."""
+    if err.object.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "it is UTF-16, as PowerShell's > and Out-File write it"
+    newline = b"\n"
+    return f"{err.reason} at line {err.object.count(newline, 0, err.start) + 1}, byte {err.start}"
 
 
 # what the parser was inside when it failed, in words, where that began on another line than the failure: a `[` or `{`
