@@ -108,3 +108,26 @@ def test_a_latin1_character_names_its_line_and_utf16_is_named(tmp_path):
         load(tmp_path / "params.yaml")
     assert str(refused.value) == ("params.yaml: not UTF-8 text (it is UTF-16, as PowerShell's > and Out-File write "
                                   "it); save it as UTF-8")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, expected", [
+    # the last key of represent.selfsup dedented one level: it lands in represent
+    ("    device: auto           # CUDA (bf16 autocast) when present, else CPU\n  pretrained:",
+     "  device: auto           # CUDA (bf16 autocast) when present, else CPU\n  pretrained:",
+     "represent.device: unknown parameter (a key of represent.selfsup and represent.pretrained and represent.judge: "
+     "indent it under selfsup or pretrained or judge)"),
+    ("    num_cpus: null ", "  num_cpus: null ",
+     "compute.num_cpus: unknown parameter (a key of compute.ray: indent it under ray)"),
+    ("seed: 0\n", "seed: 0\nlr: 0.01\n", "lr: unknown parameter (a key of train: indent it under train)"),
+    ("  bins: 256\n", "  bins: 256\n  dark: {method: otsu}\n",
+     "threshold.dark: unknown parameter (a key of threshold.issues: indent it under issues)"),
+], ids=["dedented_out_of_its_section", "dedented_out_of_compute_ray", "a_train_key_at_the_top",
+        "an_issue_beside_issues"])
+def test_a_key_written_one_level_too_high_is_told_where_it_belongs(tmp_path, old, new, expected):
+    # before: `represent.device: unknown parameter; known: source, knn_k, selfsup, pretrained, file, judge`, the keys
+    # of the section it landed in, none of them what was meant
+    (tmp_path / "params.yaml").write_text(edited(old, new), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == f"params.yaml: {expected}"

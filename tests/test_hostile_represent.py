@@ -173,8 +173,8 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path):
     ({"source": "pretrained", "pretrained": {"model": "keras:resnet50"}},
      ["represent.pretrained.model: 'keras:resnet50'; write timm:NAME, torchvision:NAME or open_clip:ARCH/TAG"]),
     ({"selfsup": {"temperature": 0}}, ["params.yaml: represent.selfsup.temperature: 0 is below 0.001"]),
-    ({"epochs": 5}, ["params.yaml: represent.epochs: unknown parameter; known: source, knn_k, selfsup, "
-                     "pretrained, file, judge"]),
+    ({"epochs": 5}, ["params.yaml: represent.epochs: unknown parameter (a key of represent.selfsup and "
+                     "represent.judge: indent it under selfsup or judge)"]),
 ])
 def test_settings_that_cannot_work_are_one_line(tmp_path, section, fragments):
     project, before, done = run_represent(tmp_path, **section)

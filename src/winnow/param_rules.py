@@ -311,8 +311,8 @@ class Section(Rule):
             self.wrong_type(value, path)
         for key in value:
             if key not in self.fields:
-                known = did_you_mean(key, self.fields) or (f"; known: {', '.join(self.fields)}" if self.fields
-                                                           else f"; {path} takes none")
+                known = (self._nested(key, path) or did_you_mean(key, self.fields)
+                         or (f"; known: {', '.join(self.fields)}" if self.fields else f"; {path} takes none"))
                 fail(_join(path, key), f"unknown {self.what}{known}")
         for key in self.required:
             if key not in value:
@@ -321,6 +321,17 @@ class Section(Rule):
             self.fields[key].check(item, _join(path, key))
         for check in self.checks:
             check(value, path)
+
+
+    def _nested(self, key: Any, path: str) -> str:
+        """`` (a key of <section>: indent it under <name>)`` when ``key`` is a key of sections of this one; else "".
+        Before: a line dedented by one level (`device: auto` under represent, the last of represent.selfsup), or a
+        section's key written at the top (`lr: 0.01`), was told only the keys of the section it landed in."""
+        owners = [name for name, rule in self.fields.items() if isinstance(rule, Section) and key in rule.fields]
+        if not owners:
+            return ""
+        sections = " and ".join(_join(path, name) for name in owners)
+        return f" (a key of {sections}: indent it under {' or '.join(owners)})"
 
 
 def _join(path: str, key: Any) -> str:
