@@ -139,8 +139,8 @@ CASES = {
                                      "confident_learn, embedding_clean, data_valuation (did you mean confident_learn?)"),
     "threshold_option_of_another_method": dict(params=params_with("threshold.issues.blurry",
                                                                   {"method": "otsu", "alpha": 0.05}),
-                                               expected="threshold.issues.blurry.alpha: unknown option of method "
-                                                        "otsu; known: method"),
+                                               expected="threshold.issues.blurry.alpha: an option of method auto, "
+                                                        "and method is otsu; set method: auto, or remove alpha"),
     "fixed_threshold_without_value": dict(params=params_with("threshold.issues.dark", {"method": "fixed"}),
                                           expected="threshold.issues.dark.value: missing (a number in [0, 1])"),
     "perturbation_unknown_kind": dict(params=params_with("degrade.perturbations", [{"kind": "blurr", "fraction": 0.1}]),

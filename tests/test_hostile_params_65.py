@@ -131,3 +131,19 @@ def test_a_key_written_one_level_too_high_is_told_where_it_belongs(tmp_path, old
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
     assert str(refused.value) == f"params.yaml: {expected}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("setting, expected", [
+    ("{value: 0.2}", "threshold.issues.dark.value: an option of method fixed, and method is auto (left out); set "
+                     "method: fixed, or remove value"),
+    ("{method: ght, alpha: 0.01}", "threshold.issues.dark.alpha: an option of method auto, and method is ght; set "
+                                   "method: auto, or remove alpha"),
+], ids=["a_fixed_value_without_its_method", "auto_s_alpha_under_ght"])
+def test_another_methods_option_names_the_method_it_belongs_to(tmp_path, setting, expected):
+    # before: `threshold.issues.dark.value: unknown option of method auto; known: method, alpha, tail_share,
+    # isolated_max` for a cut meant as fixed, and `... unknown option of method ght (did you mean kappa?)` for alpha
+    (tmp_path / "params.yaml").write_text(edited("    dark: {method: auto}", f"    dark: {setting}"), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == f"params.yaml: {expected}"

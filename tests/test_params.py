@@ -107,7 +107,7 @@ def test_the_shipped_params_yaml_validates():
                           "samples_per_class"),
     # threshold methods and their options
     ("threshold.issues.blurry", {"method": "otsu", "alpha": 0.05},
-     "threshold.issues.blurry.alpha: unknown option of method otsu; known: method"),
+     "threshold.issues.blurry.alpha: an option of method auto, and method is otsu; set method: auto, or remove alpha"),
     ("threshold.issues.blurry", {"method": "auto", "alpah": 0.05},
      "threshold.issues.blurry.alpah: unknown option of method auto (did you mean alpha?)"),
     ("threshold.issues.blurry", {"method": "fixed"}, "threshold.issues.blurry.value: missing (a number in [0, 1])"),

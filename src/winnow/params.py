@@ -116,6 +116,13 @@ class ThresholdSetting(Rule):
             self.wrong_type(value, path)
         method = value.get("method", "auto")
         Choice(THRESHOLD_METHODS).check(method, f"{path}.method")
+        # another method's option: before, told the nearest spelling of this method's (ght with alpha: "kappa?")
+        for key in [key for key in value if key not in self.OPTIONS[method]]:
+            owners = [name for name, options in self.OPTIONS.items() if key in options]
+            if owners:
+                shown = f"{method}{'' if 'method' in value else ' (left out)'}"
+                fail(f"{path}.{key}", f"an option of method {' or '.join(owners)}, and method is {shown}; set method: "
+                                      f"{owners[0]}, or remove {key}")
         Section({"method": Choice(THRESHOLD_METHODS), **self.OPTIONS[method]},
                 required=("value",) if method == "fixed" else (), what=f"option of method {method}").check(value, path)
 
