@@ -322,7 +322,6 @@ class Section(Rule):
         for check in self.checks:
             check(value, path)
 
-
     def _nested(self, key: Any, path: str) -> str:
         """`` (a key of <section>: indent it under <name>)`` when ``key`` is a key of sections of this one; else "".
         Before: a line dedented by one level (`device: auto` under represent, the last of represent.selfsup), or a
