@@ -106,13 +106,13 @@ class Rule:
 
 
 def _number_text_hint(text: str) -> str:
-    hidden = next((c for c in text if visible(c) != c), None)
-    if hidden is not None:
-        return f" (it holds {visible(hidden)}, {unicodedata.name(hidden, 'an invisible character')}: delete it)"
+    hidden = [c for c in text if visible(c) != c]
     try:
-        float(text)
+        float("".join(c for c in text if c not in hidden))
     except ValueError:
         return ""
+    if hidden:  # a number but for them: deleting them is the fix, there are no quotes to remove
+        return f" (it holds {visible(hidden[0])}, {unicodedata.name(hidden[0], 'an invisible character')}: delete it)"
     return " (write numbers without quotes)"
 
 
