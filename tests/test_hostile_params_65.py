@@ -1,5 +1,6 @@
-"""params.yaml as a person edits it (second pass): characters pasted in from a web page or a chat, which the one-line
-errors must show."""
+"""params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
+editing it by hand: a character pasted in from a web page or a chat, a bracket left open, a key one level too high,
+another threshold method's option, a file saved in another encoding; and a contract bound that bounds nothing."""
 
 import pytest
 
@@ -39,7 +40,6 @@ def test_an_invisible_character_pasted_into_a_value_is_shown_in_its_error(tmp_pa
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
     assert str(refused.value) == expected
-
 
 
 def _line_of(text: str, start: str) -> int:
@@ -88,7 +88,6 @@ def test_a_largest_rate_of_1_in_the_contract_bounds_is_refused(tmp_path, old, ne
     assert str(refused.value) == (
         f"params.yaml: contracts.bounds.{key}: {written} bounds nothing: every rate is at most 1, so the rule passes "
         "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
-
 
 
 @pytest.mark.hostile("params")
