@@ -71,9 +71,19 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
             _commit({path: tmp})
         else:
             _staged[path] = tmp
+    except OSError as err:
+        # pyarrow's parquet writer meets a full disk (or `ulimit -f`) at its close and names no file: an imageset's
+        # manifest.parquet failed so, and ingest's line said "Error writing bytes to file" and nothing of where. Only a
+        # full disk's errors: the block also reads (a source decoded into the folder), and a read's fault is not here
+        if err.filename is None and err.errno in _DISK_FULL:
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     finally:
         if _staged is None or _staged.get(path) != tmp:
             _remove(tmp)
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no room on the disk, past `ulimit -f`, past the quota
 
 
 @contextmanager
