@@ -1,15 +1,20 @@
 """Faults of the machine met mid-run, second pass: each ends in one ``error:`` line that names the path and the fix,
 and leaves the last complete outputs and nothing else."""
 
+import os
 import resource
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from test_hostile_faults_more import NOBODY, shared_tmp  # noqa: F401 (fixture)
 from winnow.imageset import write_imageset
-from winnow.stage import run
+from winnow.stage import check_outputs, run, together, write_json
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -46,3 +51,47 @@ def test_a_file_size_limit_at_an_imagesets_manifest_names_the_imageset_and_keeps
         "error: stages/ingest.py: data/ingest: Error writing bytes to file. Detail: [errno 27] File too large "
         "[EFBIG]; free space, or fix the path or its permissions, then rerun\n"))
     assert _files(tmp_path / "data") == last
+
+
+
+@contextmanager
+def _permissions_bind(owning: Path) -> Iterator[None]:
+    """The block run by a user whom permissions bind, owning ``owning``: this one, or as root ``nobody`` (its
+    effective ids: root's come back after)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(owning)], check=True)
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_project_folder_that_takes_no_new_file_stops_a_stage_before_its_work(shared_tmp, monkeypatch, capsys):
+    # the project folder read-only, its output folders writable (mounted so into a container): before, the stage did
+    # all its work, then failed at the journal of its moves, "error: stages/threshold.py: .winnow-commit-<pid>-<token>
+    # .json.part: Permission denied [EACCES]; ...", a file the user never heard of
+    (shared_tmp / "metrics").mkdir()
+    (shared_tmp / "metrics/threshold.json").write_text("old")
+    monkeypatch.chdir(shared_tmp)
+
+    def main():
+        check_outputs(stage="threshold", files=["metrics/threshold.json"])
+        print("worked")  # the work the check must come before
+        with together():
+            write_json("metrics/threshold.json", {"new": 1})
+
+    monkeypatch.setattr("sys.argv", ["stages/threshold.py"])
+    with _permissions_bind(shared_tmp), pytest.raises(SystemExit) as ended:
+        shared_tmp.chmod(0o555)
+        run(main)
+    assert (ended.value.code, capsys.readouterr()) == (1, (
+        "", f"error: threshold: cannot write in the project folder {shared_tmp} (Permission denied), where the stage "
+            "lists its outputs' moves into place before it makes them; fix its permissions, then rerun\n"))
+    assert sorted(p.name for p in shared_tmp.rglob("*")) == ["metrics", "threshold.json"]
+    assert (shared_tmp / "metrics/threshold.json").read_text() == "old"

@@ -14,8 +14,8 @@ from typing import Any
 
 from winnow.errors import WinnowError, escape_unencodable_output, first_line, output_obstacle, refuse_unreadable
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
-    Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, sweep_temporaries,
-    together,
+    JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder,
+    sweep_temporaries, together,
 )
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
@@ -40,7 +40,8 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                   folders: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse, before any work, an output ``stage`` could not write at its end: a folder where it writes a
-    file, a file where it writes a folder, a path under a file, or a folder that takes no new file."""
+    file, a file where it writes a folder, a path under a file, or a folder that takes no new file, the working
+    folder (the project's, where the moves into place are listed first) included."""
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
         obstacle = output_obstacle(path, folder=kind == "folder")
         if obstacle is None:
@@ -62,6 +63,14 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                               "here); give a shorter one")
         raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
                           "permissions, then rerun")
+    # the moves into place are listed first in a journal in the working folder, the project's (winnow.outputs.JOURNAL):
+    # a project folder that takes no new file beside output folders that do (mounted so into a container) failed only
+    # after the work, on ".winnow-commit-<pid>-<token>.json.part: Permission denied"
+    journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check"))
+    if journal is not None and journal.what == "unwritable":
+        raise WinnowError(f"{stage}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the "
+                          "stage lists its outputs' moves into place before it makes them; fix its permissions, "
+                          "then rerun")
 
 
 def _unremovable(folder: Path) -> Path | None:
