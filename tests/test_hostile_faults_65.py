@@ -3,6 +3,7 @@ and leaves the last complete outputs and nothing else."""
 
 import os
 import resource
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import forked_run
+from hostile_harness import _env, assert_nothing_left, files_under
 from test_hostile_faults_more import NOBODY, shared_tmp  # noqa: F401 (fixture)
 from winnow.imageset import write_imageset
 from winnow.stage import check_outputs, run, together, write_json
@@ -95,3 +98,45 @@ def test_a_project_folder_that_takes_no_new_file_stops_a_stage_before_its_work(s
             "lists its outputs' moves into place before it makes them; fix its permissions, then rerun\n"))
     assert sorted(p.name for p in shared_tmp.rglob("*")) == ["metrics", "threshold.json"]
     assert (shared_tmp / "metrics/threshold.json").read_text() == "old"
+
+
+
+# A stage as the scripts in stages/ are (one_line_from_the_start first, then run(main)) whose terminal closes while its
+# child writes: SIGHUP reaches the whole process group, the watching parent and the child
+_HUNG_UP_STAGE = '''
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()
+
+import os
+import signal
+import time
+
+from winnow.stage import atomic_path, run
+
+
+def main():
+    with atomic_path("data/score/scores.txt") as tmp:
+        tmp.write_text("half written")
+        os.kill(os.getppid(), signal.SIGHUP)
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(60)
+
+
+run(main)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_hangup_of_the_stages_terminal_ends_it_in_one_line_and_leaves_nothing(tmp_path):
+    # the terminal closed (an ssh connection lost, the stage in its background: `python stages/score.py > log 2>&1 &`)
+    # sends SIGHUP to the stage's process group: before, its default action ended the watching parent and the child
+    # at once (status 129), the log ended without a line and data/score/.scores.winnow-tmp-<pid>.txt stayed
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_HUNG_UP_STAGE)
+    (tmp_path / "data/score").mkdir(parents=True)
+    before = files_under(tmp_path)
+    done = forked_run.run("script", str(tmp_path / "stages/score.py"), [], cwd=tmp_path, env=_env(), timeout=60)
+    assert (done.returncode, done.stdout, done.stderr.splitlines()) == (128 + signal.SIGHUP, "", [
+        "error: stages/score.py: terminated (SIGHUP); outputs not yet complete were left unwritten: rerun it"])
+    assert_nothing_left(tmp_path, before)

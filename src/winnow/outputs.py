@@ -335,9 +335,9 @@ def _drop(moves: list[Move]) -> None:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends, then reach the process as they would have (in the main
+    """SIGINT, SIGTERM and SIGHUP wait until the block ends, then reach the process as they would have (in the main
     thread; elsewhere the block runs as it is)."""
-    held = (signal.SIGINT, signal.SIGTERM)
+    held = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     if threading.current_thread() is not threading.main_thread() or None in map(signal.getsignal, held):
         yield
         return

@@ -16,15 +16,24 @@ from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread where it arrives, as Ctrl-C raises KeyboardInterrupt."""
+    """SIGTERM or SIGHUP (:data:`STOPS`), raised in the main thread where it arrives, as Ctrl-C raises
+    KeyboardInterrupt."""
 
 
-_TERMINATED: list[int] = []  # the SIGTERMs received, so run() words the interrupt as one
-_SWALLOWED: list[int] = []  # a SIGTERM whose Terminated a finalizer swallowed, sent again (_sent_again_when_swallowed)
+# the signals that end a stage or command as Ctrl-C does: SIGTERM (`timeout`, `kill`, a cancelled CI job) and SIGHUP
+# (its terminal closed: an ssh connection lost with the stage in its background, `cmd > log 2>&1 &`); before, SIGHUP's
+# default action ended parent and child at once, the log ended without a line and a streamed imageset's temporary
+# stayed in data/ until a later stage swept it
+STOPS = (signal.SIGTERM, signal.SIGHUP)
+
+
+_TERMINATED: list[int] = []  # the STOPS received, so run() words the interrupt as the first one
+_SWALLOWED: list[int] = []  # a stop whose Terminated a finalizer swallowed, sent again (_sent_again_when_swallowed)
 
 
 def terminate_as_interrupt() -> None:
-    """Make SIGTERM raise :class:`Terminated` in the main thread. Its default action ended the process on the
+    """Make SIGTERM and SIGHUP (:data:`STOPS`; an ignored SIGHUP, under nohup, stays ignored) raise
+    :class:`Terminated` in the main thread. Their default action ended the process on the
     spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
     data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
     during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
@@ -39,7 +48,9 @@ def terminate_as_interrupt() -> None:
         _TERMINATED.append(number)
         raise Terminated()
 
-    signal.signal(signal.SIGTERM, terminated)
+    for number in STOPS:
+        if signal.getsignal(number) == signal.SIG_DFL:
+            signal.signal(number, terminated)
     sys.unraisablehook = _sent_again_when_swallowed(sys.unraisablehook)
 
 
@@ -56,8 +67,9 @@ def _sent_again_when_swallowed(hook):
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             hook(unraisable)
             return
-        number = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
-        if number == signal.SIGTERM:  # SIGINT's handler raises at every one: nothing to mark
+        stopped = isinstance(unraisable.exc_value, Terminated)
+        number = (_TERMINATED or [signal.SIGTERM])[-1] if stopped else signal.SIGINT
+        if number != signal.SIGINT:  # SIGINT's handler raises at every one: nothing to mark
             _SWALLOWED.append(number)
         again = threading.Timer(0.01, os.kill, (os.getpid(), number))
         again.daemon = True
@@ -67,13 +79,14 @@ def _sent_again_when_swallowed(hook):
 
 
 def stop_line(err: BaseException) -> tuple[str, int] | None:
-    """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM raised (:func:`terminate_as_interrupt`)
-    worded as one and given the shell's status for it, 143; worded :data:`winnow.watched.DVC_ENDED` when the
-    dvc that ran it has ended (the watching parent sent it then)."""
+    """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM or SIGHUP raised
+    (:func:`terminate_as_interrupt`) worded as one and given the shell's status for it, 143 or 129; worded
+    :data:`winnow.watched.DVC_ENDED` when the dvc that ran it has ended (the watching parent sent it then)."""
     fault = fault_line(err)
     if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
-        line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", "terminated (SIGTERM)", 1)
-        return line, 128 + signal.SIGTERM
+        number = signal.Signals(_TERMINATED[0])
+        line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", f"terminated ({number.name})", 1)
+        return line, 128 + number
     return fault
 
 
@@ -82,7 +95,7 @@ def ignore_stops() -> None:
     or a kill of the process group reaches both it and its watching parent, which passes its copy on) came while the
     first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action, which
     killed the process, and the parent said a second line."""
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in (signal.SIGINT, *STOPS):
         signal.signal(number, signal.SIG_IGN)
 
 

@@ -69,8 +69,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     killer: SIGKILL; a crash in a native library) ended a stage or command with a bare status, 135 or 137, and no word.
     The parent sees it: it calls ``tidy`` (which removes the temporaries the child left), says in one line
     ``error: <speaker>: <what happened>`` and leaves with the shell's status for it (128 + the signal), whatever
-    ``tidy`` meets. SIGTERM sent to the parent goes on to the child, which ends as it always did, and so does a
-    SIGINT unless the terminal sent it (Ctrl-C reaches the child from the terminal too, as under a shell;
+    ``tidy`` meets. SIGTERM or SIGHUP sent to the parent goes on to the child, which ends as it always did, and so
+    does a SIGINT unless the terminal sent it (Ctrl-C reaches the child from the terminal too, as under a shell;
     ``kill -INT`` or ``timeout -s INT`` reach the parent alone); a child still running :data:`TERM_GRACE` seconds
     after a SIGTERM is killed, and the parent says so. ``setup`` runs in the child before SIGTERM
     and SIGINT are let through (a handler for them), so none arrives before it. A parent killed outright takes the child
@@ -84,7 +84,7 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     parent = os.getpid()
     # none lost between fork and handler: a SIGINT there met the parent's default handler, and the child slept on
     # (a test sending it as soon as the child spoke timed out under load)
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     exiting = mmap.mmap(-1, 1)  # shared with the child: 1 once its Python exit began
     child = os.fork()
     if child == 0:
@@ -116,6 +116,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
 
     signal.signal(signal.SIGINT, lambda number, _frame: None if _from_the_terminal() else _send(child, number))
     signal.signal(signal.SIGTERM, terminate)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # its terminal closed: passed on as SIGTERM (not under nohup)
+        signal.signal(signal.SIGHUP, terminate)
     signal.signal(signal.SIGALRM, kill_after_term)
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
@@ -129,7 +131,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     try:
         status = os.waitstatus_to_exitcode(_wait(child, stop=stop_as_dvc_ended))
         signal.setitimer(signal.ITIMER_REAL, 0)
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):  # reaped: its pid may be another's soon
+        # reaped: its pid may be another's soon
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
             signal.signal(number, signal.SIG_IGN)
         if status > 0 and exiting[0] == 0:  # before: status 1 and only Ray's own log lines, no error: line
             tidy_and_say(_NATIVE_EXIT.format(status=status))
