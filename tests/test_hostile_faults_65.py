@@ -1,7 +1,9 @@
 """Faults of the machine met mid-run, second pass: each ends in one ``error:`` line that names the path and the fix,
 and leaves the last complete outputs and nothing else."""
 
+import json
 import os
+import pty
 import resource
 import signal
 import subprocess
@@ -140,3 +142,27 @@ def test_a_hangup_of_the_stages_terminal_ends_it_in_one_line_and_leaves_nothing(
     assert (done.returncode, done.stdout, done.stderr.splitlines()) == (128 + signal.SIGHUP, "", [
         "error: stages/score.py: terminated (SIGHUP); outputs not yet complete were left unwritten: rerun it"])
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_terminal_that_closes_while_a_stage_runs_leaves_it_to_write_its_outputs(tmp_path, monkeypatch, capsys):
+    # `python stages/ingest.py &`, disowned, then the ssh session ended (no SIGHUP for a disowned job): before, the
+    # stage's first print after the close failed with EIO, and ingest stopped with "error: stages/ingest.py:
+    # Input/output error [EIO]; free space, or fix the path or its permissions, then rerun", its outputs unwritten
+    monkeypatch.chdir(tmp_path)
+    master, slave = pty.openpty()
+    terminal = open(slave, "w", buffering=1)  # a terminal's stdout, written line by line
+    monkeypatch.setattr("sys.stdout", terminal)
+
+    def main():
+        os.close(master)  # the terminal closes while the stage works
+        print("score: 3 images scored")
+        write_json("metrics/score.json", {"images": 3})
+
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    try:
+        run(main)
+    finally:
+        terminal.close()
+    assert capsys.readouterr().err == ""
+    assert json.loads((tmp_path / "metrics/score.json").read_text()) == {"images": 3}

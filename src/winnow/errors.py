@@ -34,15 +34,23 @@ class _ReaderMayLeave:
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
+        except OSError as err:
+            if not self._gone(err):
+                raise
             self._reader_left()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError as err:
+            if not self._gone(err):
+                raise
             self._reader_left()
+
+    @staticmethod
+    def _gone(err: OSError) -> bool:
+        return isinstance(err, BrokenPipeError)
 
     def _reader_left(self) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())  # Python's last flush goes nowhere too
@@ -55,6 +63,31 @@ def let_the_reader_leave() -> None:
     """Wrap ``sys.stdout`` (when there is one) in :class:`_ReaderMayLeave`, for a command run as a process."""
     if sys.stdout is not None and not isinstance(sys.stdout, _ReaderMayLeave):
         sys.stdout = _ReaderMayLeave(sys.stdout)
+
+
+class _TerminalMayClose(_ReaderMayLeave):
+    """A stage's stdout or stderr on a terminal, which may close while it runs (an ssh session ended, the stage
+    disowned in its background so that no SIGHUP came): from then on the output goes to /dev/null and the stage goes
+    on to write its outputs. Before, its first print after the close failed with EIO: ingest stopped with "Input/output
+    error [EIO]; free space, or fix the path or its permissions, then rerun", its work lost, in a line no one read. A
+    pipe's reader that leaves (``| head``) still stops a stage (:func:`fault_line`)."""
+
+    @staticmethod
+    def _gone(err: OSError) -> bool:
+        return err.errno == errno.EIO
+
+
+def let_the_terminal_close() -> None:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`_TerminalMayClose` where they are a terminal (EIO from a file
+    is its disk's fault, said as one)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            terminal = stream is not None and stream.isatty()
+        except (AttributeError, OSError, ValueError):  # closed, or no file behind it
+            terminal = False
+        if terminal and not isinstance(stream, _TerminalMayClose):
+            setattr(sys, name, _TerminalMayClose(stream))
 
 
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT

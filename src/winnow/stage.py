@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import WinnowError, escape_unencodable_output, first_line, output_obstacle, refuse_unreadable
+from winnow.errors import (
+    WinnowError, escape_unencodable_output, first_line, let_the_terminal_close, output_obstacle, refuse_unreadable,
+)
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder,
     sweep_temporaries, together,
@@ -348,6 +350,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
     if forked:
         in_utf8_mode()
     escape_unencodable_output()
+    let_the_terminal_close()
     forget()  # what an earlier run in this process read (tests) is not this stage's
     before_commit.append(check_unchanged)
     try:
