@@ -126,10 +126,13 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in (*DECISION_COLUMNS, "rank")})
     ranked = pd.concat(parts, ignore_index=True)
-    # ids sorted by groupby, then a stable sort: equal confidences keep id order, so a cut is reproducible
-    best = ranked.groupby("id")[["confidence", "tiebreak"]].max()
-    order = best.sort_values(["confidence", "tiebreak"], ascending=False, kind="stable")
-    rank = pd.Series(np.arange(len(order), dtype=np.int64), index=order.index)
+    # each image at its surest decision's (confidence, tiebreak), both from that one row; equal ones in id order, so a
+    # cut is reproducible. Before, each column's maximum was taken on its own: an image embedding-clean relabelled at
+    # agreement 0.9 (centroid margin -1.0) and confident-learn at 0.1 (tiebreak 0) ranked as (0.9, 0), ahead of one
+    # embedding-clean relabelled at (0.9, -0.5), and a cut took it in that one's place
+    order = ranked.sort_values(["confidence", "tiebreak", "id"], ascending=[False, False, True],
+                               kind="stable").drop_duplicates("id")["id"]
+    rank = pd.Series(np.arange(len(order), dtype=np.int64), index=order.to_numpy())
     ranked["rank"] = rank.reindex(ranked["id"]).to_numpy()
     return (ranked.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
             .loc[:, [*DECISION_COLUMNS, "rank"]])
