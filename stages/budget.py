@@ -297,7 +297,7 @@ def _trusted_doubt(train_features: np.ndarray, train_labels: np.ndarray, *, l2: 
     odd = sorted((a for a in range(k) if 2 * other[a, into[a]] > judged[a].sum() and 2 * seen[a, a] > seen[a].sum()
                   and unlikely[a]), key=lambda a: -other[a, into[a]])
     if not odd:
-        return None
+        return _unrelated_labels(judged, seen)
     pairs = ", ".join(f"{classes[a]!r} as {classes[into[a]]!r} ({other[a, into[a]]} of {judged[a].sum()})"
                       for a in odd[:3]) + (f" and {len(odd) - 3} more class(es)" if len(odd) > 3 else "")
     right = int(np.trace(judged))
@@ -306,6 +306,29 @@ def _trusted_doubt(train_features: np.ndarray, train_labels: np.ndarray, *, l2: 
             f"{np.trace(seen) / len(val_labels):.4f} of val; most trusted images of {pairs} are predicted as another "
             "class, which val does not show, so the choice above was made on those labels: check the class names and "
             "labels of ingest.trusted_path (a class order of its own?)")
+
+
+def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
+    """The warning line when none's probe gets the trusted split's labels right no more often than labels drawn apart
+    from its predictions would (binomial tail at or above :data:`DOUBT_ALPHA`), while it gets val's right far more
+    often; ``judged``, ``seen``: int ``(K, K)`` confusions (rows: the label, columns: the prediction) of the trusted
+    split and of val. Labels paired with the wrong images (an .npz's labels one row off, or shuffled) spread each
+    class over all of them, so no class's majority moves to one other class (:func:`_trusted_doubt`). Before, a trusted
+    split of shuffled labels chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on
+    labels it cannot learn), and nothing said so. None otherwise."""
+    chance = {}
+    for name, table in (("trusted", judged), ("val", seen)):
+        n = int(table.sum())
+        chance[name] = float(table.sum(1) @ table.sum(0)) / n ** 2  # the share right by labels apart from predictions
+        chance[name + " tail"] = float(stats.binom.sf(np.trace(table) - 1, n, chance[name]))
+    if chance["trusted tail"] < DOUBT_ALPHA or chance["val tail"] >= DOUBT_ALPHA:
+        return None
+    right, n = int(np.trace(judged)), int(judged.sum())
+    return (f"warning: budget: the trusted split's labels look unrelated to its images: none's probe gets {right} of "
+            f"{n} trusted images right ({right / n:.4f}), no more than labels drawn at random in the same class shares "
+            f"would ({chance['trusted']:.4f}), and {np.trace(seen) / seen.sum():.4f} of val, so the choice above was "
+            "made on those labels: check that ingest.trusted_path pairs each image with its own label (an .npz's "
+            "labels in the order of its images?)")
 
 
 def _conflicting_copies(group_of: np.ndarray, labels: np.ndarray, is_judge: np.ndarray) -> np.ndarray:
