@@ -1,14 +1,18 @@
 """Hostile inputs around the cleaning budget, fifth pass: how the label decisions of two cleaners rank together; a
-trusted split whose labels are paired with the wrong images."""
+trusted split whose labels are paired with the wrong images; a judge split holding a class train lacks."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from budget_project import CLASSES, case
+from budget_project import CLASSES, case, issues_table, train_ids, write_state
 from test_contracts import _stage_module
+from test_hostile_threshold_64 import _stage_in_process
 from winnow.budget import candidates, rank_label_decisions
 
 
@@ -52,3 +56,29 @@ def test_a_trusted_split_whose_labels_are_shuffled_against_its_images_is_warned_
     # the same images rightly labelled: no warning
     assert doubt(c.train_x, c.given, l2=0.001, judge_features=c.trusted_x, judge_labels=c.trusted_y,
                  val_features=c.val_x, val_labels=c.val_y, classes=CLASSES) is None
+
+
+@pytest.mark.hostile("intermediates")
+def test_judge_images_of_a_class_train_lacks_are_left_out_of_the_judge(tmp_path, monkeypatch, capsys):
+    # class 'left' removed from train (degrade's class_removal), a third of val still 'left'; a cleaner's 120 fixes of
+    # the planted middle-as-right labels ranked above 240 wrong relabels of right images to middle. No probe learns
+    # 'left', so each of its 100 val images cost some 20 nats of log-loss, by how sure the probe was elsewhere.
+    # Before: top30% (171 right, the wrong relabels included) chose over top15% (the fixes alone, 188 right), unsaid
+    c = case()
+    train = c.true != 0
+    c = dataclasses.replace(c, train_x=c.train_x[train], true=c.true[train], given=c.given[train], val_x=c.val_x[::3],
+                            val_y=c.val_y[::3])
+    ids, rng = train_ids(len(c.given)), np.random.default_rng(0)
+    fixes = np.flatnonzero(c.true != c.given)
+    wrong = rng.choice(np.flatnonzero(c.true == 2), 240, replace=False)
+    issues = pd.concat([issues_table(ids[fixes], relabel_to=c.true[fixes], confidence=rng.uniform(0.8, 1.0, 120)),
+                        issues_table(ids[wrong], relabel_to=np.ones(240), confidence=rng.uniform(0.3, 0.7, 240))])
+    project = write_state(tmp_path / "p", c, issues=issues, trusted=False, params={"budget": {"fractions": [0.15, 0.3]}})
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ("budget: 100 image(s) of the val split are of class(es) no train image has "
+                                           "('left'): left out of the judge, as no probe or model learns them")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["winner"], metrics["judge"]["images"]) == ("top15%", 200)
+    assert {name: row["correct"] for name, row in metrics["candidates"].items()} == {
+        "none": 172, "top15%": 188, "top30%": 171, "all": 120}
