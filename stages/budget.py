@@ -320,7 +320,8 @@ def _trusted_doubt(train_features: np.ndarray, train_labels: np.ndarray, *, l2: 
 def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
     """The warning line when none's probe gets the trusted split's labels right no more often than labels drawn apart
     from its predictions would (binomial tail at or above :data:`DOUBT_ALPHA`), while it gets val's right far more
-    often; ``judged``, ``seen``: int ``(K, K)`` confusions (rows: the label, columns: the prediction) of the trusted
+    often and val's rate makes so few right on the trusted split unlikely (below :data:`DOUBT_ALPHA`: a trusted split
+    of 3 images, all right, is as likely by chance as by val's rate, and no sign of anything); ``judged``, ``seen``: int ``(K, K)`` confusions (rows: the label, columns: the prediction) of the trusted
     split and of val. Labels paired with the wrong images (an .npz's labels one row off, or shuffled) spread each
     class over all of them, so no class's majority moves to one other class (:func:`_trusted_doubt`). Before, a trusted
     split of shuffled labels chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on
@@ -330,9 +331,10 @@ def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
         n = int(table.sum())
         chance[name] = float(table.sum(1) @ table.sum(0)) / n ** 2  # the share right by labels apart from predictions
         chance[name + " tail"] = float(stats.binom.sf(np.trace(table) - 1, n, chance[name]))
-    if chance["trusted tail"] < DOUBT_ALPHA or chance["val tail"] >= DOUBT_ALPHA:
-        return None
     right, n = int(np.trace(judged)), int(judged.sum())
+    below_val = float(stats.binom.cdf(right, n, np.trace(seen) / seen.sum()))
+    if chance["trusted tail"] < DOUBT_ALPHA or chance["val tail"] >= DOUBT_ALPHA or below_val >= DOUBT_ALPHA:
+        return None
     return (f"warning: budget: the trusted split's labels look unrelated to its images: none's probe gets {right} of "
             f"{n} trusted images right ({right / n:.4f}), no more than labels drawn at random in the same class shares "
             f"would ({chance['trusted']:.4f}), and {np.trace(seen) / seen.sum():.4f} of val, so the choice above was "
