@@ -43,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main, reads_arguments=True)
+    run(main, reads_arguments=True, torchrun=True)

@@ -334,12 +334,15 @@ def _detail(err: Exception) -> str:
     return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
 
 
-def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
+def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bool = False) -> None:
     """Run a stage's main, first removing what killed runs left behind (:func:`sweep_temporaries`); a
     WinnowError becomes one line on stderr and exit status 1.
 
     ``reads_arguments``: main checks ``sys.argv`` itself (train, evaluate, contracts); any other stage takes
     none and refuses them, so ``python stages/report.py --help`` says so instead of writing the report.
+
+    ``torchrun``: main may run as one rank of several (train: DDP, rank 0 writes); any other stage launched by
+    torchrun as one of several processes (``WORLD_SIZE`` above 1) is refused before any work.
 
     SIGTERM (``timeout``, ``kill``, a cancelled CI job) ends the stage as Ctrl-C does: one line, status 143, and
     every temporary removed on the way out (:func:`terminate_as_interrupt`).
@@ -366,6 +369,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
             script = f"stages/{Path(sys.argv[0]).name}"
             raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
                               f"does: python {script}")
+        if not torchrun:
+            _refuse_ranks()
         main()
         if forked:  # every output is in place: a stop asked for while the process winds down has nothing to stop, and
             ignore_stops()  # its line said outputs were left unwritten
@@ -382,6 +387,19 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False) -> None:
         sys.exit(fault[1])
     finally:
         before_commit.remove(check_unchanged)
+
+
+def _refuse_ranks() -> None:
+    """One line when torchrun started this stage as one of several processes. Before, `torchrun --nproc_per_node=2
+    stages/represent.py` trained the judge under DDP, each rank on half the images (features up to 0.32 from one
+    process's, kNN vote 0.78 for 0.80), and both ranks wrote every output, exit 0. A WORLD_SIZE that is no number is
+    left to the training's own line (:func:`winnow.torch_runtime.distributed_setup`)."""
+    world = os.environ.get("WORLD_SIZE", "")
+    if world.isascii() and world.isdecimal() and int(world) > 1:
+        script = f"stages/{Path(sys.argv[0]).name}"
+        raise WinnowError(f"{script} runs in one process, but torchrun started {int(world)} (WORLD_SIZE={int(world)}): "
+                          "each would write every output, and a judge it trains would learn from a share of the "
+                          f"images; run python {script} (only stages/train.py trains under torchrun)")
 
 
 def tidy_killed_runs(*, beside: Iterable[str | os.PathLike] = ()) -> None:
