@@ -2,13 +2,18 @@
 Ray cluster of more CPUs than the machine gives."""
 
 import os
+import socket
+import threading
 
 import pytest
 
 import forked_run
-from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project,
+)
 from winnow import engine
 from winnow.engine import Engine
+from winnow.errors import WinnowError
 
 # what torchrun --nproc_per_node=2 sets for its rank 0
 RANK_0_OF_2 = {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
@@ -32,16 +37,20 @@ def test_a_stage_other_than_train_started_by_torchrun_is_one_line_before_any_wor
 
 
 class FakeRay:
-    """A stand-in for the ray module: records what ray.init was asked for, starts nothing."""
+    """A stand-in for the ray module: records what ray.init was asked for, starts nothing; ``refusal``: what its
+    ray.init raises instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, refusal: Exception | None = None) -> None:
         self.inits: list[dict] = []
+        self.refusal = refusal
 
     def is_initialized(self) -> bool:
         return False
 
     def init(self, **options) -> None:
         self.inits.append(options)
+        if self.refusal is not None:
+            raise self.refusal
 
     def shutdown(self) -> None:
         pass
@@ -63,3 +72,42 @@ def test_a_local_ray_cluster_of_more_cpus_than_the_machine_gives_is_a_warning_an
         "warning: compute.ray.num_cpus: 3 is more than the 2 CPU(s) this machine gives the stage; Ray runs up to 3 "
         "batches at once, each in a worker process of its own, slower and larger than 2: set it to 2 or less, or null "
         "(every CPU)\n")
+
+
+JOIN_REFUSED = (
+    "compute.ray.address: the Ray cluster at '{address}' answers but did not let this process join ({reason}); one "
+    "that `ray start` started asks for its token (Ray's token authentication, on by default), which Ray sends to an "
+    "address given only under RAY_AUTH_MODE=token: set that (the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or "
+    "compute.ray.address: auto on a machine of the cluster")
+NO_CLUSTER = ("compute.ray.address: no Ray cluster at '{address}' ({reason}); start one with `ray start --head`, or "
+              "set compute.ray.address: null for a local one")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("mode, line", [(None, JOIN_REFUSED), ("token", NO_CLUSTER)])
+def test_a_cluster_that_answers_but_lets_no_process_join_names_rays_token_not_a_missing_cluster(monkeypatch, mode,
+                                                                                                 line):
+    # found by probing (Ray 2.60): `ray start --head --port=6399`, then compute.ray.address: 127.0.0.1:6399, said
+    # "no Ray cluster at '127.0.0.1:6399' (Failed to connect to Ray cluster at 192.0.2.2:6399); start one with `ray
+    # start --head`", the command just run: its cluster has token authentication on (Ray's default) and Ray sends the
+    # token to a cluster it finds (auto), never to an address given, unless RAY_AUTH_MODE=token; with it, the score
+    # stage joined and scored byte for byte as locally. Under token the token went, so the old line stands
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_as_grpc() -> None:  # as that cluster's GCS does, so the address passes the check before ray.init
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            conn.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))  # an empty SETTINGS frame
+
+    threading.Thread(target=answer_as_grpc, daemon=True).start()
+    reason = f"Failed to connect to Ray cluster at 192.0.2.2:{port}"
+    monkeypatch.setattr(engine, "import_ray", lambda: FakeRay(ConnectionError(reason)))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    if mode is not None:
+        monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    with server, pytest.raises(WinnowError) as refused:
+        with Engine("ray", f"127.0.0.1:{port}").session():
+            pass
+    assert str(refused.value) == line.format(address=f"127.0.0.1:{port}", reason=reason)

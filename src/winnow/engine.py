@@ -112,6 +112,17 @@ class Engine:
             if local:
                 raise WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or "
                                   "space under /tmp, lower compute.ray.num_cpus, or set compute.engine: local") from err
+            if (isinstance(err, ConnectionError) and self.address != "auto"
+                    and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
+                # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command
+                # started (token authentication on, Ray's default) refused a process that sent no token: Ray sends one
+                # to a cluster it finds (auto), never to an address given, unless RAY_AUTH_MODE says token
+                raise WinnowError(
+                    f"compute.ray.address: the Ray cluster at {self.address!r} answers but did not let this process "
+                    f"join ({reason}); one that `ray start` started asks for its token (Ray's token authentication, on "
+                    "by default), which Ray sends to an address given only under RAY_AUTH_MODE=token: set that (the "
+                    "token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto on a machine of the "
+                    "cluster") from err
             raise _no_cluster(self.address, reason) from err
         except SystemExit as stop:
             # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended the
