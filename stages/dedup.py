@@ -72,8 +72,8 @@ def main() -> None:
 def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3) -> list[str]:
     """``warning:`` lines for the label conflicts of a :func:`winnow.dedup.dedup_table`, naming up to ``examples``
     ids: groups whose kept train copy ships under one of several labels (the label most of the group's train
-    copies carry, or on a tie the copy dedup.keep prefers), and groups of val/test copies carrying different labels.
-    ``classes``: the class names, by label.
+    copies carry, or on a tie the copy dedup.keep prefers), groups of val/test copies carrying different labels, and
+    val/test images whose train or trusted copies carry another label. ``classes``: the class names, by label.
 
     before: one count, "31 label conflicts": a picture labelled 0 and 1 shipped as 0 because that copy came first,
     and a test image twice with two labels (a score no model can reach 100% on) went unsaid. And the labels were
@@ -105,6 +105,24 @@ def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3
                      f"carry different labels ({int(mixed.sum())} images, e.g. "
                      f"{', '.join(evaluated.loc[mixed, 'id'].head(examples))}): no model scores 100% on them; dedup "
                      "never changes val or test: correct their labels where the data comes from")
+    # before: a test image whose train copy carries another label was one more of "N label conflicts", unnamed: the
+    # train copy left as a leak, and the test label, as likely the wrong one, stayed to score every model. A group
+    # that keeps a train copy (drop_leaks false) is named by the first line already
+    carried = table[~np.isin(splits, ("val", "test"))].groupby("group")["label"].unique()
+    unsaid = ~mixed & evaluated["label_conflict"].to_numpy(bool) & ~evaluated["group"].isin(groups[shipped]).to_numpy()
+    apart = []
+    for row in evaluated[unsaid].itertuples():
+        other = [label for label in sorted(carried.get(row.group, [])) if label != row.label]
+        if other:
+            apart.append((row.id, row.label, other))
+    if apart:
+        named = "; ".join(f"{image} as {classes[label]!r}, a copy as "
+                          + ", ".join(repr(classes[other_label]) for other_label in other)
+                          for image, label, other in apart[:examples])
+        lines.append(f"warning: dedup: {len(apart)} val/test image(s) carry another label than their train or "
+                     f"trusted copies (e.g. {named}): one of the labels is wrong, and a wrong val or test label "
+                     "counts a right prediction as wrong; dedup never changes val or test: check their labels where "
+                     "the data comes from (data/dedup/groups.parquet: label_conflict)")
     return lines
 
 

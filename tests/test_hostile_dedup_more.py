@@ -54,7 +54,12 @@ def test_pixel_identical_train_copies_of_a_test_image_are_not_blamed_on_the_radi
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
         "warning: dedup: removes 12 of 16 train images (75%) in 1 group(s), the largest of 13: 12 of them are "
         "pixel-identical to an image kept and 12 are train copies of val or test images, which pruned drops "
-        "whatever pruned.cleaners says; check how the data and its splits were made"]
+        "whatever pruned.cleaners says; check how the data and its splits were made",
+        # labels alternate 0/1 (classes a, b): test-18 is a, six of its train copies b
+        "warning: dedup: 1 val/test image(s) carry another label than their train or trusted copies (e.g. test-18 "
+        "as 'a', a copy as 'b'): one of the labels is wrong, and a wrong val or test label counts a right prediction "
+        "as wrong; dedup never changes val or test: check their labels where the data comes from "
+        "(data/dedup/groups.parquet: label_conflict)"]
     groups = pd.read_parquet(project / "data/dedup/groups.parquet").set_index("id")
     assert groups.loc[[f"train-{i}" for i in range(12)], "reason"].eq("leak").all()
     assert json.loads((project / "metrics/dedup.json").read_text())["removed"]["leak"] == 12

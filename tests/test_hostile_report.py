@@ -92,7 +92,12 @@ def test_dedup_counts_trusted_copies_and_warns_when_the_trusted_split_copies_tes
     assert [line for line in lines if line.startswith("warning: ")] == [
         "warning: dedup: the trusted split holds copies of test images: 1 trusted image(s) in 1 group(s) with 1 test "
         "image(s); the budget chooses the cleaning on the trusted split, so partly on test images. Remove them from "
-        "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)"]
+        "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)",
+        # labels alternate 0/1 (classes a, b): the test image x0 is a, its copy in the label book b
+        "warning: dedup: 1 val/test image(s) carry another label than their train or trusted copies (e.g. x0 as "
+        "'a', a copy as 'b'): one of the labels is wrong, and a wrong val or test label counts a right prediction as "
+        "wrong; dedup never changes val or test: check their labels where the data comes from "
+        "(data/dedup/groups.parquet: label_conflict)"]
     leaks = json.loads((project / "metrics/dedup.json").read_text())["leaks"]
     assert (leaks["train_copies_of_trusted"], leaks["trusted_copies_of_test"], leaks["trusted_copies_of_val"]) == (
         {"groups": 1, "images": 1, "trusted_images": 1}, {"groups": 1, "images": 1, "test_images": 1},
