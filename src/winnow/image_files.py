@@ -29,8 +29,9 @@ a ``warning:`` line: they may be a class or its images):
 - a file beside the class folders (``root/x.png``, ``root/train/x.png``) is a row.
 
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
-is ``train`` a class?), a class folder with no files directly inside it (a class with no images is
-not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
+is ``train`` a class?), a split folder with no class folder in it (empty, or unlabelled images straight inside:
+the split would be carved from train without a word), a class folder with no files directly inside it (a class
+with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
 normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike). Two
 whose names differ but for letter case (``A`` and ``a``) are two classes, as Linux holds them, with a ``warning:``
@@ -102,8 +103,12 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
             f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
     _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
-    class_dirs = [(split, name, folder) for split, parent in split_dirs
-                  for name, folder in (_folders(parent, rejected) if split else top).items()]
+    class_dirs = []
+    for split, parent in split_dirs:
+        found = _folders(parent, rejected) if split else top
+        if split and not found:
+            _refuse_split_without_classes(split, parent)
+        class_dirs += [(split, name, folder) for name, folder in found.items()]
     classes = sorted({name for _, name, _ in class_dirs})
     _refuse_names_shown_alike(class_dirs, param=param)
     _refuse_one_folder_twice(class_dirs)
@@ -190,6 +195,17 @@ def _refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
         print(f"warning: {param}: {len(pairs)} pair(s) of class folders have names equal but for letter case (first "
               f"{shown(first[0])} and {shown(first[1])}): each read as a class of its own, though macOS and Windows "
               "hold such a pair as one folder; if a pair is one class, merge its folders into one")
+
+
+def _refuse_split_without_classes(split: str, folder: Path) -> None:
+    """Refuse a split folder with no class folder in it (empty, or unlabelled images straight inside): before, ingest
+    carved that split from the train images without a word (an empty ``root/test``: 2 train images a class)."""
+    files = [path.name for path, kind in _entries(folder) if kind == "file"]
+    held = f"{len(files)} file(s) (first {shown(files[0])}) but no class folder" if files else "no class folder"
+    instead = "carved from the train images instead" if split != "train" else "empty"
+    fix = ", or remove the folder to have ingest carve the split from train" if split != "train" else ""
+    raise WinnowError(f"ingest.path: split folder {shown(folder)} holds {held}, so the {split} split would be "
+                      f"{instead}; put its labelled images in {shown(folder)}/<class>/{fix}")
 
 
 def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
