@@ -449,7 +449,8 @@ def test_class_folder_holding_only_a_nested_folder_is_refused(tmp_path):
     data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
     image_folder(data / "emu", {"chicks": 3})
     project, before, done = run_ingest(tmp_path, "imagefolder", data)
-    assert_error_line(done, f"class folder {data / 'emu'} has no files directly inside it")
+    assert_error_line(done, f"class folder {data / 'emu'} holds folders (1, first chicks) and no files: if it is a "
+                            "split folder, name it train, val or test")
     assert_nothing_left(project, before)
 
 

@@ -127,8 +127,8 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                 why += f" ({len(own_hidden)} hidden image file(s), first {shown(own_hidden[0].name)}: names starting " \
                        "with '.' are never read; rename them if they are its images)"
             alone = sum(s == split for s, _, _ in class_dirs) == 1  # the only folder of the root or of its split
-            inner = [path.name for path, kind in _entries(folder) if kind == "dir"] if alone else []
-            if not why and inner:  # before: "add its images or remove the folder" of the folder an unzipped archive
+            inner = [path.name for path, kind in _entries(folder) if kind == "dir"] if not why else []
+            if inner and alone:  # before: "add its images or remove the folder" of the folder an unzipped archive
                 # wraps the class folders in (root/flowers/{daisy,rose}; root/train/train/{cat,dog}, as unzipping
                 # train.zip into train makes): removing it deletes them all
                 holder = dict(split_dirs)[split]
@@ -136,6 +136,11 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                        f"the class or split folders, point {param} at {shown(folder)}")
                 raise WinnowError(f"ingest.path: {shown(holder)} holds one folder, {shown(folder.name)}, which holds "
                                   f"folders ({len(inner)}, first {shown(inner[0])}) and no files: if those are {fix}")
+            if inner and split is None and param == "ingest.path":  # before: "add its images or remove the folder" of
+                # Training/ beside Testing/ (a Kaggle MRI set's split folders): removing it deleted the test split
+                raise WinnowError(f"ingest.path: class folder {shown(folder)} holds folders ({len(inner)}, first "
+                                  f"{shown(inner[0])}) and no files: if it is a split folder, name it train, val or test "
+                                  "(root/{train,val,test}/<class>/*); if a class, move its images up out of them")
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}; a "
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
