@@ -1,12 +1,16 @@
 """Hostile inputs to ingest, fifth pass (stop 65): a split folder of an image folder with no class folder in it
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
-(``Training/`` and ``Testing/``), read as class folders holding folders.
+(``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
-and asserts the one ``error:`` line with nothing left behind.
+and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
+:func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line.
 """
 
 from __future__ import annotations
+
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_ingest import image_folder, run_ingest
+from winnow.image_files import load_imagefolder
 
 
 @pytest.mark.hostile("imagefolder")
@@ -50,3 +55,37 @@ def test_split_folders_named_otherwise_are_named_as_such_not_classes_to_remove(t
         "split folder, name it train, val or test (root/{train,val,test}/<class>/*); if a class, move its images up out "
         "of them")
     assert_nothing_left(project, before)
+
+
+def _png16(samples: np.ndarray, color_type: int) -> bytes:
+    """A 16-bit PNG (``color_type`` 2: RGB, 6: RGBA) of ``samples`` (uint16 ``(H, W, C)``), written by hand: Pillow
+    writes no 16-bit colour PNG."""
+    height, width = samples.shape[:2]
+    raw = b"".join(b"\x00" + samples[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_16_bit_colour_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_path, capsys):
+    # before: 12-bit samples in 16-bit RGB or RGBA PNGs were read as their high bytes, 0 to 15 of 255, nearly black,
+    # without a word (the grey ones had their warning)
+    rng = np.random.default_rng(0)
+    twelve = rng.integers(0, 4096, (8, 8, 3)).astype(np.uint16)
+    with_alpha = np.dstack([rng.integers(0, 4096, (8, 8, 3)), np.full((8, 8), 65535)]).astype(np.uint16)
+    whole = rng.integers(0, 65536, (8, 8, 3)).astype(np.uint16)  # the whole range: not counted
+    for name, samples, color_type in (("a/0.png", twelve, 2), ("a/1.png", with_alpha, 6), ("b/0.png", whole, 2)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(_png16(samples, color_type))
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
+        f"warning: ingest.path: 2 16-bit colour image file(s) peak at or below 4095, their low 12 bits alone (first "
+        f"{tmp_path}/a/0.png); read as 8 bits by each sample's high byte, as Pillow reads them, they keep 16 of 256 "
+        "levels (0 to 15), nearly black; if they hold 12-bit data, scale it to the full range (multiply by 16) before "
+        "ingest"]
+    # read as before: each sample's high byte, not guessed
+    np.testing.assert_array_equal(loaded.images[list(loaded.ids).index("a/0.png")], (twelve >> 8).astype(np.uint8))

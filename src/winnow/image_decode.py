@@ -124,8 +124,8 @@ def _decode(path: Path, size: int | None) -> tuple:
     (a dict) holds what the pixels do not show, for one warning over the set (:mod:`winnow.image_files`):
     ``profile``, the description of an embedded colour profile that is not sRGB, or of a PNG gamma
     (:mod:`winnow.image_notes`), ``zero_rows``, a BMP's rows stored last that are all zeros, perhaps never written
-    (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened`` and ``low_bits`` (:func:`_pixels`), and ``warning``
-    (:func:`_decode_noting`).
+    (:func:`winnow.image_damage.bmp_zero_rows`), ``flattened``, ``low_bits`` and ``low_bits_colour``
+    (:func:`_pixels`), and ``warning`` (:func:`_decode_noting`).
 
     Any failure of a hostile file is a reason, never an exception: Pillow's decoders raise more than
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
@@ -287,7 +287,8 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`). ``notes`` holds
     ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
     its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid);
-    and ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone (:data:`LOW_BITS_PEAK`)."""
+    ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone (:data:`LOW_BITS_PEAK`); and
+    ``low_bits_colour``, a 16-bit colour PNG's the same (its high bytes at most 15: Pillow keeps no other)."""
     fmt, mode = img.format, img.mode
     if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
         img = img.convert("RGBA")
@@ -305,10 +306,14 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     orig = (img.height, img.width)
     varied = (img.mode in ("LA", "RGBA", "PA") or "transparency" in img.info) and not _one_colour(img)
     peak = int(np.asarray(img).max()) if img.mode.startswith("I;16") else None
+    # a 16-bit colour PNG is loaded as each sample's high byte: 12-bit data keeps 0..15 (before: nearly black, unsaid)
+    dim = rawmode in ("RGB;16B", "RGBA;16B", "LA;16B") and int(np.asarray(img)[..., :3].max()) <= LOW_BITS_PEAK >> 8
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     notes = {"flattened": True} if varied and _one_colour(img) else {}
     if peak is not None and peak <= LOW_BITS_PEAK:
         notes["low_bits"] = peak
+    if dim:
+        notes["low_bits_colour"] = True
     if size is not None and (img.height, img.width) != (size, size):
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)

@@ -317,10 +317,10 @@ def _image_signature(path: Path) -> bool:
 def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, the 16-bit grey files that use their low 12 bits alone, those Pillow warned of, the BMPs that end
-    in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose pixels are
-    read as stored (``read``: each file read with :func:`winnow.image_decode.decode_files`'s notes). Each counts the
-    files and names the first."""
+    flat colour, the 16-bit grey and colour files that use their low 12 bits alone, those Pillow warned of, the
+    BMPs that end in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose
+    pixels are read as stored (``read``: each file read with :func:`winnow.image_decode.decode_files`'s notes). Each
+    counts the files and names the first."""
     if hidden:
         print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
               f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
@@ -335,6 +335,12 @@ def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: st
         print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 "
               f"bits alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range "
               "they keep at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
+              "(multiply by 16) before ingest")
+    dim = [path for path, notes in read if notes.get("low_bits_colour")]
+    if dim:
+        print(f"warning: {param}: {len(dim)} 16-bit colour image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 "
+              f"bits alone (first {shown(dim[0])}); read as 8 bits by each sample's high byte, as Pillow reads them, "
+              "they keep 16 of 256 levels (0 to 15), nearly black; if they hold 12-bit data, scale it to the full range "
               "(multiply by 16) before ingest")
     warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
     if warned:
