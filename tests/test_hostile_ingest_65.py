@@ -1,6 +1,7 @@
 """Hostile inputs to ingest, fifth pass (stop 65): a split folder of an image folder with no class folder in it
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
-(``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data.
+(``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
+class named ``train`` beside other class folders.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
@@ -89,3 +90,18 @@ def test_16_bit_colour_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_pat
         "ingest"]
     # read as before: each sample's high byte, not guessed
     np.testing.assert_array_equal(loaded.images[list(loaded.ids).index("a/0.png")], (twelve >> 8).astype(np.uint8))
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_named_train_beside_other_classes_is_told_the_layout_that_reads_it(tmp_path):
+    # CIFAR-100's "train" (a vehicle set's) as a class folder: before, "mixes split folders (train) with class folders
+    # (bus, tractor); use root/<class>/* or root/{train,val,test}/<class>/*, not both", and no way out for such a class
+    data = image_folder(tmp_path / "data", {"bus": 5, "tractor": 5, "train": 5})
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    assert assert_error_line(done) == (
+        f"error: ingest.path: {data} mixes split folders (train) with class folders (bus, tractor); use root/<class>/* "
+        "or root/{train,val,test}/<class>/*, not both; if train is a class, move every class folder, train too, into a "
+        "folder named train (root/train/<class>/*: the train split, val and test carved from it as from root/<class>/*)")
+    assert_nothing_left(project, before)
+    moved = image_folder(tmp_path / "moved" / "train", {"bus": 5, "tractor": 5, "train": 5}).parent
+    assert load_imagefolder(moved, size=None).classes == ["bus", "tractor", "train"]  # the layout it names reads it

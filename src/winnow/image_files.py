@@ -98,9 +98,13 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     split_names = [name for name in top if name in SOURCE_SPLITS]
     if split_names and len(split_names) < len(top):
         others = [name for name in top if name not in SOURCE_SPLITS]
+        # before: no way out was said for a class named as a split (CIFAR-100's "train", a vehicle set's)
+        named = (f"; if {split_names[0]} is a class, move every class folder, {split_names[0]} too, into a folder named "
+                 "train (root/train/<class>/*: the train split, val and test carved from it as from root/<class>/*)"
+                 ) if param == "ingest.path" else ""
         raise WinnowError(
             f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
-            f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both")
+            f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both{named}")
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
     _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
     class_dirs = []
