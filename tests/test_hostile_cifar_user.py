@@ -180,11 +180,15 @@ def test_uint8_pixels_of_0_and_1_are_warned_as_black(tmp_path, rng):
 
 
 @pytest.mark.hostile("npz")
-def test_an_empty_split_of_colour_images_is_read(tmp_path, rng):
-    # found by a review: the layout check reshaped a (0, 32, 32, 3) test split into a ValueError traceback
+def test_an_empty_split_of_colour_images_is_one_line_not_a_traceback_nor_carved_from_train(tmp_path, rng):
+    # found by a review: the layout check reshaped a (0, 32, 32, 3) test split into a ValueError traceback; then it
+    # was read, and the test split carved from train without a word, as if test_images were absent (stop 65)
     images = photo_like(rng, 40)
     path = tmp_path / "set.npz"
     np.savez(path, train_images=images, train_labels=np.arange(40) % 4, test_images=images[:0],
              test_labels=np.zeros(0, np.int64))
-    _, _, done = run_ingest(tmp_path, "npz", path)
-    assert_ingested(done)
+    project, before, done = run_ingest(tmp_path, "npz", path)
+    assert assert_error_line(done) == (
+        f"error: {path}: test_images holds no images, so the test split would be carved from the train images "
+        "instead; fill it, or remove test_images and its labels to have ingest carve it")
+    assert_nothing_left(project, before)

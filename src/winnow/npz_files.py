@@ -13,7 +13,8 @@ An .npz is read as follows; each refusal is one line naming the file and the key
 - labels: one whole number per image, from 0; a float label such as 0.7 is refused at its row, never
   truncated; without class names the labels must run 0..K-1 without a gap;
 - keys: only the documented ones (see :func:`load_npz`); an unknown key, a second layout or two keys
-  for one split is refused, so no array is silently left out. ``index`` / ``<split>_index`` (row
+  for one split is refused, so no array is silently left out; so is a split's array of no images, which ingest
+  would read as absent and carve that split from train. ``index`` / ``<split>_index`` (row
   numbers in an original set, as in the CIFAR-10 exact subset) must have one entry per image and are
   not stored: ids number the rows in file order.
 """
@@ -61,6 +62,9 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     images, labels, splits, ids = [], [], [], []
     for split, image_key, label_key in parts:
         pixels = _npz_images(arrays[image_key], image_key, path)
+        if split is not None and not len(pixels):  # before: carved from train without a word, as if the key were absent
+            raise WinnowError(f"{path}: {image_key} holds no images, so the {split} split would be carved from the train "
+                              f"images instead; fill it, or remove {image_key} and its labels to have ingest carve it")
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
         part_labels = _npz_labels(arrays[label_key], label_key, path)
