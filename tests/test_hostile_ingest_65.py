@@ -1,7 +1,7 @@
 """Hostile inputs to ingest, fifth pass (stop 65): a split folder of an image folder with no class folder in it
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
-class named ``train`` beside other class folders.
+class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
@@ -18,7 +18,9 @@ import pytest
 from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_cifar_user import _rewrite_batch, cifar_batches
 from test_hostile_ingest import image_folder, run_ingest
+from winnow.cifar10 import FOLDER
 from winnow.image_files import load_imagefolder
 
 
@@ -105,3 +107,16 @@ def test_a_class_named_train_beside_other_classes_is_told_the_layout_that_reads_
     assert_nothing_left(project, before)
     moved = image_folder(tmp_path / "moved" / "train", {"bus": 5, "tractor": 5, "train": 5}).parent
     assert load_imagefolder(moved, size=None).classes == ["bus", "tractor", "train"]  # the layout it names reads it
+
+
+@pytest.mark.hostile("cifar10")
+def test_an_empty_cifar_test_batch_is_refused_not_carved_from_train(tmp_path, rng):
+    # before: a test_batch of 0 images ingested with exit 0, and the test split was carved from the train batches as
+    # if the source had none (an empty data batch among five stays read: test_hostile_cifar_user's)
+    data = cifar_batches(tmp_path / FOLDER, rng)
+    _rewrite_batch(data, "test_batch", data=np.zeros((0, 3072), np.uint8), labels=[])
+    project, before, done = run_ingest(tmp_path, "cifar10", data)
+    assert assert_error_line(done) == (
+        f"error: {data / 'test_batch'}: holds no images, so the test split would be carved from the train images "
+        "instead; replace it with the official test_batch")
+    assert_nothing_left(project, before)

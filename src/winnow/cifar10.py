@@ -6,7 +6,8 @@ dicts, lists, ints, bytes/str, and numpy arrays rebuilt by numpy's own reduce fu
 (``_reconstruct``, ``_frombuffer``, ``scalar``, ``ndarray``, ``dtype``, and ``_codecs.encode`` and an empty
 ``bytes()``, which protocol-2 pickles made by Python 3 use for bytes) — and refuses every other global before anything
 runs. What it returns is then checked: ``data`` uint8 ``(N, 3072)``, ``labels`` N whole numbers inside
-the classes; nothing is cast or wrapped into range.
+the classes; nothing is cast or wrapped into range. A ``test_batch`` of no images is refused: its split would be
+carved from train.
 
 ``ingest.download: true`` fetches the official archive only when ``ingest.path`` does not exist; an
 archive already beside it (``cifar-10-python.tar.gz``) is used instead. Either is checked against
@@ -103,6 +104,9 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
     for split, names in BATCHES:
         for name in names:
             data, batch_labels = _batch(root / name, len(classes))
+            if split == "test" and not len(data):  # before: read as absent, and the test split carved from train unsaid
+                raise WinnowError(f"{root / name}: holds no images, so the test split would be carved from the train "
+                                  "images instead; replace it with the official test_batch")
             pixels = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             if rows is None:
                 images.append(pixels)
