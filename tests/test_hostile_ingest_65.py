@@ -1,7 +1,8 @@
 """Hostile inputs to ingest, fifth pass (stop 65): a split folder of an image folder with no class folder in it
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
-class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images.
+class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
+folder holding ``cifar-10-batches-py``.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
@@ -119,4 +120,17 @@ def test_an_empty_cifar_test_batch_is_refused_not_carved_from_train(tmp_path, rn
     assert assert_error_line(done) == (
         f"error: {data / 'test_batch'}: holds no images, so the test split would be carved from the train images "
         "instead; replace it with the official test_batch")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("cifar10")
+def test_ingest_path_at_the_folder_holding_the_cifar_batches_folder_names_it(tmp_path, rng):
+    # torchvision's CIFAR10(root="data") leaves data/cifar-10-batches-py: before, ingest.path: data was refused with
+    # "data/data_batch_1 is missing; a cifar-10-batches-py folder holds data_batch_1..5 and test_batch", the folder
+    # that holds them beside it unnamed
+    holder = tmp_path / "data"
+    cifar_batches(holder / FOLDER, rng)
+    project, before, done = run_ingest(tmp_path, "cifar10", holder)
+    assert assert_error_line(done) == (
+        f"error: ingest.path: {holder} holds a {FOLDER} folder, not the batches; point ingest.path at {holder / FOLDER}")
     assert_nothing_left(project, before)

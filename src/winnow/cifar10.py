@@ -96,6 +96,9 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
                    "it)") if download else "point it at one or set ingest.download: true"
             raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
+    if (root / FOLDER).is_dir() and not (root / "data_batch_1").exists():  # torchvision's root=, which holds the folder
+        raise WinnowError(f"ingest.path: {root} holds a {FOLDER} folder, not the batches; point ingest.path at "
+                          f"{root / FOLDER}")
     classes = CIFAR10_CLASSES
     if (root / "batches.meta").exists():  # a folder or FIFO there is refused, not read as no names (the default ones)
         classes = _class_names(root / "batches.meta")
