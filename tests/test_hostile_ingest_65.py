@@ -2,7 +2,7 @@
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
-folder holding ``cifar-10-batches-py``.
+folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
@@ -20,7 +20,7 @@ from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_cifar_user import _rewrite_batch, cifar_batches
-from test_hostile_ingest import image_folder, run_ingest
+from test_hostile_ingest import image_folder, rejected, run_ingest
 from winnow.cifar10 import FOLDER
 from winnow.image_files import load_imagefolder
 
@@ -134,3 +134,23 @@ def test_ingest_path_at_the_folder_holding_the_cifar_batches_folder_names_it(tmp
     assert assert_error_line(done) == (
         f"error: ingest.path: {holder} holds a {FOLDER} folder, not the batches; point ingest.path at {holder / FOLDER}")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_split_folder_whose_every_file_was_set_aside_is_refused_with_the_rows_not_carved(tmp_path):
+    # before: root/test holding only files ingest does not read (.tif), fewer than ingest.max_reject_fraction of the
+    # set, ingested with exit 0 and the test split carved from train: 4 of the 24 train images (2 rows in rejected.csv)
+    data = image_folder(tmp_path / "data" / "train", {"a": 12, "b": 12}).parent
+    image_folder(data / "val", {"a": 5, "b": 5})
+    for name in ("a", "b"):
+        (data / "test" / name).mkdir(parents=True)
+        (data / "test" / name / "0.tif").write_bytes(b"II*\x00")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, max_reject_fraction=0.1)
+    assert assert_error_line(done) == (
+        "error: ingest: every file of the source's test split was set aside, so it would be carved from the train "
+        "images instead; convert or replace its files (2 files were set aside: see data/ingest/rejected.csv for each "
+        "file and its reason)")
+    assert sorted(p.name for p in (project / "data/ingest").iterdir()) == ["rejected.csv"]
+    assert sorted(rejected(project)) == [str(data / "test" / name / "0.tif") for name in ("a", "b")]
+    assert not (project / "metrics/ingest.json").exists()
+    assert_nothing_left(project, before, allowed={"data/ingest/rejected.csv"})

@@ -177,6 +177,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         orig_mode=np.array([decoded[i][1] for i in ok], dtype=object),
         rejected=rejected,
         oriented=[(ids[k], decoded[i][3]) for k, i in enumerate(ok) if decoded[i][3] != 1],
+        declared=tuple(split_names),
     )
 
 

@@ -161,7 +161,8 @@ def to_imageset(loaded: Loaded, *, size: int | None, val_fraction: float, test_f
 
 def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float, seed: int) -> pd.DataFrame:
     """The manifest (without digests) of a loaded source, splits carved; refuses a set that is not a
-    classification problem (see :func:`check_classes`)."""
+    classification problem (see :func:`check_classes`), and a split the source declared
+    (:attr:`~winnow.sources.Loaded.declared`) whose every file was set aside, which carving would fill from train."""
     if len(loaded.images) == 0:
         raise WinnowError("ingest: the source yielded no readable images")
     bad = (loaded.labels < 0) | (loaded.labels >= len(loaded.classes))
@@ -169,6 +170,12 @@ def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float
         raise WinnowError(
             f"ingest: label {loaded.labels[bad][0]} at {loaded.ids[bad][0]} is outside the {len(loaded.classes)} classes"
         )
+    read = set() if loaded.splits is None else set(loaded.splits)
+    lost = next((split for split in loaded.declared if split not in read), None)
+    if lost is not None:  # before: every file of root/test set aside (.tif), and the test split carved from train unsaid
+        then = "no image is left to train on" if lost == "train" else "it would be carved from the train images instead"
+        raise WinnowError(f"ingest: every file of the source's {lost} split was set aside, so {then}; convert or "
+                          "replace its files")
     splits = carve_splits(loaded.labels, ids=loaded.ids, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
     check_classes(loaded.classes, loaded.labels, splits)

@@ -60,6 +60,8 @@ class Loaded:
         orig_h, orig_w: int64 ``(N,)``; orig_mode: str ``(N,)``.
         rejected: ``(path, reason)`` for each file that could not be read.
         oriented: ``(id, EXIF orientation 2..8)`` for each image turned upright on reading.
+        declared: the splits the source holds a folder of class folders for (imagefolder), each refused by ingest
+            when every file of it was set aside, rather than carved from train.
     """
 
     images: np.ndarray
@@ -73,6 +75,7 @@ class Loaded:
     orig_mode: np.ndarray | None = None
     rejected: list[tuple[str, str]] = field(default_factory=list)
     oriented: list[tuple[str, int]] = field(default_factory=list)
+    declared: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n, h, w, c = self.images.shape
