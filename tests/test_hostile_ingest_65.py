@@ -2,7 +2,8 @@
 (an empty ``test/``, or a download's unlabelled test images straight inside it); split folders named otherwise
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
-folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside.
+folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside; a path
+holding a NUL character.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
@@ -154,3 +155,14 @@ def test_a_split_folder_whose_every_file_was_set_aside_is_refused_with_the_rows_
     assert sorted(rejected(project)) == [str(data / "test" / name / "0.tif") for name in ("a", "b")]
     assert not (project / "metrics/ingest.json").exists()
     assert_nothing_left(project, before, allowed={"data/ingest/rejected.csv"})
+
+
+@pytest.mark.hostile("ingest")
+def test_a_path_holding_a_nul_character_is_one_line(tmp_path):
+    # a YAML "\0" (or a file:// URL's %00) in ingest.path: before, a ValueError ("embedded null byte") traceback
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    project, before, done = run_ingest(tmp_path, "imagefolder", f"{data}\0")
+    assert assert_error_line(done) == (
+        f"error: ingest.path: {ascii(str(data) + chr(0))} holds a NUL character, which no path can; fix it in "
+        "params.yaml")
+    assert_nothing_left(project, before)

@@ -101,6 +101,9 @@ def _local(path: Path, *, param: str) -> Path:
         os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         pass
+    except ValueError:  # "embedded null byte" (a YAML "\0" or %00 pasted): before, a traceback from every stage
+        raise WinnowError(f"{param}: {ascii(str(path))} holds a NUL character, which no path can; fix it in "
+                          "params.yaml") from None
     except OSError as err:
         raise WinnowError(f"{param}: {path} cannot be read ({err.strerror}); fix the path or its permissions") from None
     return path
