@@ -63,8 +63,8 @@ def test_split_folders_named_otherwise_are_named_as_such_not_classes_to_remove(t
 
 
 def _png16(samples: np.ndarray, color_type: int) -> bytes:
-    """A 16-bit PNG (``color_type`` 2: RGB, 6: RGBA) of ``samples`` (uint16 ``(H, W, C)``), written by hand: Pillow
-    writes no 16-bit colour PNG."""
+    """A 16-bit PNG (``color_type`` 2: RGB, 4: grey and alpha, 6: RGBA) of ``samples`` (uint16 ``(H, W, C)``),
+    written by hand: Pillow writes no 16-bit colour PNG."""
     height, width = samples.shape[:2]
     raw = b"".join(b"\x00" + samples[y].astype(">u2").tobytes() for y in range(height))
 
@@ -77,21 +77,23 @@ def _png16(samples: np.ndarray, color_type: int) -> bytes:
 
 @pytest.mark.hostile("imagefolder")
 def test_16_bit_colour_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_path, capsys):
-    # before: 12-bit samples in 16-bit RGB or RGBA PNGs were read as their high bytes, 0 to 15 of 255, nearly black,
+    # before: 12-bit samples in 16-bit RGB, RGBA or grey-and-alpha PNGs were read as their high bytes, 0 to 15 of 255, nearly black,
     # without a word (the grey ones had their warning)
     rng = np.random.default_rng(0)
     twelve = rng.integers(0, 4096, (8, 8, 3)).astype(np.uint16)
     with_alpha = np.dstack([rng.integers(0, 4096, (8, 8, 3)), np.full((8, 8), 65535)]).astype(np.uint16)
+    grey_alpha = np.dstack([rng.integers(0, 4096, (8, 8)), np.full((8, 8), 65535)]).astype(np.uint16)
     whole = rng.integers(0, 65536, (8, 8, 3)).astype(np.uint16)  # the whole range: not counted
-    for name, samples, color_type in (("a/0.png", twelve, 2), ("a/1.png", with_alpha, 6), ("b/0.png", whole, 2)):
+    for name, samples, color_type in (("a/0.png", twelve, 2), ("a/1.png", with_alpha, 6), ("a/2.png", grey_alpha, 4),
+                                      ("b/0.png", whole, 2)):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(_png16(samples, color_type))
     loaded = load_imagefolder(tmp_path, size=None)
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
-        f"warning: ingest.path: 2 16-bit colour image file(s) peak at or below 4095, their low 12 bits alone (first "
-        f"{tmp_path}/a/0.png); read as 8 bits by each sample's high byte, as Pillow reads them, they keep 16 of 256 "
-        "levels (0 to 15), nearly black; if they hold 12-bit data, scale it to the full range (multiply by 16) before "
-        "ingest"]
+        f"warning: ingest.path: 3 16-bit colour or grey-and-alpha PNG file(s) peak at or below 4095, their low 12 bits "
+        f"alone (first {tmp_path}/a/0.png); read as 8 bits by each sample's high byte, as Pillow reads them, they keep "
+        "16 of 256 levels (0 to 15), nearly black; if they hold 12-bit data, scale it to the full range (multiply by "
+        "16) before ingest"]
     # read as before: each sample's high byte, not guessed
     np.testing.assert_array_equal(loaded.images[list(loaded.ids).index("a/0.png")], (twelve >> 8).astype(np.uint8))
 

@@ -288,7 +288,8 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
     its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid);
     ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone (:data:`LOW_BITS_PEAK`); and
-    ``low_bits_colour``, a 16-bit colour PNG's the same (its high bytes at most 15: Pillow keeps no other)."""
+    ``low_bits_colour``, a 16-bit colour or grey-and-alpha PNG's the same (its high bytes at most 15: Pillow keeps
+    no other)."""
     fmt, mode = img.format, img.mode
     if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
         img = img.convert("RGBA")
@@ -306,7 +307,8 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     orig = (img.height, img.width)
     varied = (img.mode in ("LA", "RGBA", "PA") or "transparency" in img.info) and not _one_colour(img)
     peak = int(np.asarray(img).max()) if img.mode.startswith("I;16") else None
-    # a 16-bit colour PNG is loaded as each sample's high byte: 12-bit data keeps 0..15 (before: nearly black, unsaid)
+    # a 16-bit colour or grey-and-alpha PNG is loaded as each sample's high byte: 12-bit data keeps 0..15 (before:
+    # nearly black, unsaid)
     dim = rawmode in ("RGB;16B", "RGBA;16B", "LA;16B") and int(np.asarray(img)[..., :3].max()) <= LOW_BITS_PEAK >> 8
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     notes = {"flattened": True} if varied and _one_colour(img) else {}
