@@ -79,6 +79,10 @@ def test_flatten_skips_workspace_and_records_without_data(study_show):
     # the classes a removal or a subsample names are a set: written in another order, one curve
     ([{"kind": "class_removal", "classes": ["7", "3"]}], [("class_deletion", "class_removal 3,7", 2.0)]),
     ([{"kind": "class_subsample", "classes": [7, 2], "keep": 0.3}], [("imbalance", "class_subsample 2,7", 0.3)]),
+    # an index and the name it reads as are one class to degrade: before, indices sorted before names and
+    # ["3", 7] beside [3, "7"] (classes "0".."9") drew "7,3" and "3,7"; numbers go by value, 9 before 10
+    ([{"kind": "class_removal", "classes": ["3", 7]}], [("class_deletion", "class_removal 3,7", 2.0)]),
+    ([{"kind": "class_removal", "classes": [10, "9"]}], [("class_deletion", "class_removal 9,10", 2.0)]),
     ([{"kind": "class_subsample", "imbalance_ratio": 10}], [("imbalance", "long_tail", 10.0)]),
     # the tail's order is its own curve: before, [1, 0] and the default order shared one point and were averaged
     ([{"kind": "class_subsample", "classes": ["1", "0"], "imbalance_ratio": 10}],

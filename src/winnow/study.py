@@ -350,8 +350,12 @@ def _blank(perturbations: list, parts: list[str]) -> None:
 def _names(classes: list, *, ordered: bool = True) -> str:
     """``classes`` joined by commas; unless ``ordered`` (a long tail's order is its shape), in one order whatever the
     order written: before, a class_removal of [3, 1] queued by hand beside the sweep's [1, 3] drew two curves of one
-    point each at the same level."""
-    return ",".join(str(c) for c in (classes if ordered else sorted(classes, key=lambda c: (isinstance(c, str), c))))
+    point each at the same level. The order is the text's, numbers by value, so an index and the class name it reads
+    as (degrade refuses the two apart) sort alike: before, [3, "7"] and ["3", 7] of classes "0".."9" were two curves,
+    indices sorted before names."""
+    names = [str(c) for c in classes]
+    return ",".join(names if ordered else sorted(names, key=lambda name: (
+        (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name))))
 
 
 def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
