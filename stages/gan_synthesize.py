@@ -182,7 +182,7 @@ def main() -> None:
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
     if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
-        print(kept_none_warning(section["threshold"]))
+        print(kept_none_warning(section["threshold"], surest=float(p_intended.max())))
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

@@ -355,13 +355,26 @@ def test_a_filter_that_keeps_no_sample_says_augmented_is_pruned_alone(tmp_path):
     done = run_stage(project, "gan-synthesize")
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((project / "metrics/gan.json").read_text())["added"] == 0
-    assert ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
-            "GAN longer (gan.train.epochs) or lower gan.threshold") in done.stdout.splitlines()
+    # and how far to lower it: below the surest sample's probability of its class, rounded down, keeps that sample
+    # (before: "lower gan.threshold", to no figure)
+    surest = pd.read_parquet(project / "data/gan/manifest.parquet")["p_intended"].max()
+    line, = (line for line in done.stdout.splitlines() if "kept no sample" in line)
+    prefix = ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
+              "GAN longer (gan.train.epochs) or lower gan.threshold (0.999) below ")
+    assert line.startswith(prefix) and line.endswith(", the surest sample's probability of its class")
+    assert surest - 0.001 < float(line.removeprefix(prefix).split(",")[0]) <= surest
 
 
-def test_a_filter_at_real_median_that_keeps_no_sample_names_a_number_to_set():
+@pytest.mark.parametrize("threshold, surest, advice", [
     # noted at stop 64: real_median is no number, so "lower gan.threshold" sent a person to a setting they could
-    # not lower
-    assert kept_none_warning("real_median") == (
+    # not lower; then "a number below the real images' median confidence", a figure the stage printed nowhere
+    ("real_median", 0.4178,
+     " or set gan.threshold to a number below 0.417, the surest sample's probability of its class"),
+    (0.9, 0.0819, " or lower gan.threshold (0.9) below 0.081, the surest sample's probability of its class"),
+    # no number above 0 to name: training longer is the one way
+    ("real_median", 0.0004, ": the surest sample is given less than 0.001 of its class"),
+])
+def test_a_filter_that_keeps_no_sample_names_the_threshold_that_keeps_one(threshold, surest, advice):
+    assert kept_none_warning(threshold, surest=surest) == (
         "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
-        "longer (gan.train.epochs) or set gan.threshold to a number below the real images' median confidence")
+        f"longer (gan.train.epochs){advice}")

@@ -4,6 +4,7 @@ real ones, and a grid of samples to look at.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -187,10 +188,15 @@ def _strip(images: np.ndarray, *, columns: int, gap: int = 2) -> np.ndarray:
     return strip[..., 0] if channels == 1 else strip
 
 
-def kept_none_warning(threshold) -> str:
-    """The line for a filter that kept no sample at ``gan.threshold``. Under real_median there is no number to lower
-    (before: "lower gan.threshold"): the bound is the real val images' own confidence."""
-    lower = ("set gan.threshold to a number below the real images' median confidence" if threshold == "real_median"
-             else "lower gan.threshold")
+def kept_none_warning(threshold, *, surest: float) -> str:
+    """The line for a filter that kept no sample at ``gan.threshold``; ``surest``: the highest probability a sample is
+    given of its class. A number below it, rounded down to thousandths, keeps that sample: before, "lower
+    gan.threshold" named no figure, and under real_median (no number to lower) "a number below the real images'
+    median confidence", a figure printed nowhere, kept none again where the samples lie further below."""
+    below = math.floor(surest * 1000) / 1000
+    if below <= 0:
+        return ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train "
+                "the GAN longer (gan.train.epochs): the surest sample is given less than 0.001 of its class")
+    lower = "set gan.threshold to a number" if threshold == "real_median" else f"lower gan.threshold ({threshold:g})"
     return ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
-            f"GAN longer (gan.train.epochs) or {lower}")
+            f"GAN longer (gan.train.epochs) or {lower} below {below:g}, the surest sample's probability of its class")
