@@ -275,9 +275,12 @@ def blocked(table: pd.DataFrame) -> int:
 def label_echo_warning(stage: str, *, train_agreement: float, train_images: int, val_agreement: float | None,
                        val_images: int) -> str | None:
     """The warning line a label cleaner prints when its judge echoes the given train labels (None otherwise):
-    out of fold it agrees with every one of them (of 100 or more), or with more of them than it gets val images
-    right (``val_agreement``: the share of val images it gives their label), by more than 5 points and 3 standard
-    errors. A judge in features that never saw the labels agrees
+    out of fold it agrees with every one of them (of 100 or more), or with more of them than with the val labels
+    (``val_agreement``: the share of val images it gives their label), by more than 5 points and 3 standard
+    errors. Said as agreement, not as being right: with its own models, embedding-clean's judge is right on val as
+    their classifier is (``val_accuracy``, in its weak-judge line and the report) and its vote agrees with val in
+    another share (before: "is right on only ...% of val" for the vote beside "a judge is right on only ...% of the
+    val images" for the classifier, two figures for one judge in one run). A judge in features that never saw the labels agrees
     with noisy train labels less than with val's, not more; one in features of a model trained on these
     labels, or in a file holding them (one-hot columns), repeats their errors and flags none: the label-issue
     contract then passes on noisy labels."""
@@ -293,8 +296,8 @@ def label_echo_warning(stage: str, *, train_agreement: float, train_images: int,
                 "either no label is wrong, or its features carry the labels (a model trained on them, or a label "
                 "column in represent.file) and it would repeat their errors instead of finding them; if the labels "
                 "may be noisy, embed with features that never saw them (represent.source: selfsup or pretrained)")
-    agrees = ("with every given train label" if every else
-              f"with {train_agreement:.1%} of the given train labels and is right on only {val_agreement:.1%} of val")
+    agrees = ("with every given train label" if every else f"with {train_agreement:.1%} of the given train labels "
+              f"and with only {val_agreement:.1%} of the val labels")
     return (f"warning: {stage}: out of fold the judge agrees {agrees}: its features carry the train labels (a model "
             "trained on them, or a label column in represent.file), so it repeats their errors instead of finding "
             "them; embed with features that never saw these labels (represent.source: selfsup or pretrained)")
