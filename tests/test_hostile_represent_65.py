@@ -118,3 +118,37 @@ def test_a_users_model_beside_the_variants_models_is_not_refused(tmp_path, monke
     params["represent"] = params["represent"] | {"source": "pretrained",
                                                  "pretrained": {"torchscript": "models/encoder.pt"}}
     validate(params)
+
+
+@pytest.mark.hostile("params")
+def test_a_link_in_degrades_output_to_a_users_file_elsewhere_is_refused(tmp_path, monkeypatch):
+    # the link, not its target, lies in data/degrade: dvc repro of degrade deletes it, and represent then said the file
+    # was not found. Before: the path was resolved first, its target lay in no project, and it passed
+    (tmp_path / "project/data/degrade").mkdir(parents=True)
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "project/dvc.yaml")
+    np.save(tmp_path / "embeddings.npy", np.zeros((2, 2), np.float32))
+    (tmp_path / "project/data/degrade/embeddings.npy").symlink_to(tmp_path / "embeddings.npy")
+    monkeypatch.chdir(tmp_path / "project")
+    params = default_params()
+    params["represent"] = params["represent"] | {"source": "file", "file": "data/degrade/embeddings.npy"}
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == ("params.yaml: represent.file: data/degrade/embeddings.npy lies in an output of the "
+                                  "degrade stage (data/degrade), which dvc repro deletes before that stage runs; keep "
+                                  "your file elsewhere")
+
+
+@pytest.mark.hostile("params")
+def test_the_embeddings_of_another_checkout_are_not_refused(tmp_path, monkeypatch):
+    # README: a .npy of represent.file with ids.json beside it "as represent writes data/represent/ids.json": another
+    # checkout's data/represent is read, and this project's dvc repro never deletes it. Before: refused as lying in an
+    # output of the represent stage, the project found from the file's own path
+    for checkout in ("other", "project"):
+        (tmp_path / checkout / "data/represent").mkdir(parents=True)
+        shutil.copy(ROOT / "dvc.yaml", tmp_path / checkout / "dvc.yaml")
+    np.save(tmp_path / "other/data/represent/embeddings.npy", np.zeros((2, 2), np.float32))
+    monkeypatch.chdir(tmp_path / "project")
+    params = default_params()
+    params["represent"] = params["represent"] | {"source": "file",
+                                                 "file": str(tmp_path / "other/data/represent/embeddings.npy")}
+    validate(params)

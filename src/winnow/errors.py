@@ -307,13 +307,23 @@ def project_file(path: str) -> str | None:
 
 
 def stage_output(path: str) -> str | None:
-    """``an output of the <name> stage (<out>)`` when ``path`` is or lies under an output dvc.yaml names without a
-    template in the DVC project it lies in (found as :func:`project_file` finds it), else None: a file there is
-    deleted by dvc repro before that stage runs. A templated output (models/${item.variant}.pt) is left out, which
-    :func:`project_file` reads as its whole folder: models/encoder.pt is no variant's model."""
-    target = os.path.realpath(path)
-    root = project_root(os.path.dirname(target))
-    return None if root is None else _output_of(root, os.path.relpath(target, root), templated=False)
+    """``an output of the <name> stage (<out>)`` when ``path``, as written or with its links resolved, is or lies
+    under an output named without a template in the dvc.yaml of the project the command runs in (the current
+    folder's, where params.yaml is read), else None: a file there is deleted by dvc repro before that stage runs. A
+    templated output (models/${item.variant}.pt) is left out, which :func:`project_file` reads as its whole folder:
+    models/encoder.pt is no variant's model. Before, the project was found from the resolved path: another
+    checkout's data/represent/embeddings.npy was refused though this project's dvc repro never touches it, and a
+    link in data/degrade to a file elsewhere passed, though dvc repro deletes the link."""
+    root = project_root(os.getcwd())
+    if root is None:
+        return None
+    for target, base in ((os.path.abspath(path), root), (os.path.realpath(path), os.path.realpath(root))):
+        relative = os.path.relpath(target, base)
+        if relative.split(os.sep)[0] != os.pardir:
+            found = _output_of(root, relative, templated=False)
+            if found:
+                return found
+    return None
 
 
 def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
