@@ -110,9 +110,10 @@ def main() -> None:
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
     given = baseline["label"].to_numpy(np.int64)
-    # a judge image of a class no train image has (degrade's class_removal) judges no cleaning: no probe learns its class,
-    # and its log-loss (some 20 nats each) outweighed the rest. Before: with class 'left' removed from train, its 300 of
-    # 900 val images chose top30% (120 wrong relabels beside 120 fixes, 502 right) over top15% (the fixes, 568 right)
+    # a judge image of a class no train image has (degrade's class_removal) judges no cleaning: no probe learns its
+    # class, and its log-loss (some 20 nats each) outweighed the rest. Before: with class 'left' removed from train, its
+    # 300 of 900 val images chose top30% (120 wrong relabels beside 120 fixes, 502 right) over top15% (the fixes, 568
+    # right)
     untrained = is_judge & ~np.isin(labels, given)
     is_judge &= ~untrained
     if untrained.any():
@@ -321,11 +322,12 @@ def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
     """The warning line when none's probe gets the trusted split's labels right no more often than labels drawn apart
     from its predictions would (binomial tail at or above :data:`DOUBT_ALPHA`), while it gets val's right far more
     often and val's rate makes so few right on the trusted split unlikely (below :data:`DOUBT_ALPHA`: a trusted split
-    of 3 images, all right, is as likely by chance as by val's rate, and no sign of anything); ``judged``, ``seen``: int ``(K, K)`` confusions (rows: the label, columns: the prediction) of the trusted
-    split and of val. Labels paired with the wrong images (an .npz's labels one row off, or shuffled) spread each
-    class over all of them, so no class's majority moves to one other class (:func:`_trusted_doubt`). Before, a trusted
-    split of shuffled labels chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on
-    labels it cannot learn), and nothing said so. None otherwise."""
+    of 3 images, all right, is as likely by chance as by val's rate, and no sign of anything); ``judged``, ``seen``:
+    int ``(K, K)`` confusions (rows: the label, columns: the prediction) of the trusted split and of val. Labels
+    paired with the wrong images (an .npz's labels one row off, or shuffled) spread each class over all of them, so no
+    class's majority moves to one other class (:func:`_trusted_doubt`). Before, a trusted split of shuffled labels
+    chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on labels it cannot learn), and
+    nothing said so. None otherwise."""
     chance = {}
     for name, table in (("trusted", judged), ("val", seen)):
         n = int(table.sum())
