@@ -157,6 +157,24 @@ def test_torchvision_weights_torch_saved_without_crcs_are_loaded(fake_torchvisio
     np.testing.assert_allclose(features, channel_means(images()), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("download", [False, True])
+def test_torchvision_weights_in_the_cache_with_a_flipped_bit_are_refused_with_one_line(fake_torchvision, tmp_path,
+                                                                                       download):
+    # before: torch.hub checks the hash only as it downloads, and loads a cached file as it is (download: true too):
+    # the flipped weight embedded every image with another model, exit 0, as path: did before its own check
+    calls, _ = fake_torchvision
+    cached = tmp_path / "hub" / "checkpoints" / "r18.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(Pooled("fc").state_dict(), cached)
+    flip_a_bit(cached, member="data.pkl")
+    with pytest.raises(WinnowError) as err:
+        pretrained.embed(images(), config=config("torchvision:resnet18", download=download), progress=False)
+    assert str(err.value) == (f"represent.pretrained.model: torchvision:resnet18 weights in the local cache ({cached}): "
+                              "corrupt: its member r18/data.pkl fails its CRC-32 check (a bit changed on disk or in a "
+                              "copy); delete the file and set download: true, or give path: a weights file")
+    assert calls == []
+
 def test_torchvision_weights_missing_from_the_cache_are_not_downloaded_unless_asked(fake_torchvision, tmp_path):
     calls, default = fake_torchvision
     with pytest.raises(WinnowError) as err:

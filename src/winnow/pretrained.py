@@ -197,6 +197,13 @@ def _torchvision(torchvision, name: str, *, path: Path | None, download: bool):
         if not download and not cached.is_file():
             raise WinnowError(f"represent.pretrained.model: torchvision:{name} weights are not in the local cache "
                               f"({cached}); set download: true or give path: a weights file")
+        # torch.hub checks a file's hash only as it downloads it, and loads a cached one as it is: before, cached
+        # weights with a flipped bit embedded every image with another model, exit 0, as path: did before its check
+        damage = torch_file_damage(cached) if cached.is_file() else None
+        if damage:
+            raise WinnowError(f"represent.pretrained.model: torchvision:{name} weights in the local cache ({cached}): "
+                              f"corrupt: {damage}; delete the file and set download: true, or give path: a weights "
+                              "file")
         model = torchvision.models.get_model(name, weights=weights)
     for head in ("fc", "classifier", "head", "heads"):  # the classifier goes: what is left ends in features
         module = getattr(model, head, None)
