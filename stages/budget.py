@@ -134,7 +134,8 @@ def main() -> None:
             write_table(OUT, with_leaks(shipped.decisions, leaks))
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
-                          "conflicts_left_out": int(conflicts.sum()), "classes_without_images": unjudged,
+                          "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
+                          "classes_without_images": unjudged,
                           "min_images": p["min_judge_images"], "too_few_images": too_few},
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "filters_check": None,
@@ -221,8 +222,9 @@ def main() -> None:
     with together():
         write_table(OUT, with_leaks(budget.decisions, leaks))
         write_json(METRICS_OUT, summary | {
+            # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
-                      "conflicts_left_out": int(conflicts.sum())},
+                      "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
             "copies_of_judge_images": len(copies),
             "winner": budget.winner,

@@ -224,13 +224,14 @@ def test_the_trusted_split_judges_instead_of_val(tmp_path):
     assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == []
     metrics = json.loads((with_trusted / "metrics/budget.json").read_text())
     assert metrics["judge"] == {"split": "trusted", "images": 300, "repeats_left_out": 0,
-                                  "conflicts_left_out": 0}
+                                  "conflicts_left_out": 0, "untrained_left_out": 0}
     assert metrics["winner"] == "top10%"
 
     on_val = write_state(tmp_path / "val", c, issues=issues, val_labels=c.noisy_val_y, trusted=False)
     _stage(on_val, "budget")
     metrics = json.loads((on_val / "metrics/budget.json").read_text())
-    assert metrics["judge"] == {"split": "val", "images": 900, "repeats_left_out": 0, "conflicts_left_out": 0}
+    assert metrics["judge"] == {"split": "val", "images": 900, "repeats_left_out": 0, "conflicts_left_out": 0,
+                                "untrained_left_out": 0}
     scores = {name: row["correct"] for name, row in metrics["candidates"].items()}
     assert scores["top10%"] < scores["none"]  # the noisy val prefers the mislabels the probe learnt
     assert metrics["winner"] == "none"

@@ -429,7 +429,7 @@ def test_a_judge_split_of_a_few_images_ships_only_the_filters_and_says_why(tmp_p
     assert decisions[["id", "action"]].values.tolist() == [["train-0000", "drop"]]
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["winner"] == "filters" and metrics["judge"] == {
-        "split": "trusted", "images": 99, "repeats_left_out": 0, "conflicts_left_out": 0,
+        "split": "trusted", "images": 99, "repeats_left_out": 0, "conflicts_left_out": 0, "untrained_left_out": 0,
         "classes_without_images": [], "min_images": 100, "too_few_images": True}
     page = report_budget.budget_section(summary=metrics)
     assert ("<b>No label cleaning was judged</b>: the trusted split holds 99 images, fewer than the 100 that tell a "
@@ -609,7 +609,8 @@ def test_trusted_pictures_labelled_two_ways_are_left_out_of_the_judge_and_said_s
         "groups), first 'trusted-0000', 'trusted-0001', 'trusted-0002', …: their 200 images are left out of the "
         "judge; give each picture one label in ingest.trusted_path")
     metrics = json.loads((project / "metrics/budget.json").read_text())
-    assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 0, "conflicts_left_out": 200}
+    assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 0, "conflicts_left_out": 200,
+                                "untrained_left_out": 0}
     assert metrics["winner"] == "top10%"  # the 200 pictures labelled once, right, reward the planted fixes
 
 
