@@ -1,12 +1,15 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
 editing it by hand: a character pasted in from a web page or a chat, a bracket left open, a key one level too high,
-another threshold method's option, a file saved in another encoding; and a contract bound that bounds nothing."""
+another threshold method's option, a file saved in another encoding; a contract bound that bounds nothing; and the
+images ingest reads kept in a stage's output."""
+
+import shutil
 
 import pytest
 
-from hostile_harness import ROOT
+from hostile_harness import ROOT, default_params
 from winnow.errors import WinnowError
-from winnow.params import load
+from winnow.params import load, validate
 
 SHIPPED = (ROOT / "params.yaml").read_text()
 
@@ -146,3 +149,21 @@ def test_another_methods_option_names_the_method_it_belongs_to(tmp_path, setting
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
     assert str(refused.value) == f"params.yaml: {expected}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("key, value, output", [
+    ("path", "data/ingest/raw.npz", "the ingest stage (data/ingest)"),
+    ("trusted_path", "data/degrade/trusted", "the degrade stage (data/degrade)")])
+def test_the_images_ingest_reads_kept_in_a_stages_output_are_refused(tmp_path, monkeypatch, key, value, output):
+    # before: passed, and dvc repro deleted the user's images with that output before its stage ran (never in DVC's
+    # cache); ingest then said they were not found. A file beside the outputs, data/raw.npz, is no output's and stays
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    monkeypatch.chdir(tmp_path)
+    params = default_params()
+    params["ingest"] = params["ingest"] | {"source": "npz", "path": "data/raw.npz", key: value}
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (f"params.yaml: ingest.{key}: {value} lies in an output of {output}, which dvc repro "
+                                  "deletes before that stage runs; keep your file elsewhere")
+    validate(params | {"ingest": params["ingest"] | {key: "data/raw.npz"}})

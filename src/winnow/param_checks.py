@@ -46,6 +46,10 @@ def source_options(section: dict, path: str) -> None:
         fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
     if section.get("download") and source != "cifar10":
         fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
+    # before: ingest.path: data/ingest/raw.npz passed, and dvc repro deleted the user's images with ingest's output
+    # before ingest ran (never in DVC's cache), which then said they were not found
+    for key in ("path", "trusted_path"):
+        outside_outputs(f"{path}.{key}", section.get(key))
 
 
 def embedding_source_ready(section: dict, path: str) -> None:
@@ -84,10 +88,15 @@ def embedding_source_ready(section: dict, path: str) -> None:
                                   "and the stage then writes; keep your file elsewhere")
         # before: a file kept beside the images (data/degrade/embeddings.npy) made dvc status see degrade's output
         # modified, so the next dvc repro reran degrade, which deleted it, and represent then said it was not found
-        other = stage_output(os.path.expanduser(value)) if isinstance(value, str) else None
-        if other is not None:
-            fail(f"{path}.{key}", f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep "
-                                  "your file elsewhere")
+        outside_outputs(f"{path}.{key}", value)
+
+
+def outside_outputs(name: str, value) -> None:
+    """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) when it lies in a stage's
+    output (:func:`winnow.errors.stage_output`): dvc repro deletes the user's file there before that stage runs."""
+    other = stage_output(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
+    if other is not None:
+        fail(name, f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep your file elsewhere")
 
 
 def _url_refusal(value: str) -> str:
