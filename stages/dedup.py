@@ -17,7 +17,7 @@ from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
-from winnow.leaks import leaks_kept, removed_identical
+from winnow.leaks import leaks_kept, removed_identical, repeated
 from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 
@@ -62,9 +62,13 @@ def main() -> None:
                             identical=removed_identical(table, imageset.manifest["digest"].to_numpy()))
     if chained:
         print(chained)
-    for line in leak_lines(metrics["leaks"], drop_leaks=settings["drop_leaks"],
-                           test_images=int((imageset.manifest["split"] == "test").sum()), kept=leaks_kept(table)):
+    test_images = int((imageset.manifest["split"] == "test").sum())
+    for line in leak_lines(metrics["leaks"], drop_leaks=settings["drop_leaks"], test_images=test_images,
+                           kept=leaks_kept(table)):
         print(line)
+    repeats = repeat_line(*repeated(table, "test"), test_images=test_images)
+    if repeats:
+        print(repeats)
     for line in conflict_lines(table, classes=imageset.classes):
         print(line)
 
@@ -196,6 +200,17 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[st
                      "chooses the cleaning on the trusted split, so partly on test images. Remove them from "
                      "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)")
     return lines
+
+
+def repeat_line(images: int, groups: int, *, test_images: int) -> str | None:
+    """A ``warning:`` line when test holds copies of its own images (``images`` test images in ``groups`` groups,
+    :func:`winnow.leaks.repeated`). before: a test image and its copy scored the picture twice, unsaid."""
+    if not images:
+        return None
+    return (f"warning: dedup: test holds copies of its own images: {images} test image(s) ({images / test_images:.1%} "
+            f"of test) in {groups} group(s): the test score counts {groups} picture(s) as {images} images; dedup never "
+            "changes val or test: remove the copies from your test split (data/dedup/groups.parquet lists them: same "
+            "group, split test)")
 
 
 if __name__ == "__main__":

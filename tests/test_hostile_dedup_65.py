@@ -1,5 +1,5 @@
-"""Hostile input to dedup, stop 65: copies across splits whose labels disagree. The cases run the dedup stage's own
-functions in-process on a few 8x8 images."""
+"""Hostile input to dedup, stop 65: copies across splits whose labels disagree, and copies within test. The cases
+run the dedup stage's own functions in-process on a few 8x8 images."""
 
 import sys
 from pathlib import Path
@@ -10,6 +10,7 @@ import pytest
 
 from winnow.dedup import dedup_table
 from winnow.imageset import pixel_digest
+from winnow.leaks import repeated
 from winnow.quality import score_table
 
 
@@ -45,3 +46,19 @@ def test_a_val_image_whose_train_copy_carries_another_label_is_named(monkeypatch
         "'a', a copy as 'b'): one of the labels is wrong, and a wrong val or test label counts a right prediction as "
         "wrong; dedup never changes val or test: check their labels where the data comes from "
         "(data/dedup/groups.parquet: label_conflict)"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_test_image_copied_within_test_under_one_label_is_said_to_count_twice(monkeypatch):
+    # test-9 is test-7 again and train-1 a copy of it, val-6 is val-4 again, all under one label. before: not a word
+    # (no conflict, and copies within one split are no leak), and the test score counted that picture twice
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("dedup", None)
+    from dedup import conflict_lines, repeat_line
+
+    table = copies_table(["train"] * 4 + ["val"] * 3 + ["test"] * 4, {1: 7, 6: 4, 9: 7})
+    assert conflict_lines(table, classes=["a", "b"]) == []
+    assert repeat_line(*repeated(table, "test"), test_images=4) == (
+        "warning: dedup: test holds copies of its own images: 2 test image(s) (50.0% of test) in 1 group(s): the "
+        "test score counts 1 picture(s) as 2 images; dedup never changes val or test: remove the copies from your "
+        "test split (data/dedup/groups.parquet lists them: same group, split test)")

@@ -203,6 +203,10 @@ def test_copies_of_more_than_one_label_keep_the_majority_label_and_are_named(tmp
     done = run_stage(project, "dedup")
     assert done.returncode == 0, done.stderr[-2000:]
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
+        # test-11 is test-10 again: the test score counts that picture twice
+        "warning: dedup: test holds copies of its own images: 2 test image(s) (100.0% of test) in 1 group(s): the "
+        "test score counts 1 picture(s) as 2 images; dedup never changes val or test: remove the copies from your "
+        "test split (data/dedup/groups.parquet lists them: same group, split test)",
         "warning: dedup: 2 group(s) of copies carry more than one label; one train copy of each stays, under its "
         "label: the label most of the group's train copies carry in 1, on a tie the copy dedup.keep prefers in 1 "
         "(e.g. train-1 as 'b', not 'a'; train-4 as 'a', not 'b'); check their labels (data/dedup/groups.parquet: "

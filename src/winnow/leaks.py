@@ -1,6 +1,7 @@
 """Cross-split copies in a :func:`winnow.dedup.dedup_table`: the groups that span two splits counted by kind, the
-removed images pixel-identical to one that stays, and the train copies of val, test or trusted images kept in
-train (dedup.drop_leaks false). Counts only: which images go is :mod:`winnow.dedup`'s."""
+removed images pixel-identical to one that stays, the train copies of val, test or trusted images kept in
+train (dedup.drop_leaks false), and the images of one split that copy one another. Counts only: which images go
+is :mod:`winnow.dedup`'s."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
         holds = np.bincount(groups[splits == copied], minlength=n_groups) > 0
         kept[copied] = int((staying & holds[groups]).sum()) if len(groups) else 0
     return kept
+
+
+def repeated(table: pd.DataFrame, split: str) -> tuple[int, int]:
+    """``(images, groups)``: the images of ``split`` in groups holding two or more of them, and those groups. dedup
+    never changes val or test, so each such test image is scored once more than the picture it shows."""
+    groups = table["group"].to_numpy(np.int64)[table["split"].to_numpy() == split]
+    counts = np.bincount(groups) if len(groups) else np.zeros(0, dtype=np.int64)
+    return int(counts[counts > 1].sum()), int((counts > 1).sum())
