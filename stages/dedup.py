@@ -120,7 +120,8 @@ def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3
         if other:
             apart.append((row.id, row.label, other))
     if apart:
-        named = "; ".join(f"{image} as {classes[label]!r}, a copy as "
+        # before: copies of two other labels read "val-4 as 'a', a copy as 'b', 'c'", one copy of two labels
+        named = "; ".join(f"{image} as {classes[label]!r}, {'a copy' if len(other) == 1 else 'copies'} as "
                           + ", ".join(repr(classes[other_label]) for other_label in other)
                           for image, label, other in apart[:examples])
         lines.append(f"warning: dedup: {len(apart)} val/test image(s) carry another label than their train or "

@@ -14,15 +14,15 @@ from winnow.leaks import repeated
 from winnow.quality import score_table
 
 
-def copies_table(splits: list[str], copies: dict[int, int]) -> pd.DataFrame:
+def copies_table(splits: list[str], copies: dict[int, int], labels: list[int] | None = None) -> pd.DataFrame:
     """dedup's table of random 8x8 images (row ``i`` a pixel copy of row ``j`` for each ``i: j`` of ``copies``),
-    labels alternating 0/1 by row, ids ``<split>-<row>``, under the default dedup settings."""
+    ``labels`` by row (default alternating 0/1), ids ``<split>-<row>``, under the default dedup settings."""
     images = np.random.default_rng(0).integers(0, 256, (len(splits), 8, 8, 1), dtype=np.uint8)
     for i, j in copies.items():
         images[i] = images[j]
     manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits,
-                             "label": np.arange(len(splits)) % 2, "digest": pixel_digest(images),
-                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+                             "label": np.arange(len(splits)) % 2 if labels is None else labels,
+                             "digest": pixel_digest(images), "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
     return dedup_table(manifest, score_table(images, manifest), radius=6)
 
 
@@ -62,3 +62,19 @@ def test_a_test_image_copied_within_test_under_one_label_is_said_to_count_twice(
         "warning: dedup: test holds copies of its own images: 2 test image(s) (50.0% of test) in 1 group(s): the "
         "test score counts 1 picture(s) as 2 images; dedup never changes val or test: remove the copies from your "
         "test split (data/dedup/groups.parquet lists them: same group, split test)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_image_whose_train_copies_carry_two_other_labels_names_copies_not_one_copy(monkeypatch):
+    # classes a, b, c: val-4 (a) has train copies train-1 (b) and train-2 (c). before: "val-4 as 'a', a copy as 'b',
+    # 'c'", as if one copy carried two labels
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("dedup", None)
+    from dedup import conflict_lines
+
+    table = copies_table(["train"] * 4 + ["val"], {1: 4, 2: 4}, labels=[0, 1, 2, 0, 0])
+    assert conflict_lines(table, classes=["a", "b", "c"]) == [
+        "warning: dedup: 1 val/test image(s) carry another label than their train or trusted copies (e.g. val-4 as "
+        "'a', copies as 'b', 'c'): one of the labels is wrong, and a wrong val or test label counts a right prediction "
+        "as wrong; dedup never changes val or test: check their labels where the data comes from "
+        "(data/dedup/groups.parquet: label_conflict)"]
