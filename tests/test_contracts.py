@@ -318,10 +318,18 @@ def test_a_suite_exported_by_great_expectations_keeps_its_own_keys(tmp_path):
 
 @pytest.mark.hostile("intermediates")
 def test_a_suite_file_that_is_not_utf8_is_one_line(tmp_path):
-    # before: UnicodeDecodeError traceback
-    (tmp_path / "ingest.yaml").write_bytes(b"name: ingest\nexpectations: [\xff]\n")
-    with pytest.raises(WinnowError, match=r"ingest.yaml: not UTF-8 text \(invalid start byte at byte 28\)"):
-        load_suite(tmp_path / "ingest.yaml", parameters=PARAMETERS)
+    # before: UnicodeDecodeError traceback; then only the byte (`invalid start byte at byte 28`), which no editor
+    # shows, where params.yaml's line names the line, and UTF-16 (PowerShell 5's > and Out-File) by name
+    path = tmp_path / "ingest.yaml"
+    path.write_bytes(b"name: ingest\nexpectations: [\xff]\n")  # 13 + 15 bytes before it, on line 2
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters=PARAMETERS)
+    assert str(refused.value) == f"{path}: not UTF-8 text (invalid start byte at line 2, byte 28); save it as UTF-8"
+    path.write_text("name: ingest\nexpectations: []\n", encoding="utf-16")
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters=PARAMETERS)
+    assert str(refused.value) == (f"{path}: not UTF-8 text (it is UTF-16, as PowerShell's > and Out-File write it); "
+                                  "save it as UTF-8")
 
 
 def test_importing_the_contract_modules_leaves_great_expectations_unimported():

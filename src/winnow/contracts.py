@@ -30,7 +30,7 @@ from winnow.contract_docs import build_docs, store_verdicts
 from winnow.contract_rules import SEVERITIES, check_rule
 from winnow.errors import WinnowError, fault_line
 from winnow.gx_import import gx_broken, import_gx
-from winnow.yaml_text import load_yaml
+from winnow.yaml_text import load_yaml, not_utf8
 
 SUITES = ("ingest", "scores", "variant")
 SUITES_DIR = "contracts"
@@ -128,7 +128,8 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise WinnowError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+        # as params.yaml's: the line, not only the byte (a Latin-1 "é" in a comment), and UTF-16 by name
+        raise WinnowError(f"{path}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
     # a key given twice is refused: a second expectations list replaced the first
     spec = load_yaml(text, name=str(path), anchors_once=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
