@@ -1,7 +1,7 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
-editing it by hand: a character pasted in from a web page or a chat, a bracket left open, a key one level too high,
-another threshold method's option, a file saved in another encoding; a contract bound that bounds nothing; and the
-images ingest reads kept in a stage's output."""
+editing it by hand: a character pasted in from a web page or a chat, a bracket or a quote left open, a key one level
+too high, another threshold method's option, a file saved in another encoding; a contract bound that bounds nothing;
+and the images ingest reads kept in a stage's output."""
 
 import shutil
 
@@ -62,17 +62,28 @@ def _line_of(text: str, start: str) -> int:
     ("  judge: {model: lenet5, epochs: 20, patience: 5}   # overrides",
      "  judge: {model: lenet5, epochs: 20, patience: 5   # overrides",
      "score:", "expected ',' or '}}', but got '<scalar>' (inside the {{ }} mapping that starts at line {edited})"),
-], ids=["list_left_open", "key_without_a_space_after_its_colon", "flow_mapping_left_open"])
+    # a quote left open ends at the next quote in the file, here the one of `README "Large data sets"`, and the
+    # parser fails just after it with nothing open any more
+    ("  model: lenet5            # lenet5 |", '  model: "lenet5            # lenet5 |',
+     "compute:", "expected <block end>, but found '<scalar>' (the quoted text that starts at line {edited} ends only "
+                 "at the quote on line {found})"),
+    # and a single quote at the next apostrophe, as often as not a comment's (`the default's baseline`)
+    ("  model: lenet5            # lenet5 |", "  model: 'lenet5            # lenet5 |",
+     "                           # foundation.md, default model)", "expected <block end>, but found '<scalar>' (the "
+     "quoted text that starts at line {edited} ends only at the quote on line {found})"),
+], ids=["list_left_open", "key_without_a_space_after_its_colon", "flow_mapping_left_open", "double_quote_left_open",
+        "single_quote_left_open"])
 def test_a_bracket_left_open_names_the_line_it_was_opened_on(tmp_path, old, new, found_at, expected):
     # before: only the line where the parser gave up, often in the next section: `variants: [oracle, baseline, pruned,
-    # balanced` read `not valid YAML at line 184: expected ',' or ']', but got ':'`, a line that holds `pruned:`
+    # balanced` read `not valid YAML at line 184: expected ',' or ']', but got ':'`, a line that holds `pruned:`;
+    # `model: "lenet5` (a quote left open) `... at line 314: expected <block end>, but found '<scalar>'` alone
     text = edited(old, new)
     (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
-    edited_line = _line_of(text, new.split("#")[0].rstrip())
-    assert str(refused.value) == (f"params.yaml: not valid YAML at line {_line_of(text, found_at)}: "
-                                  + expected.format(edited=edited_line))
+    edited_line, found_line = _line_of(text, new.split("#")[0].rstrip()), _line_of(text, found_at)
+    assert str(refused.value) == (f"params.yaml: not valid YAML at line {found_line}: "
+                                  + expected.format(edited=edited_line, found=found_line))
 
 
 @pytest.mark.hostile("params")

@@ -50,7 +50,7 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
         problem = " ".join(str(getattr(err, "problem", None) or err).split())
         # ruamel shows a list's or a mapping's value as "[]": the key and the line say it
         problem = problem.split(" with value ")[0] if problem.startswith("found duplicate key") else problem
-        raise WinnowError(f"{name}: not valid YAML{where}: {problem}{_opened(err)}") from err
+        raise WinnowError(f"{name}: not valid YAML{where}: {problem}{_opened(err) or _quoted_on(text, mark)}") from err
     except RecursionError as err:  # brackets nested a thousand deep: the parser recurses once a level
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
     except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
@@ -87,6 +87,29 @@ def _opened(err) -> str:
     if context not in OPENED or start is None or mark is None or start.line == mark.line:
         return ""
     return f" ({OPENED[context].replace('LINE', str(start.line + 1))})"
+
+
+def _quoted_on(text: str, mark) -> str:
+    """`` (the quoted text that starts at line N ends only at the quote on line M)`` when what came before ``mark``,
+    the failure, is quoted text over several lines; else "". A quote left open ends at the next quote or apostrophe
+    in the file, a comment's `model's` as often as not, and the parser fails after it with nothing open: before,
+    `model: "lenet5` (line 214) read only `not valid YAML at line 314: expected <block end>, but found '<scalar>'`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.tokens import ScalarToken
+
+    last = None
+    try:
+        for token in YAML(typ="safe", pure=True).scan(text):
+            if mark is None or token.start_mark.index >= mark.index:
+                break
+            last = token
+    except YAMLError:  # the scanner's own failure, at the mark or after it
+        pass
+    if not isinstance(last, ScalarToken) or last.style not in ("'", '"') or last.start_mark.line == last.end_mark.line:
+        return ""
+    return (f" (the quoted text that starts at line {last.start_mark.line + 1} ends only at the quote on line "
+            f"{last.end_mark.line + 1})")
 
 
 def _composer(anchors_once: bool) -> type:
