@@ -1,7 +1,7 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
-editing it by hand: a character pasted in from a web page or a chat, a bracket or a quote left open, a key one level
-too high, another threshold method's option, a file saved in another encoding; a contract bound that bounds nothing;
-and the images ingest reads kept in a stage's output."""
+editing it by hand: a character pasted in from a web page or a chat, digits typed full-width, a bracket or a quote
+left open, a key one level too high, another threshold method's option, a file saved in another encoding; and a
+contract bound that bounds nothing."""
 
 import shutil
 
@@ -43,6 +43,18 @@ def test_an_invisible_character_pasted_into_a_value_is_shown_in_its_error(tmp_pa
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
     assert str(refused.value) == expected
+
+
+@pytest.mark.hostile("params")
+def test_a_number_typed_in_full_width_digits_is_told_its_digits(tmp_path):
+    # before: `train.epochs: "２０" is a string, not an integer >= 1 (write numbers without quotes)`: Python's float
+    # reads any script's digits, YAML only 0-9, and there are no quotes to drop
+    (tmp_path / "params.yaml").write_text(edited("  epochs: 20               # the most",
+                                                 "  epochs: \uff12\uff10               # the most"), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == ('params.yaml: train.epochs: "\uff12\uff10" is a string, not an integer >= 1 '
+                                  "(it holds \uff12, FULLWIDTH DIGIT TWO: write 20)")
 
 
 def _line_of(text: str, start: str) -> int:

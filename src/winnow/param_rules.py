@@ -113,6 +113,12 @@ def _number_text_hint(text: str) -> str:
         return ""
     if hidden:  # a number but for them: deleting them is the fix, there are no quotes to remove
         return f" (it holds {visible(hidden[0])}, {unicodedata.name(hidden[0], 'an invisible character')}: delete it)"
+    # Python reads any script's digits, YAML only 0-9: `epochs: ２０` (full-width, as an East Asian input method types
+    # them) was told to drop quotes it does not have
+    wide = next((c for c in text if not c.isascii()), None)
+    if wide is not None:
+        ascii_text = "".join(c if c.isascii() else str(unicodedata.decimal(c, "")) for c in text)
+        return f" (it holds {wide}, {unicodedata.name(wide, 'a digit')}: write {ascii_text})"
     return " (write numbers without quotes)"
 
 
