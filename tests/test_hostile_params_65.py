@@ -1,7 +1,7 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
 editing it by hand: a character pasted in from a web page or a chat, digits typed full-width, a bracket or a quote
-left open, a key one level too high, another threshold method's option, a file saved in another encoding; and a
-contract bound that bounds nothing."""
+left open, a key one level too high or too deep, another threshold method's option, a file saved in another
+encoding; and a contract bound that bounds nothing."""
 
 import shutil
 
@@ -152,6 +152,24 @@ def test_a_latin1_character_names_its_line_and_utf16_is_named(tmp_path):
 def test_a_key_written_one_level_too_high_is_told_where_it_belongs(tmp_path, old, new, expected):
     # before: `represent.device: unknown parameter; known: source, knn_k, selfsup, pretrained, file, judge`, the keys
     # of the section it landed in, none of them what was meant
+    (tmp_path / "params.yaml").write_text(edited(old, new), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == f"params.yaml: {expected}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, expected", [
+    # the last key of compute indented as the ray section's keys before it: it lands in compute.ray
+    ("  knn: numpy ", "    knn: numpy ",
+     "compute.ray.knn: unknown parameter (a key of compute: indent it as ray is, not under ray)"),
+    # a top-level key indented under the section before it; refused as this, not as variants missing
+    ("variants: [oracle, baseline, pruned, balanced]", "  variants: [oracle, baseline, pruned, balanced]",
+     "contracts.variants: unknown parameter (a top-level key: unindent it, not under contracts)"),
+], ids=["indented_into_compute_ray", "a_top_level_key_indented_into_contracts"])
+def test_a_key_written_one_level_too_deep_is_told_where_it_belongs(tmp_path, old, new, expected):
+    # before: `compute.ray.knn: unknown parameter; known: address, num_cpus`, the keys of the section it landed in,
+    # and `variants: missing (...)` for a line two spaces too far in (917f1c3 told only a key one level too high)
     (tmp_path / "params.yaml").write_text(edited(old, new), encoding="utf-8")
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")

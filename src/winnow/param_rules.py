@@ -320,6 +320,8 @@ class Section(Rule):
                 known = (self._nested(key, path) or did_you_mean(key, self.fields)
                          or (f"; known: {', '.join(self.fields)}" if self.fields else f"; {path} takes none"))
                 fail(_join(path, key), f"unknown {self.what}{known}")
+        for key, item in value.items():  # before the missing keys: a key written too deep is missing here too
+            self._too_deep(key, item, path)
         for key in self.required:
             if key not in value:
                 fail(_join(path, key), f"missing ({self.fields[key].allowed})")
@@ -337,6 +339,19 @@ class Section(Rule):
             return ""
         sections = " and ".join(_join(path, name) for name in owners)
         return f" (a key of {sections}: indent it under {' or '.join(owners)})"
+
+
+    def _too_deep(self, name: str, item: Any, path: str) -> None:
+        """Refuses a key of this section written inside its section ``name`` (one level too deep), naming where it
+        belongs. Before: the last key of compute indented under the ray before it read `compute.ray.knn: unknown
+        parameter; known: address, num_cpus`, the keys of the section it landed in (the mirror of :meth:`_nested`)."""
+        rule = self.fields[name]
+        if not isinstance(rule, Section) or not isinstance(item, dict):
+            return
+        for key in item:
+            if key not in rule.fields and key in self.fields:
+                where = f"a key of {path}: indent it as {name} is" if path else "a top-level key: unindent it"
+                fail(_join(_join(path, name), key), f"unknown {rule.what} ({where}, not under {name})")
 
 
 def _join(path: str, key: Any) -> str:
