@@ -133,6 +133,11 @@ def test_a_latin1_character_names_its_line_and_utf16_is_named(tmp_path):
         load(tmp_path / "params.yaml")
     assert str(refused.value) == ("params.yaml: not UTF-8 text (it is UTF-16, as PowerShell's > and Out-File write "
                                   "it); save it as UTF-8")
+    # its byte order mark begins with UTF-16's (FF FE): before, named UTF-16 and PowerShell's > too
+    (tmp_path / "params.yaml").write_bytes(SHIPPED.encode("utf-32"))
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    assert str(refused.value) == "params.yaml: not UTF-8 text (it is UTF-32); save it as UTF-8"
 
 
 @pytest.mark.hostile("params")

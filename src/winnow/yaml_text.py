@@ -64,6 +64,8 @@ def not_utf8(err: UnicodeDecodeError) -> str:
     """Where and why the bytes ``err`` failed on are not UTF-8, as a person finds it: the line, or the UTF-16 that
     PowerShell 5's ``>`` and ``Out-File`` write. Before: only the byte offset (``invalid continuation byte at byte
     5123``, a Latin-1 "é" in a comment), which no editor shows, and for UTF-16 ``invalid start byte at byte 0``."""
+    if err.object.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's: FF FE begins both
+        return "it is UTF-32"
     if err.object.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "it is UTF-16, as PowerShell's > and Out-File write it"
     newline = b"\n"
