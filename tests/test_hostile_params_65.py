@@ -1,7 +1,7 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
 editing it by hand: a character pasted in from a web page or a chat, digits typed full-width, a bracket or a quote
 left open, a key one level too high or too deep, another threshold method's option, a file saved in another
-encoding; and a contract bound that bounds nothing."""
+encoding; and a contract bound that bounds nothing (a largest rate of 1, a smallest bound of 0)."""
 
 import shutil
 
@@ -114,6 +114,23 @@ def test_a_largest_rate_of_1_in_the_contract_bounds_is_refused(tmp_path, old, ne
     assert str(refused.value) == (
         f"params.yaml: contracts.bounds.{key}: {written} bounds nothing: every rate is at most 1, so the rule passes "
         "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, key", [
+    ("    min_images_per_class: 50", "    min_images_per_class: 0", "min_images_per_class"),
+    ("    min_class_balance: 0.2", "    min_class_balance: 0.0", "min_class_balance"),
+    ("    min_completeness: 0.99", "    min_completeness: 0", "min_completeness"),
+], ids=["images_per_class_0", "class_balance_0.0", "completeness_0"])
+def test_a_smallest_bound_of_0_in_the_contract_bounds_is_refused(tmp_path, old, new, key):
+    # the other end of the same rule: nothing measured (a count, a share) is below 0, so a smallest bound of 0 passed
+    # every set, under contracts.mode enforce too, where null, which the contract's record names, leaves it out
+    (tmp_path / "params.yaml").write_text(edited(old, new), encoding="utf-8")
+    with pytest.raises(WinnowError) as refused:
+        load(tmp_path / "params.yaml")
+    written = new.split(": ")[1]
+    assert str(refused.value) == (f"params.yaml: contracts.bounds.{key}: {written} bounds nothing: nothing measured is "
+                                  "below 0, so the rule passes whatever it measures; to leave the rule out write null")
 
 
 @pytest.mark.hostile("params")

@@ -161,7 +161,7 @@ def views_searched(section: dict, path: str) -> None:
                                "flip: false and crop: null")
 
 
-def rate_bounds_bind(section: dict, path: str) -> None:
+def contract_bounds_bind(section: dict, path: str) -> None:
     # a rate lies in [0, 1], so a largest rate of 1 fails no measured variant: 1 written for 1% (0.01) was accepted,
     # where 5 for 5% was refused as above 1, and the rule passed every variant, under enforce too. null leaves the
     # rule out, and the contract's record says so
@@ -169,6 +169,11 @@ def rate_bounds_bind(section: dict, path: str) -> None:
         if section.get(key) == 1:
             fail(f"{path}.{key}", f"{show(section[key])} bounds nothing: every rate is at most 1, so the rule passes "
                                   "whatever the variant's rate; for 1% write 0.01, to leave the rule out write null")
+    # and a smallest bound of 0, which no count or share falls below: it passed every set, under enforce too
+    for key in ("min_images_per_class", "min_class_balance", "min_completeness"):
+        if section.get(key) == 0:
+            fail(f"{path}.{key}", f"{show(section[key])} bounds nothing: nothing measured is below 0, so the rule "
+                                  "passes whatever it measures; to leave the rule out write null")
 
 
 def cpus_of_a_local_cluster(section: dict, path: str) -> None:

@@ -34,9 +34,9 @@ from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready, folds_judged, gated_files_inside,
-    judge_without_policy, noise_fraction_read, op_sets_differ, ops_enough, policy_made, rate_bounds_bind,
-    search_has_candidates, searched_policy_made,
+    contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,
+    folds_judged, gated_files_inside, judge_without_policy, noise_fraction_read, op_sets_differ, ops_enough,
+    policy_made, search_has_candidates, searched_policy_made,
     source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
@@ -331,7 +331,7 @@ SCHEMA = Section({
             "max_label_issue_rate": Num(0, 1, null=True),
             "max_flagged_rate": Num(0, 1, null=True),
             "min_completeness": Num(0, 1, null=True),
-        }, null=True, checks=(rate_bounds_bind,)),
+        }, null=True, checks=(contract_bounds_bind,)),
     }, null=True),
     "variants": ListOf(Choice(VARIANTS), min_len=1, unique=True),
     "pruned": Section({"cleaners": ListOf(Choice(CLEANERS), unique=True)}, required=("cleaners",)),
