@@ -1,7 +1,8 @@
 """params.yaml as a person edits it (second pass): what its one-line errors must show of a slip a person makes
 editing it by hand: a character pasted in from a web page or a chat, digits typed full-width, a bracket or a quote
 left open, a key one level too high or too deep, another threshold method's option, a file saved in another
-encoding; and a contract bound that bounds nothing (a largest rate of 1, a smallest bound of 0)."""
+encoding; a contract bound that bounds nothing (a largest rate of 1, a smallest bound of 0); and the images ingest
+reads kept in a stage's output."""
 
 import shutil
 
