@@ -3,11 +3,12 @@
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
 folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside; a path
-holding a NUL character.
+holding a NUL character; an .npz's train array of no images.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
-:func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line.
+:func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line, and the .npz
+case calls :func:`winnow.npz_files.load_npz` in this process and asserts its one line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_cifar_user import _rewrite_batch, cifar_batches
 from test_hostile_ingest import image_folder, rejected, run_ingest
 from winnow.cifar10 import FOLDER
+from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
+from winnow.npz_files import load_npz
 
 
 @pytest.mark.hostile("imagefolder")
@@ -168,3 +171,16 @@ def test_a_path_holding_a_nul_character_is_one_line(tmp_path):
         f"error: ingest.path: {ascii(str(data) + chr(0))} holds a NUL character, which no path can; fix it in "
         "params.yaml")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_an_npz_train_array_of_no_images_is_said_to_leave_train_empty(tmp_path):
+    # before: "train_images holds no images, so the train split would be carved from the train images instead; fill
+    # it, or remove train_images and its labels to have ingest carve it": of train itself, and removing it leaves none
+    images = np.zeros((8, 4, 4), np.uint8)
+    path = tmp_path / "set.npz"
+    np.savez(path, train_images=images[:0], train_labels=np.zeros(0, np.int64), test_images=images,
+             test_labels=np.arange(8) % 2)
+    with pytest.raises(WinnowError) as err:
+        load_npz(path)
+    assert str(err.value) == f"{path}: train_images holds no images, so the train split would be empty; fill it"

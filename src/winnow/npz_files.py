@@ -63,8 +63,10 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     for split, image_key, label_key in parts:
         pixels = _npz_images(arrays[image_key], image_key, path)
         if split is not None and not len(pixels):  # before: carved from train without a word, as if the key were absent
-            raise WinnowError(f"{path}: {image_key} holds no images, so the {split} split would be carved from the train "
-                              f"images instead; fill it, or remove {image_key} and its labels to have ingest carve it")
+            then = "be empty; fill it" if split == "train" else (  # before: train, too, "carved from the train images"
+                f"be carved from the train images instead; fill it, or remove {image_key} and its labels to have ingest "
+                "carve it")
+            raise WinnowError(f"{path}: {image_key} holds no images, so the {split} split would {then}")
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
         part_labels = _npz_labels(arrays[label_key], label_key, path)
