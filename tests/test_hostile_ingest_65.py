@@ -3,12 +3,12 @@
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
 folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside; a path
-holding a NUL character; an .npz's train array of no images.
+holding a NUL character; an .npz's train array of no images; a trusted set's empty split folder.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
-:func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line, and the .npz
-case calls :func:`winnow.npz_files.load_npz` in this process and asserts its one line.
+:func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line, and the .npz and
+trusted-set cases call their readers in this process and assert their one line.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from winnow.cifar10 import FOLDER
 from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
 from winnow.npz_files import load_npz
+from winnow.trusted_set import load_trusted
 
 
 @pytest.mark.hostile("imagefolder")
@@ -184,3 +185,16 @@ def test_an_npz_train_array_of_no_images_is_said_to_leave_train_empty(tmp_path):
     with pytest.raises(WinnowError) as err:
         load_npz(path)
     assert str(err.value) == f"{path}: train_images holds no images, so the train split would be empty; fill it"
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_trusted_set_with_an_empty_split_folder_is_told_it_is_one_split_not_to_fill_the_split(tmp_path):
+    # before (since the empty-split refusal of ingest.path): "split folder .../test holds no class folder, so the test
+    # split would be carved from the train images instead; put its labelled images in .../test/<class>/": the trusted
+    # set is one split, so doing so was refused next as "has splits (test, train)"
+    trusted = image_folder(tmp_path / "trusted" / "train", {"a": 2, "b": 2}).parent
+    (trusted / "test").mkdir()
+    with pytest.raises(WinnowError) as err:
+        load_trusted(trusted, classes=["a", "b"], size=None)
+    assert str(err.value) == (f"ingest.trusted_path: {trusted} has splits (train); the trusted set is one split: give a "
+                              "folder root/<class>/<image files> or an .npz with images + labels (optional classes)")
