@@ -30,9 +30,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from winnow.errors import WinnowError, first_repeated
-from winnow.image_files import shown
 from winnow.npy_rows import NpyRows
-from winnow.remote_files import is_hidden
+from winnow.remote_files import is_hidden, shown
 from winnow.sources import Loaded, row_layout, utf8_name
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"

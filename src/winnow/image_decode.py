@@ -287,7 +287,8 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`_key_alpha`). ``notes`` holds
     ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
     its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid);
-    ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone (:data:`LOW_BITS_PEAK`); and
+    ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone
+    (:data:`winnow.image_notes.LOW_BITS_PEAK`); and
     ``low_bits_colour``, a 16-bit colour or grey-and-alpha PNG's the same (its high bytes at most 15: Pillow keeps
     no other)."""
     fmt, mode = img.format, img.mode
@@ -309,10 +310,11 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     peak = int(np.asarray(img).max()) if img.mode.startswith("I;16") else None
     # a 16-bit colour or grey-and-alpha PNG is loaded as each sample's high byte: 12-bit data keeps 0..15 (before:
     # nearly black, unsaid)
-    dim = rawmode in ("RGB;16B", "RGBA;16B", "LA;16B") and int(np.asarray(img)[..., :3].max()) <= LOW_BITS_PEAK >> 8
+    dim = (rawmode in ("RGB;16B", "RGBA;16B", "LA;16B")
+           and int(np.asarray(img)[..., :3].max()) <= image_notes.LOW_BITS_PEAK >> 8)
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     notes = {"flattened": True} if varied and _one_colour(img) else {}
-    if peak is not None and peak <= LOW_BITS_PEAK:
+    if peak is not None and peak <= image_notes.LOW_BITS_PEAK:
         notes["low_bits"] = peak
     if dim:
         notes["low_bits_colour"] = True
@@ -320,11 +322,6 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)
     return (pixels[..., None] if pixels.ndim == 2 else pixels), mode, orig, int(orientation), notes
-
-
-# the peak of 12-bit data (a DICOM, X-ray or microscope export) stored in 16-bit samples unscaled: scaled from the
-# full 16-bit range, as PNG's samples are, it keeps 17 of 256 grey levels (before: unsaid)
-LOW_BITS_PEAK = 4095
 
 
 def _one_colour(img: Image.Image) -> bool:

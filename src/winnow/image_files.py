@@ -56,20 +56,15 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.image_decode import IMAGE_SUFFIXES, LOW_BITS_PEAK, decode_files
+from winnow.image_decode import IMAGE_SUFFIXES, decode_files
+from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
-from winnow.remote_files import RemotePath, is_hidden, locate
+from winnow.remote_files import RemotePath, is_hidden, locate, shown
 from winnow.sources import Loaded
 
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
 OUTSIDE = "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"
-
-
-def shown(path: str | os.PathLike) -> str:
-    """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
-    text = str(path) if isinstance(path, RemotePath) else os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, into: str | os.PathLike | None = None,
@@ -161,7 +156,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         seen = ", ".join(f"{shown(path)} {h}x{w}" for (h, w), path in list(first.items())[:2])
         raise WinnowError(f"ingest.size: the images of {shown(root)} have {mixed} different sizes (first seen: {seen}); "
                           "set ingest.size to resize them to one")
-    _warn_unseen(hidden, [(files[i][2], decoded[i][4]) for i in ok], param=param)
+    warn_unseen(hidden, [(files[i][2], decoded[i][4]) for i in ok], param=param)
     if not ok:
         return Loaded(np.zeros((0, size or 1, size or 1, 1), np.uint8), np.zeros(0, np.int64), ids,
                       classes, "imagefolder", rejected=rejected)
@@ -317,53 +312,6 @@ def _image_signature(path: Path) -> bool:
     except OSError:
         return False
     return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM")) or (head[:4], head[8:]) == (b"RIFF", b"WEBP")
-
-
-def _warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
-    """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
-    image files left out (:func:`_hidden_images`), the files whose transparency composited over white left one
-    flat colour, the 16-bit grey and colour files that use their low 12 bits alone, those Pillow warned of, the
-    BMPs that end in rows of zeros (perhaps cut short), and those that carry a colour profile that is not sRGB, whose
-    pixels are read as stored (``read``: each file read with :func:`winnow.image_decode.decode_files`'s notes). Each
-    counts the files and names the first."""
-    if hidden:
-        print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
-              f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
-              "their class")
-    flat = [path for path, notes in read if notes.get("flattened")]
-    if flat:
-        print(f"warning: {param}: {len(flat)} image file(s) became one flat colour when their transparency was "
-              f"composited over white (first {shown(flat[0])}): their content is in the alpha channel alone, or "
-              "every pixel is transparent; check them, or save them on an opaque background")
-    low = [(path, notes["low_bits"]) for path, notes in read if "low_bits" in notes]
-    if low:
-        print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 "
-              f"bits alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range "
-              "they keep at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
-              "(multiply by 16) before ingest")
-    dim = [path for path, notes in read if notes.get("low_bits_colour")]
-    if dim:
-        print(f"warning: {param}: {len(dim)} 16-bit colour or grey-and-alpha PNG file(s) peak at or below "
-              f"{LOW_BITS_PEAK}, their low 12 bits alone (first {shown(dim[0])}); read as 8 bits by each sample's high "
-              "byte, as Pillow reads them, they keep 16 of 256 levels (0 to 15), nearly black; if they hold 12-bit "
-              "data, scale it to the full range (multiply by 16) before ingest")
-    warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
-    if warned:
-        print(f"warning: {param}: Pillow warned while decoding {len(warned)} image file(s) (first "
-              f"{shown(warned[0][0])}: {warned[0][1]!r}); they were read without what it could not read (of a corrupt "
-              "EXIF block, the tags it skipped: an orientation among them is not applied); check them")
-    zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
-    if zeroed:
-        rows, height = zeroed[0][1]
-        print(f"warning: {param}: {len(zeroed)} BMP file(s) end in rows of zero bytes, a quarter of their rows or more "
-              f"(first {shown(zeroed[0][0])}: {rows} of its {height} rows, read as colour 0: black, or its palette's "
-              "first colour): a copy cut short leaves its end zero-filled, which a BMP cannot tell from rows of colour "
-              "0 as written; check them, and copy them again from their source if they were cut")
-    profiled = [(path, notes["profile"]) for path, notes in read if notes.get("profile")]
-    if profiled:
-        print(f"warning: {param}: {len(profiled)} image file(s) carry a colour profile that is not sRGB (first "
-              f"{shown(profiled[0][0])}: {profiled[0][1]!r}); their pixels are read as stored, not converted, as "
-              "PIL-based training loaders read them, so their colours differ from a colour-managed viewer's")
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:

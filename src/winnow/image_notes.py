@@ -1,6 +1,6 @@
 """What the pixels of a decoded image file do not show, for the ``warning:`` lines of winnow.image_files: a colour
 profile (or PNG gamma) other than sRGB's, and the warnings Pillow gave while decoding a file, each noted for its file
-(winnow.image_decode keeps them in each file's notes).
+(winnow.image_decode keeps them in each file's notes); and :func:`warn_unseen`, which says them once over a set.
 """
 
 from __future__ import annotations
@@ -9,12 +9,17 @@ import contextlib
 import functools
 import io
 import threading
+from pathlib import Path
 
 from PIL import ImageCms
 
 from winnow import plain_png
+from winnow.remote_files import shown
 
 UNREADABLE_PROFILE = "an unreadable profile"
+# the peak of 12-bit data (a DICOM, X-ray or microscope export) stored in 16-bit samples unscaled: scaled from the
+# full 16-bit range, as PNG's samples are, it keeps 17 of 256 grey levels (before: unsaid)
+LOW_BITS_PEAK = 4095
 
 
 @functools.lru_cache(maxsize=8)  # a data set's files share a profile or a few: each is parsed once
@@ -73,3 +78,51 @@ def note_warning(message, category, filename, lineno, file=None, line=None, *, s
         shown(message, category, filename, lineno, file, line)
     else:
         given.append(str(message))
+
+
+def warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str) -> None:
+    """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
+    image files left out (``hidden``: :func:`winnow.image_files._hidden_images`), the files whose transparency
+    composited over white left one flat colour, the 16-bit grey and colour files that use their low 12 bits alone,
+    those Pillow warned of, the BMPs that end in rows of zeros (perhaps cut short), and those that carry a colour
+    profile that is not sRGB, whose pixels are read as stored (``read``: each file read with
+    :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the first; ``param`` names the
+    folder's parameter."""
+    if hidden:
+        print(f"warning: {param}: left out {len(hidden)} hidden image file(s) in class folders (first "
+              f"{shown(hidden[0])}): a name starting with '.' is never read; rename them if they are images of "
+              "their class")
+    flat = [path for path, notes in read if notes.get("flattened")]
+    if flat:
+        print(f"warning: {param}: {len(flat)} image file(s) became one flat colour when their transparency was "
+              f"composited over white (first {shown(flat[0])}): their content is in the alpha channel alone, or "
+              "every pixel is transparent; check them, or save them on an opaque background")
+    low = [(path, notes["low_bits"]) for path, notes in read if "low_bits" in notes]
+    if low:
+        print(f"warning: {param}: {len(low)} 16-bit grey image file(s) peak at or below {LOW_BITS_PEAK}, their low 12 "
+              f"bits alone (first {shown(low[0][0])}: peak {low[0][1]}); scaled to 8 bits from the full 16-bit range "
+              "they keep at most 17 of 256 grey levels (0 to 16); if they hold 12-bit data, scale it to the full range "
+              "(multiply by 16) before ingest")
+    dim = [path for path, notes in read if notes.get("low_bits_colour")]
+    if dim:
+        print(f"warning: {param}: {len(dim)} 16-bit colour or grey-and-alpha PNG file(s) peak at or below "
+              f"{LOW_BITS_PEAK}, their low 12 bits alone (first {shown(dim[0])}); read as 8 bits by each sample's high "
+              "byte, as Pillow reads them, they keep 16 of 256 levels (0 to 15), nearly black; if they hold 12-bit "
+              "data, scale it to the full range (multiply by 16) before ingest")
+    warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
+    if warned:
+        print(f"warning: {param}: Pillow warned while decoding {len(warned)} image file(s) (first "
+              f"{shown(warned[0][0])}: {warned[0][1]!r}); they were read without what it could not read (of a corrupt "
+              "EXIF block, the tags it skipped: an orientation among them is not applied); check them")
+    zeroed = [(path, notes["zero_rows"]) for path, notes in read if notes.get("zero_rows")]
+    if zeroed:
+        rows, height = zeroed[0][1]
+        print(f"warning: {param}: {len(zeroed)} BMP file(s) end in rows of zero bytes, a quarter of their rows or more "
+              f"(first {shown(zeroed[0][0])}: {rows} of its {height} rows, read as colour 0: black, or its palette's "
+              "first colour): a copy cut short leaves its end zero-filled, which a BMP cannot tell from rows of colour "
+              "0 as written; check them, and copy them again from their source if they were cut")
+    profiled = [(path, notes["profile"]) for path, notes in read if notes.get("profile")]
+    if profiled:
+        print(f"warning: {param}: {len(profiled)} image file(s) carry a colour profile that is not sRGB (first "
+              f"{shown(profiled[0][0])}: {profiled[0][1]!r}); their pixels are read as stored, not converted, as "
+              "PIL-based training loaders read them, so their colours differ from a colour-managed viewer's")

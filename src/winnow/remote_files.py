@@ -168,6 +168,12 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") or lower in SYSTEM_NAMES or lower.endswith(ZONE_IDENTIFIER)
 
 
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
+    text = str(path) if isinstance(path, RemotePath) else os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 @dataclass(frozen=True)
 class RemotePath:
     """A file or folder ``key`` on the fsspec file system ``fs``, with the little of ``pathlib.Path`` that
