@@ -3,12 +3,13 @@
 (``Training/`` and ``Testing/``), read as class folders holding folders; 16-bit colour PNGs holding 12-bit data; a
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
 folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside; a path
-holding a NUL character; an .npz's train array of no images; a trusted set's empty split folder.
+holding a NUL character; an .npz's train array of no images; a trusted set's empty split folder; a val split
+folder named ``validation``.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
 :func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line, and the .npz and
-trusted-set cases call their readers in this process and assert their one line.
+trusted-set cases and the ``validation`` one call their readers in this process and assert their one line.
 """
 
 from __future__ import annotations
@@ -198,3 +199,18 @@ def test_a_trusted_set_with_an_empty_split_folder_is_told_it_is_one_split_not_to
         load_trusted(trusted, classes=["a", "b"], size=None)
     assert str(err.value) == (f"ingest.trusted_path: {trusted} has splits (train); the trusted set is one split: give a "
                               "folder root/<class>/<image files> or an .npz with images + labels (optional classes)")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("val", ["validation", "valid"])
+def test_a_val_split_folder_named_otherwise_beside_train_and_test_is_named_as_a_split_folder(tmp_path, val):
+    # Keras's and Kaggle's root/{train,validation,test}/<class>/: before, "...not both; if test is a class, move every
+    # class folder, test too, into a folder named train", of two split folders, and the one misnamed unsaid
+    for split in ("train", val, "test"):
+        image_folder(tmp_path / split, {"cat": 2, "dog": 2})
+    with pytest.raises(WinnowError) as err:
+        load_imagefolder(tmp_path, size=None)
+    assert str(err.value) == (
+        f"ingest.path: {tmp_path} mixes split folders (test, train) with class folders ({val}); use root/<class>/* or "
+        f"root/{{train,val,test}}/<class>/*, not both; {val} holds folders and no files: if it is a split folder, name "
+        "it train, val or test")

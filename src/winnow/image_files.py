@@ -92,14 +92,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     top = _folders(root, rejected)
     split_names = [name for name in top if name in SOURCE_SPLITS]
     if split_names and len(split_names) < len(top):
-        others = [name for name in top if name not in SOURCE_SPLITS]
-        # before: no way out was said for a class named as a split (CIFAR-100's "train", a vehicle set's)
-        named = (f"; if {split_names[0]} is a class, move every class folder, {split_names[0]} too, into a folder named "
-                 "train (root/train/<class>/*: the train split, val and test carved from it as from root/<class>/*)"
-                 ) if param == "ingest.path" else ""
-        raise WinnowError(
-            f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
-            f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both{named}")
+        _refuse_mixed_layout(root, top, split_names, param=param)
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
     _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
     class_dirs = []
@@ -174,6 +167,27 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         oriented=[(ids[k], decoded[i][3]) for k, i in enumerate(ok) if decoded[i][3] != 1],
         declared=tuple(split_names),
     )
+
+
+def _refuse_mixed_layout(root: Path, top: dict[str, Path], split_names: list[str], *, param: str) -> None:
+    """Refuse split folders beside class folders (``root/{train,cat,dog}``: is ``train`` a class?), saying for
+    ``ingest.path`` the way out the folders' contents point to: a split-named folder holding files is a class, one of
+    the others holding folders alone a split folder named otherwise (``validation``)."""
+    others = [name for name in top if name not in SOURCE_SPLITS]
+    kinds = {name: {kind for _, kind in _entries(folder)} for name, folder in top.items()} \
+        if param == "ingest.path" else {}
+    split_like = [name for name in others if kinds.get(name) == {"dir"}]
+    classy = next((name for name in split_names if "file" in kinds.get(name, ())), None)
+    named = ""
+    if classy:  # before: no way out said for a class named as a split (CIFAR-100's "train", a vehicle set's)
+        named = (f"; if {classy} is a class, move every class folder, {classy} too, into a folder named train "
+                 "(root/train/<class>/*: the train split, val and test carved from it as from root/<class>/*)")
+    elif split_like:  # before: root/{train,validation,test}/<class>/ was told "if test is a class, move every class
+        # folder, test too, into a folder named train", of a split folder
+        named = f"; {split_like[0]} holds folders and no files: if it is a split folder, name it train, val or test"
+    raise WinnowError(
+        f"ingest.path: {shown(root)} mixes split folders ({', '.join(split_names)}) with class folders "
+        f"({', '.join(others[:5])}); use root/<class>/* or root/{{train,val,test}}/<class>/*, not both{named}")
 
 
 def _refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
