@@ -156,6 +156,22 @@ def test_an_image_added_to_one_class_leaves_every_other_image_in_its_split():
     assert list(after[:-1][labels != 0]) == list(before[labels != 0])
 
 
+
+def test_a_class_grown_by_one_moves_at_most_one_image_across_test_val_and_two_across_val_train():
+    # carve_splits' docstring (6a9ff00) said at most one across each boundary, measured at val 0.1, test 0.2 alone: at
+    # 0.15 and 0.15 both counts round up at once (16 -> 17 images: 2.4 -> 2.55 each), the val|train boundary moves two
+    # places, and two images cross it
+    rank = {"test": 0, "val": 1, "train": 2}
+    most = [0, 0]
+    for n in range(2, 60):
+        ids = np.array([f"{i}.png" for i in range(n + 1)], dtype=object)
+        before = carve_splits(np.zeros(n, int), ids=ids[:n], splits=None, val_fraction=0.15, test_fraction=0.15, seed=0)
+        after = carve_splits(np.zeros(n + 1, int), ids=ids, splits=None, val_fraction=0.15, test_fraction=0.15, seed=0)
+        for boundary in (0, 1):  # test|val, val|train
+            crossed = sum(min(rank[a], rank[b]) <= boundary < max(rank[a], rank[b]) for a, b in zip(before, after))
+            most[boundary] = max(most[boundary], crossed)
+    assert most == [1, 2]
+
 def test_to_imageset_resizes_and_records_origin():
     loaded = load_mnist5k()
     images, manifest = to_imageset(loaded, size=32, val_fraction=0.1, test_fraction=0.2, seed=0)

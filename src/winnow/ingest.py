@@ -31,8 +31,9 @@ def carve_splits(
     A split the source already has is kept as it is; only the missing ones are carved out of train
     (or out of everything when the source has no splits at all). Within a class, images are ordered by a
     hash of ``seed`` and their id, and the first of that order go to test, then val: an image keeps its
-    split when others are added or removed (a class grown by one moves at most one image across each of the two
-    boundaries, test|val and val|train, and no other class moves), so the test set of a data set that grew is the old one's, not a new draw. An .npz's
+    split when others are added or removed (a class grown by one moves at most one image across the test|val
+    boundary and two across val|train, where both splits' counts round up at once, and no other class moves), so the
+    test set of a data set that grew is the old one's, not a new draw. An .npz's
     ids are its file's name and row numbers (:mod:`winnow.npz_files`): there only rows appended keep the others'
     splits.
 
