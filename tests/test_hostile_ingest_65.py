@@ -4,12 +4,12 @@
 class named ``train`` beside other class folders; a CIFAR-10 ``test_batch`` of no images; ingest.path at the
 folder holding ``cifar-10-batches-py``; a split folder whose every file was set aside; a path
 holding a NUL character; an .npz's train array of no images; a trusted set's empty split folder; a val split
-folder named ``validation``.
+folder named ``validation``; a class folder holding only folders inside a split folder or a trusted set.
 
 Each case runs ``stages/ingest.py`` through the harness (see :mod:`test_hostile_ingest`, whose helpers it reuses)
 and asserts the one ``error:`` line with nothing left behind; the PNG case reads its folder with
 :func:`winnow.image_files.load_imagefolder` in this process and asserts its one ``warning:`` line, and the .npz and
-trusted-set cases and the ``validation`` one call their readers in this process and assert their one line.
+trusted-set cases, the ``validation`` one and the last call their readers in this process and assert their one line.
 """
 
 from __future__ import annotations
@@ -214,3 +214,21 @@ def test_a_val_split_folder_named_otherwise_beside_train_and_test_is_named_as_a_
         f"ingest.path: {tmp_path} mixes split folders (test, train) with class folders ({val}); use root/<class>/* or "
         f"root/{{train,val,test}}/<class>/*, not both; {val} holds folders and no files: if it is a split folder, name "
         "it train, val or test")
+
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("inside, param, read", [
+    ("train", "ingest.path", lambda root: load_imagefolder(root, size=None)),
+    (".", "ingest.trusted_path", lambda root: load_trusted(root, classes=["cat", "dog"], size=None)),
+], ids=["split", "trusted"])
+def test_a_class_folder_holding_only_folders_is_told_to_move_its_images_up_not_removed(tmp_path, inside, param, read):
+    # train/emu/chicks/*.png (or a trusted set's emu/chicks/): before, "class folder .../emu has no files directly
+    # inside it; a class with no images is not a class: add its images or remove the folder", and removing it deleted
+    # the class's images (the same folder at the top of ingest.path was told to move them up since 511e74c)
+    root = tmp_path / "data"
+    image_folder(root / inside, {"cat": 2, "dog": 2, "emu/chicks": 2})
+    with pytest.raises(WinnowError) as err:
+        read(root)
+    assert str(err.value) == (f"{param}: class folder {root / inside / 'emu'} holds folders (1, first chicks) and no "
+                              "files: move its images up out of them")

@@ -128,11 +128,12 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                        f"the class or split folders, point {param} at {shown(folder)}")
                 raise WinnowError(f"ingest.path: {shown(holder)} holds one folder, {shown(folder.name)}, which holds "
                                   f"folders ({len(inner)}, first {shown(inner[0])}) and no files: if those are {fix}")
-            if inner and split is None and param == "ingest.path":  # before: "add its images or remove the folder" of
-                # Training/ beside Testing/ (a Kaggle MRI set's split folders): removing it deleted the test split
+            if inner:  # before: "add its images or remove the folder" of Training/ beside Testing/ (a Kaggle MRI set's
+                # split folders), removing the test split; and of train/cat/kittens/ or a trusted set's, removing them
+                rename = "if it is a split folder, name it train, val or test (root/{train,val,test}/<class>/*); if a " \
+                         "class, " if split is None and param == "ingest.path" else ""
                 raise WinnowError(f"ingest.path: class folder {shown(folder)} holds folders ({len(inner)}, first "
-                                  f"{shown(inner[0])}) and no files: if it is a split folder, name it train, val or test "
-                                  "(root/{train,val,test}/<class>/*); if a class, move its images up out of them")
+                                  f"{shown(inner[0])}) and no files: {rename}move its images up out of them")
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}; a "
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
