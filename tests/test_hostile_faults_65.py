@@ -19,7 +19,7 @@ import forked_run
 from hostile_harness import _env, assert_nothing_left, files_under
 from test_hostile_faults_more import NOBODY, shared_tmp  # noqa: F401 (fixture)
 from winnow.imageset import write_imageset
-from winnow.stage import check_outputs, run, together, write_json
+from winnow.stage import atomic_folder, check_outputs, run, together, write_json, write_text
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -82,14 +82,17 @@ def test_a_project_folder_that_takes_no_new_file_stops_a_stage_before_its_work(s
     # all its work, then failed at the journal of its moves, "error: stages/threshold.py: .winnow-commit-<pid>-<token>
     # .json.part: Permission denied [EACCES]; ...", a file the user never heard of
     (shared_tmp / "metrics").mkdir()
+    (shared_tmp / "plots").mkdir()
     (shared_tmp / "metrics/threshold.json").write_text("old")
     monkeypatch.chdir(shared_tmp)
 
     def main():
-        check_outputs(stage="threshold", files=["metrics/threshold.json"])
+        check_outputs(stage="threshold", files=["metrics/threshold.json"], folders=["plots/threshold"])
         print("worked")  # the work the check must come before
         with together():
             write_json("metrics/threshold.json", {"new": 1})
+            with atomic_folder("plots/threshold") as plots:
+                (plots / "scores.svg").write_text("<svg/>")
 
     monkeypatch.setattr("sys.argv", ["stages/threshold.py"])
     with _permissions_bind(shared_tmp), pytest.raises(SystemExit) as ended:
@@ -98,8 +101,31 @@ def test_a_project_folder_that_takes_no_new_file_stops_a_stage_before_its_work(s
     assert (ended.value.code, capsys.readouterr()) == (1, (
         "", f"error: threshold: cannot write in the project folder {shared_tmp} (Permission denied), where the stage "
             "lists its outputs' moves into place before it makes them; fix its permissions, then rerun\n"))
-    assert sorted(p.name for p in shared_tmp.rglob("*")) == ["metrics", "threshold.json"]
+    assert sorted(p.name for p in shared_tmp.rglob("*")) == ["metrics", "plots", "threshold.json"]
     assert (shared_tmp / "metrics/threshold.json").read_text() == "old"
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_project_folder_that_takes_no_new_file_still_runs_a_stage_of_one_output_file(shared_tmp, monkeypatch,
+                                                                                        capsys):
+    # report (and score) write one file, replaced in one rename with no journal of moves in the project folder: a
+    # read-only checkout with a writable reports/ ran it, until the check above refused it ("cannot write in the
+    # project folder ...") for a journal it never writes
+    (shared_tmp / "reports").mkdir()
+    (shared_tmp / "reports/index.html").write_text("old")
+    monkeypatch.chdir(shared_tmp)
+
+    def main():
+        check_outputs(stage="report", files=["reports/index.html"])
+        write_text("reports/index.html", "new")
+
+    monkeypatch.setattr("sys.argv", ["stages/report.py"])
+    with _permissions_bind(shared_tmp):
+        shared_tmp.chmod(0o555)
+        run(main)
+    assert capsys.readouterr() == ("", "")
+    assert sorted(p.name for p in shared_tmp.rglob("*")) == ["index.html", "reports"]
+    assert (shared_tmp / "reports/index.html").read_text() == "new"
 
 
 

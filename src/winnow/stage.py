@@ -43,7 +43,9 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                   folders: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse, before any work, an output ``stage`` could not write at its end: a folder where it writes a
     file, a file where it writes a folder, a path under a file, or a folder that takes no new file, the working
-    folder (the project's, where the moves into place are listed first) included."""
+    folder (the project's, where the moves into place are listed first) included where there are moves to list (a
+    folder, or several outputs)."""
+    files, folders = list(files), list(folders)
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
         obstacle = output_obstacle(path, folder=kind == "folder")
         if obstacle is None:
@@ -67,8 +69,9 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                           "permissions, then rerun")
     # the moves into place are listed first in a journal in the working folder, the project's (winnow.outputs.JOURNAL):
     # a project folder that takes no new file beside output folders that do (mounted so into a container) failed only
-    # after the work, on ".winnow-commit-<pid>-<token>.json.part: Permission denied"
-    journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check"))
+    # after the work, on ".winnow-commit-<pid>-<token>.json.part: Permission denied". A stage of one output file (score,
+    # report) replaces it in one rename (atomic_path) and lists nothing there: refused all the same, it could not run
+    journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check")) if folders or len(files) > 1 else None
     if journal is not None and journal.what == "unwritable":
         raise WinnowError(f"{stage}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the "
                           "stage lists its outputs' moves into place before it makes them; fix its permissions, "
