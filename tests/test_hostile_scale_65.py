@@ -76,9 +76,10 @@ def test_a_local_ray_cluster_of_more_cpus_than_the_machine_gives_is_a_warning_an
 
 JOIN_REFUSED = (
     "compute.ray.address: the Ray cluster at '{address}' answers but did not let this process join ({reason}); one "
-    "that `ray start` started asks for its token (Ray's token authentication, on by default), which Ray sends to an "
-    "address given only under RAY_AUTH_MODE=token: set that (the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or "
-    "compute.ray.address: auto on a machine of the cluster")
+    "that `ray start` started on a machine holding a Ray token (~/.ray/auth_token, which every local Ray cluster "
+    "writes) asks for it (Ray's token authentication), which Ray sends to an address given only under "
+    "RAY_AUTH_MODE=token: set that (the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto "
+    "on a machine of the cluster")
 NO_CLUSTER = ("compute.ray.address: no Ray cluster at '{address}' ({reason}); start one with `ray start --head`, or "
               "set compute.ray.address: null for a local one")
 

@@ -115,14 +115,16 @@ class Engine:
             if (isinstance(err, ConnectionError) and self.address != "auto"
                     and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
                 # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command
-                # started (token authentication on, Ray's default) refused a process that sent no token: Ray sends one
-                # to a cluster it finds (auto), never to an address given, unless RAY_AUTH_MODE says token
+                # started (token authentication on where the machine held ~/.ray/auth_token, which every local cluster
+                # writes) refused a process that sent no token: Ray sends one to a cluster it finds (auto), never to an
+                # address given, unless RAY_AUTH_MODE says token
                 raise WinnowError(
                     f"compute.ray.address: the Ray cluster at {self.address!r} answers but did not let this process "
-                    f"join ({reason}); one that `ray start` started asks for its token (Ray's token authentication, on "
-                    "by default), which Ray sends to an address given only under RAY_AUTH_MODE=token: set that (the "
-                    "token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto on a machine of the "
-                    "cluster") from err
+                    f"join ({reason}); one that `ray start` started on a machine holding a Ray token "
+                    "(~/.ray/auth_token, which every local Ray cluster writes) asks for it (Ray's token "
+                    "authentication), which Ray sends to an address given only under RAY_AUTH_MODE=token: set that "
+                    "(the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto on a machine "
+                    "of the cluster") from err
             raise _no_cluster(self.address, reason) from err
         except SystemExit as stop:
             # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended the
