@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -400,9 +401,10 @@ def _refuse_ranks() -> None:
     world = os.environ.get("WORLD_SIZE", "")
     if world.isascii() and world.isdecimal() and int(world) > 1:
         script = f"stages/{Path(sys.argv[0]).name}"
+        command = shlex.join(["python", script, *sys.argv[1:]])  # evaluate's variant too (before: dropped)
         raise WinnowError(f"{script} runs in one process, but torchrun started {int(world)} (WORLD_SIZE={int(world)}): "
                           "each would write every output, and a judge it trains would learn from a share of the "
-                          f"images; run python {script} (only stages/train.py trains under torchrun)")
+                          f"images; run {command} (only stages/train.py trains under torchrun)")
 
 
 def tidy_killed_runs(*, beside: Iterable[str | os.PathLike] = ()) -> None:
