@@ -4,6 +4,8 @@ stop in a child, and asserts where the outputs go or the line a user sees."""
 
 import hashlib
 import json
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import ROOT, _env
-from winnow import cli
+from winnow import cli, study
 
 
 def _run(name: str, perturbations: list, accuracy: float) -> dict:
@@ -105,3 +107,40 @@ def test_a_stop_a_finalizer_swallowed_still_stops_the_process(number, stop):
     done = subprocess.run([sys.executable, "-c", SWALLOWED_STOP, number], capture_output=True, text=True, env=_env(),
                           timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, f"{stop}\n", "")
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_terminal_that_closes_while_study_collect_runs_leaves_it_to_write_its_table(tmp_path, monkeypatch, capsys):
+    # the stages' closed terminal (a581fc9) on the command beside them: `winnow study collect &`, disowned, then the
+    # ssh session ended (no SIGHUP for a disowned job). Before, its first print after the close failed with EIO and it
+    # ended "error: study: Input/output error [EIO]; ...", status 1 (gate's and compare's print comes before their
+    # --markdown and --out files, which went unwritten so)
+    (tmp_path / "project").mkdir()
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "project/dvc.yaml")
+    base = _run("main", [], 0.95)
+    base["experiments"] = [{"revs": [_run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85)],
+                            "executor": None, "name": "noise20"}]
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps([base]))
+    monkeypatch.chdir(tmp_path / "project")
+    master, slave = pty.openpty()
+    terminal = open(slave, "w", buffering=1)  # a terminal's stdout, written line by line
+    monkeypatch.setattr("sys.stdout", terminal)
+    collect = study.run
+
+    def closed_meanwhile(args):
+        os.close(master)  # the terminal closes while the command runs, before it speaks
+        return collect(args)
+
+    monkeypatch.setattr(study, "run", closed_meanwhile)
+    try:
+        status = cli.main(["study", "collect", "--from-json", str(saved)])
+    finally:
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, slave)  # what it may hold still goes nowhere, as at a closed terminal
+        os.close(nowhere)
+        terminal.close()
+    assert (status, capsys.readouterr().err) == (0, "")
+    table = pd.read_csv(tmp_path / "project/plots/study/study.csv")
+    assert table[["sweep", "level", "experiment"]].values.tolist() == [
+        ["clean", 0.0, "main"], ["label_noise", 0.0, "main"], ["label_noise", 0.2, "noise20"]]

@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from winnow.errors import WinnowError, escape_unencodable_output, let_the_reader_leave
+from winnow.errors import WinnowError, escape_unencodable_output, let_the_reader_leave, let_the_terminal_close
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             modules[name].add_arguments(sub_parser)
     args = parser.parse_args(argv)
     escape_unencodable_output()
+    let_the_terminal_close()  # as a stage's: before, a print after its terminal closed ended the command (EIO)
     if called_as_command:  # a test calling main() in-process is never forked
         from winnow.watched import in_utf8_mode
 

@@ -66,11 +66,12 @@ def let_the_reader_leave() -> None:
 
 
 class _TerminalMayClose(_ReaderMayLeave):
-    """A stage's stdout or stderr on a terminal, which may close while it runs (an ssh session ended, the stage
-    disowned in its background so that no SIGHUP came): from then on the output goes to /dev/null and the stage goes
-    on to write its outputs. Before, its first print after the close failed with EIO: ingest stopped with "Input/output
-    error [EIO]; free space, or fix the path or its permissions, then rerun", its work lost, in a line no one read. A
-    pipe's reader that leaves (``| head``) still stops a stage (:func:`fault_line`)."""
+    """A stage's or command's stdout or stderr on a terminal, which may close while it runs (an ssh session ended, the
+    stage disowned in its background so that no SIGHUP came): from then on the output goes to /dev/null and the stage
+    goes on to write its outputs (a command too: gate and compare print before they write their files). Before, its
+    first print after the close failed with EIO: ingest stopped with "Input/output error [EIO]; free space, or fix the
+    path or its permissions, then rerun", its work lost, in a line no one read. A pipe's reader that leaves (``| head``)
+    still stops a stage (:func:`fault_line`)."""
 
     @staticmethod
     def _gone(err: OSError) -> bool:
