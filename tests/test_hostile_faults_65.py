@@ -192,3 +192,27 @@ def test_a_terminal_that_closes_while_a_stage_runs_leaves_it_to_write_its_output
         terminal.close()
     assert capsys.readouterr().err == ""
     assert json.loads((tmp_path / "metrics/score.json").read_text()) == {"images": 3}
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_terminal_closed_before_the_stage_runs_leaves_it_to_write_its_outputs(tmp_path, monkeypatch, capsys):
+    # the same close a moment earlier, during the stage's imports (seconds; torch's up to 16 s), before run() wraps its
+    # output: a hung-up terminal is no tty to isatty(), so it went unwrapped and the first print still ended the stage
+    # "error: stages/score.py: Input/output error [EIO]; ...", status 1, its outputs unwritten
+    monkeypatch.chdir(tmp_path)
+    master, slave = pty.openpty()
+    terminal = open(slave, "w", buffering=1)
+    monkeypatch.setattr("sys.stdout", terminal)
+    os.close(master)
+
+    def main():
+        print("score: 3 images scored")
+        write_json("metrics/score.json", {"images": 3})
+
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    try:
+        run(main)
+    finally:
+        terminal.close()
+    assert capsys.readouterr().err == ""
+    assert json.loads((tmp_path / "metrics/score.json").read_text()) == {"images": 3}

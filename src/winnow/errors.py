@@ -79,16 +79,33 @@ class _TerminalMayClose(_ReaderMayLeave):
 
 
 def let_the_terminal_close() -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`_TerminalMayClose` where they are a terminal (EIO from a file
-    is its disk's fault, said as one)."""
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`_TerminalMayClose` where they are a terminal, one closed
+    already included (EIO from a file is its disk's fault, said as one)."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        try:
-            terminal = stream is not None and stream.isatty()
-        except (AttributeError, OSError, ValueError):  # closed, or no file behind it
-            terminal = False
-        if terminal and not isinstance(stream, _TerminalMayClose):
+        if _a_terminal(stream) and not isinstance(stream, _TerminalMayClose):
             setattr(sys, name, _TerminalMayClose(stream))
+
+
+def _a_terminal(stream) -> bool:
+    """Whether ``stream`` writes to a terminal, open or closed: one closed before :func:`let_the_terminal_close` ran (a
+    stage's imports take seconds before :func:`winnow.stage.run` calls it) is no tty to ``isatty``, and went
+    unwrapped, so the stage's first print ended it with EIO as before a581fc9; its attributes fail with EIO there."""
+    try:
+        if stream is None or stream.isatty():
+            return stream is not None
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # closed, or no file behind it
+        return False
+    try:
+        import termios
+    except ImportError:  # not Unix
+        return False
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as err:
+        return err.args[0] == errno.EIO  # a hung-up terminal; ENOTTY for a file, a pipe, /dev/null
+    return True
 
 
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
