@@ -314,17 +314,17 @@ def test_a_failed_sweep_after_a_death_still_says_what_happened_with_the_signal_s
     assert done.stdout == "" and done.returncode == 128 + signal.SIGKILL
 
 
-# a stage stuck where no Python code runs: SIGTERM held back, as in a native call that never returns
+# a stage stuck where no Python code runs: SIGTERM and SIGHUP held back, as in a native call that never returns
 _STUCK_STAGE = '''
 import signal, time
 import winnow.watched
 from winnow.stage import run
 
-winnow.watched.TERM_GRACE = 2.0
+winnow.watched.TERM_GRACE = 1.0
 
 
 def main():
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
     print("working", flush=True)
     time.sleep(120)
 
@@ -334,16 +334,18 @@ run(main)
 
 
 @pytest.mark.hostile("interrupted")
-def test_a_stage_that_cannot_answer_sigterm_is_killed_after_a_grace_and_says_so(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stage_that_cannot_answer_sigterm_is_killed_after_a_grace_and_says_so(tmp_path, stop):
     # before: under `ulimit -v` confident-learn hung in OpenBLAS's allocation retries inside an import, where the
-    # SIGTERM handler never ran: `timeout` and a cancelled CI job could not end it, only kill -9 of the child
+    # SIGTERM handler never ran: `timeout` and a cancelled CI job could not end it, only kill -9 of the child. A closed
+    # terminal's SIGHUP, passed on alike since bc26d22, was said to be "SIGTERM", status 143
     stage = _working_stage(tmp_path, _STUCK_STAGE)
-    stage.terminate()
+    stage.send_signal(stop)
     out, err = stage.communicate(timeout=60)
     assert (out, err.splitlines()) == ("", [
-        "error: stages/score.py: did not end within 2 s of SIGTERM (stuck in native code), so it was killed "
+        f"error: stages/score.py: did not end within 1 s of {stop.name} (stuck in native code), so it was killed "
         "(SIGKILL); outputs not yet complete were left unwritten: rerun it"])
-    assert stage.returncode == 128 + signal.SIGTERM
+    assert stage.returncode == 128 + stop
 
 
 # a SIGTERM that arrives once the stage's main has returned, while the process winds down (exit handlers run)

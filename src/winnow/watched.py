@@ -72,8 +72,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     ``tidy`` meets. SIGTERM or SIGHUP sent to the parent goes on to the child, which ends as it always did, and so
     does a SIGINT unless the terminal sent it (Ctrl-C reaches the child from the terminal too, as under a shell;
     ``kill -INT`` or ``timeout -s INT`` reach the parent alone); a child still running :data:`TERM_GRACE` seconds
-    after a SIGTERM is killed, and the parent says so. ``setup`` runs in the child before SIGTERM
-    and SIGINT are let through (a handler for them), so none arrives before it. A parent killed outright takes the child
+    after a SIGTERM (or SIGHUP) is killed, and the parent says so. ``setup`` runs in the child before SIGTERM,
+    SIGINT and SIGHUP are let through (a handler for them), so none arrives before it. A parent killed outright takes the child
     with it (Linux's parent-death signal). Run by DVC (Linux), the parent also stops the child as for SIGTERM once
     the dvc process that ran it has ended, which the child says in one line (:data:`DVC_ENDED`)."""
     if not hasattr(os, "fork"):
@@ -98,10 +98,12 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         return
     killed_after_term: list[int] = []
+    passed_on: list[int] = []  # the stop the grace runs from: SIGTERM, or a closed terminal's SIGHUP
 
     def terminate(number: int, _frame) -> None:
         _send(child, number)
         if signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+            passed_on.append(number)
             signal.setitimer(signal.ITIMER_REAL, TERM_GRACE)
 
     def stop_as_dvc_ended() -> None:
@@ -116,7 +118,7 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
 
     signal.signal(signal.SIGINT, lambda number, _frame: None if _from_the_terminal() else _send(child, number))
     signal.signal(signal.SIGTERM, terminate)
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # its terminal closed: passed on as SIGTERM (not under nohup)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # its terminal closed: passed on as SIGHUP (not under nohup)
         signal.signal(signal.SIGHUP, terminate)
     signal.signal(signal.SIGALRM, kill_after_term)
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
@@ -140,9 +142,11 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
             number, status = -status, 128 - status
             line = death_line(number)
             if killed_after_term and number == signal.SIGKILL:
-                line, status = (f"did not end within {TERM_GRACE:g} s of SIGTERM (stuck in native code), so it was "
-                                "killed (SIGKILL); outputs not yet complete were left unwritten: rerun it",
-                                128 + signal.SIGTERM)
+                # the stop it did not answer, and its status (before: SIGTERM and 143 after a SIGHUP too)
+                stop = signal.Signals(passed_on[0])
+                line, status = (f"did not end within {TERM_GRACE:g} s of {stop.name} (stuck in native code), so it "
+                                "was killed (SIGKILL); outputs not yet complete were left unwritten: rerun it",
+                                128 + stop)
             tidy_and_say(line)
     except Exception as err:  # the sweep's own failure, after the line above: one more line
         print(f"error: {speaker}: its temporaries were not all removed ({first_line(err)}); the next stage to "
