@@ -606,7 +606,7 @@ def test_compare_stage_refuses_a_summary_of_another_run(tmp_path):
 def test_a_dvc_lock_file_left_broken_by_a_stopped_run_is_removed(tmp_path, text, removed):
     # found by a review: a SIGTERM raised between DVC's truncation of .dvc/tmp/rwlock and its write left it empty,
     # and every later dvc command failed on it until a person removed it
-    from winnow.stage import drop_broken_dvc_lock
+    from winnow.stops import drop_broken_dvc_lock
 
     (tmp_path / ".dvc/tmp").mkdir(parents=True)
     (tmp_path / ".dvc/tmp/rwlock").write_text(text)

@@ -187,7 +187,7 @@ def test_a_stage_starting_while_another_dvc_writes_its_lock_file_leaves_that_fil
     from dvc import lock as dvc_lock, rwlock
     from dvc.fs import LocalFileSystem
 
-    from winnow.stage import drop_broken_dvc_lock
+    from winnow.stops import drop_broken_dvc_lock
 
     # found by a review: under core.hardlink_lock: true the guard is no flock, and the stage removed the file all
     # the same
@@ -220,7 +220,7 @@ def test_a_lock_file_a_stopped_run_left_broken_under_hardlink_locks_is_removed_a
     from dvc import rwlock
     from dvc.fs import LocalFileSystem
 
-    from winnow.stage import drop_broken_dvc_lock
+    from winnow.stops import drop_broken_dvc_lock
 
     _dvc_config(tmp_path, True)
     (tmp_path / ".dvc/tmp/rwlock").write_text('{"read": {"data/ingest": [{"pid"')  # a stopped run's half write

@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
-        from winnow.stage import drop_broken_dvc_lock
-        from winnow.stops import ignore_stops, stop_line
+        from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line
 
         fault = stop_line(err)
         if fault is None:

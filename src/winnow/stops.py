@@ -1,10 +1,12 @@
-"""How a stage or ``winnow`` command stops: SIGTERM raised as an interrupt (:func:`terminate_as_interrupt`), the one
-line an interrupt or a fault of the machine ends with (:func:`stop_line`), and no second stop on the way out
-(:func:`ignore_stops`). :func:`winnow.stage.run` and :func:`winnow.cli.main` use them."""
+"""How a stage or ``winnow`` command stops: SIGTERM and SIGHUP raised as an interrupt (:func:`terminate_as_interrupt`),
+the one line an interrupt or a fault of the machine ends with (:func:`stop_line`), no second stop on the way out
+(:func:`ignore_stops`), and DVC's lock file that a stop inside DVC's own write left broken
+(:func:`drop_broken_dvc_lock`). :func:`winnow.stage.run` and :func:`winnow.cli.main` use them."""
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import sys
@@ -130,3 +132,54 @@ def one_line_from_the_start() -> None:
         os._exit(fault[1])  # KeyboardInterrupt's own exit is by SIGINT, not status 130
 
     sys.excepthook = said
+
+
+def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
+    """Remove DVC's ``.dvc/tmp/rwlock`` when a run stopped inside DVC's own write of it left it empty or half
+    written: every later dvc command, and winnow's own ``dvc status``, then failed with "Unable to read
+    RWLock-file" until a person removed it. DVC reads a missing one as no locks; a broken one holds none it can
+    read either. DVC truncates the file, then writes it, holding its guard ``rwlock.lock`` beside it: one that
+    reads broken is read again holding that guard, taken as DVC takes it (:func:`_dvc_guard`)."""
+    path = Path(root) / ".dvc" / "tmp" / "rwlock"
+    if _broken_text(path) is None:
+        return
+    from dvc.exceptions import DvcException  # only now: a stage's start imports no DVC
+
+    try:
+        # held by another dvc (a second dvc repro, dvc exp run), which is writing it: before, a stage starting then
+        # read it empty and removed it with the locks of the stages running; that dvc's release of its own then
+        # failed on an assertion, and a third dvc could run a stage they held
+        with _dvc_guard(path):
+            text = _broken_text(path)
+            if text is not None:
+                path.unlink()
+    except (OSError, DvcException):  # the guard still held (DVC's wait ran out), the file not removable, or DVC's
+        return                       # config unreadable (DVC itself stops on it)
+    if text is not None:
+        print(f"removed DVC's lock file {path}, left {'empty' if not text else 'half written'} by a stopped run")
+
+
+def _dvc_guard(path: Path):
+    """DVC's guard of its lock file ``path``, as its rwlock makes it (waiting as DVC waits, 3 seconds): a ``flock``
+    of ``rwlock.lock`` (zc.lockfile), or under ``core.hardlink_lock: true`` (for file systems without flock) that
+    file as a hard link to a claim file (flufl.lock), which a flock never meets. Before, the guard was always taken
+    as a flock: under hardlink_lock the lock file was removed while another dvc wrote it, and the empty
+    ``rwlock.lock`` the flock left made the next dvc fail ("Unable to acquire lock")."""
+    from dvc.config import Config
+    from dvc.lock import make_lock
+
+    hardlink = Config(dvc_dir=str(path.parent.parent))["core"].get("hardlink_lock", False)
+    return make_lock(str(path.with_name("rwlock.lock")), tmp_dir=str(path.parent), hardlink_lock=hardlink)
+
+
+def _broken_text(path: Path) -> str | None:
+    """The text of DVC's lock file ``path`` when it is there and not JSON; else None."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return None
