@@ -190,7 +190,7 @@ def _file_stats(folder: Path) -> list[tuple[int, int, int]]:
 def _commit(staged: dict[Path, Path]) -> None:
     """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place.
     The moves are written to a journal first: a run killed part-way (kill -9, a power cut) is finished by the
-    next stage (:func:`finish_killed_commits`), and SIGINT and SIGTERM wait until the moves are done (a
+    next stage (:func:`finish_killed_commits`), and SIGINT, SIGTERM and SIGHUP wait until the moves are done (a
     Ctrl-C inside a rename had left some outputs new, the rest old). Should a move fail, every output gets
     back what it held."""
     # the deepest first: a file written into a staged folder lands there before the folder moves

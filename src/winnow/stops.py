@@ -93,10 +93,10 @@ def stop_line(err: BaseException) -> tuple[str, int] | None:
 
 
 def ignore_stops() -> None:
-    """Ignore SIGINT and SIGTERM from now on, in a forked stage or command on its way out: a second stop (`timeout`
-    or a kill of the process group reaches both it and its watching parent, which passes its copy on) came while the
-    first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action, which
-    killed the process, and the parent said a second line."""
+    """Ignore SIGINT, SIGTERM and SIGHUP from now on, in a forked stage or command on its way out: a second stop
+    (`timeout` or a kill of the process group reaches both it and its watching parent, which passes its copy on) came
+    while the first one's line was printed (a traceback), or once Python's exit had restored SIGTERM's default action,
+    which killed the process, and the parent said a second line."""
     for number in (signal.SIGINT, *STOPS):
         signal.signal(number, signal.SIG_IGN)
 
