@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import ROOT, _env
+from test_hostile_faults_65 import _permissions_bind
+from test_hostile_faults_more import shared_tmp  # noqa: F401 (fixture)
 from winnow import cli, study
 
 
@@ -144,3 +146,30 @@ def test_a_terminal_that_closes_while_study_collect_runs_leaves_it_to_write_its_
     table = pd.read_csv(tmp_path / "project/plots/study/study.csv")
     assert table[["sweep", "level", "experiment"]].values.tolist() == [
         ["clean", 0.0, "main"], ["label_noise", 0.0, "main"], ["label_noise", 0.2, "noise20"]]
+
+
+@pytest.mark.hostile("compare")
+def test_study_collect_run_from_a_folder_that_takes_no_new_file_is_refused_before_its_work(shared_tmp, monkeypatch,
+                                                                                           capsys):
+    # 960f7eb's check on the command beside the stages: `winnow study collect --out <a writable folder>` run from a
+    # read-only one (a checkout mounted read-only). The table and its plots move in together, listed first in a
+    # journal in the working folder: before, after reading every experiment and drawing every plot, it ended "error:
+    # study: .winnow-commit-<pid>-<token>.json.part: Permission denied [EACCES]; free space, or fix the path ..."
+    project, out = shared_tmp / "project", shared_tmp / "out"
+    project.mkdir()
+    out.mkdir()
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    base = _run("main", [], 0.95)
+    base["experiments"] = [{"revs": [_run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85)],
+                            "executor": None, "name": "noise20"}]
+    saved = shared_tmp / "exps.json"
+    saved.write_text(json.dumps([base]))
+    monkeypatch.chdir(project)
+    with _permissions_bind(shared_tmp):
+        project.chmod(0o555)
+        status = cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out / "study")])
+    assert (status, capsys.readouterr()) == (1, ("", (
+        f"error: study collect: cannot write in the working folder {project} (Permission denied), where the command "
+        "lists its outputs' moves into place before it makes them; run it from a folder you can write in (the "
+        "project's)\n")))
+    assert list(out.iterdir()) == []

@@ -68,15 +68,27 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                               "here); give a shorter one")
         raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
                           "permissions, then rerun")
-    # the moves into place are listed first in a journal in the working folder, the project's (winnow.outputs.JOURNAL):
     # a project folder that takes no new file beside output folders that do (mounted so into a container) failed only
-    # after the work, on ".winnow-commit-<pid>-<token>.json.part: Permission denied". A stage of one output file (score,
-    # report) replaces it in one rename (atomic_path) and lists nothing there: refused all the same, it could not run
-    journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check")) if folders or len(files) > 1 else None
-    if journal is not None and journal.what == "unwritable":
-        raise WinnowError(f"{stage}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the "
-                          "stage lists its outputs' moves into place before it makes them; fix its permissions, "
-                          "then rerun")
+    # after the work. A stage of one output file (score, report) replaces it in one rename (atomic_path) and lists
+    # nothing there: refused all the same, it could not run
+    if folders or len(files) > 1:
+        check_journal_folder(stage)
+
+
+def check_journal_folder(speaker: str, *, command: bool = False) -> None:
+    """Refuse, before any work, a working folder that takes no new file: :func:`together` and :func:`atomic_folder`
+    list their moves into place there first (:data:`winnow.outputs.JOURNAL`), and failed only after the work, on
+    ".winnow-commit-<pid>-<token>.json.part: Permission denied", a file the user never heard of. ``command``: a
+    ``winnow`` command (``study collect --out`` elsewhere, run from a read-only folder), not a stage."""
+    journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check"))
+    if journal is None or journal.what != "unwritable":
+        return
+    if command:
+        raise WinnowError(f"{speaker}: cannot write in the working folder {Path.cwd()} ({journal.why}), where the "
+                          "command lists its outputs' moves into place before it makes them; run it from a folder "
+                          "you can write in (the project's)")
+    raise WinnowError(f"{speaker}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the stage "
+                      "lists its outputs' moves into place before it makes them; fix its permissions, then rerun")
 
 
 def _unremovable(folder: Path) -> Path | None:

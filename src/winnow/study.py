@@ -47,7 +47,7 @@ from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together
 from winnow.revisions import as_values, lookup, same_setting
-from winnow.stage import write_table
+from winnow.stage import check_journal_folder, write_table
 from winnow.study_plots import plot
 from winnow.study_runs import DEGRADE_METRICS, axis_level, one_run_each, own_outputs, ran_as_listed, study_runs
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
@@ -242,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, option="--out", folder=True, example=DEFAULT_OUT)
     for name in ("study.csv", "accuracy.png"):
         check_output(Path(args.out) / name, option="--out")
+    check_journal_folder("study collect", command=True)  # the table and its plots move in together
     if args.axis is not None and not args.axis.strip():  # before: read as no axis, with advice to name one
         raise WinnowError("study collect --axis: empty; give the dotted params path of the level, e.g. "
                           "degrade.perturbations.0.fraction")
