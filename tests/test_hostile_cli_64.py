@@ -170,6 +170,6 @@ def test_study_collect_run_from_a_folder_that_takes_no_new_file_is_refused_befor
         status = cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out / "study")])
     assert (status, capsys.readouterr()) == (1, ("", (
         f"error: study collect: cannot write in the working folder {project} (Permission denied), where the command "
-        "lists its outputs' moves into place before it makes them; run it from a folder you can write in (the "
-        "project's)\n")))
+        "lists its outputs' moves into place before it makes them; fix its permissions, or run it from a folder you "
+        "can write in\n")))
     assert list(out.iterdir()) == []

@@ -5,6 +5,9 @@ review_project.py (no export, no training), so each case costs a fraction of a s
 import pytest
 
 from review_project import write_project
+from test_hostile_faults_65 import _permissions_bind
+from test_hostile_faults_more import shared_tmp  # noqa: F401 (fixture)
+from winnow import review_page  # noqa: F401 (export's lazy import, done here: as nobody, root's Python is unread)
 from winnow.cli import main as winnow
 from winnow.review import QUEUE_COLUMNS
 
@@ -83,3 +86,22 @@ def test_an_export_over_a_queue_of_another_form_without_a_row_replaces_it(tmp_pa
     monkeypatch.chdir(root)
     assert winnow(["review", "export"]) == 0
     assert (root / "reviews/queue.csv").read_text().splitlines()[0] == ",".join(QUEUE_COLUMNS)
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_export_in_a_project_folder_that_takes_no_new_file_is_refused_before_its_work(shared_tmp, monkeypatch,
+                                                                                           capsys):
+    # a checkout mounted read-only with reviews/ writable: the export's files land as one, their moves listed first in
+    # a journal in the project folder. Before, it drew every thumbnail, then ended "error: review: .winnow-commit-
+    # <pid>-<token>.json.part: Permission denied [EACCES]; ...", a file the user never heard of
+    root = write_project(shared_tmp / "project")
+    (root / "reviews").mkdir()
+    monkeypatch.chdir(root)
+    with _permissions_bind(shared_tmp):
+        root.chmod(0o555)
+        status = winnow(["review", "export"])
+    assert (status, capsys.readouterr()) == (1, ("", (
+        f"error: review export: cannot write in the working folder {root} (Permission denied), where the command lists "
+        "its outputs' moves into place before it makes them; fix its permissions, or run it from a folder you can "
+        "write in\n")))
+    assert list((root / "reviews").iterdir()) == []

@@ -38,7 +38,7 @@ from winnow.quality import read_scores
 from winnow.review_words import (
     KEYWORDS, accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words,
 )
-from winnow.stage import load_params, together, write_json, write_table, write_text
+from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_number_digest,
@@ -223,6 +223,7 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     data = read_imageset(DEGRADE)
     refuse_unimported_verdicts(QUEUE_FILE, data.classes)
     check_output(THUMBS, option="review export:", folder=True)
+    check_journal_folder("review export", command=True)  # the files land as one, their moves listed there first
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))

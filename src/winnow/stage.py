@@ -79,14 +79,15 @@ def check_journal_folder(speaker: str, *, command: bool = False) -> None:
     """Refuse, before any work, a working folder that takes no new file: :func:`together` and :func:`atomic_folder`
     list their moves into place there first (:data:`winnow.outputs.JOURNAL`), and failed only after the work, on
     ".winnow-commit-<pid>-<token>.json.part: Permission denied", a file the user never heard of. ``command``: a
-    ``winnow`` command (``study collect --out`` elsewhere, run from a read-only folder), not a stage."""
+    ``winnow`` command (``study collect --out`` elsewhere run from a read-only folder, ``review export``), not a
+    stage."""
     journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check"))
     if journal is None or journal.what != "unwritable":
         return
     if command:
         raise WinnowError(f"{speaker}: cannot write in the working folder {Path.cwd()} ({journal.why}), where the "
-                          "command lists its outputs' moves into place before it makes them; run it from a folder "
-                          "you can write in (the project's)")
+                          "command lists its outputs' moves into place before it makes them; fix its permissions, "
+                          "or run it from a folder you can write in")
     raise WinnowError(f"{speaker}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the stage "
                       "lists its outputs' moves into place before it makes them; fix its permissions, then rerun")
 
