@@ -22,7 +22,7 @@ from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, suite_d
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
-from winnow.stage import load_params, read_table, run, together, write_json
+from winnow.stage import check_journal_folder, load_params, read_table, run, together, write_json
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
 SCORES, DEGRADE = Path("data/score/scores.parquet"), "data/degrade"
@@ -32,6 +32,9 @@ CHECKED_HERE = [name for name, stage in CHECKED_BY.items() if stage == "contract
 def main() -> None:
     params = load_params()
     settings = check_settings(params.get("contracts"))
+    # its records land together, their moves listed first in the project folder: one that takes no new file failed
+    # only after every suite ran (the one stage without check_outputs, its outputs many and found as it goes)
+    check_journal_folder("contracts")
     ingested, degraded = read_imageset("data/ingest"), read_imageset(DEGRADE)
     # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
     from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}

@@ -1,6 +1,7 @@
 """Faults of the machine met mid-run, second pass: each ends in one ``error:`` line that names the path and the fix,
 and leaves the last complete outputs and nothing else."""
 
+import importlib.util
 import json
 import os
 import pty
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 import forked_run
-from hostile_harness import _env, assert_nothing_left, files_under
+from hostile_harness import ROOT, _env, assert_nothing_left, files_under, make_project
 from test_hostile_faults_more import NOBODY, shared_tmp  # noqa: F401 (fixture)
 from winnow.imageset import write_imageset
 from winnow.stage import atomic_folder, check_outputs, run, together, write_json, write_text
@@ -216,3 +217,24 @@ def test_a_terminal_closed_before_the_stage_runs_leaves_it_to_write_its_outputs(
         terminal.close()
     assert capsys.readouterr().err == ""
     assert json.loads((tmp_path / "metrics/score.json").read_text()) == {"images": 3}
+
+
+@pytest.mark.hostile("interrupted")
+def test_contracts_in_a_project_folder_that_takes_no_new_file_stops_before_its_suites_run(shared_tmp, monkeypatch,
+                                                                                          capsys):
+    # contracts, the one stage that calls no check_outputs, writes its records with together(): in a read-only
+    # checkout with writable output folders it ran every suite, then ended "error: stages/contracts.py:
+    # .winnow-commit-<pid>-<token>.json.part: Permission denied [EACCES]; ...", as threshold did before 960f7eb
+    spec = importlib.util.spec_from_file_location("contracts_stage", ROOT / "stages/contracts.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    project = make_project(shared_tmp / "project")
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/contracts.py"])
+    with _permissions_bind(shared_tmp), pytest.raises(SystemExit) as ended:
+        project.chmod(0o555)
+        run(stage.main)
+    assert (ended.value.code, capsys.readouterr()) == (1, ("", (
+        f"error: contracts: cannot write in the project folder {project} (Permission denied), where the stage lists "
+        "its outputs' moves into place before it makes them; fix its permissions, then rerun\n")))
+    assert sorted(p.name for p in project.iterdir()) == ["params.yaml"]
