@@ -11,7 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from winnow.errors import WinnowError, escape_unencodable_output, let_the_reader_leave, let_the_terminal_close
+from winnow.errors import WinnowError
+from winnow.output_streams import escape_unencodable_output, let_the_reader_leave, let_the_terminal_close
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),

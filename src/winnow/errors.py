@@ -4,7 +4,6 @@ import errno
 import numbers
 import os
 import stat
-import sys
 import tempfile
 import urllib.parse
 from pathlib import Path
@@ -13,99 +12,6 @@ from typing import NamedTuple
 
 class WinnowError(ValueError):
     """Bad input or parameters. The message is one line naming the file, row or parameter and the fix."""
-
-
-def escape_unencodable_output() -> None:
-    """stdout and stderr write a character their encoding lacks as an escape (``\\u2192``) instead of raising
-    UnicodeEncodeError: under ``LANG=C`` the gate's arrows and compare's ± ended both commands."""
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-
-
-class _ReaderMayLeave:
-    """A command's stdout whose reader may close the pipe before the end (``winnow gate | head -1``): from then on
-    the output goes to /dev/null and the command goes on, so the files it writes are written and its exit status
-    is its own. Before, the first write past the reader ended a failing gate with status 0 and no report."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except OSError as err:
-            if not self._gone(err):
-                raise
-            self._reader_left()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError as err:
-            if not self._gone(err):
-                raise
-            self._reader_left()
-
-    @staticmethod
-    def _gone(err: OSError) -> bool:
-        return isinstance(err, BrokenPipeError)
-
-    def _reader_left(self) -> None:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())  # Python's last flush goes nowhere too
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
-def let_the_reader_leave() -> None:
-    """Wrap ``sys.stdout`` (when there is one) in :class:`_ReaderMayLeave`, for a command run as a process."""
-    if sys.stdout is not None and not isinstance(sys.stdout, _ReaderMayLeave):
-        sys.stdout = _ReaderMayLeave(sys.stdout)
-
-
-class _TerminalMayClose(_ReaderMayLeave):
-    """A stage's or command's stdout or stderr on a terminal, which may close while it runs (an ssh session ended, the
-    stage disowned in its background so that no SIGHUP came): from then on the output goes to /dev/null and the stage
-    goes on to write its outputs (a command too: gate and compare print before they write their files). Before, its
-    first print after the close failed with EIO: ingest stopped with "Input/output error [EIO]; free space, or fix the
-    path or its permissions, then rerun", its work lost, in a line no one read. A pipe's reader that leaves (``| head``)
-    still stops a stage (:func:`fault_line`)."""
-
-    @staticmethod
-    def _gone(err: OSError) -> bool:
-        return err.errno == errno.EIO
-
-
-def let_the_terminal_close() -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`_TerminalMayClose` where they are a terminal, one closed
-    already included (EIO from a file is its disk's fault, said as one)."""
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, name)
-        if _a_terminal(stream) and not isinstance(stream, _TerminalMayClose):
-            setattr(sys, name, _TerminalMayClose(stream))
-
-
-def _a_terminal(stream) -> bool:
-    """Whether ``stream`` writes to a terminal, open or closed: one closed before :func:`let_the_terminal_close` ran (a
-    stage's imports take seconds before :func:`winnow.stage.run` calls it) is no tty to ``isatty``, and went
-    unwrapped, so the stage's first print ended it with EIO as before a581fc9; its attributes fail with EIO there."""
-    try:
-        if stream is None or stream.isatty():
-            return stream is not None
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # closed, or no file behind it
-        return False
-    try:
-        import termios
-    except ImportError:  # not Unix
-        return False
-    try:
-        termios.tcgetattr(fd)
-    except termios.error as err:
-        return err.args[0] == errno.EIO  # a hung-up terminal; ENOTTY for a file, a pipe, /dev/null
-    return True
 
 
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT

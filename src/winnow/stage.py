@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import (
-    WinnowError, escape_unencodable_output, first_line, let_the_terminal_close, output_obstacle, refuse_unreadable,
-)
+from winnow.errors import WinnowError, first_line, output_obstacle, refuse_unreadable
+from winnow.output_streams import escape_unencodable_output, let_the_terminal_close
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder,
     sweep_temporaries, together,
