@@ -92,6 +92,12 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
         where = f"{path}: line {row + 2} (id {image!r})"
         if verdict not in VERDICTS:
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
+        # before: a spreadsheet's number ("3.1E+13": a key of decimal digits and one "e") was called a class list
+        # changed since the review, whose advice (review again) threw the person's verdicts away
+        if meant != key and not (len(meant) == len(key) and set(meant) <= set("0123456789abcdef")):
+            raise WinnowError(f"{where}: classes {meant!r} is no class list key ({len(key)} hex digits, as written): "
+                              "a spreadsheet may have read it as a number; restore the file from git and edit it as "
+                              "text, or import the reviewed file again with `winnow review import --replace FILE`")
         if meant != key:  # checked first: every class number below means another class under another list
             raise WinnowError(f"{where}: the data set's classes changed since the review (class list {meant!r} then, "
                               f"{key!r} now: a class removed, renamed or added), so its class numbers would name "
