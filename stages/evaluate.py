@@ -18,7 +18,7 @@ from winnow.metrics import (
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
 from winnow.training import predict_proba
-from winnow.variants import load_test, variant_argument
+from winnow.variants import learnt_ids, load_test, variant_argument
 
 
 def main() -> None:
@@ -31,10 +31,10 @@ def main() -> None:
     if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
         raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
                           "measured; raise ingest.test_fraction or give the source test images, then dvc repro")
-    # a model of other classes or in another order would have its indices read as this data's classes, and one that
-    # saw some of these images would be scored on them
+    # a model of other classes or in another order would have its indices read as this data's classes, one that
+    # saw some of these images would be scored on them, and one of the version's earlier rows scored as this version
     trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
-                            held_out=test.manifest["id"].to_numpy())
+                            held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
     probabilities = predict_proba(trained, test.images)
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing

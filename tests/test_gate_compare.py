@@ -478,6 +478,7 @@ def test_a_dvc_experiment_is_named_as_dvc_exp_names_it(seed_runs, capsys):
 def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     import torch
 
+    from winnow import variants
     from winnow.checkpoints import save
     from winnow.imageset import write_imageset
     from winnow.models import build_model
@@ -494,6 +495,7 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1, TrainConfig(model="lenet5")),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
          seen=manifest["id"].to_numpy()[:20])
+    variants.write_variant("baseline", variants.oracle_rows(manifest), root=project / "data/variants")  # its rows
     done = run_stage(project, "evaluate", "baseline")
     assert done.returncode == 0, done.stderr
     predictions = pd.read_csv(project / predictions_path("baseline"), dtype={"id": str}, keep_default_na=False)

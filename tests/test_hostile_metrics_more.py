@@ -25,11 +25,13 @@ from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path, predictions_path, summary_path
 from winnow.models import build_model
 from winnow.training import Trained
+from winnow.variants import oracle_rows, read_rows, write_variant
 
 
 def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: list[float]) -> Path:
     """A project whose ingest imageset holds 3 train and 1 val image of each class and ``test[c]`` test images of
-    class c, and whose models/baseline.pt predicts the class of the largest of ``bias`` (one value per class)."""
+    class c, whose baseline rows keep every train image, and whose models/baseline.pt, trained on them, predicts the
+    class of the largest of ``bias`` (one value per class)."""
     project = make_project(root)
     counts = {"train": [3] * len(classes), "val": [1] * len(classes), "test": test}
     rows = [(f"{split}-{c}-{i}", split, c) for split, n in counts.items() for c in range(len(classes))
@@ -46,6 +48,7 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
     trained = Trained(model, torch.tensor([0.5]), torch.tensor([0.25]), [{"val_acc": 0.5}], 1,
                       TrainConfig(model="lenet5"))
     seen = manifest.loc[manifest["split"] != "test", "id"].to_numpy()  # what a training on these splits learnt from
+    write_variant("baseline", oracle_rows(manifest), root=project / "data/variants")  # the rows it was trained on
     save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=seen)
     return project
 
@@ -93,6 +96,24 @@ def test_evaluate_refuses_a_model_that_learnt_from_images_of_the_test_split(tmp_
         "error: models/baseline.pt: learnt from or chose its epoch on 2 of the 6 test images, first 'train-1-2': the "
         "data was split anew since it was trained, and its score would count images it has seen; rerun the "
         "train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_of_the_versions_earlier_rows(tmp_path):
+    # before: the variant's rows changed after training (a cleaner's setting edited and pruned rerun, or here one image
+    # dropped by hand), and evaluate by hand (or dvc repro -s) scored the old model as the new version, exit 0
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    rows = read_rows("baseline", root=project / "data/variants")
+    rows.loc[rows["id"] == "train-0-1", "action"] = "drop"
+    write_variant("baseline", rows, root=project / "data/variants")
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: learnt from or chose its epoch on 1 image(s) its data set version no longer holds, "
+        "and not on 0 it holds now: its rows changed since it was trained, and its score would be the old version's; "
+        "rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()
 

@@ -5,6 +5,7 @@ seed), and :func:`load` reads one back or names the stage to rerun."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def id_hashes(ids: np.ndarray) -> np.ndarray:
 
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
-         held_out: np.ndarray | None = None) -> tuple[Trained, list[str]]:
+         held_out: np.ndarray | None = None,
+         trained_on: Callable[[], np.ndarray] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
@@ -51,7 +53,10 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
     does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
-    is scored on): data split anew since it was trained.
+    is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
+    on exactly the image ids ``(M,)`` that ``trained_on()`` gives (the train and val images its data set version holds
+    now; called last, so that a file that is no model of this data is named as such first): the version's rows changed
+    since it was trained.
     """
     import pickle
     import warnings
@@ -118,6 +123,18 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             raise rerun_error(path, f"learnt from or chose its epoch on {int(known.sum())} of the {len(known)} test "
                                     f"images, first {str(np.asarray(held_out)[int(np.argmax(known))])!r}: the data was "
                                     "split anew since it was trained, and its score would count images it has seen",
+                              written_by=written_by)
+    if trained_on is not None:
+        # before: after pruned's rows changed (a cleaner's setting edited, the variants stage rerun), evaluate@pruned by
+        # hand (or dvc repro -s) scored the model of the old rows and wrote its numbers as the new version's, exit 0
+        ids = np.asarray(trained_on())
+        hashes = id_hashes(ids)
+        unseen, gone = ~np.isin(hashes, seen.numpy()), ~np.isin(seen.numpy(), hashes)
+        if unseen.any() or gone.any():
+            first = f", first {str(ids[int(np.argmax(unseen))])!r}" if unseen.any() else ""
+            raise rerun_error(path, f"learnt from or chose its epoch on {int(gone.sum())} image(s) its data set version "
+                                    f"no longer holds, and not on {int(unseen.sum())} it holds now{first}: its rows "
+                                    "changed since it was trained, and its score would be the old version's",
                               written_by=written_by)
     model = model.to(pick_device(device)).eval()
     # seed: None (unknown) in an earlier winnow's checkpoint

@@ -337,6 +337,15 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate([group.index.to_numpy() for _, group in kept.groupby("origin", sort=False)])
 
 
+def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> np.ndarray:
+    """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, as :func:`load_variant` gives
+    them: its kept rows' and data/ingest's val split's."""
+    rows = read_rows(name, root=root)
+    manifest = read_imageset(INGEST).manifest
+    return np.concatenate([rows.loc[loaded_order(rows), "id"].to_numpy(str),
+                           manifest.loc[manifest["split"] == "val", "id"].to_numpy(str)])
+
+
 def variant_argument(argv: list[str], *, stage: str, variants: list[str]) -> str:
     """The one variant a per-variant stage (``<stage>@<variant>`` in dvc.yaml) was started with, checked
     against params.yaml's ``variants`` before any data is read: a wrong name would otherwise surface as a
