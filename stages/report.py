@@ -303,8 +303,9 @@ def confusion_path(variant: str) -> str:
 def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
     """Counts ``(actual, predicted)`` from evaluate@<variant>'s confusion.csv, every class of its ``summary``
     (checked) on both axes in that order; one line naming the file when it is not one row per test image the
-    summary counts, each of a class evaluated (a lost row would draw fewer images than the tables beside it,
-    an unknown class would vanish from the matrix)."""
+    summary counts, each of a class evaluated, right on as many of each class as its recall says (a lost row would
+    draw fewer images than the tables beside it, an unknown class would vanish from the matrix, another model's
+    predictions would be drawn beside this one's tables)."""
     path, stage = confusion_path(variant), f"evaluate@{variant}"
     if not Path(path).is_file():  # evaluate writes it beside the summary: without it the matrices would
         # silently leave one version out
@@ -333,6 +334,16 @@ def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
         name = differ[0]
         raise rerun_error(path, f"{counted[name]:,} rows of actual class {name!r}, but {summary_path(variant)} "
                           f"counts {support[name]:,} (per_class.{name}.support)", written_by=stage)
+    # the same images with another model's predictions (a file left from an earlier run, or another version's) count
+    # right: before, the matrix drew the other model beside tables of this one
+    right = (pairs["actual"] == pairs["predicted"]).groupby(pairs["actual"]).sum().reindex(classes, fill_value=0)
+    recall = pd.Series({name: values["recall"] for name, values in summary["per_class"].items()})
+    differ = right.index[(right - recall * support).abs() > 0.5]  # recall * support: a count, to float rounding
+    if len(differ):
+        name = differ[0]
+        raise rerun_error(path, f"{right[name]:,} of the {support[name]:,} rows of actual class {name!r} predict it, "
+                          f"but {summary_path(variant)} gives recall {recall[name]:.4f} (per_class.{name}.recall): "
+                          "the predictions of another model", written_by=stage)
     return pd.crosstab(pd.Categorical(pairs["actual"], categories=classes),
                        pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
 

@@ -5,6 +5,7 @@ what it reads."""
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -191,6 +192,18 @@ def test_a_confusion_matrix_that_is_not_the_test_images_stops_the_report(tmp_pat
         table.to_csv(path, index=False)
     refused(root, f"plots/evaluate/pruned/confusion.csv: {problem}; rerun the evaluate@pruned stage "
                   "(dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
+def test_a_confusion_matrix_of_another_models_predictions_stops_the_report(tmp_path):
+    # found by probing: baseline's confusion.csv in pruned's place (the same 120 test images, 40 of each class, as a
+    # file left from an earlier run would be) was drawn as pruned's matrix beside pruned's tables, exit 0
+    # baseline misses 10 cats, pruned 5 (recall 35 / 40)
+    root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
+    shutil.copyfile(with_confusion(root, "baseline"), with_confusion(root))
+    refused(root, "error: plots/evaluate/pruned/confusion.csv: 30 of the 40 rows of actual class 'cat' predict it, but "
+                  "metrics/evaluate/pruned/summary.json gives recall 0.8750 (per_class.cat.recall): the predictions "
+                  "of another model; rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
 
 
 @pytest.mark.hostile("report")
