@@ -28,12 +28,20 @@ def laplacian_ratio(luma: np.ndarray) -> float:
 
 def gain_holes(img: np.ndarray) -> float:
     """Of the codes 1-254 whose two neighbouring codes each hold 4 or more values (0 and 255 counted empty), the
-    share no value of the image takes; 0 where fewer than 16 codes have such neighbours."""
+    share no value of the image takes; 0 where fewer than 16 codes have such neighbours, where 8 or more of those lie
+    below 48 and under 1/5 of them are holes (a darkening curve), and in a colour image of 256 colours or fewer."""
     counts = np.bincount(img.ravel(), minlength=256)
     counts[[0, 255]] = 0
     code = np.arange(1, 255)
     candidates = (counts[code - 1] >= 4) & (counts[code + 1] >= 4)
-    return float((counts[code][candidates] == 0).sum() / candidates.sum()) if candidates.sum() >= 16 else 0.0
+    holes = candidates & (counts[code] == 0)
+    low = candidates & (code < 48)
+    colours = len(np.unique(img.reshape(-1, img.shape[2]), axis=0))
+    grey = img.shape[2] == 1 or (img == img[..., :1]).all()
+    darkening = low.sum() >= 8 and holes[low].sum() / low.sum() < 0.2
+    if candidates.sum() < 16 or darkening or (colours <= 256 and not grey):
+        return 0.0
+    return float(holes.sum() / candidates.sum())
 
 
 def reference(img: np.ndarray, orig_h: int, orig_w: int, light: float, dark: float) -> dict[str, np.float32]:
@@ -79,6 +87,7 @@ def varied_set(rng, channels: int, n: int = 300, side: int = 32) -> tuple[np.nda
 def test_scores_equal_the_definitions_image_by_image(rng, channels, light, dark):
     images, orig_h, orig_w = varied_set(rng, channels)
     images[6::12] &= 0xFE  # even codes only, as after a x2 gain: light's holes
+    images[7::12] = np.round(255 * (np.arange(256) / 255) ** 2.2).astype(np.uint8)[images[7::12]]  # holes up high
     for batch_size in (1024, 7):
         got = score_images(images, orig_h=orig_h, orig_w=orig_w, light_percentile=light, dark_percentile=dark,
                            batch_size=batch_size)

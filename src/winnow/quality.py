@@ -12,13 +12,17 @@ light             the lower of ``1 - (clipped + p) / 2`` and, where ``holes`` is
                   (blown highlights), ``p`` the ``light_percentile``-th percentile of ``b``; ``holes``
                   the share of the codes 1-254 whose two neighbouring codes each hold 4 or more
                   channel values, that no channel value takes (0 where fewer than 16 codes have such
-                  neighbours; codes 0 and 255 count as empty). CleanVision uses ``1 -`` the 5th
-                  percentile, which an overexposed image still holding a few dark pixels passes. A
-                  digital gain ``floor(f x)``, 1 < f < 3, leaves codes out at a regular step (x2:
-                  every odd one), a trace a photo's histogram does not hold (Stamm & Liu 2008); it
-                  survives lossless files (PNG, npz), not a lossy re-encode or a resize after the
-                  gain; overexposure in the camera leaves none, and an image of few flat colours (a
-                  photo in 4x4 blocks) looks gained too
+                  neighbours, where 8 or more lie below 48 and under 1/5 of those are holes, and in
+                  a colour image of 256 colours or fewer; codes 0 and 255 count as empty).
+                  CleanVision uses ``1 -`` the 5th percentile, which an overexposed image still
+                  holding a few dark pixels passes. A digital gain ``floor(f x)``, 1 < f < 3, leaves
+                  codes out at a regular step (x2: every odd one), a trace a photo's histogram does
+                  not hold (Stamm & Liu 2008); it survives lossless files (PNG, npz), not a lossy
+                  re-encode or a resize after the gain; overexposure in the camera leaves none. A
+                  contrast stretch (auto-levels) is a gain too and scores as one; a darkening tone
+                  curve (gamma 2.2) leaves holes in the bright codes alone and a palette (GIF) at
+                  random, neither read as a gain; a grey image of few grey levels, or of more than
+                  256 flat colours (a large photo in 4x4 blocks), still looks gained
 blurry            the finest detail against the next coarser: ``std(Laplacian) / (sqrt(5) rms(grad Y))``
                   of the luminance (5-point Laplacian, first differences), measured at the image's
                   original resolution; ``sqrt(5)`` is white noise's ratio. Dividing by the gradient
@@ -56,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.engine import Engine
-from winnow.gain import gain_score
+from winnow.gain import gain_score, palette_images
 from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
@@ -310,11 +314,12 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
     hsp = hsp.reshape(len(batch), -1)
     hsp.sort(axis=1)
     off_mode = 1 - _largest_equal_share(hsp)
+    palette = palette_images(hsp, chroma)
     dark, bright = np.percentile(hsp, [dark_percentile, light_percentile], axis=1, overwrite_input=True)
     clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
     return {
         "dark": dark,
-        "light": np.minimum(1 - 0.5 * (clipped + bright), gain_score(batch)),
+        "light": np.minimum(1 - 0.5 * (clipped + bright), gain_score(batch, palette)),
         "blurry": _sharpness(luma, orig_h, orig_w),
         "low_information": off_mode,
         "grayscale": chroma,
