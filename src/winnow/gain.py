@@ -23,8 +23,9 @@ import numpy as np
 # or more, and 16 such codes: MNIST's strokes and tiny or flat images are not called gained, but for a digit box-blurred
 # (2 of the 4,755 images of the default run's degrade, its blur at kernel 5: the means of 25 near-black or near-white
 # pixels fall on a step of 2.5 codes, as a x2.5 gain's do; they score 1/16, and light flags none there as before).
-# x3 and more leave no single holes and rest on their clipping. Counting holes two wide too (the median of the four nearest codes) saw x3
-# but called 98% of images of 16 flat colours (a photo in 8x8 blocks) gained, this 9%
+# x3 and more leave no single holes and rest on their clipping. Counting holes two wide too (the median of the four
+# nearest codes) saw x3 but called 98% of images of 16 flat colours (a photo in 8x8 blocks) gained, this 9% (a colour
+# one none since: 256 colours or fewer are a palette, below)
 GAIN_MIN_COUNT = 4
 GAIN_MIN_CODES = 16
 GAIN_MIN_HOLES = 0.2
