@@ -29,7 +29,8 @@ def laplacian_ratio(luma: np.ndarray) -> float:
 def gain_holes(img: np.ndarray) -> float:
     """Of the codes 1-254 whose two neighbouring codes each hold 4 or more values (0 and 255 counted empty), the
     share no value of the image takes; 0 where fewer than 16 codes have such neighbours, where 8 or more of those lie
-    below 48 and under 1/5 of them are holes (a darkening curve), and in a colour image of 256 colours or fewer."""
+    below 48 and under 1/5 of them are holes (a darkening curve), in a grey image and in a colour one of 256 colours or
+    fewer."""
     counts = np.bincount(img.ravel(), minlength=256)
     counts[[0, 255]] = 0
     code = np.arange(1, 255)
@@ -39,7 +40,7 @@ def gain_holes(img: np.ndarray) -> float:
     colours = len(np.unique(img.reshape(-1, img.shape[2]), axis=0))
     grey = img.shape[2] == 1 or (img == img[..., :1]).all()
     darkening = low.sum() >= 8 and holes[low].sum() / low.sum() < 0.2
-    if candidates.sum() < 16 or darkening or (colours <= 256 and not grey):
+    if candidates.sum() < 16 or darkening or grey or colours <= 256:
         return 0.0
     return float(holes.sum() / candidates.sum())
 

@@ -7,7 +7,8 @@ batches), not a lossy re-encode or a resize after the gain; a camera's own overe
 (``floor(f (x - a))``, auto-levels) is a gain too and is read as one. Two other lossless sources of holes are not: a
 tone curve that darkens (gamma above 1, sRGB to linear) stretches the bright codes alone, while a gain multiplies from
 black and leaves its holes in the dark codes as well; and a palette (P-mode, GIF, an image of few colours) holds at most
-256 colours, whose codes leave holes at random.
+256 colours, whose codes leave holes at random. A grey image is never read as gained: one channel of few grey levels (a
+7-bit source scaled to 8 bits, a 64-level scan) leaves the holes a gain does, and cannot be told from one.
 """
 
 from __future__ import annotations
@@ -40,21 +41,23 @@ GAIN_LOW_CODES = 48
 GAIN_MAX_PALETTE = 256
 
 
-def palette_images(sorted_hsp: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """bool ``(B,)``: colour images (``chroma`` above 0) of :data:`GAIN_MAX_PALETTE` colours or fewer, a palette's.
-    ``sorted_hsp``: float ``(B, P)``, each image's pixel brightness sorted; distinct colours are distinct values but for
-    rare ties, which count fewer. A grey image is read as its one channel, never as a palette."""
+def few_colour_images(sorted_hsp: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """bool ``(B,)``: images whose holes say nothing of a gain: grey ones (``chroma`` 0), and colour ones of
+    :data:`GAIN_MAX_PALETTE` colours or fewer, a palette's. ``sorted_hsp``: float ``(B, P)``, each image's pixel
+    brightness sorted; distinct colours are distinct values but for rare ties, which count fewer. A grey set of 128
+    levels scored as gained on 860 of 2,000 images and auto flagged 869 light, one of 64 levels 75 of 100 among 1,900
+    clean colour ones (a review's measurement, on the CIFAR subset made grey)."""
     colours = np.not_equal(sorted_hsp[:, 1:], sorted_hsp[:, :-1]).sum(axis=1) + 1
-    return (colours <= GAIN_MAX_PALETTE) & (chroma > 0)
+    return (colours <= GAIN_MAX_PALETTE) | (chroma == 0)
 
 
-def gain_score(batch: np.ndarray, palette: np.ndarray) -> np.ndarray:
+def gain_score(batch: np.ndarray, few_colours: np.ndarray) -> np.ndarray:
     """float ``(B,)``: ``(1 - min(holes, 1/2))^4`` where ``holes`` is :data:`GAIN_MIN_HOLES` or more, else 1.
     ``holes``: of the codes 1-254 whose two neighbouring codes each hold :data:`GAIN_MIN_COUNT` or more values (all
     channels together; 0 and 255, crushed and clipped, count as empty), the share no value takes; 0 where fewer than
     :data:`GAIN_MIN_CODES` codes qualify, where half as many or more qualify below :data:`GAIN_LOW_CODES` and under
-    :data:`GAIN_MIN_HOLES` of those are holes (a darkening curve), and where ``palette`` (bool ``(B,)``,
-    :func:`palette_images`). One bincount a batch."""
+    :data:`GAIN_MIN_HOLES` of those are holes (a darkening curve), and where ``few_colours`` (bool ``(B,)``,
+    :func:`few_colour_images`). One bincount a batch."""
     b = len(batch)
     codes = batch.reshape(b, -1) + (256 * np.arange(b, dtype=np.intp))[:, None]
     counts = np.bincount(codes.ravel(), minlength=256 * b).reshape(b, 256)
@@ -66,5 +69,5 @@ def gain_score(batch: np.ndarray, palette: np.ndarray) -> np.ndarray:
     share = holes.sum(axis=1) / np.maximum(qualified, 1)
     share_low = holes[:, :GAIN_LOW_CODES - 1].sum(axis=1) / np.maximum(low, 1)
     darkening = (low >= GAIN_MIN_CODES // 2) & (share_low < GAIN_MIN_HOLES)
-    share = np.where((qualified >= GAIN_MIN_CODES) & ~darkening & ~palette, share, 0.0)
+    share = np.where((qualified >= GAIN_MIN_CODES) & ~darkening & ~few_colours, share, 0.0)
     return np.where(share >= GAIN_MIN_HOLES, (1 - np.minimum(share, 0.5)) ** 4, 1.0)

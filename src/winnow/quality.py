@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.engine import Engine
-from winnow.gain import gain_score, palette_images
+from winnow.gain import few_colour_images, gain_score
 from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
@@ -314,12 +314,12 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
     hsp = hsp.reshape(len(batch), -1)
     hsp.sort(axis=1)
     off_mode = 1 - _largest_equal_share(hsp)
-    palette = palette_images(hsp, chroma)
+    few_colours = few_colour_images(hsp, chroma)
     dark, bright = np.percentile(hsp, [dark_percentile, light_percentile], axis=1, overwrite_input=True)
     clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
     return {
         "dark": dark,
-        "light": np.minimum(1 - 0.5 * (clipped + bright), gain_score(batch, palette)),
+        "light": np.minimum(1 - 0.5 * (clipped + bright), gain_score(batch, few_colours)),
         "blurry": _sharpness(luma, orig_h, orig_w),
         "low_information": off_mode,
         "grayscale": chroma,
