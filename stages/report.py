@@ -54,6 +54,7 @@ def main() -> None:
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
     metrics = {v: report_versions.check_summary(s, variant=v) for v, s in summaries.items() if s is not None}
     unevaluated = [v for v, s in summaries.items() if s is None]
+    predictions = {v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()}
     gan = json_of("gan-synthesize", "metrics/gan.json")
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
@@ -68,7 +69,7 @@ def main() -> None:
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
-            predictions={v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()},
+            predictions=predictions,
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
             review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
             contract_failures={v: c["failed"] for v, c in contracted.items()},
@@ -81,7 +82,7 @@ def main() -> None:
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
-            confusions={v: confusion_counts(v, summary=m) for v, m in metrics.items()})),
+            confusions={v: confusion_counts(v, summary=m, predictions=predictions[v]) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=cuts,
             histograms={path.stem: histogram_of(path, summary=cuts)
@@ -300,12 +301,12 @@ def confusion_path(variant: str) -> str:
     return f"plots/evaluate/{variant}/confusion.csv"
 
 
-def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
+def confusion_counts(variant: str, *, summary: dict, predictions: pd.DataFrame) -> pd.DataFrame:
     """Counts ``(actual, predicted)`` from evaluate@<variant>'s confusion.csv, every class of its ``summary``
     (checked) on both axes in that order; one line naming the file when it is not one row per test image the
-    summary counts, each of a class evaluated, right on as many of each class as its recall says (a lost row would
-    draw fewer images than the tables beside it, an unknown class would vanish from the matrix, another model's
-    predictions would be drawn beside this one's tables)."""
+    summary counts, each of a class evaluated, with as many rows in each cell as its ``predictions`` (predictions.csv,
+    :func:`predictions_of`) hold (a lost row would draw fewer images than the tables beside it, an unknown class would
+    vanish from the matrix, another model's predictions would be drawn beside this one's tables)."""
     path, stage = confusion_path(variant), f"evaluate@{variant}"
     if not Path(path).is_file():  # evaluate writes it beside the summary: without it the matrices would
         # silently leave one version out
@@ -334,18 +335,20 @@ def confusion_counts(variant: str, *, summary: dict) -> pd.DataFrame:
         name = differ[0]
         raise rerun_error(path, f"{counted[name]:,} rows of actual class {name!r}, but {summary_path(variant)} "
                           f"counts {support[name]:,} (per_class.{name}.support)", written_by=stage)
-    # the same images with another model's predictions (a file left from an earlier run, or another version's) count
-    # right: before, the matrix drew the other model beside tables of this one
-    right = (pairs["actual"] == pairs["predicted"]).groupby(pairs["actual"]).sum().reindex(classes, fill_value=0)
-    recall = pd.Series({name: values["recall"] for name, values in summary["per_class"].items()})
-    differ = right.index[(right - recall * support).abs() > 0.5]  # recall * support: a count, to float rounding
+    # the same images with another model's predictions (a file left from an earlier run, or another version's): before,
+    # the matrix drew the other model beside tables of this one; a check of each class's recall alone passed one whose
+    # errors name other classes (10 cats called bird where predictions.csv calls them dog)
+    drawn, held = (pd.crosstab(pd.Categorical(actual, categories=classes), pd.Categorical(predicted, categories=classes),
+                               dropna=False)
+                   for actual, predicted in ((pairs["actual"], pairs["predicted"]),
+                                             (predictions["label"], predictions["predicted"])))
+    differ = np.argwhere(drawn.to_numpy() != held.to_numpy())
     if len(differ):
-        name = differ[0]
-        raise rerun_error(path, f"{right[name]:,} of the {support[name]:,} rows of actual class {name!r} predict it, "
-                          f"but {summary_path(variant)} gives recall {recall[name]:.4f} (per_class.{name}.recall): "
-                          "the predictions of another model", written_by=stage)
-    return pd.crosstab(pd.Categorical(pairs["actual"], categories=classes),
-                       pd.Categorical(pairs["predicted"], categories=classes), dropna=False)
+        row, column = differ[0]
+        raise rerun_error(path, f"{drawn.iat[row, column]:,} rows of actual class {classes[row]!r} predict "
+                                f"{classes[column]!r}, but {predictions_path(variant)} holds {held.iat[row, column]:,}: "
+                                "the predictions of another model", written_by=stage)
+    return drawn
 
 
 def pruned_drops(rows: pd.DataFrame | None, *, marked: pd.Series | None) -> int | None:

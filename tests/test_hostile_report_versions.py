@@ -201,9 +201,22 @@ def test_a_confusion_matrix_of_another_models_predictions_stops_the_report(tmp_p
     # baseline misses 10 cats, pruned 5 (recall 35 / 40)
     root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
     shutil.copyfile(with_confusion(root, "baseline"), with_confusion(root))
-    refused(root, "error: plots/evaluate/pruned/confusion.csv: 30 of the 40 rows of actual class 'cat' predict it, but "
-                  "metrics/evaluate/pruned/summary.json gives recall 0.8750 (per_class.cat.recall): the predictions "
-                  "of another model; rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
+    refused(root, "error: plots/evaluate/pruned/confusion.csv: 30 rows of actual class 'cat' predict 'cat', but "
+                  "metrics/evaluate/pruned/predictions.csv holds 35: the predictions of another model; rerun the "
+                  "evaluate@pruned stage (dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
+def test_a_confusion_matrix_of_another_model_right_as_often_in_every_class_stops_the_report(tmp_path):
+    # before (c2333cc checked each class's recall): pruned's 10 cats called dog, drawn as called bird, with every
+    # class right as often as the summary says, was drawn as pruned's matrix beside pruned's tables, exit 0
+    root = project(tmp_path)
+    pairs = pd.read_csv(with_confusion(root), dtype=str, keep_default_na=False)
+    pairs.loc[:9, "predicted"] = "bird"  # rows 0-9: cats pruned calls dog (wrong_on names the next class)
+    pairs.to_csv(with_confusion(root), index=False)
+    refused(root, "error: plots/evaluate/pruned/confusion.csv: 0 rows of actual class 'cat' predict 'dog', but "
+                  "metrics/evaluate/pruned/predictions.csv holds 10: the predictions of another model; rerun the "
+                  "evaluate@pruned stage (dvc repro evaluate@pruned)")
 
 
 @pytest.mark.hostile("report")
