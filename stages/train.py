@@ -37,7 +37,8 @@ def main() -> None:
                       policy=policy)
         if is_main_process():
             save(trained, model_path, classes=train.classes, image_shape=train.images.shape[1:],
-                 seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]))
+                 seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]),
+                 labels=np.concatenate([train.labels, val.labels]))
     if is_main_process():
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
 

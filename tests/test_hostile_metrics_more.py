@@ -47,9 +47,10 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
         list(model.parameters())[-1].copy_(torch.tensor(bias))  # the output layer's bias: the logits themselves
     trained = Trained(model, torch.tensor([0.5]), torch.tensor([0.25]), [{"val_acc": 0.5}], 1,
                       TrainConfig(model="lenet5"))
-    seen = manifest.loc[manifest["split"] != "test", "id"].to_numpy()  # what a training on these splits learnt from
+    learnt = manifest[manifest["split"] != "test"]  # what a training on these splits learnt from
     write_variant("baseline", oracle_rows(manifest), root=project / "data/variants")  # the rows it was trained on
-    save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=seen)
+    save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
+         seen=learnt["id"].to_numpy(), labels=learnt["label"].to_numpy())
     return project
 
 
@@ -114,6 +115,24 @@ def test_evaluate_refuses_a_model_of_the_versions_earlier_rows(tmp_path):
         "error: models/baseline.pt: learnt from or chose its epoch on 1 image(s) its data set version no longer holds, "
         "and not on 0 it holds now: its rows changed since it was trained, and its score would be the old version's; "
         "rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_of_the_versions_earlier_labels(tmp_path):
+    # before (d45a27a compared ids only): a cleaner that relabels edited and the variants stage rerun (here one image
+    # relabelled by hand) left the same ids, and evaluate scored the model of the old labels as the version, exit 0
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    rows = read_rows("baseline", root=project / "data/variants")
+    rows.loc[rows["id"] == "train-0-1", ["action", "label"]] = ["relabel", 1]
+    write_variant("baseline", rows, root=project / "data/variants")
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: learnt 1 of the images its data set version holds under another label, first "
+        "'train-0-1': its rows changed since it was trained, and its score would be the old version's; rerun the "
+        "train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()
 

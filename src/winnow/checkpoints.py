@@ -21,11 +21,14 @@ from winnow.training import Trained
 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...],
-         seen: np.ndarray) -> None:
+         seen: np.ndarray, labels: np.ndarray | None = None) -> None:
     """Write weights plus everything :func:`load` needs, atomically. ``seen``: the ids ``(N,)`` of the images the
     model learnt from or chose its epoch on (train and val), kept as :func:`id_hashes`, so that a test split holding
-    one of them is refused where the model is scored (:func:`load`'s ``held_out``)."""
-    write_torch(path, {
+    one of them is refused where the model is scored (:func:`load`'s ``held_out``); ``labels``: their labels ``(N,)``,
+    kept with the ids as ``learnt`` (:func:`labelled_hashes`), so that a row relabelled since is refused too
+    (:func:`load`'s ``trained_on``)."""
+    learnt = {} if labels is None else {"learnt": torch.from_numpy(np.unique(labelled_hashes(seen, labels)))}
+    write_torch(path, {**learnt,
         "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
         "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
         "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
@@ -41,10 +44,15 @@ def id_hashes(ids: np.ndarray) -> np.ndarray:
     return pd.util.hash_pandas_object(pd.Series(np.asarray(ids).astype(str)), index=False).to_numpy().view(np.int64)
 
 
+def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """int64 ``(N,)``: :func:`id_hashes` of each image id of ``ids`` ``(N,)`` with its label of ``labels`` ``(N,)``."""
+    return id_hashes(np.char.add(np.char.add(np.asarray(ids).astype(str), "\t"), np.asarray(labels).astype(str)))
+
+
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
          held_out: np.ndarray | None = None,
-         trained_on: Callable[[], np.ndarray] | None = None) -> tuple[Trained, list[str]]:
+         trained_on: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
@@ -54,9 +62,9 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
     does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
     is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
-    on exactly the image ids ``(M,)`` that ``trained_on()`` gives (the train and val images its data set version holds
-    now; called last, so that a file that is no model of this data is named as such first): the version's rows changed
-    since it was trained.
+    on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
+    its data set version holds now; called last, so that a file that is no model of this data is named as such first;
+    the labels where the model kept them, ``learnt``): the version's rows changed since it was trained.
     """
     import pickle
     import warnings
@@ -102,9 +110,10 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                 raise ValueError(f"{name} is not a float tensor of the {c} channel(s) of its images")
         if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
             raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
-        seen = ckpt["seen"]
-        if not (isinstance(seen, torch.Tensor) and seen.dtype == torch.int64 and seen.dim() == 1):
-            raise ValueError("seen is not an int64 tensor of image id hashes")
+        seen, learnt = ckpt["seen"], ckpt.get("learnt")  # learnt: None where written before labels were kept
+        for name in ("seen", "learnt")[:1 + (learnt is not None)]:
+            if not (isinstance(ckpt[name], torch.Tensor) and ckpt[name].dtype == torch.int64 and ckpt[name].dim() == 1):
+                raise ValueError(f"{name} is not an int64 tensor of image id hashes")
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
@@ -127,7 +136,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     if trained_on is not None:
         # before: after pruned's rows changed (a cleaner's setting edited, the variants stage rerun), evaluate@pruned by
         # hand (or dvc repro -s) scored the model of the old rows and wrote its numbers as the new version's, exit 0
-        ids = np.asarray(trained_on())
+        ids, labels = (np.asarray(values) for values in trained_on())
         hashes = id_hashes(ids)
         unseen, gone = ~np.isin(hashes, seen.numpy()), ~np.isin(seen.numpy(), hashes)
         if unseen.any() or gone.any():
@@ -135,6 +144,14 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             raise rerun_error(path, f"learnt from or chose its epoch on {int(gone.sum())} image(s) its data set version "
                                     f"no longer holds, and not on {int(unseen.sum())} it holds now{first}: its rows "
                                     "changed since it was trained, and its score would be the old version's",
+                              written_by=written_by)
+        # before: a cleaner that relabels (not drops) edited and the variants stage rerun left the same ids, and
+        # evaluate by hand scored the model of the old labels as the new version's, exit 0
+        relabelled = ~np.isin(labelled_hashes(ids, labels), learnt.numpy()) if learnt is not None else np.array([False])
+        if relabelled.any():
+            raise rerun_error(path, f"learnt {int(relabelled.sum())} of the images its data set version holds under "
+                                    f"another label, first {str(ids[int(np.argmax(relabelled))])!r}: its rows changed "
+                                    "since it was trained, and its score would be the old version's",
                               written_by=written_by)
     model = model.to(pick_device(device)).eval()
     # seed: None (unknown) in an earlier winnow's checkpoint

@@ -337,13 +337,14 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate([group.index.to_numpy() for _, group in kept.groupby("origin", sort=False)])
 
 
-def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> np.ndarray:
-    """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, as :func:`load_variant` gives
-    them: its kept rows' and data/ingest's val split's."""
-    rows = read_rows(name, root=root)
-    manifest = read_imageset(INGEST).manifest
-    return np.concatenate([rows.loc[loaded_order(rows), "id"].to_numpy(str),
-                           manifest.loc[manifest["split"] == "val", "id"].to_numpy(str)])
+def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, and their labels ``(M,)``, as
+    :func:`load_variant` gives them: its kept rows' and data/ingest's val split's."""
+    ingested = read_imageset(INGEST)
+    rows = read_rows(name, root=root, num_classes=len(ingested.classes)).loc[lambda frame: loaded_order(frame)]
+    val = ingested.split("val").manifest
+    return (np.concatenate([rows["id"].to_numpy(str), val["id"].to_numpy(str)]),
+            np.concatenate([rows["label"].to_numpy(np.int64), val["label"].to_numpy(np.int64)]))
 
 
 def variant_argument(argv: list[str], *, stage: str, variants: list[str]) -> str:
