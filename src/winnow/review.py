@@ -41,7 +41,7 @@ from winnow.review_words import (
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
 from winnow.verdicts import (
-    VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_number_digest,
+    VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_spreadsheet_number,
     verdicts_applied,
 )
 
@@ -324,9 +324,10 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             saw_digest = saw_digest.zfill(len(digests[image]))
         # past 11 digits, or digits around one "e", a spreadsheet shows and saves a number ("6.58175E+13"): before,
         # read as other pixels under that id, and the advice to export and review again met the same spreadsheet
-        refuse_number_digest(saw_digest, now=digests[image], where=f"{path}: id {image!r}", written="exported",
-                             fix="keep the digest column as text, or choose on the review page and import its "
-                                 "download")
+        refuse_spreadsheet_number(saw_digest, now=digests[image], column="digest", kind="pixel digest",
+                                  where=f"{path}: id {image!r}", written="exported",
+                                  fix="keep the digest column as text, or choose on the review page and import its "
+                                      "download")
         if saw_digest != digests[image]:
             raise WinnowError(f"{path}: id {image!r} showed pixels of digest {saw_digest!r}, and {DEGRADE} holds other "
                               f"pixels under that id now ({digests[image]!r}); {review_anew}")

@@ -31,13 +31,15 @@ VERDICT_COLUMNS = ("id", "verdict", "label", "suggested", "given", "digest", "cl
 VERDICTS = ("accept", "reject", "relabel", "drop")
 
 
-def refuse_number_digest(seen: str, *, now: str, where: str, written: str, fix: str) -> None:
-    """Refuse ``seen``, the digest a person's file gives for pixels whose digest is ``now``, where it is no pixel
-    digest at all (not as many lowercase hex digits): past 11 digits, or digits around one "e", a spreadsheet shows
-    and saves a digest of decimal digits as a number ("6.58175E+13"), no sign that the pixels changed. ``where``
-    starts the line; ``written``: how the file got its digests ("exported"); ``fix``: what to do."""
-    if seen != now and not (len(seen) == len(now) and set(seen) <= set("0123456789abcdef")):
-        raise WinnowError(f"{where}: digest {seen!r} is no pixel digest ({len(now)} hex digits, as {written}): a "
+def refuse_spreadsheet_number(value: str, *, now: str, column: str, kind: str, where: str, written: str,
+                              fix: str) -> None:
+    """Refuse ``value``, the ``column`` a person's file gives where ``now`` is right, where it is no ``kind`` at all
+    (a pixel digest, a class list key: not as many lowercase hex digits as ``now``): past 11 digits, or digits around
+    one "e", a spreadsheet shows and saves a key of decimal digits as a number ("6.58175E+13"), no sign that the
+    pixels or the classes changed. ``where`` starts the line; ``written``: how the file got its keys ("exported");
+    ``fix``: what to do."""
+    if value != now and not (len(value) == len(now) and set(value) <= set("0123456789abcdef")):
+        raise WinnowError(f"{where}: {column} {value!r} is no {kind} ({len(now)} hex digits, as {written}): a "
                           f"spreadsheet may have read it as a number; {fix}")
 
 
@@ -65,6 +67,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                           **{column: pd.Series(dtype=np.int64) for column in ("label", "suggested", "given")},
                           "digest": pd.Series(dtype=object), "classes": pd.Series(dtype=object)})
     fix = "write it with `winnow review import`, or restore the header-only file from git"
+    restore = ("restore the file from git and edit it as text, or import the reviewed file again with `winnow review "
+               "import --replace FILE`")  # a spreadsheet's number where a key was
     if not path.exists():
         return empty
     try:
@@ -94,10 +98,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
             raise WinnowError(f"{where}: verdict {verdict!r} is not one of {', '.join(VERDICTS)}; {fix}")
         # before: a spreadsheet's number ("3.1E+13": a key of decimal digits and one "e") was called a class list
         # changed since the review, whose advice (review again) threw the person's verdicts away
-        if meant != key and not (len(meant) == len(key) and set(meant) <= set("0123456789abcdef")):
-            raise WinnowError(f"{where}: classes {meant!r} is no class list key ({len(key)} hex digits, as written): "
-                              "a spreadsheet may have read it as a number; restore the file from git and edit it as "
-                              "text, or import the reviewed file again with `winnow review import --replace FILE`")
+        refuse_spreadsheet_number(meant, now=key, column="classes", kind="class list key", where=where,
+                                  written="written", fix=restore)
         if meant != key:  # checked first: every class number below means another class under another list
             raise WinnowError(f"{where}: the data set's classes changed since the review (class list {meant!r} then, "
                               f"{key!r} now: a class removed, renamed or added), so its class numbers would name "
@@ -117,9 +119,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                               "now; the verdict was for the label the person saw: export and review again, or "
                               "remove the line")
         # before, read as other pixels: a spreadsheet's number, saved where a person removed a line as advised
-        refuse_number_digest(digest, now=digests[image], where=where, written="written",
-                             fix="restore the file from git and edit it as text, or import the reviewed file again "
-                                 "with `winnow review import --replace FILE`")
+        refuse_spreadsheet_number(digest, now=digests[image], column="digest", kind="pixel digest", where=where,
+                                  written="written", fix=restore)
         # another degrade seed, or a file replaced under its name: the same id and label, another picture
         if digest != digests[image]:
             raise WinnowError(f"{where}: its pixels changed since the review (digest {digest!r} then, "
