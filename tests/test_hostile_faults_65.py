@@ -172,41 +172,23 @@ def test_a_hangup_of_the_stages_terminal_ends_it_in_one_line_and_leaves_nothing(
 
 
 @pytest.mark.hostile("interrupted")
-def test_a_terminal_that_closes_while_a_stage_runs_leaves_it_to_write_its_outputs(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("closed_before_run", [False, True], ids=["while_it_runs", "before_run"])
+def test_a_terminal_that_closes_leaves_the_stage_to_write_its_outputs(tmp_path, monkeypatch, capsys, closed_before_run):
     # `python stages/ingest.py &`, disowned, then the ssh session ended (no SIGHUP for a disowned job): before, the
     # stage's first print after the close failed with EIO, and ingest stopped with "error: stages/ingest.py:
-    # Input/output error [EIO]; free space, or fix the path or its permissions, then rerun", its outputs unwritten
+    # Input/output error [EIO]; free space, or fix the path or its permissions, then rerun", its outputs unwritten.
+    # Closed a moment earlier, during the stage's imports (seconds; torch's up to 16 s), before run() wraps its output,
+    # a hung-up terminal is no tty to isatty(), so it went unwrapped and the first print still ended the stage
     monkeypatch.chdir(tmp_path)
     master, slave = pty.openpty()
     terminal = open(slave, "w", buffering=1)  # a terminal's stdout, written line by line
     monkeypatch.setattr("sys.stdout", terminal)
+    if closed_before_run:
+        os.close(master)
 
     def main():
-        os.close(master)  # the terminal closes while the stage works
-        print("score: 3 images scored")
-        write_json("metrics/score.json", {"images": 3})
-
-    monkeypatch.setattr("sys.argv", ["stages/score.py"])
-    try:
-        run(main)
-    finally:
-        terminal.close()
-    assert capsys.readouterr().err == ""
-    assert json.loads((tmp_path / "metrics/score.json").read_text()) == {"images": 3}
-
-
-@pytest.mark.hostile("interrupted")
-def test_a_terminal_closed_before_the_stage_runs_leaves_it_to_write_its_outputs(tmp_path, monkeypatch, capsys):
-    # the same close a moment earlier, during the stage's imports (seconds; torch's up to 16 s), before run() wraps its
-    # output: a hung-up terminal is no tty to isatty(), so it went unwrapped and the first print still ended the stage
-    # "error: stages/score.py: Input/output error [EIO]; ...", status 1, its outputs unwritten
-    monkeypatch.chdir(tmp_path)
-    master, slave = pty.openpty()
-    terminal = open(slave, "w", buffering=1)
-    monkeypatch.setattr("sys.stdout", terminal)
-    os.close(master)
-
-    def main():
+        if not closed_before_run:
+            os.close(master)  # the terminal closes while the stage works
         print("score: 3 images scored")
         write_json("metrics/score.json", {"images": 3})
 

@@ -102,37 +102,26 @@ def test_evaluate_refuses_a_model_that_learnt_from_images_of_the_test_split(tmp_
 
 
 @pytest.mark.hostile("training")
-def test_evaluate_refuses_a_model_of_the_versions_earlier_rows(tmp_path):
+@pytest.mark.parametrize("edit, refusal", [
     # before: the variant's rows changed after training (a cleaner's setting edited and pruned rerun, or here one image
     # dropped by hand), and evaluate by hand (or dvc repro -s) scored the old model as the new version, exit 0
-    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
-    rows = read_rows("baseline", root=project / "data/variants")
-    rows.loc[rows["id"] == "train-0-1", "action"] = "drop"
-    write_variant("baseline", rows, root=project / "data/variants")
-    before = files_under(project)
-    done = run_stage(project, "evaluate", "baseline")
-    assert assert_error_line(done) == (
-        "error: models/baseline.pt: learnt from or chose its epoch on 1 image(s) its data set version no longer holds, "
-        "and not on 0 it holds now: its rows changed since it was trained, and its score would be the old version's; "
-        "rerun the train@baseline stage (dvc repro train@baseline)")
-    assert_nothing_left(project, before)
-    assert not (project / metrics_path("baseline")).exists()
-
-
-@pytest.mark.hostile("training")
-def test_evaluate_refuses_a_model_of_the_versions_earlier_labels(tmp_path):
+    ({"action": "drop"}, "learnt from or chose its epoch on 1 image(s) its data set version no longer holds, and not "
+                         "on 0 it holds now"),
     # before (d45a27a compared ids only): a cleaner that relabels edited and the variants stage rerun (here one image
     # relabelled by hand) left the same ids, and evaluate scored the model of the old labels as the version, exit 0
+    ({"action": "relabel", "label": 1}, "learnt 1 of the images its data set version holds under another label, "
+                                        "first 'train-0-1'"),
+], ids=["rows", "labels"])
+def test_evaluate_refuses_a_model_of_the_versions_earlier_rows(tmp_path, edit, refusal):
     project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
     rows = read_rows("baseline", root=project / "data/variants")
-    rows.loc[rows["id"] == "train-0-1", ["action", "label"]] = ["relabel", 1]
+    rows.loc[rows["id"] == "train-0-1", list(edit)] = list(edit.values())
     write_variant("baseline", rows, root=project / "data/variants")
     before = files_under(project)
     done = run_stage(project, "evaluate", "baseline")
     assert assert_error_line(done) == (
-        "error: models/baseline.pt: learnt 1 of the images its data set version holds under another label, first "
-        "'train-0-1': its rows changed since it was trained, and its score would be the old version's; rerun the "
-        "train@baseline stage (dvc repro train@baseline)")
+        f"error: models/baseline.pt: {refusal}: its rows changed since it was trained, and its score would be the old "
+        "version's; rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()
 
