@@ -276,7 +276,9 @@ def test_a_project_outside_git_fails_with_one_line(tmp_path):
     ({"files": ["."]}, "gate.files: . matches no file at HEAD or workspace", "correct the pattern"),
     ({"files": ["../*.json"]}, 'gate.files[0]: "../*.json" is not inside the project', "relative to"),
     # before: no upper bound; at 157 a class that lost every image was "drop not significant"
-    ({"overdispersion": 157}, "gate.overdispersion", "157 is above 10"),
+    ({"overdispersion": 157}, "gate.overdispersion", "157 is above 4"),
+    # before (at most 10 until stop 65): at 10, a class of 100 test images that lost 45 and gained none passed
+    ({"accuracy_overdispersion": 10}, "gate.accuracy_overdispersion", "10 is above 4"),
 ])
 def test_bad_gate_params_fail_with_one_line(tmp_path, section, names, fix):
     project = gate_project(tmp_path, {**default_params()["gate"], **section})
@@ -849,6 +851,18 @@ def test_a_base_tolerance_above_the_cap_is_held_to_it_not_refused(tmp_path, accu
     assert done.returncode == 1 and "gate: FAIL" in done.stdout, done.stdout + done.stderr
     assert f"- gate settings: HEAD's gate.tolerances.accuracy {accuracy:g} is above 0.25; 0.25 used" in \
         done.stdout.splitlines()
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_overdispersion_above_the_cap_is_held_to_it_not_refused(tmp_path):
+    # found by probing: phi went up to 10, and there a class that lost 45 of 100 test images passed (p adj 0.44); a
+    # base holding such a phi, legal before, is held to the cap, as tolerances are, rather than stopping every gate
+    project = gate_project(tmp_path, {**default_params()["gate"], "overdispersion": 10})  # committed as HEAD ...
+    make_project(project)  # ... and lowered in the workspace
+    planted_drop(project)
+    done, _ = gate(project)
+    assert done.returncode == 1 and "gate: FAIL" in done.stdout, done.stdout + done.stderr
+    assert "- gate settings: HEAD's gate.overdispersion 10 is above 4; 4 used" in done.stdout.splitlines()
 
 
 @pytest.mark.hostile("gate")

@@ -50,8 +50,9 @@ def _gate_section(repo: str | Path, name: str, *, option: str):
 def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     """(the settings of ``section``, params.yaml's ``gate`` at revision ``name``, checked by
     :data:`winnow.params.SCHEMA`'s rules, and notes on the keys left out as no parameter now and the tolerances
-    held to :data:`winnow.params.MAX_TOLERANCE`)."""
-    from winnow.params import MAX_TOLERANCE, SCHEMA
+    held to :data:`winnow.params.MAX_TOLERANCE`, the overdispersions to
+    :data:`winnow.params.MAX_OVERDISPERSION`)."""
+    from winnow.params import MAX_OVERDISPERSION, MAX_TOLERANCE, SCHEMA
 
     rule = SCHEMA.fields["gate"]
     dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
@@ -69,6 +70,13 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
         section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
         notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "
                   f"{MAX_TOLERANCE:g} used" for k in over]
+    # the same for a base written when phi went up to 10 (until stop 65)
+    loose = [k for k in ("overdispersion", "accuracy_overdispersion")
+             if isinstance(section, dict) and finite_number(section.get(k)) and section[k] > MAX_OVERDISPERSION]
+    if loose:
+        notes += [f"gate settings: {name}'s gate.{k} {section[k]:g} is above {MAX_OVERDISPERSION:g}; "
+                  f"{MAX_OVERDISPERSION:g} used" for k in loose]
+        section = {**section, **{k: MAX_OVERDISPERSION for k in loose}}
     try:
         rule.check(section, "gate")
     except WinnowError as err:
