@@ -330,18 +330,19 @@ def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
     class's majority moves to one other class (:func:`_trusted_doubt`). Before, a trusted split of shuffled labels
     chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on labels it cannot learn), and
     nothing said so. None otherwise."""
-    chance = {}
-    for name, table in (("trusted", judged), ("val", seen)):
+    def by_chance(table: np.ndarray) -> tuple[float, float]:
+        """The share right by labels drawn apart from the predictions, and the tail of getting as many right so."""
         n = int(table.sum())
-        chance[name] = float(table.sum(1) @ table.sum(0)) / n ** 2  # the share right by labels apart from predictions
-        chance[name + " tail"] = float(stats.binom.sf(np.trace(table) - 1, n, chance[name]))
-    right, n = int(np.trace(judged)), int(judged.sum())
-    below_val = float(stats.binom.cdf(right, n, np.trace(seen) / seen.sum()))
-    if chance["trusted tail"] < DOUBT_ALPHA or chance["val tail"] >= DOUBT_ALPHA or below_val >= DOUBT_ALPHA:
+        share = float(table.sum(1) @ table.sum(0)) / n ** 2
+        return share, float(stats.binom.sf(np.trace(table) - 1, n, share))
+
+    (chance, trusted_tail), (_, val_tail) = by_chance(judged), by_chance(seen)
+    right, n, val_rate = int(np.trace(judged)), int(judged.sum()), np.trace(seen) / seen.sum()
+    if trusted_tail < DOUBT_ALPHA or val_tail >= DOUBT_ALPHA or stats.binom.cdf(right, n, val_rate) >= DOUBT_ALPHA:
         return None
     return (f"warning: budget: the trusted split's labels look unrelated to its images: none's probe gets {right} of "
             f"{n} trusted images right ({right / n:.4f}), no more than labels drawn at random in the same class shares "
-            f"would ({chance['trusted']:.4f}), and {np.trace(seen) / seen.sum():.4f} of val, so the choice above was "
+            f"would ({chance:.4f}), and {val_rate:.4f} of val, so the choice above was "
             "made on those labels: check that ingest.trusted_path pairs each image with its own label (an .npz's "
             "labels in the order of its images?)")
 
