@@ -313,20 +313,23 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     # images, its output included)
     damaged = damage(x) if p.kind == "salt_pepper" else perturb.in_chunks(damage, x)
     # a setting near its identity (brightness 1.002, sigma 0.1) rounds back to the same pixels: recorded as damage,
-    # it would count as missed by every detector; size and mode kinds also change the manifest
-    if len(targets) and shape is None and p.kind != "grayscale" and np.array_equal(damaged, x):
+    # it would count as missed by every detector. Per image too: a light factor on a black-and-white scan, a blur of a
+    # flat image, a few salt-and-pepper pixels that missed, a grayscale conversion of a grey photo leave some images as
+    # they were. Such an image is left unrecorded (and stays taken: the others' picks do not move); size kinds also
+    # change the manifest, which the odd-size scores read
+    same = _left_as_it_was(p.kind, x, damaged) if shape is None else np.zeros(len(targets), bool)
+    if len(targets) and same.all():
+        if p.kind == "grayscale":  # no setting to strengthen
+            raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
+                              "grey already (equal channels), yet they would be recorded as damaged; remove this entry")
         raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
                           f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
                           "too close to no change); give a stronger setting")
-    if shape is None and p.kind != "grayscale":
-        # per image too: a light factor on a black-and-white scan, a blur of a flat image, a few salt-and-pepper
-        # pixels that missed leave some images as they were; recorded, each would count as damage every detector
-        # missed. Such an image is left unrecorded (and stays taken: the others' picks do not move)
-        same = equal_images(damaged, x)
-        if same.any():
-            print(f"degrade: perturbations[{p.index}] ({p.kind}) left {int(same.sum())} of the {len(targets)} "
-                  "images it picked pixel for pixel as they were; they are not recorded as damaged")
-            targets, damaged = targets[~same], damaged[~same]
+    if same.any():
+        found = (f"found {int(same.sum())} of the {len(targets)} images it picked grey already" if p.kind == "grayscale"
+                 else f"left {int(same.sum())} of the {len(targets)} images it picked pixel for pixel as they were")
+        print(f"degrade: perturbations[{p.index}] ({p.kind}) {found}; they are not recorded as damaged")
+        targets, damaged = targets[~same], damaged[~same]
     state.images[targets] = damaged
     state.changed[targets] = True
     if shape is not None:
@@ -334,6 +337,16 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     if p.kind == "grayscale":
         state.manifest.loc[targets, "orig_mode"] = "L"
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[targets]]
+
+
+def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``) the damage ``kind`` left as they were, as a
+    detector sees them: ``damaged`` equal to ``x``, or for grayscale ``x`` grey already (equal channels), which the
+    conversion only darkens a level (its weights sum to 0.9999) and the grayscale score, reading the channels, flagged
+    before (before: 5 grey photos of 30 picked were recorded as planted grayscale)."""
+    if kind == "grayscale":
+        return (x == x[..., :1]).all(axis=(1, 2, 3))
+    return equal_images(damaged, x)
 
 
 _APPLY = {DUPLICATE_KINDS: _duplicate, LABEL_KINDS: _relabel, CONTAMINATION_KINDS: _contaminate}

@@ -1,0 +1,47 @@
+"""Hostile degrade settings and winnow commands (probe 66): the ground truth holds exactly the images degrade damaged.
+Each case runs degrade in-process on a tiny colour imageset (three classes of random 8x8 images) and asserts the line,
+or the exact rows, a user gets."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winnow.degrade import degrade
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet
+
+
+def colour_imageset(*, grey: int) -> ImageSet:
+    """10 train images per class of random 8x8 colour pixels, the first ``grey`` train images grey (equal channels, as
+    the black-and-white photos of a photo folder), and 1 val and 1 test image per class."""
+    rows = [(f"train-{c}-{i}", "train", c) for c in range(3) for i in range(10)]
+    rows += [(f"{split}-{c}", split, c) for split in ("val", "test") for c in range(3)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="RGB", digest="")
+    images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, 3), dtype=np.uint8)
+    images[:grey] = images[:grey, :, :, :1]
+    return ImageSet(images=images, manifest=manifest, classes=["a", "b", "c"])
+
+
+@pytest.mark.hostile("params")
+def test_a_grayscale_conversion_records_only_the_images_that_were_in_colour(capsys):
+    # before: all 30 recorded as planted grayscale, the 5 grey already among them (the grayscale score reads the
+    # channels: it saw those grey before degrade ran), each a level darker
+    source = colour_imageset(grey=5)
+    out, log = degrade(source, perturbations=[{"kind": "grayscale", "fraction": 1.0}], seed=0)
+    assert sorted(log["id"]) == sorted(source.manifest["id"][5:30])
+    assert np.array_equal(out.images[:5], source.images[:5])
+    assert out.manifest["orig_mode"][:5].tolist() == ["RGB"] * 5
+    assert capsys.readouterr().out.splitlines() == [
+        "degrade: perturbations[0] (grayscale) found 5 of the 30 images it picked grey already; they are not "
+        "recorded as damaged"]
+
+
+@pytest.mark.hostile("params")
+def test_a_grayscale_conversion_of_images_all_grey_already_is_refused(tmp_path):
+    with pytest.raises(WinnowError) as err:
+        degrade(colour_imageset(grey=36), perturbations=[{"kind": "grayscale", "fraction": 0.5}], seed=0,
+                workdir=tmp_path)
+    assert str(err.value) == ("degrade.perturbations[0] (grayscale): the 15 images it picked are grey already (equal "
+                              "channels), yet they would be recorded as damaged; remove this entry")
+    assert list(tmp_path.iterdir()) == []
