@@ -45,3 +45,22 @@ def test_a_grayscale_conversion_of_images_all_grey_already_is_refused(tmp_path):
     assert str(err.value) == ("degrade.perturbations[0] (grayscale): the 15 images it picked are grey already (equal "
                               "channels), yet they would be recorded as damaged; remove this entry")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("spec", "files"), [
+    ({"kind": "odd_size", "fraction": 1.0, "size": 16}, (16, 16)),
+    ({"kind": "odd_aspect_ratio", "fraction": 1.0, "ratio": 0.5}, (8, 4)),
+], ids=["odd_size", "odd_aspect_ratio"])
+def test_an_odd_size_records_only_the_files_that_had_another_size(capsys, spec, files):
+    # before: all 30 recorded as planted, the 5 files that had that size already among them (the odd-size scores read
+    # the files' sizes from the manifest: they saw those 5 as odd before degrade ran)
+    source = colour_imageset(grey=0)
+    source.manifest.loc[:4, ["orig_h", "orig_w"]] = files
+    out, log = degrade(source, perturbations=[spec], seed=0)
+    assert sorted(log["id"]) == sorted(source.manifest["id"][5:30])
+    assert np.array_equal(out.images[:5], source.images[:5])
+    assert out.manifest[["orig_h", "orig_w"]][5:30].drop_duplicates().values.tolist() == [list(files)]
+    assert capsys.readouterr().out.splitlines() == [
+        f"degrade: perturbations[0] ({spec['kind']}) found 5 of the 30 images it picked {files[0]}x{files[1]} files "
+        "already; they are not recorded as damaged"]

@@ -314,19 +314,26 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     damaged = damage(x) if p.kind == "salt_pepper" else perturb.in_chunks(damage, x)
     # a setting near its identity (brightness 1.002, sigma 0.1) rounds back to the same pixels: recorded as damage,
     # it would count as missed by every detector. Per image too: a light factor on a black-and-white scan, a blur of a
-    # flat image, a few salt-and-pepper pixels that missed, a grayscale conversion of a grey photo leave some images as
-    # they were. Such an image is left unrecorded (and stays taken: the others' picks do not move); size kinds also
-    # change the manifest, which the odd-size scores read
-    same = _left_as_it_was(p.kind, x, damaged) if shape is None else np.zeros(len(targets), bool)
+    # flat image, a few salt-and-pepper pixels that missed, a grayscale conversion of a grey photo, an odd size of a
+    # file that had it leave some images as they were. Such an image is left unrecorded, its pixels and manifest as they
+    # were (and stays taken: the others' picks do not move)
+    sizes = state.manifest[["orig_h", "orig_w"]].to_numpy()[targets]
+    same = _left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
     if len(targets) and same.all():
         if p.kind == "grayscale":  # no setting to strengthen
             raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
                               "grey already (equal channels), yet they would be recorded as damaged; remove this entry")
+        if shape is not None:
+            raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
+                              f"{shape[0]}x{shape[1]} files already, yet they would be recorded as damaged; give "
+                              f"another {'size' if p.kind == 'odd_size' else 'ratio'}")
         raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
                           f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
                           "too close to no change); give a stronger setting")
     if same.any():
         found = (f"found {int(same.sum())} of the {len(targets)} images it picked grey already" if p.kind == "grayscale"
+                 else f"found {int(same.sum())} of the {len(targets)} images it picked {shape[0]}x{shape[1]} files "
+                 "already" if shape is not None
                  else f"left {int(same.sum())} of the {len(targets)} images it picked pixel for pixel as they were")
         print(f"degrade: perturbations[{p.index}] ({p.kind}) {found}; they are not recorded as damaged")
         targets, damaged = targets[~same], damaged[~same]
@@ -339,11 +346,15 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[targets]]
 
 
-def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray) -> np.ndarray:
-    """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``) the damage ``kind`` left as they were, as a
-    detector sees them: ``damaged`` equal to ``x``, or for grayscale ``x`` grey already (equal channels), which the
-    conversion only darkens a level (its weights sum to 0.9999) and the grayscale score, reading the channels, flagged
-    before (before: 5 grey photos of 30 picked were recorded as planted grayscale)."""
+def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.ndarray, shape) -> np.ndarray:
+    """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``, their files' sizes ``sizes``, int ``(N, 2)``
+    height and width) the damage ``kind`` left as a detector saw them: a size kind (``shape``, the file size it
+    records) where the file had that size already, which the odd-size scores read from the manifest; grayscale where
+    ``x`` is grey already (equal channels), which the conversion only darkens a level (its weights sum to 0.9999) and
+    the grayscale score, reading the channels, flagged before; any other where ``damaged`` equals ``x``. Before, the
+    first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30 made 16x16)."""
+    if shape is not None:
+        return (sizes == np.asarray(shape)).all(axis=1)
     if kind == "grayscale":
         return (x == x[..., :1]).all(axis=(1, 2, 3))
     return equal_images(damaged, x)
