@@ -18,7 +18,8 @@ How a run unfolds, so that its ground truth stays exact:
    their sources are always picked apart from everything else, since a copy replaces the pixels and label
    it lands on.
 3. Duplicates are written, then labels changed, then contamination applied in list order.
-   A contamination that leaves a picked image pixel for pixel as it was does not record it (and says so).
+   A contamination that leaves a picked image as the detectors saw it (pixel for pixel as it was; grey already, for
+   grayscale; a file of that size already, for odd size and aspect ratio) does not record it (and says so).
 
 Each perturbation draws from its own ``np.random.default_rng([seed, index])``, ``index`` being its
 position in the list, so appending a perturbation never reshuffles the ones before it.
