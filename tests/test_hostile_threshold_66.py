@@ -1,0 +1,42 @@
+"""Hostile cases of the score, threshold and contracts stages (a probe's findings, third pass): each asserts the
+numbers, or the line, a user gets, on a few small images or tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from winnow.quality import quality_flags, score_images
+from winnow.thresholds import auto_cut, threshold_rule
+
+
+def _digits(n: int, *, seed: int) -> np.ndarray:
+    """uint8 ``(n, 16, 16, 1)``: black images each with a white stroke of 16 pixels (6%), so that every one's dark
+    score (the 99th percentile of its brightness) is 1, pinned at the top, as photos on a white background are."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 16, 16, 1), np.uint8)
+    for image, (row, col) in zip(images, rng.integers(2, 8, (n, 2))):
+        image[row:row + 8, col:col + 2] = 255
+    return images
+
+
+@pytest.mark.hostile("score")
+@pytest.mark.parametrize("darkened", [5, 12])
+def test_underexposed_images_among_ones_pinned_at_the_top_are_flagged_dark(darkened):
+    # before: 12 of 100 digits darkened to 25-47% of their brightness (the other 88 reaching white) were flagged none,
+    # rule none: the 88 pinned at the top are left out of the cut, and the 12 left are one group with no second mode
+    # (5 of them fewer than the rules need at all); 5 darkened to one value were flagged (the two-value case)
+    images = _digits(100, seed=3)
+    for k, image in enumerate(images[:darkened]):
+        image[:] = np.floor(image * (0.25 + 0.02 * k))
+    table = pd.DataFrame({"id": [f"i{k}" for k in range(100)], **score_images(images)})
+    flags, cuts, rules = quality_flags(table, {"dark": {"method": "auto"}})
+    assert np.flatnonzero(flags["dark"]).tolist() == list(range(darkened))
+    assert rules["dark"] == "mode" and cuts["dark"] == pytest.approx(int(255 * (0.25 + 0.02 * (darkened - 1))) / 255)
+
+
+@pytest.mark.hostile("score")
+def test_a_minority_pinned_at_the_top_leaves_the_scores_below_to_the_other_rules():
+    # the gap rule reads the top as the clean mode only where it holds most images: 10 at the top and 90 spread below
+    # half of it are cut as before, by the rules on the 90
+    scores = np.r_[np.ones(10), np.random.default_rng(0).uniform(0.0, 0.45, 90)]
+    assert threshold_rule(scores, method="auto") == auto_cut(scores[scores < 1])
