@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from test_quality_gain import exposure, photos
 from winnow.quality import quality_flags, score_images
 from winnow.thresholds import auto_cut, threshold_rule
 
@@ -40,3 +41,20 @@ def test_a_minority_pinned_at_the_top_leaves_the_scores_below_to_the_other_rules
     # half of it are cut as before, by the rules on the 90
     scores = np.r_[np.ones(10), np.random.default_rng(0).uniform(0.0, 0.45, 90)]
     assert threshold_rule(scores, method="auto") == auto_cut(scores[scores < 1])
+
+
+@pytest.mark.hostile("score")
+def test_photos_of_a_565_bit_camera_are_not_called_gained_among_ordinary_ones():
+    # an embedded camera's RGB565 frames (red and blue on a step of 8 codes, green of 4) widened to 8 bits: their
+    # channels' codes interleave, and pooled they left holes between a green and a red code. Before, 10 of 10 such
+    # photos scored light 1/16 and auto flagged all 10 among 110 ordinary ones; now each scores its exposure alone
+    ordinary = photos(110, seed=21, low=20, high=235)
+    frames = photos(10, seed=22, low=20, high=235)
+    red, green, blue = (frames[..., k] for k in range(3))
+    frames = np.stack([red & 0xF8 | red >> 5, green & 0xFC | green >> 6, blue & 0xF8 | blue >> 5], axis=-1)
+    scores = score_images(np.concatenate([frames, ordinary]))
+    assert [float(score) for score in scores["light"][:10]] == [pytest.approx(exposure(img), rel=1e-6)
+                                                                 for img in frames]
+    table = pd.DataFrame({"id": [f"i{k:03d}" for k in range(120)], **scores})
+    flags, _, rules = quality_flags(table, {"light": {"method": "auto"}})
+    assert (int(flags["light"].sum()), rules["light"]) == (0, "none")
