@@ -137,10 +137,12 @@ def score_images(
         phash: also ``phash``, uint64 ``(N,)`` (:func:`winnow.phash.phash64`), from the same pass over the images.
 
     Returns:
-        ``{score name: float32 (N,)}`` for each name in :data:`SCORES`.
+        ``{score name: float32 (N,)}`` for each name in :data:`SCORES` (``(0,)`` each for no images).
     """
     check_images(images)
     n, height, width = images.shape[:3]
+    if n == 0:  # no quartile to place the size fences on: np.percentile of nothing raised IndexError
+        return {name: np.zeros(0, np.float32) for name in SCORES} | ({"phash": np.zeros(0, np.uint64)} if phash else {})
     orig_h = np.full(n, height) if orig_h is None else np.asarray(orig_h, dtype=np.int64)
     orig_w = np.full(n, width) if orig_w is None else np.asarray(orig_w, dtype=np.int64)
     if orig_h.shape != (n,) or orig_w.shape != (n,) or (orig_h < 1).any() or (orig_w < 1).any():
