@@ -494,7 +494,7 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     model = build_model("lenet5", in_channels=1, num_classes=3, image_size=8)
     save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1, TrainConfig(model="lenet5")),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
-         seen=manifest["id"].to_numpy()[:20])
+         seen=manifest["id"].to_numpy()[:20], labels=manifest["label"].to_numpy()[:20])
     variants.write_variant("baseline", variants.oracle_rows(manifest), root=project / "data/variants")  # its rows
     done = run_stage(project, "evaluate", "baseline")
     assert done.returncode == 0, done.stderr

@@ -64,7 +64,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
     on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
     its data set version holds now; called last, so that a file that is no model of this data is named as such first;
-    the labels where the model kept them, ``learnt``): the version's rows changed since it was trained.
+    the labels it kept, ``learnt``): the version's rows changed since it was trained; a model that kept no labels (an
+    earlier winnow's) is refused there too, as a relabel since would pass unseen.
     """
     import pickle
     import warnings
@@ -147,7 +148,12 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                               written_by=written_by)
         # before: a cleaner that relabels (not drops) edited and the variants stage rerun left the same ids, and
         # evaluate by hand scored the model of the old labels as the new version's, exit 0
-        relabelled = ~np.isin(labelled_hashes(ids, labels), learnt.numpy()) if learnt is not None else np.array([False])
+        if learnt is None:
+            # before: a model an earlier winnow saved without its labels passed here, so a relabel since was scored
+            # as the new version's, exit 0: only a retrain caught it
+            raise rerun_error(path, "trained by an earlier winnow, which kept no record of the labels it learnt "
+                                    "(learnt), so a relabel since it was trained cannot be told", written_by=written_by)
+        relabelled = ~np.isin(labelled_hashes(ids, labels), learnt.numpy())
         if relabelled.any():
             raise rerun_error(path, f"learnt {int(relabelled.sum())} of the images its data set version holds under "
                                     f"another label, first {str(ids[int(np.argmax(relabelled))])!r}: its rows changed "
