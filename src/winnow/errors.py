@@ -232,10 +232,12 @@ def project_file(path: str) -> str | None:
 
 def stage_output(path: str) -> str | None:
     """``an output of the <name> stage (<out>)`` when ``path``, as written or with its links resolved, is or lies
-    under an output named without a template in the dvc.yaml of the project the command runs in (the current
-    folder's, where params.yaml is read), else None: a file there is deleted by dvc repro before that stage runs. A
-    templated output (models/${item.variant}.pt) is left out, which :func:`project_file` reads as its whole folder:
-    models/encoder.pt is no variant's model. Before, the project was found from the resolved path: another
+    under an output in the dvc.yaml of the project the command runs in (the current folder's, where params.yaml is
+    read), else None: a file there is deleted by dvc repro before that stage runs. A templated output
+    (models/${item.variant}.pt) counts for each variant params.yaml lists, as DVC expands it (models/baseline.pt,
+    of train@baseline), not as :func:`project_file` reads it, its whole folder: models/encoder.pt is no variant's
+    model. Before, a TorchScript model kept as models/baseline.pt passed, and dvc repro deleted it before
+    train@baseline ran. Before that, the project was found from the resolved path: another
     checkout's data/represent/embeddings.npy was refused though this project's dvc repro never touches it, and a
     link in data/degrade to a file elsewhere passed, though dvc repro deletes the link."""
     root = project_root(os.getcwd())
@@ -252,7 +254,7 @@ def stage_output(path: str) -> str | None:
 
 def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
     """The output of the project at ``root`` that ``relative`` is or lies under, as :func:`project_file` says it;
-    ``templated``: a templated output counts, as its folder."""
+    ``templated``: a templated output counts as its folder, else as each of its expansions (:func:`_expanded`)."""
     import yaml
 
     try:
@@ -263,13 +265,33 @@ def _output_of(root: str, relative: str, *, templated: bool = True) -> str | Non
         for key in ("outs", "metrics", "plots"):
             for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
                 out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
-                if "${" in out and not templated:
-                    continue
-                out = out.split("${")[0]  # a templated out (metrics/evaluate/${item.variant}.json): its folder
-                if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
-                            or (out.endswith("/") and relative.startswith(out))):
-                    return f"an output of the {name} stage ({out})"
+                if "${" in out:  # a templated out (metrics/evaluate/${item.variant}.json)
+                    outs = [(name, out.split("${")[0])] if templated else _expanded(root, name, out)
+                else:
+                    outs = [(name, out)]
+                for stage_name, out in outs:
+                    if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
+                                or (out.endswith("/") and relative.startswith(out))):
+                        return f"an output of the {stage_name} stage ({out})"
     return None
+
+
+def _expanded(root: str, name: str, out: str) -> list[tuple[str, str]]:
+    """``(stage, output)`` for each variant of the project's params.yaml (its ``variants``, from which DVC expands its
+    matrix stages) that the output ``out`` of the stage ``name`` names with ``${item.variant}``: ``("train@baseline",
+    "models/baseline.pt")``; none for another template, or variants that are no list of names (for the params check,
+    or DVC, to report)."""
+    import yaml
+
+    if out.replace("${item.variant}", "").count("${"):
+        return []
+    try:
+        variants = (yaml.safe_load(Path(root, "params.yaml").read_text()) or {}).get("variants")
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return []
+    if not (isinstance(variants, list) and all(isinstance(variant, str) for variant in variants)):
+        return []
+    return [(f"{name}@{variant}", out.replace("${item.variant}", variant)) for variant in variants]
 
 
 def project_root(folder: str) -> str | None:
