@@ -167,7 +167,7 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
             raise WinnowError(f"represent.pretrained.path: {path}: corrupt: {damage}; download the weights again")
     loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
     try:
-        with _offline(not config.download):
+        with _offline(not config.download), _named_weight_files(str(config.model)):
             net = loader(module, name, path=path, download=config.download)
     except WinnowError:
         raise
@@ -232,6 +232,47 @@ def _open_clip(open_clip, name: str, *, path: Path | None, download: bool):
         raise WinnowError(f"represent.pretrained.model: open_clip:{name} names no weights; write open_clip:ARCH/TAG "
                           "(e.g. open_clip:ViT-B-32/laion2b_s34b_b79k) or give path:")
     return open_clip.create_model(arch, pretrained=str(path) if path else tag).encode_image
+
+
+@contextmanager
+def _named_weight_files(model: str):
+    """Inside the block, ``torch.load`` and ``safetensors.torch.load_file`` (as a library calls them on a file of its
+    cache, or of ``path:``) check the file's CRCs first and name the file when it is damaged or cannot be loaded:
+    torch.hub checks a cached file's hash only as it downloads it, and the Hugging Face Hub keeps no hash of a file at
+    all. Before, timm's cached weights cut short were "timm could not load 'resnet18' with weights (PytorchStreamReader
+    failed reading zip archive: failed finding central directory)", naming no file to delete, and a bit flipped in
+    them embedded every image with other weights, exit 0 (as torchvision's cache before its own check)."""
+    owners = [(torch, "load")]
+    try:
+        import safetensors.torch  # timm's and open_clip's own format, where the package is installed
+        owners.append((safetensors.torch, "load_file"))
+    except ImportError:
+        pass
+    originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute in owners]
+
+    def checked(load: Callable) -> Callable:
+        def load_named(file, *args, **kwargs):
+            if not isinstance(file, str | os.PathLike):  # a buffer the library made itself
+                return load(file, *args, **kwargs)
+            damage = torch_file_damage(file)
+            fix = "delete the file and set download: true, or give path: a weights file"
+            if damage:
+                raise WinnowError(f"represent.pretrained.model: {model} weights in {file}: corrupt: {damage}; {fix}")
+            try:
+                return load(file, *args, **kwargs)
+            except Exception as err:  # torch's and safetensors' own errors for a file cut short or of another kind
+                detail = first_line(err).split(". ")[0][:160]  # torch goes on for sentences about corruption
+                raise WinnowError(f"represent.pretrained.model: {model} weights in {file} cannot be loaded "
+                                  f"({detail}); if it was cut short or damaged, {fix}") from err
+        return load_named
+
+    for owner, attribute, load in originals:
+        setattr(owner, attribute, checked(load))
+    try:
+        yield
+    finally:
+        for owner, attribute, load in originals:
+            setattr(owner, attribute, load)
 
 
 @contextmanager
