@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError
-from winnow.output_streams import escape_unencodable_output, let_the_reader_leave, let_the_terminal_close
+from winnow.output_streams import (
+    escape_unencodable_output, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
+)
 
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
@@ -106,9 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             paths = [value for value in vars(args).values() if isinstance(value, Path)]
             watched_by_a_parent(speaker=args.command, tidy=lambda: tidy_killed_runs(beside=paths),
                                 setup=terminate_as_interrupt)
-        return int(modules[args.command].run(args) or 0)
+        status = int(modules[args.command].run(args) or 0)
+        unwritten = flush_now()  # stdout on a full disk: one line and status 1 now, not Python's 120 at the exit
+        if unwritten is not None:
+            raise unwritten
+        return status
     except WinnowError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say_error(f"error: {err}")
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
         from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             ignore_stops()
         if isinstance(err, KeyboardInterrupt):  # stopped inside DVC's write of its lock file, it is left empty
             drop_broken_dvc_lock(getattr(args, "repo", "."))
-        print(f"error: {args.command}: {fault[0]}", file=sys.stderr)
+        say_error(f"error: {args.command}: {fault[0]}")
         return fault[1]
 
 

@@ -98,3 +98,30 @@ def _a_terminal(stream) -> bool:
     except termios.error as err:
         return err.args[0] == errno.EIO  # a hung-up terminal; ENOTTY for a file, a pipe, /dev/null
     return True
+
+
+def flush_now(name: str = "stdout") -> OSError | None:
+    """Flush ``sys.<name>`` while the command can still say how it ends; returns the OSError of a flush that failed
+    (stdout on a full disk: ENOSPC), after which the stream writes to /dev/null, so that the interpreter's own flush at
+    the exit has nothing left to fail on. Before, a stage whose stdout was a file on a full disk wrote its outputs and
+    then ended in Python's exit with status 120 and "Exception ignored in: <_io.TextIOWrapper name='<stdout>' ...>"
+    and the OSError on stderr: neither the one line nor status 1 (a failing stage too)."""
+    stream = getattr(sys, name)
+    try:
+        if stream is not None:
+            stream.flush()
+    except OSError as err:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # the buffer's rest goes there at the exit
+        return err
+    return None
+
+
+def say_error(line: str) -> None:
+    """Print ``line`` on stderr after flushing stdout (:func:`flush_now`), ending as the caller says (status 1 or the
+    fault's) even when neither can be written: the line is lost then, but nothing spills and the status holds."""
+    flush_now("stdout")
+    try:
+        print(line, file=sys.stderr)
+    except OSError:
+        pass
+    flush_now("stderr")

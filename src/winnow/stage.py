@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError, first_line, output_obstacle, refuse_unreadable
-from winnow.output_streams import escape_unencodable_output, let_the_terminal_close
+from winnow.output_streams import escape_unencodable_output, flush_now, let_the_terminal_close, say_error
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder,
     sweep_temporaries, together,
@@ -390,8 +390,11 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
         main()
         if forked:  # every output is in place: a stop asked for while the process winds down has nothing to stop, and
             ignore_stops()  # its line said outputs were left unwritten
+        unwritten = flush_now()  # stdout on a full disk: one line and status 1 now, not Python's at the exit
+        if unwritten is not None:
+            raise unwritten
     except WinnowError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say_error(f"error: {err}")
         sys.exit(1)
     except (Exception, KeyboardInterrupt) as err:  # the disk, memory or the user is one line; a bug its traceback
         fault = stop_line(err)
@@ -399,7 +402,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
             raise
         if forked:
             ignore_stops()
-        print(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}", file=sys.stderr)
+        say_error(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}")
         sys.exit(fault[1])
     finally:
         before_commit.remove(check_unchanged)
