@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +45,14 @@ def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: It
     if not out:
         raise WinnowError(NO_CANDIDATE)
     return out
+
+
+def same_policy(a: Policy, b: Policy) -> bool:
+    """Whether policies ``a`` and ``b`` make copies alike: the same settings and ops, the ops in any order. Each copy
+    draws its ops at random from the set and :func:`winnow.augment.apply_policy` applies them in its own fixed order,
+    so the list's order changes which random draws an op gets, never what the copies are (as ``op_sets`` are judged:
+    the same set in another order is refused there)."""
+    return sorted(a.ops) == sorted(b.ops) and replace(a, ops=b.ops) == b
 
 
 def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]]:
