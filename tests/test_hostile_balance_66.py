@@ -1,14 +1,16 @@
 """Hostile inputs of augment-search, balance and gan-synthesize, sixth pass: balance.policy's own ops in another order
-entered as a candidate of the search."""
+entered as a candidate of the search, and edge cases counted where no copy was made of them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from test_augment import FIXED, _project, _stage
+from winnow.variants import read_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -38,3 +40,25 @@ def test_balance_policys_ops_in_another_order_are_balance_policy_not_a_challenge
     assert metrics["against_fixed"]["challenger"] is None  # magnitude 0.6 scored no higher
     assert json.loads(Path("data/augment-search/policy.json").read_text())["policy"] == FIXED.to_params()
     assert "chose balance.policy, " in capsys.readouterr().out
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_balance_line_counts_the_copies_made_of_edge_cases(tmp_path, monkeypatch, capsys):
+    # classes a, b, c of 12, 5 and 2 train images, each image's feature its place on a line: each class's last image
+    # sits 5 from the rest, its edge case (c's two tie at 2.5 from their centre: the first). a, the largest, gets no
+    # copy. Before: "added 17 copies (3 edge cases)", the edge cases of all three classes, a's too, as if 3 copies
+    _project(tmp_path, monkeypatch, balance={"edge_fraction": 0.1, "edge_extra": 2.0, "device": "cpu"})
+    stage = _stage("balance")
+    features = np.r_[[0.0] * 11, 5, [100.0] * 4, 105, 200, 205][:, None]
+    monkeypatch.setattr(stage, "load", lambda *a, **k: (None, None))  # no models/baseline.pt: its features are given
+    monkeypatch.setattr(stage, "embed", lambda classifier, images: features)
+    # the examples plot and balanced's contract, seconds of this test, are not what it is about
+    monkeypatch.setattr(stage, "_examples", lambda *a, **k: None)
+    monkeypatch.setattr(stage.VariantContract, "check", lambda *a, **k: None)
+    stage.main()
+    added = read_rows("balanced").loc[lambda rows: rows["action"] == "add"]
+    of_edges = added["reason"].str.startswith("balance(edge)")
+    # b's 7 copies over weights 3 (its edge case) and 1, 1, 1, 1: 3 of them of the edge case
+    assert len(added) == 17 and of_edges[added["label"] == 1].sum() == 3
+    assert (f"balance: added 17 copies ({of_edges.sum()} of them of edge cases), left out 0 for max_images; per class "
+            "now a 12, b 12, c 12") in capsys.readouterr().out.splitlines()
