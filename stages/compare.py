@@ -8,7 +8,8 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import json
 from pathlib import Path
 
-from winnow.compare import class_rows, class_table, pairwise, summary_rows, tests_markdown, to_markdown
+from winnow.compare import class_table, pairwise, summary_rows, tested_class_rows, tests_markdown, to_markdown, \
+    untested_note
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 from winnow.staleness import check_same_run
@@ -50,11 +51,12 @@ def main() -> None:
             table = class_table(metrics, metric=metric)
             write_table(f"{OUT_CSV}/{metric}.csv", table.reset_index().round(4))
             parts += [f"## {metric}\n", to_markdown(table), ""]
-            classes = class_rows(table)
+            classes = tested_class_rows(table, metrics)
             tests = pairwise({v: classes[v].to_numpy() for v in variants})
             write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
             parts += [f"Paired t-test across classes on {metric} (to − from) with its 95% t CI:\n",
-                      tests_markdown(tests, index="from", single="one class"), ""]
+                      *filter(None, [untested_note(metrics)]), tests_markdown(tests, index="from", single="one class"),
+                      ""]
         write_text(OUT_MD, "\n".join(parts))
     f1 = class_table(metrics, metric="f1")
     average = f1.loc[summary_rows(f1)[0]]

@@ -81,6 +81,30 @@ def class_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[:-len(SUMMARY_ROWS)]
 
 
+def untested_classes(metrics: dict[str, dict]) -> list[str]:
+    """The classes of ``metrics`` (variant → a summary, as :func:`class_table` takes) that every variant's summary
+    gives ``support`` 0: evaluate knew them but the test split holds no image of them (a small class the carve left
+    out of test, a user's own test/ folder without it), so their metrics are 0 by definition, not measured."""
+    first = next(iter(metrics.values()), {"per_class": {}})["per_class"]
+    return [c for c in first if all(m["per_class"].get(c, {}).get("support", 1) == 0 for m in metrics.values())]
+
+
+def tested_class_rows(table: pd.DataFrame, metrics: dict[str, dict]) -> pd.DataFrame:
+    """:func:`class_rows` less the :func:`untested_classes`: the classes a paired test across classes pairs. Before:
+    a class without test images added a difference of exactly 0, and the same +0.010 in each of 10 classes, which
+    :func:`paired_test` calls no evidence, tested at p < 0.0001 beside it."""
+    return class_rows(table).drop(index=untested_classes(metrics))
+
+
+def untested_note(metrics: dict[str, dict]) -> str:
+    """A line naming the :func:`untested_classes` left out of the paired test across classes, or ""."""
+    untested = untested_classes(metrics)
+    if not untested:
+        return ""
+    return (f"_Left out of the test: {', '.join(markdown.cell(str(c)) for c in untested)} (no test image: its 0s are "
+            "not measured)._\n")
+
+
 def summary_rows(table: pd.DataFrame) -> tuple[str, ...]:
     """The names of a :func:`class_table`'s summary rows (average, std)."""
     return tuple(table.index[-len(SUMMARY_ROWS):])

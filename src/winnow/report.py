@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from winnow.compare import class_rows, class_table, pairwise, summary_rows
+from winnow.compare import class_rows, class_table, pairwise, summary_rows, tested_class_rows
 from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
@@ -235,7 +235,7 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
                                           alt="per-class F1 per version")]
     for metric in sorted(PER_CLASS_METRICS, key=lambda m: m != "f1"):  # F1 open first, the others folded
         table = class_table(metrics, metric=metric)
-        classes = class_rows(table)
+        classes = tested_class_rows(table, metrics)  # a class without test images is no pair to test
         best = table.eq(table.max(axis=1), axis=0) & (len(metrics) > 1)
         best.iloc[-1] = False  # the std across classes is no score to be best at
         body = (html_table(table, bold=best, summary_rows=summary_rows(table))

@@ -1,0 +1,37 @@
+"""Hostile inputs to compare and the merge gate found at stop 66."""
+
+import json
+
+import pytest
+from hostile_harness import default_params, make_project, run_stage
+
+from winnow.metrics import PER_CLASS_METRICS, summary_path
+
+
+def _summaries(project, scores: dict[str, float]) -> None:
+    """Each variant's evaluate summary: classes 0-9 with 50 test images each at the variant's score on every metric,
+    and class 10, which evaluate knew and the test split holds no image of (support 0, every metric 0, as
+    winnow.metrics.summarise writes it)."""
+    for variant, score in scores.items():
+        per_class = {str(c): {**{m: score for m in PER_CLASS_METRICS}, "support": 50} for c in range(10)}
+        per_class["10"] = {**{m: 0.0 for m in PER_CLASS_METRICS}, "support": 0}
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps({"per_class": per_class}))
+
+
+@pytest.mark.hostile("compare")
+def test_a_class_without_test_images_is_left_out_of_the_paired_test_across_classes(tmp_path):
+    """pruned scores 0.01 above baseline on each of the 10 tested classes: the same change in every pair is no evidence
+    (paired_test). Before: class 10, without test images, paired its two 0s as an 11th class, and the stage wrote
+    p < 0.0001 (t 10.0, CI +0.0071 … +0.0111, n 11) for every metric."""
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    _summaries(project, {"baseline": 0.80, "pruned": 0.81})
+    done = run_stage(project, "compare")
+    assert done.returncode == 0, done.stderr
+    text = (project / "reports/compare.md").read_text()
+    for metric in PER_CLASS_METRICS:
+        section = text.split(f"## {metric}\n")[1].split("\n## ")[0]
+        assert "| 10 | 0.0000 | 0.0000 |" in section  # the table still lists the class evaluate knew
+        assert "_Left out of the test: 10 (no test image: its 0s are not measured)._" in section
+        assert ("| baseline | pruned | 0.0100 | inf (no spread) | n/a (the same change in every pair) | n/a (the "
+                "same change in every pair) | n/a (the same change in every pair) | 10 |") in section
