@@ -5,6 +5,7 @@ import json
 import pytest
 from hostile_harness import default_params, make_project, run_stage
 
+from winnow.compare_runs import select_runs
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 
 
@@ -35,3 +36,23 @@ def test_a_class_without_test_images_is_left_out_of_the_paired_test_across_class
         assert "_Left out of the test: 10 (no test image: its 0s are not measured)._" in section
         assert ("| baseline | pruned | 0.0100 | inf (no spread) | n/a (the same change in every pair) | n/a (the "
                 "same change in every pair) | n/a (the same change in every pair) | 10 |") in section
+
+
+def _record(name: str, *, seed: int, model: str) -> dict:
+    """A run as winnow.experiments reads it from dvc exp show: params, baseline's metrics, its inputs."""
+    return {"experiment": name, "rev": name, "params": {"seed": seed, "train": {"model": model}},
+            "metrics": {"metrics/evaluate/baseline.json": {"per_class": {"0": {"f1": 0.9}, "1": {"f1": 0.8}}}},
+            "inputs": {"stages/train.py": "1"}}
+
+
+@pytest.mark.hostile("compare")
+def test_compare_takes_the_setting_with_the_most_seeds_not_the_most_runs():
+    """The commit's setting at seeds 0, 1, 2, and `dvc exp run -S train.model=cnn_small` run four times at seed 0.
+    Before: the four runs outweighed the three seeds, and compare showed one run of cnn_small ("Variants over 1
+    run(s) (seeds 0)"), leaving the commit's seeds out as other settings."""
+    records = [_record("HEAD", seed=0, model="lenet5"), _record("exp-s1", seed=1, model="lenet5"),
+               _record("exp-s2", seed=2, model="lenet5"),
+               *(_record(f"exp-c{i}", seed=0, model="cnn_small") for i in range(4))]
+    runs, note = select_runs(records, variants=["baseline"])
+    assert [r["experiment"] for r in runs] == ["HEAD", "exp-s1", "exp-s2"]
+    assert note == "left out 4 run(s) with other settings (train.model): exp-c0, exp-c1, exp-c2, exp-c3"

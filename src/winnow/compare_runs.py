@@ -45,7 +45,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         variants: every run must have evaluated these.
 
     Returns:
-        ``(runs, note)``: ``runs`` are the records of the largest group that agree on every param but
+        ``(runs, note)``: ``runs`` are the records of the group with the most seeds that agree on every param but
         ``seed`` and on the classes evaluated, one per seed (the first of a repeated seed: an experiment
         that repeats a commit's run is not a second seed), each with ``variants``: variant → its
         evaluate metrics; ``note`` says what was left out and why ("" when nothing).
@@ -58,12 +58,15 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     incomplete = len(records) - len(complete)
     if not complete:
         return [], ""
-    # the first of the largest group: exp show lists the commit first
+    # the first of the groups with the most seeds: exp show lists the commit first
     chosen, other_settings = revisions.same_setting(
         complete, varied=("seed",), where="compare",
         # as a set: the tables pair classes by name (class_table), and a run listing them in another order is a seed
         # of the same setting (before: left out as "other settings (the classes evaluated)")
-        also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}))
+        also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}),
+        # the most seeds, not the most runs: before, 4 runs of one setting at seed 0 (one seed, repeated) outweighed 3
+        # seeds of the commit's setting, and compare showed 1 run of the other setting
+        size=lambda group: len({json.dumps(r["params"].get("seed")) for r in group}))
 
     chosen, other_code = same_inputs(chosen)
     runs, seeds = [], set()

@@ -228,12 +228,13 @@ def lookup(params: Any, key: str, *, missing: Any = None) -> Any:
 
 
 def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
-                 also: tuple[str, Callable[[dict], Any]] | None = None) -> tuple[list[dict], str]:
+                 also: tuple[str, Callable[[dict], Any]] | None = None,
+                 size: Callable[[list[dict]], int] = len) -> tuple[list[dict], str]:
     """The records (``experiment``, ``params``: params.yaml) of the largest group that agree on every param
     but the dotted paths ``varied`` (compared as values: :func:`as_values`), the first such group on a tie; and a
     note naming the rest ("" when none).
     ``also``: ``(what, key)``, a JSON-able ``key(record)`` the group must share too, named ``what`` in the
-    note when the params alone do not tell the rest apart.
+    note when the params alone do not tell the rest apart. ``size``: how large a group is (default: its records).
 
     Raises:
         WinnowError: a record whose params are not a mapping (``where`` names the command).
@@ -259,7 +260,7 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
         groups.setdefault(json.dumps(key, sort_keys=True, default=str), []).append(record)
     if len(groups) < 2:
         return list(records), ""
-    chosen = max(groups.values(), key=len)
+    chosen = max(groups.values(), key=size)
     others = [record for group in groups.values() if group is not chosen for record in group]
     differ = sorted({key for r in others for key in differing(as_values(chosen[0]["params"]), as_values(r["params"]))}
                     - set(varied))
