@@ -2,11 +2,14 @@
 
 import json
 
+import pandas as pd
 import pytest
+from gate_repo import init, labels_of, write_variant
 from hostile_harness import default_params, make_project, run_stage
 
+from winnow.cli import main as winnow
 from winnow.compare_runs import select_runs
-from winnow.metrics import PER_CLASS_METRICS, summary_path
+from winnow.metrics import PER_CLASS_METRICS, predictions_path, summary_path
 
 
 def _summaries(project, scores: dict[str, float]) -> None:
@@ -56,3 +59,24 @@ def test_compare_takes_the_setting_with_the_most_seeds_not_the_most_runs():
     runs, note = select_runs(records, variants=["baseline"])
     assert [r["experiment"] for r in runs] == ["HEAD", "exp-s1", "exp-s2"]
     assert note == "left out 4 run(s) with other settings (train.model): exp-c0, exp-c1, exp-c2, exp-c3"
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_whose_predictions_predate_pixel_digests_is_gated_with_a_warning(tmp_path, capsys):
+    """The base's predictions come from an evaluate before the digests (stop 60), the head's hold them: the pixels cannot
+    be compared. Before: the check was skipped without a word, and a head that re-exported the test images under the
+    same names passed as if they had been checked."""
+    project = make_project(tmp_path / "project")
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    init(project)
+    write_variant(project, "baseline", labels, labels.copy())
+    frame = pd.read_csv(project / predictions_path("baseline"), dtype=str)
+    frame["digest"] = [f"{i:016x}" for i in range(len(frame))]
+    frame.to_csv(project / predictions_path("baseline"), index=False)
+    assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "gate: PASS" in out
+    assert ("- warning: baseline: the predictions at HEAD name no pixel digest (evaluate wrote none before they were "
+            "added), so the gate cannot tell whether a test image's pixels changed under the same id and pairs them by "
+            "id and label alone; rerun evaluate there to have the pixels checked") in out.splitlines()

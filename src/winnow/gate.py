@@ -188,6 +188,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_headline(written, frame, where=where)
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
+        notes += _undigested(frames, names=[name for side in revs for name in names[side]], variant=variant)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     notes += check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
                                           variants=found["base"] | found["target"], patterns=settings.files)
@@ -203,6 +204,20 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                                "else the strictest pattern that matches it, whatever the order; remove them or make "
                                "them stricter than what overrides them")
     return table, tolerance_notes(table, settings) + notes
+
+
+def _undigested(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
+    """A ``warning:`` note naming the first run whose predictions hold no pixel ``digest`` where another run's do
+    (``frames``: the base runs' and the target runs' predictions, ``names`` theirs in the same order): written by an
+    evaluate from before the digests, its test images are paired by id and label alone. Before: the pixel check was
+    skipped without a word, and a first pull request after the upgrade that re-exported the test images under the
+    same names passed as if they had been checked."""
+    held = ["digest" in frame.columns for frame in frames[0] + frames[1]]
+    if all(held) or not any(held):
+        return []
+    return [f"warning: {variant}: the predictions at {names[held.index(False)]} name no pixel digest (evaluate wrote "
+            "none before they were added), so the gate cannot tell whether a test image's pixels changed under the "
+            "same id and pairs them by id and label alone; rerun evaluate there to have the pixels checked"]
 
 
 def check_learnt(frame: pd.DataFrame, *, where: str, variant: str) -> None:
