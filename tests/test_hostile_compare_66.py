@@ -80,3 +80,15 @@ def test_a_base_whose_predictions_predate_pixel_digests_is_gated_with_a_warning(
     assert ("- warning: baseline: the predictions at HEAD name no pixel digest (evaluate wrote none before they were "
             "added), so the gate cannot tell whether a test image's pixels changed under the same id and pairs them by "
             "id and label alone; rerun evaluate there to have the pixels checked") in out.splitlines()
+
+
+@pytest.mark.hostile("compare")
+def test_compare_takes_the_code_with_the_most_seeds_not_the_most_runs():
+    """The commit's code at seeds 0, 1, 2, and `dvc exp run` four times at seed 0 while its code was edited (other
+    inputs, the same params). Before: the four runs of other code outweighed the three seeds, and compare showed one."""
+    edited = [{**_record(f"exp-e{i}", seed=0, model="lenet5"), "inputs": {"stages/train.py": "2"}} for i in range(4)]
+    records = [_record("HEAD", seed=0, model="lenet5"), _record("exp-s1", seed=1, model="lenet5"),
+               _record("exp-s2", seed=2, model="lenet5"), *edited]
+    runs, note = select_runs(records, variants=["baseline"])
+    assert [r["experiment"] for r in runs] == ["HEAD", "exp-s1", "exp-s2"]
+    assert note == "left out 4 run(s) of other code or inputs (stages/train.py): exp-e0, exp-e1, exp-e2, exp-e3"

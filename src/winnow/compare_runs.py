@@ -65,10 +65,9 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         # of the same setting (before: left out as "other settings (the classes evaluated)")
         also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}),
         # the most seeds, not the most runs: before, 4 runs of one setting at seed 0 (one seed, repeated) outweighed 3
-        # seeds of the commit's setting, and compare showed 1 run of the other setting
-        size=lambda group: len({json.dumps(r["params"].get("seed")) for r in group}))
-
-    chosen, other_code = same_inputs(chosen)
+        # seeds of the commit's setting, and compare showed 1 run of the other setting; likewise runs of other code
+        size=_seeds)
+    chosen, other_code = same_inputs(chosen, size=_seeds)
     runs, seeds = [], set()
     for record in chosen:
         seed = record["params"].get("seed")
@@ -85,6 +84,11 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if incomplete:
         notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
     return runs, "; ".join(notes)
+
+
+def _seeds(records: list[dict]) -> int:
+    """How many seeds ``records`` ran (params ``seed``, compared as JSON)."""
+    return len({json.dumps(r["params"].get("seed")) for r in records})
 
 
 def _evaluated(record: dict, variant: str) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from winnow import lock_entries, staleness
@@ -145,16 +145,16 @@ def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple
                   f"`dvc repro` there): " + listed([name for name, _ in stale]))
 
 
-def same_inputs(records: list[dict]) -> tuple[list[dict], str]:
+def same_inputs(records: list[dict], *, size: Callable[[list[dict]], int] = len) -> tuple[list[dict], str]:
     """The records of the largest group that read the same code and inputs (``inputs``, as DVC hashed them),
     the first on a tie, and a note naming the rest: runs of one params.yaml made by other code are not seeds
-    of one setting."""
+    of one setting. ``size``: how large a group is (default: its records)."""
     groups: dict[str, list[dict]] = {}
     for record in records:
         groups.setdefault(json.dumps(record.get("inputs") or {}, sort_keys=True), []).append(record)
     if len(groups) < 2:
         return records, ""
-    chosen = max(groups.values(), key=len)
+    chosen = max(groups.values(), key=size)
     others = [record for group in groups.values() if group is not chosen for record in group]
     mine = chosen[0].get("inputs") or {}
     differ = sorted({path for r in others for path, value in (r.get("inputs") or {}).items() if mine.get(path) != value}
