@@ -92,3 +92,21 @@ def test_compare_takes_the_code_with_the_most_seeds_not_the_most_runs():
     runs, note = select_runs(records, variants=["baseline"])
     assert [r["experiment"] for r in runs] == ["HEAD", "exp-s1", "exp-s2"]
     assert note == "left out 4 run(s) of other code or inputs (stages/train.py): exp-e0, exp-e1, exp-e2, exp-e3"
+
+
+@pytest.mark.hostile("gate")
+def test_a_gated_metric_past_floats_range_fails_with_one_line(tmp_path, capsys):
+    """A gated metrics file whose accuracy is a 400-digit integer (a hand edit; JSON reads it exactly). Before:
+    math.isfinite raised OverflowError, and the gate ended in a traceback."""
+    project = make_project(tmp_path / "project")
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    init(project)
+    path = project / "metrics/evaluate/baseline.json"
+    path.write_text(path.read_text().replace('"accuracy": 1.0', '"accuracy": 1' + "0" * 400, 1))
+    assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "error: gated metrics are not all finite numbers: metrics/evaluate/baseline.json at workspace: accuracy = "
+        "1000000000000000000000000000000000000... (rerun the stage that writes them and commit its outputs)"]

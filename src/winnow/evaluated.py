@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line
 from winnow.metrics import headline, summarise
+from winnow.param_rules import finite_number
 
 
 def natural_order(name: str):
@@ -25,7 +25,9 @@ def natural_order(name: str):
 
 
 def is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number float64 holds (:func:`winnow.param_rules.finite_number`). Before: math.isfinite raised
+    OverflowError on a 400-digit integer in a gated metrics file, and the gate ended in a traceback."""
+    return finite_number(value)
 
 
 def flatten(value, prefix: str = ""):
@@ -43,8 +45,14 @@ def metric_problems(text: str, *, where: str) -> list[str]:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
         return [f"{where}: not valid JSON ({first_line(err)})"]
-    bad = [f"{key} = {value!r}" for key, value in flatten(data) if not is_number(value)]
+    bad = [f"{key} = {_shown(value)}" for key, value in flatten(data) if not is_number(value)]
     return [f"{where}: {', '.join(bad)}"] if bad else []
+
+
+def _shown(value) -> str:
+    """``value``'s repr, at most 40 characters (a 400-digit integer stays readable in the one line)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
