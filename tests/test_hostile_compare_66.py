@@ -110,3 +110,20 @@ def test_a_gated_metric_past_floats_range_fails_with_one_line(tmp_path, capsys):
     assert captured.err.splitlines() == [
         "error: gated metrics are not all finite numbers: metrics/evaluate/baseline.json at workspace: accuracy = "
         "1000000000000000000000000000000000000... (rerun the stage that writes them and commit its outputs)"]
+
+
+@pytest.mark.hostile("gate")
+def test_predictions_whose_lines_hold_more_fields_than_the_header_fail_with_one_line(tmp_path, capsys):
+    """The head's predictions.csv lost probability from its header (a hand edit), its lines still four fields. Before:
+    pandas read the first field as an index, every column one place off, and the gate said "990 repeated ids, first
+    '0'", the labels read as the ids."""
+    project = make_project(tmp_path / "project")
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    init(project)
+    path = project / predictions_path("baseline")
+    path.write_text(path.read_text().replace("id,label,predicted,probability\n", "id,label,predicted\n", 1))
+    assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: metrics/evaluate/baseline/predictions.csv at workspace: its lines hold more fields than the header "
+        "(id, label, predicted), so every column would be read one place off; rerun evaluate"]

@@ -64,6 +64,9 @@ def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise WinnowError(f"{where}: not a predictions table ({str(err).splitlines()[0]}); rerun evaluate") from err
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first fields for an index: more than the header
+        raise WinnowError(f"{where}: its lines hold more fields than the header ({', '.join(map(str, frame.columns))}), "
+                          "so every column would be read one place off; rerun evaluate")
     missing = [c for c in ("id", "label", "predicted") if c not in frame.columns]
     if missing or frame.empty:
         raise WinnowError(f"{where}: {'no rows' if not missing else 'no column ' + ', '.join(missing)}; "
