@@ -537,6 +537,28 @@ def test_train_copies_of_val_and_test_images_count_as_duplicates():
     assert variant_table("pruned", cleaned, measured=measured, num_classes=2).iloc[0]["duplicate_rate"] == 0.0
 
 
+def test_balance_copies_are_measured_as_the_images_they_were_made_from():
+    # before: a copy's id is not degrade's, so no copy was measured and balanced's rates were pruned's (1/3 each),
+    # though balance copies its flagged and doubted images too
+    degraded = pd.DataFrame({"id": ["a", "b", "c", "v"], "digest": list("abcv")})
+    measured = measurements(
+        degraded, flags=pd.DataFrame({"id": list("abcv"), "any": [False, True, False, False]}),
+        groups=pd.DataFrame({"id": list("abcv"), "split": ["train"] * 3 + ["val"], "group": [0, 1, 2, 0]}),
+        label_issues=pd.DataFrame({"id": list("abc"), "given_label": [0, 0, 1], "is_issue": [False, False, True]}))
+    made_from = {"bal-b-0": "b", "bal-b-1": "b", "bal-c-0": "c", "bal-a-0": "a"}
+    extra = pd.DataFrame({"id": list(made_from), "digest": ["x0", "x1", "x2", "x3"],
+                          "source_id": list(made_from.values())})
+    rows = pd.DataFrame({"id": ["a", "b", "c", *made_from], "origin": ["degrade"] * 3 + ["extra"] * 4,
+                         "label": [0, 0, 1, 0, 0, 1, 0], "action": ["keep"] * 3 + ["add"] * 4})
+    row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
+                        measured=measured, num_classes=2).iloc[0]
+    assert row["flagged_rate"] == pytest.approx(3 / 7)      # b and its two copies
+    assert row["label_issue_rate"] == pytest.approx(2 / 7)  # c and its copy, under the label doubted
+    # a and its copy copy the val image v; b's copies are no duplicates of b, which they are made to be
+    assert row["duplicate_rate"] == pytest.approx(2 / 7)
+    assert row["measured_share"] == 1.0
+
+
 def test_a_data_docs_page_that_fails_to_render_stops_the_build_and_writes_no_docs(tmp_path, monkeypatch, capsys):
     # before: Great Expectations caught the page's exception, logged it with its traceback and went on, so the docs
     # folder lacked that page and the stage ended without a word about it
