@@ -59,3 +59,20 @@ def test_timm_weights_with_a_flipped_bit_in_the_cache_are_refused(cached_timm):
         f"represent.pretrained.model: timm:resnet18 weights in {cached_timm}: corrupt: its member {flipped} fails its "
         "CRC-32 check (a bit changed on disk or in a copy); delete the file and set download: true, or give path: a "
         "weights file")
+
+
+@pytest.mark.hostile("represent")
+def test_a_path_weights_file_cut_short_is_named_under_path_not_as_a_cache_file_to_delete(monkeypatch, tmp_path):
+    # before (1f4da93): "represent.pretrained.model: torchvision:resnet18 weights in <the user's file> cannot be loaded
+    # (...); if it was cut short or damaged, delete the file and set download: true, or give path: a weights file": the
+    # user's own file to be deleted, and path: to be given where it was (its CRCs read through a second time too)
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=types.SimpleNamespace(
+        get_model=lambda name, *, weights=None: Pooled("fc"))))
+    weights = tmp_path / "r18.pth"
+    torch.save(Pooled("fc").state_dict(), weights)
+    weights.write_bytes(weights.read_bytes()[:700])  # a copy cut short
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
+    assert str(refused.value) == (
+        f"represent.pretrained.path: {weights} cannot be loaded (PytorchStreamReader failed reading zip archive: "
+        "failed finding central directory); give the weights file of torchvision:resnet18")

@@ -167,7 +167,7 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
             raise WinnowError(f"represent.pretrained.path: {path}: corrupt: {damage}; download the weights again")
     loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
     try:
-        with _offline(not config.download), _named_weight_files(str(config.model)):
+        with _offline(not config.download), _named_weight_files(str(config.model), given=path):
             net = loader(module, name, path=path, download=config.download)
     except WinnowError:
         raise
@@ -235,13 +235,15 @@ def _open_clip(open_clip, name: str, *, path: Path | None, download: bool):
 
 
 @contextmanager
-def _named_weight_files(model: str):
+def _named_weight_files(model: str, *, given: Path | None = None):
     """Inside the block, ``torch.load`` and ``safetensors.torch.load_file`` (as a library calls them on a file of its
     cache, or of ``path:``) check the file's CRCs first and name the file when it is damaged or cannot be loaded:
     torch.hub checks a cached file's hash only as it downloads it, and the Hugging Face Hub keeps no hash of a file at
     all. Before, timm's cached weights cut short were "timm could not load 'resnet18' with weights (PytorchStreamReader
     failed reading zip archive: failed finding central directory)", naming no file to delete, and a bit flipped in
-    them embedded every image with other weights, exit 0 (as torchvision's cache before its own check)."""
+    them embedded every image with other weights, exit 0 (as torchvision's cache before its own check). ``given``: the
+    ``path:`` file, CRC-checked already, is not read through again, and one that cannot be loaded is said under
+    ``represent.pretrained.path`` (before: "delete the file and set download: true" of the user's own file)."""
     owners = [(torch, "load")]
     try:
         import safetensors.torch  # timm's and open_clip's own format, where the package is installed
@@ -254,7 +256,8 @@ def _named_weight_files(model: str):
         def load_named(file, *args, **kwargs):
             if not isinstance(file, str | os.PathLike):  # a buffer the library made itself
                 return load(file, *args, **kwargs)
-            damage = torch_file_damage(file)
+            own = given is not None and os.path.realpath(file) == os.path.realpath(given)
+            damage = None if own else torch_file_damage(file)  # path: was checked before the package was called
             fix = "delete the file and set download: true, or give path: a weights file"
             if damage:
                 raise WinnowError(f"represent.pretrained.model: {model} weights in {file}: corrupt: {damage}; {fix}")
@@ -262,6 +265,9 @@ def _named_weight_files(model: str):
                 return load(file, *args, **kwargs)
             except Exception as err:  # torch's and safetensors' own errors for a file cut short or of another kind
                 detail = first_line(err).split(". ")[0][:160]  # torch goes on for sentences about corruption
+                if own:
+                    raise WinnowError(f"represent.pretrained.path: {given} cannot be loaded ({detail}); give the "
+                                      f"weights file of {model}") from err
                 raise WinnowError(f"represent.pretrained.model: {model} weights in {file} cannot be loaded "
                                   f"({detail}); if it was cut short or damaged, {fix}") from err
         return load_named
