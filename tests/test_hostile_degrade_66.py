@@ -38,12 +38,29 @@ def test_a_grayscale_conversion_records_only_the_images_that_were_in_colour(caps
 
 
 @pytest.mark.hostile("params")
+def test_a_grayscale_conversion_leaves_unrecorded_the_photos_a_grey_level_off_grey(capsys):
+    # the grayscale score is the channels' spread averaged over the pixels, and its own cut 1/255 flags a spread of a
+    # grey level (a black-and-white photo whose JPEG left a level of chroma noise): before, only equal channels counted
+    # as grey already, so photos a level off grey, flagged before degrade ran, were recorded as planted grayscale
+    source = colour_imageset(grey=10)
+    source.images[:5, ..., 1] -= 1  # one level apart at every pixel: grey to the score (its cut)
+    source.images[5:10, ..., 1] -= 2  # two levels apart: colour to it, made grey
+    out, log = degrade(source, perturbations=[{"kind": "grayscale", "fraction": 1.0}], seed=0)
+    assert sorted(log["id"]) == sorted(source.manifest["id"][5:30])
+    assert np.array_equal(out.images[:5], source.images[:5])
+    assert capsys.readouterr().out.splitlines() == [
+        "degrade: perturbations[0] (grayscale) found 5 of the 30 images it picked grey already; they are not "
+        "recorded as damaged"]
+
+
+@pytest.mark.hostile("params")
 def test_a_grayscale_conversion_of_images_all_grey_already_is_refused(tmp_path):
     with pytest.raises(WinnowError) as err:
         degrade(colour_imageset(grey=36), perturbations=[{"kind": "grayscale", "fraction": 0.5}], seed=0,
                 workdir=tmp_path)
-    assert str(err.value) == ("degrade.perturbations[0] (grayscale): the 15 images it picked are grey already (equal "
-                              "channels), yet they would be recorded as damaged; remove this entry")
+    assert str(err.value) == ("degrade.perturbations[0] (grayscale): the 15 images it picked are grey already "
+                              "(channels at most a grey level apart), yet they would be recorded as damaged; remove "
+                              "this entry")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -323,7 +323,8 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     if len(targets) and same.all():
         if p.kind == "grayscale":  # no setting to strengthen
             raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
-                              "grey already (equal channels), yet they would be recorded as damaged; remove this entry")
+                              "grey already (channels at most a grey level apart), yet they would be recorded as "
+                              "damaged; remove this entry")
         if shape is not None:
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
                               f"{shape[0]}x{shape[1]} files already, yet they would be recorded as damaged; give "
@@ -351,13 +352,16 @@ def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.
     """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``, their files' sizes ``sizes``, int ``(N, 2)``
     height and width) the damage ``kind`` left as a detector saw them: a size kind (``shape``, the file size it
     records) where the file had that size already, which the odd-size scores read from the manifest; grayscale where
-    ``x`` is grey already (equal channels), which the conversion only darkens a level (its weights sum to 0.9999) and
-    the grayscale score, reading the channels, flagged before; any other where ``damaged`` equals ``x``. Before, the
-    first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30 made 16x16)."""
+    ``x`` is grey already to the grayscale score, its channels at most a grey level apart on average (the score's own
+    cut: a black-and-white photo whose JPEG left a level of chroma noise in half its pixels is grey to it), which the
+    conversion only makes equal and the score flagged before; any other where ``damaged`` equals ``x``. Before, the
+    first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30 made 16x16; 5 photos a
+    level off grey, when only equal channels counted)."""
     if shape is not None:
         return (sizes == np.asarray(shape)).all(axis=1)
-    if kind == "grayscale":
-        return (x == x[..., :1]).all(axis=(1, 2, 3))
+    if kind == "grayscale":  # the score's own cut, 1/255 (winnow.quality), in float32 as the threshold stage compares
+        spread = (x.max(axis=3) - x.min(axis=3)).mean(axis=(1, 2)) / 255
+        return spread.astype(np.float32) <= np.float32(1 / 255)
     return equal_images(damaged, x)
 
 
