@@ -65,11 +65,11 @@ def test_a_grayscale_conversion_of_images_all_grey_already_is_refused(tmp_path):
 
 
 @pytest.mark.hostile("params")
-@pytest.mark.parametrize(("spec", "files"), [
-    ({"kind": "odd_size", "fraction": 1.0, "size": 16}, (16, 16)),
-    ({"kind": "odd_aspect_ratio", "fraction": 1.0, "ratio": 0.5}, (8, 4)),
+@pytest.mark.parametrize(("spec", "files", "line"), [
+    ({"kind": "odd_size", "fraction": 1.0, "size": 16}, (16, 16), "files of 16x16's pixel count"),
+    ({"kind": "odd_aspect_ratio", "fraction": 1.0, "ratio": 0.5}, (8, 4), "files of 8x4's aspect ratio"),
 ], ids=["odd_size", "odd_aspect_ratio"])
-def test_an_odd_size_records_only_the_files_that_had_another_size(capsys, spec, files):
+def test_an_odd_size_records_only_the_files_that_had_another_size(capsys, spec, files, line):
     # before: all 30 recorded as planted, the 5 files that had that size already among them (the odd-size scores read
     # the files' sizes from the manifest: they saw those 5 as odd before degrade ran)
     source = colour_imageset(grey=0)
@@ -79,5 +79,38 @@ def test_an_odd_size_records_only_the_files_that_had_another_size(capsys, spec, 
     assert np.array_equal(out.images[:5], source.images[:5])
     assert out.manifest[["orig_h", "orig_w"]][5:30].drop_duplicates().values.tolist() == [list(files)]
     assert capsys.readouterr().out.splitlines() == [
-        f"degrade: perturbations[0] ({spec['kind']}) found 5 of the 30 images it picked {files[0]}x{files[1]} files "
-        "already; they are not recorded as damaged"]
+        f"degrade: perturbations[0] ({spec['kind']}) found 5 of the 30 images it picked {line} already; they are not "
+        "recorded as damaged"]
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("spec", "files", "line"), [
+    ({"kind": "odd_size", "fraction": 1.0, "size": 16}, (32, 8), "files of 16x16's pixel count"),
+    ({"kind": "odd_aspect_ratio", "fraction": 1.0, "ratio": 0.5}, (16, 8), "files of 8x4's aspect ratio"),
+], ids=["odd_size", "odd_aspect_ratio"])
+def test_an_odd_size_leaves_unrecorded_the_files_its_score_read_as_that_size_already(capsys, spec, files, line):
+    # the odd-size score reads log sqrt(h w), the odd-aspect score log(w / h): a 32x8 file is as large as a 16x16 one,
+    # a 16x8 file (a portrait photo at another resolution) as narrow as an 8x4 one. Before, only the exact size
+    # counted: those 5, odd to their score before degrade ran, were recorded as planted and their manifest rewritten
+    source = colour_imageset(grey=0)
+    source.manifest.loc[:4, ["orig_h", "orig_w"]] = files
+    out, log = degrade(source, perturbations=[spec], seed=0)
+    assert sorted(log["id"]) == sorted(source.manifest["id"][5:30])
+    assert np.array_equal(out.images[:5], source.images[:5])
+    assert out.manifest[["orig_h", "orig_w"]][:5].drop_duplicates().values.tolist() == [list(files)]
+    assert capsys.readouterr().out.splitlines() == [
+        f"degrade: perturbations[0] ({spec['kind']}) found 5 of the 30 images it picked {line} already; they are not "
+        "recorded as damaged"]
+
+
+@pytest.mark.hostile("params")
+def test_an_odd_size_every_picked_file_had_is_refused(tmp_path):
+    # parse refuses the files' most common size (32x8 here); 16x16 is as many pixels, which the odd-size score reads
+    source = colour_imageset(grey=0)
+    source.manifest.loc[:19, ["orig_h", "orig_w"]] = (32, 8)
+    source.manifest.loc[20:29, ["orig_h", "orig_w"]] = (16, 16)
+    with pytest.raises(WinnowError) as err:
+        degrade(source, perturbations=[{"kind": "odd_size", "fraction": 1.0, "size": 16}], seed=0, workdir=tmp_path)
+    assert str(err.value) == ("degrade.perturbations[0] (odd_size): the 30 images it picked are files of 16x16's pixel "
+                              "count already, yet they would be recorded as damaged; give another size")
+    assert list(tmp_path.iterdir()) == []

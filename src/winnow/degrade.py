@@ -19,7 +19,8 @@ How a run unfolds, so that its ground truth stays exact:
    it lands on.
 3. Duplicates are written, then labels changed, then contamination applied in list order.
    A contamination that leaves a picked image as the detectors saw it (pixel for pixel as it was; grey already, for
-   grayscale; a file of that size already, for odd size and aspect ratio) does not record it (and says so).
+   grayscale; a file of that pixel count or aspect ratio already, for odd size or aspect ratio) does not record it
+   (and says so).
 
 Each perturbation draws from its own ``np.random.default_rng([seed, index])``, ``index`` being its
 position in the list, so appending a perturbation never reshuffles the ones before it.
@@ -327,14 +328,14 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
                               "damaged; remove this entry")
         if shape is not None:
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
-                              f"{shape[0]}x{shape[1]} files already, yet they would be recorded as damaged; give "
+                              f"{_odd_already(p.kind, shape)} already, yet they would be recorded as damaged; give "
                               f"another {'size' if p.kind == 'odd_size' else 'ratio'}")
         raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
                           f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
                           "too close to no change); give a stronger setting")
     if same.any():
         found = (f"found {int(same.sum())} of the {len(targets)} images it picked grey already" if p.kind == "grayscale"
-                 else f"found {int(same.sum())} of the {len(targets)} images it picked {shape[0]}x{shape[1]} files "
+                 else f"found {int(same.sum())} of the {len(targets)} images it picked {_odd_already(p.kind, shape)} "
                  "already" if shape is not None
                  else f"left {int(same.sum())} of the {len(targets)} images it picked pixel for pixel as they were")
         print(f"degrade: perturbations[{p.index}] ({p.kind}) {found}; they are not recorded as damaged")
@@ -351,18 +352,27 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
 def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.ndarray, shape) -> np.ndarray:
     """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``, their files' sizes ``sizes``, int ``(N, 2)``
     height and width) the damage ``kind`` left as a detector saw them: a size kind (``shape``, the file size it
-    records) where the file had that size already, which the odd-size scores read from the manifest; grayscale where
-    ``x`` is grey already to the grayscale score, its channels at most a grey level apart on average (the score's own
-    cut: a black-and-white photo whose JPEG left a level of chroma noise in half its pixels is grey to it), which the
-    conversion only makes equal and the score flagged before; any other where ``damaged`` equals ``x``. Before, the
-    first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30 made 16x16; 5 photos a
-    level off grey, when only equal channels counted)."""
-    if shape is not None:
-        return (sizes == np.asarray(shape)).all(axis=1)
+    records) where the file had what its score reads of that size already, in the manifest (as many pixels for odd
+    size, the aspect ratio for odd aspect ratio: a portrait photo of 960x640 is odd already where the ratio's file is
+    480x320); grayscale where ``x`` is grey already to the grayscale score, its channels at most a grey level apart on
+    average (the score's own cut: a black-and-white photo whose JPEG left a level of chroma noise in half its pixels is
+    grey to it), which the conversion only makes equal and the score flagged before; any other where ``damaged``
+    equals ``x``. Before, the first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30
+    made 16x16; 5 photos a level off grey, when only equal channels counted; 5 files of 16x8 made 8x4, when only that
+    size counted)."""
+    if shape is not None:  # the odd-size score reads log sqrt(h w), the odd-aspect score log(w / h)
+        height, width = shape
+        h, w = sizes[:, 0], sizes[:, 1]
+        return h * w == height * width if kind == "odd_size" else w * height == h * width
     if kind == "grayscale":  # the score's own cut, 1/255 (winnow.quality), in float32 as the threshold stage compares
         spread = (x.max(axis=3) - x.min(axis=3)).mean(axis=(1, 2)) / 255
         return spread.astype(np.float32) <= np.float32(1 / 255)
     return equal_images(damaged, x)
+
+
+def _odd_already(kind: str, shape) -> str:
+    """What the picked files of a size kind were already, its ``shape`` (height, width) as its score reads it."""
+    return f"files of {shape[0]}x{shape[1]}'s {'pixel count' if kind == 'odd_size' else 'aspect ratio'}"
 
 
 _APPLY = {DUPLICATE_KINDS: _duplicate, LABEL_KINDS: _relabel, CONTAMINATION_KINDS: _contaminate}
