@@ -288,6 +288,34 @@ def test_queue_refuses_grayscale_conversion_of_one_channel_data(ingested_project
                                        "--grayscale\n")
 
 
+def grey_train_images(project, *, off: int) -> None:
+    """data/ingest of 2 train images of equal RGB channels, the second's red ``off`` levels up, and 1 colour test image
+    (RGB files of black-and-white photos, one colour photo making the set RGB)."""
+    images = np.repeat(np.arange(48, dtype=np.uint8).reshape(3, 4, 4, 1), 3, axis=3)
+    images[1, ..., 0] += off
+    images[2, ..., 2] += 9
+    np.save(project / "data/ingest/images.npy", images)
+    pd.DataFrame({"split": ["train", "train", "test"]}).to_parquet(project / "data/ingest/manifest.parquet")
+
+
+@pytest.mark.hostile("study")
+def test_queue_refuses_grayscale_conversion_of_colour_files_whose_train_images_are_grey(ingested_project, capsys):
+    # one grey level off grey at every pixel is grey to the grayscale score's own cut too. Before: queued, and the
+    # experiment's degrade refused the conversion ("the 2 images it picked are grey already")
+    grey_train_images(ingested_project, off=1)
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--grayscale", "--dry-run"]) == 1
+    assert capsys.readouterr().err == ("error: study queue --grayscale: the train images of data/ingest/images.npy are "
+                                       "all grey already (channels at most a grey level apart; degrade refuses the "
+                                       "conversion); drop --grayscale\n")
+
+
+def test_queue_queues_grayscale_conversion_where_one_train_image_is_in_colour(ingested_project, capsys):
+    grey_train_images(ingested_project, off=2)  # two levels apart: colour to the score, which degrade converts
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--grayscale", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("dvc exp run --queue -S degrade.enabled=true -S "
+                                                        "'degrade.perturbations=[{kind: grayscale, fraction: 1.0}]'")
+
+
 @pytest.mark.parametrize("num", ["0", "-2"])
 def test_collect_refuses_a_number_of_commits_below_one_but_all(tmp_path, capsys, num):
     assert cli.main(["study", "collect", "--num", num, "--out", str(tmp_path / "out")]) == 1

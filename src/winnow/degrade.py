@@ -364,10 +364,17 @@ def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.
         height, width = shape
         h, w = sizes[:, 0], sizes[:, 1]
         return h * w == height * width if kind == "odd_size" else w * height == h * width
-    if kind == "grayscale":  # the score's own cut, 1/255 (winnow.quality), in float32 as the threshold stage compares
-        spread = (x.max(axis=3) - x.min(axis=3)).mean(axis=(1, 2)) / 255
-        return spread.astype(np.float32) <= np.float32(1 / 255)
+    if kind == "grayscale":
+        return grey_already(x)
     return equal_images(damaged, x)
+
+
+def grey_already(images: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: which of the colour images ``images`` (uint8 ``(N, H, W, 3)``) the grayscale score calls grey,
+    their channels at most a grey level apart on average: the score's own cut, 1/255 (:mod:`winnow.quality`), in
+    float32 as the threshold stage compares it."""
+    spread = (images.max(axis=3) - images.min(axis=3)).mean(axis=(1, 2)) / 255
+    return spread.astype(np.float32) <= np.float32(1 / 255)
 
 
 def _odd_already(kind: str, shape) -> str:

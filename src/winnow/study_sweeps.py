@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.degrade import grey_already
 from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
@@ -236,6 +237,24 @@ def _check_queue_arguments(args: argparse.Namespace) -> None:
         if channels == 1:
             raise WinnowError(f"study queue --grayscale: {images} holds 1-channel images, which are grayscale "
                               "already (degrade refuses the conversion); drop --grayscale")
+        if _train_grey(images):  # before: queued, and its degrade refused the conversion of images grey already
+            raise WinnowError(f"study queue --grayscale: the train images of {images} are all grey already (channels "
+                              "at most a grey level apart; degrade refuses the conversion); drop --grayscale")
+
+
+def _train_grey(images: Path, *, chunk: int = 1024) -> bool:
+    """Whether every train image of the imageset file ``images`` (its manifest beside it) is grey to the grayscale
+    score (:func:`winnow.degrade.grey_already`), read ``chunk`` images at a time up to the first in colour; False
+    where the files cannot be read or hold no train image: the queued runs' ingest or degrade says why."""
+    try:
+        pixels = np.load(images, mmap_mode="r")
+        split = pd.read_parquet(images.parent / "manifest.parquet", columns=["split"])["split"].to_numpy()
+    except (OSError, ValueError, KeyError):
+        return False
+    train = np.flatnonzero(split == "train")
+    if len(split) != len(pixels) or not len(train):
+        return False
+    return all(grey_already(pixels[train[start:start + chunk]]).all() for start in range(0, len(train), chunk))
 
 
 def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], str]:
