@@ -114,3 +114,13 @@ def test_an_odd_size_every_picked_file_had_is_refused(tmp_path):
     assert str(err.value) == ("degrade.perturbations[0] (odd_size): the 30 images it picked are files of 16x16's pixel "
                               "count already, yet they would be recorded as damaged; give another size")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_contamination_runs_on_a_manifest_without_the_files_sizes():
+    # parse reads the files' sizes where the manifest has them, else the stored size; before, every contamination
+    # read orig_h and orig_w to tell the files of an odd size already, and a blur ended in pandas' KeyError
+    source = colour_imageset(grey=0)
+    source = ImageSet(images=source.images, manifest=source.manifest.drop(columns=["orig_h", "orig_w"]),
+                      classes=source.classes)
+    _, log = degrade(source, perturbations=[{"kind": "blur", "fraction": 0.5, "kernel": 3}], seed=0)
+    assert len(log) == 15

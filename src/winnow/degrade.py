@@ -319,7 +319,9 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     # flat image, a few salt-and-pepper pixels that missed, a grayscale conversion of a grey photo, an odd size of a
     # file that had it leave some images as they were. Such an image is left unrecorded, its pixels and manifest as they
     # were (and stays taken: the others' picks do not move)
-    sizes = state.manifest[["orig_h", "orig_w"]].to_numpy()[targets]
+    # the files' sizes as parse reads them: the stored size where the manifest keeps none (a library caller's)
+    sizes = (state.manifest[["orig_h", "orig_w"]].to_numpy()[targets] if {"orig_h", "orig_w"} <= set(state.manifest)
+             else np.broadcast_to(x.shape[1:3], (len(targets), 2)))
     same = _left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
     if len(targets) and same.all():
         if p.kind == "grayscale":  # no setting to strengthen
