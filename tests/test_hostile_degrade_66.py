@@ -124,3 +124,14 @@ def test_a_contamination_runs_on_a_manifest_without_the_files_sizes():
                       classes=source.classes)
     _, log = degrade(source, perturbations=[{"kind": "blur", "fraction": 0.5, "kernel": 3}], seed=0)
     assert len(log) == 15
+
+
+@pytest.mark.hostile("params")
+def test_a_grayscale_conversion_that_picked_only_grey_images_of_a_set_in_colour_too_says_so():
+    # 25 of the 30 train images grey, 3 picked (seed 0: all grey). Before: 'remove this entry', as if no train image
+    # could be converted
+    with pytest.raises(WinnowError) as err:
+        degrade(colour_imageset(grey=25), perturbations=[{"kind": "grayscale", "fraction": 0.1}], seed=0)
+    assert str(err.value) == ("degrade.perturbations[0] (grayscale): the 3 images it picked are grey already "
+                              "(channels at most a grey level apart), yet they would be recorded as damaged; 5 of the "
+                              "30 train images are in colour: a larger fraction may pick some, or remove this entry")

@@ -324,10 +324,15 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
              else np.broadcast_to(x.shape[1:3], (len(targets), 2)))
     same = _left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
     if len(targets) and same.all():
-        if p.kind == "grayscale":  # no setting to strengthen
+        if p.kind == "grayscale":  # no setting to strengthen; a larger share may pick the colour ones
+            train = state.train_alive()
+            colour = sum(int((~grey_already(state.images[train[start:start + 1024]])).sum())
+                         for start in range(0, len(train), 1024))  # a chunk at a time: a streamed set stays on disk
+            advice = (f"{colour} of the {len(train)} train images are in colour: a larger fraction may pick some, "
+                      "or remove this entry" if colour else "remove this entry")
             raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
                               "grey already (channels at most a grey level apart), yet they would be recorded as "
-                              "damaged; remove this entry")
+                              f"damaged; {advice}")
         if shape is not None:
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
                               f"{_odd_already(p.kind, shape)} already, yet they would be recorded as damaged; give "
