@@ -7,6 +7,7 @@ import pytest
 from gate_repo import init, labels_of, write_variant
 from hostile_harness import default_params, make_project, run_stage
 
+from winnow import compare
 from winnow.cli import main as winnow
 from winnow.compare_runs import select_runs
 from winnow.metrics import PER_CLASS_METRICS, predictions_path, summary_path
@@ -127,3 +128,35 @@ def test_predictions_whose_lines_hold_more_fields_than_the_header_fail_with_one_
     assert capsys.readouterr().err.splitlines() == [
         "error: metrics/evaluate/baseline/predictions.csv at workspace: its lines hold more fields than the header "
         "(id, label, predicted), so every column would be read one place off; rerun evaluate"]
+
+
+# A new user's first `winnow compare` (README: "Comparing versions, seeds and the merge gate"), before any seeds were
+# queued: one run of their own small data set, whose per-class F1 of two variants often tie (a class of 15 test
+# images has 16 possible recalls).
+
+def _summary(f1: dict[str, float]) -> dict:
+    return {"per_class": {c: {"f1": v, "precision": v, "recall": v, "accuracy": v} for c, v in f1.items()}}
+
+
+@pytest.mark.hostile("compare")
+def test_one_run_whose_variants_tie_on_a_class_claims_no_p_value_nor_a_zero_width_interval():
+    # the probe's run: baseline and balanced both at F1 0.6667 on circle (other models, 15 test images), differing
+    # on cross; before, circle's row read "1.0000 (identical)" with the 95% CI 0.0000 to 0.0000 from that one
+    # draw while cross's read n/a: a certainty one run cannot give
+    run = {"baseline": _summary({"circle": 0.6667, "cross": 0.8000}),
+           "balanced": _summary({"circle": 0.6667, "cross": 0.7500})}
+    _, tests = compare.seed_summary([run], metric="f1")
+    table = compare.tests_markdown(tests, index="row", single="one run")
+    undefined = " | ".join(["n/a (one run)"] * 4)
+    assert f"| circle | baseline | balanced | 0.0000 | {undefined} | 1 |" in table.splitlines()
+    assert f"| cross | baseline | balanced | -0.0500 | {undefined} | 1 |" in table.splitlines()
+    assert "identical" not in table
+
+
+@pytest.mark.hostile("compare")
+def test_two_runs_that_tie_every_time_still_read_identical():
+    # the same tie at two seeds is the t interval's zero-spread limit, as before (pruned equal to baseline)
+    runs = [{"baseline": _summary({"a": 0.5, "b": 0.7}), "pruned": _summary({"a": 0.5, "b": 0.7})}] * 2
+    _, tests = compare.seed_summary(runs, metric="f1")
+    table = compare.tests_markdown(tests, index="row", single="one run")
+    assert "| a | baseline | pruned | 0.0000 | 0.0000 | 1.0000 (identical) | 0.0000 | 0.0000 | 2 |" in table.splitlines()

@@ -120,11 +120,13 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> di
         a, b: float ``(n,)`` paired observations (the same seeds, or the same classes).
 
     Returns:
-        ``mean_diff``, ``t``, ``p`` (two-sided), ``ci_low``, ``ci_high``, ``n``. Differences without spread:
-        all 0 (identical results) t 0, p 1 and CI [0, 0]; all the same other value t ±inf but p and the CI NaN
-        (before: p 0, "better, p < 0.001" from two classes that each gained 0.010: the same change twice is no
-        evidence of how much it varies). t, p and the CI are NaN for a single pair that differs (nothing tells
-        its difference from noise); :func:`tests_markdown` writes those in words.
+        ``mean_diff``, ``t``, ``p`` (two-sided), ``ci_low``, ``ci_high``, ``n``. Two or more differences without
+        spread: all 0 (identical results) t 0, p 1 and CI [0, 0]; all the same other value t ±inf but p and the CI
+        NaN (before: p 0, "better, p < 0.001" from two classes that each gained 0.010: the same change twice is no
+        evidence of how much it varies). t, p and the CI are NaN for a single pair, a tie too (nothing tells one
+        difference from noise: before, one run whose two variants tied on a class of 15 test images, F1 0.6667
+        both, read p 1 "(identical)" with the 95% CI [0, 0] beside rows of one run read n/a);
+        :func:`tests_markdown` writes those in words.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
@@ -132,15 +134,17 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> di
     diff = b - a
     out = {"mean_diff": float(diff.mean()) if len(diff) else float("nan"), "n": int(len(diff)),
            "t": float("nan"), "p": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    if len(diff) < 2:  # one pair, a tie too: no spread to measure, so no test and no interval
+        return out
     # equal within float rounding (0.6 - 0.5 and 0.8 - 0.7 differ in the 17th digit) counts as no spread
-    if len(diff) and np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):
+    if np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):
         # the t statistic divides by the spread, 0 here: scipy answers NaN (identical variants, common on a
         # small data set) or warns of precision loss, so write the limit it tends to instead
         if diff[0] == 0:
             out.update(t=0.0, p=1.0, ci_low=0.0, ci_high=0.0)
-        elif len(diff) >= 2:
+        else:
             out.update(t=math.copysign(math.inf, diff[0]))
-    elif len(diff) >= 2:
+    else:
         result = stats.ttest_rel(b, a)
         out["t"], out["p"] = float(result.statistic), float(result.pvalue)
         half = stats.t.ppf(1 - (1 - confidence) / 2, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
@@ -209,7 +213,7 @@ def to_markdown(table: pd.DataFrame, *, digits: int = 4) -> str:
 
 def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int = 4) -> str:
     """A :func:`pairwise` table as markdown, rows named by its column ``index``, saying in words what its
-    numbers cannot: the p of identical results reads ``1.0000 (identical)``, the p and CI of one non-zero change
+    numbers cannot: the p of identical results over two or more pairs reads ``1.0000 (identical)``, the p and CI of one non-zero change
     in every pair ``n/a (the same change in every pair)`` beside t ``inf (no spread)``, and a t, p or CI that one
     pair leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``; with one variant
     there is no pair, and it says so. p is written by :func:`winnow.paired.p_text`."""
