@@ -112,16 +112,20 @@ def main() -> None:
                               "after": int(after[i])}
                        for i, name in enumerate(classes)},
             "ops_used": {op: int(made.ops[:, i].sum()) for i, op in enumerate(policy.ops)},
+            # images: the edge cases found, every class's (the largest's too, which gets no copy); copies: the copies
+            # made of them, the stage's line's figure (before: in no metric, so the report showed only the 327 of
+            # "added 435 copies (109 of them of edge cases)")
             "edge": {"fraction": section["edge_fraction"], "extra": section["edge_extra"],
-                     "images": int(made.edge.sum()),
+                     "images": int(made.edge.sum()), "copies": int(edge.sum()),
                      # over the classes that received copies: what an edge case got against the rest
                      "mean_copies_edge": _mean(copies[needy & made.edge]),
                      "mean_copies_other": _mean(copies[needy & ~made.edge])},
         })
         _examples(pruned, policy, seed=seed, device=device)
         contract.check("balanced", contract.rates("balanced", rows=rows, extra=extra))
-    # the copies made of edge cases: before, the edge cases of every class, the largest's too, which gets no copy (the
-    # default run: "added 435 copies (327 edge cases)", 109 of them of edge cases; metrics' edge.images keeps the 327)
+    # the copies made of edge cases (metrics' edge.copies): before, the edge cases of every class, the largest's too,
+    # which gets no copy (the default run: "added 435 copies (327 edge cases)", 109 of them of edge cases; metrics'
+    # edge.images keeps the 327)
     print(f"balance: added {len(made.labels)} copies ({int(edge.sum())} of them of edge cases), left out "
           f"{int((~made.kept).sum())} for max_images; per class now "
           + ", ".join(f"{name} {after[i]}" for i, name in enumerate(classes)))

@@ -62,3 +62,7 @@ def test_the_balance_line_counts_the_copies_made_of_edge_cases(tmp_path, monkeyp
     assert len(added) == 17 and of_edges[added["label"] == 1].sum() == 3
     assert (f"balance: added 17 copies ({of_edges.sum()} of them of edge cases), left out 0 for max_images; per class "
             "now a 12, b 12, c 12") in capsys.readouterr().out.splitlines()
+    # metrics (and the report, which shows them) say the line's figure beside the edge cases found, one a class.
+    # Before, only the 3 edge cases: the line's copies of them were in no metric
+    edge = json.loads(Path("metrics/balance.json").read_text())["edge"]
+    assert (edge["images"], edge["copies"]) == (3, of_edges.sum())
