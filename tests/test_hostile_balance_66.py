@@ -1,5 +1,6 @@
 """Hostile inputs of augment-search, balance and gan-synthesize, sixth pass: balance.policy's own ops in another order
-entered as a candidate of the search, and edge cases counted where no copy was made of them."""
+entered as a candidate of the search (or flip and invert at another magnitude or kind), and edge cases counted where no
+copy was made of them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import numpy as np
 import pytest
 
 from test_augment import FIXED, _project, _stage
+from winnow.augment import augment
+from winnow.augment_search import candidates, same_policy
+from winnow.configs import Policy
 from winnow.variants import read_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,3 +70,25 @@ def test_the_balance_line_counts_the_copies_made_of_edge_cases(tmp_path, monkeyp
     # Before, only the 3 edge cases: the line's copies of them were in no metric
     edge = json.loads(Path("metrics/balance.json").read_text())["edge"]
     assert (edge["images"], edge["copies"]) == (3, of_edges.sum())
+
+
+@pytest.mark.hostile("params")
+def test_flip_and_invert_at_another_magnitude_kind_or_fill_are_one_candidate():
+    # flip and invert have no strength and uncover nothing: at any magnitude, kind and fill their copies are, for one
+    # seed, the same pixels. Before: op set [flip, invert] with kinds trivial and rand, ns 1 and 2 and magnitudes 0.3
+    # and 0.6 gave 6 candidates of 2 policies, each trained, each a challenger of balance.policy raising the bar
+    found = candidates(op_sets=[["flip", "invert"], ["rotate"]], kinds=["trivial", "rand"], ns=[1, 2],
+                       magnitudes=[0.3, 0.6])
+    assert [(p.ops, p.kind, p.n, p.magnitude) for p in found] == [
+        (("flip", "invert"), "trivial", 1, 0.3), (("flip", "invert"), "rand", 2, 0.3),
+        (("rotate",), "trivial", 1, 0.3), (("rotate",), "trivial", 1, 0.6), (("rotate",), "rand", 1, 0.3),
+        (("rotate",), "rand", 1, 0.6)]
+    # balance.policy [invert, flip] is not challenged by the search's [flip, invert] at another magnitude, kind or fill
+    # (the ops' order changes only which draws each op gets: the same pixels where it is kept)
+    fixed = Policy(ops=("invert", "flip"), n=1, magnitude=0.3, kind="rand", fill="edge")
+    alike = Policy(ops=("invert", "flip"), n=1, magnitude=0.9, kind="trivial", fill="border")
+    images = np.random.default_rng(0).integers(0, 256, (8, 6, 5, 1), dtype=np.uint8)
+    np.testing.assert_array_equal(augment(images, policy=fixed, seed=1)[0], augment(images, policy=alike, seed=1)[0])
+    assert same_policy(fixed, Policy(ops=("flip", "invert"), n=1, magnitude=0.9, kind="trivial", fill="border"))
+    # rotate's fill is what the rotation uncovers: another policy
+    assert not same_policy(Policy(ops=("rotate", "flip"), fill="edge", n=1), Policy(ops=("flip", "rotate"), n=1))

@@ -17,12 +17,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from winnow.configs import Policy, TrainConfig
+from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy, TrainConfig
 from winnow.errors import WinnowError, first_line
 
 SEARCHED = "data/augment-search/policy.json"
@@ -34,25 +33,41 @@ def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: It
                magnitudes: Iterable[float], fill: str = "border") -> list[Policy]:
     """The policies a search scores: for each op subset and magnitude, TrivialAugment (``kind: trivial``,
     one op per image) and RandAugment with each ``n`` (``kind: rand``; an ``n`` above the subset's size
-    is left out). Order: op set, then kind, then n, then magnitude; a tie in the search goes to the first."""
+    is left out; one that makes copies alike an earlier one's, :func:`same_policy`, too). Order: op set, then kind,
+    then n, then magnitude; a tie in the search goes to the first."""
     kinds, ns, magnitudes = list(kinds), list(ns), list(magnitudes)
     out = []
     for ops in op_sets:
         ops = tuple(ops)
         for kind in kinds:
-            for n in ([1] if kind == "trivial" else rand_ns(ops, ns)[0]):
-                out += [Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill) for m in magnitudes]
+            for n, m in ((n, m) for n in ([1] if kind == "trivial" else rand_ns(ops, ns)[0]) for m in magnitudes):
+                policy = Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill)
+                # before: flip and invert at each magnitude and kind, copies alike, each trained again and one more
+                # challenger of balance.policy, raising the bar for the others
+                if not any(same_policy(policy, earlier) for earlier in out):
+                    out.append(policy)
     if not out:
         raise WinnowError(NO_CANDIDATE)
     return out
 
 
 def same_policy(a: Policy, b: Policy) -> bool:
-    """Whether policies ``a`` and ``b`` make copies alike: the same settings and ops, the ops in any order. Each copy
-    draws its ops at random from the set and :func:`winnow.augment.apply_policy` applies them in its own fixed order,
-    so the list's order changes which random draws an op gets, never what the copies are (as ``op_sets`` are judged:
-    the same set in another order is refused there)."""
-    return sorted(a.ops) == sorted(b.ops) and replace(a, ops=b.ops) == b
+    """Whether policies ``a`` and ``b`` make copies alike: the same ops in any order and the same ``n``, and the same
+    ``magnitude``, ``kind`` and ``fill`` wherever they change a copy. Each copy draws its ops at random from the set
+    and :func:`winnow.augment.apply_policy` applies them in its own fixed order, so the list's order changes which
+    random draws an op gets, never what the copies are (as ``op_sets`` are judged: the same set in another order is
+    refused there). ``magnitude`` and ``kind`` set strengths, which flip and invert lack (:data:`NO_STRENGTH`); ``fill``
+    is what crop, shear, rotate and translate uncover (a flip uncovers nothing; cutout paints the border colour)."""
+    return _copies_made(a) == _copies_made(b)
+
+
+def _copies_made(policy: Policy) -> tuple:
+    """What of ``policy`` changes its copies (:func:`same_policy`)."""
+    ops = frozenset(policy.ops)
+    strength = not ops <= set(NO_STRENGTH)
+    uncovers = bool(ops & (set(GEOMETRIC_OPS) - {"flip"}))
+    return (ops, policy.n, policy.magnitude if strength else None, policy.kind if strength else None,
+            policy.fill if uncovers else None)
 
 
 def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.balance import Balanced
-from winnow.configs import GEOMETRIC_OPS, Policy
+from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy
 from winnow.errors import WinnowError
 from winnow.imageset import largest_differences, pixel_digest
 
@@ -19,10 +19,9 @@ from winnow.imageset import largest_differences, pixel_digest
 # colour, or its edge pixel), contrast (about its own mean) and cutout (painted its border colour); brightness too,
 # on black or clipped white
 COLOUR_BLIND = (*GEOMETRIC_OPS, "contrast", "cutout")
-# the ops without a strength: each does one thing to an image at every magnitude, so no magnitude changes a copy of an
-# image it leaves as it is (a mirror-symmetric image flipped, a mid-grey one inverted), and every copy of an image
-# made by the same of them alone is one image
-NO_STRENGTH = ("flip", "invert")
+# the ops without a strength (NO_STRENGTH): no magnitude changes a copy of an image one of them leaves as it is (a
+# mirror-symmetric image flipped, a mid-grey one inverted), and every copy of an image made by the same of them alone
+# is one image
 # copies within this many grey levels of their source at every pixel are duplicates, not augmentation: magnitude
 # 0.001 left 369 of 391 copies so (26 pixel for pixel) and passed the check for exact copies
 NEAR_LEVELS = 2

@@ -55,6 +55,9 @@ WEAK_BY = ("f1", "count")  # gan.weak_by
 # changes, cutout, invert, and noise on top (winnow.augment)
 GEOMETRIC_OPS = ("flip", "crop", "shear", "rotate", "translate")
 OPS = (*GEOMETRIC_OPS, "brightness", "contrast", "cutout", "invert", "noise")
+# the ops without a strength: each does one thing to an image at every magnitude (winnow.augment), so magnitude and
+# kind change no copy made of them alone
+NO_STRENGTH = ("flip", "invert")
 POLICY_KINDS = ("rand", "trivial")  # strengths in [m/2, m] (RandAugment) | uniform in [0, m] (TrivialAugment)
 FILLS = ("border", "edge")  # what geometry uncovers: each image's border mean | its nearest edge pixel
 SEARCH_METHODS = ("train", "density")  # augment_search.method: a short training per candidate | one model's view
