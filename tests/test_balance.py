@@ -181,9 +181,9 @@ def test_a_class_resting_on_few_source_images_gets_one_warning_line():
     scores = np.arange(len(labels), dtype=float)
     cut = balanced_augment(images, labels, policy={}, seed=0, num_classes=3, edge_scores=scores, max_images=3)
     assert few_sources(labels, cut, ["big", "one", "three"]) == (
-        "warning: balance: class big ends with 1 train image from 1 source image (0 augmented copies, 368 left out "
-        "for balance.max_images, 1 of them an edge case), and 1 more class from fewer than 5; so few sources add "
-        "little variety: raise balance.max_images")  # three, cut to one; one's single image got no copy here
+        "warning: balance: class big ends with 1 train image from 1 source image, an edge case (0 augmented copies, "
+        "368 left out for balance.max_images), and 1 more class from fewer than 5; so few sources add little variety: "
+        "raise balance.max_images")  # three, cut to one; one's single image got no copy here
     # the class resting on the fewest sources is the one named, not the first (before: three, beside one)
     later = np.repeat([0, 1, 2], [369, 3, 1])
     assert few_sources(later, balanced_augment(images, later, policy={}, seed=0, num_classes=3),

@@ -64,8 +64,14 @@ def test_the_balance_line_counts_the_copies_made_of_edge_cases(tmp_path, monkeyp
     of_edges = added["reason"].str.startswith("balance(edge)")
     # b's 7 copies over weights 3 (its edge case) and 1, 1, 1, 1: 3 of them of the edge case
     assert len(added) == 17 and of_edges[added["label"] == 1].sum() == 3
+    out = capsys.readouterr().out.splitlines()
     assert (f"balance: added 17 copies ({of_edges.sum()} of them of edge cases), left out 0 for max_images; per class "
-            "now a 12, b 12, c 12") in capsys.readouterr().out.splitlines()
+            "now a 12, b 12, c 12") in out
+    # c's warning says its edge case beside its 2 sources. Before: "(10 augmented copies, 1 of them an edge case)",
+    # as if one copy, where c's 10 copies over weights 3 and 1 (7.5 and 2.5) are 8 of its edge case
+    assert of_edges[added["label"] == 2].sum() == 8
+    assert ("warning: balance: class c ends with 12 train images from 2 source images, 1 of them an edge case (10 "
+            "augmented copies); so few sources add little variety: give the class more train images") in out
     # metrics (and the report, which shows them) say the line's figure beside the edge cases found, one a class.
     # Before, only the 3 edge cases: the line's copies of them were in no metric
     edge = json.loads(Path("metrics/balance.json").read_text())["edge"]

@@ -230,11 +230,13 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str |
     details = [f"{added[c]} augmented cop{'y' if added[c] == 1 else 'ies'}"]
     if left_out[c]:
         details.append(f"{left_out[c]} left out for balance.max_images")
-    if edges[c]:
-        details.append(f"{edges[c]} of them {'an edge case' if edges[c] == 1 else 'edge cases'}")
+    # said of the sources, beside them: before, "(10 augmented copies, 1 of them an edge case)" read as one of the
+    # copies, of which 8 were of that edge case, and "(368 left out ..., 1 of them an edge case)" as one left out
+    edge = ("" if not edges[c] else ", an edge case" if sources[c] == 1 else
+            f", {edges[c]} of them {'an edge case' if edges[c] == 1 else 'edge cases'}")
     more = f", and {len(few) - 1} more class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}" if len(few) > 1 else ""
     fix = "raise balance.max_images" if left_out[few].any() else "give the class more train images"
     total = sources[c] + added[c]
     return (f"warning: balance: class {classes[c]} ends with {total} train image{'s' if total != 1 else ''} from "
-            f"{sources[c]} source image{'s' if sources[c] != 1 else ''} ({', '.join(details)}){more}; so few sources "
-            f"add little variety: {fix}")
+            f"{sources[c]} source image{'s' if sources[c] != 1 else ''}{edge} ({', '.join(details)}){more}; so few "
+            f"sources add little variety: {fix}")
