@@ -184,11 +184,13 @@ def balance_numbers(balance: dict | None) -> dict | None:
     if not (isinstance(counts, dict) and all(isinstance(c, dict) for c in counts.values())):
         raise rerun_error("metrics/balance.json", f"counts is {json.dumps(counts)[:40]}, not an object of classes",
                           written_by="balance")
+    # keys as tuples: a class named "st.bernard" read as counts → st → bernard, missing, and the report refused every
+    # balance.json of it, "counts.st.bernard.before is missing; rerun the balance stage", which wrote the same file
     return report_numbers.checked_numbers(
         balance, path="metrics/balance.json", stage="balance",
-        counts=["added", "left_out", *(f"counts.{c}.{k}" for c in counts for k in ("before", "left_out", "added",
-                                                                                   "after"))],
-        required=[f"counts.{c}.{k}" for c in counts for k in ("before", "added", "after")])
+        counts=["added", "left_out", *(("counts", c, k) for c in counts for k in ("before", "left_out", "added",
+                                                                                  "after"))],
+        required=[("counts", c, k) for c in counts for k in ("before", "added", "after")])
 
 
 def budget_numbers(budget: dict | None) -> dict | None:

@@ -44,9 +44,22 @@ def is_count(value) -> bool:
     return _is_whole(value) and value >= 0
 
 
+def _at(data: dict, key: str | tuple[str, ...]):
+    """The value at ``key``, a dotted key or a tuple of keys (one may hold a dot: a class name), or ``_ABSENT``."""
+    if isinstance(key, str):
+        return lookup(data, key, missing=_ABSENT)
+    node = data
+    for part in key:
+        if not (isinstance(node, dict) and part in node):
+            return _ABSENT
+        node = node[part]
+    return node
+
+
 def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=(), texts=(), flags=(),
                     required=()) -> dict | None:
-    """``data``, a stage's metrics JSON, when each dotted key of ``counts`` holds a whole number >= 0, of ``rates`` a
+    """``data``, a stage's metrics JSON, when each key (dotted, or a tuple of keys where one is a class name, which
+    may hold a dot) of ``counts`` holds a whole number >= 0, of ``rates`` a
     number in [0, 1] or null, of ``finite`` a finite number or null, of ``texts`` a string and of ``flags`` true or
     false (a key not there is not checked, unless ``required`` names it); else one line naming the file and the
     key. A hand-edited "-7 images read" or a cut of 1e308 was shown as if measured, and a key deleted by hand
@@ -56,8 +69,8 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
     if not isinstance(data, dict):
         raise rerun_error(path, f"holds {json.dumps(data)[:40]}, not an object", written_by=stage)
     for key in required:
-        if lookup(data, key, missing=_ABSENT) is _ABSENT:
-            raise rerun_error(path, f"{key} is missing", written_by=stage)
+        if _at(data, key) is _ABSENT:
+            raise rerun_error(path, f"{_dotted(key)} is missing", written_by=stage)
     for keys, fits, what in ((counts, is_count, "a count"),
                              (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
                              (finite, lambda v: v is None or (isinstance(v, Real) and not isinstance(v, bool)
@@ -65,10 +78,14 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
                              (texts, lambda v: isinstance(v, str), "a text"),
                              (flags, lambda v: isinstance(v, bool), "true or false")):
         for key in keys:
-            found = lookup(data, key, missing=_ABSENT)
+            found = _at(data, key)
             if found is not _ABSENT and not fits(found):
-                raise rerun_error(path, f"{key} is {json.dumps(found)[:40]}, not {what}", written_by=stage)
+                raise rerun_error(path, f"{_dotted(key)} is {json.dumps(found)[:40]}, not {what}", written_by=stage)
     return data
+
+
+def _dotted(key: str | tuple[str, ...]) -> str:
+    return key if isinstance(key, str) else ".".join(key)
 
 
 def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:

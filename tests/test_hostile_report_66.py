@@ -1,0 +1,49 @@
+"""Hostile inputs to the report (third pass): class names the metrics keys hold as they are, and metrics files
+of a section that contradict the data the page shows beside them. Each case runs the real report stage on a
+project holding only what it reads."""
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import make_manifest
+from hostile_harness import default_params, run_stage
+from winnow.imageset import write_imageset
+
+
+def dotted_project(root):
+    """params.yaml, and data/ingest of two classes, one named with a dot (8 train images of each)."""
+    params = default_params()
+    params["contracts"]["enforce_variants"] = []
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    manifest = make_manifest(16, labels=np.repeat([0, 1], 8))
+    write_imageset(root / "data/ingest", np.zeros((16, 8, 8, 1), np.uint8), manifest, ["st.bernard", "pug"])
+    return root
+
+
+def table_rows(page: str, heading: str) -> list[list[str]]:
+    """The body rows of the table under ``heading`` (an h3 or a folded summary), each cell as plain text."""
+    found = re.search(re.escape(heading) + r".*?<tbody>(.*?)</tbody>", page, re.S)
+    assert found, f"no table under {heading!r}"
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", found.group(1))]
+
+
+@pytest.mark.hostile("report")
+def test_a_class_named_with_a_dot_has_its_balance_counts_shown(tmp_path):
+    # found by probing: the number check looked the keys up as dotted paths, counts → st → bernard, and refused every
+    # balance.json of such a class: "metrics/balance.json: counts.st.bernard.before is missing; rerun the balance
+    # stage", which wrote the same file again
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/balance.json").write_text(json.dumps({"added": 5, "left_out": 0, "counts": {
+        "st.bernard": {"before": 3, "left_out": 0, "added": 5, "after": 8},
+        "pug": {"before": 8, "left_out": 0, "added": 0, "after": 8}}}))
+    done = run_stage(root, "report")
+    assert done.returncode == 0, done.stderr
+    rows = table_rows((root / "reports/index.html").read_text(), "Train images per class, before and after")
+    assert rows == [["st.bernard", "3", "0", "5", "8"], ["pug", "8", "0", "0", "8"]]
