@@ -56,6 +56,8 @@ def main() -> None:
     unevaluated = [v for v, s in summaries.items() if s is None]
     predictions = {v: predictions_of(v, classes=list(m["per_class"])) for v, m in metrics.items()}
     gan = json_of("gan-synthesize", "metrics/gan.json")
+    gan_samples = None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan")
+    gan = report_numbers.checked_gan(gan, path="metrics/gan.json", stage="gan-synthesize", samples=gan_samples)
     origin_labels = {"ingest": labels_by_id(ingested.manifest)}
     if degraded is not None:
         origin_labels["degrade"] = labels_by_id(degraded.manifest)
@@ -116,7 +118,7 @@ def main() -> None:
             applied=pruned_drops(dropped, marked=None if groups is None else groups.loc[
                 ~groups["kept"].astype(bool) & (groups["split"] == "train"), "id"]))),
         ("gan", "Generated images", report_grids.gan_section(
-            samples=None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan"), summary=gan,
+            samples=gan_samples, summary=gan,
             per_class=p["samples_per_class"])),
         ("study", "Data-quality study", report.study_section(study=optional(study_of, STUDY))),
         ("contracts", "Data contracts", report.contracts_section(

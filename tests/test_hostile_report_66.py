@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import make_manifest
-from hostile_harness import default_params, run_stage
+from hostile_harness import default_params, refused_line, run_stage
 from winnow.imageset import write_imageset
 
 
@@ -47,3 +47,38 @@ def test_a_class_named_with_a_dot_has_its_balance_counts_shown(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = table_rows((root / "reports/index.html").read_text(), "Train images per class, before and after")
     assert rows == [["st.bernard", "3", "0", "5", "8"], ["pug", "8", "0", "0", "8"]]
+
+
+GAN = {"weak_classes": ["pug"], "weak_by": "f1", "weak_without_train_images": [],
+       "weak_scores": {"st.bernard": 0.8, "pug": 0.4}, "threshold": 0.5, "class_threshold": {"pug": 0.5},
+       "acceptance": {"pug": {"generated": 4, "accepted": 3, "rate": 0.75, "real_val_rate": 1.0}}, "added": 3,
+       "frechet": {"pug": {which: {"real_images": 8, "generated_images": 4, "samples": 4, "dims": 2,
+                                   "generated": 9.5, "real_reference": 0.5} for which in ("generated", "accepted")}},
+       "epochs": 1}
+
+
+def gan_project(root, summary: dict):
+    """:func:`dotted_project` with data/gan (4 samples of pug, 3 kept) and metrics/gan.json ``summary``."""
+    dotted_project(root)
+    manifest = make_manifest(4, labels=np.ones(4, np.int64)).assign(accepted=[True, True, True, False],
+                                                                   p_intended=[0.9, 0.8, 0.7, 0.2])
+    write_imageset(root / "data/gan", np.zeros((4, 8, 8, 1), np.uint8), manifest, ["st.bernard", "pug"])
+    (root / "metrics").mkdir()
+    (root / "metrics/gan.json").write_text(json.dumps(summary))
+    return root
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("summary, line", [
+    # before: the table read "pug | generated 4 | kept 30" under the line "3 of 4 generated images kept"
+    (GAN | {"acceptance": {"pug": GAN["acceptance"]["pug"] | {"accepted": 30}}},
+     "error: metrics/gan.json: acceptance of 'pug' counts 30 of 4 kept, but data/gan holds 3 of 4: the two are from "
+     "different runs, or edited; rerun the gan-synthesize stage (dvc repro gan-synthesize)"),
+    # before: KeyError: 'frechet', a traceback
+    ({k: v for k, v in GAN.items() if k != "frechet"},
+     "error: metrics/gan.json: frechet.pug.generated.generated is missing; rerun the gan-synthesize stage (dvc repro "
+     "gan-synthesize)"),
+])
+def test_a_gan_summary_that_is_not_its_samples_stops_the_report(tmp_path, summary, line):
+    root = gan_project(tmp_path, summary)
+    assert refused_line(root, "report") == line

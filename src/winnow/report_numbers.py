@@ -8,6 +8,8 @@ import json
 import math
 from numbers import Integral, Real
 
+import numpy as np
+
 from winnow.metrics import is_rate
 from winnow.revisions import lookup
 from winnow.stage import rerun_error
@@ -148,4 +150,42 @@ def checked_contract(data: dict | None, *, path: str, stage: str, suites: bool =
         if block["failed"] != len(failures):
             raise rerun_error(path, f"{where}failed is {block['failed']} but {where}failures lists {len(failures)} "
                                     "rule(s)", written_by=stage)
+    return data
+
+
+def checked_gan(data: dict | None, *, path: str, stage: str, samples=None) -> dict | None:
+    """``data``, gan-synthesize's metrics JSON, when what the report's generated-images table reads is there and of
+    its kind (each weak class's ``acceptance`` counts and rates, its ``class_threshold``, ``weak_scores`` and
+    ``frechet`` distances finite or null) and, with ``samples`` (``data/gan``: an ImageSet whose manifest holds
+    ``label`` and ``accepted``), each class's generated and kept counts are the samples' own; else one line naming
+    the file and the key. Before: a key deleted by hand stopped the report with KeyError: 'frechet', and a table
+    row "disc | generated 8 | kept 80 | acceptance rate –" stood under the line "8 of 8 generated images kept"."""
+    if data is None or not isinstance(data, dict) or "skipped" in data:
+        return checked_numbers(data, path=path, stage=stage)
+    acceptance = data.get("acceptance")
+    if not (isinstance(acceptance, dict) and all(isinstance(rate, dict) for rate in acceptance.values())):
+        raise rerun_error(path, f"acceptance is {json.dumps(acceptance)[:40]}, not an object of classes",
+                          written_by=stage)
+    # keys as tuples: a class name may hold a dot
+    distances = [("frechet", c, which, key) for c in acceptance for which in ("generated", "accepted")
+                 for key in ("generated", "real_reference")]
+    checked_numbers(
+        data, path=path, stage=stage, texts=["weak_by"],
+        required=["weak_by", "threshold", "epochs", *distances,
+                  *(("acceptance", c, k) for c in acceptance for k in ("generated", "accepted", "rate")),
+                  *(("class_threshold", c) for c in acceptance), *(("weak_scores", c) for c in acceptance)],
+        counts=["epochs", *(("acceptance", c, k) for c in acceptance for k in ("generated", "accepted"))],
+        rates=[("acceptance", c, k) for c in acceptance for k in ("rate", "real_val_rate")],
+        finite=[*distances, *(("class_threshold", c) for c in acceptance), *(("weak_scores", c) for c in acceptance)])
+    if samples is not None:
+        names = np.asarray(samples.classes, dtype=object)[samples.manifest["label"].to_numpy()]
+        kept = samples.manifest["accepted"].astype(bool).to_numpy()
+        held = {name: (int((names == name).sum()), int((kept & (names == name)).sum())) for name in dict.fromkeys(names)}
+        for name in dict.fromkeys([*acceptance, *held]):
+            said = tuple(acceptance.get(name, {}).get(k, 0) for k in ("generated", "accepted"))
+            if said != held.get(name, (0, 0)):
+                generated, accepted = held.get(name, (0, 0))
+                raise rerun_error(path, f"acceptance of {name!r} counts {said[1]:,} of {said[0]:,} kept, but data/gan "
+                                        f"holds {accepted:,} of {generated:,}: the two are from different runs, or "
+                                        "edited", written_by=stage)
     return data
