@@ -110,7 +110,9 @@ def main() -> None:
         ("budget", "Cleaning budget",
          report_budget.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
-            summary=balance_numbers(json_of("balance", "metrics/balance.json")),
+            summary=report_numbers.checked_balance(
+                json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
+                classes=classes, rows=rows_of("balanced", classes=classes)),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
@@ -176,23 +178,6 @@ def degrade_numbers(degrade: dict | None) -> dict | None:
         degrade, path="metrics/degrade.json", stage="degrade",
         counts=["train.before", "train.after", "perturbed_images", "carrying_images", *(f"kind.{k}" for k in kinds)],
         required=["train.before", "train.after", "perturbed_images"] if kinds else [])
-
-
-def balance_numbers(balance: dict | None) -> dict | None:
-    """metrics/balance.json with every class's counts counts (before: "abc" stopped the report with a ValueError)."""
-    if not isinstance(balance, dict) or "skipped" in balance:
-        return report_numbers.checked_numbers(balance, path="metrics/balance.json", stage="balance")
-    counts = balance.get("counts")
-    if not (isinstance(counts, dict) and all(isinstance(c, dict) for c in counts.values())):
-        raise rerun_error("metrics/balance.json", f"counts is {json.dumps(counts)[:40]}, not an object of classes",
-                          written_by="balance")
-    # keys as tuples: a class named "st.bernard" read as counts → st → bernard, missing, and the report refused every
-    # balance.json of it, "counts.st.bernard.before is missing; rerun the balance stage", which wrote the same file
-    return report_numbers.checked_numbers(
-        balance, path="metrics/balance.json", stage="balance",
-        counts=["added", "left_out", *(("counts", c, k) for c in counts for k in ("before", "left_out", "added",
-                                                                                  "after"))],
-        required=[("counts", c, k) for c in counts for k in ("before", "added", "after")])
 
 
 def budget_numbers(budget: dict | None) -> dict | None:

@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -35,7 +36,7 @@ def table_rows(page: str, heading: str) -> list[list[str]]:
 
 @pytest.mark.hostile("report")
 def test_a_class_named_with_a_dot_has_its_balance_counts_shown(tmp_path):
-    # found by probing: the number check looked the keys up as dotted paths, counts → st → bernard, and refused every
+    # found by probing: the number check looked the keys up as dotted paths, counts → st → bernard, and refused each
     # balance.json of such a class: "metrics/balance.json: counts.st.bernard.before is missing; rerun the balance
     # stage", which wrote the same file again
     root = dotted_project(tmp_path)
@@ -82,3 +83,40 @@ def gan_project(root, summary: dict):
 def test_a_gan_summary_that_is_not_its_samples_stops_the_report(tmp_path, summary, line):
     root = gan_project(tmp_path, summary)
     assert refused_line(root, "report") == line
+
+
+def balanced_project(root, counts: dict):
+    """:func:`dotted_project` with data/variants/balanced/rows.parquet holding 8 images of each class (st.bernard's
+    3 and 5 copies added) and metrics/balance.json of ``counts``."""
+    dotted_project(root)
+    rows = pd.DataFrame({"id": [f"img-{i}" for i in range(16)] + [f"copy-{i}" for i in range(5)],
+                         "origin": ["ingest"] * 16 + ["extra"] * 5,
+                         "label": [0] * 3 + [1] * 8 + [0] * 5 + [0] * 5,
+                         "action": ["keep"] * 11 + ["drop"] * 5 + ["add"] * 5,
+                         "reason": "", "stage": ""})
+    (root / "data/variants/balanced").mkdir(parents=True)
+    rows.to_parquet(root / "data/variants/balanced/rows.parquet", index=False)
+    (root / "metrics").mkdir()
+    (root / "metrics/balance.json").write_text(json.dumps({"added": 5, "left_out": 0, "counts": counts}))
+    return root
+
+
+COUNTS = {"st.bernard": {"before": 3, "left_out": 0, "added": 5, "after": 8},
+          "pug": {"before": 8, "left_out": 0, "added": 0, "after": 8}}
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("counts, problem", [
+    # before: a balance.json of another data set was shown as this run's ("airplane 5 0 3 8")
+    ({"airplane": {"before": 5, "left_out": 0, "added": 3, "after": 8}},
+     "counts holds the classes 'airplane', not data/ingest's 'st.bernard', 'pug'"),
+    # before: "pug: after 12" beside the 8 pug images the balanced version holds
+    (COUNTS | {"pug": {"before": 8, "left_out": 0, "added": 4, "after": 12}},
+     "counts.pug.after is 12, but data/variants/balanced/rows.parquet holds 8 images of it"),
+    (COUNTS | {"pug": {"before": 8, "left_out": 0, "added": 0, "after": 12}},
+     "counts.pug.after is 12, but before - left_out + added is 8"),
+])
+def test_balance_counts_that_are_not_the_balanced_images_stop_the_report(tmp_path, counts, problem):
+    root = balanced_project(tmp_path, counts)
+    assert refused_line(root, "report") == (f"error: metrics/balance.json: {problem}; rerun the balance stage "
+                                            "(dvc repro balance)")

@@ -347,7 +347,9 @@ FILTERS_CHECK = {"model": "lenet5", "epochs": 20, "candidate": "filters", "judge
      "metrics/degrade.json: perturbed_images is -5, not a count; rerun the degrade stage"),
     # before: ValueError from a count written as text
     ("metrics/balance.json", {"added": 1, "left_out": 0,
-                              "counts": {"cat": {"before": 4, "left_out": 0, "added": "abc", "after": 5}}},
+                              "counts": {"cat": {"before": 4, "left_out": 0, "added": "abc", "after": 5},
+                                         **{c: {"before": 5, "left_out": 0, "added": 0, "after": 5} for c in ("dog",
+                                                                                                      "bird")}}},
      'metrics/balance.json: counts.cat.added is "abc", not a count; rerun the balance stage'),
     # before: KeyError, AttributeError in html.escape, and "holds": "no" read both ways
     ("metrics/budget.json", {k: v for k, v in BUDGET.items() if k != "candidates"},

@@ -180,12 +180,44 @@ def checked_gan(data: dict | None, *, path: str, stage: str, samples=None) -> di
     if samples is not None:
         names = np.asarray(samples.classes, dtype=object)[samples.manifest["label"].to_numpy()]
         kept = samples.manifest["accepted"].astype(bool).to_numpy()
-        held = {name: (int((names == name).sum()), int((kept & (names == name)).sum())) for name in dict.fromkeys(names)}
+        held = {name: (int((names == name).sum()), int((kept & (names == name)).sum()))
+                for name in dict.fromkeys(names)}
         for name in dict.fromkeys([*acceptance, *held]):
             said = tuple(acceptance.get(name, {}).get(k, 0) for k in ("generated", "accepted"))
             if said != held.get(name, (0, 0)):
                 generated, accepted = held.get(name, (0, 0))
                 raise rerun_error(path, f"acceptance of {name!r} counts {said[1]:,} of {said[0]:,} kept, but data/gan "
-                                        f"holds {accepted:,} of {generated:,}: the two are from different runs, or "
-                                        "edited", written_by=stage)
+                                        f"holds {accepted:,} of {generated:,}: the two are from different runs, "
+                                        "or edited", written_by=stage)
+    return data
+
+
+def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[str], rows=None) -> dict | None:
+    """``data``, the balance stage's metrics JSON, when each class's counts (``counts.<class>.before, left_out,
+    added, after``) are counts, ``counts`` holds ``classes`` (data/ingest's), each ``after`` is ``before - left_out +
+    added`` and, with ``rows`` (data/variants/balanced/rows.parquet: ``label``, ``action``), the balanced images of
+    that class; else one line naming the file and the key. Before: "abc" stopped the report with a ValueError, a
+    balance.json of another data set's classes ("airplane 5 → 8") was shown as this run's, and "square: after 45"
+    stood beside the 40 square images the balanced version holds."""
+    if not isinstance(data, dict) or "skipped" in data:
+        return checked_numbers(data, path=path, stage=stage)
+    counts = data.get("counts")
+    if not (isinstance(counts, dict) and all(isinstance(c, dict) for c in counts.values())):
+        raise rerun_error(path, f"counts is {json.dumps(counts)[:40]}, not an object of classes", written_by=stage)
+    if list(counts) != list(classes):
+        raise rerun_error(path, f"counts holds the classes {', '.join(map(repr, counts))[:80]}, not data/ingest's "
+                                f"{', '.join(map(repr, classes))[:80]}", written_by=stage)
+    # keys as tuples: a class named "st.bernard" read as counts → st → bernard, missing, and the report refused each
+    # balance.json of it, "counts.st.bernard.before is missing; rerun the balance stage", which wrote the same file
+    checked_numbers(data, path=path, stage=stage,
+                    counts=["added", "left_out", *(("counts", c, k) for c in counts for k in ("before", "left_out",
+                                                                                             "added", "after"))],
+                    required=[("counts", c, k) for c in counts for k in ("before", "added", "after")])
+    held = None if rows is None else np.bincount(rows.loc[rows["action"] != "drop", "label"], minlength=len(classes))
+    for label, (name, count) in enumerate(counts.items()):
+        made = count["before"] - count.get("left_out", 0) + count["added"]
+        if count["after"] != made or held is not None and held[label] != made:
+            where = (f"before - left_out + added is {made:,}" if count["after"] != made else
+                     f"data/variants/balanced/rows.parquet holds {held[label]:,} images of it")
+            raise rerun_error(path, f"counts.{name}.after is {count['after']:,}, but {where}", written_by=stage)
     return data
