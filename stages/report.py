@@ -64,7 +64,8 @@ def main() -> None:
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
-    cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"))
+    flags = of_images("threshold", "data/threshold/flags.parquet")
+    cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"), flags=flags)
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
     groups = of_images("dedup", "data/dedup/groups.parquet", columns=("kept", "split"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
@@ -90,7 +91,7 @@ def main() -> None:
             histograms={path.stem: histogram_of(path, summary=cuts)
                         for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
-            flags=of_images("threshold", "data/threshold/flags.parquet"),
+            flags=flags,
             scores=of_images("score", "data/score/scores.parquet"), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
@@ -219,10 +220,12 @@ def budget_numbers(budget: dict | None) -> dict | None:
     return budget
 
 
-def threshold_numbers(summary: dict | None) -> dict | None:
-    """metrics/threshold.json with each issue's method, counts, rates and cut as the threshold stage writes them, and
-    no more flagged in train than in all (before: a deleted method stopped the report with a KeyError, and "5
-    flagged" stood beside "98 flagged in train")."""
+def threshold_numbers(summary: dict | None, *, flags: pd.DataFrame | None) -> dict | None:
+    """metrics/threshold.json with each issue's method, counts, rates and cut as the threshold stage writes them, no
+    more flagged in train than in all, and each issue's flagged count the images ``flags``
+    (data/threshold/flags.parquet: ``id`` and a bool column per issue) flag (before: a deleted method stopped the
+    report with a KeyError, "5 flagged" stood beside "98 flagged in train", and the table's "dark: 60 flagged" above
+    the grid's "dark: 6 flagged")."""
     issues = list(summary) if isinstance(summary, dict) else []
     report_numbers.checked_numbers(
         summary, path="metrics/threshold.json", stage="threshold",
@@ -234,6 +237,11 @@ def threshold_numbers(summary: dict | None) -> dict | None:
         if found.get("flagged_train", 0) > found["flagged"]:
             raise rerun_error("metrics/threshold.json", f"{issue}.flagged_train is {found['flagged_train']:,}, more "
                               f"than {issue}.flagged ({found['flagged']:,})", written_by="threshold")
+        held = int(flags[issue].astype(bool).sum()) if flags is not None and issue in flags.columns else None
+        if held is not None and held != found["flagged"]:
+            raise rerun_error("metrics/threshold.json", f"{issue}.flagged is {found['flagged']:,}, but "
+                              f"data/threshold/flags.parquet flags {held:,} image(s) {issue}: the two are from "
+                              "different runs, or edited", written_by="threshold")
     return summary
 
 

@@ -120,3 +120,18 @@ def test_balance_counts_that_are_not_the_balanced_images_stop_the_report(tmp_pat
     root = balanced_project(tmp_path, counts)
     assert refused_line(root, "report") == (f"error: metrics/balance.json: {problem}; rerun the balance stage "
                                             "(dvc repro balance)")
+
+
+@pytest.mark.hostile("report")
+def test_a_flagged_count_that_is_not_the_flags_stops_the_report(tmp_path):
+    # found by probing: the threshold table read "dark | flagged 60" above the grid's "dark: 6 flagged" from the flags
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/threshold.json").write_text(json.dumps({"dark": {"method": "auto", "threshold": 0.2,
+                                                                      "flagged": 60}}))
+    (root / "data/threshold").mkdir(parents=True)
+    pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "dark": [True] * 6 + [False] * 10}).to_parquet(
+        root / "data/threshold/flags.parquet", index=False)
+    assert refused_line(root, "report") == (
+        "error: metrics/threshold.json: dark.flagged is 60, but data/threshold/flags.parquet flags 6 image(s) dark: the "
+        "two are from different runs, or edited; rerun the threshold stage (dvc repro threshold)")
