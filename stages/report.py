@@ -104,7 +104,9 @@ def main() -> None:
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=valuation,
-            summary=numbers_of("data-valuation", "metrics/data_valuation.json"), imageset=degraded,
+            summary=report_numbers.checked_valuation(
+                numbers_of("data-valuation", "metrics/data_valuation.json"), decisions=valuation,
+                path="metrics/data_valuation.json", stage="data-valuation"), imageset=degraded,
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
             applied=pruned_drops(dropped, marked=None if valuation is None else valuation.loc[
                 valuation["decision"] == "drop", "id"]))),

@@ -135,3 +135,19 @@ def test_a_flagged_count_that_is_not_the_flags_stops_the_report(tmp_path):
     assert refused_line(root, "report") == (
         "error: metrics/threshold.json: dark.flagged is 60, but data/threshold/flags.parquet flags 6 image(s) dark: the "
         "two are from different runs, or edited; rerun the threshold stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("report")
+def test_valuation_counts_that_are_not_its_decisions_stop_the_report(tmp_path):
+    # found by probing: "decided drop (reliably negative) 5" above a grid of the most harmful images with none framed
+    # red, decisions.parquet deciding no drop
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/data_valuation.json").write_text(json.dumps({"considered": 16, "left_out": 0, "flagged": 5,
+                                                                  "decisions": {"keep": 16, "drop": 0}}))
+    (root / "data/data-valuation").mkdir(parents=True)
+    pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "decision": "keep"}).to_parquet(
+        root / "data/data-valuation/decisions.parquet", index=False)
+    assert refused_line(root, "report") == (
+        "error: metrics/data_valuation.json: flagged is 5, but data/data-valuation/decisions.parquet holds 0: the two "
+        "are from different runs, or edited; rerun the data-valuation stage (dvc repro data-valuation)")

@@ -221,3 +221,23 @@ def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[s
                      f"data/variants/balanced/rows.parquet holds {held[label]:,} images of it")
             raise rerun_error(path, f"counts.{name}.after is {count['after']:,}, but {where}", written_by=stage)
     return data
+
+
+
+def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
+    """``data``, data-valuation's metrics JSON (counts already checked), when its counts of images valued and decided
+    (``considered``, ``flagged``, ``decisions.<keep|drop>``) are those of ``decisions`` (a DataFrame of
+    data/data-valuation/decisions.parquet, ``decision`` per image; None: not written), beside which the page shows
+    them; else one line naming both files. Before: "decided drop (reliably negative) 5" stood above a grid of the
+    most harmful images with none framed red, decisions.parquet deciding no drop."""
+    if data is None or decisions is None:
+        return data
+    drops = int((decisions["decision"] == "drop").sum())
+    counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
+              "decisions.keep": len(decisions) - drops}
+    for key, held in counts.items():
+        said = lookup(data, key)
+        if said is not None and said != held:
+            raise rerun_error(path, f"{key} is {json.dumps(said)[:40]}, but data/data-valuation/decisions.parquet "
+                                    f"holds {held:,}: the two are from different runs, or edited", written_by=stage)
+    return data
