@@ -67,7 +67,8 @@ def main() -> None:
     flags = of_images("threshold", "data/threshold/flags.parquet")
     cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"), flags=flags)
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
-    groups = of_images("dedup", "data/dedup/groups.parquet", columns=("kept", "split"))
+    groups = of_images("dedup", "data/dedup/groups.parquet",
+                       columns=("kept", "split", "group", "group_size", "label_conflict"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
@@ -119,7 +120,9 @@ def main() -> None:
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
-            summary=numbers_of("dedup", "metrics/dedup.json"), imageset=degraded, count=p["duplicate_groups"],
+            summary=report_numbers.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,
+                                                 path="metrics/dedup.json", stage="dedup"),
+            imageset=degraded, count=p["duplicate_groups"],
             applied=pruned_drops(dropped, marked=None if groups is None else groups.loc[
                 ~groups["kept"].astype(bool) & (groups["split"] == "train"), "id"]))),
         ("gan", "Generated images", report_grids.gan_section(

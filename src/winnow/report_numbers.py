@@ -233,11 +233,33 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
     if data is None or decisions is None:
         return data
     drops = int((decisions["decision"] == "drop").sum())
-    counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
-              "decisions.keep": len(decisions) - drops}
+    return _agrees(data, {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
+                          "decisions.keep": len(decisions) - drops},
+                   path=path, stage=stage, table="data/data-valuation/decisions.parquet")
+
+
+def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
+    """``data``, dedup's metrics JSON (counts already checked), when its counts of images, groups, removals and label
+    conflicts are those of ``groups`` (a DataFrame of data/dedup/groups.parquet, one row per image: ``group``,
+    ``group_size``, ``kept``, ``label_conflict``; None: not written), as :func:`winnow.dedup.dedup_metrics` counts
+    them; else one line naming both files. Before: "groups 40, images_removed 90" stood above duplicate groups and a
+    pruned note counted from groups.parquet's 11 groups and 9 removals."""
+    if data is None or groups is None:
+        return data
+    grouped = groups[groups["group_size"] > 1]
+    conflict = groups[groups["label_conflict"].astype(bool)]
+    return _agrees(data, {"images": len(groups), "groups": grouped["group"].nunique(), "images_in_groups": len(grouped),
+                          "largest_group": int(groups["group_size"].max()) if len(groups) else 0,
+                          "images_removed": int((~groups["kept"].astype(bool)).sum()),
+                          "conflicts": conflict["group"].nunique(), "conflict_images": len(conflict)},
+                   path=path, stage=stage, table="data/dedup/groups.parquet")
+
+
+def _agrees(data: dict, counts: dict[str, int], *, path: str, stage: str, table: str) -> dict:
+    """``data`` when each dotted key of ``counts`` is absent, null or the count ``table`` holds; else one line."""
     for key, held in counts.items():
         said = lookup(data, key)
         if said is not None and said != held:
-            raise rerun_error(path, f"{key} is {json.dumps(said)[:40]}, but data/data-valuation/decisions.parquet "
-                                    f"holds {held:,}: the two are from different runs, or edited", written_by=stage)
+            raise rerun_error(path, f"{key} is {json.dumps(said)[:40]}, but {table} holds {held:,}: the two are from "
+                                    "different runs, or edited", written_by=stage)
     return data
