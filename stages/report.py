@@ -29,6 +29,7 @@ VARIANTS_SUMMARY = "metrics/variants.json"
 DATA_DOCS = Path("reports/contracts")
 STUDY = "plots/study/study.csv"
 BUDGET = "metrics/budget.json"
+ISSUES = "data/confident-learn/label_issues.parquet"
 STUDY_COLUMNS = ("sweep", "damage", "level", "accuracy", "macro_f1")  # what the study figure draws
 
 
@@ -67,6 +68,7 @@ def main() -> None:
     flags = of_images("threshold", "data/threshold/flags.parquet")
     cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"), flags=flags)
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
+    issues = of_images("confident-learn", ISSUES, columns=("is_issue", "decision"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
@@ -96,8 +98,9 @@ def main() -> None:
             scores=of_images("score", "data/score/scores.parquet"), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
-            issues=of_images("confident-learn", "data/confident-learn/label_issues.parquet"),
-            summary=numbers_of("confident-learn", "metrics/confident_learn.json"), imageset=degraded,
+            issues=issues, summary=report_numbers.checked_issues(
+                numbers_of("confident-learn", "metrics/confident_learn.json"), issues=issues,
+                path="metrics/confident_learn.json", stage="confident-learn", table=ISSUES), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet"),

@@ -168,3 +168,20 @@ def test_dedup_counts_that_are_not_its_groups_stop_the_report(tmp_path):
     assert refused_line(root, "report") == (
         "error: metrics/dedup.json: groups is 40, but data/dedup/groups.parquet holds 1: the two are from different "
         "runs, or edited; rerun the dedup stage (dvc repro dedup)")
+
+
+@pytest.mark.hostile("report")
+def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path):
+    # found by probing: "decisions.drop 70" above the 7 label issues the grid shows dropped
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/confident_learn.json").write_text(json.dumps({"considered": 16, "issues": 2,
+                                                                   "decisions": {"keep": 14, "drop": 20, "relabel": 0}}))
+    (root / "data/confident-learn").mkdir(parents=True)
+    pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "is_issue": [True] * 2 + [False] * 14,
+                  "decision": ["drop"] * 2 + ["keep"] * 14}).to_parquet(
+        root / "data/confident-learn/label_issues.parquet", index=False)
+    assert refused_line(root, "report") == (
+        "error: metrics/confident_learn.json: decisions.drop is 20, but data/confident-learn/label_issues.parquet "
+        "holds 2: the two are from different runs, or edited; rerun the confident-learn stage (dvc repro "
+        "confident-learn)")

@@ -255,6 +255,19 @@ def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict |
                    path=path, stage=stage, table="data/dedup/groups.parquet")
 
 
+def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: str) -> dict | None:
+    """``data``, confident-learn's metrics JSON (counts already checked), when its ``issues`` and
+    ``decisions.<decision>`` are the counts of ``issues`` (a DataFrame of ``table``, its label_issues.parquet:
+    ``is_issue``, ``decision`` per image judged; None: not written); else one line naming both files. Before:
+    "decisions.drop 70" stood above the 7 label issues the grid shows dropped."""
+    if data is None or issues is None:
+        return data
+    decisions = issues["decision"].value_counts()
+    return _agrees(data, {"issues": int(issues["is_issue"].astype(bool).sum()),
+                          **{f"decisions.{d}": int(decisions.get(d, 0)) for d in ("keep", "drop", "relabel")}},
+                   path=path, stage=stage, table=table)
+
+
 def _agrees(data: dict, counts: dict[str, int], *, path: str, stage: str, table: str) -> dict:
     """``data`` when each dotted key of ``counts`` is absent, null or the count ``table`` holds; else one line."""
     for key, held in counts.items():
