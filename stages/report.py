@@ -225,7 +225,7 @@ def budget_numbers(budget: dict | None) -> dict | None:
         for key, name in named.items():
             if name not in candidates:
                 raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")
-    return budget
+    return report_numbers.checked_verdicts(budget, blocks=blocks, path=BUDGET, stage="budget")
 
 
 def threshold_numbers(summary: dict | None, *, flags: pd.DataFrame | None) -> dict | None:

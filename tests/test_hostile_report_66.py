@@ -185,3 +185,18 @@ def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path):
         "error: metrics/confident_learn.json: decisions.drop is 20, but data/confident-learn/label_issues.parquet "
         "holds 2: the two are from different runs, or edited; rerun the confident-learn stage (dvc repro "
         "confident-learn)")
+
+
+@pytest.mark.hostile("report")
+def test_a_model_check_verdict_its_counts_contradict_stops_the_report(tmp_path):
+    # found by probing: "holds": true beside none 481 and all 470 judge images right read "all stands", under
+    # "pruned applies none: ... the model check below overruled it"
+    from test_hostile_report_versions import BUDGET
+
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    check = BUDGET["model_check"] | {"winner_correct": 470, "gap_images": 11, "holds": True}
+    (root / "metrics/budget.json").write_text(json.dumps(BUDGET | {"model_check": check}))
+    assert refused_line(root, "report") == (
+        "error: metrics/budget.json: model_check.holds is true, but its winner_correct 470 and none_correct 481 say "
+        "false; rerun the budget stage (dvc repro budget)")
