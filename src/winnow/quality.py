@@ -11,10 +11,10 @@ light             the lower of ``1 - (clipped + p) / 2`` and, where ``holes`` is
                   ``(1 - min(holes, 1/2))^4``: ``clipped`` the share of pixels with a channel at 255
                   (blown highlights), ``p`` the ``light_percentile``-th percentile of ``b``; ``holes``
                   the share of the codes 1-254 whose two neighbouring codes each hold 4 or more
-                  channel values, and both one channel's, that no channel value takes (0 where fewer
-                  than 16 codes have such neighbours, where 8 or more lie below 48 and under 1/5 of
-                  those are holes, and in a colour image of 256 colours or fewer; codes 0 and 255
-                  count as empty).
+                  channel values, that no channel value takes (0 where fewer than 16 codes have such
+                  neighbours, where 8 or more lie below 48 and under 1/5 of those are holes, in a
+                  colour image of 256 colours or fewer, and in one whose every channel keeps to the
+                  codes of 5 or 6 bits, an RGB565 source's; codes 0 and 255 count as empty).
                   CleanVision uses ``1 -`` the 5th percentile, which an overexposed image still
                   holding a few dark pixels passes. A digital gain ``floor(f x)``, 1 < f < 3, leaves
                   codes out at a regular step (x2: every odd one), a trace a photo's histogram does
