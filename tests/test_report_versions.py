@@ -135,6 +135,7 @@ def test_the_report_opens_with_the_versions_and_names_the_version_that_wins(tmp_
     assert ("People reviewed 12 decisions: 9 confirmed, 3 overruled; 2 relabelled to a class the person chose instead "
             "of the suggestion.") in plain(body)
     assert text.index('<section id="versions">') < text.index('<section id="summary">')
+    assert "oracle is the train split before degrade: a ceiling for scale, never a version you have." in plain(body)
 
 
 def test_the_verdict_says_when_the_version_it_recommends_failed_its_data_contract(tmp_path):
@@ -190,6 +191,9 @@ def test_when_no_version_beats_baseline_significantly_the_report_says_so(tmp_pat
                                f"{macro_f1(predicted['pruned']) - macro_f1(predicted['baseline']):+.3f} over baseline")
     assert "<b>" not in body.split("<table>")[1]  # no row marked as the winner
     assert "People reviewed" not in plain(body)  # nobody reviewed: metrics/variants.json has no review section
+    # before: "oracle is the train split before degrade: a ceiling for scale" of a run that lists no oracle (a user's
+    # own data, variants [baseline, pruned, balanced] as the README shows)
+    assert "oracle" not in plain(body)
 
 
 def test_when_every_version_scores_below_baseline_none_is_called_the_best(tmp_path):

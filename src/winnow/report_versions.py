@@ -294,8 +294,9 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
            f"predictions swapped at random, {RESAMPLES:,} times); the interval holds the changes that test does not "
            f"reject, so it leaves out 0 exactly when p &lt; {1 - CONFIDENCE:g}. Accuracy: McNemar's exact test on "
            "the images that changed sides. Of the versions that beat baseline, the one with the highest macro F1 is "
-           "shipped. oracle is the train split before degrade: a ceiling for scale, never a version you have. "
-           'Whether a gain holds across classes: the t-tests under <a href="#evaluation">evaluation</a>.</p>')
+           "shipped. " + ("oracle is the train split before degrade: a ceiling for scale, never a version you have. "
+                          if "oracle" in table.index else "")
+           + 'Whether a gain holds across classes: the t-tests under <a href="#evaluation">evaluation</a>.</p>')
     return (f'<p class="verdict">{_code(sentence)}</p>' + unmeasured_note(metrics) + html_table(shown, bold=bold)
             + how + review_line(review, path=review_path))
 
