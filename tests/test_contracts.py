@@ -559,6 +559,24 @@ def test_balance_copies_are_measured_as_the_images_they_were_made_from():
     assert row["measured_share"] == 1.0
 
 
+def test_a_balance_copy_of_an_image_another_kept_image_duplicates_is_a_duplicate_too():
+    # b and d are one dedup group, both kept: b's copy is as much a copy of d as b is. Before, a copy counted only a
+    # val/test image in its group, so b's copy was no duplicate (3/9: a, b, d). A copy is no duplicate of the image it
+    # was made from (c's two), nor of an image balance left out (f, in e's group)
+    ids = ["a", "b", "d", "c", "e", "f", "v"]
+    degraded = pd.DataFrame({"id": ids, "digest": ids})
+    measured = measurements(degraded, flags=None, label_issues=None, groups=pd.DataFrame(
+        {"id": ids, "split": ["train"] * 6 + ["val"], "group": [0, 1, 1, 2, 3, 3, 0]}))
+    made_from = {"bal-b-0": "b", "bal-c-0": "c", "bal-c-1": "c", "bal-e-0": "e"}
+    extra = pd.DataFrame({"id": list(made_from), "digest": ["x0", "x1", "x2", "x3"],
+                          "source_id": list(made_from.values())})
+    rows = pd.DataFrame({"id": [*ids[:6], *made_from], "origin": ["degrade"] * 6 + ["extra"] * 4, "label": 0,
+                         "action": ["keep"] * 5 + ["drop"] + ["add"] * 4})
+    row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
+                        measured=measured, num_classes=1).iloc[0]
+    assert row["duplicate_rate"] == pytest.approx(4 / 9)  # a (of v), b and d, b's copy
+
+
 def test_a_data_docs_page_that_fails_to_render_stops_the_build_and_writes_no_docs(tmp_path, monkeypatch, capsys):
     # before: Great Expectations caught the page's exception, logged it with its traceback and went on, so the docs
     # folder lacked that page and the stage ended without a word about it

@@ -105,7 +105,7 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
 
         - ``duplicate_rate``: kept rows in a dedup group holding another kept row or a val/test image (a
           train copy of an evaluation image is a duplicate too: it flatters the score that image gives; a balance
-          copy is one only of an evaluation image, not of the image it was made from, which it is there to be);
+          copy is one where the image it was made from is, not of that image, which it is there to copy);
         - ``label_issue_rate``: judged kept rows confident-learn calls an issue, still under the judged label;
         - ``flagged_rate``: kept rows with any threshold flag;
         - ``class_balance``: the smallest class's kept count over the largest's;
@@ -116,9 +116,12 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
     valid_label = labels.between(0, num_classes - 1) & (labels % 1 == 0)
     looked_at = measured_as(kept, rows).merge(measured, on=["id", "digest"], how="left", indicator=True)
     seen = looked_at[looked_at["_merge"] == "both"]
-    grouped = seen[seen["group"].notna() & ~seen["copy"]]
-    kept_per_group = grouped.groupby("group")["id"].transform("size")
-    copies_eval = seen.loc[seen["group"].notna() & seen["copy"], "copies_eval"].astype(bool)
+    grouped = seen[seen["group"].notna()]
+    # the kept images of the row's group other than its own (a copy's own: the image it was made from). Before, a
+    # copy counted only an evaluation image, so the copies of a kept image another kept image duplicates were no
+    # duplicates (the default run: 47 of 435), and balanced's duplicate rate read 0.089 beside pruned's 0.101
+    originals = grouped.loc[~grouped["copy"], ["group", "id"]]
+    others = grouped["group"].map(originals.groupby("group").size()).fillna(0) - grouped["id"].isin(originals["id"])
     judged = seen[seen["given_label"].notna()]
     # numbers compared as numbers: a label column written as text ("1") trains as 1 (read_rows), and compared as
     # text it matched no given label, so the rate read 0.0 and the check passed
@@ -126,7 +129,7 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
                                                 == judged["given_label"].astype(np.int64).to_numpy())
     return pd.DataFrame([{
         "variant": name,
-        "duplicate_rate": _share(pd.concat([(kept_per_group > 1) | grouped["copies_eval"].astype(bool), copies_eval])),
+        "duplicate_rate": _share((others > 0) | grouped["copies_eval"].astype(bool)),
         "label_issue_rate": _share(issues),
         "flagged_rate": _share(seen.loc[seen["flagged"].notna(), "flagged"].astype(bool)),
         "class_balance": balance(class_counts(kept["label"], num_classes=num_classes)),
