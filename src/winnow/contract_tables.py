@@ -8,9 +8,10 @@
 The cleaners' measurements (:func:`measurements`) all describe ``data/degrade``: threshold flags, dedup
 groups and confident-learn issues were computed on its pixels and labels. A measurement applies to a
 variant's row only when the row shows the same pixels (same ``id`` and pixel ``digest``), so the oracle
-(the undamaged train split) is measured on its unperturbed images and a generated image is not measured
-at all. A label issue applies only while the row keeps the label confident-learn judged: a relabelled
-image, or the oracle's true label of a flipped image, is measured and not an issue. Rates are shares of
+(the undamaged train split) is measured on its unperturbed images and a GAN image is not measured at all; a
+balance copy is measured as the image it was made from (:func:`measured_as`). A label issue applies only
+while the row keeps the label confident-learn judged: a relabelled image, or the oracle's true label of a
+flipped image, is measured and not an issue. Rates are shares of
 the kept rows that were measured, and null when nothing was measured (the contract then fails).
 """
 
