@@ -14,6 +14,8 @@ import pytest
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
 from test_report_versions import BASELINE_ERRORS, LABELS, first_section, plain, report_text, wrong_on, write_project
 from winnow.budget_check import ModelCheck
+from winnow.errors import WinnowError
+from winnow.report_numbers import checked_numbers
 
 VERSIONS = ("baseline", "pruned")
 
@@ -298,6 +300,17 @@ def test_counts_and_cuts_no_stage_can_have_written_stop_the_report(tmp_path, pat
     root = project(tmp_path)
     (root / path).write_text(json.dumps(content))
     refused(root, line)
+
+
+@pytest.mark.hostile("report")
+def test_a_cut_past_floats_range_is_one_line_not_a_traceback():
+    # found by review (stop 66): a cut of 400 digits (a hand edit; JSON reads it exactly) made math.isfinite raise
+    # OverflowError, and the report ended in a traceback; the stage's other finite keys (budget's) read it the same way
+    summary = json.loads('{"dark": {"method": "auto", "threshold": 1' + "0" * 400 + ', "flagged": 3}}')
+    with pytest.raises(WinnowError) as refusal:
+        checked_numbers(summary, path="metrics/threshold.json", stage="threshold", finite=["dark.threshold"])
+    assert str(refusal.value) == ("metrics/threshold.json: dark.threshold is 1" + "0" * 39 + ", not a finite number; "
+                                  "rerun the threshold stage (dvc repro threshold)")
 
 
 CONTRACT = {"variant": "pruned", "mode": "warn", "enforced": False, "passed": 4, "failed": 1,

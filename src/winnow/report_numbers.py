@@ -5,12 +5,12 @@ report with a traceback. One line naming the file and the key instead (:func:`wi
 from __future__ import annotations
 
 import json
-import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
 from winnow.metrics import is_rate
+from winnow.param_rules import finite_number
 from winnow.revisions import lookup
 from winnow.stage import rerun_error
 
@@ -75,8 +75,8 @@ def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rate
             raise rerun_error(path, f"{_dotted(key)} is missing", written_by=stage)
     for keys, fits, what in ((counts, is_count, "a count"),
                              (rates, lambda v: v is None or is_rate(v), "a number in [0, 1]"),
-                             (finite, lambda v: v is None or (isinstance(v, Real) and not isinstance(v, bool)
-                                                              and math.isfinite(v)), "a finite number"),
+                             # finite_number: math.isfinite raised OverflowError on a cut of 400 digits (a traceback)
+                             (finite, lambda v: v is None or finite_number(v), "a finite number"),
                              (texts, lambda v: isinstance(v, str), "a text"),
                              (flags, lambda v: isinstance(v, bool), "true or false")):
         for key in keys:
