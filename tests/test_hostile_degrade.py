@@ -208,6 +208,19 @@ def test_study_keeps_a_run_of_half_copies_on_an_odd_train_split():
     assert note.endswith("copies14 (14 rows of exact_duplicate, where its params take 13)")
 
 
+@pytest.mark.hostile("study")
+def test_study_reads_a_count_past_floats_range_as_no_count_not_a_traceback():
+    # found by review (stop 66): a metrics/degrade.json count of 400 digits (a hand edit; JSON reads it exactly) made
+    # math.isfinite raise OverflowError, and study collect ended in a traceback. Such a count tells nothing, as a
+    # count written as text does: the run is kept, and the one beside it still judged by its own rows
+    halves = [{"kind": "exact_duplicate", "fraction": 0.5}]
+    kept, note = ran_as_listed([_collected("train", halves, 10 ** 400, {"exact_duplicate": 13}),
+                                _collected("rows", halves, 27, {"exact_duplicate": 10 ** 400}),
+                                _collected("copies14", halves, 27, {"exact_duplicate": 14})])
+    assert [exp["experiment"] for exp in kept] == ["train", "rows"]
+    assert note.endswith(": copies14 (14 rows of exact_duplicate, where its params take 13)")
+
+
 @pytest.mark.hostile("params")
 @pytest.mark.parametrize("perturbations, counts, perturbed", [
     ([{"kind": "symmetric_noise", "fraction": 0.5}, {"kind": "blur", "fraction": 0.5, "method": "box", "kernel": 3}],

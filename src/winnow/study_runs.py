@@ -11,6 +11,7 @@ import math
 from winnow.degrade_options import check as check_perturbations, picked, with_defaults
 from winnow.errors import WinnowError, listed
 from winnow.groundtruth import CONTAMINATION_KINDS
+from winnow.param_rules import finite_number
 from winnow.revisions import as_values, lookup
 
 DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
@@ -152,7 +153,7 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     extra = [kind for kind, rows in counts.items() if rows and kind not in kinds]
     if extra:
         return f"{counts[extra[0]]} rows of {extra[0]}, which its params do not list"
-    shares = [spec for spec in specs if _number(spec.get("fraction"))]
+    shares = [spec for spec in specs if finite_number(spec.get("fraction"))]
     degrade = params.get("degrade")  # degrade reads degrade.disjoint as true or false, default true
     disjoint = bool(degrade.get("disjoint", True)) if isinstance(degrade, dict) else True
     # a share is of the train rows after the removals, before any copy is added: ``after`` less the added copies
@@ -162,12 +163,13 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     # a share takes the images degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
     # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
     # at 0.6 with its accuracy)
-    picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint))) if _number(drawn) else []
+    picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint))) if finite_number(drawn) else []
     for spec in specs:
         kind, keep = spec.get("kind"), spec.get("keep")
         takes = (kind == "class_removal"
                  or any(rows > 0 for share, rows in picks if share is spec)
-                 or kind == "subsample" and _number(keep) and _number(drawn) and drawn - round(keep * drawn) > 0)
+                 or kind == "subsample" and finite_number(keep) and finite_number(drawn)
+                 and drawn - round(keep * drawn) > 0)
         if takes and counts.get(kind) == 0:
             return f"no rows of {kind}, which its params list"
     taken: dict[str, int] = {}
@@ -176,7 +178,9 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     rated = {spec["kind"] for spec in specs if "rates" in spec}  # a class's share: its rows are not told from here
     for kind, rows in taken.items():
         found = counts.get(kind)
-        if kind not in rated and _number(found) and (found > rows or found < rows and kind not in CONTAMINATION_KINDS):
+        # finite_number: math.isfinite raised OverflowError on a count of 400 digits (a traceback from study collect)
+        if kind not in rated and finite_number(found) and (found > rows
+                                                           or found < rows and kind not in CONTAMINATION_KINDS):
             return f"{found} rows of {kind}, where its params take {rows}"
     return ""
 
@@ -187,7 +191,7 @@ def _rows_drawn_from(after, shares: list[dict], *, disjoint: bool) -> int | None
     beside the others; None where no count fits. Before: less every row of an added kind, so an overwriting copy of
     that kind beside an adding one counted as added too; then ``round(share * rows)`` a duplicate, where degrade
     gave one back to fit."""
-    if not _number(after):
+    if not finite_number(after):
         return None
     added = [spec.get("mode") == "add" for spec in shares]
 
@@ -206,5 +210,3 @@ def _perturbations(params: dict) -> list:
     return (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
