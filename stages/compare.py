@@ -55,8 +55,8 @@ def main() -> None:
             tests = pairwise({v: classes[v].to_numpy() for v in variants})
             write_table(f"{OUT_CSV}/{metric}_significance.csv", tests.round(6))
             parts += [f"Paired t-test across classes on {metric} (to − from) with its 95% t CI:\n",
-                      *filter(None, [untested_note(metrics)]), tests_markdown(tests, index="from", single="one class"),
-                      ""]
+                      *(f"_{note}_\n" for note in [untested_note(metrics)] if note),
+                      tests_markdown(tests, index="from", single="one class"), ""]
         write_text(OUT_MD, "\n".join(parts))
     f1 = class_table(metrics, metric="f1")
     average = f1.loc[summary_rows(f1)[0]]

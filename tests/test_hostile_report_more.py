@@ -20,7 +20,7 @@ from hostile_harness import ROOT, default_params, files_under, run_stage
 from winnow.groundtruth import precision_recall_f1
 from winnow.imageset import read_imageset, write_imageset
 from winnow.markdown import cell
-from winnow.metrics import summarise
+from winnow.metrics import PER_CLASS_METRICS, summarise
 from winnow.report import contracts_section, threshold_section
 from winnow.report_budget import budget_section
 from winnow.report_figures import MAX_LABEL, axis_labels, confusion_figure, threshold_panels
@@ -299,8 +299,14 @@ def test_a_class_without_test_images_is_not_named_the_weakest_and_the_page_says_
         cells = [plain(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         assert cells[2:4] == [CLASSES[int(np.argmin(f1))], f"{f1.min():.3f}"]
     assert ("No test image of bird: its precision, recall and F1 are written as 0 and count in every macro figure "
-            "on this page, but say nothing of the model. Give the test split images of every class.") in \
-        html.unescape(re.sub(r"<[^>]+>", "", versions))
+            "on this page (the paired t-tests over classes leave them out), but say nothing of the model. Give the test "
+            "split images of every class.") in html.unescape(re.sub(r"<[^>]+>", "", versions))
+    # found by review (stop 66): the paired t-test over classes left bird out without a word, its change (the mean
+    # over cat and dog) beside an average row that counts bird's 0
+    evaluation = re.search(r'<section id="evaluation">(.*?)</section>', page, re.S).group(1)
+    assert html.unescape(re.sub(r"<[^>]+>", "", evaluation)).count(
+        "Left out of the test: bird (no test image: its 0s are not measured; the average and std rows above count "
+        "them, as evaluate's macro figures do).") == len(PER_CLASS_METRICS)
 
 
 @pytest.mark.hostile("report")

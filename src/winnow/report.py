@@ -19,7 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from winnow.compare import class_rows, class_table, pairwise, summary_rows, tested_class_rows
+from winnow.compare import class_rows, class_table, pairwise, summary_rows, tested_class_rows, untested_note
 from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
@@ -238,8 +238,10 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
         classes = tested_class_rows(table, metrics)  # a class without test images is no pair to test
         best = table.eq(table.max(axis=1), axis=0) & (len(metrics) > 1)
         best.iloc[-1] = False  # the std across classes is no score to be best at
+        left_out = untested_note(metrics, name=lambda c: f"<b>{html.escape(str(c))}</b>")
         body = (html_table(table, bold=best, summary_rows=summary_rows(table))
-                + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics})))
+                + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics}))
+                + (f'<p class="note">{left_out}</p>' if left_out and len(metrics) > 1 else ""))
         title = f"{metric} per class (best version in bold), and the paired t-test over classes"
         parts.append(block(title, body, rows=len(table), fold=None if metric == "f1" else True))
     if confusions:

@@ -183,8 +183,9 @@ def unmeasured_note(metrics: dict[str, dict]) -> str:
     if unmeasured:
         names = ", ".join(f"<b>{html.escape(name)}</b>" for name in unmeasured)
         note += (f'<p class="fail">No test image of {names}: {"its" if len(unmeasured) == 1 else "their"} precision, '
-                 "recall and F1 are written as 0 and count in every macro figure on this page, but say nothing of the "
-                 "model. Give the test split images of every class.</p>")
+                 "recall and F1 are written as 0 and count in every macro figure on this page (the paired t-tests over "
+                 "classes leave them out), but say nothing of the model. Give the test split images of every class."
+                 "</p>")
     if few:
         names = ", ".join(f"<b>{html.escape(name)}</b> ({n})" for name, n in few.items())
         note += (f'<p class="fail">Few test images of {names}: one image moves a recall by 1/{max(few.values())} or '
