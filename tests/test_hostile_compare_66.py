@@ -131,6 +131,19 @@ def test_predictions_whose_lines_hold_more_fields_than_the_header_fail_with_one_
         "(id, label, predicted), so every column would be read one place off; rerun evaluate"]
 
 
+@pytest.mark.hostile("compare")
+def test_compare_sizes_a_setting_by_its_seeds_of_one_code():
+    """The commit's setting at seeds 0, 1 and, with its code edited, 2, 3; cnn_small at seeds 0, 1, 2 of one code.
+    Before: the commit's setting counted 4 seeds, outweighed cnn_small's 3, and compare showed 2 runs of one code
+    (HEAD, exp-s1): fewer seeds than the setting it left out."""
+    edited = [{**_record(f"exp-e{s}", seed=s, model="lenet5"), "inputs": {"stages/train.py": "2"}} for s in (2, 3)]
+    records = [_record("HEAD", seed=0, model="lenet5"), _record("exp-s1", seed=1, model="lenet5"), *edited,
+               *(_record(f"exp-c{s}", seed=s, model="cnn_small") for s in range(3))]
+    runs, note = select_runs(records, variants=["baseline"])
+    assert [r["experiment"] for r in runs] == ["exp-c0", "exp-c1", "exp-c2"]
+    assert note == "left out 4 run(s) with other settings (train.model): HEAD, exp-s1, exp-e2, exp-e3"
+
+
 # A new user's first `winnow compare` (README: "Comparing versions, seeds and the merge gate"), before any seeds were
 # queued: one run of their own small data set, whose per-class F1 of two variants often tie (a class of 15 test
 # images has 16 possible recalls).

@@ -46,8 +46,8 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
 
     Returns:
         ``(runs, note)``: ``runs`` are the records of the group with the most seeds that agree on every param but
-        ``seed`` and on the classes evaluated, one per seed (the first of a repeated seed: an experiment
-        that repeats a commit's run is not a second seed), each with ``variants``: variant → its
+        ``seed``, on the classes evaluated and on the code and inputs read, one per seed (the first of a repeated
+        seed: an experiment that repeats a commit's run is not a second seed), each with ``variants``: variant → its
         evaluate metrics; ``note`` says what was left out and why ("" when nothing).
     """
     complete = []
@@ -66,7 +66,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         also=("the classes evaluated", lambda r: {v: sorted(m["per_class"]) for v, m in r["variants"].items()}),
         # the most seeds, not the most runs: before, 4 runs of one setting at seed 0 (one seed, repeated) outweighed 3
         # seeds of the commit's setting, and compare showed 1 run of the other setting; likewise runs of other code
-        size=_seeds)
+        size=_seeds_of_one_code)
     chosen, other_code = same_inputs(chosen, size=_seeds)
     runs, seeds = [], set()
     for record in chosen:
@@ -89,6 +89,13 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
 def _seeds(records: list[dict]) -> int:
     """How many seeds ``records`` ran (params ``seed``, compared as JSON)."""
     return len({json.dumps(r["params"].get("seed")) for r in records})
+
+
+def _seeds_of_one_code(records: list[dict]) -> int:
+    """The most :func:`_seeds` of the ``records`` that read one code and inputs: what compare keeps of a setting
+    (:func:`winnow.experiments.same_inputs`). Before: a setting was sized by its seeds of every code, and 4 seeds, 2
+    of each of two codes, outweighed another setting's 3 seeds of one code; compare then showed 2."""
+    return _seeds(same_inputs(records, size=_seeds)[0])
 
 
 def _evaluated(record: dict, variant: str) -> dict:
