@@ -610,6 +610,25 @@ def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
 
 
 @pytest.mark.hostile("study")
+def test_collect_takes_the_setting_that_draws_the_most_points_not_the_most_runs(tmp_path, capsys):
+    # found by review (stop 66), as compare's 6f85cae: `dvc exp run -S train.lr=0.01` repeated 4 times at one seed (one
+    # point) outweighed the commit's sweep of 3 levels; the study drew that one point and left the sweep out as other
+    # settings
+    sweep = [record("clean", [], 0.95), *(record(f"noise{n}", [{"kind": "symmetric_noise", "fraction": n / 100}],
+                                                 1 - n / 100) for n in (20, 30))]
+    repeats = [record(f"lr{i}", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.7) for i in range(4)]
+    for run in repeats:
+        run["data"]["params"]["params.yaml"]["data"]["train"] = {"lr": 0.01}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*sweep, *repeats)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: left out 4 run(s) with other settings (train): lr0, lr1, lr2, lr3")
+    assert sorted(set(pd.read_csv(out / "study.csv")["experiment"])) == ["clean", "noise20", "noise30"]
+
+
+@pytest.mark.hostile("study")
 def test_queue_counts_as_done_only_runs_of_these_whole_params(ingested_project, monkeypatch, capsys):
     # before: keep 0.1 queued at seed 5 counted as queued for a study at seed 0 ("1 of the 10 experiments are queued
     # or running already"), so it was never run; and the clean run that had run to the end was queued again

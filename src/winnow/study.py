@@ -49,7 +49,9 @@ from winnow.outputs import together
 from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_plots import plot
-from winnow.study_runs import DEGRADE_METRICS, axis_level, one_run_each, own_outputs, ran_as_listed, study_runs
+from winnow.study_runs import (
+    DEGRADE_METRICS, axis_level, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed, study_runs,
+)
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
@@ -279,8 +281,8 @@ def run(args: argparse.Namespace) -> int:
     kept, shared = own_outputs(kept)
     # a run with other training settings, or made by other code, on a damage curve would read as the damage's
     varied = ("seed", "degrade.perturbations", *([args.axis] if args.axis else []))  # effect
-    kept, note = same_setting(kept, varied=varied, where="study")
-    kept, other_code = same_inputs(kept)
+    kept, note = same_setting(kept, varied=varied, where="study", size=points_of_one_code)  # points, not runs
+    kept, other_code = same_inputs(kept, size=points)
     left_out = study - len(kept)
     kept, repeated = one_run_each(kept)
     for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, shared, note, other_code, repeated):

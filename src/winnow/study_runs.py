@@ -10,6 +10,7 @@ import math
 
 from winnow.degrade_options import check as check_perturbations, picked, with_defaults
 from winnow.errors import WinnowError, listed
+from winnow.experiments import same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS
 from winnow.param_rules import finite_number
 from winnow.revisions import as_values, lookup
@@ -138,6 +139,19 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
             kept.append(exp)
     return kept, (f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; "
                   f"runs at other seeds are averaged): {listed(twins)}" if twins else "")
+
+
+def points(experiments: list[dict]) -> int:
+    """How many points ``experiments`` draw: the runs :func:`one_run_each` keeps."""
+    return len(one_run_each(experiments)[0])
+
+
+def points_of_one_code(experiments: list[dict]) -> int:
+    """The most :func:`points` of the ``experiments`` that read one code and inputs: what the study draws of a setting
+    (:func:`winnow.experiments.same_inputs`). Before: a setting was sized by its runs, and `dvc exp run -S
+    train.lr=0.01` repeated 4 times at one seed (one point) outweighed the commit's sweep of 3 levels, which was left
+    out as other settings."""
+    return points(same_inputs(experiments, size=points)[0])
 
 
 def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
