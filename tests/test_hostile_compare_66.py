@@ -2,10 +2,10 @@
 
 import json
 
-import pandas as pd
 import pytest
 from gate_repo import init, labels_of, write_variant
 from hostile_harness import default_params, make_project, run_stage
+from test_hostile_gate import _with_digests
 
 from winnow import compare
 from winnow.cli import main as winnow
@@ -73,9 +73,7 @@ def test_a_base_whose_predictions_predate_pixel_digests_is_gated_with_a_warning(
     write_variant(project, "baseline", labels, labels.copy())
     init(project)
     write_variant(project, "baseline", labels, labels.copy())
-    frame = pd.read_csv(project / predictions_path("baseline"), dtype=str)
-    frame["digest"] = [f"{i:016x}" for i in range(len(frame))]
-    frame.to_csv(project / predictions_path("baseline"), index=False)
+    _with_digests(project, "baseline", [f"{i:016x}" for i in range(len(labels))])
     assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 0
     out = capsys.readouterr().out
     assert "gate: PASS" in out
@@ -142,6 +140,28 @@ def test_compare_sizes_a_setting_by_its_seeds_of_one_code():
     runs, note = select_runs(records, variants=["baseline"])
     assert [r["experiment"] for r in runs] == ["exp-c0", "exp-c1", "exp-c2"]
     assert note == "left out 4 run(s) with other settings (train.model): HEAD, exp-s1, exp-e2, exp-e3"
+
+
+@pytest.mark.hostile("gate")
+def test_a_prediction_without_its_digest_fails_with_one_line(tmp_path, capsys):
+    """Both revisions' predictions hold pixel digests; one line of the head's lost its last field (the digest). Before:
+    pandas read it as a blank digest, and the gate said "1 test images have other pixels at head under the same id",
+    of pixels nobody changed (and a blank at both revisions passed unchecked, without 245deb0's warning)."""
+    project = make_project(tmp_path / "project")
+    labels = labels_of()
+    digests = [f"{i:016x}" for i in range(len(labels))]
+    write_variant(project, "baseline", labels, labels.copy())
+    _with_digests(project, "baseline", digests)
+    init(project)
+    write_variant(project, "baseline", labels, labels.copy())
+    _with_digests(project, "baseline", digests)
+    path = project / predictions_path("baseline")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[1].rsplit(",", 1)[0], *lines[2:]]) + "\n")
+    assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: metrics/evaluate/baseline/predictions.csv at workspace: 1 row(s) without a digest, first id "
+        "'test-0000'; rerun evaluate"]
 
 
 # A new user's first `winnow compare` (README: "Comparing versions, seeds and the merge gate"), before any seeds were

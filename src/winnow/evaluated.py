@@ -57,7 +57,8 @@ def _shown(value) -> str:
 
 def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
     """``id, label, predicted`` (strings), and ``digest`` when the file has one (evaluate writes it since the gate
-    pairs pixels too), from a predictions CSV's text; one line when it cannot be paired.
+    pairs pixels too), from a predictions CSV's text; one line when it cannot be paired (a row without a label, a
+    prediction or, in a file of digests, a digest among them).
     A prediction must name a test label or one of ``classes`` (those evaluate knew: a class without test
     images can still be predicted)."""
     try:
@@ -75,7 +76,9 @@ def read_predictions(text: str, *, where: str, classes=()) -> pd.DataFrame:
     if repeated.any():
         raise WinnowError(f"{where}: {int(repeated.sum())} repeated ids, first {frame['id'][repeated].iloc[0]!r}; "
                           "rerun evaluate")
-    for column in ("label", "predicted"):
+    # a blank digest (a line that lost its last field) read as other pixels than the other revision's, or as the
+    # same pixels as another blank, unchecked without the warning a file of no digests gets
+    for column in ("label", "predicted", *(["digest"] if "digest" in frame.columns else [])):
         blank = frame[column].str.strip() == ""
         if blank.any():
             raise WinnowError(f"{where}: {int(blank.sum())} row(s) without a {column}, first id "
