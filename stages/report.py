@@ -321,6 +321,10 @@ def confusion_counts(variant: str, *, summary: dict, predictions: pd.DataFrame) 
         pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors
         raise rerun_error(path, f"not a readable CSV file ({first_line(err)})", written_by=stage) from err
+    if not isinstance(pairs.index, pd.RangeIndex):  # pandas took the first fields for an index: more than the header
+        # (before: every column read one place off, and a line number added to the index's class name, a TypeError)
+        raise rerun_error(path, f"its lines hold more fields than the header ({', '.join(map(str, pairs.columns))})",
+                          written_by=stage)
     missing = [c for c in ("actual", "predicted") if c not in pairs.columns]
     if missing:
         raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=stage)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
+from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, LABELS, first_section, plain, report_text, wrong_on, write_project
 from winnow.budget_check import ModelCheck
 from winnow.errors import WinnowError
@@ -194,6 +195,21 @@ def test_a_confusion_matrix_that_is_not_the_test_images_stops_the_report(tmp_pat
         table.to_csv(path, index=False)
     refused(root, f"plots/evaluate/pruned/confusion.csv: {problem}; rerun the evaluate@pruned stage "
                   "(dvc repro evaluate@pruned)")
+
+
+@pytest.mark.hostile("report")
+def test_a_confusion_matrix_whose_lines_hold_more_fields_than_the_header_is_one_line(tmp_path, monkeypatch):
+    # found by review (stop 66), as ae00269 found for predictions.csv: a trailing comma on each line (a spreadsheet's
+    # save) made pandas read the first field as an index, every column one place off, and the report added a line
+    # number to a class name: a TypeError traceback
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "plots/evaluate/pruned/confusion.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("actual,predicted\ncat,dog,\ndog,dog,\n")
+    with pytest.raises(WinnowError) as refusal:
+        report_stage().confusion_counts("pruned", summary={"per_class": {}}, predictions=pd.DataFrame())
+    assert str(refusal.value) == ("plots/evaluate/pruned/confusion.csv: its lines hold more fields than the header "
+                                  "(actual, predicted); rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
 
 
 @pytest.mark.hostile("report")
