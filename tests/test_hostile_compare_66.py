@@ -113,6 +113,25 @@ def test_a_gated_metric_past_floats_range_fails_with_one_line(tmp_path, capsys):
 
 
 @pytest.mark.hostile("gate")
+def test_an_ungated_headline_past_floats_range_is_named_in_a_readable_line(tmp_path, capsys):
+    """gate.files leaves the evaluate metrics out, so the check beside the predictions reads the 400-digit accuracy.
+    Before: the one line held all 401 digits (the gated files' check, 95f59c8, cut it to 40 characters)."""
+    params = default_params()
+    params["gate"]["files"] = ["metrics/other.json"]
+    project = make_project(tmp_path / "project", params)
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    (project / "metrics/other.json").write_text('{"x": 1}')
+    init(project)
+    path = project / "metrics/evaluate/baseline.json"
+    path.write_text(path.read_text().replace('"accuracy": 1.0', '"accuracy": 1' + "0" * 400, 1))
+    assert winnow(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: metrics/evaluate/baseline.json at workspace: accuracy is 1000000000000000000000000000000000000... but "
+        "its predictions give 1.000000; rerun evaluate and commit both files"]
+
+
+@pytest.mark.hostile("gate")
 def test_predictions_whose_lines_hold_more_fields_than_the_header_fail_with_one_line(tmp_path, capsys):
     """The head's predictions.csv lost probability from its header (a hand edit), its lines still four fields. Before:
     pandas read the first field as an index, every column one place off, and the gate said "990 repeated ids, first

@@ -24,12 +24,6 @@ def natural_order(name: str):
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
 
 
-def is_number(value) -> bool:
-    """A finite number float64 holds (:func:`winnow.param_rules.finite_number`). Before: math.isfinite raised
-    OverflowError on a 400-digit integer in a gated metrics file, and the gate ended in a traceback."""
-    return finite_number(value)
-
-
 def flatten(value, prefix: str = ""):
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -45,7 +39,8 @@ def metric_problems(text: str, *, where: str) -> list[str]:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
         return [f"{where}: not valid JSON ({first_line(err)})"]
-    bad = [f"{key} = {_shown(value)}" for key, value in flatten(data) if not is_number(value)]
+    # finite_number: math.isfinite raised OverflowError on a 400-digit integer, and the gate ended in a traceback
+    bad = [f"{key} = {_shown(value)}" for key, value in flatten(data) if not finite_number(value)]
     return [f"{where}: {', '.join(bad)}"] if bad else []
 
 
@@ -119,6 +114,6 @@ def check_headline(written: dict, frame: pd.DataFrame, *, where: str) -> None:
     truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
     for key, value in flatten(headline(summarise(truth, predicted, classes=classes))):
         found = written.get(key)
-        if not is_number(found) or abs(found - value) > 1e-6:
-            raise WinnowError(f"{where}: {key} is {found!r} but its predictions give {value:.6f}; rerun evaluate "
+        if not finite_number(found) or abs(found - value) > 1e-6:
+            raise WinnowError(f"{where}: {key} is {_shown(found)} but its predictions give {value:.6f}; rerun evaluate "
                               "and commit both files")
