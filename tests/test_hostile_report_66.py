@@ -188,15 +188,22 @@ def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path):
 
 
 @pytest.mark.hostile("report")
-def test_a_model_check_verdict_its_counts_contradict_stops_the_report(tmp_path):
+@pytest.mark.parametrize("edit, problem", [
     # found by probing: "holds": true beside none 481 and all 470 judge images right read "all stands", under
     # "pruned applies none: ... the model check below overruled it"
+    ({"winner_correct": 470, "gap_images": 11, "holds": True},
+     "model_check.holds is true, but its winner_correct 470 and none_correct 481 say false"),
+    # found in review: "none got 481 and all 470 of 500 judge images right (gap -50, ...)", and "520 of 500"
+    ({"winner_correct": 470, "gap_images": -50},
+     "model_check.gap_images is -50, but its winner_correct 470 and none_correct 481 say 11"),
+    ({"winner_correct": 520, "gap_images": -39, "holds": True}, "model_check.winner_correct is 520, more than its "
+                                                                "judged 500"),
+])
+def test_a_model_check_verdict_its_counts_contradict_stops_the_report(tmp_path, edit, problem):
     from test_hostile_report_versions import BUDGET
 
     root = dotted_project(tmp_path)
     (root / "metrics").mkdir()
-    check = BUDGET["model_check"] | {"winner_correct": 470, "gap_images": 11, "holds": True}
-    (root / "metrics/budget.json").write_text(json.dumps(BUDGET | {"model_check": check}))
-    assert refused_line(root, "report") == (
-        "error: metrics/budget.json: model_check.holds is true, but its winner_correct 470 and none_correct 481 say "
-        "false; rerun the budget stage (dvc repro budget)")
+    (root / "metrics/budget.json").write_text(json.dumps(BUDGET | {"model_check": BUDGET["model_check"] | edit}))
+    assert refused_line(root, "report") == (f"error: metrics/budget.json: {problem}; rerun the budget stage "
+                                            "(dvc repro budget)")

@@ -271,17 +271,22 @@ def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: s
 def checked_verdicts(data: dict, *, blocks: tuple[str, ...], path: str, stage: str) -> dict:
     """``data``, the budget's metrics JSON (counts and flags already checked), when each model check of ``blocks``
     says what its counts say (:class:`winnow.budget_check.ModelCheck`): ``holds`` exactly when the winner's model got
-    more judge images right than none's, ``ships`` when no fewer; else one line naming the key. Before: a "holds":
-    true beside 470 right for none and 460 for the winner read "all stands"."""
+    more judge images right than none's, ``ships`` when no fewer, ``gap_images`` none's right less the winner's, each
+    of at most ``judged``; else one line naming the key. Before: a "holds": true beside 470 right for none and 460 for
+    the winner read "all stands", and "(gap -50)" or "520 of 500 judge images right" stood in that sentence."""
     for block in (b for b in blocks if isinstance(data.get(b), dict)):
         check = data[block]
         none, winner = check.get("none_correct"), check.get("winner_correct")
         if none is None or winner is None:
             continue
-        for key, says in (("holds", winner > none), ("ships", winner >= none)):
-            if key in check and check[key] != says:
+        for key, says in (("holds", winner > none), ("ships", winner >= none), ("gap_images", none - winner)):
+            if check.get(key) is not None and check[key] != says:
                 raise rerun_error(path, f"{block}.{key} is {json.dumps(check[key])}, but its winner_correct {winner:,} "
                                         f"and none_correct {none:,} say {json.dumps(says)}", written_by=stage)
+        for key in (k for k in ("none_correct", "winner_correct") if check.get("judged") is not None):
+            if check[key] > check["judged"]:
+                raise rerun_error(path, f"{block}.{key} is {check[key]:,}, more than its judged {check['judged']:,}",
+                                  written_by=stage)
     return data
 
 
