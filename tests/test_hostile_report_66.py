@@ -153,21 +153,29 @@ def test_valuation_counts_that_are_not_its_decisions_stop_the_report(tmp_path):
         "are from different runs, or edited; rerun the data-valuation stage (dvc repro data-valuation)")
 
 
+DEDUP = {"images": 16, "groups": 1, "images_in_groups": 2, "largest_group": 2, "images_removed": 1}
+
+
 @pytest.mark.hostile("report")
-def test_dedup_counts_that_are_not_its_groups_stop_the_report(tmp_path):
+@pytest.mark.parametrize("summary, problem", [
     # found by probing: "groups 40, images_removed 90" above the duplicate groups and a pruned note counted from
     # groups.parquet's groups and removals
+    (DEDUP | {"groups": 40}, "groups is 40, but data/dedup/groups.parquet holds 1"),
+    # found in review: the leaks table read "train copies of test images | 3 | 3 train | 3 test | dropped from train"
+    # where groups.parquet holds no test image
+    (DEDUP | {"leaks": {"train_copies_of_test": {"groups": 3, "images": 3, "test_images": 3}}},
+     "leaks.train_copies_of_test.groups is 3, but data/dedup/groups.parquet holds 0"),
+])
+def test_dedup_counts_that_are_not_its_groups_stop_the_report(tmp_path, summary, problem):
     root = dotted_project(tmp_path)
     (root / "metrics").mkdir()
-    (root / "metrics/dedup.json").write_text(json.dumps({"images": 16, "groups": 40, "images_in_groups": 2,
-                                                         "largest_group": 2, "images_removed": 1}))
+    (root / "metrics/dedup.json").write_text(json.dumps(summary))
     (root / "data/dedup").mkdir(parents=True)
     pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "split": "train", "label": 1, "group": [0, 0, *range(1, 15)],
                   "group_size": [2, 2] + [1] * 14, "kept": [True, False] + [True] * 14, "reason": "",
                   "label_conflict": False}).to_parquet(root / "data/dedup/groups.parquet", index=False)
-    assert refused_line(root, "report") == (
-        "error: metrics/dedup.json: groups is 40, but data/dedup/groups.parquet holds 1: the two are from different "
-        "runs, or edited; rerun the dedup stage (dvc repro dedup)")
+    assert refused_line(root, "report") == (f"error: metrics/dedup.json: {problem}: the two are from different runs, "
+                                            "or edited; rerun the dedup stage (dvc repro dedup)")
 
 
 @pytest.mark.hostile("report")

@@ -9,6 +9,7 @@ from numbers import Integral
 
 import numpy as np
 
+from winnow.leaks import leaks_by_kind
 from winnow.metrics import is_rate
 from winnow.param_rules import finite_number
 from winnow.revisions import lookup
@@ -241,17 +242,19 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
 def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
     """``data``, dedup's metrics JSON (counts already checked), when its counts of images, groups, removals and label
     conflicts are those of ``groups`` (a DataFrame of data/dedup/groups.parquet, one row per image: ``group``,
-    ``group_size``, ``kept``, ``label_conflict``; None: not written), as :func:`winnow.dedup.dedup_metrics` counts
-    them; else one line naming both files. Before: "groups 40, images_removed 90" stood above duplicate groups and a
-    pruned note counted from groups.parquet's 11 groups and 9 removals."""
+    ``group_size``, ``kept``, ``label_conflict``, ``split``; None: not written), as :func:`winnow.dedup.dedup_metrics`
+    counts them, its leaks table's too (:func:`winnow.leaks.leaks_by_kind`); else one line naming both files. Before:
+    "groups 40, images_removed 90" stood above duplicate groups and a pruned note counted from groups.parquet's 11
+    groups and 9 removals, and "train copies of test images: 30 groups, dropped from train" where it holds none."""
     if data is None or groups is None:
         return data
     grouped = groups[groups["group_size"] > 1]
     conflict = groups[groups["label_conflict"].astype(bool)]
+    leaks = {f"leaks.{kind}.{key}": n for kind, found in leaks_by_kind(groups).items() for key, n in found.items()}
     return _agrees(data, {"images": len(groups), "groups": grouped["group"].nunique(), "images_in_groups": len(grouped),
                           "largest_group": int(groups["group_size"].max()) if len(groups) else 0,
                           "images_removed": int((~groups["kept"].astype(bool)).sum()),
-                          "conflicts": conflict["group"].nunique(), "conflict_images": len(conflict)},
+                          "conflicts": conflict["group"].nunique(), "conflict_images": len(conflict), **leaks},
                    path=path, stage=stage, table="data/dedup/groups.parquet")
 
 
