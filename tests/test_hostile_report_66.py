@@ -85,19 +85,20 @@ def test_a_gan_summary_that_is_not_its_samples_stops_the_report(tmp_path, summar
     assert refused_line(root, "report") == line
 
 
-def balanced_project(root, counts: dict):
+def balanced_project(root, counts: dict, **summary):
     """:func:`dotted_project` with data/variants/balanced/rows.parquet holding 8 images of each class (st.bernard's
-    3 and 5 copies added) and metrics/balance.json of ``counts``."""
+    3 and 5 copies added, 2 of them of edge cases) and metrics/balance.json of ``counts`` (and ``summary``)."""
     dotted_project(root)
     rows = pd.DataFrame({"id": [f"img-{i}" for i in range(16)] + [f"copy-{i}" for i in range(5)],
                          "origin": ["ingest"] * 16 + ["extra"] * 5,
                          "label": [0] * 3 + [1] * 8 + [0] * 5 + [0] * 5,
                          "action": ["keep"] * 11 + ["drop"] * 5 + ["add"] * 5,
-                         "reason": "", "stage": ""})
+                         "reason": [""] * 16 + ["balance(edge):rotate"] * 2 + ["balance:rotate"] * 3,
+                         "stage": [""] * 16 + ["balance"] * 5})
     (root / "data/variants/balanced").mkdir(parents=True)
     rows.to_parquet(root / "data/variants/balanced/rows.parquet", index=False)
     (root / "metrics").mkdir()
-    (root / "metrics/balance.json").write_text(json.dumps({"added": 5, "left_out": 0, "counts": counts}))
+    (root / "metrics/balance.json").write_text(json.dumps({"added": 5, "left_out": 0, "counts": counts, **summary}))
     return root
 
 
@@ -118,6 +119,22 @@ COUNTS = {"st.bernard": {"before": 3, "left_out": 0, "added": 5, "after": 8},
 ])
 def test_balance_counts_that_are_not_the_balanced_images_stop_the_report(tmp_path, counts, problem):
     root = balanced_project(tmp_path, counts)
+    assert refused_line(root, "report") == (f"error: metrics/balance.json: {problem}; rerun the balance stage "
+                                            "(dvc repro balance)")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("counts, summary, problem", [
+    # found in review: the settings table read "added 50" (or "edge.copies 4") above classes that add 5 (2 of them
+    # copies of edge cases), and "st.bernard: left out 1, added 6" (after 8 still) beside rows adding 5, leaving out 0
+    (COUNTS, {"added": 50}, "added is 50, but counts.<class>.added add up to 5"),
+    (COUNTS, {"edge": {"images": 2, "copies": 4}},
+     "edge.copies is 4, but data/variants/balanced/rows.parquet adds copies of edge cases: 2"),
+    (COUNTS | {"st.bernard": {"before": 3, "left_out": 1, "added": 6, "after": 8}}, {"added": 6, "left_out": 1},
+     "counts.st.bernard.added is 6, but data/variants/balanced/rows.parquet adds 5 of it"),
+])
+def test_balance_totals_that_are_not_the_balanced_rows_stop_the_report(tmp_path, counts, summary, problem):
+    root = balanced_project(tmp_path, counts, **summary)
     assert refused_line(root, "report") == (f"error: metrics/balance.json: {problem}; rerun the balance stage "
                                             "(dvc repro balance)")
 

@@ -196,10 +196,12 @@ def checked_gan(data: dict | None, *, path: str, stage: str, samples=None) -> di
 def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[str], rows=None) -> dict | None:
     """``data``, the balance stage's metrics JSON, when each class's counts (``counts.<class>.before, left_out,
     added, after``) are counts, ``counts`` holds ``classes`` (data/ingest's), each ``after`` is ``before - left_out +
-    added`` and, with ``rows`` (data/variants/balanced/rows.parquet: ``label``, ``action``), the balanced images of
-    that class; else one line naming the file and the key. Before: "abc" stopped the report with a ValueError, a
-    balance.json of another data set's classes ("airplane 5 → 8") was shown as this run's, and "square: after 45"
-    stood beside the 40 square images the balanced version holds."""
+    added`` and, with ``rows`` (data/variants/balanced/rows.parquet: ``label``, ``action``, ``reason``, ``stage``), the
+    balanced images of that class, its ``added`` and ``left_out`` the rows the stage added and left out; the totals
+    ``added`` and ``left_out`` the classes' sums and ``edge.copies`` the rows' copies of edge cases; else one line
+    naming the file and the key. Before: "abc" stopped the report with a ValueError, a balance.json of another data
+    set's classes ("airplane 5 → 8") was shown as this run's, "square: after 45" stood beside the 40 square images the
+    balanced version holds, and "added 4,350" or "edge.copies 1,090" above classes adding 435."""
     if not isinstance(data, dict) or "skipped" in data:
         return checked_numbers(data, path=path, stage=stage)
     counts = data.get("counts")
@@ -211,8 +213,8 @@ def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[s
     # keys as tuples: a class named "st.bernard" read as counts → st → bernard, missing, and the report refused each
     # balance.json of it, "counts.st.bernard.before is missing; rerun the balance stage", which wrote the same file
     checked_numbers(data, path=path, stage=stage,
-                    counts=["added", "left_out", *(("counts", c, k) for c in counts for k in ("before", "left_out",
-                                                                                             "added", "after"))],
+                    counts=["added", "left_out", "edge.images", "edge.copies",
+                            *(("counts", c, k) for c in counts for k in ("before", "left_out", "added", "after"))],
                     required=[("counts", c, k) for c in counts for k in ("before", "added", "after")])
     held = None if rows is None else np.bincount(rows.loc[rows["action"] != "drop", "label"], minlength=len(classes))
     for label, (name, count) in enumerate(counts.items()):
@@ -221,8 +223,26 @@ def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[s
             where = (f"before - left_out + added is {made:,}" if count["after"] != made else
                      f"data/variants/balanced/rows.parquet holds {held[label]:,} images of it")
             raise rerun_error(path, f"counts.{name}.after is {count['after']:,}, but {where}", written_by=stage)
+    # the totals and edge.copies the settings table shows above the classes, and each class's added and left out:
+    # what the stage wrote (rows: action add, and drop at stage balance; a copy of an edge case: reason balance(edge))
+    totals = {key: (sum(c.get(key, 0) for c in counts.values()), f"counts.<class>.{key} add up to")
+              for key in ("added", "left_out")}
+    if rows is not None:
+        added, rows_file = rows["action"] == "add", "data/variants/balanced/rows.parquet"
+        totals["edge.copies"] = (int((added & rows["reason"].str.startswith("balance(edge)")).sum()),
+                                 f"{rows_file} adds copies of edge cases:")
+        for key, mask in (("added", added), ("left_out", (rows["action"] == "drop") & (rows["stage"] == "balance"))):
+            held = np.bincount(rows.loc[mask, "label"], minlength=len(classes))
+            wrong = [(name, label) for label, name in enumerate(counts) if counts[name].get(key, 0) != held[label]]
+            if wrong:
+                name, label = wrong[0]
+                raise rerun_error(path, f"counts.{name}.{key} is {counts[name].get(key, 0):,}, but {rows_file} "
+                                        f"{'adds' if key == 'added' else 'leaves out'} {held[label]:,} of it",
+                                  written_by=stage)
+    for key, (held, what) in totals.items():
+        if _at(data, key) not in (_ABSENT, held):
+            raise rerun_error(path, f"{key} is {_at(data, key):,}, but {what} {held:,}", written_by=stage)
     return data
-
 
 
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
