@@ -66,7 +66,8 @@ def main() -> None:
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
     flags = of_images("threshold", "data/threshold/flags.parquet")
-    cuts = threshold_numbers(json_of("threshold", "metrics/threshold.json"), flags=flags)
+    cuts = report_numbers.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
+                                            path="metrics/threshold.json", stage="threshold")
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
     issues = of_images("confident-learn", ISSUES, columns=("is_issue", "decision"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
@@ -226,31 +227,6 @@ def budget_numbers(budget: dict | None) -> dict | None:
             if name not in candidates:
                 raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")
     return report_numbers.checked_verdicts(budget, blocks=blocks, path=BUDGET, stage="budget")
-
-
-def threshold_numbers(summary: dict | None, *, flags: pd.DataFrame | None) -> dict | None:
-    """metrics/threshold.json with each issue's method, counts, rates and cut as the threshold stage writes them, no
-    more flagged in train than in all, and each issue's flagged count the images ``flags``
-    (data/threshold/flags.parquet: ``id`` and a bool column per issue) flag (before: a deleted method stopped the
-    report with a KeyError, "5 flagged" stood beside "98 flagged in train", and the table's "dark: 60 flagged" above
-    the grid's "dark: 6 flagged")."""
-    issues = list(summary) if isinstance(summary, dict) else []
-    report_numbers.checked_numbers(
-        summary, path="metrics/threshold.json", stage="threshold",
-        required=[f"{i}.{k}" for i in issues for k in ("method", "flagged")], texts=[f"{i}.method" for i in issues],
-        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn")],
-        rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
-        finite=[f"{i}.threshold" for i in issues])
-    for issue, found in (summary or {}).items():
-        if found.get("flagged_train", 0) > found["flagged"]:
-            raise rerun_error("metrics/threshold.json", f"{issue}.flagged_train is {found['flagged_train']:,}, more "
-                              f"than {issue}.flagged ({found['flagged']:,})", written_by="threshold")
-        held = int(flags[issue].astype(bool).sum()) if flags is not None and issue in flags.columns else None
-        if held is not None and held != found["flagged"]:
-            raise rerun_error("metrics/threshold.json", f"{issue}.flagged is {found['flagged']:,}, but "
-                              f"data/threshold/flags.parquet flags {held:,} image(s) {issue}: the two are from "
-                              "different runs, or edited", written_by="threshold")
-    return summary
 
 
 def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:

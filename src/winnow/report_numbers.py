@@ -245,6 +245,31 @@ def checked_balance(data: dict | None, *, path: str, stage: str, classes: list[s
     return data
 
 
+def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> dict | None:
+    """``summary``, metrics/threshold.json, with each issue's method, counts, rates and cut as the threshold stage
+    writes them, no more flagged in train than in all, and each issue's flagged count the images ``flags``
+    (data/threshold/flags.parquet: ``id`` and a bool column per issue; None: not written) flag; else one line naming
+    the key. Before: a deleted method stopped the report with a KeyError, "5 flagged" stood beside "98 flagged in
+    train", and the table's "dark: 60 flagged" above the grid's "dark: 6 flagged"."""
+    issues = list(summary) if isinstance(summary, dict) else []
+    checked_numbers(
+        summary, path=path, stage=stage,
+        required=[f"{i}.{k}" for i in issues for k in ("method", "flagged")], texts=[f"{i}.method" for i in issues],
+        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn")],
+        rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
+        finite=[f"{i}.threshold" for i in issues])
+    for issue, found in (summary or {}).items():
+        if found.get("flagged_train", 0) > found["flagged"]:
+            raise rerun_error(path, f"{issue}.flagged_train is {found['flagged_train']:,}, more than {issue}.flagged "
+                                    f"({found['flagged']:,})", written_by=stage)
+        held = int(flags[issue].astype(bool).sum()) if flags is not None and issue in flags.columns else None
+        if held is not None and held != found["flagged"]:
+            raise rerun_error(path, f"{issue}.flagged is {found['flagged']:,}, but data/threshold/flags.parquet flags "
+                                    f"{held:,} image(s) {issue}: the two are from different runs, or edited",
+                              written_by=stage)
+    return summary
+
+
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
     """``data``, data-valuation's metrics JSON (counts already checked), when its counts of images valued and decided
     (``considered``, ``flagged``, ``decisions.<keep|drop>``) are those of ``decisions`` (a DataFrame of
