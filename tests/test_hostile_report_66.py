@@ -75,6 +75,10 @@ def gan_project(root, summary: dict):
     (GAN | {"acceptance": {"pug": GAN["acceptance"]["pug"] | {"accepted": 30}}},
      "error: metrics/gan.json: acceptance of 'pug' counts 30 of 4 kept, but data/gan holds 3 of 4: the two are from "
      "different runs, or edited; rerun the gan-synthesize stage (dvc repro gan-synthesize)"),
+    # found in review: "pug | generated 4 | kept 3 | acceptance rate 0.1"
+    (GAN | {"acceptance": {"pug": GAN["acceptance"]["pug"] | {"rate": 0.1}}},
+     "error: metrics/gan.json: acceptance of 'pug' gives rate 0.1, but counts 3 of 4 kept; rerun the gan-synthesize "
+     "stage (dvc repro gan-synthesize)"),
     # before: KeyError: 'frechet', a traceback
     ({k: v for k, v in GAN.items() if k != "frechet"},
      "error: metrics/gan.json: frechet.pug.generated.generated is missing; rerun the gan-synthesize stage (dvc repro "

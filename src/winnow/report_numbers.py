@@ -158,9 +158,10 @@ def checked_gan(data: dict | None, *, path: str, stage: str, samples=None) -> di
     """``data``, gan-synthesize's metrics JSON, when what the report's generated-images table reads is there and of
     its kind (each weak class's ``acceptance`` counts and rates, its ``class_threshold``, ``weak_scores`` and
     ``frechet`` distances finite or null) and, with ``samples`` (``data/gan``: an ImageSet whose manifest holds
-    ``label`` and ``accepted``), each class's generated and kept counts are the samples' own; else one line naming
-    the file and the key. Before: a key deleted by hand stopped the report with KeyError: 'frechet', and a table
-    row "disc | generated 8 | kept 80 | acceptance rate –" stood under the line "8 of 8 generated images kept"."""
+    ``label`` and ``accepted``), each class's generated and kept counts are the samples' own and its rate kept over
+    generated; else one line naming the file and the key. Before: a key deleted by hand stopped the report with
+    KeyError: 'frechet', a table row "disc | generated 8 | kept 80 | acceptance rate –" stood under the line "8 of 8
+    generated images kept", and "generated 4 | kept 3 | acceptance rate 0.1"."""
     if data is None or not isinstance(data, dict) or "skipped" in data:
         return checked_numbers(data, path=path, stage=stage)
     acceptance = data.get("acceptance")
@@ -190,6 +191,10 @@ def checked_gan(data: dict | None, *, path: str, stage: str, samples=None) -> di
                 raise rerun_error(path, f"acceptance of {name!r} counts {said[1]:,} of {said[0]:,} kept, but data/gan "
                                         f"holds {accepted:,} of {generated:,}: the two are from different runs, "
                                         "or edited", written_by=stage)
+        for name, rate in acceptance.items():  # the table shows the rate beside the two counts
+            if rate["generated"] and not math.isclose(rate["rate"], rate["accepted"] / rate["generated"], abs_tol=1e-9):
+                raise rerun_error(path, f"acceptance of {name!r} gives rate {rate['rate']}, but counts "
+                                        f"{rate['accepted']:,} of {rate['generated']:,} kept", written_by=stage)
     return data
 
 
