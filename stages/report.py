@@ -69,7 +69,7 @@ def main() -> None:
     cuts = report_numbers.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
                                             path="metrics/threshold.json", stage="threshold")
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
-    issues = of_images("confident-learn", ISSUES, columns=("is_issue", "decision"))
+    issues = of_images("confident-learn", ISSUES, columns=("is_issue", "decision", "reason"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it

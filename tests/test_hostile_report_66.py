@@ -199,21 +199,33 @@ def test_dedup_counts_that_are_not_its_groups_stop_the_report(tmp_path, summary,
                                             "or edited; rerun the dedup stage (dvc repro dedup)")
 
 
+LABEL_ISSUES = {"considered": 16, "issues": 2, "decisions": {"keep": 14, "drop": 2, "relabel": 0},
+                "reasons": {"consistent": 14, "label_issue": 2, "label_conflict": 0}}
+
+
 @pytest.mark.hostile("report")
-def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path):
+@pytest.mark.parametrize("summary, problem", [
     # found by probing: "decisions.drop 70" above the 7 label issues the grid shows dropped
+    (LABEL_ISSUES | {"decisions": {"keep": 14, "drop": 20, "relabel": 0}},
+     "decisions.drop is 20, but data/confident-learn/label_issues.parquet holds 2"),
+    # found in review: "considered 99" and "reasons.label_issue 40" in the same table, unchecked
+    (LABEL_ISSUES | {"considered": 99}, "considered is 99, but data/confident-learn/label_issues.parquet holds 16"),
+    (LABEL_ISSUES | {"reasons": {"consistent": 14, "label_issue": 40, "label_conflict": 0}},
+     "reasons.label_issue is 40, but data/confident-learn/label_issues.parquet holds 2"),
+])
+def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path, summary, problem):
     root = dotted_project(tmp_path)
     (root / "metrics").mkdir()
-    (root / "metrics/confident_learn.json").write_text(json.dumps({"considered": 16, "issues": 2,
-                                                                   "decisions": {"keep": 14, "drop": 20, "relabel": 0}}))
+    (root / "metrics/confident_learn.json").write_text(json.dumps(summary))
     (root / "data/confident-learn").mkdir(parents=True)
+    # a relabel the judge blocked counts under its own reason, as the stage counts it
     pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "is_issue": [True] * 2 + [False] * 14,
-                  "decision": ["drop"] * 2 + ["keep"] * 14}).to_parquet(
-        root / "data/confident-learn/label_issues.parquet", index=False)
+                  "decision": ["drop"] * 2 + ["keep"] * 14,
+                  "reason": ["label_issue; untrusted_relabel (precision 0.5)", "label_issue"] + ["consistent"] * 14,
+                  }).to_parquet(root / "data/confident-learn/label_issues.parquet", index=False)
     assert refused_line(root, "report") == (
-        "error: metrics/confident_learn.json: decisions.drop is 20, but data/confident-learn/label_issues.parquet "
-        "holds 2: the two are from different runs, or edited; rerun the confident-learn stage (dvc repro "
-        "confident-learn)")
+        f"error: metrics/confident_learn.json: {problem}: the two are from different runs, or edited; rerun the "
+        "confident-learn stage (dvc repro confident-learn)")
 
 
 @pytest.mark.hostile("report")

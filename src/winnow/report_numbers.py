@@ -309,15 +309,19 @@ def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict |
 
 
 def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: str) -> dict | None:
-    """``data``, confident-learn's metrics JSON (counts already checked), when its ``issues`` and
-    ``decisions.<decision>`` are the counts of ``issues`` (a DataFrame of ``table``, its label_issues.parquet:
-    ``is_issue``, ``decision`` per image judged; None: not written); else one line naming both files. Before:
-    "decisions.drop 70" stood above the 7 label issues the grid shows dropped."""
+    """``data``, confident-learn's metrics JSON (counts already checked), when its ``considered``, ``issues``,
+    ``decisions.<decision>`` and ``reasons.<reason>`` are the counts of ``issues`` (a DataFrame of ``table``, its
+    label_issues.parquet: ``is_issue``, ``decision``, ``reason`` per image judged; None: not written); else one line
+    naming both files. Before: "decisions.drop 70" stood above the 7 label issues the grid shows dropped, and
+    "considered 9,999" or "reasons.label_issue 40" above a table of 2,763 judged and 441 label issues."""
     if data is None or issues is None:
         return data
     decisions = issues["decision"].value_counts()
-    return _agrees(data, {"issues": int(issues["is_issue"].astype(bool).sum()),
-                          **{f"decisions.{d}": int(decisions.get(d, 0)) for d in ("keep", "drop", "relabel")}},
+    # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": the stage counts it under its own
+    reasons = issues["reason"].astype(str).str.split("; ").str[0].value_counts()
+    return _agrees(data, {"considered": len(issues), "issues": int(issues["is_issue"].astype(bool).sum()),
+                          **{f"decisions.{d}": int(decisions.get(d, 0)) for d in ("keep", "drop", "relabel")},
+                          **{f"reasons.{r}": int(reasons.get(r, 0)) for r in (data.get("reasons") or {})}},
                    path=path, stage=stage, table=table)
 
 
