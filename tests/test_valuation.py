@@ -92,6 +92,9 @@ def test_an_image_no_val_image_tells_apart_is_not_dropped():
     zero = Values(np.array([0.0, -1.0, 2.0]), np.array([0.0, 0.1, 0.1]))
     table = decide(np.array(["a", "b", "c"]), np.zeros(3, np.int64), {"knn_shapley": zero, "tracin": zero}, bound=0.0)
     assert table["decision"].tolist() == ["keep", "drop", "keep"]
+    # t as its docstring says: 0 where value and error are 0 (before: NaN, 0 * inf), infinite where the error alone is
+    assert Values(np.array([0.0, -1.0, 2.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.5])).t().tolist() == [
+        0.0, -np.inf, np.inf, 2.0]
 
 
 def test_combine_either_drops_what_one_estimator_finds_harmful():

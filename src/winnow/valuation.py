@@ -90,7 +90,8 @@ class Values:
         """float64 ``(N,)``: mean / se, 0 where both are 0 (an image no val image ranks differently from
         any other)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.se > 0, self.mean / self.se, np.sign(self.mean) * np.inf * (self.mean != 0))
+            t = np.where(self.se > 0, self.mean / self.se, np.copysign(np.inf, self.mean))
+        return np.where((self.se == 0) & (self.mean == 0), 0.0, t)  # before: 0 * inf, NaN
 
 
 def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
