@@ -152,13 +152,14 @@ def main() -> None:
               f"{what}; give the split {give}")
         _say_leaks(shipped.decisions, leaks)
         return
-    train_x = read_representation(REPRESENT_IN, baseline["id"])
+    train_x = read_representation(REPRESENT_IN, baseline["id"], data=data)
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
     exclude = baseline["id"].isin(copies | set(leaks["id"])).to_numpy()
-    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split])
-    judge_x, judge_labels = read_representation(REPRESENT_IN, data.manifest["id"][is_judge]), labels[is_judge]
+    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split], data=data)
+    judge_x = read_representation(REPRESENT_IN, data.manifest["id"][is_judge], data=data)
+    judge_labels = labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
     with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):
         l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[splits == ridge_split],
@@ -196,8 +197,12 @@ def main() -> None:
                      and not exclude.any() and not repeats.any() and not conflicts.any() and not untrained.any())
             none_hits = None
             if reuse:
+                # trained_on: the labels it learnt must be the train and val labels now (before: after a relabel,
+                # only config and seed were compared, and the old labels' judge stood in for none)
+                learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()
                 judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
-                                   image_shape=data.images.shape[1:])[0]
+                                   image_shape=data.images.shape[1:],
+                                   trained_on=lambda: (data.manifest["id"].to_numpy()[learnt], labels[learnt]))[0]
                 # the judge as trained, not as params.yaml says now: the stage run alone (`dvc repro -s budget`, or
                 # by hand) after a train section or seed edit would have judged the winner against a none of the old
                 # settings

@@ -49,8 +49,8 @@ def main() -> None:
     val = cl.learned_val(data, learned, stage="confident_learn")
 
     if p["judge"] == "probe":
-        judged = probe_pred_probs(read_representation(REPRESENT_IN, ids),
-                                  given, val_features=read_representation(REPRESENT_IN, val.manifest["id"]),
+        judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),
+                                  given, val_features=read_representation(REPRESENT_IN, val.manifest["id"], data=data),
                                   val_labels=val.labels, classes=data.classes, folds=p["folds"],
                                   repeats=p["repeats"], seed=params["seed"])
     else:

@@ -52,8 +52,8 @@ def main() -> None:
     # the val 7s predicted as 9 valued 339 of 350 clean 9s below zero and dropped them
     val = cl.learned_val(data, np.unique(given))
     unlearned = int((data.manifest["split"] == "val").sum()) - len(val)
-    features = read_representation(REPRESENT_IN, ids)
-    val_features = read_representation(REPRESENT_IN, val.manifest["id"])
+    features = read_representation(REPRESENT_IN, ids, data=data)
+    val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data)
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if (thin and len(thin) == len(np.unique(given))) or not len(val):

@@ -15,7 +15,7 @@ from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
 from winnow.ray_tasks import unchanged_in_place
-from winnow.represent import embed_imageset, knn_val_accuracy, options
+from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_from, options
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
 IMAGESET_IN = "data/degrade"
@@ -53,6 +53,9 @@ def main() -> None:
         with atomic_path(OUT / "embeddings.npy") as tmp:
             np.save(tmp, rep.features)
         write_json(OUT / "ids.json", rep.ids.tolist())
+        # what the features were made from (and, for judge, the labels it learnt): the stages reading them refuse
+        # them once data/degrade differs, as they are when run alone (`dvc repro -s`, or by hand) after a relabel
+        write_json(OUT / MADE_FROM, made_from(data, source=opts.source))
         write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hostile_harness import default_params, make_project
+from hostile_harness import default_params, make_project, record_represent
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
@@ -113,6 +113,7 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     (root / "data/represent").mkdir(parents=True)
     np.save(root / "data/represent/embeddings.npy", np.concatenate([x for _, _, x, _ in parts]))
     (root / "data/represent/ids.json").write_text(json.dumps(ids.tolist()))
+    record_represent(root)
     write_table(root / "data/threshold/flags.parquet",
                 pd.DataFrame({"id": ids, **{issue: False for issue in SCORES}, "any": False}))
     groups = pd.DataFrame({"id": ids, "split": manifest["split"], "label": manifest["label"],

@@ -33,6 +33,16 @@ AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "
 TEMPORARY_MARK = ".winnow-tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
 
 
+def record_represent(root: Path, *, source: str = "file") -> None:
+    """data/represent/made_from.json for a hand-made embedding beside data/degrade, as the represent stage writes
+    it (:func:`winnow.represent.made_from`): the stages reading the embedding check it against data/degrade."""
+    from winnow.imageset import read_imageset
+    from winnow.represent import MADE_FROM, made_from
+    from winnow.stage import write_json
+
+    write_json(root / "data/represent" / MADE_FROM, made_from(read_imageset(root / "data/degrade"), source=source))
+
+
 def default_params() -> dict:
     """The project's params.yaml as a fresh dict, but train.threads 1: the tests' nets are tiny, two pytest workers
     share CI's two cores, and two torch threads a stage spun more than they worked (budget's model check: 18 CPU s
@@ -209,6 +219,7 @@ def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
         np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))
                 .astype(np.float32))
         (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+        record_represent(root)
     return manifest, images, scores
 
 

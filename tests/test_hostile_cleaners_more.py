@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent,
+    run_stage,
 )
 from winnow import labels as cl
 from winnow.dedup import GROUP_COLUMNS
@@ -64,6 +65,7 @@ def _project(root: Path, train: list[int], *, val: int | list[int] = 30, centres
     (project / "data/represent").mkdir()
     np.save(project / "data/represent/embeddings.npy", features)
     (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    record_represent(project)
     write_table(project / "data/threshold/flags.parquet",
                 pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
     groups = pd.DataFrame({"id": manifest["id"], "split": manifest["split"], "label": manifest["label"],

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, make_project, run_stage
+from hostile_harness import default_params, make_project, record_represent, run_stage
 from winnow.cosine_index import cosine_pairs
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -183,6 +183,7 @@ def test_dedup_finds_a_copy_in_a_represent_embedding_of_huge_values(tmp_path):
     (project / "data/represent").mkdir(parents=True)
     np.save(project / "data/represent/embeddings.npy", embedding)
     write_json(project / "data/represent/ids.json", ids)
+    record_represent(project)
     done = run_stage(project, "dedup")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Warning" not in done.stderr

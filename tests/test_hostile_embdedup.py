@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent, run_stage
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
 from winnow.quality import score_table
@@ -44,6 +44,7 @@ def write_representation(root: Path, ids: list[str]) -> None:
     (root / "data/represent").mkdir(parents=True, exist_ok=True)
     np.save(root / "data/represent/embeddings.npy", np.eye(len(ids), 16, dtype=np.float32))
     write_json(root / "data/represent/ids.json", ids)
+    record_represent(root)
 
 
 @pytest.mark.hostile("intermediates")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent, run_stage
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import write_table
 
@@ -42,6 +42,7 @@ def _represent(project: Path, manifest: pd.DataFrame, features: np.ndarray) -> N
     (project / "data/represent").mkdir()
     np.save(project / "data/represent/embeddings.npy", np.asarray(features, np.float32))
     (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    record_represent(project)
 
 
 def _project(root: Path) -> Path:

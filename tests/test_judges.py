@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import make_manifest
-from hostile_harness import default_params
+from hostile_harness import default_params, record_represent
 from winnow import judges, probe
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
@@ -238,6 +238,7 @@ def stage_project(root: Path, *, features, section: str, options: dict, val_wron
     (root / "data/represent").mkdir(parents=True)
     np.save(root / "data/represent/embeddings.npy", features(labels, seed=1))
     (root / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
+    record_represent(root)
     params = default_params()
     params[section] = {**params[section], **options}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

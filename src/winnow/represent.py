@@ -152,8 +152,11 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         if options.source == "selfsup":
             selfsup.save(trained, model_out)
         elif options.source == "judge":
+            # learnt: the labels it was trained on, so that the budget, letting it stand in for none, refuses it
+            # after a relabel (checkpoints.load's trained_on)
             checkpoints.save(judged, model_out, classes=data.classes, image_shape=data.images.shape[1:],
-                          seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]))
+                             seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]),
+                             labels=np.concatenate([train.labels, val.labels]))
         else:
             write_torch(model_out, {"source": options.source, **info})
     info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
@@ -179,13 +182,35 @@ def _refuse_one_picture(digests: pd.Series, *, where: str, which: str) -> None:
                           "represent.source: file")
 
 
-def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
+MADE_FROM = "made_from.json"  # beside embeddings.npy: the pixels (and labels) the embedding was made from
+LEARNT_SPLITS = ("train", "val")  # the rows whose labels the judge source reads (train to learn, val to choose)
+
+
+def made_from(data: ImageSet, *, source: str) -> dict:
+    """The record of what an embedding of ``data`` from ``source`` was made from, written beside it as
+    :data:`MADE_FROM`: ``digests``, each image id's pixel digest; ``labels``, each train and val image id's class
+    name where the source reads labels (``judge``), else None. :func:`read_representation` checks it against the
+    data a stage reads now."""
+    ids = data.manifest["id"].astype(str).tolist()
+    learnt = data.manifest["split"].isin(LEARNT_SPLITS).to_numpy()
+    return {"source": source, "digests": dict(zip(ids, _digests(data).astype(str).tolist())),
+            "labels": ({i: data.classes[label] for i, label in zip(np.asarray(ids, dtype=object)[learnt],
+                                                                    data.labels[learnt])}
+                       if source == "judge" else None)}
+
+
+def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None = None) -> np.ndarray:
     """float32 ``(len(ids), D)``: the rows of ``folder/embeddings.npy`` (the represent stage's output) for
     ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``.
 
+    ``data``: the imageset (data/degrade) the caller reads now, which ``folder/made_from.json`` (:func:`made_from`)
+    must describe: the images of ``ids`` of the same pixels, and where the embedding's source read labels (judge),
+    every train and val image of the same pixels and label, none added or gone. None: not checked.
+
     Raises:
         WinnowError: one line naming the file and the stage to rerun when a file is missing or damaged,
-            the two files disagree, an id has no row, or a row read holds a non-finite value.
+            the two files disagree, an id has no row, a row read holds a non-finite value, or the record of
+            what the embedding was made from is missing (an earlier winnow's) or is not ``data``.
     """
     folder = Path(folder)
     names = folder / "embeddings.npy", folder / "ids.json"
@@ -222,12 +247,56 @@ def read_representation(folder: str | os.PathLike, ids) -> np.ndarray:
     if (rows < 0).any():
         raise rerun_error(names[1], f"{int((rows < 0).sum())} image(s) have no embedding, first "
                                     f"{wanted[rows < 0][0]!r}", written_by="represent")
+    if data is not None:
+        _check_made_from(folder / MADE_FROM, wanted, data)
     chosen = np.asarray(features[rows], dtype=np.float32)
     bad = ~np.isfinite(chosen).all(axis=1)
     if bad.any():
         raise rerun_error(names[0], f"{int(bad.sum())} embedding(s) hold non-finite values, first id "
                                     f"{wanted[bad][0]!r}", written_by="represent")
     return chosen
+
+
+def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
+    """Refuse an embedding whose record ``path`` (:func:`made_from`) is missing, or does not describe ``data`` for
+    the images of ``wanted`` ``(M,)`` (their pixels), and for a judge's, every train and val image (pixels and
+    labels): the stage run alone (`dvc repro -s`, or by hand) after degrade's rows changed. Before, only ids were
+    checked, so after a relabel the budget and the cleaners judged the new labels in the old labels' space."""
+    if not path.is_file():
+        # an earlier winnow's output: which data it came from, and whether its source read labels, cannot be told
+        raise rerun_error(path, "missing: the embedding was made by an earlier winnow, which kept no record of the "
+                                "pixels and labels it was made from, so images or labels changed since cannot be told",
+                          written_by="represent")
+    record = read_json(path, written_by="represent", keys=("source", "digests", "labels"))
+    digests, labels = record["digests"], record["labels"]
+    if not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())
+            and (labels is None or (isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())))):
+        raise rerun_error(path, "not a record of the pixels and labels the embedding was made from",
+                          written_by="represent")
+    manifest = data.manifest
+    now = pd.Series(_digests(data).astype(str).to_numpy(), index=manifest["id"].astype(str).to_numpy())
+    checked = pd.Index(np.asarray(wanted).astype(str))
+    if labels is not None:  # a judge learnt from every train and val image: any of them changed moves every feature
+        checked = checked.union(pd.Index(list(labels))).union(now.index[manifest["split"].isin(LEARNT_SPLITS)])
+    other = [i for i in checked if digests.get(i) != now.get(i)]
+    if other:
+        raise rerun_error(path.parent, f"{len(other)} image(s) were embedded from other pixels than the data set holds "
+                                       f"now (or are new or gone), first {other[0]!r}: the data changed since the "
+                                       "embedding was made, and its features would describe other pictures",
+                          written_by="represent")
+    if labels is None:
+        return
+    learnt = manifest["split"].isin(LEARNT_SPLITS).to_numpy()
+    names = pd.Series(np.asarray(data.classes, dtype=object)[data.labels[learnt]],
+                      index=now.index[learnt])
+    moved = [i for i in names.index.union(pd.Index(list(labels))) if labels.get(i) != names.get(i)]
+    if moved:
+        was, is_now = labels.get(moved[0]), names.get(moved[0])
+        was, is_now = repr(was) if was else "not learnt", repr(is_now) if is_now else "no train or val image"
+        raise rerun_error(path.parent, f"its judge learnt {len(moved)} train or val image(s) under another label than "
+                                       f"the data set holds now, first {moved[0]!r} ({was}, now {is_now}): the labels "
+                                       "changed since the embedding was made, and features trained on the old labels "
+                                       "would vouch for them", written_by="represent")
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,

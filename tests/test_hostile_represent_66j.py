@@ -1,0 +1,163 @@
+"""Hostile edits between represent and the stages that read its outputs: degrade's labels or pixels changed since
+the embedding was made (the stage run alone, `dvc repro -s budget`, or by hand), and an embedding an earlier winnow
+made without a record of what it was made from."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from budget_project import case, planted_fixes_then_mistakes, write_state
+from hostile_harness import files_under, record_represent
+from test_judges import STAGES, separable, stage_project
+from test_represent import FLIPPED, blobs, opts
+from winnow import checkpoints, represent
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.stage import write_json
+
+RERUN = "; rerun the represent stage (dvc repro represent)"
+
+
+@pytest.fixture(scope="module")
+def budget_state(tmp_path_factory):
+    """What the stages before budget wrote for budget_project's planted case (judged on clean val)."""
+    c = case()
+    return write_state(tmp_path_factory.mktemp("state") / "p", c, issues=planted_fixes_then_mistakes(c),
+                       trusted=False)
+
+
+def relabelled(data: ImageSet, row: int, label: int) -> ImageSet:
+    manifest = data.manifest.copy()
+    manifest.loc[row, "label"] = label
+    return ImageSet(data.images, manifest, data.classes)
+
+
+def run_here(monkeypatch, project, name: str) -> None:
+    """``stages/<name>.py``'s main in this process inside ``project``."""
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(STAGES))
+    sys.modules.pop(name, None)
+    __import__(name).main()
+
+
+@pytest.mark.hostile("represent")
+def test_budget_run_alone_after_a_relabel_refuses_the_embedding_of_the_represent_judge(budget_state, tmp_path,
+                                                                                       monkeypatch):
+    # found: represent.source judge, then a val label of data/degrade fixed (val-0000: left -> middle) and
+    # `dvc repro -s budget` run: read_representation checked only ids, so every candidate was scored in the space of
+    # the judge that chose its epoch on the old labels (and that judge could stand in for none), exit 0
+    project = shutil.copytree(budget_state, tmp_path / "project")
+    record_represent(project, source="judge")
+    data = read_imageset(project / "data/degrade")
+    row = int(np.flatnonzero(data.manifest["id"] == "val-0000")[0])
+    assert data.classes[data.labels[row]] == "left"
+    write_imageset(project / "data/degrade", np.asarray(data.images), relabelled(data, row, 1).manifest, data.classes)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        run_here(monkeypatch, project, "budget")
+    assert str(refused.value) == ("data/represent: its judge learnt 1 train or val image(s) under another label than "
+                                  "the data set holds now, first 'val-0000' ('left', now 'middle'): the labels changed "
+                                  "since the embedding was made, and features trained on the old labels would vouch "
+                                  "for them" + RERUN)
+    assert files_under(project) == before
+
+
+@pytest.mark.hostile("represent")
+def test_confident_learn_run_alone_after_a_relabel_refuses_the_embedding_of_the_represent_judge(tmp_path,
+                                                                                                monkeypatch):
+    # found: the same with `dvc repro -s confident-learn` after a train label changed (img-5, moved to class 1 by
+    # degrade, given back its class 0): its probe judged the new labels in the old labels' space, exit 0
+    stage_project(tmp_path, features=separable, section="confident_learn", options={"judge": "probe", "folds": 3})
+    record_represent(tmp_path, source="judge")
+    data = read_imageset(tmp_path / "data/degrade")
+    write_imageset(tmp_path / "data/degrade", np.asarray(data.images), relabelled(data, 5, 0).manifest, data.classes)
+    before = files_under(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        run_here(monkeypatch, tmp_path, "confident_learn")
+    assert str(refused.value) == ("data/represent: its judge learnt 1 train or val image(s) under another label than "
+                                  "the data set holds now, first 'img-5' ('1', now '0'): the labels changed since the "
+                                  "embedding was made, and features trained on the old labels would vouch for them"
+                                  + RERUN)
+    assert files_under(tmp_path) == before
+
+
+@pytest.mark.hostile("represent")
+def test_a_label_free_embedding_is_read_after_a_relabel_and_refused_after_its_pixels_change(tmp_path):
+    # selfsup, pretrained and file never read a label, so a relabel leaves their features right; the pixels under an
+    # id are what they describe: before, an image replaced under its id (degrade rerun on other data) was judged by
+    # the old picture's features, exit 0
+    data = blobs()
+    folder = tmp_path / "represent"
+    folder.mkdir()
+    features = np.arange(len(data) * 3, dtype=np.float32).reshape(len(data), 3) + 1
+    np.save(folder / "embeddings.npy", features)
+    write_json(folder / "ids.json", data.manifest["id"].tolist())
+    write_json(folder / represent.MADE_FROM, represent.made_from(data, source="selfsup"))
+    ids = data.manifest["id"].to_numpy()[[FLIPPED, 0]]
+    fixed = relabelled(data, FLIPPED, 0)
+    np.testing.assert_array_equal(represent.read_representation(folder, ids, data=fixed), features[[FLIPPED, 0]])
+    images = np.array(data.images)
+    images[FLIPPED] = 255 - images[FLIPPED]
+    manifest = data.manifest.drop(columns="digest", errors="ignore")
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(folder, ids, data=ImageSet(images, manifest, data.classes))
+    assert str(refused.value) == (f"{folder}: 1 image(s) were embedded from other pixels than the data set holds now "
+                                  "(or are new or gone), first 'img-4': the data changed since the embedding was "
+                                  "made, and its features would describe other pictures" + RERUN)
+    # the other image's pixels are those it was embedded from: it is read as before
+    np.testing.assert_array_equal(represent.read_representation(folder, ids[1:], data=ImageSet(images, manifest,
+                                                                                               data.classes)),
+                                  features[[0]])
+
+
+@pytest.mark.hostile("represent")
+def test_an_embedding_without_its_record_is_refused_where_a_stage_checks_it(tmp_path):
+    # an earlier winnow's data/represent: which pixels and labels it came from cannot be told, so it is refused
+    data = blobs()
+    folder = tmp_path / "data/represent"
+    folder.mkdir(parents=True)
+    np.save(folder / "embeddings.npy", np.ones((len(data), 2), np.float32))
+    write_json(folder / "ids.json", data.manifest["id"].tolist())
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(folder, data.manifest["id"][:3], data=data)
+    assert str(refused.value) == (f"{folder}/made_from.json: missing: the embedding was made by an earlier winnow, "
+                                  "which kept no record of the pixels and labels it was made from, so images or labels "
+                                  "changed since cannot be told" + RERUN)
+    assert sorted(p.name for p in folder.iterdir()) == ["embeddings.npy", "ids.json"]
+
+
+@pytest.mark.hostile("represent")
+def test_the_represent_judge_keeps_the_labels_it_learnt_and_is_refused_after_a_relabel(tmp_path, one_torch_thread):
+    # found: models/represent.pt (source judge) kept no 'learnt' record, so the budget let the judge of the old labels
+    # stand in for none after a relabel, checking only its config and seed
+    data = blobs(per_class=(4, 2, 0), size=8)
+    options = opts("judge", judge={"model": "lenet5", "epochs": 1, "crop_padding": 0, "batch_size": 8})
+    represent.embed_imageset(data, options=options, seed=0, progress=False, model_out=tmp_path / "represent.pt")
+    learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()
+    ids, labels = data.manifest["id"].to_numpy()[learnt], data.labels[learnt]
+    checkpoints.load(tmp_path / "represent.pt", written_by="represent", trained_on=lambda: (ids, labels))
+    fixed = labels.copy()
+    fixed[FLIPPED] = 0
+    with pytest.raises(WinnowError) as refused:
+        checkpoints.load(tmp_path / "represent.pt", written_by="represent", trained_on=lambda: (ids, fixed))
+    assert str(refused.value) == (f"{tmp_path}/represent.pt: learnt 1 of the images its data set version holds under "
+                                  "another label, first 'img-4': its rows changed since it was trained, and its score "
+                                  "would be the old version's" + RERUN)
+    # and the embedding's record says the same of the features
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.save(folder / "embeddings.npy", np.ones((len(data), 2), np.float32))
+    write_json(folder / "ids.json", data.manifest["id"].tolist())
+    write_json(folder / represent.MADE_FROM, represent.made_from(data, source="judge"))
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(folder, ["img-0"], data=relabelled(data, FLIPPED, 0))
+    assert str(refused.value) == (f"{folder}: its judge learnt 1 train or val image(s) under another label than the "
+                                  "data set holds now, first 'img-4' ('bright', now 'dark'): the labels changed since "
+                                  "the embedding was made, and features trained on the old labels would vouch for "
+                                  "them" + RERUN)
+    assert pd.Series(represent.made_from(data, source="judge")["labels"]).index.tolist() == ids.tolist()
