@@ -260,6 +260,13 @@ def test_stage_writes_features_of_every_split_aligned_to_ids_weights_and_metrics
                                   features[[47, 3, 20]])
     with pytest.raises(WinnowError, match=r"ids.json: 1 image\(s\) have no embedding, first 'img-99'; rerun"):
         represent.read_representation(project / "data/represent", ["img-1", "img-99"])
+    # what it was made from: every image's pixels, no labels (selfsup reads none); a checked reader takes it
+    made = json.loads((project / "data/represent/made_from.json").read_text())
+    degraded = read_imageset(project / "data/degrade")
+    assert made == {"source": "selfsup", "labels": None,
+                    "digests": dict(zip(degraded.manifest["id"], degraded.manifest["digest"]))}
+    np.testing.assert_array_equal(represent.read_representation(project / "data/represent", wanted, data=degraded),
+                                  features[[47, 3, 20]])
 
 
 def test_stage_with_a_users_parquet_writes_its_rows_in_manifest_order_and_records_the_file(tmp_path):

@@ -278,8 +278,9 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
     checked = pd.Index(np.asarray(wanted).astype(str))
     if labels is not None:  # a judge learnt from every train and val image: any of them changed moves every feature
         checked = checked.union(pd.Index(list(labels))).union(now.index[manifest["split"].isin(LEARNT_SPLITS)])
-    other = [i for i in checked if digests.get(i) != now.get(i)]
-    if other:
+    other = checked[(pd.Series(digests, dtype=object).reindex(checked).to_numpy()
+                     != now.reindex(checked).to_numpy())]  # by index: 50,000 lookups one by one took 1.1 s
+    if len(other):
         raise rerun_error(path.parent, f"{len(other)} image(s) were embedded from other pixels than the data set holds "
                                        f"now (or are new or gone), first {other[0]!r}: the data changed since the "
                                        "embedding was made, and its features would describe other pictures",
@@ -289,8 +290,9 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
     learnt = manifest["split"].isin(LEARNT_SPLITS).to_numpy()
     names = pd.Series(np.asarray(data.classes, dtype=object)[data.labels[learnt]],
                       index=now.index[learnt])
-    moved = [i for i in names.index.union(pd.Index(list(labels))) if labels.get(i) != names.get(i)]
-    if moved:
+    both = names.index.union(pd.Index(list(labels)))
+    moved = both[pd.Series(labels, dtype=object).reindex(both).to_numpy() != names.reindex(both).to_numpy()]
+    if len(moved):
         was, is_now = labels.get(moved[0]), names.get(moved[0])
         was, is_now = repr(was) if was else "not learnt", repr(is_now) if is_now else "no train or val image"
         raise rerun_error(path.parent, f"its judge learnt {len(moved)} train or val image(s) under another label than "
