@@ -32,7 +32,7 @@ from winnow.stage import (
     check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped, write_table,
 )
 from winnow.variant_contract import VariantContract, write_not_checked
-from winnow.variants import load_variant, read_rows, write_variant
+from winnow.variants import learnt_ids, load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
@@ -64,7 +64,10 @@ def main() -> None:
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]
     pruned, val = load_variant("pruned")
-    classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:])
+    # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the weak
+    # classes were ranked by the val F1 of the old labels' model, exit 0)
+    classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:],
+                               trained_on=lambda: learnt_ids("baseline"))
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     unscored = [name for name in classes if name not in scores]

@@ -252,9 +252,12 @@ def gan_project(root, *, weak_k: int):
     trained = fit(images[train], labels[train], images[~train], labels[~train],
                   config=TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu"),
                   num_classes=3, seed=0, progress=False)
+    # models/baseline.pt as train@baseline writes it: the model of baseline's rows and val, their labels kept
+    write_variant("baseline", baseline_rows(manifest), root=root / "data/variants")
+    learnt = manifest["split"].isin(["train", "val"]).to_numpy()
     (root / "models").mkdir()
     save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:],
-         seen=manifest["id"].to_numpy()[train])
+         seen=manifest["id"].to_numpy()[learnt], labels=labels[learnt])
     return root
 
 

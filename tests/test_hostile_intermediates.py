@@ -504,8 +504,9 @@ def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = 
     trained = fit(data.images[train], data.labels[train], data.images[~train], data.labels[~train], config=config,
                   num_classes=len(CLASSES), seed=0, progress=False)
     (project / "models").mkdir(exist_ok=True)
+    learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()  # as train@baseline keeps them
     save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:],
-         seen=data.manifest["id"].to_numpy()[train])
+         seen=data.manifest["id"].to_numpy()[learnt], labels=data.labels[learnt])
 
 
 @pytest.mark.hostile("params")

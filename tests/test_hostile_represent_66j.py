@@ -161,3 +161,34 @@ def test_the_represent_judge_keeps_the_labels_it_learnt_and_is_refused_after_a_r
                                   "the embedding was made, and features trained on the old labels would vouch for "
                                   "them" + RERUN)
     assert pd.Series(represent.made_from(data, source="judge")["labels"]).index.tolist() == ids.tolist()
+
+
+@pytest.mark.hostile("training")
+def test_balance_run_alone_after_a_relabel_refuses_the_baseline_model_of_the_old_labels(tmp_path, monkeypatch):
+    # found: models/baseline.pt trained when baseline's i0 was 'b', then i0 relabelled 'a' (degrade and variants rerun)
+    # and `dvc repro -s balance` run: its edge cases were chosen in the features of the old labels' model, exit 0
+    import torch
+
+    from test_augment import _project, _stage
+    from winnow.configs import TrainConfig
+    from winnow.models import build_model
+    from winnow.training import Trained
+    from winnow.variants import read_rows, write_variant
+
+    _project(tmp_path, monkeypatch, balance={"edge_fraction": 0.1, "edge_extra": 2.0, "device": "cpu"})
+    rows = read_rows("pruned")
+    write_variant("baseline", rows)
+    learnt = np.r_[rows["label"].to_numpy(), 0, 1]  # the rows' labels, then val's (v0 'a', v1 'b')
+    assert rows["id"].iloc[0] == "i0" and learnt[0] == 0
+    learnt[0] = 1
+    trained = Trained(build_model("lenet5", in_channels=1, num_classes=3, image_size=(12, 12)), torch.zeros(1),
+                      torch.ones(1), [], 0, TrainConfig(model="lenet5"), 0)
+    checkpoints.save(trained, "models/baseline.pt", classes=["a", "b", "c"], image_shape=(12, 12, 1),
+                     seen=np.concatenate([rows["id"].to_numpy(str), ["v0", "v1"]]), labels=learnt)
+    before = files_under(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        _stage("balance").main()
+    assert str(refused.value) == ("models/baseline.pt: learnt 1 of the images its data set version holds under another "
+                                  "label, first 'i0': its rows changed since it was trained, and its score would be "
+                                  "the old version's; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert files_under(tmp_path) == before
