@@ -6,7 +6,8 @@ flagged but kept (suggestion: its class), an outlier embedding-clean flagged but
 and what ``pruned`` does with it now (the budget stage's choice, ``data/budget/decisions.parquet``). It
 writes, under ``reviews/``:
 
-- ``queue.csv`` (:data:`QUEUE_COLUMNS`), worst first, with an empty ``verdict`` column to fill in;
+- ``queue.csv`` (:data:`QUEUE_COLUMNS`), worst first, with a ``verdict`` column to fill in (an image judged
+  before shows the verdict saved in ``reviews/verdicts.csv``, :func:`winnow.review_words.saved_words`);
 - ``label_studio_tasks.json`` (tasks with the image and a prediction carrying the suggestion) and
   ``label_studio_config.xml`` (the labelling interface those tasks expect);
 - ``index.html`` and ``thumbs/``: a static page with a grid per kind of decision and a control per image
@@ -33,10 +34,9 @@ import pandas as pd
 from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
-from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.quality import read_scores
 from winnow.review_words import (
-    KEYWORDS, accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words,
+    accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words, saved_words,
 )
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
@@ -69,13 +69,6 @@ REVIEW_COLUMNS = {"dedup": ("group",), "confident_learn": ("is_issue", "label_qu
 # drops had no score and sank below every scored decision of a queue sorted worst first
 LABEL_TABLES = tuple((argument, cleaner) for cleaner, (_, _, argument, _) in DECISION_FILES.items()
                      if argument not in PER_IMAGE)
-
-
-def class_verdict(name: str) -> str:
-    """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
-    ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
-    reject, and a class ``drop`` stood twice among Label Studio's choices)."""
-    return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
 
 
 def suggestions(tables: dict[str, pd.DataFrame], *, applied: pd.DataFrame) -> pd.DataFrame:
@@ -226,6 +219,14 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     check_journal_folder("review export", command=True)  # the files land as one, their moves listed there first
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
+    queue["verdict"], stale, unlisted = saved_words(queue, classes=data.classes)
+    if stale:  # left empty: the variants stage refuses those lines until the image is judged anew
+        print(f"warning: review export: {len(stale)} verdict(s) of {VERDICTS_FILE} were for a label or pixels the "
+              f"image no longer has (first: id {stale[0]!r}), so their verdict cells are empty; judge them anew")
+    if unlisted:  # out of the queue (import takes only what the cleaners raise), but still applied
+        print(f"warning: review export: {len(unlisted)} verdict(s) of {VERDICTS_FILE} are for images no cleaner "
+              f"raises now (first: id {unlisted[0]!r}), which the queue leaves out and pruned still takes as the "
+              f"person said; remove their lines from {VERDICTS_FILE} to leave those images to the cleaners")
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
     pngs = review_page.thumbnails(data, shown)
     thumbs = {i: str(Path(thumbnail_path(i)).relative_to(REVIEWS)) for i in shown}
@@ -411,7 +412,9 @@ def run(args: argparse.Namespace) -> int:
         queue = export(fiftyone=args.fiftyone)
         counts = queue["kind"].value_counts()
         kinds = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if kind in counts)
-        print(f"review export: {len(queue)} images to review ({kinds or 'nothing raised'}) in {QUEUE_FILE}, "
+        judged = int((queue["verdict"] != "").sum())
+        saved = f"; {judged} show the verdict saved in {VERDICTS_FILE}" if judged else ""
+        print(f"review export: {len(queue)} images to review ({kinds or 'nothing raised'}{saved}) in {QUEUE_FILE}, "
               f"{TASKS_FILE} and {PAGE_FILE}")
         return 0
     new = import_verdicts(args.file, replace=args.replace)

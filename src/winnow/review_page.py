@@ -20,8 +20,7 @@ from winnow.markdown import isolate
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
-from winnow.review import class_verdict
-from winnow.review_words import VERDICT_CONTROL
+from winnow.review_words import VERDICT_CONTROL, class_verdict
 from winnow.outputs import atomic_folder, sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
@@ -101,20 +100,23 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
     label = (f"{given} → {suggested}" if relabel
              else f"{given} · judge: {suggested}" if row["suggested"] else given)
     score = "" if pd.isna(row["score"]) else f" · score {row['score']:.2f}"
+    # a verdict saved before (reviews/verdicts.csv) is shown chosen, so a second round starts where the first ended
+    saved = row["verdict"]
     caption = (f"{html.escape(label)}<br>{html.escape(str(row['reason']))}{score}"
-               f"<br>now: {html.escape(row['pruned'])}")
+               f"<br>now: {html.escape(row['pruned'])}" + (f"<br><b>saved: {html.escape(saved)}</b>" if saved else ""))
     copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
             f'{html.escape(row["copy_of"])}" title="the copy dedup kept: {html.escape(row["copy_of"])}">'
             if row["copy_of"] else "")
-    options = "".join(f'<option value="{html.escape(class_verdict(name))}">{html.escape(name)}</option>'
+    options = "".join(f'<option value="{html.escape(class_verdict(name))}"'
+                      f'{" selected" if class_verdict(name) == saved else ""}>{html.escape(name)}</option>'
                       for name in classes if name != row["given"])
     select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
               f"{options}</select>" if row["kind"] == "label" else "")
-    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"> {html.escape(text)}</label>'
-                       for value, text in (("accept", accept), ("reject", reject)))
+    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"{" checked" if value == saved else ""}>'
+                       f' {html.escape(text)}</label>' for value, text in (("accept", accept), ("reject", reject)))
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
             f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
-            f'data-suggested="{html.escape(row["suggested"])}" data-verdict="">'
+            f'data-suggested="{html.escape(row["suggested"])}" data-verdict="{html.escape(saved)}">'
             f'<img src="{thumbs[row["id"]]}" alt="{html.escape(row["id"])}">{copy}<figcaption>{caption}</figcaption>'
             f'<div class="controls">{controls}{select}</div></figure>')
 
@@ -133,15 +135,17 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>winnow review</title>'
             f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
             f'<p class="note">{len(queue):,} images the cleaners would drop or relabel, worst first. "now" is what the '
-            "pruned variant does without your verdict. Choose, download, then run "
+            "pruned variant does without your verdict; \"saved\" the verdict imported before, which the download "
+            "carries unless you change it. Choose, download, then run "
             f"<code>winnow review import {DOWNLOAD_NAME}</code> and <code>dvc repro</code>.</p>"
             f'<div class="bar"><button id="download" type="button">Download verdicts</button> '
-            f'<span id="count">0 verdict(s) chosen</span></div>{body}<script>{SCRIPT}</script></body></html>\n')
+            f'<span id="count">{(queue["verdict"] != "").sum()} verdict(s) chosen</span></div>{body}'
+            f'<script>{SCRIPT}</script></body></html>\n')
 
 
 def label_studio_config(classes: list[str]) -> str:
     """The labelling interface the tasks expect: the image, the reason, and one choice (``verdict``) of
-    drop or a class (:func:`~winnow.review.class_verdict`)."""
+    drop or a class (:func:`~winnow.review_words.class_verdict`)."""
     choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>'
                       for name in ["drop", *map(class_verdict, classes)])
     return ('<View>\n  <Image name="image" value="$image"/>\n  <Text name="reason" value="$reason"/>\n'
@@ -151,7 +155,8 @@ def label_studio_config(classes: list[str]) -> str:
 
 def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[dict]:
     """Label Studio tasks, one per queued image: ``data`` (the thumbnail as a data URI, the id as
-    ``winnow_id``, given, suggested, reason) and a prediction choosing the suggestion (a class, or drop)."""
+    ``winnow_id``, given, suggested, reason) and a prediction choosing the suggestion (a class, or drop); an image
+    with a ``verdict`` (one saved before) also an annotation choosing it."""
     tasks = []
     for row in queue.itertuples(index=False):
         choice = class_verdict(row.suggested) if row.action == "relabel" else "drop"  # as the config's choices
@@ -159,9 +164,13 @@ def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[d
             {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": [choice]}}]}
         if not pd.isna(row.score):
             prediction["score"] = float(row.score)
-        tasks.append({"data": {"image": png_uri(pngs[row.id]), "winnow_id": row.id, "kind": row.kind,
-                               "given": row.given, "suggested": row.suggested, "action": row.action,
-                               "reason": row.reason, "digest": row.digest}, "predictions": [prediction]})
+        task = {"data": {"image": png_uri(pngs[row.id]), "winnow_id": row.id, "kind": row.kind,
+                         "given": row.given, "suggested": row.suggested, "action": row.action,
+                         "reason": row.reason, "digest": row.digest}, "predictions": [prediction]}
+        if row.verdict:  # a verdict saved before, as an annotation in the config's words: the export carries it back
+            saved = {"accept": choice, "reject": class_verdict(row.given)}.get(row.verdict, row.verdict)
+            task["annotations"] = [{"result": [{**prediction["result"][0], "value": {"choices": [saved]}}]}]
+        tasks.append(task)
     return tasks
 
 

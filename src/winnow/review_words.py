@@ -19,10 +19,64 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
-from winnow.verdicts import VERDICTS_FILE
+from winnow.verdicts import VERDICTS_FILE, class_list_key
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
+
+
+def class_verdict(name: str) -> str:
+    """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
+    ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
+    reject, and a class ``drop`` stood twice among Label Studio's choices)."""
+    return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
+
+
+def saved_words(queue: pd.DataFrame, *, classes: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The verdicts a person already saved (``reviews/verdicts.csv``) as words of a new export's queue.
+
+    Before, a second export listed every image again with an empty verdict column: the reviewer redid the work,
+    and could not see what they had decided.
+
+    Args:
+        queue: the queue about to be exported (``id, given, action, suggested, digest``; class names).
+        classes: the class names now.
+
+    Returns:
+        (one word per queue row, "" where none is saved or it no longer holds: the word :func:`resolve` reads back
+        as the saved outcome, so a re-import changes nothing; the queued ids whose saved verdict was for a label,
+        pixels or class list they no longer have (to judge anew, as the variants stage refuses those lines); the
+        saved ids the queue does not list, whose verdicts pruned still applies).
+    """
+    path = Path(VERDICTS_FILE)
+    none = ([""] * len(queue), [], [])
+    if not path.is_file():
+        return none
+    try:
+        saved = pd.read_csv(path, dtype=str, keep_default_na=False)
+        saved = saved.drop_duplicates("id", keep="last").set_index("id")[["label", "given", "digest", "classes"]]
+    except (OSError, ValueError, KeyError) as err:  # a merge conflict, a hand edit: the variants stage names it
+        print(f"warning: review export: {path} is not readable ({first_line(err)[:160]}), so the queue shows no "
+              "saved verdict; restore it from git")
+        return none
+    index, key = {name: i for i, name in enumerate(classes)}, class_list_key(classes)
+    words, stale = [], []
+    for image, given, action, suggested, digest in zip(queue["id"], queue["given"], queue["action"],
+                                                        queue["suggested"], queue["digest"]):
+        if image not in saved.index:
+            words.append("")
+            continue
+        line = saved.loc[image]
+        label = int(line["label"]) if re.fullmatch(r"-?[0-9]+", line["label"]) else -2
+        if (line["given"], line["digest"], line["classes"]) != (str(index[given]), digest, key) or label < -1 \
+                or label >= len(classes):
+            stale.append(image)
+            words.append("")
+            continue
+        outcome = -1 if action == "drop" else index[suggested]
+        words.append("accept" if label == outcome else "reject" if label == index[given] else
+                     "drop" if label == -1 else class_verdict(classes[label]))
+    return words, stale, sorted(set(saved.index) - set(queue["id"]))
 
 
 def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]:

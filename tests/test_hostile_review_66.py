@@ -1,0 +1,116 @@
+"""Hostile review cases of stop 66: the second round of a review. A person imports verdicts, exports again and
+changes one; a verdict saved for pixels that changed or for an image no cleaner raises now; two reviewers'
+files imported in turn; the filled-in queue saved by a spreadsheet. In-process on the exported project of
+review_project.py (no training), so each case costs a fraction of a second."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from review_project import digest, write_project
+from winnow import review
+
+HEADER = "id,verdict,label,suggested,given,digest,classes\n"
+KEY = "31fe1f128dc5"  # the class list key of cat, dog, owl: 12 hex digits of the SHA-256 of '["cat", "dog", "owl"]'
+# what the person wrote in the first round (train-04: dog, suggested owl, relabelled cat by the person)
+FIRST = {"train-00": "reject", "train-04": "cat", "train-08": "accept", "train-05": "reject"}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, capsys) -> Path:
+    """The review project, exported once, the working directory (the review commands read from there)."""
+    root = write_project(tmp_path)
+    monkeypatch.chdir(root)
+    review.export()  # in-process: a forked `winnow review export` cost seconds more
+    capsys.readouterr()
+    return root
+
+
+def queue() -> pd.DataFrame:
+    return pd.read_csv("reviews/queue.csv", dtype=str, keep_default_na=False).set_index("id")
+
+
+def fill_in(chosen: dict[str, str], *, name: str = "reviews/queue.csv") -> Path:
+    """The exported queue with ``chosen`` verdicts filled in (any other cell emptied), saved as ``name``."""
+    table = queue()
+    table["verdict"] = table.index.map(chosen).fillna("")
+    table.reset_index().to_csv(name, index=False)
+    return Path(name)
+
+
+def saved_lines() -> list[str]:
+    return Path("reviews/verdicts.csv").read_text().splitlines()
+
+
+@pytest.mark.hostile("review")
+def test_a_second_export_shows_each_verdict_a_person_saved_and_a_reimport_changes_nothing(project, capsys):
+    # before: the second export listed all 7 images again with an empty verdict column, nothing marking the 4 a
+    # person had decided; the reviewer redid the work
+    review.import_verdicts(fill_in(FIRST))
+    saved = Path("reviews/verdicts.csv").read_bytes()
+    capsys.readouterr()
+    exported_again = review.export()
+    assert exported_again["verdict"].tolist() == queue()["verdict"].tolist()
+    # the words the person wrote, each on its image; the 3 images not judged stay to fill in
+    assert queue()["verdict"].to_dict() == {"train-02": "", "train-00": "reject", "train-04": "cat", "train-06": "",
+                                            "train-08": "accept", "train-05": "reject", "train-07": ""}
+    assert capsys.readouterr().out == ""  # nothing stale, nothing left out
+    page = Path("reviews/index.html").read_text()
+    assert re.findall(r'data-id="([^"]+)"[^>]*data-verdict="([^"]*)"', page) == [
+        ("train-04", "cat"), ("train-06", ""), ("train-05", "reject"), ("train-07", ""), ("train-00", "reject"),
+        ("train-02", ""), ("train-08", "accept")]  # grids by kind: label, quality, duplicate, outlier
+    assert '<span id="count">4 verdict(s) chosen' in page and page.count("<b>saved: ") == 4
+    # the filled-in queue imported again changes nothing
+    review.import_verdicts("reviews/queue.csv")
+    assert Path("reviews/verdicts.csv").read_bytes() == saved
+    assert capsys.readouterr().out == ""
+    # a saved verdict the person changes in the second round is applied, and said
+    table = queue()
+    table.loc["train-05", "verdict"] = "accept"
+    table.reset_index().to_csv("reviews/queue.csv", index=False)
+    review.import_verdicts("reviews/queue.csv")
+    assert saved_lines()[1:] == [f"{i},{v},{label},{s},{g},{digest(project, i)},{KEY}" for i, v, label, s, g in (
+        ("train-00", "reject", 0, -1, 0), ("train-04", "relabel", 0, 2, 1), ("train-08", "accept", -1, -1, 2),
+        ("train-05", "accept", 0, 0, 1))]
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_whose_pixels_changed_is_not_shown_as_the_persons_and_export_says_so(project, capsys):
+    # the picture under train-05 is another since the review (its digest): the person's reject was for other pixels
+    Path("reviews/verdicts.csv").write_text(
+        HEADER + f"train-05,reject,1,0,1,0123456789abcdef,{KEY}\n"
+        f"train-08,accept,-1,-1,2,{digest(project, 'train-08')},{KEY}\n")
+    review.export()
+    assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["", "accept"]
+    assert capsys.readouterr().out == (
+        "warning: review export: 1 verdict(s) of reviews/verdicts.csv were for a label or pixels the image no longer "
+        "has (first: id 'train-05'), so their verdict cells are empty; judge them anew\n")
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_for_an_image_no_cleaner_raises_now_is_named_by_export(project, capsys):
+    # train-09 (owl) was dropped by a person when a cleaner raised it; no cleaner does now, so the queue cannot list
+    # it, and pruned still drops it: before, nothing said so, and the reviewer could not see that decision anywhere
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}\n")
+    exported_again = review.export()
+    assert "train-09" not in set(exported_again["id"]) and (exported_again["verdict"] == "").all()
+    assert capsys.readouterr().out == (
+        "warning: review export: 1 verdict(s) of reviews/verdicts.csv are for images no cleaner raises now (first: id "
+        "'train-09'), which the queue leaves out and pruned still takes as the person said; remove their lines from "
+        "reviews/verdicts.csv to leave those images to the cleaners\n")
+
+
+@pytest.mark.hostile("review")
+def test_the_filled_in_queue_saved_by_a_spreadsheet_with_bom_and_crlf_imports_unchanged(project, capsys):
+    review.import_verdicts(fill_in(FIRST))
+    saved = Path("reviews/verdicts.csv").read_bytes()
+    review.export()
+    # Excel's "CSV UTF-8": a byte-order mark and CRLF line ends, over the exported queue itself
+    text = Path("reviews/queue.csv").read_text()
+    Path("reviews/queue.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    review.import_verdicts("reviews/queue.csv")
+    assert Path("reviews/verdicts.csv").read_bytes() == saved
+    review.export()  # the queue's verdicts are the imported ones: nothing to refuse
+    assert queue()["verdict"].tolist().count("") == 3
