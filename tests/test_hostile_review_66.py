@@ -74,6 +74,10 @@ def test_a_second_export_shows_each_verdict_a_person_saved_and_a_reimport_change
     assert saved_lines()[1:] == [f"{i},{v},{label},{s},{g},{digest(project, i)},{KEY}" for i, v, label, s, g in (
         ("train-00", "reject", 0, -1, 0), ("train-04", "relabel", 0, 2, 1), ("train-08", "accept", -1, -1, 2),
         ("train-05", "accept", 0, 0, 1))]
+    assert capsys.readouterr().out == (
+        "warning: review import: 1 verdict(s) of reviews/queue.csv replace different ones of reviews/verdicts.csv "
+        "(first: id 'train-05', reject there, accept here); the later import wins: import the other file again to "
+        "keep its verdicts\n")
 
 
 @pytest.mark.hostile("review")
@@ -100,6 +104,20 @@ def test_a_saved_verdict_for_an_image_no_cleaner_raises_now_is_named_by_export(p
         "warning: review export: 1 verdict(s) of reviews/verdicts.csv are for images no cleaner raises now (first: id "
         "'train-09'), which the queue leaves out and pruned still takes as the person said; remove their lines from "
         "reviews/verdicts.csv to leave those images to the cleaners\n")
+
+
+@pytest.mark.hostile("review")
+def test_two_reviewers_files_imported_in_turn_the_later_wins_and_says_what_it_replaced(project, capsys):
+    # reviewer A drops train-08 and rejects train-05's relabel; reviewer B keeps train-08 and agrees on train-05
+    review.import_verdicts(fill_in({"train-08": "accept", "train-05": "reject"}, name="alice.csv"))
+    capsys.readouterr()
+    review.import_verdicts(fill_in({"train-08": "reject", "train-05": "reject"}, name="bob.csv"))
+    assert [line.split(",")[:3] for line in saved_lines()[1:]] == [["train-08", "reject", "2"],
+                                                                  ["train-05", "reject", "1"]]
+    assert capsys.readouterr().out == (
+        "warning: review import: 1 verdict(s) of bob.csv replace different ones of reviews/verdicts.csv (first: id "
+        "'train-08', accept there, reject here); the later import wins: import the other file again to keep its "
+        "verdicts\n")
 
 
 @pytest.mark.hostile("review")

@@ -42,7 +42,7 @@ from winnow.stage import check_journal_folder, load_params, together, write_json
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_spreadsheet_number,
-    verdicts_applied,
+    replaced_differently, verdicts_applied,
 )
 
 REVIEWS = Path("reviews")
@@ -367,6 +367,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                                                                     "suggested": np.int64, "given": np.int64,
                                                                     "digest": object, "classes": object})
     refuse_kept_leaks(new, applied, where=str(path))
+    replacing = ""
     if replace:  # the old file is not read: a file of an older format is replaced too
         kept = new.iloc[:0]
         # before: a freshly exported queue, no verdict filled in, emptied verdicts.csv without a word
@@ -380,6 +381,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # an image judged anew replaces its old verdict, which is not checked: it may be stale, the reason to review
         kept = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes,
                              replaced=frozenset(new["id"]))
+        # before: a second reviewer's file overruled the first's verdicts without a word (the later import wins)
+        replacing = replaced_differently(new, source=path)
     written = pd.concat([kept, new], ignore_index=True)
     # as the variants stage will: no verdict drops the last train copy of a picture whose other copies go unjudged
     # (an old verdict of verdicts.csv too, which the file's own do not replace: the line may be there)
@@ -387,6 +390,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                      manifest=data.manifest, classes=data.classes,
                      where=f"{path} with {VERDICTS_FILE}" if len(kept) else str(path))
     write_table(VERDICTS_FILE, written)
+    if replacing:
+        print(replacing)
     return new
 
 

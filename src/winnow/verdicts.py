@@ -147,6 +147,24 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
         np.int64), given=saw.astype(np.int64)).reset_index(drop=True)
 
 
+def replaced_differently(new: pd.DataFrame, *, source: str | os.PathLike) -> str:
+    """The warning an import of ``new`` (:data:`VERDICT_COLUMNS`, read from ``source``) owes when it replaces
+    verdicts of :data:`VERDICTS_FILE` with another outcome (label), "" when it replaces none so: two reviewers'
+    files imported in turn, or a saved verdict a person changed in a second round. The file is read as text (its
+    lines for the ids of ``new`` are not checked: they may be stale, the reason to review again)."""
+    if not Path(VERDICTS_FILE).is_file():
+        return ""
+    old = pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False).drop_duplicates("id", keep="last")
+    was = new["id"].map(old.set_index("id")["verdict"])
+    changed = new[was.notna() & (new["id"].map(old.set_index("id")["label"]) != new["label"].astype(str))]
+    if not len(changed):
+        return ""
+    first = changed.iloc[0]
+    return (f"warning: review import: {len(changed)} verdict(s) of {source} replace different ones of {VERDICTS_FILE} "
+            f"(first: id {first['id']!r}, {was[first.name]} there, {first['verdict']} here); the later import wins: "
+            "import the other file again to keep its verdicts")
+
+
 def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where: str) -> None:
     """One line when a verdict keeps an image that ``decisions`` (the budget's) drop as dedup's ``leak``: a
     train copy of a val or test image is never trained on, whatever a person or the budget says, or the test
