@@ -132,3 +132,18 @@ def test_the_filled_in_queue_saved_by_a_spreadsheet_with_bom_and_crlf_imports_un
     assert Path("reviews/verdicts.csv").read_bytes() == saved
     review.export()  # the queue's verdicts are the imported ones: nothing to refuse
     assert queue()["verdict"].tolist().count("") == 3
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_accept_of_a_suggestion_changed_since_shows_its_class_and_the_next_export_goes_on(project, capsys):
+    # the person accepted train-04's relabel dog -> cat; the cleaners suggest owl now. The saved outcome is cat,
+    # which "accept" would no longer mean: the queue says cat. Before the outcome was compared, the next export
+    # refused the untouched queue: "id 'train-04' says 'cat' and reviews/verdicts.csv holds 'accept' for it"
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-04,accept,0,0,1,{digest(project, 'train-04')},{KEY}\n")
+    review.export()
+    assert queue().loc["train-04", ["suggested", "verdict"]].tolist() == ["owl", "cat"]
+    review.export()
+    assert queue().loc["train-04", "verdict"] == "cat"
+    review.import_verdicts("reviews/queue.csv")  # the same outcome, now said as the person's class
+    assert saved_lines()[1:] == [f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}"]
+    assert "warning" not in capsys.readouterr().out

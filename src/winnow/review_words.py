@@ -299,7 +299,8 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
     # an imported verdict for the same image that differs may be the later one (a page's download imported after
     # the queue): before, the advice to import the queue reverted it without a word
-    differing = written[[outcome is not None and i in imported and outcome != imported[i]
+    # by outcome (the label): a saved accept of a suggestion changed since is exported as its class, the same outcome
+    differing = written[[outcome is not None and i in imported and outcome[1] != imported[i][1]
                          for outcome, i in zip(outcomes, written["id"])]]
     if len(differing):
         first = differing.iloc[0]
