@@ -11,6 +11,9 @@ import pytest
 
 from review_project import digest, write_project
 from winnow import review
+from winnow.errors import WinnowError
+from winnow.variants import baseline_rows
+from winnow.verdicts import read_verdicts
 
 HEADER = "id,verdict,label,suggested,given,digest,classes\n"
 KEY = "31fe1f128dc5"  # the class list key of cat, dog, owl: 12 hex digits of the SHA-256 of '["cat", "dog", "owl"]'
@@ -147,3 +150,20 @@ def test_a_saved_accept_of_a_suggestion_changed_since_shows_its_class_and_the_ne
     review.import_verdicts("reviews/queue.csv")  # the same outcome, now said as the person's class
     assert saved_lines()[1:] == [f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}"]
     assert "warning" not in capsys.readouterr().out
+
+
+@pytest.mark.hostile("review")
+def test_a_verdicts_file_a_spreadsheet_saved_with_semicolons_is_named_so_not_advised_away(project):
+    # Excel of a locale whose decimal mark is a comma saves reviews/verdicts.csv with semicolons (BOM, CRLF). Before,
+    # the variants stage said only "lacks column(s) id, ... classes (needs ...); write it with `winnow review
+    # import`, or restore the header-only file from git", advice that threw the person's verdicts away
+    line = f"train-05;reject;1;0;1;{digest(project, 'train-05')};{KEY}"
+    Path("reviews/verdicts.csv").write_bytes(b"\xef\xbb\xbf" + f"{HEADER.replace(',', ';')}{line}\n".replace(
+        "\n", "\r\n").encode())
+    manifest = pd.read_parquet("data/degrade/manifest.parquet")
+    with pytest.raises(WinnowError) as refused:  # what the variants stage and `winnow review import` read first
+        read_verdicts("reviews/verdicts.csv", baseline=baseline_rows(manifest),
+                      digests=manifest.set_index("id")["digest"], classes=["cat", "dog", "owl"])
+    assert str(refused.value) == (
+        "reviews/verdicts.csv: lacks column(s) id, verdict, label, suggested, given, digest, classes (its header holds "
+        "semicolons: save it as comma-separated CSV), or restore it from git")

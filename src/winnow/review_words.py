@@ -19,7 +19,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
-from winnow.verdicts import VERDICTS_FILE, class_list_key
+from winnow.verdicts import VERDICTS_FILE, class_list_key, separator_hint
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -56,8 +56,9 @@ def saved_words(queue: pd.DataFrame, *, classes: list[str]) -> tuple[list[str], 
         saved = pd.read_csv(path, dtype=str, keep_default_na=False)
         saved = saved.drop_duplicates("id", keep="last").set_index("id")[["label", "given", "digest", "classes"]]
     except (OSError, ValueError, KeyError) as err:  # a merge conflict, a hand edit: the variants stage names it
-        print(f"warning: review export: {path} is not readable ({first_line(err)[:160]}), so the queue shows no "
-              "saved verdict; restore it from git")
+        hint = separator_hint(path)
+        print(f"warning: review export: {path} is not readable ({first_line(err)[:160]}){hint}, so the queue shows "
+              "no saved verdict; mend it or restore it from git")
         return none
     index, key = {name: i for i, name in enumerate(classes)}, class_list_key(classes)
     words, stale = [], []
@@ -114,9 +115,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
         raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
     missing = [c for c in ("id", "verdict") if c not in frame.columns and not (c == "id" and key == "winnow_id")]
     if missing:
-        first = text.partition("\n")[0]
-        separator = next((name for mark, name in ((";", "semicolons"), ("\t", "tabs")) if mark in first), None)
-        hint = f" (its header holds {separator}: save it as comma-separated CSV)" if separator else ""
+        hint = separator_hint(path)
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
@@ -290,7 +289,8 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
         imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
     except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
         # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
-        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}), so whether the {len(written)} "
+        hint = separator_hint(VERDICTS_FILE)
+        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}){hint}, so whether the {len(written)} "
                           f"verdict(s) in {queue_file} were imported is unknown, and a new export would overwrite "
                           f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
                           f"--replace {queue_file}`") from err

@@ -43,6 +43,18 @@ def refuse_spreadsheet_number(value: str, *, now: str, column: str, kind: str, w
                           f"spreadsheet may have read it as a number; {fix}")
 
 
+def separator_hint(path: str | os.PathLike) -> str:
+    """What the header (first line) of a CSV file pandas read as one column tells: " (its header holds semicolons:
+    save it as comma-separated CSV)" where a spreadsheet saved it with semicolons or tabs, else "" (also where the
+    file cannot be read)."""
+    try:
+        header = Path(path).read_text(encoding="utf-8-sig", errors="replace").partition("\n")[0]
+    except OSError:
+        return ""
+    separator = next((name for mark, name in ((";", "semicolons"), ("\t", "tabs")) if mark in header), None)
+    return f" (its header holds {separator}: save it as comma-separated CSV)" if separator else ""
+
+
 def class_list_key(classes: list[str]) -> str:
     """A short key of the class names in their order (12 hex digits of the SHA-256 of their JSON)."""
     return hashlib.sha256(json.dumps(list(classes)).encode()).hexdigest()[:12]
@@ -83,7 +95,10 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                           "an older winnow); import the reviewed file again with `winnow review import --replace "
                           "FILE`, which writes it anew")
     if missing:
-        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)} (needs {', '.join(VERDICT_COLUMNS)}); {fix}")
+        # before, only the advice to restore the header-only file: a spreadsheet's semicolons lost the verdicts
+        hint = separator_hint(path)
+        raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}" + (
+            f"{hint}, or restore it from git" if hint else f" (needs {', '.join(VERDICT_COLUMNS)}); {fix}"))
     # an image judged anew: before, its old verdict, refused as stale (its pixels changed), stopped the import that
     # replaced it, though the refusal advised exactly that new review
     frame = frame[~frame["id"].isin(replaced)]
