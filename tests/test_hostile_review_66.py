@@ -83,6 +83,12 @@ def test_a_second_export_shows_each_verdict_a_person_saved_and_a_reimport_change
         "keep its verdicts\n")
 
 
+STALE = ("warning: review export: {n} verdict(s) of reviews/verdicts.csv no longer hold, made on a label or pixels "
+         "the image no longer has or on an image no longer in train (first: id '{first}'), and `dvc repro variants` "
+         "refuses them: judge anew those the queue lists (their verdict cells are empty), and remove the others' "
+         "lines\n")
+
+
 @pytest.mark.hostile("review")
 def test_a_saved_verdict_whose_pixels_changed_is_not_shown_as_the_persons_and_export_says_so(project, capsys):
     # the picture under train-05 is another since the review (its digest): the person's reject was for other pixels
@@ -91,19 +97,19 @@ def test_a_saved_verdict_whose_pixels_changed_is_not_shown_as_the_persons_and_ex
         f"train-08,accept,-1,-1,2,{digest(project, 'train-08')},{KEY}\n")
     review.export()
     assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["", "accept"]
-    assert capsys.readouterr().out == (
-        "warning: review export: 1 verdict(s) of reviews/verdicts.csv were for a label or pixels the image no longer "
-        "has (first: id 'train-05'), so their verdict cells are empty; judge them anew\n")
+    assert capsys.readouterr().out == STALE.format(n=1, first="train-05")
 
 
 @pytest.mark.hostile("review")
 def test_a_saved_verdict_for_an_image_no_cleaner_raises_now_is_named_by_export(project, capsys):
     # train-09 (owl) was dropped by a person when a cleaner raised it; no cleaner does now, so the queue cannot list
-    # it, and pruned still drops it: before, nothing said so, and the reviewer could not see that decision anywhere
-    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}\n")
+    # it, and pruned still drops it: before, nothing said so, and the reviewer could not see that decision anywhere.
+    # train-99 is no train image now (the source changed): the variants stage refuses its line, which is said too
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}\n"
+                                            f"train-99,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}\n")
     exported_again = review.export()
     assert "train-09" not in set(exported_again["id"]) and (exported_again["verdict"] == "").all()
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().out == STALE.format(n=1, first="train-99") + (
         "warning: review export: 1 verdict(s) of reviews/verdicts.csv are for images no cleaner raises now (first: id "
         "'train-09'), which the queue leaves out and pruned still takes as the person said; remove their lines from "
         "reviews/verdicts.csv to leave those images to the cleaners\n")

@@ -219,10 +219,13 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     check_journal_folder("review export", command=True)  # the files land as one, their moves listed there first
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
-    queue["verdict"], stale, unlisted = saved_words(queue, classes=data.classes)
-    if stale:  # left empty: the variants stage refuses those lines until the image is judged anew
-        print(f"warning: review export: {len(stale)} verdict(s) of {VERDICTS_FILE} were for a label or pixels the "
-              f"image no longer has (first: id {stale[0]!r}), so their verdict cells are empty; judge them anew")
+    train = data.manifest.loc[data.manifest["split"] == "train", ["id", "label", "digest"]]
+    queue["verdict"], stale, unlisted = saved_words(queue, train=train, classes=data.classes)
+    if stale:  # their cells left empty: the variants stage refuses those lines until the image is judged anew
+        print(f"warning: review export: {len(stale)} verdict(s) of {VERDICTS_FILE} no longer hold, made on a label or "
+              f"pixels the image no longer has or on an image no longer in train (first: id {stale[0]!r}), and `dvc "
+              "repro variants` refuses them: judge anew those the queue lists (their verdict cells are empty), and "
+              "remove the others' lines")
     if unlisted:  # out of the queue (import takes only what the cleaners raise), but still applied
         print(f"warning: review export: {len(unlisted)} verdict(s) of {VERDICTS_FILE} are for images no cleaner "
               f"raises now (first: id {unlisted[0]!r}), which the queue leaves out and pruned still takes as the "

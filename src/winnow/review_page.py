@@ -112,8 +112,9 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
                       for name in classes if name != row["given"])
     select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
               f"{options}</select>" if row["kind"] == "label" else "")
-    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"{" checked" if value == saved else ""}>'
-                       f' {html.escape(text)}</label>' for value, text in (("accept", accept), ("reject", reject)))
+    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"'
+                       f'{" checked" if value == saved else ""}> {html.escape(text)}</label>'
+                       for value, text in (("accept", accept), ("reject", reject)))
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
             f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
             f'data-suggested="{html.escape(row["suggested"])}" data-verdict="{html.escape(saved)}">'

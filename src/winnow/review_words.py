@@ -32,21 +32,23 @@ def class_verdict(name: str) -> str:
     return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
 
 
-def saved_words(queue: pd.DataFrame, *, classes: list[str]) -> tuple[list[str], list[str], list[str]]:
+def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame,
+                classes: list[str]) -> tuple[list[str], list[str], list[str]]:
     """The verdicts a person already saved (``reviews/verdicts.csv``) as words of a new export's queue.
 
     Before, a second export listed every image again with an empty verdict column: the reviewer redid the work,
     and could not see what they had decided.
 
     Args:
-        queue: the queue about to be exported (``id, given, action, suggested, digest``; class names).
+        queue: the queue about to be exported (``id, action, suggested``; class names).
+        train: the train images now, ``id``, ``label`` (class index) and ``digest``.
         classes: the class names now.
 
     Returns:
         (one word per queue row, "" where none is saved or it no longer holds: the word :func:`resolve` reads back
-        as the saved outcome, so a re-import changes nothing; the queued ids whose saved verdict was for a label,
-        pixels or class list they no longer have (to judge anew, as the variants stage refuses those lines); the
-        saved ids the queue does not list, whose verdicts pruned still applies).
+        as the saved outcome, so a re-import changes nothing; the saved ids whose verdict no longer holds (made on a
+        label, pixels or class list the image no longer has, or on an image no longer in train: the variants stage
+        refuses those lines); the saved ids that hold and the queue does not list, whose verdicts pruned applies).
     """
     path = Path(VERDICTS_FILE)
     none = ([""] * len(queue), [], [])
@@ -60,24 +62,22 @@ def saved_words(queue: pd.DataFrame, *, classes: list[str]) -> tuple[list[str], 
         print(f"warning: review export: {path} is not readable ({first_line(err)[:160]}){hint}, so the queue shows "
               "no saved verdict; mend it or restore it from git")
         return none
-    index, key = {name: i for i, name in enumerate(classes)}, class_list_key(classes)
-    words, stale = [], []
-    for image, given, action, suggested, digest in zip(queue["id"], queue["given"], queue["action"],
-                                                        queue["suggested"], queue["digest"]):
-        if image not in saved.index:
-            words.append("")
-            continue
-        line = saved.loc[image]
-        label = int(line["label"]) if re.fullmatch(r"-?[0-9]+", line["label"]) else -2
-        if (line["given"], line["digest"], line["classes"]) != (str(index[given]), digest, key) or label < -1 \
-                or label >= len(classes):
-            stale.append(image)
+    now = train.set_index("id").reindex(saved.index)  # NaN: no longer a train image
+    label = pd.to_numeric(saved["label"].where(saved["label"].str.fullmatch(r"-?[0-9]+")), errors="coerce")
+    holds = ((saved["given"] == now["label"].astype("Int64").astype(str)) & (saved["digest"] == now["digest"])
+             & (saved["classes"] == class_list_key(classes)) & label.between(-1, len(classes) - 1))
+    index = {name: i for i, name in enumerate(classes)}
+    words = []
+    for image, action, suggested in zip(queue["id"], queue["action"], queue["suggested"]):
+        if not holds.get(image, False):
             words.append("")
             continue
         outcome = -1 if action == "drop" else index[suggested]
-        words.append("accept" if label == outcome else "reject" if label == index[given] else
-                     "drop" if label == -1 else class_verdict(classes[label]))
-    return words, stale, sorted(set(saved.index) - set(queue["id"]))
+        chosen, given = int(label[image]), int(now["label"][image])
+        words.append("accept" if chosen == outcome else "reject" if chosen == given else
+                     "drop" if chosen == -1 else class_verdict(classes[chosen]))
+    queued = set(queue["id"])
+    return words, list(holds.index[~holds]), [i for i in holds.index[holds] if i not in queued]
 
 
 def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]:
@@ -290,10 +290,10 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
         # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
         hint = separator_hint(VERDICTS_FILE)
-        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}){hint}, so whether the {len(written)} "
-                          f"verdict(s) in {queue_file} were imported is unknown, and a new export would overwrite "
-                          f"them; mend it (restore it from git), or import the queue anew with `winnow review import "
-                          f"--replace {queue_file}`") from err
+        raise WinnowError(f"{VERDICTS_FILE}: not readable ({first_line(err)[:160]}){hint}, so whether the "
+                          f"{len(written)} verdict(s) in {queue_file} were imported is unknown, and a new export would "
+                          f"overwrite them; mend it (restore it from git), or import the queue anew with `winnow "
+                          f"review import --replace {queue_file}`") from err
     index = {name: i for i, name in enumerate(classes)}
     # a verdict that resolves to nothing (a typo, a spreadsheet's TRUE for class true) was never imported either
     outcomes = [_word_outcome(row, classes, index) for _, row in written.iterrows()]
