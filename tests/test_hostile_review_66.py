@@ -173,3 +173,21 @@ def test_a_verdicts_file_a_spreadsheet_saved_with_semicolons_is_named_so_not_adv
     assert str(refused.value) == (
         "reviews/verdicts.csv: lacks column(s) id, verdict, label, suggested, given, digest, classes (its header holds "
         "semicolons: save it as comma-separated CSV), or restore it from git")
+
+
+@pytest.mark.hostile("review")
+def test_an_emptied_verdict_cell_of_a_saved_verdict_keeps_it_and_says_how_to_withdraw_it(project, capsys):
+    # the second export shows the person's reject of train-05; they empty the cell, thinking it withdrawn. Before,
+    # the import said only "review import: 1 verdict(s) (accept 1) written", and pruned kept applying the reject
+    review.import_verdicts(fill_in({"train-05": "reject"}))
+    review.export()
+    table = queue()
+    table.loc["train-05", "verdict"], table.loc["train-08", "verdict"] = "", "accept"
+    table.reset_index().to_csv("reviews/queue.csv", index=False)
+    capsys.readouterr()
+    review.import_verdicts("reviews/queue.csv")
+    assert [line.split(",")[:2] for line in saved_lines()[1:]] == [["train-05", "reject"], ["train-08", "accept"]]
+    assert capsys.readouterr().out == (
+        "warning: review import: 1 image(s) of reviews/queue.csv with an empty verdict cell keep the verdict saved in "
+        "reviews/verdicts.csv (first: id 'train-05', reject); an empty cell changes nothing: to withdraw a verdict, "
+        "remove its line from reviews/verdicts.csv\n")

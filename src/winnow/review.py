@@ -36,7 +36,7 @@ from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
 from winnow.review_words import (
-    accepting, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words, saved_words,
+    accepting, cleared_ids, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words, saved_words,
 )
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE, apply_decisions, baseline_rows, cleaner_decisions
@@ -220,16 +220,7 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
     train = data.manifest.loc[data.manifest["split"] == "train", ["id", "label", "digest"]]
-    queue["verdict"], stale, unlisted = saved_words(queue, train=train, classes=data.classes)
-    if stale:  # their cells left empty: the variants stage refuses those lines until the image is judged anew
-        print(f"warning: review export: {len(stale)} verdict(s) of {VERDICTS_FILE} no longer hold, made on a label or "
-              f"pixels the image no longer has or on an image no longer in train (first: id {stale[0]!r}), and `dvc "
-              "repro variants` refuses them: judge anew those the queue lists (their verdict cells are empty), and "
-              "remove the others' lines")
-    if unlisted:  # out of the queue (import takes only what the cleaners raise), but still applied
-        print(f"warning: review export: {len(unlisted)} verdict(s) of {VERDICTS_FILE} are for images no cleaner "
-              f"raises now (first: id {unlisted[0]!r}), which the queue leaves out and pruned still takes as the "
-              f"person said; remove their lines from {VERDICTS_FILE} to leave those images to the cleaners")
+    queue["verdict"] = saved_words(queue, train=train, classes=data.classes)  # warns of those that do not show
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
     pngs = review_page.thumbnails(data, shown)
     thumbs = {i: str(Path(thumbnail_path(i)).relative_to(REVIEWS)) for i in shown}
@@ -395,6 +386,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     write_table(VERDICTS_FILE, written)
     if replacing:
         print(replacing)
+    # the queue shows saved verdicts: a person who empties a cell may think the verdict withdrawn; it is not
+    cleared = kept[kept["id"].isin(set(cleared_ids(path)))]
+    if len(cleared):
+        print(f"warning: review import: {len(cleared)} image(s) of {path} with an empty verdict cell keep the verdict "
+              f"saved in {VERDICTS_FILE} (first: id {cleared['id'].iloc[0]!r}, {cleared['verdict'].iloc[0]}); an "
+              f"empty cell changes nothing: to withdraw a verdict, remove its line from {VERDICTS_FILE}")
     return new
 
 

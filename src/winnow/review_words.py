@@ -32,8 +32,7 @@ def class_verdict(name: str) -> str:
     return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
 
 
-def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame,
-                classes: list[str]) -> tuple[list[str], list[str], list[str]]:
+def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str]) -> list[str]:
     """The verdicts a person already saved (``reviews/verdicts.csv``) as words of a new export's queue.
 
     Before, a second export listed every image again with an empty verdict column: the reviewer redid the work,
@@ -45,13 +44,14 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame,
         classes: the class names now.
 
     Returns:
-        (one word per queue row, "" where none is saved or it no longer holds: the word :func:`resolve` reads back
-        as the saved outcome, so a re-import changes nothing; the saved ids whose verdict no longer holds (made on a
-        label, pixels or class list the image no longer has, or on an image no longer in train: the variants stage
-        refuses those lines); the saved ids that hold and the queue does not list, whose verdicts pruned applies).
+        One word per queue row, "" where none is saved or it no longer holds: the word :func:`resolve` reads back
+        as the saved outcome, so a re-import changes nothing. One warning line counts the saved verdicts that no
+        longer hold (made on a label, pixels or class list the image no longer has, or on an image no longer in
+        train: the variants stage refuses those lines), one those that hold for images the queue does not list
+        (which pruned applies).
     """
     path = Path(VERDICTS_FILE)
-    none = ([""] * len(queue), [], [])
+    none = [""] * len(queue)
     if not path.is_file():
         return none
     try:
@@ -76,8 +76,17 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame,
         chosen, given = int(label[image]), int(now["label"][image])
         words.append("accept" if chosen == outcome else "reject" if chosen == given else
                      "drop" if chosen == -1 else class_verdict(classes[chosen]))
-    queued = set(queue["id"])
-    return words, list(holds.index[~holds]), [i for i in holds.index[holds] if i not in queued]
+    stale, unlisted = list(holds.index[~holds]), [i for i in holds.index[holds] if i not in set(queue["id"])]
+    if stale:  # their cells left empty: the variants stage refuses those lines until the image is judged anew
+        print(f"warning: review export: {len(stale)} verdict(s) of {path} no longer hold, made on a label or pixels "
+              f"the image no longer has or on an image no longer in train (first: id {stale[0]!r}), and `dvc repro "
+              "variants` refuses them: judge anew those the queue lists (their verdict cells are empty), and remove "
+              "the others' lines")
+    if unlisted:  # out of the queue (import takes only what the cleaners raise), but still applied
+        print(f"warning: review export: {len(unlisted)} verdict(s) of {path} are for images no cleaner raises now "
+              f"(first: id {unlisted[0]!r}), which the queue leaves out and pruned still takes as the person said; "
+              f"remove their lines from {path} to leave those images to the cleaners")
+    return words
 
 
 def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]:
@@ -123,6 +132,15 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
     # a quoted field may hold a line break: before, rows after one were numbered a line short
     return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
             for row, (image, word, *facts) in enumerate(zip(frame[key], frame["verdict"], *said)) if word.strip()]
+
+
+def cleared_ids(path: Path) -> list[str]:
+    """The ids of a reviewed CSV file whose verdict cell is empty (a file :func:`reviewed_words` read); none for a
+    Label Studio JSON export, whose tasks without an annotation are no choice a person made."""
+    if path.suffix.lower() == ".json":
+        return []
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return list(frame.loc[frame["verdict"].str.strip() == "", "winnow_id" if "winnow_id" in frame else "id"])
 
 
 def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
