@@ -153,8 +153,8 @@ def test_a_saved_accept_of_a_suggestion_changed_since_shows_its_class_and_the_ne
     assert queue().loc["train-04", ["suggested", "verdict"]].tolist() == ["owl", "cat"]
     review.export()
     assert queue().loc["train-04", "verdict"] == "cat"
-    review.import_verdicts("reviews/queue.csv")  # the same outcome, now said as the person's class
-    assert saved_lines()[1:] == [f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}"]
+    review.import_verdicts("reviews/queue.csv")  # the cell as exported: no new word, the saved line stays
+    assert saved_lines()[1:] == [f"train-04,accept,0,0,1,{digest(project, 'train-04')},{KEY}"]
     assert "warning" not in capsys.readouterr().out
 
 
@@ -191,3 +191,22 @@ def test_an_emptied_verdict_cell_of_a_saved_verdict_keeps_it_and_says_how_to_wit
         "warning: review import: 1 image(s) of reviews/queue.csv with an empty verdict cell keep the verdict saved in "
         "reviews/verdicts.csv (first: id 'train-05', reject); an empty cell changes nothing: to withdraw a verdict, "
         "remove its line from reviews/verdicts.csv\n")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_imported_from_another_file_after_the_export_is_neither_refused_nor_reverted_by_the_queue(
+        project, capsys):
+    # round 2: the export fills train-05's cell with the saved reject; the person changes it to accept on the review
+    # page and imports the page's download. Before the saved column, the next export was refused ("id 'train-05'
+    # says 'reject' and reviews/verdicts.csv holds 'accept'"), though no one wrote in the queue, and importing the
+    # untouched queue reverted accept to reject
+    review.import_verdicts(fill_in({"train-05": "reject"}))
+    review.export()
+    assert queue().loc["train-05", ["saved", "verdict"]].tolist() == ["reject", "reject"]
+    Path("verdicts-reviewed.csv").write_text("id,verdict,given,digest,action,suggested\n"
+                                             f"train-05,accept,dog,{digest(project, 'train-05')},relabel,cat\n")
+    review.import_verdicts("verdicts-reviewed.csv")
+    review.import_verdicts("reviews/queue.csv")  # the queue as exported: nothing in it is new
+    assert saved_lines()[1:] == [f"train-05,accept,0,0,1,{digest(project, 'train-05')},{KEY}"]
+    review.export()
+    assert queue().loc["train-05", ["saved", "verdict"]].tolist() == ["accept", "accept"]

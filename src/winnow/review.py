@@ -54,9 +54,11 @@ FIFTYONE_DATASET = "winnow-review"
 # of a relabel, or the judge's class for a label issue it drops); action: what accepting does (drop | relabel);
 # pruned: what the pruned variant does without a verdict (keep | drop | relabel); score: how sure the pipeline
 # is that something is wrong, in [0, 1]; copy_of: the image a duplicate copies (the one dedup kept); digest: the
-# pixels shown (the imageset's digest), so that a verdict never lands on another picture filed under the same id
+# pixels shown (the imageset's digest), so that a verdict never lands on another picture filed under the same id;
+# saved: the verdict reviews/verdicts.csv held at the export, which the verdict cell starts as: a cell still equal to
+# it is no new word of the person's (importing it would revert a verdict imported from another file since)
 QUEUE_COLUMNS = ("id", "kind", "image", "given", "suggested", "action", "pruned", "reason", "score", "stage",
-                 "copy_of", "digest", "verdict")
+                 "copy_of", "digest", "saved", "verdict")
 # an image's kind is the first of its decisions' kinds in this order (the page shows one grid per kind)
 KINDS = ("label", "quality", "duplicate", "outlier")
 # per cleaner, the columns the queue reads beyond those winnow.decision_files.read_cleaner_tables reads (given_label
@@ -220,7 +222,8 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     queue, _ = current_queue(data)
     queue.insert(2, "image", [thumbnail_path(i) for i in queue["id"]])
     train = data.manifest.loc[data.manifest["split"] == "train", ["id", "label", "digest"]]
-    queue["verdict"] = saved_words(queue, train=train, classes=data.classes)  # warns of those that do not show
+    queue["saved"] = saved_words(queue, train=train, classes=data.classes)  # warns of those that do not show
+    queue["verdict"] = queue["saved"]
     shown = list(dict.fromkeys([*queue["id"], *(c for c in queue["copy_of"] if c)]))
     pngs = review_page.thumbnails(data, shown)
     thumbs = {i: str(Path(thumbnail_path(i)).relative_to(REVIEWS)) for i in shown}

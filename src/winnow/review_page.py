@@ -43,9 +43,10 @@ function verdictsCsv() {
   // and suggested: what accept meant on this page, which import checks against what it means now
   const lines = ["id,verdict,given,digest,action,suggested"];
   for (const item of document.querySelectorAll(".item")) {
-    if (item.dataset.verdict) lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given,
-                                          item.dataset.digest, item.dataset.action,
-                                          item.dataset.suggested].map(csvCell).join(","));
+    // a verdict saved before and left as it was is no new choice: importing it could revert a later one
+    if (!item.dataset.verdict || item.dataset.verdict === item.dataset.saved) continue;
+    lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given, item.dataset.digest, item.dataset.action,
+                item.dataset.suggested].map(csvCell).join(","));
   }
   return lines.join("\\n") + "\\n";
 }
@@ -101,7 +102,7 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
              else f"{given} · judge: {suggested}" if row["suggested"] else given)
     score = "" if pd.isna(row["score"]) else f" · score {row['score']:.2f}"
     # a verdict saved before (reviews/verdicts.csv) is shown chosen, so a second round starts where the first ended
-    saved = row["verdict"]
+    saved = row["saved"]
     caption = (f"{html.escape(label)}<br>{html.escape(str(row['reason']))}{score}"
                f"<br>now: {html.escape(row['pruned'])}" + (f"<br><b>saved: {html.escape(saved)}</b>" if saved else ""))
     copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
@@ -117,7 +118,8 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
                        for value, text in (("accept", accept), ("reject", reject)))
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
             f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
-            f'data-suggested="{html.escape(row["suggested"])}" data-verdict="{html.escape(saved)}">'
+            f'data-suggested="{html.escape(row["suggested"])}" data-saved="{html.escape(saved)}" '
+            f'data-verdict="{html.escape(saved)}">'
             f'<img src="{thumbs[row["id"]]}" alt="{html.escape(row["id"])}">{copy}<figcaption>{caption}</figcaption>'
             f'<div class="controls">{controls}{select}</div></figure>')
 
@@ -136,8 +138,8 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>winnow review</title>'
             f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
             f'<p class="note">{len(queue):,} images the cleaners would drop or relabel, worst first. "now" is what the '
-            "pruned variant does without your verdict; \"saved\" the verdict imported before, which the download "
-            "carries unless you change it. Choose, download, then run "
+            "pruned variant does without your verdict; \"saved\" the verdict imported before, which stands unless you "
+            "change it (the download holds only what you choose or change). Choose, download, then run "
             f"<code>winnow review import {DOWNLOAD_NAME}</code> and <code>dvc repro</code>.</p>"
             f'<div class="bar"><button id="download" type="button">Download verdicts</button> '
             f'<span id="count">{(queue["verdict"] != "").sum()} verdict(s) chosen</span></div>{body}'
@@ -157,7 +159,7 @@ def label_studio_config(classes: list[str]) -> str:
 def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[dict]:
     """Label Studio tasks, one per queued image: ``data`` (the thumbnail as a data URI, the id as
     ``winnow_id``, given, suggested, reason) and a prediction choosing the suggestion (a class, or drop); an image
-    with a ``verdict`` (one saved before) also an annotation choosing it."""
+    with a ``saved`` verdict also an annotation choosing it."""
     tasks = []
     for row in queue.itertuples(index=False):
         choice = class_verdict(row.suggested) if row.action == "relabel" else "drop"  # as the config's choices
@@ -168,9 +170,10 @@ def label_studio_tasks(queue: pd.DataFrame, *, pngs: dict[str, bytes]) -> list[d
         task = {"data": {"image": png_uri(pngs[row.id]), "winnow_id": row.id, "kind": row.kind,
                          "given": row.given, "suggested": row.suggested, "action": row.action,
                          "reason": row.reason, "digest": row.digest}, "predictions": [prediction]}
-        if row.verdict:  # a verdict saved before, as an annotation in the config's words: the export carries it back
-            saved = {"accept": choice, "reject": class_verdict(row.given)}.get(row.verdict, row.verdict)
+        if row.saved:  # a verdict saved before, as an annotation in the config's words: the export carries it back
+            saved = {"accept": choice, "reject": class_verdict(row.given)}.get(row.saved, row.saved)
             task["annotations"] = [{"result": [{**prediction["result"][0], "value": {"choices": [saved]}}]}]
+            task["data"]["saved"] = saved  # an annotation still choosing it is no new word (review_words)
         tasks.append(task)
     return tasks
 

@@ -129,9 +129,12 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
                           "are needed")
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
             for c in ("given", "digest", "action", "suggested")]
+    # a verdict cell still as the export filled it in (the queue's saved column) is no new word of the person's
+    unchanged = frame["verdict"] == frame["saved"] if "saved" in frame.columns else pd.Series(False, index=frame.index)
     # a quoted field may hold a line break: before, rows after one were numbered a line short
     return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
-            for row, (image, word, *facts) in enumerate(zip(frame[key], frame["verdict"], *said)) if word.strip()]
+            for row, (image, word, same, *facts) in enumerate(zip(frame[key], frame["verdict"], unchanged, *said))
+            if word.strip() and not same]
 
 
 def cleared_ids(path: Path) -> list[str]:
@@ -186,7 +189,7 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
         if len(set(choices)) > 1:
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
-        if choices:
+        if choices and choices[0] != data.get("saved"):  # the saved verdict's annotation left as exported: no new word
             words.append((where, data["winnow_id"], str(choices[0]).strip(),
                           *(str(data.get(key) or "") for key in ("given", "digest", "action", "suggested"))))
     return words
@@ -292,7 +295,7 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if not {"id", "verdict"} <= set(queue.columns):  # Label Studio's CSV (winnow_id): no queue this export wrote
         return
-    written = queue[queue["verdict"].str.strip() != ""]
+    written = queue[(queue["verdict"].str.strip() != "") & (queue["verdict"] != queue.get("saved", ""))]
     if not len(written):
         return
     lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))
