@@ -200,7 +200,7 @@ def test_a_verdict_imported_from_another_file_after_the_export_is_neither_refuse
     # page and imports the page's download. Before the saved column, the next export was refused ("id 'train-05'
     # says 'reject' and reviews/verdicts.csv holds 'accept'"), though no one wrote in the queue, and importing the
     # untouched queue reverted accept to reject
-    review.import_verdicts(fill_in({"train-05": "reject"}))
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-05,reject,1,0,1,{digest(project, 'train-05')},{KEY}\n")
     review.export()
     assert queue().loc["train-05", ["saved", "verdict"]].tolist() == ["reject", "reject"]
     Path("verdicts-reviewed.csv").write_text("id,verdict,given,digest,action,suggested\n"
