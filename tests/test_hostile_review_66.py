@@ -210,3 +210,20 @@ def test_a_verdict_imported_from_another_file_after_the_export_is_neither_refuse
     assert saved_lines()[1:] == [f"train-05,accept,0,0,1,{digest(project, 'train-05')},{KEY}"]
     review.export()
     assert queue().loc["train-05", ["saved", "verdict"]].tolist() == ["accept", "accept"]
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_a_spreadsheet_wrote_with_decimal_numbers_shows_as_the_variants_stage_applies_it(
+        project, capsys):
+    # reviews/verdicts.csv saved by a spreadsheet as "1.0" and "-1.0": the variants stage reads and applies both lines
+    # (read_verdicts takes a whole number as a class index). Before, the export called them "no longer hold" and
+    # left the cells empty, a false warning with the advice to judge the images anew
+    Path("reviews/verdicts.csv").write_text(
+        HEADER + f"train-05,reject,1.0,0.0,1.0,{digest(project, 'train-05')},{KEY}\n"
+        f"train-08,accept,-1.0,-1.0,2.0,{digest(project, 'train-08')},{KEY}\n")
+    manifest = pd.read_parquet("data/degrade/manifest.parquet")
+    assert len(read_verdicts("reviews/verdicts.csv", baseline=baseline_rows(manifest),
+                             digests=manifest.set_index("id")["digest"], classes=["cat", "dog", "owl"])) == 2
+    review.export()
+    assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["reject", "accept"]
+    assert capsys.readouterr().out == ""

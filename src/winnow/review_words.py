@@ -63,9 +63,10 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
               "no saved verdict; mend it or restore it from git")
         return none
     now = train.set_index("id").reindex(saved.index)  # NaN: no longer a train image
-    label = pd.to_numeric(saved["label"].where(saved["label"].str.fullmatch(r"-?[0-9]+")), errors="coerce")
-    holds = ((saved["given"] == now["label"].astype("Int64").astype(str)) & (saved["digest"] == now["digest"])
-             & (saved["classes"] == class_list_key(classes)) & label.between(-1, len(classes) - 1))
+    # numbers read as the variants stage reads them (winnow.verdicts.read_verdicts: a spreadsheet's "2.0" is 2)
+    label, given = (pd.to_numeric(saved[column], errors="coerce") for column in ("label", "given"))
+    holds = ((given == now["label"]) & (saved["digest"] == now["digest"])
+             & (saved["classes"] == class_list_key(classes)) & (label % 1 == 0) & label.between(-1, len(classes) - 1))
     index = {name: i for i, name in enumerate(classes)}
     words = []
     for image, action, suggested in zip(queue["id"], queue["action"], queue["suggested"]):
