@@ -3,6 +3,7 @@ changes one; a verdict saved for pixels that changed or for an image no cleaner 
 files imported in turn; the filled-in queue saved by a spreadsheet. In-process on the exported project of
 review_project.py (no training), so each case costs a fraction of a second."""
 
+import json
 import re
 from pathlib import Path
 
@@ -227,3 +228,30 @@ def test_a_saved_verdict_a_spreadsheet_wrote_with_decimal_numbers_shows_as_the_v
     review.export()
     assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["reject", "accept"]
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("review")
+def test_label_studio_tasks_carry_a_saved_verdict_as_an_annotation_that_reimports_as_nothing_new(project, capsys):
+    # before: the tasks of a second export held no annotation, and the annotator judged train-05 and train-04 again
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-05,reject,1,0,1,{digest(project, 'train-05')},{KEY}\n"
+                                            f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}\n")
+    review.export()
+    tasks = json.loads(Path("reviews/label_studio_tasks.json").read_text())
+    # in the labelling interface's words (drop or a class): reject of dog -> cat is dog; the relabel to cat is cat
+    chosen = {t["data"]["winnow_id"]: t["annotations"][0]["result"][0]["value"]["choices"] for t in tasks
+              if "annotations" in t}
+    assert chosen == {"train-05": ["dog"], "train-04": ["cat"]}
+    Path("export.json").write_text(json.dumps(tasks))  # Label Studio's export, nothing changed
+    assert review.import_verdicts("export.json").empty
+    # the annotator changes train-05 to cat (the suggestion): applied, and said
+    next(t for t in tasks if t["data"]["winnow_id"] == "train-05")["annotations"][0]["result"][0]["value"] = {
+        "choices": ["cat"]}
+    Path("export.json").write_text(json.dumps(tasks))
+    capsys.readouterr()
+    review.import_verdicts("export.json")
+    assert saved_lines()[1:] == [f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}",
+                                 f"train-05,accept,0,0,1,{digest(project, 'train-05')},{KEY}"]
+    assert capsys.readouterr().out == (
+        "warning: review import: 1 verdict(s) of export.json replace different ones of reviews/verdicts.csv (first: id "
+        "'train-05', reject there, accept here); the later import wins: import the other file again to keep its "
+        "verdicts\n")
