@@ -5,6 +5,7 @@ report with a traceback. One line naming the file and the key instead (:func:`wi
 from __future__ import annotations
 
 import json
+import math
 from numbers import Integral
 
 import numpy as np
