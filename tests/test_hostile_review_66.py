@@ -228,6 +228,12 @@ def test_a_saved_verdict_a_spreadsheet_wrote_with_decimal_numbers_shows_as_the_v
     review.export()
     assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["reject", "accept"]
     assert capsys.readouterr().out == ""
+    # the same verdict imported again replaces nothing different: before, the import compared "1.0" with "1" as text
+    # and warned "1 verdict(s) of verdicts-reviewed.csv replace different ones (... reject there, reject here)"
+    Path("verdicts-reviewed.csv").write_text("id,verdict,given,digest,action,suggested\n"
+                                             f"train-05,reject,dog,{digest(project, 'train-05')},relabel,cat\n")
+    review.import_verdicts("verdicts-reviewed.csv")
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.hostile("review")

@@ -170,8 +170,10 @@ def replaced_differently(new: pd.DataFrame, *, source: str | os.PathLike) -> str
     if not Path(VERDICTS_FILE).is_file():
         return ""
     old = pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False).drop_duplicates("id", keep="last")
-    was = new["id"].map(old.set_index("id")["verdict"])
-    changed = new[was.notna() & (new["id"].map(old.set_index("id")["label"]) != new["label"].astype(str))]
+    old = old.set_index("id")
+    was = new["id"].map(old["verdict"])
+    # labels compared as numbers, as read_verdicts reads them: a spreadsheet's "1.0" is the same outcome as 1
+    changed = new[was.notna() & (new["id"].map(pd.to_numeric(old["label"], errors="coerce")) != new["label"])]
     if not len(changed):
         return ""
     first = changed.iloc[0]
