@@ -228,6 +228,13 @@ def test_a_saved_verdict_a_spreadsheet_wrote_with_decimal_numbers_shows_as_the_v
     review.export()
     assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["reject", "accept"]
     assert capsys.readouterr().out == ""
+    # the person's own words in the queue (its saved column dropped), as imported: the next export goes on. Before,
+    # its guard read the labels with int() and refused: "reviews/verdicts.csv: not readable (invalid literal for
+    # int() with base 10: '1.0')"
+    queue().drop(columns="saved").reset_index().to_csv("reviews/queue.csv", index=False)
+    review.export()
+    assert queue().loc[["train-05", "train-08"], "verdict"].tolist() == ["reject", "accept"]
+    assert capsys.readouterr().out == ""
     # the same verdict imported again replaces nothing different: before, the import compared "1.0" with "1" as text
     # and warned "1 verdict(s) of verdicts-reviewed.csv replace different ones (... reject there, reject here)"
     Path("verdicts-reviewed.csv").write_text("id,verdict,given,digest,action,suggested\n"
