@@ -5,6 +5,7 @@ review_project.py (no training), so each case costs a fraction of a second."""
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -22,13 +23,22 @@ KEY = "31fe1f128dc5"  # the class list key of cat, dog, owl: 12 hex digits of th
 FIRST = {"train-00": "reject", "train-04": "cat", "train-08": "accept", "train-05": "reject"}
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """The review project, exported once for the module (in-process: a forked `winnow review export` cost seconds
+    more); each case works on its own copy."""
+    root = write_project(tmp_path_factory.mktemp("exported"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        review.export()
+    return root
+
+
 @pytest.fixture
-def project(tmp_path, monkeypatch, capsys) -> Path:
-    """The review project, exported once, the working directory (the review commands read from there)."""
-    root = write_project(tmp_path)
+def project(exported, tmp_path, monkeypatch) -> Path:
+    """A copy of the exported review project, the working directory (the review commands read from there)."""
+    root = Path(shutil.copytree(exported, tmp_path / exported.name))
     monkeypatch.chdir(root)
-    review.export()  # in-process: a forked `winnow review export` cost seconds more
-    capsys.readouterr()
     return root
 
 
