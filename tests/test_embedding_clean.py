@@ -140,7 +140,7 @@ def test_a_drop_keeps_the_judges_class_through_the_final_decisions_into_the_revi
     # before: final_decisions set a drop's suggested_label to its given label, so decisions.parquet lost the class
     # of every inside_class and untrusted_relabel drop (rounds.parquet kept it) and review showed them without one
     from winnow.judges import Strength, gate_relabels
-    from winnow.review import decision_evidence
+    from winnow.review_decisions import decision_evidence
 
     rows = pd.DataFrame({
         "id": ["a", "b", "c", "d"], "round": 1, "given_label": [0, 1, 1, 2], "suggested_label": [2, 3, 1, 0],

@@ -224,7 +224,7 @@ def test_budget_refuses_a_label_decision_it_cannot_apply(project, cleaner, value
 
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_a_relabel_to_an_unknown_class(review):
-    # before: "IndexError: list index out of range" traceback, naming the suggested class (review.review_queue)
+    # before: "IndexError: list index out of range" traceback, naming the suggested class (review_decisions.review_queue)
     path = "data/embedding-clean/decisions.parquet"
     edit_table(review / path, _decided(3, suggested_label=12))  # train-06, which embedding-clean relabels
     assert _export_refused(review) == _rerun(path, "row 3 relabels to 12, not a class index in [0, 2]",
@@ -321,7 +321,7 @@ def _export_refused(project: Path) -> str:
 
 @pytest.mark.hostile("intermediates")
 def test_review_export_refuses_scores_with_repeated_ids(review):
-    # before: "ValueError: operands could not be broadcast together" traceback (review.decision_evidence)
+    # before: "ValueError: operands could not be broadcast together" traceback (review_decisions.decision_evidence)
     edit_table(review / "data/score/scores.parquet", repeat_first(2))
     assert _export_refused(review) == _rerun("data/score/scores.parquet", "2 repeated id(s), first 'train-00'",
                                              "score")

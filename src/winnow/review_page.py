@@ -125,7 +125,7 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
 
 
 def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, str]) -> str:
-    """The review page for ``queue`` (:func:`winnow.review.review_queue`), worst first per kind; ``thumbs``:
+    """The review page for ``queue`` (:func:`winnow.review_decisions.review_queue`), worst first per kind; ``thumbs``:
     each image's thumbnail (queued images and the copies duplicates show), relative to the page."""
     sections = []
     for kind, title in TITLES.items():
