@@ -386,7 +386,6 @@ def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
     assert len(extra) == 5 and (extra.images.reshape(5, -1).max(axis=1) > 0).all()
 
 
-@pytest.mark.hostile("intermediates")
 def _relearnt(path, manifest: pd.DataFrame) -> None:
     """Record in the checkpoint at ``path`` the train and val images of ``manifest`` as those it learnt, as
     train@baseline rerun on the new splits would (gan-synthesize refuses a model of other rows)."""
@@ -402,6 +401,7 @@ def _relearnt(path, manifest: pd.DataFrame) -> None:
     torch.save(checkpoint, path)
 
 
+@pytest.mark.hostile("intermediates")
 def test_a_class_without_val_images_is_not_ranked_weakest_by_f1(tmp_path):
     # before: summarise gives a class without val images F1 0.0, so weak_by f1 ranked 'b' weakest on no evidence,
     # generated for it, and metrics/gan.json said weak_scores b: 0.0
