@@ -26,7 +26,8 @@ METRICS_OUT = "metrics/represent.json"
 
 def main() -> None:
     params = load_params()
-    check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", MODEL_OUT, METRICS_OUT])
+    check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", OUT / MADE_FROM, MODEL_OUT,
+                                            METRICS_OUT])
     opts = options(params.get("represent"), train=params.get("train"))
     data = read_imageset(IMAGESET_IN)
     # checked before the embedding is made: its vote could not use more neighbours than train images

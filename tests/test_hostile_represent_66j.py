@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import files_under, record_represent
+from hostile_harness import files_under, make_project, record_represent
 from test_judges import STAGES, separable, stage_project
 from test_represent import FLIPPED, blobs, opts
 from winnow import checkpoints, represent
@@ -192,3 +192,17 @@ def test_balance_run_alone_after_a_relabel_refuses_the_baseline_model_of_the_old
                                   "label, first 'i0': its rows changed since it was trained, and its score would be "
                                   "the old version's; rerun the train@baseline stage (dvc repro train@baseline)")
     assert files_under(tmp_path) == before
+
+
+@pytest.mark.hostile("intermediates")
+def test_represent_whose_record_path_is_a_folder_is_refused_before_it_trains(tmp_path, monkeypatch):
+    # before: made_from.json was not among the outputs checked first, so a folder there was found only after the
+    # judge had trained and embedded every image (minutes), when the record was written
+    project = make_project(tmp_path / "project")
+    (project / "data/represent/made_from.json").mkdir(parents=True)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        run_here(monkeypatch, project, "represent")
+    assert str(refused.value) == ("represent: data/represent/made_from.json is a folder, where the stage writes a "
+                                  "file; move it away, then rerun")
+    assert files_under(project) == before
