@@ -206,3 +206,27 @@ def test_represent_whose_record_path_is_a_folder_is_refused_before_it_trains(tmp
     assert str(refused.value) == ("represent: data/represent/made_from.json is a folder, where the stage writes a "
                                   "file; move it away, then rerun")
     assert files_under(project) == before
+
+
+@pytest.mark.hostile("training")
+def test_gan_synthesize_run_alone_after_a_relabel_refuses_the_baseline_model_of_the_old_labels(tmp_path,
+                                                                                                 monkeypatch):
+    # the same for gan-synthesize: before, it ranked the weak classes by the val F1 of the old labels' model, exit 0
+    from test_gan import gan_project
+    from winnow.variants import read_rows, write_variant
+
+    project = gan_project(tmp_path / "project", weak_k=1)
+    # every row kept, so that the model of the old labels would otherwise rank the weak class and generate for it
+    write_variant("pruned", read_rows("baseline", root=project / "data/variants"), root=project / "data/variants")
+    rows = read_rows("baseline", root=project / "data/variants")
+    assert rows.loc[0, ["id", "label"]].tolist() == ["train-0-0", 0]
+    write_variant("baseline", rows.assign(label=np.where(rows["id"] == "train-0-0", 1, rows["label"])),
+                  root=project / "data/variants")
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        run_here(monkeypatch, project, "gan_synthesize")
+    assert str(refused.value) == ("models/baseline.pt: learnt 1 of the images its data set version holds under another "
+                                  "label, first 'train-0-0': its rows changed since it was trained, and its score "
+                                  "would be the old version's; rerun the train@baseline stage (dvc repro "
+                                  "train@baseline)")
+    assert files_under(project) == before
