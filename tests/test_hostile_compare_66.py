@@ -5,7 +5,7 @@ import json
 import pytest
 from gate_repo import init, labels_of, write_variant
 from hostile_harness import default_params, make_project, run_stage
-from test_hostile_gate import _with_digests
+from test_hostile_gate import _with_digests, digested_repo
 
 from winnow import compare
 from winnow.cli import main as winnow
@@ -166,14 +166,7 @@ def test_a_prediction_without_its_digest_fails_with_one_line(tmp_path, capsys):
     """Both revisions' predictions hold pixel digests; one line of the head's lost its last field (the digest). Before:
     pandas read it as a blank digest, and the gate said "1 test images have other pixels at head under the same id",
     of pixels nobody changed (and a blank at both revisions passed unchecked, without 245deb0's warning)."""
-    project = make_project(tmp_path / "project")
-    labels = labels_of()
-    digests = [f"{i:016x}" for i in range(len(labels))]
-    write_variant(project, "baseline", labels, labels.copy())
-    _with_digests(project, "baseline", digests)
-    init(project)
-    write_variant(project, "baseline", labels, labels.copy())
-    _with_digests(project, "baseline", digests)
+    project = digested_repo(tmp_path / "project")
     path = project / predictions_path("baseline")
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], lines[1].rsplit(",", 1)[0], *lines[2:]]) + "\n")

@@ -950,18 +950,25 @@ def _with_digests(project, variant, digests) -> None:
     frame.to_csv(path, index=False)
 
 
-@pytest.mark.hostile("gate")
-def test_test_images_with_other_pixels_under_the_same_ids_are_refused(tmp_path):
-    # before: ids are file paths, so a test set re-exported with the same names and other pixels (or hard test
-    # images swapped for easy ones) was paired image by image and the gate passed
-    project = make_project(tmp_path / "project")
+def digested_repo(root, *, head: int | None = None):
+    """A gate repository whose baseline predictions hold pixel digests at the base commit and in the work tree, the
+    work tree's test image ``head`` (None: none) under other pixels."""
+    project = make_project(root)
     labels = labels_of()
     digests = [f"{i:016x}" for i in range(len(labels))]
     write_variant(project, "baseline", labels, labels.copy())
     _with_digests(project, "baseline", digests)
     init(project)
     write_variant(project, "baseline", labels, labels.copy())
-    _with_digests(project, "baseline", digests[:7] + ["f" * 16] + digests[8:])
+    _with_digests(project, "baseline", digests if head is None else digests[:head] + ["f" * 16] + digests[head + 1:])
+    return project
+
+
+@pytest.mark.hostile("gate")
+def test_test_images_with_other_pixels_under_the_same_ids_are_refused(tmp_path):
+    # before: ids are file paths, so a test set re-exported with the same names and other pixels (or hard test
+    # images swapped for easy ones) was paired image by image and the gate passed
+    project = digested_repo(tmp_path / "project", head=7)
     assert gate_refused(project) == (
         "error: baseline: 1 test images have other pixels at head under the same id, e.g. 'test-0007'; the gate "
         "pairs the same images: the test split must not change between the revisions gated")
