@@ -135,7 +135,7 @@ def test_compare_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0] == "# Variants over 2 run(s) (seeds 0, 1)"
     assert lines[2] == ("_left out 1 experiment(s) still running or queued (exp-2); run this again when `dvc queue "
-                        "status` shows them done_")
+                        "status` shows them done (queued ones run once `dvc exp run --run-all` starts them)_")
     # baseline's class a over the two finished seeds: 0.5 and 0.6
     assert "| a | 0.5500 ± 0.0707 | 0.6500 ± 0.0707 |" in lines
     assert_nothing_left(project, before)
@@ -194,7 +194,8 @@ def test_study_collect_leaves_out_an_experiment_dvc_is_still_running(tmp_path):
     done = run_winnow(project, "study", "collect", "--from-json", str(saved), "--out", "study")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == ("study: left out 1 experiment(s) still running or queued (noise60); run "
-                                           "this again when `dvc queue status` shows them done")
+                                           "this again when `dvc queue status` shows them done (queued ones run "
+                                           "once `dvc exp run --run-all` starts them)")
     table = (project / "study/study.csv").read_text()
     assert "noise60" not in table and "noise20" in table
 

@@ -970,7 +970,8 @@ def test_collect_says_when_the_runs_that_would_draw_a_curve_are_still_queued(tmp
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ("study: left out 1 experiment(s) still running or queued (noise30); run this again when "
-                            "`dvc queue status` shows them done\n")
+                            "`dvc queue status` shows them done (queued ones run once `dvc exp run --run-all` starts "
+                            "them)\n")
     assert captured.err == ("error: study: no run is left that draws a curve: 1 experiment(s) still running or queued, "
                             "failed or unreadable were left out above (each line says why and what to do)\n")
     assert not out.exists()

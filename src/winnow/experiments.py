@@ -101,8 +101,10 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     failed, and as holding metrics DVC could not read ("" for none)."""
     notes = []
     if unfinished:
+        # before: only the wait, which never ends for a queue nobody started (the README's `dvc exp run --run-all`)
         notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
-                     "this again when `dvc queue status` shows them done")
+                     "this again when `dvc queue status` shows them done (queued ones run once `dvc exp run --run-all` "
+                     "starts them)")
     if failed:
         notes.append(f"left out {len(failed)} experiment(s) whose run failed ({listed(failed)}); `dvc queue logs "
                      f"{failed[0]}` says why")
