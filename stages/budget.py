@@ -38,6 +38,7 @@ from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2, fit_probe
 from winnow.ray_tasks import unchanged_in_place
+from winnow.represent import LEARNT_SPLITS
 from winnow.represent import options as represent_options
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
@@ -199,7 +200,7 @@ def main() -> None:
             if reuse:
                 # trained_on: the labels it learnt must be the train and val labels now (before: after a relabel,
                 # only config and seed were compared, and the old labels' judge stood in for none)
-                learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()
+                learnt = data.manifest["split"].isin(LEARNT_SPLITS).to_numpy()
                 judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
                                    image_shape=data.images.shape[1:],
                                    trained_on=lambda: (data.manifest["id"].to_numpy()[learnt], labels[learnt]))[0]
