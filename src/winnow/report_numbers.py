@@ -50,14 +50,7 @@ def is_count(value) -> bool:
 
 def _at(data: dict, key: str | tuple[str, ...]):
     """The value at ``key``, a dotted key or a tuple of keys (one may hold a dot: a class name), or ``_ABSENT``."""
-    if isinstance(key, str):
-        return lookup(data, key, missing=_ABSENT)
-    node = data
-    for part in key:
-        if not (isinstance(node, dict) and part in node):
-            return _ABSENT
-        node = node[part]
-    return node
+    return lookup(data, key, missing=_ABSENT)
 
 
 def checked_numbers(data: dict | None, *, path: str, stage: str, counts=(), rates=(), finite=(), texts=(), flags=(),

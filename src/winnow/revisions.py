@@ -211,11 +211,12 @@ def as_values(value: Any) -> Any:
     return value
 
 
-def lookup(params: Any, key: str, *, missing: Any = None) -> Any:
+def lookup(params: Any, key: str | tuple[str, ...], *, missing: Any = None) -> Any:
     """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
-    indexes a list, ``cls.3`` an integer key), or ``missing``."""
+    indexes a list, ``cls.3`` an integer key), or ``missing``. A tuple ``key`` gives its parts whole: one may hold a
+    dot (a class named ``st.bernard`` in a metrics file)."""
     node = params
-    for part in key.split("."):
+    for part in key if isinstance(key, tuple) else key.split("."):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         elif isinstance(node, dict) and part in node:
