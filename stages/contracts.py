@@ -18,24 +18,26 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, suite_digests
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, file_digests
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.stage import check_journal_folder, load_params, read_table, run, together, write_json
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
-SCORES, DEGRADE = Path("data/score/scores.parquet"), "data/degrade"
+SCORES, DEGRADE, INGEST = Path("data/score/scores.parquet"), "data/degrade", Path("data/ingest")
 CHECKED_HERE = [name for name, stage in CHECKED_BY.items() if stage == "contracts"]
 
 
 def main() -> None:
     params = load_params()
     settings = check_settings(params.get("contracts"))
+    # what the ingest and scores tables are made of, as read: train@<variant> refuses a pass of files rewritten since
+    data_files = file_digests([INGEST / "classes.json", INGEST / "manifest.parquet", SCORES])
     # its records land together, their moves listed first in the project folder: one that takes no new file failed
     # only after every suite ran (the one stage without check_outputs, its outputs many and found as it goes)
     check_journal_folder("contracts")
-    ingested, degraded = read_imageset("data/ingest"), read_imageset(DEGRADE)
+    ingested, degraded = read_imageset(INGEST), read_imageset(DEGRADE)
     # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
     from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
     suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
@@ -46,7 +48,7 @@ def main() -> None:
     contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
     with together():  # every record and its Data Docs land as one: never one verdict beside another run's
-        failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores)
+        failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores, data_files=data_files)
         for name in CHECKED_HERE:
             if name in rates:
                 contract.check(name, rates[name])
@@ -72,16 +74,18 @@ def warn_unchecked_suites() -> None:
                   "move its expectations into one of them")
 
 
-def check_inputs(suites: list, *, settings: dict, ingested, scores) -> list[str]:
+def check_inputs(suites: list, *, settings: dict, ingested, scores, data_files: dict) -> list[str]:
     """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained);
-    returns the failures, one line each."""
+    ``data_files``: the sha256 of the files they were read from, by path, for the record. Returns the failures, one
+    line each."""
     batches = [Batch(suites[0], "ingest", ingest_table(ingested.manifest, image_shape=ingested.images.shape,
                                                        num_classes=len(ingested.classes))),
                Batch(suites[1], "scores", scores)]
     docs = DOCS / "inputs"
     results = validate(batches, docs_dir=docs)
     write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
-                         "bounds": bounds_of(settings), "suite_files": suite_digests(s.path for s in suites),
+                         "bounds": bounds_of(settings), "suite_files": file_digests(s.path for s in suites),
+                         "data_files": data_files,
                          "suites": {s.name: counts(results, suite=s.name) for s in suites}})
     print(summary_line(results, tables=[batch.table for batch in batches]))
     failed = [r.line() for r in results if not r.success]

@@ -114,7 +114,7 @@ STALE = "run the contracts stage first (dvc repro contracts)"
 
 
 @pytest.mark.hostile("training")
-def test_a_passing_verdict_of_other_bounds_or_other_rows_trains_nothing(
+def test_a_passing_verdict_of_other_bounds_other_data_or_other_rows_trains_nothing(
         project, tmp_path, monkeypatch):  # noqa: F811
     # before: an enforced baseline that passed under min_class_balance 0.2 trained by hand under 0.9 (it keeps
     # 2:3 of its classes), and after its rows were rewritten to keep a duplicate (duplicate rate 0 -> 0.33)
@@ -122,6 +122,20 @@ def test_a_passing_verdict_of_other_bounds_or_other_rows_trains_nothing(
     _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
     enforced = _params(mode="enforce", enforce_variants=["baseline"])
     refuse_failed("baseline", params=enforced)  # as checked: trains
+    # and after threshold, rerun by hand, flagged every image (flagged rate 0 -> 1, the rows unchanged), or score
+    # rewrote the scores (a quality score outside [0, 1]): before, both trained on the pass of the old files
+    for written, verdict in [("data/threshold/flags.parquet", "metrics/contracts/baseline.json"),
+                             ("data/score/scores.parquet", "metrics/contracts.json")]:
+        kept = (root / written).read_bytes()
+        table = pd.read_parquet(root / written)
+        table[table.columns[1]] = 1.5 if written.endswith("scores.parquet") else True
+        table.to_parquet(root / written)
+        with pytest.raises(WinnowError) as refused:
+            refuse_failed("baseline", params=enforced)
+        assert str(refused.value) == (f"{verdict} holds a verdict computed from another {written} than the one there "
+                                      f"now (written after the check): {STALE}")
+        (root / written).write_bytes(kept)
+    refuse_failed("baseline", params=enforced)  # the files as checked again: trains
     stricter = _params(mode="enforce", enforce_variants=["baseline"], bounds=BOUNDS | {"min_class_balance": 0.9})
     with pytest.raises(WinnowError) as refused:
         refuse_failed("baseline", params=stricter)

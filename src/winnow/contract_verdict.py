@@ -36,9 +36,10 @@ def rows_fingerprint(rows) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes()).hexdigest()
 
 
-def suite_digests(paths) -> dict[str, str]:
-    """sha256 of each suite file a verdict was checked against, by path: train@<variant> refuses a pass checked
-    against a suite file edited since (a stage run by hand, outside dvc repro)."""
+def file_digests(paths) -> dict[str, str | None]:
+    """sha256 of each file at ``paths``, by path (None for one missing): the suite files a verdict was checked
+    against, and the data files its tables were computed from, so that train@<variant> refuses a pass of files
+    edited or rewritten since (a stage run by hand, outside dvc repro)."""
     return {str(path): _digest(Path(path)) for path in paths}
 
 
@@ -55,6 +56,21 @@ def _suites_changed(verdict: dict) -> bool:
                 and all(isinstance(d, str) and _digest(Path(p)) == d for p, d in recorded.items()))
 
 
+def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
+    """Raise unless each data file ``verdict`` (read from ``path``) records is as it was then (its ``data_files``: path
+    -> sha256, null for a file then missing, such as a cleaner's output that counted as not measured). Before, a pass
+    trained by hand after threshold, dedup or confident-learn rewrote their outputs (every image flagged): the rows,
+    and so the fingerprint, stay the same where pruned applies none."""
+    recorded = verdict.get("data_files")
+    if not isinstance(recorded, dict) or not recorded:
+        raise WinnowError(f"{path} holds a verdict that does not record the data files it was computed from: {rerun}")
+    changed = next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or _digest(Path(p)) != d),
+                   None)
+    if changed is not None:
+        raise WinnowError(f"{path} holds a verdict computed from another {changed} than the one there now (written "
+                          f"after the check): {rerun}")
+
+
 def refuse_failed(name: str, *, params: dict) -> None:
     """Raise when params.yaml enforces a contract ``name``'s training needs and its verdict is not a pass.
 
@@ -64,8 +80,8 @@ def refuse_failed(name: str, *, params: dict) -> None:
     under enforce; a missing, damaged, foreign or stale one (checked under warn) is no pass. Under warn
     nothing is refused. The stage that checks is rerun by DVC before train whenever the verdict would change;
     this guards the training run by hand, so a verdict checked under other ``contracts.bounds`` than params.yaml
-    now holds, against suite files edited since, or on rows other than ``data/variants/<name>/rows.parquet``
-    now holds, is no pass either.
+    now holds, against suite files edited since, on data files (an imageset's manifest, a cleaner's output)
+    rewritten since, or on rows other than ``data/variants/<name>/rows.parquet`` now holds, is no pass either.
 
     Raises:
         WinnowError: one line naming what failed or is missing, and where it is described.
@@ -90,6 +106,7 @@ def refuse_failed(name: str, *, params: dict) -> None:
     if _suites_changed(inputs):
         raise WinnowError(f"{INPUTS} holds a verdict checked against suite files edited since: run the contracts "
                           "stage first (dvc repro contracts)")
+    _data_changed(inputs, path=INPUTS, rerun="run the contracts stage first (dvc repro contracts)")
     if name not in (section.get("enforce_variants") or []):
         return
     path = METRICS / f"{name}.json"
@@ -106,6 +123,7 @@ def refuse_failed(name: str, *, params: dict) -> None:
         raise WinnowError(f"{path} holds a verdict checked under other contracts.bounds than params.yaml's: {rerun}")
     if _suites_changed(verdict):
         raise WinnowError(f"{path} holds a verdict checked against a suite file edited since: {rerun}")
+    _data_changed(verdict, path=path, rerun=rerun)
     now = _fingerprint_of(name)
     if now is not None and verdict.get("rows") != now:
         raise WinnowError(f"{path} holds a verdict of other rows than {VARIANTS_DIR}/{name}/rows.parquet holds now "

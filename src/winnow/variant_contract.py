@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
-from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint, suite_digests
+from winnow.contract_verdict import DOCS, METRICS, bounds_of, file_digests, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
@@ -33,6 +33,10 @@ CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", 
                    "groups": (Path("data/dedup/groups.parquet"), "dedup", ("id", "group", "split")),
                    "label_issues": (Path("data/confident-learn/label_issues.parquet"), "confident-learn",
                                     ("id", "given_label", "is_issue"))}
+# the files the rates are computed from besides the variant's own: a verdict records their sha256, and train@<variant>
+# refuses a pass of files rewritten since (the manifests hold each image's pixel digest)
+DATA_FILES = (Path("data/ingest/classes.json"), Path("data/ingest/manifest.parquet"),
+              Path(DEGRADE) / "manifest.parquet", *(path for path, _, _ in CLEANER_OUTPUTS.values()))
 # the cleaner outputs of one row per image of data/degrade (label_issues: one per train image confident-learn judged)
 PER_IMAGE = ("flags", "groups")
 ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
@@ -87,6 +91,7 @@ class VariantContract:
         num_classes: the ingested classes; manifests: the ingest and degrade manifests (pixel digests);
         measured: what the cleaners measured (:func:`winnow.contract_tables.measurements`; a cleaner that did
             not run counts as not measured, and so do threshold's flags when ``threshold.issues`` lists no issue).
+        data_files: the sha256 of each of :data:`DATA_FILES` as read (None: missing), which each verdict records.
     """
 
     settings: dict
@@ -94,6 +99,7 @@ class VariantContract:
     num_classes: int
     manifests: dict[str, pd.DataFrame]
     measured: pd.DataFrame
+    data_files: dict
 
     @classmethod
     def read(cls, params: dict, *, ingested: ImageSet | None = None,
@@ -113,6 +119,7 @@ class VariantContract:
             raise WinnowError(f"{loaded.path}: {other['description']} ({other['type']}): a variant is one row whose "
                               "rate not measured is null, which only a column max or min rule fails; use "
                               f"{' or '.join(VARIANT_TYPES)}")
+        data_files = file_digests(DATA_FILES)  # before the files are read: one rewritten meanwhile is no pass
         ingested = read_imageset("data/ingest") if ingested is None else ingested
         degraded = read_imageset(DEGRADE) if degraded is None else degraded
         ids = degraded.manifest["id"]
@@ -136,7 +143,8 @@ class VariantContract:
         # its augmentation work
         import_gx()
         manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
-        return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found))
+        return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found),
+                   data_files)
 
     def rates(self, name: str, *, rows: pd.DataFrame | None = None, extra: ImageSet | None = None) -> pd.DataFrame:
         """The one-row table the suite checks for ``data/variants/<name>`` (its rates over the kept train
@@ -165,7 +173,8 @@ class VariantContract:
         results = validate([Batch(self.suite, name, rates)], docs_dir=DOCS / name)
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
-                   "bounds": bounds_of(self.settings), "suite_files": suite_digests([self.suite.path]),
+                   "bounds": bounds_of(self.settings), "suite_files": file_digests([self.suite.path]),
+                   "data_files": self.data_files,
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
         write_json(METRICS / f"{name}.json", written)
