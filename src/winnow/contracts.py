@@ -182,8 +182,9 @@ def _bind(value: Any, parameters: Mapping[str, Any], *, where: str) -> Any:
                               f"one, got {value!r}")
         return value
     if name not in parameters:
-        raise WinnowError(f"{where}: unknown parameter {name!r}; add it to params.yaml contracts.bounds "
-                          f"(known: {', '.join(sorted(parameters))})")
+        # before: "add it to params.yaml contracts.bounds", whose schema then refused the new name: a circle
+        raise WinnowError(f"{where}: unknown parameter {name!r}; use one of {', '.join(sorted(parameters))} "
+                          "(params.yaml contracts.bounds takes no other name), or write the bound itself as a number")
     return parameters[name]
 
 
