@@ -36,6 +36,8 @@ from winnow.variants import learnt_ids, load_variant, loaded_order, read_rows, w
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
 METRICS = "metrics/balance.json"
+# balanced's contract: its Data Docs and its verdict, written at the end with the variant
+CONTRACT_FOLDER, CONTRACT_FILE = "reports/contracts/balanced", "metrics/contracts/balanced.json"
 SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
 
@@ -44,15 +46,15 @@ def main() -> None:
     if "balanced" not in params["variants"]:
         # the stand-ins checked first and landed as one, as gan-synthesize's: never a stand-in variant beside the last
         # real run's counts and verdict
-        check_outputs(stage="balance", folders=[*FOLDERS, "reports/contracts/balanced"],
-                      files=[METRICS, "metrics/contracts/balanced.json"])
+        check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
         with together():
             write_skipped(SKIPPED, folders=FOLDERS)
             write_json(METRICS, {"skipped": SKIPPED})
             write_not_checked("balanced", SKIPPED)
         print(f"balance: skipped: {SKIPPED}")
         return
-    check_outputs(stage="balance", folders=FOLDERS, files=[METRICS])
+    # the contract's outputs too: before, one in the way failed only after every copy was made
+    check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
     section = {**DEFAULTS, **(params.get("balance") or {})}
     device = pick_device(section["device"], option="balance.device")  # settings first, then files
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"

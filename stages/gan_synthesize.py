@@ -36,6 +36,8 @@ from winnow.variants import learnt_ids, load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
+# augmented's contract: its Data Docs and its verdict, written at the end with the variant
+CONTRACT_FOLDER, CONTRACT_FILE = "reports/contracts/augmented", "metrics/contracts/augmented.json"
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
 
 
@@ -45,8 +47,8 @@ def main() -> None:
         # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run. The stand-ins
         # are checked first and land as one: written one by one, a path in the way (or a kill) left data/gan a
         # stand-in beside the last real run's metrics/gan.json and verdict
-        check_outputs(stage="gan-synthesize", folders=[*FOLDERS, "reports/contracts/augmented"],
-                      files=[*FILES, METRICS, "metrics/contracts/augmented.json"])
+        check_outputs(stage="gan-synthesize", folders=[*FOLDERS, CONTRACT_FOLDER],
+                      files=[*FILES, METRICS, CONTRACT_FILE])
         with together():
             write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
             write_json(METRICS, {"skipped": SKIPPED})
@@ -58,7 +60,9 @@ def main() -> None:
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import embed, predict_proba
 
-    check_outputs(stage="gan-synthesize", folders=FOLDERS, files=[*FILES, METRICS])
+    # the contract's outputs too: before, one in the way failed only after the GAN was trained
+    check_outputs(stage="gan-synthesize", folders=[*FOLDERS, CONTRACT_FOLDER],
+                  files=[*FILES, METRICS, CONTRACT_FILE])
     section = dict(params["gan"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     config = GanConfig.from_params(section.pop("train", {}))
