@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, fault_line
 from winnow.output_streams import (
     escape_unencodable_output, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
 )
@@ -52,6 +52,25 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+    def _print_message(self, message: str, file=None):
+        """As argparse's, but a write that fails is kept for :meth:`exit` (argparse's passes over it)."""
+        try:
+            (file or sys.stderr).write(message or "")
+        except OSError as err:
+            self._unwritten = err
+
+    def exit(self, status: int = 0, message: str | None = None):
+        """As argparse's (after ``--help``), but help that stdout cannot take (a full disk: ENOSPC) ends in one line
+        and status 1: before, ``winnow --help > /dev/full`` wrote nothing and exited 0. A reader that left (``| head``)
+        is no error, as for every other command."""
+        if message:
+            self._print_message(message, sys.stderr)
+        unwritten = flush_now() or getattr(self, "_unwritten", None)
+        if unwritten is not None and not isinstance(unwritten, BrokenPipeError):
+            say_error(f"error: {self.prog}: {fault_line(unwritten)[0]}")
+            sys.exit(1)
+        sys.exit(status)
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
