@@ -32,6 +32,18 @@ def class_verdict(name: str) -> str:
     return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
 
 
+def same_word(written: str, saved) -> bool:
+    """Whether a verdict cell ``written`` still says its ``saved`` word (the queue's ``saved`` column, a Label Studio
+    task's ``data.saved``; None: absent): the same up to surrounding spaces, and up to case for a verdict word
+    (:data:`KEYWORDS`, read in any case; a class name's case may name another class). Before, a spreadsheet's
+    "Reject " beside the saved "reject" was a new word: counted as imported again, and checked anew against data
+    that may have changed since, where the untouched cell beside it was not."""
+    if not isinstance(saved, str):
+        return False
+    written, saved = written.strip(), saved.strip()
+    return written == saved or (written.lower() in KEYWORDS and written.lower() == saved.lower())
+
+
 def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str]) -> list[str]:
     """The verdicts a person already saved (``reviews/verdicts.csv``) as words of a new export's queue.
 
@@ -131,7 +143,8 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
             for c in ("given", "digest", "action", "suggested")]
     # a verdict cell still as the export filled it in (the queue's saved column) is no new word of the person's
-    unchanged = frame["verdict"] == frame["saved"] if "saved" in frame.columns else pd.Series(False, index=frame.index)
+    unchanged = (frame["verdict"].combine(frame["saved"], same_word) if "saved" in frame.columns
+                 else pd.Series(False, index=frame.index))
     # a quoted field may hold a line break: before, rows after one were numbered a line short
     return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
             for row, (image, word, same, *facts) in enumerate(zip(frame[key], frame["verdict"], unchanged, *said))
@@ -190,7 +203,7 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
         if len(set(choices)) > 1:
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
-        if choices and choices[0] != data.get("saved"):  # the saved verdict's annotation left as exported: no new word
+        if choices and not same_word(choices[0], data.get("saved")):  # the saved verdict's annotation left as exported: no new word
             words.append((where, data["winnow_id"], str(choices[0]).strip(),
                           *(str(data.get(key) or "") for key in ("given", "digest", "action", "suggested"))))
     return words
@@ -296,7 +309,8 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if not {"id", "verdict"} <= set(queue.columns):  # Label Studio's CSV (winnow_id): no queue this export wrote
         return
-    written = queue[(queue["verdict"].str.strip() != "") & (queue["verdict"] != queue.get("saved", ""))]
+    saved = queue["saved"] if "saved" in queue.columns else pd.Series("", index=queue.index)
+    written = queue[(queue["verdict"].str.strip() != "") & ~queue["verdict"].combine(saved, same_word)]
     if not len(written):
         return
     lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))

@@ -1,0 +1,33 @@
+"""Hostile review cases of stop 67: a saved verdict's cell that a spreadsheet or a person rewrote in another case or
+with spaces around it. In-process on the exported project of review_project.py (the fixtures of stop 66's cases)."""
+
+from pathlib import Path
+
+import pytest
+
+from test_hostile_review_66 import FIRST, exported, fill_in, project, queue  # noqa: F401 (fixtures)
+from winnow import review
+from winnow.review_words import refuse_unimported_verdicts
+
+
+def _first_round_exported_again() -> bytes:
+    """FIRST imported, the queue exported again (its cells show the saved words); verdicts.csv's bytes."""
+    review.import_verdicts(fill_in(FIRST))
+    review.export()
+    return Path("reviews/verdicts.csv").read_bytes()
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_rewritten_in_another_case_or_with_spaces_is_no_new_verdict(project, capsys):
+    saved = _first_round_exported_again()
+    table = queue()
+    assert table.loc[["train-05", "train-08", "train-04"], "saved"].tolist() == ["reject", "accept", "cat"]
+    table.loc[["train-05", "train-08", "train-04"], "verdict"] = ["Reject ", "ACCEPT", " cat"]
+    table.reset_index().to_csv("reviews/queue.csv", index=False)
+    capsys.readouterr()
+    # before: 3 verdict(s) imported anew (relabel 1, accept 1, reject 1), each checked again against the data now
+    assert review.import_verdicts("reviews/queue.csv").empty
+    assert Path("reviews/verdicts.csv").read_bytes() == saved
+    assert capsys.readouterr().out == ""
+    # nor a verdict not imported, which the next export would refuse to overwrite
+    assert refuse_unimported_verdicts(Path("reviews/queue.csv"), ["cat", "dog", "owl"]) is None
