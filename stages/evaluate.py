@@ -48,8 +48,8 @@ def main() -> None:
     unmeasured = table.loc[table["support"] == 0, "class"].tolist()
     if unmeasured:  # their 0 is a convention (as scikit-learn's zero_division=0), not how the model does on them
         print(f"warning: evaluate@{variant}: class(es) {', '.join(map(repr, unmeasured))} have no test images: their "
-              "recall, F1 and accuracy are written as 0 and count in the macro averages, but say nothing of the "
-              "model; give the test split images of every class")
+              "recall, F1 and accuracy are written as 0, which says nothing of the model, and left out of the macro "
+              "averages; give the test split images of every class")
     if not_learnt(summary):  # before: a model naming one class for all 1,000 test images printed accuracy 0.1000
         # without a word, and the report shipped another version on its "gain" over it
         named = np.unique(predicted)

@@ -46,13 +46,14 @@ def summary_labels(classes) -> tuple[str, str]:
 
 
 def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
-    """Rows = classes, then the average and std across classes (the last two rows, named by
-    :func:`summary_labels`); columns = variants.
+    """Rows = classes, then the average and std across the classes with test images (the last two rows, named by
+    :func:`summary_labels`: as evaluate's macro figures, they leave out the :func:`untested_classes`, whose 0s are
+    not measured); columns = variants.
 
     Args:
         metrics: variant → a summary (``per_class.<class>.<metric>``, see :func:`winnow.metrics.summarise`).
     """
-    columns, first = {}, None
+    columns, first, untested = {}, None, untested_classes(metrics)
     for variant, m in metrics.items():
         values = {c: v.get(metric) for c, v in m["per_class"].items()}
         bad = next((c for c, x in values.items() if not is_rate(x)), None)
@@ -69,8 +70,8 @@ def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
                               + f"); variants are compared on one test set: rerun evaluate@{variant}")
         per_class = pd.Series(values, dtype=float).reindex(first[1])
         average, spread = summary_labels(per_class.index)
-        columns[variant] = pd.concat([per_class, pd.Series({average: per_class.mean(),
-                                                            spread: per_class.std(ddof=0)})])
+        tested = per_class.drop(index=untested) if len(untested) < len(per_class) else per_class
+        columns[variant] = pd.concat([per_class, pd.Series({average: tested.mean(), spread: tested.std(ddof=0)})])
     table = pd.DataFrame(columns)
     table.index.name = "class"
     return table
@@ -98,14 +99,13 @@ def tested_class_rows(table: pd.DataFrame, metrics: dict[str, dict]) -> pd.DataF
 
 def untested_note(metrics: dict[str, dict], *, name=lambda c: markdown.cell(str(c))) -> str:
     """A sentence naming the :func:`untested_classes` (each written by ``name``: a markdown cell, or HTML) left out of
-    the paired test across classes, or "". It says that the class table's average and std rows count them, as
-    evaluate's macro figures do: before, the test's mean change (+0.0100) stood below an average row that moved
-    +0.0091 without a word of why."""
+    the paired test across classes and of the class table's average and std rows, as of evaluate's macro figures, or
+    "". Before, a table's 0 row stood among the classes without a word of why."""
     untested = untested_classes(metrics)
     if not untested:
         return ""
-    return (f"Left out of the test: {', '.join(name(c) for c in untested)} (no test image: its 0s are not measured; "
-            "the average and std rows above count them, as evaluate's macro figures do).")
+    return (f"Left out of the test and of the average and std rows: {', '.join(name(c) for c in untested)} (no test "
+            "image: its 0s are not measured), as evaluate's macro figures leave it out.")
 
 
 def summary_rows(table: pd.DataFrame) -> tuple[str, ...]:

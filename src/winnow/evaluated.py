@@ -108,12 +108,17 @@ def check_headline(written: dict, frame: pd.DataFrame, *, where: str) -> None:
     accuracy and each class's F1 (``winnow.metrics.headline``) of ``frame`` (:func:`read_predictions`) within
     1e-6. DVC shows the file and the gate tests the predictions; evaluate writes both, so a difference is a
     hand edit or a stale file."""
-    # classes evaluate knew but the test split lacks stay in the file (F1 0) and in its macro average
+    # classes evaluate knew but the test split lacks stay in the file (F1 0), out of its macro average
     classes = list(dict.fromkeys([*headline_classes(written), *sorted(set(frame["label"]), key=natural_order)]))
     index = {name: i for i, name in enumerate(classes)}
     truth, predicted = (frame[column].map(index).to_numpy() for column in ("label", "predicted"))
-    for key, value in flatten(headline(summarise(truth, predicted, classes=classes))):
+    summary = summarise(truth, predicted, classes=classes)
+    # a commit evaluated before stop 67 averaged those classes in as 0s, and a gate's base is often such a commit
+    counted = sum(values["f1"] for values in summary["per_class"].values()) / len(classes)
+    for key, value in flatten(headline(summary)):
         found = written.get(key)
+        if key == "macro.f1" and finite_number(found) and abs(found - counted) <= 1e-6:
+            continue
         if not finite_number(found) or abs(found - value) > 1e-6:
             raise WinnowError(f"{where}: {key} is {_shown(found)} but its predictions give {value:.6f}; rerun evaluate "
                               "and commit both files")

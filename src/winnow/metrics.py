@@ -124,13 +124,17 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, *, classes: list[str
 def summarise(y_true: np.ndarray, y_pred: np.ndarray, *, classes: list[str]) -> dict:
     """Nested metrics: ``accuracy``, ``macro.<m>``, ``per_class_std.<m>``, ``per_class.<class>.<m>``.
 
-    The std across classes is the population std (ddof=0) over the classes, as a spread, not an estimate.
+    The macro averages and the std across classes (the population std, ddof=0, as a spread, not an estimate) are
+    over the classes with test images (``support`` > 0; every class where none has): a class without test images has
+    its metrics written as 0 by convention, not measured. Before, that 0 counted, and a class the test split lacked
+    lowered macro F1 as if the model had failed it (evaluate warns, naming it).
     """
     table = per_class_table(y_true, y_pred, classes=classes)
+    tested = table[table["support"] > 0] if (table["support"] > 0).any() else table
     return {
         "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0,
-        "macro": {m: float(table[m].mean()) for m in PER_CLASS_METRICS},
-        "per_class_std": {m: float(table[m].std(ddof=0)) for m in PER_CLASS_METRICS},
+        "macro": {m: float(tested[m].mean()) for m in PER_CLASS_METRICS},
+        "per_class_std": {m: float(tested[m].std(ddof=0)) for m in PER_CLASS_METRICS},
         "per_class": {row["class"]: {**{m: float(row[m]) for m in PER_CLASS_METRICS}, "support": int(row["support"])}
                       for row in table.to_dict("records")},
     }

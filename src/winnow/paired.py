@@ -245,7 +245,7 @@ def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predict
     the true change as around 0 (a shift). So the interval leaves out 0 exactly when p < 1 - confidence.
     Before: the interval was a bootstrap of the images, which runs narrower than the permutation null, and
     the page showed "p 0.077" beside a 95% interval wholly above 0. Macro F1 is evaluate's: the mean over
-    all ``num_classes`` classes of 2 tp / (support + predicted), 0 where both are 0.
+    the classes with test images (of ``num_classes``) of 2 tp / (support + predicted).
 
     Args:
         labels, base_predicted, head_predicted: int ``(n,)`` class indices in ``[0, num_classes)``.
@@ -293,12 +293,16 @@ def p_text(p: float, *, digits: int = 3, alpha: float | None = None) -> str:
 
 
 def _macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """float ``(m,)``: the macro F1 of each row of int ``(m, n)`` labels and predictions."""
+    """float ``(m,)``: the macro F1 of each row of int ``(m, n)`` labels and predictions, over the classes its labels
+    hold (:func:`winnow.metrics.summarise`'s: a class without test images has no F1 to measure); 0 for no label."""
     rows = np.arange(labels.shape[0])[:, None] * num_classes
 
     def count(index: np.ndarray) -> np.ndarray:
         return np.bincount(index.ravel(), minlength=labels.shape[0] * num_classes).reshape(-1, num_classes)
 
     tp = count((rows + labels)[labels == predicted])
-    both = count(rows + labels) + count(rows + predicted)
-    return np.divide(2 * tp, both, out=np.zeros(tp.shape), where=both > 0).mean(axis=1)
+    support = count(rows + labels)
+    both = support + count(rows + predicted)
+    f1 = np.divide(2 * tp, both, out=np.zeros(tp.shape), where=both > 0)
+    tested = support > 0
+    return (f1 * tested).sum(axis=1) / np.maximum(tested.sum(axis=1), 1)

@@ -170,7 +170,7 @@ def _signed(x: float) -> str:
 
 def unmeasured_note(metrics: dict[str, dict]) -> str:
     """A paragraph naming the classes evaluate found no test image of (``per_class.<class>.support`` 0 in any
-    version's summary), whose 0 counts in every macro figure on the page, and one naming the classes of fewer
+    version's summary), whose 0 no macro figure on the page counts, and one naming the classes of fewer
     than :data:`FEW_TEST_IMAGES` (a class of one test image was shown going 0.000 -> 1.000 in bold, a quarter of
     the macro F1 that shipped a version, without a word); empty when every class has enough."""
     support = {}
@@ -183,8 +183,8 @@ def unmeasured_note(metrics: dict[str, dict]) -> str:
     if unmeasured:
         names = ", ".join(f"<b>{html.escape(name)}</b>" for name in unmeasured)
         note += (f'<p class="fail">No test image of {names}: {"its" if len(unmeasured) == 1 else "their"} precision, '
-                 "recall and F1 are written as 0 and count in every macro figure on this page (the paired t-tests over "
-                 "classes leave them out), but say nothing of the model. Give the test split images of every class."
+                 "recall and F1 are written as 0, which says nothing of the model, and left out of every macro "
+                 "figure and paired test on this page. Give the test split images of every class."
                  "</p>")
     if few:
         names = ", ".join(f"<b>{html.escape(name)}</b> ({n})" for name, n in few.items())
