@@ -263,7 +263,7 @@ def test_stage_writes_features_of_every_split_aligned_to_ids_weights_and_metrics
     # what it was made from: every image's pixels, no labels (selfsup reads none); a checked reader takes it
     made = json.loads((project / "data/represent/made_from.json").read_text())
     degraded = read_imageset(project / "data/degrade")
-    assert made == {"source": "selfsup", "labels": None,
+    assert made == {"source": "selfsup", "labels": None, "splits": None,
                     "digests": dict(zip(degraded.manifest["id"], degraded.manifest["digest"]))}
     np.testing.assert_array_equal(represent.read_representation(project / "data/represent", wanted, data=degraded),
                                   features[[47, 3, 20]])

@@ -188,15 +188,17 @@ LEARNT_SPLITS = ("train", "val")  # the rows whose labels the judge source reads
 
 def made_from(data: ImageSet, *, source: str) -> dict:
     """The record of what an embedding of ``data`` from ``source`` was made from, written beside it as
-    :data:`MADE_FROM`: ``digests``, each image id's pixel digest; ``labels``, each train and val image id's class
-    name where the source reads labels (``judge``), else None. :func:`read_representation` checks it against the
-    data a stage reads now."""
+    :data:`MADE_FROM`: ``digests``, each image id's pixel digest; ``labels`` and ``splits``, each train and val
+    image id's class name and split where the source reads labels (``judge``), else None.
+    :func:`read_representation` checks it against the data a stage reads now."""
     ids = data.manifest["id"].astype(str).tolist()
     learnt = data.manifest["split"].isin(LEARNT_SPLITS).to_numpy()
+    judged = source == "judge"
     return {"source": source, "digests": dict(zip(ids, _digests(data).astype(str).tolist())),
             "labels": ({i: data.classes[label] for i, label in zip(np.asarray(ids, dtype=object)[learnt],
-                                                                    data.labels[learnt])}
-                       if source == "judge" else None)}
+                                                                    data.labels[learnt])} if judged else None),
+            "splits": (dict(zip(np.asarray(ids, dtype=object)[learnt], data.manifest["split"][learnt].astype(str)))
+                       if judged else None)}
 
 
 def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None = None) -> np.ndarray:
@@ -299,6 +301,20 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
                                        f"the data set holds now, first {moved[0]!r} ({was}, now {is_now}): the labels "
                                        "changed since the embedding was made, and features trained on the old labels "
                                        "would vouch for them", written_by="represent")
+    # the same images and labels, but between train and val: the judge learnt images val now trusts to judge the
+    # cleaning, or chose its epoch on images train now holds. Before, read as if nothing had changed
+    splits = record.get("splits")
+    if not (isinstance(splits, dict) and set(splits) == set(labels)):
+        raise rerun_error(path, "records no split of the train and val images its judge learnt from (an earlier "
+                                "winnow's record), so images moved between train and val since cannot be told",
+                          written_by="represent")
+    now_splits = manifest["split"][learnt].astype(str).to_numpy()
+    moved = names.index[pd.Series(splits, dtype=object).reindex(names.index).to_numpy() != now_splits]
+    if len(moved):
+        raise rerun_error(path.parent, f"{len(moved)} image(s) moved between train and val since its judge learnt "
+                                       f"them, first {moved[0]!r} ({splits[moved[0]]} then, "
+                                       f"{now_splits[names.index.get_loc(moved[0])]} now): the judge learnt images "
+                                       "val now holds to judge the cleaning", written_by="represent")
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,
