@@ -69,7 +69,7 @@ def test_a_users_file_in_the_home_folder_written_with_a_tilde_is_read_and_its_id
     stored, metrics = outputs(project)
     np.testing.assert_array_equal(stored, features)
     assert metrics["file"] == str(home / "mine.npy")
-    assert "warning" not in done.stdout  # its ids.json was found beside it and checked
+    assert "no ids.json" not in done.stdout  # its ids.json was found beside it and checked
     listed = represent_listing({"file": "~/mine.npy"}, root=project)
     assert listed["represent.file ids.json"]["files"] == 1
 

@@ -61,6 +61,7 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
             raise WinnowError(f"{where}: {len(values)} rows but the imageset has {len(ids)} images; a .npy needs one "
                               "row per image in manifest order (or write a .parquet with an id column)")
         _check_row_ids(path, ids, where)
+        _warn_pixels_unchecked(where)
     elif path.suffix == ".parquet":
         values = _parquet_rows(path, ids, where, digests)
     else:
@@ -125,6 +126,15 @@ def _bookkeeping_column(name: str, values: pd.Series) -> bool:
     return bool(np.all(whole == np.round(whole)))
 
 
+def _warn_pixels_unchecked(where: str) -> None:
+    """The warning a file without a ``digest`` column owes: its rows are tied to images by id alone, and degrade
+    rerun with another seed or perturbations keeps the ids but not the pixels under them, so rows made for the old
+    pixels are read as the new ones' (data/represent/made_from.json then records the new pixels as if embedded)."""
+    print(f"warning: {where}: no digest column says which pixels each row was made from, so rows made before a change "
+          "to degrade (its seed or perturbations: the same ids, other pixels) are read as the images now; write a "
+          ".parquet with data/degrade/manifest.parquet's digest column beside id to have them checked")
+
+
 def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) -> np.ndarray:
     """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
     try:
@@ -168,6 +178,8 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
             raise WinnowError(f"{where}: {int(stale.sum())} image(s) now hold other pixels than their row's digest, "
                               f"first id {_shown(ids[np.argmax(stale)])}: the file was made for another data/degrade "
                               "(its seed or perturbations changed); embed those images again")
+    else:
+        _warn_pixels_unchecked(where)
     if "embedding" in frame.columns:
         _refuse_embedding_type(schema.field("embedding").type, where)
         cells = frame["embedding"].to_numpy()
