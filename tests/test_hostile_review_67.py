@@ -31,3 +31,18 @@ def test_a_saved_verdict_rewritten_in_another_case_or_with_spaces_is_no_new_verd
     assert capsys.readouterr().out == ""
     # nor a verdict not imported, which the next export would refuse to overwrite
     assert refuse_unimported_verdicts(Path("reviews/queue.csv"), ["cat", "dog", "owl"]) is None
+
+
+@pytest.mark.hostile("review")
+def test_import_replace_of_the_exported_queue_keeps_the_saved_verdicts_it_shows(project, capsys):
+    _first_round_exported_again()
+    table = queue()
+    table.loc["train-05", "verdict"] = "accept"  # one verdict changed; train-00, -04 and -08 still show the saved
+    table.reset_index().to_csv("reviews/queue.csv", index=False)
+    capsys.readouterr()
+    # before: only train-05's line was left, the three verdicts the queue showed removed without a word
+    review.import_verdicts("reviews/queue.csv", replace=True)
+    assert [line.split(",")[:3] for line in Path("reviews/verdicts.csv").read_text().splitlines()[1:]] == [
+        ["train-00", "reject", "0"], ["train-04", "relabel", "0"], ["train-08", "accept", "-1"],
+        ["train-05", "accept", "0"]]
+    assert capsys.readouterr().out == ""

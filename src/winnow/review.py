@@ -141,7 +141,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     or, with ``replace``, instead of them. Nothing is written unless every verdict is valid. Returns the
     verdicts read from ``path``."""
     path = Path(path)
-    words = reviewed_words(path)
+    words = reviewed_words(path, with_saved=replace)
     queue = _read_queue()
     data = read_imageset(DEGRADE)
     baseline = baseline_rows(data.manifest)

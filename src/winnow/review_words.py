@@ -102,11 +102,14 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     return words
 
 
-def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]:
+def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, str, str, str, str, str, str]]:
     """``(where, id, word, given, digest, action, suggested)`` per verdict in a person's file, in file order; rows
-    without a verdict are left out. ``given`` and ``digest``: the class and the pixels the person saw;
-    ``action`` and ``suggested``: the suggestion they saw, which their ``accept`` means (the file's columns of
-    those names or a task's ``data`` entries, as exported), "" where the file does not say.
+    without a verdict are left out, and so are those still saying the saved verdict the export filled in
+    (:func:`same_word`) unless ``with_saved``: an import with ``--replace`` writes the verdicts anew from the file
+    alone, and before, those verdicts, shown in the queue as the person's, were removed without a word. ``given``
+    and ``digest``: the class and the pixels the person saw; ``action`` and ``suggested``: the suggestion they saw,
+    which their ``accept`` means (the file's columns of those names or a task's ``data`` entries, as exported), ""
+    where the file does not say.
 
     A ``.json`` file is a Label Studio export (JSON, a list of tasks; each task's ``data.winnow_id`` and the
     choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict`` (or
@@ -121,7 +124,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
     except (OSError, ValueError) as err:
         raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
     if path.suffix.lower() == ".json":
-        return _label_studio_words(path, text)
+        return _label_studio_words(path, text, with_saved=with_saved)
     try:  # blank lines kept as rows, so that a row's number is its line's
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except ValueError as err:  # pandas' parser errors are ValueErrors
@@ -143,7 +146,7 @@ def reviewed_words(path: Path) -> list[tuple[str, str, str, str, str, str, str]]
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
             for c in ("given", "digest", "action", "suggested")]
     # a verdict cell still as the export filled it in (the queue's saved column) is no new word of the person's
-    unchanged = (frame["verdict"].combine(frame["saved"], same_word) if "saved" in frame.columns
+    unchanged = (frame["verdict"].combine(frame["saved"], same_word) if "saved" in frame.columns and not with_saved
                  else pd.Series(False, index=frame.index))
     # a quoted field may hold a line break: before, rows after one were numbered a line short
     return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
@@ -176,7 +179,7 @@ def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
     return header, starts
 
 
-def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str, str, str, str]]:
+def _label_studio_words(path: Path, text: str, *, with_saved: bool) -> list[tuple[str, str, str, str, str, str, str]]:
     fix = "export the project from Label Studio as JSON, with tasks imported from reviews/label_studio_tasks.json"
     try:
         tasks = json.loads(text)
@@ -203,7 +206,8 @@ def _label_studio_words(path: Path, text: str) -> list[tuple[str, str, str, str,
         if len(set(choices)) > 1:
             raise WinnowError(f"{where} (id {data['winnow_id']!r}): its annotations disagree "
                               f"({', '.join(map(repr, dict.fromkeys(choices)))}); settle them in Label Studio")
-        if choices and not same_word(choices[0], data.get("saved")):  # the saved verdict's annotation left as exported: no new word
+        # the saved verdict's annotation left as exported: no new word
+        if choices and (with_saved or not same_word(choices[0], data.get("saved"))):
             words.append((where, data["winnow_id"], str(choices[0]).strip(),
                           *(str(data.get(key) or "") for key in ("given", "digest", "action", "suggested"))))
     return words
