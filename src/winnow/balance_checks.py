@@ -1,8 +1,8 @@
 """Copies that are duplicates, not augmentation: the balance stage's checks of what
 :func:`winnow.balance.balanced_augment` made, before the balanced variant is written. A policy whose copies mostly
-equal their source (or lie within :data:`NEAR_LEVELS` grey levels of it), or each other, is refused with the setting
-that changes them; fewer such copies are a warning. The advice names the fixed policy's settings
-(``balance.policy``) or the search's (``augment_search``), whichever made the copies.
+equal their source (or lie within :data:`NEAR_LEVELS` grey levels of it), or each other (or lie that close to another
+copy of their image), is refused with the setting that changes them; fewer such copies are a warning. The advice names
+the fixed policy's settings (``balance.policy``) or the search's (``augment_search``), whichever made the copies.
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
     repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
+    alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
     unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
-    return digests, [warning for warning in (unchanged, repeated) if warning]
+    return digests, [warning for warning in (unchanged, repeated, alike) if warning]
 
 
 def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str, noisier: str | None) -> str | None:
@@ -109,6 +110,40 @@ def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str
     if repeated > len(digests) / 2:
         raise WinnowError(f"{where}: {found}, so balanced would reach balance.target on duplicates; {fix}, or lower "
                           "balance.target")
+    return f"warning: balance: {found}: they add weight, not variety; {fix}"
+
+
+def near_repeats(made: Balanced, digests: np.ndarray, differences: np.ndarray, policy: Policy, *, where: str,
+                 knob: str) -> str | None:
+    """The one warning line when some copies lie within :data:`NEAR_LEVELS` grey levels, at every pixel, of another
+    copy of their image that drew the same ops without a strength (flip, invert), yet neither equal a copy pixel for
+    pixel (:func:`repeated_copies` counts those) nor lie that close to their source (:func:`copies_like_sources`);
+    None when none does. More than half of the copies alike so, the equal ones with them, is refused, as copies within
+    those levels of their source are. ``digests``: object ``(M,)`` of the copies; ``differences``: int ``(M,)``, each
+    copy's largest difference from its source. Each copy is compared with the first copy of its image and those ops:
+    one pass, however many copies.
+
+    Before: the source check compares a copy with its unflipped, uninverted image, and the repeat check only equal
+    pixels, so a no-strength op given to every copy let a policy too weak to move a pixel through: [flip, noise] at
+    n 2 and magnitude 0.01 made each image's copies its mirror image within 2 grey levels, 17 of 17 written without a
+    word, where [noise] alone was refused ("raise balance.policy.magnitude")."""
+    plain = [i for i, op in enumerate(policy.ops) if op in NO_STRENGTH]
+    key = np.column_stack([made.source, np.asarray(made.ops, bool)[:, plain]])
+    _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    anchor = first[group.reshape(-1)]
+    near = (largest_differences(made.images, made.images, anchor) <= NEAR_LEVELS) & (anchor != np.arange(len(anchor)))
+    equal = pd.Series(digests).duplicated().to_numpy()
+    if not (near & ~equal & (differences > NEAR_LEVELS)).any():
+        return None
+    alike = int((near | equal).sum())
+    found = (f"{alike} of {len(digests)} augmented copies are within {NEAR_LEVELS} grey levels, at every pixel, of "
+             "another copy of the same image")
+    weak = policy.magnitude < 1  # at 1 no setting of the policy moves them further
+    fix = f"raise {knob}" if weak else "leave those images out of the train set"
+    if alike > len(digests) / 2:
+        strength = f"magnitude {policy.magnitude:g}: too close to no change" if weak else "at magnitude 1, the largest"
+        raise WinnowError(f"{where}: {found} ({strength}), so balanced would reach balance.target on near duplicates; "
+                          f"{fix}, or lower balance.target")
     return f"warning: balance: {found}: they add weight, not variety; {fix}"
 
 
