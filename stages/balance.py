@@ -64,7 +64,10 @@ def main() -> None:
     pruned, _ = load_variant("pruned")
     classes, labels = pruned.classes, pruned.labels
     scores = None
-    if section["edge_fraction"] > 0 and section["edge_extra"] > 0:
+    # edge cases weigh in the copies (edge_extra) and, under max_images, are what a class cut to its share keeps first:
+    # before, edge_extra 0 left them unsought there too, so a cut class kept a random draw alone and metrics said
+    # edge.images 0 under edge_fraction 0.1
+    if section["edge_fraction"] > 0 and (section["edge_extra"] > 0 or section["max_images"] is not None):
         # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the
         # edge cases were chosen in the features of the old labels' model, exit 0)
         classifier, _ = load("models/baseline.pt", device=device.type, classes=classes,

@@ -1,14 +1,20 @@
-"""Hostile inputs of balance, seventh pass: copies alike to each other though far from their source."""
+"""Hostile inputs of balance, seventh pass: copies alike to each other though far from their source, and edge cases
+left unsought under a budget when they get no extra copies."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from test_augment import _project, _stage
 from winnow.balance import balanced_augment
 from winnow.balance_checks import checked_copies
 from winnow.configs import Policy
 from winnow.errors import WinnowError
+from winnow.variants import read_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,3 +35,23 @@ def test_copies_of_one_image_alike_behind_a_flip_are_refused():
         "balance.policy: 5 of 6 augmented copies are within 2 grey levels, at every pixel, of another copy of the same "
         "image (magnitude 0.005: too close to no change), so balanced would reach balance.target on near duplicates; "
         "raise balance.policy.magnitude, or lower balance.target")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_cut_to_its_budget_keeps_its_edge_case_when_edge_extra_is_0(tmp_path, monkeypatch):
+    # classes a, b, c of 12, 5 and 2 train images, each image's feature its place on a line: each class's last image
+    # sits 5 from the rest, its edge case (c's two tie at 2.5: the first). max_images 3 gives each class 1, so a keeps
+    # its edge case i11, b i16 and c i17 (params.yaml: "a class above its share keeps its edge cases and a random draw
+    # of the rest"); edge_extra 0 only stops edge cases getting more copies. Before: with edge_extra 0 no edge case was
+    # looked for, each class kept a random draw, and metrics said edge.images 0 under edge_fraction 0.1
+    _project(tmp_path, monkeypatch, balance={"edge_fraction": 0.1, "edge_extra": 0.0, "max_images": 3, "device": "cpu"})
+    stage = _stage("balance")
+    features = np.r_[[0.0] * 11, 5, [100.0] * 4, 105, 200, 205][:, None]
+    monkeypatch.setattr(stage, "load", lambda *a, **k: (None, None))  # no models/baseline.pt: its features are given
+    monkeypatch.setattr(stage, "embed", lambda classifier, images: features)
+    monkeypatch.setattr(stage, "_examples", lambda *a, **k: None)  # the plot and the contract: not this test's
+    monkeypatch.setattr(stage.VariantContract, "check", lambda *a, **k: None)
+    stage.main()
+    rows = read_rows("balanced")
+    assert sorted(rows.loc[(rows["origin"] == "ingest") & (rows["action"] != "drop"), "id"]) == ["i11", "i16", "i17"]
+    assert json.loads(Path("metrics/balance.json").read_text())["edge"]["images"] == 3
