@@ -115,10 +115,10 @@ def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str
 
 def near_repeats(made: Balanced, digests: np.ndarray, differences: np.ndarray, policy: Policy, *, where: str,
                  knob: str) -> str | None:
-    """The one warning line when some copies lie within :data:`NEAR_LEVELS` grey levels, at every pixel, of another
-    copy of their image that drew the same ops without a strength (flip, invert), yet neither equal a copy pixel for
-    pixel (:func:`repeated_copies` counts those) nor lie that close to their source (:func:`copies_like_sources`);
-    None when none does. More than half of the copies alike so, the equal ones with them, is refused, as copies within
+    """The one warning line, counting them, when some copies lie within :data:`NEAR_LEVELS` grey levels, at every
+    pixel, of another copy of their image that drew the same ops without a strength (flip, invert), yet neither equal
+    a copy pixel for pixel (:func:`repeated_copies` counts those) nor lie that close to their source
+    (:func:`copies_like_sources`); None when none does. More than half of the copies alike so, the equal ones with them, is refused, as copies within
     those levels of their source are. ``digests``: object ``(M,)`` of the copies; ``differences``: int ``(M,)``, each
     copy's largest difference from its source. Each copy is compared with the first copy of its image and those ops:
     one pass, however many copies.
@@ -133,18 +133,20 @@ def near_repeats(made: Balanced, digests: np.ndarray, differences: np.ndarray, p
     anchor = first[group.reshape(-1)]
     near = (largest_differences(made.images, made.images, anchor) <= NEAR_LEVELS) & (anchor != np.arange(len(anchor)))
     equal = pd.Series(digests).duplicated().to_numpy()
-    if not (near & ~equal & (differences > NEAR_LEVELS)).any():
+    unreported = near & ~equal & (differences > NEAR_LEVELS)
+    if not unreported.any():
         return None
-    alike = int((near | equal).sum())
-    found = (f"{alike} of {len(digests)} augmented copies are within {NEAR_LEVELS} grey levels, at every pixel, of "
-             "another copy of the same image")
     weak = policy.magnitude < 1  # at 1 no setting of the policy moves them further
     fix = f"raise {knob}" if weak else "leave those images out of the train set"
+    alike = int((near | equal).sum())
     if alike > len(digests) / 2:
         strength = f"magnitude {policy.magnitude:g}: too close to no change" if weak else "at magnitude 1, the largest"
-        raise WinnowError(f"{where}: {found} ({strength}), so balanced would reach balance.target on near duplicates; "
-                          f"{fix}, or lower balance.target")
-    return f"warning: balance: {found}: they add weight, not variety; {fix}"
+        raise WinnowError(f"{where}: {alike} of {len(digests)} augmented copies are within {NEAR_LEVELS} grey levels, "
+                          f"at every pixel, of another copy of the same image ({strength}), so balanced would reach "
+                          f"balance.target on near duplicates; {fix}, or lower balance.target")
+    return (f"warning: balance: {int(unreported.sum())} of {len(digests)} augmented copies are within {NEAR_LEVELS} "
+            f"grey levels, at every pixel, of another copy of the same image, though not of their source: they add "
+            f"weight, not variety; {fix}")
 
 
 def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None:
