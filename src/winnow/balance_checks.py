@@ -118,10 +118,10 @@ def near_repeats(made: Balanced, digests: np.ndarray, differences: np.ndarray, p
     """The one warning line, counting them, when some copies lie within :data:`NEAR_LEVELS` grey levels, at every
     pixel, of another copy of their image that drew the same ops without a strength (flip, invert), yet neither equal
     a copy pixel for pixel (:func:`repeated_copies` counts those) nor lie that close to their source
-    (:func:`copies_like_sources`); None when none does. More than half of the copies alike so, the equal ones with them, is refused, as copies within
-    those levels of their source are. ``digests``: object ``(M,)`` of the copies; ``differences``: int ``(M,)``, each
-    copy's largest difference from its source. Each copy is compared with the first copy of its image and those ops:
-    one pass, however many copies.
+    (:func:`copies_like_sources`); None when none does. More than half of the copies alike so, the equal ones with
+    them, is refused, as copies within those levels of their source are. ``digests``: object ``(M,)`` of the copies;
+    ``differences``: int ``(M,)``, each copy's largest difference from its source. Each copy is compared with the
+    first copy of its image and those ops: one pass, however many copies.
 
     Before: the source check compares a copy with its unflipped, uninverted image, and the repeat check only equal
     pixels, so a no-strength op given to every copy let a policy too weak to move a pixel through: [flip, noise] at
