@@ -19,6 +19,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from winnow import image_damage, image_notes, plain_png
+from winnow.errors import WinnowError
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath
@@ -173,6 +174,8 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"decompression bomb: {err}"
     except UnidentifiedImageError:
         return None, "not a decodable image"
+    except WinnowError:  # a remote file whose bytes did not come (RemotePath.read_bytes): the store's fault, no row
+        raise
     except Exception as err:  # truncated data, broken headers, crafted fields
         return None, f"unreadable: {str(err) or type(err).__name__}"
 

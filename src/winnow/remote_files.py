@@ -84,7 +84,7 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     except Exception as err:  # a backend that cannot start: credentials, configuration
         raise WinnowError(f"{param}: cannot open {protocol}:// ({first_line(err)}); check its credentials and "
                           "configuration") from err
-    return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/")
+    return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/", param)
 
 
 def _local(path: Path, *, param: str) -> Path:
@@ -181,6 +181,7 @@ class RemotePath:
 
     fs: Any
     key: str
+    param: str = "ingest.path"  # the parameter that named it (ingest.trusted_path too), which its errors name
 
     @property
     def name(self) -> str:
@@ -191,7 +192,7 @@ class RemotePath:
         return PurePosixPath(self.key).suffix
 
     def __truediv__(self, name: str) -> RemotePath:
-        return RemotePath(self.fs, f"{self.key.rstrip('/')}/{name}")
+        return RemotePath(self.fs, f"{self.key.rstrip('/')}/{name}", self.param)
 
     def __str__(self) -> str:
         """The URL, as rejected.csv and messages show it."""
@@ -238,10 +239,12 @@ class RemotePath:
         return sorted(found, key=lambda path: path.key)
 
     def read_bytes(self) -> bytes:
-        """The file's bytes; a failure is an ``OSError`` (the decoder turns it into a rejected row)."""
+        """The file's bytes; a failure stops ingest in one line rather than set the file aside: the object was
+        listed, so bytes that do not come are the network's or the store's fault (a reset connection, a timeout, a
+        permission), not the file's. Before: a rejected row, under max_reject_fraction the rest was ingested, and
+        as the listing (data/source.json) had not changed DVC kept the smaller set once the network was back."""
         try:
             return self.fs.cat_file(self.key)
-        except OSError:
-            raise
         except Exception as err:  # each backend has its own errors
-            raise OSError(first_line(err)) from err
+            raise WinnowError(f"{self.param}: cannot read {self} ({first_line(err)}), which its folder lists; nothing "
+                              "was ingested: check the network and the credentials, then rerun") from err

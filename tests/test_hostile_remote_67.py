@@ -1,0 +1,69 @@
+"""Hostile sources beyond one machine (stop 67): a folder at a URL whose store fails part-way (a connection reset
+while its files are read).
+
+Each case runs the ingest stage's main in this process (the ``memory://`` store and the failure planted in it live
+here) and asserts the one line, whole, and that nothing was written.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from hostile_harness import default_params, files_under, make_project
+from test_hostile_remote_ingest import sample_files
+from test_streaming_ingest import ingest_in_process
+from winnow.errors import WinnowError
+
+
+@pytest.fixture
+def store():
+    """(the ``memory://`` URL of :func:`test_hostile_remote_ingest.sample_files`, the file system), removed after."""
+    fs = fsspec.filesystem("memory")
+    root = f"/winnow-{uuid.uuid4().hex}"
+    for name, data in sample_files().items():
+        fs.pipe(f"{root}/{name}", data)
+    yield f"memory://{root}", fs
+    fs.rm(root, recursive=True)
+
+
+def failing(monkeypatch, method: str, suffix: str) -> None:
+    """``MemoryFileSystem.<method>`` raising a ConnectionError for each path ending in ``suffix``, as a network that
+    drops does (s3fs and gcsfs raise their own errors, not OSError)."""
+    real = getattr(MemoryFileSystem, method)
+
+    def dropped(self, path, *args, **kwargs):
+        if str(path).rstrip("/").endswith(suffix):
+            raise ConnectionError("Connection reset by peer")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryFileSystem, method, dropped)
+
+
+def refused_in_process(tmp_path, monkeypatch, **ingest) -> tuple[str, set[str], set[str]]:
+    """(the error's line, the project's files before, after) of the ingest stage run in this process."""
+    params = default_params()
+    params["ingest"].update(source="imagefolder", max_reject_fraction=0.5, **ingest)
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as raised:
+        ingest_in_process(project, monkeypatch)
+    return str(raised.value), before, files_under(project)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("name", ["dog/05.jpg", "dog/06.png"])  # Pillow's own read, and the plain-PNG fast path's
+def test_a_file_at_a_url_whose_bytes_do_not_come_stops_ingest_not_a_row(tmp_path, store, monkeypatch, name):
+    # before: the file was a rejected row "unreadable: Connection reset by peer", the other 23 images were ingested
+    # (1 of 28 files, under max_reject_fraction), and as data/source.json's listing had not changed, dvc repro kept
+    # the set without it once the network was back
+    url, _ = store
+    failing(monkeypatch, "cat_file", name)
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
+    assert line == (f"ingest.path: cannot read memory://{url.removeprefix('memory://')}/{name} (Connection reset by "
+                    "peer), which its folder lists; nothing was ingested: check the network and the credentials, then "
+                    "rerun")
+    assert after == before  # no data/ingest, no metrics/ingest.json, no temporary
