@@ -1,5 +1,5 @@
 """Hostile sources beyond one machine (stop 67): a folder at a URL whose store fails part-way (a connection reset
-while its files are read).
+while its files are read, a store that cannot be reached when the trusted set is looked at).
 
 Each case runs the ingest stage's main in this process (the ``memory://`` store and the failure planted in it live
 here) and asserts the one line, whole, and that nothing was written.
@@ -67,3 +67,20 @@ def test_a_file_at_a_url_whose_bytes_do_not_come_stops_ingest_not_a_row(tmp_path
                     "peer), which its folder lists; nothing was ingested: check the network and the credentials, then "
                     "rerun")
     assert after == before  # no data/ingest, no metrics/ingest.json, no temporary
+
+
+@pytest.mark.hostile("ingest")
+def test_a_trusted_set_at_a_url_that_cannot_be_reached_names_the_trusted_path(tmp_path, store, monkeypatch):
+    # before: "ingest.path: cannot reach memory:///…-trusted (…)", naming the data set's parameter, which was readable
+    url, fs = store
+    trusted = f"{url}-trusted"
+    fs.pipe(f"{trusted.removeprefix('memory://')}/cat/00.png", sample_files()["cat/00.png"])
+    failing(monkeypatch, "isdir", "-trusted")
+    try:
+        line, before, after = refused_in_process(tmp_path, monkeypatch, path=url, trusted_path=trusted)
+    finally:
+        monkeypatch.undo()  # the store answers again, so the trusted folder can be removed
+        fs.rm(trusted.removeprefix("memory://"), recursive=True)
+    assert line == (f"ingest.trusted_path: cannot reach memory://{trusted.removeprefix('memory://')} (Connection "
+                    "reset by peer); check the URL and its credentials")
+    assert after == before

@@ -202,14 +202,14 @@ class RemotePath:
         try:
             return bool(self.fs.isdir(self.key))
         except Exception as err:  # network, permissions: say so rather than "not a folder"
-            raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
+            raise WinnowError(f"{self.param}: cannot reach {self} ({first_line(err)}); check the URL and its "
                               "credentials") from err
 
     def exists(self) -> bool:
         try:
             return bool(self.fs.exists(self.key))
         except Exception as err:  # as is_dir
-            raise WinnowError(f"ingest.path: cannot reach {self} ({first_line(err)}); check the URL and its "
+            raise WinnowError(f"{self.param}: cannot reach {self} ({first_line(err)}); check the URL and its "
                               "credentials") from err
 
     def entries(self, *, hidden: bool = False) -> list[tuple[RemotePath, str]]:
@@ -219,7 +219,7 @@ class RemotePath:
         try:
             listed = self.fs.ls(self.key, detail=True)
         except Exception as err:
-            raise WinnowError(f"ingest.path: cannot list {self} ({first_line(err)}); check its permissions") from err
+            raise WinnowError(f"{self.param}: cannot list {self} ({first_line(err)}); check its permissions") from err
         # names below this key, not the last part of each entry's: a key holding '//' lists a folder named ''
         # (read as this folder's own name, the message named a folder that is not there), and a key that is a
         # file and a folder at once is listed twice (its files were read below the file's name)
