@@ -310,8 +310,11 @@ def test_a_trusted_class_spelt_in_another_unicode_form_says_so(tmp_path):
 
 @pytest.mark.hostile("ingest")
 def test_colour_trusted_images_for_a_grey_data_set_are_refused(tmp_path):
-    project, before, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 2}, mode="RGB"))
-    assert_error_line(done, "ingest.trusted_path: the trusted images are colour but the data set is single-channel")
+    book = trusted_folder(tmp_path / "book", {"cat": 2}, mode="RGB")  # grey saved as RGB, read as grey (stop 67) ...
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(book / "cat" / "1.png")  # ... but for this red one
+    project, before, done = ingest_with(tmp_path, book)
+    assert_error_line(done, "ingest.trusted_path: trusted image trusted/cat/1.png is colour but the data set is "
+                            "single-channel")
     assert_nothing_left(project, before)
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.imageset import whole_file
-from winnow.npy_rows import NpyRows
+from winnow.npy_rows import BATCH_BYTES, NpyRows
 from winnow.sources import Loaded
 
 RESIZE_BYTES = 32 << 20  # pixels of one resize call: Pillow holds them and the rows-resized copy
@@ -213,6 +213,18 @@ def store_images(file: Path, images: np.ndarray, *, size: int | None) -> NpyRows
     return rows
 
 
+def _first_coloured(images: np.ndarray) -> int | None:
+    """The row of the first of uint8 ``(N, H, W, 3)`` ``images`` (in memory or a memory map, read a batch at a time)
+    holding a pixel whose channels differ, or None when every pixel is grey."""
+    step = max(1, BATCH_BYTES // max(1, images[:1].nbytes))
+    for start in range(0, len(images), step):
+        batch = np.asarray(images[start:start + step])
+        coloured = ((batch[..., 0] != batch[..., 1]) | (batch[..., 1] != batch[..., 2])).reshape(len(batch), -1)
+        if coloured.any():
+            return start + int(np.flatnonzero(coloured.any(axis=1))[0])
+    return None
+
+
 def alike(name: str) -> str:
     """A class name as a person reads it: Unicode NFKC (a no-break space is a space, the ligature "ﬁ" is "fi"),
     runs of spaces as one, without surrounding spaces. NFC alone let "big cat" and "big cat" with a no-break space
@@ -285,13 +297,17 @@ def append_trusted(rows: NpyRows, manifest: pd.DataFrame, trusted: Loaded, *, si
     ``trusted``, a batch at a time; returns the manifest with its rows.
 
     The trusted images are resized like the others; single-channel ones join a colour set as RGB (grey
-    repeated, as Pillow converts), colour ones are refused by a grey set, as are other sizes when
-    ``ingest.size`` is null: nothing turns into different data without a word.
+    repeated, as Pillow converts), and RGB ones join a grey set as one channel when every pixel is grey
+    (R = G = B: grey saved as RGB, as matplotlib's ``imsave`` writes it); any other colour image is refused by a
+    grey set, as are other sizes when ``ingest.size`` is null: nothing turns into different data without a word.
     """
     shape = (*(trusted.images.shape[1:3] if size is None else (size, size)), trusted.images.shape[3])
     if shape[2] == 3 and rows.shape[3] == 1:
-        raise WinnowError("ingest.trusted_path: the trusted images are colour but the data set is single-channel; "
-                          "give grey trusted images")
+        # before: "the trusted images are colour ...; give grey trusted images" of grey images saved as RGB
+        coloured = _first_coloured(trusted.images)
+        if coloured is not None:
+            raise WinnowError(f"ingest.trusted_path: trusted image {trusted.ids[coloured]} is colour but the data set "
+                              "is single-channel; give grey trusted images")
     if shape[:2] != rows.shape[1:3]:
         raise WinnowError(f"ingest.trusted_path: the trusted images are {shape[0]}x{shape[1]}, the data "
                           f"set's {rows.shape[1]}x{rows.shape[2]}; set ingest.size to resize both to one size")
@@ -299,6 +315,8 @@ def append_trusted(rows: NpyRows, manifest: pd.DataFrame, trusted: Loaded, *, si
     first = len(rows)
     rows.resize(first + len(extra))
     for start, batch in extra.batches(rows=rows.batch_rows):
-        rows.write(first + start, np.repeat(batch, 3, axis=3) if batch.shape[3] < rows.shape[3] else batch)
+        # grey to a colour set repeated; grey saved as RGB to a grey set, one of its equal channels
+        rows.write(first + start, np.repeat(batch, 3, axis=3) if batch.shape[3] < rows.shape[3] else
+                   batch[..., :rows.shape[3]])
     extra.file.unlink()
     return pd.concat([manifest, _rows(trusted, "trusted")], ignore_index=True)

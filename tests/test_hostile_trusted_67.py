@@ -1,0 +1,58 @@
+"""Hostile trusted sets (stop 67): grey pictures saved as RGB (matplotlib's ``imsave`` writes them so) beside a grey
+data set are read as the grey images they are, and a trusted image in colour is named in the refusal.
+
+Each case runs ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and asserts the
+trusted split's pixels, or the one ``error:`` line whole with nothing left behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_ingest import assert_ingested, image_folder, run_ingest
+
+
+def rgb_grey_folder(root: Path, *, coloured: str | None = None) -> Path:
+    """``root/{a,b}/<i>.png``: 6 RGB 8x8 images a class whose three channels are equal, grey 40 + 30 i (b: + 5);
+    ``coloured`` (``<class>/<i>.png``): that one with its red channel raised by one."""
+    for offset, name in ((0, "a"), (5, "b")):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            pixels = np.full((8, 8, 3), 40 + 30 * i + offset, np.uint8)
+            if f"{name}/{i}.png" == coloured:
+                pixels[..., 0] += 1
+            Image.fromarray(pixels, "RGB").save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.hostile("ingest")
+def test_grey_trusted_images_saved_as_rgb_join_a_grey_data_set_as_grey(tmp_path):
+    # before: "error: ingest.trusted_path: the trusted images are colour but the data set is single-channel; give grey
+    # trusted images", of 12 grey images: R = G = B in every pixel
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    project, _, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(rgb_grey_folder(tmp_path / "book")))
+    assert_ingested(done)
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    images = np.load(project / "data/ingest/images.npy")
+    trusted = manifest[manifest["split"] == "trusted"]
+    assert images.shape[3] == 1 and len(trusted) == 12
+    expected = {f"trusted/{name}/{i}.png": 40 + 30 * i + offset for offset, name in ((0, "a"), (5, "b"))
+                for i in range(6)}
+    assert {id_: images[row].tolist() for id_, row in zip(trusted["id"], trusted.index)} == {
+        id_: np.full((8, 8, 1), grey).tolist() for id_, grey in expected.items()}
+
+
+@pytest.mark.hostile("ingest")
+def test_a_trusted_image_in_colour_beside_a_grey_data_set_is_named(tmp_path):
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    book = rgb_grey_folder(tmp_path / "book", coloured="b/4.png")
+    project, before, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(book))
+    assert assert_error_line(done) == ("error: ingest.trusted_path: trusted image trusted/b/4.png is colour but the "
+                                       "data set is single-channel; give grey trusted images")
+    assert_nothing_left(project, before)
