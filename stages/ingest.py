@@ -141,13 +141,16 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"
+# the trusted split judges the budget alone: the relabel gate and the models' checkpoints are val's (before: the trusted
+# split's warnings said val's words, so a label book seemed to gate every relabel)
+TRUSTED_JUDGES = "the cleaning budget is judged on it (its probes, and its check's trainings)"
 MIN_JUDGE_IMAGES_PER_CLASS = 5  # below this one image moves a split's accuracy by more than a 20th of a class
 
 
 def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
     """A val or trusted split without images of a class cannot judge it (the budget then ships no cleaning),
     and one of a handful of images judges by chance: checkpoints, the relabel gate and the budget are chosen on
-    these splits."""
+    val, the budget on the trusted split when there is one."""
     taught = set(manifest.loc[manifest["split"] == "train", "label"])
     tested = manifest.loc[manifest["split"] == "test", "label"].value_counts()
     few = [(classes[c], n) for c, n in sorted(tested.items()) if n < MIN_JUDGE_IMAGES_PER_CLASS]
@@ -160,15 +163,15 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
         print("warning: ingest: the val split is empty (ingest.val_fraction 0, and the source names no val image): "
               f"{JUDGED_ON}, and train and the label cleaners stop without it; set ingest.val_fraction above 0 "
               "(score, threshold and dedup run without one)")
-    for split in ("val", "trusted"):
+    for split, judged in (("val", JUDGED_ON), ("trusted", TRUSTED_JUDGES)):
         held = manifest.loc[manifest["split"] == split, "label"]
         lacking = [classes[c] for c in sorted(taught - set(held))]
         if len(held) and lacking:
             print(f"warning: ingest: the {split} split ({len(held)} images) holds no image of {len(lacking)} of the "
-                  f"{len(taught)} classes, first {lacking[0]!r}: {JUDGED_ON}; give it images of every class")
+                  f"{len(taught)} classes, first {lacking[0]!r}: {judged}; give it images of every class")
         elif 0 < len(held) < MIN_JUDGE_IMAGES_PER_CLASS * len(taught):
             print(f"warning: ingest: the {split} split holds {len(held)} images, fewer than "
-                  f"{MIN_JUDGE_IMAGES_PER_CLASS} per class of the {len(taught)}: {JUDGED_ON}, and one image moves "
+                  f"{MIN_JUDGE_IMAGES_PER_CLASS} per class of the {len(taught)}: {judged}, and one image moves "
                   f"its accuracy by {100 / len(held):.0f} points; give it more images")
 
 

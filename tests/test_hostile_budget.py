@@ -225,8 +225,8 @@ def test_a_trusted_split_of_a_handful_of_images_is_warned_of_where_it_is_made(tm
     _, _, done = ingest_with(tmp_path, trusted_folder(tmp_path / "book", {"cat": 1, "dog": 1, "eel": 1}))
     assert done.returncode == 0, done.stderr
     # before: accepted without a word, and every checkpoint and budget then turned on one image in three
-    assert ("warning: ingest: the trusted split holds 3 images, fewer than 5 per class of the 3: checkpoints, the "
-            "relabel gate and the cleaning budget are judged on it, and one image moves its accuracy by 33 points; "
+    assert ("warning: ingest: the trusted split holds 3 images, fewer than 5 per class of the 3: the cleaning budget "
+            "is judged on it (its probes, and its check's trainings), and one image moves its accuracy by 33 points; "
             "give it more images") in done.stdout.splitlines()
     (tmp_path / "enough").mkdir()
     _, _, enough = ingest_with(tmp_path / "enough", trusted_folder(tmp_path / "book5", {"cat": 5, "dog": 5, "eel": 5}))
@@ -249,8 +249,8 @@ def test_a_trusted_folder_is_ingested_as_its_own_split_by_class_name_and_never_d
     assert json.loads((project / "metrics/ingest.json").read_text())["split"]["trusted"] == 5
     # the budget will ship no cleaning on a split without dog: said where the split is made
     assert ("warning: ingest: the trusted split (5 images) holds no image of 1 of the 3 classes, first 'dog': "
-            "checkpoints, the relabel gate and the cleaning budget are judged on it; give it images of every class"
-            ) in done.stdout.splitlines()
+            "the cleaning budget is judged on it (its probes, and its check's trainings); give it images of every "
+            "class") in done.stdout.splitlines()
     done = run_stage(project, "degrade")
     assert done.returncode == 0, done.stderr
     degraded = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id")
