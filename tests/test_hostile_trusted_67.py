@@ -1,12 +1,15 @@
 """Hostile trusted sets (stop 67): grey pictures saved as RGB (matplotlib's ``imsave`` writes them so) beside a grey
-data set are read as the grey images they are, and a trusted image in colour is named in the refusal.
+data set are read as the grey images they are, and a trusted image in colour is named in the refusal; a trusted .npz
+cut short is said to be unreadable, not to lack a classes array.
 
-Each case runs ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and asserts the
-trusted split's pixels, or the one ``error:`` line whole with nothing left behind.
+The first cases run ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and assert the
+trusted split's pixels, or the one ``error:`` line whole with nothing left behind; the .npz case reads the trusted set
+with :func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,8 @@ from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_ingest import assert_ingested, image_folder, run_ingest
+from winnow.errors import WinnowError
+from winnow.trusted_set import load_trusted
 
 
 def rgb_grey_folder(root: Path, *, coloured: str | None = None) -> Path:
@@ -56,3 +61,18 @@ def test_a_trusted_image_in_colour_beside_a_grey_data_set_is_named(tmp_path):
     assert assert_error_line(done) == ("error: ingest.trusted_path: trusted image trusted/b/4.png is colour but the "
                                        "data set is single-channel; give grey trusted images")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_cut_short_is_named_unreadable_not_told_to_add_a_classes_array(tmp_path):
+    # before: beside classes named 0 … 10 (sorted: '10' is index 2), "ingest.trusted_path: …/book.npz labels by index
+    # (it holds no classes array) …; add a classes array naming each label's class", of a file that holds one
+    whole = io.BytesIO()
+    np.savez(whole, images=np.zeros((4, 8, 8), np.uint8), labels=np.arange(4), classes=np.array(["0", "1", "2", "3"]))
+    book = tmp_path / "book.npz"
+    book.write_bytes(whole.getvalue()[:len(whole.getvalue()) // 2])  # a download cut short
+    with pytest.raises(WinnowError) as raised:
+        load_trusted(book, classes=sorted(str(i) for i in range(11)), size=None)
+    assert str(raised.value) == (f"{book}: not an .npz archive (no zip file and no .npy array); an .npz holds 'images' "
+                                 "+ 'labels' (optional 'splits', 'index', 'classes') or, per split train/val/test, "
+                                 "'<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")

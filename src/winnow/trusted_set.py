@@ -47,9 +47,10 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
             loaded = load_imagefolder(path, size=size, into=into, param="ingest.trusted_path")
         else:
             named = _names_classes(path)
-            if not named:
+            if named is False:
                 _refuse_numbered_classes(path, classes)
-            loaded = load_npz(path, classes=None if named else classes, classes_from="the data set")
+            # unreadable (None): load_npz says why, before any word on its labels
+            loaded = load_npz(path, classes=None if named is not False else classes, classes_from="the data set")
     except WinnowError as err:  # the readers name the parameter they usually read
         message = str(err)
         if message.startswith("ingest.path: "):
@@ -122,11 +123,12 @@ def _refuse_numbered_classes(path, classes: list[str]) -> None:
 
 
 
-def _names_classes(path: Path) -> bool:
-    """Whether the .npz at ``path`` holds a ``classes`` array (False when it is no readable zip:
-    :func:`load_npz` then says what is wrong with it)."""
+def _names_classes(path: Path) -> bool | None:
+    """Whether the .npz at ``path`` holds a ``classes`` array; None when it is no readable zip, for
+    :func:`load_npz` to say what is wrong with it (before: False, and a trusted .npz cut short in its download,
+    beside classes named 0 … 10, was told it "holds no classes array; add a classes array")."""
     try:
         with zipfile.ZipFile(path) as archive:
             return "classes.npy" in archive.namelist()
     except (OSError, zipfile.BadZipFile):
-        return False
+        return None
