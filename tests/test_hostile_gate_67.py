@@ -1,0 +1,48 @@
+"""Hostile inputs to the merge gate, stop 67: a test class renamed between the revisions gated."""
+
+import numpy as np
+import pytest
+from gate_repo import CLASSES, labels_of, write_both_variants, wrong_on
+from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_gate import REPORT, gate, gate_project
+
+
+def renamed(values: np.ndarray, names: dict[str, str]) -> np.ndarray:
+    return np.array([names.get(v, v) for v in values], dtype=object)
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_renamed_at_head_is_gated_under_the_bases_name(tmp_path):
+    # before: "error: baseline: 100 test images carry other labels at head, e.g. 'test-0000': '0' at base, 'zero'
+    # at head; the test split must not change between the revisions gated": a change that renamed a class (an .npz's
+    # classes) could never pass, whatever its model did. Now the same images are paired under the base's name, so the
+    # class is still gated: here the head loses 30 more of its 100 images (recall 0.98 -> 0.68) and fails on it
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    names = dict(zip(CLASSES, ["zero", *CLASSES[1:]]))
+    classes = [names[c] for c in CLASSES]
+    write_both_variants(project, renamed(labels, names), renamed(wrong_on(labels, [1, 2, *range(10, 40)]), names),
+                        classes=classes)
+    done, _ = gate(project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| baseline | 0 |")]
+    assert [row.split(" | ")[4:7] + [row.split(" | ")[-1]] for row in rows] == [
+        ["0.9800", "0.6800", "-0.3000", "**REGRESSED** |"]]
+    assert "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's " \
+           "name" in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("gate")
+def test_two_classes_swapping_names_are_refused_not_gated_as_renamed(tmp_path):
+    # a swap reads alike on both sides (every image of 0 is 1, every image of 1 is 0), but it gives a name the base
+    # uses to other pictures: more often a mistake than a rename, so it stays refused, not gated under the base's names
+    project = gate_project(tmp_path)
+    labels = labels_of()
+    names = {"0": "1", "1": "0"}
+    write_both_variants(project, renamed(labels, names), renamed(wrong_on(labels, [1, 2]), names))
+    done, before = gate(project)
+    assert assert_error_line(done) == (
+        "error: baseline: 200 test images carry other labels at head, e.g. 'test-0000': '0' at base, '1' at head; the "
+        "test split must not change between the revisions gated")
+    assert_nothing_left(project, before)
+    assert not (project / REPORT).exists()
