@@ -1,8 +1,9 @@
-"""Hostile inputs to the merge gate, stop 67: a test class renamed between the revisions gated."""
+"""Hostile inputs to the merge gate, stop 67: a test class renamed between the revisions gated, an experiment
+named that dvc's queue holds."""
 
 import numpy as np
 import pytest
-from gate_repo import CLASSES, labels_of, write_both_variants, wrong_on
+from gate_repo import CLASSES, git, labels_of, write_both_variants, wrong_on
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_gate import REPORT, gate, gate_project
 
@@ -46,3 +47,26 @@ def test_two_classes_swapping_names_are_refused_not_gated_as_renamed(tmp_path):
         "test split must not change between the revisions gated")
     assert_nothing_left(project, before)
     assert not (project / REPORT).exists()
+
+
+@pytest.mark.hostile("gate")
+def test_an_experiment_queued_or_failed_here_is_named_so_not_told_to_be_pulled(tmp_path):
+    # before: "error: --target seed1: unknown revision; name a branch, tag, commit or dvc experiment that exists here
+    # (... an experiment: dvc exp pull origin <name>)" of an experiment `dvc exp run --queue` had queued here.
+    # dvc keeps a queued run as a stash entry of refs/exps/celery/stash and moves it to refs/exps/celery/failed when
+    # the run fails, its message "commit: dvc-exp:<rev>:<baseline rev>:<name>" (ExpStash.MESSAGE_FORMAT; `dvc exp run
+    # --queue -n seed1` wrote exactly that when probed; running dvc here would take 3 s)
+    project = gate_project(tmp_path)
+    head = git(project, "rev-parse", "HEAD").strip()
+    for ref, name in (("refs/exps/celery/stash", "seed1"), ("refs/exps/celery/failed", "seed2")):
+        git(project, "update-ref", "--create-reflog", "-m", f"commit: dvc-exp:{head}:{head}:{name}", ref, head)
+    lines = []
+    for name in ("seed1", "seed2"):
+        done, before = gate(project, "--target", name)
+        lines.append(assert_error_line(done))
+        assert_nothing_left(project, before)
+    assert lines == [
+        "error: --target seed1: a dvc experiment queued here but not run yet, so it has no results to gate; run the "
+        "queue (dvc exp run --run-all), then again",
+        "error: --target seed2: a dvc experiment whose run failed here, so it has no results to gate; `dvc queue logs "
+        "seed2` says why; run it again, then again"]

@@ -77,6 +77,11 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             # before: "unknown revision; name a ... commit ... that exists here"
             raise WinnowError(f"{option} {shown}: several commits or tags here have ids that begin with it; give more "
                               "of the commit's digits")
+        waiting = _queued(repo, rev)
+        if waiting:  # before: "unknown revision ... dvc exp pull origin <name>", of an experiment queued here
+            raise WinnowError(f"{option} {shown}: a dvc experiment {waiting}, so it has no results to gate; "
+                              + ("run the queue (dvc exp run --run-all), then again" if waiting.startswith("queued")
+                                 else f"`dvc queue logs {shown}` says why; run it again, then again"))
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
@@ -126,7 +131,25 @@ def _experiments(repo: str | Path, name: str) -> list[str]:
     refs/exps/<xx>/<baseline commit>/<name>): one, none, or several where the name was reused on another
     baseline."""
     listed = run_git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/")
-    return sorted({line.split()[1] for line in listed.stdout.splitlines() if line.split()[0].endswith(f"/{name}")})
+    # an experiment's ref only: before, --target stash read refs/exps/celery/stash, the queue's own commit
+    return sorted({line.split()[1] for line in listed.stdout.splitlines()
+                   if line.split()[0].endswith(f"/{name}") and len(line.split()[0].split("/")) == 5})
+
+
+# the stashes dvc's queue keeps an experiment in before it runs and after it failed (dvc.repo.experiments.refs), each
+# entry's message "dvc-exp:<rev>:<baseline rev>:<name>" (dvc.repo.experiments.stash.ExpStash.MESSAGE_FORMAT)
+_QUEUE_STASHES = (("refs/exps/celery/stash", "queued here but not run yet"),
+                  ("refs/exps/stash", "queued here but not run yet"), ("refs/exps/celery/failed", "whose run failed here"))
+
+
+def _queued(repo: str | Path, name: str) -> str | None:
+    """How the dvc experiment ``name`` waits in (or failed from) dvc's queue, in words, or None where it is not
+    there."""
+    for ref, state in _QUEUE_STASHES:
+        said = run_git(repo, "log", "-g", "--format=%gs", ref).stdout.splitlines()
+        if any(re.fullmatch(rf"(?:\S+: )?dvc-exp:[0-9a-f]+:[0-9a-f]+:{re.escape(name)}", line) for line in said):
+            return state
+    return None
 
 
 def read_bytes(repo: str | Path, rev: str, path: str) -> bytes | None:
