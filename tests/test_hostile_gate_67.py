@@ -70,3 +70,25 @@ def test_an_experiment_queued_or_failed_here_is_named_so_not_told_to_be_pulled(t
         "queue (dvc exp run --run-all), then again",
         "error: --target seed2: a dvc experiment whose run failed here, so it has no results to gate; `dvc queue logs "
         "seed2` says why; run it again, then again"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_added_at_head_leaves_its_images_ungated_and_gates_the_rest(tmp_path):
+    # before: "error: baseline: base and head were tested on different test sets (0 ids at base only, 100 at head
+    # only, e.g. 'test-1000'); ... gate runs of the same data and ingest.split_seed ...": a change that added a class
+    # could never pass. Now the base's 1,000 images are paired as before and the new class's 100 are noted, not gated;
+    # a head that sends 20 of class 3's images into the new class fails on them (3's recall 1.00 -> 0.80)
+    project = gate_project(tmp_path)
+    classes = [*CLASSES, "10"]
+    labels = np.concatenate([labels_of(), np.full(100, "10", dtype=object)])
+    predicted = wrong_on(labels, [1, 2], classes=classes)
+    predicted[300:320] = "10"
+    write_both_variants(project, labels, predicted, classes=classes)
+    done, _ = gate(project, "--variants", "baseline")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(" | ")[1:7] for line in lines if "**REGRESSED**" in line] == [
+        ["all (accuracy)", "1000", "20", "0.9980", "0.9780", "-0.0200"], ["3", "100", "20", "1.0000", "0.8000", "-0.2000"],
+        ["10 (false positives)", "1000", "20", "0.0000", "20.0000", "+20.0000"]]
+    assert ("- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
+            "gated); the others are, and those it takes count as its false positives") in lines

@@ -48,7 +48,8 @@ either revision, or missing at one (:func:`check_gated_files_everywhere`), predi
 blank prediction or one naming no test class, an evaluate metrics file missing beside its predictions or disagreeing
 with them (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its
 predictions (:func:`winnow.staleness.check_commit_current`), a target without the dvc.yaml its base holds
-(:func:`check_still_a_pipeline`), test sets that differ, a model at either revision no
+(:func:`check_still_a_pipeline`), test sets that differ (but for a class renamed or added:
+:mod:`winnow.gate_classes`), a model at either revision no
 better than naming one class for every test image (:func:`check_learnt`), an unknown revision or bad ``gate`` params
 each end in one ``error:`` line (exit status 1).
 
@@ -71,7 +72,8 @@ from winnow.evaluated import check_headline, headline_classes, metric_problems, 
     read_predictions
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings
-from winnow.gate_table import GateSettings, paired_rows, renamed_classes, revision_list, unused_tolerances
+from winnow.gate_classes import unrename, without_new_classes
+from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
 from winnow.metrics import (
     METRICS_FILE, PREDICTIONS_FILE, SUMMARY_FILE, metrics_path, no_better_than_one_class, predictions_path,
     recall_total, variant_of,
@@ -188,7 +190,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_headline(written, frame, where=where)
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
-        notes += _unrename(frames, names=[name for side in revs for name in names[side]], variant=variant)
+        every = [name for side in revs for name in names[side]]
+        notes += unrename(frames, names=every, variant=variant) + without_new_classes(frames, names=every, variant=variant)
         notes += _undigested(frames, names=[name for side in revs for name in names[side]], variant=variant)
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     notes += check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
@@ -205,27 +208,6 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                                "else the strictest pattern that matches it, whatever the order; remove them or make "
                                "them stricter than what overrides them")
     return table, tolerance_notes(table, settings) + notes
-
-
-def _unrename(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
-    """The predictions of each run (``frames``: the base runs' and the target runs', ``names`` theirs in the same
-    order) that rename a test class of the first base run, given its name there again, in place; a note per rename.
-
-    A rename is a whole class given a name new to the first base run
-    (:func:`winnow.gate_table.renamed_classes`). Before: every
-    image of it counted as relabelled, "the test split must not change", so a change that renamed a class (an .npz's
-    ``classes``, ``ingest.classes``) could never pass. The same images (pixels checked after) are paired under the
-    base's names, so the base's per-class tolerances keep gating the class. Anything else (a few images relabelled,
-    two classes merged or names swapped) is left for :func:`winnow.gate_table.paired_rows` to refuse."""
-    notes = []
-    for s, side in enumerate(frames):
-        for k, frame in enumerate(side):
-            renamed = renamed_classes(frames[0][0], frame)  # {new: old}
-            if renamed:
-                side[k] = frame.assign(**{c: frame[c].map(lambda v: renamed.get(v, v)) for c in ("label", "predicted")})
-                notes += [f"{variant}: class {old!r} at {names[0]} is {new!r} at {names[s * len(frames[0]) + k]} "
-                          f"(every one of its test images): gated under {names[0]}'s name" for new, old in renamed.items()]
-    return notes
 
 
 def _undigested(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:

@@ -349,25 +349,6 @@ def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | Non
     return pairs.rename(columns={"label_base": "label"})[["id", "label", "predicted_base", "predicted_head"]]
 
 
-def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, str]:
-    """``{new: old}``: the test classes of ``reference`` that ``frame`` (predictions of the same test images,
-    :func:`winnow.evaluated.read_predictions`'s) gives a new name as a whole: every image labelled ``old`` in
-    ``reference`` is ``new`` in ``frame`` and no other is, ``new`` labels no image of ``reference``, and ``frame``
-    predicts no name it leaves as it is that is ``reference``'s. Empty otherwise: other ids, a few images
-    relabelled, classes merged, split or their names swapped (a swap is an error more often than a rename)."""
-    pairs = reference[["id", "label"]].merge(frame[["id", "label"]], on="id", suffixes=("_base", "_other"))
-    if len(pairs) != len(reference) or len(pairs) != len(frame):
-        return {}
-    links = pairs[["label_base", "label_other"]].drop_duplicates()
-    moved = links[links["label_base"] != links["label_other"]]
-    if (moved.empty or links["label_base"].duplicated().any() or links["label_other"].duplicated().any()
-            or moved["label_other"].isin(links["label_base"]).any()):
-        return {}
-    renamed = dict(zip(moved["label_other"], moved["label_base"]))
-    kept = set(frame["predicted"]) - set(renamed)
-    return {} if kept & set(renamed.values()) else renamed
-
-
 def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int,
                        fix: str | None = None) -> None:
     """One line when ``frame`` holds other test images, or other labels, than the first base run's."""

@@ -1,0 +1,74 @@
+"""The merge gate's test classes as each revision names them (:mod:`winnow.gate`): a class renamed between the
+revisions gated is paired under the first base run's name (:func:`unrename`), and the test images of a class new
+at a run are left out with a note (:func:`without_new_classes`), so the images both revisions hold are gated as before.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from winnow.evaluated import natural_order
+
+
+def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, str]:
+    """``{new: old}``: the test classes of ``reference`` that ``frame`` (predictions of the same test images,
+    :func:`winnow.evaluated.read_predictions`'s) gives a new name as a whole: every image labelled ``old`` in
+    ``reference`` is ``new`` in ``frame`` and no other is, ``new`` labels no image of ``reference``, and ``frame``
+    predicts no name it leaves as it is that is ``reference``'s. Empty otherwise: other ids, a few images
+    relabelled, classes merged, split or their names swapped (a swap is an error more often than a rename)."""
+    pairs = reference[["id", "label"]].merge(frame[["id", "label"]], on="id", suffixes=("_base", "_other"))
+    if len(pairs) != len(reference) or len(pairs) != len(frame):
+        return {}
+    links = pairs[["label_base", "label_other"]].drop_duplicates()
+    moved = links[links["label_base"] != links["label_other"]]
+    if (moved.empty or links["label_base"].duplicated().any() or links["label_other"].duplicated().any()
+            or moved["label_other"].isin(links["label_base"]).any()):
+        return {}
+    renamed = dict(zip(moved["label_other"], moved["label_base"]))
+    kept = set(frame["predicted"]) - set(renamed)
+    return {} if kept & set(renamed.values()) else renamed
+
+
+def unrename(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
+    """The predictions of each run (``frames``: the base runs' and the target runs', ``names`` theirs in the same
+    order) that rename a test class of the first base run, given its name there again, in place; a note per rename.
+
+    A rename is a whole class given a name new to the first base run
+    (:func:`renamed_classes`). Before: every
+    image of it counted as relabelled, "the test split must not change", so a change that renamed a class (an .npz's
+    ``classes``, ``ingest.classes``) could never pass. The same images (pixels checked after) are paired under the
+    base's names, so the base's per-class tolerances keep gating the class. Anything else (a few images relabelled,
+    two classes merged or names swapped) is left for :func:`winnow.gate_table.paired_rows` to refuse."""
+    notes = []
+    for s, side in enumerate(frames):
+        for k, frame in enumerate(side):
+            renamed = renamed_classes(frames[0][0], frame)  # {new: old}
+            if renamed:
+                side[k] = frame.assign(**{c: frame[c].map(lambda v: renamed.get(v, v)) for c in ("label", "predicted")})
+                notes += [f"{variant}: class {old!r} at {names[0]} is {new!r} at {names[s * len(frames[0]) + k]} "
+                          f"(every one of its test images): gated under {names[0]}'s name" for new, old in renamed.items()]
+    return notes
+
+
+def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
+    """The predictions of each run (``frames``, ``names`` as :func:`unrename`'s) without the test images of classes
+    the first base run has no test image of, in place, where every other image is the first base run's; a note per
+    such class: nothing at base to compare its images with, as with a variant new at the target.
+
+    Before: a change that added a class (a class folder, an .npz's rows appended) was refused as tested on "different
+    test sets ... gate runs of the same data and ingest.split_seed", and could never pass. The images both hold are
+    gated as before; a head that sends them into the new class loses their recall, and the new class's row (a class
+    predicted without test images here) tests every image it takes. A test image gone, or other ids of a class the base
+    has, are still refused (:func:`winnow.gate_table.paired_rows`)."""
+    notes = []
+    reference = frames[0][0]
+    for s, side in enumerate(frames):
+        for k, frame in enumerate(side):
+            new = ~frame["label"].isin(set(reference["label"]))
+            if new.any() and set(frame["id"][~new]) == set(reference["id"]):
+                side[k] = frame[~new].reset_index(drop=True)
+                counts = frame["label"][new].value_counts()
+                notes += [f"{variant}: class {c!r} is new at {names[s * len(frames[0]) + k]}: its {counts[c]} test "
+                          f"images have nothing at {names[0]} to compare with (not gated); the others are, and those it "
+                          "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
+    return notes
