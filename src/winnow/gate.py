@@ -70,9 +70,9 @@ from winnow import lock_entries, revisions, staleness
 from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
+from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings
-from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
 from winnow.metrics import (
     METRICS_FILE, PREDICTIONS_FILE, SUMMARY_FILE, metrics_path, no_better_than_one_class, predictions_path,
