@@ -1,0 +1,69 @@
+"""Hostile input to dedup, stop 67: the score stage's pHashes in a column of another type. The cases run the real
+dedup stage on a few 8x8 images."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import default_params, make_project, refused_line
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.errors import WinnowError
+from winnow.quality import read_scores, score_table
+from winnow.stage import write_table
+
+SPLITS = ["train"] * 6 + ["val", "test"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """data/degrade (two classes of random 8x8 images, train-1 a copy of train-0) and its scores."""
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
+    root = make_project(tmp_path_factory.mktemp("dedup67") / "project", params)
+    images = np.random.default_rng(0).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
+    images[1] = images[0]
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(SPLITS)], "split": SPLITS,
+                             "label": np.arange(len(SPLITS)) % 2}).assign(source="t", orig_h=8, orig_w=8,
+                                                                          orig_mode="L")
+    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **params["score"]))
+    return root
+
+
+@pytest.fixture
+def project(built, tmp_path) -> Path:
+    return Path(shutil.copytree(built, tmp_path / "project"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_phashes_stored_as_floats_stop_dedup_in_one_line(project):
+    # before: floats kept 53 of each hash's 64 bits, and dedup by pHash alone removed 638 MNIST-5k train images at
+    # radius 2, not 373, with exit 0
+    path = project / "data/score/scores.parquet"
+    scores = pd.read_parquet(path)
+    scores["phash"] = scores["phash"].astype(np.float64)
+    scores.to_parquet(path)
+    assert refused_line(project, "dedup") == (
+        "error: data/score/scores.parquet: column phash holds float64, not 64-bit integer pHashes; rerun the score "
+        "stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_phashes_stored_as_hex_strings_are_refused_by_the_reader(built, tmp_path):
+    # imagehash's str(): before, a traceback from pandas' astype in dedup (the stage reads through read_scores)
+    scores = pd.read_parquet(built / "data/score/scores.parquet")
+    scores["phash"] = [f"{int(h):016x}" for h in scores["phash"]]
+    scores.to_parquet(tmp_path / "scores.parquet")
+    manifest = pd.read_parquet(built / "data/degrade/manifest.parquet")
+    with pytest.raises(WinnowError) as refused:
+        read_scores(tmp_path / "scores.parquet", imageset=str(built / "data/degrade"), ids=manifest["id"],
+                    columns=("phash",), digests=manifest["digest"])
+    assert str(refused.value) == (f"{tmp_path / 'scores.parquet'}: column phash holds str, not 64-bit integer "
+                                  "pHashes; rerun the score stage (dvc repro score)")
