@@ -1,5 +1,6 @@
-"""Hostile input to dedup, stop 67: the score stage's pHashes in a column of another type. The cases run the real
-dedup stage on a few 8x8 images."""
+"""Hostile input to dedup, stop 67: the score stage's pHashes in a column of another type, and a picture with more
+copies in the embedding than the search's nearest neighbours. The cases run the real dedup stage, or its functions
+in-process, on a few 8x8 images."""
 
 import shutil
 from pathlib import Path
@@ -9,8 +10,9 @@ import pandas as pd
 import pytest
 
 from hostile_harness import default_params, make_project, refused_line
+from winnow.dedup import dedup_images
 from winnow.degrade import perturbation_table
-from winnow.imageset import write_imageset
+from winnow.imageset import pixel_digest, write_imageset
 from winnow.errors import WinnowError
 from winnow.quality import read_scores, score_table
 from winnow.stage import write_table
@@ -67,3 +69,24 @@ def test_phashes_stored_as_hex_strings_are_refused_by_the_reader(built, tmp_path
                     columns=("phash",), digests=manifest["digest"])
     assert str(refused.value) == (f"{tmp_path / 'scores.parquet'}: column phash holds str, not 64-bit integer "
                                   "pHashes; rerun the score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_every_train_copy_within_the_embedding_radius_of_a_test_image_leaves_train(capsys):
+    # a test image and 20 train images whose pixels share nothing (cropped copies the thumbnails do not confirm) but
+    # whose embeddings all lie within 0.003 of its: embedding_radius 0.01, embedding_confirm false. The search links
+    # each image to its 10 nearest; before, the 10 train copies the test image was not among the nearest of (they lie
+    # nearer one another) stayed in train, 2 of them kept, "joined a group only through a chain of copies and
+    # resemble none of the images it keeps"
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (31, 8, 8, 1), dtype=np.uint8)
+    splits = ["test"] + ["train"] * 30
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits, "label": 0,
+                             "digest": pixel_digest(images), "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    embedding = rng.normal(size=(31, 16)).astype(np.float32)
+    embedding[1:21] = embedding[0] + rng.normal(scale=1e-3, size=(20, 16))
+    embedding[0] += 0.05 * rng.normal(size=16)  # off the copies' centre: the nearest of none of them
+    table = dedup_images(manifest, images, score_table(images, manifest), embedding=embedding, radius=6,
+                         min_correlation=0.98, flip=True, crop=0.0625, embedding_radius=0.01, embedding_confirm=False)
+    assert table["reason"].tolist() == ["eval_copy"] + ["leak"] * 20 + ["unique"] * 10
+    assert capsys.readouterr().out == ""

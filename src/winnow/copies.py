@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs
+from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs, unit_rows
 from winnow.engine import Engine
 from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
@@ -174,14 +174,16 @@ def share_a_label(pairs: np.ndarray, *, digests: np.ndarray, labels: np.ndarray)
 
 
 def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, links: dict[str, np.ndarray],
-               radius: int | None, looks: Looks | None = None, min_correlation: float | None = None) -> np.ndarray:
+               radius: int | None, looks: Looks | None = None, min_correlation: float | None = None,
+               embedding: np.ndarray | None = None, embedding_radius: float | None = None) -> np.ndarray:
     """bool ``(P,)``: for each ``(i, j)`` of int ``(P, 2)`` ``pairs``, whether the two images are copies of each other
     by themselves, not only through a chain of others: equal ``digests``, a flip/crop or embedding pair of their own
     among ``links`` (int ``(Q, 2)`` by kind) between their pixels (a link of one image stands for every image of
     equal pixels: the pHash searches link one of each), or, with ``looks``, thumbnails (whole or a view) correlating
-    at least ``min_correlation``, without, uint64 ``phashes`` within ``radius`` bits. The exact and near links are
-    not read: they may chain a group's members in row order (:func:`near_pairs` by pHash alone), so they say nothing
-    of two images by themselves; digests, pHashes and thumbnails are compared here instead."""
+    at least ``min_correlation``, without, uint64 ``phashes`` within ``radius`` bits, or float ``(N, D)``
+    ``embedding`` rows (given where its pairs go unconfirmed) within cosine distance ``embedding_radius``. The exact
+    and near links are not read: they may chain a group's members in row order (:func:`near_pairs` by pHash alone),
+    so they say nothing of two images by themselves; digests, pHashes and thumbnails are compared here instead."""
     # before: links were matched by image, so a train mirror of a test image whose train exact copy came first in
     # the manifest (the copy, not the test image, searched and linked) resembled no image kept and stayed in train
     pixels = _pixel_ids(digests)
@@ -198,6 +200,12 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
         found |= _correlated(looks.correlation(pairs, whole=True), min_correlation)
     elif radius is not None:
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
+    if embedding is not None:
+        # before: only the pairs among each image's EMBEDDING_NEIGHBOURS nearest, so of 20 train copies of a test image
+        # whose embeddings all lay within 0.001 of it (embedding_radius 0.01, embedding_confirm false) the 10 it was
+        # not among the nearest of stayed in train, said to "resemble none of the images it keeps"
+        similarity = (unit_rows(embedding[pairs[:, 0]]) * unit_rows(embedding[pairs[:, 1]])).sum(axis=1)
+        found |= 1.0 - similarity <= embedding_radius + ROUNDING
     return found
 
 

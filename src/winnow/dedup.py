@@ -205,7 +205,10 @@ def dedup_table(
                             flat=flat, labels=labels, mirrored=mirrored)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
-                        links=links, radius=radius, looks=looks, min_correlation=min_correlation)
+                        links=links, radius=radius, looks=looks, min_correlation=min_correlation,
+                        # a confirmed embedding pair resembles by its thumbnails, which looks compares already
+                        embedding=None if embedding_confirm or embedding_radius is None else embedding,
+                        embedding_radius=embedding_radius)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
                                                         drop_leaks=drop_leaks, flagged=flagged)
