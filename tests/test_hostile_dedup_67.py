@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import default_params, make_project, refused_line
+from winnow import copies
 from winnow.dedup import dedup_images
 from winnow.degrade import perturbation_table
 from winnow.imageset import pixel_digest, write_imageset
@@ -72,12 +73,14 @@ def test_phashes_stored_as_hex_strings_are_refused_by_the_reader(built, tmp_path
 
 
 @pytest.mark.hostile("intermediates")
-def test_every_train_copy_within_the_embedding_radius_of_a_test_image_leaves_train(capsys):
+@pytest.mark.parametrize("block", [copies.EMBEDDING_BLOCK, 7])  # 7: the distances compared across several blocks
+def test_every_train_copy_within_the_embedding_radius_of_a_test_image_leaves_train(capsys, monkeypatch, block):
     # a test image and 20 train images whose pixels share nothing (cropped copies the thumbnails do not confirm) but
     # whose embeddings all lie within 0.003 of its: embedding_radius 0.01, embedding_confirm false. The search links
     # each image to its 10 nearest; before, the 10 train copies the test image was not among the nearest of (they lie
     # nearer one another) stayed in train, 2 of them kept, "joined a group only through a chain of copies and
     # resemble none of the images it keeps"
+    monkeypatch.setattr(copies, "EMBEDDING_BLOCK", block)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (31, 8, 8, 1), dtype=np.uint8)
     splits = ["test"] + ["train"] * 30

@@ -36,6 +36,7 @@ from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger groups still join through chains
+EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
 def exact_pairs(digests: np.ndarray) -> np.ndarray:
@@ -204,8 +205,10 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
         # before: only the pairs among each image's EMBEDDING_NEIGHBOURS nearest, so of 20 train copies of a test image
         # whose embeddings all lay within 0.001 of it (embedding_radius 0.01, embedding_confirm false) the 10 it was
         # not among the nearest of stayed in train, said to "resemble none of the images it keeps"
-        similarity = (unit_rows(embedding[pairs[:, 0]]) * unit_rows(embedding[pairs[:, 1]])).sum(axis=1)
-        found |= 1.0 - similarity <= embedding_radius + ROUNDING
+        for start in range(0, len(pairs), EMBEDDING_BLOCK):  # two (block, D) float32 arrays at a time
+            block = pairs[start:start + EMBEDDING_BLOCK]
+            similarity = (unit_rows(embedding[block[:, 0]]) * unit_rows(embedding[block[:, 1]])).sum(axis=1)
+            found[start:start + len(block)] |= 1.0 - similarity <= embedding_radius + ROUNDING
     return found
 
 
