@@ -272,15 +272,41 @@ def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> 
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
     """``data``, data-valuation's metrics JSON (counts already checked), when its counts of images valued and decided
     (``considered``, ``flagged``, ``decisions.<keep|drop>``) are those of ``decisions`` (a DataFrame of
-    data/data-valuation/decisions.parquet, ``decision`` per image; None: not written), beside which the page shows
-    them; else one line naming both files. Before: "decided drop (reliably negative) 5" stood above a grid of the
-    most harmful images with none framed red, decisions.parquet deciding no drop."""
+    data/data-valuation/decisions.parquet, ``decision`` and each estimator's value per image; None: not written),
+    beside which the page shows them, and so are each estimator's figures ``values.<estimator>``: ``negative``,
+    ``min``, ``max`` and ``mean`` of its column, ``reliably_negative`` at most ``negative`` and on the side of
+    ``flagged`` that ``combine`` puts it (``both``: no fewer, every drop is reliably negative to every estimator;
+    ``either``: no more); else one line naming both files. Before: "decided drop (reliably negative) 5" stood above a
+    grid of the most harmful images with none framed red, decisions.parquet deciding no drop."""
     if data is None or decisions is None:
         return data
+    table = "data/data-valuation/decisions.parquet"
     drops = int((decisions["decision"] == "drop").sum())
-    return _agrees(data, {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
-                          "decisions.keep": len(decisions) - drops},
-                   path=path, stage=stage, table="data/data-valuation/decisions.parquet")
+    counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
+              "decisions.keep": len(decisions) - drops}
+    # before: only the counts above were recounted, so "values.tracin.negative": 0 and a min above zero stood in the
+    # page's table beside 437 drops that every estimator valued below zero (the grid's captions read from the table)
+    estimators = [n for n in (data.get("values") or {}) if n in decisions.columns]
+    for name in estimators:
+        column = decisions[name].to_numpy(np.float64)
+        counts[("values", name, "negative")] = int((column < 0).sum())
+        if len(column):  # the stage's mean, min and max of the same float64 values, in the same order: equal
+            counts |= {("values", name, "min"): float(column.min()), ("values", name, "max"): float(column.max()),
+                       ("values", name, "mean"): float(column.mean())}
+    _agrees(data, counts, path=path, stage=stage, table=table)
+    for name in estimators:
+        said = lookup(data, ("values", name, "reliably_negative"))
+        negative, combine = counts[("values", name, "negative")], data.get("combine")
+        if said is None:
+            continue
+        if said > negative:
+            raise rerun_error(path, f"values.{name}.reliably_negative is {said:,}, more than the {negative:,} values "
+                                    f"below zero {table} holds", written_by=stage)
+        if (combine == "both" and said < drops) or (combine == "either" and said > drops):
+            raise rerun_error(path, f"values.{name}.reliably_negative is {said:,}, but {table} drops {drops:,} "
+                                    f"image(s) under combine {combine}, each reliably negative to "
+                                    f"{'every' if combine == 'both' else 'some'} estimator", written_by=stage)
+    return data
 
 
 def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
@@ -341,11 +367,13 @@ def checked_verdicts(data: dict, *, blocks: tuple[str, ...], path: str, stage: s
     return data
 
 
-def _agrees(data: dict, counts: dict[str, int], *, path: str, stage: str, table: str) -> dict:
-    """``data`` when each dotted key of ``counts`` is absent, null or the count ``table`` holds; else one line."""
+def _agrees(data: dict, counts: dict, *, path: str, stage: str, table: str) -> dict:
+    """``data`` when each key of ``counts`` (dotted, or a tuple of keys) is absent, null or the number ``table``
+    holds; else one line."""
     for key, held in counts.items():
         said = lookup(data, key)
         if said is not None and said != held:
-            raise rerun_error(path, f"{key} is {json.dumps(said)[:40]}, but {table} holds {held:,}: the two are from "
+            name = key if isinstance(key, str) else ".".join(key)
+            raise rerun_error(path, f"{name} is {json.dumps(said)[:40]}, but {table} holds {held:,}: the two are from "
                                     "different runs, or edited", written_by=stage)
     return data

@@ -12,6 +12,8 @@ from winnow.imageset import ImageSet
 from winnow.report import fmt, key_value_table, not_run, truth_scores
 from winnow.report_grids import DECIDED_NOT_APPLIED, images_by_id, tile
 
+ESTIMATOR_NAMES = {"knn_shapley": "kNN-Shapley", "tracin": "TracIn"}  # metrics keys as the page names them
+
 
 def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
                       count: int, cleaning: bool, applied: int | None) -> str:
@@ -57,6 +59,11 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
               "of those, pruned applies": applies,
               "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
               "seconds": summary.get("seconds")}
+    # each estimator's count, recounted from decisions.parquet: under combine both, the fewer of the two says which
+    # estimator held the drops back
+    for name, figures in (summary.get("values") or {}).items():
+        counts[f"valued below zero by {ESTIMATOR_NAMES.get(name, name)} (reliably)"] = (
+            f"{fmt(figures.get('negative'))} ({fmt(figures.get('reliably_negative'))})")
     if "truth" in summary:
         truth = truth_scores(summary["truth"])  # 0/0: the file's 0.0 is no score
         counts |= {f"against planted label noise: {k}": truth[k] for k in ("precision", "recall", "f1")}

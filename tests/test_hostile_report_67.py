@@ -1,0 +1,76 @@
+"""Hostile inputs to the report, stop 67: data valuation's per-estimator figures (``values.<estimator>`` in
+metrics/data_valuation.json) against the values decisions.parquet holds. The expected figures are worked out here
+from the rows, never read back from winnow's own output."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from hostile_harness import refused_line
+from test_hostile_report_66 import dotted_project
+from test_hostile_report_more import plain, tiny_imageset
+from winnow import report_numbers
+from winnow.report_valuation import valuation_section
+
+# 16 images, two dropped; values that are exact in binary, so the mean of each column is 1.0 / 16 = 0.0625
+KNN = [-0.5, -0.25] + [0.125] * 14
+TRACIN = [-2.0, -1.0] + [0.25] * 12 + [0.5] * 2  # sum -3 + 3 + 1 = 1
+FIGURES = {"knn_shapley": {"mean": 0.0625, "min": -0.5, "max": 0.125, "negative": 2, "reliably_negative": 2},
+           "tracin": {"mean": 0.0625, "min": -2.0, "max": 0.5, "negative": 2, "reliably_negative": 2,
+                      "val_accuracy": 0.9}}
+
+
+def decisions() -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "given_label": [0, 1] * 8,
+                         "decision": ["drop"] * 2 + ["keep"] * 14, "knn_shapley": KNN, "tracin": TRACIN,
+                         "harm": [1.0, 0.9] + [0.1] * 14})
+
+
+def metrics(**edits) -> dict:
+    values = {name: figures | edits.get(name, {}) for name, figures in FIGURES.items()}
+    return {"considered": 16, "left_out": 0, "flagged": 2, "decisions": {"keep": 14, "drop": 2}, "values": values,
+            "bound": 1.0, "combine": "both"}
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("summary, problem", [
+    # found by probing: only the counts of images were recounted, so a metrics file of another run (or edited)
+    # saying TracIn valued no image below zero stood beside 2 drops every estimator valued below zero
+    (metrics(tracin={"negative": 0}), "values.tracin.negative is 0, but data/data-valuation/decisions.parquet "
+                                      "holds 2: the two are from different runs, or edited"),
+    (metrics(tracin={"mean": 5.0}), "values.tracin.mean is 5.0, but data/data-valuation/decisions.parquet holds "
+                                    "0.0625: the two are from different runs, or edited"),
+    # reliably negative is no recount (the standard errors are not in the table), but it cannot exceed the values
+    # below zero, nor, under combine both, fall below the drops, each reliably negative to both estimators
+    (metrics(tracin={"reliably_negative": 3}), "values.tracin.reliably_negative is 3, more than the 2 values below "
+                                               "zero data/data-valuation/decisions.parquet holds"),
+    (metrics(knn_shapley={"reliably_negative": 1}), "values.knn_shapley.reliably_negative is 1, but "
+                                                    "data/data-valuation/decisions.parquet drops 2 image(s) under "
+                                                    "combine both, each reliably negative to every estimator"),
+])
+def test_valuation_figures_per_estimator_that_are_not_its_decisions_stop_the_report(tmp_path, summary, problem):
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/data_valuation.json").write_text(json.dumps(summary))
+    (root / "data/data-valuation").mkdir(parents=True)
+    decisions().to_parquet(root / "data/data-valuation/decisions.parquet", index=False)
+    assert refused_line(root, "report") == (f"error: metrics/data_valuation.json: {problem}; rerun the data-valuation "
+                                            "stage (dvc repro data-valuation)")
+
+
+@pytest.mark.hostile("report")
+def test_the_valuation_table_shows_each_estimators_drops_below_zero(tmp_path):
+    # under combine both, which estimator held drops back was in metrics/data_valuation.json only: the page said
+    # "decided drop 2" and nothing of kNN-Shapley's 2 (2 reliably) and TracIn's 3 (2 reliably) below zero
+    rows = decisions().head(4).assign(id=["t0", "t1", "t2", "t3"], tracin=[-2.0, -1.0, -0.5, 3.5])
+    summary = {"considered": 4, "flagged": 2, "decisions": {"keep": 2, "drop": 2}, "bound": 1.0, "combine": "both",
+               "values": {"knn_shapley": {"mean": -0.125, "min": -0.5, "max": 0.125, "negative": 2,
+                                          "reliably_negative": 2},
+                          "tracin": {"mean": 0.0, "min": -2.0, "max": 3.5, "negative": 3, "reliably_negative": 2}}}
+    checked = report_numbers.checked_valuation(summary, decisions=rows, path="metrics/data_valuation.json",
+                                               stage="data-valuation")
+    text = plain(valuation_section(decisions=rows, summary=checked, imageset=tiny_imageset(tmp_path), count=2,
+                                   cleaning=True, applied=2))
+    assert ("valued below zero by kNN-Shapley (reliably) | 2 (2) | valued below zero by TracIn (reliably) | 3 (2) |"
+            in text)
