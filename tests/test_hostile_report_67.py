@@ -74,3 +74,17 @@ def test_the_valuation_table_shows_each_estimators_drops_below_zero(tmp_path):
                                    cleaning=True, applied=2))
     assert ("valued below zero by kNN-Shapley (reliably) | 2 (2) | valued below zero by TracIn (reliably) | 3 (2) |"
             in text)
+
+
+@pytest.mark.hostile("report")
+def test_an_image_decided_harmful_is_never_shown_among_the_most_helpful(tmp_path):
+    # found by probing: with fewer images valued than two grids hold (4 at 16 a grid here; 20 at the default 16),
+    # both grids showed all of them, so t0 and t1, decided drop as harmful, stood framed red under "Most helpful (16)"
+    rows = decisions().head(4).assign(id=["t0", "t1", "t2", "t3"], knn_shapley=[-0.5, -0.25, 0.125, 0.25],
+                                      tracin=[-2.0, -1.0, 0.25, 0.5], harm=[1.0, 2 / 3, 1 / 3, 0.0])
+    text = plain(valuation_section(decisions=rows, summary={"considered": 4, "flagged": 2}, imageset=tiny_imageset(
+        tmp_path), count=16, cleaning=True, applied=2))
+    harmful, helpful = text.split("Most harmful (")[1].split("Most helpful (")
+    assert harmful.startswith("2; red: decided drop) | a | kNN -5.00e-01 · TracIn -2.00e+00 | b | kNN -2.50e-01 · "
+                              "TracIn -1.00e+00 |")
+    assert helpful == "2) | b | kNN +2.50e-01 · TracIn +5.00e-01 | a | kNN +1.25e-01 · TracIn +2.50e-01"

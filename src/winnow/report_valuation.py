@@ -18,7 +18,8 @@ ESTIMATOR_NAMES = {"knn_shapley": "kNN-Shapley", "tracin": "TracIn"}  # metrics 
 def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, imageset: ImageSet | None,
                       count: int, cleaning: bool, applied: int | None) -> str:
     """Two grids: the ``count`` most harmful images (highest ``harm``: both estimators value them lowest),
-    framed red where the stage decided to drop them, and the ``count`` most helpful, each captioned with its
+    framed red where the stage decided to drop them, and the ``count`` most helpful, each at most the half of the
+    images on its side of the ranking and no drop among the helpful, each captioned with its
     given class, its kNN-Shapley value and its TracIn value; above them the stage's counts and how many of its
     drops pruned applies.
 
@@ -71,10 +72,16 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
             counts["against planted label noise: precision"] = "– (nothing dropped)"
         if truth["recall"] is None:
             counts["against planted label noise: recall"] = "– (no planted flip among the images valued)"
+    # before: with fewer than 2 x count images valued (20 at the default 16) both grids showed the same images, so
+    # the two the stage decided to drop as harmful stood, framed red, under "Most helpful (16)" too. Each grid now
+    # takes its own half of the ranking, and no drop is called helpful
+    harmful = order.head(min(count, (len(order) + 1) // 2))
+    rest = order.iloc[len(harmful):]
+    helpful = rest[rest["decision"] != "drop"].iloc[::-1].head(count)
     return ("<p>Each train image's value for a model judged on the val split: kNN-Shapley (its share of a "
             "K-nearest-neighbour classifier's val accuracy) and TracIn (how much training on it lowered the val "
             "loss of a linear layer on the embedding). Negative values hurt.</p>"
             + key_value_table(counts, title="What the valuation did")
-            + f"<h3>Most harmful ({html.escape(str(count))}; red: decided drop)</h3>" + grid(order.head(count))
+            + f"<h3>Most harmful ({len(harmful):,}; red: decided drop)</h3>" + grid(harmful)
             + DECIDED_NOT_APPLIED
-            + f"<h3>Most helpful ({html.escape(str(count))})</h3>" + grid(order.iloc[::-1].head(count)))
+            + f"<h3>Most helpful ({len(helpful):,})</h3>" + grid(helpful))
