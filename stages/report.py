@@ -30,6 +30,7 @@ DATA_DOCS = Path("reports/contracts")
 STUDY = "plots/study/study.csv"
 BUDGET = "metrics/budget.json"
 ISSUES = "data/confident-learn/label_issues.parquet"
+NEIGHBOUR_DECISIONS = "data/embedding-clean/decisions.parquet"
 STUDY_COLUMNS = ("sweep", "damage", "level", "accuracy", "macro_f1")  # what the study figure draws
 
 
@@ -105,7 +106,10 @@ def main() -> None:
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet"),
-            summary=numbers_of("embedding-clean", "metrics/embedding_clean.json"), imageset=degraded,
+            summary=report_numbers.checked_neighbours(
+                numbers_of("embedding-clean", "metrics/embedding_clean.json"),
+                decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),
+                path="metrics/embedding_clean.json", stage="embedding-clean"), imageset=degraded,
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=valuation,

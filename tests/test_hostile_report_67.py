@@ -88,3 +88,40 @@ def test_an_image_decided_harmful_is_never_shown_among_the_most_helpful(tmp_path
     assert harmful.startswith("2; red: decided drop) | a | kNN -5.00e-01 · TracIn -2.00e+00 | b | kNN -2.50e-01 · "
                               "TracIn -1.00e+00 |")
     assert helpful == "2) | b | kNN +2.50e-01 · TracIn +5.00e-01 | a | kNN +1.25e-01 · TracIn +2.50e-01"
+
+
+NEIGHBOURS = {"considered": 16, "left_out": 0, "decisions": {"keep": 14, "drop": 2, "relabel": 0},
+              "reasons": {"neighbours_agree": 0, "inside_class": 0, "isolated": 1, "outlier": 1}}
+
+
+def neighbour_decisions() -> pd.DataFrame:
+    """embedding-clean's decisions.parquet: 16 judged, one dropped as isolated, one as an outlier (drop_outliers)."""
+    return pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "decision": ["drop"] * 2 + ["keep"] * 14,
+                         "reason": ["isolated", "outlier:lof+knn"] + [""] * 14})
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("summary, problem", [
+    # found by probing: nothing recounted embedding-clean's figures, so a metrics file of another run (or edited)
+    # read "drop 70" and "outlier 9" in the page's figures above round 1's "isolated 1, outlier 1"
+    (NEIGHBOURS | {"decisions": {"keep": 14, "drop": 70, "relabel": 0}},
+     "decisions.drop is 70, but data/embedding-clean/decisions.parquet holds 2"),
+    (NEIGHBOURS | {"reasons": {"neighbours_agree": 0, "inside_class": 0, "isolated": 1, "outlier": 9}},
+     "reasons.outlier is 9, but data/embedding-clean/decisions.parquet holds 1"),
+])
+def test_neighbour_cleansing_counts_that_are_not_its_decisions_stop_the_report(tmp_path, summary, problem):
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/embedding_clean.json").write_text(json.dumps(summary))
+    (root / "data/embedding-clean").mkdir(parents=True)
+    neighbour_decisions().to_parquet(root / "data/embedding-clean/decisions.parquet", index=False)
+    assert refused_line(root, "report") == (
+        f"error: metrics/embedding_clean.json: {problem}: the two are from different runs, or edited; rerun the "
+        "embedding-clean stage (dvc repro embedding-clean)")
+
+
+@pytest.mark.hostile("report")
+def test_neighbour_cleansing_counts_of_its_decisions_pass(tmp_path):
+    checked = report_numbers.checked_neighbours(NEIGHBOURS, decisions=neighbour_decisions(),
+                                                path="metrics/embedding_clean.json", stage="embedding-clean")
+    assert checked == NEIGHBOURS

@@ -345,6 +345,24 @@ def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: s
                    path=path, stage=stage, table=table)
 
 
+def checked_neighbours(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
+    """``data``, embedding-clean's metrics JSON (counts already checked), when its ``considered``,
+    ``decisions.<decision>`` and ``reasons.<rule>`` (a reason's part before ':', as the stage counts them) are the
+    counts of ``decisions`` (a DataFrame of data/embedding-clean/decisions.parquet, ``decision`` and ``reason`` per
+    image judged; None: not written); else one line naming both files. Before: a metrics file of another run or
+    edited, "decisions.drop": 70 and "reasons.outlier": 9, stood in the page's figures above round 1's "isolated 1"
+    from rounds.parquet."""
+    if data is None or decisions is None:
+        return data
+    decided = decisions["decision"].value_counts()
+    rules = decisions["reason"].astype(str).str.split(":").str[0].value_counts()
+    reasons = data.get("reasons") if isinstance(data.get("reasons"), dict) else {}
+    return _agrees(data, {"considered": len(decisions),
+                          **{f"decisions.{d}": int(decided.get(d, 0)) for d in ("keep", "drop", "relabel")},
+                          **{("reasons", r): int(rules.get(r, 0)) for r in reasons}},
+                   path=path, stage=stage, table="data/embedding-clean/decisions.parquet")
+
+
 def checked_verdicts(data: dict, *, blocks: tuple[str, ...], path: str, stage: str) -> dict:
     """``data``, the budget's metrics JSON (counts and flags already checked), when each model check of ``blocks``
     says what its counts say (:class:`winnow.budget_check.ModelCheck`): ``holds`` exactly when the winner's model got
