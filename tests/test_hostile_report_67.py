@@ -125,3 +125,17 @@ def test_neighbour_cleansing_counts_of_its_decisions_pass(tmp_path):
     checked = report_numbers.checked_neighbours(NEIGHBOURS, decisions=neighbour_decisions(),
                                                 path="metrics/embedding_clean.json", stage="embedding-clean")
     assert checked == NEIGHBOURS
+
+
+@pytest.mark.hostile("report")
+def test_the_valuation_table_names_the_classes_left_undecided_for_want_of_val_images(tmp_path):
+    # found by probing: with class b's val split holding 1 image, its 30 train images were left out of the valuation
+    # (kept, no row) and the page said only "valued 2", as if every train image the filters left had been valued
+    rows = decisions().head(2).assign(id=["t0", "t2"], given_label=[0, 0])
+    summary = {"considered": 2, "flagged": 2, "decisions": {"keep": 0, "drop": 2},
+               "undecided": {"images": 30, "min_class_val": 2,
+                             "classes": {"b": {"val_images": 1, "train_images": 30}}}}
+    text = plain(valuation_section(decisions=rows, summary=summary, imageset=tiny_imageset(tmp_path), count=2,
+                                   cleaning=True, applied=2))
+    assert ("valued | 2 | left undecided and kept (too few val images of their class) | 30: b (1 val image(s)) | "
+            "decided drop (reliably negative) | 2 |") in text

@@ -56,10 +56,18 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
               if applied else "")
     applies = (f"none: data_valuation is not among pruned.cleaners{others}" if not cleaning else
                "unknown (the variants stage has not run)" if applied is None else applied)
-    counts = {"valued": summary.get("considered"), "decided drop (reliably negative)": summary.get("flagged"),
-              "of those, pruned applies": applies,
-              "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
-              "seconds": summary.get("seconds")}
+    counts = {"valued": summary.get("considered")}
+    # before: a class with fewer than 2 val images had its train images left out of the valuation (kept, no row)
+    # while the page said only "valued 58", as if every train image the filters left had been valued
+    thin = undecided.get("classes") or {}
+    if undecided.get("images") and isinstance(thin, dict):
+        counts["left undecided and kept (too few val images of their class)"] = (
+            f"{fmt(undecided['images'])}: " + ", ".join(
+                f"{name} ({fmt(held.get('val_images') if isinstance(held, dict) else None)} val image(s))"
+                for name, held in thin.items()))
+    counts |= {"decided drop (reliably negative)": summary.get("flagged"), "of those, pruned applies": applies,
+               "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
+               "seconds": summary.get("seconds")}
     # each estimator's count, recounted from decisions.parquet: under combine both, the fewer of the two says which
     # estimator held the drops back
     for name, figures in (summary.get("values") or {}).items():
