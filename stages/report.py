@@ -69,8 +69,12 @@ def main() -> None:
     flags = of_images("threshold", "data/threshold/flags.parquet")
     cuts = report_numbers.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
                                             path="metrics/threshold.json", stage="threshold")
-    valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet", columns=("decision",))
-    issues = of_images("confident-learn", ISSUES, columns=("is_issue", "decision", "reason"))
+    # here and below, every column the section reads: before, a decisions.parquet without harm, a rounds.parquet
+    # without agreement or a label_issues.parquet without label_quality (an earlier winnow's) stopped it in a KeyError
+    valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet",
+                          columns=("decision", "given_label", "knn_shapley", "tracin", "harm"))
+    issues = of_images("confident-learn", ISSUES,
+                       columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
@@ -105,7 +109,8 @@ def main() -> None:
                 path="metrics/confident_learn.json", stage="confident-learn", table=ISSUES), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
-            rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet"),
+            rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
+                             columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement")),
             summary=report_numbers.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),

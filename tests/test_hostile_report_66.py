@@ -167,8 +167,8 @@ def test_valuation_counts_that_are_not_its_decisions_stop_the_report(tmp_path):
     (root / "metrics/data_valuation.json").write_text(json.dumps({"considered": 16, "left_out": 0, "flagged": 5,
                                                                   "decisions": {"keep": 16, "drop": 0}}))
     (root / "data/data-valuation").mkdir(parents=True)
-    pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "decision": "keep"}).to_parquet(
-        root / "data/data-valuation/decisions.parquet", index=False)
+    pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "given_label": 0, "decision": "keep", "knn_shapley": 0.1,
+                  "tracin": 0.1, "harm": 0.5}).to_parquet(root / "data/data-valuation/decisions.parquet", index=False)
     assert refused_line(root, "report") == (
         "error: metrics/data_valuation.json: flagged is 5, but data/data-valuation/decisions.parquet holds 0: the two "
         "are from different runs, or edited; rerun the data-valuation stage (dvc repro data-valuation)")
@@ -220,7 +220,8 @@ def test_label_issue_counts_that_are_not_its_table_stop_the_report(tmp_path, sum
     (root / "data/confident-learn").mkdir(parents=True)
     # a relabel the judge blocked counts under its own reason, as the stage counts it
     pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "is_issue": [True] * 2 + [False] * 14,
-                  "decision": ["drop"] * 2 + ["keep"] * 14,
+                  "decision": ["drop"] * 2 + ["keep"] * 14, "given_label": 0, "suggested_label": 1,
+                  "label_quality": 0.5,
                   "reason": ["label_issue; untrusted_relabel (precision 0.5)", "label_issue"] + ["consistent"] * 14,
                   }).to_parquet(root / "data/confident-learn/label_issues.parquet", index=False)
     assert refused_line(root, "report") == (

@@ -139,3 +139,20 @@ def test_the_valuation_table_names_the_classes_left_undecided_for_want_of_val_im
                                    cleaning=True, applied=2))
     assert ("valued | 2 | left undecided and kept (too few val images of their class) | 30: b (1 val image(s)) | "
             "decided drop (reliably negative) | 2 |") in text
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("table, column, stage", [
+    # found by probing: each section read columns its table was not checked for, so a file of an earlier winnow (or
+    # another tool's) without one stopped the report in "KeyError: 'harm'" (or 'agreement', 'label_quality')
+    ("data/data-valuation/decisions.parquet", "harm", "data-valuation"),
+    ("data/embedding-clean/rounds.parquet", "agreement", "embedding-clean"),
+])
+def test_a_cleaner_table_without_a_column_its_section_shows_names_the_column(tmp_path, table, column, stage):
+    root = dotted_project(tmp_path)
+    (root / table).parent.mkdir(parents=True)
+    rows = decisions() if stage == "data-valuation" else neighbour_decisions().assign(
+        round=1, given_label=0, suggested_label=0, agreement=0.5)
+    rows.drop(columns=[column]).to_parquet(root / table, index=False)
+    assert refused_line(root, "report") == (f"error: {table}: lacks column(s) {column}; rerun the {stage} stage "
+                                            f"(dvc repro {stage})")
