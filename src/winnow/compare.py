@@ -108,6 +108,17 @@ def untested_note(metrics: dict[str, dict], *, name=lambda c: markdown.cell(str(
             "image: its 0s are not measured), as evaluate's macro figures leave it out.")
 
 
+def untested_rows_note(runs: list[dict[str, dict]]) -> str:
+    """A sentence naming the :func:`untested_classes` of any of ``runs`` (each variant → a summary) that the average
+    and std rows of :func:`seed_summary`'s table leave out, or "": ``winnow compare`` over runs, whose tests pair
+    runs, not classes."""
+    untested = dict.fromkeys(c for run in runs for c in untested_classes(run))
+    if not untested:
+        return ""
+    return (f"Left out of the average and std rows: {', '.join(markdown.cell(str(c)) for c in untested)} (no test "
+            "image: its 0s are not measured), as evaluate's macro figures leave it out.")
+
+
 def summary_rows(table: pd.DataFrame) -> tuple[str, ...]:
     """The names of a :func:`class_table`'s summary rows (average, std)."""
     return tuple(table.index[-len(SUMMARY_ROWS):])
@@ -330,9 +341,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:
-        cells, tests = seed_summary([run_metrics(r, metric=metric, repo=args.repo) for r in runs], metric=metric,
-                                    names=[r["experiment"] for r in runs])
+        measured = [run_metrics(r, metric=metric, repo=args.repo) for r in runs]
+        cells, tests = seed_summary(measured, metric=metric, names=[r["experiment"] for r in runs])
         parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
+                  *(f"_{note}_\n" for note in [untested_rows_note(measured)] if note),
                   f"## {metric}: paired t-test and its 95% t CI of the difference (to − from)\n",
                   tests_markdown(tests, index="row", single="one run"), ""]
     text = "\n".join(parts)

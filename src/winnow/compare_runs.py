@@ -116,31 +116,61 @@ def _evaluated(record: dict, variant: str) -> dict:
 def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
     """variant → a summary holding ``metric`` for every class, for one run of :func:`select_runs`.
 
-    The metrics DVC shows hold per-class F1 only; any other metric comes from the run's
-    ``metrics/evaluate/<variant>/summary.json``, read from git at the run's revision."""
+    The metrics DVC shows hold per-class F1 only, without each class's ``support``; any other metric comes from the
+    run's ``metrics/evaluate/<variant>/summary.json``, read from git at the run's revision, and so does F1's support
+    where that file is there: with it, :func:`winnow.compare.class_table` leaves a class without test images out of
+    the average and std rows, as evaluate's macro figures do (before, compare's F1 rows averaged its 0 in while its
+    precision rows, read from the summary, left it out). Without it (a saved exp show of commits this clone lacks,
+    a run from before summaries), F1 is what DVC shows, every class averaged."""
     out = {}
     for variant, shown in run["variants"].items():
         if all(metric in values for values in shown["per_class"].values()):
-            out[variant] = shown
-            continue
-        path = summary_path(variant)
-        text = revisions.read_text(repo, run["rev"], path)
-        if text is None:
-            try:  # a saved exp show names commits of the clone it came from, which this one may lack
-                revisions.resolve(repo, run["rev"], option="--repo")
-            except WinnowError as err:
-                raise WinnowError(f"compare --metrics {metric}: run {run['experiment']}'s commit {run['rev'][:12]} is "
-                                  f"not in the repository at {repo}, so its {path} cannot be read; compare f1 (the "
-                                  "metrics DVC shows hold it), or run compare where that commit is") from err
-            raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
-                              "(evaluated before summaries were written); compare f1, or rerun that experiment")
-        where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
-        try:
-            summary = json.loads(text)
-        except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
-            raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate@{variant} there") from err
-        per_class = summary.get("per_class") if isinstance(summary, dict) else None
-        if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
-            raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
-        out[variant] = summary  # class_table checks each value
+            summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False)
+            out[variant] = shown if summary is None else {**shown, "per_class": {
+                name: {**values, **_support(summary["per_class"].get(name))}
+                for name, values in shown["per_class"].items()}}
+        else:
+            out[variant] = _summary_at(run, variant, metric=metric, repo=repo, needed=True)  # class_table checks each
     return out
+
+
+def _support(values) -> dict:
+    """``{"support": n}`` of one class's summary entry when it holds a count, else {}."""
+    support = values.get("support") if isinstance(values, dict) else None
+    return {"support": support} if isinstance(support, int) and not isinstance(support, bool) else {}
+
+
+def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool) -> dict | None:
+    """``variant``'s summary.json at ``run``'s revision; refused in one line when ``needed`` and it is missing or
+    holds no per-class table, else None then."""
+    path = summary_path(variant)
+    try:
+        text = revisions.read_text(repo, run["rev"], path)
+    except WinnowError:  # not UTF-8
+        if needed:
+            raise
+        text = None
+    if text is None:
+        if not needed:
+            return None
+        try:  # a saved exp show names commits of the clone it came from, which this one may lack
+            revisions.resolve(repo, run["rev"], option="--repo")
+        except WinnowError as err:
+            raise WinnowError(f"compare --metrics {metric}: run {run['experiment']}'s commit {run['rev'][:12]} is "
+                              f"not in the repository at {repo}, so its {path} cannot be read; compare f1 (the "
+                              "metrics DVC shows hold it), or run compare where that commit is") from err
+        raise WinnowError(f"compare --metrics {metric}: {path} is not in run {run['experiment']} "
+                          "(evaluated before summaries were written); compare f1, or rerun that experiment")
+    where = f"compare --metrics {metric}: {path} in run {run['experiment']}"
+    try:
+        summary = json.loads(text)
+    except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
+        if not needed:
+            return None
+        raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate@{variant} there") from err
+    per_class = summary.get("per_class") if isinstance(summary, dict) else None
+    if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
+        if not needed:
+            return None
+        raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
+    return summary
