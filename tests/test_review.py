@@ -216,14 +216,30 @@ def test_the_review_pages_controls_download_a_file_import_accepts(browser, proje
     # each with the label and the pixels the person saw, which import checks against the data
     # and what accept meant there (action, suggested), which import checks against what it means now
     queue = pd.read_csv(project / "reviews/queue.csv", dtype=str, keep_default_na=False).set_index("id")
-    assert saved.read_text().splitlines() == ["id,verdict,given,digest,action,suggested"] + [
-        f"{image},{word},{given},{digest(project, image)},{queue.loc[image, 'action']},{queue.loc[image, 'suggested']}"
+    assert saved.read_text().splitlines() == ["id,verdict,given,digest,action,suggested,saved"] + [
+        f"{image},{word},{given},{digest(project, image)},{queue.loc[image, 'action']},{queue.loc[image, 'suggested']},"
         for image, word, given in (("train-04", "reject", "dog"), ("train-06", "owl", "dog"),
                                    ("train-07", "accept", "dog"), ("train-00", "accept", "cat"))]
     done = run_winnow(project, "review", "import", str(saved))
     assert done.returncode == 0, done.stderr
     assert verdicts(project) == [("train-00", "accept", -1, -1), ("train-04", "reject", 1, 2),
                                  ("train-06", "relabel", 2, 0), ("train-07", "accept", -1, -1)]
+
+
+def test_the_pages_download_imported_with_replace_keeps_the_saved_verdicts_it_shows(browser, project, tmp_path):
+    # found by review: the download left out each saved verdict still chosen, so `import --replace` of it kept only
+    # the choices changed on the page, and the verdicts the page showed as saved were removed without a word
+    first = edit_queue(project, {"train-00": "reject", "train-04": "cat", "train-05": "reject"})
+    assert run_winnow(project, "review", "import", str(first)).returncode == 0
+    assert run_winnow(project, "review", "export").returncode == 0
+    saved = click_and_download(browser, project, tmp_path / "downloads",
+                               "document.querySelector('.item[data-id=\"train-05\"] input[value=accept]').click()")
+    assert [line.split(",")[:2] + line.split(",")[-1:] for line in saved.read_text().splitlines()] == [
+        ["id", "verdict", "saved"], ["train-04", "cat", "cat"], ["train-05", "accept", "reject"],
+        ["train-00", "reject", "reject"]]
+    assert run_winnow(project, "review", "import", "--replace", str(saved)).returncode == 0
+    assert verdicts(project) == [("train-00", "reject", 0, -1), ("train-04", "relabel", 0, 2),
+                                 ("train-05", "accept", 0, 0)]
 
 
 def test_the_page_shows_each_kind_in_its_own_grid_with_a_class_choice_only_for_label_issues(browser, exported):

@@ -4,7 +4,7 @@ the Label Studio tasks and labelling interface, and an optional FiftyOne dataset
 The page, ``reviews/index.html``, needs no server: one grid per kind of decision (label issues, quality
 drops, duplicates, outliers), each image with its given and suggested class, the reason and score, and
 accept / reject controls (label issues also a class to relabel to). "Download verdicts" turns the choices
-into a CSV (``id, verdict``; plain JavaScript and a Blob) that ``winnow review import`` reads. Thumbnails
+into a CSV (``id, verdict``, what the person saw, and the verdict saved before; plain JavaScript and a Blob) that ``winnow review import`` reads. Thumbnails
 are PNG files beside it (``thumbs/``), so a queue of thousands of images keeps the page small.
 """
 
@@ -40,13 +40,14 @@ function csvCell(text) {
 }
 function verdictsCsv() {
   // given and digest: the label and the pixels the person saw, which import checks against the data now; action
-  // and suggested: what accept meant on this page, which import checks against what it means now
-  const lines = ["id,verdict,given,digest,action,suggested"];
+  // and suggested: what accept meant on this page, which import checks against what it means now; saved: the
+  // verdict saved before, which a choice still equal to it is no new word of (import skips it: it could revert a
+  // later one), yet is in the file, so that import --replace keeps it (before: left out, and lost)
+  const lines = ["id,verdict,given,digest,action,suggested,saved"];
   for (const item of document.querySelectorAll(".item")) {
-    // a verdict saved before and left as it was is no new choice: importing it could revert a later one
-    if (!item.dataset.verdict || item.dataset.verdict === item.dataset.saved) continue;
+    if (!item.dataset.verdict) continue;
     lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given, item.dataset.digest, item.dataset.action,
-                item.dataset.suggested].map(csvCell).join(","));
+                item.dataset.suggested, item.dataset.saved].map(csvCell).join(","));
   }
   return lines.join("\\n") + "\\n";
 }
