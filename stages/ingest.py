@@ -124,8 +124,8 @@ def _refuse_one_picture(manifest: pd.DataFrame) -> None:
 
 
 def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None:
-    """No test split at all, or a class with train images and none in the test split: evaluate would score it 0
-    and average the zero into macro F1, and compare and the gate would test a number that measures nothing."""
+    """No test split at all, or a class with train images and none in the test split: evaluate would have no image
+    to measure it on (its F1 written as 0, left out of macro F1), so no figure would say how the model does on it."""
     test = manifest.loc[manifest["split"] == "test", "label"]
     if not len(test):  # else the whole pipeline ran, to stop at evaluate with nothing to measure
         raise WinnowError("ingest: the test split holds no images, so evaluate would have nothing to measure; "
@@ -134,10 +134,10 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
     untested = sorted(set(manifest.loc[manifest["split"] == "train", "label"]) - set(test))
     if untested:
         raise WinnowError(f"ingest: the test split holds no image of class {classes[untested[0]]!r} ({len(untested)} "
-                          "class(es) in all): evaluate would score it 0 and average the zero into macro F1; give the "
-                          "test split images of every class (more images of it, a larger ingest.test_fraction where "
-                          "ingest carves the splits, or a test folder of it where the source holds them), or remove "
-                          "the class")
+                          "class(es) in all): evaluate would have no image to measure it on (its F1 written as 0, left "
+                          "out of macro F1); give the test split images of every class (more images of it, a larger "
+                          "ingest.test_fraction where ingest carves the splits, or a test folder of it where the source "
+                          "holds them), or remove the class")
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"

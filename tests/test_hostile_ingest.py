@@ -961,7 +961,8 @@ def test_a_test_split_without_a_class_is_refused(tmp_path):
     before = files_under(project)
     line = assert_error_line(run_stage(project, "ingest", timeout=120))
     assert line == ("error: ingest: the test split holds no image of class 'c' (1 class(es) in all): evaluate would "
-                    "score it 0 and average the zero into macro F1; give the test split images of every class (more "
+                    "have no image to measure it on (its F1 written as 0, left out of macro F1); give the test split "
+                    "images of every class (more "
                     "images of it, a larger ingest.test_fraction where ingest carves the splits, or a test folder of "
                     "it where the source holds them), or remove the class")
     assert_nothing_left(project, before)
