@@ -41,6 +41,24 @@ def test_images_moved_between_train_and_val_since_the_judge_learnt_them_are_refu
     assert str(refused.value) == (f"{tmp_path}/represent: 2 image(s) moved between train and val since its judge "
                                   "learnt them, first 'img-3' (train then, val now): the judge learnt images val now "
                                   "holds to judge the cleaning" + RERUN)
+    # found by review: a val image moved to train alone was refused as if val now held an image the judge learnt
+    manifest = data.manifest.copy()
+    manifest.loc[val, "split"] = "train"
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(tmp_path / "represent", ["img-0"], data=ImageSet(data.images, manifest,
+                                                                                       data.classes))
+    assert str(refused.value) == (f"{tmp_path}/represent: 1 image(s) moved between train and val since its judge "
+                                  f"learnt them, first {manifest.loc[val, 'id']!r} (val then, train now): the judge "
+                                  "chose its checkpoint on images train now holds" + RERUN)
+    # a judge's record written before splits were recorded cannot tell such a move: refused, naming the stage to rerun
+    record = represent.made_from(data, source="judge")
+    del record["splits"]
+    write_json(tmp_path / "represent" / represent.MADE_FROM, record)
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(tmp_path / "represent", ["img-0"], data=data)
+    assert str(refused.value) == (f"{tmp_path}/represent/made_from.json: records no split of the train and val images "
+                                  "its judge learnt from (an earlier winnow's record), so images moved between train "
+                                  "and val since cannot be told" + RERUN)
     # a label-free source learnt no split: the same move leaves it usable
     (tmp_path / "represent" / represent.MADE_FROM).unlink()
     write_json(tmp_path / "represent" / represent.MADE_FROM, represent.made_from(data, source="selfsup"))

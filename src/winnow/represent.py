@@ -311,10 +311,13 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
     now_splits = manifest["split"][learnt].astype(str).to_numpy()
     moved = names.index[pd.Series(splits, dtype=object).reindex(names.index).to_numpy() != now_splits]
     if len(moved):
+        into_val = [name for name in moved if splits[name] == "train"]  # the graver: named first when there is one
+        first = (into_val or list(moved))[0]
+        why = ("the judge learnt images val now holds to judge the cleaning" if into_val else
+               "the judge chose its checkpoint on images train now holds")  # before: said of a val -> train move too
         raise rerun_error(path.parent, f"{len(moved)} image(s) moved between train and val since its judge learnt "
-                                       f"them, first {moved[0]!r} ({splits[moved[0]]} then, "
-                                       f"{now_splits[names.index.get_loc(moved[0])]} now): the judge learnt images "
-                                       "val now holds to judge the cleaning", written_by="represent")
+                                       f"them, first {first!r} ({splits[first]} then, "
+                                       f"{now_splits[names.index.get_loc(first)]} now): {why}", written_by="represent")
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,
