@@ -36,7 +36,8 @@ def test_a_saved_verdict_rewritten_in_another_case_or_with_spaces_is_no_new_verd
     saved = Path("reviews/verdicts.csv").read_bytes()
     table = queue()
     assert table.loc[["train-05", "train-08", "train-04"], "saved"].tolist() == ["reject", "accept", "cat"]
-    table.loc[["train-05", "train-08", "train-04"], "verdict"] = ["Reject ", "ACCEPT", " cat"]
+    # train-04: full-width letters (an input method's), which resolve reads as the class cat (found by review)
+    table.loc[["train-05", "train-08", "train-04"], "verdict"] = ["Reject ", "ACCEPT", " ｃａｔ"]
     table.reset_index().to_csv("reviews/queue.csv", index=False)
     capsys.readouterr()
     # before: 3 verdict(s) imported anew (relabel 1, accept 1, reject 1), each checked again against the data now

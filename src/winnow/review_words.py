@@ -34,13 +34,15 @@ def class_verdict(name: str) -> str:
 
 def same_word(written: str, saved) -> bool:
     """Whether a verdict cell ``written`` still says its ``saved`` word (the queue's ``saved`` column, a Label Studio
-    task's ``data.saved``; None: absent): the same up to surrounding spaces, and up to case for a verdict word
-    (:data:`KEYWORDS`, read in any case; a class name's case may name another class). Before, a spreadsheet's
-    "Reject " beside the saved "reject" was a new word: counted as imported again, and checked anew against data
-    that may have changed since, where the untouched cell beside it was not."""
+    task's ``data.saved``; None: absent): the same as :func:`resolve` reads a class name (:func:`~winnow.ingest.alike`:
+    up to Unicode NFKC and runs of spaces, surrounding ones too), and up to case for a verdict word (:data:`KEYWORDS`,
+    read in any case; a class name's case may name another class). Before, a spreadsheet's "Reject " beside the
+    saved "reject" was a new word: counted as imported again, and checked anew against data that may have changed
+    since, where the untouched cell beside it was not; then a full-width "ｃａｔ" beside the saved "cat", which
+    resolve reads as the same class."""
     if not isinstance(saved, str):
         return False
-    written, saved = written.strip(), saved.strip()
+    written, saved = alike(written), alike(saved)
     return written == saved or (written.lower() in KEYWORDS and written.lower() == saved.lower())
 
 
