@@ -18,7 +18,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS, INPUTS, bounds_of, file_digests
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SUITES, INPUTS, bounds_of, file_digests
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
@@ -40,7 +40,7 @@ def main() -> None:
     ingested, degraded = read_imageset(INGEST), read_imageset(DEGRADE)
     # every suite and table read (and checked) before anything is written: a damaged one leaves nothing behind
     from_data = {"max_label": len(ingested.classes) - 1, "image_size": (params.get("ingest") or {}).get("size")}
-    suites = [suite(name, settings["bounds"] | from_data) for name in ("ingest", "scores")]
+    suites = [suite(name, settings["bounds"] | from_data) for name in INPUT_SUITES]
     warn_unchecked_suites()
     # one row per image of data/degrade (a repeated, missing or foreign row is one line here); the scores' values
     # are what the scores contract checks, so a NaN or one outside [0, 1] is its failure, warned or enforced

@@ -489,8 +489,17 @@ NO_VERDICT = ("metrics/contracts/balanced.json holds no verdict of balanced's co
     (PASSED_INPUTS, {"variant": "balanced", "enforced": True, "failed": True}, NO_VERDICT),
     (PASSED_INPUTS, {"variant": "balanced", "enforced": True}, NO_VERDICT),
     (PASSED_INPUTS, ["balanced", 0], NO_VERDICT),
+    # a hand-edited verdict of no suite, or of the ingest suite alone: before, no failure counted, and it passed
+    (PASSED_INPUTS | {"suites": {}}, None, "metrics/contracts.json holds no verdict of the ingest and scores "
+     "contracts checked under contracts.mode enforce: run the contracts stage first (dvc repro contracts)"),
+    (PASSED_INPUTS | {"suites": {"ingest": {"passed": 14, "failed": 0}}}, None, "metrics/contracts.json holds no "
+     "verdict of the ingest and scores contracts checked under contracts.mode enforce: run the contracts stage first "
+     "(dvc repro contracts)"),
+    # a verdict of a run before the data files were recorded
+    ({k: v for k, v in PASSED_INPUTS.items() if k != "data_files"}, None, "metrics/contracts.json holds a verdict "
+     "that does not record the data files it was computed from: run the contracts stage first (dvc repro contracts)"),
 ], ids=["no-inputs", "inputs-under-warn", "inputs-failed", "no-verdict", "stale-warn-verdict", "foreign-verdict",
-        "bool-failed", "no-failed", "a-list"])
+        "bool-failed", "no-failed", "a-list", "no-suite", "no-scores-suite", "no-data-files"])
 def test_an_enforced_training_needs_a_current_passing_verdict(tmp_path, monkeypatch, inputs, verdict, expected):
     # before: train@v trusted the verdict's own enforced flag: a verdict from a warn run (or without the flag)
     # let a hand-run training of an enforced variant whose contract failed go on
