@@ -349,7 +349,7 @@ def test_variant_rates_count_only_what_the_cleaners_measured():
     # the oracle's "b" holds other pixels than degrade's "b" (B, not B2): neither its flag nor its group apply;
     # its "d" carries label 1, not the 0 confident-learn doubted
     rows = pd.DataFrame({"id": ["a", "b", "c", "d", "e", "f"], "origin": "ingest", "label": [0, 1, 1, 1, 0, 5],
-                         "action": ["keep"] * 5 + ["drop"]})
+                         "action": ["keep"] * 5 + ["drop"], "stage": ""})
     rows = with_digests(rows, manifests={"ingest": pd.DataFrame({"id": list("abcde"), "digest": list("ABCDE")})})
     row = variant_table("oracle", rows, measured=measured, num_classes=2).iloc[0]
     assert row["duplicate_rate"] == pytest.approx(2 / 4)    # d and e share group 2
@@ -540,7 +540,7 @@ def test_train_copies_of_val_and_test_images_count_as_duplicates():
     groups = pd.DataFrame({"id": ["a", "b", "c", "v", "t"], "split": ["train"] * 3 + ["val", "test"],
                            "group": [0, 1, 2, 0, 1]})  # a copies val image v, b copies test image t
     measured = measurements(degraded, flags=None, groups=groups, label_issues=None)
-    rows = pd.DataFrame({"id": ["a", "b", "c"], "origin": "degrade", "label": [0, 1, 0], "action": "keep"})
+    rows = pd.DataFrame({"id": ["a", "b", "c"], "origin": "degrade", "label": [0, 1, 0], "action": "keep", "stage": ""})
     rows = with_digests(rows, manifests={"degrade": degraded})
     assert variant_table("baseline", rows, measured=measured, num_classes=2).iloc[0]["duplicate_rate"] == \
         pytest.approx(2 / 3)
@@ -560,7 +560,7 @@ def test_balance_copies_are_measured_as_the_images_they_were_made_from():
     extra = pd.DataFrame({"id": list(made_from), "digest": ["x0", "x1", "x2", "x3"],
                           "source_id": list(made_from.values())})
     rows = pd.DataFrame({"id": ["a", "b", "c", *made_from], "origin": ["degrade"] * 3 + ["extra"] * 4,
-                         "label": [0, 0, 1, 0, 0, 1, 0], "action": ["keep"] * 3 + ["add"] * 4})
+                         "label": [0, 0, 1, 0, 0, 1, 0], "action": ["keep"] * 3 + ["add"] * 4, "stage": ""})
     row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
                         measured=measured, num_classes=2).iloc[0]
     assert row["flagged_rate"] == pytest.approx(3 / 7)      # b and its two copies
@@ -568,6 +568,22 @@ def test_balance_copies_are_measured_as_the_images_they_were_made_from():
     # a and its copy copy the val image v; b's copies are no duplicates of b, which they are made to be
     assert row["duplicate_rate"] == pytest.approx(2 / 7)
     assert row["measured_share"] == 1.0
+
+
+def test_an_image_a_person_kept_at_its_doubted_label_counts_as_checked_not_as_a_label_issue():
+    # confident-learn doubts c's label 1 and d's label 0. A person kept c at 1 (its row's stage says review: the
+    # verdict overruled the cleaners); nobody reviewed d. b (no issue), c and its balance copy are judged and no issue,
+    # d is one: 1 of 4. Before: 3 of 4, so under enforce a variant whose doubted images a person kept never passed
+    degraded = pd.DataFrame({"id": list("abcd"), "digest": list("abcd")})
+    measured = measurements(degraded, flags=None, groups=None, label_issues=pd.DataFrame(
+        {"id": list("bcd"), "given_label": [0, 1, 0], "is_issue": [False, True, True]}))
+    extra = pd.DataFrame({"id": ["bal-c-0"], "digest": ["x0"], "source_id": ["c"]})
+    rows = pd.DataFrame({"id": [*"abcd", "bal-c-0"], "origin": ["degrade"] * 4 + ["extra"], "label": [0, 0, 1, 0, 1],
+                         "action": ["drop", "keep", "keep", "keep", "add"],
+                         "stage": ["threshold", "", "review", "", "balance"]})
+    row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
+                        measured=measured, num_classes=2).iloc[0]
+    assert row["label_issue_rate"] == pytest.approx(1 / 4)  # d, of b, c, d and c's copy
 
 
 def test_a_balance_copy_of_an_image_another_kept_image_duplicates_is_a_duplicate_too():
@@ -582,7 +598,7 @@ def test_a_balance_copy_of_an_image_another_kept_image_duplicates_is_a_duplicate
     extra = pd.DataFrame({"id": list(made_from), "digest": ["x0", "x1", "x2", "x3"],
                           "source_id": list(made_from.values())})
     rows = pd.DataFrame({"id": [*ids[:6], *made_from], "origin": ["degrade"] * 6 + ["extra"] * 4, "label": 0,
-                         "action": ["keep"] * 5 + ["drop"] + ["add"] * 4})
+                         "action": ["keep"] * 5 + ["drop"] + ["add"] * 4, "stage": ""})
     row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
                         measured=measured, num_classes=1).iloc[0]
     assert row["duplicate_rate"] == pytest.approx(4 / 9)  # a (of v), b and d, b's copy

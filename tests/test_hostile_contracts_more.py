@@ -183,6 +183,8 @@ def test_the_rows_fingerprint_of_a_variant_in_memory_is_that_of_its_written_file
     written = pd.read_parquet(tmp_path / "v/rows.parquet")
     assert rows_fingerprint(written) == rows_fingerprint(rows)
     assert rows_fingerprint(written.assign(label=[0, 2, 2])) != rows_fingerprint(rows)
+    # a person's verdict on a row (its stage) changes its label-issue rate: a verdict of the rows before is no pass
+    assert rows_fingerprint(written.assign(stage=["review", "embedding_clean", ""])) != rows_fingerprint(rows)
 
 
 @pytest.mark.hostile("interrupted")

@@ -11,7 +11,8 @@ variant's row only when the row shows the same pixels (same ``id`` and pixel ``d
 (the undamaged train split) is measured on its unperturbed images and a GAN image is not measured at all; a
 balance copy is measured as the image it was made from (:func:`measured_as`). A label issue applies only
 while the row keeps the label confident-learn judged: a relabelled image, or the oracle's true label of a
-flipped image, is measured and not an issue. Rates are shares of
+flipped image, is measured and not an issue, and so is an image a person reviewed and kept at that label
+(its row's stage ends in ``review``, :func:`winnow.verdicts.apply_verdicts`). Rates are shares of
 the kept rows that were measured, and null when nothing was measured (the contract then fails).
 """
 
@@ -94,7 +95,7 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
     """The variant contract's table: one row of rates for variant ``name``.
 
     Args:
-        rows: the variant's ``rows.parquet`` (``id, label, action``) plus ``digest``, the digest of the
+        rows: the variant's ``rows.parquet`` (``id, label, action, stage``) plus ``digest``, the digest of the
             pixels the row trains on (null when its image is missing from its origin imageset).
         measured: :func:`measurements`.
         num_classes: the length of ``classes.json``.
@@ -107,7 +108,8 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
         - ``duplicate_rate``: kept rows in a dedup group holding another kept row or a val/test image (a
           train copy of an evaluation image is a duplicate too: it flatters the score that image gives; a balance
           copy is one where the image it was made from is, not of that image, which it is there to copy);
-        - ``label_issue_rate``: judged kept rows confident-learn calls an issue, still under the judged label;
+        - ``label_issue_rate``: judged kept rows confident-learn calls an issue, still under the judged label and
+          not reviewed (a person who kept the image at that label checked it);
         - ``flagged_rate``: kept rows with any threshold flag;
         - ``class_balance``: the smallest class's kept count over the largest's;
         - ``completeness``: kept rows with a label in range and an existing image.
@@ -128,6 +130,9 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
     # text it matched no given label, so the rate read 0.0 and the check passed
     issues = judged["is_issue"].astype(bool) & (pd.to_numeric(judged["label"], errors="coerce").to_numpy()
                                                 == judged["given_label"].astype(np.int64).to_numpy())
+    # a person kept it at the label doubted: checked, not an issue. Before, under enforce a pruned variant whose every
+    # doubted image a person kept counted each as an issue, and its contract could never pass
+    issues &= ~judged["reviewed"].astype(bool)
     return pd.DataFrame([{
         "variant": name,
         "duplicate_rate": _share((others > 0) | grouped["copies_eval"].astype(bool)),
@@ -141,18 +146,27 @@ def variant_table(name: str, rows: pd.DataFrame, *, measured: pd.DataFrame, num_
 
 
 def measured_as(kept: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """``id, digest, label, copy`` of each of the ``kept`` rows (of ``rows``, :func:`with_digests`'s) as the
-    cleaners measured it. A balance copy (a row with a ``source_id``) is measured as the image it was made from,
+    """``id, digest, label, copy, reviewed`` of each of the ``kept`` rows (of ``rows``, :func:`with_digests`'s) as
+    the cleaners measured it; ``reviewed``: a person's verdict holds for the image (its ``stage`` ends in ``review``).
+    A balance copy (a row with a ``source_id``) is measured as the image it was made from, and reviewed as it,
     under its own label: augmenting keeps a dark image dark and a wrong label wrong, and before, its copies were
     not measured at all, so the balanced variant's rates were pruned's though it copies its far-from-centre
     images, flagged and doubted ones among them, the most (the default run: 37 of 435 copies of flagged
     images, 82 of label issues, each rate read as pruned's)."""
-    key = kept.loc[:, ["id", "digest", "label"]].assign(copy=kept["source_id"].notna())
+    key = kept.loc[:, ["id", "digest", "label"]].assign(copy=kept["source_id"].notna(),
+                                                        reviewed=_reviewed(kept["stage"]))
     made_from = kept.loc[key["copy"], "source_id"]
-    originals = rows[rows["source_id"].isna()].drop_duplicates("id").set_index("id")["digest"]
+    originals = rows[rows["source_id"].isna()].drop_duplicates("id").set_index("id")
     key.loc[key["copy"], "id"] = made_from
-    key.loc[key["copy"], "digest"] = originals.reindex(made_from).to_numpy()
+    key.loc[key["copy"], "digest"] = originals["digest"].reindex(made_from).to_numpy()
+    key.loc[key["copy"], "reviewed"] = _reviewed(originals["stage"]).reindex(made_from).fillna(False).to_numpy(bool)
     return key
+
+
+def _reviewed(stage: pd.Series) -> pd.Series:
+    """True where a row's ``stage`` says a person's verdict holds for it: ``review`` (overruling the cleaners) or
+    ``<stages>+review`` (confirming them)."""
+    return stage.astype(str).str.contains(r"(?:^|\+)review$")
 
 
 def _share(mask: pd.Series) -> float | None:

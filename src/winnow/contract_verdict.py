@@ -18,7 +18,8 @@ from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")
 # the stage that checks each variant's contract: the one that writes it, or contracts for the variants stage's
 CHECKED_BY = {"oracle": "contracts", "baseline": "contracts", "pruned": "contracts", **WRITTEN_BY}
-FINGERPRINTED = ("id", "origin", "label", "action")  # what a variant trains on, of rows.parquet
+# what a variant trains on, of rows.parquet, and its stage: a person's verdict there makes a doubted label no issue
+FINGERPRINTED = ("id", "origin", "label", "action", "stage")
 # the suites metrics/contracts.json holds a verdict of, the contracts stage checks and train@<variant> needs each
 INPUT_SUITES = ("ingest", "scores")
 assert set(FINGERPRINTED) <= set(ROW_COLUMNS)

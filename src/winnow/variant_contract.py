@@ -39,7 +39,7 @@ DATA_FILES = (Path("data/ingest/classes.json"), Path("data/ingest/manifest.parqu
               Path(DEGRADE) / "manifest.parquet", *(path for path, _, _ in CLEANER_OUTPUTS.values()))
 # the cleaner outputs of one row per image of data/degrade (label_issues: one per train image confident-learn judged)
 PER_IMAGE = ("flags", "groups")
-ROW_COLUMNS = ("id", "origin", "label", "action")  # what the variant rates read of rows.parquet
+ROW_COLUMNS = ("id", "origin", "label", "action", "stage")  # what the variant rates read of rows.parquet
 # the rules a variant suite may hold: on its one row, a null (a rate not measured) fails them, where
 # expect_column_values_to_be_between or expect_column_sum_to_be_between passed it
 VARIANT_TYPES = ("expect_column_max_to_be_between", "expect_column_min_to_be_between")
