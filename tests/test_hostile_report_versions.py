@@ -348,6 +348,11 @@ CONTRACT = {"variant": "pruned", "mode": "warn", "enforced": False, "passed": 4,
     ("metrics/contracts.json", {"suites": {"ingest": {"passed": 14, "failed": 0, "failures": ["ingest: a rule"]}}},
      "metrics/contracts.json: suites.ingest.failed is 0 but suites.ingest.failures lists 1 rule(s); rerun the "
      "contracts stage"),
+    # before: an empty table of suites, and a verdict sentence silent about the inputs, as if they had passed
+    ("metrics/contracts.json", {"suites": {}}, "metrics/contracts.json: suites holds no ingest or scores counts; "
+     "rerun the contracts stage"),
+    ("metrics/contracts.json", {"suites": {"ingest": {"passed": 14, "failed": 0, "failures": []}}},
+     "metrics/contracts.json: suites holds no scores counts; rerun the contracts stage"),
 ])
 def test_contract_counts_that_contradict_their_rules_stop_the_report(tmp_path, path, edit, line):
     root = project(tmp_path)

@@ -10,6 +10,7 @@ from numbers import Integral
 
 import numpy as np
 
+from winnow.contract_verdict import INPUT_SUITES
 from winnow.leaks import leaks_by_kind
 from winnow.metrics import is_rate
 from winnow.param_rules import finite_number
@@ -119,8 +120,9 @@ def checked_metrics(data: dict | None, *, path: str, stage: str) -> dict | None:
 def checked_contract(data: dict | None, *, path: str, stage: str, suites: bool = False) -> dict | None:
     """``data``, a data contract's metrics JSON (``metrics/contracts/<variant>.json``; with ``suites``,
     ``metrics/contracts.json``, whose ``suites.<name>`` each hold the counts), when ``passed`` and ``failed`` are
-    counts, ``failed`` is the length of the ``failures`` list and each rate of :data:`CONTRACT_RATES` is in [0, 1]
-    or null; else one line naming the file and the key. Before: a hand-edited "failed": 0 took "baseline failed 3
+    counts, ``failed`` is the length of the ``failures`` list, each rate of :data:`CONTRACT_RATES` is in [0, 1]
+    or null and, with ``suites``, each of the ingest and scores suites is there; else one line naming the file and
+    the key. Before: a hand-edited "failed": 0 took "baseline failed 3
     check(s)" out of the verdict while the Failed rules listed three, and "failed": -2 read "failed -2 check(s)"."""
     data = checked_numbers(data, path=path, stage=stage, counts=() if suites else ("kept_images",),
                            rates=() if suites else CONTRACT_RATES)
@@ -145,6 +147,10 @@ def checked_contract(data: dict | None, *, path: str, stage: str, suites: bool =
         if block["failed"] != len(failures):
             raise rerun_error(path, f"{where}failed is {block['failed']} but {where}failures lists {len(failures)} "
                                     "rule(s)", written_by=stage)
+    # before: "suites": {} showed an empty table, and the verdict sentence kept quiet about inputs nobody checked
+    missing = [name for name in INPUT_SUITES if name not in blocks] if suites else []
+    if missing:
+        raise rerun_error(path, f"suites holds no {' or '.join(missing)} counts", written_by=stage)
     return data
 
 
