@@ -43,18 +43,17 @@ SKIPPED = "no requested variant needs balanced copies (balanced is not in params
 
 def main() -> None:
     params = load_params()
+    # every output checked first, the contract's too: before, one in the way failed only after every copy was made
+    check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
     if "balanced" not in params["variants"]:
-        # the stand-ins checked first and landed as one, as gan-synthesize's: never a stand-in variant beside the last
-        # real run's counts and verdict
-        check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
+        # the stand-ins land as one, as gan-synthesize's: never a stand-in variant beside the last real run's counts
+        # and verdict
         with together():
             write_skipped(SKIPPED, folders=FOLDERS)
             write_json(METRICS, {"skipped": SKIPPED})
             write_not_checked("balanced", SKIPPED)
         print(f"balance: skipped: {SKIPPED}")
         return
-    # the contract's outputs too: before, one in the way failed only after every copy was made
-    check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
     section = {**DEFAULTS, **(params.get("balance") or {})}
     device = pick_device(section["device"], option="balance.device")  # settings first, then files
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"

@@ -43,12 +43,12 @@ SKIPPED = "no requested variant needs GAN samples (augmented is not in params.ya
 
 def main() -> None:
     params = load_params()
+    # every output checked first, the contract's too: before, one in the way failed only after the GAN was trained
+    check_outputs(stage="gan-synthesize", folders=[*FOLDERS, CONTRACT_FOLDER], files=[*FILES, METRICS, CONTRACT_FILE])
     if "augmented" not in params["variants"]:
         # DVC still lists this stage; without augmented it costs seconds instead of a fifth of the run. The stand-ins
-        # are checked first and land as one: written one by one, a path in the way (or a kill) left data/gan a
-        # stand-in beside the last real run's metrics/gan.json and verdict
-        check_outputs(stage="gan-synthesize", folders=[*FOLDERS, CONTRACT_FOLDER],
-                      files=[*FILES, METRICS, CONTRACT_FILE])
+        # land as one: written one by one, a path in the way (or a kill) left data/gan a stand-in beside the last
+        # real run's metrics/gan.json and verdict
         with together():
             write_skipped(SKIPPED, folders=FOLDERS, files=FILES)
             write_json(METRICS, {"skipped": SKIPPED})
@@ -60,9 +60,6 @@ def main() -> None:
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import embed, predict_proba
 
-    # the contract's outputs too: before, one in the way failed only after the GAN was trained
-    check_outputs(stage="gan-synthesize", folders=[*FOLDERS, CONTRACT_FOLDER],
-                  files=[*FILES, METRICS, CONTRACT_FILE])
     section = dict(params["gan"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     config = GanConfig.from_params(section.pop("train", {}))
