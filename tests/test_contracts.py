@@ -27,6 +27,7 @@ from winnow.imageset import pixel_digest, write_imageset
 from winnow.quality import SCORES
 from winnow.stage import run, write_table
 from winnow.variants import write_variant
+from winnow.verdicts import apply_verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDS = {"min_images_per_class": 3, "min_class_balance": 0.2, "max_duplicate_rate": 0.01,
@@ -571,19 +572,26 @@ def test_balance_copies_are_measured_as_the_images_they_were_made_from():
 
 
 def test_an_image_a_person_kept_at_its_doubted_label_counts_as_checked_not_as_a_label_issue():
-    # confident-learn doubts c's label 1 and d's label 0. A person kept c at 1 (its row's stage says review: the
-    # verdict overruled the cleaners); nobody reviewed d. b (no issue), c and its balance copy are judged and no issue,
-    # d is one: 1 of 4. Before: 3 of 4, so under enforce a variant whose doubted images a person kept never passed
+    # confident-learn doubts c's label 1 (and relabels it to 0) and d's label 0; a person rejects c's relabel, keeping
+    # it at 1; nobody reviewed d. b (no issue), c and its balance copy are judged and no issue, d is one: 1 of 4.
+    # Before: 3 of 4, so under enforce a variant whose doubted images a person kept could never pass
     degraded = pd.DataFrame({"id": list("abcd"), "digest": list("abcd")})
     measured = measurements(degraded, flags=None, groups=None, label_issues=pd.DataFrame(
         {"id": list("bcd"), "given_label": [0, 1, 0], "is_issue": [False, True, True]}))
+    baseline = pd.DataFrame({"id": list("abcd"), "origin": "degrade", "label": [0, 0, 1, 0], "action": "keep",
+                             "reason": "", "stage": ""})
+    automatic = baseline.assign(label=[0, 0, 0, 0], action=["drop", "keep", "relabel", "keep"],
+                                reason=["dark", "", "1->0: doubted", ""], stage=["threshold", "", "confident-learn", ""])
+    pruned, _ = apply_verdicts(automatic, pd.DataFrame({"id": ["c"], "verdict": ["reject"], "label": [1]}),
+                               baseline=baseline)
+    copy = pd.DataFrame({"id": ["bal-c-0"], "origin": "extra", "label": [1], "action": "add", "reason": "balance",
+                         "stage": "balance"})
     extra = pd.DataFrame({"id": ["bal-c-0"], "digest": ["x0"], "source_id": ["c"]})
-    rows = pd.DataFrame({"id": [*"abcd", "bal-c-0"], "origin": ["degrade"] * 4 + ["extra"], "label": [0, 0, 1, 0, 1],
-                         "action": ["drop", "keep", "keep", "keep", "add"],
-                         "stage": ["threshold", "", "review", "", "balance"]})
-    row = variant_table("balanced", with_digests(rows, manifests={"degrade": degraded, "extra": extra}),
-                        measured=measured, num_classes=2).iloc[0]
-    assert row["label_issue_rate"] == pytest.approx(1 / 4)  # d, of b, c, d and c's copy
+    rows = with_digests(pd.concat([pruned, copy], ignore_index=True), manifests={"degrade": degraded, "extra": extra})
+    pruned_row = variant_table("pruned", rows.iloc[:4], measured=measured, num_classes=2).iloc[0]
+    assert pruned_row["label_issue_rate"] == pytest.approx(1 / 3)  # d, of b, c and d
+    balanced_row = variant_table("balanced", rows, measured=measured, num_classes=2).iloc[0]
+    assert balanced_row["label_issue_rate"] == pytest.approx(1 / 4)  # d, of b, c, d and c's copy
 
 
 def test_a_balance_copy_of_an_image_another_kept_image_duplicates_is_a_duplicate_too():
