@@ -305,6 +305,25 @@ def test_a_checkpoint_resumes_only_on_the_data_it_was_trained_on(tmp_path):
                                   generate(straight.generator, wanted, seed=5))
 
 
+def test_a_finished_run_is_reused_and_other_data_or_classes_train_afresh(tmp_path, monkeypatch):
+    # before: a checkpoint holding every epoch of the same data, seed and config was trained again from scratch, so
+    # gan-synthesize rerun for gan.threshold alone (not in gan.train: the same train_gan call) retrained its 12 epochs
+    from winnow import gan
+
+    images, labels = _digits()
+    wanted = np.array([0, 1, 0, 1])
+    first = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    saved = []  # the epochs trained and saved
+    monkeypatch.setattr(gan, "_save", lambda path, **run: saved.append(run["history"][-1]["epoch"]))
+    again = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    assert saved == [] and again.history == first.history
+    np.testing.assert_array_equal(generate(again.generator, wanted, seed=5), generate(first.generator, wanted, seed=5))
+    # other images, or a third class (nets of another shape: another run, not a damaged checkpoint), train afresh
+    train_gan(images // 2, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    train_gan(images, labels, config=TINY, num_classes=3, seed=3, progress=False, checkpoint=tmp_path / "c.pt")
+    assert saved == [1, 2, 1, 2]
+
+
 def test_a_skipped_runs_stand_in_is_no_checkpoint_and_the_first_epoch_replaces_it(tmp_path):
     # before: gan-synthesize removed the stand-in models/gan.pt before its refusals could leave it as it was;
     # now it stays until training, which reads it as no checkpoint: the same run as one without a checkpoint
