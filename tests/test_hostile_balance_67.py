@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from test_augment import _project, _stage
-from winnow.balance import balanced_augment
+from winnow.balance import Balanced, balanced_augment
 from winnow.balance_checks import checked_copies
 from winnow.configs import Policy
 from winnow.errors import WinnowError
@@ -66,3 +66,25 @@ def test_a_class_cut_to_its_budget_keeps_its_edge_case_when_edge_extra_is_0(tmp_
     rows = read_rows("balanced")
     assert sorted(rows.loc[(rows["origin"] == "ingest") & (rows["action"] != "drop"), "id"]) == ["i11", "i16", "i17"]
     assert json.loads(Path("metrics/balance.json").read_text())["edge"]["images"] == 3
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_alike_to_each_other_are_refused_when_their_images_first_copy_moved_further():
+    # one image's 6 copies, as [flip, noise, shear] at magnitude 0.01 makes them: the first flipped and sheared (here
+    # its mirror image 40 levels brighter), the other 5 flipped with noise (its mirror image plus 0 or 1 at each
+    # pixel), so those 5 lie within a level of one another: 4 near duplicates of the one kept, more than half of 6.
+    # Before: each copy was compared with the first copy of its image alone, 0 were counted, and all 6 were written
+    # without a word
+    rng = np.random.default_rng(0)
+    source = rng.integers(10, 200, (1, 8, 8, 1), dtype=np.uint8)
+    mirror = source[0, :, ::-1]
+    copies = np.stack([mirror + 40, *(mirror + rng.integers(0, 2, (5, 8, 8, 1), dtype=np.uint8))])
+    ops = np.array([[True, False, True]] + [[True, True, False]] * 5)
+    made = Balanced(copies, np.zeros(6, np.int64), np.zeros(6, np.int64), ops, np.zeros(1, bool), np.ones(1, bool))
+    policy = Policy(ops=("flip", "noise", "shear"), n=2, magnitude=0.01)
+    with pytest.raises(WinnowError) as refused:
+        checked_copies(made, source, policy, fixed=True)
+    assert str(refused.value) == (
+        "balance.policy: 4 of 6 augmented copies are within 2 grey levels, at every pixel, of another copy of the same "
+        "image (magnitude 0.01: too close to no change), so balanced would reach balance.target on near duplicates; "
+        "raise balance.policy.magnitude, or lower balance.target")
