@@ -37,7 +37,6 @@ def test_copies_of_one_image_alike_behind_a_flip_are_refused():
         "raise balance.policy.magnitude, or lower balance.target")
 
 
-
 @pytest.mark.hostile("intermediates")
 def test_a_few_copies_alike_behind_a_flip_are_written_with_a_warning():
     # b's 3 images take 4 copies, one image two of them, alike as above: 1 of the 4 copies, which no other line reports
@@ -47,6 +46,7 @@ def test_a_few_copies_alike_behind_a_flip_are_written_with_a_warning():
     assert checked_copies(made, images, policy, fixed=True)[1] == [
         "warning: balance: 1 of 4 augmented copies are within 2 grey levels, at every pixel, of another copy of the "
         "same image, though not of their source: they add weight, not variety; raise balance.policy.magnitude"]
+
 
 @pytest.mark.hostile("intermediates")
 def test_a_class_cut_to_its_budget_keeps_its_edge_case_when_edge_extra_is_0(tmp_path, monkeypatch):
