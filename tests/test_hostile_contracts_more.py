@@ -277,8 +277,11 @@ def _contracts_refused(project, tmp_path, params: dict, *, variant: str | None =
         path = root / "contracts" / f"{name}.yaml"
         path.write_text(path.read_text() + line)
     before = files_under(root)
-    done = subprocess.run([sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=env or _env(),
-                          capture_output=True, text=True, timeout=600)
+    # forked from the worker's warm interpreter (Great Expectations and torch imported once), as run_stage runs every
+    # other case here; an ``env`` of its own shadows a package on PYTHONPATH, which gets a fresh interpreter
+    done = run_stage(root, "contracts", timeout=600) if env is None else subprocess.run(
+        [sys.executable, str(ROOT / "stages/contracts.py")], cwd=root, env=env, capture_output=True, text=True,
+        timeout=600)
     line = assert_error_line(done)
     assert_nothing_left(root, before)
     return line
