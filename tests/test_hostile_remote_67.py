@@ -1,5 +1,6 @@
 """Hostile sources beyond one machine (stop 67): a folder at a URL whose store fails part-way (a connection reset
-while its files are read, a store that cannot be reached when the trusted set is looked at).
+while its files are read, a store that cannot be reached when the trusted set is looked at), and a local folder on a
+network mount whose read fails for the mount's sake (an I/O error, a stale NFS handle).
 
 Each case runs the ingest stage's main in this process (the ``memory://`` store and the failure planted in it live
 here) and asserts the one line, whole, and that nothing was written.
@@ -7,9 +8,12 @@ here) and asserts the one line, whole, and that nothing was written.
 
 from __future__ import annotations
 
+import errno
+import os
 import uuid
 
 import fsspec
+import pandas as pd
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
@@ -84,3 +88,49 @@ def test_a_trusted_set_at_a_url_that_cannot_be_reached_names_the_trusted_path(tm
     assert line == (f"ingest.trusted_path: cannot reach memory://{trusted.removeprefix('memory://')} (Connection "
                     "reset by peer); check the URL and its credentials")
     assert after == before
+
+
+def local_read_failing(monkeypatch, suffix: str, code: int) -> None:
+    """``os.open`` raising ``OSError(code)`` for each path ending in ``suffix``, as an NFS mount that hiccups does
+    (the decoder reads local files with ``os.open``/``os.read``)."""
+    real = os.open
+
+    def failed(path, *args, **kwargs):
+        if str(path).endswith(suffix):
+            raise OSError(code, os.strerror(code), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failed)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize(("name", "code"), [("dog/06.png", errno.EIO), ("dog/05.jpg", errno.ESTALE)])
+def test_a_local_read_failing_for_the_mount_s_sake_stops_ingest_not_a_row(tmp_path, monkeypatch, name, code):
+    # before: a row "unreadable: [Errno 5] Input/output error: '…/dog/06.png'", the other 23 images ingested, and as
+    # data/source.json's listing (sizes, times, inodes) had not changed, dvc repro kept the set without it
+    images = tmp_path / "images"
+    for relative, data in sample_files().items():
+        (images / relative).parent.mkdir(parents=True, exist_ok=True)
+        (images / relative).write_bytes(data)
+    local_read_failing(monkeypatch, name, code)
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=str(images))
+    assert line == (f"ingest.path: cannot read {images / name} ({os.strerror(code)}), which its folder lists; nothing "
+                    "was ingested: check the disk or its network mount, then rerun")
+    assert after == before
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_local_file_whose_read_is_refused_stays_a_row(tmp_path, monkeypatch):
+    # a permission is the file's, not the mount's: the file is set aside and the rest ingested, as before
+    images = tmp_path / "images"
+    for relative, data in sample_files().items():
+        (images / relative).parent.mkdir(parents=True, exist_ok=True)
+        (images / relative).write_bytes(data)
+    local_read_failing(monkeypatch, "dog/05.jpg", errno.EACCES)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(images), max_reject_fraction=0.5)
+    project = make_project(tmp_path / "project", params)
+    ingest_in_process(project, monkeypatch)
+    rejected = dict(pd.read_csv(project / "data/ingest/rejected.csv").itertuples(index=False))
+    assert rejected[str(images / "dog/05.jpg")] == f"unreadable: [Errno 13] Permission denied: '{images / 'dog/05.jpg'}'"
+    assert len(rejected) == 5  # the four bad entries of sample_files, and this one

@@ -3,7 +3,8 @@ time, plain PNGs unfiltered together in one Pillow call (:mod:`winnow.plain_png`
 inflates the next batch, every other file decoded by Pillow in a thread pool, each batch's pixels written
 to disk before the next is decoded. Conversion of each file to uint8 is described in :mod:`winnow.sources`.
 
-A file that cannot be read is a reason, never an exception (:func:`_decode`).
+A file that cannot be read is a reason, never an exception (:func:`_decode`), but for one whose bytes do not come for
+the store's or the disk's sake (:func:`_read`): that stops ingest in one line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from winnow import image_damage, image_notes, plain_png
 from winnow.errors import WinnowError
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import NpyRows
-from winnow.remote_files import RemotePath
+from winnow.remote_files import TRANSIENT_ERRNOS, RemotePath, not_read
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
@@ -134,7 +135,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
-        data = path.read_bytes()  # once: the JPEG and WebP check below reads the bytes Pillow decoded
+        data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
         # file for either (before: a row "unreadable", its pixels whole); a late eXIf is left out, as browsers do
         opened, iccp = plain_png.without_profile(plain_png.for_pillow(data))
@@ -174,7 +175,7 @@ def _decode(path: Path, size: int | None) -> tuple:
         return None, f"decompression bomb: {err}"
     except UnidentifiedImageError:
         return None, "not a decodable image"
-    except WinnowError:  # a remote file whose bytes did not come (RemotePath.read_bytes): the store's fault, no row
+    except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
         return None, f"unreadable: {str(err) or type(err).__name__}"
@@ -271,17 +272,26 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
 
 
 def _read(path: Path) -> bytes:
-    """The bytes of ``path``: plain ``os.read``, half the cost of a buffered file object for a small file."""
+    """The bytes of ``path``: plain ``os.read``, half the cost of a buffered file object for a small file. A local
+    read failing with one of :data:`winnow.remote_files.TRANSIENT_ERRNOS` (an NFS mount's stale handle or timeout, a
+    disk's I/O error) stops ingest in one line, as a remote read that fails does (:meth:`RemotePath.read_bytes`);
+    any other ``OSError`` (a permission) is the file's, which :func:`_decode` words as a row. Before: an ``EIO`` was
+    a row "unreadable", and as the source listing had not changed DVC kept the set without the image."""
     if isinstance(path, RemotePath):
         return path.read_bytes()
-    fd = os.open(path, os.O_RDONLY)
     try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        if err.errno in TRANSIENT_ERRNOS:  # ingest.path: load_trusted names its own parameter instead
+            raise not_read("ingest.path", path, err.strerror, check="the disk or its network mount") from None
+        raise
 
 
 def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Image.Image | None = None) -> tuple:

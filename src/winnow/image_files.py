@@ -33,7 +33,9 @@ is ``train`` a class?), a split folder with no class folder in it (empty, or unl
 the split would be carved from train without a word), a class folder with no files directly inside it (a class
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
-normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike). Two
+normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike), a file whose
+bytes do not come for the store's or the disk's sake (:func:`winnow.image_decode._read`: a row would be kept by DVC
+once they answer again). Two
 whose names differ but for letter case (``A`` and ``a``) are two classes, as Linux holds them, with a ``warning:``
 line: macOS and Windows hold them as one folder.
 

@@ -12,6 +12,7 @@ without repeating them (:func:`check_url`): every message and data/source.json s
 
 from __future__ import annotations
 
+import errno
 import os
 import urllib.parse
 from dataclasses import dataclass
@@ -168,6 +169,21 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") or lower in SYSTEM_NAMES or lower.endswith(ZONE_IDENTIFIER)
 
 
+# errors of a read that say the disk or the network failed, not the file: an NFS mount's hiccup (a stale handle, a
+# timeout, a server gone), a disk's I/O error. A row would be kept by DVC on later runs, as the listing does not change
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.ENOTCONN, errno.EAGAIN, errno.ECONNRESET,
+                              errno.ECONNABORTED, errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ENETDOWN,
+                              errno.ENETUNREACH})
+
+
+def not_read(param: str, path, why: str, *, check: str) -> WinnowError:
+    """The one line for a listed file whose bytes did not come (:meth:`RemotePath.read_bytes`, and a local read
+    failing with one of :data:`TRANSIENT_ERRNOS`): ingest stops rather than set the file aside, since a row would leave
+    the image out and DVC keep that smaller set once the store or the mount answers again. ``check``: what to look at."""
+    return WinnowError(f"{param}: cannot read {shown(path)} ({why}), which its folder lists; nothing was ingested: "
+                       f"check {check}, then rerun")
+
+
 def shown(path: str | os.PathLike) -> str:
     """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
     text = str(path) if isinstance(path, RemotePath) else os.fsencode(path).decode("utf-8", "backslashreplace")
@@ -246,5 +262,4 @@ class RemotePath:
         try:
             return self.fs.cat_file(self.key)
         except Exception as err:  # each backend has its own errors
-            raise WinnowError(f"{self.param}: cannot read {self} ({first_line(err)}), which its folder lists; nothing "
-                              "was ingested: check the network and the credentials, then rerun") from err
+            raise not_read(self.param, self, first_line(err), check="the network and the credentials") from err
