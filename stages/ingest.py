@@ -186,13 +186,26 @@ def _warn_below_the_models(shape: tuple[int, ...]) -> None:
               "ingest.size (8 to 1024) to resize them")
 
 
+# what a trusted image pixel-identical to an image of each split of ingest.path makes of the run (dedup keeps every
+# trusted, val and test image: it drops train images alone)
+TRUSTED_COPY_OUTCOMES = {
+    "train": "dedup drops those train images as leaks",
+    "val": "dedup never changes val, so the budget judges partly on val's own images",
+    "test": "the budget would choose the cleaning partly on test images: remove them from ingest.trusted_path"}
+
+
 def _warn_trusted_copies(manifest: pd.DataFrame) -> None:
+    """A ``warning:`` line when trusted images are pixel-identical to images of the data set, saying for each split
+    they copy what follows (before: "dedup drops their train copies as leaks" of copies in test, which dedup never
+    drops and which make the budget choose on test images)."""
     trusted = manifest["split"] == "trusted"
-    copies = manifest.loc[trusted, "digest"].isin(set(manifest.loc[~trusted, "digest"]))
+    digests = manifest.loc[trusted, "digest"]
+    copies = digests.isin(set(manifest.loc[~trusted, "digest"]))
     if copies.any():
+        outcomes = [f"copies of {split} images: {count} ({outcome})" for split, outcome in TRUSTED_COPY_OUTCOMES.items()
+                    if (count := int(digests.isin(set(manifest.loc[manifest["split"] == split, "digest"])).sum()))]
         print(f"warning: ingest.trusted_path: {int(copies.sum())} of its {int(trusted.sum())} images are pixel-identical "
-              "to images of ingest.path; dedup drops their train copies as leaks, and a trusted split judges best "
-              "when held out")
+              f"to images of ingest.path: {'; '.join(outcomes)}; a trusted split judges best when held out")
 
 
 if __name__ == "__main__":

@@ -277,8 +277,9 @@ def test_trusted_images_that_copy_the_data_set_are_counted_in_a_warning(tmp_path
              classes=np.array(CLASSES))
     project, _, done = ingest_with(tmp_path, book)
     assert done.returncode == 0, done.stderr
-    assert ("warning: ingest.trusted_path: 2 of its 3 images are pixel-identical to images of ingest.path; dedup "
-            "drops their train copies as leaks, and a trusted split judges best when held out") in done.stdout
+    assert ("warning: ingest.trusted_path: 2 of its 3 images are pixel-identical to images of ingest.path: copies of "
+            "train images: 2 (dedup drops those train images as leaks); a trusted split judges best when held out"
+            ) in done.stdout
 
 
 @pytest.mark.hostile("ingest")

@@ -1,10 +1,12 @@
 """Hostile trusted sets (stop 67): grey pictures saved as RGB (matplotlib's ``imsave`` writes them so) beside a grey
 data set are read as the grey images they are, and a trusted image in colour is named in the refusal; a trusted .npz
-cut short is said to be unreadable, not to lack a classes array.
+cut short is said to be unreadable, not to lack a classes array; trusted images that copy images of the data set are
+warned of with what follows for each split they copy.
 
 The first cases run ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and assert the
 trusted split's pixels, or the one ``error:`` line whole with nothing left behind; the .npz case reads the trusted set
-with :func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``).
+with :func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``), and the
+copies case the stage's main in this process (its warning line whole).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hostile_harness import assert_error_line, assert_nothing_left
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, make_project
 from test_hostile_ingest import assert_ingested, image_folder, run_ingest
+from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
 from winnow.trusted_set import load_trusted
 
@@ -76,3 +79,29 @@ def test_a_trusted_npz_cut_short_is_named_unreadable_not_told_to_add_a_classes_a
     assert str(raised.value) == (f"{book}: not an .npz archive (no zip file and no .npy array); an .npz holds 'images' "
                                  "+ 'labels' (optional 'splits', 'index', 'classes') or, per split train/val/test, "
                                  "'<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")
+
+
+@pytest.mark.hostile("ingest")
+def test_trusted_copies_of_test_images_are_not_said_to_be_dropped_as_train_leaks(tmp_path, monkeypatch, capsys):
+    # before: "…2 of its 5 images are pixel-identical to images of ingest.path; dedup drops their train copies as
+    # leaks, …", of a copy of a test image too, which dedup never drops and on which the budget then judges
+    data, grey = tmp_path / "data", iter(range(1, 256, 3))  # every image of the data set a grey of its own
+    for split, count in (("train", 8), ("val", 3), ("test", 3)):
+        for name in ("a", "b"):
+            (data / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(np.full((8, 8), next(grey), np.uint8)).save(data / split / name / f"{i}.png")
+    book = tmp_path / "book"
+    for name in ("a", "b"):
+        (book / name).mkdir(parents=True)
+    (book / "a/0.png").write_bytes((data / "test/a/0.png").read_bytes())
+    (book / "a/1.png").write_bytes((data / "train/a/0.png").read_bytes())
+    for i, name in enumerate(("a/2.png", "b/0.png", "b/1.png")):
+        Image.fromarray(np.full((8, 8), 2 + 3 * i, np.uint8)).save(book / name)  # greys no data image has
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), trusted_path=str(book))
+    ingest_in_process(make_project(tmp_path / "project", params), monkeypatch)
+    assert ("warning: ingest.trusted_path: 2 of its 5 images are pixel-identical to images of ingest.path: copies of "
+            "train images: 1 (dedup drops those train images as leaks); copies of test images: 1 (the budget would "
+            "choose the cleaning partly on test images: remove them from ingest.trusted_path); a trusted split judges "
+            "best when held out") in capsys.readouterr().out.splitlines()
