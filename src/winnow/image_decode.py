@@ -21,7 +21,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from winnow import image_damage, image_notes, plain_png
 from winnow.errors import WinnowError
-from winnow.ingest import RESIZE_BYTES, resize_batch
+from winnow.ingest import RESIZE_BYTES, all_grey, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import TRANSIENT_ERRNOS, RemotePath, not_read
 
@@ -370,7 +370,7 @@ def _to_8bit(img: Image.Image, *, rawmode: str = "", fmt: str | None = None) -> 
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba).convert("L" if grey else "RGB")
-    if palette and _all_grey(img):  # "P without colour": one channel, its values exactly the palette's grey
+    if palette and all_grey(img):  # "P without colour": one channel, its values exactly the palette's grey
         return img.convert("L")
     if img.mode in ("1", "L"):
         return img.convert("L")
@@ -382,12 +382,6 @@ def _to_8bit(img: Image.Image, *, rawmode: str = "", fmt: str | None = None) -> 
             scaled[values == key] = 255
         return Image.fromarray(scaled, "L")
     return img.convert("RGB")
-
-
-def _all_grey(img: Image.Image) -> bool:
-    """Whether every pixel of an RGB image has equal red, green and blue."""
-    pixels = np.asarray(img)
-    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
 
 
 def _to_channels(pixels: np.ndarray, channels: int) -> np.ndarray:

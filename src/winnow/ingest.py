@@ -213,15 +213,23 @@ def store_images(file: Path, images: np.ndarray, *, size: int | None) -> NpyRows
     return rows
 
 
+def all_grey(pixels) -> bool:
+    """Whether every pixel of RGB ``pixels`` (``(..., 3)``: an image, a batch of them, or a Pillow RGB image) has
+    equal red, green and blue, exactly: grey saved as RGB, which one channel holds whole. One meaning for the
+    decoder's palette images without colour (:mod:`winnow.image_decode`) and the trusted images a grey data set
+    takes (:func:`append_trusted`)."""
+    pixels = np.asarray(pixels)
+    return bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
+
+
 def _first_coloured(images: np.ndarray) -> int | None:
     """The row of the first of uint8 ``(N, H, W, 3)`` ``images`` (in memory or a memory map, read a batch at a time)
-    holding a pixel whose channels differ, or None when every pixel is grey."""
+    that is not :func:`all_grey`, or None when every one is."""
     step = max(1, BATCH_BYTES // max(1, images[:1].nbytes))
     for start in range(0, len(images), step):
         batch = np.asarray(images[start:start + step])
-        coloured = ((batch[..., 0] != batch[..., 1]) | (batch[..., 1] != batch[..., 2])).reshape(len(batch), -1)
-        if coloured.any():
-            return start + int(np.flatnonzero(coloured.any(axis=1))[0])
+        if not all_grey(batch):
+            return start + next(i for i, image in enumerate(batch) if not all_grey(image))
     return None
 
 
