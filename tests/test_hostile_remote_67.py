@@ -1,14 +1,16 @@
 """Hostile sources beyond one machine (stop 67): a folder at a URL whose store fails part-way (a connection reset
 while its files are read, a store that cannot be reached when the trusted set is looked at), and a local folder on a
-network mount whose read fails for the mount's sake (an I/O error, a stale NFS handle).
+network mount whose read fails for the mount's sake (an I/O error, a stale NFS handle); a hidden image at a URL whose
+first bytes do not come is left out as any hidden file is.
 
 Each case runs the ingest stage's main in this process (the ``memory://`` store and the failure planted in it live
-here) and asserts the one line, whole, and that nothing was written.
+here) and asserts the one line, whole, and that nothing was written; or, where ingest goes on, its rows and counts.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import uuid
 
@@ -134,3 +136,29 @@ def test_a_local_file_whose_read_is_refused_stays_a_row(tmp_path, monkeypatch):
     rejected = dict(pd.read_csv(project / "data/ingest/rejected.csv").itertuples(index=False))
     assert rejected[str(images / "dog/05.jpg")] == f"unreadable: [Errno 13] Permission denied: '{images / 'dog/05.jpg'}'"
     assert len(rejected) == 5  # the four bad entries of sample_files, and this one
+
+
+class BackendError(Exception):
+    """A backend's own error, which is no OSError (gcsfs raises its HttpError so)."""
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_hidden_image_at_a_url_whose_head_does_not_come_is_left_out_as_any_hidden_file(tmp_path, store, monkeypatch):
+    # before: the check of a hidden file's first bytes, for the warning naming hidden images, caught OSError alone, and
+    # the backend's "503 Service Unavailable" ended ingest in a traceback, of a file never read
+    url, fs = store
+    fs.pipe(f"{url.removeprefix('memory://')}/cat/.IMG_0001.png", sample_files()["cat/00.png"])
+    real = MemoryFileSystem._open
+
+    def unavailable(self, path, *args, **kwargs):
+        if str(path).endswith(".IMG_0001.png"):
+            raise BackendError("503 Service Unavailable")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryFileSystem, "_open", unavailable)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=url, max_reject_fraction=0.5)
+    project = make_project(tmp_path / "project", params)
+    ingest_in_process(project, monkeypatch)
+    metrics = json.loads((project / "metrics/ingest.json").read_text())
+    assert (metrics["images"], metrics["rejected"]) == (24, 4)  # sample_files' 24 images, its four bad entries

@@ -322,11 +322,12 @@ def _hidden_images(folder: Path) -> list[Path]:
 
 
 def _image_signature(path: Path) -> bool:
-    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (False when it cannot be read)."""
+    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (False when it cannot be read: a hidden file is
+    never read, so only the warning on it is lost)."""
     try:
         with path.fs.open(path.key, "rb") if isinstance(path, RemotePath) else open(path, "rb") as file:
             head = file.read(12)
-    except OSError:
+    except Exception:  # a backend's own errors too, which are no OSError (gcsfs's HttpError; before: a traceback)
         return False
     return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM")) or (head[:4], head[8:]) == (b"RIFF", b"WEBP")
 
