@@ -141,6 +141,8 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
 
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"
+# val's words beside a trusted split, which judges the budget in its place (before: val's line named the budget too)
+JUDGED_BESIDE_TRUSTED = "checkpoints and the relabel gate are judged on it (the cleaning budget on the trusted split)"
 # the trusted split judges the budget alone: the relabel gate and the models' checkpoints are val's (before: the trusted
 # split's warnings said val's words, so a label book seemed to gate every relabel)
 TRUSTED_JUDGES = "the cleaning budget is judged on it (its probes, and its check's trainings)"
@@ -152,6 +154,7 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
     and one of a handful of images judges by chance: checkpoints, the relabel gate and the budget are chosen on
     val, the budget on the trusted split when there is one."""
     taught = set(manifest.loc[manifest["split"] == "train", "label"])
+    val_judges = JUDGED_BESIDE_TRUSTED if (manifest["split"] == "trusted").any() else JUDGED_ON
     tested = manifest.loc[manifest["split"] == "test", "label"].value_counts()
     few = [(classes[c], n) for c, n in sorted(tested.items()) if n < MIN_JUDGE_IMAGES_PER_CLASS]
     if few:  # a class of one test image went 0.000 -> 1.000 in the report, a quarter of a macro F1 that shipped
@@ -161,9 +164,9 @@ def _warn_weak_judge_splits(manifest: pd.DataFrame, classes: list[str]) -> None:
               "of them")
     if not (manifest["split"] == "val").any():  # before: not a word here, then train or a judge refused minutes later
         print("warning: ingest: the val split is empty (ingest.val_fraction 0, and the source names no val image): "
-              f"{JUDGED_ON}, and train and the label cleaners stop without it; set ingest.val_fraction above 0 "
+              f"{val_judges}, and train and the label cleaners stop without it; set ingest.val_fraction above 0 "
               "(score, threshold and dedup run without one)")
-    for split, judged in (("val", JUDGED_ON), ("trusted", TRUSTED_JUDGES)):
+    for split, judged in (("val", val_judges), ("trusted", TRUSTED_JUDGES)):
         held = manifest.loc[manifest["split"] == split, "label"]
         lacking = [classes[c] for c in sorted(taught - set(held))]
         if len(held) and lacking:

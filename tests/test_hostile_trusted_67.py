@@ -1,12 +1,13 @@
 """Hostile trusted sets (stop 67): grey pictures saved as RGB (matplotlib's ``imsave`` writes them so) beside a grey
 data set are read as the grey images they are, and a trusted image in colour is named in the refusal; a trusted .npz
 cut short is said to be unreadable, not to lack a classes array; trusted images that copy images of the data set are
-warned of with what follows for each split they copy.
+warned of with what follows for each split they copy, and a thin val split beside a trusted one is not said to judge
+the budget.
 
 The first cases run ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and assert the
 trusted split's pixels, or the one ``error:`` line whole with nothing left behind; the .npz case reads the trusted set
 with :func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``), and the
-copies case the stage's main in this process (its warning line whole).
+warning cases run the stage's main in this process (the warning line whole).
 """
 
 from __future__ import annotations
@@ -81,16 +82,22 @@ def test_a_trusted_npz_cut_short_is_named_unreadable_not_told_to_add_a_classes_a
                                  "'<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")
 
 
+def split_folder(root: Path, counts: dict[str, int]) -> Path:
+    """``root/<split>/{a,b}/<i>.png``: ``counts[split]`` 8x8 grey images a class, each a grey of its own (1, 4, 7 …)."""
+    grey = iter(range(1, 256, 3))
+    for split, count in counts.items():
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(np.full((8, 8), next(grey), np.uint8)).save(root / split / name / f"{i}.png")
+    return root
+
+
 @pytest.mark.hostile("ingest")
 def test_trusted_copies_of_test_images_are_not_said_to_be_dropped_as_train_leaks(tmp_path, monkeypatch, capsys):
     # before: "…2 of its 5 images are pixel-identical to images of ingest.path; dedup drops their train copies as
     # leaks, …", of a copy of a test image too, which dedup never drops and on which the budget then judges
-    data, grey = tmp_path / "data", iter(range(1, 256, 3))  # every image of the data set a grey of its own
-    for split, count in (("train", 8), ("val", 3), ("test", 3)):
-        for name in ("a", "b"):
-            (data / split / name).mkdir(parents=True)
-            for i in range(count):
-                Image.fromarray(np.full((8, 8), next(grey), np.uint8)).save(data / split / name / f"{i}.png")
+    data = split_folder(tmp_path / "data", {"train": 8, "val": 3, "test": 3})
     book = tmp_path / "book"
     for name in ("a", "b"):
         (book / name).mkdir(parents=True)
@@ -105,3 +112,17 @@ def test_trusted_copies_of_test_images_are_not_said_to_be_dropped_as_train_leaks
             "train images: 1 (dedup drops those train images as leaks); copies of test images: 1 (the budget would "
             "choose the cleaning partly on test images: remove them from ingest.trusted_path); a trusted split judges "
             "best when held out") in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.hostile("ingest")
+def test_a_thin_val_split_beside_a_trusted_split_is_not_said_to_judge_the_budget(tmp_path, monkeypatch, capsys):
+    # before: "…the val split holds 2 images …: checkpoints, the relabel gate and the cleaning budget are judged on
+    # it …", though a trusted split judges the budget in val's place
+    data = split_folder(tmp_path / "data", {"train": 8, "val": 1, "test": 5})
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data),
+                            trusted_path=str(image_folder(tmp_path / "book", {"a": 5, "b": 5})))
+    ingest_in_process(make_project(tmp_path / "project", params), monkeypatch)
+    assert ("warning: ingest: the val split holds 2 images, fewer than 5 per class of the 2: checkpoints and the relabel "
+            "gate are judged on it (the cleaning budget on the trusted split), and one image moves its accuracy by 50 "
+            "points; give it more images") in capsys.readouterr().out.splitlines()
