@@ -134,7 +134,8 @@ def test_a_local_file_whose_read_is_refused_stays_a_row(tmp_path, monkeypatch):
     project = make_project(tmp_path / "project", params)
     ingest_in_process(project, monkeypatch)
     rejected = dict(pd.read_csv(project / "data/ingest/rejected.csv").itertuples(index=False))
-    assert rejected[str(images / "dog/05.jpg")] == f"unreadable: [Errno 13] Permission denied: '{images / 'dog/05.jpg'}'"
+    refused = images / "dog/05.jpg"
+    assert rejected[str(refused)] == f"unreadable: [Errno 13] Permission denied: '{refused}'"
     assert len(rejected) == 5  # the four bad entries of sample_files, and this one
 
 

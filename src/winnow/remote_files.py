@@ -179,7 +179,8 @@ TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.ESTALE, errno.ETIMEDOUT, errno.EN
 def not_read(param: str, path, why: str, *, check: str) -> WinnowError:
     """The one line for a listed file whose bytes did not come (:meth:`RemotePath.read_bytes`, and a local read
     failing with one of :data:`TRANSIENT_ERRNOS`): ingest stops rather than set the file aside, since a row would leave
-    the image out and DVC keep that smaller set once the store or the mount answers again. ``check``: what to look at."""
+    the image out and DVC keep that smaller set once the store or the mount answers again. ``check``: what to look
+    at."""
     return WinnowError(f"{param}: cannot read {shown(path)} ({why}), which its folder lists; nothing was ingested: "
                        f"check {check}, then rerun")
 
