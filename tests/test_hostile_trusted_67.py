@@ -4,10 +4,11 @@ cut short is said to be unreadable, not to lack a classes array; trusted images 
 warned of with what follows for each split they copy, and a thin val split beside a trusted one is not said to judge
 the budget.
 
-The first cases run ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and assert the
-trusted split's pixels, or the one ``error:`` line whole with nothing left behind; the .npz case reads the trusted set
-with :func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``), and the
-warning cases run the stage's main in this process (the warning line whole).
+The colour refusal runs ``stages/ingest.py`` through the harness (:func:`test_hostile_ingest.run_ingest`) and asserts
+the one ``error:`` line whole with nothing left behind; the .npz case reads the trusted set with
+:func:`winnow.trusted_set.load_trusted` in this process (the stage prints its message after ``error: ``), and the
+others run the stage's main in this process (a second cheaper) and assert the trusted split's pixels or the warning
+line whole.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, make_project
-from test_hostile_ingest import assert_ingested, image_folder, run_ingest
+from test_hostile_ingest import image_folder, run_ingest
 from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
 from winnow.trusted_set import load_trusted
@@ -41,12 +42,14 @@ def rgb_grey_folder(root: Path, *, coloured: str | None = None) -> Path:
 
 
 @pytest.mark.hostile("ingest")
-def test_grey_trusted_images_saved_as_rgb_join_a_grey_data_set_as_grey(tmp_path):
+def test_grey_trusted_images_saved_as_rgb_join_a_grey_data_set_as_grey(tmp_path, monkeypatch):
     # before: "error: ingest.trusted_path: the trusted images are colour but the data set is single-channel; give grey
     # trusted images", of 12 grey images: R = G = B in every pixel
-    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
-    project, _, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(rgb_grey_folder(tmp_path / "book")))
-    assert_ingested(done)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(image_folder(tmp_path / "data", {"a": 12, "b": 12})),
+                            trusted_path=str(rgb_grey_folder(tmp_path / "book")))
+    project = make_project(tmp_path / "project", params)
+    ingest_in_process(project, monkeypatch)  # in this process: a second cheaper than the stage's own
     manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
     images = np.load(project / "data/ingest/images.npy")
     trusted = manifest[manifest["split"] == "trusted"]
