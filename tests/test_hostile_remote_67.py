@@ -1,7 +1,7 @@
 """Hostile sources beyond one machine (stop 67): a folder at a URL whose store fails part-way (a connection reset
 while its files are read, a store that cannot be reached when the trusted set is looked at), and a local folder on a
-network mount whose read fails for the mount's sake (an I/O error, a stale NFS handle); a hidden image at a URL whose
-first bytes do not come is left out as any hidden file is.
+network mount whose read, or a link's look at its target, fails for the mount's sake (an I/O error, a stale NFS
+handle); a hidden image at a URL whose first bytes do not come is left out as any hidden file is.
 
 Each case runs the ingest stage's main in this process (the ``memory://`` store and the failure planted in it live
 here) and asserts the one line, whole, and that nothing was written; or, where ingest goes on, its rows and counts.
@@ -118,6 +118,47 @@ def test_a_local_read_failing_for_the_mount_s_sake_stops_ingest_not_a_row(tmp_pa
     line, before, after = refused_in_process(tmp_path, monkeypatch, path=str(images))
     assert line == (f"ingest.path: cannot read {images / name} ({os.strerror(code)}), which its folder lists; nothing "
                     "was ingested: check the disk or its network mount, then rerun")
+    assert after == before
+
+
+class StaleLink:
+    """A ``os.DirEntry`` of a symbolic link whose target is on a mount that answers ``ESTALE`` (``is_file`` follows
+    the link, so it looks at the target)."""
+
+    def __init__(self, entry: os.DirEntry) -> None:
+        self.entry = entry
+
+    def __getattr__(self, name: str):
+        return getattr(self.entry, name)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        raise OSError(errno.ESTALE, os.strerror(errno.ESTALE), self.entry.path)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_linked_image_whose_target_answers_stale_stops_ingest_not_a_row(tmp_path, monkeypatch):
+    # before: a row "unreadable: Stale file handle" (DVC's symlink cache on an NFS mount that hiccups), kept by dvc
+    # repro as the listing had not changed
+    images = tmp_path / "images"
+    for relative, data in sample_files().items():
+        (images / relative).parent.mkdir(parents=True, exist_ok=True)
+        (images / relative).write_bytes(data)
+    real = os.scandir
+
+    class Scan:  # os.scandir of the dog folder, its 05.jpg a stale link
+        def __init__(self, path):
+            self.scan = real(path)
+
+        def __enter__(self):
+            return (StaleLink(e) if e.name == "05.jpg" else e for e in self.scan.__enter__())
+
+        def __exit__(self, *exc):
+            return self.scan.__exit__(*exc)
+
+    monkeypatch.setattr(os, "scandir", lambda path=".": Scan(path) if str(path) == str(images / "dog") else real(path))
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=str(images))
+    assert line == (f"ingest.path: cannot read {images / 'dog/05.jpg'} (Stale file handle), which its folder lists; "
+                    "nothing was ingested: check the disk or its network mount, then rerun")
     assert after == before
 
 

@@ -23,7 +23,7 @@ from winnow import image_damage, image_notes, plain_png
 from winnow.errors import WinnowError
 from winnow.ingest import RESIZE_BYTES, all_grey, resize_batch
 from winnow.npy_rows import NpyRows
-from winnow.remote_files import TRANSIENT_ERRNOS, RemotePath, not_read
+from winnow.remote_files import RemotePath, refuse_transient
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
@@ -289,8 +289,7 @@ def _read(path: Path) -> bytes:
         finally:
             os.close(fd)
     except OSError as err:
-        if err.errno in TRANSIENT_ERRNOS:  # ingest.path: load_trusted names its own parameter instead
-            raise not_read("ingest.path", path, err.strerror, check="the disk or its network mount") from None
+        refuse_transient(err, path)
         raise
 
 

@@ -34,8 +34,8 @@ the split would be carved from train without a word), a class folder with no fil
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
 normalisation (``café`` as one code point and as ``e`` + a combining accent: two classes shown alike), a file whose
-bytes do not come for the store's or the disk's sake (:func:`winnow.image_decode._read`: a row would be kept by DVC
-once they answer again). Two
+bytes do not come for the store's or the disk's sake, or a link whose target's mount fails so when looked at
+(:func:`winnow.remote_files.refuse_transient`: a row would be kept by DVC once they answer again). Two
 whose names differ but for letter case (``A`` and ``a``) are two classes, as Linux holds them, with a ``warning:``
 line: macOS and Windows hold them as one folder.
 
@@ -62,7 +62,7 @@ from winnow.image_decode import IMAGE_SUFFIXES, decode_files
 from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
-from winnow.remote_files import RemotePath, is_hidden, locate, shown
+from winnow.remote_files import RemotePath, is_hidden, locate, refuse_transient, shown
 from winnow.sources import Loaded
 
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
@@ -266,6 +266,9 @@ def _kind(entry: os.DirEntry) -> str:
         if entry.is_dir():
             return "dir"
     except OSError as err:  # is_file() raises for a link loop instead of answering False
+        # a link's target on a network mount (DVC's symlink cache on NFS) that hiccups: the mount's fault, as a read's
+        # (before: a row "unreadable: Stale file handle", which DVC kept, the listing being unchanged)
+        refuse_transient(err, entry.path)
         return "symbolic link loop" if err.errno == errno.ELOOP else f"unreadable: {err.strerror}"
     if entry.is_symlink() and not os.path.exists(entry.path):
         return "dangling symbolic link: its target does not exist"

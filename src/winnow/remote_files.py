@@ -185,6 +185,14 @@ def not_read(param: str, path, why: str, *, check: str) -> WinnowError:
                        f"check {check}, then rerun")
 
 
+def refuse_transient(err: OSError, path: str | os.PathLike) -> None:
+    """Raise :func:`not_read` for a local ``err`` of :data:`TRANSIENT_ERRNOS` met reading or looking at the listed
+    file ``path`` (``ingest.path``: :func:`winnow.trusted_set.load_trusted` names its own parameter instead); any
+    other error is the file's, for its reader to set aside as a row."""
+    if err.errno in TRANSIENT_ERRNOS:
+        raise not_read("ingest.path", path, err.strerror, check="the disk or its network mount") from None
+
+
 def shown(path: str | os.PathLike) -> str:
     """``path`` as printable one-line text: bytes that are not UTF-8 as ``\\xNN``, control characters escaped."""
     text = str(path) if isinstance(path, RemotePath) else os.fsencode(path).decode("utf-8", "backslashreplace")
