@@ -142,7 +142,7 @@ def _refuse_untested_classes(manifest: pd.DataFrame, classes: list[str]) -> None
 
 JUDGED_ON = "checkpoints, the relabel gate and the cleaning budget are judged on it"
 # val's words beside a trusted split, which judges the budget in its place (before: val's line named the budget too)
-JUDGED_BESIDE_TRUSTED = "checkpoints and the relabel gate are judged on it (the cleaning budget on the trusted split)"
+JUDGED_BESIDE_TRUSTED = "checkpoints and the relabel gate are judged on it (the cleaning budget on the trusted images)"
 # the trusted split judges the budget alone: the relabel gate and the models' checkpoints are val's (before: the trusted
 # split's warnings said val's words, so a label book seemed to gate every relabel)
 TRUSTED_JUDGES = "the cleaning budget is judged on it (its probes, and its check's trainings)"

@@ -127,5 +127,5 @@ def test_a_thin_val_split_beside_a_trusted_split_is_not_said_to_judge_the_budget
                             trusted_path=str(image_folder(tmp_path / "book", {"a": 5, "b": 5})))
     ingest_in_process(make_project(tmp_path / "project", params), monkeypatch)
     assert ("warning: ingest: the val split holds 2 images, fewer than 5 per class of the 2: checkpoints and the "
-            "relabel gate are judged on it (the cleaning budget on the trusted split), and one image moves its "
+            "relabel gate are judged on it (the cleaning budget on the trusted images), and one image moves its "
             "accuracy by 50 points; give it more images") in capsys.readouterr().out.splitlines()
