@@ -205,10 +205,13 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
         # before: only the pairs among each image's EMBEDDING_NEIGHBOURS nearest, so of 20 train copies of a test image
         # whose embeddings all lay within 0.001 of it (embedding_radius 0.01, embedding_confirm false) the 10 it was
         # not among the nearest of stayed in train, said to "resemble none of the images it keeps"
-        for start in range(0, len(pairs), EMBEDDING_BLOCK):  # two (block, D) float32 arrays at a time
-            block = pairs[start:start + EMBEDDING_BLOCK]
-            similarity = (unit_rows(embedding[block[:, 0]]) * unit_rows(embedding[block[:, 1]])).sum(axis=1)
-            found[start:start + len(block)] |= 1.0 - similarity <= embedding_radius + ROUNDING
+        # only the pairs still open: those of equal pixels, own links or alike thumbnails need no distance
+        open_rows, unit = np.flatnonzero(~found), unit_rows(embedding)  # each row scaled once, not once a pair
+        for start in range(0, len(open_rows), EMBEDDING_BLOCK):  # two (block, D) float32 arrays at a time
+            block = open_rows[start:start + EMBEDDING_BLOCK]
+            ends = pairs[block]
+            similarity = np.einsum("pd,pd->p", unit[ends[:, 0]], unit[ends[:, 1]])
+            found[block] = 1.0 - similarity <= embedding_radius + ROUNDING
     return found
 
 
