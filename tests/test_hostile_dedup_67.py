@@ -1,6 +1,6 @@
-"""Hostile input to dedup, stop 67: the score stage's pHashes in a column of another type, and a picture with more
-copies in the embedding than the search's nearest neighbours. The cases run the real dedup stage, or its functions
-in-process, on a few 8x8 images."""
+"""Hostile input to dedup, stop 67: the score stage's pHashes in a column of another type, a picture with more
+copies in the embedding than the search's nearest neighbours, and a chain of embedding look-alikes. The cases run
+the real dedup stage, or its functions in-process, on a few 8x8 images."""
 
 import shutil
 from pathlib import Path
@@ -93,3 +93,25 @@ def test_every_train_copy_within_the_embedding_radius_of_a_test_image_leaves_tra
                          min_correlation=0.98, flip=True, crop=0.0625, embedding_radius=0.01, embedding_confirm=False)
     assert table["reason"].tolist() == ["eval_copy"] + ["leak"] * 20 + ["unique"] * 10
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_chain_of_embedding_look_alikes_removes_only_the_train_image_near_the_test_image(capsys):
+    # embedding_confirm false, radius 0.01: test a, train b, c and d a step of cosine distance 0.008 apart on a circle
+    # (a to c 0.032): b is a's leak; c and d, linked to a only through b, are a group of their own (c, first, kept),
+    # as in the pHash chain of test_dedup.py. The pixels share nothing: only the embedding's distances tie them
+    step = np.arccos(1 - 0.008)
+    embedding = np.zeros((4, 16), np.float32)
+    embedding[:, 0], embedding[:, 1] = np.cos(step * np.arange(4)), np.sin(step * np.arange(4))
+    images = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1), dtype=np.uint8)
+    splits = ["test", "train", "train", "train"]
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits, "label": 0,
+                             "digest": pixel_digest(images), "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    table = dedup_images(manifest, images, score_table(images, manifest), embedding=embedding, radius=6, keep="first",
+                         min_correlation=0.98, flip=True, crop=0.0625, embedding_radius=0.01, embedding_confirm=False)
+    assert table["reason"].tolist() == ["eval_copy", "leak", "kept", "embedding_duplicate"]
+    assert table["group"].tolist() == [0, 0, 1, 1]
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: dedup: 2 image(s) joined a group only through a chain of copies and resemble none of the images it "
+        "keeps: not removed as their copies or leaks, but grouped among themselves (1 kept); if they are many, lower "
+        "dedup.radius or dedup.embedding_radius, or raise dedup.min_correlation"]
