@@ -76,8 +76,9 @@ def main() -> None:
 def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3) -> list[str]:
     """``warning:`` lines for the label conflicts of a :func:`winnow.dedup.dedup_table`, naming up to ``examples``
     ids: groups whose kept train copy ships under one of several labels (the label most of the group's train
-    copies carry, or on a tie the copy dedup.keep prefers), groups of val/test copies carrying different labels, and
-    val/test images whose train or trusted copies carry another label. ``classes``: the class names, by label.
+    copies carry, or on a tie the copy dedup.keep prefers), groups of val/test copies carrying different labels,
+    val/test images whose train or trusted copies carry another label, and trusted images whose train copies do.
+    ``classes``: the class names, by label.
 
     before: one count, "31 label conflicts": a picture labelled 0 and 1 shipped as 0 because that copy came first,
     and a test image twice with two labels (a score no model can reach 100% on) went unsaid. And the labels were
@@ -114,21 +115,41 @@ def conflict_lines(table: pd.DataFrame, *, classes: list[str], examples: int = 3
     # that keeps a train copy (drop_leaks false) is named by the first line already
     carried = table[~np.isin(splits, ("val", "test"))].groupby("group")["label"].unique()
     unsaid = ~mixed & evaluated["label_conflict"].to_numpy(bool) & ~evaluated["group"].isin(groups[shipped]).to_numpy()
-    apart = []
-    for row in evaluated[unsaid].itertuples():
+    apart = _apart(evaluated[unsaid], carried)
+    if apart:
+        lines.append(f"warning: dedup: {len(apart)} val/test image(s) carry another label than their train or "
+                     f"trusted copies (e.g. {_named(apart[:examples], classes)}): one of the labels is wrong, and a "
+                     "wrong val or test label counts a right prediction as wrong; dedup never changes val or test: "
+                     "check their labels where the data comes from (data/dedup/groups.parquet: label_conflict)")
+    # before: a trusted image whose train copy carries another label was one more of "N label conflicts", unnamed:
+    # the train copy left as a leak, and the trusted label, as likely the wrong one, stayed in the budget's judge
+    # (copies within the trusted split of different labels the budget names, and leaves out of its judge)
+    trusted = (splits == "trusted") & table["label_conflict"].to_numpy(bool) & ~np.isin(groups, groups[shipped])
+    apart = _apart(table[trusted], table[splits == "train"].groupby("group")["label"].unique())
+    if apart:
+        lines.append(f"warning: dedup: {len(apart)} trusted image(s) carry another label than their train copies "
+                     f"(e.g. {_named(apart[:examples], classes)}): one of the labels is wrong, and the budget judges "
+                     "on the trusted labels, where a wrong one counts a right prediction as wrong: check them in "
+                     "ingest.trusted_path (data/dedup/groups.parquet: label_conflict)")
+    return lines
+
+
+def _apart(rows: pd.DataFrame, carried: pd.Series) -> list[tuple[str, int, list[int]]]:
+    """``(id, label, other labels)`` of each of ``rows`` (a dedup table's) whose group's copies carry another label
+    than its own (``carried``: the copies' distinct labels by group)."""
+    found = []
+    for row in rows.itertuples():
         other = [label for label in sorted(carried.get(row.group, [])) if label != row.label]
         if other:
-            apart.append((row.id, row.label, other))
-    if apart:
-        # before: copies of two other labels read "val-4 as 'a', a copy as 'b', 'c'", one copy of two labels
-        named = "; ".join(f"{image} as {classes[label]!r}, {'a copy' if len(other) == 1 else 'copies'} as "
-                          + ", ".join(repr(classes[other_label]) for other_label in other)
-                          for image, label, other in apart[:examples])
-        lines.append(f"warning: dedup: {len(apart)} val/test image(s) carry another label than their train or "
-                     f"trusted copies (e.g. {named}): one of the labels is wrong, and a wrong val or test label "
-                     "counts a right prediction as wrong; dedup never changes val or test: check their labels where "
-                     "the data comes from (data/dedup/groups.parquet: label_conflict)")
-    return lines
+            found.append((row.id, row.label, other))
+    return found
+
+
+def _named(apart: list[tuple[str, int, list[int]]], classes: list[str]) -> str:
+    """The images of :func:`_apart`, each with its class and its copies' (``classes``: names by label).
+    before: copies of two other labels read "val-4 as 'a', a copy as 'b', 'c'", one copy of two labels."""
+    return "; ".join(f"{image} as {classes[label]!r}, {'a copy' if len(other) == 1 else 'copies'} as "
+                     + ", ".join(repr(classes[other_label]) for other_label in other) for image, label, other in apart)
 
 
 CHAIN_SHARE = 0.2  # copies are a few percent of a real data set; a fifth of train is links chaining distinct images
@@ -165,7 +186,8 @@ def chain_warning(metrics: dict, *, train_images: int, identical: int | None = N
 
 def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[str, int] | None = None) -> list[str]:
     """What the cross-split duplicates mean, one line per kind found; ``warning:`` where a score stays
-    flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false).
+    flattered (val copies of test images, which dedup cannot remove; train copies kept by drop_leaks false; the
+    trusted split's copies of test images).
 
     ``kept``: per copied split, the train copies that stay (:func:`winnow.leaks.leaks_kept`; default all of
     them when drop_leaks is false). With drop_leaks false dedup still keeps one train image per group: three
@@ -194,12 +216,18 @@ def leak_lines(leaks: dict, *, drop_leaks: bool, test_images: int, kept: dict[st
                      f"{found['images']} val image(s); val picks every checkpoint, so the test score is flattered. "
                      "dedup never changes val or test: remove the copies from your test split (data/dedup/"
                      "groups.parquet lists them: same group, splits val and test)")
-    found = leaks.get("trusted_copies_of_test")
-    if found and found["images"]:
-        lines.append(f"warning: dedup: the trusted split holds copies of test images: {found['images']} trusted "
-                     f"image(s) in {found['groups']} group(s) with {found['test_images']} test image(s); the budget "
-                     "chooses the cleaning on the trusted split, so partly on test images. Remove them from "
-                     "ingest.trusted_path (data/dedup/groups.parquet lists them: same group, splits trusted and test)")
+    # before: the trusted split's copies of val images were counted in metrics/dedup.json alone
+    for copied, meaning in (("val", "dedup: the trusted split holds copies of val images: {}; the budget judges on "
+                                    "the trusted split rather than val, which picks every checkpoint, so on these "
+                                    "pictures it judges on val after all"),
+                            ("test", "warning: dedup: the trusted split holds copies of test images: {}; the budget "
+                                     "chooses the cleaning on the trusted split, so partly on test images. Remove them "
+                                     "from ingest.trusted_path")):
+        found = leaks.get(f"trusted_copies_of_{copied}")
+        if found and found["images"]:
+            lines.append(meaning.format(f"{found['images']} trusted image(s) in {found['groups']} group(s) with "
+                                        f"{found[f'{copied}_images']} {copied} image(s)")
+                         + f" (data/dedup/groups.parquet lists them: same group, splits trusted and {copied})")
     return lines
 
 

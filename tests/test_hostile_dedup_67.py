@@ -3,6 +3,7 @@ copies in the embedding than the search's nearest neighbours, and a chain of emb
 the real dedup stage, or its functions in-process, on a few 8x8 images."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from hostile_harness import default_params, make_project, refused_line
 from winnow import copies
-from winnow.dedup import dedup_images
+from winnow.dedup import dedup_images, dedup_metrics, dedup_table
 from winnow.degrade import perturbation_table
 from winnow.imageset import pixel_digest, write_imageset
 from winnow.errors import WinnowError
@@ -115,3 +116,37 @@ def test_a_chain_of_embedding_look_alikes_removes_only_the_train_image_near_the_
         "warning: dedup: 2 image(s) joined a group only through a chain of copies and resemble none of the images it "
         "keeps: not removed as their copies or leaks, but grouped among themselves (1 kept); if they are many, lower "
         "dedup.radius or dedup.embedding_radius, or raise dedup.min_correlation"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_trusted_image_copied_in_train_under_another_label_and_in_val_is_named(monkeypatch):
+    # classes a (0) and b (1): train-1 (b) copies trusted-4 (a), trusted-5 (b) copies val-6 (a). before: "2 label
+    # conflicts" and the train leak line alone: trusted-4's label, as likely the wrong one, judged the budget
+    # unnamed, and the trusted copy of a val image was counted in metrics/dedup.json only
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    sys.modules.pop("dedup", None)
+    from dedup import conflict_lines, leak_lines
+
+    splits = ["train"] * 4 + ["trusted"] * 2 + ["val", "test"]
+    images = np.random.default_rng(0).integers(0, 256, (len(splits), 8, 8, 1), dtype=np.uint8)
+    images[1], images[5] = images[4], images[6]
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits,
+                             "label": np.arange(len(splits)) % 2,
+                             "digest": pixel_digest(images), "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    table = dedup_table(manifest, score_table(images, manifest), radius=6)
+    assert conflict_lines(table, classes=["a", "b"]) == [
+        # val-6 (a) and its trusted copy (b): said by the line that was there
+        "warning: dedup: 1 val/test image(s) carry another label than their train or trusted copies (e.g. val-6 as "
+        "'a', a copy as 'b'): one of the labels is wrong, and a wrong val or test label counts a right prediction as "
+        "wrong; dedup never changes val or test: check their labels where the data comes from "
+        "(data/dedup/groups.parquet: label_conflict)",
+        "warning: dedup: 1 trusted image(s) carry another label than their train copies (e.g. trusted-4 as 'a', a "
+        "copy as 'b'): one of the labels is wrong, and the budget judges on the trusted labels, where a wrong one "
+        "counts a right prediction as wrong: check them in ingest.trusted_path (data/dedup/groups.parquet: "
+        "label_conflict)"]
+    assert leak_lines(dedup_metrics(table)["leaks"], drop_leaks=True, test_images=1) == [
+        "dedup: train copies of trusted images: 1 train image(s) in 1 group(s) with 1 trusted image(s), dropped from "
+        "train (dedup.drop_leaks)",
+        "dedup: the trusted split holds copies of val images: 1 trusted image(s) in 1 group(s) with 1 val image(s); "
+        "the budget judges on the trusted split rather than val, which picks every checkpoint, so on these pictures "
+        "it judges on val after all (data/dedup/groups.parquet lists them: same group, splits trusted and val)"]

@@ -97,7 +97,11 @@ def test_dedup_counts_trusted_copies_and_warns_when_the_trusted_split_copies_tes
         "warning: dedup: 1 val/test image(s) carry another label than their train or trusted copies (e.g. x0 as "
         "'a', a copy as 'b'): one of the labels is wrong, and a wrong val or test label counts a right prediction as "
         "wrong; dedup never changes val or test: check their labels where the data comes from "
-        "(data/dedup/groups.parquet: label_conflict)"]
+        "(data/dedup/groups.parquet: label_conflict)",
+        # and the label book's v1 (b) its train copy t0 (a)
+        "warning: dedup: 1 trusted image(s) carry another label than their train copies (e.g. v1 as 'b', a copy as "
+        "'a'): one of the labels is wrong, and the budget judges on the trusted labels, where a wrong one counts a "
+        "right prediction as wrong: check them in ingest.trusted_path (data/dedup/groups.parquet: label_conflict)"]
     leaks = json.loads((project / "metrics/dedup.json").read_text())["leaks"]
     assert (leaks["train_copies_of_trusted"], leaks["trusted_copies_of_test"], leaks["trusted_copies_of_val"]) == (
         {"groups": 1, "images": 1, "trusted_images": 1}, {"groups": 1, "images": 1, "test_images": 1},
