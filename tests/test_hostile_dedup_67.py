@@ -150,3 +150,21 @@ def test_a_trusted_image_copied_in_train_under_another_label_and_in_val_is_named
         "dedup: the trusted split holds copies of val images: 1 trusted image(s) in 1 group(s) with 1 val image(s); "
         "the budget judges on the trusted split rather than val, which picks every checkpoint, so on these pictures "
         "it judges on val after all (data/dedup/groups.parquet lists them: same group, splits trusted and val)"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_phashes_stored_as_int64_are_read_as_the_same_bits(built, tmp_path):
+    # Spark and Java write no unsigned integers: a table rewritten there holds each pHash's 64 bits as an int64,
+    # negative where the top bit (the DC term above the median, set in most pHashes) is. The reader takes them, and
+    # dedup finds the same copies: train-2's hash set 2 bits from train-0's, a near duplicate by pHash alone
+    scores = pd.read_parquet(built / "data/score/scores.parquet")
+    scores.loc[2, "phash"] = scores.loc[0, "phash"] ^ np.uint64(0b101)
+    manifest = pd.read_parquet(built / "data/degrade/manifest.parquet")
+    tables = []
+    for kind in (np.uint64, np.int64):
+        scores.assign(phash=scores["phash"].to_numpy().view(kind)).to_parquet(tmp_path / "scores.parquet")
+        read = read_scores(tmp_path / "scores.parquet", imageset=str(built / "data/degrade"), ids=manifest["id"],
+                           columns=("phash",), digests=manifest["digest"])
+        tables.append(dedup_table(manifest, read, radius=6, keep="first"))
+    assert tables[1]["reason"].tolist() == ["kept", "exact_duplicate", "near_duplicate"] + ["unique"] * 5
+    assert tables[1].equals(tables[0])
