@@ -203,7 +203,7 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
     if embedding is not None:
         # before: only the pairs among each image's EMBEDDING_NEIGHBOURS nearest, so of 20 train copies of a test image
-        # whose embeddings all lay within 0.001 of it (embedding_radius 0.01, embedding_confirm false) the 10 it was
+        # whose embeddings all lay within 0.003 of it (embedding_radius 0.01, embedding_confirm false) the 10 it was
         # not among the nearest of stayed in train, said to "resemble none of the images it keeps"
         # only the pairs still open: those of equal pixels, own links or alike thumbnails need no distance
         open_rows, unit = np.flatnonzero(~found), unit_rows(embedding)  # each row scaled once, not once a pair

@@ -206,8 +206,10 @@ def dedup_table(
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
                         links=links, radius=radius, looks=looks, min_correlation=min_correlation,
-                        # a confirmed embedding pair resembles by its thumbnails, which looks compares already
-                        embedding=None if embedding_confirm or embedding_radius is None else embedding,
+                        # where the embedding's pairs go unconfirmed (embedding_confirm false, or no thumbnails:
+                        # min_correlation null); a confirmed pair resembles by its thumbnails, compared there already
+                        embedding=embedding if embedding_radius is not None and (not embedding_confirm or looks is None)
+                        else None,
                         embedding_radius=embedding_radius)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
