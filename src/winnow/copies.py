@@ -197,8 +197,9 @@ def resembling(pairs: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, l
     mine = pixels[pairs]
     found = mine[:, 0] == mine[:, 1]
     found |= np.isin(pair_keys(mine, n), pair_keys(own, n))
-    if looks is not None and min_correlation is not None:
-        found |= _correlated(looks.correlation(pairs, whole=True), min_correlation)
+    if looks is not None and min_correlation is not None:  # the pairs still open alone: 25 s a million on 2 cores
+        open_rows = np.flatnonzero(~found)
+        found[open_rows] = _correlated(looks.correlation(pairs[open_rows], whole=True), min_correlation)
     elif radius is not None:
         found |= np.bitwise_count(phashes[pairs[:, 0]] ^ phashes[pairs[:, 1]]) <= radius
     if embedding is not None:
