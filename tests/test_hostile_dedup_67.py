@@ -60,16 +60,21 @@ def test_phashes_stored_as_floats_stop_dedup_in_one_line(project):
 
 
 @pytest.mark.hostile("intermediates")
-def test_phashes_stored_as_hex_strings_are_refused_by_the_reader(built, tmp_path):
+@pytest.mark.parametrize("stored, held", [
     # imagehash's str(): before, a traceback from pandas' astype in dedup (the stage reads through read_scores)
+    (lambda hashes: [f"{int(h):016x}" for h in hashes], "str"),
+    # a nullable column with one hash lost: before, "scores table has no row for 1 image(s)", which it has
+    (lambda hashes: pd.array([None, *hashes[1:]], dtype="UInt64"), "UInt64 with nulls"),
+])
+def test_phashes_stored_as_hex_strings_or_with_nulls_are_refused_by_the_reader(built, tmp_path, stored, held):
     scores = pd.read_parquet(built / "data/score/scores.parquet")
-    scores["phash"] = [f"{int(h):016x}" for h in scores["phash"]]
+    scores["phash"] = stored(scores["phash"].tolist())
     scores.to_parquet(tmp_path / "scores.parquet")
     manifest = pd.read_parquet(built / "data/degrade/manifest.parquet")
     with pytest.raises(WinnowError) as refused:
         read_scores(tmp_path / "scores.parquet", imageset=str(built / "data/degrade"), ids=manifest["id"],
                     columns=("phash",), digests=manifest["digest"])
-    assert str(refused.value) == (f"{tmp_path / 'scores.parquet'}: column phash holds str, not 64-bit integer "
+    assert str(refused.value) == (f"{tmp_path / 'scores.parquet'}: column phash holds {held}, not 64-bit integer "
                                   "pHashes; rerun the score stage (dvc repro score)")
 
 
