@@ -77,7 +77,9 @@ def test_a_class_added_at_head_leaves_its_images_ungated_and_gates_the_rest(tmp_
     # before: "error: baseline: base and head were tested on different test sets (0 ids at base only, 100 at head
     # only, e.g. 'test-1000'); ... gate runs of the same data and ingest.split_seed ...": a change that added a class
     # could never pass. Now the base's 1,000 images are paired as before and the new class's 100 are noted, not gated;
-    # a head that sends 20 of class 3's images into the new class fails on them (3's recall 1.00 -> 0.80)
+    # a head that sends 20 of class 3's images into the new class fails on them (3's recall 1.00 -> 0.80). Its
+    # false-positive row was also told "the test split holds no image of 10 ...; give the test split images of every
+    # class", untrue at the head: now it says the class is new there
     project = gate_project(tmp_path)
     classes = [*CLASSES, "10"]
     labels = np.concatenate([labels_of(), np.full(100, "10", dtype=object)])
@@ -90,5 +92,9 @@ def test_a_class_added_at_head_leaves_its_images_ungated_and_gates_the_rest(tmp_
     assert [line.split(" | ")[1:7] for line in lines if "**REGRESSED**" in line] == [
         ["all (accuracy)", "1000", "20", "0.9980", "0.9780", "-0.0200"], ["3", "100", "20", "1.0000", "0.8000", "-0.2000"],
         ["10 (false positives)", "1000", "20", "0.0000", "20.0000", "+20.0000"]]
-    assert ("- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
-            "gated); the others are, and those it takes count as its false positives") in lines
+    assert [line for line in lines if line.startswith("- ")] == [
+        "- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
+        "gated); the others are, and those it takes count as its false positives",
+        "- baseline 10 (false positives): class 10 is new at workspace, so its own test images are not gated; the row "
+        "counts the gated images the model predicts as it, 0 at base and 20 at head, each one wrong, so any "
+        "significant rise regresses"]

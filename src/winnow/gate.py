@@ -90,8 +90,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             seed=N`` experiments, by name or commit), pooled image by image.
 
     Returns:
-        ``(table, notes)``: :data:`COLUMNS` rows; ``notes`` names variants new at ``target`` (nothing to
-        compare them with, so not gated).
+        ``(table, notes)``: :data:`COLUMNS` rows and ``new_at`` (the run a class is new at, or ""); ``notes`` names
+        variants new at ``target`` (nothing to compare them with, so not gated).
 
     Raises:
         WinnowError: one line for everything that makes the comparison impossible or untrustworthy.
@@ -174,7 +174,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         for name, rev in zip(names[side], revs[side]):
             if rev != revisions.WORKSPACE:
                 staleness.check_commit_current(repo, rev, name=name, targets=evaluated)
-    tables = []
+    tables, new_at = [], {}  # new_at: (variant, class) -> the run a test class is new at (gate_classes)
     for variant in compared:
         frames = []
         for side in revs:
@@ -191,12 +191,15 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
         every = [name for side in revs for name in names[side]]
-        notes += unrename(frames, names=every, variant=variant) + without_new_classes(frames, names=every, variant=variant)
-        notes += _undigested(frames, names=[name for side in revs for name in names[side]], variant=variant)
+        notes += unrename(frames, names=every, variant=variant)
+        said, added = without_new_classes(frames, names=every, variant=variant)
+        notes += said + _undigested(frames, names=every, variant=variant)
+        new_at |= {(variant, c): name for c, name in added.items()}
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     notes += check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
                                           variants=found["base"] | found["target"], patterns=settings.files)
     table = pd.concat(tables, ignore_index=True)
+    table["new_at"] = [new_at.get(key, "") for key in zip(table["variant"], table["class"])]
     unmatched, overridden = unused_tolerances(table, settings)
     if unmatched:
         raise settings.refusal(f"{', '.join(unmatched)} match no metric the gate tests (accuracy, "

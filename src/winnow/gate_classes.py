@@ -50,17 +50,20 @@ def unrename(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str
     return notes
 
 
-def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
+def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str],
+                        variant: str) -> tuple[list[str], dict[str, str]]:
     """The predictions of each run (``frames``, ``names`` as :func:`unrename`'s) without the test images of classes
     the first base run has no test image of, in place, where every other image is the first base run's; a note per
-    such class: nothing at base to compare its images with, as with a variant new at the target.
+    such class (nothing at base to compare its images with, as with a variant new at the target), and each such class
+    with the first run it is new at, for the report (:func:`winnow.gate_report.report` words its false-positive row
+    as a new class's, not as one the test split holds no image of).
 
     Before: a change that added a class (a class folder, an .npz's rows appended) was refused as tested on "different
     test sets ... gate runs of the same data and ingest.split_seed", and could never pass. The images both hold are
     gated as before; a head that sends them into the new class loses their recall, and the new class's row (a class
     predicted without test images here) tests every image it takes. A test image gone, or other ids of a class the base
     has, are still refused (:func:`winnow.gate_table.paired_rows`)."""
-    notes = []
+    notes, added = [], {}
     reference = frames[0][0]
     for s, side in enumerate(frames):
         for k, frame in enumerate(side):
@@ -68,7 +71,9 @@ def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], v
             if new.any() and set(frame["id"][~new]) == set(reference["id"]):
                 side[k] = frame[~new].reset_index(drop=True)
                 counts = frame["label"][new].value_counts()
-                notes += [f"{variant}: class {c!r} is new at {names[s * len(frames[0]) + k]}: its {counts[c]} test "
+                name = names[s * len(frames[0]) + k]
+                added |= {c: added.get(c, name) for c in counts.index}
+                notes += [f"{variant}: class {c!r} is new at {name}: its {counts[c]} test "
                           f"images have nothing at {names[0]} to compare with (not gated); the others are, and those it "
                           "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
-    return notes
+    return notes, added
