@@ -1,11 +1,15 @@
 """Hostile inputs to the merge gate, stop 67: a test class renamed between the revisions gated, an experiment
 named that dvc's queue holds."""
 
+import json
+
 import numpy as np
 import pytest
 from gate_repo import CLASSES, git, labels_of, write_both_variants, wrong_on
 from hostile_harness import assert_error_line, assert_nothing_left
-from test_hostile_gate import REPORT, gate, gate_project
+from test_hostile_gate import REPORT, gate, gate_project, gate_refused
+
+from winnow.metrics import metrics_path
 
 
 def renamed(values: np.ndarray, names: dict[str, str]) -> np.ndarray:
@@ -98,3 +102,13 @@ def test_a_class_added_at_head_leaves_its_images_ungated_and_gates_the_rest(tmp_
         "- baseline 10 (false positives): class 10 is new at workspace, so its own test images are not gated; the row "
         "counts the gated images the model predicts as it, 0 at base and 20 at head, each one wrong, so any "
         "significant rise regresses"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_gated_metrics_file_holding_a_list_is_named_so_not_shown_under_an_empty_key(tmp_path):
+    # before: "... metrics/evaluate/baseline.json at workspace:  = [{'accuracy': 0.9}] ...": a key left blank
+    project = gate_project(tmp_path)
+    (project / metrics_path("baseline")).write_text(json.dumps([{"accuracy": 0.9}]))
+    assert gate_refused(project) == (
+        "error: gated metrics are not all finite numbers: metrics/evaluate/baseline.json at workspace: holds a list, "
+        "not a table of metrics (a JSON object of numbers) (rerun the stage that writes them and commit its outputs)")

@@ -33,12 +33,16 @@ def flatten(value, prefix: str = ""):
 
 
 def metric_problems(text: str, *, where: str) -> list[str]:
-    """What is wrong with one gated metrics file's text: not JSON, or values that are not finite numbers
-    (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
+    """What is wrong with one gated metrics file's text: not JSON, no table of metrics (a list, a string, null), or
+    values that are not finite numbers (NaN, ±Infinity, strings, null, lists), each named by its flattened key."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
         return [f"{where}: not valid JSON ({first_line(err)})"]
+    if isinstance(data, list) or not isinstance(data, dict) and not finite_number(data):
+        # before: flattened under an empty key, "...baseline.json at workspace:  = [{'accuracy': 0.9}]"
+        return [f"{where}: holds {'a list' if isinstance(data, list) else _shown(data)}, not a table of metrics (a "
+                "JSON object of numbers)"]
     # finite_number: math.isfinite raised OverflowError on a 400-digit integer, and the gate ended in a traceback
     bad = [f"{key} = {_shown(value)}" for key, value in flatten(data) if not finite_number(value)]
     return [f"{where}: {', '.join(bad)}"] if bad else []
