@@ -112,3 +112,25 @@ def test_a_gated_metrics_file_holding_a_list_is_named_so_not_shown_under_an_empt
     assert gate_refused(project) == (
         "error: gated metrics are not all finite numbers: metrics/evaluate/baseline.json at workspace: holds a list, "
         "not a table of metrics (a JSON object of numbers) (rerun the stage that writes them and commit its outputs)")
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_renamed_beside_a_class_added_is_gated_as_each_alone_is(tmp_path):
+    # before: "error: baseline: base and head were tested on different test sets (0 ids at base only, 100 at head
+    # only ...); ... gate runs of the same data and ingest.split_seed ...", though a rename alone and a class added
+    # alone are gated. Now both are noted, and a head sending 20 of class 3's images into the new class fails on them
+    project = gate_project(tmp_path)
+    names = {"0": "zero"}
+    labels = np.concatenate([labels_of(), np.full(100, "10", dtype=object)])
+    predicted = wrong_on(labels, [1, 2], classes=[*CLASSES, "10"])
+    predicted[300:320] = "10"
+    write_both_variants(project, renamed(labels, names), renamed(predicted, names), classes=["zero", *CLASSES[1:], "10"])
+    done, _ = gate(project, "--variants", "baseline")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(" | ")[1] for line in lines if "**REGRESSED**" in line] == [
+        "all (accuracy)", "3", "10 (false positives)"]
+    assert [line for line in lines if line.startswith("- baseline: class")] == [
+        "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's name",
+        "- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
+        "gated); the others are, and those it takes count as its false positives"]
