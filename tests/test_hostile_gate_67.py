@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from gate_repo import CLASSES, git, labels_of, write_both_variants, wrong_on
-from hostile_harness import assert_error_line, assert_nothing_left
+from gate_repo import CLASSES, git, init, labels_of, write_both_variants, wrong_on
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, make_project
 from test_hostile_gate import REPORT, gate, gate_project, gate_refused
 
 from winnow.metrics import metrics_path
@@ -134,3 +134,21 @@ def test_a_class_renamed_beside_a_class_added_is_gated_as_each_alone_is(tmp_path
         "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's name",
         "- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
         "gated); the others are, and those it takes count as its false positives"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_renamed_to_a_class_the_base_predicted_without_test_images_is_refused(tmp_path):
+    # the base knew class z without test images and predicted it for 3 of class 5's; the head renames 0 to z. Before:
+    # gated as a rename under '0' (its z row paired with other pictures), "gate: PASS". A name the base gave other
+    # pictures is taken, as in a swap: refused as before the renames were read
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    base = labels.copy()
+    base[500:503] = "z"
+    write_both_variants(project, labels, base, classes=[*CLASSES, "z"])
+    init(project)
+    names = {"0": "z"}
+    write_both_variants(project, renamed(labels, names), renamed(labels, names), classes=["z", *CLASSES[1:]])
+    assert gate_refused(project, "--variants", "baseline") == (
+        "error: baseline: 100 test images carry other labels at head, e.g. 'test-0000': '0' at base, 'z' at head; the "
+        "test split must not change between the revisions gated")

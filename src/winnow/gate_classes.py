@@ -13,7 +13,8 @@ from winnow.evaluated import natural_order
 def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, str]:
     """``{new: old}``: the test classes of ``reference`` that ``frame`` (predictions of the same test images,
     :func:`winnow.evaluated.read_predictions`'s) gives a new name as a whole: every image labelled ``old`` in
-    ``reference`` is ``new`` in ``frame`` and no other is, ``new`` labels no image of ``reference``, and ``frame``
+    ``reference`` is ``new`` in ``frame`` and no other is, ``new`` labels no image of ``reference`` nor is predicted
+    there (a class it knew without test images: its name taken for other pictures), and ``frame``
     predicts no name it leaves as it is that is ``reference``'s. Images ``reference`` lacks may stand beside, of
     classes new to both names (a class added too, :func:`without_new_classes`). Empty otherwise: images gone, a few
     relabelled, classes merged, split or their names swapped (a swap is an error more often than a rename)."""
@@ -26,7 +27,7 @@ def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, s
     links = pairs[["label_base", "label_other"]].drop_duplicates()
     moved = links[links["label_base"] != links["label_other"]]
     if (moved.empty or links["label_base"].duplicated().any() or links["label_other"].duplicated().any()
-            or moved["label_other"].isin(links["label_base"]).any()
+            or moved["label_other"].isin(set(links["label_base"]) | set(reference["predicted"])).any()
             or added & (set(links["label_base"]) | set(links["label_other"]))):
         return {}
     renamed = dict(zip(moved["label_other"], moved["label_base"]))
