@@ -64,8 +64,14 @@ def test_an_experiment_queued_or_failed_here_is_named_so_not_told_to_be_pulled(t
     head = git(project, "rev-parse", "HEAD").strip()
     for ref, name in (("refs/exps/celery/stash", "seed1"), ("refs/exps/celery/failed", "seed2")):
         git(project, "update-ref", "--create-reflog", "-m", f"commit: dvc-exp:{head}:{head}:{name}", ref, head)
+    # a run the queue started drops its stash entry; dvc tracks it by its executor's info file until it is collected
+    # (ExecutorInfo, status 2: RUNNING), and it was told to be pulled too
+    info = project / ".dvc/tmp/exps/run" / head / f"{head}.run"
+    info.parent.mkdir(parents=True)
+    info.write_text(json.dumps({"git_url": "file:///x", "baseline_rev": head, "location": "dvc-task", "root_dir": "/x",
+                                "dvc_dir": ".dvc", "name": "seed3", "status": 2}))
     lines = []
-    for name in ("seed1", "seed2"):
+    for name in ("seed1", "seed2", "seed3"):
         done, before = gate(project, "--target", name)
         lines.append(assert_error_line(done))
         assert_nothing_left(project, before)
@@ -73,7 +79,9 @@ def test_an_experiment_queued_or_failed_here_is_named_so_not_told_to_be_pulled(t
         "error: --target seed1: a dvc experiment queued here but not run yet, so it has no results to gate; run the "
         "queue (dvc exp run --run-all), then again",
         "error: --target seed2: a dvc experiment whose run failed here, so it has no results to gate; `dvc queue logs "
-        "seed2` says why; run it again, then again"]
+        "seed2` says why; run it again, then again",
+        "error: --target seed3: a dvc experiment running here, not finished, so it has no results to gate; wait for it "
+        "(dvc queue status), then again"]
 
 
 @pytest.mark.hostile("gate")

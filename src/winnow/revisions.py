@@ -79,9 +79,9 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                               "of the commit's digits")
         waiting = _queued(repo, rev)
         if waiting:  # before: "unknown revision ... dvc exp pull origin <name>", of an experiment queued here
-            raise WinnowError(f"{option} {shown}: a dvc experiment {waiting}, so it has no results to gate; "
-                              + ("run the queue (dvc exp run --run-all), then again" if waiting.startswith("queued")
-                                 else f"`dvc queue logs {shown}` says why; run it again, then again"))
+            state, advice = waiting
+            raise WinnowError(f"{option} {shown}: a dvc experiment {state}, so it has no results to gate; "
+                              + advice.format(shown))
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
@@ -138,17 +138,31 @@ def _experiments(repo: str | Path, name: str) -> list[str]:
 
 # the stashes dvc's queue keeps an experiment in before it runs and after it failed (dvc.repo.experiments.refs), each
 # entry's message "dvc-exp:<rev>:<baseline rev>:<name>" (dvc.repo.experiments.stash.ExpStash.MESSAGE_FORMAT)
-_QUEUE_STASHES = (("refs/exps/celery/stash", "queued here but not run yet"),
-                  ("refs/exps/stash", "queued here but not run yet"), ("refs/exps/celery/failed", "whose run failed here"))
+_QUEUED = ("queued here but not run yet", "run the queue (dvc exp run --run-all), then again")
+_QUEUE_STASHES = (("refs/exps/celery/stash", _QUEUED), ("refs/exps/stash", _QUEUED),
+                  ("refs/exps/celery/failed", ("whose run failed here",
+                                               "`dvc queue logs {}` says why; run it again, then again")))
+# a run the queue started leaves its stash entry, and dvc tracks it by an info file of its executor until collected
+# (dvc.repo.experiments.executor.base.ExecutorInfo: "name", and "status" PENDING 0, PREPARING 1 or RUNNING 2)
+_RUN_INFO = ".dvc/tmp/exps/run/*/*.run"
+_RUNNING = ("running here, not finished", "wait for it (dvc queue status), then again")
 
 
-def _queued(repo: str | Path, name: str) -> str | None:
-    """How the dvc experiment ``name`` waits in (or failed from) dvc's queue, in words, or None where it is not
-    there."""
+def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
+    """How the dvc experiment ``name`` waits in (or failed from, or runs from) dvc's queue, in words, and what to
+    do, or None where it is not there."""
     for ref, state in _QUEUE_STASHES:
         said = run_git(repo, "log", "-g", "--format=%gs", ref).stdout.splitlines()
         if any(re.fullmatch(rf"(?:\S+: )?dvc-exp:[0-9a-f]+:[0-9a-f]+:{re.escape(name)}", line) for line in said):
             return state
+    # before: a run in progress was "unknown revision ... dvc exp pull origin <name>"
+    for info in Path(repo).glob(_RUN_INFO):
+        try:
+            run = json.loads(info.read_text())
+        except (OSError, ValueError):  # dvc's own file, half written: not what names the revision
+            continue
+        if isinstance(run, dict) and run.get("name") == name and run.get("status") in (0, 1, 2):
+            return _RUNNING
     return None
 
 
