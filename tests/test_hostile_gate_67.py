@@ -160,3 +160,20 @@ def test_a_class_renamed_to_a_class_the_base_predicted_without_test_images_is_re
     assert gate_refused(project, "--variants", "baseline") == (
         "error: baseline: 100 test images carry other labels at head, e.g. 'test-0000': '0' at base, 'z' at head; the "
         "test split must not change between the revisions gated")
+
+
+@pytest.mark.hostile("gate")
+def test_a_name_of_both_a_branch_and_a_dvc_experiment_is_refused_not_read_as_the_branch(tmp_path):
+    # `dvc exp run -n seed1` on the base and a branch seed1 at another commit: before, --target seed1 gated the
+    # branch without a word, as git reads refs/heads/ and never refs/exps/ (a stray local origin/main is refused alike)
+    project = gate_project(tmp_path)
+    base = git(project, "rev-parse", "HEAD").strip()
+    git(project, "commit", "-q", "--allow-empty", "-m", "the experiment")
+    experiment = git(project, "rev-parse", "HEAD").strip()
+    git(project, "update-ref", f"refs/exps/{base[:2]}/{base[2:]}/seed1", experiment)
+    git(project, "reset", "-q", "--hard", base)
+    git(project, "branch", "seed1")
+    assert gate_refused(project, "--target", "seed1") == (
+        f"error: --target seed1: names git's refs/heads/seed1 (commit {base[:12]}) and a dvc experiment (commit "
+        f"{experiment[:12]}), and git reads the first; name the one you mean: --target refs/heads/seed1, or the "
+        "experiment by its commit")

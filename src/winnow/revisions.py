@@ -86,7 +86,16 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
     _check_one_ref(repo, rev, said=done.stderr, option=option)
-    return done.stdout.strip()
+    commit = done.stdout.strip()
+    # before: a branch (or tag) and a dvc experiment of one name, git read the branch without a word
+    other = [c for c in _experiments(repo, rev) if c != commit]
+    if other:
+        # no --end-of-options: this git prints it back; a name git resolved to a ref cannot begin with "-"
+        ref = run_git(repo, "rev-parse", "--symbolic-full-name", rev).stdout.strip() or rev
+        raise WinnowError(f"{option} {rev}: names git's {ref} (commit {commit[:12]}) and a dvc experiment (commit "
+                          f"{other[0][:12]}), and git reads the first; name the one you mean: {option} {ref}, or the "
+                          f"experiment by its commit")
+    return commit
 
 
 # where git looks for a short name, in its order (git help revisions): the first of them that exists wins
