@@ -124,8 +124,8 @@ def train_gan(
     Args:
         images: uint8 ``(N, S, S, C)``.
         labels: int ``(N,)`` in ``[0, num_classes)``.
-        checkpoint: written after every epoch (atomically); when it holds fewer epochs of a run with the
-            same seed and otherwise the same config, training resumes from it (so raising
+        checkpoint: written after every epoch (atomically); when it holds fewer epochs of a run of the
+            same data, seed, code (:data:`CODE`) and otherwise the same config, training resumes from it (so raising
             ``epochs`` continues a finished run), and when it holds all of them that run's nets are returned
             as they are, no epoch trained and the file left as it was.
     """
@@ -238,8 +238,14 @@ def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+# the SHA-256 of this module, which holds the nets and the training loop: a checkpoint resumes, or is reused, only under
+# the code that trained it. Before: after a change to this file (a winnow update), dvc repro reran gan-synthesize for
+# it, and the persisted models/gan.pt of the old code was reused as it was, its samples the old code's, exit 0
+CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
-    write_torch(path, {"config": asdict(config), "seed": seed, "data": data, "history": history,
+    write_torch(path, {"config": asdict(config), "seed": seed, "data": data, "code": CODE, "history": history,
                        "num_classes": num_classes,
                        "image_shape": list(image_shape), "generator": gen.state_dict(),
                        "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
@@ -248,7 +254,7 @@ def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_r
 
 def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num_classes,
             image_shape) -> tuple[list[dict[str, float]], int]:
-    """(history, epochs done) from a checkpoint of the same run (data, seed, config, classes and image shape),
+    """(history, epochs done) from a checkpoint of the same run (data, seed, config, classes, image shape and code),
     ``config.epochs`` of them for a finished one, or ([], 0) to start afresh. Before: a finished run of the same
     data, seed and config was trained again from scratch (gan-synthesize rerun for ``gan.threshold`` alone: 12
     epochs, 64 s on 2 cores, for the same weights on CPU)."""
@@ -260,7 +266,7 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
     # the classes and the image shape too: the images' bytes alone do not fix them, and nets of another shape are
     # another run, not a damaged file
     same_run = ({**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed
-                and ckpt.get("data") == data and ckpt["num_classes"] == num_classes
+                and ckpt.get("data") == data and ckpt.get("code") == CODE and ckpt["num_classes"] == num_classes
                 and list(ckpt["image_shape"]) == list(image_shape))
     if not same_run or len(ckpt["history"]) > config.epochs:
         return [], 0  # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over

@@ -1,0 +1,40 @@
+"""Hostile ends of the 67th stop's probe: the GAN checkpoint gan-synthesize keeps (``models/gan.pt``, persisted
+under DVC) resumed or reused across a change of winnow's code."""
+
+import numpy as np
+import pytest
+
+from winnow import gan
+from winnow.gan import GanConfig, train_gan
+
+TINY = GanConfig(latent_dim=8, width=4, epochs=2, batch_size=8, device="cpu")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _digits(n=32, size=8):
+    """Class 0: a bright top half, class 1: a bright bottom half (uint8 NHWC)."""
+    images = np.zeros((n, size, size, 1), np.uint8)
+    labels = np.arange(n) % 2
+    images[labels == 0, : size // 2] = 255
+    images[labels == 1, size // 2:] = 255
+    return images, labels
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_finished_gan_of_other_code_is_trained_afresh_not_reused(tmp_path, monkeypatch):
+    # before: src/winnow/gan.py edited (a winnow update: the discriminator's LeakyReLU slope 0.1 -> 0.3) made dvc
+    # repro rerun gan-synthesize, which reused the persisted models/gan.pt of the old code as it was: its history
+    # (d_loss 2.9936 at epoch 2) and its samples, where the new code trains to d_loss 3.0443, exit 0
+    images, labels = _digits()
+    train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "gan.pt")
+    monkeypatch.setattr(gan, "CODE", "another version of src/winnow/gan.py")
+    saved = []  # the epochs trained and saved under the other code
+    write = gan._save
+    monkeypatch.setattr(gan, "_save", lambda path, **run: (saved.append(run["history"][-1]["epoch"]), write(path, **run)))
+    new = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "gan.pt")
+    assert saved == [1, 2]  # both epochs, from the first: nothing of the old code's run carried on
+    # and the checkpoint it left is the new code's run: reused as it is by the next run of that code
+    saved.clear()
+    again = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "gan.pt")
+    assert saved == [] and again.history == new.history
