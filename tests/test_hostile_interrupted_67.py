@@ -38,3 +38,23 @@ def test_a_finished_gan_of_other_code_is_trained_afresh_not_reused(tmp_path, mon
     saved.clear()
     again = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "gan.pt")
     assert saved == [] and again.history == new.history
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_gan_checkpoint_of_another_run_is_trained_afresh_in_one_line_naming_why(tmp_path, capsys):
+    # before: a checkpoint of other images and another seed (a stopped run, then a person's verdicts and an edited
+    # seed), or one of more epochs than gan.train.epochs now, was trained over from the first epoch without a word
+    images, labels = _digits()
+    path = tmp_path / "gan.pt"
+    train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=path)
+    one = GanConfig(**{**TINY.__dict__, "epochs": 1})
+    shorter = train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=path)
+    assert capsys.readouterr().out == (f"gan: {path} holds 2 epochs and gan.train.epochs is 1, whose nets it does not "
+                                       "keep; training the GAN afresh\n")
+    assert [h["epoch"] for h in shorter.history] == [1]
+    reused = train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=path)
+    assert capsys.readouterr().out == "" and reused.history == shorter.history  # the same run: no line
+    other = train_gan(images // 2, labels, config=one, num_classes=2, seed=4, progress=False, checkpoint=path)
+    assert capsys.readouterr().out == (f"gan: {path} holds another run (its images or labels, seed differ); training "
+                                       "the GAN afresh\n")
+    assert other.history != shorter.history

@@ -265,11 +265,21 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
     ckpt = _read_checkpoint(path, needed=CHECKPOINT_KEYS)
     # the classes and the image shape too: the images' bytes alone do not fix them, and nets of another shape are
     # another run, not a damaged file
-    same_run = ({**ckpt["config"], "epochs": config.epochs} == asdict(config) and ckpt["seed"] == seed
-                and ckpt.get("data") == data and ckpt.get("code") == CODE and ckpt["num_classes"] == num_classes
-                and list(ckpt["image_shape"]) == list(image_shape))
-    if not same_run or len(ckpt["history"]) > config.epochs:
-        return [], 0  # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over
+    differs = {"images or labels": ckpt.get("data") != data, "seed": ckpt["seed"] != seed,
+               "gan.train": {**ckpt["config"], "epochs": config.epochs} != asdict(config),
+               "classes": ckpt["num_classes"] != num_classes,
+               "image shape": list(ckpt["image_shape"]) != list(image_shape),
+               "src/winnow/gan.py": ckpt.get("code") != CODE}
+    # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over, saying why. Before:
+    # without a word, so a rerun expected to resume or reuse the GAN trained all of it again, unexplained
+    if any(differs.values()):
+        named = ", ".join(name for name, other in differs.items() if other)
+        print(f"gan: {path} holds another run (its {named} differ); training the GAN afresh")
+        return [], 0
+    if len(ckpt["history"]) > config.epochs:
+        print(f"gan: {path} holds {len(ckpt['history'])} epochs and gan.train.epochs is {config.epochs}, whose nets it "
+              "does not keep; training the GAN afresh")
+        return [], 0
     try:
         gen.load_state_dict(ckpt["generator"])
         disc.load_state_dict(ckpt["discriminator"])
