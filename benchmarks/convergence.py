@@ -105,7 +105,7 @@ def trace(cache: Path, key: str, train, val, *, config, seed: int, probes: dict[
 def stop(val_acc: np.ndarray, patience: int | None, start: int) -> tuple[int, int]:
     """(epochs run, epoch kept) of a fit with ``patience`` whose val accuracies are ``val_acc``, by fit's
     rule: best = strictly higher; stop once ``patience`` epochs passed since the best or since ``start``
-    (:func:`winnow.training.patience_starts`), whichever is later."""
+    (:func:`winnow.schedule.patience_starts`), whichever is later."""
     best, kept = -1.0, 0
     for epoch, acc in enumerate(val_acc, start=1):
         if acc > best:
@@ -135,7 +135,7 @@ def mean_over(rows: list[dict]) -> dict:
 def rules(config) -> list[tuple[str, int | None, int]]:
     """(row name, patience, first epoch counted) for every patience under fit's rule (``<budget>/<patience>``),
     and for 3 and 5 counted from the first epoch (``<budget>/<patience> from 1``), the rule fit does not use."""
-    from winnow.training import patience_starts
+    from winnow.schedule import patience_starts
 
     budget = config.epochs
     out = [(f"{budget}/{p}", p, patience_starts(config)) for p in PATIENCES if p is None or p < budget]
@@ -276,7 +276,8 @@ def check_defaults(project: Path, params: dict, cache: Path) -> dict:
     import torch
 
     from winnow.metrics import summarise
-    from winnow.training import TrainConfig, fit, patience_starts, predict_proba
+    from winnow.schedule import patience_starts
+    from winnow.training import TrainConfig, fit, predict_proba
     from winnow.variants import load_test, load_variant
 
     with contextlib.chdir(project):

@@ -30,6 +30,7 @@ from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
+from winnow.schedule import optimizer_and_schedule, patience_starts
 from winnow.torch_runtime import (
     DEFAULT_THREADS, check_same_data, ddp_device, distributed_setup, float32_math, pick_device, rank_seed,
     reproducible, shard, sync_buffers,
@@ -114,7 +115,7 @@ def fit(
     budget whether or not the run stops early, so a run that stops is exactly the first epochs of the run
     that does not (the same weights at every epoch); stopping only saves the epochs after the last
     improvement. Epochs count towards patience only once the learning rate is down to half its peak
-    (:func:`patience_starts`).
+    (:func:`winnow.schedule.patience_starts`).
     Under DDP every rank takes rank 0's val numbers, so all keep the same epoch and stop at the same one.
 
     Args:
@@ -172,7 +173,7 @@ def fit(
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-        optimizer, scheduler = _optimizer(model, config, len(batches))
+        optimizer, scheduler = optimizer_and_schedule(model, config, len(batches))
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
         live = _live(log_dir) if rank == 0 and log_dir is not None else None
@@ -291,55 +292,12 @@ def _batches(count: int, batch_size: int, *, lone_fails: bool, model: str, image
     return bounds
 
 
-# the share of onecycle's steps spent raising the learning rate to its peak (torch's default)
-_ONECYCLE_WARMUP = 0.3
-# the share of the budget after which the learning rate is at most half its peak: cosine halves it at
-# mid-budget; onecycle climbs for 30% of the steps, then halves it halfway down its cosine descent
-_HALF_RATE = {"cosine": 0.5, "onecycle": _ONECYCLE_WARMUP + (1 - _ONECYCLE_WARMUP) / 2, "constant": 0.0}
-
-
-def patience_starts(config: TrainConfig) -> int:
-    """The epoch after which epochs without a higher val accuracy count towards ``config.patience``: the
-    one by which the schedule has brought the learning rate down to half its peak (cosine: half the
-    budget, onecycle: 65%, constant: 0). While the rate is high, val accuracy stalls and dips with the noise
-    of big steps, and the gains of the decay are still to come: on MNIST-5k, pruned, budget 20, patience 5
-    counted from the first epoch stopped one of three seeds at epoch 13 keeping epoch 8, 0.8 points of test
-    accuracy below the full run; counted from mid-budget it ran all 20 (benchmarks/results/convergence.md).
-    """
-    return math.ceil(_HALF_RATE[config.schedule] * config.epochs)
-
-
 def _from_rank0(val_loss: float, val_acc: float, *, device: torch.device) -> tuple[float, float]:
     """Rank 0's val numbers on every rank. Each rank validates the same weights, but on CUDA two devices may
     sum in another order: the kept epoch and the stop must not hang on the last bit of a float."""
     numbers = torch.tensor([val_loss, val_acc], dtype=torch.float64, device=device)
     torch.distributed.broadcast(numbers, src=0)
     return float(numbers[0]), float(numbers[1])
-
-
-def _optimizer(model: nn.Module, config: TrainConfig, steps_per_epoch: int):
-    if config.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    elif config.optimizer == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    elif config.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay, nesterov=config.momentum > 0)
-    else:
-        raise WinnowError(f"{config.option('optimizer')}: unknown {config.optimizer!r}; choose adam, adamw or sgd")
-    # over the whole budget even when patience may end the run sooner: see fit
-    total = max(1, config.epochs * steps_per_epoch)
-    if config.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
-    elif config.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total,
-                                                    pct_start=_ONECYCLE_WARMUP)
-    elif config.schedule == "constant":
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    else:
-        raise WinnowError(f"{config.option('schedule')}: unknown {config.schedule!r}; choose cosine, onecycle or "
-                          "constant")
-    return opt, sched
 
 
 @torch.inference_mode()
