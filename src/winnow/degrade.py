@@ -12,7 +12,7 @@ How a run unfolds, so that its ground truth stays exact:
    class to nothing is ``class_removal``'s job). A removed class stays removed: label noise only ever
    gives a class that keeps train images (:func:`winnow.degrade_removals.after_removals`).
 2. Every other perturbation picks its images among the surviving train rows, in list order:
-   ``fraction`` is a share of the surviving train rows (in images: :func:`winnow.degrade_options.picked`);
+   ``fraction`` is a share of the surviving train rows (in images: :func:`winnow.degrade_picks.picked`);
    ``rates`` (label kinds) maps class → share of that class. With ``disjoint`` (the default) no image is
    picked twice; without it label and contamination perturbations may share images. Duplicate copies and
    their sources are always picked apart from everything else, since a copy replaces the pixels and label

@@ -19,7 +19,7 @@ import pandas as pd
 
 from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
-from winnow.groundtruth import DUPLICATE_KINDS, KINDS, LABEL_KINDS
+from winnow.groundtruth import KINDS, LABEL_KINDS
 from winnow.param_rules import finite_number
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
@@ -117,31 +117,6 @@ def with_defaults(spec: dict) -> dict:
     (a pair flip's mapping, a long tail's classes) stay out, and what the spec gives is kept as written."""
     p = _Reader(spec, 0, None).parse()
     return {**{k: v for k, v in p.params.items() if k in OPTIONS[p.kind] and v not in ({}, [])}, **spec}
-
-
-def picked(specs: list[dict], n_train: int, *, disjoint: bool = True) -> list[int]:
-    """Images each of the ``fraction`` perturbations ``specs`` (``kind``, ``fraction``, a duplicate's ``mode``) picks
-    among ``n_train`` train rows: ``round(fraction * n_train)``. Where the ones that share the rows (all of them, with
-    ``disjoint`` false the duplicates alone; an overwriting copy takes its source too) would so need more rows than
-    there are though their fractions add up to at most 1, those rounded up the most give one image back each (the
-    later first among equals) until they fit. Before: round(0.5 * 27) = 14 overwriting copies needed 28 of 27 rows,
-    and the 0.5 the strength sweep queues (half copies, half their sources) was refused, "their sum must be at most
-    1"; so were symmetric_noise 0.5 beside blur 0.5, 14 images each."""
-    counts = [round(spec["fraction"] * n_train) for spec in specs]
-    rows = [rows_per_pick(spec) for spec in specs]
-    shared = [i for i, spec in enumerate(specs) if disjoint or spec["kind"] in DUPLICATE_KINDS]
-    if sum(specs[i]["fraction"] * rows[i] for i in shared) <= 1 + 1e-9:  # each then fits at its share rounded down
-        for i in sorted(shared, key=lambda i: (counts[i] - specs[i]["fraction"] * n_train, i), reverse=True):
-            if sum(counts[j] * rows[j] for j in shared) <= n_train:
-                break
-            counts[i] -= counts[i] > specs[i]["fraction"] * n_train
-    return counts
-
-
-def rows_per_pick(spec: dict) -> int:
-    """Train rows each image a perturbation ``spec`` (``kind``, a duplicate's ``mode``, overwrite by default) picks
-    takes: an overwriting copy two, the copy's position and its source; anything else one."""
-    return 2 if spec["kind"] in DUPLICATE_KINDS and spec.get("mode", "overwrite") == "overwrite" else 1
 
 
 def check_classes_learnt(learnt, *, classes: list[str]) -> None:

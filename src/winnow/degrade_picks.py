@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from winnow.degrade_options import Perturbation, picked, rows_per_pick
+from winnow.degrade_options import Perturbation
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS
 
@@ -69,16 +69,41 @@ def pick_all(specs: list[Perturbation], state, *, disjoint: bool, seed: int):
     return picks
 
 
+def picked(specs: list[dict], n_train: int, *, disjoint: bool = True) -> list[int]:
+    """Images each of the ``fraction`` perturbations ``specs`` (``kind``, ``fraction``, a duplicate's ``mode``) picks
+    among ``n_train`` train rows: ``round(fraction * n_train)``. Where the ones that share the rows (all of them, with
+    ``disjoint`` false the duplicates alone; an overwriting copy takes its source too) would so need more rows than
+    there are though their fractions add up to at most 1, those rounded up the most give one image back each (the
+    later first among equals) until they fit. Before: round(0.5 * 27) = 14 overwriting copies needed 28 of 27 rows,
+    and the 0.5 the strength sweep queues (half copies, half their sources) was refused, "their sum must be at most
+    1"; so were symmetric_noise 0.5 beside blur 0.5, 14 images each."""
+    counts = [round(spec["fraction"] * n_train) for spec in specs]
+    rows = [rows_per_pick(spec) for spec in specs]
+    shared = [i for i, spec in enumerate(specs) if disjoint or spec["kind"] in DUPLICATE_KINDS]
+    if sum(specs[i]["fraction"] * rows[i] for i in shared) <= 1 + 1e-9:  # each then fits at its share rounded down
+        for i in sorted(shared, key=lambda i: (counts[i] - specs[i]["fraction"] * n_train, i), reverse=True):
+            if sum(counts[j] * rows[j] for j in shared) <= n_train:
+                break
+            counts[i] -= counts[i] > specs[i]["fraction"] * n_train
+    return counts
+
+
+def rows_per_pick(spec: dict) -> int:
+    """Train rows each image a perturbation ``spec`` (``kind``, a duplicate's ``mode``, overwrite by default) picks
+    takes: an overwriting copy two, the copy's position and its source; anything else one."""
+    return 2 if spec["kind"] in DUPLICATE_KINDS and spec.get("mode", "overwrite") == "overwrite" else 1
+
+
 def _counts(specs: list[Perturbation], n_train: int, *, disjoint: bool) -> dict[int, int]:
     """Images each ``fraction`` perturbation picks among ``n_train`` train rows, by its index
-    (:func:`winnow.degrade_options.picked`)."""
+    (:func:`picked`)."""
     shares = [p for p in specs if "fraction" in p.params]
     return dict(zip([p.index for p in shares], picked([_spec(p) for p in shares], n_train, disjoint=disjoint)))
 
 
 def _spec(p: Perturbation) -> dict:
-    """``p`` as a spec dict (``kind`` and its options, the defaults filled in), as :mod:`winnow.degrade_options` reads
-    specs (:func:`~winnow.degrade_options.picked`, :func:`~winnow.degrade_options.rows_per_pick`)."""
+    """``p`` as a spec dict (``kind`` and its options, the defaults filled in), as :func:`picked` and
+    :func:`rows_per_pick` read specs."""
     return {"kind": p.kind, **p.params}
 
 

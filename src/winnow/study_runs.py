@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import math
 
-from winnow.degrade_options import check as check_perturbations, picked, with_defaults
+from winnow.degrade_options import check as check_perturbations, with_defaults
+from winnow.degrade_picks import picked
 from winnow.errors import WinnowError, listed
 from winnow.experiments import same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS
@@ -61,7 +62,7 @@ def ran_as_listed(experiments: list[dict]) -> tuple[list[dict], str]:
     `dvc exp save`, or `dvc commit -f` then `git commit`, records new params beside outputs made with the old ones
     and rewrites dvc.lock to agree with both (before: an experiment saved with symmetric_noise 0.6 over the
     7-perturbation run was drawn at 0.6 with that run's accuracy). A share is told apart by its rows too (the images
-    degrade picks among the rows drawn from, :func:`winnow.degrade_options.picked`); a level of another option (a
+    degrade picks among the rows drawn from, :func:`winnow.degrade_picks.picked`); a level of another option (a
     blur's kernel) is not.
     """
     kept, unlike = [], []
@@ -174,7 +175,7 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
     # (before: ``after`` itself, and a subsample's of ``before``, said a share that rightly took no row took some).
     # A subsample drew from these or more, and more rows never drop fewer
     drawn = _rows_drawn_from(train.get("after"), shares, disjoint=disjoint)
-    # a share takes the images degrade picks (winnow.degrade_options.picked), a contamination fewer where it left an
+    # a share takes the images degrade picks (winnow.degrade_picks.picked), a contamination fewer where it left an
     # image as it was (before: a run saved at noise 0.6 over a noise 0.3 run's outputs, that run removed, was drawn
     # at 0.6 with its accuracy)
     picks = list(zip(shares, picked(shares, drawn, disjoint=disjoint))) if finite_number(drawn) else []
@@ -201,7 +202,7 @@ def _unlike_counts(params: dict, counts: dict, train: dict) -> str:
 
 def _rows_drawn_from(after, shares: list[dict], *, disjoint: bool) -> int | None:
     """The train rows the ``shares`` (the ``fraction`` perturbations) were drawn from: ``after`` (the train rows
-    degrade wrote) less the copies the ``add`` duplicates made, as :func:`winnow.degrade_options.picked` allots them
+    degrade wrote) less the copies the ``add`` duplicates made, as :func:`winnow.degrade_picks.picked` allots them
     beside the others; None where no count fits. Before: less every row of an added kind, so an overwriting copy of
     that kind beside an adding one counted as added too; then ``round(share * rows)`` a duplicate, where degrade
     gave one back to fit."""
