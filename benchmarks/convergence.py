@@ -157,6 +157,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
+    from winnow.judged_rows import considered_rows
     from winnow.out_of_sample import stratified_folds
     from winnow.training import TrainConfig
     from winnow.variants import load_test, load_variant
@@ -165,7 +166,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
         variants = {v: load_variant(v) for v in ("baseline", "pruned")}
         test = load_test()
         degraded = read_imageset("data/degrade")
-        considered, _ = cl.considered_rows(degraded.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
+        considered, _ = considered_rows(degraded.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
                                            groups=pd.read_parquet("data/dedup/groups.parquet"))
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
     probes = {"test": test.images}
@@ -317,12 +318,13 @@ def represent_judges(project: Path, params: dict) -> dict:
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
+    from winnow.judged_rows import considered_rows
     from winnow.out_of_sample import probe_pred_probs
     from winnow.represent import embed_imageset, knn_val_accuracy, options
 
     with contextlib.chdir(project):
         data = read_imageset("data/degrade")
-        considered, _ = cl.considered_rows(data.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
+        considered, _ = considered_rows(data.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
                                            groups=pd.read_parquet("data/dedup/groups.parquet"))
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
     splits, ids = data.manifest["split"].to_numpy(), data.manifest["id"]

@@ -40,6 +40,7 @@ from winnow.compare import paired_test  # noqa: E402
 from winnow.dedup import dedup_images  # noqa: E402
 from winnow.degrade import degrade  # noqa: E402
 from winnow.embeddings import clean_rounds, round_options  # noqa: E402
+from winnow.judged_rows import considered_rows  # noqa: E402
 from winnow.metrics import summarise  # noqa: E402
 from winnow.neighbours import final_decisions  # noqa: E402
 from winnow.out_of_sample import cross_val_pred_probs  # noqa: E402
@@ -71,7 +72,7 @@ def judge(name: str, data, seed: int) -> dict:
     """Detection by each cleaner on one damaged copy; returns the decision tables and scores."""
     damaged, truth = degrade(data, perturbations=PARAMS["degrade"]["perturbations"], seed=seed)
     flags, groups = quality_and_dedup(damaged)
-    considered, conflict = cl.considered_rows(damaged.manifest, flags=flags, groups=groups)
+    considered, conflict = considered_rows(damaged.manifest, flags=flags, groups=groups)
     train, val = damaged.select(considered), damaged.split("val")
     ids, given = train.manifest["id"].to_numpy(), train.labels
     config = TrainConfig(**{**TRAIN[name], **JUDGE[name]})

@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from confident_learning import load_dataset  # noqa: E402
 from embedding_clean import quality_and_dedup  # noqa: E402
-from winnow import labels as cl  # noqa: E402
 from winnow.degrade import degrade  # noqa: E402
 from winnow.groundtruth import LABEL_KINDS  # noqa: E402
 from winnow.imageset import ImageSet  # noqa: E402
+from winnow.judged_rows import considered_rows  # noqa: E402
 from winnow.neighbours import Space, evidence  # noqa: E402
 from winnow.out_of_sample import probe_pred_probs  # noqa: E402
 from winnow.paired import PairedCounts, drop_p_value  # noqa: E402
@@ -108,7 +108,7 @@ def prepare(name: str, seed: int):
         flipped = ids.isin(truth.loc[truth["kind"].isin(LABEL_KINDS), "id"]).to_numpy()
         damaged = ids.isin(truth.loc[~truth["kind"].isin(("class_subsample",)), "id"]).to_numpy()
         flags, groups = quality_and_dedup(data)
-        considered, _ = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+        considered, _ = considered_rows(data.manifest, flags=flags, groups=groups)
         true = ids.map(dict(zip(clean.manifest["id"], clean.labels))).to_numpy(np.int64)
         return data, considered, flipped, damaged, PARAMS.get("represent") or {}, true
     loaded = cifar10n(seed)

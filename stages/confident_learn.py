@@ -16,6 +16,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.judged_rows import in_id_order, learned_val, read_judged
 from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -37,16 +38,16 @@ def main() -> None:
     check_outputs(stage="confident-learn", files=[OUT / "pred_probs.npy", OUT / "pred_ids.json",
                                                   OUT / "label_issues.parquet", OUT / "noise_matrix.csv", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p.get("train"), overrides_from="confident_learn.train")
-    data, considered, conflict, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
+    data, considered, conflict, truth = read_judged(cleaners=params["pruned"]["cleaners"])
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
-    in_order = cl.in_id_order(data.manifest, considered)  # the same decisions whatever the row order
+    in_order = in_id_order(data.manifest, considered)  # the same decisions whatever the row order
     train = data.select(in_order)
     ids, given = train.manifest["id"].to_numpy(), train.labels
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
     # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
-    val = cl.learned_val(data, learned, stage="confident_learn")
+    val = learned_val(data, learned, stage="confident_learn")
 
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),

@@ -23,6 +23,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.judged_rows import in_id_order, learned_val, read_judged, val_of_other_classes
 from winnow.metrics import largest_class_share
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
@@ -43,14 +44,14 @@ def main() -> None:
     p = {**DEFAULTS, **(params.get("data_valuation") or {})}
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
     check_outputs(stage="data-valuation", files=[OUT / "decisions.parquet", METRICS_OUT])
-    data, considered, _, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
+    data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"])
     # in id order: TracIn deals its minibatches and kNN-Shapley ranks tied neighbours by position, so before,
     # data/degrade's rows reversed (ids, labels and embedding unchanged) moved harm by up to 0.17 and a drop
-    train = data.select(cl.in_id_order(data.manifest, considered))
+    train = data.select(in_id_order(data.manifest, considered))
     ids, given = train.manifest["id"].to_numpy(), train.labels
     # val images of a class no train image has are misjudged whatever the train set holds: with class 7 removed,
     # the val 7s predicted as 9 valued 339 of 350 clean 9s below zero and dropped them
-    val = cl.learned_val(data, np.unique(given))
+    val = learned_val(data, np.unique(given))
     unlearned = int((data.manifest["split"] == "val").sum()) - len(val)
     features = read_representation(REPRESENT_IN, ids, data=data)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data)
@@ -60,7 +61,7 @@ def main() -> None:
         if unlearned and not len(val):
             # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
             # 0)" of a val split of 20 images whose class folders were named apart from train's
-            why = (f"{cl.val_of_other_classes(data, np.unique(given), what='with train images')}, and a value is "
+            why = (f"{val_of_other_classes(data, np.unique(given), what='with train images')}, and a value is "
                    "measured against val images of the valued image's class; give val images of the train classes "
                    "(an imagefolder's val/ folders named as train/'s)")
         else:

@@ -28,6 +28,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.judged_rows import in_id_order, learned_val, read_judged
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -53,15 +54,15 @@ def main() -> None:
                                                   OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p["train"], overrides_from="embedding_clean.train")
     resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the judge trained
-    data, considered, _, truth = cl.read_judged(cleaners=params["pruned"]["cleaners"])
+    data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"])
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     folds = p["folds"] if p["embedding"] == "judge" and p["mode"] == "folds" else None
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"], folds=folds)
-    train = data.select(cl.in_id_order(data.manifest, considered))  # the same decisions whatever the row order
+    train = data.select(in_id_order(data.manifest, considered))  # the same decisions whatever the row order
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
-    val = cl.learned_val(data, learned, stage="embedding_clean")
+    val = learned_val(data, learned, stage="embedding_clean")
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()

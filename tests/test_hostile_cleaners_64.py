@@ -20,10 +20,10 @@ import yaml
 
 from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
-from winnow import labels as cl
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
+from winnow.judged_rows import read_judged
 from winnow.stage import write_table
 
 
@@ -37,7 +37,7 @@ def test_a_class_too_small_for_the_neighbour_vote_names_the_k_that_judges_it(tmp
     # from its own class at k 7 (the 7 others), in 4 folds at k 6 (the 6 of 8 the other three folds hold:
     # ceil(6 * 4 / 3) = 8); one more and b is too small again
     monkeypatch.chdir(_project(tmp_path / "p", [60, 8]))
-    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    data, considered, _, _ = read_judged(cleaners=["threshold", "dedup"])
     stage = _stage_module("embedding_clean")
     vote = "embedding_clean.k 10" + (f", folds {folds}" if folds else "")
 
@@ -79,7 +79,7 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
     stage = _stage_module("confident_learn")
     # before: "add images or lower confident_learn.folds", and at 2 folds b's single image was still too small
     monkeypatch.chdir(_project(tmp_path / "one", [12, 1, 1]))
-    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    data, considered, _, _ = read_judged(cleaners=["threshold", "dedup"])
     with pytest.raises(WinnowError) as refused:
         stage._without_small_classes(data, considered, folds=4)
     assert str(refused.value) == ("confident_learn: label issues need two classes of at least confident_learn.folds "
@@ -87,7 +87,7 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
                                   "images")
     # b's 3 images: 3 folds judge a and b, and keep c's 2 unjudged
     monkeypatch.chdir(_project(tmp_path / "three", [12, 3, 2]))
-    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    data, considered, _, _ = read_judged(cleaners=["threshold", "dedup"])
     with pytest.raises(WinnowError, match="fewer in 'b' \\(3 images\\), 'c' \\(2 images\\): add images or lower "
                                           "confident_learn.folds to 3$"):
         stage._without_small_classes(data, considered, folds=4)
@@ -116,7 +116,7 @@ def _budget_reads(*cleaners: str) -> None:
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("read, column, values, held", [
     # a flag written as 0/1, as most tools other than pandas write one, read by the label cleaners
-    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "any", [1, 0], "int64"),
+    (lambda: read_judged(cleaners=["threshold", "dedup"]), "any", [1, 0], "int64"),
     # and as text, read by the budget (and variants, review)
     (lambda: _budget_reads("threshold"), "dark", ["True", "False"], "str"),
 ], ids=["cleaners", "budget"])
@@ -192,9 +192,9 @@ def test_a_judge_whose_classifier_is_weak_is_not_said_to_carry_the_labels_its_ne
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("read, column, values, held", [
     # kept as text, read by the label cleaners (astype(bool): "False" is true) and by the budget (and variants, review)
-    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "kept", ["False", "True"], "str"),
+    (lambda: read_judged(cleaners=["threshold", "dedup"]), "kept", ["False", "True"], "str"),
     (lambda: _budget_reads("dedup"), "kept", [0, 1], "int64"),
-    (lambda: cl.read_judged(cleaners=["threshold", "dedup"]), "label_conflict", ["True", "False"], "str"),
+    (lambda: read_judged(cleaners=["threshold", "dedup"]), "label_conflict", ["True", "False"], "str"),
 ], ids=["cleaners", "budget", "conflicts"])
 def test_dedup_kept_that_is_not_true_or_false_is_refused_not_read_as_keeping_every_copy(tmp_path, monkeypatch, read,
                                                                                        column, values, held):
@@ -211,7 +211,7 @@ def test_a_class_kept_unjudged_for_the_neighbour_vote_is_told_the_k_that_judges_
     # before: "... kept unjudged ...; add images, or lower embedding_clean.k", not how far. c's 8 images fill an
     # image's neighbours from its own class at k 7 (the 7 others), as the refusal of a second class too small says
     monkeypatch.chdir(_project(tmp_path / "p", [60, 60, 8]))
-    data, considered, _, _ = cl.read_judged(cleaners=["threshold", "dedup"])
+    data, considered, _, _ = read_judged(cleaners=["threshold", "dedup"])
     stage = _stage_module("embedding_clean")
 
     kept, small = stage._without_small_classes(data, considered, k=10, agree=0.8, folds=None)

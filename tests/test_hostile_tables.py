@@ -83,7 +83,7 @@ def test_threshold_refuses_scores_with_repeated_ids(project):
 
 @pytest.mark.hostile("intermediates")
 def test_confident_learn_refuses_flags_with_repeated_ids(project):
-    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (judged_rows.considered_rows)
     edit_table(project / "data/threshold/flags.parquet", repeat_first(3))
     line = _refused(project, "confident-learn")
     assert line == ("error: data/threshold/flags.parquet: 3 repeated id(s), first 'train-0-0'; rerun the threshold "
@@ -92,7 +92,7 @@ def test_confident_learn_refuses_flags_with_repeated_ids(project):
 
 @pytest.mark.hostile("intermediates")
 def test_embedding_clean_refuses_groups_with_repeated_ids(project):
-    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (labels.considered_rows)
+    # before: "ValueError: cannot reindex on an axis with duplicate labels" traceback (judged_rows.considered_rows)
     edit_table(project / "data/dedup/groups.parquet", repeat_first(3))
     line = _refused(project, "embedding-clean")
     assert line == ("error: data/dedup/groups.parquet: 3 repeated id(s), first 'train-0-0'; rerun the dedup stage "

@@ -14,6 +14,7 @@ from hostile_harness import default_params
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
+from winnow.judged_rows import considered_rows
 from winnow.out_of_sample import check_folds, cross_val_pred_probs, stratified_folds
 from winnow.training import TrainConfig
 
@@ -162,7 +163,7 @@ def test_considered_rows_and_pred_probs_stay_aligned_after_removals(oracle_model
     flags = pd.DataFrame({"id": ids, "dark": ids.isin(["img-1", "img-50"]), "blurry": ids.isin(["img-7"])})
     groups = pd.DataFrame({"id": ["img-2", "img-3", "img-9", "img-10"], "kept": [True, False, True, True],
                            "label_conflict": [True, True, False, True]})
-    considered, conflict = cl.considered_rows(data.manifest, flags=flags, groups=groups)
+    considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups)
     assert set(ids[data.manifest["split"] != "train"]).isdisjoint(ids[considered])
     assert set(ids[data.manifest["split"] == "train"]) - set(ids[considered]) == {"img-1", "img-3", "img-7"}
     assert set(ids[conflict]) == {"img-2", "img-10"}
@@ -188,10 +189,10 @@ def test_copies_dedup_removed_are_judged_when_dedup_is_not_among_pruned_cleaners
     groups = pd.DataFrame({"id": ["t0", "t1", "t2", "t3", "x0"], "kept": [True, False, True, False, True],
                            "reason": ["kept", "exact_duplicate", "unique", "leak", "eval_copy"],
                            "label_conflict": [True, True, False, False, False]})
-    considered, conflict = cl.considered_rows(manifest, groups=groups, dedup_cleans=False)
+    considered, conflict = considered_rows(manifest, groups=groups, dedup_cleans=False)
     assert considered.tolist() == [True, True, True, False, False]
     assert conflict.tolist() == [True, True, False, False, False]
-    considered, conflict = cl.considered_rows(manifest, groups=groups)  # dedup among pruned.cleaners: as before
+    considered, conflict = considered_rows(manifest, groups=groups)  # dedup among pruned.cleaners: as before
     assert considered.tolist() == [True, False, True, False, False]
     assert conflict.tolist() == [True, False, False, False, False]
 
@@ -204,9 +205,9 @@ def test_images_threshold_flags_are_judged_when_threshold_is_not_among_pruned_cl
     # among them with degrade.disjoint false)
     manifest = pd.DataFrame({"id": ["t0", "t1", "t2", "x0"], "split": ["train"] * 3 + ["test"]})
     flags = pd.DataFrame({"id": ["t0", "t1", "t2", "x0"], "dark": [False, True, False, True]})
-    considered, _ = cl.considered_rows(manifest, flags=flags, threshold_cleans=False)
+    considered, _ = considered_rows(manifest, flags=flags, threshold_cleans=False)
     assert considered.tolist() == [True, True, True, False]
-    considered, _ = cl.considered_rows(manifest, flags=flags)  # threshold among pruned.cleaners: as before
+    considered, _ = considered_rows(manifest, flags=flags)  # threshold among pruned.cleaners: as before
     assert considered.tolist() == [True, False, True, False]
 
 def test_cross_validation_trains_the_train_stage_model():
@@ -265,7 +266,7 @@ def test_stage_writes_aligned_outputs_and_never_judges_val_or_test(tmp_path, mon
     pred_probs = np.load("data/confident-learn/pred_probs.npy")
     issues = pd.read_parquet("data/confident-learn/label_issues.parquet")
     metrics = json.loads(Path("metrics/confident_learn.json").read_text())
-    # the train images in id order (labels.in_id_order), whatever order data/degrade lists them in
+    # the train images in id order (judged_rows.in_id_order), whatever order data/degrade lists them in
     assert ids == sorted(f"img-{i}" for i in range(48)) and pred_probs.shape == (48, 4)
     assert sorted(issues["id"]) == sorted(ids)
     # the oracle gives img-0's true class 0 p = 0.97 >= relabel_threshold 0.5, and agrees with every other label

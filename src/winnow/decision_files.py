@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.labels import considered_rows, filtered_out, read_filters
+from winnow.judged_rows import considered_rows, filtered_out, read_filters
 from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -69,7 +69,7 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
 def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame,
                          classes: list[str]) -> None:
     """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
-    ``pruned.cleaners``: each judges the train images :func:`winnow.labels.considered_rows` leaves it for these
+    ``pruned.cleaners``: each judges the train images :func:`winnow.judged_rows.considered_rows` leaves it for these
     cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
     class its metrics say it left unjudged as too small, :data:`UNJUDGED_CLASSES`; without them, of a class with no row)
     was written under another choice of filters, and that image would pass into pruned judged by no cleaner; one holding
