@@ -10,7 +10,7 @@ import pytest
 
 from test_represent import blobs
 from winnow import represent
-from winnow.embedding_checks import read_embedding_file
+from winnow.embedding_file import read_embedding_file
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
 from winnow.stage import write_json

@@ -34,7 +34,8 @@ import torch
 
 from winnow import checkpoints, pretrained, selfsup, training
 from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
-from winnow.embedding_checks import checked, read_embedding_file
+from winnow.embedding_checks import checked
+from winnow.embedding_file import read_embedding_file
 from winnow.engine import Engine
 from winnow.errors import WinnowError, first_line, refuse_unreadable
 from winnow.imageset import ImageSet, pixel_digest

@@ -60,7 +60,7 @@ def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str,
              "represent.pretrained.path": pretrained.get("path")}
     listed = {key: fingerprint("file", _from_root(path, root), param=key, content=True) for key, path in paths.items()}
     row_ids = _row_ids(_from_root(represent.get("file"), root))
-    if row_ids is not None:  # a .npy's ids.json decides which image each row is (winnow.embedding_checks)
+    if row_ids is not None:  # a .npy's ids.json decides which image each row is (winnow.embedding_file)
         listed["represent.file ids.json"] = fingerprint("file", row_ids, param="represent.file",
                                                         content=True) if Path(row_ids).is_file() else {}
     return listed
