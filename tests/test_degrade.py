@@ -656,7 +656,7 @@ def test_a_memory_mapped_set_degrades_in_the_memory_of_its_damaged_rows(tmp_path
 
 
 def test_the_degrade_stage_sweeps_a_killed_runs_scratch_folder_and_leaves_none(tmp_path, monkeypatch):
-    from winnow.outputs import sweep_temporaries
+    from winnow.temporaries import sweep_temporaries
 
     killed = tmp_path / "data/.degrade.winnow-scratch-999999999"  # no such process: a killed run's half-written file
     killed.mkdir(parents=True)

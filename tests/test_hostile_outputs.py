@@ -405,7 +405,7 @@ def _next_stage(project: Path, monkeypatch) -> tuple[list[Path], list[Path]]:
 
 def _assert_settled(project: Path, expected: dict[str, str]) -> None:
     """After the next stage's sweep: the outputs hold ``expected``, and no journal or temporary is left."""
-    from winnow.outputs import sweep_temporaries
+    from winnow.temporaries import sweep_temporaries
 
     sweep_temporaries([project])
     assert _outputs(project) == expected

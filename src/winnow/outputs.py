@@ -1,7 +1,7 @@
 """Moving a stage's outputs into place: atomic writes of a file (:func:`atomic_path`) or a folder
 (:func:`atomic_folder`), all of a stage's outputs at once (:func:`together`), and the clean-up of what killed
-runs left behind (:func:`finish_killed_commits`, :func:`sweep_temporaries`). Stage scripts import these
-through :mod:`winnow.stage`."""
+runs left behind (:func:`finish_killed_commits`; their temporaries: :mod:`winnow.temporaries`). Stage scripts
+import these through :mod:`winnow.stage`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import errno
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from stat import S_ISDIR
@@ -24,7 +23,8 @@ from typing import NamedTuple
 
 def _temporary(path: Path, kind: str = "tmp") -> Path:
     """The sibling of ``path`` a writer stages it in (``tmp``) or moves the old one aside to (``old``):
-    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`sweep_temporaries` removes once the process is gone."""
+    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`winnow.temporaries.sweep_temporaries` removes once the
+    process is gone."""
     return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
 
 
@@ -62,7 +62,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(path)
-    _remove(tmp)  # a killed run's, of a process id used again
+    remove(tmp)  # a killed run's, of a process id used again
     tmp.mkdir()
     try:
         yield tmp
@@ -80,7 +80,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise
     finally:
         if _staged is None or _staged.get(path) != tmp:
-            _remove(tmp)
+            remove(tmp)
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no room on the disk, past `ulimit -f`, past the quota
@@ -94,12 +94,12 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(path, "scratch")
-    _remove(tmp)  # a killed run's, of a process id used again
+    remove(tmp)  # a killed run's, of a process id used again
     tmp.mkdir()
     try:
         yield tmp
     finally:
-        _remove(tmp)
+        remove(tmp)
 
 
 # final path -> its written temporary, while a together() block runs; None outside one
@@ -122,7 +122,7 @@ class Outputs:
         other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
         path = Path(path)
         tmp = _temporary(path)
-        _remove(tmp)  # a killed run's of a process id used again
+        remove(tmp)  # a killed run's of a process id used again
         _staged[path] = tmp
         return tmp
 
@@ -144,7 +144,7 @@ def together() -> Iterator[Outputs]:
         _commit(staged)
     finally:
         for tmp in (_staged or {}).values():
-            _remove(tmp)
+            remove(tmp)
         _staged = None
 
 
@@ -199,7 +199,7 @@ def _commit(staged: dict[Path, Path]) -> None:
     for path, tmp in ordered:
         if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
             for _, leftover in ordered:
-                _remove(leftover)
+                remove(leftover)
             raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
                                   str(path))
     moves = [Move(path, tmp, _temporary(path, "old"), _identity(tmp), _identity(path)) for path, tmp in ordered]
@@ -258,12 +258,12 @@ def _finish(moves: list[Move], direction: str) -> None:
                 _put_in_place(move)
         else:
             if _identity(move.path) == move.tmp_id:  # the new output had landed
-                _remove(move.path)
+                remove(move.path)
             if os.path.lexists(move.old):
                 move.old.rename(move.path)
     for move in moves:
-        _remove(move.tmp)
-        _remove(move.old)
+        remove(move.tmp)
+        remove(move.old)
 
 
 def _put_in_place(move: Move) -> None:
@@ -291,7 +291,7 @@ def finish_killed_commits() -> tuple[list[Path], list[Path]]:
     for journal in sorted(Path(".").glob(".winnow-commit-*.json*")):
         pid = journal.name.removeprefix(".winnow-commit-").split("-")[0].split(".")[0]
         # one of this process's id is a killed run's that had the id before: this one has committed nothing yet
-        if not pid.isdigit() or (int(pid) != os.getpid() and _running(int(pid))):
+        if not pid.isdigit() or (int(pid) != os.getpid() and running(int(pid))):
             continue
         if journal.name.endswith(".part"):  # cut short before any move began
             journal.unlink(missing_ok=True)
@@ -325,10 +325,10 @@ def _drop(moves: list[Move]) -> None:
     and an old output set aside goes back where its path is empty (never both copies of an output lost);
     outputs in place stay as they are."""
     for move in moves:
-        _remove(move.tmp)
+        remove(move.tmp)
         if os.path.lexists(move.old):
             if os.path.lexists(move.path):
-                _remove(move.old)
+                remove(move.old)
             else:
                 move.old.rename(move.path)
 
@@ -352,7 +352,7 @@ def _signals_held() -> Iterator[None]:
             os.kill(os.getpid(), number)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
     """Remove a file, link or folder, if there."""
     if path.is_dir() and not path.is_symlink():
         if sys.version_info >= (3, 12):
@@ -380,48 +380,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-# atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their
-# temporaries .<name>.winnow-tmp-<pid>[.suffix] (and .<name>.winnow-old-<pid>[.suffix] for what they replace);
-# "winnow-" so a user's own dot-file (.notes.old-2024.txt) is never taken for one
-OUTPUT_ROOTS = ("data", "models", "metrics", "plots", "reports", "reviews")
-_TEMPORARY = re.compile(r"^\..+\.winnow-(?:tmp|old|scratch)-(\d+)(?:\..*)?$")
-
-
-def sweep_temporaries(roots: Iterable[str | os.PathLike] = OUTPUT_ROOTS, *,
-                      beside: Iterable[str | os.PathLike] = ()) -> list[Path]:
-    """Remove the temporaries that writers killed before their rename (kill -9, a power cut) left under
-    ``roots``, and in the folder of each path of ``beside`` (and in the path, when a folder), not below it: a
-    command writes where its options say (``winnow compare --out /tmp/seeds.md``), and before, one killed there left
-    its ``.seeds.winnow-tmp-<pid>.md`` for good. Those of a process still running are left alone. Returns what was
-    removed."""
-    removed: list[Path] = []
-    for root in roots:
-        for folder, dirs, files in os.walk(root):
-            going = _sweep(Path(folder), [*dirs, *files], removed)
-            dirs[:] = [name for name in dirs if name not in going]  # not walked into: they are going
-    for path in map(Path, beside):
-        for folder in {path.parent, *([path] if path.is_dir() else [])}:
-            try:
-                _sweep(folder, os.listdir(folder), removed)
-            except OSError:
-                continue
-    return removed
-
-
-def _sweep(folder: Path, names: list[str], removed: list[Path]) -> set[str]:
-    """Remove each of ``names`` (entries of ``folder``) that is a temporary of a process gone, adding it to
-    ``removed``; returns the names of all such, removed or not."""
-    going = {name for name in names if (match := _TEMPORARY.match(name)) and not _running(int(match.group(1)))}
-    for name in (name for name in names if name in going):
-        try:
-            _remove(folder / name)
-        except OSError:
-            continue  # not ours to remove (permissions): leave it rather than stop the stage
-        removed.append(folder / name)
-    return going
-
-
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
     if os.name != "posix":
         return True  # os.kill(pid, 0) would end the process on Windows; sweep nothing there

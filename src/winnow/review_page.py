@@ -21,7 +21,8 @@ from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
 from winnow.review_words import VERDICT_CONTROL, class_verdict
-from winnow.outputs import atomic_folder, sweep_temporaries
+from winnow.outputs import atomic_folder
+from winnow.temporaries import sweep_temporaries
 
 TITLES = {"label": "Label issues", "quality": "Quality drops", "duplicate": "Duplicates", "outlier": "Outliers"}
 DOWNLOAD_NAME = "verdicts-reviewed.csv"

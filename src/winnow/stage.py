@@ -16,12 +16,12 @@ from typing import Any
 from winnow.errors import WinnowError, first_line, output_obstacle, refuse_unreadable
 from winnow.output_streams import escape_unencodable_output, flush_now, let_the_terminal_close, say_error
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
-    JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder,
-    sweep_temporaries, together,
+    JOURNAL, Outputs, atomic_folder, atomic_path, before_commit, finish_killed_commits, scratch_folder, together,
 )
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
 from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line, terminate_as_interrupt
+from winnow.temporaries import sweep_temporaries
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
 
