@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from budget_project import CLASSES, case, issues_table, train_ids, write_state
-from test_contracts import _stage_module
 from test_hostile_threshold_64 import _stage_in_process
+from winnow import trusted_labels
 from winnow.budget import candidates, rank_label_decisions
+from winnow.trusted_labels import trusted_doubt
 
 
 def _decisions(ids, **columns) -> pd.DataFrame:
@@ -45,8 +46,7 @@ def test_a_trusted_split_whose_labels_are_shuffled_against_its_images_is_warned_
     # The stage's own check, called as it calls it (its ridge on this case: 0.001), costs one probe, not a stage run
     c = case()
     shuffled = np.random.default_rng(1).permutation(c.trusted_y)
-    doubt = _stage_module("budget")._trusted_doubt
-    said = doubt(c.train_x, c.given, l2=0.001, judge_features=c.trusted_x, judge_labels=shuffled,
+    said = trusted_doubt(c.train_x, c.given, l2=0.001, judge_features=c.trusted_x, judge_labels=shuffled,
                  val_features=c.val_x, val_labels=c.val_y, classes=CLASSES)
     assert said == (
         "warning: budget: the trusted split's labels look unrelated to its images: none's probe gets 113 of 300 "
@@ -54,13 +54,13 @@ def test_a_trusted_split_whose_labels_are_shuffled_against_its_images_is_warned_
         "and 0.8667 of val, so the choice above was made on those labels: check that ingest.trusted_path pairs each "
         "image with its own label (an .npz's labels in the order of its images?)")
     # the same images rightly labelled: no warning
-    assert doubt(c.train_x, c.given, l2=0.001, judge_features=c.trusted_x, judge_labels=c.trusted_y,
-                 val_features=c.val_x, val_labels=c.val_y, classes=CLASSES) is None
+    assert trusted_doubt(c.train_x, c.given, l2=0.001, judge_features=c.trusted_x, judge_labels=c.trusted_y,
+                         val_features=c.val_x, val_labels=c.val_y, classes=CLASSES) is None
     # nor one trusted image of each class, all three right, which chance gives one time in 27, beside val's 260 of 300
     # (before: "3 of 3 ... no more than labels drawn at random would"): the check of the two confusions alone, as a
     # third probe would cost this test a third more
     seen = np.array([[90, 5, 5], [5, 85, 10], [5, 10, 85]])
-    assert _stage_module("budget")._unrelated_labels(np.eye(3, dtype=np.int64), seen) is None
+    assert trusted_labels._unrelated_labels(np.eye(3, dtype=np.int64), seen) is None
 
 
 @pytest.mark.hostile("intermediates")
