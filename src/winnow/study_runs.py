@@ -110,12 +110,19 @@ def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
 
 
 def _damage(params: dict) -> str:
-    """The perturbations a run's params ask for, as comparable text."""
+    """The perturbations a run's params ask for, as comparable text. A class is compared as its text, as
+    :func:`winnow.study._names` labels it: the index 7 and the name "7" are one class (degrade refuses an index that
+    reads as another class's name) and make one data/degrade. Before: `classes: [7]` queued by hand beside the sweep's
+    `["7"]` at another seed was read as two damages of one output, and both runs were left out as saved over another's
+    outputs."""
     specs = _perturbations(params)
     try:
         specs = [with_defaults(spec) for spec in specs]
     except WinnowError:
         pass  # compared as written; tidy names what is wrong with them
+    else:
+        specs = [{**spec, "classes": [str(c) for c in spec["classes"]]} if isinstance(spec.get("classes"), list)
+                 else spec for spec in specs]
     return json.dumps(as_values(specs), sort_keys=True, default=str)
 
 
