@@ -66,8 +66,12 @@ def budget_section(*, summary: dict | None) -> str:
               "decisions of the p% of train images their cleaners are surest of. A cleaning wins only by more "
               # as given: one decimal showed tie_se 0.25 as 0.2 and 0.01 as 0.0
               f"than {summary['tie_se']:g} standard error(s) of the paired difference over doing less "
-              "(and by more than one judge image when scored by accuracy); none wins when it beats the chosen "
-              "cleaning by as much.</p>"
+              # the floor of winnow.budget.choose_budget, by the score used: before, "when scored by accuracy" alone,
+              # so under log-loss at tie_se 0 a cut 0.5 nats better than doing less read as one the rule would take
+              + ("and by more than one judge image" if summary["score"] == "accuracy" else
+                 "and by more than ln 2 nats of log-loss summed over the judge images (one image between even odds "
+                 "and certainty)")
+              + "; none wins when it beats the chosen cleaning by as much.</p>"
             + model_check_note(summary.get("model_check"), summary.get("filters_check"),
                                filters_judged=(summary["candidates"].get("filters") or {}).get("correct") is not None
                                and "filters_check" in summary)
