@@ -43,3 +43,22 @@ def test_a_class_given_by_its_index_and_by_its_name_is_one_damage(tmp_path, caps
     deletion = table[table["sweep"] == "class_deletion"]
     assert deletion.loc[deletion["level"] == 1.0, ["damage", "experiment", "accuracy"]].values.tolist() == [
         ["class_removal 2", "drop2", 0.6], ["class_removal 2", "drop2i", 0.62]]
+
+
+@pytest.mark.hostile("study")
+def test_a_curve_whose_levels_ran_at_different_numbers_of_seeds_says_so(tmp_path, capsys):
+    # noise 0.4 at seeds 0, 1 and 2 (0.7, 0.5, 0.6), noise 0.2 and the clean run at seed 0 alone: the plot draws 0.4 at
+    # the mean, 0.6, beside two single runs. Before: drawn alike, exit 0, nothing said
+    runs = [record("clean", [], 0.95), record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8)]
+    for seed, accuracy in enumerate((0.7, 0.5, 0.6)):
+        runs.append(record(f"noise40s{seed}", [{"kind": "symmetric_noise", "fraction": 0.4}], accuracy))
+        runs[-1]["data"]["params"]["params.yaml"]["data"]["seed"] = seed
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: the points of 1 curve(s) average different numbers of runs (seeds): label_noise symmetric_noise (1 at "
+        "0, 1 at 0.2, 3 at 0.4); run the missing seeds to draw each point over as many runs")
+    table = pd.read_csv(out / "study.csv")
+    assert table.loc[table["level"] == 0.4, "accuracy"].tolist() == [0.7, 0.5, 0.6]

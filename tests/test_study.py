@@ -606,7 +606,10 @@ def test_collect_draws_a_setting_run_twice_at_one_seed_once(tmp_path, capsys):
     assert table.loc[table["level"] == 3.0, "experiment"].tolist() == ["bA", "bC"]
     brightness = table[(table["sweep"] == "proportion") & table["damage"].str.startswith("brightness")]
     assert brightness.loc[brightness["level"] == 1.0, "experiment"].tolist() == ["bA", "bC"]
-    assert lines[1].startswith("study: 4 of 7 experiments on 2 sweeps")
+    # bC, brightness 3.0 at seed 1, is averaged with bA: the proportion curve's origin is the clean run alone
+    assert lines[1] == ("study: the points of 1 curve(s) average different numbers of runs (seeds): proportion "
+                        "brightness factor=3 (1 at 0, 2 at 1); run the missing seeds to draw each point over as many runs")
+    assert lines[2].startswith("study: 4 of 7 experiments on 2 sweeps")
 
 
 @pytest.mark.hostile("study")
@@ -835,7 +838,9 @@ def test_collect_keeps_runs_that_make_one_degraded_data_legitimately(tmp_path, c
     out = tmp_path / "study"
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert (len(lines), lines[0].split(" ->")[0]) == (1, "study: 4 of 5 experiments on 3 sweeps")
+    assert lines[0] == ("study: the points of 1 curve(s) average different numbers of runs (seeds): class_deletion "
+                        "class_removal 2 (1 at 0, 2 at 1); run the missing seeds to draw each point over as many runs")
+    assert (len(lines), lines[1].split(" ->")[0]) == (2, "study: 4 of 5 experiments on 3 sweeps")
     table = pd.read_csv(out / "study.csv")
     assert sorted(set(table["experiment"])) == ["clean", "drop2", "drop2s1", "noise1"]
 

@@ -299,6 +299,9 @@ def run(args: argparse.Namespace) -> int:
     elif unplaced:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
+    uneven = _uneven_replicates(table)
+    if uneven:
+        print(f"study: {uneven}")
     no_curve = table[table["sweep"] != "clean"].empty
     not_read = len(unfinished) + len(failed) + len(unreadable)
     # before: "no experiment is a study run ...; queue some", below the lines that said why runs were left out
@@ -320,6 +323,20 @@ def run(args: argparse.Namespace) -> int:
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
+
+
+def _uneven_replicates(table: pd.DataFrame) -> str:
+    """A note naming the curves of ``table`` (:func:`tidy`'s rows) whose points average different numbers of runs, ""
+    for none. Each drawn point is the mean of its runs (seeds): before, a level run at one seed beside levels run at
+    three drew alike, and nothing said that one point was a single run."""
+    runs = table[table["sweep"] != "clean"].groupby(["sweep", "damage", "level"]).size()
+    uneven = [f"{sweep} {damage} ({', '.join(f'{n} at {level:g}' for (_, _, level), n in counts.items())})"
+              for (sweep, damage), counts in runs.groupby(level=[0, 1]) if counts.nunique() > 1]
+    if not uneven:
+        return ""
+    more = f"; and {len(uneven) - 3} more" if len(uneven) > 3 else ""
+    return (f"the points of {len(uneven)} curve(s) average different numbers of runs (seeds): {'; '.join(uneven[:3])}"
+            f"{more}; run the missing seeds to draw each point over as many runs")
 
 
 def _default_out(repo: str) -> Path:
