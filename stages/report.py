@@ -19,6 +19,7 @@ from winnow.evaluated import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import read_imageset
 from winnow.metrics import predictions_path, summary_path
+from winnow.quality import SCORES
 from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
@@ -76,7 +77,7 @@ def main() -> None:
     issues = of_images("confident-learn", ISSUES,
                        columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
-                       columns=("kept", "split", "group", "group_size", "label_conflict"))
+                       columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
@@ -101,7 +102,7 @@ def main() -> None:
                         for path in sorted(Path("plots/threshold").glob("*.csv"))})),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=flags,
-            scores=of_images("score", "data/score/scores.parquet"), imageset=degraded,
+            scores=of_images("score", "data/score/scores.parquet", columns=SCORES), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
             issues=issues, summary=report_numbers.checked_issues(

@@ -7,11 +7,14 @@ import json
 import pandas as pd
 import pytest
 
-from hostile_harness import refused_line
+from hostile_harness import make_project, refused_line
 from test_hostile_report_66 import dotted_project
+from test_hostile_report import write_images, write_scores
 from test_hostile_report_more import plain, tiny_imageset
 from winnow import report_numbers
+from winnow.quality import SCORES
 from winnow.report_valuation import valuation_section
+from winnow.stage import write_table
 
 # 16 images, two dropped; values that are exact in binary, so the mean of each column is 1.0 / 16 = 0.0625
 KNN = [-0.5, -0.25] + [0.125] * 14
@@ -156,3 +159,26 @@ def test_a_cleaner_table_without_a_column_its_section_shows_names_the_column(tmp
     rows.drop(columns=[column]).to_parquet(root / table, index=False)
     assert refused_line(root, "report") == (f"error: {table}: lacks column(s) {column}; rerun the {stage} stage "
                                             f"(dvc repro {stage})")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("table, column, stage", [
+    # found in review: dedup's groups.parquet was checked for the columns its counts read but not for label and
+    # reason, which each tile's caption reads, nor score's scores.parquet for the score under each flagged image:
+    # a table of an earlier winnow without one stopped the report in "KeyError: 'reason'" ('blurry_score')
+    ("data/dedup/groups.parquet", "reason", "dedup"),
+    ("data/score/scores.parquet", "blurry", "score"),
+])
+def test_a_duplicates_or_scores_table_without_a_column_its_section_shows_names_the_column(tmp_path, table, column,
+                                                                                           stage):
+    project = make_project(tmp_path)
+    manifest = write_images(project, copies={})
+    write_scores(project, manifest, copies={})
+    write_table(project / "data/threshold/flags.parquet",
+                pd.DataFrame({"id": manifest["id"], **{s: s == "blurry" for s in SCORES}, "any": True}))
+    write_table(project / "data/dedup/groups.parquet", pd.DataFrame({
+        "id": ["t0", "t1"], "split": "train", "label": 0, "group": [0, 0], "group_size": 2, "kept": [True, False],
+        "reason": ["kept", "near_duplicate"], "label_conflict": False}))
+    write_table(project / table, pd.read_parquet(project / table).drop(columns=[column]))
+    assert refused_line(project, "report") == (f"error: {table}: lacks column(s) {column}; rerun the {stage} stage "
+                                               f"(dvc repro {stage})")
