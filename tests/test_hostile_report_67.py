@@ -51,6 +51,12 @@ def metrics(**edits) -> dict:
     (metrics(knn_shapley={"reliably_negative": 1}), "values.knn_shapley.reliably_negative is 1, but "
                                                     "data/data-valuation/decisions.parquet drops 2 image(s) under "
                                                     "combine both, each reliably negative to every estimator"),
+    # found in review: under combine either only "no more than the drops" was bounded, so none reliably negative to
+    # either estimator stood beside 2 drops, each reliably negative to one of them
+    (metrics(knn_shapley={"reliably_negative": 0}, tracin={"reliably_negative": 0}) | {"combine": "either"},
+     "values.knn_shapley.reliably_negative + values.tracin.reliably_negative is 0, but "
+     "data/data-valuation/decisions.parquet drops 2 image(s) under combine either, each reliably negative to some "
+     "estimator"),
 ])
 def test_valuation_figures_per_estimator_that_are_not_its_decisions_stop_the_report(tmp_path, summary, problem):
     root = dotted_project(tmp_path)
@@ -60,6 +66,14 @@ def test_valuation_figures_per_estimator_that_are_not_its_decisions_stop_the_rep
     decisions().to_parquet(root / "data/data-valuation/decisions.parquet", index=False)
     assert refused_line(root, "report") == (f"error: metrics/data_valuation.json: {problem}; rerun the data-valuation "
                                             "stage (dvc repro data-valuation)")
+
+
+@pytest.mark.hostile("report")
+def test_valuation_figures_under_combine_either_pass_when_each_drop_is_one_estimators(tmp_path):
+    # img-0 reliably negative to kNN-Shapley alone, img-1 to TracIn alone: 1 + 1 reliably negative, 2 drops
+    summary = metrics(knn_shapley={"reliably_negative": 1}, tracin={"reliably_negative": 1}) | {"combine": "either"}
+    assert report_numbers.checked_valuation(summary, decisions=decisions(), path="metrics/data_valuation.json",
+                                            stage="data-valuation") == summary
 
 
 @pytest.mark.hostile("report")

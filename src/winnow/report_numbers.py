@@ -282,8 +282,9 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
     beside which the page shows them, and so are each estimator's figures ``values.<estimator>``: ``negative``,
     ``min``, ``max`` and ``mean`` of its column, ``reliably_negative`` at most ``negative`` and on the side of
     ``flagged`` that ``combine`` puts it (``both``: no fewer, every drop is reliably negative to every estimator;
-    ``either``: no more); else one line naming both files. Before: "decided drop (reliably negative) 5" stood above a
-    grid of the most harmful images with none framed red, decisions.parquet deciding no drop."""
+    ``either``: no more, and all of them together no fewer); else one line naming both files. Before: "decided drop
+    (reliably negative) 5" stood above a grid of the most harmful images with none framed red, decisions.parquet
+    deciding no drop."""
     if data is None or decisions is None:
         return data
     table = "data/data-valuation/decisions.parquet"
@@ -312,6 +313,13 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
             raise rerun_error(path, f"values.{name}.reliably_negative is {said:,}, but {table} drops {drops:,} "
                                     f"image(s) under combine {combine}, each reliably negative to "
                                     f"{'every' if combine == 'both' else 'some'} estimator", written_by=stage)
+    # before: under combine either only the upper bound held, so 0 reliably negative to each estimator stood beside
+    # 2 drops, each of which one of them must have valued reliably below zero
+    said = [lookup(data, ("values", name, "reliably_negative")) for name in estimators]
+    if data.get("combine") == "either" and estimators and None not in said and sum(said) < drops:
+        raise rerun_error(path, " + ".join(f"values.{name}.reliably_negative" for name in estimators)
+                          + f" is {sum(said):,}, but {table} drops {drops:,} image(s) under combine either, each "
+                          "reliably negative to some estimator", written_by=stage)
     return data
 
 
