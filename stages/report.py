@@ -121,7 +121,9 @@ def main() -> None:
             decisions=valuation,
             summary=report_numbers.checked_valuation(
                 numbers_of("data-valuation", "metrics/data_valuation.json"), decisions=valuation,
-                path="metrics/data_valuation.json", stage="data-valuation"), imageset=degraded,
+                path="metrics/data_valuation.json", stage="data-valuation",
+                manifest=None if degraded is None else degraded.manifest,
+                classes=[] if degraded is None else degraded.classes), imageset=degraded,
             count=p["images_per_grid"], cleaning="data_valuation" in params["pruned"]["cleaners"],
             applied=pruned_drops(dropped, marked=None if valuation is None else valuation.loc[
                 valuation["decision"] == "drop", "id"]))),

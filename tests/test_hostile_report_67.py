@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from hostile_harness import make_project, refused_line
-from test_hostile_report_66 import dotted_project
+from hostile_harness import make_project, refused_line, run_stage
+from test_hostile_report_66 import dotted_project, table_rows
 from test_hostile_report import write_images, write_scores
 from test_hostile_report_more import plain, tiny_imageset
 from winnow import report_numbers
@@ -196,3 +196,44 @@ def test_a_duplicates_or_scores_table_without_a_column_its_section_shows_names_t
     write_table(project / table, pd.read_parquet(project / table).drop(columns=[column]))
     assert refused_line(project, "report") == (f"error: {table}: lacks column(s) {column}; rerun the {stage} stage "
                                                f"(dvc repro {stage})")
+
+
+def undecided_project(tmp_path, undecided: dict):
+    """data/degrade of 3 train images (t0, t2 of class a; t1 of b), val t3 (b), v0 (a), v1 (b); data-valuation's
+    files of a run that valued t1 and left a's 2 train images undecided (1 val image), its undecided entry
+    ``undecided``."""
+    project = make_project(tmp_path)
+    write_images(project, copies={}, splits=["train"] * 3 + ["val"] * 3 + ["test"] * 2)
+    (project / "metrics").mkdir()
+    (project / "metrics/data_valuation.json").write_text(json.dumps({
+        "considered": 1, "left_out": 0, "flagged": 0, "decisions": {"keep": 1, "drop": 0}, "undecided": undecided}))
+    write_table(project / "data/data-valuation/decisions.parquet", decisions().head(1).assign(
+        id="t1", given_label=1, decision="keep"))
+    return project
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("undecided, problem", [
+    # found in review: nothing checked the undecided entry the valuation table now shows, so an edited (or another
+    # run's) "images": 30 read "left undecided and kept ... | 30: a (1 val image(s))" beside 3 train images
+    ({"images": 30, "classes": {"a": {"val_images": 1, "train_images": 30}}},
+     "undecided.images is 30, but data/degrade holds 3 train images, 1 valued in data/data-valuation/decisions.parquet "
+     "and 0 left out (left_out): the two are from different runs, or edited"),
+    ({"images": 2, "classes": {"a": {"val_images": 0, "train_images": 2}}},
+     "undecided.classes.a.val_images is 0, but data/degrade holds 1: the two are from different runs, or edited"),
+    ({"images": 2, "classes": {"c": {"val_images": 1, "train_images": 2}}},
+     'undecided.classes names "c", not a class of data/degrade'),
+])
+def test_valuation_undecided_figures_that_are_not_data_degrades_stop_the_report(tmp_path, undecided, problem):
+    assert refused_line(undecided_project(tmp_path, undecided), "report") == (
+        f"error: metrics/data_valuation.json: {problem}; rerun the data-valuation stage (dvc repro data-valuation)")
+
+
+@pytest.mark.hostile("report")
+def test_valuation_undecided_figures_of_data_degrade_are_shown(tmp_path):
+    project = undecided_project(tmp_path, {"images": 2, "min_class_val": 2,
+                                           "classes": {"a": {"val_images": 1, "train_images": 2}}})
+    done = run_stage(project, "report")
+    assert done.returncode == 0, done.stderr
+    assert ["left undecided and kept (too few val images of their class)", "2: a (1 val image(s))"] in table_rows(
+        (project / "reports/index.html").read_text(), "What the valuation did")

@@ -191,6 +191,15 @@ def keep_val_images(project, per_class: dict[int, int]) -> None:
     write_imageset(project / "data/degrade", data.images, manifest, data.classes)
 
 
+def checked_against_degrade(project, metrics: dict, table: pd.DataFrame) -> dict:
+    """The report's check of data-valuation's figures, its undecided entry against data/degrade included."""
+    from winnow.report_numbers import checked_valuation
+
+    data = read_imageset(project / "data/degrade")
+    return checked_valuation(metrics, decisions=table, path="metrics/data_valuation.json", stage="data-valuation",
+                             manifest=data.manifest, classes=data.classes)
+
+
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("left", [0, 1])
 def test_a_class_with_too_few_val_images_is_left_undecided_with_a_warning(project, left):
@@ -208,6 +217,7 @@ def test_a_class_with_too_few_val_images_is_left_undecided_with_a_warning(projec
     assert metrics["undecided"] == {"images": 30, "min_class_val": 2,
                                     "classes": {"middle": {"val_images": left, "train_images": 30}}}
     assert metrics["considered"] == 30
+    assert checked_against_degrade(project, metrics, table) == metrics  # the report shows it (found by review)
 
 
 @pytest.mark.hostile("intermediates")
@@ -238,6 +248,8 @@ def test_a_val_split_too_thin_to_value_anything_goes_on_when_pruned_does_not_use
     assert pd.read_parquet(project / "data/data-valuation/decisions.parquet").empty
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
     assert (metrics["considered"], metrics["flagged"], metrics["undecided"]["images"]) == (0, 0, 60)
+    assert checked_against_degrade(project, metrics, pd.read_parquet(
+        project / "data/data-valuation/decisions.parquet")) == metrics
     # and the report says why, not "valued 0" beside two empty grids (found by review)
     from winnow.report_valuation import valuation_section
 

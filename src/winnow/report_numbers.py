@@ -275,7 +275,8 @@ def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> 
     return summary
 
 
-def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
+def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
+                      classes: list[str] = ()) -> dict | None:
     """``data``, data-valuation's metrics JSON (counts already checked), when its counts of images valued and decided
     (``considered``, ``flagged``, ``decisions.<keep|drop>``) are those of ``decisions`` (a DataFrame of
     data/data-valuation/decisions.parquet, ``decision`` and each estimator's value per image; None: not written),
@@ -284,10 +285,14 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
     ``flagged`` that ``combine`` puts it (``both``: no fewer, every drop is reliably negative to every estimator;
     ``either``: no more, and all of them together no fewer); else one line naming both files. Before: "decided drop
     (reliably negative) 5" stood above a grid of the most harmful images with none framed red, decisions.parquet
-    deciding no drop."""
+    deciding no drop. With ``manifest`` (data/degrade's, its ``classes``) the train images left undecided
+    (``undecided.images``) are its train images less those valued and those ``left_out``, and each undecided class's
+    ``val_images`` its val images of that class (:func:`_undecided_agrees`)."""
     if data is None or decisions is None:
         return data
     table = "data/data-valuation/decisions.parquet"
+    if manifest is not None:
+        _undecided_agrees(data, valued=len(decisions), manifest=manifest, classes=classes, path=path, stage=stage)
     drops = int((decisions["decision"] == "drop").sum())
     counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
               "decisions.keep": len(decisions) - drops}
@@ -321,6 +326,30 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str) ->
                           + f" is {sum(said):,}, but {table} drops {drops:,} image(s) under combine either, each "
                           "reliably negative to some estimator", written_by=stage)
     return data
+
+
+def _undecided_agrees(data: dict, *, valued: int, manifest, classes: list[str], path: str, stage: str) -> None:
+    """Data-valuation's ``undecided`` entry against data/degrade's ``manifest``: no recount (which train images the
+    filters left is the stage's to say), but the train images it holds are those ``valued``, ``left_out`` or left
+    undecided, and each class named undecided for want of val images is one of ``classes`` with that many val images;
+    else one line. Before: an edited "images": 300 read "left undecided and kept ... | 300: b (1 val image(s))"."""
+    undecided, left_out = data.get("undecided"), data.get("left_out")
+    if not isinstance(undecided, dict):
+        return
+    train = int((manifest["split"] == "train").sum())
+    said = undecided.get("images")
+    if said is not None and left_out is not None and valued + said + left_out != train:
+        raise rerun_error(path, f"undecided.images is {json.dumps(said)[:40]}, but data/degrade holds {train:,} train "
+                                f"images, {valued:,} valued in data/data-valuation/decisions.parquet and {left_out:,} "
+                                "left out (left_out): the two are from different runs, or edited", written_by=stage)
+    thin = undecided.get("classes") or {}
+    for name, held in (thin.items() if isinstance(thin, dict) else ()):
+        if name not in classes:
+            raise rerun_error(path, f"undecided.classes names {json.dumps(name)[:40]}, not a class of data/degrade",
+                              written_by=stage)
+        val = int(((manifest["split"] == "val") & (manifest["label"] == classes.index(name))).sum())
+        _agrees(data, {("undecided", "classes", name, "val_images"): val}, path=path, stage=stage,
+                table="data/degrade")
 
 
 def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
