@@ -107,6 +107,18 @@ def test_an_image_decided_harmful_is_never_shown_among_the_most_helpful(tmp_path
     assert helpful == "2) | b | kNN +2.50e-01 · TracIn +5.00e-01 | a | kNN +1.25e-01 · TracIn +2.50e-01"
 
 
+@pytest.mark.hostile("report")
+def test_a_drop_in_the_helpful_half_of_the_ranking_is_left_out_of_the_most_helpful(tmp_path):
+    # found in review: the case above has no drop in the helpful half, so it held with the drop filter taken out;
+    # here t2, decided drop, ranks third of four and would stand framed red under "Most helpful (2)"
+    rows = decisions().head(4).assign(id=["t0", "t1", "t2", "t3"], decision=["drop"] * 3 + ["keep"],
+                                      knn_shapley=[-0.5, -0.25, -0.125, 0.25], tracin=[-2.0, -1.0, -0.5, 0.5],
+                                      harm=[1.0, 2 / 3, 1 / 3, 0.0])
+    text = plain(valuation_section(decisions=rows, summary={"considered": 4, "flagged": 3}, imageset=tiny_imageset(
+        tmp_path), count=16, cleaning=True, applied=3))
+    assert text.split("Most helpful (")[1] == "1) | b | kNN +2.50e-01 · TracIn +5.00e-01"
+
+
 NEIGHBOURS = {"considered": 16, "left_out": 0, "decisions": {"keep": 14, "drop": 2, "relabel": 0},
               "reasons": {"neighbours_agree": 0, "inside_class": 0, "isolated": 1, "outlier": 1}}
 
