@@ -107,7 +107,9 @@ def main() -> None:
         ("labels", "Label issues", report_grids.label_issues_section(
             issues=issues, summary=report_numbers.checked_issues(
                 numbers_of("confident-learn", "metrics/confident_learn.json"), issues=issues,
-                path="metrics/confident_learn.json", stage="confident-learn", table=ISSUES), imageset=degraded,
+                path="metrics/confident_learn.json", stage="confident-learn", table=ISSUES,
+                manifest=None if degraded is None else degraded.manifest,
+                classes=[] if degraded is None else degraded.classes), imageset=degraded,
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
@@ -115,7 +117,9 @@ def main() -> None:
             summary=report_numbers.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),
-                path="metrics/embedding_clean.json", stage="embedding-clean"), imageset=degraded,
+                path="metrics/embedding_clean.json", stage="embedding-clean",
+                manifest=None if degraded is None else degraded.manifest,
+                classes=[] if degraded is None else degraded.classes), imageset=degraded,
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=valuation,

@@ -23,8 +23,9 @@ from hostile_harness import (
 from winnow import labels as cl
 from winnow.dedup import GROUP_COLUMNS
 from winnow.degrade import perturbation_table
-from winnow.imageset import write_imageset
+from winnow.imageset import read_imageset, write_imageset
 from winnow.quality import SCORES
+from winnow.report_numbers import checked_issues, checked_neighbours
 from winnow.stage import write_table
 
 
@@ -101,6 +102,10 @@ def test_a_class_too_small_for_the_neighbour_vote_is_kept_unjudged_by_embedding_
     metrics = _metrics(project, "embedding_clean")
     assert metrics["unjudged"] == {"classes": {"c": 3}, "images": 3}
     assert (metrics["considered"], metrics["left_out"]) == (120, 0)
+    # and the report's check of them against data/degrade passes (found in review: nothing checked unjudged)
+    data = read_imageset(project / "data/degrade")
+    assert checked_neighbours(metrics, decisions=decisions, path="metrics/embedding_clean.json",
+                              stage="embedding-clean", manifest=data.manifest, classes=data.classes) == metrics
     assert metrics["judge"]["val_accuracy"] == 1.0  # judged on the val images of a and b, which it tells apart
 
 
@@ -189,6 +194,11 @@ def test_a_label_conflict_of_an_unjudged_class_is_not_counted_as_considered(tmp_
     metrics = _metrics(project, "confident_learn")
     assert metrics["unjudged"] == {"classes": {"c": 2}, "images": 2}
     assert metrics["label_conflicts"] == {"considered": 1, "flagged": 0}  # train-0-5, which the judge calls a
+    data = read_imageset(project / "data/degrade")  # the report's check of unjudged against data/degrade passes
+    assert checked_issues(metrics, issues=pd.read_parquet(project / "data/confident-learn/label_issues.parquet"),
+                          path="metrics/confident_learn.json", stage="confident-learn",
+                          table="data/confident-learn/label_issues.parquet", manifest=data.manifest,
+                          classes=data.classes) == metrics
 
 
 @pytest.mark.hostile("intermediates")

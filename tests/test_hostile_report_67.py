@@ -229,7 +229,7 @@ def undecided_project(tmp_path, undecided: dict):
     # found in review: nothing checked the undecided entry the valuation table now shows, so an edited (or another
     # run's) "images": 30 read "left undecided and kept ... | 30: a (1 val image(s))" beside 3 train images
     ({"images": 30, "classes": {"a": {"val_images": 1, "train_images": 30}}},
-     "undecided.images is 30, but data/degrade holds 3 train images, 1 valued in data/data-valuation/decisions.parquet "
+     "undecided.images is 30, but data/degrade holds 3 train images, 1 judged in data/data-valuation/decisions.parquet "
      "and 0 left out (left_out): the two are from different runs, or edited"),
     ({"images": 2, "classes": {"a": {"val_images": 0, "train_images": 2}}},
      "undecided.classes.a.val_images is 0, but data/degrade holds 1: the two are from different runs, or edited"),
@@ -249,3 +249,29 @@ def test_valuation_undecided_figures_of_data_degrade_are_shown(tmp_path):
     assert done.returncode == 0, done.stderr
     assert ["left undecided and kept (too few val images of their class)", "2: a (1 val image(s))"] in table_rows(
         (project / "reports/index.html").read_text(), "What the valuation did")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("stage, metrics, table, rows", [
+    ("embedding-clean", NEIGHBOURS | {"considered": 4, "decisions": {"keep": 2, "drop": 2, "relabel": 0}},
+     "data/embedding-clean/decisions.parquet", neighbour_decisions().head(4)),
+    ("confident-learn",
+     {"considered": 4, "left_out": 0, "issues": 0, "decisions": {"keep": 4, "drop": 0, "relabel": 0}},
+     "data/confident-learn/label_issues.parquet",
+     pd.DataFrame({"id": "x", "is_issue": [False] * 4, "decision": "keep", "reason": "consistent", "given_label": 0,
+                   "suggested_label": 0, "label_quality": 0.9})),
+])
+def test_unjudged_figures_that_are_not_data_degrades_stop_the_report(tmp_path, stage, metrics, table, rows):
+    # found in review: the neighbour and label-issue sections show unjudged.images and unjudged.classes beside the
+    # recounted figures, and nothing checked them: "images": 30 of a class "c" stood beside a data/degrade of 4 train
+    # images, all judged
+    project = make_project(tmp_path)
+    write_images(project, copies={})
+    (project / "metrics").mkdir()
+    (project / f"metrics/{stage.replace('-', '_')}.json").write_text(json.dumps(
+        metrics | {"unjudged": {"classes": {"c": 30}, "images": 30}}))
+    write_table(project / table, rows.assign(id=["t0", "t1", "t2", "t3"]))
+    assert refused_line(project, "report") == (
+        f"error: metrics/{stage.replace('-', '_')}.json: unjudged.images is 30, but data/degrade holds 4 train images, "
+        f"4 judged in {table} and 0 left out (left_out): the two are from different runs, or edited; rerun the {stage} "
+        f"stage (dvc repro {stage})")

@@ -287,12 +287,16 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, ma
     (reliably negative) 5" stood above a grid of the most harmful images with none framed red, decisions.parquet
     deciding no drop. With ``manifest`` (data/degrade's, its ``classes``) the train images left undecided
     (``undecided.images``) are its train images less those valued and those ``left_out``, and each undecided class's
-    ``val_images`` its val images of that class (:func:`_undecided_agrees`)."""
+    ``val_images`` its val images of that class (:func:`_set_aside`)."""
     if data is None or decisions is None:
         return data
     table = "data/data-valuation/decisions.parquet"
     if manifest is not None:
-        _undecided_agrees(data, valued=len(decisions), manifest=manifest, classes=classes, path=path, stage=stage)
+        thin = _set_aside(data, "undecided", judged=len(decisions), table=table, manifest=manifest, classes=classes,
+                          path=path, stage=stage)
+        val = manifest.loc[manifest["split"] == "val", "label"]
+        _agrees(data, {("undecided", "classes", name, "val_images"): int((val == classes.index(name)).sum())
+                       for name in thin}, path=path, stage=stage, table="data/degrade")
     drops = int((decisions["decision"] == "drop").sum())
     counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
               "decisions.keep": len(decisions) - drops}
@@ -328,28 +332,28 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, ma
     return data
 
 
-def _undecided_agrees(data: dict, *, valued: int, manifest, classes: list[str], path: str, stage: str) -> None:
-    """Data-valuation's ``undecided`` entry against data/degrade's ``manifest``: no recount (which train images the
-    filters left is the stage's to say), but the train images it holds are those ``valued``, ``left_out`` or left
-    undecided, and each class named undecided for want of val images is one of ``classes`` with that many val images;
-    else one line. Before: an edited "images": 300 read "left undecided and kept ... | 300: b (1 val image(s))"."""
-    undecided, left_out = data.get("undecided"), data.get("left_out")
-    if not isinstance(undecided, dict):
-        return
+def _set_aside(data: dict, key: str, *, judged: int, table: str, manifest, classes: list[str], path: str,
+               stage: str) -> dict:
+    """The classes of a cleaner's entry ``key`` (``images`` train images of ``classes`` it set aside unjudged, kept)
+    against data/degrade's ``manifest``: no recount (which train images threshold and dedup left is the stage's to
+    say), but the train images it holds are the ``judged`` rows of ``table``, those ``left_out`` and those set aside,
+    and each class named is one of ``classes``; else one line. Before: an edited "images": 300 read "left undecided
+    and kept ... | 300: b (1 val image(s))"."""
+    entry, left_out = data.get(key), data.get("left_out")
+    if not isinstance(entry, dict):
+        return {}
     train = int((manifest["split"] == "train").sum())
-    said = undecided.get("images")
-    if said is not None and left_out is not None and valued + said + left_out != train:
-        raise rerun_error(path, f"undecided.images is {json.dumps(said)[:40]}, but data/degrade holds {train:,} train "
-                                f"images, {valued:,} valued in data/data-valuation/decisions.parquet and {left_out:,} "
-                                "left out (left_out): the two are from different runs, or edited", written_by=stage)
-    thin = undecided.get("classes") or {}
-    for name, held in (thin.items() if isinstance(thin, dict) else ()):
+    said = entry.get("images")
+    if said is not None and left_out is not None and judged + said + left_out != train:
+        raise rerun_error(path, f"{key}.images is {json.dumps(said)[:40]}, but data/degrade holds {train:,} train "
+                                f"images, {judged:,} judged in {table} and {left_out:,} left out (left_out): the two "
+                                "are from different runs, or edited", written_by=stage)
+    named = entry.get("classes") if isinstance(entry.get("classes"), dict) else {}
+    for name in named:
         if name not in classes:
-            raise rerun_error(path, f"undecided.classes names {json.dumps(name)[:40]}, not a class of data/degrade",
+            raise rerun_error(path, f"{key}.classes names {json.dumps(name)[:40]}, not a class of data/degrade",
                               written_by=stage)
-        val = int(((manifest["split"] == "val") & (manifest["label"] == classes.index(name))).sum())
-        _agrees(data, {("undecided", "classes", name, "val_images"): val}, path=path, stage=stage,
-                table="data/degrade")
+    return named
 
 
 def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
@@ -371,14 +375,20 @@ def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict |
                    path=path, stage=stage, table="data/dedup/groups.parquet")
 
 
-def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: str) -> dict | None:
+def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: str, manifest=None,
+                   classes: list[str] = ()) -> dict | None:
     """``data``, confident-learn's metrics JSON (counts already checked), when its ``considered``, ``issues``,
     ``decisions.<decision>`` and ``reasons.<reason>`` are the counts of ``issues`` (a DataFrame of ``table``, its
     label_issues.parquet: ``is_issue``, ``decision``, ``reason`` per image judged; None: not written); else one line
     naming both files. Before: "decisions.drop 70" stood above the 7 label issues the grid shows dropped, and
-    "considered 9,999" or "reasons.label_issue 40" above a table of 2,763 judged and 441 label issues."""
+    "considered 9,999" or "reasons.label_issue 40" above a table of 2,763 judged and 441 label issues. With
+    ``manifest`` (data/degrade's, its ``classes``), so are the train images of the classes too small for its folds
+    (``unjudged``), as far as they can be (:func:`_set_aside`)."""
     if data is None or issues is None:
         return data
+    if manifest is not None:
+        _set_aside(data, "unjudged", judged=len(issues), table=table, manifest=manifest, classes=classes, path=path,
+                   stage=stage)
     decisions = issues["decision"].value_counts()
     # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": the stage counts it under its own
     reasons = issues["reason"].astype(str).str.split("; ").str[0].value_counts()
@@ -388,15 +398,20 @@ def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: s
                    path=path, stage=stage, table=table)
 
 
-def checked_neighbours(data: dict | None, *, decisions, path: str, stage: str) -> dict | None:
+def checked_neighbours(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
+                       classes: list[str] = ()) -> dict | None:
     """``data``, embedding-clean's metrics JSON (counts already checked), when its ``considered``,
     ``decisions.<decision>`` and ``reasons.<rule>`` (a reason's part before ':', as the stage counts them) are the
     counts of ``decisions`` (a DataFrame of data/embedding-clean/decisions.parquet, ``decision`` and ``reason`` per
     image judged; None: not written); else one line naming both files. Before: a metrics file of another run or
     edited, "decisions.drop": 70 and "reasons.outlier": 9, stood in the page's figures above round 1's "isolated 1"
-    from rounds.parquet."""
+    from rounds.parquet. With ``manifest`` (data/degrade's, its ``classes``), so are the train images of the classes
+    too small for the vote (``unjudged``), as far as they can be (:func:`_set_aside`)."""
     if data is None or decisions is None:
         return data
+    if manifest is not None:
+        _set_aside(data, "unjudged", judged=len(decisions), table="data/embedding-clean/decisions.parquet",
+                   manifest=manifest, classes=classes, path=path, stage=stage)
     decided = decisions["decision"].value_counts()
     rules = decisions["reason"].astype(str).str.split(":").str[0].value_counts()
     reasons = data.get("reasons") if isinstance(data.get("reasons"), dict) else {}
