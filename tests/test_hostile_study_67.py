@@ -62,3 +62,52 @@ def test_a_curve_whose_levels_ran_at_different_numbers_of_seeds_says_so(tmp_path
         "0, 1 at 0.2, 3 at 0.4); run the missing seeds to draw each point over as many runs")
     table = pd.read_csv(out / "study.csv")
     assert table.loc[table["level"] == 0.4, "accuracy"].tolist() == [0.7, 0.5, 0.6]
+
+
+@pytest.mark.hostile("study")
+def test_a_class_given_by_its_index_is_named_as_the_run_s_classes_name_it(tmp_path, capsys):
+    # classes a, b, c: the sweep removes "b" at seed 0, a replicate queued by hand at seed 1 writes it as the index 1,
+    # which degrade reads as b, so both made one data/degrade (class_removal takes every image of its class at any
+    # seed). Before: both were left out as "saved with `dvc exp save` ... over the other's outputs", and the
+    # class_deletion curve lost its only point
+    removed = degrade_counts(30, 20, class_removal=10)
+    runs = [_run("clean", [], 0.95, "c.dir", degrade_counts(30, 30)),
+            _run("dropb", [{"kind": "class_removal", "classes": ["b"]}], 0.6, "r.dir", removed),
+            _run("drop1", [{"kind": "class_removal", "classes": [1]}], 0.62, "r.dir", removed, seed=1)]
+    shown = show(*runs)
+    for run in [*shown, *runs]:  # the workspace, the baseline commit and the runs: classes named a, b, c
+        metrics = run["data"]["metrics"]["metrics/evaluate/baseline.json"]["data"]
+        metrics["per_class"] = dict(zip("abc", metrics["per_class"].values()))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert not [line for line in capsys.readouterr().out.splitlines() if "left out" in line]
+    table = pd.read_csv(out / "study.csv")
+    deletion = table[table["sweep"] == "class_deletion"]
+    assert deletion[["damage", "level", "experiment"]].values.tolist() == [
+        ["class_removal b", 0.0, "clean"], ["class_removal b", 1.0, "drop1"], ["class_removal b", 1.0, "dropb"]]
+
+
+@pytest.mark.hostile("compare")
+def test_compare_reads_a_class_by_its_index_as_the_run_s_classes_name_it(tmp_path, capsys):
+    # compare's runs of one damage at seeds 0 and 1, class b removed by name and then by its index 1 (classes a, b, c):
+    # one data/degrade. Before: both left out as saved over the other's outputs, and "no experiment holds metrics"
+    def run(name, seed, classes, by):
+        f1 = {c: round(f + by, 2) for c, f in zip("abc", (0.5, 0.2, 0.7))}
+        made = {"rev": name * 40, "name": name, "error": None, "data": {
+            "params": {"params.yaml": {"data": {"seed": seed, "degrade": {
+                "perturbations": [{"kind": "class_removal", "classes": classes}]}}}},
+            "metrics": {f"metrics/evaluate/{v}.json": {"data": {
+                "accuracy": 0.6, "macro": {"f1": 0.4}, "per_class": {c: {"f1": f + gain} for c, f in f1.items()}}}
+                for v, gain in (("baseline", 0.0), ("pruned", 0.1))},
+            "outs": {"data/degrade": {"hash": "r.dir", "size": 10, "nfiles": 3}}}}
+        return made
+
+    commit = {**run("a", 2, ["b"], 0.0), "experiments": [
+        {"revs": [exp], "name": exp["name"], "executor": None} for exp in (run("b", 0, ["b"], 0.1),
+                                                                           run("c", 1, [1], -0.1))]}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps([commit]))
+    assert cli.main(["compare", "--from-json", str(saved), "--variants", "baseline", "pruned"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "# Variants over 3 run(s) (seeds 2, 0, 1)"

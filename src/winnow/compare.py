@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, without_workspace
     from winnow.outputs import atomic_path
     from winnow.stage import load_params
-    from winnow.study_runs import own_outputs, ran_as_listed
+    from winnow.study_runs import class_names, own_outputs, ran_as_listed
 
     check_arguments(num=args.num, out=args.out, from_json=args.from_json)
     args.metrics = args.metrics or ["f1"]
@@ -328,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
         records, stale = current_runs(records, repo=args.repo, targets=[f"evaluate@{v}" for v in variants])
     # a run saved over another's outputs (`dvc exp save`, `dvc commit`) holds that run's metrics under its own params:
     # before, noise 0.6 saved over a noise 0.3 run was compared as the 0.6 setting, the real 0.6 run left out as its seed
-    records, unlike = ran_as_listed(records)
+    records, unlike = ran_as_listed(class_names(records, [metrics_path(v) for v in variants]))
     records, shared = own_outputs(records)
     stale = "; ".join(n for n in (stale, unlike, shared) if n)
     runs, note = select_runs(records, variants=variants)

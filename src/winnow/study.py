@@ -50,7 +50,8 @@ from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_plots import plot
 from winnow.study_runs import (
-    DEGRADE_METRICS, axis_level, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed, study_runs,
+    DEGRADE_METRICS, axis_level, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
+    study_runs,
 )
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -264,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
                                    unfinished=unfinished, failed=failed, unreadable=unreadable,
                                    reads=[args.metrics, DEGRADE_METRICS])
     check_metrics_held(experiments, args.metrics)  # before the staleness check, which would blame the lock
+    experiments = class_names(experiments, [args.metrics])  # a class by its index or its name: one damage
     kept, no_points = study_runs(experiments, axis=args.axis)  # the filters choose among the runs that draw points
     if no_points and not kept and args.axis:
         # before: "no experiment is a study run ... or name the x axis with --axis", to a user who had named it

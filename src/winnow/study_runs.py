@@ -110,20 +110,46 @@ def own_outputs(experiments: list[dict]) -> tuple[list[dict], str]:
 
 
 def _damage(params: dict) -> str:
-    """The perturbations a run's params ask for, as comparable text. A class is compared as its text, as
-    :func:`winnow.study._names` labels it: the index 7 and the name "7" are one class (degrade refuses an index that
-    reads as another class's name) and make one data/degrade. Before: `classes: [7]` queued by hand beside the sweep's
-    `["7"]` at another seed was read as two damages of one output, and both runs were left out as saved over another's
-    outputs."""
+    """The perturbations a run's params ask for, as comparable text (classes as :func:`class_names` names them)."""
     specs = _perturbations(params)
     try:
         specs = [with_defaults(spec) for spec in specs]
     except WinnowError:
         pass  # compared as written; tidy names what is wrong with them
-    else:
-        specs = [{**spec, "classes": [str(c) for c in spec["classes"]]} if isinstance(spec.get("classes"), list)
-                 else spec for spec in specs]
     return json.dumps(as_values(specs), sort_keys=True, default=str)
+
+
+def class_names(experiments: list[dict], metrics_files: list[str]) -> list[dict]:
+    """The ``experiments`` with each class a perturbation's ``classes`` gives by its index named as degrade reads it:
+    the class of that index in the run's classes, which the first of ``metrics_files`` it holds lists in order
+    (evaluate writes ``per_class`` in the order of classes.json). One class is then one damage, one curve and one
+    setting however it was written. Before: `classes: [1]` queued by hand beside the sweep's `["b"]` (classes a, b,
+    c) at another seed, one data/degrade as class_removal takes every image of its class at any seed, was read as two
+    damages of one output, and both runs were left out as saved over another's outputs (and `[2]` beside `["2"]`
+    too). An index degrade refuses (one a class named by another number reads as) is left as written."""
+    def named(exp: dict) -> dict:
+        params = exp["params"]
+        specs = _perturbations(params) if isinstance(params, dict) else []
+        shown = next((exp["metrics"][f] for f in metrics_files if isinstance(exp["metrics"].get(f), dict)), {})
+        per_class = shown.get("per_class")
+        classes = [str(name) for name in per_class] if isinstance(per_class, dict) else []
+        if not classes or not isinstance(specs, list) or not any(
+                isinstance(spec, dict) and isinstance(spec.get("classes"), list) for spec in specs):
+            return exp
+        specs = [{**spec, "classes": [_class_name(c, classes) for c in spec["classes"]]}
+                 if isinstance(spec, dict) and isinstance(spec.get("classes"), list) else spec for spec in specs]
+        return {**exp, "params": {**params, "degrade": {**params["degrade"], "perturbations": specs}}}
+
+    return [named(exp) for exp in experiments]
+
+
+def _class_name(value, classes: list[str]):
+    """The class name the index ``value`` reads as among ``classes`` (in order), or ``value`` as written: a name, an
+    index past the classes, or one degrade refuses (a class named by the same number at another index)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(classes):
+        return value
+    numbered = [name for name in classes if name.isascii() and name.isdigit() and int(name) == value]
+    return classes[value] if all(name == classes[value] for name in numbered) else value
 
 
 def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
