@@ -111,3 +111,23 @@ def test_compare_reads_a_class_by_its_index_as_the_run_s_classes_name_it(tmp_pat
     saved.write_text(json.dumps([commit]))
     assert cli.main(["compare", "--from-json", str(saved), "--variants", "baseline", "pruned"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "# Variants over 3 run(s) (seeds 2, 0, 1)"
+
+
+@pytest.mark.hostile("study")
+def test_a_sweep_of_an_ingest_setting_says_each_level_has_its_own_test_split(tmp_path, capsys):
+    # ingest carves the test split: runs at ingest.test_fraction 0.1, 0.2 and 0.3 are scored on three test sets. Before:
+    # drawn as one curve, exit 0, and nothing said so
+    runs = [record(f"test{round(fraction * 100)}", [], accuracy) for fraction, accuracy in ((0.1, 0.9), (0.2, 0.8),
+                                                                                            (0.3, 0.85))]
+    for run, fraction in zip(runs, (0.1, 0.2, 0.3)):
+        run["data"]["params"]["params.yaml"]["data"]["ingest"] = {"test_fraction": fraction}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out),
+                     "--axis", "ingest.test_fraction"]) == 0
+    # the baseline commit (no ingest.test_fraction) is named as left out first
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "study: --axis ingest.test_fraction is an ingest setting: each of its 3 levels is scored on the test split its "
+        "own ingest made, not on one test set, so the curve mixes the setting's effect with other test images'")
+    assert pd.read_csv(out / "study.csv")["level"].tolist() == [0.1, 0.2, 0.3]

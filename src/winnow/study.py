@@ -301,9 +301,9 @@ def run(args: argparse.Namespace) -> int:
     elif unplaced:
         print(f"study: left out {len(unplaced)} experiment(s) that are not one damage at a level study collect reads "
               f"({listed(unplaced)}); name the level with --axis <params path> to draw them")
-    uneven = _uneven_replicates(table)
-    if uneven:
-        print(f"study: {uneven}")
+    for said in (_uneven_replicates(table), _other_test_splits(table, args.axis)):
+        if said:
+            print(f"study: {said}")
     no_curve = table[table["sweep"] != "clean"].empty
     not_read = len(unfinished) + len(failed) + len(unreadable)
     # before: "no experiment is a study run ...; queue some", below the lines that said why runs were left out
@@ -339,6 +339,18 @@ def _uneven_replicates(table: pd.DataFrame) -> str:
     more = f"; and {len(uneven) - 3} more" if len(uneven) > 3 else ""
     return (f"the points of {len(uneven)} curve(s) average different numbers of runs (seeds): {'; '.join(uneven[:3])}"
             f"{more}; run the missing seeds to draw each point over as many runs")
+
+
+def _other_test_splits(table: pd.DataFrame, axis: str | None) -> str:
+    """A note saying that the points of ``table`` (:func:`tidy`'s rows) along an ``axis`` of ingest's settings were
+    scored on different test splits, "" otherwise. Ingest carves and reads the test split: runs of other
+    ingest.test_fraction (or split_seed, size, ...) test other images, so a change along the curve is also the test
+    set's. Before: drawn as one experiment's curve, and nothing said so."""
+    if axis is None or not axis.startswith("ingest.") or table["level"].nunique() < 2:
+        return ""
+    return (f"--axis {axis} is an ingest setting: each of its {table['level'].nunique()} levels is scored on the "
+            "test split its own ingest made, not on one test set, so the curve mixes the setting's effect with other "
+            "test images'")
 
 
 def _default_out(repo: str) -> Path:
