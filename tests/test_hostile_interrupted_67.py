@@ -55,6 +55,9 @@ def test_a_gan_checkpoint_of_another_run_is_trained_afresh_in_one_line_naming_wh
     reused = train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=path)
     assert capsys.readouterr().out == "" and reused.history == shorter.history  # the same run: no line
     other = train_gan(images // 2, labels, config=one, num_classes=2, seed=4, progress=False, checkpoint=path)
-    assert capsys.readouterr().out == (f"gan: {path} holds another run (its images or labels, seed differ); training "
-                                       "the GAN afresh\n")
+    assert capsys.readouterr().out == (f"gan: {path} holds another run (not the same images or labels, seed); "
+                                       "training the GAN afresh\n")
     assert other.history != shorter.history
+    # one thing differing (found by review: it read "(its seed differ)")
+    train_gan(images // 2, labels, config=one, num_classes=2, seed=5, progress=False, checkpoint=path)
+    assert capsys.readouterr().out == f"gan: {path} holds another run (not the same seed); training the GAN afresh\n"

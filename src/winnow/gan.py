@@ -273,8 +273,9 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
     # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over, saying why. Before:
     # without a word, so a rerun expected to resume or reuse the GAN trained all of it again, unexplained
     if any(differs.values()):
+        # "not the same ...": "its ... differ" read "its seed differ" when one thing differed
         named = ", ".join(name for name, other in differs.items() if other)
-        print(f"gan: {path} holds another run (its {named} differ); training the GAN afresh")
+        print(f"gan: {path} holds another run (not the same {named}); training the GAN afresh")
         return [], 0
     if len(ckpt["history"]) > config.epochs:
         print(f"gan: {path} holds {len(ckpt['history'])} epochs and gan.train.epochs is {config.epochs}, whose nets it "
