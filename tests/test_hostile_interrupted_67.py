@@ -1,8 +1,12 @@
 """Hostile ends of the 67th stop's probe: the GAN checkpoint gan-synthesize keeps (``models/gan.pt``, persisted
 under DVC) resumed or reused across a change of winnow's code."""
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
 from winnow import gan
 from winnow.gan import GanConfig, train_gan
@@ -28,7 +32,7 @@ def test_a_finished_gan_of_other_code_is_trained_afresh_not_reused(tmp_path, mon
     # (d_loss 2.9936 at epoch 2) and its samples, where the new code trains to d_loss 3.0443, exit 0
     images, labels = _digits()
     train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=tmp_path / "gan.pt")
-    monkeypatch.setattr(gan, "CODE", "another version of src/winnow/gan.py")
+    monkeypatch.setattr(gan, "CODE", {**gan.CODE, "src/winnow/gan.py": "another version"})
     saved = []  # the epochs trained and saved under the other code
     write = gan._save
     monkeypatch.setattr(gan, "_save", lambda path, **run: (saved.append(run["history"][-1]["epoch"]), write(path, **run)))
@@ -61,3 +65,26 @@ def test_a_gan_checkpoint_of_another_run_is_trained_afresh_in_one_line_naming_wh
     # one thing differing (found by review: it read "(its seed differ)")
     train_gan(images // 2, labels, config=one, num_classes=2, seed=5, progress=False, checkpoint=path)
     assert capsys.readouterr().out == f"gan: {path} holds another run (not the same seed); training the GAN afresh\n"
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_gan_checkpoint_of_other_device_rows_or_torch_is_trained_afresh_naming_it(tmp_path, monkeypatch, capsys):
+    # found by review: the code kept was gan.py's alone, so after an edit of to_tensor (device_rows.py, a dep of
+    # gan-synthesize: the images' pixels inverted) dvc repro reused the old code's finished run, d_loss 2.9936, where
+    # that code trains to 2.5463; so too after an edit of torch_runtime's device or determinism switches, or an
+    # upgrade of torch
+    from winnow import device_rows, torch_runtime
+
+    for module in (gan, device_rows, torch_runtime):  # the sources whose code runs in training, as they are now
+        assert gan.CODE[f"src/winnow/{Path(module.__file__).name}"] == hashlib.sha256(
+            Path(module.__file__).read_bytes()).hexdigest()
+    assert gan.CODE["torch version"] == torch.__version__
+    images, labels = _digits()
+    path = tmp_path / "gan.pt"
+    one = GanConfig(**{**TINY.__dict__, "epochs": 1})
+    train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=path)
+    for name in ("src/winnow/device_rows.py", "torch version"):
+        monkeypatch.setattr(gan, "CODE", {**gan.CODE, name: "another"})  # the code of the next run
+        train_gan(images, labels, config=one, num_classes=2, seed=3, progress=False, checkpoint=path)
+        assert capsys.readouterr().out == (f"gan: {path} holds another run (not the same {name}); training the GAN "
+                                           "afresh\n")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,9 +126,9 @@ def train_gan(
         images: uint8 ``(N, S, S, C)``.
         labels: int ``(N,)`` in ``[0, num_classes)``.
         checkpoint: written after every epoch (atomically); when it holds fewer epochs of a run of the
-            same data, seed, code (:data:`CODE`) and otherwise the same config, training resumes from it (so raising
-            ``epochs`` continues a finished run), and when it holds all of them that run's nets are returned
-            as they are, no epoch trained and the file left as it was.
+            same data, seed, code (:data:`CODE`, torch's version too) and otherwise the same config, training
+            resumes from it (so raising ``epochs`` continues a finished run), and when it holds all of them that
+            run's nets are returned as they are, no epoch trained and the file left as it was.
     """
     if len(images) < 2:
         raise WinnowError(f"gan: {len(images)} training image(s); a GAN needs at least a batch of real images")
@@ -238,10 +239,14 @@ def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-# the SHA-256 of this module, which holds the nets and the training loop: a checkpoint resumes, or is reused, only under
-# the code that trained it. Before: after a change to this file (a winnow update), dvc repro reran gan-synthesize for
-# it, and the persisted models/gan.pt of the old code was reused as it was, its samples the old code's, exit 0
-CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+# the code that trains the GAN: the SHA-256 of each winnow module whose code runs in training (this one: the nets and
+# the loop; device_rows: the images' copy to the device; torch_runtime: the device and the deterministic kernels), and
+# torch's version, whose kernels compute it. A checkpoint resumes, or is reused, only under the same code. Before: after
+# a change to this file (a winnow update), dvc repro reran gan-synthesize for it, and the persisted models/gan.pt of
+# the old code was reused as it was, exit 0; and, with this file alone hashed, so it was after an edit of to_tensor
+CODE = {**{f"src/winnow/{Path(module.__file__).name}": hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+           for module in map(sys.modules.get, (__name__, to_tensor.__module__, pick_device.__module__))},
+        "torch version": str(torch.__version__)}  # str: a TorchVersion is a global torch.load(weights_only) refuses
 
 
 def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
@@ -264,12 +269,14 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
         return [], 0
     ckpt = _read_checkpoint(path, needed=CHECKPOINT_KEYS)
     # the classes and the image shape too: the images' bytes alone do not fix them, and nets of another shape are
-    # another run, not a damaged file
+    # another run, not a damaged file. An earlier winnow's checkpoint keeps no code, or gan.py's digest alone: every
+    # part of the code differs
+    code = ckpt.get("code") if isinstance(ckpt.get("code"), dict) else {}
     differs = {"images or labels": ckpt.get("data") != data, "seed": ckpt["seed"] != seed,
                "gan.train": {**ckpt["config"], "epochs": config.epochs} != asdict(config),
                "classes": ckpt["num_classes"] != num_classes,
                "image shape": list(ckpt["image_shape"]) != list(image_shape),
-               "src/winnow/gan.py": ckpt.get("code") != CODE}
+               **{name: code.get(name) != digest for name, digest in CODE.items()}}
     # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over, saying why. Before:
     # without a word, so a rerun expected to resume or reuse the GAN trained all of it again, unexplained
     if any(differs.values()):
