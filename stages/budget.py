@@ -33,6 +33,7 @@ from winnow.budget import (
 )
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
+from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.probe import choose_l2
@@ -75,7 +76,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            write_table(OUT, with_leaks(everything.decisions, leaks))
+            write_table(OUT, stamped(with_leaks(everything.decisions, leaks), manifest=data.manifest))
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -132,7 +133,7 @@ def main() -> None:
         shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
-            write_table(OUT, with_leaks(shipped.decisions, leaks))
+            write_table(OUT, stamped(with_leaks(shipped.decisions, leaks), manifest=data.manifest))
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
@@ -226,7 +227,7 @@ def main() -> None:
             if filters_check is not None:
                 filters_checked = trained | filters_check.metrics(filters=True)
     with together():
-        write_table(OUT, with_leaks(budget.decisions, leaks))
+        write_table(OUT, stamped(with_leaks(budget.decisions, leaks), manifest=data.manifest))
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),

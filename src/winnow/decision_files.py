@@ -17,6 +17,8 @@ from winnow.judged_rows import considered_rows, filtered_out, read_filters
 from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
+# what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
+MADE_ON = ("given_label", "digest")
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -194,12 +196,23 @@ def _missing(value) -> bool:
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
-def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int, ids) -> pd.DataFrame:
+def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` (rows of :func:`winnow.variants.cleaner_decisions`) with :data:`MADE_ON`: each image's label and
+    pixel digest in ``manifest`` (data/degrade's ``id``, ``label``, ``digest``), what the budget decided on."""
+    known = manifest.set_index("id")
+    return decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
+                            digest=decisions["id"].map(known["digest"]).astype(object))
+
+
+def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
+                   manifest: pd.DataFrame) -> pd.DataFrame:
     """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
-    every id an image of data/degrade (``ids``; another id means decisions of another data version), every action
-    drop or relabel, every relabel a class index in ``[0, num_classes)`` and every reason and stage text."""
+    every id an image of data/degrade (``manifest``: its ``id``, ``label``, ``digest``; another id means decisions of
+    another data version), every action drop or relabel, every relabel a class index in ``[0, num_classes)``, every
+    reason and stage text, and where the file records them (:data:`MADE_ON`, :func:`stamped`), each image's label and
+    pixels those of data/degrade now."""
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"),
-                           ids_of=(DEGRADE, ids))
+                           ids_of=(DEGRADE, manifest["id"]))
     _check_actions(path, decisions, action="action", label="label", known=("drop", "relabel"),
                    num_classes=num_classes, written_by=written_by)
     # before: a null reason or stage crashed apply_decisions ("sequence item 0: expected str instance")
@@ -210,4 +223,18 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
             value = decisions[column].astype(object).iloc[row]
             raise rerun_error(path, f"row {row} has no {column}" if _missing(value) else
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
+    # before: run after degrade alone reran (dvc repro -s variants, or by hand), decisions of the old labels and pixels
+    # landed on the same ids: confident-learn's relabel of a dog to owl relabelled the cat now there, "0->2", exit 0
+    if set(MADE_ON) <= set(decisions.columns):
+        known = manifest.set_index("id")
+        label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
+        relabelled = (pd.to_numeric(decisions["given_label"], errors="coerce") != label).to_numpy()
+        stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
+        if stale.any():
+            at = int(np.flatnonzero(stale)[0])
+            then = (f"label {decisions['given_label'].astype(object).iloc[at]} then, {label.iloc[at]} now"
+                    if relabelled[at] else f"pixels {decisions['digest'].iloc[at]!r} then, {digest.iloc[at]!r} now")
+            raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
+                                    f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
+                                    "degrade changed the data", written_by=written_by)
     return decisions

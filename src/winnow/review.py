@@ -113,7 +113,8 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)
-    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes), ids=ids)
+    applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
+                             manifest=data.manifest)
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))

@@ -1,0 +1,87 @@
+"""Hostile variants cases of stop 67: the budget's decisions applied to data/degrade after it changed under them (the
+variants stage run alone, `dvc repro -s variants` or by hand, after only degrade reran). On the project of
+review_project.py, made once for the module; each case on a copy."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from hostile_harness import refused_line
+from review_project import write_project
+from test_hostile_budget import budget_stage
+from winnow.imageset import read_imageset, write_imageset
+from winnow.stage import write_table
+
+
+@pytest.fixture(scope="module")
+def stamped_project(tmp_path_factory) -> Path:
+    """review_project's project whose budget decisions record, as the budget stage writes them, each image's label
+    and pixel digest in data/degrade when it decided (train-04, a dog, relabelled owl by confident-learn)."""
+    root = write_project(tmp_path_factory.mktemp("variants67") / "project")
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").set_index("id")
+    path = root / "data/budget/decisions.parquet"
+    decisions = pd.read_parquet(path)
+    write_table(path, decisions.assign(given_label=decisions["id"].map(manifest["label"]),
+                                       digest=decisions["id"].map(manifest["digest"])))
+    return root
+
+
+@pytest.fixture
+def project(stamped_project, tmp_path) -> Path:
+    return Path(shutil.copytree(stamped_project, tmp_path / "project"))
+
+
+def _degrade_again(root: Path, image_id: str, *, label: int | None = None, pixels: int | None = None) -> None:
+    """data/degrade rewritten as a rerun with another seed would leave it: ``image_id`` of another label or pixels."""
+    degraded = read_imageset(root / "data/degrade")
+    manifest, images = degraded.manifest.copy(), degraded.images.copy()
+    at = manifest.index[manifest["id"] == image_id][0]
+    if label is not None:
+        manifest.loc[at, "label"] = label
+    if pixels is not None:
+        images[at] = pixels
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), degraded.classes)
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_of_the_labels_before_degrade_reran_are_refused_not_applied_to_the_new_label(project):
+    # before: confident-learn's relabel of train-04 from dog (1) to owl (2) landed on the cat (0) degrade now gives it:
+    # pruned relabelled it "0->2: label_issue", exit 0
+    _degrade_again(project, "train-04", label=0)
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "
+        "now (first: id 'train-04', label 1 then, 0 now): made before degrade changed the data; rerun the budget stage "
+        "(dvc repro budget)")
+    assert not (project / "data/variants").exists() and not (project / "metrics/variants.json").exists()
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_of_the_pixels_before_degrade_reran_are_refused_not_applied_to_the_new_picture(project):
+    # before: threshold's drop of train-00 (dark) dropped the other picture degrade now files under its id, exit 0
+    before = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id").loc["train-00", "digest"]
+    _degrade_again(project, "train-00", pixels=200)
+    now = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id").loc["train-00", "digest"]
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "
+        f"now (first: id 'train-00', pixels {before!r} then, {now!r} now): made before degrade changed the data; "
+        "rerun the budget stage (dvc repro budget)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_checks_them(project, monkeypatch):
+    # the budget's own file, not the fixture's: off, it ships every decision of the project's cleaners (5), then degrade
+    # changes train-06's label (embedding-clean relabelled it from dog, 1, to cat)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["budget"]["enabled"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    (project / "data/budget/decisions.parquet").unlink()
+    monkeypatch.chdir(project)
+    budget_stage().main()  # in this process: a second one would spend seconds importing torch
+    _degrade_again(project, "train-06", label=2)
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "
+        "now (first: id 'train-06', label 1 then, 2 now): made before degrade changed the data; rerun the budget stage "
+        "(dvc repro budget)")
