@@ -34,8 +34,10 @@ def project(stamped_project, tmp_path) -> Path:
     return Path(shutil.copytree(stamped_project, tmp_path / "project"))
 
 
-def _degrade_again(root: Path, image_id: str, *, label: int | None = None, pixels: int | None = None) -> None:
-    """data/degrade rewritten as a rerun with another seed would leave it: ``image_id`` of another label or pixels."""
+def _degrade_again(root: Path, image_id: str, *, label: int | None = None, pixels: int | None = None,
+                   split: str | None = None) -> None:
+    """data/degrade rewritten as a rerun with another seed (or after ingest drew the splits anew) would leave it:
+    ``image_id`` of another label, pixels or split."""
     degraded = read_imageset(root / "data/degrade")
     manifest, images = degraded.manifest.copy(), degraded.images.copy()
     at = manifest.index[manifest["id"] == image_id][0]
@@ -43,6 +45,8 @@ def _degrade_again(root: Path, image_id: str, *, label: int | None = None, pixel
         manifest.loc[at, "label"] = label
     if pixels is not None:
         images[at] = pixels
+    if split is not None:
+        manifest.loc[at, "split"] = split
     write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), degraded.classes)
 
 
@@ -85,3 +89,14 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "
         "now (first: id 'train-06', label 1 then, 2 now): made before degrade changed the data; rerun the budget stage "
         "(dvc repro budget)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_of_an_image_in_val_since_the_splits_were_drawn_anew_are_refused_not_ignored(project):
+    # before: train-04 moved to val (ingest.val_fraction changed, then ingest and degrade rerun alone): its relabel was
+    # ignored without a word ("pruned 9 train images", exit 0), as were the images a redraw moves into train
+    _degrade_again(project, "train-04", split="val")
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: 1 decision(s) name images outside data/degrade's train split now "
+        "(first: id 'train-04', a val image): made before ingest split the images anew; rerun the budget stage (dvc "
+        "repro budget)")
