@@ -13,7 +13,7 @@ from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
-    DEGRADE, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
+    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
     write_variant,
 )
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
@@ -22,8 +22,6 @@ DECISIONS_IN = "data/budget/decisions.parquet"
 
 WRITTEN = ("oracle", "baseline", "pruned")
 METRICS = "metrics/variants.json"
-# the versions built on pruned: a class the cleaners emptied is missing from each of them too
-FROM_PRUNED = ("pruned", "augmented", "balanced")
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ import yaml
 from hostile_harness import refused_line
 from review_project import write_project
 from test_hostile_budget import budget_stage
+from test_hostile_review_66 import exported, fill_in  # noqa: F401 (a fixture)
+from winnow import review
+from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import write_table
 
@@ -100,3 +103,18 @@ def test_decisions_of_an_image_in_val_since_the_splits_were_drawn_anew_are_refus
         "error: data/budget/decisions.parquet: 1 decision(s) name images outside data/degrade's train split now "
         "(first: id 'train-04', a val image): made before ingest split the images anew; rerun the budget stage (dvc "
         "repro budget)")
+
+
+@pytest.mark.hostile("review")
+def test_review_import_refuses_verdicts_that_leave_a_class_no_train_image(
+        exported, tmp_path, monkeypatch):  # noqa: F811 (the fixture imported above)
+    # the dogs: train-04 and train-06 relabelled by the cleaners, train-05 and train-07 the person drops. Before: the
+    # import wrote both verdicts, exit 0, and the variants stage refused pruned after the review was over
+    root = Path(shutil.copytree(exported, tmp_path / "project"))
+    monkeypatch.chdir(root)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts(fill_in({"train-05": "drop", "train-07": "accept"}))
+    assert str(refused.value) == (
+        "reviews/queue.csv: variant pruned: the decisions leave class 'dog' no train image (all 4 dropped or "
+        "relabelled: confident_learn 1, embedding_clean 1, review 2); check those decisions and verdicts")
+    assert not (root / "reviews/verdicts.csv").exists()

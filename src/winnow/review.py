@@ -40,7 +40,7 @@ from winnow.review_words import (
 )
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
-from winnow.variants import DEGRADE, apply_decisions, baseline_rows
+from winnow.variants import DEGRADE, FROM_PRUNED, apply_decisions, baseline_rows, check_kept
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_spreadsheet_number,
     replaced_differently, verdicts_applied,
@@ -247,9 +247,16 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     written = pd.concat([kept, new], ignore_index=True)
     # as the variants stage will: no verdict drops the last train copy of a picture whose other copies go unjudged
     # (an old verdict of verdicts.csv too, which the file's own do not replace: the line may be there)
-    verdicts_applied(apply_decisions(baseline, applied), written, decisions=applied, baseline=baseline,
-                     manifest=data.manifest, classes=data.classes,
-                     where=f"{path} with {VERDICTS_FILE}" if len(kept) else str(path))
+    where = f"{path} with {VERDICTS_FILE}" if len(kept) else str(path)
+    pruned, _ = verdicts_applied(apply_decisions(baseline, applied), written, decisions=applied, baseline=baseline,
+                                 manifest=data.manifest, classes=data.classes, where=where)
+    # as the variants stage will where pruned is trained: no class left without a train image. Before: verdicts
+    # dropping the last two dogs were written, and only the variants stage refused them, after the review was over
+    if set(load_params().get("variants") or []) & set(FROM_PRUNED):
+        try:
+            check_kept("pruned", pruned, before=baseline, classes=data.classes)
+        except WinnowError as err:
+            raise WinnowError(f"{where}: {err}") from err
     write_table(VERDICTS_FILE, written)
     if replacing:
         print(replacing)

@@ -35,6 +35,8 @@ INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
 ROW_COLUMNS = ("id", "origin", "label", "action", "reason", "stage")
 ACTIONS = ("keep", "drop", "relabel", "add")
+# the versions built on pruned: a class the cleaners (or a person's verdicts) emptied is missing from each of them too
+FROM_PRUNED = ("pruned", "augmented", "balanced")
 # the variants other stages write; every other one is written by the variants stage
 WRITTEN_BY = {"augmented": "gan-synthesize", "balanced": "balance"}
 # per cleaner (pruned.cleaners): its decision file, the stage writing it, the cleaner_decisions argument it
@@ -216,9 +218,11 @@ def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = N
         label = lost[0]
         taken = rows[(before["label"].to_numpy() == label) & (rows["action"] != "keep").to_numpy()]
         by_stage = ", ".join(f"{stage} {n}" for stage, n in taken.groupby("stage").size().items())
+        # a person's verdicts among them (stage review, or <cleaner>+review where they confirmed a decision)
+        advice = ("check those decisions and verdicts" if taken["stage"].str.contains("review").any()
+                  else "check those decisions or leave the stage out of pruned.cleaners")
         raise WinnowError(f"variant {name}: the decisions leave class {classes[label]!r} no train image (all "
-                          f"{had[label]} dropped or relabelled: {by_stage}); check those decisions or leave the "
-                          "stage out of pruned.cleaners")
+                          f"{had[label]} dropped or relabelled: {by_stage}); {advice}")
 
 
 def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes: int | None = None) -> pd.DataFrame:
