@@ -247,6 +247,16 @@ def edit_table(path: Path, change) -> None:
     pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
 
 
+def budget_stamped(root: Path, decisions):
+    """Budget ``decisions`` (``id, action, …``) with the ``given_label`` and pixel ``digest`` the project's
+    data/degrade files under each id (none for an id it lacks), as the budget stage stamps what it decided on."""
+    import pandas as pd
+
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").set_index("id")
+    return decisions.assign(given_label=decisions["id"].map(manifest["label"]),
+                            digest=decisions["id"].map(manifest["digest"]))
+
+
 def repeat_first(n: int):
     """A ``change`` for :func:`edit_table`: the table with its first ``n`` rows once more at the end."""
     import pandas as pd

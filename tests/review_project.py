@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, make_project, run_winnow
+from hostile_harness import budget_stamped, default_params, make_project, run_winnow
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
@@ -83,7 +83,7 @@ def write_project(root: Path) -> Path:
                             "reason": ["dark", "near_duplicate", "label_issue", "neighbours_agree:0"],
                             "stage": ["threshold", "dedup", "confident_learn", "embedding_clean"],
                             "confidence": [np.nan, np.nan, 0.9, 0.9]})
-    write_table(root / "data/budget/decisions.parquet", applied)
+    write_table(root / "data/budget/decisions.parquet", budget_stamped(root, applied))
     params = default_params()
     params["degrade"]["enabled"] = False
     params["variants"] = ["baseline", "pruned"]

@@ -19,7 +19,8 @@ from budget_project import (
     CENTRES, as_confident_learn_judges, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
 )
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    ROOT, assert_error_line, assert_nothing_left, budget_stamped, default_params, files_under, make_project,
+    run_stage,
 )
 from winnow import report_budget
 from winnow.imageset import write_imageset
@@ -107,8 +108,9 @@ def test_no_val_and_no_trusted_split_is_refused(project):
 ])
 def test_variants_refuses_a_damaged_budget_decision(project, change, message):
     write_table(project / "data/budget/decisions.parquet",
-                pd.DataFrame({"id": ["train-0001"], "action": "relabel", "label": 1, "reason": "r",
-                              "stage": "confident_learn", "confidence": 0.9}).assign(**change))
+                budget_stamped(project, pd.DataFrame({"id": ["train-0001"], "action": "relabel", "label": 1,
+                                                      "reason": "r", "stage": "confident_learn",
+                                                      "confidence": 0.9})).assign(**change))
     line = fails(project, "variants")
     assert line == f"error: data/budget/decisions.parquet: {message}; rerun the budget stage (dvc repro budget)"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, refused_line, run_stage, run_winnow
+from hostile_harness import budget_stamped, default_params, refused_line, run_stage, run_winnow
 from review_project import exported  # noqa: F401  (a fixture)
 from test_dedup_copies import dedup, smooth_images
 from test_embedding_clean import clusters, judge, strays
@@ -42,7 +42,7 @@ def kept_the_other_copy(exported, tmp_path) -> Path:
     groups.to_parquet(root / "data/dedup/groups.parquet", index=False)
     decisions = pd.read_parquet(root / "data/budget/decisions.parquet")
     decisions.loc[decisions["id"] == "train-02", "id"] = "train-03"
-    decisions.to_parquet(root / "data/budget/decisions.parquet", index=False)
+    budget_stamped(root, decisions).to_parquet(root / "data/budget/decisions.parquet", index=False)
     # and the label cleaners, rerun after dedup as DVC reruns them, judge the copy dedup keeps now
     for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
         judged = pd.read_parquet(root / table)

@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, edit_table, files_under, make_project,
+    ROOT, assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, make_project,
     refused_line, repeat_first, run_stage, run_winnow, tiny_degraded, undamaged_params,
 )
 from review_project import write_project
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
+from winnow.decision_files import MADE_ON
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS as NEIGHBOUR_COLUMNS
 from winnow.stage import write_table
@@ -59,7 +60,7 @@ def template(tmp_path_factory) -> Path:
     for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
         write_table(root / path, _decisions(train, columns))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
-                pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS}))
+                pd.DataFrame({c: pd.Series(dtype=object) for c in (*BUDGET_COLUMNS, *MADE_ON)}))
     for name in ("baseline", "pruned"):
         write_variant(name, baseline_rows(manifest), root=root / "data/variants")
     shutil.copytree(ROOT / "contracts", root / "contracts")
@@ -241,18 +242,18 @@ def test_review_export_refuses_a_relabel_to_an_unknown_class(review):
 ])
 def test_variants_refuses_decisions_without_a_reason_or_stage(project, column, values, problem):
     # before: "TypeError: sequence item 0: expected str instance, NoneType found" traceback (apply_decisions)
-    write_table(project / "data/budget/decisions.parquet", pd.DataFrame(
+    write_table(project / "data/budget/decisions.parquet", budget_stamped(project, pd.DataFrame(
         {"id": ["train-0-1", "train-1-1"], "action": "drop", "label": -1, "reason": "dark", "stage": "threshold",
-         "confidence": np.nan}).assign(**{column: values}))
+         "confidence": np.nan})).assign(**{column: values}))
     assert _refused(project, "variants") == _rerun("data/budget/decisions.parquet", problem, "budget")
 
 
 @pytest.mark.hostile("intermediates")
 def test_variants_refuses_decisions_for_an_image_the_data_lacks(project):
     # before: exit 0, the drop of train-9-9 silently ignored (apply_decisions skips ids outside the train rows)
-    write_table(project / "data/budget/decisions.parquet", pd.DataFrame(
+    write_table(project / "data/budget/decisions.parquet", budget_stamped(project, pd.DataFrame(
         {"id": ["train-0-1", "train-9-9"], "action": "drop", "label": -1, "reason": "dark", "stage": "threshold",
-         "confidence": np.nan}))
+         "confidence": np.nan})))
     assert _refused(project, "variants") == _rerun("data/budget/decisions.parquet",
                                                    "1 id(s) not in data/degrade, first 'train-9-9'", "budget")
 

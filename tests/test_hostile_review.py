@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_stage, run_winnow
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, run_stage,
+    run_winnow,
+)
 from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
 from winnow.imageset import read_imageset, write_imageset
@@ -61,8 +64,8 @@ def as_seen(project: Path, text: str) -> str:
 
 
 def relabel_everywhere(project: Path, image_id: str, label: int) -> None:
-    """``image_id`` labelled ``label`` in data/degrade and in the label cleaners' given_label: the data changed
-    and the pipeline ran again since the export (the cleaners' suggestions as they were)."""
+    """``image_id`` labelled ``label`` in data/degrade and in the label cleaners' given_label and the budget's: the
+    data changed and the pipeline ran again since the export (the cleaners' suggestions as they were)."""
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
     manifest.loc[manifest["id"] == image_id, "label"] = label
@@ -71,6 +74,7 @@ def relabel_everywhere(project: Path, image_id: str, label: int) -> None:
         frame = pd.read_parquet(project / table)
         frame.loc[frame["id"] == image_id, "given_label"] = label
         frame.to_parquet(project / table, index=False)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
 
 def import_refused(project: Path, name: str, text: str | None, *fragments: str) -> None:
@@ -297,6 +301,7 @@ def test_an_imported_verdict_stops_applying_when_the_label_changes_under_it(proj
     manifest = data.manifest.copy()
     manifest.loc[manifest["id"] == "train-06", "label"] = 2  # dog -> owl
     write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     assert refused_line(project, "variants") == (
         "error: reviews/verdicts.csv: line 3 (id 'train-06'): its label was 1 when reviewed and is 2 in data/degrade "
         "now; the verdict was for the label the person saw: export and review again, or remove the line")
@@ -502,11 +507,12 @@ def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_impor
 
 def replace_pixels(project: Path, image_id: str) -> None:
     """Other pixels under ``image_id`` in data/degrade, its label unchanged (another degrade seed, or a file
-    replaced under its name)."""
+    replaced under its name), and the budget ran again on them."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0]] ^= 0xFF
     write_imageset(project / "data/degrade", images, manifest, data.classes)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
 
 @pytest.mark.hostile("review")
@@ -608,7 +614,8 @@ def test_a_verdict_that_keeps_a_train_copy_of_a_test_image_is_refused(tmp_path):
     applied = pd.read_parquet(project / "data/budget/decisions.parquet")
     leak = pd.DataFrame({"id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["leak"],
                          "stage": ["dedup"], "confidence": [np.nan]})
-    pd.concat([applied, leak], ignore_index=True).to_parquet(project / "data/budget/decisions.parquet", index=False)
+    pd.concat([applied, budget_stamped(project, leak)], ignore_index=True).to_parquet(
+        project / "data/budget/decisions.parquet", index=False)
     assert run_winnow(project, "review", "export").returncode == 0
     (project / "reviews/verdicts.csv").write_text(HEADER)
     import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-09,reject\n"),

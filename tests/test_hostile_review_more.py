@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage, run_winnow
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, run_stage, run_winnow,
+)
 from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 from test_hostile_review import HEADER, import_refused, row
 from test_review import with_data_valuation
@@ -187,6 +189,7 @@ def test_a_failed_export_leaves_every_review_file_as_it_was(project, monkeypatch
     # train-00 was dog while the page still showed cat
     edit_degrade(project, lambda images, manifest: manifest.__setitem__(
         "label", manifest["label"].where(manifest["id"] != "train-00", 1)))
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     before = {name: (project / name).read_bytes() for name in files_under(project) if name.startswith("reviews/")}
     written = review.write_text
 
@@ -283,7 +286,8 @@ def relabel_to_its_own_label(project: Path) -> None:
     applied = pd.read_parquet(project / "data/budget/decisions.parquet")
     same = pd.DataFrame({"id": ["train-09"], "action": ["relabel"], "label": [2], "reason": ["label_issue"],
                          "stage": ["confident_learn"], "confidence": [0.8]})
-    pd.concat([applied, same], ignore_index=True).to_parquet(project / "data/budget/decisions.parquet", index=False)
+    pd.concat([applied, budget_stamped(project, same)], ignore_index=True).to_parquet(
+        project / "data/budget/decisions.parquet", index=False)
 
 
 @pytest.mark.hostile("review")

@@ -9,27 +9,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import refused_line
+from hostile_harness import edit_table, refused_line
 from review_project import write_project
 from test_hostile_budget import budget_stage
 from test_hostile_review_66 import exported, fill_in  # noqa: F401 (a fixture)
 from winnow import review
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
-from winnow.stage import write_table
 
 
 @pytest.fixture(scope="module")
 def stamped_project(tmp_path_factory) -> Path:
-    """review_project's project whose budget decisions record, as the budget stage writes them, each image's label
+    """review_project's project, whose budget decisions record, as the budget stage writes them, each image's label
     and pixel digest in data/degrade when it decided (train-04, a dog, relabelled owl by confident-learn)."""
-    root = write_project(tmp_path_factory.mktemp("variants67") / "project")
-    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").set_index("id")
-    path = root / "data/budget/decisions.parquet"
-    decisions = pd.read_parquet(path)
-    write_table(path, decisions.assign(given_label=decisions["id"].map(manifest["label"]),
-                                       digest=decisions["id"].map(manifest["digest"])))
-    return root
+    return write_project(tmp_path_factory.mktemp("variants67") / "project")
 
 
 @pytest.fixture
@@ -118,3 +111,13 @@ def test_review_import_refuses_verdicts_that_leave_a_class_no_train_image(
         "reviews/queue.csv: variant pruned: the decisions leave class 'dog' no train image (all 4 dropped or "
         "relabelled: confident_learn 1, embedding_clean 1, review 2); check those decisions and verdicts")
     assert not (root / "reviews/verdicts.csv").exists()
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_decisions_that_record_no_label_or_pixels_are_refused_not_read_unchecked(project):
+    # before: a decisions file without given_label and digest (the budget's before it stamped them) was applied
+    # unchecked, whatever data/degrade files under its ids now: train-04 relabelled owl whatever picture it is now
+    edit_table(project / "data/budget/decisions.parquet", lambda table: table.drop(columns=["given_label", "digest"]))
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: lacks column(s) given_label, digest; rerun the budget stage "
+        "(dvc repro budget)")

@@ -209,9 +209,10 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
-    ``[0, num_classes)``, every reason and stage text, and where the file records them (:data:`MADE_ON`,
-    :func:`stamped`), each image a train image of data/degrade now of the label and pixels it was decided on."""
-    decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage"),
+    ``[0, num_classes)``, every reason and stage text, and (:data:`MADE_ON`, :func:`stamped`) each image a train
+    image of data/degrade now of the label and pixels it was decided on."""
+    # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
+    decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
     _check_actions(path, decisions, action="action", label="label", known=("drop", "relabel"),
                    num_classes=num_classes, written_by=written_by)
@@ -225,24 +226,23 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
     # before: run after degrade alone reran (dvc repro -s variants, or by hand), decisions of the old labels and pixels
     # landed on the same ids: confident-learn's relabel of a dog to owl relabelled the cat now there, "0->2", exit 0
-    if set(MADE_ON) <= set(decisions.columns):
-        known = manifest.set_index("id")
-        # the budget decides train images only: one of val or test now means the splits were drawn anew since, its
-        # decision silently ignored, and images new to train left unjudged (their labels and pixels are unchanged)
-        split = decisions["id"].map(known["split"])
-        moved = np.flatnonzero((split != "train").to_numpy())
-        if len(moved):
-            raise rerun_error(path, f"{len(moved)} decision(s) name images outside {DEGRADE}'s train split now "
-                                    f"(first: id {decisions['id'].iloc[moved[0]]!r}, a {split.iloc[moved[0]]} image): "
-                                    "made before ingest split the images anew", written_by=written_by)
-        label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
-        relabelled = (pd.to_numeric(decisions["given_label"], errors="coerce") != label).to_numpy()
-        stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
-        if stale.any():
-            at = int(np.flatnonzero(stale)[0])
-            then = (f"label {decisions['given_label'].astype(object).iloc[at]} then, {label.iloc[at]} now"
-                    if relabelled[at] else f"pixels {decisions['digest'].iloc[at]!r} then, {digest.iloc[at]!r} now")
-            raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
-                                    f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
-                                    "degrade changed the data", written_by=written_by)
+    known = manifest.set_index("id")
+    # the budget decides train images only: one of val or test now means the splits were drawn anew since, its
+    # decision silently ignored, and images new to train left unjudged (their labels and pixels are unchanged)
+    split = decisions["id"].map(known["split"])
+    moved = np.flatnonzero((split != "train").to_numpy())
+    if len(moved):
+        raise rerun_error(path, f"{len(moved)} decision(s) name images outside {DEGRADE}'s train split now "
+                                f"(first: id {decisions['id'].iloc[moved[0]]!r}, a {split.iloc[moved[0]]} image): "
+                                "made before ingest split the images anew", written_by=written_by)
+    label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
+    relabelled = (pd.to_numeric(decisions["given_label"], errors="coerce") != label).to_numpy()
+    stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
+    if stale.any():
+        at = int(np.flatnonzero(stale)[0])
+        then = (f"label {decisions['given_label'].astype(object).iloc[at]} then, {label.iloc[at]} now"
+                if relabelled[at] else f"pixels {decisions['digest'].iloc[at]!r} then, {digest.iloc[at]!r} now")
+        raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
+                                f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
+                                "degrade changed the data", written_by=written_by)
     return decisions
