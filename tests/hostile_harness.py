@@ -249,12 +249,15 @@ def edit_table(path: Path, change) -> None:
 
 def budget_stamped(root: Path, decisions):
     """Budget ``decisions`` (``id, action, …``) with the ``given_label`` and pixel ``digest`` the project's
-    data/degrade files under each id (none for an id it lacks), as the budget stage stamps what it decided on."""
+    data/degrade files under each id (none for an id it lacks), and its train ids in ``attrs["train_ids"]``, as the
+    budget stage stamps what it decided on."""
     import pandas as pd
 
     manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").set_index("id")
-    return decisions.assign(given_label=decisions["id"].map(manifest["label"]),
-                            digest=decisions["id"].map(manifest["digest"]))
+    out = decisions.assign(given_label=decisions["id"].map(manifest["label"]),
+                           digest=decisions["id"].map(manifest["digest"]))
+    out.attrs = {"train_ids": sorted(manifest.index[manifest["split"] == "train"])}
+    return out
 
 
 def repeat_first(n: int):

@@ -25,11 +25,10 @@ import pytest
 import torch
 
 from hostile_harness import (
-    ROOT, TINY_CLASSES, _env, assert_nothing_left, files_under, make_project,
+    ROOT, TINY_CLASSES, _env, assert_nothing_left, budget_stamped, files_under, make_project,
     refused_line, run_stage, tiny_degraded, undamaged_params,
 )
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
-from winnow.decision_files import MADE_ON
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
@@ -67,7 +66,7 @@ def template(tmp_path_factory) -> Path:
     write_table(root / "data/embedding-clean/decisions.parquet",
                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
-                pd.DataFrame({c: pd.Series(dtype=object) for c in (*BUDGET_COLUMNS, *MADE_ON)}))
+                budget_stamped(root, pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS})))
     for name, variant in (("oracle", oracle_rows(manifest)), ("baseline", baseline_rows(manifest)),
                           ("pruned", baseline_rows(manifest))):
         write_variant(name, variant, root=root / "data/variants")

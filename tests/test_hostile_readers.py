@@ -24,7 +24,6 @@ from hostile_harness import (
 )
 from review_project import write_project
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
-from winnow.decision_files import MADE_ON
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS as NEIGHBOUR_COLUMNS
 from winnow.stage import write_table
@@ -60,7 +59,7 @@ def template(tmp_path_factory) -> Path:
     for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
         write_table(root / path, _decisions(train, columns))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
-                pd.DataFrame({c: pd.Series(dtype=object) for c in (*BUDGET_COLUMNS, *MADE_ON)}))
+                budget_stamped(root, pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS})))
     for name in ("baseline", "pruned"):
         write_variant(name, baseline_rows(manifest), root=root / "data/variants")
     shutil.copytree(ROOT / "contracts", root / "contracts")

@@ -80,6 +80,9 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     (project / "data/budget/decisions.parquet").unlink()
     monkeypatch.chdir(project)
     budget_stage().main()  # in this process: a second one would spend seconds importing torch
+    # and the train images it judged, the review project's twelve
+    assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
+        "train_ids": [f"train-{i:02d}" for i in range(12)]}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "
@@ -121,3 +124,26 @@ def test_budget_decisions_that_record_no_label_or_pixels_are_refused_not_read_un
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: lacks column(s) given_label, digest; rerun the budget stage "
         "(dvc repro budget)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_image_in_train_since_the_splits_were_drawn_anew_is_refused_not_left_unjudged(project):
+    # before: val-0 moved into train (a smaller ingest.val_fraction, then ingest and degrade rerun alone): pruned kept
+    # it, judged by no cleaner, exit 0; no decision named it, so no other check saw the redraw
+    _degrade_again(project, "val-0", split="train")
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: 1 train image(s) of data/degrade now were no train image(s) when the "
+        "budget judged (first: id 'val-0'), judged by no cleaner: made before ingest split the images anew; rerun the "
+        "budget stage (dvc repro budget)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_decisions_that_record_no_train_images_judged_are_refused(project):
+    # an earlier winnow's file, stamped per decision but without the train ids: a redraw into train would go unseen
+    path = project / "data/budget/decisions.parquet"
+    table = pd.read_parquet(path)
+    table.attrs = {}
+    table.to_parquet(path, index=False)
+    assert refused_line(project, "variants") == (
+        "error: data/budget/decisions.parquet: records no train images it judged (an earlier winnow's file); rerun "
+        "the budget stage (dvc repro budget)")

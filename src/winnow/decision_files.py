@@ -19,6 +19,8 @@ from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
 MADE_ON = ("given_label", "digest")
+# and of the data they were decided on, in the table's attrs (the parquet file's metadata): data/degrade's train ids
+JUDGED = "train_ids"
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -198,10 +200,13 @@ def _missing(value) -> bool:
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.variants.cleaner_decisions`) with :data:`MADE_ON`: each image's label and
-    pixel digest in ``manifest`` (data/degrade's ``id``, ``label``, ``digest``), what the budget decided on."""
+    pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
+    on, and in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged."""
     known = manifest.set_index("id")
-    return decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
-                            digest=decisions["id"].map(known["digest"]).astype(object))
+    out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
+                           digest=decisions["id"].map(known["digest"]).astype(object))
+    out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str))}
+    return out
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
@@ -209,8 +214,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
-    ``[0, num_classes)``, every reason and stage text, and (:data:`MADE_ON`, :func:`stamped`) each image a train
-    image of data/degrade now of the label and pixels it was decided on."""
+    ``[0, num_classes)``, every reason and stage text, (:data:`MADE_ON`, :func:`stamped`) each image a train
+    image of data/degrade now of the label and pixels it was decided on, and (:data:`JUDGED`) every train image of
+    data/degrade now one the budget judged."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -235,6 +241,15 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{len(moved)} decision(s) name images outside {DEGRADE}'s train split now "
                                 f"(first: id {decisions['id'].iloc[moved[0]]!r}, a {split.iloc[moved[0]]} image): "
                                 "made before ingest split the images anew", written_by=written_by)
+    # before: images a redraw moved into train (a smaller ingest.val_fraction) went into pruned judged by no cleaner
+    judged = decisions.attrs.get(JUDGED)
+    if judged is None:
+        raise rerun_error(path, "records no train images it judged (an earlier winnow's file)", written_by=written_by)
+    new = manifest["id"][(manifest["split"] == "train").to_numpy() & ~manifest["id"].isin(set(judged)).to_numpy()]
+    if len(new):
+        raise rerun_error(path, f"{len(new)} train image(s) of {DEGRADE} now were no train image(s) when the budget "
+                                f"judged (first: id {new.iloc[0]!r}), judged by no cleaner: made before ingest split "
+                                "the images anew", written_by=written_by)
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
     relabelled = (pd.to_numeric(decisions["given_label"], errors="coerce") != label).to_numpy()
     stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
