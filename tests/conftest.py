@@ -49,14 +49,6 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-def pytest_configure(config):
-    """Keep the order :func:`pytest_collection_modifyitems` gives under ``make test``'s ``--dist loadfile``:
-    xdist otherwise hands the files out by their number of tests, largest first, which put the end-to-end file
-    (21 tests) 49th of 138, three quarters into the run, and the other worker idle while it ended."""
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
-
-
 def pytest_collection_modifyitems(config, items):
     """The end-to-end DVC run first: it takes about a third of the suite on its own, so under ``make test``'s
     two workers it overlaps the rest instead of running alone at the end."""
