@@ -12,28 +12,15 @@ from __future__ import annotations
 import errno
 import json
 import os
-import uuid
 
-import fsspec
 import pandas as pd
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from hostile_harness import default_params, files_under, make_project
-from test_hostile_remote_ingest import sample_files
+from test_hostile_remote_ingest import memory_folder, sample_files  # noqa: F401 (memory_folder: a fixture)
 from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
-
-
-@pytest.fixture
-def store():
-    """(the ``memory://`` URL of :func:`test_hostile_remote_ingest.sample_files`, the file system), removed after."""
-    fs = fsspec.filesystem("memory")
-    root = f"/winnow-{uuid.uuid4().hex}"
-    for name, data in sample_files().items():
-        fs.pipe(f"{root}/{name}", data)
-    yield f"memory://{root}", fs
-    fs.rm(root, recursive=True)
 
 
 def failing(monkeypatch, method: str, suffix: str) -> None:
@@ -62,11 +49,11 @@ def refused_in_process(tmp_path, monkeypatch, **ingest) -> tuple[str, set[str], 
 
 @pytest.mark.hostile("imagefolder")
 @pytest.mark.parametrize("name", ["dog/05.jpg", "dog/06.png"])  # Pillow's own read, and the plain-PNG fast path's
-def test_a_file_at_a_url_whose_bytes_do_not_come_stops_ingest_not_a_row(tmp_path, store, monkeypatch, name):
+def test_a_file_at_a_url_whose_bytes_do_not_come_stops_ingest_not_a_row(tmp_path, memory_folder, monkeypatch, name):
     # before: the file was a rejected row "unreadable: Connection reset by peer", the other 23 images were ingested
     # (1 of 28 files, under max_reject_fraction), and as data/source.json's listing had not changed, dvc repro kept
     # the set without it once the network was back
-    url, _ = store
+    url, _ = memory_folder
     failing(monkeypatch, "cat_file", name)
     line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
     assert line == (f"ingest.path: cannot read memory://{url.removeprefix('memory://')}/{name} (Connection reset by "
@@ -76,9 +63,9 @@ def test_a_file_at_a_url_whose_bytes_do_not_come_stops_ingest_not_a_row(tmp_path
 
 
 @pytest.mark.hostile("ingest")
-def test_a_trusted_set_at_a_url_that_cannot_be_reached_names_the_trusted_path(tmp_path, store, monkeypatch):
+def test_a_trusted_set_at_a_url_that_cannot_be_reached_names_the_trusted_path(tmp_path, memory_folder, monkeypatch):
     # before: "ingest.path: cannot reach memory:///…-trusted (…)", naming the data set's parameter, which was readable
-    url, fs = store
+    url, fs = memory_folder
     trusted = f"{url}-trusted"
     fs.pipe(f"{trusted.removeprefix('memory://')}/cat/00.png", sample_files()["cat/00.png"])
     failing(monkeypatch, "isdir", "-trusted")
@@ -185,10 +172,10 @@ class BackendError(Exception):
 
 
 @pytest.mark.hostile("imagefolder")
-def test_a_hidden_image_at_a_url_whose_head_does_not_come_is_left_out_as_any_hidden_file(tmp_path, store, monkeypatch):
+def test_a_hidden_image_at_a_url_whose_head_does_not_come_is_left_out_as_any_hidden_file(tmp_path, memory_folder, monkeypatch):
     # before: the check of a hidden file's first bytes, for the warning naming hidden images, caught OSError alone, and
     # the backend's "503 Service Unavailable" ended ingest in a traceback, of a file never read
-    url, fs = store
+    url, fs = memory_folder
     fs.pipe(f"{url.removeprefix('memory://')}/cat/.IMG_0001.png", sample_files()["cat/00.png"])
     real = MemoryFileSystem._open
 
