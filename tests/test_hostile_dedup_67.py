@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import default_params, make_project, refused_line
+from hostile_harness import refused_line
+from test_hostile_dedup_more import dedup_project
 from winnow import copies
 from winnow.dedup import dedup_images, dedup_metrics, dedup_table
-from winnow.degrade import perturbation_table
-from winnow.imageset import pixel_digest, write_imageset
+from winnow.imageset import pixel_digest
 from winnow.errors import WinnowError
 from winnow.quality import read_scores, score_table
-from winnow.stage import write_table
 
 SPLITS = ["train"] * 6 + ["val", "test"]
 
@@ -25,20 +24,7 @@ SPLITS = ["train"] * 6 + ["val", "test"]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """data/degrade (two classes of random 8x8 images, train-1 a copy of train-0) and its scores."""
-    params = default_params()
-    params["degrade"]["enabled"] = False
-    params["variants"] = ["baseline", "pruned"]  # oracle needs degrade on
-    root = make_project(tmp_path_factory.mktemp("dedup67") / "project", params)
-    images = np.random.default_rng(0).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
-    images[1] = images[0]
-    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(SPLITS)], "split": SPLITS,
-                             "label": np.arange(len(SPLITS)) % 2}).assign(source="t", orig_h=8, orig_w=8,
-                                                                          orig_mode="L")
-    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
-    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
-    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
-    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **params["score"]))
-    return root
+    return dedup_project(tmp_path_factory.mktemp("dedup67") / "project", splits=SPLITS, copies={1: 0})
 
 
 @pytest.fixture
