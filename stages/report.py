@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow import report, report_budget, report_grids, report_numbers, report_summary, report_versions
+from winnow import (report, report_budget, report_grids, report_numbers, report_recounts, report_summary,
+                    report_versions)
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
@@ -68,7 +69,7 @@ def main() -> None:
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
     flags = of_images("threshold", "data/threshold/flags.parquet")
-    cuts = report_numbers.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
+    cuts = report_recounts.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
                                             path="metrics/threshold.json", stage="threshold")
     # here and below, every column the section reads: before, a decisions.parquet without harm, a rounds.parquet
     # without agreement or a label_issues.parquet without label_quality (an earlier winnow's) stopped it in a KeyError
@@ -105,7 +106,7 @@ def main() -> None:
             scores=of_images("score", "data/score/scores.parquet", columns=SCORES), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
-            issues=issues, summary=report_numbers.checked_issues(
+            issues=issues, summary=report_recounts.checked_issues(
                 numbers_of("confident-learn", "metrics/confident_learn.json"), issues=issues,
                 path="metrics/confident_learn.json", stage="confident-learn", table=ISSUES,
                 manifest=None if degraded is None else degraded.manifest,
@@ -114,7 +115,7 @@ def main() -> None:
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
                              columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement")),
-            summary=report_numbers.checked_neighbours(
+            summary=report_recounts.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),
                 path="metrics/embedding_clean.json", stage="embedding-clean",
@@ -123,7 +124,7 @@ def main() -> None:
             count=p["images_per_grid"])),
         ("valuation", "Data valuation: the images that help and hurt", valuation_section(
             decisions=valuation,
-            summary=report_numbers.checked_valuation(
+            summary=report_recounts.checked_valuation(
                 numbers_of("data-valuation", "metrics/data_valuation.json"), decisions=valuation,
                 path="metrics/data_valuation.json", stage="data-valuation",
                 manifest=None if degraded is None else degraded.manifest,
@@ -140,7 +141,7 @@ def main() -> None:
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
-            summary=report_numbers.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,
+            summary=report_recounts.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,
                                                  path="metrics/dedup.json", stage="dedup"),
             imageset=degraded, count=p["duplicate_groups"],
             applied=pruned_drops(dropped, marked=None if groups is None else groups.loc[

@@ -25,7 +25,7 @@ from winnow.dedup import GROUP_COLUMNS
 from winnow.degrade import perturbation_table
 from winnow.imageset import read_imageset, write_imageset
 from winnow.quality import SCORES
-from winnow.report_numbers import checked_issues, checked_neighbours
+from winnow.report_recounts import checked_issues, checked_neighbours
 from winnow.stage import write_table
 
 

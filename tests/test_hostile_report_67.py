@@ -11,7 +11,7 @@ from hostile_harness import make_project, refused_line, run_stage
 from test_hostile_report_66 import dotted_project, table_rows
 from test_hostile_report import write_images, write_scores
 from test_hostile_report_more import plain, tiny_imageset
-from winnow import report_numbers
+from winnow import report_recounts
 from winnow.quality import SCORES
 from winnow.report_valuation import valuation_section
 from winnow.stage import write_table
@@ -72,7 +72,7 @@ def test_valuation_figures_per_estimator_that_are_not_its_decisions_stop_the_rep
 def test_valuation_figures_under_combine_either_pass_when_each_drop_is_one_estimators(tmp_path):
     # img-0 reliably negative to kNN-Shapley alone, img-1 to TracIn alone: 1 + 1 reliably negative, 2 drops
     summary = metrics(knn_shapley={"reliably_negative": 1}, tracin={"reliably_negative": 1}) | {"combine": "either"}
-    assert report_numbers.checked_valuation(summary, decisions=decisions(), path="metrics/data_valuation.json",
+    assert report_recounts.checked_valuation(summary, decisions=decisions(), path="metrics/data_valuation.json",
                                             stage="data-valuation") == summary
 
 
@@ -85,7 +85,7 @@ def test_the_valuation_table_shows_each_estimators_drops_below_zero(tmp_path):
                "values": {"knn_shapley": {"mean": -0.125, "min": -0.5, "max": 0.125, "negative": 2,
                                           "reliably_negative": 2},
                           "tracin": {"mean": 0.0, "min": -2.0, "max": 3.5, "negative": 3, "reliably_negative": 2}}}
-    checked = report_numbers.checked_valuation(summary, decisions=rows, path="metrics/data_valuation.json",
+    checked = report_recounts.checked_valuation(summary, decisions=rows, path="metrics/data_valuation.json",
                                                stage="data-valuation")
     text = plain(valuation_section(decisions=rows, summary=checked, imageset=tiny_imageset(tmp_path), count=2,
                                    cleaning=True, applied=2))
@@ -151,7 +151,7 @@ def test_neighbour_cleansing_counts_that_are_not_its_decisions_stop_the_report(t
 
 @pytest.mark.hostile("report")
 def test_neighbour_cleansing_counts_of_its_decisions_pass(tmp_path):
-    checked = report_numbers.checked_neighbours(NEIGHBOURS, decisions=neighbour_decisions(),
+    checked = report_recounts.checked_neighbours(NEIGHBOURS, decisions=neighbour_decisions(),
                                                 path="metrics/embedding_clean.json", stage="embedding-clean")
     assert checked == NEIGHBOURS
 

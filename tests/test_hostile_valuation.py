@@ -193,7 +193,7 @@ def keep_val_images(project, per_class: dict[int, int]) -> None:
 
 def checked_against_degrade(project, metrics: dict, table: pd.DataFrame) -> dict:
     """The report's check of data-valuation's figures, its undecided entry against data/degrade included."""
-    from winnow.report_numbers import checked_valuation
+    from winnow.report_recounts import checked_valuation
 
     data = read_imageset(project / "data/degrade")
     return checked_valuation(metrics, decisions=table, path="metrics/data_valuation.json", stage="data-valuation",

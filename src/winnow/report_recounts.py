@@ -1,0 +1,199 @@
+"""The cleaners' figures the report shows, recounted from the tables they summarise before they are shown:
+threshold's flags, dedup's groups and leaks, confident-learn's issues, embedding-clean's and data valuation's
+decisions. A metrics file of another run, or edited, beside its table ("dark: 60 flagged" above a grid of 6) stops
+the report in one line naming both files (:func:`winnow.stage.rerun_error`); the counts and rates themselves are
+checked first by :func:`winnow.report_numbers.checked_numbers`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from winnow.leaks import leaks_by_kind
+from winnow.report_numbers import checked_numbers
+from winnow.revisions import lookup
+from winnow.stage import rerun_error
+
+
+def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> dict | None:
+    """``summary``, metrics/threshold.json, with each issue's method, counts, rates and cut as the threshold stage
+    writes them, no more flagged in train than in all, and each issue's flagged count the images ``flags``
+    (data/threshold/flags.parquet: ``id`` and a bool column per issue; None: not written) flag; else one line naming
+    the key. Before: a deleted method stopped the report with a KeyError, "5 flagged" stood beside "98 flagged in
+    train", and the table's "dark: 60 flagged" above the grid's "dark: 6 flagged"."""
+    issues = list(summary) if isinstance(summary, dict) else []
+    checked_numbers(
+        summary, path=path, stage=stage,
+        required=[f"{i}.{k}" for i in issues for k in ("method", "flagged")], texts=[f"{i}.method" for i in issues],
+        counts=[f"{i}.{k}" for i in issues for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn")],
+        rates=[f"{i}.{k}" for i in issues for k in ("precision", "recall", "f1")],
+        finite=[f"{i}.threshold" for i in issues])
+    for issue, found in (summary or {}).items():
+        if found.get("flagged_train", 0) > found["flagged"]:
+            raise rerun_error(path, f"{issue}.flagged_train is {found['flagged_train']:,}, more than {issue}.flagged "
+                                    f"({found['flagged']:,})", written_by=stage)
+        held = int(flags[issue].astype(bool).sum()) if flags is not None and issue in flags.columns else None
+        if held is not None and held != found["flagged"]:
+            raise rerun_error(path, f"{issue}.flagged is {found['flagged']:,}, but data/threshold/flags.parquet flags "
+                                    f"{held:,} image(s) {issue}: the two are from different runs, or edited",
+                              written_by=stage)
+    return summary
+
+
+def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
+                      classes: list[str] = ()) -> dict | None:
+    """``data``, data-valuation's metrics JSON (counts already checked), when its counts of images valued and decided
+    (``considered``, ``flagged``, ``decisions.<keep|drop>``) are those of ``decisions`` (a DataFrame of
+    data/data-valuation/decisions.parquet, ``decision`` and each estimator's value per image; None: not written),
+    beside which the page shows them, and so are each estimator's figures ``values.<estimator>``: ``negative``,
+    ``min``, ``max`` and ``mean`` of its column, ``reliably_negative`` at most ``negative`` and on the side of
+    ``flagged`` that ``combine`` puts it (``both``: no fewer, every drop is reliably negative to every estimator;
+    ``either``: no more, and all of them together no fewer); else one line naming both files. Before: "decided drop
+    (reliably negative) 5" stood above a grid of the most harmful images with none framed red, decisions.parquet
+    deciding no drop. With ``manifest`` (data/degrade's, its ``classes``) the train images left undecided
+    (``undecided.images``) are its train images less those valued and those ``left_out``, and each undecided class's
+    ``val_images`` its val images of that class (:func:`_set_aside`)."""
+    if data is None or decisions is None:
+        return data
+    table = "data/data-valuation/decisions.parquet"
+    if manifest is not None:
+        thin = _set_aside(data, "undecided", judged=len(decisions), table=table, manifest=manifest, classes=classes,
+                          path=path, stage=stage)
+        val = manifest.loc[manifest["split"] == "val", "label"]
+        _agrees(data, {("undecided", "classes", name, "val_images"): int((val == classes.index(name)).sum())
+                       for name in thin}, path=path, stage=stage, table="data/degrade")
+    drops = int((decisions["decision"] == "drop").sum())
+    counts = {"considered": len(decisions), "flagged": drops, "decisions.drop": drops,
+              "decisions.keep": len(decisions) - drops}
+    # before: only the counts above were recounted, so "values.tracin.negative": 0 and a min above zero stood in the
+    # page's table beside 437 drops that every estimator valued below zero (the grid's captions read from the table)
+    estimators = [n for n in (data.get("values") or {}) if n in decisions.columns]
+    for name in estimators:
+        column = decisions[name].to_numpy(np.float64)
+        counts[("values", name, "negative")] = int((column < 0).sum())
+        if len(column):  # the stage's mean, min and max of the same float64 values, in the same order: equal
+            counts |= {("values", name, "min"): float(column.min()), ("values", name, "max"): float(column.max()),
+                       ("values", name, "mean"): float(column.mean())}
+    _agrees(data, counts, path=path, stage=stage, table=table)
+    for name in estimators:
+        said = lookup(data, ("values", name, "reliably_negative"))
+        negative, combine = counts[("values", name, "negative")], data.get("combine")
+        if said is None:
+            continue
+        if said > negative:
+            raise rerun_error(path, f"values.{name}.reliably_negative is {said:,}, more than the {negative:,} values "
+                                    f"below zero {table} holds", written_by=stage)
+        if (combine == "both" and said < drops) or (combine == "either" and said > drops):
+            raise rerun_error(path, f"values.{name}.reliably_negative is {said:,}, but {table} drops {drops:,} "
+                                    f"image(s) under combine {combine}, each reliably negative to "
+                                    f"{'every' if combine == 'both' else 'some'} estimator", written_by=stage)
+    # before: under combine either only the upper bound held, so 0 reliably negative to each estimator stood beside
+    # 2 drops, each of which one of them must have valued reliably below zero
+    said = [lookup(data, ("values", name, "reliably_negative")) for name in estimators]
+    if data.get("combine") == "either" and estimators and None not in said and sum(said) < drops:
+        raise rerun_error(path, " + ".join(f"values.{name}.reliably_negative" for name in estimators)
+                          + f" is {sum(said):,}, but {table} drops {drops:,} image(s) under combine either, each "
+                          "reliably negative to some estimator", written_by=stage)
+    return data
+
+
+def _set_aside(data: dict, key: str, *, judged: int, table: str, manifest, classes: list[str], path: str,
+               stage: str) -> dict:
+    """The classes of a cleaner's entry ``key`` (``images`` train images of ``classes`` it set aside unjudged, kept)
+    against data/degrade's ``manifest``: no recount (which train images threshold and dedup left is the stage's to
+    say), but the train images it holds are the ``judged`` rows of ``table``, those ``left_out`` and those set aside,
+    and each class named is one of ``classes``; else one line. Before: an edited "images": 300 read "left undecided
+    and kept ... | 300: b (1 val image(s))"."""
+    entry, left_out = data.get(key), data.get("left_out")
+    if not isinstance(entry, dict):
+        return {}
+    train = int((manifest["split"] == "train").sum())
+    said = entry.get("images")
+    if said is not None and left_out is not None and judged + said + left_out != train:
+        raise rerun_error(path, f"{key}.images is {json.dumps(said)[:40]}, but data/degrade holds {train:,} train "
+                                f"images, {judged:,} judged in {table} and {left_out:,} left out (left_out): the two "
+                                "are from different runs, or edited", written_by=stage)
+    named = entry.get("classes") if isinstance(entry.get("classes"), dict) else {}
+    for name in named:
+        if name not in classes:
+            raise rerun_error(path, f"{key}.classes names {json.dumps(name)[:40]}, not a class of data/degrade",
+                              written_by=stage)
+    return named
+
+
+def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
+    """``data``, dedup's metrics JSON (counts already checked), when its counts of images, groups, removals and label
+    conflicts are those of ``groups`` (a DataFrame of data/dedup/groups.parquet, one row per image: ``group``,
+    ``group_size``, ``kept``, ``label_conflict``, ``split``; None: not written), as :func:`winnow.dedup.dedup_metrics`
+    counts them, its leaks table's too (:func:`winnow.leaks.leaks_by_kind`); else one line naming both files. Before:
+    "groups 40, images_removed 90" stood above duplicate groups and a pruned note counted from groups.parquet's 11
+    groups and 9 removals, and "train copies of test images: 30 groups, dropped from train" where it holds none."""
+    if data is None or groups is None:
+        return data
+    grouped = groups[groups["group_size"] > 1]
+    conflict = groups[groups["label_conflict"].astype(bool)]
+    leaks = {f"leaks.{kind}.{key}": n for kind, found in leaks_by_kind(groups).items() for key, n in found.items()}
+    return _agrees(data, {"images": len(groups), "groups": grouped["group"].nunique(), "images_in_groups": len(grouped),
+                          "largest_group": int(groups["group_size"].max()) if len(groups) else 0,
+                          "images_removed": int((~groups["kept"].astype(bool)).sum()),
+                          "conflicts": conflict["group"].nunique(), "conflict_images": len(conflict), **leaks},
+                   path=path, stage=stage, table="data/dedup/groups.parquet")
+
+
+def checked_issues(data: dict | None, *, issues, path: str, stage: str, table: str, manifest=None,
+                   classes: list[str] = ()) -> dict | None:
+    """``data``, confident-learn's metrics JSON (counts already checked), when its ``considered``, ``issues``,
+    ``decisions.<decision>`` and ``reasons.<reason>`` are the counts of ``issues`` (a DataFrame of ``table``, its
+    label_issues.parquet: ``is_issue``, ``decision``, ``reason`` per image judged; None: not written); else one line
+    naming both files. Before: "decisions.drop 70" stood above the 7 label issues the grid shows dropped, and
+    "considered 9,999" or "reasons.label_issue 40" above a table of 2,763 judged and 441 label issues. With
+    ``manifest`` (data/degrade's, its ``classes``), so are the train images of the classes too small for its folds
+    (``unjudged``), as far as they can be (:func:`_set_aside`)."""
+    if data is None or issues is None:
+        return data
+    if manifest is not None:
+        _set_aside(data, "unjudged", judged=len(issues), table=table, manifest=manifest, classes=classes, path=path,
+                   stage=stage)
+    decisions = issues["decision"].value_counts()
+    # a blocked relabel's reason is its own, then "; untrusted_relabel (...)": the stage counts it under its own
+    reasons = issues["reason"].astype(str).str.split("; ").str[0].value_counts()
+    return _agrees(data, {"considered": len(issues), "issues": int(issues["is_issue"].astype(bool).sum()),
+                          **{f"decisions.{d}": int(decisions.get(d, 0)) for d in ("keep", "drop", "relabel")},
+                          **{f"reasons.{r}": int(reasons.get(r, 0)) for r in (data.get("reasons") or {})}},
+                   path=path, stage=stage, table=table)
+
+
+def checked_neighbours(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
+                       classes: list[str] = ()) -> dict | None:
+    """``data``, embedding-clean's metrics JSON (counts already checked), when its ``considered``,
+    ``decisions.<decision>`` and ``reasons.<rule>`` (a reason's part before ':', as the stage counts them) are the
+    counts of ``decisions`` (a DataFrame of data/embedding-clean/decisions.parquet, ``decision`` and ``reason`` per
+    image judged; None: not written); else one line naming both files. Before: a metrics file of another run or
+    edited, "decisions.drop": 70 and "reasons.outlier": 9, stood in the page's figures above round 1's "isolated 1"
+    from rounds.parquet. With ``manifest`` (data/degrade's, its ``classes``), so are the train images of the classes
+    too small for the vote (``unjudged``), as far as they can be (:func:`_set_aside`)."""
+    if data is None or decisions is None:
+        return data
+    if manifest is not None:
+        _set_aside(data, "unjudged", judged=len(decisions), table="data/embedding-clean/decisions.parquet",
+                   manifest=manifest, classes=classes, path=path, stage=stage)
+    decided = decisions["decision"].value_counts()
+    rules = decisions["reason"].astype(str).str.split(":").str[0].value_counts()
+    reasons = data.get("reasons") if isinstance(data.get("reasons"), dict) else {}
+    return _agrees(data, {"considered": len(decisions),
+                          **{f"decisions.{d}": int(decided.get(d, 0)) for d in ("keep", "drop", "relabel")},
+                          **{("reasons", r): int(rules.get(r, 0)) for r in reasons}},
+                   path=path, stage=stage, table="data/embedding-clean/decisions.parquet")
+
+
+def _agrees(data: dict, counts: dict, *, path: str, stage: str, table: str) -> dict:
+    """``data`` when each key of ``counts`` (dotted, or a tuple of keys) is absent, null or the number ``table``
+    holds; else one line."""
+    for key, held in counts.items():
+        said = lookup(data, key)
+        if said is not None and said != held:
+            name = key if isinstance(key, str) else ".".join(key)
+            raise rerun_error(path, f"{name} is {json.dumps(said)[:40]}, but {table} holds {held:,}: the two are from "
+                                    "different runs, or edited", written_by=stage)
+    return data
