@@ -30,14 +30,14 @@ from winnow.imageset import ImageSet
 from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed
-from winnow.variant_contract import VariantContract, write_not_checked
+from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
 from winnow.variants import learnt_ids, load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
 METRICS = "metrics/balance.json"
 # balanced's contract: its Data Docs and its verdict, written at the end with the variant
-CONTRACT_FOLDER, CONTRACT_FILE = "reports/contracts/balanced", "metrics/contracts/balanced.json"
+CONTRACT_FOLDER, CONTRACT_FILE = contract_outputs("balanced")
 SKIPPED = "no requested variant needs balanced copies (balanced is not in params.yaml variants)"
 
 

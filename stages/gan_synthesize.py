@@ -31,13 +31,13 @@ from winnow.metrics import summarise
 from winnow.stage import (
     check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped, write_table,
 )
-from winnow.variant_contract import VariantContract, write_not_checked
+from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
 from winnow.variants import learnt_ids, load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
 # augmented's contract: its Data Docs and its verdict, written at the end with the variant
-CONTRACT_FOLDER, CONTRACT_FILE = "reports/contracts/augmented", "metrics/contracts/augmented.json"
+CONTRACT_FOLDER, CONTRACT_FILE = contract_outputs("augmented")
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
 
 

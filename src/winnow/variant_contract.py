@@ -170,14 +170,15 @@ class VariantContract:
         warning (not enforced) or as a ``contract failed:`` line on stderr (enforced: train@<name> will
         refuse). Returns the metrics written.
         """
-        results = validate([Batch(self.suite, name, rates)], docs_dir=DOCS / name)
+        folder, verdict = outputs(name)
+        results = validate([Batch(self.suite, name, rates)], docs_dir=folder)
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
                    "bounds": bounds_of(self.settings), "suite_files": file_digests([self.suite.path]),
                    "data_files": self.data_files,
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
-        write_json(METRICS / f"{name}.json", written)
+        write_json(verdict, written)
         print(summary_line(results, tables=[name]))
         print_failures(written["failures"], enforced=enforced)
         if enforced and written["failures"]:
@@ -186,8 +187,15 @@ class VariantContract:
         return written
 
 
+def outputs(name: str) -> tuple[Path, Path]:
+    """(Data Docs folder, verdict file) that variant ``name``'s check writes: what balance and gan-synthesize
+    check for their own variant before their work."""
+    return DOCS / name, METRICS / f"{name}.json"
+
+
 def write_not_checked(name: str, reason: str) -> None:
     """Stand-ins for a variant nobody trains: its metrics say ``{"skipped": reason}``, its Data Docs folder
     holds only skipped.txt."""
-    write_skipped(reason, folders=[DOCS / name])
-    write_json(METRICS / f"{name}.json", {"skipped": reason})
+    folder, verdict = outputs(name)
+    write_skipped(reason, folders=[folder])
+    write_json(verdict, {"skipped": reason})
