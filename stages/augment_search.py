@@ -14,7 +14,8 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import time
 from dataclasses import replace
 
-from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
+from winnow.stage import check_outputs, load_params, run, together, write_json
+from winnow.stand_ins import replacing_skipped, write_skipped
 
 DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
             "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,

@@ -27,7 +27,8 @@ from winnow.balance_checks import checked_copies
 from winnow.checkpoints import load
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet
-from winnow.stage import check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped
+from winnow.stage import check_outputs, load_params, run, together, write_json
+from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import embed
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked

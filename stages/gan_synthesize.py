@@ -28,9 +28,8 @@ from winnow.gan_eval import (
 )
 from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
-from winnow.stage import (
-    check_outputs, load_params, replacing_skipped, run, together, write_json, write_skipped, write_table,
-)
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
 from winnow.variants import learnt_ids, load_variant, read_rows, write_variant
 

@@ -327,7 +327,7 @@ def test_a_finished_run_is_reused_and_other_data_or_classes_train_afresh(tmp_pat
 def test_a_skipped_runs_stand_in_is_no_checkpoint_and_the_first_epoch_replaces_it(tmp_path):
     # before: gan-synthesize removed the stand-in models/gan.pt before its refusals could leave it as it was;
     # now it stays until training, which reads it as no checkpoint: the same run as one without a checkpoint
-    from winnow.stage import write_skipped
+    from winnow.stand_ins import write_skipped
 
     images, labels = _digits()
     write_skipped("not needed", files=[tmp_path / "gan.pt"])

@@ -16,7 +16,8 @@ from hostile_harness import (
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
 from winnow.quality import SCORES
-from winnow.stage import SKIPPED_NOTE, clear_skipped, write_skipped, write_table
+from winnow.stage import write_table
+from winnow.stand_ins import SKIPPED_NOTE, clear_skipped, write_skipped
 
 CLASSES = ["a", "b"]
 # train t0..t3, val v0 v1, test x0 x1; t0 copies v0 and x0 copies v1

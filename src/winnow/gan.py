@@ -34,7 +34,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, refuse_unreadable
-from winnow.stage import is_stand_in, torch_file_damage, write_torch
+from winnow.stage import torch_file_damage, write_torch
+from winnow.stand_ins import is_stand_in
 from winnow.torch_runtime import deterministic_algorithms, pick_device
 
 

@@ -24,7 +24,8 @@ from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suit
 from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
-from winnow.stage import read_table, write_json, write_skipped
+from winnow.stage import read_table, write_json
+from winnow.stand_ins import write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
 
 VARIANTS = Path("data/variants")
