@@ -282,9 +282,11 @@ class _Reader:
     def _pair_flip(self) -> dict:
         if "mapping" in self.spec:
             mapping = self.class_map("mapping", lambda k, v: self.class_index(f"mapping[{k}]", v))
-            same = [c for c, d in mapping.items() if c == d]
-            if same:
-                self.fail(f"mapping[{same[0]}]", "a class other than itself", same[0])
+            # named as the spec wrote it: before, {cat: cat} was told "mapping[0] ... got 0", an index it never gave
+            same = next(((k, v) for k, v in self.spec["mapping"].items()
+                         if mapping[self.class_index("mapping", k)] == self.class_index("mapping", k)), None)
+            if same is not None:
+                self.fail(f"mapping[{same[0]}]", "a class other than itself", same[1])
         elif self.data is None:  # the classic pair flip is made from the data's classes
             mapping = {}
         else:  # the classic pair flip: each class to the next one
