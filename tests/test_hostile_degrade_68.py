@@ -30,3 +30,24 @@ def test_a_pair_flip_mapping_a_class_to_itself_names_it_as_written(mapping, line
     with pytest.raises(WinnowError) as refused:
         degrade(tiny_imageset(), perturbations=[{"kind": "pair_flip", "fraction": 0.25, "mapping": mapping}])
     assert str(refused.value) == f"degrade.perturbations[0] (pair_flip): {line}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("first, later", [
+    ({"kind": "brightness", "fraction": 1.0, "factor": 0.05}, {"kind": "gamma", "fraction": 1.0, "gamma": 0.2}),
+    ({"kind": "gamma", "fraction": 1.0, "gamma": 3.0}, {"kind": "brightness", "fraction": 1.0, "factor": 3.5}),
+])
+def test_brightness_and_gamma_that_may_meet_on_one_image_are_refused(first, later):
+    # before: with disjoint false, x0.05 then gamma 0.2 recorded every image dark while white came back at 138/255
+    # (12 after the x0.05, (12/255) ** 0.2 after the gamma): above half-bright, where no dark cut reaches, so the dark
+    # detector was scored as missing images that were not dark
+    with pytest.raises(WinnowError) as refused:
+        degrade(tiny_imageset(), perturbations=[first, later], disjoint=False)
+    assert str(refused.value) == (f"degrade.perturbations[1] ({later['kind']}): with degrade.disjoint false it may "
+                                  f"damage again images perturbations[0] ({first['kind']}) changed, while the ground "
+                                  "truth would keep both; set degrade.disjoint: true or keep one of them")
+    # apart, each image gets one of them (half the train images each) and the ground truth holds both
+    apart = [{**first, "fraction": 0.5}, {**later, "fraction": 0.5}]
+    _, log = degrade(tiny_imageset(), perturbations=apart)
+    assert log["kind"].value_counts().to_dict() == {first["kind"]: 6, later["kind"]: 6}
+    assert not log["id"].duplicated().any()
