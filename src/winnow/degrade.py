@@ -38,7 +38,7 @@ import pandas as pd
 
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
-from winnow.degrade_picks import pick_all
+from winnow.degrade_picks import check_overlaps, pick_all
 from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
@@ -46,8 +46,6 @@ from winnow.groundtruth import (
 )
 from winnow.imageset import IMAGES, ImageSet, equal_images, pixel_digest, whole_file
 from winnow.npy_rows import NpyRows
-
-TONE_KINDS = ("brightness", "gamma")  # contaminations that remap an image's tones (:func:`_same_damage`)
 
 
 def degrade(
@@ -76,23 +74,8 @@ def degrade(
         WinnowError: one line naming the parameter and its allowed range.
     """
     specs = parse(perturbations, classes=imageset.classes, images=imageset.images, manifest=imageset.manifest)
-    sized = [p for p in specs if "shape" in p.params]
-    if not disjoint and len(sized) > 1:  # on an image both pick, the later size replaces the earlier one
-        first, later = sized[:2]
-        raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
-                          f"resize images perturbations[{first.index}] ({first.kind}) resized, while the ground truth "
-                          "would keep both; set degrade.disjoint: true or keep one of them")
-    if not disjoint:  # likewise two relabellings of one image, or one damage twice (x0.5 then x2 undoes it)
-        labels = [p for p in specs if p.kind in LABEL_KINDS]
-        twice = next(((a, b) for i, a in enumerate(specs) for b in specs[i + 1:]
-                      if a.kind in CONTAMINATION_KINDS and _same_damage(a.kind, b.kind)), None)
-        pair = tuple(labels[:2]) if len(labels) > 1 else twice
-        if pair is not None:
-            first, later = pair
-            what = "relabel" if later.kind in LABEL_KINDS else "damage again"
-            raise WinnowError(f"degrade.perturbations[{later.index}] ({later.kind}): with degrade.disjoint false it may "
-                              f"{what} images perturbations[{first.index}] ({first.kind}) changed, while the ground "
-                              "truth would keep both; set degrade.disjoint: true or keep one of them")
+    if not disjoint:
+        check_overlaps(specs)
     state = _State.start(imageset, streamed=workdir is not None)
     log: list[dict] = []
     took: dict[int, int] = {}  # ground-truth rows each perturbation wrote, by its index
@@ -114,14 +97,6 @@ def degrade(
             print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change it, or "
                   "leave it out")
     return state.finish(workdir), perturbation_table(log)
-
-
-def _same_damage(first: str, later: str) -> bool:
-    """Whether contamination kinds ``first`` and ``later`` change one property of an image, so that the later can
-    undo the earlier on an image both pick: one kind twice, or brightness and gamma, which both remap its tones.
-    Before: brightness x0.05 then gamma 0.2 left an image recorded dark at 138/255 (its white 12, then 138), above
-    the 0.5 of white no dark cut reaches (winnow.quality.CEILINGS), so the dark detector was scored as missing it."""
-    return first == later or {first, later} <= set(TONE_KINDS)
 
 
 def _why_none(p: Perturbation, n_train: int, *, left: np.ndarray) -> str:
