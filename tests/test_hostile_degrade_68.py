@@ -1,9 +1,14 @@
-"""Hostile degrade settings (probe 68): a pair flip's mapping is named as the user wrote it. In-process, no data
-beyond a tiny imageset: each case asserts the whole line a user gets."""
+"""Hostile degrade settings (probe 68): a pair flip's mapping named as the user wrote it, and, under degrade.disjoint
+false, two damages of one image where the later hides or undoes the earlier (brightness and gamma, a blur under a
+thumbnail or noise, a darkening under salt) refused rather than recorded as both. In-process on a tiny imageset but
+one stage run: each case asserts the whole line a user gets, or the exact ground truth."""
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, run_stage
+from test_hostile_degrade import project_with
 
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
@@ -116,3 +121,14 @@ def test_a_darkening_later_salt_would_hide_is_refused_and_salt_listed_before_it_
     light = {**dark, "factor": 3.5}
     _, log = degrade(tiny_imageset(), perturbations=[light, salt], disjoint=False)
     assert sorted(log["kind"].value_counts().to_dict().items()) == [("brightness", 12), ("salt_pepper", 12)]
+
+
+@pytest.mark.hostile("params")
+def test_the_degrade_stage_ends_a_hidden_blur_in_one_line_and_writes_nothing(tmp_path):
+    project, before = project_with(tmp_path, [{"kind": "blur", "fraction": 0.5, "kernel": 3},
+                                              {"kind": "gaussian_noise", "fraction": 0.5, "sigma": 30}], disjoint=False)
+    line = assert_error_line(run_stage(project, "degrade"))
+    assert line == ("error: degrade.perturbations[1] (gaussian_noise): with degrade.disjoint false it may cover in noise "
+                    "images perturbations[0] (blur) blurred, which then look sharp, while the ground truth would keep "
+                    "both; list it before perturbations[0], set degrade.disjoint: true or keep one of them")
+    assert_nothing_left(project, before)
