@@ -102,12 +102,16 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str, tab
 # coarsely; a probe's pixels with a common offset column fell from a 10-NN vote of 88% to 82% at a largest distance
 # of 1.1e-6 and to 32% at 1.2e-7, without a word
 CLOSEST_SPREAD = 1e-5
+# the share of rows within CLOSEST_SPREAD of their median's direction that is refused as every row is: all but a
+# few rows apart (an empty file's size among sizes of 20,000 bytes and up). Not half: a real feature large for most
+# images (an NDVI scaled by 10,000, positive for 40 of 48) points them almost one way, yet is read as it was
+MOSTLY_CLOSE = 0.9
 
 
 def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table: bool = False) -> None:
     """One line when every row of float32 ``features`` ``(N, D)`` is the same, all lie on one line (``D`` of 1,
-    or each row a positive or negative multiple of one vector), or all point within :data:`CLOSEST_SPREAD` of
-    one direction: cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
+    or each row a positive or negative multiple of one vector), or all, or :data:`MOSTLY_CLOSE` of them, point
+    within :data:`CLOSEST_SPREAD` of one direction: cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
     train; a rank-1 file made embedding-clean drop 77%). Rows of zeros in a model's own features (a ReLU's) are
     left to the cosine's convention."""
     if len(features) < 2:
@@ -137,16 +141,36 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
                           "of one vector: cosine similarity +1 or -1 between every pair); cosine neighbours cannot "
                           f"tell images apart{fix}")
     if spread <= CLOSEST_SPREAD:  # a user's file: an offset to take away; a model of ours: its features collapsed
-        why = ("a large offset common to every image, which float32 cosine cannot rank neighbours under; subtract "
-               "the mean embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
-        mean = np.abs(wide.mean(axis=0))
-        column = int(np.argmax(mean))
-        # one column of a user's table holds the offset: name it (a model's output holds no size to leave out)
-        if offset and table and mean[column] ** 2 > 0.99 * (mean ** 2).sum():
-            why += (f", or, if feature {column} (counted from 0) is a size, a count or a time rather than a feature, "
-                    "leave it out: it lies far from 0 for every image and outweighs the rest")
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "
-                          f"{spread:.1e} from the first image's): {why}")
+                          f"{spread:.1e} from the first image's): "
+                          f"{_why_close(wide, fix=fix, offset=offset, table=table, who='every image')}")
+    # before: only every row was measured, from the first, so one row apart (an empty file's size 0 in a column of
+    # sizes from 20,000 to 80,000 bytes) let the rest through: stored, and the 5-NN vote fell from 100% to 50% of val
+    anchor = np.median(wide, axis=0)  # a coordinate-wise median: a few rows apart do not move it
+    if not anchor.any():
+        return
+    distance = 1 - (wide @ anchor) / (norms * np.linalg.norm(anchor))
+    close = distance <= CLOSEST_SPREAD
+    if close.mean() >= MOSTLY_CLOSE:
+        offset = not fix and not _centred_on_one_line(wide[close])
+        raise WinnowError(f"{where}: {int(close.sum())} of the {len(wide)} images' embeddings point almost the same way "
+                          f"(cosine distance at most {distance[close].max():.1e} from their median's): "
+                          f"{_why_close(wide[close], fix=fix, offset=offset, table=table, who='them')}")
+
+
+def _why_close(wide: np.ndarray, *, fix: str, offset: bool, table: bool, who: str) -> str:
+    """What a refusal of float64 rows ``wide`` ``(N, D)`` pointing almost one way says to do: take away the offset
+    common to ``who`` (``offset``: a user's rows off one line; ``table``: naming the column that holds it), or
+    ``fix`` (a model of ours: its features collapsed)."""
+    why = (f"a large offset common to {who}, which float32 cosine cannot rank neighbours under; subtract the mean "
+           "embedding" if not fix else "float32 cosine cannot rank neighbours that close" + fix)
+    mean = np.abs(wide.mean(axis=0))
+    column = int(np.argmax(mean))
+    # one column of a user's table holds the offset: name it (a model's output holds no size to leave out)
+    if offset and table and mean[column] ** 2 > 0.99 * (mean ** 2).sum():
+        why += (f", or, if feature {column} (counted from 0) is a size, a count or a time rather than a feature, "
+                f"leave it out: it lies far from 0 for {who} and outweighs the rest")
+    return why
 
 
 def _centred_on_one_line(wide: np.ndarray) -> bool:

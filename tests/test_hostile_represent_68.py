@@ -1,0 +1,38 @@
+"""Hostile inputs to the represent stage, probe 68: a user's feature table whose size column points every row but
+one almost the same way. In-process on test_represent's blobs (48 images of 12x12): no training."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_hostile_represent import N, ids, separable
+from test_represent import blobs
+from winnow import represent
+from winnow.errors import WinnowError
+
+
+@pytest.mark.hostile("represent")
+def test_a_size_column_that_points_all_rows_but_one_the_same_way_is_refused(tmp_path):
+    # two features that part the classes beside each image's file size in bytes (20,000 to 80,000), and one image
+    # listed at 0 bytes (an empty file). Before: the check measured every row from the first, so the one row apart
+    # let the 47 others, cosine distances of about 1e-8 from one another, be stored: the 5-NN vote on val fell from
+    # 100% (the two features alone) to 50%, a coin flip on two classes, without a word
+    sizes = np.random.default_rng(0).integers(20_000, 80_000, N).astype(np.float64)
+    sizes[7] = 0.0
+    features = separable()
+    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "bytes": sizes}).to_parquet(
+        tmp_path / "mine.parquet")
+    options = represent.options({"source": "file", "file": str(tmp_path / "mine.parquet")})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
+    assert re.fullmatch(re.escape(
+        f"represent.file: {tmp_path}/mine.parquet: 47 of the 48 images' embeddings point almost the same way (cosine "
+        "distance at most ") + r"\d\.\de-\d\d" + re.escape(
+        " from their median's): a large offset common to them, which float32 cosine cannot rank neighbours under; "
+        "subtract the mean embedding, or, if feature 2 (counted from 0) is a size, a count or a time rather than a "
+        "feature, leave it out: it lies far from 0 for them and outweighs the rest"), str(refused.value)), refused.value
+    assert not (tmp_path / "record.pt").exists()  # the record of where features came from: only once they pass
