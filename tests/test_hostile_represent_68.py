@@ -36,3 +36,22 @@ def test_a_size_column_that_points_all_rows_but_one_the_same_way_is_refused(tmp_
         "subtract the mean embedding, or, if feature 2 (counted from 0) is a size, a count or a time rather than a "
         "feature, leave it out: it lies far from 0 for them and outweighs the rest"), str(refused.value)), refused.value
     assert not (tmp_path / "record.pt").exists()  # the record of where features came from: only once they pass
+
+
+@pytest.mark.hostile("represent")
+def test_rows_all_but_one_a_multiple_of_one_vector_are_refused_as_such(tmp_path):
+    # 47 rows (1 + i / 48) times one vector, and img-5 apart. Before: the checks of rows on one line measured every
+    # row from the first, so the one row apart let the 47 through, each with every other at cosine similarity 1:
+    # their neighbours a tie, broken by row order
+    values = (1 + np.arange(N) / N)[:, None] * np.array([1.0, 2.0, 3.0, 4.0])
+    values[5] = [4.0, -3.0, 2.0, -1.0]
+    np.save(tmp_path / "mine.npy", values)
+    options = represent.options({"source": "file", "file": str(tmp_path / "mine.npy")})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
+    assert re.fullmatch(re.escape(
+        f"represent.file: {tmp_path}/mine.npy: 47 of the 48 images' embeddings point almost the same way (cosine "
+        "distance at most ") + r"\d\.\de-\d\d" + re.escape(
+        " from their median's): each a positive multiple of one vector, which cosine neighbours cannot tell apart"),
+        str(refused.value)), refused.value
+    assert not (tmp_path / "record.pt").exists()

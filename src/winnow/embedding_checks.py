@@ -152,10 +152,11 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
     distance = 1 - (wide @ anchor) / (norms * np.linalg.norm(anchor))
     close = distance <= CLOSEST_SPREAD
     if close.mean() >= MOSTLY_CLOSE:
-        offset = not fix and not _centred_on_one_line(wide[close])
+        multiples = not fix and _centred_on_one_line(wide[close])  # no offset to take away: one vector, scaled
+        why = ("each a positive multiple of one vector, which cosine neighbours cannot tell apart" if multiples else
+               _why_close(wide[close], fix=fix, offset=not fix, table=table, who="them"))
         raise WinnowError(f"{where}: {int(close.sum())} of the {len(wide)} images' embeddings point almost the same way "
-                          f"(cosine distance at most {distance[close].max():.1e} from their median's): "
-                          f"{_why_close(wide[close], fix=fix, offset=offset, table=table, who='them')}")
+                          f"(cosine distance at most {distance[close].max():.1e} from their median's): {why}")
 
 
 def _why_close(wide: np.ndarray, *, fix: str, offset: bool, table: bool, who: str) -> str:
