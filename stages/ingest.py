@@ -93,6 +93,7 @@ def _ingest(params: dict) -> None:
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
     _warn_weak_judge_splits(manifest, loaded.classes)
     _warn_below_the_models(rows.shape)
+    _warn_stretched(manifest, size=p.get("size"))
 
 
 def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> None:
@@ -187,6 +188,19 @@ def _warn_below_the_models(shape: tuple[int, ...]) -> None:
         print(f"warning: ingest.size: the images are {shape[1]}x{shape[2]} (null keeps the source's size), below the "
               f"{MIN_SIDE} px a side the models take: represent's judge and train will refuse them; set "
               "ingest.size (8 to 1024) to resize them")
+
+
+def _warn_stretched(manifest: pd.DataFrame, *, size: int | None) -> None:
+    """A ``warning:`` line when ``ingest.size`` stretched images that are not square (``manifest``'s ``orig_h`` and
+    ``orig_w``, as shown after EXIF orientation): each is resized to ``size x size`` whole, its proportions not kept,
+    never cropped or padded (before: not a word, so a set of 4:3 photos reached the models squashed, unsaid)."""
+    wide = manifest[manifest["orig_h"] != manifest["orig_w"]] if size is not None else manifest.iloc[:0]
+    if len(wide):
+        first = wide.iloc[0]
+        print(f"warning: ingest.size: {len(wide)} of {len(manifest)} images are not square (first {first['id']!r}: "
+              f"{first['orig_h']}x{first['orig_w']}) and each was stretched to {size}x{size} whole, its proportions "
+              "not kept (no crop, no padding; orig_h and orig_w keep its own size); crop or pad them to square first "
+              "to keep their shapes")
 
 
 # what a trusted image pixel-identical to an image of each split of ingest.path makes of the run (dedup keeps every

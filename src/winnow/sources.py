@@ -26,7 +26,8 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
 
 A set whose files are all single-channel gives ``C = 1``; any colour file makes the whole set RGB.
 Every image is resized to ``size x size`` with Pillow's antialiased bicubic filter when a size is
-given; the original height, width and mode stay in the manifest.
+given, whole: one that is not square is stretched, never cropped or padded (the ingest stage's ``warning:`` counts
+them); the original height, width and mode stay in the manifest.
 
 An .npz is read as :mod:`winnow.npz_files` says.
 """

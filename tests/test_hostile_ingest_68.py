@@ -1,0 +1,36 @@
+"""Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape say so. The stage's
+``main`` runs in-process (the suite is near its time limit)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hostile_harness import default_params, make_project
+from test_contracts import _stage_module
+from test_hostile_ingest import image_folder
+
+
+def ingest_in_process(tmp_path, monkeypatch, data, **ingest):
+    """The project, after the ingest stage's ``main`` read ``data`` (an image folder) with ``ingest`` settings."""
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), **ingest)
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    return project
+
+
+@pytest.mark.hostile("imagefolder")
+def test_size_stretching_an_image_that_is_not_square_is_said(tmp_path, monkeypatch, capsys):
+    # a 16x8 (height x width) image among 8x8 ones: ingest.size 8 stretches it to 8x8 whole; before, not a word
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.full((16, 8), 100, np.uint8)).save(data / "a" / "tall.png")
+    project = ingest_in_process(tmp_path, monkeypatch, data, size=8, val_fraction=0.2)
+    assert ("warning: ingest.size: 1 of 13 images are not square (first 'a/tall.png': 16x8) and each was stretched to "
+            "8x8 whole, its proportions not kept (no crop, no padding; orig_h and orig_w keep its own size); crop or "
+            "pad them to square first to keep their shapes") in capsys.readouterr().out.splitlines()
+    tall = pd.read_parquet(project / "data/ingest/manifest.parquet").set_index("id").loc["a/tall.png"]
+    assert (tall["orig_h"], tall["orig_w"]) == (16, 8)
+    assert np.load(project / "data/ingest/images.npy").shape == (13, 8, 8, 1)
+
