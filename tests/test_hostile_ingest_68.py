@@ -1,5 +1,6 @@
-"""Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape say so. The stage's
-``main`` runs in-process (the suite is near its time limit)."""
+"""Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape say so, and a split
+folder linked to another is refused for what it is. The stage's ``main`` runs in-process (the suite is near its time
+limit)."""
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ from PIL import Image
 from hostile_harness import default_params, make_project
 from test_contracts import _stage_module
 from test_hostile_ingest import image_folder
+from winnow.errors import WinnowError
 
 
 def ingest_in_process(tmp_path, monkeypatch, data, **ingest):
@@ -34,3 +36,19 @@ def test_size_stretching_an_image_that_is_not_square_is_said(tmp_path, monkeypat
     assert (tall["orig_h"], tall["orig_w"]) == (16, 8)
     assert np.load(project / "data/ingest/images.npy").shape == (13, 8, 8, 1)
 
+
+@pytest.mark.hostile("imagefolder")
+def test_a_split_folder_linked_to_another_split_is_refused_as_one_class_in_two_splits(tmp_path, monkeypatch):
+    # root/val a link to root/test (a set shipped with train and test alone): before, refused as "two classes' image;
+    # ... copy the images a class really shares" of one class's images in the val and test splits at once
+    data = image_folder(tmp_path / "data" / "train", {"a": 6, "b": 6}).parent
+    image_folder(data / "test", {"a": 2, "b": 2})
+    (data / "val").symlink_to("test", target_is_directory=True)
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(tmp_path, monkeypatch, data)
+    assert str(refused.value) == (
+        f"ingest.path: class folders {data / 'test' / 'a'} and {data / 'val' / 'a'} are one folder (a symbolic link), "
+        "so each of its images would be in both the test and the val split; remove the link (a val or test split "
+        "ingest.path lacks is carved from train)")
+    assert not (tmp_path / "project" / "data" / "ingest").exists()
+    assert not (tmp_path / "project" / "metrics" / "ingest.json").exists()

@@ -232,16 +232,23 @@ def _refuse_split_without_classes(split: str, folder: Path) -> None:
 
 def _refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
     """Refuse two class folders that are one folder (a symbolic link to another class's): every image in it
-    would be read twice, under two labels."""
-    seen: dict[str, Path] = {}
-    for _, _, folder in class_dirs:
+    would be read twice, under two labels, or under one label in two splits (``root/val`` a link to ``root/test``:
+    before, said to be "two classes' image", with advice to copy the images the classes share)."""
+    seen: dict[str, tuple] = {}
+    for split, name, folder in class_dirs:
         if isinstance(folder, RemotePath):
             continue
-        other = seen.setdefault(os.path.realpath(folder), folder)
-        if other != folder:
+        other_split, other_name, other = seen.setdefault(os.path.realpath(folder), (split, name, folder))
+        if other == folder:
+            continue
+        if other_name == name:  # one class in two split folders: each image would be in both splits
             raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
-                              "symbolic link), so each of its images would be two classes' image; remove the link "
-                              "or copy the images a class really shares")
+                              f"symbolic link), so each of its images would be in both the {other_split} and the "
+                              f"{split} split; remove the link (a val or test split ingest.path lacks is carved from "
+                              "train)")
+        raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
+                          "symbolic link), so each of its images would be two classes' image; remove the link "
+                          "or copy the images a class really shares")
 
 
 def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
