@@ -117,6 +117,9 @@ def test_files_with_a_colour_profile_other_than_srgb_are_counted_in_one_warning_
     project, _, done = run_ingest(tmp_path, "imagefolder", data)
     assert_ingested(done)
     assert warnings_of(done) == [
+        f"warning: ingest.path: only 3 of the 15 image files read are colour (first {data}/a/lab.png) and the others "
+        "single-channel, so the whole set is stored as RGB, each grey image repeated in three channels; if the set is "
+        "grey, save those files as grey",
         f"warning: ingest.path: 2 image file(s) carry a colour profile that is not sRGB (first {data}/a/lab.png: "
         "'Lab identity built-in'); their pixels are read as stored, not converted, as PIL-based training loaders "
         "read them, so their colours differ from a colour-managed viewer's"]
@@ -146,6 +149,9 @@ def test_a_png_whose_colour_profile_pillow_refuses_is_read_and_the_profile_count
     for name in ("a/large.png", "a/large_rgba.png", "b/method1.png"):
         np.testing.assert_array_equal(stored(project, name), colour)
     assert warnings_of(done) == [
+        f"warning: ingest.path: only 3 of the 15 image files read are colour (first {data}/a/large.png) and the others "
+        "single-channel, so the whole set is stored as RGB, each grey image repeated in three channels; if the set is "
+        "grey, save those files as grey",
         f"warning: ingest.path: 1 image file(s) carry a colour profile that is not sRGB (first {data}/b/method1.png: "
         "'an unreadable profile'); their pixels are read as stored, not converted, as PIL-based training loaders "
         "read them, so their colours differ from a colour-managed viewer's"]
@@ -171,7 +177,10 @@ def test_images_that_compositing_over_white_leaves_one_flat_colour_are_counted_i
     assert warnings_of(done) == [
         f"warning: ingest.path: 2 image file(s) became one flat colour when their transparency was composited over "
         f"white (first {data}/a/glyph.png): their content is in the alpha channel alone, or every pixel is "
-        "transparent; check them, or save them on an opaque background"]
+        "transparent; check them, or save them on an opaque background",
+        f"warning: ingest.path: only 4 of the 16 image files read are colour (first {data}/a/glyph.png) and the others "
+        "single-channel, so the whole set is stored as RGB, each grey image repeated in three channels; if the set is "
+        "grey, save those files as grey"]
     assert (stored(project, "b/clear.webp") == 255).all()
 
 

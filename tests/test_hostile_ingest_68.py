@@ -1,4 +1,5 @@
-"""Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape say so, and a split
+"""Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape or one channel count
+say so, and a split
 folder linked to another is refused for what it is. The stage's ``main`` runs in-process (the suite is near its time
 limit)."""
 
@@ -52,3 +53,19 @@ def test_a_split_folder_linked_to_another_split_is_refused_as_one_class_in_two_s
         "ingest.path lacks is carved from train)")
     assert not (tmp_path / "project" / "data" / "ingest").exists()
     assert not (tmp_path / "project" / "metrics" / "ingest.json").exists()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_few_colour_files_making_a_grey_set_rgb_is_said(tmp_path, monkeypatch, capsys):
+    # twelve grey PNGs and one RGB file (a screenshot among scans): the whole set is stored as RGB; before, not a word
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.fromarray(np.full((8, 8, 3), (200, 10, 10), np.uint8)).save(data / "b" / "red.png")
+    project = ingest_in_process(tmp_path, monkeypatch, data, size=8, val_fraction=0.2)
+    assert (f"warning: ingest.path: only 1 of the 13 image files read are colour (first {data / 'b' / 'red.png'}) and "
+            "the others single-channel, so the whole set is stored as RGB, each grey image repeated in three channels; "
+            "if the set is grey, save those files as grey") in capsys.readouterr().out.splitlines()
+    ids = list(pd.read_parquet(project / "data/ingest/manifest.parquet")["id"])
+    images = np.load(project / "data/ingest/images.npy")
+    assert images.shape == (13, 8, 8, 3)
+    assert (images[ids.index("a/1.png")] == 27).all()  # image_folder's grey 20 * 1 + 7 in each channel
+    assert (images[ids.index("b/red.png")] == (200, 10, 10)).all()

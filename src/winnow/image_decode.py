@@ -42,8 +42,8 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
     the next is decoded, so memory holds one batch whatever the number of files.
 
     Returns:
-        (per file ``(True, mode, (orig_h, orig_w), orientation, notes)`` (``notes``: :func:`_decode`'s) or
-        ``(None, reason)``, the rows (None
+        (per file ``(True, mode, (orig_h, orig_w), orientation, notes)`` (``notes``: :func:`_decode`'s, and
+        ``colour`` for a file read as three channels) or ``(None, reason)``, the rows (None
         when nothing was readable), the number of different sizes when there is more than one, else 0).
         The set is single-channel until a colour image arrives; the rows so far are then made RGB
         (grey repeated, as Pillow converts), so any colour file makes the whole set RGB.
@@ -85,6 +85,9 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
                     rows = _as_rgb(rows, count)
                 rows.write(count, np.stack([_to_channels(p, rows.shape[3]) for p in pixels]))
                 count += len(pixels)
+            for d in batch:  # which files made the set RGB, for the warning that says so (winnow.image_notes)
+                if isinstance(d[0], np.ndarray) and d[0].shape[2] == 3:
+                    d[4]["colour"] = True
             decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are on disk
             del batch, pixels
             if bar is not None:
