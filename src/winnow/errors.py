@@ -340,6 +340,14 @@ def project_folder(text: str) -> str:
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
     """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
     to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""
+    what = not_a_file(path)
+    if what is not None:
+        raise WinnowError(f"{option}: {path} {what}; {fix}")
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is, in words (``not found``, ``is a folder, not a file``, ``is a dangling symlink (to …)``…),
+    unless it is a regular file (or a link to one): then None."""
     try:
         mode = path.stat().st_mode
     except OSError as err:
@@ -353,9 +361,9 @@ def check_input_file(path: Path, *, option: str, fix: str) -> None:
             what = f"cannot be read ({err.strerror})"
     else:
         if stat.S_ISREG(mode):
-            return
+            return None
         what = "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file (a FIFO, socket or device)"
-    raise WinnowError(f"{option}: {path} {what}; {fix}")
+    return what
 
 
 def listed(names, *, at_most: int = 12) -> str:

@@ -31,7 +31,7 @@ from winnow.configs import (
     WEAK_BY,
 )
 from winnow.degrade_options import check as check_perturbations
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,
@@ -52,8 +52,12 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
             a value breaks a rule.
     """
     path = Path(path)
-    if not path.is_file():
+    what = not_a_file(path)
+    if what == "not found":
         raise WinnowError(f"{path}: params file not found (run from the project root)")
+    if what is not None:  # before: "not found (run from the project root)" to a user standing in it
+        # a folder is what a Docker bind mount of a file missing on the host leaves (docker run -v $PWD/params.yaml:…)
+        raise WinnowError(f"{path}: the params file {what}; replace it with the project's params file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
