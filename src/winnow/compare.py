@@ -26,6 +26,7 @@ from scipy import stats
 from winnow import markdown
 from winnow.errors import (
     WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
+    saved_exp_show,
 )
 from winnow.experiments import current_runs, left_out_note, load_experiments
 from winnow.metrics import PER_CLASS_METRICS, is_rate, metrics_path
@@ -251,8 +252,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", action="extend", choices=PER_CLASS_METRICS, help="default: f1")
     parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count (default 1)")
-    parser.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
-                                            "standard input)")
+    parser.add_argument("--from-json", type=saved_exp_show,
+                        help="a saved `dvc exp show --json` instead of the repository (- reads "
+                             "standard input)")
     parser.add_argument("--out", type=output_path, help="also write the markdown here")
     parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
 

@@ -327,6 +327,18 @@ def output_path(text: str) -> Path:
     return Path(text)
 
 
+def saved_exp_show(text: str) -> str:
+    """An argparse ``type`` for ``--from-json``, a saved ``dvc exp show --json`` or "-" (standard input): "" is a
+    usage mistake (before: read as the current folder, "--from-json: . is a folder, not a file (write it with `dvc exp
+    show --json > .`)")."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is no file to read; give a saved `dvc exp show --json`, or - to "
+                                         "read standard input")
+    return text
+
+
 def project_folder(text: str) -> str:
     """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
     usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space)."""

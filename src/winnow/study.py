@@ -41,7 +41,9 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
-from winnow.errors import WinnowError, check_output, first_line, listed, output_path, project_folder, project_root
+from winnow.errors import (
+    WinnowError, check_output, first_line, listed, output_path, project_folder, project_root, saved_exp_show,
+)
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
@@ -220,8 +222,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--rev", action="append", dest="revs", metavar="REV",
                          help="a baseline revision, once per revision; default HEAD")
     collect.add_argument("--num", type=int, default=1, help="experiments of the last N commits (default 1; -1: all)")
-    collect.add_argument("--from-json", help="a saved `dvc exp show --json` instead of the repository (- reads "
-                                             "standard input)")
+    collect.add_argument("--from-json", type=saved_exp_show,
+                         help="a saved `dvc exp show --json` instead of the repository (- reads "
+                              "standard input)")
     collect.add_argument("--metrics", default=DEFAULT_METRICS, help=f"metrics file (default {DEFAULT_METRICS})")
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
     collect.add_argument("--out", type=output_path, help=f"folder for study.csv and the PNGs (default: {DEFAULT_OUT} "
