@@ -140,7 +140,9 @@ def _isolated_cut(scores: np.ndarray, *, share: float, most: int, alpha: float) 
         scale = (top - rest_low) / (harmonic[-1] - harmonic[k - 1])
         log_p = np.where(scale > 0, -k * gap / scale, 0.0)
     best = int(np.argmin(log_p))
-    return float(x[best]) if log_p[best] <= math.log(alpha / len(k)) else NOTHING
+    # the logs apart: alpha / len(k) underflowed to 0 from alpha 5e-324 (a level params.yaml allows), and
+    # math.log(0) ended the threshold stage in a traceback
+    return float(x[best]) if log_p[best] <= math.log(alpha) - math.log(len(k)) else NOTHING
 
 
 def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) -> float:
