@@ -23,6 +23,9 @@ SUBCOMMANDS = {
     "review": ("winnow.review", "export the cleaners' decisions for a person to review; import their verdicts"),
 }
 
+# argparse's refusal of a missing required argument (its own words, translated as it translates them)
+_REQUIRED = argparse._("the following arguments are required: %s").split("%s")[0]
+
 
 class _StoreOnce(argparse._StoreAction):
     """An option of one value refused when given twice: argparse keeps the last without a word (before: ``study
@@ -50,6 +53,11 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def error(self, message: str):
+        if getattr(self, "_parsing", False) and message.startswith(_REQUIRED):
+            # kept until the unknown arguments are known (:meth:`parse_args`): before, `winnow gate --bogus` said
+            # "the following arguments are required: --base", and once --base was given, refused --bogus
+            self._missing = message
+            return
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
@@ -73,9 +81,15 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(status)
 
     def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
+        self._parsing, self._missing = True, None
+        try:
+            namespace, extras = super().parse_known_args(args, namespace)
+        finally:
+            self._parsing = False
         if extras and not hasattr(namespace, "_unknown_to"):  # the innermost parser that missed them: the subcommand
             namespace._unknown_to = self  # they were given to (a subparser's namespace is copied into its parent's)
+        if self._missing and not hasattr(namespace, "_missing_in"):
+            namespace._missing_in = (self, self._missing)
         return namespace, extras
 
     def parse_args(self, args=None, namespace=None):
@@ -85,6 +99,9 @@ class _Parser(argparse.ArgumentParser):
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
             getattr(namespace, "_unknown_to", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        if hasattr(namespace, "_missing_in"):  # a required argument missing, refused once no argument is unknown
+            parser, message = namespace._missing_in
+            parser.error(message)
         return namespace
 
 
