@@ -1,10 +1,12 @@
-"""Hostile cases of params.yaml and the winnow commands' options (a probe's findings, stop 68): each asserts the
-line a user gets."""
+"""Hostile params (probes, stop 68): a params file that is no file, a setting at its edge. Each case checks in this
+process what every stage and command runs first, and asserts the one line a user gets."""
 
 import os
 
 import pytest
 
+from hostile_harness import params_with
+from winnow import params
 from winnow.errors import WinnowError
 from winnow.params import load
 
@@ -27,3 +29,20 @@ def test_a_params_file_that_is_there_but_no_file_says_what_it_is(tmp_path, make,
     assert str(raised.value) == (f"{path}: the params file {what.format(parent=tmp_path)}; replace it with the "
                                  "project's params file")
 
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("value", "expected"), [
+    (10**20, "params.yaml: data_valuation.tracin.epochs: 100000000000000000000 is above 1000"),
+    (1001, "params.yaml: data_valuation.tracin.epochs: 1001 is above 1000"),
+], ids=["huge", "just-above"])
+def test_a_huge_tracin_epochs_is_refused_in_one_line(value, expected):
+    # before: accepted; TracIn keeps every epoch's checkpoint to the end, so the stage trained on, holding more
+    # each epoch, until memory ran out
+    with pytest.raises(WinnowError) as raised:
+        params.validate(params_with("data_valuation.tracin.epochs", value))
+    assert str(raised.value) == expected
+
+
+@pytest.mark.hostile("params")
+def test_tracin_epochs_at_its_bound_is_accepted():
+    assert params.validate(params_with("data_valuation.tracin.epochs", 1000))["data_valuation"]["tracin"]["epochs"] == 1000
