@@ -80,7 +80,7 @@ def test_a_trusted_npz_cut_short_is_named_unreadable_not_told_to_add_a_classes_a
     book.write_bytes(whole.getvalue()[:len(whole.getvalue()) // 2])  # a download cut short
     with pytest.raises(WinnowError) as raised:
         load_trusted(book, classes=sorted(str(i) for i in range(11)), size=None)
-    assert str(raised.value) == (f"{book}: not an .npz archive (no zip file and no .npy array); an .npz holds 'images' "
+    assert str(raised.value) == (f"ingest.trusted_path: {book}: not an .npz archive (no zip file and no .npy array); an .npz holds 'images' "
                                  "+ 'labels' (optional 'splits', 'index', 'classes') or, per split train/val/test, "
                                  "'<split>_images' + '<split>_labels' (optional '<split>_index', 'classes')")
 

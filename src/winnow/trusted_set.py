@@ -55,6 +55,9 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
         message = str(err)
         if message.startswith("ingest.path: "):
             raise WinnowError("ingest.trusted_path: " + message.removeprefix("ingest.path: ")) from None
+        if message.startswith(f"{path}: "):  # the .npz reader's lines open on the file alone: say which setting gave it
+            # (before: "…/book.npz: not an .npz archive …", which a user looks for under ingest.path)
+            raise WinnowError(f"ingest.trusted_path: {message}") from None
         raise
     if len(loaded.images) == 0:
         reason = f" (the first set aside: {loaded.rejected[0][0]}: {loaded.rejected[0][1]})" if loaded.rejected else ""
