@@ -107,9 +107,9 @@ def test_a_class_added_at_head_leaves_its_images_ungated_and_gates_the_rest(tmp_
     assert [line for line in lines if line.startswith("- ")] == [
         "- baseline: class '10' is new at workspace: its 100 test images have nothing at HEAD to compare with (not "
         "gated); the others are, and those it takes count as its false positives",
-        "- baseline 10 (false positives): class 10 is new at workspace, so its own test images are not gated; the row "
-        "counts the gated images the model predicts as it, 0 at base and 20 at head, each one wrong, so any "
-        "significant rise regresses"]
+        "- baseline 10 (false positives): class 10 has no test image at base, so its own at workspace are not gated "
+        "(new there, or known without test images); the row counts the gated images the model predicts as it, 0 at "
+        "base and 20 at head, each one wrong, so any significant rise regresses"]
 
 
 @pytest.mark.hostile("gate")

@@ -90,8 +90,9 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             seed=N`` experiments, by name or commit), pooled image by image.
 
     Returns:
-        ``(table, notes)``: :data:`COLUMNS` rows and ``new_at`` (the run a class is new at, or ""); ``notes`` names
-        variants new at ``target`` (nothing to compare them with, so not gated).
+        ``(table, notes)``: :data:`COLUMNS` rows and ``new_at`` (the first run a class without test images at the
+        base has test images at, or ""); ``notes`` names variants new at ``target`` (nothing to compare them with, so
+        not gated).
 
     Raises:
         WinnowError: one line for everything that makes the comparison impossible or untrustworthy.
@@ -174,9 +175,9 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         for name, rev in zip(names[side], revs[side]):
             if rev != revisions.WORKSPACE:
                 staleness.check_commit_current(repo, rev, name=name, targets=evaluated)
-    tables, new_at = [], {}  # new_at: (variant, class) -> the run a test class is new at (gate_classes)
+    tables, new_at = [], {}  # new_at: (variant, class) -> the run a class first has test images at (gate_classes)
     for variant in compared:
-        frames = []
+        frames, known = [], None  # known: the classes the first base run's metrics score, test images or none
         for side in revs:
             frames.append([])
             for name, rev, text in zip(names[side], revs[side], texts[variant, side]):
@@ -190,9 +191,10 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                 check_headline(written, frame, where=where)
                 check_learnt(frame, where=f"{predictions_path(variant)} at {name}", variant=variant)
                 frames[-1].append(frame)
+                known = headline_classes(written) if known is None else known
         every = [name for side in revs for name in names[side]]
         notes += unrename(frames, names=every, variant=variant)
-        said, added = without_new_classes(frames, names=every, variant=variant)
+        said, added = without_new_classes(frames, names=every, variant=variant, known=known)
         notes += said + _undigested(frames, names=every, variant=variant)
         new_at |= {(variant, c): name for c, name in added.items()}
         tables.append(paired_rows(*frames, variant=variant, settings=settings))

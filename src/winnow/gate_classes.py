@@ -56,13 +56,15 @@ def unrename(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str
     return notes
 
 
-def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str],
-                        variant: str) -> tuple[list[str], dict[str, str]]:
+def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str,
+                        known: list[str] = ()) -> tuple[list[str], dict[str, str]]:
     """The predictions of each run (``frames``, ``names`` as :func:`unrename`'s) without the test images of classes
     the first base run has no test image of, in place, where every other image is the first base run's; a note per
     such class (nothing at base to compare its images with, as with a variant new at the target), and each such class
-    with the first run it is new at, for the report (:func:`winnow.gate_report.report` words its false-positive row
-    as a new class's, not as one the test split holds no image of).
+    with the first run it has test images at, for the report (:func:`winnow.gate_report.report` words its
+    false-positive row as such a class's, not as one the test split holds no image of). ``known``: the classes the
+    first base run's metrics score; such a class is noted as one without test images there, not as new (before: a
+    class the base's model knew, with no test image, was said to be "new at workspace").
 
     Before: a change that added a class (a class folder, an .npz's rows appended) was refused as tested on "different
     test sets ... gate runs of the same data and ingest.split_seed", and could never pass. The images both hold are
@@ -79,7 +81,9 @@ def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str],
                 counts = frame["label"][new].value_counts()
                 name = names[s * len(frames[0]) + k]
                 added |= {c: added.get(c, name) for c in counts.index}
-                notes += [f"{variant}: class {c!r} is new at {name}: its {counts[c]} test "
-                          f"images have nothing at {names[0]} to compare with (not gated); the others are, and those it "
+                notes += [f"{variant}: class {c!r} "
+                          + (f"has no test image at {names[0]} (its model knew it): its {counts[c]} test images at "
+                             f"{name}" if c in known else f"is new at {name}: its {counts[c]} test images")
+                          + f" have nothing at {names[0]} to compare with (not gated); the others are, and those it "
                           "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
     return notes, added

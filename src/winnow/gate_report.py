@@ -6,7 +6,7 @@ A class's false-positive row (``per_class.<class>.false_positives``) follows its
 image of the class, and a rise beyond its tolerance regresses (:func:`winnow.gate_table._false_positive_rows`). A
 class the model predicts that the test split holds no image of has a false-positive row alone, after the others',
 counting images, and a ``warning:`` note; so does a class new at the target, whose own test images are left out
-(:mod:`winnow.gate_classes`), with a note that says so (the table's ``new_at``: the run it is new at).
+(:mod:`winnow.gate_classes`), with a note that says so (the table's ``new_at``: the run it has test images at).
 """
 
 from __future__ import annotations
@@ -128,8 +128,9 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
     for r in untested.rename(columns={"class": "klass"}).itertuples(index=False):
         if r.new_at:  # before: "the test split holds no image of ...; give the test split images of every class"
             notes.append(f"{markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: class {markdown.cell(str(r.klass))} "
-                         f"is new at {r.new_at}, so its own test images are not gated; the row counts the gated images "
-                         f"the model predicts as it, {r.base:.4g} at base and {r.head:.4g} at head, each one wrong, "
+                         f"has no test image at base, so its own at {r.new_at} are not gated (new there, or known without "
+                         f"test images); the row counts the gated images the model predicts as it, {r.base:.4g} at base "
+                         f"and {r.head:.4g} at head, each one wrong, "
                          "so any significant rise regresses")
             continue
         notes.append(f"warning: {markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: the test split holds no "
