@@ -16,7 +16,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged
+from winnow.judged_rows import in_id_order, learned_val, read_judged, with_digests
 from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -94,7 +94,7 @@ def main() -> None:
         with atomic_path(OUT / "pred_probs.npy") as tmp:
             np.save(tmp, pred_probs)
         write_json(OUT / "pred_ids.json", ids.tolist())
-        write_table(OUT / "label_issues.parquet", issues)
+        write_table(OUT / "label_issues.parquet", with_digests(issues, manifest=data.manifest))
         # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
         # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns
         # ("given/true" as the first column's name: no class name holds a slash, so it never collides)

@@ -23,7 +23,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged, val_of_other_classes
+from winnow.judged_rows import in_id_order, learned_val, read_judged, val_of_other_classes, with_digests
 from winnow.metrics import largest_class_share
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
@@ -96,7 +96,7 @@ def main() -> None:
     values = {name: v.take(valued) for name, v in values.items()}
     table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-        write_table(OUT / "decisions.parquet", table)
+        write_table(OUT / "decisions.parquet", with_digests(table, manifest=data.manifest))
         metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=left_out)
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
                     "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
@@ -147,7 +147,7 @@ def _write_undecided(*, considered: int, left_out: int, why: str, start: float) 
     nothing = Values(mean=np.zeros(0), se=np.zeros(0))
     table = decide(np.zeros(0, object), np.zeros(0, np.int64), {"knn_shapley": nothing, "tracin": nothing})
     with together():
-        write_table(OUT / "decisions.parquet", table)
+        write_table(OUT / "decisions.parquet", table.assign(digest=np.zeros(0, object)))  # as with_digests's
         # before: "left_out": 0 whatever threshold and dedup took out (3 flagged of 60 read as none)
         write_json(METRICS_OUT, {"considered": 0, "left_out": left_out, "flagged": 0,
                                  "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [],

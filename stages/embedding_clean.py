@@ -28,7 +28,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged
+from winnow.judged_rows import in_id_order, learned_val, read_judged, with_digests
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -112,7 +112,7 @@ def main() -> None:
         with atomic_path(OUT / "embeddings.npy") as tmp:
             np.save(tmp, result.features)
         write_json(OUT / "embedding_ids.json", result.ids.tolist())
-        write_table(OUT / "decisions.parquet", final)
+        write_table(OUT / "decisions.parquet", with_digests(final, manifest=data.manifest))
         write_table(OUT / "rounds.parquet", result.decisions)
         write_json(METRICS_OUT, metrics)
     print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) in the {p['embedding']} "

@@ -40,6 +40,13 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     return data, considered, conflict, truth
 
 
+def with_digests(table: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
+    """A label cleaner's decision table (``id`` per row) with ``digest``: the pixel digest in ``manifest``
+    (data/degrade's ``id``, ``digest``) of the image each row judged, beside its ``given_label``, so a reader can
+    refuse decisions of pixels that changed since (:func:`winnow.decision_files.read_cleaner_tables`)."""
+    return table.assign(digest=table["id"].map(manifest.set_index("id")["digest"]).astype(object))
+
+
 def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
     None where its stage has not written it, as :func:`considered_rows` takes them."""

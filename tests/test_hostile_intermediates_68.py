@@ -1,0 +1,48 @@
+"""Hostile intermediates, probe 68: a label cleaner's decisions weighed after degrade changed the pixels they judged.
+
+The case builds the state test_hostile_readers.py's template holds (3 classes of random 8x8 images, threshold's flags,
+dedup's groups, a label cleaner's decisions written as the cleaner stages write them, with each judged image's pixel
+digest), changes one train image's pixels in data/degrade (its id and label kept), records the embedding anew (as
+`dvc repro -s represent` would), runs the real budget stage and asserts its one line and that nothing was left
+behind. No model is trained: the refusal comes first."""
+
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import (
+    TINY_CLASSES, make_project, record_represent, refused_line, tiny_degraded, undamaged_params,
+)
+from winnow.imageset import write_imageset
+from winnow.judged_rows import with_digests
+from winnow.labels import ISSUE_COLUMNS
+from winnow.stage import write_table
+
+CHANGED = "train-1-2"  # the train image whose pixels degrade changes
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_label_decisions_of_pixels_degrade_changed_since(tmp_path):
+    # before: exit 0 and a budget; degrade rerun with other pixels alone (a blur's kernel, degrade.seed) kept every id
+    # and label, so confident-learn's decisions of the old pixels were weighed as if made on the new ones
+    params = undamaged_params("baseline", "pruned")
+    params["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn"]
+    root = make_project(tmp_path / "project", params)
+    manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
+    train = manifest[manifest["split"] == "train"]
+    known = {"id": train["id"].to_numpy(), "given_label": train["label"].to_numpy(),
+             "suggested_label": train["label"].to_numpy(), "decision": "keep", "reason": "", "is_issue": False,
+             "label_quality": 0.9}
+    issues = pd.DataFrame({c: known.get(c, np.full(len(train), np.nan)) for c in ISSUE_COLUMNS})
+    write_table(root / "data/confident-learn/label_issues.parquet", with_digests(issues, manifest=manifest))
+    at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
+    then = manifest["digest"].iloc[at]
+    images[at] = 255 - images[at]  # the same picture, another version of it (ids, labels and splits as they were)
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    now = pd.read_parquet(root / "data/degrade/manifest.parquet")["digest"].iloc[at]
+    record_represent(root)
+    assert refused_line(root, "budget") == (
+        f"error: data/confident-learn/label_issues.parquet: judged other pixels than data/degrade's now for 1 image(s) "
+        f"(first: id {CHANGED!r}, pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the "
+        "confident-learn stage (dvc repro confident-learn)")
