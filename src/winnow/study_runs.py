@@ -134,13 +134,38 @@ def class_names(experiments: list[dict], metrics_files: list[str]) -> list[dict]
         per_class = shown.get("per_class")
         classes = [str(name) for name in per_class] if isinstance(per_class, dict) else []
         if not classes or not isinstance(specs, list) or not any(
-                isinstance(spec, dict) and isinstance(spec.get("classes"), list) for spec in specs):
+                isinstance(spec, dict) and set(spec) & {"classes", "mapping"} for spec in specs):
             return exp
-        specs = [{**spec, "classes": [_class_name(c, classes) for c in spec["classes"]]}
-                 if isinstance(spec, dict) and isinstance(spec.get("classes"), list) else spec for spec in specs]
+        specs = [_named_spec(spec, classes) if isinstance(spec, dict) else spec for spec in specs]
         return {**exp, "params": {**params, "degrade": {**params["degrade"], "perturbations": specs}}}
 
     return [named(exp) for exp in experiments]
+
+
+def _named_spec(spec: dict, classes: list[str]) -> dict:
+    """A perturbation ``spec`` with each class it names by index named (:func:`_class_name`): its ``classes`` list and
+    a pair flip's ``mapping`` (keys and values). Before: ``mapping: {0: 1}`` beside ``{a: b}`` at another seed
+    (classes a, b, c) was read as two damages, two points never averaged. A key comes as text ("0": `dvc exp show
+    --json` writes YAML's key 0 so); one naming no class reads as that index. A mapping whose keys would merge (two of
+    one class, which degrade refuses) is left as written, and so are ``rates``, whose keys a study's --axis names
+    (degrade.perturbations.0.rates.1), which a renamed key would no longer find."""
+    out = {**spec}
+    if isinstance(spec.get("classes"), list):
+        out["classes"] = [_class_name(c, classes) for c in spec["classes"]]
+    given = spec.get("mapping")
+    if isinstance(given, dict):
+        named = {_class_key(k, classes): _class_name(v, classes) for k, v in given.items()}
+        out["mapping"] = named if len(named) == len(given) else given
+    return out
+
+
+def _class_key(key, classes: list[str]):
+    """The class name a map's ``key`` reads as among ``classes``: its name, or (digits naming no class, as JSON writes
+    the key 0) the class of that index, else ``key`` as written."""
+    if isinstance(key, str) and key not in classes and key.isascii() and key.isdigit():
+        name = _class_name(int(key), classes)
+        return name if isinstance(name, str) else key
+    return _class_name(key, classes)
 
 
 def _class_name(value, classes: list[str]):
