@@ -127,7 +127,7 @@ def train_gan(
         images: uint8 ``(N, S, S, C)``.
         labels: int ``(N,)`` in ``[0, num_classes)``.
         checkpoint: written after every epoch (atomically); when it holds fewer epochs of a run of the
-            same data, seed, code (:data:`CODE`, torch's version too) and otherwise the same config, training
+            same data, seed, code (:data:`CODE`, torch's version too), device and otherwise the same config, training
             resumes from it (so raising ``epochs`` continues a finished run), and when it holds all of them that
             run's nets are returned as they are, no epoch trained and the file left as it was.
     """
@@ -151,7 +151,7 @@ def train_gan(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     data = _fingerprint(images, labels)
     history, start = _resume(checkpoint, config, seed, data, gen, disc, opt_g, opt_d, order_rng,
-                             num_classes=num_classes, image_shape=images.shape[1:])
+                             num_classes=num_classes, image_shape=images.shape[1:], device=device_tag(device))
 
     epochs = range(start + 1, config.epochs + 1)
     if progress:
@@ -205,8 +205,9 @@ def train_gan(
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}")
         if checkpoint is not None:
-            _save(checkpoint, config=config, seed=seed, data=data, history=history, gen=gen, disc=disc,
-                  opt_g=opt_g, opt_d=opt_d, order_rng=order_rng, num_classes=num_classes, image_shape=images.shape[1:])
+            _save(checkpoint, config=config, seed=seed, data=data, device=device_tag(device), history=history, gen=gen,
+                  disc=disc, opt_g=opt_g, opt_d=opt_d, order_rng=order_rng, num_classes=num_classes,
+                  image_shape=images.shape[1:])
     return TrainedGan(gen.eval(), history, config)
 
 
@@ -250,20 +251,27 @@ CODE = {**{f"src/winnow/{Path(module.__file__).name}": hashlib.sha256(Path(modul
         "torch version": str(torch.__version__)}  # str: a TorchVersion is a global torch.load(weights_only) refuses
 
 
-def _save(path, *, config, seed, data, history, gen, disc, opt_g, opt_d, order_rng, num_classes, image_shape) -> None:
-    write_torch(path, {"config": asdict(config), "seed": seed, "data": data, "code": CODE, "history": history,
-                       "num_classes": num_classes,
+def device_tag(device: torch.device) -> str:
+    """What a GAN's weights depend on of the device that trained them: ``cpu`` (float32, deterministic kernels) or
+    ``cuda:<its name>`` (bfloat16 autocast, the card's own kernels)."""
+    return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
+
+
+def _save(path, *, config, seed, data, device, history, gen, disc, opt_g, opt_d, order_rng, num_classes,
+          image_shape) -> None:
+    write_torch(path, {"config": asdict(config), "seed": seed, "data": data, "code": CODE, "device": device,
+                       "history": history, "num_classes": num_classes,
                        "image_shape": list(image_shape), "generator": gen.state_dict(),
                        "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                        "rng": order_rng.get_state()})
 
 
-def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num_classes,
-            image_shape) -> tuple[list[dict[str, float]], int]:
-    """(history, epochs done) from a checkpoint of the same run (data, seed, config, classes, image shape and code),
-    ``config.epochs`` of them for a finished one, or ([], 0) to start afresh. Before: a finished run of the same
-    data, seed and config was trained again from scratch (gan-synthesize rerun for ``gan.threshold`` alone: 12
-    epochs, 64 s on 2 cores, for the same weights on CPU)."""
+def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num_classes, image_shape,
+            device: str) -> tuple[list[dict[str, float]], int]:
+    """(history, epochs done) from a checkpoint of the same run (data, seed, config, classes, image shape, code and
+    ``device``, :func:`device_tag`), ``config.epochs`` of them for a finished one, or ([], 0) to start afresh.
+    Before: a finished run of the same data, seed and config was trained again from scratch (gan-synthesize rerun for
+    ``gan.threshold`` alone: 12 epochs, 64 s on 2 cores, for the same weights on CPU)."""
     # a skipped run's stand-in is no checkpoint: the stage leaves it in place until the first epoch overwrites it,
     # so a refusal before then leaves every stand-in as it was
     if path is None or not Path(path).is_file() or is_stand_in(path):
@@ -277,6 +285,9 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
                "gan.train": {**ckpt["config"], "epochs": config.epochs} != asdict(config),
                "classes": ckpt["num_classes"] != num_classes,
                "image shape": list(ckpt["image_shape"]) != list(image_shape),
+               # before: gan.train.device auto, a GAN trained on a GPU (bfloat16) was reused as it was on a machine
+               # without one, and a run killed there resumed on the CPU: weights no run of either device makes
+               "device": ckpt.get("device") != device,
                **{name: code.get(name) != digest for name, digest in CODE.items()}}
     # another run's checkpoint, or a longer one (its nets at this epoch are not kept): start over, saying why. Before:
     # without a word, so a rerun expected to resume or reuse the GAN trained all of it again, unexplained
