@@ -17,6 +17,7 @@ from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
+from winnow.judged_rows import with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
 from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
@@ -54,7 +55,7 @@ def main() -> None:
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations)
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-        write_table(OUT, table)
+        write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)
     print(f"dedup: {metrics['groups']} groups, {metrics['images_removed']} train images removed, "
           f"{metrics['conflicts']} label conflicts")

@@ -1,8 +1,9 @@
-"""Hostile intermediates, probe 68: a label cleaner's decisions weighed after degrade changed the pixels they judged.
+"""Hostile intermediates, probe 68: a cleaner's table (a label cleaner's decisions, threshold's flags) weighed after
+degrade changed the pixels it judged.
 
 The case builds the state test_hostile_readers.py's template holds (3 classes of random 8x8 images, threshold's flags,
-dedup's groups, a label cleaner's decisions written as the cleaner stages write them, with each judged image's pixel
-digest), changes one train image's pixels in data/degrade (its id and label kept), records the embedding anew (as
+dedup's groups, a label cleaner's decisions or threshold's flags written as their stages write them, with each judged
+image's pixel digest), changes one train image's pixels in data/degrade (its id and label kept), records the embedding anew (as
 `dvc repro -s represent` would), runs the real budget stage and asserts its one line and that nothing was left
 behind. No model is trained: the refusal comes first."""
 
@@ -46,3 +47,25 @@ def test_budget_refuses_label_decisions_of_pixels_degrade_changed_since(tmp_path
         f"error: data/confident-learn/label_issues.parquet: judged other pixels than data/degrade's now for 1 image(s) "
         f"(first: id {CHANGED!r}, pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the "
         "confident-learn stage (dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_budget_refuses_threshold_flags_of_pixels_degrade_changed_since(tmp_path):
+    # before: exit 0; train-1-2 made all black by degrade rerun alone, threshold's flags of its old pixels (nothing
+    # flagged) were read as they were, and pruned would keep the black image unflagged
+    params = undamaged_params("baseline", "pruned")
+    params["pruned"]["cleaners"] = ["threshold", "dedup"]
+    root = make_project(tmp_path / "project", params)
+    manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    write_table(root / "data/threshold/flags.parquet", with_digests(flags, manifest=manifest))
+    at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
+    then = manifest["digest"].iloc[at]
+    images[at] = 0
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    now = pd.read_parquet(root / "data/degrade/manifest.parquet")["digest"].iloc[at]
+    record_represent(root)
+    assert refused_line(root, "budget") == (
+        f"error: data/threshold/flags.parquet: judged other pixels than data/degrade's now for 1 image(s) (first: id "
+        f"{CHANGED!r}, pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the threshold "
+        "stage (dvc repro threshold)")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.judged_rows import considered_rows, filtered_out, read_filters
+from winnow.judged_rows import check_pixels, considered_rows, filtered_out, read_filters
 from winnow.stage import read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -37,10 +37,10 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
     (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
-    each a train image of data/degrade with its ``given_label`` and (where the table records it) pixel ``digest``
-    there: a repeated row would count one image's decision twice (or two different ones), a missing one would pass
-    it unexamined, an unknown one, a val or test image, another given label or other pixels are another data
-    version's. A label cleaner's ``decision`` must be keep, drop or relabel and a relabel's ``suggested_label`` a
+    each a train image of data/degrade with its ``given_label`` there, every table's images of the pixel ``digest``
+    there where it records one (:func:`winnow.judged_rows.check_pixels`): a repeated row would count one image's
+    decision twice (or two different ones), a missing one would pass it unexamined, an unknown one, a val or test
+    image, another given label or other pixels are another data version's. A label cleaner's ``decision`` must be keep, drop or relabel and a relabel's ``suggested_label`` a
     class index; its images those ``cleaners`` leave it (:func:`_check_left_to_judge`): a table judged under other
     pruned.cleaners is another choice of filters'.
 
@@ -58,6 +58,7 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
         if argument in PER_IMAGE:
             tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]),
                                           flags=argument == "flags", booleans=("kept",) if argument == "groups" else ())
+            check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
                                           ids_of=(DEGRADE, manifest["id"]))
@@ -146,8 +147,8 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
     Before, the budget ranked both (a val image's relabel took a place in each cut and changed nothing) and shipped
     relabels judged against labels that had changed since; `winnow review export` refused only the second, whose
     "relabel owl -> owl" it had offered (and imported a reject of it as accept). A ``given_label`` that is no
-    class index (text, null, a fraction) is refused first, naming its row. A ``digest`` (the pixels each row judged,
-    :func:`winnow.judged_rows.with_digests`) that is not the image's in ``manifest`` is refused last."""
+    class index (text, null, a fraction) is refused first, naming its row; other pixels last
+    (:func:`winnow.judged_rows.check_pixels`)."""
     known = manifest.set_index("id")
     split, label = table["id"].map(known["split"]), table["id"].map(known["label"])
     held_out = np.flatnonzero(split != "train")
@@ -173,16 +174,7 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
         raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
                                 f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
                                 f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
-    # before: degrade rerun with other pixels alone (degrade.seed, a blur's kernel) and the budget run by itself (dvc
-    # repro -s budget) weighed decisions of the old pixels on the same ids and labels, and said nothing
-    if "digest" in table.columns:  # written by every label cleaner (winnow.judged_rows.with_digests)
-        digest = table["id"].map(known["digest"])
-        moved = np.flatnonzero((table["digest"].astype(object) != digest).to_numpy())
-        if len(moved):
-            raise rerun_error(path, f"judged other pixels than {DEGRADE}'s now for {len(moved)} image(s) (first: id "
-                                    f"{table['id'].iloc[moved[0]]!r}, pixels {table['digest'].iloc[moved[0]]!r} "
-                                    f"then, {digest.iloc[moved[0]]!r} now): made before degrade changed the data",
-                              written_by=written_by)
+    check_pixels(table, manifest=manifest, path=path, written_by=written_by)
 
 
 def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,

@@ -41,10 +41,28 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
 
 
 def with_digests(table: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
-    """A label cleaner's decision table (``id`` per row) with ``digest``: the pixel digest in ``manifest``
-    (data/degrade's ``id``, ``digest``) of the image each row judged, beside its ``given_label``, so a reader can
-    refuse decisions of pixels that changed since (:func:`winnow.decision_files.read_cleaner_tables`)."""
+    """A cleaner's table of images (``id`` per row: threshold's flags, dedup's groups, a label cleaner's decisions)
+    with ``digest``: the pixel digest in ``manifest`` (data/degrade's ``id``, ``digest``) of the image each row
+    judged, so a reader can refuse judgements of pixels that changed since (:func:`check_pixels`)."""
     return table.assign(digest=table["id"].map(manifest.set_index("id")["digest"]).astype(object))
+
+
+def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, written_by: str) -> None:
+    """Refuse (:func:`winnow.stage.rerun_error`) a table of :func:`with_digests` whose ``digest`` of an image is not its
+    pixel digest in ``manifest`` (data/degrade's) now; a table without the column (written by hand, or by an earlier
+    winnow) is not checked. Before: degrade rerun with other pixels alone (a blur's kernel, degrade.seed) and the
+    budget run by itself (dvc repro -s budget) weighed the cleaners' judgements of the old pixels on the same ids."""
+    from winnow.stage import rerun_error
+
+    if "digest" not in table.columns:
+        return
+    now = table["id"].map(manifest.set_index("id")["digest"])
+    moved = np.flatnonzero((table["digest"].astype(object) != now).to_numpy())
+    if len(moved):
+        raise rerun_error(path, f"judged other pixels than data/degrade's now for {len(moved)} image(s) (first: id "
+                                f"{table['id'].iloc[moved[0]]!r}, pixels {table['digest'].iloc[moved[0]]!r} then, "
+                                f"{now.iloc[moved[0]]!r} now): made before degrade changed the data",
+                          written_by=written_by)
 
 
 def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -58,6 +76,10 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
     groups = read_table("data/dedup/groups.parquet", written_by="dedup",
                         columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
                         rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"))  # a row an image
+    for table, path, stage in ((flags, "data/threshold/flags.parquet", "threshold"),
+                               (groups, "data/dedup/groups.parquet", "dedup")):
+        if table is not None:
+            check_pixels(table, manifest=manifest, path=path, written_by=stage)
     return flags, groups
 
 

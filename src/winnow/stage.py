@@ -198,8 +198,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             another imageset's.
         ids_of: ``(imageset, ids)``: every row names an id of ``ids`` (a table of some of the images, such
             as decisions), no row for another id.
-        flags: every column but ``id`` holds true or false in each row (threshold's flags, one column per
-            issue and ``any``).
+        flags: every column but ``id`` (and ``digest``, the pixels flagged: winnow.judged_rows.with_digests) holds
+            true or false in each row (threshold's flags, one column per issue and ``any``).
         booleans: the ``columns`` that hold true or false in each row (dedup's ``kept`` and ``label_conflict``):
             text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
     """
@@ -231,7 +231,7 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged its
     # flagged images, which pruned then kept, and nothing was said; dedup's kept as the text "True"/"False" was read
     # as true throughout: the copies dedup removed were judged and kept
-    for column in frame.columns.drop("id", errors="ignore") if flags else booleans:
+    for column in frame.columns.drop(["id", "digest"], errors="ignore") if flags else booleans:
         values = frame[column]
         if not pd.api.types.is_bool_dtype(values) or values.isna().any():
             nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
