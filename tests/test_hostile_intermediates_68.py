@@ -5,7 +5,7 @@ The case builds the state test_hostile_readers.py's template holds (3 classes of
 dedup's groups, a label cleaner's decisions or threshold's flags written as their stages write them, with each judged
 image's pixel digest), changes one train image's pixels in data/degrade (its id and label kept), records the embedding anew (as
 `dvc repro -s represent` would), runs the real budget stage and asserts its one line and that nothing was left
-behind. No model is trained: the refusal comes first."""
+behind; the contracts case copies test_hostile_readers.py's template. No model is trained: the refusal comes first."""
 
 
 import numpy as np
@@ -15,6 +15,7 @@ import pytest
 from hostile_harness import (
     TINY_CLASSES, make_project, record_represent, refused_line, tiny_degraded, undamaged_params,
 )
+from test_hostile_readers import project, template  # noqa: F401 (fixtures)
 from winnow.imageset import write_imageset
 from winnow.judged_rows import with_digests
 from winnow.labels import ISSUE_COLUMNS
@@ -69,3 +70,18 @@ def test_budget_refuses_threshold_flags_of_pixels_degrade_changed_since(tmp_path
         f"error: data/threshold/flags.parquet: judged other pixels than data/degrade's now for 1 image(s) (first: id "
         f"{CHANGED!r}, pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the threshold "
         "stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_refuse_label_issues_of_other_pixels(project):
+    # before: exit 0; the variant contracts measured confident-learn's issue rate from a judgement of pixels
+    # data/degrade no longer holds (here its record of train-1-3's pixels is another's)
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    now = manifest.set_index("id")["digest"]["train-1-3"]
+    path = project / "data/confident-learn/label_issues.parquet"
+    table = with_digests(pd.read_parquet(path), manifest=manifest)
+    write_table(path, table.assign(digest=table["digest"].mask(table["id"] == "train-1-3", "0" * 16)))
+    assert refused_line(project, "contracts") == (
+        "error: data/confident-learn/label_issues.parquet: judged other pixels than data/degrade's now for 1 image(s) "
+        f"(first: id 'train-1-3', pixels '0000000000000000' then, {now!r} now): made before degrade changed the "
+        "data; rerun the confident-learn stage (dvc repro confident-learn)")

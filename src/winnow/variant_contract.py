@@ -24,6 +24,7 @@ from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suit
 from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
+from winnow.judged_rows import check_pixels
 from winnow.stage import read_table, write_json
 from winnow.stand_ins import write_skipped
 from winnow.variants import DEGRADE, WRITTEN_BY
@@ -130,6 +131,9 @@ class VariantContract:
         for key, table in found.items():
             if table is None:
                 print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
+            else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
+                check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
+                             written_by=CLEANER_OUTPUTS[key][1])
         if found["flags"] is not None and not (params.get("threshold") or {}).get("issues"):
             # every issue left out: the flags are all False because nothing was examined, and the flagged-image
             # rate passed at 0.0, where a rate nobody measured fails
