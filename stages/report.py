@@ -80,6 +80,7 @@ def main() -> None:
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
     dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
+    rejected = table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
             metrics=metrics,
@@ -89,9 +90,14 @@ def main() -> None:
             contract_failures={v: c["failed"] for v, c in contracted.items()},
             input_failures={name: s["failed"] for name, s in ((inputs or {}).get("suites") or {}).items()})),
         ("summary", "What happened to the data", report_summary.summary_section(
-            ingest=ingest_counts(json_of("ingest", "metrics/ingest.json")),
-            rejected=table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason")),
-            degrade=degrade_numbers(json_of("degrade", "metrics/degrade.json")),
+            ingest=report_recounts.checked_ingest(json_of("ingest", "metrics/ingest.json"), imageset=ingested,
+                                                  rejected=rejected),
+            rejected=rejected,
+            degrade=report_recounts.checked_degrade(
+                json_of("degrade", "metrics/degrade.json"), ingested=ingested.manifest,
+                degraded=None if degraded is None else degraded.manifest,
+                planted=optional(lambda path: read_table(path, written_by="degrade", columns=("id", "kind")),
+                                 "data/degrade/perturbations.parquet")),
             variant_rows={v: rows for v in variants if (rows := rows_of(v, classes=classes)) is not None},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
@@ -180,31 +186,6 @@ def numbers_of(stage: str, path: str) -> dict | None:
 def contract_of(stage: str, path: str, *, suites: bool = False) -> dict | None:
     """:func:`json_of` with its counts checked (:func:`winnow.report_numbers.checked_contract`)."""
     return report_numbers.checked_contract(json_of(stage, path), path=path, stage=stage, suites=suites)
-
-
-def ingest_counts(ingest: dict | None) -> dict | None:
-    """metrics/ingest.json with every count a count and the splits adding up to the images (one line naming the
-    key otherwise: before, a test split edited to 10 read "5,000 images read (test 10 · ...)", 4,010 in all)."""
-    counts = ["images", "rejected", "classes", "exif_oriented"]
-    if isinstance(ingest, dict) and isinstance(ingest.get("split"), dict):
-        counts += [f"split.{name}" for name in ingest["split"]]
-    report_numbers.checked_numbers(ingest, path="metrics/ingest.json", stage="ingest", counts=counts,
-                                   required=["images", "rejected", "classes", "split"])
-    if ingest is not None and sum(ingest["split"].values()) != ingest["images"]:
-        raise rerun_error("metrics/ingest.json", f"split adds up to {sum(ingest['split'].values()):,} images, but "
-                                                 f"images is {ingest['images']:,}", written_by="ingest")
-    return ingest
-
-
-def degrade_numbers(degrade: dict | None) -> dict | None:
-    """metrics/degrade.json with the train counts, the perturbed images and each kind's images counts (before: a
-    count written as text stopped the report with a TypeError, a deleted key with a KeyError, and "-5 images
-    perturbed" was shown as measured)."""
-    kinds = list(degrade["kind"]) if isinstance(degrade, dict) and isinstance(degrade.get("kind"), dict) else []
-    return report_numbers.checked_numbers(
-        degrade, path="metrics/degrade.json", stage="degrade",
-        counts=["train.before", "train.after", "perturbed_images", "carrying_images", *(f"kind.{k}" for k in kinds)],
-        required=["train.before", "train.after", "perturbed_images"] if kinds else [])
 
 
 def budget_numbers(budget: dict | None) -> dict | None:

@@ -1,8 +1,8 @@
-"""The cleaners' figures the report shows, recounted from the tables they summarise before they are shown:
-threshold's flags, dedup's groups and leaks, confident-learn's issues, embedding-clean's and data valuation's
-decisions. A metrics file of another run, or edited, beside its table ("dark: 60 flagged" above a grid of 6) stops
-the report in one line naming both files (:func:`winnow.stage.rerun_error`); the counts and rates themselves are
-checked first by :func:`winnow.report_numbers.checked_numbers`."""
+"""The figures the report shows, recounted from the tables they summarise before they are shown: ingest's images,
+degrade's train images and perturbations, threshold's flags, dedup's groups and leaks, confident-learn's issues,
+embedding-clean's and data valuation's decisions. A metrics file of another run, or edited, beside its table ("dark: 60
+flagged" above a grid of 6) stops the report in one line naming both files (:func:`winnow.stage.rerun_error`); the
+counts and rates themselves are checked first by :func:`winnow.report_numbers.checked_numbers`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,65 @@ def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> 
                                     f"{held:,} image(s) {issue}: the two are from different runs, or edited",
                               written_by=stage)
     return summary
+
+
+def checked_ingest(counts: dict | None, *, imageset, rejected) -> dict | None:
+    """``counts``, metrics/ingest.json, with every count a count, its splits adding up to its images, and its
+    images, images per split and classes those of ``imageset`` (data/ingest), its rejected files the rows of
+    ``rejected`` (data/ingest/rejected.csv; None: not written); else one line naming the key. Before: a test split
+    edited to 10 read "5,000 images read (test 10 · ...)", 4,010 in all; and a metrics file of another run (a
+    ``git checkout`` of metrics/ beside data/ingest, then ``dvc repro -s report``) read "20 images read (train 20)
+    in 5 classes" above the 16 images of 2 classes the page draws."""
+    path, stage = "metrics/ingest.json", "ingest"
+    keys = ["images", "rejected", "classes", "exif_oriented"]
+    if isinstance(counts, dict) and isinstance(counts.get("split"), dict):
+        keys += [f"split.{name}" for name in counts["split"]]
+    checked_numbers(counts, path=path, stage=stage, counts=keys, required=["images", "rejected", "classes", "split"])
+    if counts is None:
+        return None
+    if sum(counts["split"].values()) != counts["images"]:
+        raise rerun_error(path, f"split adds up to {sum(counts['split'].values()):,} images, but images is "
+                                f"{counts['images']:,}", written_by=stage)
+    manifest = imageset.manifest
+    splits = manifest.groupby("split").size()
+    _agrees(counts, {"images": len(manifest), "classes": len(imageset.classes),
+                     **{("split", name): int(splits.get(name, 0)) for name in counts["split"]}},
+            path=path, stage=stage, table="data/ingest")
+    if rejected is not None:
+        _agrees(counts, {"rejected": len(rejected)}, path=path, stage=stage, table="data/ingest/rejected.csv")
+    return counts
+
+
+def checked_degrade(counts: dict | None, *, ingested, degraded, planted) -> dict | None:
+    """``counts``, metrics/degrade.json, with the train counts, the perturbed images and each kind's images counts,
+    and those the data holds: ``train.before`` the train images of ``ingested`` (data/ingest's manifest),
+    ``train.after`` those of ``degraded`` (data/degrade's; None: not written), and with ``planted`` (its
+    perturbations.parquet, ``id`` and ``kind`` per perturbation; None: not written) ``perturbed_images`` its images,
+    ``carrying_images`` those still in degraded's train split, ``kind.<kind>`` its rows of that kind; else one line
+    naming the key. Before: a count written as text stopped the report with a TypeError, a deleted key with a
+    KeyError, "-5 images perturbed" was shown as measured, and a metrics file of another run "train split 3,500 →
+    3,000 images" above a train split of 3,255."""
+    path, stage = "metrics/degrade.json", "degrade"
+    kinds = list(counts["kind"]) if isinstance(counts, dict) and isinstance(counts.get("kind"), dict) else []
+    checked_numbers(counts, path=path, stage=stage,
+                    counts=["train.before", "train.after", "perturbed_images", "carrying_images",
+                            *(f"kind.{k}" for k in kinds)],
+                    required=["train.before", "train.after", "perturbed_images"] if kinds else [])
+    if counts is None:
+        return None
+    _agrees(counts, {"train.before": int((ingested["split"] == "train").sum())}, path=path, stage=stage,
+            table="data/ingest's train split")
+    if degraded is None:
+        return counts
+    train = degraded.loc[degraded["split"] == "train", "id"]
+    _agrees(counts, {"train.after": len(train)}, path=path, stage=stage, table="data/degrade's train split")
+    if planted is not None:
+        kind = planted["kind"].value_counts()
+        _agrees(counts, {"perturbed_images": int(planted["id"].nunique()),
+                         "carrying_images": int(planted["id"].drop_duplicates().isin(train).sum()),
+                         **{("kind", k): int(kind.get(k, 0)) for k in kinds}},
+                path=path, stage=stage, table="data/degrade/perturbations.parquet")
+    return counts
 
 
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, manifest=None,

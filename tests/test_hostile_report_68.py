@@ -1,0 +1,96 @@
+"""Hostile inputs to the report, stop 68: the figures of what went in (metrics/ingest.json, metrics/degrade.json)
+against the data they count. The project is test_hostile_report_66's: data/ingest of 16 train images of 2 classes;
+every expected figure is counted here from what the test writes, never read back from winnow's output."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_manifest
+from hostile_harness import refused_line
+from test_hostile_report_66 import dotted_project
+from winnow import report_recounts
+from winnow.degrade import perturbation_table
+from winnow.errors import WinnowError
+from winnow.imageset import read_imageset, write_imageset
+
+INGEST = {"images": 16, "rejected": 1, "split": {"train": 16}, "classes": 2, "exif_oriented": 0}
+# data/degrade below: 14 of the 16 train images left, img-0 blurred (kept), img-15 cut by class_subsample
+DEGRADE = {"train": {"before": 16, "after": 14}, "perturbed_images": 2, "carrying_images": 1,
+           "kind": {"blur": 1, "class_subsample": 1}}
+
+
+def inputs_project(root, *, ingest: dict, degrade: dict):
+    """dotted_project with one rejected file, data/degrade (see DEGRADE) and the two metrics files as given."""
+    dotted_project(root)
+    pd.DataFrame({"path": ["broken.png"], "reason": "unreadable"}).to_csv(root / "data/ingest/rejected.csv",
+                                                                          index=False)
+    manifest = make_manifest(14, labels=np.repeat([0, 1], 7))
+    planted = perturbation_table([
+        {"id": "img-0", "kind": "blur", "original_label": 0, "source_id": None},
+        {"id": "img-15", "kind": "class_subsample", "original_label": 1, "source_id": None}])
+    write_imageset(root / "data/degrade", np.zeros((14, 8, 8, 1), np.uint8), manifest, ["st.bernard", "pug"],
+                   tables={"perturbations.parquet": planted})
+    (root / "metrics").mkdir()
+    (root / "metrics/ingest.json").write_text(json.dumps(ingest))
+    (root / "metrics/degrade.json").write_text(json.dumps(degrade))
+    return root
+
+
+@pytest.mark.hostile("report")
+def test_ingest_figures_of_another_run_stop_the_report(tmp_path):
+    # found by probing: metrics of another run (metrics/ is git's, data/ DVC's: a `git checkout` of metrics/, then
+    # `dvc repro -s report`) read "20 images read (train 20) in 2 classes" above the 16 images the page draws
+    root = inputs_project(tmp_path, ingest=INGEST | {"images": 20, "split": {"train": 20}}, degrade=DEGRADE)
+    assert refused_line(root, "report") == (
+        "error: metrics/ingest.json: images is 20, but data/ingest holds 16: the two are from different runs, or "
+        "edited; rerun the ingest stage (dvc repro ingest)")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """The data of :func:`inputs_project` as the report reads it: (data/ingest, rejected.csv, data/degrade's
+    manifest, its perturbations), once for the module."""
+    root = inputs_project(tmp_path_factory.mktemp("inputs"), ingest=INGEST, degrade=DEGRADE)
+    return (read_imageset(root / "data/ingest"), pd.read_csv(root / "data/ingest/rejected.csv"),
+            read_imageset(root / "data/degrade").manifest, pd.read_parquet(root / "data/degrade/perturbations.parquet"))
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("ingest, degrade, problem", [
+    (INGEST | {"classes": 5}, DEGRADE,
+     "metrics/ingest.json: classes is 5, but data/ingest holds 2: the two are from different runs, or edited; rerun "
+     "the ingest stage (dvc repro ingest)"),
+    (INGEST | {"rejected": 3}, DEGRADE,
+     "metrics/ingest.json: rejected is 3, but data/ingest/rejected.csv holds 1: the two are from different runs, or "
+     "edited; rerun the ingest stage (dvc repro ingest)"),
+    # "degrade: train split 3,500 → 3,000 images" above a train split of 3,255
+    (INGEST, DEGRADE | {"train": {"before": 16, "after": 12}},
+     "metrics/degrade.json: train.after is 12, but data/degrade's train split holds 14: the two are from different "
+     "runs, or edited; rerun the degrade stage (dvc repro degrade)"),
+    (INGEST, DEGRADE | {"train": {"before": 20, "after": 14}},
+     "metrics/degrade.json: train.before is 20, but data/ingest's train split holds 16: the two are from different "
+     "runs, or edited; rerun the degrade stage (dvc repro degrade)"),
+    (INGEST, DEGRADE | {"kind": {"blur": 5, "class_subsample": 1}},
+     "metrics/degrade.json: kind.blur is 5, but data/degrade/perturbations.parquet holds 1: the two are from "
+     "different runs, or edited; rerun the degrade stage (dvc repro degrade)"),
+    (INGEST, DEGRADE | {"carrying_images": 2},
+     "metrics/degrade.json: carrying_images is 2, but data/degrade/perturbations.parquet holds 1: the two are from "
+     "different runs, or edited; rerun the degrade stage (dvc repro degrade)"),
+])
+def test_figures_of_what_went_in_that_are_not_the_data_are_refused(written, ingest, degrade, problem):
+    ingested, rejected, degraded, planted = written
+    with pytest.raises(WinnowError) as refused:
+        report_recounts.checked_ingest(ingest, imageset=ingested, rejected=rejected)
+        report_recounts.checked_degrade(degrade, ingested=ingested.manifest, degraded=degraded, planted=planted)
+    assert str(refused.value) == problem
+
+
+@pytest.mark.hostile("report")
+def test_figures_of_what_went_in_that_are_the_data_pass(written):
+    ingested, rejected, degraded, planted = written
+    assert report_recounts.checked_ingest(INGEST, imageset=ingested, rejected=rejected) == INGEST
+    assert report_recounts.checked_degrade(DEGRADE, ingested=ingested.manifest, degraded=degraded,
+                                           planted=planted) == DEGRADE
