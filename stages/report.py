@@ -86,7 +86,8 @@ def main() -> None:
             metrics=metrics,
             predictions=predictions,
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
-            review=variants_summary.get("review"), review_path=VARIANTS_SUMMARY,
+            review=report_recounts.checked_review(variants_summary, rows=dropped, path=VARIANTS_SUMMARY).get("review"),
+            review_path=VARIANTS_SUMMARY,
             contract_failures={v: c["failed"] for v, c in contracted.items()},
             input_failures={name: s["failed"] for name, s in ((inputs or {}).get("suites") or {}).items()})),
         ("summary", "What happened to the data", report_summary.summary_section(

@@ -15,6 +15,7 @@ from winnow import report_recounts
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
+from winnow.verdicts import apply_verdicts
 
 INGEST = {"images": 16, "rejected": 1, "split": {"train": 16}, "classes": 2, "exif_oriented": 0}
 # data/degrade below: 14 of the 16 train images left, img-0 blurred (kept), img-15 cut by class_subsample
@@ -94,3 +95,37 @@ def test_figures_of_what_went_in_that_are_the_data_pass(written):
     assert report_recounts.checked_ingest(INGEST, imageset=ingested, rejected=rejected) == INGEST
     assert report_recounts.checked_degrade(DEGRADE, ingested=ingested.manifest, degraded=degraded,
                                            planted=planted) == DEGRADE
+
+
+def reviewed_rows():
+    """Pruned's rows of four train images a..d (given 0, 0, 1, 1; pruned had changed none) with four verdicts applied
+    as the variants stage applies them: two accepted suggestions, one class of the person's own, one reject."""
+    baseline = pd.DataFrame({"id": ["a", "b", "c", "d"], "label": [0, 0, 1, 1]})
+    kept = baseline.assign(action="keep", reason="", stage="")
+    verdicts = pd.DataFrame({"id": ["a", "b", "c", "d"], "verdict": ["accept", "accept", "relabel", "reject"],
+                             "label": [1, 2, 2, 1]})
+    return apply_verdicts(kept, verdicts, baseline=baseline)[0]
+
+
+@pytest.mark.hostile("report")
+def test_review_counts_of_another_run_than_prunes_rows_stop_the_report():
+    # found by probing: metrics/variants.json (git's) of another run beside data/variants (DVC's) read "People
+    # reviewed 12 decisions: 9 confirmed, 3 overruled" above a pruned that 4 verdicts made; the counts only had to
+    # add up. 4 verdicts, 1 a class of the person's own: counted from the verdicts above, not from winnow's counts
+    rows = reviewed_rows()
+    review = {"verdicts": 4, "confirmed": 1, "overruled": 3, "relabelled_by_person": 1}
+    assert report_recounts.checked_review({"review": review}, rows=rows, path="metrics/variants.json") == {
+        "review": review}
+    with pytest.raises(WinnowError) as refused:
+        report_recounts.checked_review({"review": {"verdicts": 12, "confirmed": 9, "overruled": 3,
+                                                   "relabelled_by_person": 1}}, rows=rows, path="metrics/variants.json")
+    assert str(refused.value) == (
+        "metrics/variants.json: review.verdicts is 12, but data/variants/pruned/rows.parquet holds 4: the two are from "
+        "different runs, or edited; rerun the variants stage (dvc repro variants)")
+    # the same count of verdicts, another person's class: "0 relabelled to a class the person chose"
+    with pytest.raises(WinnowError) as refused:
+        report_recounts.checked_review({"review": review | {"relabelled_by_person": 0}}, rows=rows,
+                                       path="metrics/variants.json")
+    assert str(refused.value) == (
+        "metrics/variants.json: review.relabelled_by_person is 0, but data/variants/pruned/rows.parquet holds 1: the "
+        "two are from different runs, or edited; rerun the variants stage (dvc repro variants)")

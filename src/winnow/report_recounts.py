@@ -1,8 +1,9 @@
 """The figures the report shows, recounted from the tables they summarise before they are shown: ingest's images,
-degrade's train images and perturbations, threshold's flags, dedup's groups and leaks, confident-learn's issues,
-embedding-clean's and data valuation's decisions. A metrics file of another run, or edited, beside its table ("dark: 60
-flagged" above a grid of 6) stops the report in one line naming both files (:func:`winnow.stage.rerun_error`); the
-counts and rates themselves are checked first by :func:`winnow.report_numbers.checked_numbers`."""
+degrade's train images and perturbations, the verdicts pruned applies, threshold's flags, dedup's groups and leaks,
+confident-learn's issues, embedding-clean's and data valuation's decisions. A metrics file of another run, or edited,
+beside its table ("dark: 60 flagged" above a grid of 6) stops the report in one line naming both files
+(:func:`winnow.stage.rerun_error`); the counts and rates themselves are checked first by
+:func:`winnow.report_numbers.checked_numbers`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import numpy as np
 
 from winnow.leaks import leaks_by_kind
+from winnow.report import reason_tokens
 from winnow.report_numbers import checked_numbers
 from winnow.revisions import lookup
 from winnow.stage import rerun_error
@@ -98,6 +100,24 @@ def checked_degrade(counts: dict | None, *, ingested, degraded, planted) -> dict
                          **{("kind", k): int(kind.get(k, 0)) for k in kinds}},
                 path=path, stage=stage, table="data/degrade/perturbations.parquet")
     return counts
+
+
+def checked_review(summary: dict, *, rows, path: str) -> dict:
+    """``summary``, metrics/variants.json, when its ``review`` counts of verdicts and of classes a person chose
+    (``verdicts``, ``relabelled_by_person``; counts checked by :func:`winnow.report_versions.review_line`) are those
+    of pruned's ``rows`` (data/variants/pruned/rows.parquet; None: not written), whose reason holds a token
+    ``review:<verdict>`` for each image a verdict named (:func:`winnow.verdicts.apply_verdicts`); else one line.
+    Before: a metrics file of another run ("People reviewed 12 decisions") stood above a pruned no verdict had
+    touched. Confirmed and overruled are not recounted: a kept image's ``review:reject`` reads the same either way."""
+    review = summary.get("review")
+    if not isinstance(review, dict) or rows is None:
+        return summary
+    tokens = rows["reason"].fillna("").map(reason_tokens)
+    held = {"verdicts": int(tokens.map(lambda said: any(t.startswith("review:") for t in said)).sum()),
+            "relabelled_by_person": int(tokens.map(lambda said: "review:relabel" in said).sum())}
+    # a count that is no count is review_line's to name
+    held = {("review", key): n for key, n in held.items() if type(review.get(key)) is int}
+    return _agrees(summary, held, path=path, stage="variants", table="data/variants/pruned/rows.parquet")
 
 
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
