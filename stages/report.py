@@ -79,7 +79,7 @@ def main() -> None:
                        columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
-    dropped = rows_of("pruned", classes=classes)  # what pruned drops, whoever decided it
+    dropped = rows_of("pruned", classes=classes, origins=origin_labels)  # what pruned drops, whoever decided it
     rejected = table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
@@ -99,7 +99,8 @@ def main() -> None:
                 degraded=None if degraded is None else degraded.manifest,
                 planted=optional(lambda path: read_table(path, written_by="degrade", columns=("id", "kind")),
                                  "data/degrade/perturbations.parquet")),
-            variant_rows={v: rows for v in variants if (rows := rows_of(v, classes=classes)) is not None},
+            variant_rows={v: rows for v in variants
+                          if (rows := rows_of(v, classes=classes, origins=origin_labels)) is not None},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
@@ -144,7 +145,7 @@ def main() -> None:
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
-                classes=classes, rows=rows_of("balanced", classes=classes)),
+                classes=classes, rows=rows_of("balanced", classes=classes, origins=origin_labels)),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
@@ -254,13 +255,14 @@ def table_of(stage: str, path: str | Path, *, columns: tuple[str, ...] = ()) -> 
     return read_table(path, written_by=stage, missing_ok=True, columns=columns)
 
 
-def rows_of(variant: str, *, classes: list[str]) -> pd.DataFrame | None:
-    """A variant's ``rows.parquet`` checked as training reads it (:func:`winnow.variants.read_rows`), None when it
-    has not been written. Before: read unchecked, a row of label 12 of 10 classes left the train images per class
-    short of the train images without a word."""
+def rows_of(variant: str, *, classes: list[str], origins: dict[str, pd.Series]) -> pd.DataFrame | None:
+    """A variant's ``rows.parquet`` checked as training reads it (:func:`winnow.variants.read_rows`), each row of an
+    origin of ``origins`` (origin -> its labels by id) one of its images, None when it has not been written. Before:
+    read unchecked, a row of label 12 of 10 classes left the train images per class short of the train images
+    without a word."""
     if not Path(VARIANTS_DIR, variant, "rows.parquet").exists():
         return None
-    return read_rows(variant, num_classes=len(classes))
+    return read_rows(variant, num_classes=len(classes), images={o: labels.index for o, labels in origins.items()})
 
 
 def predictions_of(variant: str, *, classes: list[str]):

@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 
 from conftest import make_manifest
-from hostile_harness import refused_line
+from hostile_harness import make_project, refused_line
+from test_hostile_report import write_images
 from test_hostile_report_66 import dotted_project
 from winnow import report_recounts
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
+from winnow.stage import write_table
 from winnow.verdicts import apply_verdicts
 
 INGEST = {"images": 16, "rejected": 1, "split": {"train": 16}, "classes": 2, "exif_oriented": 0}
@@ -129,3 +131,19 @@ def test_review_counts_of_another_run_than_prunes_rows_stop_the_report():
     assert str(refused.value) == (
         "metrics/variants.json: review.relabelled_by_person is 0, but data/variants/pruned/rows.parquet holds 1: the "
         "two are from different runs, or edited; rerun the variants stage (dvc repro variants)")
+
+
+@pytest.mark.hostile("report")
+def test_version_rows_of_images_not_in_the_data_stop_the_report(tmp_path):
+    # found by probing: pruned's rows of another run beside data/degrade (t0..t3, given a, b, a, b), one of them
+    # relabelling an image other-9 that data/degrade does not hold: the page read "pruned: 5 train images" of 4, a
+    # relabel "b → b" (the row's own label taken for the one it was given) and counted it under class b
+    project = make_project(tmp_path)
+    write_images(project, copies={})
+    rows = pd.DataFrame({"id": ["t0", "t1", "t2", "t3", "other-9"], "origin": "degrade", "label": [0, 1, 0, 1, 1],
+                         "action": ["keep"] * 4 + ["relabel"], "reason": [""] * 4 + ["0->1: label_issue"],
+                         "stage": [""] * 4 + ["confident_learn"]})
+    write_table(project / "data/variants/pruned/rows.parquet", rows)
+    assert refused_line(project, "report") == (
+        "error: data/variants/pruned/rows.parquet: 1 id(s) of origin degrade not in data/degrade, first 'other-9'; "
+        "rerun the variants stage (dvc repro variants)")

@@ -225,9 +225,11 @@ def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = N
                           f"{had[label]} dropped or relabelled: {by_stage}); {advice}")
 
 
-def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes: int | None = None) -> pd.DataFrame:
+def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes: int | None = None,
+              images: dict[str, pd.Index] | None = None) -> pd.DataFrame:
     """A variant's ``rows.parquet``, checked: :data:`ROW_COLUMNS`, known actions and origins, one row per
-    image and, given ``num_classes``, labels in ``[0, num_classes)``."""
+    image, given ``num_classes`` labels in ``[0, num_classes)``, and given ``images`` (origin -> the ids its imageset
+    of :data:`ORIGINS` holds) every row of those origins one of their images."""
     path, written_by = _rows_file(name, root)
     rows = read_table(path, written_by=written_by, columns=ROW_COLUMNS)
     for column, known in (("action", ACTIONS), ("origin", (*ORIGINS, "extra"))):
@@ -246,6 +248,13 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
             label = rows["label"].astype(object).iloc[row]
             raise rerun_error(path, f"row {row} has label {label!r}, not a class index in [0, {num_classes - 1}]",
                               written_by=written_by)
+    # rows of another run's images: before, the report took a row's own label for the label it was given where its
+    # id was not in data/degrade, and showed "relabel b -> b", counted under the wrong class, and 5 train images of 4
+    for origin, ids in (images or {}).items():
+        stray = rows["id"][(rows["origin"] == origin) & ~rows["id"].isin(ids)]
+        if len(stray):
+            raise rerun_error(path, f"{len(stray):,} id(s) of origin {origin} not in {ORIGINS[origin]}, first "
+                                    f"{stray.iloc[0]!r}", written_by=written_by)
     return rows
 
 
