@@ -15,13 +15,14 @@ from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
 
 
-def tiny_imageset() -> ImageSet:
-    """4 train, 1 val and 1 test image of random 8x8 grey pixels per class of cat, dog, owl."""
+def tiny_imageset(channels: int = 1) -> ImageSet:
+    """4 train, 1 val and 1 test image of random 8x8 pixels (grey, or colour for 3 ``channels``) per class of cat,
+    dog, owl."""
     rows = [(f"{split}-{c}-{i}", split, c) for split, n in (("train", 4), ("val", 1), ("test", 1))
             for c in range(3) for i in range(n)]
-    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
-                                                                           orig_mode="L", digest="")
-    images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(
+        source="t", orig_h=8, orig_w=8, orig_mode="L" if channels == 1 else "RGB", digest="")
+    images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, channels), dtype=np.uint8)
     return ImageSet(images=images, manifest=manifest, classes=["cat", "dog", "owl"])
 
 
@@ -100,13 +101,19 @@ THUMBNAIL = {"kind": "low_information", "fraction": 1.0, "size": 2}
     (THUMBNAIL, {"kind": "salt_pepper", "fraction": 1.0, "rate": 0.1},
      "cover in noise images perturbations[0] (low_information) shrank into a thumbnail, whose black canvas then reads "
      "as detail, while the ground truth would keep both; set degrade.disjoint: true or keep one of them"),
+    # before: recorded as both, while noise drawn per channel put colour back (greyed CIFAR-subset images: grayscale 0,
+    # after sigma 1 0.007, above the 1/255 a grey image's channels may differ by)
+    ({"kind": "grayscale", "fraction": 1.0}, {"kind": "gaussian_noise", "fraction": 1.0, "sigma": 1},
+     "cover in noise images perturbations[0] (grayscale) greyed, whose noise, drawn per channel, then reads as colour, "
+     "while the ground truth would keep both; list it before perturbations[0], set degrade.disjoint: true or keep one "
+     "of them"),
 ])
 def test_a_damage_a_later_one_hides_from_its_score_is_refused(first, later, line):
-    with pytest.raises(WinnowError) as refused:
-        degrade(tiny_imageset(), perturbations=[first, later], disjoint=False)
+    with pytest.raises(WinnowError) as refused:  # colour images, for a grayscale to grey
+        degrade(tiny_imageset(3), perturbations=[first, later], disjoint=False)
     assert str(refused.value) == f"degrade.perturbations[1] ({later['kind']}): with degrade.disjoint false it may {line}"
     # apart, each image gets one of them and the ground truth holds both
-    _, log = degrade(tiny_imageset(), perturbations=[{**first, "fraction": 0.5}, {**later, "fraction": 0.5}])
+    _, log = degrade(tiny_imageset(3), perturbations=[{**first, "fraction": 0.5}, {**later, "fraction": 0.5}])
     assert log["kind"].value_counts().to_dict() == {first["kind"]: 6, later["kind"]: 6}
 
 

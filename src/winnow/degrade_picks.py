@@ -37,6 +37,11 @@ HIDDEN_BY = {
                                                               "as detail", False),
     ("low_information", "salt_pepper"): ("cover in noise", "shrank into a thumbnail, whose black canvas then reads as "
                                                            "detail", False),
+    # gaussian noise is drawn per channel: greyed CIFAR-subset images score grayscale 0, after sigma 1 0.007, above
+    # the 1/255 a grey image's channels may differ by; noise first is greyed with the rest (salt and pepper hits all
+    # channels together)
+    ("grayscale", "gaussian_noise"): ("cover in noise", "greyed, whose noise, drawn per channel, then reads as colour",
+                                      True),
 }
 
 
