@@ -25,6 +25,10 @@ HIDDEN_BY = {
     # white salt lifts the dark score's 99th percentile (x0.05, then rate 0.02: 36% above half-bright, where no dark
     # cut reaches); listed first, the salt darkens with the rest
     ("dark", "salt_pepper"): ("cover in noise", "darkened, whose white salt then reads as bright", True),
+    # gaussian noise lifts it too, by factor and sigma together: x0.5 then sigma 3 puts 84% above half-bright, x0.3
+    # then sigma 45 67%, x0.05 then sigma 60 95% (sigma 45: none), so no threshold on sigma alone would do; listed
+    # first, the noise darkens with the rest (sigma 60, then x0.05: 0.047)
+    ("dark", "gaussian_noise"): ("cover in noise", "darkened, whose noise then reads as bright", True),
     # a blur spreads a 10x10 thumbnail over its black canvas: low_information 0.041, then box 3 0.080 (58% of them
     # above clean's 1st percentile), box 5 0.120 (all); blur then thumbnail is refused above, so neither order holds
     ("low_information", "blur"): ("blur", "shrank into a thumbnail, which the blur then spreads over the black "
