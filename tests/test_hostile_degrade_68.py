@@ -1,7 +1,9 @@
 """Hostile degrade settings (probe 68): a pair flip's mapping named as the user wrote it, and, under degrade.disjoint
-false, two damages of one image where the later hides or undoes the earlier (brightness and gamma, a blur under a
-thumbnail or noise, a darkening under salt) refused rather than recorded as both. In-process on a tiny imageset but
-one stage run: each case asserts the whole line a user gets, or the exact ground truth."""
+false, two damages of one image where one hides or undoes the other (brightness and gamma; a blur under a thumbnail
+or noise; a thumbnail under a blur or noise; a darkening under salt or gaussian noise; a grayscale under gaussian
+noise; a brightening and a thumbnail) refused rather than recorded as both, the other order advised only where it
+keeps both. In-process on a tiny imageset but one stage run: each case asserts the whole line a user gets, or the
+exact ground truth."""
 
 import numpy as np
 import pandas as pd
@@ -179,7 +181,7 @@ def test_the_degrade_stage_ends_a_hidden_blur_in_one_line_and_writes_nothing(tmp
     project, before = project_with(tmp_path, [{"kind": "blur", "fraction": 0.5, "kernel": 3},
                                               {"kind": "gaussian_noise", "fraction": 0.5, "sigma": 30}], disjoint=False)
     line = assert_error_line(run_stage(project, "degrade"))
-    assert line == ("error: degrade.perturbations[1] (gaussian_noise): with degrade.disjoint false it may cover in noise "
-                    "images perturbations[0] (blur) blurred, which then look sharp, while the ground truth would keep "
-                    "both; list it before perturbations[0], set degrade.disjoint: true or keep one of them")
+    assert line == ("error: degrade.perturbations[1] (gaussian_noise): with degrade.disjoint false it may cover in "
+                    "noise images perturbations[0] (blur) blurred, which then look sharp, while the ground truth would "
+                    "keep both; list it before perturbations[0], set degrade.disjoint: true or keep one of them")
     assert_nothing_left(project, before)
