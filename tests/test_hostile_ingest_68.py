@@ -69,3 +69,19 @@ def test_a_few_colour_files_making_a_grey_set_rgb_is_said(tmp_path, monkeypatch,
     assert images.shape == (13, 8, 8, 3)
     assert (images[ids.index("a/1.png")] == 27).all()  # image_folder's grey 20 * 1 + 7 in each channel
     assert (images[ids.index("b/red.png")] == (200, 10, 10)).all()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_few_colour_files_of_the_trusted_set_are_not_said_to_make_the_set_rgb(tmp_path, monkeypatch, capsys):
+    # a grey data set and a trusted set of grey images, one of them grey saved as RGB (R = G = B): the trusted images
+    # join the data set's one channel; before, "only 1 of the 7 image files read are colour ... so the whole set is
+    # stored as RGB", false, with advice to save it as grey
+    data = image_folder(tmp_path / "data", {"a": 10, "b": 10})
+    trusted = image_folder(tmp_path / "trusted", {"a": 3, "b": 3})
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(trusted / "b" / "grey_rgb.png")
+    project = ingest_in_process(tmp_path, monkeypatch, data, val_fraction=0.2, trusted_path=str(trusted))
+    assert [line for line in capsys.readouterr().out.splitlines() if "are colour" in line] == []
+    ids = list(pd.read_parquet(project / "data/ingest/manifest.parquet")["id"])
+    images = np.load(project / "data/ingest/images.npy")
+    assert images.shape == (27, 8, 8, 1)
+    assert (images[ids.index("trusted/b/grey_rgb.png")] == 90).all()

@@ -84,8 +84,8 @@ def warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str
     """One ``warning:`` line each for what the pixels read do not show (none when nothing is to say): the hidden
     image files left out (``hidden``: :func:`winnow.image_files._hidden_images`), the files whose transparency
     composited over white left one flat colour, the 16-bit grey and colour files that use their low 12 bits alone,
-    those Pillow warned of, the BMPs that end in rows of zeros (perhaps cut short), colour files that are
-    fewer than the single-channel ones (they make the whole set RGB), and those that carry a colour
+    those Pillow warned of, the BMPs that end in rows of zeros (perhaps cut short), colour files of ``ingest.path``
+    that are fewer than the single-channel ones (they make the whole set RGB), and those that carry a colour
     profile that is not sRGB, whose pixels are read as stored (``read``: each file read with
     :func:`winnow.image_decode.decode_files`'s notes). Each counts the files and names the first; ``param`` names the
     folder's parameter."""
@@ -123,8 +123,10 @@ def warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str
               "first colour): a copy cut short leaves its end zero-filled, which a BMP cannot tell from rows of colour "
               "0 as written; check them, and copy them again from their source if they were cut")
     colour = [path for path, notes in read if notes.get("colour")]
-    # a few colour files among grey ones (a colour set with some grey photos is as expected): before, unsaid
-    if colour and 2 * len(colour) < len(read):
+    # a few colour files among grey ones (a colour set with some grey photos is as expected): before, unsaid. Not of
+    # the trusted set, which takes the data set's channels (winnow.ingest.append_trusted: grey repeated in a colour
+    # set, grey saved as RGB made one channel in a grey set, any other colour image refused there, naming it)
+    if colour and 2 * len(colour) < len(read) and param == "ingest.path":
         print(f"warning: {param}: only {len(colour)} of the {len(read)} image files read are colour (first "
               f"{shown(colour[0])}) and the others single-channel, so the whole set is stored as RGB, each grey "
               "image repeated in three channels; if the set is grey, save those files as grey")
